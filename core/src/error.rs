@@ -1,0 +1,187 @@
+//! Typed errors.
+//!
+//! Decoding errors carry an [`ErrorKind`] (the CLI's JSON `kind`), the word
+//! and bit mask at fault, and the name of the field or rule; each maps to the
+//! architected error the hardware would raise ([`HwError`]).
+
+use core::fmt;
+
+/// The class of a command error, as the CLI prints it in `error.kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum ErrorKind {
+    /// Opcode / descriptor type not in the architecture's table.
+    UnknownOpcode,
+    /// A bit that no field covers is set.
+    ReservedBits,
+    /// A field holds a value the architecture forbids (e.g. SMMU `cs` = 3).
+    InvalidField,
+    /// The buffer has the wrong number of words for this architecture/width.
+    BadLength,
+    /// (Lowering / conversion) the target architecture has no counterpart.
+    NoEquivalent,
+}
+
+impl ErrorKind {
+    /// The snake-case name used in JSON (`unknown_opcode`, ...).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::UnknownOpcode => "unknown_opcode",
+            ErrorKind::ReservedBits => "reserved_bits",
+            ErrorKind::InvalidField => "invalid_field",
+            ErrorKind::BadLength => "bad_length",
+            ErrorKind::NoEquivalent => "no_equivalent",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The architected error a command error raises in hardware.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HwError {
+    /// SMMUv3 CMDQ_CONS.ERR = 1: illegal command (bad opcode, reserved bit, bad field).
+    SmmuCerrorIll,
+    /// SMMUv3 CMDQ_CONS.ERR = 2: abort on command fetch.
+    SmmuCerrorAbt,
+    /// SMMUv3 CMDQ_CONS.ERR = 3: ATC invalidation timeout observed at a CMD_SYNC.
+    SmmuCerrorAtcInvSync,
+    /// VT-d FSTS.IQE: invalidation queue error (reserved bit, bad type or granularity).
+    VtdIqe,
+    /// VT-d FSTS.ITE: device-TLB invalidation time-out.
+    VtdIte,
+    /// VT-d FSTS.ICE: invalidation completion error.
+    VtdIce,
+    /// AMD-Vi ILLEGAL_COMMAND_ERROR event (event code 5).
+    AmdIllegalCommand,
+    /// AMD-Vi IOTLB_INV_TIMEOUT event (event code 7).
+    AmdIotlbInvTimeout,
+    /// AMD-Vi COMMAND_HARDWARE_ERROR event (event code 6): fetch abort.
+    AmdCommandHardware,
+}
+
+impl HwError {
+    /// SMMUv3 CMDQ_CONS.ERR code, if this is an SMMU error.
+    pub const fn smmu_cerror(self) -> Option<u8> {
+        match self {
+            HwError::SmmuCerrorIll => Some(1),
+            HwError::SmmuCerrorAbt => Some(2),
+            HwError::SmmuCerrorAtcInvSync => Some(3),
+            _ => None,
+        }
+    }
+    /// AMD-Vi event code, if this is an AMD error.
+    pub const fn amd_event_code(self) -> Option<u8> {
+        match self {
+            HwError::AmdIllegalCommand => Some(0x5),
+            HwError::AmdCommandHardware => Some(0x6),
+            HwError::AmdIotlbInvTimeout => Some(0x7),
+            _ => None,
+        }
+    }
+}
+
+/// A native command that does not decode (or a field set that does not encode).
+///
+/// `word` and `mask` locate the offending bits; `field` names the field or
+/// rule (e.g. `"cs"`, `"tg=0 with num/scale"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DecodeError {
+    /// The error class.
+    pub kind: ErrorKind,
+    /// Index of the 64-bit word at fault (0 for opcode / length errors).
+    pub word: u8,
+    /// The offending bits of that word (for `bad_length`: the length seen).
+    pub mask: u64,
+    /// The field or rule name.
+    pub field: &'static str,
+}
+
+impl DecodeError {
+    /// An unknown opcode `op` (its value is put in `mask`).
+    pub const fn unknown_opcode(op: u64) -> Self {
+        DecodeError { kind: ErrorKind::UnknownOpcode, word: 0, mask: op, field: "opcode" }
+    }
+    /// Reserved bits `mask` set in word `word`.
+    pub const fn reserved(word: u8, mask: u64) -> Self {
+        DecodeError { kind: ErrorKind::ReservedBits, word, mask, field: "reserved" }
+    }
+    /// Field `field` (in word `word`, bits `mask`) holds a forbidden value.
+    pub const fn invalid(word: u8, mask: u64, field: &'static str) -> Self {
+        DecodeError { kind: ErrorKind::InvalidField, word, mask, field }
+    }
+    /// Buffer of `got` words where the architecture wants another count.
+    pub const fn bad_length(got: usize) -> Self {
+        DecodeError { kind: ErrorKind::BadLength, word: 0, mask: got as u64, field: "length" }
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            ErrorKind::UnknownOpcode => write!(f, "unknown opcode {:#x}", self.mask),
+            ErrorKind::ReservedBits => {
+                write!(f, "reserved bits set in w{}: mask {:#018x}", self.word, self.mask)
+            }
+            ErrorKind::InvalidField => write!(
+                f,
+                "invalid value in field {} (w{} bits {:#018x})",
+                self.field, self.word, self.mask
+            ),
+            ErrorKind::BadLength => write!(f, "wrong number of 64-bit words: {}", self.mask),
+            ErrorKind::NoEquivalent => write!(f, "no equivalent: {}", self.field),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for DecodeError {}
+
+/// A byte range that cannot exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum RangeError {
+    /// Size 0: an empty range invalidates nothing and is refused.
+    #[error("empty range (size 0)")]
+    Empty,
+    /// `iova + size` is past 2^64.
+    #[error("range end past 2^64")]
+    Overflow,
+    /// The architecture cannot express this value (e.g. an `am` above MAMV).
+    #[error("value out of the encodable range")]
+    Unencodable,
+}
+
+/// Why a generic operation could not be lowered (or a native command lifted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum LowerError {
+    /// Not an invalidation and the target has no counterpart (rule 2 of
+    /// DESIGN.md); the reason names what is missing.
+    #[error("no equivalent on the target: {0}")]
+    NoEquivalent(&'static str),
+    /// The caller's output buffer is full.
+    #[error("output buffer full")]
+    BufferFull,
+    /// The operation itself is impossible (e.g. an empty range).
+    #[error("invalid operation: {0}")]
+    Invalid(&'static str),
+}
+
+impl LowerError {
+    /// The CLI's error kind for this error.
+    pub const fn kind(&self) -> ErrorKind {
+        match self {
+            LowerError::NoEquivalent(_) => ErrorKind::NoEquivalent,
+            LowerError::BufferFull | LowerError::Invalid(_) => ErrorKind::InvalidField,
+        }
+    }
+}
+
+impl From<crate::sink::Full> for LowerError {
+    fn from(_: crate::sink::Full) -> Self {
+        LowerError::BufferFull
+    }
+}

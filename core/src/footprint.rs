@@ -1,0 +1,555 @@
+//! Footprints: the set of cache entries an operation removes.
+//!
+//! A cache entry has eight coordinates ([`Dim`]): cache kind, level (leaf or
+//! not), regime, stage, domain, PASID, device and address. A [`Footprint`]
+//! is a union of boxes ([`FBox`]) — one inclusive interval per coordinate —
+//! and is the ground truth for "exact", "superset, by how much" and "under".
+//!
+//! Coordinates a cache is not tagged by (see the table in [`crate::model`])
+//! are "don't care": the box spans them fully, the same for every operation,
+//! so footprints of different architectures compare directly once ids are
+//! generic.
+//!
+//! ```
+//! use iommu_inval_core::footprint::Footprint;
+//! use iommu_inval_core::model::*;
+//! use iommu_inval_core::IdentityContext;
+//!
+//! let page = Inval::new(Caches::IOTLB).stage(Stages::S2).domain(DomainSel::One(1))
+//!     .range(AddrRange::new(0x1000, 0x1000).unwrap());
+//! let domain = Inval::new(Caches::IOTLB).stage(Stages::S2).domain(DomainSel::One(1));
+//! let (p, d) = (Footprint::of_inval(&page, &IdentityContext), Footprint::of_inval(&domain, &IdentityContext));
+//! assert!(d.covers(&p) && !p.covers(&d));
+//! let ex = d.excess_over(&p);
+//! assert!(ex.widened.contains(Widened::RANGE));
+//! ```
+
+use crate::context::Context;
+use crate::model::{Caches, DeviceSel, DomainSel, Inval, Op, PasidSel, Regime, Stages, Widened};
+
+use alloc::vec::Vec;
+
+/// Number of coordinates.
+pub const DIMS: usize = 8;
+
+/// The coordinates of a cache entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(usize)]
+pub enum Dim {
+    /// Cache kind: [`KIND_CONFIG_DEVICE`] ..= [`KIND_INTR_REMAP`].
+    Kind = 0,
+    /// 0 leaf entry, 1 non-leaf (walk cache, L1 descriptor).
+    Level,
+    /// [`Regime`] as 0, 1, 2.
+    Regime,
+    /// 0 stage 1, 1 stage 2.
+    Stage,
+    /// Generic domain id.
+    Domain,
+    /// 0 no PASID, `p + 1` PASID p, [`PASID_GLOBAL`] global ATS entries.
+    Pasid,
+    /// Requester id.
+    Device,
+    /// Address (interrupt entry index for `INTR_REMAP`).
+    Addr,
+}
+
+/// Kind coordinate of device configuration entries.
+pub const KIND_CONFIG_DEVICE: u64 = 0;
+/// Kind coordinate of PASID configuration entries.
+pub const KIND_CONFIG_PASID: u64 = 1;
+/// Kind coordinate of IOTLB entries.
+pub const KIND_IOTLB: u64 = 2;
+/// Kind coordinate of device-TLB entries.
+pub const KIND_DEV_TLB: u64 = 3;
+/// Kind coordinate of interrupt remapping entries.
+pub const KIND_INTR_REMAP: u64 = 4;
+/// Pasid coordinate of global (all-PASID) device-TLB entries.
+pub const PASID_GLOBAL: u64 = u64::MAX;
+
+const FULL: [u64; DIMS] = [KIND_INTR_REMAP, 1, 2, 1, u32::MAX as u64, u64::MAX, u32::MAX as u64, u64::MAX];
+
+/// A box: one inclusive interval per coordinate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FBox {
+    /// Lower bounds.
+    pub lo: [u64; DIMS],
+    /// Upper bounds (inclusive).
+    pub hi: [u64; DIMS],
+}
+
+impl FBox {
+    /// Every entry of every kind.
+    pub const fn everything() -> Self {
+        FBox { lo: [0; DIMS], hi: FULL }
+    }
+    /// Restrict coordinate `d` to `lo..=hi`.
+    pub const fn with(mut self, d: Dim, lo: u64, hi: u64) -> Self {
+        self.lo[d as usize] = lo;
+        self.hi[d as usize] = hi;
+        self
+    }
+    /// The interval of coordinate `d`.
+    pub const fn get(&self, d: Dim) -> (u64, u64) {
+        (self.lo[d as usize], self.hi[d as usize])
+    }
+    fn intersects(&self, o: &FBox) -> bool {
+        (0..DIMS).all(|d| self.lo[d] <= o.hi[d] && o.lo[d] <= self.hi[d])
+    }
+    /// True when `o` lies inside `self`.
+    pub fn contains(&self, o: &FBox) -> bool {
+        (0..DIMS).all(|d| self.lo[d] <= o.lo[d] && o.hi[d] <= self.hi[d])
+    }
+    /// `self \ o` as disjoint boxes (at most 2 * DIMS), appended to `out`.
+    fn subtract_into(&self, o: &FBox, out: &mut Vec<FBox>) {
+        if !self.intersects(o) {
+            out.push(*self);
+            return;
+        }
+        let mut rest = *self;
+        for d in 0..DIMS {
+            if rest.lo[d] < o.lo[d] {
+                let mut piece = rest;
+                piece.hi[d] = o.lo[d] - 1;
+                out.push(piece);
+                rest.lo[d] = o.lo[d];
+            }
+            if rest.hi[d] > o.hi[d] {
+                let mut piece = rest;
+                piece.lo[d] = o.hi[d] + 1;
+                out.push(piece);
+                rest.hi[d] = o.hi[d];
+            }
+        }
+    }
+    /// Bytes of address space this box spans (interrupt indices count as units).
+    pub const fn addr_size(&self) -> u128 {
+        let (lo, hi) = self.get(Dim::Addr);
+        hi as u128 - lo as u128 + 1
+    }
+}
+
+/// A union of boxes.
+#[derive(Debug, Clone, Default)]
+pub struct Footprint {
+    boxes: Vec<FBox>,
+}
+
+/// How one footprint relates to another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Relation {
+    /// The same set of entries.
+    Exact,
+    /// A strict superset; by how much.
+    Superset(Excess),
+    /// Some requested entries are not removed (an under-invalidation).
+    Under {
+        /// Boxes of the request left in place.
+        missing: usize,
+    },
+}
+
+/// What a superset removes beyond what was asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Excess {
+    /// The coordinates along which it extends.
+    pub widened: Widened,
+    /// Address bytes of the excess, counted once per excess box (interrupt
+    /// entries count one each).
+    pub bytes: u128,
+    /// Number of disjoint boxes in the excess.
+    pub boxes: usize,
+}
+
+impl Footprint {
+    /// The empty footprint.
+    pub const fn new() -> Self {
+        Footprint { boxes: Vec::new() }
+    }
+    /// The boxes.
+    pub fn boxes(&self) -> &[FBox] {
+        &self.boxes
+    }
+    /// True when nothing is removed.
+    pub fn is_empty(&self) -> bool {
+        self.boxes.is_empty()
+    }
+    /// Add a box.
+    pub fn push(&mut self, b: FBox) {
+        if !self.boxes.iter().any(|x| x.contains(&b)) {
+            self.boxes.retain(|x| !b.contains(x));
+            self.boxes.push(b);
+        }
+    }
+    /// Add every box of `other`.
+    pub fn extend(&mut self, other: &Footprint) {
+        for b in &other.boxes {
+            self.push(*b);
+        }
+    }
+
+    /// The footprint of one generic operation. Only [`Op::Inval`] removes
+    /// entries; syncs, prefetches, responses and stall commands are empty.
+    pub fn of_op<C: Context + ?Sized>(op: &Op, ctx: &C) -> Self {
+        match op {
+            Op::Inval(i) => Self::of_inval(i, ctx),
+            _ => Footprint::new(),
+        }
+    }
+
+    /// The union of the footprints of a sequence.
+    pub fn of_ops<'a, C: Context + ?Sized>(ops: impl IntoIterator<Item = &'a Op>, ctx: &C) -> Self {
+        let mut f = Footprint::new();
+        for op in ops {
+            f.extend(&Self::of_op(op, ctx));
+        }
+        f
+    }
+
+    /// The footprint of an invalidation. `DeviceSel::All` of a device-tagged
+    /// cache with one domain resolves, through `ctx`, to the domain's devices
+    /// (or to every device when the context does not know them).
+    pub fn of_inval<C: Context + ?Sized>(i: &Inval, ctx: &C) -> Self {
+        let mut f = Footprint::new();
+        let leaf = i.leaf_only();
+        let (a_lo, a_hi) = (i.range.first(), i.range.last());
+        let regime = i.regime as u64;
+        let level_hi = if leaf { 0 } else { 1 };
+        let pasid = pasid_interval(i.pasid);
+        let devices = DeviceSet::resolve(i.device, i.domain, ctx);
+        let kinds = [
+            (Caches::CONFIG_DEVICE, KIND_CONFIG_DEVICE),
+            (Caches::CONFIG_PASID, KIND_CONFIG_PASID),
+            (Caches::IOTLB, KIND_IOTLB),
+            (Caches::DEV_TLB, KIND_DEV_TLB),
+            (Caches::INTR_REMAP, KIND_INTR_REMAP),
+        ];
+        for (flag, kind) in kinds {
+            if !i.caches.contains(flag) {
+                continue;
+            }
+            let base = FBox::everything().with(Dim::Kind, kind, kind);
+            match kind {
+                KIND_IOTLB => {
+                    let mut b = base.with(Dim::Level, 0, level_hi).with(Dim::Regime, regime, regime);
+                    b = b.with(Dim::Addr, a_lo, a_hi);
+                    if let (Regime::Guest, DomainSel::One(d)) = (i.regime, i.domain) {
+                        b = b.with(Dim::Domain, u64::from(d), u64::from(d));
+                    }
+                    if i.stages.contains(Stages::S1) {
+                        f.push(b.with(Dim::Stage, 0, 0).with(Dim::Pasid, pasid.0, pasid.1));
+                    }
+                    if i.stages.contains(Stages::S2) {
+                        f.push(b.with(Dim::Stage, 1, 1));
+                    }
+                }
+                _ => {
+                    let mut b = base;
+                    match kind {
+                        KIND_CONFIG_DEVICE => {
+                            b = b.with(Dim::Level, 0, level_hi).with(Dim::Regime, regime, regime);
+                        }
+                        KIND_CONFIG_PASID => {
+                            b = b
+                                .with(Dim::Level, 0, level_hi)
+                                .with(Dim::Regime, regime, regime)
+                                .with(Dim::Pasid, pasid.0, pasid.1);
+                        }
+                        KIND_DEV_TLB => {
+                            b = b.with(Dim::Pasid, pasid.0, pasid.1).with(Dim::Addr, a_lo, a_hi);
+                        }
+                        _ => b = b.with(Dim::Addr, a_lo, a_hi),
+                    }
+                    let global = kind == KIND_DEV_TLB && i.global;
+                    devices.for_each(|lo, hi| {
+                        let d = b.with(Dim::Device, lo, hi);
+                        f.push(d);
+                        if global {
+                            f.push(d.with(Dim::Pasid, PASID_GLOBAL, PASID_GLOBAL));
+                        }
+                    });
+                }
+            }
+        }
+        f
+    }
+
+    /// True when every entry of `other` is in `self`.
+    pub fn covers(&self, other: &Footprint) -> bool {
+        other.boxes.iter().all(|b| self.remainder_of(b).is_empty())
+    }
+
+    /// The parts of `b` that `self` does not contain.
+    fn remainder_of(&self, b: &FBox) -> Vec<FBox> {
+        let mut pieces = alloc::vec![*b];
+        let mut next = Vec::new();
+        for a in &self.boxes {
+            next.clear();
+            for p in &pieces {
+                p.subtract_into(a, &mut next);
+            }
+            core::mem::swap(&mut pieces, &mut next);
+            if pieces.is_empty() {
+                break;
+            }
+        }
+        pieces
+    }
+
+    /// `self \ other` as disjoint boxes.
+    pub fn minus(&self, other: &Footprint) -> Footprint {
+        let mut out = Footprint::new();
+        for b in &self.boxes {
+            for p in other.remainder_of(b) {
+                out.boxes.push(p);
+            }
+        }
+        out
+    }
+
+    /// What `self` removes beyond `asked` (zero when `self ⊆ asked`).
+    pub fn excess_over(&self, asked: &Footprint) -> Excess {
+        let extra = self.minus(asked);
+        let mut ex = Excess { boxes: extra.boxes.len(), ..Excess::default() };
+        for b in &extra.boxes {
+            ex.bytes = ex.bytes.saturating_add(b.addr_size());
+            let mut any = false;
+            for (d, flag) in DIM_FLAGS {
+                let inside = asked
+                    .boxes
+                    .iter()
+                    .any(|a| a.lo[d as usize] <= b.lo[d as usize] && b.hi[d as usize] <= a.hi[d as usize]);
+                if !inside {
+                    any = true;
+                    ex.widened |= if d == Dim::Pasid && b.get(Dim::Pasid) == (PASID_GLOBAL, PASID_GLOBAL) {
+                        Widened::GLOBAL
+                    } else {
+                        flag
+                    };
+                }
+            }
+            if !any {
+                ex.widened |= Widened::RANGE;
+            }
+        }
+        ex
+    }
+
+    /// How `self` (an output) relates to `input`.
+    pub fn relation_to(&self, input: &Footprint) -> Relation {
+        let missing = input.minus(self);
+        if !missing.is_empty() {
+            return Relation::Under { missing: missing.boxes.len() };
+        }
+        let ex = self.excess_over(input);
+        if ex.boxes == 0 {
+            Relation::Exact
+        } else {
+            Relation::Superset(ex)
+        }
+    }
+
+    /// Set equality.
+    pub fn same_as(&self, other: &Footprint) -> bool {
+        self.covers(other) && other.covers(self)
+    }
+
+    /// The footprint with every regime folded into `Guest` and secure entries
+    /// removed: what a target with a single, non-secure regime (VT-d, AMD-Vi)
+    /// can be compared against.
+    pub fn project_single_regime(&self) -> Footprint {
+        let mut f = Footprint::new();
+        for b in &self.boxes {
+            // Hypervisor boxes already span every domain (they have none).
+            if b.get(Dim::Regime).0 <= Regime::Hyp as u64 {
+                f.push(b.with(Dim::Regime, 0, 0));
+            }
+        }
+        f
+    }
+}
+
+impl PartialEq for Footprint {
+    fn eq(&self, other: &Self) -> bool {
+        self.same_as(other)
+    }
+}
+
+const DIM_FLAGS: [(Dim, Widened); DIMS] = [
+    (Dim::Kind, Widened::CACHES),
+    (Dim::Level, Widened::LEAF),
+    (Dim::Regime, Widened::REGIME),
+    (Dim::Stage, Widened::STAGE),
+    (Dim::Domain, Widened::DOMAIN),
+    (Dim::Pasid, Widened::PASID),
+    (Dim::Device, Widened::DEVICE),
+    (Dim::Addr, Widened::RANGE),
+];
+
+/// The PASID coordinate interval of a selection.
+pub const fn pasid_interval(p: PasidSel) -> (u64, u64) {
+    match p {
+        PasidSel::All => (0, u64::MAX),
+        PasidSel::NoPasid => (0, 0),
+        PasidSel::One(x) => (x as u64 + 1, x as u64 + 1),
+    }
+}
+
+/// Devices a device-tagged invalidation reaches.
+enum DeviceSet {
+    Interval(u64, u64),
+    List(Vec<u32>),
+}
+
+impl DeviceSet {
+    fn resolve<C: Context + ?Sized>(sel: DeviceSel, domain: DomainSel, ctx: &C) -> Self {
+        if let Some((a, b)) = sel.interval() {
+            return DeviceSet::Interval(u64::from(a.min(b)), u64::from(a.max(b)));
+        }
+        if let DomainSel::One(d) = domain {
+            let mut list = Vec::new();
+            if ctx.devices_of_domain(d, &mut |rid| list.push(rid)) {
+                return DeviceSet::List(list);
+            }
+        }
+        DeviceSet::Interval(0, FULL[Dim::Device as usize])
+    }
+    fn for_each(&self, mut f: impl FnMut(u64, u64)) {
+        match self {
+            DeviceSet::Interval(a, b) => f(*a, *b),
+            DeviceSet::List(l) => l.iter().for_each(|&r| f(u64::from(r), u64::from(r))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::IdentityContext;
+    use crate::model::Hints;
+    use crate::range::AddrRange;
+
+    fn span(a: u64, size: u64) -> AddrRange {
+        AddrRange::new(a, size).unwrap()
+    }
+
+    fn s1(dom: u32, pasid: u32, r: AddrRange, leaf: bool) -> Footprint {
+        let c = if leaf { Caches::IOTLB | Caches::LEAF } else { Caches::IOTLB };
+        let i = Inval::new(c)
+            .stage(Stages::S1)
+            .domain(DomainSel::One(dom))
+            .pasid(PasidSel::One(pasid))
+            .range(r);
+        Footprint::of_inval(&i, &IdentityContext)
+    }
+
+    #[test]
+    fn two_halves_cover_the_whole() {
+        let whole = s1(1, 1, span(0, 0x2000), false);
+        let a = s1(1, 1, span(0, 0x1000), false);
+        let b = s1(1, 1, span(0x1000, 0x1000), false);
+        let mut ab = a.clone();
+        ab.extend(&b);
+        assert!(ab.covers(&whole));
+        assert!(whole.covers(&ab));
+        assert_eq!(ab.relation_to(&whole), Relation::Exact);
+        assert!(!a.covers(&whole));
+        assert_eq!(a.relation_to(&whole), Relation::Under { missing: 1 });
+    }
+
+    #[test]
+    fn leaf_only_is_covered_by_full_but_not_conversely() {
+        let leaf = s1(1, 1, span(0x1000, 0x1000), true);
+        let full = s1(1, 1, span(0x1000, 0x1000), false);
+        assert!(full.covers(&leaf));
+        assert!(!leaf.covers(&full));
+        match full.relation_to(&leaf) {
+            Relation::Superset(e) => assert_eq!(e.widened, Widened::LEAF),
+            r => panic!("{r:?}"),
+        }
+    }
+
+    #[test]
+    fn excess_counts_bytes_and_names_the_dimension() {
+        let asked = s1(1, 1, span(0x1000, 0x1000), false);
+        let got = s1(1, 1, span(0, 0x4000), false);
+        match got.relation_to(&asked) {
+            Relation::Superset(e) => {
+                assert_eq!(e.widened, Widened::RANGE);
+                assert_eq!(e.bytes, 0x3000);
+            }
+            r => panic!("{r:?}"),
+        }
+        let other_pasid = s1(1, 2, span(0x1000, 0x1000), false);
+        assert!(!other_pasid.covers(&asked));
+        let all_pasids = Footprint::of_inval(
+            &Inval::new(Caches::IOTLB).stage(Stages::S1).domain(DomainSel::One(1)),
+            &IdentityContext,
+        );
+        match all_pasids.relation_to(&asked) {
+            Relation::Superset(e) => assert!(e.widened.contains(Widened::PASID | Widened::RANGE)),
+            r => panic!("{r:?}"),
+        }
+    }
+
+    #[test]
+    fn top_of_address_space_and_everything() {
+        let top = s1(1, 1, span(u64::MAX - 4095, 4096), false);
+        let all = s1(1, 1, AddrRange::All, false);
+        assert!(all.covers(&top));
+        assert_eq!(top.boxes()[0].addr_size(), 4096);
+        assert_eq!(all.boxes()[0].addr_size(), 1u128 << 64);
+        let everything = Footprint { boxes: alloc::vec![FBox::everything()] };
+        assert!(everything.covers(&all) && everything.covers(&top));
+    }
+
+    #[test]
+    fn stage2_ignores_pasid() {
+        let a = Inval::new(Caches::IOTLB).stage(Stages::S2).domain(DomainSel::One(3)).pasid(PasidSel::One(9));
+        let b = Inval::new(Caches::IOTLB).stage(Stages::S2).domain(DomainSel::One(3)).pasid(PasidSel::NoPasid);
+        assert_eq!(Footprint::of_inval(&a, &IdentityContext), Footprint::of_inval(&b, &IdentityContext));
+    }
+
+    #[test]
+    fn device_tlb_global_adds_global_entries() {
+        let base = Inval::new(Caches::DEV_TLB).device(DeviceSel::One(16)).pasid(PasidSel::One(1));
+        let g = base.global(true);
+        let (fb, fg) = (Footprint::of_inval(&base, &IdentityContext), Footprint::of_inval(&g, &IdentityContext));
+        match fg.relation_to(&fb) {
+            Relation::Superset(e) => assert_eq!(e.widened, Widened::GLOBAL),
+            r => panic!("{r:?}"),
+        }
+    }
+
+    #[test]
+    fn domain_devices_resolve_through_the_context() {
+        let t = crate::context::Topology::from_json(
+            r#"{"domains":[{"id":1}],"devices":[{"rid":16,"domain":1},{"rid":17,"domain":1}]}"#,
+        )
+        .unwrap();
+        let all = Inval::new(Caches::DEV_TLB).domain(DomainSel::One(1));
+        let d16 = Inval::new(Caches::DEV_TLB).device(DeviceSel::One(16));
+        let d17 = Inval::new(Caches::DEV_TLB).device(DeviceSel::One(17));
+        let mut both = Footprint::of_inval(&d16, &t);
+        both.extend(&Footprint::of_inval(&d17, &t));
+        assert_eq!(both, Footprint::of_inval(&all, &t));
+        // Without the topology, "all devices of domain 1" is every device.
+        assert!(!both.covers(&Footprint::of_inval(&all, &IdentityContext)));
+    }
+
+    #[test]
+    fn syncs_remove_nothing() {
+        assert!(Footprint::of_op(&Op::Sync(Default::default()), &IdentityContext).is_empty());
+        let i = Inval::new(Caches::IOTLB).hints(Hints { leaf_shift: 21, ..Hints::default() });
+        assert!(!Footprint::of_op(&Op::Inval(i), &IdentityContext).is_empty());
+    }
+
+    #[test]
+    fn hyp_projection_drops_secure() {
+        let hyp = Inval::new(Caches::IOTLB).regime(Regime::Hyp).stage(Stages::S1);
+        let sec = Inval::new(Caches::IOTLB).regime(Regime::Secure).stage(Stages::S1);
+        assert!(Footprint::of_inval(&sec, &IdentityContext).project_single_regime().is_empty());
+        let p = Footprint::of_inval(&hyp, &IdentityContext).project_single_regime();
+        assert_eq!(p.boxes()[0].get(Dim::Regime), (0, 0));
+    }
+}

@@ -1,0 +1,64 @@
+//! # iommu-inval-core
+//!
+//! The architecture-neutral model of IOMMU cache invalidation shared by the
+//! SMMUv3, VT-d and AMD-Vi crates of `iommu-inval`:
+//!
+//! * [`model`]: the generic operations ([`Op`]): invalidations of a set of
+//!   caches ([`Caches`]) for a stage, domain, PASID selection, device
+//!   selection and address range, plus the non-invalidation operations that
+//!   share the queues (sync, prefetch, page-request response, stall
+//!   resume/terminate).
+//! * [`range`]: range math used by every architecture (aligned power-of-two
+//!   blocks, SMMU `(num+1)*2^scale` chunks, the PCIe ATS size encoding).
+//! * [`footprint`] (feature `alloc`): the set of cache entries an operation
+//!   removes, with `covers`, equality and an excess measure.
+//! * [`context`]: the [`Context`] trait resolving hardware ids, and (feature
+//!   `std`) the JSON [`Topology`](context::Topology).
+//! * [`error`]: typed errors, grouped by the architected error they raise.
+//! * [`native`]: the trait every native command type implements, used by the
+//!   CLI to print and parse commands generically.
+//! * [`sink`]: allocation-free output buffers for lift and lower.
+//! * [`seed`]: the kernel SVA invalidate proposal this model starts from, and
+//!   its one-to-one mapping.
+//!
+//! ```
+//! use iommu_inval_core::model::*;
+//! use iommu_inval_core::range::AddrRange;
+//!
+//! // Invalidate 2 MiB of PASID 7's stage-1 translations in domain 1, leaf only.
+//! let op = Inval::new(Caches::IOTLB | Caches::LEAF)
+//!     .stage(Stages::S1)
+//!     .domain(DomainSel::One(1))
+//!     .pasid(PasidSel::One(7))
+//!     .range(AddrRange::new(0x4000_0000, 0x20_0000).unwrap());
+//! assert!(op.caches.contains(Caches::LEAF));
+//! assert_eq!(op.range.len(), Some(0x20_0000));
+//! ```
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod context;
+pub mod error;
+#[cfg(feature = "alloc")]
+pub mod footprint;
+pub mod model;
+pub mod native;
+pub mod range;
+pub mod seed;
+pub mod sink;
+
+pub use context::{Context, IdentityContext};
+pub use error::{DecodeError, ErrorKind, HwError, LowerError, RangeError};
+pub use model::{
+    Caches, DeviceSel, DomainSel, Hints, Inval, Op, PageResponse, PasidSel, Prefetch, Regime,
+    RespCode, StallAction, Stages, Store, Sync,
+};
+pub use native::{ArchId, FieldValue, NativeCommand};
+pub use range::AddrRange;
+pub use sink::{FixedBuf, Sink};
