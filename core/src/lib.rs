@@ -18,6 +18,7 @@
 //! * [`native`]: the trait every native command type implements, used by the
 //!   CLI to print and parse commands generically.
 //! * [`sink`]: allocation-free output buffers for lift and lower.
+//! * [`queue`]: the guest-memory trait the queue consumers read through.
 //! * [`seed`]: the kernel SVA invalidate proposal this model starts from, and
 //!   its one-to-one mapping.
 //!
@@ -49,6 +50,7 @@ pub mod error;
 pub mod footprint;
 pub mod model;
 pub mod native;
+pub mod queue;
 pub mod range;
 pub mod seed;
 pub mod sink;
@@ -59,6 +61,8 @@ pub use model::{
     Caches, DeviceSel, DomainSel, Hints, Inval, Op, PageResponse, PasidSel, Prefetch, Regime,
     RespCode, StallAction, Stages, Store, Sync,
 };
-pub use native::{ArchId, FieldValue, NativeCommand};
+pub use model::{Outcome, Widened};
+pub use native::{ArchId, FieldError, FieldValue, NativeCommand};
+pub use queue::{GuestMemory, MemError, SliceMemory};
 pub use range::AddrRange;
 pub use sink::{FixedBuf, Sink};

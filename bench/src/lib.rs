@@ -1,0 +1,2 @@
+//! Benchmarks and lowering-efficiency reference functions for iommu-inval.
+#![forbid(unsafe_code)]
