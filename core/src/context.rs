@@ -207,7 +207,9 @@ mod topology {
             let malformed = |e: serde_json::Error| TopologyError::Malformed(e.to_string());
             let v: serde_json::Value = serde_json::from_str(text).map_err(malformed)?;
             if !v.is_object() {
-                return Err(TopologyError::Malformed("the top level must be a JSON object".into()));
+                return Err(TopologyError::Malformed(
+                    "the top level must be a JSON object".into(),
+                ));
             }
             let t: Topology = serde_json::from_value(v).map_err(malformed)?;
             t.validate()?;
@@ -284,7 +286,10 @@ mod topology {
 
     impl Context for Topology {
         fn domain_from_native(&self, arch: ArchId, native: u32) -> Option<u32> {
-            self.domains.iter().find(|d| native_of(d, arch) == Some(native)).map(|d| d.id)
+            self.domains
+                .iter()
+                .find(|d| native_of(d, arch) == Some(native))
+                .map(|d| d.id)
         }
         fn domain_to_native(&self, arch: ArchId, domain: u32) -> Option<u32> {
             self.domain(domain).and_then(|d| native_of(d, arch))
@@ -302,20 +307,28 @@ mod topology {
             found
         }
         fn asid_of_pasid(&self, domain: DomainSel, pasid: u32) -> Option<u16> {
-            self.pasid_entries(domain).find(|p| p.pasid == pasid).and_then(|p| p.asid)
+            self.pasid_entries(domain)
+                .find(|p| p.pasid == pasid)
+                .and_then(|p| p.asid)
         }
         fn devices_of_domain(&self, domain: u32, f: &mut dyn FnMut(u32)) -> bool {
             if self.domain(domain).is_none() {
                 return false;
             }
-            self.devices.iter().filter(|d| d.domain == domain).for_each(|d| f(d.rid));
+            self.devices
+                .iter()
+                .filter(|d| d.domain == domain)
+                .for_each(|d| f(d.rid));
             true
         }
         fn domain_of_device(&self, rid: u32) -> Option<u32> {
             self.devices.iter().find(|d| d.rid == rid).map(|d| d.domain)
         }
         fn ats_enabled(&self, rid: u32) -> bool {
-            self.devices.iter().find(|d| d.rid == rid).is_none_or(|d| d.ats)
+            self.devices
+                .iter()
+                .find(|d| d.rid == rid)
+                .is_none_or(|d| d.ats)
         }
     }
 
@@ -352,22 +365,47 @@ mod topology {
             assert!(!t.devices_of_domain(3, &mut |_| ()));
             assert!(t.ats_enabled(16));
             assert!(!t.ats_enabled(17));
-            assert!(t.ats_enabled(999), "unknown devices are assumed to have a device TLB");
+            assert!(
+                t.ats_enabled(999),
+                "unknown devices are assumed to have a device TLB"
+            );
         }
 
         #[test]
         fn malformed_files_are_errors() {
-            for bad in ["", "[]", "{\"domains\": 3}", "{\"domains\": [{\"id\": -1}]}", "{\"dommains\": []}"] {
-                assert!(matches!(Topology::from_json(bad), Err(TopologyError::Malformed(_))), "{bad}");
+            for bad in [
+                "",
+                "[]",
+                "{\"domains\": 3}",
+                "{\"domains\": [{\"id\": -1}]}",
+                "{\"dommains\": []}",
+            ] {
+                assert!(
+                    matches!(Topology::from_json(bad), Err(TopologyError::Malformed(_))),
+                    "{bad}"
+                );
             }
             let dup = r#"{"domains": [{"id": 1}, {"id": 1}]}"#;
-            assert!(matches!(Topology::from_json(dup), Err(TopologyError::Inconsistent(_))));
+            assert!(matches!(
+                Topology::from_json(dup),
+                Err(TopologyError::Inconsistent(_))
+            ));
             let orphan = r#"{"devices": [{"rid": 1, "domain": 5}]}"#;
-            assert!(matches!(Topology::from_json(orphan), Err(TopologyError::Inconsistent(_))));
+            assert!(matches!(
+                Topology::from_json(orphan),
+                Err(TopologyError::Inconsistent(_))
+            ));
             let wide = r#"{"domains": [{"id": 1}], "devices": [{"rid": 1, "domain": 1, "pasids": [{"pasid": 1048576}]}]}"#;
-            assert!(matches!(Topology::from_json(wide), Err(TopologyError::Inconsistent(_))));
-            let shared = r#"{"domains": [{"id": 1, "vtd": {"did": 2}}, {"id": 2, "vtd": {"did": 2}}]}"#;
-            assert!(matches!(Topology::from_json(shared), Err(TopologyError::Inconsistent(_))));
+            assert!(matches!(
+                Topology::from_json(wide),
+                Err(TopologyError::Inconsistent(_))
+            ));
+            let shared =
+                r#"{"domains": [{"id": 1, "vtd": {"did": 2}}, {"id": 2, "vtd": {"did": 2}}]}"#;
+            assert!(matches!(
+                Topology::from_json(shared),
+                Err(TopologyError::Inconsistent(_))
+            ));
         }
     }
 }

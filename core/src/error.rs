@@ -104,19 +104,39 @@ pub struct DecodeError {
 impl DecodeError {
     /// An unknown opcode `op` (its value is put in `mask`).
     pub const fn unknown_opcode(op: u64) -> Self {
-        DecodeError { kind: ErrorKind::UnknownOpcode, word: 0, mask: op, field: "opcode" }
+        DecodeError {
+            kind: ErrorKind::UnknownOpcode,
+            word: 0,
+            mask: op,
+            field: "opcode",
+        }
     }
     /// Reserved bits `mask` set in word `word`.
     pub const fn reserved(word: u8, mask: u64) -> Self {
-        DecodeError { kind: ErrorKind::ReservedBits, word, mask, field: "reserved" }
+        DecodeError {
+            kind: ErrorKind::ReservedBits,
+            word,
+            mask,
+            field: "reserved",
+        }
     }
     /// Field `field` (in word `word`, bits `mask`) holds a forbidden value.
     pub const fn invalid(word: u8, mask: u64, field: &'static str) -> Self {
-        DecodeError { kind: ErrorKind::InvalidField, word, mask, field }
+        DecodeError {
+            kind: ErrorKind::InvalidField,
+            word,
+            mask,
+            field,
+        }
     }
     /// Buffer of `got` words where the architecture wants another count.
     pub const fn bad_length(got: usize) -> Self {
-        DecodeError { kind: ErrorKind::BadLength, word: 0, mask: got as u64, field: "length" }
+        DecodeError {
+            kind: ErrorKind::BadLength,
+            word: 0,
+            mask: got as u64,
+            field: "length",
+        }
     }
 }
 
@@ -125,7 +145,11 @@ impl fmt::Display for DecodeError {
         match self.kind {
             ErrorKind::UnknownOpcode => write!(f, "unknown opcode {:#x}", self.mask),
             ErrorKind::ReservedBits => {
-                write!(f, "reserved bits set in w{}: mask {:#018x}", self.word, self.mask)
+                write!(
+                    f,
+                    "reserved bits set in w{}: mask {:#018x}",
+                    self.word, self.mask
+                )
             }
             ErrorKind::InvalidField => write!(
                 f,

@@ -67,7 +67,16 @@ pub const KIND_INTR_REMAP: u64 = 4;
 /// Pasid coordinate of global (all-PASID) device-TLB entries.
 pub const PASID_GLOBAL: u64 = u64::MAX;
 
-const FULL: [u64; DIMS] = [KIND_INTR_REMAP, 1, 2, 1, u32::MAX as u64, u64::MAX, u32::MAX as u64, u64::MAX];
+const FULL: [u64; DIMS] = [
+    KIND_INTR_REMAP,
+    1,
+    2,
+    1,
+    u32::MAX as u64,
+    u64::MAX,
+    u32::MAX as u64,
+    u64::MAX,
+];
 
 /// A box: one inclusive interval per coordinate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -81,7 +90,10 @@ pub struct FBox {
 impl FBox {
     /// Every entry of every kind.
     pub const fn everything() -> Self {
-        FBox { lo: [0; DIMS], hi: FULL }
+        FBox {
+            lo: [0; DIMS],
+            hi: FULL,
+        }
     }
     /// Restrict coordinate `d` to `lo..=hi`.
     pub const fn with(mut self, d: Dim, lo: u64, hi: u64) -> Self {
@@ -231,7 +243,9 @@ impl Footprint {
             let base = FBox::everything().with(Dim::Kind, kind, kind);
             match kind {
                 KIND_IOTLB => {
-                    let mut b = base.with(Dim::Level, 0, level_hi).with(Dim::Regime, regime, regime);
+                    let mut b =
+                        base.with(Dim::Level, 0, level_hi)
+                            .with(Dim::Regime, regime, regime);
                     b = b.with(Dim::Addr, a_lo, a_hi);
                     if let (Regime::Guest, DomainSel::One(d)) = (i.regime, i.domain) {
                         b = b.with(Dim::Domain, u64::from(d), u64::from(d));
@@ -247,7 +261,9 @@ impl Footprint {
                     let mut b = base;
                     match kind {
                         KIND_CONFIG_DEVICE => {
-                            b = b.with(Dim::Level, 0, level_hi).with(Dim::Regime, regime, regime);
+                            b = b
+                                .with(Dim::Level, 0, level_hi)
+                                .with(Dim::Regime, regime, regime);
                         }
                         KIND_CONFIG_PASID => {
                             b = b
@@ -256,7 +272,9 @@ impl Footprint {
                                 .with(Dim::Pasid, pasid.0, pasid.1);
                         }
                         KIND_DEV_TLB => {
-                            b = b.with(Dim::Pasid, pasid.0, pasid.1).with(Dim::Addr, a_lo, a_hi);
+                            b = b
+                                .with(Dim::Pasid, pasid.0, pasid.1)
+                                .with(Dim::Addr, a_lo, a_hi);
                         }
                         _ => b = b.with(Dim::Addr, a_lo, a_hi),
                     }
@@ -310,22 +328,25 @@ impl Footprint {
     /// What `self` removes beyond `asked` (zero when `self ⊆ asked`).
     pub fn excess_over(&self, asked: &Footprint) -> Excess {
         let extra = self.minus(asked);
-        let mut ex = Excess { boxes: extra.boxes.len(), ..Excess::default() };
+        let mut ex = Excess {
+            boxes: extra.boxes.len(),
+            ..Excess::default()
+        };
         for b in &extra.boxes {
             ex.bytes = ex.bytes.saturating_add(b.addr_size());
             let mut any = false;
             for (d, flag) in DIM_FLAGS {
-                let inside = asked
-                    .boxes
-                    .iter()
-                    .any(|a| a.lo[d as usize] <= b.lo[d as usize] && b.hi[d as usize] <= a.hi[d as usize]);
+                let inside = asked.boxes.iter().any(|a| {
+                    a.lo[d as usize] <= b.lo[d as usize] && b.hi[d as usize] <= a.hi[d as usize]
+                });
                 if !inside {
                     any = true;
-                    ex.widened |= if d == Dim::Pasid && b.get(Dim::Pasid) == (PASID_GLOBAL, PASID_GLOBAL) {
-                        Widened::GLOBAL
-                    } else {
-                        flag
-                    };
+                    ex.widened |=
+                        if d == Dim::Pasid && b.get(Dim::Pasid) == (PASID_GLOBAL, PASID_GLOBAL) {
+                            Widened::GLOBAL
+                        } else {
+                            flag
+                        };
                 }
             }
             if !any {
@@ -339,7 +360,9 @@ impl Footprint {
     pub fn relation_to(&self, input: &Footprint) -> Relation {
         let missing = input.minus(self);
         if !missing.is_empty() {
-            return Relation::Under { missing: missing.boxes.len() };
+            return Relation::Under {
+                missing: missing.boxes.len(),
+            };
         }
         let ex = self.excess_over(input);
         if ex.boxes == 0 {
@@ -434,7 +457,11 @@ mod tests {
     }
 
     fn s1(dom: u32, pasid: u32, r: AddrRange, leaf: bool) -> Footprint {
-        let c = if leaf { Caches::IOTLB | Caches::LEAF } else { Caches::IOTLB };
+        let c = if leaf {
+            Caches::IOTLB | Caches::LEAF
+        } else {
+            Caches::IOTLB
+        };
         let i = Inval::new(c)
             .stage(Stages::S1)
             .domain(DomainSel::One(dom))
@@ -483,7 +510,9 @@ mod tests {
         let other_pasid = s1(1, 2, span(0x1000, 0x1000), false);
         assert!(!other_pasid.covers(&asked));
         let all_pasids = Footprint::of_inval(
-            &Inval::new(Caches::IOTLB).stage(Stages::S1).domain(DomainSel::One(1)),
+            &Inval::new(Caches::IOTLB)
+                .stage(Stages::S1)
+                .domain(DomainSel::One(1)),
             &IdentityContext,
         );
         match all_pasids.relation_to(&asked) {
@@ -499,22 +528,38 @@ mod tests {
         assert!(all.covers(&top));
         assert_eq!(top.boxes()[0].addr_size(), 4096);
         assert_eq!(all.boxes()[0].addr_size(), 1u128 << 64);
-        let everything = Footprint { boxes: alloc::vec![FBox::everything()] };
+        let everything = Footprint {
+            boxes: alloc::vec![FBox::everything()],
+        };
         assert!(everything.covers(&all) && everything.covers(&top));
     }
 
     #[test]
     fn stage2_ignores_pasid() {
-        let a = Inval::new(Caches::IOTLB).stage(Stages::S2).domain(DomainSel::One(3)).pasid(PasidSel::One(9));
-        let b = Inval::new(Caches::IOTLB).stage(Stages::S2).domain(DomainSel::One(3)).pasid(PasidSel::NoPasid);
-        assert_eq!(Footprint::of_inval(&a, &IdentityContext), Footprint::of_inval(&b, &IdentityContext));
+        let a = Inval::new(Caches::IOTLB)
+            .stage(Stages::S2)
+            .domain(DomainSel::One(3))
+            .pasid(PasidSel::One(9));
+        let b = Inval::new(Caches::IOTLB)
+            .stage(Stages::S2)
+            .domain(DomainSel::One(3))
+            .pasid(PasidSel::NoPasid);
+        assert_eq!(
+            Footprint::of_inval(&a, &IdentityContext),
+            Footprint::of_inval(&b, &IdentityContext)
+        );
     }
 
     #[test]
     fn device_tlb_global_adds_global_entries() {
-        let base = Inval::new(Caches::DEV_TLB).device(DeviceSel::One(16)).pasid(PasidSel::One(1));
+        let base = Inval::new(Caches::DEV_TLB)
+            .device(DeviceSel::One(16))
+            .pasid(PasidSel::One(1));
         let g = base.global(true);
-        let (fb, fg) = (Footprint::of_inval(&base, &IdentityContext), Footprint::of_inval(&g, &IdentityContext));
+        let (fb, fg) = (
+            Footprint::of_inval(&base, &IdentityContext),
+            Footprint::of_inval(&g, &IdentityContext),
+        );
         match fg.relation_to(&fb) {
             Relation::Superset(e) => assert_eq!(e.widened, Widened::GLOBAL),
             r => panic!("{r:?}"),
@@ -540,15 +585,24 @@ mod tests {
     #[test]
     fn syncs_remove_nothing() {
         assert!(Footprint::of_op(&Op::Sync(Default::default()), &IdentityContext).is_empty());
-        let i = Inval::new(Caches::IOTLB).hints(Hints { leaf_shift: 21, ..Hints::default() });
+        let i = Inval::new(Caches::IOTLB).hints(Hints {
+            leaf_shift: 21,
+            ..Hints::default()
+        });
         assert!(!Footprint::of_op(&Op::Inval(i), &IdentityContext).is_empty());
     }
 
     #[test]
     fn hyp_projection_drops_secure() {
-        let hyp = Inval::new(Caches::IOTLB).regime(Regime::Hyp).stage(Stages::S1);
-        let sec = Inval::new(Caches::IOTLB).regime(Regime::Secure).stage(Stages::S1);
-        assert!(Footprint::of_inval(&sec, &IdentityContext).project_single_regime().is_empty());
+        let hyp = Inval::new(Caches::IOTLB)
+            .regime(Regime::Hyp)
+            .stage(Stages::S1);
+        let sec = Inval::new(Caches::IOTLB)
+            .regime(Regime::Secure)
+            .stage(Stages::S1);
+        assert!(Footprint::of_inval(&sec, &IdentityContext)
+            .project_single_regime()
+            .is_empty());
         let p = Footprint::of_inval(&hyp, &IdentityContext).project_single_regime();
         assert_eq!(p.boxes()[0].get(Dim::Regime), (0, 0));
     }

@@ -59,7 +59,7 @@ pub use context::{Context, IdentityContext};
 pub use error::{DecodeError, ErrorKind, HwError, LowerError, RangeError};
 pub use model::{
     Caches, DeviceSel, DomainSel, Hints, Inval, Op, PageResponse, PasidSel, Prefetch, Regime,
-    RespCode, StallAction, Stages, Store, Sync,
+    RespCode, Stages, StallAction, Store, Sync,
 };
 pub use model::{Outcome, Widened};
 pub use native::{ArchId, FieldError, FieldValue, NativeCommand};

@@ -445,7 +445,10 @@ impl Widened {
             (Widened::GLOBAL, "global"),
             (Widened::REGIME, "regime"),
         ];
-        NAMES.into_iter().filter(move |(f, _)| self.contains(*f)).map(|(_, n)| n)
+        NAMES
+            .into_iter()
+            .filter(move |(f, _)| self.contains(*f))
+            .map(|(_, n)| n)
     }
 }
 

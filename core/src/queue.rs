@@ -56,12 +56,21 @@ mod tests {
     #[test]
     fn reads_little_endian_and_refuses_out_of_range() {
         let bytes = [1u8, 0, 0, 0, 0, 0, 0, 0x80, 2, 0, 0, 0, 0, 0, 0, 0];
-        let m = SliceMemory { base: 0x1000, bytes: &bytes };
+        let m = SliceMemory {
+            base: 0x1000,
+            bytes: &bytes,
+        };
         let mut w = [0u64; 2];
         m.read_words(0x1000, &mut w).unwrap();
         assert_eq!(w, [0x8000_0000_0000_0001, 2]);
         assert_eq!(m.read_words(0x1008, &mut w), Err(MemError { addr: 0x1008 }));
-        assert_eq!(m.read_words(0xff8, &mut w[..1]), Err(MemError { addr: 0xff8 }));
-        assert_eq!(m.read_words(u64::MAX, &mut w), Err(MemError { addr: u64::MAX }));
+        assert_eq!(
+            m.read_words(0xff8, &mut w[..1]),
+            Err(MemError { addr: 0xff8 })
+        );
+        assert_eq!(
+            m.read_words(u64::MAX, &mut w),
+            Err(MemError { addr: u64::MAX })
+        );
     }
 }

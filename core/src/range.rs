@@ -19,7 +19,10 @@ use crate::error::RangeError;
 pub const PAGE_SHIFT: u32 = 12;
 
 /// A range of addresses (or, for interrupt caches, entry indices).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+///
+/// Equality, ordering and hashing are by `(first, last)`: a `Span` covering
+/// every address equals `All`.
+#[derive(Debug, Clone, Copy)]
 pub enum AddrRange {
     /// Every address.
     All,
@@ -30,6 +33,32 @@ pub enum AddrRange {
         /// Last byte (inclusive).
         last: u64,
     },
+}
+
+impl PartialEq for AddrRange {
+    fn eq(&self, o: &Self) -> bool {
+        (self.first(), self.last()) == (o.first(), o.last())
+    }
+}
+
+impl Eq for AddrRange {}
+
+impl core::hash::Hash for AddrRange {
+    fn hash<H: core::hash::Hasher>(&self, h: &mut H) {
+        (self.first(), self.last()).hash(h)
+    }
+}
+
+impl PartialOrd for AddrRange {
+    fn partial_cmp(&self, o: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+impl Ord for AddrRange {
+    fn cmp(&self, o: &Self) -> core::cmp::Ordering {
+        (self.first(), self.last()).cmp(&(o.first(), o.last()))
+    }
 }
 
 impl AddrRange {
@@ -59,7 +88,10 @@ impl AddrRange {
             return AddrRange::All;
         }
         let mask = (1u64 << order) - 1;
-        AddrRange::Span { first: addr & !mask, last: addr | mask }
+        AddrRange::Span {
+            first: addr & !mask,
+            last: addr | mask,
+        }
     }
     /// First byte (0 for `All`).
     pub const fn first(&self) -> u64 {
@@ -108,9 +140,10 @@ impl AddrRange {
         let mask = (1u64 << shift) - 1;
         match *self {
             AddrRange::All => AddrRange::All,
-            AddrRange::Span { first, last } => {
-                AddrRange::Span { first: first & !mask, last: last | mask }
-            }
+            AddrRange::Span { first, last } => AddrRange::Span {
+                first: first & !mask,
+                last: last | mask,
+            },
         }
     }
 }
@@ -123,7 +156,10 @@ impl<'a> arbitrary::Arbitrary<'a> for AddrRange {
         }
         let a: u64 = u.arbitrary()?;
         let b: u64 = u.arbitrary()?;
-        Ok(AddrRange::Span { first: a.min(b), last: a.max(b) })
+        Ok(AddrRange::Span {
+            first: a.min(b),
+            last: a.max(b),
+        })
     }
 }
 
@@ -157,7 +193,10 @@ pub const fn covering_block(r: &AddrRange, min_order: u32) -> Block {
     if order >= 64 {
         Block { addr: 0, order: 64 }
     } else {
-        Block { addr: first & !((1u64 << order) - 1), order }
+        Block {
+            addr: first & !((1u64 << order) - 1),
+            order,
+        }
     }
 }
 
@@ -175,8 +214,16 @@ impl AlignedBlocks {
     /// Blocks covering `r` (widened to `2^min_order`), none larger than `2^max_order`.
     pub const fn new(r: &AddrRange, min_order: u32, max_order: u32) -> Self {
         let r = r.align_out(min_order);
-        let max_order = if max_order < min_order { min_order } else { max_order };
-        AlignedBlocks { next: r.first() as u128, end: r.last() as u128 + 1, max_order }
+        let max_order = if max_order < min_order {
+            min_order
+        } else {
+            max_order
+        };
+        AlignedBlocks {
+            next: r.first() as u128,
+            end: r.last() as u128 + 1,
+            max_order,
+        }
     }
 }
 
@@ -192,7 +239,10 @@ impl Iterator for AlignedBlocks {
         let fit = 127 - remaining.leading_zeros(); // floor(log2(remaining))
         let order = align.min(fit).min(self.max_order).min(64);
         self.next = cur + (1u128 << order);
-        Some(Block { addr: cur as u64, order })
+        Some(Block {
+            addr: cur as u64,
+            order,
+        })
     }
 }
 
@@ -210,7 +260,12 @@ pub enum Plan<I> {
 /// Plan aligned blocks for `r` within `cap` commands. Over the cap, fall back
 /// to the smallest covering block if its order is at most `max_order`, else
 /// to [`Plan::All`].
-pub fn plan_aligned(r: &AddrRange, min_order: u32, max_order: u32, cap: usize) -> Plan<AlignedBlocks> {
+pub fn plan_aligned(
+    r: &AddrRange,
+    min_order: u32,
+    max_order: u32,
+    cap: usize,
+) -> Plan<AlignedBlocks> {
     let it = AlignedBlocks::new(r, min_order, max_order);
     if it.clone().take(cap.saturating_add(1)).count() <= cap {
         return Plan::Pieces(it);
@@ -274,7 +329,11 @@ impl Iterator for SmmuChunks {
         let s = bits.saturating_sub(5).min(31);
         // Above 32 * 2^31 granules one command takes the maximum, 32 * 2^31.
         let k = (self.remaining >> s).min(32);
-        let chunk = SmmuChunk { addr: self.addr as u64, num: (k - 1) as u8, scale: s as u8 };
+        let chunk = SmmuChunk {
+            addr: self.addr as u64,
+            num: (k - 1) as u8,
+            scale: s as u8,
+        };
         let g = k << s;
         self.remaining -= g;
         self.addr += g << self.tg_shift;
@@ -365,16 +424,31 @@ mod tests {
         assert_eq!(AddrRange::new(0, 0), Err(RangeError::Empty));
         assert_eq!(AddrRange::new(u64::MAX, 2), Err(RangeError::Overflow));
         assert_eq!(AddrRange::new(1 << 63, 1 << 63).unwrap().last(), u64::MAX);
-        assert_eq!(AddrRange::new(0, u64::MAX).unwrap().size(), u64::MAX as u128);
+        assert_eq!(
+            AddrRange::new(0, u64::MAX).unwrap().size(),
+            u64::MAX as u128
+        );
         assert_eq!(AddrRange::new(u64::MAX - 4095, 4096).unwrap().size(), 4096);
     }
 
     #[test]
     fn covering_block_examples() {
-        assert_eq!(covering_block(&span(0x1000, 0x1fff), 12), Block { addr: 0x1000, order: 12 });
-        assert_eq!(covering_block(&span(0x1fff, 0x2000), 12), Block { addr: 0, order: 14 });
+        assert_eq!(
+            covering_block(&span(0x1000, 0x1fff), 12),
+            Block {
+                addr: 0x1000,
+                order: 12
+            }
+        );
+        assert_eq!(
+            covering_block(&span(0x1fff, 0x2000), 12),
+            Block { addr: 0, order: 14 }
+        );
         assert_eq!(covering_block(&AddrRange::All, 12).order, 64);
-        assert_eq!(covering_block(&span(0, 0), 12), Block { addr: 0, order: 12 });
+        assert_eq!(
+            covering_block(&span(0, 0), 12),
+            Block { addr: 0, order: 12 }
+        );
     }
 
     #[test]
@@ -399,7 +473,13 @@ mod tests {
     fn aligned_blocks_top_page() {
         let r = AddrRange::new(u64::MAX - 4095, 4096).unwrap();
         let b: Vec<_> = AlignedBlocks::new(&r, 12, 63).collect();
-        assert_eq!(b, [Block { addr: u64::MAX - 4095, order: 12 }]);
+        assert_eq!(
+            b,
+            [Block {
+                addr: u64::MAX - 4095,
+                order: 12
+            }]
+        );
     }
 
     #[test]
@@ -426,7 +506,14 @@ mod tests {
         // 2 MiB = 512 pages: one chunk (num 15, scale 5 = 16*32).
         let r = AddrRange::new(0x20_0000, 0x20_0000).unwrap();
         let c: Vec<_> = SmmuChunks::new(&r, 12).collect();
-        assert_eq!(c, [SmmuChunk { addr: 0x20_0000, num: 15, scale: 5 }]);
+        assert_eq!(
+            c,
+            [SmmuChunk {
+                addr: 0x20_0000,
+                num: 15,
+                scale: 5
+            }]
+        );
         // Whole space, 4K granules: 2^52 granules > 32 * 2^31: several chunks, all tiled.
         let c: Vec<_> = SmmuChunks::new(&AddrRange::All, 12).collect();
         assert_eq!(c.iter().map(|c| c.granules()).sum::<u128>(), 1u128 << 52);
@@ -435,7 +522,11 @@ mod tests {
     #[test]
     fn ats_encoding_round_trips() {
         for order in 12..=64u32 {
-            let addr = if order >= 64 { 0 } else { 0xdead_b000_0000_0000u64 & !((1u64 << order) - 1) };
+            let addr = if order >= 64 {
+                0
+            } else {
+                0xdead_b000_0000_0000u64 & !((1u64 << order) - 1)
+            };
             let b = Block { addr, order };
             let (a, s) = ats_encode_block(b);
             assert_eq!(ats_decode(a, s), b.range(), "order {order}");

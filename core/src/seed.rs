@@ -71,7 +71,9 @@ pub struct SeedRequest {
 impl SeedRequest {
     /// The cache-independent part of the request as an [`Inval`] for `caches`.
     pub fn inval(&self, caches: Caches) -> Result<Inval, RangeError> {
-        let mut i = Inval::new(caches).domain(DomainSel::One(self.domain)).stage(Stages::S1);
+        let mut i = Inval::new(caches)
+            .domain(DomainSel::One(self.domain))
+            .stage(Stages::S1);
         if self.flags.contains(SeedFlags::LEAF) {
             i.caches |= Caches::LEAF;
         }
@@ -79,11 +81,16 @@ impl SeedRequest {
             SeedScope::Domain => {}
             SeedScope::Pasid => i = i.pasid(PasidSel::One(self.pasid)),
             SeedScope::Va => {
-                i = i.pasid(PasidSel::One(self.pasid)).range(AddrRange::new(self.iova, self.size)?)
+                i = i
+                    .pasid(PasidSel::One(self.pasid))
+                    .range(AddrRange::new(self.iova, self.size)?)
             }
         }
         if self.granule.is_power_of_two() {
-            i.hints = Hints { leaf_shift: self.granule.trailing_zeros() as u8, ..i.hints };
+            i.hints = Hints {
+                leaf_shift: self.granule.trailing_zeros() as u8,
+                ..i.hints
+            };
         }
         i.device = DeviceSel::All;
         Ok(i)
@@ -92,7 +99,11 @@ impl SeedRequest {
     /// The request as a sequence: configuration, sync, TLB, sync, device TLB,
     /// sync — each step only if its flag is set. Returns the ops written.
     pub fn to_ops(&self, out: &mut dyn Sink<Op>) -> Result<usize, LowerError> {
-        let config = if self.scope == SeedScope::Domain { Caches::CONFIG } else { Caches::CONFIG_PASID };
+        let config = if self.scope == SeedScope::Domain {
+            Caches::CONFIG
+        } else {
+            Caches::CONFIG_PASID
+        };
         let steps = [
             (SeedFlags::CONFIG, config),
             (SeedFlags::TLB, Caches::IOTLB),
@@ -101,7 +112,9 @@ impl SeedRequest {
         let mut n = 0;
         for (flag, caches) in steps {
             if self.flags.contains(flag) {
-                let mut i = self.inval(caches).map_err(|_| LowerError::Invalid("seed range"))?;
+                let mut i = self
+                    .inval(caches)
+                    .map_err(|_| LowerError::Invalid("seed range"))?;
                 if caches != Caches::IOTLB {
                     // Configuration and device TLBs have no walk caches: LEAF
                     // and stage only concern the IOTLB.
@@ -127,7 +140,15 @@ mod tests {
     const GIB: u64 = 1 << 30;
 
     fn req(scope: SeedScope, flags: SeedFlags) -> SeedRequest {
-        SeedRequest { scope, flags, domain: 1, pasid: 5, iova: 0, size: 0, granule: 0 }
+        SeedRequest {
+            scope,
+            flags,
+            domain: 1,
+            pasid: 5,
+            iova: 0,
+            size: 0,
+            granule: 0,
+        }
     }
 
     #[test]
@@ -148,7 +169,12 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // It covers every VA of 1 GiB of that PASID.
-        let va = SeedRequest { scope: SeedScope::Va, iova: 0x8000_0000, size: GIB, ..r };
+        let va = SeedRequest {
+            scope: SeedScope::Va,
+            iova: 0x8000_0000,
+            size: GIB,
+            ..r
+        };
         let mut vb: FixedBuf<Op, 8> = FixedBuf::new();
         va.to_ops(&mut vb).unwrap();
         let fp = Footprint::of_ops(b.iter(), &IdentityContext);
@@ -171,21 +197,39 @@ mod tests {
             .collect();
         assert_eq!(
             kinds,
-            [Caches::CONFIG_PASID, Caches::empty(), Caches::IOTLB | Caches::LEAF, Caches::empty(), Caches::DEV_TLB, Caches::empty()]
+            [
+                Caches::CONFIG_PASID,
+                Caches::empty(),
+                Caches::IOTLB | Caches::LEAF,
+                Caches::empty(),
+                Caches::DEV_TLB,
+                Caches::empty()
+            ]
         );
         assert!(b.get(5).is_some_and(Op::is_sync));
     }
 
     #[test]
     fn arm_guest_one_va_leaf() {
-        let r = SeedRequest { iova: 0x7f00_1000, size: 4096, granule: 4096, ..req(SeedScope::Va, SeedFlags::TLB | SeedFlags::LEAF) };
+        let r = SeedRequest {
+            iova: 0x7f00_1000,
+            size: 4096,
+            granule: 4096,
+            ..req(SeedScope::Va, SeedFlags::TLB | SeedFlags::LEAF)
+        };
         let i = r.inval(Caches::IOTLB).unwrap();
         assert!(i.leaf_only());
         assert_eq!(i.range, AddrRange::new(0x7f00_1000, 4096).unwrap());
         assert_eq!(i.hints.leaf_shift, 12);
         assert_eq!(i.stages, Stages::S1);
         // A full (non-leaf) invalidation of the same VA covers it, not conversely.
-        let full = Footprint::of_inval(&Inval { caches: Caches::IOTLB, ..i }, &IdentityContext);
+        let full = Footprint::of_inval(
+            &Inval {
+                caches: Caches::IOTLB,
+                ..i
+            },
+            &IdentityContext,
+        );
         let leaf = Footprint::of_inval(&i, &IdentityContext);
         assert!(full.covers(&leaf) && !leaf.covers(&full));
     }
@@ -193,9 +237,20 @@ mod tests {
     #[test]
     fn granule_2m_needs_fewer_commands_than_4k() {
         let base = req(SeedScope::Va, SeedFlags::TLB);
-        let r2m = SeedRequest { iova: 0x4000_0000, size: 64 << 20, granule: 2 << 20, ..base };
-        let r4k = SeedRequest { granule: 4096, ..r2m };
-        let (i2, i4) = (r2m.inval(Caches::IOTLB).unwrap(), r4k.inval(Caches::IOTLB).unwrap());
+        let r2m = SeedRequest {
+            iova: 0x4000_0000,
+            size: 64 << 20,
+            granule: 2 << 20,
+            ..base
+        };
+        let r4k = SeedRequest {
+            granule: 4096,
+            ..r2m
+        };
+        let (i2, i4) = (
+            r2m.inval(Caches::IOTLB).unwrap(),
+            r4k.inval(Caches::IOTLB).unwrap(),
+        );
         // Without range invalidation a driver sends one command per leaf page.
         let n2 = page_count(&i2.range, u32::from(i2.hints.leaf_shift));
         let n4 = page_count(&i4.range, u32::from(i4.hints.leaf_shift));
@@ -208,7 +263,11 @@ mod tests {
 
     #[test]
     fn bad_seed_range_is_an_error() {
-        let r = SeedRequest { iova: u64::MAX, size: 2, ..req(SeedScope::Va, SeedFlags::TLB) };
+        let r = SeedRequest {
+            iova: u64::MAX,
+            size: 2,
+            ..req(SeedScope::Va, SeedFlags::TLB)
+        };
         assert_eq!(r.inval(Caches::IOTLB), Err(RangeError::Overflow));
         let mut b: FixedBuf<Op, 8> = FixedBuf::new();
         assert!(r.to_ops(&mut b).is_err());

@@ -44,7 +44,10 @@ impl<T: Copy, const N: usize> Default for FixedBuf<T, N> {
 impl<T: Copy, const N: usize> FixedBuf<T, N> {
     /// An empty buffer.
     pub const fn new() -> Self {
-        FixedBuf { items: [None; N], len: 0 }
+        FixedBuf {
+            items: [None; N],
+            len: 0,
+        }
     }
     /// Number of items held.
     pub const fn len(&self) -> usize {
