@@ -44,6 +44,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod batch;
 pub mod context;
 pub mod error;
 #[cfg(feature = "alloc")]

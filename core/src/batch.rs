@@ -1,0 +1,969 @@
+//! Batch lowering: coalesce a sequence of generic operations before lowering.
+//!
+//! The seed proposal gathers several invalidations into one request. Lowered
+//! one by one, every request pays its own commands and its own syncs
+//! (config → sync → IOTLB → sync → device TLB → sync). [`coalesce`] rewrites
+//! a sequence of [`Op`]s into an equivalent, shorter one:
+//!
+//! * **Barriers stay.** A *run* is a maximal stretch of [`Op::Inval`]s. Every
+//!   other op (an input [`Op::Sync`], a prefetch, a page response, a stall
+//!   command) ends the run and is emitted unchanged, after all the output of
+//!   the run; nothing moves across it.
+//! * **Stage order.** Within a run, each invalidation is split by stage: the
+//!   configuration caches (`CONFIG_DEVICE`, `CONFIG_PASID`, `INTR_REMAP`),
+//!   then `IOTLB`, then `DEV_TLB`. The run is emitted as config, sync, IOTLB,
+//!   sync, device TLB, sync: one sync per stage present, for the whole run.
+//!   The sync closing the last stage is the input sync that ends the run when
+//!   there is one (its signal is kept), else a plain [`Sync`] unless
+//!   [`BatchOptions::close_runs`] is off. Reordering inside a run is allowed:
+//!   without a barrier between them the hardware gives no order either, and
+//!   the added syncs only strengthen it.
+//! * **Merge.** Invalidations of one stage with identical non-address
+//!   coordinates (caches, regime, stages, domain, PASID, device, global and
+//!   the device-side hints) whose ranges overlap or touch become one with the
+//!   union range. Differing `leaf_shift`, `tg_shift` or `level` hints are
+//!   reset to 0 ("unknown"), which is always safe.
+//! * **Drop covered.** An invalidation whose footprint lies inside another
+//!   (kept) invalidation of the run is dropped. The test is conservative:
+//!   every non-address coordinate of the wider one must contain the
+//!   narrower's (see [`key_covers`]) and its range must contain the range.
+//!
+//! The output footprint between two consecutive input barriers equals the
+//! input's: nothing is widened and nothing is under-invalidated (tested
+//! with [`Footprint`](crate::footprint::Footprint) in the property tests).
+//!
+//! No allocation: the caller supplies a scratch slice that holds one run (a
+//! run longer than the scratch is coalesced in pieces, which is still
+//! correct, only less compact), and an output [`Sink`].
+//!
+//! ```
+//! use iommu_inval_core::batch::{coalesce, BatchOptions};
+//! use iommu_inval_core::model::*;
+//! use iommu_inval_core::sink::FixedBuf;
+//!
+//! // Unmapping three adjacent pages, each as its own seed request.
+//! let page = |n: u64| Op::Inval(Inval::new(Caches::IOTLB).stage(Stages::S1)
+//!     .domain(DomainSel::One(1)).pasid(PasidSel::One(3))
+//!     .range(AddrRange::new(0x10_0000 + n * 0x1000, 0x1000).unwrap()));
+//! let ops = [page(0), page(2), page(1)];
+//! let mut scratch = [Inval::new(Caches::empty()); 16];
+//! let mut out: FixedBuf<Op, 8> = FixedBuf::new();
+//! let stats = coalesce(&ops, &mut scratch, BatchOptions::default(), &mut out).unwrap();
+//! // One invalidation of 12 KiB, then one sync.
+//! assert_eq!(out.len(), 2);
+//! assert_eq!(stats.merged, 2);
+//! match out.get(0) {
+//!     Some(Op::Inval(i)) => assert_eq!(i.range, AddrRange::new(0x10_0000, 0x3000).unwrap()),
+//!     other => panic!("{other:?}"),
+//! }
+//! assert!(matches!(out.get(1), Some(Op::Sync(_))));
+//! ```
+
+use core::cmp::Ordering;
+
+use crate::error::LowerError;
+use crate::model::{Caches, DomainSel, Hints, Inval, Op, Outcome, PasidSel, Sync};
+use crate::range::AddrRange;
+use crate::sink::{Full, Sink};
+
+/// Options of [`coalesce`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchOptions {
+    /// End a run that no input sync ends with a plain sync (the seed
+    /// request semantic: the batch has completed when the call returns).
+    pub close_runs: bool,
+}
+
+impl Default for BatchOptions {
+    fn default() -> Self {
+        BatchOptions { close_runs: true }
+    }
+}
+
+/// What [`coalesce`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BatchStats {
+    /// Ops read.
+    pub input_ops: usize,
+    /// Ops written.
+    pub output_ops: usize,
+    /// Invalidations (per stage) folded into a neighbour by range union.
+    pub merged: usize,
+    /// Invalidations (per stage) dropped because another one covers them.
+    pub covered: usize,
+    /// Invalidations with no cache kind at all (an empty footprint), dropped.
+    pub empty: usize,
+    /// Syncs written that were not in the input.
+    pub syncs_added: usize,
+}
+
+/// Why [`coalesce`] stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchError {
+    /// The output sink is full.
+    Full,
+    /// The scratch slice holds fewer than 3 invalidations (one op split in
+    /// its three stages).
+    ScratchTooSmall,
+}
+
+impl From<Full> for BatchError {
+    fn from(_: Full) -> Self {
+        BatchError::Full
+    }
+}
+
+/// The three stages of a run, in emission order.
+const STAGE_CONFIG: u8 = 0;
+const STAGE_IOTLB: u8 = 1;
+const STAGE_DEV_TLB: u8 = 2;
+const CONFIG_KINDS: Caches = Caches::CONFIG_DEVICE
+    .union(Caches::CONFIG_PASID)
+    .union(Caches::INTR_REMAP);
+/// Caches whose footprint has an address (or index) coordinate.
+const ADDRESSED: Caches = Caches::IOTLB
+    .union(Caches::DEV_TLB)
+    .union(Caches::INTR_REMAP);
+/// Caches tagged by device (everything but the IOTLB).
+const DEVICE_TAGGED: Caches = Caches::CONFIG_DEVICE
+    .union(Caches::CONFIG_PASID)
+    .union(Caches::DEV_TLB)
+    .union(Caches::INTR_REMAP);
+
+/// Stage of a split invalidation (its caches lie in one stage).
+fn stage_of(i: &Inval) -> u8 {
+    if i.caches.intersects(Caches::IOTLB) {
+        STAGE_IOTLB
+    } else if i.caches.intersects(Caches::DEV_TLB) {
+        STAGE_DEV_TLB
+    } else {
+        STAGE_CONFIG
+    }
+}
+
+fn kinds(i: &Inval) -> Caches {
+    i.caches & Caches::ALL_KINDS
+}
+
+/// A tombstone: no cache kind. Every live split invalidation has one.
+fn is_live(i: &Inval) -> bool {
+    !kinds(i).is_empty()
+}
+
+fn kill(i: &mut Inval) {
+    i.caches = Caches::empty();
+}
+
+/// Order of the device-side hints, which must be equal for a merge.
+fn cmp_fixed_hints(a: &Hints, b: &Hints) -> Ordering {
+    (
+        a.drain_reads,
+        a.drain_writes,
+        a.pfsid,
+        a.max_pending,
+        a.queue_id,
+    )
+        .cmp(&(
+            b.drain_reads,
+            b.drain_writes,
+            b.pfsid,
+            b.max_pending,
+            b.queue_id,
+        ))
+}
+
+/// Order of everything but the range and the mergeable hints: equal means
+/// "same non-address coordinates" (the merge key).
+fn cmp_key(a: &Inval, b: &Inval) -> Ordering {
+    stage_of(a)
+        .cmp(&stage_of(b))
+        .then_with(|| a.caches.cmp(&b.caches))
+        .then_with(|| a.regime.cmp(&b.regime))
+        .then_with(|| a.stages.cmp(&b.stages))
+        .then_with(|| a.domain.cmp(&b.domain))
+        .then_with(|| a.pasid.cmp(&b.pasid))
+        .then_with(|| a.global.cmp(&b.global))
+        .then_with(|| a.device.cmp(&b.device))
+        .then_with(|| cmp_fixed_hints(&a.hints, &b.hints))
+}
+
+fn cmp_sort(a: &Inval, b: &Inval) -> Ordering {
+    // Tombstones last.
+    (!is_live(a))
+        .cmp(&!is_live(b))
+        .then_with(|| cmp_key(a, b))
+        .then_with(|| a.range.first().cmp(&b.range.first()))
+        .then_with(|| a.range.last().cmp(&b.range.last()))
+}
+
+/// True when every non-address coordinate of `wide` contains `narrow`'s, for
+/// the caches `narrow` names (conservative: a `false` only costs a command).
+///
+/// Rules, per the model's tagging table: kinds ⊇; a leaf-only `wide` covers
+/// only leaf-only `narrow`; same regime; stages ⊇ (IOTLB); domain `All` or
+/// equal; PASID `All` or equal; `global` ⊇ (device TLB); devices ⊇ (device
+/// caches) where `DeviceSel::All` of one domain covers only the same
+/// selection, since which devices the domain holds is the context's business.
+pub fn key_covers(wide: &Inval, narrow: &Inval) -> bool {
+    let nk = kinds(narrow);
+    if !kinds(wide).contains(nk) {
+        return false;
+    }
+    if wide.leaf_only() && !narrow.leaf_only() {
+        return false;
+    }
+    if wide.regime != narrow.regime {
+        return false;
+    }
+    if nk.contains(Caches::IOTLB) && !wide.stages.contains(narrow.stages) {
+        return false;
+    }
+    let domain_ok = match (wide.domain, narrow.domain) {
+        (DomainSel::All, _) => true,
+        (a, b) => a == b,
+    };
+    if !domain_ok {
+        return false;
+    }
+    let pasid_ok = match (wide.pasid, narrow.pasid) {
+        (PasidSel::All, _) => true,
+        (a, b) => a == b,
+    };
+    if !pasid_ok {
+        return false;
+    }
+    if nk.contains(Caches::DEV_TLB) && narrow.global && !wide.global {
+        return false;
+    }
+    if nk.intersects(DEVICE_TAGGED) && !device_covers(wide, narrow) {
+        return false;
+    }
+    true
+}
+
+fn device_covers(wide: &Inval, narrow: &Inval) -> bool {
+    match (wide.device.interval(), narrow.device.interval()) {
+        // Every device of every domain.
+        (None, _) if wide.domain == DomainSel::All => true,
+        // Every device of one domain: only the same selection is known inside.
+        (None, None) => wide.domain == narrow.domain,
+        (None, Some(_)) => false,
+        (Some(_), None) => false,
+        (Some((a, b)), Some((c, d))) => a.min(b) <= c.min(d) && c.max(d) <= a.max(b),
+    }
+}
+
+/// True when `a` and `b` overlap or touch (`a` starts no later than `b`).
+fn touches(a: &AddrRange, b: &AddrRange) -> bool {
+    b.first() <= a.last().saturating_add(1)
+}
+
+fn merge_hint(a: u8, b: u8) -> u8 {
+    if a == b {
+        a
+    } else {
+        0
+    }
+}
+
+/// Split `op` into its (up to) three stage parts, appended to `buf`.
+/// Returns the number of parts (0 when it names no cache).
+fn split(op: &Inval, buf: &mut [Inval; 3]) -> usize {
+    let leaf = op.caches & Caches::LEAF;
+    let mut n = 0;
+    for group in [CONFIG_KINDS, Caches::IOTLB, Caches::DEV_TLB] {
+        let k = op.caches & group;
+        if k.is_empty() {
+            continue;
+        }
+        let mut part = *op;
+        part.caches = k | leaf;
+        if !k.intersects(ADDRESSED) {
+            // Configuration caches have no address coordinate: the range is
+            // irrelevant to the footprint, so make equal ones comparable.
+            part.range = AddrRange::All;
+        }
+        if let Some(slot) = buf.get_mut(n) {
+            *slot = part;
+            n += 1;
+        }
+    }
+    n
+}
+
+struct Emitter<'o> {
+    out: &'o mut dyn Sink<Op>,
+    stats: BatchStats,
+}
+
+impl Emitter<'_> {
+    fn push(&mut self, op: Op) -> Result<(), BatchError> {
+        self.out.push(op)?;
+        self.stats.output_ops += 1;
+        Ok(())
+    }
+    fn added_sync(&mut self) -> Result<(), BatchError> {
+        self.push(Op::Sync(Sync::default()))?;
+        self.stats.syncs_added += 1;
+        Ok(())
+    }
+}
+
+/// Coalesce `run` in place and emit it in stage order with a sync between
+/// stages. Returns true when something was emitted (the last stage then
+/// still needs its closing sync).
+fn flush(run: &mut [Inval], em: &mut Emitter<'_>) -> Result<bool, BatchError> {
+    if run.is_empty() {
+        return Ok(false);
+    }
+    run.sort_unstable_by(cmp_sort);
+    // 1. Merge neighbours of the same key with touching ranges.
+    let mut acc: Option<usize> = None;
+    for i in 0..run.len() {
+        let cur = match run.get(i) {
+            Some(c) if is_live(c) => *c,
+            _ => continue,
+        };
+        if let Some(a) = acc {
+            if let Some(prev) = run.get_mut(a) {
+                if cmp_key(prev, &cur) == Ordering::Equal && touches(&prev.range, &cur.range) {
+                    let last = prev.range.last().max(cur.range.last());
+                    prev.range = AddrRange::Span {
+                        first: prev.range.first(),
+                        last,
+                    };
+                    prev.hints.leaf_shift = merge_hint(prev.hints.leaf_shift, cur.hints.leaf_shift);
+                    prev.hints.tg_shift = merge_hint(prev.hints.tg_shift, cur.hints.tg_shift);
+                    prev.hints.level = merge_hint(prev.hints.level, cur.hints.level);
+                    if let Some(c) = run.get_mut(i) {
+                        kill(c);
+                    }
+                    em.stats.merged += 1;
+                    continue;
+                }
+            }
+        }
+        acc = Some(i);
+    }
+    // 2. Drop what another live op covers. Groups of one key are contiguous,
+    // sorted by start, and (after step 1) hold disjoint, non-touching ranges,
+    // so a range inside their union is inside one of them.
+    let mut ga = 0;
+    while ga < run.len() {
+        let ea = group_end(run, ga);
+        let mut gb = 0;
+        while gb < run.len() {
+            let eb = group_end(run, gb);
+            if ga != gb {
+                if let (Some(a0), Some(b0)) = (first_live(run, ga, ea), first_live(run, gb, eb)) {
+                    if stage_of(&a0) == stage_of(&b0) && key_covers(&b0, &a0) {
+                        drop_covered(run, (ga, ea), (gb, eb), em);
+                    }
+                }
+            }
+            gb = eb;
+        }
+        ga = ea;
+    }
+    // 3. Emit: config, sync, IOTLB, sync, device TLB (the closing sync is the caller's).
+    let mut last_stage: Option<u8> = None;
+    for i in run.iter() {
+        if !is_live(i) {
+            continue;
+        }
+        let s = stage_of(i);
+        if last_stage.is_some_and(|l| l != s) {
+            em.added_sync()?;
+        }
+        last_stage = Some(s);
+        em.push(Op::Inval(*i))?;
+    }
+    Ok(last_stage.is_some())
+}
+
+/// End (exclusive) of the key group starting at `start`; tombstones sort last
+/// and form one group.
+fn group_end(run: &[Inval], start: usize) -> usize {
+    let Some(first) = run.get(start) else {
+        return run.len();
+    };
+    let mut end = start + 1;
+    while let Some(x) = run.get(end) {
+        if is_live(x) != is_live(first) || cmp_key(x, first) != Ordering::Equal {
+            break;
+        }
+        end += 1;
+    }
+    end
+}
+
+fn first_live(run: &[Inval], start: usize, end: usize) -> Option<Inval> {
+    run.get(start..end)?.iter().find(|x| is_live(x)).copied()
+}
+
+/// Tombstone every live op of group `a` whose range lies inside the range of
+/// a live op of group `b` (whose key covers `a`'s). Both are sorted by start.
+fn drop_covered(run: &mut [Inval], a: (usize, usize), b: (usize, usize), em: &mut Emitter<'_>) {
+    let mut j = b.0;
+    for i in a.0..a.1 {
+        let Some(x) = run.get(i).copied() else { return };
+        if !is_live(&x) {
+            continue;
+        }
+        // Skip b's ranges that end before x starts.
+        while let Some(y) = run.get(j) {
+            if j < b.1 && (!is_live(y) || y.range.last() < x.range.first()) {
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        if j >= b.1 {
+            return;
+        }
+        if let Some(y) = run.get(j) {
+            if is_live(y) && y.range.contains(&x.range) {
+                if let Some(slot) = run.get_mut(i) {
+                    kill(slot);
+                    em.stats.covered += 1;
+                }
+            }
+        }
+    }
+}
+
+/// Rewrite `ops` into an equivalent sequence with fewer invalidations and
+/// one sync per stage per barrier-free run (see the module documentation).
+///
+/// `scratch` holds one run (split by stage); it must hold at least 3.
+/// On [`BatchError::Full`] the sink holds a prefix of the output.
+pub fn coalesce(
+    ops: &[Op],
+    scratch: &mut [Inval],
+    opts: BatchOptions,
+    out: &mut dyn Sink<Op>,
+) -> Result<BatchStats, BatchError> {
+    if scratch.len() < 3 {
+        return Err(BatchError::ScratchTooSmall);
+    }
+    let mut em = Emitter {
+        out,
+        stats: BatchStats {
+            input_ops: ops.len(),
+            ..BatchStats::default()
+        },
+    };
+    let mut n = 0usize; // invalidations held in scratch
+    let mut open = false; // emitted stages waiting for a closing sync
+    let mut parts = [Inval::new(Caches::empty()); 3];
+    for op in ops {
+        match op {
+            Op::Inval(inv) => {
+                let k = split(inv, &mut parts);
+                if k == 0 {
+                    em.stats.empty += 1;
+                    continue;
+                }
+                if n + k > scratch.len() {
+                    // Scratch full: coalesce what we hold; the run goes on.
+                    open |= flush(scratch.get_mut(..n).unwrap_or_default(), &mut em)?;
+                    n = 0;
+                }
+                for p in parts.iter().take(k) {
+                    if let Some(slot) = scratch.get_mut(n) {
+                        *slot = *p;
+                        n += 1;
+                    }
+                }
+            }
+            other => {
+                open |= flush(scratch.get_mut(..n).unwrap_or_default(), &mut em)?;
+                n = 0;
+                match other {
+                    Op::Sync(_) => {}
+                    _ if open && opts.close_runs => em.added_sync()?,
+                    _ => {}
+                }
+                open = false;
+                em.push(*other)?;
+            }
+        }
+    }
+    open |= flush(scratch.get_mut(..n).unwrap_or_default(), &mut em)?;
+    if open && opts.close_runs {
+        em.added_sync()?;
+    }
+    Ok(em.stats)
+}
+
+/// Why [`lower_batch`] stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchLowerError {
+    /// Coalescing failed (scratch too small).
+    Batch(BatchError),
+    /// Lowering op number `index` of the *coalesced* sequence failed.
+    Lower {
+        /// Index in the coalesced sequence.
+        index: usize,
+        /// The error.
+        error: LowerError,
+    },
+}
+
+/// A sink of generic ops that lowers each into a native sink.
+struct LowerSink<'a, T, F> {
+    lower: F,
+    out: &'a mut dyn Sink<T>,
+    outcome: Outcome,
+    index: usize,
+    error: Option<LowerError>,
+}
+
+impl<T, F> Sink<Op> for LowerSink<'_, T, F>
+where
+    F: FnMut(&Op, &mut dyn Sink<T>) -> Result<Outcome, LowerError>,
+{
+    fn push(&mut self, op: Op) -> Result<(), Full> {
+        match (self.lower)(&op, self.out) {
+            Ok(o) => {
+                self.outcome.merge(o);
+                self.index += 1;
+                Ok(())
+            }
+            Err(e) => {
+                self.error = Some(e);
+                Err(Full)
+            }
+        }
+    }
+}
+
+/// Coalesce `ops` (see [`coalesce`]) and lower the result with `lower` (an
+/// architecture's `lower` with its caps and context bound), streaming into
+/// `out` without an intermediate buffer. Returns the merged outcome and the
+/// coalescing statistics.
+///
+/// ```
+/// use iommu_inval_core::batch::{lower_batch, BatchOptions};
+/// use iommu_inval_core::model::*;
+/// use iommu_inval_core::sink::{CountSink, Sink};
+///
+/// // A toy target: one "command" per op.
+/// let lower = |op: &Op, out: &mut dyn Sink<u8>| -> Result<Outcome, iommu_inval_core::LowerError> {
+///     out.push(if op.is_sync() { 0 } else { 1 })?;
+///     Ok(Outcome { emitted: 1, ..Outcome::default() })
+/// };
+/// let inv = Inval::new(Caches::IOTLB).domain(DomainSel::One(2));
+/// let ops = [Op::Inval(inv), Op::Inval(inv)];
+/// let mut scratch = [Inval::new(Caches::empty()); 8];
+/// let mut out = CountSink::default();
+/// let (outcome, stats) = lower_batch(&ops, &mut scratch, BatchOptions::default(), lower, &mut out).unwrap();
+/// assert_eq!(out.0, 2); // one invalidation, one sync
+/// assert_eq!(outcome.emitted, 2);
+/// assert_eq!(stats.merged, 1);
+/// ```
+pub fn lower_batch<T, F>(
+    ops: &[Op],
+    scratch: &mut [Inval],
+    opts: BatchOptions,
+    lower: F,
+    out: &mut dyn Sink<T>,
+) -> Result<(Outcome, BatchStats), BatchLowerError>
+where
+    F: FnMut(&Op, &mut dyn Sink<T>) -> Result<Outcome, LowerError>,
+{
+    let mut ls = LowerSink {
+        lower,
+        out,
+        outcome: Outcome::default(),
+        index: 0,
+        error: None,
+    };
+    match coalesce(ops, scratch, opts, &mut ls) {
+        Ok(stats) => Ok((ls.outcome, stats)),
+        Err(BatchError::Full) => Err(BatchLowerError::Lower {
+            index: ls.index,
+            error: ls.error.unwrap_or(LowerError::BufferFull),
+        }),
+        Err(e) => Err(BatchLowerError::Batch(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::IdentityContext;
+    use crate::footprint::Footprint;
+    use crate::model::{DeviceSel, Prefetch, Regime, Stages, Store};
+    use alloc::vec::Vec;
+    use proptest::prelude::*;
+
+    const PAGE: u64 = 0x1000;
+
+    fn span(first_page: u64, pages: u64) -> AddrRange {
+        AddrRange::new(first_page * PAGE, pages * PAGE).unwrap()
+    }
+
+    fn s1(pasid: u32, r: AddrRange) -> Inval {
+        Inval::new(Caches::IOTLB)
+            .stage(Stages::S1)
+            .domain(DomainSel::One(1))
+            .pasid(PasidSel::One(pasid))
+            .range(r)
+    }
+
+    fn run(ops: &[Op]) -> (Vec<Op>, BatchStats) {
+        let mut scratch = [Inval::new(Caches::empty()); 64];
+        let mut out = Vec::new();
+        let st = coalesce(ops, &mut scratch, BatchOptions::default(), &mut out).unwrap();
+        (out, st)
+    }
+
+    fn invals(ops: &[Op]) -> Vec<Inval> {
+        ops.iter()
+            .filter_map(|o| if let Op::Inval(i) = o { Some(*i) } else { None })
+            .collect()
+    }
+
+    #[test]
+    fn scattered_pages_stay_apart_touching_merge() {
+        let ops = [
+            Op::Inval(s1(1, span(10, 1))),
+            Op::Inval(s1(1, span(30, 1))),
+            Op::Inval(s1(1, span(11, 1))),
+            Op::Inval(s1(1, span(12, 2))),
+        ];
+        let (out, st) = run(&ops);
+        let iv = invals(&out);
+        assert_eq!(iv.len(), 2);
+        assert_eq!(iv[0].range, span(10, 4));
+        assert_eq!(iv[1].range, span(30, 1));
+        assert_eq!(st.merged, 2);
+        assert_eq!(out.len(), 3);
+        assert!(out[2].is_sync());
+    }
+
+    #[test]
+    fn different_pasids_do_not_merge() {
+        let ops = [Op::Inval(s1(1, span(10, 1))), Op::Inval(s1(2, span(11, 1)))];
+        let (out, st) = run(&ops);
+        assert_eq!(invals(&out).len(), 2);
+        assert_eq!(st.merged, 0);
+    }
+
+    #[test]
+    fn pasid_wide_drops_pages_of_that_pasid_only() {
+        let wide = Inval::new(Caches::IOTLB)
+            .stage(Stages::S1)
+            .domain(DomainSel::One(1))
+            .pasid(PasidSel::One(1));
+        let ops = [
+            Op::Inval(s1(1, span(10, 1))),
+            Op::Inval(wide),
+            Op::Inval(s1(2, span(10, 1))),
+        ];
+        let (out, st) = run(&ops);
+        // Same key as the page: folded in by the merge step.
+        assert_eq!(st.covered + st.merged, 1);
+        let iv = invals(&out);
+        assert_eq!(iv.len(), 2);
+        assert!(iv.contains(&wide));
+        assert!(iv.contains(&s1(2, span(10, 1))));
+    }
+
+    #[test]
+    fn leaf_only_does_not_cover_full() {
+        let leaf = Inval::new(Caches::IOTLB | Caches::LEAF)
+            .stage(Stages::S1)
+            .domain(DomainSel::One(1))
+            .pasid(PasidSel::All);
+        let ops = [Op::Inval(s1(1, span(10, 1))), Op::Inval(leaf)];
+        let (_, st) = run(&ops);
+        assert_eq!(st.covered, 0);
+        // The other way round it does.
+        let full = Inval::new(Caches::IOTLB)
+            .stage(Stages::S1)
+            .domain(DomainSel::One(1))
+            .pasid(PasidSel::All);
+        let mut narrow = s1(1, span(10, 1));
+        narrow.caches |= Caches::LEAF;
+        let (_, st) = run(&[Op::Inval(narrow), Op::Inval(full)]);
+        assert_eq!(st.covered, 1);
+    }
+
+    #[test]
+    fn device_all_of_a_domain_does_not_cover_a_named_device() {
+        let dom = Inval::new(Caches::DEV_TLB).domain(DomainSel::One(1));
+        let dev = Inval::new(Caches::DEV_TLB)
+            .domain(DomainSel::One(1))
+            .device(DeviceSel::One(16))
+            .range(span(1, 1));
+        let (_, st) = run(&[Op::Inval(dom), Op::Inval(dev)]);
+        assert_eq!(st.covered, 0);
+        let every = Inval::new(Caches::DEV_TLB);
+        let (_, st) = run(&[Op::Inval(every), Op::Inval(dev)]);
+        assert_eq!(st.covered, 1);
+    }
+
+    #[test]
+    fn seed_requests_share_syncs() {
+        // Two seed requests (config + TLB + ATC of one PASID, different pages).
+        let req = |p: u64| {
+            Op::Inval(
+                Inval::new(Caches::CONFIG_PASID | Caches::IOTLB | Caches::DEV_TLB)
+                    .stage(Stages::S1)
+                    .domain(DomainSel::One(1))
+                    .pasid(PasidSel::One(4))
+                    .device(DeviceSel::One(16))
+                    .range(span(p, 1)),
+            )
+        };
+        let (out, st) = run(&[req(1), req(2)]);
+        // config (one: ranges irrelevant), sync, IOTLB 2 pages merged, sync, ATC merged, sync.
+        let kinds: Vec<_> = out
+            .iter()
+            .map(|o| match o {
+                Op::Inval(i) => stage_of(i) as i32,
+                _ => -1,
+            })
+            .collect();
+        assert_eq!(kinds, [0, -1, 1, -1, 2, -1]);
+        assert_eq!(st.syncs_added, 3);
+        assert_eq!(st.merged, 3);
+    }
+
+    #[test]
+    fn input_sync_closes_the_run_and_keeps_its_signal() {
+        let sig = Sync {
+            store: Some(Store {
+                address: 0x8000,
+                data: 7,
+            }),
+            ..Sync::default()
+        };
+        let ops = [
+            Op::Inval(s1(1, span(1, 1))),
+            Op::Sync(sig),
+            Op::Inval(s1(1, span(2, 1))),
+        ];
+        let (out, st) = run(&ops);
+        assert_eq!(out.len(), 4);
+        assert_eq!(out[1], Op::Sync(sig));
+        assert!(out[3].is_sync());
+        assert_eq!(st.syncs_added, 1);
+        assert_eq!(st.merged, 0, "no merge across a barrier");
+    }
+
+    #[test]
+    fn non_inval_ops_are_barriers_too() {
+        let pf = Op::Prefetch(Prefetch {
+            device: 1,
+            pasid: None,
+            secure: false,
+            range: None,
+            size: 0,
+            stride: 0,
+            count: 0,
+        });
+        let ops = [
+            Op::Inval(s1(1, span(1, 1))),
+            pf,
+            Op::Inval(s1(1, span(2, 1))),
+        ];
+        let (out, st) = run(&ops);
+        assert_eq!(out[2], pf);
+        assert_eq!(invals(&out).len(), 2);
+        assert_eq!(st.merged, 0);
+    }
+
+    #[test]
+    fn empty_invalidation_is_dropped_and_counted() {
+        let (out, st) = run(&[Op::Inval(Inval::new(Caches::LEAF))]);
+        assert!(out.is_empty());
+        assert_eq!(st.empty, 1);
+    }
+
+    #[test]
+    fn small_scratch_still_correct() {
+        let ops: Vec<Op> = (0..10).map(|p| Op::Inval(s1(1, span(p, 1)))).collect();
+        let mut scratch = [Inval::new(Caches::empty()); 3];
+        let mut out = Vec::new();
+        coalesce(&ops, &mut scratch, BatchOptions::default(), &mut out).unwrap();
+        let f_in = Footprint::of_ops(&ops, &IdentityContext);
+        let f_out = Footprint::of_ops(&out, &IdentityContext);
+        assert!(f_in.same_as(&f_out));
+        assert!(invals(&out).len() <= 4);
+        let mut tiny = [Inval::new(Caches::empty()); 2];
+        assert_eq!(
+            coalesce(&ops, &mut tiny, BatchOptions::default(), &mut out),
+            Err(BatchError::ScratchTooSmall)
+        );
+    }
+
+    #[test]
+    fn full_sink_is_reported() {
+        let ops = [Op::Inval(s1(1, span(1, 1))), Op::Inval(s1(1, span(3, 1)))];
+        let mut scratch = [Inval::new(Caches::empty()); 8];
+        let mut out: crate::sink::FixedBuf<Op, 1> = crate::sink::FixedBuf::new();
+        assert_eq!(
+            coalesce(&ops, &mut scratch, BatchOptions::default(), &mut out),
+            Err(BatchError::Full)
+        );
+    }
+
+    #[test]
+    fn top_of_space_touching_does_not_overflow() {
+        let top = AddrRange::inclusive(u64::MAX - 0xfff, u64::MAX).unwrap();
+        let below = AddrRange::inclusive(u64::MAX - 0x1fff, u64::MAX - 0x1000).unwrap();
+        let (out, st) = run(&[
+            Op::Inval(s1(1, top)),
+            Op::Inval(s1(1, below)),
+            Op::Inval(s1(1, top)),
+        ]);
+        assert_eq!(st.merged, 2);
+        assert_eq!(
+            invals(&out)[0].range,
+            AddrRange::inclusive(u64::MAX - 0x1fff, u64::MAX).unwrap()
+        );
+    }
+
+    // ---- property tests: footprints between barriers are preserved exactly ----
+
+    fn arb_inval() -> impl Strategy<Value = Inval> {
+        let caches = (1u8..64).prop_map(Caches::from_bits_truncate);
+        let stages = prop_oneof![Just(Stages::S1), Just(Stages::S2), Just(Stages::all())];
+        let regime = prop_oneof![6 => Just(Regime::Guest), 1 => Just(Regime::Hyp)];
+        let domain = prop_oneof![Just(DomainSel::All), (1u32..3).prop_map(DomainSel::One)];
+        let pasid = prop_oneof![
+            Just(PasidSel::All),
+            Just(PasidSel::NoPasid),
+            (1u32..3).prop_map(PasidSel::One)
+        ];
+        let device = prop_oneof![
+            Just(DeviceSel::All),
+            (16u32..19).prop_map(DeviceSel::One),
+            (16u32..19, 0u32..3).prop_map(|(a, n)| DeviceSel::Range {
+                first: a,
+                last: a + n
+            }),
+        ];
+        let range = prop_oneof![
+            1 => Just(AddrRange::All),
+            8 => (0u64..24, 1u64..6).prop_map(|(p, n)| span(p, n)),
+            1 => (0u64..0x30000, 1u64..0x3000).prop_map(|(a, n)| AddrRange::new(a, n).unwrap()),
+        ];
+        let leaf_shift = prop_oneof![Just(0u8), Just(12u8), Just(21u8)];
+        (
+            caches,
+            stages,
+            regime,
+            domain,
+            pasid,
+            any::<bool>(),
+            device,
+            range,
+            leaf_shift,
+        )
+            .prop_map(
+                |(caches, stages, regime, domain, pasid, global, device, range, ls)| {
+                    let mut i = Inval::new(caches)
+                        .stage(stages)
+                        .regime(regime)
+                        .domain(domain)
+                        .pasid(pasid)
+                        .global(global)
+                        .device(device)
+                        .range(range);
+                    i.hints.leaf_shift = ls;
+                    i
+                },
+            )
+    }
+
+    fn arb_ops() -> impl Strategy<Value = Vec<Op>> {
+        let op = prop_oneof![
+            10 => arb_inval().prop_map(Op::Inval),
+            1 => Just(Op::Sync(Sync::default())),
+            1 => Just(Op::StallTerminate { device: 5 }),
+        ];
+        proptest::collection::vec(op, 0..24)
+    }
+
+    /// Split a sequence at its non-invalidation ops: (segments, delimiters).
+    fn segments(ops: &[Op]) -> (Vec<Vec<Op>>, Vec<Op>) {
+        let mut segs = alloc::vec![Vec::new()];
+        let mut delims = Vec::new();
+        for op in ops {
+            match op {
+                Op::Inval(_) => segs.last_mut().unwrap().push(*op),
+                Op::Sync(s) if *s == Sync::default() => segs.last_mut().unwrap().push(*op),
+                other => {
+                    delims.push(*other);
+                    segs.push(Vec::new());
+                }
+            }
+        }
+        (segs, delims)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn barriers_kept_and_footprints_equal(ops in arb_ops(), scratch_len in 3usize..40) {
+            // Mark input syncs so they can be found in the output.
+            let ops: Vec<Op> = ops.into_iter().enumerate().map(|(k, o)| match o {
+                Op::Sync(_) => Op::Sync(Sync { store: Some(Store { address: 0x1000, data: k as u64 }), ..Sync::default() }),
+                o => o,
+            }).collect();
+            let mut scratch = alloc::vec![Inval::new(Caches::empty()); scratch_len];
+            let mut out = Vec::new();
+            let st = coalesce(&ops, &mut scratch, BatchOptions::default(), &mut out).unwrap();
+            prop_assert_eq!(st.output_ops, out.len());
+            let (sin, din) = segments(&ops);
+            let (sout, dout) = segments(&out);
+            // Barriers (input syncs and other non-invalidations) in the same order.
+            prop_assert_eq!(&din, &dout);
+            prop_assert_eq!(sin.len(), sout.len());
+            for (a, b) in sin.iter().zip(&sout) {
+                let fa = Footprint::of_ops(a, &IdentityContext);
+                let fb = Footprint::of_ops(b, &IdentityContext);
+                prop_assert!(fb.covers(&fa), "under-invalidation: {:?} -> {:?}", a, b);
+                prop_assert!(fa.covers(&fb), "widened: {:?} -> {:?}", a, b);
+                let parts: usize = invals(a).iter().map(|i| split(i, &mut [Inval::new(Caches::empty()); 3])).sum();
+                prop_assert!(invals(b).len() <= parts);
+            }
+        }
+
+        #[test]
+        fn stage_order_in_each_run(ops in arb_ops()) {
+            let ops: Vec<Op> = ops.into_iter().map(|o| match o {
+                Op::Sync(_) => Op::Sync(Sync { interrupt: true, ..Sync::default() }),
+                o => o,
+            }).collect();
+            let (out, _) = run(&ops);
+            let mut last: Option<u8> = None;
+            for op in &out {
+                match op {
+                    Op::Inval(i) => {
+                        let s = stage_of(i);
+                        if let Some(l) = last {
+                            prop_assert!(l <= s, "stage order broken in {:?}", out);
+                        }
+                        last = Some(s);
+                    }
+                    // A sync the batch added: the run goes on.
+                    Op::Sync(s) if *s == Sync::default() => {}
+                    // An input barrier: a new run starts.
+                    _ => last = None,
+                }
+            }
+            // Between two stages there is always a sync.
+            for w in out.windows(2) {
+                if let (Op::Inval(a), Op::Inval(b)) = (&w[0], &w[1]) {
+                    prop_assert_eq!(stage_of(a), stage_of(b));
+                }
+            }
+        }
+    }
+}
