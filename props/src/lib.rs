@@ -1,2 +1,784 @@
 //! Shared generators and oracles for the R1-R4 property tests and the fuzz targets.
+//!
+//! The properties (see `shared/DESIGN.md`, "Properties"):
+//!
+//! * **R1 bytes**: `encode(decode(w)) == w` for every valid native command,
+//!   a typed error (never a panic) for every invalid one ([`check_r1`]).
+//! * **R2 same-arch**: `lower_A(lift_A(n))` has the footprint of `n` ([`check_r2`]).
+//! * **R3 generic**: `lift(lower(g))` covers `g`, exactly or as a *reported*
+//!   superset ([`check_r3`]).
+//! * **R4 cross-arch**: `lift_B(convert(A → B)(n))` covers `lift_A(n)` after
+//!   id mapping, on every cache `B` has ([`check_r4`]).
+//!
+//! Every oracle returns `Err(String)` describing the violation, so that the
+//! in-tree tests (props/tests) and the cargo-fuzz targets (fuzz/) share one
+//! definition of "wrong". Rule 2 of DESIGN.md is checked on the way: a
+//! `NoEquivalent` error is legitimate only for operations that are not
+//! invalidations, a `dropped` outcome only for caches/hints the target lacks.
+//!
+//! ```
+//! use iommu_inval_props::{check_r1, Smmu};
+//! // CMD_TLBI_NH_VA, vmid 1, asid 0, one 4 KiB page at 0x1000 (tg = 0).
+//! assert_eq!(check_r1::<Smmu>(&[0x0000_0001_0000_0012, 0x1000]), Ok(()));
+//! ```
 #![forbid(unsafe_code)]
+
+use std::collections::BTreeMap;
+use std::fmt::{self, Debug, Write as _};
+
+use arbitrary::{Arbitrary, Unstructured};
+use iommu_inval_core::context::{AmdIds, DeviceEntry, DomainEntry, PasidEntry, SmmuIds, Topology, VtdIds};
+use iommu_inval_core::footprint::{Footprint, Relation, KIND_INTR_REMAP};
+use iommu_inval_core::footprint::Dim;
+use iommu_inval_core::model::{Caches, Op, Regime};
+use iommu_inval_core::{ArchId, Context, DecodeError, ErrorKind, FieldValue, LowerError, NativeCommand, Outcome, Sink};
+
+pub mod bodies;
+pub mod vectors;
+pub mod gen;
+
+/// One architecture as the oracles see it: its command type, host caps,
+/// lift and lower, and its raw-word generator.
+pub trait Arch: 'static {
+    /// The native command type.
+    type Cmd: NativeCommand + for<'a> Arbitrary<'a>;
+    /// Host capabilities of the lowering.
+    type Caps: Default + Clone + Debug;
+    /// Which architecture.
+    const ID: ArchId;
+    /// Valid command lengths in 64-bit words.
+    const WIDTHS: &'static [usize];
+    /// The crate's `lift`.
+    fn lift(cmd: &Self::Cmd, ctx: &dyn Context, out: &mut dyn Sink<Op>) -> Result<Outcome, LowerError>;
+    /// The crate's `lower`.
+    fn lower(op: &Op, caps: &Self::Caps, ctx: &dyn Context, out: &mut dyn Sink<Self::Cmd>) -> Result<Outcome, LowerError>;
+    /// The crate's `arbitrary_words` (raw words, often invalid).
+    fn arbitrary_words(u: &mut Unstructured<'_>) -> arbitrary::Result<Vec<u64>>;
+    /// The inherent fixed-size `Command::encode`, cut to `words()`.
+    fn encode_fixed(cmd: &Self::Cmd) -> Vec<u64>;
+    /// The inherent `Command::decode`.
+    fn decode_inherent(words: &[u64]) -> Result<Self::Cmd, DecodeError>;
+}
+
+/// Arm SMMUv3.
+#[derive(Debug, Clone, Copy)]
+pub struct Smmu;
+/// Intel VT-d.
+#[derive(Debug, Clone, Copy)]
+pub struct Vtd;
+/// AMD-Vi.
+#[derive(Debug, Clone, Copy)]
+pub struct Amd;
+
+impl Arch for Smmu {
+    type Cmd = iommu_inval_arm::Command;
+    type Caps = iommu_inval_arm::Caps;
+    const ID: ArchId = ArchId::Smmuv3;
+    const WIDTHS: &'static [usize] = &[2];
+    fn lift(cmd: &Self::Cmd, ctx: &dyn Context, out: &mut dyn Sink<Op>) -> Result<Outcome, LowerError> {
+        iommu_inval_arm::lift(cmd, ctx, out)
+    }
+    fn lower(op: &Op, caps: &Self::Caps, ctx: &dyn Context, out: &mut dyn Sink<Self::Cmd>) -> Result<Outcome, LowerError> {
+        iommu_inval_arm::lower(op, caps, ctx, out)
+    }
+    fn arbitrary_words(u: &mut Unstructured<'_>) -> arbitrary::Result<Vec<u64>> {
+        Ok(iommu_inval_arm::arbitrary_words(u)?.to_vec())
+    }
+    fn encode_fixed(cmd: &Self::Cmd) -> Vec<u64> {
+        cmd.encode().iter().take(cmd.words()).copied().collect()
+    }
+    fn decode_inherent(words: &[u64]) -> Result<Self::Cmd, DecodeError> {
+        iommu_inval_arm::Command::decode(words)
+    }
+}
+
+impl Arch for Vtd {
+    type Cmd = iommu_inval_vtd::Command;
+    type Caps = iommu_inval_vtd::Caps;
+    const ID: ArchId = ArchId::Vtd;
+    const WIDTHS: &'static [usize] = &[2, 4];
+    fn lift(cmd: &Self::Cmd, ctx: &dyn Context, out: &mut dyn Sink<Op>) -> Result<Outcome, LowerError> {
+        iommu_inval_vtd::lift(cmd, ctx, out)
+    }
+    fn lower(op: &Op, caps: &Self::Caps, ctx: &dyn Context, out: &mut dyn Sink<Self::Cmd>) -> Result<Outcome, LowerError> {
+        iommu_inval_vtd::lower(op, caps, ctx, out)
+    }
+    fn arbitrary_words(u: &mut Unstructured<'_>) -> arbitrary::Result<Vec<u64>> {
+        let w = iommu_inval_vtd::arbitrary_words(u)?;
+        // Both descriptor widths: 128-bit uses the low two words.
+        let n = if u.arbitrary::<bool>()? { 2 } else { 4 };
+        Ok(w.iter().take(n).copied().collect())
+    }
+    fn encode_fixed(cmd: &Self::Cmd) -> Vec<u64> {
+        cmd.encode().iter().take(cmd.words()).copied().collect()
+    }
+    fn decode_inherent(words: &[u64]) -> Result<Self::Cmd, DecodeError> {
+        iommu_inval_vtd::Command::decode(words)
+    }
+}
+
+impl Arch for Amd {
+    type Cmd = iommu_inval_amd::Command;
+    type Caps = iommu_inval_amd::Caps;
+    const ID: ArchId = ArchId::Amd;
+    const WIDTHS: &'static [usize] = &[2];
+    fn lift(cmd: &Self::Cmd, ctx: &dyn Context, out: &mut dyn Sink<Op>) -> Result<Outcome, LowerError> {
+        iommu_inval_amd::lift(cmd, ctx, out)
+    }
+    fn lower(op: &Op, caps: &Self::Caps, ctx: &dyn Context, out: &mut dyn Sink<Self::Cmd>) -> Result<Outcome, LowerError> {
+        iommu_inval_amd::lower(op, caps, ctx, out)
+    }
+    fn arbitrary_words(u: &mut Unstructured<'_>) -> arbitrary::Result<Vec<u64>> {
+        Ok(iommu_inval_amd::arbitrary_words(u)?.to_vec())
+    }
+    fn encode_fixed(cmd: &Self::Cmd) -> Vec<u64> {
+        cmd.encode().iter().take(cmd.words()).copied().collect()
+    }
+    fn decode_inherent(words: &[u64]) -> Result<Self::Cmd, DecodeError> {
+        iommu_inval_amd::Command::decode(words)
+    }
+}
+
+/// Hex form of words, as the CLI reads them (`0x..,0x..`).
+pub fn hex(words: &[u64]) -> String {
+    let mut s = String::new();
+    for (i, w) in words.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let _ = write!(s, "{w:#018x}");
+    }
+    s
+}
+
+/// Field list of a command, for messages.
+pub fn fields_of<C: NativeCommand>(c: &C) -> Vec<(&'static str, FieldValue)> {
+    let mut v = Vec::new();
+    c.for_each_field(&mut |n, f| v.push((n, f)));
+    v
+}
+
+fn describe<C: NativeCommand>(c: &C) -> String {
+    let mut s = format!("{} {} {{", C::ARCH, c.op());
+    for (n, f) in fields_of(c) {
+        let _ = match f {
+            FieldValue::Bool(b) => write!(s, " {n}: {b},"),
+            FieldValue::Uint(x) => write!(s, " {n}: {x:#x},"),
+            FieldValue::Pair([a, b]) => write!(s, " {n}: [{a:#x}, {b:#x}],"),
+        };
+    }
+    s.push_str(" }");
+    s
+}
+
+/// Encode a command through the trait, checking the trait's own contract.
+pub fn encode_words<C: NativeCommand>(c: &C) -> Result<Vec<u64>, String> {
+    let n = c.words();
+    let mut buf = [0u64; 4];
+    let Some(slot) = buf.get_mut(..n) else {
+        return Err(format!("{}: words() = {n}, more than 4", describe(c)));
+    };
+    match c.encode_into(slot) {
+        Ok(k) if k == n => Ok(slot.to_vec()),
+        Ok(k) => Err(format!("{}: encode_into wrote {k} words, words() = {n}", describe(c))),
+        Err(e) => Err(format!("{}: encode_into failed: {e}", describe(c))),
+    }
+}
+
+/// R1 on raw words of architecture `A`: a valid command re-encodes to the
+/// same words (through `encode_into` and the inherent `encode`), re-decodes
+/// to itself, and survives the named-field round trip; an invalid one is a
+/// typed decode error that points at bits actually present.
+pub fn check_r1<A: Arch>(words: &[u64]) -> Result<(), String> {
+    let ctx = || format!("{} words [{}]", A::ID, hex(words));
+    let via_trait = <A::Cmd as NativeCommand>::decode(words);
+    let inherent = A::decode_inherent(words);
+    if via_trait != inherent {
+        return Err(format!("{}: trait decode {via_trait:?} != inherent decode {inherent:?}", ctx()));
+    }
+    match via_trait {
+        Ok(c) => check_valid_cmd::<A>(&c, Some(words)).map_err(|e| format!("{}: {e}", ctx())),
+        Err(e) => check_decode_error::<A>(words, &e).map_err(|m| format!("{}: error {e:?}: {m}", ctx())),
+    }
+}
+
+fn check_decode_error<A: Arch>(words: &[u64], e: &DecodeError) -> Result<(), String> {
+    let good_len = A::WIDTHS.contains(&words.len());
+    match e.kind {
+        ErrorKind::NoEquivalent => return Err("decode must not report no_equivalent".into()),
+        ErrorKind::BadLength => {
+            if good_len {
+                return Err("bad_length for a valid length".into());
+            }
+            return Ok(());
+        }
+        _ if !good_len => return Err("wrong length must be bad_length".into()),
+        _ => {}
+    }
+    let Some(w) = words.get(usize::from(e.word)) else {
+        return Err(format!("error names word {} of {}", e.word, words.len()));
+    };
+    if e.kind == ErrorKind::ReservedBits && (e.mask == 0 || e.mask & w == 0) {
+        return Err(format!("reserved_bits mask {:#x} names no set bit of w{} = {w:#x}", e.mask, e.word));
+    }
+    if e.field.is_empty() {
+        return Err("error without field/rule name".into());
+    }
+    Ok(())
+}
+
+/// The checks every valid command passes: encode (trait and inherent) gives
+/// `words` (when given) and decodes back to the command; `op` is one of
+/// `op_names`; the visited field names are `field_names(op)`; and
+/// `from_fields` of the visited fields rebuilds the command.
+pub fn check_valid_cmd<A: Arch>(c: &A::Cmd, words: Option<&[u64]>) -> Result<(), String> {
+    let enc = encode_words(c)?;
+    if let Some(w) = words {
+        if enc != w {
+            return Err(format!("re-encodes to [{}] ({})", hex(&enc), describe(c)));
+        }
+    }
+    if !A::WIDTHS.contains(&enc.len()) {
+        return Err(format!("{}: words() = {}", describe(c), enc.len()));
+    }
+    let fixed = A::encode_fixed(c);
+    if fixed != enc {
+        return Err(format!("{}: Command::encode gives [{}], encode_into [{}]", describe(c), hex(&fixed), hex(&enc)));
+    }
+    match <A::Cmd as NativeCommand>::decode(&enc) {
+        Ok(back) if back == *c => {}
+        Ok(back) => return Err(format!("{} encodes to [{}] which decodes to {}", describe(c), hex(&enc), describe(&back))),
+        Err(e) => return Err(format!("{} encodes to [{}] which does not decode: {e:?}", describe(c), hex(&enc))),
+    }
+    let op = c.op();
+    if !<A::Cmd as NativeCommand>::op_names().contains(&op) {
+        return Err(format!("op {op} not in op_names()"));
+    }
+    let fields = fields_of(c);
+    let names: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
+    match <A::Cmd as NativeCommand>::field_names(op) {
+        Some(expected) if expected == names.as_slice() => {}
+        other => return Err(format!("{}: visited fields {names:?}, field_names says {other:?}", describe(c))),
+    }
+    let mut it = fields.iter().map(|(n, v)| (*n, *v));
+    match <A::Cmd as NativeCommand>::from_fields(op, &mut it, c.words()) {
+        Ok(back) if back == *c => Ok(()),
+        Ok(back) => Err(format!("from_fields of {} gives {}", describe(c), describe(&back))),
+        Err(e) => Err(format!("from_fields of {} fails: {e}", describe(c))),
+    }
+}
+
+/// R1 for a structurally generated (valid) command: it encodes, and its
+/// words pass [`check_r1`].
+pub fn check_r1_cmd<A: Arch>(c: &A::Cmd) -> Result<(), String> {
+    let w = encode_words(c)?;
+    check_valid_cmd::<A>(c, None)?;
+    check_r1::<A>(&w)
+}
+
+/// R1 for SMMUv3 words.
+pub fn check_r1_smmuv3(words: &[u64]) -> Result<(), String> {
+    check_r1::<Smmu>(words)
+}
+/// R1 for VT-d words (2 or 4).
+pub fn check_r1_vtd(words: &[u64]) -> Result<(), String> {
+    check_r1::<Vtd>(words)
+}
+/// R1 for AMD-Vi words.
+pub fn check_r1_amd(words: &[u64]) -> Result<(), String> {
+    check_r1::<Amd>(words)
+}
+
+/// Lift one command into a vector.
+pub fn lift_vec<A: Arch>(c: &A::Cmd, ctx: &dyn Context) -> Result<(Vec<Op>, Outcome), LowerError> {
+    let mut v = Vec::new();
+    let o = A::lift(c, ctx, &mut v)?;
+    Ok((v, o))
+}
+
+/// Lower one op into a vector; checks that `emitted` is what was pushed.
+pub fn lower_vec<A: Arch>(op: &Op, caps: &A::Caps, ctx: &dyn Context) -> Result<Result<(Vec<A::Cmd>, Outcome), LowerError>, String> {
+    let mut v = Vec::new();
+    match A::lower(op, caps, ctx, &mut v) {
+        Ok(o) if o.emitted == v.len() => Ok(Ok((v, o))),
+        Ok(o) => Err(format!("lower to {} of {op:?}: Outcome.emitted = {} but {} commands pushed", A::ID, o.emitted, v.len())),
+        Err(e) if v.is_empty() => Ok(Err(e)),
+        Err(e) => Err(format!("lower to {} of {op:?}: error {e:?} after pushing {} commands", A::ID, v.len())),
+    }
+}
+
+/// Which caches a target lacks: what may be dropped (rule 2) and what its
+/// lift can never show. Returns the input footprint restricted to what the
+/// target can name: SMMUv3 has no interrupt remapping cache; VT-d and AMD-Vi
+/// have one non-secure regime.
+pub fn project_for(target: ArchId, fp: &Footprint) -> Footprint {
+    match target {
+        ArchId::Smmuv3 => {
+            let mut f = Footprint::new();
+            for b in fp.boxes() {
+                let (lo, hi) = b.get(Dim::Kind);
+                if lo == KIND_INTR_REMAP && hi == KIND_INTR_REMAP {
+                    continue;
+                }
+                let b = if hi == KIND_INTR_REMAP { b.with(Dim::Kind, lo, KIND_INTR_REMAP - 1) } else { *b };
+                f.push(b);
+            }
+            f
+        }
+        ArchId::Vtd | ArchId::Amd => fp.project_single_regime(),
+    }
+}
+
+/// May `target` drop (emit nothing for, with `dropped` set) this op? Rule 2:
+/// an invalidation of a cache it lacks, or a hint (prefetch) it lacks.
+pub fn may_drop(target: ArchId, op: &Op) -> bool {
+    match op {
+        Op::Prefetch(_) => true,
+        Op::Inval(i) => match target {
+            ArchId::Smmuv3 => i.caches.contains(Caches::INTR_REMAP),
+            ArchId::Vtd | ArchId::Amd => i.regime == Regime::Secure,
+        },
+        _ => false,
+    }
+}
+
+/// Is `NoEquivalent` legitimate for this op? Only for non-invalidations (rule 2).
+pub fn may_refuse(op: &Op) -> bool {
+    !matches!(op, Op::Inval(_))
+}
+
+fn rel_str(r: &Relation) -> String {
+    match r {
+        Relation::Exact => "exact".into(),
+        Relation::Superset(e) => format!("superset (widened {:?}, {} boxes, {} bytes)", e.widened, e.boxes, e.bytes),
+        Relation::Under { missing } => format!("UNDER ({missing} boxes missing)"),
+    }
+}
+
+/// Summary of one lowering, for statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Same footprint.
+    Exact,
+    /// A reported superset.
+    Superset,
+    /// Dropped as rule 2 allows.
+    Dropped,
+    /// `NoEquivalent` as rule 2 allows.
+    Refused,
+}
+
+/// Lower `op` to `B`, lift the result back with the same context, and check
+/// it against `want` (the footprint that must be covered, already projected
+/// for `B`). `exact_or_reported`: a superset must come with a non-empty
+/// `widened` (R2, R3); otherwise only coverage counts (R4).
+fn lower_and_check<B: Arch>(op: &Op, want: &Footprint, caps: &B::Caps, ctx: &dyn Context, exact_or_reported: bool) -> Result<Verdict, String> {
+    let (cmds, out) = match lower_vec::<B>(op, caps, ctx)? {
+        Ok(x) => x,
+        Err(LowerError::NoEquivalent(why)) => {
+            return if may_refuse(op) {
+                Ok(Verdict::Refused)
+            } else {
+                Err(format!("lower to {} refused an invalidation as no_equivalent ({why}): {op:?}", B::ID))
+            };
+        }
+        Err(e) => return Err(format!("lower to {} failed: {e:?} for {op:?}", B::ID)),
+    };
+    if let Some(why) = out.dropped {
+        if !may_drop(B::ID, op) {
+            return Err(format!("lower to {} dropped ({why}) where rule 2 does not allow it: {op:?} -> {} commands", B::ID, cmds.len()));
+        }
+    }
+    let mut lifted = Vec::new();
+    for c in &cmds {
+        check_valid_cmd::<B>(c, None).map_err(|e| format!("lower to {} of {op:?} emitted a bad command: {e}", B::ID))?;
+        match lift_vec::<B>(c, ctx) {
+            Ok((ops, _)) => lifted.extend(ops),
+            Err(e) => return Err(format!("lift on {} of its own lowered {} fails: {e:?} (from {op:?})", B::ID, describe(c))),
+        }
+    }
+    // Rule 3: one sync in, one sync out, last.
+    if op.is_sync() {
+        let n = lifted.iter().filter(|o| o.is_sync()).count();
+        if n != 1 || !lifted.last().is_some_and(Op::is_sync) {
+            return Err(format!("sync lowered to {} gives {n} syncs ({lifted:?}) for {op:?}", B::ID));
+        }
+    } else if lifted.iter().any(Op::is_sync) {
+        return Err(format!("non-sync {op:?} lowered to {} contains a sync: {lifted:?}", B::ID));
+    }
+    if !matches!(op, Op::Inval(_)) {
+        if out.dropped.is_none() && !lifted.iter().any(|o| o.kind_name() == op.kind_name()) {
+            return Err(format!("{op:?} lowered to {} lifts back as {lifted:?}", B::ID));
+        }
+        return Ok(if out.dropped.is_some() { Verdict::Dropped } else { Verdict::Exact });
+    }
+    let got = project_for(B::ID, &Footprint::of_ops(lifted.iter(), ctx));
+    let rel = got.relation_to(want);
+    let cmds_s: Vec<String> = cmds.iter().map(describe).collect();
+    match rel {
+        Relation::Under { .. } => Err(format!(
+            "under-invalidation on {}: {op:?} -> {} -> {lifted:?}: {} (outcome {out:?})",
+            B::ID,
+            cmds_s.join("; "),
+            rel_str(&rel)
+        )),
+        Relation::Superset(_) if exact_or_reported && out.widened.is_empty() && out.dropped.is_none() => Err(format!(
+            "silent widening on {}: {op:?} -> {} -> {lifted:?}: {} but outcome {out:?}",
+            B::ID,
+            cmds_s.join("; "),
+            rel_str(&rel)
+        )),
+        Relation::Superset(_) => Ok(Verdict::Superset),
+        Relation::Exact if out.dropped.is_some() => Ok(Verdict::Dropped),
+        Relation::Exact => Ok(Verdict::Exact),
+    }
+}
+
+/// R2: lift `cmd` on its own architecture, lower each op back with `caps`,
+/// lift again: the footprint is the same as the command's. A superset is
+/// accepted only when the lowering reported widening (a host cap, such as
+/// a maximum range size, below what the guest used). Same-architecture
+/// round trips never refuse and never drop an operation that the
+/// architecture itself produced, and the non-invalidations lift back equal.
+pub fn check_r2<A: Arch>(cmd: &A::Cmd, caps: &A::Caps, ctx: &dyn Context) -> Result<Verdict, String> {
+    let (ops, _) = lift_vec::<A>(cmd, ctx).map_err(|e| format!("lift of {} fails: {e:?}", describe(cmd)))?;
+    let want = Footprint::of_ops(ops.iter(), ctx);
+    let mut got = Footprint::new();
+    let mut widened = false;
+    let mut relifted_other = Vec::new();
+    for op in &ops {
+        let (cmds, out) = match lower_vec::<A>(op, caps, ctx)? {
+            Ok(x) => x,
+            Err(e) => return Err(format!("{} lifts to {op:?} which its own lower refuses: {e:?}", describe(cmd))),
+        };
+        if let Some(why) = out.dropped {
+            return Err(format!("{} lifts to {op:?} which its own lower drops: {why}", describe(cmd)));
+        }
+        widened |= !out.widened.is_empty();
+        for c in &cmds {
+            let (back, _) = lift_vec::<A>(c, ctx).map_err(|e| format!("lift of lowered {} fails: {e:?}", describe(c)))?;
+            got.extend(&Footprint::of_ops(back.iter(), ctx));
+            relifted_other.extend(back.into_iter().filter(|o| !matches!(o, Op::Inval(_))));
+        }
+    }
+    let orig_other: Vec<Op> = ops.iter().filter(|o| !matches!(o, Op::Inval(_))).copied().collect();
+    if orig_other != relifted_other {
+        return Err(format!("{}: non-invalidation ops {orig_other:?} come back as {relifted_other:?}", describe(cmd)));
+    }
+    match got.relation_to(&want) {
+        Relation::Exact => Ok(Verdict::Exact),
+        Relation::Superset(_) if widened => Ok(Verdict::Superset),
+        rel => Err(format!("R2 {}: lift {ops:?}: round trip is {}", describe(cmd), rel_str(&rel))),
+    }
+}
+
+/// R3: lower `op` to `A` with `caps`, lift the output: it covers `op` on
+/// every cache `A` has, exactly or as a reported superset; refusals and
+/// drops only where rule 2 allows them.
+pub fn check_r3<A: Arch>(op: &Op, caps: &A::Caps, ctx: &dyn Context) -> Result<Verdict, String> {
+    let want = project_for(A::ID, &Footprint::of_op(op, ctx));
+    lower_and_check::<A>(op, &want, caps, ctx, true)
+}
+
+/// R4 for one ordered pair: lift `cmd` on `A`, lower every op to `B`, lift
+/// on `B`: the result covers the lifted input (projected on what `B` has).
+pub fn check_r4_pair<A: Arch, B: Arch>(cmd: &A::Cmd, caps: &B::Caps, topo: &Topology) -> Result<Vec<Verdict>, String> {
+    let ctx: &dyn Context = topo;
+    let (ops, _) = lift_vec::<A>(cmd, ctx).map_err(|e| format!("lift of {} fails: {e:?}", describe(cmd)))?;
+    let mut verdicts = Vec::with_capacity(ops.len());
+    for op in &ops {
+        let want = project_for(B::ID, &Footprint::of_op(op, ctx));
+        let v = lower_and_check::<B>(op, &want, caps, ctx, false)
+            .map_err(|e| format!("R4 {} -> {}: input {} lifts to {op:?}: {e}", A::ID, B::ID, describe(cmd)))?;
+        verdicts.push(v);
+    }
+    Ok(verdicts)
+}
+
+/// A command of any architecture.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AnyCmd {
+    /// SMMUv3.
+    Smmu(<Smmu as Arch>::Cmd),
+    /// VT-d.
+    Vtd(<Vtd as Arch>::Cmd),
+    /// AMD-Vi.
+    Amd(<Amd as Arch>::Cmd),
+}
+
+impl AnyCmd {
+    /// Its architecture.
+    pub fn arch(&self) -> ArchId {
+        match self {
+            AnyCmd::Smmu(_) => ArchId::Smmuv3,
+            AnyCmd::Vtd(_) => ArchId::Vtd,
+            AnyCmd::Amd(_) => ArchId::Amd,
+        }
+    }
+    /// Its op name.
+    pub fn op(&self) -> &'static str {
+        match self {
+            AnyCmd::Smmu(c) => c.op(),
+            AnyCmd::Vtd(c) => c.op(),
+            AnyCmd::Amd(c) => c.op(),
+        }
+    }
+    /// Its fields.
+    pub fn fields(&self) -> Vec<(&'static str, FieldValue)> {
+        match self {
+            AnyCmd::Smmu(c) => fields_of(c),
+            AnyCmd::Vtd(c) => fields_of(c),
+            AnyCmd::Amd(c) => fields_of(c),
+        }
+    }
+    /// Its words.
+    pub fn words(&self) -> Result<Vec<u64>, String> {
+        match self {
+            AnyCmd::Smmu(c) => encode_words(c),
+            AnyCmd::Vtd(c) => encode_words(c),
+            AnyCmd::Amd(c) => encode_words(c),
+        }
+    }
+}
+
+impl<'a> Arbitrary<'a> for AnyCmd {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.int_in_range(0u8..=2)? {
+            0 => AnyCmd::Smmu(u.arbitrary()?),
+            1 => AnyCmd::Vtd(u.arbitrary()?),
+            _ => AnyCmd::Amd(u.arbitrary()?),
+        })
+    }
+}
+
+impl fmt::Display for AnyCmd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            AnyCmd::Smmu(c) => describe(c),
+            AnyCmd::Vtd(c) => describe(c),
+            AnyCmd::Amd(c) => describe(c),
+        };
+        f.write_str(&s)
+    }
+}
+
+/// Host capabilities for all three targets.
+#[derive(Debug, Clone, Default)]
+pub struct AllCaps {
+    /// SMMUv3.
+    pub smmu: <Smmu as Arch>::Caps,
+    /// VT-d.
+    pub vtd: <Vtd as Arch>::Caps,
+    /// AMD-Vi.
+    pub amd: <Amd as Arch>::Caps,
+}
+
+fn r4_from<A: Arch>(cmd: &A::Cmd, to: ArchId, caps: &AllCaps, topo: &Topology) -> Result<Vec<Verdict>, String> {
+    match to {
+        ArchId::Smmuv3 => check_r4_pair::<A, Smmu>(cmd, &caps.smmu, topo),
+        ArchId::Vtd => check_r4_pair::<A, Vtd>(cmd, &caps.vtd, topo),
+        ArchId::Amd => check_r4_pair::<A, Amd>(cmd, &caps.amd, topo),
+    }
+}
+
+/// R4: convert `cmd` (of `cmd.arch()`) to `to` through `topo`; the output
+/// never under-invalidates. `to == cmd.arch()` is allowed (a same-arch
+/// conversion through a topology).
+pub fn check_r4(to: ArchId, cmd: &AnyCmd, caps: &AllCaps, topo: &Topology) -> Result<Vec<Verdict>, String> {
+    match cmd {
+        AnyCmd::Smmu(c) => r4_from::<Smmu>(c, to, caps, topo),
+        AnyCmd::Vtd(c) => r4_from::<Vtd>(c, to, caps, topo),
+        AnyCmd::Amd(c) => r4_from::<Amd>(c, to, caps, topo),
+    }
+}
+
+/// R3 through every architecture.
+pub fn check_r3_all(op: &Op, caps: &AllCaps, ctx: &dyn Context) -> Result<[Verdict; 3], String> {
+    Ok([
+        check_r3::<Smmu>(op, &caps.smmu, ctx)?,
+        check_r3::<Vtd>(op, &caps.vtd, ctx)?,
+        check_r3::<Amd>(op, &caps.amd, ctx)?,
+    ])
+}
+
+/// Ids a native command names, used to build topologies that know them.
+#[derive(Debug, Clone, Default)]
+pub struct NamedIds {
+    /// Native domain ids (VMID, DID, DomainID) by architecture.
+    pub domains: Vec<(ArchId, u32)>,
+    /// Requester ids.
+    pub devices: Vec<u32>,
+    /// PASIDs / SubstreamIDs.
+    pub pasids: Vec<u32>,
+    /// SMMU ASIDs.
+    pub asids: Vec<u16>,
+}
+
+impl NamedIds {
+    /// Collect from a command's fields.
+    pub fn of(cmd: &AnyCmd) -> Self {
+        let mut ids = NamedIds::default();
+        let arch = cmd.arch();
+        for (name, v) in cmd.fields() {
+            let FieldValue::Uint(x) = v else { continue };
+            let x32 = u32::try_from(x).unwrap_or(u32::MAX);
+            match name {
+                "vmid" | "did" | "domain_id" => ids.domains.push((arch, x32)),
+                "sid" | "device_id" | "rid" | "pfsid" => ids.devices.push(x32),
+                "ssid" | "pasid" => ids.pasids.push(x32 & 0xf_ffff),
+                "asid" => ids.asids.push(u16::try_from(x).unwrap_or(u16::MAX)),
+                _ => {}
+            }
+        }
+        ids
+    }
+}
+
+/// A generated topology: a few domains with native ids on some or all
+/// architectures, devices with ATS and PASIDs (with or without an ASID).
+/// Ids are often taken from `hints`, so that the command under test names
+/// known ids as well as unknown ones. Always passes `Topology::validate`.
+pub fn arbitrary_topology(u: &mut Unstructured<'_>, hints: &NamedIds) -> arbitrary::Result<Topology> {
+    let mut t = Topology::default();
+    let n_dom = u.int_in_range(0usize..=4)?;
+    for i in 0..n_dom {
+        let id = if u.ratio(1, 4)? { gen::edge_u32(u, 32)? } else { i as u32 + 1 };
+        if t.domains.iter().any(|d| d.id == id) {
+            continue;
+        }
+        let native = |arch: ArchId, u: &mut Unstructured<'_>| -> arbitrary::Result<Option<u16>> {
+            if u.ratio(1, 6)? {
+                return Ok(None);
+            }
+            let hinted: Vec<u32> = hints.domains.iter().filter(|(a, _)| *a == arch).map(|(_, x)| *x).collect();
+            let v = if !hinted.is_empty() && u.ratio(2, 3)? {
+                *u.choose(&hinted)?
+            } else {
+                gen::edge_u32(u, 16)?
+            };
+            Ok(u16::try_from(v).ok())
+        };
+        let mut d = DomainEntry {
+            id,
+            smmuv3: native(ArchId::Smmuv3, u)?.map(|vmid| SmmuIds { vmid }),
+            vtd: native(ArchId::Vtd, u)?.map(|did| VtdIds { did }),
+            amd: native(ArchId::Amd, u)?.map(|domain_id| AmdIds { domain_id }),
+        };
+        // Native ids unique per architecture.
+        if t.domains.iter().any(|e| e.smmuv3.is_some() && e.smmuv3 == d.smmuv3) {
+            d.smmuv3 = None;
+        }
+        if t.domains.iter().any(|e| e.vtd.is_some() && e.vtd == d.vtd) {
+            d.vtd = None;
+        }
+        if t.domains.iter().any(|e| e.amd.is_some() && e.amd == d.amd) {
+            d.amd = None;
+        }
+        t.domains.push(d);
+    }
+    if t.domains.is_empty() {
+        return Ok(t);
+    }
+    let n_dev = u.int_in_range(0usize..=5)?;
+    for _ in 0..n_dev {
+        let rid = if !hints.devices.is_empty() && u.ratio(2, 3)? {
+            *u.choose(&hints.devices)?
+        } else {
+            gen::edge_u32(u, 16)?
+        };
+        if t.devices.iter().any(|d| d.rid == rid) {
+            continue;
+        }
+        let domain = u.choose(&t.domains)?.id;
+        let mut pasids: Vec<PasidEntry> = Vec::new();
+        for _ in 0..u.int_in_range(0usize..=3)? {
+            let pasid = if !hints.pasids.is_empty() && u.ratio(1, 2)? {
+                *u.choose(&hints.pasids)? & 0xf_ffff
+            } else {
+                gen::edge_u32(u, 20)?
+            };
+            let asid = if u.ratio(1, 5)? {
+                None
+            } else if !hints.asids.is_empty() && u.ratio(1, 2)? {
+                Some(*u.choose(&hints.asids)?)
+            } else {
+                Some(u16::try_from(gen::edge_u32(u, 16)?).unwrap_or(u16::MAX))
+            };
+            pasids.push(PasidEntry { pasid, asid });
+        }
+        t.devices.push(DeviceEntry { rid, domain, ats: u.ratio(3, 4)?, pasids });
+    }
+    Ok(t)
+}
+
+/// Per-name counters, for coverage assertions in the tests.
+#[derive(Debug, Default, Clone)]
+pub struct Tally(pub BTreeMap<String, usize>);
+
+impl Tally {
+    /// Count one occurrence of `k`.
+    pub fn add(&mut self, k: impl Into<String>) {
+        *self.0.entry(k.into()).or_default() += 1;
+    }
+    /// Count of `k`.
+    pub fn get(&self, k: &str) -> usize {
+        self.0.get(k).copied().unwrap_or(0)
+    }
+}
+
+/// A small deterministic PRNG (xorshift64*) feeding `Unstructured` in the
+/// in-tree property loops: the same seed, the same cases.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeded generator (seed 0 is replaced by a constant).
+    pub fn new(seed: u64) -> Self {
+        Rng(if seed == 0 { 0x9e37_79b9_7f4a_7c15 } else { seed })
+    }
+    /// Next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    /// `n` random bytes.
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        let mut v = Vec::with_capacity(n + 8);
+        while v.len() < n {
+            v.extend_from_slice(&self.next_u64().to_le_bytes());
+        }
+        v.truncate(n);
+        v
+    }
+}
+
+/// Run `f` over `cases` deterministic inputs of `len` random bytes each;
+/// returns the first failure with its case number and seed. Panics inside
+/// `f` are caught and reported as failures with the input bytes.
+pub fn run_cases(seed: u64, cases: usize, len: usize, mut f: impl FnMut(&mut Unstructured<'_>) -> Result<(), String>) -> Result<(), String> {
+    let mut rng = Rng::new(seed);
+    for i in 0..cases {
+        let bytes = rng.bytes(len);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut u = Unstructured::new(&bytes);
+            f(&mut u)
+        }));
+        match r {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(format!("case {i} (seed {seed:#x}): {e}")),
+            Err(p) => {
+                let msg = p
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_string()))
+                    .unwrap_or_default();
+                return Err(format!("case {i} (seed {seed:#x}): PANIC {msg} on input bytes {bytes:02x?}"));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! The bodies of the fuzz targets, shared with the in-tree tests: each takes
+//! raw fuzzer bytes and returns `Err` with a description of a violated
+//! property. The fuzz targets panic on `Err`; the tests feed them
+//! deterministic pseudo-random bytes and the seed corpora.
+
+use arbitrary::Unstructured;
+use iommu_inval_core::{ArchId, IdentityContext};
+
+use crate::{
+    arbitrary_topology, check_r1, check_r1_cmd, check_r2, check_r3_all, check_r4, gen, AllCaps, AnyCmd, Amd, Arch, NamedIds, Smmu, Vtd,
+};
+
+/// Little-endian 64-bit words of `data` (a trailing partial word is dropped).
+pub fn words_of(data: &[u8]) -> Vec<u64> {
+    data.chunks_exact(8)
+        .map(|c| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(c);
+            u64::from_le_bytes(b)
+        })
+        .collect()
+}
+
+/// First byte of a *raw-mode* input of the roundtrip and convert targets:
+/// `RAW`, (convert only: an architecture byte, `% 3` = smmuv3, vtd, amd),
+/// a width byte (`4` = four words, else two), the words little-endian, then
+/// the bytes that drive the topology. Lets the seed corpora hold spec-table
+/// vectors, which libFuzzer then mutates bit by bit.
+pub const RAW: u8 = b'W';
+
+/// A raw-mode command: `[width, words (LE)..., rest...]` with width 4 = four
+/// words (VT-d 256-bit), else two. `None` when too short or not valid.
+pub fn raw_command<A: Arch>(data: &[u8]) -> Option<(A::Cmd, &[u8])> {
+    let (&width, rest) = data.split_first()?;
+    let n = if width == 4 && A::WIDTHS.contains(&4) { 4 } else { 2 };
+    let words = words_of(rest.get(..n * 8)?);
+    let cmd = <A::Cmd as iommu_inval_core::NativeCommand>::decode(&words).ok()?;
+    Some((cmd, rest.get(n * 8..).unwrap_or(&[])))
+}
+
+/// decode_<arch>: the bytes as words (any count, so wrong lengths too), then
+/// the same bytes through the crate's raw-word generator; R1 on both.
+pub fn decode<A: Arch>(data: &[u8]) -> Result<(), String> {
+    let words = words_of(data);
+    check_r1::<A>(&words)?;
+    // Every valid width cut from the same words.
+    for &n in A::WIDTHS {
+        if let Some(w) = words.get(..n) {
+            check_r1::<A>(w)?;
+        }
+    }
+    let mut u = Unstructured::new(data);
+    if let Ok(w) = A::arbitrary_words(&mut u) {
+        check_r1::<A>(&w)?;
+    }
+    Ok(())
+}
+
+/// roundtrip_<arch>: a valid command from the crate's `Arbitrary`; R1 on it,
+/// R2 with the identity context and with a generated topology that often
+/// knows the command's ids.
+pub fn roundtrip<A: Arch>(data: &[u8]) -> Result<(), String>
+where
+    AnyCmd: From<A::Cmd>,
+{
+    let raw = match data.split_first() {
+        Some((&RAW, rest)) => raw_command::<A>(rest),
+        _ => None,
+    };
+    let (cmd, rest) = match raw {
+        Some(x) => x,
+        None => {
+            let mut u = Unstructured::new(data);
+            let Ok(cmd) = u.arbitrary::<A::Cmd>() else { return Ok(()) };
+            (cmd, u.take_rest())
+        }
+    };
+    let mut u = Unstructured::new(rest);
+    check_r1_cmd::<A>(&cmd)?;
+    let caps = A::Caps::default();
+    check_r2::<A>(&cmd, &caps, &IdentityContext)?;
+    let ids = NamedIds::of(&AnyCmd::from(cmd));
+    if let Ok(topo) = arbitrary_topology(&mut u, &ids) {
+        check_r2::<A>(&cmd, &caps, &topo).map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))?;
+    }
+    Ok(())
+}
+
+/// lower_lift: an edge-biased generic op through every architecture (R3),
+/// with the identity context and with a generated topology.
+pub fn lower_lift(data: &[u8]) -> Result<(), String> {
+    let mut u = Unstructured::new(data);
+    let Ok(op) = gen::any_op(&mut u) else { return Ok(()) };
+    let caps = AllCaps::default();
+    check_r3_all(&op, &caps, &IdentityContext)?;
+    if let Ok(topo) = arbitrary_topology(&mut u, &NamedIds::default()) {
+        check_r3_all(&op, &caps, &topo).map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))?;
+    }
+    Ok(())
+}
+
+/// convert: a valid command of any architecture and a generated topology;
+/// R4 to each other architecture (and to its own, through the topology).
+pub fn convert(data: &[u8]) -> Result<(), String> {
+    let raw = match data {
+        [RAW, arch, rest @ ..] => match arch % 3 {
+            0 => raw_command::<Smmu>(rest).map(|(c, r)| (AnyCmd::Smmu(c), r)),
+            1 => raw_command::<Vtd>(rest).map(|(c, r)| (AnyCmd::Vtd(c), r)),
+            _ => raw_command::<Amd>(rest).map(|(c, r)| (AnyCmd::Amd(c), r)),
+        },
+        _ => None,
+    };
+    let (cmd, rest) = match raw {
+        Some(x) => x,
+        None => {
+            let mut u = Unstructured::new(data);
+            let Ok(cmd) = u.arbitrary::<AnyCmd>() else { return Ok(()) };
+            (cmd, u.take_rest())
+        }
+    };
+    let mut u = Unstructured::new(rest);
+    let Ok(topo) = arbitrary_topology(&mut u, &NamedIds::of(&cmd)) else { return Ok(()) };
+    let caps = AllCaps::default();
+    for to in ArchId::ALL {
+        check_r4(to, &cmd, &caps, &topo).map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))?;
+    }
+    Ok(())
+}
+
+/// The topology as JSON, for reproducers.
+pub fn topo_json(t: &iommu_inval_core::context::Topology) -> String {
+    serde_json::to_string(t).unwrap_or_else(|e| format!("<{e}>"))
+}
+
+impl From<<Smmu as Arch>::Cmd> for AnyCmd {
+    fn from(c: <Smmu as Arch>::Cmd) -> Self {
+        AnyCmd::Smmu(c)
+    }
+}
+impl From<<Vtd as Arch>::Cmd> for AnyCmd {
+    fn from(c: <Vtd as Arch>::Cmd) -> Self {
+        AnyCmd::Vtd(c)
+    }
+}
+impl From<<Amd as Arch>::Cmd> for AnyCmd {
+    fn from(c: <Amd as Arch>::Cmd) -> Self {
+        AnyCmd::Amd(c)
+    }
+}

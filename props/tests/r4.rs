@@ -1,0 +1,34 @@
+//! R4 (cross-architecture): converting a native command to another
+//! architecture through a topology never under-invalidates; all six ordered
+//! pairs (and each architecture to itself through the topology).
+
+mod common;
+
+use common::{ok, scale};
+use iommu_inval_core::ArchId;
+use iommu_inval_props::{arbitrary_topology, bodies::topo_json, check_r4, run_cases, AllCaps, AnyCmd, NamedIds, Tally};
+
+#[test]
+fn r4_all_pairs() {
+    let caps = AllCaps::default();
+    let mut t = Tally::default();
+    ok(run_cases(0x4444, 9_000 * scale(), 160, |u| {
+        let cmd: AnyCmd = u.arbitrary().map_err(|e| e.to_string())?;
+        let topo = arbitrary_topology(u, &NamedIds::of(&cmd)).map_err(|e| e.to_string())?;
+        for to in ArchId::ALL {
+            let v = check_r4(to, &cmd, &caps, &topo).map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))?;
+            t.add(format!("{} -> {to}", cmd.arch()));
+            t.add(format!("{} -> {to} {}", cmd.arch(), cmd.op()));
+            for v in v {
+                t.add(format!("{} -> {to} {v:?}", cmd.arch()));
+            }
+        }
+        Ok(())
+    }));
+    for from in ArchId::ALL {
+        for to in ArchId::ALL {
+            let n = t.get(&format!("{from} -> {to}"));
+            assert!(n >= 1000 * scale(), "{from} -> {to}: {n} cases");
+        }
+    }
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Bounded cargo-fuzz campaign over every target of fuzz/.
+#
+#   bash scripts/fuzz.sh [SECONDS_PER_TARGET]      (default 20)
+#   FUZZ_TARGETS="decode_vtd convert" bash scripts/fuzz.sh 60   (a subset)
+#
+# Installs cargo-fuzz if missing, builds all targets once, runs each for the
+# given time starting from the committed seed corpus (fuzz/corpus/<target>,
+# left untouched: new inputs go to a scratch directory), and prints per
+# target the executions and execs/s from libFuzzer's final statistics.
+# Exits non-zero if any target crashed (panic = violated property, see
+# props/src/lib.rs) or failed to build; the crashing input is kept in
+# fuzz/artifacts/<target>/ and its reproducer command is printed.
+#
+# Toolchain and sanitizer: nightly when installed, else stable; always
+# `-s none`. The code under test is `#![forbid(unsafe_code)]`, so
+# AddressSanitizer finds nothing the Rust checks do not, and costs ~2-3x in
+# speed; overflow checks and debug assertions stay on (`-a`, and
+# `overflow-checks` in fuzz/Cargo.toml), so arithmetic overflow on fuzzed
+# input is a crash.
+# Works non-interactively (CI=true, no stdin).
+set -uo pipefail
+
+secs="${1:-20}"
+case "$secs" in
+  ''|*[!0-9]*) echo "usage: $0 [SECONDS_PER_TARGET]" >&2; exit 2 ;;
+esac
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root/fuzz" || exit 2
+
+if ! command -v cargo-fuzz >/dev/null 2>&1 && ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "== installing cargo-fuzz"
+  cargo install cargo-fuzz --locked </dev/null || { echo "cannot install cargo-fuzz" >&2; exit 1; }
+fi
+
+toolchain=""
+if command -v rustup >/dev/null 2>&1 && rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  toolchain="+nightly"
+fi
+flags=(-s none -a)
+echo "== cargo fuzz, toolchain ${toolchain:-default (stable)}, flags ${flags[*]}, ${secs}s per target"
+
+all_targets=$(cargo $toolchain fuzz list </dev/null) || { echo "cargo fuzz list failed" >&2; exit 1; }
+targets="${FUZZ_TARGETS:-$all_targets}"
+
+echo "== building all targets"
+if ! cargo $toolchain fuzz build "${flags[@]}" </dev/null; then
+  echo "FAIL: fuzz targets do not build" >&2
+  exit 1
+fi
+
+scratch="$(mktemp -d "${TMPDIR:-/tmp}/iommu-inval-fuzz.XXXXXX")"
+trap 'rm -rf "$scratch"' EXIT
+failed=()
+summary=()
+for t in $targets; do
+  mkdir -p "$scratch/$t" "artifacts/$t" "corpus/$t"
+  log="$scratch/$t.log"
+  echo "== $t (${secs}s)"
+  cargo $toolchain fuzz run "${flags[@]}" "$t" "$scratch/$t" "corpus/$t" -- \
+    -max_total_time="$secs" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
+    -max_len=4096 -artifact_prefix="artifacts/$t/" </dev/null >"$log" 2>&1
+  rc=$?
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$')
+  rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$')
+  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$')
+  line=$(printf '%-18s execs %10s  execs/s %7s  cov %6s' "$t" "${execs:-?}" "${rate:-?}" "${cov:-?}")
+  if [ "$rc" -ne 0 ]; then
+    line="$line  CRASH (exit $rc)"
+    failed+=("$t")
+    echo "---- $t: last lines of the log"
+    grep -v '^#[0-9]' "$log" | tail -n 40
+    art=$(ls -t "artifacts/$t"/* 2>/dev/null | head -1)
+    [ -n "$art" ] && echo "reproduce: (cd fuzz && cargo $toolchain fuzz run ${flags[*]} $t $art)"
+  fi
+  echo "$line"
+  summary+=("$line")
+done
+
+echo
+echo "== fuzz summary (${secs}s per target)"
+printf '%s\n' "${summary[@]}"
+if [ "${#failed[@]}" -ne 0 ]; then
+  echo "FAIL: crashes in: ${failed[*]}"
+  exit 1
+fi
+echo "${#summary[@]} passed, 0 failed"
