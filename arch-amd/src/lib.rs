@@ -1,5 +1,65 @@
-//! AMD-Vi command buffer.
+//! # iommu-inval-amd
+//!
+//! AMD-Vi command buffer support for `iommu-inval` (AMD I/O Virtualization
+//! Technology (IOMMU) Specification, #48882, §2.4 "Commands"):
+//!
+//! * [`Command`]: every command of the AMD-Vi table of
+//!   `shared/spec/commands.md`, with a bit-exact codec ([`Command::decode`],
+//!   [`Command::encode`]) and named-field access ([`NativeCommand`]).
+//! * [`lift`]: native → generic ([`Op`]), footprint-exact.
+//! * [`lower`]: generic → native for a host described by [`Caps`]; never
+//!   under-invalidates, reports every widening.
+//! * [`queue`]: the command-buffer consumer of an emulated IOMMU, stopping at
+//!   the first illegal command with the ILLEGAL_COMMAND_ERROR event entry.
+//!
+//! Decisions where the table leaves room (see also the item docs):
+//!
+//! * COMPLETE_PPR_REQUEST `status` is a 4-bit PCIe PRG response code. Only
+//!   0 (success), 1 (invalid request) and 0xf (response failure) are defined
+//!   by PCIe; the IOMMU forwards the completion tag to the device without
+//!   checking it, so other values decode and round-trip (no
+//!   ILLEGAL_COMMAND_ERROR), but [`lift`] refuses them with `NoEquivalent`
+//!   because the generic model has no reserved response code.
+//! * COMPLETION_WAIT with `s` = 0 and a non-zero `store_address`: the
+//!   hardware ignores the address without `s` (§2.4.1), so the command is
+//!   legal; it decodes and round-trips exactly, and lifts to a `Sync`
+//!   without store.
+//! * `pasid` of INVALIDATE_IOMMU_PAGES with `gn` = 0 is kept by the codec and
+//!   ignored by [`lift`] (stage 2, every PASID).
+//!
+//! ```
+//! use iommu_inval_amd::{lift, lower, Caps, Command};
+//! use iommu_inval_core::{model::Op, FixedBuf, IdentityContext};
+//! // INVALIDATE_IOTLB_PAGES: device 0x10, PASID 0x1234 (gn = 1), one 4 KiB page at 0x7000.
+//! let w = [0x4034_0000_0012_0010, 0x7004];
+//! let cmd = Command::decode(&w).unwrap();
+//! let mut ops: FixedBuf<Op, 4> = FixedBuf::new();
+//! lift(&cmd, &IdentityContext, &mut ops).unwrap();
+//! let mut back: FixedBuf<Command, 4> = FixedBuf::new();
+//! lower(ops.get(0).unwrap(), &Caps::default(), &IdentityContext, &mut back).unwrap();
+//! assert_eq!(back.get(0).unwrap().encode(), w);
+//! ```
 #![no_std]
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 #[cfg(feature = "std")]
 extern crate std;
+
+#[cfg(feature = "arbitrary")]
+mod arb;
+mod cmd;
+mod lift;
+pub mod lower;
+pub mod queue;
+
+#[cfg(feature = "arbitrary")]
+pub use arb::arbitrary_words;
+pub use cmd::*;
+#[cfg(feature = "std")]
+pub use lift::footprint;
+pub use lift::{lift, page_range, resp_code};
+pub use lower::{lower, Caps};
+
+pub use iommu_inval_core::model::Op;
+pub use iommu_inval_core::NativeCommand;

@@ -1,0 +1,130 @@
+//! Structure-aware fuzz input (feature `arbitrary`).
+//!
+//! [`Command`]'s `Arbitrary` gives *valid* commands only, with field values
+//! biased to edges (0, field maximum, range-encoding edges, the all-pages
+//! address, all-ones addresses). [`arbitrary_words`] gives raw words that
+//! often hit invalid encodings (reserved bits, unknown opcodes).
+
+use crate::cmd::*;
+use arbitrary::{Arbitrary, Result, Unstructured};
+use iommu_inval_core::range::{ats_encode_block, Block};
+
+fn edge(u: &mut Unstructured<'_>, max: u64) -> Result<u64> {
+    Ok(match u.int_in_range(0u8..=5)? {
+        0 => 0,
+        1 => max,
+        2 => 1.min(max),
+        3 => max >> 1,
+        4 => (max >> 1) + 1,
+        _ => u.arbitrary::<u64>()? & max,
+    })
+}
+
+/// An (`address`, `s`) pair: all pages, single pages, aligned blocks of
+/// every order, all-ones, or random.
+fn addr_s(u: &mut Unstructured<'_>) -> Result<(u64, bool)> {
+    Ok(match u.int_in_range(0u8..=5)? {
+        0 => (ALL_PAGES_ADDRESS, true),
+        1 => (ADDR_MASK, u.arbitrary()?),
+        2 => (0, u.arbitrary()?),
+        3 | 4 => {
+            let order = u.int_in_range(12u32..=64)?;
+            let a = u.arbitrary::<u64>()?;
+            let addr = if order >= 64 { 0 } else { a & !((1u64 << order) - 1) };
+            ats_encode_block(Block { addr, order })
+        }
+        _ => (u.arbitrary::<u64>()? & ADDR_MASK, u.arbitrary()?),
+    })
+}
+
+impl<'a> Arbitrary<'a> for Command {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        let p20 = u64::from(PASID_MAX);
+        Ok(match u.int_in_range(1u8..=8)? {
+            OP_COMPLETION_WAIT => Command::CompletionWait(CompletionWait {
+                s: u.arbitrary()?,
+                i: u.arbitrary()?,
+                f: u.arbitrary()?,
+                store_address: edge(u, STORE_ADDR_MASK)? & STORE_ADDR_MASK,
+                store_data: edge(u, u64::MAX)?,
+            }),
+            OP_INVALIDATE_DEVTAB_ENTRY => Command::InvalidateDevtabEntry(InvalidateDevtabEntry {
+                device_id: edge(u, 0xffff)? as u16,
+            }),
+            OP_INVALIDATE_IOMMU_PAGES => {
+                let (address, s) = addr_s(u)?;
+                Command::InvalidateIommuPages(InvalidateIommuPages {
+                    pasid: edge(u, p20)? as u32,
+                    domain_id: edge(u, 0xffff)? as u16,
+                    s,
+                    pde: u.arbitrary()?,
+                    gn: u.arbitrary()?,
+                    address,
+                })
+            }
+            OP_INVALIDATE_IOTLB_PAGES => {
+                let (address, s) = addr_s(u)?;
+                Command::InvalidateIotlbPages(InvalidateIotlbPages {
+                    device_id: edge(u, 0xffff)? as u16,
+                    pasid: edge(u, 0xffff)? as u16,
+                    maxpend: edge(u, 0xff)? as u8,
+                    queue_id: edge(u, 0xffff)? as u16,
+                    s,
+                    gn: u.arbitrary()?,
+                    address,
+                })
+            }
+            OP_INVALIDATE_INTERRUPT_TABLE => Command::InvalidateInterruptTable(InvalidateInterruptTable {
+                device_id: edge(u, 0xffff)? as u16,
+            }),
+            OP_PREFETCH_IOMMU_PAGES => {
+                let (address, s) = addr_s(u)?;
+                Command::PrefetchIommuPages(PrefetchIommuPages {
+                    device_id: edge(u, 0xffff)? as u16,
+                    pfcount: edge(u, 0xff)? as u8,
+                    pasid: edge(u, p20)? as u32,
+                    s,
+                    gn: u.arbitrary()?,
+                    inv: u.arbitrary()?,
+                    address,
+                })
+            }
+            OP_COMPLETE_PPR_REQUEST => Command::CompletePprRequest(CompletePprRequest {
+                device_id: edge(u, 0xffff)? as u16,
+                pasid: edge(u, p20)? as u32,
+                gn: u.arbitrary()?,
+                tag: edge(u, 0x1ff)? as u16,
+                status: *u.choose(&[0u8, 1, 0xf, 0x2, 0xe])?,
+            }),
+            _ => Command::InvalidateIommuAll(InvalidateIommuAll),
+        })
+    }
+}
+
+/// Raw command words, often invalid: a valid command with reserved bits
+/// flipped on, an unknown or random opcode, or fully random words.
+pub fn arbitrary_words(u: &mut Unstructured<'_>) -> Result<[u64; 2]> {
+    Ok(match u.int_in_range(0u8..=4)? {
+        0 => Command::arbitrary(u)?.encode(),
+        1 => {
+            let mut w = Command::arbitrary(u)?.encode();
+            let word = usize::from(u.arbitrary::<bool>()?);
+            let bit = u.int_in_range(0u32..=59)?;
+            if let Some(x) = w.get_mut(word) {
+                *x |= 1 << bit;
+            }
+            w
+        }
+        2 => {
+            let mut w = Command::arbitrary(u)?.encode();
+            let op = *u.choose(&[0u64, 9, 0xa, 0xb, 0xf])?;
+            w[0] = (w[0] & !(0xf << 60)) | (op << 60);
+            w
+        }
+        3 => {
+            let op = u.int_in_range(0u64..=15)?;
+            [(u.arbitrary::<u64>()? & !(0xf << 60)) | (op << 60), u.arbitrary()?]
+        }
+        _ => [u.arbitrary()?, u.arbitrary()?],
+    })
+}

@@ -1,0 +1,190 @@
+//! Lift: AMD-Vi commands to the generic model, with exact footprints.
+//!
+//! | command | generic |
+//! |---|---|
+//! | INVALIDATE_IOMMU_PAGES gn = 1 | `IOTLB`, `S1`, domain, `PasidSel::One(pasid)` |
+//! | INVALIDATE_IOMMU_PAGES gn = 0 | `IOTLB`, `S2`, domain (the PASID is ignored, as the hardware does) |
+//! | … pde = 0 | adds `LEAF` (only leaf entries; the page-directory cache may stay) |
+//! | INVALIDATE_IOTLB_PAGES | `DEV_TLB` of the device; gn = 0 → every PASID (an ATS request without PASID prefix) |
+//! | INVALIDATE_DEVTAB_ENTRY | `CONFIG_DEVICE | CONFIG_PASID` of the device (its DTE holds the GCR3 root of the PASID table) |
+//! | INVALIDATE_INTERRUPT_TABLE | `INTR_REMAP` of the device, every entry |
+//! | INVALIDATE_IOMMU_ALL | `CONFIG | IOTLB | INTR_REMAP` of everything (not device TLBs) |
+//! | COMPLETION_WAIT | `Sync` (s → store, i → interrupt, f → fence) |
+//! | PREFETCH_IOMMU_PAGES | `Prefetch`, preceded by an `IOTLB` invalidation when inv = 1 |
+//! | COMPLETE_PPR_REQUEST | `PageResponse` |
+//!
+//! Ranges: `s` = 0 is the 4 KiB page holding `address`; `s` = 1 the PCIe ATS
+//! size encoding (lowest zero bit z ≥ 12 → 2^(z+1) bytes), with
+//! [`ALL_PAGES_ADDRESS`](crate::ALL_PAGES_ADDRESS) meaning every address
+//! (AMD #48882 §2.4.3, §2.4.4).
+
+use crate::cmd::*;
+use iommu_inval_core::model::*;
+use iommu_inval_core::range::ats_decode;
+use iommu_inval_core::{ArchId, Context, LowerError, Sink};
+
+/// The address range named by an (`address`, `s`) pair of IOMMU_PAGES,
+/// IOTLB_PAGES or PREFETCH_IOMMU_PAGES.
+#[inline]
+pub const fn page_range(address: u64, s: bool) -> AddrRange {
+    // ats_decode: s = 0 → the 4 KiB page; s = 1 → lowest zero bit ≥ 12 gives
+    // 2^(z+1) bytes; 0x7fff_ffff_ffff_f000 (z = 63) is every address.
+    ats_decode(address, s)
+}
+
+/// The generic PRG response code of a `status`, `None` for PCIe-reserved values.
+pub const fn resp_code(status: u8) -> Option<RespCode> {
+    match status {
+        0x0 => Some(RespCode::Success),
+        0x1 => Some(RespCode::Invalid),
+        0xf => Some(RespCode::Failure),
+        _ => None,
+    }
+}
+
+fn domain_of<C: Context + ?Sized>(ctx: &C, native: u16, w: &mut Widened) -> DomainSel {
+    match ctx.domain_from_native(ArchId::Amd, u32::from(native)) {
+        Some(d) => DomainSel::One(d),
+        None => {
+            *w |= Widened::DOMAIN;
+            DomainSel::All
+        }
+    }
+}
+
+/// Lift one command into generic operations written to `out`.
+///
+/// A DomainID the context does not know lifts to every domain and is
+/// reported as `Widened::DOMAIN`. COMPLETE_PPR_REQUEST with a PCIe-reserved
+/// `status` (not 0, 1 or 0xf) has no generic response code:
+/// `Err(NoEquivalent)`. A full sink is `Err(BufferFull)`.
+///
+/// ```
+/// use iommu_inval_amd::{lift, Command};
+/// use iommu_inval_core::{model::*, FixedBuf, IdentityContext};
+/// // INVALIDATE_IOMMU_PAGES, domain 1, PASID 7, gn = 1, pde = 0, 4 KiB at 0x5000.
+/// let c = Command::decode(&[0x3000_0001_0000_0007, 0x5004]).unwrap();
+/// let mut out: FixedBuf<Op, 4> = FixedBuf::new();
+/// let o = lift(&c, &IdentityContext, &mut out).unwrap();
+/// assert!(o.is_exact());
+/// let Some(Op::Inval(i)) = out.get(0) else { panic!() };
+/// assert_eq!(i.caches, Caches::IOTLB | Caches::LEAF);
+/// assert_eq!((i.stages, i.pasid), (Stages::S1, PasidSel::One(7)));
+/// assert_eq!(i.range, AddrRange::new(0x5000, 0x1000).unwrap());
+/// ```
+pub fn lift<C: Context + ?Sized>(
+    cmd: &Command,
+    ctx: &C,
+    out: &mut dyn Sink<Op>,
+) -> Result<Outcome, LowerError> {
+    let mut o = Outcome::default();
+    let mut emit = |op: Op, o: &mut Outcome| -> Result<(), LowerError> {
+        out.push(op)?;
+        o.emitted += 1;
+        Ok(())
+    };
+    match *cmd {
+        Command::CompletionWait(c) => {
+            let sync = Sync {
+                interrupt: c.i,
+                // With s = 0 the store address is ignored (§2.4.1).
+                store: c.s.then_some(Store { address: c.store_address, data: c.store_data }),
+                fence: c.f,
+                ..Sync::default()
+            };
+            emit(Op::Sync(sync), &mut o)?;
+        }
+        Command::InvalidateDevtabEntry(c) => {
+            // The DTE holds the device's configuration and the GCR3 table root
+            // of its PASIDs: both configuration caches, every PASID.
+            let i = Inval::new(Caches::CONFIG_DEVICE | Caches::CONFIG_PASID)
+                .device(DeviceSel::One(c.device_id.into()));
+            emit(Op::Inval(i), &mut o)?;
+        }
+        Command::InvalidateIommuPages(c) => {
+            let domain = domain_of(ctx, c.domain_id, &mut o.widened);
+            let leaf = if c.pde { Caches::empty() } else { Caches::LEAF };
+            let (stage, pasid) =
+                if c.gn { (Stages::S1, PasidSel::One(c.pasid)) } else { (Stages::S2, PasidSel::All) };
+            let i = Inval::new(Caches::IOTLB | leaf)
+                .stage(stage)
+                .domain(domain)
+                .pasid(pasid)
+                .range(page_range(c.address, c.s));
+            emit(Op::Inval(i), &mut o)?;
+        }
+        Command::InvalidateIotlbPages(c) => {
+            // No PASID prefix: every ATC entry in the range, with or without PASID.
+            let pasid = if c.gn { PasidSel::One(c.pasid.into()) } else { PasidSel::All };
+            let hints = Hints { max_pending: c.maxpend, queue_id: c.queue_id, ..Hints::default() };
+            let i = Inval::new(Caches::DEV_TLB)
+                .device(DeviceSel::One(c.device_id.into()))
+                .pasid(pasid)
+                .range(page_range(c.address, c.s))
+                .hints(hints);
+            emit(Op::Inval(i), &mut o)?;
+        }
+        Command::InvalidateInterruptTable(c) => {
+            let i = Inval::new(Caches::INTR_REMAP).device(DeviceSel::One(c.device_id.into()));
+            emit(Op::Inval(i), &mut o)?;
+        }
+        Command::InvalidateIommuAll(_) => {
+            // Every cache inside the IOMMU; device TLBs are not IOMMU caches
+            // and need INVALIDATE_IOTLB_PAGES (§2.4.8).
+            let i = Inval::new(Caches::CONFIG | Caches::IOTLB | Caches::INTR_REMAP);
+            emit(Op::Inval(i), &mut o)?;
+        }
+        Command::PrefetchIommuPages(c) => {
+            let range = page_range(c.address, c.s);
+            if c.inv {
+                // The device's translations at those addresses, in its domain.
+                let domain = match ctx.domain_of_device(c.device_id.into()) {
+                    Some(d) => DomainSel::One(d),
+                    None => {
+                        o.widened |= Widened::DOMAIN;
+                        DomainSel::All
+                    }
+                };
+                let (stage, pasid) =
+                    if c.gn { (Stages::S1, PasidSel::One(c.pasid)) } else { (Stages::S2, PasidSel::All) };
+                let i = Inval::new(Caches::IOTLB).stage(stage).domain(domain).pasid(pasid).range(range);
+                emit(Op::Inval(i), &mut o)?;
+            }
+            let p = Prefetch {
+                device: c.device_id.into(),
+                pasid: c.gn.then_some(c.pasid),
+                secure: false,
+                range: Some(range),
+                size: 0,
+                stride: 0,
+                count: c.pfcount,
+            };
+            emit(Op::Prefetch(p), &mut o)?;
+        }
+        Command::CompletePprRequest(c) => {
+            let code = resp_code(c.status).ok_or(LowerError::NoEquivalent(
+                "COMPLETE_PPR_REQUEST status is a PCIe-reserved PRG response code",
+            ))?;
+            let r = PageResponse {
+                device: c.device_id.into(),
+                pasid: c.gn.then_some(c.pasid),
+                prg_index: c.tag,
+                code,
+                last: false,
+                priv_data: None,
+                guest: c.gn,
+            };
+            emit(Op::PageResponse(r), &mut o)?;
+        }
+    }
+    Ok(o)
+}
+
+/// The footprint of a command: `Footprint::of_ops` of its lift (empty when
+/// the lift fails).
+#[cfg(feature = "std")]
+pub fn footprint<C: Context + ?Sized>(cmd: &Command, ctx: &C) -> iommu_inval_core::footprint::Footprint {
+    let mut ops: std::vec::Vec<Op> = std::vec::Vec::new();
+    let _ = lift(cmd, ctx, &mut ops);
+    iommu_inval_core::footprint::Footprint::of_ops(ops.iter(), ctx)
+}

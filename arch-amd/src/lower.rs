@@ -1,0 +1,583 @@
+//! Lower: generic operations to AMD-Vi commands for a host described by [`Caps`].
+//!
+//! An invalidation becomes up to three phases, in this order, with a fencing
+//! COMPLETION_WAIT (`f` = 1) between two non-empty phases so that no phase
+//! starts before the one before it is done:
+//!
+//! 1. configuration: INVALIDATE_DEVTAB_ENTRY / INVALIDATE_INTERRUPT_TABLE per device;
+//! 2. IOMMU TLB: INVALIDATE_IOMMU_PAGES (gn = 1 per PASID for stage 1, gn = 0 for stage 2);
+//! 3. device TLBs: INVALIDATE_IOTLB_PAGES per ATS-enabled device.
+//!
+//! The completion after the last phase is the caller's own `Sync` (which
+//! lowers to exactly one COMPLETION_WAIT): nothing moves across it.
+//!
+//! Whatever AMD-Vi cannot name exactly is widened to the narrowest safe
+//! scope and reported in [`Outcome::widened`]; the fallback of phases 1 and
+//! 2 is one INVALIDATE_IOMMU_ALL. Device TLBs have no such fallback: a
+//! device-TLB invalidation whose devices cannot be enumerated (or number more
+//! than `max_cmds`) is refused with `NoEquivalent` rather than under-done.
+
+use crate::cmd::*;
+use iommu_inval_core::model::*;
+use iommu_inval_core::range::{ats_encode_block, covering_block, AlignedBlocks, PAGE_SHIFT};
+use iommu_inval_core::{ArchId, Context, LowerError, Sink};
+
+/// Host capabilities that shape the lowering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Caps {
+    /// Guest (PASID-tagged, GN = 1) translation is supported (EFR.GTSup).
+    pub guest_translation: bool,
+    /// Width of the host's PASIDs (EFR.PASmax + 1), at most 20.
+    pub pasid_bits: u8,
+    /// Devices may have ATS device TLBs (IOTLB support in the capability header).
+    pub ats: bool,
+    /// At most this many commands per range or device list before falling
+    /// back to a wider single command (at least 1 is always allowed).
+    pub max_cmds: usize,
+}
+
+impl Default for Caps {
+    /// A typical modern host: guest translation, 16-bit PASIDs, ATS, 16 commands.
+    fn default() -> Self {
+        Caps { guest_translation: true, pasid_bits: 16, ats: true, max_cmds: 16 }
+    }
+}
+
+/// The range rule: a range is sent as the one smallest aligned `s`-bit block
+/// that covers it, unless that block is more than `SPLIT_FACTOR` times the
+/// requested (page-aligned) bytes; then it is split into naturally aligned
+/// blocks (one command each), as long as they number at most `max_cmds`.
+pub const SPLIT_FACTOR: u128 = 2;
+
+/// How an address range is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PagePlan {
+    /// One command with this (`address`, `s`).
+    Single {
+        /// Encoded address.
+        address: u64,
+        /// Size bit.
+        s: bool,
+    },
+    /// One command per block.
+    Blocks(AlignedBlocks),
+}
+
+/// A [`PagePlan`] with its command count and what it widens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangePlan {
+    /// The encoding.
+    pub plan: PagePlan,
+    /// Number of commands.
+    pub count: usize,
+    /// `RANGE` when the commands cover more than asked, plus `CAP` when the
+    /// split was over `cap` and fell back to the single block.
+    pub widened: Widened,
+}
+
+impl RangePlan {
+    /// Call `f(address, s)` for each command of the plan.
+    pub fn for_each(&self, mut f: impl FnMut(u64, bool) -> Result<(), LowerError>) -> Result<(), LowerError> {
+        match &self.plan {
+            PagePlan::Single { address, s } => f(*address, *s),
+            PagePlan::Blocks(it) => {
+                for b in it.clone() {
+                    let (a, s) = ats_encode_block(b);
+                    f(a, s)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Plan the `s`-bit commands for `r` under the [`SPLIT_FACTOR`] rule, with at
+/// most `cap` commands.
+///
+/// ```
+/// use iommu_inval_amd::lower::{plan_range, PagePlan};
+/// use iommu_inval_core::{AddrRange, Widened};
+/// // 12 KiB at 0x1000: the covering block is 16 KiB at 0 (≤ 2 × 12 KiB): one command.
+/// let p = plan_range(&AddrRange::new(0x1000, 0x3000).unwrap(), 16);
+/// assert_eq!(p.plan, PagePlan::Single { address: 0x1000, s: true });
+/// assert_eq!(p.widened, Widened::RANGE);
+/// // 8 KiB at 0x3000: covering block 32 KiB at 0 (> 2 × 8 KiB): two exact 4 KiB commands.
+/// let p = plan_range(&AddrRange::new(0x3000, 0x2000).unwrap(), 16);
+/// assert_eq!((p.count, p.widened), (2, Widened::empty()));
+/// ```
+pub fn plan_range(r: &AddrRange, cap: usize) -> RangePlan {
+    let cap = cap.max(1);
+    let all = RangePlan {
+        plan: PagePlan::Single { address: ALL_PAGES_ADDRESS, s: true },
+        count: 1,
+        widened: if r.is_all() { Widened::empty() } else { Widened::RANGE },
+    };
+    if r.is_all() {
+        return all;
+    }
+    let pages = r.align_out(PAGE_SHIFT);
+    let page_widen = if pages == *r { Widened::empty() } else { Widened::RANGE };
+    let block = covering_block(r, PAGE_SHIFT);
+    if block.order >= 64 {
+        return all;
+    }
+    let single = |extra: Widened| {
+        let (address, s) = ats_encode_block(block);
+        let w = if block.range() == *r { Widened::empty() } else { Widened::RANGE };
+        RangePlan { plan: PagePlan::Single { address, s }, count: 1, widened: w | extra }
+    };
+    if (1u128 << block.order) <= SPLIT_FACTOR * pages.size() {
+        return single(Widened::empty());
+    }
+    let blocks = AlignedBlocks::new(&pages, PAGE_SHIFT, 63);
+    let n = blocks.clone().take(cap.saturating_add(1)).count();
+    if n <= cap {
+        RangePlan { plan: PagePlan::Blocks(blocks), count: n, widened: page_widen }
+    } else {
+        single(Widened::CAP)
+    }
+}
+
+/// The devices a device-tagged invalidation reaches, as AMD can name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DevSet {
+    /// DeviceIDs `lo..=hi`.
+    Interval(u16, u16),
+    /// The devices of a generic domain, via the context (`count` of them).
+    Domain(u32, usize),
+    /// Not enumerable (unknown domain, every device, ids wider than 16 bits).
+    Unknown,
+}
+
+impl DevSet {
+    fn resolve<C: Context + ?Sized>(i: &Inval, ctx: &C) -> DevSet {
+        if let Some((a, b)) = i.device.interval() {
+            let (lo, hi) = (a.min(b), a.max(b));
+            return match (u16::try_from(lo), u16::try_from(hi)) {
+                (Ok(lo), Ok(hi)) => DevSet::Interval(lo, hi),
+                _ => DevSet::Unknown,
+            };
+        }
+        let DomainSel::One(d) = i.domain else { return DevSet::Unknown };
+        let (mut n, mut wide) = (0usize, false);
+        if !ctx.devices_of_domain(d, &mut |rid| {
+            n += 1;
+            wide |= rid > 0xffff;
+        }) || wide
+        {
+            return DevSet::Unknown;
+        }
+        DevSet::Domain(d, n)
+    }
+
+    fn count(&self) -> usize {
+        match *self {
+            DevSet::Interval(lo, hi) => usize::from(hi - lo) + 1,
+            DevSet::Domain(_, n) => n,
+            DevSet::Unknown => usize::MAX,
+        }
+    }
+
+    fn for_each<C: Context + ?Sized>(
+        &self,
+        ctx: &C,
+        f: &mut dyn FnMut(u16) -> Result<(), LowerError>,
+    ) -> Result<(), LowerError> {
+        match *self {
+            DevSet::Interval(lo, hi) => (lo..=hi).try_for_each(f),
+            DevSet::Domain(d, _) => {
+                let mut res = Ok(());
+                ctx.devices_of_domain(d, &mut |rid| {
+                    if res.is_ok() {
+                        // Wide ids were excluded by `resolve`.
+                        if let Ok(id) = u16::try_from(rid) {
+                            res = f(id);
+                        }
+                    }
+                });
+                res
+            }
+            DevSet::Unknown => Ok(()),
+        }
+    }
+}
+
+struct Emitter<'a> {
+    out: &'a mut dyn Sink<Command>,
+    o: Outcome,
+    /// A phase has emitted since the last fence.
+    pending: bool,
+}
+
+impl Emitter<'_> {
+    fn push(&mut self, c: Command) -> Result<(), LowerError> {
+        self.out.push(c)?;
+        self.o.emitted += 1;
+        self.pending = true;
+        Ok(())
+    }
+    /// Close a phase: the next phase's first command is preceded by a fence.
+    fn fence_if_pending(&mut self) -> Result<(), LowerError> {
+        if self.pending {
+            self.out.push(Command::CompletionWait(CompletionWait { f: true, ..Default::default() }))?;
+            self.o.emitted += 1;
+            self.pending = false;
+        }
+        Ok(())
+    }
+}
+
+/// Lower one generic operation to AMD-Vi commands written to `out`.
+///
+/// * `Inval`: see the module docs; a `Regime::Secure` invalidation is
+///   dropped (AMD-Vi has no secure regime), as are device TLBs on a host
+///   without ATS and devices whose ATS is disabled.
+/// * `Sync` → one COMPLETION_WAIT; `sev`, `drain_page_requests` or a store
+///   address that is not 8-byte aligned below 2^52 → `NoEquivalent`.
+/// * `Prefetch` → PREFETCH_IOMMU_PAGES (inv = 0); configuration-only,
+///   secure or unnameable prefetches are dropped (a hint).
+/// * `PageResponse` → COMPLETE_PPR_REQUEST; `Resume`, `StallTerminate` → `NoEquivalent`.
+///
+/// ```
+/// use iommu_inval_amd::{lower, Caps, Command};
+/// use iommu_inval_core::{model::*, FixedBuf, IdentityContext};
+/// // Leaf-only stage-2 invalidation of 2 MiB in domain 3.
+/// let op = Op::Inval(Inval::new(Caches::IOTLB | Caches::LEAF).stage(Stages::S2)
+///     .domain(DomainSel::One(3)).range(AddrRange::new(0x20_0000, 0x20_0000).unwrap()));
+/// let mut out: FixedBuf<Command, 8> = FixedBuf::new();
+/// let o = lower(&op, &Caps::default(), &IdentityContext, &mut out).unwrap();
+/// assert!(o.is_exact());
+/// // s = 1, bits 12..=19 set, bit 20 clear: 2^21 bytes at 0x200000.
+/// assert_eq!(out.get(0).unwrap().encode(), [0x3000_0003_0000_0000, 0x2f_f001]);
+/// ```
+pub fn lower<C: Context + ?Sized>(
+    op: &Op,
+    caps: &Caps,
+    ctx: &C,
+    out: &mut dyn Sink<Command>,
+) -> Result<Outcome, LowerError> {
+    match op {
+        Op::Inval(i) => lower_inval(i, caps, ctx, out),
+        Op::Sync(s) => lower_sync(s, out),
+        Op::Prefetch(p) => lower_prefetch(p, caps, out),
+        Op::PageResponse(r) => lower_page_response(r, out),
+        Op::Resume { .. } => Err(LowerError::NoEquivalent("AMD-Vi has no stall resume command")),
+        Op::StallTerminate { .. } => {
+            Err(LowerError::NoEquivalent("AMD-Vi has no stall terminate command"))
+        }
+    }
+}
+
+fn lower_sync(s: &Sync, out: &mut dyn Sink<Command>) -> Result<Outcome, LowerError> {
+    if s.sev {
+        return Err(LowerError::NoEquivalent("COMPLETION_WAIT cannot send an event (SEV)"));
+    }
+    if s.drain_page_requests {
+        // COMPLETION_WAIT has no page-request drain (VT-d pd); dropping it
+        // would let the caller believe in-flight page requests were drained.
+        return Err(LowerError::NoEquivalent("COMPLETION_WAIT cannot drain page requests"));
+    }
+    let mut c = CompletionWait { i: s.interrupt, f: s.fence, ..Default::default() };
+    if let Some(st) = s.store {
+        if st.address & !STORE_ADDR_MASK != 0 {
+            return Err(LowerError::NoEquivalent(
+                "COMPLETION_WAIT store address must be 8-byte aligned and below 2^52",
+            ));
+        }
+        c.s = true;
+        c.store_address = st.address;
+        c.store_data = st.data;
+    }
+    out.push(Command::CompletionWait(c))?;
+    Ok(Outcome { emitted: 1, ..Outcome::default() })
+}
+
+fn lower_prefetch(p: &Prefetch, caps: &Caps, out: &mut dyn Sink<Command>) -> Result<Outcome, LowerError> {
+    let drop = |why| Ok(Outcome { dropped: Some(why), ..Outcome::default() });
+    let Some(range) = p.range else {
+        return drop("AMD-Vi has no configuration-only prefetch");
+    };
+    if p.secure {
+        return drop("AMD-Vi has no secure streams");
+    }
+    let Ok(device_id) = u16::try_from(p.device) else {
+        return drop("device id wider than 16 bits");
+    };
+    let (gn, pasid) = match p.pasid {
+        None => (false, 0),
+        Some(x) if caps.guest_translation && x <= pasid_limit(caps, 20) => (true, x),
+        Some(_) => return drop("PASID not supported by the host"),
+    };
+    // A hint: one command, the smallest s-bit block covering the range.
+    let plan = plan_range(&range, 1);
+    let mut o = Outcome { widened: plan.widened - Widened::CAP, ..Outcome::default() };
+    plan.for_each(|address, s| {
+        out.push(Command::PrefetchIommuPages(PrefetchIommuPages {
+            device_id,
+            pfcount: p.count,
+            pasid,
+            s,
+            gn,
+            inv: false,
+            address,
+        }))?;
+        o.emitted += 1;
+        Ok(())
+    })?;
+    Ok(o)
+}
+
+fn lower_page_response(r: &PageResponse, out: &mut dyn Sink<Command>) -> Result<Outcome, LowerError> {
+    if r.priv_data.is_some() {
+        return Err(LowerError::NoEquivalent("COMPLETE_PPR_REQUEST has no private data"));
+    }
+    let device_id = u16::try_from(r.device)
+        .map_err(|_| LowerError::NoEquivalent("device id wider than 16 bits"))?;
+    if r.prg_index > 0x1ff {
+        return Err(LowerError::NoEquivalent("PRG index wider than 9 bits"));
+    }
+    let pasid = r.pasid.unwrap_or(0);
+    if pasid > PASID_MAX {
+        return Err(LowerError::NoEquivalent("PASID wider than 20 bits"));
+    }
+    let status = match r.code {
+        RespCode::Success => 0x0,
+        RespCode::Invalid => 0x1,
+        RespCode::Failure => 0xf,
+    };
+    out.push(Command::CompletePprRequest(CompletePprRequest {
+        device_id,
+        pasid,
+        gn: r.pasid.is_some() || r.guest,
+        tag: r.prg_index,
+        status,
+    }))?;
+    Ok(Outcome { emitted: 1, ..Outcome::default() })
+}
+
+/// Largest PASID the host and a `field_bits`-wide field both hold.
+fn pasid_limit(caps: &Caps, field_bits: u8) -> u32 {
+    let bits = caps.pasid_bits.min(field_bits).min(20);
+    (1u32 << bits) - 1
+}
+
+/// What INVALIDATE_IOMMU_ALL removes beyond the IOMMU-cache part of `i`.
+fn iommu_all_widening(i: &Inval) -> Widened {
+    let kinds = Caches::CONFIG | Caches::IOTLB | Caches::INTR_REMAP;
+    let mut w = Widened::empty();
+    if !i.caches.contains(kinds) {
+        w |= Widened::CACHES;
+    }
+    if matches!(i.domain, DomainSel::One(_)) {
+        w |= Widened::DOMAIN;
+    }
+    if !matches!(i.device, DeviceSel::All) || matches!(i.domain, DomainSel::One(_)) {
+        w |= Widened::DEVICE;
+    }
+    if i.pasid != PasidSel::All {
+        w |= Widened::PASID;
+    }
+    if i.stages != Stages::all() {
+        w |= Widened::STAGE;
+    }
+    if !i.range.is_all() {
+        w |= Widened::RANGE;
+    }
+    if i.leaf_only() {
+        w |= Widened::LEAF;
+    }
+    w
+}
+
+fn lower_inval<C: Context + ?Sized>(
+    i: &Inval,
+    caps: &Caps,
+    ctx: &C,
+    out: &mut dyn Sink<Command>,
+) -> Result<Outcome, LowerError> {
+    if i.regime == Regime::Secure {
+        return Ok(Outcome { dropped: Some("AMD-Vi has no secure regime"), ..Outcome::default() });
+    }
+    let cap = caps.max_cmds.max(1);
+    let config = i.caches.intersects(Caches::CONFIG);
+    let intr = i.caches.contains(Caches::INTR_REMAP);
+    let iotlb = i.caches.contains(Caches::IOTLB);
+    let dev_tlb = i.caches.contains(Caches::DEV_TLB);
+    let mut widened = Widened::empty();
+    let mut dropped = None;
+    // Device-tagged caches resolve the same device set.
+    let devs = if config || intr || dev_tlb { DevSet::resolve(i, ctx) } else { DevSet::Unknown };
+
+    // Phase 1 (configuration): per device, or INVALIDATE_IOMMU_ALL.
+    let per_dev = usize::from(config) + usize::from(intr);
+    let mut need_all = false;
+    if per_dev > 0 {
+        match devs {
+            DevSet::Unknown => need_all = true,
+            d if d.count().saturating_mul(per_dev) > cap => {
+                need_all = true;
+                widened |= Widened::CAP;
+            }
+            _ => {
+                if config {
+                    // The DTE is the whole device configuration, every PASID's
+                    // included (there is no finer command, §2.4.2).
+                    if !i.caches.contains(Caches::CONFIG) {
+                        widened |= Widened::CACHES;
+                    }
+                    if i.caches.contains(Caches::CONFIG_PASID) && i.pasid != PasidSel::All {
+                        widened |= Widened::PASID;
+                    }
+                    if i.leaf_only() {
+                        widened |= Widened::LEAF;
+                    }
+                }
+                if intr && !i.range.is_all() {
+                    // The interrupt table is invalidated whole (§2.4.5).
+                    widened |= Widened::RANGE;
+                }
+            }
+        }
+    }
+
+    // Phase 2 (IOMMU TLB): which (gn, pasid) commands, or INVALIDATE_IOMMU_ALL.
+    let mut domain_id = 0u16;
+    let s1_pasid = match i.pasid {
+        PasidSel::One(p) if caps.guest_translation && p <= pasid_limit(caps, 20) => Some(p),
+        _ => None,
+    };
+    let s1 = iotlb && i.stages.contains(Stages::S1);
+    let s2 = iotlb && i.stages.contains(Stages::S2);
+    if iotlb {
+        let native = match (i.regime, i.domain) {
+            (Regime::Guest, DomainSel::One(d)) => {
+                ctx.domain_to_native(ArchId::Amd, d).and_then(|n| u16::try_from(n).ok())
+            }
+            // Hypervisor entries and "every domain": no all-domain pages command.
+            _ => None,
+        };
+        match native {
+            Some(n) => domain_id = n,
+            None => need_all = true,
+        }
+        if s1 && s1_pasid.is_none() {
+            // Stage 1 of several PASIDs, of requests without PASID, of a PASID
+            // wider than the host's or on a host without guest translation.
+            need_all = true;
+        }
+    }
+    let stages_n = usize::from(s1) + usize::from(s2);
+    let tlb_plan = plan_range(&i.range, cap / stages_n.max(1));
+
+    // Phase 3 (device TLBs): checked before anything is written.
+    let mut ats_devs = 0usize;
+    let mut dev_plan = None;
+    let mut dev_gn = None;
+    if dev_tlb {
+        if !caps.ats {
+            dropped = Some("host without ATS: no device TLBs");
+        } else {
+            if devs == DevSet::Unknown {
+                return Err(LowerError::NoEquivalent(
+                    "device-TLB invalidation of devices the context cannot enumerate: \
+                     AMD-Vi has no all-device INVALIDATE_IOTLB_PAGES",
+                ));
+            }
+            devs.for_each(ctx, &mut |d| {
+                ats_devs += usize::from(ctx.ats_enabled(d.into()));
+                Ok(())
+            })?;
+            if ats_devs > cap {
+                return Err(LowerError::NoEquivalent(
+                    "device-TLB invalidation of more devices than max_cmds",
+                ));
+            }
+            if ats_devs < devs.count() {
+                dropped = Some("devices without ATS have no device TLB");
+            }
+            dev_gn = match i.pasid {
+                PasidSel::One(p) if !i.global && caps.guest_translation && p <= pasid_limit(caps, 16) => {
+                    Some(p as u16)
+                }
+                PasidSel::All => None,
+                _ => {
+                    widened |= Widened::PASID;
+                    None
+                }
+            };
+            let p = plan_range(&i.range, cap / ats_devs.max(1));
+            widened |= p.widened;
+            dev_plan = Some(p);
+        }
+    }
+
+    let mut e = Emitter { out, o: Outcome::default(), pending: false };
+    if need_all && (per_dev > 0 || iotlb) {
+        widened |= iommu_all_widening(i);
+        e.push(Command::InvalidateIommuAll(InvalidateIommuAll))?;
+    } else {
+        if per_dev > 0 {
+            devs.for_each(ctx, &mut |device_id| {
+                if config {
+                    e.push(Command::InvalidateDevtabEntry(InvalidateDevtabEntry { device_id }))?;
+                }
+                if intr {
+                    e.push(Command::InvalidateInterruptTable(InvalidateInterruptTable { device_id }))?;
+                }
+                Ok(())
+            })?;
+        }
+        if iotlb {
+            e.fence_if_pending()?;
+            widened |= tlb_plan.widened;
+            let pde = !i.leaf_only();
+            let mut each = |gn: bool, pasid: u32| {
+                tlb_plan.for_each(|address, s| {
+                    e.push(Command::InvalidateIommuPages(InvalidateIommuPages {
+                        pasid,
+                        domain_id,
+                        s,
+                        pde,
+                        gn,
+                        address,
+                    }))
+                })
+            };
+            if let (true, Some(p)) = (s1, s1_pasid) {
+                each(true, p)?;
+            }
+            if s2 {
+                each(false, 0)?;
+            }
+        }
+    }
+    if let Some(plan) = dev_plan {
+        if ats_devs > 0 {
+            e.fence_if_pending()?;
+        }
+        let (gn, pasid) = match dev_gn {
+            Some(p) => (true, p),
+            None => (false, 0),
+        };
+        devs.for_each(ctx, &mut |device_id| {
+            if !ctx.ats_enabled(device_id.into()) {
+                return Ok(());
+            }
+            plan.for_each(|address, s| {
+                e.push(Command::InvalidateIotlbPages(InvalidateIotlbPages {
+                    device_id,
+                    pasid,
+                    maxpend: i.hints.max_pending,
+                    queue_id: i.hints.queue_id,
+                    s,
+                    gn,
+                    address,
+                }))
+            })
+        })?;
+    }
+    let mut o = e.o;
+    o.widened |= widened;
+    o.dropped = dropped;
+    Ok(o)
+}
