@@ -1,0 +1,258 @@
+//! VT-d descriptors → generic operations.
+//!
+//! Decisions (VT-d rev 3+/4 section numbers):
+//! * `iotlb_inv_dsc` domain- and page-selective remove second-stage
+//!   (domain-tagged) translations only: in scalable mode first-stage and
+//!   nested (PASID-granular) entries are invalidated with
+//!   `p_iotlb_inv_dsc` (§6.5.2.4; §6.5.2.2 scopes the IOTLB descriptor to
+//!   the domain's second-stage mappings, and the software guidance table of
+//!   §6.5.3 lists the PASID-based IOTLB invalidation for first-stage
+//!   changes). Global (`g` = 1) removes everything: `Stages::S1 | S2`.
+//! * `cc_inv_dsc` lifts to `CONFIG_DEVICE` only: the PASID cache is a
+//!   separate structure invalidated with `pc_inv_dsc`; the guidance of
+//!   §6.5.3 requires a PASID-cache invalidation after a scalable-mode
+//!   context-entry change, so a context-cache invalidation does not remove
+//!   PASID-cache entries.
+//! * Device-TLB invalidations without PASID lift to `PasidSel::All` (PCIe
+//!   ATS: a request without PASID prefix removes every ATC entry of the range).
+
+use crate::desc::*;
+use iommu_inval_core::model::{
+    Caches, DeviceSel, DomainSel, Hints, Inval, Op, PageResponse, PasidSel, RespCode, Stages,
+    Store, Sync,
+};
+use iommu_inval_core::range::{ats_decode, AddrRange, PAGE_SHIFT};
+use iommu_inval_core::{ArchId, Context, LowerError, Outcome, Sink, Widened};
+
+/// The generic domain of `did`, widened to every domain when unknown.
+fn domain<C: Context + ?Sized>(ctx: &C, did: u16, w: &mut Widened) -> DomainSel {
+    match ctx.domain_from_native(ArchId::Vtd, u32::from(did)) {
+        Some(d) => DomainSel::One(d),
+        None => {
+            *w |= Widened::DOMAIN;
+            DomainSel::All
+        }
+    }
+}
+
+/// The generic domain of `did` when known (no widening: used where the
+/// domain does not change the footprint).
+fn domain_quiet<C: Context + ?Sized>(ctx: &C, did: u16) -> DomainSel {
+    ctx.domain_from_native(ArchId::Vtd, u32::from(did))
+        .map_or(DomainSel::All, DomainSel::One)
+}
+
+/// `2^am` 4 KiB pages at `address` aligned down to that size (the hardware
+/// ignores the low address bits, §6.5.2.2).
+fn am_range(address: u64, am: u8) -> AddrRange {
+    AddrRange::block(address, PAGE_SHIFT + u32::from(am))
+}
+
+fn leaf(ih: bool) -> Caches {
+    if ih {
+        Caches::LEAF
+    } else {
+        Caches::empty()
+    }
+}
+
+/// Lift one descriptor to generic operations written to `out`.
+///
+/// ```
+/// use iommu_inval_core::{model::*, IdentityContext, FixedBuf};
+/// use iommu_inval_vtd::{lift, Command};
+/// // p_iotlb_inv_dsc, page-selective within PASID 7 of domain 3: 2^2 pages at 0x10000.
+/// let c = Command::decode(&[0x0007_0003_0036, 0x10002]).unwrap();
+/// let mut out: FixedBuf<Op, 4> = FixedBuf::new();
+/// lift(&c, &IdentityContext, &mut out).unwrap();
+/// let Some(Op::Inval(i)) = out.get(0) else { panic!() };
+/// assert_eq!((i.stages, i.domain, i.pasid), (Stages::S1, DomainSel::One(3), PasidSel::One(7)));
+/// assert_eq!(i.range, AddrRange::new(0x10000, 0x4000).unwrap());
+/// ```
+pub fn lift<C: Context + ?Sized>(
+    cmd: &Command,
+    ctx: &C,
+    out: &mut dyn Sink<Op>,
+) -> Result<Outcome, LowerError> {
+    let mut w = Widened::empty();
+    let mut n = 0usize;
+    let mut emit = |op: Op, out: &mut dyn Sink<Op>| -> Result<(), LowerError> {
+        out.push(op)?;
+        n += 1;
+        Ok(())
+    };
+    match *cmd {
+        Command::CcInv(d) => {
+            let base = Inval::new(Caches::CONFIG_DEVICE);
+            match d.g {
+                1 => emit(base.into(), out)?,
+                2 => emit(base.domain(domain(ctx, d.did, &mut w)).into(), out)?,
+                3 => {
+                    let base = base.domain(domain_quiet(ctx, d.did));
+                    let sid = u32::from(d.sid);
+                    match d.fm {
+                        0 => emit(base.device(DeviceSel::One(sid)).into(), out)?,
+                        // fm masks the *most significant* function bits (§6.5.2.1):
+                        // 1 → sid[2], 2 → sid[2:1]; the matching ids are not contiguous.
+                        1 => {
+                            for s in [sid & !4, sid | 4] {
+                                emit(base.device(DeviceSel::One(s)).into(), out)?;
+                            }
+                        }
+                        2 => {
+                            let b = sid & !6;
+                            for s in [b, b | 2, b | 4, b | 6] {
+                                emit(base.device(DeviceSel::One(s)).into(), out)?;
+                            }
+                        }
+                        _ => emit(
+                            base.device(DeviceSel::Range {
+                                first: sid & !7,
+                                last: sid | 7,
+                            })
+                            .into(),
+                            out,
+                        )?,
+                    }
+                }
+                _ => return Err(LowerError::Invalid("cc_inv_dsc granularity 0")),
+            }
+        }
+        Command::IotlbInv(d) => {
+            let hints = Hints {
+                drain_reads: d.dr,
+                drain_writes: d.dw,
+                ..Hints::default()
+            };
+            let i = match d.g {
+                1 => Inval::new(Caches::IOTLB),
+                2 => Inval::new(Caches::IOTLB)
+                    .stage(Stages::S2)
+                    .domain(domain(ctx, d.did, &mut w)),
+                3 => Inval::new(Caches::IOTLB | leaf(d.ih))
+                    .stage(Stages::S2)
+                    .domain(domain(ctx, d.did, &mut w))
+                    .range(am_range(d.address, d.am)),
+                _ => return Err(LowerError::Invalid("iotlb_inv_dsc granularity 0")),
+            };
+            emit(i.hints(hints).into(), out)?;
+        }
+        Command::PIotlbInv(d) => {
+            let base = Inval::new(Caches::IOTLB)
+                .stage(Stages::S1)
+                .domain(domain(ctx, d.did, &mut w))
+                .pasid(PasidSel::One(d.pasid));
+            let i = match d.g {
+                2 => base,
+                3 => base.range(am_range(d.address, d.am)),
+                _ => return Err(LowerError::Invalid("p_iotlb_inv_dsc granularity 0 or 1")),
+            };
+            let i = if d.g == 3 && d.ih {
+                Inval {
+                    caches: i.caches | Caches::LEAF,
+                    ..i
+                }
+            } else {
+                i
+            };
+            emit(i.into(), out)?;
+        }
+        Command::PcInv(d) => {
+            let base = Inval::new(Caches::CONFIG_PASID);
+            let i = match d.g {
+                0 => base.domain(domain(ctx, d.did, &mut w)),
+                1 => base
+                    .domain(domain(ctx, d.did, &mut w))
+                    .pasid(PasidSel::One(d.pasid)),
+                3 => base,
+                _ => return Err(LowerError::Invalid("pc_inv_dsc granularity 2")),
+            };
+            emit(i.into(), out)?;
+        }
+        Command::DevTlbInv(d) => {
+            let hints = Hints {
+                pfsid: d.pfsid,
+                max_pending: d.mip,
+                ..Hints::default()
+            };
+            let i = Inval::new(Caches::DEV_TLB)
+                .device(DeviceSel::One(u32::from(d.sid)))
+                .pasid(PasidSel::All)
+                .range(ats_decode(d.address, d.s))
+                .hints(hints);
+            emit(i.into(), out)?;
+        }
+        Command::PDevTlbInv(d) => {
+            let hints = Hints {
+                pfsid: d.pfsid,
+                max_pending: d.mip,
+                ..Hints::default()
+            };
+            let i = Inval::new(Caches::DEV_TLB)
+                .device(DeviceSel::One(u32::from(d.sid)))
+                .pasid(PasidSel::One(d.pasid))
+                .global(d.g)
+                .range(ats_decode(d.address, d.s))
+                .hints(hints);
+            emit(i.into(), out)?;
+        }
+        Command::IecInv(d) => {
+            let i = Inval::new(Caches::INTR_REMAP);
+            // Index-selective: 2^im entries from iidx aligned down (§6.5.2.7).
+            let i = if d.g {
+                i.range(AddrRange::block(u64::from(d.iidx), u32::from(d.im)))
+            } else {
+                i
+            };
+            emit(i.into(), out)?;
+        }
+        Command::InvWait(d) => {
+            let s = Sync {
+                interrupt: d.r#if,
+                store: if d.sw {
+                    Some(Store {
+                        address: d.status_address,
+                        data: u64::from(d.status_data),
+                    })
+                } else {
+                    None
+                },
+                fence: d.r#fn,
+                drain_page_requests: d.pd,
+                ..Sync::default()
+            };
+            emit(Op::Sync(s), out)?;
+        }
+        Command::PageGrpResp(d) => {
+            let code = match d.resp_code {
+                0 => RespCode::Success,
+                1 => RespCode::Invalid,
+                0xf => RespCode::Failure,
+                _ => {
+                    return Err(LowerError::Invalid(
+                        "page_grp_resp_dsc reserved response code",
+                    ))
+                }
+            };
+            let priv_data = match d.priv_data {
+                Some(p) if d.priv_data_present || p != [0, 0] => Some(p),
+                _ => None,
+            };
+            let r = PageResponse {
+                device: u32::from(d.rid),
+                pasid: if d.pasid_present { Some(d.pasid) } else { None },
+                prg_index: d.prg_index,
+                code,
+                last: d.lpig,
+                priv_data,
+                guest: false,
+            };
+            emit(Op::PageResponse(r), out)?;
+        }
+    }
+    Ok(Outcome {
+        emitted: n,
+        widened: w,
+        dropped: None,
+    })
+}

@@ -1,0 +1,811 @@
+//! Generic operations → VT-d descriptors for a host described by [`Caps`].
+//!
+//! Rules (see DESIGN.md "Conversion across architectures"):
+//! * never under-invalidate: a scope VT-d cannot name is widened to the
+//!   narrowest descriptor that covers it, and reported in `Outcome.widened`;
+//! * ranges become the fewest page-selective descriptors whose aligned
+//!   `2^am`-page blocks cover them (`am` ≤ CAP.MAMV), at most
+//!   `caps.max_cmds`, else one covering block or a PASID-/domain-selective
+//!   descriptor;
+//! * an invalidation spanning caches is emitted as configuration caches
+//!   (context, PASID, interrupt entry), `inv_wait`, IOTLB, `inv_wait`,
+//!   device TLB, `inv_wait` (fence waits, §6.5.2.8: later descriptors are
+//!   not processed before earlier ones complete).
+
+use crate::desc::*;
+use iommu_inval_core::model::{
+    Caches, DeviceSel, DomainSel, Inval, Op, PageResponse, PasidSel, Regime, RespCode, Stages, Sync,
+};
+use iommu_inval_core::range::{ats_encode_block, plan_aligned, Block, Plan, PAGE_SHIFT};
+use iommu_inval_core::{ArchId, Context, LowerError, Outcome, Sink, Widened};
+
+/// Host capabilities that shape the lowering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Caps {
+    /// Scalable mode (ECAP.SMTS and RTADDR_REG.TTM = scalable): PASID
+    /// descriptors (types 6, 7, 8) are available.
+    pub scalable: bool,
+    /// CAP.MAMV: the largest `am` of page-selective invalidations (≤ 63).
+    pub mamv: u8,
+    /// ECAP.DT: device-TLB (ATS) support.
+    pub dev_tlb: bool,
+    /// PASID width in bits (ECAP.PSS + 1), at most 20.
+    pub pasid_bits: u8,
+    /// 256-bit descriptors (IQA_REG.DW = 1).
+    pub wide: bool,
+    /// Most page-selective descriptors one range may become before falling
+    /// back to a wider single descriptor.
+    pub max_cmds: usize,
+}
+
+impl Default for Caps {
+    /// A current scalable-mode server IOMMU: MAMV 18 (the value reported by
+    /// recent Xeon IOMMUs and emulated by QEMU), ATS, 20-bit PASIDs,
+    /// 256-bit descriptors (as Linux programs IQA.DW in scalable mode).
+    fn default() -> Self {
+        Caps {
+            scalable: true,
+            mamv: 18,
+            dev_tlb: true,
+            pasid_bits: 20,
+            wide: true,
+            max_cmds: 16,
+        }
+    }
+}
+
+impl Caps {
+    /// A legacy-mode (no PASID) host with 128-bit descriptors.
+    pub const fn legacy() -> Self {
+        Caps {
+            scalable: false,
+            mamv: 18,
+            dev_tlb: true,
+            pasid_bits: 0,
+            wide: false,
+            max_cmds: 16,
+        }
+    }
+    fn pasid_ok(&self, p: u32) -> bool {
+        self.scalable && u32::from(self.pasid_bits.min(20)) > 0 && p >> self.pasid_bits.min(20) == 0
+    }
+    fn max_order(&self) -> u32 {
+        PAGE_SHIFT + u32::from(self.mamv.min(52))
+    }
+    fn cap(&self) -> usize {
+        self.max_cmds.max(1)
+    }
+}
+
+/// Writes descriptors, inserting a fence `inv_wait` between cache groups.
+struct Em<'a> {
+    out: &'a mut dyn Sink<Command>,
+    wide: bool,
+    n: usize,
+    groups: usize,
+    in_group: bool,
+    wait_pending: bool,
+}
+
+impl Em<'_> {
+    fn push(&mut self, c: Command) -> Result<(), LowerError> {
+        if self.wait_pending {
+            self.wait_pending = false;
+            self.raw(fence(self.wide))?;
+        }
+        if !self.in_group {
+            self.in_group = true;
+            self.groups += 1;
+        }
+        self.raw(c.with_width(self.wide))
+    }
+    fn raw(&mut self, c: Command) -> Result<(), LowerError> {
+        self.out.push(c)?;
+        self.n += 1;
+        Ok(())
+    }
+    /// Close a group: if it emitted anything, the next group starts after a wait.
+    fn end_group(&mut self) {
+        if self.in_group {
+            self.in_group = false;
+            self.wait_pending = true;
+        }
+    }
+}
+
+fn fence(wide: bool) -> Command {
+    Command::InvWait(InvWait {
+        r#fn: true,
+        wide,
+        ..InvWait::default()
+    })
+}
+
+fn did_of<C: Context + ?Sized>(ctx: &C, d: u32) -> Option<u16> {
+    ctx.domain_to_native(ArchId::Vtd, d)
+        .and_then(|n| u16::try_from(n).ok())
+}
+
+/// The DID every source-id `lo..=hi` is in, if one and known.
+fn did_for<C: Context + ?Sized>(ctx: &C, dom: DomainSel, lo: u32, hi: u32) -> Option<u16> {
+    match dom {
+        DomainSel::One(d) => did_of(ctx, d),
+        DomainSel::All => {
+            let mut did = None;
+            for s in lo..=hi {
+                let x = ctx.domain_of_device(s).and_then(|d| did_of(ctx, d))?;
+                if did.is_some_and(|p| p != x) {
+                    return None;
+                }
+                did = Some(x);
+            }
+            did
+        }
+    }
+}
+
+/// Lower one generic operation to VT-d descriptors written to `out`.
+///
+/// ```
+/// use iommu_inval_core::{model::*, IdentityContext, FixedBuf};
+/// use iommu_inval_vtd::{lower, Caps, Command};
+/// // 3 pages of PASID 1 in domain 2: blocks of 1 and 2 pages (aligned), exact.
+/// let op = Op::Inval(Inval::new(Caches::IOTLB).stage(Stages::S1).domain(DomainSel::One(2))
+///     .pasid(PasidSel::One(1)).range(AddrRange::new(0x3000, 0x3000).unwrap()));
+/// let mut out: FixedBuf<Command, 8> = FixedBuf::new();
+/// let o = lower(&op, &Caps::default(), &IdentityContext, &mut out).unwrap();
+/// assert_eq!((o.emitted, o.is_exact()), (2, true));
+/// let Some(Command::PIotlbInv(d)) = out.get(1) else { panic!() };
+/// assert_eq!((d.g, d.did, d.pasid, d.address, d.am), (3, 2, 1, 0x4000, 1));
+/// ```
+pub fn lower<C: Context + ?Sized>(
+    op: &Op,
+    caps: &Caps,
+    ctx: &C,
+    out: &mut dyn Sink<Command>,
+) -> Result<Outcome, LowerError> {
+    match op {
+        Op::Inval(i) => lower_inval(i, caps, ctx, out),
+        Op::Sync(s) => lower_sync(s, caps, out),
+        Op::Prefetch(_) => Ok(Outcome {
+            dropped: Some("VT-d has no prefetch command"),
+            ..Outcome::default()
+        }),
+        Op::PageResponse(r) => lower_resp(r, caps, out),
+        Op::Resume { .. } => Err(LowerError::NoEquivalent(
+            "VT-d has no stall resume (no stall model)",
+        )),
+        Op::StallTerminate { .. } => Err(LowerError::NoEquivalent(
+            "VT-d has no stall terminate (no stall model)",
+        )),
+    }
+}
+
+fn lower_sync(s: &Sync, caps: &Caps, out: &mut dyn Sink<Command>) -> Result<Outcome, LowerError> {
+    if s.sev {
+        return Err(LowerError::NoEquivalent(
+            "VT-d inv_wait cannot send an event (SEV)",
+        ));
+    }
+    let (sw, status_data, status_address) = match s.store {
+        None => (false, 0, 0),
+        Some(st) => {
+            if st.address & 3 != 0 {
+                return Err(LowerError::NoEquivalent(
+                    "inv_wait status address must be 4-byte aligned",
+                ));
+            }
+            let data = u32::try_from(st.data).map_err(|_| {
+                LowerError::NoEquivalent("inv_wait status data is 32 bits; store datum wider")
+            })?;
+            (true, data, st.address)
+        }
+    };
+    let c = Command::InvWait(InvWait {
+        r#if: s.interrupt,
+        sw,
+        r#fn: s.fence,
+        pd: s.drain_page_requests,
+        status_data,
+        status_address,
+        wide: caps.wide,
+    });
+    out.push(c)?;
+    Ok(Outcome {
+        emitted: 1,
+        ..Outcome::default()
+    })
+}
+
+fn lower_resp(
+    r: &PageResponse,
+    caps: &Caps,
+    out: &mut dyn Sink<Command>,
+) -> Result<Outcome, LowerError> {
+    let rid = u16::try_from(r.device)
+        .map_err(|_| LowerError::NoEquivalent("requester id wider than 16 bits"))?;
+    if r.pasid.is_some_and(|p| p >> 20 != 0) {
+        return Err(LowerError::NoEquivalent("PASID wider than 20 bits"));
+    }
+    if r.prg_index >> 9 != 0 {
+        return Err(LowerError::NoEquivalent(
+            "page request group index wider than 9 bits",
+        ));
+    }
+    if r.priv_data.is_some() && !caps.wide {
+        return Err(LowerError::NoEquivalent(
+            "private data needs 256-bit descriptors",
+        ));
+    }
+    let c = Command::PageGrpResp(PageGrpResp {
+        pasid_present: r.pasid.is_some(),
+        priv_data_present: r.priv_data.is_some(),
+        resp_code: match r.code {
+            RespCode::Success => 0,
+            RespCode::Invalid => 1,
+            RespCode::Failure => 0xf,
+        },
+        rid,
+        pasid: r.pasid.unwrap_or(0),
+        lpig: r.last,
+        prg_index: r.prg_index,
+        priv_data: if caps.wide {
+            Some(r.priv_data.unwrap_or([0, 0]))
+        } else {
+            None
+        },
+    });
+    out.push(c)?;
+    Ok(Outcome {
+        emitted: 1,
+        ..Outcome::default()
+    })
+}
+
+fn lower_inval<C: Context + ?Sized>(
+    i: &Inval,
+    caps: &Caps,
+    ctx: &C,
+    out: &mut dyn Sink<Command>,
+) -> Result<Outcome, LowerError> {
+    if i.regime == Regime::Secure {
+        return Ok(Outcome {
+            dropped: Some("VT-d has no secure regime"),
+            ..Outcome::default()
+        });
+    }
+    let mut o = Outcome::default();
+    let mut i = *i;
+    if i.regime == Regime::Hyp {
+        // SMMU EL2 entries carry no domain: every domain of the single VT-d regime.
+        i.regime = Regime::Guest;
+        i.domain = DomainSel::All;
+        o.widened |= Widened::REGIME;
+    }
+    let want_dev = i.caches.contains(Caches::DEV_TLB) && caps.dev_tlb;
+    if want_dev {
+        check_devices(&i, ctx)?;
+    }
+    let mut em = Em {
+        out,
+        wide: caps.wide,
+        n: 0,
+        groups: 0,
+        in_group: false,
+        wait_pending: false,
+    };
+    // Group 1: configuration caches.
+    if i.caches.contains(Caches::CONFIG_DEVICE) {
+        o.widened |= lower_cc(&i, caps, ctx, &mut em)?;
+    }
+    if i.caches.contains(Caches::CONFIG_PASID) {
+        if caps.scalable {
+            o.widened |= lower_pc(&i, caps, ctx, &mut em)?;
+        } else {
+            o.dropped = Some("legacy-mode VT-d has no PASID cache");
+        }
+    }
+    if i.caches.contains(Caches::INTR_REMAP) {
+        o.widened |= lower_iec(&i, caps, &mut em)?;
+    }
+    em.end_group();
+    if i.caches.contains(Caches::IOTLB) {
+        o.widened |= lower_iotlb(&i, caps, ctx, &mut em)?;
+    }
+    em.end_group();
+    if i.caches.contains(Caches::DEV_TLB) {
+        if want_dev {
+            o.widened |= lower_dev(&i, caps, ctx, &mut em)?;
+        } else if o.dropped.is_none() {
+            o.dropped = Some("host has no device-TLB support (ECAP.DT = 0)");
+        }
+    }
+    em.end_group();
+    if em.groups >= 2 {
+        em.raw(fence(caps.wide))?;
+    }
+    o.emitted = em.n;
+    Ok(o)
+}
+
+/// Widening of a leaf-only request lowered to a descriptor that also removes
+/// non-leaf entries.
+fn leaf_w(i: &Inval) -> Widened {
+    if i.leaf_only() {
+        Widened::LEAF
+    } else {
+        Widened::empty()
+    }
+}
+
+fn lower_cc<C: Context + ?Sized>(
+    i: &Inval,
+    caps: &Caps,
+    ctx: &C,
+    em: &mut Em,
+) -> Result<Widened, LowerError> {
+    let mut w = leaf_w(i);
+    let global = |em: &mut Em| {
+        em.push(Command::CcInv(CcInv {
+            g: 1,
+            ..CcInv::default()
+        }))
+    };
+    match i.device.interval() {
+        None => match i.domain {
+            DomainSel::One(d) => match did_of(ctx, d) {
+                Some(did) => em.push(Command::CcInv(CcInv {
+                    g: 2,
+                    did,
+                    ..CcInv::default()
+                }))?,
+                None => {
+                    global(em)?;
+                    w |= Widened::DOMAIN | Widened::DEVICE;
+                }
+            },
+            DomainSel::All => global(em)?,
+        },
+        Some((a, b)) => {
+            let (lo, hi) = (a.min(b), a.max(b));
+            // Aligned groups of 8 functions use fm = 3 (mask sid[2:0]); the
+            // rest one source-id each (fm 1, 2 mask non-contiguous bits).
+            let count = cc_pieces(lo, hi, &mut |_, _| true);
+            let ok = hi <= 0xffff && count.is_some_and(|c| c <= caps.cap());
+            let ok = ok
+                && cc_pieces(lo, hi, &mut |s, fm| {
+                    did_for(ctx, i.domain, s, s | fm_span(fm)).is_some()
+                })
+                .is_some();
+            if ok {
+                let mut err = Ok(());
+                cc_pieces(lo, hi, &mut |s, fm| {
+                    let did = did_for(ctx, i.domain, s, s | fm_span(fm)).unwrap_or(0);
+                    let sid = s as u16;
+                    if err.is_ok() {
+                        err = em.push(Command::CcInv(CcInv {
+                            g: 3,
+                            did,
+                            sid,
+                            fm,
+                            ..CcInv::default()
+                        }));
+                    }
+                    true
+                });
+                err?;
+            } else {
+                global(em)?;
+                w |= Widened::DEVICE;
+                if count.is_some_and(|c| c > caps.cap()) {
+                    w |= Widened::CAP;
+                }
+            }
+        }
+    }
+    Ok(w)
+}
+
+fn fm_span(fm: u8) -> u32 {
+    if fm == 3 {
+        7
+    } else {
+        0
+    }
+}
+
+/// Visit the device-selective pieces covering `lo..=hi` (`(sid, fm)`), stop
+/// when `f` returns false (then `None`); returns the piece count.
+fn cc_pieces(lo: u32, hi: u32, f: &mut dyn FnMut(u32, u8) -> bool) -> Option<usize> {
+    let mut s = u64::from(lo);
+    let end = u64::from(hi);
+    let mut n = 0usize;
+    while s <= end {
+        let (fm, step) = if s & 7 == 0 && s + 7 <= end {
+            (3u8, 8u64)
+        } else {
+            (0u8, 1u64)
+        };
+        if !f(s as u32, fm) {
+            return None;
+        }
+        n += 1;
+        s += step;
+    }
+    Some(n)
+}
+
+fn lower_pc<C: Context + ?Sized>(
+    i: &Inval,
+    caps: &Caps,
+    ctx: &C,
+    em: &mut Em,
+) -> Result<Widened, LowerError> {
+    let mut w = leaf_w(i);
+    let did = match (i.domain, i.device) {
+        (DomainSel::One(d), _) => did_of(ctx, d),
+        (DomainSel::All, DeviceSel::One(r)) => ctx.domain_of_device(r).and_then(|d| did_of(ctx, d)),
+        _ => None,
+    };
+    if i.device != DeviceSel::All {
+        // The PASID cache is tagged by DID and PASID, not by device.
+        w |= Widened::DEVICE;
+    }
+    match did {
+        None => {
+            if !(i.domain == DomainSel::All && i.device == DeviceSel::All) {
+                w |= Widened::DOMAIN;
+            }
+            if i.pasid != PasidSel::All {
+                w |= Widened::PASID;
+            }
+            em.push(Command::PcInv(PcInv {
+                g: 3,
+                ..PcInv::default()
+            }))?;
+        }
+        Some(did) => match i.pasid {
+            PasidSel::One(p) if caps.pasid_ok(p) => em.push(Command::PcInv(PcInv {
+                g: 1,
+                did,
+                pasid: p,
+                ..PcInv::default()
+            }))?,
+            p => {
+                if p != PasidSel::All {
+                    w |= Widened::PASID;
+                }
+                em.push(Command::PcInv(PcInv {
+                    g: 0,
+                    did,
+                    ..PcInv::default()
+                }))?;
+            }
+        },
+    }
+    Ok(w)
+}
+
+fn lower_iec(i: &Inval, caps: &Caps, em: &mut Em) -> Result<Widened, LowerError> {
+    let mut w = Widened::empty();
+    if i.device != DeviceSel::All || i.domain != DomainSel::All {
+        // Interrupt entries are indexed per remapping unit, not per device.
+        w |= Widened::DEVICE;
+    }
+    let global = IecInv {
+        g: false,
+        ..IecInv::default()
+    };
+    let r = i.range;
+    if r.is_all() {
+        em.push(Command::IecInv(global))?;
+        return Ok(w);
+    }
+    if r.last() > 0xffff {
+        em.push(Command::IecInv(global))?;
+        return Ok(w | Widened::RANGE);
+    }
+    let one = |b: Block| IecInv {
+        g: true,
+        im: b.order as u8,
+        iidx: b.addr as u16,
+        wide: false,
+    };
+    match plan_aligned(&r, 0, 31, caps.cap()) {
+        Plan::Pieces(it) => {
+            for b in it {
+                em.push(Command::IecInv(one(b)))?;
+            }
+        }
+        Plan::Single(b) => {
+            em.push(Command::IecInv(one(b)))?;
+            w |= Widened::RANGE | Widened::CAP;
+        }
+        Plan::All => {
+            em.push(Command::IecInv(global))?;
+            w |= Widened::RANGE | Widened::CAP;
+        }
+    }
+    Ok(w)
+}
+
+fn lower_iotlb<C: Context + ?Sized>(
+    i: &Inval,
+    caps: &Caps,
+    ctx: &C,
+    em: &mut Em,
+) -> Result<Widened, LowerError> {
+    let s1 = i.stages.contains(Stages::S1);
+    let s2 = i.stages.contains(Stages::S2);
+    let did = match i.domain {
+        DomainSel::One(d) => did_of(ctx, d),
+        DomainSel::All => None,
+    };
+    let pasid = match i.pasid {
+        PasidSel::One(p) if caps.pasid_ok(p) => Some(p),
+        _ => None,
+    };
+    // First-stage entries are named only by p_iotlb_inv_dsc (DID + one PASID);
+    // anything else, and any unknown domain, takes the global invalidation.
+    let need_global =
+        (s1 && (pasid.is_none() || did.is_none())) || (s2 && did.is_none()) || !(s1 || s2);
+    let (dr, dw) = (i.hints.drain_reads, i.hints.drain_writes);
+    if need_global {
+        em.push(Command::IotlbInv(IotlbInv {
+            g: 1,
+            dr,
+            dw,
+            ..IotlbInv::default()
+        }))?;
+        let mut w = leaf_w(i);
+        if matches!(i.domain, DomainSel::One(_)) {
+            w |= Widened::DOMAIN;
+        }
+        if !i.range.is_all() {
+            w |= Widened::RANGE;
+        }
+        if i.stages != Stages::all() {
+            w |= Widened::STAGE;
+        }
+        if s1 && i.pasid != PasidSel::All {
+            w |= Widened::PASID;
+        }
+        return Ok(w);
+    }
+    let did = did.unwrap_or(0);
+    let mut w = Widened::empty();
+    if s2 {
+        w |= page_sel(i, caps, em, |g, am, ih, address| {
+            Command::IotlbInv(IotlbInv {
+                g,
+                dr,
+                dw,
+                did,
+                am,
+                ih,
+                address,
+                wide: false,
+            })
+        })?;
+    }
+    if let (true, Some(pasid)) = (s1, pasid) {
+        w |= page_sel(i, caps, em, |g, am, ih, address| {
+            Command::PIotlbInv(PIotlbInv {
+                g,
+                did,
+                pasid,
+                am,
+                ih,
+                address,
+                wide: false,
+            })
+        })?;
+    }
+    Ok(w)
+}
+
+/// Emit page-selective descriptors (g = 3) for `i.range`, or the
+/// domain-/PASID-selective one (g = 2) for all addresses or above the cap.
+fn page_sel(
+    i: &Inval,
+    caps: &Caps,
+    em: &mut Em,
+    mk: impl Fn(u8, u8, bool, u64) -> Command,
+) -> Result<Widened, LowerError> {
+    let leaf = i.leaf_only();
+    let am = |b: &Block| (b.order.saturating_sub(PAGE_SHIFT)) as u8;
+    let r = i.range;
+    if r.is_all() {
+        em.push(mk(2, 0, false, 0))?;
+        return Ok(leaf_w(i));
+    }
+    let mut w = Widened::empty();
+    if r.align_out(PAGE_SHIFT) != r {
+        w |= Widened::RANGE;
+    }
+    match plan_aligned(&r, PAGE_SHIFT, caps.max_order(), caps.cap()) {
+        Plan::Pieces(it) => {
+            for b in it {
+                em.push(mk(3, am(&b), leaf, b.addr))?;
+            }
+        }
+        Plan::Single(b) => {
+            em.push(mk(3, am(&b), leaf, b.addr))?;
+            w |= Widened::RANGE | Widened::CAP;
+        }
+        Plan::All => {
+            em.push(mk(2, 0, false, 0))?;
+            w |= Widened::RANGE | Widened::CAP | leaf_w(i);
+        }
+    }
+    Ok(w)
+}
+
+/// Refuse, before anything is emitted, a device-TLB request whose devices
+/// VT-d cannot name: every descriptor names one 16-bit source-id, and there
+/// is no device-TLB invalidation of all devices.
+fn check_devices<C: Context + ?Sized>(i: &Inval, ctx: &C) -> Result<(), LowerError> {
+    match i.device.interval() {
+        Some((a, b)) => {
+            if a.max(b) > 0xffff {
+                return Err(LowerError::Invalid("requester id wider than 16 bits"));
+            }
+            Ok(())
+        }
+        None => {
+            let mut wide = false;
+            let known = match i.domain {
+                DomainSel::One(d) => ctx.devices_of_domain(d, &mut |r| wide |= r > 0xffff),
+                DomainSel::All => false,
+            };
+            if !known {
+                return Err(LowerError::NoEquivalent(
+                    "device-TLB invalidation of every device: VT-d names one source-id per descriptor and the context does not list the devices",
+                ));
+            }
+            if wide {
+                return Err(LowerError::Invalid("requester id wider than 16 bits"));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn lower_dev<C: Context + ?Sized>(
+    i: &Inval,
+    caps: &Caps,
+    ctx: &C,
+    em: &mut Em,
+) -> Result<Widened, LowerError> {
+    let mut w = Widened::empty();
+    let pasid = match i.pasid {
+        PasidSel::One(p) if caps.pasid_ok(p) => Some(p),
+        PasidSel::All => None,
+        _ => {
+            w |= Widened::PASID;
+            None
+        }
+    };
+    if pasid.is_none() && i.pasid != PasidSel::All {
+        // dev_tlb_inv_dsc also removes global entries.
+        w |= Widened::GLOBAL;
+    }
+    // Blocks of the range in ATS size encoding.
+    let r = i.range;
+    let mut blocks = [Block { addr: 0, order: 64 }; 1];
+    let mut plan_w = Widened::empty();
+    let plan = if r.is_all() {
+        None
+    } else {
+        if r.align_out(PAGE_SHIFT) != r {
+            plan_w |= Widened::RANGE;
+        }
+        match plan_aligned(&r, PAGE_SHIFT, 63, caps.cap()) {
+            Plan::Pieces(it) => Some(it),
+            Plan::Single(b) => {
+                plan_w |= Widened::RANGE | Widened::CAP;
+                blocks[0] = b;
+                None
+            }
+            Plan::All => {
+                plan_w |= Widened::RANGE | Widened::CAP;
+                None
+            }
+        }
+    };
+    w |= plan_w;
+    let mip = if i.hints.max_pending <= 31 {
+        i.hints.max_pending
+    } else {
+        0
+    };
+    let pfsid = i.hints.pfsid;
+    let one_device = |sid: u16, em: &mut Em| -> Result<(), LowerError> {
+        let emit = |b: Block, em: &mut Em| {
+            let (address, s) = ats_encode_block(b);
+            let c = match pasid {
+                Some(p) => Command::PDevTlbInv(PDevTlbInv {
+                    mip,
+                    pfsid,
+                    sid,
+                    pasid: p,
+                    g: i.global,
+                    s,
+                    address,
+                    wide: false,
+                }),
+                None => Command::DevTlbInv(DevTlbInv {
+                    pfsid,
+                    mip,
+                    sid,
+                    s,
+                    address,
+                    wide: false,
+                }),
+            };
+            em.push(c)
+        };
+        match &plan {
+            Some(it) => {
+                for b in it.clone() {
+                    emit(b, em)?;
+                }
+                Ok(())
+            }
+            None => emit(blocks[0], em),
+        }
+    };
+    match i.device {
+        DeviceSel::One(r) => one_device(r as u16, em)?,
+        DeviceSel::Range { first, last } => {
+            for r in first.min(last)..=first.max(last) {
+                one_device(r as u16, em)?;
+            }
+        }
+        DeviceSel::All => {
+            if let DomainSel::One(d) = i.domain {
+                let mut res = Ok(());
+                ctx.devices_of_domain(d, &mut |r| {
+                    // Devices without ATS have no device TLB.
+                    if res.is_ok() && ctx.ats_enabled(r) {
+                        res = one_device(r as u16, em);
+                    }
+                });
+                res?;
+            }
+        }
+    }
+    Ok(w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cc_pieces_use_groups_of_eight() {
+        let mut v = [(0u32, 0u8); 8];
+        let mut k = 0;
+        let n = cc_pieces(6, 17, &mut |s, fm| {
+            if let Some(x) = v.get_mut(k) {
+                *x = (s, fm);
+            }
+            k += 1;
+            true
+        });
+        // 6, 7 singles; 8..=15 as fm 3; 16, 17 singles.
+        assert_eq!(n, Some(5));
+        assert_eq!(&v[..5], &[(6, 0), (7, 0), (8, 3), (16, 0), (17, 0)]);
+    }
+
+    #[test]
+    fn pasid_width_limits() {
+        let c = Caps {
+            pasid_bits: 8,
+            ..Caps::default()
+        };
+        assert!(c.pasid_ok(255));
+        assert!(!c.pasid_ok(256));
+        assert!(!Caps::legacy().pasid_ok(0));
+    }
+}
