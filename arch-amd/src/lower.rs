@@ -355,6 +355,13 @@ fn lower_page_response(r: &PageResponse, out: &mut dyn Sink<Command>) -> Result<
     Ok(Outcome { emitted: 1, ..Outcome::default() })
 }
 
+/// Whether device `d` of `devs` gets an INVALIDATE_IOTLB_PAGES: devices named
+/// explicitly always do (the caller names a device TLB); devices found by
+/// expanding a domain are skipped when the context says ATS is disabled.
+fn has_dev_tlb<C: Context + ?Sized>(devs: &DevSet, ctx: &C, d: u16) -> bool {
+    !matches!(devs, DevSet::Domain(..)) || ctx.ats_enabled(d.into())
+}
+
 /// Largest PASID the host and a `field_bits`-wide field both hold.
 fn pasid_limit(caps: &Caps, field_bits: u8) -> u32 {
     let bits = caps.pasid_bits.min(field_bits).min(20);
@@ -484,7 +491,7 @@ fn lower_inval<C: Context + ?Sized>(
                 ));
             }
             devs.for_each(ctx, &mut |d| {
-                ats_devs += usize::from(ctx.ats_enabled(d.into()));
+                ats_devs += usize::from(has_dev_tlb(&devs, ctx, d));
                 Ok(())
             })?;
             if ats_devs > cap {
@@ -560,7 +567,7 @@ fn lower_inval<C: Context + ?Sized>(
             None => (false, 0),
         };
         devs.for_each(ctx, &mut |device_id| {
-            if !ctx.ats_enabled(device_id.into()) {
+            if !has_dev_tlb(&devs, ctx, device_id) {
                 return Ok(());
             }
             plan.for_each(|address, s| {
