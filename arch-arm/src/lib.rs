@@ -1,5 +1,51 @@
-//! Arm SMMUv3 command queue.
+//! # iommu-inval-arm
+//!
+//! Arm SMMUv3 command queue commands (IHI0070 chapter 4) for
+//! `iommu-inval`:
+//!
+//! * [`Command`]: one variant per op of the SMMUv3 table of
+//!   `shared/spec/commands.md`, each a struct with the table's field names;
+//!   bit-exact [`Command::decode`] / [`Command::encode`] and named-field
+//!   access through [`NativeCommand`](iommu_inval_core::NativeCommand).
+//! * [`lift`]: command → generic [`Op`](iommu_inval_core::Op)s, with exact
+//!   footprints ([`footprint`]).
+//! * [`lower`]: generic ops → commands for a host described by [`Caps`].
+//! * [`queue`]: the CMDQ consumer an emulator runs on a PROD write.
+//!
+//! ```
+//! use iommu_inval_arm::{lift, lower, Caps, Command};
+//! use iommu_inval_core::{IdentityContext, model::Op, sink::FixedBuf};
+//!
+//! // CMD_ATC_INV to StreamID 0x10, PASID 3, 16 pages at 0x40000.
+//! let w = [0x0000_0010_0000_3840, 0x0000_0000_0004_0004];
+//! let cmd = Command::decode(&w).unwrap();
+//! let mut ops: FixedBuf<Op, 4> = FixedBuf::new();
+//! lift(&cmd, &IdentityContext, &mut ops).unwrap();
+//! let mut back: FixedBuf<Command, 4> = FixedBuf::new();
+//! for op in ops.iter() {
+//!     lower(op, &Caps::default(), &IdentityContext, &mut back).unwrap();
+//! }
+//! assert_eq!(back.get(0).map(|c| c.encode()), Some(w));
+//! ```
 #![no_std]
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 #[cfg(feature = "std")]
 extern crate std;
+
+#[cfg(feature = "arbitrary")]
+mod arb;
+pub mod cmd;
+pub mod codec;
+pub mod lift;
+pub mod lower;
+pub mod queue;
+
+#[cfg(feature = "arbitrary")]
+pub use arb::arbitrary_words;
+pub use cmd::*;
+#[cfg(feature = "std")]
+pub use lift::footprint;
+pub use lift::lift;
+pub use lower::{lower, Caps};

@@ -1,0 +1,420 @@
+//! SMMUv3 command → generic operations.
+//!
+//! | command | generic |
+//! |---|---|
+//! | CMD_CFGI_STE, STE_RANGE, ALL | `CONFIG_DEVICE` and `CONFIG_PASID` (all PASIDs) of the streams: the STE commands also invalidate every CD cached through the STE (IHI0070 §4.3.1, §4.3.2, §4.3.6) |
+//! | CMD_CFGI_CD, CD_ALL | `CONFIG_PASID` of one stream, one or all SubstreamIDs |
+//! | CMD_TLBI_NH_* | `IOTLB`, stage 1, guest regime, domain of the VMID, PASIDs of the ASID (through the [`Context`]) |
+//! | CMD_TLBI_EL2_* / EL3_* | `IOTLB`, stage 1, regime `Hyp` / `Secure` |
+//! | CMD_TLBI_S2_IPA | `IOTLB`, stage 2, domain of the VMID |
+//! | CMD_TLBI_S12_VMALL / NSNH_ALL | `IOTLB`, both stages, one / every domain |
+//! | CMD_ATC_INV | `DEV_TLB` of one device; `ssv` = 0 is every PASID (PCIe: a request without PASID hits every ATC entry of the range) |
+//! | CMD_SYNC | [`Sync`](iommu_inval_core::Sync) with its signal |
+//! | PREFETCH_*, PRI_RESP, RESUME, STALL_TERM | their generic ops |
+//!
+//! Secure-stream (`ssec`) configuration invalidations are `Regime::Secure`.
+//! `leaf` = 1 becomes [`Caches::LEAF`]. Ranges: `tg` = 0 is the 4 KiB page
+//! holding `address`; otherwise `(num + 1) * 2^scale` granules from
+//! `address`, widened to whole granules (the footprint must cover whatever
+//! the hardware removes, IHI0070 §4.4.1.1 leaves unaligned starts
+//! UNPREDICTABLE) and clamped at 2^64 (the range "is not considered to
+//! wrap").
+
+use crate::cmd::*;
+use crate::codec::effective_ttl;
+use iommu_inval_core::context::Context;
+use iommu_inval_core::error::LowerError;
+use iommu_inval_core::model::{
+    Caches, DeviceSel, DomainSel, Hints, Inval, Op, Outcome, PageResponse, PasidSel, Prefetch,
+    Regime, RespCode, Stages, StallAction, Store, Sync, Widened,
+};
+use iommu_inval_core::native::ArchId;
+use iommu_inval_core::range::AddrRange;
+use iommu_inval_core::sink::Sink;
+
+/// log2 of the granule of TLBI `tg` 1, 2, 3 (4, 16, 64 KiB); 0 for `tg` = 0.
+pub const fn tg_shift(tg: u8) -> u32 {
+    match tg {
+        1 => 12,
+        2 => 14,
+        3 => 16,
+        _ => 0,
+    }
+}
+
+/// The addresses a TLBI removes, and its hints.
+pub fn tlbi_range(address: u64, num: u8, scale: u8, ttl: u8, tg: u8) -> (AddrRange, Hints) {
+    let g = tg_shift(tg);
+    if g == 0 {
+        return (AddrRange::block(address, 12), Hints::default());
+    }
+    let bytes = ((u128::from(num) + 1) << scale) << g;
+    let end = u128::from(address) + bytes - 1;
+    let last = if end > u128::from(u64::MAX) {
+        u64::MAX
+    } else {
+        end as u64
+    };
+    let mask = (1u64 << g) - 1;
+    let range = AddrRange::Span {
+        first: address & !mask,
+        last: last | mask,
+    };
+    let hints = Hints {
+        tg_shift: g as u8,
+        level: effective_ttl(ttl, tg),
+        ..Hints::default()
+    };
+    (range, hints)
+}
+
+/// The span of an ATC_INV: `2^size` pages aligned down; 52 and above is
+/// everything (IHI0070 §4.5.1).
+pub const fn atc_range(address: u64, size: u8) -> AddrRange {
+    if size >= 52 {
+        AddrRange::All
+    } else {
+        AddrRange::block(address, 12 + size as u32)
+    }
+}
+
+/// The addresses CMD_PREFETCH_ADDR reaches: `2^size` translations at a
+/// `2^(12 + stride)` stride from `address` (IHI0070 §4.2.2), clamped at 2^64.
+pub fn prefetch_span(address: u64, size: u8, stride: u8) -> AddrRange {
+    let order = 12 + u32::from(size) + u32::from(stride);
+    let whole = AddrRange::Span {
+        first: address,
+        last: u64::MAX,
+    };
+    if order >= 64 {
+        return whole;
+    }
+    AddrRange::new(address, 1u64 << order).unwrap_or(whole)
+}
+
+/// The StreamIDs of CMD_CFGI_STE_RANGE: `2^(range+1)` aligned (IHI0070 §4.3.2).
+pub const fn ste_range(sid: u32, range: u8) -> DeviceSel {
+    let order = range as u32 + 1;
+    if order >= 32 {
+        return DeviceSel::All;
+    }
+    let mask = (1u32 << order) - 1;
+    DeviceSel::Range {
+        first: sid & !mask,
+        last: sid | mask,
+    }
+}
+
+/// The PRI response code: 0 ResponseFailure, 1 InvalidRequest, 2 Success
+/// (IHI0070 §4.5.2). commands.md calls 0 "deny" and 1 "fail"; the
+/// specification's names decide the mapping.
+pub const fn pri_code(resp: u8) -> RespCode {
+    match resp {
+        0 => RespCode::Failure,
+        1 => RespCode::Invalid,
+        _ => RespCode::Success,
+    }
+}
+
+/// The stall action of CMD_RESUME: Ac (bit 0 of `resp`) = 1 retries and Ab
+/// is ignored; else Ab = 1 aborts, Ab = 0 terminates (IHI0070 §4.7.1).
+pub const fn resume_action(resp: u8) -> StallAction {
+    if resp & 1 != 0 {
+        StallAction::Retry
+    } else if resp & 2 != 0 {
+        StallAction::Abort
+    } else {
+        StallAction::Terminate
+    }
+}
+
+struct Emit<'a> {
+    out: &'a mut dyn Sink<Op>,
+    outcome: Outcome,
+}
+
+impl Emit<'_> {
+    fn push(&mut self, op: Op) -> Result<(), LowerError> {
+        self.out.push(op)?;
+        self.outcome.emitted += 1;
+        Ok(())
+    }
+}
+
+fn domain_of<C: Context + ?Sized>(ctx: &C, vmid: u16, e: &mut Emit<'_>) -> DomainSel {
+    match ctx.domain_from_native(ArchId::Smmuv3, u32::from(vmid)) {
+        Some(d) => DomainSel::One(d),
+        None => {
+            e.outcome.widened |= Widened::DOMAIN;
+            DomainSel::All
+        }
+    }
+}
+
+/// One inval per PASID that uses `asid`; every PASID when none is known.
+fn per_asid<C: Context + ?Sized>(
+    ctx: &C,
+    base: Inval,
+    lookup: DomainSel,
+    asid: u16,
+    e: &mut Emit<'_>,
+) -> Result<(), LowerError> {
+    let mut err = None;
+    let mut n = 0usize;
+    let known = ctx.pasids_of_asid(lookup, asid, &mut |p| {
+        if err.is_none() {
+            match e.push(Op::Inval(base.pasid(PasidSel::One(p)))) {
+                Ok(()) => n += 1,
+                Err(x) => err = Some(x),
+            }
+        }
+    });
+    if let Some(x) = err {
+        return Err(x);
+    }
+    if !known || n == 0 {
+        e.outcome.widened |= Widened::PASID;
+        e.push(Op::Inval(base.pasid(PasidSel::All)))?;
+    }
+    Ok(())
+}
+
+const fn leaf(l: bool) -> Caches {
+    if l {
+        Caches::LEAF
+    } else {
+        Caches::empty()
+    }
+}
+
+const fn regime(ssec: bool) -> Regime {
+    if ssec {
+        Regime::Secure
+    } else {
+        Regime::Guest
+    }
+}
+
+fn s1(regime: Regime, domain: DomainSel) -> Inval {
+    Inval::new(Caches::IOTLB)
+        .regime(regime)
+        .stage(Stages::S1)
+        .domain(domain)
+}
+
+fn with_range(i: Inval, r: (AddrRange, Hints)) -> Inval {
+    i.range(r.0).hints(r.1)
+}
+
+/// Lift one command to generic operations, written to `out`.
+///
+/// Ids go through `ctx`: a VMID it does not know lifts to every domain, an
+/// ASID it does not know to every PASID, and the outcome reports it
+/// ([`Widened::DOMAIN`], [`Widened::PASID`]). A Secure-stream CMD_RESUME or
+/// CMD_STALL_TERM has no generic form ([`LowerError::NoEquivalent`]).
+///
+/// ```
+/// use iommu_inval_arm::{lift, Command};
+/// use iommu_inval_core::{IdentityContext, model::*, sink::FixedBuf};
+/// let c = Command::decode(&[0x0005_0001_0001_f012, 0x0000_0000_0010_0401]).unwrap();
+/// let mut out: FixedBuf<Op, 4> = FixedBuf::new();
+/// lift(&c, &IdentityContext, &mut out).unwrap();
+/// match out.get(0) {
+///     Some(Op::Inval(i)) => {
+///         assert_eq!(i.pasid, PasidSel::One(5));
+///         assert_eq!(i.range, AddrRange::new(0x10_0000, 32 * 4096).unwrap());
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// ```
+pub fn lift<C: Context + ?Sized>(
+    cmd: &Command,
+    ctx: &C,
+    out: &mut dyn Sink<Op>,
+) -> Result<Outcome, LowerError> {
+    let mut e = Emit {
+        out,
+        outcome: Outcome::default(),
+    };
+    let cfg = |c: Caches, ssec: bool| Inval::new(c).regime(regime(ssec)).stage(Stages::all());
+    match *cmd {
+        Command::PrefetchConfig(c) => e.push(Op::Prefetch(Prefetch {
+            device: c.sid,
+            pasid: if c.ssv { Some(c.ssid) } else { None },
+            secure: c.ssec,
+            range: None,
+            size: 0,
+            stride: 0,
+            count: 0,
+        }))?,
+        Command::PrefetchAddr(c) => {
+            let r = prefetch_span(c.address, c.size, c.stride);
+            e.push(Op::Prefetch(Prefetch {
+                device: c.sid,
+                pasid: if c.ssv { Some(c.ssid) } else { None },
+                secure: c.ssec,
+                range: Some(r),
+                size: c.size,
+                stride: c.stride,
+                count: 0,
+            }))?
+        }
+        Command::CfgiSte(c) => {
+            let dev = DeviceSel::One(c.sid);
+            if c.leaf {
+                // The STE but not the L1 descriptor; every CD (and L1CD) of
+                // the stream regardless of Leaf (IHI0070 §4.3.1).
+                e.push(Op::Inval(
+                    cfg(Caches::CONFIG_DEVICE | Caches::LEAF, c.ssec).device(dev),
+                ))?;
+                e.push(Op::Inval(cfg(Caches::CONFIG_PASID, c.ssec).device(dev)))?;
+            } else {
+                e.push(Op::Inval(cfg(Caches::CONFIG, c.ssec).device(dev)))?;
+            }
+        }
+        Command::CfgiSteRange(c) => e.push(Op::Inval(
+            cfg(Caches::CONFIG, c.ssec).device(ste_range(c.sid, c.range)),
+        ))?,
+        Command::CfgiAll(c) => e.push(Op::Inval(cfg(Caches::CONFIG, c.ssec)))?,
+        Command::CfgiCd(c) => e.push(Op::Inval(
+            cfg(Caches::CONFIG_PASID | leaf(c.leaf), c.ssec)
+                .device(DeviceSel::One(c.sid))
+                .pasid(PasidSel::One(c.ssid)),
+        ))?,
+        Command::CfgiCdAll(c) => e.push(Op::Inval(
+            cfg(Caches::CONFIG_PASID, c.ssec).device(DeviceSel::One(c.sid)),
+        ))?,
+        Command::TlbiNhAll(c) => {
+            let d = domain_of(ctx, c.vmid, &mut e);
+            e.push(Op::Inval(s1(Regime::Guest, d)))?
+        }
+        Command::TlbiNhAsid(c) => {
+            let d = domain_of(ctx, c.vmid, &mut e);
+            per_asid(ctx, s1(Regime::Guest, d), d, c.asid, &mut e)?
+        }
+        Command::TlbiNhVa(c) => {
+            let d = domain_of(ctx, c.vmid, &mut e);
+            let r = tlbi_range(c.address, c.num, c.scale, c.ttl, c.tg);
+            let mut base = with_range(s1(Regime::Guest, d), r);
+            base.caches |= leaf(c.leaf);
+            per_asid(ctx, base, d, c.asid, &mut e)?
+        }
+        Command::TlbiNhVaa(c) => {
+            let d = domain_of(ctx, c.vmid, &mut e);
+            let r = tlbi_range(c.address, c.num, c.scale, c.ttl, c.tg);
+            let mut i = with_range(s1(Regime::Guest, d), r);
+            i.caches |= leaf(c.leaf);
+            e.push(Op::Inval(i))?
+        }
+        Command::TlbiEl3All(_) => e.push(Op::Inval(s1(Regime::Secure, DomainSel::All)))?,
+        Command::TlbiEl3Va(c) => {
+            let r = tlbi_range(c.address, c.num, c.scale, c.ttl, c.tg);
+            let mut i = with_range(s1(Regime::Secure, DomainSel::All), r);
+            i.caches |= leaf(c.leaf);
+            e.push(Op::Inval(i))?
+        }
+        Command::TlbiEl2All(_) => e.push(Op::Inval(s1(Regime::Hyp, DomainSel::All)))?,
+        Command::TlbiEl2Asid(c) => per_asid(
+            ctx,
+            s1(Regime::Hyp, DomainSel::All),
+            DomainSel::All,
+            c.asid,
+            &mut e,
+        )?,
+        Command::TlbiEl2Va(c) => {
+            let r = tlbi_range(c.address, c.num, c.scale, c.ttl, c.tg);
+            let mut base = with_range(s1(Regime::Hyp, DomainSel::All), r);
+            base.caches |= leaf(c.leaf);
+            per_asid(ctx, base, DomainSel::All, c.asid, &mut e)?
+        }
+        Command::TlbiEl2Vaa(c) => {
+            let r = tlbi_range(c.address, c.num, c.scale, c.ttl, c.tg);
+            let mut i = with_range(s1(Regime::Hyp, DomainSel::All), r);
+            i.caches |= leaf(c.leaf);
+            e.push(Op::Inval(i))?
+        }
+        Command::TlbiS12Vmall(c) => {
+            let d = domain_of(ctx, c.vmid, &mut e);
+            e.push(Op::Inval(Inval::new(Caches::IOTLB).domain(d)))?
+        }
+        Command::TlbiS2Ipa(c) => {
+            let d = domain_of(ctx, c.vmid, &mut e);
+            let r = tlbi_range(c.address, c.num, c.scale, c.ttl, c.tg);
+            let mut i = with_range(Inval::new(Caches::IOTLB).stage(Stages::S2).domain(d), r);
+            i.caches |= leaf(c.leaf);
+            e.push(Op::Inval(i))?
+        }
+        Command::TlbiNsnhAll(_) => e.push(Op::Inval(Inval::new(Caches::IOTLB)))?,
+        Command::AtcInv(c) => e.push(Op::Inval(
+            Inval::new(Caches::DEV_TLB)
+                .device(DeviceSel::One(c.sid))
+                .pasid(if c.ssv {
+                    PasidSel::One(c.ssid)
+                } else {
+                    PasidSel::All
+                })
+                // Global is IGNORED when SSV == 0 (IHI0070 §4.5.1).
+                .global(c.global && c.ssv)
+                .range(atc_range(c.address, c.size)),
+        ))?,
+        Command::PriResp(c) => e.push(Op::PageResponse(PageResponse {
+            device: c.sid,
+            pasid: if c.ssv { Some(c.ssid) } else { None },
+            prg_index: c.prg_index,
+            code: pri_code(c.resp),
+            last: false,
+            priv_data: None,
+            guest: false,
+        }))?,
+        Command::Resume(c) => {
+            if c.ssec {
+                return Err(LowerError::NoEquivalent(
+                    "CMD_RESUME of a Secure stream has no generic form",
+                ));
+            }
+            e.push(Op::Resume {
+                device: c.sid,
+                stag: c.stag,
+                action: resume_action(c.resp),
+            })?
+        }
+        Command::StallTerm(c) => {
+            if c.ssec {
+                return Err(LowerError::NoEquivalent(
+                    "CMD_STALL_TERM of a Secure stream has no generic form",
+                ));
+            }
+            e.push(Op::StallTerminate { device: c.sid })?
+        }
+        Command::CmdSync(c) => e.push(Op::Sync(Sync {
+            interrupt: c.cs == 1 && c.msi_address == 0,
+            store: if c.cs == 1 && c.msi_address != 0 {
+                Some(Store {
+                    address: c.msi_address,
+                    data: u64::from(c.msi_data),
+                })
+            } else {
+                None
+            },
+            sev: c.cs == 2,
+            // Later commands do not start before a CMD_SYNC completes (IHI0070 §4.7.3).
+            fence: true,
+            drain_page_requests: false,
+            msi_msh: c.msh,
+            msi_attr: c.msi_attr,
+        }))?,
+    }
+    Ok(e.outcome)
+}
+
+/// The footprint of a command: the union of the footprints of its lift.
+#[cfg(feature = "std")]
+pub fn footprint<C: Context + ?Sized>(
+    cmd: &Command,
+    ctx: &C,
+) -> iommu_inval_core::footprint::Footprint {
+    let mut ops = std::vec::Vec::new();
+    // A lift error (a Secure-stream stall command) removes no cache entry.
+    let _ = lift(cmd, ctx, &mut ops);
+    iommu_inval_core::footprint::Footprint::of_ops(&ops, ctx)
+}

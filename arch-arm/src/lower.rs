@@ -1,0 +1,946 @@
+//! Generic operations → SMMUv3 commands, for a host described by [`Caps`].
+//!
+//! Rules (DESIGN.md "Conversion across architectures"): never
+//! under-invalidate; widen to the narrowest safe scope and report it in
+//! [`Outcome::widened`]; caches and hints the host lacks are
+//! [`Outcome::dropped`]; non-invalidations without a counterpart are
+//! [`LowerError::NoEquivalent`]; no field is ever cut.
+//!
+//! * **Stage 1** (guest regime): `CMD_TLBI_NH_VA` (one PASID, through
+//!   [`Context::asid_of_pasid`]) or `NH_VAA` (every PASID) per range chunk,
+//!   `NH_ASID` / `NH_ALL` for all addresses. An unknown PASID (or
+//!   `NoPasid`) widens to every ASID; an unknown domain (or every domain)
+//!   widens to `CMD_TLBI_NSNH_ALL`.
+//! * **Stage 2**: `CMD_TLBI_S2_IPA` per chunk (the IPA must fit `w1[51:12]`,
+//!   else `S12_VMALL`), `S12_VMALL` for all addresses; both stages of a whole
+//!   domain are one `S12_VMALL`.
+//! * **Ranges**: with [`Caps::range_inval`], the fewest
+//!   `(num + 1) * 2^scale`-granule commands ([`SmmuChunks`]) in the granule
+//!   of [`Hints::tg_shift`] (4 KiB when unknown: the host's own page tables
+//!   decide, and the VT-d/AMD-Vi tables every lift comes from are 4 KiB);
+//!   `ttl` from [`Hints::level`] when the granule matches. A one-granule
+//!   chunk without a level hint cannot use `tg` (IHI0070 §4.4.1.1 makes
+//!   num = scale = ttl = 0 ILLEGAL) and becomes `tg = 0` commands, one per
+//!   4 KiB page of the granule. Without range support: one `tg = 0`
+//!   command per leaf page ([`Hints::leaf_shift`], else 4 KiB). Above
+//!   [`Caps::max_cmds`] commands: one ASID-/VMID-wide command
+//!   ([`Widened::CAP`]).
+//! * **EL2 / EL3** regimes: `CMD_TLBI_EL2_*` / `EL3_*`.
+//! * **Configuration**: `CMD_CFGI_STE` per device, aligned power-of-two
+//!   StreamID blocks as `CMD_CFGI_STE_RANGE`, `CMD_CFGI_ALL`; PASID
+//!   configuration alone as `CMD_CFGI_CD` / `CD_ALL` per device. The STE
+//!   commands also remove the stream's CDs ([`Widened::CACHES`] when only
+//!   the STE was asked).
+//! * **Device TLB**: one `CMD_ATC_INV` per device with ATS, the smallest
+//!   aligned `2^size`-page span covering the range.
+//! * An invalidation spanning configuration, IOTLB and device TLB is emitted
+//!   as config, `CMD_SYNC`, TLBI, `CMD_SYNC`, ATC_INV, `CMD_SYNC` (the order
+//!   of the seed proposal's host driver, and IHI0070 §4.5.1's "first
+//!   invalidate SMMU caches ... then ... CMD_ATC_INV").
+//! * **Sync**: `cs` = 1 with an MSI write for a store, `cs` = 1 with
+//!   `msi_address` = 0 for an interrupt, `cs` = 2 for SEV. `fence` is always
+//!   met: "Commands ... more recent than a CMD_SYNC do not begin processing
+//!   until the CMD_SYNC completes" (IHI0070 §4.7.3). `drain_page_requests`
+//!   is not: CMD_SYNC gives no guarantee about page requests
+//!   (IHI0070 §4.7.3), so it is `NoEquivalent`.
+
+use crate::cmd::*;
+use crate::codec::effective_ttl;
+use iommu_inval_core::context::Context;
+use iommu_inval_core::error::LowerError;
+use iommu_inval_core::model::{
+    Caches, DeviceSel, DomainSel, Hints, Inval, Op, Outcome, PageResponse, PasidSel, Prefetch,
+    Regime, RespCode, Stages, StallAction, Sync, Widened,
+};
+use iommu_inval_core::native::ArchId;
+use iommu_inval_core::range::{
+    covering_block, page_count, pages, plan_aligned, AddrRange, Plan, SmmuChunks,
+};
+use iommu_inval_core::sink::Sink;
+
+/// What the host SMMU implements (SMMU_IDR0/1/3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Caps {
+    /// Range invalidation and the TTL hint (SMMU_IDR3.RIL).
+    pub range_inval: bool,
+    /// ATS (SMMU_IDR0.ATS): CMD_ATC_INV is legal.
+    pub ats: bool,
+    /// Stage 1 (SMMU_IDR0.S1P): CMD_TLBI_NH_*, CMD_CFGI_CD*.
+    pub stage1: bool,
+    /// Stage 2 (SMMU_IDR0.S2P): CMD_TLBI_S2_IPA, S12_VMALL, VMIDs.
+    pub stage2: bool,
+    /// ASID width: 8 or 16 (SMMU_IDR0.ASID16).
+    pub asid_bits: u8,
+    /// VMID width: 8 or 16 (SMMU_IDR0.VMID16).
+    pub vmid_bits: u8,
+    /// SubstreamID width, 0..=20 (SMMU_IDR1.SSIDSIZE).
+    pub ssid_bits: u8,
+    /// Most commands one range (or device set) may take before a wider
+    /// single command replaces them.
+    pub max_cmds: usize,
+}
+
+impl Default for Caps {
+    /// An SMMUv3.2+ with both stages, RIL, ATS, 16-bit ASIDs/VMIDs and
+    /// 20-bit SubstreamIDs; 64 commands per range (one Linux command batch).
+    fn default() -> Self {
+        Caps {
+            range_inval: true,
+            ats: true,
+            stage1: true,
+            stage2: true,
+            asid_bits: 16,
+            vmid_bits: 16,
+            ssid_bits: 20,
+            max_cmds: 64,
+        }
+    }
+}
+
+impl Caps {
+    fn fits_bits(v: u64, bits: u8) -> bool {
+        bits >= 64 || v >> bits == 0
+    }
+    fn asid_fits(&self, a: u16) -> bool {
+        Self::fits_bits(u64::from(a), self.asid_bits.min(16))
+    }
+    fn vmid_fits(&self, v: u32) -> bool {
+        Self::fits_bits(u64::from(v), self.vmid_bits.min(16))
+    }
+    fn ssid_fits(&self, p: u32) -> bool {
+        Self::fits_bits(u64::from(p), self.ssid_bits.min(20))
+    }
+}
+
+struct Out<'a> {
+    sink: &'a mut dyn Sink<Command>,
+    o: Outcome,
+}
+
+impl Out<'_> {
+    fn push(&mut self, c: impl Into<Command>) -> Result<(), LowerError> {
+        self.sink.push(c.into())?;
+        self.o.emitted += 1;
+        Ok(())
+    }
+    fn widen(&mut self, w: Widened) {
+        self.o.widened |= w;
+    }
+    fn drop_part(&mut self, reason: &'static str) {
+        if self.o.dropped.is_none() {
+            self.o.dropped = Some(reason);
+        }
+    }
+}
+
+/// Lower one generic operation to SMMUv3 commands, written to `out`.
+///
+/// ```
+/// use iommu_inval_arm::{lower, Caps, Command};
+/// use iommu_inval_core::{IdentityContext, model::*, sink::FixedBuf};
+/// // 2 MiB of PASID 5's stage-1 translations in domain 1: one range TLBI.
+/// let op = Op::Inval(Inval::new(Caches::IOTLB).stage(Stages::S1)
+///     .domain(DomainSel::One(1)).pasid(PasidSel::One(5))
+///     .range(AddrRange::new(0x20_0000, 0x20_0000).unwrap()));
+/// let mut out: FixedBuf<Command, 8> = FixedBuf::new();
+/// let o = lower(&op, &Caps::default(), &IdentityContext, &mut out).unwrap();
+/// assert!(o.is_exact());
+/// match out.get(0) {
+///     Some(Command::TlbiNhVa(c)) => assert_eq!((c.num, c.scale, c.tg, c.asid), (15, 5, 1, 5)),
+///     other => panic!("{other:?}"),
+/// }
+/// ```
+pub fn lower<C: Context + ?Sized>(
+    op: &Op,
+    caps: &Caps,
+    ctx: &C,
+    out: &mut dyn Sink<Command>,
+) -> Result<Outcome, LowerError> {
+    let mut o = Out {
+        sink: out,
+        o: Outcome::default(),
+    };
+    match op {
+        Op::Inval(i) => lower_inval(i, caps, ctx, &mut o)?,
+        Op::Sync(s) => o.push(lower_sync(s)?)?,
+        Op::Prefetch(p) => lower_prefetch(p, caps, &mut o)?,
+        Op::PageResponse(p) => o.push(lower_page_response(p)?)?,
+        Op::Resume {
+            device,
+            stag,
+            action,
+        } => o.push(Resume {
+            ssec: false,
+            resp: match action {
+                StallAction::Terminate => 0,
+                StallAction::Retry => 1,
+                StallAction::Abort => 2,
+            },
+            sid: *device,
+            stag: *stag,
+        })?,
+        Op::StallTerminate { device } => o.push(StallTerm {
+            ssec: false,
+            sid: *device,
+        })?,
+    }
+    Ok(o.o)
+}
+
+fn lower_inval<C: Context + ?Sized>(
+    i: &Inval,
+    caps: &Caps,
+    ctx: &C,
+    o: &mut Out<'_>,
+) -> Result<(), LowerError> {
+    if i.caches.contains(Caches::INTR_REMAP) {
+        o.drop_part("SMMUv3 has no interrupt remapping cache");
+    }
+    let groups = [
+        i.caches.intersects(Caches::CONFIG),
+        i.caches.contains(Caches::IOTLB),
+        i.caches.contains(Caches::DEV_TLB),
+    ];
+    let several = groups.iter().filter(|g| **g).count() > 1;
+    for (n, present) in groups.into_iter().enumerate() {
+        if !present {
+            continue;
+        }
+        let before = o.o.emitted;
+        match n {
+            0 => lower_config(i, caps, ctx, o)?,
+            1 => lower_tlb(i, caps, ctx, o)?,
+            _ => lower_dev_tlb(i, caps, ctx, o)?,
+        }
+        if several && o.o.emitted > before {
+            o.push(CmdSync::default())?;
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- config --
+
+/// The devices a device-tagged invalidation names.
+#[derive(Clone, Copy)]
+enum Devs {
+    Range(u32, u32),
+    Domain(u32, usize),
+    Every,
+}
+
+fn devices<C: Context + ?Sized>(i: &Inval, ctx: &C, o: &mut Out<'_>) -> Devs {
+    match i.device {
+        DeviceSel::One(d) => Devs::Range(d, d),
+        DeviceSel::Range { first, last } => Devs::Range(first.min(last), first.max(last)),
+        DeviceSel::All => match i.domain {
+            DomainSel::One(d) => {
+                let mut n = 0usize;
+                if ctx.devices_of_domain(d, &mut |_| n += 1) {
+                    Devs::Domain(d, n)
+                } else {
+                    o.widen(Widened::DEVICE);
+                    Devs::Every
+                }
+            }
+            DomainSel::All => Devs::Every,
+        },
+    }
+}
+
+/// Calls `f` with each device of domain `d`, stopping at the first error.
+fn for_domain_devices<C: Context + ?Sized>(
+    ctx: &C,
+    d: u32,
+    f: &mut dyn FnMut(u32) -> Result<(), LowerError>,
+) -> Result<(), LowerError> {
+    let mut err = Ok(());
+    ctx.devices_of_domain(d, &mut |rid| {
+        if err.is_ok() {
+            err = f(rid);
+        }
+    });
+    err
+}
+
+fn lower_config<C: Context + ?Sized>(
+    i: &Inval,
+    caps: &Caps,
+    ctx: &C,
+    o: &mut Out<'_>,
+) -> Result<(), LowerError> {
+    let ssec = match i.regime {
+        Regime::Guest => false,
+        Regime::Secure => true,
+        Regime::Hyp => {
+            o.drop_part("SMMUv3 configuration caches have no EL2 regime");
+            return Ok(());
+        }
+    };
+    let want_ste = i.caches.contains(Caches::CONFIG_DEVICE);
+    let want_cd = i.caches.contains(Caches::CONFIG_PASID);
+    let leaf = i.leaf_only();
+    if !want_ste && !caps.stage1 {
+        o.drop_part("host SMMU has no stage 1: no context descriptors are cached");
+        return Ok(());
+    }
+    let devs = devices(i, ctx, o);
+    if want_ste {
+        // CMD_CFGI_STE* also remove the CDs of the streams (IHI0070 §4.3.1).
+        if !want_cd {
+            o.widen(Widened::CACHES);
+        } else {
+            if i.pasid != PasidSel::All {
+                o.widen(Widened::PASID);
+            }
+            if leaf {
+                // CFGI_STE leaf=1 still removes the L1CDs.
+                o.widen(Widened::LEAF);
+            }
+        }
+        return ste_level(devs, ssec, leaf, caps, ctx, o);
+    }
+    // PASID configuration only: CMD_CFGI_CD / CD_ALL per device.
+    let cd = |sid: u32, o: &mut Out<'_>| -> Result<(), LowerError> {
+        match i.pasid {
+            PasidSel::One(p) if caps.ssid_fits(p) => o.push(CfgiCd {
+                ssec,
+                ssid: p,
+                sid,
+                leaf,
+            }),
+            sel => {
+                if sel != PasidSel::All {
+                    o.widen(Widened::PASID);
+                }
+                if leaf {
+                    o.widen(Widened::LEAF);
+                }
+                o.push(CfgiCdAll { ssec, sid })
+            }
+        }
+    };
+    let count = match devs {
+        Devs::Range(a, b) => u64::from(b - a) + 1,
+        Devs::Domain(_, n) => n as u64,
+        Devs::Every => u64::MAX,
+    };
+    if count > caps.max_cmds as u64 {
+        // Too many streams for per-stream CD commands: STE-level commands
+        // remove the CDs too.
+        o.widen(Widened::CACHES);
+        if count != u64::MAX {
+            o.widen(Widened::CAP);
+        }
+        return ste_level(devs, ssec, leaf, caps, ctx, o);
+    }
+    match devs {
+        Devs::Range(a, b) => {
+            for sid in a..=b {
+                cd(sid, o)?;
+            }
+            Ok(())
+        }
+        Devs::Domain(d, _) => for_domain_devices(ctx, d, &mut |sid| cd(sid, o)),
+        Devs::Every => Ok(()),
+    }
+}
+
+/// STE-level invalidation of `devs`: CFGI_STE, STE_RANGE blocks or ALL.
+fn ste_level<C: Context + ?Sized>(
+    devs: Devs,
+    ssec: bool,
+    leaf: bool,
+    caps: &Caps,
+    ctx: &C,
+    o: &mut Out<'_>,
+) -> Result<(), LowerError> {
+    let all = |o: &mut Out<'_>| {
+        if leaf {
+            o.widen(Widened::LEAF);
+        }
+        o.push(CfgiAll { ssec, sid: 0 })
+    };
+    let block = |addr: u64, order: u32, o: &mut Out<'_>| -> Result<(), LowerError> {
+        match order {
+            0 => o.push(CfgiSte {
+                ssec,
+                sid: addr as u32,
+                leaf,
+            }),
+            1..=31 => {
+                if leaf {
+                    o.widen(Widened::LEAF);
+                }
+                o.push(CfgiSteRange {
+                    ssec,
+                    sid: addr as u32,
+                    range: (order - 1) as u8,
+                })
+            }
+            _ => all(o),
+        }
+    };
+    match devs {
+        Devs::Range(a, b) => {
+            let r = AddrRange::Span {
+                first: u64::from(a),
+                last: u64::from(b),
+            };
+            match plan_aligned(&r, 0, 32, caps.max_cmds) {
+                Plan::Pieces(blocks) => {
+                    for b in blocks {
+                        block(b.addr, b.order, o)?;
+                    }
+                    Ok(())
+                }
+                Plan::Single(b) => {
+                    o.widen(Widened::DEVICE | Widened::CAP);
+                    block(b.addr, b.order, o)
+                }
+                Plan::All => {
+                    o.widen(Widened::DEVICE | Widened::CAP);
+                    all(o)
+                }
+            }
+        }
+        Devs::Domain(d, n) => {
+            if n > caps.max_cmds {
+                o.widen(Widened::DEVICE | Widened::CAP);
+                return all(o);
+            }
+            for_domain_devices(ctx, d, &mut |sid| o.push(CfgiSte { ssec, sid, leaf }))
+        }
+        Devs::Every => all(o),
+    }
+}
+
+// ----------------------------------------------------------------- IOTLB --
+
+/// Builds one address-based TLBI from (address, num, scale, ttl, tg).
+type MkVa<'a> = &'a dyn Fn(u64, u8, u8, u8, u8) -> Command;
+
+/// Cover `r` with address-based TLBIs built by `mk`, or fall back to `wide`.
+fn tlbi_span(
+    r: &AddrRange,
+    hints: &Hints,
+    leaf: bool,
+    caps: &Caps,
+    mk: MkVa<'_>,
+    wide: Command,
+    o: &mut Out<'_>,
+) -> Result<(), LowerError> {
+    let fallback = |o: &mut Out<'_>| {
+        o.widen(Widened::CAP | Widened::RANGE);
+        if leaf {
+            o.widen(Widened::LEAF);
+        }
+        o.push(wide)
+    };
+    if caps.range_inval {
+        let (g, tg) = match hints.tg_shift {
+            14 => (14u32, 2u8),
+            16 => (16, 3),
+            _ => (12, 1),
+        };
+        let ttl = if u32::from(hints.tg_shift) == g && (1..=3).contains(&hints.level) {
+            hints.level
+        } else {
+            0
+        };
+        let single_cost = if effective_ttl(ttl, tg) == 0 {
+            1usize << (g - 12)
+        } else {
+            1
+        };
+        let chunks = SmmuChunks::new(r, g);
+        let mut cost = 0usize;
+        for c in chunks.clone() {
+            cost += if c.num == 0 && c.scale == 0 {
+                single_cost
+            } else {
+                1
+            };
+            if cost > caps.max_cmds {
+                return fallback(o);
+            }
+        }
+        if r.align_out(g) != *r {
+            o.widen(Widened::RANGE);
+        }
+        for c in chunks {
+            if c.num == 0 && c.scale == 0 && effective_ttl(ttl, tg) == 0 {
+                // num = scale = ttl = 0 with tg is ILLEGAL (IHI0070 §4.4.1.1).
+                for p in 0..(1u64 << (g - 12)) {
+                    o.push(mk(c.addr + (p << 12), 0, 0, 0, 0))?;
+                }
+            } else {
+                o.push(mk(c.addr, c.num, c.scale, ttl, tg))?;
+            }
+        }
+        Ok(())
+    } else {
+        let shift = if (12..64).contains(&hints.leaf_shift) {
+            u32::from(hints.leaf_shift)
+        } else {
+            12
+        };
+        if page_count(r, shift) > caps.max_cmds as u128 {
+            return fallback(o);
+        }
+        if r.align_out(shift) != *r {
+            o.widen(Widened::RANGE);
+        }
+        for a in pages(r, shift) {
+            o.push(mk(a, 0, 0, 0, 0))?;
+        }
+        Ok(())
+    }
+}
+
+/// IPAs beyond `w1[51:12]` do not exist on SMMUv3 (IHI0070 §4.1.6).
+const IPA_LIMIT: u64 = 1 << 52;
+
+fn lower_tlb<C: Context + ?Sized>(
+    i: &Inval,
+    caps: &Caps,
+    ctx: &C,
+    o: &mut Out<'_>,
+) -> Result<(), LowerError> {
+    let s1 = i.stages.contains(Stages::S1);
+    let s2 = i.stages.contains(Stages::S2);
+    let leaf = i.leaf_only();
+    let span = !i.range.is_all();
+    match i.regime {
+        Regime::Guest => {}
+        Regime::Hyp | Regime::Secure => {
+            let hyp = i.regime == Regime::Hyp;
+            if s2 {
+                o.drop_part(if hyp {
+                    "SMMUv3 has no EL2 stage-2 translations"
+                } else {
+                    "no Secure stage-2 TLBI in the SMMUv3 command set supported"
+                });
+            }
+            if !s1 {
+                return Ok(());
+            }
+            if !caps.stage1 {
+                o.drop_part("host SMMU has no stage 1");
+                return Ok(());
+            }
+            if !hyp {
+                if i.pasid != PasidSel::All {
+                    o.widen(Widened::PASID);
+                }
+                if !span {
+                    if leaf {
+                        o.widen(Widened::LEAF);
+                    }
+                    return o.push(TlbiEl3All {});
+                }
+                let mk = |address, num, scale, ttl, tg| {
+                    Command::TlbiEl3Va(TlbiEl3Va {
+                        num,
+                        scale,
+                        leaf,
+                        ttl,
+                        tg,
+                        address,
+                    })
+                };
+                return tlbi_span(&i.range, &i.hints, leaf, caps, &mk, TlbiEl3All {}.into(), o);
+            }
+            let asid = s1_asid(i, DomainSel::All, caps, ctx, o);
+            let wide: Command = match asid {
+                Some(asid) => TlbiEl2Asid { asid }.into(),
+                None => TlbiEl2All {}.into(),
+            };
+            if !span {
+                if leaf {
+                    o.widen(Widened::LEAF);
+                }
+                return o.push(wide);
+            }
+            let mk = |address, num, scale, ttl, tg| match asid {
+                Some(asid) => Command::TlbiEl2Va(TlbiEl2Va {
+                    num,
+                    scale,
+                    asid,
+                    leaf,
+                    ttl,
+                    tg,
+                    address,
+                }),
+                None => Command::TlbiEl2Vaa(TlbiEl2Vaa {
+                    num,
+                    scale,
+                    leaf,
+                    ttl,
+                    tg,
+                    address,
+                }),
+            };
+            return tlbi_span(&i.range, &i.hints, leaf, caps, &mk, wide, o);
+        }
+    }
+
+    // Guest regime: resolve the VMID.
+    let vmid: Option<u16> = if !caps.stage2 {
+        // Stage-1-only SMMU: VMID is RES0 (IHI0070 §4.4.2) and one command
+        // reaches every domain.
+        if matches!(i.domain, DomainSel::One(_)) && s1 && caps.stage1 {
+            o.widen(Widened::DOMAIN);
+        }
+        Some(0)
+    } else {
+        match i.domain {
+            DomainSel::One(d) => match ctx.domain_to_native(ArchId::Smmuv3, d) {
+                Some(v) if caps.vmid_fits(v) => Some(v as u16),
+                _ => None,
+            },
+            DomainSel::All => None,
+        }
+    };
+    let (s1, s2) = (
+        s1 && {
+            if !caps.stage1 {
+                o.drop_part("host SMMU has no stage 1");
+            }
+            caps.stage1
+        },
+        s2 && {
+            if !caps.stage2 {
+                o.drop_part("host SMMU has no stage 2");
+            }
+            caps.stage2
+        },
+    );
+    if !s1 && !s2 {
+        return Ok(());
+    }
+    let Some(vmid) = vmid else {
+        // No VMID names the domain: every non-secure, non-hyp entry.
+        if matches!(i.domain, DomainSel::One(_)) {
+            o.widen(Widened::DOMAIN);
+        }
+        if span {
+            o.widen(Widened::RANGE);
+        }
+        if s1 && i.pasid != PasidSel::All {
+            o.widen(Widened::PASID);
+        }
+        if !(s1 && s2) {
+            o.widen(Widened::STAGE);
+        }
+        if leaf {
+            o.widen(Widened::LEAF);
+        }
+        return o.push(TlbiNsnhAll {});
+    };
+    if s1 && s2 && !span && i.pasid == PasidSel::All {
+        if leaf {
+            o.widen(Widened::LEAF);
+        }
+        return o.push(TlbiS12Vmall { vmid });
+    }
+    if s1 {
+        let asid = s1_asid(i, i.domain, caps, ctx, o);
+        let wide: Command = match asid {
+            Some(asid) => TlbiNhAsid { vmid, asid }.into(),
+            None => TlbiNhAll { vmid }.into(),
+        };
+        if span {
+            let mk = |address, num, scale, ttl, tg| match asid {
+                Some(asid) => Command::TlbiNhVa(TlbiNhVa {
+                    num,
+                    scale,
+                    vmid,
+                    asid,
+                    leaf,
+                    ttl,
+                    tg,
+                    address,
+                }),
+                None => Command::TlbiNhVaa(TlbiNhVaa {
+                    num,
+                    scale,
+                    vmid,
+                    leaf,
+                    ttl,
+                    tg,
+                    address,
+                }),
+            };
+            tlbi_span(&i.range, &i.hints, leaf, caps, &mk, wide, o)?;
+        } else {
+            if leaf {
+                o.widen(Widened::LEAF);
+            }
+            o.push(wide)?;
+        }
+    }
+    if s2 {
+        let vmall = |o: &mut Out<'_>| {
+            if !s1 {
+                o.widen(Widened::STAGE);
+            }
+            if leaf {
+                o.widen(Widened::LEAF);
+            }
+            o.push(TlbiS12Vmall { vmid })
+        };
+        if !span {
+            vmall(o)?;
+        } else if i.range.last() >= IPA_LIMIT {
+            o.widen(Widened::RANGE);
+            vmall(o)?;
+        } else {
+            let mk = |address, num, scale, ttl, tg| {
+                Command::TlbiS2Ipa(TlbiS2Ipa {
+                    num,
+                    scale,
+                    vmid,
+                    leaf,
+                    ttl,
+                    tg,
+                    address,
+                })
+            };
+            tlbi_span(
+                &i.range,
+                &i.hints,
+                leaf,
+                caps,
+                &mk,
+                TlbiS12Vmall { vmid }.into(),
+                o,
+            )?;
+            if o.o.widened.contains(Widened::CAP) && !s1 {
+                o.widen(Widened::STAGE);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The ASID of a stage-1 PASID selection; `None` (every ASID) for all
+/// PASIDs, and — widened — for requests without PASID or an unknown PASID.
+fn s1_asid<C: Context + ?Sized>(
+    i: &Inval,
+    domain: DomainSel,
+    caps: &Caps,
+    ctx: &C,
+    o: &mut Out<'_>,
+) -> Option<u16> {
+    match i.pasid {
+        PasidSel::All => None,
+        PasidSel::NoPasid => {
+            o.widen(Widened::PASID);
+            None
+        }
+        PasidSel::One(p) => match ctx.asid_of_pasid(domain, p) {
+            Some(a) if caps.asid_fits(a) => Some(a),
+            _ => {
+                o.widen(Widened::PASID);
+                None
+            }
+        },
+    }
+}
+
+// ------------------------------------------------------------ device TLB --
+
+/// ATC_INV `size` and `address` of the smallest aligned span covering `r`.
+pub fn atc_span(r: &AddrRange) -> (u8, u64) {
+    let b = covering_block(r, 12);
+    if b.order >= 64 {
+        (52, 0)
+    } else {
+        ((b.order - 12) as u8, b.addr)
+    }
+}
+
+fn lower_dev_tlb<C: Context + ?Sized>(
+    i: &Inval,
+    caps: &Caps,
+    ctx: &C,
+    o: &mut Out<'_>,
+) -> Result<(), LowerError> {
+    if !caps.ats {
+        o.drop_part("host SMMU has no ATS");
+        return Ok(());
+    }
+    let (ssv, ssid, global) = match i.pasid {
+        PasidSel::One(p) if caps.ssid_bits > 0 && caps.ssid_fits(p) => (true, p, i.global),
+        PasidSel::All => (false, 0, false),
+        _ => {
+            // Without a PASID prefix the request hits every ATC entry of the
+            // range (PCIe ATS; IHI0070 §4.5.1).
+            o.widen(Widened::PASID);
+            (false, 0, false)
+        }
+    };
+    let (size, address) = atc_span(&i.range);
+    if atc_range_of(size, address) != i.range {
+        o.widen(Widened::RANGE);
+    }
+    let one = |sid: u32, o: &mut Out<'_>| -> Result<(), LowerError> {
+        if ctx.ats_enabled(sid) {
+            o.push(AtcInv {
+                global,
+                ssv,
+                ssid,
+                sid,
+                size,
+                address,
+            })
+        } else {
+            o.drop_part("device without ATS has no device TLB");
+            Ok(())
+        }
+    };
+    match devices(i, ctx, o) {
+        Devs::Range(a, b) => {
+            if u64::from(b - a) >= caps.max_cmds as u64 {
+                return Err(LowerError::NoEquivalent(
+                    "CMD_ATC_INV names one StreamID: too many devices for max_cmds",
+                ));
+            }
+            for sid in a..=b {
+                one(sid, o)?;
+            }
+            Ok(())
+        }
+        Devs::Domain(d, _) => for_domain_devices(ctx, d, &mut |sid| one(sid, o)),
+        Devs::Every => Err(LowerError::NoEquivalent(
+            "CMD_ATC_INV names one StreamID and the devices are not known",
+        )),
+    }
+}
+
+fn atc_range_of(size: u8, address: u64) -> AddrRange {
+    crate::lift::atc_range(address, size)
+}
+
+// ------------------------------------------------------------------ rest --
+
+fn lower_sync(s: &Sync) -> Result<CmdSync, LowerError> {
+    if s.drain_page_requests {
+        return Err(LowerError::NoEquivalent(
+            "CMD_SYNC does not drain page requests (IHI0070 §4.7.3)",
+        ));
+    }
+    if s.msi_msh > 3 || s.msi_attr > 15 {
+        return Err(LowerError::NoEquivalent(
+            "MSI attributes wider than msh/msi_attr",
+        ));
+    }
+    let mut c = CmdSync {
+        msh: s.msi_msh,
+        msi_attr: s.msi_attr,
+        ..CmdSync::default()
+    };
+    match (s.interrupt, s.store, s.sev) {
+        (false, None, false) => {}
+        (true, None, false) => c.cs = 1,
+        (false, None, true) => c.cs = 2,
+        (false, Some(st), false) => {
+            if st.data > u64::from(u32::MAX) {
+                return Err(LowerError::NoEquivalent("CMD_SYNC stores 32-bit MSI data"));
+            }
+            if st.address & 3 != 0 || st.address >= 1 << 52 {
+                return Err(LowerError::NoEquivalent(
+                    "CMD_SYNC MSI address must be 4-byte aligned and below 2^52",
+                ));
+            }
+            if st.address == 0 {
+                return Err(LowerError::NoEquivalent(
+                    "CMD_SYNC MSIAddress 0 means no MSI write (IHI0070 §4.7.3)",
+                ));
+            }
+            c.cs = 1;
+            c.msi_address = st.address;
+            c.msi_data = st.data as u32;
+        }
+        _ => {
+            return Err(LowerError::NoEquivalent(
+                "CMD_SYNC signals one way: an MSI write, an interrupt or SEV",
+            ))
+        }
+    }
+    Ok(c)
+}
+
+fn lower_prefetch(p: &Prefetch, caps: &Caps, o: &mut Out<'_>) -> Result<(), LowerError> {
+    let (ssv, ssid) = match p.pasid {
+        None => (false, 0),
+        Some(q) if caps.ssid_bits > 0 && caps.ssid_fits(q) => (true, q),
+        Some(_) => {
+            o.drop_part("prefetch for a PASID wider than the host's SubstreamIDs");
+            return Ok(());
+        }
+    };
+    match p.range {
+        None => o.push(PrefetchConfig {
+            ssec: p.secure,
+            ssv,
+            ssid,
+            sid: p.device,
+        }),
+        Some(r) => {
+            let address = r.first() & !0xfff;
+            let (size, stride) = if p.size <= 31
+                && p.stride <= 31
+                && prefetch_span(address, p.size, p.stride) == r
+            {
+                (p.size, p.stride)
+            } else {
+                // Smallest 2^size pages from `address` reaching the end.
+                let mut s = 0u8;
+                while s < 31 && prefetch_span(address, s, 0).last() < r.last() {
+                    s += 1;
+                }
+                (s, 0)
+            };
+            o.push(PrefetchAddr {
+                ssec: p.secure,
+                ssv,
+                ssid,
+                sid: p.device,
+                size,
+                stride,
+                address,
+            })
+        }
+    }
+}
+
+use crate::lift::prefetch_span;
+
+fn lower_page_response(p: &PageResponse) -> Result<PriResp, LowerError> {
+    if p.priv_data.is_some() {
+        return Err(LowerError::NoEquivalent(
+            "CMD_PRI_RESP carries no private data",
+        ));
+    }
+    if p.prg_index > 0x1ff {
+        return Err(LowerError::NoEquivalent("prg_index wider than 9 bits"));
+    }
+    let (ssv, ssid) = match p.pasid {
+        None => (false, 0),
+        Some(q) if q < 1 << 20 => (true, q),
+        Some(_) => return Err(LowerError::NoEquivalent("PASID wider than 20 bits")),
+    };
+    Ok(PriResp {
+        ssv,
+        ssid,
+        sid: p.device,
+        prg_index: p.prg_index,
+        resp: match p.code {
+            RespCode::Failure => 0,
+            RespCode::Invalid => 1,
+            RespCode::Success => 2,
+        },
+    })
+}

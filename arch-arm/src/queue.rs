@@ -1,0 +1,253 @@
+//! The command-queue consumer an emulated SMMU runs when the guest writes
+//! `SMMU_CMDQ_PROD`.
+//!
+//! The queue is `2^log2size` 16-byte entries at `SMMU_CMDQ_BASE.ADDR`.
+//! `PROD.WR` and `CONS.RD` hold the entry index in bits `[log2size-1:0]` and
+//! a wrap bit at bit `log2size`: equal index and wrap is empty, equal index
+//! with different wrap is full (IHI0070 §3.5.1, §6.3.26, §6.3.27). The
+//! consumer fetches and decodes from CONS up to PROD and stops at the first
+//! command it cannot consume, leaving CONS pointing at it with
+//! `CONS.ERR` (bits `[30:24]`) = 1 CERROR_ILL (bad command) or 2 CERROR_ABT
+//! (the fetch failed), as the hardware does (IHI0070 §4.1.3, §7.1). No
+//! allocation: commands are handed to a callback one at a time.
+//!
+//! ```
+//! use iommu_inval_arm::queue::{Cmdq, CERROR_ILL};
+//! use iommu_inval_core::SliceMemory;
+//! // Four entries at 0x1000: NSNH_ALL, a bad opcode, CMD_SYNC.
+//! let mut bytes = [0u8; 64];
+//! bytes[0] = 0x30;
+//! bytes[16] = 0xff;
+//! bytes[32] = 0x46;
+//! let mem = SliceMemory { base: 0x1000, bytes: &bytes };
+//! let q = Cmdq::new(0x1000, 2);
+//! let mut seen = 0;
+//! let r = q.consume(&mem, 3, 0, |_cons, _cmd| seen += 1);
+//! assert_eq!(seen, 1);
+//! assert_eq!(r.cons, (CERROR_ILL as u32) << 24 | 1); // stopped at index 1
+//! ```
+
+use crate::cmd::Command;
+use iommu_inval_core::error::{DecodeError, HwError};
+use iommu_inval_core::queue::{GuestMemory, MemError};
+
+/// CMDQ_CONS.ERR: no error.
+pub const CERROR_NONE: u8 = 0;
+/// CMDQ_CONS.ERR: illegal command (bad opcode, reserved bit, ILLEGAL field).
+pub const CERROR_ILL: u8 = 1;
+/// CMDQ_CONS.ERR: abort on command fetch.
+pub const CERROR_ABT: u8 = 2;
+/// CMDQ_CONS.ERR: ATC invalidation timeout at a CMD_SYNC (reported by the
+/// emulator's ATS model, never by decoding).
+pub const CERROR_ATC_INV_SYNC: u8 = 3;
+
+/// Largest LOG2SIZE an SMMU may implement (SMMU_IDR1.CMDQS ≤ 19, IHI0070 §6.3.2).
+pub const MAX_LOG2SIZE: u8 = 19;
+
+/// CMDQ_CONS.ERR field.
+const ERR_SHIFT: u32 = 24;
+const ERR_MASK: u32 = 0x7f << ERR_SHIFT;
+
+/// A command queue: base address and size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cmdq {
+    /// Guest physical address of entry 0.
+    pub base: u64,
+    /// log2 of the number of entries (0..=19).
+    pub log2size: u8,
+}
+
+/// Why consumption stopped early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CmdqError {
+    /// CMDQ_CONS.ERR code ([`CERROR_ILL`] or [`CERROR_ABT`]).
+    pub code: u8,
+    /// The RD value (index and wrap) of the command at fault.
+    pub rd: u32,
+    /// The architected error.
+    pub hw: HwError,
+    /// The decoding error, for CERROR_ILL.
+    pub decode: Option<DecodeError>,
+    /// The memory error, for CERROR_ABT.
+    pub mem: Option<MemError>,
+}
+
+/// The result of [`Cmdq::consume`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Consumed {
+    /// The new SMMU_CMDQ_CONS value: RD (index and wrap) past the last
+    /// consumed command, or at the bad one with ERR set.
+    pub cons: u32,
+    /// Commands handed to the callback.
+    pub count: u32,
+    /// Set when a command could not be consumed.
+    pub error: Option<CmdqError>,
+}
+
+impl Cmdq {
+    /// A queue of `2^log2size` entries at `base`. `log2size` above 19 is
+    /// taken as 19 and `base` is aligned down to the queue size (at least 32
+    /// bytes), as the SMMU treats SMMU_CMDQ_BASE (IHI0070 §6.3.25).
+    pub const fn new(base: u64, log2size: u8) -> Self {
+        let log2size = if log2size > MAX_LOG2SIZE {
+            MAX_LOG2SIZE
+        } else {
+            log2size
+        };
+        let bytes = 16u64 << log2size;
+        let align = if bytes < 32 { 32 } else { bytes };
+        Cmdq {
+            base: base & !(align - 1),
+            log2size,
+        }
+    }
+
+    /// From an SMMU_CMDQ_BASE register value: ADDR `[55:5]`, LOG2SIZE `[4:0]`.
+    pub const fn from_base_register(reg: u64) -> Self {
+        Cmdq::new(reg & 0x00ff_ffff_ffff_ffe0, (reg & 0x1f) as u8)
+    }
+
+    /// Number of entries.
+    pub const fn entries(&self) -> u32 {
+        1 << self.log2size
+    }
+
+    /// The RD/WR part of a PROD or CONS value: index and wrap bit.
+    pub const fn ptr(&self, reg: u32) -> u32 {
+        reg & ((2u32 << self.log2size) - 1)
+    }
+
+    /// The entry index of a PROD or CONS value.
+    pub const fn index(&self, reg: u32) -> u32 {
+        reg & (self.entries() - 1)
+    }
+
+    /// Number of commands between `cons` and `prod` (0 empty, `entries()` full).
+    pub const fn pending(&self, prod: u32, cons: u32) -> u32 {
+        self.ptr(self.ptr(prod).wrapping_sub(self.ptr(cons)))
+    }
+
+    /// True when no command is waiting.
+    pub const fn is_empty(&self, prod: u32, cons: u32) -> bool {
+        self.ptr(prod) == self.ptr(cons)
+    }
+
+    /// True when every entry holds a command (same index, different wrap).
+    pub const fn is_full(&self, prod: u32, cons: u32) -> bool {
+        self.ptr(prod) ^ self.ptr(cons) == self.entries()
+    }
+
+    /// The RD value after `ptr` (index + 1, the wrap bit toggling at the end).
+    pub const fn advance(&self, ptr: u32) -> u32 {
+        self.ptr(self.ptr(ptr) + 1)
+    }
+
+    /// Guest address of the entry `ptr` points at.
+    pub const fn entry_addr(&self, ptr: u32) -> u64 {
+        self.base + ((self.index(ptr) as u64) << 4)
+    }
+
+    /// Fetch and decode the command at `ptr`.
+    pub fn fetch<M: GuestMemory + ?Sized>(&self, mem: &M, ptr: u32) -> Result<Command, CmdqError> {
+        let rd = self.ptr(ptr);
+        let mut w = [0u64; 2];
+        if let Err(e) = mem.read_words(self.entry_addr(rd), &mut w) {
+            return Err(CmdqError {
+                code: CERROR_ABT,
+                rd,
+                hw: HwError::SmmuCerrorAbt,
+                decode: None,
+                mem: Some(e),
+            });
+        }
+        Command::decode_words(&w).map_err(|e| CmdqError {
+            code: CERROR_ILL,
+            rd,
+            hw: HwError::SmmuCerrorIll,
+            decode: Some(e),
+            mem: None,
+        })
+    }
+
+    /// Consume the commands from `cons` to `prod`, calling `f(rd, &cmd)` for
+    /// each in order, and stop at the first one that cannot be consumed.
+    /// Returns the new CONS value (ERR kept from `cons` when nothing failed).
+    pub fn consume<M: GuestMemory + ?Sized, F: FnMut(u32, &Command)>(
+        &self,
+        mem: &M,
+        prod: u32,
+        cons: u32,
+        mut f: F,
+    ) -> Consumed {
+        let mut rd = self.ptr(cons);
+        let mut count = 0u32;
+        let n = self.pending(prod, cons);
+        for _ in 0..n {
+            match self.fetch(mem, rd) {
+                Ok(c) => {
+                    f(rd, &c);
+                    count += 1;
+                    rd = self.advance(rd);
+                }
+                Err(e) => {
+                    return Consumed {
+                        cons: (u32::from(e.code) << ERR_SHIFT) | rd,
+                        count,
+                        error: Some(e),
+                    }
+                }
+            }
+        }
+        Consumed {
+            cons: (cons & ERR_MASK) | rd,
+            count,
+            error: None,
+        }
+    }
+
+    /// The commands from `cons` to `prod` as an iterator of `(rd, command)`;
+    /// it yields the error of the first bad command, then ends.
+    pub fn iter<'m, M: GuestMemory + ?Sized>(
+        &self,
+        mem: &'m M,
+        prod: u32,
+        cons: u32,
+    ) -> Iter<'m, M> {
+        Iter {
+            q: *self,
+            mem,
+            rd: self.ptr(cons),
+            left: self.pending(prod, cons),
+        }
+    }
+}
+
+/// Iterator over the pending commands of a queue (see [`Cmdq::iter`]).
+#[derive(Debug)]
+pub struct Iter<'m, M: ?Sized> {
+    q: Cmdq,
+    mem: &'m M,
+    rd: u32,
+    left: u32,
+}
+
+impl<M: GuestMemory + ?Sized> Iterator for Iter<'_, M> {
+    type Item = Result<(u32, Command), CmdqError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        let rd = self.rd;
+        match self.q.fetch(self.mem, rd) {
+            Ok(c) => {
+                self.left -= 1;
+                self.rd = self.q.advance(rd);
+                Some(Ok((rd, c)))
+            }
+            Err(e) => {
+                self.left = 0;
+                Some(Err(e))
+            }
+        }
+    }
+}
