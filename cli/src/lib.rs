@@ -1,6 +1,297 @@
-//! Facade crate re-exporting the iommu-inval crates.
+//! # iommu-inval (facade and CLI library)
+//!
+//! Re-exports the crates of the project ([`core`], [`arm`], [`vtd`], [`amd`])
+//! and gives one architecture-neutral handle over the three native command
+//! sets, with static dispatch (`enum_dispatch`):
+//!
+//! * [`Arch`]: an architecture with its host capabilities: decode words,
+//!   build commands from named fields, lower generic ops ([`ArchOps`]);
+//! * [`NativeAny`]: a command of any architecture: op name, fields, words,
+//!   lift ([`AnyCommand`]).
+//!
+//! The modules hold what the binary does, so that it stays a thin clap
+//! layer: [`text`] (hex words, bounded line reader), [`json`] (the decode
+//! JSON shape), [`generic`] (the generic JSON of an [`Op`]), [`human`] (the
+//! one-line readable form), [`explain`] (footprint relations) and [`run`]
+//! (the subcommands over readers and writers).
+//!
+//! ```
+//! use iommu_inval::{Arch, ArchOps, AnyCommand};
+//! use iommu_inval::core::ArchId;
+//! let amd = Arch::new(ArchId::Amd);
+//! // INVALIDATE_IOMMU_ALL: opcode 0x8 in w0[63:60].
+//! let cmd = amd.decode(&[0x8000_0000_0000_0000, 0]).unwrap();
+//! assert_eq!(cmd.op_name(), "INVALIDATE_IOMMU_ALL");
+//! assert_eq!(cmd.to_words(), ([0x8000_0000_0000_0000, 0, 0, 0], 2));
+//! ```
 #![forbid(unsafe_code)]
+
 pub use iommu_inval_amd as amd;
 pub use iommu_inval_arm as arm;
 pub use iommu_inval_core as core;
 pub use iommu_inval_vtd as vtd;
+
+pub mod explain;
+pub mod generic;
+pub mod help;
+pub mod human;
+pub mod json;
+pub mod jsonval;
+pub mod run;
+pub mod text;
+
+use enum_dispatch::enum_dispatch;
+use iommu_inval_core::sink::Full;
+use iommu_inval_core::{
+    ArchId, Context, DecodeError, FieldError, FieldValue, LowerError, NativeCommand, Op, Outcome, Sink,
+};
+
+/// A native command of any of the three architectures.
+#[enum_dispatch]
+pub trait AnyCommand {
+    /// Its architecture.
+    fn arch_id(&self) -> ArchId;
+    /// The op name of commands.md.
+    fn op_name(&self) -> &'static str;
+    /// Number of 64-bit words it encodes to (2, or 4 for 256-bit VT-d).
+    fn word_count(&self) -> usize;
+    /// The encoded words (slots past the count are 0) and their count.
+    fn to_words(&self) -> ([u64; 4], usize);
+    /// Visit the fields in table order.
+    fn visit_fields(&self, f: &mut dyn FnMut(&'static str, FieldValue));
+    /// Lift to generic ops (appended to `out`).
+    fn lift_ops(&self, ctx: &dyn Context, out: &mut Vec<Op>) -> Result<Outcome, LowerError>;
+}
+
+/// A command of any architecture (static dispatch over the three `Command` enums).
+#[enum_dispatch(AnyCommand)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum NativeAny {
+    /// Arm SMMUv3.
+    Smmuv3(arm::Command),
+    /// Intel VT-d.
+    Vtd(vtd::Command),
+    /// AMD-Vi.
+    Amd(amd::Command),
+}
+
+/// What the tools need from an architecture.
+#[enum_dispatch]
+pub trait ArchOps {
+    /// Which architecture.
+    fn id(&self) -> ArchId;
+    /// Decode one command from its words (2, or 4 for 256-bit VT-d).
+    fn decode(&self, words: &[u64]) -> Result<NativeAny, DecodeError>;
+    /// Build a command from an op name and named fields.
+    fn from_fields(
+        &self,
+        op: &str,
+        fields: &mut dyn Iterator<Item = (&str, FieldValue)>,
+        words: usize,
+    ) -> Result<NativeAny, FieldError>;
+    /// Field names of `op` in table order (`None`: unknown op).
+    fn field_names(&self, op: &str) -> Option<&'static [&'static str]>;
+    /// Every op name, in table order.
+    fn op_names(&self) -> &'static [&'static str];
+    /// Lower a generic op with this architecture's capabilities (appended to `out`).
+    fn lower(&self, op: &Op, ctx: &dyn Context, out: &mut Vec<NativeAny>) -> Result<Outcome, LowerError>;
+}
+
+/// Arm SMMUv3 with its host capabilities.
+pub struct Smmuv3Arch {
+    /// Capabilities used by `lower`.
+    pub caps: arm::Caps,
+}
+/// Intel VT-d with its host capabilities.
+pub struct VtdArch {
+    /// Capabilities used by `lower`.
+    pub caps: vtd::Caps,
+}
+/// AMD-Vi with its host capabilities.
+pub struct AmdArch {
+    /// Capabilities used by `lower`.
+    pub caps: amd::Caps,
+}
+
+/// One of the three architectures, with its lowering capabilities.
+#[enum_dispatch(ArchOps)]
+pub enum Arch {
+    /// Arm SMMUv3.
+    Smmuv3(Smmuv3Arch),
+    /// Intel VT-d.
+    Vtd(VtdArch),
+    /// AMD-Vi.
+    Amd(AmdArch),
+}
+
+impl Arch {
+    /// The architecture with default (typical modern host) capabilities.
+    pub fn new(id: ArchId) -> Arch {
+        match id {
+            ArchId::Smmuv3 => Arch::Smmuv3(Smmuv3Arch { caps: arm::Caps::default() }),
+            ArchId::Vtd => Arch::Vtd(VtdArch { caps: vtd::Caps::default() }),
+            ArchId::Amd => Arch::Amd(AmdArch { caps: amd::Caps::default() }),
+        }
+    }
+    /// Words per command for a descriptor width in bits (128 or 256; 256
+    /// only on VT-d), `None` when the width is not available.
+    pub fn words_for_width(&self, bits: u32) -> Option<usize> {
+        match (self.id(), bits) {
+            (_, 128) => Some(2),
+            (ArchId::Vtd, 256) => Some(4),
+            _ => None,
+        }
+    }
+}
+
+/// Host capabilities chosen on the command line; `None`/`false` keeps the
+/// architecture's default (`Caps::default()`: a typical modern host).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CapsOpts {
+    /// At most this many commands per range or device set (all architectures).
+    pub max_cmds: Option<usize>,
+    /// SMMUv3 without range invalidation (SMMU_IDR3.RIL = 0).
+    pub no_range_inval: bool,
+    /// VT-d legacy mode: no PASID descriptors, 128-bit descriptors.
+    pub legacy: bool,
+    /// VT-d descriptor width of the output (128 or 256).
+    pub desc_width: Option<u32>,
+    /// VT-d CAP.MAMV.
+    pub mamv: Option<u8>,
+    /// No ATS / device TLBs.
+    pub no_ats: bool,
+    /// PASID (SubstreamID) width in bits.
+    pub pasid_bits: Option<u8>,
+}
+
+impl Arch {
+    /// The architecture with capabilities adjusted by `o`. Options that do
+    /// not apply to `id`, or values out of range, are an error message.
+    pub fn with_caps(id: ArchId, o: &CapsOpts) -> Result<Arch, String> {
+        let only = |flag: &str, arch: ArchId| -> Result<(), String> {
+            if id == arch {
+                Ok(())
+            } else {
+                Err(format!("{flag} applies to {arch} only, not {id}"))
+            }
+        };
+        if o.no_range_inval {
+            only("--no-range-inval", ArchId::Smmuv3)?;
+        }
+        if o.legacy {
+            only("--legacy", ArchId::Vtd)?;
+        }
+        if o.mamv.is_some() {
+            only("--mamv", ArchId::Vtd)?;
+        }
+        if let Some(w) = o.desc_width {
+            if w != 128 {
+                only("--out-desc-width 256", ArchId::Vtd)?;
+            }
+        }
+        if o.mamv.is_some_and(|m| m > 63) {
+            return Err("--mamv is at most 63".into());
+        }
+        if o.pasid_bits.is_some_and(|p| p > 20) {
+            return Err("--pasid-bits is at most 20".into());
+        }
+        if o.max_cmds == Some(0) {
+            return Err("--max-cmds is at least 1".into());
+        }
+        Ok(match id {
+            ArchId::Smmuv3 => {
+                let mut c = arm::Caps::default();
+                c.range_inval &= !o.no_range_inval;
+                c.ats &= !o.no_ats;
+                c.ssid_bits = o.pasid_bits.unwrap_or(c.ssid_bits);
+                c.max_cmds = o.max_cmds.unwrap_or(c.max_cmds);
+                Arch::Smmuv3(Smmuv3Arch { caps: c })
+            }
+            ArchId::Vtd => {
+                let mut c = if o.legacy { vtd::Caps::legacy() } else { vtd::Caps::default() };
+                c.dev_tlb &= !o.no_ats;
+                c.mamv = o.mamv.unwrap_or(c.mamv);
+                c.pasid_bits = o.pasid_bits.unwrap_or(c.pasid_bits);
+                c.max_cmds = o.max_cmds.unwrap_or(c.max_cmds);
+                if let Some(w) = o.desc_width {
+                    c.wide = w == 256;
+                }
+                Arch::Vtd(VtdArch { caps: c })
+            }
+            ArchId::Amd => {
+                let mut c = amd::Caps::default();
+                c.ats &= !o.no_ats;
+                c.pasid_bits = o.pasid_bits.unwrap_or(c.pasid_bits);
+                c.max_cmds = o.max_cmds.unwrap_or(c.max_cmds);
+                Arch::Amd(AmdArch { caps: c })
+            }
+        })
+    }
+}
+
+/// Adapts a `Vec<NativeAny>` to each architecture's `Sink<Command>`.
+struct AnySink<'a>(&'a mut Vec<NativeAny>);
+
+impl<T: Into<NativeAny>> Sink<T> for AnySink<'_> {
+    fn push(&mut self, item: T) -> Result<(), Full> {
+        self.0.push(item.into());
+        Ok(())
+    }
+}
+
+macro_rules! impl_arch {
+    ($krate:ident, $archty:ident, $variant:ident) => {
+        impl AnyCommand for $krate::Command {
+            fn arch_id(&self) -> ArchId {
+                <$krate::Command as NativeCommand>::ARCH
+            }
+            fn op_name(&self) -> &'static str {
+                NativeCommand::op(self)
+            }
+            fn word_count(&self) -> usize {
+                NativeCommand::words(self)
+            }
+            fn to_words(&self) -> ([u64; 4], usize) {
+                let mut w = [0u64; 4];
+                let n = NativeCommand::encode_into(self, &mut w).unwrap_or(0);
+                (w, n)
+            }
+            fn visit_fields(&self, f: &mut dyn FnMut(&'static str, FieldValue)) {
+                NativeCommand::for_each_field(self, f)
+            }
+            fn lift_ops(&self, ctx: &dyn Context, out: &mut Vec<Op>) -> Result<Outcome, LowerError> {
+                $krate::lift(self, ctx, out)
+            }
+        }
+
+        impl ArchOps for $archty {
+            fn id(&self) -> ArchId {
+                <$krate::Command as NativeCommand>::ARCH
+            }
+            fn decode(&self, words: &[u64]) -> Result<NativeAny, DecodeError> {
+                <$krate::Command as NativeCommand>::decode(words).map(NativeAny::$variant)
+            }
+            fn from_fields(
+                &self,
+                op: &str,
+                fields: &mut dyn Iterator<Item = (&str, FieldValue)>,
+                words: usize,
+            ) -> Result<NativeAny, FieldError> {
+                <$krate::Command as NativeCommand>::from_fields(op, fields, words).map(NativeAny::$variant)
+            }
+            fn field_names(&self, op: &str) -> Option<&'static [&'static str]> {
+                <$krate::Command as NativeCommand>::field_names(op)
+            }
+            fn op_names(&self) -> &'static [&'static str] {
+                <$krate::Command as NativeCommand>::op_names()
+            }
+            fn lower(&self, op: &Op, ctx: &dyn Context, out: &mut Vec<NativeAny>) -> Result<Outcome, LowerError> {
+                $krate::lower(op, &self.caps, ctx, &mut AnySink(out))
+            }
+        }
+    };
+}
+
+impl_arch!(arm, Smmuv3Arch, Smmuv3);
+impl_arch!(vtd, VtdArch, Vtd);
+impl_arch!(amd, AmdArch, Amd);

@@ -1,2 +1,346 @@
+//! `iommu-inval`: decode, encode, lift, lower and convert IOMMU invalidation
+//! commands (Arm SMMUv3, Intel VT-d, AMD-Vi). Argument parsing and I/O only;
+//! the work is done in the library (`iommu_inval::run`).
 #![forbid(unsafe_code)]
-fn main() {}
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use iommu_inval::core::context::Topology;
+use iommu_inval::core::{ArchId, Context, IdentityContext};
+use iommu_inval::help;
+use iommu_inval::run::{self, Io, Opts, Source, Status};
+use iommu_inval::{Arch, ArchOps, CapsOpts};
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "iommu-inval",
+    version,
+    about = "Decode, encode and translate IOMMU cache invalidations (Arm SMMUv3, Intel VT-d, AMD-Vi)",
+    long_about = None,
+    after_help = help::MAIN,
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum ArchArg {
+    /// Arm SMMUv3 command queue (16-byte commands)
+    #[value(alias = "smmu", alias = "arm")]
+    Smmuv3,
+    /// Intel VT-d invalidation queue (128- or 256-bit descriptors)
+    #[value(alias = "intel", alias = "vt-d")]
+    Vtd,
+    /// AMD-Vi command buffer (16-byte commands)
+    #[value(alias = "amd-vi", alias = "amdvi")]
+    Amd,
+}
+
+impl ArchArg {
+    fn id(self) -> ArchId {
+        match self {
+            ArchArg::Smmuv3 => ArchId::Smmuv3,
+            ArchArg::Vtd => ArchId::Vtd,
+            ArchArg::Amd => ArchId::Amd,
+        }
+    }
+}
+
+/// Where native commands come from.
+#[derive(Args, Debug)]
+struct NativeIn {
+    /// VT-d descriptor size of the input: 128 (2 words) or 256 (4 words, scalable mode)
+    #[arg(long, default_value = "128", value_parser = ["128", "256"])]
+    desc_width: String,
+    /// Read a binary queue dump (little-endian 64-bit words) instead of text
+    #[arg(long, value_name = "FILE")]
+    raw: Option<PathBuf>,
+    /// With --raw: byte offset of the first command (decimal or 0x hex)
+    #[arg(long, value_name = "BYTES", requires = "raw", value_parser = parse_num)]
+    offset: Option<u64>,
+    /// With --raw: read at most this many commands
+    #[arg(long, value_name = "N", requires = "raw", value_parser = parse_num)]
+    count: Option<u64>,
+    /// Commands as comma-separated hex words, lowest first (default: one per stdin line)
+    #[arg(value_name = "COMMAND")]
+    commands: Vec<String>,
+}
+
+/// Host capabilities used when lowering (default: a typical modern host).
+#[derive(Args, Debug)]
+struct CapsArgs {
+    /// VT-d descriptor size of the output: 128 or 256 (default 256, as in scalable mode)
+    #[arg(long, value_parser = ["128", "256"])]
+    out_desc_width: Option<String>,
+    /// VT-d legacy mode: no PASID descriptors, 128-bit descriptors
+    #[arg(long)]
+    legacy: bool,
+    /// VT-d CAP.MAMV: the largest address mask (default 18)
+    #[arg(long, value_name = "N")]
+    mamv: Option<u8>,
+    /// SMMUv3 without range invalidation (SMMU_IDR3.RIL = 0): one TLBI per page
+    #[arg(long)]
+    no_range_inval: bool,
+    /// Host without ATS: no device-TLB invalidations are emitted
+    #[arg(long)]
+    no_ats: bool,
+    /// Host PASID / SubstreamID width in bits
+    #[arg(long, value_name = "BITS")]
+    pasid_bits: Option<u8>,
+    /// At most N commands per range or device set before one wider command replaces them
+    #[arg(long, value_name = "N")]
+    max_cmds: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+struct Ctx {
+    /// Topology file (JSON: domains with native ids, devices with PASIDs and ASIDs).
+    /// Without it every native id is its own generic id and an SMMU ASID is taken as the PASID.
+    #[arg(long, value_name = "FILE")]
+    topology: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Native commands (hex words or a raw dump) to named fields
+    #[command(after_help = help::DECODE)]
+    Decode {
+        /// Architecture of the commands
+        #[arg(long, value_enum)]
+        arch: ArchArg,
+        /// One JSON object per command: {"arch","op","fields"} or {"arch","error":{"kind","message"}}
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        ctx: Ctx,
+        #[command(flatten)]
+        input: NativeIn,
+    },
+    /// JSON Lines of the decode shape to canonical hex words
+    #[command(after_help = help::ENCODE)]
+    Encode {
+        /// Architecture of the commands
+        #[arg(long, value_enum)]
+        arch: ArchArg,
+        /// VT-d descriptor size: 128 (2 words) or 256 (4 words)
+        #[arg(long, default_value = "128", value_parser = ["128", "256"])]
+        desc_width: String,
+        /// Report invalid objects as JSON error objects on stdout (instead of stderr)
+        #[arg(long)]
+        json: bool,
+        /// JSON objects (default: one per stdin line)
+        #[arg(value_name = "OBJECT")]
+        objects: Vec<String>,
+    },
+    /// Native commands to generic operations (JSON Lines)
+    #[command(after_help = help::LIFT)]
+    Lift {
+        /// Architecture of the commands
+        #[arg(long, value_enum)]
+        arch: ArchArg,
+        /// Per input: the command, then what the lift widened (unknown ids)
+        #[arg(long)]
+        explain: bool,
+        /// With --explain: one JSON object per input
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        ctx: Ctx,
+        #[command(flatten)]
+        input: NativeIn,
+    },
+    /// Generic operations (JSON Lines) to native commands
+    #[command(after_help = help::LOWER)]
+    Lower {
+        /// Target architecture
+        #[arg(long, value_enum)]
+        arch: ArchArg,
+        /// Per input: the output, then its footprint relation to the input (exact / superset) and the widening
+        #[arg(long)]
+        explain: bool,
+        /// Output commands as decode-shape JSON (with --explain: one object per input)
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        ctx: Ctx,
+        #[command(flatten)]
+        caps: CapsArgs,
+        /// Generic JSON objects (default: one per stdin line)
+        #[arg(value_name = "OP")]
+        ops: Vec<String>,
+    },
+    /// Native commands of one architecture to another (decode, lift, lower)
+    #[command(after_help = help::CONVERT)]
+    Convert {
+        /// Source architecture
+        #[arg(long, value_enum)]
+        from: ArchArg,
+        /// Target architecture
+        #[arg(long, value_enum)]
+        to: ArchArg,
+        /// Per input: the output, then its footprint relation to the input (exact / superset) and the widening
+        #[arg(long)]
+        explain: bool,
+        /// Output commands as decode-shape JSON (with --explain: one object per input)
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        ctx: Ctx,
+        #[command(flatten)]
+        caps: CapsArgs,
+        #[command(flatten)]
+        input: NativeIn,
+    },
+}
+
+fn parse_num(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let r = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(h) => u64::from_str_radix(h, 16),
+        None => t.parse(),
+    };
+    r.map_err(|e| format!("not a number: {e}"))
+}
+
+/// A usage problem found after argument parsing (exit 2).
+struct Usage(String);
+
+fn words_of(arch: &Arch, width: &str) -> Result<usize, Usage> {
+    let bits: u32 = width.parse().map_err(|_| Usage(format!("bad descriptor width {width}")))?;
+    arch.words_for_width(bits)
+        .ok_or_else(|| Usage(format!("--desc-width {bits} is only available for vtd; {} commands are 128-bit", arch.id())))
+}
+
+fn load_ctx(c: &Ctx) -> Result<Box<dyn Context>, Usage> {
+    match &c.topology {
+        None => Ok(Box::new(IdentityContext)),
+        Some(p) => {
+            let mut text = String::new();
+            File::open(p)
+                .and_then(|f| f.take(64 << 20).read_to_string(&mut text))
+                .map_err(|e| Usage(format!("cannot read topology {}: {e}", p.display())))?;
+            let t = Topology::from_json(&text).map_err(|e| Usage(format!("{}: {e}", p.display())))?;
+            Ok(Box::new(t))
+        }
+    }
+}
+
+fn target(arch: ArchArg, caps: &CapsArgs) -> Result<Arch, Usage> {
+    let desc_width = match &caps.out_desc_width {
+        None => None,
+        Some(w) => Some(w.parse().map_err(|_| Usage(format!("bad descriptor width {w}")))?),
+    };
+    let o = CapsOpts {
+        max_cmds: caps.max_cmds,
+        no_range_inval: caps.no_range_inval,
+        legacy: caps.legacy,
+        desc_width,
+        mamv: caps.mamv,
+        no_ats: caps.no_ats,
+        pasid_bits: caps.pasid_bits,
+    };
+    Arch::with_caps(arch.id(), &o).map_err(Usage)
+}
+
+fn native_source<'a>(input: &'a NativeIn, stdin: &'a mut dyn io::BufRead, words: usize) -> Result<Source<'a>, Usage> {
+    match &input.raw {
+        Some(p) => {
+            if !input.commands.is_empty() {
+                return Err(Usage("give commands either as arguments or with --raw, not both".into()));
+            }
+            let mut f = File::open(p).map_err(|e| Usage(format!("cannot open {}: {e}", p.display())))?;
+            let offset = input.offset.unwrap_or(0);
+            f.seek(SeekFrom::Start(offset)).map_err(|e| Usage(format!("cannot seek {}: {e}", p.display())))?;
+            let _ = words;
+            Ok(Source::Raw { reader: Box::new(BufReader::new(f)), offset, count: input.count })
+        }
+        None if input.commands.is_empty() => Ok(Source::Lines(Box::new(stdin))),
+        None => Ok(Source::Args(&input.commands)),
+    }
+}
+
+fn text_source<'a>(args: &'a [String], stdin: &'a mut dyn io::BufRead) -> Source<'a> {
+    if args.is_empty() {
+        Source::Lines(Box::new(stdin))
+    } else {
+        Source::Args(args)
+    }
+}
+
+fn execute(cli: &Cli, stdin: &mut dyn io::BufRead, io: &mut Io<'_>) -> Result<io::Result<()>, Usage> {
+    Ok(match &cli.cmd {
+        Cmd::Decode { arch, json, ctx, input } => {
+            let a = Arch::new(arch.id());
+            let words = words_of(&a, &input.desc_width)?;
+            let c = load_ctx(ctx)?;
+            let src = native_source(input, stdin, words)?;
+            run::decode(&a, words, Opts { json: *json, explain: false }, &*c, src, io)
+        }
+        Cmd::Encode { arch, desc_width, json, objects } => {
+            let a = Arch::new(arch.id());
+            let words = words_of(&a, desc_width)?;
+            run::encode(&a, words, Opts { json: *json, explain: false }, text_source(objects, stdin), io)
+        }
+        Cmd::Lift { arch, explain, json, ctx, input } => {
+            let a = Arch::new(arch.id());
+            let words = words_of(&a, &input.desc_width)?;
+            let c = load_ctx(ctx)?;
+            let src = native_source(input, stdin, words)?;
+            run::lift(&a, words, Opts { json: *json, explain: *explain }, &*c, src, io)
+        }
+        Cmd::Lower { arch, explain, json, ctx, caps, ops } => {
+            let a = target(*arch, caps)?;
+            let c = load_ctx(ctx)?;
+            run::lower(&a, Opts { json: *json, explain: *explain }, &*c, text_source(ops, stdin), io)
+        }
+        Cmd::Convert { from, to, explain, json, ctx, caps, input } => {
+            let f = Arch::new(from.id());
+            let t = target(*to, caps)?;
+            let words = words_of(&f, &input.desc_width)?;
+            let c = load_ctx(ctx)?;
+            let src = native_source(input, stdin, words)?;
+            run::convert(&f, &t, words, Opts { json: *json, explain: *explain }, &*c, src, io)
+        }
+    })
+}
+
+fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("iommu-inval: internal error: {info} (please report this bug)");
+    }));
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let stdin = io::stdin();
+    let mut stdin = stdin.lock();
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let stderr = io::stderr();
+    let mut err = stderr.lock();
+    let mut io = Io { out: &mut out, err: &mut err, status: Status::default() };
+    let result = match execute(&cli, &mut stdin, &mut io) {
+        Ok(r) => r.and_then(|()| io.out.flush()),
+        Err(Usage(m)) => {
+            let _ = io.out.flush();
+            let _ = writeln!(io.err, "iommu-inval: {m}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::from(io.status.0),
+        // A closed stdout (`| head`) ends the run quietly.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::from(io.status.0),
+        Err(e) => {
+            let _ = writeln!(io.err, "iommu-inval: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! `--explain`: how the output of a translation relates to its input,
+//! measured on footprints (DESIGN.md R3/R4).
+//!
+//! * input footprint: `Footprint::of_ops` of the input's generic ops, without
+//!   the caches the target lacks (they are *dropped*, rule 2: interrupt
+//!   remapping on SMMUv3), projected onto a single regime when the target is
+//!   VT-d or AMD-Vi ([`Footprint::project_single_regime`]);
+//! * output footprint: the union of the footprints of the lifts of every
+//!   output command, through the same context;
+//! * relation: `exact`, `superset` (by how much: the widened coordinates,
+//!   excess bytes and boxes), or `under` — an under-invalidation, which would
+//!   be a bug and makes the CLI exit 1.
+
+use crate::{AnyCommand, NativeAny};
+use iommu_inval_core::footprint::{Excess, Footprint, Relation};
+use iommu_inval_core::model::{Caches, Op};
+use iommu_inval_core::{ArchId, Context, Widened};
+use serde_json::{json, Value};
+
+/// Caches an architecture has no invalidation for (dropped when lowering).
+pub const fn lacks(target: ArchId) -> Caches {
+    match target {
+        ArchId::Smmuv3 => Caches::INTR_REMAP,
+        ArchId::Vtd | ArchId::Amd => Caches::empty(),
+    }
+}
+
+/// The footprint of `ops` as `target` can remove it.
+pub fn input_footprint(target: ArchId, ops: &[Op], ctx: &dyn Context) -> Footprint {
+    let lacking = lacks(target);
+    let mut f = Footprint::new();
+    for op in ops {
+        if let Op::Inval(i) = op {
+            let mut i = *i;
+            i.caches.remove(lacking);
+            if !(i.caches - Caches::LEAF).is_empty() {
+                f.extend(&Footprint::of_inval(&i, ctx));
+            }
+        }
+    }
+    match target {
+        ArchId::Smmuv3 => f,
+        ArchId::Vtd | ArchId::Amd => f.project_single_regime(),
+    }
+}
+
+/// The footprint of native output commands: the union of their lifts.
+/// Returns the footprint and the number of outputs that did not lift.
+pub fn output_footprint(outputs: &[NativeAny], ctx: &dyn Context) -> (Footprint, usize) {
+    let mut f = Footprint::new();
+    let mut failed = 0;
+    let mut ops = Vec::new();
+    for c in outputs {
+        ops.clear();
+        match c.lift_ops(ctx, &mut ops) {
+            Ok(_) => f.extend(&Footprint::of_ops(ops.iter(), ctx)),
+            Err(_) => failed += 1,
+        }
+    }
+    (f, failed)
+}
+
+/// The relation of a translation's output to its input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explanation {
+    /// Footprint relation.
+    pub relation: Relation,
+    /// Outputs whose own lift failed (never expected).
+    pub unliftable: usize,
+}
+
+impl Explanation {
+    /// Compare `outputs` (commands of `target`) with the generic `input` ops.
+    pub fn of(target: ArchId, input: &[Op], outputs: &[NativeAny], ctx: &dyn Context) -> Self {
+        let fin = input_footprint(target, input, ctx);
+        let (mut fout, unliftable) = output_footprint(outputs, ctx);
+        if target != ArchId::Smmuv3 {
+            // Device-tagged entries span every regime; fold them like the input.
+            fout = fout.project_single_regime();
+        }
+        Explanation { relation: fout.relation_to(&fin), unliftable }
+    }
+    /// True for an under-invalidation.
+    pub fn is_under(&self) -> bool {
+        matches!(self.relation, Relation::Under { .. })
+    }
+    /// `exact`, `superset` or `under`.
+    pub fn name(&self) -> &'static str {
+        match self.relation {
+            Relation::Exact => "exact",
+            Relation::Superset(_) => "superset",
+            Relation::Under { .. } => "under",
+        }
+    }
+    /// A one-line text form: `exact`, `superset: widened range (+4 KiB in 1 box)`,
+    /// or `UNDER-INVALIDATION: 2 boxes of the input left in place`.
+    pub fn text(&self) -> String {
+        match &self.relation {
+            Relation::Exact => "exact".into(),
+            Relation::Superset(ex) => format!("superset: {}", excess_text(ex)),
+            Relation::Under { missing } => {
+                format!("UNDER-INVALIDATION: {missing} box(es) of the input left in place")
+            }
+        }
+    }
+    /// The JSON fields of the explanation (`relation`, `excess` / `missing`).
+    pub fn json_into(&self, m: &mut serde_json::Map<String, Value>) {
+        m.insert("relation".into(), json!(self.name()));
+        match &self.relation {
+            Relation::Exact => {}
+            Relation::Superset(ex) => {
+                m.insert(
+                    "excess".into(),
+                    json!({"widened": widened_list(ex.widened), "bytes": u128_json(ex.bytes), "boxes": ex.boxes}),
+                );
+            }
+            Relation::Under { missing } => {
+                m.insert("missing_boxes".into(), json!(missing));
+            }
+        }
+    }
+}
+
+/// Names of widened flags.
+pub fn widened_list(w: Widened) -> Vec<&'static str> {
+    w.names().collect()
+}
+
+/// A `u128` as a JSON integer when it fits 64 bits, else as a decimal string.
+pub fn u128_json(x: u128) -> Value {
+    u64::try_from(x).map_or_else(|_| json!(x.to_string()), |v| json!(v))
+}
+
+/// `widened range, pasid (+8 KiB in 2 boxes)`.
+pub fn excess_text(ex: &Excess) -> String {
+    let names = widened_list(ex.widened);
+    let what = if names.is_empty() { "widened".to_owned() } else { format!("widened {}", names.join(", ")) };
+    let plural = if ex.boxes == 1 { "box" } else { "boxes" };
+    format!("{what} (+{} in {} {plural})", crate::human::size_str(ex.bytes), ex.boxes)
+}

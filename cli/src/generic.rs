@@ -1,0 +1,573 @@
+//! The generic JSON form of an [`Op`] (one object per line), as printed by
+//! `lift` and read by `lower`. The schema is documented in docs/GENERIC_JSON.md.
+//!
+//! Every object has `"op"`: `inval`, `sync`, `prefetch`, `page_response`,
+//! `resume` or `stall_terminate`. On input, keys that are left out take the
+//! *widest* value for selections (every domain, PASID, device and address;
+//! both stages) and 0/false/null for everything else; unknown keys are
+//! errors (a typo must not widen or narrow an invalidation silently).
+//! Integers may also be given as hex strings (`"0x40000000"`).
+//!
+//! ```
+//! use iommu_inval::generic::{op_to_json, parse_op_json};
+//! let op = parse_op_json(r#"{"op":"inval","caches":["iotlb","leaf"],"stages":["s1"],
+//!     "domain":1,"pasid":5,"range":{"iova":"0x40000000","size":"0x200000"}}"#).unwrap();
+//! let back = parse_op_json(&op_to_json(&op).to_string()).unwrap();
+//! assert_eq!(op, back);
+//! ```
+
+use crate::jsonval::{as_u64, get_bool, get_u64, get_uint, parse_line, JsonError};
+use iommu_inval_core::model::{
+    Caches, DeviceSel, DomainSel, Hints, Inval, Op, PageResponse, PasidSel, Prefetch, Regime, RespCode,
+    StallAction, Stages, Store, Sync,
+};
+use iommu_inval_core::AddrRange;
+use serde_json::{json, Map, Value};
+
+/// Names of the cache flags, in bit order.
+pub const CACHE_NAMES: [(Caches, &str); 6] = [
+    (Caches::CONFIG_DEVICE, "config_device"),
+    (Caches::CONFIG_PASID, "config_pasid"),
+    (Caches::IOTLB, "iotlb"),
+    (Caches::DEV_TLB, "dev_tlb"),
+    (Caches::INTR_REMAP, "intr_remap"),
+    (Caches::LEAF, "leaf"),
+];
+
+/// Names of the stages.
+pub const STAGE_NAMES: [(Stages, &str); 2] = [(Stages::S1, "s1"), (Stages::S2, "s2")];
+
+/// The generic op kinds.
+pub const KINDS: [&str; 6] = ["inval", "sync", "prefetch", "page_response", "resume", "stall_terminate"];
+
+fn flags_json<T: Copy>(names: &[(T, &'static str)], has: impl Fn(T) -> bool) -> Value {
+    Value::Array(names.iter().filter(|(f, _)| has(*f)).map(|(_, n)| json!(n)).collect())
+}
+
+/// A range as JSON: `"all"`, or `{"iova": I, "size": S}` (the only range
+/// whose size does not fit 64 bits, `0..=u64::MAX` spelled as a span, is
+/// `{"first": 0, "last": 18446744073709551615}`).
+pub fn range_json(r: &AddrRange) -> Value {
+    match r {
+        AddrRange::All => json!("all"),
+        AddrRange::Span { first, last } => match r.len() {
+            Some(size) => json!({"iova": first, "size": size}),
+            None => json!({"first": first, "last": last}),
+        },
+    }
+}
+
+fn opt_u32(p: Option<u32>) -> Value {
+    p.map_or(Value::Null, |x| json!(x))
+}
+
+/// The JSON object of a generic operation.
+pub fn op_to_json(op: &Op) -> Value {
+    match op {
+        Op::Inval(i) => {
+            let mut m = Map::new();
+            m.insert("op".into(), json!("inval"));
+            m.insert("caches".into(), flags_json(&CACHE_NAMES, |f| i.caches.contains(f)));
+            m.insert(
+                "regime".into(),
+                json!(match i.regime {
+                    Regime::Guest => "guest",
+                    Regime::Hyp => "hyp",
+                    Regime::Secure => "secure",
+                }),
+            );
+            m.insert("stages".into(), flags_json(&STAGE_NAMES, |f| i.stages.contains(f)));
+            m.insert(
+                "domain".into(),
+                match i.domain {
+                    DomainSel::All => json!("all"),
+                    DomainSel::One(d) => json!(d),
+                },
+            );
+            m.insert(
+                "pasid".into(),
+                match i.pasid {
+                    PasidSel::All => json!("all"),
+                    PasidSel::NoPasid => json!("none"),
+                    PasidSel::One(p) => json!(p),
+                },
+            );
+            m.insert("global".into(), json!(i.global));
+            m.insert(
+                "device".into(),
+                match i.device {
+                    DeviceSel::All => json!("all"),
+                    DeviceSel::One(d) => json!(d),
+                    DeviceSel::Range { first, last } => json!({"first": first, "last": last}),
+                },
+            );
+            m.insert("range".into(), range_json(&i.range));
+            if i.hints != Hints::default() {
+                let h = &i.hints;
+                m.insert(
+                    "hints".into(),
+                    json!({
+                        "leaf_shift": h.leaf_shift, "tg_shift": h.tg_shift, "level": h.level,
+                        "drain_reads": h.drain_reads, "drain_writes": h.drain_writes,
+                        "pfsid": h.pfsid, "max_pending": h.max_pending, "queue_id": h.queue_id,
+                    }),
+                );
+            }
+            Value::Object(m)
+        }
+        Op::Sync(s) => json!({
+            "op": "sync",
+            "interrupt": s.interrupt,
+            "store": s.store.map_or(Value::Null, |st| json!({"address": st.address, "data": st.data})),
+            "sev": s.sev,
+            "fence": s.fence,
+            "drain_page_requests": s.drain_page_requests,
+            "msi_msh": s.msi_msh,
+            "msi_attr": s.msi_attr,
+        }),
+        Op::Prefetch(p) => json!({
+            "op": "prefetch",
+            "device": p.device,
+            "pasid": opt_u32(p.pasid),
+            "secure": p.secure,
+            "range": p.range.as_ref().map_or(Value::Null, range_json),
+            "size": p.size,
+            "stride": p.stride,
+            "count": p.count,
+        }),
+        Op::PageResponse(r) => json!({
+            "op": "page_response",
+            "device": r.device,
+            "pasid": opt_u32(r.pasid),
+            "prg_index": r.prg_index,
+            "code": match r.code {
+                RespCode::Success => "success",
+                RespCode::Invalid => "invalid",
+                RespCode::Failure => "failure",
+            },
+            "last": r.last,
+            "priv_data": r.priv_data.map_or(Value::Null, |d| json!([d[0], d[1]])),
+            "guest": r.guest,
+        }),
+        Op::Resume { device, stag, action } => json!({
+            "op": "resume",
+            "device": device,
+            "stag": stag,
+            "action": match action {
+                StallAction::Terminate => "terminate",
+                StallAction::Retry => "retry",
+                StallAction::Abort => "abort",
+            },
+        }),
+        Op::StallTerminate { device } => json!({"op": "stall_terminate", "device": device}),
+    }
+}
+
+/// Parse one generic JSON line. Never panics.
+pub fn parse_op_json(line: &str) -> Result<Op, JsonError> {
+    parse_op_value(&parse_line(line)?)
+}
+
+fn word<'v>(key: &str, v: &'v Value) -> Result<&'v str, JsonError> {
+    v.as_str().ok_or_else(|| bad(key, "a string"))
+}
+
+fn bad(key: &str, expected: &'static str) -> JsonError {
+    JsonError::BadValue { key: key.to_owned(), expected }
+}
+
+/// Key lookup that also records which keys were used, to refuse unknown ones.
+struct Obj<'a> {
+    map: &'a Map<String, Value>,
+    allowed: &'static [&'static str],
+}
+
+impl<'a> Obj<'a> {
+    fn new(v: &'a Value, allowed: &'static [&'static str]) -> Result<Self, JsonError> {
+        let map = v.as_object().ok_or(JsonError::NotObject)?;
+        if let Some(k) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
+            return Err(JsonError::UnknownKey(k.clone()));
+        }
+        Ok(Obj { map, allowed })
+    }
+    /// The value of `key`, `None` when absent or null.
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        debug_assert!(self.allowed.contains(&key));
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+    fn bool(&self, key: &str) -> Result<bool, JsonError> {
+        self.get(key).map_or(Ok(false), |v| get_bool(key, v))
+    }
+    fn uint(&self, key: &str, max: u64, expected: &'static str) -> Result<u64, JsonError> {
+        self.get(key).map_or(Ok(0), |v| get_uint(key, v, max, expected))
+    }
+    fn u8(&self, key: &str) -> Result<u8, JsonError> {
+        Ok(self.uint(key, u8::MAX.into(), "an integer of 8 bits")? as u8)
+    }
+    fn u16(&self, key: &str) -> Result<u16, JsonError> {
+        Ok(self.uint(key, u16::MAX.into(), "an integer of 16 bits")? as u16)
+    }
+    fn u32(&self, key: &str) -> Result<u32, JsonError> {
+        Ok(self.uint(key, u32::MAX.into(), "an integer of 32 bits")? as u32)
+    }
+    fn opt_u32(&self, key: &str) -> Result<Option<u32>, JsonError> {
+        self.get(key)
+            .map(|v| get_uint(key, v, u32::MAX.into(), "null or an integer of 32 bits").map(|x| x as u32))
+            .transpose()
+    }
+}
+
+/// Parse a range: `"all"`, `{"iova": I, "size": S}` or `{"first": F, "last": L}` (inclusive).
+pub fn parse_range(key: &str, v: &Value) -> Result<AddrRange, JsonError> {
+    if v.as_str() == Some("all") {
+        return Ok(AddrRange::All);
+    }
+    const EXPECT: &str = "\"all\", {\"iova\", \"size\"} or {\"first\", \"last\"}";
+    let o = v.as_object().ok_or_else(|| bad(key, EXPECT))?;
+    let field = |k: &str| o.get(k).map(|x| get_u64(&format!("{key}.{k}"), x)).transpose();
+    let (iova, size, first, last) = (field("iova")?, field("size")?, field("first")?, field("last")?);
+    if let Some(k) = o.keys().find(|k| !["iova", "size", "first", "last"].contains(&k.as_str())) {
+        return Err(JsonError::UnknownKey(format!("{key}.{k}")));
+    }
+    match (iova, size, first, last) {
+        (Some(i), Some(s), None, None) => AddrRange::new(i, s)
+            .map_err(|_| bad(key, "a non-empty range that ends at or below 2^64")),
+        (None, None, Some(f), Some(l)) => {
+            AddrRange::inclusive(f, l).map_err(|_| bad(key, "a range with first <= last"))
+        }
+        _ => Err(bad(key, EXPECT)),
+    }
+}
+
+fn parse_flags<T: Copy>(
+    key: &str,
+    v: &Value,
+    names: &[(T, &'static str)],
+    expected: &'static str,
+) -> Result<Vec<T>, JsonError> {
+    let arr = v.as_array().ok_or_else(|| bad(key, expected))?;
+    arr.iter()
+        .map(|x| {
+            let s = x.as_str().ok_or_else(|| bad(key, expected))?;
+            names.iter().find(|(_, n)| *n == s).map(|(f, _)| *f).ok_or_else(|| bad(key, expected))
+        })
+        .collect()
+}
+
+const INVAL_KEYS: &[&str] =
+    &["op", "caches", "regime", "stages", "domain", "pasid", "global", "device", "range", "hints"];
+const HINT_KEYS: &[&str] =
+    &["leaf_shift", "tg_shift", "level", "drain_reads", "drain_writes", "pfsid", "max_pending", "queue_id"];
+const SYNC_KEYS: &[&str] =
+    &["op", "interrupt", "store", "sev", "fence", "drain_page_requests", "msi_msh", "msi_attr"];
+const PREFETCH_KEYS: &[&str] = &["op", "device", "pasid", "secure", "range", "size", "stride", "count"];
+const RESP_KEYS: &[&str] = &["op", "device", "pasid", "prg_index", "code", "last", "priv_data", "guest"];
+const RESUME_KEYS: &[&str] = &["op", "device", "stag", "action"];
+const TERM_KEYS: &[&str] = &["op", "device"];
+
+/// Parse a generic JSON value.
+pub fn parse_op_value(v: &Value) -> Result<Op, JsonError> {
+    let map = v.as_object().ok_or(JsonError::NotObject)?;
+    let kind = match map.get("op") {
+        None => return Err(JsonError::Missing("op")),
+        Some(Value::String(s)) => s.as_str(),
+        Some(_) => return Err(bad("op", "a string")),
+    };
+    match kind {
+        "inval" => parse_inval(&Obj::new(v, INVAL_KEYS)?).map(Op::Inval),
+        "sync" => {
+            let o = Obj::new(v, SYNC_KEYS)?;
+            let store = match o.get("store") {
+                None => None,
+                Some(s) => {
+                    let so = Obj::new(s, &["address", "data"]).map_err(|e| match e {
+                        JsonError::NotObject => bad("store", "null or {\"address\", \"data\"}"),
+                        e => e,
+                    })?;
+                    let address = so.get("address").ok_or(JsonError::Missing("store.address"))?;
+                    Some(Store {
+                        address: get_u64("store.address", address)?,
+                        data: so.get("data").map_or(Ok(0), |d| get_u64("store.data", d))?,
+                    })
+                }
+            };
+            Ok(Op::Sync(Sync {
+                interrupt: o.bool("interrupt")?,
+                store,
+                sev: o.bool("sev")?,
+                fence: o.bool("fence")?,
+                drain_page_requests: o.bool("drain_page_requests")?,
+                msi_msh: o.u8("msi_msh")?,
+                msi_attr: o.u8("msi_attr")?,
+            }))
+        }
+        "prefetch" => {
+            let o = Obj::new(v, PREFETCH_KEYS)?;
+            Ok(Op::Prefetch(Prefetch {
+                device: o.u32("device")?,
+                pasid: o.opt_u32("pasid")?,
+                secure: o.bool("secure")?,
+                range: o.get("range").map(|r| parse_range("range", r)).transpose()?,
+                size: o.u8("size")?,
+                stride: o.u8("stride")?,
+                count: o.u8("count")?,
+            }))
+        }
+        "page_response" => {
+            let o = Obj::new(v, RESP_KEYS)?;
+            let code = match o.get("code") {
+                None => RespCode::Success,
+                Some(c) => match word("code", c)? {
+                    "success" => RespCode::Success,
+                    "invalid" => RespCode::Invalid,
+                    "failure" => RespCode::Failure,
+                    _ => return Err(bad("code", "\"success\", \"invalid\" or \"failure\"")),
+                },
+            };
+            let priv_data = match o.get("priv_data") {
+                None => None,
+                Some(p) => match p.as_array().map(Vec::as_slice) {
+                    Some([a, b]) => Some([get_u64("priv_data", a)?, get_u64("priv_data", b)?]),
+                    _ => return Err(bad("priv_data", "null or a list of two 64-bit integers")),
+                },
+            };
+            Ok(Op::PageResponse(PageResponse {
+                device: o.u32("device")?,
+                pasid: o.opt_u32("pasid")?,
+                prg_index: o.u16("prg_index")?,
+                code,
+                last: o.bool("last")?,
+                priv_data,
+                guest: o.bool("guest")?,
+            }))
+        }
+        "resume" => {
+            let o = Obj::new(v, RESUME_KEYS)?;
+            let action = match o.get("action") {
+                None => StallAction::Terminate,
+                Some(a) => match word("action", a)? {
+                    "terminate" => StallAction::Terminate,
+                    "retry" => StallAction::Retry,
+                    "abort" => StallAction::Abort,
+                    _ => return Err(bad("action", "\"terminate\", \"retry\" or \"abort\"")),
+                },
+            };
+            Ok(Op::Resume { device: o.u32("device")?, stag: o.u16("stag")?, action })
+        }
+        "stall_terminate" => {
+            let o = Obj::new(v, TERM_KEYS)?;
+            Ok(Op::StallTerminate { device: o.u32("device")? })
+        }
+        other => Err(JsonError::UnknownOp(other.to_owned())),
+    }
+}
+
+fn parse_inval(o: &Obj<'_>) -> Result<Inval, JsonError> {
+    let caches = match o.get("caches") {
+        None => return Err(JsonError::Missing("caches")),
+        Some(v) => parse_flags("caches", v, &CACHE_NAMES, "a list of cache names")?
+            .into_iter()
+            .fold(Caches::empty(), |a, b| a | b),
+    };
+    if (caches - Caches::LEAF).is_empty() {
+        return Err(bad("caches", "at least one cache besides \"leaf\""));
+    }
+    let mut i = Inval::new(caches);
+    if let Some(v) = o.get("regime") {
+        i.regime = match word("regime", v)? {
+            "guest" => Regime::Guest,
+            "hyp" => Regime::Hyp,
+            "secure" => Regime::Secure,
+            _ => return Err(bad("regime", "\"guest\", \"hyp\" or \"secure\"")),
+        };
+    }
+    if let Some(v) = o.get("stages") {
+        let s = parse_flags("stages", v, &STAGE_NAMES, "a list of \"s1\", \"s2\"")?
+            .into_iter()
+            .fold(Stages::empty(), |a, b| a | b);
+        if s.is_empty() {
+            return Err(bad("stages", "a non-empty list of \"s1\", \"s2\""));
+        }
+        i.stages = s;
+    }
+    if let Some(v) = o.get("domain") {
+        i.domain = if v.as_str() == Some("all") {
+            DomainSel::All
+        } else {
+            DomainSel::One(get_uint("domain", v, u32::MAX.into(), "\"all\" or a domain id")? as u32)
+        };
+    }
+    if let Some(v) = o.get("pasid") {
+        i.pasid = match v.as_str() {
+            Some("all") => PasidSel::All,
+            Some("none") => PasidSel::NoPasid,
+            _ => PasidSel::One(get_uint("pasid", v, u32::MAX.into(), "\"all\", \"none\" or a PASID")? as u32),
+        };
+    }
+    i.global = o.bool("global")?;
+    if let Some(v) = o.get("device") {
+        const EXPECT: &str = "\"all\", a requester id or {\"first\", \"last\"}";
+        i.device = if v.as_str() == Some("all") {
+            DeviceSel::All
+        } else if v.is_object() {
+            let dev = Obj::new(v, &["first", "last"])?;
+            let first = dev.get("first").ok_or_else(|| bad("device", EXPECT))?;
+            let last = dev.get("last").ok_or_else(|| bad("device", EXPECT))?;
+            let first = get_uint("device.first", first, u32::MAX.into(), "a requester id")? as u32;
+            let last = get_uint("device.last", last, u32::MAX.into(), "a requester id")? as u32;
+            if first > last {
+                return Err(bad("device", "a range with first <= last"));
+            }
+            DeviceSel::Range { first, last }
+        } else {
+            DeviceSel::One(get_uint("device", v, u32::MAX.into(), EXPECT)? as u32)
+        };
+    }
+    if let Some(v) = o.get("range") {
+        i.range = parse_range("range", v)?;
+    }
+    if let Some(v) = o.get("hints") {
+        let h = Obj::new(v, HINT_KEYS).map_err(|e| match e {
+            JsonError::NotObject => bad("hints", "an object"),
+            e => e,
+        })?;
+        i.hints = Hints {
+            leaf_shift: h.u8("leaf_shift")?,
+            tg_shift: h.u8("tg_shift")?,
+            level: h.u8("level")?,
+            drain_reads: h.bool("drain_reads")?,
+            drain_writes: h.bool("drain_writes")?,
+            pfsid: h.u16("pfsid")?,
+            max_pending: h.u8("max_pending")?,
+            queue_id: h.u16("queue_id")?,
+        };
+    }
+    Ok(i)
+}
+
+/// Whether a JSON value looks like an unsigned integer (for callers that
+/// accept either form).
+pub fn is_uint(v: &Value) -> bool {
+    as_u64(v).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rt(op: Op) {
+        let j = op_to_json(&op).to_string();
+        assert_eq!(parse_op_json(&j), Ok(op), "{j}");
+    }
+
+    #[test]
+    fn every_kind_round_trips() {
+        let inval = Inval::new(Caches::IOTLB | Caches::LEAF)
+            .stage(Stages::S1)
+            .domain(DomainSel::One(3))
+            .pasid(PasidSel::One(0xfffff))
+            .device(DeviceSel::Range { first: 8, last: 15 })
+            .range(AddrRange::new(0x4000_0000, 0x20_0000).unwrap())
+            .global(true)
+            .hints(Hints { leaf_shift: 21, tg_shift: 12, level: 2, pfsid: 7, ..Hints::default() });
+        rt(Op::Inval(inval));
+        rt(Op::Inval(Inval::new(Caches::ALL_KINDS).regime(Regime::Secure)));
+        rt(Op::Inval(Inval::new(Caches::DEV_TLB).pasid(PasidSel::NoPasid).device(DeviceSel::One(16))));
+        rt(Op::Inval(Inval::new(Caches::IOTLB).range(AddrRange::Span { first: 0, last: u64::MAX })));
+        rt(Op::Inval(Inval::new(Caches::IOTLB).range(AddrRange::Span { first: 1, last: u64::MAX })));
+        rt(Op::Sync(Sync::default()));
+        rt(Op::Sync(Sync {
+            interrupt: true,
+            store: Some(Store { address: 0x1000, data: u64::MAX }),
+            sev: true,
+            fence: true,
+            drain_page_requests: true,
+            msi_msh: 3,
+            msi_attr: 0xf,
+        }));
+        rt(Op::Prefetch(Prefetch {
+            device: 16,
+            pasid: Some(2),
+            secure: true,
+            range: Some(AddrRange::new(0x1000, 0x1000).unwrap()),
+            size: 3,
+            stride: 4,
+            count: 5,
+        }));
+        rt(Op::Prefetch(Prefetch {
+            device: 0,
+            pasid: None,
+            secure: false,
+            range: None,
+            size: 0,
+            stride: 0,
+            count: 0,
+        }));
+        rt(Op::PageResponse(PageResponse {
+            device: 16,
+            pasid: Some(1),
+            prg_index: 0x1ff,
+            code: RespCode::Failure,
+            last: true,
+            priv_data: Some([1, u64::MAX]),
+            guest: true,
+        }));
+        for action in [StallAction::Terminate, StallAction::Retry, StallAction::Abort] {
+            rt(Op::Resume { device: u32::MAX, stag: 0xffff, action });
+        }
+        rt(Op::StallTerminate { device: 5 });
+    }
+
+    #[test]
+    fn omitted_selections_are_widest() {
+        let op = parse_op_json(r#"{"op":"inval","caches":["iotlb"]}"#).unwrap();
+        assert_eq!(op, Op::Inval(Inval::new(Caches::IOTLB)));
+        let op = parse_op_json(r#"{"op":"inval","caches":["dev_tlb"],"device":16,"pasid":"none","range":{"first":4096,"last":8191}}"#)
+            .unwrap();
+        let want = Inval::new(Caches::DEV_TLB)
+            .device(DeviceSel::One(16))
+            .pasid(PasidSel::NoPasid)
+            .range(AddrRange::new(0x1000, 0x1000).unwrap());
+        assert_eq!(op, Op::Inval(want));
+    }
+
+    #[test]
+    fn bad_objects_are_typed_errors() {
+        let cases: &[(&str, JsonError)] = &[
+            ("[]", JsonError::NotObject),
+            ("{}", JsonError::Missing("op")),
+            (r#"{"op":"flush"}"#, JsonError::UnknownOp("flush".into())),
+            (r#"{"op":"inval"}"#, JsonError::Missing("caches")),
+            (r#"{"op":"inval","caches":["iotlb"],"domian":1}"#, JsonError::UnknownKey("domian".into())),
+            (r#"{"op":"stall_terminate","device":5,"x":1}"#, JsonError::UnknownKey("x".into())),
+        ];
+        for (line, want) in cases {
+            assert_eq!(parse_op_json(line).as_ref(), Err(want), "{line}");
+        }
+        for line in [
+            "",
+            "not json",
+            r#"{"op":5}"#,
+            r#"{"op":"inval","caches":["leaf"]}"#,
+            r#"{"op":"inval","caches":["tlb"]}"#,
+            r#"{"op":"inval","caches":["iotlb"],"stages":[]}"#,
+            r#"{"op":"inval","caches":["iotlb"],"range":{"iova":0,"size":0}}"#,
+            r#"{"op":"inval","caches":["iotlb"],"range":{"iova":18446744073709551615,"size":2}}"#,
+            r#"{"op":"inval","caches":["iotlb"],"range":{"first":2,"last":1}}"#,
+            r#"{"op":"inval","caches":["iotlb"],"range":{"iova":1}}"#,
+            r#"{"op":"inval","caches":["iotlb"],"domain":4294967296}"#,
+            r#"{"op":"inval","caches":["iotlb"],"domain":-1}"#,
+            r#"{"op":"inval","caches":["iotlb"],"device":{"first":3,"last":2}}"#,
+            r#"{"op":"inval","caches":["iotlb"],"hints":{"level":256}}"#,
+            r#"{"op":"inval","caches":["iotlb"],"hints":[]}"#,
+            r#"{"op":"sync","store":{"data":1}}"#,
+            r#"{"op":"sync","store":5}"#,
+            r#"{"op":"page_response","priv_data":[1]}"#,
+            r#"{"op":"page_response","code":"maybe"}"#,
+            r#"{"op":"resume","stag":65536}"#,
+            r#"{"op":"resume","action":"retry!"}"#,
+        ] {
+            assert!(parse_op_json(line).is_err(), "{line}");
+        }
+    }
+}

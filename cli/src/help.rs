@@ -1,0 +1,103 @@
+//! The worked examples shown by `--help`. Each `$ iommu-inval ...` line is
+//! followed by the exact output it prints; the CLI tests run every example
+//! from the repository root and compare.
+
+/// After the top-level help.
+pub const MAIN: &str = "\
+Examples:
+  $ iommu-inval decode --arch amd 0x8000000000000000,0
+  INVALIDATE_IOMMU_ALL ... (see `iommu-inval decode --help`)
+  $ iommu-inval convert --from smmuv3 --to vtd --topology examples/topology.json --explain < examples/smmuv3.cmds
+
+Native commands are 64-bit hex words, lowest first, comma-separated (0x optional);
+on stdin one command per line, blank and # lines skipped. Every subcommand's
+--help shows a worked example. Exit status: 0 all translated, 1 some input
+invalid or without equivalent, 2 usage error or input that is not text of
+the expected form.";
+
+/// After `decode --help`.
+pub const DECODE: &str = "\
+Examples:
+  # An SMMUv3 range TLBI: 2 MiB of ASID 5 in VMID 1 from 0x40000000, leaf only
+  $ iommu-inval decode --arch smmuv3 --json 0x0005000100900012,0x0000000040000701
+@DECODE_JSON@
+  $ iommu-inval decode --arch amd 0x0000000100000000,0x0000000000000001
+@DECODE_TEXT@
+  # An invalid command is reported in place (exit status 1)
+  $ iommu-inval decode --arch vtd --json 0x0000000000000042,0
+@DECODE_ERR@
+  # A binary queue dump: commands 1 and 2 of an AMD command buffer
+  $ iommu-inval decode --arch amd --raw examples/amd-cmdbuf.bin --offset 16 --count 2 --json
+@DECODE_RAW@
+
+Input: commands as arguments, else one per stdin line (blank and # lines
+skipped; a # starts a comment), else --raw FILE (little-endian words). Words:
+hex, 0x optional, any case, at most 16 digits, comma-separated; 2 words per
+command (4 for VT-d with --desc-width 256).
+Exit status: 0 every command decoded; 1 some command invalid (printed in
+place with its kind: unknown_opcode, reserved_bits, invalid_field,
+bad_length); 2 usage error, or text that is not hex words, a line over
+64 KiB, invalid UTF-8, a dump ending inside a command (message on stderr;
+the other commands are still decoded).";
+
+/// After `encode --help`.
+pub const ENCODE: &str = "\
+Examples:
+  $ iommu-inval encode --arch smmuv3 '{\"op\":\"CMD_TLBI_NH_VA\",\"fields\":{\"vmid\":1,\"asid\":5,\"scale\":9,\"leaf\":true,\"ttl\":3,\"tg\":1,\"address\":1073741824}}'
+@ENCODE_OUT@
+  $ iommu-inval decode --arch vtd --json 0x0000000000010023,0x0000000040000049 | iommu-inval encode --arch vtd
+  0x0000000000010023,0x0000000040000049
+
+Input: JSON objects of the decode shape, as arguments or one per stdin line
+(blank and # lines skipped); \"arch\" may be left out, fields left out are
+0/false, integers may be JSON numbers or \"0x...\" strings.
+Exit status: 0 all encoded; 1 some object refused (malformed JSON, unknown
+op, unknown field, a value too wide for its field, or a command the decoder
+would refuse): message on stderr (with --json: an error object on stdout);
+2 usage error or input that is not text (invalid UTF-8, a line over 64 KiB).";
+
+/// After `lift --help`.
+pub const LIFT: &str = "\
+Examples:
+  # ATC_INV of StreamID 0x10 without SubstreamID: every ATC entry of 00:02.0 in 2 MiB
+  $ iommu-inval lift --arch smmuv3 0x0000001000000040,0x0000000040000009
+@LIFT_OUT@
+
+Output: generic JSON Lines (docs/GENERIC_JSON.md), one object per operation.
+--explain adds, per input, a # line naming it and a # line with what the lift
+widened (an id the topology does not know); --json --explain prints one
+object per input instead. Without --topology every native id is its own
+generic id and an SMMU ASID is taken as the PASID.
+Exit status as for decode; a command that lifts to nothing generic is an
+error of kind no_equivalent (exit 1).";
+
+/// After `lower --help`.
+pub const LOWER: &str = "\
+Examples:
+  $ iommu-inval lower --arch amd --explain '{\"op\":\"inval\",\"caches\":[\"iotlb\"],\"stages\":[\"s2\"],\"domain\":1,\"range\":{\"iova\":\"0x40000000\",\"size\":\"0x3000\"}}'
+@LOWER_OUT@
+
+Input: generic JSON Lines (docs/GENERIC_JSON.md), as arguments or one per
+stdin line. Output: native commands as hex words (with --json: decode-shape
+objects). --explain adds, per input, the footprint relation of the output to
+the input: exact, or superset with what was widened and by how many bytes.
+Exit status: 0 all lowered; 1 a malformed object, an operation without
+equivalent on the target (no_equivalent), or an under-invalidation (a bug);
+invalidations of a cache the target lacks are reported as dropped (exit 0).";
+
+/// After `convert --help`.
+pub const CONVERT: &str = "\
+Examples:
+  # An SMMUv3 range TLBI of ASID 5 becomes a PASID-based IOTLB invalidation of PASID 1
+  $ iommu-inval convert --from smmuv3 --to vtd --topology examples/topology.json --explain 0x0005000100900012,0x0000000040000701
+@CONVERT_OUT@
+  $ iommu-inval convert --from smmuv3 --to vtd --topology examples/topology.json --explain < examples/smmuv3.cmds
+
+Decodes each command, lifts it (--from) and lowers the ops (--to). Each
+input sync becomes one output sync, after everything before it. --explain
+adds, per input, a # line naming it, then the output, then the footprint
+relation: exact, superset (what was widened, excess bytes), or
+UNDER-INVALIDATION (a bug: exit 1). Invalidations of a cache the target
+lacks are reported as dropped; operations without equivalent are errors of
+kind no_equivalent (exit 1) and the run goes on.
+Exit status as for decode and lower.";

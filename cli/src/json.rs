@@ -1,0 +1,158 @@
+//! The JSON shape of native commands (DESIGN.md "CLI contract"):
+//! `{"arch":"smmuv3","op":"CMD_TLBI_NH_VA","fields":{...}}` with op and
+//! field names exactly as in commands.md, fields in table order, 1-bit
+//! fields as booleans, wider ones as integers (addresses as byte
+//! addresses), VT-d `priv_data` as `[w2, w3]`; errors as
+//! `{"arch":"vtd","error":{"kind":"reserved_bits","message":"..."}}`.
+//!
+//! `encode` reads the same shape: `arch` may be left out, `fields` left out
+//! or partial (missing fields are 0/false); integers may also be hex
+//! strings (`"0x1000"`) and 1-bit fields 0/1.
+//!
+//! ```
+//! use iommu_inval::json::{command_to_json, parse_native_json};
+//! use iommu_inval::core::ArchId;
+//! let c = parse_native_json(ArchId::Amd, r#"{"op":"INVALIDATE_DEVTAB_ENTRY","fields":{"device_id":16}}"#, 2).unwrap();
+//! let j = command_to_json(&c);
+//! assert_eq!(j.to_string(), r#"{"arch":"amd","op":"INVALIDATE_DEVTAB_ENTRY","fields":{"device_id":16}}"#);
+//! ```
+
+pub use crate::jsonval::{describe_decode_error, JsonError};
+use crate::jsonval::{as_u64, parse_line};
+use crate::{AnyCommand, Arch, ArchOps, NativeAny};
+use iommu_inval_core::{ArchId, DecodeError, FieldError, FieldValue};
+use serde_json::{json, Map, Value};
+
+/// The JSON value of one field.
+pub fn field_json(v: FieldValue) -> Value {
+    match v {
+        FieldValue::Bool(b) => json!(b),
+        FieldValue::Uint(x) => json!(x),
+        FieldValue::Pair([a, b]) => json!([a, b]),
+    }
+}
+
+/// The decode JSON object of a command.
+pub fn command_to_json(cmd: &NativeAny) -> Value {
+    let mut fields = Map::new();
+    cmd.visit_fields(&mut |name, v| {
+        fields.insert(name.to_owned(), field_json(v));
+    });
+    let mut m = Map::new();
+    m.insert("arch".into(), json!(cmd.arch_id().name()));
+    m.insert("op".into(), json!(cmd.op_name()));
+    m.insert("fields".into(), Value::Object(fields));
+    Value::Object(m)
+}
+
+/// The error object: `{"arch":A,"error":{"kind":K,"message":M}}`.
+pub fn error_json(arch: ArchId, kind: &str, message: &str) -> Value {
+    json!({"arch": arch.name(), "error": {"kind": kind, "message": message}})
+}
+
+/// The error object of a decode error; the message names the offending
+/// bits or field.
+pub fn decode_error_json(arch: ArchId, e: &DecodeError) -> Value {
+    error_json(arch, e.kind.as_str(), &describe_decode_error(e))
+}
+
+/// Parse one JSON line of the decode shape into a command of `arch`, for a
+/// command of `words` 64-bit words. Never panics.
+pub fn parse_native_json(arch: ArchId, line: &str, words: usize) -> Result<NativeAny, JsonError> {
+    parse_native_value(&Arch::new(arch), &parse_line(line)?, words)
+}
+
+fn to_field_value(name: &str, v: &Value) -> Result<FieldValue, JsonError> {
+    match v {
+        Value::Bool(b) => Ok(FieldValue::Bool(*b)),
+        Value::Array(a) => match a.as_slice() {
+            [x, y] => match (as_u64(x), as_u64(y)) {
+                (Some(x), Some(y)) => Ok(FieldValue::Pair([x, y])),
+                _ => Err(JsonError::BadValue { key: name.to_owned(), expected: "two 64-bit integers" }),
+            },
+            _ => Err(JsonError::BadValue { key: name.to_owned(), expected: "a list of two 64-bit integers" }),
+        },
+        other => as_u64(other).map(FieldValue::Uint).ok_or_else(|| JsonError::BadValue {
+            key: name.to_owned(),
+            expected: "a boolean or an unsigned 64-bit integer",
+        }),
+    }
+}
+
+/// [`parse_native_json`] for an already parsed value.
+pub fn parse_native_value(arch: &Arch, v: &Value, words: usize) -> Result<NativeAny, JsonError> {
+    let m = v.as_object().ok_or(JsonError::NotObject)?;
+    if let Some(k) = m.keys().find(|k| !["arch", "op", "fields"].contains(&k.as_str())) {
+        return Err(JsonError::UnknownKey(k.clone()));
+    }
+    match m.get("arch") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(a)) if a == arch.id().name() => {}
+        Some(Value::String(a)) => {
+            return Err(JsonError::ArchMismatch { want: arch.id().name(), got: a.clone() })
+        }
+        Some(_) => return Err(JsonError::BadValue { key: "arch".into(), expected: "a string" }),
+    }
+    let op = match m.get("op") {
+        None => return Err(JsonError::Missing("op")),
+        Some(Value::String(s)) => s.as_str(),
+        Some(_) => return Err(JsonError::BadValue { key: "op".into(), expected: "a string" }),
+    };
+    let names = arch.field_names(op).ok_or_else(|| JsonError::UnknownOp(op.to_owned()))?;
+    let empty = Map::new();
+    let fields = match m.get("fields") {
+        None | Some(Value::Null) => &empty,
+        Some(Value::Object(f)) => f,
+        Some(_) => return Err(JsonError::BadValue { key: "fields".into(), expected: "an object" }),
+    };
+    let mut vals: Vec<(&str, FieldValue)> = Vec::with_capacity(fields.len());
+    for (k, v) in fields {
+        if !names.contains(&k.as_str()) {
+            return Err(JsonError::UnknownField { op: op.to_owned(), field: k.clone() });
+        }
+        vals.push((k.as_str(), to_field_value(k, v)?));
+    }
+    match build(arch, op, &vals, words) {
+        Err(FieldError::TooWide(f)) => {
+            // A 1-bit field given as 0/1 (or a wide one as true/false): retry with the other type.
+            let swapped: Vec<(&str, FieldValue)> = vals
+                .iter()
+                .map(|&(k, v)| match v {
+                    FieldValue::Uint(x @ (0 | 1)) if k == f => (k, FieldValue::Bool(x == 1)),
+                    FieldValue::Bool(b) if k == f => (k, FieldValue::Uint(u64::from(b))),
+                    other => (k, other),
+                })
+                .collect();
+            if swapped == vals {
+                return Err(JsonError::TooWide { op: op.to_owned(), field: f.to_owned() });
+            }
+            build(arch, op, &swapped, words).map_err(|e| map_field_error(op, e))
+        }
+        r => r.map_err(|e| map_field_error(op, e)),
+    }
+}
+
+fn build(arch: &Arch, op: &str, vals: &[(&str, FieldValue)], words: usize) -> Result<NativeAny, FieldError> {
+    arch.from_fields(op, &mut vals.iter().copied(), words)
+}
+
+fn map_field_error(op: &str, e: FieldError) -> JsonError {
+    match e {
+        FieldError::UnknownOp => JsonError::UnknownOp(op.to_owned()),
+        FieldError::UnknownField(f) => JsonError::UnknownField { op: op.to_owned(), field: f.to_owned() },
+        FieldError::TooWide(f) => JsonError::TooWide { op: op.to_owned(), field: f.to_owned() },
+        FieldError::Invalid(d) => JsonError::Invalid(d),
+    }
+}
+
+/// The error kind a JSON error is reported with (`invalid_field` for field
+/// values, `unknown_opcode` for an unknown op, `bad_json` otherwise).
+pub fn json_error_kind(e: &JsonError) -> &'static str {
+    match e {
+        JsonError::UnknownOp(_) => "unknown_opcode",
+        JsonError::Invalid(d) => d.kind.as_str(),
+        JsonError::TooWide { .. } | JsonError::UnknownField { .. } | JsonError::BadValue { .. } => "invalid_field",
+        JsonError::BadWidth(_) => "bad_length",
+        _ => "bad_json",
+    }
+}

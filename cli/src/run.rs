@@ -1,0 +1,501 @@
+//! The subcommands, over readers and writers (the binary only parses
+//! arguments and opens files).
+//!
+//! Exit status ([`Status`]): 0 everything translated; 1 some command or
+//! object was invalid, had no equivalent, or (never expected) under-
+//! invalidated; 2 a usage error or input that is not text of the expected
+//! form (not hex words, a line over 64 KiB, invalid UTF-8, a raw dump
+//! that ends inside a command). Processing always goes on with the next
+//! input; the status is the worst seen.
+
+use crate::explain::{widened_list, Explanation};
+use crate::generic::{op_to_json, parse_op_value};
+use crate::human::{describe_ops, format_fields, FIELDS_WIDTH};
+use crate::json::{command_to_json, decode_error_json, error_json, json_error_kind, parse_native_value};
+use crate::jsonval::{describe_decode_error, parse_line, JsonError};
+use crate::text::{format_words, is_skippable, parse_hex_line, LineReader};
+use crate::{AnyCommand, Arch, ArchOps, NativeAny};
+use iommu_inval_core::{Context, LowerError, Op, Outcome};
+use serde_json::{json, Map, Value};
+use std::fmt;
+use std::io::{self, BufRead, Read, Write};
+
+/// The worst outcome so far: 0 ok, 1 invalid input item, 2 text/usage error.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Status(pub u8);
+
+impl Status {
+    /// Record an outcome.
+    pub fn note(&mut self, code: u8) {
+        self.0 = self.0.max(code);
+    }
+}
+
+/// Where an input item came from (for messages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loc {
+    /// Command-line argument (1-based).
+    Arg(usize),
+    /// Input line (1-based).
+    Line(usize),
+    /// Command `index` (0-based) of a raw dump, at byte `offset` of the file.
+    Raw {
+        /// Command index.
+        index: u64,
+        /// Byte offset in the file.
+        offset: u64,
+    },
+}
+
+impl fmt::Display for Loc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Loc::Arg(n) => write!(f, "argument {n}"),
+            Loc::Line(n) => write!(f, "line {n}"),
+            Loc::Raw { index, offset } => write!(f, "command {index} (byte {offset:#x})"),
+        }
+    }
+}
+
+/// Where input comes from.
+pub enum Source<'a> {
+    /// One item per command-line argument.
+    Args(&'a [String]),
+    /// One item per line (blank and `#` lines skipped).
+    Lines(Box<dyn BufRead + 'a>),
+    /// A binary dump of little-endian words (native commands only), from
+    /// byte `offset` of the file (the reader is already positioned there),
+    /// at most `count` commands.
+    Raw {
+        /// The dump, positioned at `offset`.
+        reader: Box<dyn Read + 'a>,
+        /// File offset of the first command (for messages).
+        offset: u64,
+        /// Commands to read at most.
+        count: Option<u64>,
+    },
+}
+
+/// Output streams and the running status.
+pub struct Io<'a> {
+    /// Results.
+    pub out: &'a mut dyn Write,
+    /// Messages.
+    pub err: &'a mut dyn Write,
+    /// Worst status so far.
+    pub status: Status,
+}
+
+impl Io<'_> {
+    /// A message on stderr, with the status it implies.
+    pub fn complain(&mut self, code: u8, loc: Loc, msg: &dyn fmt::Display) -> io::Result<()> {
+        self.status.note(code);
+        writeln!(self.err, "iommu-inval: {loc}: {msg}")
+    }
+    fn line(&mut self, v: &Value) -> io::Result<()> {
+        writeln!(self.out, "{v}")
+    }
+}
+
+/// Calls `f` for each text item (argument or non-skipped line). Lines that
+/// are too long or not UTF-8 are reported (status 2) and skipped.
+fn for_each_text(
+    src: Source<'_>,
+    io: &mut Io<'_>,
+    mut f: impl FnMut(&mut Io<'_>, Loc, &str) -> io::Result<()>,
+) -> io::Result<()> {
+    match src {
+        Source::Args(args) => {
+            for (i, a) in args.iter().enumerate() {
+                f(io, Loc::Arg(i + 1), a)?;
+            }
+        }
+        Source::Lines(r) => {
+            let mut lr = LineReader::new(r);
+            loop {
+                // `next_line` counts one line per item it returns.
+                let loc = Loc::Line(lr.line_no() + 1);
+                let Some(line) = lr.next_line()? else { break };
+                match line {
+                    Ok(l) if is_skippable(l) => {}
+                    Ok(l) => f(io, loc, l)?,
+                    Err(e) => io.complain(2, loc, &e)?,
+                }
+            }
+        }
+        Source::Raw { .. } => {
+            io.status.note(2);
+            writeln!(io.err, "iommu-inval: --raw is for native commands only")?;
+        }
+    }
+    Ok(())
+}
+
+/// Calls `f` for each native command's words. Text that is not hex words is
+/// reported (status 2) and skipped.
+fn for_each_native(
+    src: Source<'_>,
+    words: usize,
+    io: &mut Io<'_>,
+    mut f: impl FnMut(&mut Io<'_>, Loc, &[u64]) -> io::Result<()>,
+) -> io::Result<()> {
+    match src {
+        Source::Raw { mut reader, offset, count } => {
+            let size = words * 8;
+            let mut buf = [0u8; 32];
+            let mut index = 0u64;
+            while count.is_none_or(|c| index < c) {
+                let chunk = buf.get_mut(..size).unwrap_or(&mut []);
+                let got = read_full(&mut reader, chunk)?;
+                let loc = Loc::Raw { index, offset: offset.saturating_add(index.saturating_mul(size as u64)) };
+                if got == 0 {
+                    break;
+                }
+                if got < size {
+                    let msg = format!("dump ends {got} bytes into a {size}-byte command");
+                    io.complain(2, loc, &msg)?;
+                    break;
+                }
+                let mut w = [0u64; 4];
+                for (slot, b) in w.iter_mut().zip(chunk.chunks_exact(8)) {
+                    let mut a = [0u8; 8];
+                    a.copy_from_slice(b);
+                    *slot = u64::from_le_bytes(a);
+                }
+                f(io, loc, w.get(..words).unwrap_or(&[]))?;
+                index += 1;
+            }
+            Ok(())
+        }
+        other => for_each_text(other, io, |io, loc, line| match parse_hex_line(line, words) {
+            Ok((w, n)) => f(io, loc, w.get(..n).unwrap_or(&[])),
+            Err(e) => io.complain(2, loc, &e),
+        }),
+    }
+}
+
+/// Read until `buf` is full or end of input; returns the bytes read.
+fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(buf.get_mut(got..).unwrap_or(&mut [])) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// Options shared by the subcommands.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Opts {
+    /// JSON output.
+    pub json: bool,
+    /// Add footprint relations.
+    pub explain: bool,
+}
+
+fn lift_error_json(arch: &Arch, e: &LowerError) -> Value {
+    error_json(arch.id(), e.kind().as_str(), &e.to_string())
+}
+
+/// `decode`: one line (or JSON object) per command.
+pub fn decode(arch: &Arch, words: usize, opts: Opts, ctx: &dyn Context, src: Source<'_>, io: &mut Io<'_>) -> io::Result<()> {
+    let op_width = arch.op_names().iter().map(|n| n.len()).max().unwrap_or(0).max("<invalid>".len());
+    let mut ops = Vec::new();
+    for_each_native(src, words, io, |io, _loc, w| match arch.decode(w) {
+        Ok(cmd) => {
+            if opts.json {
+                return io.line(&command_to_json(&cmd));
+            }
+            ops.clear();
+            let meaning = match cmd.lift_ops(ctx, &mut ops) {
+                Ok(o) => describe_ops(&ops, &o),
+                Err(e) => format!("cannot lift: {e}"),
+            };
+            let fields = format_fields(&cmd);
+            writeln!(io.out, "{:<op_width$}  {fields:<FIELDS_WIDTH$}  # {meaning}", cmd.op_name())
+        }
+        Err(e) => {
+            io.status.note(1);
+            if opts.json {
+                io.line(&decode_error_json(arch.id(), &e))
+            } else {
+                writeln!(
+                    io.out,
+                    "{:<op_width$}  {:<FIELDS_WIDTH$}  # {}: {}",
+                    "<invalid>",
+                    format_words(w),
+                    e.kind.as_str(),
+                    describe_decode_error(&e)
+                )
+            }
+        }
+    })
+}
+
+/// `encode`: JSON objects of the decode shape to canonical words.
+pub fn encode(arch: &Arch, words: usize, opts: Opts, src: Source<'_>, io: &mut Io<'_>) -> io::Result<()> {
+    for_each_text(src, io, |io, loc, line| {
+        match parse_line(line).and_then(|v| parse_native_value(arch, &v, words)) {
+            Ok(cmd) => {
+                let (w, n) = cmd.to_words();
+                writeln!(io.out, "{}", format_words(w.get(..n).unwrap_or(&[])))
+            }
+            Err(e) => json_failure(arch, opts, io, loc, &e),
+        }
+    })
+}
+
+fn json_failure(arch: &Arch, opts: Opts, io: &mut Io<'_>, loc: Loc, e: &JsonError) -> io::Result<()> {
+    if opts.json {
+        io.status.note(1);
+        io.line(&error_json(arch.id(), json_error_kind(e), &format!("{loc}: {e}")))
+    } else {
+        io.complain(1, loc, e)
+    }
+}
+
+/// `lift`: native commands to generic JSON Lines.
+pub fn lift(arch: &Arch, words: usize, opts: Opts, ctx: &dyn Context, src: Source<'_>, io: &mut Io<'_>) -> io::Result<()> {
+    let mut ops = Vec::new();
+    for_each_native(src, words, io, |io, loc, w| {
+        let cmd = match arch.decode(w) {
+            Ok(c) => c,
+            Err(e) => return decode_failure(arch, opts, io, loc, w, &e),
+        };
+        ops.clear();
+        let outcome = match cmd.lift_ops(ctx, &mut ops) {
+            Ok(o) => o,
+            Err(e) => return lower_failure(arch, opts, io, loc, &e),
+        };
+        if opts.explain && opts.json {
+            let mut m = Map::new();
+            m.insert("input".into(), command_to_json(&cmd));
+            m.insert("ops".into(), Value::Array(ops.iter().map(op_to_json).collect()));
+            outcome_json_into(&outcome, &mut m);
+            return io.line(&Value::Object(m));
+        }
+        if opts.explain {
+            writeln!(io.out, "# {loc}: {} {}", cmd.op_name(), format_words(w))?;
+        }
+        for op in &ops {
+            io.line(&op_to_json(op))?;
+        }
+        if opts.explain {
+            writeln!(io.out, "#   => {}", outcome_text(&outcome))?;
+        }
+        Ok(())
+    })
+}
+
+fn outcome_text(o: &Outcome) -> String {
+    let mut s = if o.widened.is_empty() {
+        "exact".to_owned()
+    } else {
+        format!("widened {}", widened_list(o.widened).join(", "))
+    };
+    if let Some(d) = o.dropped {
+        s.push_str(&format!("; dropped: {d}"));
+    }
+    s
+}
+
+fn outcome_json_into(o: &Outcome, m: &mut Map<String, Value>) {
+    m.insert("widened".into(), json!(widened_list(o.widened)));
+    m.insert("dropped".into(), o.dropped.map_or(Value::Null, |d| json!(d)));
+}
+
+fn decode_failure(
+    arch: &Arch,
+    opts: Opts,
+    io: &mut Io<'_>,
+    loc: Loc,
+    w: &[u64],
+    e: &iommu_inval_core::DecodeError,
+) -> io::Result<()> {
+    if opts.json {
+        io.status.note(1);
+        io.line(&decode_error_json(arch.id(), e))
+    } else {
+        let msg = format!("{}: {} ({})", e.kind.as_str(), describe_decode_error(e), format_words(w));
+        io.complain(1, loc, &msg)
+    }
+}
+
+fn lower_failure(arch: &Arch, opts: Opts, io: &mut Io<'_>, loc: Loc, e: &LowerError) -> io::Result<()> {
+    if opts.json {
+        io.status.note(1);
+        io.line(&lift_error_json(arch, e))
+    } else {
+        let msg = format!("{}: {e}", e.kind().as_str());
+        io.complain(1, loc, &msg)
+    }
+}
+
+/// What one input became on the target.
+struct Translation {
+    outputs: Vec<NativeAny>,
+    outcome: Outcome,
+    errors: Vec<LowerError>,
+}
+
+impl Translation {
+    fn new() -> Self {
+        Translation { outputs: Vec::new(), outcome: Outcome::default(), errors: Vec::new() }
+    }
+    fn clear(&mut self) {
+        self.outputs.clear();
+        self.outcome = Outcome::default();
+        self.errors.clear();
+    }
+    /// Lower each op in order; an op that fails is recorded and the rest go on.
+    fn lower_all(&mut self, to: &Arch, ops: &[Op], ctx: &dyn Context) {
+        for op in ops {
+            match to.lower(op, ctx, &mut self.outputs) {
+                Ok(o) => self.outcome.merge(o),
+                Err(e) => self.errors.push(e),
+            }
+        }
+        // `merge` sums `emitted`; keep it equal to what is held.
+        self.outcome.emitted = self.outputs.len();
+    }
+}
+
+/// Print a translation: outputs, errors, dropped notes and (with
+/// `--explain`) the footprint relation. `input_desc` describes the input.
+#[allow(clippy::too_many_arguments)]
+fn report(
+    to: &Arch,
+    opts: Opts,
+    ctx: &dyn Context,
+    io: &mut Io<'_>,
+    loc: Loc,
+    input_json: Value,
+    input_desc: &str,
+    input_ops: &[Op],
+    lift_outcome: &Outcome,
+    t: &Translation,
+) -> io::Result<()> {
+    let explanation = opts.explain.then(|| Explanation::of(to.id(), input_ops, &t.outputs, ctx));
+    let widened = lift_outcome.widened | t.outcome.widened;
+    let dropped = t.outcome.dropped.or(lift_outcome.dropped);
+    if opts.explain && opts.json {
+        let mut m = Map::new();
+        m.insert("input".into(), input_json);
+        m.insert("output".into(), Value::Array(t.outputs.iter().map(command_to_json).collect()));
+        if let Some(x) = &explanation {
+            x.json_into(&mut m);
+        }
+        m.insert("widened".into(), json!(widened_list(widened)));
+        m.insert("dropped".into(), dropped.map_or(Value::Null, |d| json!(d)));
+        if !t.errors.is_empty() {
+            let errs: Vec<Value> = t
+                .errors
+                .iter()
+                .map(|e| json!({"kind": e.kind().as_str(), "message": e.to_string()}))
+                .collect();
+            m.insert("errors".into(), Value::Array(errs));
+        }
+        io.line(&Value::Object(m))?;
+    } else {
+        if opts.explain {
+            writeln!(io.out, "# {loc}: {input_desc}")?;
+        }
+        for c in &t.outputs {
+            if opts.json {
+                io.line(&command_to_json(c))?;
+            } else {
+                let (w, n) = c.to_words();
+                writeln!(io.out, "{}", format_words(w.get(..n).unwrap_or(&[])))?;
+            }
+        }
+        for e in &t.errors {
+            if opts.json {
+                io.line(&lift_error_json(to, e))?;
+            } else {
+                let msg = format!("{}: {e}", e.kind().as_str());
+                writeln!(io.err, "iommu-inval: {loc}: {msg}")?;
+            }
+        }
+        if opts.explain {
+            let mut s = match &explanation {
+                Some(x) if !(t.outputs.is_empty() && dropped.is_some() && !x.is_under()) => x.text(),
+                _ => String::new(),
+            };
+            if !widened.is_empty() {
+                s.push_str(&format!("; reported widened: {}", widened_list(widened).join(", ")));
+            }
+            if let Some(d) = dropped {
+                s.push_str(&format!("; dropped: {d}"));
+            }
+            let s = s.trim_start_matches("; ");
+            writeln!(io.out, "#   => {}", if s.is_empty() { "nothing to do" } else { s })?;
+        } else if let Some(d) = dropped {
+            writeln!(io.err, "iommu-inval: {loc}: dropped: {d}")?;
+        }
+    }
+    if !t.errors.is_empty() {
+        io.status.note(1);
+    }
+    if let Some(x) = &explanation {
+        if x.is_under() {
+            io.status.note(1);
+            writeln!(io.err, "iommu-inval: {loc}: {} (a bug: please report it)", x.text())?;
+        }
+        if x.unliftable > 0 {
+            io.status.note(1);
+            writeln!(io.err, "iommu-inval: {loc}: {} output command(s) do not lift back", x.unliftable)?;
+        }
+    }
+    Ok(())
+}
+
+/// `lower`: generic JSON Lines to native commands of `to`.
+pub fn lower(to: &Arch, opts: Opts, ctx: &dyn Context, src: Source<'_>, io: &mut Io<'_>) -> io::Result<()> {
+    let mut t = Translation::new();
+    for_each_text(src, io, |io, loc, line| {
+        let op = match parse_line(line).and_then(|v| parse_op_value(&v)) {
+            Ok(op) => op,
+            Err(e) => return json_failure(to, opts, io, loc, &e),
+        };
+        t.clear();
+        t.lower_all(to, std::slice::from_ref(&op), ctx);
+        let input_json = op_to_json(&op);
+        let desc = input_json.to_string();
+        report(to, opts, ctx, io, loc, input_json, &desc, &[op], &Outcome::default(), &t)
+    })
+}
+
+/// `convert`: native commands of `from` to native commands of `to`, through
+/// the generic model (decode, lift with `from`, lower with `to`).
+#[allow(clippy::too_many_arguments)]
+pub fn convert(
+    from: &Arch,
+    to: &Arch,
+    words: usize,
+    opts: Opts,
+    ctx: &dyn Context,
+    src: Source<'_>,
+    io: &mut Io<'_>,
+) -> io::Result<()> {
+    let mut ops = Vec::new();
+    let mut t = Translation::new();
+    for_each_native(src, words, io, |io, loc, w| {
+        let cmd = match from.decode(w) {
+            Ok(c) => c,
+            Err(e) => return decode_failure(from, opts, io, loc, w, &e),
+        };
+        ops.clear();
+        let lifted = match cmd.lift_ops(ctx, &mut ops) {
+            Ok(o) => o,
+            Err(e) => return lower_failure(from, opts, io, loc, &e),
+        };
+        t.clear();
+        t.lower_all(to, &ops, ctx);
+        let desc = format!("{} {}", cmd.op_name(), format_words(w));
+        report(to, opts, ctx, io, loc, command_to_json(&cmd), &desc, &ops, &lifted, &t)
+    })
+}
