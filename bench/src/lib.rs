@@ -8,7 +8,9 @@
 //! * [`streams`]: realistic generic operation streams (unmaps, SVA, teardown).
 #![forbid(unsafe_code)]
 
+pub mod batch_report;
 pub mod cases;
 pub mod efficiency;
 pub mod linux;
 pub mod streams;
+pub mod targets;
