@@ -501,27 +501,25 @@ fn lower_iec(i: &Inval, caps: &Caps, em: &mut Em) -> Result<Widened, LowerError>
         em.push(Command::IecInv(global))?;
         return Ok(w);
     }
-    if r.last() > 0xffff {
-        em.push(Command::IecInv(global))?;
-        return Ok(w | Widened::RANGE);
-    }
-    let one = |b: Block| IecInv {
-        g: true,
-        im: b.order as u8,
-        iidx: b.addr as u16,
-        wide: false,
-    };
+    // iidx is 16 bits; a block may be larger (im up to 31) but must start
+    // at an index the field can hold.
+    let one = |b: Block| IecInv { g: true, im: b.order as u8, iidx: b.addr as u16, wide: false };
+    let fits = |b: &Block| b.addr <= 0xffff && b.order <= 31;
     match plan_aligned(&r, 0, 31, caps.cap()) {
-        Plan::Pieces(it) => {
+        Plan::Pieces(it) if it.clone().all(|b| fits(&b)) => {
             for b in it {
                 em.push(Command::IecInv(one(b)))?;
             }
         }
-        Plan::Single(b) => {
+        Plan::Pieces(_) => {
+            em.push(Command::IecInv(global))?;
+            w |= Widened::RANGE;
+        }
+        Plan::Single(b) if fits(&b) => {
             em.push(Command::IecInv(one(b)))?;
             w |= Widened::RANGE | Widened::CAP;
         }
-        Plan::All => {
+        Plan::Single(_) | Plan::All => {
             em.push(Command::IecInv(global))?;
             w |= Widened::RANGE | Widened::CAP;
         }

@@ -1,0 +1,278 @@
+//! Known answers for lift and lower, written from the VT-d rules (commands.md
+//! range semantics, DESIGN.md conversion rules).
+
+use iommu_inval_core::context::Topology;
+use iommu_inval_core::footprint::Footprint;
+use iommu_inval_core::model::*;
+use iommu_inval_core::{Context, IdentityContext, LowerError};
+use iommu_inval_vtd::*;
+
+fn lift1(w: &[u64], ctx: &dyn Context) -> (Vec<Op>, Outcome) {
+    let c = Command::decode(w).unwrap();
+    let mut ops = Vec::new();
+    let o = lift(&c, ctx, &mut ops).unwrap();
+    assert_eq!(o.emitted, ops.len());
+    (ops, o)
+}
+
+fn inval(op: &Op) -> Inval {
+    match op {
+        Op::Inval(i) => *i,
+        other => panic!("not an inval: {other:?}"),
+    }
+}
+
+fn lower_v(op: &Op, caps: &Caps, ctx: &dyn Context) -> (Vec<Command>, Outcome) {
+    let mut out = Vec::new();
+    let o = lower(op, caps, ctx, &mut out).unwrap();
+    assert_eq!(o.emitted, out.len());
+    (out, o)
+}
+
+fn span(first: u64, last: u64) -> AddrRange {
+    AddrRange::inclusive(first, last).unwrap()
+}
+
+fn topo() -> Topology {
+    Topology::from_json(
+        r#"{"domains": [{"id": 1, "vtd": {"did": 7}}, {"id": 2, "vtd": {"did": 9}}],
+            "devices": [{"rid": 16, "domain": 1, "ats": true}, {"rid": 17, "domain": 1, "ats": false},
+                        {"rid": 32, "domain": 2, "ats": true}]}"#,
+    )
+    .unwrap()
+}
+
+#[test]
+fn cc_inv_function_masks_are_exact() {
+    let ctx = IdentityContext;
+    // fm=1 masks sid[2]: sid 0x0a → {0x0a, 0x0e}.
+    let (ops, _) = lift1(&[0x0001_000a_0003_0031, 0], &ctx);
+    let devs: Vec<_> = ops.iter().map(|o| inval(o).device).collect();
+    assert_eq!(devs, [DeviceSel::One(0x0a), DeviceSel::One(0x0e)]);
+    assert!(ops.iter().all(|o| inval(o).caches == Caches::CONFIG_DEVICE && inval(o).domain == DomainSel::One(3)));
+    // fm=2 masks sid[2:1]: sid 0x0b → {9, 0xb, 0xd, 0xf}.
+    let (ops, _) = lift1(&[0x0002_000b_0000_0031, 0], &ctx);
+    let devs: Vec<_> = ops.iter().map(|o| inval(o).device).collect();
+    assert_eq!(devs, [DeviceSel::One(9), DeviceSel::One(0xb), DeviceSel::One(0xd), DeviceSel::One(0xf)]);
+    // fm=3 masks sid[2:0]: the aligned 8.
+    let (ops, _) = lift1(&[0x0003_000b_0000_0031, 0], &ctx);
+    assert_eq!(inval(&ops[0]).device, DeviceSel::Range { first: 8, last: 15 });
+    // Domain-selective and global.
+    let (ops, _) = lift1(&[0x0005_0021, 0], &ctx);
+    assert_eq!((inval(&ops[0]).domain, inval(&ops[0]).device), (DomainSel::One(5), DeviceSel::All));
+    let (ops, _) = lift1(&[0x11, 0], &ctx);
+    assert_eq!(inval(&ops[0]), Inval::new(Caches::CONFIG_DEVICE));
+}
+
+#[test]
+fn iotlb_page_selective_aligns_down_and_keeps_leaf() {
+    // g=3, did 4, address 0x1234_5000, am 2, ih: 4 pages from 0x1234_4000.
+    let (ops, o) = lift1(&[0x0004_0032, 0x1234_5000 | 0x40 | 2], &IdentityContext);
+    let i = inval(&ops[0]);
+    assert!(o.widened.is_empty());
+    assert_eq!(i.caches, Caches::IOTLB | Caches::LEAF);
+    assert_eq!(i.stages, Stages::S2);
+    assert_eq!(i.domain, DomainSel::One(4));
+    assert_eq!(i.range, span(0x1234_4000, 0x1234_7fff));
+    // Global: both stages, everything.
+    let (ops, _) = lift1(&[0x12 | 0xc0, 0], &IdentityContext);
+    let i = inval(&ops[0]);
+    assert_eq!((i.caches, i.stages, i.domain, i.range), (Caches::IOTLB, Stages::all(), DomainSel::All, AddrRange::All));
+    assert!(i.hints.drain_reads && i.hints.drain_writes);
+}
+
+#[test]
+fn unknown_did_widens_to_all_domains() {
+    let (ops, o) = lift1(&[0x0063_0022, 0], &topo()); // DID 0x63 not in the topology
+    assert_eq!(inval(&ops[0]).domain, DomainSel::All);
+    assert!(o.widened.contains(Widened::DOMAIN));
+    let (ops, o) = lift1(&[0x0007_0022, 0], &topo());
+    assert_eq!(inval(&ops[0]).domain, DomainSel::One(1));
+    assert!(o.widened.is_empty());
+}
+
+#[test]
+fn device_tlb_size_encoding_and_pasid() {
+    // dev_tlb_inv sid 0x10, s=1, address 0x5000: lowest zero bit 13 → 16 KiB at 0x4000.
+    let (ops, _) = lift1(&[0x0010_0000_0003, 0x5001], &IdentityContext);
+    let i = inval(&ops[0]);
+    assert_eq!((i.caches, i.device, i.pasid), (Caches::DEV_TLB, DeviceSel::One(0x10), PasidSel::All));
+    assert_eq!(i.range, span(0x4000, 0x7fff));
+    // p_dev_tlb_inv sid 0x10, pasid 5, g: global entries too; s=0: one page.
+    let (ops, _) = lift1(&[0x0000_0005_0010_0008, 0x9000 | 1], &IdentityContext);
+    let i = inval(&ops[0]);
+    assert_eq!((i.pasid, i.global, i.range), (PasidSel::One(5), true, span(0x9000, 0x9fff)));
+}
+
+#[test]
+fn iec_index_mask() {
+    // g=1, im=2, iidx 0x13 → entries 0x10..=0x13.
+    let (ops, _) = lift1(&[0x0013_1000_0014, 0], &IdentityContext);
+    let i = inval(&ops[0]);
+    assert_eq!((i.caches, i.range), (Caches::INTR_REMAP, span(0x10, 0x13)));
+    // Lowered back: one index-selective descriptor.
+    let (cmds, o) = lower_v(&ops[0], &Caps::legacy(), &IdentityContext);
+    assert!(o.is_exact());
+    assert_eq!(cmds, [Command::IecInv(IecInv { g: true, im: 2, iidx: 0x10, wide: false })]);
+}
+
+#[test]
+fn inv_wait_and_page_response() {
+    let (ops, _) = lift1(&[0x1234_5678_0000_0075, 0x1000_0004], &IdentityContext);
+    let Op::Sync(s) = ops[0] else { panic!() };
+    assert!(s.interrupt && s.fence && !s.drain_page_requests);
+    assert_eq!(s.store, Some(Store { address: 0x1000_0004, data: 0x1234_5678 }));
+    let (ops, _) = lift1(&[0x0000_0003_0010_1019, 0x8 | 0x4], &IdentityContext);
+    let Op::PageResponse(r) = ops[0] else { panic!() };
+    assert_eq!((r.device, r.pasid, r.code, r.prg_index, r.last), (0x10, Some(3), RespCode::Invalid, 1, true));
+}
+
+#[test]
+fn lower_s1_ranges_and_fallbacks() {
+    let ctx = IdentityContext;
+    let base = Inval::new(Caches::IOTLB).stage(Stages::S1).domain(DomainSel::One(2)).pasid(PasidSel::One(1));
+    // 0x1000..0x4fff: blocks 0x1000 (1 page), 0x2000 (2 pages), 0x4000 (1 page).
+    let (c, o) = lower_v(&Op::Inval(base.range(span(0x1000, 0x4fff))), &Caps::default(), &ctx);
+    assert!(o.is_exact());
+    let got: Vec<_> = c
+        .iter()
+        .map(|c| match c {
+            Command::PIotlbInv(d) => (d.g, d.address, d.am, d.did, d.pasid, d.wide),
+            _ => panic!(),
+        })
+        .collect();
+    assert_eq!(got, [(3, 0x1000, 0, 2, 1, true), (3, 0x2000, 1, 2, 1, true), (3, 0x4000, 0, 2, 1, true)]);
+    // Cap 2: one covering block (0..0x7fff, am 3).
+    let caps = Caps { max_cmds: 2, ..Caps::default() };
+    let (c, o) = lower_v(&Op::Inval(base.range(span(0x1000, 0x4fff))), &caps, &ctx);
+    assert!(o.widened.contains(Widened::CAP | Widened::RANGE));
+    assert!(matches!(c[..], [Command::PIotlbInv(PIotlbInv { g: 3, address: 0, am: 3, .. })]));
+    // Covering block above MAMV: PASID-selective.
+    let caps = Caps { max_cmds: 1, mamv: 2, ..Caps::default() };
+    let (c, _) = lower_v(&Op::Inval(base.range(span(0x1000, 0x4fff))), &caps, &ctx);
+    assert!(matches!(c[..], [Command::PIotlbInv(PIotlbInv { g: 2, did: 2, pasid: 1, .. })]));
+    // All PASIDs of a domain: only the global IOTLB invalidation names them.
+    let (c, o) = lower_v(&Op::Inval(base.pasid(PasidSel::All)), &Caps::default(), &ctx);
+    assert!(matches!(c[..], [Command::IotlbInv(IotlbInv { g: 1, .. })]));
+    assert!(o.widened.contains(Widened::DOMAIN));
+    // Legacy mode has no p_iotlb: global.
+    let (c, o) = lower_v(&Op::Inval(base), &Caps::legacy(), &ctx);
+    assert!(matches!(c[..], [Command::IotlbInv(IotlbInv { g: 1, wide: false, .. })]));
+    assert!(!o.widened.is_empty());
+}
+
+#[test]
+fn lower_s2_domain_and_unknown_domain() {
+    let op = Inval::new(Caches::IOTLB | Caches::LEAF).stage(Stages::S2).domain(DomainSel::One(1));
+    let (c, o) = lower_v(&Op::Inval(op.range(span(0x20_0000, 0x3f_ffff))), &Caps::default(), &topo());
+    assert!(o.is_exact());
+    // DID 7 for domain 1; 2 MiB = am 9, leaf only.
+    assert_eq!(
+        c,
+        [Command::IotlbInv(IotlbInv { g: 3, did: 7, am: 9, ih: true, address: 0x20_0000, wide: true, ..Default::default() })]
+    );
+    let (c, o) = lower_v(&Op::Inval(op.domain(DomainSel::One(99))), &Caps::default(), &topo());
+    assert!(matches!(c[..], [Command::IotlbInv(IotlbInv { g: 1, .. })]));
+    assert!(o.widened.contains(Widened::DOMAIN));
+}
+
+#[test]
+fn spanning_request_is_ordered_with_waits() {
+    let op = Inval::new(Caches::CONFIG_DEVICE | Caches::IOTLB | Caches::DEV_TLB)
+        .stage(Stages::S2)
+        .domain(DomainSel::One(1))
+        .device(DeviceSel::One(16))
+        .range(span(0x1000, 0x1fff));
+    let (c, _) = lower_v(&Op::Inval(op), &Caps::default(), &topo());
+    let kinds: Vec<_> = c.iter().map(|c| c.op()).collect();
+    assert_eq!(
+        kinds,
+        ["cc_inv_dsc", "inv_wait_dsc", "iotlb_inv_dsc", "inv_wait_dsc", "dev_tlb_inv_dsc", "inv_wait_dsc"]
+    );
+    assert!(matches!(c[1], Command::InvWait(InvWait { r#fn: true, sw: false, .. })));
+    assert!(matches!(c[0], Command::CcInv(CcInv { g: 3, did: 7, sid: 16, fm: 0, .. })));
+    // A single cache: no waits.
+    let (c, _) = lower_v(&Op::Inval(Inval { caches: Caches::IOTLB, ..op }), &Caps::default(), &topo());
+    assert_eq!(c.len(), 1);
+}
+
+#[test]
+fn device_tlb_lowering() {
+    let ctx = topo();
+    let op = Inval::new(Caches::DEV_TLB).domain(DomainSel::One(1)).range(span(0x1000, 0x3fff));
+    // Devices of domain 1 with ATS: 16 only. Blocks 0x1000 (s=0) and 0x2000..0x3fff (s=1, address 0x2000).
+    let (c, o) = lower_v(&Op::Inval(op), &Caps::default(), &ctx);
+    assert!(o.is_exact(), "{o:?}");
+    assert_eq!(
+        c,
+        [
+            Command::DevTlbInv(DevTlbInv { sid: 16, s: false, address: 0x1000, wide: true, ..Default::default() }),
+            Command::DevTlbInv(DevTlbInv { sid: 16, s: true, address: 0x2000, wide: true, ..Default::default() }),
+        ]
+    );
+    // With a PASID: p_dev_tlb_inv, global kept.
+    let one = op.device(DeviceSel::One(32)).pasid(PasidSel::One(4)).global(true).range(AddrRange::All);
+    let (c, _) = lower_v(&Op::Inval(one), &Caps::default(), &ctx);
+    assert_eq!(
+        c,
+        [Command::PDevTlbInv(PDevTlbInv {
+            sid: 32,
+            pasid: 4,
+            g: true,
+            s: true,
+            address: 0x7fff_ffff_ffff_f000,
+            wide: true,
+            ..Default::default()
+        })]
+    );
+    // Every device of an unknown set: VT-d cannot name them.
+    let all = Inval::new(Caches::DEV_TLB | Caches::IOTLB);
+    let mut out = Vec::new();
+    assert!(matches!(lower(&Op::Inval(all), &Caps::default(), &IdentityContext, &mut out), Err(LowerError::NoEquivalent(_))));
+    assert!(out.is_empty(), "nothing emitted before the refusal");
+    // No device-TLB support on the host: dropped, reported.
+    let caps = Caps { dev_tlb: false, ..Caps::default() };
+    let (c, o) = lower_v(&Op::Inval(op), &caps, &ctx);
+    assert!(c.is_empty() && o.dropped.is_some());
+}
+
+#[test]
+fn non_invalidations() {
+    let ctx = IdentityContext;
+    let caps = Caps::default();
+    let mut out = Vec::new();
+    let sync = |store| Op::Sync(Sync { store, ..Sync::default() });
+    assert!(matches!(lower(&sync(Some(Store { address: 0x1002, data: 1 })), &caps, &ctx, &mut out), Err(LowerError::NoEquivalent(_))));
+    assert!(matches!(lower(&sync(Some(Store { address: 0x1000, data: 1 << 32 })), &caps, &ctx, &mut out), Err(LowerError::NoEquivalent(_))));
+    assert!(matches!(lower(&Op::Sync(Sync { sev: true, ..Sync::default() }), &caps, &ctx, &mut out), Err(LowerError::NoEquivalent(_))));
+    assert!(matches!(lower(&Op::StallTerminate { device: 1 }, &caps, &ctx, &mut out), Err(LowerError::NoEquivalent(_))));
+    assert!(matches!(
+        lower(&Op::Resume { device: 1, stag: 2, action: StallAction::Retry }, &caps, &ctx, &mut out),
+        Err(LowerError::NoEquivalent(_))
+    ));
+    let pf = Prefetch { device: 1, pasid: None, secure: false, range: None, size: 0, stride: 0, count: 0 };
+    let o = lower(&Op::Prefetch(pf), &caps, &ctx, &mut out).unwrap();
+    assert_eq!((o.emitted, o.dropped.is_some()), (0, true));
+    let sec = Inval::new(Caches::IOTLB).regime(Regime::Secure);
+    let o = lower(&Op::Inval(sec), &caps, &ctx, &mut out).unwrap();
+    assert_eq!((o.emitted, o.dropped.is_some()), (0, true));
+    assert!(out.is_empty());
+    let (c, _) = lower_v(&sync(Some(Store { address: 0x1004, data: 0xffff_ffff })), &caps, &ctx);
+    assert_eq!(c[0].encode(), [0xffff_ffff_0000_0025, 0x1004, 0, 0]);
+    let resp = PageResponse { device: 3, pasid: None, prg_index: 5, code: RespCode::Success, last: true, priv_data: Some([1, 2]), guest: false };
+    assert!(matches!(lower(&Op::PageResponse(resp), &Caps::legacy(), &ctx, &mut out), Err(LowerError::NoEquivalent(_))));
+    let (c, _) = lower_v(&Op::PageResponse(resp), &caps, &ctx);
+    // priv_data_present <<5 | rid 3 <<16; lpig <<2 | prg_index 5 <<3
+    assert_eq!(c[0].encode(), [0x0003_0029, 0x2c, 1, 2]);
+}
+
+#[test]
+fn footprint_is_that_of_the_lift() {
+    let c = Command::decode(&[0x0004_0022, 0]).unwrap();
+    let f = footprint(&c, &IdentityContext);
+    let want = Inval::new(Caches::IOTLB).stage(Stages::S2).domain(DomainSel::One(4));
+    assert!(f.same_as(&Footprint::of_inval(&want, &IdentityContext)));
+    // Domain-selective S2 does not cover first-stage (PASID) entries of the domain.
+    let s1 = Inval::new(Caches::IOTLB).stage(Stages::S1).domain(DomainSel::One(4)).pasid(PasidSel::One(1));
+    assert!(!f.covers(&Footprint::of_inval(&s1, &IdentityContext)));
+}
