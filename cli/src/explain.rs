@@ -4,7 +4,9 @@
 //! * input footprint: `Footprint::of_ops` of the input's generic ops, without
 //!   the caches the target lacks (they are *dropped*, rule 2: interrupt
 //!   remapping on SMMUv3), projected onto a single regime when the target is
-//!   VT-d or AMD-Vi ([`Footprint::project_single_regime`]);
+//!   VT-d or AMD-Vi ([`Footprint::project_single_regime`]); device-TLB
+//!   entries of a device the context says has no ATS do not exist and are
+//!   left out;
 //! * output footprint: the union of the footprints of the lifts of every
 //!   output command, through the same context;
 //! * relation: `exact`, `superset` (by how much: the widened coordinates,
@@ -13,7 +15,7 @@
 
 use crate::{AnyCommand, NativeAny};
 use iommu_inval_core::footprint::{Excess, Footprint, Relation};
-use iommu_inval_core::model::{Caches, Op};
+use iommu_inval_core::model::{Caches, DeviceSel, Op};
 use iommu_inval_core::{ArchId, Context, Widened};
 use serde_json::{json, Value};
 
@@ -25,39 +27,56 @@ pub const fn lacks(target: ArchId) -> Caches {
     }
 }
 
-/// The footprint of `ops` as `target` can remove it.
-pub fn input_footprint(target: ArchId, ops: &[Op], ctx: &dyn Context) -> Footprint {
-    let lacking = lacks(target);
-    let mut f = Footprint::new();
+/// The footprint of `ops`, without the caches in `lacking` and without the
+/// device-TLB entries of devices that (per `ctx`) have no ATS.
+fn existing(ops: &[Op], lacking: Caches, ctx: &dyn Context, f: &mut Footprint) {
     for op in ops {
         if let Op::Inval(i) = op {
             let mut i = *i;
             i.caches.remove(lacking);
+            // A device without ATS has no device TLB: nothing of it to remove.
+            if let DeviceSel::One(d) = i.device {
+                if !ctx.ats_enabled(d) {
+                    i.caches.remove(Caches::DEV_TLB);
+                }
+            }
             if !(i.caches - Caches::LEAF).is_empty() {
                 f.extend(&Footprint::of_inval(&i, ctx));
             }
         }
     }
+}
+
+/// What `target` removes of a footprint: everything on SMMUv3; one
+/// (non-secure) regime on VT-d and AMD-Vi.
+fn on_target(target: ArchId, f: Footprint) -> Footprint {
     match target {
         ArchId::Smmuv3 => f,
         ArchId::Vtd | ArchId::Amd => f.project_single_regime(),
     }
 }
 
-/// The footprint of native output commands: the union of their lifts.
-/// Returns the footprint and the number of outputs that did not lift.
-pub fn output_footprint(outputs: &[NativeAny], ctx: &dyn Context) -> (Footprint, usize) {
+/// The footprint of `ops` as `target` can remove it.
+pub fn input_footprint(target: ArchId, ops: &[Op], ctx: &dyn Context) -> Footprint {
+    let mut f = Footprint::new();
+    existing(ops, lacks(target), ctx, &mut f);
+    on_target(target, f)
+}
+
+/// The footprint of native output commands of `target`: the union of their
+/// lifts. Returns the footprint and the number of outputs that did not lift.
+pub fn output_footprint(target: ArchId, outputs: &[NativeAny], ctx: &dyn Context) -> (Footprint, usize) {
     let mut f = Footprint::new();
     let mut failed = 0;
     let mut ops = Vec::new();
     for c in outputs {
         ops.clear();
         match c.lift_ops(ctx, &mut ops) {
-            Ok(_) => f.extend(&Footprint::of_ops(ops.iter(), ctx)),
+            Ok(_) => existing(&ops, Caches::empty(), ctx, &mut f),
             Err(_) => failed += 1,
         }
     }
-    (f, failed)
+    (on_target(target, f), failed)
 }
 
 /// The relation of a translation's output to its input.
@@ -73,11 +92,7 @@ impl Explanation {
     /// Compare `outputs` (commands of `target`) with the generic `input` ops.
     pub fn of(target: ArchId, input: &[Op], outputs: &[NativeAny], ctx: &dyn Context) -> Self {
         let fin = input_footprint(target, input, ctx);
-        let (mut fout, unliftable) = output_footprint(outputs, ctx);
-        if target != ArchId::Smmuv3 {
-            // Device-tagged entries span every regime; fold them like the input.
-            fout = fout.project_single_regime();
-        }
+        let (fout, unliftable) = output_footprint(target, outputs, ctx);
         Explanation { relation: fout.relation_to(&fin), unliftable }
     }
     /// True for an under-invalidation.

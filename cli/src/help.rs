@@ -5,8 +5,8 @@
 /// After the top-level help.
 pub const MAIN: &str = "\
 Examples:
-  $ iommu-inval decode --arch amd 0x8000000000000000,0
-  INVALIDATE_IOMMU_ALL ... (see `iommu-inval decode --help`)
+  $ iommu-inval decode --arch smmuv3 0x0006000100000011,0
+  CMD_TLBI_NH_ASID     vmid=1 asid=6                                                             # invalidate stage-1 IOTLB, all addresses, domain 1 PASID 6
   $ iommu-inval convert --from smmuv3 --to vtd --topology examples/topology.json --explain < examples/smmuv3.cmds
 
 Native commands are 64-bit hex words, lowest first, comma-separated (0x optional);
@@ -20,15 +20,16 @@ pub const DECODE: &str = "\
 Examples:
   # An SMMUv3 range TLBI: 2 MiB of ASID 5 in VMID 1 from 0x40000000, leaf only
   $ iommu-inval decode --arch smmuv3 --json 0x0005000100900012,0x0000000040000701
-@DECODE_JSON@
-  $ iommu-inval decode --arch amd 0x0000000100000000,0x0000000000000001
-@DECODE_TEXT@
+  {\"arch\":\"smmuv3\",\"op\":\"CMD_TLBI_NH_VA\",\"fields\":{\"num\":0,\"scale\":9,\"vmid\":1,\"asid\":5,\"leaf\":true,\"ttl\":3,\"tg\":1,\"address\":1073741824}}
+  $ iommu-inval decode --arch amd 0x100000007f000001,1
+  COMPLETION_WAIT             s=1 i=0 f=0 store_address=0x7f000000 store_data=0x1                       # sync, store 0x1 to 0x7f000000
   # An invalid command is reported in place (exit status 1)
   $ iommu-inval decode --arch vtd --json 0x0000000000000042,0
-@DECODE_ERR@
+  {\"arch\":\"vtd\",\"error\":{\"kind\":\"invalid_field\",\"message\":\"invalid value in field g (w0[5:4])\"}}
   # A binary queue dump: commands 1 and 2 of an AMD command buffer
   $ iommu-inval decode --arch amd --raw examples/amd-cmdbuf.bin --offset 16 --count 2 --json
-@DECODE_RAW@
+  {\"arch\":\"amd\",\"op\":\"INVALIDATE_IOTLB_PAGES\",\"fields\":{\"device_id\":16,\"pasid\":0,\"maxpend\":32,\"queue_id\":0,\"s\":true,\"gn\":false,\"address\":1074786304}}
+  {\"arch\":\"amd\",\"op\":\"COMPLETION_WAIT\",\"fields\":{\"s\":true,\"i\":false,\"f\":false,\"store_address\":2130706432,\"store_data\":1}}
 
 Input: commands as arguments, else one per stdin line (blank and # lines
 skipped; a # starts a comment), else --raw FILE (little-endian words). Words:
@@ -44,9 +45,9 @@ the other commands are still decoded).";
 pub const ENCODE: &str = "\
 Examples:
   $ iommu-inval encode --arch smmuv3 '{\"op\":\"CMD_TLBI_NH_VA\",\"fields\":{\"vmid\":1,\"asid\":5,\"scale\":9,\"leaf\":true,\"ttl\":3,\"tg\":1,\"address\":1073741824}}'
-@ENCODE_OUT@
-  $ iommu-inval decode --arch vtd --json 0x0000000000010023,0x0000000040000049 | iommu-inval encode --arch vtd
-  0x0000000000010023,0x0000000040000049
+  0x0005000100900012,0x0000000040000701
+  $ iommu-inval decode --arch vtd --json 0x00000000000100f2,0x0000000040000049 | iommu-inval encode --arch vtd
+  0x00000000000100f2,0x0000000040000049
 
 Input: JSON objects of the decode shape, as arguments or one per stdin line
 (blank and # lines skipped); \"arch\" may be left out, fields left out are
@@ -61,7 +62,7 @@ pub const LIFT: &str = "\
 Examples:
   # ATC_INV of StreamID 0x10 without SubstreamID: every ATC entry of 00:02.0 in 2 MiB
   $ iommu-inval lift --arch smmuv3 0x0000001000000040,0x0000000040000009
-@LIFT_OUT@
+  {\"op\":\"inval\",\"caches\":[\"dev_tlb\"],\"regime\":\"guest\",\"stages\":[\"s1\",\"s2\"],\"domain\":\"all\",\"pasid\":\"all\",\"global\":false,\"device\":16,\"range\":{\"iova\":1073741824,\"size\":2097152}}
 
 Output: generic JSON Lines (docs/GENERIC_JSON.md), one object per operation.
 --explain adds, per input, a # line naming it and a # line with what the lift
@@ -75,7 +76,9 @@ error of kind no_equivalent (exit 1).";
 pub const LOWER: &str = "\
 Examples:
   $ iommu-inval lower --arch amd --explain '{\"op\":\"inval\",\"caches\":[\"iotlb\"],\"stages\":[\"s2\"],\"domain\":1,\"range\":{\"iova\":\"0x40000000\",\"size\":\"0x3000\"}}'
-@LOWER_OUT@
+  # argument 1: {\"op\":\"inval\",\"caches\":[\"iotlb\"],\"regime\":\"guest\",\"stages\":[\"s2\"],\"domain\":1,\"pasid\":\"all\",\"global\":false,\"device\":\"all\",\"range\":{\"iova\":1073741824,\"size\":12288}}
+  0x3000000100000000,0x0000000040001003
+  #   => superset: widened range (+4 KiB in 1 box); reported widened: range
 
 Input: generic JSON Lines (docs/GENERIC_JSON.md), as arguments or one per
 stdin line. Output: native commands as hex words (with --json: decode-shape
@@ -90,7 +93,9 @@ pub const CONVERT: &str = "\
 Examples:
   # An SMMUv3 range TLBI of ASID 5 becomes a PASID-based IOTLB invalidation of PASID 1
   $ iommu-inval convert --from smmuv3 --to vtd --topology examples/topology.json --explain 0x0005000100900012,0x0000000040000701
-@CONVERT_OUT@
+  # argument 1: CMD_TLBI_NH_VA 0x0005000100900012,0x0000000040000701
+  0x0000000100010036,0x0000000040000049,0x0000000000000000,0x0000000000000000
+  #   => exact
   $ iommu-inval convert --from smmuv3 --to vtd --topology examples/topology.json --explain < examples/smmuv3.cmds
 
 Decodes each command, lifts it (--from) and lowers the ops (--to). Each

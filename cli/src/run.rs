@@ -104,6 +104,11 @@ fn for_each_text(
     io: &mut Io<'_>,
     mut f: impl FnMut(&mut Io<'_>, Loc, &str) -> io::Result<()>,
 ) -> io::Result<()> {
+    let mut seen = false;
+    let mut f = |io: &mut Io<'_>, loc: Loc, s: &str| {
+        seen = true;
+        f(io, loc, s)
+    };
     match src {
         Source::Args(args) => {
             for (i, a) in args.iter().enumerate() {
@@ -125,8 +130,18 @@ fn for_each_text(
         }
         Source::Raw { .. } => {
             io.status.note(2);
-            writeln!(io.err, "iommu-inval: --raw is for native commands only")?;
+            return writeln!(io.err, "iommu-inval: --raw is for native commands only");
         }
+    }
+    no_input(io, seen)
+}
+
+/// An input without a single item (and no other error) is a usage error:
+/// there was nothing to translate.
+fn no_input(io: &mut Io<'_>, seen: bool) -> io::Result<()> {
+    if !seen && io.status.0 == 0 {
+        io.status.note(2);
+        writeln!(io.err, "iommu-inval: no input: give commands as arguments, on stdin, or with --raw")?;
     }
     Ok(())
 }
@@ -144,6 +159,9 @@ fn for_each_native(
             let size = words * 8;
             let mut buf = [0u8; 32];
             let mut index = 0u64;
+            if count == Some(0) {
+                return Ok(());
+            }
             while count.is_none_or(|c| index < c) {
                 let chunk = buf.get_mut(..size).unwrap_or(&mut []);
                 let got = read_full(&mut reader, chunk)?;
@@ -165,7 +183,7 @@ fn for_each_native(
                 f(io, loc, w.get(..words).unwrap_or(&[]))?;
                 index += 1;
             }
-            Ok(())
+            no_input(io, index > 0)
         }
         other => for_each_text(other, io, |io, loc, line| match parse_hex_line(line, words) {
             Ok((w, n)) => f(io, loc, w.get(..n).unwrap_or(&[])),
@@ -421,8 +439,10 @@ fn report(
             }
         }
         if opts.explain {
+            // With nothing emitted, "exact" only restates the drop or the error.
+            let quiet = t.outputs.is_empty() && (dropped.is_some() || !t.errors.is_empty());
             let mut s = match &explanation {
-                Some(x) if !(t.outputs.is_empty() && dropped.is_some() && !x.is_under()) => x.text(),
+                Some(x) if !(quiet && !x.is_under()) => x.text(),
                 _ => String::new(),
             };
             if !widened.is_empty() {
@@ -430,6 +450,9 @@ fn report(
             }
             if let Some(d) = dropped {
                 s.push_str(&format!("; dropped: {d}"));
+            }
+            for e in &t.errors {
+                s.push_str(&format!("; error {}: {e}", e.kind().as_str()));
             }
             let s = s.trim_start_matches("; ");
             writeln!(io.out, "#   => {}", if s.is_empty() { "nothing to do" } else { s })?;
