@@ -30,7 +30,11 @@ fn addr_s(u: &mut Unstructured<'_>) -> Result<(u64, bool)> {
         3 | 4 => {
             let order = u.int_in_range(12u32..=64)?;
             let a = u.arbitrary::<u64>()?;
-            let addr = if order >= 64 { 0 } else { a & !((1u64 << order) - 1) };
+            let addr = if order >= 64 {
+                0
+            } else {
+                a & !((1u64 << order) - 1)
+            };
             ats_encode_block(Block { addr, order })
         }
         _ => (u.arbitrary::<u64>()? & ADDR_MASK, u.arbitrary()?),
@@ -74,9 +78,11 @@ impl<'a> Arbitrary<'a> for Command {
                     address,
                 })
             }
-            OP_INVALIDATE_INTERRUPT_TABLE => Command::InvalidateInterruptTable(InvalidateInterruptTable {
-                device_id: edge(u, 0xffff)? as u16,
-            }),
+            OP_INVALIDATE_INTERRUPT_TABLE => {
+                Command::InvalidateInterruptTable(InvalidateInterruptTable {
+                    device_id: edge(u, 0xffff)? as u16,
+                })
+            }
             OP_PREFETCH_IOMMU_PAGES => {
                 let (address, s) = addr_s(u)?;
                 Command::PrefetchIommuPages(PrefetchIommuPages {
@@ -123,7 +129,10 @@ pub fn arbitrary_words(u: &mut Unstructured<'_>) -> Result<[u64; 2]> {
         }
         3 => {
             let op = u.int_in_range(0u64..=15)?;
-            [(u.arbitrary::<u64>()? & !(0xf << 60)) | (op << 60), u.arbitrary()?]
+            [
+                (u.arbitrary::<u64>()? & !(0xf << 60)) | (op << 60),
+                u.arbitrary()?,
+            ]
         }
         _ => [u.arbitrary()?, u.arbitrary()?],
     })

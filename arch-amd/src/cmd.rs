@@ -226,7 +226,15 @@ const OP_NAMES: [&str; 8] = [
 const F_COMPLETION_WAIT: &[&str] = &["s", "i", "f", "store_address", "store_data"];
 const F_DEVICE: &[&str] = &["device_id"];
 const F_IOMMU_PAGES: &[&str] = &["pasid", "domain_id", "s", "pde", "gn", "address"];
-const F_IOTLB_PAGES: &[&str] = &["device_id", "pasid", "maxpend", "queue_id", "s", "gn", "address"];
+const F_IOTLB_PAGES: &[&str] = &[
+    "device_id",
+    "pasid",
+    "maxpend",
+    "queue_id",
+    "s",
+    "gn",
+    "address",
+];
 const F_PREFETCH: &[&str] = &["device_id", "pfcount", "pasid", "s", "gn", "inv", "address"];
 const F_PPR: &[&str] = &["device_id", "pasid", "gn", "tag", "status"];
 const F_NONE: &[&str] = &[];
@@ -400,7 +408,13 @@ impl Command {
     /// `status`, page addresses with the low 12 bits clear, a store address
     /// 8-byte aligned below 2^52.
     pub fn check(&self) -> Result<(), FieldError> {
-        let bad = |ok: bool, name: &'static str| if ok { Ok(()) } else { Err(FieldError::TooWide(name)) };
+        let bad = |ok: bool, name: &'static str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(FieldError::TooWide(name))
+            }
+        };
         match *self {
             Command::CompletionWait(c) => {
                 bad(c.store_address & !STORE_ADDR_MASK == 0, "store_address")
@@ -642,14 +656,55 @@ mod tests {
     #[test]
     fn defined_masks_cover_exactly_the_table() {
         // Hand-written from the table, bit by bit, independent of DEFINED.
-        let fields: [(usize, &[(u32, u32, u32)]); 8] = [
-            (1, &[(0, 0, 0), (0, 1, 1), (0, 2, 2), (0, 3, 51), (1, 0, 63)]),
+        /// (word, low bit, high bit) of each field.
+        type Spans = &'static [(u32, u32, u32)];
+        let fields: [(usize, Spans); 8] = [
+            (
+                1,
+                &[(0, 0, 0), (0, 1, 1), (0, 2, 2), (0, 3, 51), (1, 0, 63)],
+            ),
             (2, &[(0, 0, 15)]),
-            (3, &[(0, 0, 19), (0, 32, 47), (1, 0, 0), (1, 1, 1), (1, 2, 2), (1, 12, 63)]),
-            (4, &[(0, 0, 15), (0, 16, 23), (0, 24, 31), (0, 32, 47), (0, 48, 55), (1, 0, 0), (1, 2, 2), (1, 12, 63)]),
+            (
+                3,
+                &[
+                    (0, 0, 19),
+                    (0, 32, 47),
+                    (1, 0, 0),
+                    (1, 1, 1),
+                    (1, 2, 2),
+                    (1, 12, 63),
+                ],
+            ),
+            (
+                4,
+                &[
+                    (0, 0, 15),
+                    (0, 16, 23),
+                    (0, 24, 31),
+                    (0, 32, 47),
+                    (0, 48, 55),
+                    (1, 0, 0),
+                    (1, 2, 2),
+                    (1, 12, 63),
+                ],
+            ),
             (5, &[(0, 0, 15)]),
-            (6, &[(0, 0, 15), (0, 24, 31), (0, 32, 51), (1, 0, 0), (1, 2, 2), (1, 4, 4), (1, 12, 63)]),
-            (7, &[(0, 0, 15), (0, 32, 51), (1, 2, 2), (1, 32, 40), (1, 44, 47)]),
+            (
+                6,
+                &[
+                    (0, 0, 15),
+                    (0, 24, 31),
+                    (0, 32, 51),
+                    (1, 0, 0),
+                    (1, 2, 2),
+                    (1, 4, 4),
+                    (1, 12, 63),
+                ],
+            ),
+            (
+                7,
+                &[(0, 0, 15), (0, 32, 51), (1, 2, 2), (1, 32, 40), (1, 44, 47)],
+            ),
             (8, &[]),
         ];
         for (op, fs) in fields {
@@ -700,7 +755,13 @@ mod tests {
             assert_eq!(e.kind, ErrorKind::UnknownOpcode);
             assert_eq!(e.mask, op);
         }
-        assert_eq!(Command::decode(&[0x8000_0000_0000_0000]).unwrap_err().kind, ErrorKind::BadLength);
-        assert_eq!(Command::decode(&[0, 0, 0]).unwrap_err(), DecodeError::bad_length(3));
+        assert_eq!(
+            Command::decode(&[0x8000_0000_0000_0000]).unwrap_err().kind,
+            ErrorKind::BadLength
+        );
+        assert_eq!(
+            Command::decode(&[0, 0, 0]).unwrap_err(),
+            DecodeError::bad_length(3)
+        );
     }
 }

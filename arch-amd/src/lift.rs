@@ -88,7 +88,10 @@ pub fn lift<C: Context + ?Sized>(
             let sync = Sync {
                 interrupt: c.i,
                 // With s = 0 the store address is ignored (§2.4.1).
-                store: c.s.then_some(Store { address: c.store_address, data: c.store_data }),
+                store: c.s.then_some(Store {
+                    address: c.store_address,
+                    data: c.store_data,
+                }),
                 fence: c.f,
                 ..Sync::default()
             };
@@ -104,8 +107,11 @@ pub fn lift<C: Context + ?Sized>(
         Command::InvalidateIommuPages(c) => {
             let domain = domain_of(ctx, c.domain_id, &mut o.widened);
             let leaf = if c.pde { Caches::empty() } else { Caches::LEAF };
-            let (stage, pasid) =
-                if c.gn { (Stages::S1, PasidSel::One(c.pasid)) } else { (Stages::S2, PasidSel::All) };
+            let (stage, pasid) = if c.gn {
+                (Stages::S1, PasidSel::One(c.pasid))
+            } else {
+                (Stages::S2, PasidSel::All)
+            };
             let i = Inval::new(Caches::IOTLB | leaf)
                 .stage(stage)
                 .domain(domain)
@@ -115,8 +121,16 @@ pub fn lift<C: Context + ?Sized>(
         }
         Command::InvalidateIotlbPages(c) => {
             // No PASID prefix: every ATC entry in the range, with or without PASID.
-            let pasid = if c.gn { PasidSel::One(c.pasid.into()) } else { PasidSel::All };
-            let hints = Hints { max_pending: c.maxpend, queue_id: c.queue_id, ..Hints::default() };
+            let pasid = if c.gn {
+                PasidSel::One(c.pasid.into())
+            } else {
+                PasidSel::All
+            };
+            let hints = Hints {
+                max_pending: c.maxpend,
+                queue_id: c.queue_id,
+                ..Hints::default()
+            };
             let i = Inval::new(Caches::DEV_TLB)
                 .device(DeviceSel::One(c.device_id.into()))
                 .pasid(pasid)
@@ -145,9 +159,16 @@ pub fn lift<C: Context + ?Sized>(
                         DomainSel::All
                     }
                 };
-                let (stage, pasid) =
-                    if c.gn { (Stages::S1, PasidSel::One(c.pasid)) } else { (Stages::S2, PasidSel::All) };
-                let i = Inval::new(Caches::IOTLB).stage(stage).domain(domain).pasid(pasid).range(range);
+                let (stage, pasid) = if c.gn {
+                    (Stages::S1, PasidSel::One(c.pasid))
+                } else {
+                    (Stages::S2, PasidSel::All)
+                };
+                let i = Inval::new(Caches::IOTLB)
+                    .stage(stage)
+                    .domain(domain)
+                    .pasid(pasid)
+                    .range(range);
                 emit(Op::Inval(i), &mut o)?;
             }
             let p = Prefetch {
@@ -183,7 +204,10 @@ pub fn lift<C: Context + ?Sized>(
 /// The footprint of a command: `Footprint::of_ops` of its lift (empty when
 /// the lift fails).
 #[cfg(feature = "std")]
-pub fn footprint<C: Context + ?Sized>(cmd: &Command, ctx: &C) -> iommu_inval_core::footprint::Footprint {
+pub fn footprint<C: Context + ?Sized>(
+    cmd: &Command,
+    ctx: &C,
+) -> iommu_inval_core::footprint::Footprint {
     let mut ops: std::vec::Vec<Op> = std::vec::Vec::new();
     let _ = lift(cmd, ctx, &mut ops);
     iommu_inval_core::footprint::Footprint::of_ops(ops.iter(), ctx)

@@ -39,7 +39,12 @@ pub struct Caps {
 impl Default for Caps {
     /// A typical modern host: guest translation, 16-bit PASIDs, ATS, 16 commands.
     fn default() -> Self {
-        Caps { guest_translation: true, pasid_bits: 16, ats: true, max_cmds: 16 }
+        Caps {
+            guest_translation: true,
+            pasid_bits: 16,
+            ats: true,
+            max_cmds: 16,
+        }
     }
 }
 
@@ -77,7 +82,10 @@ pub struct RangePlan {
 
 impl RangePlan {
     /// Call `f(address, s)` for each command of the plan.
-    pub fn for_each(&self, mut f: impl FnMut(u64, bool) -> Result<(), LowerError>) -> Result<(), LowerError> {
+    pub fn for_each(
+        &self,
+        mut f: impl FnMut(u64, bool) -> Result<(), LowerError>,
+    ) -> Result<(), LowerError> {
         match &self.plan {
             PagePlan::Single { address, s } => f(*address, *s),
             PagePlan::Blocks(it) => {
@@ -108,23 +116,42 @@ impl RangePlan {
 pub fn plan_range(r: &AddrRange, cap: usize) -> RangePlan {
     let cap = cap.max(1);
     let all = RangePlan {
-        plan: PagePlan::Single { address: ALL_PAGES_ADDRESS, s: true },
+        plan: PagePlan::Single {
+            address: ALL_PAGES_ADDRESS,
+            s: true,
+        },
         count: 1,
-        widened: if r.is_all() { Widened::empty() } else { Widened::RANGE },
+        widened: if r.is_all() {
+            Widened::empty()
+        } else {
+            Widened::RANGE
+        },
     };
     if r.is_all() {
         return all;
     }
     let pages = r.align_out(PAGE_SHIFT);
-    let page_widen = if pages == *r { Widened::empty() } else { Widened::RANGE };
+    let page_widen = if pages == *r {
+        Widened::empty()
+    } else {
+        Widened::RANGE
+    };
     let block = covering_block(r, PAGE_SHIFT);
     if block.order >= 64 {
         return all;
     }
     let single = |extra: Widened| {
         let (address, s) = ats_encode_block(block);
-        let w = if block.range() == *r { Widened::empty() } else { Widened::RANGE };
-        RangePlan { plan: PagePlan::Single { address, s }, count: 1, widened: w | extra }
+        let w = if block.range() == *r {
+            Widened::empty()
+        } else {
+            Widened::RANGE
+        };
+        RangePlan {
+            plan: PagePlan::Single { address, s },
+            count: 1,
+            widened: w | extra,
+        }
     };
     if (1u128 << block.order) <= SPLIT_FACTOR * pages.size() {
         return single(Widened::empty());
@@ -132,7 +159,11 @@ pub fn plan_range(r: &AddrRange, cap: usize) -> RangePlan {
     let blocks = AlignedBlocks::new(&pages, PAGE_SHIFT, 63);
     let n = blocks.clone().take(cap.saturating_add(1)).count();
     if n <= cap {
-        RangePlan { plan: PagePlan::Blocks(blocks), count: n, widened: page_widen }
+        RangePlan {
+            plan: PagePlan::Blocks(blocks),
+            count: n,
+            widened: page_widen,
+        }
     } else {
         single(Widened::CAP)
     }
@@ -158,7 +189,9 @@ impl DevSet {
                 _ => DevSet::Unknown,
             };
         }
-        let DomainSel::One(d) = i.domain else { return DevSet::Unknown };
+        let DomainSel::One(d) = i.domain else {
+            return DevSet::Unknown;
+        };
         let (mut n, mut wide) = (0usize, false);
         if !ctx.devices_of_domain(d, &mut |rid| {
             n += 1;
@@ -219,7 +252,10 @@ impl Emitter<'_> {
     /// Close a phase: the next phase's first command is preceded by a fence.
     fn fence_if_pending(&mut self) -> Result<(), LowerError> {
         if self.pending {
-            self.out.push(Command::CompletionWait(CompletionWait { f: true, ..Default::default() }))?;
+            self.out.push(Command::CompletionWait(CompletionWait {
+                f: true,
+                ..Default::default()
+            }))?;
             self.o.emitted += 1;
             self.pending = false;
         }
@@ -261,23 +297,33 @@ pub fn lower<C: Context + ?Sized>(
         Op::Sync(s) => lower_sync(s, out),
         Op::Prefetch(p) => lower_prefetch(p, caps, out),
         Op::PageResponse(r) => lower_page_response(r, out),
-        Op::Resume { .. } => Err(LowerError::NoEquivalent("AMD-Vi has no stall resume command")),
-        Op::StallTerminate { .. } => {
-            Err(LowerError::NoEquivalent("AMD-Vi has no stall terminate command"))
-        }
+        Op::Resume { .. } => Err(LowerError::NoEquivalent(
+            "AMD-Vi has no stall resume command",
+        )),
+        Op::StallTerminate { .. } => Err(LowerError::NoEquivalent(
+            "AMD-Vi has no stall terminate command",
+        )),
     }
 }
 
 fn lower_sync(s: &Sync, out: &mut dyn Sink<Command>) -> Result<Outcome, LowerError> {
     if s.sev {
-        return Err(LowerError::NoEquivalent("COMPLETION_WAIT cannot send an event (SEV)"));
+        return Err(LowerError::NoEquivalent(
+            "COMPLETION_WAIT cannot send an event (SEV)",
+        ));
     }
     if s.drain_page_requests {
         // COMPLETION_WAIT has no page-request drain (VT-d pd); dropping it
         // would let the caller believe in-flight page requests were drained.
-        return Err(LowerError::NoEquivalent("COMPLETION_WAIT cannot drain page requests"));
+        return Err(LowerError::NoEquivalent(
+            "COMPLETION_WAIT cannot drain page requests",
+        ));
     }
-    let mut c = CompletionWait { i: s.interrupt, f: s.fence, ..Default::default() };
+    let mut c = CompletionWait {
+        i: s.interrupt,
+        f: s.fence,
+        ..Default::default()
+    };
     if let Some(st) = s.store {
         if st.address & !STORE_ADDR_MASK != 0 {
             return Err(LowerError::NoEquivalent(
@@ -289,11 +335,23 @@ fn lower_sync(s: &Sync, out: &mut dyn Sink<Command>) -> Result<Outcome, LowerErr
         c.store_data = st.data;
     }
     out.push(Command::CompletionWait(c))?;
-    Ok(Outcome { emitted: 1, ..Outcome::default() })
+    Ok(Outcome {
+        emitted: 1,
+        ..Outcome::default()
+    })
 }
 
-fn lower_prefetch(p: &Prefetch, caps: &Caps, out: &mut dyn Sink<Command>) -> Result<Outcome, LowerError> {
-    let drop = |why| Ok(Outcome { dropped: Some(why), ..Outcome::default() });
+fn lower_prefetch(
+    p: &Prefetch,
+    caps: &Caps,
+    out: &mut dyn Sink<Command>,
+) -> Result<Outcome, LowerError> {
+    let drop = |why| {
+        Ok(Outcome {
+            dropped: Some(why),
+            ..Outcome::default()
+        })
+    };
     let Some(range) = p.range else {
         return drop("AMD-Vi has no configuration-only prefetch");
     };
@@ -310,7 +368,10 @@ fn lower_prefetch(p: &Prefetch, caps: &Caps, out: &mut dyn Sink<Command>) -> Res
     };
     // A hint: one command, the smallest s-bit block covering the range.
     let plan = plan_range(&range, 1);
-    let mut o = Outcome { widened: plan.widened - Widened::CAP, ..Outcome::default() };
+    let mut o = Outcome {
+        widened: plan.widened - Widened::CAP,
+        ..Outcome::default()
+    };
     plan.for_each(|address, s| {
         out.push(Command::PrefetchIommuPages(PrefetchIommuPages {
             device_id,
@@ -327,9 +388,14 @@ fn lower_prefetch(p: &Prefetch, caps: &Caps, out: &mut dyn Sink<Command>) -> Res
     Ok(o)
 }
 
-fn lower_page_response(r: &PageResponse, out: &mut dyn Sink<Command>) -> Result<Outcome, LowerError> {
+fn lower_page_response(
+    r: &PageResponse,
+    out: &mut dyn Sink<Command>,
+) -> Result<Outcome, LowerError> {
     if r.priv_data.is_some() {
-        return Err(LowerError::NoEquivalent("COMPLETE_PPR_REQUEST has no private data"));
+        return Err(LowerError::NoEquivalent(
+            "COMPLETE_PPR_REQUEST has no private data",
+        ));
     }
     let device_id = u16::try_from(r.device)
         .map_err(|_| LowerError::NoEquivalent("device id wider than 16 bits"))?;
@@ -352,7 +418,10 @@ fn lower_page_response(r: &PageResponse, out: &mut dyn Sink<Command>) -> Result<
         tag: r.prg_index,
         status,
     }))?;
-    Ok(Outcome { emitted: 1, ..Outcome::default() })
+    Ok(Outcome {
+        emitted: 1,
+        ..Outcome::default()
+    })
 }
 
 /// Whether device `d` of `devs` gets an INVALIDATE_IOTLB_PAGES: devices named
@@ -403,7 +472,10 @@ fn lower_inval<C: Context + ?Sized>(
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {
     if i.regime == Regime::Secure {
-        return Ok(Outcome { dropped: Some("AMD-Vi has no secure regime"), ..Outcome::default() });
+        return Ok(Outcome {
+            dropped: Some("AMD-Vi has no secure regime"),
+            ..Outcome::default()
+        });
     }
     let cap = caps.max_cmds.max(1);
     let config = i.caches.intersects(Caches::CONFIG);
@@ -413,7 +485,11 @@ fn lower_inval<C: Context + ?Sized>(
     let mut widened = Widened::empty();
     let mut dropped = None;
     // Device-tagged caches resolve the same device set.
-    let devs = if config || intr || dev_tlb { DevSet::resolve(i, ctx) } else { DevSet::Unknown };
+    let devs = if config || intr || dev_tlb {
+        DevSet::resolve(i, ctx)
+    } else {
+        DevSet::Unknown
+    };
 
     // Phase 1 (configuration): per device, or INVALIDATE_IOMMU_ALL.
     let per_dev = usize::from(config) + usize::from(intr);
@@ -457,9 +533,9 @@ fn lower_inval<C: Context + ?Sized>(
     let s2 = iotlb && i.stages.contains(Stages::S2);
     if iotlb {
         let native = match (i.regime, i.domain) {
-            (Regime::Guest, DomainSel::One(d)) => {
-                ctx.domain_to_native(ArchId::Amd, d).and_then(|n| u16::try_from(n).ok())
-            }
+            (Regime::Guest, DomainSel::One(d)) => ctx
+                .domain_to_native(ArchId::Amd, d)
+                .and_then(|n| u16::try_from(n).ok()),
             // Hypervisor entries and "every domain": no all-domain pages command.
             _ => None,
         };
@@ -503,7 +579,9 @@ fn lower_inval<C: Context + ?Sized>(
                 dropped = Some("devices without ATS have no device TLB");
             }
             dev_gn = match i.pasid {
-                PasidSel::One(p) if !i.global && caps.guest_translation && p <= pasid_limit(caps, 16) => {
+                PasidSel::One(p)
+                    if !i.global && caps.guest_translation && p <= pasid_limit(caps, 16) =>
+                {
                     Some(p as u16)
                 }
                 PasidSel::All => None,
@@ -518,7 +596,11 @@ fn lower_inval<C: Context + ?Sized>(
         }
     }
 
-    let mut e = Emitter { out, o: Outcome::default(), pending: false };
+    let mut e = Emitter {
+        out,
+        o: Outcome::default(),
+        pending: false,
+    };
     if need_all && (per_dev > 0 || iotlb) {
         widened |= iommu_all_widening(i);
         e.push(Command::InvalidateIommuAll(InvalidateIommuAll))?;
@@ -526,10 +608,14 @@ fn lower_inval<C: Context + ?Sized>(
         if per_dev > 0 {
             devs.for_each(ctx, &mut |device_id| {
                 if config {
-                    e.push(Command::InvalidateDevtabEntry(InvalidateDevtabEntry { device_id }))?;
+                    e.push(Command::InvalidateDevtabEntry(InvalidateDevtabEntry {
+                        device_id,
+                    }))?;
                 }
                 if intr {
-                    e.push(Command::InvalidateInterruptTable(InvalidateInterruptTable { device_id }))?;
+                    e.push(Command::InvalidateInterruptTable(
+                        InvalidateInterruptTable { device_id },
+                    ))?;
                 }
                 Ok(())
             })?;

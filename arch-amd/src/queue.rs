@@ -68,7 +68,9 @@ impl core::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             ConfigError::ReservedLength(l) => write!(f, "reserved ComLen {l} (must be 8..=15)"),
-            ConfigError::PointerOutOfRange(p) => write!(f, "pointer {p:#x} past the end of the command buffer"),
+            ConfigError::PointerOutOfRange(p) => {
+                write!(f, "pointer {p:#x} past the end of the command buffer")
+            }
         }
     }
 }
@@ -89,7 +91,10 @@ impl EventLogEntry {
     /// COMMAND_HARDWARE_ERROR: event code 6 in `w0[63:60]`, `Type` in
     /// `w0[58:57]`, the physical address of the failed access in `w1`.
     pub const fn command_hardware(addr: u64, ty: u8) -> Self {
-        EventLogEntry([((EVENT_COMMAND_HARDWARE_ERROR as u64) << 60) | (((ty & 3) as u64) << 57), addr])
+        EventLogEntry([
+            ((EVENT_COMMAND_HARDWARE_ERROR as u64) << 60) | (((ty & 3) as u64) << 57),
+            addr,
+        ])
     }
     /// The event code (`w0[63:60]`).
     pub const fn code(&self) -> u8 {
@@ -157,9 +162,18 @@ pub struct CmdBuf {
 impl CmdBuf {
     /// From the values of CmdBufBaseAddr, CmdBufHeadPtr and CmdBufTailPtr.
     /// Reserved register bits are ignored, as the registers do not hold them.
-    pub fn from_registers(base_reg: u64, head_reg: u64, tail_reg: u64) -> Result<Self, ConfigError> {
+    pub fn from_registers(
+        base_reg: u64,
+        head_reg: u64,
+        tail_reg: u64,
+    ) -> Result<Self, ConfigError> {
         let com_len = ((base_reg >> 56) & 0xf) as u8;
-        Self::new(base_reg & BASE_MASK, com_len, head_reg & PTR_MASK, tail_reg & PTR_MASK)
+        Self::new(
+            base_reg & BASE_MASK,
+            com_len,
+            head_reg & PTR_MASK,
+            tail_reg & PTR_MASK,
+        )
     }
 
     /// From a 4 KiB-aligned base (low bits ignored), ComLen and byte offsets
@@ -168,7 +182,12 @@ impl CmdBuf {
         if !(MIN_COM_LEN..=MAX_COM_LEN).contains(&com_len) {
             return Err(ConfigError::ReservedLength(com_len));
         }
-        let mut q = CmdBuf { base: base & BASE_MASK, com_len, head: 0, tail: 0 };
+        let mut q = CmdBuf {
+            base: base & BASE_MASK,
+            com_len,
+            head: 0,
+            tail: 0,
+        };
         q.head = q.offset(head)?;
         q.tail = q.offset(tail)?;
         Ok(q)
@@ -220,12 +239,20 @@ impl CmdBuf {
 
     /// Fetch and decode the command at head without consuming it; `None`
     /// when head = tail.
-    pub fn peek<M: GuestMemory + ?Sized>(&self, mem: &M) -> Option<Result<(u64, Command), CmdBufError>> {
+    pub fn peek<M: GuestMemory + ?Sized>(
+        &self,
+        mem: &M,
+    ) -> Option<Result<(u64, Command), CmdBufError>> {
         if self.head == self.tail {
             return None;
         }
         let address = self.base.wrapping_add(u64::from(self.head));
-        let stop = |cause, event| CmdBufError { cause, address, offset: self.head, event };
+        let stop = |cause, event| CmdBufError {
+            cause,
+            address,
+            offset: self.head,
+            event,
+        };
         let mut w = [0u64; 2];
         if let Err(e) = mem.read_words(address, &mut w) {
             let ev = EventLogEntry::command_hardware(address, HW_ERROR_TYPE_MASTER_ABORT);
@@ -233,13 +260,19 @@ impl CmdBuf {
         }
         Some(match Command::decode_words(w[0], w[1]) {
             Ok(c) => Ok((address, c)),
-            Err(e) => Err(stop(StopCause::Illegal(e), EventLogEntry::illegal_command(address))),
+            Err(e) => Err(stop(
+                StopCause::Illegal(e),
+                EventLogEntry::illegal_command(address),
+            )),
         })
     }
 
     /// Consume the command at head: fetch, decode, advance head (wrapping).
     /// On error head does not move.
-    pub fn next_command<M: GuestMemory + ?Sized>(&mut self, mem: &M) -> Option<Result<(u64, Command), CmdBufError>> {
+    pub fn next_command<M: GuestMemory + ?Sized>(
+        &mut self,
+        mem: &M,
+    ) -> Option<Result<(u64, Command), CmdBufError>> {
         let r = self.peek(mem)?;
         if r.is_ok() {
             self.head = (self.head + ENTRY_BYTES) & (self.size_bytes() - 1);

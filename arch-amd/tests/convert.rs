@@ -59,7 +59,10 @@ fn lift_iommu_pages_ranges() {
     let i = inval(&ops[0]);
     assert!(o.is_exact());
     assert_eq!(i.range, AddrRange::inclusive(0x4000, 0x7fff).unwrap());
-    assert_eq!((i.stages, i.domain, i.caches), (Stages::S2, DomainSel::One(1), Caches::IOTLB));
+    assert_eq!(
+        (i.stages, i.domain, i.caches),
+        (Stages::S2, DomainSel::One(1), Caches::IOTLB)
+    );
     // s = 1, 0x2000: bit 12 clear → 8 KiB at 0x2000.
     let i = inval(&lift1([0x3000_0001_0000_0000, 0x2001], &ctx).0[0]);
     assert_eq!(i.range, AddrRange::inclusive(0x2000, 0x3fff).unwrap());
@@ -94,7 +97,10 @@ fn lift_device_commands() {
     let ctx = IdentityContext;
     // IOTLB_PAGES gn = 0: every PASID; hints carry maxpend and queue_id.
     let i = inval(&lift1([0x4000_0010_0500_0010, 0x3000], &ctx).0[0]);
-    assert_eq!((i.caches, i.device, i.pasid), (Caches::DEV_TLB, DeviceSel::One(16), PasidSel::All));
+    assert_eq!(
+        (i.caches, i.device, i.pasid),
+        (Caches::DEV_TLB, DeviceSel::One(16), PasidSel::All)
+    );
     assert_eq!((i.hints.max_pending, i.hints.queue_id), (5, 16));
     assert_eq!(i.range, span(0x3000, 0x1000));
     let i = inval(&lift1([0x4007_0000_0000_0010, 0x3004], &ctx).0[0]);
@@ -105,12 +111,26 @@ fn lift_device_commands() {
     assert_eq!((i.device, i.pasid), (DeviceSel::One(16), PasidSel::All));
     // Interrupt table: every entry.
     let i = inval(&lift1([0x5000_0000_0000_0010, 0], &ctx).0[0]);
-    assert_eq!((i.caches, i.device, i.range), (Caches::INTR_REMAP, DeviceSel::One(16), AddrRange::All));
+    assert_eq!(
+        (i.caches, i.device, i.range),
+        (Caches::INTR_REMAP, DeviceSel::One(16), AddrRange::All)
+    );
     // IOMMU_ALL: IOMMU caches only, not device TLBs.
     let i = inval(&lift1([0x8000_0000_0000_0000, 0], &ctx).0[0]);
-    assert_eq!(i.caches, Caches::CONFIG | Caches::IOTLB | Caches::INTR_REMAP);
+    assert_eq!(
+        i.caches,
+        Caches::CONFIG | Caches::IOTLB | Caches::INTR_REMAP
+    );
     assert!(!i.caches.contains(Caches::DEV_TLB));
-    assert_eq!((i.domain, i.device, i.range, i.stages), (DomainSel::All, DeviceSel::All, AddrRange::All, Stages::all()));
+    assert_eq!(
+        (i.domain, i.device, i.range, i.stages),
+        (
+            DomainSel::All,
+            DeviceSel::All,
+            AddrRange::All,
+            Stages::all()
+        )
+    );
 }
 
 #[test]
@@ -122,7 +142,10 @@ fn lift_wait_prefetch_ppr() {
         [Op::Sync(Sync {
             interrupt: true,
             fence: true,
-            store: Some(Store { address: 0x1000, data: 99 }),
+            store: Some(Store {
+                address: 0x1000,
+                data: 99
+            }),
             ..Sync::default()
         })]
     );
@@ -134,7 +157,10 @@ fn lift_wait_prefetch_ppr() {
     assert!(o.is_exact());
     assert_eq!(ops.len(), 2);
     let i = inval(&ops[0]);
-    assert_eq!((i.caches, i.stages, i.domain), (Caches::IOTLB, Stages::S2, DomainSel::One(1)));
+    assert_eq!(
+        (i.caches, i.stages, i.domain),
+        (Caches::IOTLB, Stages::S2, DomainSel::One(1))
+    );
     assert_eq!(i.range, AddrRange::inclusive(0x4000, 0x7fff).unwrap());
     match ops[1] {
         Op::Prefetch(p) => {
@@ -145,10 +171,20 @@ fn lift_wait_prefetch_ppr() {
     }
     // Prefetch of an unknown device: every domain, reported.
     let (ops, o) = lift1([0x6000_0000_0000_0099, 0x5010], &t);
-    assert_eq!((inval(&ops[0]).domain, o.widened), (DomainSel::All, Widened::DOMAIN));
+    assert_eq!(
+        (inval(&ops[0]).domain, o.widened),
+        (DomainSel::All, Widened::DOMAIN)
+    );
     // PPR: status 0 / 1 / 0xf; gn carries the PASID.
-    for (status, code) in [(0u64, RespCode::Success), (1, RespCode::Invalid), (0xf, RespCode::Failure)] {
-        let (ops, _) = lift1([0x7000_0005_0000_0010, (status << 44) | (0x1a << 32) | 4], &ctx);
+    for (status, code) in [
+        (0u64, RespCode::Success),
+        (1, RespCode::Invalid),
+        (0xf, RespCode::Failure),
+    ] {
+        let (ops, _) = lift1(
+            [0x7000_0005_0000_0010, (status << 44) | (0x1a << 32) | 4],
+            &ctx,
+        );
         assert_eq!(
             ops,
             [Op::PageResponse(PageResponse {
@@ -163,7 +199,10 @@ fn lift_wait_prefetch_ppr() {
         );
     }
     let c = Command::decode(&[0x7000_0000_0000_0010, 2 << 44]).unwrap();
-    assert!(matches!(lift(&c, &ctx, &mut Vec::new()), Err(LowerError::NoEquivalent(_))));
+    assert!(matches!(
+        lift(&c, &ctx, &mut Vec::new()),
+        Err(LowerError::NoEquivalent(_))
+    ));
 }
 
 #[test]
@@ -171,7 +210,17 @@ fn range_rule_split_factor_two() {
     assert_eq!(SPLIT_FACTOR, 2);
     // Exactly double (8 KiB at 0x1000 → 16 KiB block at 0): one command, widened.
     let p = plan_range(&span(0x1000, 0x2000), 16);
-    assert_eq!((p.plan, p.count, p.widened), (PagePlan::Single { address: 0x1000, s: true }, 1, Widened::RANGE));
+    assert_eq!(
+        (p.plan, p.count, p.widened),
+        (
+            PagePlan::Single {
+                address: 0x1000,
+                s: true
+            },
+            1,
+            Widened::RANGE
+        )
+    );
     // More than double (8 KiB at 0x3000 → 32 KiB block): two exact single pages.
     let p = plan_range(&span(0x3000, 0x2000), 16);
     assert_eq!((p.count, p.widened), (2, Widened::empty()));
@@ -184,17 +233,56 @@ fn range_rule_split_factor_two() {
     assert_eq!(got, [(0x3000, false), (0x4000, false)]);
     // Over the cap: the single covering block, reported with CAP.
     let p = plan_range(&span(0x3000, 0x2000), 1);
-    assert_eq!(p.plan, PagePlan::Single { address: 0x3000, s: true }); // 32 KiB at 0: bits 12,13 set, 14 clear
+    assert_eq!(
+        p.plan,
+        PagePlan::Single {
+            address: 0x3000,
+            s: true
+        }
+    ); // 32 KiB at 0: bits 12,13 set, 14 clear
     assert_eq!(p.widened, Widened::RANGE | Widened::CAP);
     // An aligned block is one exact command; an unaligned byte range widens to pages.
     let p = plan_range(&span(0x20_0000, 0x20_0000), 16);
-    assert_eq!((p.plan, p.widened), (PagePlan::Single { address: 0x2f_f000, s: true }, Widened::empty()));
+    assert_eq!(
+        (p.plan, p.widened),
+        (
+            PagePlan::Single {
+                address: 0x2f_f000,
+                s: true
+            },
+            Widened::empty()
+        )
+    );
     let p = plan_range(&span(0x1800, 0x10), 16);
-    assert_eq!((p.plan, p.widened), (PagePlan::Single { address: 0x1000, s: false }, Widened::RANGE));
+    assert_eq!(
+        (p.plan, p.widened),
+        (
+            PagePlan::Single {
+                address: 0x1000,
+                s: false
+            },
+            Widened::RANGE
+        )
+    );
     // Everything, and a range straddling 2^63: the all-pages address.
-    assert_eq!(plan_range(&AddrRange::All, 1).plan, PagePlan::Single { address: ALL_PAGES_ADDRESS, s: true });
-    let p = plan_range(&AddrRange::inclusive((1 << 63) - 0x1000, (1 << 63) + 0xfff).unwrap(), 1);
-    assert_eq!(p.plan, PagePlan::Single { address: ALL_PAGES_ADDRESS, s: true });
+    assert_eq!(
+        plan_range(&AddrRange::All, 1).plan,
+        PagePlan::Single {
+            address: ALL_PAGES_ADDRESS,
+            s: true
+        }
+    );
+    let p = plan_range(
+        &AddrRange::inclusive((1 << 63) - 0x1000, (1 << 63) + 0xfff).unwrap(),
+        1,
+    );
+    assert_eq!(
+        p.plan,
+        PagePlan::Single {
+            address: ALL_PAGES_ADDRESS,
+            s: true
+        }
+    );
     assert!(p.widened.contains(Widened::RANGE));
 }
 
@@ -209,29 +297,54 @@ fn lower_stage1_and_stage2() {
         .range(span(0x1000, 0x1000));
     let (out, o) = low(Op::Inval(s1), &caps, &ctx);
     assert!(o.is_exact());
-    assert_eq!(out.iter().map(|c| c.encode()).collect::<Vec<_>>(), [[0x3000_0004_0000_0077, 0x1006]]);
+    assert_eq!(
+        out.iter().map(|c| c.encode()).collect::<Vec<_>>(),
+        [[0x3000_0004_0000_0077, 0x1006]]
+    );
     // Both stages of a domain, all addresses: gn = 1 and gn = 0 commands.
     let both = s1.stage(Stages::all()).range(AddrRange::All);
     let (out, o) = low(Op::Inval(both), &caps, &ctx);
     assert!(o.is_exact());
     assert_eq!(
         out.iter().map(|c| c.encode()).collect::<Vec<_>>(),
-        [[0x3000_0004_0000_0077, 0x7fff_ffff_ffff_f007], [0x3000_0004_0000_0000, 0x7fff_ffff_ffff_f003]]
+        [
+            [0x3000_0004_0000_0077, 0x7fff_ffff_ffff_f007],
+            [0x3000_0004_0000_0000, 0x7fff_ffff_ffff_f003]
+        ]
     );
     // No guest translation, or a PASID wider than the host's: INVALIDATE_IOMMU_ALL.
     for (caps, pasid) in [
-        (Caps { guest_translation: false, ..Caps::default() }, 0x77),
-        (Caps { pasid_bits: 8, ..Caps::default() }, 0x100),
+        (
+            Caps {
+                guest_translation: false,
+                ..Caps::default()
+            },
+            0x77,
+        ),
+        (
+            Caps {
+                pasid_bits: 8,
+                ..Caps::default()
+            },
+            0x100,
+        ),
     ] {
         let (out, o) = low(Op::Inval(s1.pasid(PasidSel::One(pasid))), &caps, &ctx);
         assert_eq!(out, [Command::InvalidateIommuAll(InvalidateIommuAll)]);
-        assert!(o.widened.contains(Widened::DOMAIN | Widened::CACHES | Widened::RANGE));
+        assert!(o
+            .widened
+            .contains(Widened::DOMAIN | Widened::CACHES | Widened::RANGE));
     }
     // Every domain, or the hypervisor regime: INVALIDATE_IOMMU_ALL.
     let (out, _) = low(Op::Inval(s1.domain(DomainSel::All)), &caps, &ctx);
     assert_eq!(out, [Command::InvalidateIommuAll(InvalidateIommuAll)]);
-    let hyp = Inval::new(Caches::IOTLB).regime(Regime::Hyp).stage(Stages::S1);
-    assert_eq!(low(Op::Inval(hyp), &caps, &ctx).0, [Command::InvalidateIommuAll(InvalidateIommuAll)]);
+    let hyp = Inval::new(Caches::IOTLB)
+        .regime(Regime::Hyp)
+        .stage(Stages::S1);
+    assert_eq!(
+        low(Op::Inval(hyp), &caps, &ctx).0,
+        [Command::InvalidateIommuAll(InvalidateIommuAll)]
+    );
     // Secure: dropped.
     let (out, o) = low(Op::Inval(s1.regime(Regime::Secure)), &caps, &ctx);
     assert!(out.is_empty() && o.dropped.is_some());
@@ -272,27 +385,48 @@ fn lower_device_caches() {
     let ctx = IdentityContext;
     let caps = Caps::default();
     // PASID configuration: the whole DTE, reported.
-    let cp = Inval::new(Caches::CONFIG_PASID).device(DeviceSel::One(16)).pasid(PasidSel::One(3));
+    let cp = Inval::new(Caches::CONFIG_PASID)
+        .device(DeviceSel::One(16))
+        .pasid(PasidSel::One(3));
     let (out, o) = low(Op::Inval(cp), &caps, &ctx);
-    assert_eq!(out, [Command::InvalidateDevtabEntry(InvalidateDevtabEntry { device_id: 16 })]);
+    assert_eq!(
+        out,
+        [Command::InvalidateDevtabEntry(InvalidateDevtabEntry {
+            device_id: 16
+        })]
+    );
     assert_eq!(o.widened, Widened::CACHES | Widened::PASID);
     // Interrupt entries of three devices, an index range: three whole tables.
-    let ir = Inval::new(Caches::INTR_REMAP).device(DeviceSel::Range { first: 4, last: 6 }).range(span(0, 8));
+    let ir = Inval::new(Caches::INTR_REMAP)
+        .device(DeviceSel::Range { first: 4, last: 6 })
+        .range(span(0, 8));
     let (out, o) = low(Op::Inval(ir), &caps, &ctx);
     assert_eq!(
         out,
-        (4..=6).map(|d| Command::InvalidateInterruptTable(InvalidateInterruptTable { device_id: d })).collect::<Vec<_>>()
+        (4..=6)
+            .map(|d| Command::InvalidateInterruptTable(InvalidateInterruptTable { device_id: d }))
+            .collect::<Vec<_>>()
     );
     assert_eq!(o.widened, Widened::RANGE);
     // More devices than max_cmds, or devices nobody can enumerate: IOMMU_ALL.
-    let many = ir.device(DeviceSel::Range { first: 0, last: 100 });
+    let many = ir.device(DeviceSel::Range {
+        first: 0,
+        last: 100,
+    });
     let (out, o) = low(Op::Inval(many), &caps, &ctx);
     assert_eq!(out, [Command::InvalidateIommuAll(InvalidateIommuAll)]);
     assert!(o.widened.contains(Widened::CAP));
     let unknown = Inval::new(Caches::CONFIG_DEVICE).domain(DomainSel::One(9));
-    assert_eq!(low(Op::Inval(unknown), &caps, &ctx).0, [Command::InvalidateIommuAll(InvalidateIommuAll)]);
+    assert_eq!(
+        low(Op::Inval(unknown), &caps, &ctx).0,
+        [Command::InvalidateIommuAll(InvalidateIommuAll)]
+    );
     // With the topology, the devices of domain 1.
-    let (out, _) = low(Op::Inval(Inval::new(Caches::CONFIG_DEVICE).domain(DomainSel::One(1))), &caps, &topo());
+    let (out, _) = low(
+        Op::Inval(Inval::new(Caches::CONFIG_DEVICE).domain(DomainSel::One(1))),
+        &caps,
+        &topo(),
+    );
     assert_eq!(out.len(), 2);
 }
 
@@ -300,10 +434,16 @@ fn lower_device_caches() {
 fn lower_device_tlb() {
     let ctx = IdentityContext;
     let caps = Caps::default();
-    let d = Inval::new(Caches::DEV_TLB).device(DeviceSel::One(16)).pasid(PasidSel::One(0x1_0000)).range(span(0, 0x1000));
+    let d = Inval::new(Caches::DEV_TLB)
+        .device(DeviceSel::One(16))
+        .pasid(PasidSel::One(0x1_0000))
+        .range(span(0, 0x1000));
     // A 17-bit PASID does not fit the 16-bit field: every PASID (gn = 0), reported.
     let (out, o) = low(Op::Inval(d), &caps, &ctx);
-    assert_eq!(out.iter().map(|c| c.encode()).collect::<Vec<_>>(), [[0x4000_0000_0000_0010, 0]]);
+    assert_eq!(
+        out.iter().map(|c| c.encode()).collect::<Vec<_>>(),
+        [[0x4000_0000_0000_0010, 0]]
+    );
     assert_eq!(o.widened, Widened::PASID);
     // A 16-bit one is split across w0[23:16] and w0[55:48].
     let (out, o) = low(Op::Inval(d.pasid(PasidSel::One(0xbeef))), &caps, &ctx);
@@ -319,7 +459,13 @@ fn lower_device_tlb() {
     assert!(out.is_empty() && o.dropped.is_some());
     // Devices nobody can enumerate: refused rather than under-invalidated.
     let mut sink = Vec::new();
-    let e = lower(&Op::Inval(Inval::new(Caches::DEV_TLB)), &caps, &ctx, &mut sink).unwrap_err();
+    let e = lower(
+        &Op::Inval(Inval::new(Caches::DEV_TLB)),
+        &caps,
+        &ctx,
+        &mut sink,
+    )
+    .unwrap_err();
     assert!(matches!(e, LowerError::NoEquivalent(_)));
     assert!(sink.is_empty());
 }
@@ -330,44 +476,131 @@ fn lower_other_ops() {
     let caps = Caps::default();
     let mut sink = Vec::new();
     let mut err = |op: Op| lower(&op, &caps, &ctx, &mut sink).unwrap_err();
-    assert!(matches!(err(Op::Sync(Sync { sev: true, ..Sync::default() })), LowerError::NoEquivalent(_)));
-    assert!(matches!(err(Op::Sync(Sync { drain_page_requests: true, ..Sync::default() })), LowerError::NoEquivalent(_)));
+    assert!(matches!(
+        err(Op::Sync(Sync {
+            sev: true,
+            ..Sync::default()
+        })),
+        LowerError::NoEquivalent(_)
+    ));
+    assert!(matches!(
+        err(Op::Sync(Sync {
+            drain_page_requests: true,
+            ..Sync::default()
+        })),
+        LowerError::NoEquivalent(_)
+    ));
     for address in [0x1004, 1 << 52] {
-        let s = Sync { store: Some(Store { address, data: 1 }), ..Sync::default() };
+        let s = Sync {
+            store: Some(Store { address, data: 1 }),
+            ..Sync::default()
+        };
         assert!(matches!(err(Op::Sync(s)), LowerError::NoEquivalent(_)));
     }
-    assert!(matches!(err(Op::Resume { device: 1, stag: 2, action: StallAction::Retry }), LowerError::NoEquivalent(_)));
-    assert!(matches!(err(Op::StallTerminate { device: 1 }), LowerError::NoEquivalent(_)));
-    let pr = PageResponse { device: 1, pasid: None, prg_index: 3, code: RespCode::Success, last: true, priv_data: Some([1, 2]), guest: false };
-    assert!(matches!(err(Op::PageResponse(pr)), LowerError::NoEquivalent(_)));
-    assert!(matches!(err(Op::PageResponse(PageResponse { priv_data: None, prg_index: 0x200, ..pr })), LowerError::NoEquivalent(_)));
+    assert!(matches!(
+        err(Op::Resume {
+            device: 1,
+            stag: 2,
+            action: StallAction::Retry
+        }),
+        LowerError::NoEquivalent(_)
+    ));
+    assert!(matches!(
+        err(Op::StallTerminate { device: 1 }),
+        LowerError::NoEquivalent(_)
+    ));
+    let pr = PageResponse {
+        device: 1,
+        pasid: None,
+        prg_index: 3,
+        code: RespCode::Success,
+        last: true,
+        priv_data: Some([1, 2]),
+        guest: false,
+    };
+    assert!(matches!(
+        err(Op::PageResponse(pr)),
+        LowerError::NoEquivalent(_)
+    ));
+    assert!(matches!(
+        err(Op::PageResponse(PageResponse {
+            priv_data: None,
+            prg_index: 0x200,
+            ..pr
+        })),
+        LowerError::NoEquivalent(_)
+    ));
     // A store sync.
-    let s = Sync { store: Some(Store { address: 0xf_ffff_ffff_fff8, data: u64::MAX }), interrupt: true, ..Sync::default() };
+    let s = Sync {
+        store: Some(Store {
+            address: 0xf_ffff_ffff_fff8,
+            data: u64::MAX,
+        }),
+        interrupt: true,
+        ..Sync::default()
+    };
     let (out, _) = low(Op::Sync(s), &caps, &ctx);
     assert_eq!(out[0].encode(), [0x100f_ffff_ffff_fffb, u64::MAX]);
     // Page response with a PASID: gn = 1.
-    let (out, _) = low(Op::PageResponse(PageResponse { priv_data: None, pasid: Some(9), code: RespCode::Failure, ..pr }), &caps, &ctx);
-    assert_eq!(out[0].encode(), [0x7000_0009_0000_0001, 0x0000_f003_0000_0004]);
+    let (out, _) = low(
+        Op::PageResponse(PageResponse {
+            priv_data: None,
+            pasid: Some(9),
+            code: RespCode::Failure,
+            ..pr
+        }),
+        &caps,
+        &ctx,
+    );
+    assert_eq!(
+        out[0].encode(),
+        [0x7000_0009_0000_0001, 0x0000_f003_0000_0004]
+    );
     // Configuration-only prefetch: dropped hint.
-    let p = Prefetch { device: 1, pasid: None, secure: false, range: None, size: 0, stride: 0, count: 0 };
+    let p = Prefetch {
+        device: 1,
+        pasid: None,
+        secure: false,
+        range: None,
+        size: 0,
+        stride: 0,
+        count: 0,
+    };
     let (out, o) = low(Op::Prefetch(p), &caps, &ctx);
     assert!(out.is_empty() && o.dropped.is_some());
-    let (out, _) = low(Op::Prefetch(Prefetch { range: Some(span(0x4000, 0x4000)), count: 7, ..p }), &caps, &ctx);
+    let (out, _) = low(
+        Op::Prefetch(Prefetch {
+            range: Some(span(0x4000, 0x4000)),
+            count: 7,
+            ..p
+        }),
+        &caps,
+        &ctx,
+    );
     assert_eq!(out[0].encode(), [0x6000_0000_0700_0001, 0x5001]);
 }
 
 #[test]
 fn sink_full_is_an_error() {
     let mut buf: iommu_inval_core::FixedBuf<Command, 1> = iommu_inval_core::FixedBuf::new();
-    let i = Inval::new(Caches::IOTLB).stage(Stages::all()).domain(DomainSel::One(1)).pasid(PasidSel::One(1));
-    assert_eq!(lower(&Op::Inval(i), &Caps::default(), &IdentityContext, &mut buf), Err(LowerError::BufferFull));
+    let i = Inval::new(Caches::IOTLB)
+        .stage(Stages::all())
+        .domain(DomainSel::One(1))
+        .pasid(PasidSel::One(1));
+    assert_eq!(
+        lower(&Op::Inval(i), &Caps::default(), &IdentityContext, &mut buf),
+        Err(LowerError::BufferFull)
+    );
 }
 
 #[test]
 fn widened_lowering_covers() {
     // A relation check on one widened case: IOMMU_ALL for a PASID too wide.
     let ctx = IdentityContext;
-    let i = Inval::new(Caches::IOTLB).stage(Stages::S1).domain(DomainSel::One(1)).pasid(PasidSel::One(1 << 19));
+    let i = Inval::new(Caches::IOTLB)
+        .stage(Stages::S1)
+        .domain(DomainSel::One(1))
+        .pasid(PasidSel::One(1 << 19));
     let (out, _) = low(Op::Inval(i), &Caps::default(), &ctx);
     let got = Footprint::of_ops(
         out.iter()
@@ -380,5 +613,8 @@ fn widened_lowering_covers() {
             .iter(),
         &ctx,
     );
-    assert!(matches!(got.relation_to(&Footprint::of_inval(&i, &ctx)), Relation::Superset(_)));
+    assert!(matches!(
+        got.relation_to(&Footprint::of_inval(&i, &ctx)),
+        Relation::Superset(_)
+    ));
 }

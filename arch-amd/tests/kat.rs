@@ -30,19 +30,38 @@ fn completion_wait() {
         }),
     );
     // f only.
-    kat([0x1000_0000_0000_0004, 0], Command::CompletionWait(CompletionWait { f: true, ..Default::default() }));
+    kat(
+        [0x1000_0000_0000_0004, 0],
+        Command::CompletionWait(CompletionWait {
+            f: true,
+            ..Default::default()
+        }),
+    );
     // s = 0 with a store address: legal (ignored by hardware), kept by the codec.
     kat(
         [0x1000_0000_0000_1000, 7],
-        Command::CompletionWait(CompletionWait { store_address: 0x1000, store_data: 7, ..Default::default() }),
+        Command::CompletionWait(CompletionWait {
+            store_address: 0x1000,
+            store_data: 7,
+            ..Default::default()
+        }),
     );
 }
 
 #[test]
 fn devtab_interrupt_table_iommu_all() {
-    kat([0x2000_0000_0000_beef, 0], Command::InvalidateDevtabEntry(InvalidateDevtabEntry { device_id: 0xbeef }));
-    kat([0x5000_0000_0000_0001, 0], Command::InvalidateInterruptTable(InvalidateInterruptTable { device_id: 1 }));
-    kat([0x8000_0000_0000_0000, 0], Command::InvalidateIommuAll(InvalidateIommuAll));
+    kat(
+        [0x2000_0000_0000_beef, 0],
+        Command::InvalidateDevtabEntry(InvalidateDevtabEntry { device_id: 0xbeef }),
+    );
+    kat(
+        [0x5000_0000_0000_0001, 0],
+        Command::InvalidateInterruptTable(InvalidateInterruptTable { device_id: 1 }),
+    );
+    kat(
+        [0x8000_0000_0000_0000, 0],
+        Command::InvalidateIommuAll(InvalidateIommuAll),
+    );
 }
 
 #[test]
@@ -138,21 +157,40 @@ fn prefetch_and_ppr() {
     // A PCIe-reserved status (2) is not an illegal command: the IOMMU forwards it.
     kat(
         [0x7000_0000_0000_0001, 0x0000_2000_0000_0000],
-        Command::CompletePprRequest(CompletePprRequest { device_id: 1, status: 2, ..Default::default() }),
+        Command::CompletePprRequest(CompletePprRequest {
+            device_id: 1,
+            status: 2,
+            ..Default::default()
+        }),
     );
 }
 
 #[test]
 fn reserved_bits_are_typed_errors() {
     let cases: [([u64; 2], DecodeError); 9] = [
-        ([0x1010_0000_0000_0000, 0], DecodeError::reserved(0, 1 << 52)),
-        ([0x2000_0000_0001_0000, 0], DecodeError::reserved(0, 1 << 16)),
+        (
+            [0x1010_0000_0000_0000, 0],
+            DecodeError::reserved(0, 1 << 52),
+        ),
+        (
+            [0x2000_0000_0001_0000, 0],
+            DecodeError::reserved(0, 1 << 16),
+        ),
         ([0x2000_0000_0000_0000, 1], DecodeError::reserved(1, 1)),
-        ([0x3000_0000_0010_0000, 0], DecodeError::reserved(0, 1 << 20)),
+        (
+            [0x3000_0000_0010_0000, 0],
+            DecodeError::reserved(0, 1 << 20),
+        ),
         ([0x3000_0000_0000_0000, 0x8], DecodeError::reserved(1, 0x8)),
         ([0x4000_0000_0000_0000, 0x2], DecodeError::reserved(1, 0x2)),
-        ([0x6000_0000_0001_0000, 0], DecodeError::reserved(0, 1 << 16)),
-        ([0x7000_0000_0000_0000, 0x0000_0200_0000_0000], DecodeError::reserved(1, 1 << 41)),
+        (
+            [0x6000_0000_0001_0000, 0],
+            DecodeError::reserved(0, 1 << 16),
+        ),
+        (
+            [0x7000_0000_0000_0000, 0x0000_0200_0000_0000],
+            DecodeError::reserved(1, 1 << 41),
+        ),
         ([0x8000_0000_0000_0001, 0], DecodeError::reserved(0, 1)),
     ];
     for (w, e) in cases {
@@ -160,7 +198,10 @@ fn reserved_bits_are_typed_errors() {
     }
     // Several reserved bits: all of them in the mask, w0 reported first.
     let e = Command::decode(&[0x5000_0000_ffff_0000, 0xff]).unwrap_err();
-    assert_eq!((e.kind, e.word, e.mask), (ErrorKind::ReservedBits, 0, 0xffff_0000));
+    assert_eq!(
+        (e.kind, e.word, e.mask),
+        (ErrorKind::ReservedBits, 0, 0xffff_0000)
+    );
     // PREFETCH w1 bits 1, 3 and [11:5] are reserved.
     let e = Command::decode(&[0x6000_0000_0000_0000, 0xfea]).unwrap_err();
     assert_eq!((e.word, e.mask), (1, 0xfea));
@@ -179,21 +220,66 @@ fn from_fields_refuses_wide_values() {
     let f = |op: &str, name: &'static str, v: FieldValue| {
         Command::from_fields(op, &mut [(name, v)].into_iter(), 2)
     };
-    assert_eq!(f("INVALIDATE_IOMMU_PAGES", "pasid", FieldValue::Uint(1 << 20)), Err(FieldError::TooWide("pasid")));
-    assert_eq!(f("INVALIDATE_IOTLB_PAGES", "pasid", FieldValue::Uint(1 << 16)), Err(FieldError::TooWide("pasid")));
-    assert_eq!(f("INVALIDATE_IOMMU_PAGES", "address", FieldValue::Uint(0x1800)), Err(FieldError::TooWide("address")));
-    assert_eq!(f("COMPLETION_WAIT", "store_address", FieldValue::Uint(4)), Err(FieldError::TooWide("store_address")));
     assert_eq!(
-        f("COMPLETION_WAIT", "store_address", FieldValue::Uint(1 << 52)),
+        f("INVALIDATE_IOMMU_PAGES", "pasid", FieldValue::Uint(1 << 20)),
+        Err(FieldError::TooWide("pasid"))
+    );
+    assert_eq!(
+        f("INVALIDATE_IOTLB_PAGES", "pasid", FieldValue::Uint(1 << 16)),
+        Err(FieldError::TooWide("pasid"))
+    );
+    assert_eq!(
+        f(
+            "INVALIDATE_IOMMU_PAGES",
+            "address",
+            FieldValue::Uint(0x1800)
+        ),
+        Err(FieldError::TooWide("address"))
+    );
+    assert_eq!(
+        f("COMPLETION_WAIT", "store_address", FieldValue::Uint(4)),
         Err(FieldError::TooWide("store_address"))
     );
-    assert_eq!(f("COMPLETE_PPR_REQUEST", "tag", FieldValue::Uint(0x200)), Err(FieldError::TooWide("tag")));
-    assert_eq!(f("COMPLETE_PPR_REQUEST", "status", FieldValue::Uint(0x10)), Err(FieldError::TooWide("status")));
-    assert_eq!(f("INVALIDATE_DEVTAB_ENTRY", "device_id", FieldValue::Bool(true)), Err(FieldError::TooWide("device_id")));
-    assert_eq!(f("INVALIDATE_IOMMU_PAGES", "gn", FieldValue::Uint(2)), Err(FieldError::TooWide("gn")));
-    assert_eq!(f("INVALIDATE_DEVTAB_ENTRY", "pasid", FieldValue::Uint(1)), Err(FieldError::UnknownField("pasid")));
-    assert_eq!(f("INVALIDATE_IOMMU_ALL", "bogus", FieldValue::Uint(1)).unwrap_err(), FieldError::UnknownField("(not a field of this op)"));
-    assert_eq!(f("NOPE", "s", FieldValue::Bool(true)), Err(FieldError::UnknownOp));
+    assert_eq!(
+        f(
+            "COMPLETION_WAIT",
+            "store_address",
+            FieldValue::Uint(1 << 52)
+        ),
+        Err(FieldError::TooWide("store_address"))
+    );
+    assert_eq!(
+        f("COMPLETE_PPR_REQUEST", "tag", FieldValue::Uint(0x200)),
+        Err(FieldError::TooWide("tag"))
+    );
+    assert_eq!(
+        f("COMPLETE_PPR_REQUEST", "status", FieldValue::Uint(0x10)),
+        Err(FieldError::TooWide("status"))
+    );
+    assert_eq!(
+        f(
+            "INVALIDATE_DEVTAB_ENTRY",
+            "device_id",
+            FieldValue::Bool(true)
+        ),
+        Err(FieldError::TooWide("device_id"))
+    );
+    assert_eq!(
+        f("INVALIDATE_IOMMU_PAGES", "gn", FieldValue::Uint(2)),
+        Err(FieldError::TooWide("gn"))
+    );
+    assert_eq!(
+        f("INVALIDATE_DEVTAB_ENTRY", "pasid", FieldValue::Uint(1)),
+        Err(FieldError::UnknownField("pasid"))
+    );
+    assert_eq!(
+        f("INVALIDATE_IOMMU_ALL", "bogus", FieldValue::Uint(1)).unwrap_err(),
+        FieldError::UnknownField("(not a field of this op)")
+    );
+    assert_eq!(
+        f("NOPE", "s", FieldValue::Bool(true)),
+        Err(FieldError::UnknownOp)
+    );
     assert!(matches!(
         Command::from_fields("INVALIDATE_IOMMU_ALL", &mut core::iter::empty(), 4),
         Err(FieldError::Invalid(e)) if e.kind == ErrorKind::BadLength

@@ -1,0 +1,265 @@
+//! Property tests over every opcode: R1 (bytes), R2 (same-arch round trip of
+//! footprints) and R3 (generic → AMD → generic covers, exact unless reported).
+
+use iommu_inval_amd::*;
+use iommu_inval_core::context::Topology;
+use iommu_inval_core::footprint::Footprint;
+use iommu_inval_core::model::*;
+use iommu_inval_core::{Context, ErrorKind, FieldValue, IdentityContext, LowerError};
+use proptest::prelude::*;
+
+/// Field bits (plus opcode) of each opcode, written from the table.
+fn defined(op: u64) -> Option<[u64; 2]> {
+    let o = 0xf000_0000_0000_0000u64;
+    let page = 0xffff_ffff_ffff_f000u64;
+    Some(match op {
+        1 => [o | 0x000f_ffff_ffff_ffff, u64::MAX],
+        2 | 5 => [o | 0xffff, 0],
+        3 => [o | 0x0000_ffff_000f_ffff, page | 0x7],
+        4 => [o | 0x00ff_ffff_ffff_ffff, page | 0x5],
+        6 => [o | 0x000f_ffff_ff00_ffff, page | 0x15],
+        7 => [o | 0x000f_ffff_0000_ffff, 0x0000_f1ff_0000_0004],
+        8 => [o, 0],
+        _ => return None,
+    })
+}
+
+fn word() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        any::<u64>(),
+        Just(0u64),
+        Just(u64::MAX),
+        (0u32..64).prop_map(|b| 1u64 << b)
+    ]
+}
+
+/// Valid command words of every opcode, with range-encoding edges in w1.
+fn valid_words() -> impl Strategy<Value = [u64; 2]> {
+    let addr = prop_oneof![
+        Just(None),
+        Just(Some(0x7fff_ffff_ffff_f001u64)),
+        Just(Some(0xffff_ffff_ffff_f001u64)),
+        (12u32..64).prop_map(|z| Some((((1u64 << z) - 1) & !0xfff) | 1)),
+    ];
+    (1u64..=8, word(), word(), addr).prop_map(|(op, w0, w1, a)| {
+        let [m0, m1] = defined(op).unwrap_or([0, 0]);
+        let w0 = (w0 & m0 & !(0xf << 60)) | (op << 60);
+        let mut w1 = w1 & m1;
+        if let (Some(a), true) = (a, matches!(op, 3 | 4 | 6)) {
+            w1 = (w1 & 0xfff) | a;
+        }
+        [w0, w1]
+    })
+}
+
+fn topo() -> Topology {
+    Topology::from_json(
+        r#"{
+      "domains": [{"id": 1, "amd": {"domain_id": 0}}, {"id": 2, "amd": {"domain_id": 65535}}, {"id": 3, "amd": {"domain_id": 7}}],
+      "devices": [
+        {"rid": 0, "domain": 1, "ats": true},
+        {"rid": 16, "domain": 1, "ats": false, "pasids": [{"pasid": 1}]},
+        {"rid": 65535, "domain": 2, "ats": true}
+      ]
+    }"#,
+    )
+    .unwrap()
+}
+
+fn full_caps() -> Caps {
+    Caps {
+        guest_translation: true,
+        pasid_bits: 20,
+        ats: true,
+        max_cmds: 64,
+    }
+}
+
+fn lift_all<C: Context>(cmds: &[Command], ctx: &C) -> Vec<Op> {
+    let mut ops = Vec::new();
+    for c in cmds {
+        lift(c, ctx, &mut ops).unwrap();
+    }
+    ops
+}
+
+fn r2<C: Context>(w: [u64; 2], ctx: &C, caps: &Caps) -> Result<(), TestCaseError> {
+    let c = Command::decode(&w).unwrap();
+    let mut ops = Vec::new();
+    let lo = match lift(&c, ctx, &mut ops) {
+        Ok(o) => o,
+        Err(LowerError::NoEquivalent(_)) => {
+            // Only a PCIe-reserved PPR status has no generic form.
+            prop_assert!(
+                matches!(c, Command::CompletePprRequest(p) if resp_code(p.status).is_none())
+            );
+            return Ok(());
+        }
+        Err(e) => return Err(TestCaseError::fail(format!("{e:?}"))),
+    };
+    let mut cmds = Vec::new();
+    let mut out = Outcome::default();
+    for op in &ops {
+        let o = lower(op, caps, ctx, &mut cmds)
+            .map_err(|e| TestCaseError::fail(format!("{op:?}: {e}")))?;
+        // Only a hint (a prefetch the host cannot name) may be dropped.
+        prop_assert!(
+            o.dropped.is_none() || matches!(op, Op::Prefetch(_)),
+            "{:?}",
+            o
+        );
+        out.merge(Outcome { dropped: None, ..o });
+    }
+    let before = Footprint::of_ops(&ops, ctx);
+    let after = Footprint::of_ops(&lift_all(&cmds, ctx), ctx);
+    prop_assert!(after.covers(&before), "under: {c:?} -> {cmds:?}");
+    if out.widened.is_empty() {
+        prop_assert!(after.same_as(&before), "silent widening: {c:?} -> {cmds:?}");
+    }
+    // Without unknown ids and with a capable host, AMD → generic → AMD is exact.
+    let inv_prefetch = matches!(c, Command::PrefetchIommuPages(p) if p.inv);
+    if lo.is_exact() && !inv_prefetch && *caps == full_caps() {
+        prop_assert!(out.is_exact(), "{c:?} -> {cmds:?} {out:?}");
+        // Invalidations come back as the same command (up to ignored fields).
+        if c.opcode() != 1 && c.opcode() != 7 && c.opcode() != 6 {
+            prop_assert_eq!(cmds.len(), 1);
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn r1_valid_words_round_trip(w in valid_words()) {
+        let c = Command::decode(&w).unwrap();
+        prop_assert_eq!(c.encode(), w);
+        prop_assert!(c.check().is_ok());
+        let mut fields = Vec::new();
+        c.for_each_field(&mut |n, v| fields.push((n, v)));
+        prop_assert_eq!(Command::from_fields(c.op(), &mut fields.iter().copied(), 2), Ok(c));
+        for (_, v) in fields {
+            prop_assert!(matches!(v, FieldValue::Bool(_) | FieldValue::Uint(_)));
+        }
+    }
+
+    #[test]
+    fn r1_any_words_never_panic(w0 in word(), w1 in word(), op in 0u64..16) {
+        for w in [[w0, w1], [(w0 & !(0xf << 60)) | (op << 60), w1]] {
+            match Command::decode(&w) {
+                Ok(c) => prop_assert_eq!(c.encode(), w),
+                Err(e) => match defined(w[0] >> 60) {
+                    None => prop_assert_eq!(e.kind, ErrorKind::UnknownOpcode),
+                    Some([m0, m1]) => {
+                        prop_assert_eq!(e.kind, ErrorKind::ReservedBits);
+                        let bad = if w[0] & !m0 != 0 { (0, w[0] & !m0) } else { (1, w[1] & !m1) };
+                        prop_assert_eq!((e.word, e.mask), bad);
+                    }
+                },
+            }
+        }
+    }
+
+    #[test]
+    fn r2_identity(w in valid_words()) {
+        r2(w, &IdentityContext, &full_caps())?;
+        r2(w, &IdentityContext, &Caps::default())?;
+    }
+
+    #[test]
+    fn r2_topology(w in valid_words()) {
+        let t = topo();
+        r2(w, &t, &full_caps())?;
+        r2(w, &t, &Caps { max_cmds: 1, pasid_bits: 8, ..Caps::default() })?;
+    }
+}
+
+fn range_s() -> impl Strategy<Value = AddrRange> {
+    prop_oneof![
+        Just(AddrRange::All),
+        (any::<u64>(), any::<u64>())
+            .prop_map(|(a, b)| AddrRange::inclusive(a.min(b), a.max(b)).unwrap()),
+        (any::<u64>(), 1u64..0x40_0000).prop_map(|(a, n)| {
+            let a = a & !0xfff & 0x0000_ffff_ffff_ffff;
+            AddrRange::new(a, n).unwrap()
+        }),
+        (0u32..52, any::<u64>()).prop_map(|(o, a)| AddrRange::block(a, o + 12)),
+    ]
+}
+
+fn inval_s() -> impl Strategy<Value = Inval> {
+    let dom = prop_oneof![Just(DomainSel::All), (0u32..5).prop_map(DomainSel::One)];
+    let pasid = prop_oneof![
+        Just(PasidSel::All),
+        Just(PasidSel::NoPasid),
+        prop_oneof![0u32..4, Just(0xffff), Just(0x1_0000), Just(0xf_ffff)].prop_map(PasidSel::One)
+    ];
+    let dev = prop_oneof![
+        Just(DeviceSel::All),
+        prop_oneof![0u32..20, Just(0xffff), Just(0x1_0000)].prop_map(DeviceSel::One),
+        (0u32..40, 0u32..40).prop_map(|(a, b)| DeviceSel::Range { first: a, last: b }),
+    ];
+    let regime = prop_oneof![
+        Just(Regime::Guest),
+        Just(Regime::Guest),
+        Just(Regime::Hyp),
+        Just(Regime::Secure)
+    ];
+    (
+        0u8..64,
+        regime,
+        1u8..4,
+        dom,
+        pasid,
+        dev,
+        range_s(),
+        any::<bool>(),
+    )
+        .prop_map(|(c, r, s, d, p, dv, rg, g)| {
+            Inval::new(Caches::from_bits_truncate(c))
+                .regime(r)
+                .stage(Stages::from_bits_truncate(s))
+                .domain(d)
+                .pasid(p)
+                .device(dv)
+                .range(rg)
+                .global(g)
+        })
+}
+
+fn r3<C: Context>(i: Inval, ctx: &C, caps: &Caps) -> Result<(), TestCaseError> {
+    let mut cmds = Vec::new();
+    match lower(&Op::Inval(i), caps, ctx, &mut cmds) {
+        Ok(o) => {
+            prop_assert_eq!(o.emitted, cmds.len());
+            if o.dropped.is_some() {
+                return Ok(());
+            }
+            let asked = Footprint::of_inval(&i, ctx).project_single_regime();
+            // AMD-Vi has one regime: compare both sides folded into it.
+            let got = Footprint::of_ops(&lift_all(&cmds, ctx), ctx).project_single_regime();
+            prop_assert!(got.covers(&asked), "under: {i:?} -> {cmds:?}");
+            if o.widened.is_empty() {
+                prop_assert!(got.same_as(&asked), "silent widening: {i:?} -> {cmds:?}");
+            }
+        }
+        Err(e) => {
+            prop_assert!(matches!(e, LowerError::NoEquivalent(_)), "{e:?}");
+            prop_assert!(i.caches.contains(Caches::DEV_TLB));
+            prop_assert!(cmds.is_empty());
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1500, ..ProptestConfig::default() })]
+
+    #[test]
+    fn r3_lower_then_lift_covers(i in inval_s()) {
+        r3(i, &IdentityContext, &Caps::default())?;
+        r3(i, &topo(), &Caps { max_cmds: 3, ..Caps::default() })?;
+        r3(i, &IdentityContext, &Caps { guest_translation: false, ats: false, ..Caps::default() })?;
+    }
+}
