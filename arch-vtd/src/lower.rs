@@ -443,7 +443,7 @@ fn lower_pc<C: Context + ?Sized>(
 ) -> Result<Widened, LowerError> {
     let mut w = leaf_w(i);
     let did = match (i.domain, i.device) {
-        (DomainSel::One(d), _) => did_of(ctx, d),
+        (DomainSel::One(d), sel) if devices_in_domain(ctx, d, sel) => did_of(ctx, d),
         (DomainSel::All, DeviceSel::One(r)) => ctx.domain_of_device(r).and_then(|d| did_of(ctx, d)),
         _ => None,
     };
@@ -486,6 +486,20 @@ fn lower_pc<C: Context + ?Sized>(
     Ok(w)
 }
 
+/// True when a domain-selective PASID-cache invalidation of `d` reaches every
+/// device of `sel`: the context does not list the domain's devices (then the
+/// domain is taken to hold them), or lists each of them in `d`.
+fn devices_in_domain<C: Context + ?Sized>(ctx: &C, d: u32, sel: DeviceSel) -> bool {
+    let Some((a, b)) = sel.interval() else {
+        return true;
+    };
+    if !ctx.devices_of_domain(d, &mut |_| {}) {
+        return true;
+    }
+    let (lo, hi) = (a.min(b), a.max(b));
+    hi - lo < 4096 && (lo..=hi).all(|r| ctx.domain_of_device(r) == Some(d))
+}
+
 fn lower_iec(i: &Inval, caps: &Caps, em: &mut Em) -> Result<Widened, LowerError> {
     let mut w = Widened::empty();
     if i.device != DeviceSel::All || i.domain != DomainSel::All {
@@ -503,7 +517,12 @@ fn lower_iec(i: &Inval, caps: &Caps, em: &mut Em) -> Result<Widened, LowerError>
     }
     // iidx is 16 bits; a block may be larger (im up to 31) but must start
     // at an index the field can hold.
-    let one = |b: Block| IecInv { g: true, im: b.order as u8, iidx: b.addr as u16, wide: false };
+    let one = |b: Block| IecInv {
+        g: true,
+        im: b.order as u8,
+        iidx: b.addr as u16,
+        wide: false,
+    };
     let fits = |b: &Block| b.addr <= 0xffff && b.order <= 31;
     match plan_aligned(&r, 0, 31, caps.cap()) {
         Plan::Pieces(it) if it.clone().all(|b| fits(&b)) => {

@@ -201,7 +201,7 @@ pub fn walk<M: GuestMemory + ?Sized>(
     mut f: impl FnMut(u64, &Command),
 ) -> Result<u64, IqError> {
     let mut w = Walker::new(mem, iqa, head, tail);
-    while let Some(item) = w.next() {
+    for item in w.by_ref() {
         let (at, c) = item?;
         f(at, &c);
     }

@@ -32,7 +32,13 @@ fn cc_inv_device_selective() {
     both(
         0x0003_00a8_1234_0031,
         0,
-        Command::CcInv(CcInv { g: 3, did: 0x1234, sid: 0xa8, fm: 3, wide: false }),
+        Command::CcInv(CcInv {
+            g: 3,
+            did: 0x1234,
+            sid: 0xa8,
+            fm: 3,
+            wide: false,
+        }),
     );
 }
 
@@ -42,7 +48,13 @@ fn iotlb_inv_domain_and_page() {
     both(
         0xffff_00e2,
         0,
-        Command::IotlbInv(IotlbInv { g: 2, dw: true, dr: true, did: 0xffff, ..Default::default() }),
+        Command::IotlbInv(IotlbInv {
+            g: 2,
+            dw: true,
+            dr: true,
+            did: 0xffff,
+            ..Default::default()
+        }),
     );
     // g=3, did 1; w1: address 0xdead_b000_0000 | ih <<6 | am 9
     both(
@@ -79,7 +91,16 @@ fn dev_tlb_inv_split_pfsid_and_whole_space() {
 #[test]
 fn iec_inv_index_selective() {
     // type 4 | g <<4 | im 31 <<27 | iidx 0xffff <<32
-    both(0x0000_ffff_f800_0014, 0, Command::IecInv(IecInv { g: true, im: 31, iidx: 0xffff, wide: false }));
+    both(
+        0x0000_ffff_f800_0014,
+        0,
+        Command::IecInv(IecInv {
+            g: true,
+            im: 31,
+            iidx: 0xffff,
+            wide: false,
+        }),
+    );
     both(0x4, 0, Command::IecInv(IecInv::default()));
 }
 
@@ -122,9 +143,27 @@ fn p_iotlb_inv_page_selective() {
 #[test]
 fn pc_inv_pasid_selective() {
     // type 7 | g=1 <<4 | did 7 <<16 | pasid 0x12345 <<32
-    both(0x0001_2345_0007_0017, 0, Command::PcInv(PcInv { g: 1, did: 7, pasid: 0x12345, wide: false }));
+    both(
+        0x0001_2345_0007_0017,
+        0,
+        Command::PcInv(PcInv {
+            g: 1,
+            did: 7,
+            pasid: 0x12345,
+            wide: false,
+        }),
+    );
     // g=0 (domain-selective) is valid for pc_inv.
-    both(0x0007_0007, 0, Command::PcInv(PcInv { g: 0, did: 7, pasid: 0, wide: false }));
+    both(
+        0x0007_0007,
+        0,
+        Command::PcInv(PcInv {
+            g: 0,
+            did: 7,
+            pasid: 0,
+            wide: false,
+        }),
+    );
 }
 
 #[test]
@@ -161,63 +200,156 @@ fn page_grp_resp_private_data_only_when_wide() {
         prg_index: 0x1ff,
         priv_data: None,
     };
-    roundtrip(&[0x0000_0055_abcd_f039, 0xffc], Command::PageGrpResp(narrow));
-    let wide = PageGrpResp { priv_data: Some([u64::MAX, 0x1234]), ..narrow };
-    roundtrip(&[0x0000_0055_abcd_f039, 0xffc, u64::MAX, 0x1234], Command::PageGrpResp(wide));
+    roundtrip(
+        &[0x0000_0055_abcd_f039, 0xffc],
+        Command::PageGrpResp(narrow),
+    );
+    let wide = PageGrpResp {
+        priv_data: Some([u64::MAX, 0x1234]),
+        ..narrow
+    };
+    roundtrip(
+        &[0x0000_0055_abcd_f039, 0xffc, u64::MAX, 0x1234],
+        Command::PageGrpResp(wide),
+    );
 }
 
 #[test]
 fn unknown_types_including_high_type_bits() {
     for t in [0x0u64, 0xa, 0xb, 0xc, 0xd, 0xe, 0xf] {
-        assert_eq!(Command::decode(&[t, 0]), Err(DecodeError::unknown_opcode(t)));
+        assert_eq!(
+            Command::decode(&[t, 0]),
+            Err(DecodeError::unknown_opcode(t))
+        );
     }
     // w0[9] set makes type 0x11 out of a cc_inv; w0[11] makes 0x42.
-    assert_eq!(Command::decode(&[0x231, 0]), Err(DecodeError::unknown_opcode(0x11)));
-    assert_eq!(Command::decode(&[0x802, 0, 0, 0]), Err(DecodeError::unknown_opcode(0x42)));
+    assert_eq!(
+        Command::decode(&[0x231, 0]),
+        Err(DecodeError::unknown_opcode(0x11))
+    );
+    assert_eq!(
+        Command::decode(&[0x802, 0, 0, 0]),
+        Err(DecodeError::unknown_opcode(0x42))
+    );
 }
 
 #[test]
 fn reserved_bits_per_word() {
     // cc_inv w0[8] reserved.
-    assert_eq!(Command::decode(&[0x131, 0]), Err(DecodeError::reserved(0, 0x100)));
+    assert_eq!(
+        Command::decode(&[0x131, 0]),
+        Err(DecodeError::reserved(0, 0x100))
+    );
     // cc_inv w0[63:50] reserved.
-    assert_eq!(Command::decode(&[0x0004_0000_0000_0031, 0]), Err(DecodeError::reserved(0, 1 << 50)));
+    assert_eq!(
+        Command::decode(&[0x0004_0000_0000_0031, 0]),
+        Err(DecodeError::reserved(0, 1 << 50))
+    );
     // cc_inv w1 entirely reserved.
-    assert_eq!(Command::decode(&[0x31, 1 << 63]), Err(DecodeError::reserved(1, 1 << 63)));
+    assert_eq!(
+        Command::decode(&[0x31, 1 << 63]),
+        Err(DecodeError::reserved(1, 1 << 63))
+    );
     // iotlb_inv w0[8], w0[63:32], w1[11:7] reserved.
-    assert_eq!(Command::decode(&[0x122, 0]), Err(DecodeError::reserved(0, 0x100)));
-    assert_eq!(Command::decode(&[0x1_0000_0022, 0]), Err(DecodeError::reserved(0, 1 << 32)));
-    assert_eq!(Command::decode(&[0x32, 0x80]), Err(DecodeError::reserved(1, 0x80)));
+    assert_eq!(
+        Command::decode(&[0x122, 0]),
+        Err(DecodeError::reserved(0, 0x100))
+    );
+    assert_eq!(
+        Command::decode(&[0x1_0000_0022, 0]),
+        Err(DecodeError::reserved(0, 1 << 32))
+    );
+    assert_eq!(
+        Command::decode(&[0x32, 0x80]),
+        Err(DecodeError::reserved(1, 0x80))
+    );
     // dev_tlb_inv w0[8:4], w0[31:21], w0[51:48], w1[11:1] reserved.
-    assert_eq!(Command::decode(&[0x13, 0]), Err(DecodeError::reserved(0, 0x10)));
-    assert_eq!(Command::decode(&[0x20_0003, 0]), Err(DecodeError::reserved(0, 1 << 21)));
-    assert_eq!(Command::decode(&[0x1_0000_0000_0003, 0]), Err(DecodeError::reserved(0, 1 << 48)));
-    assert_eq!(Command::decode(&[0x3, 0x2]), Err(DecodeError::reserved(1, 0x2)));
+    assert_eq!(
+        Command::decode(&[0x13, 0]),
+        Err(DecodeError::reserved(0, 0x10))
+    );
+    assert_eq!(
+        Command::decode(&[0x20_0003, 0]),
+        Err(DecodeError::reserved(0, 1 << 21))
+    );
+    assert_eq!(
+        Command::decode(&[0x1_0000_0000_0003, 0]),
+        Err(DecodeError::reserved(0, 1 << 48))
+    );
+    assert_eq!(
+        Command::decode(&[0x3, 0x2]),
+        Err(DecodeError::reserved(1, 0x2))
+    );
     // iec_inv w0[26:5] and w0[63:48].
-    assert_eq!(Command::decode(&[0x24, 0]), Err(DecodeError::reserved(0, 0x20)));
-    assert_eq!(Command::decode(&[0x400_0004, 0]), Err(DecodeError::reserved(0, 1 << 26)));
+    assert_eq!(
+        Command::decode(&[0x24, 0]),
+        Err(DecodeError::reserved(0, 0x20))
+    );
+    assert_eq!(
+        Command::decode(&[0x400_0004, 0]),
+        Err(DecodeError::reserved(0, 1 << 26))
+    );
     // inv_wait w0[31:12] (w0[8] too) and w1[1:0].
-    assert_eq!(Command::decode(&[0x1005, 0]), Err(DecodeError::reserved(0, 0x1000)));
-    assert_eq!(Command::decode(&[0x105, 0]), Err(DecodeError::reserved(0, 0x100)));
-    assert_eq!(Command::decode(&[0x5, 0x1]), Err(DecodeError::reserved(1, 0x1)));
+    assert_eq!(
+        Command::decode(&[0x1005, 0]),
+        Err(DecodeError::reserved(0, 0x1000))
+    );
+    assert_eq!(
+        Command::decode(&[0x105, 0]),
+        Err(DecodeError::reserved(0, 0x100))
+    );
+    assert_eq!(
+        Command::decode(&[0x5, 0x1]),
+        Err(DecodeError::reserved(1, 0x1))
+    );
     // p_iotlb_inv w0[15:6] and w0[63:52], w1[11:7].
-    assert_eq!(Command::decode(&[0x8026, 0]), Err(DecodeError::reserved(0, 0x8000)));
-    assert_eq!(Command::decode(&[0x0010_0000_0000_0026, 0]), Err(DecodeError::reserved(0, 1 << 52)));
-    assert_eq!(Command::decode(&[0x26, 0x800]), Err(DecodeError::reserved(1, 0x800)));
+    assert_eq!(
+        Command::decode(&[0x8026, 0]),
+        Err(DecodeError::reserved(0, 0x8000))
+    );
+    assert_eq!(
+        Command::decode(&[0x0010_0000_0000_0026, 0]),
+        Err(DecodeError::reserved(0, 1 << 52))
+    );
+    assert_eq!(
+        Command::decode(&[0x26, 0x800]),
+        Err(DecodeError::reserved(1, 0x800))
+    );
     // pc_inv w1.
-    assert_eq!(Command::decode(&[0x7, 0x1000]), Err(DecodeError::reserved(1, 0x1000)));
+    assert_eq!(
+        Command::decode(&[0x7, 0x1000]),
+        Err(DecodeError::reserved(1, 0x1000))
+    );
     // p_dev_tlb_inv w1[10:1].
-    assert_eq!(Command::decode(&[0x8, 0x400]), Err(DecodeError::reserved(1, 0x400)));
+    assert_eq!(
+        Command::decode(&[0x8, 0x400]),
+        Err(DecodeError::reserved(1, 0x400))
+    );
     // page_grp_resp w0[8:6], w0[63:52], w1[1:0], w1[63:12].
-    assert_eq!(Command::decode(&[0x49, 0]), Err(DecodeError::reserved(0, 0x40)));
-    assert_eq!(Command::decode(&[0x9, 0x1]), Err(DecodeError::reserved(1, 0x1)));
-    assert_eq!(Command::decode(&[0x9, 0x1000]), Err(DecodeError::reserved(1, 0x1000)));
+    assert_eq!(
+        Command::decode(&[0x49, 0]),
+        Err(DecodeError::reserved(0, 0x40))
+    );
+    assert_eq!(
+        Command::decode(&[0x9, 0x1]),
+        Err(DecodeError::reserved(1, 0x1))
+    );
+    assert_eq!(
+        Command::decode(&[0x9, 0x1000]),
+        Err(DecodeError::reserved(1, 0x1000))
+    );
 }
 
 #[test]
 fn upper_words_of_256_bit_descriptors_are_reserved() {
-    assert_eq!(Command::decode(&[0x22, 0, 1, 0]), Err(DecodeError::reserved(2, 1)));
-    assert_eq!(Command::decode(&[0x5, 0, 0, 1 << 63]), Err(DecodeError::reserved(3, 1 << 63)));
+    assert_eq!(
+        Command::decode(&[0x22, 0, 1, 0]),
+        Err(DecodeError::reserved(2, 1))
+    );
+    assert_eq!(
+        Command::decode(&[0x5, 0, 0, 1 << 63]),
+        Err(DecodeError::reserved(3, 1 << 63))
+    );
     // ... except for the page group response.
     assert!(Command::decode(&[0x9, 0, 1, 1 << 63]).is_ok());
 }
@@ -230,12 +362,18 @@ fn invalid_granularities_and_codes() {
     assert_eq!(kind(&[0x16, 0]), ErrorKind::InvalidField); // p_iotlb g=1
     assert_eq!(kind(&[0x27, 0, 0, 0]), ErrorKind::InvalidField); // pc_inv g=2
     for code in 2u64..=0xe {
-        assert_eq!(kind(&[0x9 | code << 12, 0]), ErrorKind::InvalidField, "resp_code {code}");
+        assert_eq!(
+            kind(&[0x9 | code << 12, 0]),
+            ErrorKind::InvalidField,
+            "resp_code {code}"
+        );
     }
     // Reserved bits are reported before an invalid granularity.
     assert_eq!(kind(&[0x101, 0]), ErrorKind::ReservedBits);
     // Valid granularities of the same descriptors.
-    for w0 in [0x11u64, 0x21, 0x31, 0x12, 0x22, 0x26, 0x36, 0x07, 0x17, 0x37, 0x9, 0x1009, 0xf009] {
+    for w0 in [
+        0x11u64, 0x21, 0x31, 0x12, 0x22, 0x26, 0x36, 0x07, 0x17, 0x37, 0x9, 0x1009, 0xf009,
+    ] {
         assert!(Command::decode(&[w0, 0]).is_ok(), "{w0:#x}");
     }
 }
@@ -270,19 +408,40 @@ fn from_fields_refusals() {
         Command::from_fields(op, &mut fields.iter().copied(), words)
     };
     assert_eq!(f("nope", &[], 2), Err(FieldError::UnknownOp));
-    assert_eq!(f("cc_inv_dsc", &[("g", FieldValue::Uint(4))], 2), Err(FieldError::TooWide("g")));
     assert_eq!(
-        f("iotlb_inv_dsc", &[("g", FieldValue::Uint(3)), ("address", FieldValue::Uint(0x1800))], 2),
+        f("cc_inv_dsc", &[("g", FieldValue::Uint(4))], 2),
+        Err(FieldError::TooWide("g"))
+    );
+    assert_eq!(
+        f(
+            "iotlb_inv_dsc",
+            &[
+                ("g", FieldValue::Uint(3)),
+                ("address", FieldValue::Uint(0x1800))
+            ],
+            2
+        ),
         Err(FieldError::TooWide("address"))
     );
     assert_eq!(
-        f("inv_wait_dsc", &[("status_address", FieldValue::Uint(0x1002))], 2),
+        f(
+            "inv_wait_dsc",
+            &[("status_address", FieldValue::Uint(0x1002))],
+            2
+        ),
         Err(FieldError::TooWide("status_address"))
     );
-    assert!(matches!(f("cc_inv_dsc", &[], 2), Err(FieldError::Invalid(e)) if e.kind == ErrorKind::InvalidField));
-    assert!(matches!(f("pc_inv_dsc", &[], 3), Err(FieldError::Invalid(e)) if e.kind == ErrorKind::BadLength));
+    assert!(
+        matches!(f("cc_inv_dsc", &[], 2), Err(FieldError::Invalid(e)) if e.kind == ErrorKind::InvalidField)
+    );
+    assert!(
+        matches!(f("pc_inv_dsc", &[], 3), Err(FieldError::Invalid(e)) if e.kind == ErrorKind::BadLength)
+    );
     let pd = [("priv_data", FieldValue::Pair([1, 2]))];
-    assert!(matches!(f("page_grp_resp_dsc", &pd, 2), Err(FieldError::UnknownField(_))));
+    assert!(matches!(
+        f("page_grp_resp_dsc", &pd, 2),
+        Err(FieldError::UnknownField(_))
+    ));
     let c = f("page_grp_resp_dsc", &pd, 4).unwrap();
     assert_eq!(c.encode(), [0x9, 0, 1, 2]);
     // Omitted priv_data of a 256-bit response is zero, and listed.
@@ -296,13 +455,26 @@ fn from_fields_refusals() {
     });
     assert_eq!(n, 1);
     // The pfsid is one 16-bit field.
-    assert_eq!(f("dev_tlb_inv_dsc", &[("pfsid", FieldValue::Uint(0x1_0000))], 2), Err(FieldError::TooWide("pfsid")));
-    assert_eq!(f("dev_tlb_inv_dsc", &[("s", FieldValue::Uint(2))], 2), Err(FieldError::TooWide("s")));
+    assert_eq!(
+        f(
+            "dev_tlb_inv_dsc",
+            &[("pfsid", FieldValue::Uint(0x1_0000))],
+            2
+        ),
+        Err(FieldError::TooWide("pfsid"))
+    );
+    assert_eq!(
+        f("dev_tlb_inv_dsc", &[("s", FieldValue::Uint(2))], 2),
+        Err(FieldError::TooWide("s"))
+    );
 }
 
 #[test]
 fn encode_into_short_buffer() {
     let c = Command::decode(&[0x9, 0, 5, 6]).unwrap();
     let mut small = [0u64; 2];
-    assert_eq!(c.encode_into(&mut small).unwrap_err().kind, ErrorKind::BadLength);
+    assert_eq!(
+        c.encode_into(&mut small).unwrap_err().kind,
+        ErrorKind::BadLength
+    );
 }

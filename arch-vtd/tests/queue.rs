@@ -1,0 +1,158 @@
+//! Invalidation queue consumer: walking, wrap-around, error stops.
+
+use iommu_inval_core::{DecodeError, ErrorKind, HwError, MemError, SliceMemory};
+use iommu_inval_vtd::queue::{walk, Iqa, IqeReason, Walker};
+use iommu_inval_vtd::Command;
+
+const BASE: u64 = 0x10_0000;
+
+/// A one-page queue at BASE with `descs` (each 2 or 4 words) written from byte offset `at`.
+fn queue(descs: &[&[u64]], at: usize) -> Vec<u8> {
+    let mut bytes = vec![0u8; 4096];
+    let mut off = at;
+    for d in descs {
+        for w in d.iter() {
+            let o = off % 4096;
+            bytes[o..o + 8].copy_from_slice(&w.to_le_bytes());
+            off += 8;
+        }
+    }
+    bytes
+}
+
+const WAIT: [u64; 2] = [0x45, 0]; // inv_wait, fence
+const IOTLB_GLOBAL: [u64; 2] = [0x12, 0];
+const BAD_TYPE: [u64; 2] = [0xa, 0];
+
+#[test]
+fn iqa_register_fields() {
+    let iqa = Iqa::from_reg(0x1234_5000 | 1 << 11 | 3);
+    assert_eq!((iqa.base, iqa.dw, iqa.qs), (0x1234_5000, true, 3));
+    assert_eq!(
+        (iqa.size(), iqa.desc_bytes(), iqa.entries()),
+        (8 * 4096, 32, 1024)
+    );
+    assert_eq!(iqa.to_reg(), 0x1234_5000 | 1 << 11 | 3);
+    assert_eq!(Iqa::from_reg(0).entries(), 256);
+}
+
+#[test]
+fn walks_head_to_tail_128() {
+    let bytes = queue(&[&IOTLB_GLOBAL, &WAIT], 0x20);
+    let mem = SliceMemory {
+        base: BASE,
+        bytes: &bytes,
+    };
+    let mut seen = Vec::new();
+    let head = walk(&mem, Iqa::from_reg(BASE), 0x20, 0x40, |at, c| {
+        seen.push((at, c.op()))
+    })
+    .unwrap();
+    assert_eq!(head, 0x40);
+    assert_eq!(seen, [(0x20, "iotlb_inv_dsc"), (0x30, "inv_wait_dsc")]);
+    // Empty queue: nothing.
+    assert_eq!(
+        walk(&mem, Iqa::from_reg(BASE), 0x40, 0x40, |_, _| panic!()),
+        Ok(0x40)
+    );
+}
+
+#[test]
+fn wraps_at_queue_end() {
+    // 256-bit queue of one page: 128 descriptors; start at the last one.
+    let last = 4096 - 32;
+    let bytes = queue(&[&[0x12, 0, 0, 0], &[0x45, 0, 0, 0], &[0x9, 0, 7, 8]], last);
+    let mem = SliceMemory {
+        base: BASE,
+        bytes: &bytes,
+    };
+    let iqa = Iqa::from_reg(BASE | 1 << 11);
+    let mut seen = Vec::new();
+    let head = walk(&mem, iqa, last as u64, 0x40, |at, c| seen.push((at, *c))).unwrap();
+    assert_eq!(head, 0x40);
+    let at: Vec<_> = seen.iter().map(|s| s.0).collect();
+    assert_eq!(at, [last as u64, 0, 0x20]);
+    assert!(seen.iter().all(|s| s.1.is_wide()));
+    assert!(matches!(seen[2].1, Command::PageGrpResp(p) if p.priv_data == Some([7, 8])));
+}
+
+#[test]
+fn stops_at_first_bad_descriptor_with_head_on_it() {
+    let bytes = queue(&[&WAIT, &BAD_TYPE, &WAIT], 0);
+    let mem = SliceMemory {
+        base: BASE,
+        bytes: &bytes,
+    };
+    let mut n = 0;
+    let e = walk(&mem, Iqa::from_reg(BASE), 0, 0x30, |_, _| n += 1).unwrap_err();
+    assert_eq!(n, 1);
+    assert_eq!(e.head, 0x10);
+    assert_eq!(
+        e.reason,
+        IqeReason::Descriptor(DecodeError::unknown_opcode(0xa))
+    );
+    assert_eq!(e.hw(), HwError::VtdIqe);
+    // The iterator stops too, and reports the head.
+    let mut it = Walker::new(&mem, Iqa::from_reg(BASE), 0, 0x30);
+    assert!(matches!(it.next(), Some(Ok((0, _)))));
+    assert!(matches!(it.next(), Some(Err(_))));
+    assert!(it.next().is_none());
+    assert_eq!(it.head(), 0x10);
+}
+
+#[test]
+fn reserved_upper_words_in_256_bit_queue() {
+    let bytes = queue(&[&[0x45, 0, 0, 1]], 0);
+    let mem = SliceMemory {
+        base: BASE,
+        bytes: &bytes,
+    };
+    let e = walk(&mem, Iqa::from_reg(BASE | 1 << 11), 0, 0x20, |_, _| {}).unwrap_err();
+    assert_eq!(
+        (e.head, e.reason),
+        (0, IqeReason::Descriptor(DecodeError::reserved(3, 1)))
+    );
+    // The same bytes as a 128-bit queue: two descriptors, the second (w2, w3) invalid type 0.
+    let e = walk(&mem, Iqa::from_reg(BASE), 0, 0x20, |_, _| {}).unwrap_err();
+    assert_eq!(e.head, 0x10);
+    assert!(matches!(e.reason, IqeReason::Descriptor(d) if d.kind == ErrorKind::UnknownOpcode));
+}
+
+#[test]
+fn misaligned_tail_with_256_bit_descriptors() {
+    let bytes = queue(&[&[0x45, 0, 0, 0]], 0);
+    let mem = SliceMemory {
+        base: BASE,
+        bytes: &bytes,
+    };
+    let e = walk(&mem, Iqa::from_reg(BASE | 1 << 11), 0, 0x10, |_, _| {
+        panic!("nothing fetched")
+    })
+    .unwrap_err();
+    assert_eq!((e.head, e.reason), (0, IqeReason::BadTail));
+    // A tail beyond a one-page queue.
+    let e = walk(&mem, Iqa::from_reg(BASE), 0, 0x1000, |_, _| {}).unwrap_err();
+    assert_eq!(e.reason, IqeReason::BadTail);
+    // Bits outside [18:4] of the registers are ignored.
+    assert_eq!(
+        walk(&mem, Iqa::from_reg(BASE), 0x8_0000, 0x8_0000, |_, _| {}),
+        Ok(0)
+    );
+}
+
+#[test]
+fn fetch_error_stops() {
+    let bytes = vec![0u8; 16]; // only the first descriptor is backed
+    let mem = SliceMemory {
+        base: BASE,
+        bytes: &bytes,
+    };
+    let e = walk(&mem, Iqa::from_reg(BASE), 0, 0x20, |_, _| {});
+    // The first slot is zero: type 0, invalid.
+    assert!(matches!(e, Err(ref x) if x.head == 0));
+    let e = walk(&mem, Iqa::from_reg(BASE), 0x10, 0x20, |_, _| {}).unwrap_err();
+    assert_eq!(
+        (e.head, e.reason),
+        (0x10, IqeReason::Fetch(MemError { addr: BASE + 0x10 }))
+    );
+}
