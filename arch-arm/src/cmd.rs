@@ -156,7 +156,7 @@ pub struct FieldDef {
 }
 
 /// The bits an op may set: opcode, its fields and its fixed bits.
-pub(crate) const fn valid_mask(fields: &[FieldDef], fixed1: u64) -> [u64; 2] {
+pub const fn valid_mask(fields: &[FieldDef], fixed1: u64) -> [u64; 2] {
     let mut m = [OPCODE.mask(), fixed1];
     let mut i = 0;
     while i < fields.len() {

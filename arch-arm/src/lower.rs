@@ -638,7 +638,18 @@ fn lower_tlb<C: Context + ?Sized>(
         }
         return o.push(TlbiNsnhAll {});
     };
-    if s1 && s2 && !span && i.pasid == PasidSel::All {
+    // S12_VMALL removes both stages of every PASID: when stage 2 needs it
+    // (all addresses, or IPAs beyond w1[51:12]) it is the only command.
+    let vmall_only = s2 && (!span || i.range.last() >= IPA_LIMIT);
+    if vmall_only {
+        if !s1 {
+            o.widen(Widened::STAGE);
+        } else if i.pasid != PasidSel::All {
+            o.widen(Widened::PASID);
+        }
+        if span {
+            o.widen(Widened::RANGE);
+        }
         if leaf {
             o.widen(Widened::LEAF);
         }
@@ -681,43 +692,33 @@ fn lower_tlb<C: Context + ?Sized>(
         }
     }
     if s2 {
-        let vmall = |o: &mut Out<'_>| {
+        let mk = |address, num, scale, ttl, tg| {
+            Command::TlbiS2Ipa(TlbiS2Ipa {
+                num,
+                scale,
+                vmid,
+                leaf,
+                ttl,
+                tg,
+                address,
+            })
+        };
+        let before = o.o.widened;
+        tlbi_span(
+            &i.range,
+            &i.hints,
+            leaf,
+            caps,
+            &mk,
+            TlbiS12Vmall { vmid }.into(),
+            o,
+        )?;
+        if o.o.widened.contains(Widened::CAP) && !before.contains(Widened::CAP) {
+            // Fell back to S12_VMALL: stage 1 of every PASID goes too.
             if !s1 {
                 o.widen(Widened::STAGE);
-            }
-            if leaf {
-                o.widen(Widened::LEAF);
-            }
-            o.push(TlbiS12Vmall { vmid })
-        };
-        if !span {
-            vmall(o)?;
-        } else if i.range.last() >= IPA_LIMIT {
-            o.widen(Widened::RANGE);
-            vmall(o)?;
-        } else {
-            let mk = |address, num, scale, ttl, tg| {
-                Command::TlbiS2Ipa(TlbiS2Ipa {
-                    num,
-                    scale,
-                    vmid,
-                    leaf,
-                    ttl,
-                    tg,
-                    address,
-                })
-            };
-            tlbi_span(
-                &i.range,
-                &i.hints,
-                leaf,
-                caps,
-                &mk,
-                TlbiS12Vmall { vmid }.into(),
-                o,
-            )?;
-            if o.o.widened.contains(Widened::CAP) && !s1 {
-                o.widen(Widened::STAGE);
+            } else if i.pasid != PasidSel::All {
+                o.widen(Widened::PASID);
             }
         }
     }
@@ -740,7 +741,15 @@ fn s1_asid<C: Context + ?Sized>(
             None
         }
         PasidSel::One(p) => match ctx.asid_of_pasid(domain, p) {
-            Some(a) if caps.asid_fits(a) => Some(a),
+            Some(a) if caps.asid_fits(a) => {
+                // Other PASIDs sharing the ASID go too.
+                let mut others = false;
+                ctx.pasids_of_asid(domain, a, &mut |q| others |= q != p);
+                if others {
+                    o.widen(Widened::PASID);
+                }
+                Some(a)
+            }
             _ => {
                 o.widen(Widened::PASID);
                 None

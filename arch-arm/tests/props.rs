@@ -1,0 +1,290 @@
+//! Property tests: R1 (bytes) for every opcode and any 128-bit input, R2
+//! (same-architecture footprint) with the identity context and a topology,
+//! and R3-style coverage for generic invalidations.
+
+use iommu_inval_arm::cmd::{bits, OP_NAMES};
+use iommu_inval_arm::*;
+use iommu_inval_core::context::Topology;
+use iommu_inval_core::footprint::Footprint;
+use iommu_inval_core::model::*;
+use iommu_inval_core::{Context, IdentityContext, NativeCommand};
+use proptest::prelude::*;
+
+/// Words of op `name` built from raw values: every field filled from `r`
+/// (cut to its width), then the field rules applied.
+fn valid_words(name: &str, r0: u64, r1: u64) -> [u64; 2] {
+    let (defs, _, opcode, fixed1) = Command::fields_of(name).unwrap();
+    let mut w = [u64::from(opcode), fixed1];
+    let m = iommu_inval_arm::cmd::valid_mask(defs, fixed1);
+    w[0] |= r0 & m[0] & !0xff;
+    w[1] |= r1 & m[1];
+    let clear = |w: &mut [u64; 2], bf: bits::Bf| w[usize::from(bf.word)] &= !bf.mask();
+    match opcode {
+        0x12 | 0x13 | 0x1a | 0x22 | 0x23 | 0x2a => {
+            if bits::TG.get(&w) == 0 {
+                clear(&mut w, bits::NUM);
+                clear(&mut w, bits::SCALE);
+                clear(&mut w, bits::TTL);
+            } else if bits::NUM.get(&w) == 0 && bits::SCALE.get(&w) == 0 {
+                clear(&mut w, bits::TTL);
+                bits::TTL.put(&mut w, 3);
+            }
+        }
+        0x46 if bits::CS.get(&w) == 3 => clear(&mut w, bits::CS),
+        0x41 if bits::PRI_RESP.get(&w) == 3 => clear(&mut w, bits::PRI_RESP),
+        0x04 if name == "CMD_CFGI_STE_RANGE" && bits::RANGE.get(&w) == 31 => w[1] &= !1,
+        _ => {}
+    }
+    w
+}
+
+/// Raw values biased to edges.
+fn edgy() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        Just(0u64),
+        Just(u64::MAX),
+        any::<u64>(),
+        (0u32..64).prop_map(|b| 1u64 << b)
+    ]
+}
+
+fn valid_cmd() -> impl Strategy<Value = Command> {
+    (0..OP_NAMES.len(), edgy(), edgy()).prop_map(|(i, a, b)| {
+        let w = valid_words(OP_NAMES[i], a, b);
+        Command::decode(&w).unwrap_or_else(|e| panic!("{} {w:#x?}: {e}", OP_NAMES[i]))
+    })
+}
+
+const TOPO: &str = r#"{
+  "domains": [
+    {"id": 1, "smmuv3": {"vmid": 1}},
+    {"id": 2, "smmuv3": {"vmid": 0}},
+    {"id": 7, "smmuv3": {"vmid": 65535}}
+  ],
+  "devices": [
+    {"rid": 0, "domain": 2, "ats": true, "pasids": [{"pasid": 0, "asid": 0}]},
+    {"rid": 16, "domain": 1, "ats": true, "pasids": [{"pasid": 1, "asid": 5}, {"pasid": 9, "asid": 5}]},
+    {"rid": 17, "domain": 1, "ats": false, "pasids": [{"pasid": 2, "asid": 6}]},
+    {"rid": 4294967295, "domain": 7, "ats": true, "pasids": [{"pasid": 1048575, "asid": 65535}]}
+  ]
+}"#;
+
+fn lifted(c: &Command, ctx: &dyn Context) -> (Vec<Op>, Outcome) {
+    let mut ops = Vec::new();
+    let o = lift(c, ctx, &mut ops).unwrap_or_default();
+    (ops, o)
+}
+
+/// R2: lift, lower with default caps, lift again; same footprint, or a
+/// covering one when the lowering reported widening.
+fn r2(c: &Command, ctx: &dyn Context) -> Result<(), TestCaseError> {
+    let (ops, _) = lifted(c, ctx);
+    let before = Footprint::of_ops(&ops, ctx);
+    let mut cmds = Vec::new();
+    let mut widened = Widened::empty();
+    let mut dropped = false;
+    for op in &ops {
+        match lower(op, &Caps::default(), ctx, &mut cmds) {
+            Ok(o) => {
+                widened |= o.widened;
+                dropped |= o.dropped.is_some();
+            }
+            Err(e) => return Err(TestCaseError::fail(format!("{c:?}: lower {op:?}: {e}"))),
+        }
+    }
+    let mut again = Vec::new();
+    for d in &cmds {
+        again.extend(lifted(d, ctx).0);
+    }
+    let after = Footprint::of_ops(&again, ctx);
+    if dropped {
+        // Devices without ATS: only what exists must go.
+        return Ok(());
+    }
+    if widened.is_empty() {
+        prop_assert!(
+            after.same_as(&before),
+            "{c:?}\n -> {cmds:?}\n widened {widened:?}"
+        );
+    } else {
+        prop_assert!(after.covers(&before), "{c:?}\n -> {cmds:?}");
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// R1 for valid commands of every opcode.
+    #[test]
+    fn r1_valid_round_trip(c in valid_cmd()) {
+        let w = c.encode();
+        prop_assert_eq!(Command::decode(&w), Ok(c));
+        prop_assert_eq!(c.encode_checked(), Ok(w));
+        // Named fields round-trip too.
+        let mut f = Vec::new();
+        c.for_each_field(&mut |n, v| f.push((n, v)));
+        prop_assert_eq!(<Command as NativeCommand>::from_fields(c.op_name(), &mut f.into_iter(), 2), Ok(c));
+    }
+
+    /// R1 for any input: an error or exact bytes, never a panic.
+    #[test]
+    fn r1_any_input(w0 in any::<u64>(), w1 in any::<u64>(), op in any::<u8>(), fix_op in any::<bool>()) {
+        let w = if fix_op { [(w0 & !0xff) | u64::from(op % 0x47), w1] } else { [w0, w1] };
+        if let Ok(c) = Command::decode(&w) {
+            prop_assert_eq!(c.encode(), w);
+        }
+    }
+
+    /// R1 near-valid: one bit flipped in a valid command.
+    #[test]
+    fn r1_bit_flips(c in valid_cmd(), bit in 0u32..128) {
+        let mut w = c.encode();
+        w[(bit / 64) as usize] ^= 1u64 << (bit % 64);
+        match Command::decode(&w) {
+            Ok(d) => prop_assert_eq!(d.encode(), w),
+            Err(e) => prop_assert!(e.word <= 1),
+        }
+    }
+
+    /// R2 with the identity context.
+    #[test]
+    fn r2_identity(c in valid_cmd()) {
+        r2(&c, &IdentityContext)?;
+    }
+
+    /// R2 with a topology (known and unknown VMIDs, ASIDs, devices).
+    #[test]
+    fn r2_topology(c in valid_cmd()) {
+        let t = Topology::from_json(TOPO).unwrap();
+        r2(&c, &t)?;
+    }
+}
+
+fn small_range() -> impl Strategy<Value = AddrRange> {
+    prop_oneof![
+        Just(AddrRange::All),
+        (any::<u64>(), 1u64..0x40_0000)
+            .prop_map(|(a, s)| { AddrRange::new(a & 0x000f_ffff_ffff_ffff, s).unwrap() }),
+        (0u64..16, 0u32..40).prop_map(|(p, o)| AddrRange::new(p << 12, 1u64 << o).unwrap()),
+        Just(AddrRange::Span {
+            first: u64::MAX - 0xfff,
+            last: u64::MAX
+        }),
+    ]
+}
+
+fn inval() -> impl Strategy<Value = Inval> {
+    (
+        (1u8..32, 0u8..4, 1u8..4, any::<bool>()),
+        prop_oneof![Just(DomainSel::All), (0u32..3).prop_map(DomainSel::One)],
+        prop_oneof![
+            Just(PasidSel::All),
+            Just(PasidSel::NoPasid),
+            (0u32..12).prop_map(PasidSel::One)
+        ],
+        prop_oneof![
+            (0u32..20).prop_map(DeviceSel::One),
+            (0u32..40, 0u32..40).prop_map(|(a, b)| DeviceSel::Range { first: a, last: b })
+        ],
+        small_range(),
+        (
+            prop_oneof![Just(0u8), Just(12), Just(14), Just(16)],
+            0u8..4,
+            any::<bool>(),
+        ),
+    )
+        .prop_map(
+            |(
+                (caches, regime, stages, leaf),
+                domain,
+                pasid,
+                device,
+                range,
+                (tg, level, global),
+            )| {
+                let mut c = Caches::from_bits_truncate(caches & 0x0f);
+                if leaf {
+                    c |= Caches::LEAF;
+                }
+                Inval::new(c)
+                    .regime(
+                        [Regime::Guest, Regime::Guest, Regime::Hyp, Regime::Secure]
+                            [usize::from(regime)],
+                    )
+                    .stage(Stages::from_bits_truncate(stages))
+                    .domain(domain)
+                    .pasid(pasid)
+                    .device(device)
+                    .range(range)
+                    .global(global)
+                    .hints(Hints {
+                        tg_shift: tg,
+                        level,
+                        ..Hints::default()
+                    })
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    /// R3 on SMMUv3's own regimes: lift(lower(g)) covers g; exact when
+    /// nothing was reported widened or dropped.
+    #[test]
+    fn r3_lower_then_lift_covers(i in inval(), range_inval in any::<bool>(), max_cmds in 1usize..80) {
+        let caps = Caps { range_inval, max_cmds, ..Caps::default() };
+        let t = Topology::from_json(TOPO).unwrap();
+        for ctx in [&IdentityContext as &dyn Context, &t] {
+            let mut cmds = Vec::new();
+            let o = match lower(&Op::Inval(i), &caps, ctx, &mut cmds) {
+                Ok(o) => o,
+                // Device TLBs of unknown device sets have no SMMUv3 form.
+                Err(_) => continue,
+            };
+            prop_assert_eq!(o.emitted, cmds.len());
+            let mut ops = Vec::new();
+            for c in &cmds {
+                ops.extend(lifted(c, ctx).0);
+            }
+            // What SMMUv3 has: no stage 2 and no configuration outside the
+            // guest and secure regimes (reported as dropped).
+            let mut have = i;
+            if i.regime != Regime::Guest && i.caches.contains(Caches::IOTLB) && i.stages.contains(Stages::S2) {
+                have.stages.remove(Stages::S2);
+                if have.stages.is_empty() {
+                    have.caches.remove(Caches::IOTLB);
+                }
+            }
+            if i.regime == Regime::Hyp {
+                have.caches.remove(Caches::CONFIG);
+            }
+            if have != i {
+                prop_assert!(o.dropped.is_some(), "unreported drop {i:?} {o:?}");
+            }
+            // Devices without ATS have no device TLB (rid 17 of the topology).
+            let no_ats = match i.device.interval() {
+                Some((a, b)) => (a.min(b)..=a.max(b)).any(|d| !ctx.ats_enabled(d)),
+                None => true,
+            };
+            if no_ats {
+                have.caches.remove(Caches::DEV_TLB);
+            }
+            let want = Footprint::of_inval(&have, ctx);
+            let got = Footprint::of_ops(&ops, ctx);
+            prop_assert!(got.covers(&want), "{i:?}\n -> {cmds:?}\n {o:?}");
+            if o.widened.is_empty() && !no_ats {
+                prop_assert!(want.covers(&got), "unreported widening {i:?}\n -> {cmds:?}");
+            }
+            let mut n = 0;
+            for c in &cmds {
+                if !matches!(c, Command::CmdSync(_)) {
+                    n += 1;
+                }
+            }
+            // Each cache group stays within the cap (STE blocks: one command per block).
+            prop_assert!(n <= 3 * caps.max_cmds.max(16) + 64, "{n} commands");
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Where commands.md and IHI0070 (SMMUv3) differ, the specification wins
+//! (shared rule). Each test shows one difference; the table's reading is in
+//! the comment.
+
+use iommu_inval_arm::*;
+use iommu_inval_core::model::{Caches, DeviceSel, Op, PasidSel, RespCode, StallAction};
+use iommu_inval_core::{ErrorKind, IdentityContext};
+
+fn lift_all(c: &Command) -> Vec<Op> {
+    let mut v = Vec::new();
+    lift(c, &IdentityContext, &mut v).unwrap();
+    v
+}
+
+/// IHI0070 §4.4.1.1: "The parameter combination of NUM == 0, SCALE == 0 and
+/// TTL = 0b00 is Reserved ... causes CERROR_ILL" when TG != 0. The table
+/// lists only tg = 0 with num/scale as invalid.
+#[test]
+fn tg_with_num_scale_ttl_zero_is_illegal() {
+    for tg in 1..=3u64 {
+        let w = [0x12, tg << 10];
+        let e = Command::decode(&w).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidField, "tg {tg}");
+        // With a level hint, one granule is legal.
+        assert!(Command::decode(&[0x12, tg << 10 | 3 << 8]).is_ok());
+        // With num or scale, legal.
+        assert!(Command::decode(&[0x12 | 1 << 12, tg << 10]).is_ok());
+        assert!(Command::decode(&[0x12 | 1 << 20, tg << 10]).is_ok());
+    }
+    // 16 KiB granule, ttl = 1: Reserved without SMMU_IDR5.DS, treated as 0.
+    assert_eq!(
+        Command::decode(&[0x2a, 2 << 10 | 1 << 8]).unwrap_err().kind,
+        ErrorKind::InvalidField
+    );
+    assert!(Command::decode(&[0x2a, 3 << 10 | 1 << 8]).is_ok());
+    assert!(Command::decode(&[0x2a | 1 << 12, 2 << 10 | 1 << 8]).is_ok());
+}
+
+/// IHI0070 §4.4.1.1: TTL, like NUM and SCALE, "is RES0" when TG == 0b00.
+#[test]
+fn ttl_without_tg_is_illegal() {
+    let e = Command::decode(&[0x13, 2 << 8]).unwrap_err();
+    assert_eq!(
+        (e.kind, e.field),
+        (ErrorKind::InvalidField, "tg=0 with ttl")
+    );
+}
+
+/// IHI0070 §4.7.1 and §4.7.2: CMD_RESUME(StreamID, SSec, ...) and
+/// CMD_STALL_TERM(StreamID, SSec) have SSec; the table lists none.
+#[test]
+fn resume_and_stall_term_have_ssec() {
+    let r = Command::decode(&[0x0000_0005_0000_0444, 7]).unwrap();
+    assert_eq!(
+        r,
+        Resume {
+            ssec: true,
+            resp: 0,
+            sid: 5,
+            stag: 7
+        }
+        .into()
+    );
+    let s = Command::decode(&[0x0000_0005_0000_0445, 0]).unwrap();
+    assert_eq!(s, StallTerm { ssec: true, sid: 5 }.into());
+    // A Secure-stream stall command has no generic form.
+    assert!(lift(&r, &IdentityContext, &mut Vec::new()).is_err());
+}
+
+/// IHI0070 §4.7.1: with Ac (bit 12) = 1 the transaction is retried and "the
+/// Abort parameter, Ab, is IGNORED", so resp = 3 is a retry, not ILLEGAL as
+/// the table says.
+#[test]
+fn resume_resp_3_is_a_retry() {
+    let c = Command::decode(&[0x0000_0005_0000_3044, 1]).unwrap();
+    assert_eq!(c.encode(), [0x0000_0005_0000_3044, 1]);
+    match lift_all(&c).as_slice() {
+        [Op::Resume {
+            action: StallAction::Retry,
+            device: 5,
+            stag: 1,
+        }] => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+/// IHI0070 §4.5.2: Resp 0b00 is ResponseFailure, 0b01 InvalidRequest, 0b10
+/// Success. The table's "0 deny, 1 fail" (older Linux names) would map 0 to
+/// Invalid Request and 1 to Failure.
+#[test]
+fn pri_resp_codes_follow_the_specification() {
+    let code = |resp: u64| match lift_all(&Command::decode(&[0x41, resp << 12]).unwrap()).as_slice()
+    {
+        [Op::PageResponse(p)] => p.code,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(code(0), RespCode::Failure);
+    assert_eq!(code(1), RespCode::Invalid);
+    assert_eq!(code(2), RespCode::Success);
+}
+
+/// IHI0070 §4.3.1: CMD_CFGI_STE "invalidates all Context Descriptors
+/// (including L1CD) that were cached using the given StreamID", whatever
+/// Leaf; so its footprint includes the stream's PASID configuration.
+#[test]
+fn cfgi_ste_also_removes_the_cds() {
+    let ops = lift_all(
+        &CfgiSte {
+            ssec: false,
+            sid: 3,
+            leaf: false,
+        }
+        .into(),
+    );
+    match ops.as_slice() {
+        [Op::Inval(i)] => {
+            assert_eq!(i.caches, Caches::CONFIG);
+            assert_eq!((i.device, i.pasid), (DeviceSel::One(3), PasidSel::All));
+        }
+        other => panic!("{other:?}"),
+    }
+    let ops = lift_all(
+        &CfgiSte {
+            ssec: false,
+            sid: 3,
+            leaf: true,
+        }
+        .into(),
+    );
+    match ops.as_slice() {
+        [Op::Inval(a), Op::Inval(b)] => {
+            assert_eq!(a.caches, Caches::CONFIG_DEVICE | Caches::LEAF);
+            assert_eq!(b.caches, Caches::CONFIG_PASID);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// IHI0070 §4.5.1: "Use of values greater than 52 ... are permitted, but not
+/// required, to raise a CERROR_ILL, or might cause an UNKNOWN span". We
+/// accept them (bytes round-trip) and lift them as every address.
+#[test]
+fn atc_size_above_52_is_everything() {
+    let c = Command::decode(&[0x0000_0001_0000_0040, 0x3f]).unwrap();
+    assert_eq!(c.encode(), [0x0000_0001_0000_0040, 0x3f]);
+    match lift_all(&c).as_slice() {
+        [Op::Inval(i)] => assert!(i.range.is_all()),
+        other => panic!("{other:?}"),
+    }
+}
