@@ -65,7 +65,11 @@ pub fn input_footprint(target: ArchId, ops: &[Op], ctx: &dyn Context) -> Footpri
 
 /// The footprint of native output commands of `target`: the union of their
 /// lifts. Returns the footprint and the number of outputs that did not lift.
-pub fn output_footprint(target: ArchId, outputs: &[NativeAny], ctx: &dyn Context) -> (Footprint, usize) {
+pub fn output_footprint(
+    target: ArchId,
+    outputs: &[NativeAny],
+    ctx: &dyn Context,
+) -> (Footprint, usize) {
     let mut f = Footprint::new();
     let mut failed = 0;
     let mut ops = Vec::new();
@@ -93,7 +97,10 @@ impl Explanation {
     pub fn of(target: ArchId, input: &[Op], outputs: &[NativeAny], ctx: &dyn Context) -> Self {
         let fin = input_footprint(target, input, ctx);
         let (fout, unliftable) = output_footprint(target, outputs, ctx);
-        Explanation { relation: fout.relation_to(&fin), unliftable }
+        Explanation {
+            relation: fout.relation_to(&fin),
+            unliftable,
+        }
     }
     /// True for an under-invalidation.
     pub fn is_under(&self) -> bool {
@@ -149,7 +156,15 @@ pub fn u128_json(x: u128) -> Value {
 /// `widened range, pasid (+8 KiB in 2 boxes)`.
 pub fn excess_text(ex: &Excess) -> String {
     let names = widened_list(ex.widened);
-    let what = if names.is_empty() { "widened".to_owned() } else { format!("widened {}", names.join(", ")) };
+    let what = if names.is_empty() {
+        "widened".to_owned()
+    } else {
+        format!("widened {}", names.join(", "))
+    };
     let plural = if ex.boxes == 1 { "box" } else { "boxes" };
-    format!("{what} (+{} in {} {plural})", crate::human::size_str(ex.bytes), ex.boxes)
+    format!(
+        "{what} (+{} in {} {plural})",
+        crate::human::size_str(ex.bytes),
+        ex.boxes
+    )
 }

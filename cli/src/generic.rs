@@ -18,8 +18,8 @@
 
 use crate::jsonval::{as_u64, get_bool, get_u64, get_uint, parse_line, JsonError};
 use iommu_inval_core::model::{
-    Caches, DeviceSel, DomainSel, Hints, Inval, Op, PageResponse, PasidSel, Prefetch, Regime, RespCode,
-    StallAction, Stages, Store, Sync,
+    Caches, DeviceSel, DomainSel, Hints, Inval, Op, PageResponse, PasidSel, Prefetch, Regime,
+    RespCode, Stages, StallAction, Store, Sync,
 };
 use iommu_inval_core::AddrRange;
 use serde_json::{json, Map, Value};
@@ -38,10 +38,23 @@ pub const CACHE_NAMES: [(Caches, &str); 6] = [
 pub const STAGE_NAMES: [(Stages, &str); 2] = [(Stages::S1, "s1"), (Stages::S2, "s2")];
 
 /// The generic op kinds.
-pub const KINDS: [&str; 6] = ["inval", "sync", "prefetch", "page_response", "resume", "stall_terminate"];
+pub const KINDS: [&str; 6] = [
+    "inval",
+    "sync",
+    "prefetch",
+    "page_response",
+    "resume",
+    "stall_terminate",
+];
 
 fn flags_json<T: Copy>(names: &[(T, &'static str)], has: impl Fn(T) -> bool) -> Value {
-    Value::Array(names.iter().filter(|(f, _)| has(*f)).map(|(_, n)| json!(n)).collect())
+    Value::Array(
+        names
+            .iter()
+            .filter(|(f, _)| has(*f))
+            .map(|(_, n)| json!(n))
+            .collect(),
+    )
 }
 
 /// A range as JSON: `"all"`, or `{"iova": I, "size": S}` (the only range
@@ -67,7 +80,10 @@ pub fn op_to_json(op: &Op) -> Value {
         Op::Inval(i) => {
             let mut m = Map::new();
             m.insert("op".into(), json!("inval"));
-            m.insert("caches".into(), flags_json(&CACHE_NAMES, |f| i.caches.contains(f)));
+            m.insert(
+                "caches".into(),
+                flags_json(&CACHE_NAMES, |f| i.caches.contains(f)),
+            );
             m.insert(
                 "regime".into(),
                 json!(match i.regime {
@@ -76,7 +92,10 @@ pub fn op_to_json(op: &Op) -> Value {
                     Regime::Secure => "secure",
                 }),
             );
-            m.insert("stages".into(), flags_json(&STAGE_NAMES, |f| i.stages.contains(f)));
+            m.insert(
+                "stages".into(),
+                flags_json(&STAGE_NAMES, |f| i.stages.contains(f)),
+            );
             m.insert(
                 "domain".into(),
                 match i.domain {
@@ -149,7 +168,11 @@ pub fn op_to_json(op: &Op) -> Value {
             "priv_data": r.priv_data.map_or(Value::Null, |d| json!([d[0], d[1]])),
             "guest": r.guest,
         }),
-        Op::Resume { device, stag, action } => json!({
+        Op::Resume {
+            device,
+            stag,
+            action,
+        } => json!({
             "op": "resume",
             "device": device,
             "stag": stag,
@@ -173,7 +196,10 @@ fn word<'v>(key: &str, v: &'v Value) -> Result<&'v str, JsonError> {
 }
 
 fn bad(key: &str, expected: &'static str) -> JsonError {
-    JsonError::BadValue { key: key.to_owned(), expected }
+    JsonError::BadValue {
+        key: key.to_owned(),
+        expected,
+    }
 }
 
 /// Key lookup that also records which keys were used, to refuse unknown ones.
@@ -199,7 +225,8 @@ impl<'a> Obj<'a> {
         self.get(key).map_or(Ok(false), |v| get_bool(key, v))
     }
     fn uint(&self, key: &str, max: u64, expected: &'static str) -> Result<u64, JsonError> {
-        self.get(key).map_or(Ok(0), |v| get_uint(key, v, max, expected))
+        self.get(key)
+            .map_or(Ok(0), |v| get_uint(key, v, max, expected))
     }
     fn u8(&self, key: &str) -> Result<u8, JsonError> {
         Ok(self.uint(key, u8::MAX.into(), "an integer of 8 bits")? as u8)
@@ -212,7 +239,9 @@ impl<'a> Obj<'a> {
     }
     fn opt_u32(&self, key: &str) -> Result<Option<u32>, JsonError> {
         self.get(key)
-            .map(|v| get_uint(key, v, u32::MAX.into(), "null or an integer of 32 bits").map(|x| x as u32))
+            .map(|v| {
+                get_uint(key, v, u32::MAX.into(), "null or an integer of 32 bits").map(|x| x as u32)
+            })
             .transpose()
     }
 }
@@ -224,9 +253,21 @@ pub fn parse_range(key: &str, v: &Value) -> Result<AddrRange, JsonError> {
     }
     const EXPECT: &str = "\"all\", {\"iova\", \"size\"} or {\"first\", \"last\"}";
     let o = v.as_object().ok_or_else(|| bad(key, EXPECT))?;
-    let field = |k: &str| o.get(k).map(|x| get_u64(&format!("{key}.{k}"), x)).transpose();
-    let (iova, size, first, last) = (field("iova")?, field("size")?, field("first")?, field("last")?);
-    if let Some(k) = o.keys().find(|k| !["iova", "size", "first", "last"].contains(&k.as_str())) {
+    let field = |k: &str| {
+        o.get(k)
+            .map(|x| get_u64(&format!("{key}.{k}"), x))
+            .transpose()
+    };
+    let (iova, size, first, last) = (
+        field("iova")?,
+        field("size")?,
+        field("first")?,
+        field("last")?,
+    );
+    if let Some(k) = o
+        .keys()
+        .find(|k| !["iova", "size", "first", "last"].contains(&k.as_str()))
+    {
         return Err(JsonError::UnknownKey(format!("{key}.{k}")));
     }
     match (iova, size, first, last) {
@@ -249,19 +290,51 @@ fn parse_flags<T: Copy>(
     arr.iter()
         .map(|x| {
             let s = x.as_str().ok_or_else(|| bad(key, expected))?;
-            names.iter().find(|(_, n)| *n == s).map(|(f, _)| *f).ok_or_else(|| bad(key, expected))
+            names
+                .iter()
+                .find(|(_, n)| *n == s)
+                .map(|(f, _)| *f)
+                .ok_or_else(|| bad(key, expected))
         })
         .collect()
 }
 
-const INVAL_KEYS: &[&str] =
-    &["op", "caches", "regime", "stages", "domain", "pasid", "global", "device", "range", "hints"];
-const HINT_KEYS: &[&str] =
-    &["leaf_shift", "tg_shift", "level", "drain_reads", "drain_writes", "pfsid", "max_pending", "queue_id"];
-const SYNC_KEYS: &[&str] =
-    &["op", "interrupt", "store", "sev", "fence", "drain_page_requests", "msi_msh", "msi_attr"];
-const PREFETCH_KEYS: &[&str] = &["op", "device", "pasid", "secure", "range", "size", "stride", "count"];
-const RESP_KEYS: &[&str] = &["op", "device", "pasid", "prg_index", "code", "last", "priv_data", "guest"];
+const INVAL_KEYS: &[&str] = &[
+    "op", "caches", "regime", "stages", "domain", "pasid", "global", "device", "range", "hints",
+];
+const HINT_KEYS: &[&str] = &[
+    "leaf_shift",
+    "tg_shift",
+    "level",
+    "drain_reads",
+    "drain_writes",
+    "pfsid",
+    "max_pending",
+    "queue_id",
+];
+const SYNC_KEYS: &[&str] = &[
+    "op",
+    "interrupt",
+    "store",
+    "sev",
+    "fence",
+    "drain_page_requests",
+    "msi_msh",
+    "msi_attr",
+];
+const PREFETCH_KEYS: &[&str] = &[
+    "op", "device", "pasid", "secure", "range", "size", "stride", "count",
+];
+const RESP_KEYS: &[&str] = &[
+    "op",
+    "device",
+    "pasid",
+    "prg_index",
+    "code",
+    "last",
+    "priv_data",
+    "guest",
+];
 const RESUME_KEYS: &[&str] = &["op", "device", "stag", "action"];
 const TERM_KEYS: &[&str] = &["op", "device"];
 
@@ -284,7 +357,9 @@ pub fn parse_op_value(v: &Value) -> Result<Op, JsonError> {
                         JsonError::NotObject => bad("store", "null or {\"address\", \"data\"}"),
                         e => e,
                     })?;
-                    let address = so.get("address").ok_or(JsonError::Missing("store.address"))?;
+                    let address = so
+                        .get("address")
+                        .ok_or(JsonError::Missing("store.address"))?;
                     Some(Store {
                         address: get_u64("store.address", address)?,
                         data: so.get("data").map_or(Ok(0), |d| get_u64("store.data", d))?,
@@ -307,7 +382,10 @@ pub fn parse_op_value(v: &Value) -> Result<Op, JsonError> {
                 device: o.u32("device")?,
                 pasid: o.opt_u32("pasid")?,
                 secure: o.bool("secure")?,
-                range: o.get("range").map(|r| parse_range("range", r)).transpose()?,
+                range: o
+                    .get("range")
+                    .map(|r| parse_range("range", r))
+                    .transpose()?,
                 size: o.u8("size")?,
                 stride: o.u8("stride")?,
                 count: o.u8("count")?,
@@ -352,11 +430,17 @@ pub fn parse_op_value(v: &Value) -> Result<Op, JsonError> {
                     _ => return Err(bad("action", "\"terminate\", \"retry\" or \"abort\"")),
                 },
             };
-            Ok(Op::Resume { device: o.u32("device")?, stag: o.u16("stag")?, action })
+            Ok(Op::Resume {
+                device: o.u32("device")?,
+                stag: o.u16("stag")?,
+                action,
+            })
         }
         "stall_terminate" => {
             let o = Obj::new(v, TERM_KEYS)?;
-            Ok(Op::StallTerminate { device: o.u32("device")? })
+            Ok(Op::StallTerminate {
+                device: o.u32("device")?,
+            })
         }
         other => Err(JsonError::UnknownOp(other.to_owned())),
     }
@@ -401,7 +485,11 @@ fn parse_inval(o: &Obj<'_>) -> Result<Inval, JsonError> {
         i.pasid = match v.as_str() {
             Some("all") => PasidSel::All,
             Some("none") => PasidSel::NoPasid,
-            _ => PasidSel::One(get_uint("pasid", v, u32::MAX.into(), "\"all\", \"none\" or a PASID")? as u32),
+            _ => {
+                PasidSel::One(
+                    get_uint("pasid", v, u32::MAX.into(), "\"all\", \"none\" or a PASID")? as u32,
+                )
+            }
         };
     }
     i.global = o.bool("global")?;
@@ -469,16 +557,41 @@ mod tests {
             .device(DeviceSel::Range { first: 8, last: 15 })
             .range(AddrRange::new(0x4000_0000, 0x20_0000).unwrap())
             .global(true)
-            .hints(Hints { leaf_shift: 21, tg_shift: 12, level: 2, pfsid: 7, ..Hints::default() });
+            .hints(Hints {
+                leaf_shift: 21,
+                tg_shift: 12,
+                level: 2,
+                pfsid: 7,
+                ..Hints::default()
+            });
         rt(Op::Inval(inval));
-        rt(Op::Inval(Inval::new(Caches::ALL_KINDS).regime(Regime::Secure)));
-        rt(Op::Inval(Inval::new(Caches::DEV_TLB).pasid(PasidSel::NoPasid).device(DeviceSel::One(16))));
-        rt(Op::Inval(Inval::new(Caches::IOTLB).range(AddrRange::Span { first: 0, last: u64::MAX })));
-        rt(Op::Inval(Inval::new(Caches::IOTLB).range(AddrRange::Span { first: 1, last: u64::MAX })));
+        rt(Op::Inval(
+            Inval::new(Caches::ALL_KINDS).regime(Regime::Secure),
+        ));
+        rt(Op::Inval(
+            Inval::new(Caches::DEV_TLB)
+                .pasid(PasidSel::NoPasid)
+                .device(DeviceSel::One(16)),
+        ));
+        rt(Op::Inval(Inval::new(Caches::IOTLB).range(
+            AddrRange::Span {
+                first: 0,
+                last: u64::MAX,
+            },
+        )));
+        rt(Op::Inval(Inval::new(Caches::IOTLB).range(
+            AddrRange::Span {
+                first: 1,
+                last: u64::MAX,
+            },
+        )));
         rt(Op::Sync(Sync::default()));
         rt(Op::Sync(Sync {
             interrupt: true,
-            store: Some(Store { address: 0x1000, data: u64::MAX }),
+            store: Some(Store {
+                address: 0x1000,
+                data: u64::MAX,
+            }),
             sev: true,
             fence: true,
             drain_page_requests: true,
@@ -512,8 +625,16 @@ mod tests {
             priv_data: Some([1, u64::MAX]),
             guest: true,
         }));
-        for action in [StallAction::Terminate, StallAction::Retry, StallAction::Abort] {
-            rt(Op::Resume { device: u32::MAX, stag: 0xffff, action });
+        for action in [
+            StallAction::Terminate,
+            StallAction::Retry,
+            StallAction::Abort,
+        ] {
+            rt(Op::Resume {
+                device: u32::MAX,
+                stag: 0xffff,
+                action,
+            });
         }
         rt(Op::StallTerminate { device: 5 });
     }
@@ -538,8 +659,14 @@ mod tests {
             ("{}", JsonError::Missing("op")),
             (r#"{"op":"flush"}"#, JsonError::UnknownOp("flush".into())),
             (r#"{"op":"inval"}"#, JsonError::Missing("caches")),
-            (r#"{"op":"inval","caches":["iotlb"],"domian":1}"#, JsonError::UnknownKey("domian".into())),
-            (r#"{"op":"stall_terminate","device":5,"x":1}"#, JsonError::UnknownKey("x".into())),
+            (
+                r#"{"op":"inval","caches":["iotlb"],"domian":1}"#,
+                JsonError::UnknownKey("domian".into()),
+            ),
+            (
+                r#"{"op":"stall_terminate","device":5,"x":1}"#,
+                JsonError::UnknownKey("x".into()),
+            ),
         ];
         for (line, want) in cases {
             assert_eq!(parse_op_json(line).as_ref(), Err(want), "{line}");

@@ -7,7 +7,7 @@
 
 use crate::AnyCommand;
 use iommu_inval_core::model::{
-    Caches, DeviceSel, DomainSel, Inval, Op, PasidSel, Regime, RespCode, StallAction, Stages,
+    Caches, DeviceSel, DomainSel, Inval, Op, PasidSel, Regime, RespCode, Stages, StallAction,
 };
 use iommu_inval_core::{AddrRange, FieldValue, Outcome};
 
@@ -41,7 +41,14 @@ pub fn format_fields(cmd: &dyn AnyCommand) -> String {
 
 /// A byte count as `4 KiB`, `2 MiB`, `16 EiB`, or `0x1234 bytes`.
 pub fn size_str(bytes: u128) -> String {
-    const UNITS: [(u32, &str); 6] = [(60, "EiB"), (50, "PiB"), (40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")];
+    const UNITS: [(u32, &str); 6] = [
+        (60, "EiB"),
+        (50, "PiB"),
+        (40, "TiB"),
+        (30, "GiB"),
+        (20, "MiB"),
+        (10, "KiB"),
+    ];
     if bytes == 0 {
         return "0 bytes".into();
     }
@@ -109,7 +116,11 @@ pub fn describe_inval(i: &Inval) -> String {
     if i.caches.contains(Caches::INTR_REMAP) && !addressed {
         if !i.range.is_all() {
             let n = i.range.size();
-            s.push_str(&format!(", {n} entr{} from index {}", if n == 1 { "y" } else { "ies" }, i.range.first()));
+            s.push_str(&format!(
+                ", {n} entr{} from index {}",
+                if n == 1 { "y" } else { "ies" },
+                i.range.first()
+            ));
         }
     } else if addressed {
         s.push_str(", ");
@@ -133,12 +144,16 @@ pub fn describe_inval(i: &Inval) -> String {
             PasidSel::All => whose.push("all PASIDs".into()),
         }
     }
-    let device_tagged = i.caches.intersects(Caches::CONFIG | Caches::DEV_TLB | Caches::INTR_REMAP);
+    let device_tagged = i
+        .caches
+        .intersects(Caches::CONFIG | Caches::DEV_TLB | Caches::INTR_REMAP);
     if device_tagged {
         match i.device {
             DeviceSel::All => whose.push("all devices".into()),
             DeviceSel::One(d) => whose.push(format!("device {}", bdf(d))),
-            DeviceSel::Range { first, last } => whose.push(format!("devices {}..{}", bdf(first), bdf(last))),
+            DeviceSel::Range { first, last } => {
+                whose.push(format!("devices {}..{}", bdf(first), bdf(last)))
+            }
         }
     }
     if !whose.is_empty() {
@@ -181,7 +196,11 @@ pub fn describe_op(op: &Op) -> String {
             let pasid = p.pasid.map(|x| format!(" PASID {x}")).unwrap_or_default();
             match p.range {
                 None => format!("prefetch configuration of device {}{pasid}", bdf(p.device)),
-                Some(r) => format!("prefetch {} of device {}{pasid}", range_str(&r), bdf(p.device)),
+                Some(r) => format!(
+                    "prefetch {} of device {}{pasid}",
+                    range_str(&r),
+                    bdf(p.device)
+                ),
             }
         }
         Op::PageResponse(r) => {
@@ -192,9 +211,17 @@ pub fn describe_op(op: &Op) -> String {
             };
             let pasid = r.pasid.map(|x| format!(" PASID {x}")).unwrap_or_default();
             let last = if r.last { ", last" } else { "" };
-            format!("page response {code} to device {}{pasid}, group {}{last}", bdf(r.device), r.prg_index)
+            format!(
+                "page response {code} to device {}{pasid}, group {}{last}",
+                bdf(r.device),
+                r.prg_index
+            )
         }
-        Op::Resume { device, stag, action } => {
+        Op::Resume {
+            device,
+            stag,
+            action,
+        } => {
             let a = match action {
                 StallAction::Terminate => "terminate",
                 StallAction::Retry => "retry",
@@ -202,7 +229,10 @@ pub fn describe_op(op: &Op) -> String {
             };
             format!("{a} stalled transaction {stag} of device {}", bdf(*device))
         }
-        Op::StallTerminate { device } => format!("terminate every stalled transaction of device {}", bdf(*device)),
+        Op::StallTerminate { device } => format!(
+            "terminate every stalled transaction of device {}",
+            bdf(*device)
+        ),
     }
 }
 
@@ -214,7 +244,10 @@ pub fn describe_ops(ops: &[Op], outcome: &Outcome) -> String {
         s.push_str("no generic effect");
     }
     if !outcome.widened.is_empty() {
-        s.push_str(&format!(" (widened: {})", outcome.widened.names().collect::<Vec<_>>().join(", ")));
+        s.push_str(&format!(
+            " (widened: {})",
+            outcome.widened.names().collect::<Vec<_>>().join(", ")
+        ));
     }
     if let Some(d) = outcome.dropped {
         s.push_str(&format!(" (dropped: {d})"));
@@ -249,9 +282,20 @@ mod tests {
             describe_inval(&i),
             "invalidate stage-1 IOTLB, 2 MiB at 0x40000000, domain 1 PASID 5, leaf only"
         );
-        let d = Inval::new(Caches::DEV_TLB).device(DeviceSel::One(16)).pasid(PasidSel::All);
-        assert_eq!(describe_inval(&d), "invalidate device TLB, all addresses, all PASIDs device 00:02.0");
-        let s = Sync { store: Some(Store { address: 0x1000, data: 1 }), ..Sync::default() };
+        let d = Inval::new(Caches::DEV_TLB)
+            .device(DeviceSel::One(16))
+            .pasid(PasidSel::All);
+        assert_eq!(
+            describe_inval(&d),
+            "invalidate device TLB, all addresses, all PASIDs device 00:02.0"
+        );
+        let s = Sync {
+            store: Some(Store {
+                address: 0x1000,
+                data: 1,
+            }),
+            ..Sync::default()
+        };
         assert_eq!(describe_op(&Op::Sync(s)), "sync, store 0x1 to 0x1000");
     }
 }

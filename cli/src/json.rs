@@ -17,8 +17,8 @@
 //! assert_eq!(j.to_string(), r#"{"arch":"amd","op":"INVALIDATE_DEVTAB_ENTRY","fields":{"device_id":16}}"#);
 //! ```
 
-pub use crate::jsonval::{describe_decode_error, JsonError};
 use crate::jsonval::{as_u64, parse_line};
+pub use crate::jsonval::{describe_decode_error, JsonError};
 use crate::{AnyCommand, Arch, ArchOps, NativeAny};
 use iommu_inval_core::{ArchId, DecodeError, FieldError, FieldValue};
 use serde_json::{json, Map, Value};
@@ -68,47 +68,81 @@ fn to_field_value(name: &str, v: &Value) -> Result<FieldValue, JsonError> {
         Value::Array(a) => match a.as_slice() {
             [x, y] => match (as_u64(x), as_u64(y)) {
                 (Some(x), Some(y)) => Ok(FieldValue::Pair([x, y])),
-                _ => Err(JsonError::BadValue { key: name.to_owned(), expected: "two 64-bit integers" }),
+                _ => Err(JsonError::BadValue {
+                    key: name.to_owned(),
+                    expected: "two 64-bit integers",
+                }),
             },
-            _ => Err(JsonError::BadValue { key: name.to_owned(), expected: "a list of two 64-bit integers" }),
+            _ => Err(JsonError::BadValue {
+                key: name.to_owned(),
+                expected: "a list of two 64-bit integers",
+            }),
         },
-        other => as_u64(other).map(FieldValue::Uint).ok_or_else(|| JsonError::BadValue {
-            key: name.to_owned(),
-            expected: "a boolean or an unsigned 64-bit integer",
-        }),
+        other => as_u64(other)
+            .map(FieldValue::Uint)
+            .ok_or_else(|| JsonError::BadValue {
+                key: name.to_owned(),
+                expected: "a boolean or an unsigned 64-bit integer",
+            }),
     }
 }
 
 /// [`parse_native_json`] for an already parsed value.
 pub fn parse_native_value(arch: &Arch, v: &Value, words: usize) -> Result<NativeAny, JsonError> {
     let m = v.as_object().ok_or(JsonError::NotObject)?;
-    if let Some(k) = m.keys().find(|k| !["arch", "op", "fields"].contains(&k.as_str())) {
+    if let Some(k) = m
+        .keys()
+        .find(|k| !["arch", "op", "fields"].contains(&k.as_str()))
+    {
         return Err(JsonError::UnknownKey(k.clone()));
     }
     match m.get("arch") {
         None | Some(Value::Null) => {}
         Some(Value::String(a)) if a == arch.id().name() => {}
         Some(Value::String(a)) => {
-            return Err(JsonError::ArchMismatch { want: arch.id().name(), got: a.clone() })
+            return Err(JsonError::ArchMismatch {
+                want: arch.id().name(),
+                got: a.clone(),
+            })
         }
-        Some(_) => return Err(JsonError::BadValue { key: "arch".into(), expected: "a string" }),
+        Some(_) => {
+            return Err(JsonError::BadValue {
+                key: "arch".into(),
+                expected: "a string",
+            })
+        }
     }
     let op = match m.get("op") {
         None => return Err(JsonError::Missing("op")),
         Some(Value::String(s)) => s.as_str(),
-        Some(_) => return Err(JsonError::BadValue { key: "op".into(), expected: "a string" }),
+        Some(_) => {
+            return Err(JsonError::BadValue {
+                key: "op".into(),
+                expected: "a string",
+            })
+        }
     };
-    let names = arch.field_names(op).ok_or_else(|| JsonError::UnknownOp(op.to_owned()))?;
+    let names = arch
+        .field_names(op)
+        .ok_or_else(|| JsonError::UnknownOp(op.to_owned()))?;
     let empty = Map::new();
     let fields = match m.get("fields") {
         None | Some(Value::Null) => &empty,
         Some(Value::Object(f)) => f,
-        Some(_) => return Err(JsonError::BadValue { key: "fields".into(), expected: "an object" }),
+        Some(_) => {
+            return Err(JsonError::BadValue {
+                key: "fields".into(),
+                expected: "an object",
+            })
+        }
     };
     let mut vals: Vec<(&str, FieldValue)> = Vec::with_capacity(fields.len());
     for (k, v) in fields {
         if !names.contains(&k.as_str()) {
-            return Err(JsonError::UnknownField { op: op.to_owned(), field: k.clone() });
+            return Err(JsonError::UnknownField {
+                op: op.to_owned(),
+                field: k.clone(),
+            });
         }
         vals.push((k.as_str(), to_field_value(k, v)?));
     }
@@ -124,7 +158,10 @@ pub fn parse_native_value(arch: &Arch, v: &Value, words: usize) -> Result<Native
                 })
                 .collect();
             if swapped == vals {
-                return Err(JsonError::TooWide { op: op.to_owned(), field: f.to_owned() });
+                return Err(JsonError::TooWide {
+                    op: op.to_owned(),
+                    field: f.to_owned(),
+                });
             }
             build(arch, op, &swapped, words).map_err(|e| map_field_error(op, e))
         }
@@ -132,15 +169,26 @@ pub fn parse_native_value(arch: &Arch, v: &Value, words: usize) -> Result<Native
     }
 }
 
-fn build(arch: &Arch, op: &str, vals: &[(&str, FieldValue)], words: usize) -> Result<NativeAny, FieldError> {
-    arch.from_fields(op, &mut vals.iter().copied(), words)
+fn build(
+    arch: &Arch,
+    op: &str,
+    vals: &[(&str, FieldValue)],
+    words: usize,
+) -> Result<NativeAny, FieldError> {
+    arch.build_from_fields(op, &mut vals.iter().copied(), words)
 }
 
 fn map_field_error(op: &str, e: FieldError) -> JsonError {
     match e {
         FieldError::UnknownOp => JsonError::UnknownOp(op.to_owned()),
-        FieldError::UnknownField(f) => JsonError::UnknownField { op: op.to_owned(), field: f.to_owned() },
-        FieldError::TooWide(f) => JsonError::TooWide { op: op.to_owned(), field: f.to_owned() },
+        FieldError::UnknownField(f) => JsonError::UnknownField {
+            op: op.to_owned(),
+            field: f.to_owned(),
+        },
+        FieldError::TooWide(f) => JsonError::TooWide {
+            op: op.to_owned(),
+            field: f.to_owned(),
+        },
         FieldError::Invalid(d) => JsonError::Invalid(d),
     }
 }
@@ -151,7 +199,9 @@ pub fn json_error_kind(e: &JsonError) -> &'static str {
     match e {
         JsonError::UnknownOp(_) => "unknown_opcode",
         JsonError::Invalid(d) => d.kind.as_str(),
-        JsonError::TooWide { .. } | JsonError::UnknownField { .. } | JsonError::BadValue { .. } => "invalid_field",
+        JsonError::TooWide { .. } | JsonError::UnknownField { .. } | JsonError::BadValue { .. } => {
+            "invalid_field"
+        }
         JsonError::BadWidth(_) => "bad_length",
         _ => "bad_json",
     }

@@ -59,7 +59,11 @@ impl fmt::Display for JsonError {
             JsonError::Missing(k) => write!(f, "missing key \"{k}\""),
             JsonError::UnknownKey(k) => write!(f, "unknown key \"{}\"", clip(k)),
             JsonError::ArchMismatch { want, got } => {
-                write!(f, "object is for arch \"{}\" but --arch is {want}", clip(got))
+                write!(
+                    f,
+                    "object is for arch \"{}\" but --arch is {want}",
+                    clip(got)
+                )
             }
             JsonError::UnknownOp(op) => write!(f, "unknown op \"{}\"", clip(op)),
             JsonError::UnknownField { op, field } => {
@@ -69,7 +73,12 @@ impl fmt::Display for JsonError {
                 write!(f, "\"{}\": expected {expected}", clip(key))
             }
             JsonError::TooWide { op, field } => {
-                write!(f, "value of field \"{}\" does not fit {}", clip(field), clip(op))
+                write!(
+                    f,
+                    "value of field \"{}\" does not fit {}",
+                    clip(field),
+                    clip(op)
+                )
             }
             JsonError::Invalid(e) => write!(f, "{}: {}", e.kind.as_str(), describe_decode_error(e)),
             JsonError::BadWidth(n) => write!(f, "descriptor width of {n} words is not available"),
@@ -87,7 +96,10 @@ pub fn describe_decode_error(e: &iommu_inval_core::DecodeError) -> String {
     match e.kind {
         ErrorKind::UnknownOpcode => format!("unknown opcode {:#x}", e.mask),
         ErrorKind::ReservedBits => {
-            format!("reserved bits set: {bits} (w{} mask {:#018x})", e.word, e.mask)
+            format!(
+                "reserved bits set: {bits} (w{} mask {:#018x})",
+                e.word, e.mask
+            )
         }
         ErrorKind::InvalidField => {
             format!("invalid value in field {} ({bits})", e.field)
@@ -108,7 +120,11 @@ pub fn bit_ranges(word: u8, mask: u64) -> String {
                 bit += 1;
             }
             let hi = bit - 1;
-            parts.push(if hi == lo { format!("w{word}[{lo}]") } else { format!("w{word}[{hi}:{lo}]") });
+            parts.push(if hi == lo {
+                format!("w{word}[{lo}]")
+            } else {
+                format!("w{word}[{hi}:{lo}]")
+            });
         } else {
             bit += 1;
         }
@@ -145,7 +161,9 @@ pub fn as_u64(v: &Value) -> Option<u64> {
         Value::String(s) => {
             let t = s.trim();
             if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-                crate::text::parse_hex_word(h, 0).ok().filter(|_| !h.is_empty())
+                crate::text::parse_hex_word(h, 0)
+                    .ok()
+                    .filter(|_| !h.is_empty())
             } else if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
                 t.parse().ok()
             } else {
@@ -158,14 +176,20 @@ pub fn as_u64(v: &Value) -> Option<u64> {
 
 /// `as_u64` for a named key, with a typed error.
 pub fn get_u64(key: &str, v: &Value) -> Result<u64, JsonError> {
-    as_u64(v).ok_or_else(|| JsonError::BadValue { key: key.to_owned(), expected: "an unsigned integer" })
+    as_u64(v).ok_or_else(|| JsonError::BadValue {
+        key: key.to_owned(),
+        expected: "an unsigned integer",
+    })
 }
 
 /// An unsigned integer that fits `max`.
 pub fn get_uint(key: &str, v: &Value, max: u64, expected: &'static str) -> Result<u64, JsonError> {
     match as_u64(v) {
         Some(x) if x <= max => Ok(x),
-        _ => Err(JsonError::BadValue { key: key.to_owned(), expected }),
+        _ => Err(JsonError::BadValue {
+            key: key.to_owned(),
+            expected,
+        }),
     }
 }
 
@@ -175,7 +199,10 @@ pub fn get_bool(key: &str, v: &Value) -> Result<bool, JsonError> {
         Value::Bool(b) => Ok(*b),
         Value::Number(n) if n.as_u64() == Some(0) => Ok(false),
         Value::Number(n) if n.as_u64() == Some(1) => Ok(true),
-        _ => Err(JsonError::BadValue { key: key.to_owned(), expected: "a boolean" }),
+        _ => Err(JsonError::BadValue {
+            key: key.to_owned(),
+            expected: "a boolean",
+        }),
     }
 }
 
@@ -190,7 +217,15 @@ mod tests {
         assert_eq!(as_u64(&json!("0x1000")), Some(0x1000));
         assert_eq!(as_u64(&json!("4096")), Some(4096));
         assert_eq!(as_u64(&json!(u64::MAX)), Some(u64::MAX));
-        for bad in [json!(-1), json!(1.5), json!("0x"), json!(""), json!("12a"), json!(null), json!([1])] {
+        for bad in [
+            json!(-1),
+            json!(1.5),
+            json!("0x"),
+            json!(""),
+            json!("12a"),
+            json!(null),
+            json!([1]),
+        ] {
             assert_eq!(as_u64(&bad), None, "{bad}");
         }
         assert!(get_uint("x", &json!(65536), 0xffff, "16 bits").is_err());

@@ -43,7 +43,8 @@ pub mod text;
 use enum_dispatch::enum_dispatch;
 use iommu_inval_core::sink::Full;
 use iommu_inval_core::{
-    ArchId, Context, DecodeError, FieldError, FieldValue, LowerError, NativeCommand, Op, Outcome, Sink,
+    ArchId, Context, DecodeError, FieldError, FieldValue, LowerError, NativeCommand, Op, Outcome,
+    Sink,
 };
 
 /// A native command of any of the three architectures.
@@ -83,7 +84,7 @@ pub trait ArchOps {
     /// Decode one command from its words (2, or 4 for 256-bit VT-d).
     fn decode(&self, words: &[u64]) -> Result<NativeAny, DecodeError>;
     /// Build a command from an op name and named fields.
-    fn from_fields(
+    fn build_from_fields(
         &self,
         op: &str,
         fields: &mut dyn Iterator<Item = (&str, FieldValue)>,
@@ -94,7 +95,12 @@ pub trait ArchOps {
     /// Every op name, in table order.
     fn op_names(&self) -> &'static [&'static str];
     /// Lower a generic op with this architecture's capabilities (appended to `out`).
-    fn lower(&self, op: &Op, ctx: &dyn Context, out: &mut Vec<NativeAny>) -> Result<Outcome, LowerError>;
+    fn lower(
+        &self,
+        op: &Op,
+        ctx: &dyn Context,
+        out: &mut Vec<NativeAny>,
+    ) -> Result<Outcome, LowerError>;
 }
 
 /// Arm SMMUv3 with its host capabilities.
@@ -128,9 +134,15 @@ impl Arch {
     /// The architecture with default (typical modern host) capabilities.
     pub fn new(id: ArchId) -> Arch {
         match id {
-            ArchId::Smmuv3 => Arch::Smmuv3(Smmuv3Arch { caps: arm::Caps::default() }),
-            ArchId::Vtd => Arch::Vtd(VtdArch { caps: vtd::Caps::default() }),
-            ArchId::Amd => Arch::Amd(AmdArch { caps: amd::Caps::default() }),
+            ArchId::Smmuv3 => Arch::Smmuv3(Smmuv3Arch {
+                caps: arm::Caps::default(),
+            }),
+            ArchId::Vtd => Arch::Vtd(VtdArch {
+                caps: vtd::Caps::default(),
+            }),
+            ArchId::Amd => Arch::Amd(AmdArch {
+                caps: amd::Caps::default(),
+            }),
         }
     }
     /// Words per command for a descriptor width in bits (128 or 256; 256
@@ -208,7 +220,11 @@ impl Arch {
                 Arch::Smmuv3(Smmuv3Arch { caps: c })
             }
             ArchId::Vtd => {
-                let mut c = if o.legacy { vtd::Caps::legacy() } else { vtd::Caps::default() };
+                let mut c = if o.legacy {
+                    vtd::Caps::legacy()
+                } else {
+                    vtd::Caps::default()
+                };
                 c.dev_tlb &= !o.no_ats;
                 c.mamv = o.mamv.unwrap_or(c.mamv);
                 c.pasid_bits = o.pasid_bits.unwrap_or(c.pasid_bits);
@@ -259,7 +275,11 @@ macro_rules! impl_arch {
             fn visit_fields(&self, f: &mut dyn FnMut(&'static str, FieldValue)) {
                 NativeCommand::for_each_field(self, f)
             }
-            fn lift_ops(&self, ctx: &dyn Context, out: &mut Vec<Op>) -> Result<Outcome, LowerError> {
+            fn lift_ops(
+                &self,
+                ctx: &dyn Context,
+                out: &mut Vec<Op>,
+            ) -> Result<Outcome, LowerError> {
                 $krate::lift(self, ctx, out)
             }
         }
@@ -271,13 +291,14 @@ macro_rules! impl_arch {
             fn decode(&self, words: &[u64]) -> Result<NativeAny, DecodeError> {
                 <$krate::Command as NativeCommand>::decode(words).map(NativeAny::$variant)
             }
-            fn from_fields(
+            fn build_from_fields(
                 &self,
                 op: &str,
                 fields: &mut dyn Iterator<Item = (&str, FieldValue)>,
                 words: usize,
             ) -> Result<NativeAny, FieldError> {
-                <$krate::Command as NativeCommand>::from_fields(op, fields, words).map(NativeAny::$variant)
+                <$krate::Command as NativeCommand>::from_fields(op, fields, words)
+                    .map(NativeAny::$variant)
             }
             fn field_names(&self, op: &str) -> Option<&'static [&'static str]> {
                 <$krate::Command as NativeCommand>::field_names(op)
@@ -285,7 +306,12 @@ macro_rules! impl_arch {
             fn op_names(&self) -> &'static [&'static str] {
                 <$krate::Command as NativeCommand>::op_names()
             }
-            fn lower(&self, op: &Op, ctx: &dyn Context, out: &mut Vec<NativeAny>) -> Result<Outcome, LowerError> {
+            fn lower(
+                &self,
+                op: &Op,
+                ctx: &dyn Context,
+                out: &mut Vec<NativeAny>,
+            ) -> Result<Outcome, LowerError> {
                 $krate::lower(op, &self.caps, ctx, &mut AnySink(out))
             }
         }

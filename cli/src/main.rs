@@ -210,9 +210,15 @@ fn parse_num(s: &str) -> Result<u64, String> {
 struct Usage(String);
 
 fn words_of(arch: &Arch, width: &str) -> Result<usize, Usage> {
-    let bits: u32 = width.parse().map_err(|_| Usage(format!("bad descriptor width {width}")))?;
-    arch.words_for_width(bits)
-        .ok_or_else(|| Usage(format!("--desc-width {bits} is only available for vtd; {} commands are 128-bit", arch.id())))
+    let bits: u32 = width
+        .parse()
+        .map_err(|_| Usage(format!("bad descriptor width {width}")))?;
+    arch.words_for_width(bits).ok_or_else(|| {
+        Usage(format!(
+            "--desc-width {bits} is only available for vtd; {} commands are 128-bit",
+            arch.id()
+        ))
+    })
 }
 
 fn load_ctx(c: &Ctx) -> Result<Box<dyn Context>, Usage> {
@@ -223,7 +229,8 @@ fn load_ctx(c: &Ctx) -> Result<Box<dyn Context>, Usage> {
             File::open(p)
                 .and_then(|f| f.take(64 << 20).read_to_string(&mut text))
                 .map_err(|e| Usage(format!("cannot read topology {}: {e}", p.display())))?;
-            let t = Topology::from_json(&text).map_err(|e| Usage(format!("{}: {e}", p.display())))?;
+            let t =
+                Topology::from_json(&text).map_err(|e| Usage(format!("{}: {e}", p.display())))?;
             Ok(Box::new(t))
         }
     }
@@ -232,7 +239,10 @@ fn load_ctx(c: &Ctx) -> Result<Box<dyn Context>, Usage> {
 fn target(arch: ArchArg, caps: &CapsArgs) -> Result<Arch, Usage> {
     let desc_width = match &caps.out_desc_width {
         None => None,
-        Some(w) => Some(w.parse().map_err(|_| Usage(format!("bad descriptor width {w}")))?),
+        Some(w) => Some(
+            w.parse()
+                .map_err(|_| Usage(format!("bad descriptor width {w}")))?,
+        ),
     };
     let o = CapsOpts {
         max_cmds: caps.max_cmds,
@@ -246,17 +256,29 @@ fn target(arch: ArchArg, caps: &CapsArgs) -> Result<Arch, Usage> {
     Arch::with_caps(arch.id(), &o).map_err(Usage)
 }
 
-fn native_source<'a>(input: &'a NativeIn, stdin: &'a mut dyn io::BufRead, words: usize) -> Result<Source<'a>, Usage> {
+fn native_source<'a>(
+    input: &'a NativeIn,
+    stdin: &'a mut dyn io::BufRead,
+    words: usize,
+) -> Result<Source<'a>, Usage> {
     match &input.raw {
         Some(p) => {
             if !input.commands.is_empty() {
-                return Err(Usage("give commands either as arguments or with --raw, not both".into()));
+                return Err(Usage(
+                    "give commands either as arguments or with --raw, not both".into(),
+                ));
             }
-            let mut f = File::open(p).map_err(|e| Usage(format!("cannot open {}: {e}", p.display())))?;
+            let mut f =
+                File::open(p).map_err(|e| Usage(format!("cannot open {}: {e}", p.display())))?;
             let offset = input.offset.unwrap_or(0);
-            f.seek(SeekFrom::Start(offset)).map_err(|e| Usage(format!("cannot seek {}: {e}", p.display())))?;
+            f.seek(SeekFrom::Start(offset))
+                .map_err(|e| Usage(format!("cannot seek {}: {e}", p.display())))?;
             let _ = words;
-            Ok(Source::Raw { reader: Box::new(BufReader::new(f)), offset, count: input.count })
+            Ok(Source::Raw {
+                reader: Box::new(BufReader::new(f)),
+                offset,
+                count: input.count,
+            })
         }
         None if input.commands.is_empty() => Ok(Source::Lines(Box::new(stdin))),
         None => Ok(Source::Args(&input.commands)),
@@ -271,39 +293,123 @@ fn text_source<'a>(args: &'a [String], stdin: &'a mut dyn io::BufRead) -> Source
     }
 }
 
-fn execute(cli: &Cli, stdin: &mut dyn io::BufRead, io: &mut Io<'_>) -> Result<io::Result<()>, Usage> {
+fn execute(
+    cli: &Cli,
+    stdin: &mut dyn io::BufRead,
+    io: &mut Io<'_>,
+) -> Result<io::Result<()>, Usage> {
     Ok(match &cli.cmd {
-        Cmd::Decode { arch, json, ctx, input } => {
+        Cmd::Decode {
+            arch,
+            json,
+            ctx,
+            input,
+        } => {
             let a = Arch::new(arch.id());
             let words = words_of(&a, &input.desc_width)?;
             let c = load_ctx(ctx)?;
             let src = native_source(input, stdin, words)?;
-            run::decode(&a, words, Opts { json: *json, explain: false }, &*c, src, io)
+            run::decode(
+                &a,
+                words,
+                Opts {
+                    json: *json,
+                    explain: false,
+                },
+                &*c,
+                src,
+                io,
+            )
         }
-        Cmd::Encode { arch, desc_width, json, objects } => {
+        Cmd::Encode {
+            arch,
+            desc_width,
+            json,
+            objects,
+        } => {
             let a = Arch::new(arch.id());
             let words = words_of(&a, desc_width)?;
-            run::encode(&a, words, Opts { json: *json, explain: false }, text_source(objects, stdin), io)
+            run::encode(
+                &a,
+                words,
+                Opts {
+                    json: *json,
+                    explain: false,
+                },
+                text_source(objects, stdin),
+                io,
+            )
         }
-        Cmd::Lift { arch, explain, json, ctx, input } => {
+        Cmd::Lift {
+            arch,
+            explain,
+            json,
+            ctx,
+            input,
+        } => {
             let a = Arch::new(arch.id());
             let words = words_of(&a, &input.desc_width)?;
             let c = load_ctx(ctx)?;
             let src = native_source(input, stdin, words)?;
-            run::lift(&a, words, Opts { json: *json, explain: *explain }, &*c, src, io)
+            run::lift(
+                &a,
+                words,
+                Opts {
+                    json: *json,
+                    explain: *explain,
+                },
+                &*c,
+                src,
+                io,
+            )
         }
-        Cmd::Lower { arch, explain, json, ctx, caps, ops } => {
+        Cmd::Lower {
+            arch,
+            explain,
+            json,
+            ctx,
+            caps,
+            ops,
+        } => {
             let a = target(*arch, caps)?;
             let c = load_ctx(ctx)?;
-            run::lower(&a, Opts { json: *json, explain: *explain }, &*c, text_source(ops, stdin), io)
+            run::lower(
+                &a,
+                Opts {
+                    json: *json,
+                    explain: *explain,
+                },
+                &*c,
+                text_source(ops, stdin),
+                io,
+            )
         }
-        Cmd::Convert { from, to, explain, json, ctx, caps, input } => {
+        Cmd::Convert {
+            from,
+            to,
+            explain,
+            json,
+            ctx,
+            caps,
+            input,
+        } => {
             let f = Arch::new(from.id());
             let t = target(*to, caps)?;
             let words = words_of(&f, &input.desc_width)?;
             let c = load_ctx(ctx)?;
             let src = native_source(input, stdin, words)?;
-            run::convert(&f, &t, words, Opts { json: *json, explain: *explain }, &*c, src, io)
+            run::convert(
+                &f,
+                &t,
+                words,
+                Opts {
+                    json: *json,
+                    explain: *explain,
+                },
+                &*c,
+                src,
+                io,
+            )
         }
     })
 }
@@ -325,7 +431,11 @@ fn main() -> ExitCode {
     let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
     let stderr = io::stderr();
     let mut err = stderr.lock();
-    let mut io = Io { out: &mut out, err: &mut err, status: Status::default() };
+    let mut io = Io {
+        out: &mut out,
+        err: &mut err,
+        status: Status::default(),
+    };
     let result = match execute(&cli, &mut stdin, &mut io) {
         Ok(r) => r.and_then(|()| io.out.flush()),
         Err(Usage(m)) => {

@@ -11,7 +11,9 @@
 use crate::explain::{widened_list, Explanation};
 use crate::generic::{op_to_json, parse_op_value};
 use crate::human::{describe_ops, format_fields, FIELDS_WIDTH};
-use crate::json::{command_to_json, decode_error_json, error_json, json_error_kind, parse_native_value};
+use crate::json::{
+    command_to_json, decode_error_json, error_json, json_error_kind, parse_native_value,
+};
 use crate::jsonval::{describe_decode_error, parse_line, JsonError};
 use crate::text::{format_words, is_skippable, parse_hex_line, LineReader};
 use crate::{AnyCommand, Arch, ArchOps, NativeAny};
@@ -141,7 +143,10 @@ fn for_each_text(
 fn no_input(io: &mut Io<'_>, seen: bool) -> io::Result<()> {
     if !seen && io.status.0 == 0 {
         io.status.note(2);
-        writeln!(io.err, "iommu-inval: no input: give commands as arguments, on stdin, or with --raw")?;
+        writeln!(
+            io.err,
+            "iommu-inval: no input: give commands as arguments, on stdin, or with --raw"
+        )?;
     }
     Ok(())
 }
@@ -155,17 +160,24 @@ fn for_each_native(
     mut f: impl FnMut(&mut Io<'_>, Loc, &[u64]) -> io::Result<()>,
 ) -> io::Result<()> {
     match src {
-        Source::Raw { mut reader, offset, count } => {
+        Source::Raw {
+            mut reader,
+            offset,
+            count,
+        } => {
             let size = words * 8;
             let mut buf = [0u8; 32];
             let mut index = 0u64;
             if count == Some(0) {
                 return Ok(());
             }
-            while count.is_none_or(|c| index < c) {
+            while count.map_or(true, |c| index < c) {
                 let chunk = buf.get_mut(..size).unwrap_or(&mut []);
                 let got = read_full(&mut reader, chunk)?;
-                let loc = Loc::Raw { index, offset: offset.saturating_add(index.saturating_mul(size as u64)) };
+                let loc = Loc::Raw {
+                    index,
+                    offset: offset.saturating_add(index.saturating_mul(size as u64)),
+                };
                 if got == 0 {
                     break;
                 }
@@ -185,9 +197,11 @@ fn for_each_native(
             }
             no_input(io, index > 0)
         }
-        other => for_each_text(other, io, |io, loc, line| match parse_hex_line(line, words) {
-            Ok((w, n)) => f(io, loc, w.get(..n).unwrap_or(&[])),
-            Err(e) => io.complain(2, loc, &e),
+        other => for_each_text(other, io, |io, loc, line| {
+            match parse_hex_line(line, words) {
+                Ok((w, n)) => f(io, loc, w.get(..n).unwrap_or(&[])),
+                Err(e) => io.complain(2, loc, &e),
+            }
         }),
     }
 }
@@ -220,8 +234,21 @@ fn lift_error_json(arch: &Arch, e: &LowerError) -> Value {
 }
 
 /// `decode`: one line (or JSON object) per command.
-pub fn decode(arch: &Arch, words: usize, opts: Opts, ctx: &dyn Context, src: Source<'_>, io: &mut Io<'_>) -> io::Result<()> {
-    let op_width = arch.op_names().iter().map(|n| n.len()).max().unwrap_or(0).max("<invalid>".len());
+pub fn decode(
+    arch: &Arch,
+    words: usize,
+    opts: Opts,
+    ctx: &dyn Context,
+    src: Source<'_>,
+    io: &mut Io<'_>,
+) -> io::Result<()> {
+    let op_width = arch
+        .op_names()
+        .iter()
+        .map(|n| n.len())
+        .max()
+        .unwrap_or(0)
+        .max("<invalid>".len());
     let mut ops = Vec::new();
     for_each_native(src, words, io, |io, _loc, w| match arch.decode(w) {
         Ok(cmd) => {
@@ -234,7 +261,11 @@ pub fn decode(arch: &Arch, words: usize, opts: Opts, ctx: &dyn Context, src: Sou
                 Err(e) => format!("cannot lift: {e}"),
             };
             let fields = format_fields(&cmd);
-            writeln!(io.out, "{:<op_width$}  {fields:<FIELDS_WIDTH$}  # {meaning}", cmd.op_name())
+            writeln!(
+                io.out,
+                "{:<op_width$}  {fields:<FIELDS_WIDTH$}  # {meaning}",
+                cmd.op_name()
+            )
         }
         Err(e) => {
             io.status.note(1);
@@ -255,7 +286,13 @@ pub fn decode(arch: &Arch, words: usize, opts: Opts, ctx: &dyn Context, src: Sou
 }
 
 /// `encode`: JSON objects of the decode shape to canonical words.
-pub fn encode(arch: &Arch, words: usize, opts: Opts, src: Source<'_>, io: &mut Io<'_>) -> io::Result<()> {
+pub fn encode(
+    arch: &Arch,
+    words: usize,
+    opts: Opts,
+    src: Source<'_>,
+    io: &mut Io<'_>,
+) -> io::Result<()> {
     for_each_text(src, io, |io, loc, line| {
         match parse_line(line).and_then(|v| parse_native_value(arch, &v, words)) {
             Ok(cmd) => {
@@ -267,17 +304,34 @@ pub fn encode(arch: &Arch, words: usize, opts: Opts, src: Source<'_>, io: &mut I
     })
 }
 
-fn json_failure(arch: &Arch, opts: Opts, io: &mut Io<'_>, loc: Loc, e: &JsonError) -> io::Result<()> {
+fn json_failure(
+    arch: &Arch,
+    opts: Opts,
+    io: &mut Io<'_>,
+    loc: Loc,
+    e: &JsonError,
+) -> io::Result<()> {
     if opts.json {
         io.status.note(1);
-        io.line(&error_json(arch.id(), json_error_kind(e), &format!("{loc}: {e}")))
+        io.line(&error_json(
+            arch.id(),
+            json_error_kind(e),
+            &format!("{loc}: {e}"),
+        ))
     } else {
         io.complain(1, loc, e)
     }
 }
 
 /// `lift`: native commands to generic JSON Lines.
-pub fn lift(arch: &Arch, words: usize, opts: Opts, ctx: &dyn Context, src: Source<'_>, io: &mut Io<'_>) -> io::Result<()> {
+pub fn lift(
+    arch: &Arch,
+    words: usize,
+    opts: Opts,
+    ctx: &dyn Context,
+    src: Source<'_>,
+    io: &mut Io<'_>,
+) -> io::Result<()> {
     let mut ops = Vec::new();
     for_each_native(src, words, io, |io, loc, w| {
         let cmd = match arch.decode(w) {
@@ -292,7 +346,10 @@ pub fn lift(arch: &Arch, words: usize, opts: Opts, ctx: &dyn Context, src: Sourc
         if opts.explain && opts.json {
             let mut m = Map::new();
             m.insert("input".into(), command_to_json(&cmd));
-            m.insert("ops".into(), Value::Array(ops.iter().map(op_to_json).collect()));
+            m.insert(
+                "ops".into(),
+                Value::Array(ops.iter().map(op_to_json).collect()),
+            );
             outcome_json_into(&outcome, &mut m);
             return io.line(&Value::Object(m));
         }
@@ -323,7 +380,10 @@ fn outcome_text(o: &Outcome) -> String {
 
 fn outcome_json_into(o: &Outcome, m: &mut Map<String, Value>) {
     m.insert("widened".into(), json!(widened_list(o.widened)));
-    m.insert("dropped".into(), o.dropped.map_or(Value::Null, |d| json!(d)));
+    m.insert(
+        "dropped".into(),
+        o.dropped.map_or(Value::Null, |d| json!(d)),
+    );
 }
 
 fn decode_failure(
@@ -338,12 +398,23 @@ fn decode_failure(
         io.status.note(1);
         io.line(&decode_error_json(arch.id(), e))
     } else {
-        let msg = format!("{}: {} ({})", e.kind.as_str(), describe_decode_error(e), format_words(w));
+        let msg = format!(
+            "{}: {} ({})",
+            e.kind.as_str(),
+            describe_decode_error(e),
+            format_words(w)
+        );
         io.complain(1, loc, &msg)
     }
 }
 
-fn lower_failure(arch: &Arch, opts: Opts, io: &mut Io<'_>, loc: Loc, e: &LowerError) -> io::Result<()> {
+fn lower_failure(
+    arch: &Arch,
+    opts: Opts,
+    io: &mut Io<'_>,
+    loc: Loc,
+    e: &LowerError,
+) -> io::Result<()> {
     if opts.json {
         io.status.note(1);
         io.line(&lift_error_json(arch, e))
@@ -362,7 +433,11 @@ struct Translation {
 
 impl Translation {
     fn new() -> Self {
-        Translation { outputs: Vec::new(), outcome: Outcome::default(), errors: Vec::new() }
+        Translation {
+            outputs: Vec::new(),
+            outcome: Outcome::default(),
+            errors: Vec::new(),
+        }
     }
     fn clear(&mut self) {
         self.outputs.clear();
@@ -397,13 +472,18 @@ fn report(
     lift_outcome: &Outcome,
     t: &Translation,
 ) -> io::Result<()> {
-    let explanation = opts.explain.then(|| Explanation::of(to.id(), input_ops, &t.outputs, ctx));
+    let explanation = opts
+        .explain
+        .then(|| Explanation::of(to.id(), input_ops, &t.outputs, ctx));
     let widened = lift_outcome.widened | t.outcome.widened;
     let dropped = t.outcome.dropped.or(lift_outcome.dropped);
     if opts.explain && opts.json {
         let mut m = Map::new();
         m.insert("input".into(), input_json);
-        m.insert("output".into(), Value::Array(t.outputs.iter().map(command_to_json).collect()));
+        m.insert(
+            "output".into(),
+            Value::Array(t.outputs.iter().map(command_to_json).collect()),
+        );
         if let Some(x) = &explanation {
             x.json_into(&mut m);
         }
@@ -442,11 +522,14 @@ fn report(
             // With nothing emitted, "exact" only restates the drop or the error.
             let quiet = t.outputs.is_empty() && (dropped.is_some() || !t.errors.is_empty());
             let mut s = match &explanation {
-                Some(x) if !(quiet && !x.is_under()) => x.text(),
+                Some(x) if !quiet || x.is_under() => x.text(),
                 _ => String::new(),
             };
             if !widened.is_empty() {
-                s.push_str(&format!("; reported widened: {}", widened_list(widened).join(", ")));
+                s.push_str(&format!(
+                    "; reported widened: {}",
+                    widened_list(widened).join(", ")
+                ));
             }
             if let Some(d) = dropped {
                 s.push_str(&format!("; dropped: {d}"));
@@ -455,7 +538,11 @@ fn report(
                 s.push_str(&format!("; error {}: {e}", e.kind().as_str()));
             }
             let s = s.trim_start_matches("; ");
-            writeln!(io.out, "#   => {}", if s.is_empty() { "nothing to do" } else { s })?;
+            writeln!(
+                io.out,
+                "#   => {}",
+                if s.is_empty() { "nothing to do" } else { s }
+            )?;
         } else if let Some(d) = dropped {
             writeln!(io.err, "iommu-inval: {loc}: dropped: {d}")?;
         }
@@ -466,18 +553,32 @@ fn report(
     if let Some(x) = &explanation {
         if x.is_under() {
             io.status.note(1);
-            writeln!(io.err, "iommu-inval: {loc}: {} (a bug: please report it)", x.text())?;
+            writeln!(
+                io.err,
+                "iommu-inval: {loc}: {} (a bug: please report it)",
+                x.text()
+            )?;
         }
         if x.unliftable > 0 {
             io.status.note(1);
-            writeln!(io.err, "iommu-inval: {loc}: {} output command(s) do not lift back", x.unliftable)?;
+            writeln!(
+                io.err,
+                "iommu-inval: {loc}: {} output command(s) do not lift back",
+                x.unliftable
+            )?;
         }
     }
     Ok(())
 }
 
 /// `lower`: generic JSON Lines to native commands of `to`.
-pub fn lower(to: &Arch, opts: Opts, ctx: &dyn Context, src: Source<'_>, io: &mut Io<'_>) -> io::Result<()> {
+pub fn lower(
+    to: &Arch,
+    opts: Opts,
+    ctx: &dyn Context,
+    src: Source<'_>,
+    io: &mut Io<'_>,
+) -> io::Result<()> {
     let mut t = Translation::new();
     for_each_text(src, io, |io, loc, line| {
         let op = match parse_line(line).and_then(|v| parse_op_value(&v)) {
@@ -488,7 +589,18 @@ pub fn lower(to: &Arch, opts: Opts, ctx: &dyn Context, src: Source<'_>, io: &mut
         t.lower_all(to, std::slice::from_ref(&op), ctx);
         let input_json = op_to_json(&op);
         let desc = input_json.to_string();
-        report(to, opts, ctx, io, loc, input_json, &desc, &[op], &Outcome::default(), &t)
+        report(
+            to,
+            opts,
+            ctx,
+            io,
+            loc,
+            input_json,
+            &desc,
+            &[op],
+            &Outcome::default(),
+            &t,
+        )
     })
 }
 
@@ -519,6 +631,17 @@ pub fn convert(
         t.clear();
         t.lower_all(to, &ops, ctx);
         let desc = format!("{} {}", cmd.op_name(), format_words(w));
-        report(to, opts, ctx, io, loc, command_to_json(&cmd), &desc, &ops, &lifted, &t)
+        report(
+            to,
+            opts,
+            ctx,
+            io,
+            loc,
+            command_to_json(&cmd),
+            &desc,
+            &ops,
+            &lifted,
+            &t,
+        )
     })
 }

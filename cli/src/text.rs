@@ -74,7 +74,10 @@ impl fmt::Display for TextError {
                 write!(f, "word {index} is not hex: unexpected character {ch:?}")
             }
             TextError::TooManyDigits { index, digits } => {
-                write!(f, "word {index} has {digits} hex digits (at most 16 fit 64 bits)")
+                write!(
+                    f,
+                    "word {index} has {digits} hex digits (at most 16 fit 64 bits)"
+                )
             }
             TextError::WordCount { got, want } => {
                 write!(f, "expected {want} comma-separated 64-bit words, got {got}")
@@ -90,7 +93,10 @@ impl std::error::Error for TextError {}
 /// Parse one hex word (see the module doc). `index` is used in errors.
 pub fn parse_hex_word(s: &str, index: usize) -> Result<u64, TextError> {
     let t = s.trim();
-    let digits = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")).unwrap_or(t);
+    let digits = t
+        .strip_prefix("0x")
+        .or_else(|| t.strip_prefix("0X"))
+        .unwrap_or(t);
     if digits.is_empty() {
         return Err(TextError::EmptyWord { index });
     }
@@ -184,7 +190,12 @@ impl<R: BufRead> LineReader<R> {
     }
     /// Read from `inner`, refusing lines longer than `max` bytes.
     pub fn with_max(inner: R, max: usize) -> Self {
-        LineReader { inner, buf: Vec::new(), line_no: 0, max }
+        LineReader {
+            inner,
+            buf: Vec::new(),
+            line_no: 0,
+            max,
+        }
     }
     /// 1-based number of the line last returned.
     pub fn line_no(&self) -> usize {
@@ -234,7 +245,11 @@ impl<R: BufRead> LineReader<R> {
         if self.buf.last() == Some(&b'\r') {
             self.buf.pop();
         }
-        Ok(Some(std::str::from_utf8(&self.buf).map_err(|e| TextError::NotUtf8 { offset: e.valid_up_to() })))
+        Ok(Some(std::str::from_utf8(&self.buf).map_err(|e| {
+            TextError::NotUtf8 {
+                offset: e.valid_up_to(),
+            }
+        })))
     }
 }
 
@@ -248,44 +263,92 @@ mod tests {
         assert_eq!(parse_hex_word("abc", 0), Ok(0xabc));
         assert_eq!(parse_hex_word(" 0X00000000000000ff ", 0), Ok(0xff));
         assert_eq!(parse_hex_word("ffffffffffffffff", 0), Ok(u64::MAX));
-        assert_eq!(parse_hex_word("7fff_ffff_ffff_f000", 0), Ok(0x7fff_ffff_ffff_f000));
+        assert_eq!(
+            parse_hex_word("7fff_ffff_ffff_f000", 0),
+            Ok(0x7fff_ffff_ffff_f000)
+        );
         assert_eq!(parse_hex_word("0", 0), Ok(0));
     }
 
     #[test]
     fn bad_words_are_typed_errors() {
-        assert_eq!(parse_hex_word("", 1), Err(TextError::EmptyWord { index: 1 }));
-        assert_eq!(parse_hex_word("0x", 1), Err(TextError::EmptyWord { index: 1 }));
-        assert_eq!(parse_hex_word("0xg1", 0), Err(TextError::NotHex { index: 0, ch: 'g' }));
-        assert_eq!(parse_hex_word("1 2", 0), Err(TextError::NotHex { index: 0, ch: ' ' }));
-        assert_eq!(parse_hex_word("-1", 0), Err(TextError::NotHex { index: 0, ch: '-' }));
-        assert_eq!(parse_hex_word("_1", 0), Err(TextError::NotHex { index: 0, ch: '_' }));
+        assert_eq!(
+            parse_hex_word("", 1),
+            Err(TextError::EmptyWord { index: 1 })
+        );
+        assert_eq!(
+            parse_hex_word("0x", 1),
+            Err(TextError::EmptyWord { index: 1 })
+        );
+        assert_eq!(
+            parse_hex_word("0xg1", 0),
+            Err(TextError::NotHex { index: 0, ch: 'g' })
+        );
+        assert_eq!(
+            parse_hex_word("1 2", 0),
+            Err(TextError::NotHex { index: 0, ch: ' ' })
+        );
+        assert_eq!(
+            parse_hex_word("-1", 0),
+            Err(TextError::NotHex { index: 0, ch: '-' })
+        );
+        assert_eq!(
+            parse_hex_word("_1", 0),
+            Err(TextError::NotHex { index: 0, ch: '_' })
+        );
         assert_eq!(
             parse_hex_word("10000000000000000", 0),
-            Err(TextError::TooManyDigits { index: 0, digits: 17 })
+            Err(TextError::TooManyDigits {
+                index: 0,
+                digits: 17
+            })
         );
-        assert!(parse_hex_word("0x１", 0).is_err(), "non-ASCII digits are refused");
+        assert!(
+            parse_hex_word("0x１", 0).is_err(),
+            "non-ASCII digits are refused"
+        );
     }
 
     #[test]
     fn lines_need_the_exact_word_count() {
         let (w, n) = parse_hex_line("1,2,3,4", 4).unwrap();
         assert_eq!((w, n), ([1, 2, 3, 4], 4));
-        assert_eq!(parse_hex_line("1,2,3", 2), Err(TextError::WordCount { got: 3, want: 2 }));
-        assert_eq!(parse_hex_line("1,2,3,4,5", 4), Err(TextError::WordCount { got: 5, want: 4 }));
-        assert_eq!(parse_hex_line("1", 2), Err(TextError::WordCount { got: 1, want: 2 }));
-        assert_eq!(parse_hex_line("1,", 2), Err(TextError::EmptyWord { index: 1 }));
+        assert_eq!(
+            parse_hex_line("1,2,3", 2),
+            Err(TextError::WordCount { got: 3, want: 2 })
+        );
+        assert_eq!(
+            parse_hex_line("1,2,3,4,5", 4),
+            Err(TextError::WordCount { got: 5, want: 4 })
+        );
+        assert_eq!(
+            parse_hex_line("1", 2),
+            Err(TextError::WordCount { got: 1, want: 2 })
+        );
+        assert_eq!(
+            parse_hex_line("1,", 2),
+            Err(TextError::EmptyWord { index: 1 })
+        );
         assert_eq!(parse_hex_line("  ", 2), Err(TextError::Empty));
         assert_eq!(parse_hex_line("1,2", 3), Err(TextError::BadWidth(3)));
-        assert_eq!(parse_hex_line("1, 2 # trailing comment", 2).map(|x| x.0[1]), Ok(2));
+        assert_eq!(
+            parse_hex_line("1, 2 # trailing comment", 2).map(|x| x.0[1]),
+            Ok(2)
+        );
         // Many words must not index out of bounds.
         let many = vec!["1"; 1000].join(",");
-        assert_eq!(parse_hex_line(&many, 4), Err(TextError::WordCount { got: 1000, want: 4 }));
+        assert_eq!(
+            parse_hex_line(&many, 4),
+            Err(TextError::WordCount { got: 1000, want: 4 })
+        );
     }
 
     #[test]
     fn format_is_canonical() {
-        assert_eq!(format_words(&[0x12, u64::MAX]), "0x0000000000000012,0xffffffffffffffff");
+        assert_eq!(
+            format_words(&[0x12, u64::MAX]),
+            "0x0000000000000012,0xffffffffffffffff"
+        );
         assert_eq!(format_words(&[]), "");
     }
 
@@ -303,10 +366,18 @@ mod tests {
         let v = all_lines(b"ab\r\n\n0123456789\nxy", 8);
         assert_eq!(
             v,
-            vec![Ok("ab".into()), Ok(String::new()), Err(TextError::TooLong), Ok("xy".into())]
+            vec![
+                Ok("ab".into()),
+                Ok(String::new()),
+                Err(TextError::TooLong),
+                Ok("xy".into())
+            ]
         );
         let v = all_lines(b"a\xffb\nok\n", 8);
-        assert_eq!(v, vec![Err(TextError::NotUtf8 { offset: 1 }), Ok("ok".into())]);
+        assert_eq!(
+            v,
+            vec![Err(TextError::NotUtf8 { offset: 1 }), Ok("ok".into())]
+        );
         assert!(all_lines(b"", 8).is_empty());
     }
 
@@ -316,8 +387,14 @@ mod tests {
         data.extend_from_slice(b"\nshort\n");
         let r = io::BufReader::with_capacity(16, &data[..]);
         let mut lr = LineReader::with_max(r, 1000);
-        assert_eq!(lr.next_line().unwrap().map(|x| x.map(str::to_owned)), Some(Err(TextError::TooLong)));
-        assert_eq!(lr.next_line().unwrap().map(|x| x.map(str::to_owned)), Some(Ok("short".into())));
+        assert_eq!(
+            lr.next_line().unwrap().map(|x| x.map(str::to_owned)),
+            Some(Err(TextError::TooLong))
+        );
+        assert_eq!(
+            lr.next_line().unwrap().map(|x| x.map(str::to_owned)),
+            Some(Ok("short".into()))
+        );
         assert_eq!(lr.line_no(), 2);
         assert!(lr.next_line().unwrap().is_none());
     }

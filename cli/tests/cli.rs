@@ -1,0 +1,957 @@
+//! Tests that run the built `iommu-inval` binary: exit statuses, JSON
+//! shapes, error kinds, decode→encode round trips over every op of every
+//! architecture, garbage input, the examples, and the help texts.
+//!
+//! Known-answer words below are computed by hand from the tables of
+//! shared/spec/commands.md (the comment on each gives the fields).
+
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run_bytes(args: &[&str], stdin: &[u8]) -> Out {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_iommu-inval"))
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn iommu-inval");
+    let mut sin = child.stdin.take().expect("stdin");
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = sin.write_all(&data);
+    });
+    let out = child.wait_with_output().expect("wait");
+    let _ = writer.join();
+    let o = Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(
+        !o.stderr.contains("panicked"),
+        "panic for {args:?}: {}",
+        o.stderr
+    );
+    assert!(
+        !o.stderr.contains("internal error"),
+        "panic for {args:?}: {}",
+        o.stderr
+    );
+    o
+}
+
+fn run(args: &[&str], stdin: &str) -> Out {
+    run_bytes(args, stdin.as_bytes())
+}
+
+fn json_lines(s: &str) -> Vec<Value> {
+    s.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect()
+}
+
+/// One valid command per op, hand-encoded from commands.md.
+const SMMU_VECTORS: &[(&str, &str)] = &[
+    // ssv=1 ssid=3 sid=0x10
+    (
+        "CMD_PREFETCH_CONFIG",
+        "0x0000001000003801,0x0000000000000000",
+    ),
+    // sid=0x10 size=2 stride=1 address=0x5000
+    ("CMD_PREFETCH_ADDR", "0x0000001000000002,0x0000000000005022"),
+    // sid=0x18 leaf=1
+    ("CMD_CFGI_STE", "0x0000001800000003,0x0000000000000001"),
+    // sid=0x20 range=4
+    (
+        "CMD_CFGI_STE_RANGE",
+        "0x0000002000000004,0x0000000000000004",
+    ),
+    // range=31
+    ("CMD_CFGI_ALL", "0x0000000000000004,0x000000000000001f"),
+    // ssid=2 sid=0x10 leaf=1
+    ("CMD_CFGI_CD", "0x0000001000002005,0x0000000000000001"),
+    ("CMD_CFGI_CD_ALL", "0x0000001000000006,0x0000000000000000"),
+    // vmid=1
+    ("CMD_TLBI_NH_ALL", "0x0000000100000010,0x0000000000000000"),
+    // vmid=1 asid=6
+    ("CMD_TLBI_NH_ASID", "0x0006000100000011,0x0000000000000000"),
+    // num=0 scale=9 vmid=1 asid=5 leaf ttl=3 tg=1 address=0x40000000
+    ("CMD_TLBI_NH_VA", "0x0005000100900012,0x0000000040000701"),
+    // num=1 vmid=1 tg=1 address=0x1000
+    ("CMD_TLBI_NH_VAA", "0x0000000100001013,0x0000000000001400"),
+    ("CMD_TLBI_EL3_ALL", "0x0000000000000018,0x0000000000000000"),
+    ("CMD_TLBI_EL3_VA", "0x000000000000001a,0x0000000000002000"),
+    ("CMD_TLBI_EL2_ALL", "0x0000000000000020,0x0000000000000000"),
+    ("CMD_TLBI_EL2_ASID", "0x0003000000000021,0x0000000000000000"),
+    // asid=3 leaf address=0x3000
+    ("CMD_TLBI_EL2_VA", "0x0003000000000022,0x0000000000003001"),
+    ("CMD_TLBI_EL2_VAA", "0x0000000000000023,0x0000000000004000"),
+    (
+        "CMD_TLBI_S12_VMALL",
+        "0x0000000200000028,0x0000000000000000",
+    ),
+    // scale=4 vmid=2 leaf ttl=3 tg=1 address=0x80000000
+    ("CMD_TLBI_S2_IPA", "0x000000020040002a,0x0000000080000701"),
+    ("CMD_TLBI_NSNH_ALL", "0x0000000000000030,0x0000000000000000"),
+    // ssv=1 ssid=1 sid=0x10 size=9 address=0x40000000
+    ("CMD_ATC_INV", "0x0000001000001840,0x0000000040000009"),
+    // ssv=1 ssid=1 sid=0x10 prg_index=0x1a resp=2
+    ("CMD_PRI_RESP", "0x0000001000001841,0x000000000000201a"),
+    // resp=1 sid=0x10 stag=7
+    ("CMD_RESUME", "0x0000001000001044,0x0000000000000007"),
+    ("CMD_STALL_TERM", "0x0000001000000045,0x0000000000000000"),
+    // cs=1 msh=3 msi_attr=0xf msi_data=0x1234 msi_address=0x80001000
+    ("CMD_SYNC", "0x000012340fc01046,0x0000000080001000"),
+];
+
+const VTD_VECTORS: &[(&str, &str)] = &[
+    // g=3 did=2 sid=0x18
+    ("cc_inv_dsc", "0x0000001800020031,0x0000000000000000"),
+    // g=3 dw dr did=1; am=9 ih address=0x40000000
+    ("iotlb_inv_dsc", "0x00000000000100f2,0x0000000040000049"),
+    // pfsid=0x10 (w0[52] = pfsid[4]) sid=0x10; s=1 address=0x400ff000
+    ("dev_tlb_inv_dsc", "0x0010001000000003,0x00000000400ff001"),
+    // g=1 im=3 iidx=32
+    ("iec_inv_dsc", "0x0000002018000014,0x0000000000000000"),
+    // sw fn status_data=1 status_address=0x7f000000
+    ("inv_wait_dsc", "0x0000000100000065,0x000000007f000000"),
+    // g=3 did=1 pasid=1; am=9 ih address=0x40000000
+    ("p_iotlb_inv_dsc", "0x0000000100010036,0x0000000040000049"),
+    // g=1 did=1 pasid=2
+    ("pc_inv_dsc", "0x0000000200010017,0x0000000000000000"),
+    // sid=0x10 pasid=1 pfsid=0x10; s=1 address=0x400ff000
+    ("p_dev_tlb_inv_dsc", "0x0010000100100008,0x00000000400ff800"),
+    // pasid_present rid=0x10 pasid=1; lpig prg_index=0x1a
+    ("page_grp_resp_dsc", "0x0000000100100019,0x00000000000000d4"),
+];
+
+const AMD_VECTORS: &[(&str, &str)] = &[
+    // s store_address=0x7f000000 store_data=1
+    ("COMPLETION_WAIT", "0x100000007f000001,0x0000000000000001"),
+    (
+        "INVALIDATE_DEVTAB_ENTRY",
+        "0x2000000000000010,0x0000000000000000",
+    ),
+    // domain_id=1; s=1 address=0x400ff000 (2 MiB at 0x40000000)
+    (
+        "INVALIDATE_IOMMU_PAGES",
+        "0x3000000100000000,0x00000000400ff001",
+    ),
+    // device_id=0x10 pasid=0x1234 (0x12 in w0[23:16], 0x34 in w0[55:48]); gn address=0x7000
+    (
+        "INVALIDATE_IOTLB_PAGES",
+        "0x4034000000120010,0x0000000000007004",
+    ),
+    (
+        "INVALIDATE_INTERRUPT_TABLE",
+        "0x5000000000000018,0x0000000000000000",
+    ),
+    // device_id=0x10 pfcount=2 pasid=1; gn address=0x5000
+    (
+        "PREFETCH_IOMMU_PAGES",
+        "0x6000000102000010,0x0000000000005004",
+    ),
+    // device_id=0x10 pasid=1; gn tag=0x1a status=0
+    (
+        "COMPLETE_PPR_REQUEST",
+        "0x7000000100000010,0x0000001a00000004",
+    ),
+    (
+        "INVALIDATE_IOMMU_ALL",
+        "0x8000000000000000,0x0000000000000000",
+    ),
+];
+
+fn vectors(arch: &str) -> &'static [(&'static str, &'static str)] {
+    match arch {
+        "smmuv3" => SMMU_VECTORS,
+        "vtd" => VTD_VECTORS,
+        _ => AMD_VECTORS,
+    }
+}
+
+fn op_names(arch: &str) -> &'static [&'static str] {
+    use iommu_inval::core::NativeCommand;
+    match arch {
+        "smmuv3" => iommu_inval::arm::Command::op_names(),
+        "vtd" => iommu_inval::vtd::Command::op_names(),
+        _ => iommu_inval::amd::Command::op_names(),
+    }
+}
+
+#[test]
+fn vectors_cover_every_op_of_every_arch() {
+    for arch in ["smmuv3", "vtd", "amd"] {
+        let mut want: Vec<&str> = op_names(arch).to_vec();
+        let mut have: Vec<&str> = vectors(arch).iter().map(|v| v.0).collect();
+        want.sort_unstable();
+        have.sort_unstable();
+        assert_eq!(have, want, "{arch}");
+    }
+}
+
+#[test]
+fn decode_then_encode_round_trips_every_op() {
+    for arch in ["smmuv3", "vtd", "amd"] {
+        let input: String = vectors(arch)
+            .iter()
+            .map(|(_, w)| format!("{w}\n"))
+            .collect();
+        let d = run(&["decode", "--arch", arch, "--json"], &input);
+        assert_eq!(d.code, 0, "{arch}: {}", d.stderr);
+        let objs = json_lines(&d.stdout);
+        assert_eq!(objs.len(), vectors(arch).len());
+        for (o, (op, _)) in objs.iter().zip(vectors(arch)) {
+            assert_eq!(o["arch"], arch);
+            assert_eq!(o["op"], *op, "{o}");
+        }
+        let e = run(&["encode", "--arch", arch], &d.stdout);
+        assert_eq!(e.code, 0, "{arch}: {}", e.stderr);
+        assert_eq!(e.stdout, input, "{arch}");
+    }
+}
+
+#[test]
+fn vtd_256_bit_round_trip_keeps_priv_data() {
+    // page_grp_resp_dsc with priv_data_present: w2, w3 are the private data.
+    let w = "0x0000000100100039,0x00000000000000d4,0x1122334455667788,0x99aabbccddeeff00";
+    let d = run(
+        &[
+            "decode",
+            "--arch",
+            "vtd",
+            "--desc-width",
+            "256",
+            "--json",
+            w,
+        ],
+        "",
+    );
+    assert_eq!(d.code, 0, "{}", d.stderr);
+    let o = &json_lines(&d.stdout)[0];
+    assert_eq!(o["op"], "page_grp_resp_dsc");
+    assert_eq!(
+        o["fields"]["priv_data"],
+        serde_json::json!([0x1122334455667788u64, 0x99aabbccddeeff00u64])
+    );
+    assert_eq!(o["fields"]["priv_data_present"], true);
+    let e = run(
+        &["encode", "--arch", "vtd", "--desc-width", "256"],
+        &d.stdout,
+    );
+    assert_eq!((e.code, e.stdout.trim()), (0, w));
+    // The same descriptor as 128 bits has no room for it.
+    let n = run(&["decode", "--arch", "vtd", w], "");
+    assert_eq!(n.code, 2);
+}
+
+#[test]
+fn json_fields_are_in_table_order_with_bools_and_byte_addresses() {
+    let d = run(
+        &[
+            "decode",
+            "--arch",
+            "smmuv3",
+            "--json",
+            "0x0005000100900012,0x0000000040000701",
+        ],
+        "",
+    );
+    assert_eq!(
+        d.stdout.trim(),
+        r#"{"arch":"smmuv3","op":"CMD_TLBI_NH_VA","fields":{"num":0,"scale":9,"vmid":1,"asid":5,"leaf":true,"ttl":3,"tg":1,"address":1073741824}}"#
+    );
+    for arch in ["smmuv3", "vtd", "amd"] {
+        let input: String = vectors(arch)
+            .iter()
+            .map(|(_, w)| format!("{w}\n"))
+            .collect();
+        let d = run(&["decode", "--arch", arch, "--json"], &input);
+        for o in json_lines(&d.stdout) {
+            let keys: Vec<&String> = o.as_object().unwrap().keys().collect();
+            assert_eq!(keys, ["arch", "op", "fields"]);
+            let op = o["op"].as_str().unwrap();
+            let arch_id = iommu_inval::core::ArchId::from_name(arch).unwrap();
+            use iommu_inval::ArchOps;
+            let names = iommu_inval::Arch::new(arch_id).field_names(op).unwrap();
+            let got: Vec<&str> = o["fields"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            // Table order; VT-d priv_data only exists with 256-bit descriptors.
+            let want: Vec<&str> = names.iter().copied().filter(|n| got.contains(n)).collect();
+            assert_eq!(got, want, "{op}");
+            assert!(
+                names.len() - got.len() <= usize::from(op == "page_grp_resp_dsc"),
+                "{op}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_error_kind_in_the_error_shape() {
+    // SMMU opcode 0xff: unknown; CMD_SYNC with w0[8] set: reserved; CMD_SYNC cs=3: invalid.
+    let cases = [
+        ("smmuv3", "0x00000000000000ff,0", "unknown_opcode", "opcode"),
+        ("smmuv3", "0x0000000000000146,0", "reserved_bits", "w0[8]"),
+        ("smmuv3", "0x0000000000003046,0", "invalid_field", "cs"),
+        // TLBI with tg=0 and num != 0
+        (
+            "smmuv3",
+            "0x0000000100001012,0x0000000000001000",
+            "invalid_field",
+            "w0",
+        ),
+        // VT-d type 0xa is not in the table; iotlb g=0 is invalid; cc_inv_dsc w1 bit 0 reserved
+        ("vtd", "0x000000000000000a,0", "unknown_opcode", "opcode"),
+        ("vtd", "0x0000000000000002,0", "invalid_field", "g"),
+        (
+            "vtd",
+            "0x0000000000000031,0x0000000000000001",
+            "reserved_bits",
+            "w1[0]",
+        ),
+        // AMD opcode 0 is not a command; INVALIDATE_DEVTAB_ENTRY with w1 bit 63 set
+        ("amd", "0x0000000000000000,0", "unknown_opcode", "opcode"),
+        (
+            "amd",
+            "0x2000000000000010,0x8000000000000000",
+            "reserved_bits",
+            "w1[63]",
+        ),
+    ];
+    for (arch, w, kind, needle) in cases {
+        let d = run(&["decode", "--arch", arch, "--json", w], "");
+        assert_eq!(d.code, 1, "{arch} {w}");
+        let o = &json_lines(&d.stdout)[0];
+        assert_eq!(o["arch"], arch);
+        assert_eq!(o["error"]["kind"], kind, "{arch} {w}: {o}");
+        let msg = o["error"]["message"].as_str().unwrap();
+        assert!(
+            msg.contains(needle),
+            "{arch} {w}: message {msg:?} should name {needle}"
+        );
+        let keys: Vec<&String> = o.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["arch", "error"]);
+        // Text mode reports it in place too.
+        let t = run(&["decode", "--arch", arch, w], "");
+        assert_eq!(t.code, 1);
+        assert!(t.stdout.contains(kind), "{}", t.stdout);
+    }
+}
+
+#[test]
+fn bad_length_is_the_library_error_for_a_wrong_buffer() {
+    use iommu_inval::core::ArchId;
+    use iommu_inval::ArchOps;
+    for id in ArchId::ALL {
+        let e = iommu_inval::Arch::new(id).decode(&[0; 3]).unwrap_err();
+        assert_eq!(e.kind.as_str(), "bad_length");
+        let j = iommu_inval::json::decode_error_json(id, &e);
+        assert_eq!(j["error"]["kind"], "bad_length");
+        assert!(j["error"]["message"].as_str().unwrap().contains('3'));
+    }
+}
+
+#[test]
+fn exit_status_zero_one_two() {
+    let ok = run(&["decode", "--arch", "amd", "0x8000000000000000,0"], "");
+    assert_eq!(ok.code, 0);
+    assert!(ok.stdout.starts_with("INVALIDATE_IOMMU_ALL"));
+    let mixed = run(
+        &["decode", "--arch", "amd"],
+        "0x8000000000000000,0\n0x0,0\n",
+    );
+    assert_eq!(mixed.code, 1);
+    assert_eq!(
+        mixed.stdout.lines().count(),
+        2,
+        "both commands reported, in order"
+    );
+    let text = run(
+        &["decode", "--arch", "amd"],
+        "0x8000000000000000,0\nzz,0\n0x0,0\n",
+    );
+    assert_eq!(text.code, 2, "text errors dominate");
+    assert!(text.stderr.contains("line 2"), "{}", text.stderr);
+    assert_eq!(
+        text.stdout.lines().count(),
+        2,
+        "the other lines are still decoded"
+    );
+    for usage in [
+        vec!["decode"],
+        vec!["decode", "--arch", "arm64", "0,0"],
+        vec!["frobnicate"],
+        vec!["decode", "--arch", "amd", "--desc-width", "256", "0,0"],
+        vec!["decode", "--arch", "vtd", "--desc-width", "512", "0,0"],
+        vec!["decode", "--arch", "amd", "--offset", "4", "0,0"],
+        vec!["decode", "--arch", "amd", "--raw", "no/such/file"],
+        vec![
+            "convert",
+            "--from",
+            "amd",
+            "--to",
+            "vtd",
+            "--topology",
+            "no/such/file",
+            "0x8000000000000000,0",
+        ],
+        vec![
+            "convert",
+            "--from",
+            "amd",
+            "--to",
+            "amd",
+            "--legacy",
+            "0x8000000000000000,0",
+        ],
+    ] {
+        let o = run(&usage, "");
+        assert_eq!(o.code, 2, "{usage:?}");
+        assert!(!o.stderr.is_empty(), "{usage:?}");
+    }
+    let help = run(&["--help"], "");
+    assert_eq!(help.code, 0);
+}
+
+#[test]
+fn garbage_input_is_exit_2_with_a_message() {
+    let big = format!("{}\n", "0".repeat(1 << 20));
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("empty stdin", Vec::new()),
+        ("only comments", b"# nothing\n\n".to_vec()),
+        ("non-hex", b"hello,world\n".to_vec()),
+        ("one word", b"0x46\n".to_vec()),
+        ("three words", b"0x46,0,0\n".to_vec()),
+        ("17 digits", b"0x10000000000000046,0\n".to_vec()),
+        ("1 MB line", big.into_bytes()),
+        ("invalid UTF-8", b"0x46,\xff\xfe\n".to_vec()),
+        ("NUL bytes", b"\0\0\0\n".to_vec()),
+    ];
+    for sub in [
+        &["decode", "--arch", "smmuv3"][..],
+        &["convert", "--from", "smmuv3", "--to", "amd"],
+        &["lift", "--arch", "smmuv3"],
+    ] {
+        for (what, input) in &cases {
+            let o = run_bytes(sub, input);
+            assert_eq!(o.code, 2, "{sub:?} {what}: {}", o.stderr);
+            assert!(
+                o.stderr.starts_with("iommu-inval: "),
+                "{sub:?} {what}: {:?}",
+                o.stderr
+            );
+            assert!(o.stderr.len() < 400, "{what}: message should be short");
+        }
+    }
+    let empty_arg = run(&["decode", "--arch", "amd", ""], "");
+    assert_eq!(empty_arg.code, 2);
+    // encode and lower: invalid UTF-8 and overlong lines are text errors too.
+    for sub in [
+        &["encode", "--arch", "amd"][..],
+        &["lower", "--arch", "amd"],
+    ] {
+        assert_eq!(run_bytes(sub, b"{\xff}\n").code, 2);
+        assert_eq!(
+            run_bytes(sub, format!("{}\n", " ".repeat(1 << 20)).as_bytes()).code,
+            2
+        );
+        assert_eq!(run_bytes(sub, b"").code, 2);
+    }
+}
+
+#[test]
+fn encode_refuses_bad_objects_with_exit_1() {
+    let cases = [
+        (r#"{"op":"NOPE"}"#, "NOPE"),
+        (r#"{"op":"CMD_SYNC","fields":{"cs":3}}"#, "cs"),
+        (
+            r#"{"op":"CMD_SYNC","fields":{"msi_data":4294967296}}"#,
+            "msi_data",
+        ),
+        (r#"{"op":"CMD_SYNC","fields":{"colour":1}}"#, "colour"),
+        (
+            r#"{"op":"CMD_SYNC","fields":{"msi_address":1}}"#,
+            "msi_address",
+        ),
+        (r#"{"arch":"vtd","op":"CMD_SYNC"}"#, "vtd"),
+        (r#"{"op":"CMD_SYNC""#, "malformed JSON"),
+        ("[1,2]", "object"),
+        (r#"{"fields":{}}"#, "op"),
+    ];
+    for (obj, needle) in cases {
+        let o = run(&["encode", "--arch", "smmuv3", obj], "");
+        assert_eq!(o.code, 1, "{obj}");
+        assert!(o.stdout.is_empty());
+        assert!(o.stderr.contains(needle), "{obj}: {}", o.stderr);
+        let j = run(&["encode", "--arch", "smmuv3", "--json", obj], "");
+        assert_eq!(j.code, 1);
+        assert!(json_lines(&j.stdout)[0]["error"]["kind"].is_string());
+    }
+    // Omitted fields are zero; hex strings and 0/1 for bits are accepted.
+    let o = run(&["encode", "--arch", "smmuv3", r#"{"op":"CMD_SYNC"}"#], "");
+    assert_eq!(o.stdout.trim(), "0x0000000000000046,0x0000000000000000");
+    let o = run(
+        &[
+            "encode",
+            "--arch",
+            "smmuv3",
+            r#"{"op":"CMD_CFGI_STE","fields":{"sid":"0x18","leaf":1}}"#,
+        ],
+        "",
+    );
+    assert_eq!(o.stdout.trim(), "0x0000001800000003,0x0000000000000001");
+}
+
+#[test]
+fn text_words_accept_every_documented_spelling() {
+    for w in [
+        "0x0000000000000046,0x0000000000000000",
+        "46,0",
+        "0X46 , 0x0",
+        "  0x000000000000046,0000000000000000 ",
+        "0x46,0 # a comment",
+    ] {
+        let o = run(&["decode", "--arch", "smmuv3", "--json", w], "");
+        assert_eq!(o.code, 0, "{w}: {}", o.stderr);
+        assert_eq!(json_lines(&o.stdout)[0]["op"], "CMD_SYNC");
+    }
+}
+
+#[test]
+fn raw_dumps_hold_the_text_streams() {
+    for (arch, text, bin) in [
+        ("smmuv3", "examples/smmuv3.cmds", "examples/smmuv3-cmdq.bin"),
+        ("vtd", "examples/vtd.cmds", "examples/vtd-iq.bin"),
+        ("amd", "examples/amd.cmds", "examples/amd-cmdbuf.bin"),
+    ] {
+        let stream = std::fs::read_to_string(root().join(text)).unwrap();
+        let t = run(&["decode", "--arch", arch, "--json"], &stream);
+        let r = run(&["decode", "--arch", arch, "--json", "--raw", bin], "");
+        assert_eq!(
+            (t.code, r.code),
+            (0, 0),
+            "{arch}: {} {}",
+            t.stderr,
+            r.stderr
+        );
+        assert_eq!(t.stdout, r.stdout, "{bin} differs from {text}");
+        // And byte for byte: the dump is the words, little-endian.
+        let mut bytes = Vec::new();
+        for line in stream
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        {
+            for w in line.split(',') {
+                let v = u64::from_str_radix(w.trim().trim_start_matches("0x"), 16).unwrap();
+                bytes.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        assert_eq!(std::fs::read(root().join(bin)).unwrap(), bytes, "{bin}");
+    }
+    // --offset / --count select a window; a dump cut inside a command is exit 2.
+    let r = run(
+        &[
+            "decode",
+            "--arch",
+            "amd",
+            "--raw",
+            "examples/amd-cmdbuf.bin",
+            "--offset",
+            "0x10",
+            "--count",
+            "1",
+        ],
+        "",
+    );
+    assert_eq!(r.code, 0);
+    assert!(
+        r.stdout.starts_with("INVALIDATE_IOTLB_PAGES"),
+        "{}",
+        r.stdout
+    );
+    let r = run(
+        &[
+            "decode",
+            "--arch",
+            "amd",
+            "--raw",
+            "examples/amd-cmdbuf.bin",
+            "--offset",
+            "8",
+        ],
+        "",
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("ends 8 bytes into"), "{}", r.stderr);
+}
+
+#[test]
+fn examples_decode_cleanly() {
+    for (arch, file, width) in [
+        ("smmuv3", "examples/smmuv3.cmds", "128"),
+        ("vtd", "examples/vtd.cmds", "128"),
+        ("vtd", "examples/vtd256.cmds", "256"),
+        ("amd", "examples/amd.cmds", "128"),
+    ] {
+        let stream = std::fs::read_to_string(root().join(file)).unwrap();
+        let o = run(&["decode", "--arch", arch, "--desc-width", width], &stream);
+        assert_eq!(o.code, 0, "{file}: {}", o.stderr);
+        let n = stream
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .count();
+        assert_eq!(o.stdout.lines().count(), n);
+        assert!(!o.stdout.contains("<invalid>"));
+    }
+}
+
+const SYNCS: [&str; 3] = ["CMD_SYNC", "inv_wait_dsc", "COMPLETION_WAIT"];
+
+#[test]
+fn convert_examples_never_under_invalidate() {
+    let topo = "examples/topology.json";
+    for (from, file, width) in [
+        ("smmuv3", "examples/smmuv3.cmds", "128"),
+        ("vtd", "examples/vtd.cmds", "128"),
+        ("vtd", "examples/vtd256.cmds", "256"),
+        ("amd", "examples/amd.cmds", "128"),
+    ] {
+        let stream = std::fs::read_to_string(root().join(file)).unwrap();
+        let inputs = stream
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .count();
+        for to in ["smmuv3", "vtd", "amd"] {
+            let args = [
+                "convert",
+                "--from",
+                from,
+                "--to",
+                to,
+                "--desc-width",
+                width,
+                "--topology",
+                topo,
+                "--explain",
+            ];
+            let o = run(&args, &stream);
+            assert!(!o.stdout.contains("UNDER"), "{file} -> {to}:\n{}", o.stdout);
+            assert!(
+                o.code == 0 || o.stderr.contains("no_equivalent"),
+                "{file} -> {to}: {}",
+                o.stderr
+            );
+            assert_eq!(
+                o.stdout.matches("#   => ").count(),
+                inputs,
+                "{file} -> {to}: one relation per input"
+            );
+            // The output is valid native text of the target.
+            let words: String = o
+                .stdout
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let out_width = if to == "vtd" { "256" } else { "128" };
+            let dec = run(&["decode", "--arch", to, "--desc-width", out_width], &words);
+            assert_eq!(
+                dec.code, 0,
+                "{file} -> {to}: output decodes: {}",
+                dec.stdout
+            );
+            // JSON explain: one object per input with a relation.
+            let mut jargs = args.to_vec();
+            jargs.push("--json");
+            let j = run(&jargs, &stream);
+            let objs = json_lines(&j.stdout);
+            assert_eq!(objs.len(), inputs);
+            for v in objs {
+                let rel = v["relation"].as_str().unwrap_or("");
+                assert!(rel == "exact" || rel == "superset", "{v}");
+                let out = v["output"].as_array().unwrap();
+                // Every input sync becomes exactly one output sync (rule 3),
+                // unless the target cannot express its signal (no_equivalent).
+                if SYNCS.contains(&v["input"]["op"].as_str().unwrap()) {
+                    if let Some(errs) = v.get("errors") {
+                        assert_eq!(errs[0]["kind"], "no_equivalent", "{v}");
+                    } else {
+                        assert_eq!(out.len(), 1, "{v}");
+                        assert!(SYNCS.contains(&out[0]["op"].as_str().unwrap()), "{v}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn same_arch_convert_is_exact_for_the_examples() {
+    // R2: lower_A(lift_A(n)) has the footprint of n.
+    let topo = "examples/topology.json";
+    for (arch, file, width) in [
+        ("smmuv3", "examples/smmuv3.cmds", "128"),
+        ("amd", "examples/amd.cmds", "128"),
+        ("vtd", "examples/vtd256.cmds", "256"),
+    ] {
+        let stream = std::fs::read_to_string(root().join(file)).unwrap();
+        let args = [
+            "convert",
+            "--from",
+            arch,
+            "--to",
+            arch,
+            "--desc-width",
+            width,
+            "--topology",
+            topo,
+            "--explain",
+            "--json",
+        ];
+        let o = run(&args, &stream);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        for v in json_lines(&o.stdout) {
+            assert_eq!(v["relation"], "exact", "{arch}: {v}");
+        }
+    }
+}
+
+#[test]
+fn lower_generic_examples() {
+    let topo = "examples/topology.json";
+    let ops = std::fs::read_to_string(root().join("examples/generic.jsonl")).unwrap();
+    let kinds: Vec<String> = ops
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["op"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    for k in iommu_inval::generic::KINDS {
+        assert!(kinds.iter().any(|x| x == k), "generic.jsonl lacks {k}");
+    }
+    for arch in ["smmuv3", "vtd", "amd"] {
+        let o = run(
+            &[
+                "lower",
+                "--arch",
+                arch,
+                "--topology",
+                topo,
+                "--explain",
+                "--json",
+            ],
+            &ops,
+        );
+        assert!(!o.stdout.contains("\"under\""), "{arch}: {}", o.stdout);
+        let objs = json_lines(&o.stdout);
+        assert_eq!(objs.len(), kinds.len(), "{arch}");
+        for v in &objs {
+            assert!(
+                v["relation"] == "exact" || v["relation"] == "superset",
+                "{v}"
+            );
+        }
+        // SMMUv3 has stall commands; VT-d and AMD-Vi do not (no_equivalent, exit 1).
+        let refused = objs.iter().filter(|v| v.get("errors").is_some()).count();
+        if arch == "smmuv3" {
+            assert_eq!((o.code, refused), (0, 0), "{}", o.stderr);
+        } else {
+            assert_eq!((o.code, refused), (1, 2), "{arch}: {}", o.stderr);
+        }
+        // The interrupt-remapping inval is dropped on SMMUv3 and reported.
+        let dropped = objs.iter().filter(|v| v["dropped"].is_string()).count();
+        assert!(arch != "smmuv3" || dropped >= 1);
+    }
+}
+
+#[test]
+fn lift_then_lower_round_trips_same_arch() {
+    for arch in ["smmuv3", "amd"] {
+        for (op, w) in vectors(arch) {
+            let l = run(&["lift", "--arch", arch, w], "");
+            if l.code != 0 {
+                assert!(l.stderr.contains("no_equivalent"), "{op}: {}", l.stderr);
+                continue;
+            }
+            let back = run(&["lower", "--arch", arch, "--explain", "--json"], &l.stdout);
+            assert_eq!(back.code, 0, "{op}: {}", back.stderr);
+            for v in json_lines(&back.stdout) {
+                assert_ne!(v["relation"], "under", "{op}: {v}");
+            }
+        }
+    }
+}
+
+#[test]
+fn lift_explain_reports_unknown_ids() {
+    // ASID 77 is not in the topology: the lift widens to every PASID and says so.
+    let o = run(
+        &[
+            "lift",
+            "--arch",
+            "smmuv3",
+            "--topology",
+            "examples/topology.json",
+            "--explain",
+            "0x004d000100000011,0",
+        ],
+        "",
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout.contains("# argument 1: CMD_TLBI_NH_ASID"),
+        "{}",
+        o.stdout
+    );
+    assert!(o.stdout.contains("widened pasid"), "{}", o.stdout);
+}
+
+#[test]
+fn closed_stdout_ends_quietly() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_iommu-inval"))
+        .args(["decode", "--arch", "amd"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut sin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let line = b"0x8000000000000000,0\n";
+        for _ in 0..200_000 {
+            if sin.write_all(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut first = [0u8; 20];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap(); // then drop: closed pipe
+    let out = child.wait_with_output().unwrap();
+    let _ = writer.join();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains("panicked") && !err.contains("internal error"),
+        "{err}"
+    );
+    assert!(out.status.code().is_some(), "exited, not killed");
+}
+
+/// Runs every `$ iommu-inval ...` example of the help texts and compares the
+/// lines that follow with the real output.
+#[test]
+fn help_examples_are_true() {
+    let subs = ["decode", "encode", "lift", "lower", "convert"];
+    for sub in subs {
+        let h = run(&[sub, "--help"], "");
+        assert_eq!(h.code, 0);
+        assert!(
+            h.stdout.contains("Examples:"),
+            "{sub} --help has no example"
+        );
+        assert!(
+            h.stdout.contains(&format!("$ iommu-inval {sub}")),
+            "{sub} --help example does not run {sub}"
+        );
+    }
+    let top = run(&["--help"], "");
+    for sub in subs {
+        assert!(top.stdout.contains(sub));
+    }
+    let texts = [
+        iommu_inval::help::MAIN,
+        iommu_inval::help::DECODE,
+        iommu_inval::help::ENCODE,
+        iommu_inval::help::LIFT,
+        iommu_inval::help::LOWER,
+        iommu_inval::help::CONVERT,
+    ];
+    let mut checked = 0;
+    for text in texts {
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, l) in lines.iter().enumerate() {
+            let Some(cmd) = l.trim_start().strip_prefix("$ iommu-inval ") else {
+                continue;
+            };
+            let expected: Vec<&str> = lines[i + 1..]
+                .iter()
+                .take_while(|x| {
+                    x.starts_with("  ")
+                        && !x.trim_start().starts_with('$')
+                        && !x.trim_start().starts_with("# ")
+                })
+                .map(|x| x.get(2..).unwrap_or(""))
+                .collect();
+            if expected.is_empty() || cmd.contains('<') {
+                continue; // a command shown without its (long) output
+            }
+            let mut parts: Vec<&str> = cmd.split(" | iommu-inval ").collect();
+            let mut input = String::new();
+            for (k, p) in parts.drain(..).enumerate() {
+                let args = split_args(p);
+                let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+                let o = run(&refs, &input);
+                assert!(o.code <= 1, "{cmd}: {}", o.stderr);
+                input = o.stdout;
+                let _ = k;
+            }
+            let got: Vec<&str> = input.lines().map(str::trim_end).collect();
+            let want: Vec<&str> = expected.iter().map(|x| x.trim_end()).collect();
+            assert_eq!(got, want, "help example: {cmd}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 8, "only {checked} help examples checked");
+}
+
+/// Split a shell command line: whitespace, and single-quoted strings.
+fn split_args(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut any = false;
+    for c in s.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                any = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if any {
+                    out.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                any = true;
+            }
+        }
+    }
+    if any {
+        out.push(cur);
+    }
+    out
+}
