@@ -39,7 +39,8 @@ pub fn format_fields(cmd: &dyn AnyCommand) -> String {
     s
 }
 
-/// A byte count as `4 KiB`, `2 MiB`, `16 EiB`, or `0x1234 bytes`.
+/// A byte count as `4 KiB`, `2 MiB`, `16 EiB`, `~32.0 TiB` (large, not a whole
+/// number of units), or `0x1234 bytes`.
 pub fn size_str(bytes: u128) -> String {
     const UNITS: [(u32, &str); 6] = [
         (60, "EiB"),
@@ -56,6 +57,10 @@ pub fn size_str(bytes: u128) -> String {
         let u = 1u128 << shift;
         if bytes >= u && bytes % u == 0 {
             return format!("{} {unit}", bytes / u);
+        }
+        if bytes >= u << 4 {
+            // Large and not a whole number of units: about how much.
+            return format!("~{:.1} {unit}", bytes as f64 / u as f64);
         }
     }
     format!("{bytes:#x} bytes")
@@ -267,6 +272,7 @@ mod tests {
         assert_eq!(size_str(0x3000), "12 KiB");
         assert_eq!(size_str(1 << 64), "16 EiB");
         assert_eq!(size_str(0x1001), "0x1001 bytes");
+        assert_eq!(size_str((1 << 45) - 0x20_0000), "~32.0 TiB");
         assert_eq!(bdf(0x0010), "00:02.0");
         assert_eq!(bdf(0x1a0f), "1a:01.7");
     }

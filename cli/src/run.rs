@@ -513,7 +513,8 @@ fn report(
         for e in &t.errors {
             if opts.json {
                 io.line(&lift_error_json(to, e))?;
-            } else {
+            } else if !opts.explain {
+                // (With --explain the error is on the `=>` line instead.)
                 let msg = format!("{}: {e}", e.kind().as_str());
                 writeln!(io.err, "iommu-inval: {loc}: {msg}")?;
             }
