@@ -209,10 +209,11 @@ impl Command {
                 .iter()
                 .find(|d| d.name == name)
                 .ok_or_else(|| FieldError::UnknownField(static_name(defs, name)))?;
+            // A boolean only for a 1-bit field; 0/1 are accepted there too.
             let v = match (value, d.boolean) {
-                (FieldValue::Bool(b), _) => u64::from(b),
+                (FieldValue::Bool(b), true) => u64::from(b),
                 (FieldValue::Uint(v), _) => v,
-                (FieldValue::Pair(_), _) => return Err(FieldError::TooWide(d.name)),
+                _ => return Err(FieldError::TooWide(d.name)),
             };
             if !d.bf.fits(v) {
                 return Err(FieldError::TooWide(d.name));

@@ -98,6 +98,10 @@ impl Default for Caps {
 }
 
 impl Caps {
+    /// The command cap, at least one.
+    fn cap(&self) -> usize {
+        self.max_cmds.max(1)
+    }
     fn fits_bits(v: u64, bits: u8) -> bool {
         bits >= 64 || v >> bits == 0
     }
@@ -325,7 +329,7 @@ fn lower_config<C: Context + ?Sized>(
         Devs::Domain(_, n) => n as u64,
         Devs::Every => u64::MAX,
     };
-    if count > caps.max_cmds as u64 {
+    if count > caps.cap() as u64 {
         // Too many streams for per-stream CD commands: STE-level commands
         // remove the CDs too.
         o.widen(Widened::CACHES);
@@ -387,7 +391,7 @@ fn ste_level<C: Context + ?Sized>(
                 first: u64::from(a),
                 last: u64::from(b),
             };
-            match plan_aligned(&r, 0, 32, caps.max_cmds) {
+            match plan_aligned(&r, 0, 32, caps.cap()) {
                 Plan::Pieces(blocks) => {
                     for b in blocks {
                         block(b.addr, b.order, o)?;
@@ -405,7 +409,7 @@ fn ste_level<C: Context + ?Sized>(
             }
         }
         Devs::Domain(d, n) => {
-            if n > caps.max_cmds {
+            if n > caps.cap() {
                 o.widen(Widened::DEVICE | Widened::CAP);
                 return all(o);
             }
@@ -461,7 +465,7 @@ fn tlbi_span(
             } else {
                 1
             };
-            if cost > caps.max_cmds {
+            if cost > caps.cap() {
                 return fallback(o);
             }
         }
@@ -485,7 +489,7 @@ fn tlbi_span(
         } else {
             12
         };
-        if page_count(r, shift) > caps.max_cmds as u128 {
+        if page_count(r, shift) > caps.cap() as u128 {
             return fallback(o);
         }
         if r.align_out(shift) != *r {
@@ -811,7 +815,7 @@ fn lower_dev_tlb<C: Context + ?Sized>(
     };
     match devices(i, ctx, o) {
         Devs::Range(a, b) => {
-            if u64::from(b - a) >= caps.max_cmds as u64 {
+            if u64::from(b - a) >= caps.cap() as u64 {
                 return Err(LowerError::NoEquivalent(
                     "CMD_ATC_INV names one StreamID: too many devices for max_cmds",
                 ));

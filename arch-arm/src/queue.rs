@@ -122,7 +122,10 @@ impl Cmdq {
         reg & (self.entries() - 1)
     }
 
-    /// Number of commands between `cons` and `prod` (0 empty, `entries()` full).
+    /// Number of commands between `cons` and `prod` (0 empty, `entries()`
+    /// full). A PROD that has overrun CONS (more than `entries()` ahead, a
+    /// software error) gives up to `2 * entries() - 1`: consumption goes on
+    /// until RD equals WR, as the index comparison does.
     pub const fn pending(&self, prod: u32, cons: u32) -> u32 {
         self.ptr(self.ptr(prod).wrapping_sub(self.ptr(cons)))
     }

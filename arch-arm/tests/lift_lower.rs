@@ -1,0 +1,819 @@
+//! Lift and lower on hand-worked examples.
+
+use iommu_inval_arm::*;
+use iommu_inval_core::context::Topology;
+use iommu_inval_core::model::*;
+use iommu_inval_core::seed::{SeedFlags, SeedRequest, SeedScope};
+use iommu_inval_core::{IdentityContext, LowerError};
+
+const TOPO: &str = r#"{
+  "domains": [{"id": 1, "smmuv3": {"vmid": 3}}, {"id": 2}],
+  "devices": [
+    {"rid": 16, "domain": 1, "ats": true, "pasids": [{"pasid": 1, "asid": 5}, {"pasid": 9, "asid": 5}]},
+    {"rid": 17, "domain": 1, "ats": false, "pasids": [{"pasid": 2, "asid": 6}]}
+  ]
+}"#;
+
+fn topo() -> Topology {
+    Topology::from_json(TOPO).unwrap()
+}
+
+fn low(op: Op, caps: Caps, ctx: &dyn iommu_inval_core::Context) -> (Vec<Command>, Outcome) {
+    let mut v = Vec::new();
+    let o = lower(&op, &caps, ctx, &mut v).unwrap();
+    (v, o)
+}
+
+fn s1(pasid: u32, first: u64, size: u64) -> Inval {
+    Inval::new(Caches::IOTLB)
+        .stage(Stages::S1)
+        .domain(DomainSel::One(1))
+        .pasid(PasidSel::One(pasid))
+        .range(AddrRange::new(first, size).unwrap())
+}
+
+#[test]
+fn lift_resolves_asid_and_vmid() {
+    let t = topo();
+    let c: Command = TlbiNhVa {
+        num: 0,
+        scale: 0,
+        vmid: 3,
+        asid: 5,
+        leaf: true,
+        ttl: 0,
+        tg: 0,
+        address: 0x1234_5678_9000,
+    }
+    .into();
+    let mut ops = Vec::new();
+    let o = lift(&c, &t, &mut ops).unwrap();
+    assert!(o.is_exact());
+    let page = AddrRange::new(0x1234_5678_9000, 0x1000).unwrap();
+    let want: Vec<Op> = [1, 9]
+        .iter()
+        .map(|&p| {
+            Op::Inval(
+                Inval::new(Caches::IOTLB | Caches::LEAF)
+                    .stage(Stages::S1)
+                    .domain(DomainSel::One(1))
+                    .pasid(PasidSel::One(p))
+                    .range(page),
+            )
+        })
+        .collect();
+    assert_eq!(ops, want);
+    // Unknown VMID and ASID: every domain, every PASID, reported.
+    let c: Command = TlbiNhAsid { vmid: 4, asid: 77 }.into();
+    let mut ops = Vec::new();
+    let o = lift(&c, &t, &mut ops).unwrap();
+    assert_eq!(o.widened, Widened::DOMAIN | Widened::PASID);
+    assert_eq!(
+        ops,
+        [Op::Inval(Inval::new(Caches::IOTLB).stage(Stages::S1))]
+    );
+}
+
+#[test]
+fn lift_ranges() {
+    let one = |c: Command| {
+        let mut ops = Vec::new();
+        lift(&c, &IdentityContext, &mut ops).unwrap();
+        match ops.as_slice() {
+            [Op::Inval(i)] => *i,
+            other => panic!("{other:?}"),
+        }
+    };
+    // 64 KiB granule, (3+1) * 2^2 = 16 granules = 1 MiB from 0x10_0000, level 3.
+    let i = one(TlbiS2Ipa {
+        num: 3,
+        scale: 2,
+        vmid: 1,
+        leaf: false,
+        ttl: 3,
+        tg: 3,
+        address: 0x10_0000,
+    }
+    .into());
+    assert_eq!(i.range, AddrRange::new(0x10_0000, 0x10_0000).unwrap());
+    assert_eq!(
+        (i.stages, i.hints.tg_shift, i.hints.level),
+        (Stages::S2, 16, 3)
+    );
+    // Unaligned start in a 16 KiB granule: whole granules.
+    let i = one(TlbiEl2Vaa {
+        num: 1,
+        scale: 0,
+        leaf: true,
+        ttl: 0,
+        tg: 2,
+        address: 0x5000,
+    }
+    .into());
+    // [0x5000, 0xd000) touches the granules at 0x4000, 0x8000 and 0xc000.
+    assert_eq!(i.range, AddrRange::inclusive(0x4000, 0xffff).unwrap());
+    assert_eq!(i.regime, Regime::Hyp);
+    // The range stops at the top of the address space.
+    let i = one(TlbiEl3Va {
+        num: 31,
+        scale: 31,
+        leaf: false,
+        ttl: 0,
+        tg: 1,
+        address: 0xffff_ffff_ffff_f000,
+    }
+    .into());
+    assert_eq!(
+        i.range,
+        AddrRange::inclusive(0xffff_ffff_ffff_f000, u64::MAX).unwrap()
+    );
+    assert_eq!(i.regime, Regime::Secure);
+    // ATC_INV: 2^4 pages aligned down; size 52 is everything.
+    let i = one(AtcInv {
+        global: true,
+        ssv: true,
+        ssid: 2,
+        sid: 9,
+        size: 4,
+        address: 0x1_7000,
+    }
+    .into());
+    assert_eq!(i.range, AddrRange::new(0x1_0000, 0x1_0000).unwrap());
+    assert_eq!(
+        (i.device, i.pasid, i.global),
+        (DeviceSel::One(9), PasidSel::One(2), true)
+    );
+    let i = one(AtcInv {
+        global: true,
+        ssv: false,
+        ssid: 2,
+        sid: 9,
+        size: 52,
+        address: 0,
+    }
+    .into());
+    assert_eq!(
+        (i.range, i.pasid, i.global),
+        (AddrRange::All, PasidSel::All, false)
+    );
+    // STE range: 2^(1+1) streams aligned.
+    let i = one(CfgiSteRange {
+        ssec: true,
+        sid: 0x45,
+        range: 1,
+    }
+    .into());
+    assert_eq!(
+        (i.device, i.regime, i.caches),
+        (
+            DeviceSel::Range {
+                first: 0x44,
+                last: 0x47
+            },
+            Regime::Secure,
+            Caches::CONFIG
+        )
+    );
+}
+
+#[test]
+fn lift_sync_signals() {
+    let sync = |c: CmdSync| {
+        let mut ops = Vec::new();
+        lift(&c.into(), &IdentityContext, &mut ops).unwrap();
+        match ops.as_slice() {
+            [Op::Sync(s)] => *s,
+            other => panic!("{other:?}"),
+        }
+    };
+    let s = sync(CmdSync {
+        cs: 1,
+        msh: 3,
+        msi_attr: 0xf,
+        msi_data: 7,
+        msi_address: 0x1000,
+    });
+    assert_eq!(
+        s.store,
+        Some(Store {
+            address: 0x1000,
+            data: 7
+        })
+    );
+    assert!(!s.interrupt && !s.sev && s.fence);
+    assert_eq!((s.msi_msh, s.msi_attr), (3, 0xf));
+    let s = sync(CmdSync {
+        cs: 1,
+        msi_data: 7,
+        ..CmdSync::default()
+    });
+    assert!(s.interrupt && s.store.is_none());
+    let s = sync(CmdSync {
+        cs: 2,
+        ..CmdSync::default()
+    });
+    assert!(s.sev && !s.interrupt);
+}
+
+#[test]
+fn range_lowering_uses_fewest_commands() {
+    // 37 pages from 0x1000: 36 = (17+1) * 2^1 granules, then one page.
+    let (v, o) = low(
+        Op::Inval(s1(5, 0x1000, 37 * 4096)),
+        Caps::default(),
+        &IdentityContext,
+    );
+    assert!(o.is_exact());
+    assert_eq!(
+        v,
+        [
+            Command::from(TlbiNhVa {
+                num: 17,
+                scale: 1,
+                vmid: 1,
+                asid: 5,
+                leaf: false,
+                ttl: 0,
+                tg: 1,
+                address: 0x1000
+            }),
+            // One granule without a level hint cannot use tg (IHI0070 §4.4.1.1).
+            TlbiNhVa {
+                num: 0,
+                scale: 0,
+                vmid: 1,
+                asid: 5,
+                leaf: false,
+                ttl: 0,
+                tg: 0,
+                address: 0x2_5000
+            }
+            .into(),
+        ]
+    );
+    // With a level hint the last granule keeps the range form.
+    let mut i = s1(5, 0x1000, 37 * 4096);
+    i.hints = Hints {
+        tg_shift: 12,
+        level: 3,
+        ..Hints::default()
+    };
+    let (v, _) = low(Op::Inval(i), Caps::default(), &IdentityContext);
+    assert_eq!(
+        v[1],
+        TlbiNhVa {
+            num: 0,
+            scale: 0,
+            vmid: 1,
+            asid: 5,
+            leaf: false,
+            ttl: 3,
+            tg: 1,
+            address: 0x2_5000
+        }
+        .into()
+    );
+    // 64 KiB granule hint: one granule without level = 16 page commands.
+    let mut i = s1(5, 0x1_0000, 0x1_0000);
+    i.hints.tg_shift = 16;
+    let (v, o) = low(Op::Inval(i), Caps::default(), &IdentityContext);
+    assert_eq!(v.len(), 16);
+    assert!(o.is_exact());
+}
+
+#[test]
+fn without_range_support_one_command_per_page_then_asid_wide() {
+    let caps = Caps {
+        range_inval: false,
+        max_cmds: 40,
+        ..Caps::default()
+    };
+    let (v, o) = low(Op::Inval(s1(5, 0x1000, 37 * 4096)), caps, &IdentityContext);
+    assert!(o.is_exact());
+    assert_eq!(v.len(), 37);
+    assert_eq!(
+        v[36],
+        TlbiNhVa {
+            num: 0,
+            scale: 0,
+            vmid: 1,
+            asid: 5,
+            leaf: false,
+            ttl: 0,
+            tg: 0,
+            address: 0x2_5000
+        }
+        .into()
+    );
+    let caps = Caps {
+        range_inval: false,
+        max_cmds: 16,
+        ..Caps::default()
+    };
+    let (v, o) = low(Op::Inval(s1(5, 0x1000, 37 * 4096)), caps, &IdentityContext);
+    assert_eq!(v, [Command::from(TlbiNhAsid { vmid: 1, asid: 5 })]);
+    assert_eq!(o.widened, Widened::CAP | Widened::RANGE);
+    // A 2 MiB leaf hint: one command per 2 MiB block.
+    let mut i = s1(5, 0x20_0000, 0x40_0000);
+    i.hints.leaf_shift = 21;
+    let (v, _) = low(Op::Inval(i), caps, &IdentityContext);
+    assert_eq!(v.len(), 2);
+}
+
+#[test]
+fn unknown_ids_widen() {
+    let t = topo();
+    // Domain 2 has no VMID: every domain.
+    let i = s1(1, 0x1000, 0x1000).domain(DomainSel::One(2));
+    let (v, o) = low(Op::Inval(i), Caps::default(), &t);
+    assert_eq!(v, [Command::from(TlbiNsnhAll {})]);
+    assert!(o
+        .widened
+        .contains(Widened::DOMAIN | Widened::RANGE | Widened::PASID | Widened::STAGE));
+    // PASID 3 has no ASID: every ASID of the VMID.
+    let (v, o) = low(Op::Inval(s1(3, 0x1000, 0x1000)), Caps::default(), &t);
+    assert_eq!(
+        v,
+        [Command::from(TlbiNhVaa {
+            num: 0,
+            scale: 0,
+            vmid: 3,
+            leaf: false,
+            ttl: 0,
+            tg: 0,
+            address: 0x1000
+        })]
+    );
+    assert_eq!(o.widened, Widened::PASID);
+    // PASID 1 shares ASID 5 with PASID 9: reported.
+    let (v, o) = low(Op::Inval(s1(1, 0x1000, 0x1000)), Caps::default(), &t);
+    assert_eq!(
+        v,
+        [Command::from(TlbiNhVa {
+            num: 0,
+            scale: 0,
+            vmid: 3,
+            asid: 5,
+            leaf: false,
+            ttl: 0,
+            tg: 0,
+            address: 0x1000
+        })]
+    );
+    assert_eq!(o.widened, Widened::PASID);
+    // A PASID too wide for the host's SubstreamIDs: ATC_INV without PASID.
+    let caps = Caps {
+        ssid_bits: 8,
+        ..Caps::default()
+    };
+    let i = Inval::new(Caches::DEV_TLB)
+        .device(DeviceSel::One(4))
+        .pasid(PasidSel::One(256));
+    let (v, o) = low(Op::Inval(i), caps, &IdentityContext);
+    assert_eq!(
+        v,
+        [Command::from(AtcInv {
+            global: false,
+            ssv: false,
+            ssid: 0,
+            sid: 4,
+            size: 52,
+            address: 0
+        })]
+    );
+    assert_eq!(o.widened, Widened::PASID);
+}
+
+#[test]
+fn stage2_and_vmall() {
+    let i = Inval::new(Caches::IOTLB | Caches::LEAF)
+        .stage(Stages::S2)
+        .domain(DomainSel::One(7))
+        .range(AddrRange::new(0x8000_0000, 0x20_0000).unwrap());
+    let (v, o) = low(Op::Inval(i), Caps::default(), &IdentityContext);
+    assert!(o.is_exact());
+    assert_eq!(
+        v,
+        [Command::from(TlbiS2Ipa {
+            num: 15,
+            scale: 5,
+            vmid: 7,
+            leaf: true,
+            ttl: 0,
+            tg: 1,
+            address: 0x8000_0000
+        })]
+    );
+    // Beyond w1[51:12]: S12_VMALL.
+    let i = i.range(AddrRange::new(1 << 52, 0x1000).unwrap());
+    let (v, o) = low(Op::Inval(i), Caps::default(), &IdentityContext);
+    assert_eq!(v, [Command::from(TlbiS12Vmall { vmid: 7 })]);
+    assert!(o.widened.contains(Widened::RANGE | Widened::STAGE));
+    // Everything of a domain: one S12_VMALL.
+    let i = Inval::new(Caches::IOTLB).domain(DomainSel::One(7));
+    let (v, o) = low(Op::Inval(i), Caps::default(), &IdentityContext);
+    assert_eq!(
+        (v, o.is_exact()),
+        (vec![Command::from(TlbiS12Vmall { vmid: 7 })], true)
+    );
+}
+
+#[test]
+fn config_lowering() {
+    let caps = Caps::default();
+    // 0x10..=0x2f: two aligned blocks of 16 streams.
+    let i = Inval::new(Caches::CONFIG).device(DeviceSel::Range {
+        first: 0x10,
+        last: 0x2f,
+    });
+    let (v, o) = low(Op::Inval(i), caps, &IdentityContext);
+    assert!(o.is_exact());
+    assert_eq!(
+        v,
+        [
+            Command::from(CfgiSteRange {
+                ssec: false,
+                sid: 0x10,
+                range: 3
+            }),
+            CfgiSteRange {
+                ssec: false,
+                sid: 0x20,
+                range: 3
+            }
+            .into(),
+        ]
+    );
+    // Every device, secure: CMD_CFGI_ALL with ssec.
+    let i = Inval::new(Caches::CONFIG).regime(Regime::Secure);
+    let (v, _) = low(Op::Inval(i), caps, &IdentityContext);
+    assert_eq!(v, [Command::from(CfgiAll { ssec: true, sid: 0 })]);
+    // One CD.
+    let i = Inval::new(Caches::CONFIG_PASID | Caches::LEAF)
+        .device(DeviceSel::One(3))
+        .pasid(PasidSel::One(4));
+    let (v, o) = low(Op::Inval(i), caps, &IdentityContext);
+    assert!(o.is_exact());
+    assert_eq!(
+        v,
+        [Command::from(CfgiCd {
+            ssec: false,
+            ssid: 4,
+            sid: 3,
+            leaf: true
+        })]
+    );
+    // Only the STE asked: CFGI_STE removes the CDs too.
+    let i = Inval::new(Caches::CONFIG_DEVICE).device(DeviceSel::One(3));
+    let (v, o) = low(Op::Inval(i), caps, &IdentityContext);
+    assert_eq!(
+        v,
+        [Command::from(CfgiSte {
+            ssec: false,
+            sid: 3,
+            leaf: false
+        })]
+    );
+    assert_eq!(o.widened, Widened::CACHES);
+    // The devices of an unknown domain: every device.
+    let i = Inval::new(Caches::CONFIG).domain(DomainSel::One(5));
+    let (v, o) = low(Op::Inval(i), caps, &IdentityContext);
+    assert_eq!(
+        v,
+        [Command::from(CfgiAll {
+            ssec: false,
+            sid: 0
+        })]
+    );
+    assert_eq!(o.widened, Widened::DEVICE);
+}
+
+#[test]
+fn seed_request_order_config_tlb_atc() {
+    let t = topo();
+    let i = Inval::new(Caches::CONFIG_PASID | Caches::IOTLB | Caches::DEV_TLB)
+        .stage(Stages::S1)
+        .domain(DomainSel::One(1))
+        .pasid(PasidSel::One(2))
+        .range(AddrRange::new(0x4000, 0x2000).unwrap());
+    let (v, o) = low(Op::Inval(i), Caps::default(), &t);
+    let sync = Command::from(CmdSync::default());
+    assert_eq!(
+        v,
+        [
+            CfgiCd {
+                ssec: false,
+                ssid: 2,
+                sid: 16,
+                leaf: false
+            }
+            .into(),
+            CfgiCd {
+                ssec: false,
+                ssid: 2,
+                sid: 17,
+                leaf: false
+            }
+            .into(),
+            sync,
+            TlbiNhVa {
+                num: 1,
+                scale: 0,
+                vmid: 3,
+                asid: 6,
+                leaf: false,
+                ttl: 0,
+                tg: 1,
+                address: 0x4000
+            }
+            .into(),
+            sync,
+            // rid 17 has no ATS.
+            AtcInv {
+                global: false,
+                ssv: true,
+                ssid: 2,
+                sid: 16,
+                size: 1,
+                address: 0x4000
+            }
+            .into(),
+            sync,
+        ]
+    );
+    assert_eq!(o.dropped, Some("device without ATS has no device TLB"));
+    // The seed proposal's own sequence lowers op by op to the same shape.
+    let req = SeedRequest {
+        scope: SeedScope::Va,
+        flags: SeedFlags::CONFIG | SeedFlags::TLB | SeedFlags::DEV_TLB,
+        domain: 1,
+        pasid: 2,
+        iova: 0x4000,
+        size: 0x2000,
+        granule: 0x1000,
+    };
+    let mut ops = Vec::new();
+    req.to_ops(&mut ops).unwrap();
+    let mut out = Vec::new();
+    for op in &ops {
+        lower(op, &Caps::default(), &t, &mut out).unwrap();
+    }
+    let kinds: Vec<&str> = out.iter().map(|c| c.op_name()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "CMD_CFGI_CD",
+            "CMD_CFGI_CD",
+            "CMD_SYNC",
+            "CMD_TLBI_NH_VA",
+            "CMD_SYNC",
+            "CMD_ATC_INV",
+            "CMD_SYNC"
+        ]
+    );
+}
+
+#[test]
+fn atc_span_is_the_smallest_aligned_cover() {
+    // 0x3000..=0x4fff straddles 0x4000: the aligned cover is 32 KiB at 0.
+    let i = Inval::new(Caches::DEV_TLB)
+        .device(DeviceSel::One(1))
+        .range(AddrRange::inclusive(0x3000, 0x4fff).unwrap());
+    let (v, o) = low(Op::Inval(i), Caps::default(), &IdentityContext);
+    assert_eq!(
+        v,
+        [Command::from(AtcInv {
+            global: false,
+            ssv: false,
+            ssid: 0,
+            sid: 1,
+            size: 3,
+            address: 0
+        })]
+    );
+    assert_eq!(o.widened, Widened::RANGE);
+    // Every device of an unknown set: no single ATC_INV names them.
+    let i = Inval::new(Caches::DEV_TLB);
+    assert!(matches!(
+        lower(
+            &Op::Inval(i),
+            &Caps::default(),
+            &IdentityContext,
+            &mut Vec::new()
+        ),
+        Err(LowerError::NoEquivalent(_))
+    ));
+    // A host without ATS: dropped.
+    let caps = Caps {
+        ats: false,
+        ..Caps::default()
+    };
+    let i = Inval::new(Caches::DEV_TLB).device(DeviceSel::One(1));
+    let (v, o) = low(Op::Inval(i), caps, &IdentityContext);
+    assert!(v.is_empty() && o.dropped.is_some());
+}
+
+#[test]
+fn interrupt_remapping_is_dropped() {
+    let i = Inval::new(Caches::INTR_REMAP).device(DeviceSel::One(1));
+    let (v, o) = low(Op::Inval(i), Caps::default(), &IdentityContext);
+    assert!(v.is_empty());
+    assert_eq!(
+        (o.emitted, o.dropped),
+        (0, Some("SMMUv3 has no interrupt remapping cache"))
+    );
+}
+
+#[test]
+fn sync_lowering() {
+    let one = |s: Sync| {
+        lower(
+            &Op::Sync(s),
+            &Caps::default(),
+            &IdentityContext,
+            &mut Vec::new(),
+        )
+        .map(|_| ())
+    };
+    let mut v = Vec::new();
+    let st = Sync {
+        store: Some(Store {
+            address: 0xfee0_0000,
+            data: 0x1234,
+        }),
+        fence: true,
+        ..Sync::default()
+    };
+    lower(&Op::Sync(st), &Caps::default(), &IdentityContext, &mut v).unwrap();
+    assert_eq!(
+        v,
+        [Command::from(CmdSync {
+            cs: 1,
+            msh: 0,
+            msi_attr: 0,
+            msi_data: 0x1234,
+            msi_address: 0xfee0_0000
+        })]
+    );
+    assert_eq!(v[0].encode(), [0x0000_1234_0000_1046, 0xfee0_0000]);
+    let ne = |r: Result<(), LowerError>| matches!(r, Err(LowerError::NoEquivalent(_)));
+    assert!(ne(one(Sync {
+        store: Some(Store {
+            address: 0x1000,
+            data: 1 << 32
+        }),
+        ..Sync::default()
+    })));
+    assert!(ne(one(Sync {
+        store: Some(Store {
+            address: 0x1002,
+            data: 1
+        }),
+        ..Sync::default()
+    })));
+    assert!(ne(one(Sync {
+        store: Some(Store {
+            address: 1 << 52,
+            data: 1
+        }),
+        ..Sync::default()
+    })));
+    assert!(ne(one(Sync {
+        store: Some(Store {
+            address: 0,
+            data: 1
+        }),
+        ..Sync::default()
+    })));
+    assert!(ne(one(Sync {
+        interrupt: true,
+        store: Some(Store {
+            address: 0x1000,
+            data: 1
+        }),
+        ..Sync::default()
+    })));
+    assert!(ne(one(Sync {
+        sev: true,
+        interrupt: true,
+        ..Sync::default()
+    })));
+    assert!(ne(one(Sync {
+        drain_page_requests: true,
+        ..Sync::default()
+    })));
+    let mut v = Vec::new();
+    lower(
+        &Op::Sync(Sync {
+            sev: true,
+            ..Sync::default()
+        }),
+        &Caps::default(),
+        &IdentityContext,
+        &mut v,
+    )
+    .unwrap();
+    assert_eq!(v[0].encode(), [0x2046, 0]);
+}
+
+#[test]
+fn responses_and_stalls() {
+    let mut v = Vec::new();
+    let pr = PageResponse {
+        device: 2,
+        pasid: Some(1),
+        prg_index: 0x1ff,
+        code: RespCode::Success,
+        last: true,
+        priv_data: None,
+        guest: false,
+    };
+    lower(
+        &Op::PageResponse(pr),
+        &Caps::default(),
+        &IdentityContext,
+        &mut v,
+    )
+    .unwrap();
+    assert_eq!(v[0].encode(), [0x0000_0002_0000_1841, 0x21ff]);
+    let bad = PageResponse {
+        priv_data: Some([1, 2]),
+        ..pr
+    };
+    assert!(matches!(
+        lower(
+            &Op::PageResponse(bad),
+            &Caps::default(),
+            &IdentityContext,
+            &mut v
+        ),
+        Err(LowerError::NoEquivalent(_))
+    ));
+    v.clear();
+    lower(
+        &Op::Resume {
+            device: 5,
+            stag: 0xabcd,
+            action: StallAction::Abort,
+        },
+        &Caps::default(),
+        &IdentityContext,
+        &mut v,
+    )
+    .unwrap();
+    lower(
+        &Op::StallTerminate { device: 6 },
+        &Caps::default(),
+        &IdentityContext,
+        &mut v,
+    )
+    .unwrap();
+    assert_eq!(v[0].encode(), [0x0000_0005_0000_2044, 0xabcd]);
+    assert_eq!(v[1].encode(), [0x0000_0006_0000_0045, 0]);
+}
+
+#[test]
+fn hyp_and_secure_regimes() {
+    let i = Inval::new(Caches::IOTLB)
+        .regime(Regime::Hyp)
+        .stage(Stages::S1)
+        .pasid(PasidSel::One(9))
+        .range(AddrRange::new(0x1000, 0x1000).unwrap());
+    let (v, o) = low(Op::Inval(i), Caps::default(), &IdentityContext);
+    assert!(o.is_exact());
+    assert_eq!(
+        v,
+        [Command::from(TlbiEl2Va {
+            num: 0,
+            scale: 0,
+            asid: 9,
+            leaf: false,
+            ttl: 0,
+            tg: 0,
+            address: 0x1000
+        })]
+    );
+    let i = Inval::new(Caches::IOTLB)
+        .regime(Regime::Secure)
+        .stage(Stages::S1);
+    let (v, o) = low(Op::Inval(i), Caps::default(), &IdentityContext);
+    assert!(o.is_exact());
+    assert_eq!(v, [Command::from(TlbiEl3All {})]);
+    // Stage 2 of the EL2 regime does not exist: dropped, reported.
+    let i = Inval::new(Caches::IOTLB).regime(Regime::Hyp);
+    let (v, o) = low(Op::Inval(i), Caps::default(), &IdentityContext);
+    assert_eq!(v, [Command::from(TlbiEl2All {})]);
+    assert!(o.dropped.is_some());
+}
+
+#[test]
+fn buffer_full_is_an_error() {
+    let mut buf: iommu_inval_core::FixedBuf<Command, 1> = iommu_inval_core::FixedBuf::new();
+    let r = lower(
+        &Op::Inval(s1(5, 0x1000, 37 * 4096)),
+        &Caps::default(),
+        &IdentityContext,
+        &mut buf,
+    );
+    assert_eq!(r, Err(LowerError::BufferFull));
+}
