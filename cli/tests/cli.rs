@@ -955,3 +955,25 @@ fn split_args(s: &str) -> Vec<String> {
     }
     out
 }
+
+#[test]
+fn generic_json_doc_examples_parse() {
+    let doc = std::fs::read_to_string(root().join("docs/GENERIC_JSON.md")).unwrap();
+    let mut n = 0;
+    let mut in_block = false;
+    for line in doc.lines() {
+        if line.starts_with("```") {
+            in_block = line == "```json";
+            continue;
+        }
+        if in_block {
+            let op =
+                iommu_inval::generic::parse_op_json(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+            // What lift prints reads back as the same operation.
+            let again = iommu_inval::generic::op_to_json(&op).to_string();
+            assert_eq!(iommu_inval::generic::parse_op_json(&again), Ok(op));
+            n += 1;
+        }
+    }
+    assert!(n >= 8, "{n} examples");
+}
