@@ -84,6 +84,15 @@ macro_rules! take {
     }};
 }
 
+/// [`take!`] plus the TLBI range rules.
+macro_rules! take_range {
+    ($t:ident, $w:expr) => {{
+        let c = take!($t, $w);
+        check_range(c.num, c.scale, c.ttl, c.tg)?;
+        c
+    }};
+}
+
 impl Command {
     /// Decode one command from its two 64-bit words (lowest first).
     ///
@@ -122,25 +131,36 @@ impl Command {
             0x06 => Command::CfgiCdAll(take!(CfgiCdAll, w)),
             0x10 => Command::TlbiNhAll(take!(TlbiNhAll, w)),
             0x11 => Command::TlbiNhAsid(take!(TlbiNhAsid, w)),
-            0x12 => Command::TlbiNhVa(take!(TlbiNhVa, w)),
-            0x13 => Command::TlbiNhVaa(take!(TlbiNhVaa, w)),
+            0x12 => Command::TlbiNhVa(take_range!(TlbiNhVa, w)),
+            0x13 => Command::TlbiNhVaa(take_range!(TlbiNhVaa, w)),
             0x18 => Command::TlbiEl3All(take!(TlbiEl3All, w)),
-            0x1a => Command::TlbiEl3Va(take!(TlbiEl3Va, w)),
+            0x1a => Command::TlbiEl3Va(take_range!(TlbiEl3Va, w)),
             0x20 => Command::TlbiEl2All(take!(TlbiEl2All, w)),
             0x21 => Command::TlbiEl2Asid(take!(TlbiEl2Asid, w)),
-            0x22 => Command::TlbiEl2Va(take!(TlbiEl2Va, w)),
-            0x23 => Command::TlbiEl2Vaa(take!(TlbiEl2Vaa, w)),
+            0x22 => Command::TlbiEl2Va(take_range!(TlbiEl2Va, w)),
+            0x23 => Command::TlbiEl2Vaa(take_range!(TlbiEl2Vaa, w)),
             0x28 => Command::TlbiS12Vmall(take!(TlbiS12Vmall, w)),
-            0x2a => Command::TlbiS2Ipa(take!(TlbiS2Ipa, w)),
+            0x2a => Command::TlbiS2Ipa(take_range!(TlbiS2Ipa, w)),
             0x30 => Command::TlbiNsnhAll(take!(TlbiNsnhAll, w)),
             0x40 => Command::AtcInv(take!(AtcInv, w)),
-            0x41 => Command::PriResp(take!(PriResp, w)),
+            0x41 => {
+                let c = take!(PriResp, w);
+                if c.resp == 3 {
+                    return Err(DecodeError::invalid(1, bits::PRI_RESP.mask(), "resp"));
+                }
+                Command::PriResp(c)
+            }
             0x44 => Command::Resume(take!(Resume, w)),
             0x45 => Command::StallTerm(take!(StallTerm, w)),
-            0x46 => Command::CmdSync(take!(CmdSync, w)),
+            0x46 => {
+                let c = take!(CmdSync, w);
+                if c.cs == 3 {
+                    return Err(DecodeError::invalid(0, bits::CS.mask(), "cs"));
+                }
+                Command::CmdSync(c)
+            }
             op => return Err(DecodeError::unknown_opcode(op)),
         };
-        c.validate()?;
         Ok(c)
     }
 

@@ -4,7 +4,9 @@
 //! The queue is `2^log2size` 16-byte entries at `SMMU_CMDQ_BASE.ADDR`.
 //! `PROD.WR` and `CONS.RD` hold the entry index in bits `[log2size-1:0]` and
 //! a wrap bit at bit `log2size`: equal index and wrap is empty, equal index
-//! with different wrap is full (IHI0070 §3.5.1, §6.3.26, §6.3.27). The
+//! with different wrap is full (IHI0070 §3.5.1; SMMU_CMDQ_BASE §6.3.26,
+//! SMMU_CMDQ_PROD §6.3.27, SMMU_CMDQ_CONS §6.3.28, numbered as in recent
+//! issues of the specification). The
 //! consumer fetches and decodes from CONS up to PROD and stops at the first
 //! command it cannot consume, leaving CONS pointing at it with
 //! `CONS.ERR` (bits `[30:24]`) = 1 CERROR_ILL (bad command) or 2 CERROR_ABT
@@ -41,7 +43,8 @@ pub const CERROR_ABT: u8 = 2;
 /// emulator's ATS model, never by decoding).
 pub const CERROR_ATC_INV_SYNC: u8 = 3;
 
-/// Largest LOG2SIZE an SMMU may implement (SMMU_IDR1.CMDQS ≤ 19, IHI0070 §6.3.2).
+/// Largest LOG2SIZE an SMMU may implement (SMMU_IDR1.CMDQS ≤ 19; SMMU_CMDQ_CONS
+/// "Additional Information").
 pub const MAX_LOG2SIZE: u8 = 19;
 
 /// CMDQ_CONS.ERR field.
@@ -87,7 +90,7 @@ pub struct Consumed {
 impl Cmdq {
     /// A queue of `2^log2size` entries at `base`. `log2size` above 19 is
     /// taken as 19 and `base` is aligned down to the queue size (at least 32
-    /// bytes), as the SMMU treats SMMU_CMDQ_BASE (IHI0070 §6.3.25).
+    /// bytes), as the SMMU treats SMMU_CMDQ_BASE (IHI0070 §6.3.26).
     pub const fn new(base: u64, log2size: u8) -> Self {
         let log2size = if log2size > MAX_LOG2SIZE {
             MAX_LOG2SIZE
