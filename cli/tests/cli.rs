@@ -655,11 +655,14 @@ fn convert_examples_never_under_invalidate() {
             ];
             let o = run(&args, &stream);
             assert!(!o.stdout.contains("UNDER"), "{file} -> {to}:\n{}", o.stdout);
-            assert!(
-                o.code == 0 || o.stderr.contains("no_equivalent"),
+            // Exit 1 exactly when some input had no equivalent (shown on its `=>` line).
+            assert_eq!(
+                o.code == 0,
+                !o.stdout.contains("=> error no_equivalent"),
                 "{file} -> {to}: {}",
                 o.stderr
             );
+            assert!(o.code <= 1, "{file} -> {to}: {}", o.stderr);
             assert_eq!(
                 o.stdout.matches("#   => ").count(),
                 inputs,
