@@ -449,7 +449,9 @@ fn lower_device_tlb() {
     let (out, o) = low(Op::Inval(d.pasid(PasidSel::One(0xbeef))), &caps, &ctx);
     assert!(o.is_exact());
     assert_eq!(out[0].encode(), [0x40ef_0000_00be_0010, 4]);
-    // Domain expansion skips devices without ATS (reported as dropped).
+    // Devices without ATS are skipped, expanded from a domain or named (reported as dropped).
+    let (out, o) = low(Op::Inval(d.device(DeviceSel::One(17))), &caps, &topo());
+    assert!(out.is_empty() && o.dropped.is_some());
     let dom = Inval::new(Caches::DEV_TLB).domain(DomainSel::One(1));
     let (out, o) = low(Op::Inval(dom), &caps, &topo());
     assert_eq!(out.len(), 1);

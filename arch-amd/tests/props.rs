@@ -57,7 +57,7 @@ fn topo() -> Topology {
         r#"{
       "domains": [{"id": 1, "amd": {"domain_id": 0}}, {"id": 2, "amd": {"domain_id": 65535}}, {"id": 3, "amd": {"domain_id": 7}}],
       "devices": [
-        {"rid": 0, "domain": 1, "ats": true},
+        {"rid": 0, "domain": 1, "ats": false},
         {"rid": 16, "domain": 1, "ats": false, "pasids": [{"pasid": 1}]},
         {"rid": 65535, "domain": 2, "ats": true}
       ]
@@ -83,6 +83,12 @@ fn lift_all<C: Context>(cmds: &[Command], ctx: &C) -> Vec<Op> {
     ops
 }
 
+/// A device-TLB invalidation of one device whose ATS is disabled.
+fn no_atc<C: Context>(i: &Inval, ctx: &C) -> bool {
+    i.caches.contains(Caches::DEV_TLB)
+        && matches!(i.device, DeviceSel::One(d) if !ctx.ats_enabled(d))
+}
+
 fn r2<C: Context>(w: [u64; 2], ctx: &C, caps: &Caps) -> Result<(), TestCaseError> {
     let c = Command::decode(&w).unwrap();
     let mut ops = Vec::new();
@@ -99,18 +105,35 @@ fn r2<C: Context>(w: [u64; 2], ctx: &C, caps: &Caps) -> Result<(), TestCaseError
     };
     let mut cmds = Vec::new();
     let mut out = Outcome::default();
+    let mut dropped = false;
     for op in &ops {
         let o = lower(op, caps, ctx, &mut cmds)
             .map_err(|e| TestCaseError::fail(format!("{op:?}: {e}")))?;
-        // Only a hint (a prefetch the host cannot name) may be dropped.
+        // Only a hint (a prefetch the host cannot name) or the device TLB of a
+        // device without ATS may be dropped.
         prop_assert!(
-            o.dropped.is_none() || matches!(op, Op::Prefetch(_)),
+            o.dropped.is_none()
+                || matches!(op, Op::Prefetch(_))
+                || matches!(op, Op::Inval(i) if no_atc(i, ctx)),
             "{:?}",
             o
         );
+        dropped |= o.dropped.is_some();
         out.merge(Outcome { dropped: None, ..o });
     }
-    let before = Footprint::of_ops(&ops, ctx);
+    // What must be covered: no device-TLB entries of devices without ATS.
+    let required: Vec<Op> = ops
+        .iter()
+        .map(|op| match op {
+            Op::Inval(i) if no_atc(i, ctx) => {
+                let mut i = *i;
+                i.caches.remove(Caches::DEV_TLB);
+                Op::Inval(i)
+            }
+            other => *other,
+        })
+        .collect();
+    let before = Footprint::of_ops(&required, ctx);
     let after = Footprint::of_ops(&lift_all(&cmds, ctx), ctx);
     prop_assert!(after.covers(&before), "under: {c:?} -> {cmds:?}");
     if out.widened.is_empty() {
@@ -121,7 +144,7 @@ fn r2<C: Context>(w: [u64; 2], ctx: &C, caps: &Caps) -> Result<(), TestCaseError
     if lo.is_exact() && !inv_prefetch && *caps == full_caps() {
         prop_assert!(out.is_exact(), "{c:?} -> {cmds:?} {out:?}");
         // Invalidations come back as the same command (up to ignored fields).
-        if c.opcode() != 1 && c.opcode() != 7 && c.opcode() != 6 {
+        if c.opcode() != 1 && c.opcode() != 7 && c.opcode() != 6 && !dropped {
             prop_assert_eq!(cmds.len(), 1);
         }
     }
