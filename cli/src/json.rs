@@ -90,6 +90,13 @@ fn to_field_value(name: &str, v: &Value) -> Result<FieldValue, JsonError> {
 /// [`parse_native_json`] for an already parsed value.
 pub fn parse_native_value(arch: &Arch, v: &Value, words: usize) -> Result<NativeAny, JsonError> {
     let m = v.as_object().ok_or(JsonError::NotObject)?;
+    if m.contains_key("error") && !m.contains_key("op") {
+        // A decode error object fed back: say so rather than "unknown key".
+        return Err(JsonError::BadValue {
+            key: "error".into(),
+            expected: "a command object, not an error object",
+        });
+    }
     if let Some(k) = m
         .keys()
         .find(|k| !["arch", "op", "fields"].contains(&k.as_str()))

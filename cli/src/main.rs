@@ -259,7 +259,6 @@ fn target(arch: ArchArg, caps: &CapsArgs) -> Result<Arch, Usage> {
 fn native_source<'a>(
     input: &'a NativeIn,
     stdin: &'a mut dyn io::BufRead,
-    words: usize,
 ) -> Result<Source<'a>, Usage> {
     match &input.raw {
         Some(p) => {
@@ -273,7 +272,6 @@ fn native_source<'a>(
             let offset = input.offset.unwrap_or(0);
             f.seek(SeekFrom::Start(offset))
                 .map_err(|e| Usage(format!("cannot seek {}: {e}", p.display())))?;
-            let _ = words;
             Ok(Source::Raw {
                 reader: Box::new(BufReader::new(f)),
                 offset,
@@ -308,7 +306,7 @@ fn execute(
             let a = Arch::new(arch.id());
             let words = words_of(&a, &input.desc_width)?;
             let c = load_ctx(ctx)?;
-            let src = native_source(input, stdin, words)?;
+            let src = native_source(input, stdin)?;
             run::decode(
                 &a,
                 words,
@@ -350,7 +348,7 @@ fn execute(
             let a = Arch::new(arch.id());
             let words = words_of(&a, &input.desc_width)?;
             let c = load_ctx(ctx)?;
-            let src = native_source(input, stdin, words)?;
+            let src = native_source(input, stdin)?;
             run::lift(
                 &a,
                 words,
@@ -397,7 +395,7 @@ fn execute(
             let t = target(*to, caps)?;
             let words = words_of(&f, &input.desc_width)?;
             let c = load_ctx(ctx)?;
-            let src = native_source(input, stdin, words)?;
+            let src = native_source(input, stdin)?;
             run::convert(
                 &f,
                 &t,
