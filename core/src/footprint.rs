@@ -166,8 +166,8 @@ pub enum Relation {
 pub struct Excess {
     /// The coordinates along which it extends.
     pub widened: Widened,
-    /// Address bytes of the excess, counted once per excess box (interrupt
-    /// entries count one each).
+    /// Address bytes of the excess in the IOTLB and device TLB, counted once
+    /// per excess box (configuration and interrupt entries count none).
     pub bytes: u128,
     /// Number of disjoint boxes in the excess.
     pub boxes: usize,
@@ -333,7 +333,12 @@ impl Footprint {
             ..Excess::default()
         };
         for b in &extra.boxes {
-            ex.bytes = ex.bytes.saturating_add(b.addr_size());
+            // Only address-tagged caches count bytes: configuration boxes span
+            // every address by convention, and interrupt indices are no bytes.
+            let (k_lo, k_hi) = b.get(Dim::Kind);
+            if k_lo >= KIND_IOTLB && k_hi <= KIND_DEV_TLB {
+                ex.bytes = ex.bytes.saturating_add(b.addr_size());
+            }
             let mut any = false;
             for (d, flag) in DIM_FLAGS {
                 let inside = asked.boxes.iter().any(|a| {
