@@ -6,7 +6,7 @@
 pub const MAIN: &str = "\
 Examples:
   $ iommu-inval decode --arch smmuv3 0x0006000100000011,0
-  CMD_TLBI_NH_ASID     vmid=1 asid=6                                                             # invalidate stage-1 IOTLB, all addresses, domain 1 PASID 6
+  CMD_TLBI_NH_ASID     vmid=1 asid=6                                                             # invalidate stage-1 IOTLB, all addresses, domain 1 PASID 6 (ASID 6)
   $ iommu-inval convert --from smmuv3 --to vtd --topology examples/topology.json --explain < examples/smmuv3.cmds
 
 Native commands are 64-bit hex words, lowest first, comma-separated (0x optional);

@@ -241,6 +241,18 @@ pub fn describe_op(op: &Op) -> String {
     }
 }
 
+/// Native ids the generic meaning renames: an SMMU `asid` (the generic
+/// model names the PASIDs that use it), as ` (ASID 5)`; empty otherwise.
+pub fn native_note(cmd: &dyn AnyCommand) -> String {
+    let mut note = String::new();
+    cmd.visit_fields(&mut |name, v| {
+        if let ("asid", FieldValue::Uint(a)) = (name, v) {
+            note = format!(" (ASID {a})");
+        }
+    });
+    note
+}
+
 /// The meaning of a lifted command: its ops joined by `; `, plus what the
 /// lift widened (an id the context does not know).
 pub fn describe_ops(ops: &[Op], outcome: &Outcome) -> String {

@@ -10,7 +10,7 @@
 
 use crate::explain::{widened_list, Explanation};
 use crate::generic::{op_to_json, parse_op_value};
-use crate::human::{describe_ops, format_fields, FIELDS_WIDTH};
+use crate::human::{describe_ops, format_fields, native_note, FIELDS_WIDTH};
 use crate::json::{
     command_to_json, decode_error_json, error_json, json_error_kind, parse_native_value,
 };
@@ -257,7 +257,7 @@ pub fn decode(
             }
             ops.clear();
             let meaning = match cmd.lift_ops(ctx, &mut ops) {
-                Ok(o) => describe_ops(&ops, &o),
+                Ok(o) => describe_ops(&ops, &o) + &native_note(&cmd),
                 Err(e) => format!("cannot lift: {e}"),
             };
             let fields = format_fields(&cmd);
