@@ -2,8 +2,9 @@
 //! measured on footprints (DESIGN.md R3/R4).
 //!
 //! * input footprint: `Footprint::of_ops` of the input's generic ops, without
-//!   the caches the target lacks (they are *dropped*, rule 2: interrupt
-//!   remapping on SMMUv3), projected onto a single regime when the target is
+//!   the caches the target host lacks (they are *dropped*, rule 2: interrupt
+//!   remapping on SMMUv3, device TLBs on a host without ATS, PASID
+//!   configuration on legacy-mode VT-d), projected onto a single regime when the target is
 //!   VT-d or AMD-Vi ([`Footprint::project_single_regime`]); device-TLB
 //!   entries of a device the context says has no ATS do not exist and are
 //!   left out;
@@ -13,19 +14,11 @@
 //!   excess bytes and boxes), or `under` — an under-invalidation, which would
 //!   be a bug and makes the CLI exit 1.
 
-use crate::{AnyCommand, NativeAny};
+use crate::{AnyCommand, Arch, ArchOps, NativeAny};
 use iommu_inval_core::footprint::{Excess, Footprint, Relation};
 use iommu_inval_core::model::{Caches, DeviceSel, Op};
 use iommu_inval_core::{ArchId, Context, Widened};
 use serde_json::{json, Value};
-
-/// Caches an architecture has no invalidation for (dropped when lowering).
-pub const fn lacks(target: ArchId) -> Caches {
-    match target {
-        ArchId::Smmuv3 => Caches::INTR_REMAP,
-        ArchId::Vtd | ArchId::Amd => Caches::empty(),
-    }
-}
 
 /// The footprint of `ops`, without the caches in `lacking` and without the
 /// device-TLB entries of devices that (per `ctx`) have no ATS.
@@ -56,10 +49,16 @@ fn on_target(target: ArchId, f: Footprint) -> Footprint {
     }
 }
 
-/// The footprint of `ops` as `target` can remove it.
-pub fn input_footprint(target: ArchId, ops: &[Op], ctx: &dyn Context) -> Footprint {
+/// The footprint of `ops` as `target` can remove it: without the caches
+/// `lacking` on the target host (see [`ArchOps::lacks`](crate::ArchOps::lacks)).
+pub fn input_footprint(
+    target: ArchId,
+    lacking: Caches,
+    ops: &[Op],
+    ctx: &dyn Context,
+) -> Footprint {
     let mut f = Footprint::new();
-    existing(ops, lacks(target), ctx, &mut f);
+    existing(ops, lacking, ctx, &mut f);
     on_target(target, f)
 }
 
@@ -94,9 +93,9 @@ pub struct Explanation {
 
 impl Explanation {
     /// Compare `outputs` (commands of `target`) with the generic `input` ops.
-    pub fn of(target: ArchId, input: &[Op], outputs: &[NativeAny], ctx: &dyn Context) -> Self {
-        let fin = input_footprint(target, input, ctx);
-        let (fout, unliftable) = output_footprint(target, outputs, ctx);
+    pub fn of(target: &Arch, input: &[Op], outputs: &[NativeAny], ctx: &dyn Context) -> Self {
+        let fin = input_footprint(target.id(), target.lacks(), input, ctx);
+        let (fout, unliftable) = output_footprint(target.id(), outputs, ctx);
         Explanation {
             relation: fout.relation_to(&fin),
             unliftable,

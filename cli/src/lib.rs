@@ -41,6 +41,7 @@ pub mod run;
 pub mod text;
 
 use enum_dispatch::enum_dispatch;
+use iommu_inval_core::model::Caches;
 use iommu_inval_core::sink::Full;
 use iommu_inval_core::{
     ArchId, Context, DecodeError, FieldError, FieldValue, LowerError, NativeCommand, Op, Outcome,
@@ -101,6 +102,29 @@ pub trait ArchOps {
         ctx: &dyn Context,
         out: &mut Vec<NativeAny>,
     ) -> Result<Outcome, LowerError>;
+    /// Caches this host does not have, whose invalidations a lowering drops
+    /// (rule 2): interrupt remapping on SMMUv3, device TLBs without ATS,
+    /// PASID configuration on legacy-mode VT-d.
+    fn lacks(&self) -> Caches;
+}
+
+fn lacks_smmuv3(c: &arm::Caps) -> Caches {
+    let mut l = Caches::INTR_REMAP;
+    l.set(Caches::DEV_TLB, !c.ats);
+    l
+}
+
+fn lacks_vtd(c: &vtd::Caps) -> Caches {
+    let mut l = Caches::empty();
+    l.set(Caches::DEV_TLB, !c.dev_tlb);
+    l.set(Caches::CONFIG_PASID, !c.scalable);
+    l
+}
+
+fn lacks_amd(c: &amd::Caps) -> Caches {
+    let mut l = Caches::empty();
+    l.set(Caches::DEV_TLB, !c.ats);
+    l
 }
 
 /// Arm SMMUv3 with its host capabilities.
@@ -256,7 +280,7 @@ impl<T: Into<NativeAny>> Sink<T> for AnySink<'_> {
 }
 
 macro_rules! impl_arch {
-    ($krate:ident, $archty:ident, $variant:ident) => {
+    ($krate:ident, $archty:ident, $variant:ident, $lacks:ident) => {
         impl AnyCommand for $krate::Command {
             fn arch_id(&self) -> ArchId {
                 <$krate::Command as NativeCommand>::ARCH
@@ -314,10 +338,13 @@ macro_rules! impl_arch {
             ) -> Result<Outcome, LowerError> {
                 $krate::lower(op, &self.caps, ctx, &mut AnySink(out))
             }
+            fn lacks(&self) -> Caches {
+                $lacks(&self.caps)
+            }
         }
     };
 }
 
-impl_arch!(arm, Smmuv3Arch, Smmuv3);
-impl_arch!(vtd, VtdArch, Vtd);
-impl_arch!(amd, AmdArch, Amd);
+impl_arch!(arm, Smmuv3Arch, Smmuv3, lacks_smmuv3);
+impl_arch!(vtd, VtdArch, Vtd, lacks_vtd);
+impl_arch!(amd, AmdArch, Amd, lacks_amd);

@@ -474,7 +474,7 @@ fn report(
 ) -> io::Result<()> {
     let explanation = opts
         .explain
-        .then(|| Explanation::of(to.id(), input_ops, &t.outputs, ctx));
+        .then(|| Explanation::of(to, input_ops, &t.outputs, ctx));
     let widened = lift_outcome.widened | t.outcome.widened;
     let dropped = t.outcome.dropped.or(lift_outcome.dropped);
     if opts.explain && opts.json {

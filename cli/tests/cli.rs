@@ -980,3 +980,46 @@ fn generic_json_doc_examples_parse() {
     }
     assert!(n >= 8, "{n} examples");
 }
+
+#[test]
+fn capability_flags_never_under_invalidate() {
+    let topo = "examples/topology.json";
+    let flag_sets: &[&[&str]] = &[
+        &["--to", "vtd", "--legacy"],
+        &["--to", "vtd", "--out-desc-width", "128", "--mamv", "0"],
+        &["--to", "vtd", "--no-ats", "--max-cmds", "1"],
+        &["--to", "smmuv3", "--no-range-inval", "--max-cmds", "2"],
+        &["--to", "smmuv3", "--no-ats", "--pasid-bits", "0"],
+        &["--to", "amd", "--no-ats", "--pasid-bits", "8"],
+    ];
+    for (from, file) in [
+        ("smmuv3", "examples/smmuv3.cmds"),
+        ("vtd", "examples/vtd.cmds"),
+        ("amd", "examples/amd.cmds"),
+    ] {
+        let stream = std::fs::read_to_string(root().join(file)).unwrap();
+        for flags in flag_sets {
+            let mut args = vec!["convert", "--from", from, "--topology", topo, "--explain"];
+            args.extend_from_slice(flags);
+            let o = run(&args, &stream);
+            assert!(
+                !o.stdout.contains("UNDER"),
+                "{file} {flags:?}:\n{}",
+                o.stdout
+            );
+            assert!(o.code <= 1, "{file} {flags:?}: {}", o.stderr);
+        }
+    }
+    // Options for another architecture are usage errors.
+    for bad in [
+        &["--to", "amd", "--legacy"][..],
+        &["--to", "vtd", "--no-range-inval"],
+        &["--to", "smmuv3", "--out-desc-width", "256"],
+        &["--to", "vtd", "--mamv", "64"],
+    ] {
+        let mut args = vec!["convert", "--from", "amd"];
+        args.extend_from_slice(bad);
+        args.push("0x8000000000000000,0");
+        assert_eq!(run(&args, "").code, 2, "{bad:?}");
+    }
+}
