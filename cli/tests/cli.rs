@@ -567,6 +567,41 @@ fn raw_dumps_hold_the_text_streams() {
         }
         assert_eq!(std::fs::read(root().join(bin)).unwrap(), bytes, "{bin}");
     }
+    // 256-bit VT-d descriptors are 32 bytes each.
+    let stream = std::fs::read_to_string(root().join("examples/vtd256.cmds")).unwrap();
+    let mut bytes = Vec::new();
+    for line in stream
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
+        for w in line.split(',') {
+            let v = u64::from_str_radix(w.trim().trim_start_matches("0x"), 16).unwrap();
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    let path = std::env::temp_dir().join(format!("iommu-inval-vtd256-{}.bin", std::process::id()));
+    std::fs::write(&path, &bytes).unwrap();
+    let p = path.to_str().unwrap();
+    let t = run(
+        &["decode", "--arch", "vtd", "--desc-width", "256", "--json"],
+        &stream,
+    );
+    let r = run(
+        &[
+            "decode",
+            "--arch",
+            "vtd",
+            "--desc-width",
+            "256",
+            "--json",
+            "--raw",
+            p,
+        ],
+        "",
+    );
+    let _ = std::fs::remove_file(&path);
+    assert_eq!((t.code, r.code), (0, 0));
+    assert_eq!(t.stdout, r.stdout);
     // --offset / --count select a window; a dump cut inside a command is exit 2.
     let r = run(
         &[
