@@ -176,8 +176,11 @@ enum DevSet {
     Interval(u16, u16),
     /// The devices of a generic domain, via the context (`count` of them).
     Domain(u32, usize),
-    /// Not enumerable (unknown domain, every device, ids wider than 16 bits).
+    /// Not enumerable (unknown domain, every device).
     Unknown,
+    /// Requester ids wider than the 16-bit DeviceID: no such device exists
+    /// behind an AMD-Vi, and no command can name it.
+    Wide,
 }
 
 impl DevSet {
@@ -186,7 +189,7 @@ impl DevSet {
             let (lo, hi) = (a.min(b), a.max(b));
             return match (u16::try_from(lo), u16::try_from(hi)) {
                 (Ok(lo), Ok(hi)) => DevSet::Interval(lo, hi),
-                _ => DevSet::Unknown,
+                _ => DevSet::Wide,
             };
         }
         let DomainSel::One(d) = i.domain else {
@@ -196,9 +199,11 @@ impl DevSet {
         if !ctx.devices_of_domain(d, &mut |rid| {
             n += 1;
             wide |= rid > 0xffff;
-        }) || wide
-        {
+        }) {
             return DevSet::Unknown;
+        }
+        if wide {
+            return DevSet::Wide;
         }
         DevSet::Domain(d, n)
     }
@@ -207,7 +212,7 @@ impl DevSet {
         match *self {
             DevSet::Interval(lo, hi) => usize::from(hi - lo) + 1,
             DevSet::Domain(_, n) => n,
-            DevSet::Unknown => usize::MAX,
+            DevSet::Unknown | DevSet::Wide => usize::MAX,
         }
     }
 
@@ -230,7 +235,7 @@ impl DevSet {
                 });
                 res
             }
-            DevSet::Unknown => Ok(()),
+            DevSet::Unknown | DevSet::Wide => Ok(()),
         }
     }
 }
@@ -497,7 +502,7 @@ fn lower_inval<C: Context + ?Sized>(
     let mut need_all = false;
     if per_dev > 0 {
         match devs {
-            DevSet::Unknown => need_all = true,
+            DevSet::Unknown | DevSet::Wide => need_all = true,
             d if d.count().saturating_mul(per_dev) > cap => {
                 need_all = true;
                 widened |= Widened::CAP;
@@ -561,11 +566,19 @@ fn lower_inval<C: Context + ?Sized>(
         if !caps.ats {
             dropped = Some("host without ATS: no device TLBs");
         } else {
-            if devs == DevSet::Unknown {
-                return Err(LowerError::NoEquivalent(
-                    "device-TLB invalidation of devices the context cannot enumerate: \
-                     AMD-Vi has no all-device INVALIDATE_IOTLB_PAGES",
-                ));
+            match devs {
+                DevSet::Unknown => {
+                    return Err(LowerError::NoEquivalent(
+                        "device-TLB invalidation of devices the context cannot enumerate: \
+                         AMD-Vi has no all-device INVALIDATE_IOTLB_PAGES",
+                    ))
+                }
+                DevSet::Wide => {
+                    return Err(LowerError::NoEquivalent(
+                        "device-TLB invalidation of a requester id wider than the 16-bit AMD-Vi DeviceID",
+                    ))
+                }
+                _ => {}
             }
             devs.for_each(ctx, &mut |d| {
                 ats_devs += usize::from(has_dev_tlb(&devs, ctx, d));

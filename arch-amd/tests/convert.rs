@@ -470,6 +470,18 @@ fn lower_device_tlb() {
     .unwrap_err();
     assert!(matches!(e, LowerError::NoEquivalent(_)));
     assert!(sink.is_empty());
+    // A requester id wider than the 16-bit DeviceID (an SMMU StreamID, say):
+    // refused for the device TLB; configuration falls back to IOMMU_ALL.
+    let wide = d.device(DeviceSel::One(0x1_0000)).pasid(PasidSel::All);
+    let e = lower(&Op::Inval(wide), &caps, &ctx, &mut sink).unwrap_err();
+    assert!(matches!(e, LowerError::NoEquivalent(m) if m.contains("16-bit")));
+    let (out, o) = low(
+        Op::Inval(Inval::new(Caches::CONFIG_DEVICE).device(DeviceSel::One(0x1_0000))),
+        &caps,
+        &ctx,
+    );
+    assert_eq!(out, [Command::InvalidateIommuAll(InvalidateIommuAll)]);
+    assert!(o.widened.contains(Widened::DEVICE));
 }
 
 #[test]
