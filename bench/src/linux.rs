@@ -38,12 +38,58 @@ use iommu_inval_core::range::AddrRange;
 /// 4 KiB.
 pub const PAGE: u64 = 0x1000;
 
-/// One reference command: the bytes it is meant to remove.
+/// The native form of a reference command (the fields a driver writes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefForm {
+    /// SMMUv3 TLBI by address: `tg` = 0 (no range) or 1..=3 with `num`/`scale`.
+    SmmuVa {
+        /// Address.
+        addr: u64,
+        /// NUM field.
+        num: u8,
+        /// SCALE field.
+        scale: u8,
+        /// TG field.
+        tg: u8,
+        /// TTL field.
+        ttl: u8,
+        /// Leaf only.
+        leaf: bool,
+    },
+    /// VT-d page-selective IOTLB invalidation: `2^mask` pages at `addr`.
+    VtdPsi {
+        /// Aligned address.
+        addr: u64,
+        /// AM field.
+        mask: u8,
+        /// IH (leaf-only hint).
+        ih: bool,
+    },
+    /// AMD INVALIDATE_IOMMU_PAGES address and `s`.
+    AmdPages {
+        /// Address field (with the size-encoding ones).
+        addr: u64,
+        /// S bit.
+        s: bool,
+    },
+    /// A command for everything of the ASID / PASID / domain (SMMU
+    /// TLBI_NH_ASID or S12_VMALL, VT-d PASID- or domain-selective).
+    Wide,
+}
+
+/// One reference command: its native form and the bytes it is meant to remove.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RefCmd {
     /// Address span the command invalidates (`All`: the whole ASID / domain).
     pub span: AddrRange,
+    /// What the driver writes.
+    pub form: RefForm,
 }
+
+const WIDE: RefCmd = RefCmd {
+    span: AddrRange::All,
+    form: RefForm::Wide,
+};
 
 /// What a driver emits for one range.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -97,9 +143,7 @@ pub fn smmu_tlbi(
 ) -> RefLowering {
     let mut out = RefLowering::default();
     if size == 0 {
-        out.cmds.push(RefCmd {
-            span: AddrRange::All,
-        });
+        out.cmds.push(WIDE);
         return out;
     }
     let end = u128::from(iova) + u128::from(size);
@@ -107,13 +151,29 @@ pub fn smmu_tlbi(
     if !ril {
         let g = u128::from(granule.max(1));
         while at < end {
+            let form = RefForm::SmmuVa {
+                addr: at as u64,
+                num: 0,
+                scale: 0,
+                tg: 0,
+                ttl: 0,
+                leaf,
+            };
             out.cmds.push(RefCmd {
                 span: span(at as u64, granule),
+                form,
             });
             at += g;
         }
         return out;
     }
+    let tg = ((tg_shift - 10) / 2) as u8;
+    // Level of the leaf granule: 4 - (log2(granule) - 3) / (tg_shift - 3).
+    let ttl = if leaf {
+        (4 - (granule.trailing_zeros() - 3) / (tg_shift - 3)) as u8
+    } else {
+        0
+    };
     let mut num_pages = u128::from(size >> tg_shift);
     if !leaf && num_pages & 31 == 1 {
         num_pages += 1;
@@ -122,8 +182,17 @@ pub fn smmu_tlbi(
         let scale = num_pages.trailing_zeros();
         let num = (num_pages >> scale) & 31;
         let bytes = num << (scale + tg_shift);
+        let form = RefForm::SmmuVa {
+            addr: at as u64,
+            num: (num - 1) as u8,
+            scale: scale as u8,
+            tg,
+            ttl,
+            leaf,
+        };
         out.cmds.push(RefCmd {
             span: span(at as u64, bytes as u64),
+            form,
         });
         num_pages -= num << scale;
         at += bytes;
@@ -146,15 +215,23 @@ pub fn smmu_sva(iova: u64, size: u64, ril: bool) -> RefLowering {
     smmu_tlbi(iova, size, PAGE, 12, ril, false)
 }
 
+/// The SVA path's command count and spans with leaf-only TLBIs, for
+/// comparing with leaf-only requests (the SVA notifier itself sends
+/// non-leaf TLBIs; the count and spans are the same).
+pub fn smmu_sva_leaf(iova: u64, size: u64, ril: bool) -> RefLowering {
+    let size = if !ril && size >= SMMU_SVA_MAX_TLBI_OPS * PAGE {
+        0
+    } else {
+        size
+    };
+    smmu_tlbi(iova, size, PAGE, 12, ril, size != 0)
+}
+
 /// SMMUv3 `arm_smmu_atc_inv_to_cmd`: one ATC_INV covering the smallest
 /// aligned power-of-two block of pages holding the range (`size` 0: all).
 pub fn smmu_atc(iova: u64, size: u64) -> RefLowering {
     if size == 0 {
-        return RefLowering {
-            cmds: vec![RefCmd {
-                span: AddrRange::All,
-            }],
-        };
+        return RefLowering { cmds: vec![WIDE] };
     }
     let page_start = iova >> 12;
     let page_end = (iova + (size - 1)) >> 12;
@@ -167,8 +244,12 @@ pub fn smmu_atc(iova: u64, size: u64) -> RefLowering {
     } else {
         AddrRange::block(first, order)
     };
+    let (addr, ats) = iommu_inval_core::range::ats_encode(&s);
     RefLowering {
-        cmds: vec![RefCmd { span: s }],
+        cmds: vec![RefCmd {
+            span: s,
+            form: RefForm::AmdPages { addr, s: ats },
+        }],
     }
 }
 
@@ -202,24 +283,25 @@ pub fn vtd_psi_aligned(start: u64, end_inclusive: u64) -> (u64, u32) {
 /// VT-d IOTLB invalidation of `[iova, iova + size)` (`size` 0: everything).
 /// `first_level`: p_iotlb_inv_dsc (PASID-tagged), else iotlb_inv_dsc with the
 /// domain-selective fallback above `mamv`.
-pub fn vtd_iotlb(iova: u64, size: u64, mamv: u32, first_level: bool) -> RefLowering {
+pub fn vtd_iotlb(iova: u64, size: u64, mamv: u32, first_level: bool, ih: bool) -> RefLowering {
     if size == 0 {
-        return RefLowering {
-            cmds: vec![RefCmd {
-                span: AddrRange::All,
-            }],
-        };
+        return RefLowering { cmds: vec![WIDE] };
     }
     let (addr, mask) = vtd_psi_aligned(iova, iova + (size - 1));
     let order = 12 + mask;
-    let s = if (!first_level && mask > mamv) || order >= 64 {
-        AddrRange::All
+    let cmd = if (!first_level && mask > mamv) || order >= 64 {
+        WIDE
     } else {
-        AddrRange::block(addr, order)
+        RefCmd {
+            span: AddrRange::block(addr, order),
+            form: RefForm::VtdPsi {
+                addr,
+                mask: mask as u8,
+                ih,
+            },
+        }
     };
-    RefLowering {
-        cmds: vec![RefCmd { span: s }],
-    }
+    RefLowering { cmds: vec![cmd] }
 }
 
 /// AMD `build_inv_address(address, size)`: `(address, s)`.
@@ -245,9 +327,11 @@ pub fn amd_iommu_pages(iova: u64, size: u64) -> RefLowering {
     } else {
         amd_inv_address(iova, size)
     };
+    let span = iommu_inval_core::range::ats_decode(addr, s);
     RefLowering {
         cmds: vec![RefCmd {
-            span: iommu_inval_core::range::ats_decode(addr, s),
+            span,
+            form: RefForm::AmdPages { addr, s },
         }],
     }
 }
@@ -298,8 +382,31 @@ mod tests {
             l.excess_bytes(&AddrRange::new(0, 513 * PAGE).unwrap()),
             u128::from(PAGE)
         );
-        // 2 MiB: 512 pages = scale 9, num 1.
-        assert_eq!(smmu_tlbi(M2, M2, PAGE, 12, true, true).count(), 1);
+        // 2 MiB: 512 pages = scale 9, num 1 (field 0); TTL 3 for 4 KiB leaves, 2 for 2 MiB.
+        let l = smmu_tlbi(M2, M2, PAGE, 12, true, true);
+        assert_eq!(
+            l.cmds[0].form,
+            RefForm::SmmuVa {
+                addr: M2,
+                num: 0,
+                scale: 9,
+                tg: 1,
+                ttl: 3,
+                leaf: true
+            }
+        );
+        let l = smmu_tlbi(M2, M2, M2, 12, true, true);
+        assert_eq!(
+            l.cmds[0].form,
+            RefForm::SmmuVa {
+                addr: M2,
+                num: 0,
+                scale: 9,
+                tg: 1,
+                ttl: 2,
+                leaf: true
+            }
+        );
     }
 
     #[test]
@@ -330,11 +437,11 @@ mod tests {
 
     #[test]
     fn vtd_second_level_falls_back_above_mamv() {
-        let l = vtd_iotlb(0x4000_0000, 0x4000_0000, 9, false);
+        let l = vtd_iotlb(0x4000_0000, 0x4000_0000, 9, false, true);
         assert_eq!(spans(&l), [(0, u64::MAX)]);
-        let l = vtd_iotlb(0x4000_0000, 0x4000_0000, 18, false);
+        let l = vtd_iotlb(0x4000_0000, 0x4000_0000, 18, false, true);
         assert_eq!(spans(&l), [(0x4000_0000, 0x7fff_ffff)]);
-        let l = vtd_iotlb(0x4000_0000, 0x4000_0000, 9, true);
+        let l = vtd_iotlb(0x4000_0000, 0x4000_0000, 9, true, true);
         assert_eq!(spans(&l), [(0x4000_0000, 0x7fff_ffff)]);
     }
 
@@ -346,5 +453,13 @@ mod tests {
         assert_eq!(spans(&amd_iommu_pages(0x3000, 0x2000)), [(0, 0x7fff)]);
         assert_eq!(amd_inv_address(0, u64::MAX), (0x7fff_ffff_ffff_f000, true));
         assert_eq!(spans(&amd_iommu_pages(M2, M2)), [(M2, 2 * M2 - 1)]);
+        // The encoded form of 2 MiB at 2 MiB: bits 12..=19 set, bit 20 clear.
+        assert_eq!(
+            amd_iommu_pages(M2, M2).cmds[0].form,
+            RefForm::AmdPages {
+                addr: 0x2f_f000,
+                s: true
+            }
+        );
     }
 }

@@ -1,18 +1,58 @@
 //! One module per architecture with the same shape, so that the benches,
-//! the efficiency report and the allocation test treat them alike.
+//! the efficiency report and the allocation test treat them alike; and the
+//! realistic native mixes, taken from the example streams in `examples/`.
 
 use iommu_inval_core::batch::{coalesce, lower_batch, BatchOptions, BatchStats};
+use iommu_inval_core::context::Topology;
 use iommu_inval_core::footprint::Footprint;
 use iommu_inval_core::model::{Caches, Inval, Op};
 use iommu_inval_core::sink::Sink;
 use iommu_inval_core::IdentityContext;
 
-use crate::efficiency::{refs, Flavor, LibLower, LinuxLower};
+use crate::efficiency::{Flavor, LibLower, LinuxLower};
+use crate::linux::{self, RefForm, RefLowering};
+use iommu_inval_core::native::{FieldValue, NativeCommand};
 
-use crate::streams;
+/// The example topology (examples/topology.json).
+pub const TOPOLOGY_JSON: &str = include_str!("../../examples/topology.json");
+
+/// The example topology, parsed.
+pub fn topology() -> Topology {
+    Topology::from_json(TOPOLOGY_JSON).unwrap_or_default()
+}
+
+/// Parse a `.cmds` file (one command per line: hex words, lowest first,
+/// separated by commas; blank and `#` lines skipped) into commands of
+/// `words` words. Lines of another length or that are not hex are skipped.
+pub fn parse_cmds(text: &str, words: usize) -> Vec<Vec<u64>> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let ws: Option<Vec<u64>> = line
+            .split(',')
+            .map(|t| {
+                let t = t.trim();
+                let t = t
+                    .strip_prefix("0x")
+                    .or_else(|| t.strip_prefix("0X"))
+                    .unwrap_or(t);
+                u64::from_str_radix(t, 16).ok()
+            })
+            .collect();
+        if let Some(ws) = ws {
+            if ws.len() == words {
+                out.push(ws);
+            }
+        }
+    }
+    out
+}
 
 macro_rules! target {
-    ($name:ident, $krate:ident, $words:expr, $label:expr) => {
+    ($name:ident, $krate:ident, $label:expr, [$(($file:expr, $words:expr)),+]) => {
         /// Wrappers over one architecture crate.
         pub mod $name {
             use super::*;
@@ -20,17 +60,47 @@ macro_rules! target {
 
             /// Architecture name as the CLI spells it.
             pub const NAME: &str = $label;
-            /// Words per command with the default capabilities.
-            pub const WORDS: usize = $words;
 
-            /// The first `WORDS` words of `c`'s encoding.
-            pub fn words_of(c: &Command) -> [u64; WORDS] {
-                let e = c.encode();
-                let mut w = [0u64; WORDS];
-                for (d, s) in w.iter_mut().zip(e.iter()) {
-                    *d = *s;
+            /// The example streams of this architecture: `(file text, words per command)`.
+            pub const EXAMPLES: &[(&str, usize)] = &[$((include_str!(concat!("../../examples/", $file)), $words)),+];
+
+            /// The valid commands of the example streams (each as its words).
+            pub fn example_commands() -> Vec<Vec<u64>> {
+                let mut v = Vec::new();
+                for (text, words) in EXAMPLES {
+                    for w in parse_cmds(text, *words) {
+                        if Command::decode(&w).is_ok() {
+                            v.push(w);
+                        }
+                    }
                 }
-                w
+                v
+            }
+
+            /// A queue of `n` commands of `words` words each, flat (stride
+            /// `words`): the example commands of that width, repeated.
+            pub fn queue(n: usize, words: usize) -> Vec<u64> {
+                let ex: Vec<Vec<u64>> = example_commands().into_iter().filter(|w| w.len() == words).collect();
+                ex.iter().cycle().take(n).flatten().copied().collect()
+            }
+
+            /// The example commands, decoded, repeated to `n`.
+            pub fn commands(n: usize) -> Vec<Command> {
+                let ex: Vec<Command> = example_commands().iter().filter_map(|w| Command::decode(w).ok()).collect();
+                ex.iter().cycle().take(n).copied().collect()
+            }
+
+            /// The example commands lifted with the example topology: the
+            /// generic operations a guest of this architecture produces.
+            pub fn example_ops() -> Vec<Op> {
+                let topo = topology();
+                let mut ops = Vec::new();
+                for w in example_commands() {
+                    if let Ok(c) = Command::decode(&w) {
+                        let _ = lift(&c, &topo, &mut ops);
+                    }
+                }
+                ops
             }
 
             /// Lower every op with `caps` (ops without an equivalent are skipped).
@@ -43,21 +113,6 @@ macro_rules! target {
                     }
                 }
                 out
-            }
-
-            /// `n` native commands: the codec mix lowered with the default
-            /// capabilities, repeated.
-            pub fn queue(n: usize) -> Vec<[u64; WORDS]> {
-                let cmds = lower_all(&streams::codec_mix(1), &Caps::default());
-                cmds.iter().cycle().take(n).map(words_of).collect()
-            }
-
-            /// The commands of [`queue`], decoded.
-            pub fn commands(n: usize) -> Vec<Command> {
-                queue(n)
-                    .iter()
-                    .filter_map(|w| Command::decode(w).ok())
-                    .collect()
             }
 
             /// The library under test for the efficiency report.
@@ -82,24 +137,14 @@ macro_rules! target {
                 let mut scratch = vec![Inval::new(Caches::empty()); ops.len() * 3 + 3];
                 let mut one_by_one: Vec<Command> = Vec::new();
                 for op in ops {
-                    let f = |o: &Op, out: &mut dyn Sink<Command>| {
-                        lower(o, &caps, &IdentityContext, out)
-                    };
-                    let _ = lower_batch(
-                        core::slice::from_ref(op),
-                        &mut scratch,
-                        BatchOptions::default(),
-                        f,
-                        &mut one_by_one,
-                    );
+                    let f = |o: &Op, out: &mut dyn Sink<Command>| lower(o, &caps, &IdentityContext, out);
+                    let _ = lower_batch(core::slice::from_ref(op), &mut scratch, BatchOptions::default(), f, &mut one_by_one);
                 }
                 let mut batched: Vec<Command> = Vec::new();
-                let f =
-                    |o: &Op, out: &mut dyn Sink<Command>| lower(o, &caps, &IdentityContext, out);
-                let stats =
-                    lower_batch(ops, &mut scratch, BatchOptions::default(), f, &mut batched)
-                        .map(|(_, s)| s)
-                        .unwrap_or_default();
+                let f = |o: &Op, out: &mut dyn Sink<Command>| lower(o, &caps, &IdentityContext, out);
+                let stats = lower_batch(ops, &mut scratch, BatchOptions::default(), f, &mut batched)
+                    .map(|(_, s)| s)
+                    .unwrap_or_default();
                 let mut fp = Footprint::new();
                 for c in &batched {
                     fp.extend(&footprint(c, &IdentityContext));
@@ -111,51 +156,248 @@ macro_rules! target {
     };
 }
 
-target!(amd, iommu_inval_amd, 2, "amd");
-target!(vtd, iommu_inval_vtd, 4, "vtd");
+target!(arm, iommu_inval_arm, "smmuv3", [("smmuv3.cmds", 2)]);
+target!(
+    vtd,
+    iommu_inval_vtd,
+    "vtd",
+    [("vtd.cmds", 2), ("vtd256.cmds", 4)]
+);
+target!(amd, iommu_inval_amd, "amd", [("amd.cmds", 2)]);
+
+fn u(v: u64) -> FieldValue {
+    FieldValue::Uint(v)
+}
+
+fn b(v: bool) -> FieldValue {
+    FieldValue::Bool(v)
+}
+
+/// Build a native command from named fields (the commands.md names).
+fn build<C: NativeCommand>(
+    op: &str,
+    fields: &[(&str, FieldValue)],
+    words: usize,
+) -> Result<C, String> {
+    let mut it = fields.iter().copied();
+    C::from_fields(op, &mut it, words).map_err(|e| format!("{op}: {e:?}"))
+}
+
+/// The footprint of the Linux reference commands, built as native commands
+/// by `make` and lifted by `lift`. The lifted ops are coalesced first (exact:
+/// the batch keeps footprints) so that 2^18 per-page commands stay cheap.
+fn ref_footprint<C>(
+    l: &RefLowering,
+    make: &dyn Fn(&RefForm) -> Result<C, String>,
+    lift: &dyn Fn(&C, &mut Vec<Op>),
+) -> Result<(usize, Footprint), String> {
+    let mut ops = Vec::new();
+    for c in &l.cmds {
+        lift(&make(&c.form)?, &mut ops);
+    }
+    let mut scratch = vec![Inval::new(Caches::empty()); ops.len() + 3];
+    let mut merged: Vec<Op> = Vec::new();
+    coalesce(&ops, &mut scratch, BatchOptions::default(), &mut merged)
+        .map_err(|e| format!("{e:?}"))?;
+    Ok((
+        l.count(),
+        Footprint::of_ops(merged.iter(), &IdentityContext),
+    ))
+}
+
+/// Linux's SMMUv3 commands for generic domain 1 / PASID 5 (VMID 1, ASID 5).
+fn smmu_cmd(form: &RefForm, flavor: Flavor) -> Result<arm::Command, String> {
+    match (*form, flavor) {
+        (
+            RefForm::SmmuVa {
+                addr,
+                num,
+                scale,
+                tg,
+                ttl,
+                leaf,
+            },
+            fl,
+        ) => {
+            let mut f = vec![
+                ("num", u(num.into())),
+                ("scale", u(scale.into())),
+                ("vmid", u(1)),
+                ("leaf", b(leaf)),
+                ("ttl", u(ttl.into())),
+                ("tg", u(tg.into())),
+                ("address", u(addr)),
+            ];
+            if fl == Flavor::S1 {
+                f.push(("asid", u(5)));
+                build("CMD_TLBI_NH_VA", &f, 2)
+            } else {
+                build("CMD_TLBI_S2_IPA", &f, 2)
+            }
+        }
+        (RefForm::Wide, Flavor::S1) => {
+            build("CMD_TLBI_NH_ASID", &[("vmid", u(1)), ("asid", u(5))], 2)
+        }
+        (RefForm::Wide, Flavor::S2) => build("CMD_TLBI_S12_VMALL", &[("vmid", u(1))], 2),
+        (other, _) => Err(format!("not an SMMU form: {other:?}")),
+    }
+}
+
+/// Linux's VT-d descriptors (256-bit) for domain 1 (DID 1) / PASID 5.
+fn vtd_cmd(form: &RefForm, flavor: Flavor) -> Result<vtd::Command, String> {
+    match (*form, flavor) {
+        (RefForm::VtdPsi { addr, mask, ih }, Flavor::S1) => build(
+            "p_iotlb_inv_dsc",
+            &[
+                ("g", u(3)),
+                ("did", u(1)),
+                ("pasid", u(5)),
+                ("am", u(mask.into())),
+                ("ih", b(ih)),
+                ("address", u(addr)),
+            ],
+            4,
+        ),
+        (RefForm::VtdPsi { addr, mask, ih }, Flavor::S2) => build(
+            "iotlb_inv_dsc",
+            &[
+                ("g", u(3)),
+                ("did", u(1)),
+                ("am", u(mask.into())),
+                ("ih", b(ih)),
+                ("address", u(addr)),
+            ],
+            4,
+        ),
+        (RefForm::Wide, Flavor::S1) => build(
+            "p_iotlb_inv_dsc",
+            &[("g", u(2)), ("did", u(1)), ("pasid", u(5))],
+            4,
+        ),
+        (RefForm::Wide, Flavor::S2) => build("iotlb_inv_dsc", &[("g", u(2)), ("did", u(1))], 4),
+        (other, _) => Err(format!("not a VT-d form: {other:?}")),
+    }
+}
+
+/// Linux's AMD INVALIDATE_IOMMU_PAGES for domain 1 / PASID 5. Linux always
+/// sets PDE (`build_inv_iommu_pages`: "flush everything, not only the PTEs").
+fn amd_cmd(form: &RefForm, flavor: Flavor) -> Result<amd::Command, String> {
+    let (addr, s) = match *form {
+        RefForm::AmdPages { addr, s } => (addr, s),
+        RefForm::Wide => (0x7fff_ffff_ffff_f000, true),
+        other => return Err(format!("not an AMD form: {other:?}")),
+    };
+    let gn = flavor == Flavor::S1;
+    build(
+        "INVALIDATE_IOMMU_PAGES",
+        &[
+            ("pasid", u(if gn { 5 } else { 0 })),
+            ("domain_id", u(1)),
+            ("s", b(s)),
+            ("pde", b(true)),
+            ("gn", b(gn)),
+            ("address", u(addr)),
+        ],
+        2,
+    )
+}
+
+fn arm_fp(c: &arm::Command, out: &mut Vec<Op>) {
+    let _ = arm::lift(c, &IdentityContext, out);
+}
+fn vtd_fp(c: &vtd::Command, out: &mut Vec<Op>) {
+    let _ = vtd::lift(c, &IdentityContext, out);
+}
+fn amd_fp(c: &amd::Command, out: &mut Vec<Op>) {
+    let _ = amd::lift(c, &IdentityContext, out);
+}
 
 /// The efficiency targets: `(label, flavor, library, Linux reference, note)`.
 pub fn for_each_efficiency_target(
     f: &mut dyn FnMut(&str, Flavor, &LibLower<'_>, &LinuxLower<'_>, &str),
 ) {
+    let scaps = arm::Caps::default();
+    let no_ril = arm::Caps {
+        range_inval: false,
+        ..scaps
+    };
+    let note = format!("cap {}", scaps.max_cmds);
+    for (label, flavor, caps, ril) in [
+        ("smmuv3 RIL, stage 1 (NH_VA)", Flavor::S1, scaps, true),
+        ("smmuv3 RIL, stage 2 (S2_IPA)", Flavor::S2, scaps, true),
+        ("smmuv3 no RIL, stage 1 (NH_VA)", Flavor::S1, no_ril, false),
+    ] {
+        let linux = move |iova: u64, size: u64, g: u64| {
+            let l = linux::smmu_tlbi(iova, size, g, 12, ril, size != 0);
+            ref_footprint(&l, &|form| smmu_cmd(form, flavor), &arm_fp)
+        };
+        f(label, flavor, &arm::lib_lower(caps), &linux, &note);
+    }
+    let sva = |iova: u64, size: u64, _g: u64| {
+        let l = linux::smmu_sva_leaf(iova, size, false);
+        ref_footprint(&l, &|form| smmu_cmd(form, Flavor::S1), &arm_fp)
+    };
+    f(
+        "smmuv3 no RIL, stage 1, vs Linux SVA path",
+        Flavor::S1,
+        &arm::lib_lower(no_ril),
+        &sva,
+        &format!("{note}; Linux: ASID-wide from 512 pages, 4 KiB steps"),
+    );
+
     let vcaps = vtd::Caps::default();
     let mamv = u32::from(vcaps.mamv);
     let note = format!("MAMV {mamv}, cap {}", vcaps.max_cmds);
-    f(
-        "vtd first level (p_iotlb)",
-        Flavor::S1,
-        &vtd::lib_lower(vcaps),
-        &refs::vtd(mamv, true),
-        &note,
-    );
-    f(
-        "vtd second level (iotlb)",
-        Flavor::S2,
-        &vtd::lib_lower(vcaps),
-        &refs::vtd(mamv, false),
-        &note,
-    );
+    for (label, flavor, first_level) in [
+        ("vtd first level (p_iotlb)", Flavor::S1, true),
+        ("vtd second level (iotlb)", Flavor::S2, false),
+    ] {
+        let linux = move |iova: u64, size: u64, _g: u64| {
+            let l = linux::vtd_iotlb(iova, size, mamv, first_level, size != 0);
+            ref_footprint(&l, &|form| vtd_cmd(form, flavor), &vtd_fp)
+        };
+        f(label, flavor, &vtd::lib_lower(vcaps), &linux, &note);
+    }
+
     let acaps = amd::Caps::default();
     let note = format!("cap {}", acaps.max_cmds);
-    f(
-        "amd host (gn=0)",
-        Flavor::S2,
-        &amd::lib_lower(acaps),
-        &refs::amd(),
-        &note,
-    );
-    f(
-        "amd guest (gn=1)",
-        Flavor::S1,
-        &amd::lib_lower(acaps),
-        &refs::amd(),
-        &note,
-    );
+    for (label, flavor) in [
+        ("amd host (gn=0)", Flavor::S2),
+        ("amd guest (gn=1)", Flavor::S1),
+    ] {
+        let linux = move |iova: u64, size: u64, _g: u64| {
+            let l = linux::amd_iommu_pages(iova, size);
+            ref_footprint(&l, &|form| amd_cmd(form, flavor), &amd_fp)
+        };
+        f(label, flavor, &amd::lib_lower(acaps), &linux, &note);
+    }
 }
 
-/// Coalesce without lowering (for tests and the generic figures).
+/// Coalesce without lowering: the number of generic ops out.
 pub fn coalesce_count(ops: &[Op]) -> usize {
     let mut scratch = vec![Inval::new(Caches::empty()); ops.len() * 3 + 3];
     let mut out: Vec<Op> = Vec::new();
     coalesce(ops, &mut scratch, BatchOptions::default(), &mut out).map_or(0, |s| s.output_ops)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_streams_load_and_decode() {
+        assert!(arm::example_commands().len() >= 10);
+        assert!(amd::example_commands().len() >= 10);
+        let v = vtd::example_commands();
+        assert!(v.iter().any(|w| w.len() == 2) && v.iter().any(|w| w.len() == 4));
+        assert_eq!(arm::queue(4096, 2).len(), 8192);
+        assert_eq!(vtd::queue(4096, 4).len(), 16384);
+        assert!(!arm::example_ops().is_empty());
+    }
+
+    #[test]
+    fn parse_skips_comments_and_wrong_lengths() {
+        let t = "# c\n\n0x1,0x2\n3,4,5\nzz,1\n0X0a, 0b\n";
+        assert_eq!(parse_cmds(t, 2), vec![vec![1, 2], vec![10, 11]]);
+    }
 }
