@@ -25,7 +25,7 @@ Examples:
   COMPLETION_WAIT             s=1 i=0 f=0 store_address=0x7f000000 store_data=0x1                       # sync, store 0x1 to 0x7f000000
   # An invalid command is reported in place (exit status 1)
   $ iommu-inval decode --arch vtd --json 0x0000000000000042,0
-  {\"arch\":\"vtd\",\"error\":{\"kind\":\"invalid_field\",\"message\":\"invalid value in field g (w0[5:4])\"}}
+  {\"arch\":\"vtd\",\"error\":{\"kind\":\"invalid_field\",\"message\":\"invalid value 0 in field g (w0[5:4])\"}}
   # A binary queue dump: commands 1 and 2 of an AMD command buffer
   $ iommu-inval decode --arch amd --raw examples/amd-cmdbuf.bin --offset 16 --count 2 --json
   {\"arch\":\"amd\",\"op\":\"INVALIDATE_IOTLB_PAGES\",\"fields\":{\"device_id\":16,\"pasid\":0,\"maxpend\":32,\"queue_id\":0,\"s\":true,\"gn\":false,\"address\":1074786304}}

@@ -56,6 +56,46 @@ pub fn decode_error_json(arch: ArchId, e: &DecodeError) -> Value {
     error_json(arch, e.kind.as_str(), &describe_decode_error(e))
 }
 
+/// Where each architecture keeps its opcode (commands.md).
+pub const fn opcode_bits(arch: ArchId) -> &'static str {
+    match arch {
+        ArchId::Smmuv3 => "w0[7:0]",
+        ArchId::Vtd => "type = w0[3:0] | w0[11:9] << 4",
+        ArchId::Amd => "w0[63:60]",
+    }
+}
+
+/// [`describe_decode_error`] with what only the caller knows: where the
+/// opcode sits, and the value of an invalid field in `words`.
+pub fn describe_decode_error_in(arch: ArchId, e: &DecodeError, words: &[u64]) -> String {
+    match e.kind {
+        iommu_inval_core::ErrorKind::UnknownOpcode => {
+            format!("unknown opcode {:#x} ({})", e.mask, opcode_bits(arch))
+        }
+        iommu_inval_core::ErrorKind::InvalidField
+            if e.mask != 0
+                && (e.mask >> e.mask.trailing_zeros()).count_ones()
+                    == 64 - (e.mask >> e.mask.trailing_zeros()).leading_zeros() =>
+        {
+            // One contiguous field: show its value.
+            let w = words.get(usize::from(e.word)).copied().unwrap_or(0);
+            let value = (w & e.mask) >> e.mask.trailing_zeros();
+            let bits = crate::jsonval::bit_ranges(e.word, e.mask);
+            format!("invalid value {value} in field {} ({bits})", e.field)
+        }
+        _ => describe_decode_error(e),
+    }
+}
+
+/// The error object of a decode error of `words`.
+pub fn decode_error_json_in(arch: ArchId, e: &DecodeError, words: &[u64]) -> Value {
+    error_json(
+        arch,
+        e.kind.as_str(),
+        &describe_decode_error_in(arch, e, words),
+    )
+}
+
 /// Parse one JSON line of the decode shape into a command of `arch`, for a
 /// command of `words` 64-bit words. Never panics.
 pub fn parse_native_json(arch: ArchId, line: &str, words: usize) -> Result<NativeAny, JsonError> {

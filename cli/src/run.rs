@@ -12,9 +12,10 @@ use crate::explain::{widened_list, Explanation};
 use crate::generic::{op_to_json, parse_op_value};
 use crate::human::{describe_ops, format_fields, native_note, FIELDS_WIDTH};
 use crate::json::{
-    command_to_json, decode_error_json, error_json, json_error_kind, parse_native_value,
+    command_to_json, decode_error_json_in, describe_decode_error_in, error_json, json_error_kind,
+    parse_native_value,
 };
-use crate::jsonval::{describe_decode_error, parse_line, JsonError};
+use crate::jsonval::{parse_line, JsonError};
 use crate::text::{format_words, is_skippable, parse_hex_line, LineReader};
 use crate::{AnyCommand, Arch, ArchOps, NativeAny};
 use iommu_inval_core::{Context, LowerError, Op, Outcome};
@@ -270,7 +271,7 @@ pub fn decode(
         Err(e) => {
             io.status.note(1);
             if opts.json {
-                io.line(&decode_error_json(arch.id(), &e))
+                io.line(&decode_error_json_in(arch.id(), &e, w))
             } else {
                 writeln!(
                     io.out,
@@ -278,7 +279,7 @@ pub fn decode(
                     "<invalid>",
                     format_words(w),
                     e.kind.as_str(),
-                    describe_decode_error(&e)
+                    describe_decode_error_in(arch.id(), &e, w)
                 )
             }
         }
@@ -396,12 +397,12 @@ fn decode_failure(
 ) -> io::Result<()> {
     if opts.json {
         io.status.note(1);
-        io.line(&decode_error_json(arch.id(), e))
+        io.line(&decode_error_json_in(arch.id(), e, w))
     } else {
         let msg = format!(
             "{}: {} ({})",
             e.kind.as_str(),
-            describe_decode_error(e),
+            describe_decode_error_in(arch.id(), e, w),
             format_words(w)
         );
         io.complain(1, loc, &msg)
