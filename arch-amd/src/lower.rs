@@ -4,7 +4,12 @@
 //! COMPLETION_WAIT (`f` = 1) between two non-empty phases so that no phase
 //! starts before the one before it is done:
 //!
-//! 1. configuration: INVALIDATE_DEVTAB_ENTRY / INVALIDATE_INTERRUPT_TABLE per device;
+//! 1. configuration: INVALIDATE_DEVTAB_ENTRY / INVALIDATE_INTERRUPT_TABLE per
+//!    device; for the configuration of one PASID (AMD has no PASID-config
+//!    command, so the DTE, whose GCR3 root covers every PASID, is the
+//!    superset) also INVALIDATE_IOMMU_PAGES gn = 1, pde = 1, all pages for
+//!    that PASID when the device's DomainID is known: the flush the Linux
+//!    AMD-Vi driver issues after changing a GCR3 table entry;
 //! 2. IOMMU TLB: INVALIDATE_IOMMU_PAGES (gn = 1 per PASID for stage 1, gn = 0 for stage 2);
 //! 3. device TLBs: INVALIDATE_IOTLB_PAGES per ATS-enabled device.
 //!
@@ -437,6 +442,18 @@ fn has_dev_tlb<C: Context + ?Sized>(_devs: &DevSet, ctx: &C, d: u16) -> bool {
     ctx.ats_enabled(d.into())
 }
 
+/// The native DomainID whose GCR3 table holds the PASID entries of `i`'s
+/// device: from `i.domain`, else from the context for a single device.
+fn gcr3_domain<C: Context + ?Sized>(i: &Inval, ctx: &C) -> Option<u16> {
+    let d = match (i.domain, i.device) {
+        (DomainSel::One(d), _) => d,
+        (DomainSel::All, DeviceSel::One(rid)) => ctx.domain_of_device(rid)?,
+        _ => return None,
+    };
+    ctx.domain_to_native(ArchId::Amd, d)
+        .and_then(|n| u16::try_from(n).ok())
+}
+
 /// Largest PASID the host and a `field_bits`-wide field both hold.
 fn pasid_limit(caps: &Caps, field_bits: u8) -> u32 {
     let bits = caps.pasid_bits.min(field_bits).min(20);
@@ -527,6 +544,23 @@ fn lower_inval<C: Context + ?Sized>(
                 }
             }
         }
+    }
+    // The GCR3 (PASID table) entry of one PASID: besides the DTE, flush it as
+    // the Linux AMD driver does after changing a GCR3 entry, with
+    // INVALIDATE_IOMMU_PAGES gn = 1, pde = 1, all pages, for the PASID in the
+    // device's DomainID. Emitted when that DomainID can be named; it also
+    // drops the PASID's stage-1 IOTLB entries (reported as CACHES).
+    let gcr3 = match (
+        i.caches.contains(Caches::CONFIG_PASID) && !need_all,
+        i.pasid,
+    ) {
+        (true, PasidSel::One(p)) if caps.guest_translation && p <= pasid_limit(caps, 20) => {
+            gcr3_domain(i, ctx).map(|d| (d, p))
+        }
+        _ => None,
+    };
+    if gcr3.is_some() {
+        widened |= Widened::CACHES;
     }
 
     // Phase 2 (IOMMU TLB): which (gn, pasid) commands, or INVALIDATE_IOMMU_ALL.
@@ -633,6 +667,16 @@ fn lower_inval<C: Context + ?Sized>(
                 }
                 Ok(())
             })?;
+            if let Some((domain_id, pasid)) = gcr3 {
+                e.push(Command::InvalidateIommuPages(InvalidateIommuPages {
+                    pasid,
+                    domain_id,
+                    s: true,
+                    pde: true,
+                    gn: true,
+                    address: ALL_PAGES_ADDRESS,
+                }))?;
+            }
         }
         if iotlb {
             e.fence_if_pending()?;

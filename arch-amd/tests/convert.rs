@@ -396,6 +396,19 @@ fn lower_device_caches() {
         })]
     );
     assert_eq!(o.widened, Widened::CACHES | Widened::PASID);
+    // With the device's domain known, the PASID's GCR3 entry is flushed too
+    // (INVALIDATE_IOMMU_PAGES gn = 1, pde = 1, all pages), as Linux does.
+    let (out, o) = low(Op::Inval(cp.domain(DomainSel::One(1))), &caps, &topo());
+    assert_eq!(
+        out.iter().map(|c| c.encode()).collect::<Vec<_>>(),
+        [
+            [0x2000_0000_0000_0010, 0],
+            [0x3000_000a_0000_0003, 0x7fff_ffff_ffff_f007]
+        ]
+    );
+    assert_eq!(o.widened, Widened::CACHES | Widened::PASID);
+    let (out2, _) = low(Op::Inval(cp), &caps, &topo());
+    assert_eq!(out2, out, "domain found through the device");
     // Interrupt entries of three devices, an index range: three whole tables.
     let ir = Inval::new(Caches::INTR_REMAP)
         .device(DeviceSel::Range { first: 4, last: 6 })
