@@ -7,7 +7,7 @@
 //!   `shared/spec/commands.md`, with a bit-exact codec ([`Command::decode`],
 //!   [`Command::encode`]) and named-field access ([`NativeCommand`]).
 //! * [`lift`]: native → generic ([`Op`]), footprint-exact.
-//! * [`lower`]: generic → native for a host described by [`Caps`]; never
+//! * [`lower()`]: generic → native for a host described by [`Caps`]; never
 //!   under-invalidates, reports every widening.
 //! * [`queue`]: the command-buffer consumer of an emulated IOMMU, stopping at
 //!   the first illegal command with the ILLEGAL_COMMAND_ERROR event entry.

@@ -2,10 +2,10 @@
 //! "Commands", and the MMIO registers Command Buffer Base Address, offset
 //! 0008h, Command Buffer Head Pointer, 2000h, and Tail Pointer, 2008h).
 //!
-//! * CmdBufBaseAddr: `ComBase` in bits [51:12] (4 KiB aligned), `ComLen` in
-//!   bits [59:56]: the buffer holds 2^ComLen 16-byte entries; ComLen values
+//! * CmdBufBaseAddr: `ComBase` in bits `[51:12]` (4 KiB aligned), `ComLen` in
+//!   bits `[59:56]`: the buffer holds 2^ComLen 16-byte entries; ComLen values
 //!   0..=7 are reserved (the smallest buffer is 256 entries, 4 KiB).
-//! * CmdBufHeadPtr / CmdBufTailPtr: byte offsets in bits [18:4].
+//! * CmdBufHeadPtr / CmdBufTailPtr: byte offsets in bits `[18:4]`.
 //!
 //! The IOMMU fetches from head to tail, wrapping at the end of the buffer.
 //! At the first command it cannot execute it stops with head still pointing
@@ -45,14 +45,14 @@ pub const MIN_COM_LEN: u8 = 8;
 pub const MAX_COM_LEN: u8 = 15;
 /// ComBase bits of CmdBufBaseAddr.
 pub const BASE_MASK: u64 = 0x000f_ffff_ffff_f000;
-/// Head/tail pointer bits [18:4].
+/// Head/tail pointer bits `[18:4]`.
 pub const PTR_MASK: u64 = 0x7_fff0;
 
 /// Event code of ILLEGAL_COMMAND_ERROR.
 pub const EVENT_ILLEGAL_COMMAND_ERROR: u8 = 0x5;
 /// Event code of COMMAND_HARDWARE_ERROR.
 pub const EVENT_COMMAND_HARDWARE_ERROR: u8 = 0x6;
-/// COMMAND_HARDWARE_ERROR `Type` (bits [58:57]) used for a failed fetch: master abort.
+/// COMMAND_HARDWARE_ERROR `Type` (bits `[58:57]`) used for a failed fetch: master abort.
 pub const HW_ERROR_TYPE_MASTER_ABORT: u8 = 0b01;
 
 /// The registers describe no usable command buffer.
