@@ -303,6 +303,10 @@ pub fn lower<C: Context + ?Sized>(
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {
     match op {
+        Op::Inval(i) if inverted(&i.range) => Err(LowerError::Invalid("range with first > last")),
+        Op::Prefetch(Prefetch { range: Some(r), .. }) if inverted(r) => {
+            Err(LowerError::Invalid("range with first > last"))
+        }
         Op::Inval(i) => lower_inval(i, caps, ctx, out),
         Op::Sync(s) => lower_sync(s, out),
         Op::Prefetch(p) => lower_prefetch(p, caps, out),
@@ -314,6 +318,11 @@ pub fn lower<C: Context + ?Sized>(
             "AMD-Vi has no stall terminate command",
         )),
     }
+}
+
+/// An `AddrRange::Span` built by hand with `first > last` (not a range).
+fn inverted(r: &AddrRange) -> bool {
+    matches!(*r, AddrRange::Span { first, last } if first > last)
 }
 
 fn lower_sync(s: &Sync, out: &mut dyn Sink<Command>) -> Result<Outcome, LowerError> {

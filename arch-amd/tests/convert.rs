@@ -645,3 +645,36 @@ fn widened_lowering_covers() {
         Relation::Superset(_)
     ));
 }
+
+#[test]
+fn inverted_spans_are_refused_not_a_panic() {
+    let bad = AddrRange::Span {
+        first: 0x5000,
+        last: 0x1000,
+    };
+    let mut sink = Vec::new();
+    let i = Inval::new(Caches::IOTLB | Caches::DEV_TLB)
+        .device(DeviceSel::One(1))
+        .range(bad);
+    assert_eq!(
+        lower(&Op::Inval(i), &Caps::default(), &IdentityContext, &mut sink),
+        Err(LowerError::Invalid("range with first > last"))
+    );
+    let p = Prefetch {
+        device: 1,
+        pasid: None,
+        secure: false,
+        range: Some(bad),
+        size: 0,
+        stride: 0,
+        count: 0,
+    };
+    assert!(lower(
+        &Op::Prefetch(p),
+        &Caps::default(),
+        &IdentityContext,
+        &mut sink
+    )
+    .is_err());
+    assert!(sink.is_empty());
+}
