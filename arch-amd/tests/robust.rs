@@ -7,7 +7,6 @@ use arbitrary::{Arbitrary, Unstructured};
 use iommu_inval_amd::*;
 use iommu_inval_core::context::Topology;
 use iommu_inval_core::footprint::Footprint;
-use iommu_inval_core::model::*;
 use iommu_inval_core::{Context, IdentityContext, LowerError};
 use proptest::prelude::*;
 
