@@ -556,3 +556,46 @@ commands! {
         msi_address: u64 = MSI_ADDR,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reserved-bit masks, computed by hand from the commands.md table.
+    #[test]
+    fn masks_by_hand() {
+        assert_eq!(
+            TlbiNhVa::MASK,
+            [0xffff_ffff_01f1_f0ff, 0xffff_ffff_ffff_ff01]
+        );
+        assert_eq!(
+            TlbiS2Ipa::MASK,
+            [0x0000_ffff_01f1_f0ff, 0x000f_ffff_ffff_ff01]
+        );
+        assert_eq!(
+            CmdSync::MASK,
+            [0xffff_ffff_0fc0_30ff, 0x000f_ffff_ffff_fffc]
+        );
+        assert_eq!(AtcInv::MASK, [0xffff_ffff_ffff_faff, 0xffff_ffff_ffff_f03f]);
+        assert_eq!(CfgiAll::MASK, [0xffff_ffff_0000_04ff, 0x1f]);
+        assert_eq!(
+            PrefetchAddr::MASK,
+            [0xffff_ffff_ffff_fcff, 0xffff_ffff_ffff_f3ff]
+        );
+        assert_eq!(Resume::MASK, [0xffff_ffff_0000_34ff, 0xffff]);
+        assert_eq!(TlbiNsnhAll::MASK, [0xff, 0]);
+    }
+
+    #[test]
+    fn bit_fields() {
+        let mut w = [0u64; 2];
+        bits::MSI_ADDR.put(&mut w, 0x1234_5678_9abc);
+        assert_eq!(w, [0, 0x1234_5678_9abc]);
+        assert_eq!(bits::MSI_ADDR.get(&w), 0x1234_5678_9abc);
+        assert!(!bits::MSI_ADDR.fits(0x1002) && !bits::MSI_ADDR.fits(1 << 52));
+        bits::ASID.put(&mut w, 0xbeef);
+        assert_eq!(bits::ASID.get(&w), 0xbeef);
+        assert_eq!(w[0], 0xbeef_0000_0000_0000);
+        assert!(bits::SSID.fits(0xf_ffff) && !bits::SSID.fits(0x10_0000));
+    }
+}

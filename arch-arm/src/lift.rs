@@ -418,3 +418,57 @@ pub fn footprint<C: Context + ?Sized>(
     let _ = lift(cmd, ctx, &mut ops);
     iommu_inval_core::footprint::Footprint::of_ops(&ops, ctx)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers() {
+        assert_eq!(
+            ste_range(0x45, 1),
+            DeviceSel::Range {
+                first: 0x44,
+                last: 0x47
+            }
+        );
+        assert_eq!(
+            ste_range(0xffff_ffff, 30),
+            DeviceSel::Range {
+                first: 0x8000_0000,
+                last: 0xffff_ffff
+            }
+        );
+        assert_eq!(resume_action(0), StallAction::Terminate);
+        assert_eq!(resume_action(2), StallAction::Abort);
+        assert_eq!(resume_action(1), StallAction::Retry);
+        assert_eq!(resume_action(3), StallAction::Retry);
+        assert_eq!(atc_range(0x1_2345_6000, 52), AddrRange::All);
+        assert_eq!(
+            atc_range(0x7000, 1),
+            AddrRange::Span {
+                first: 0x6000,
+                last: 0x7fff
+            }
+        );
+        // 32 * 2^31 granules of 64 KiB from the top half: clamped at 2^64.
+        let (r, h) = tlbi_range(0x8000_0000_0000_0000, 31, 31, 0, 3);
+        assert_eq!(
+            r,
+            AddrRange::Span {
+                first: 0x8000_0000_0000_0000,
+                last: u64::MAX
+            }
+        );
+        assert_eq!((h.tg_shift, h.level), (16, 0));
+        // 16 KiB granule, ttl 1 is treated as 0 (IHI0070 §4.4.1.1).
+        assert_eq!(tlbi_range(0, 1, 0, 1, 2).1.level, 0);
+        assert_eq!(
+            prefetch_span(0x1000, 1, 1),
+            AddrRange::Span {
+                first: 0x1000,
+                last: 0x4fff
+            }
+        );
+    }
+}

@@ -957,3 +957,31 @@ fn lower_page_response(p: &PageResponse) -> Result<PriResp, LowerError> {
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atc_spans() {
+        let span = |a, b| AddrRange::Span { first: a, last: b };
+        assert_eq!(atc_span(&span(0x5000, 0x5fff)), (0, 0x5000));
+        assert_eq!(atc_span(&span(0x5000, 0x6fff)), (2, 0x4000));
+        assert_eq!(atc_span(&AddrRange::All), (52, 0));
+        assert_eq!(atc_span(&span(0, u64::MAX >> 1)), (51, 0));
+    }
+
+    #[test]
+    fn caps_widths() {
+        let c = Caps {
+            asid_bits: 8,
+            vmid_bits: 8,
+            ssid_bits: 0,
+            ..Caps::default()
+        };
+        assert!(c.asid_fits(0xff) && !c.asid_fits(0x100));
+        assert!(c.vmid_fits(0xff) && !c.vmid_fits(0x100));
+        assert!(c.ssid_fits(0) && !c.ssid_fits(1));
+        assert_eq!(Caps { max_cmds: 0, ..c }.cap(), 1);
+    }
+}
