@@ -451,12 +451,19 @@ mod tests {
                 last: 0x7fff
             }
         );
-        // 32 * 2^31 granules of 64 KiB from the top half: clamped at 2^64.
+        // 32 * 2^31 granules of 64 KiB = 2^52 bytes; near the top of the
+        // address space the range is clamped at 2^64.
         let (r, h) = tlbi_range(0x8000_0000_0000_0000, 31, 31, 0, 3);
+        let want = AddrRange::Span {
+            first: 0x8000_0000_0000_0000,
+            last: 0x800f_ffff_ffff_ffff,
+        };
+        assert_eq!(r, want);
+        let (r, _) = tlbi_range(0xffff_f800_0000_0000, 31, 31, 0, 3);
         assert_eq!(
             r,
             AddrRange::Span {
-                first: 0x8000_0000_0000_0000,
+                first: 0xffff_f800_0000_0000,
                 last: u64::MAX
             }
         );
