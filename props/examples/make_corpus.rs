@@ -21,11 +21,16 @@ fn write(dir: &Path, target: &str, name: &str, data: &[u8]) -> std::io::Result<(
 }
 
 fn main() -> std::io::Result<()> {
-    let dir = std::env::args().nth(1).unwrap_or_else(|| "fuzz/corpus".into());
+    let dir = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "fuzz/corpus".into());
     let dir = Path::new(&dir);
     let mut rng = Rng::new(0xc0de);
-    let sets: [(&str, u8, &[Vector], &[Bad]); 3] =
-        [("smmuv3", 0, SMMUV3, SMMUV3_BAD), ("vtd", 1, VTD, VTD_BAD), ("amd", 2, AMD, AMD_BAD)];
+    let sets: [(&str, u8, &[Vector], &[Bad]); 3] = [
+        ("smmuv3", 0, SMMUV3, SMMUV3_BAD),
+        ("vtd", 1, VTD, VTD_BAD),
+        ("amd", 2, AMD, AMD_BAD),
+    ];
     let mut cli = Vec::new();
     for (arch, arch_byte, good, bad) in sets {
         for (i, (op, words, _)) in good.iter().enumerate() {
@@ -44,12 +49,22 @@ fn main() -> std::io::Result<()> {
         }
         for (i, (_, words, kind)) in bad.iter().enumerate() {
             let kind = kind.split('|').next().unwrap_or("bad");
-            write(dir, &format!("decode_{arch}"), &format!("bad-{i:02}-{kind}"), &le(words))?;
+            write(
+                dir,
+                &format!("decode_{arch}"),
+                &format!("bad-{i:02}-{kind}"),
+                &le(words),
+            )?;
             cli.push((arch_byte, words.len() as u8, hex(words)));
         }
     }
     for i in 0..24 {
-        write(dir, "lower_lift", &format!("random-{i:02}"), &rng.bytes(160))?;
+        write(
+            dir,
+            "lower_lift",
+            &format!("random-{i:02}"),
+            &rng.bytes(160),
+        )?;
     }
     for i in 0..8 {
         write(dir, "convert", &format!("random-{i:02}"), &rng.bytes(160))?;

@@ -7,7 +7,8 @@ use arbitrary::Unstructured;
 use iommu_inval_core::{ArchId, IdentityContext};
 
 use crate::{
-    arbitrary_topology, check_r1, check_r1_cmd, check_r2, check_r3_all, check_r4, gen, AllCaps, AnyCmd, Amd, Arch, NamedIds, Smmu, Vtd,
+    arbitrary_topology, check_r1, check_r1_cmd, check_r2, check_r3_all, check_r4, gen, AllCaps,
+    Amd, AnyCmd, Arch, NamedIds, Smmu, Vtd,
 };
 
 /// Little-endian 64-bit words of `data` (a trailing partial word is dropped).
@@ -32,7 +33,11 @@ pub const RAW: u8 = b'W';
 /// words (VT-d 256-bit), else two. `None` when too short or not valid.
 pub fn raw_command<A: Arch>(data: &[u8]) -> Option<(A::Cmd, &[u8])> {
     let (&width, rest) = data.split_first()?;
-    let n = if width == 4 && A::WIDTHS.contains(&4) { 4 } else { 2 };
+    let n = if width == 4 && A::WIDTHS.contains(&4) {
+        4
+    } else {
+        2
+    };
     let words = words_of(rest.get(..n * 8)?);
     let cmd = <A::Cmd as iommu_inval_core::NativeCommand>::decode(&words).ok()?;
     Some((cmd, rest.get(n * 8..).unwrap_or(&[])))
@@ -71,17 +76,18 @@ where
         Some(x) => x,
         None => {
             let mut u = Unstructured::new(data);
-            let Ok(cmd) = u.arbitrary::<A::Cmd>() else { return Ok(()) };
+            let Ok(cmd) = u.arbitrary::<A::Cmd>() else {
+                return Ok(());
+            };
             (cmd, u.take_rest())
         }
     };
     let mut u = Unstructured::new(rest);
     check_r1_cmd::<A>(&cmd)?;
-    let caps = A::Caps::default();
-    check_r2::<A>(&cmd, &caps, &IdentityContext)?;
+    check_r2::<A>(&cmd, &IdentityContext)?;
     let ids = NamedIds::of(&AnyCmd::from(cmd));
     if let Ok(topo) = arbitrary_topology(&mut u, &ids) {
-        check_r2::<A>(&cmd, &caps, &topo).map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))?;
+        check_r2::<A>(&cmd, &topo).map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))?;
     }
     Ok(())
 }
@@ -90,11 +96,14 @@ where
 /// with the identity context and with a generated topology.
 pub fn lower_lift(data: &[u8]) -> Result<(), String> {
     let mut u = Unstructured::new(data);
-    let Ok(op) = gen::any_op(&mut u) else { return Ok(()) };
+    let Ok(op) = gen::any_op(&mut u) else {
+        return Ok(());
+    };
     let caps = AllCaps::default();
     check_r3_all(&op, &caps, &IdentityContext)?;
     if let Ok(topo) = arbitrary_topology(&mut u, &NamedIds::default()) {
-        check_r3_all(&op, &caps, &topo).map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))?;
+        check_r3_all(&op, &caps, &topo)
+            .map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))?;
     }
     Ok(())
 }
@@ -114,15 +123,20 @@ pub fn convert(data: &[u8]) -> Result<(), String> {
         Some(x) => x,
         None => {
             let mut u = Unstructured::new(data);
-            let Ok(cmd) = u.arbitrary::<AnyCmd>() else { return Ok(()) };
+            let Ok(cmd) = u.arbitrary::<AnyCmd>() else {
+                return Ok(());
+            };
             (cmd, u.take_rest())
         }
     };
     let mut u = Unstructured::new(rest);
-    let Ok(topo) = arbitrary_topology(&mut u, &NamedIds::of(&cmd)) else { return Ok(()) };
+    let Ok(topo) = arbitrary_topology(&mut u, &NamedIds::of(&cmd)) else {
+        return Ok(());
+    };
     let caps = AllCaps::default();
     for to in ArchId::ALL {
-        check_r4(to, &cmd, &caps, &topo).map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))?;
+        check_r4(to, &cmd, &caps, &topo)
+            .map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))?;
     }
     Ok(())
 }

@@ -8,14 +8,19 @@
 
 use arbitrary::{Result, Unstructured};
 use iommu_inval_core::model::{
-    Caches, DeviceSel, DomainSel, Hints, Inval, Op, PageResponse, PasidSel, Prefetch, Regime, RespCode, StallAction, Stages, Store, Sync,
+    Caches, DeviceSel, DomainSel, Hints, Inval, Op, PageResponse, PasidSel, Prefetch, Regime,
+    RespCode, Stages, StallAction, Store, Sync,
 };
 use iommu_inval_core::AddrRange;
 
 /// A value of at most `bits` bits (`bits` ≤ 64), biased to edges:
 /// 0, 1, max, max − 1, powers of two and their neighbours.
 pub fn edge_u64(u: &mut Unstructured<'_>, bits: u32) -> Result<u64> {
-    let max = if bits >= 64 { u64::MAX } else { (1u64 << bits) - 1 };
+    let max = if bits >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    };
     let k = u.int_in_range(0u32..=bits.saturating_sub(1))?;
     let p = 1u64 << k.min(63);
     Ok(match u.int_in_range(0u8..=9)? {
@@ -41,7 +46,7 @@ pub fn edge_u32(u: &mut Unstructured<'_>, bits: u32) -> Result<u32> {
 pub fn edge_addr(u: &mut Unstructured<'_>) -> Result<u64> {
     Ok(match u.int_in_range(0u8..=7)? {
         0 => 0,
-        1 => u64::MAX & !0xfff,
+        1 => !0xfff,
         2 => 0x7fff_ffff_ffff_f000,
         3 => (1u64 << u.int_in_range(12u32..=63)?) & !0xfff,
         4 => ((1u64 << u.int_in_range(12u32..=63)?) - 0x1000) & !0xfff,
@@ -90,7 +95,8 @@ pub fn edge_range(u: &mut Unstructured<'_>) -> Result<AddrRange> {
 }
 
 fn span(first: u64, len: u64) -> AddrRange {
-    AddrRange::new(first, len.max(1)).unwrap_or_else(|_| AddrRange::inclusive(first, u64::MAX).unwrap_or(AddrRange::All))
+    AddrRange::new(first, len.max(1))
+        .unwrap_or_else(|_| AddrRange::inclusive(first, u64::MAX).unwrap_or(AddrRange::All))
 }
 
 /// A PASID selection: mostly valid 20-bit PASIDs at the edges, sometimes
@@ -121,12 +127,30 @@ pub fn edge_device(u: &mut Unstructured<'_>) -> Result<DeviceSel> {
         0 => DeviceSel::All,
         1 => DeviceSel::One(edge_u32(u, 32)?),
         2 | 3 => DeviceSel::One(edge_u32(u, 16)?),
+        // Ranges of at most 1024 devices: lowerings that enumerate devices
+        // (device TLBs) emit one command each, and footprints of thousands
+        // of boxes make a case take seconds.
         4 => {
-            let order = u.int_in_range(0u32..=16)?;
+            let order = u.int_in_range(0u32..=10)?;
             let base = edge_u32(u, 16)? & !((1u32 << order) - 1);
-            DeviceSel::Range { first: base, last: base | ((1u32 << order) - 1) }
+            DeviceSel::Range {
+                first: base,
+                last: base | ((1u32 << order) - 1),
+            }
         }
-        _ => DeviceSel::Range { first: edge_u32(u, 16)?, last: edge_u32(u, 16)? },
+        _ => {
+            let first = edge_u32(u, 16)?;
+            let len = edge_u32(u, 10)?;
+            let last = first.saturating_add(len);
+            if u.ratio(1, 8)? {
+                DeviceSel::Range {
+                    first: last,
+                    last: first,
+                }
+            } else {
+                DeviceSel::Range { first, last }
+            }
+        }
     })
 }
 
@@ -151,7 +175,12 @@ pub fn edge_inval(u: &mut Unstructured<'_>) -> Result<Inval> {
         0 => Caches::IOTLB,
         1 => Caches::IOTLB | Caches::LEAF,
         2 => Caches::DEV_TLB,
-        3 => *u.choose(&[Caches::CONFIG_DEVICE, Caches::CONFIG_PASID, Caches::CONFIG, Caches::INTR_REMAP])?,
+        3 => *u.choose(&[
+            Caches::CONFIG_DEVICE,
+            Caches::CONFIG_PASID,
+            Caches::CONFIG,
+            Caches::INTR_REMAP,
+        ])?,
         _ => Caches::from_bits_truncate(u.arbitrary()?),
     };
     let stages = *u.choose(&[Stages::S1, Stages::S2, Stages::all()])?;
@@ -183,7 +212,11 @@ pub fn edge_sync(u: &mut Unstructured<'_>) -> Result<Sync> {
             2 => edge_u64(u, 64)?,
             _ => u.arbitrary::<u64>()? & ((1 << 48) - 1) & !7,
         };
-        let data = if u.ratio(3, 4)? { edge_u64(u, 32)? } else { edge_u64(u, 64)? };
+        let data = if u.ratio(3, 4)? {
+            edge_u64(u, 32)?
+        } else {
+            edge_u64(u, 64)?
+        };
         Some(Store { address, data })
     } else {
         None
@@ -194,8 +227,16 @@ pub fn edge_sync(u: &mut Unstructured<'_>) -> Result<Sync> {
         sev: u.ratio(1, 4)?,
         fence: u.arbitrary()?,
         drain_page_requests: u.ratio(1, 4)?,
-        msi_msh: if u.ratio(3, 4)? { 0 } else { u.int_in_range(0u8..=3)? },
-        msi_attr: if u.ratio(3, 4)? { 0 } else { u.int_in_range(0u8..=15)? },
+        msi_msh: if u.ratio(3, 4)? {
+            0
+        } else {
+            u.int_in_range(0u8..=3)?
+        },
+        msi_attr: if u.ratio(3, 4)? {
+            0
+        } else {
+            u.int_in_range(0u8..=15)?
+        },
     })
 }
 
@@ -206,28 +247,50 @@ pub fn edge_op(u: &mut Unstructured<'_>) -> Result<Op> {
         10 | 11 => Op::Sync(edge_sync(u)?),
         12 => Op::Prefetch(Prefetch {
             device: edge_u32(u, 16)?,
-            pasid: if u.arbitrary()? { Some(edge_u32(u, 20)?) } else { None },
+            pasid: if u.arbitrary()? {
+                Some(edge_u32(u, 20)?)
+            } else {
+                None
+            },
             secure: u.ratio(1, 4)?,
-            range: if u.arbitrary()? { Some(edge_range(u)?) } else { None },
+            range: if u.arbitrary()? {
+                Some(edge_range(u)?)
+            } else {
+                None
+            },
             size: u.int_in_range(0u8..=31)?,
             stride: u.int_in_range(0u8..=31)?,
             count: u.arbitrary()?,
         }),
         13 => Op::PageResponse(PageResponse {
             device: edge_u32(u, 16)?,
-            pasid: if u.arbitrary()? { Some(edge_u32(u, 20)?) } else { None },
+            pasid: if u.arbitrary()? {
+                Some(edge_u32(u, 20)?)
+            } else {
+                None
+            },
             prg_index: u16::try_from(edge_u32(u, 9)?).unwrap_or(0),
             code: *u.choose(&[RespCode::Success, RespCode::Invalid, RespCode::Failure])?,
             last: u.arbitrary()?,
-            priv_data: if u.ratio(1, 4)? { Some([u.arbitrary()?, u.arbitrary()?]) } else { None },
+            priv_data: if u.ratio(1, 4)? {
+                Some([u.arbitrary()?, u.arbitrary()?])
+            } else {
+                None
+            },
             guest: u.arbitrary()?,
         }),
         14 => Op::Resume {
             device: edge_u32(u, 32)?,
             stag: u.arbitrary()?,
-            action: *u.choose(&[StallAction::Terminate, StallAction::Retry, StallAction::Abort])?,
+            action: *u.choose(&[
+                StallAction::Terminate,
+                StallAction::Retry,
+                StallAction::Abort,
+            ])?,
         },
-        _ => Op::StallTerminate { device: edge_u32(u, 32)? },
+        _ => Op::StallTerminate {
+            device: edge_u32(u, 32)?,
+        },
     })
 }
 
@@ -276,7 +339,10 @@ impl<C: iommu_inval_core::NativeCommand> NativeGen<C> {
         let accepts = |op: &str, name: &str, v: FieldValue| {
             let mut it = core::iter::once((name, v));
             // `Invalid`: the value fits, only the combination is refused.
-            matches!(C::from_fields(op, &mut it, wmax), Ok(_) | Err(iommu_inval_core::FieldError::Invalid(_)))
+            matches!(
+                C::from_fields(op, &mut it, wmax),
+                Ok(_) | Err(iommu_inval_core::FieldError::Invalid(_))
+            )
         };
         let mut ops = Vec::new();
         for &op in C::op_names() {
@@ -287,7 +353,9 @@ impl<C: iommu_inval_core::NativeCommand> NativeGen<C> {
                 } else if accepts(op, name, FieldValue::Pair([1, 1])) {
                     FieldShape::Pair
                 } else {
-                    let ok: Vec<u32> = (0..64).filter(|&b| accepts(op, name, FieldValue::Uint(1u64 << b))).collect();
+                    let ok: Vec<u32> = (0..64)
+                        .filter(|&b| accepts(op, name, FieldValue::Uint(1u64 << b)))
+                        .collect();
                     match (ok.first(), ok.last()) {
                         (Some(&lo), Some(&hi)) => FieldShape::Bits { lo, hi },
                         _ => continue,
@@ -297,7 +365,11 @@ impl<C: iommu_inval_core::NativeCommand> NativeGen<C> {
             }
             ops.push((op, fields));
         }
-        NativeGen { ops, widths, _c: core::marker::PhantomData }
+        NativeGen {
+            ops,
+            widths,
+            _c: core::marker::PhantomData,
+        }
     }
 
     /// The learnt ops and field shapes.
@@ -310,15 +382,25 @@ impl<C: iommu_inval_core::NativeCommand> NativeGen<C> {
     /// `num` ≠ 0, or a reserved enumeration value).
     pub fn generate(&self, u: &mut Unstructured<'_>) -> Result<Option<C>> {
         use iommu_inval_core::FieldValue;
-        let Some((op, fields)) = self.ops.get(u.choose_index(self.ops.len().max(1))?) else { return Ok(None) };
+        let Some((op, fields)) = self.ops.get(u.choose_index(self.ops.len().max(1))?) else {
+            return Ok(None);
+        };
         let words = *u.choose(self.widths)?;
         let mut vals = Vec::with_capacity(fields.len());
         for &(name, shape) in fields {
             let v = match shape {
                 FieldShape::Bool => FieldValue::Bool(u.arbitrary()?),
-                FieldShape::Pair => FieldValue::Pair(if words < 4 { [0, 0] } else { [edge_u64(u, 64)?, edge_u64(u, 64)?] }),
+                FieldShape::Pair => FieldValue::Pair(if words < 4 {
+                    [0, 0]
+                } else {
+                    [edge_u64(u, 64)?, edge_u64(u, 64)?]
+                }),
                 FieldShape::Bits { lo, hi } => {
-                    let v = if u.ratio(1, 4)? { 0 } else { edge_u64(u, hi - lo + 1)? };
+                    let v = if u.ratio(1, 4)? {
+                        0
+                    } else {
+                        edge_u64(u, hi - lo + 1)?
+                    };
                     FieldValue::Uint(v << lo)
                 }
             };

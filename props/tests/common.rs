@@ -7,7 +7,11 @@ use iommu_inval_props::Tally;
 /// Scale factor for case counts: `PROPS_SCALE=10 cargo test -p iommu-inval-props`
 /// runs ten times as many cases (default 1).
 pub fn scale() -> usize {
-    std::env::var("PROPS_SCALE").ok().and_then(|s| s.parse().ok()).filter(|&n: &usize| n > 0).unwrap_or(1)
+    std::env::var("PROPS_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .unwrap_or(1)
 }
 
 /// Assert that every op of `C` was seen at least `min` times.
@@ -17,7 +21,12 @@ pub fn assert_every_op<C: NativeCommand>(t: &Tally, min: usize, what: &str) {
         .filter(|op| t.get(op) < min)
         .map(|op| format!("{op}: {}", t.get(op)))
         .collect();
-    assert!(low.is_empty(), "{what} on {}: ops generated fewer than {min} times: {low:?} (all: {:?})", C::ARCH, t.0);
+    assert!(
+        low.is_empty(),
+        "{what} on {}: ops generated fewer than {min} times: {low:?} (all: {:?})",
+        C::ARCH,
+        t.0
+    );
 }
 
 /// Run `body` and fail the test with its message.

@@ -8,7 +8,9 @@ mod common;
 use common::{assert_every_op, ok, scale};
 use iommu_inval_core::{ErrorKind, NativeCommand};
 use iommu_inval_props::gen::NativeGen;
-use iommu_inval_props::{check_r1, check_r1_cmd, encode_words, run_cases, Amd, Arch, Smmu, Tally, Vtd};
+use iommu_inval_props::{
+    check_r1, check_r1_cmd, encode_words, run_cases, Amd, Arch, Smmu, Tally, Vtd,
+};
 
 /// Valid commands from the crate's `Arbitrary`: R1, and every op generated
 /// at least `min` times.
@@ -46,15 +48,22 @@ fn raw_words<A: Arch>(seed: u64, cases: usize) {
             1 => {
                 let c: A::Cmd = u.arbitrary().map_err(|e| e.to_string())?;
                 let mut w = encode_words(&c)?;
-                let bit = u.int_in_range(0..=w.len() * 64 - 1).map_err(|e| e.to_string())?;
+                let bit = u
+                    .int_in_range(0..=w.len() * 64 - 1)
+                    .map_err(|e| e.to_string())?;
                 if let Some(x) = w.get_mut(bit / 64) {
                     *x ^= 1 << (bit % 64);
                 }
                 w
             }
             _ => {
-                let n = *u.choose(&[0usize, 1, 2, 2, 2, 3, 4, 4, 5]).map_err(|e| e.to_string())?;
-                (0..n).map(|_| u.arbitrary::<u64>()).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?
+                let n = *u
+                    .choose(&[0usize, 1, 2, 2, 2, 3, 4, 4, 5])
+                    .map_err(|e| e.to_string())?;
+                (0..n)
+                    .map(|_| u.arbitrary::<u64>())
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| e.to_string())?
             }
         };
         match <A::Cmd as NativeCommand>::decode(&words) {
@@ -63,10 +72,24 @@ fn raw_words<A: Arch>(seed: u64, cases: usize) {
         }
         check_r1::<A>(&words)
     }));
-    for k in [ErrorKind::UnknownOpcode, ErrorKind::ReservedBits, ErrorKind::BadLength] {
-        assert!(kinds.get(k.as_str()) > 0, "{}: no {k} error in {:?}", A::ID, kinds.0);
+    for k in [
+        ErrorKind::UnknownOpcode,
+        ErrorKind::ReservedBits,
+        ErrorKind::BadLength,
+    ] {
+        assert!(
+            kinds.get(k.as_str()) > 0,
+            "{}: no {k} error in {:?}",
+            A::ID,
+            kinds.0
+        );
     }
-    assert!(kinds.0.keys().any(|k| k.starts_with("ok ")), "{}: no raw word decoded: {:?}", A::ID, kinds.0);
+    assert!(
+        kinds.0.keys().any(|k| k.starts_with("ok ")),
+        "{}: no raw word decoded: {:?}",
+        A::ID,
+        kinds.0
+    );
 }
 
 #[test]

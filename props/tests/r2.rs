@@ -7,13 +7,15 @@ mod common;
 use common::{assert_every_op, ok, scale};
 use iommu_inval_core::{IdentityContext, NativeCommand};
 use iommu_inval_props::gen::NativeGen;
-use iommu_inval_props::{arbitrary_topology, bodies::topo_json, check_r2, run_cases, AnyCmd, Amd, Arch, NamedIds, Smmu, Tally, Vtd};
+use iommu_inval_props::{
+    arbitrary_topology, bodies::topo_json, check_r2, run_cases, Amd, AnyCmd, Arch, NamedIds, Smmu,
+    Tally, Vtd,
+};
 
 fn r2<A: Arch>(seed: u64, cases: usize, min: usize)
 where
     AnyCmd: From<A::Cmd>,
 {
-    let caps = A::Caps::default();
     let g = NativeGen::<A::Cmd>::new(A::WIDTHS);
     let mut t = Tally::default();
     ok(run_cases(seed, cases, 128, |u| {
@@ -27,11 +29,22 @@ where
             }
         };
         t.add(c.op());
-        check_r2::<A>(&c, &caps, &IdentityContext)?;
-        let topo = arbitrary_topology(u, &NamedIds::of(&AnyCmd::from(c))).map_err(|e| e.to_string())?;
-        check_r2::<A>(&c, &caps, &topo).map(|_| ()).map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))
+        let v = check_r2::<A>(&c, &IdentityContext)?;
+        t.add(format!("{} {v:?}", c.op()));
+        let topo =
+            arbitrary_topology(u, &NamedIds::of(&AnyCmd::from(c))).map_err(|e| e.to_string())?;
+        check_r2::<A>(&c, &topo)
+            .map(|_| ())
+            .map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))
     }));
     assert_every_op::<A::Cmd>(&t, min, "R2");
+    eprintln!(
+        "R2 {} verdicts (identity context): {:?}",
+        A::ID,
+        t.0.iter()
+            .filter(|(k, _)| k.contains(' '))
+            .collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -51,7 +64,11 @@ fn r2_amd() {
 // on the commands that carry no range and no unknown id.
 #[test]
 fn r2_op_names_are_distinct() {
-    for names in [<Smmu as Arch>::Cmd::op_names(), <Vtd as Arch>::Cmd::op_names(), <Amd as Arch>::Cmd::op_names()] {
+    for names in [
+        <Smmu as Arch>::Cmd::op_names(),
+        <Vtd as Arch>::Cmd::op_names(),
+        <Amd as Arch>::Cmd::op_names(),
+    ] {
         let mut v = names.to_vec();
         v.sort_unstable();
         v.dedup();

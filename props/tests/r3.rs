@@ -7,7 +7,10 @@ mod common;
 use common::{ok, scale};
 use iommu_inval_core::model::{Caches, DomainSel, Inval, Op, PasidSel, Stages};
 use iommu_inval_core::{AddrRange, IdentityContext};
-use iommu_inval_props::{arbitrary_topology, bodies::topo_json, check_r3, check_r3_all, gen, run_cases, AllCaps, Amd, NamedIds, Smmu, Tally, Verdict, Vtd};
+use iommu_inval_props::{
+    arbitrary_topology, bodies::topo_json, check_r3, check_r3_all, gen, run_cases, AllCaps, Amd,
+    NamedIds, Smmu, Tally, Verdict, Vtd,
+};
 
 #[test]
 fn r3_edge_ops_every_arch() {
@@ -21,16 +24,34 @@ fn r3_edge_ops_every_arch() {
         }
         t.add(op.kind_name());
         let topo = arbitrary_topology(u, &NamedIds::default()).map_err(|e| e.to_string())?;
-        check_r3_all(&op, &caps, &topo).map(|_| ()).map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))
+        check_r3_all(&op, &caps, &topo)
+            .map(|_| ())
+            .map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))
     }));
-    for k in ["inval", "sync", "prefetch", "page_response", "resume", "stall_terminate"] {
-        assert!(t.get(k) >= 100 * scale() || (k != "inval" && t.get(k) >= 50), "op kind {k} generated {} times: {:?}", t.get(k), t.0);
+    for k in [
+        "inval",
+        "sync",
+        "prefetch",
+        "page_response",
+        "resume",
+        "stall_terminate",
+    ] {
+        assert!(
+            t.get(k) >= 100 * scale() || (k != "inval" && t.get(k) >= 50),
+            "op kind {k} generated {} times: {:?}",
+            t.get(k),
+            t.0
+        );
     }
     // Exact lowerings must be common for invalidations; a lowering that
     // always widens would pass coverage but be useless.
     for arch in ["smmuv3", "vtd", "amd"] {
         let exact = t.get(&format!("inval {arch} Exact"));
-        assert!(exact > 100, "{arch}: only {exact} exact invalidation lowerings: {:?}", t.0);
+        assert!(
+            exact > 100,
+            "{arch}: only {exact} exact invalidation lowerings: {:?}",
+            t.0
+        );
     }
 }
 
@@ -40,12 +61,26 @@ fn r3_edge_ops_every_arch() {
 fn r3_s1_ranges_every_order() {
     let caps = AllCaps::default();
     for order in 12..=64u32 {
-        for addr in [0u64, 0x1000, 0x7fff_ffff_f000, u64::MAX & !0xfff, 0xdead_beef_c000] {
-            for pasid in [PasidSel::One(0), PasidSel::One(1), PasidSel::One(0xf_ffff), PasidSel::All, PasidSel::NoPasid] {
+        for addr in [0u64, 0x1000, 0x7fff_ffff_f000, !0xfff, 0xdead_beef_c000] {
+            for pasid in [
+                PasidSel::One(0),
+                PasidSel::One(1),
+                PasidSel::One(0xf_ffff),
+                PasidSel::All,
+                PasidSel::NoPasid,
+            ] {
                 for leaf in [false, true] {
-                    let c = if leaf { Caches::IOTLB | Caches::LEAF } else { Caches::IOTLB };
+                    let c = if leaf {
+                        Caches::IOTLB | Caches::LEAF
+                    } else {
+                        Caches::IOTLB
+                    };
                     let op = Op::Inval(
-                        Inval::new(c).stage(Stages::S1).domain(DomainSel::One(1)).pasid(pasid).range(AddrRange::block(addr, order)),
+                        Inval::new(c)
+                            .stage(Stages::S1)
+                            .domain(DomainSel::One(1))
+                            .pasid(pasid)
+                            .range(AddrRange::block(addr, order)),
                     );
                     ok(check_r3::<Smmu>(&op, &caps.smmu, &IdentityContext).map(|_| ()));
                     ok(check_r3::<Vtd>(&op, &caps.vtd, &IdentityContext).map(|_| ()));
@@ -65,11 +100,27 @@ fn r3_one_page_is_exact_everywhere() {
             Inval::new(Caches::IOTLB)
                 .stage(stage)
                 .domain(DomainSel::One(3))
-                .pasid(if stage == Stages::S1 { PasidSel::One(5) } else { PasidSel::All })
+                .pasid(if stage == Stages::S1 {
+                    PasidSel::One(5)
+                } else {
+                    PasidSel::All
+                })
                 .range(AddrRange::new(0x4000_0000, 0x1000).unwrap_or(AddrRange::All)),
         );
-        assert_eq!(check_r3::<Smmu>(&op, &caps.smmu, &IdentityContext), Ok(Verdict::Exact), "smmuv3 {op:?}");
-        assert_eq!(check_r3::<Vtd>(&op, &caps.vtd, &IdentityContext), Ok(Verdict::Exact), "vtd {op:?}");
-        assert_eq!(check_r3::<Amd>(&op, &caps.amd, &IdentityContext), Ok(Verdict::Exact), "amd {op:?}");
+        assert_eq!(
+            check_r3::<Smmu>(&op, &caps.smmu, &IdentityContext),
+            Ok(Verdict::Exact),
+            "smmuv3 {op:?}"
+        );
+        assert_eq!(
+            check_r3::<Vtd>(&op, &caps.vtd, &IdentityContext),
+            Ok(Verdict::Exact),
+            "vtd {op:?}"
+        );
+        assert_eq!(
+            check_r3::<Amd>(&op, &caps.amd, &IdentityContext),
+            Ok(Verdict::Exact),
+            "amd {op:?}"
+        );
     }
 }

@@ -6,7 +6,9 @@ mod common;
 
 use common::{ok, scale};
 use iommu_inval_core::ArchId;
-use iommu_inval_props::{arbitrary_topology, bodies::topo_json, check_r4, run_cases, AllCaps, AnyCmd, NamedIds, Tally};
+use iommu_inval_props::{
+    arbitrary_topology, bodies::topo_json, check_r4, run_cases, AllCaps, AnyCmd, NamedIds, Tally,
+};
 
 #[test]
 fn r4_all_pairs() {
@@ -16,7 +18,8 @@ fn r4_all_pairs() {
         let cmd: AnyCmd = u.arbitrary().map_err(|e| e.to_string())?;
         let topo = arbitrary_topology(u, &NamedIds::of(&cmd)).map_err(|e| e.to_string())?;
         for to in ArchId::ALL {
-            let v = check_r4(to, &cmd, &caps, &topo).map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))?;
+            let v = check_r4(to, &cmd, &caps, &topo)
+                .map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))?;
             t.add(format!("{} -> {to}", cmd.arch()));
             t.add(format!("{} -> {to} {}", cmd.arch(), cmd.op()));
             for v in v {

@@ -17,7 +17,11 @@ fn good<A: Arch>(vectors: &[Vector]) {
             }
         };
         if c.op() != *op {
-            failures.push(format!("[{}]: decoded as {}, want {op}", hex(words), c.op()));
+            failures.push(format!(
+                "[{}]: decoded as {}, want {op}",
+                hex(words),
+                c.op()
+            ));
             continue;
         }
         for (name, v) in fields_of(&c) {
@@ -29,7 +33,10 @@ fn good<A: Arch>(vectors: &[Vector]) {
                 FieldValue::Pair(p) => p.as_slice() == words.get(2..4).unwrap_or(&[0, 0]),
             };
             if !fine {
-                failures.push(format!("{op} [{}]: field {name} = {v:?}, want {expect:#x}", hex(words)));
+                failures.push(format!(
+                    "{op} [{}]: field {name} = {v:?}, want {expect:#x}",
+                    hex(words)
+                ));
             }
         }
         for (name, _) in want.iter() {
@@ -41,7 +48,12 @@ fn good<A: Arch>(vectors: &[Vector]) {
             failures.push(e);
         }
     }
-    assert!(failures.is_empty(), "{} known-answer failures:\n{}", A::ID, failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} known-answer failures:\n{}",
+        A::ID,
+        failures.join("\n")
+    );
 }
 
 fn bad<A: Arch>(vectors: &[Bad]) {
@@ -56,7 +68,12 @@ fn bad<A: Arch>(vectors: &[Bad]) {
             failures.push(e);
         }
     }
-    assert!(failures.is_empty(), "{} invalid-vector failures:\n{}", A::ID, failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} invalid-vector failures:\n{}",
+        A::ID,
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -89,7 +106,11 @@ fn amd_invalid_vectors() {
 fn vectors_cover_every_op() {
     fn cover<A: Arch>(v: &[Vector]) {
         for op in <A::Cmd as NativeCommand>::op_names() {
-            assert!(v.iter().any(|(o, _, _)| o == op), "{}: no vector for {op}", A::ID);
+            assert!(
+                v.iter().any(|(o, _, _)| o == op),
+                "{}: no vector for {op}",
+                A::ID
+            );
         }
     }
     cover::<Smmu>(SMMUV3);
