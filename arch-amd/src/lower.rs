@@ -569,7 +569,8 @@ fn lower_inval<C: Context + ?Sized>(
         _ => None,
     };
     if gcr3.is_some() {
-        widened |= Widened::CACHES;
+        // IOTLB entries are not device-tagged: they span every device.
+        widened |= Widened::CACHES | Widened::DEVICE;
     }
 
     // Phase 2 (IOMMU TLB): which (gn, pasid) commands, or INVALIDATE_IOMMU_ALL.
