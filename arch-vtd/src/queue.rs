@@ -24,8 +24,8 @@
 //! assert_eq!((head, seen), (0x10, 1));
 //! ```
 
-use crate::desc::Command;
-use iommu_inval_core::error::{DecodeError, HwError};
+use crate::desc::{Command, IotlbInv, PIotlbInv};
+use iommu_inval_core::error::{DecodeError, ErrorKind, HwError};
 use iommu_inval_core::queue::{GuestMemory, MemError};
 
 /// IQA_REG.DW: 256-bit descriptors.
@@ -112,6 +112,23 @@ impl IqError {
     pub const fn hw(&self) -> HwError {
         HwError::VtdIqe
     }
+    /// The IQERCD_REG.IQEI code the hardware records (VT-d §11.4.9,
+    /// IQERCD_REG; the same encoding is in Intel's register documentation):
+    /// 1 invalid tail pointer, 2 descriptor fetch error, 3 invalid descriptor
+    /// type, 4 reserved-field violation of a valid type (invalid field values
+    /// included), 0 info not available (a bad head, which only an emulator's
+    /// own state can produce).
+    pub const fn iqei(&self) -> u8 {
+        match self.reason {
+            IqeReason::BadTail => 1,
+            IqeReason::Fetch(_) => 2,
+            IqeReason::Descriptor(d) => match d.kind {
+                ErrorKind::UnknownOpcode => 3,
+                _ => 4,
+            },
+            IqeReason::BadHead => 0,
+        }
+    }
 }
 
 /// An iterator over the descriptors from head to tail (no allocation).
@@ -122,6 +139,7 @@ pub struct Walker<'m, M: GuestMemory + ?Sized> {
     head: u64,
     tail: u64,
     failed: bool,
+    mamv: Option<u8>,
 }
 
 impl<'m, M: GuestMemory + ?Sized> Walker<'m, M> {
@@ -134,7 +152,15 @@ impl<'m, M: GuestMemory + ?Sized> Walker<'m, M> {
             head: head & OFFSET_MASK,
             tail: tail & OFFSET_MASK,
             failed: false,
+            mamv: None,
         }
+    }
+    /// Also refuse page-selective IOTLB / PASID-IOTLB invalidations with
+    /// `am` above CAP.MAMV (commands.md: "am above CAP.MAMV is an error";
+    /// reported as an invalid `am` field, as QEMU's VT-d model does).
+    pub fn with_mamv(mut self, mamv: u8) -> Self {
+        self.mamv = Some(mamv);
+        self
     }
     /// The current head offset (the next descriptor to fetch).
     pub fn head(&self) -> u64 {
@@ -176,7 +202,16 @@ impl<M: GuestMemory + ?Sized> Iterator for Walker<'_, M> {
             self.failed = true;
             return Some(Err(err(IqeReason::Fetch(e))));
         }
-        match Command::decode(words) {
+        let decoded = Command::decode(words).and_then(|c| match (self.mamv, c) {
+            (Some(mx), Command::IotlbInv(IotlbInv { g: 3, am, .. }))
+            | (Some(mx), Command::PIotlbInv(PIotlbInv { g: 3, am, .. }))
+                if am > mx =>
+            {
+                Err(DecodeError::invalid(1, 0x3f, "am"))
+            }
+            _ => Ok(c),
+        });
+        match decoded {
             Ok(c) => {
                 let at = self.head;
                 self.head = (self.head + self.iqa.desc_bytes()) % self.iqa.size();

@@ -156,3 +156,31 @@ fn fetch_error_stops() {
         (0x10, IqeReason::Fetch(MemError { addr: BASE + 0x10 }))
     );
 }
+
+#[test]
+fn iqei_codes() {
+    let bytes = queue(&[&WAIT, &BAD_TYPE, &[0x131, 0], &[0x32, 0x7]], 0);
+    let mem = SliceMemory {
+        base: BASE,
+        bytes: &bytes,
+    };
+    let iqa = Iqa::from_reg(BASE);
+    let code = |h: u64, t: u64| walk(&mem, iqa, h, t, |_, _| {}).unwrap_err().iqei();
+    assert_eq!(code(0x10, 0x20), 3); // invalid type
+    assert_eq!(code(0x20, 0x30), 4); // reserved bit of a valid type
+    assert_eq!(code(0, 0x2000), 1); // tail outside the queue
+    let small = SliceMemory {
+        base: BASE,
+        bytes: &bytes[..16],
+    };
+    assert_eq!(
+        walk(&small, iqa, 0x10, 0x20, |_, _| {}).unwrap_err().iqei(),
+        2
+    );
+    // am 7 above MAMV 6: refused only when the walker knows MAMV.
+    assert_eq!(walk(&mem, iqa, 0x30, 0x40, |_, _| {}), Ok(0x40));
+    let mut w = Walker::new(&mem, iqa, 0x30, 0x40).with_mamv(6);
+    let e = w.next().unwrap().unwrap_err();
+    assert_eq!((e.head, e.iqei()), (0x30, 4));
+    assert!(matches!(e.reason, IqeReason::Descriptor(d) if d.field == "am"));
+}
