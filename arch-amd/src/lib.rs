@@ -26,6 +26,22 @@
 //!   without store.
 //! * `pasid` of INVALIDATE_IOMMU_PAGES with `gn` = 0 is kept by the codec and
 //!   ignored by [`lift`] (stage 2, every PASID).
+//! * [`lower()`] puts a fencing COMPLETION_WAIT (`f` = 1) only *between* the
+//!   phases of one invalidation (configuration, IOMMU TLB, device TLBs); the
+//!   completion after the last phase is the caller's next `Sync`, so a
+//!   native command round-trips to one command and every input sync to
+//!   exactly one COMPLETION_WAIT.
+//! * `Sync` with `drain_page_requests` (VT-d `pd`) is `NoEquivalent`:
+//!   COMPLETION_WAIT cannot drain the PPR log, and silently dropping the
+//!   drain would break the caller's assumption.
+//! * Device TLBs: AMD-Vi has no all-device INVALIDATE_IOTLB_PAGES, so a
+//!   device-TLB invalidation of devices the context cannot enumerate, of
+//!   more devices than `Caps::max_cmds`, or of a requester id wider than the
+//!   16-bit DeviceID is refused with `NoEquivalent` (never under-done).
+//!   Devices whose ATS is disabled are skipped and reported as `dropped`.
+//! * PASID configuration: the DTE (its GCR3 root covers every PASID), plus
+//!   the per-PASID GCR3 flush the Linux driver uses (INVALIDATE_IOMMU_PAGES
+//!   `gn` = 1, `pde` = 1, all pages) when the device's DomainID is known.
 //!
 //! ```
 //! use iommu_inval_amd::{lift, lower, Caps, Command};

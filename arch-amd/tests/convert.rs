@@ -406,7 +406,10 @@ fn lower_device_caches() {
             [0x3000_000a_0000_0003, 0x7fff_ffff_ffff_f007]
         ]
     );
-    assert_eq!(o.widened, Widened::CACHES | Widened::PASID | Widened::DEVICE);
+    assert_eq!(
+        o.widened,
+        Widened::CACHES | Widened::PASID | Widened::DEVICE
+    );
     let (out2, _) = low(Op::Inval(cp), &caps, &topo());
     assert_eq!(out2, out, "domain found through the device");
     // Interrupt entries of three devices, an index range: three whole tables.

@@ -289,3 +289,36 @@ fn from_fields_refuses_wide_values() {
     assert_eq!(c.encode(), [0x40ff_0000_00ff_0000, 0]);
     assert_eq!(Command::op_names().len(), 8);
 }
+
+/// AMD #48882 §2.4.7 names dword3[15:0] of COMPLETE_PPR_REQUEST one 16-bit
+/// "CompletionTag" that the IOMMU returns in the PRG Response; the table
+/// splits it as the PCIe PRG Response does (PRG index [8:0], response code
+/// [15:12]) and leaves [11:9] (PCIe-reserved) reserved. The codec follows
+/// the table: those three bits are `reserved_bits`, the rest decodes.
+#[test]
+fn ppr_completion_tag_layout_follows_the_table() {
+    for bit in 41..=43 {
+        let e = Command::decode(&[0x7000_0000_0000_0000, 1 << bit]).unwrap_err();
+        assert_eq!(
+            (e.kind, e.word, e.mask),
+            (ErrorKind::ReservedBits, 1, 1 << bit)
+        );
+    }
+    // The whole 16-bit tag with [11:9] clear: tag 0x1ff, status 0xf.
+    let c = Command::decode(&[0x7000_0000_0000_0000, 0xf1ff << 32]).unwrap();
+    assert_eq!(
+        c,
+        Command::CompletePprRequest(CompletePprRequest {
+            tag: 0x1ff,
+            status: 0xf,
+            ..Default::default()
+        })
+    );
+    // dword3[31:16] is reserved in both.
+    assert_eq!(
+        Command::decode(&[0x7000_0000_0000_0000, 1 << 48])
+            .unwrap_err()
+            .kind,
+        ErrorKind::ReservedBits
+    );
+}
