@@ -12,6 +12,18 @@
 //! * [`lower`]: generic ops → commands for a host described by [`Caps`].
 //! * [`queue`]: the CMDQ consumer an emulator runs on a PROD write.
 //!
+//! Where `shared/spec/commands.md` and the architecture specification
+//! (Arm IHI0070) differ, this crate follows the specification (tests in
+//! `tests/spec_deviations.rs`):
+//!
+//! * a TLBI with `tg` ≠ 0 and `num` = `scale` = `ttl` = 0 is ILLEGAL, and so
+//!   is `ttl` ≠ 0 with `tg` = 0 (§4.4.1.1) → `invalid_field`;
+//! * CMD_RESUME and CMD_STALL_TERM have `ssec` in `w0[10]` (§4.7.1, §4.7.2);
+//! * CMD_RESUME `resp` = 3 is a retry (Ab is ignored when Ac = 1, §4.7.1);
+//! * CMD_PRI_RESP `resp` 0 is ResponseFailure and 1 InvalidRequest (§4.5.2);
+//! * CMD_CFGI_STE / STE_RANGE / ALL also invalidate the streams' CDs
+//!   (§4.3.1), so their footprint includes the PASID configuration.
+//!
 //! ```
 //! use iommu_inval_arm::{lift, lower, Caps, Command};
 //! use iommu_inval_core::{IdentityContext, model::Op, sink::FixedBuf};
