@@ -1,7 +1,11 @@
 //! Writes the seed corpora of the fuzz targets from the spec-table vectors
 //! (props/src/vectors.rs) and a few deterministic pseudo-random inputs.
 //!
-//! `cargo run -p iommu-inval-props --example make_corpus -- fuzz/corpus`
+//! `cargo run -p iommu-inval-props --example make_corpus -- fuzz/corpus [examples]`
+//!
+//! With the examples directory (default `examples`), its command streams,
+//! generic JSON, topology and raw dumps seed `cli_input`, and each of its
+//! hex command lines seeds `decode_<arch>`.
 
 use std::fs;
 use std::path::Path;
@@ -69,12 +73,6 @@ fn main() -> std::io::Result<()> {
     for i in 0..8 {
         write(dir, "convert", &format!("random-{i:02}"), &rng.bytes(160))?;
     }
-    // cli_input: first byte = parser selector (see fuzz/fuzz_targets/cli_input.rs), then text.
-    for (i, (arch, width, text)) in cli.iter().enumerate() {
-        let mut d = vec![*arch * 3 + u8::from(*width == 4)];
-        d.extend_from_slice(text.as_bytes());
-        write(dir, "cli_input", &format!("hex-{i:02}"), &d)?;
-    }
     let texts: [&str; 8] = [
         "# comment\n\n0x0000000100000012,0x0000000000001000\n  0X12 , 1000 # trailing\n",
         "0x12,0x1000,\n,,\n0xg,1\n00000000000000000012,0\n",
@@ -82,14 +80,122 @@ fn main() -> std::io::Result<()> {
         "{\"arch\":\"vtd\",\"op\":\"page_grp_resp_dsc\",\"fields\":{\"priv_data\":[1,2],\"lpig\":true}}",
         "{\"arch\":\"amd\",\"op\":\"COMPLETION_WAIT\",\"fields\":{\"store_data\":18446744073709551615}}",
         "{\"op\":\"inval\",\"caches\":[\"iotlb\"],\"domain\":1,\"pasid\":5,\"range\":{\"first\":4096,\"last\":8191}}",
-        "{\"domains\":[{\"id\":1,\"smmuv3\":{\"vmid\":1},\"vtd\":{\"did\":1},\"amd\":{\"domain_id\":1}}],\"devices\":[{\"rid\":16,\"domain\":1,\"ats\":true,\"pasids\":[{\"pasid\":1,\"asid\":5}]}]}",
+        "{\"domains\":[{\"id\":1}],\"devices\":[{\"rid\":16,\"domain\":1}]}",
         "0x1_0000_0000_0000_0000,0\n\u{feff}0x12,0\r\n",
     ];
+    // cli_input: selector byte (fuzz/fuzz_targets/cli_input.rs: bits 0-1 source
+    // arch, 2-3 target arch, 4 256-bit VT-d, 5-7 subcommand), then text.
+    let json_lines = [
+        "{\"arch\":\"smmuv3\",\"op\":\"CMD_TLBI_NH_VA\",\"fields\":{\"vmid\":1,\"asid\":5,\"tg\":1,\"num\":3,\"ttl\":3,\"address\":4096}}",
+        "{\"arch\":\"vtd\",\"op\":\"page_grp_resp_dsc\",\"fields\":{\"priv_data\":[1,2],\"lpig\":true,\"rid\":16}}",
+        "{\"arch\":\"amd\",\"op\":\"COMPLETION_WAIT\",\"fields\":{\"s\":true,\"store_address\":4096,\"store_data\":18446744073709551615}}",
+        "{\"arch\":\"amd\",\"op\":\"INVALIDATE_IOMMU_PAGES\",\"fields\":{\"domain_id\":1,\"s\":true,\"address\":9223372036854771712}}",
+        "{\"op\":\"CMD_SYNC\",\"fields\":{\"cs\":3}}",
+    ];
+    let topo = "{\"domains\":[{\"id\":1,\"smmuv3\":{\"vmid\":1},\"vtd\":{\"did\":1},\"amd\":{\"domain_id\":1}}],\"devices\":[{\"rid\":16,\"domain\":1,\"ats\":true,\"pasids\":[{\"pasid\":1,\"asid\":5}]}]}";
+    for arch in 0..3u8 {
+        for wide in [false, true] {
+            let lines: Vec<&str> = cli
+                .iter()
+                .filter(|(a, w, _)| *a == arch && (*w == 4) == wide)
+                .map(|(_, _, t)| t.as_str())
+                .collect();
+            if lines.is_empty() {
+                continue;
+            }
+            let text = format!("# seed\n\n{}\n", lines.join("\n"));
+            for mode in [0u8, 1, 3, 5] {
+                let to = (arch + 1 + mode % 2) % 3;
+                let sel = arch | (to << 2) | if wide { 0x10 } else { 0 } | (mode << 5);
+                let mut d = vec![sel];
+                d.extend_from_slice(text.as_bytes());
+                write(
+                    dir,
+                    "cli_input",
+                    &format!("hex-{arch}-{}-{mode}", u8::from(wide)),
+                    &d,
+                )?;
+            }
+        }
+        let mut d = vec![arch | (2 << 5)];
+        d.extend_from_slice(json_lines.join("\n").as_bytes());
+        write(dir, "cli_input", &format!("encode-{arch}"), &d)?;
+    }
     for (i, t) in texts.iter().enumerate() {
-        for sel in [i as u8, 9 + i as u8] {
-            let mut d = vec![sel];
-            d.extend_from_slice(t.as_bytes());
-            write(dir, "cli_input", &format!("text-{i:02}-{sel}"), &d)?;
+        let mut d = vec![(i as u8 % 8) << 5 | (i as u8 % 3)];
+        d.extend_from_slice(t.as_bytes());
+        write(dir, "cli_input", &format!("text-{i:02}"), &d)?;
+    }
+    let mut d = vec![4 << 5];
+    d.extend_from_slice(topo.as_bytes());
+    write(dir, "cli_input", "topology", &d)?;
+    // lower: generic JSON lines.
+    let mut d = vec![(4 << 5) | (1 << 2)];
+    d.extend_from_slice(texts[5].as_bytes());
+    write(dir, "cli_input", "lower-generic", &d)?;
+    examples(
+        dir,
+        Path::new(&std::env::args().nth(2).unwrap_or_else(|| "examples".into())),
+    )
+}
+
+/// Hex words of a command line (`0x..,0x..`, `#` comments), if it is one.
+fn hex_line(line: &str) -> Option<Vec<u64>> {
+    let line = line.split('#').next()?.trim();
+    if line.is_empty() {
+        return None;
+    }
+    line.split(',')
+        .map(|w| u64::from_str_radix(w.trim().trim_start_matches("0x"), 16).ok())
+        .collect()
+}
+
+fn examples(dir: &Path, ex: &Path) -> std::io::Result<()> {
+    let read = |name: &str| fs::read(ex.join(name)).ok();
+    // (file, source arch bits, wide)
+    for (file, arch, wide) in [
+        ("smmuv3.cmds", 0u8, false),
+        ("vtd.cmds", 1, false),
+        ("vtd256.cmds", 1, true),
+        ("amd.cmds", 2, false),
+    ] {
+        let Some(text) = read(file) else { continue };
+        for mode in 0..6u8 {
+            let to = (arch + 1 + mode % 2) % 3;
+            let mut d = vec![arch | (to << 2) | if wide { 0x10 } else { 0 } | (mode << 5)];
+            d.extend_from_slice(&text);
+            write(dir, "cli_input", &format!("example-{file}-{mode}"), &d)?;
+        }
+        let target = ["decode_smmuv3", "decode_vtd", "decode_amd"][usize::from(arch)];
+        for (i, words) in String::from_utf8_lossy(&text)
+            .lines()
+            .filter_map(hex_line)
+            .enumerate()
+        {
+            write(dir, target, &format!("example-{file}-{i:02}"), &le(&words))?;
+        }
+    }
+    if let Some(g) = read("generic.jsonl") {
+        for to in 0..3u8 {
+            let mut d = vec![(4 << 5) | (to << 2)];
+            d.extend_from_slice(&g);
+            write(dir, "cli_input", &format!("example-generic-{to}"), &d)?;
+        }
+    }
+    if let Some(t) = read("topology.json") {
+        let mut d = vec![5 << 5];
+        d.extend_from_slice(&t);
+        write(dir, "cli_input", "example-topology", &d)?;
+    }
+    for (file, arch) in [
+        ("smmuv3-cmdq.bin", 0u8),
+        ("vtd-iq.bin", 1),
+        ("amd-cmdbuf.bin", 2),
+    ] {
+        if let Some(b) = read(file) {
+            let mut d = vec![(6 << 5) | arch];
+            d.extend_from_slice(&b);
+            write(dir, "cli_input", &format!("example-{file}"), &d)?;
         }
     }
     Ok(())
