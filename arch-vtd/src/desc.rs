@@ -15,7 +15,7 @@ use iommu_inval_core::native::{ArchId, FieldError, FieldValue, NativeCommand};
 pub mod ty {
     /// Context-cache invalidate (§6.5.2.1).
     pub const CC_INV: u8 = 0x1;
-    /// IOTLB invalidate (§6.5.2.2).
+    /// IOTLB invalidate (§6.5.2.3).
     pub const IOTLB_INV: u8 = 0x2;
     /// Device-TLB invalidate (§6.5.2.5).
     pub const DEV_TLB_INV: u8 = 0x3;
@@ -25,11 +25,11 @@ pub mod ty {
     pub const INV_WAIT: u8 = 0x5;
     /// PASID-based IOTLB invalidate (§6.5.2.4).
     pub const P_IOTLB_INV: u8 = 0x6;
-    /// PASID-cache invalidate (§6.5.2.3).
+    /// PASID-cache invalidate (§6.5.2.2).
     pub const PC_INV: u8 = 0x7;
     /// PASID-based device-TLB invalidate (§6.5.2.6).
     pub const P_DEV_TLB_INV: u8 = 0x8;
-    /// Page group response (§7.7.1).
+    /// Page group response (page request services chapter, §7.7 in rev 3.x).
     pub const PAGE_GRP_RESP: u8 = 0x9;
 }
 
@@ -438,7 +438,7 @@ impl Command {
             }),
             _ => {
                 let resp_code = get(w0, 15, 12) as u8;
-                // PCIe PRG Response codes 2h..Eh are reserved (VT-d §6.5.2.9
+                // PCIe PRG Response codes 2h..Eh are reserved (VT-d
                 // takes the PCIe code as is): refused as an invalid field.
                 if !matches!(resp_code, 0 | 1 | 0xf) {
                     return Err(DecodeError::invalid(0, m(15, 12), "resp_code"));
@@ -1022,9 +1022,15 @@ impl NativeCommand for Command {
     }
 }
 
-/// Unknown field names are not `'static`; report a fixed marker instead.
-fn leak_name(_name: &str) -> &'static str {
-    "(unknown)"
+/// The `'static` spelling of a field name of another op, else a marker
+/// (names given by the caller are not `'static`).
+fn leak_name(name: &str) -> &'static str {
+    NAMES
+        .iter()
+        .flat_map(|n| n.iter())
+        .find(|&&n| n == name)
+        .copied()
+        .unwrap_or("(not a VT-d field)")
 }
 
 #[cfg(test)]

@@ -12,6 +12,25 @@
 //!
 //! Nothing here allocates on the decode, encode, lift, lower or queue paths.
 //!
+//! Decisions where the table leaves room (VT-d rev 3+/4 section numbers):
+//! * `page_grp_resp_dsc.resp_code` values 2..=0xe are refused as
+//!   `invalid_field`: they are reserved PCIe PRG Response codes (PCIe Base
+//!   §10.4.2, PRG Response Message; VT-d passes the code on unchanged).
+//! * `iotlb_inv_dsc` domain-/page-selective = second-stage entries of the
+//!   DID; first-stage entries need `p_iotlb_inv_dsc` (§6.5.2.3, §6.5.2.4,
+//!   and the "Guidance to Software for Invalidations" table, §6.5.3.3 in
+//!   rev 3.x). So a stage-1 request for all PASIDs of a domain lowers to
+//!   the global IOTLB invalidation, reported as widened.
+//! * `cc_inv_dsc` removes context entries only (`CONFIG_DEVICE`), not PASID
+//!   entries (§6.5.3.3: a PASID-cache invalidation follows a scalable-mode
+//!   context-entry change). `fm` masks the most significant function bits
+//!   (§6.5.2.1), so `fm` 1 and 2 lift to 2 and 4 single-device ops.
+//! * A device-TLB invalidation of "every device" with devices the context
+//!   cannot list has no VT-d form (each descriptor names one source-id):
+//!   `LowerError::NoEquivalent`, before anything is emitted. Devices listed
+//!   by the context without ATS are skipped.
+//! * Queue errors carry the IQERCD_REG.IQEI code (§11.4.9).
+//!
 //! ```
 //! use iommu_inval_core::{model::*, IdentityContext, FixedBuf};
 //! use iommu_inval_vtd::{lift, lower, Caps, Command};

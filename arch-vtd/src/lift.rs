@@ -4,13 +4,13 @@
 //! * `iotlb_inv_dsc` domain- and page-selective remove second-stage
 //!   (domain-tagged) translations only: in scalable mode first-stage and
 //!   nested (PASID-granular) entries are invalidated with
-//!   `p_iotlb_inv_dsc` (§6.5.2.4; §6.5.2.2 scopes the IOTLB descriptor to
+//!   `p_iotlb_inv_dsc` (§6.5.2.4; §6.5.2.3 scopes the IOTLB descriptor to
 //!   the domain's second-stage mappings, and the software guidance table of
-//!   §6.5.3 lists the PASID-based IOTLB invalidation for first-stage
+//!   §6.5.3.3 lists the PASID-based IOTLB invalidation for first-stage
 //!   changes). Global (`g` = 1) removes everything: `Stages::S1 | S2`.
 //! * `cc_inv_dsc` lifts to `CONFIG_DEVICE` only: the PASID cache is a
 //!   separate structure invalidated with `pc_inv_dsc`; the guidance of
-//!   §6.5.3 requires a PASID-cache invalidation after a scalable-mode
+//!   §6.5.3.3 requires a PASID-cache invalidation after a scalable-mode
 //!   context-entry change, so a context-cache invalidation does not remove
 //!   PASID-cache entries.
 //! * Device-TLB invalidations without PASID lift to `PasidSel::All` (PCIe
@@ -43,7 +43,7 @@ fn domain_quiet<C: Context + ?Sized>(ctx: &C, did: u16) -> DomainSel {
 }
 
 /// `2^am` 4 KiB pages at `address` aligned down to that size (the hardware
-/// ignores the low address bits, §6.5.2.2).
+/// ignores the low address bits, §6.5.2.3).
 fn am_range(address: u64, am: u8) -> AddrRange {
     AddrRange::block(address, PAGE_SHIFT + u32::from(am))
 }
