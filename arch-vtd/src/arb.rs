@@ -176,3 +176,62 @@ pub fn arbitrary_words(u: &mut Unstructured<'_>) -> Result<[u64; 4]> {
     }
     Ok(w)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iommu_inval_core::ErrorKind;
+
+    /// Deterministic pseudo-random bytes (xorshift), no extra dependency.
+    fn bytes(seed: u64, n: usize) -> std::vec::Vec<u8> {
+        let mut x = seed | 1;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn arbitrary_commands_are_valid() {
+        for seed in 0..2000u64 {
+            let b = bytes(seed, 256);
+            let mut u = Unstructured::new(&b);
+            let Ok(c) = Command::arbitrary(&mut u) else {
+                continue;
+            };
+            let w = c.encode();
+            assert_eq!(Command::decode(&w[..c.words()]), Ok(c), "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn arbitrary_words_hit_every_error_kind() {
+        let mut seen = [false; 4];
+        for seed in 0..4000u64 {
+            let b = bytes(seed, 256);
+            let mut u = Unstructured::new(&b);
+            let Ok(w) = arbitrary_words(&mut u) else {
+                continue;
+            };
+            for n in [2usize, 4] {
+                match Command::decode(&w[..n]) {
+                    Ok(c) => {
+                        seen[0] = true;
+                        assert_eq!(&c.encode()[..n], &w[..n]);
+                    }
+                    Err(e) => match e.kind {
+                        ErrorKind::UnknownOpcode => seen[1] = true,
+                        ErrorKind::ReservedBits => seen[2] = true,
+                        ErrorKind::InvalidField => seen[3] = true,
+                        k => panic!("unexpected {k:?}"),
+                    },
+                }
+            }
+        }
+        assert_eq!(seen, [true; 4]);
+    }
+}

@@ -400,3 +400,15 @@ proptest! {
         r3(&i, &topo(), &Caps::default())?;
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    /// R2 on a legacy-mode host for the descriptors legacy mode has (types 1..=5).
+    #[test]
+    fn r2_legacy_host(c in valid_cmd()) {
+        prop_assume!(c.type_code() <= 5);
+        r2(&c.with_width(false), &IdentityContext, &Caps::legacy())?;
+        r2(&c.with_width(false), &topo(), &Caps::legacy())?;
+    }
+}
