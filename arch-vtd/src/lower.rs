@@ -370,8 +370,17 @@ fn lower_cc<C: Context + ?Sized>(
             let (lo, hi) = (a.min(b), a.max(b));
             // Aligned groups of 8 functions use fm = 3 (mask sid[2:0]); the
             // rest one source-id each (fm 1, 2 mask non-contiguous bits).
-            let count = cc_pieces(lo, hi, &mut |_, _| true);
-            let ok = hi <= 0xffff && count.is_some_and(|c| c <= caps.cap());
+            // Count with an early stop: ranges can span 2^32 ids.
+            let cap = caps.cap();
+            let mut k = 0usize;
+            let within = hi <= 0xffff
+                && cc_pieces(lo, hi, &mut |_, _| {
+                    k += 1;
+                    k <= cap
+                })
+                .is_some();
+            let over_cap = hi > 0xffff || !within;
+            let ok = within;
             let ok = ok
                 && cc_pieces(lo, hi, &mut |s, fm| {
                     did_for(ctx, i.domain, s, s | fm_span(fm)).is_some()
@@ -397,7 +406,7 @@ fn lower_cc<C: Context + ?Sized>(
             } else {
                 global(em)?;
                 w |= Widened::DEVICE;
-                if count.is_some_and(|c| c > caps.cap()) {
+                if over_cap && hi <= 0xffff {
                     w |= Widened::CAP;
                 }
             }

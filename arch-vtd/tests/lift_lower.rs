@@ -527,3 +527,89 @@ fn footprint_is_that_of_the_lift() {
         .pasid(PasidSel::One(1));
     assert!(!f.covers(&Footprint::of_inval(&s1, &IdentityContext)));
 }
+
+#[test]
+fn huge_device_ranges_are_bounded() {
+    let ctx = IdentityContext;
+    let caps = Caps::default();
+    // Every 32-bit requester id: the global context-cache invalidation, at once.
+    let all = Inval::new(Caches::CONFIG_DEVICE).device(DeviceSel::Range {
+        first: 0,
+        last: u32::MAX,
+    });
+    let (c, o) = lower_v(&Op::Inval(all), &caps, &ctx);
+    assert_eq!(
+        c,
+        [Command::CcInv(CcInv {
+            g: 1,
+            wide: true,
+            ..Default::default()
+        })]
+    );
+    assert!(o.widened.contains(Widened::DEVICE));
+    // 0..=0xffff needs 8192 device-selective descriptors: over the cap.
+    let pci = Inval::new(Caches::CONFIG_DEVICE)
+        .domain(DomainSel::One(1))
+        .device(DeviceSel::Range {
+            first: 0,
+            last: 0xffff,
+        });
+    let (c, o) = lower_v(&Op::Inval(pci), &caps, &ctx);
+    assert_eq!(c.len(), 1);
+    assert!(o.widened.contains(Widened::CAP | Widened::DEVICE));
+    // 16 functions, aligned: two fm=3 descriptors, exact.
+    let two = pci.device(DeviceSel::Range {
+        first: 0x10,
+        last: 0x1f,
+    });
+    let (c, o) = lower_v(&Op::Inval(two), &caps, &ctx);
+    assert!(o.is_exact());
+    assert_eq!(
+        c,
+        [
+            Command::CcInv(CcInv {
+                g: 3,
+                did: 1,
+                sid: 0x10,
+                fm: 3,
+                wide: true
+            }),
+            Command::CcInv(CcInv {
+                g: 3,
+                did: 1,
+                sid: 0x18,
+                fm: 3,
+                wide: true
+            }),
+        ]
+    );
+    // Device TLBs of ids beyond 16 bits cannot be named.
+    let dev = Inval::new(Caches::DEV_TLB).device(DeviceSel::One(0x1_0000));
+    assert!(lower(&Op::Inval(dev), &caps, &ctx, &mut Vec::new()).is_err());
+    // Interrupt entries beyond the 16-bit index: global.
+    let irte = Inval::new(Caches::INTR_REMAP).range(span(0xfff0, 0x1_0010));
+    let (c, o) = lower_v(&Op::Inval(irte), &caps, &ctx);
+    assert!(o.widened.contains(Widened::RANGE));
+    assert_eq!(
+        c,
+        [Command::IecInv(IecInv {
+            g: false,
+            im: 0,
+            iidx: 0,
+            wide: true
+        })]
+    );
+    // 2^31 entries from 0: one index-selective descriptor with im = 31.
+    let big = Inval::new(Caches::INTR_REMAP).range(span(0, (1 << 31) - 1));
+    let (c, o) = lower_v(&Op::Inval(big), &caps, &ctx);
+    assert!(o.is_exact());
+    assert_eq!(
+        c,
+        [Command::IecInv(IecInv {
+            g: true,
+            im: 31,
+            iidx: 0,
+            wide: true
+        })]
+    );
+}
