@@ -1,3 +1,56 @@
+//! Conversion for the six ordered pairs of architectures: each native
+//! command of the source's example stream is lifted with the example
+//! topology and every resulting operation lowered to the target with its
+//! default caps. ns per source command = time / N.
+
+use std::hint::black_box;
+
+use divan::counter::ItemsCount;
+use divan::Bencher;
+
+use iommu_inval_bench::targets::{self, amd, arm, vtd};
+use iommu_inval_core::model::Op;
+use iommu_inval_core::sink::SliceSink;
+
+const N: usize = 4096;
+
 fn main() {
     divan::main();
 }
+
+macro_rules! convert {
+    ($name:ident, $from:ident, $to:ident) => {
+        #[divan::bench]
+        fn $name(b: Bencher) {
+            let cmds = $from::commands(N);
+            let topo = targets::topology();
+            let caps = $to::Caps::default();
+            let mut ops = vec![Op::Sync(Default::default()); 64];
+            let mut out_buf: Vec<$to::Command> = $to::commands(256);
+            b.counter(ItemsCount::new(cmds.len())).bench_local(|| {
+                let mut n = 0usize;
+                for c in black_box(&cmds) {
+                    let mut lifted = SliceSink::new(&mut ops);
+                    if $from::lift(c, &topo, &mut lifted).is_err() {
+                        continue;
+                    }
+                    let k = lifted.len();
+                    for op in ops.iter().take(k) {
+                        let mut out = SliceSink::new(&mut out_buf);
+                        if let Ok(o) = $to::lower(op, &caps, &topo, &mut out) {
+                            n += o.emitted;
+                        }
+                    }
+                }
+                n
+            });
+        }
+    };
+}
+
+convert!(smmuv3_to_vtd, arm, vtd);
+convert!(smmuv3_to_amd, arm, amd);
+convert!(vtd_to_smmuv3, vtd, arm);
+convert!(vtd_to_amd, vtd, amd);
+convert!(amd_to_smmuv3, amd, arm);
+convert!(amd_to_vtd, amd, vtd);

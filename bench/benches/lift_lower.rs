@@ -1,3 +1,102 @@
+//! Lift and lower throughput per architecture (ns per operation).
+//!
+//! * `lift`: the example stream's commands (examples/*.cmds) lifted with the
+//!   example topology; ns per native command = time / N.
+//! * `lower`: the lifted example operations lowered with the default caps
+//!   and the example topology; ns per generic operation = time / N.
+//! * `common/<case>`: lift+lower of one generic operation in the common
+//!   cases (single page, aligned 2 MiB range, PASID-wide): lower it, then
+//!   lift every command it became (IdentityContext).
+//!
+//! Outputs go to caller-owned slices (`SliceSink`), as an emulator would.
+
+use std::hint::black_box;
+
+use divan::counter::ItemsCount;
+use divan::Bencher;
+
+use iommu_inval_bench::streams;
+use iommu_inval_bench::targets::{self, amd, arm, vtd};
+use iommu_inval_core::model::Op;
+use iommu_inval_core::sink::SliceSink;
+use iommu_inval_core::IdentityContext;
+
+const N: usize = 4096;
+
 fn main() {
     divan::main();
 }
+
+macro_rules! lift_lower {
+    ($modname:ident, $t:ident) => {
+        #[divan::bench_group]
+        mod $modname {
+            use super::*;
+            use $t::{lift, lower, Caps, Command};
+
+            #[divan::bench]
+            fn lift_examples(b: Bencher) {
+                let cmds = $t::commands(N);
+                let topo = targets::topology();
+                let mut buf = vec![Op::Sync(Default::default()); 64];
+                b.counter(ItemsCount::new(cmds.len())).bench_local(|| {
+                    let mut n = 0usize;
+                    for c in black_box(&cmds) {
+                        let mut out = SliceSink::new(&mut buf);
+                        if let Ok(o) = lift(c, &topo, &mut out) {
+                            n += o.emitted;
+                        }
+                    }
+                    n
+                });
+            }
+
+            #[divan::bench]
+            fn lower_examples(b: Bencher) {
+                let ops: Vec<Op> = $t::example_ops().into_iter().cycle().take(N).collect();
+                let topo = targets::topology();
+                let caps = Caps::default();
+                let mut buf: Vec<Command> = $t::commands(64);
+                b.counter(ItemsCount::new(ops.len())).bench_local(|| {
+                    let mut n = 0usize;
+                    for op in black_box(&ops) {
+                        let mut out = SliceSink::new(&mut buf);
+                        if let Ok(o) = lower(op, &caps, &topo, &mut out) {
+                            n += o.emitted;
+                        }
+                    }
+                    n
+                });
+            }
+
+            #[divan::bench(args = ["single_page", "aligned_2m", "pasid_wide"])]
+            fn common(b: Bencher, case: &str) {
+                let op = streams::common_cases()
+                    .iter()
+                    .find(|(n, _)| *n == case)
+                    .map(|(_, o)| *o);
+                let Some(op) = op else { return };
+                let caps = Caps::default();
+                let mut cmds: Vec<Command> = $t::commands(64);
+                let mut ops = vec![Op::Sync(Default::default()); 64];
+                b.bench_local(|| {
+                    let mut out = SliceSink::new(&mut cmds);
+                    let _ = lower(black_box(&op), &caps, &IdentityContext, &mut out);
+                    let k = out.len();
+                    let mut n = 0usize;
+                    for c in cmds.iter().take(k) {
+                        let mut back = SliceSink::new(&mut ops);
+                        if let Ok(o) = lift(c, &IdentityContext, &mut back) {
+                            n += o.emitted;
+                        }
+                    }
+                    n
+                });
+            }
+        }
+    };
+}
+
+lift_lower!(smmuv3, arm);
+lift_lower!(vtd_qi, vtd);
+lift_lower!(amd_vi, amd);

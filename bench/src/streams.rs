@@ -195,6 +195,14 @@ pub fn named_streams() -> Vec<(&'static str, Vec<Op>)> {
     ]
 }
 
+/// [`named_streams`], built once per call but returned as borrowed slices
+/// from a leaked, process-wide copy (for allocation checks that must not
+/// build them inside a measured region).
+pub fn named_streams_ref() -> &'static [(&'static str, Vec<Op>)] {
+    static STREAMS: std::sync::OnceLock<Vec<(&'static str, Vec<Op>)>> = std::sync::OnceLock::new();
+    STREAMS.get_or_init(named_streams)
+}
+
 /// A realistic mix for the codec benchmarks: requests of every kind in the
 /// proportions of a busy VMM, each followed by a sync (a queue as a guest
 /// driver writes it). Lowered per architecture to build the native queue.

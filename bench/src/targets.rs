@@ -57,6 +57,7 @@ macro_rules! target {
         pub mod $name {
             use super::*;
             pub use $krate::{footprint, lift, lower, Caps, Command};
+            pub use $krate::queue as queue_mod;
 
             /// Architecture name as the CLI spells it.
             pub const NAME: &str = $label;
