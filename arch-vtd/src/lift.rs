@@ -74,6 +74,12 @@ pub fn lift<C: Context + ?Sized>(
     ctx: &C,
     out: &mut dyn Sink<Op>,
 ) -> Result<Outcome, LowerError> {
+    // Lift what the descriptor's bytes say: a hand-built value wider than
+    // its field is taken as encoded (masked), and one the hardware would
+    // refuse is an error.
+    let words = cmd.encode();
+    let cmd = &Command::decode(words.get(..cmd.words()).unwrap_or(&words))
+        .map_err(|_| LowerError::Invalid("not a valid VT-d descriptor"))?;
     let mut w = Widened::empty();
     let mut n = 0usize;
     let mut emit = |op: Op, out: &mut dyn Sink<Op>| -> Result<(), LowerError> {
@@ -255,4 +261,57 @@ pub fn lift<C: Context + ?Sized>(
         widened: w,
         dropped: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iommu_inval_core::{FixedBuf, IdentityContext};
+
+    #[test]
+    fn hand_built_values_lift_as_encoded() {
+        // fm 5 encodes as fm 1 (2 bits): two devices, as the bytes say.
+        let c = Command::CcInv(CcInv {
+            g: 3,
+            did: 1,
+            sid: 0,
+            fm: 5,
+            wide: false,
+        });
+        let mut out: FixedBuf<Op, 8> = FixedBuf::new();
+        let o = lift(&c, &IdentityContext, &mut out).unwrap();
+        assert_eq!(o.emitted, 2);
+        // Granularity 0 is refused, not lifted.
+        let bad = Command::IotlbInv(IotlbInv {
+            g: 0,
+            ..IotlbInv::default()
+        });
+        assert!(matches!(
+            lift(&bad, &IdentityContext, &mut out),
+            Err(LowerError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn am_blocks_align_down() {
+        assert_eq!(am_range(0x5000, 1), AddrRange::new(0x4000, 0x2000).unwrap());
+        assert_eq!(am_range(0x5fff, 0), AddrRange::new(0x5000, 0x1000).unwrap());
+        assert_eq!(am_range(0x1234_5000, 63), AddrRange::All);
+    }
+
+    #[test]
+    fn full_sink_is_an_error() {
+        let c = Command::CcInv(CcInv {
+            g: 3,
+            did: 1,
+            sid: 0,
+            fm: 2,
+            wide: false,
+        });
+        let mut out: FixedBuf<Op, 3> = FixedBuf::new();
+        assert_eq!(
+            lift(&c, &IdentityContext, &mut out),
+            Err(LowerError::BufferFull)
+        );
+    }
 }
