@@ -325,10 +325,8 @@ mod topology {
             self.devices.iter().find(|d| d.rid == rid).map(|d| d.domain)
         }
         fn ats_enabled(&self, rid: u32) -> bool {
-            self.devices
-                .iter()
-                .find(|d| d.rid == rid)
-                .is_none_or(|d| d.ats)
+            // Unknown devices are assumed to have a device TLB.
+            !self.devices.iter().any(|d| d.rid == rid && !d.ats)
         }
     }
 

@@ -220,7 +220,8 @@ impl Footprint {
 
     /// The footprint of an invalidation. `DeviceSel::All` of a device-tagged
     /// cache with one domain resolves, through `ctx`, to the domain's devices
-    /// (or to every device when the context does not know them).
+    /// (or to every device when the context does not know them). A single
+    /// device without ATS (`ctx.ats_enabled`) has no device-TLB entries.
     pub fn of_inval<C: Context + ?Sized>(i: &Inval, ctx: &C) -> Self {
         let mut f = Footprint::new();
         let leaf = i.leaf_only();
@@ -280,6 +281,10 @@ impl Footprint {
                     }
                     let global = kind == KIND_DEV_TLB && i.global;
                     devices.for_each(|lo, hi| {
+                        // A device without ATS has no device TLB: nothing to remove.
+                        if kind == KIND_DEV_TLB && lo == hi && !ctx.ats_enabled(lo as u32) {
+                            return;
+                        }
                         let d = b.with(Dim::Device, lo, hi);
                         f.push(d);
                         if global {
@@ -574,7 +579,7 @@ mod tests {
     #[test]
     fn domain_devices_resolve_through_the_context() {
         let t = crate::context::Topology::from_json(
-            r#"{"domains":[{"id":1}],"devices":[{"rid":16,"domain":1},{"rid":17,"domain":1}]}"#,
+            r#"{"domains":[{"id":1}],"devices":[{"rid":16,"domain":1,"ats":true},{"rid":17,"domain":1,"ats":true}]}"#,
         )
         .unwrap();
         let all = Inval::new(Caches::DEV_TLB).domain(DomainSel::One(1));
@@ -583,6 +588,14 @@ mod tests {
         let mut both = Footprint::of_inval(&d16, &t);
         both.extend(&Footprint::of_inval(&d17, &t));
         assert_eq!(both, Footprint::of_inval(&all, &t));
+        assert!(!both.is_empty());
+        // A device without ATS has no device TLB.
+        let t2 = crate::context::Topology::from_json(
+            r#"{"domains":[{"id":1}],"devices":[{"rid":16,"domain":1,"ats":true},{"rid":17,"domain":1}]}"#,
+        )
+        .unwrap();
+        assert!(Footprint::of_inval(&d17, &t2).is_empty());
+        assert!(Footprint::of_inval(&d16, &t2).same_as(&Footprint::of_inval(&all, &t2)));
         // Without the topology, "all devices of domain 1" is every device.
         assert!(!both.covers(&Footprint::of_inval(&all, &IdentityContext)));
     }
