@@ -29,36 +29,55 @@ use crate::cmd::*;
 use iommu_inval_core::error::DecodeError;
 use iommu_inval_core::native::{ArchId, FieldError, FieldValue, NativeCommand};
 
-/// Reserved-bit check of one op.
+/// Reserved-bit check of one op: one test on the hot path, the error
+/// built out of line.
 #[inline(always)]
 fn reserved(w: &[u64; 2], mask: [u64; 2]) -> Result<(), DecodeError> {
-    let r0 = w[0] & !mask[0];
-    if r0 != 0 {
-        return Err(DecodeError::reserved(0, r0));
-    }
-    let r1 = w[1] & !mask[1];
-    if r1 != 0 {
-        return Err(DecodeError::reserved(1, r1));
+    if (w[0] & !mask[0]) | (w[1] & !mask[1]) != 0 {
+        return Err(reserved_error(w, mask));
     }
     Ok(())
 }
 
+#[cold]
+#[inline(never)]
+fn reserved_error(w: &[u64; 2], mask: [u64; 2]) -> DecodeError {
+    let r0 = w[0] & !mask[0];
+    if r0 != 0 {
+        DecodeError::reserved(0, r0)
+    } else {
+        DecodeError::reserved(1, w[1] & !mask[1])
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn unknown(op: u64) -> DecodeError {
+    DecodeError::unknown_opcode(op)
+}
+
+#[cold]
+#[inline(never)]
+fn invalid(word: u8, mask: u64, field: &'static str) -> DecodeError {
+    DecodeError::invalid(word, mask, field)
+}
+
 /// The TLBI range rules of IHI0070 §4.4.1.1 on `num`, `scale`, `ttl`, `tg`.
 #[inline(always)]
-pub(crate) const fn check_range(num: u8, scale: u8, ttl: u8, tg: u8) -> Result<(), DecodeError> {
+pub(crate) fn check_range(num: u8, scale: u8, ttl: u8, tg: u8) -> Result<(), DecodeError> {
     if tg == 0 {
         if num != 0 || scale != 0 {
-            return Err(DecodeError::invalid(
+            return Err(invalid(
                 0,
                 bits::NUM.mask() | bits::SCALE.mask(),
                 "tg=0 with num/scale",
             ));
         }
         if ttl != 0 {
-            return Err(DecodeError::invalid(1, bits::TTL.mask(), "tg=0 with ttl"));
+            return Err(invalid(1, bits::TTL.mask(), "tg=0 with ttl"));
         }
     } else if num == 0 && scale == 0 && effective_ttl(ttl, tg) == 0 {
-        return Err(DecodeError::invalid(
+        return Err(invalid(
             1,
             bits::TTL.mask() | bits::TG.mask(),
             "tg with num=scale=ttl=0",
@@ -146,7 +165,7 @@ impl Command {
             0x41 => {
                 let c = take!(PriResp, w);
                 if c.resp == 3 {
-                    return Err(DecodeError::invalid(1, bits::PRI_RESP.mask(), "resp"));
+                    return Err(invalid(1, bits::PRI_RESP.mask(), "resp"));
                 }
                 Command::PriResp(c)
             }
@@ -155,11 +174,11 @@ impl Command {
             0x46 => {
                 let c = take!(CmdSync, w);
                 if c.cs == 3 {
-                    return Err(DecodeError::invalid(0, bits::CS.mask(), "cs"));
+                    return Err(invalid(0, bits::CS.mask(), "cs"));
                 }
                 Command::CmdSync(c)
             }
-            op => return Err(DecodeError::unknown_opcode(op)),
+            op => return Err(unknown(op)),
         };
         Ok(c)
     }

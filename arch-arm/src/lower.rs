@@ -22,7 +22,10 @@
 //!   chunk without a level hint cannot use `tg` (IHI0070 §4.4.1.1 makes
 //!   num = scale = ttl = 0 ILLEGAL) and becomes `tg = 0` commands, one per
 //!   4 KiB page of the granule. Without range support: one `tg = 0`
-//!   command per leaf page ([`Hints::leaf_shift`], else 4 KiB). Above
+//!   command per leaf page ([`Hints::leaf_shift`], else 4 KiB), as Linux
+//!   does without RIL; the hint promises leaves of that size, so a command
+//!   anywhere in a leaf removes it (a footprint, which counts a `tg = 0`
+//!   command as its 4 KiB page, shows less than the hardware removes). Above
 //!   [`Caps::max_cmds`] commands: one ASID-/VMID-wide command
 //!   ([`Widened::CAP`]).
 //! * **EL2 / EL3** regimes: `CMD_TLBI_EL2_*` / `EL3_*`.
