@@ -82,12 +82,12 @@ fn sample_points(b: &FBox, seed: u64) -> Vec<[u64; DIMS]> {
     let mut pts = vec![b.lo, b.hi];
     let mut x = seed | 1;
     let mut p = b.lo;
-    for d in 0..DIMS {
+    for (d, v) in p.iter_mut().enumerate() {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
         let span = b.hi[d] - b.lo[d];
-        p[d] = b.lo[d] + if span == u64::MAX { x } else { x % (span + 1) };
+        *v = b.lo[d] + if span == u64::MAX { x } else { x % (span + 1) };
     }
     pts.push(p);
     pts
