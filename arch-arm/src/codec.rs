@@ -336,3 +336,22 @@ impl NativeCommand for Command {
         OP_NAMES
     }
 }
+
+/// One line: the op name, then `field=value` in table order (addresses and
+/// MSI data in hex, 1-bit fields as 0/1), e.g.
+/// `CMD_TLBI_NH_ASID vmid=1 asid=5`.
+impl core::fmt::Display for Command {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.op_name())?;
+        let w = self.encode();
+        for d in self.fields() {
+            let v = d.bf.get(&w);
+            if d.bf.addr || d.name == "msi_data" {
+                write!(f, " {}={:#x}", d.name, v)?;
+            } else {
+                write!(f, " {}={}", d.name, v)?;
+            }
+        }
+        Ok(())
+    }
+}

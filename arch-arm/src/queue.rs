@@ -274,3 +274,21 @@ mod tests {
         assert_eq!(q.entry_addr(0b111), 0x30);
     }
 }
+
+impl core::fmt::Display for CmdqError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let name = match self.code {
+            CERROR_ILL => "CERROR_ILL",
+            CERROR_ABT => "CERROR_ABT",
+            _ => "CERROR",
+        };
+        write!(f, "{name} at CMDQ index {:#x}", self.rd)?;
+        if let Some(d) = &self.decode {
+            write!(f, ": {d}")?;
+        }
+        if let Some(m) = &self.mem {
+            write!(f, ": {m}")?;
+        }
+        Ok(())
+    }
+}

@@ -505,3 +505,21 @@ fn encode_into_refuses_fields_too_wide() {
         Err(ErrorKind::BadLength)
     );
 }
+
+#[test]
+fn display_is_one_readable_line() {
+    let c = Command::decode(&[0x0005_0001_0001_f012, 0x0000_0000_0010_0401]).unwrap();
+    assert_eq!(
+        c.to_string(),
+        "CMD_TLBI_NH_VA num=31 scale=0 vmid=1 asid=5 leaf=1 ttl=0 tg=1 address=0x100000"
+    );
+    let c = Command::decode(&[0x0000_1234_0fc0_1046, 0x8000_1000]).unwrap();
+    assert_eq!(
+        c.to_string(),
+        "CMD_SYNC cs=1 msh=3 msi_attr=15 msi_data=0x1234 msi_address=0x80001000"
+    );
+    assert_eq!(
+        Command::decode(&[0x30, 0]).unwrap().to_string(),
+        "CMD_TLBI_NSNH_ALL"
+    );
+}
