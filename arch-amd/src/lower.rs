@@ -503,19 +503,29 @@ fn lower_inval<C: Context + ?Sized>(
     ctx: &C,
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {
-    if i.regime == Regime::Secure {
-        return Ok(Outcome {
-            dropped: Some("AMD-Vi has no secure regime"),
-            ..Outcome::default()
-        });
-    }
+    let mut dropped = None;
+    let secure;
+    let i = if i.regime == Regime::Secure {
+        // Secure IOTLB and configuration entries do not exist on AMD-Vi; the
+        // device TLB and interrupt remapping entries are not regime-tagged
+        // and are still invalidated.
+        let mut rest = *i;
+        rest.caches.remove(Caches::IOTLB | Caches::CONFIG);
+        rest.regime = Regime::Guest;
+        if i.caches.intersects(Caches::IOTLB | Caches::CONFIG) {
+            dropped = Some("AMD-Vi has no secure regime");
+        }
+        secure = rest;
+        &secure
+    } else {
+        i
+    };
     let cap = caps.max_cmds.max(1);
     let config = i.caches.intersects(Caches::CONFIG);
     let intr = i.caches.contains(Caches::INTR_REMAP);
     let iotlb = i.caches.contains(Caches::IOTLB);
     let dev_tlb = i.caches.contains(Caches::DEV_TLB);
     let mut widened = Widened::empty();
-    let mut dropped = None;
     // Device-tagged caches resolve the same device set.
     let devs = if config || intr || dev_tlb {
         DevSet::resolve(i, ctx)
@@ -608,7 +618,7 @@ fn lower_inval<C: Context + ?Sized>(
     let mut dev_gn = None;
     if dev_tlb {
         if !caps.ats {
-            dropped = Some("host without ATS: no device TLBs");
+            dropped = dropped.or(Some("host without ATS: no device TLBs"));
         } else {
             match devs {
                 DevSet::Unknown => {
@@ -634,7 +644,7 @@ fn lower_inval<C: Context + ?Sized>(
                 ));
             }
             if ats_devs < devs.count() {
-                dropped = Some("devices without ATS have no device TLB");
+                dropped = dropped.or(Some("devices without ATS have no device TLB"));
             }
             dev_gn = match i.pasid {
                 PasidSel::One(p)

@@ -348,6 +348,20 @@ fn lower_stage1_and_stage2() {
     // Secure: dropped.
     let (out, o) = low(Op::Inval(s1.regime(Regime::Secure)), &caps, &ctx);
     assert!(out.is_empty() && o.dropped.is_some());
+    // ... but device TLBs and interrupt entries are not regime-tagged: kept.
+    let sec = Inval::new(Caches::IOTLB | Caches::DEV_TLB | Caches::INTR_REMAP)
+        .regime(Regime::Secure)
+        .device(DeviceSel::One(5));
+    let (out, o) = low(Op::Inval(sec), &caps, &ctx);
+    assert_eq!(
+        out.iter().map(|c| c.encode()).collect::<Vec<_>>(),
+        [
+            [0x5000_0000_0000_0005, 0],
+            [0x1000_0000_0000_0004, 0],
+            [0x4000_0000_0000_0005, 0x7fff_ffff_ffff_f001]
+        ]
+    );
+    assert!(o.dropped.is_some());
     // A domain the topology has no AMD id for.
     let (out, o) = low(Op::Inval(s1.domain(DomainSel::One(3))), &caps, &topo());
     assert_eq!(out, [Command::InvalidateIommuAll(InvalidateIommuAll)]);

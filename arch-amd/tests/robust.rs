@@ -34,7 +34,13 @@ fn check<C: Context>(op: &Op, caps: &Caps, ctx: &C) -> Result<(), TestCaseError>
                 prop_assert!(c.check().is_ok());
                 lift(c, ctx, &mut lifted).map_err(|e| TestCaseError::fail(format!("{e}")))?;
             }
-            if let (Op::Inval(_), None) = (op, o.dropped) {
+            if let (Op::Inval(i), None) = (op, o.dropped) {
+                prop_assert!(
+                    i.regime != iommu_inval_core::Regime::Secure
+                        || !i.caches.intersects(
+                            iommu_inval_core::Caches::IOTLB | iommu_inval_core::Caches::CONFIG
+                        )
+                );
                 let want = Footprint::of_op(op, ctx).project_single_regime();
                 let got = Footprint::of_ops(&lifted, ctx).project_single_regime();
                 prop_assert!(got.covers(&want), "under: {op:?} -> {out:?}");
