@@ -258,23 +258,6 @@ impl<M: GuestMemory + ?Sized> Iterator for Iter<'_, M> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pointer_arithmetic() {
-        let q = Cmdq::new(0, 2); // 4 entries, wrap bit 2
-        assert_eq!(q.advance(0b011), 0b100);
-        assert_eq!(q.advance(0b111), 0b000);
-        assert_eq!(q.pending(0b100, 0b000), 4);
-        assert_eq!(q.pending(0b001, 0b110), 3);
-        assert_eq!(q.pending(0b110, 0b110), 0);
-        assert!(q.is_full(0b110, 0b010) && !q.is_full(0b110, 0b110));
-        assert_eq!(q.entry_addr(0b111), 0x30);
-    }
-}
-
 impl core::fmt::Display for CmdqError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let name = match self.code {
@@ -290,5 +273,22 @@ impl core::fmt::Display for CmdqError {
             write!(f, ": {m}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pointer_arithmetic() {
+        let q = Cmdq::new(0, 2); // 4 entries, wrap bit 2
+        assert_eq!(q.advance(0b011), 0b100);
+        assert_eq!(q.advance(0b111), 0b000);
+        assert_eq!(q.pending(0b100, 0b000), 4);
+        assert_eq!(q.pending(0b001, 0b110), 3);
+        assert_eq!(q.pending(0b110, 0b110), 0);
+        assert!(q.is_full(0b110, 0b010) && !q.is_full(0b110, 0b110));
+        assert_eq!(q.entry_addr(0b111), 0x30);
     }
 }
