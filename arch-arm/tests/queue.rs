@@ -177,3 +177,54 @@ fn never_panics_on_any_registers() {
         }
     }
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The consumer agrees with decoding the entries one by one: it hands
+        /// over exactly the valid prefix and stops at the first bad entry.
+        #[test]
+        fn consume_matches_decoding_each_entry(
+            raw in proptest::collection::vec((any::<u8>(), any::<u64>(), any::<u64>(), any::<bool>()), 16),
+            prod in any::<u32>(),
+            cons in any::<u32>(),
+            log2 in 0u8..5,
+        ) {
+            // Half of the entries are made valid (CMD_SYNC cs = 0 with MSI data).
+            let cmds: Vec<[u64; 2]> = raw
+                .iter()
+                .map(|&(op, a, b, good)| if good { [0x46 | (a & 0xffff_ffff_0000_0000), 0] } else { [(a & !0xff) | u64::from(op), b] })
+                .collect();
+            let bytes = image(&cmds);
+            let q = Cmdq::new(BASE, log2);
+            let mem = SliceMemory { base: BASE, bytes: &bytes };
+            let mut seen = Vec::new();
+            let r = q.consume(&mem, prod, cons, |rd, _| seen.push(rd));
+            let mut rd = q.ptr(cons);
+            let mut expect = Vec::new();
+            let mut stop = None;
+            for _ in 0..q.pending(prod, cons) {
+                let w = cmds[q.index(rd) as usize];
+                if Command::decode(&w).is_err() {
+                    stop = Some(rd);
+                    break;
+                }
+                expect.push(rd);
+                rd = q.advance(rd);
+            }
+            prop_assert_eq!(&seen, &expect);
+            match stop {
+                Some(bad) => {
+                    prop_assert_eq!(r.cons, (1 << 24) | bad);
+                    prop_assert_eq!(r.error.map(|e| e.rd), Some(bad));
+                }
+                None => {
+                    prop_assert_eq!(r.cons & 0xf_ffff, q.ptr(prod));
+                    prop_assert!(r.error.is_none());
+                }
+            }
+        }
+    }
+}
