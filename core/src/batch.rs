@@ -145,13 +145,26 @@ fn kinds(i: &Inval) -> Caches {
     i.caches & Caches::ALL_KINDS
 }
 
-/// A tombstone: no cache kind. Every live split invalidation has one.
+/// Merged away (no cache kind left). Every live split invalidation has one.
+fn is_merged(i: &Inval) -> bool {
+    kinds(i).is_empty()
+}
+
+/// `hints.level` of an op dropped because another covers it. Inputs never
+/// carry it: [`split`] maps it to 0 ("unknown"), which is always safe.
+const DROPPED_LEVEL: u8 = u8::MAX;
+
 fn is_live(i: &Inval) -> bool {
-    !kinds(i).is_empty()
+    !is_merged(i) && i.hints.level != DROPPED_LEVEL
 }
 
 fn kill(i: &mut Inval) {
     i.caches = Caches::empty();
+}
+
+/// Mark as dropped, keeping the merge key (so key groups stay contiguous).
+fn mark_dropped(i: &mut Inval) {
+    i.hints.level = DROPPED_LEVEL;
 }
 
 /// Order of the device-side hints, which must be equal for a merge.
@@ -187,13 +200,12 @@ fn cmp_key(a: &Inval, b: &Inval) -> Ordering {
         .then_with(|| cmp_fixed_hints(&a.hints, &b.hints))
 }
 
+fn cmp_range(a: &Inval, b: &Inval) -> Ordering {
+    (a.range.first(), a.range.last()).cmp(&(b.range.first(), b.range.last()))
+}
+
 fn cmp_sort(a: &Inval, b: &Inval) -> Ordering {
-    // Tombstones last.
-    (!is_live(a))
-        .cmp(&!is_live(b))
-        .then_with(|| cmp_key(a, b))
-        .then_with(|| a.range.first().cmp(&b.range.first()))
-        .then_with(|| a.range.last().cmp(&b.range.last()))
+    cmp_key(a, b).then_with(|| cmp_range(a, b))
 }
 
 /// True when every non-address coordinate of `wide` contains `narrow`'s, for
@@ -278,6 +290,9 @@ fn split(op: &Inval, buf: &mut [Inval; 3]) -> usize {
         }
         let mut part = *op;
         part.caches = k | leaf;
+        if part.hints.level == DROPPED_LEVEL {
+            part.hints.level = 0;
+        }
         if !k.intersects(ADDRESSED) {
             // Configuration caches have no address coordinate: the range is
             // irrelevant to the footprint, so make equal ones comparable.
@@ -313,57 +328,72 @@ impl Emitter<'_> {
 /// stages. Returns true when something was emitted (the last stage then
 /// still needs its closing sync).
 fn flush(run: &mut [Inval], em: &mut Emitter<'_>) -> Result<bool, BatchError> {
-    if run.is_empty() {
+    let Some(first) = run.first().copied() else {
         return Ok(false);
+    };
+    // One key (the common case: a stream of unmaps of one address space)
+    // needs no key ordering and nothing can cover anything after the merge.
+    let uniform = run.iter().all(|x| cmp_key(x, &first) == Ordering::Equal);
+    if uniform {
+        run.sort_unstable_by(cmp_range);
+    } else {
+        run.sort_unstable_by(cmp_sort);
     }
-    run.sort_unstable_by(cmp_sort);
     // 1. Merge neighbours of the same key with touching ranges.
     let mut acc: Option<usize> = None;
     for i in 0..run.len() {
-        let cur = match run.get(i) {
-            Some(c) if is_live(c) => *c,
-            _ => continue,
+        let Some(cur) = run.get(i).copied() else {
+            break;
         };
-        if let Some(a) = acc {
-            if let Some(prev) = run.get_mut(a) {
-                if cmp_key(prev, &cur) == Ordering::Equal && touches(&prev.range, &cur.range) {
-                    let last = prev.range.last().max(cur.range.last());
-                    prev.range = AddrRange::Span {
-                        first: prev.range.first(),
-                        last,
-                    };
-                    prev.hints.leaf_shift = merge_hint(prev.hints.leaf_shift, cur.hints.leaf_shift);
-                    prev.hints.tg_shift = merge_hint(prev.hints.tg_shift, cur.hints.tg_shift);
-                    prev.hints.level = merge_hint(prev.hints.level, cur.hints.level);
-                    if let Some(c) = run.get_mut(i) {
-                        kill(c);
-                    }
-                    em.stats.merged += 1;
-                    continue;
+        if let Some(prev) = acc.and_then(|a| run.get_mut(a)) {
+            if cmp_key(prev, &cur) == Ordering::Equal && touches(&prev.range, &cur.range) {
+                let last = prev.range.last().max(cur.range.last());
+                prev.range = AddrRange::Span {
+                    first: prev.range.first(),
+                    last,
+                };
+                prev.hints.leaf_shift = merge_hint(prev.hints.leaf_shift, cur.hints.leaf_shift);
+                prev.hints.tg_shift = merge_hint(prev.hints.tg_shift, cur.hints.tg_shift);
+                prev.hints.level = merge_hint(prev.hints.level, cur.hints.level);
+                if let Some(c) = run.get_mut(i) {
+                    kill(c);
                 }
+                em.stats.merged += 1;
+                continue;
             }
         }
         acc = Some(i);
     }
+    // Move the survivors to the front, in order.
+    let mut live = 0;
+    for r in 0..run.len() {
+        if run.get(r).is_some_and(|x| !is_merged(x)) {
+            run.swap(live, r);
+            live += 1;
+        }
+    }
+    let run = run.get_mut(..live).unwrap_or_default();
     // 2. Drop what another live op covers. Groups of one key are contiguous,
     // sorted by start, and (after step 1) hold disjoint, non-touching ranges,
     // so a range inside their union is inside one of them.
-    let mut ga = 0;
-    while ga < run.len() {
-        let ea = group_end(run, ga);
-        let mut gb = 0;
-        while gb < run.len() {
-            let eb = group_end(run, gb);
-            if ga != gb {
-                if let (Some(a0), Some(b0)) = (first_live(run, ga, ea), first_live(run, gb, eb)) {
-                    if stage_of(&a0) == stage_of(&b0) && key_covers(&b0, &a0) {
-                        drop_covered(run, (ga, ea), (gb, eb), em);
+    if !uniform {
+        let mut ga = 0;
+        while ga < run.len() {
+            let ea = group_end(run, ga);
+            let mut gb = 0;
+            while gb < run.len() {
+                let eb = group_end(run, gb);
+                if ga != gb {
+                    if let (Some(a0), Some(b0)) = (run.get(ga), run.get(gb)) {
+                        if stage_of(a0) == stage_of(b0) && key_covers(b0, a0) {
+                            drop_covered(run, (ga, ea), (gb, eb), em);
+                        }
                     }
                 }
+                gb = eb;
             }
-            gb = eb;
+            ga = ea;
         }
-        ga = ea;
     }
     // 3. Emit: config, sync, IOTLB, sync, device TLB (the closing sync is the caller's).
     let mut last_stage: Option<u8> = None;
@@ -381,15 +411,14 @@ fn flush(run: &mut [Inval], em: &mut Emitter<'_>) -> Result<bool, BatchError> {
     Ok(last_stage.is_some())
 }
 
-/// End (exclusive) of the key group starting at `start`; tombstones sort last
-/// and form one group.
+/// End (exclusive) of the key group starting at `start`.
 fn group_end(run: &[Inval], start: usize) -> usize {
     let Some(first) = run.get(start) else {
         return run.len();
     };
     let mut end = start + 1;
     while let Some(x) = run.get(end) {
-        if is_live(x) != is_live(first) || cmp_key(x, first) != Ordering::Equal {
+        if cmp_key(x, first) != Ordering::Equal {
             break;
         }
         end += 1;
@@ -397,12 +426,8 @@ fn group_end(run: &[Inval], start: usize) -> usize {
     end
 }
 
-fn first_live(run: &[Inval], start: usize, end: usize) -> Option<Inval> {
-    run.get(start..end)?.iter().find(|x| is_live(x)).copied()
-}
-
-/// Tombstone every live op of group `a` whose range lies inside the range of
-/// a live op of group `b` (whose key covers `a`'s). Both are sorted by start.
+/// Drop every live op of group `a` whose range lies inside the range of a
+/// live op of group `b` (whose key covers `a`'s). Both are sorted by start.
 fn drop_covered(run: &mut [Inval], a: (usize, usize), b: (usize, usize), em: &mut Emitter<'_>) {
     let mut j = b.0;
     for i in a.0..a.1 {
@@ -424,7 +449,7 @@ fn drop_covered(run: &mut [Inval], a: (usize, usize), b: (usize, usize), em: &mu
         if let Some(y) = run.get(j) {
             if is_live(y) && y.range.contains(&x.range) {
                 if let Some(slot) = run.get_mut(i) {
-                    kill(slot);
+                    mark_dropped(slot);
                     em.stats.covered += 1;
                 }
             }
@@ -777,6 +802,17 @@ mod tests {
     }
 
     #[test]
+    fn an_input_level_hint_of_255_is_not_taken_for_dropped() {
+        let mut i = s1(1, span(1, 1));
+        i.hints.level = u8::MAX;
+        let (out, _) = run(&[Op::Inval(i)]);
+        let iv = invals(&out);
+        assert_eq!(iv.len(), 1);
+        assert_eq!(iv[0].hints.level, 0);
+        assert_eq!(iv[0].range, span(1, 1));
+    }
+
+    #[test]
     fn empty_invalidation_is_dropped_and_counted() {
         let (out, st) = run(&[Op::Inval(Inval::new(Caches::LEAF))]);
         assert!(out.is_empty());
@@ -853,6 +889,7 @@ mod tests {
             1 => (0u64..0x30000, 1u64..0x3000).prop_map(|(a, n)| AddrRange::new(a, n).unwrap()),
         ];
         let leaf_shift = prop_oneof![Just(0u8), Just(12u8), Just(21u8)];
+        let level = prop_oneof![Just(0u8), Just(3u8), Just(u8::MAX)];
         (
             caches,
             stages,
@@ -862,10 +899,10 @@ mod tests {
             any::<bool>(),
             device,
             range,
-            leaf_shift,
+            (leaf_shift, level),
         )
             .prop_map(
-                |(caches, stages, regime, domain, pasid, global, device, range, ls)| {
+                |(caches, stages, regime, domain, pasid, global, device, range, (ls, lvl))| {
                     let mut i = Inval::new(caches)
                         .stage(stages)
                         .regime(regime)
@@ -875,6 +912,7 @@ mod tests {
                         .device(device)
                         .range(range);
                     i.hints.leaf_shift = ls;
+                    i.hints.level = lvl;
                     i
                 },
             )
