@@ -112,7 +112,7 @@ pub mod bits {
     pub const TG: Bf = Bf::f(1, 10, 2);
     /// Virtual address `w1[63:12]`.
     pub const VA: Bf = Bf::a(1, 12, 52);
-    /// IPA `w1[51:12]` (bits [55:52] RES0 up to SMMUv3.3, IHI0070 §4.1.6).
+    /// IPA `w1[51:12]` (bits `[55:52]` RES0 up to SMMUv3.3, IHI0070 §4.1.6).
     pub const IPA: Bf = Bf::a(1, 12, 40);
     /// CFGI_STE_RANGE `range` `w1[4:0]`.
     pub const RANGE: Bf = Bf::f(1, 0, 5);

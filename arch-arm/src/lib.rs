@@ -7,9 +7,9 @@
 //!   `shared/spec/commands.md`, each a struct with the table's field names;
 //!   bit-exact [`Command::decode`] / [`Command::encode`] and named-field
 //!   access through [`NativeCommand`](iommu_inval_core::NativeCommand).
-//! * [`lift`]: command → generic [`Op`](iommu_inval_core::Op)s, with exact
+//! * [`lift()`]: command → generic [`Op`](iommu_inval_core::Op)s, with exact
 //!   footprints ([`footprint`]).
-//! * [`lower`]: generic ops → commands for a host described by [`Caps`].
+//! * [`lower()`]: generic ops → commands for a host described by [`Caps`].
 //! * [`queue`]: the CMDQ consumer an emulator runs on a PROD write.
 //!
 //! Where `shared/spec/commands.md` and the architecture specification

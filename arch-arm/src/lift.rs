@@ -9,7 +9,7 @@
 //! | CMD_TLBI_S2_IPA | `IOTLB`, stage 2, domain of the VMID |
 //! | CMD_TLBI_S12_VMALL / NSNH_ALL | `IOTLB`, both stages, one / every domain |
 //! | CMD_ATC_INV | `DEV_TLB` of one device; `ssv` = 0 is every PASID (PCIe: a request without PASID hits every ATC entry of the range) |
-//! | CMD_SYNC | [`Sync`](iommu_inval_core::Sync) with its signal |
+//! | CMD_SYNC | [`Sync`] with its signal |
 //! | PREFETCH_*, PRI_RESP, RESUME, STALL_TERM | their generic ops |
 //!
 //! Secure-stream (`ssec`) configuration invalidations are `Regime::Secure`.
