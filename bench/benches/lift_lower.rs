@@ -69,7 +69,7 @@ macro_rules! lift_lower {
                 });
             }
 
-            #[divan::bench(args = ["single_page", "aligned_2m", "pasid_wide"])]
+            #[divan::bench(args = ["single_page", "aligned_2m", "pasid_wide"], sample_size = 1000)]
             fn common(b: Bencher, case: &str) {
                 let op = streams::common_cases()
                     .iter()

@@ -5,9 +5,10 @@
 use iommu_inval_core::batch::{coalesce, lower_batch, BatchOptions, BatchStats};
 use iommu_inval_core::context::Topology;
 use iommu_inval_core::footprint::Footprint;
-use iommu_inval_core::model::{Caches, Inval, Op};
+use iommu_inval_core::model::{Caches, Inval, Op, Outcome};
 use iommu_inval_core::sink::Sink;
 use iommu_inval_core::IdentityContext;
+use iommu_inval_core::LowerError;
 
 use crate::efficiency::{Flavor, LibLower, LinuxLower};
 use crate::linux::{self, RefForm, RefLowering};
@@ -52,7 +53,7 @@ pub fn parse_cmds(text: &str, words: usize) -> Vec<Vec<u64>> {
 }
 
 macro_rules! target {
-    ($name:ident, $krate:ident, $label:expr, [$(($file:expr, $words:expr)),+]) => {
+    ($name:ident, $krate:ident, $label:expr, $lacks:expr, [$(($file:expr, $words:expr)),+]) => {
         /// Wrappers over one architecture crate.
         pub mod $name {
             use super::*;
@@ -61,6 +62,8 @@ macro_rules! target {
 
             /// Architecture name as the CLI spells it.
             pub const NAME: &str = $label;
+            /// Caches this architecture does not have (their invalidations are dropped).
+            pub const LACKS: Caches = $lacks;
 
             /// The example streams of this architecture: `(file text, words per command)`.
             pub const EXAMPLES: &[(&str, usize)] = &[$((include_str!(concat!("../../examples/", $file)), $words)),+];
@@ -133,38 +136,76 @@ macro_rules! target {
             /// (each op coalesced alone: its stages and syncs), and as one
             /// batch; plus the batch statistics and whether the batch output
             /// covers the input's footprint (never under-invalidates).
-            pub fn batch_counts(ops: &[Op]) -> (usize, usize, BatchStats, bool) {
+            ///
+            /// `requests`: `ops` are seed requests without syncs (one by one,
+            /// each gets its stage syncs); otherwise a lifted queue with its
+            /// own syncs (one by one = each op lowered as it is, and the batch
+            /// adds no closing sync of its own).
+            pub fn batch_counts(ops: &[Op], requests: bool) -> (usize, usize, BatchStats, bool) {
                 let caps = Caps::default();
+                let opts = if requests { BatchOptions::default() } else { BatchOptions::QUEUE };
+                // Ops without an equivalent on the target are skipped on both sides.
+                let lower = |o: &Op, out: &mut dyn Sink<Command>| match lower(o, &caps, &IdentityContext, out) {
+                    Err(LowerError::NoEquivalent(_)) => Ok(Outcome::default()),
+                    r => r,
+                };
                 let mut scratch = vec![Inval::new(Caches::empty()); ops.len() * 3 + 3];
                 let mut one_by_one: Vec<Command> = Vec::new();
                 for op in ops {
-                    let f = |o: &Op, out: &mut dyn Sink<Command>| lower(o, &caps, &IdentityContext, out);
-                    let _ = lower_batch(core::slice::from_ref(op), &mut scratch, BatchOptions::default(), f, &mut one_by_one);
+                    if requests {
+                        let _ = lower_batch(core::slice::from_ref(op), &mut scratch, opts, lower, &mut one_by_one);
+                    } else {
+                        let _ = lower(op, &mut one_by_one);
+                    }
                 }
                 let mut batched: Vec<Command> = Vec::new();
-                let f = |o: &Op, out: &mut dyn Sink<Command>| lower(o, &caps, &IdentityContext, out);
-                let stats = lower_batch(ops, &mut scratch, BatchOptions::default(), f, &mut batched)
+                let stats = lower_batch(ops, &mut scratch, opts, lower, &mut batched)
                     .map(|(_, s)| s)
                     .unwrap_or_default();
                 let mut fp = Footprint::new();
                 for c in &batched {
                     fp.extend(&footprint(c, &IdentityContext));
                 }
-                let asked = Footprint::of_ops(ops.iter(), &IdentityContext);
+                // What the target can hold: caches it lacks are dropped by rule 2.
+                let kept: Vec<Op> = ops
+                    .iter()
+                    .map(|o| match o {
+                        Op::Inval(i) => {
+                            let mut i = *i;
+                            i.caches.remove(LACKS);
+                            Op::Inval(i)
+                        }
+                        other => *other,
+                    })
+                    .collect();
+                let asked = Footprint::of_ops(kept.iter(), &IdentityContext);
                 (one_by_one.len(), batched.len(), stats, fp.covers(&asked))
             }
         }
     };
 }
 
-target!(arm, iommu_inval_arm, "smmuv3", [("smmuv3.cmds", 2)]);
+target!(
+    arm,
+    iommu_inval_arm,
+    "smmuv3",
+    Caches::INTR_REMAP,
+    [("smmuv3.cmds", 2)]
+);
 target!(
     vtd,
     iommu_inval_vtd,
     "vtd",
+    Caches::empty(),
     [("vtd.cmds", 2), ("vtd256.cmds", 4)]
 );
-target!(amd, iommu_inval_amd, "amd", [("amd.cmds", 2)]);
+target!(
+    amd,
+    iommu_inval_amd,
+    "amd",
+    Caches::empty(),
+    [("amd.cmds", 2)]
+);
 
 fn u(v: u64) -> FieldValue {
     FieldValue::Uint(v)

@@ -72,11 +72,30 @@ pub struct BatchOptions {
     /// End a run that no input sync ends with a plain sync (the seed
     /// request semantic: the batch has completed when the call returns).
     pub close_runs: bool,
+    /// Put a sync between the stages of a run (config, sync, IOTLB, sync,
+    /// device TLB): the seed request order, where each stage must be
+    /// complete before the next is invalidated. Off, a run is still emitted
+    /// in stage order but only the input's own barriers separate anything
+    /// (for a lifted queue, whose writer chose where to wait).
+    pub stage_syncs: bool,
+}
+
+impl BatchOptions {
+    /// For a queue lifted from native commands: no sync is added; runs are
+    /// coalesced between the queue's own barriers.
+    pub const QUEUE: BatchOptions = BatchOptions {
+        close_runs: false,
+        stage_syncs: false,
+    };
 }
 
 impl Default for BatchOptions {
+    /// Seed requests: stage syncs and a closing sync.
     fn default() -> Self {
-        BatchOptions { close_runs: true }
+        BatchOptions {
+            close_runs: true,
+            stage_syncs: true,
+        }
     }
 }
 
@@ -327,7 +346,7 @@ impl Emitter<'_> {
 /// Coalesce `run` in place and emit it in stage order with a sync between
 /// stages. Returns true when something was emitted (the last stage then
 /// still needs its closing sync).
-fn flush(run: &mut [Inval], em: &mut Emitter<'_>) -> Result<bool, BatchError> {
+fn flush(run: &mut [Inval], stage_syncs: bool, em: &mut Emitter<'_>) -> Result<bool, BatchError> {
     let Some(first) = run.first().copied() else {
         return Ok(false);
     };
@@ -402,7 +421,7 @@ fn flush(run: &mut [Inval], em: &mut Emitter<'_>) -> Result<bool, BatchError> {
             continue;
         }
         let s = stage_of(i);
-        if last_stage.is_some_and(|l| l != s) {
+        if stage_syncs && last_stage.is_some_and(|l| l != s) {
             em.added_sync()?;
         }
         last_stage = Some(s);
@@ -491,7 +510,11 @@ pub fn coalesce(
                 }
                 if n + k > scratch.len() {
                     // Scratch full: coalesce what we hold; the run goes on.
-                    open |= flush(scratch.get_mut(..n).unwrap_or_default(), &mut em)?;
+                    open |= flush(
+                        scratch.get_mut(..n).unwrap_or_default(),
+                        opts.stage_syncs,
+                        &mut em,
+                    )?;
                     n = 0;
                 }
                 for p in parts.iter().take(k) {
@@ -502,7 +525,11 @@ pub fn coalesce(
                 }
             }
             other => {
-                open |= flush(scratch.get_mut(..n).unwrap_or_default(), &mut em)?;
+                open |= flush(
+                    scratch.get_mut(..n).unwrap_or_default(),
+                    opts.stage_syncs,
+                    &mut em,
+                )?;
                 n = 0;
                 match other {
                     Op::Sync(_) => {}
@@ -514,7 +541,11 @@ pub fn coalesce(
             }
         }
     }
-    open |= flush(scratch.get_mut(..n).unwrap_or_default(), &mut em)?;
+    open |= flush(
+        scratch.get_mut(..n).unwrap_or_default(),
+        opts.stage_syncs,
+        &mut em,
+    )?;
     if open && opts.close_runs {
         em.added_sync()?;
     }
@@ -758,6 +789,30 @@ mod tests {
     }
 
     #[test]
+    fn queue_options_add_no_sync() {
+        let atc = Inval::new(Caches::DEV_TLB)
+            .device(DeviceSel::One(16))
+            .range(span(1, 1));
+        let ops = [
+            Op::Inval(atc),
+            Op::Inval(s1(1, span(1, 1))),
+            Op::Inval(s1(1, span(2, 1))),
+            Op::Sync(Sync::default()),
+        ];
+        let mut scratch = [Inval::new(Caches::empty()); 8];
+        let mut out = Vec::new();
+        let st = coalesce(&ops, &mut scratch, BatchOptions::QUEUE, &mut out).unwrap();
+        assert_eq!(st.syncs_added, 0);
+        // IOTLB (merged) before the ATC, then the input sync.
+        assert_eq!(out.len(), 3);
+        assert!(
+            matches!(out[0], Op::Inval(i) if i.caches == Caches::IOTLB && i.range == span(1, 2))
+        );
+        assert_eq!(out[1], Op::Inval(atc));
+        assert!(out[2].is_sync());
+    }
+
+    #[test]
     fn input_sync_closes_the_run_and_keeps_its_signal() {
         let sig = Sync {
             store: Some(Store {
@@ -948,7 +1003,12 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(256))]
 
         #[test]
-        fn barriers_kept_and_footprints_equal(ops in arb_ops(), scratch_len in 3usize..40) {
+        fn barriers_kept_and_footprints_equal(
+            ops in arb_ops(),
+            scratch_len in 3usize..40,
+            queue_opts in any::<bool>(),
+        ) {
+            let opts = if queue_opts { BatchOptions::QUEUE } else { BatchOptions::default() };
             // Mark input syncs so they can be found in the output.
             let ops: Vec<Op> = ops.into_iter().enumerate().map(|(k, o)| match o {
                 Op::Sync(_) => Op::Sync(Sync { store: Some(Store { address: 0x1000, data: k as u64 }), ..Sync::default() }),
@@ -956,7 +1016,7 @@ mod tests {
             }).collect();
             let mut scratch = alloc::vec![Inval::new(Caches::empty()); scratch_len];
             let mut out = Vec::new();
-            let st = coalesce(&ops, &mut scratch, BatchOptions::default(), &mut out).unwrap();
+            let st = coalesce(&ops, &mut scratch, opts, &mut out).unwrap();
             prop_assert_eq!(st.output_ops, out.len());
             let (sin, din) = segments(&ops);
             let (sout, dout) = segments(&out);
