@@ -24,6 +24,19 @@ pub trait Context {
     fn pasids_of_asid(&self, domain: DomainSel, asid: u16, f: &mut dyn FnMut(u32)) -> bool;
     /// The SMMU ASID used by `pasid` in `domain` (or in any domain).
     fn asid_of_pasid(&self, domain: DomainSel, pasid: u32) -> Option<u16>;
+    /// Calls `f` with each SMMU ASID that `pasid` uses in `domain` (or in
+    /// any domain): one PASID may use different ASIDs on different devices.
+    /// Returns `false` when the ASID of some use is unknown. The default
+    /// reports [`Context::asid_of_pasid`].
+    fn asids_of_pasid(&self, domain: DomainSel, pasid: u32, f: &mut dyn FnMut(u16)) -> bool {
+        match self.asid_of_pasid(domain, pasid) {
+            Some(a) => {
+                f(a);
+                true
+            }
+            None => false,
+        }
+    }
     /// Calls `f` with each device (requester id) of `domain`. Returns `false`
     /// when the domain's devices are unknown.
     fn devices_of_domain(&self, domain: u32, f: &mut dyn FnMut(u32)) -> bool;
@@ -77,6 +90,9 @@ impl<C: Context + ?Sized> Context for &C {
     }
     fn asid_of_pasid(&self, domain: DomainSel, pasid: u32) -> Option<u16> {
         (**self).asid_of_pasid(domain, pasid)
+    }
+    fn asids_of_pasid(&self, domain: DomainSel, pasid: u32, f: &mut dyn FnMut(u16)) -> bool {
+        (**self).asids_of_pasid(domain, pasid, f)
     }
     fn devices_of_domain(&self, domain: u32, f: &mut dyn FnMut(u32)) -> bool {
         (**self).devices_of_domain(domain, f)
@@ -311,6 +327,22 @@ mod topology {
                 .find(|p| p.pasid == pasid)
                 .and_then(|p| p.asid)
         }
+        fn asids_of_pasid(&self, domain: DomainSel, pasid: u32, f: &mut dyn FnMut(u16)) -> bool {
+            let uses = || self.pasid_entries(domain).filter(|p| p.pasid == pasid);
+            // A use without a known ASID: the caller must widen.
+            if uses().next().is_none() || uses().any(|p| p.asid.is_none()) {
+                return false;
+            }
+            // Each ASID once.
+            for (i, p) in uses().enumerate() {
+                if uses().take(i).all(|q| q.asid != p.asid) {
+                    if let Some(a) = p.asid {
+                        f(a);
+                    }
+                }
+            }
+            true
+        }
         fn devices_of_domain(&self, domain: u32, f: &mut dyn FnMut(u32)) -> bool {
             if self.domain(domain).is_none() {
                 return false;
@@ -357,6 +389,18 @@ mod topology {
             assert_eq!(p, [1], "shared PASID reported once");
             assert!(!t.pasids_of_asid(DomainSel::One(2), 5, &mut |_| ()));
             assert_eq!(t.asid_of_pasid(DomainSel::One(1), 2), Some(6));
+            let mut a = Vec::new();
+            assert!(t.asids_of_pasid(DomainSel::One(1), 1, &mut |x| a.push(x)));
+            assert_eq!(a, [5], "shared ASID reported once");
+            let two = Topology::from_json(
+                r#"{"domains":[{"id":1}],"devices":[{"rid":1,"domain":1,"pasids":[{"pasid":7,"asid":1}]},{"rid":2,"domain":1,"pasids":[{"pasid":7,"asid":2}]},{"rid":3,"domain":1,"pasids":[{"pasid":8}]}]}"#,
+            )
+            .unwrap();
+            let mut a = Vec::new();
+            assert!(two.asids_of_pasid(DomainSel::All, 7, &mut |x| a.push(x)));
+            assert_eq!(a, [1, 2]);
+            assert!(!two.asids_of_pasid(DomainSel::All, 8, &mut |_| ()));
+            assert!(!two.asids_of_pasid(DomainSel::All, 9, &mut |_| ()));
             let mut d = Vec::new();
             assert!(t.devices_of_domain(1, &mut |x| d.push(x)));
             assert_eq!(d, [16, 17]);
