@@ -82,11 +82,19 @@ pub fn output_footprint(
     (on_target(target, f), failed)
 }
 
+/// Most output commands (per input) whose footprint `--explain` measures:
+/// the union-of-boxes comparison grows quadratically, so larger outputs are
+/// reported as not measured instead of stalling the stream.
+pub const EXPLAIN_LIMIT: usize = 1024;
+
 /// The relation of a translation's output to its input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Explanation {
-    /// Footprint relation.
-    pub relation: Relation,
+    /// Footprint relation; `None` when not measured (more than
+    /// [`EXPLAIN_LIMIT`] outputs).
+    pub relation: Option<Relation>,
+    /// Number of output commands.
+    pub outputs: usize,
     /// Outputs whose own lift failed (never expected).
     pub unliftable: usize,
 }
@@ -94,48 +102,62 @@ pub struct Explanation {
 impl Explanation {
     /// Compare `outputs` (commands of `target`) with the generic `input` ops.
     pub fn of(target: &Arch, input: &[Op], outputs: &[NativeAny], ctx: &dyn Context) -> Self {
+        if outputs.len() > EXPLAIN_LIMIT {
+            return Explanation {
+                relation: None,
+                outputs: outputs.len(),
+                unliftable: 0,
+            };
+        }
         let fin = input_footprint(target.id(), target.lacks(), input, ctx);
         let (fout, unliftable) = output_footprint(target.id(), outputs, ctx);
         Explanation {
-            relation: fout.relation_to(&fin),
+            relation: Some(fout.relation_to(&fin)),
+            outputs: outputs.len(),
             unliftable,
         }
     }
     /// True for an under-invalidation.
     pub fn is_under(&self) -> bool {
-        matches!(self.relation, Relation::Under { .. })
+        matches!(self.relation, Some(Relation::Under { .. }))
     }
-    /// `exact`, `superset` or `under`.
+    /// `exact`, `superset`, `under` or `unmeasured`.
     pub fn name(&self) -> &'static str {
         match self.relation {
-            Relation::Exact => "exact",
-            Relation::Superset(_) => "superset",
-            Relation::Under { .. } => "under",
+            Some(Relation::Exact) => "exact",
+            Some(Relation::Superset(_)) => "superset",
+            Some(Relation::Under { .. }) => "under",
+            None => "unmeasured",
         }
     }
     /// A one-line text form: `exact`, `superset: widened range (+4 KiB in 1 box)`,
     /// or `UNDER-INVALIDATION: 2 boxes of the input left in place`.
     pub fn text(&self) -> String {
         match &self.relation {
-            Relation::Exact => "exact".into(),
-            Relation::Superset(ex) => format!("superset: {}", excess_text(ex)),
-            Relation::Under { missing } => {
+            Some(Relation::Exact) => "exact".into(),
+            Some(Relation::Superset(ex)) => format!("superset: {}", excess_text(ex)),
+            Some(Relation::Under { missing }) => {
                 format!("UNDER-INVALIDATION: {missing} box(es) of the input left in place")
             }
+            None => format!(
+                "not measured ({} output commands, over {EXPLAIN_LIMIT})",
+                self.outputs
+            ),
         }
     }
     /// The JSON fields of the explanation (`relation`, `excess` / `missing`).
     pub fn json_into(&self, m: &mut serde_json::Map<String, Value>) {
         m.insert("relation".into(), json!(self.name()));
+        // (`under` next to `errors` means the refused operation's entries stay.)
         match &self.relation {
-            Relation::Exact => {}
-            Relation::Superset(ex) => {
+            Some(Relation::Exact) | None => {}
+            Some(Relation::Superset(ex)) => {
                 m.insert(
                     "excess".into(),
                     json!({"widened": widened_list(ex.widened), "bytes": u128_json(ex.bytes), "boxes": ex.boxes}),
                 );
             }
-            Relation::Under { missing } => {
+            Some(Relation::Under { missing }) => {
                 m.insert("missing_boxes".into(), json!(missing));
             }
         }

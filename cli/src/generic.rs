@@ -34,6 +34,19 @@ pub const CACHE_NAMES: [(Caches, &str); 6] = [
     (Caches::LEAF, "leaf"),
 ];
 
+/// Cache names accepted on input: [`CACHE_NAMES`] plus `config` (both
+/// configuration caches, the seed proposal's CONFIG flag) and `all` (every kind).
+pub const CACHE_INPUT_NAMES: [(Caches, &str); 8] = [
+    (Caches::CONFIG_DEVICE, "config_device"),
+    (Caches::CONFIG_PASID, "config_pasid"),
+    (Caches::IOTLB, "iotlb"),
+    (Caches::DEV_TLB, "dev_tlb"),
+    (Caches::INTR_REMAP, "intr_remap"),
+    (Caches::LEAF, "leaf"),
+    (Caches::CONFIG, "config"),
+    (Caches::ALL_KINDS, "all"),
+];
+
 /// Names of the stages.
 pub const STAGE_NAMES: [(Stages, &str); 2] = [(Stages::S1, "s1"), (Stages::S2, "s2")];
 
@@ -449,7 +462,7 @@ pub fn parse_op_value(v: &Value) -> Result<Op, JsonError> {
 fn parse_inval(o: &Obj<'_>) -> Result<Inval, JsonError> {
     let caches = match o.get("caches") {
         None => return Err(JsonError::Missing("caches")),
-        Some(v) => parse_flags("caches", v, &CACHE_NAMES, "a list of cache names")?
+        Some(v) => parse_flags("caches", v, &CACHE_INPUT_NAMES, "a list of cache names")?
             .into_iter()
             .fold(Caches::empty(), |a, b| a | b),
     };

@@ -180,6 +180,10 @@ impl Arch {
     }
 }
 
+/// The largest `--max-cmds` accepted: keeps one input's output (and the
+/// footprint comparison of `--explain`) bounded.
+pub const MAX_CMDS_LIMIT: usize = 4096;
+
 /// Host capabilities chosen on the command line; `None`/`false` keeps the
 /// architecture's default (`Caps::default()`: a typical modern host).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -231,8 +235,8 @@ impl Arch {
         if o.pasid_bits.is_some_and(|p| p > 20) {
             return Err("--pasid-bits is at most 20".into());
         }
-        if o.max_cmds == Some(0) {
-            return Err("--max-cmds is at least 1".into());
+        if o.max_cmds.is_some_and(|m| m == 0 || m > MAX_CMDS_LIMIT) {
+            return Err(format!("--max-cmds is between 1 and {MAX_CMDS_LIMIT}"));
         }
         Ok(match id {
             ArchId::Smmuv3 => {

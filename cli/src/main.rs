@@ -91,7 +91,7 @@ struct CapsArgs {
     /// Host PASID / SubstreamID width in bits
     #[arg(long, value_name = "BITS")]
     pasid_bits: Option<u8>,
-    /// At most N commands per range or device set before one wider command replaces them
+    /// At most N commands (1..=4096) per range or device set before one wider command replaces them
     #[arg(long, value_name = "N")]
     max_cmds: Option<usize>,
 }

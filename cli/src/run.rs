@@ -450,7 +450,11 @@ impl Translation {
         for op in ops {
             match to.lower(op, ctx, &mut self.outputs) {
                 Ok(o) => self.outcome.merge(o),
-                Err(e) => self.errors.push(e),
+                Err(e) => {
+                    // What a refused op emitted before failing stays: those
+                    // commands remove entries that must go anyway.
+                    self.errors.push(e);
+                }
             }
         }
         // `merge` sums `emitted`; keep it equal to what is held.
@@ -523,7 +527,12 @@ fn report(
         if opts.explain {
             // With nothing emitted, "exact" only restates the drop or the error.
             let quiet = t.outputs.is_empty() && (dropped.is_some() || !t.errors.is_empty());
+            let refused = !t.errors.is_empty();
             let mut s = match &explanation {
+                // A refused operation leaves its entries: expected, not a bug.
+                Some(x) if refused && x.is_under() => {
+                    "incomplete: the refused operation's entries stay cached".to_owned()
+                }
                 Some(x) if !quiet || x.is_under() => x.text(),
                 _ => String::new(),
             };
@@ -553,7 +562,7 @@ fn report(
         io.status.note(1);
     }
     if let Some(x) = &explanation {
-        if x.is_under() {
+        if x.is_under() && t.errors.is_empty() {
             io.status.note(1);
             writeln!(
                 io.err,
