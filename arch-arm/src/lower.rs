@@ -733,7 +733,8 @@ fn lower_tlb<C: Context + ?Sized>(
 }
 
 /// The ASID of a stage-1 PASID selection; `None` (every ASID) for all
-/// PASIDs, and — widened — for requests without PASID or an unknown PASID.
+/// PASIDs, and — widened — for requests without PASID, an unknown PASID or
+/// one that uses several ASIDs ([`Context::asids_of_pasid`]).
 fn s1_asid<C: Context + ?Sized>(
     i: &Inval,
     domain: DomainSel,
@@ -747,21 +748,30 @@ fn s1_asid<C: Context + ?Sized>(
             o.widen(Widened::PASID);
             None
         }
-        PasidSel::One(p) => match ctx.asid_of_pasid(domain, p) {
-            Some(a) if caps.asid_fits(a) => {
-                // Other PASIDs sharing the ASID go too.
-                let mut others = false;
-                ctx.pasids_of_asid(domain, a, &mut |q| others |= q != p);
-                if others {
-                    o.widen(Widened::PASID);
+        PasidSel::One(p) => {
+            // One PASID may use several ASIDs (on different devices): one
+            // ASID-tagged command then cannot name them all.
+            let (mut first, mut several) = (None, false);
+            let known = ctx.asids_of_pasid(domain, p, &mut |a| match first {
+                None => first = Some(a),
+                Some(f) => several |= f != a,
+            });
+            match first {
+                Some(a) if known && !several && caps.asid_fits(a) => {
+                    // Other PASIDs sharing the ASID go too.
+                    let mut others = false;
+                    ctx.pasids_of_asid(domain, a, &mut |q| others |= q != p);
+                    if others {
+                        o.widen(Widened::PASID);
+                    }
+                    Some(a)
                 }
-                Some(a)
+                _ => {
+                    o.widen(Widened::PASID);
+                    None
+                }
             }
-            _ => {
-                o.widen(Widened::PASID);
-                None
-            }
-        },
+        }
     }
 }
 
@@ -801,7 +811,11 @@ fn lower_dev_tlb<C: Context + ?Sized>(
     if atc_range_of(size, address) != i.range {
         o.widen(Widened::RANGE);
     }
-    let one = |sid: u32, o: &mut Out<'_>| -> Result<(), LowerError> {
+    // A device without ATS has no device TLB: nothing to send. For a single
+    // device (named, or one of a domain's) that is exact, as core's
+    // footprint says; a StreamID range's footprint counts every device of
+    // the interval, so skipping one there is reported as dropped.
+    let one = |sid: u32, in_range: bool, o: &mut Out<'_>| -> Result<(), LowerError> {
         if ctx.ats_enabled(sid) {
             o.push(AtcInv {
                 global,
@@ -812,7 +826,9 @@ fn lower_dev_tlb<C: Context + ?Sized>(
                 address,
             })
         } else {
-            o.drop_part("device without ATS has no device TLB");
+            if in_range {
+                o.drop_part("device without ATS has no device TLB");
+            }
             Ok(())
         }
     };
@@ -824,11 +840,11 @@ fn lower_dev_tlb<C: Context + ?Sized>(
                 ));
             }
             for sid in a..=b {
-                one(sid, o)?;
+                one(sid, a != b, o)?;
             }
             Ok(())
         }
-        Devs::Domain(d, _) => for_domain_devices(ctx, d, &mut |sid| one(sid, o)),
+        Devs::Domain(d, _) => for_domain_devices(ctx, d, &mut |sid| one(sid, false, o)),
         Devs::Every => Err(LowerError::NoEquivalent(
             "CMD_ATC_INV names one StreamID and the devices are not known",
         )),
