@@ -17,7 +17,9 @@
 //!   there is one (its signal is kept), else a plain [`Sync`] unless
 //!   [`BatchOptions::close_runs`] is off. Reordering inside a run is allowed:
 //!   without a barrier between them the hardware gives no order either, and
-//!   the added syncs only strengthen it.
+//!   the added syncs only strengthen it. For a queue lifted from native
+//!   commands, [`BatchOptions::QUEUE`] adds no sync at all (the stage order
+//!   is kept, the writer's own barriers are the only ones).
 //! * **Merge.** Invalidations of one stage with identical non-address
 //!   coordinates (caches, regime, stages, domain, PASID, device, global and
 //!   the device-side hints) whose ranges overlap or touch become one with the
