@@ -16,9 +16,12 @@
 
 use crate::{AnyCommand, Arch, ArchOps, NativeAny};
 use iommu_inval_core::footprint::{Excess, Footprint, Relation};
-use iommu_inval_core::model::{Caches, DeviceSel, Op};
+use iommu_inval_core::model::{Caches, DeviceSel, DomainSel, Inval, Op, Regime, Stages};
 use iommu_inval_core::{ArchId, Context, Widened};
 use serde_json::{json, Value};
+
+/// Largest device range whose ATS devices are enumerated one by one.
+const ATS_SPLIT_LIMIT: u32 = 1 << 16;
 
 /// The footprint of `ops`, without the caches in `lacking` and without the
 /// device-TLB entries of devices that (per `ctx`) have no ATS.
@@ -27,17 +30,75 @@ fn existing(ops: &[Op], lacking: Caches, ctx: &dyn Context, f: &mut Footprint) {
         if let Op::Inval(i) = op {
             let mut i = *i;
             i.caches.remove(lacking);
-            // A device without ATS has no device TLB: nothing of it to remove.
-            if let DeviceSel::One(d) = i.device {
-                if !ctx.ats_enabled(d) {
-                    i.caches.remove(Caches::DEV_TLB);
-                }
+            if i.caches.contains(Caches::DEV_TLB) {
+                // A device without ATS has no device TLB: nothing of it to remove.
+                let mut dev = i;
+                dev.caches &= Caches::DEV_TLB | Caches::LEAF;
+                i.caches.remove(Caches::DEV_TLB);
+                for_each_ats_piece(&dev, ctx, &mut |p| f.extend(&Footprint::of_inval(p, ctx)));
             }
             if !(i.caches - Caches::LEAF).is_empty() {
                 f.extend(&Footprint::of_inval(&i, ctx));
             }
         }
     }
+}
+
+/// Calls `g` with pieces of a device-TLB invalidation that leave out the
+/// devices without ATS (a single device, a bounded range, or the known
+/// devices of one domain; anything else is kept whole).
+fn for_each_ats_piece(i: &Inval, ctx: &dyn Context, g: &mut dyn FnMut(&Inval)) {
+    let (first, last) = match (i.device, i.domain) {
+        (DeviceSel::One(d), _) => (d, d),
+        (DeviceSel::Range { first, last }, _) if last - first < ATS_SPLIT_LIMIT => (first, last),
+        (DeviceSel::All, DomainSel::One(dom)) => {
+            let mut devs = Vec::new();
+            if ctx.devices_of_domain(dom, &mut |d| devs.push(d)) {
+                for d in devs.into_iter().filter(|&d| ctx.ats_enabled(d)) {
+                    g(&i.device(DeviceSel::One(d)));
+                }
+            } else {
+                g(i);
+            }
+            return;
+        }
+        _ => return g(i),
+    };
+    let mut run: Option<u32> = None;
+    for d in first..=last {
+        match (ctx.ats_enabled(d), run) {
+            (true, None) => run = Some(d),
+            (false, Some(s)) => {
+                g(&i.device(DeviceSel::Range {
+                    first: s,
+                    last: d - 1,
+                }));
+                run = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = run {
+        g(&i.device(DeviceSel::Range { first: s, last }));
+    }
+}
+
+/// What SMMUv3 has no command for, by regime (its lowering drops them):
+/// configuration caches of the EL2 regime, and stage-2 entries of the EL2
+/// and secure regimes.
+fn smmu_view(mut i: Inval) -> Inval {
+    if i.regime == Regime::Guest {
+        return i;
+    }
+    if i.regime == Regime::Hyp {
+        i.caches.remove(Caches::CONFIG);
+    }
+    i.stages.remove(Stages::S2);
+    if i.stages.is_empty() {
+        i.caches.remove(Caches::IOTLB);
+        i.stages = Stages::S1;
+    }
+    i
 }
 
 /// What `target` removes of a footprint: everything on SMMUv3; one
@@ -50,7 +111,10 @@ fn on_target(target: ArchId, f: Footprint) -> Footprint {
 }
 
 /// The footprint of `ops` as `target` can remove it: without the caches
-/// `lacking` on the target host (see [`ArchOps::lacks`](crate::ArchOps::lacks)).
+/// `lacking` on the target host (see [`ArchOps::lacks`](crate::ArchOps::lacks)),
+/// on SMMUv3 without EL2 configuration and secure stage-2 entries, and on
+/// VT-d and AMD-Vi without secure-regime invalidations, which those targets
+/// drop whole (they have no secure state).
 pub fn input_footprint(
     target: ArchId,
     lacking: Caches,
@@ -58,7 +122,15 @@ pub fn input_footprint(
     ctx: &dyn Context,
 ) -> Footprint {
     let mut f = Footprint::new();
-    existing(ops, lacking, ctx, &mut f);
+    for op in ops {
+        let view = match (target, op) {
+            (ArchId::Smmuv3, Op::Inval(i)) => Op::Inval(smmu_view(*i)),
+            // VT-d and AMD-Vi have no secure state: they drop these whole.
+            (_, Op::Inval(i)) if i.regime == Regime::Secure => continue,
+            _ => *op,
+        };
+        existing(std::slice::from_ref(&view), lacking, ctx, &mut f);
+    }
     on_target(target, f)
 }
 
