@@ -9,7 +9,7 @@
 //! command counts as the whole 2^64-byte space.
 
 use iommu_inval_core::footprint::Footprint;
-use iommu_inval_core::model::{Caches, DomainSel, Inval, Op, PasidSel, Stages};
+use iommu_inval_core::model::{Caches, DeviceSel, DomainSel, Inval, Op, PasidSel, Stages};
 use iommu_inval_core::range::AddrRange;
 use iommu_inval_core::IdentityContext;
 
@@ -22,6 +22,12 @@ pub enum Flavor {
     S1,
     /// Stage 2 / second level, domain-tagged (SMMU S2_IPA, VT-d iotlb, AMD gn=0).
     S2,
+    /// Device TLB of device 0x10, every PASID (ATS without PASID: SMMU
+    /// ATC_INV ssv = 0, VT-d dev_tlb_inv_dsc, AMD IOTLB_PAGES gn = 0).
+    Ats,
+    /// Device TLB of device 0x10, PASID 5 (SMMU ATC_INV ssv = 1, VT-d
+    /// p_dev_tlb_inv_dsc, AMD IOTLB_PAGES gn = 1).
+    AtsPasid,
 }
 
 /// The generic request of a case: leaf-only IOTLB invalidation of one PASID
@@ -35,9 +41,15 @@ pub fn request(r: AddrRange, leaf_shift: u32, flavor: Flavor) -> Inval {
         Caches::IOTLB | Caches::LEAF
     };
     let base = Inval::new(caches).domain(DomainSel::One(1)).range(r);
+    let ats = Inval::new(Caches::DEV_TLB)
+        .domain(DomainSel::One(1))
+        .device(DeviceSel::One(0x10))
+        .range(r);
     let mut i = match flavor {
         Flavor::S1 => base.stage(Stages::S1).pasid(PasidSel::One(5)),
         Flavor::S2 => base.stage(Stages::S2).pasid(PasidSel::NoPasid),
+        Flavor::Ats => ats.pasid(PasidSel::All),
+        Flavor::AtsPasid => ats.pasid(PasidSel::One(5)),
     };
     i.hints.leaf_shift = leaf_shift as u8;
     i.hints.tg_shift = 12;

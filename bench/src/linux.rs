@@ -72,6 +72,20 @@ pub enum RefForm {
         /// S bit.
         s: bool,
     },
+    /// SMMUv3 CMD_ATC_INV: `2^size` pages at `addr` (size 52: everything).
+    SmmuAtc {
+        /// Address (aligned to the span).
+        addr: u64,
+        /// SIZE field.
+        size: u8,
+    },
+    /// A PCIe ATS-encoded device-TLB invalidation (VT-d dev_tlb / p_dev_tlb).
+    Ats {
+        /// Address field with the size-encoding ones.
+        addr: u64,
+        /// S bit.
+        s: bool,
+    },
     /// A command for everything of the ASID / PASID / domain (SMMU
     /// TLBI_NH_ASID or S12_VMALL, VT-d PASID- or domain-selective).
     Wide,
@@ -244,11 +258,38 @@ pub fn smmu_atc(iova: u64, size: u64) -> RefLowering {
     } else {
         AddrRange::block(first, order)
     };
-    let (addr, ats) = iommu_inval_core::range::ats_encode(&s);
     RefLowering {
         cmds: vec![RefCmd {
             span: s,
-            form: RefForm::AmdPages { addr, s: ats },
+            form: RefForm::SmmuAtc {
+                addr: first,
+                size: log2_span as u8,
+            },
+        }],
+    }
+}
+
+/// VT-d device-TLB invalidation (`qi_flush_dev_iotlb` /
+/// `qi_flush_dev_iotlb_pasid`, v6.12): the address and mask of
+/// [`vtd_psi_aligned`] in the PCIe ATS encoding (`s` = 1 and the bits below
+/// bit `12 + mask - 1` set when `mask` > 0). Whole space (`size` 0): mask 52.
+pub fn vtd_dev_tlb(iova: u64, size: u64) -> RefLowering {
+    let (addr, mask) = if size == 0 {
+        (0, 52)
+    } else {
+        vtd_psi_aligned(iova, iova + (size - 1))
+    };
+    let (addr, s) = if mask == 0 {
+        (addr, false)
+    } else {
+        (addr | ((1u64 << (12 + mask - 1)) - 1), true)
+    };
+    let addr = addr & !(PAGE - 1);
+    let span = iommu_inval_core::range::ats_decode(addr, s);
+    RefLowering {
+        cmds: vec![RefCmd {
+            span,
+            form: RefForm::Ats { addr, s },
         }],
     }
 }
@@ -417,10 +458,41 @@ mod tests {
     }
 
     #[test]
+    fn vtd_dev_tlb_encoding() {
+        // 2 MiB aligned: mask 9, bits 12..=19 set.
+        assert_eq!(
+            vtd_dev_tlb(M2, M2).cmds[0].form,
+            RefForm::Ats {
+                addr: 0x2f_f000,
+                s: true
+            }
+        );
+        assert_eq!(spans(&vtd_dev_tlb(M2, M2)), [(M2, 2 * M2 - 1)]);
+        assert_eq!(
+            vtd_dev_tlb(0x5000, PAGE).cmds[0].form,
+            RefForm::Ats {
+                addr: 0x5000,
+                s: false
+            }
+        );
+        assert_eq!(
+            vtd_dev_tlb(0, 0).cmds[0].form,
+            RefForm::Ats {
+                addr: 0x7fff_ffff_ffff_f000,
+                s: true
+            }
+        );
+    }
+
+    #[test]
     fn smmu_atc_block() {
         // Pages 0x1ff..=0x200 differ in bit 9 and below: a 1024-page block at 0.
         assert_eq!(spans(&smmu_atc(0x1f_f000, 0x2000)), [(0, 0x3f_ffff)]);
         assert_eq!(spans(&smmu_atc(0x5000, 0x1000)), [(0x5000, 0x5fff)]);
+        assert_eq!(
+            smmu_atc(0x1f_f000, 0x2000).cmds[0].form,
+            RefForm::SmmuAtc { addr: 0, size: 10 }
+        );
     }
 
     #[test]

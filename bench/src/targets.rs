@@ -247,8 +247,22 @@ fn ref_footprint<C>(
     ))
 }
 
-/// Linux's SMMUv3 commands for generic domain 1 / PASID 5 (VMID 1, ASID 5).
+/// Linux's SMMUv3 commands for generic domain 1 / PASID 5 (VMID 1, ASID 5)
+/// and device 0x10 (StreamID 0x10).
 fn smmu_cmd(form: &RefForm, flavor: Flavor) -> Result<arm::Command, String> {
+    let atc = |addr: u64, size: u8, pasid: bool| {
+        build(
+            "CMD_ATC_INV",
+            &[
+                ("ssv", b(pasid)),
+                ("ssid", u(if pasid { 5 } else { 0 })),
+                ("sid", u(0x10)),
+                ("size", u(size.into())),
+                ("address", u(addr)),
+            ],
+            2,
+        )
+    };
     match (*form, flavor) {
         (
             RefForm::SmmuVa {
@@ -259,7 +273,7 @@ fn smmu_cmd(form: &RefForm, flavor: Flavor) -> Result<arm::Command, String> {
                 ttl,
                 leaf,
             },
-            fl,
+            fl @ (Flavor::S1 | Flavor::S2),
         ) => {
             let mut f = vec![
                 ("num", u(num.into())),
@@ -281,11 +295,16 @@ fn smmu_cmd(form: &RefForm, flavor: Flavor) -> Result<arm::Command, String> {
             build("CMD_TLBI_NH_ASID", &[("vmid", u(1)), ("asid", u(5))], 2)
         }
         (RefForm::Wide, Flavor::S2) => build("CMD_TLBI_S12_VMALL", &[("vmid", u(1))], 2),
-        (other, _) => Err(format!("not an SMMU form: {other:?}")),
+        (RefForm::SmmuAtc { addr, size }, Flavor::Ats) => atc(addr, size, false),
+        (RefForm::SmmuAtc { addr, size }, Flavor::AtsPasid) => atc(addr, size, true),
+        (RefForm::Wide, Flavor::Ats) => atc(0, 52, false),
+        (RefForm::Wide, Flavor::AtsPasid) => atc(0, 52, true),
+        (other, fl) => Err(format!("not an SMMU form for {fl:?}: {other:?}")),
     }
 }
 
-/// Linux's VT-d descriptors (256-bit) for domain 1 (DID 1) / PASID 5.
+/// Linux's VT-d descriptors (256-bit) for domain 1 (DID 1) / PASID 5 and
+/// device 0x10.
 fn vtd_cmd(form: &RefForm, flavor: Flavor) -> Result<vtd::Command, String> {
     match (*form, flavor) {
         (RefForm::VtdPsi { addr, mask, ih }, Flavor::S1) => build(
@@ -317,31 +336,61 @@ fn vtd_cmd(form: &RefForm, flavor: Flavor) -> Result<vtd::Command, String> {
             4,
         ),
         (RefForm::Wide, Flavor::S2) => build("iotlb_inv_dsc", &[("g", u(2)), ("did", u(1))], 4),
-        (other, _) => Err(format!("not a VT-d form: {other:?}")),
+        (RefForm::Ats { addr, s }, Flavor::Ats) => build(
+            "dev_tlb_inv_dsc",
+            &[("sid", u(0x10)), ("s", b(s)), ("address", u(addr))],
+            4,
+        ),
+        (RefForm::Ats { addr, s }, Flavor::AtsPasid) => build(
+            "p_dev_tlb_inv_dsc",
+            &[
+                ("sid", u(0x10)),
+                ("pasid", u(5)),
+                ("s", b(s)),
+                ("address", u(addr)),
+            ],
+            4,
+        ),
+        (other, fl) => Err(format!("not a VT-d form for {fl:?}: {other:?}")),
     }
 }
 
-/// Linux's AMD INVALIDATE_IOMMU_PAGES for domain 1 / PASID 5. Linux always
-/// sets PDE (`build_inv_iommu_pages`: "flush everything, not only the PTEs").
+/// Linux's AMD INVALIDATE_IOMMU_PAGES / INVALIDATE_IOTLB_PAGES for domain 1
+/// / PASID 5 / device 0x10. Linux always sets PDE (`build_inv_iommu_pages`:
+/// "flush everything, not only the PTEs").
 fn amd_cmd(form: &RefForm, flavor: Flavor) -> Result<amd::Command, String> {
     let (addr, s) = match *form {
         RefForm::AmdPages { addr, s } => (addr, s),
         RefForm::Wide => (0x7fff_ffff_ffff_f000, true),
         other => return Err(format!("not an AMD form: {other:?}")),
     };
-    let gn = flavor == Flavor::S1;
-    build(
-        "INVALIDATE_IOMMU_PAGES",
-        &[
-            ("pasid", u(if gn { 5 } else { 0 })),
-            ("domain_id", u(1)),
-            ("s", b(s)),
-            ("pde", b(true)),
-            ("gn", b(gn)),
-            ("address", u(addr)),
-        ],
-        2,
-    )
+    let gn = matches!(flavor, Flavor::S1 | Flavor::AtsPasid);
+    let pasid = u(if gn { 5 } else { 0 });
+    match flavor {
+        Flavor::S1 | Flavor::S2 => build(
+            "INVALIDATE_IOMMU_PAGES",
+            &[
+                ("pasid", pasid),
+                ("domain_id", u(1)),
+                ("s", b(s)),
+                ("pde", b(true)),
+                ("gn", b(gn)),
+                ("address", u(addr)),
+            ],
+            2,
+        ),
+        Flavor::Ats | Flavor::AtsPasid => build(
+            "INVALIDATE_IOTLB_PAGES",
+            &[
+                ("device_id", u(0x10)),
+                ("pasid", pasid),
+                ("s", b(s)),
+                ("gn", b(gn)),
+                ("address", u(addr)),
+            ],
+            2,
+        ),
+    }
 }
 
 fn arm_fp(c: &arm::Command, out: &mut Vec<Op>) {
@@ -387,9 +436,36 @@ pub fn for_each_efficiency_target(
         &format!("{note}; Linux: ASID-wide from 512 pages, 4 KiB steps"),
     );
 
+    for (label, flavor) in [
+        ("smmuv3 ATC_INV (ssv=0)", Flavor::Ats),
+        ("smmuv3 ATC_INV (ssv=1)", Flavor::AtsPasid),
+    ] {
+        let linux = move |iova: u64, size: u64, _g: u64| {
+            let l = linux::smmu_atc(iova, size);
+            ref_footprint(&l, &|form| smmu_cmd(form, flavor), &arm_fp)
+        };
+        f(
+            label,
+            flavor,
+            &arm::lib_lower(scaps),
+            &linux,
+            &format!("cap {}", scaps.max_cmds),
+        );
+    }
+
     let vcaps = vtd::Caps::default();
     let mamv = u32::from(vcaps.mamv);
     let note = format!("MAMV {mamv}, cap {}", vcaps.max_cmds);
+    for (label, flavor) in [
+        ("vtd device TLB (dev_tlb)", Flavor::Ats),
+        ("vtd device TLB (p_dev_tlb)", Flavor::AtsPasid),
+    ] {
+        let linux = move |iova: u64, size: u64, _g: u64| {
+            let l = linux::vtd_dev_tlb(iova, size);
+            ref_footprint(&l, &|form| vtd_cmd(form, flavor), &vtd_fp)
+        };
+        f(label, flavor, &vtd::lib_lower(vcaps), &linux, &note);
+    }
     for (label, flavor, first_level) in [
         ("vtd first level (p_iotlb)", Flavor::S1, true),
         ("vtd second level (iotlb)", Flavor::S2, false),
@@ -406,6 +482,8 @@ pub fn for_each_efficiency_target(
     for (label, flavor) in [
         ("amd host (gn=0)", Flavor::S2),
         ("amd guest (gn=1)", Flavor::S1),
+        ("amd device TLB (IOTLB_PAGES gn=0)", Flavor::Ats),
+        ("amd device TLB (IOTLB_PAGES gn=1)", Flavor::AtsPasid),
     ] {
         let linux = move |iova: u64, size: u64, _g: u64| {
             let l = linux::amd_iommu_pages(iova, size);
