@@ -50,7 +50,11 @@ fn existing(ops: &[Op], lacking: Caches, ctx: &dyn Context, f: &mut Footprint) {
 fn for_each_ats_piece(i: &Inval, ctx: &dyn Context, g: &mut dyn FnMut(&Inval)) {
     let (first, last) = match (i.device, i.domain) {
         (DeviceSel::One(d), _) => (d, d),
-        (DeviceSel::Range { first, last }, _) if last - first < ATS_SPLIT_LIMIT => (first, last),
+        (DeviceSel::Range { first, last }, _)
+            if first <= last && last - first < ATS_SPLIT_LIMIT =>
+        {
+            (first, last)
+        }
         (DeviceSel::All, DomainSel::One(dom)) => {
             let mut devs = Vec::new();
             if ctx.devices_of_domain(dom, &mut |d| devs.push(d)) {
