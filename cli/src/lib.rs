@@ -41,6 +41,7 @@ pub mod run;
 pub mod text;
 
 use enum_dispatch::enum_dispatch;
+use iommu_inval_core::footprint::Footprint;
 use iommu_inval_core::model::Caches;
 use iommu_inval_core::sink::Full;
 use iommu_inval_core::{
@@ -63,6 +64,8 @@ pub trait AnyCommand {
     fn visit_fields(&self, f: &mut dyn FnMut(&'static str, FieldValue));
     /// Lift to generic ops (appended to `out`).
     fn lift_ops(&self, ctx: &dyn Context, out: &mut Vec<Op>) -> Result<Outcome, LowerError>;
+    /// The cache entries it removes (the footprint of its lift).
+    fn footprint(&self, ctx: &dyn Context) -> Footprint;
 }
 
 /// A command of any architecture (static dispatch over the three `Command` enums).
@@ -309,6 +312,9 @@ macro_rules! impl_arch {
                 out: &mut Vec<Op>,
             ) -> Result<Outcome, LowerError> {
                 $krate::lift(self, ctx, out)
+            }
+            fn footprint(&self, ctx: &dyn Context) -> Footprint {
+                $krate::footprint(self, ctx)
             }
         }
 

@@ -1207,3 +1207,30 @@ fn mutated_example_streams_convert_safely() {
         }
     }
 }
+
+#[test]
+fn facade_footprint_is_the_footprint_of_the_lift() {
+    use iommu_inval::core::footprint::Footprint;
+    use iommu_inval::core::{ArchId, IdentityContext};
+    use iommu_inval::{AnyCommand, Arch, ArchOps};
+    for (name, id) in [
+        ("smmuv3", ArchId::Smmuv3),
+        ("vtd", ArchId::Vtd),
+        ("amd", ArchId::Amd),
+    ] {
+        let arch = Arch::new(id);
+        for (op, w) in vectors(name) {
+            let words: Vec<u64> = w
+                .split(',')
+                .map(|x| u64::from_str_radix(x.trim_start_matches("0x"), 16).unwrap())
+                .collect();
+            let cmd = arch.decode(&words).unwrap();
+            assert_eq!(cmd.op_name(), *op);
+            let mut ops = Vec::new();
+            if cmd.lift_ops(&IdentityContext, &mut ops).is_ok() {
+                let f = Footprint::of_ops(ops.iter(), &IdentityContext);
+                assert!(cmd.footprint(&IdentityContext).same_as(&f), "{op}");
+            }
+        }
+    }
+}
