@@ -127,11 +127,11 @@ pub fn edge_device(u: &mut Unstructured<'_>) -> Result<DeviceSel> {
         0 => DeviceSel::All,
         1 => DeviceSel::One(edge_u32(u, 32)?),
         2 | 3 => DeviceSel::One(edge_u32(u, 16)?),
-        // Ranges of at most 1024 devices: lowerings that enumerate devices
+        // Ranges of at most 64 devices: lowerings that enumerate devices
         // (device TLBs) emit one command each, and footprints of thousands
         // of boxes make a case take seconds.
         4 => {
-            let order = u.int_in_range(0u32..=10)?;
+            let order = u.int_in_range(0u32..=6)?;
             let base = edge_u32(u, 16)? & !((1u32 << order) - 1);
             DeviceSel::Range {
                 first: base,
@@ -140,7 +140,7 @@ pub fn edge_device(u: &mut Unstructured<'_>) -> Result<DeviceSel> {
         }
         _ => {
             let first = edge_u32(u, 16)?;
-            let len = edge_u32(u, 10)?;
+            let len = edge_u32(u, 6)?;
             let last = first.saturating_add(len);
             if u.ratio(1, 8)? {
                 DeviceSel::Range {

@@ -72,3 +72,73 @@ fn amd_reserved_ppr_status_is_refused_by_lift() {
     assert!(lift_vec::<Amd>(&c, &IdentityContext).is_err());
     assert!(check_r2::<Amd>(&c, &IdentityContext).is_ok());
 }
+
+/// FINDINGS 2 (fixed): a PASID whose context descriptors use different
+/// ASIDs on different devices of a domain is invalidated under every one of
+/// them (the footprint has no ASID coordinate, so R3 alone cannot see it).
+#[test]
+fn smmu_pasid_with_two_asids_gets_both() {
+    use iommu_inval_core::{FieldValue, NativeCommand};
+    let t = Topology::from_json(
+        r#"{"domains":[{"id":1,"smmuv3":{"vmid":1}}],
+            "devices":[{"rid":622,"domain":1,"pasids":[{"pasid":1048575,"asid":65534}]},
+                       {"rid":33,"domain":1,"pasids":[{"pasid":1048575,"asid":1}]}]}"#,
+    )
+    .unwrap_or_default();
+    let op = Op::Inval(
+        Inval::new(Caches::IOTLB)
+            .stage(Stages::S1)
+            .domain(DomainSel::One(1))
+            .pasid(PasidSel::One(1_048_575))
+            .range(AddrRange::new(0x8000, 0x2000).unwrap_or(AddrRange::All)),
+    );
+    let Ok(Ok((cmds, _))) = lower_vec::<Smmu>(&op, &Default::default(), &t) else {
+        panic!("lower failed")
+    };
+    let mut asids: Vec<u64> = Vec::new();
+    for c in &cmds {
+        c.for_each_field(&mut |n, v| {
+            if let ("asid", FieldValue::Uint(a)) = (n, v) {
+                asids.push(a);
+            }
+        });
+    }
+    asids.sort_unstable();
+    asids.dedup();
+    // Either one TLBI per ASID, or one without ASID (NH_VAA: every ASID of the VMID).
+    let all_asids = cmds
+        .iter()
+        .all(|c| c.op() == "CMD_TLBI_NH_VAA" || c.op() == "CMD_TLBI_NH_ALL");
+    assert!(all_asids || asids == [1, 65534], "{cmds:?}");
+}
+
+/// A known domain with no devices has no device TLBs: lowering its
+/// device-TLB invalidation emits nothing (or reports a drop), it is not
+/// refused as `no_equivalent`.
+#[test]
+fn dev_tlb_of_an_empty_domain_is_not_refused() {
+    let t = Topology::from_json(
+        r#"{"domains":[{"id":0,"vtd":{"did":65535},"amd":{"domain_id":7},"smmuv3":{"vmid":7}},{"id":2,"vtd":{"did":65534}}],
+            "devices":[{"rid":13,"domain":2,"ats":false},{"rid":1,"domain":2,"ats":true}]}"#,
+    )
+    .unwrap_or_default();
+    assert_eq!(t.domains.len(), 2);
+    let op = Op::Inval(
+        Inval::new(Caches::DEV_TLB)
+            .regime(Regime::Hyp)
+            .stage(Stages::S2)
+            .domain(DomainSel::One(0))
+            .pasid(PasidSel::One(890_713))
+            .range(AddrRange::new(0, 0x100_0000).unwrap_or(AddrRange::All)),
+    );
+    let smmu = lower_vec::<Smmu>(&op, &Default::default(), &t);
+    let vtd = lower_vec::<Vtd>(&op, &Default::default(), &t);
+    let amd = lower_vec::<Amd>(&op, &Default::default(), &t);
+    for (name, r) in [
+        ("smmuv3", smmu.map(|r| r.map(|x| x.0.len()))),
+        ("vtd", vtd.map(|r| r.map(|x| x.0.len()))),
+        ("amd", amd.map(|r| r.map(|x| x.0.len()))),
+    ] {
+        assert!(matches!(r, Ok(Ok(0))), "{name}: {r:?}");
+    }
+}
