@@ -478,6 +478,17 @@ fn drop_covered(run: &mut [Inval], a: (usize, usize), b: (usize, usize), em: &mu
     }
 }
 
+/// Scratch length with which [`coalesce`] never splits a run of `n_ops`
+/// invalidations (each may split into its three stages).
+pub const fn scratch_needed(n_ops: usize) -> usize {
+    let n = n_ops.saturating_mul(3);
+    if n < 3 {
+        3
+    } else {
+        n
+    }
+}
+
 /// Rewrite `ops` into an equivalent sequence with fewer invalidations and
 /// one sync per stage per barrier-free run (see the module documentation).
 ///
@@ -891,6 +902,13 @@ mod tests {
             coalesce(&ops, &mut tiny, BatchOptions::default(), &mut out),
             Err(BatchError::ScratchTooSmall)
         );
+    }
+
+    #[test]
+    fn scratch_needed_holds_every_stage() {
+        assert_eq!(scratch_needed(0), 3);
+        assert_eq!(scratch_needed(5), 15);
+        assert_eq!(scratch_needed(usize::MAX), usize::MAX);
     }
 
     #[test]
