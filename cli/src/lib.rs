@@ -358,3 +358,8 @@ macro_rules! impl_arch {
 impl_arch!(arm, Smmuv3Arch, Smmuv3, lacks_smmuv3);
 impl_arch!(vtd, VtdArch, Vtd, lacks_vtd);
 impl_arch!(amd, AmdArch, Amd, lacks_amd);
+
+/// The README's code blocks, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
