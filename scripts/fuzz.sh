@@ -68,8 +68,12 @@ for t in $targets; do
   if [ "$rc" -ne 0 ]; then
     line="$line  CRASH (exit $rc)"
     failed+=("$t")
-    echo "---- $t: last lines of the log"
-    grep -v '^#[0-9]' "$log" | tail -n 40
+    echo "---- $t: the violated property (panic message)"
+    if grep -q 'panicked at' "$log"; then
+      grep -m1 -A12 'panicked at' "$log" | cut -c1-3000
+    else
+      grep -v '^#[0-9]' "$log" | tail -n 30
+    fi
     art=$(ls -t "artifacts/$t"/* 2>/dev/null | head -1)
     [ -n "$art" ] && echo "reproduce: (cd fuzz && cargo $toolchain fuzz run ${flags[*]} $t $art)"
   fi

@@ -13,8 +13,13 @@
 //! Every oracle returns `Err(String)` describing the violation, so that the
 //! in-tree tests (props/tests) and the cargo-fuzz targets (fuzz/) share one
 //! definition of "wrong". Rule 2 of DESIGN.md is checked on the way: a
-//! `NoEquivalent` error is legitimate only for operations that are not
-//! invalidations, a `dropped` outcome only for caches/hints the target lacks.
+//! `NoEquivalent` error is legitimate for operations that are not
+//! invalidations, and for invalidations only where nothing can cover them
+//! ([`may_refuse`]: device TLBs of devices that cannot be enumerated); a
+//! `dropped` outcome only for caches/hints the target lacks, or device TLBs
+//! of devices without ATS ([`may_drop`]). Rule 3: a sync lowers to exactly
+//! one sync, last; only invalidations may add syncs (configuration before
+//! TLBs).
 //!
 //! ```
 //! use iommu_inval_props::{check_r1, Smmu};
@@ -511,6 +516,26 @@ pub fn required(target: ArchId, op: &Op, ctx: &dyn Context) -> Footprint {
     without_non_ats(&project_for(target, &Footprint::of_op(op, ctx)), ctx)
 }
 
+/// Does the invalidation name a device that `ctx` says has ATS disabled
+/// (one device, a range of at most 256, or the listed devices of its domain)?
+fn names_non_ats_device(i: &iommu_inval_core::Inval, ctx: &dyn Context) -> bool {
+    match i.device {
+        DeviceSel::One(d) => !ctx.ats_enabled(d),
+        DeviceSel::Range { first, last } => {
+            let (a, b) = (first.min(last), first.max(last));
+            b - a < 256 && (a..=b).any(|d| !ctx.ats_enabled(d))
+        }
+        DeviceSel::All => match i.domain {
+            DomainSel::One(dom) => {
+                let mut any = false;
+                ctx.devices_of_domain(dom, &mut |d| any |= !ctx.ats_enabled(d));
+                any
+            }
+            DomainSel::All => false,
+        },
+    }
+}
+
 /// May `target` drop (part of) this op, reporting `dropped`? Rule 2: a hint
 /// (prefetch) it lacks, or an invalidation of caches it lacks; also the
 /// device TLB of a device without ATS (there is none to invalidate).
@@ -531,7 +556,8 @@ pub fn may_drop(target: ArchId, op: &Op, ctx: &dyn Context) -> bool {
             // devices without ATS), or a part the target lacks (coverage of
             // the rest is checked by the caller).
             let req = required(target, op, ctx);
-            lacks || req.is_empty() || !req.covers(&Footprint::of_op(op, ctx))
+            let non_ats = i.caches.contains(Caches::DEV_TLB) && names_non_ats_device(i, ctx);
+            lacks || non_ats || req.is_empty() || !req.covers(&Footprint::of_op(op, ctx))
         }
         _ => false,
     }
