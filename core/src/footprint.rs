@@ -26,6 +26,7 @@
 
 use crate::context::Context;
 use crate::model::{Caches, DeviceSel, DomainSel, Inval, Op, PasidSel, Regime, Stages, Widened};
+use crate::range::AddrRange;
 
 use alloc::vec::Vec;
 
@@ -382,6 +383,25 @@ impl Footprint {
         }
     }
 
+    /// The footprint when every IOTLB entry is a leaf of `2^shift` bytes:
+    /// removing the entry that holds an address removes its whole leaf, so each
+    /// IOTLB box widens to whole `2^shift` blocks. This is the meaning of a
+    /// lowering that reports [`Widened::LEAF_HINT`] (`shift` ≤ 12 changes nothing).
+    pub fn assuming_leaves(&self, shift: u8) -> Footprint {
+        let mut f = Footprint::new();
+        for b in &self.boxes {
+            let (lo, hi) = b.get(Dim::Addr);
+            let iotlb = b.get(Dim::Kind) == (KIND_IOTLB, KIND_IOTLB);
+            if iotlb && shift > 12 {
+                let r = AddrRange::Span { first: lo, last: hi }.align_out(u32::from(shift));
+                f.push(b.with(Dim::Addr, r.first(), r.last()));
+            } else {
+                f.push(*b);
+            }
+        }
+        f
+    }
+
     /// Set equality.
     pub fn same_as(&self, other: &Footprint) -> bool {
         self.covers(other) && other.covers(self)
@@ -460,7 +480,6 @@ mod tests {
     use super::*;
     use crate::context::IdentityContext;
     use crate::model::Hints;
-    use crate::range::AddrRange;
 
     fn span(a: u64, size: u64) -> AddrRange {
         AddrRange::new(a, size).unwrap()
@@ -598,6 +617,20 @@ mod tests {
         assert!(Footprint::of_inval(&d16, &t2).same_as(&Footprint::of_inval(&all, &t2)));
         // Without the topology, "all devices of domain 1" is every device.
         assert!(!both.covers(&Footprint::of_inval(&all, &IdentityContext)));
+    }
+
+    #[test]
+    fn leaf_assumption_widens_iotlb_to_whole_leaves() {
+        let leaf = |a| s1(1, 1, span(a, 0x1000), false);
+        let mut per_leaf = leaf(0x20_0000);
+        per_leaf.extend(&leaf(0x40_0000));
+        let asked = s1(1, 1, span(0x20_0000, 0x40_0000), false);
+        assert!(!per_leaf.covers(&asked));
+        assert!(per_leaf.assuming_leaves(21).covers(&asked));
+        assert!(!per_leaf.assuming_leaves(12).covers(&asked));
+        // Device TLBs are unaffected: ATS invalidations name their span.
+        let d = Footprint::of_inval(&Inval::new(Caches::DEV_TLB).range(span(0x1000, 0x1000)), &IdentityContext);
+        assert!(d.assuming_leaves(21).same_as(&d));
     }
 
     #[test]

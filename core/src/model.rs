@@ -427,13 +427,19 @@ bitflags::bitflags! {
         const GLOBAL = 1 << 8;
         /// Another regime invalidated too.
         const REGIME = 1 << 9;
+        /// Not a widening but an assumption, reported the same way: one
+        /// address-based command was emitted per leaf of `Hints::leaf_shift`
+        /// bytes (as the Linux drivers do without range invalidation), so the
+        /// result is exact only if the range is mapped by leaves of that size,
+        /// as the hint says. Check it with `Footprint::assuming_leaves`.
+        const LEAF_HINT = 1 << 10;
     }
 }
 
 impl Widened {
     /// Names of the set flags, for reports (`range`, `pasid`, ...).
     pub fn names(self) -> impl Iterator<Item = &'static str> {
-        const NAMES: [(Widened, &str); 10] = [
+        const NAMES: [(Widened, &str); 11] = [
             (Widened::RANGE, "range"),
             (Widened::PASID, "pasid"),
             (Widened::DOMAIN, "domain"),
@@ -444,6 +450,7 @@ impl Widened {
             (Widened::CAP, "cap"),
             (Widened::GLOBAL, "global"),
             (Widened::REGIME, "regime"),
+            (Widened::LEAF_HINT, "leaf_hint"),
         ];
         NAMES
             .into_iter()
