@@ -94,27 +94,27 @@ fn raw_words<A: Arch>(seed: u64, cases: usize) {
 
 #[test]
 fn r1_smmuv3_arbitrary_commands() {
-    arbitrary_commands::<Smmu>(0x5111, 30_000 * scale(), 300 * scale());
+    arbitrary_commands::<Smmu>(0x5111, 60_000 * scale(), 1000 * scale());
 }
 #[test]
 fn r1_vtd_arbitrary_commands() {
-    arbitrary_commands::<Vtd>(0x7d71, 15_000 * scale(), 300 * scale());
+    arbitrary_commands::<Vtd>(0x7d71, 30_000 * scale(), 1000 * scale());
 }
 #[test]
 fn r1_amd_arbitrary_commands() {
-    arbitrary_commands::<Amd>(0xa3d1, 10_000 * scale(), 300 * scale());
+    arbitrary_commands::<Amd>(0xa3d1, 25_000 * scale(), 1000 * scale());
 }
 #[test]
 fn r1_smmuv3_probed_commands() {
-    probed_commands::<Smmu>(0x5112, 30_000 * scale(), 300 * scale());
+    probed_commands::<Smmu>(0x5112, 60_000 * scale(), 1000 * scale());
 }
 #[test]
 fn r1_vtd_probed_commands() {
-    probed_commands::<Vtd>(0x7d72, 15_000 * scale(), 300 * scale());
+    probed_commands::<Vtd>(0x7d72, 45_000 * scale(), 1000 * scale());
 }
 #[test]
 fn r1_amd_probed_commands() {
-    probed_commands::<Amd>(0xa3d2, 10_000 * scale(), 300 * scale());
+    probed_commands::<Amd>(0xa3d2, 25_000 * scale(), 1000 * scale());
 }
 #[test]
 fn r1_smmuv3_raw_words() {

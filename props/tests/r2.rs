@@ -49,15 +49,15 @@ where
 
 #[test]
 fn r2_smmuv3() {
-    r2::<Smmu>(0x5221, 12_000 * scale(), 150 * scale());
+    r2::<Smmu>(0x5221, 70_000 * scale(), 1000 * scale());
 }
 #[test]
 fn r2_vtd() {
-    r2::<Vtd>(0x7d22, 6_000 * scale(), 150 * scale());
+    r2::<Vtd>(0x7d22, 30_000 * scale(), 1000 * scale());
 }
 #[test]
 fn r2_amd() {
-    r2::<Amd>(0xa322, 5_000 * scale(), 150 * scale());
+    r2::<Amd>(0xa322, 25_000 * scale(), 1000 * scale());
 }
 
 // Exactness of the same-architecture round trip with the identity context

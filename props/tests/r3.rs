@@ -16,7 +16,7 @@ use iommu_inval_props::{
 fn r3_edge_ops_every_arch() {
     let caps = AllCaps::default();
     let mut t = Tally::default();
-    ok(run_cases(0x3333, 8_000 * scale(), 160, |u| {
+    ok(run_cases(0x3333, 12_000 * scale(), 160, |u| {
         let op = gen::any_op(u).map_err(|e| e.to_string())?;
         let v = check_r3_all(&op, &caps, &IdentityContext)?;
         for (arch, v) in ["smmuv3", "vtd", "amd"].iter().zip(v) {

@@ -14,7 +14,7 @@ use iommu_inval_props::{
 fn r4_all_pairs() {
     let caps = AllCaps::default();
     let mut t = Tally::default();
-    ok(run_cases(0x4444, 9_000 * scale(), 160, |u| {
+    ok(run_cases(0x4444, 45_000 * scale(), 160, |u| {
         let cmd: AnyCmd = u.arbitrary().map_err(|e| e.to_string())?;
         let topo = arbitrary_topology(u, &NamedIds::of(&cmd)).map_err(|e| e.to_string())?;
         for to in ArchId::ALL {
@@ -31,7 +31,25 @@ fn r4_all_pairs() {
     for from in ArchId::ALL {
         for to in ArchId::ALL {
             let n = t.get(&format!("{from} -> {to}"));
-            assert!(n >= 1000 * scale(), "{from} -> {to}: {n} cases");
+            assert!(n >= 10_000 * scale(), "{from} -> {to}: {n} cases");
+        }
+    }
+    // Every op of every source architecture, to every target.
+    fn ops_of(a: ArchId) -> &'static [&'static str] {
+        use iommu_inval_core::NativeCommand;
+        use iommu_inval_props::{Amd, Arch, Smmu, Vtd};
+        match a {
+            ArchId::Smmuv3 => <Smmu as Arch>::Cmd::op_names(),
+            ArchId::Vtd => <Vtd as Arch>::Cmd::op_names(),
+            ArchId::Amd => <Amd as Arch>::Cmd::op_names(),
+        }
+    }
+    for from in ArchId::ALL {
+        for op in ops_of(from) {
+            for to in ArchId::ALL {
+                let n = t.get(&format!("{from} -> {to} {op}"));
+                assert!(n >= 100 * scale(), "{from} {op} -> {to}: {n} cases");
+            }
         }
     }
 }
