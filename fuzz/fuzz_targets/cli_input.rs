@@ -41,7 +41,9 @@ fn check_line(line: &str, from: &Arch, words: usize) {
             let json = command_to_json(&cmd).to_string();
             match parse_native_json(from.id(), &json, cmd.word_count()) {
                 Ok(back) if back == cmd => {}
-                other => panic!("{ws:x?} decodes to {cmd:?}, prints {json}, which reads back as {other:?}"),
+                other => panic!(
+                    "{ws:x?} decodes to {cmd:?}, prints {json}, which reads back as {other:?}"
+                ),
             }
         }
     }
@@ -50,23 +52,33 @@ fn check_line(line: &str, from: &Arch, words: usize) {
         let json = command_to_json(&cmd).to_string();
         match parse_native_json(from.id(), &json, cmd.word_count()) {
             Ok(back) if back == cmd => {}
-            other => panic!("{line:?} encodes to {cmd:?}, prints {json}, which reads back as {other:?}"),
+            other => {
+                panic!("{line:?} encodes to {cmd:?}, prints {json}, which reads back as {other:?}")
+            }
         }
     }
     if let Ok(op) = parse_op_json(line) {
         let json = op_to_json(&op).to_string();
         match parse_op_json(&json) {
             Ok(back) if back == op => {}
-            other => panic!("op {line:?} parses as {op:?}, prints {json}, which parses as {other:?}"),
+            other => {
+                panic!("op {line:?} parses as {op:?}, prints {json}, which parses as {other:?}")
+            }
         }
     }
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&sel, rest)) = data.split_first() else { return };
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
     let from = Arch::new(arch_of(sel));
     let to = Arch::new(arch_of(sel >> 2));
-    let words = if from.id() == ArchId::Vtd && sel & 0x10 != 0 { 4 } else { 2 };
+    let words = if from.id() == ArchId::Vtd && sel & 0x10 != 0 {
+        4
+    } else {
+        2
+    };
     let text = String::from_utf8_lossy(rest);
     for line in text.lines().take(64) {
         check_line(line, &from, words);
@@ -74,18 +86,32 @@ fuzz_target!(|data: &[u8]| {
     let topo = Topology::from_json(&text).ok();
     if let Some(t) = &topo {
         let json = serde_json::to_string(t).unwrap_or_default();
-        assert_eq!(Topology::from_json(&json).as_ref(), Ok(t), "topology {json} does not reload");
+        assert_eq!(
+            Topology::from_json(&json).as_ref(),
+            Ok(t),
+            "topology {json} does not reload"
+        );
     }
     let ctx: &dyn Context = match &topo {
         Some(t) => t,
         None => &IdentityContext,
     };
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let mut io = Io { out: &mut out, err: &mut err, status: Default::default() };
+    let mut io = Io {
+        out: &mut out,
+        err: &mut err,
+        status: Default::default(),
+    };
     let lines = || Source::Lines(Box::new(rest));
     let plain = Opts::default();
-    let json = Opts { json: true, explain: false };
-    let explain = Opts { json: sel & 1 == 0, explain: true };
+    let json = Opts {
+        json: true,
+        explain: false,
+    };
+    let explain = Opts {
+        json: sel & 1 == 0,
+        explain: true,
+    };
     let r = match sel >> 5 {
         0 => run::decode(&from, words, plain, ctx, lines(), &mut io),
         1 => run::decode(&from, words, json, ctx, lines(), &mut io),
@@ -93,7 +119,18 @@ fuzz_target!(|data: &[u8]| {
         3 => run::lift(&from, words, json, ctx, lines(), &mut io),
         4 => run::lower(&to, explain, ctx, lines(), &mut io),
         5 => run::convert(&from, &to, words, explain, ctx, lines(), &mut io),
-        6 => run::decode(&from, words, json, ctx, Source::Raw { reader: Box::new(rest), offset: 0, count: None }, &mut io),
+        6 => run::decode(
+            &from,
+            words,
+            json,
+            ctx,
+            Source::Raw {
+                reader: Box::new(rest),
+                offset: 0,
+                count: None,
+            },
+            &mut io,
+        ),
         _ => Ok(()),
     };
     assert!(r.is_ok(), "in-memory I/O failed: {r:?}");

@@ -73,6 +73,18 @@ fn main() -> std::io::Result<()> {
     for i in 0..8 {
         write(dir, "convert", &format!("random-{i:02}"), &rng.bytes(160))?;
     }
+    // queues: a few register bytes, then guest memory (here: the vectors).
+    for (arch, set) in [SMMUV3, VTD, AMD].iter().enumerate() {
+        let mut d = vec![arch as u8];
+        d.extend(rng.bytes(40));
+        for (_, words, _) in set.iter() {
+            d.extend(le(words));
+        }
+        write(dir, "queues", &format!("vectors-{arch}"), &d)?;
+    }
+    for i in 0..6 {
+        write(dir, "queues", &format!("random-{i:02}"), &rng.bytes(600))?;
+    }
     let texts: [&str; 8] = [
         "# comment\n\n0x0000000100000012,0x0000000000001000\n  0X12 , 1000 # trailing\n",
         "0x12,0x1000,\n,,\n0xg,1\n00000000000000000012,0\n",

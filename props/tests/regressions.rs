@@ -142,3 +142,25 @@ fn dev_tlb_of_an_empty_domain_is_not_refused() {
         assert!(matches!(r, Ok(Ok(0))), "{name}: {r:?}");
     }
 }
+
+/// FINDINGS 5: the SMMUv3 queue geometry must not panic whatever its
+/// public fields hold (`Cmdq::new` clamps, a struct literal does not).
+#[test]
+fn smmu_cmdq_from_public_fields_does_not_panic() {
+    use iommu_inval_core::SliceMemory;
+    for (base, log2size) in [(0u64, 32u8), (0, 31), (0, 255), (u64::MAX & !0x1f, 4)] {
+        let r = std::panic::catch_unwind(|| {
+            let q = iommu_inval_arm::queue::Cmdq { base, log2size };
+            let mem = SliceMemory {
+                base: 0,
+                bytes: &[],
+            };
+            let _ = (q.entries(), q.ptr(7), q.entry_addr(1), q.pending(3, 1));
+            let _ = q.consume(&mem, 3, 1, |_, _| ());
+        });
+        assert!(
+            r.is_ok(),
+            "Cmdq {{ base: {base:#x}, log2size: {log2size} }} panics"
+        );
+    }
+}
