@@ -280,6 +280,12 @@ impl Footprint {
                         }
                         _ => b = b.with(Dim::Addr, a_lo, a_hi),
                     }
+                    // ATS and interrupt remapping serve non-secure streams only
+                    // (IHI0070 §3.9: STE.EATS is ignored for Secure streams), so
+                    // a Secure invalidation has nothing to remove there.
+                    if i.regime == Regime::Secure && (kind == KIND_DEV_TLB || kind == KIND_INTR_REMAP) {
+                        continue;
+                    }
                     let global = kind == KIND_DEV_TLB && i.global;
                     devices.for_each(|lo, hi| {
                         // A device without ATS has no device TLB: nothing to remove.
@@ -641,6 +647,14 @@ mod tests {
             ..Hints::default()
         });
         assert!(!Footprint::of_op(&Op::Inval(i), &IdentityContext).is_empty());
+    }
+
+    #[test]
+    fn secure_device_tlb_and_interrupt_entries_do_not_exist() {
+        let sec = Inval::new(Caches::DEV_TLB | Caches::INTR_REMAP | Caches::CONFIG_DEVICE).regime(Regime::Secure);
+        let f = Footprint::of_inval(&sec, &IdentityContext);
+        assert_eq!(f.boxes().len(), 1, "only the secure configuration remains");
+        assert_eq!(f.boxes()[0].get(Dim::Kind), (KIND_CONFIG_DEVICE, KIND_CONFIG_DEVICE));
     }
 
     #[test]

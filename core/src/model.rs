@@ -20,7 +20,10 @@
 //! | `INTR_REMAP` (interrupt remapping entries) | device, entry index (in `range`) |
 //!
 //! A device-tagged cache selected with [`DeviceSel::All`] means "every device
-//! of the domain" ([`DomainSel::One`]), or every device at all.
+//! of the domain" ([`DomainSel::One`]), or every device at all. The regime
+//! tags configuration and IOTLB entries; device TLBs and interrupt remapping
+//! entries exist for non-secure streams only (a `Secure` invalidation of them
+//! removes nothing; `Hyp` is the same as `Guest` for them).
 //!
 //! Ids are *generic*: domain ids and PASIDs as the [`Context`](crate::Context)
 //! names them, devices by PCI requester id (used as SMMU StreamID, VT-d
@@ -302,14 +305,17 @@ pub struct Prefetch {
 }
 
 /// Page-request group response code (PCIe PRG Response codes).
+///
+/// SMMUv3 CMD_PRI_RESP numbers them differently (IHI0070 §4.5.2): 0b00
+/// ResponseFailure, 0b01 InvalidRequest, 0b10 Success.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum RespCode {
     /// Success (PCIe 0h; SMMU resp 2).
     Success,
-    /// Invalid request (PCIe 1h; SMMU Deny, resp 0).
+    /// Invalid request (PCIe 1h; SMMU resp 1).
     Invalid,
-    /// Response failure (PCIe Fh; SMMU Fail, resp 1).
+    /// Response failure (PCIe Fh; SMMU resp 0).
     Failure,
 }
 
