@@ -42,6 +42,7 @@ use iommu_inval_core::footprint::{
 use iommu_inval_core::model::{Caches, DeviceSel, DomainSel, Op, Regime};
 use iommu_inval_core::{
     ArchId, Context, DecodeError, ErrorKind, FieldValue, LowerError, NativeCommand, Outcome, Sink,
+    Widened,
 };
 
 pub mod bodies;
@@ -586,6 +587,18 @@ pub fn may_refuse(target: ArchId, op: &Op, ctx: &dyn Context) -> bool {
     (i.caches.contains(Caches::DEV_TLB) && many_devices) || may_be_invalid(target, op)
 }
 
+/// A lowering that reports [`Widened::LEAF_HINT`] sent one command per leaf
+/// of `hints.leaf_shift` bytes, trusting the hint: its output is judged as
+/// [`Footprint::assuming_leaves`] of that size (core's definition).
+fn trusting_hint(op: &Op, out: &Outcome, fp: Footprint) -> Footprint {
+    match op {
+        Op::Inval(i) if out.widened.contains(Widened::LEAF_HINT) => {
+            fp.assuming_leaves(i.hints.leaf_shift)
+        }
+        _ => fp,
+    }
+}
+
 fn rel_str(r: &Relation) -> String {
     match r {
         Relation::Exact => "exact".into(),
@@ -726,7 +739,10 @@ fn lower_and_check<B: Arch>(
             Verdict::Exact
         });
     }
-    let got = project_for(B::ID, &Footprint::of_ops(lifted.iter(), ctx));
+    let got = project_for(
+        B::ID,
+        &trusting_hint(op, &out, Footprint::of_ops(lifted.iter(), ctx)),
+    );
     let rel = got.relation_to(want);
     let cmds_s: Vec<String> = cmds.iter().map(describe).collect();
     match rel {
@@ -794,7 +810,11 @@ pub fn check_r2<A: Arch>(cmd: &A::Cmd, ctx: &dyn Context) -> Result<Verdict, Str
         for c in &cmds {
             let (back, _) = lift_vec::<A>(c, ctx)
                 .map_err(|e| format!("lift of lowered {} fails: {e:?}", describe(c)))?;
-            got.extend(&Footprint::of_ops(back.iter(), ctx));
+            got.extend(&trusting_hint(
+                op,
+                &out,
+                Footprint::of_ops(back.iter(), ctx),
+            ));
             if !matches!(op, Op::Inval(_)) {
                 relifted_other.extend(back);
             }
