@@ -164,3 +164,16 @@ fn smmu_cmdq_from_public_fields_does_not_panic() {
         );
     }
 }
+
+/// FINDINGS 6: a Secure op has no device-TLB entries (core 02211bb), so
+/// SMMUv3 emitting a non-secure ATC_INV for one must at least report it.
+#[test]
+fn smmu_secure_dev_tlb_is_not_a_silent_superset() {
+    let op = Op::Inval(
+        Inval::new(Caches::DEV_TLB)
+            .regime(Regime::Secure)
+            .device(DeviceSel::One(0)),
+    );
+    let r = check_r3::<Smmu>(&op, &Default::default(), &IdentityContext);
+    assert!(r.is_ok(), "{r:?}");
+}
