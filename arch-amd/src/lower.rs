@@ -14,7 +14,9 @@
 //! 3. device TLBs: INVALIDATE_IOTLB_PAGES per ATS-enabled device.
 //!
 //! The completion after the last phase is the caller's own `Sync` (which
-//! lowers to exactly one COMPLETION_WAIT): nothing moves across it.
+//! lowers to exactly one COMPLETION_WAIT): nothing moves across it. This is
+//! a deliberate deviation from the seed order, which ended with a trailing
+//! COMPLETION_WAIT; see [`lower`] for the reason.
 //!
 //! Whatever AMD-Vi cannot name exactly is widened to the narrowest safe
 //! scope and reported in [`Outcome::widened`]; the fallback of phases 1 and
@@ -275,9 +277,23 @@ impl Emitter<'_> {
 
 /// Lower one generic operation to AMD-Vi commands written to `out`.
 ///
-/// * `Inval`: see the module docs; a `Regime::Secure` invalidation is
-///   dropped (AMD-Vi has no secure regime), as are device TLBs on a host
-///   without ATS and devices whose ATS is disabled.
+/// * `Inval`: up to three phases (configuration, IOMMU TLB, device TLBs;
+///   see the module docs) with a fencing COMPLETION_WAIT (`f` = 1) between
+///   two non-empty phases. A `Regime::Secure` invalidation is dropped whole
+///   (AMD-Vi has no secure regime, and device TLBs and interrupt entries
+///   serve non-secure requests only); `Regime::Hyp` lowers device TLBs and
+///   interrupt entries as `Guest` does (they are not regime-tagged). Device
+///   TLBs on a host without ATS and devices whose ATS is disabled are
+///   dropped too.
+///
+///   **Deliberate deviation (no trailing COMPLETION_WAIT):** the seed order
+///   was "configuration, COMPLETION_WAIT, IOMMU pages, COMPLETION_WAIT,
+///   IOTLB pages, COMPLETION_WAIT". No wait is emitted after the last
+///   phase: the caller's next `Sync` is that completion. A trailing wait
+///   would make a single native command (e.g. one INVALIDATE_IOTLB_PAGES)
+///   round-trip to two commands, and would add an output sync that no input
+///   sync asked for (DESIGN.md rule 3: every input sync becomes exactly one
+///   output sync); batched invalidations would also pay one wait each.
 /// * `Sync` → one COMPLETION_WAIT; `sev`, `drain_page_requests` or a store
 ///   address that is not 8-byte aligned below 2^52 → `NoEquivalent`.
 /// * `Prefetch` → PREFETCH_IOMMU_PAGES (inv = 0); configuration-only,
@@ -447,7 +463,7 @@ fn lower_page_response(
 /// says its ATS is disabled. Such a device has no device TLB, and an ATS
 /// invalidation sent to it would only end in IOTLB_INV_TIMEOUT; the skip is
 /// reported in `Outcome::dropped`.
-fn has_dev_tlb<C: Context + ?Sized>(_devs: &DevSet, ctx: &C, d: u16) -> bool {
+fn has_dev_tlb<C: Context + ?Sized>(ctx: &C, d: u16) -> bool {
     ctx.ats_enabled(d.into())
 }
 
@@ -503,23 +519,17 @@ fn lower_inval<C: Context + ?Sized>(
     ctx: &C,
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {
+    if i.regime == Regime::Secure {
+        // AMD-Vi has no secure regime: secure IOTLB and configuration entries
+        // do not exist, and device TLBs (ATS) and interrupt remapping serve
+        // non-secure requests only (PCIe ATS has no secure translation;
+        // IHI0070 §3.9 for the model's convention). Nothing to remove.
+        return Ok(Outcome {
+            dropped: Some("AMD-Vi has no secure regime (no secure IOTLB, configuration, device TLB or interrupt entries)"),
+            ..Outcome::default()
+        });
+    }
     let mut dropped = None;
-    let secure;
-    let i = if i.regime == Regime::Secure {
-        // Secure IOTLB and configuration entries do not exist on AMD-Vi; the
-        // device TLB and interrupt remapping entries are not regime-tagged
-        // and are still invalidated.
-        let mut rest = *i;
-        rest.caches.remove(Caches::IOTLB | Caches::CONFIG);
-        rest.regime = Regime::Guest;
-        if i.caches.intersects(Caches::IOTLB | Caches::CONFIG) {
-            dropped = Some("AMD-Vi has no secure regime");
-        }
-        secure = rest;
-        &secure
-    } else {
-        i
-    };
     let cap = caps.max_cmds.max(1);
     let config = i.caches.intersects(Caches::CONFIG);
     let intr = i.caches.contains(Caches::INTR_REMAP);
@@ -609,8 +619,6 @@ fn lower_inval<C: Context + ?Sized>(
             need_all = true;
         }
     }
-    let stages_n = usize::from(s1) + usize::from(s2);
-    let tlb_plan = plan_range(&i.range, cap / stages_n.max(1));
 
     // Phase 3 (device TLBs): checked before anything is written.
     let mut ats_devs = 0usize;
@@ -618,7 +626,7 @@ fn lower_inval<C: Context + ?Sized>(
     let mut dev_gn = None;
     if dev_tlb {
         if !caps.ats {
-            dropped = dropped.or(Some("host without ATS: no device TLBs"));
+            dropped = Some("host without ATS: no device TLBs");
         } else {
             match devs {
                 DevSet::Unknown => {
@@ -635,7 +643,7 @@ fn lower_inval<C: Context + ?Sized>(
                 _ => {}
             }
             devs.for_each(ctx, &mut |d| {
-                ats_devs += usize::from(has_dev_tlb(&devs, ctx, d));
+                ats_devs += usize::from(has_dev_tlb(ctx, d));
                 Ok(())
             })?;
             if ats_devs > cap {
@@ -644,20 +652,24 @@ fn lower_inval<C: Context + ?Sized>(
                 ));
             }
             if ats_devs < devs.count() {
-                dropped = dropped.or(Some("devices without ATS have no device TLB"));
+                dropped = Some("devices without ATS have no device TLB");
             }
+        }
+        // No ATS device reached (an empty domain, ATS disabled): nothing is
+        // emitted, so nothing is widened.
+        if ats_devs > 0 {
             dev_gn = match i.pasid {
                 PasidSel::One(p)
                     if !i.global && caps.guest_translation && p <= pasid_limit(caps, 16) =>
                 {
-                    Some(p as u16)
+                    u16::try_from(p).ok()
                 }
-                PasidSel::All => None,
-                _ => {
-                    widened |= Widened::PASID;
-                    None
-                }
+                _ => None,
             };
+            if dev_gn.is_none() && i.pasid != PasidSel::All {
+                // gn = 0 reaches every PASID (an ATS request without PASID prefix).
+                widened |= Widened::PASID;
+            }
             let p = plan_range(&i.range, cap / ats_devs.max(1));
             widened |= p.widened;
             dev_plan = Some(p);
@@ -700,6 +712,8 @@ fn lower_inval<C: Context + ?Sized>(
         }
         if iotlb {
             e.fence_if_pending()?;
+            let stages_n = usize::from(s1) + usize::from(s2);
+            let tlb_plan = plan_range(&i.range, cap / stages_n.max(1));
             widened |= tlb_plan.widened;
             let pde = !i.leaf_only();
             let mut each = |gn: bool, pasid: u32| {
@@ -731,7 +745,7 @@ fn lower_inval<C: Context + ?Sized>(
             None => (false, 0),
         };
         devs.for_each(ctx, &mut |device_id| {
-            if !has_dev_tlb(&devs, ctx, device_id) {
+            if !has_dev_tlb(ctx, device_id) {
                 return Ok(());
             }
             plan.for_each(|address, s| {

@@ -348,20 +348,40 @@ fn lower_stage1_and_stage2() {
     // Secure: dropped.
     let (out, o) = low(Op::Inval(s1.regime(Regime::Secure)), &caps, &ctx);
     assert!(out.is_empty() && o.dropped.is_some());
-    // ... but device TLBs and interrupt entries are not regime-tagged: kept.
+    // ... and so are device TLBs and interrupt entries: they serve
+    // non-secure requests only, so a secure invalidation removes nothing.
     let sec = Inval::new(Caches::IOTLB | Caches::DEV_TLB | Caches::INTR_REMAP)
         .regime(Regime::Secure)
         .device(DeviceSel::One(5));
-    let (out, o) = low(Op::Inval(sec), &caps, &ctx);
-    assert_eq!(
-        out.iter().map(|c| c.encode()).collect::<Vec<_>>(),
-        [
-            [0x5000_0000_0000_0005, 0],
-            [0x1000_0000_0000_0004, 0],
-            [0x4000_0000_0000_0005, 0x7fff_ffff_ffff_f001]
-        ]
-    );
-    assert!(o.dropped.is_some());
+    for caches in [
+        Caches::DEV_TLB,
+        Caches::INTR_REMAP,
+        Caches::CONFIG_DEVICE,
+        sec.caches,
+    ] {
+        let (out, o) = low(Op::Inval(Inval { caches, ..sec }), &caps, &ctx);
+        assert!(out.is_empty(), "{caches:?}: {out:?}");
+        assert_eq!((o.emitted, o.widened), (0, Widened::empty()));
+        assert!(o.dropped.is_some(), "{caches:?}");
+    }
+    // Device TLBs and interrupt entries are not regime-tagged: Hyp lowers as Guest.
+    let dev = Inval::new(Caches::DEV_TLB | Caches::INTR_REMAP).device(DeviceSel::One(5));
+    for regime in [Regime::Guest, Regime::Hyp] {
+        let (out, o) = low(Op::Inval(dev.regime(regime)), &caps, &ctx);
+        assert_eq!(
+            out.iter().map(|c| c.encode()).collect::<Vec<_>>(),
+            [
+                // INVALIDATE_INTERRUPT_TABLE, DeviceID 5 (opcode 5 in bits 63:60).
+                [0x5000_0000_0000_0005, 0],
+                // COMPLETION_WAIT f = 1 (bit 2).
+                [0x1000_0000_0000_0004, 0],
+                // INVALIDATE_IOTLB_PAGES DeviceID 5, gn = 0, s = 1, all addresses.
+                [0x4000_0000_0000_0005, 0x7fff_ffff_ffff_f001]
+            ],
+            "{regime:?}"
+        );
+        assert!(o.is_exact(), "{regime:?}: {o:?}");
+    }
     // A domain the topology has no AMD id for.
     let (out, o) = low(Op::Inval(s1.domain(DomainSel::One(3))), &caps, &topo());
     assert_eq!(out, [Command::InvalidateIommuAll(InvalidateIommuAll)]);
@@ -486,6 +506,16 @@ fn lower_device_tlb() {
     let (out, o) = low(Op::Inval(dom), &caps, &topo());
     assert_eq!(out.len(), 1);
     assert!(o.dropped.is_some());
+    // A known domain without devices has no device TLB: nothing to emit,
+    // nothing widened (not even the 20-bit PASID), not refused.
+    let empty = Inval::new(Caches::DEV_TLB)
+        .regime(Regime::Hyp)
+        .domain(DomainSel::One(3))
+        .pasid(PasidSel::One(890_713))
+        .range(span(0, 0x100_0000));
+    let (out, o) = low(Op::Inval(empty), &caps, &topo());
+    assert!(out.is_empty());
+    assert_eq!(o, Outcome::default());
     // Host without ATS: dropped.
     let (out, o) = low(Op::Inval(d), &Caps { ats: false, ..caps }, &ctx);
     assert!(out.is_empty() && o.dropped.is_some());
