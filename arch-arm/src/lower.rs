@@ -15,7 +15,8 @@
 //!   else `S12_VMALL`), `S12_VMALL` for all addresses; both stages of a whole
 //!   domain are one `S12_VMALL`.
 //! * **Ranges**: with [`Caps::range_inval`], the fewest
-//!   `(num + 1) * 2^scale`-granule commands ([`SmmuChunks`]) in the granule
+//!   `(num + 1) * 2^scale`-granule commands (the greedy split of
+//!   [`SmmuChunks`](iommu_inval_core::range::SmmuChunks)) in the granule
 //!   of [`Hints::tg_shift`] (4 KiB when unknown: the host's own page tables
 //!   decide, and the VT-d/AMD-Vi tables every lift comes from are 4 KiB);
 //!   `ttl` from [`Hints::level`] when the granule matches. A one-granule
@@ -24,8 +25,10 @@
 //!   4 KiB page of the granule. Without range support: one `tg = 0`
 //!   command per leaf page ([`Hints::leaf_shift`], else 4 KiB), as Linux
 //!   does without RIL; the hint promises leaves of that size, so a command
-//!   anywhere in a leaf removes it (a footprint, which counts a `tg = 0`
-//!   command as its 4 KiB page, shows less than the hardware removes). Above
+//!   anywhere in a leaf removes it. A footprint counts a `tg = 0` command as
+//!   its 4 KiB page, so leaves above 4 KiB are reported as
+//!   [`Widened::LEAF_HINT`]: judge the output by
+//!   `Footprint::assuming_leaves(leaf_shift)`. Above
 //!   [`Caps::max_cmds`] commands: one ASID-/VMID-wide command
 //!   ([`Widened::CAP`]).
 //! * **EL2 / EL3** regimes: `CMD_TLBI_EL2_*` / `EL3_*`.
@@ -35,7 +38,9 @@
 //!   commands also remove the stream's CDs ([`Widened::CACHES`] when only
 //!   the STE was asked).
 //! * **Device TLB**: one `CMD_ATC_INV` per device with ATS, the smallest
-//!   aligned `2^size`-page span covering the range.
+//!   aligned `2^size`-page span covering the range. A `Regime::Secure`
+//!   device-TLB invalidation is dropped: ATS is not supported for Secure
+//!   streams (IHI0070 §3.9), so there is nothing to invalidate.
 //! * An invalidation spanning configuration, IOTLB and device TLB is emitted
 //!   as config, `CMD_SYNC`, TLBI, `CMD_SYNC`, ATC_INV, `CMD_SYNC` (the order
 //!   of the seed proposal's host driver, and IHI0070 §4.5.1's "first
@@ -56,9 +61,7 @@ use iommu_inval_core::model::{
     Regime, RespCode, Stages, StallAction, Sync, Widened,
 };
 use iommu_inval_core::native::ArchId;
-use iommu_inval_core::range::{
-    covering_block, page_count, pages, plan_aligned, AddrRange, Plan, SmmuChunks,
-};
+use iommu_inval_core::range::{covering_block, page_count, pages, plan_aligned, AddrRange, Plan};
 use iommu_inval_core::sink::Sink;
 
 /// What the host SMMU implements (SMMU_IDR0/1/3).
@@ -424,16 +427,125 @@ fn ste_level<C: Context + ?Sized>(
 
 // ----------------------------------------------------------------- IOTLB --
 
-/// Builds one address-based TLBI from (address, num, scale, ttl, tg).
-type MkVa<'a> = &'a dyn Fn(u64, u8, u8, u8, u8) -> Command;
+/// The address-based TLBI a span becomes: a plain value, so that building a
+/// command is a direct match, not a call through a closure.
+#[derive(Debug, Clone, Copy)]
+enum VaCmd {
+    /// CMD_TLBI_NH_VA.
+    NhVa { vmid: u16, asid: u16 },
+    /// CMD_TLBI_NH_VAA.
+    NhVaa { vmid: u16 },
+    /// CMD_TLBI_EL3_VA.
+    El3,
+    /// CMD_TLBI_EL2_VA.
+    El2Va { asid: u16 },
+    /// CMD_TLBI_EL2_VAA.
+    El2Vaa,
+    /// CMD_TLBI_S2_IPA.
+    S2Ipa { vmid: u16 },
+}
 
-/// Cover `r` with address-based TLBIs built by `mk`, or fall back to `wide`.
+impl VaCmd {
+    #[inline(always)]
+    fn make(self, leaf: bool, address: u64, num: u8, scale: u8, ttl: u8, tg: u8) -> Command {
+        match self {
+            VaCmd::NhVa { vmid, asid } => Command::TlbiNhVa(TlbiNhVa {
+                num,
+                scale,
+                vmid,
+                asid,
+                leaf,
+                ttl,
+                tg,
+                address,
+            }),
+            VaCmd::NhVaa { vmid } => Command::TlbiNhVaa(TlbiNhVaa {
+                num,
+                scale,
+                vmid,
+                leaf,
+                ttl,
+                tg,
+                address,
+            }),
+            VaCmd::El3 => Command::TlbiEl3Va(TlbiEl3Va {
+                num,
+                scale,
+                leaf,
+                ttl,
+                tg,
+                address,
+            }),
+            VaCmd::El2Va { asid } => Command::TlbiEl2Va(TlbiEl2Va {
+                num,
+                scale,
+                asid,
+                leaf,
+                ttl,
+                tg,
+                address,
+            }),
+            VaCmd::El2Vaa => Command::TlbiEl2Vaa(TlbiEl2Vaa {
+                num,
+                scale,
+                leaf,
+                ttl,
+                tg,
+                address,
+            }),
+            VaCmd::S2Ipa { vmid } => Command::TlbiS2Ipa(TlbiS2Ipa {
+                num,
+                scale,
+                vmid,
+                leaf,
+                ttl,
+                tg,
+                address,
+            }),
+        }
+    }
+}
+
+/// One step of the greedy `(num + 1) * 2^scale` decomposition of
+/// [`SmmuChunks`](iommu_inval_core::range::SmmuChunks) on a count of `n` (> 0) granules: `(k, s)` with
+/// `k = num + 1` in 1..=32 and `s = scale` in 0..=31 (IHI0070 §4.4.1.1).
+#[inline(always)]
+const fn ril_step(n: u64) -> (u64, u32) {
+    let bits = 64 - n.leading_zeros();
+    let s = if bits > 36 {
+        31
+    } else {
+        bits.saturating_sub(5)
+    };
+    let k = n >> s;
+    (if k > 32 { 32 } else { k }, s)
+}
+
+/// Commands the range lowering of `n` granules takes (a one-granule chunk
+/// costs `single`), counted without building any; `None` above `cap`.
+#[inline]
+fn ril_cost(mut n: u64, single: usize, cap: usize) -> Option<usize> {
+    let mut cost = 0usize;
+    while n != 0 {
+        let (k, s) = ril_step(n);
+        cost += if k == 1 && s == 0 { single } else { 1 };
+        if cost > cap {
+            return None;
+        }
+        n -= k << s;
+    }
+    Some(cost)
+}
+
+/// Cover `r` with address-based TLBIs of kind `va`, or fall back to `wide`
+/// above the cap. One pass: the command count is known arithmetically
+/// before anything is emitted.
 fn tlbi_span(
     r: &AddrRange,
     hints: &Hints,
     leaf: bool,
     caps: &Caps,
-    mk: MkVa<'_>,
+    va: VaCmd,
     wide: Command,
     o: &mut Out<'_>,
 ) -> Result<(), LowerError> {
@@ -455,38 +567,42 @@ fn tlbi_span(
         } else {
             0
         };
-        let single_cost = if effective_ttl(ttl, tg) == 0 {
-            1usize << (g - 12)
+        // num = scale = ttl = 0 with tg is ILLEGAL (IHI0070 §4.4.1.1): a
+        // one-granule chunk without a level becomes tg = 0 pages.
+        let pages_per_granule = 1u64 << (g - 12);
+        let single_tg0 = effective_ttl(ttl, tg) == 0;
+        let single_cost = if single_tg0 {
+            pages_per_granule as usize
         } else {
             1
         };
-        let chunks = SmmuChunks::new(r, g);
-        let mut cost = 0usize;
-        for c in chunks.clone() {
-            cost += if c.num == 0 && c.scale == 0 {
-                single_cost
-            } else {
-                1
-            };
-            if cost > caps.cap() {
-                return fallback(o);
-            }
+        let aligned = r.align_out(g);
+        // At most 2^64 bytes: at most 2^52 granules, which fits.
+        let granules = u64::try_from(aligned.size() >> g).unwrap_or(u64::MAX);
+        if ril_cost(granules, single_cost, caps.cap()).is_none() {
+            return fallback(o);
         }
-        if r.align_out(g) != *r {
+        if aligned != *r {
             o.widen(Widened::RANGE);
         }
-        for c in chunks {
-            if c.num == 0 && c.scale == 0 && effective_ttl(ttl, tg) == 0 {
-                // num = scale = ttl = 0 with tg is ILLEGAL (IHI0070 §4.4.1.1).
-                for p in 0..(1u64 << (g - 12)) {
-                    o.push(mk(c.addr + (p << 12), 0, 0, 0, 0))?;
+        let (mut n, mut addr) = (granules, aligned.first());
+        while n != 0 {
+            let (k, s) = ril_step(n);
+            if k == 1 && s == 0 && single_tg0 {
+                for p in 0..pages_per_granule {
+                    o.push(va.make(leaf, addr.wrapping_add(p << 12), 0, 0, 0, 0))?;
                 }
             } else {
-                o.push(mk(c.addr, c.num, c.scale, ttl, tg))?;
+                o.push(va.make(leaf, addr, (k - 1) as u8, s as u8, ttl, tg))?;
             }
+            n -= k << s;
+            // Wraps only past the last chunk of a range ending at 2^64.
+            addr = addr.wrapping_add((k << s) << g);
         }
         Ok(())
     } else {
+        // Without RIL: one tg = 0 command per leaf of the hinted size, as
+        // Linux does; a command anywhere in a leaf removes the whole leaf.
         let shift = if (12..64).contains(&hints.leaf_shift) {
             u32::from(hints.leaf_shift)
         } else {
@@ -495,11 +611,16 @@ fn tlbi_span(
         if page_count(r, shift) > caps.cap() as u128 {
             return fallback(o);
         }
+        if shift > 12 {
+            // The footprint of a tg = 0 command is its 4 KiB page: the
+            // output covers the request only if the hint is true.
+            o.widen(Widened::LEAF_HINT);
+        }
         if r.align_out(shift) != *r {
             o.widen(Widened::RANGE);
         }
         for a in pages(r, shift) {
-            o.push(mk(a, 0, 0, 0, 0))?;
+            o.push(va.make(leaf, a, 0, 0, 0, 0))?;
         }
         Ok(())
     }
@@ -546,17 +667,15 @@ fn lower_tlb<C: Context + ?Sized>(
                     }
                     return o.push(TlbiEl3All {});
                 }
-                let mk = |address, num, scale, ttl, tg| {
-                    Command::TlbiEl3Va(TlbiEl3Va {
-                        num,
-                        scale,
-                        leaf,
-                        ttl,
-                        tg,
-                        address,
-                    })
-                };
-                return tlbi_span(&i.range, &i.hints, leaf, caps, &mk, TlbiEl3All {}.into(), o);
+                return tlbi_span(
+                    &i.range,
+                    &i.hints,
+                    leaf,
+                    caps,
+                    VaCmd::El3,
+                    TlbiEl3All {}.into(),
+                    o,
+                );
             }
             let asid = s1_asid(i, DomainSel::All, caps, ctx, o);
             let wide: Command = match asid {
@@ -569,26 +688,11 @@ fn lower_tlb<C: Context + ?Sized>(
                 }
                 return o.push(wide);
             }
-            let mk = |address, num, scale, ttl, tg| match asid {
-                Some(asid) => Command::TlbiEl2Va(TlbiEl2Va {
-                    num,
-                    scale,
-                    asid,
-                    leaf,
-                    ttl,
-                    tg,
-                    address,
-                }),
-                None => Command::TlbiEl2Vaa(TlbiEl2Vaa {
-                    num,
-                    scale,
-                    leaf,
-                    ttl,
-                    tg,
-                    address,
-                }),
+            let va = match asid {
+                Some(asid) => VaCmd::El2Va { asid },
+                None => VaCmd::El2Vaa,
             };
-            return tlbi_span(&i.range, &i.hints, leaf, caps, &mk, wide, o);
+            return tlbi_span(&i.range, &i.hints, leaf, caps, va, wide, o);
         }
     }
 
@@ -669,28 +773,11 @@ fn lower_tlb<C: Context + ?Sized>(
             None => TlbiNhAll { vmid }.into(),
         };
         if span {
-            let mk = |address, num, scale, ttl, tg| match asid {
-                Some(asid) => Command::TlbiNhVa(TlbiNhVa {
-                    num,
-                    scale,
-                    vmid,
-                    asid,
-                    leaf,
-                    ttl,
-                    tg,
-                    address,
-                }),
-                None => Command::TlbiNhVaa(TlbiNhVaa {
-                    num,
-                    scale,
-                    vmid,
-                    leaf,
-                    ttl,
-                    tg,
-                    address,
-                }),
+            let va = match asid {
+                Some(asid) => VaCmd::NhVa { vmid, asid },
+                None => VaCmd::NhVaa { vmid },
             };
-            tlbi_span(&i.range, &i.hints, leaf, caps, &mk, wide, o)?;
+            tlbi_span(&i.range, &i.hints, leaf, caps, va, wide, o)?;
         } else {
             if leaf {
                 o.widen(Widened::LEAF);
@@ -699,24 +786,13 @@ fn lower_tlb<C: Context + ?Sized>(
         }
     }
     if s2 {
-        let mk = |address, num, scale, ttl, tg| {
-            Command::TlbiS2Ipa(TlbiS2Ipa {
-                num,
-                scale,
-                vmid,
-                leaf,
-                ttl,
-                tg,
-                address,
-            })
-        };
         let before = o.o.widened;
         tlbi_span(
             &i.range,
             &i.hints,
             leaf,
             caps,
-            &mk,
+            VaCmd::S2Ipa { vmid },
             TlbiS12Vmall { vmid }.into(),
             o,
         )?;
@@ -793,6 +869,13 @@ fn lower_dev_tlb<C: Context + ?Sized>(
     ctx: &C,
     o: &mut Out<'_>,
 ) -> Result<(), LowerError> {
+    if i.regime == Regime::Secure {
+        // Device TLBs hold non-secure translations only: "ATS is not
+        // supported for Secure streams" (IHI0070 §3.9). A Hyp regime lowers
+        // like Guest (the entries are not regime-tagged).
+        o.drop_part("ATS is not supported for Secure streams (IHI0070 §3.9)");
+        return Ok(());
+    }
     if !caps.ats {
         o.drop_part("host SMMU has no ATS");
         return Ok(());

@@ -52,11 +52,17 @@ const ERR_SHIFT: u32 = 24;
 const ERR_MASK: u32 = 0x7f << ERR_SHIFT;
 
 /// A command queue: base address and size.
+///
+/// The fields are public, so any value can be met: every method reads them
+/// as the SMMU reads SMMU_CMDQ_BASE (IHI0070 §6.3.26), with `log2size`
+/// above [`MAX_LOG2SIZE`] taken as 19 and `base` aligned down to the queue
+/// size; no method can panic or overflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cmdq {
-    /// Guest physical address of entry 0.
+    /// Guest physical address of entry 0 (read aligned down to the queue
+    /// size, at least 32 bytes).
     pub base: u64,
-    /// log2 of the number of entries (0..=19).
+    /// log2 of the number of entries (0..=19; larger values read as 19).
     pub log2size: u8,
 }
 
@@ -110,14 +116,33 @@ impl Cmdq {
         Cmdq::new(reg & 0x00ff_ffff_ffff_ffe0, (reg & 0x1f) as u8)
     }
 
+    /// The effective log2 of the number of entries: `log2size` clamped to
+    /// [`MAX_LOG2SIZE`].
+    pub const fn log2_entries(&self) -> u32 {
+        if self.log2size > MAX_LOG2SIZE {
+            MAX_LOG2SIZE as u32
+        } else {
+            self.log2size as u32
+        }
+    }
+
+    /// The effective base: `base` aligned down to the queue size (at least
+    /// 32 bytes), as [`Cmdq::new`] stores it.
+    pub const fn effective_base(&self) -> u64 {
+        // 16 << 19 at most: no overflow.
+        let bytes = 16u64 << self.log2_entries();
+        let align = if bytes < 32 { 32 } else { bytes };
+        self.base & !(align - 1)
+    }
+
     /// Number of entries.
     pub const fn entries(&self) -> u32 {
-        1 << self.log2size
+        1 << self.log2_entries()
     }
 
     /// The RD/WR part of a PROD or CONS value: index and wrap bit.
     pub const fn ptr(&self, reg: u32) -> u32 {
-        reg & ((2u32 << self.log2size) - 1)
+        reg & ((2u32 << self.log2_entries()) - 1)
     }
 
     /// The entry index of a PROD or CONS value.
@@ -150,7 +175,8 @@ impl Cmdq {
 
     /// Guest address of the entry `ptr` points at.
     pub const fn entry_addr(&self, ptr: u32) -> u64 {
-        self.base + ((self.index(ptr) as u64) << 4)
+        // The aligned base has the index bits clear: OR cannot overflow.
+        self.effective_base() | ((self.index(ptr) as u64) << 4)
     }
 
     /// Fetch and decode the command at `ptr`.
@@ -290,5 +316,48 @@ mod tests {
         assert_eq!(q.pending(0b110, 0b110), 0);
         assert!(q.is_full(0b110, 0b010) && !q.is_full(0b110, 0b110));
         assert_eq!(q.entry_addr(0b111), 0x30);
+    }
+
+    /// FINDINGS 5: struct literals out of the architected range read as the
+    /// SMMU reads SMMU_CMDQ_BASE (LOG2SIZE ≤ 19, ADDR aligned to the size).
+    #[test]
+    fn out_of_range_fields_are_clamped() {
+        for lg in [19u8, 20, 31, 32, 255] {
+            let q = Cmdq {
+                base: 0,
+                log2size: lg,
+            };
+            assert_eq!(q.entries(), 1 << 19, "{lg}");
+            assert_eq!(q.ptr(u32::MAX), (1 << 20) - 1, "{lg}");
+            assert_eq!(q.index(u32::MAX), (1 << 19) - 1, "{lg}");
+            // Full: same index, other wrap bit.
+            assert_eq!(q.pending(1 << 19, 0), 1 << 19, "{lg}");
+            assert!(q.is_full(1 << 19, 0));
+            assert_eq!(q.advance((1 << 20) - 1), 0, "{lg}");
+        }
+        // 16 entries (256 bytes): base aligned down to 0x100.
+        let q = Cmdq {
+            base: !0x1f,
+            log2size: 4,
+        };
+        assert_eq!(q.effective_base(), 0xffff_ffff_ffff_ff00);
+        assert_eq!(q.entry_addr(1), 0xffff_ffff_ffff_ff10);
+        assert_eq!(q.entry_addr(15), 0xffff_ffff_ffff_fff0);
+        assert_eq!(q.entry_addr(16), 0xffff_ffff_ffff_ff00);
+        // One entry: 32-byte alignment, as SMMU_CMDQ_BASE.ADDR[4:0] are 0.
+        let q = Cmdq {
+            base: 0x1234_5678,
+            log2size: 0,
+        };
+        assert_eq!(q.entry_addr(1), 0x1234_5660);
+        assert_eq!(q.advance(0), 1);
+        assert_eq!(q.advance(1), 0);
+        // A literal and `new` agree.
+        assert_eq!(Cmdq::new(0x1234_5678, 40), Cmdq::new(0x1234_5678, 19));
+        let lit = Cmdq {
+            base: 0x1234_5678,
+            log2size: 40,
+        };
+        assert_eq!(lit.entry_addr(3), Cmdq::new(0x1234_5678, 40).entry_addr(3));
     }
 }

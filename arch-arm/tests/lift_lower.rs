@@ -313,11 +313,146 @@ fn without_range_support_one_command_per_page_then_asid_wide() {
     let (v, o) = low(Op::Inval(s1(5, 0x1000, 37 * 4096)), caps, &IdentityContext);
     assert_eq!(v, [Command::from(TlbiNhAsid { vmid: 1, asid: 5 })]);
     assert_eq!(o.widened, Widened::CAP | Widened::RANGE);
-    // A 2 MiB leaf hint: one command per 2 MiB block.
+    // A 2 MiB leaf hint: one command per 2 MiB block, trusting the hint
+    // (reported as LEAF_HINT: the footprint of a tg = 0 command is 4 KiB).
     let mut i = s1(5, 0x20_0000, 0x40_0000);
     i.hints.leaf_shift = 21;
-    let (v, _) = low(Op::Inval(i), caps, &IdentityContext);
-    assert_eq!(v.len(), 2);
+    let (v, o) = low(Op::Inval(i), caps, &IdentityContext);
+    let va = |address| {
+        Command::from(TlbiNhVa {
+            num: 0,
+            scale: 0,
+            vmid: 1,
+            asid: 5,
+            leaf: false,
+            ttl: 0,
+            tg: 0,
+            address,
+        })
+    };
+    assert_eq!(v, [va(0x20_0000), va(0x40_0000)]);
+    assert_eq!(o.widened, Widened::LEAF_HINT);
+    // Judged as core says: the lift's footprint with 2 MiB leaves is the request.
+    let mut ops = Vec::new();
+    for c in &v {
+        lift(c, &IdentityContext, &mut ops).unwrap();
+    }
+    let got = iommu_inval_core::footprint::Footprint::of_ops(&ops, &IdentityContext);
+    let want = iommu_inval_core::footprint::Footprint::of_inval(&i, &IdentityContext);
+    assert!(!got.covers(&want));
+    assert!(got.assuming_leaves(21).same_as(&want));
+    // An unaligned start: the first leaf is whole, RANGE too.
+    let mut i = s1(5, 0x30_0000, 0x20_0000);
+    i.hints.leaf_shift = 21;
+    let (v, o) = low(Op::Inval(i), caps, &IdentityContext);
+    assert_eq!(v, [va(0x20_0000), va(0x40_0000)]);
+    assert_eq!(o.widened, Widened::LEAF_HINT | Widened::RANGE);
+    // A 4 KiB leaf hint steps by 4 KiB: exact, no LEAF_HINT.
+    let mut i = s1(5, 0x20_0000, 0x2000);
+    i.hints.leaf_shift = 12;
+    let (v, o) = low(Op::Inval(i), caps, &IdentityContext);
+    assert_eq!(v, [va(0x20_0000), va(0x20_1000)]);
+    assert!(o.is_exact());
+    // Above the cap (17 leaves of 64 KiB > 16): NH_ASID, no LEAF_HINT.
+    let mut i = s1(5, 0x10_0000, 17 << 16);
+    i.hints.leaf_shift = 16;
+    let (v, o) = low(Op::Inval(i), caps, &IdentityContext);
+    assert_eq!(v, [Command::from(TlbiNhAsid { vmid: 1, asid: 5 })]);
+    assert_eq!(o.widened, Widened::CAP | Widened::RANGE);
+}
+
+/// The single-pass range lowering counts commands before emitting: exactly
+/// at the cap it emits the chunks, one above it the ASID-wide command.
+#[test]
+fn range_cap_is_counted_before_emitting() {
+    // 0x1_0821 pages of 4 KiB (greedy: 16*2^12 = 0x1_0000, 16*2^7 = 0x800,
+    // 16*2^1 = 0x20, then 1 page): 4 chunks; the last one has no level
+    // hint, so num = scale = 0 becomes one tg = 0 command.
+    let i = s1(5, 0x4000_0000, 0x1_0821 << 12);
+    let caps = |max_cmds| Caps {
+        max_cmds,
+        ..Caps::default()
+    };
+    let (v, o) = low(Op::Inval(i), caps(4), &IdentityContext);
+    assert!(o.is_exact());
+    let want: Vec<[u64; 2]> = vec![
+        // num 15 scale 12, vmid 1, asid 5, tg 1 (w1[11:10] = 01).
+        [0x0005_0001_00c0_f012, 0x4000_0400],
+        // num 15 scale 7 at 0x4000_0000 + 0x1_0000 pages.
+        [0x0005_0001_0070_f012, 0x5000_0400],
+        // num 15 scale 1 at + 0x800 pages.
+        [0x0005_0001_0010_f012, 0x5080_0400],
+        // tg = 0: one page at + 0x20 pages.
+        [0x0005_0001_0000_0012, 0x5082_0000],
+    ];
+    assert_eq!(v.iter().map(Command::encode).collect::<Vec<_>>(), want);
+    let (v, o) = low(Op::Inval(i), caps(3), &IdentityContext);
+    assert_eq!(v, [Command::from(TlbiNhAsid { vmid: 1, asid: 5 })]);
+    assert_eq!(o.widened, Widened::CAP | Widened::RANGE);
+    // A 64 KiB granule without level: the one-granule chunk costs 16 tg = 0
+    // commands (33 granules = 16 * 2^1 + 1): 17 commands fit a cap of 17,
+    // not 16.
+    let mut i = s1(5, 0x40_0000, 33 << 16);
+    i.hints.tg_shift = 16;
+    let (v, o) = low(Op::Inval(i), caps(17), &IdentityContext);
+    assert!(o.is_exact());
+    assert_eq!(v.len(), 17);
+    // num 15 scale 1 tg 3 (w1[11:10] = 11), then 4 KiB pages from 0x60_0000.
+    assert_eq!(v[0].encode(), [0x0005_0001_0010_f012, 0x40_0c00]);
+    assert_eq!(v[1].encode(), [0x0005_0001_0000_0012, 0x60_0000]);
+    assert_eq!(v[16].encode(), [0x0005_0001_0000_0012, 0x60_f000]);
+    let (v, _) = low(Op::Inval(i), caps(16), &IdentityContext);
+    assert_eq!(v, [Command::from(TlbiNhAsid { vmid: 1, asid: 5 })]);
+    // Every address: 2^52 granules of 4 KiB, 2^52 / 2^36 = 2^16 maximal
+    // commands: far above the cap.
+    let i = s1(5, 0, 0x1000).range(AddrRange::All);
+    let (v, _) = low(Op::Inval(i), caps(64), &IdentityContext);
+    assert_eq!(v, [Command::from(TlbiNhAsid { vmid: 1, asid: 5 })]);
+}
+
+/// Device TLBs hold non-secure translations only (IHI0070 §3.9): a Secure
+/// device-TLB invalidation emits nothing and says so; Hyp lowers as Guest.
+#[test]
+fn secure_device_tlb_is_dropped_hyp_is_not() {
+    let t = topo();
+    let base = Inval::new(Caches::DEV_TLB)
+        .domain(DomainSel::One(1))
+        .device(DeviceSel::One(16))
+        .range(AddrRange::new(0x4000, 0x1000).unwrap());
+    let (v, o) = low(Op::Inval(base.regime(Regime::Secure)), Caps::default(), &t);
+    assert!(v.is_empty());
+    assert_eq!(o.emitted, 0);
+    assert!(o.dropped.is_some());
+    // CMD_ATC_INV sid 16, every PASID, one page at 0x4000.
+    let atc = [0x0000_0010_0000_0040, 0x4000];
+    for r in [Regime::Guest, Regime::Hyp] {
+        let (v, o) = low(Op::Inval(base.regime(r)), Caps::default(), &t);
+        assert!(o.is_exact(), "{r:?}");
+        assert_eq!(v.iter().map(Command::encode).collect::<Vec<_>>(), [atc]);
+    }
+    // Secure IOTLB + DEV_TLB: the TLBI stays, the ATC part goes, no sync
+    // after an empty group.
+    let i = Inval::new(Caches::IOTLB | Caches::DEV_TLB)
+        .regime(Regime::Secure)
+        .stage(Stages::S1)
+        .device(DeviceSel::One(16))
+        .range(AddrRange::new(0x4000, 0x1000).unwrap());
+    let (v, o) = low(Op::Inval(i), Caps::default(), &t);
+    assert!(o.dropped.is_some());
+    assert_eq!(
+        v,
+        [
+            Command::from(TlbiEl3Va {
+                num: 0,
+                scale: 0,
+                leaf: false,
+                ttl: 0,
+                tg: 0,
+                address: 0x4000
+            }),
+            Command::from(CmdSync::default())
+        ]
+    );
 }
 
 #[test]
