@@ -118,7 +118,8 @@ impl<'a> Arbitrary<'a> for Command {
             _ => Command::PageGrpResp(PageGrpResp {
                 pasid_present: u.arbitrary()?,
                 priv_data_present: u.arbitrary()?,
-                resp_code: g_of(u, &[0, 1, 0xf])?,
+                // Reserved codes 2..=0xe are valid descriptors (lift refuses them).
+                resp_code: g_of(u, &[0, 1, 0xf, 2, 0xe])?,
                 rid: edge(u, 16)? as u16,
                 pasid: edge(u, 20)? as u32,
                 lpig: u.arbitrary()?,

@@ -242,7 +242,8 @@ pub struct PageGrpResp {
     pub pasid_present: bool,
     /// Private data present `w0[5]`.
     pub priv_data_present: bool,
-    /// Response code `w0[15:12]`: 0 success, 1 invalid request, 0xf failure.
+    /// Response code `w0[15:12]`: 0 success, 1 invalid request, 0xf failure
+    /// (2..=0xe are reserved PCIe codes: decoded and encoded as is, refused by `lift`).
     pub resp_code: u8,
     /// Requester id `w0[31:16]`.
     pub rid: u16,
@@ -310,8 +311,8 @@ impl Command {
     ///
     /// Checks, in order: length (`bad_length`), type (`unknown_opcode`),
     /// reserved bits of w0, w1, then w2, w3 (`reserved_bits`; w2/w3 are
-    /// reserved except for the page group response), then granularity and
-    /// response-code values (`invalid_field`).
+    /// reserved except for the page group response), then granularity
+    /// values (`invalid_field`). Reserved page-response codes are kept.
     #[inline]
     pub fn decode(words: &[u64]) -> Result<Command, DecodeError> {
         let (w0, w1, hi) = match *words {
@@ -437,12 +438,9 @@ impl Command {
                 wide,
             }),
             _ => {
+                // PCIe PRG Response codes 2h..Eh are reserved but carried
+                // byte-exact by the codec; `lift` refuses them.
                 let resp_code = get(w0, 15, 12) as u8;
-                // PCIe PRG Response codes 2h..Eh are reserved (VT-d
-                // takes the PCIe code as is): refused as an invalid field.
-                if !matches!(resp_code, 0 | 1 | 0xf) {
-                    return Err(DecodeError::invalid(0, m(15, 12), "resp_code"));
-                }
                 Command::PageGrpResp(PageGrpResp {
                     pasid_present: bit(w0, 4),
                     priv_data_present: bit(w0, 5),

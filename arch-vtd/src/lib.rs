@@ -13,9 +13,11 @@
 //! Nothing here allocates on the decode, encode, lift, lower or queue paths.
 //!
 //! Decisions where the table leaves room (VT-d rev 3+/4 section numbers):
-//! * `page_grp_resp_dsc.resp_code` values 2..=0xe are refused as
-//!   `invalid_field`: they are reserved PCIe PRG Response codes (PCIe Base
-//!   §10.4.2, PRG Response Message; VT-d passes the code on unchanged).
+//! * `page_grp_resp_dsc.resp_code` values 2..=0xe are reserved PCIe PRG
+//!   Response codes (PCIe Base §10.4.2; VT-d passes the code on unchanged):
+//!   the codec keeps them byte-exact (commands.md lists no invalid value),
+//!   and `lift` refuses them with `LowerError::NoEquivalent` (no generic
+//!   response code), as the AMD-Vi crate does for reserved PPR statuses.
 //! * `iotlb_inv_dsc` domain-/page-selective = second-stage entries of the
 //!   DID; first-stage entries need `p_iotlb_inv_dsc` (§6.5.2.3, §6.5.2.4,
 //!   and the "Guidance to Software for Invalidations" table, §6.5.3.3 in

@@ -235,8 +235,8 @@ pub fn lift<C: Context + ?Sized>(
                 1 => RespCode::Invalid,
                 0xf => RespCode::Failure,
                 _ => {
-                    return Err(LowerError::Invalid(
-                        "page_grp_resp_dsc reserved response code",
+                    return Err(LowerError::NoEquivalent(
+                        "reserved response code (PCIe PRG Response 2h..Eh) has no generic form",
                     ))
                 }
             };

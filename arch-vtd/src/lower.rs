@@ -16,7 +16,9 @@ use crate::desc::*;
 use iommu_inval_core::model::{
     Caches, DeviceSel, DomainSel, Inval, Op, PageResponse, PasidSel, Regime, RespCode, Stages, Sync,
 };
-use iommu_inval_core::range::{ats_encode_block, plan_aligned, Block, Plan, PAGE_SHIFT};
+use iommu_inval_core::range::{
+    ats_encode_block, plan_aligned, AddrRange, AlignedBlocks, Block, Plan, PAGE_SHIFT,
+};
 use iommu_inval_core::{ArchId, Context, LowerError, Outcome, Sink, Widened};
 
 /// Host capabilities that shape the lowering.
@@ -268,24 +270,39 @@ fn lower_inval<C: Context + ?Sized>(
     ctx: &C,
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {
-    if i.regime == Regime::Secure {
+    let op_regime = i.regime;
+    if op_regime == Regime::Secure {
+        // IOTLB and configuration entries: no secure regime on VT-d; device-TLB
+        // and interrupt entries serve non-secure streams only (core footprint):
+        // a secure request has nothing VT-d can or must remove.
         return Ok(Outcome {
-            dropped: Some("VT-d has no secure regime"),
+            dropped: Some(
+                "VT-d has no secure regime (and device-TLB/interrupt entries are non-secure only)",
+            ),
             ..Outcome::default()
         });
     }
     let mut o = Outcome::default();
-    let mut i = *i;
-    if i.regime == Regime::Hyp {
-        // SMMU EL2 entries carry no domain: every domain of the single VT-d regime.
-        i.regime = Regime::Guest;
+    // Device-TLB and interrupt entries are not regime-tagged: `dev` keeps the
+    // request's domain whatever its regime.
+    let dev = Inval {
+        regime: Regime::Guest,
+        ..*i
+    };
+    let mut i = dev;
+    let regime_tagged = Caches::IOTLB | Caches::CONFIG_DEVICE | Caches::CONFIG_PASID;
+    if op_regime == Regime::Hyp && i.caches.intersects(regime_tagged) {
+        // SMMU EL2 entries carry no domain: every domain of the single VT-d
+        // regime, for the regime-tagged caches only.
         i.domain = DomainSel::All;
         o.widened |= Widened::REGIME;
     }
     let want_dev = i.caches.contains(Caches::DEV_TLB) && caps.dev_tlb;
-    if want_dev {
-        check_devices(&i, ctx)?;
-    }
+    let n_dev = if want_dev {
+        check_devices(&dev, caps, ctx)?
+    } else {
+        0
+    };
     let mut em = Em {
         out,
         wide: caps.wide,
@@ -306,7 +323,7 @@ fn lower_inval<C: Context + ?Sized>(
         }
     }
     if i.caches.contains(Caches::INTR_REMAP) {
-        o.widened |= lower_iec(&i, caps, &mut em)?;
+        o.widened |= lower_iec(&dev, caps, &mut em)?;
     }
     em.end_group();
     if i.caches.contains(Caches::IOTLB) {
@@ -315,7 +332,7 @@ fn lower_inval<C: Context + ?Sized>(
     em.end_group();
     if i.caches.contains(Caches::DEV_TLB) {
         if want_dev {
-            o.widened |= lower_dev(&i, caps, ctx, &mut em)?;
+            o.widened |= lower_dev(&dev, n_dev, caps, ctx, &mut em)?;
         } else if o.dropped.is_none() {
             o.dropped = Some("host has no device-TLB support (ECAP.DT = 0)");
         }
@@ -645,6 +662,10 @@ fn page_sel(
         em.push(mk(2, 0, false, 0))?;
         return Ok(leaf_w(i));
     }
+    if let Some(b) = exact_block(&r, PAGE_SHIFT, caps.max_order()) {
+        em.push(mk(3, am(&b), leaf, b.addr))?;
+        return Ok(Widened::empty());
+    }
     let mut w = Widened::empty();
     if r.align_out(PAGE_SHIFT) != r {
         w |= Widened::RANGE;
@@ -667,21 +688,33 @@ fn page_sel(
     Ok(w)
 }
 
-/// Refuse, before anything is emitted, a device-TLB request whose devices
-/// VT-d cannot name: every descriptor names one 16-bit source-id, and there
-/// is no device-TLB invalidation of all devices.
-fn check_devices<C: Context + ?Sized>(i: &Inval, ctx: &C) -> Result<(), LowerError> {
-    match i.device.interval() {
+const RID_WIDE: &str = "requester id wider than 16 bits: VT-d source-ids are 16 bits";
+const TOO_MANY_DEVICES: &str = "device-TLB invalidation of more devices than caps.max_cmds: VT-d names one source-id per descriptor and has no all-devices form";
+
+/// Count the devices of a device-TLB request, refusing (before anything is
+/// emitted) one VT-d cannot name within `caps.max_cmds` descriptors: every
+/// descriptor names one 16-bit source-id (§6.5.2.5, §6.5.2.6), and there is
+/// no device-TLB invalidation of all devices. Devices the context lists
+/// without ATS have no device TLB and are not counted.
+fn check_devices<C: Context + ?Sized>(i: &Inval, caps: &Caps, ctx: &C) -> Result<u64, LowerError> {
+    let n = match i.device.interval() {
         Some((a, b)) => {
-            if a.max(b) > 0xffff {
-                return Err(LowerError::Invalid("requester id wider than 16 bits"));
+            let (lo, hi) = (a.min(b), a.max(b));
+            if hi > 0xffff {
+                return Err(LowerError::NoEquivalent(RID_WIDE));
             }
-            Ok(())
+            u64::from(hi - lo) + 1
         }
         None => {
             let mut wide = false;
+            let mut n = 0u64;
             let known = match i.domain {
-                DomainSel::One(d) => ctx.devices_of_domain(d, &mut |r| wide |= r > 0xffff),
+                DomainSel::One(d) => ctx.devices_of_domain(d, &mut |r| {
+                    if ctx.ats_enabled(r) {
+                        wide |= r > 0xffff;
+                        n += 1;
+                    }
+                }),
                 DomainSel::All => false,
             };
             if !known {
@@ -690,20 +723,55 @@ fn check_devices<C: Context + ?Sized>(i: &Inval, ctx: &C) -> Result<(), LowerErr
                 ));
             }
             if wide {
-                return Err(LowerError::Invalid("requester id wider than 16 bits"));
+                return Err(LowerError::NoEquivalent(RID_WIDE));
             }
-            Ok(())
+            n
         }
+    };
+    if n > caps.cap() as u64 {
+        return Err(LowerError::NoEquivalent(TOO_MANY_DEVICES));
     }
+    Ok(n)
 }
 
+/// `r` as one aligned block of order `min..=max` when it is exactly that
+/// (the common case, without planning).
+#[inline]
+fn exact_block(r: &AddrRange, min_order: u32, max_order: u32) -> Option<Block> {
+    let (a, l) = (r.first(), r.last());
+    // 0 for the whole address space, which is not one block of order < 64.
+    let len = l.wrapping_sub(a).wrapping_add(1);
+    if len.is_power_of_two() && a & (len - 1) == 0 {
+        let order = len.trailing_zeros();
+        if (min_order..=max_order).contains(&order) {
+            return Some(Block { addr: a, order });
+        }
+    }
+    None
+}
+
+/// How a range is cut for one device: its aligned blocks, or one block
+/// (`order` 64: every address).
+enum DevPlan {
+    Pieces(AlignedBlocks),
+    One(Block),
+}
+
+/// Device-TLB descriptors for `n_dev` devices (counted by
+/// [`check_devices`]): the range's blocks per device when all of them fit
+/// in `caps.max_cmds`, else one covering block per device (ATS size
+/// encoding, up to the all-addresses span), reported as `CAP`.
 fn lower_dev<C: Context + ?Sized>(
     i: &Inval,
+    n_dev: u64,
     caps: &Caps,
     ctx: &C,
     em: &mut Em,
 ) -> Result<Widened, LowerError> {
     let mut w = Widened::empty();
+    if n_dev == 0 {
+        return Ok(w);
+    }
     let pasid = match i.pasid {
         PasidSel::One(p) if caps.pasid_ok(p) => Some(p),
         PasidSel::All => None,
@@ -716,30 +784,30 @@ fn lower_dev<C: Context + ?Sized>(
         // dev_tlb_inv_dsc also removes global entries.
         w |= Widened::GLOBAL;
     }
-    // Blocks of the range in ATS size encoding.
+    let all = Block { addr: 0, order: 64 };
     let r = i.range;
-    let mut blocks = [Block { addr: 0, order: 64 }; 1];
-    let mut plan_w = Widened::empty();
     let plan = if r.is_all() {
-        None
+        DevPlan::One(all)
+    } else if let Some(b) = exact_block(&r, PAGE_SHIFT, 63) {
+        DevPlan::One(b)
     } else {
         if r.align_out(PAGE_SHIFT) != r {
-            plan_w |= Widened::RANGE;
+            w |= Widened::RANGE;
         }
-        match plan_aligned(&r, PAGE_SHIFT, 63, caps.cap()) {
-            Plan::Pieces(it) => Some(it),
+        // The per-device share of the cap (n_dev <= cap).
+        let budget = (caps.cap() as u64 / n_dev).max(1) as usize;
+        match plan_aligned(&r, PAGE_SHIFT, 63, budget) {
+            Plan::Pieces(it) => DevPlan::Pieces(it),
             Plan::Single(b) => {
-                plan_w |= Widened::RANGE | Widened::CAP;
-                blocks[0] = b;
-                None
+                w |= Widened::RANGE | Widened::CAP;
+                DevPlan::One(b)
             }
             Plan::All => {
-                plan_w |= Widened::RANGE | Widened::CAP;
-                None
+                w |= Widened::RANGE | Widened::CAP;
+                DevPlan::One(all)
             }
         }
     };
-    w |= plan_w;
     let mip = if i.hints.max_pending <= 31 {
         i.hints.max_pending
     } else {
@@ -772,15 +840,16 @@ fn lower_dev<C: Context + ?Sized>(
             em.push(c)
         };
         match &plan {
-            Some(it) => {
+            DevPlan::Pieces(it) => {
                 for b in it.clone() {
                     emit(b, em)?;
                 }
                 Ok(())
             }
-            None => emit(blocks[0], em),
+            DevPlan::One(b) => emit(*b, em),
         }
     };
+    // check_devices has bounded the ids to 16 bits and the count to the cap.
     match i.device {
         DeviceSel::One(r) => one_device(r as u16, em)?,
         DeviceSel::Range { first, last } => {

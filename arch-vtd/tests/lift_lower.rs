@@ -173,6 +173,26 @@ fn inv_wait_and_page_response() {
 }
 
 #[test]
+fn reserved_response_codes_decode_but_do_not_lift() {
+    // page_grp_resp_dsc, rid 0x10, resp_code 2h..Eh (PCIe reserved).
+    for code in 2u64..=0xe {
+        let c = Command::decode(&[0x0010_0009 | code << 12, 0]).unwrap();
+        let mut ops: Vec<Op> = Vec::new();
+        assert!(
+            matches!(
+                lift(&c, &IdentityContext, &mut ops),
+                Err(LowerError::NoEquivalent(r)) if r.contains("reserved response code")
+            ),
+            "resp_code {code}"
+        );
+        assert!(ops.is_empty());
+    }
+    // 0xf (failure) still lifts.
+    let (ops, _) = lift1(&[0x0010_f009, 0], &IdentityContext);
+    assert!(matches!(ops[0], Op::PageResponse(r) if r.code == RespCode::Failure));
+}
+
+#[test]
 fn lower_s1_ranges_and_fallbacks() {
     let ctx = IdentityContext;
     let base = Inval::new(Caches::IOTLB)
@@ -612,4 +632,88 @@ fn huge_device_ranges_are_bounded() {
             wide: true
         })]
     );
+}
+
+/// props/FINDINGS.md 3: the regime does not change how device-TLB entries
+/// lower; a known domain without devices has nothing to invalidate.
+#[test]
+fn hyp_dev_tlb_of_an_empty_domain_emits_nothing() {
+    let topo = Topology::from_json(
+        r#"{"domains":[{"id":0,"vtd":{"did":65535}},{"id":2,"vtd":{"did":65534}}],"devices":[{"rid":13,"domain":2,"ats":false},{"rid":1,"domain":2,"ats":true}]}"#,
+    )
+    .unwrap();
+    let op = Op::Inval(
+        Inval::new(Caches::DEV_TLB)
+            .regime(Regime::Hyp)
+            .stage(Stages::S2)
+            .domain(DomainSel::One(0))
+            .pasid(PasidSel::One(890713))
+            .range(AddrRange::new(0, 16 << 20).unwrap()),
+    );
+    let mut out: Vec<Command> = Vec::new();
+    let o = lower(&op, &Caps::default(), &topo, &mut out).unwrap();
+    assert_eq!((o.emitted, o.dropped), (0, None));
+    assert!(out.is_empty());
+    // Domain 2 under Hyp: its one ATS device (rid 1), not every domain's.
+    let op2 = Op::Inval(
+        Inval::new(Caches::DEV_TLB)
+            .regime(Regime::Hyp)
+            .domain(DomainSel::One(2)),
+    );
+    let o = lower(&op2, &Caps::default(), &topo, &mut out).unwrap();
+    assert_eq!(o.emitted, 1);
+    assert!(matches!(out[0], Command::DevTlbInv(d) if d.sid == 1));
+    assert!(!o.widened.contains(Widened::REGIME));
+}
+
+/// props/FINDINGS.md 4: device-TLB descriptors stay within caps.max_cmds.
+#[test]
+fn dev_tlb_fan_out_is_capped() {
+    let caps = Caps {
+        max_cmds: 4,
+        ..Caps::default()
+    };
+    // 3 pages at 0x1000: blocks 0x1000 (1 page), 0x2000 (2 pages) per device.
+    let r = AddrRange::new(0x1000, 0x3000).unwrap();
+    let one = Op::Inval(
+        Inval::new(Caches::DEV_TLB)
+            .device(DeviceSel::One(5))
+            .range(r),
+    );
+    let mut out: Vec<Command> = Vec::new();
+    let o = lower(&one, &caps, &IdentityContext, &mut out).unwrap();
+    assert_eq!(o.emitted, 2);
+    assert!(!o.widened.contains(Widened::CAP));
+    // 3 devices x 2 blocks > 4: one covering block per device, 0..=0x3fff.
+    let three = Op::Inval(
+        Inval::new(Caches::DEV_TLB)
+            .device(DeviceSel::Range { first: 5, last: 7 })
+            .range(r),
+    );
+    out.clear();
+    let o = lower(&three, &caps, &IdentityContext, &mut out).unwrap();
+    assert_eq!(o.emitted, 3);
+    assert!(o.widened.contains(Widened::CAP));
+    for (c, sid) in out.iter().zip(5u16..) {
+        // 16 KiB at 0 in PCIe ATS size encoding: s = 1, bit 12 set, bit 13 clear.
+        assert!(
+            matches!(*c, Command::DevTlbInv(d) if d.sid == sid && d.s && d.address == 0x1000),
+            "{c:?}"
+        );
+    }
+    // More devices than the cap: refused before anything is emitted.
+    let five =
+        Op::Inval(Inval::new(Caches::DEV_TLB).device(DeviceSel::Range { first: 0, last: 4 }));
+    out.clear();
+    assert!(matches!(
+        lower(&five, &caps, &IdentityContext, &mut out),
+        Err(LowerError::NoEquivalent(_))
+    ));
+    assert!(out.is_empty());
+    // A requester id above 16 bits has no VT-d form (as on AMD-Vi).
+    let wide = Op::Inval(Inval::new(Caches::DEV_TLB).device(DeviceSel::One(0x1_0000)));
+    assert!(matches!(
+        lower(&wide, &caps, &IdentityContext, &mut out),
+        Err(LowerError::NoEquivalent(_))
+    ));
 }
