@@ -109,6 +109,15 @@ impl<'a> Arbitrary<'a> for Command {
 
 /// Raw command words, often invalid: a valid command with reserved bits
 /// flipped on, an unknown or random opcode, or fully random words.
+///
+/// ```
+/// use arbitrary::Unstructured;
+/// use iommu_inval_amd::{arbitrary_words, Command};
+/// let mut u = Unstructured::new(&[7u8; 64]);
+/// let w = arbitrary_words(&mut u).unwrap();
+/// // Whatever the words, decoding never panics.
+/// let _ = Command::decode(&w);
+/// ```
 pub fn arbitrary_words(u: &mut Unstructured<'_>) -> Result<[u64; 2]> {
     Ok(match u.int_in_range(0u8..=4)? {
         0 => Command::arbitrary(u)?.encode(),

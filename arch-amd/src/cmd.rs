@@ -276,6 +276,21 @@ impl Command {
     /// Errors: `bad_length` unless exactly 2 words; `unknown_opcode` for an
     /// opcode outside 0x1..=0x8; `reserved_bits` (word and mask of the
     /// offending bits, `w0` first) when a bit no field covers is set.
+    ///
+    /// ```
+    /// use iommu_inval_amd::{Command, InvalidateDevtabEntry};
+    /// use iommu_inval_core::ErrorKind;
+    /// // INVALIDATE_DEVTAB_ENTRY (opcode 2 in w0[63:60]), DeviceID 0x1234 in w0[15:0].
+    /// let c = Command::decode(&[0x2000_0000_0000_1234, 0]).unwrap();
+    /// assert_eq!(c, Command::InvalidateDevtabEntry(InvalidateDevtabEntry { device_id: 0x1234 }));
+    /// assert_eq!(c.encode(), [0x2000_0000_0000_1234, 0]);
+    /// // w0[16] is reserved for this opcode: refused with the offending bit.
+    /// let e = Command::decode(&[0x2000_0000_0001_1234, 0]).unwrap_err();
+    /// assert_eq!((e.kind, e.word, e.mask), (ErrorKind::ReservedBits, 0, 0x1_0000));
+    /// // Opcode 9 does not exist; three words are not a command.
+    /// assert_eq!(Command::decode(&[0x9000_0000_0000_0000, 0]).unwrap_err().kind, ErrorKind::UnknownOpcode);
+    /// assert_eq!(Command::decode(&[0, 0, 0]).unwrap_err().kind, ErrorKind::BadLength);
+    /// ```
     #[inline]
     pub fn decode(words: &[u64]) -> Result<Command, DecodeError> {
         let &[w0, w1] = words else {
@@ -367,6 +382,15 @@ impl Command {
     /// Encode to `[w0, w1]`. Exact for every decoded command. Field values
     /// wider than their field are masked to it (use [`Command::check`] or
     /// [`NativeCommand::from_fields`] to refuse them instead).
+    ///
+    /// ```
+    /// use iommu_inval_amd::{Command, CompletionWait};
+    /// // COMPLETION_WAIT s = 1 (w0[0]), store at 0x1000 (w0[51:3]), data in w1.
+    /// let c = Command::CompletionWait(CompletionWait {
+    ///     s: true, store_address: 0x1000, store_data: 0xabcd, ..Default::default()
+    /// });
+    /// assert_eq!(c.encode(), [0x1000_0000_0000_1001, 0xabcd]);
+    /// ```
     #[inline]
     pub fn encode(&self) -> [u64; 2] {
         let op = u64::from(self.opcode()) << OPCODE_SHIFT;
@@ -441,7 +465,16 @@ impl Command {
 
     /// The op name, as in the table (`INVALIDATE_IOMMU_PAGES`, ...).
     pub const fn name(&self) -> &'static str {
-        OP_NAMES[self.opcode() as usize - 1]
+        match self {
+            Command::CompletionWait(_) => "COMPLETION_WAIT",
+            Command::InvalidateDevtabEntry(_) => "INVALIDATE_DEVTAB_ENTRY",
+            Command::InvalidateIommuPages(_) => "INVALIDATE_IOMMU_PAGES",
+            Command::InvalidateIotlbPages(_) => "INVALIDATE_IOTLB_PAGES",
+            Command::InvalidateInterruptTable(_) => "INVALIDATE_INTERRUPT_TABLE",
+            Command::PrefetchIommuPages(_) => "PREFETCH_IOMMU_PAGES",
+            Command::CompletePprRequest(_) => "COMPLETE_PPR_REQUEST",
+            Command::InvalidateIommuAll(_) => "INVALIDATE_IOMMU_ALL",
+        }
     }
 }
 

@@ -4,9 +4,24 @@
 use iommu_inval_amd::*;
 use iommu_inval_core::{DecodeError, ErrorKind, FieldError, FieldValue};
 
+/// Op names of the table, by opcode (0x1..=0x8).
+const TABLE_NAMES: [&str; 8] = [
+    "COMPLETION_WAIT",
+    "INVALIDATE_DEVTAB_ENTRY",
+    "INVALIDATE_IOMMU_PAGES",
+    "INVALIDATE_IOTLB_PAGES",
+    "INVALIDATE_INTERRUPT_TABLE",
+    "PREFETCH_IOMMU_PAGES",
+    "COMPLETE_PPR_REQUEST",
+    "INVALIDATE_IOMMU_ALL",
+];
+
 fn kat(words: [u64; 2], cmd: Command) {
     assert_eq!(Command::decode(&words), Ok(cmd), "decode {words:#x?}");
     assert_eq!(cmd.encode(), words, "encode {cmd:?}");
+    // The op name is the table's name of the opcode in w0[63:60].
+    assert_eq!(cmd.op(), TABLE_NAMES[(words[0] >> 60) as usize - 1]);
+    assert!(Command::op_names().contains(&cmd.op()));
     // Named fields rebuild the same command.
     let mut fields = Vec::new();
     cmd.for_each_field(&mut |n, v| fields.push((n, v)));
