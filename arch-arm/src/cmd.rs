@@ -281,7 +281,7 @@ macro_rules! commands {
             }
             /// The two 64-bit words. Fields wider than their bit field are cut
             /// (a decoded command never has any); see [`Command::encode_checked`].
-            #[inline]
+            #[inline(always)]
             pub fn encode(&self) -> [u64; 2] {
                 match self { $( Command::$variant(c) => c.to_words(), )* }
             }

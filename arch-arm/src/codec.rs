@@ -29,25 +29,67 @@ use crate::cmd::*;
 use iommu_inval_core::error::DecodeError;
 use iommu_inval_core::native::{ArchId, FieldError, FieldValue, NativeCommand};
 
-/// Reserved-bit check of one op: one test on the hot path, the error
-/// built out of line.
-#[inline(always)]
-fn reserved(w: &[u64; 2], mask: [u64; 2]) -> Result<(), DecodeError> {
-    if (w[0] & !mask[0]) | (w[1] & !mask[1]) != 0 {
-        return Err(reserved_error(w, mask));
+/// The bits each opcode may set (`[w0, w1]`), indexed by `w0[7:0]`; an
+/// unknown opcode has `[0, 0]` (a known one always has the opcode bits in
+/// `w0`). One AND per word checks the reserved bits of any command
+/// (CMD_CFGI_STE_RANGE and CMD_CFGI_ALL share opcode 4 and their mask).
+static VALID: [[u64; 2]; 256] = {
+    let mut t = [[0u64; 2]; 256];
+    let ops: [(u8, [u64; 2]); 24] = [
+        (PrefetchConfig::OPCODE, PrefetchConfig::MASK),
+        (PrefetchAddr::OPCODE, PrefetchAddr::MASK),
+        (CfgiSte::OPCODE, CfgiSte::MASK),
+        (CfgiSteRange::OPCODE, CfgiSteRange::MASK),
+        (CfgiCd::OPCODE, CfgiCd::MASK),
+        (CfgiCdAll::OPCODE, CfgiCdAll::MASK),
+        (TlbiNhAll::OPCODE, TlbiNhAll::MASK),
+        (TlbiNhAsid::OPCODE, TlbiNhAsid::MASK),
+        (TlbiNhVa::OPCODE, TlbiNhVa::MASK),
+        (TlbiNhVaa::OPCODE, TlbiNhVaa::MASK),
+        (TlbiEl3All::OPCODE, TlbiEl3All::MASK),
+        (TlbiEl3Va::OPCODE, TlbiEl3Va::MASK),
+        (TlbiEl2All::OPCODE, TlbiEl2All::MASK),
+        (TlbiEl2Asid::OPCODE, TlbiEl2Asid::MASK),
+        (TlbiEl2Va::OPCODE, TlbiEl2Va::MASK),
+        (TlbiEl2Vaa::OPCODE, TlbiEl2Vaa::MASK),
+        (TlbiS12Vmall::OPCODE, TlbiS12Vmall::MASK),
+        (TlbiS2Ipa::OPCODE, TlbiS2Ipa::MASK),
+        (TlbiNsnhAll::OPCODE, TlbiNsnhAll::MASK),
+        (AtcInv::OPCODE, AtcInv::MASK),
+        (PriResp::OPCODE, PriResp::MASK),
+        (Resume::OPCODE, Resume::MASK),
+        (StallTerm::OPCODE, StallTerm::MASK),
+        (CmdSync::OPCODE, CmdSync::MASK),
+    ];
+    let mut i = 0;
+    while i < ops.len() {
+        t[ops[i].0 as usize] = ops[i].1;
+        i += 1;
     }
-    Ok(())
+    t
+};
+
+/// The error of words that failed the [`VALID`] test: an unknown opcode,
+/// else the first word with reserved bits set.
+#[cold]
+#[inline(never)]
+fn mask_error(w: &[u64; 2]) -> DecodeError {
+    let m = VALID[usize::from(w[0] as u8)];
+    if m[0] == 0 {
+        return DecodeError::unknown_opcode(w[0] & 0xff);
+    }
+    let r0 = w[0] & !m[0];
+    if r0 != 0 {
+        DecodeError::reserved(0, r0)
+    } else {
+        DecodeError::reserved(1, w[1] & !m[1])
+    }
 }
 
 #[cold]
 #[inline(never)]
-fn reserved_error(w: &[u64; 2], mask: [u64; 2]) -> DecodeError {
-    let r0 = w[0] & !mask[0];
-    if r0 != 0 {
-        DecodeError::reserved(0, r0)
-    } else {
-        DecodeError::reserved(1, w[1] & !mask[1])
-    }
+fn bad_length(n: usize) -> DecodeError {
+    DecodeError::bad_length(n)
 }
 
 #[cold]
@@ -96,9 +138,9 @@ pub const fn effective_ttl(ttl: u8, tg: u8) -> u8 {
     }
 }
 
+/// The fields of op `$t` (the reserved bits are already checked).
 macro_rules! take {
     ($t:ident, $w:expr) => {{
-        reserved($w, $t::MASK)?;
         $t::from_words($w)
     }};
 }
@@ -125,16 +167,22 @@ impl Command {
     /// }));
     /// assert_eq!(c.encode(), w);
     /// ```
+    #[inline]
     pub fn decode(words: &[u64]) -> Result<Command, DecodeError> {
         match words {
             [w0, w1] => Self::decode_words(&[*w0, *w1]),
-            _ => Err(DecodeError::bad_length(words.len())),
+            _ => Err(bad_length(words.len())),
         }
     }
 
     /// [`Command::decode`] of exactly two words.
-    #[inline]
+    #[inline(always)]
     pub fn decode_words(w: &[u64; 2]) -> Result<Command, DecodeError> {
+        // Opcode and reserved bits of every op: one table load, one test.
+        let m = VALID[usize::from(w[0] as u8)];
+        if (w[0] & !m[0]) | (w[1] & !m[1]) != 0 {
+            return Err(mask_error(w));
+        }
         let c = match w[0] & 0xff {
             0x01 => Command::PrefetchConfig(take!(PrefetchConfig, w)),
             0x02 => Command::PrefetchAddr(take!(PrefetchAddr, w)),
@@ -353,5 +401,35 @@ impl core::fmt::Display for Command {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The table holds each op's mask at its opcode, and nothing else.
+    #[test]
+    fn valid_table_matches_the_ops() {
+        assert_eq!(CfgiAll::MASK, CfgiSteRange::MASK);
+        let mut known = 0;
+        for name in OP_NAMES {
+            let (defs, _, opcode, fixed1) = Command::fields_of(name).unwrap_or_default();
+            assert_eq!(
+                VALID[usize::from(opcode)],
+                valid_mask(defs, fixed1),
+                "{name}"
+            );
+            known += 1;
+        }
+        assert_eq!(known, 25);
+        let nonzero = VALID.iter().filter(|m| **m != [0, 0]).count();
+        assert_eq!(nonzero, 24); // CMD_CFGI_ALL shares opcode 4.
+                                 // An all-zero command (opcode 0) passes the AND test and is still
+                                 // an unknown opcode.
+        assert_eq!(
+            Command::decode_words(&[0, 0]).map_err(|e| e.kind),
+            Err(iommu_inval_core::error::ErrorKind::UnknownOpcode)
+        );
     }
 }
