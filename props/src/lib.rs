@@ -556,6 +556,11 @@ pub fn may_drop(target: ArchId, op: &Op, ctx: &dyn Context) -> bool {
             // Also fine: nothing left to invalidate (e.g. only device TLBs of
             // devices without ATS), or a part the target lacks (coverage of
             // the rest is checked by the caller).
+            // Device TLBs and interrupt entries are non-secure only (core
+            // 02211bb): a Secure op names none, any target may say so.
+            let lacks = lacks
+                || (i.regime == Regime::Secure
+                    && i.caches.intersects(Caches::DEV_TLB | Caches::INTR_REMAP));
             let req = required(target, op, ctx);
             let non_ats = i.caches.contains(Caches::DEV_TLB) && names_non_ats_device(i, ctx);
             lacks || non_ats || req.is_empty() || !req.covers(&Footprint::of_op(op, ctx))
