@@ -329,4 +329,28 @@ proptest! {
         r3(i, &topo(), &Caps { max_cmds: 3, ..Caps::default() })?;
         r3(i, &IdentityContext, &Caps { guest_translation: false, ats: false, ..Caps::default() })?;
     }
+
+    /// Device TLBs and interrupt entries are not regime-tagged: for them a
+    /// `Hyp` invalidation lowers exactly as the `Guest` one.
+    #[test]
+    fn hyp_is_guest_for_device_tlb_and_interrupts(i in inval_s(), k in 1u8..4) {
+        let mut caches = i.caches & Caches::LEAF;
+        if k & 1 != 0 {
+            caches |= Caches::DEV_TLB;
+        }
+        if k & 2 != 0 {
+            caches |= Caches::INTR_REMAP;
+        }
+        let i = Inval { caches, ..i };
+        for (ctx, caps) in [
+            (&topo() as &dyn Context, Caps::default()),
+            (&IdentityContext as &dyn Context, Caps { max_cmds: 3, ..Caps::default() }),
+        ] {
+            let (mut g, mut h) = (Vec::new(), Vec::new());
+            let rg = lower(&Op::Inval(i.regime(Regime::Guest)), &caps, ctx, &mut g);
+            let rh = lower(&Op::Inval(i.regime(Regime::Hyp)), &caps, ctx, &mut h);
+            prop_assert_eq!(rg, rh);
+            prop_assert_eq!(g, h);
+        }
+    }
 }
