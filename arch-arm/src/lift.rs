@@ -128,15 +128,19 @@ pub const fn resume_action(resp: u8) -> StallAction {
     }
 }
 
+/// The sink and the outcome so far, as separate fields: the result is
+/// assembled at the end, not copied from narrow stores.
 struct Emit<'a> {
     out: &'a mut dyn Sink<Op>,
-    outcome: Outcome,
+    emitted: usize,
+    widened: Widened,
 }
 
 impl Emit<'_> {
+    #[inline]
     fn push(&mut self, op: Op) -> Result<(), LowerError> {
         self.out.push(op)?;
-        self.outcome.emitted += 1;
+        self.emitted += 1;
         Ok(())
     }
 }
@@ -145,7 +149,7 @@ fn domain_of<C: Context + ?Sized>(ctx: &C, vmid: u16, e: &mut Emit<'_>) -> Domai
     match ctx.domain_from_native(ArchId::Smmuv3, u32::from(vmid)) {
         Some(d) => DomainSel::One(d),
         None => {
-            e.outcome.widened |= Widened::DOMAIN;
+            e.widened |= Widened::DOMAIN;
             DomainSel::All
         }
     }
@@ -173,7 +177,7 @@ fn per_asid<C: Context + ?Sized>(
         return Err(x);
     }
     if !known || n == 0 {
-        e.outcome.widened |= Widened::PASID;
+        e.widened |= Widened::PASID;
         e.push(Op::Inval(base.pasid(PasidSel::All)))?;
     }
     Ok(())
@@ -234,7 +238,8 @@ pub fn lift<C: Context + ?Sized>(
 ) -> Result<Outcome, LowerError> {
     let mut e = Emit {
         out,
-        outcome: Outcome::default(),
+        emitted: 0,
+        widened: Widened::empty(),
     };
     let cfg = |c: Caches, ssec: bool| Inval::new(c).regime(regime(ssec)).stage(Stages::all());
     match *cmd {
@@ -404,7 +409,11 @@ pub fn lift<C: Context + ?Sized>(
             msi_attr: c.msi_attr,
         }))?,
     }
-    Ok(e.outcome)
+    Ok(Outcome {
+        emitted: e.emitted,
+        widened: e.widened,
+        dropped: None,
+    })
 }
 
 /// The footprint of a command: the union of the footprints of its lift.

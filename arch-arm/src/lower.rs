@@ -122,23 +122,30 @@ impl Caps {
     }
 }
 
+/// The sink and the outcome so far. The outcome's parts are separate
+/// fields (not an [`Outcome`]) so that the result is assembled from
+/// registers at the end, not copied from narrow stores.
 struct Out<'a> {
     sink: &'a mut dyn Sink<Command>,
-    o: Outcome,
+    emitted: usize,
+    widened: Widened,
+    dropped: Option<&'static str>,
 }
 
 impl Out<'_> {
+    #[inline]
     fn push(&mut self, c: impl Into<Command>) -> Result<(), LowerError> {
         self.sink.push(c.into())?;
-        self.o.emitted += 1;
+        self.emitted += 1;
         Ok(())
     }
+    #[inline]
     fn widen(&mut self, w: Widened) {
-        self.o.widened |= w;
+        self.widened |= w;
     }
     fn drop_part(&mut self, reason: &'static str) {
-        if self.o.dropped.is_none() {
-            self.o.dropped = Some(reason);
+        if self.dropped.is_none() {
+            self.dropped = Some(reason);
         }
     }
 }
@@ -168,7 +175,9 @@ pub fn lower<C: Context + ?Sized>(
 ) -> Result<Outcome, LowerError> {
     let mut o = Out {
         sink: out,
-        o: Outcome::default(),
+        emitted: 0,
+        widened: Widened::empty(),
+        dropped: None,
     };
     match op {
         Op::Inval(i) => lower_inval(i, caps, ctx, &mut o)?,
@@ -194,7 +203,11 @@ pub fn lower<C: Context + ?Sized>(
             sid: *device,
         })?,
     }
-    Ok(o.o)
+    Ok(Outcome {
+        emitted: o.emitted,
+        widened: o.widened,
+        dropped: o.dropped,
+    })
 }
 
 fn lower_inval<C: Context + ?Sized>(
@@ -216,13 +229,13 @@ fn lower_inval<C: Context + ?Sized>(
         if !present {
             continue;
         }
-        let before = o.o.emitted;
+        let before = o.emitted;
         match n {
             0 => lower_config(i, caps, ctx, o)?,
             1 => lower_tlb(i, caps, ctx, o)?,
             _ => lower_dev_tlb(i, caps, ctx, o)?,
         }
-        if several && o.o.emitted > before {
+        if several && o.emitted > before {
             o.push(CmdSync::default())?;
         }
     }
@@ -786,7 +799,7 @@ fn lower_tlb<C: Context + ?Sized>(
         }
     }
     if s2 {
-        let before = o.o.widened;
+        let before = o.widened;
         tlbi_span(
             &i.range,
             &i.hints,
@@ -796,7 +809,7 @@ fn lower_tlb<C: Context + ?Sized>(
             TlbiS12Vmall { vmid }.into(),
             o,
         )?;
-        if o.o.widened.contains(Widened::CAP) && !before.contains(Widened::CAP) {
+        if o.widened.contains(Widened::CAP) && !before.contains(Widened::CAP) {
             // Fell back to S12_VMALL: stage 1 of every PASID goes too.
             if !s1 {
                 o.widen(Widened::STAGE);
@@ -811,6 +824,7 @@ fn lower_tlb<C: Context + ?Sized>(
 /// The ASID of a stage-1 PASID selection; `None` (every ASID) for all
 /// PASIDs, and — widened — for requests without PASID, an unknown PASID or
 /// one that uses several ASIDs ([`Context::asids_of_pasid`]).
+#[inline]
 fn s1_asid<C: Context + ?Sized>(
     i: &Inval,
     domain: DomainSel,
