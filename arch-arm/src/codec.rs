@@ -104,32 +104,45 @@ fn invalid(word: u8, mask: u64, field: &'static str) -> DecodeError {
     DecodeError::invalid(word, mask, field)
 }
 
-/// The TLBI range rules of IHI0070 §4.4.1.1 on `num`, `scale`, `ttl`, `tg`.
+/// The TLBI range rules of IHI0070 §4.4.1.1 on `num`, `scale`, `ttl`, `tg`:
+/// one branch-free test on the hot path, the error built out of line.
 #[inline(always)]
 pub(crate) fn check_range(num: u8, scale: u8, ttl: u8, tg: u8) -> Result<(), DecodeError> {
-    if tg == 0 {
-        if num != 0 || scale != 0 {
-            return Err(invalid(
-                0,
-                bits::NUM.mask() | bits::SCALE.mask(),
-                "tg=0 with num/scale",
-            ));
-        }
-        if ttl != 0 {
-            return Err(invalid(1, bits::TTL.mask(), "tg=0 with ttl"));
-        }
-    } else if num == 0 && scale == 0 && effective_ttl(ttl, tg) == 0 {
-        return Err(invalid(
-            1,
-            bits::TTL.mask() | bits::TG.mask(),
-            "tg with num=scale=ttl=0",
-        ));
+    let bad = if tg == 0 {
+        (num | scale | ttl) != 0
+    } else {
+        (num | scale | effective_ttl(ttl, tg)) == 0
+    };
+    if bad {
+        return Err(range_error(num, scale, tg));
     }
     Ok(())
 }
 
+/// The error of a TLBI that failed [`check_range`].
+#[cold]
+#[inline(never)]
+fn range_error(num: u8, scale: u8, tg: u8) -> DecodeError {
+    if tg != 0 {
+        DecodeError::invalid(
+            1,
+            bits::TTL.mask() | bits::TG.mask(),
+            "tg with num=scale=ttl=0",
+        )
+    } else if num != 0 || scale != 0 {
+        DecodeError::invalid(
+            0,
+            bits::NUM.mask() | bits::SCALE.mask(),
+            "tg=0 with num/scale",
+        )
+    } else {
+        DecodeError::invalid(1, bits::TTL.mask(), "tg=0 with ttl")
+    }
+}
+
 /// The level hint the hardware uses: `ttl` = 1 with a 16 KiB granule is
 /// Reserved and treated as 0 without SMMU_IDR5.DS (IHI0070 §4.4.1.1).
+#[inline(always)]
 pub const fn effective_ttl(ttl: u8, tg: u8) -> u8 {
     if tg == 0 || (tg == 2 && ttl == 1) {
         0
