@@ -42,6 +42,12 @@ fn domain_quiet<C: Context + ?Sized>(ctx: &C, did: u16) -> DomainSel {
         .map_or(DomainSel::All, DomainSel::One)
 }
 
+/// Field widths of a hand-built descriptor's values (as `encode` masks them).
+const AM: u8 = 0x3f;
+const PASID: u32 = 0xf_ffff;
+const MIP: u8 = 0x1f;
+const ADDR_BITS: u64 = !0xfff;
+
 /// `2^am` 4 KiB pages at `address` aligned down to that size (the hardware
 /// ignores the low address bits, §6.5.2.3).
 fn am_range(address: u64, am: u8) -> AddrRange {
@@ -75,11 +81,8 @@ pub fn lift<C: Context + ?Sized>(
     out: &mut dyn Sink<Op>,
 ) -> Result<Outcome, LowerError> {
     // Lift what the descriptor's bytes say: a hand-built value wider than
-    // its field is taken as encoded (masked), and one the hardware would
-    // refuse is an error.
-    let words = cmd.encode();
-    let cmd = &Command::decode(words.get(..cmd.words()).unwrap_or(&words))
-        .map_err(|_| LowerError::Invalid("not a valid VT-d descriptor"))?;
+    // its field is taken as encoded (masked to the field, as `encode` does),
+    // and a granularity the hardware would refuse is an error.
     let mut w = Widened::empty();
     let mut n = 0usize;
     let mut emit = |op: Op, out: &mut dyn Sink<Op>| -> Result<(), LowerError> {
@@ -90,13 +93,13 @@ pub fn lift<C: Context + ?Sized>(
     match *cmd {
         Command::CcInv(d) => {
             let base = Inval::new(Caches::CONFIG_DEVICE);
-            match d.g {
+            match d.g & 3 {
                 1 => emit(base.into(), out)?,
                 2 => emit(base.domain(domain(ctx, d.did, &mut w)).into(), out)?,
                 3 => {
                     let base = base.domain(domain_quiet(ctx, d.did));
                     let sid = u32::from(d.sid);
-                    match d.fm {
+                    match d.fm & 3 {
                         0 => emit(base.device(DeviceSel::One(sid)).into(), out)?,
                         // fm masks the *most significant* function bits (§6.5.2.1):
                         // 1 → sid[2], 2 → sid[2:1]; the matching ids are not contiguous.
@@ -130,7 +133,7 @@ pub fn lift<C: Context + ?Sized>(
                 drain_writes: d.dw,
                 ..Hints::default()
             };
-            let i = match d.g {
+            let i = match d.g & 3 {
                 1 => Inval::new(Caches::IOTLB),
                 2 => Inval::new(Caches::IOTLB)
                     .stage(Stages::S2)
@@ -138,7 +141,7 @@ pub fn lift<C: Context + ?Sized>(
                 3 => Inval::new(Caches::IOTLB | leaf(d.ih))
                     .stage(Stages::S2)
                     .domain(domain(ctx, d.did, &mut w))
-                    .range(am_range(d.address, d.am)),
+                    .range(am_range(d.address, d.am & AM)),
                 _ => return Err(LowerError::Invalid("iotlb_inv_dsc granularity 0")),
             };
             emit(i.hints(hints).into(), out)?;
@@ -147,13 +150,14 @@ pub fn lift<C: Context + ?Sized>(
             let base = Inval::new(Caches::IOTLB)
                 .stage(Stages::S1)
                 .domain(domain(ctx, d.did, &mut w))
-                .pasid(PasidSel::One(d.pasid));
-            let i = match d.g {
+                .pasid(PasidSel::One(d.pasid & PASID));
+            let g = d.g & 3;
+            let i = match g {
                 2 => base,
-                3 => base.range(am_range(d.address, d.am)),
+                3 => base.range(am_range(d.address, d.am & AM)),
                 _ => return Err(LowerError::Invalid("p_iotlb_inv_dsc granularity 0 or 1")),
             };
-            let i = if d.g == 3 && d.ih {
+            let i = if g == 3 && d.ih {
                 Inval {
                     caches: i.caches | Caches::LEAF,
                     ..i
@@ -165,11 +169,11 @@ pub fn lift<C: Context + ?Sized>(
         }
         Command::PcInv(d) => {
             let base = Inval::new(Caches::CONFIG_PASID);
-            let i = match d.g {
+            let i = match d.g & 3 {
                 0 => base.domain(domain(ctx, d.did, &mut w)),
                 1 => base
                     .domain(domain(ctx, d.did, &mut w))
-                    .pasid(PasidSel::One(d.pasid)),
+                    .pasid(PasidSel::One(d.pasid & PASID)),
                 3 => base,
                 _ => return Err(LowerError::Invalid("pc_inv_dsc granularity 2")),
             };
@@ -178,27 +182,27 @@ pub fn lift<C: Context + ?Sized>(
         Command::DevTlbInv(d) => {
             let hints = Hints {
                 pfsid: d.pfsid,
-                max_pending: d.mip,
+                max_pending: d.mip & MIP,
                 ..Hints::default()
             };
             let i = Inval::new(Caches::DEV_TLB)
                 .device(DeviceSel::One(u32::from(d.sid)))
                 .pasid(PasidSel::All)
-                .range(ats_decode(d.address, d.s))
+                .range(ats_decode(d.address & ADDR_BITS, d.s))
                 .hints(hints);
             emit(i.into(), out)?;
         }
         Command::PDevTlbInv(d) => {
             let hints = Hints {
                 pfsid: d.pfsid,
-                max_pending: d.mip,
+                max_pending: d.mip & MIP,
                 ..Hints::default()
             };
             let i = Inval::new(Caches::DEV_TLB)
                 .device(DeviceSel::One(u32::from(d.sid)))
-                .pasid(PasidSel::One(d.pasid))
+                .pasid(PasidSel::One(d.pasid & PASID))
                 .global(d.g)
-                .range(ats_decode(d.address, d.s))
+                .range(ats_decode(d.address & ADDR_BITS, d.s))
                 .hints(hints);
             emit(i.into(), out)?;
         }
@@ -206,7 +210,7 @@ pub fn lift<C: Context + ?Sized>(
             let i = Inval::new(Caches::INTR_REMAP);
             // Index-selective: 2^im entries from iidx aligned down (§6.5.2.7).
             let i = if d.g {
-                i.range(AddrRange::block(u64::from(d.iidx), u32::from(d.im)))
+                i.range(AddrRange::block(u64::from(d.iidx), u32::from(d.im & 0x1f)))
             } else {
                 i
             };
@@ -217,7 +221,7 @@ pub fn lift<C: Context + ?Sized>(
                 interrupt: d.r#if,
                 store: if d.sw {
                     Some(Store {
-                        address: d.status_address,
+                        address: d.status_address & !3,
                         data: u64::from(d.status_data),
                     })
                 } else {
@@ -230,7 +234,7 @@ pub fn lift<C: Context + ?Sized>(
             emit(Op::Sync(s), out)?;
         }
         Command::PageGrpResp(d) => {
-            let code = match d.resp_code {
+            let code = match d.resp_code & 0xf {
                 0 => RespCode::Success,
                 1 => RespCode::Invalid,
                 0xf => RespCode::Failure,
@@ -246,8 +250,12 @@ pub fn lift<C: Context + ?Sized>(
             };
             let r = PageResponse {
                 device: u32::from(d.rid),
-                pasid: if d.pasid_present { Some(d.pasid) } else { None },
-                prg_index: d.prg_index,
+                pasid: if d.pasid_present {
+                    Some(d.pasid & PASID)
+                } else {
+                    None
+                },
+                prg_index: d.prg_index & 0x1ff,
                 code,
                 last: d.lpig,
                 priv_data,

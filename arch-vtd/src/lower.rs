@@ -284,22 +284,25 @@ fn lower_inval<C: Context + ?Sized>(
     }
     let mut o = Outcome::default();
     // Device-TLB and interrupt entries are not regime-tagged: `dev` keeps the
-    // request's domain whatever its regime.
-    let dev = Inval {
-        regime: Regime::Guest,
-        ..*i
-    };
-    let mut i = dev;
+    // request's domain whatever its regime. (The regime is not read below.)
+    let dev = i;
+    let hyp_i;
     let regime_tagged = Caches::IOTLB | Caches::CONFIG_DEVICE | Caches::CONFIG_PASID;
-    if op_regime == Regime::Hyp && i.caches.intersects(regime_tagged) {
+    let i = if op_regime == Regime::Hyp && i.caches.intersects(regime_tagged) {
         // SMMU EL2 entries carry no domain: every domain of the single VT-d
         // regime, for the regime-tagged caches only.
-        i.domain = DomainSel::All;
         o.widened |= Widened::REGIME;
-    }
+        hyp_i = Inval {
+            domain: DomainSel::All,
+            ..*i
+        };
+        &hyp_i
+    } else {
+        i
+    };
     let want_dev = i.caches.contains(Caches::DEV_TLB) && caps.dev_tlb;
     let n_dev = if want_dev {
-        check_devices(&dev, caps, ctx)?
+        check_devices(dev, caps, ctx)?
     } else {
         0
     };
@@ -313,26 +316,26 @@ fn lower_inval<C: Context + ?Sized>(
     };
     // Group 1: configuration caches.
     if i.caches.contains(Caches::CONFIG_DEVICE) {
-        o.widened |= lower_cc(&i, caps, ctx, &mut em)?;
+        o.widened |= lower_cc(i, caps, ctx, &mut em)?;
     }
     if i.caches.contains(Caches::CONFIG_PASID) {
         if caps.scalable {
-            o.widened |= lower_pc(&i, caps, ctx, &mut em)?;
+            o.widened |= lower_pc(i, caps, ctx, &mut em)?;
         } else {
             o.dropped = Some("legacy-mode VT-d has no PASID cache");
         }
     }
     if i.caches.contains(Caches::INTR_REMAP) {
-        o.widened |= lower_iec(&dev, caps, &mut em)?;
+        o.widened |= lower_iec(dev, caps, &mut em)?;
     }
     em.end_group();
     if i.caches.contains(Caches::IOTLB) {
-        o.widened |= lower_iotlb(&i, caps, ctx, &mut em)?;
+        o.widened |= lower_iotlb(i, caps, ctx, &mut em)?;
     }
     em.end_group();
     if i.caches.contains(Caches::DEV_TLB) {
         if want_dev {
-            o.widened |= lower_dev(&dev, n_dev, caps, ctx, &mut em)?;
+            o.widened |= lower_dev(dev, n_dev, caps, ctx, &mut em)?;
         } else if o.dropped.is_none() {
             o.dropped = Some("host has no device-TLB support (ECAP.DT = 0)");
         }
