@@ -1087,6 +1087,43 @@ mod tests {
         assert_eq!(atc_span(&span(0, u64::MAX >> 1)), (51, 0));
     }
 
+    /// The arithmetic walk of `tlbi_span` is core's `SmmuChunks`: same
+    /// chunks, and `ril_cost` counts them (a one-granule chunk at `single`).
+    #[cfg(feature = "std")]
+    #[test]
+    fn ril_walk_is_smmu_chunks() {
+        use iommu_inval_core::range::SmmuChunks;
+        let mut counts: std::vec::Vec<u64> = (1..=300).collect();
+        for b in [5u32, 6, 12, 31, 35, 36, 37, 40, 51, 52] {
+            let p = 1u64 << b;
+            counts.extend([p - 1, p, p + 1, p + 33, (p - 1) | 0x21]);
+        }
+        for (i, n) in counts.into_iter().enumerate() {
+            let first = (i as u64 % 7) << 12;
+            let size = (u128::from(n) << 12).min(u128::from(u64::MAX - first) + 1);
+            let r = AddrRange::Span {
+                first,
+                last: (u128::from(first) + size - 1) as u64,
+            };
+            let n = u64::try_from(r.size() >> 12).unwrap_or(u64::MAX);
+            let want: std::vec::Vec<_> = SmmuChunks::new(&r, 12).collect();
+            let (mut left, mut addr, mut got) = (n, first, std::vec::Vec::new());
+            while left != 0 {
+                let (k, s) = ril_step(left);
+                got.push((addr, (k - 1) as u8, s as u8));
+                left -= k << s;
+                addr = addr.wrapping_add((k << s) << 12);
+            }
+            let want3: std::vec::Vec<_> = want.iter().map(|c| (c.addr, c.num, c.scale)).collect();
+            assert_eq!(got, want3, "{n} granules");
+            let ones = want.iter().filter(|c| c.num == 0 && c.scale == 0).count();
+            let cost = want.len() + 15 * ones;
+            assert_eq!(ril_cost(n, 16, usize::MAX), Some(cost), "{n}");
+            assert_eq!(ril_cost(n, 16, cost), Some(cost), "{n}");
+            assert_eq!(ril_cost(n, 16, cost - 1), None, "{n}");
+        }
+    }
+
     #[test]
     fn caps_widths() {
         let c = Caps {
