@@ -313,7 +313,7 @@ impl Command {
     /// reserved bits of w0, w1, then w2, w3 (`reserved_bits`; w2/w3 are
     /// reserved except for the page group response), then granularity
     /// values (`invalid_field`). Reserved page-response codes are kept.
-    #[inline]
+    #[inline(always)]
     pub fn decode(words: &[u64]) -> Result<Command, DecodeError> {
         let (w0, w1, hi) = match *words {
             [a, b] => (a, b, None),
@@ -458,7 +458,7 @@ impl Command {
     /// Encode to four words; a 128-bit descriptor leaves `w2`, `w3` zero
     /// (use [`Command::words`] for the count). Values wider than their field
     /// are masked to it (build with `from_fields` to have them refused).
-    #[inline]
+    #[inline(always)]
     pub fn encode(&self) -> [u64; 4] {
         let tb = type_bits(self.type_code());
         match *self {
