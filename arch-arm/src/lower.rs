@@ -105,18 +105,23 @@ impl Default for Caps {
 
 impl Caps {
     /// The command cap, at least one.
+    #[inline]
     fn cap(&self) -> usize {
         self.max_cmds.max(1)
     }
+    #[inline]
     fn fits_bits(v: u64, bits: u8) -> bool {
         bits >= 64 || v >> bits == 0
     }
+    #[inline]
     fn asid_fits(&self, a: u16) -> bool {
         Self::fits_bits(u64::from(a), self.asid_bits.min(16))
     }
+    #[inline]
     fn vmid_fits(&self, v: u32) -> bool {
         Self::fits_bits(u64::from(v), self.vmid_bits.min(16))
     }
+    #[inline]
     fn ssid_fits(&self, p: u32) -> bool {
         Self::fits_bits(u64::from(p), self.ssid_bits.min(20))
     }
