@@ -30,7 +30,16 @@
 //! * A device-TLB invalidation of "every device" with devices the context
 //!   cannot list has no VT-d form (each descriptor names one source-id):
 //!   `LowerError::NoEquivalent`, before anything is emitted. Devices listed
-//!   by the context without ATS are skipped.
+//!   by the context without ATS are skipped. `Caps::max_cmds` bounds the
+//!   device-TLB descriptors of one op: when the range's blocks for every
+//!   device would exceed it, each device gets one covering block (ATS size
+//!   encoding, up to all addresses; `Widened::CAP`); more devices than
+//!   `max_cmds`, or a requester id above 16 bits, is `NoEquivalent`.
+//! * The regime selects nothing in device-TLB and interrupt-entry
+//!   lowerings (those entries are not regime-tagged); a `Hyp` request
+//!   widens the IOTLB and configuration-cache parts to every domain, and a
+//!   `Secure` one is dropped whole (VT-d has no secure regime, and device-TLB
+//!   and interrupt entries serve non-secure streams only).
 //! * Queue errors carry the IQERCD_REG.IQEI code (§11.4.9).
 //!
 //! ```
