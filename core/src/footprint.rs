@@ -68,6 +68,10 @@ pub const KIND_INTR_REMAP: u64 = 4;
 /// Pasid coordinate of global (all-PASID) device-TLB entries.
 pub const PASID_GLOBAL: u64 = u64::MAX;
 
+/// Device ranges up to this many requester ids are checked device by device
+/// for ATS (larger ones are kept whole: a superset).
+const ATS_SCAN_LIMIT: u64 = 4096;
+
 const FULL: [u64; DIMS] = [
     KIND_INTR_REMAP,
     1,
@@ -283,19 +287,39 @@ impl Footprint {
                     // ATS and interrupt remapping serve non-secure streams only
                     // (IHI0070 §3.9: STE.EATS is ignored for Secure streams), so
                     // a Secure invalidation has nothing to remove there.
-                    if i.regime == Regime::Secure && (kind == KIND_DEV_TLB || kind == KIND_INTR_REMAP) {
+                    if i.regime == Regime::Secure
+                        && (kind == KIND_DEV_TLB || kind == KIND_INTR_REMAP)
+                    {
                         continue;
                     }
                     let global = kind == KIND_DEV_TLB && i.global;
-                    devices.for_each(|lo, hi| {
-                        // A device without ATS has no device TLB: nothing to remove.
-                        if kind == KIND_DEV_TLB && lo == hi && !ctx.ats_enabled(lo as u32) {
-                            return;
-                        }
+                    let mut push = |lo: u64, hi: u64| {
                         let d = b.with(Dim::Device, lo, hi);
                         f.push(d);
                         if global {
                             f.push(d.with(Dim::Pasid, PASID_GLOBAL, PASID_GLOBAL));
+                        }
+                    };
+                    devices.for_each(|lo, hi| {
+                        if kind == KIND_DEV_TLB && hi - lo < ATS_SCAN_LIMIT {
+                            // A device without ATS has no device TLB: keep only
+                            // the runs of devices that have one.
+                            let mut run: Option<u64> = None;
+                            for rid in lo..=hi {
+                                match (ctx.ats_enabled(rid as u32), run) {
+                                    (true, None) => run = Some(rid),
+                                    (false, Some(start)) => {
+                                        push(start, rid - 1);
+                                        run = None;
+                                    }
+                                    _ => {}
+                                }
+                            }
+                            if let Some(start) = run {
+                                push(start, hi);
+                            }
+                        } else {
+                            push(lo, hi);
                         }
                     });
                 }
@@ -399,7 +423,11 @@ impl Footprint {
             let (lo, hi) = b.get(Dim::Addr);
             let iotlb = b.get(Dim::Kind) == (KIND_IOTLB, KIND_IOTLB);
             if iotlb && shift > 12 {
-                let r = AddrRange::Span { first: lo, last: hi }.align_out(u32::from(shift));
+                let r = AddrRange::Span {
+                    first: lo,
+                    last: hi,
+                }
+                .align_out(u32::from(shift));
                 f.push(b.with(Dim::Addr, r.first(), r.last()));
             } else {
                 f.push(*b);
@@ -621,6 +649,14 @@ mod tests {
         .unwrap();
         assert!(Footprint::of_inval(&d17, &t2).is_empty());
         assert!(Footprint::of_inval(&d16, &t2).same_as(&Footprint::of_inval(&all, &t2)));
+        let range = Inval::new(Caches::DEV_TLB).device(DeviceSel::Range {
+            first: 15,
+            last: 18,
+        });
+        let f = Footprint::of_inval(&range, &t2);
+        // 15 (unknown: assumed ATS), 16 (ATS), 17 (no ATS), 18 (unknown).
+        let devs: Vec<_> = f.boxes().iter().map(|b| b.get(Dim::Device)).collect();
+        assert_eq!(devs, [(15, 16), (18, 18)]);
         // Without the topology, "all devices of domain 1" is every device.
         assert!(!both.covers(&Footprint::of_inval(&all, &IdentityContext)));
     }
@@ -635,7 +671,10 @@ mod tests {
         assert!(per_leaf.assuming_leaves(21).covers(&asked));
         assert!(!per_leaf.assuming_leaves(12).covers(&asked));
         // Device TLBs are unaffected: ATS invalidations name their span.
-        let d = Footprint::of_inval(&Inval::new(Caches::DEV_TLB).range(span(0x1000, 0x1000)), &IdentityContext);
+        let d = Footprint::of_inval(
+            &Inval::new(Caches::DEV_TLB).range(span(0x1000, 0x1000)),
+            &IdentityContext,
+        );
         assert!(d.assuming_leaves(21).same_as(&d));
     }
 
@@ -651,10 +690,14 @@ mod tests {
 
     #[test]
     fn secure_device_tlb_and_interrupt_entries_do_not_exist() {
-        let sec = Inval::new(Caches::DEV_TLB | Caches::INTR_REMAP | Caches::CONFIG_DEVICE).regime(Regime::Secure);
+        let sec = Inval::new(Caches::DEV_TLB | Caches::INTR_REMAP | Caches::CONFIG_DEVICE)
+            .regime(Regime::Secure);
         let f = Footprint::of_inval(&sec, &IdentityContext);
         assert_eq!(f.boxes().len(), 1, "only the secure configuration remains");
-        assert_eq!(f.boxes()[0].get(Dim::Kind), (KIND_CONFIG_DEVICE, KIND_CONFIG_DEVICE));
+        assert_eq!(
+            f.boxes()[0].get(Dim::Kind),
+            (KIND_CONFIG_DEVICE, KIND_CONFIG_DEVICE)
+        );
     }
 
     #[test]
