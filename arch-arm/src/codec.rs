@@ -33,7 +33,7 @@ use iommu_inval_core::native::{ArchId, FieldError, FieldValue, NativeCommand};
 /// unknown opcode has `[0, 0]` (a known one always has the opcode bits in
 /// `w0`). One AND per word checks the reserved bits of any command
 /// (CMD_CFGI_STE_RANGE and CMD_CFGI_ALL share opcode 4 and their mask).
-static VALID: [[u64; 2]; 256] = {
+const VALID: [[u64; 2]; 256] = {
     let mut t = [[0u64; 2]; 256];
     let ops: [(u8, [u64; 2]); 24] = [
         (PrefetchConfig::OPCODE, PrefetchConfig::MASK),
@@ -73,16 +73,16 @@ static VALID: [[u64; 2]; 256] = {
 /// else the first word with reserved bits set.
 #[cold]
 #[inline(never)]
-fn mask_error(w: &[u64; 2]) -> DecodeError {
-    let m = VALID[usize::from(w[0] as u8)];
+fn mask_error(w0: u64, w1: u64) -> DecodeError {
+    let m = VALID[usize::from(w0 as u8)];
     if m[0] == 0 {
-        return DecodeError::unknown_opcode(w[0] & 0xff);
+        return DecodeError::unknown_opcode(w0 & 0xff);
     }
-    let r0 = w[0] & !m[0];
+    let r0 = w0 & !m[0];
     if r0 != 0 {
         DecodeError::reserved(0, r0)
     } else {
-        DecodeError::reserved(1, w[1] & !m[1])
+        DecodeError::reserved(1, w1 & !m[1])
     }
 }
 
@@ -194,7 +194,7 @@ impl Command {
         // Opcode and reserved bits of every op: one table load, one test.
         let m = VALID[usize::from(w[0] as u8)];
         if (w[0] & !m[0]) | (w[1] & !m[1]) != 0 {
-            return Err(mask_error(w));
+            return Err(mask_error(w[0], w[1]));
         }
         let c = match w[0] & 0xff {
             0x01 => Command::PrefetchConfig(take!(PrefetchConfig, w)),
