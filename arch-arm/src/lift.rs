@@ -33,6 +33,7 @@ use iommu_inval_core::range::AddrRange;
 use iommu_inval_core::sink::Sink;
 
 /// log2 of the granule of TLBI `tg` 1, 2, 3 (4, 16, 64 KiB); 0 for `tg` = 0.
+#[inline]
 pub const fn tg_shift(tg: u8) -> u32 {
     match tg {
         1 => 12,
@@ -43,6 +44,7 @@ pub const fn tg_shift(tg: u8) -> u32 {
 }
 
 /// The addresses a TLBI removes, and its hints.
+#[inline]
 pub fn tlbi_range(address: u64, num: u8, scale: u8, ttl: u8, tg: u8) -> (AddrRange, Hints) {
     let g = tg_shift(tg);
     if g == 0 {
@@ -70,6 +72,7 @@ pub fn tlbi_range(address: u64, num: u8, scale: u8, ttl: u8, tg: u8) -> (AddrRan
 
 /// The span of an ATC_INV: `2^size` pages aligned down; 52 and above is
 /// everything (IHI0070 §4.5.1).
+#[inline]
 pub const fn atc_range(address: u64, size: u8) -> AddrRange {
     if size >= 52 {
         AddrRange::All
@@ -93,6 +96,7 @@ pub fn prefetch_span(address: u64, size: u8, stride: u8) -> AddrRange {
 }
 
 /// The StreamIDs of CMD_CFGI_STE_RANGE: `2^(range+1)` aligned (IHI0070 §4.3.2).
+#[inline]
 pub const fn ste_range(sid: u32, range: u8) -> DeviceSel {
     let order = range as u32 + 1;
     if order >= 32 {
@@ -108,6 +112,7 @@ pub const fn ste_range(sid: u32, range: u8) -> DeviceSel {
 /// The PRI response code: 0 ResponseFailure, 1 InvalidRequest, 2 Success
 /// (IHI0070 §4.5.2). commands.md calls 0 "deny" and 1 "fail"; the
 /// specification's names decide the mapping.
+#[inline]
 pub const fn pri_code(resp: u8) -> RespCode {
     match resp {
         0 => RespCode::Failure,
@@ -118,6 +123,7 @@ pub const fn pri_code(resp: u8) -> RespCode {
 
 /// The stall action of CMD_RESUME: Ac (bit 0 of `resp`) = 1 retries and Ab
 /// is ignored; else Ab = 1 aborts, Ab = 0 terminates (IHI0070 §4.7.1).
+#[inline]
 pub const fn resume_action(resp: u8) -> StallAction {
     if resp & 1 != 0 {
         StallAction::Retry
@@ -156,6 +162,10 @@ fn domain_of<C: Context + ?Sized>(ctx: &C, vmid: u16, e: &mut Emit<'_>) -> Domai
 }
 
 /// One inval per PASID that uses `asid`; every PASID when none is known.
+/// The first PASID is held back and pushed from this frame (the common
+/// single-PASID case): the visitor then copies no `Inval`, so the op is
+/// built once, in the slot that the sink copies from.
+#[inline(always)]
 fn per_asid<C: Context + ?Sized>(
     ctx: &C,
     base: Inval,
@@ -164,17 +174,30 @@ fn per_asid<C: Context + ?Sized>(
     e: &mut Emit<'_>,
 ) -> Result<(), LowerError> {
     let mut err = None;
+    let mut first = None;
     let mut n = 0usize;
     let known = ctx.pasids_of_asid(lookup, asid, &mut |p| {
-        if err.is_none() {
-            match e.push(Op::Inval(base.pasid(PasidSel::One(p)))) {
-                Ok(()) => n += 1,
-                Err(x) => err = Some(x),
-            }
+        if err.is_some() {
+            return;
+        }
+        n += 1;
+        if n == 1 {
+            first = Some(p);
+            return;
+        }
+        // A second PASID: emit the held one, then this one, in visit order.
+        let held = first
+            .take()
+            .map_or(Ok(()), |f| e.push(Op::Inval(base.pasid(PasidSel::One(f)))));
+        if let Err(x) = held.and_then(|()| e.push(Op::Inval(base.pasid(PasidSel::One(p))))) {
+            err = Some(x);
         }
     });
     if let Some(x) = err {
         return Err(x);
+    }
+    if let Some(f) = first {
+        e.push(Op::Inval(base.pasid(PasidSel::One(f))))?;
     }
     if !known || n == 0 {
         e.widened |= Widened::PASID;
@@ -183,6 +206,7 @@ fn per_asid<C: Context + ?Sized>(
     Ok(())
 }
 
+#[inline]
 const fn leaf(l: bool) -> Caches {
     if l {
         Caches::LEAF
@@ -191,6 +215,7 @@ const fn leaf(l: bool) -> Caches {
     }
 }
 
+#[inline]
 const fn regime(ssec: bool) -> Regime {
     if ssec {
         Regime::Secure
@@ -199,6 +224,7 @@ const fn regime(ssec: bool) -> Regime {
     }
 }
 
+#[inline]
 fn s1(regime: Regime, domain: DomainSel) -> Inval {
     Inval::new(Caches::IOTLB)
         .regime(regime)
@@ -206,6 +232,7 @@ fn s1(regime: Regime, domain: DomainSel) -> Inval {
         .domain(domain)
 }
 
+#[inline]
 fn with_range(i: Inval, r: (AddrRange, Hints)) -> Inval {
     i.range(r.0).hints(r.1)
 }

@@ -224,25 +224,36 @@ fn lower_inval<C: Context + ?Sized>(
     if i.caches.contains(Caches::INTR_REMAP) {
         o.drop_part("SMMUv3 has no interrupt remapping cache");
     }
-    let groups = [
-        i.caches.intersects(Caches::CONFIG),
-        i.caches.contains(Caches::IOTLB),
-        i.caches.contains(Caches::DEV_TLB),
-    ];
-    let several = groups.iter().filter(|g| **g).count() > 1;
-    for (n, present) in groups.into_iter().enumerate() {
-        if !present {
-            continue;
-        }
+    // Straight-line, one test per group: a loop over the groups let the
+    // compiler hoist all three lowerings' set-up out of it, whichever ran.
+    let cfg = i.caches.intersects(Caches::CONFIG);
+    let tlb = i.caches.contains(Caches::IOTLB);
+    let dev = i.caches.contains(Caches::DEV_TLB);
+    let several = u8::from(cfg) + u8::from(tlb) + u8::from(dev) > 1;
+    if cfg {
         let before = o.emitted;
-        match n {
-            0 => lower_config(i, caps, ctx, o)?,
-            1 => lower_tlb(i, caps, ctx, o)?,
-            _ => lower_dev_tlb(i, caps, ctx, o)?,
-        }
-        if several && o.emitted > before {
-            o.push(CmdSync::default())?;
-        }
+        lower_config(i, caps, ctx, o)?;
+        sync_after(several, before, o)?;
+    }
+    if tlb {
+        let before = o.emitted;
+        lower_tlb(i, caps, ctx, o)?;
+        sync_after(several, before, o)?;
+    }
+    if dev {
+        let before = o.emitted;
+        lower_dev_tlb(i, caps, ctx, o)?;
+        sync_after(several, before, o)?;
+    }
+    Ok(())
+}
+
+/// The CMD_SYNC after one group of a multi-group invalidation that emitted
+/// something.
+#[inline]
+fn sync_after(several: bool, before: usize, o: &mut Out<'_>) -> Result<(), LowerError> {
+    if several && o.emitted > before {
+        o.push(CmdSync::default())?;
     }
     Ok(())
 }
@@ -464,6 +475,19 @@ enum VaCmd {
 }
 
 impl VaCmd {
+    /// The ASID-/VMID-wide command that replaces the address-based ones
+    /// above the cap: NH_ASID, NH_ALL, EL3_ALL, EL2_ASID, EL2_ALL, S12_VMALL.
+    fn wide(self) -> Command {
+        match self {
+            VaCmd::NhVa { vmid, asid } => TlbiNhAsid { vmid, asid }.into(),
+            VaCmd::NhVaa { vmid } => TlbiNhAll { vmid }.into(),
+            VaCmd::El3 => TlbiEl3All {}.into(),
+            VaCmd::El2Va { asid } => TlbiEl2Asid { asid }.into(),
+            VaCmd::El2Vaa => TlbiEl2All {}.into(),
+            VaCmd::S2Ipa { vmid } => TlbiS12Vmall { vmid }.into(),
+        }
+    }
+
     #[inline(always)]
     fn make(self, leaf: bool, address: u64, num: u8, scale: u8, ttl: u8, tg: u8) -> Command {
         match self {
@@ -555,16 +579,16 @@ fn ril_cost(mut n: u64, single: usize, cap: usize) -> Option<usize> {
     Some(cost)
 }
 
-/// Cover `r` with address-based TLBIs of kind `va`, or fall back to `wide`
-/// above the cap. One pass: the command count is known arithmetically
-/// before anything is emitted.
+/// Cover `r` with address-based TLBIs of kind `va`, or fall back to
+/// [`VaCmd::wide`] above the cap. One pass: the command count is known
+/// arithmetically before anything is emitted.
+#[inline]
 fn tlbi_span(
     r: &AddrRange,
     hints: &Hints,
     leaf: bool,
     caps: &Caps,
     va: VaCmd,
-    wide: Command,
     o: &mut Out<'_>,
 ) -> Result<(), LowerError> {
     let fallback = |o: &mut Out<'_>| {
@@ -572,7 +596,7 @@ fn tlbi_span(
         if leaf {
             o.widen(Widened::LEAF);
         }
-        o.push(wide)
+        o.push(va.wide())
     };
     if caps.range_inval {
         let (g, tg) = match hints.tg_shift {
@@ -685,32 +709,20 @@ fn lower_tlb<C: Context + ?Sized>(
                     }
                     return o.push(TlbiEl3All {});
                 }
-                return tlbi_span(
-                    &i.range,
-                    &i.hints,
-                    leaf,
-                    caps,
-                    VaCmd::El3,
-                    TlbiEl3All {}.into(),
-                    o,
-                );
+                return tlbi_span(&i.range, &i.hints, leaf, caps, VaCmd::El3, o);
             }
             let asid = s1_asid(i, DomainSel::All, caps, ctx, o);
-            let wide: Command = match asid {
-                Some(asid) => TlbiEl2Asid { asid }.into(),
-                None => TlbiEl2All {}.into(),
+            let va = match asid {
+                Some(asid) => VaCmd::El2Va { asid },
+                None => VaCmd::El2Vaa,
             };
             if !span {
                 if leaf {
                     o.widen(Widened::LEAF);
                 }
-                return o.push(wide);
+                return o.push(va.wide());
             }
-            let va = match asid {
-                Some(asid) => VaCmd::El2Va { asid },
-                None => VaCmd::El2Vaa,
-            };
-            return tlbi_span(&i.range, &i.hints, leaf, caps, va, wide, o);
+            return tlbi_span(&i.range, &i.hints, leaf, caps, va, o);
         }
     }
 
@@ -786,34 +798,25 @@ fn lower_tlb<C: Context + ?Sized>(
     }
     if s1 {
         let asid = s1_asid(i, i.domain, caps, ctx, o);
-        let wide: Command = match asid {
-            Some(asid) => TlbiNhAsid { vmid, asid }.into(),
-            None => TlbiNhAll { vmid }.into(),
-        };
         if span {
             let va = match asid {
                 Some(asid) => VaCmd::NhVa { vmid, asid },
                 None => VaCmd::NhVaa { vmid },
             };
-            tlbi_span(&i.range, &i.hints, leaf, caps, va, wide, o)?;
+            tlbi_span(&i.range, &i.hints, leaf, caps, va, o)?;
         } else {
             if leaf {
                 o.widen(Widened::LEAF);
             }
-            o.push(wide)?;
+            match asid {
+                Some(asid) => o.push(TlbiNhAsid { vmid, asid })?,
+                None => o.push(TlbiNhAll { vmid })?,
+            }
         }
     }
     if s2 {
         let before = o.widened;
-        tlbi_span(
-            &i.range,
-            &i.hints,
-            leaf,
-            caps,
-            VaCmd::S2Ipa { vmid },
-            TlbiS12Vmall { vmid }.into(),
-            o,
-        )?;
+        tlbi_span(&i.range, &i.hints, leaf, caps, VaCmd::S2Ipa { vmid }, o)?;
         if o.widened.contains(Widened::CAP) && !before.contains(Widened::CAP) {
             // Fell back to S12_VMALL: stage 1 of every PASID goes too.
             if !s1 {
@@ -873,6 +876,7 @@ fn s1_asid<C: Context + ?Sized>(
 // ------------------------------------------------------------ device TLB --
 
 /// ATC_INV `size` and `address` of the smallest aligned span covering `r`.
+#[inline]
 pub fn atc_span(r: &AddrRange) -> (u8, u64) {
     let b = covering_block(r, 12);
     if b.order >= 64 {
@@ -953,12 +957,14 @@ fn lower_dev_tlb<C: Context + ?Sized>(
     }
 }
 
+#[inline]
 fn atc_range_of(size: u8, address: u64) -> AddrRange {
     crate::lift::atc_range(address, size)
 }
 
 // ------------------------------------------------------------------ rest --
 
+#[inline]
 fn lower_sync(s: &Sync) -> Result<CmdSync, LowerError> {
     if s.drain_page_requests {
         return Err(LowerError::NoEquivalent(
@@ -1052,6 +1058,7 @@ fn lower_prefetch(p: &Prefetch, caps: &Caps, o: &mut Out<'_>) -> Result<(), Lowe
 
 use crate::lift::prefetch_span;
 
+#[inline]
 fn lower_page_response(p: &PageResponse) -> Result<PriResp, LowerError> {
     if p.priv_data.is_some() {
         return Err(LowerError::NoEquivalent(
