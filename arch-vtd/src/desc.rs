@@ -472,7 +472,7 @@ impl Command {
 
     /// The reference decoder of one 128-bit (`hi` = None) or 256-bit
     /// descriptor, checking in the order documented on [`Command::decode`].
-    /// Out of line: the hot path only calls it for refused descriptors.
+    /// Only reached through [`Command::refusal`] (out of line) and tests.
     #[inline]
     fn decode_checked(w0: u64, w1: u64, hi: Option<[u64; 2]>) -> Result<Command, DecodeError> {
         let t = ((w0 & 0xf) | ((w0 >> 5) & 0x70)) as u8;
