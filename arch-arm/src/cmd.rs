@@ -263,7 +263,10 @@ macro_rules! commands {
         )*
 
         /// One SMMUv3 command (IHI0070 chapter 4), as listed in commands.md.
+        // A one-byte tag (rustc otherwise widens it into the padding before
+        // the 8-byte-aligned payload): encode dispatches on a byte load.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(u8)]
         pub enum Command {
             $( $(#[$doc])* $variant($variant), )*
         }
