@@ -162,9 +162,9 @@ fn domain_of<C: Context + ?Sized>(ctx: &C, vmid: u16, e: &mut Emit<'_>) -> Domai
 }
 
 /// One inval per PASID that uses `asid`; every PASID when none is known.
-/// The first PASID is held back and pushed from this frame (the common
-/// single-PASID case): the visitor then copies no `Inval`, so the op is
-/// built once, in the slot that the sink copies from.
+/// A first pass only counts: the common single-PASID case then pushes its
+/// op straight from registers (no `Inval` kept in memory for a visitor to
+/// copy); several PASIDs are emitted, in visit order, by a second pass.
 #[inline(always)]
 fn per_asid<C: Context + ?Sized>(
     ctx: &C,
@@ -173,37 +173,44 @@ fn per_asid<C: Context + ?Sized>(
     asid: u16,
     e: &mut Emit<'_>,
 ) -> Result<(), LowerError> {
-    let mut err = None;
-    let mut first = None;
-    let mut n = 0usize;
+    let (mut n, mut first) = (0usize, 0u32);
     let known = ctx.pasids_of_asid(lookup, asid, &mut |p| {
-        if err.is_some() {
-            return;
+        if n == 0 {
+            first = p;
         }
         n += 1;
-        if n == 1 {
-            first = Some(p);
-            return;
-        }
-        // A second PASID: emit the held one, then this one, in visit order.
-        let held = first
-            .take()
-            .map_or(Ok(()), |f| e.push(Op::Inval(base.pasid(PasidSel::One(f)))));
-        if let Err(x) = held.and_then(|()| e.push(Op::Inval(base.pasid(PasidSel::One(p))))) {
-            err = Some(x);
-        }
     });
-    if let Some(x) = err {
-        return Err(x);
-    }
-    if let Some(f) = first {
-        e.push(Op::Inval(base.pasid(PasidSel::One(f))))?;
+    if n == 1 {
+        e.push(Op::Inval(base.pasid(PasidSel::One(first))))?;
+    } else if n > 1 {
+        each_pasid(ctx, &base, lookup, asid, e)?;
     }
     if !known || n == 0 {
         e.widened |= Widened::PASID;
         e.push(Op::Inval(base.pasid(PasidSel::All)))?;
     }
     Ok(())
+}
+
+/// One inval per PASID of `asid`, in the context's order, stopping at the
+/// first sink error.
+#[inline(never)]
+fn each_pasid<C: Context + ?Sized>(
+    ctx: &C,
+    base: &Inval,
+    lookup: DomainSel,
+    asid: u16,
+    e: &mut Emit<'_>,
+) -> Result<(), LowerError> {
+    let mut err = None;
+    ctx.pasids_of_asid(lookup, asid, &mut |p| {
+        if err.is_none() {
+            if let Err(x) = e.push(Op::Inval(base.pasid(PasidSel::One(p)))) {
+                err = Some(x);
+            }
+        }
+    });
+    err.map_or(Ok(()), Err)
 }
 
 #[inline]

@@ -976,3 +976,22 @@ fn a_pasid_with_two_asids_widens_to_every_asid() {
     );
     assert_eq!(o.widened, Widened::PASID);
 }
+
+/// An ASID used by two PASIDs lifts to two ops: a sink with room for one
+/// reports the overflow (and holds the first PASID's op, in visit order).
+#[test]
+fn lift_of_a_shared_asid_into_a_one_op_sink_is_buffer_full() {
+    let t = topo();
+    let c: Command = TlbiNhAsid { vmid: 3, asid: 5 }.into();
+    let mut out: iommu_inval_core::sink::FixedBuf<Op, 1> = iommu_inval_core::sink::FixedBuf::new();
+    assert_eq!(lift(&c, &t, &mut out), Err(LowerError::BufferFull));
+    match out.get(0) {
+        Some(Op::Inval(i)) => assert_eq!(i.pasid, PasidSel::One(1)),
+        other => panic!("{other:?}"),
+    }
+    // One PASID (6 is only PASID 2's ASID): exactly one op.
+    let c: Command = TlbiNhAsid { vmid: 3, asid: 6 }.into();
+    let mut out: iommu_inval_core::sink::FixedBuf<Op, 1> = iommu_inval_core::sink::FixedBuf::new();
+    let o = lift(&c, &t, &mut out).unwrap();
+    assert_eq!(o.emitted, 1);
+}
