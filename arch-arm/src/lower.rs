@@ -621,6 +621,23 @@ fn tlbi_span(
         let aligned = r.align_out(g);
         // At most 2^64 bytes: at most 2^52 granules, which fits.
         let granules = u64::try_from(aligned.size() >> g).unwrap_or(u64::MAX);
+        // One `(num + 1) * 2^scale` chunk (an aligned power-of-two range, a
+        // page with a level hint) or one 4 KiB granule without a level (a
+        // tg = 0 page): one command, always within the cap.
+        let (k, s) = ril_step(granules);
+        let one_chunk = granules != 0 && k << s == granules;
+        let tg0_page = k == 1 && s == 0 && single_tg0;
+        if one_chunk && (!tg0_page || g == 12) {
+            if aligned != *r {
+                o.widen(Widened::RANGE);
+            }
+            let c = if tg0_page {
+                va.make(leaf, aligned.first(), 0, 0, 0, 0)
+            } else {
+                va.make(leaf, aligned.first(), (k - 1) as u8, s as u8, ttl, tg)
+            };
+            return o.push(c);
+        }
         if ril_cost(granules, single_cost, caps.cap()).is_none() {
             return fallback(o);
         }

@@ -995,3 +995,48 @@ fn lift_of_a_shared_asid_into_a_one_op_sink_is_buffer_full() {
     let o = lift(&c, &t, &mut out).unwrap();
     assert_eq!(o.emitted, 1);
 }
+
+/// Single-chunk ranges (the one-command path of the range lowering): the
+/// words follow IHI0070 §4.4.1.1 — `(num + 1) * 2^scale` granules, and a
+/// one-granule range without a level hint as `tg = 0` pages.
+#[test]
+fn single_chunk_ranges_lower_to_one_command_or_tg0_pages() {
+    let nh = |first: u64, size: u64, tg_shift: u8, level: u8| {
+        let mut i = s1(1, first, size);
+        i.hints.tg_shift = tg_shift;
+        i.hints.level = level;
+        low(Op::Inval(i), Caps::default(), &IdentityContext).0
+    };
+    let va = |num: u8, scale: u8, ttl: u8, tg: u8, address: u64| {
+        Command::from(TlbiNhVa {
+            num,
+            scale,
+            vmid: 1,
+            asid: 1,
+            leaf: false,
+            ttl,
+            tg,
+            address,
+        })
+    };
+    // 3 pages of 4 KiB: num = 2, one command.
+    assert_eq!(nh(0x10_0000, 0x3000, 12, 0), [va(2, 0, 0, 1, 0x10_0000)]);
+    // 64 pages: the greedy split takes scale = bits(64) - 5 = 2, num + 1 = 16.
+    assert_eq!(nh(0x40_0000, 0x4_0000, 12, 0), [va(15, 2, 0, 1, 0x40_0000)]);
+    // One 4 KiB page without a level: tg = 0.
+    assert_eq!(nh(0x7000, 0x1000, 12, 0), [va(0, 0, 0, 0, 0x7000)]);
+    // One 4 KiB page with a level-3 hint: tg = 1, ttl = 3.
+    assert_eq!(nh(0x7000, 0x1000, 12, 3), [va(0, 0, 3, 1, 0x7000)]);
+    // One 16 KiB granule without a level: four tg = 0 pages.
+    assert_eq!(
+        nh(0x8000, 0x4000, 14, 0),
+        [
+            va(0, 0, 0, 0, 0x8000),
+            va(0, 0, 0, 0, 0x9000),
+            va(0, 0, 0, 0, 0xa000),
+            va(0, 0, 0, 0, 0xb000)
+        ]
+    );
+    // An unaligned page-sized range covers both pages it touches: 2 granules.
+    assert_eq!(nh(0x7800, 0x1000, 12, 0), [va(1, 0, 0, 1, 0x7000)]);
+}
