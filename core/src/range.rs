@@ -93,18 +93,32 @@ impl AddrRange {
             last: addr | mask,
         }
     }
-    /// First byte (0 for `All`).
+    /// First byte (0 for `All`). A hand-built `Span` with `first > last`
+    /// (the constructors never make one) is read with its bounds swapped, so
+    /// that no computation on a range can underflow.
     pub const fn first(&self) -> u64 {
         match *self {
             AddrRange::All => 0,
-            AddrRange::Span { first, .. } => first,
+            AddrRange::Span { first, last } => {
+                if first <= last {
+                    first
+                } else {
+                    last
+                }
+            }
         }
     }
-    /// Last byte (`u64::MAX` for `All`).
+    /// Last byte (`u64::MAX` for `All`); see [`AddrRange::first`].
     pub const fn last(&self) -> u64 {
         match *self {
             AddrRange::All => u64::MAX,
-            AddrRange::Span { last, .. } => last,
+            AddrRange::Span { first, last } => {
+                if first <= last {
+                    last
+                } else {
+                    first
+                }
+            }
         }
     }
     /// Size in bytes; 2^64 for `All` or a span covering everything.
@@ -140,9 +154,9 @@ impl AddrRange {
         let mask = (1u64 << shift) - 1;
         match *self {
             AddrRange::All => AddrRange::All,
-            AddrRange::Span { first, last } => AddrRange::Span {
-                first: first & !mask,
-                last: last | mask,
+            AddrRange::Span { .. } => AddrRange::Span {
+                first: self.first() & !mask,
+                last: self.last() | mask,
             },
         }
     }
@@ -429,6 +443,21 @@ mod tests {
             u64::MAX as u128
         );
         assert_eq!(AddrRange::new(u64::MAX - 4095, 4096).unwrap().size(), 4096);
+    }
+
+    #[test]
+    fn hand_built_inverted_span_reads_as_swapped() {
+        let r = AddrRange::Span {
+            first: 0x2000,
+            last: 0x1000,
+        };
+        assert_eq!((r.first(), r.last(), r.size()), (0x1000, 0x2000, 0x1001));
+        assert_eq!(r, AddrRange::inclusive(0x1000, 0x2000).unwrap());
+        assert_eq!(AlignedBlocks::new(&r, 12, 63).count(), 2);
+        assert_eq!(
+            SmmuChunks::new(&r, 12).map(|c| c.granules()).sum::<u128>(),
+            2
+        );
     }
 
     #[test]
