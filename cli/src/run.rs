@@ -335,14 +335,8 @@ pub fn lift(
 ) -> io::Result<()> {
     let mut ops = Vec::new();
     for_each_native(src, words, io, |io, loc, w| {
-        let cmd = match arch.decode(w) {
-            Ok(c) => c,
-            Err(e) => return decode_failure(arch, opts, io, loc, w, &e),
-        };
-        ops.clear();
-        let outcome = match cmd.lift_ops(ctx, &mut ops) {
-            Ok(o) => o,
-            Err(e) => return lower_failure(arch, opts, io, loc, &e),
+        let Some((cmd, outcome)) = decode_and_lift(arch, opts, ctx, io, loc, w, &mut ops)? else {
+            return Ok(());
         };
         if opts.explain && opts.json {
             let mut m = Map::new();
@@ -385,6 +379,28 @@ fn outcome_json_into(o: &Outcome, m: &mut Map<String, Value>) {
         "dropped".into(),
         o.dropped.map_or(Value::Null, |d| json!(d)),
     );
+}
+
+/// Decode `w` and lift it into `ops` (cleared first). A failure is reported
+/// in the error shape (for `lift` and `convert` alike) and gives `None`.
+fn decode_and_lift(
+    arch: &Arch,
+    opts: Opts,
+    ctx: &dyn Context,
+    io: &mut Io<'_>,
+    loc: Loc,
+    w: &[u64],
+    ops: &mut Vec<Op>,
+) -> io::Result<Option<(NativeAny, Outcome)>> {
+    let cmd = match arch.decode(w) {
+        Ok(c) => c,
+        Err(e) => return decode_failure(arch, opts, io, loc, w, &e).map(|()| None),
+    };
+    ops.clear();
+    match cmd.lift_ops(ctx, ops) {
+        Ok(o) => Ok(Some((cmd, o))),
+        Err(e) => lower_failure(arch, opts, io, loc, &e).map(|()| None),
+    }
 }
 
 fn decode_failure(
@@ -630,14 +646,8 @@ pub fn convert(
     let mut ops = Vec::new();
     let mut t = Translation::new();
     for_each_native(src, words, io, |io, loc, w| {
-        let cmd = match from.decode(w) {
-            Ok(c) => c,
-            Err(e) => return decode_failure(from, opts, io, loc, w, &e),
-        };
-        ops.clear();
-        let lifted = match cmd.lift_ops(ctx, &mut ops) {
-            Ok(o) => o,
-            Err(e) => return lower_failure(from, opts, io, loc, &e),
+        let Some((cmd, lifted)) = decode_and_lift(from, opts, ctx, io, loc, w, &mut ops)? else {
+            return Ok(());
         };
         t.clear();
         t.lower_all(to, &ops, ctx);
