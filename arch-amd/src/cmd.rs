@@ -508,14 +508,17 @@ fn static_name(names: &'static [&'static str], n: &str) -> Option<&'static str> 
 impl NativeCommand for Command {
     const ARCH: ArchId = ArchId::Amd;
 
+    #[inline(always)]
     fn decode(words: &[u64]) -> Result<Self, DecodeError> {
         Command::decode(words)
     }
 
+    #[inline]
     fn words(&self) -> usize {
         2
     }
 
+    #[inline(always)]
     fn encode_into(&self, out: &mut [u64]) -> Result<usize, DecodeError> {
         match out.get_mut(..2) {
             Some(slot) => {

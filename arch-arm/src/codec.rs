@@ -351,14 +351,17 @@ fn static_name(_defs: &[FieldDef], name: &str) -> &'static str {
 impl NativeCommand for Command {
     const ARCH: ArchId = ArchId::Smmuv3;
 
+    #[inline]
     fn decode(words: &[u64]) -> Result<Self, DecodeError> {
         Command::decode(words)
     }
 
+    #[inline]
     fn words(&self) -> usize {
         2
     }
 
+    #[inline]
     fn encode_into(&self, out: &mut [u64]) -> Result<usize, DecodeError> {
         let w = self.encode_checked()?;
         match out.get_mut(..2) {

@@ -781,16 +781,22 @@ impl Command {
         }
     }
 
-    /// Encode into `out[..self.words()]`, returning the count.
+    /// Encode into `out[..self.words()]` (a queue slot), returning the
+    /// count; `bad_length` if `out` is shorter. Each width is copied with a
+    /// fixed length, so this costs no more than `encode` itself.
+    #[inline(always)]
     pub fn encode_into(&self, out: &mut [u64]) -> Result<usize, DecodeError> {
-        let n = self.words();
-        let w = self.encode();
-        match (out.get_mut(..n), w.get(..n)) {
-            (Some(dst), Some(src)) => {
-                dst.copy_from_slice(src);
-                Ok(n)
+        let [w0, w1, w2, w3] = self.encode();
+        match (self.is_wide(), out) {
+            (false, [d0, d1, ..]) => {
+                (*d0, *d1) = (w0, w1);
+                Ok(2)
             }
-            _ => Err(DecodeError::bad_length(out.len())),
+            (true, [d0, d1, d2, d3, ..]) => {
+                (*d0, *d1, *d2, *d3) = (w0, w1, w2, w3);
+                Ok(4)
+            }
+            (_, out) => Err(DecodeError::bad_length(out.len())),
         }
     }
 }
@@ -1089,14 +1095,17 @@ impl Command {
 impl NativeCommand for Command {
     const ARCH: ArchId = ArchId::Vtd;
 
+    #[inline(always)]
     fn decode(words: &[u64]) -> Result<Self, DecodeError> {
         Command::decode(words)
     }
 
+    #[inline]
     fn words(&self) -> usize {
         Command::words(self)
     }
 
+    #[inline(always)]
     fn encode_into(&self, out: &mut [u64]) -> Result<usize, DecodeError> {
         Command::encode_into(self, out)
     }

@@ -481,4 +481,15 @@ fn encode_into_short_buffer() {
         c.encode_into(&mut small).unwrap_err().kind,
         ErrorKind::BadLength
     );
+    // A 128-bit descriptor needs 2 words; a longer slot keeps its tail.
+    let narrow = Command::decode(&[0x0005_0032, 0x20_0041]).unwrap();
+    assert_eq!(
+        narrow.encode_into(&mut [0u64; 1]).unwrap_err().kind,
+        ErrorKind::BadLength
+    );
+    let mut slot = [7u64; 4];
+    assert_eq!(narrow.encode_into(&mut slot), Ok(2));
+    assert_eq!(slot, [0x0005_0032, 0x20_0041, 7, 7]);
+    assert_eq!(c.encode_into(&mut slot), Ok(4));
+    assert_eq!(slot, [0x9, 0, 5, 6]);
 }
