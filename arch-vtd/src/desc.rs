@@ -9,11 +9,13 @@
 //! (the codec rule of commands.md "Edge rules").
 //!
 //! Layout: the structs are `repr(C, align(8))` and declare their fields in
-//! layout order, not table order (the table order is [`Command::op`]'s
-//! field list, used by `for_each_field`, the CLI and the JSON). Every
-//! descriptor keeps its one-byte fields in bytes 0..4, its 16-bit ids in
-//! bytes 4..8, its 64-bit address at 8 and its 32-bit PASID or status data
-//! at 16, and [`Command`] has a one-byte tag. The arms of `decode` then
+//! layout order, not table order (table order is what
+//! `NativeCommand::field_names` and `for_each_field` give, and what the CLI
+//! and the JSON use). Every descriptor starts with one-byte fields in bytes
+//! 0..4, keeps its 16-bit ids in bytes 4..8 (any further one-byte fields go
+//! there too), its 64-bit address at 8 and its 32-bit PASID or status data
+//! at 16 (`PcInv`, with no address, has its PASID at 4), and [`Command`]
+//! has a one-byte tag. The arms of `decode` then
 //! write the same slots, so a decoded descriptor stays in registers up to
 //! `encode` instead of being rebuilt byte by byte where the arms meet (the
 //! `codec` benchmark measures it; with rustc's own field order decode +
