@@ -8,8 +8,9 @@
 //! does. `decode_encode_value` instead black-boxes the returned array and
 //! XOR-folds it: kept for comparison, because that consumer reads a
 //! `[u64; 4]` back with 16-byte loads right after the two 8-byte stores of
-//! w0/w1, a store-forwarding stall that costs VT-d (4-word `encode`) about
-//! 5 ns per command and measures the harness more than the codec.
+//! w0/w1, a store-forwarding stall that costs VT-d (4-word `encode`) 6–7 ns
+//! per command (8.8 against 2.0, docs/PERFORMANCE.md) and measures the
+//! harness more than the codec.
 
 use std::hint::black_box;
 
