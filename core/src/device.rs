@@ -319,6 +319,12 @@ pub trait QueueProducer: CommandQueue {
         mem: &M,
         cmd: &Self::Command,
     ) -> Result<(), ProduceError>;
+    /// The capabilities lowering into this queue uses by default: the
+    /// architecture's defaults, narrowed to what the queue's format holds
+    /// (a VT-d queue of 128-bit descriptors is a legacy-mode one).
+    fn host_caps(&self) -> Self::Caps {
+        Self::Caps::default()
+    }
     /// Lower one generic op to this architecture's commands.
     fn lower<C: Context + ?Sized>(
         op: &Op,
@@ -651,14 +657,14 @@ where
     C: Context + ?Sized,
     K: FnMut(&mut Q, &M) -> Result<(), BackendError>,
 {
-    /// A back end producing into `queue` in `mem`, lowering with default
-    /// capabilities and a plain fencing host sync.
+    /// A back end producing into `queue` in `mem`, lowering with the
+    /// queue's [`QueueProducer::host_caps`] and a plain fencing host sync.
     pub fn new(queue: Q, mem: &'m M, ctx: &'m C, kick: K) -> Self {
         LowerToHost {
+            caps: queue.host_caps(),
             queue,
             mem,
             ctx,
-            caps: Q::Caps::default(),
             host_sync: Sync {
                 fence: true,
                 ..Sync::default()
