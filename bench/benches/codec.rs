@@ -126,9 +126,8 @@ macro_rules! codec {
                     .filter_map(|w| Command::decode(w).ok())
                     .collect();
                 let mut host = vec![0u64; cmds.len() * $words];
-                b.counter(ItemsCount::new(N)).bench_local(|| {
-                    generic_encode::<Command, $words>(black_box(&cmds), &mut host)
-                });
+                b.counter(ItemsCount::new(N))
+                    .bench_local(|| generic_encode::<Command, $words>(black_box(&cmds), &mut host));
             }
 
             #[divan::bench]

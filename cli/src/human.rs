@@ -6,10 +6,10 @@
 //! longest op name) so that a stream lines up without buffering.
 
 use crate::AnyCommand;
+use core::fmt::Write as _;
 use iommu_inval_core::model::{
     Caches, DeviceSel, DomainSel, Inval, Op, PasidSel, Regime, RespCode, Stages, StallAction,
 };
-use core::fmt::Write as _;
 use iommu_inval_core::{AddrRange, FieldValue, Outcome};
 
 /// Width of the fields column.

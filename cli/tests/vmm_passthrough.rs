@@ -78,7 +78,11 @@ mod vm_memory_errors {
         let gm = ram();
         let mut q = Q::from_registers(base, 0, 0).unwrap_or_else(|e| panic!("{e}"));
         q.doorbell(tail);
-        let p = q.process(&VmMemory(&gm), &IdentityContext, &mut CountingBackend::default());
+        let p = q.process(
+            &VmMemory(&gm),
+            &IdentityContext,
+            &mut CountingBackend::default(),
+        );
         let f = p.fault.expect("a fetch from unmapped memory must fault");
         (f.hw, f.cause)
     }
@@ -115,17 +119,24 @@ mod vm_memory_errors {
         let mem = VmMemory(&gm);
         // SMMUv3 CMD_SYNC SIG_IRQ with its MSI to unmapped memory: recorded,
         // the CMD_SYNC completes.
-        mem.write_words(0x1_0000, &[0x46 | 1 << 12, 0x9000_0000]).unwrap();
+        mem.write_words(0x1_0000, &[0x46 | 1 << 12, 0x9000_0000])
+            .unwrap();
         let mut q = CmdqDevice::from_registers(0x1_0000 | 4, 0, 1).unwrap();
         let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
         let f = p.fault.unwrap();
-        assert_eq!((f.hw, f.stopped, p.consumed), (HwError::SmmuMsiCmdqAbt, false, 1));
+        assert_eq!(
+            (f.hw, f.stopped, p.consumed),
+            (HwError::SmmuMsiCmdqAbt, false, 1)
+        );
         // VT-d inv_wait SW to unmapped memory: IQE at the descriptor.
-        mem.write_words(0x1_0000, &[0x5 | 1 << 5, 0x9000_0000]).unwrap();
+        mem.write_words(0x1_0000, &[0x5 | 1 << 5, 0x9000_0000])
+            .unwrap();
         let mut q = InvQueue::from_registers(0x1_0000, 0, 0x10).unwrap();
         let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
         let f = p.fault.unwrap();
         assert_eq!((f.hw, f.stopped, q.iqh), (HwError::VtdIqe, true, 0));
-        assert!(matches!(f.cause, FaultCause::CompletionStore(e) if e.write && e.addr == 0x9000_0000));
+        assert!(
+            matches!(f.cause, FaultCause::CompletionStore(e) if e.write && e.addr == 0x9000_0000)
+        );
     }
 }
