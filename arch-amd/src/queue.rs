@@ -18,6 +18,11 @@
 //! No allocation: each command is decoded into a stack value and handed to
 //! the caller.
 //!
+//! [`CmdBufDevice`] is the whole front end of an emulated AMD-Vi command
+//! buffer (the [`CommandQueue`] of `iommu_inval_core::device`):
+//! COMPLETION_WAIT executed, errors written to the guest's event log, a back
+//! end fed with the lifted ops, and the producer side for a host buffer.
+//!
 //! ```
 //! use iommu_inval_amd::queue::CmdBuf;
 //! use iommu_inval_core::SliceMemory;
@@ -35,7 +40,15 @@
 //! ```
 
 use crate::cmd::Command;
-use iommu_inval_core::{DecodeError, GuestMemory, HwError, MemError};
+use iommu_inval_core::device::{
+    BackendError, CommandQueue, FaultCause, FaultReport, ProduceError, QueueEngine, QueueProducer,
+    Signals,
+};
+use iommu_inval_core::model::{Op, Outcome, Sync};
+use iommu_inval_core::sink::Sink;
+use iommu_inval_core::{
+    ArchId, Context, DecodeError, GuestMemory, HwError, LowerError, MemError, NativeCommand,
+};
 
 /// Bytes per command-buffer entry.
 pub const ENTRY_BYTES: u32 = 16;
@@ -280,6 +293,13 @@ impl CmdBuf {
         Some(r)
     }
 
+    /// Move head past the command it points at (wrapping).
+    pub fn advance_head(&mut self) {
+        if self.head != self.tail {
+            self.head = (self.head + ENTRY_BYTES) & (self.size_bytes() - 1);
+        }
+    }
+
     /// Walk head → tail, calling `f(address, command)` for each command in
     /// order; returns how many were consumed. Stops at the first command
     /// that does not fetch or decode, head pointing at it.
@@ -295,5 +315,334 @@ impl CmdBuf {
             n += 1;
         }
         Ok(n)
+    }
+}
+
+/// Event code of IOTLB_INV_TIMEOUT.
+pub const EVENT_IOTLB_INV_TIMEOUT: u8 = 0x7;
+/// IOMMU Status Register (MMIO 2020h) EventOverflow (bit 0).
+pub const STATUS_EVENT_OVERFLOW: u32 = 1 << 0;
+/// IOMMU Status Register EventLogInt (bit 1).
+pub const STATUS_EVENT_LOG_INT: u32 = 1 << 1;
+/// IOMMU Status Register ComWaitInt (bit 2).
+pub const STATUS_COM_WAIT_INT: u32 = 1 << 2;
+/// IOMMU Status Register CmdBufRun (bit 4).
+pub const STATUS_CMD_BUF_RUN: u32 = 1 << 4;
+
+impl EventLogEntry {
+    /// IOTLB_INV_TIMEOUT: DeviceID in `w0[15:0]`, event code 7 in
+    /// `w0[63:60]`, the address of the command in `w1`.
+    pub const fn iotlb_inv_timeout(device_id: u16, cmd_addr: u64) -> Self {
+        EventLogEntry([
+            ((EVENT_IOTLB_INV_TIMEOUT as u64) << 60) | device_id as u64,
+            cmd_addr & !0xf,
+        ])
+    }
+}
+
+/// The guest's event log (Event Log Base Address 0010h: EventBase `[51:12]`,
+/// EventLen `[59:56]`; Event Log Head / Tail Pointer 2010h / 2018h,
+/// offsets in `[18:4]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EventLog {
+    /// Base address (4 KiB aligned).
+    pub base: u64,
+    /// EventLen: 2^len 16-byte entries (8..=15).
+    pub len: u8,
+    /// Head offset (the guest's: next entry it reads).
+    pub head: u32,
+    /// Tail offset (the IOMMU's: next entry it writes).
+    pub tail: u32,
+}
+
+impl EventLog {
+    /// From the three register values (EventLen below 8 is reserved).
+    pub fn from_registers(base_reg: u64, head: u64, tail: u64) -> Result<Self, ConfigError> {
+        let len = ((base_reg >> 56) & 0xf) as u8;
+        if !(MIN_COM_LEN..=MAX_COM_LEN).contains(&len) {
+            return Err(ConfigError::ReservedLength(len));
+        }
+        let size = u64::from(ENTRY_BYTES) << len;
+        let off = |p: u64| {
+            let p = p & PTR_MASK;
+            if p >= size {
+                Err(ConfigError::PointerOutOfRange(p))
+            } else {
+                Ok(p as u32)
+            }
+        };
+        Ok(EventLog {
+            base: base_reg & BASE_MASK,
+            len,
+            head: off(head)?,
+            tail: off(tail)?,
+        })
+    }
+    fn size(&self) -> u32 {
+        ENTRY_BYTES << self.len.clamp(MIN_COM_LEN, MAX_COM_LEN)
+    }
+    /// Append an entry; `Ok(false)` when the log is full (EventOverflow).
+    fn append<M: GuestMemory + ?Sized>(
+        &mut self,
+        mem: &M,
+        e: &EventLogEntry,
+    ) -> Result<bool, MemError> {
+        let next = (self.tail + ENTRY_BYTES) & (self.size() - 1);
+        if next == self.head & (self.size() - 1) {
+            return Ok(false);
+        }
+        mem.write_words(self.base.wrapping_add(u64::from(self.tail)), &e.0)?;
+        self.tail = next;
+        Ok(true)
+    }
+}
+
+/// The command buffer of an emulated AMD-Vi as a [`CommandQueue`]: the
+/// buffer and its head / tail, the IOMMU Status Register and the event log.
+///
+/// * **Completion** (§2.4.1 COMPLETION_WAIT): with `s` the 64-bit store data
+///   is written to the store address; with `i` the Status Register's
+///   ComWaitInt is set and the completion interrupt raised; `f` needs
+///   nothing more, as commands are carried out in order.
+/// * **Errors** (§2.5): a command that cannot be carried out stops the
+///   buffer with head at it, clears CmdBufRun and writes ILLEGAL_COMMAND_ERROR
+///   (bad command) or COMMAND_HARDWARE_ERROR (failed fetch or completion
+///   store) to the event log (EventLogInt set; EventOverflow when the log is
+///   full). A back end's device-TLB time-out writes IOTLB_INV_TIMEOUT and the
+///   buffer goes on. The guest restarts a stopped buffer by re-enabling it
+///   ([`CmdBufDevice::restart`], the CmdBufEn 0 → 1 write).
+/// * **Implementation choices**: a tail past the end of the buffer (the
+///   specification leaves it undefined) stops the buffer with
+///   COMMAND_HARDWARE_ERROR at base + tail; a command the back end fails is
+///   an ILLEGAL_COMMAND_ERROR.
+///
+/// ```
+/// use iommu_inval_amd::queue::{CmdBufDevice, STATUS_COM_WAIT_INT};
+/// use iommu_inval_core::device::{CommandQueue, CountingBackend};
+/// use iommu_inval_core::{CellMemory, GuestMemory, IdentityContext};
+/// let mut ram = vec![0u8; 0x2000];
+/// let mem = CellMemory::new(0x1000, &mut ram);
+/// // 256 entries at 0x1000: INVALIDATE_IOMMU_ALL, then COMPLETION_WAIT s, i storing 7 at 0x1f00.
+/// mem.write_words(0x1000, &[0x8 << 60, 0]).unwrap();
+/// mem.write_words(0x1010, &[1 << 60 | 0x1f00 | 0b11, 7]).unwrap();
+/// let mut q = CmdBufDevice::from_registers(8 << 56 | 0x1000, 0, 0).unwrap();
+/// q.doorbell(0x20);
+/// let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
+/// assert_eq!((p.consumed, q.head_register()), (2, 0x20));
+/// assert!(q.status & STATUS_COM_WAIT_INT != 0);
+/// let mut w = [0u64; 1];
+/// mem.read_words(0x1f00, &mut w).unwrap();
+/// assert_eq!(w[0], 7);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CmdBufDevice {
+    /// The command buffer.
+    pub buf: CmdBuf,
+    /// The CmdBufTailPtr value last written (checked at process time).
+    pub tail_reg: u64,
+    /// IOMMU Status Register (MMIO 2020h), the bits the command buffer owns.
+    pub status: u32,
+    /// The guest's event log, where errors are written (none: errors are
+    /// only reported in [`Progress`](iommu_inval_core::device::Progress)).
+    pub event_log: Option<EventLog>,
+}
+
+impl CmdBufDevice {
+    /// Errors are written to this event log.
+    pub fn with_event_log(mut self, log: EventLog) -> Self {
+        self.event_log = Some(log);
+        self
+    }
+    /// The guest re-enabled the command buffer (CmdBufEn 0 → 1): processing
+    /// resumes at head.
+    pub fn restart(&mut self) {
+        self.status |= STATUS_CMD_BUF_RUN;
+    }
+    /// The guest wrote the Status Register: RW1C bits written as 1 are
+    /// cleared (EventOverflow, EventLogInt, ComWaitInt).
+    pub fn write_status(&mut self, value: u32) {
+        self.status &=
+            !(value & (STATUS_EVENT_OVERFLOW | STATUS_EVENT_LOG_INT | STATUS_COM_WAIT_INT));
+    }
+    fn log(&mut self, mem: &(impl GuestMemory + ?Sized), e: EventLogEntry) -> Signals {
+        let Some(log) = self.event_log.as_mut() else {
+            return Signals::empty();
+        };
+        match log.append(mem, &e) {
+            Ok(true) => {
+                self.status |= STATUS_EVENT_LOG_INT;
+                Signals::ERROR_IRQ
+            }
+            Ok(false) => {
+                self.status |= STATUS_EVENT_OVERFLOW;
+                Signals::ERROR_IRQ
+            }
+            // The event-log write itself failed: nothing is left to report it to.
+            Err(_) => Signals::empty(),
+        }
+    }
+}
+
+impl QueueEngine for CmdBufDevice {
+    type Command = Command;
+    const STORE_BYTES: usize = 8;
+
+    fn is_stopped(&self) -> bool {
+        self.status & STATUS_CMD_BUF_RUN == 0
+    }
+    fn check_pointers(&self) -> Result<(), FaultCause> {
+        if self.tail_reg & PTR_MASK != self.buf.tail_register() {
+            Err(FaultCause::BadPointer(self.tail_reg))
+        } else {
+            Ok(())
+        }
+    }
+    fn pending(&self) -> u64 {
+        u64::from(self.buf.pending())
+    }
+    fn position(&self) -> u64 {
+        self.buf.head_register()
+    }
+    fn command_address(&self) -> u64 {
+        self.buf.base().wrapping_add(self.buf.head_register())
+    }
+    fn fetch<M: GuestMemory + ?Sized>(&self, mem: &M) -> Result<Command, FaultCause> {
+        match self.buf.peek(mem) {
+            Some(Ok((_, c))) => Ok(c),
+            Some(Err(e)) => Err(match e.cause {
+                StopCause::Fetch(m) => FaultCause::Fetch(m),
+                StopCause::Illegal(d) => FaultCause::Decode(d),
+            }),
+            None => Err(FaultCause::BadPointer(self.buf.head_register())),
+        }
+    }
+    fn advance(&mut self) {
+        self.buf.advance_head();
+    }
+    fn lift<C: Context + ?Sized>(
+        cmd: &Command,
+        ctx: &C,
+        out: &mut dyn Sink<Op>,
+    ) -> Result<Outcome, LowerError> {
+        crate::lift(cmd, ctx, out)
+    }
+    fn complete(&mut self, sync: &Sync) -> Signals {
+        if sync.interrupt {
+            self.status |= STATUS_COM_WAIT_INT;
+            Signals::COMPLETION_IRQ
+        } else {
+            Signals::empty()
+        }
+    }
+    fn record_fault<M: GuestMemory + ?Sized>(
+        &mut self,
+        mem: &M,
+        cause: &FaultCause,
+    ) -> FaultReport {
+        let at = self.command_address();
+        let (entry, hw, stop) = match cause {
+            FaultCause::Fetch(_) => (
+                EventLogEntry::command_hardware(at, HW_ERROR_TYPE_MASTER_ABORT),
+                HwError::AmdCommandHardware,
+                true,
+            ),
+            FaultCause::CompletionStore(e) => (
+                EventLogEntry::command_hardware(e.addr, HW_ERROR_TYPE_MASTER_ABORT),
+                HwError::AmdCommandHardware,
+                true,
+            ),
+            FaultCause::BadPointer(t) => (
+                EventLogEntry::command_hardware(
+                    self.buf.base().wrapping_add(*t & PTR_MASK),
+                    HW_ERROR_TYPE_MASTER_ABORT,
+                ),
+                HwError::AmdCommandHardware,
+                true,
+            ),
+            FaultCause::Backend(BackendError::DeviceTlbTimeout { device }) => (
+                EventLogEntry::iotlb_inv_timeout(*device as u16, at),
+                HwError::AmdIotlbInvTimeout,
+                false,
+            ),
+            FaultCause::Decode(_) | FaultCause::Lift(_) | FaultCause::Backend(_) => (
+                EventLogEntry::illegal_command(at),
+                HwError::AmdIllegalCommand,
+                true,
+            ),
+        };
+        if stop {
+            self.status &= !STATUS_CMD_BUF_RUN;
+        }
+        FaultReport {
+            hw,
+            stop,
+            signals: self.log(mem, entry),
+        }
+    }
+}
+
+impl CommandQueue for CmdBufDevice {
+    const ARCH: ArchId = ArchId::Amd;
+    type ConfigError = ConfigError;
+
+    /// From CmdBufBaseAddr, CmdBufHeadPtr and CmdBufTailPtr; the buffer is
+    /// taken as enabled (CmdBufRun set).
+    fn from_registers(base: u64, head: u64, tail: u64) -> Result<Self, ConfigError> {
+        Ok(CmdBufDevice {
+            buf: CmdBuf::from_registers(base, head, tail)?,
+            tail_reg: tail & PTR_MASK,
+            status: STATUS_CMD_BUF_RUN,
+            event_log: None,
+        })
+    }
+    /// The guest wrote CmdBufTailPtr (past the end: a fault at the next process).
+    fn doorbell(&mut self, tail: u64) {
+        self.tail_reg = tail & PTR_MASK;
+        // An out-of-range tail leaves the buffer's tail unchanged; the
+        // mismatch is reported by `check_pointers`.
+        let _ = self.buf.set_tail(tail);
+    }
+    /// CmdBufHeadPtr.
+    fn head_register(&self) -> u64 {
+        self.buf.head_register()
+    }
+    /// CmdBufTailPtr.
+    fn tail_register(&self) -> u64 {
+        self.tail_reg
+    }
+}
+
+impl QueueProducer for CmdBufDevice {
+    type Caps = crate::Caps;
+
+    fn free_slots(&self) -> u64 {
+        u64::from(self.buf.entries() - 1).saturating_sub(self.pending())
+    }
+    fn produce<M: GuestMemory + ?Sized>(
+        &mut self,
+        mem: &M,
+        cmd: &Command,
+    ) -> Result<(), ProduceError> {
+        if self.free_slots() == 0 {
+            return Err(ProduceError::Full);
+        }
+        let mut w = [0u64; 2];
+        NativeCommand::encode_into(cmd, &mut w).map_err(ProduceError::Encode)?;
+        let tail = self.buf.tail_register();
+        mem.write_words(self.buf.base().wrapping_add(tail), &w)
+            .map_err(ProduceError::Memory)?;
+        let next = (tail + u64::from(ENTRY_BYTES)) % u64::from(self.buf.size_bytes());
+        // In range by construction.
+        let _ = self.buf.set_tail(next);
+        self.tail_reg = next;
+        Ok(())
+    }
+    fn lower<C: Context + ?Sized>(
+        op: &Op,
+        caps: &crate::Caps,
+        ctx: &C,
+        out: &mut dyn Sink<Command>,
+    ) -> Result<Outcome, LowerError> {
+        crate::lower(op, caps, ctx, out)
     }
 }

@@ -13,6 +13,11 @@
 //! (the fetch failed), as the hardware does (IHI0070 §4.1.3, §7.1). No
 //! allocation: commands are handed to a callback one at a time.
 //!
+//! [`CmdqDevice`] is the whole front end of an emulated SMMU's command queue
+//! (the [`CommandQueue`] of `iommu_inval_core::device`): completions
+//! executed, errors in CMDQ_CONS and SMMU_GERROR, a back end fed with the
+//! lifted ops, and the producer side for a host queue.
+//!
 //! ```
 //! use iommu_inval_arm::queue::{Cmdq, CERROR_ILL};
 //! use iommu_inval_core::SliceMemory;
@@ -30,8 +35,15 @@
 //! ```
 
 use crate::cmd::Command;
-use iommu_inval_core::error::{DecodeError, HwError};
+use iommu_inval_core::device::{
+    BackendError, CommandQueue, FaultCause, FaultReport, ProduceError, QueueEngine, QueueProducer,
+    Signals,
+};
+use iommu_inval_core::error::{DecodeError, HwError, LowerError};
+use iommu_inval_core::model::{Op, Outcome, Sync};
 use iommu_inval_core::queue::{GuestMemory, MemError};
+use iommu_inval_core::sink::Sink;
+use iommu_inval_core::{ArchId, Context, NativeCommand};
 
 /// CMDQ_CONS.ERR: no error.
 pub const CERROR_NONE: u8 = 0;
@@ -281,6 +293,236 @@ impl<M: GuestMemory + ?Sized> Iterator for Iter<'_, M> {
                 Some(Err(e))
             }
         }
+    }
+}
+
+/// SMMU_GERROR.CMDQ_ERR (bit 0): a command-queue error is active.
+pub const GERROR_CMDQ_ERR: u32 = 1 << 0;
+/// SMMU_GERROR.MSI_CMDQ_ABT_ERR (bit 4): a CMD_SYNC MSI write aborted.
+pub const GERROR_MSI_CMDQ_ABT_ERR: u32 = 1 << 4;
+
+/// The command queue of an emulated SMMU as a [`CommandQueue`]: the queue
+/// geometry, SMMU_CMDQ_PROD, SMMU_CMDQ_CONS and the global error registers
+/// SMMU_GERROR / SMMU_GERRORN.
+///
+/// * **Completion**: a CMD_SYNC with CS = SIG_IRQ and a non-zero MSI address
+///   writes its 32-bit MSIData to MSIAddress (the MSI-based polling the Linux
+///   driver uses); with a zero address it raises the wired completion
+///   interrupt ([`Signals::COMPLETION_IRQ`]); CS = SIG_SEV is reported as
+///   [`Signals::SEV`] (IHI0070 §4.7.3).
+/// * **Errors**: the first command that cannot be consumed leaves CONS.RD at
+///   it with CONS.ERR = CERROR_ILL / CERROR_ABT / CERROR_ATC_INV_SYNC and
+///   activates GERROR.CMDQ_ERR (GERROR ≠ GERRORN); while it is active
+///   nothing is consumed, until the guest writes GERRORN
+///   ([`CmdqDevice::write_gerrorn`]) (IHI0070 §7.1). An aborted CMD_SYNC MSI
+///   write activates GERROR.MSI_CMDQ_ABT_ERR and the CMD_SYNC completes.
+/// * **Implementation choices** (as QEMU's smmuv3 model): a PROD behind CONS
+///   is an overrun and consumption goes on until CONS reaches PROD
+///   (wrapping); a command the back end fails is CERROR_ILL.
+///
+/// ```
+/// use iommu_inval_arm::queue::CmdqDevice;
+/// use iommu_inval_core::device::{CommandQueue, CountingBackend};
+/// use iommu_inval_core::{CellMemory, GuestMemory, IdentityContext};
+/// let mut ram = vec![0u8; 0x2000];
+/// let mem = CellMemory::new(0x1000, &mut ram);
+/// // 16-entry queue at 0x1000: TLBI_NH_ALL, then CMD_SYNC SIG_IRQ writing 0 to 0x1800.
+/// mem.write_words(0x1000, &[0x10, 0]).unwrap();
+/// mem.write_words(0x1010, &[0x46 | 1 << 12, 0x1800]).unwrap();
+/// mem.write_u32(0x1800, 0xffff_ffff).unwrap();
+/// let mut q = CmdqDevice::from_registers(0x1000 | 4, 0, 0).unwrap();
+/// q.doorbell(2);
+/// let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
+/// assert_eq!((p.consumed, p.completions, q.head_register()), (2, 1, 2));
+/// let mut w = [0u64; 1];
+/// mem.read_words(0x1800, &mut w).unwrap();
+/// assert_eq!(w[0] as u32, 0); // the MSI write landed
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CmdqDevice {
+    /// Queue base and size (SMMU_CMDQ_BASE).
+    pub cmdq: Cmdq,
+    /// SMMU_CMDQ_PROD.WR: index and wrap bit.
+    pub prod: u32,
+    /// SMMU_CMDQ_CONS: RD (index and wrap bit) and ERR `[30:24]`.
+    pub cons: u32,
+    /// SMMU_GERROR (written by the SMMU: toggled to activate an error).
+    pub gerror: u32,
+    /// SMMU_GERRORN (written by the guest: equal to GERROR acknowledges).
+    pub gerrorn: u32,
+}
+
+impl CmdqDevice {
+    /// The guest wrote SMMU_GERRORN: errors whose bits now equal GERROR's are
+    /// acknowledged (a CMDQ_ERR acknowledged lets consumption resume at CONS).
+    pub fn write_gerrorn(&mut self, value: u32) {
+        self.gerrorn = value;
+    }
+    /// GERROR bits that are active (GERROR ≠ GERRORN).
+    pub const fn active_errors(&self) -> u32 {
+        self.gerror ^ self.gerrorn
+    }
+    /// Activate GERROR bit `bit` unless it is active already; true when it
+    /// was activated (a new GERROR interrupt).
+    fn activate(&mut self, bit: u32) -> bool {
+        if self.active_errors() & bit == 0 {
+            self.gerror ^= bit;
+            true
+        } else {
+            false
+        }
+    }
+    /// The CMDQ_CONS.ERR field.
+    pub const fn cons_err(&self) -> u8 {
+        ((self.cons & ERR_MASK) >> ERR_SHIFT) as u8
+    }
+}
+
+impl QueueEngine for CmdqDevice {
+    type Command = Command;
+    const STORE_BYTES: usize = 4;
+
+    fn is_stopped(&self) -> bool {
+        self.active_errors() & GERROR_CMDQ_ERR != 0
+    }
+    fn check_pointers(&self) -> Result<(), FaultCause> {
+        // PROD.WR and CONS.RD are index and wrap bit of the queue size: every
+        // value is a slot (bits above are ignored, as SMMU_CMDQ_PROD's are).
+        Ok(())
+    }
+    fn pending(&self) -> u64 {
+        u64::from(self.cmdq.pending(self.prod, self.cons))
+    }
+    fn position(&self) -> u64 {
+        u64::from(self.cmdq.ptr(self.cons))
+    }
+    fn command_address(&self) -> u64 {
+        self.cmdq.entry_addr(self.cons)
+    }
+    fn fetch<M: GuestMemory + ?Sized>(&self, mem: &M) -> Result<Command, FaultCause> {
+        self.cmdq
+            .fetch(mem, self.cons)
+            .map_err(|e| match (e.mem, e.decode) {
+                (Some(m), _) => FaultCause::Fetch(m),
+                (None, Some(d)) => FaultCause::Decode(d),
+                (None, None) => FaultCause::Decode(DecodeError::unknown_opcode(0)),
+            })
+    }
+    fn advance(&mut self) {
+        self.cons = (self.cons & ERR_MASK) | self.cmdq.advance(self.cons);
+    }
+    fn lift<C: Context + ?Sized>(
+        cmd: &Command,
+        ctx: &C,
+        out: &mut dyn Sink<Op>,
+    ) -> Result<Outcome, LowerError> {
+        crate::lift(cmd, ctx, out)
+    }
+    fn complete(&mut self, sync: &Sync) -> Signals {
+        let mut s = Signals::empty();
+        s.set(Signals::COMPLETION_IRQ, sync.interrupt);
+        s.set(Signals::SEV, sync.sev);
+        s
+    }
+    fn record_fault<M: GuestMemory + ?Sized>(
+        &mut self,
+        _mem: &M,
+        cause: &FaultCause,
+    ) -> FaultReport {
+        let (code, hw) = match cause {
+            FaultCause::CompletionStore(_) => {
+                let new = self.activate(GERROR_MSI_CMDQ_ABT_ERR);
+                return FaultReport {
+                    hw: HwError::SmmuMsiCmdqAbt,
+                    stop: false,
+                    signals: if new {
+                        Signals::ERROR_IRQ
+                    } else {
+                        Signals::empty()
+                    },
+                };
+            }
+            FaultCause::Fetch(_) => (CERROR_ABT, HwError::SmmuCerrorAbt),
+            FaultCause::Backend(BackendError::DeviceTlbTimeout { .. }) => {
+                (CERROR_ATC_INV_SYNC, HwError::SmmuCerrorAtcInvSync)
+            }
+            FaultCause::Decode(_)
+            | FaultCause::Lift(_)
+            | FaultCause::Backend(BackendError::Failed(_))
+            | FaultCause::BadPointer(_) => (CERROR_ILL, HwError::SmmuCerrorIll),
+        };
+        self.cons = (u32::from(code) << ERR_SHIFT) | self.cmdq.ptr(self.cons);
+        let new = self.activate(GERROR_CMDQ_ERR);
+        FaultReport {
+            hw,
+            stop: true,
+            signals: if new {
+                Signals::ERROR_IRQ
+            } else {
+                Signals::empty()
+            },
+        }
+    }
+}
+
+impl CommandQueue for CmdqDevice {
+    const ARCH: ArchId = ArchId::Smmuv3;
+    type ConfigError = core::convert::Infallible;
+
+    /// From SMMU_CMDQ_BASE, SMMU_CMDQ_CONS and SMMU_CMDQ_PROD.
+    fn from_registers(base: u64, cons: u64, prod: u64) -> Result<Self, Self::ConfigError> {
+        let cmdq = Cmdq::from_base_register(base);
+        let cons = cons as u32;
+        Ok(CmdqDevice {
+            cmdq,
+            prod: cmdq.ptr(prod as u32),
+            cons: (cons & ERR_MASK) | cmdq.ptr(cons),
+            gerror: 0,
+            gerrorn: 0,
+        })
+    }
+    /// The guest wrote SMMU_CMDQ_PROD.
+    fn doorbell(&mut self, prod: u64) {
+        self.prod = self.cmdq.ptr(prod as u32);
+    }
+    /// SMMU_CMDQ_CONS.
+    fn head_register(&self) -> u64 {
+        u64::from(self.cons)
+    }
+    /// SMMU_CMDQ_PROD.
+    fn tail_register(&self) -> u64 {
+        u64::from(self.prod)
+    }
+}
+
+impl QueueProducer for CmdqDevice {
+    type Caps = crate::Caps;
+
+    fn free_slots(&self) -> u64 {
+        u64::from(self.cmdq.entries()).saturating_sub(self.pending())
+    }
+    fn produce<M: GuestMemory + ?Sized>(
+        &mut self,
+        mem: &M,
+        cmd: &Command,
+    ) -> Result<(), ProduceError> {
+        if self.free_slots() == 0 {
+            return Err(ProduceError::Full);
+        }
+        let mut w = [0u64; 2];
+        NativeCommand::encode_into(cmd, &mut w).map_err(ProduceError::Encode)?;
+        mem.write_words(self.cmdq.entry_addr(self.prod), &w)
+            .map_err(ProduceError::Memory)?;
+        self.prod = self.cmdq.advance(self.prod);
+        Ok(())
+    }
+    fn lower<C: Context + ?Sized>(
+        op: &Op,
+        caps: &crate::Caps,
+        ctx: &C,
+        out: &mut dyn Sink<Command>,
+    ) -> Result<Outcome, LowerError> {
+        crate::lower(op, caps, ctx, out)
     }
 }
 

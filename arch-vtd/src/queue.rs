@@ -10,6 +10,11 @@
 //! the head left pointing at it (as IQH_REG does after an IQE) and the
 //! reason. Nothing is allocated.
 //!
+//! [`InvQueue`] is the whole front end of an emulated VT-d invalidation
+//! queue (the [`CommandQueue`] of `iommu_inval_core::device`): inv_wait
+//! completions executed, errors in FSTS / IQERCD, a back end fed with the
+//! lifted ops, and the producer side for a host queue.
+//!
 //! ```
 //! use iommu_inval_core::SliceMemory;
 //! use iommu_inval_vtd::queue::{Iqa, walk};
@@ -25,8 +30,15 @@
 //! ```
 
 use crate::desc::{Command, IotlbInv, PIotlbInv};
-use iommu_inval_core::error::{DecodeError, ErrorKind, HwError};
+use iommu_inval_core::device::{
+    BackendError, CommandQueue, FaultCause, FaultReport, ProduceError, QueueEngine, QueueProducer,
+    Signals,
+};
+use iommu_inval_core::error::{DecodeError, ErrorKind, HwError, LowerError};
+use iommu_inval_core::model::{Op, Outcome, Sync};
 use iommu_inval_core::queue::{GuestMemory, MemError};
+use iommu_inval_core::sink::Sink;
+use iommu_inval_core::{ArchId, Context};
 
 /// IQA_REG.DW: 256-bit descriptors.
 pub const IQA_DW: u64 = 1 << 11;
@@ -194,34 +206,299 @@ impl<M: GuestMemory + ?Sized> Iterator for Walker<'_, M> {
             self.failed = true;
             return Some(Err(e));
         }
-        let mut buf = [0u64; 4];
-        let n = self.iqa.desc_words();
-        let words = buf.get_mut(..n).unwrap_or(&mut []);
-        let addr = self.iqa.base.wrapping_add(self.head);
-        if let Err(e) = self.mem.read_words(addr, words) {
-            self.failed = true;
-            return Some(Err(err(IqeReason::Fetch(e))));
-        }
-        let decoded = Command::decode(words).and_then(|c| match (self.mamv, c) {
-            (Some(mx), Command::IotlbInv(IotlbInv { g: 3, am, .. }))
-            | (Some(mx), Command::PIotlbInv(PIotlbInv { g: 3, am, .. }))
-                if am > mx =>
-            {
-                Err(DecodeError::invalid(1, 0x3f, "am"))
-            }
-            _ => Ok(c),
-        });
-        match decoded {
+        match fetch_at(self.mem, self.iqa, self.head, self.mamv) {
             Ok(c) => {
                 let at = self.head;
                 self.head = (self.head + self.iqa.desc_bytes()) % self.iqa.size();
                 Some(Ok((at, c)))
             }
-            Err(e) => {
+            Err(r) => {
                 self.failed = true;
-                Some(Err(err(IqeReason::Descriptor(e))))
+                Some(Err(err(r)))
             }
         }
+    }
+}
+
+/// Fetch and decode the descriptor at offset `off` of the queue (refusing,
+/// with `mamv`, page-selective invalidations with `am` above CAP.MAMV).
+fn fetch_at<M: GuestMemory + ?Sized>(
+    mem: &M,
+    iqa: Iqa,
+    off: u64,
+    mamv: Option<u8>,
+) -> Result<Command, IqeReason> {
+    let mut buf = [0u64; 4];
+    let words = buf.get_mut(..iqa.desc_words()).unwrap_or(&mut []);
+    mem.read_words(iqa.base.wrapping_add(off), words)
+        .map_err(IqeReason::Fetch)?;
+    let c = Command::decode(words).map_err(IqeReason::Descriptor)?;
+    match (mamv, c) {
+        (Some(mx), Command::IotlbInv(IotlbInv { g: 3, am, .. }))
+        | (Some(mx), Command::PIotlbInv(PIotlbInv { g: 3, am, .. }))
+            if am > mx =>
+        {
+            Err(IqeReason::Descriptor(DecodeError::invalid(1, 0x3f, "am")))
+        }
+        _ => Ok(c),
+    }
+}
+
+/// FSTS_REG.IQE (bit 4): invalidation queue error.
+pub const FSTS_IQE: u32 = 1 << 4;
+/// FSTS_REG.ICE (bit 5): invalidation completion error.
+pub const FSTS_ICE: u32 = 1 << 5;
+/// FSTS_REG.ITE (bit 6): invalidation time-out error.
+pub const FSTS_ITE: u32 = 1 << 6;
+/// ICS_REG.IWC (bit 0): invalidation wait descriptor complete.
+pub const ICS_IWC: u32 = 1 << 0;
+/// IECTL_REG / FECTL_REG interrupt mask (bit 31).
+pub const CTL_IM: u32 = 1 << 31;
+/// IECTL_REG / FECTL_REG interrupt pending (bit 30).
+pub const CTL_IP: u32 = 1 << 30;
+
+/// The invalidation queue of an emulated VT-d unit as a [`CommandQueue`]:
+/// IQA_REG, IQH_REG, IQT_REG and the registers the queue reports through
+/// (FSTS, IQERCD, ICS, IECTL, FECTL).
+///
+/// * **Completion** (VT-d §6.5.2.8): an inv_wait with SW writes its 32-bit
+///   status data to its status address; with IF it sets ICS.IWC and, if IWC
+///   was clear, raises the invalidation-completion interrupt (or sets
+///   IECTL.IP while IECTL.IM masks it); FN needs nothing more, as the
+///   front end carries out descriptors in order.
+/// * **Errors** (§6.5.2.10): a descriptor that cannot be carried out sets
+///   FSTS.IQE with IQH left at it and IQERCD.IQEI telling why; a back end's
+///   device-TLB time-out sets FSTS.ITE (and IQERCD.ITESID). Either raises
+///   the fault event (or sets FECTL.IP while FECTL.IM masks it) and stops
+///   the queue until the guest clears the bit ([`InvQueue::write_fsts`],
+///   write 1 to clear). ICE is never set: it reports a device-TLB completion
+///   with a bad ITag, which this model's back ends do not produce.
+/// * **Implementation choices** (as QEMU's intel_iommu model): a failed
+///   status write is an IQE; a descriptor the back end fails is an IQE.
+///
+/// ```
+/// use iommu_inval_vtd::queue::{InvQueue, ICS_IWC};
+/// use iommu_inval_core::device::{CommandQueue, CountingBackend, Signals};
+/// use iommu_inval_core::{CellMemory, GuestMemory, IdentityContext};
+/// let mut ram = vec![0u8; 0x2000];
+/// let mem = CellMemory::new(0x1000, &mut ram);
+/// // A one-page 128-bit queue at 0x1000: iotlb_inv_dsc (global), then
+/// // inv_wait with IF and SW storing 1 at 0x1800.
+/// mem.write_words(0x1000, &[0x2 | 1 << 4, 0]).unwrap();
+/// mem.write_words(0x1010, &[0x5 | 1 << 4 | 1 << 5 | 1 << 32, 0x1800]).unwrap();
+/// let mut q = InvQueue::from_registers(0x1000, 0, 0).unwrap();
+/// q.doorbell(0x20);
+/// let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
+/// assert_eq!((p.consumed, q.head_register()), (2, 0x20));
+/// assert!(p.signals.contains(Signals::COMPLETION_IRQ) && q.ics & ICS_IWC != 0);
+/// let mut w = [0u64; 1];
+/// mem.read_words(0x1800, &mut w).unwrap();
+/// assert_eq!(w[0], 1);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvQueue {
+    /// IQA_REG, decoded.
+    pub iqa: Iqa,
+    /// IQH_REG (offset bits `[18:4]`).
+    pub iqh: u64,
+    /// IQT_REG (offset bits `[18:4]`).
+    pub iqt: u64,
+    /// FSTS_REG (IQE, ICE, ITE are the queue's).
+    pub fsts: u32,
+    /// IQERCD_REG: IQEI in `[3:0]`, ITESID in `[47:32]`.
+    pub iqercd: u64,
+    /// ICS_REG (IWC).
+    pub ics: u32,
+    /// IECTL_REG (IM, IP).
+    pub iectl: u32,
+    /// FECTL_REG (IM, IP).
+    pub fectl: u32,
+    /// CAP_REG.MAMV when page-selective `am` is checked against it.
+    pub mamv: Option<u8>,
+}
+
+impl InvQueue {
+    /// The guest wrote FSTS_REG: the error bits written as 1 are cleared
+    /// (RW1C), which lets the queue run again.
+    pub fn write_fsts(&mut self, value: u32) {
+        self.fsts &= !value;
+    }
+    /// The guest wrote ICS_REG: IWC written as 1 is cleared (RW1C).
+    pub fn write_ics(&mut self, value: u32) {
+        self.ics &= !(value & ICS_IWC);
+    }
+    /// Also refuse page-selective invalidations with `am` above CAP.MAMV.
+    pub fn with_mamv(mut self, mamv: u8) -> Self {
+        self.mamv = Some(mamv);
+        self
+    }
+    fn bad(&self, off: u64) -> bool {
+        off >= self.iqa.size() || off % self.iqa.desc_bytes() != 0
+    }
+    /// Raise an event whose control register is `ctl`: pending while masked.
+    fn event(ctl: &mut u32, raised: Signals) -> Signals {
+        if *ctl & CTL_IM != 0 {
+            *ctl |= CTL_IP;
+            Signals::empty()
+        } else {
+            raised
+        }
+    }
+}
+
+impl QueueEngine for InvQueue {
+    type Command = Command;
+    const STORE_BYTES: usize = 4;
+
+    fn is_stopped(&self) -> bool {
+        self.fsts & (FSTS_IQE | FSTS_ITE | FSTS_ICE) != 0
+    }
+    fn check_pointers(&self) -> Result<(), FaultCause> {
+        if self.bad(self.iqt) {
+            Err(FaultCause::BadPointer(self.iqt))
+        } else if self.bad(self.iqh) {
+            Err(FaultCause::BadPointer(self.iqh))
+        } else {
+            Ok(())
+        }
+    }
+    fn pending(&self) -> u64 {
+        (self.iqt.wrapping_sub(self.iqh) % self.iqa.size()) / self.iqa.desc_bytes()
+    }
+    fn position(&self) -> u64 {
+        self.iqh
+    }
+    fn command_address(&self) -> u64 {
+        self.iqa.base.wrapping_add(self.iqh)
+    }
+    fn fetch<M: GuestMemory + ?Sized>(&self, mem: &M) -> Result<Command, FaultCause> {
+        fetch_at(mem, self.iqa, self.iqh, self.mamv).map_err(|r| match r {
+            IqeReason::Fetch(e) => FaultCause::Fetch(e),
+            IqeReason::Descriptor(d) => FaultCause::Decode(d),
+            IqeReason::BadHead => FaultCause::BadPointer(self.iqh),
+            IqeReason::BadTail => FaultCause::BadPointer(self.iqt),
+        })
+    }
+    fn advance(&mut self) {
+        self.iqh = (self.iqh + self.iqa.desc_bytes()) % self.iqa.size();
+    }
+    fn lift<C: Context + ?Sized>(
+        cmd: &Command,
+        ctx: &C,
+        out: &mut dyn Sink<Op>,
+    ) -> Result<Outcome, LowerError> {
+        crate::lift(cmd, ctx, out)
+    }
+    fn complete(&mut self, sync: &Sync) -> Signals {
+        if !sync.interrupt || self.ics & ICS_IWC != 0 {
+            // IWC already set: no new interrupt (§6.5.2.8).
+            return Signals::empty();
+        }
+        self.ics |= ICS_IWC;
+        Self::event(&mut self.iectl, Signals::COMPLETION_IRQ)
+    }
+    fn record_fault<M: GuestMemory + ?Sized>(
+        &mut self,
+        _mem: &M,
+        cause: &FaultCause,
+    ) -> FaultReport {
+        let (bit, hw) = match cause {
+            FaultCause::Backend(BackendError::DeviceTlbTimeout { device }) => {
+                self.iqercd = (self.iqercd & !(0xffff << 32)) | (u64::from(*device & 0xffff) << 32);
+                (FSTS_ITE, HwError::VtdIte)
+            }
+            other => {
+                let iqei = match other {
+                    FaultCause::BadPointer(v) if *v == self.iqt => 1,
+                    FaultCause::Fetch(_) => 2,
+                    FaultCause::Decode(d) if d.kind == ErrorKind::UnknownOpcode => 3,
+                    FaultCause::Decode(_) | FaultCause::Lift(_) => 4,
+                    _ => 0,
+                };
+                self.iqercd = (self.iqercd & !0xf) | iqei;
+                (FSTS_IQE, HwError::VtdIqe)
+            }
+        };
+        let new = self.fsts & bit == 0;
+        self.fsts |= bit;
+        FaultReport {
+            hw,
+            stop: true,
+            signals: if new {
+                Self::event(&mut self.fectl, Signals::ERROR_IRQ)
+            } else {
+                Signals::empty()
+            },
+        }
+    }
+}
+
+impl CommandQueue for InvQueue {
+    const ARCH: ArchId = ArchId::Vtd;
+    type ConfigError = core::convert::Infallible;
+
+    /// From IQA_REG, IQH_REG and IQT_REG.
+    fn from_registers(iqa: u64, iqh: u64, iqt: u64) -> Result<Self, Self::ConfigError> {
+        Ok(InvQueue {
+            iqa: Iqa::from_reg(iqa),
+            iqh: iqh & OFFSET_MASK,
+            iqt: iqt & OFFSET_MASK,
+            fsts: 0,
+            iqercd: 0,
+            ics: 0,
+            iectl: 0,
+            fectl: 0,
+            mamv: None,
+        })
+    }
+    /// The guest wrote IQT_REG (a bad offset is an IQE at the next process).
+    fn doorbell(&mut self, iqt: u64) {
+        self.iqt = iqt & OFFSET_MASK;
+    }
+    /// IQH_REG.
+    fn head_register(&self) -> u64 {
+        self.iqh
+    }
+    /// IQT_REG.
+    fn tail_register(&self) -> u64 {
+        self.iqt
+    }
+}
+
+impl QueueProducer for InvQueue {
+    type Caps = crate::Caps;
+
+    fn free_slots(&self) -> u64 {
+        (self.iqa.entries() - 1).saturating_sub(self.pending())
+    }
+    fn produce<M: GuestMemory + ?Sized>(
+        &mut self,
+        mem: &M,
+        cmd: &Command,
+    ) -> Result<(), ProduceError> {
+        if self.free_slots() == 0 || self.bad(self.iqt) {
+            return Err(ProduceError::Full);
+        }
+        let n = self.iqa.desc_words();
+        if cmd.words() > n {
+            return Err(ProduceError::Encode(DecodeError::bad_length(cmd.words())));
+        }
+        // A 128-bit descriptor in a 256-bit queue has its upper half zero.
+        let mut w = [0u64; 4];
+        cmd.encode_into(&mut w).map_err(ProduceError::Encode)?;
+        let words = w.get(..n).unwrap_or(&w);
+        mem.write_words(self.iqa.base.wrapping_add(self.iqt), words)
+            .map_err(ProduceError::Memory)?;
+        self.iqt = (self.iqt + self.iqa.desc_bytes()) % self.iqa.size();
+        Ok(())
+    }
+    fn lower<C: Context + ?Sized>(
+        op: &Op,
+        caps: &crate::Caps,
+        ctx: &C,
+        out: &mut dyn Sink<Command>,
+    ) -> Result<Outcome, LowerError> {
+        crate::lower(op, caps, ctx, out)
     }
 }
 

@@ -153,7 +153,7 @@ fn fetch_error_stops() {
     let e = walk(&mem, Iqa::from_reg(BASE), 0x10, 0x20, |_, _| {}).unwrap_err();
     assert_eq!(
         (e.head, e.reason),
-        (0x10, IqeReason::Fetch(MemError { addr: BASE + 0x10 }))
+        (0x10, IqeReason::Fetch(MemError::read(BASE + 0x10)))
     );
 }
 

@@ -50,6 +50,9 @@ pub enum HwError {
     SmmuCerrorAbt,
     /// SMMUv3 CMDQ_CONS.ERR = 3: ATC invalidation timeout observed at a CMD_SYNC.
     SmmuCerrorAtcInvSync,
+    /// SMMUv3 SMMU_GERROR.MSI_CMDQ_ABT_ERR: the MSI write of a CMD_SYNC
+    /// aborted (the CMD_SYNC still completes; IHI0070, SMMU_GERROR bit 4).
+    SmmuMsiCmdqAbt,
     /// VT-d FSTS.IQE: invalidation queue error (reserved bit, bad type or granularity).
     VtdIqe,
     /// VT-d FSTS.ITE: device-TLB invalidation time-out.

@@ -18,7 +18,11 @@
 //! * [`native`]: the trait every native command type implements, used by the
 //!   CLI to print and parse commands generically.
 //! * [`sink`]: allocation-free output buffers for lift and lower.
-//! * [`queue`]: the guest-memory trait the queue consumers read through.
+//! * [`queue`]: the guest-memory trait the queue front ends read and write
+//!   through (and, feature `vm-memory`, its adapter for rust-vmm memory).
+//! * [`device`]: the command-queue front end of an emulated IOMMU
+//!   ([`CommandQueue`](device::CommandQueue)), its [`Backend`](device::Backend)
+//!   trait and the back ends shipped with it.
 //! * [`seed`]: the kernel SVA invalidate proposal this model starts from, and
 //!   its one-to-one mapping.
 //!
@@ -46,6 +50,7 @@ extern crate std;
 
 pub mod batch;
 pub mod context;
+pub mod device;
 pub mod error;
 #[cfg(feature = "alloc")]
 pub mod footprint;
@@ -57,6 +62,7 @@ pub mod seed;
 pub mod sink;
 
 pub use context::{Context, IdentityContext};
+pub use device::{Backend, BackendError, CommandQueue, Progress};
 pub use error::{DecodeError, ErrorKind, HwError, LowerError, RangeError};
 pub use model::{
     Caches, DeviceSel, DomainSel, Hints, Inval, Op, PageResponse, PasidSel, Prefetch, Regime,
@@ -64,6 +70,6 @@ pub use model::{
 };
 pub use model::{Outcome, Widened};
 pub use native::{ArchId, FieldError, FieldValue, NativeCommand};
-pub use queue::{GuestMemory, MemError, SliceMemory};
+pub use queue::{CellMemory, GuestMemory, MemError, SliceMemory};
 pub use range::AddrRange;
 pub use sink::{FixedBuf, Sink};

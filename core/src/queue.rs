@@ -1,29 +1,103 @@
-//! What the queue consumers need from an emulator: a small guest-memory
+//! What the queue front ends need from an emulator: a small guest-memory
 //! trait (in the spirit of rust-vmm's `vm-memory`, but only what a command
-//! fetch needs), and a slice-backed implementation for tests and tools.
+//! fetch and a completion store need), a read-only slice-backed memory and a
+//! writable one for tests and tools, and (feature `vm-memory`) an adapter for
+//! any rust-vmm guest memory.
+//!
+//! Nothing here allocates: reads fill the caller's words, writes take the
+//! caller's bytes.
 
-/// Reading guest memory failed (the architectures report it as a fetch
-/// abort: SMMU CERROR_ABT, AMD COMMAND_HARDWARE_ERROR).
+use core::cell::Cell;
+
+/// A guest memory access failed (the architectures report a failed command
+/// fetch as a fetch abort: SMMU CERROR_ABT, VT-d IQE with IQEI = 2, AMD
+/// COMMAND_HARDWARE_ERROR; a failed completion store as SMMU
+/// GERROR.MSI_CMDQ_ABT_ERR, VT-d IQE, AMD COMMAND_HARDWARE_ERROR).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
-#[error("guest memory read failed at {addr:#x}")]
+#[error("guest memory {} failed at {addr:#x}", if *.write { "write" } else { "read" })]
 pub struct MemError {
-    /// The guest physical address that could not be read.
+    /// The guest physical address of the access.
     pub addr: u64,
+    /// True for a write (a completion store or an event-log entry).
+    pub write: bool,
 }
 
-/// Guest physical memory as the IOMMU's command fetch sees it.
+impl MemError {
+    /// A failed read at `addr`.
+    pub const fn read(addr: u64) -> Self {
+        MemError { addr, write: false }
+    }
+    /// A failed write at `addr`.
+    pub const fn write(addr: u64) -> Self {
+        MemError { addr, write: true }
+    }
+}
+
+/// Guest physical memory as the IOMMU's command fetch and completion stores
+/// see it. Writes go through `&self`, as in rust-vmm's `Bytes` (the memory
+/// is shared with the guest's vCPUs).
 pub trait GuestMemory {
     /// Fill `out` with the little-endian 64-bit words at `addr`, `addr + 8`, ...
     fn read_words(&self, addr: u64, out: &mut [u64]) -> Result<(), MemError>;
+
+    /// Store `bytes` at `addr`. The default refuses every write (a read-only
+    /// view such as [`SliceMemory`]): a front end then reports its completion
+    /// stores as failed, never as done.
+    fn write_bytes(&self, addr: u64, bytes: &[u8]) -> Result<(), MemError> {
+        let _ = bytes;
+        Err(MemError::write(addr))
+    }
+
+    /// Store a little-endian 32-bit value (SMMU MSI data, VT-d status data).
+    fn write_u32(&self, addr: u64, value: u32) -> Result<(), MemError> {
+        self.write_bytes(addr, &value.to_le_bytes())
+    }
+
+    /// Store a little-endian 64-bit value (AMD COMPLETION_WAIT store data).
+    fn write_u64(&self, addr: u64, value: u64) -> Result<(), MemError> {
+        self.write_bytes(addr, &value.to_le_bytes())
+    }
+
+    /// Store little-endian 64-bit words at `addr`, `addr + 8`, ... (a command
+    /// written by a producer, an event-log entry). Word by word: a failure
+    /// may leave the first words written, as a bus error would.
+    fn write_words(&self, addr: u64, words: &[u64]) -> Result<(), MemError> {
+        let mut a = addr;
+        for w in words {
+            self.write_u64(a, *w)?;
+            a = a.checked_add(8).ok_or(MemError::write(a))?;
+        }
+        Ok(())
+    }
 }
 
 impl<M: GuestMemory + ?Sized> GuestMemory for &M {
     fn read_words(&self, addr: u64, out: &mut [u64]) -> Result<(), MemError> {
         (**self).read_words(addr, out)
     }
+    fn write_bytes(&self, addr: u64, bytes: &[u8]) -> Result<(), MemError> {
+        (**self).write_bytes(addr, bytes)
+    }
+    fn write_u32(&self, addr: u64, value: u32) -> Result<(), MemError> {
+        (**self).write_u32(addr, value)
+    }
+    fn write_u64(&self, addr: u64, value: u64) -> Result<(), MemError> {
+        (**self).write_u64(addr, value)
+    }
+    fn write_words(&self, addr: u64, words: &[u64]) -> Result<(), MemError> {
+        (**self).write_words(addr, words)
+    }
 }
 
-/// Guest memory backed by a byte slice mapped at guest address `base`.
+/// The byte range `[addr, addr + len)` of a region of `size` bytes at `base`.
+fn span(base: u64, size: usize, addr: u64, len: usize) -> Option<core::ops::Range<usize>> {
+    let start = usize::try_from(addr.checked_sub(base)?).ok()?;
+    let end = start.checked_add(len)?;
+    (end <= size).then_some(start..end)
+}
+
+/// Read-only guest memory backed by a byte slice mapped at guest address
+/// `base`. Writes are refused.
 #[derive(Debug, Clone, Copy)]
 pub struct SliceMemory<'a> {
     /// Guest physical address of `bytes[0]`.
@@ -34,16 +108,141 @@ pub struct SliceMemory<'a> {
 
 impl GuestMemory for SliceMemory<'_> {
     fn read_words(&self, addr: u64, out: &mut [u64]) -> Result<(), MemError> {
-        let err = MemError { addr };
-        let start = addr.checked_sub(self.base).ok_or(err)?;
-        let start = usize::try_from(start).map_err(|_| err)?;
+        let err = MemError::read(addr);
         let len = out.len().checked_mul(8).ok_or(err)?;
-        let end = start.checked_add(len).ok_or(err)?;
-        let src = self.bytes.get(start..end).ok_or(err)?;
+        let src = span(self.base, self.bytes.len(), addr, len)
+            .and_then(|r| self.bytes.get(r))
+            .ok_or(err)?;
         for (w, chunk) in out.iter_mut().zip(src.chunks_exact(8)) {
             let mut b = [0u8; 8];
             b.copy_from_slice(chunk);
             *w = u64::from_le_bytes(b);
+        }
+        Ok(())
+    }
+}
+
+/// Writable guest memory over the caller's bytes, mapped at `base`: the
+/// bytes are seen as cells, so that reads and writes share `&self` without
+/// `unsafe` and without allocation.
+///
+/// ```
+/// use iommu_inval_core::queue::{CellMemory, GuestMemory};
+/// let mut bytes = [0u8; 32];
+/// let mem = CellMemory::new(0x1000, &mut bytes);
+/// mem.write_u32(0x1004, 0xdead_beef).unwrap();
+/// let mut w = [0u64; 1];
+/// mem.read_words(0x1000, &mut w).unwrap();
+/// assert_eq!(w[0], 0xdead_beef_0000_0000);
+/// assert!(mem.write_u64(0x1020, 1).is_err()); // past the end
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct CellMemory<'a> {
+    /// Guest physical address of the first byte.
+    pub base: u64,
+    /// The memory.
+    pub bytes: &'a [Cell<u8>],
+}
+
+impl<'a> CellMemory<'a> {
+    /// Guest memory over `bytes`, the first one at guest address `base`.
+    pub fn new(base: u64, bytes: &'a mut [u8]) -> Self {
+        CellMemory {
+            base,
+            bytes: Cell::from_mut(bytes).as_slice_of_cells(),
+        }
+    }
+}
+
+impl GuestMemory for CellMemory<'_> {
+    fn read_words(&self, addr: u64, out: &mut [u64]) -> Result<(), MemError> {
+        let err = MemError::read(addr);
+        let len = out.len().checked_mul(8).ok_or(err)?;
+        let src = span(self.base, self.bytes.len(), addr, len)
+            .and_then(|r| self.bytes.get(r))
+            .ok_or(err)?;
+        for (w, chunk) in out.iter_mut().zip(src.chunks_exact(8)) {
+            let mut b = [0u8; 8];
+            for (d, s) in b.iter_mut().zip(chunk) {
+                *d = s.get();
+            }
+            *w = u64::from_le_bytes(b);
+        }
+        Ok(())
+    }
+    fn write_bytes(&self, addr: u64, bytes: &[u8]) -> Result<(), MemError> {
+        let dst = span(self.base, self.bytes.len(), addr, bytes.len())
+            .and_then(|r| self.bytes.get(r))
+            .ok_or(MemError::write(addr))?;
+        for (d, s) in dst.iter().zip(bytes) {
+            d.set(*s);
+        }
+        Ok(())
+    }
+}
+
+/// rust-vmm guest memory as the front ends' [`GuestMemory`]: a wrapper
+/// around any `vm_memory::Bytes<GuestAddress>` (a `GuestMemoryMmap`, an
+/// atomic guest memory's snapshot, a single region). Any error of the
+/// rust-vmm access (an unmapped address, a short access) becomes a
+/// [`MemError`] at the address accessed, which the architectures report as
+/// their fetch abort (SMMU CERROR_ABT, VT-d IQE with IQEI = 2, AMD
+/// COMMAND_HARDWARE_ERROR) or failed completion store.
+///
+/// ```
+/// use iommu_inval_core::queue::{GuestMemory, VmMemory};
+/// use vm_memory::{GuestAddress, GuestMemoryMmap};
+/// let gm = GuestMemoryMmap::<()>::from_ranges(&[(GuestAddress(0x1000), 0x1000)]).unwrap();
+/// let mem = VmMemory(&gm);
+/// mem.write_u64(0x1008, 0x1234).unwrap();
+/// let mut w = [0u64; 2];
+/// mem.read_words(0x1000, &mut w).unwrap();
+/// assert_eq!(w, [0, 0x1234]);
+/// assert!(mem.read_words(0x1ff8, &mut w).is_err()); // runs past the region
+/// ```
+#[cfg(feature = "vm-memory")]
+#[derive(Debug, Clone, Copy)]
+pub struct VmMemory<'a, T: ?Sized>(pub &'a T);
+
+#[cfg(feature = "vm-memory")]
+impl<T> GuestMemory for VmMemory<'_, T>
+where
+    T: vm_memory::Bytes<vm_memory::GuestAddress> + ?Sized,
+{
+    fn read_words(&self, addr: u64, out: &mut [u64]) -> Result<(), MemError> {
+        // One read of up to four words (a 256-bit VT-d descriptor) at a time,
+        // through a stack buffer: no allocation.
+        let mut a = addr;
+        for chunk in out.chunks_mut(4) {
+            let mut buf = [0u8; 32];
+            let bytes = buf.get_mut(..chunk.len() * 8).ok_or(MemError::read(a))?;
+            self.0
+                .read_slice(bytes, vm_memory::GuestAddress(a))
+                .map_err(|_| MemError::read(a))?;
+            for (w, b) in chunk.iter_mut().zip(bytes.chunks_exact(8)) {
+                let mut le = [0u8; 8];
+                le.copy_from_slice(b);
+                *w = u64::from_le_bytes(le);
+            }
+            a = a.wrapping_add(32);
+        }
+        Ok(())
+    }
+    fn write_bytes(&self, addr: u64, bytes: &[u8]) -> Result<(), MemError> {
+        self.0
+            .write_slice(bytes, vm_memory::GuestAddress(addr))
+            .map_err(|_| MemError::write(addr))
+    }
+    fn write_words(&self, addr: u64, words: &[u64]) -> Result<(), MemError> {
+        let mut a = addr;
+        for chunk in words.chunks(4) {
+            let mut buf = [0u8; 32];
+            for (b, w) in buf.chunks_exact_mut(8).zip(chunk) {
+                b.copy_from_slice(&w.to_le_bytes());
+            }
+            let bytes = buf.get(..chunk.len() * 8).ok_or(MemError::write(a))?;
+            self.write_bytes(a, bytes)?;
+            a = a.wrapping_add(32);
         }
         Ok(())
     }
@@ -63,14 +262,34 @@ mod tests {
         let mut w = [0u64; 2];
         m.read_words(0x1000, &mut w).unwrap();
         assert_eq!(w, [0x8000_0000_0000_0001, 2]);
-        assert_eq!(m.read_words(0x1008, &mut w), Err(MemError { addr: 0x1008 }));
-        assert_eq!(
-            m.read_words(0xff8, &mut w[..1]),
-            Err(MemError { addr: 0xff8 })
-        );
+        assert_eq!(m.read_words(0x1008, &mut w), Err(MemError::read(0x1008)));
+        assert_eq!(m.read_words(0xff8, &mut w[..1]), Err(MemError::read(0xff8)));
         assert_eq!(
             m.read_words(u64::MAX, &mut w),
-            Err(MemError { addr: u64::MAX })
+            Err(MemError::read(u64::MAX))
         );
+        // A read-only view refuses writes.
+        assert_eq!(m.write_u32(0x1000, 1), Err(MemError::write(0x1000)));
+    }
+
+    #[test]
+    fn cell_memory_writes_and_bounds() {
+        let mut bytes = [0u8; 24];
+        let m = CellMemory::new(0x2000, &mut bytes);
+        m.write_words(0x2008, &[0x1122_3344_5566_7788, 9]).unwrap();
+        let mut w = [0u64; 3];
+        m.read_words(0x2000, &mut w).unwrap();
+        assert_eq!(w, [0, 0x1122_3344_5566_7788, 9]);
+        assert_eq!(m.write_u64(0x2014, 0), Err(MemError::write(0x2014)));
+        assert_eq!(m.write_u32(0x1fff, 0), Err(MemError::write(0x1fff)));
+        assert_eq!(
+            m.write_u32(u64::MAX - 1, 0),
+            Err(MemError::write(u64::MAX - 1))
+        );
+        // A failed write leaves memory unchanged.
+        m.read_words(0x2000, &mut w).unwrap();
+        assert_eq!(w[2], 9);
+        // A multi-word write that runs off the end stops at the first word that does not fit.
+        assert_eq!(m.write_words(0x2010, &[7, 8]), Err(MemError::write(0x2018)));
     }
 }

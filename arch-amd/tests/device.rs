@@ -1,0 +1,202 @@
+//! The AMD-Vi command-buffer front end (`CmdBufDevice`): COMPLETION_WAIT
+//! executed, event-log entries on errors, CmdBufRun, batching per barrier.
+
+use iommu_inval_amd::queue::{
+    CmdBufDevice, EventLog, EVENT_COMMAND_HARDWARE_ERROR, EVENT_ILLEGAL_COMMAND_ERROR,
+    EVENT_IOTLB_INV_TIMEOUT, STATUS_CMD_BUF_RUN, STATUS_COM_WAIT_INT, STATUS_EVENT_LOG_INT,
+    STATUS_EVENT_OVERFLOW,
+};
+use iommu_inval_core::device::{
+    BackendError, CommandQueue, CountingBackend, FaultCause, QueueProducer, Record,
+    RecordingBackend, Signals,
+};
+use iommu_inval_core::{CellMemory, GuestMemory, HwError, IdentityContext};
+
+const BASE: u64 = 0x10_0000;
+const EVLOG: u64 = 0x10_2000;
+const STORE: u64 = 0x10_8000;
+/// 256 entries (ComLen 8) at BASE.
+const BASE_REG: u64 = 8 << 56 | BASE;
+const ALL: [u64; 2] = [0x8 << 60, 0];
+const DEVTAB: [u64; 2] = [0x2 << 60 | 0x10, 0];
+const IOTLB: [u64; 2] = [0x4 << 60 | 0x10, 0x1000];
+const BAD: [u64; 2] = [0xf << 60, 0];
+
+fn wait(addr: u64, data: u64, irq: bool) -> [u64; 2] {
+    [0x1 << 60 | addr | 1 | u64::from(irq) << 1, data]
+}
+
+struct Guest(Vec<u8>);
+impl Guest {
+    fn new() -> Self {
+        Guest(vec![0u8; 0x1_0000])
+    }
+    fn mem(&mut self) -> CellMemory<'_> {
+        CellMemory::new(BASE, &mut self.0)
+    }
+}
+fn put(mem: &CellMemory<'_>, slot: u64, w: [u64; 2]) {
+    mem.write_words(BASE + slot * 16, &w).unwrap();
+}
+fn read(mem: &CellMemory<'_>, addr: u64) -> u64 {
+    let mut w = [0u64; 1];
+    mem.read_words(addr, &mut w).unwrap();
+    w[0]
+}
+fn device() -> CmdBufDevice {
+    CmdBufDevice::from_registers(BASE_REG, 0, 0)
+        .unwrap()
+        .with_event_log(EventLog::from_registers(8 << 56 | EVLOG, 0, 0).unwrap())
+}
+
+#[test]
+fn completion_wait_store_and_interrupt_after_the_batch() {
+    let mut g = Guest::new();
+    let mem = g.mem();
+    let mut q = device();
+    put(&mem, 0, ALL);
+    put(&mem, 1, DEVTAB);
+    put(&mem, 2, wait(STORE, 0x1122_3344_5566_7788, true));
+    q.doorbell(0x30);
+    let mut b = RecordingBackend::default();
+    let p = q.process(&mem, &IdentityContext, &mut b);
+    assert_eq!((p.consumed, p.completions), (3, 1));
+    assert!(matches!(
+        b.log.as_slice(),
+        [Record::Batch(_), Record::Barrier(_)]
+    ));
+    assert_eq!(read(&mem, STORE), 0x1122_3344_5566_7788);
+    assert_eq!(q.status, STATUS_CMD_BUF_RUN | STATUS_COM_WAIT_INT);
+    assert_eq!(p.signals, Signals::COMPLETION_IRQ);
+    q.write_status(STATUS_COM_WAIT_INT);
+    assert_eq!(q.status, STATUS_CMD_BUF_RUN);
+}
+
+#[test]
+fn wrap_and_full() {
+    let mut g = Guest::new();
+    let mem = g.mem();
+    for s in 0..256 {
+        put(&mem, s, ALL);
+    }
+    let mut q = CmdBufDevice::from_registers(BASE_REG, 0xff0, 0x20).unwrap();
+    let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
+    assert_eq!((p.consumed, q.head_register()), (3, 0x20));
+    let mut q = CmdBufDevice::from_registers(BASE_REG, 0x10, 0).unwrap();
+    assert_eq!(q.free_slots(), 0);
+    let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
+    assert_eq!(p.consumed, 255);
+}
+
+#[test]
+fn illegal_command_writes_the_event_and_stops_until_restart() {
+    let mut g = Guest::new();
+    let mem = g.mem();
+    let mut q = device();
+    put(&mem, 0, ALL);
+    put(&mem, 1, BAD);
+    q.doorbell(0x20);
+    let mut b = RecordingBackend::default();
+    let p = q.process(&mem, &IdentityContext, &mut b);
+    assert_eq!(
+        (p.consumed, b.ops().count(), q.head_register()),
+        (1, 1, 0x10)
+    );
+    let f = p.fault.unwrap();
+    assert_eq!((f.hw, f.address), (HwError::AmdIllegalCommand, BASE + 0x10));
+    assert_eq!(
+        read(&mem, EVLOG) >> 60,
+        u64::from(EVENT_ILLEGAL_COMMAND_ERROR)
+    );
+    assert_eq!(read(&mem, EVLOG + 8), BASE + 0x10);
+    assert_eq!(
+        q.status & (STATUS_CMD_BUF_RUN | STATUS_EVENT_LOG_INT),
+        STATUS_EVENT_LOG_INT
+    );
+    assert_eq!(q.event_log.map(|l| l.tail), Some(0x10));
+    assert_eq!(p.signals, Signals::ERROR_IRQ);
+    // Ringing while stopped does nothing.
+    q.doorbell(0x20);
+    assert!(q.process(&mem, &IdentityContext, &mut b).blocked);
+    put(&mem, 1, DEVTAB);
+    q.restart();
+    let p = q.process(&mem, &IdentityContext, &mut b);
+    assert_eq!((p.consumed, q.head_register()), (1, 0x20));
+}
+
+#[test]
+fn unmapped_fetch_and_store_are_command_hardware_errors() {
+    let mut g = Guest::new();
+    let mem = g.mem();
+    let mut q = CmdBufDevice::from_registers(8 << 56 | 0x4000_0000, 0, 0x10)
+        .unwrap()
+        .with_event_log(EventLog::from_registers(8 << 56 | EVLOG, 0, 0).unwrap());
+    let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
+    assert_eq!(p.fault.map(|f| f.hw), Some(HwError::AmdCommandHardware));
+    assert_eq!(
+        read(&mem, EVLOG) >> 60,
+        u64::from(EVENT_COMMAND_HARDWARE_ERROR)
+    );
+    assert_eq!(read(&mem, EVLOG + 8), 0x4000_0000);
+    let mut q = device();
+    put(&mem, 0, wait(0x9000_0000, 1, false));
+    q.doorbell(0x10);
+    let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
+    let f = p.fault.unwrap();
+    assert!(matches!(f.cause, FaultCause::CompletionStore(e) if e.addr == 0x9000_0000));
+    assert_eq!(read(&mem, EVLOG + 8), 0x9000_0000);
+    assert_eq!(q.head_register(), 0);
+}
+
+#[test]
+fn oversize_tail_stops_the_buffer() {
+    let mut g = Guest::new();
+    let mem = g.mem();
+    let mut q = device();
+    q.doorbell(0x1000); // one past the end of a 4 KiB buffer
+    let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
+    let f = p.fault.unwrap();
+    assert_eq!(
+        (f.hw, f.cause),
+        (HwError::AmdCommandHardware, FaultCause::BadPointer(0x1000))
+    );
+    assert_eq!(q.status & STATUS_CMD_BUF_RUN, 0);
+}
+
+#[test]
+fn iotlb_timeout_is_logged_and_the_buffer_goes_on() {
+    let mut g = Guest::new();
+    let mem = g.mem();
+    let mut q = device();
+    put(&mem, 0, IOTLB);
+    put(&mem, 1, wait(STORE, 5, false));
+    q.doorbell(0x20);
+    let mut b = RecordingBackend {
+        fail_next: Some(BackendError::DeviceTlbTimeout { device: 0x10 }),
+        ..Default::default()
+    };
+    let p = q.process(&mem, &IdentityContext, &mut b);
+    let f = p.fault.unwrap();
+    assert!(!f.stopped && f.hw == HwError::AmdIotlbInvTimeout);
+    assert_eq!(p.consumed, 2);
+    assert_eq!(
+        read(&mem, EVLOG),
+        u64::from(EVENT_IOTLB_INV_TIMEOUT) << 60 | 0x10
+    );
+    assert_eq!(read(&mem, STORE), 5);
+}
+
+#[test]
+fn a_full_event_log_sets_event_overflow() {
+    let mut g = Guest::new();
+    let mem = g.mem();
+    // Event log head one entry past the tail: full.
+    let mut q = CmdBufDevice::from_registers(BASE_REG, 0, 0)
+        .unwrap()
+        .with_event_log(EventLog::from_registers(8 << 56 | EVLOG, 0x10, 0).unwrap());
+    put(&mem, 0, BAD);
+    q.doorbell(0x10);
+    q.process(&mem, &IdentityContext, &mut CountingBackend::default());
+    assert_ne!(q.status & STATUS_EVENT_OVERFLOW, 0);
+    assert_eq!(read(&mem, EVLOG), 0);
+}

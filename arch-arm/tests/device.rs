@@ -1,0 +1,285 @@
+//! The SMMUv3 command-queue front end (`CmdqDevice`): completions executed,
+//! errors in CMDQ_CONS / SMMU_GERROR, batching per barrier, and the
+//! pointer cases a guest can produce.
+
+use iommu_inval_arm::queue::{
+    CmdqDevice, CERROR_ABT, CERROR_ATC_INV_SYNC, CERROR_ILL, GERROR_CMDQ_ERR,
+    GERROR_MSI_CMDQ_ABT_ERR,
+};
+use iommu_inval_core::device::{
+    BackendError, CommandQueue, CountingBackend, FaultCause, QueueEngine, QueueProducer, Record,
+    RecordingBackend, Signals, BATCH_OPS,
+};
+use iommu_inval_core::{CellMemory, GuestMemory, HwError, IdentityContext, Op};
+
+const BASE: u64 = 0x10_0000;
+const STATUS: u64 = 0x10_8000;
+const NH_ALL: [u64; 2] = [0x10, 0];
+const NSNH_ALL: [u64; 2] = [0x30, 0];
+const BAD: [u64; 2] = [0xff, 0];
+
+fn nh_asid(asid: u16) -> [u64; 2] {
+    [0x11 | u64::from(asid) << 48, 0]
+}
+/// CMD_SYNC with CS = SIG_IRQ, MSI write of `data` to `addr`.
+fn sync_msi(addr: u64, data: u32) -> [u64; 2] {
+    [0x46 | 1 << 12 | u64::from(data) << 32, addr]
+}
+fn sync_cs(cs: u64) -> [u64; 2] {
+    [0x46 | cs << 12, 0]
+}
+
+/// 64 KiB of guest memory at BASE.
+struct Guest(Vec<u8>);
+impl Guest {
+    fn new() -> Self {
+        Guest(vec![0u8; 0x1_0000])
+    }
+    fn mem(&mut self) -> CellMemory<'_> {
+        CellMemory::new(BASE, &mut self.0)
+    }
+}
+
+fn put(mem: &CellMemory<'_>, q: &CmdqDevice, idx: u32, w: [u64; 2]) {
+    mem.write_words(q.cmdq.entry_addr(idx), &w).unwrap();
+}
+
+fn read_u32(mem: &CellMemory<'_>, addr: u64) -> u32 {
+    let mut w = [0u64; 1];
+    mem.read_words(addr & !7, &mut w).unwrap();
+    (w[0] >> ((addr & 4) * 8)) as u32
+}
+
+/// log2size 2: four entries, wrap bit 2.
+fn queue4() -> CmdqDevice {
+    CmdqDevice::from_registers(BASE | 2, 0, 0).unwrap()
+}
+
+#[test]
+fn ops_before_a_sync_are_executed_before_its_msi_write() {
+    let mut g = Guest::new();
+    let mem = g.mem();
+    let mut q = queue4();
+    put(&mem, &q, 0, NH_ALL);
+    put(&mem, &q, 1, nh_asid(5));
+    put(&mem, &q, 2, sync_msi(STATUS, 0xabcd));
+    mem.write_u32(STATUS, 1).unwrap();
+    q.doorbell(3);
+    let mut b = RecordingBackend::default();
+    let p = q.process(&mem, &IdentityContext, &mut b);
+    assert_eq!((p.consumed, p.ops, p.batches, p.completions), (3, 2, 1, 1));
+    assert!(p.fault.is_none() && p.signals.is_empty());
+    assert_eq!(q.head_register(), 3);
+    match b.log.as_slice() {
+        [Record::Batch(ops), Record::Barrier(s)] => {
+            assert_eq!(ops.len(), 2);
+            assert!(ops.iter().all(|o| matches!(o, Op::Inval(_))));
+            assert_eq!(
+                s.store.map(|st| (st.address, st.data)),
+                Some((STATUS, 0xabcd))
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(read_u32(&mem, STATUS), 0xabcd);
+}
+
+#[test]
+fn wired_irq_and_sev_are_signalled() {
+    let mut g = Guest::new();
+    let mem = g.mem();
+    let mut q = queue4();
+    put(&mem, &q, 0, sync_cs(1));
+    put(&mem, &q, 1, sync_cs(2));
+    put(&mem, &q, 2, sync_cs(0));
+    q.doorbell(3);
+    let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
+    assert_eq!(p.completions, 3);
+    assert_eq!(p.signals, Signals::COMPLETION_IRQ | Signals::SEV);
+}
+
+#[test]
+fn wrap_and_full() {
+    let mut g = Guest::new();
+    let mem = g.mem();
+    for i in 0..4 {
+        put(&mem, &queue4(), i, NH_ALL);
+    }
+    // CONS at index 3 wrap 0, PROD at index 2 wrap 1: entries 3, 0, 1.
+    let mut q = CmdqDevice::from_registers(BASE | 2, 3, 0b110).unwrap();
+    let mut c = CountingBackend::default();
+    let p = q.process(&mem, &IdentityContext, &mut c);
+    assert_eq!((p.consumed, q.head_register()), (3, 0b110));
+    // Full: same index, other wrap bit: all four.
+    let mut q = CmdqDevice::from_registers(BASE | 2, 0b110, 0b010).unwrap();
+    assert_eq!(q.free_slots(), 0);
+    let p = q.process(&mem, &IdentityContext, &mut c);
+    assert_eq!((p.consumed, q.head_register()), (4, 0b010));
+    assert_eq!(c.ops, 7);
+}
+
+#[test]
+fn a_backwards_prod_is_an_overrun_consumed_until_cons_meets_it() {
+    // As QEMU's model: consumption goes on (wrapping) until RD = WR.
+    let mut g = Guest::new();
+    let mem = g.mem();
+    for i in 0..4 {
+        put(&mem, &queue4(), i, NH_ALL);
+    }
+    let mut q = CmdqDevice::from_registers(BASE | 2, 2, 0).unwrap();
+    q.doorbell(1);
+    let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
+    assert_eq!(p.consumed, 7);
+    assert_eq!(q.head_register(), 1);
+    // Bits of PROD above the wrap bit are ignored.
+    q.doorbell(0xffff_fff0 | 2);
+    assert_eq!(q.tail_register(), 2);
+}
+
+#[test]
+fn unmapped_queue_is_cerror_abt_and_gerror() {
+    let mut g = Guest::new();
+    let mem = g.mem();
+    let mut q = CmdqDevice::from_registers(0x4000_0000 | 2, 0, 1).unwrap();
+    let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
+    let f = p.fault.unwrap();
+    assert_eq!(
+        (f.hw, f.position, f.address),
+        (HwError::SmmuCerrorAbt, 0, 0x4000_0000)
+    );
+    assert!(matches!(f.cause, FaultCause::Fetch(e) if !e.write));
+    assert_eq!(q.cons_err(), CERROR_ABT);
+    assert_eq!(q.active_errors(), GERROR_CMDQ_ERR);
+    assert_eq!(p.signals, Signals::ERROR_IRQ);
+}
+
+#[test]
+fn aborted_msi_write_sets_msi_cmdq_abt_err_and_the_sync_completes() {
+    let mut g = Guest::new();
+    let mem = g.mem();
+    let mut q = queue4();
+    put(&mem, &q, 0, sync_msi(0x9000_0000, 1));
+    put(&mem, &q, 1, NH_ALL);
+    q.doorbell(2);
+    let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
+    assert_eq!(p.consumed, 2);
+    let f = p.fault.unwrap();
+    assert!(!f.stopped);
+    assert_eq!(f.hw, HwError::SmmuMsiCmdqAbt);
+    assert!(matches!(f.cause, FaultCause::CompletionStore(e) if e.write && e.addr == 0x9000_0000));
+    assert_eq!(q.active_errors(), GERROR_MSI_CMDQ_ABT_ERR);
+    assert_eq!(q.cons_err(), 0);
+}
+
+#[test]
+fn illegal_command_stops_after_the_earlier_ops_ran_and_blocks_until_gerrorn() {
+    let mut g = Guest::new();
+    let mem = g.mem();
+    let mut q = queue4();
+    put(&mem, &q, 0, NH_ALL);
+    put(&mem, &q, 1, BAD);
+    put(&mem, &q, 2, NSNH_ALL);
+    q.doorbell(3);
+    let mut b = RecordingBackend::default();
+    let p = q.process(&mem, &IdentityContext, &mut b);
+    assert_eq!(p.consumed, 1);
+    assert_eq!(
+        b.ops().count(),
+        1,
+        "the command before the bad one was carried out"
+    );
+    let f = p.fault.unwrap();
+    assert_eq!((f.hw, f.position), (HwError::SmmuCerrorIll, 1));
+    assert_eq!(q.head_register(), u64::from(CERROR_ILL) << 24 | 1);
+    // Ringing again while CMDQ_ERR is active does nothing.
+    q.doorbell(3);
+    let p = q.process(&mem, &IdentityContext, &mut b);
+    assert!(p.blocked && p.consumed == 0 && p.fault.is_none());
+    // The driver replaces the bad command (as Linux does, with a CMD_SYNC)
+    // and acknowledges: consumption resumes at CONS.
+    put(&mem, &q, 1, sync_cs(0));
+    q.write_gerrorn(q.gerror);
+    let p = q.process(&mem, &IdentityContext, &mut b);
+    assert_eq!((p.consumed, p.completions), (2, 1));
+    assert_eq!(q.head_register() & 0xff, 3);
+    assert_eq!(b.ops().count(), 2);
+}
+
+#[test]
+fn backend_failures_are_reported_at_the_closing_command() {
+    let mut g = Guest::new();
+    let mem = g.mem();
+    for (fail, code, hw) in [
+        (
+            BackendError::Failed("host refused"),
+            CERROR_ILL,
+            HwError::SmmuCerrorIll,
+        ),
+        (
+            BackendError::DeviceTlbTimeout { device: 0x10 },
+            CERROR_ATC_INV_SYNC,
+            HwError::SmmuCerrorAtcInvSync,
+        ),
+    ] {
+        let mut q = queue4();
+        put(&mem, &q, 0, NH_ALL);
+        put(&mem, &q, 1, sync_msi(STATUS, 7));
+        mem.write_u32(STATUS, 0).unwrap();
+        q.doorbell(2);
+        let mut b = RecordingBackend {
+            fail_next: Some(fail),
+            ..Default::default()
+        };
+        let p = q.process(&mem, &IdentityContext, &mut b);
+        let f = p.fault.unwrap();
+        assert_eq!((f.hw, f.position, p.consumed), (hw, 1, 1));
+        assert_eq!(q.cons_err(), code);
+        assert_eq!(
+            read_u32(&mem, STATUS),
+            0,
+            "no completion written after a failure"
+        );
+        assert!(q.is_stopped());
+    }
+}
+
+#[test]
+fn long_runs_are_split_into_bounded_batches() {
+    let mut g = Guest::new();
+    let mem = g.mem();
+    // 256 entries, 200 NH_ALL without a sync.
+    let mut q = CmdqDevice::from_registers(BASE | 8, 0, 0).unwrap();
+    for i in 0..200 {
+        put(&mem, &q, i, NH_ALL);
+    }
+    q.doorbell(200);
+    let mut b = RecordingBackend::default();
+    let p = q.process(&mem, &IdentityContext, &mut b);
+    assert_eq!((p.consumed, p.ops), (200, 200));
+    assert!(p.batches >= 4);
+    for r in &b.log {
+        match r {
+            Record::Batch(ops) => assert!(!ops.is_empty() && ops.len() <= BATCH_OPS),
+            Record::Barrier(_) => panic!("no sync was written"),
+        }
+    }
+}
+
+#[test]
+fn the_producer_side_writes_what_the_consumer_reads() {
+    let mut g = Guest::new();
+    let mem = g.mem();
+    let mut host = queue4();
+    let cmd = iommu_inval_arm::Command::decode(&nh_asid(9)).unwrap();
+    for _ in 0..4 {
+        host.produce(&mem, &cmd).unwrap();
+    }
+    assert_eq!(
+        host.produce(&mem, &cmd),
+        Err(iommu_inval_core::device::ProduceError::Full)
+    );
+    let mut b = RecordingBackend::default();
+    let p = host.process(&mem, &IdentityContext, &mut b);
+    assert_eq!(p.consumed, 4);
+    assert_eq!(host.free_slots(), 4);
+}

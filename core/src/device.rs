@@ -1,0 +1,772 @@
+//! The command-queue front end of an emulated IOMMU, in one shape for every
+//! architecture.
+//!
+//! A VMM keeps one [`CommandQueue`] per guest IOMMU (SMMUv3 CMDQ, VT-d
+//! invalidation queue, AMD-Vi command buffer), built from the registers the
+//! guest programmed. When the guest writes the producer register (SMMU_CMDQ_PROD,
+//! IQT_REG, CmdBufTailPtr) it calls [`CommandQueue::doorbell`], then
+//! [`CommandQueue::process`] with the guest's memory, the id [`Context`] and
+//! a [`Backend`]:
+//!
+//! * every command from head to tail is fetched, decoded and lifted to
+//!   generic [`Op`]s;
+//! * the ops are handed to the back end in **batches**, each closed before a
+//!   barrier: everything before a sync has been passed to
+//!   [`Backend::execute`] and the back end's [`Backend::barrier`] has returned
+//!   before the sync's completion is written;
+//! * completions are **executed**: the sync's store is written to guest
+//!   memory (SMMU CMD_SYNC MSI write, VT-d inv_wait status write, AMD
+//!   COMPLETION_WAIT store) and its interrupt is raised in the architecture's
+//!   registers and reported in [`Progress::signals`];
+//! * the first command that cannot be consumed stops the queue with the
+//!   architecture's error in its registers (SMMU CMDQ_CONS.ERR and
+//!   GERROR.CMDQ_ERR, VT-d FSTS.IQE / ITE with IQH left at the descriptor,
+//!   AMD an event-log entry and CmdBufRun cleared), reported in
+//!   [`Progress::fault`]. Doorbells are then ignored until the guest
+//!   acknowledges the error the architecture's way.
+//!
+//! A batch is closed after the command that ends it (a sync, the last
+//! command the doorbell made pending, or the command after which fewer than
+//! [`MAX_LIFT_OPS`] slots are left) and before the head moves past that
+//! command, so a back-end failure leaves the head at that command.
+//!
+//! Nothing allocates: the batch lives on the stack ([`BATCH_OPS`] ops).
+//!
+//! ```
+//! use iommu_inval_core::device::{CommandQueue, CountingBackend};
+//! # fn demo<Q: CommandQueue, M: iommu_inval_core::GuestMemory>(q: &mut Q, mem: &M, prod: u64) {
+//! let mut backend = CountingBackend::default();
+//! q.doorbell(prod);
+//! let p = q.process(mem, &iommu_inval_core::IdentityContext, &mut backend);
+//! if let Some(f) = p.fault {
+//!     eprintln!("queue stopped at {:#x}: {}", f.position, f.cause);
+//! }
+//! # }
+//! ```
+
+use crate::context::Context;
+use crate::error::{DecodeError, HwError, LowerError};
+use crate::model::{Inval, Op, Outcome, Sync, Widened};
+use crate::native::{ArchId, NativeCommand};
+use crate::queue::{GuestMemory, MemError};
+use crate::sink::{Full, Sink};
+use core::fmt;
+
+/// Ops one batch holds.
+pub const BATCH_OPS: usize = 64;
+/// The most ops one native command lifts to (checked by each architecture's
+/// tests over every command kind).
+pub const MAX_LIFT_OPS: usize = 8;
+
+bitflags::bitflags! {
+    /// Interrupts and events a [`CommandQueue::process`] call raised.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct Signals: u8 {
+        /// A completion interrupt: SMMU CMD_SYNC SIG_IRQ without an MSI
+        /// address (wired), VT-d inv_wait IF with ICS.IWC newly set and
+        /// IECTL.IM clear, AMD COMPLETION_WAIT `i` (ComWaitInt set).
+        const COMPLETION_IRQ = 1 << 0;
+        /// SMMU CMD_SYNC SIG_SEV: send a wake-up event to the PEs.
+        const SEV = 1 << 1;
+        /// An error interrupt: SMMU GERROR (a GERROR bit activated), VT-d
+        /// fault event (FSTS bit set, FECTL.IM clear), AMD event-log
+        /// interrupt (an entry written).
+        const ERROR_IRQ = 1 << 2;
+    }
+}
+
+/// Why a back end could not do what it was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BackendError {
+    /// A device-TLB (ATS) invalidation of `device` did not complete in time:
+    /// SMMU CERROR_ATC_INV_SYNC, VT-d FSTS.ITE, AMD IOTLB_INV_TIMEOUT.
+    DeviceTlbTimeout {
+        /// Requester id of the device.
+        device: u32,
+    },
+    /// The host failed or refused the work (the reason): reported as the
+    /// architecture's illegal-command error (SMMU CERROR_ILL, VT-d IQE, AMD
+    /// ILLEGAL_COMMAND_ERROR), as QEMU's models report a command they fail to
+    /// carry out.
+    Failed(&'static str),
+}
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BackendError::DeviceTlbTimeout { device } => {
+                write!(f, "device-TLB invalidation of device {device:#x} timed out")
+            }
+            BackendError::Failed(r) => write!(f, "back end failed: {r}"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for BackendError {}
+
+/// What the host does with a guest's invalidations: implemented once by a
+/// VMM, it serves guests of every architecture.
+pub trait Backend {
+    /// Carry out `ops` (lifted, in queue order, never an [`Op::Sync`]). They
+    /// may still be in flight on return.
+    fn execute(&mut self, ops: &[Op]) -> Result<(), BackendError>;
+    /// A guest barrier: every op passed to [`Backend::execute`] so far must
+    /// be complete when this returns `Ok`. `sync` is the guest's (its store
+    /// is the guest's to receive; the front end writes it). The default does
+    /// nothing (a back end whose `execute` is synchronous).
+    fn barrier(&mut self, sync: &Sync) -> Result<(), BackendError> {
+        let _ = sync;
+        Ok(())
+    }
+}
+
+impl<B: Backend + ?Sized> Backend for &mut B {
+    fn execute(&mut self, ops: &[Op]) -> Result<(), BackendError> {
+        (**self).execute(ops)
+    }
+    fn barrier(&mut self, sync: &Sync) -> Result<(), BackendError> {
+        (**self).barrier(sync)
+    }
+}
+
+/// Why the queue stopped (or, for a fault that does not stop it, what was
+/// recorded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FaultCause {
+    /// The command could not be read from guest memory.
+    Fetch(MemError),
+    /// The command does not decode.
+    Decode(DecodeError),
+    /// The command has no generic form (for example a Secure stream's
+    /// command on a Non-secure queue).
+    Lift(LowerError),
+    /// The completion store of a sync failed.
+    CompletionStore(MemError),
+    /// The back end failed.
+    Backend(BackendError),
+    /// The head or tail register does not point at a command slot (the
+    /// offending register value).
+    BadPointer(u64),
+}
+
+impl fmt::Display for FaultCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FaultCause::Fetch(e) => write!(f, "command fetch: {e}"),
+            FaultCause::Decode(e) => write!(f, "illegal command: {e}"),
+            FaultCause::Lift(e) => write!(f, "command not carried out: {e}"),
+            FaultCause::CompletionStore(e) => write!(f, "completion store: {e}"),
+            FaultCause::Backend(e) => write!(f, "{e}"),
+            FaultCause::BadPointer(v) => write!(f, "pointer register {v:#x} is not a command slot"),
+        }
+    }
+}
+
+/// A fault the queue recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fault {
+    /// The head register at the fault (SMMU CMDQ_CONS.RD with its wrap bit,
+    /// VT-d IQH offset, AMD CmdBufHeadPtr offset).
+    pub position: u64,
+    /// Guest physical address of the command at fault.
+    pub address: u64,
+    /// The architected error raised.
+    pub hw: HwError,
+    /// What went wrong.
+    pub cause: FaultCause,
+    /// True when the queue stopped (false: recorded and went on, as an SMMU
+    /// does for an aborted CMD_SYNC MSI).
+    pub stopped: bool,
+}
+
+/// What one [`CommandQueue::process`] call did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Progress {
+    /// Commands consumed (the head moved past them).
+    pub consumed: u32,
+    /// Ops handed to [`Backend::execute`].
+    pub ops: u32,
+    /// Calls to [`Backend::execute`].
+    pub batches: u32,
+    /// Syncs completed (store written, interrupt raised).
+    pub completions: u32,
+    /// Interrupts and events raised.
+    pub signals: Signals,
+    /// What lifting widened (for example an AMD PASID-less device-TLB
+    /// invalidation of every PASID), reported, never silent.
+    pub widened: Widened,
+    /// The first fault recorded.
+    pub fault: Option<Fault>,
+    /// True when nothing could be processed because an earlier error is
+    /// still unacknowledged.
+    pub blocked: bool,
+}
+
+/// What an architecture does with a fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FaultReport {
+    /// The architected error.
+    pub hw: HwError,
+    /// Stop consuming (the head stays at the command).
+    pub stop: bool,
+    /// Interrupts the fault raised.
+    pub signals: Signals,
+}
+
+/// The per-architecture steps [`CommandQueue::process`] is made of. An
+/// architecture crate implements these; a VMM calls [`CommandQueue`].
+pub trait QueueEngine {
+    /// The native command type.
+    type Command: NativeCommand;
+    /// Bytes of a completion store: 4 (SMMU MSI data, VT-d status data) or 8
+    /// (AMD COMPLETION_WAIT).
+    const STORE_BYTES: usize;
+    /// True while an unacknowledged error stops processing.
+    fn is_stopped(&self) -> bool;
+    /// `Err` when the head or tail register is unusable (checked before
+    /// anything is fetched).
+    fn check_pointers(&self) -> Result<(), FaultCause>;
+    /// Commands between head and tail.
+    fn pending(&self) -> u64;
+    /// The head register value reported in a [`Fault`].
+    fn position(&self) -> u64;
+    /// Guest physical address of the command at the head.
+    fn command_address(&self) -> u64;
+    /// Fetch and decode the command at the head (without moving it).
+    fn fetch<M: GuestMemory + ?Sized>(&self, mem: &M) -> Result<Self::Command, FaultCause>;
+    /// Move the head past the command it points at.
+    fn advance(&mut self);
+    /// Lift one command to generic ops.
+    fn lift<C: Context + ?Sized>(
+        cmd: &Self::Command,
+        ctx: &C,
+        out: &mut dyn Sink<Op>,
+    ) -> Result<Outcome, LowerError>;
+    /// A sync completed (its store, if any, is written): set the completion
+    /// status the architecture keeps and say what to raise.
+    fn complete(&mut self, sync: &Sync) -> Signals;
+    /// Record a fault at the head in the architecture's registers (and, for
+    /// AMD, its event log in `mem`).
+    fn record_fault<M: GuestMemory + ?Sized>(&mut self, mem: &M, cause: &FaultCause)
+        -> FaultReport;
+}
+
+/// An emulated IOMMU's command queue.
+///
+/// The three registers of [`CommandQueue::from_registers`] keep their
+/// architecture's names: SMMU_CMDQ_BASE / SMMU_CMDQ_CONS / SMMU_CMDQ_PROD,
+/// IQA_REG / IQH_REG / IQT_REG, CmdBufBaseAddr / CmdBufHeadPtr /
+/// CmdBufTailPtr.
+pub trait CommandQueue: QueueEngine + Sized {
+    /// The architecture.
+    const ARCH: ArchId;
+    /// Why the registers describe no usable queue.
+    type ConfigError: fmt::Debug + fmt::Display;
+    /// From the base, head (consumer) and tail (producer) register values.
+    fn from_registers(base: u64, head: u64, tail: u64) -> Result<Self, Self::ConfigError>;
+    /// The guest wrote the producer register (SMMU_CMDQ_PROD, IQT_REG,
+    /// CmdBufTailPtr). Nothing is fetched until [`CommandQueue::process`].
+    fn doorbell(&mut self, tail: u64);
+    /// The consumer register as the guest reads it.
+    fn head_register(&self) -> u64;
+    /// The producer register as the guest reads it.
+    fn tail_register(&self) -> u64;
+    /// Consume every pending command (see the [module docs](self)).
+    fn process<M, C, B>(&mut self, mem: &M, ctx: &C, backend: &mut B) -> Progress
+    where
+        M: GuestMemory + ?Sized,
+        C: Context + ?Sized,
+        B: Backend + ?Sized,
+    {
+        run(self, mem, ctx, backend)
+    }
+}
+
+/// Why a producer could not add a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProduceError {
+    /// Every slot holds a command the consumer has not taken.
+    Full,
+    /// Writing the command failed.
+    Memory(MemError),
+    /// The command does not encode.
+    Encode(DecodeError),
+}
+
+impl fmt::Display for ProduceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProduceError::Full => f.write_str("queue full"),
+            ProduceError::Memory(e) => write!(f, "{e}"),
+            ProduceError::Encode(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// The producer side of a queue: what a driver (or a VMM writing a host
+/// queue) does, with the same types as the consumer.
+pub trait QueueProducer: CommandQueue {
+    /// The host capabilities lowering targets.
+    type Caps: Default;
+    /// Free slots (a queue of `n` entries holds at most `n - 1` commands on
+    /// VT-d and AMD, where head = tail means empty; `n` on SMMU, which has a
+    /// wrap bit).
+    fn free_slots(&self) -> u64;
+    /// Write `cmd` at the tail and advance the tail.
+    fn produce<M: GuestMemory + ?Sized>(
+        &mut self,
+        mem: &M,
+        cmd: &Self::Command,
+    ) -> Result<(), ProduceError>;
+    /// Lower one generic op to this architecture's commands.
+    fn lower<C: Context + ?Sized>(
+        op: &Op,
+        caps: &Self::Caps,
+        ctx: &C,
+        out: &mut dyn Sink<Self::Command>,
+    ) -> Result<Outcome, LowerError>;
+}
+
+/// The batch of lifted ops, on the stack.
+struct Batch {
+    ops: [Op; BATCH_OPS],
+    len: usize,
+}
+
+impl Sink<Op> for Batch {
+    fn push(&mut self, item: Op) -> Result<(), Full> {
+        let slot = self.ops.get_mut(self.len).ok_or(Full)?;
+        *slot = item;
+        self.len += 1;
+        Ok(())
+    }
+}
+
+impl Batch {
+    fn ops(&self) -> &[Op] {
+        self.ops.get(..self.len).unwrap_or(&[])
+    }
+    /// Take the sync a command lifted to (ops `start..`), if any. A command
+    /// lifts either to one sync or to no sync at all.
+    fn take_sync(&mut self, start: usize) -> Option<Sync> {
+        let last = self.len.checked_sub(1).filter(|l| *l >= start)?;
+        match self.ops.get(last) {
+            Some(Op::Sync(s)) => {
+                let s = *s;
+                self.len = last;
+                Some(s)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Hand the batch to the back end (if it holds anything) and empty it.
+fn flush<B: Backend + ?Sized>(
+    batch: &mut Batch,
+    backend: &mut B,
+    p: &mut Progress,
+) -> Result<(), BackendError> {
+    if batch.len == 0 {
+        return Ok(());
+    }
+    // The ops are handed over whether or not the back end succeeds.
+    let r = backend.execute(batch.ops());
+    p.batches += 1;
+    p.ops += batch.len as u32;
+    batch.len = 0;
+    r
+}
+
+/// Record a fault at the head; true when the queue stops.
+fn fault<Q: QueueEngine + ?Sized, M: GuestMemory + ?Sized>(
+    q: &mut Q,
+    mem: &M,
+    cause: FaultCause,
+    p: &mut Progress,
+) -> bool {
+    let position = q.position();
+    let address = q.command_address();
+    let r = q.record_fault(mem, &cause);
+    p.signals |= r.signals;
+    if p.fault.is_none() || r.stop {
+        p.fault = Some(Fault {
+            position,
+            address,
+            hw: r.hw,
+            cause,
+            stopped: r.stop,
+        });
+    }
+    r.stop
+}
+
+/// The front end's loop, the body of [`CommandQueue::process`].
+pub fn run<Q, M, C, B>(q: &mut Q, mem: &M, ctx: &C, backend: &mut B) -> Progress
+where
+    Q: QueueEngine + ?Sized,
+    M: GuestMemory + ?Sized,
+    C: Context + ?Sized,
+    B: Backend + ?Sized,
+{
+    let mut p = Progress::default();
+    if q.is_stopped() {
+        p.blocked = true;
+        return p;
+    }
+    if let Err(cause) = q.check_pointers() {
+        fault(q, mem, cause, &mut p);
+        return p;
+    }
+    let mut batch = Batch {
+        ops: [Op::StallTerminate { device: 0 }; BATCH_OPS],
+        len: 0,
+    };
+    let mut left = q.pending();
+    while left > 0 {
+        let cmd = match q.fetch(mem) {
+            Ok(c) => c,
+            Err(cause) => {
+                // The commands before it were consumed: their ops go first.
+                let cause = match flush(&mut batch, backend, &mut p) {
+                    Ok(()) => cause,
+                    Err(e) => FaultCause::Backend(e),
+                };
+                fault(q, mem, cause, &mut p);
+                return p;
+            }
+        };
+        let start = batch.len;
+        match Q::lift(&cmd, ctx, &mut batch) {
+            Ok(o) => p.widened |= o.widened,
+            Err(e) => {
+                batch.len = start;
+                let cause = match flush(&mut batch, backend, &mut p) {
+                    Ok(()) => FaultCause::Lift(e),
+                    Err(e) => FaultCause::Backend(e),
+                };
+                fault(q, mem, cause, &mut p);
+                return p;
+            }
+        }
+        let sync = batch.take_sync(start);
+        left -= 1;
+        if sync.is_some() || left == 0 || BATCH_OPS - batch.len < MAX_LIFT_OPS {
+            if let Err(e) = flush(&mut batch, backend, &mut p) {
+                if fault(q, mem, FaultCause::Backend(e), &mut p) {
+                    return p;
+                }
+            }
+        }
+        if let Some(s) = sync {
+            if let Err(e) = backend.barrier(&s) {
+                if fault(q, mem, FaultCause::Backend(e), &mut p) {
+                    return p;
+                }
+            }
+            if let Some(st) = s.store {
+                let bytes = st.data.to_le_bytes();
+                let data = bytes.get(..Q::STORE_BYTES).unwrap_or(&bytes);
+                if let Err(e) = mem.write_bytes(st.address, data) {
+                    if fault(q, mem, FaultCause::CompletionStore(e), &mut p) {
+                        return p;
+                    }
+                }
+            }
+            p.signals |= q.complete(&s);
+            p.completions += 1;
+        }
+        q.advance();
+        p.consumed += 1;
+    }
+    p
+}
+
+/// A back end that counts what it is given (no allocation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CountingBackend {
+    /// Ops executed.
+    pub ops: u64,
+    /// Of them, invalidations.
+    pub invals: u64,
+    /// Calls to `execute`.
+    pub batches: u64,
+    /// Barriers.
+    pub barriers: u64,
+}
+
+impl Backend for CountingBackend {
+    fn execute(&mut self, ops: &[Op]) -> Result<(), BackendError> {
+        self.batches += 1;
+        self.ops += ops.len() as u64;
+        self.invals += ops.iter().filter(|o| matches!(o, Op::Inval(_))).count() as u64;
+        Ok(())
+    }
+    fn barrier(&mut self, _: &Sync) -> Result<(), BackendError> {
+        self.barriers += 1;
+        Ok(())
+    }
+}
+
+/// One thing a [`RecordingBackend`] saw.
+#[cfg(feature = "alloc")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    /// One call to `execute`.
+    Batch(alloc::vec::Vec<Op>),
+    /// One barrier.
+    Barrier(Sync),
+}
+
+/// A back end that records every batch and barrier, for tests; it can be
+/// told to fail.
+#[cfg(feature = "alloc")]
+#[derive(Debug, Clone, Default)]
+pub struct RecordingBackend {
+    /// What it saw, in order.
+    pub log: alloc::vec::Vec<Record>,
+    /// Fail the next `execute` or `barrier` call with this error (taken).
+    pub fail_next: Option<BackendError>,
+}
+
+#[cfg(feature = "alloc")]
+impl RecordingBackend {
+    /// Every op executed, in order.
+    pub fn ops(&self) -> impl Iterator<Item = &Op> + '_ {
+        self.log.iter().flat_map(|r| match r {
+            Record::Batch(b) => b.as_slice(),
+            Record::Barrier(_) => &[],
+        })
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl Backend for RecordingBackend {
+    fn execute(&mut self, ops: &[Op]) -> Result<(), BackendError> {
+        if let Some(e) = self.fail_next.take() {
+            return Err(e);
+        }
+        self.log.push(Record::Batch(ops.to_vec()));
+        Ok(())
+    }
+    fn barrier(&mut self, sync: &Sync) -> Result<(), BackendError> {
+        if let Some(e) = self.fail_next.take() {
+            return Err(e);
+        }
+        self.log.push(Record::Barrier(*sync));
+        Ok(())
+    }
+}
+
+/// "Shadow flush": a closure per generic invalidation, for VMMs that keep
+/// their own shadow page tables or translation caches. Other ops go to a
+/// second closure, which by default ignores them (prefetches are hints;
+/// page responses and stall commands have no device behind a shadow VMM).
+pub struct ShadowFlush<F, G = fn(&Op) -> Result<(), BackendError>> {
+    on_inval: F,
+    on_other: G,
+}
+
+fn ignore_op(_: &Op) -> Result<(), BackendError> {
+    Ok(())
+}
+
+impl<F: FnMut(&Inval) -> Result<(), BackendError>> ShadowFlush<F> {
+    /// Call `on_inval` for every invalidation; ignore other ops.
+    pub fn new(on_inval: F) -> Self {
+        ShadowFlush {
+            on_inval,
+            on_other: ignore_op,
+        }
+    }
+}
+
+impl<F, G> ShadowFlush<F, G> {
+    /// Also hand every other op (not a sync) to `on_other`.
+    pub fn with_other<H: FnMut(&Op) -> Result<(), BackendError>>(
+        self,
+        on_other: H,
+    ) -> ShadowFlush<F, H> {
+        ShadowFlush {
+            on_inval: self.on_inval,
+            on_other,
+        }
+    }
+}
+
+impl<F, G> fmt::Debug for ShadowFlush<F, G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ShadowFlush")
+    }
+}
+
+impl<F, G> Backend for ShadowFlush<F, G>
+where
+    F: FnMut(&Inval) -> Result<(), BackendError>,
+    G: FnMut(&Op) -> Result<(), BackendError>,
+{
+    fn execute(&mut self, ops: &[Op]) -> Result<(), BackendError> {
+        for op in ops {
+            match op {
+                Op::Inval(i) => (self.on_inval)(i)?,
+                other => (self.on_other)(other)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A back end that lowers the guest's ops to another architecture's
+/// commands and writes them into a host queue `Q` in `mem`, as that queue's
+/// producer; at each guest barrier it adds a host sync (`host_sync`) and
+/// calls `kick`, which must return once the host has consumed the queue
+/// (a VMM rings the host's doorbell and waits for the sync; a test runs
+/// the host queue's own front end). `kick` is also called when the host
+/// queue is full.
+pub struct LowerToHost<'m, Q: QueueProducer, M: ?Sized, C: ?Sized, K> {
+    /// The host queue (its tail is the producer's).
+    pub queue: Q,
+    /// Host memory the queue lives in.
+    pub mem: &'m M,
+    /// The host's ids (guest ops are already generic; lowering names the
+    /// host's domains and PASIDs through it).
+    pub ctx: &'m C,
+    /// The host IOMMU's capabilities.
+    pub caps: Q::Caps,
+    /// The sync added at each guest barrier.
+    pub host_sync: Sync,
+    /// Makes the host consume its queue.
+    pub kick: K,
+    /// What lowering widened, over all ops (reported, never silent).
+    pub widened: Widened,
+    /// Host commands written.
+    pub commands: u64,
+}
+
+impl<'m, Q, M, C, K> LowerToHost<'m, Q, M, C, K>
+where
+    Q: QueueProducer,
+    M: GuestMemory + ?Sized,
+    C: Context + ?Sized,
+    K: FnMut(&mut Q, &M) -> Result<(), BackendError>,
+{
+    /// A back end producing into `queue` in `mem`, lowering with default
+    /// capabilities and a plain fencing host sync.
+    pub fn new(queue: Q, mem: &'m M, ctx: &'m C, kick: K) -> Self {
+        LowerToHost {
+            queue,
+            mem,
+            ctx,
+            caps: Q::Caps::default(),
+            host_sync: Sync {
+                fence: true,
+                ..Sync::default()
+            },
+            kick,
+            widened: Widened::empty(),
+            commands: 0,
+        }
+    }
+
+    fn lower_one(&mut self, op: &Op) -> Result<(), BackendError> {
+        let mut sink = RingSink {
+            queue: &mut self.queue,
+            mem: self.mem,
+            kick: &mut self.kick,
+            error: None,
+            written: 0,
+        };
+        let r = Q::lower(op, &self.caps, self.ctx, &mut sink);
+        self.commands += sink.written;
+        if let Some(e) = sink.error {
+            return Err(e);
+        }
+        match r {
+            Ok(o) => {
+                self.widened |= o.widened;
+                Ok(())
+            }
+            Err(LowerError::NoEquivalent(why)) | Err(LowerError::Invalid(why)) => {
+                Err(BackendError::Failed(why))
+            }
+            Err(LowerError::BufferFull) => Err(BackendError::Failed("host queue full")),
+        }
+    }
+}
+
+impl<Q, M, C, K> fmt::Debug for LowerToHost<'_, Q, M, C, K>
+where
+    Q: QueueProducer + fmt::Debug,
+    Q::Caps: fmt::Debug,
+    M: ?Sized,
+    C: ?Sized,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LowerToHost")
+            .field("queue", &self.queue)
+            .field("caps", &self.caps)
+            .field("host_sync", &self.host_sync)
+            .field("widened", &self.widened)
+            .field("commands", &self.commands)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Writes lowered commands straight into the host queue.
+struct RingSink<'a, Q, M: ?Sized, K> {
+    queue: &'a mut Q,
+    mem: &'a M,
+    kick: &'a mut K,
+    error: Option<BackendError>,
+    written: u64,
+}
+
+impl<Q, M, K> Sink<Q::Command> for RingSink<'_, Q, M, K>
+where
+    Q: QueueProducer,
+    M: GuestMemory + ?Sized,
+    K: FnMut(&mut Q, &M) -> Result<(), BackendError>,
+{
+    fn push(&mut self, cmd: Q::Command) -> Result<(), Full> {
+        let mut r = self.queue.produce(self.mem, &cmd);
+        if r == Err(ProduceError::Full) {
+            if let Err(e) = (self.kick)(self.queue, self.mem) {
+                self.error = Some(e);
+                return Err(Full);
+            }
+            r = self.queue.produce(self.mem, &cmd);
+        }
+        match r {
+            Ok(()) => {
+                self.written += 1;
+                Ok(())
+            }
+            Err(e) => {
+                self.error = Some(BackendError::Failed(match e {
+                    ProduceError::Full => "host queue full after kick",
+                    ProduceError::Memory(_) => "host queue write failed",
+                    ProduceError::Encode(_) => "host command does not encode",
+                }));
+                Err(Full)
+            }
+        }
+    }
+}
+
+impl<Q, M, C, K> Backend for LowerToHost<'_, Q, M, C, K>
+where
+    Q: QueueProducer,
+    M: GuestMemory + ?Sized,
+    C: Context + ?Sized,
+    K: FnMut(&mut Q, &M) -> Result<(), BackendError>,
+{
+    fn execute(&mut self, ops: &[Op]) -> Result<(), BackendError> {
+        ops.iter().try_for_each(|op| self.lower_one(op))
+    }
+    fn barrier(&mut self, _guest: &Sync) -> Result<(), BackendError> {
+        let s = Op::Sync(self.host_sync);
+        self.lower_one(&s)?;
+        (self.kick)(&mut self.queue, self.mem)
+    }
+}
