@@ -15,10 +15,19 @@
 //! (§3.1). While `cmd_ill` or `cqmf` is set nothing is processed; software
 //! clears them by writing 1 (the [`CmdQueue::clear_errors`] write).
 //!
-//! This is a consumer in the shape of the AMD-Vi `CmdBuf::process`: it
-//! decodes and hands each command to the caller, who executes it (for
-//! IOFENCE.C: the `DATA` store at `ADDR` when `AV`, then
-//! [`CmdQueue::complete_fence`] to report `WSI` as `cqcsr.fence_w_ip`).
+//! Two layers, as for the other architectures:
+//!
+//! * [`CmdQueue`]: the registers and a read-only consumer
+//!   ([`CmdQueue::process`]) that decodes and hands each command to the
+//!   caller, who executes it;
+//! * [`CqDevice`]: the [`CommandQueue`] front end of `core::device`:
+//!   commands lifted and handed to a [`Backend`](iommu_inval_core::device::Backend)
+//!   in batches closed at each IOFENCE.C, whose completion is *executed*
+//!   (the 32-bit `DATA` stored at `ADDR` when `AV`; `WSI` sets
+//!   `cqcsr.fence_w_ip`), and errors recorded in `cqcsr` with `cqh` left at
+//!   the command (`cmd_ill`, `cqmf`, `cmd_to`). It is also the producer of
+//!   a host queue ([`QueueProducer`]).
+//!
 //! No allocation: each command is decoded into a stack value.
 //!
 //! ```
@@ -40,7 +49,14 @@
 //! ```
 
 use crate::cmd::{Command, Features};
-use iommu_inval_core::{DecodeError, GuestMemory, HwError, MemError};
+use iommu_inval_core::device::{
+    BackendError, CommandQueue, FaultCause, FaultReport, ProduceError, QueueEngine,
+    QueueProducer, Signals,
+};
+use iommu_inval_core::{
+    ArchId, Context, DecodeError, GuestMemory, HwError, LowerError, MemError, NativeCommand, Op,
+    Outcome, Sink, Sync,
+};
 
 /// Bytes per command.
 pub const ENTRY_BYTES: u64 = 16;
@@ -135,7 +151,8 @@ impl CmdQueue {
     }
 
     /// [`CmdQueue::from_registers`] for an IOMMU with `features`. `None`
-    /// when `LOG2SZ-1` names more than 2^32 entries (indices are 32 bits).
+    /// when `LOG2SZ-1` = 31 (2^32 entries: more than this model's 32-bit
+    /// index arithmetic holds).
     pub fn with_features(
         cqb: u64,
         cqh: u32,
@@ -196,6 +213,12 @@ impl CmdQueue {
     pub fn set_tail(&mut self, cqt: u32) {
         self.tail = cqt & (self.entries() - 1);
     }
+    /// Move `cqh` past the command it points at (wrapping).
+    pub fn advance_head(&mut self) {
+        if self.head != self.tail {
+            self.head = (self.head + 1) & (self.entries() - 1);
+        }
+    }
     /// Software wrote 1s to `cqcsr`'s error / `fence_w_ip` bits: clear them.
     pub fn clear_errors(&mut self, w1c: u32) {
         self.csr &= !(w1c & (CQCSR_STOP | CQCSR_CMD_TO | CQCSR_FENCE_W_IP));
@@ -213,6 +236,29 @@ impl CmdQueue {
         self.head = index & (self.entries() - 1);
     }
 
+    /// Guest physical address of the command at `cqh`.
+    pub const fn command_address(&self) -> u64 {
+        self.base.wrapping_add(self.head as u64 * ENTRY_BYTES)
+    }
+
+    /// Whether processing is stopped: the queue is off or an error bit
+    /// (`cmd_ill`, `cqmf`, `cmd_to`) is still set.
+    pub const fn is_stopped(&self) -> bool {
+        self.csr & CQCSR_CQON == 0 || self.csr & (CQCSR_STOP | CQCSR_CMD_TO) != 0
+    }
+
+    /// Fetch and decode the command at `cqh`, checking it against the
+    /// IOMMU's features; no register changes.
+    pub fn fetch_at<M: GuestMemory + ?Sized>(&self, mem: &M) -> Result<Command, StopCause> {
+        let mut w = [0u64; 2];
+        mem.read_words(self.command_address(), &mut w)
+            .map_err(StopCause::Fetch)?;
+        let c = Command::decode_words(w[0], w[1]).map_err(StopCause::Illegal)?;
+        c.check_supported(&self.features)
+            .map_err(StopCause::Illegal)?;
+        Ok(c)
+    }
+
     /// Fetch and decode the command at `cqh` without consuming it; `None`
     /// when the queue is empty. An illegal or unsupported command sets
     /// `cmd_ill`, a failed fetch `cqmf`.
@@ -220,32 +266,26 @@ impl CmdQueue {
         &mut self,
         mem: &M,
     ) -> Option<Result<(u64, Command), CqError>> {
-        let address = self.base.wrapping_add(u64::from(self.head) * ENTRY_BYTES);
+        let address = self.command_address();
         let stop = |cause| CqError {
             cause,
             address,
             index: self.head,
         };
-        if self.csr & CQCSR_CQON == 0 || self.csr & CQCSR_STOP != 0 {
+        if self.is_stopped() {
             return Some(Err(stop(StopCause::Stopped)));
         }
         if self.head == self.tail {
             return None;
         }
-        let mut w = [0u64; 2];
-        if let Err(e) = mem.read_words(address, &mut w) {
-            self.csr |= CQCSR_CQMF;
-            return Some(Err(stop(StopCause::Fetch(e))));
-        }
-        let r = Command::decode_words(w[0], w[1]).and_then(|c| {
-            c.check_supported(&self.features)?;
-            Ok(c)
-        });
-        Some(match r {
+        Some(match self.fetch_at(mem) {
             Ok(c) => Ok((address, c)),
             Err(e) => {
-                self.csr |= CQCSR_CMD_ILL;
-                Err(stop(StopCause::Illegal(e)))
+                self.csr |= match e {
+                    StopCause::Fetch(_) => CQCSR_CQMF,
+                    _ => CQCSR_CMD_ILL,
+                };
+                Err(stop(e))
             }
         })
     }
@@ -280,3 +320,215 @@ impl CmdQueue {
         Ok(n)
     }
 }
+
+/// The command queue of an emulated RISC-V IOMMU as a [`CommandQueue`].
+///
+/// * **Completion** (§3.1.2 IOFENCE.C): with `AV` the 32-bit `DATA` is
+///   stored at `ADDR`; with `WSI` `cqcsr.fence_w_ip` is set and, when
+///   `cqcsr.cie` is set, the command-queue interrupt raised
+///   ([`Signals::COMPLETION_IRQ`]). `PR` / `PW` need nothing more: the back
+///   end's barrier completed every earlier operation.
+/// * **Errors** (§3.1): an illegal or unsupported command (or one the back
+///   end fails, as QEMU reports it) sets `cqcsr.cmd_ill`; a failed fetch or
+///   IOFENCE.C store sets `cqcsr.cqmf`; a device-TLB time-out sets
+///   `cqcsr.cmd_to`. Each stops the queue with `cqh` at the command (for a
+///   store fault, at the IOFENCE.C, which did not complete); with `cie` the
+///   command-queue interrupt is raised ([`Signals::ERROR_IRQ`]). The guest
+///   resumes by writing 1 to the bit ([`CqDevice::write_cqcsr`]).
+///
+/// ```
+/// use iommu_inval_riscv::queue::{CqDevice, CQCSR_FENCE_W_IP};
+/// use iommu_inval_core::device::{CommandQueue, CountingBackend};
+/// use iommu_inval_core::{CellMemory, GuestMemory, IdentityContext};
+/// let mut ram = vec![0u8; 0x2000];
+/// let mem = CellMemory::new(0x1000, &mut ram);
+/// // 256 entries at 0x1000: IOTINVAL.VMA (everything), then IOFENCE.C AV + WSI storing 7 at 0x1f00.
+/// mem.write_words(0x1000, &[0x1, 0]).unwrap();
+/// mem.write_words(0x1010, &[7 << 32 | 0xc02, 0x1f00 >> 2]).unwrap();
+/// let mut q = CqDevice::from_registers(1 << 10 | 7, 0, 0).unwrap();
+/// q.doorbell(2);
+/// let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
+/// assert_eq!((p.consumed, q.head_register()), (2, 2));
+/// assert!(q.queue.cqcsr() & CQCSR_FENCE_W_IP != 0);
+/// let mut w = [0u64; 1];
+/// mem.read_words(0x1f00, &mut w).unwrap();
+/// assert_eq!(w[0], 7);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CqDevice {
+    /// The queue registers.
+    pub queue: CmdQueue,
+}
+
+impl CqDevice {
+    /// A front end for an IOMMU with `features` (the default implements all).
+    pub fn with_features(mut self, features: Features) -> Self {
+        self.queue.features = features;
+        self
+    }
+    /// Also raise interrupts (`cqcsr.cie` = 1).
+    pub fn with_interrupts(mut self) -> Self {
+        self.queue.csr |= CQCSR_CIE;
+        self
+    }
+    /// The guest wrote `cqcsr`: error and `fence_w_ip` bits written as 1
+    /// are cleared (RW1C); processing resumes once no error bit is set.
+    pub fn write_cqcsr(&mut self, value: u32) {
+        self.queue.clear_errors(value);
+        self.queue.csr = (self.queue.csr & !CQCSR_CIE) | (value & CQCSR_CIE);
+    }
+    fn irq(&self) -> Signals {
+        if self.queue.csr & CQCSR_CIE != 0 {
+            Signals::ERROR_IRQ
+        } else {
+            Signals::empty()
+        }
+    }
+}
+
+impl QueueEngine for CqDevice {
+    type Command = Command;
+    const STORE_BYTES: usize = 4;
+
+    fn is_stopped(&self) -> bool {
+        self.queue.is_stopped()
+    }
+    /// Index bits above the queue size are read-only zero (§5.7, §5.8): no
+    /// `cqt` value is unusable.
+    fn check_pointers(&self) -> Result<(), FaultCause> {
+        Ok(())
+    }
+    fn pending(&self) -> u64 {
+        u64::from(self.queue.pending())
+    }
+    fn position(&self) -> u64 {
+        u64::from(self.queue.cqh())
+    }
+    fn command_address(&self) -> u64 {
+        self.queue.command_address()
+    }
+    fn fetch<M: GuestMemory + ?Sized>(&self, mem: &M) -> Result<Command, FaultCause> {
+        self.queue.fetch_at(mem).map_err(|e| match e {
+            StopCause::Fetch(m) => FaultCause::Fetch(m),
+            StopCause::Illegal(d) => FaultCause::Decode(d),
+            StopCause::Stopped => FaultCause::BadPointer(u64::from(self.queue.cqh())),
+        })
+    }
+    fn advance(&mut self) {
+        self.queue.advance_head();
+    }
+    fn lift<C: Context + ?Sized>(
+        cmd: &Command,
+        ctx: &C,
+        out: &mut dyn Sink<Op>,
+    ) -> Result<Outcome, LowerError> {
+        crate::lift(cmd, ctx, out)
+    }
+    fn complete(&mut self, sync: &Sync) -> Signals {
+        self.queue.complete_fence(sync.interrupt);
+        if sync.interrupt && self.queue.csr & CQCSR_CIE != 0 {
+            Signals::COMPLETION_IRQ
+        } else {
+            Signals::empty()
+        }
+    }
+    fn record_fault<M: GuestMemory + ?Sized>(
+        &mut self,
+        _mem: &M,
+        cause: &FaultCause,
+    ) -> FaultReport {
+        let (bit, hw) = match cause {
+            FaultCause::Fetch(_) | FaultCause::CompletionStore(_) | FaultCause::BadPointer(_) => {
+                (CQCSR_CQMF, HwError::RiscvCqmf)
+            }
+            FaultCause::Backend(BackendError::DeviceTlbTimeout { .. }) => {
+                (CQCSR_CMD_TO, HwError::RiscvCmdTo)
+            }
+            FaultCause::Decode(_) | FaultCause::Lift(_) | FaultCause::Backend(_) => {
+                (CQCSR_CMD_ILL, HwError::RiscvCmdIll)
+            }
+        };
+        self.queue.csr |= bit;
+        FaultReport {
+            hw,
+            stop: true,
+            signals: self.irq(),
+        }
+    }
+}
+
+impl CommandQueue for CqDevice {
+    const ARCH: ArchId = ArchId::Riscv;
+    type ConfigError = ConfigError;
+
+    /// From `cqb`, `cqh` and `cqt`; the queue is taken as enabled
+    /// (`cqen` = `cqon` = 1) with interrupts off.
+    fn from_registers(base: u64, head: u64, tail: u64) -> Result<Self, ConfigError> {
+        let q = CmdQueue::from_registers(base, head as u32, tail as u32, CQCSR_CQEN)
+            .ok_or(ConfigError::TooLarge((base & CQB_LOG2SZ_MASK) as u8))?;
+        Ok(CqDevice { queue: q })
+    }
+    /// The guest wrote `cqt`.
+    fn doorbell(&mut self, tail: u64) {
+        self.queue.set_tail(tail as u32);
+    }
+    /// `cqh`.
+    fn head_register(&self) -> u64 {
+        u64::from(self.queue.cqh())
+    }
+    /// `cqt`.
+    fn tail_register(&self) -> u64 {
+        u64::from(self.queue.cqt())
+    }
+}
+
+impl QueueProducer for CqDevice {
+    type Caps = crate::Caps;
+
+    fn free_slots(&self) -> u64 {
+        u64::from(self.queue.entries() - 1).saturating_sub(self.pending())
+    }
+    fn produce<M: GuestMemory + ?Sized>(
+        &mut self,
+        mem: &M,
+        cmd: &Command,
+    ) -> Result<(), ProduceError> {
+        if self.free_slots() == 0 {
+            return Err(ProduceError::Full);
+        }
+        let mut w = [0u64; 2];
+        NativeCommand::encode_into(cmd, &mut w).map_err(ProduceError::Encode)?;
+        let tail = self.queue.cqt();
+        let at = self.queue.base().wrapping_add(u64::from(tail) * ENTRY_BYTES);
+        mem.write_words(at, &w).map_err(ProduceError::Memory)?;
+        self.queue.set_tail(tail.wrapping_add(1));
+        Ok(())
+    }
+    fn lower<C: Context + ?Sized>(
+        op: &Op,
+        caps: &crate::Caps,
+        ctx: &C,
+        out: &mut dyn Sink<Command>,
+    ) -> Result<Outcome, LowerError> {
+        crate::lower(op, caps, ctx, out)
+    }
+}
+
+/// The registers describe no usable command queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConfigError {
+    /// `cqb.LOG2SZ-1` names more than 2^31 entries (the value): indices
+    /// would not fit the 32-bit `cqh` / `cqt`.
+    TooLarge(u8),
+}
+
+impl core::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ConfigError::TooLarge(l) => write!(f, "cqb LOG2SZ-1 = {l}: queue too large"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for ConfigError {}
