@@ -100,7 +100,7 @@ fn caches_str(i: &Inval) -> String {
         };
         let rg = match i.regime {
             Regime::Guest => "",
-            Regime::Hyp => "EL2 ",
+            Regime::Hyp => "EL2/host ",
             Regime::Secure => "secure ",
         };
         parts.push(format!("{rg}{st}IOTLB"));
