@@ -599,9 +599,16 @@ fn lower_inval<C: Context + ?Sized>(
     let (mut pscids, mut pscid_all) = (0usize, true);
     if s1 {
         if let PasidSel::One(p) = i.pasid {
-            let known = ctx.pscids_of_pasid(lookup, p, &mut |x| pscids += usize::from(x <= ID20_MAX));
+            let mut others = false;
+            let known = ctx.pscids_of_pasid(lookup, p, &mut |x| {
+                if x <= ID20_MAX {
+                    pscids += 1;
+                    // A PSCID shared with other PASIDs removes theirs too.
+                    ctx.pasids_of_pscid(lookup, x, &mut |q| others |= q != p);
+                }
+            });
             pscid_all = !known || pscids == 0 || pscids > cap;
-            if pscid_all {
+            if pscid_all || others {
                 widened |= Widened::PASID;
             }
         } else if i.pasid == PasidSel::NoPasid {
@@ -628,7 +635,15 @@ fn lower_inval<C: Context + ?Sized>(
     let addr_ok = leaf || caps.nl;
     let n_s1 = if s1 { if pscid_all { 1 } else { pscids } } else { 0 };
     let n_iot = n_s1 + usize::from(gvma);
-    let iot_plan = if iotlb && addr_ok {
+    let iot_plan = if iotlb && i.range.is_all() && leaf && caps.range_inval {
+        // Leaf entries of every address: AV = 1 with the whole-space NAPOT
+        // address (§9.3) keeps the non-leaf entries, as asked.
+        RangePlan {
+            plan: AddrPlan::Single(ALL_PAGES_ADDR, true),
+            count: 1,
+            widened: Widened::empty(),
+        }
+    } else if iotlb && addr_ok {
         plan_range(&i.range, caps.range_inval, cap / n_iot.max(1), AddrPlan::All)
     } else {
         RangePlan {
@@ -643,10 +658,19 @@ fn lower_inval<C: Context + ?Sized>(
     };
     if iotlb {
         widened |= iot_plan.widened;
+        if leaf && iot_plan.plan == AddrPlan::All {
+            // AV = 0 removes every level.
+            widened |= Widened::LEAF;
+        }
     }
-    // GVMA GV = 0 ignores the address.
-    if gvma && gvma_gscid.is_none() && !i.range.is_all() {
-        widened |= Widened::RANGE;
+    // GVMA GV = 0 ignores the address and removes every level.
+    if gvma && gvma_gscid.is_none() {
+        if !i.range.is_all() {
+            widened |= Widened::RANGE;
+        }
+        if leaf {
+            widened |= Widened::LEAF;
+        }
     }
 
     // Phase 3: device TLBs, checked before anything is written.
