@@ -1,4 +1,4 @@
-//! The three queue consumers over arbitrary guest memory and register
+//! The four queue consumers over arbitrary guest memory and register
 //! values (including structs built directly from their public fields).
 //! Never a panic; every command handed out re-reads from guest memory as
 //! the same words (R1 through the queue); the count never exceeds what the
@@ -6,7 +6,7 @@
 #![no_main]
 use arbitrary::{Result, Unstructured};
 use iommu_inval::core::{GuestMemory, NativeCommand, SliceMemory};
-use iommu_inval::{amd, arm, vtd};
+use iommu_inval::{amd, arm, riscv, vtd};
 use libfuzzer_sys::fuzz_target;
 
 /// The words at `addr`, as the consumer must have read them.
@@ -35,7 +35,7 @@ fn check<C: NativeCommand>(mem: &SliceMemory<'_>, addr: u64, c: &C) {
 fn run(data: &[u8]) -> Result<()> {
     let mut u = Unstructured::new(data);
     let u = &mut u;
-    let arch = u.int_in_range(0u8..=2)?;
+    let arch = u.int_in_range(0u8..=3)?;
     let qbase: u64 = if u.ratio(1, 4)? {
         u.arbitrary()?
     } else {
@@ -93,6 +93,23 @@ fn run(data: &[u8]) -> Result<()> {
                 "walked {n} descriptors of a {}-entry queue",
                 iqa.entries()
             );
+        }
+        3 => {
+            let q = riscv::queue::CmdQueue::from_registers(
+                qbase >> 2 & riscv::queue::CQB_PPN_MASK | u64::from(size_param % 24),
+                h as u32,
+                t as u32,
+                if flag { riscv::queue::CQCSR_CQEN } else { 0 },
+            );
+            if let Some(mut q) = q {
+                let pending = q.pending();
+                let mut n = 0u32;
+                let _ = q.process(&mem, |addr, c| {
+                    n += 1;
+                    check(&mem, addr, c)
+                });
+                assert!(n <= pending, "consumed {n} of {pending}");
+            }
         }
         _ => {
             let cb = if direct {
