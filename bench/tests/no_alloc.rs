@@ -18,7 +18,7 @@ use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use iommu_inval_bench::cases::{CASES, GRANULES};
 use iommu_inval_bench::efficiency::{request, Flavor};
 use iommu_inval_bench::streams::{self, Rng};
-use iommu_inval_bench::targets::{self, amd, arm, vtd};
+use iommu_inval_bench::targets::{self, amd, arm, riscv, vtd};
 use iommu_inval_core::batch::{coalesce, lower_batch, BatchOptions};
 use iommu_inval_core::model::{Caches, Inval, Op};
 use iommu_inval_core::range::{self, AddrRange};
@@ -137,6 +137,7 @@ fn all_generic_ops() -> Vec<Op> {
     ops.extend(arm::example_ops());
     ops.extend(vtd::example_ops());
     ops.extend(amd::example_ops());
+    ops.extend(riscv::example_ops());
     ops
 }
 
@@ -362,6 +363,51 @@ fn queue_checks(rep: &mut Report) {
     );
 }
 
+/// The RISC-V command-queue consumer: 255 commands, then stopping at an
+/// illegal one (cmd_ill).
+fn riscv_queue_checks(rep: &mut Report) {
+    let q = riscv::queue(255, 2);
+    let img = image(&q, 256, 2);
+    let mem = SliceMemory {
+        base: 0x40_0000,
+        bytes: &img,
+    };
+    // 256 entries (LOG2SZ-1 = 7) at 0x40_0000, enabled.
+    let cqb = (0x40_0000u64 >> 12) << 10 | 7;
+    rep.none("riscv command queue consumer (255 commands)", || {
+        let Some(mut cq) =
+            riscv::queue_mod::CmdQueue::from_registers(cqb, 0, 255, riscv::queue_mod::CQCSR_CQEN)
+        else {
+            return 0;
+        };
+        cq.process(&mem, |_, c| {
+            black_box(c);
+        })
+        .unwrap_or(0)
+    });
+    let mut badq = q.clone();
+    badq[2 * 7] = 0x5; // reserved opcode 5 at entry 7
+    let bad_img = image(&badq, 256, 2);
+    let bad_mem = SliceMemory {
+        base: 0x40_0000,
+        bytes: &bad_img,
+    };
+    rep.none("riscv command queue stopping at cmd_ill", || {
+        let Some(mut cq) =
+            riscv::queue_mod::CmdQueue::from_registers(cqb, 0, 255, riscv::queue_mod::CQCSR_CQEN)
+        else {
+            return 0;
+        };
+        match cq.process(&bad_mem, |_, _| {}) {
+            Err(e) => {
+                black_box(&e);
+                7
+            }
+            Ok(_) => 0,
+        }
+    });
+}
+
 fn main() -> ExitCode {
     let mut rep = Report {
         passed: 0,
@@ -371,7 +417,9 @@ fn main() -> ExitCode {
     codec_lift_lower_checks!(&mut rep, arm, [2]);
     codec_lift_lower_checks!(&mut rep, vtd, [2, 4]);
     codec_lift_lower_checks!(&mut rep, amd, [2]);
+    codec_lift_lower_checks!(&mut rep, riscv, [2]);
     queue_checks(&mut rep);
+    riscv_queue_checks(&mut rep);
     println!("{} passed, {} failed", rep.passed, rep.failed);
     if rep.failed == 0 {
         ExitCode::SUCCESS
