@@ -107,6 +107,35 @@ const DEF_IODIR_PDT: [u64; 2] = [OPF_MASK | M_ID20 | 1 << DV | 0xff_ffff << DID_
 const DEF_ATS_INVAL: [u64; 2] = [M_ATS0, PAGE_ADDR_MASK | 1 << ATS_S | 1 << ATS_G];
 const DEF_ATS_PRGR: [u64; 2] = [M_ATS0, 0x1ff << PRGI_SHIFT | 0xf << RESP_SHIFT];
 
+/// Slot of an `(opcode, func3)` pair: `(opcode - 1) * 2 + func3` for
+/// opcodes 1..=4 and func3 0..=1; everything else is [`SLOT_NONE`].
+const SLOT_NONE: usize = 3;
+/// Defined bits per slot (`[0, 0]`: no such command; slot 3 is also
+/// IOFENCE func3 1, which is undefined).
+const SLOT_DEF: [[u64; 2]; 8] = [
+    DEF_IOTINVAL,
+    DEF_IOTINVAL,
+    DEF_IOFENCE,
+    [0, 0],
+    DEF_IODIR_DDT,
+    DEF_IODIR_PDT,
+    DEF_ATS_INVAL,
+    DEF_ATS_PRGR,
+];
+/// Per slot: `w0` bits that must be 0, bits that must be 1, and the field
+/// named when not (IOTINVAL.GVMA `PSCV` = 1 is illegal, §3.1.1;
+/// IODIR.INVAL_PDT needs `DV` = 1, §3.1.3).
+const SLOT_RULE: [(u64, u64, &str); 8] = [
+    (0, 0, ""),
+    (1 << PSCV, 0, "pscv"),
+    (0, 0, ""),
+    (0, 0, ""),
+    (0, 0, ""),
+    (0, 1 << DV, "dv"),
+    (0, 0, ""),
+    (0, 0, ""),
+];
+
 /// IOTINVAL.VMA (func3 0) and IOTINVAL.GVMA (func3 1), §3.1.1: invalidate
 /// first-stage (VMA) or second-stage (GVMA) entries of the IOMMU address
 /// translation cache.
@@ -332,17 +361,6 @@ const fn b(v: bool, n: u32) -> u64 {
 }
 
 #[inline(always)]
-fn reserved(w0: u64, w1: u64, def: [u64; 2]) -> Result<(), DecodeError> {
-    if w0 & !def[0] != 0 {
-        return Err(DecodeError::reserved(0, w0 & !def[0]));
-    }
-    if w1 & !def[1] != 0 {
-        return Err(DecodeError::reserved(1, w1 & !def[1]));
-    }
-    Ok(())
-}
-
-#[inline(always)]
 const fn iotinval(w0: u64, w1: u64) -> Iotinval {
     Iotinval {
         av: bit(w0, AV),
@@ -388,75 +406,74 @@ impl Command {
     }
 
     /// [`Command::decode`] of two words.
-    #[inline]
+    ///
+    /// Table-driven: `opcode`/`func3` index the defined-bit masks and the
+    /// must-be-zero / must-be-one operand rules, so that the valid path has
+    /// one reserved-bit test per word and one legality test.
+    #[inline(always)]
     pub fn decode_words(w0: u64, w1: u64) -> Result<Command, DecodeError> {
-        Ok(match w0 & OPF_MASK {
-            IOTINVAL_VMA => {
-                reserved(w0, w1, DEF_IOTINVAL)?;
-                Command::IotinvalVma(iotinval(w0, w1))
-            }
-            IOTINVAL_GVMA => {
-                reserved(w0, w1, DEF_IOTINVAL)?;
-                if bit(w0, PSCV) {
-                    return Err(DecodeError::invalid(0, 1 << PSCV, "pscv"));
-                }
-                Command::IotinvalGvma(iotinval(w0, w1))
-            }
-            IOFENCE_C => {
-                reserved(w0, w1, DEF_IOFENCE)?;
-                Command::IofenceC(IofenceC {
-                    av: bit(w0, AV),
-                    wsi: bit(w0, WSI),
-                    pr: bit(w0, PR),
-                    pw: bit(w0, PW),
-                    data: (w0 >> 32) as u32,
-                    addr: w1 << 2,
-                })
-            }
-            IODIR_INVAL_DDT => {
-                reserved(w0, w1, DEF_IODIR_DDT)?;
-                Command::IodirInvalDdt(IodirInvalDdt {
-                    dv: bit(w0, DV),
-                    did: (w0 >> DID_SHIFT) as u32,
-                })
-            }
-            IODIR_INVAL_PDT => {
-                reserved(w0, w1, DEF_IODIR_PDT)?;
-                if !bit(w0, DV) {
-                    return Err(DecodeError::invalid(0, 1 << DV, "dv"));
-                }
-                Command::IodirInvalPdt(IodirInvalPdt {
-                    pid: ((w0 >> ID20_SHIFT) as u32) & ID20_MAX,
-                    dv: true,
-                    did: (w0 >> DID_SHIFT) as u32,
-                })
-            }
-            ATS_INVAL => {
-                reserved(w0, w1, DEF_ATS_INVAL)?;
-                Command::AtsInval(AtsInval {
-                    pid: ((w0 >> ID20_SHIFT) as u32) & ID20_MAX,
-                    pv: bit(w0, PV),
-                    dsv: bit(w0, DSV),
-                    rid: (w0 >> RID_SHIFT) as u16,
-                    dseg: (w0 >> DSEG_SHIFT) as u8,
-                    g: bit(w1, ATS_G),
-                    s: bit(w1, ATS_S),
-                    addr: w1 & PAGE_ADDR_MASK,
-                })
-            }
-            ATS_PRGR => {
-                reserved(w0, w1, DEF_ATS_PRGR)?;
-                Command::AtsPrgr(AtsPrgr {
-                    pid: ((w0 >> ID20_SHIFT) as u32) & ID20_MAX,
-                    pv: bit(w0, PV),
-                    dsv: bit(w0, DSV),
-                    rid: (w0 >> RID_SHIFT) as u16,
-                    dseg: (w0 >> DSEG_SHIFT) as u8,
-                    prg_index: ((w1 >> PRGI_SHIFT) & 0x1ff) as u16,
-                    resp_code: ((w1 >> RESP_SHIFT) & 0xf) as u8,
-                })
-            }
-            other => return Err(DecodeError::unknown_opcode(other)),
+        let opc = w0 & 0x7f;
+        let f3 = (w0 >> 7) & 7;
+        let slot = if opc.wrapping_sub(1) < 4 && f3 < 2 {
+            ((opc - 1) * 2 + f3) as usize
+        } else {
+            SLOT_NONE
+        };
+        let [d0, d1] = SLOT_DEF[slot];
+        if d0 == 0 {
+            return Err(DecodeError::unknown_opcode(w0 & OPF_MASK));
+        }
+        if w0 & !d0 != 0 {
+            return Err(DecodeError::reserved(0, w0 & !d0));
+        }
+        if w1 & !d1 != 0 {
+            return Err(DecodeError::reserved(1, w1 & !d1));
+        }
+        let (must0, must1, rule) = SLOT_RULE[slot];
+        let bad = (w0 & must0) | (!w0 & must1);
+        if bad != 0 {
+            return Err(DecodeError::invalid(0, bad, rule));
+        }
+        let id20 = ((w0 >> ID20_SHIFT) as u32) & ID20_MAX;
+        Ok(match slot {
+            0 => Command::IotinvalVma(iotinval(w0, w1)),
+            1 => Command::IotinvalGvma(iotinval(w0, w1)),
+            2 => Command::IofenceC(IofenceC {
+                av: bit(w0, AV),
+                wsi: bit(w0, WSI),
+                pr: bit(w0, PR),
+                pw: bit(w0, PW),
+                data: (w0 >> 32) as u32,
+                addr: w1 << 2,
+            }),
+            4 => Command::IodirInvalDdt(IodirInvalDdt {
+                dv: bit(w0, DV),
+                did: (w0 >> DID_SHIFT) as u32,
+            }),
+            5 => Command::IodirInvalPdt(IodirInvalPdt {
+                pid: id20,
+                dv: true,
+                did: (w0 >> DID_SHIFT) as u32,
+            }),
+            6 => Command::AtsInval(AtsInval {
+                pid: id20,
+                pv: bit(w0, PV),
+                dsv: bit(w0, DSV),
+                rid: (w0 >> RID_SHIFT) as u16,
+                dseg: (w0 >> DSEG_SHIFT) as u8,
+                g: bit(w1, ATS_G),
+                s: bit(w1, ATS_S),
+                addr: w1 & PAGE_ADDR_MASK,
+            }),
+            _ => Command::AtsPrgr(AtsPrgr {
+                pid: id20,
+                pv: bit(w0, PV),
+                dsv: bit(w0, DSV),
+                rid: (w0 >> RID_SHIFT) as u16,
+                dseg: (w0 >> DSEG_SHIFT) as u8,
+                prg_index: ((w1 >> PRGI_SHIFT) & 0x1ff) as u16,
+                resp_code: ((w1 >> RESP_SHIFT) & 0xf) as u8,
+            }),
         })
     }
 
@@ -470,7 +487,7 @@ impl Command {
     /// let c = Command::IofenceC(IofenceC { av: true, data: 1, addr: 0x8000_0010, ..Default::default() });
     /// assert_eq!(c.encode(), [0x0000_0001_0000_0402, 0x2000_0004]);
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn encode(&self) -> [u64; 2] {
         let iot = |f: u64, c: &Iotinval| {
             [

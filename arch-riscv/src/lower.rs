@@ -481,6 +481,16 @@ fn gscid_of<C: Context + ?Sized>(ctx: &C, d: u32) -> Option<u16> {
         .and_then(|n| u16::try_from(n).ok())
 }
 
+/// Whether some PSCID of `pasid` is also used by another PASID.
+#[inline(never)]
+fn pscids_shared<C: Context + ?Sized>(ctx: &C, lookup: DomainSel, pasid: u32, others: &mut bool) {
+    ctx.pscids_of_pasid(lookup, pasid, &mut |x| {
+        if x <= ID20_MAX {
+            ctx.pasids_of_pscid(lookup, x, &mut |q| *others |= q != pasid);
+        }
+    });
+}
+
 /// What the directory phase does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum DirPlan {
@@ -596,18 +606,25 @@ fn lower_inval<C: Context + ?Sized>(
         }
     }
     let lookup = if hyp { DomainSel::All } else { i.domain };
-    let (mut pscids, mut pscid_all) = (0usize, true);
+    let (mut pscids, mut pscid_all, mut first_pscid) = (0usize, true, 0u32);
     if s1 {
         if let PasidSel::One(p) = i.pasid {
             let mut others = false;
             let known = ctx.pscids_of_pasid(lookup, p, &mut |x| {
                 if x <= ID20_MAX {
+                    if pscids == 0 {
+                        first_pscid = x;
+                    }
                     pscids += 1;
-                    // A PSCID shared with other PASIDs removes theirs too.
-                    ctx.pasids_of_pscid(lookup, x, &mut |q| others |= q != p);
                 }
             });
             pscid_all = !known || pscids == 0 || pscids > cap;
+            // A PSCID shared with other PASIDs removes theirs too.
+            if !pscid_all && pscids == 1 {
+                ctx.pasids_of_pscid(lookup, first_pscid, &mut |q| others |= q != p);
+            } else if !pscid_all {
+                pscids_shared(ctx, lookup, p, &mut others);
+            }
             if pscid_all || others {
                 widened |= Widened::PASID;
             }
@@ -759,6 +776,8 @@ fn lower_inval<C: Context + ?Sized>(
             })
         };
         match i.pasid {
+            // The common case: one PSCID, already known.
+            PasidSel::One(_) if !pscid_all && pscids == 1 => each(true, first_pscid)?,
             PasidSel::One(p) if !pscid_all => {
                 let mut res = Ok(());
                 ctx.pscids_of_pasid(lookup, p, &mut |x| {
