@@ -1037,7 +1037,10 @@ mod tests {
     fn from_fields_checks_widths_and_legality() {
         let mut it = [("dv", FieldValue::Bool(true)), ("did", FieldValue::Uint(9))].into_iter();
         let c = Command::from_fields("iodir_inval_ddt", &mut it, 2).unwrap();
-        assert_eq!(c, Command::IodirInvalDdt(IodirInvalDdt { dv: true, did: 9 }));
+        assert_eq!(
+            c,
+            Command::IodirInvalDdt(IodirInvalDdt { dv: true, did: 9 })
+        );
         let mut it = [("did", FieldValue::Uint(9))].into_iter();
         assert!(matches!(
             Command::from_fields("iodir_inval_pdt", &mut it, 2),

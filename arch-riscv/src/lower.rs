@@ -384,7 +384,9 @@ fn inverted(r: &AddrRange) -> bool {
 
 fn lower_sync(s: &Sync, caps: &Caps, out: &mut dyn Sink<Command>) -> Result<Outcome, LowerError> {
     if s.sev {
-        return Err(LowerError::NoEquivalent("IOFENCE.C cannot send an event (SEV)"));
+        return Err(LowerError::NoEquivalent(
+            "IOFENCE.C cannot send an event (SEV)",
+        ));
     }
     if s.drain_page_requests {
         return Err(LowerError::NoEquivalent(
@@ -650,7 +652,15 @@ fn lower_inval<C: Context + ?Sized>(
     };
     // Non-leaf with an address needs NL; without it, AV = 0.
     let addr_ok = leaf || caps.nl;
-    let n_s1 = if s1 { if pscid_all { 1 } else { pscids } } else { 0 };
+    let n_s1 = if s1 {
+        if pscid_all {
+            1
+        } else {
+            pscids
+        }
+    } else {
+        0
+    };
     let n_iot = n_s1 + usize::from(gvma);
     let iot_plan = if iotlb && i.range.is_all() && leaf && caps.range_inval {
         // Leaf entries of every address: AV = 1 with the whole-space NAPOT
@@ -661,7 +671,12 @@ fn lower_inval<C: Context + ?Sized>(
             widened: Widened::empty(),
         }
     } else if iotlb && addr_ok {
-        plan_range(&i.range, caps.range_inval, cap / n_iot.max(1), AddrPlan::All)
+        plan_range(
+            &i.range,
+            caps.range_inval,
+            cap / n_iot.max(1),
+            AddrPlan::All,
+        )
     } else {
         RangePlan {
             plan: AddrPlan::All,
@@ -728,8 +743,7 @@ fn lower_inval<C: Context + ?Sized>(
             let all = AddrPlan::Single(ALL_PAGES_ADDR, true);
             let p = plan_range(&i.range, true, cap / ats_devs.max(1), all);
             widened |= p.widened;
-            if matches!(i.pasid, PasidSel::One(p) if p > ID20_MAX) || i.pasid == PasidSel::NoPasid
-            {
+            if matches!(i.pasid, PasidSel::One(p) if p > ID20_MAX) || i.pasid == PasidSel::NoPasid {
                 widened |= Widened::PASID;
             }
             dev_plan = Some(p);

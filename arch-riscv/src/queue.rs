@@ -50,8 +50,8 @@
 
 use crate::cmd::{Command, Features};
 use iommu_inval_core::device::{
-    BackendError, CommandQueue, FaultCause, FaultReport, ProduceError, QueueEngine,
-    QueueProducer, Signals,
+    BackendError, CommandQueue, FaultCause, FaultReport, ProduceError, QueueEngine, QueueProducer,
+    Signals,
 };
 use iommu_inval_core::{
     ArchId, Context, DecodeError, GuestMemory, HwError, LowerError, MemError, NativeCommand, Op,
@@ -164,7 +164,8 @@ impl CmdQueue {
         if log2sz > 31 {
             return None;
         }
-        let mut csr = cqcsr & (CQCSR_CQEN | CQCSR_CIE | CQCSR_STOP | CQCSR_CMD_TO | CQCSR_FENCE_W_IP);
+        let mut csr =
+            cqcsr & (CQCSR_CQEN | CQCSR_CIE | CQCSR_STOP | CQCSR_CMD_TO | CQCSR_FENCE_W_IP);
         if csr & CQCSR_CQEN != 0 {
             csr |= CQCSR_CQON;
         }
@@ -206,8 +207,7 @@ impl CmdQueue {
     /// Whether the command-queue interrupt is pending: an error bit or
     /// `fence_w_ip` set with `cie` (§3.1, `ipsr.cip`).
     pub const fn interrupt_pending(&self) -> bool {
-        self.csr & CQCSR_CIE != 0
-            && self.csr & (CQCSR_STOP | CQCSR_CMD_TO | CQCSR_FENCE_W_IP) != 0
+        self.csr & CQCSR_CIE != 0 && self.csr & (CQCSR_STOP | CQCSR_CMD_TO | CQCSR_FENCE_W_IP) != 0
     }
     /// Software wrote `cqt`.
     pub fn set_tail(&mut self, cqt: u32) {
@@ -499,7 +499,10 @@ impl QueueProducer for CqDevice {
         let mut w = [0u64; 2];
         NativeCommand::encode_into(cmd, &mut w).map_err(ProduceError::Encode)?;
         let tail = self.queue.cqt();
-        let at = self.queue.base().wrapping_add(u64::from(tail) * ENTRY_BYTES);
+        let at = self
+            .queue
+            .base()
+            .wrapping_add(u64::from(tail) * ENTRY_BYTES);
         mem.write_words(at, &w).map_err(ProduceError::Memory)?;
         self.queue.set_tail(tail.wrapping_add(1));
         Ok(())

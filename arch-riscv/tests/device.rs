@@ -24,7 +24,10 @@ const VMA: [u64; 2] = [0x1 | 1 << 10 | 5 << 12 | 1 << 32, 0x4000 >> 2];
 const BAD: [u64; 2] = [0x5, 0];
 
 fn fence(addr: u64, data: u32, wsi: bool) -> [u64; 2] {
-    [0x2 | 1 << 10 | u64::from(wsi) << 11 | u64::from(data) << 32, addr >> 2]
+    [
+        0x2 | 1 << 10 | u64::from(wsi) << 11 | u64::from(data) << 32,
+        addr >> 2,
+    ]
 }
 
 struct Guest(Vec<u8>);
@@ -45,7 +48,9 @@ fn read(mem: &CellMemory<'_>, addr: u64) -> u64 {
     w[0]
 }
 fn device() -> CqDevice {
-    CqDevice::from_registers(CQB, 0, 0).unwrap().with_interrupts()
+    CqDevice::from_registers(CQB, 0, 0)
+        .unwrap()
+        .with_interrupts()
 }
 
 #[test]
@@ -110,14 +115,20 @@ fn illegal_command_sets_cmd_ill_and_stops_at_it() {
     q.doorbell(3);
     let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
     let f = p.fault.unwrap();
-    assert_eq!((f.hw, f.position, f.address), (HwError::RiscvCmdIll, 1, BASE + 16));
+    assert_eq!(
+        (f.hw, f.position, f.address),
+        (HwError::RiscvCmdIll, 1, BASE + 16)
+    );
     assert!(matches!(f.cause, FaultCause::Decode(_)));
     assert_eq!((p.consumed, q.head_register()), (1, 1));
     assert!(q.queue.cqcsr() & CQCSR_CMD_ILL != 0);
     assert!(p.signals.contains(Signals::ERROR_IRQ));
     // Blocked until the guest clears cmd_ill (after fixing the command).
     q.doorbell(3);
-    assert!(q.process(&mem, &IdentityContext, &mut CountingBackend::default()).blocked);
+    assert!(
+        q.process(&mem, &IdentityContext, &mut CountingBackend::default())
+            .blocked
+    );
     put(&mem, 1, DDT);
     q.write_cqcsr(CQCSR_CMD_ILL);
     let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
@@ -168,7 +179,10 @@ fn unmapped_fetch_and_store_set_cqmf() {
     let mut q = CqDevice::from_registers((0x8000_0000u64 >> 12) << 10 | 7, 0, 0).unwrap();
     q.doorbell(1);
     let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
-    assert!(matches!(p.fault.map(|f| f.cause), Some(FaultCause::Fetch(_))));
+    assert!(matches!(
+        p.fault.map(|f| f.cause),
+        Some(FaultCause::Fetch(_))
+    ));
     assert_eq!(q.head_register(), 0);
 }
 

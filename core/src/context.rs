@@ -319,7 +319,11 @@ mod topology {
                         p.pasid
                     ));
                 }
-                if let Some(p) = dev.pasids.iter().find(|p| p.pscid.is_some_and(|x| x >= 1 << 20)) {
+                if let Some(p) = dev
+                    .pasids
+                    .iter()
+                    .find(|p| p.pscid.is_some_and(|x| x >= 1 << 20))
+                {
                     return bad(std::format!(
                         "device rid {}: pscid {} is wider than 20 bits",
                         dev.rid,
@@ -400,7 +404,10 @@ mod topology {
         fn pasids_of_pscid(&self, domain: DomainSel, pscid: u32, f: &mut dyn FnMut(u32)) -> bool {
             let mut found = false;
             // Each PASID once, even when several devices share it.
-            let entries = || self.pasid_entries(domain).filter(|p| p.pscid == Some(pscid));
+            let entries = || {
+                self.pasid_entries(domain)
+                    .filter(|p| p.pscid == Some(pscid))
+            };
             for (i, p) in entries().enumerate() {
                 if entries().take(i).all(|q| q.pasid != p.pasid) {
                     f(p.pasid);
@@ -509,7 +516,10 @@ mod topology {
             let mut q = Vec::new();
             assert!(t.pscids_of_pasid(DomainSel::All, 3, &mut |x| q.push(x)));
             assert_eq!(q, [9]);
-            assert!(!t.pscids_of_pasid(DomainSel::All, 4, &mut |_| ()), "pscid unknown");
+            assert!(
+                !t.pscids_of_pasid(DomainSel::All, 4, &mut |_| ()),
+                "pscid unknown"
+            );
             let wide = r#"{"domains":[{"id":1}],"devices":[{"rid":1,"domain":1,"pasids":[{"pasid":1,"pscid":1048576}]}]}"#;
             assert!(matches!(
                 Topology::from_json(wide),

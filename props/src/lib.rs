@@ -1257,11 +1257,7 @@ pub fn arbitrary_topology(
             } else {
                 Some(gen::edge_u32(u, 20)?)
             };
-            pasids.push(PasidEntry {
-                pasid,
-                asid,
-                pscid,
-            });
+            pasids.push(PasidEntry { pasid, asid, pscid });
         }
         t.devices.push(DeviceEntry {
             rid,
