@@ -19,7 +19,7 @@ RAW="$(mktemp -d)"
 trap 'rm -rf "$RAW"' EXIT
 
 echo "bench.sh: building and running benches (samples: $SAMPLES)" >&2
-for b in codec lift_lower convert batch; do
+for b in codec lift_lower convert batch device; do
     echo "  cargo bench --bench $b" >&2
     cargo bench -q -p iommu-inval-bench --bench "$b" -- --sample-count "$SAMPLES" >"$RAW/$b.txt"
 done
@@ -101,6 +101,7 @@ codec = parse(f"{raw}/codec.txt")
 ll = parse(f"{raw}/lift_lower.txt")
 conv = parse(f"{raw}/convert.txt")
 batch = parse(f"{raw}/batch.txt")
+device = parse(f"{raw}/device.txt")
 report = open(f"{raw}/report.md", encoding="utf-8").read()
 no_alloc = open(f"{raw}/no_alloc.txt", encoding="utf-8").read()
 
@@ -140,15 +141,34 @@ p("  8-byte stores of w0/w1 back with one 16-byte load, a store-forwarding")
 p("  stall, which costs VT-d (4-word `encode()`) several ns that belong to")
 p("  the harness, not to the codec.")
 p()
-p("| architecture | decode | encode | decode + encode | target ≤ 5 ns | decode + encode (value) |")
-p("|---|---|---|---|---|---|")
+p("- `floor`: the physical floor, measured in the same run: read every word")
+p("  of the queue once, write it to a host buffer, fold it (the least any")
+p("  pass-through must do). `ratio` = decode + encode / floor; goal ≤ 4x.")
+p("- `trait`: decode + encode through `NativeCommand` in a function generic")
+p("  over the architecture (the encode contract: fields are validated where")
+p("  a command is built, `encode_into` never re-checks); goal ≤ 5 ns.")
+p()
+p("| architecture | decode | encode | decode + encode | target ≤ 5 ns | floor | ratio | goal ≤ 4x | trait decode + encode | trait encode | decode + encode (value) |")
+p("|---|---|---|---|---|---|---|---|---|---|---|")
 for label, grp in [("SMMUv3", "smmuv3"), ("VT-d 128-bit", "vtd_128"), ("VT-d 256-bit", "vtd_256"), ("AMD-Vi", "amd_vi")]:
     d = per_item(codec, f"{grp}/decode")
     e = per_item(codec, f"{grp}/encode")
     de = per_item(codec, f"{grp}/decode_encode")
     dv = per_item(codec, f"{grp}/decode_encode_value")
+    fl = per_item(codec, f"{grp}/floor")
+    tde = per_item(codec, f"{grp}/trait_decode_encode")
+    te = per_item(codec, f"{grp}/trait_encode")
     ok = "–" if de is None else ("met" if de <= 5.0 else "**missed**")
-    p(f"| {label} | {fmt(d)} | {fmt(e)} | {fmt(de)} | {ok} | {fmt(dv)} |")
+    ratio = None if de is None or not fl else de / fl
+    rok = "–" if ratio is None else ("met" if ratio <= 4.0 else "**missed**")
+    rs = "–" if ratio is None else f"{ratio:.1f}x"
+    p(f"| {label} | {fmt(d)} | {fmt(e)} | {fmt(de)} | {ok} | {fmt(fl)} | {rs} | {rok} | {fmt(tde)} | {fmt(te)} | {fmt(dv)} |")
+p()
+p("What limits the ratio: the floor is a streaming copy the compiler")
+p("vectorises (about 0.3 ns per 16-byte command); decode + encode must test")
+p("each command's opcode and reserved bits, branch on the opcode and move")
+p("each field, which is a few dependent operations per command that no")
+p("vector unit shares across commands of different kinds.")
 p()
 p("## Lift and lower (ns per operation)")
 p()
@@ -180,6 +200,26 @@ for fl, fk in names:
     for tl, tk in names:
         row.append("| – " if fk == tk else f"| {fmt(per_item(conv, f'{fk}_to_{tk}'))} ")
     p("".join(row) + "|")
+p()
+p("## The queue front end, end to end (ns per command)")
+p()
+p("`CommandQueue::process` on a guest ring of 4095 commands (the example")
+p("stream repeated): fetch from guest memory (`CellMemory`), decode, lift")
+p("with the example topology, batch per barrier into the back end, write")
+p("every sync's completion. Beside it, in the same run, the decode-only walk")
+p("of the same ring by the architecture's read-only consumer (fetch +")
+p("decode). Goal: end to end at most 3x decode-only.")
+p()
+p("| architecture | decode-only | end to end, counting back end | ratio | goal ≤ 3x | identity context | recording back end |")
+p("|---|---|---|---|---|---|---|")
+for label, grp in [("SMMUv3", "smmuv3"), ("VT-d 128-bit", "vtd_128"), ("AMD-Vi", "amd_vi")]:
+    d = per_item(device, f"{grp}/decode_only")
+    e = per_item(device, f"{grp}/end_to_end_counting")
+    i = per_item(device, f"{grp}/end_to_end_identity")
+    r = per_item(device, f"{grp}/end_to_end_recording")
+    ratio = None if not d or e is None else e / d
+    ok = "–" if ratio is None else ("met" if ratio <= 3.0 else "**missed**")
+    p(f"| {label} | {fmt(d)} | {fmt(e)} | {'–' if ratio is None else f'{ratio:.1f}x'} | {ok} | {fmt(i)} | {fmt(r)} |")
 p()
 p("## Batch lowering speed (ns per input request)")
 p()

@@ -391,7 +391,7 @@ impl Command {
     /// });
     /// assert_eq!(c.encode(), [0x1000_0000_0000_1001, 0xabcd]);
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn encode(&self) -> [u64; 2] {
         let op = u64::from(self.opcode()) << OPCODE_SHIFT;
         match *self {

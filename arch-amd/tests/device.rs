@@ -62,7 +62,7 @@ fn completion_wait_store_and_interrupt_after_the_batch() {
     let p = q.process(&mem, &IdentityContext, &mut b);
     assert_eq!((p.consumed, p.completions), (3, 1));
     assert!(matches!(
-        b.log.as_slice(),
+        b.records().collect::<Vec<_>>().as_slice(),
         [Record::Batch(_), Record::Barrier(_)]
     ));
     assert_eq!(read(&mem, STORE), 0x1122_3344_5566_7788);
@@ -171,10 +171,7 @@ fn iotlb_timeout_is_logged_and_the_buffer_goes_on() {
     put(&mem, 0, IOTLB);
     put(&mem, 1, wait(STORE, 5, false));
     q.doorbell(0x20);
-    let mut b = RecordingBackend {
-        fail_next: Some(BackendError::DeviceTlbTimeout { device: 0x10 }),
-        ..Default::default()
-    };
+    let mut b = RecordingBackend::failing(BackendError::DeviceTlbTimeout { device: 0x10 });
     let p = q.process(&mem, &IdentityContext, &mut b);
     let f = p.fault.unwrap();
     assert!(!f.stopped && f.hw == HwError::AmdIotlbInvTimeout);

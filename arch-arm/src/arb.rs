@@ -26,7 +26,7 @@ fn edge_value(u: &mut Unstructured<'_>, bf: bits::Bf) -> Result<u64> {
     Ok(if bf.addr { v & bf.mask() } else { v & max })
 }
 
-/// Make the words of op `name` valid (the field rules of `Command::validate`).
+/// Make the words of op `name` valid (the field rules of `Command::check_values`).
 fn fix(w: &mut [u64; 2]) {
     use bits::*;
     let op = w[0] & 0xff;

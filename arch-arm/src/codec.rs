@@ -180,7 +180,7 @@ impl Command {
     /// }));
     /// assert_eq!(c.encode(), w);
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn decode(words: &[u64]) -> Result<Command, DecodeError> {
         match words {
             [w0, w1] => Self::decode_words(&[*w0, *w1]),
@@ -247,8 +247,8 @@ impl Command {
     /// The field-value rules (the fields already fit their bits): TLBI
     /// ranges, CMD_SYNC `cs` = 3 and CMD_PRI_RESP `resp` = 3 are ILLEGAL
     /// (IHI0070 §4.4.1.1, §4.7.3, §4.5.2); CMD_CFGI_STE_RANGE `range` = 31
-    /// is CMD_CFGI_ALL.
-    pub fn validate(&self) -> Result<(), DecodeError> {
+    /// is CMD_CFGI_ALL. (`NativeCommand::validate` checks the widths too.)
+    pub fn check_values(&self) -> Result<(), DecodeError> {
         match *self {
             Command::TlbiNhVa(c) => check_range(c.num, c.scale, c.ttl, c.tg),
             Command::TlbiNhVaa(c) => check_range(c.num, c.scale, c.ttl, c.tg),
@@ -351,7 +351,7 @@ fn static_name(_defs: &[FieldDef], name: &str) -> &'static str {
 impl NativeCommand for Command {
     const ARCH: ArchId = ArchId::Smmuv3;
 
-    #[inline]
+    #[inline(always)]
     fn decode(words: &[u64]) -> Result<Self, DecodeError> {
         Command::decode(words)
     }
@@ -361,9 +361,11 @@ impl NativeCommand for Command {
         2
     }
 
-    #[inline]
+    /// Writes the fields' low bits (the encode contract of
+    /// [`NativeCommand`]); [`Command::encode_checked`] refuses over-wide ones.
+    #[inline(always)]
     fn encode_into(&self, out: &mut [u64]) -> Result<usize, DecodeError> {
-        let w = self.encode_checked()?;
+        let w = self.encode();
         match out.get_mut(..2) {
             Some(dst) => {
                 dst.copy_from_slice(&w);

@@ -70,7 +70,7 @@ fn ops_before_a_sync_are_executed_before_its_msi_write() {
     assert_eq!((p.consumed, p.ops, p.batches, p.completions), (3, 2, 1, 1));
     assert!(p.fault.is_none() && p.signals.is_empty());
     assert_eq!(q.head_register(), 3);
-    match b.log.as_slice() {
+    match b.records().collect::<Vec<_>>().as_slice() {
         [Record::Batch(ops), Record::Barrier(s)] => {
             assert_eq!(ops.len(), 2);
             assert!(ops.iter().all(|o| matches!(o, Op::Inval(_))));
@@ -226,10 +226,7 @@ fn backend_failures_are_reported_at_the_closing_command() {
         put(&mem, &q, 1, sync_msi(STATUS, 7));
         mem.write_u32(STATUS, 0).unwrap();
         q.doorbell(2);
-        let mut b = RecordingBackend {
-            fail_next: Some(fail),
-            ..Default::default()
-        };
+        let mut b = RecordingBackend::failing(fail);
         let p = q.process(&mem, &IdentityContext, &mut b);
         let f = p.fault.unwrap();
         assert_eq!((f.hw, f.position, p.consumed), (hw, 1, 1));
@@ -257,7 +254,7 @@ fn long_runs_are_split_into_bounded_batches() {
     let p = q.process(&mem, &IdentityContext, &mut b);
     assert_eq!((p.consumed, p.ops), (200, 200));
     assert!(p.batches >= 4);
-    for r in &b.log {
+    for r in b.records() {
         match r {
             Record::Batch(ops) => assert!(!ops.is_empty() && ops.len() <= BATCH_OPS),
             Record::Barrier(_) => panic!("no sync was written"),

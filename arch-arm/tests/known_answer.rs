@@ -474,8 +474,10 @@ fn from_fields_refuses_what_does_not_fit() {
     );
 }
 
+/// The encode contract (`NativeCommand`): `encode_into` writes the fields'
+/// low bits; `validate` / `encode_checked_into` refuse over-wide fields.
 #[test]
-fn encode_into_refuses_fields_too_wide() {
+fn over_wide_fields_are_truncated_by_encode_and_refused_by_validate() {
     let c: Command = TlbiNhVa {
         num: 32,
         scale: 0,
@@ -488,7 +490,11 @@ fn encode_into_refuses_fields_too_wide() {
     }
     .into();
     let mut out = [0u64; 2];
-    assert!(c.encode_into(&mut out).is_err());
+    assert_eq!(c.encode_into(&mut out), Ok(2));
+    assert_eq!(out, c.encode());
+    assert!(c.validate().is_err());
+    assert!(c.encode_checked_into(&mut out).is_err());
+    assert!(c.encode_checked().is_err());
     let c: Command = CfgiCd {
         ssec: false,
         ssid: 1 << 20,
@@ -496,9 +502,10 @@ fn encode_into_refuses_fields_too_wide() {
         leaf: false,
     }
     .into();
-    assert!(c.encode_into(&mut out).is_err());
+    assert!(c.validate().is_err());
     let ok: Command = TlbiNsnhAll {}.into();
-    assert_eq!(ok.encode_into(&mut out), Ok(2));
+    assert_eq!(ok.validate(), Ok(()));
+    assert_eq!(ok.encode_checked_into(&mut out), Ok(2));
     assert_eq!(out, [0x30, 0]);
     assert_eq!(
         ok.encode_into(&mut [0u64; 1]).map_err(|e| e.kind),

@@ -72,7 +72,7 @@ fn iofence_store_and_wsi_after_the_batch() {
     assert!(q.queue.cqcsr() & CQCSR_FENCE_W_IP != 0);
     assert!(p.signals.contains(Signals::COMPLETION_IRQ));
     // Everything before the fence went to the back end, then the barrier.
-    assert!(matches!(b.log.last(), Some(Record::Barrier(_))));
+    assert!(matches!(b.records().last(), Some(Record::Barrier(_))));
     let ops: Vec<&Op> = b.ops().collect();
     assert_eq!(ops.len(), 3, "DDT lifts to two ops, VMA to one: {ops:?}");
     assert!(matches!(ops[2], Op::Inval(i) if i.caches.contains(Caches::IOTLB)));

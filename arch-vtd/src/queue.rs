@@ -468,6 +468,17 @@ impl CommandQueue for InvQueue {
 impl QueueProducer for InvQueue {
     type Caps = crate::Caps;
 
+    /// Scalable mode with 256-bit descriptors (IQA.DW = 1), else legacy mode
+    /// with 128-bit ones: scalable-mode descriptors need DW = 1 (VT-d
+    /// §6.5.2, as Linux programs IQA).
+    fn host_caps(&self) -> crate::Caps {
+        if self.iqa.dw {
+            crate::Caps::default()
+        } else {
+            crate::Caps::legacy()
+        }
+    }
+
     fn free_slots(&self) -> u64 {
         (self.iqa.entries() - 1).saturating_sub(self.pending())
     }

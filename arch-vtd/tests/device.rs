@@ -62,7 +62,8 @@ fn inv_wait_status_write_and_iwc_after_the_batch() {
     let mut b = RecordingBackend::default();
     let p = q.process(&mem, &IdentityContext, &mut b);
     assert_eq!((p.consumed, p.ops, p.completions), (3, 2, 1));
-    assert!(matches!(b.log.as_slice(), [Record::Batch(o), Record::Barrier(_)] if o.len() == 2));
+    let log: Vec<Record<'_>> = b.records().collect();
+    assert!(matches!(log.as_slice(), [Record::Batch(o), Record::Barrier(_)] if o.len() == 2));
     assert_eq!(read_u32(&mem, STATUS), 0x55);
     assert_eq!(q.ics, ICS_IWC);
     assert_eq!(p.signals, Signals::COMPLETION_IRQ);
@@ -192,10 +193,7 @@ fn device_tlb_timeout_is_ite_with_the_source_id() {
     put(&mem, 0, DEVTLB);
     put(&mem, 1, wait(STATUS, 9, false));
     q.doorbell(0x20);
-    let mut b = RecordingBackend {
-        fail_next: Some(BackendError::DeviceTlbTimeout { device: 0x10 }),
-        ..Default::default()
-    };
+    let mut b = RecordingBackend::failing(BackendError::DeviceTlbTimeout { device: 0x10 });
     let p = q.process(&mem, &IdentityContext, &mut b);
     let f = p.fault.unwrap();
     assert_eq!((f.hw, f.position), (HwError::VtdIte, 0x10));

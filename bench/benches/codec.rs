@@ -3,6 +3,11 @@
 //! of that architecture (examples/*.cmds: unmaps, ATC, config, syncs, ...).
 //! One iteration handles the 4096 commands; ns per command = time / 4096.
 //!
+//! `floor` is the physical floor of the same run: every word read once,
+//! copied to a host buffer and folded. `trait_decode_encode` /
+//! `trait_encode` go through `NativeCommand` in functions generic over the
+//! architecture (the encode contract: `encode_into` never re-checks).
+//!
 //! `encode` and `decode_encode` write each command into its slot of a host
 //! queue of the same width, as an emulator passing guest commands through
 //! does. `decode_encode_value` instead black-boxes the returned array and
@@ -18,6 +23,7 @@ use divan::counter::ItemsCount;
 use divan::Bencher;
 
 use iommu_inval_bench::targets::{amd, arm, riscv, vtd};
+use iommu_inval_core::NativeCommand;
 
 /// Commands per queue.
 const N: usize = 4096;
@@ -83,6 +89,47 @@ macro_rules! codec {
                 });
             }
 
+            /// The physical floor: read every word of the queue once, write
+            /// it to a host buffer of the same size and fold it (the least
+            /// any pass-through must do).
+            #[divan::bench]
+            fn floor(b: Bencher) {
+                let q = $t::queue(N, $words);
+                let mut host = vec![0u64; q.len()];
+                b.counter(ItemsCount::new(N)).bench_local(|| {
+                    let mut acc = 0u64;
+                    for (w, slot) in black_box(&q).iter().zip(host.iter_mut()) {
+                        *slot = *w;
+                        acc ^= *w;
+                    }
+                    black_box(&mut host);
+                    acc
+                });
+            }
+
+            /// `decode + encode` through the `NativeCommand` trait, in a
+            /// function generic over the architecture (what the CLI and a
+            /// generic emulator call).
+            #[divan::bench]
+            fn trait_decode_encode(b: Bencher) {
+                let q = $t::queue(N, $words);
+                let mut host = vec![0u64; q.len()];
+                b.counter(ItemsCount::new(N))
+                    .bench_local(|| generic_pass::<Command, $words>(black_box(&q), &mut host));
+            }
+
+            /// `encode_into` through the trait alone, on decoded commands.
+            #[divan::bench]
+            fn trait_encode(b: Bencher) {
+                let cmds: Vec<Command> = black_box(&$t::queue(N, $words))
+                    .chunks_exact($words)
+                    .filter_map(|w| Command::decode(w).ok())
+                    .collect();
+                let mut host = vec![0u64; cmds.len() * $words];
+                b.counter(ItemsCount::new(N))
+                    .bench_local(|| generic_encode::<Command, $words>(black_box(&cmds), &mut host));
+            }
+
             #[divan::bench]
             fn decode_encode_value(b: Bencher) {
                 let q = $t::queue(N, $words);
@@ -99,6 +146,28 @@ macro_rules! codec {
             }
         }
     };
+}
+
+/// Decode each command and encode it into its host slot through the trait.
+#[inline(never)]
+fn generic_pass<C: NativeCommand, const W: usize>(q: &[u64], host: &mut [u64]) -> usize {
+    let mut ok = 0;
+    for (w, slot) in q.chunks_exact(W).zip(host.chunks_exact_mut(W)) {
+        if let Ok(c) = C::decode(w) {
+            ok += c.encode_into(slot).unwrap_or(0);
+        }
+    }
+    ok
+}
+
+/// Encode each command into its host slot through the trait.
+#[inline(never)]
+fn generic_encode<C: NativeCommand, const W: usize>(cmds: &[C], host: &mut [u64]) -> usize {
+    let mut n = 0;
+    for (c, slot) in cmds.iter().zip(host.chunks_exact_mut(W)) {
+        n += c.encode_into(slot).unwrap_or(0);
+    }
+    n
 }
 
 codec!(smmuv3, arm, 2);

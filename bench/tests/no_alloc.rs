@@ -1,5 +1,6 @@
 //! Zero heap allocation on the hot paths (decode, encode, lift, lower, the
-//! queue consumers, and batch coalescing), proven with a counting global
+//! queue consumers, the `CommandQueue` front ends with the counting and the
+//! lower-to-host back ends, and batch coalescing), proven with a counting global
 //! allocator (`stats_alloc`; no `unsafe` here).
 //!
 //! Runs without the libtest harness (`harness = false`) so that no other
@@ -15,15 +16,19 @@ use std::process::ExitCode;
 
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 
+use iommu_inval_amd::queue::CmdBufDevice;
+use iommu_inval_arm::queue::CmdqDevice;
 use iommu_inval_bench::cases::{CASES, GRANULES};
 use iommu_inval_bench::efficiency::{request, Flavor};
 use iommu_inval_bench::streams::{self, Rng};
 use iommu_inval_bench::targets::{self, amd, arm, riscv, vtd};
 use iommu_inval_core::batch::{coalesce, lower_batch, BatchOptions};
+use iommu_inval_core::device::{BackendError, CommandQueue, CountingBackend, LowerToHost};
 use iommu_inval_core::model::{Caches, Inval, Op};
 use iommu_inval_core::range::{self, AddrRange};
 use iommu_inval_core::sink::{FixedBuf, Sink, SliceSink};
-use iommu_inval_core::{IdentityContext, SliceMemory};
+use iommu_inval_core::{CellMemory, GuestMemory, IdentityContext, MemError, SliceMemory};
+use iommu_inval_vtd::queue::InvQueue;
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -408,6 +413,82 @@ fn riscv_queue_checks(rep: &mut Report) {
     });
 }
 
+/// Guest memory of a ring and a status page (the VT-d and AMD-Vi example
+/// streams store their completion at 0x7f000000).
+struct TwoRegions<'a>(CellMemory<'a>, CellMemory<'a>);
+
+impl GuestMemory for TwoRegions<'_> {
+    fn read_words(&self, addr: u64, out: &mut [u64]) -> Result<(), MemError> {
+        if addr >= self.1.base {
+            self.1.read_words(addr, out)
+        } else {
+            self.0.read_words(addr, out)
+        }
+    }
+    fn write_bytes(&self, addr: u64, bytes: &[u8]) -> Result<(), MemError> {
+        if addr >= self.1.base {
+            self.1.write_bytes(addr, bytes)
+        } else {
+            self.0.write_bytes(addr, bytes)
+        }
+    }
+}
+
+/// The `CommandQueue` front ends, and the lower-to-host back end feeding a
+/// host queue of every other architecture (whose own front end consumes
+/// it), on the example streams with the example topology.
+fn device_checks(rep: &mut Report) {
+    let ctx = targets::topology();
+    let mut status = vec![0u8; 4096];
+    let mut host_ram = vec![0u8; 0x2_0000];
+    let host_mem = CellMemory::new(0x100_0000, &mut host_ram);
+    macro_rules! front_end {
+        ($t:ident, $dev:ty, $base:expr, $tail:expr) => {{
+            let mut ring = image(&$t::queue(255, 2), 256, 2);
+            let mem = TwoRegions(
+                CellMemory::new($base & 0xffff_ffff_f000, &mut ring),
+                CellMemory::new(0x7f00_0000, &mut status),
+            );
+            rep.none(&format!("{} front end into the counting back end (255 commands)", $t::NAME), || {
+                let Some(mut q) = <$dev>::from_registers($base, 0, 0).ok() else { return 0 };
+                q.doorbell($tail);
+                let mut be = CountingBackend::default();
+                let p = q.process(&mem, &ctx, &mut be);
+                // (The SMMUv3 stream has one CMD_SYNC whose MSI targets
+                // memory outside these regions: a recorded, non-stopping
+                // GERROR.MSI_CMDQ_ABT_ERR.)
+                if p.fault.is_some_and(|f| f.stopped) { 0 } else { p.consumed as usize }
+            });
+            front_end!(@host $t, mem, $dev, $base, $tail, CmdqDevice, 0x100_0000 | 8);
+            front_end!(@host $t, mem, $dev, $base, $tail, InvQueue, 0x100_0000 | 1 << 11 | 1);
+            front_end!(@host $t, mem, $dev, $base, $tail, CmdBufDevice, 8 << 56 | 0x100_0000);
+        }};
+        (@host $t:ident, $mem:ident, $dev:ty, $base:expr, $tail:expr, $host:ty, $hbase:expr) => {{
+            rep.none(
+                &format!("{} front end lowering to a {} host queue (255 commands)", $t::NAME, <$host as CommandQueue>::ARCH),
+                || {
+                    let Some(mut q) = <$dev>::from_registers($base, 0, 0).ok() else { return 0 };
+                    q.doorbell($tail);
+                    let Some(host) = <$host>::from_registers($hbase, 0, 0).ok() else { return 0 };
+                    let kick = |h: &mut $host, m: &CellMemory<'_>| {
+                        let p = h.process(m, &ctx, &mut CountingBackend::default());
+                        match p.fault {
+                            Some(f) if f.stopped => Err(BackendError::Failed("host stopped")),
+                            _ => Ok(()),
+                        }
+                    };
+                    let mut be = LowerToHost::new(host, &host_mem, &ctx, kick);
+                    let p = q.process(&$mem, &ctx, &mut be);
+                    if p.fault.is_some_and(|f| f.stopped) || be.commands == 0 { 0 } else { p.consumed as usize }
+                },
+            );
+        }};
+    }
+    front_end!(arm, CmdqDevice, 0x10_0000 | 8, 255);
+    front_end!(vtd, InvQueue, 0x20_0000, 255 * 16);
+    front_end!(amd, CmdBufDevice, 8 << 56 | 0x30_0000, 255 * 16);
+}
+
 fn main() -> ExitCode {
     let mut rep = Report {
         passed: 0,
@@ -420,6 +501,7 @@ fn main() -> ExitCode {
     codec_lift_lower_checks!(&mut rep, riscv, [2]);
     queue_checks(&mut rep);
     riscv_queue_checks(&mut rep);
+    device_checks(&mut rep);
     println!("{} passed, {} failed", rep.passed, rep.failed);
     if rep.failed == 0 {
         ExitCode::SUCCESS

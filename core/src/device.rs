@@ -319,6 +319,12 @@ pub trait QueueProducer: CommandQueue {
         mem: &M,
         cmd: &Self::Command,
     ) -> Result<(), ProduceError>;
+    /// The capabilities lowering into this queue uses by default: the
+    /// architecture's defaults, narrowed to what the queue's format holds
+    /// (a VT-d queue of 128-bit descriptors is a legacy-mode one).
+    fn host_caps(&self) -> Self::Caps {
+        Self::Caps::default()
+    }
     /// Lower one generic op to this architecture's commands.
     fn lower<C: Context + ?Sized>(
         op: &Op,
@@ -511,33 +517,59 @@ impl Backend for CountingBackend {
 
 /// One thing a [`RecordingBackend`] saw.
 #[cfg(feature = "alloc")]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Record {
-    /// One call to `execute`.
-    Batch(alloc::vec::Vec<Op>),
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Record<'a> {
+    /// One call to `execute`, with its ops.
+    Batch(&'a [Op]),
     /// One barrier.
+    Barrier(&'a Sync),
+}
+
+#[cfg(feature = "alloc")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Entry {
+    /// `ops[start..end]`.
+    Batch(usize, usize),
     Barrier(Sync),
 }
 
 /// A back end that records every batch and barrier, for tests; it can be
-/// told to fail.
+/// told to fail. The ops go into one vector, so that after
+/// [`RecordingBackend::clear`] recording allocates nothing until it holds
+/// more than before.
 #[cfg(feature = "alloc")]
 #[derive(Debug, Clone, Default)]
 pub struct RecordingBackend {
-    /// What it saw, in order.
-    pub log: alloc::vec::Vec<Record>,
+    ops: alloc::vec::Vec<Op>,
+    log: alloc::vec::Vec<Entry>,
     /// Fail the next `execute` or `barrier` call with this error (taken).
     pub fail_next: Option<BackendError>,
 }
 
 #[cfg(feature = "alloc")]
 impl RecordingBackend {
+    /// A recorder whose first `execute` or `barrier` call fails with `e`.
+    pub fn failing(e: BackendError) -> Self {
+        RecordingBackend {
+            fail_next: Some(e),
+            ..Self::default()
+        }
+    }
     /// Every op executed, in order.
     pub fn ops(&self) -> impl Iterator<Item = &Op> + '_ {
-        self.log.iter().flat_map(|r| match r {
-            Record::Batch(b) => b.as_slice(),
-            Record::Barrier(_) => &[],
+        self.ops.iter()
+    }
+    /// The batches and barriers, in order.
+    pub fn records(&self) -> impl Iterator<Item = Record<'_>> + '_ {
+        self.log.iter().map(|e| match e {
+            Entry::Batch(a, b) => Record::Batch(self.ops.get(*a..*b).unwrap_or(&[])),
+            Entry::Barrier(s) => Record::Barrier(s),
         })
+    }
+    /// Forget what was recorded (keeping the memory).
+    pub fn clear(&mut self) {
+        self.ops.clear();
+        self.log.clear();
     }
 }
 
@@ -547,14 +579,16 @@ impl Backend for RecordingBackend {
         if let Some(e) = self.fail_next.take() {
             return Err(e);
         }
-        self.log.push(Record::Batch(ops.to_vec()));
+        let start = self.ops.len();
+        self.ops.extend_from_slice(ops);
+        self.log.push(Entry::Batch(start, self.ops.len()));
         Ok(())
     }
     fn barrier(&mut self, sync: &Sync) -> Result<(), BackendError> {
         if let Some(e) = self.fail_next.take() {
             return Err(e);
         }
-        self.log.push(Record::Barrier(*sync));
+        self.log.push(Entry::Barrier(*sync));
         Ok(())
     }
 }
@@ -651,14 +685,14 @@ where
     C: Context + ?Sized,
     K: FnMut(&mut Q, &M) -> Result<(), BackendError>,
 {
-    /// A back end producing into `queue` in `mem`, lowering with default
-    /// capabilities and a plain fencing host sync.
+    /// A back end producing into `queue` in `mem`, lowering with the
+    /// queue's [`QueueProducer::host_caps`] and a plain fencing host sync.
     pub fn new(queue: Q, mem: &'m M, ctx: &'m C, kick: K) -> Self {
         LowerToHost {
+            caps: queue.host_caps(),
             queue,
             mem,
             ctx,
-            caps: Q::Caps::default(),
             host_sync: Sync {
                 fence: true,
                 ..Sync::default()

@@ -90,6 +90,21 @@ impl std::error::Error for FieldError {}
 /// Laws (checked by the property tests and fuzzers):
 /// * `decode(w)` is `Ok(c)` ⇒ `c.encode(..)` writes exactly `w` (R1);
 /// * `from_fields(c.op(), fields of c, c.words())` == `c`.
+///
+/// **The encode contract, the same for every architecture**: fields are
+/// validated where a command is built from untrusted input ([`decode`],
+/// [`from_fields`]), so [`encode_into`] never re-checks: it writes each
+/// field's low bits into its position, as the hardware's fields hold them.
+/// A command assembled from struct literals with an over-wide value
+/// encodes its truncation; [`validate`] (or
+/// [`encode_checked_into`]) says whether a command is one `decode` could
+/// have returned.
+///
+/// [`decode`]: NativeCommand::decode
+/// [`from_fields`]: NativeCommand::from_fields
+/// [`encode_into`]: NativeCommand::encode_into
+/// [`validate`]: NativeCommand::validate
+/// [`encode_checked_into`]: NativeCommand::encode_checked_into
 pub trait NativeCommand: Sized + Copy + fmt::Debug + PartialEq {
     /// Which architecture.
     const ARCH: ArchId;
@@ -99,8 +114,28 @@ pub trait NativeCommand: Sized + Copy + fmt::Debug + PartialEq {
     /// Number of 64-bit words this command encodes to (2, or 4 for 256-bit VT-d).
     fn words(&self) -> usize;
     /// Encode into `out[..self.words()]`; returns the count. A shorter `out`
-    /// is `bad_length`.
+    /// is `bad_length`; fields are not re-checked (see the encode contract
+    /// above).
     fn encode_into(&self, out: &mut [u64]) -> Result<usize, DecodeError>;
+    /// `Ok` when the command is one [`NativeCommand::decode`] could return:
+    /// every field within its width and every value allowed (a decoded or
+    /// `from_fields` command always is). `invalid_field` "field too wide"
+    /// when encoding would truncate a field; the decoder's error when the
+    /// fields make a command it refuses.
+    fn validate(&self) -> Result<(), DecodeError> {
+        let mut w = [0u64; 4];
+        let n = self.encode_into(&mut w)?;
+        match Self::decode(w.get(..n).unwrap_or(&w)) {
+            Ok(c) if c == *self => Ok(()),
+            Ok(_) => Err(DecodeError::invalid(0, 0, "field too wide")),
+            Err(e) => Err(e),
+        }
+    }
+    /// [`NativeCommand::validate`], then [`NativeCommand::encode_into`].
+    fn encode_checked_into(&self, out: &mut [u64]) -> Result<usize, DecodeError> {
+        self.validate()?;
+        self.encode_into(out)
+    }
     /// The op name (`CMD_TLBI_NH_VA`, `iotlb_inv_dsc`, `COMPLETION_WAIT`, ...).
     fn op(&self) -> &'static str;
     /// Visit every field in table order.

@@ -3,9 +3,19 @@
 //! Never a panic; every command handed out re-reads from guest memory as
 //! the same words (R1 through the queue); the count never exceeds what the
 //! producer published.
+//!
+//! Half the inputs drive the `CommandQueue` front ends instead: arbitrary
+//! registers, doorbells, writable guest memory, a back end that fails when
+//! told, acknowledgements in between. Never a panic; what `process` reports
+//! agrees with what the back end saw; a stopped queue consumes nothing until
+//! acknowledged; nothing is consumed beyond what was pending.
 #![no_main]
 use arbitrary::{Result, Unstructured};
-use iommu_inval::core::{GuestMemory, NativeCommand, SliceMemory};
+use iommu_inval::core::device::{
+    Backend, BackendError, CommandQueue, BATCH_OPS,
+};
+use iommu_inval::core::model::{Op, Sync};
+use iommu_inval::core::{CellMemory, GuestMemory, IdentityContext, NativeCommand, SliceMemory};
 use iommu_inval::{amd, arm, riscv, vtd};
 use libfuzzer_sys::fuzz_target;
 
@@ -32,9 +42,116 @@ fn check<C: NativeCommand>(mem: &SliceMemory<'_>, addr: u64, c: &C) {
     );
 }
 
+/// A back end that fails when the fuzzer says so and counts what it saw.
+struct Flaky<'a, 'b> {
+    u: &'a mut Unstructured<'b>,
+    ops: u64,
+    barriers: u64,
+}
+
+impl Flaky<'_, '_> {
+    fn verdict(&mut self) -> core::result::Result<(), BackendError> {
+        match self.u.int_in_range(0u8..=15).unwrap_or(0) {
+            0 => Err(BackendError::Failed("fuzzed failure")),
+            1 => Err(BackendError::DeviceTlbTimeout {
+                device: self.u.arbitrary().unwrap_or(0),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Backend for Flaky<'_, '_> {
+    fn execute(&mut self, ops: &[Op]) -> core::result::Result<(), BackendError> {
+        assert!(!ops.is_empty() && ops.len() <= BATCH_OPS, "batch of {}", ops.len());
+        assert!(ops.iter().all(|o| !o.is_sync()), "a sync inside a batch");
+        self.ops += ops.len() as u64;
+        self.verdict()
+    }
+    fn barrier(&mut self, _: &Sync) -> core::result::Result<(), BackendError> {
+        self.barriers += 1;
+        self.verdict()
+    }
+}
+
+/// Drive a front end through a few doorbell / process / acknowledge rounds.
+fn device<Q: CommandQueue>(
+    u: &mut Unstructured<'_>,
+    mem: &CellMemory<'_>,
+    regs: (u64, u64, u64),
+    ack: impl Fn(&mut Q),
+) -> Result<()> {
+    let Ok(mut q) = Q::from_registers(regs.0, regs.1, regs.2) else {
+        return Ok(());
+    };
+    for _ in 0..u.int_in_range(1u8..=4)? {
+        if u.arbitrary()? {
+            q.doorbell(u.arbitrary()?);
+        }
+        let stopped = q.is_stopped();
+        let pending = q.pending();
+        let mut seed = [0u8; 64];
+        u.fill_buffer(&mut seed)?;
+        let mut fu = Unstructured::new(&seed);
+        let mut b = Flaky { u: &mut fu, ops: 0, barriers: 0 };
+        let p = q.process(mem, &IdentityContext, &mut b);
+        assert_eq!(p.blocked, stopped);
+        if stopped {
+            assert_eq!((p.consumed, p.ops, b.barriers), (0, 0, 0), "a stopped queue ran");
+        }
+        assert!(u64::from(p.consumed) <= pending, "consumed {} of {pending}", p.consumed);
+        assert_eq!(u64::from(p.ops), b.ops, "ops reported and ops executed differ");
+        assert!(u64::from(p.completions) <= b.barriers);
+        if let Some(f) = p.fault {
+            if f.stopped {
+                assert!(q.is_stopped(), "fault {f:?} but the queue runs on");
+            }
+        }
+        if u.arbitrary()? {
+            ack(&mut q);
+        }
+    }
+    Ok(())
+}
+
+fn run_device(u: &mut Unstructured<'_>) -> Result<()> {
+    let arch = u.int_in_range(0u8..=3)?;
+    let base: u64 = if u.ratio(1, 4)? {
+        u.arbitrary()?
+    } else {
+        u64::from(u.int_in_range(0u32..=0x3000)?)
+    };
+    let regs: (u64, u64, u64) = (u.arbitrary()?, u.arbitrary()?, u.arbitrary()?);
+    let mut ram = vec![0u8; 0x4000];
+    let n = u.int_in_range(0usize..=ram.len())?;
+    u.fill_buffer(&mut ram[..n])?;
+    let mem = CellMemory::new(base, &mut ram);
+    // Mostly queues inside the memory, sometimes anywhere.
+    let near = |r: u64| if r & 1 == 0 { (r & 0xff00_0000_0000_3fff) | base } else { r };
+    match arch {
+        0 => device::<arm::queue::CmdqDevice>(u, &mem, (near(regs.0) & !0x1f | regs.0 & 0x1f, regs.1, regs.2), |q| {
+            q.write_gerrorn(q.gerror)
+        }),
+        1 => device::<vtd::queue::InvQueue>(u, &mem, (near(regs.0), regs.1, regs.2), |q| {
+            q.write_fsts(u32::MAX)
+        }),
+        2 => device::<amd::queue::CmdBufDevice>(u, &mem, (near(regs.0), regs.1, regs.2), |q| q.restart()),
+        _ => {
+            // cqb: PPN [53:10] of a base near the memory, small LOG2SZ-1.
+            let cqb = (near(regs.0 & !0xfff) >> 2 & riscv::queue::CQB_PPN_MASK) | (regs.0 & 0x1f) % 10;
+            device::<riscv::queue::CqDevice>(u, &mem, (cqb, regs.1, regs.2), |q| {
+                q.write_cqcsr(u32::MAX)
+            })
+        }
+    }
+}
+
 fn run(data: &[u8]) -> Result<()> {
     let mut u = Unstructured::new(data);
     let u = &mut u;
+    if u.arbitrary()? {
+        return run_device(u);
+    }
     let arch = u.int_in_range(0u8..=3)?;
     let qbase: u64 = if u.ratio(1, 4)? {
         u.arbitrary()?

@@ -127,7 +127,7 @@ fn check<A: Arch, Q: CommandQueue<Command = A::Cmd>>(
         let p = q.process(&Guarded(mem), &IdentityContext, &mut b);
         let (want, stop) = expected::<A, Q>(&cmds, store_stops);
         let mut got = Vec::new();
-        for r in &b.log {
+        for r in b.records() {
             match r {
                 Record::Batch(ops) => got.extend(ops.iter().map(|o| Seen::Op(*o))),
                 Record::Barrier(_) => got.push(Seen::Barrier),

@@ -1,0 +1,181 @@
+//! The queue front end end to end (`CommandQueue::process`): a guest ring
+//! of 4095 commands (the example stream of each architecture repeated, as
+//! in the codec bench) fetched from guest memory, decoded, lifted, batched
+//! per barrier into a back end, with every sync's completion store written;
+//! beside it, in the same run, the decode-only walk of the same ring with
+//! the architecture's read-only consumer (fetch + decode, nothing else).
+//! ns per command = time / 4095. Goal: end to end at most 3× decode-only.
+//!
+//! Guest memory is a `CellMemory` ring plus the status page the VT-d and
+//! AMD-Vi streams store their completion to (0x7f000000).
+
+use std::hint::black_box;
+
+use divan::counter::ItemsCount;
+use divan::Bencher;
+
+use iommu_inval_amd::queue::{CmdBuf, CmdBufDevice};
+use iommu_inval_arm::queue::{Cmdq, CmdqDevice};
+use iommu_inval_bench::targets::{amd, arm, topology, vtd};
+use iommu_inval_core::device::{CommandQueue, CountingBackend, RecordingBackend};
+use iommu_inval_core::{CellMemory, GuestMemory, IdentityContext, MemError};
+use iommu_inval_vtd::queue::{walk, InvQueue, Iqa};
+
+/// Commands in the ring (a 4096-slot VT-d or AMD-Vi ring holds at most 4095).
+const N: usize = 4095;
+const RING: u64 = 0x10_0000;
+const STATUS: u64 = 0x7f00_0000;
+
+fn main() {
+    divan::main();
+}
+
+/// The ring and the status page.
+struct Guest<'a> {
+    ring: CellMemory<'a>,
+    status: CellMemory<'a>,
+}
+
+impl Guest<'_> {
+    fn pick(&self, addr: u64) -> &CellMemory<'_> {
+        if addr >= STATUS {
+            &self.status
+        } else {
+            &self.ring
+        }
+    }
+}
+
+impl GuestMemory for Guest<'_> {
+    fn read_words(&self, addr: u64, out: &mut [u64]) -> Result<(), MemError> {
+        self.pick(addr).read_words(addr, out)
+    }
+    fn write_bytes(&self, addr: u64, bytes: &[u8]) -> Result<(), MemError> {
+        self.pick(addr).write_bytes(addr, bytes)
+    }
+}
+
+/// Ring bytes holding `words` (16-byte slots).
+fn ring_bytes(words: &[u64]) -> Vec<u8> {
+    let mut v: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    v.resize(4096 * 16, 0);
+    v
+}
+
+macro_rules! device {
+    ($modname:ident, $t:ident, $dev:ty, $base:expr, $tail:expr, |$mem:ident| $decode_only:expr) => {
+        #[divan::bench_group]
+        mod $modname {
+            use super::*;
+
+            #[divan::bench]
+            fn decode_only(b: Bencher) {
+                let mut ring = ring_bytes(&$t::queue(N, 2));
+                let mut page = vec![0u8; 4096];
+                let $mem = Guest {
+                    ring: CellMemory::new(RING, &mut ring),
+                    status: CellMemory::new(STATUS, &mut page),
+                };
+                b.counter(ItemsCount::new(N)).bench_local(|| $decode_only);
+            }
+
+            #[divan::bench]
+            fn end_to_end_counting(b: Bencher) {
+                let mut ring = ring_bytes(&$t::queue(N, 2));
+                let mut page = vec![0u8; 4096];
+                let mem = Guest {
+                    ring: CellMemory::new(RING, &mut ring),
+                    status: CellMemory::new(STATUS, &mut page),
+                };
+                let ctx = topology();
+                b.counter(ItemsCount::new(N)).bench_local(|| {
+                    let mut q = <$dev>::from_registers($base, 0, 0).unwrap();
+                    q.doorbell($tail);
+                    let mut be = CountingBackend::default();
+                    let p = q.process(black_box(&mem), &ctx, &mut be);
+                    assert_eq!(p.consumed as usize, N);
+                    be.ops
+                });
+            }
+
+            /// The same with the identity context: what the topology's id
+            /// lookups cost.
+            #[divan::bench]
+            fn end_to_end_identity(b: Bencher) {
+                let mut ring = ring_bytes(&$t::queue(N, 2));
+                let mut page = vec![0u8; 4096];
+                let mem = Guest {
+                    ring: CellMemory::new(RING, &mut ring),
+                    status: CellMemory::new(STATUS, &mut page),
+                };
+                b.counter(ItemsCount::new(N)).bench_local(|| {
+                    let mut q = <$dev>::from_registers($base, 0, 0).unwrap();
+                    q.doorbell($tail);
+                    let mut be = CountingBackend::default();
+                    let p = q.process(black_box(&mem), &IdentityContext, &mut be);
+                    assert_eq!(p.consumed as usize, N);
+                    be.ops
+                });
+            }
+
+            #[divan::bench]
+            fn end_to_end_recording(b: Bencher) {
+                let mut ring = ring_bytes(&$t::queue(N, 2));
+                let mut page = vec![0u8; 4096];
+                let mem = Guest {
+                    ring: CellMemory::new(RING, &mut ring),
+                    status: CellMemory::new(STATUS, &mut page),
+                };
+                let ctx = topology();
+                let mut be = RecordingBackend::default();
+                b.counter(ItemsCount::new(N)).bench_local(|| {
+                    be.clear();
+                    let mut q = <$dev>::from_registers($base, 0, 0).unwrap();
+                    q.doorbell($tail);
+                    let p = q.process(black_box(&mem), &ctx, &mut be);
+                    assert_eq!(p.consumed as usize, N);
+                    be.ops().count()
+                });
+            }
+        }
+    };
+}
+
+// SMMU_CMDQ_BASE.LOG2SIZE = 12; PROD = N.
+device!(smmuv3, arm, CmdqDevice, RING | 12, N as u64, |mem| {
+    let q = Cmdq::from_base_register(RING | 12);
+    q.consume(black_box(&mem), N as u32, 0, |_, c| {
+        black_box(c);
+    })
+    .count
+});
+// IQA_REG.QS = 4: 16 pages of 128-bit descriptors.
+device!(vtd_128, vtd, InvQueue, RING | 4, 16 * N as u64, |mem| {
+    let mut n = 0usize;
+    let _ = walk(
+        black_box(&mem),
+        Iqa::from_reg(RING | 4),
+        0,
+        16 * N as u64,
+        |_, c| {
+            black_box(c);
+            n += 1;
+        },
+    );
+    n
+});
+// CmdBufBaseAddr.ComLen = 12.
+device!(
+    amd_vi,
+    amd,
+    CmdBufDevice,
+    12 << 56 | RING,
+    16 * N as u64,
+    |mem| {
+        let mut q = CmdBuf::from_registers(12 << 56 | RING, 0, 16 * N as u64).unwrap();
+        q.process(black_box(&mem), |_, c| {
+            black_box(c);
+        })
+        .unwrap_or(0)
+    }
+);
