@@ -22,6 +22,7 @@ use iommu_inval_bench::cases::{CASES, GRANULES};
 use iommu_inval_bench::efficiency::{request, Flavor};
 use iommu_inval_bench::streams::{self, Rng};
 use iommu_inval_bench::targets::{self, amd, arm, riscv, vtd};
+use iommu_inval_riscv::queue::CqDevice;
 use iommu_inval_core::batch::{coalesce, lower_batch, BatchOptions};
 use iommu_inval_core::device::{BackendError, CommandQueue, CountingBackend, LowerToHost};
 use iommu_inval_core::model::{Caches, Inval, Op};
@@ -487,6 +488,31 @@ fn device_checks(rep: &mut Report) {
     front_end!(arm, CmdqDevice, 0x10_0000 | 8, 255);
     front_end!(vtd, InvQueue, 0x20_0000, 255 * 16);
     front_end!(amd, CmdBufDevice, 8 << 56 | 0x30_0000, 255 * 16);
+    // RISC-V: cqb holds the queue's PPN in [53:10] and LOG2SZ-1 in [4:0].
+    {
+        let mut ring = image(&riscv::queue(255, 2), 256, 2);
+        let mem = TwoRegions(
+            CellMemory::new(0x40_0000, &mut ring),
+            CellMemory::new(0x7f00_0000, &mut status),
+        );
+        let cqb = (0x40_0000u64 >> 12) << 10 | 7;
+        rep.none("riscv front end into the counting back end (255 commands)", || {
+            let Some(mut q) = CqDevice::from_registers(cqb, 0, 0).ok() else {
+                return 0;
+            };
+            q.doorbell(255);
+            let p = q.process(&mem, &ctx, &mut CountingBackend::default());
+            if p.fault.is_some_and(|f| f.stopped) {
+                0
+            } else {
+                p.consumed as usize
+            }
+        });
+        front_end!(@host riscv, mem, CqDevice, cqb, 255, CmdqDevice, 0x100_0000 | 8);
+        front_end!(@host riscv, mem, CqDevice, cqb, 255, InvQueue, 0x100_0000 | 1 << 11 | 1);
+        front_end!(@host riscv, mem, CqDevice, cqb, 255, CmdBufDevice, 8 << 56 | 0x100_0000);
+        front_end!(@host riscv, mem, CqDevice, cqb, 255, CqDevice, (0x100_0000u64 >> 12) << 10 | 7);
+    }
 }
 
 fn main() -> ExitCode {
