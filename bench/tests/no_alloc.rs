@@ -22,13 +22,13 @@ use iommu_inval_bench::cases::{CASES, GRANULES};
 use iommu_inval_bench::efficiency::{request, Flavor};
 use iommu_inval_bench::streams::{self, Rng};
 use iommu_inval_bench::targets::{self, amd, arm, riscv, vtd};
-use iommu_inval_riscv::queue::CqDevice;
 use iommu_inval_core::batch::{coalesce, lower_batch, BatchOptions};
 use iommu_inval_core::device::{BackendError, CommandQueue, CountingBackend, LowerToHost};
 use iommu_inval_core::model::{Caches, Inval, Op};
 use iommu_inval_core::range::{self, AddrRange};
 use iommu_inval_core::sink::{FixedBuf, Sink, SliceSink};
 use iommu_inval_core::{CellMemory, GuestMemory, IdentityContext, MemError, SliceMemory};
+use iommu_inval_riscv::queue::CqDevice;
 use iommu_inval_vtd::queue::InvQueue;
 
 #[global_allocator]
@@ -496,18 +496,21 @@ fn device_checks(rep: &mut Report) {
             CellMemory::new(0x7f00_0000, &mut status),
         );
         let cqb = (0x40_0000u64 >> 12) << 10 | 7;
-        rep.none("riscv front end into the counting back end (255 commands)", || {
-            let Some(mut q) = CqDevice::from_registers(cqb, 0, 0).ok() else {
-                return 0;
-            };
-            q.doorbell(255);
-            let p = q.process(&mem, &ctx, &mut CountingBackend::default());
-            if p.fault.is_some_and(|f| f.stopped) {
-                0
-            } else {
-                p.consumed as usize
-            }
-        });
+        rep.none(
+            "riscv front end into the counting back end (255 commands)",
+            || {
+                let Some(mut q) = CqDevice::from_registers(cqb, 0, 0).ok() else {
+                    return 0;
+                };
+                q.doorbell(255);
+                let p = q.process(&mem, &ctx, &mut CountingBackend::default());
+                if p.fault.is_some_and(|f| f.stopped) {
+                    0
+                } else {
+                    p.consumed as usize
+                }
+            },
+        );
         front_end!(@host riscv, mem, CqDevice, cqb, 255, CmdqDevice, 0x100_0000 | 8);
         front_end!(@host riscv, mem, CqDevice, cqb, 255, InvQueue, 0x100_0000 | 1 << 11 | 1);
         front_end!(@host riscv, mem, CqDevice, cqb, 255, CmdBufDevice, 8 << 56 | 0x100_0000);
