@@ -107,12 +107,15 @@ pub enum AddrPlan {
     Single(u64, bool),
     /// One NAPOT command per block.
     Blocks(AlignedBlocks),
-    /// One `S` = 0 command per 4 KiB page from `first` (`count` pages).
+    /// One `S` = 0 command per `2^shift`-byte leaf from `first` (`count`
+    /// of them; `shift` 12: every 4 KiB page).
     Pages {
         /// First page.
         first: u64,
-        /// Number of pages.
+        /// Number of commands.
         count: usize,
+        /// log2 of the step between commands.
+        shift: u32,
     },
 }
 
@@ -144,9 +147,13 @@ impl RangePlan {
                 }
                 Ok(())
             }
-            AddrPlan::Pages { first, count } => {
+            AddrPlan::Pages {
+                first,
+                count,
+                shift,
+            } => {
                 for k in 0..*count as u64 {
-                    f(true, first.wrapping_add(k << PAGE_SHIFT), false)?;
+                    f(true, first.wrapping_add(k << shift), false)?;
                 }
                 Ok(())
             }
@@ -192,6 +199,7 @@ pub fn plan_range(r: &AddrRange, napot: bool, cap: usize, all: AddrPlan) -> Rang
                 plan: AddrPlan::Pages {
                     first: pages.first(),
                     count: n as usize,
+                    shift: PAGE_SHIFT,
                 },
                 count: n as usize,
                 widened: page_widen,
@@ -230,6 +238,37 @@ pub fn plan_range(r: &AddrRange, napot: bool, cap: usize, all: AddrPlan) -> Rang
     } else {
         single(Widened::CAP)
     }
+}
+
+/// Without `capabilities.S`, a leaf-only range whose leaves are `2^shift`
+/// bytes (`Hints::leaf_shift` > 12): one `AV` = 1 command per leaf, as an
+/// address anywhere in a leaf removes the cached leaf PTE (§3.1.1), within
+/// `cap` commands. Reported as [`Widened::LEAF_HINT`] (the footprint counts
+/// each command as its 4 KiB page: judge it with
+/// `Footprint::assuming_leaves`). `None` when the hint does not help.
+fn plan_leaves(r: &AddrRange, shift: u8, cap: usize) -> Option<RangePlan> {
+    let shift = u32::from(shift);
+    if r.is_all() || !(13..64).contains(&shift) {
+        return None;
+    }
+    let leaves = r.align_out(shift);
+    let n = leaves.size() >> shift;
+    if n > cap.max(1) as u128 {
+        return None;
+    }
+    let mut widened = Widened::LEAF_HINT;
+    if leaves != *r {
+        widened |= Widened::RANGE;
+    }
+    Some(RangePlan {
+        plan: AddrPlan::Pages {
+            first: leaves.first(),
+            count: n as usize,
+            shift,
+        },
+        count: n as usize,
+        widened,
+    })
 }
 
 /// The devices a device-tagged invalidation reaches, as RISC-V names them.
@@ -671,12 +710,17 @@ fn lower_inval<C: Context + ?Sized>(
             widened: Widened::empty(),
         }
     } else if iotlb && addr_ok {
-        plan_range(
-            &i.range,
-            caps.range_inval,
-            cap / n_iot.max(1),
-            AddrPlan::All,
-        )
+        let per = cap / n_iot.max(1);
+        if leaf && !caps.range_inval {
+            let pages = plan_range(&i.range, false, per, AddrPlan::All);
+            match plan_leaves(&i.range, i.hints.leaf_shift, per) {
+                // Fewer commands than per page, or per page hit the cap.
+                Some(l) if pages.plan == AddrPlan::All || l.count < pages.count => l,
+                _ => pages,
+            }
+        } else {
+            plan_range(&i.range, caps.range_inval, per, AddrPlan::All)
+        }
     } else {
         RangePlan {
             plan: AddrPlan::All,

@@ -130,3 +130,26 @@ fn r3_one_page_is_exact_everywhere() {
         );
     }
 }
+
+/// R3 on a RISC-V IOMMU of the base v1.0 specification (no range or
+/// non-leaf IOTINVAL extension): per-page or per-leaf commands, `AV` = 0
+/// fallbacks, all reported.
+#[test]
+fn r3_riscv_without_range_extension() {
+    let caps = iommu_inval_riscv::Caps {
+        range_inval: false,
+        nl: false,
+        ..Default::default()
+    };
+    let mut t = Tally::default();
+    ok(run_cases(0x3355, 8_000 * scale(), 160, |u| {
+        let op = gen::any_op(u).map_err(|e| e.to_string())?;
+        let v = check_r3::<Riscv>(&op, &caps, &IdentityContext)?;
+        t.add(format!("{} {v:?}", op.kind_name()));
+        let topo = arbitrary_topology(u, &NamedIds::default()).map_err(|e| e.to_string())?;
+        check_r3::<Riscv>(&op, &caps, &topo)
+            .map(|_| ())
+            .map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))
+    }));
+    assert!(t.get("inval Exact") > 100, "{:?}", t.0);
+}
