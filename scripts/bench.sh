@@ -154,7 +154,7 @@ p("  a command is built, `encode_into` never re-checks); goal ≤ 5 ns.")
 p()
 p("| architecture | decode | encode | decode + encode | target ≤ 5 ns | floor | ratio | goal ≤ 4x | trait decode + encode | trait encode | decode + encode (value) |")
 p("|---|---|---|---|---|---|---|---|---|---|---|")
-for label, grp in [("SMMUv3", "smmuv3"), ("VT-d 128-bit", "vtd_128"), ("VT-d 256-bit", "vtd_256"), ("AMD-Vi", "amd_vi")]:
+for label, grp in [("SMMUv3", "smmuv3"), ("VT-d 128-bit", "vtd_128"), ("VT-d 256-bit", "vtd_256"), ("AMD-Vi", "amd_vi"), ("RISC-V", "riscv_iommu")]:
     d = per_item(codec, f"{grp}/decode")
     e = per_item(codec, f"{grp}/encode")
     de = per_item(codec, f"{grp}/decode_encode")
@@ -183,7 +183,7 @@ p("example topology (`examples/topology.json`), ns per command / per op.")
 p()
 p("| architecture | single page | aligned 2 MiB | PASID-wide | target ≤ 50 ns | of which lower (page / 2 MiB / PASID) | lift (examples) | lower (examples) |")
 p("|---|---|---|---|---|---|---|---|")
-for label, grp in [("SMMUv3", "smmuv3"), ("VT-d", "vtd_qi"), ("AMD-Vi", "amd_vi")]:
+for label, grp in [("SMMUv3", "smmuv3"), ("VT-d", "vtd_qi"), ("AMD-Vi", "amd_vi"), ("RISC-V", "riscv_iommu")]:
     cases = ("single_page", "aligned_2m", "pasid_wide")
     cs = [per_item(ll, f"{grp}/common/{c}") for c in cases]
     lo = [per_item(ll, f"{grp}/common_lower_only/{c}") for c in cases]
@@ -196,9 +196,9 @@ p()
 p("Each command of the source's example stream lifted with the example")
 p("topology and every resulting operation lowered to the target.")
 p()
-p("| from \\ to | SMMUv3 | VT-d | AMD-Vi |")
-p("|---|---|---|---|")
-names = [("SMMUv3", "smmuv3"), ("VT-d", "vtd"), ("AMD-Vi", "amd")]
+p("| from \\ to | SMMUv3 | VT-d | AMD-Vi | RISC-V |")
+p("|---|---|---|---|---|")
+names = [("SMMUv3", "smmuv3"), ("VT-d", "vtd"), ("AMD-Vi", "amd"), ("RISC-V", "riscv")]
 for fl, fk in names:
     row = [f"| {fl} "]
     for tl, tk in names:
@@ -216,7 +216,7 @@ p("decode). Goal: end to end at most 3x decode-only.")
 p()
 p("| architecture | decode-only | end to end, counting back end | ratio | goal ≤ 3x | identity context | recording back end |")
 p("|---|---|---|---|---|---|---|")
-for label, grp in [("SMMUv3", "smmuv3"), ("VT-d 128-bit", "vtd_128"), ("AMD-Vi", "amd_vi")]:
+for label, grp in [("SMMUv3", "smmuv3"), ("VT-d 128-bit", "vtd_128"), ("AMD-Vi", "amd_vi"), ("RISC-V", "riscv_iommu")]:
     d = per_item(device, f"{grp}/decode_only")
     e = per_item(device, f"{grp}/end_to_end_counting")
     i = per_item(device, f"{grp}/end_to_end_identity")

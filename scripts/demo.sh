@@ -2,8 +2,9 @@
 # iommu-inval demo over the example streams in examples/ (see docs/CLI.md).
 # Builds the CLI once, then: converts an SMMUv3 guest driver stream to VT-d
 # with footprint explanations, decodes the result and a raw AMD-Vi command
-# buffer dump, round-trips a command through JSON, lifts to the generic model
-# and lowers generic operations to AMD-Vi.
+# buffer dump, round-trips a command through JSON, lifts to the generic model,
+# lowers generic operations to AMD-Vi, and converts a RISC-V IOMMU stream (in
+# the Linux driver's shapes) to SMMUv3 and back.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,6 +45,18 @@ iv lift --arch amd --topology "$topo" < examples/amd.cmds | head -n 4
 say "One generic operation of each kind -> AMD-Vi (stall resume/terminate have no AMD-Vi equivalent: exit 1)" \
     "lower --arch amd --topology $topo --explain < examples/generic.jsonl"
 iv lower --arch amd --topology "$topo" --explain < examples/generic.jsonl || echo "(exit status $?)"
+
+say "A RISC-V IOMMU command stream as the Linux driver issues it -> SMMUv3, with footprint relations" \
+    "convert --from riscv --to smmuv3 --topology $topo --explain < examples/riscv.cmds"
+iv convert --from riscv --to smmuv3 --topology "$topo" --explain < examples/riscv.cmds | head -n 24
+
+say "... and the SMMUv3 guest stream on a RISC-V IOMMU (first 12 lines)" \
+    "convert --from smmuv3 --to riscv --topology $topo --explain < examples/smmuv3.cmds"
+iv convert --from smmuv3 --to riscv --topology "$topo" --explain < examples/smmuv3.cmds | head -n 12
+
+say "An illegal RISC-V command: IOTINVAL.GVMA with PSCV (cqcsr.cmd_ill; exit status 1)" \
+    "decode --arch riscv --json 0x0000000100000081,0"
+iv decode --arch riscv --json 0x0000000100000081,0 || echo "(exit status $?)"
 
 say "SMMUv3 without range invalidation: the 2 MiB TLBI becomes a single wider one (cap 16)" \
     "convert --from smmuv3 --to smmuv3 --no-range-inval --max-cmds 16 --explain W"

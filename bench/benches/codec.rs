@@ -22,7 +22,7 @@ use std::hint::black_box;
 use divan::counter::ItemsCount;
 use divan::Bencher;
 
-use iommu_inval_bench::targets::{amd, arm, vtd};
+use iommu_inval_bench::targets::{amd, arm, riscv, vtd};
 use iommu_inval_core::NativeCommand;
 
 /// Commands per queue.
@@ -174,3 +174,4 @@ codec!(smmuv3, arm, 2);
 codec!(vtd_128, vtd, 2);
 codec!(vtd_256, vtd, 4);
 codec!(amd_vi, amd, 2);
+codec!(riscv_iommu, riscv, 2);

@@ -1,4 +1,4 @@
-//! Conversion for the six ordered pairs of architectures: each native
+//! Conversion for the twelve ordered pairs of architectures: each native
 //! command of the source's example stream is lifted with the example
 //! topology and every resulting operation lowered to the target with its
 //! default caps. ns per source command = time / N.
@@ -8,7 +8,7 @@ use std::hint::black_box;
 use divan::counter::ItemsCount;
 use divan::Bencher;
 
-use iommu_inval_bench::targets::{self, amd, arm, vtd};
+use iommu_inval_bench::targets::{self, amd, arm, riscv, vtd};
 use iommu_inval_core::model::Op;
 use iommu_inval_core::sink::SliceSink;
 
@@ -54,3 +54,9 @@ convert!(vtd_to_smmuv3, vtd, arm);
 convert!(vtd_to_amd, vtd, amd);
 convert!(amd_to_smmuv3, amd, arm);
 convert!(amd_to_vtd, amd, vtd);
+convert!(smmuv3_to_riscv, arm, riscv);
+convert!(vtd_to_riscv, vtd, riscv);
+convert!(amd_to_riscv, amd, riscv);
+convert!(riscv_to_smmuv3, riscv, arm);
+convert!(riscv_to_vtd, riscv, vtd);
+convert!(riscv_to_amd, riscv, amd);

@@ -16,9 +16,10 @@ use divan::Bencher;
 
 use iommu_inval_amd::queue::{CmdBuf, CmdBufDevice};
 use iommu_inval_arm::queue::{Cmdq, CmdqDevice};
-use iommu_inval_bench::targets::{amd, arm, topology, vtd};
+use iommu_inval_bench::targets::{amd, arm, riscv, topology, vtd};
 use iommu_inval_core::device::{CommandQueue, CountingBackend, RecordingBackend};
 use iommu_inval_core::{CellMemory, GuestMemory, IdentityContext, MemError};
+use iommu_inval_riscv::queue::{CmdQueue, CqDevice, CQCSR_CQEN};
 use iommu_inval_vtd::queue::{walk, InvQueue, Iqa};
 
 /// Commands in the ring (a 4096-slot VT-d or AMD-Vi ring holds at most 4095).
@@ -173,6 +174,25 @@ device!(
     16 * N as u64,
     |mem| {
         let mut q = CmdBuf::from_registers(12 << 56 | RING, 0, 16 * N as u64).unwrap();
+        q.process(black_box(&mem), |_, c| {
+            black_box(c);
+        })
+        .unwrap_or(0)
+    }
+);
+// cqb: PPN of RING in [53:10], LOG2SZ-1 = 11 (4096 entries); cqt = N.
+device!(
+    riscv_iommu,
+    riscv,
+    CqDevice,
+    (RING >> 12) << 10 | 11,
+    N as u64,
+    |mem| {
+        let Some(mut q) =
+            CmdQueue::from_registers((RING >> 12) << 10 | 11, 0, N as u32, CQCSR_CQEN)
+        else {
+            return 0;
+        };
         q.process(black_box(&mem), |_, c| {
             black_box(c);
         })

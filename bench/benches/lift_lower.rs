@@ -16,7 +16,7 @@ use divan::counter::ItemsCount;
 use divan::Bencher;
 
 use iommu_inval_bench::streams;
-use iommu_inval_bench::targets::{self, amd, arm, vtd};
+use iommu_inval_bench::targets::{self, amd, arm, riscv, vtd};
 use iommu_inval_core::model::Op;
 use iommu_inval_core::sink::SliceSink;
 use iommu_inval_core::IdentityContext;
@@ -116,3 +116,4 @@ macro_rules! lift_lower {
 lift_lower!(smmuv3, arm);
 lift_lower!(vtd_qi, vtd);
 lift_lower!(amd_vi, amd);
+lift_lower!(riscv_iommu, riscv);

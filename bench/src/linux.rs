@@ -32,6 +32,13 @@
 //!   the all-pages address, else `start | ((1 << msb_diff) - 1)`, page
 //!   aligned, `s` = 1: the naturally aligned block of `2^(msb_diff + 1)`
 //!   bytes holding the range, in one INVALIDATE_IOMMU_PAGES.
+//! * RISC-V, `riscv_iommu_iotlb_inval` (drivers/iommu/riscv/iommu.c, v6.13):
+//!   for a gathered range `[start, end]` shorter than
+//!   `RISCV_IOMMU_IOTLB_INVAL_LIMIT` (2 MiB), one IOTINVAL.VMA (`PSCV`,
+//!   the domain's PSCID, `AV`) per 4 KiB step from `start` while below
+//!   `end`; from 2 MiB (and for the whole space) one IOTINVAL.VMA without
+//!   `AV`: every address of the PSCID. No range (`S`) or non-leaf (`NL`)
+//!   operand is used; then one IOFENCE.C per IOMMU (not counted here).
 
 use iommu_inval_core::range::AddrRange;
 
@@ -85,6 +92,11 @@ pub enum RefForm {
         addr: u64,
         /// S bit.
         s: bool,
+    },
+    /// RISC-V IOTINVAL.VMA with `AV`: the 4 KiB page at `addr`.
+    RiscvPage {
+        /// Page address.
+        addr: u64,
     },
     /// A command for everything of the ASID / PASID / domain (SMMU
     /// TLBI_NH_ASID or S12_VMALL, VT-d PASID- or domain-selective).
@@ -361,6 +373,33 @@ pub fn amd_inv_address(address: u64, size: u64) -> (u64, bool) {
     (a & !(PAGE - 1), true)
 }
 
+/// The Linux limit from which the RISC-V driver invalidates the whole PSCID.
+pub const RISCV_IOTLB_INVAL_LIMIT: u64 = 2 << 20;
+
+/// RISC-V `riscv_iommu_iotlb_inval` for `[iova, iova + size)` (`size` 0:
+/// the whole space): per-page commands below 2 MiB, else one PSCID-wide.
+pub fn riscv_iotinval(iova: u64, size: u64) -> RefLowering {
+    if size == 0 || size >= RISCV_IOTLB_INVAL_LIMIT {
+        return RefLowering { cmds: vec![WIDE] };
+    }
+    // The gather's inclusive end; steps of 4 KiB from `start` while below it.
+    let end = iova.saturating_add(size - 1);
+    let mut cmds = Vec::new();
+    let mut a = iova;
+    while a < end {
+        let page = a & !(PAGE - 1);
+        cmds.push(RefCmd {
+            span: span(page, PAGE),
+            form: RefForm::RiscvPage { addr: page },
+        });
+        match a.checked_add(PAGE) {
+            Some(n) => a = n,
+            None => break,
+        }
+    }
+    RefLowering { cmds }
+}
+
 /// AMD INVALIDATE_IOMMU_PAGES for `[iova, iova + size)` (`size` 0: all pages).
 pub fn amd_iommu_pages(iova: u64, size: u64) -> RefLowering {
     let (addr, s) = if size == 0 {
@@ -388,6 +427,22 @@ mod tests {
             .iter()
             .map(|c| (c.span.first(), c.span.last()))
             .collect()
+    }
+
+    #[test]
+    fn riscv_per_page_below_2m_else_pscid_wide() {
+        let l = riscv_iotinval(0x40_0000, 3 * PAGE);
+        assert_eq!(
+            spans(&l),
+            [
+                (0x40_0000, 0x40_0fff),
+                (0x40_1000, 0x40_1fff),
+                (0x40_2000, 0x40_2fff)
+            ]
+        );
+        assert_eq!(riscv_iotinval(0x40_0000, M2 - PAGE).count(), 511);
+        assert_eq!(riscv_iotinval(0x40_0000, M2).cmds, [WIDE]);
+        assert_eq!(riscv_iotinval(0, 0).cmds, [WIDE]);
     }
 
     #[test]

@@ -206,6 +206,13 @@ target!(
     Caches::empty(),
     [("amd.cmds", 2)]
 );
+target!(
+    riscv,
+    iommu_inval_riscv,
+    "riscv",
+    Caches::INTR_REMAP,
+    [("riscv.cmds", 2)]
+);
 
 fn u(v: u64) -> FieldValue {
     FieldValue::Uint(v)
@@ -393,6 +400,32 @@ fn amd_cmd(form: &RefForm, flavor: Flavor) -> Result<amd::Command, String> {
     }
 }
 
+/// The Linux RISC-V driver's IOTINVAL.VMA (`riscv_iommu_iotlb_inval`) for
+/// PSCID 5. The driver runs a host domain (`GV` = 0); the request measured
+/// here is domain 1's stage 1, so the same commands are built with `GV` = 1,
+/// GSCID 1 (the GSCID work's nested form) and both sides use one ruler.
+fn riscv_cmd(form: &RefForm) -> Result<riscv::Command, String> {
+    let mut f = vec![
+        ("gv", b(true)),
+        ("gscid", u(1)),
+        ("pscv", b(true)),
+        ("pscid", u(5)),
+    ];
+    match *form {
+        RefForm::RiscvPage { addr } => {
+            f.push(("av", b(true)));
+            f.push(("addr", u(addr)));
+        }
+        RefForm::Wide => {}
+        other => return Err(format!("not a RISC-V form: {other:?}")),
+    }
+    build("iotinval_vma", &f, 2)
+}
+
+fn riscv_fp(c: &riscv::Command, out: &mut Vec<Op>) {
+    let _ = riscv::lift(c, &IdentityContext, out);
+}
+
 fn arm_fp(c: &arm::Command, out: &mut Vec<Op>) {
     let _ = arm::lift(c, &IdentityContext, out);
 }
@@ -491,6 +524,27 @@ pub fn for_each_efficiency_target(
         };
         f(label, flavor, &amd::lib_lower(acaps), &linux, &note);
     }
+
+    let rcaps = riscv::Caps::default();
+    let v10 = riscv::Caps {
+        range_inval: false,
+        nl: false,
+        ..rcaps
+    };
+    let note = format!(
+        "cap {}; Linux: per page below 2 MiB, PSCID-wide above",
+        rcaps.max_cmds
+    );
+    for (label, caps) in [
+        ("riscv S+NL, stage 1 (IOTINVAL.VMA)", rcaps),
+        ("riscv v1.0 (no S/NL), stage 1 (IOTINVAL.VMA)", v10),
+    ] {
+        let linux = |iova: u64, size: u64, _g: u64| {
+            let l = linux::riscv_iotinval(iova, size);
+            ref_footprint(&l, &riscv_cmd, &riscv_fp)
+        };
+        f(label, Flavor::S1, &riscv::lib_lower(caps), &linux, &note);
+    }
 }
 
 /// Coalesce without lowering: the number of generic ops out.
@@ -513,6 +567,8 @@ mod tests {
         assert_eq!(arm::queue(4096, 2).len(), 8192);
         assert_eq!(vtd::queue(4096, 4).len(), 16384);
         assert!(!arm::example_ops().is_empty());
+        assert!(riscv::example_commands().len() >= 20);
+        assert!(!riscv::example_ops().is_empty());
     }
 
     #[test]

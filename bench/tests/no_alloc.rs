@@ -21,13 +21,14 @@ use iommu_inval_arm::queue::CmdqDevice;
 use iommu_inval_bench::cases::{CASES, GRANULES};
 use iommu_inval_bench::efficiency::{request, Flavor};
 use iommu_inval_bench::streams::{self, Rng};
-use iommu_inval_bench::targets::{self, amd, arm, vtd};
+use iommu_inval_bench::targets::{self, amd, arm, riscv, vtd};
 use iommu_inval_core::batch::{coalesce, lower_batch, BatchOptions};
 use iommu_inval_core::device::{BackendError, CommandQueue, CountingBackend, LowerToHost};
 use iommu_inval_core::model::{Caches, Inval, Op};
 use iommu_inval_core::range::{self, AddrRange};
 use iommu_inval_core::sink::{FixedBuf, Sink, SliceSink};
 use iommu_inval_core::{CellMemory, GuestMemory, IdentityContext, MemError, SliceMemory};
+use iommu_inval_riscv::queue::CqDevice;
 use iommu_inval_vtd::queue::InvQueue;
 
 #[global_allocator]
@@ -142,6 +143,7 @@ fn all_generic_ops() -> Vec<Op> {
     ops.extend(arm::example_ops());
     ops.extend(vtd::example_ops());
     ops.extend(amd::example_ops());
+    ops.extend(riscv::example_ops());
     ops
 }
 
@@ -367,6 +369,51 @@ fn queue_checks(rep: &mut Report) {
     );
 }
 
+/// The RISC-V command-queue consumer: 255 commands, then stopping at an
+/// illegal one (cmd_ill).
+fn riscv_queue_checks(rep: &mut Report) {
+    let q = riscv::queue(255, 2);
+    let img = image(&q, 256, 2);
+    let mem = SliceMemory {
+        base: 0x40_0000,
+        bytes: &img,
+    };
+    // 256 entries (LOG2SZ-1 = 7) at 0x40_0000, enabled.
+    let cqb = (0x40_0000u64 >> 12) << 10 | 7;
+    rep.none("riscv command queue consumer (255 commands)", || {
+        let Some(mut cq) =
+            riscv::queue_mod::CmdQueue::from_registers(cqb, 0, 255, riscv::queue_mod::CQCSR_CQEN)
+        else {
+            return 0;
+        };
+        cq.process(&mem, |_, c| {
+            black_box(c);
+        })
+        .unwrap_or(0)
+    });
+    let mut badq = q.clone();
+    badq[2 * 7] = 0x5; // reserved opcode 5 at entry 7
+    let bad_img = image(&badq, 256, 2);
+    let bad_mem = SliceMemory {
+        base: 0x40_0000,
+        bytes: &bad_img,
+    };
+    rep.none("riscv command queue stopping at cmd_ill", || {
+        let Some(mut cq) =
+            riscv::queue_mod::CmdQueue::from_registers(cqb, 0, 255, riscv::queue_mod::CQCSR_CQEN)
+        else {
+            return 0;
+        };
+        match cq.process(&bad_mem, |_, _| {}) {
+            Err(e) => {
+                black_box(&e);
+                7
+            }
+            Ok(_) => 0,
+        }
+    });
+}
+
 /// Guest memory of a ring and a status page (the VT-d and AMD-Vi example
 /// streams store their completion at 0x7f000000).
 struct TwoRegions<'a>(CellMemory<'a>, CellMemory<'a>);
@@ -441,6 +488,34 @@ fn device_checks(rep: &mut Report) {
     front_end!(arm, CmdqDevice, 0x10_0000 | 8, 255);
     front_end!(vtd, InvQueue, 0x20_0000, 255 * 16);
     front_end!(amd, CmdBufDevice, 8 << 56 | 0x30_0000, 255 * 16);
+    // RISC-V: cqb holds the queue's PPN in [53:10] and LOG2SZ-1 in [4:0].
+    {
+        let mut ring = image(&riscv::queue(255, 2), 256, 2);
+        let mem = TwoRegions(
+            CellMemory::new(0x40_0000, &mut ring),
+            CellMemory::new(0x7f00_0000, &mut status),
+        );
+        let cqb = (0x40_0000u64 >> 12) << 10 | 7;
+        rep.none(
+            "riscv front end into the counting back end (255 commands)",
+            || {
+                let Some(mut q) = CqDevice::from_registers(cqb, 0, 0).ok() else {
+                    return 0;
+                };
+                q.doorbell(255);
+                let p = q.process(&mem, &ctx, &mut CountingBackend::default());
+                if p.fault.is_some_and(|f| f.stopped) {
+                    0
+                } else {
+                    p.consumed as usize
+                }
+            },
+        );
+        front_end!(@host riscv, mem, CqDevice, cqb, 255, CmdqDevice, 0x100_0000 | 8);
+        front_end!(@host riscv, mem, CqDevice, cqb, 255, InvQueue, 0x100_0000 | 1 << 11 | 1);
+        front_end!(@host riscv, mem, CqDevice, cqb, 255, CmdBufDevice, 8 << 56 | 0x100_0000);
+        front_end!(@host riscv, mem, CqDevice, cqb, 255, CqDevice, (0x100_0000u64 >> 12) << 10 | 7);
+    }
 }
 
 fn main() -> ExitCode {
@@ -452,7 +527,9 @@ fn main() -> ExitCode {
     codec_lift_lower_checks!(&mut rep, arm, [2]);
     codec_lift_lower_checks!(&mut rep, vtd, [2, 4]);
     codec_lift_lower_checks!(&mut rep, amd, [2]);
+    codec_lift_lower_checks!(&mut rep, riscv, [2]);
     queue_checks(&mut rep);
+    riscv_queue_checks(&mut rep);
     device_checks(&mut rep);
     println!("{} passed, {} failed", rep.passed, rep.failed);
     if rep.failed == 0 {

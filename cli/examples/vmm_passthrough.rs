@@ -15,7 +15,7 @@
 //! 4. the guest sees its completion status land in its memory.
 //!
 //! ```text
-//! cargo run --example vmm_passthrough -p iommu-inval              # the 6 ordered pairs
+//! cargo run --example vmm_passthrough -p iommu-inval              # the 12 ordered pairs
 //! cargo run --example vmm_passthrough -p iommu-inval -- smmuv3 amd
 //! ```
 //!
@@ -32,6 +32,7 @@ use iommu_inval::core::device::{
 use iommu_inval::core::model::{Op, Store, Sync, Widened};
 use iommu_inval::core::queue::VmMemory;
 use iommu_inval::core::{ArchId, GuestMemory, NativeCommand};
+use iommu_inval::riscv::queue::CqDevice;
 use iommu_inval::text::{is_skippable, parse_hex_line};
 use iommu_inval::vtd::queue::InvQueue;
 use vm_memory::{GuestAddress, GuestMemoryMmap};
@@ -50,6 +51,7 @@ pub fn stream(arch: ArchId) -> &'static str {
         ArchId::Smmuv3 => include_str!("../../examples/smmuv3.cmds"),
         ArchId::Vtd => include_str!("../../examples/vtd.cmds"),
         ArchId::Amd => include_str!("../../examples/amd.cmds"),
+        ArchId::Riscv => include_str!("../../examples/riscv.cmds"),
     }
 }
 
@@ -117,13 +119,15 @@ fn registers(arch: ArchId, base: u64, host: bool) -> u64 {
         ArchId::Vtd if host => base | 1 << 11 | 1, // IQA_REG: DW = 1, QS = 1
         ArchId::Vtd => base,                       // IQA_REG: one page, 128-bit
         ArchId::Amd => 8 << 56 | base,             // CmdBufBaseAddr.ComLen = 8
+        ArchId::Riscv => (base >> 12) << 10 | 7,   // cqb: PPN, LOG2SZ-1 = 7
     }
 }
 
 /// The tail register value after `n` commands (16-byte slots).
 fn tail(arch: ArchId, n: usize) -> u64 {
     match arch {
-        ArchId::Smmuv3 => n as u64,
+        // SMMU_CMDQ_PROD and the RISC-V cqt count entries.
+        ArchId::Smmuv3 | ArchId::Riscv => n as u64,
         ArchId::Vtd | ArchId::Amd => 16 * n as u64,
     }
 }
@@ -248,10 +252,17 @@ pub fn scenario(guest: ArchId, host: ArchId) -> Result<Report, String> {
         (Amd, Smmuv3) => run::<CmdBufDevice, CmdqDevice>(),
         (Amd, Vtd) => run::<CmdBufDevice, InvQueue>(),
         (Amd, Amd) => run::<CmdBufDevice, CmdBufDevice>(),
+        (Amd, Riscv) => run::<CmdBufDevice, CqDevice>(),
+        (Smmuv3, Riscv) => run::<CmdqDevice, CqDevice>(),
+        (Vtd, Riscv) => run::<InvQueue, CqDevice>(),
+        (Riscv, Smmuv3) => run::<CqDevice, CmdqDevice>(),
+        (Riscv, Vtd) => run::<CqDevice, InvQueue>(),
+        (Riscv, Amd) => run::<CqDevice, CmdBufDevice>(),
+        (Riscv, Riscv) => run::<CqDevice, CqDevice>(),
     }
 }
 
-/// The six ordered pairs of different architectures.
+/// The twelve ordered pairs of different architectures.
 pub fn pairs() -> impl Iterator<Item = (ArchId, ArchId)> {
     ArchId::ALL
         .into_iter()
@@ -267,12 +278,12 @@ fn main() {
         [g, h] => match (ArchId::from_name(g), ArchId::from_name(h)) {
             (Some(g), Some(h)) => vec![(g, h)],
             _ => {
-                eprintln!("usage: vmm_passthrough [GUEST HOST]  (smmuv3, vtd, amd)");
+                eprintln!("usage: vmm_passthrough [GUEST HOST]  (smmuv3, vtd, amd, riscv)");
                 std::process::exit(2);
             }
         },
         _ => {
-            eprintln!("usage: vmm_passthrough [GUEST HOST]  (smmuv3, vtd, amd)");
+            eprintln!("usage: vmm_passthrough [GUEST HOST]  (smmuv3, vtd, amd, riscv)");
             std::process::exit(2);
         }
     };

@@ -106,11 +106,13 @@ fn smmu_view(mut i: Inval) -> Inval {
 }
 
 /// What `target` removes of a footprint: everything on SMMUv3; one
-/// (non-secure) regime on VT-d and AMD-Vi.
+/// (non-secure) regime on VT-d and AMD-Vi; on RISC-V host (`Hyp`) and VM
+/// (`Guest`) translations, everything else in one regime.
 fn on_target(target: ArchId, f: Footprint) -> Footprint {
     match target {
         ArchId::Smmuv3 => f,
         ArchId::Vtd | ArchId::Amd => f.project_single_regime(),
+        ArchId::Riscv => f.project_riscv(),
     }
 }
 
@@ -129,6 +131,16 @@ pub fn input_footprint(
     for op in ops {
         let view = match (target, op) {
             (ArchId::Smmuv3, Op::Inval(i)) => Op::Inval(smmu_view(*i)),
+            (ArchId::Riscv, Op::Inval(i)) if i.regime == Regime::Hyp => {
+                // Host address spaces have no second stage on RISC-V.
+                let mut i = *i;
+                i.stages.remove(Stages::S2);
+                if i.stages.is_empty() {
+                    i.caches.remove(Caches::IOTLB);
+                    i.stages = Stages::S1;
+                }
+                Op::Inval(i)
+            }
             // VT-d and AMD-Vi have no secure state: they drop these whole.
             (_, Op::Inval(i)) if i.regime == Regime::Secure => continue,
             _ => *op,

@@ -26,6 +26,9 @@ Examples:
   # An invalid command is reported in place (exit status 1)
   $ iommu-inval decode --arch vtd --json 0x0000000000000042,0
   {\"arch\":\"vtd\",\"error\":{\"kind\":\"invalid_field\",\"message\":\"invalid value 0 in field g (w0[5:4])\"}}
+  # A RISC-V IOTINVAL.VMA as the Linux driver sends it per page: PSCID 5, one 4 KiB page
+  $ iommu-inval decode --arch riscv 0x0000000100005401,0x0000000010080000
+  iotinval_vma     av=1 pscid=5 pscv=1 gv=0 nl=0 gscid=0 s=0 addr=0x40200000                 # invalidate EL2/host stage-1 IOTLB, 4 KiB at 0x40200000, PASID 5, leaf only
   # A binary queue dump: commands 1 and 2 of an AMD command buffer
   $ iommu-inval decode --arch amd --raw examples/amd-cmdbuf.bin --offset 16 --count 2 --json
   {\"arch\":\"amd\",\"op\":\"INVALIDATE_IOTLB_PAGES\",\"fields\":{\"device_id\":16,\"pasid\":0,\"maxpend\":32,\"queue_id\":0,\"s\":true,\"gn\":false,\"address\":1074786304}}
@@ -97,6 +100,9 @@ Examples:
   0x0000000100010036,0x0000000040000049,0x0000000000000000,0x0000000000000000
   #   => exact
   $ iommu-inval convert --from smmuv3 --to vtd --topology examples/topology.json --explain < examples/smmuv3.cmds
+  # The same TLBI on a RISC-V IOMMU: IOTINVAL.VMA of PSCID 5 in GSCID 1, one NAPOT 2 MiB range
+  $ iommu-inval convert --from smmuv3 --to riscv --topology examples/topology.json 0x0005000100900012,0x0000000040000701
+  0x0000100300005401,0x000000001003fe00
 
 Decodes each command, lifts it (--from) and lowers the ops (--to). Each
 input sync becomes one output sync, after everything before it. --explain

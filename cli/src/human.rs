@@ -142,7 +142,7 @@ fn write_caches(s: &mut String, i: &Inval) {
         };
         let rg = match i.regime {
             Regime::Guest => "",
-            Regime::Hyp => "EL2 ",
+            Regime::Hyp => "EL2/host ",
             Regime::Secure => "secure ",
         };
         part(s, start, " + ", rg);

@@ -1,8 +1,8 @@
 //! # iommu-inval (facade and CLI library)
 //!
-//! Re-exports the crates of the project ([`core`], [`arm`], [`vtd`], [`amd`])
-//! and gives one architecture-neutral handle over the three native command
-//! sets, with static dispatch (`enum_dispatch`):
+//! Re-exports the crates of the project ([`core`], [`arm`], [`vtd`], [`amd`],
+//! [`riscv`]) and gives one architecture-neutral handle over the four native
+//! command sets, with static dispatch (`enum_dispatch`):
 //!
 //! * [`Arch`]: an architecture with its host capabilities: decode words,
 //!   build commands from named fields, lower generic ops ([`ArchOps`]);
@@ -29,6 +29,7 @@
 pub use iommu_inval_amd as amd;
 pub use iommu_inval_arm as arm;
 pub use iommu_inval_core as core;
+pub use iommu_inval_riscv as riscv;
 pub use iommu_inval_vtd as vtd;
 
 pub mod explain;
@@ -79,6 +80,8 @@ pub enum NativeAny {
     Vtd(vtd::Command),
     /// AMD-Vi.
     Amd(amd::Command),
+    /// RISC-V IOMMU.
+    Riscv(riscv::Command),
 }
 
 /// What the tools need from an architecture.
@@ -131,6 +134,12 @@ fn lacks_amd(c: &amd::Caps) -> Caches {
     l
 }
 
+fn lacks_riscv(c: &riscv::Caps) -> Caches {
+    let mut l = Caches::INTR_REMAP;
+    l.set(Caches::DEV_TLB, !c.ats);
+    l
+}
+
 /// Arm SMMUv3 with its host capabilities.
 pub struct Smmuv3Arch {
     /// Capabilities used by `lower`.
@@ -146,6 +155,11 @@ pub struct AmdArch {
     /// Capabilities used by `lower`.
     pub caps: amd::Caps,
 }
+/// The RISC-V IOMMU with its host capabilities.
+pub struct RiscvArch {
+    /// Capabilities used by `lower`.
+    pub caps: riscv::Caps,
+}
 
 /// One of the three architectures, with its lowering capabilities.
 #[enum_dispatch(ArchOps)]
@@ -156,6 +170,8 @@ pub enum Arch {
     Vtd(VtdArch),
     /// AMD-Vi.
     Amd(AmdArch),
+    /// RISC-V IOMMU.
+    Riscv(RiscvArch),
 }
 
 impl Arch {
@@ -170,6 +186,9 @@ impl Arch {
             }),
             ArchId::Amd => Arch::Amd(AmdArch {
                 caps: amd::Caps::default(),
+            }),
+            ArchId::Riscv => Arch::Riscv(RiscvArch {
+                caps: riscv::Caps::default(),
             }),
         }
     }
@@ -194,7 +213,8 @@ pub const MAX_CMDS_LIMIT: usize = 4096;
 pub struct CapsOpts {
     /// At most this many commands per range or device set (all architectures).
     pub max_cmds: Option<usize>,
-    /// SMMUv3 without range invalidation (SMMU_IDR3.RIL = 0).
+    /// SMMUv3 without range invalidation (SMMU_IDR3.RIL = 0); RISC-V without
+    /// the range and non-leaf IOTINVAL extensions (capabilities.S, NL).
     pub no_range_inval: bool,
     /// VT-d legacy mode: no PASID descriptors, 128-bit descriptors.
     pub legacy: bool,
@@ -219,7 +239,7 @@ impl Arch {
                 Err(format!("{flag} applies to {arch} only, not {id}"))
             }
         };
-        if o.no_range_inval {
+        if o.no_range_inval && id != ArchId::Riscv {
             only("--no-range-inval", ArchId::Smmuv3)?;
         }
         if o.legacy {
@@ -272,6 +292,15 @@ impl Arch {
                 c.pasid_bits = o.pasid_bits.unwrap_or(c.pasid_bits);
                 c.max_cmds = o.max_cmds.unwrap_or(c.max_cmds);
                 Arch::Amd(AmdArch { caps: c })
+            }
+            ArchId::Riscv => {
+                let mut c = riscv::Caps::default();
+                c.range_inval &= !o.no_range_inval;
+                c.nl &= !o.no_range_inval;
+                c.ats &= !o.no_ats;
+                c.pasid_bits = o.pasid_bits.unwrap_or(c.pasid_bits);
+                c.max_cmds = o.max_cmds.unwrap_or(c.max_cmds);
+                Arch::Riscv(RiscvArch { caps: c })
             }
         })
     }
@@ -359,6 +388,7 @@ macro_rules! impl_arch {
 impl_arch!(arm, Smmuv3Arch, Smmuv3, lacks_smmuv3);
 impl_arch!(vtd, VtdArch, Vtd, lacks_vtd);
 impl_arch!(amd, AmdArch, Amd, lacks_amd);
+impl_arch!(riscv, RiscvArch, Riscv, lacks_riscv);
 
 /// The README's code blocks, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -38,6 +38,9 @@ enum ArchArg {
     /// AMD-Vi command buffer (16-byte commands)
     #[value(alias = "amd-vi", alias = "amdvi")]
     Amd,
+    /// RISC-V IOMMU command queue (16-byte commands)
+    #[value(alias = "risc-v", alias = "rv")]
+    Riscv,
 }
 
 impl ArchArg {
@@ -46,6 +49,7 @@ impl ArchArg {
             ArchArg::Smmuv3 => ArchId::Smmuv3,
             ArchArg::Vtd => ArchId::Vtd,
             ArchArg::Amd => ArchId::Amd,
+            ArchArg::Riscv => ArchId::Riscv,
         }
     }
 }
@@ -82,7 +86,8 @@ struct CapsArgs {
     /// VT-d CAP.MAMV: the largest address mask (default 18)
     #[arg(long, value_name = "N")]
     mamv: Option<u8>,
-    /// SMMUv3 without range invalidation (SMMU_IDR3.RIL = 0): one TLBI per page
+    /// SMMUv3 without range invalidation (SMMU_IDR3.RIL = 0), RISC-V without
+    /// capabilities.S and NL: one command per page
     #[arg(long)]
     no_range_inval: bool,
     /// Host without ATS: no device-TLB invalidations are emitted

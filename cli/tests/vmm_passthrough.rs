@@ -1,4 +1,4 @@
-//! The `vmm_passthrough` example as a test, for the six ordered pairs of
+//! The `vmm_passthrough` example as a test, for the twelve ordered pairs of
 //! architectures: a guest driver's real stream in a `GuestMemoryMmap`, the
 //! guest IOMMU's front end, the lower-to-host back end writing a host
 //! queue, the host IOMMU's front end consuming it, and the guest's
@@ -9,20 +9,41 @@
 #[path = "../examples/vmm_passthrough.rs"]
 mod scenario;
 
+use iommu_inval::core::device::{BackendError, FaultCause};
 use iommu_inval::core::footprint::Footprint;
 use iommu_inval::core::ArchId;
 use iommu_inval::explain::input_footprint;
 use iommu_inval::{Arch, ArchOps};
 
 #[test]
-fn six_pairs_end_to_end() {
+fn all_pairs_end_to_end() {
     let pairs: Vec<_> = scenario::pairs().collect();
-    assert_eq!(pairs.len(), 6);
+    assert_eq!(pairs.len(), 12);
     let ctx = scenario::topology();
     for (g, h) in pairs {
         let r = scenario::scenario(g, h).unwrap_or_else(|e| panic!("{g} -> {h}: {e}"));
         let p = &r.progress;
         let what = format!("{g} -> {h}: {p:?}");
+        if h == ArchId::Riscv && matches!(g, ArchId::Vtd | ArchId::Amd) {
+            // The VT-d stream's global IOTLB flush and the AMD stream's
+            // INVALIDATE_IOMMU_ALL invalidate stage 1 of every domain, which
+            // no RISC-V command names (IOTINVAL.VMA: the host or one GSCID):
+            // the host refuses it rather than under-invalidate, and the
+            // guest's queue stops at that command with its illegal-command
+            // error, everything before it carried out.
+            let f = p
+                .fault
+                .unwrap_or_else(|| panic!("{what}: expected the refusal"));
+            assert!(
+                matches!(f.cause, FaultCause::Backend(BackendError::Failed(why)) if why.contains("every VM")),
+                "{what}"
+            );
+            assert!(
+                f.stopped && (p.consumed as usize) < r.written && p.completions > 0,
+                "{what}"
+            );
+            continue;
+        }
         assert!(p.fault.is_none(), "{what}");
         assert_eq!(p.consumed as usize, r.written, "{what}");
         assert!(p.completions > 0 && p.batches > 0, "{what}");
@@ -45,6 +66,7 @@ fn six_pairs_end_to_end() {
         let fout = Footprint::of_ops(&r.host_ops, &ctx);
         let fout = match h {
             ArchId::Smmuv3 => fout,
+            ArchId::Riscv => fout.project_riscv(),
             _ => fout.project_single_regime(),
         };
         assert!(fout.covers(&fin), "{what}: host under-invalidates");

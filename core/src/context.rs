@@ -37,6 +37,19 @@ pub trait Context {
             None => false,
         }
     }
+    /// Calls `f` with each PASID whose RISC-V process context (or, for
+    /// requests without PASID, device context `ta`) uses PSCID `pscid` (in
+    /// `domain`, or in any domain). Returns `false` when the PSCID is
+    /// unknown. The default knows no PSCID.
+    fn pasids_of_pscid(&self, _domain: DomainSel, _pscid: u32, _f: &mut dyn FnMut(u32)) -> bool {
+        false
+    }
+    /// Calls `f` with each RISC-V PSCID that `pasid` uses in `domain` (or in
+    /// any domain). Returns `false` when the PSCID of some use is unknown.
+    /// The default knows none.
+    fn pscids_of_pasid(&self, _domain: DomainSel, _pasid: u32, _f: &mut dyn FnMut(u32)) -> bool {
+        false
+    }
     /// Calls `f` with each device (requester id) of `domain`. Returns `false`
     /// when the domain's devices are unknown.
     fn devices_of_domain(&self, domain: u32, f: &mut dyn FnMut(u32)) -> bool;
@@ -48,7 +61,8 @@ pub trait Context {
 }
 
 /// The context of an unconfigured system: every native domain id *is* the
-/// generic domain id, an SMMU ASID is numerically the PASID, and nothing is
+/// generic domain id, an SMMU ASID and a RISC-V PSCID are numerically the
+/// PASID, and nothing is
 /// known of which devices a domain holds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct IdentityContext;
@@ -66,6 +80,17 @@ impl Context for IdentityContext {
     }
     fn asid_of_pasid(&self, _domain: DomainSel, pasid: u32) -> Option<u16> {
         u16::try_from(pasid).ok()
+    }
+    fn pasids_of_pscid(&self, _domain: DomainSel, pscid: u32, f: &mut dyn FnMut(u32)) -> bool {
+        f(pscid);
+        true
+    }
+    fn pscids_of_pasid(&self, _domain: DomainSel, pasid: u32, f: &mut dyn FnMut(u32)) -> bool {
+        if pasid >= 1 << 20 {
+            return false;
+        }
+        f(pasid);
+        true
     }
     fn devices_of_domain(&self, _domain: u32, _f: &mut dyn FnMut(u32)) -> bool {
         false
@@ -93,6 +118,12 @@ impl<C: Context + ?Sized> Context for &C {
     }
     fn asids_of_pasid(&self, domain: DomainSel, pasid: u32, f: &mut dyn FnMut(u16)) -> bool {
         (**self).asids_of_pasid(domain, pasid, f)
+    }
+    fn pasids_of_pscid(&self, domain: DomainSel, pscid: u32, f: &mut dyn FnMut(u32)) -> bool {
+        (**self).pasids_of_pscid(domain, pscid, f)
+    }
+    fn pscids_of_pasid(&self, domain: DomainSel, pasid: u32, f: &mut dyn FnMut(u32)) -> bool {
+        (**self).pscids_of_pasid(domain, pasid, f)
     }
     fn devices_of_domain(&self, domain: u32, f: &mut dyn FnMut(u32)) -> bool {
         (**self).devices_of_domain(domain, f)
@@ -137,6 +168,15 @@ mod topology {
         pub domain_id: u16,
     }
 
+    /// Native ids of a domain on the RISC-V IOMMU.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct RiscvIds {
+        /// GSCID (16 bits): the guest soft-context id of the domain's
+        /// second-stage (`iohgatp.GSCID`).
+        pub gscid: u16,
+    }
+
     /// One domain of the topology file.
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -152,6 +192,9 @@ mod topology {
         /// AMD-Vi ids.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub amd: Option<AmdIds>,
+        /// RISC-V IOMMU ids.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub riscv: Option<RiscvIds>,
     }
 
     /// A PASID of a device and the SMMU ASID its context descriptor uses.
@@ -163,6 +206,9 @@ mod topology {
         /// SMMU ASID (16 bits), if known.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub asid: Option<u16>,
+        /// RISC-V PSCID (20 bits) of the process context of that PASID, if known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub pscid: Option<u32>,
     }
 
     /// One device of the topology file.
@@ -273,6 +319,17 @@ mod topology {
                         p.pasid
                     ));
                 }
+                if let Some(p) = dev
+                    .pasids
+                    .iter()
+                    .find(|p| p.pscid.is_some_and(|x| x >= 1 << 20))
+                {
+                    return bad(std::format!(
+                        "device rid {}: pscid {} is wider than 20 bits",
+                        dev.rid,
+                        p.pscid.unwrap_or_default()
+                    ));
+                }
             }
             Ok(())
         }
@@ -297,6 +354,7 @@ mod topology {
             ArchId::Smmuv3 => d.smmuv3.map(|x| u32::from(x.vmid)),
             ArchId::Vtd => d.vtd.map(|x| u32::from(x.did)),
             ArchId::Amd => d.amd.map(|x| u32::from(x.domain_id)),
+            ArchId::Riscv => d.riscv.map(|x| u32::from(x.gscid)),
         }
     }
 
@@ -338,6 +396,36 @@ mod topology {
                 if uses().take(i).all(|q| q.asid != p.asid) {
                     if let Some(a) = p.asid {
                         f(a);
+                    }
+                }
+            }
+            true
+        }
+        fn pasids_of_pscid(&self, domain: DomainSel, pscid: u32, f: &mut dyn FnMut(u32)) -> bool {
+            let mut found = false;
+            // Each PASID once, even when several devices share it.
+            let entries = || {
+                self.pasid_entries(domain)
+                    .filter(|p| p.pscid == Some(pscid))
+            };
+            for (i, p) in entries().enumerate() {
+                if entries().take(i).all(|q| q.pasid != p.pasid) {
+                    f(p.pasid);
+                    found = true;
+                }
+            }
+            found
+        }
+        fn pscids_of_pasid(&self, domain: DomainSel, pasid: u32, f: &mut dyn FnMut(u32)) -> bool {
+            let uses = || self.pasid_entries(domain).filter(|p| p.pasid == pasid);
+            // A use without a known PSCID: the caller must widen.
+            if uses().next().is_none() || uses().any(|p| p.pscid.is_none()) {
+                return false;
+            }
+            for (i, p) in uses().enumerate() {
+                if uses().take(i).all(|q| q.pscid != p.pscid) {
+                    if let Some(x) = p.pscid {
+                        f(x);
                     }
                 }
             }
@@ -411,6 +499,35 @@ mod topology {
                 t.ats_enabled(999),
                 "unknown devices are assumed to have a device TLB"
             );
+        }
+
+        #[test]
+        fn resolves_riscv_ids() {
+            let t = Topology::from_json(
+                r#"{"domains":[{"id":1,"riscv":{"gscid":7}}],"devices":[{"rid":1,"domain":1,"pasids":[{"pasid":3,"pscid":9},{"pasid":4}]},{"rid":2,"domain":1,"pasids":[{"pasid":5,"pscid":9}]}]}"#,
+            )
+            .unwrap();
+            assert_eq!(t.domain_from_native(ArchId::Riscv, 7), Some(1));
+            assert_eq!(t.domain_to_native(ArchId::Riscv, 1), Some(7));
+            let mut p = Vec::new();
+            assert!(t.pasids_of_pscid(DomainSel::One(1), 9, &mut |x| p.push(x)));
+            assert_eq!(p, [3, 5]);
+            assert!(!t.pasids_of_pscid(DomainSel::All, 8, &mut |_| ()));
+            let mut q = Vec::new();
+            assert!(t.pscids_of_pasid(DomainSel::All, 3, &mut |x| q.push(x)));
+            assert_eq!(q, [9]);
+            assert!(
+                !t.pscids_of_pasid(DomainSel::All, 4, &mut |_| ()),
+                "pscid unknown"
+            );
+            let wide = r#"{"domains":[{"id":1}],"devices":[{"rid":1,"domain":1,"pasids":[{"pasid":1,"pscid":1048576}]}]}"#;
+            assert!(matches!(
+                Topology::from_json(wide),
+                Err(TopologyError::Inconsistent(_))
+            ));
+            // Through a reference, the RISC-V methods are forwarded.
+            let r: &dyn Context = &t;
+            assert!((&r).pasids_of_pscid(DomainSel::All, 9, &mut |_| ()));
         }
 
         #[test]

@@ -65,6 +65,15 @@ pub enum HwError {
     AmdIotlbInvTimeout,
     /// AMD-Vi COMMAND_HARDWARE_ERROR event (event code 6): fetch abort.
     AmdCommandHardware,
+    /// RISC-V IOMMU `cqcsr.cmd_ill` (bit 10): illegal or unsupported command
+    /// (reserved encoding or reserved bit set; RISC-V IOMMU spec §3.1, §5.15).
+    RiscvCmdIll,
+    /// RISC-V IOMMU `cqcsr.cqmf` (bit 8): memory fault fetching a command or
+    /// doing the IOFENCE.C store (§3.1.2, §5.15).
+    RiscvCqmf,
+    /// RISC-V IOMMU `cqcsr.cmd_to` (bit 9): an IOFENCE.C timed out waiting
+    /// for an earlier ATS.INVAL (§3.1.2, §5.15).
+    RiscvCmdTo,
 }
 
 impl HwError {
@@ -74,6 +83,15 @@ impl HwError {
             HwError::SmmuCerrorIll => Some(1),
             HwError::SmmuCerrorAbt => Some(2),
             HwError::SmmuCerrorAtcInvSync => Some(3),
+            _ => None,
+        }
+    }
+    /// The RISC-V `cqcsr` bit this error sets, if this is a RISC-V error.
+    pub const fn riscv_cqcsr_bit(self) -> Option<u32> {
+        match self {
+            HwError::RiscvCqmf => Some(1 << 8),
+            HwError::RiscvCmdTo => Some(1 << 9),
+            HwError::RiscvCmdIll => Some(1 << 10),
             _ => None,
         }
     }

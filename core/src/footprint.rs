@@ -445,10 +445,30 @@ impl Footprint {
     /// removed: what a target with a single, non-secure regime (VT-d, AMD-Vi)
     /// can be compared against.
     pub fn project_single_regime(&self) -> Footprint {
+        self.project_regimes(false)
+    }
+
+    /// The footprint as the RISC-V IOMMU can remove it: secure entries
+    /// removed; IOTLB entries keep `Guest` (GSCID-tagged VM translations) and
+    /// `Hyp` (host translations, second stage Bare, no GSCID) apart; every
+    /// other cache is folded into `Guest` (the RISC-V directory caches are
+    /// not regime-tagged).
+    pub fn project_riscv(&self) -> Footprint {
+        self.project_regimes(true)
+    }
+
+    fn project_regimes(&self, keep_hyp_iotlb: bool) -> Footprint {
         let mut f = Footprint::new();
         for b in &self.boxes {
+            let (lo, hi) = b.get(Dim::Regime);
             // Hypervisor boxes already span every domain (they have none).
-            if b.get(Dim::Regime).0 <= Regime::Hyp as u64 {
+            if lo > Regime::Hyp as u64 {
+                continue;
+            }
+            let iotlb = b.get(Dim::Kind) == (KIND_IOTLB, KIND_IOTLB);
+            if keep_hyp_iotlb && iotlb {
+                f.push(b.with(Dim::Regime, lo, hi.min(Regime::Hyp as u64)));
+            } else {
                 f.push(b.with(Dim::Regime, 0, 0));
             }
         }

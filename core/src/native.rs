@@ -1,5 +1,5 @@
 //! What every native command type offers, so that tools (the CLI, fuzzers)
-//! can handle the three architectures generically.
+//! can handle the four architectures generically.
 //!
 //! A command is a list of named fields: 1-bit fields are [`FieldValue::Bool`],
 //! wider ones [`FieldValue::Uint`] (addresses as byte addresses), and VT-d's
@@ -9,7 +9,7 @@
 use crate::error::DecodeError;
 use core::fmt;
 
-/// The three architectures.
+/// The architectures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum ArchId {
@@ -19,17 +19,20 @@ pub enum ArchId {
     Vtd,
     /// AMD-Vi.
     Amd,
+    /// RISC-V IOMMU.
+    Riscv,
 }
 
 impl ArchId {
-    /// All three, in a fixed order.
-    pub const ALL: [ArchId; 3] = [ArchId::Smmuv3, ArchId::Vtd, ArchId::Amd];
-    /// The name used on the command line and in JSON (`smmuv3`, `vtd`, `amd`).
+    /// All of them, in a fixed order.
+    pub const ALL: [ArchId; 4] = [ArchId::Smmuv3, ArchId::Vtd, ArchId::Amd, ArchId::Riscv];
+    /// The name used on the command line and in JSON (`smmuv3`, `vtd`, `amd`, `riscv`).
     pub const fn name(self) -> &'static str {
         match self {
             ArchId::Smmuv3 => "smmuv3",
             ArchId::Vtd => "vtd",
             ArchId::Amd => "amd",
+            ArchId::Riscv => "riscv",
         }
     }
     /// Parse a name as printed by [`ArchId::name`].

@@ -22,10 +22,11 @@ use iommu_inval::{AnyCommand, Arch, ArchOps};
 use libfuzzer_sys::fuzz_target;
 
 fn arch_of(bits: u8) -> ArchId {
-    match bits % 3 {
+    match bits & 3 {
         0 => ArchId::Smmuv3,
         1 => ArchId::Vtd,
-        _ => ArchId::Amd,
+        2 => ArchId::Amd,
+        _ => ArchId::Riscv,
     }
 }
 

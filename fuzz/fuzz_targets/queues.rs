@@ -1,4 +1,4 @@
-//! The three queue consumers over arbitrary guest memory and register
+//! The four queue consumers over arbitrary guest memory and register
 //! values (including structs built directly from their public fields).
 //! Never a panic; every command handed out re-reads from guest memory as
 //! the same words (R1 through the queue); the count never exceeds what the
@@ -16,7 +16,7 @@ use iommu_inval::core::device::{
 };
 use iommu_inval::core::model::{Op, Sync};
 use iommu_inval::core::{CellMemory, GuestMemory, IdentityContext, NativeCommand, SliceMemory};
-use iommu_inval::{amd, arm, vtd};
+use iommu_inval::{amd, arm, riscv, vtd};
 use libfuzzer_sys::fuzz_target;
 
 /// The words at `addr`, as the consumer must have read them.
@@ -115,7 +115,7 @@ fn device<Q: CommandQueue>(
 }
 
 fn run_device(u: &mut Unstructured<'_>) -> Result<()> {
-    let arch = u.int_in_range(0u8..=2)?;
+    let arch = u.int_in_range(0u8..=3)?;
     let base: u64 = if u.ratio(1, 4)? {
         u.arbitrary()?
     } else {
@@ -135,7 +135,14 @@ fn run_device(u: &mut Unstructured<'_>) -> Result<()> {
         1 => device::<vtd::queue::InvQueue>(u, &mem, (near(regs.0), regs.1, regs.2), |q| {
             q.write_fsts(u32::MAX)
         }),
-        _ => device::<amd::queue::CmdBufDevice>(u, &mem, (near(regs.0), regs.1, regs.2), |q| q.restart()),
+        2 => device::<amd::queue::CmdBufDevice>(u, &mem, (near(regs.0), regs.1, regs.2), |q| q.restart()),
+        _ => {
+            // cqb: PPN [53:10] of a base near the memory, small LOG2SZ-1.
+            let cqb = (near(regs.0 & !0xfff) >> 2 & riscv::queue::CQB_PPN_MASK) | (regs.0 & 0x1f) % 10;
+            device::<riscv::queue::CqDevice>(u, &mem, (cqb, regs.1, regs.2), |q| {
+                q.write_cqcsr(u32::MAX)
+            })
+        }
     }
 }
 
@@ -145,7 +152,7 @@ fn run(data: &[u8]) -> Result<()> {
     if u.arbitrary()? {
         return run_device(u);
     }
-    let arch = u.int_in_range(0u8..=2)?;
+    let arch = u.int_in_range(0u8..=3)?;
     let qbase: u64 = if u.ratio(1, 4)? {
         u.arbitrary()?
     } else {
@@ -203,6 +210,23 @@ fn run(data: &[u8]) -> Result<()> {
                 "walked {n} descriptors of a {}-entry queue",
                 iqa.entries()
             );
+        }
+        3 => {
+            let q = riscv::queue::CmdQueue::from_registers(
+                qbase >> 2 & riscv::queue::CQB_PPN_MASK | u64::from(size_param % 24),
+                h as u32,
+                t as u32,
+                if flag { riscv::queue::CQCSR_CQEN } else { 0 },
+            );
+            if let Some(mut q) = q {
+                let pending = q.pending();
+                let mut n = 0u32;
+                let _ = q.process(&mem, |addr, c| {
+                    n += 1;
+                    check(&mem, addr, c)
+                });
+                assert!(n <= pending, "consumed {n} of {pending}");
+            }
         }
         _ => {
             let cb = if direct {

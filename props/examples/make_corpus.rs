@@ -11,7 +11,9 @@ use std::fs;
 use std::path::Path;
 
 use iommu_inval_props::bodies::RAW;
-use iommu_inval_props::vectors::{Bad, Vector, AMD, AMD_BAD, SMMUV3, SMMUV3_BAD, VTD, VTD_BAD};
+use iommu_inval_props::vectors::{
+    Bad, Vector, AMD, AMD_BAD, RISCV, RISCV_BAD, SMMUV3, SMMUV3_BAD, VTD, VTD_BAD,
+};
 use iommu_inval_props::{hex, Rng};
 
 fn le(words: &[u64]) -> Vec<u8> {
@@ -30,10 +32,11 @@ fn main() -> std::io::Result<()> {
         .unwrap_or_else(|| "fuzz/corpus".into());
     let dir = Path::new(&dir);
     let mut rng = Rng::new(0xc0de);
-    let sets: [(&str, u8, &[Vector], &[Bad]); 3] = [
+    let sets: [(&str, u8, &[Vector], &[Bad]); 4] = [
         ("smmuv3", 0, SMMUV3, SMMUV3_BAD),
         ("vtd", 1, VTD, VTD_BAD),
         ("amd", 2, AMD, AMD_BAD),
+        ("riscv", 3, RISCV, RISCV_BAD),
     ];
     let mut cli = Vec::new();
     for (arch, arch_byte, good, bad) in sets {
@@ -74,7 +77,7 @@ fn main() -> std::io::Result<()> {
         write(dir, "convert", &format!("random-{i:02}"), &rng.bytes(160))?;
     }
     // queues: a few register bytes, then guest memory (here: the vectors).
-    for (arch, set) in [SMMUV3, VTD, AMD].iter().enumerate() {
+    for (arch, set) in [SMMUV3, VTD, AMD, RISCV].iter().enumerate() {
         let mut d = vec![arch as u8];
         d.extend(rng.bytes(40));
         for (_, words, _) in set.iter() {
@@ -105,7 +108,7 @@ fn main() -> std::io::Result<()> {
         "{\"op\":\"CMD_SYNC\",\"fields\":{\"cs\":3}}",
     ];
     let topo = "{\"domains\":[{\"id\":1,\"smmuv3\":{\"vmid\":1},\"vtd\":{\"did\":1},\"amd\":{\"domain_id\":1}}],\"devices\":[{\"rid\":16,\"domain\":1,\"ats\":true,\"pasids\":[{\"pasid\":1,\"asid\":5}]}]}";
-    for arch in 0..3u8 {
+    for arch in 0..4u8 {
         for wide in [false, true] {
             let lines: Vec<&str> = cli
                 .iter()
@@ -117,7 +120,7 @@ fn main() -> std::io::Result<()> {
             }
             let text = format!("# seed\n\n{}\n", lines.join("\n"));
             for mode in [0u8, 1, 3, 5] {
-                let to = (arch + 1 + mode % 2) % 3;
+                let to = (arch + 1 + mode % 2) % 4;
                 let sel = arch | (to << 2) | if wide { 0x10 } else { 0 } | (mode << 5);
                 let mut d = vec![sel];
                 d.extend_from_slice(text.as_bytes());
@@ -170,15 +173,19 @@ fn examples(dir: &Path, ex: &Path) -> std::io::Result<()> {
         ("vtd.cmds", 1, false),
         ("vtd256.cmds", 1, true),
         ("amd.cmds", 2, false),
+        ("riscv.cmds", 3, false),
     ] {
         let Some(text) = read(file) else { continue };
         for mode in 0..6u8 {
-            let to = (arch + 1 + mode % 2) % 3;
+            let to = (arch + 1 + mode % 2) % 4;
             let mut d = vec![arch | (to << 2) | if wide { 0x10 } else { 0 } | (mode << 5)];
             d.extend_from_slice(&text);
             write(dir, "cli_input", &format!("example-{file}-{mode}"), &d)?;
         }
-        let target = ["decode_smmuv3", "decode_vtd", "decode_amd"][usize::from(arch)];
+        let target = ["decode_smmuv3", "decode_vtd", "decode_amd", "decode_riscv"]
+            .get(usize::from(arch))
+            .copied()
+            .unwrap_or("decode_riscv");
         for (i, words) in String::from_utf8_lossy(&text)
             .lines()
             .filter_map(hex_line)
@@ -188,7 +195,7 @@ fn examples(dir: &Path, ex: &Path) -> std::io::Result<()> {
         }
     }
     if let Some(g) = read("generic.jsonl") {
-        for to in 0..3u8 {
+        for to in 0..4u8 {
             let mut d = vec![(4 << 5) | (to << 2)];
             d.extend_from_slice(&g);
             write(dir, "cli_input", &format!("example-generic-{to}"), &d)?;

@@ -8,7 +8,7 @@ use iommu_inval_core::{ArchId, IdentityContext};
 
 use crate::{
     arbitrary_topology, check_r1, check_r1_cmd, check_r2, check_r3_all, check_r4, gen, AllCaps,
-    Amd, AnyCmd, Arch, NamedIds, Smmu, Vtd,
+    Amd, AnyCmd, Arch, NamedIds, Riscv, Smmu, Vtd,
 };
 
 /// Little-endian 64-bit words of `data` (a trailing partial word is dropped).
@@ -23,7 +23,7 @@ pub fn words_of(data: &[u8]) -> Vec<u64> {
 }
 
 /// First byte of a *raw-mode* input of the roundtrip and convert targets:
-/// `RAW`, (convert only: an architecture byte, `% 3` = smmuv3, vtd, amd),
+/// `RAW`, (convert only: an architecture byte, `% 4` = smmuv3, vtd, amd, riscv),
 /// a width byte (`4` = four words, else two), the words little-endian, then
 /// the bytes that drive the topology. Lets the seed corpora hold spec-table
 /// vectors, which libFuzzer then mutates bit by bit.
@@ -112,10 +112,11 @@ pub fn lower_lift(data: &[u8]) -> Result<(), String> {
 /// R4 to each other architecture (and to its own, through the topology).
 pub fn convert(data: &[u8]) -> Result<(), String> {
     let raw = match data {
-        [RAW, arch, rest @ ..] => match arch % 3 {
+        [RAW, arch, rest @ ..] => match arch % 4 {
             0 => raw_command::<Smmu>(rest).map(|(c, r)| (AnyCmd::Smmu(c), r)),
             1 => raw_command::<Vtd>(rest).map(|(c, r)| (AnyCmd::Vtd(c), r)),
-            _ => raw_command::<Amd>(rest).map(|(c, r)| (AnyCmd::Amd(c), r)),
+            2 => raw_command::<Amd>(rest).map(|(c, r)| (AnyCmd::Amd(c), r)),
+            _ => raw_command::<Riscv>(rest).map(|(c, r)| (AnyCmd::Riscv(c), r)),
         },
         _ => None,
     };
@@ -159,5 +160,10 @@ impl From<<Vtd as Arch>::Cmd> for AnyCmd {
 impl From<<Amd as Arch>::Cmd> for AnyCmd {
     fn from(c: <Amd as Arch>::Cmd) -> Self {
         AnyCmd::Amd(c)
+    }
+}
+impl From<<Riscv as Arch>::Cmd> for AnyCmd {
+    fn from(c: <Riscv as Arch>::Cmd) -> Self {
+        AnyCmd::Riscv(c)
     }
 }

@@ -33,7 +33,7 @@ use std::fmt::{self, Debug, Write as _};
 
 use arbitrary::{Arbitrary, Unstructured};
 use iommu_inval_core::context::{
-    AmdIds, DeviceEntry, DomainEntry, PasidEntry, SmmuIds, Topology, VtdIds,
+    AmdIds, DeviceEntry, DomainEntry, PasidEntry, RiscvIds, SmmuIds, Topology, VtdIds,
 };
 use iommu_inval_core::footprint::Dim;
 use iommu_inval_core::footprint::{
@@ -94,6 +94,9 @@ pub struct Vtd;
 /// AMD-Vi.
 #[derive(Debug, Clone, Copy)]
 pub struct Amd;
+/// RISC-V IOMMU.
+#[derive(Debug, Clone, Copy)]
+pub struct Riscv;
 
 impl Arch for Smmu {
     type Cmd = iommu_inval_arm::Command;
@@ -210,6 +213,42 @@ impl Arch for Amd {
             pasid_bits: 20,
             ..Default::default()
         }
+    }
+}
+
+impl Arch for Riscv {
+    type Cmd = iommu_inval_riscv::Command;
+    type Caps = iommu_inval_riscv::Caps;
+    const ID: ArchId = ArchId::Riscv;
+    const WIDTHS: &'static [usize] = &[2];
+    fn lift(
+        cmd: &Self::Cmd,
+        ctx: &dyn Context,
+        out: &mut dyn Sink<Op>,
+    ) -> Result<Outcome, LowerError> {
+        iommu_inval_riscv::lift(cmd, ctx, out)
+    }
+    fn lower(
+        op: &Op,
+        caps: &Self::Caps,
+        ctx: &dyn Context,
+        out: &mut dyn Sink<Self::Cmd>,
+    ) -> Result<Outcome, LowerError> {
+        iommu_inval_riscv::lower(op, caps, ctx, out)
+    }
+    fn arbitrary_words(u: &mut Unstructured<'_>) -> arbitrary::Result<Vec<u64>> {
+        Ok(iommu_inval_riscv::arbitrary_words(u)?.to_vec())
+    }
+    fn encode_fixed(cmd: &Self::Cmd) -> Vec<u64> {
+        cmd.encode().iter().take(cmd.words()).copied().collect()
+    }
+    fn decode_inherent(words: &[u64]) -> Result<Self::Cmd, DecodeError> {
+        iommu_inval_riscv::Command::decode(words)
+    }
+    fn full_caps(_cmd: &Self::Cmd) -> Self::Caps {
+        // Every command the codec accepts is one this host implements: the
+        // range and non-leaf extensions, ATS, wired interrupts, 20-bit PIDs.
+        iommu_inval_riscv::Caps::default()
     }
 }
 
@@ -478,6 +517,31 @@ pub fn project_for(target: ArchId, fp: &Footprint) -> Footprint {
             f
         }
         ArchId::Vtd | ArchId::Amd => fp.project_single_regime(),
+        ArchId::Riscv => {
+            // No interrupt-remapping cache; host (EL2-like) translations
+            // have no second stage.
+            let mut f = Footprint::new();
+            for b in fp.boxes() {
+                let (lo, hi) = b.get(Dim::Kind);
+                if lo == KIND_INTR_REMAP && hi == KIND_INTR_REMAP {
+                    continue;
+                }
+                if lo == KIND_IOTLB
+                    && hi == KIND_IOTLB
+                    && b.get(Dim::Stage) == (1, 1)
+                    && b.get(Dim::Regime).0 >= Regime::Hyp as u64
+                {
+                    continue;
+                }
+                let b = if hi == KIND_INTR_REMAP {
+                    b.with(Dim::Kind, lo, KIND_INTR_REMAP - 1)
+                } else {
+                    *b
+                };
+                f.push(b);
+            }
+            f.project_riscv()
+        }
     }
 }
 
@@ -552,6 +616,12 @@ pub fn may_drop(target: ArchId, op: &Op, ctx: &dyn Context) -> bool {
                         || (i.regime == Regime::Hyp && i.caches.intersects(Caches::CONFIG))
                 }
                 ArchId::Vtd | ArchId::Amd => i.regime == Regime::Secure,
+                ArchId::Riscv => {
+                    i.regime == Regime::Secure
+                        || i.caches.contains(Caches::INTR_REMAP)
+                        || (i.regime == Regime::Hyp
+                            && i.stages.contains(iommu_inval_core::Stages::S2))
+                }
             };
             // Also fine: nothing left to invalidate (e.g. only device TLBs of
             // devices without ATS), or a part the target lacks (coverage of
@@ -589,7 +659,25 @@ pub fn may_refuse(target: ArchId, op: &Op, ctx: &dyn Context) -> bool {
             }
         },
     };
-    (i.caches.contains(Caches::DEV_TLB) && many_devices) || may_be_invalid(target, op)
+    (i.caches.contains(Caches::DEV_TLB) && many_devices)
+        || may_be_invalid(target, op)
+        || (target == ArchId::Riscv && riscv_needs_gscid(i, ctx))
+}
+
+/// A first-stage invalidation of VM translations that RISC-V cannot name:
+/// IOTINVAL.VMA names the host (`GV` = 0) or one GSCID, so every domain, or
+/// a domain without a 16-bit GSCID, has no command (riscv `lower` docs).
+fn riscv_needs_gscid(i: &iommu_inval_core::Inval, ctx: &dyn Context) -> bool {
+    i.caches.contains(Caches::IOTLB)
+        && i.stages.contains(iommu_inval_core::Stages::S1)
+        && i.regime == Regime::Guest
+        && match i.domain {
+            DomainSel::All => true,
+            DomainSel::One(d) => ctx
+                .domain_to_native(ArchId::Riscv, d)
+                .and_then(|n| u16::try_from(n).ok())
+                .is_none(),
+        }
 }
 
 /// A lowering that reports [`Widened::LEAF_HINT`] sent one command per leaf
@@ -620,7 +708,12 @@ fn rel_str(r: &Relation) -> String {
 /// bits, or (on VT-d and AMD-Vi, whose requester ids are PCI's 16 bits) a
 /// device id above 0xffff (an SMMU StreamID can be 32 bits).
 pub fn may_be_invalid(target: ArchId, op: &Op) -> bool {
-    let wide_dev = |d: u32| target != ArchId::Smmuv3 && d > 0xffff;
+    let wide_dev = |d: u32| match target {
+        ArchId::Smmuv3 => false,
+        // A RISC-V device_id is 24 bits (segment << 16 | requester id).
+        ArchId::Riscv => d > 0xff_ffff,
+        ArchId::Vtd | ArchId::Amd => d > 0xffff,
+    };
     match op {
         Op::Inval(i) => {
             matches!(i.pasid, iommu_inval_core::PasidSel::One(p) if p >= 1 << 20)
@@ -649,6 +742,8 @@ pub const NON_INVAL_OPS: &[&str] = &[
     "COMPLETION_WAIT",
     "PREFETCH_IOMMU_PAGES",
     "COMPLETE_PPR_REQUEST",
+    "iofence_c",
+    "ats_prgr",
 ];
 
 /// Summary of one lowering, for statistics.
@@ -796,6 +891,15 @@ pub fn check_r2<A: Arch>(cmd: &A::Cmd, ctx: &dyn Context) -> Result<Verdict, Str
     for op in &ops {
         let (cmds, out) = match lower_vec::<A>(op, caps, ctx)? {
             Ok(x) => x,
+            // A RISC-V IOTINVAL.VMA of a GSCID the context does not know
+            // lifts to every domain (reported), which no RISC-V command
+            // names: its own lower must refuse rather than under-do.
+            Err(LowerError::NoEquivalent(_))
+                if A::ID == ArchId::Riscv
+                    && matches!(op, Op::Inval(i) if riscv_needs_gscid(i, ctx)) =>
+            {
+                return Ok(Verdict::Refused)
+            }
             Err(e) => {
                 return Err(format!(
                     "{} lifts to {op:?} which its own lower refuses: {e:?}",
@@ -894,6 +998,8 @@ pub enum AnyCmd {
     Vtd(<Vtd as Arch>::Cmd),
     /// AMD-Vi.
     Amd(<Amd as Arch>::Cmd),
+    /// RISC-V IOMMU.
+    Riscv(<Riscv as Arch>::Cmd),
 }
 
 impl AnyCmd {
@@ -903,6 +1009,7 @@ impl AnyCmd {
             AnyCmd::Smmu(_) => ArchId::Smmuv3,
             AnyCmd::Vtd(_) => ArchId::Vtd,
             AnyCmd::Amd(_) => ArchId::Amd,
+            AnyCmd::Riscv(_) => ArchId::Riscv,
         }
     }
     /// Its op name.
@@ -911,6 +1018,7 @@ impl AnyCmd {
             AnyCmd::Smmu(c) => c.op(),
             AnyCmd::Vtd(c) => c.op(),
             AnyCmd::Amd(c) => c.op(),
+            AnyCmd::Riscv(c) => c.op(),
         }
     }
     /// Its fields.
@@ -919,6 +1027,7 @@ impl AnyCmd {
             AnyCmd::Smmu(c) => fields_of(c),
             AnyCmd::Vtd(c) => fields_of(c),
             AnyCmd::Amd(c) => fields_of(c),
+            AnyCmd::Riscv(c) => fields_of(c),
         }
     }
     /// Its words.
@@ -927,16 +1036,18 @@ impl AnyCmd {
             AnyCmd::Smmu(c) => encode_words(c),
             AnyCmd::Vtd(c) => encode_words(c),
             AnyCmd::Amd(c) => encode_words(c),
+            AnyCmd::Riscv(c) => encode_words(c),
         }
     }
 }
 
 impl<'a> Arbitrary<'a> for AnyCmd {
     fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
-        Ok(match u.int_in_range(0u8..=2)? {
+        Ok(match u.int_in_range(0u8..=3)? {
             0 => AnyCmd::Smmu(u.arbitrary()?),
             1 => AnyCmd::Vtd(u.arbitrary()?),
-            _ => AnyCmd::Amd(u.arbitrary()?),
+            2 => AnyCmd::Amd(u.arbitrary()?),
+            _ => AnyCmd::Riscv(u.arbitrary()?),
         })
     }
 }
@@ -947,12 +1058,13 @@ impl fmt::Display for AnyCmd {
             AnyCmd::Smmu(c) => describe(c),
             AnyCmd::Vtd(c) => describe(c),
             AnyCmd::Amd(c) => describe(c),
+            AnyCmd::Riscv(c) => describe(c),
         };
         f.write_str(&s)
     }
 }
 
-/// Host capabilities for all three targets.
+/// Host capabilities for all four targets.
 #[derive(Debug, Clone, Default)]
 pub struct AllCaps {
     /// SMMUv3.
@@ -961,6 +1073,8 @@ pub struct AllCaps {
     pub vtd: <Vtd as Arch>::Caps,
     /// AMD-Vi.
     pub amd: <Amd as Arch>::Caps,
+    /// RISC-V IOMMU.
+    pub riscv: <Riscv as Arch>::Caps,
 }
 
 fn r4_from<A: Arch>(
@@ -973,6 +1087,7 @@ fn r4_from<A: Arch>(
         ArchId::Smmuv3 => check_r4_pair::<A, Smmu>(cmd, &caps.smmu, topo),
         ArchId::Vtd => check_r4_pair::<A, Vtd>(cmd, &caps.vtd, topo),
         ArchId::Amd => check_r4_pair::<A, Amd>(cmd, &caps.amd, topo),
+        ArchId::Riscv => check_r4_pair::<A, Riscv>(cmd, &caps.riscv, topo),
     }
 }
 
@@ -989,15 +1104,17 @@ pub fn check_r4(
         AnyCmd::Smmu(c) => r4_from::<Smmu>(c, to, caps, topo),
         AnyCmd::Vtd(c) => r4_from::<Vtd>(c, to, caps, topo),
         AnyCmd::Amd(c) => r4_from::<Amd>(c, to, caps, topo),
+        AnyCmd::Riscv(c) => r4_from::<Riscv>(c, to, caps, topo),
     }
 }
 
 /// R3 through every architecture.
-pub fn check_r3_all(op: &Op, caps: &AllCaps, ctx: &dyn Context) -> Result<[Verdict; 3], String> {
+pub fn check_r3_all(op: &Op, caps: &AllCaps, ctx: &dyn Context) -> Result<[Verdict; 4], String> {
     Ok([
         check_r3::<Smmu>(op, &caps.smmu, ctx)?,
         check_r3::<Vtd>(op, &caps.vtd, ctx)?,
         check_r3::<Amd>(op, &caps.amd, ctx)?,
+        check_r3::<Riscv>(op, &caps.riscv, ctx)?,
     ])
 }
 
@@ -1012,6 +1129,8 @@ pub struct NamedIds {
     pub pasids: Vec<u32>,
     /// SMMU ASIDs.
     pub asids: Vec<u16>,
+    /// RISC-V PSCIDs.
+    pub pscids: Vec<u32>,
 }
 
 impl NamedIds {
@@ -1023,6 +1142,11 @@ impl NamedIds {
             let FieldValue::Uint(x) = v else { continue };
             let x32 = u32::try_from(x).unwrap_or(u32::MAX);
             match name {
+                // A RISC-V DID is a device id (IODIR), its GSCID the domain.
+                "did" if arch == ArchId::Riscv => ids.devices.push(x32),
+                "gscid" => ids.domains.push((arch, x32)),
+                "pscid" => ids.pscids.push(x32 & 0xf_ffff),
+                "pid" => ids.pasids.push(x32 & 0xf_ffff),
                 "vmid" | "did" | "domain_id" => ids.domains.push((arch, x32)),
                 "sid" | "device_id" | "rid" | "pfsid" => ids.devices.push(x32),
                 "ssid" | "pasid" => ids.pasids.push(x32 & 0xf_ffff),
@@ -1075,6 +1199,7 @@ pub fn arbitrary_topology(
             smmuv3: native(ArchId::Smmuv3, u)?.map(|vmid| SmmuIds { vmid }),
             vtd: native(ArchId::Vtd, u)?.map(|did| VtdIds { did }),
             amd: native(ArchId::Amd, u)?.map(|domain_id| AmdIds { domain_id }),
+            riscv: native(ArchId::Riscv, u)?.map(|gscid| RiscvIds { gscid }),
         };
         // Native ids unique per architecture.
         if t.domains
@@ -1088,6 +1213,12 @@ pub fn arbitrary_topology(
         }
         if t.domains.iter().any(|e| e.amd.is_some() && e.amd == d.amd) {
             d.amd = None;
+        }
+        if t.domains
+            .iter()
+            .any(|e| e.riscv.is_some() && e.riscv == d.riscv)
+        {
+            d.riscv = None;
         }
         t.domains.push(d);
     }
@@ -1119,7 +1250,14 @@ pub fn arbitrary_topology(
             } else {
                 Some(u16::try_from(gen::edge_u32(u, 16)?).unwrap_or(u16::MAX))
             };
-            pasids.push(PasidEntry { pasid, asid });
+            let pscid = if u.ratio(1, 5)? {
+                None
+            } else if !hints.pscids.is_empty() && u.ratio(1, 2)? {
+                Some(*u.choose(&hints.pscids)?)
+            } else {
+                Some(gen::edge_u32(u, 20)?)
+            };
+            pasids.push(PasidEntry { pasid, asid, pscid });
         }
         t.devices.push(DeviceEntry {
             rid,

@@ -510,3 +510,99 @@ pub const AMD_BAD: &[Bad] = &[
         "bad_length",
     ),
 ];
+
+/// Valid RISC-V IOMMU commands (RISC-V IOMMU spec §3.1.1-§3.1.4, §9.2,
+/// §9.3), computed by hand from the field layouts; the first ones are the
+/// Linux driver's shapes.
+pub const RISCV: &[Vector] = &[
+    (
+        "iotinval_vma",
+        &[0x0000_0001_0000_5401, 0x0000_0000_1008_0000],
+        &[("av", 1), ("pscid", 5), ("pscv", 1), ("addr", 0x4020_0000)],
+    ),
+    (
+        "iotinval_vma",
+        &[0x0123_4006_0000_0401, 0x0000_0000_1003_fe00],
+        &[
+            ("av", 1),
+            ("gv", 1),
+            ("nl", 1),
+            ("gscid", 0x1234),
+            ("s", 1),
+            ("addr", 0x400f_f000),
+        ],
+    ),
+    (
+        "iotinval_gvma",
+        &[0x0000_1002_0000_0081, 0],
+        &[("gv", 1), ("gscid", 1)],
+    ),
+    (
+        "iofence_c",
+        &[0x0000_0000_0000_3002, 0],
+        &[("pr", 1), ("pw", 1)],
+    ),
+    (
+        "iofence_c",
+        &[0x0000_0001_0000_0402, 0x1fc0_0000],
+        &[("av", 1), ("data", 1), ("addr", 0x7f00_0000)],
+    ),
+    (
+        "iodir_inval_ddt",
+        &[0x0000_1002_0000_0003, 0],
+        &[("dv", 1), ("did", 0x10)],
+    ),
+    (
+        "iodir_inval_pdt",
+        &[0x0000_1002_0000_2083, 0],
+        &[("pid", 2), ("dv", 1), ("did", 0x10)],
+    ),
+    (
+        "ats_inval",
+        &[0x0000_1001_0000_2004, 0x7fff_ffff_ffff_f800],
+        &[
+            ("pid", 2),
+            ("pv", 1),
+            ("rid", 0x10),
+            ("s", 1),
+            ("addr", 0x7fff_ffff_ffff_f000),
+        ],
+    ),
+    (
+        "ats_inval",
+        &[0x0301_0002_0000_0004, 0x1001],
+        &[
+            ("dsv", 1),
+            ("rid", 0x100),
+            ("dseg", 3),
+            ("g", 1),
+            ("addr", 0x1000),
+        ],
+    ),
+    (
+        "ats_prgr",
+        &[0x0000_1001_0000_1084, 0x0000_001a_0000_0000],
+        &[("pid", 1), ("pv", 1), ("rid", 0x10), ("prg_index", 0x1a)],
+    ),
+];
+
+/// Invalid RISC-V IOMMU commands.
+pub const RISCV_BAD: &[Bad] = &[
+    ("opcode 0", &[0, 0], "unknown_opcode"),
+    ("opcode 5 (reserved)", &[0x5, 0], "unknown_opcode"),
+    ("opcode 64 (custom)", &[0x40, 0], "unknown_opcode"),
+    ("IOFENCE func3 1", &[0x82, 0], "unknown_opcode"),
+    (
+        "IOTINVAL.GVMA with PSCV",
+        &[0x0000_0001_0000_0081, 0],
+        "invalid_field",
+    ),
+    ("IODIR.INVAL_PDT with DV = 0", &[0x83, 0], "invalid_field"),
+    ("IODIR.INVAL_DDT with a PID", &[0x1003, 0], "reserved_bits"),
+    ("IOTINVAL w0 bit 11", &[0x801, 0], "reserved_bits"),
+    ("IOTINVAL w1 bit 62", &[0x1, 1 << 62], "reserved_bits"),
+    ("IOFENCE.C w1 bit 63", &[0x2, 1 << 63], "reserved_bits"),
+    ("ATS.INVAL payload bit 1", &[0x4, 0x2], "reserved_bits"),
+    ("ATS.PRGR payload bit 48", &[0x84, 1 << 48], "reserved_bits"),
+    ("three words", &[0x3, 0, 0], "bad_length"),
+];

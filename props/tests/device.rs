@@ -15,7 +15,8 @@ use iommu_inval_arm::queue::CmdqDevice;
 use iommu_inval_core::device::{CommandQueue, QueueEngine, Record, RecordingBackend, MAX_LIFT_OPS};
 use iommu_inval_core::{CellMemory, GuestMemory, IdentityContext, MemError, NativeCommand, Op};
 use iommu_inval_props::gen::NativeGen;
-use iommu_inval_props::{run_cases, Amd, Arch, Smmu, Vtd};
+use iommu_inval_props::{run_cases, Amd, Arch, Riscv, Smmu, Vtd};
+use iommu_inval_riscv::queue::CqDevice;
 use iommu_inval_vtd::queue::InvQueue;
 
 const BASE: u64 = 0x1234_5000;
@@ -184,5 +185,14 @@ fn amd_front_end_is_the_per_command_lift() {
     check::<Amd, CmdBufDevice>(0xd5_0003, 400 * scale(), true, |mem, cmds| {
         write_ring(mem, cmds, 2);
         CmdBufDevice::from_registers(8 << 56 | BASE, 0, (cmds.len() * 16) as u64).unwrap()
+    });
+}
+
+#[test]
+fn riscv_front_end_is_the_per_command_lift() {
+    check::<Riscv, CqDevice>(0xd5_0004, 400 * scale(), true, |mem, cmds| {
+        write_ring(mem, cmds, 2);
+        // 512 entries (LOG2SZ-1 = 8) at BASE: the ring part of RAM.
+        CqDevice::from_registers((BASE >> 12) << 10 | 8, 0, cmds.len() as u64).unwrap()
     });
 }

@@ -9,7 +9,7 @@ use common::{assert_every_op, ok, scale};
 use iommu_inval_core::{ErrorKind, NativeCommand};
 use iommu_inval_props::gen::NativeGen;
 use iommu_inval_props::{
-    check_r1, check_r1_cmd, encode_words, run_cases, Amd, Arch, Smmu, Tally, Vtd,
+    check_r1, check_r1_cmd, encode_words, run_cases, Amd, Arch, Riscv, Smmu, Tally, Vtd,
 };
 
 /// Valid commands from the crate's `Arbitrary`: R1, and every op generated
@@ -105,6 +105,18 @@ fn r1_amd_arbitrary_commands() {
     arbitrary_commands::<Amd>(0xa3d1, 25_000 * scale(), 1000 * scale());
 }
 #[test]
+fn r1_riscv_arbitrary_commands() {
+    arbitrary_commands::<Riscv>(0x5cd1, 25_000 * scale(), 1000 * scale());
+}
+#[test]
+fn r1_riscv_probed_commands() {
+    probed_commands::<Riscv>(0x5cd2, 25_000 * scale(), 1000 * scale());
+}
+#[test]
+fn r1_riscv_raw_words() {
+    raw_words::<Riscv>(0x5cd3, 20_000 * scale());
+}
+#[test]
 fn r1_smmuv3_probed_commands() {
     probed_commands::<Smmu>(0x5112, 60_000 * scale(), 1000 * scale());
 }
@@ -150,6 +162,8 @@ fn every_opcode<A: Arch>(opcode_word_shift: u32, opcode_bits: u32) {
 fn r1_every_opcode() {
     every_opcode::<Smmu>(0, 8);
     every_opcode::<Amd>(60, 4);
+    // RISC-V opcode w0[6:0] and func3 w0[9:7].
+    every_opcode::<Riscv>(0, 10);
     // VT-d type: w0[3:0] and w0[11:9]; iterate the low byte and bits 9..11 together.
     for t in 0..128u64 {
         let lo = t & 0xf;

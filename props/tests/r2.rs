@@ -8,8 +8,8 @@ use common::{assert_every_op, ok, scale};
 use iommu_inval_core::{IdentityContext, NativeCommand};
 use iommu_inval_props::gen::NativeGen;
 use iommu_inval_props::{
-    arbitrary_topology, bodies::topo_json, check_r2, run_cases, Amd, AnyCmd, Arch, NamedIds, Smmu,
-    Tally, Vtd,
+    arbitrary_topology, bodies::topo_json, check_r2, run_cases, Amd, AnyCmd, Arch, NamedIds, Riscv,
+    Smmu, Tally, Vtd,
 };
 
 fn r2<A: Arch>(seed: u64, cases: usize, min: usize)
@@ -59,6 +59,10 @@ fn r2_vtd() {
 fn r2_amd() {
     r2::<Amd>(0xa322, 25_000 * scale(), 1000 * scale());
 }
+#[test]
+fn r2_riscv() {
+    r2::<Riscv>(0x5c22, 25_000 * scale(), 1000 * scale());
+}
 
 // Exactness of the same-architecture round trip with the identity context
 // on the commands that carry no range and no unknown id.
@@ -68,6 +72,7 @@ fn r2_op_names_are_distinct() {
         <Smmu as Arch>::Cmd::op_names(),
         <Vtd as Arch>::Cmd::op_names(),
         <Amd as Arch>::Cmd::op_names(),
+        <Riscv as Arch>::Cmd::op_names(),
     ] {
         let mut v = names.to_vec();
         v.sort_unstable();

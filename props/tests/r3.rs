@@ -9,7 +9,7 @@ use iommu_inval_core::model::{Caches, DomainSel, Inval, Op, PasidSel, Stages};
 use iommu_inval_core::{AddrRange, IdentityContext};
 use iommu_inval_props::{
     arbitrary_topology, bodies::topo_json, check_r3, check_r3_all, gen, run_cases, AllCaps, Amd,
-    NamedIds, Smmu, Tally, Verdict, Vtd,
+    NamedIds, Riscv, Smmu, Tally, Verdict, Vtd,
 };
 
 #[test]
@@ -19,7 +19,7 @@ fn r3_edge_ops_every_arch() {
     ok(run_cases(0x3333, 12_000 * scale(), 160, |u| {
         let op = gen::any_op(u).map_err(|e| e.to_string())?;
         let v = check_r3_all(&op, &caps, &IdentityContext)?;
-        for (arch, v) in ["smmuv3", "vtd", "amd"].iter().zip(v) {
+        for (arch, v) in ["smmuv3", "vtd", "amd", "riscv"].iter().zip(v) {
             t.add(format!("{} {arch} {v:?}", op.kind_name()));
         }
         t.add(op.kind_name());
@@ -45,7 +45,7 @@ fn r3_edge_ops_every_arch() {
     }
     // Exact lowerings must be common for invalidations; a lowering that
     // always widens would pass coverage but be useless.
-    for arch in ["smmuv3", "vtd", "amd"] {
+    for arch in ["smmuv3", "vtd", "amd", "riscv"] {
         let exact = t.get(&format!("inval {arch} Exact"));
         assert!(
             exact > 100,
@@ -85,6 +85,7 @@ fn r3_s1_ranges_every_order() {
                     ok(check_r3::<Smmu>(&op, &caps.smmu, &IdentityContext).map(|_| ()));
                     ok(check_r3::<Vtd>(&op, &caps.vtd, &IdentityContext).map(|_| ()));
                     ok(check_r3::<Amd>(&op, &caps.amd, &IdentityContext).map(|_| ()));
+                    ok(check_r3::<Riscv>(&op, &caps.riscv, &IdentityContext).map(|_| ()));
                 }
             }
         }
@@ -122,5 +123,33 @@ fn r3_one_page_is_exact_everywhere() {
             Ok(Verdict::Exact),
             "amd {op:?}"
         );
+        assert_eq!(
+            check_r3::<Riscv>(&op, &caps.riscv, &IdentityContext),
+            Ok(Verdict::Exact),
+            "riscv {op:?}"
+        );
     }
+}
+
+/// R3 on a RISC-V IOMMU of the base v1.0 specification (no range or
+/// non-leaf IOTINVAL extension): per-page or per-leaf commands, `AV` = 0
+/// fallbacks, all reported.
+#[test]
+fn r3_riscv_without_range_extension() {
+    let caps = iommu_inval_riscv::Caps {
+        range_inval: false,
+        nl: false,
+        ..Default::default()
+    };
+    let mut t = Tally::default();
+    ok(run_cases(0x3355, 8_000 * scale(), 160, |u| {
+        let op = gen::any_op(u).map_err(|e| e.to_string())?;
+        let v = check_r3::<Riscv>(&op, &caps, &IdentityContext)?;
+        t.add(format!("{} {v:?}", op.kind_name()));
+        let topo = arbitrary_topology(u, &NamedIds::default()).map_err(|e| e.to_string())?;
+        check_r3::<Riscv>(&op, &caps, &topo)
+            .map(|_| ())
+            .map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))
+    }));
+    assert!(t.get("inval Exact") > 100, "{:?}", t.0);
 }

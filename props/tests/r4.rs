@@ -1,6 +1,6 @@
 //! R4 (cross-architecture): converting a native command to another
-//! architecture through a topology never under-invalidates; all six ordered
-//! pairs (and each architecture to itself through the topology).
+//! architecture through a topology never under-invalidates; all twelve
+//! ordered pairs (and each architecture to itself through the topology).
 
 mod common;
 
@@ -14,7 +14,7 @@ use iommu_inval_props::{
 fn r4_all_pairs() {
     let caps = AllCaps::default();
     let mut t = Tally::default();
-    ok(run_cases(0x4444, 45_000 * scale(), 160, |u| {
+    ok(run_cases(0x4444, 60_000 * scale(), 160, |u| {
         let cmd: AnyCmd = u.arbitrary().map_err(|e| e.to_string())?;
         let topo = arbitrary_topology(u, &NamedIds::of(&cmd)).map_err(|e| e.to_string())?;
         for to in ArchId::ALL {
@@ -37,11 +37,12 @@ fn r4_all_pairs() {
     // Every op of every source architecture, to every target.
     fn ops_of(a: ArchId) -> &'static [&'static str] {
         use iommu_inval_core::NativeCommand;
-        use iommu_inval_props::{Amd, Arch, Smmu, Vtd};
+        use iommu_inval_props::{Amd, Arch, Riscv, Smmu, Vtd};
         match a {
             ArchId::Smmuv3 => <Smmu as Arch>::Cmd::op_names(),
             ArchId::Vtd => <Vtd as Arch>::Cmd::op_names(),
             ArchId::Amd => <Amd as Arch>::Cmd::op_names(),
+            ArchId::Riscv => <Riscv as Arch>::Cmd::op_names(),
         }
     }
     for from in ArchId::ALL {

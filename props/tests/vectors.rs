@@ -3,8 +3,10 @@
 //! passes R1; each invalid vector is the listed error kind.
 
 use iommu_inval_core::{FieldValue, NativeCommand};
-use iommu_inval_props::vectors::{Bad, Vector, AMD, AMD_BAD, SMMUV3, SMMUV3_BAD, VTD, VTD_BAD};
-use iommu_inval_props::{check_r1, fields_of, hex, Amd, Arch, Smmu, Vtd};
+use iommu_inval_props::vectors::{
+    Bad, Vector, AMD, AMD_BAD, RISCV, RISCV_BAD, SMMUV3, SMMUV3_BAD, VTD, VTD_BAD,
+};
+use iommu_inval_props::{check_r1, fields_of, hex, Amd, Arch, Riscv, Smmu, Vtd};
 
 fn good<A: Arch>(vectors: &[Vector]) {
     let mut failures = Vec::new();
@@ -89,6 +91,14 @@ fn amd_known_answers() {
     good::<Amd>(AMD);
 }
 #[test]
+fn riscv_known_answers() {
+    good::<Riscv>(RISCV);
+}
+#[test]
+fn riscv_invalid_vectors() {
+    bad::<Riscv>(RISCV_BAD);
+}
+#[test]
 fn smmuv3_invalid_vectors() {
     bad::<Smmu>(SMMUV3_BAD);
 }
@@ -116,4 +126,5 @@ fn vectors_cover_every_op() {
     cover::<Smmu>(SMMUV3);
     cover::<Vtd>(VTD);
     cover::<Amd>(AMD);
+    cover::<Riscv>(RISCV);
 }

@@ -1,0 +1,143 @@
+//! Structure-aware fuzz input (feature `arbitrary`).
+//!
+//! [`Command`]'s `Arbitrary` gives *valid* commands only, with field values
+//! biased to edges (0, field maximum, NAPOT range edges, the all-pages
+//! address). [`arbitrary_words`] gives raw words that often hit invalid
+//! encodings (reserved bits, unknown opcodes, the illegal combinations).
+
+use crate::cmd::*;
+use arbitrary::{Arbitrary, Result, Unstructured};
+use iommu_inval_core::range::{ats_encode_block, Block};
+
+fn edge(u: &mut Unstructured<'_>, max: u64) -> Result<u64> {
+    Ok(match u.int_in_range(0u8..=5)? {
+        0 => 0,
+        1 => max,
+        2 => 1.min(max),
+        3 => max >> 1,
+        4 => (max >> 1) + 1,
+        _ => u.arbitrary::<u64>()? & max,
+    })
+}
+
+/// An (`addr`, `s`) pair: all pages, single pages, aligned blocks of every
+/// order, all-ones, or random.
+fn addr_s(u: &mut Unstructured<'_>) -> Result<(u64, bool)> {
+    Ok(match u.int_in_range(0u8..=5)? {
+        0 => (ALL_PAGES_ADDR, true),
+        1 => (PAGE_ADDR_MASK, u.arbitrary()?),
+        2 => (0, u.arbitrary()?),
+        3 | 4 => {
+            let order = u.int_in_range(12u32..=64)?;
+            let a = u.arbitrary::<u64>()?;
+            let addr = if order >= 64 {
+                0
+            } else {
+                a & !((1u64 << order) - 1)
+            };
+            ats_encode_block(Block { addr, order })
+        }
+        _ => (u.arbitrary::<u64>()? & PAGE_ADDR_MASK, u.arbitrary()?),
+    })
+}
+
+fn iotinval(u: &mut Unstructured<'_>, vma: bool) -> Result<Iotinval> {
+    let (addr, s) = addr_s(u)?;
+    Ok(Iotinval {
+        av: u.arbitrary()?,
+        pscid: edge(u, ID20_MAX.into())? as u32,
+        pscv: vma && u.arbitrary()?,
+        gv: u.arbitrary()?,
+        nl: u.arbitrary()?,
+        gscid: edge(u, 0xffff)? as u16,
+        s,
+        addr,
+    })
+}
+
+impl<'a> Arbitrary<'a> for Command {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        let id20 = u64::from(ID20_MAX);
+        let did = u64::from(DID_MAX);
+        Ok(match u.int_in_range(0u8..=6)? {
+            0 => Command::IotinvalVma(iotinval(u, true)?),
+            1 => Command::IotinvalGvma(iotinval(u, false)?),
+            2 => Command::IofenceC(IofenceC {
+                av: u.arbitrary()?,
+                wsi: u.arbitrary()?,
+                pr: u.arbitrary()?,
+                pw: u.arbitrary()?,
+                data: edge(u, u32::MAX.into())? as u32,
+                addr: edge(u, u64::MAX)? & FENCE_ADDR_MASK,
+            }),
+            3 => Command::IodirInvalDdt(IodirInvalDdt {
+                dv: u.arbitrary()?,
+                did: edge(u, did)? as u32,
+            }),
+            4 => Command::IodirInvalPdt(IodirInvalPdt {
+                pid: edge(u, id20)? as u32,
+                dv: true,
+                did: edge(u, did)? as u32,
+            }),
+            5 => {
+                let (addr, s) = addr_s(u)?;
+                Command::AtsInval(AtsInval {
+                    pid: edge(u, id20)? as u32,
+                    pv: u.arbitrary()?,
+                    dsv: u.arbitrary()?,
+                    rid: edge(u, 0xffff)? as u16,
+                    dseg: edge(u, 0xff)? as u8,
+                    g: u.arbitrary()?,
+                    s,
+                    addr,
+                })
+            }
+            _ => Command::AtsPrgr(AtsPrgr {
+                pid: edge(u, id20)? as u32,
+                pv: u.arbitrary()?,
+                dsv: u.arbitrary()?,
+                rid: edge(u, 0xffff)? as u16,
+                dseg: edge(u, 0xff)? as u8,
+                prg_index: edge(u, 0x1ff)? as u16,
+                resp_code: *u.choose(&[0u8, 1, 0xf, 0x2, 0xe])?,
+            }),
+        })
+    }
+}
+
+/// Raw command words, often invalid: a valid command with a bit flipped,
+/// an unknown opcode or function, or fully random words.
+///
+/// ```
+/// use arbitrary::Unstructured;
+/// use iommu_inval_riscv::{arbitrary_words, Command};
+/// let mut u = Unstructured::new(&[7u8; 64]);
+/// let w = arbitrary_words(&mut u).unwrap();
+/// // Whatever the words, decoding never panics.
+/// let _ = Command::decode(&w);
+/// ```
+pub fn arbitrary_words(u: &mut Unstructured<'_>) -> Result<[u64; 2]> {
+    Ok(match u.int_in_range(0u8..=4)? {
+        0 => Command::arbitrary(u)?.encode(),
+        1 => {
+            let mut w = Command::arbitrary(u)?.encode();
+            let word = usize::from(u.arbitrary::<bool>()?);
+            let bit = u.int_in_range(0u32..=63)?;
+            if let Some(x) = w.get_mut(word) {
+                *x ^= 1 << bit;
+            }
+            w
+        }
+        2 => {
+            let mut w = Command::arbitrary(u)?.encode();
+            let f = *u.choose(&[0u64, 5, 0x7f, 0x40, 0x101, 0x181, 0x382, 0x204])?;
+            w[0] = (w[0] & !0x3ff) | f;
+            w
+        }
+        3 => {
+            let f = u.int_in_range(0u64..=0x3ff)?;
+            [(u.arbitrary::<u64>()? & !0x3ff) | f, u.arbitrary()?]
+        }
+        _ => [u.arbitrary()?, u.arbitrary()?],
+    })
+}

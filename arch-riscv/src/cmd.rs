@@ -1,0 +1,1102 @@
+//! The RISC-V IOMMU command codec (RISC-V IOMMU Architecture Specification
+//! v1.0, §3.1 "Command-Queue (CQ)", and the ratified Non-leaf PTE
+//! Invalidation (§9.2) and Address Range Invalidation (§9.3) extensions of
+//! the 20250620 release).
+//!
+//! Every command is 16 bytes, two 64-bit doublewords (`w0` = dword0, `w1` =
+//! dword1), with `opcode` in `w0[6:0]` and `func3` in `w0[9:7]`. Any bit not
+//! covered by a field is reserved: a command with one set is illegal, and
+//! the command queue sets `cqcsr.cmd_ill` and stops at it (§3.1). So are
+//! unknown opcodes and functions (opcodes 5..=63 are reserved, 64..=127
+//! custom), `PSCV` = 1 with IOTINVAL.GVMA (§3.1.1) and `DV` = 0 with
+//! IODIR.INVAL_PDT (§3.1.3).
+//!
+//! The codec decodes every field of the ratified specification, the `NL`
+//! and `S` extension bits included; whether an IOMMU *implements* an
+//! optional feature (`capabilities.NL`, `.S`, `.ATS`, `fctl.WSI`) is the
+//! business of [`Command::check_supported`], which the queue front end
+//! applies.
+//!
+//! The codec is exact on bytes: fields the hardware ignores in some mode
+//! (`ADDR` with `AV` = 0, `PSCID` with `PSCV` = 0, `GSCID` with `GV` = 0,
+//! `DID` with `DV` = 0, `PID` with `PV` = 0, `DSEG` with `DSV` = 0) are
+//! decoded and encoded back unchanged.
+
+use iommu_inval_core::native::{ArchId, FieldError, FieldValue, NativeCommand};
+use iommu_inval_core::DecodeError;
+
+/// Opcode of IOTINVAL.VMA / IOTINVAL.GVMA (§3.1.1).
+pub const OP_IOTINVAL: u8 = 1;
+/// Opcode of IOFENCE.C (§3.1.2).
+pub const OP_IOFENCE: u8 = 2;
+/// Opcode of IODIR.INVAL_DDT / IODIR.INVAL_PDT (§3.1.3).
+pub const OP_IODIR: u8 = 3;
+/// Opcode of ATS.INVAL / ATS.PRGR (§3.1.4).
+pub const OP_ATS: u8 = 4;
+
+/// Mask of the page address `ADDR[63:12]` (IOTINVAL, ATS.INVAL payload).
+pub const PAGE_ADDR_MASK: u64 = !0xfff;
+/// Mask of the IOFENCE.C store address `ADDR[63:2]` (4-byte aligned).
+pub const FENCE_ADDR_MASK: u64 = !0x3;
+/// Largest 20-bit PSCID / PID.
+pub const ID20_MAX: u32 = (1 << 20) - 1;
+/// Largest 24-bit device id (IODIR `DID`).
+pub const DID_MAX: u32 = (1 << 24) - 1;
+/// The `S` = 1 page address meaning "the whole address space": the most
+/// significant bit of `ADDR[63:12]` clear, every other bit set (§9.3).
+pub const ALL_PAGES_ADDR: u64 = 0x7fff_ffff_ffff_f000;
+
+const OPF_MASK: u64 = 0x3ff;
+const fn opf(opcode: u8, func3: u8) -> u64 {
+    opcode as u64 | (func3 as u64) << 7
+}
+const IOTINVAL_VMA: u64 = opf(OP_IOTINVAL, 0);
+const IOTINVAL_GVMA: u64 = opf(OP_IOTINVAL, 1);
+const IOFENCE_C: u64 = opf(OP_IOFENCE, 0);
+const IODIR_INVAL_DDT: u64 = opf(OP_IODIR, 0);
+const IODIR_INVAL_PDT: u64 = opf(OP_IODIR, 1);
+const ATS_INVAL: u64 = opf(OP_ATS, 0);
+const ATS_PRGR: u64 = opf(OP_ATS, 1);
+
+// IOTINVAL, §3.1.1 (+ §9.2 NL, §9.3 S).
+const AV: u32 = 10;
+const PSCV: u32 = 32;
+const GV: u32 = 33;
+const NL: u32 = 34;
+const ID20_SHIFT: u32 = 12;
+const GSCID_SHIFT: u32 = 44;
+/// `S` is bit 73 of the command: `w1[9]`.
+const S_W1: u32 = 9;
+/// `ADDR[63:12]` sits in `w1[61:10]`: the byte address shifted right by 2.
+const IOT_ADDR_W1: u64 = 0x3fff_ffff_ffff_fc00;
+// IOFENCE.C, §3.1.2.
+const WSI: u32 = 11;
+const PR: u32 = 12;
+const PW: u32 = 13;
+/// `ADDR[63:2]` sits in `w1[61:0]`.
+const FENCE_ADDR_W1: u64 = 0x3fff_ffff_ffff_ffff;
+// IODIR, §3.1.3.
+const DV: u32 = 33;
+const DID_SHIFT: u32 = 40;
+// ATS, §3.1.4.
+const PV: u32 = 32;
+const DSV: u32 = 33;
+const RID_SHIFT: u32 = 40;
+const DSEG_SHIFT: u32 = 56;
+/// ATS.INVAL payload: `G` bit 0, `S` bit 11, untranslated address `[63:12]`.
+const ATS_G: u32 = 0;
+const ATS_S: u32 = 11;
+/// ATS.PRGR payload: Page Request Group Index `[40:32]`, Response Code `[47:44]`.
+const PRGI_SHIFT: u32 = 32;
+const RESP_SHIFT: u32 = 44;
+
+const M_ID20: u64 = (ID20_MAX as u64) << ID20_SHIFT;
+const M_ATS0: u64 = OPF_MASK | M_ID20 | 1 << PV | 1 << DSV | 0xff_ffff << RID_SHIFT;
+/// `[w0, w1]` bits covered by opcode, func3 or a field, per command.
+const DEF_IOTINVAL: [u64; 2] = [
+    OPF_MASK | 1 << AV | M_ID20 | 1 << PSCV | 1 << GV | 1 << NL | 0xffff << GSCID_SHIFT,
+    IOT_ADDR_W1 | 1 << S_W1,
+];
+const DEF_IOFENCE: [u64; 2] = [
+    OPF_MASK | 1 << AV | 1 << WSI | 1 << PR | 1 << PW | 0xffff_ffff << 32,
+    FENCE_ADDR_W1,
+];
+/// The PID operand is reserved for IODIR.INVAL_DDT (§3.1.3).
+const DEF_IODIR_DDT: [u64; 2] = [OPF_MASK | 1 << DV | 0xff_ffff << DID_SHIFT, 0];
+const DEF_IODIR_PDT: [u64; 2] = [OPF_MASK | M_ID20 | 1 << DV | 0xff_ffff << DID_SHIFT, 0];
+const DEF_ATS_INVAL: [u64; 2] = [M_ATS0, PAGE_ADDR_MASK | 1 << ATS_S | 1 << ATS_G];
+const DEF_ATS_PRGR: [u64; 2] = [M_ATS0, 0x1ff << PRGI_SHIFT | 0xf << RESP_SHIFT];
+
+/// Slot of an `(opcode, func3)` pair: `(opcode - 1) * 2 + func3` for
+/// opcodes 1..=4 and func3 0..=1; everything else is [`SLOT_NONE`].
+const SLOT_NONE: usize = 3;
+/// Defined bits per slot (`[0, 0]`: no such command; slot 3 is also
+/// IOFENCE func3 1, which is undefined).
+const SLOT_DEF: [[u64; 2]; 8] = [
+    DEF_IOTINVAL,
+    DEF_IOTINVAL,
+    DEF_IOFENCE,
+    [0, 0],
+    DEF_IODIR_DDT,
+    DEF_IODIR_PDT,
+    DEF_ATS_INVAL,
+    DEF_ATS_PRGR,
+];
+/// Per slot: `w0` bits that must be 0, bits that must be 1, and the field
+/// named when not (IOTINVAL.GVMA `PSCV` = 1 is illegal, §3.1.1;
+/// IODIR.INVAL_PDT needs `DV` = 1, §3.1.3).
+const SLOT_RULE: [(u64, u64, &str); 8] = [
+    (0, 0, ""),
+    (1 << PSCV, 0, "pscv"),
+    (0, 0, ""),
+    (0, 0, ""),
+    (0, 0, ""),
+    (0, 1 << DV, "dv"),
+    (0, 0, ""),
+    (0, 0, ""),
+];
+
+/// IOTINVAL.VMA (func3 0) and IOTINVAL.GVMA (func3 1), §3.1.1: invalidate
+/// first-stage (VMA) or second-stage (GVMA) entries of the IOMMU address
+/// translation cache.
+///
+/// `GV` = 0 selects the host address spaces (second stage Bare), `GV` = 1
+/// the VM of `gscid`; `PSCV` = 1 (VMA only) one process soft-context
+/// `pscid`; `AV` = 1 the translations of `addr` only — with `NL` = 0 only
+/// leaf entries, with `NL` = 1 every level (§9.2); with `S` = 1 `addr` is a
+/// NAPOT range (§9.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Iotinval {
+    /// `w0[10]`: `ADDR` is valid.
+    pub av: bool,
+    /// `w0[31:12]`: process soft-context id (20 bits).
+    pub pscid: u32,
+    /// `w0[32]`: `PSCID` is valid (IOTINVAL.VMA only; illegal with GVMA).
+    pub pscv: bool,
+    /// `w0[33]`: `GSCID` is valid.
+    pub gv: bool,
+    /// `w0[34]`: non-leaf: also non-leaf entries of `addr` (§9.2, `capabilities.NL`).
+    pub nl: bool,
+    /// `w0[59:44]`: guest soft-context id (16 bits).
+    pub gscid: u16,
+    /// `w1[9]` (command bit 73): `addr` encodes a NAPOT range (§9.3, `capabilities.S`).
+    pub s: bool,
+    /// `w1[61:10]` = `ADDR[63:12]`: byte address (low 12 bits zero).
+    pub addr: u64,
+}
+
+/// IOFENCE.C (opcode 2, func3 0), §3.1.2: completes after every earlier
+/// command; then, with `AV`, stores the 32-bit `DATA` at `ADDR`, and with
+/// `WSI` sets `cqcsr.fence_w_ip` (a wired interrupt).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct IofenceC {
+    /// `w0[10]`: `ADDR` and `DATA` are valid: store `data` at `addr`.
+    pub av: bool,
+    /// `w0[11]`: raise the wired interrupt (`fctl.WSI` = 1 only).
+    pub wsi: bool,
+    /// `w0[12]`: commit earlier device reads to the global ordering point.
+    pub pr: bool,
+    /// `w0[13]`: commit earlier device writes to the global ordering point.
+    pub pw: bool,
+    /// `w0[63:32]`: the 32-bit datum stored.
+    pub data: u32,
+    /// `w1[61:0]` = `ADDR[63:2]`: byte address, 4-byte aligned.
+    pub addr: u64,
+}
+
+/// IODIR.INVAL_DDT (opcode 3, func3 0), §3.1.3: the cached device-directory
+/// entry of `did` and every process-directory entry under it (`DV` = 1), or
+/// every cached DDT and PDT entry (`DV` = 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct IodirInvalDdt {
+    /// `w0[33]`: `DID` is valid.
+    pub dv: bool,
+    /// `w0[63:40]`: device id (24 bits).
+    pub did: u32,
+}
+
+/// IODIR.INVAL_PDT (opcode 3, func3 1), §3.1.3: the cached leaf
+/// process-directory entry of (`did`, `pid`). `DV` must be 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct IodirInvalPdt {
+    /// `w0[31:12]`: process id (PASID, 20 bits).
+    pub pid: u32,
+    /// `w0[33]`: `DID` is valid; 0 is illegal.
+    pub dv: bool,
+    /// `w0[63:40]`: device id (24 bits).
+    pub did: u32,
+}
+
+/// ATS.INVAL (opcode 4, func3 0), §3.1.4: send a PCIe Invalidation Request
+/// to the function `rid` (in segment `dseg` when `dsv`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct AtsInval {
+    /// `w0[31:12]`: PASID of the request (with `pv`).
+    pub pid: u32,
+    /// `w0[32]`: the message carries a PASID.
+    pub pv: bool,
+    /// `w0[33]`: `DSEG` is valid.
+    pub dsv: bool,
+    /// `w0[55:40]`: PCIe requester id of the function.
+    pub rid: u16,
+    /// `w0[63:56]`: destination segment number.
+    pub dseg: u8,
+    /// Payload `w1[0]`: global invalidate.
+    pub g: bool,
+    /// Payload `w1[11]`: size: `addr` uses the PCIe ATS range encoding.
+    pub s: bool,
+    /// Payload `w1[63:12]`: untranslated byte address (low 12 bits zero).
+    pub addr: u64,
+}
+
+/// ATS.PRGR (opcode 4, func3 1), §3.1.4: send a PCIe Page Request Group
+/// Response to the function `rid`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct AtsPrgr {
+    /// `w0[31:12]`: PASID of the response (with `pv`).
+    pub pid: u32,
+    /// `w0[32]`: the message carries a PASID.
+    pub pv: bool,
+    /// `w0[33]`: `DSEG` is valid.
+    pub dsv: bool,
+    /// `w0[55:40]`: PCIe requester id of the function.
+    pub rid: u16,
+    /// `w0[63:56]`: destination segment number.
+    pub dseg: u8,
+    /// Payload `w1[40:32]`: page request group index.
+    pub prg_index: u16,
+    /// Payload `w1[47:44]`: PCIe response code (0 success, 1 invalid
+    /// request, 0xf response failure; other values are forwarded).
+    pub resp_code: u8,
+}
+
+/// One RISC-V IOMMU command.
+///
+/// ```
+/// use iommu_inval_riscv::{Command, Iotinval};
+/// // IOTINVAL.VMA, PSCID 5 (PSCV), one page at 0x4000_1000 (AV): what the
+/// // Linux driver sends per page of an unmapped range.
+/// let w = [0x0000_0001_0000_5401, 0x0000_0000_1000_0400];
+/// let c = Command::decode(&w).unwrap();
+/// assert_eq!(c, Command::IotinvalVma(Iotinval {
+///     av: true, pscid: 5, pscv: true, addr: 0x4000_1000, ..Default::default() }));
+/// assert_eq!(c.encode(), w);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Command {
+    /// Opcode 1, func3 0.
+    IotinvalVma(Iotinval),
+    /// Opcode 1, func3 1 (`pscv` is always false in a decoded command).
+    IotinvalGvma(Iotinval),
+    /// Opcode 2, func3 0.
+    IofenceC(IofenceC),
+    /// Opcode 3, func3 0.
+    IodirInvalDdt(IodirInvalDdt),
+    /// Opcode 3, func3 1.
+    IodirInvalPdt(IodirInvalPdt),
+    /// Opcode 4, func3 0.
+    AtsInval(AtsInval),
+    /// Opcode 4, func3 1.
+    AtsPrgr(AtsPrgr),
+}
+
+/// What optional parts of the specification an IOMMU implements, as its
+/// `capabilities` and `fctl` registers say (§5.3, §5.4, §9.2, §9.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Features {
+    /// `capabilities.ATS`: ATS.INVAL and ATS.PRGR exist.
+    pub ats: bool,
+    /// `capabilities.NL` (bit 42): the IOTINVAL `NL` operand exists.
+    pub nl: bool,
+    /// `capabilities.S` (bit 43): the IOTINVAL `S` operand exists.
+    pub s: bool,
+    /// `fctl.WSI` (wired interrupts supported and enabled): IOFENCE.C `WSI` exists.
+    pub wsi: bool,
+}
+
+impl Default for Features {
+    /// Everything implemented.
+    fn default() -> Self {
+        Features {
+            ats: true,
+            nl: true,
+            s: true,
+            wsi: true,
+        }
+    }
+}
+
+const OP_NAMES: [&str; 7] = [
+    "iotinval_vma",
+    "iotinval_gvma",
+    "iofence_c",
+    "iodir_inval_ddt",
+    "iodir_inval_pdt",
+    "ats_inval",
+    "ats_prgr",
+];
+
+const F_VMA: &[&str] = &["av", "pscid", "pscv", "gv", "nl", "gscid", "s", "addr"];
+const F_GVMA: &[&str] = &["av", "pscid", "gv", "nl", "gscid", "s", "addr"];
+const F_FENCE: &[&str] = &["av", "wsi", "pr", "pw", "data", "addr"];
+const F_DDT: &[&str] = &["dv", "did"];
+const F_PDT: &[&str] = &["pid", "dv", "did"];
+const F_ATS_INVAL: &[&str] = &["pid", "pv", "dsv", "rid", "dseg", "g", "s", "addr"];
+const F_ATS_PRGR: &[&str] = &["pid", "pv", "dsv", "rid", "dseg", "prg_index", "resp_code"];
+
+/// Every field name of the table, to name an unknown field statically.
+const ALL_FIELD_NAMES: &[&str] = &[
+    "av",
+    "pscid",
+    "pscv",
+    "gv",
+    "nl",
+    "gscid",
+    "s",
+    "addr",
+    "wsi",
+    "pr",
+    "pw",
+    "data",
+    "dv",
+    "did",
+    "pid",
+    "pv",
+    "dsv",
+    "rid",
+    "dseg",
+    "g",
+    "prg_index",
+    "resp_code",
+];
+
+#[inline(always)]
+const fn bit(w: u64, n: u32) -> bool {
+    (w >> n) & 1 != 0
+}
+
+#[inline(always)]
+const fn b(v: bool, n: u32) -> u64 {
+    (v as u64) << n
+}
+
+#[inline(always)]
+const fn iotinval(w0: u64, w1: u64) -> Iotinval {
+    Iotinval {
+        av: bit(w0, AV),
+        pscid: ((w0 >> ID20_SHIFT) as u32) & ID20_MAX,
+        pscv: bit(w0, PSCV),
+        gv: bit(w0, GV),
+        nl: bit(w0, NL),
+        gscid: (w0 >> GSCID_SHIFT) as u16,
+        s: bit(w1, S_W1),
+        addr: (w1 & IOT_ADDR_W1) << 2,
+    }
+}
+
+#[inline(always)]
+const fn ats_w0(pid: u32, pv: bool, dsv: bool, rid: u16, dseg: u8) -> u64 {
+    (((pid & ID20_MAX) as u64) << ID20_SHIFT)
+        | b(pv, PV)
+        | b(dsv, DSV)
+        | (rid as u64) << RID_SHIFT
+        | (dseg as u64) << DSEG_SHIFT
+}
+
+impl Command {
+    /// Decode one command from its two words. Errors: `bad_length` (not 2
+    /// words), `unknown_opcode` (an opcode/func3 pair not in §3.1; the
+    /// pair `opcode | func3 << 7` in `mask`), `reserved_bits`,
+    /// `invalid_field` (`pscv` with IOTINVAL.GVMA, `dv` = 0 with
+    /// IODIR.INVAL_PDT). Each is an illegal command: `cqcsr.cmd_ill`.
+    ///
+    /// ```
+    /// use iommu_inval_riscv::Command;
+    /// use iommu_inval_core::ErrorKind;
+    /// // IOTINVAL.GVMA with PSCV = 1 is illegal (§3.1.1).
+    /// let e = Command::decode(&[0x0000_0001_0000_0081, 0]).unwrap_err();
+    /// assert_eq!((e.kind, e.field), (ErrorKind::InvalidField, "pscv"));
+    /// ```
+    #[inline(always)]
+    pub fn decode(words: &[u64]) -> Result<Command, DecodeError> {
+        match *words {
+            [w0, w1] => Command::decode_words(w0, w1),
+            _ => Err(DecodeError::bad_length(words.len())),
+        }
+    }
+
+    /// [`Command::decode`] of two words.
+    ///
+    /// Table-driven: `opcode`/`func3` index the defined-bit masks and the
+    /// must-be-zero / must-be-one operand rules, so that the valid path has
+    /// one reserved-bit test per word and one legality test.
+    #[inline(always)]
+    pub fn decode_words(w0: u64, w1: u64) -> Result<Command, DecodeError> {
+        let opc = w0 & 0x7f;
+        let f3 = (w0 >> 7) & 7;
+        let slot = if opc.wrapping_sub(1) < 4 && f3 < 2 {
+            ((opc - 1) * 2 + f3) as usize
+        } else {
+            SLOT_NONE
+        };
+        let [d0, d1] = SLOT_DEF[slot];
+        if d0 == 0 {
+            return Err(DecodeError::unknown_opcode(w0 & OPF_MASK));
+        }
+        if w0 & !d0 != 0 {
+            return Err(DecodeError::reserved(0, w0 & !d0));
+        }
+        if w1 & !d1 != 0 {
+            return Err(DecodeError::reserved(1, w1 & !d1));
+        }
+        let (must0, must1, rule) = SLOT_RULE[slot];
+        let bad = (w0 & must0) | (!w0 & must1);
+        if bad != 0 {
+            return Err(DecodeError::invalid(0, bad, rule));
+        }
+        let id20 = ((w0 >> ID20_SHIFT) as u32) & ID20_MAX;
+        Ok(match slot {
+            0 => Command::IotinvalVma(iotinval(w0, w1)),
+            1 => Command::IotinvalGvma(iotinval(w0, w1)),
+            2 => Command::IofenceC(IofenceC {
+                av: bit(w0, AV),
+                wsi: bit(w0, WSI),
+                pr: bit(w0, PR),
+                pw: bit(w0, PW),
+                data: (w0 >> 32) as u32,
+                addr: w1 << 2,
+            }),
+            4 => Command::IodirInvalDdt(IodirInvalDdt {
+                dv: bit(w0, DV),
+                did: (w0 >> DID_SHIFT) as u32,
+            }),
+            5 => Command::IodirInvalPdt(IodirInvalPdt {
+                pid: id20,
+                dv: true,
+                did: (w0 >> DID_SHIFT) as u32,
+            }),
+            6 => Command::AtsInval(AtsInval {
+                pid: id20,
+                pv: bit(w0, PV),
+                dsv: bit(w0, DSV),
+                rid: (w0 >> RID_SHIFT) as u16,
+                dseg: (w0 >> DSEG_SHIFT) as u8,
+                g: bit(w1, ATS_G),
+                s: bit(w1, ATS_S),
+                addr: w1 & PAGE_ADDR_MASK,
+            }),
+            _ => Command::AtsPrgr(AtsPrgr {
+                pid: id20,
+                pv: bit(w0, PV),
+                dsv: bit(w0, DSV),
+                rid: (w0 >> RID_SHIFT) as u16,
+                dseg: (w0 >> DSEG_SHIFT) as u8,
+                prg_index: ((w1 >> PRGI_SHIFT) & 0x1ff) as u16,
+                resp_code: ((w1 >> RESP_SHIFT) & 0xf) as u8,
+            }),
+        })
+    }
+
+    /// Encode to `[w0, w1]`. Exact for every decoded command. Field values
+    /// wider than their field are masked to it (use [`Command::check`] or
+    /// [`NativeCommand::from_fields`] to refuse them instead).
+    ///
+    /// ```
+    /// use iommu_inval_riscv::{Command, IofenceC};
+    /// // IOFENCE.C with AV: store 1 at 0x8000_0010 on completion.
+    /// let c = Command::IofenceC(IofenceC { av: true, data: 1, addr: 0x8000_0010, ..Default::default() });
+    /// assert_eq!(c.encode(), [0x0000_0001_0000_0402, 0x2000_0004]);
+    /// ```
+    #[inline(always)]
+    pub fn encode(&self) -> [u64; 2] {
+        let iot = |f: u64, c: &Iotinval| {
+            [
+                f | b(c.av, AV)
+                    | (((c.pscid & ID20_MAX) as u64) << ID20_SHIFT)
+                    | b(c.pscv, PSCV)
+                    | b(c.gv, GV)
+                    | b(c.nl, NL)
+                    | (c.gscid as u64) << GSCID_SHIFT,
+                ((c.addr >> 2) & IOT_ADDR_W1) | b(c.s, S_W1),
+            ]
+        };
+        match self {
+            Command::IotinvalVma(c) => iot(IOTINVAL_VMA, c),
+            Command::IotinvalGvma(c) => iot(IOTINVAL_GVMA, c),
+            Command::IofenceC(c) => [
+                IOFENCE_C
+                    | b(c.av, AV)
+                    | b(c.wsi, WSI)
+                    | b(c.pr, PR)
+                    | b(c.pw, PW)
+                    | (c.data as u64) << 32,
+                (c.addr >> 2) & FENCE_ADDR_W1,
+            ],
+            Command::IodirInvalDdt(c) => [
+                IODIR_INVAL_DDT | b(c.dv, DV) | ((c.did & DID_MAX) as u64) << DID_SHIFT,
+                0,
+            ],
+            Command::IodirInvalPdt(c) => [
+                IODIR_INVAL_PDT
+                    | (((c.pid & ID20_MAX) as u64) << ID20_SHIFT)
+                    | b(c.dv, DV)
+                    | ((c.did & DID_MAX) as u64) << DID_SHIFT,
+                0,
+            ],
+            Command::AtsInval(c) => [
+                ATS_INVAL | ats_w0(c.pid, c.pv, c.dsv, c.rid, c.dseg),
+                (c.addr & PAGE_ADDR_MASK) | b(c.s, ATS_S) | b(c.g, ATS_G),
+            ],
+            Command::AtsPrgr(c) => [
+                ATS_PRGR | ats_w0(c.pid, c.pv, c.dsv, c.rid, c.dseg),
+                ((c.prg_index & 0x1ff) as u64) << PRGI_SHIFT
+                    | ((c.resp_code & 0xf) as u64) << RESP_SHIFT,
+            ],
+        }
+    }
+
+    /// `(opcode, func3)` of the command.
+    pub const fn opcode_func3(&self) -> (u8, u8) {
+        match self {
+            Command::IotinvalVma(_) => (OP_IOTINVAL, 0),
+            Command::IotinvalGvma(_) => (OP_IOTINVAL, 1),
+            Command::IofenceC(_) => (OP_IOFENCE, 0),
+            Command::IodirInvalDdt(_) => (OP_IODIR, 0),
+            Command::IodirInvalPdt(_) => (OP_IODIR, 1),
+            Command::AtsInval(_) => (OP_ATS, 0),
+            Command::AtsPrgr(_) => (OP_ATS, 1),
+        }
+    }
+
+    /// Check that every field value fits its field and that the command is
+    /// legal (`FieldError::TooWide` names the first field that does not
+    /// fit; `FieldError::Invalid` an illegal combination): 20-bit PSCIDs
+    /// and PIDs, 24-bit DIDs, 9-bit `prg_index`, 4-bit `resp_code`, page
+    /// addresses with the low 12 bits clear, fence addresses 4-byte aligned.
+    pub fn check(&self) -> Result<(), FieldError> {
+        let fit = |ok: bool, name: &'static str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(FieldError::TooWide(name))
+            }
+        };
+        match *self {
+            Command::IotinvalVma(c) | Command::IotinvalGvma(c) => {
+                fit(c.pscid <= ID20_MAX, "pscid")?;
+                fit(c.addr & !PAGE_ADDR_MASK == 0, "addr")?;
+            }
+            Command::IofenceC(c) => fit(c.addr & !FENCE_ADDR_MASK == 0, "addr")?,
+            Command::IodirInvalDdt(c) => fit(c.did <= DID_MAX, "did")?,
+            Command::IodirInvalPdt(c) => {
+                fit(c.pid <= ID20_MAX, "pid")?;
+                fit(c.did <= DID_MAX, "did")?;
+            }
+            Command::AtsInval(c) => {
+                fit(c.pid <= ID20_MAX, "pid")?;
+                fit(c.addr & !PAGE_ADDR_MASK == 0, "addr")?;
+            }
+            Command::AtsPrgr(c) => {
+                fit(c.pid <= ID20_MAX, "pid")?;
+                fit(c.prg_index <= 0x1ff, "prg_index")?;
+                fit(c.resp_code <= 0xf, "resp_code")?;
+            }
+        }
+        // Fields fit: the encoding is exact, so the decoder judges legality.
+        Command::decode_words(self.encode()[0], self.encode()[1])
+            .map(|_| ())
+            .map_err(FieldError::Invalid)
+    }
+
+    /// Refuse a legal command that uses a part of the specification the
+    /// IOMMU does not implement: such a command is "unsupported" and, like
+    /// an illegal one, sets `cqcsr.cmd_ill` (§3.1). Without
+    /// `capabilities.NL` / `.S` the `NL` / `S` bits are reserved (§9.2,
+    /// §9.3); without wired interrupts enabled IOFENCE.C `WSI` is reserved
+    /// (§3.1.2); without `capabilities.ATS` the ATS commands do not exist
+    /// (§3.1.4).
+    pub fn check_supported(&self, f: &Features) -> Result<(), DecodeError> {
+        match *self {
+            Command::IotinvalVma(c) | Command::IotinvalGvma(c) => {
+                if c.nl && !f.nl {
+                    return Err(DecodeError::reserved(0, 1 << NL));
+                }
+                if c.s && !f.s {
+                    return Err(DecodeError::reserved(1, 1 << S_W1));
+                }
+            }
+            Command::IofenceC(c) if c.wsi && !f.wsi => {
+                return Err(DecodeError::reserved(0, 1 << WSI));
+            }
+            Command::AtsInval(_) | Command::AtsPrgr(_) if !f.ats => {
+                let (o, f3) = self.opcode_func3();
+                return Err(DecodeError::unknown_opcode(opf(o, f3)));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The op name, as in the table (`iotinval_vma`, ...).
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Command::IotinvalVma(_) => "iotinval_vma",
+            Command::IotinvalGvma(_) => "iotinval_gvma",
+            Command::IofenceC(_) => "iofence_c",
+            Command::IodirInvalDdt(_) => "iodir_inval_ddt",
+            Command::IodirInvalPdt(_) => "iodir_inval_pdt",
+            Command::AtsInval(_) => "ats_inval",
+            Command::AtsPrgr(_) => "ats_prgr",
+        }
+    }
+}
+
+fn want_bool(name: &'static str, v: FieldValue) -> Result<bool, FieldError> {
+    match v {
+        FieldValue::Bool(b) => Ok(b),
+        FieldValue::Uint(0) => Ok(false),
+        FieldValue::Uint(1) => Ok(true),
+        _ => Err(FieldError::TooWide(name)),
+    }
+}
+
+fn want_uint(name: &'static str, v: FieldValue, max: u64) -> Result<u64, FieldError> {
+    match v {
+        FieldValue::Uint(x) if x <= max => Ok(x),
+        _ => Err(FieldError::TooWide(name)),
+    }
+}
+
+fn want_addr(name: &'static str, v: FieldValue, mask: u64) -> Result<u64, FieldError> {
+    match v {
+        FieldValue::Uint(x) if x & !mask == 0 => Ok(x),
+        _ => Err(FieldError::TooWide(name)),
+    }
+}
+
+fn static_name(names: &'static [&'static str], n: &str) -> Option<&'static str> {
+    names.iter().copied().find(|x| *x == n)
+}
+
+impl NativeCommand for Command {
+    const ARCH: ArchId = ArchId::Riscv;
+
+    #[inline(always)]
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        Command::decode(words)
+    }
+
+    #[inline]
+    fn words(&self) -> usize {
+        2
+    }
+
+    #[inline(always)]
+    fn encode_into(&self, out: &mut [u64]) -> Result<usize, DecodeError> {
+        match out.get_mut(..2) {
+            Some(slot) => {
+                slot.copy_from_slice(&self.encode());
+                Ok(2)
+            }
+            None => Err(DecodeError::bad_length(out.len())),
+        }
+    }
+
+    fn op(&self) -> &'static str {
+        self.name()
+    }
+
+    fn for_each_field(&self, f: &mut dyn FnMut(&'static str, FieldValue)) {
+        use FieldValue::{Bool, Uint};
+        match *self {
+            Command::IotinvalVma(c) | Command::IotinvalGvma(c) => {
+                let vma = matches!(self, Command::IotinvalVma(_));
+                f("av", Bool(c.av));
+                f("pscid", Uint(c.pscid.into()));
+                if vma {
+                    f("pscv", Bool(c.pscv));
+                }
+                f("gv", Bool(c.gv));
+                f("nl", Bool(c.nl));
+                f("gscid", Uint(c.gscid.into()));
+                f("s", Bool(c.s));
+                f("addr", Uint(c.addr));
+            }
+            Command::IofenceC(c) => {
+                f("av", Bool(c.av));
+                f("wsi", Bool(c.wsi));
+                f("pr", Bool(c.pr));
+                f("pw", Bool(c.pw));
+                f("data", Uint(c.data.into()));
+                f("addr", Uint(c.addr));
+            }
+            Command::IodirInvalDdt(c) => {
+                f("dv", Bool(c.dv));
+                f("did", Uint(c.did.into()));
+            }
+            Command::IodirInvalPdt(c) => {
+                f("pid", Uint(c.pid.into()));
+                f("dv", Bool(c.dv));
+                f("did", Uint(c.did.into()));
+            }
+            Command::AtsInval(c) => {
+                f("pid", Uint(c.pid.into()));
+                f("pv", Bool(c.pv));
+                f("dsv", Bool(c.dsv));
+                f("rid", Uint(c.rid.into()));
+                f("dseg", Uint(c.dseg.into()));
+                f("g", Bool(c.g));
+                f("s", Bool(c.s));
+                f("addr", Uint(c.addr));
+            }
+            Command::AtsPrgr(c) => {
+                f("pid", Uint(c.pid.into()));
+                f("pv", Bool(c.pv));
+                f("dsv", Bool(c.dsv));
+                f("rid", Uint(c.rid.into()));
+                f("dseg", Uint(c.dseg.into()));
+                f("prg_index", Uint(c.prg_index.into()));
+                f("resp_code", Uint(c.resp_code.into()));
+            }
+        }
+    }
+
+    fn field_names(op: &str) -> Option<&'static [&'static str]> {
+        Some(match op {
+            "iotinval_vma" => F_VMA,
+            "iotinval_gvma" => F_GVMA,
+            "iofence_c" => F_FENCE,
+            "iodir_inval_ddt" => F_DDT,
+            "iodir_inval_pdt" => F_PDT,
+            "ats_inval" => F_ATS_INVAL,
+            "ats_prgr" => F_ATS_PRGR,
+            _ => return None,
+        })
+    }
+
+    /// Fields omitted are 0 / false. The result must be a legal command:
+    /// `iodir_inval_pdt` needs `"dv": true` (§3.1.3).
+    fn from_fields(
+        op: &str,
+        fields: &mut dyn Iterator<Item = (&str, FieldValue)>,
+        words: usize,
+    ) -> Result<Self, FieldError> {
+        let names = Self::field_names(op).ok_or(FieldError::UnknownOp)?;
+        if words != 2 {
+            return Err(FieldError::Invalid(DecodeError::bad_length(words)));
+        }
+        let mut cmd = match op {
+            "iotinval_vma" => Command::IotinvalVma(Iotinval::default()),
+            "iotinval_gvma" => Command::IotinvalGvma(Iotinval::default()),
+            "iofence_c" => Command::IofenceC(IofenceC::default()),
+            "iodir_inval_ddt" => Command::IodirInvalDdt(IodirInvalDdt::default()),
+            "iodir_inval_pdt" => Command::IodirInvalPdt(IodirInvalPdt::default()),
+            "ats_inval" => Command::AtsInval(AtsInval::default()),
+            _ => Command::AtsPrgr(AtsPrgr::default()),
+        };
+        for (name, v) in fields {
+            let Some(n) = static_name(names, name) else {
+                return Err(FieldError::UnknownField(
+                    static_name(ALL_FIELD_NAMES, name).unwrap_or("(not a field of this op)"),
+                ));
+            };
+            set_field(&mut cmd, n, v)?;
+        }
+        cmd.check()?;
+        Ok(cmd)
+    }
+
+    fn op_names() -> &'static [&'static str] {
+        &OP_NAMES
+    }
+}
+
+/// Set field `n` (a name of the command's op) to `v`, checking its width.
+fn set_field(cmd: &mut Command, n: &'static str, v: FieldValue) -> Result<(), FieldError> {
+    const ID20: u64 = ID20_MAX as u64;
+    // Narrowing casts below are exact: each value was range-checked first.
+    match cmd {
+        Command::IotinvalVma(c) | Command::IotinvalGvma(c) => match n {
+            "av" => c.av = want_bool(n, v)?,
+            "pscid" => c.pscid = want_uint(n, v, ID20)? as u32,
+            "pscv" => c.pscv = want_bool(n, v)?,
+            "gv" => c.gv = want_bool(n, v)?,
+            "nl" => c.nl = want_bool(n, v)?,
+            "gscid" => c.gscid = want_uint(n, v, 0xffff)? as u16,
+            "s" => c.s = want_bool(n, v)?,
+            _ => c.addr = want_addr(n, v, PAGE_ADDR_MASK)?,
+        },
+        Command::IofenceC(c) => match n {
+            "av" => c.av = want_bool(n, v)?,
+            "wsi" => c.wsi = want_bool(n, v)?,
+            "pr" => c.pr = want_bool(n, v)?,
+            "pw" => c.pw = want_bool(n, v)?,
+            "data" => c.data = want_uint(n, v, u32::MAX.into())? as u32,
+            _ => c.addr = want_addr(n, v, FENCE_ADDR_MASK)?,
+        },
+        Command::IodirInvalDdt(c) => match n {
+            "dv" => c.dv = want_bool(n, v)?,
+            _ => c.did = want_uint(n, v, DID_MAX.into())? as u32,
+        },
+        Command::IodirInvalPdt(c) => match n {
+            "pid" => c.pid = want_uint(n, v, ID20)? as u32,
+            "dv" => c.dv = want_bool(n, v)?,
+            _ => c.did = want_uint(n, v, DID_MAX.into())? as u32,
+        },
+        Command::AtsInval(c) => match n {
+            "pid" => c.pid = want_uint(n, v, ID20)? as u32,
+            "pv" => c.pv = want_bool(n, v)?,
+            "dsv" => c.dsv = want_bool(n, v)?,
+            "rid" => c.rid = want_uint(n, v, 0xffff)? as u16,
+            "dseg" => c.dseg = want_uint(n, v, 0xff)? as u8,
+            "g" => c.g = want_bool(n, v)?,
+            "s" => c.s = want_bool(n, v)?,
+            _ => c.addr = want_addr(n, v, PAGE_ADDR_MASK)?,
+        },
+        Command::AtsPrgr(c) => match n {
+            "pid" => c.pid = want_uint(n, v, ID20)? as u32,
+            "pv" => c.pv = want_bool(n, v)?,
+            "dsv" => c.dsv = want_bool(n, v)?,
+            "rid" => c.rid = want_uint(n, v, 0xffff)? as u16,
+            "dseg" => c.dseg = want_uint(n, v, 0xff)? as u8,
+            "prg_index" => c.prg_index = want_uint(n, v, 0x1ff)? as u16,
+            _ => c.resp_code = want_uint(n, v, 0xf)? as u8,
+        },
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iommu_inval_core::ErrorKind;
+
+    /// (word, low bit, high bit) of each field, hand-written from the
+    /// §3.1 layouts (and §9.2 / §9.3), independent of the DEF_* masks.
+    type Spans = &'static [(usize, u32, u32)];
+    const TABLE: [(u64, Spans); 7] = [
+        (
+            IOTINVAL_VMA,
+            &[
+                (0, 10, 10),
+                (0, 12, 31),
+                (0, 32, 32),
+                (0, 33, 33),
+                (0, 34, 34),
+                (0, 44, 59),
+                (1, 9, 9),
+                (1, 10, 61),
+            ],
+        ),
+        (
+            IOTINVAL_GVMA,
+            &[
+                (0, 10, 10),
+                (0, 12, 31),
+                (0, 33, 33),
+                (0, 34, 34),
+                (0, 44, 59),
+                (1, 9, 9),
+                (1, 10, 61),
+            ],
+        ),
+        (
+            IOFENCE_C,
+            &[
+                (0, 10, 10),
+                (0, 11, 11),
+                (0, 12, 12),
+                (0, 13, 13),
+                (0, 32, 63),
+                (1, 0, 61),
+            ],
+        ),
+        (IODIR_INVAL_DDT, &[(0, 33, 33), (0, 40, 63)]),
+        (IODIR_INVAL_PDT, &[(0, 12, 31), (0, 33, 33), (0, 40, 63)]),
+        (
+            ATS_INVAL,
+            &[
+                (0, 12, 31),
+                (0, 32, 32),
+                (0, 33, 33),
+                (0, 40, 55),
+                (0, 56, 63),
+                (1, 0, 0),
+                (1, 11, 11),
+                (1, 12, 63),
+            ],
+        ),
+        (
+            ATS_PRGR,
+            &[
+                (0, 12, 31),
+                (0, 32, 32),
+                (0, 33, 33),
+                (0, 40, 55),
+                (0, 56, 63),
+                (1, 32, 40),
+                (1, 44, 47),
+            ],
+        ),
+    ];
+
+    /// The smallest legal command of an opcode/func3 (INVAL_PDT needs DV).
+    fn base(f: u64) -> [u64; 2] {
+        if f == IODIR_INVAL_PDT {
+            [f | 1 << DV, 0]
+        } else {
+            [f, 0]
+        }
+    }
+
+    #[test]
+    fn every_bit_is_a_field_or_refused() {
+        for (f, spans) in TABLE {
+            let mut m = [0u64; 2];
+            for &(w, lo, hi) in spans {
+                for bit in lo..=hi {
+                    m[w] |= 1 << bit;
+                }
+            }
+            assert!(Command::decode(&base(f)).is_ok(), "{f:#x} base");
+            for w in 0..2 {
+                for bit in 0..64 {
+                    if w == 0 && bit < 10 {
+                        continue; // opcode / func3
+                    }
+                    let mut words = base(f);
+                    words[w] ^= 1 << bit;
+                    let r = Command::decode(&words);
+                    let field = m[w] & (1 << bit) != 0;
+                    let illegal = (f == IOTINVAL_GVMA && w == 0 && bit == PSCV)
+                        || (f == IODIR_INVAL_PDT && w == 0 && bit == DV);
+                    match r {
+                        Ok(c) => {
+                            assert!(field, "{f:#x} w{w} bit {bit} accepted");
+                            assert_eq!(c.encode(), words, "{f:#x} w{w} bit {bit}");
+                        }
+                        Err(e) if illegal => assert_eq!(e.kind, ErrorKind::InvalidField),
+                        Err(e) => {
+                            assert!(!field, "{f:#x} w{w} bit {bit} refused: {e}");
+                            assert_eq!(e, DecodeError::reserved(w as u8, 1 << bit));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_opcodes_functions_and_lengths() {
+        for f in 0u64..0x400 {
+            let known = TABLE.iter().any(|(k, _)| *k == f);
+            let r = Command::decode(&base(f));
+            if known {
+                assert!(r.is_ok(), "{f:#x}");
+            } else {
+                let e = r.unwrap_err();
+                assert_eq!((e.kind, e.mask), (ErrorKind::UnknownOpcode, f), "{f:#x}");
+            }
+        }
+        assert_eq!(
+            Command::decode(&[IOFENCE_C]).unwrap_err(),
+            DecodeError::bad_length(1)
+        );
+        assert_eq!(
+            Command::decode(&[0, 0, 0]).unwrap_err(),
+            DecodeError::bad_length(3)
+        );
+    }
+
+    #[test]
+    fn fields_land_where_the_spec_puts_them() {
+        // IOTINVAL.GVMA GV=1 GSCID 0xabcd, AV, GPA 0x1_2345_6000, NL, S.
+        let c = Command::IotinvalGvma(Iotinval {
+            av: true,
+            gv: true,
+            nl: true,
+            gscid: 0xabcd,
+            s: true,
+            addr: 0x1_2345_6000,
+            ..Default::default()
+        });
+        let w = c.encode();
+        assert_eq!(w[0], 0x0abc_d006_0000_0481);
+        assert_eq!(w[1], (0x1_2345_6000u64 >> 12) << 10 | 1 << 9);
+        // ATS.INVAL RID 0x0100, DSEG 2 (DSV), PID 7 (PV), S, G, addr 0x7000.
+        let c = Command::AtsInval(AtsInval {
+            pid: 7,
+            pv: true,
+            dsv: true,
+            rid: 0x0100,
+            dseg: 2,
+            g: true,
+            s: true,
+            addr: 0x7000,
+        });
+        assert_eq!(c.encode(), [0x0201_0003_0000_7004, 0x7801]);
+        // ATS.PRGR index 0x1ff, response failure.
+        let c = Command::AtsPrgr(AtsPrgr {
+            rid: 0x10,
+            prg_index: 0x1ff,
+            resp_code: 0xf,
+            ..Default::default()
+        });
+        assert_eq!(c.encode(), [0x0000_1000_0000_0084, 0x0000_f1ff_0000_0000]);
+        // IODIR.INVAL_PDT DID 0xfffffe, PID 0xfffff.
+        let c = Command::IodirInvalPdt(IodirInvalPdt {
+            pid: 0xfffff,
+            dv: true,
+            did: 0xff_fffe,
+        });
+        assert_eq!(c.encode(), [0xffff_fe02_ffff_f083, 0]);
+        assert_eq!(Command::decode(&c.encode()), Ok(c));
+    }
+
+    #[test]
+    fn from_fields_checks_widths_and_legality() {
+        let mut it = [("dv", FieldValue::Bool(true)), ("did", FieldValue::Uint(9))].into_iter();
+        let c = Command::from_fields("iodir_inval_ddt", &mut it, 2).unwrap();
+        assert_eq!(
+            c,
+            Command::IodirInvalDdt(IodirInvalDdt { dv: true, did: 9 })
+        );
+        let mut it = [("did", FieldValue::Uint(9))].into_iter();
+        assert!(matches!(
+            Command::from_fields("iodir_inval_pdt", &mut it, 2),
+            Err(FieldError::Invalid(e)) if e.field == "dv"
+        ));
+        let mut it = [("pscv", FieldValue::Bool(true))].into_iter();
+        assert_eq!(
+            Command::from_fields("iotinval_gvma", &mut it, 2),
+            Err(FieldError::UnknownField("pscv"))
+        );
+        let mut it = [("addr", FieldValue::Uint(0x1002))].into_iter();
+        assert_eq!(
+            Command::from_fields("iofence_c", &mut it, 2),
+            Err(FieldError::TooWide("addr"))
+        );
+        let mut it = [("did", FieldValue::Uint(1 << 24))].into_iter();
+        assert_eq!(
+            Command::from_fields("iodir_inval_ddt", &mut it, 2),
+            Err(FieldError::TooWide("did"))
+        );
+        assert_eq!(
+            Command::from_fields("nope", &mut core::iter::empty(), 2),
+            Err(FieldError::UnknownOp)
+        );
+    }
+
+    #[test]
+    fn unsupported_parts_are_refused_by_features() {
+        let nl = Command::IotinvalVma(Iotinval {
+            av: true,
+            nl: true,
+            ..Default::default()
+        });
+        let none = Features {
+            ats: false,
+            nl: false,
+            s: false,
+            wsi: false,
+        };
+        assert!(nl.check_supported(&Features::default()).is_ok());
+        assert_eq!(
+            nl.check_supported(&none),
+            Err(DecodeError::reserved(0, 1 << 34))
+        );
+        let ats = Command::AtsPrgr(AtsPrgr::default());
+        assert_eq!(
+            ats.check_supported(&none).unwrap_err().kind,
+            ErrorKind::UnknownOpcode
+        );
+        let wsi = Command::IofenceC(IofenceC {
+            wsi: true,
+            ..Default::default()
+        });
+        assert_eq!(
+            wsi.check_supported(&none),
+            Err(DecodeError::reserved(0, 1 << 11))
+        );
+    }
+}

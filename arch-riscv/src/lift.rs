@@ -1,0 +1,296 @@
+//! Lift: RISC-V IOMMU commands to the generic model, with exact footprints.
+//!
+//! | command | generic |
+//! |---|---|
+//! | IOTINVAL.VMA GV = 1 | `IOTLB`, `S1`, `Regime::Guest`, domain of `GSCID` |
+//! | IOTINVAL.VMA GV = 0 | `IOTLB`, `S1`, `Regime::Hyp` (host address spaces: second stage Bare, no GSCID — as SMMU EL2 translations have no VMID), every domain |
+//! | … PSCV = 1 | the PASIDs whose process (or device) context uses `PSCID` (context: [`Context::pasids_of_pscid`]); PSCV = 0 every PASID |
+//! | … AV = 1 | the page of `ADDR` (S = 0) or its NAPOT range (S = 1, §9.3); leaf entries only unless NL = 1 (§9.2) |
+//! | IOTINVAL.GVMA GV = 1 | `IOTLB`, `S2`, domain of `GSCID`; AV = 1 the guest-physical page / range, leaf only unless NL |
+//! | IOTINVAL.GVMA GV = 0 | `IOTLB`, `S2`, every domain, every address (AV, NL, S ignored, §9.2, §9.3) |
+//! | IODIR.INVAL_DDT DV = 1 | `CONFIG_DEVICE` leaf entry of `DID`, and `CONFIG_PASID` (every level, every PASID) of it |
+//! | IODIR.INVAL_DDT DV = 0 | `CONFIG_DEVICE | CONFIG_PASID` of every device |
+//! | IODIR.INVAL_PDT | `CONFIG_PASID` leaf entry of (`DID`, `PID`) |
+//! | ATS.INVAL | `DEV_TLB` of the device; PV = 0 every PASID; `G` → `global`; range by the PCIe ATS size encoding |
+//! | IOFENCE.C | `Sync` (AV → store of the 32-bit DATA at ADDR, WSI → interrupt) |
+//! | ATS.PRGR | `PageResponse` |
+//!
+//! Devices are RISC-V `device_id`s: for PCIe, segment `<< 16 |` requester
+//! id (IODIR `DID`, 24 bits); ATS commands name `DSEG << 16 | RID` when
+//! DSV = 1 and `RID` otherwise.
+//!
+//! Not modelled (kept by the codec, ignored here): IOFENCE.C `PR` / `PW`
+//! (ordering of earlier device reads / writes; [`lower`](crate::lower())
+//! always sets both, as the Linux driver does), and the global-mapping
+//! exception of PSCV = 1 (entries of global first-stage mappings stay,
+//! §3.1.1: the footprint counts them in, which is the safe side for a
+//! conversion).
+
+use crate::cmd::*;
+use iommu_inval_core::model::*;
+use iommu_inval_core::range::{ats_decode, PAGE_SHIFT};
+use iommu_inval_core::{ArchId, Context, LowerError, Sink};
+
+/// The address range of an IOTINVAL `ADDR` / `S` pair with `AV` = 1: the
+/// 4 KiB page (S = 0), or the NAPOT range whose size is given by the lowest
+/// zero bit of `ADDR[63:12]` (S = 1, §9.3; the PCIe ATS convention). All
+/// ones (UNSPECIFIED behaviour) lifts to every address.
+#[inline]
+pub const fn iot_range(addr: u64, s: bool) -> AddrRange {
+    ats_decode(addr, s)
+}
+
+/// The generic device of an ATS command: `DSEG << 16 | RID` with DSV = 1.
+#[inline]
+pub const fn ats_device(rid: u16, dseg: u8, dsv: bool) -> u32 {
+    if dsv {
+        (dseg as u32) << 16 | rid as u32
+    } else {
+        rid as u32
+    }
+}
+
+/// The generic PRG response code of a `resp_code`, `None` for PCIe-reserved values.
+pub const fn resp_code(code: u8) -> Option<RespCode> {
+    match code {
+        0x0 => Some(RespCode::Success),
+        0x1 => Some(RespCode::Invalid),
+        0xf => Some(RespCode::Failure),
+        _ => None,
+    }
+}
+
+struct Emit<'a> {
+    out: &'a mut dyn Sink<Op>,
+    o: Outcome,
+}
+
+impl Emit<'_> {
+    #[inline(always)]
+    fn push(&mut self, op: Op) -> Result<(), LowerError> {
+        self.out.push(op)?;
+        self.o.emitted += 1;
+        Ok(())
+    }
+}
+
+#[inline]
+fn domain_of<C: Context + ?Sized>(ctx: &C, gscid: u16, w: &mut Widened) -> DomainSel {
+    match ctx.domain_from_native(ArchId::Riscv, u32::from(gscid)) {
+        Some(d) => DomainSel::One(d),
+        None => {
+            *w |= Widened::DOMAIN;
+            DomainSel::All
+        }
+    }
+}
+
+/// One inval per PASID that uses `pscid`; every PASID when none is known.
+#[inline]
+fn per_pscid<C: Context + ?Sized>(
+    ctx: &C,
+    base: Inval,
+    lookup: DomainSel,
+    pscid: u32,
+    e: &mut Emit<'_>,
+) -> Result<(), LowerError> {
+    let (mut n, mut first) = (0usize, 0u32);
+    let known = ctx.pasids_of_pscid(lookup, pscid, &mut |p| {
+        if n == 0 {
+            first = p;
+        }
+        n += 1;
+    });
+    if n == 1 {
+        e.push(Op::Inval(base.pasid(PasidSel::One(first))))?;
+    } else if n > 1 {
+        let mut err = None;
+        ctx.pasids_of_pscid(lookup, pscid, &mut |p| {
+            if err.is_none() {
+                if let Err(x) = e.push(Op::Inval(base.pasid(PasidSel::One(p)))) {
+                    err = Some(x);
+                }
+            }
+        });
+        if let Some(x) = err {
+            return Err(x);
+        }
+    }
+    if !known || n == 0 {
+        e.o.widened |= Widened::PASID;
+        e.push(Op::Inval(base.pasid(PasidSel::All)))?;
+    }
+    Ok(())
+}
+
+#[inline]
+const fn leaf(av: bool, nl: bool) -> Caches {
+    // AV = 1 and NL = 0: only entries of leaf PTEs (§3.1.1); AV = 0 or NL = 1:
+    // every level (§9.2).
+    if av && !nl {
+        Caches::LEAF
+    } else {
+        Caches::empty()
+    }
+}
+
+/// Lift one command into generic operations written to `out`.
+///
+/// A GSCID the context does not know lifts to every domain, a PSCID it does
+/// not know to every PASID (reported as `Widened::DOMAIN` / `PASID`).
+/// ATS.PRGR with a PCIe-reserved response code has no generic response
+/// code: `Err(NoEquivalent)`. A full sink is `Err(BufferFull)`.
+///
+/// ```
+/// use iommu_inval_riscv::{lift, Command};
+/// use iommu_inval_core::{model::*, FixedBuf, IdentityContext};
+/// // IOTINVAL.VMA, GV = 1 GSCID 3, PSCV = 1 PSCID 7, AV = 1, page 0x5000.
+/// let c = Command::decode(&[0x0000_3003_0000_7401, 0x1400]).unwrap();
+/// let mut out: FixedBuf<Op, 4> = FixedBuf::new();
+/// let o = lift(&c, &IdentityContext, &mut out).unwrap();
+/// assert!(o.is_exact());
+/// let Some(Op::Inval(i)) = out.get(0) else { panic!() };
+/// assert_eq!(i.caches, Caches::IOTLB | Caches::LEAF);
+/// assert_eq!((i.stages, i.domain, i.pasid), (Stages::S1, DomainSel::One(3), PasidSel::One(7)));
+/// assert_eq!(i.range, AddrRange::new(0x5000, 0x1000).unwrap());
+/// ```
+pub fn lift<C: Context + ?Sized>(
+    cmd: &Command,
+    ctx: &C,
+    out: &mut dyn Sink<Op>,
+) -> Result<Outcome, LowerError> {
+    let mut e = Emit {
+        out,
+        o: Outcome::default(),
+    };
+    match *cmd {
+        Command::IotinvalVma(c) => {
+            let (regime, domain) = if c.gv {
+                (Regime::Guest, domain_of(ctx, c.gscid, &mut e.o.widened))
+            } else {
+                (Regime::Hyp, DomainSel::All)
+            };
+            let range = if c.av {
+                iot_range(c.addr, c.s)
+            } else {
+                AddrRange::All
+            };
+            let base = Inval::new(Caches::IOTLB | leaf(c.av, c.nl))
+                .regime(regime)
+                .stage(Stages::S1)
+                .domain(domain)
+                .range(range);
+            if c.pscv {
+                per_pscid(ctx, base, domain, c.pscid, &mut e)?;
+            } else {
+                e.push(Op::Inval(base))?;
+            }
+        }
+        Command::IotinvalGvma(c) => {
+            let base = Inval::new(Caches::IOTLB).stage(Stages::S2);
+            let i = if c.gv {
+                let domain = domain_of(ctx, c.gscid, &mut e.o.widened);
+                let range = if c.av {
+                    iot_range(c.addr, c.s)
+                } else {
+                    AddrRange::All
+                };
+                Inval {
+                    caches: Caches::IOTLB | leaf(c.av, c.nl),
+                    ..base.domain(domain).range(range)
+                }
+            } else {
+                // Every VM, every level and address: AV, NL and S are ignored.
+                base
+            };
+            e.push(Op::Inval(i))?;
+        }
+        Command::IofenceC(c) => {
+            let sync = Sync {
+                interrupt: c.wsi,
+                store: c.av.then_some(Store {
+                    address: c.addr,
+                    data: u64::from(c.data),
+                }),
+                ..Sync::default()
+            };
+            e.push(Op::Sync(sync))?;
+        }
+        Command::IodirInvalDdt(c) => {
+            if c.dv {
+                // The leaf DDT entry of the device, and every PDT entry under it.
+                let dev = DeviceSel::One(c.did);
+                e.push(Op::Inval(
+                    Inval::new(Caches::CONFIG_DEVICE | Caches::LEAF).device(dev),
+                ))?;
+                e.push(Op::Inval(Inval::new(Caches::CONFIG_PASID).device(dev)))?;
+            } else {
+                e.push(Op::Inval(Inval::new(Caches::CONFIG)))?;
+            }
+        }
+        Command::IodirInvalPdt(c) => {
+            let i = Inval::new(Caches::CONFIG_PASID | Caches::LEAF)
+                .device(DeviceSel::One(c.did))
+                .pasid(PasidSel::One(c.pid));
+            e.push(Op::Inval(i))?;
+        }
+        Command::AtsInval(c) => {
+            // Without a PASID prefix the request reaches every ATC entry in
+            // the range, with or without PASID.
+            let pasid = if c.pv {
+                PasidSel::One(c.pid)
+            } else {
+                PasidSel::All
+            };
+            let i = Inval::new(Caches::DEV_TLB)
+                .device(DeviceSel::One(ats_device(c.rid, c.dseg, c.dsv)))
+                .pasid(pasid)
+                .global(c.g)
+                .range(ats_decode(c.addr, c.s));
+            e.push(Op::Inval(i))?;
+        }
+        Command::AtsPrgr(c) => {
+            let code = resp_code(c.resp_code).ok_or(LowerError::NoEquivalent(
+                "ATS.PRGR response code is a PCIe-reserved PRG response code",
+            ))?;
+            e.push(Op::PageResponse(PageResponse {
+                device: ats_device(c.rid, c.dseg, c.dsv),
+                pasid: c.pv.then_some(c.pid),
+                prg_index: c.prg_index,
+                code,
+                last: false,
+                priv_data: None,
+                guest: false,
+            }))?;
+        }
+    }
+    Ok(e.o)
+}
+
+/// The smallest page the IOATC caches (4 KiB).
+pub const PAGE_BYTES: u64 = 1 << PAGE_SHIFT;
+
+/// The footprint of a command: `Footprint::of_ops` of its lift (empty when
+/// the lift fails: an ATS.PRGR with a reserved response code removes
+/// nothing anyway). Allocates (the footprint is a list of boxes); the lift
+/// itself does not.
+///
+/// ```
+/// use iommu_inval_riscv::{footprint, Command};
+/// use iommu_inval_core::IdentityContext;
+/// // IODIR.INVAL_DDT DV = 0 covers IODIR.INVAL_PDT of device 1, PID 2, not the reverse.
+/// let all = footprint(&Command::decode(&[0x3, 0]).unwrap(), &IdentityContext);
+/// let pdt = footprint(&Command::decode(&[0x0000_0102_0000_2083, 0]).unwrap(), &IdentityContext);
+/// assert!(all.covers(&pdt) && !pdt.covers(&all));
+/// // An IOFENCE.C removes nothing.
+/// assert!(footprint(&Command::decode(&[0x2, 0]).unwrap(), &IdentityContext).is_empty());
+/// ```
+#[cfg(feature = "std")]
+pub fn footprint<C: Context + ?Sized>(
+    cmd: &Command,
+    ctx: &C,
+) -> iommu_inval_core::footprint::Footprint {
+    let mut ops: std::vec::Vec<Op> = std::vec::Vec::new();
+    let _ = lift(cmd, ctx, &mut ops);
+    iommu_inval_core::footprint::Footprint::of_ops(ops.iter(), ctx)
+}

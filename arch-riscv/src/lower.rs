@@ -1,0 +1,898 @@
+//! Lower: generic operations to RISC-V IOMMU commands for a host described
+//! by [`Caps`].
+//!
+//! An invalidation becomes up to three phases, in this order, with an
+//! IOFENCE.C (`PR` = `PW` = 1, the Linux driver's fence) between two
+//! non-empty phases, so that no phase starts on stale directory entries:
+//!
+//! 1. directory caches: IODIR.INVAL_DDT / IODIR.INVAL_PDT per device, or
+//!    IODIR.INVAL_DDT `DV` = 0 (every device);
+//! 2. IOMMU address-translation cache: IOTINVAL.VMA (first stage) and
+//!    IOTINVAL.GVMA (second stage);
+//! 3. device TLBs: ATS.INVAL per ATS-enabled device.
+//!
+//! As on AMD-Vi, the completion after the last phase is the caller's own
+//! `Sync` (one IOFENCE.C): a native command lifted and lowered gives back
+//! that one command, and every input sync becomes exactly one output sync.
+//!
+//! Rules where RISC-V cannot name the generic scope exactly:
+//!
+//! * IODIR.INVAL_DDT `DV` = 1 and IODIR.INVAL_PDT invalidate *leaf*
+//!   directory entries only (§3.1.3): a non-leaf configuration invalidation
+//!   (or one of devices the context cannot enumerate) becomes `DV` = 0.
+//! * IOTINVAL with `AV` = 1 removes leaf entries only unless `NL` = 1
+//!   (§9.2): a non-leaf range without `capabilities.NL` becomes `AV` = 0 —
+//!   the form the Linux driver uses after freeing page-table pages.
+//! * Ranges: with `capabilities.S` one NAPOT command per aligned block
+//!   (§9.3, as on AMD-Vi: the single covering block when it is at most
+//!   twice the range, else exact blocks within `max_cmds`); without it one
+//!   command per 4 KiB page within `max_cmds`, else `AV` = 0.
+//! * A first-stage invalidation names the host (`GV` = 0, generic
+//!   `Regime::Hyp`) or *one* VM (`GV` = 1): there is no first-stage
+//!   invalidation of every VM, so a `Regime::Guest` first-stage
+//!   invalidation of every domain, or of a domain without a GSCID, is
+//!   refused with `NoEquivalent` rather than under-done. Second stage:
+//!   IOTINVAL.GVMA `GV` = 0 covers every VM.
+//! * PASIDs reach first-stage entries through their PSCIDs
+//!   ([`Context::pscids_of_pasid`]); an unknown PSCID widens to `PSCV` = 0.
+//! * Device TLBs: ATS.INVAL per device; devices the context cannot
+//!   enumerate, more than `max_cmds` of them, or ids wider than 24 bits are
+//!   refused with `NoEquivalent` (no all-device ATS command).
+//! * No interrupt-remapping cache and no secure regime: those parts are
+//!   dropped and reported; prefetch (a hint) is dropped.
+
+use crate::cmd::*;
+use iommu_inval_core::model::*;
+use iommu_inval_core::range::{ats_encode_block, covering_block, AlignedBlocks, PAGE_SHIFT};
+use iommu_inval_core::{ArchId, Context, LowerError, Sink};
+
+/// Host capabilities that shape the lowering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Caps {
+    /// `capabilities.S` (bit 43): address-range IOTINVAL (§9.3).
+    pub range_inval: bool,
+    /// `capabilities.NL` (bit 42): non-leaf IOTINVAL (§9.2).
+    pub nl: bool,
+    /// `capabilities.ATS`: ATS.INVAL / ATS.PRGR exist.
+    pub ats: bool,
+    /// `fctl.WSI`: IOFENCE.C may raise a wired interrupt.
+    pub wsi: bool,
+    /// Width of the host's PIDs (`capabilities.PD8/PD17/PD20`: 8, 17 or 20).
+    pub pasid_bits: u8,
+    /// At most this many commands per range or device list before falling
+    /// back to a wider single command (at least 1 is always allowed).
+    pub max_cmds: usize,
+}
+
+impl Default for Caps {
+    /// An IOMMU of the 20250620 ratified specification with its range and
+    /// non-leaf extensions, ATS, wired interrupts, 20-bit PIDs, 16 commands.
+    fn default() -> Self {
+        Caps {
+            range_inval: true,
+            nl: true,
+            ats: true,
+            wsi: true,
+            pasid_bits: 20,
+            max_cmds: 16,
+        }
+    }
+}
+
+impl Caps {
+    /// The [`Features`] a queue front end for this host checks.
+    pub const fn features(&self) -> Features {
+        Features {
+            ats: self.ats,
+            nl: self.nl,
+            s: self.range_inval,
+            wsi: self.wsi,
+        }
+    }
+    fn pasid_max(&self) -> u32 {
+        (1u32 << self.pasid_bits.min(20)) - 1
+    }
+}
+
+/// The range rule of the NAPOT encodings: one covering block when it is at
+/// most `SPLIT_FACTOR` times the requested bytes, else aligned blocks.
+pub const SPLIT_FACTOR: u128 = 2;
+
+/// How an address range is sent: the `(addr, s)` pairs of the commands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddrPlan {
+    /// No address (`AV` = 0): every address.
+    All,
+    /// One command with this (`addr`, `s`).
+    Single(u64, bool),
+    /// One NAPOT command per block.
+    Blocks(AlignedBlocks),
+    /// One `S` = 0 command per `2^shift`-byte leaf from `first` (`count`
+    /// of them; `shift` 12: every 4 KiB page).
+    Pages {
+        /// First page.
+        first: u64,
+        /// Number of commands.
+        count: usize,
+        /// log2 of the step between commands.
+        shift: u32,
+    },
+}
+
+/// An [`AddrPlan`] with its command count and what it widens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangePlan {
+    /// The encoding.
+    pub plan: AddrPlan,
+    /// Number of commands.
+    pub count: usize,
+    /// `RANGE` when the commands cover more than asked, plus `CAP` when the
+    /// cap forced a wider encoding.
+    pub widened: Widened,
+}
+
+impl RangePlan {
+    /// Call `f(av, addr, s)` for each command of the plan.
+    pub fn for_each(
+        &self,
+        mut f: impl FnMut(bool, u64, bool) -> Result<(), LowerError>,
+    ) -> Result<(), LowerError> {
+        match &self.plan {
+            AddrPlan::All => f(false, 0, false),
+            AddrPlan::Single(a, s) => f(true, *a, *s),
+            AddrPlan::Blocks(it) => {
+                for b in it.clone() {
+                    let (a, s) = ats_encode_block(b);
+                    f(true, a, s)?;
+                }
+                Ok(())
+            }
+            AddrPlan::Pages {
+                first,
+                count,
+                shift,
+            } => {
+                for k in 0..*count as u64 {
+                    f(true, first.wrapping_add(k << shift), false)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Plan the commands for `r`: NAPOT blocks when `napot` (IOTINVAL with
+/// `capabilities.S`, or ATS.INVAL), else 4 KiB pages; at most `cap`
+/// commands. `all` is the fallback (`AV` = 0 for IOTINVAL; for ATS.INVAL
+/// the all-pages NAPOT address).
+///
+/// ```
+/// use iommu_inval_riscv::lower::{plan_range, AddrPlan};
+/// use iommu_inval_core::{AddrRange, Widened};
+/// // 12 KiB at 0x1000 with NAPOT: one 16 KiB block at 0 (≤ 2 × 12 KiB).
+/// let p = plan_range(&AddrRange::new(0x1000, 0x3000).unwrap(), true, 16, AddrPlan::All);
+/// assert_eq!((p.plan, p.widened), (AddrPlan::Single(0x1000, true), Widened::RANGE));
+/// // Without NAPOT: three page commands, exact.
+/// let p = plan_range(&AddrRange::new(0x1000, 0x3000).unwrap(), false, 16, AddrPlan::All);
+/// assert_eq!((p.count, p.widened), (3, Widened::empty()));
+/// ```
+pub fn plan_range(r: &AddrRange, napot: bool, cap: usize, all: AddrPlan) -> RangePlan {
+    let cap = cap.max(1);
+    let everything = |w: Widened| RangePlan {
+        plan: all.clone(),
+        count: 1,
+        widened: if r.is_all() { Widened::empty() } else { w },
+    };
+    if r.is_all() {
+        return everything(Widened::empty());
+    }
+    let pages = r.align_out(PAGE_SHIFT);
+    let page_widen = if pages == *r {
+        Widened::empty()
+    } else {
+        Widened::RANGE
+    };
+    if !napot {
+        let n = pages.size() >> PAGE_SHIFT;
+        if n <= cap as u128 {
+            return RangePlan {
+                plan: AddrPlan::Pages {
+                    first: pages.first(),
+                    count: n as usize,
+                    shift: PAGE_SHIFT,
+                },
+                count: n as usize,
+                widened: page_widen,
+            };
+        }
+        return everything(Widened::RANGE | Widened::CAP);
+    }
+    let block = covering_block(r, PAGE_SHIFT);
+    if block.order >= 64 {
+        return everything(Widened::RANGE);
+    }
+    let single = |extra: Widened| {
+        let (a, s) = ats_encode_block(block);
+        let w = if block.range() == *r {
+            Widened::empty()
+        } else {
+            Widened::RANGE
+        };
+        RangePlan {
+            plan: AddrPlan::Single(a, s),
+            count: 1,
+            widened: w | extra,
+        }
+    };
+    if (1u128 << block.order) <= SPLIT_FACTOR * pages.size() {
+        return single(Widened::empty());
+    }
+    let blocks = AlignedBlocks::new(&pages, PAGE_SHIFT, 63);
+    let n = blocks.clone().take(cap.saturating_add(1)).count();
+    if n <= cap {
+        RangePlan {
+            plan: AddrPlan::Blocks(blocks),
+            count: n,
+            widened: page_widen,
+        }
+    } else {
+        single(Widened::CAP)
+    }
+}
+
+/// Without `capabilities.S`, a leaf-only range whose leaves are `2^shift`
+/// bytes (`Hints::leaf_shift` > 12): one `AV` = 1 command per leaf, as an
+/// address anywhere in a leaf removes the cached leaf PTE (§3.1.1), within
+/// `cap` commands. Reported as [`Widened::LEAF_HINT`] (the footprint counts
+/// each command as its 4 KiB page: judge it with
+/// `Footprint::assuming_leaves`). `None` when the hint does not help.
+fn plan_leaves(r: &AddrRange, shift: u8, cap: usize) -> Option<RangePlan> {
+    let shift = u32::from(shift);
+    if r.is_all() || !(13..64).contains(&shift) {
+        return None;
+    }
+    let leaves = r.align_out(shift);
+    let n = leaves.size() >> shift;
+    if n > cap.max(1) as u128 {
+        return None;
+    }
+    let mut widened = Widened::LEAF_HINT;
+    if leaves != *r {
+        widened |= Widened::RANGE;
+    }
+    Some(RangePlan {
+        plan: AddrPlan::Pages {
+            first: leaves.first(),
+            count: n as usize,
+            shift,
+        },
+        count: n as usize,
+        widened,
+    })
+}
+
+/// The devices a device-tagged invalidation reaches, as RISC-V names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DevSet {
+    /// Device ids `lo..=hi`.
+    Interval(u32, u32),
+    /// The devices of a generic domain, via the context (`count` of them).
+    Domain(u32, usize),
+    /// Not enumerable (unknown domain, every device).
+    Unknown,
+    /// Device ids wider than the 24-bit RISC-V `device_id`.
+    Wide,
+}
+
+impl DevSet {
+    fn resolve<C: Context + ?Sized>(i: &Inval, ctx: &C) -> DevSet {
+        if let Some((a, b)) = i.device.interval() {
+            let (lo, hi) = (a.min(b), a.max(b));
+            return if hi > DID_MAX {
+                DevSet::Wide
+            } else {
+                DevSet::Interval(lo, hi)
+            };
+        }
+        let DomainSel::One(d) = i.domain else {
+            return DevSet::Unknown;
+        };
+        let (mut n, mut wide) = (0usize, false);
+        if !ctx.devices_of_domain(d, &mut |rid| {
+            n += 1;
+            wide |= rid > DID_MAX;
+        }) {
+            return DevSet::Unknown;
+        }
+        if wide {
+            return DevSet::Wide;
+        }
+        DevSet::Domain(d, n)
+    }
+
+    fn count(&self) -> usize {
+        match *self {
+            DevSet::Interval(lo, hi) => (hi - lo) as usize + 1,
+            DevSet::Domain(_, n) => n,
+            DevSet::Unknown | DevSet::Wide => usize::MAX,
+        }
+    }
+
+    fn for_each<C: Context + ?Sized>(
+        &self,
+        ctx: &C,
+        f: &mut dyn FnMut(u32) -> Result<(), LowerError>,
+    ) -> Result<(), LowerError> {
+        match *self {
+            DevSet::Interval(lo, hi) => (lo..=hi).try_for_each(f),
+            DevSet::Domain(d, _) => {
+                let mut res = Ok(());
+                ctx.devices_of_domain(d, &mut |rid| {
+                    if res.is_ok() {
+                        res = f(rid);
+                    }
+                });
+                res
+            }
+            DevSet::Unknown | DevSet::Wide => Ok(()),
+        }
+    }
+}
+
+struct Emitter<'a> {
+    out: &'a mut dyn Sink<Command>,
+    o: Outcome,
+    /// A phase has emitted since the last fence.
+    pending: bool,
+}
+
+impl Emitter<'_> {
+    fn push(&mut self, c: Command) -> Result<(), LowerError> {
+        self.out.push(c)?;
+        self.o.emitted += 1;
+        self.pending = true;
+        Ok(())
+    }
+    /// Close a phase: the next phase's first command is preceded by a fence.
+    fn fence_if_pending(&mut self) -> Result<(), LowerError> {
+        if self.pending {
+            self.out.push(Command::IofenceC(IofenceC {
+                pr: true,
+                pw: true,
+                ..Default::default()
+            }))?;
+            self.o.emitted += 1;
+            self.pending = false;
+        }
+        Ok(())
+    }
+}
+
+/// Lower one generic operation to RISC-V IOMMU commands written to `out`.
+///
+/// * `Inval`: up to three phases (directory caches, IOATC, device TLBs; see
+///   the module docs) with an IOFENCE.C between two non-empty phases.
+/// * `Sync` → one IOFENCE.C (`PR` = `PW` = 1; a store → `AV` with the
+///   32-bit `DATA`; an interrupt → `WSI`). `sev`, `drain_page_requests`, a
+///   store address not 4-byte aligned, data wider than 32 bits, or an
+///   interrupt without wired interrupts (`Caps::wsi`) → `NoEquivalent`.
+/// * `PageResponse` → ATS.PRGR; `Prefetch` is dropped (a hint RISC-V lacks);
+///   `Resume`, `StallTerminate` → `NoEquivalent`.
+///
+/// ```
+/// use iommu_inval_riscv::{lower, Caps, Command};
+/// use iommu_inval_core::{model::*, FixedBuf, IdentityContext};
+/// // Leaf-only host (Regime::Hyp) first-stage invalidation of 2 MiB, PASID 5.
+/// let op = Op::Inval(Inval::new(Caches::IOTLB | Caches::LEAF).regime(Regime::Hyp)
+///     .stage(Stages::S1).pasid(PasidSel::One(5))
+///     .range(AddrRange::new(0x20_0000, 0x20_0000).unwrap()));
+/// let mut out: FixedBuf<Command, 8> = FixedBuf::new();
+/// let o = lower(&op, &Caps::default(), &IdentityContext, &mut out).unwrap();
+/// assert!(o.is_exact());
+/// // IOTINVAL.VMA PSCV PSCID 5, AV, S = 1: ADDR bits 12..=19 set, bit 20 clear.
+/// assert_eq!(out.get(0).unwrap().encode(), [0x0000_0001_0000_5401, (0x2f_f000 >> 2) | 1 << 9]);
+/// ```
+pub fn lower<C: Context + ?Sized>(
+    op: &Op,
+    caps: &Caps,
+    ctx: &C,
+    out: &mut dyn Sink<Command>,
+) -> Result<Outcome, LowerError> {
+    match op {
+        Op::Inval(i) if inverted(&i.range) => Err(LowerError::Invalid("range with first > last")),
+        Op::Inval(i) => lower_inval(i, caps, ctx, out),
+        Op::Sync(s) => lower_sync(s, caps, out),
+        Op::Prefetch(_) => Ok(Outcome {
+            dropped: Some("the RISC-V IOMMU has no prefetch command"),
+            ..Outcome::default()
+        }),
+        Op::PageResponse(r) => lower_page_response(r, caps, out),
+        Op::Resume { .. } => Err(LowerError::NoEquivalent(
+            "the RISC-V IOMMU has no stall resume command",
+        )),
+        Op::StallTerminate { .. } => Err(LowerError::NoEquivalent(
+            "the RISC-V IOMMU has no stall terminate command",
+        )),
+    }
+}
+
+/// An `AddrRange::Span` built by hand with `first > last` (not a range).
+fn inverted(r: &AddrRange) -> bool {
+    matches!(*r, AddrRange::Span { first, last } if first > last)
+}
+
+fn lower_sync(s: &Sync, caps: &Caps, out: &mut dyn Sink<Command>) -> Result<Outcome, LowerError> {
+    if s.sev {
+        return Err(LowerError::NoEquivalent(
+            "IOFENCE.C cannot send an event (SEV)",
+        ));
+    }
+    if s.drain_page_requests {
+        return Err(LowerError::NoEquivalent(
+            "IOFENCE.C cannot drain page requests",
+        ));
+    }
+    if s.interrupt && !caps.wsi {
+        return Err(LowerError::NoEquivalent(
+            "IOFENCE.C interrupts are wired interrupts (WSI), not enabled on this host",
+        ));
+    }
+    let mut c = IofenceC {
+        wsi: s.interrupt,
+        pr: true,
+        pw: true,
+        ..Default::default()
+    };
+    if let Some(st) = s.store {
+        if st.address & !FENCE_ADDR_MASK != 0 {
+            return Err(LowerError::NoEquivalent(
+                "IOFENCE.C store address must be 4-byte aligned",
+            ));
+        }
+        let Ok(data) = u32::try_from(st.data) else {
+            return Err(LowerError::NoEquivalent(
+                "IOFENCE.C stores 32-bit data; the datum is wider",
+            ));
+        };
+        c.av = true;
+        c.addr = st.address;
+        c.data = data;
+    }
+    out.push(Command::IofenceC(c))?;
+    Ok(Outcome {
+        emitted: 1,
+        ..Outcome::default()
+    })
+}
+
+/// `(rid, dseg, dsv)` of a device id for an ATS command.
+const fn ats_target(d: u32) -> (u16, u8, bool) {
+    (d as u16, (d >> 16) as u8, d > 0xffff)
+}
+
+fn lower_page_response(
+    r: &PageResponse,
+    caps: &Caps,
+    out: &mut dyn Sink<Command>,
+) -> Result<Outcome, LowerError> {
+    if !caps.ats {
+        return Err(LowerError::NoEquivalent(
+            "host without ATS: no ATS.PRGR command",
+        ));
+    }
+    if r.priv_data.is_some() {
+        return Err(LowerError::NoEquivalent("ATS.PRGR has no private data"));
+    }
+    if r.device > DID_MAX {
+        return Err(LowerError::NoEquivalent(
+            "device id wider than the 24-bit RISC-V device_id",
+        ));
+    }
+    if r.prg_index > 0x1ff {
+        return Err(LowerError::NoEquivalent("PRG index wider than 9 bits"));
+    }
+    let pid = r.pasid.unwrap_or(0);
+    if pid > ID20_MAX {
+        return Err(LowerError::NoEquivalent("PASID wider than 20 bits"));
+    }
+    let (rid, dseg, dsv) = ats_target(r.device);
+    let resp_code = match r.code {
+        RespCode::Success => 0x0,
+        RespCode::Invalid => 0x1,
+        RespCode::Failure => 0xf,
+    };
+    out.push(Command::AtsPrgr(AtsPrgr {
+        pid,
+        pv: r.pasid.is_some(),
+        dsv,
+        rid,
+        dseg,
+        prg_index: r.prg_index,
+        resp_code,
+    }))?;
+    Ok(Outcome {
+        emitted: 1,
+        ..Outcome::default()
+    })
+}
+
+/// The GSCID of a generic domain, if the context names one that fits.
+fn gscid_of<C: Context + ?Sized>(ctx: &C, d: u32) -> Option<u16> {
+    ctx.domain_to_native(ArchId::Riscv, d)
+        .and_then(|n| u16::try_from(n).ok())
+}
+
+/// Whether some PSCID of `pasid` is also used by another PASID.
+#[inline(never)]
+fn pscids_shared<C: Context + ?Sized>(ctx: &C, lookup: DomainSel, pasid: u32, others: &mut bool) {
+    ctx.pscids_of_pasid(lookup, pasid, &mut |x| {
+        if x <= ID20_MAX {
+            ctx.pasids_of_pscid(lookup, x, &mut |q| *others |= q != pasid);
+        }
+    });
+}
+
+/// What the directory phase does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DirPlan {
+    None,
+    /// IODIR.INVAL_DDT `DV` = 0.
+    All,
+    /// IODIR.INVAL_DDT `DV` = 1 per device.
+    Ddt,
+    /// IODIR.INVAL_PDT of this PID per device.
+    Pdt(u32),
+}
+
+fn lower_inval<C: Context + ?Sized>(
+    i: &Inval,
+    caps: &Caps,
+    ctx: &C,
+    out: &mut dyn Sink<Command>,
+) -> Result<Outcome, LowerError> {
+    if i.regime == Regime::Secure {
+        return Ok(Outcome {
+            dropped: Some("the RISC-V IOMMU has no secure regime"),
+            ..Outcome::default()
+        });
+    }
+    let mut dropped = None;
+    let mut widened = Widened::empty();
+    let cap = caps.max_cmds.max(1);
+    let cfg_dev = i.caches.contains(Caches::CONFIG_DEVICE);
+    let cfg_pasid = i.caches.contains(Caches::CONFIG_PASID);
+    let iotlb = i.caches.contains(Caches::IOTLB);
+    let dev_tlb = i.caches.contains(Caches::DEV_TLB);
+    if i.caches.contains(Caches::INTR_REMAP) {
+        dropped = Some("the RISC-V IOMMU has no interrupt-remapping cache");
+    }
+    let devs = if cfg_dev || cfg_pasid || dev_tlb {
+        DevSet::resolve(i, ctx)
+    } else {
+        DevSet::Unknown
+    };
+    let leaf = i.leaf_only();
+
+    // Phase 1: directory caches.
+    let mut dir = DirPlan::None;
+    if cfg_dev || cfg_pasid {
+        let enumerable = !matches!(devs, DevSet::Unknown | DevSet::Wide);
+        let pid = match i.pasid {
+            PasidSel::One(p) if p <= caps.pasid_max() => Some(p),
+            _ => None,
+        };
+        dir = if !enumerable || !leaf && cfg_dev {
+            // Non-leaf DDT entries, or devices that cannot be named: DV = 0.
+            DirPlan::All
+        } else if !cfg_dev && leaf && pid.is_some() {
+            pid.map_or(DirPlan::Ddt, DirPlan::Pdt)
+        } else {
+            DirPlan::Ddt
+        };
+        if dir != DirPlan::All && devs.count() > cap {
+            dir = DirPlan::All;
+            widened |= Widened::CAP;
+        }
+        match dir {
+            DirPlan::All => {
+                if !i.caches.contains(Caches::CONFIG) {
+                    widened |= Widened::CACHES;
+                }
+                if !matches!(i.device, DeviceSel::All) || matches!(i.domain, DomainSel::One(_)) {
+                    widened |= Widened::DEVICE;
+                }
+                if cfg_pasid && i.pasid != PasidSel::All {
+                    widened |= Widened::PASID;
+                }
+                if leaf {
+                    widened |= Widened::LEAF;
+                }
+            }
+            DirPlan::Ddt => {
+                // The device's leaf DDT entry and all its PDT entries.
+                if !cfg_dev || !cfg_pasid {
+                    widened |= Widened::CACHES;
+                }
+                if cfg_pasid && i.pasid != PasidSel::All {
+                    widened |= Widened::PASID;
+                }
+                if cfg_pasid && leaf {
+                    // Every level of the PDT goes, not only its leaves.
+                    widened |= Widened::LEAF;
+                }
+            }
+            DirPlan::Pdt(_) | DirPlan::None => {}
+        }
+    }
+
+    // Phase 2: the IOATC. Checked before anything is written.
+    let s1 = iotlb && i.stages.contains(Stages::S1);
+    let s2 = iotlb && i.stages.contains(Stages::S2);
+    let hyp = i.regime == Regime::Hyp;
+    // First stage: GV, GSCID and the PSCIDs to name.
+    let mut vma_gscid = None;
+    if s1 && !hyp {
+        let DomainSel::One(d) = i.domain else {
+            return Err(LowerError::NoEquivalent(
+                "first-stage invalidation of every VM: IOTINVAL.VMA names the host or one GSCID",
+            ));
+        };
+        match gscid_of(ctx, d) {
+            Some(g) => vma_gscid = Some(g),
+            None => {
+                return Err(LowerError::NoEquivalent(
+                    "first-stage invalidation of a domain without a GSCID",
+                ))
+            }
+        }
+    }
+    let lookup = if hyp { DomainSel::All } else { i.domain };
+    let (mut pscids, mut pscid_all, mut first_pscid) = (0usize, true, 0u32);
+    if s1 {
+        if let PasidSel::One(p) = i.pasid {
+            let mut others = false;
+            let known = ctx.pscids_of_pasid(lookup, p, &mut |x| {
+                if x <= ID20_MAX {
+                    if pscids == 0 {
+                        first_pscid = x;
+                    }
+                    pscids += 1;
+                }
+            });
+            pscid_all = !known || pscids == 0 || pscids > cap;
+            // A PSCID shared with other PASIDs removes theirs too.
+            if !pscid_all && pscids == 1 {
+                ctx.pasids_of_pscid(lookup, first_pscid, &mut |q| others |= q != p);
+            } else if !pscid_all {
+                pscids_shared(ctx, lookup, p, &mut others);
+            }
+            if pscid_all || others {
+                widened |= Widened::PASID;
+            }
+        } else if i.pasid == PasidSel::NoPasid {
+            widened |= Widened::PASID;
+        }
+    }
+    // Second stage: the host's is Bare (nothing cached); a VM's is named by
+    // its GSCID, every VM by GV = 0.
+    let gvma = s2 && !hyp;
+    if s2 && hyp && !s1 {
+        dropped = Some("host address spaces have no second stage");
+    }
+    let gvma_gscid = match (gvma, i.domain) {
+        (true, DomainSel::One(d)) => {
+            let g = gscid_of(ctx, d);
+            if g.is_none() {
+                widened |= Widened::DOMAIN;
+            }
+            g
+        }
+        _ => None,
+    };
+    // Non-leaf with an address needs NL; without it, AV = 0.
+    let addr_ok = leaf || caps.nl;
+    let n_s1 = if s1 {
+        if pscid_all {
+            1
+        } else {
+            pscids
+        }
+    } else {
+        0
+    };
+    let n_iot = n_s1 + usize::from(gvma);
+    let iot_plan = if iotlb && i.range.is_all() && leaf && caps.range_inval {
+        // Leaf entries of every address: AV = 1 with the whole-space NAPOT
+        // address (§9.3) keeps the non-leaf entries, as asked.
+        RangePlan {
+            plan: AddrPlan::Single(ALL_PAGES_ADDR, true),
+            count: 1,
+            widened: Widened::empty(),
+        }
+    } else if iotlb && addr_ok {
+        let per = cap / n_iot.max(1);
+        if leaf && !caps.range_inval {
+            let pages = plan_range(&i.range, false, per, AddrPlan::All);
+            match plan_leaves(&i.range, i.hints.leaf_shift, per) {
+                // Fewer commands than per page, or per page hit the cap.
+                Some(l) if pages.plan == AddrPlan::All || l.count < pages.count => l,
+                _ => pages,
+            }
+        } else {
+            plan_range(&i.range, caps.range_inval, per, AddrPlan::All)
+        }
+    } else {
+        RangePlan {
+            plan: AddrPlan::All,
+            count: 1,
+            widened: if i.range.is_all() {
+                Widened::empty()
+            } else {
+                Widened::RANGE
+            },
+        }
+    };
+    if iotlb {
+        widened |= iot_plan.widened;
+        if leaf && iot_plan.plan == AddrPlan::All {
+            // AV = 0 removes every level.
+            widened |= Widened::LEAF;
+        }
+    }
+    // GVMA GV = 0 ignores the address and removes every level.
+    if gvma && gvma_gscid.is_none() {
+        if !i.range.is_all() {
+            widened |= Widened::RANGE;
+        }
+        if leaf {
+            widened |= Widened::LEAF;
+        }
+    }
+
+    // Phase 3: device TLBs, checked before anything is written.
+    let mut ats_devs = 0usize;
+    let mut dev_plan = None;
+    if dev_tlb {
+        if !caps.ats {
+            dropped = Some("host without ATS: no device TLBs");
+        } else {
+            match devs {
+                DevSet::Unknown => {
+                    return Err(LowerError::NoEquivalent(
+                        "device-TLB invalidation of devices the context cannot enumerate: \
+                         there is no all-device ATS.INVAL",
+                    ))
+                }
+                DevSet::Wide => {
+                    return Err(LowerError::NoEquivalent(
+                        "device-TLB invalidation of a device id wider than 24 bits",
+                    ))
+                }
+                _ => {}
+            }
+            devs.for_each(ctx, &mut |d| {
+                ats_devs += usize::from(ctx.ats_enabled(d));
+                Ok(())
+            })?;
+            if ats_devs > cap {
+                return Err(LowerError::NoEquivalent(
+                    "device-TLB invalidation of more devices than max_cmds",
+                ));
+            }
+            if ats_devs < devs.count() {
+                dropped = Some("devices without ATS have no device TLB");
+            }
+        }
+        if ats_devs > 0 {
+            let all = AddrPlan::Single(ALL_PAGES_ADDR, true);
+            let p = plan_range(&i.range, true, cap / ats_devs.max(1), all);
+            widened |= p.widened;
+            if matches!(i.pasid, PasidSel::One(p) if p > ID20_MAX) || i.pasid == PasidSel::NoPasid {
+                widened |= Widened::PASID;
+            }
+            dev_plan = Some(p);
+        }
+    }
+
+    let mut e = Emitter {
+        out,
+        o: Outcome::default(),
+        pending: false,
+    };
+    // Phase 1.
+    match dir {
+        DirPlan::None => {}
+        DirPlan::All => e.push(Command::IodirInvalDdt(IodirInvalDdt { dv: false, did: 0 }))?,
+        DirPlan::Ddt => devs.for_each(ctx, &mut |did| {
+            e.push(Command::IodirInvalDdt(IodirInvalDdt { dv: true, did }))
+        })?,
+        DirPlan::Pdt(pid) => devs.for_each(ctx, &mut |did| {
+            e.push(Command::IodirInvalPdt(IodirInvalPdt { pid, dv: true, did }))
+        })?,
+    }
+    // Phase 2.
+    if s1 || gvma {
+        e.fence_if_pending()?;
+    }
+    if s1 {
+        let base = Iotinval {
+            gv: vma_gscid.is_some(),
+            gscid: vma_gscid.unwrap_or(0),
+            ..Default::default()
+        };
+        let mut each = |pscv: bool, pscid: u32| {
+            iot_plan.for_each(|av, addr, s| {
+                e.push(Command::IotinvalVma(Iotinval {
+                    av,
+                    pscv,
+                    pscid,
+                    nl: av && !leaf,
+                    s,
+                    addr,
+                    ..base
+                }))
+            })
+        };
+        match i.pasid {
+            // The common case: one PSCID, already known.
+            PasidSel::One(_) if !pscid_all && pscids == 1 => each(true, first_pscid)?,
+            PasidSel::One(p) if !pscid_all => {
+                let mut res = Ok(());
+                ctx.pscids_of_pasid(lookup, p, &mut |x| {
+                    if res.is_ok() && x <= ID20_MAX {
+                        res = each(true, x);
+                    }
+                });
+                res?;
+            }
+            _ => each(false, 0)?,
+        }
+    }
+    if gvma {
+        match gvma_gscid {
+            Some(gscid) => iot_plan.for_each(|av, addr, s| {
+                e.push(Command::IotinvalGvma(Iotinval {
+                    av,
+                    gv: true,
+                    gscid,
+                    nl: av && !leaf,
+                    s,
+                    addr,
+                    ..Default::default()
+                }))
+            })?,
+            None => e.push(Command::IotinvalGvma(Iotinval::default()))?,
+        }
+    }
+    // Phase 3.
+    if let Some(plan) = dev_plan {
+        e.fence_if_pending()?;
+        let (pv, pid) = match i.pasid {
+            PasidSel::One(p) if p <= ID20_MAX => (true, p),
+            _ => (false, 0),
+        };
+        let g = pv && i.global;
+        devs.for_each(ctx, &mut |d| {
+            if !ctx.ats_enabled(d) {
+                return Ok(());
+            }
+            let (rid, dseg, dsv) = ats_target(d);
+            plan.for_each(|_, addr, s| {
+                e.push(Command::AtsInval(AtsInval {
+                    pid,
+                    pv,
+                    dsv,
+                    rid,
+                    dseg,
+                    g,
+                    s,
+                    addr,
+                }))
+            })
+        })?;
+    }
+    let mut o = e.o;
+    o.widened |= widened;
+    o.dropped = dropped;
+    Ok(o)
+}

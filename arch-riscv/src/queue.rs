@@ -1,0 +1,537 @@
+//! The command-queue consumer an emulated RISC-V IOMMU runs (RISC-V IOMMU
+//! spec v1.0 §3.1 "Command-Queue (CQ)" and the registers `cqb` (§5.6,
+//! offset 0x18), `cqh` (§5.7, 0x20), `cqt` (§5.8, 0x24) and `cqcsr` (§5.15,
+//! 0x48)).
+//!
+//! * `cqb`: `LOG2SZ-1` in bits `[4:0]` (the queue holds 2^(LOG2SZ-1 + 1)
+//!   16-byte entries), `PPN` in bits `[53:10]` (base = PPN × 4 KiB).
+//! * `cqh` / `cqt`: entry indices (not byte offsets), wrapping at the size.
+//! * `cqcsr`: `cqen` 0, `cie` 1, `cqmf` 8, `cmd_to` 9, `cmd_ill` 10,
+//!   `fence_w_ip` 11, `cqon` 16, `busy` 17.
+//!
+//! The IOMMU consumes from `cqh` to `cqt`. At an illegal or unsupported
+//! command it sets `cqcsr.cmd_ill` and stops with `cqh` at that command; a
+//! fetch fault sets `cqcsr.cqmf`, likewise leaving `cqh` at the command
+//! (§3.1). While `cmd_ill` or `cqmf` is set nothing is processed; software
+//! clears them by writing 1 (the [`CmdQueue::clear_errors`] write).
+//!
+//! Two layers, as for the other architectures:
+//!
+//! * [`CmdQueue`]: the registers and a read-only consumer
+//!   ([`CmdQueue::process`]) that decodes and hands each command to the
+//!   caller, who executes it;
+//! * [`CqDevice`]: the [`CommandQueue`] front end of `core::device`:
+//!   commands lifted and handed to a [`Backend`](iommu_inval_core::device::Backend)
+//!   in batches closed at each IOFENCE.C, whose completion is *executed*
+//!   (the 32-bit `DATA` stored at `ADDR` when `AV`; `WSI` sets
+//!   `cqcsr.fence_w_ip`), and errors recorded in `cqcsr` with `cqh` left at
+//!   the command (`cmd_ill`, `cqmf`, `cmd_to`). It is also the producer of
+//!   a host queue ([`QueueProducer`]).
+//!
+//! No allocation: each command is decoded into a stack value.
+//!
+//! ```
+//! use iommu_inval_riscv::queue::{CmdQueue, CQCSR_CMD_ILL};
+//! use iommu_inval_core::SliceMemory;
+//! // 4 KiB queue (256 entries: LOG2SZ-1 = 7) at 0x10000: IODIR.INVAL_DDT DV = 0,
+//! // then an IOFENCE.C, then an unknown opcode at entry 2.
+//! let mut bytes = vec![0u8; 4096];
+//! bytes[0] = 0x03;
+//! bytes[16] = 0x02;
+//! bytes[32] = 0x05;
+//! let mem = SliceMemory { base: 0x10000, bytes: &bytes };
+//! let mut q = CmdQueue::from_registers((0x10 << 10) | 7, 0, 3, 1).unwrap();
+//! let mut seen = Vec::new();
+//! let err = q.process(&mem, |addr, cmd| seen.push((addr, cmd.name()))).unwrap_err();
+//! assert_eq!(seen, [(0x10000, "iodir_inval_ddt"), (0x10010, "iofence_c")]);
+//! assert_eq!((q.cqh(), err.index), (2, 2));
+//! assert!(q.cqcsr() & CQCSR_CMD_ILL != 0);
+//! ```
+
+use crate::cmd::{Command, Features};
+use iommu_inval_core::device::{
+    BackendError, CommandQueue, FaultCause, FaultReport, ProduceError, QueueEngine, QueueProducer,
+    Signals,
+};
+use iommu_inval_core::{
+    ArchId, Context, DecodeError, GuestMemory, HwError, LowerError, MemError, NativeCommand, Op,
+    Outcome, Sink, Sync,
+};
+
+/// Bytes per command.
+pub const ENTRY_BYTES: u64 = 16;
+/// `cqb.PPN` bits `[53:10]`.
+pub const CQB_PPN_MASK: u64 = 0x003f_ffff_ffff_fc00;
+/// `cqb.LOG2SZ-1` bits `[4:0]`.
+pub const CQB_LOG2SZ_MASK: u64 = 0x1f;
+/// `cqcsr.cqen`: command queue enable.
+pub const CQCSR_CQEN: u32 = 1 << 0;
+/// `cqcsr.cie`: command queue interrupt enable.
+pub const CQCSR_CIE: u32 = 1 << 1;
+/// `cqcsr.cqmf`: memory fault on a command fetch or an IOFENCE.C store.
+pub const CQCSR_CQMF: u32 = 1 << 8;
+/// `cqcsr.cmd_to`: an IOFENCE.C timed out waiting for ATS.INVAL completions.
+pub const CQCSR_CMD_TO: u32 = 1 << 9;
+/// `cqcsr.cmd_ill`: illegal or unsupported command.
+pub const CQCSR_CMD_ILL: u32 = 1 << 10;
+/// `cqcsr.fence_w_ip`: an IOFENCE.C with `WSI` completed.
+pub const CQCSR_FENCE_W_IP: u32 = 1 << 11;
+/// `cqcsr.cqon`: the queue is active.
+pub const CQCSR_CQON: u32 = 1 << 16;
+/// `cqcsr.busy`.
+pub const CQCSR_BUSY: u32 = 1 << 17;
+/// The error bits that stop processing.
+pub const CQCSR_STOP: u32 = CQCSR_CMD_ILL | CQCSR_CQMF;
+
+/// Why command processing stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StopCause {
+    /// The command is illegal or unsupported.
+    Illegal(DecodeError),
+    /// Reading the command from guest memory failed.
+    Fetch(MemError),
+    /// The queue is off (`cqcsr.cqen` = 0) or an earlier error is still set.
+    Stopped,
+}
+
+/// Command processing stopped at a command; `cqh` points at it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CqError {
+    /// What went wrong.
+    pub cause: StopCause,
+    /// Physical address of the command.
+    pub address: u64,
+    /// Its index (= `cqh`).
+    pub index: u32,
+}
+
+impl CqError {
+    /// The architected error, `None` when the queue was simply stopped.
+    pub const fn hw_error(&self) -> Option<HwError> {
+        match self.cause {
+            StopCause::Illegal(_) => Some(HwError::RiscvCmdIll),
+            StopCause::Fetch(_) => Some(HwError::RiscvCqmf),
+            StopCause::Stopped => None,
+        }
+    }
+}
+
+impl core::fmt::Display for CqError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match &self.cause {
+            StopCause::Illegal(e) => write!(f, "cqcsr.cmd_ill at {:#x}: {e}", self.address),
+            StopCause::Fetch(e) => write!(f, "cqcsr.cqmf at {:#x}: {e}", self.address),
+            StopCause::Stopped => f.write_str("command queue off or stopped on an error"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for CqError {}
+
+/// The command queue: base, size, head, tail, control/status, and the
+/// features that decide which commands are supported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CmdQueue {
+    base: u64,
+    log2sz: u8,
+    head: u32,
+    tail: u32,
+    csr: u32,
+    features: Features,
+}
+
+impl CmdQueue {
+    /// From the values of `cqb`, `cqh`, `cqt` and `cqcsr`, with every
+    /// optional feature implemented ([`Features::default`]). Index bits
+    /// above the queue size are ignored (they are read-only zero). `cqon`
+    /// follows `cqen`.
+    pub fn from_registers(cqb: u64, cqh: u32, cqt: u32, cqcsr: u32) -> Option<Self> {
+        Self::with_features(cqb, cqh, cqt, cqcsr, Features::default())
+    }
+
+    /// [`CmdQueue::from_registers`] for an IOMMU with `features`. `None`
+    /// when `LOG2SZ-1` = 31 (2^32 entries: more than this model's 32-bit
+    /// index arithmetic holds).
+    pub fn with_features(
+        cqb: u64,
+        cqh: u32,
+        cqt: u32,
+        cqcsr: u32,
+        features: Features,
+    ) -> Option<Self> {
+        let log2sz = (cqb & CQB_LOG2SZ_MASK) as u8 + 1;
+        if log2sz > 31 {
+            return None;
+        }
+        let mut csr =
+            cqcsr & (CQCSR_CQEN | CQCSR_CIE | CQCSR_STOP | CQCSR_CMD_TO | CQCSR_FENCE_W_IP);
+        if csr & CQCSR_CQEN != 0 {
+            csr |= CQCSR_CQON;
+        }
+        let mask = (1u32 << log2sz) - 1;
+        Some(CmdQueue {
+            base: (cqb & CQB_PPN_MASK) << 2,
+            log2sz,
+            head: cqh & mask,
+            tail: cqt & mask,
+            csr,
+            features,
+        })
+    }
+
+    /// Number of entries (2^(LOG2SZ-1 + 1)).
+    pub const fn entries(&self) -> u32 {
+        1 << self.log2sz
+    }
+    /// Physical base address.
+    pub const fn base(&self) -> u64 {
+        self.base
+    }
+    /// The `cqh` register value.
+    pub const fn cqh(&self) -> u32 {
+        self.head
+    }
+    /// The `cqt` register value.
+    pub const fn cqt(&self) -> u32 {
+        self.tail
+    }
+    /// The `cqcsr` register value.
+    pub const fn cqcsr(&self) -> u32 {
+        self.csr
+    }
+    /// Commands waiting between head and tail.
+    pub const fn pending(&self) -> u32 {
+        self.tail.wrapping_sub(self.head) & (self.entries() - 1)
+    }
+    /// Whether the command-queue interrupt is pending: an error bit or
+    /// `fence_w_ip` set with `cie` (§3.1, `ipsr.cip`).
+    pub const fn interrupt_pending(&self) -> bool {
+        self.csr & CQCSR_CIE != 0 && self.csr & (CQCSR_STOP | CQCSR_CMD_TO | CQCSR_FENCE_W_IP) != 0
+    }
+    /// Software wrote `cqt`.
+    pub fn set_tail(&mut self, cqt: u32) {
+        self.tail = cqt & (self.entries() - 1);
+    }
+    /// Move `cqh` past the command it points at (wrapping).
+    pub fn advance_head(&mut self) {
+        if self.head != self.tail {
+            self.head = (self.head + 1) & (self.entries() - 1);
+        }
+    }
+    /// Software wrote 1s to `cqcsr`'s error / `fence_w_ip` bits: clear them.
+    pub fn clear_errors(&mut self, w1c: u32) {
+        self.csr &= !(w1c & (CQCSR_STOP | CQCSR_CMD_TO | CQCSR_FENCE_W_IP));
+    }
+    /// An IOFENCE.C completed: with `wsi`, set `cqcsr.fence_w_ip` (§3.1.2).
+    pub fn complete_fence(&mut self, wsi: bool) {
+        if wsi {
+            self.csr |= CQCSR_FENCE_W_IP;
+        }
+    }
+    /// The IOFENCE.C `DATA` store faulted: set `cqcsr.cqmf` and move `cqh`
+    /// back to the fence, which did not complete (§3.1.2).
+    pub fn fence_store_fault(&mut self, index: u32) {
+        self.csr |= CQCSR_CQMF;
+        self.head = index & (self.entries() - 1);
+    }
+
+    /// Guest physical address of the command at `cqh`.
+    pub const fn command_address(&self) -> u64 {
+        self.base.wrapping_add(self.head as u64 * ENTRY_BYTES)
+    }
+
+    /// Whether processing is stopped: the queue is off or an error bit
+    /// (`cmd_ill`, `cqmf`, `cmd_to`) is still set.
+    pub const fn is_stopped(&self) -> bool {
+        self.csr & CQCSR_CQON == 0 || self.csr & (CQCSR_STOP | CQCSR_CMD_TO) != 0
+    }
+
+    /// Fetch and decode the command at `cqh`, checking it against the
+    /// IOMMU's features; no register changes.
+    pub fn fetch_at<M: GuestMemory + ?Sized>(&self, mem: &M) -> Result<Command, StopCause> {
+        let mut w = [0u64; 2];
+        mem.read_words(self.command_address(), &mut w)
+            .map_err(StopCause::Fetch)?;
+        let c = Command::decode_words(w[0], w[1]).map_err(StopCause::Illegal)?;
+        c.check_supported(&self.features)
+            .map_err(StopCause::Illegal)?;
+        Ok(c)
+    }
+
+    /// Fetch and decode the command at `cqh` without consuming it; `None`
+    /// when the queue is empty. An illegal or unsupported command sets
+    /// `cmd_ill`, a failed fetch `cqmf`.
+    pub fn peek<M: GuestMemory + ?Sized>(
+        &mut self,
+        mem: &M,
+    ) -> Option<Result<(u64, Command), CqError>> {
+        let address = self.command_address();
+        let stop = |cause| CqError {
+            cause,
+            address,
+            index: self.head,
+        };
+        if self.is_stopped() {
+            return Some(Err(stop(StopCause::Stopped)));
+        }
+        if self.head == self.tail {
+            return None;
+        }
+        Some(match self.fetch_at(mem) {
+            Ok(c) => Ok((address, c)),
+            Err(e) => {
+                self.csr |= match e {
+                    StopCause::Fetch(_) => CQCSR_CQMF,
+                    _ => CQCSR_CMD_ILL,
+                };
+                Err(stop(e))
+            }
+        })
+    }
+
+    /// Consume the command at `cqh`: fetch, decode, advance `cqh`
+    /// (wrapping). On error `cqh` does not move.
+    pub fn next_command<M: GuestMemory + ?Sized>(
+        &mut self,
+        mem: &M,
+    ) -> Option<Result<(u64, Command), CqError>> {
+        let r = self.peek(mem)?;
+        if r.is_ok() {
+            self.head = (self.head + 1) & (self.entries() - 1);
+        }
+        Some(r)
+    }
+
+    /// Walk `cqh` → `cqt`, calling `f(address, command)` for each command
+    /// in order; returns how many were consumed. Stops at the first command
+    /// that does not fetch or is illegal, `cqh` pointing at it.
+    pub fn process<M, F>(&mut self, mem: &M, mut f: F) -> Result<usize, CqError>
+    where
+        M: GuestMemory + ?Sized,
+        F: FnMut(u64, &Command),
+    {
+        let mut n = 0;
+        while let Some(r) = self.next_command(mem) {
+            let (addr, cmd) = r?;
+            f(addr, &cmd);
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+/// The command queue of an emulated RISC-V IOMMU as a [`CommandQueue`].
+///
+/// * **Completion** (§3.1.2 IOFENCE.C): with `AV` the 32-bit `DATA` is
+///   stored at `ADDR`; with `WSI` `cqcsr.fence_w_ip` is set and, when
+///   `cqcsr.cie` is set, the command-queue interrupt raised
+///   ([`Signals::COMPLETION_IRQ`]). `PR` / `PW` need nothing more: the back
+///   end's barrier completed every earlier operation.
+/// * **Errors** (§3.1): an illegal or unsupported command (or one the back
+///   end fails, as QEMU reports it) sets `cqcsr.cmd_ill`; a failed fetch or
+///   IOFENCE.C store sets `cqcsr.cqmf`; a device-TLB time-out sets
+///   `cqcsr.cmd_to`. Each stops the queue with `cqh` at the command (for a
+///   store fault, at the IOFENCE.C, which did not complete); with `cie` the
+///   command-queue interrupt is raised ([`Signals::ERROR_IRQ`]). The guest
+///   resumes by writing 1 to the bit ([`CqDevice::write_cqcsr`]).
+///
+/// ```
+/// use iommu_inval_riscv::queue::{CqDevice, CQCSR_FENCE_W_IP};
+/// use iommu_inval_core::device::{CommandQueue, CountingBackend};
+/// use iommu_inval_core::{CellMemory, GuestMemory, IdentityContext};
+/// let mut ram = vec![0u8; 0x2000];
+/// let mem = CellMemory::new(0x1000, &mut ram);
+/// // 256 entries at 0x1000: IOTINVAL.VMA (everything), then IOFENCE.C AV + WSI storing 7 at 0x1f00.
+/// mem.write_words(0x1000, &[0x1, 0]).unwrap();
+/// mem.write_words(0x1010, &[7 << 32 | 0xc02, 0x1f00 >> 2]).unwrap();
+/// let mut q = CqDevice::from_registers(1 << 10 | 7, 0, 0).unwrap();
+/// q.doorbell(2);
+/// let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
+/// assert_eq!((p.consumed, q.head_register()), (2, 2));
+/// assert!(q.queue.cqcsr() & CQCSR_FENCE_W_IP != 0);
+/// let mut w = [0u64; 1];
+/// mem.read_words(0x1f00, &mut w).unwrap();
+/// assert_eq!(w[0], 7);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CqDevice {
+    /// The queue registers.
+    pub queue: CmdQueue,
+}
+
+impl CqDevice {
+    /// A front end for an IOMMU with `features` (the default implements all).
+    pub fn with_features(mut self, features: Features) -> Self {
+        self.queue.features = features;
+        self
+    }
+    /// Also raise interrupts (`cqcsr.cie` = 1).
+    pub fn with_interrupts(mut self) -> Self {
+        self.queue.csr |= CQCSR_CIE;
+        self
+    }
+    /// The guest wrote `cqcsr`: error and `fence_w_ip` bits written as 1
+    /// are cleared (RW1C); processing resumes once no error bit is set.
+    pub fn write_cqcsr(&mut self, value: u32) {
+        self.queue.clear_errors(value);
+        self.queue.csr = (self.queue.csr & !CQCSR_CIE) | (value & CQCSR_CIE);
+    }
+    fn irq(&self) -> Signals {
+        if self.queue.csr & CQCSR_CIE != 0 {
+            Signals::ERROR_IRQ
+        } else {
+            Signals::empty()
+        }
+    }
+}
+
+impl QueueEngine for CqDevice {
+    type Command = Command;
+    const STORE_BYTES: usize = 4;
+
+    fn is_stopped(&self) -> bool {
+        self.queue.is_stopped()
+    }
+    /// Index bits above the queue size are read-only zero (§5.7, §5.8): no
+    /// `cqt` value is unusable.
+    fn check_pointers(&self) -> Result<(), FaultCause> {
+        Ok(())
+    }
+    fn pending(&self) -> u64 {
+        u64::from(self.queue.pending())
+    }
+    fn position(&self) -> u64 {
+        u64::from(self.queue.cqh())
+    }
+    fn command_address(&self) -> u64 {
+        self.queue.command_address()
+    }
+    fn fetch<M: GuestMemory + ?Sized>(&self, mem: &M) -> Result<Command, FaultCause> {
+        self.queue.fetch_at(mem).map_err(|e| match e {
+            StopCause::Fetch(m) => FaultCause::Fetch(m),
+            StopCause::Illegal(d) => FaultCause::Decode(d),
+            StopCause::Stopped => FaultCause::BadPointer(u64::from(self.queue.cqh())),
+        })
+    }
+    fn advance(&mut self) {
+        self.queue.advance_head();
+    }
+    fn lift<C: Context + ?Sized>(
+        cmd: &Command,
+        ctx: &C,
+        out: &mut dyn Sink<Op>,
+    ) -> Result<Outcome, LowerError> {
+        crate::lift(cmd, ctx, out)
+    }
+    fn complete(&mut self, sync: &Sync) -> Signals {
+        self.queue.complete_fence(sync.interrupt);
+        if sync.interrupt && self.queue.csr & CQCSR_CIE != 0 {
+            Signals::COMPLETION_IRQ
+        } else {
+            Signals::empty()
+        }
+    }
+    fn record_fault<M: GuestMemory + ?Sized>(
+        &mut self,
+        _mem: &M,
+        cause: &FaultCause,
+    ) -> FaultReport {
+        let (bit, hw) = match cause {
+            FaultCause::Fetch(_) | FaultCause::CompletionStore(_) | FaultCause::BadPointer(_) => {
+                (CQCSR_CQMF, HwError::RiscvCqmf)
+            }
+            FaultCause::Backend(BackendError::DeviceTlbTimeout { .. }) => {
+                (CQCSR_CMD_TO, HwError::RiscvCmdTo)
+            }
+            FaultCause::Decode(_) | FaultCause::Lift(_) | FaultCause::Backend(_) => {
+                (CQCSR_CMD_ILL, HwError::RiscvCmdIll)
+            }
+        };
+        self.queue.csr |= bit;
+        FaultReport {
+            hw,
+            stop: true,
+            signals: self.irq(),
+        }
+    }
+}
+
+impl CommandQueue for CqDevice {
+    const ARCH: ArchId = ArchId::Riscv;
+    type ConfigError = ConfigError;
+
+    /// From `cqb`, `cqh` and `cqt`; the queue is taken as enabled
+    /// (`cqen` = `cqon` = 1) with interrupts off.
+    fn from_registers(base: u64, head: u64, tail: u64) -> Result<Self, ConfigError> {
+        let q = CmdQueue::from_registers(base, head as u32, tail as u32, CQCSR_CQEN)
+            .ok_or(ConfigError::TooLarge((base & CQB_LOG2SZ_MASK) as u8))?;
+        Ok(CqDevice { queue: q })
+    }
+    /// The guest wrote `cqt`.
+    fn doorbell(&mut self, tail: u64) {
+        self.queue.set_tail(tail as u32);
+    }
+    /// `cqh`.
+    fn head_register(&self) -> u64 {
+        u64::from(self.queue.cqh())
+    }
+    /// `cqt`.
+    fn tail_register(&self) -> u64 {
+        u64::from(self.queue.cqt())
+    }
+}
+
+impl QueueProducer for CqDevice {
+    type Caps = crate::Caps;
+
+    fn free_slots(&self) -> u64 {
+        u64::from(self.queue.entries() - 1).saturating_sub(self.pending())
+    }
+    fn produce<M: GuestMemory + ?Sized>(
+        &mut self,
+        mem: &M,
+        cmd: &Command,
+    ) -> Result<(), ProduceError> {
+        if self.free_slots() == 0 {
+            return Err(ProduceError::Full);
+        }
+        let mut w = [0u64; 2];
+        NativeCommand::encode_into(cmd, &mut w).map_err(ProduceError::Encode)?;
+        let tail = self.queue.cqt();
+        let at = self
+            .queue
+            .base()
+            .wrapping_add(u64::from(tail) * ENTRY_BYTES);
+        mem.write_words(at, &w).map_err(ProduceError::Memory)?;
+        self.queue.set_tail(tail.wrapping_add(1));
+        Ok(())
+    }
+    fn lower<C: Context + ?Sized>(
+        op: &Op,
+        caps: &crate::Caps,
+        ctx: &C,
+        out: &mut dyn Sink<Command>,
+    ) -> Result<Outcome, LowerError> {
+        crate::lower(op, caps, ctx, out)
+    }
+}
+
+/// The registers describe no usable command queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConfigError {
+    /// `cqb.LOG2SZ-1` names more than 2^31 entries (the value): indices
+    /// would not fit the 32-bit `cqh` / `cqt`.
+    TooLarge(u8),
+}
+
+impl core::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ConfigError::TooLarge(l) => write!(f, "cqb LOG2SZ-1 = {l}: queue too large"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for ConfigError {}
