@@ -37,6 +37,7 @@ pub mod help;
 pub mod human;
 pub mod json;
 pub mod jsonval;
+pub mod paste;
 pub mod run;
 pub mod text;
 

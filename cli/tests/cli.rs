@@ -635,6 +635,15 @@ fn raw_dumps_hold_the_text_streams() {
         ],
         "",
     );
+    assert_eq!(r.code, 2, "a misaligned offset is refused");
+    assert!(r.stderr.contains("not a multiple"), "{}", r.stderr);
+    let cut = std::env::temp_dir().join(format!("iommu-inval-cut-{}.bin", std::process::id()));
+    std::fs::write(&cut, [0u8; 24]).unwrap();
+    let r = run(
+        &["decode", "--arch", "amd", "--raw", cut.to_str().unwrap()],
+        "",
+    );
+    let _ = std::fs::remove_file(&cut);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("ends 8 bytes into"), "{}", r.stderr);
 }
