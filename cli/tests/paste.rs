@@ -1,5 +1,5 @@
 //! Pasted log lines (`--input auto|words|kernel|qemu`), raw dumps from
-//! pipes, `--offset` / `--index`.
+//! pipes, `--offset` / `--index`, duplicate JSON keys and 20-bit PASIDs.
 //!
 //! Where the lines come from: the SMMUv3 lines marked "real" are kernel
 //! output quoted in public posts (the issue that asked for this, and the
@@ -544,4 +544,82 @@ fn raw_dumps_from_pipes_and_queue_indexes() {
         "",
     );
     assert_eq!(o.code, 2, "--offset and --index exclude each other");
+}
+
+#[test]
+fn duplicate_json_keys_are_refused_naming_the_key() {
+    // Topology: the second "domains" would silently drop every domain.
+    let path = std::env::temp_dir().join(format!("iommu-inval-dup-{}.json", std::process::id()));
+    std::fs::write(
+        &path,
+        r#"{"domains":[{"id":1,"vtd":{"did":1}}],"domains":[],"devices":[]}"#,
+    )
+    .unwrap();
+    let o = run(
+        &[
+            "decode",
+            "--arch",
+            "vtd",
+            "--topology",
+            path.to_str().unwrap(),
+            "0x12,0",
+        ],
+        "",
+    );
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr.contains("duplicate key \"domains\""),
+        "{}",
+        o.stderr
+    );
+    // Native JSON.
+    let o = run(
+        &["encode", "--arch", "smmuv3"],
+        r#"{"op":"CMD_SYNC","op":"CMD_TLBI_NH_ALL"}"#,
+    );
+    assert_eq!(o.code, 1);
+    assert!(o.stdout.is_empty(), "{}", o.stdout);
+    assert!(o.stderr.contains("duplicate key \"op\""), "{}", o.stderr);
+    let o = run(
+        &["encode", "--arch", "amd", "--json"],
+        r#"{"op":"INVALIDATE_DEVTAB_ENTRY","fields":{"device_id":1,"device_id":2}}"#,
+    );
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stdout.contains("duplicate key \\\"device_id\\\""),
+        "{}",
+        o.stdout
+    );
+    // Generic JSON.
+    let o = run(
+        &["lower", "--arch", "vtd"],
+        r#"{"op":"inval","caches":["iotlb"],"domain":1,"domain":2}"#,
+    );
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr.contains("duplicate key \"domain\""),
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
+fn generic_pasids_wider_than_20_bits_are_refused() {
+    for op in [
+        r#"{"op":"inval","caches":["iotlb"],"domain":1,"pasid":2097152}"#,
+        r#"{"op":"inval","caches":["iotlb"],"domain":1,"pasid":1048576}"#,
+        r#"{"op":"page_response","device":16,"pasid":1048576,"prg_index":1}"#,
+        r#"{"op":"prefetch","device":16,"pasid":"0x100000"}"#,
+    ] {
+        let o = run(&["lower", "--arch", "smmuv3"], op);
+        assert_eq!(o.code, 1, "{op}: {}", o.stdout);
+        assert!(o.stdout.is_empty(), "{op}: {}", o.stdout);
+        assert!(o.stderr.contains("PASID of 20 bits"), "{op}: {}", o.stderr);
+    }
+    let o = run(
+        &["lower", "--arch", "smmuv3"],
+        r#"{"op":"inval","caches":["iotlb"],"domain":1,"pasid":1048575}"#,
+    );
+    assert_eq!(o.code, 0, "the largest PASID is fine: {}", o.stderr);
 }

@@ -221,7 +221,8 @@ mod topology {
         /// Parse and check a topology file.
         pub fn from_json(text: &str) -> Result<Self, TopologyError> {
             let malformed = |e: serde_json::Error| TopologyError::Malformed(e.to_string());
-            let v: serde_json::Value = serde_json::from_str(text).map_err(malformed)?;
+            // Duplicate keys are refused: serde_json would keep the last one.
+            let v = crate::strict_json::parse(text).map_err(malformed)?;
             if !v.is_object() {
                 return Err(TopologyError::Malformed(
                     "the top level must be a JSON object".into(),

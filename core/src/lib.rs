@@ -21,6 +21,7 @@
 //! * [`queue`]: the guest-memory trait the queue consumers read through.
 //! * [`seed`]: the kernel SVA invalidate proposal this model starts from, and
 //!   its one-to-one mapping.
+//! * `strict_json` (feature `std`): JSON parsing that refuses duplicate keys.
 //!
 //! ```
 //! use iommu_inval_core::model::*;
@@ -55,6 +56,8 @@ pub mod queue;
 pub mod range;
 pub mod seed;
 pub mod sink;
+#[cfg(feature = "std")]
+pub mod strict_json;
 
 pub use context::{Context, IdentityContext};
 pub use error::{DecodeError, ErrorKind, HwError, LowerError, RangeError};
