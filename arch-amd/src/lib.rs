@@ -4,7 +4,7 @@
 //! Technology (IOMMU) Specification, #48882, §2.4 "Commands"):
 //!
 //! * [`Command`]: every command of the AMD-Vi table of
-//!   `shared/spec/commands.md`, with a bit-exact codec ([`Command::decode`],
+//!   the command tables (docs/SPEC.md), with a bit-exact codec ([`Command::decode`],
 //!   [`Command::encode`]) and named-field access ([`NativeCommand`]).
 //! * [`lift`]: native → generic ([`Op`]), footprint-exact.
 //! * [`lower()`]: generic → native for a host described by [`Caps`]; never

@@ -55,7 +55,7 @@ use iommu_inval_core::{
 pub trait AnyCommand {
     /// Its architecture.
     fn arch_id(&self) -> ArchId;
-    /// The op name of commands.md.
+    /// The op name of docs/SPEC.md.
     fn op_name(&self) -> &'static str;
     /// Number of 64-bit words it encodes to (2, or 4 for 256-bit VT-d).
     fn word_count(&self) -> usize;

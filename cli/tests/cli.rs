@@ -3,7 +3,7 @@
 //! architecture, garbage input, the examples, and the help texts.
 //!
 //! Known-answer words below are computed by hand from the tables of
-//! shared/spec/commands.md (the comment on each gives the fields).
+//! the command tables (docs/SPEC.md) (the comment on each gives the fields).
 
 use serde_json::Value;
 use std::io::{Read, Write};
@@ -64,7 +64,7 @@ fn json_lines(s: &str) -> Vec<Value> {
         .collect()
 }
 
-/// One valid command per op, hand-encoded from commands.md.
+/// One valid command per op, hand-encoded from docs/SPEC.md.
 const SMMU_VECTORS: &[(&str, &str)] = &[
     // ssv=1 ssid=3 sid=0x10
     (

@@ -1,6 +1,6 @@
 //! Shared generators and oracles for the R1-R4 property tests and the fuzz targets.
 //!
-//! The properties (see `shared/DESIGN.md`, "Properties"):
+//! The properties (R1-R4 of the README, "Properties"):
 //!
 //! * **R1 bytes**: `encode(decode(w)) == w` for every valid native command,
 //!   a typed error (never a panic) for every invalid one ([`check_r1`]).
@@ -359,7 +359,7 @@ pub fn check_valid_cmd<A: Arch>(c: &A::Cmd, words: Option<&[u64]>) -> Result<(),
     }
     let fields = fields_of(c);
     let names: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
-    // VT-d `priv_data` exists only in 256-bit descriptors (commands.md, edge
+    // VT-d `priv_data` exists only in 256-bit descriptors (docs/SPEC.md, edge
     // rules): a 128-bit one may omit it; every other name is visited, in order.
     let expected: Option<Vec<&str>> = <A::Cmd as NativeCommand>::field_names(op).map(|f| {
         f.iter()
@@ -454,7 +454,7 @@ pub fn project_for(target: ArchId, fp: &Footprint) -> Footprint {
                     continue;
                 }
                 // No Secure or EL2 stage-2 TLB entries: SMMUv3's command set
-                // (commands.md) has no secure stage-2 TLBI, and EL2 is single-stage.
+                // (docs/SPEC.md) has no secure stage-2 TLBI, and EL2 is single-stage.
                 if lo == KIND_IOTLB
                     && hi == KIND_IOTLB
                     && b.get(Dim::Stage) == (1, 1)
