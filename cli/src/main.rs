@@ -256,8 +256,11 @@ fn load_ctx(c: &Ctx) -> Result<Box<dyn Context>, Usage> {
         None => Ok(Box::new(IdentityContext)),
         Some(p) => {
             let mut text = String::new();
+            // One byte past the limit, so that a larger file is refused
+            // by the loader with the limit named rather than cut short.
+            let cap = iommu_inval::core::context::MAX_TOPOLOGY_BYTES as u64 + 1;
             File::open(p)
-                .and_then(|f| f.take(64 << 20).read_to_string(&mut text))
+                .and_then(|f| f.take(cap).read_to_string(&mut text))
                 .map_err(|e| Usage(format!("cannot read topology {}: {e}", p.display())))?;
             let t =
                 Topology::from_json(&text).map_err(|e| Usage(format!("{}: {e}", p.display())))?;

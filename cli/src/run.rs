@@ -185,7 +185,7 @@ fn for_each_native(
             if count == Some(0) {
                 return Ok(());
             }
-            while count.map_or(true, |c| index < c) {
+            while count.is_none_or(|c| index < c) {
                 let chunk = buf.get_mut(..size).unwrap_or(&mut []);
                 let got = read_full(&mut reader, chunk)?;
                 let loc = Loc::Raw {

@@ -33,7 +33,7 @@ use std::fmt::{self, Debug, Write as _};
 
 use arbitrary::{Arbitrary, Unstructured};
 use iommu_inval_core::context::{
-    AmdIds, DeviceEntry, DomainEntry, PasidEntry, SmmuIds, Topology, VtdIds,
+    AmdIds, DeviceEntry, DomainEntry, PasidEntry, SmmuIds, Topology, TopologyFile, VtdIds,
 };
 use iommu_inval_core::footprint::Dim;
 use iommu_inval_core::footprint::{
@@ -1037,12 +1037,13 @@ impl NamedIds {
 /// A generated topology: a few domains with native ids on some or all
 /// architectures, devices with ATS and PASIDs (with or without an ASID).
 /// Ids are often taken from `hints`, so that the command under test names
-/// known ids as well as unknown ones. Always passes `Topology::validate`.
+/// known ids as well as unknown ones. Always passes the checks of
+/// `Topology::new`.
 pub fn arbitrary_topology(
     u: &mut Unstructured<'_>,
     hints: &NamedIds,
 ) -> arbitrary::Result<Topology> {
-    let mut t = Topology::default();
+    let mut t = TopologyFile::default();
     let n_dom = u.int_in_range(0usize..=4)?;
     for i in 0..n_dom {
         let id = if u.ratio(1, 4)? {
@@ -1092,7 +1093,7 @@ pub fn arbitrary_topology(
         t.domains.push(d);
     }
     if t.domains.is_empty() {
-        return Ok(t);
+        return Ok(checked(t));
     }
     let n_dev = u.int_in_range(0usize..=5)?;
     for _ in 0..n_dev {
@@ -1128,7 +1129,14 @@ pub fn arbitrary_topology(
             pasids,
         });
     }
-    Ok(t)
+    Ok(checked(t))
+}
+
+/// The generated file as a checked topology. It is consistent by
+/// construction: a refusal is a bug of this generator (an oracle failure).
+fn checked(t: TopologyFile) -> Topology {
+    Topology::new(t)
+        .unwrap_or_else(|e| panic!("arbitrary_topology made an inconsistent topology: {e}"))
 }
 
 /// Per-name counters, for coverage assertions in the tests.
