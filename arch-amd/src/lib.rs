@@ -77,6 +77,7 @@ mod arb;
 mod cmd;
 mod lift;
 pub mod lower;
+pub mod prelude;
 pub mod queue;
 
 #[cfg(feature = "arbitrary")]
@@ -85,7 +86,7 @@ pub use cmd::*;
 #[cfg(feature = "std")]
 pub use lift::footprint;
 pub use lift::{lift, page_range, resp_code};
-pub use lower::{lower, Caps};
+pub use lower::{lower, max_lowered, Caps, DEFAULT_MAX_CMDS, MAX_LOWERED};
 
 pub use iommu_inval_core::model::Op;
 pub use iommu_inval_core::NativeCommand;

@@ -52,6 +52,7 @@ pub mod cmd;
 pub mod codec;
 pub mod lift;
 pub mod lower;
+pub mod prelude;
 pub mod queue;
 
 #[cfg(feature = "arbitrary")]
@@ -60,4 +61,4 @@ pub use cmd::*;
 #[cfg(feature = "std")]
 pub use lift::footprint;
 pub use lift::lift;
-pub use lower::{lower, Caps};
+pub use lower::{lower, max_lowered, Caps, DEFAULT_MAX_CMDS, MAX_LOWERED};

@@ -64,6 +64,7 @@ mod arb;
 mod desc;
 mod lift;
 mod lower;
+pub mod prelude;
 pub mod queue;
 
 #[cfg(feature = "arbitrary")]
@@ -73,7 +74,7 @@ pub use desc::{
     PageGrpResp, PcInv, OP_NAMES,
 };
 pub use lift::lift;
-pub use lower::{lower, Caps};
+pub use lower::{lower, max_lowered, Caps, DEFAULT_MAX_CMDS, MAX_LOWERED};
 
 /// The footprint of a descriptor: [`Footprint::of_ops`] of its lift.
 ///

@@ -51,10 +51,28 @@ impl Default for Caps {
             dev_tlb: true,
             pasid_bits: 20,
             wide: true,
-            max_cmds: 16,
+            max_cmds: DEFAULT_MAX_CMDS,
         }
     }
 }
+
+/// `Caps::default().max_cmds`.
+pub const DEFAULT_MAX_CMDS: usize = 16;
+
+/// The most descriptors [`lower`] emits for one op with a command cap of
+/// `max_cmds`: the capacity of a [`FixedBuf`](iommu_inval_core::FixedBuf)
+/// that never fills. From `lower_inval`: the configuration group (context
+/// cache at most the cap, one PASID-cache descriptor, interrupt entries at
+/// most the cap), a wait, the IOTLB group (second stage and first stage,
+/// each at most the cap), a wait, device TLBs (devices × pieces within the
+/// cap), and the closing fence. Every other op is one descriptor.
+pub const fn max_lowered(max_cmds: usize) -> usize {
+    let cap = if max_cmds == 0 { 1 } else { max_cmds };
+    (2 * cap + 1) + 1 + 2 * cap + 1 + cap + 1
+}
+
+/// [`max_lowered`] with default caps.
+pub const MAX_LOWERED: usize = max_lowered(DEFAULT_MAX_CMDS);
 
 impl Caps {
     /// A legacy-mode (no PASID) host with 128-bit descriptors.

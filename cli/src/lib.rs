@@ -13,7 +13,9 @@
 //! layer: [`text`] (hex words, bounded line reader), [`json`] (the decode
 //! JSON shape), [`generic`] (the generic JSON of an [`Op`]), [`human`] (the
 //! one-line readable form), [`explain`] (footprint relations) and [`run`]
-//! (the subcommands over readers and writers).
+//! (the subcommands over readers and writers). [`convert()`] is one command
+//! of one architecture to another in one call; [`prelude`] imports the
+//! common names.
 //!
 //! ```
 //! use iommu_inval::{Arch, ArchOps, AnyCommand};
@@ -31,6 +33,9 @@ pub use iommu_inval_arm as arm;
 pub use iommu_inval_core as core;
 pub use iommu_inval_vtd as vtd;
 
+pub use convert::{convert, Converted};
+
+mod convert;
 pub mod explain;
 pub mod generic;
 pub mod help;
@@ -40,6 +45,18 @@ pub mod jsonval;
 pub mod paste;
 pub mod run;
 pub mod text;
+
+/// One import for the facade: `use iommu_inval::prelude::*;` brings the
+/// architecture handle and command traits, [`convert()`](crate::convert), the
+/// contexts and the generic model's names.
+pub mod prelude {
+    pub use crate::{convert, AnyCommand, Arch, ArchOps, CapsOpts, Converted, NativeAny};
+    pub use iommu_inval_core::context::Topology;
+    pub use iommu_inval_core::{
+        ArchId, Context, DecodeError, FieldValue, FixedBuf, IdentityContext, LowerError,
+        NativeCommand, Op, Outcome, Sink,
+    };
+}
 
 use enum_dispatch::enum_dispatch;
 use iommu_inval_core::footprint::Footprint;

@@ -773,22 +773,27 @@ pub fn convert(
     src: Source<'_>,
     io: &mut Io<'_>,
 ) -> io::Result<()> {
-    let mut ops = Vec::new();
     let mut t = Translation::new();
     for_each_native(src, words, from.id(), opts.input, io, |io, loc, w, note| {
         if opts.explain && !opts.json {
             write_context(io, note)?;
         }
-        let Some((cmd, lifted)) = decode_and_lift(from, opts, ctx, io, loc, w, &mut ops)? else {
-            return Ok(());
+        let cmd = match from.decode(w) {
+            Ok(c) => c,
+            Err(e) => return decode_failure(from, opts, io, loc, w, &e),
         };
         t.clear();
-        t.lower_all(to, &ops, ctx);
+        let c = match crate::convert(&cmd, to, ctx, &mut t.outputs) {
+            Ok(c) => c,
+            Err(e) => return lower_failure(from, opts, io, loc, &e),
+        };
+        t.outcome = c.lowered;
+        t.errors = c.errors;
         let desc = format!("{} {}", cmd.op_name(), format_words(w));
         let mut input = command_to_json(&cmd);
         if opts.explain {
             context_json_into(&mut input, note, None);
         }
-        report(to, opts, ctx, io, loc, input, &desc, &ops, &lifted, &t)
+        report(to, opts, ctx, io, loc, input, &desc, &c.ops, &c.lifted, &t)
     })
 }
