@@ -165,6 +165,8 @@ pub enum PasteError {
     BadNumber(&'static str),
     /// Context lines with no command after them.
     NoCommand(String),
+    /// A line of hex words while `--input` excludes them.
+    WordsExcluded(InputForm),
 }
 
 impl fmt::Display for PasteError {
@@ -193,6 +195,11 @@ impl fmt::Display for PasteError {
             }
             PasteError::BadNumber(what) => write!(f, "{what}: not a hex number"),
             PasteError::NoCommand(c) => write!(f, "no command follows the context \"{c}\""),
+            PasteError::WordsExcluded(form) => write!(
+                f,
+                "a line of hex words, but --input is {} (use --input auto or words)",
+                form.name()
+            ),
         }
     }
 }
@@ -375,7 +382,7 @@ impl Paste {
         } else {
             match parse_hex_line(line, self.words) {
                 Err(e) => e,
-                Ok(_) => TextError::Empty,
+                Ok(_) => return Err(PasteError::WordsExcluded(self.form)),
             }
         };
         let body = strip_prefixes(strip_comment_safe(line));

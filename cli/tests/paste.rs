@@ -334,6 +334,12 @@ fn forced_forms_and_other_architectures() {
         "0x8000000000000000,0\n",
     );
     assert_eq!(o.code, 2, "{}", o.stdout);
+    assert!(
+        o.stderr
+            .contains("line 1: a line of hex words, but --input is kernel"),
+        "{}",
+        o.stderr
+    );
     // A dump of another architecture's driver.
     let o = run(&["decode", "--arch", "vtd"], AMD_ILL);
     assert_eq!(o.code, 2);
