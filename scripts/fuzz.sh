@@ -3,6 +3,12 @@
 #
 #   bash scripts/fuzz.sh [SECONDS_PER_TARGET]      (default 20)
 #   FUZZ_TARGETS="decode_vtd convert" bash scripts/fuzz.sh 60   (a subset)
+#   bash scripts/fuzz.sh --long    (the deep campaign: 10^8 executions of
+#                                   every decode and queue target, 10^7 of
+#                                   the others; reports the time each took)
+#   bash scripts/fuzz.sh --coverage   (scripts/fuzz_coverage.sh: which
+#                                   decode / lift / lower arms the corpus
+#                                   never reaches)
 #
 # Installs cargo-fuzz if missing, builds all targets once, runs each for the
 # given time starting from the committed seed corpus (fuzz/corpus/<target>,
@@ -21,10 +27,22 @@
 # Works non-interactively (CI=true, no stdin).
 set -uo pipefail
 
-secs="${1:-20}"
-case "$secs" in
-  ''|*[!0-9]*) echo "usage: $0 [SECONDS_PER_TARGET]" >&2; exit 2 ;;
+long=0
+case "${1:-}" in
+  --long) long=1; secs=0 ;;
+  --coverage) exec bash "$(dirname "$0")/fuzz_coverage.sh" ;;
+  *) secs="${1:-20}" ;;
 esac
+case "$secs" in
+  ''|*[!0-9]*) echo "usage: $0 [SECONDS_PER_TARGET | --long | --coverage]" >&2; exit 2 ;;
+esac
+# Executions per target in the long campaign.
+long_runs() {
+  case "$1" in
+    decode_*|queues) echo 100000000 ;;
+    *) echo 10000000 ;;
+  esac
+}
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root/fuzz" || exit 2
 
@@ -38,7 +56,12 @@ if command -v rustup >/dev/null 2>&1 && rustup toolchain list 2>/dev/null | grep
   toolchain="+nightly"
 fi
 flags=(-s none -a)
-echo "== cargo fuzz, toolchain ${toolchain:-default (stable)}, flags ${flags[*]}, ${secs}s per target"
+if [ "$long" -eq 1 ]; then
+  echo "== cargo fuzz, toolchain ${toolchain:-default (stable)}, flags ${flags[*]}, long campaign (10^8 decode/queue, 10^7 others)"
+else
+  echo "== cargo fuzz, toolchain ${toolchain:-default (stable)}, flags ${flags[*]}, ${secs}s per target"
+fi
+campaign_start=$(date +%s)
 
 all_targets=$(cargo $toolchain fuzz list </dev/null) || { echo "cargo fuzz list failed" >&2; exit 1; }
 targets="${FUZZ_TARGETS:-$all_targets}"
@@ -54,17 +77,29 @@ trap 'rm -rf "$scratch"' EXIT
 failed=()
 summary=()
 for t in $targets; do
-  mkdir -p "$scratch/$t" "artifacts/$t" "corpus/$t"
+  # The long campaign keeps what it finds (fuzz/corpus-long, not committed)
+  # for scripts/fuzz_coverage.sh; the short one throws it away.
+  work="$scratch/$t"
+  [ "$long" -eq 1 ] && work="corpus-long/$t"
+  mkdir -p "$work" "artifacts/$t" "corpus/$t"
   log="$scratch/$t.log"
-  echo "== $t (${secs}s)"
-  cargo $toolchain fuzz run "${flags[@]}" "$t" "$scratch/$t" "corpus/$t" -- \
-    -max_total_time="$secs" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
+  if [ "$long" -eq 1 ]; then
+    budget="-runs=$(long_runs "$t")"
+    echo "== $t ($(long_runs "$t") executions)"
+  else
+    budget="-max_total_time=$secs"
+    echo "== $t (${secs}s)"
+  fi
+  t0=$(date +%s)
+  cargo $toolchain fuzz run "${flags[@]}" "$t" "$work" "corpus/$t" -- \
+    "$budget" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
     -max_len=4096 -artifact_prefix="artifacts/$t/" </dev/null >"$log" 2>&1
   rc=$?
+  took=$(( $(date +%s) - t0 ))
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$')
   rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$')
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$')
-  line=$(printf '%-18s execs %10s  execs/s %7s  cov %6s' "$t" "${execs:-?}" "${rate:-?}" "${cov:-?}")
+  line=$(printf '%-18s execs %10s  execs/s %7s  cov %6s  %5ss' "$t" "${execs:-?}" "${rate:-?}" "${cov:-?}" "$took")
   if [ "$rc" -ne 0 ]; then
     line="$line  CRASH (exit $rc)"
     failed+=("$t")
@@ -82,7 +117,11 @@ for t in $targets; do
 done
 
 echo
-echo "== fuzz summary (${secs}s per target)"
+if [ "$long" -eq 1 ]; then
+  echo "== fuzz summary (long campaign, $(( $(date +%s) - campaign_start ))s in all)"
+else
+  echo "== fuzz summary (${secs}s per target)"
+fi
 printf '%s\n' "${summary[@]}"
 if [ "${#failed[@]}" -ne 0 ]; then
   echo "FAIL: crashes in: ${failed[*]}"

@@ -117,7 +117,7 @@ fn on_target(target: ArchId, f: Footprint) -> Footprint {
 }
 
 /// The footprint of `ops` as `target` can remove it: without the caches
-/// `lacking` on the target host (see [`ArchOps::lacks`](crate::ArchOps::lacks)),
+/// `lacking` on the target host (see [`crate::ArchOps::lacks`]),
 /// on SMMUv3 without EL2 configuration and secure stage-2 entries, and on
 /// VT-d and AMD-Vi without secure-regime invalidations, which those targets
 /// drop whole (they have no secure state).

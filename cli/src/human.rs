@@ -6,6 +6,7 @@
 //! longest op name) so that a stream lines up without buffering.
 
 use crate::AnyCommand;
+use core::fmt::Write as _;
 use iommu_inval_core::model::{
     Caches, DeviceSel, DomainSel, Inval, Op, PasidSel, Regime, RespCode, Stages, StallAction,
 };
@@ -19,29 +20,41 @@ fn is_hex_field(name: &str) -> bool {
     name.contains("address") || name.contains("data")
 }
 
+// The `write_*` functions append to a caller's buffer (`decode` reuses one
+// per stream: no allocation per command); the `String`-returning ones wrap
+// them. Writing into a `String` cannot fail, so their `fmt::Result`s are
+// dropped.
+
+/// Append the `name=value` pairs of [`format_fields`] to `s`.
+pub fn write_fields(s: &mut String, cmd: &dyn AnyCommand) {
+    let start = s.len();
+    cmd.visit_fields(&mut |name, v| {
+        if s.len() > start {
+            s.push(' ');
+        }
+        s.push_str(name);
+        s.push('=');
+        let _ = match v {
+            FieldValue::Bool(b) => {
+                s.push(if b { '1' } else { '0' });
+                Ok(())
+            }
+            FieldValue::Uint(x) if is_hex_field(name) || x > 0xffff => write!(s, "{x:#x}"),
+            FieldValue::Uint(x) => write!(s, "{x}"),
+            FieldValue::Pair([a, b]) => write!(s, "[{a:#x},{b:#x}]"),
+        };
+    });
+}
+
 /// `name=value` pairs: 1-bit fields as 0/1, addresses and data in hex, the rest decimal.
 pub fn format_fields(cmd: &dyn AnyCommand) -> String {
     let mut s = String::new();
-    cmd.visit_fields(&mut |name, v| {
-        if !s.is_empty() {
-            s.push(' ');
-        }
-        let val = match v {
-            FieldValue::Bool(b) => u8::from(b).to_string(),
-            FieldValue::Uint(x) if is_hex_field(name) || x > 0xffff => format!("{x:#x}"),
-            FieldValue::Uint(x) => x.to_string(),
-            FieldValue::Pair([a, b]) => format!("[{a:#x},{b:#x}]"),
-        };
-        s.push_str(name);
-        s.push('=');
-        s.push_str(&val);
-    });
+    write_fields(&mut s, cmd);
     s
 }
 
-/// A byte count as `4 KiB`, `2 MiB`, `16 EiB`, `~32.0 TiB` (large, not a whole
-/// number of units), or `0x1234 bytes`.
-pub fn size_str(bytes: u128) -> String {
+/// Append [`size_str`] of `bytes` to `s`.
+fn write_size(s: &mut String, bytes: u128) {
     const UNITS: [(u32, &str); 6] = [
         (60, "EiB"),
         (50, "PiB"),
@@ -51,44 +64,73 @@ pub fn size_str(bytes: u128) -> String {
         (10, "KiB"),
     ];
     if bytes == 0 {
-        return "0 bytes".into();
+        s.push_str("0 bytes");
+        return;
     }
     for (shift, unit) in UNITS {
         let u = 1u128 << shift;
         if bytes >= u && bytes % u == 0 {
-            return format!("{} {unit}", bytes / u);
+            let _ = write!(s, "{} {unit}", bytes / u);
+            return;
         }
         if bytes >= u << 4 {
             // Large and not a whole number of units: about how much.
-            return format!("~{:.1} {unit}", bytes as f64 / u as f64);
+            let _ = write!(s, "~{:.1} {unit}", bytes as f64 / u as f64);
+            return;
         }
     }
-    format!("{bytes:#x} bytes")
+    let _ = write!(s, "{bytes:#x} bytes");
+}
+
+/// A byte count as `4 KiB`, `2 MiB`, `16 EiB`, `~32.0 TiB` (large, not a whole
+/// number of units), or `0x1234 bytes`.
+pub fn size_str(bytes: u128) -> String {
+    let mut s = String::new();
+    write_size(&mut s, bytes);
+    s
+}
+
+/// Append [`bdf`] of `rid` to `s`.
+fn write_bdf(s: &mut String, rid: u32) {
+    let _ = if rid > 0xffff {
+        write!(s, "{rid:#x}")
+    } else {
+        write!(s, "{:02x}:{:02x}.{}", rid >> 8, (rid >> 3) & 0x1f, rid & 7)
+    };
 }
 
 /// A PCI requester id as `bb:dd.f`.
 pub fn bdf(rid: u32) -> String {
-    if rid > 0xffff {
-        return format!("{rid:#x}");
-    }
-    format!("{:02x}:{:02x}.{}", rid >> 8, (rid >> 3) & 0x1f, rid & 7)
+    let mut s = String::new();
+    write_bdf(&mut s, rid);
+    s
 }
 
-fn range_str(r: &AddrRange) -> String {
+fn write_range(s: &mut String, r: &AddrRange) {
     if r.is_all() {
-        "all addresses".into()
+        s.push_str("all addresses");
     } else {
-        format!("{} at {:#x}", size_str(r.size()), r.first())
+        write_size(s, r.size());
+        let _ = write!(s, " at {:#x}", r.first());
     }
 }
 
-fn caches_str(i: &Inval) -> String {
-    let mut parts = Vec::new();
+/// Append `part` to `s`, after `sep` unless it is the first part written
+/// since `start`.
+fn part(s: &mut String, start: usize, sep: &str, part: &str) {
+    if s.len() > start {
+        s.push_str(sep);
+    }
+    s.push_str(part);
+}
+
+fn write_caches(s: &mut String, i: &Inval) {
+    let start = s.len();
     if i.caches.contains(Caches::CONFIG_DEVICE) {
-        parts.push("device config".to_owned());
+        part(s, start, " + ", "device config");
     }
     if i.caches.contains(Caches::CONFIG_PASID) {
-        parts.push("PASID config".to_owned());
+        part(s, start, " + ", "PASID config");
     }
     if i.caches.contains(Caches::IOTLB) {
         let st = if i.stages == Stages::S1 {
@@ -103,67 +145,83 @@ fn caches_str(i: &Inval) -> String {
             Regime::Hyp => "EL2/host ",
             Regime::Secure => "secure ",
         };
-        parts.push(format!("{rg}{st}IOTLB"));
+        part(s, start, " + ", rg);
+        s.push_str(st);
+        s.push_str("IOTLB");
     }
     if i.caches.contains(Caches::DEV_TLB) {
-        parts.push("device TLB".to_owned());
+        part(s, start, " + ", "device TLB");
     }
     if i.caches.contains(Caches::INTR_REMAP) {
-        parts.push("interrupt remapping".to_owned());
+        part(s, start, " + ", "interrupt remapping");
     }
-    parts.join(" + ")
 }
 
-/// The meaning of an invalidation.
-pub fn describe_inval(i: &Inval) -> String {
-    let mut s = format!("invalidate {}", caches_str(i));
+/// Append [`describe_inval`] of `i` to `s`.
+fn write_inval(s: &mut String, i: &Inval) {
+    s.push_str("invalidate ");
+    write_caches(s, i);
     let addressed = i.caches.intersects(Caches::IOTLB | Caches::DEV_TLB);
     if i.caches.contains(Caches::INTR_REMAP) && !addressed {
         if !i.range.is_all() {
             let n = i.range.size();
-            s.push_str(&format!(
+            let _ = write!(
+                s,
                 ", {n} entr{} from index {}",
                 if n == 1 { "y" } else { "ies" },
                 i.range.first()
-            ));
+            );
         }
     } else if addressed {
         s.push_str(", ");
-        s.push_str(&range_str(&i.range));
+        write_range(s, &i.range);
     }
-    let mut whose = Vec::new();
+    // The "whose" parts, joined by spaces after ", ".
+    let mut first = true;
+    let mut whose = |s: &mut String| {
+        s.push_str(if first { ", " } else { " " });
+        first = false;
+    };
     match i.domain {
-        DomainSel::One(d) => whose.push(format!("domain {d}")),
+        DomainSel::One(d) => {
+            whose(s);
+            let _ = write!(s, "domain {d}");
+        }
         DomainSel::All => {
             if i.caches.contains(Caches::IOTLB) && i.regime == Regime::Guest {
-                whose.push("all domains".into());
+                whose(s);
+                s.push_str("all domains");
             }
         }
     }
     let pasid_tagged = i.caches.intersects(Caches::CONFIG_PASID | Caches::DEV_TLB)
         || (i.caches.contains(Caches::IOTLB) && i.stages.contains(Stages::S1));
     if pasid_tagged {
-        match i.pasid {
-            PasidSel::One(p) => whose.push(format!("PASID {p}")),
-            PasidSel::NoPasid => whose.push("without PASID".into()),
-            PasidSel::All => whose.push("all PASIDs".into()),
-        }
+        whose(s);
+        let _ = match i.pasid {
+            PasidSel::One(p) => write!(s, "PASID {p}"),
+            PasidSel::NoPasid => s.write_str("without PASID"),
+            PasidSel::All => s.write_str("all PASIDs"),
+        };
     }
     let device_tagged = i
         .caches
         .intersects(Caches::CONFIG | Caches::DEV_TLB | Caches::INTR_REMAP);
     if device_tagged {
+        whose(s);
         match i.device {
-            DeviceSel::All => whose.push("all devices".into()),
-            DeviceSel::One(d) => whose.push(format!("device {}", bdf(d))),
+            DeviceSel::All => s.push_str("all devices"),
+            DeviceSel::One(d) => {
+                s.push_str("device ");
+                write_bdf(s, d);
+            }
             DeviceSel::Range { first, last } => {
-                whose.push(format!("devices {}..{}", bdf(first), bdf(last)))
+                s.push_str("devices ");
+                write_bdf(s, first);
+                s.push_str("..");
+                write_bdf(s, last);
             }
         }
-    }
-    if !whose.is_empty() {
-        s.push_str(", ");
-        s.push_str(&whose.join(" "));
     }
     if i.global {
         s.push_str(", with global entries");
@@ -171,42 +229,54 @@ pub fn describe_inval(i: &Inval) -> String {
     if i.leaf_only() {
         s.push_str(", leaf only");
     }
+}
+
+/// The meaning of an invalidation.
+pub fn describe_inval(i: &Inval) -> String {
+    let mut s = String::new();
+    write_inval(&mut s, i);
     s
 }
 
-/// The meaning of one generic op.
-pub fn describe_op(op: &Op) -> String {
+fn write_pasid(s: &mut String, p: Option<u32>) {
+    if let Some(x) = p {
+        let _ = write!(s, " PASID {x}");
+    }
+}
+
+/// Append [`describe_op`] of `op` to `s`.
+fn write_op(s: &mut String, op: &Op) {
     match op {
-        Op::Inval(i) => describe_inval(i),
-        Op::Sync(s) => {
-            let mut parts = vec!["sync".to_owned()];
-            if s.interrupt {
-                parts.push("interrupt".into());
+        Op::Inval(i) => write_inval(s, i),
+        Op::Sync(y) => {
+            s.push_str("sync");
+            if y.interrupt {
+                s.push_str(", interrupt");
             }
-            if let Some(st) = s.store {
-                parts.push(format!("store {:#x} to {:#x}", st.data, st.address));
+            if let Some(st) = y.store {
+                let _ = write!(s, ", store {:#x} to {:#x}", st.data, st.address);
             }
-            if s.sev {
-                parts.push("send event".into());
+            if y.sev {
+                s.push_str(", send event");
             }
-            if s.fence {
-                parts.push("fence".into());
+            if y.fence {
+                s.push_str(", fence");
             }
-            if s.drain_page_requests {
-                parts.push("drain page requests".into());
+            if y.drain_page_requests {
+                s.push_str(", drain page requests");
             }
-            parts.join(", ")
         }
         Op::Prefetch(p) => {
-            let pasid = p.pasid.map(|x| format!(" PASID {x}")).unwrap_or_default();
             match p.range {
-                None => format!("prefetch configuration of device {}{pasid}", bdf(p.device)),
-                Some(r) => format!(
-                    "prefetch {} of device {}{pasid}",
-                    range_str(&r),
-                    bdf(p.device)
-                ),
+                None => s.push_str("prefetch configuration"),
+                Some(r) => {
+                    s.push_str("prefetch ");
+                    write_range(s, &r);
+                }
             }
+            s.push_str(" of device ");
+            write_bdf(s, p.device);
+            write_pasid(s, p.pasid);
         }
         Op::PageResponse(r) => {
             let code = match r.code {
@@ -214,13 +284,13 @@ pub fn describe_op(op: &Op) -> String {
                 RespCode::Invalid => "invalid request",
                 RespCode::Failure => "failure",
             };
-            let pasid = r.pasid.map(|x| format!(" PASID {x}")).unwrap_or_default();
-            let last = if r.last { ", last" } else { "" };
-            format!(
-                "page response {code} to device {}{pasid}, group {}{last}",
-                bdf(r.device),
-                r.prg_index
-            )
+            let _ = write!(s, "page response {code} to device ");
+            write_bdf(s, r.device);
+            write_pasid(s, r.pasid);
+            let _ = write!(s, ", group {}", r.prg_index);
+            if r.last {
+                s.push_str(", last");
+            }
         }
         Op::Resume {
             device,
@@ -232,43 +302,75 @@ pub fn describe_op(op: &Op) -> String {
                 StallAction::Retry => "retry",
                 StallAction::Abort => "abort",
             };
-            format!("{a} stalled transaction {stag} of device {}", bdf(*device))
+            let _ = write!(s, "{a} stalled transaction {stag} of device ");
+            write_bdf(s, *device);
         }
-        Op::StallTerminate { device } => format!(
-            "terminate every stalled transaction of device {}",
-            bdf(*device)
-        ),
+        Op::StallTerminate { device } => {
+            s.push_str("terminate every stalled transaction of device ");
+            write_bdf(s, *device);
+        }
+    }
+}
+
+/// The meaning of one generic op.
+pub fn describe_op(op: &Op) -> String {
+    let mut s = String::new();
+    write_op(&mut s, op);
+    s
+}
+
+/// Append [`native_note`] of `cmd` to `s`.
+pub fn write_native_note(s: &mut String, cmd: &dyn AnyCommand) {
+    let mut asid = None;
+    cmd.visit_fields(&mut |name, v| {
+        if let ("asid", FieldValue::Uint(a)) = (name, v) {
+            asid = Some(a);
+        }
+    });
+    if let Some(a) = asid {
+        let _ = write!(s, " (ASID {a})");
     }
 }
 
 /// Native ids the generic meaning renames: an SMMU `asid` (the generic
 /// model names the PASIDs that use it), as ` (ASID 5)`; empty otherwise.
 pub fn native_note(cmd: &dyn AnyCommand) -> String {
-    let mut note = String::new();
-    cmd.visit_fields(&mut |name, v| {
-        if let ("asid", FieldValue::Uint(a)) = (name, v) {
-            note = format!(" (ASID {a})");
+    let mut s = String::new();
+    write_native_note(&mut s, cmd);
+    s
+}
+
+/// Append [`describe_ops`] of `ops` to `s`.
+pub fn write_ops(s: &mut String, ops: &[Op], outcome: &Outcome) {
+    for (n, op) in ops.iter().enumerate() {
+        if n > 0 {
+            s.push_str("; ");
         }
-    });
-    note
+        write_op(s, op);
+    }
+    if ops.is_empty() {
+        s.push_str("no generic effect");
+    }
+    if !outcome.widened.is_empty() {
+        s.push_str(" (widened: ");
+        for (n, w) in outcome.widened.names().enumerate() {
+            if n > 0 {
+                s.push_str(", ");
+            }
+            s.push_str(w);
+        }
+        s.push(')');
+    }
+    if let Some(d) = outcome.dropped {
+        let _ = write!(s, " (dropped: {d})");
+    }
 }
 
 /// The meaning of a lifted command: its ops joined by `; `, plus what the
 /// lift widened (an id the context does not know).
 pub fn describe_ops(ops: &[Op], outcome: &Outcome) -> String {
-    let mut s = ops.iter().map(describe_op).collect::<Vec<_>>().join("; ");
-    if ops.is_empty() {
-        s.push_str("no generic effect");
-    }
-    if !outcome.widened.is_empty() {
-        s.push_str(&format!(
-            " (widened: {})",
-            outcome.widened.names().collect::<Vec<_>>().join(", ")
-        ));
-    }
-    if let Some(d) = outcome.dropped {
-        s.push_str(&format!(" (dropped: {d})"));
-    }
+    let mut s = String::new();
+    write_ops(&mut s, ops, outcome);
     s
 }
 

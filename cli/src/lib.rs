@@ -38,6 +38,7 @@ pub mod help;
 pub mod human;
 pub mod json;
 pub mod jsonval;
+pub mod progress;
 pub mod run;
 pub mod text;
 

@@ -277,8 +277,18 @@ fn native_source<'a>(
             let offset = input.offset.unwrap_or(0);
             f.seek(SeekFrom::Start(offset))
                 .map_err(|e| Usage(format!("cannot seek {}: {e}", p.display())))?;
+            // Progress on a terminal for dumps that take over a second.
+            let total = f
+                .metadata()
+                .map(|m| m.len().saturating_sub(offset))
+                .unwrap_or(0);
+            let reader = iommu_inval::progress::ProgressReader::new(
+                BufReader::new(f),
+                total,
+                total > 0 && iommu_inval::progress::wanted(),
+            );
             Ok(Source::Raw {
-                reader: Box::new(BufReader::new(f)),
+                reader: Box::new(reader),
                 offset,
                 count: input.count,
             })

@@ -10,7 +10,7 @@
 
 use crate::explain::{widened_list, Explanation};
 use crate::generic::{op_to_json, parse_op_value};
-use crate::human::{describe_ops, format_fields, native_note, FIELDS_WIDTH};
+use crate::human::{write_fields, write_native_note, write_ops, FIELDS_WIDTH};
 use crate::json::{
     command_to_json, decode_error_json_in, describe_decode_error_in, error_json, json_error_kind,
     parse_native_value,
@@ -251,17 +251,27 @@ pub fn decode(
         .unwrap_or(0)
         .max("<invalid>".len());
     let mut ops = Vec::new();
+    // Reused for every command: the human form allocates nothing per line.
+    let (mut fields, mut meaning) = (String::new(), String::new());
     for_each_native(src, words, io, |io, _loc, w| match arch.decode(w) {
         Ok(cmd) => {
             if opts.json {
                 return io.line(&command_to_json(&cmd));
             }
             ops.clear();
-            let meaning = match cmd.lift_ops(ctx, &mut ops) {
-                Ok(o) => describe_ops(&ops, &o) + &native_note(&cmd),
-                Err(e) => format!("cannot lift: {e}"),
-            };
-            let fields = format_fields(&cmd);
+            meaning.clear();
+            match cmd.lift_ops(ctx, &mut ops) {
+                Ok(o) => {
+                    write_ops(&mut meaning, &ops, &o);
+                    write_native_note(&mut meaning, &cmd);
+                }
+                Err(e) => {
+                    meaning.push_str("cannot lift: ");
+                    meaning.push_str(&e.to_string());
+                }
+            }
+            fields.clear();
+            write_fields(&mut fields, &cmd);
             writeln!(
                 io.out,
                 "{:<op_width$}  {fields:<FIELDS_WIDTH$}  # {meaning}",

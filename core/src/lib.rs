@@ -21,7 +21,7 @@
 //! * [`queue`]: the guest-memory trait the queue front ends read and write
 //!   through (and, feature `vm-memory`, its adapter for rust-vmm memory).
 //! * [`device`]: the command-queue front end of an emulated IOMMU
-//!   ([`CommandQueue`](device::CommandQueue)), its [`Backend`](device::Backend)
+//!   ([`device::CommandQueue`]), its [`device::Backend`]
 //!   trait and the back ends shipped with it.
 //! * [`seed`]: the kernel SVA invalidate proposal this model starts from, and
 //!   its one-to-one mapping.

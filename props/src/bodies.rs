@@ -43,7 +43,7 @@ pub fn raw_command<A: Arch>(data: &[u8]) -> Option<(A::Cmd, &[u8])> {
     Some((cmd, rest.get(n * 8..).unwrap_or(&[])))
 }
 
-/// decode_<arch>: the bytes as words (any count, so wrong lengths too), then
+/// `decode_<arch>`: the bytes as words (any count, so wrong lengths too), then
 /// the same bytes through the crate's raw-word generator; R1 on both.
 pub fn decode<A: Arch>(data: &[u8]) -> Result<(), String> {
     let words = words_of(data);
@@ -61,7 +61,7 @@ pub fn decode<A: Arch>(data: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// roundtrip_<arch>: a valid command from the crate's `Arbitrary`; R1 on it,
+/// `roundtrip_<arch>`: a valid command from the crate's `Arbitrary`; R1 on it,
 /// R2 with the identity context and with a generated topology that often
 /// knows the command's ids.
 pub fn roundtrip<A: Arch>(data: &[u8]) -> Result<(), String>

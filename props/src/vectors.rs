@@ -9,7 +9,7 @@
 /// A valid command: op, words (2, or 4 for 256-bit VT-d), non-zero fields.
 pub type Vector = (&'static str, &'static [u64], &'static [(&'static str, u64)]);
 
-/// Arm SMMUv3 (opcode w0[7:0]).
+/// Arm SMMUv3 (opcode `w0[7:0]`).
 pub const SMMUV3: &[Vector] = &[
     (
         "CMD_PREFETCH_CONFIG",
@@ -178,7 +178,7 @@ pub const SMMUV3: &[Vector] = &[
     ("CMD_SYNC", &[0x2046, 0], &[("cs", 2)]),
 ];
 
-/// Intel VT-d (type w0[3:0] | w0[11:9] << 4).
+/// Intel VT-d (type `w0[3:0] | w0[11:9] << 4`).
 pub const VTD: &[Vector] = &[
     ("cc_inv_dsc", &[0x11, 0], &[("g", 1)]),
     ("cc_inv_dsc", &[0x0005_0021, 0], &[("g", 2), ("did", 5)]),
@@ -314,7 +314,7 @@ pub const VTD: &[Vector] = &[
     ),
 ];
 
-/// AMD-Vi (opcode w0[63:60]).
+/// AMD-Vi (opcode `w0[63:60]`).
 pub const AMD: &[Vector] = &[
     (
         "COMPLETION_WAIT",
