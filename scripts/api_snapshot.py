@@ -23,6 +23,7 @@ CRATES = [
     "iommu-inval-arm",
     "iommu-inval-vtd",
     "iommu-inval-amd",
+    "iommu-inval-riscv",
     "iommu-inval",
 ]
 

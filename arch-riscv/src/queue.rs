@@ -4,7 +4,9 @@
 //! 0x48)).
 //!
 //! * `cqb`: `LOG2SZ-1` in bits `[4:0]` (the queue holds 2^(LOG2SZ-1 + 1)
-//!   16-byte entries), `PPN` in bits `[53:10]` (base = PPN × 4 KiB).
+//!   16-byte entries), `PPN` in bits `[53:10]` (base = PPN × 4 KiB). A
+//!   queue of more than 256 entries must be naturally aligned to its size:
+//!   that is software's rule, and the model uses the PPN as written.
 //! * `cqh` / `cqt`: entry indices (not byte offsets), wrapping at the size.
 //! * `cqcsr`: `cqen` 0, `cie` 1, `cqmf` 8, `cmd_to` 9, `cmd_ill` 10,
 //!   `fence_w_ip` 11, `cqon` 16, `busy` 17.
