@@ -55,7 +55,7 @@
 //! ```
 #![no_std]
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 #[cfg(any(feature = "std", test))]
 extern crate std;
 

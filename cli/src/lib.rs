@@ -27,6 +27,7 @@
 //! assert_eq!(cmd.to_words(), ([0x8000_0000_0000_0000, 0, 0, 0], 2));
 //! ```
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 pub use iommu_inval_amd as amd;
 pub use iommu_inval_arm as arm;
