@@ -29,6 +29,7 @@
 pub use iommu_inval_amd as amd;
 pub use iommu_inval_arm as arm;
 pub use iommu_inval_core as core;
+pub use iommu_inval_iommufd as iommufd;
 pub use iommu_inval_vtd as vtd;
 
 pub mod explain;
@@ -39,6 +40,7 @@ pub mod json;
 pub mod jsonval;
 pub mod run;
 pub mod text;
+pub mod to_iommufd;
 
 use enum_dispatch::enum_dispatch;
 use iommu_inval_core::footprint::Footprint;

@@ -154,7 +154,7 @@ fn no_input(io: &mut Io<'_>, seen: bool) -> io::Result<()> {
 
 /// Calls `f` for each native command's words. Text that is not hex words is
 /// reported (status 2) and skipped.
-fn for_each_native(
+pub(crate) fn for_each_native(
     src: Source<'_>,
     words: usize,
     io: &mut Io<'_>,
@@ -403,7 +403,7 @@ fn decode_and_lift(
     }
 }
 
-fn decode_failure(
+pub(crate) fn decode_failure(
     arch: &Arch,
     opts: Opts,
     io: &mut Io<'_>,

@@ -204,6 +204,67 @@ mod topology {
         /// Devices.
         #[serde(default)]
         pub devices: Vec<DeviceEntry>,
+        /// The host's iommufd vIOMMU state, for the iommufd targets
+        /// (optional; see [`IommufdTopology`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub iommufd: Option<IommufdTopology>,
+    }
+
+    /// One vDEVICE of a vIOMMU (`IOMMU_VDEVICE_ALLOC`): the virtual
+    /// StreamID the guest uses and the device's physical StreamID.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct VdeviceEntry {
+        /// Virtual StreamID (the guest's).
+        pub vsid: u32,
+        /// Physical StreamID (the host's).
+        pub psid: u32,
+    }
+
+    /// The iommufd section of the topology file: what the kernel uses when
+    /// it rewrites a guest's commands for a vSMMU.
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct IommufdTopology {
+        /// The vSMMU's VMID (its stage-2 parent's), written into the guest's
+        /// TLBIs; 0 when left out.
+        #[serde(default)]
+        pub vsmmu_vmid: u16,
+        /// The vDEVICE table (vSID → pSID).
+        #[serde(default)]
+        pub vdevices: Vec<VdeviceEntry>,
+    }
+
+    impl IommufdTopology {
+        /// The physical StreamID of virtual StreamID `vsid`.
+        pub fn psid_of_vsid(&self, vsid: u32) -> Option<u32> {
+            self.vdevices
+                .iter()
+                .find(|v| v.vsid == vsid)
+                .map(|v| v.psid)
+        }
+
+        /// Each vSID and each pSID at most once (the kernel keeps one
+        /// vDEVICE per virtual id, and one StreamID per device).
+        pub fn validate(&self) -> Result<(), TopologyError> {
+            for (i, v) in self.vdevices.iter().enumerate() {
+                for o in &self.vdevices[..i] {
+                    if o.vsid == v.vsid {
+                        return Err(TopologyError::Inconsistent(std::format!(
+                            "iommufd: vsid {} listed twice",
+                            v.vsid
+                        )));
+                    }
+                    if o.psid == v.psid {
+                        return Err(TopologyError::Inconsistent(std::format!(
+                            "iommufd: psid {} has two vsids",
+                            v.psid
+                        )));
+                    }
+                }
+            }
+            Ok(())
+        }
     }
 
     /// A topology file that cannot be used.
@@ -273,6 +334,9 @@ mod topology {
                         p.pasid
                     ));
                 }
+            }
+            if let Some(i) = &self.iommufd {
+                i.validate()?;
             }
             Ok(())
         }
@@ -411,6 +475,36 @@ mod topology {
                 t.ats_enabled(999),
                 "unknown devices are assumed to have a device TLB"
             );
+        }
+
+        #[test]
+        fn iommufd_section() {
+            let t = Topology::from_json(
+                r#"{"iommufd": {"vsmmu_vmid": 3, "vdevices": [{"vsid": 16, "psid": 256}]}}"#,
+            )
+            .unwrap();
+            let i = t.iommufd.as_ref().unwrap();
+            assert_eq!(
+                (i.vsmmu_vmid, i.psid_of_vsid(16), i.psid_of_vsid(17)),
+                (3, Some(256), None)
+            );
+            assert_eq!(Topology::from_json(SAMPLE).unwrap().iommufd, None);
+            for bad in [
+                r#"{"iommufd": {"vdevices": [{"vsid": 1, "psid": 2}, {"vsid": 1, "psid": 3}]}}"#,
+                r#"{"iommufd": {"vdevices": [{"vsid": 1, "psid": 2}, {"vsid": 4, "psid": 2}]}}"#,
+            ] {
+                assert!(
+                    matches!(
+                        Topology::from_json(bad),
+                        Err(TopologyError::Inconsistent(_))
+                    ),
+                    "{bad}"
+                );
+            }
+            assert!(matches!(
+                Topology::from_json(r#"{"iommufd": {"vmid": 1}}"#),
+                Err(TopologyError::Malformed(_))
+            ));
         }
 
         #[test]

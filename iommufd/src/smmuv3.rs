@@ -152,7 +152,7 @@ impl VmmAction {
     pub const fn text(self) -> &'static str {
         match self {
             VmmAction::CompleteSync => {
-                "submit the entries gathered so far (the ioctl returns when they are done), then complete the CMD_SYNC for the guest"
+                "submit the entries before it, then complete the CMD_SYNC for the guest"
             }
             VmmAction::UpdateNestedSte => {
                 "re-read the guest STE and install it: IOMMU_HWPT_ALLOC of a nested HWPT with the vSTE (IOMMU_HWPT_DATA_ARM_SMMUV3), then attach"
@@ -214,7 +214,7 @@ impl Refusal {
     pub const fn reason(&self) -> &'static str {
         match self {
             Refusal::Sync => {
-                "CMD_SYNC is not a permitted opcode (arm_vsmmu_validate_user_cmd): the ioctl issues the commands with a sync and returns when they are complete"
+                "CMD_SYNC is not a permitted opcode: IOMMU_HWPT_INVALIDATE returns when its entries are complete (arm_vsmmu_cache_invalidate)"
             }
             Refusal::SteConfig => {
                 "CFGI_STE/STE_RANGE/ALL are not permitted opcodes (arm_vsmmu_validate_user_cmd): the stream table is the VMM's, installed as a nested HWPT"
