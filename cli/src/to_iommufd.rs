@@ -141,6 +141,9 @@ fn to_smmuv3(
                     m.insert("output".into(), json!([format_words(&e.cmd)]));
                 }
                 Err(r) => {
+                    if refusal_kind(r) == "no_equivalent" {
+                        io.status.note(1);
+                    }
                     m.insert("output".into(), json!([]));
                     m.insert(
                         "error".into(),

@@ -136,6 +136,7 @@ fn smmuv3_explain_shows_the_kernel_rewriting_and_no_under() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    assert_eq!(j.code, 1, "refusals give exit 1 with --explain --json too");
     assert_eq!(objs.len(), commands("examples/smmuv3.cmds"));
     for v in &objs {
         let out = v["output"].as_array().unwrap();
