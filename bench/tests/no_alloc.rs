@@ -499,8 +499,30 @@ fn iommufd_checks(rep: &mut Report) {
             }
         },
     );
-    let cmds = arm::commands(255);
     let vdevs: Vec<(u32, u32)> = (0..64).map(|v| (v, v + 0x100)).collect();
+    rep.none(
+        "smmuv3 front end into the iommufd vSMMU back end (255 commands)",
+        || {
+            use iommu_inval_iommufd::backend::VsmmuBackend;
+            let Some(mut q) = CmdqDevice::from_registers(base, 0, 0).ok() else {
+                return 0;
+            };
+            q.doorbell(255);
+            let fwd = Smmuv3Forwarder::new(
+                Vsmmu::new(3, HostFeatures::default()),
+                vdevs.as_slice(),
+                Count(0),
+            );
+            let mut be = VsmmuBackend::new(fwd, &ctx, |_: &Op, _| Ok(()));
+            let p = q.process(&mem, &ctx, &mut be);
+            if p.fault.is_some_and(|f| f.stopped) || be.fwd.ioctl.0 == 0 {
+                0
+            } else {
+                p.consumed as usize
+            }
+        },
+    );
+    let cmds = arm::commands(255);
     rep.none("vSMMU forwarder over 255 guest commands", || {
         let mut fwd = Smmuv3Forwarder::new(
             Vsmmu::new(3, HostFeatures::default()),

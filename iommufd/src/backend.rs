@@ -16,6 +16,10 @@
 //!   (checked against the kernel's rules first, so no batch fails), a
 //!   CMD_SYNC submits the queue, and the rest is returned as a
 //!   [`Refusal`] saying what the VMM does instead.
+//! * **Generic ops → SMMUv3 commands → vSMMU entries** ([`VsmmuBackend`]):
+//!   a [`Backend`] for an SMMUv3 guest that keeps the `CmdqDevice` front
+//!   end's emulation; the ops are lowered back to (re-encoded) SMMUv3
+//!   commands and forwarded.
 //!
 //! Neither issues the ioctl: `IOMMU_HWPT_INVALIDATE` passes a user pointer
 //! to the kernel, which no safe Rust interface can check, and this crate
@@ -299,6 +303,146 @@ impl<V: VdevTable, I: ViommuInvalidator> Smmuv3Forwarder<V, I> {
         }
         self.ioctl
             .invalidate_smmuv3(self.buf.get(..n).unwrap_or(&[]))
+    }
+}
+
+/// What a [`VsmmuBackend`] could not forward, for the VMM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VsmmuWork {
+    /// A lowered command the kernel would refuse: the reason and the action.
+    Refused(Refusal),
+    /// Part of the op the SMMUv3 host lacks (e.g. interrupt remapping): the reason.
+    Dropped(&'static str),
+    /// The op has no SMMUv3 form at all: the reason.
+    NoEquivalent(&'static str),
+}
+
+/// A [`Backend`] for a guest of the queue front ends on an SMMUv3 host's
+/// vSMMU: each lifted op is lowered to SMMUv3 commands
+/// (`iommu_inval_arm::lower`, with the host's features and the VMM's
+/// context) and each command goes through the vSMMU's rules
+/// ([`Smmuv3Forwarder`]); the queue is submitted at every guest barrier.
+///
+/// For an SMMUv3 guest this keeps the front end's register, completion and
+/// error emulation (`CmdqDevice`) at the price of re-encoding: lifting and
+/// lowering on one architecture keep the footprint (R2 of the design), so
+/// the entries remove what the guest's commands would (a widening is
+/// accumulated in `widened`). [`Smmuv3Forwarder`] alone passes the guest's
+/// words unchanged. No allocation.
+pub struct VsmmuBackend<C, V, I, W> {
+    /// The vSMMU forwarder (its rules, vDEVICE table and ioctl).
+    pub fwd: Smmuv3Forwarder<V, I>,
+    /// The ids of the guest (ASID ↔ PASID, VMID ↔ domain) for lowering.
+    pub ctx: C,
+    /// The lowering's host capabilities (from the vSMMU's features).
+    pub caps: iommu_inval_arm::Caps,
+    /// The VMM's handler of what could not be forwarded.
+    pub on_work: W,
+    /// What lowering widened so far.
+    pub widened: Widened,
+}
+
+impl<C, V, I, W> VsmmuBackend<C, V, I, W>
+where
+    C: iommu_inval_core::Context,
+    V: VdevTable,
+    I: ViommuInvalidator,
+    W: FnMut(&Op, VsmmuWork) -> Result<(), BackendError>,
+{
+    /// A back end for `fwd`, lowering with `ctx` and capabilities matching
+    /// the vSMMU's features (stage 1 only: the guest has no stage 2).
+    pub fn new(fwd: Smmuv3Forwarder<V, I>, ctx: C, on_work: W) -> Self {
+        let f = fwd.vsmmu.features;
+        let caps = iommu_inval_arm::Caps {
+            range_inval: f.range_inv,
+            ats: f.ats,
+            stage1: true,
+            stage2: false,
+            asid_bits: f.asid_bits,
+            ssid_bits: f.ssid_bits,
+            ..iommu_inval_arm::Caps::default()
+        };
+        VsmmuBackend {
+            fwd,
+            ctx,
+            caps,
+            on_work,
+            widened: Widened::empty(),
+        }
+    }
+}
+
+/// Lowered commands straight into the forwarder.
+struct ForwardSink<'a, V, I, W> {
+    fwd: &'a mut Smmuv3Forwarder<V, I>,
+    on_work: &'a mut W,
+    op: &'a Op,
+    err: Option<BackendError>,
+}
+
+impl<V, I, W> iommu_inval_core::Sink<Command> for ForwardSink<'_, V, I, W>
+where
+    V: VdevTable,
+    I: ViommuInvalidator,
+    W: FnMut(&Op, VsmmuWork) -> Result<(), BackendError>,
+{
+    fn push(&mut self, c: Command) -> Result<(), iommu_inval_core::sink::Full> {
+        let r = match self.fwd.command(&c) {
+            Ok(_) => Ok(()),
+            Err(ForwardError::Refused(r)) => (self.on_work)(self.op, VsmmuWork::Refused(r)),
+            Err(ForwardError::Ioctl(e)) => Err(e),
+        };
+        if let Err(e) = r {
+            self.err.get_or_insert(e);
+        }
+        Ok(())
+    }
+}
+
+impl<C, V, I, W> Backend for VsmmuBackend<C, V, I, W>
+where
+    C: iommu_inval_core::Context,
+    V: VdevTable,
+    I: ViommuInvalidator,
+    W: FnMut(&Op, VsmmuWork) -> Result<(), BackendError>,
+{
+    fn execute(&mut self, ops: &[Op]) -> Result<(), BackendError> {
+        let mut result = Ok(());
+        for op in ops {
+            let mut sink = ForwardSink {
+                fwd: &mut self.fwd,
+                on_work: &mut self.on_work,
+                op,
+                err: None,
+            };
+            let lowered = iommu_inval_arm::lower(op, &self.caps, &self.ctx, &mut sink);
+            let mut err = sink.err.take();
+            let work = match lowered {
+                Ok(o) => {
+                    self.widened |= o.widened;
+                    o.dropped.map(VsmmuWork::Dropped)
+                }
+                Err(iommu_inval_core::LowerError::NoEquivalent(r)) => {
+                    Some(VsmmuWork::NoEquivalent(r))
+                }
+                Err(_) => Some(VsmmuWork::NoEquivalent("the op does not lower to SMMUv3")),
+            };
+            if let Some(w) = work {
+                if let Err(e) = (self.on_work)(op, w) {
+                    err.get_or_insert(e);
+                }
+            }
+            if let Some(e) = err {
+                if result.is_ok() {
+                    result = Err(e);
+                }
+            }
+        }
+        result
+    }
+
+    fn barrier(&mut self, _sync: &Sync) -> Result<(), BackendError> {
+        self.fwd.flush()
     }
 }
 

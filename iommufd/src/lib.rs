@@ -19,9 +19,10 @@
 //!   hardware VCMDQ takes.
 //! * [`amd`]: AMD-Vi has no iommufd invalidation payload (the answer is the
 //!   host command buffer).
-//! * [`backend`]: a [`Backend`](iommu_inval_core::device::Backend) for the
-//!   queue front ends (generic ops → VT-d stage-1 entries per HWPT), and a
-//!   forwarder of raw SMMUv3 commands to a vSMMU.
+//! * [`backend`]: [`Backend`](iommu_inval_core::device::Backend)s for the
+//!   queue front ends (generic ops → VT-d stage-1 entries per HWPT; generic
+//!   ops → SMMUv3 commands → vSMMU entries), and a forwarder of raw SMMUv3
+//!   commands to a vSMMU.
 //!
 //! The crate issues no ioctl: the call passes a user pointer that no safe
 //! interface can check (rustix's and nix's ioctl entry points are

@@ -197,3 +197,80 @@ fn smmuv3_guest_walked_raw_into_the_vsmmu() {
         .any(|r| matches!(r, Refusal::UnknownVsid(0x100))));
     assert!(on_vcmdq > 0 && on_vcmdq < cmds.len());
 }
+
+#[test]
+fn smmuv3_guest_through_the_front_end_into_the_vsmmu() {
+    use iommu_inval_arm::queue::CmdqDevice;
+    use iommu_inval_iommufd::backend::{VsmmuBackend, VsmmuWork};
+    let cmds = stream("smmuv3.cmds");
+    // The CMDQ at 0x7f01_0000 (256 entries), the MSI targets of the stream's
+    // CMD_SYNCs (0x7f00_0000) in the same RAM.
+    let mut ram = vec![0u8; 0x2_0000];
+    for (i, c) in cmds.iter().enumerate() {
+        for (j, w) in c.iter().enumerate() {
+            let at = 0x1_0000 + i * 16 + j * 8;
+            ram[at..at + 8].copy_from_slice(&w.to_le_bytes());
+        }
+    }
+    let mem = CellMemory::new(0x7f00_0000, &mut ram);
+    let mut q = CmdqDevice::from_registers(0x7f01_0000 | 8, 0, 0).unwrap();
+    q.doorbell(cmds.len() as u64);
+    let kernel = RefCell::new(Kernel::default());
+    let fwd = Smmuv3Forwarder::new(
+        Vsmmu::new(3, HostFeatures::default()),
+        [(0x10u32, 0x100u32)],
+        K(&kernel),
+    );
+    let ctx = topo();
+    let mut work = Vec::new();
+    let mut be = VsmmuBackend::new(fwd, &ctx, |_: &Op, w: VsmmuWork| {
+        work.push(w);
+        Ok(())
+    });
+    let p = q.process(&mem, &ctx, &mut be);
+    assert!(p.fault.map_or(true, |f| !f.stopped), "{:?}", p.fault);
+    assert_eq!(p.consumed as usize, cmds.len());
+    assert_eq!(be.fwd.pending(), 0);
+    drop(be);
+    let k = kernel.borrow();
+    let submitted: Vec<Command> = k
+        .smmu
+        .iter()
+        .flatten()
+        .map(|e| Command::decode_words(&e.cmd).unwrap())
+        .collect();
+    assert!(!submitted.is_empty());
+    // Every submitted entry passes the vSMMU's rules, and the guest's range
+    // TLBI of ASID 5 came back as it was written (same-architecture round trip).
+    let v = Vsmmu::new(3, HostFeatures::default());
+    for c in &submitted {
+        assert!(v.guest_entry(c, &[(0x10u32, 0x100u32)]).is_ok(), "{c:?}");
+    }
+    // (Re-encoded: 512 pages as NUM 15 / SCALE 5 instead of NUM 0 /
+    // SCALE 9, VMID 0 as lowering for a stage-1-only host writes it; the
+    // kernel writes the vSMMU's VMID over both.)
+    let first = Command::decode(&cmds[0]).unwrap();
+    let vd = [(0x10u32, 0x100u32)];
+    let want = iommu_inval_iommufd::explain::smmuv3_request(&first, &v, &vd, &ctx);
+    let got = iommu_inval_iommufd::explain::smmuv3_request(&submitted[0], &v, &vd, &ctx);
+    assert!(!want.is_empty() && got.same_as(&want));
+    // R4 over the stream: the host commands of the submitted entries remove
+    // what every guest command asked of the vSMMU.
+    use iommu_inval_core::footprint::Footprint;
+    use iommu_inval_iommufd::explain::{smmuv3_host, smmuv3_request};
+    let mut asked = Footprint::new();
+    for w in &cmds {
+        let c = Command::decode(w).unwrap();
+        asked.extend(&smmuv3_request(&c, &v, &vd, &ctx));
+    }
+    let mut removed = Footprint::new();
+    for c in &submitted {
+        removed.extend(&smmuv3_host(&v.host_command(c, &vd).unwrap(), &ctx));
+    }
+    assert!(!asked.is_empty() && removed.covers(&asked));
+    // The stream's CFGI_STE came back as a refusal for the VMM.
+    assert!(
+        work.contains(&VsmmuWork::Refused(Refusal::SteConfig)),
+        "{work:?}"
+    );
+}
