@@ -507,7 +507,6 @@ mod tests {
         );
         assert_eq!(log[1].0, 102);
         assert_eq!(b.entries, 3);
-        drop(b);
         assert_eq!(work.len(), 1);
         assert_eq!(work[0].1, VmmWork::CONFIG_PASID);
     }

@@ -111,7 +111,6 @@ fn vtd_guest_through_the_front_end() {
     assert_eq!(p.consumed as usize, cmds.len());
     assert_eq!(be.pending(), 0, "every entry submitted by the last barrier");
     let entries = be.entries;
-    drop(be);
     let k = kernel.borrow();
     // The two p_iotlb_inv_dsc of the stream: PASID 1 (2 MiB, leaf) and PASID 2 (all).
     assert_eq!(entries, 2);
@@ -186,7 +185,6 @@ fn smmuv3_guest_walked_raw_into_the_vsmmu() {
         "nothing lost"
     );
     assert_eq!(fwd.pending(), 0, "the stream ends with a sync");
-    drop(fwd);
     let k = kernel.borrow();
     let submitted: Vec<[u64; 2]> = k.smmu.iter().flatten().map(|e| e.cmd).collect();
     assert_eq!(submitted, queued, "in order, the guest's words");
@@ -231,7 +229,6 @@ fn smmuv3_guest_through_the_front_end_into_the_vsmmu() {
     assert!(p.fault.map_or(true, |f| !f.stopped), "{:?}", p.fault);
     assert_eq!(p.consumed as usize, cmds.len());
     assert_eq!(be.fwd.pending(), 0);
-    drop(be);
     let k = kernel.borrow();
     let submitted: Vec<Command> = k
         .smmu
