@@ -422,7 +422,11 @@ impl Vsmmu {
                 w[0] = (w[0] & !sid) | (u64::from(p) << 32);
             }
             // `validate` refused every other opcode.
-            _ => return Err(self.allowed(cmd.opcode()).err().unwrap_or(Refusal::Sync)),
+            _ => {
+                return Err(self.allowed(cmd.opcode()).err().unwrap_or(Refusal::Illegal(
+                    DecodeError::unknown_opcode(u64::from(cmd.opcode())),
+                )))
+            }
         }
         Ok(w)
     }
