@@ -518,6 +518,106 @@ fn device_checks(rep: &mut Report) {
     }
 }
 
+/// The iommufd back ends: the SMMUv3 front end into the VT-d stage-1
+/// back end, and the vSMMU forwarder over decoded guest commands.
+fn iommufd_checks(rep: &mut Report) {
+    use iommu_inval_core::model::Op;
+    use iommu_inval_iommufd::backend::{
+        Invalidator, Smmuv3Forwarder, ViommuInvalidator, VtdS1Backend,
+    };
+    use iommu_inval_iommufd::smmuv3::{HostFeatures, Vsmmu};
+    use iommu_inval_iommufd::uapi::{HwptVtdS1Invalidate, ViommuArmSmmuv3Invalidate};
+    use iommu_inval_iommufd::vtd::{S1Scope, VmmWork};
+
+    struct Count(usize);
+    impl Invalidator for Count {
+        fn invalidate_vtd_s1(
+            &mut self,
+            _: u32,
+            e: &[HwptVtdS1Invalidate],
+        ) -> Result<(), BackendError> {
+            self.0 += e.len();
+            Ok(())
+        }
+    }
+    impl ViommuInvalidator for Count {
+        fn invalidate_smmuv3(
+            &mut self,
+            e: &[ViommuArmSmmuv3Invalidate],
+        ) -> Result<(), BackendError> {
+            self.0 += e.len();
+            Ok(())
+        }
+    }
+    let ctx = targets::topology();
+    let mut status = vec![0u8; 4096];
+    let mut ring = image(&arm::queue(255, 2), 256, 2);
+    let base = 0x10_0000 | 8;
+    let mem = TwoRegions(
+        CellMemory::new(base & 0xffff_ffff_f000, &mut ring),
+        CellMemory::new(0x7f00_0000, &mut status),
+    );
+    rep.none(
+        "smmuv3 front end into the iommufd VT-d stage-1 back end (255 commands)",
+        || {
+            let Some(mut q) = CmdqDevice::from_registers(base, 0, 0).ok() else {
+                return 0;
+            };
+            q.doorbell(255);
+            let router = |_: &S1Scope, f: &mut dyn FnMut(u32)| f(1);
+            let mut be = VtdS1Backend::new(router, Count(0), |_: &Op, _: VmmWork| Ok(()));
+            let p = q.process(&mem, &ctx, &mut be);
+            if p.fault.is_some_and(|f| f.stopped) || be.ioctl.0 == 0 {
+                0
+            } else {
+                p.consumed as usize
+            }
+        },
+    );
+    let vdevs: Vec<(u32, u32)> = (0..64).map(|v| (v, v + 0x100)).collect();
+    rep.none(
+        "smmuv3 front end into the iommufd vSMMU back end (255 commands)",
+        || {
+            use iommu_inval_iommufd::backend::VsmmuBackend;
+            let Some(mut q) = CmdqDevice::from_registers(base, 0, 0).ok() else {
+                return 0;
+            };
+            q.doorbell(255);
+            let fwd = Smmuv3Forwarder::new(
+                Vsmmu::new(3, HostFeatures::default()),
+                vdevs.as_slice(),
+                Count(0),
+            );
+            let mut be = VsmmuBackend::new(fwd, &ctx, |_: &Op, _| Ok(()));
+            let p = q.process(&mem, &ctx, &mut be);
+            if p.fault.is_some_and(|f| f.stopped) || be.fwd.ioctl.0 == 0 {
+                0
+            } else {
+                p.consumed as usize
+            }
+        },
+    );
+    let cmds = arm::commands(255);
+    rep.none("vSMMU forwarder over 255 guest commands", || {
+        let mut fwd = Smmuv3Forwarder::new(
+            Vsmmu::new(3, HostFeatures::default()),
+            vdevs.as_slice(),
+            Count(0),
+        );
+        let mut n = 0;
+        for c in &cmds {
+            let _ = black_box(fwd.command(c));
+            n += 1;
+        }
+        let _ = fwd.flush();
+        if fwd.ioctl.0 == 0 {
+            0
+        } else {
+            n
+        }
+    });
+}
+
 fn main() -> ExitCode {
     let mut rep = Report {
         passed: 0,
@@ -531,6 +631,7 @@ fn main() -> ExitCode {
     queue_checks(&mut rep);
     riscv_queue_checks(&mut rep);
     device_checks(&mut rep);
+    iommufd_checks(&mut rep);
     println!("{} passed, {} failed", rep.passed, rep.failed);
     if rep.failed == 0 {
         ExitCode::SUCCESS

@@ -103,6 +103,17 @@ Examples:
   # The same TLBI on a RISC-V IOMMU: IOTINVAL.VMA of PSCID 5 in GSCID 1, one NAPOT 2 MiB range
   $ iommu-inval convert --from smmuv3 --to riscv --topology examples/topology.json 0x0005000100900012,0x0000000040000701
   0x0000100300005401,0x000000001003fe00
+  # iommufd payloads. A guest TLBI as a vSMMU entry (the kernel writes the vSMMU's VMID,
+  # from the topology's iommufd section, and maps vSIDs to pSIDs through its vDEVICEs):
+  $ iommu-inval convert --from smmuv3 --to iommufd-smmuv3 --topology examples/iommufd-topology.json 0x0005000100900012,0x0000000040000701
+  0x0005000100900012,0x0000000040000701
+  # A CMD_CFGI_STE has no entry: the kernel's reason, and what the VMM does instead (exit 1)
+  $ iommu-inval convert --from smmuv3 --to iommufd-smmuv3 --json 0x0000001000000003,1
+  {\"arch\":\"iommufd-smmuv3\",\"error\":{\"kind\":\"no_equivalent\",\"message\":\"CFGI_STE/STE_RANGE/ALL are not permitted opcodes (arm_vsmmu_validate_user_cmd): the stream table is the VMM's, installed as a nested HWPT; instead: re-read the guest STE and install it: IOMMU_HWPT_ALLOC of a nested HWPT with the vSTE (IOMMU_HWPT_DATA_ARM_SMMUV3), then attach\"}}
+  # A PASID IOTLB invalidation (2 MiB, leaf) as a VT-d stage-1 entry
+  $ iommu-inval convert --from vtd --to iommufd-vtd 0x0000000100010036,0x0000000040000049
+  {\"addr\":1073741824,\"npages\":512,\"flags\":1}
+  $ iommu-inval convert --from smmuv3 --to iommufd-smmuv3 --topology examples/iommufd-topology.json --explain < examples/smmuv3.cmds
 
 Decodes each command, lifts it (--from) and lowers the ops (--to). Each
 input sync becomes one output sync, after everything before it. --explain
@@ -111,4 +122,14 @@ relation: exact, superset (what was widened, excess bytes), or
 UNDER-INVALIDATION (a bug: exit 1). Invalidations of a cache the target
 lacks are reported as dropped; operations without equivalent are errors of
 kind no_equivalent (exit 1) and the run goes on.
+--to iommufd-smmuv3 (from smmuv3) prints the vSMMU entry of each command
+the kernel accepts (IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3: the guest's
+words; --explain adds the command the host runs after the kernel's VMID
+and vSID rewriting); a refused command is no_equivalent with the kernel's
+reason; a CMD_SYNC is absorbed by the ioctl and a prefetch dropped (noted on
+stderr). --to iommufd-vtd prints {\"addr\",\"npages\",\"flags\"} per
+IOMMU_HWPT_INVALIDATE_DATA_VTD_S1 entry; what has no entry (context and
+PASID caches, device TLBs, second-stage, interrupt entries, waits) is noted
+on stderr with the reason. Host flags: --no-range-inval, --no-ats,
+--pasid-bits (the vSMMU's checks). See docs/IOMMUFD.md.
 Exit status as for decode and lower.";

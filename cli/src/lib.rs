@@ -32,6 +32,7 @@
 pub use iommu_inval_amd as amd;
 pub use iommu_inval_arm as arm;
 pub use iommu_inval_core as core;
+pub use iommu_inval_iommufd as iommufd;
 pub use iommu_inval_riscv as riscv;
 pub use iommu_inval_vtd as vtd;
 
@@ -48,6 +49,7 @@ pub mod paste;
 pub mod progress;
 pub mod run;
 pub mod text;
+pub mod to_iommufd;
 
 /// One import for the facade: `use iommu_inval::prelude::*;` brings the
 /// architecture handle and command traits, [`convert()`](crate::convert), the

@@ -9,6 +9,7 @@ use iommu_inval::core::{ArchId, Context, IdentityContext};
 use iommu_inval::help;
 use iommu_inval::paste::InputForm;
 use iommu_inval::run::{self, Io, Opts, Source, Status};
+use iommu_inval::to_iommufd;
 use iommu_inval::{Arch, ArchOps, CapsOpts};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read};
@@ -214,9 +215,10 @@ enum Cmd {
         /// Source architecture
         #[arg(long, value_enum)]
         from: ArchArg,
-        /// Target architecture
-        #[arg(long, value_enum)]
-        to: ArchArg,
+        /// Target: an architecture (smmuv3, vtd, amd), or an iommufd payload:
+        /// iommufd-smmuv3 (vSMMU entries, from --from smmuv3), iommufd-vtd (VT-d stage-1 entries)
+        #[arg(long, value_parser = parse_to)]
+        to: ToArg,
         /// Per input: the output, then its footprint relation to the input (exact / superset) and the widening
         #[arg(long)]
         explain: bool,
@@ -230,6 +232,46 @@ enum Cmd {
         #[command(flatten)]
         input: NativeIn,
     },
+}
+
+/// `convert --to`: an architecture or an iommufd payload.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum ToArg {
+    Arch(ArchArg),
+    Iommufd(to_iommufd::Target),
+}
+
+fn parse_to(s: &str) -> Result<ToArg, String> {
+    if let Some(t) = to_iommufd::Target::from_name(s) {
+        return Ok(ToArg::Iommufd(t));
+    }
+    ArchArg::from_str(s, true).map(ToArg::Arch).map_err(|_| {
+        format!("unknown target {s:?}: an architecture, iommufd-smmuv3 or iommufd-vtd")
+    })
+}
+
+/// The iommufd host of `convert --to iommufd-*`: the topology's `iommufd`
+/// section (vSMMU VMID, vDEVICE table) and the host flags.
+fn iommufd_host(c: &Ctx, caps: &CapsArgs) -> Result<to_iommufd::Host, Usage> {
+    let mut h = to_iommufd::Host::default();
+    if let Some(p) = &c.topology {
+        let mut text = String::new();
+        File::open(p)
+            .and_then(|f| f.take(64 << 20).read_to_string(&mut text))
+            .map_err(|e| Usage(format!("cannot read topology {}: {e}", p.display())))?;
+        let t = Topology::from_json(&text).map_err(|e| Usage(format!("{}: {e}", p.display())))?;
+        if let Some(i) = t.iommufd() {
+            h.vsmmu.vmid = i.vsmmu_vmid;
+            h.vdevices = i.vdevices.iter().map(|v| (v.vsid, v.psid)).collect();
+        }
+    }
+    let f = &mut h.vsmmu.features;
+    f.range_inv = !caps.no_range_inval;
+    f.ats = !caps.no_ats;
+    if let Some(b) = caps.pasid_bits {
+        f.ssid_bits = b;
+    }
+    Ok(h)
 }
 
 fn parse_num(s: &str) -> Result<u64, String> {
@@ -470,7 +512,29 @@ fn execute(
             input,
         } => {
             let f = Arch::new(from.id());
-            let t = target(*to, caps)?;
+            let to = match to {
+                ToArg::Arch(a) => *a,
+                ToArg::Iommufd(t) => {
+                    if *t == to_iommufd::Target::Smmuv3 && *from != ArchArg::Smmuv3 {
+                        return Err(Usage(
+                            "--to iommufd-smmuv3 takes SMMUv3 guest commands (--from smmuv3): the vSMMU is given the guest's own commands".into(),
+                        ));
+                    }
+                    let host = iommufd_host(ctx, caps)?;
+                    let words = words_of(&f, &input.desc_width)?;
+                    let c = load_ctx(ctx)?;
+                    let src = native_source(input, words, stdin)?;
+                    let opts = Opts {
+                        json: *json,
+                        explain: *explain,
+                        input: input.input.form(),
+                    };
+                    return Ok(to_iommufd::convert(
+                        &f, *t, &host, words, opts, &*c, src, io,
+                    ));
+                }
+            };
+            let t = target(to, caps)?;
             let words = words_of(&f, &input.desc_width)?;
             let c = load_ctx(ctx)?;
             let src = native_source(input, words, stdin)?;

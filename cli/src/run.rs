@@ -165,7 +165,7 @@ pub struct Note<'a> {
 
 /// Calls `f` for each native command's words. Text that is no accepted
 /// form ([`Opts::input`]) is reported (status 2) and skipped.
-fn for_each_native(
+pub(crate) fn for_each_native(
     src: Source<'_>,
     words: usize,
     arch: ArchId,
@@ -402,7 +402,7 @@ fn verdict(
 }
 
 /// `#` lines with the context of a pasted command.
-fn write_context(io: &mut Io<'_>, note: Note<'_>) -> io::Result<()> {
+pub(crate) fn write_context(io: &mut Io<'_>, note: Note<'_>) -> io::Result<()> {
     for c in note.context {
         writeln!(io.out, "# {c}")?;
     }
@@ -544,7 +544,7 @@ fn decode_and_lift(
     }
 }
 
-fn decode_failure(
+pub(crate) fn decode_failure(
     arch: &Arch,
     opts: Opts,
     io: &mut Io<'_>,

@@ -249,6 +249,68 @@ mod topology {
         /// Devices.
         #[serde(default)]
         pub devices: Vec<DeviceEntry>,
+        /// The host's iommufd vIOMMU state, for the iommufd targets
+        /// (optional; see [`IommufdTopology`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub iommufd: Option<IommufdTopology>,
+    }
+
+    /// One vDEVICE of a vIOMMU (`IOMMU_VDEVICE_ALLOC`): the virtual
+    /// StreamID the guest uses and the device's physical StreamID.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct VdeviceEntry {
+        /// Virtual StreamID (the guest's).
+        pub vsid: u32,
+        /// Physical StreamID (the host's).
+        pub psid: u32,
+    }
+
+    /// The iommufd section of the topology file: what the kernel uses when
+    /// it rewrites a guest's commands for a vSMMU.
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct IommufdTopology {
+        /// The vSMMU's VMID (its stage-2 parent's), written into the guest's
+        /// TLBIs; 0 when left out.
+        #[serde(default)]
+        pub vsmmu_vmid: u16,
+        /// The vDEVICE table (vSID → pSID).
+        #[serde(default)]
+        pub vdevices: Vec<VdeviceEntry>,
+    }
+
+    impl IommufdTopology {
+        /// The physical StreamID of virtual StreamID `vsid`.
+        pub fn psid_of_vsid(&self, vsid: u32) -> Option<u32> {
+            self.vdevices
+                .iter()
+                .find(|v| v.vsid == vsid)
+                .map(|v| v.psid)
+        }
+
+        /// Each vSID and each pSID at most once (the kernel keeps one
+        /// vDEVICE per virtual id, and one StreamID per device).
+        pub fn validate(&self) -> Result<(), TopologyError> {
+            // Sorted copies: O(n log n), as the rest of the file is checked.
+            let mut v: Vec<u32> = self.vdevices.iter().map(|d| d.vsid).collect();
+            v.sort_unstable();
+            if let Some(w) = v.windows(2).find(|w| w[0] == w[1]) {
+                return Err(TopologyError::Inconsistent(std::format!(
+                    "iommufd: vsid {} listed twice",
+                    w[0]
+                )));
+            }
+            let mut p: Vec<u32> = self.vdevices.iter().map(|d| d.psid).collect();
+            p.sort_unstable();
+            if let Some(w) = p.windows(2).find(|w| w[0] == w[1]) {
+                return Err(TopologyError::Inconsistent(std::format!(
+                    "iommufd: psid {} has two vsids",
+                    w[0]
+                )));
+            }
+            Ok(())
+        }
     }
 
     /// The largest topology file [`Topology::from_json`] reads (bytes):
@@ -454,7 +516,15 @@ mod topology {
         /// within 20 bits. O(n log n).
         pub fn new(file: TopologyFile) -> Result<Self, TopologyError> {
             let index = Index::build(&file)?;
+            if let Some(i) = &file.iommufd {
+                i.validate()?;
+            }
             Ok(Topology { file, index })
+        }
+
+        /// The iommufd section, if the file has one.
+        pub fn iommufd(&self) -> Option<&IommufdTopology> {
+            self.file.iommufd.as_ref()
         }
 
         /// The file it was built from.
@@ -791,6 +861,36 @@ mod topology {
             // Through a reference, the RISC-V methods are forwarded.
             let r: &dyn Context = &t;
             assert!((&r).pasids_of_pscid(DomainSel::All, 9, &mut |_| ()));
+        }
+
+        #[test]
+        fn iommufd_section() {
+            let t = Topology::from_json(
+                r#"{"iommufd": {"vsmmu_vmid": 3, "vdevices": [{"vsid": 16, "psid": 256}]}}"#,
+            )
+            .unwrap();
+            let i = t.iommufd().unwrap();
+            assert_eq!(
+                (i.vsmmu_vmid, i.psid_of_vsid(16), i.psid_of_vsid(17)),
+                (3, Some(256), None)
+            );
+            assert_eq!(Topology::from_json(SAMPLE).unwrap().iommufd(), None);
+            for bad in [
+                r#"{"iommufd": {"vdevices": [{"vsid": 1, "psid": 2}, {"vsid": 1, "psid": 3}]}}"#,
+                r#"{"iommufd": {"vdevices": [{"vsid": 1, "psid": 2}, {"vsid": 4, "psid": 2}]}}"#,
+            ] {
+                assert!(
+                    matches!(
+                        Topology::from_json(bad),
+                        Err(TopologyError::Inconsistent(_))
+                    ),
+                    "{bad}"
+                );
+            }
+            assert!(matches!(
+                Topology::from_json(r#"{"iommufd": {"vmid": 1}}"#),
+                Err(TopologyError::Malformed(_))
+            ));
         }
 
         #[test]

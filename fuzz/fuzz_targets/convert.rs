@@ -1,4 +1,5 @@
-//! R4 on arbitrary native commands converted to every architecture through a generated topology.
+//! R4 on arbitrary native commands converted to every architecture through a generated topology,
+//! and the iommufd targets (vSMMU entries under the kernel rules, VT-d stage-1 entries, CMDQV).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 

@@ -139,6 +139,9 @@ pub fn convert(data: &[u8]) -> Result<(), String> {
         check_r4(to, &cmd, &caps, &topo)
             .map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))?;
     }
+    // The iommufd targets (vSMMU entries, VT-d stage-1 entries, CMDQV).
+    crate::iommufd::check_iommufd(&mut u, &cmd, &topo)
+        .map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))?;
     Ok(())
 }
 

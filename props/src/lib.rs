@@ -47,6 +47,7 @@ use iommu_inval_core::{
 
 pub mod bodies;
 pub mod gen;
+pub mod iommufd;
 pub mod vectors;
 
 /// One architecture as the oracles see it: its command type, host caps,

@@ -1,0 +1,300 @@
+//! `convert --to iommufd-smmuv3 | iommufd-vtd` through the built binary:
+//! every input command is either an entry or reported, entries pass the
+//! kernel's checks, `--explain` never shows an under-invalidation, and bad
+//! usage exits 2.
+
+use iommu_inval::iommufd::uapi::HwptVtdS1Invalidate;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(args: &[&str], stdin: &str) -> Out {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_iommu-inval"))
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn iommu-inval");
+    let mut sin = child.stdin.take().expect("stdin");
+    let data = stdin.as_bytes().to_vec();
+    let w = std::thread::spawn(move || {
+        let _ = sin.write_all(&data);
+    });
+    let out = child.wait_with_output().expect("wait");
+    let _ = w.join();
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn commands(file: &str) -> usize {
+    std::fs::read_to_string(root().join(file))
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            let t = l.trim();
+            !t.is_empty() && !t.starts_with('#')
+        })
+        .count()
+}
+
+const TOPO: &str = "examples/iommufd-topology.json";
+
+#[test]
+fn smmuv3_every_command_is_an_entry_or_reported() {
+    let input = std::fs::read_to_string(root().join("examples/smmuv3.cmds")).unwrap();
+    let o = run(
+        &[
+            "convert",
+            "--from",
+            "smmuv3",
+            "--to",
+            "iommufd-smmuv3",
+            "--topology",
+            TOPO,
+        ],
+        &input,
+    );
+    assert_eq!(o.code, 1, "the stream holds refused commands: {}", o.stderr);
+    let entries = o.stdout.lines().count();
+    let reports = o.stderr.lines().count();
+    assert!(entries > 0);
+    assert_eq!(
+        entries + reports,
+        commands("examples/smmuv3.cmds"),
+        "{}",
+        o.stderr
+    );
+    for l in o.stderr.lines() {
+        assert!(
+            l.contains("absorbed:") || l.contains("dropped:") || l.contains("no_equivalent:"),
+            "{l}"
+        );
+        assert!(l.contains("instead:"), "{l}");
+    }
+    // The entries are the guest's words, unchanged.
+    for l in o.stdout.lines() {
+        assert!(input.contains(l), "{l}");
+    }
+}
+
+#[test]
+fn smmuv3_explain_shows_the_kernel_rewriting_and_no_under() {
+    let input = std::fs::read_to_string(root().join("examples/smmuv3.cmds")).unwrap();
+    let o = run(
+        &[
+            "convert",
+            "--from",
+            "smmuv3",
+            "--to",
+            "iommufd-smmuv3",
+            "--topology",
+            TOPO,
+            "--explain",
+        ],
+        &input,
+    );
+    assert!(!o.stdout.contains("UNDER"), "{}", o.stdout);
+    assert!(o
+        .stdout
+        .contains("#   kernel issues: 0x0005000300900012,0x0000000040000701"));
+    // vSID 0x10 became pSID 0x100.
+    assert!(o
+        .stdout
+        .contains("#   kernel issues: 0x0000010000001840,0x0000000040000009"));
+    let j = run(
+        &[
+            "convert",
+            "--from",
+            "smmuv3",
+            "--to",
+            "iommufd-smmuv3",
+            "--topology",
+            TOPO,
+            "--explain",
+            "--json",
+        ],
+        &input,
+    );
+    let objs: Vec<Value> = j
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(j.code, 1, "refusals give exit 1 with --explain --json too");
+    assert_eq!(objs.len(), commands("examples/smmuv3.cmds"));
+    for v in &objs {
+        let out = v["output"].as_array().unwrap();
+        assert!(out.len() == 1 || v.get("error").is_some(), "{v}");
+        if !out.is_empty() {
+            assert_eq!(v["relation"], "exact", "{v}");
+        }
+    }
+}
+
+#[test]
+fn vtd_entries_pass_the_kernel_checks() {
+    for (file, width) in [
+        ("examples/vtd256.cmds", "256"),
+        ("examples/vtd.cmds", "128"),
+    ] {
+        let input = std::fs::read_to_string(root().join(file)).unwrap();
+        let o = run(
+            &[
+                "convert",
+                "--from",
+                "vtd",
+                "--desc-width",
+                width,
+                "--to",
+                "iommufd-vtd",
+                "--topology",
+                "examples/topology.json",
+            ],
+            &input,
+        );
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        for l in o.stdout.lines() {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let m = v.as_object().unwrap();
+            assert_eq!(m.len(), 3, "{l}");
+            let e = HwptVtdS1Invalidate {
+                addr: v["addr"].as_u64().unwrap(),
+                npages: v["npages"].as_u64().unwrap(),
+                flags: v["flags"].as_u64().unwrap() as u32,
+                reserved: 0,
+            };
+            assert_eq!(e.check(), Ok(()), "{l}");
+        }
+        for l in o.stderr.lines() {
+            assert!(l.contains("no entry:"), "{l}");
+        }
+        let x = run(
+            &[
+                "convert",
+                "--from",
+                "vtd",
+                "--desc-width",
+                width,
+                "--to",
+                "iommufd-vtd",
+                "--topology",
+                "examples/topology.json",
+                "--explain",
+            ],
+            &input,
+        );
+        assert!(!x.stdout.contains("UNDER"), "{}", x.stdout);
+    }
+}
+
+#[test]
+fn vtd_from_other_architectures_and_stall_is_no_equivalent() {
+    let input = std::fs::read_to_string(root().join("examples/amd.cmds")).unwrap();
+    let o = run(
+        &[
+            "convert",
+            "--from",
+            "amd",
+            "--to",
+            "iommufd-vtd",
+            "--explain",
+        ],
+        &input,
+    );
+    assert!(!o.stdout.contains("UNDER"), "{}", o.stdout);
+    // CMD_STALL_TERM: no equivalent, in the error shape.
+    let s = run(
+        &[
+            "convert",
+            "--from",
+            "smmuv3",
+            "--to",
+            "iommufd-vtd",
+            "--json",
+            "0x0000001000000045,0",
+        ],
+        "",
+    );
+    assert_eq!(s.code, 1);
+    let v: Value = serde_json::from_str(s.stdout.trim()).unwrap();
+    assert_eq!(v["arch"], "iommufd-vtd");
+    assert_eq!(v["error"]["kind"], "no_equivalent");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let o = run(
+        &["convert", "--from", "vtd", "--to", "iommufd-smmuv3", "0,0"],
+        "",
+    );
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    let o = run(
+        &["convert", "--from", "smmuv3", "--to", "iommufd-nope", "0,0"],
+        "",
+    );
+    assert_eq!(o.code, 2);
+    let dir = std::env::temp_dir().join(format!("iommufd-topo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("t.json");
+    std::fs::write(
+        &bad,
+        r#"{"iommufd": {"vdevices": [{"vsid": 1, "psid": 2}, {"vsid": 1, "psid": 3}]}}"#,
+    )
+    .unwrap();
+    let o = run(
+        &[
+            "convert",
+            "--from",
+            "smmuv3",
+            "--to",
+            "iommufd-smmuv3",
+            "--topology",
+            bad.to_str().unwrap(),
+            "0x10,0",
+        ],
+        "",
+    );
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn host_flags_reach_the_vsmmu_checks() {
+    // A range TLBI (NUM = 1) is refused on a host without range invalidation.
+    let w = "0x0005000100001012,0x0000000040000401";
+    let ok = run(
+        &["convert", "--from", "smmuv3", "--to", "iommufd-smmuv3", w],
+        "",
+    );
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    let no = run(
+        &[
+            "convert",
+            "--from",
+            "smmuv3",
+            "--to",
+            "iommufd-smmuv3",
+            "--no-range-inval",
+            w,
+        ],
+        "",
+    );
+    assert_eq!(no.code, 1);
+    assert!(no.stderr.contains("allowed fields"), "{}", no.stderr);
+}

@@ -1,0 +1,567 @@
+//! The two ways a VMM hands a guest's invalidations to iommufd.
+//!
+//! * **Generic ops → VT-d stage-1 entries** ([`VtdS1Backend`]): a
+//!   [`Backend`] for the queue front ends of `iommu_inval_core::device`, so a
+//!   guest IOMMU of any architecture (whose stage-1 tables the host walks
+//!   nested) is served by the same few lines. Each lifted op becomes at most
+//!   one entry ([`crate::vtd::s1_entry`]) for the HWPTs of its scope
+//!   ([`HwptRouter`]); the entries are gathered per HWPT and submitted at
+//!   the guest's barrier (or when [`PENDING`] are held), one
+//!   `IOMMU_HWPT_INVALIDATE` per HWPT ([`Invalidator`]). What has no entry
+//!   goes to the VMM's callback with its [`VmmWork`].
+//! * **Raw SMMUv3 commands → vSMMU entries** ([`Smmuv3Forwarder`]): the
+//!   kernel's vSMMU takes the guest's own commands, which lifting would
+//!   lose, so the VMM walks the guest CMDQ itself (`iommu_inval_arm::queue::Cmdq`)
+//!   and gives each command to the forwarder: permitted ones are queued
+//!   (checked against the kernel's rules first, so no batch fails), a
+//!   CMD_SYNC submits the queue, and the rest is returned as a
+//!   [`Refusal`] saying what the VMM does instead.
+//! * **Generic ops → SMMUv3 commands → vSMMU entries** ([`VsmmuBackend`]):
+//!   a [`Backend`] for an SMMUv3 guest that keeps the `CmdqDevice` front
+//!   end's emulation; the ops are lowered back to (re-encoded) SMMUv3
+//!   commands and forwarded.
+//!
+//! Neither issues the ioctl: `IOMMU_HWPT_INVALIDATE` passes a user pointer
+//! to the kernel, which no safe Rust interface can check, and this crate
+//! forbids `unsafe`. The VMM implements [`Invalidator`] /
+//! [`ViommuInvalidator`] with its own ioctl wrapper (rustix's and nix's
+//! ioctl calls are `unsafe fn` for that reason), filling
+//! [`HwptInvalidate`](crate::uapi::HwptInvalidate) with
+//! `entries.as_ptr() as u64`.
+
+use crate::smmuv3::{Refusal, VdevTable, Vsmmu};
+use crate::uapi::{HwptVtdS1Invalidate, ViommuArmSmmuv3Invalidate};
+use crate::vtd::{s1_entry, S1Options, S1Scope, VmmWork};
+use iommu_inval_arm::Command;
+use iommu_inval_core::device::{Backend, BackendError};
+use iommu_inval_core::model::{Op, Sync, Widened};
+
+/// Entries a [`VtdS1Backend`] holds before it submits them.
+pub const PENDING: usize = 64;
+
+/// Entries per vSMMU ioctl: the kernel converts and issues at most
+/// `CMDQ_BATCH_ENTRIES - 1` = 63 per call (`arm_vsmmu_cache_invalidate`).
+pub const VIOMMU_BATCH: usize = 63;
+
+/// The VMM's map from a guest stage-1 scope to its nested HWPT ids.
+pub trait HwptRouter {
+    /// Calls `f` with the id of every nested HWPT whose stage-1 table holds
+    /// translations of `scope` (a wider scope — `DomainSel::All`,
+    /// `PasidSel::All` — names every matching HWPT).
+    fn for_each_hwpt(&self, scope: &S1Scope, f: &mut dyn FnMut(u32));
+}
+
+impl<F: Fn(&S1Scope, &mut dyn FnMut(u32))> HwptRouter for F {
+    fn for_each_hwpt(&self, scope: &S1Scope, f: &mut dyn FnMut(u32)) {
+        self(scope, f)
+    }
+}
+
+/// `IOMMU_HWPT_INVALIDATE` with VT-d stage-1 entries, implemented by the VMM.
+pub trait Invalidator {
+    /// Invalidate `entries` in nested HWPT `hwpt_id`; `Ok` once the kernel
+    /// handled all of them (the ioctl is synchronous).
+    fn invalidate_vtd_s1(
+        &mut self,
+        hwpt_id: u32,
+        entries: &[HwptVtdS1Invalidate],
+    ) -> Result<(), BackendError>;
+}
+
+/// `IOMMU_HWPT_INVALIDATE` on a vSMMU, implemented by the VMM.
+pub trait ViommuInvalidator {
+    /// Issue `entries` (at most [`VIOMMU_BATCH`]); `Ok` once complete.
+    fn invalidate_smmuv3(
+        &mut self,
+        entries: &[ViommuArmSmmuv3Invalidate],
+    ) -> Result<(), BackendError>;
+}
+
+/// A [`Backend`] turning lifted ops into VT-d stage-1 entries. No allocation.
+///
+/// `W` is called with every op that asks for something without an entry
+/// ([`VmmWork`]), in queue order; its error fails the batch (the guest
+/// sees the architecture's error for it).
+pub struct VtdS1Backend<R, I, W> {
+    /// HWPT routing.
+    pub router: R,
+    /// The ioctl.
+    pub ioctl: I,
+    /// The VMM's handler of what has no entry.
+    pub on_vmm_work: W,
+    /// Choices.
+    pub opts: S1Options,
+    /// What the entries widened so far (reported, never silent).
+    pub widened: Widened,
+    /// Entries submitted so far.
+    pub entries: u64,
+    /// Ioctls issued so far.
+    pub ioctls: u64,
+    pending: [(u32, HwptVtdS1Invalidate); PENDING],
+    len: usize,
+}
+
+impl<R, I, W> VtdS1Backend<R, I, W>
+where
+    R: HwptRouter,
+    I: Invalidator,
+    W: FnMut(&Op, VmmWork) -> Result<(), BackendError>,
+{
+    /// A back end with the default options.
+    pub fn new(router: R, ioctl: I, on_vmm_work: W) -> Self {
+        VtdS1Backend {
+            router,
+            ioctl,
+            on_vmm_work,
+            opts: S1Options::default(),
+            widened: Widened::empty(),
+            entries: 0,
+            ioctls: 0,
+            pending: [(0, HwptVtdS1Invalidate::default()); PENDING],
+            len: 0,
+        }
+    }
+
+    /// Entries waiting for the next barrier.
+    pub fn pending(&self) -> usize {
+        self.len
+    }
+
+    /// Submit every pending entry: one ioctl per HWPT, in the order the
+    /// HWPTs first appear, each with its entries in queue order.
+    pub fn flush(&mut self) -> Result<(), BackendError> {
+        flush_pending(
+            &mut self.pending,
+            &mut self.len,
+            &mut self.ioctl,
+            &mut self.ioctls,
+        )
+    }
+}
+
+fn flush_pending<I: Invalidator>(
+    pending: &mut [(u32, HwptVtdS1Invalidate); PENDING],
+    len: &mut usize,
+    ioctl: &mut I,
+    ioctls: &mut u64,
+) -> Result<(), BackendError> {
+    let held = pending.get(..*len).unwrap_or(&[]);
+    let mut done = [false; PENDING];
+    let mut result = Ok(());
+    for (i, (hwpt, _)) in held.iter().enumerate() {
+        if done.get(i).copied().unwrap_or(true) {
+            continue;
+        }
+        let mut buf = [HwptVtdS1Invalidate::default(); PENDING];
+        let mut n = 0;
+        for (j, (h, e)) in held.iter().enumerate().skip(i) {
+            if *h == *hwpt && !done.get(j).copied().unwrap_or(true) {
+                if let (Some(slot), Some(d)) = (buf.get_mut(n), done.get_mut(j)) {
+                    *slot = *e;
+                    *d = true;
+                    n += 1;
+                }
+            }
+        }
+        *ioctls += 1;
+        if let Err(e) = ioctl.invalidate_vtd_s1(*hwpt, buf.get(..n).unwrap_or(&[])) {
+            // The rest is still submitted: entries only remove cache entries.
+            if result.is_ok() {
+                result = Err(e);
+            }
+        }
+    }
+    *len = 0;
+    result
+}
+
+impl<R, I, W> Backend for VtdS1Backend<R, I, W>
+where
+    R: HwptRouter,
+    I: Invalidator,
+    W: FnMut(&Op, VmmWork) -> Result<(), BackendError>,
+{
+    fn execute(&mut self, ops: &[Op]) -> Result<(), BackendError> {
+        let mut result = Ok(());
+        for op in ops {
+            let r = s1_entry(op, &self.opts);
+            self.widened |= r.widened;
+            if !r.vmm.is_empty() {
+                if let Err(e) = (self.on_vmm_work)(op, r.vmm) {
+                    if result.is_ok() {
+                        result = Err(e);
+                    }
+                }
+            }
+            let Some(e) = r.entry else { continue };
+            let VtdS1Backend {
+                router,
+                ioctl,
+                pending,
+                len,
+                entries,
+                ioctls,
+                ..
+            } = self;
+            router.for_each_hwpt(&e.scope, &mut |hwpt| {
+                if *len == PENDING {
+                    if let Err(err) = flush_pending(pending, len, ioctl, ioctls) {
+                        if result.is_ok() {
+                            result = Err(err);
+                        }
+                    }
+                }
+                if let Some(slot) = pending.get_mut(*len) {
+                    *slot = (hwpt, e.entry);
+                    *len += 1;
+                    *entries += 1;
+                }
+            });
+        }
+        result
+    }
+
+    fn barrier(&mut self, _sync: &Sync) -> Result<(), BackendError> {
+        self.flush()
+    }
+}
+
+/// What [`Smmuv3Forwarder::command`] did with a permitted command or a sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forwarded {
+    /// Queued for the next submission.
+    Queued,
+    /// A CMD_SYNC: everything queued before it was submitted and is
+    /// complete; complete the sync for the guest now.
+    Synced,
+}
+
+/// Why [`Smmuv3Forwarder::command`] did not queue a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardError {
+    /// The kernel would refuse it: the reason and what to do instead.
+    Refused(Refusal),
+    /// The ioctl failed (at a sync, or when the batch was full).
+    Ioctl(BackendError),
+}
+
+/// Forwards a guest's raw SMMUv3 commands to a vSMMU. No allocation.
+pub struct Smmuv3Forwarder<V, I> {
+    /// The vSMMU's VMID and the host features.
+    pub vsmmu: Vsmmu,
+    /// The vDEVICE table.
+    pub vdevs: V,
+    /// The ioctl.
+    pub ioctl: I,
+    buf: [ViommuArmSmmuv3Invalidate; VIOMMU_BATCH],
+    len: usize,
+}
+
+impl<V: VdevTable, I: ViommuInvalidator> Smmuv3Forwarder<V, I> {
+    /// A forwarder for `vsmmu` with vDEVICE table `vdevs`.
+    pub fn new(vsmmu: Vsmmu, vdevs: V, ioctl: I) -> Self {
+        Smmuv3Forwarder {
+            vsmmu,
+            vdevs,
+            ioctl,
+            buf: [ViommuArmSmmuv3Invalidate::default(); VIOMMU_BATCH],
+            len: 0,
+        }
+    }
+
+    /// Entries queued.
+    pub fn pending(&self) -> usize {
+        self.len
+    }
+
+    /// One guest command, in queue order.
+    pub fn command(&mut self, cmd: &Command) -> Result<Forwarded, ForwardError> {
+        match self.vsmmu.guest_entry(cmd, &self.vdevs) {
+            Ok(e) => {
+                if self.len == VIOMMU_BATCH {
+                    self.flush().map_err(ForwardError::Ioctl)?;
+                }
+                if let Some(slot) = self.buf.get_mut(self.len) {
+                    *slot = e;
+                    self.len += 1;
+                }
+                Ok(Forwarded::Queued)
+            }
+            Err(Refusal::Sync) => {
+                self.flush().map_err(ForwardError::Ioctl)?;
+                Ok(Forwarded::Synced)
+            }
+            Err(r) => Err(ForwardError::Refused(r)),
+        }
+    }
+
+    /// Submit what is queued (one ioctl; none when nothing is queued).
+    pub fn flush(&mut self) -> Result<(), BackendError> {
+        let n = core::mem::take(&mut self.len);
+        if n == 0 {
+            return Ok(());
+        }
+        self.ioctl
+            .invalidate_smmuv3(self.buf.get(..n).unwrap_or(&[]))
+    }
+}
+
+/// What a [`VsmmuBackend`] could not forward, for the VMM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VsmmuWork {
+    /// A lowered command the kernel would refuse: the reason and the action.
+    Refused(Refusal),
+    /// Part of the op the SMMUv3 host lacks (e.g. interrupt remapping): the reason.
+    Dropped(&'static str),
+    /// The op has no SMMUv3 form at all: the reason.
+    NoEquivalent(&'static str),
+}
+
+/// A [`Backend`] for a guest of the queue front ends on an SMMUv3 host's
+/// vSMMU: each lifted op is lowered to SMMUv3 commands
+/// (`iommu_inval_arm::lower`, with the host's features and the VMM's
+/// context) and each command goes through the vSMMU's rules
+/// ([`Smmuv3Forwarder`]); the queue is submitted at every guest barrier.
+///
+/// For an SMMUv3 guest this keeps the front end's register, completion and
+/// error emulation (`CmdqDevice`) at the price of re-encoding: lifting and
+/// lowering on one architecture keep the footprint (R2 of the design), so
+/// the entries remove what the guest's commands would (a widening is
+/// accumulated in `widened`). [`Smmuv3Forwarder`] alone passes the guest's
+/// words unchanged. No allocation.
+pub struct VsmmuBackend<C, V, I, W> {
+    /// The vSMMU forwarder (its rules, vDEVICE table and ioctl).
+    pub fwd: Smmuv3Forwarder<V, I>,
+    /// The ids of the guest (ASID ↔ PASID, VMID ↔ domain) for lowering.
+    pub ctx: C,
+    /// The lowering's host capabilities (from the vSMMU's features).
+    pub caps: iommu_inval_arm::Caps,
+    /// The VMM's handler of what could not be forwarded.
+    pub on_work: W,
+    /// What lowering widened so far.
+    pub widened: Widened,
+}
+
+impl<C, V, I, W> VsmmuBackend<C, V, I, W>
+where
+    C: iommu_inval_core::Context,
+    V: VdevTable,
+    I: ViommuInvalidator,
+    W: FnMut(&Op, VsmmuWork) -> Result<(), BackendError>,
+{
+    /// A back end for `fwd`, lowering with `ctx` and capabilities matching
+    /// the vSMMU's features (stage 1 only: the guest has no stage 2).
+    pub fn new(fwd: Smmuv3Forwarder<V, I>, ctx: C, on_work: W) -> Self {
+        let f = fwd.vsmmu.features;
+        let caps = iommu_inval_arm::Caps {
+            range_inval: f.range_inv,
+            ats: f.ats,
+            stage1: true,
+            stage2: false,
+            asid_bits: f.asid_bits,
+            ssid_bits: f.ssid_bits,
+            ..iommu_inval_arm::Caps::default()
+        };
+        VsmmuBackend {
+            fwd,
+            ctx,
+            caps,
+            on_work,
+            widened: Widened::empty(),
+        }
+    }
+}
+
+/// Lowered commands straight into the forwarder.
+struct ForwardSink<'a, V, I, W> {
+    fwd: &'a mut Smmuv3Forwarder<V, I>,
+    on_work: &'a mut W,
+    op: &'a Op,
+    err: Option<BackendError>,
+}
+
+impl<V, I, W> iommu_inval_core::Sink<Command> for ForwardSink<'_, V, I, W>
+where
+    V: VdevTable,
+    I: ViommuInvalidator,
+    W: FnMut(&Op, VsmmuWork) -> Result<(), BackendError>,
+{
+    fn push(&mut self, c: Command) -> Result<(), iommu_inval_core::sink::Full> {
+        let r = match self.fwd.command(&c) {
+            Ok(_) => Ok(()),
+            Err(ForwardError::Refused(r)) => (self.on_work)(self.op, VsmmuWork::Refused(r)),
+            Err(ForwardError::Ioctl(e)) => Err(e),
+        };
+        if let Err(e) = r {
+            self.err.get_or_insert(e);
+        }
+        Ok(())
+    }
+}
+
+impl<C, V, I, W> Backend for VsmmuBackend<C, V, I, W>
+where
+    C: iommu_inval_core::Context,
+    V: VdevTable,
+    I: ViommuInvalidator,
+    W: FnMut(&Op, VsmmuWork) -> Result<(), BackendError>,
+{
+    fn execute(&mut self, ops: &[Op]) -> Result<(), BackendError> {
+        let mut result = Ok(());
+        for op in ops {
+            let mut sink = ForwardSink {
+                fwd: &mut self.fwd,
+                on_work: &mut self.on_work,
+                op,
+                err: None,
+            };
+            let lowered = iommu_inval_arm::lower(op, &self.caps, &self.ctx, &mut sink);
+            let mut err = sink.err.take();
+            let work = match lowered {
+                Ok(o) => {
+                    self.widened |= o.widened;
+                    o.dropped.map(VsmmuWork::Dropped)
+                }
+                Err(iommu_inval_core::LowerError::NoEquivalent(r)) => {
+                    Some(VsmmuWork::NoEquivalent(r))
+                }
+                Err(_) => Some(VsmmuWork::NoEquivalent("the op does not lower to SMMUv3")),
+            };
+            if let Some(w) = work {
+                if let Err(e) = (self.on_work)(op, w) {
+                    err.get_or_insert(e);
+                }
+            }
+            if let Some(e) = err {
+                if result.is_ok() {
+                    result = Err(e);
+                }
+            }
+        }
+        result
+    }
+
+    fn barrier(&mut self, _sync: &Sync) -> Result<(), BackendError> {
+        self.fwd.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iommu_inval_core::model::{Caches, DomainSel, Inval, PasidSel, Stages};
+    use iommu_inval_core::AddrRange;
+    use std::vec::Vec;
+
+    #[derive(Default)]
+    struct Log(Vec<(u32, Vec<HwptVtdS1Invalidate>)>);
+    impl Invalidator for Log {
+        fn invalidate_vtd_s1(
+            &mut self,
+            hwpt_id: u32,
+            entries: &[HwptVtdS1Invalidate],
+        ) -> Result<(), BackendError> {
+            self.0.push((hwpt_id, entries.to_vec()));
+            Ok(())
+        }
+    }
+
+    fn route(s: &S1Scope, f: &mut dyn FnMut(u32)) {
+        match s.pasid {
+            PasidSel::One(p) => f(100 + p),
+            _ => {
+                f(101);
+                f(102);
+            }
+        }
+    }
+
+    fn page(pasid: u32, at: u64) -> Op {
+        Inval::new(Caches::IOTLB)
+            .stage(Stages::S1)
+            .domain(DomainSel::One(1))
+            .pasid(PasidSel::One(pasid))
+            .range(AddrRange::new(at, 0x1000).unwrap())
+            .into()
+    }
+
+    #[test]
+    fn entries_are_grouped_per_hwpt_and_sent_at_the_barrier() {
+        let mut work = Vec::new();
+        let mut b = VtdS1Backend::new(route, Log::default(), |op: &Op, w: VmmWork| {
+            work.push((*op, w));
+            Ok(())
+        });
+        let cfg: Op = Inval::new(Caches::CONFIG_PASID).into();
+        b.execute(&[page(1, 0x1000), page(2, 0x2000), cfg, page(1, 0x3000)])
+            .unwrap();
+        assert_eq!(b.pending(), 3);
+        assert!(b.ioctl.0.is_empty(), "nothing before the barrier");
+        b.barrier(&Sync::default()).unwrap();
+        let log = &b.ioctl.0;
+        assert_eq!(log.len(), 2);
+        assert_eq!(log[0].0, 101);
+        assert_eq!(
+            log[0].1.iter().map(|e| e.addr).collect::<Vec<_>>(),
+            [0x1000, 0x3000]
+        );
+        assert_eq!(log[1].0, 102);
+        assert_eq!(b.entries, 3);
+        assert_eq!(work.len(), 1);
+        assert_eq!(work[0].1, VmmWork::CONFIG_PASID);
+    }
+
+    #[test]
+    fn a_full_buffer_is_submitted_early() {
+        let mut b = VtdS1Backend::new(route, Log::default(), |_: &Op, _| Ok(()));
+        let ops: Vec<Op> = (0..PENDING as u64 + 5).map(|i| page(1, i << 12)).collect();
+        b.execute(&ops).unwrap();
+        assert_eq!(b.ioctl.0.len(), 1);
+        assert_eq!(b.ioctl.0[0].1.len(), PENDING);
+        b.barrier(&Sync::default()).unwrap();
+        assert_eq!(b.ioctl.0[1].1.len(), 5);
+    }
+
+    #[derive(Default)]
+    struct VLog(Vec<Vec<ViommuArmSmmuv3Invalidate>>);
+    impl ViommuInvalidator for VLog {
+        fn invalidate_smmuv3(
+            &mut self,
+            entries: &[ViommuArmSmmuv3Invalidate],
+        ) -> Result<(), BackendError> {
+            self.0.push(entries.to_vec());
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_forwarder_submits_at_the_guest_sync() {
+        use iommu_inval_arm::*;
+        let mut f = Smmuv3Forwarder::new(
+            Vsmmu::new(3, Default::default()),
+            [(0x10u32, 0x200u32)],
+            VLog::default(),
+        );
+        let tlbi: Command = TlbiNhAsid { vmid: 0, asid: 5 }.into();
+        let ste: Command = CfgiSte {
+            ssec: false,
+            sid: 0x10,
+            leaf: true,
+        }
+        .into();
+        let sync: Command = CmdSync::default().into();
+        assert_eq!(f.command(&tlbi), Ok(Forwarded::Queued));
+        assert_eq!(
+            f.command(&ste),
+            Err(ForwardError::Refused(Refusal::SteConfig))
+        );
+        assert_eq!(f.command(&sync), Ok(Forwarded::Synced));
+        assert_eq!(
+            f.ioctl.0,
+            [std::vec![ViommuArmSmmuv3Invalidate { cmd: tlbi.encode() }]]
+        );
+        // A sync with nothing queued issues no ioctl.
+        assert_eq!(f.command(&sync), Ok(Forwarded::Synced));
+        assert_eq!(f.ioctl.0.len(), 1);
+    }
+}

@@ -1,0 +1,679 @@
+//! SMMUv3 vIOMMU (vSMMU) entries: a guest's raw commands as the kernel takes
+//! them (`IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3`).
+//!
+//! The kernel's rules are those of drivers/iommu/arm/arm-smmu-v3/
+//! arm-smmu-v3-iommufd.c, newest version read (facts only):
+//!
+//! * `arm_vsmmu_validate_user_cmd`: the permitted opcodes are
+//!   CMD_TLBI_NSNH_ALL, CMD_TLBI_NH_VA, CMD_TLBI_NH_VAA, CMD_TLBI_NH_ALL,
+//!   CMD_TLBI_NH_ASID, CMD_ATC_INV, CMD_CFGI_CD and CMD_CFGI_CD_ALL (as the
+//!   uAPI header lists them); every other opcode is -EIO. Per opcode, only
+//!   the fields below may be non-zero, so that no RES0 or Secure bit reaches
+//!   the shared host queue (where it would raise CERROR_ILL for every
+//!   device): [`Vsmmu::allowed`].
+//!   - NH_VA: ASID (only its low `asid_bits` bits), then as NH_VAA;
+//!   - NH_VAA: VMID, LEAF, address `w1[63:12]`; NUM, SCALE, TG, TTL only
+//!     with range invalidation (FEAT_RANGE_INV), and then the range must not
+//!     be Reserved (`arm_vsmmu_validate_range`: NUM/SCALE/TTL zero when
+//!     TG = 0; TG = 16 KiB with TTL = 1 needs SMMU_IDR5.DS; TG ≠ 0 with
+//!     NUM = SCALE = TTL = 0 is reserved);
+//!   - NH_ASID: ASID (low `asid_bits`), VMID; NH_ALL: VMID; NSNH_ALL: none;
+//!   - ATC_INV: refused without ATS; Size above 52 refused; SSV, SSID and
+//!     Global only with substreams (`ssid_bits` ≠ 0); SID, Size, address;
+//!   - CFGI_CD: SSID only with substreams, LEAF, SID; CFGI_CD_ALL: SID.
+//! * `arm_vsmmu_convert_user_cmd`: the VMID of the NH TLBIs is overwritten
+//!   with the vSMMU's; NSNH_ALL becomes NH_ALL of the vSMMU's VMID (word 1
+//!   zero); the StreamID of ATC_INV, CFGI_CD and CFGI_CD_ALL is a virtual
+//!   one, replaced by the physical StreamID of the vDEVICE with that virtual
+//!   id (`arm_vsmmu_vsid_to_sid`), and a vSID without vDEVICE is -EIO.
+//! * `arm_vsmmu_cache_invalidate`: a batch with one refused command issues
+//!   nothing; the accepted ones are issued with a CMD_SYNC and the ioctl
+//!   returns once they completed — the guest's own CMD_SYNC has no entry.
+//!
+//! Older kernels (before `arm_vsmmu_validate_user_cmd`) apply only the
+//! opcode list and the rewriting; the entries this module produces are
+//! accepted by both.
+
+use crate::uapi::ViommuArmSmmuv3Invalidate;
+use core::fmt;
+use iommu_inval_arm::bits;
+use iommu_inval_arm::Command;
+use iommu_inval_core::DecodeError;
+
+/// ATC_INV Size meaning "every address" (`ATC_INV_SIZE_ALL`).
+pub const ATC_INV_SIZE_ALL: u64 = 52;
+
+/// The features of the host SMMU the kernel's checks depend on
+/// (`struct arm_smmu_device` fields and features read by
+/// `arm_vsmmu_validate_user_cmd`). A VMM reads them from
+/// `IOMMU_GET_HW_INFO` (`struct iommu_hw_info_arm_smmuv3`: IDR0..IDR5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HostFeatures {
+    /// ASID width: 8 or 16 (SMMU_IDR0.ASID16). The upper 8 bits of an
+    /// 8-bit-ASID SMMU are RES0.
+    pub asid_bits: u8,
+    /// Range invalidation (SMMU_IDR3.RIL, `ARM_SMMU_FEAT_RANGE_INV`).
+    pub range_inv: bool,
+    /// SMMU_IDR5.DS (`ARM_SMMU_FEAT_DS`): TTL = 1 with a 16 KiB granule.
+    pub ds: bool,
+    /// ATS (`ARM_SMMU_FEAT_ATS`): ATC_INV is legal.
+    pub ats: bool,
+    /// SubstreamID width (SMMU_IDR1.SSIDSIZE); 0: no substreams.
+    pub ssid_bits: u8,
+}
+
+impl Default for HostFeatures {
+    /// A modern host: 16-bit ASIDs, range invalidation, ATS, 20-bit
+    /// SubstreamIDs, no DS.
+    fn default() -> Self {
+        HostFeatures {
+            asid_bits: 16,
+            range_inv: true,
+            ds: false,
+            ats: true,
+            ssid_bits: 20,
+        }
+    }
+}
+
+/// A vSMMU: the VMID the kernel writes into the guest's TLBIs (the stage-2
+/// parent's VMID, `vsmmu->vmid`) and the host features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Vsmmu {
+    /// The vSMMU's VMID.
+    pub vmid: u16,
+    /// The host SMMU.
+    pub features: HostFeatures,
+}
+
+/// The vDEVICE table of a vIOMMU: virtual StreamID → physical StreamID
+/// (`IOMMU_VDEVICE_ALLOC` with `virt_id` = vSID). The kernel supports one
+/// StreamID per device (`arm_vsmmu_vdevice_init`).
+pub trait VdevTable {
+    /// The physical StreamID of virtual StreamID `vsid`, if a vDEVICE has it.
+    fn psid(&self, vsid: u32) -> Option<u32>;
+}
+
+impl VdevTable for [(u32, u32)] {
+    /// Pairs `(vsid, psid)`.
+    fn psid(&self, vsid: u32) -> Option<u32> {
+        self.iter().find(|(v, _)| *v == vsid).map(|(_, p)| *p)
+    }
+}
+
+impl<const N: usize> VdevTable for [(u32, u32); N] {
+    fn psid(&self, vsid: u32) -> Option<u32> {
+        self.as_slice().psid(vsid)
+    }
+}
+
+impl<T: VdevTable + ?Sized> VdevTable for &T {
+    fn psid(&self, vsid: u32) -> Option<u32> {
+        (**self).psid(vsid)
+    }
+}
+
+/// A closure as a vDEVICE table.
+pub struct VdevFn<F>(pub F);
+
+impl<F: Fn(u32) -> Option<u32>> VdevTable for VdevFn<F> {
+    fn psid(&self, vsid: u32) -> Option<u32> {
+        (self.0)(vsid)
+    }
+}
+
+/// What the VMM does with a guest command the kernel does not take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VmmAction {
+    /// Submit the entries gathered so far (the ioctl returns when they are
+    /// complete), then complete the CMD_SYNC for the guest (its MSI write
+    /// or interrupt), as the queue front end does.
+    CompleteSync,
+    /// Stream-table configuration is the VMM's: re-read the guest STE(s) and
+    /// install them (IOMMU_HWPT_ALLOC of a nested HWPT with the vSTE,
+    /// `IOMMU_HWPT_DATA_ARM_SMMUV3`, then attach the device to it).
+    UpdateNestedSte,
+    /// A hint with no effect on correctness: nothing to do.
+    Ignore,
+    /// Answer the page request through the iommufd fault queue (write a
+    /// `struct iommu_hwpt_page_response` to the fault fd).
+    RespondViaFaultQueue,
+    /// The vSID has no vDEVICE: allocate one (`IOMMU_VDEVICE_ALLOC` with this
+    /// virtual id) before forwarding, or, if the guest named a device it does
+    /// not own, stop the guest queue with CERROR_ILL.
+    AllocVdevice,
+    /// The command is illegal for this vSMMU (a guest bug or an attack):
+    /// stop the guest queue with CERROR_ILL, as hardware would.
+    RaiseCerrorIll,
+}
+
+impl VmmAction {
+    /// One-line description.
+    pub const fn text(self) -> &'static str {
+        match self {
+            VmmAction::CompleteSync => {
+                "submit the entries before it, then complete the CMD_SYNC for the guest"
+            }
+            VmmAction::UpdateNestedSte => {
+                "re-read the guest STE and install it: IOMMU_HWPT_ALLOC of a nested HWPT with the vSTE (IOMMU_HWPT_DATA_ARM_SMMUV3), then attach"
+            }
+            VmmAction::Ignore => "nothing: a prefetch is only a hint",
+            VmmAction::RespondViaFaultQueue => {
+                "answer through the iommufd fault queue (struct iommu_hwpt_page_response on the fault fd)"
+            }
+            VmmAction::AllocVdevice => {
+                "IOMMU_VDEVICE_ALLOC the device with this virtual StreamID first (or CERROR_ILL if the guest does not own it)"
+            }
+            VmmAction::RaiseCerrorIll => "stop the guest's command queue with CERROR_ILL",
+        }
+    }
+}
+
+/// A guest command the kernel would refuse (-EIO), found before the ioctl.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Refusal {
+    /// CMD_SYNC: not a permitted opcode; the ioctl's own completion is the sync.
+    Sync,
+    /// CMD_CFGI_STE, CMD_CFGI_STE_RANGE, CMD_CFGI_ALL: stream-table
+    /// configuration belongs to the VMM.
+    SteConfig,
+    /// CMD_PREFETCH_CONFIG / CMD_PREFETCH_ADDR.
+    Prefetch,
+    /// CMD_PRI_RESP.
+    PageResponse,
+    /// CMD_RESUME / CMD_STALL_TERM: the vSMMU does not forward stall commands.
+    Stall,
+    /// CMD_TLBI_S2_IPA / CMD_TLBI_S12_VMALL: stage 2 is the host's (the
+    /// vSMMU's parent domain, kept by the kernel with the IOAS mappings).
+    Stage2,
+    /// An EL2 or EL3 (Secure) TLBI: regimes a guest's vSMMU does not have.
+    OtherRegime,
+    /// A bit outside the opcode's allowed mask (RES0, Secure, a field the
+    /// host lacks): `word` and the offending `bits`.
+    DisallowedBits {
+        /// Word 0 or 1.
+        word: u8,
+        /// The bits set outside the mask.
+        bits: u64,
+    },
+    /// A TLBI range the host defines as Reserved (`arm_vsmmu_validate_range`).
+    ReservedRange,
+    /// ATC_INV on a host without ATS.
+    NoAts,
+    /// ATC_INV with Size above 52.
+    AtcSize,
+    /// The virtual StreamID has no vDEVICE.
+    UnknownVsid(u32),
+    /// The words do not decode as an SMMUv3 command (illegal for the guest
+    /// too: the front end raises CERROR_ILL).
+    Illegal(DecodeError),
+}
+
+impl Refusal {
+    /// The kernel's reason, with the function that applies it.
+    pub const fn reason(&self) -> &'static str {
+        match self {
+            Refusal::Sync => {
+                "CMD_SYNC is not a permitted opcode: IOMMU_HWPT_INVALIDATE returns when its entries are complete (arm_vsmmu_cache_invalidate)"
+            }
+            Refusal::SteConfig => {
+                "CFGI_STE/STE_RANGE/ALL are not permitted opcodes (arm_vsmmu_validate_user_cmd): the stream table is the VMM's, installed as a nested HWPT"
+            }
+            Refusal::Prefetch => "prefetch is not a permitted opcode (arm_vsmmu_validate_user_cmd)",
+            Refusal::PageResponse => {
+                "CMD_PRI_RESP is not a permitted opcode (arm_vsmmu_validate_user_cmd): page responses go through the iommufd fault queue"
+            }
+            Refusal::Stall => {
+                "CMD_RESUME/STALL_TERM are not permitted opcodes (arm_vsmmu_validate_user_cmd)"
+            }
+            Refusal::Stage2 => {
+                "stage-2 TLBIs are not permitted opcodes (arm_vsmmu_validate_user_cmd): stage 2 is the host's parent domain"
+            }
+            Refusal::OtherRegime => {
+                "EL2/EL3 TLBIs are not permitted opcodes (arm_vsmmu_validate_user_cmd): a vSMMU guest has only the NS-EL1 regime"
+            }
+            Refusal::DisallowedBits { .. } => {
+                "a bit outside the opcode's allowed fields (RES0, Secure, or a field the host SMMU lacks) is set (arm_vsmmu_validate_user_cmd)"
+            }
+            Refusal::ReservedRange => {
+                "the TLBI range fields are a Reserved combination on this host (arm_vsmmu_validate_range)"
+            }
+            Refusal::NoAts => {
+                "ATC_INV on a host SMMU without ATS (arm_vsmmu_validate_user_cmd)"
+            }
+            Refusal::AtcSize => "ATC_INV Size above 52 (arm_vsmmu_validate_user_cmd)",
+            Refusal::UnknownVsid(_) => {
+                "no vDEVICE has this virtual StreamID (arm_vsmmu_vsid_to_sid, from arm_vsmmu_convert_user_cmd)"
+            }
+            Refusal::Illegal(_) => "not a valid SMMUv3 command",
+        }
+    }
+    /// What the VMM must do instead.
+    pub const fn action(&self) -> VmmAction {
+        match self {
+            Refusal::Sync => VmmAction::CompleteSync,
+            Refusal::SteConfig => VmmAction::UpdateNestedSte,
+            Refusal::Prefetch => VmmAction::Ignore,
+            Refusal::PageResponse => VmmAction::RespondViaFaultQueue,
+            Refusal::UnknownVsid(_) => VmmAction::AllocVdevice,
+            Refusal::Stall
+            | Refusal::Stage2
+            | Refusal::OtherRegime
+            | Refusal::DisallowedBits { .. }
+            | Refusal::ReservedRange
+            | Refusal::NoAts
+            | Refusal::AtcSize
+            | Refusal::Illegal(_) => VmmAction::RaiseCerrorIll,
+        }
+    }
+    /// The errno the kernel returns for it: EIO (5) for every refusal
+    /// (`arm_vsmmu_convert_user_cmd`).
+    pub const fn errno(&self) -> i32 {
+        5
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::DisallowedBits { word, bits } => {
+                write!(f, "{} (w{word} bits {bits:#x})", self.reason())?
+            }
+            Refusal::UnknownVsid(v) => write!(f, "{} (vSID {v:#x})", self.reason())?,
+            Refusal::Illegal(e) => write!(f, "{}: {e}", self.reason())?,
+            _ => f.write_str(self.reason())?,
+        }
+        write!(f, "; instead: {}", self.action().text())
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for Refusal {}
+
+const OP: u64 = 0xff;
+
+impl Vsmmu {
+    /// A vSMMU of VMID `vmid` on a host with `features`.
+    pub const fn new(vmid: u16, features: HostFeatures) -> Self {
+        Vsmmu { vmid, features }
+    }
+
+    fn asid_mask(&self) -> u64 {
+        let b = u32::from(self.features.asid_bits.min(16));
+        ((1u64 << b) - 1) << 48
+    }
+
+    /// The bits a permitted opcode may set (word 0, word 1), or why the
+    /// opcode is refused outright (`arm_vsmmu_validate_user_cmd`).
+    pub fn allowed(&self, opcode: u8) -> Result<[u64; 2], Refusal> {
+        let f = &self.features;
+        let range = if f.range_inv {
+            [
+                bits::NUM.mask() | bits::SCALE.mask(),
+                bits::TG.mask() | bits::TTL.mask(),
+            ]
+        } else {
+            [0, 0]
+        };
+        let ssid = if f.ssid_bits != 0 {
+            bits::SSV.mask() | bits::SSID.mask() | bits::GLOBAL.mask()
+        } else {
+            0
+        };
+        let va = [
+            bits::VMID.mask() | range[0],
+            bits::LEAF.mask() | bits::VA.mask() | range[1],
+        ];
+        Ok(match opcode {
+            0x30 => [OP, 0],
+            0x12 => [OP | self.asid_mask() | va[0], va[1]],
+            0x13 => [OP | va[0], va[1]],
+            0x11 => [OP | self.asid_mask() | bits::VMID.mask(), 0],
+            0x10 => [OP | bits::VMID.mask(), 0],
+            0x40 => {
+                if !f.ats {
+                    return Err(Refusal::NoAts);
+                }
+                [
+                    OP | ssid | bits::SID.mask(),
+                    bits::ATC_SIZE.mask() | bits::VA.mask(),
+                ]
+            }
+            0x05 => {
+                let s = if f.ssid_bits != 0 {
+                    bits::SSID.mask()
+                } else {
+                    0
+                };
+                [OP | s | bits::SID.mask(), bits::LEAF.mask()]
+            }
+            0x06 => [OP | bits::SID.mask(), 0],
+            0x46 => return Err(Refusal::Sync),
+            0x03 | 0x04 => return Err(Refusal::SteConfig),
+            0x01 | 0x02 => return Err(Refusal::Prefetch),
+            0x41 => return Err(Refusal::PageResponse),
+            0x44 | 0x45 => return Err(Refusal::Stall),
+            0x28 | 0x2a => return Err(Refusal::Stage2),
+            0x18 | 0x1a | 0x20..=0x23 => return Err(Refusal::OtherRegime),
+            op => return Err(Refusal::Illegal(DecodeError::unknown_opcode(u64::from(op)))),
+        })
+    }
+
+    /// The kernel's validation of one raw command
+    /// (`arm_vsmmu_validate_user_cmd` with `arm_vsmmu_validate_range`).
+    pub fn validate(&self, w: &[u64; 2]) -> Result<(), Refusal> {
+        let op = (w[0] & OP) as u8;
+        let allowed = self.allowed(op)?;
+        if matches!(op, 0x12 | 0x13) && self.features.range_inv {
+            let arr = [w[0], w[1]];
+            let num_scale = bits::NUM.get(&arr) | bits::SCALE.get(&arr);
+            let ttl = bits::TTL.get(&arr);
+            let tg = bits::TG.get(&arr);
+            let bad = if tg == 0 {
+                num_scale != 0 || ttl != 0
+            } else {
+                (tg == 2 && ttl == 1 && !self.features.ds) || (num_scale == 0 && ttl == 0)
+            };
+            if bad {
+                return Err(Refusal::ReservedRange);
+            }
+        }
+        if op == 0x40 && bits::ATC_SIZE.get(w) > ATC_INV_SIZE_ALL {
+            return Err(Refusal::AtcSize);
+        }
+        for (i, (v, m)) in w.iter().zip(allowed).enumerate() {
+            if v & !m != 0 {
+                return Err(Refusal::DisallowedBits {
+                    word: i as u8,
+                    bits: v & !m,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The command the host SMMU executes for a guest command: validated,
+    /// then rewritten as `arm_vsmmu_convert_user_cmd` does (VMID, pSID,
+    /// NSNH_ALL → NH_ALL). For footprints and tests: what the VMM passes to
+    /// the kernel is the guest's command ([`Vsmmu::guest_entry`]), since the
+    /// kernel does the rewriting itself and needs the virtual StreamID.
+    pub fn host_command<V: VdevTable + ?Sized>(
+        &self,
+        cmd: &Command,
+        vdevs: &V,
+    ) -> Result<[u64; 2], Refusal> {
+        let mut w = cmd.encode();
+        self.validate(&w)?;
+        let vmid = bits::VMID.mask();
+        let sid = bits::SID.mask();
+        match cmd {
+            Command::TlbiNsnhAll(_) => {
+                w = [0x10 | (u64::from(self.vmid) << 32), 0];
+            }
+            Command::TlbiNhVa(_)
+            | Command::TlbiNhVaa(_)
+            | Command::TlbiNhAll(_)
+            | Command::TlbiNhAsid(_) => {
+                w[0] = (w[0] & !vmid) | (u64::from(self.vmid) << 32);
+            }
+            Command::AtcInv(_) | Command::CfgiCd(_) | Command::CfgiCdAll(_) => {
+                let vsid = (w[0] >> 32) as u32;
+                let p = vdevs.psid(vsid).ok_or(Refusal::UnknownVsid(vsid))?;
+                w[0] = (w[0] & !sid) | (u64::from(p) << 32);
+            }
+            // `validate` refused every other opcode.
+            _ => {
+                return Err(self.allowed(cmd.opcode()).err().unwrap_or(Refusal::Illegal(
+                    DecodeError::unknown_opcode(u64::from(cmd.opcode())),
+                )))
+            }
+        }
+        Ok(w)
+    }
+
+    /// The entry to pass to `IOMMU_HWPT_INVALIDATE` for a guest command,
+    /// after the checks the kernel will make (so that a refused command is
+    /// reported before the ioctl, and a batch is never failed by it). The
+    /// entry holds the guest's words unchanged: the kernel overwrites the
+    /// VMID and translates the vSID itself.
+    pub fn guest_entry<V: VdevTable + ?Sized>(
+        &self,
+        cmd: &Command,
+        vdevs: &V,
+    ) -> Result<ViommuArmSmmuv3Invalidate, Refusal> {
+        self.host_command(cmd, vdevs)?;
+        Ok(ViommuArmSmmuv3Invalidate { cmd: cmd.encode() })
+    }
+
+    /// [`Vsmmu::guest_entry`] of raw guest words (decoded first: words that
+    /// do not decode are [`Refusal::Illegal`]).
+    pub fn guest_entry_words<V: VdevTable + ?Sized>(
+        &self,
+        words: &[u64],
+        vdevs: &V,
+    ) -> Result<ViommuArmSmmuv3Invalidate, Refusal> {
+        let cmd = Command::decode(words).map_err(Refusal::Illegal)?;
+        self.guest_entry(&cmd, vdevs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iommu_inval_arm::*;
+
+    const VDEVS: [(u32, u32); 2] = [(0x10, 0x100), (0x18, 0x208)];
+
+    fn v() -> Vsmmu {
+        Vsmmu::new(7, HostFeatures::default())
+    }
+
+    #[test]
+    fn nh_tlbis_get_the_vsmmu_vmid() {
+        let c: Command = TlbiNhVa {
+            num: 31,
+            scale: 0,
+            vmid: 1,
+            asid: 5,
+            leaf: true,
+            ttl: 0,
+            tg: 1,
+            address: 0x10_0000,
+        }
+        .into();
+        let h = v().host_command(&c, &VDEVS).unwrap();
+        assert_eq!(h[0], (c.encode()[0] & !(0xffff << 32)) | (7 << 32));
+        assert_eq!(h[1], c.encode()[1]);
+        // The entry itself is the guest's command.
+        assert_eq!(v().guest_entry(&c, &VDEVS).unwrap().cmd, c.encode());
+        let all: Command = TlbiNhAll { vmid: 3 }.into();
+        assert_eq!(v().host_command(&all, &VDEVS).unwrap(), [0x10 | 7 << 32, 0]);
+    }
+
+    #[test]
+    fn nsnh_all_becomes_nh_all() {
+        let c: Command = TlbiNsnhAll {}.into();
+        assert_eq!(v().host_command(&c, &VDEVS).unwrap(), [0x10 | 7 << 32, 0]);
+    }
+
+    #[test]
+    fn stream_ids_go_through_the_vdevice_table() {
+        let c: Command = AtcInv {
+            global: false,
+            ssv: true,
+            ssid: 3,
+            sid: 0x18,
+            size: 2,
+            address: 0x4000,
+        }
+        .into();
+        let h = v().host_command(&c, &VDEVS).unwrap();
+        assert_eq!(h[0] >> 32, 0x208);
+        assert_eq!(h[0] & 0xffff_ffff, c.encode()[0] & 0xffff_ffff);
+        let cd: Command = CfgiCd {
+            ssec: false,
+            ssid: 1,
+            sid: 0x99,
+            leaf: true,
+        }
+        .into();
+        assert_eq!(
+            v().host_command(&cd, &VDEVS),
+            Err(Refusal::UnknownVsid(0x99))
+        );
+        assert_eq!(Refusal::UnknownVsid(0x99).action(), VmmAction::AllocVdevice);
+    }
+
+    #[test]
+    fn refused_opcodes_say_why_and_what_to_do() {
+        let sync: Command = CmdSync::default().into();
+        assert_eq!(v().guest_entry(&sync, &VDEVS), Err(Refusal::Sync));
+        assert_eq!(Refusal::Sync.action(), VmmAction::CompleteSync);
+        let ste: Command = CfgiSte {
+            ssec: false,
+            sid: 0x10,
+            leaf: true,
+        }
+        .into();
+        assert_eq!(v().guest_entry(&ste, &VDEVS), Err(Refusal::SteConfig));
+        assert_eq!(Refusal::SteConfig.action(), VmmAction::UpdateNestedSte);
+        let s2: Command = TlbiS12Vmall { vmid: 1 }.into();
+        assert_eq!(v().guest_entry(&s2, &VDEVS), Err(Refusal::Stage2));
+        let el2: Command = TlbiEl2All {}.into();
+        assert_eq!(v().guest_entry(&el2, &VDEVS), Err(Refusal::OtherRegime));
+        let msg = std::format!("{}", Refusal::SteConfig);
+        assert!(msg.contains("arm_vsmmu_validate_user_cmd") && msg.contains("instead"));
+    }
+
+    #[test]
+    fn masks_follow_host_features() {
+        // Secure CFGI_CD: the decoder accepts ssec, the kernel does not.
+        let cd: Command = CfgiCd {
+            ssec: true,
+            ssid: 0,
+            sid: 0x10,
+            leaf: false,
+        }
+        .into();
+        assert_eq!(
+            v().guest_entry(&cd, &VDEVS),
+            Err(Refusal::DisallowedBits {
+                word: 0,
+                bits: 1 << 10
+            })
+        );
+        // 8-bit ASIDs: the upper ASID bits are RES0.
+        let asid: Command = TlbiNhAsid {
+            vmid: 0,
+            asid: 0x1ff,
+        }
+        .into();
+        let small = Vsmmu::new(
+            7,
+            HostFeatures {
+                asid_bits: 8,
+                ..HostFeatures::default()
+            },
+        );
+        assert!(matches!(
+            small.guest_entry(&asid, &VDEVS),
+            Err(Refusal::DisallowedBits { word: 0, .. })
+        ));
+        assert!(v().guest_entry(&asid, &VDEVS).is_ok());
+        // Without range invalidation, NUM/SCALE/TG/TTL must be zero.
+        let ranged: Command = TlbiNhVaa {
+            num: 1,
+            scale: 0,
+            vmid: 0,
+            leaf: false,
+            ttl: 0,
+            tg: 1,
+            address: 0,
+        }
+        .into();
+        let noril = Vsmmu::new(
+            7,
+            HostFeatures {
+                range_inv: false,
+                ..HostFeatures::default()
+            },
+        );
+        assert!(matches!(
+            noril.guest_entry(&ranged, &VDEVS),
+            Err(Refusal::DisallowedBits { .. })
+        ));
+        assert!(v().guest_entry(&ranged, &VDEVS).is_ok());
+        // TG = 16 KiB with TTL = 1 needs DS.
+        let ttl1: Command = TlbiNhVaa {
+            num: 1,
+            scale: 0,
+            vmid: 0,
+            leaf: false,
+            ttl: 1,
+            tg: 2,
+            address: 0,
+        }
+        .into();
+        assert_eq!(v().guest_entry(&ttl1, &VDEVS), Err(Refusal::ReservedRange));
+        let ds = Vsmmu::new(
+            7,
+            HostFeatures {
+                ds: true,
+                ..HostFeatures::default()
+            },
+        );
+        assert!(ds.guest_entry(&ttl1, &VDEVS).is_ok());
+        // ATC_INV: ATS needed, Size at most 52, SSV only with substreams.
+        let atc: Command = AtcInv {
+            global: false,
+            ssv: true,
+            ssid: 1,
+            sid: 0x10,
+            size: 53,
+            address: 0,
+        }
+        .into();
+        assert_eq!(v().guest_entry(&atc, &VDEVS), Err(Refusal::AtcSize));
+        let noats = Vsmmu::new(
+            7,
+            HostFeatures {
+                ats: false,
+                ..HostFeatures::default()
+            },
+        );
+        assert_eq!(noats.guest_entry(&atc, &VDEVS), Err(Refusal::NoAts));
+        let nossid = Vsmmu::new(
+            7,
+            HostFeatures {
+                ssid_bits: 0,
+                ..HostFeatures::default()
+            },
+        );
+        let atc2: Command = AtcInv {
+            global: false,
+            ssv: true,
+            ssid: 1,
+            sid: 0x10,
+            size: 1,
+            address: 0,
+        }
+        .into();
+        assert!(matches!(
+            nossid.guest_entry(&atc2, &VDEVS),
+            Err(Refusal::DisallowedBits { word: 0, .. })
+        ));
+        assert!(v().guest_entry(&atc2, &VDEVS).is_ok());
+    }
+
+    #[test]
+    fn raw_words_that_do_not_decode_are_illegal() {
+        assert!(matches!(
+            v().guest_entry_words(&[0xff, 0], &VDEVS),
+            Err(Refusal::Illegal(_))
+        ));
+        assert!(matches!(
+            v().guest_entry_words(&[0x10], &VDEVS),
+            Err(Refusal::Illegal(_))
+        ));
+    }
+}

@@ -1,0 +1,388 @@
+//! VT-d stage-1 entries (`IOMMU_HWPT_INVALIDATE_DATA_VTD_S1`) from generic
+//! ops, of a VT-d guest (its descriptors lifted, [`s1_entries_of_descriptor`])
+//! or of any other architecture's lift.
+//!
+//! One entry per invalidation of the IOTLB (`struct iommu_hwpt_vtd_s1_invalidate`):
+//! the byte range aligned out to 4 KiB pages (`addr`, `npages`; every
+//! address is `addr` = 0, `npages` = U64_MAX as the uAPI header says), and
+//! `IOMMU_VTD_INV_FLAGS_LEAF` when only leaf entries need go. The entry goes
+//! to the nested HWPT(s) of its [`S1Scope`] (the guest domain and PASID):
+//! the entry itself names neither, a HWPT is one guest stage-1 table.
+//!
+//! What has no entry is reported in [`VmmWork`], never dropped silently:
+//! context- and PASID-cache invalidations are the VMM's configuration
+//! handling (it re-reads the guest entry and re-attaches a nested HWPT);
+//! device-TLB invalidations are done by the kernel with each IOTLB entry
+//! (`intel_nested_cache_invalidate_user` → `cache_tag_flush_range`, which
+//! flushes the ATS device TLBs of the domain's devices); interrupt-cache
+//! invalidations go to the VMM's interrupt remapping; a guest's
+//! second-stage translations are not nested (the VMM shadows them into the
+//! IOAS) unless [`S1Options::nest_stage2`] says the VMM installed the
+//! guest's only table as the nested stage 1; a sync is the end of one
+//! ioctl, which returns when the flush is complete.
+
+use crate::uapi::{HwptVtdS1Invalidate, IOMMU_VTD_INV_FLAGS_LEAF};
+use iommu_inval_core::model::{Caches, DomainSel, Op, PasidSel, Regime, Stages, Widened};
+use iommu_inval_core::sink::FixedBuf;
+use iommu_inval_core::{AddrRange, Context, LowerError, Outcome};
+
+bitflags::bitflags! {
+    /// What a generic op asks of the VMM beyond the HWPT entries.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct VmmWork: u16 {
+        /// Device configuration (VT-d context entry, SMMU STE, AMD DTE).
+        const CONFIG_DEVICE = 1 << 0;
+        /// PASID configuration (VT-d PASID-table entry, SMMU CD).
+        const CONFIG_PASID = 1 << 1;
+        /// Device TLB only: the kernel flushes device TLBs with the IOTLB entries.
+        const DEV_TLB = 1 << 2;
+        /// Interrupt remapping entries.
+        const INTR_REMAP = 1 << 3;
+        /// Second-stage (stage-2) translations: not nested.
+        const STAGE2 = 1 << 4;
+        /// SMMU EL2 / Secure translations: no nested equivalent.
+        const OTHER_REGIME = 1 << 5;
+        /// A sync / wait: the ioctl completes synchronously.
+        const SYNC = 1 << 6;
+        /// A prefetch hint.
+        const PREFETCH = 1 << 7;
+        /// A page-request response.
+        const PAGE_RESPONSE = 1 << 8;
+        /// A stall resume / terminate: no equivalent on VT-d (rule 2 of the
+        /// design: an error of kind `no_equivalent`).
+        const STALL = 1 << 9;
+    }
+}
+
+impl VmmWork {
+    /// Why each set flag has no entry, and what the VMM does instead.
+    pub fn reasons(self) -> impl Iterator<Item = &'static str> {
+        const R: [(VmmWork, &str); 10] = [
+            (VmmWork::CONFIG_DEVICE, "context-cache (device configuration) invalidation: the VMM's configuration handling re-reads the guest context entry and re-attaches the device's nested HWPT"),
+            (VmmWork::CONFIG_PASID, "PASID-cache invalidation: the VMM's configuration handling re-reads the guest PASID entry and replaces the nested HWPT of that PASID (IOMMU_HWPT_ALLOC with iommu_hwpt_vtd_s1, then attach)"),
+            (VmmWork::DEV_TLB, "device-TLB invalidation: done by the kernel with the IOTLB entries (cache_tag_flush_range flushes the ATS device TLBs of the domain)"),
+            (VmmWork::INTR_REMAP, "interrupt-entry-cache invalidation: the VMM's interrupt remapping emulation"),
+            (VmmWork::STAGE2, "second-stage translations are not nested: the VMM updates its shadow mappings in the IOAS (IOMMU_IOAS_UNMAP / IOMMU_IOAS_MAP)"),
+            (VmmWork::OTHER_REGIME, "EL2 / Secure translations of an SMMU guest have no nested stage-1 equivalent"),
+            (VmmWork::SYNC, "a wait descriptor: submit the entries (the ioctl returns when the flush is complete), then complete the guest's wait"),
+            (VmmWork::PREFETCH, "a prefetch hint: nothing to do"),
+            (VmmWork::PAGE_RESPONSE, "a page response: answer through the iommufd fault queue (struct iommu_hwpt_page_response)"),
+            (VmmWork::STALL, "stall resume/terminate has no equivalent on VT-d"),
+        ];
+        R.into_iter()
+            .filter(move |(f, _)| self.contains(*f))
+            .map(|(_, r)| r)
+    }
+    /// The first reason (for one-line reports).
+    pub fn reason(self) -> Option<&'static str> {
+        self.reasons().next()
+    }
+}
+
+/// Which nested HWPT(s) an entry is for: the guest domain (VT-d DID, SMMU
+/// VMID, AMD DomainID, generically named) and PASID of the guest's stage-1
+/// table. The VMM maps it to its HWPT ids ([`crate::backend::HwptRouter`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct S1Scope {
+    /// The guest domain.
+    pub domain: DomainSel,
+    /// The PASID (`NoPasid`: the RID_PASID table; `All`: every table of the domain).
+    pub pasid: PasidSel,
+}
+
+/// One entry and where it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct S1Entry {
+    /// The payload.
+    pub entry: HwptVtdS1Invalidate,
+    /// Its HWPTs.
+    pub scope: S1Scope,
+    /// The guest stages the nested stage 1 holds for it: `S1`, or the
+    /// guest's `S2` with [`S1Options::nest_stage2`].
+    pub stages: Stages,
+}
+
+/// What one generic op becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct S1Result {
+    /// The entry, if the op invalidates nested stage-1 translations.
+    pub entry: Option<S1Entry>,
+    /// Everything else the op asks for.
+    pub vmm: VmmWork,
+    /// What the entry widened (addresses aligned out to 4 KiB pages).
+    pub widened: Widened,
+}
+
+/// Choices of the VMM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct S1Options {
+    /// The VMM installed the guest's only (second-stage, domain-tagged)
+    /// table as the nested stage 1, so stage-2 IOTLB invalidations get
+    /// entries too.
+    pub nest_stage2: bool,
+}
+
+/// The entry of `range` (4 KiB pages covering it) and whether that widened it.
+pub fn range_entry(range: &AddrRange, leaf: bool) -> (HwptVtdS1Invalidate, bool) {
+    let flags = if leaf { IOMMU_VTD_INV_FLAGS_LEAF } else { 0 };
+    if range.is_all() {
+        return (
+            HwptVtdS1Invalidate {
+                flags,
+                ..HwptVtdS1Invalidate::ALL
+            },
+            false,
+        );
+    }
+    let (first, last) = (range.first(), range.last());
+    let addr = first & !0xfff;
+    let end = u128::from(last | 0xfff) + 1;
+    let npages = ((end - u128::from(addr)) >> 12) as u64;
+    let widened = first & 0xfff != 0 || last & 0xfff != 0xfff;
+    (
+        HwptVtdS1Invalidate {
+            addr,
+            npages,
+            flags,
+            reserved: 0,
+        },
+        widened,
+    )
+}
+
+/// The VT-d stage-1 entry of one generic op, and what it asks of the VMM.
+/// Allocation-free.
+pub fn s1_entry(op: &Op, opts: &S1Options) -> S1Result {
+    let mut r = S1Result::default();
+    let i = match op {
+        Op::Inval(i) => i,
+        Op::Sync(_) => {
+            r.vmm = VmmWork::SYNC;
+            return r;
+        }
+        Op::Prefetch(_) => {
+            r.vmm = VmmWork::PREFETCH;
+            return r;
+        }
+        Op::PageResponse(_) => {
+            r.vmm = VmmWork::PAGE_RESPONSE;
+            return r;
+        }
+        Op::Resume { .. } | Op::StallTerminate { .. } => {
+            r.vmm = VmmWork::STALL;
+            return r;
+        }
+    };
+    let c = i.caches;
+    for (cache, work) in [
+        (Caches::CONFIG_DEVICE, VmmWork::CONFIG_DEVICE),
+        (Caches::CONFIG_PASID, VmmWork::CONFIG_PASID),
+        (Caches::INTR_REMAP, VmmWork::INTR_REMAP),
+    ] {
+        if c.contains(cache) {
+            r.vmm |= work;
+        }
+    }
+    if c.contains(Caches::IOTLB) {
+        if i.regime != Regime::Guest {
+            r.vmm |= VmmWork::OTHER_REGIME;
+        } else {
+            let mut stages = i.stages & Stages::S1;
+            if i.stages.contains(Stages::S2) {
+                if opts.nest_stage2 {
+                    stages |= Stages::S2;
+                } else {
+                    r.vmm |= VmmWork::STAGE2;
+                }
+            }
+            if !stages.is_empty() {
+                let (entry, widened) = range_entry(&i.range, i.leaf_only());
+                if widened {
+                    r.widened |= Widened::RANGE;
+                }
+                r.entry = Some(S1Entry {
+                    entry,
+                    scope: S1Scope {
+                        domain: i.domain,
+                        pasid: i.pasid,
+                    },
+                    stages,
+                });
+            }
+        }
+    }
+    if c.contains(Caches::DEV_TLB) && r.entry.is_none() {
+        r.vmm |= VmmWork::DEV_TLB;
+    }
+    r
+}
+
+/// Lift a guest VT-d descriptor and call `f` with each op and its
+/// [`S1Result`], in order. Allocation-free.
+pub fn s1_entries_of_descriptor<C: Context + ?Sized>(
+    desc: &iommu_inval_vtd::Command,
+    ctx: &C,
+    opts: &S1Options,
+    f: &mut dyn FnMut(&Op, S1Result),
+) -> Result<Outcome, LowerError> {
+    let mut ops: FixedBuf<Op, { iommu_inval_core::device::MAX_LIFT_OPS }> = FixedBuf::new();
+    let o = iommu_inval_vtd::lift(desc, ctx, &mut ops)?;
+    for op in ops.iter() {
+        f(op, s1_entry(op, opts));
+    }
+    Ok(o)
+}
+
+/// True when `e` passes the kernel's checks; every entry this module makes does.
+pub fn kernel_accepts(e: &HwptVtdS1Invalidate) -> bool {
+    e.check().is_ok()
+}
+
+/// Footprints of the entries, and of the part of an op they must cover (R4).
+#[cfg(feature = "std")]
+pub mod footprint {
+    use super::*;
+    use iommu_inval_core::footprint::{Dim, FBox, Footprint, KIND_IOTLB};
+    use iommu_inval_core::model::Inval;
+
+    /// What the kernel removes for `e` in its HWPT(s): the nested stage-1
+    /// IOTLB entries (tagged with the guest stages in `e.stages`) of the
+    /// scope, over the entry's pages; leaf only with the LEAF flag. (The
+    /// device TLBs the kernel flushes too are not counted: see
+    /// [`VmmWork::DEV_TLB`].)
+    pub fn of_entry<C: Context + ?Sized>(e: &S1Entry, ctx: &C) -> Footprint {
+        let range = match e.entry.span() {
+            None => AddrRange::All,
+            Some((a, b)) => AddrRange::inclusive(a, b).unwrap_or(AddrRange::All),
+        };
+        let leaf = if e.entry.leaf() {
+            Caches::LEAF
+        } else {
+            Caches::empty()
+        };
+        let i = Inval::new(Caches::IOTLB | leaf)
+            .stage(e.stages)
+            .domain(e.scope.domain)
+            .pasid(e.scope.pasid)
+            .range(range);
+        Footprint::of_inval(&i, ctx)
+    }
+
+    /// The part of `op`'s footprint the entry must remove: its IOTLB entries
+    /// of the guest regime in the nested stages (stage 1, and stage 2 with
+    /// [`S1Options::nest_stage2`]). The rest is [`VmmWork`].
+    pub fn carried_part<C: Context + ?Sized>(op: &Op, opts: &S1Options, ctx: &C) -> Footprint {
+        let f = Footprint::of_op(op, ctx);
+        let stage_hi = if opts.nest_stage2 { 1 } else { 0 };
+        let mut mask = Footprint::new();
+        mask.push(
+            FBox::everything()
+                .with(Dim::Kind, KIND_IOTLB, KIND_IOTLB)
+                .with(Dim::Regime, 0, 0)
+                .with(Dim::Stage, 0, stage_hi),
+        );
+        let outside = f.minus(&mask);
+        f.minus(&outside)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iommu_inval_core::model::Inval;
+
+    fn s1(range: AddrRange) -> Op {
+        Inval::new(Caches::IOTLB)
+            .stage(Stages::S1)
+            .domain(DomainSel::One(1))
+            .pasid(PasidSel::One(5))
+            .range(range)
+            .into()
+    }
+
+    #[test]
+    fn page_aligned_ranges_are_exact() {
+        let r = s1_entry(
+            &s1(AddrRange::new(0x4000, 0x3000).unwrap()),
+            &S1Options::default(),
+        );
+        let e = r.entry.unwrap();
+        assert_eq!(
+            e.entry,
+            HwptVtdS1Invalidate {
+                addr: 0x4000,
+                npages: 3,
+                flags: 0,
+                reserved: 0
+            }
+        );
+        assert_eq!(
+            e.scope,
+            S1Scope {
+                domain: DomainSel::One(1),
+                pasid: PasidSel::One(5)
+            }
+        );
+        assert!(r.widened.is_empty() && r.vmm.is_empty());
+        assert!(kernel_accepts(&e.entry));
+    }
+
+    #[test]
+    fn unaligned_ranges_widen_and_all_is_u64_max() {
+        let r = s1_entry(
+            &s1(AddrRange::new(0x4100, 0x1000).unwrap()),
+            &S1Options::default(),
+        );
+        assert_eq!(r.entry.unwrap().entry.addr, 0x4000);
+        assert_eq!(r.entry.unwrap().entry.npages, 2);
+        assert_eq!(r.widened, Widened::RANGE);
+        let all = s1_entry(&s1(AddrRange::All), &S1Options::default());
+        assert_eq!(all.entry.unwrap().entry, HwptVtdS1Invalidate::ALL);
+        let top = s1_entry(
+            &s1(AddrRange::inclusive(u64::MAX - 0x1fff, u64::MAX).unwrap()),
+            &S1Options::default(),
+        );
+        let t = top.entry.unwrap().entry;
+        assert_eq!((t.addr, t.npages), (u64::MAX - 0x1fff, 2));
+        assert!(kernel_accepts(&t));
+    }
+
+    #[test]
+    fn leaf_flag() {
+        let op: Op = Inval::new(Caches::IOTLB | Caches::LEAF)
+            .stage(Stages::S1)
+            .range(AddrRange::new(0, 0x1000).unwrap())
+            .into();
+        let e = s1_entry(&op, &S1Options::default()).entry.unwrap();
+        assert_eq!(e.entry.flags, IOMMU_VTD_INV_FLAGS_LEAF);
+    }
+
+    #[test]
+    fn what_has_no_entry_is_reported() {
+        let o = S1Options::default();
+        let cfg: Op = Inval::new(Caches::CONFIG_PASID).into();
+        assert_eq!(s1_entry(&cfg, &o).vmm, VmmWork::CONFIG_PASID);
+        let dev: Op = Inval::new(Caches::DEV_TLB).into();
+        let r = s1_entry(&dev, &o);
+        assert_eq!((r.entry, r.vmm), (None, VmmWork::DEV_TLB));
+        let s2: Op = Inval::new(Caches::IOTLB)
+            .stage(Stages::S2)
+            .domain(DomainSel::One(2))
+            .into();
+        let r = s1_entry(&s2, &o);
+        assert_eq!((r.entry, r.vmm), (None, VmmWork::STAGE2));
+        let nested = s1_entry(&s2, &S1Options { nest_stage2: true });
+        assert_eq!(nested.entry.unwrap().stages, Stages::S2);
+        assert!(nested.vmm.is_empty());
+        let sync: Op = iommu_inval_core::model::Sync::default().into();
+        assert_eq!(s1_entry(&sync, &o).vmm, VmmWork::SYNC);
+        let stall = Op::StallTerminate { device: 1 };
+        assert_eq!(s1_entry(&stall, &o).vmm, VmmWork::STALL);
+        assert!(VmmWork::all().reasons().count() == 10);
+        // Global IOTLB: an entry for stage 1, and stage 2 reported.
+        let global: Op = Inval::new(Caches::IOTLB).into();
+        let r = s1_entry(&global, &o);
+        assert_eq!(r.entry.unwrap().entry, HwptVtdS1Invalidate::ALL);
+        assert_eq!(r.vmm, VmmWork::STAGE2);
+    }
+}

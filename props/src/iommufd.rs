@@ -1,0 +1,293 @@
+//! Oracles for the iommufd targets (crate `iommu-inval-iommufd`):
+//!
+//! * **vSMMU entries**: a command the library accepts has a permitted
+//!   opcode, its entry is the guest's words, the command the host runs
+//!   (after the kernel's rewriting) decodes, carries the vSMMU's VMID / the
+//!   vDEVICE's pSID, and never under-invalidates what the guest owns (R4);
+//!   a refusal is confirmed independently (the offending bits are set, the
+//!   vSID is unknown, the host lacks the feature, the opcode is not
+//!   permitted); and every permitted command without a disallowed bit on a
+//!   full-featured host with its vSID mapped is accepted.
+//! * **VT-d stage-1 entries**: every entry passes the kernel's checks, its
+//!   footprint covers the stage-1 IOTLB part of its op (R4), and every other
+//!   part of the op is reported in `VmmWork` (nothing silently dropped).
+//! * **CMDQV**: what goes to a VCMDQ is a CMD_SYNC or a permitted opcode.
+
+use crate::AnyCmd;
+use arbitrary::Unstructured;
+use iommu_inval_arm::{bits, Command};
+use iommu_inval_core::context::Topology;
+use iommu_inval_core::footprint::Relation;
+use iommu_inval_core::model::{Caches, Op, Regime, Stages};
+use iommu_inval_core::Context;
+use iommu_inval_iommufd::cmdqv;
+use iommu_inval_iommufd::explain::{smmuv3_relation, vtd_relation};
+use iommu_inval_iommufd::smmuv3::{HostFeatures, Refusal, VdevTable, Vsmmu};
+use iommu_inval_iommufd::vtd::{s1_entry, S1Options, VmmWork};
+
+/// The opcodes the kernel's vSMMU permits (the uAPI header's list).
+pub const PERMITTED: [u8; 8] = [0x30, 0x12, 0x13, 0x10, 0x11, 0x40, 0x05, 0x06];
+
+/// A vSMMU and vDEVICE table drawn from `u` around the topology's ids.
+pub fn arbitrary_vsmmu(
+    u: &mut Unstructured<'_>,
+    topo: &Topology,
+    cmd: &Command,
+) -> arbitrary::Result<(Vsmmu, Vec<(u32, u32)>)> {
+    let vmids: Vec<u16> = topo
+        .domains()
+        .iter()
+        .filter_map(|d| d.smmuv3.map(|s| s.vmid))
+        .collect();
+    let vmid = if !vmids.is_empty() && u.arbitrary::<bool>()? {
+        *u.choose(&vmids)?
+    } else {
+        u.arbitrary()?
+    };
+    let full = u.ratio(1u8, 2)?;
+    let features = if full {
+        HostFeatures {
+            ds: true,
+            ..HostFeatures::default()
+        }
+    } else {
+        HostFeatures {
+            asid_bits: if u.arbitrary()? { 8 } else { 16 },
+            range_inv: u.arbitrary()?,
+            ds: u.arbitrary()?,
+            ats: u.arbitrary()?,
+            ssid_bits: u.int_in_range(0..=20)?,
+        }
+    };
+    let mut vdevs = Vec::new();
+    let vsid = (cmd.encode()[0] >> 32) as u32;
+    let mut psids = topo.devices().iter().map(|d| d.rid).collect::<Vec<_>>();
+    psids.push(vsid);
+    if full || u.arbitrary::<bool>()? {
+        let p = *u.choose(&psids)?;
+        vdevs.push((vsid, p));
+    }
+    Ok((Vsmmu::new(vmid, features), vdevs))
+}
+
+/// The vSMMU properties for one SMMUv3 command.
+pub fn check_vsmmu(
+    cmd: &Command,
+    vsmmu: &Vsmmu,
+    vdevs: &[(u32, u32)],
+    ctx: &dyn Context,
+) -> Result<&'static str, String> {
+    let w = cmd.encode();
+    let op = cmd.opcode();
+    let permitted = PERMITTED.contains(&op);
+    let name = cmd.op_name();
+    match vsmmu.guest_entry(cmd, vdevs) {
+        Ok(e) => {
+            if !permitted {
+                return Err(format!("{name}: accepted but not a permitted opcode"));
+            }
+            if e.cmd != w {
+                return Err(format!(
+                    "{name}: entry {:x?} is not the guest's words {w:x?}",
+                    e.cmd
+                ));
+            }
+            let host = vsmmu
+                .host_command(cmd, vdevs)
+                .map_err(|r| format!("{name}: entry but no host command: {r}"))?;
+            let hc = Command::decode_words(&host)
+                .map_err(|e| format!("{name}: host command {host:x?} does not decode: {e}"))?;
+            match hc {
+                Command::TlbiNhAll(_)
+                | Command::TlbiNhAsid(_)
+                | Command::TlbiNhVa(_)
+                | Command::TlbiNhVaa(_) => {
+                    if bits::VMID.get(&host) != u64::from(vsmmu.vmid) {
+                        return Err(format!("{name}: host VMID is not the vSMMU's"));
+                    }
+                }
+                Command::AtcInv(_) | Command::CfgiCd(_) | Command::CfgiCdAll(_) => {
+                    let vsid = (w[0] >> 32) as u32;
+                    if Some((host[0] >> 32) as u32) != vdevs.psid(vsid) {
+                        return Err(format!("{name}: host SID is not the vDEVICE's pSID"));
+                    }
+                }
+                other => return Err(format!("{name}: host runs {}", other.op_name())),
+            }
+            match smmuv3_relation(cmd, vsmmu, vdevs, ctx) {
+                Ok(Relation::Under { missing }) => Err(format!(
+                    "{name} {w:#x?}: R4: host command {host:#x?} leaves {missing} box(es) of the guest's request"
+                )),
+                Ok(_) => Ok("accepted"),
+                Err(r) => Err(format!("{name}: relation refused after acceptance: {r}")),
+            }
+        }
+        Err(r) => {
+            if r.reason().is_empty() || r.action().text().is_empty() {
+                return Err(format!("{name}: refusal without reason"));
+            }
+            confirm_refusal(cmd, vsmmu, vdevs, &r).map_err(|e| format!("{name}: {r:?}: {e}"))?;
+            // Every permitted command passes on a full host with its vSID
+            // mapped, once it has no Secure bit and a legal ATC Size.
+            let f = vsmmu.features;
+            let full = f.asid_bits == 16 && f.range_inv && f.ds && f.ats && f.ssid_bits > 0;
+            let clean = bits::SSEC.get(&w) == 0;
+            let atc_ok = op != 0x40 || bits::ATC_SIZE.get(&w) <= 52;
+            let sid_ok =
+                !matches!(op, 0x40 | 0x05 | 0x06) || vdevs.psid((w[0] >> 32) as u32).is_some();
+            if permitted && full && clean && atc_ok && sid_ok {
+                return Err(format!(
+                    "{name} {w:#x?}: a clean permitted command was refused: {r}"
+                ));
+            }
+            Ok("refused")
+        }
+    }
+}
+
+fn confirm_refusal(
+    cmd: &Command,
+    vsmmu: &Vsmmu,
+    vdevs: &[(u32, u32)],
+    r: &Refusal,
+) -> Result<(), String> {
+    let w = cmd.encode();
+    let op = cmd.opcode();
+    let permitted = PERMITTED.contains(&op);
+    match r {
+        Refusal::Sync => (op == 0x46).then_some(()).ok_or("Sync for another op"),
+        Refusal::SteConfig => matches!(op, 0x03 | 0x04)
+            .then_some(())
+            .ok_or("not CFGI_STE*"),
+        Refusal::Prefetch => matches!(op, 0x01 | 0x02)
+            .then_some(())
+            .ok_or("not a prefetch"),
+        Refusal::PageResponse => (op == 0x41).then_some(()).ok_or("not PRI_RESP"),
+        Refusal::Stall => matches!(op, 0x44 | 0x45)
+            .then_some(())
+            .ok_or("not a stall command"),
+        Refusal::Stage2 => matches!(op, 0x28 | 0x2a)
+            .then_some(())
+            .ok_or("not a stage-2 TLBI"),
+        Refusal::OtherRegime => matches!(op, 0x18 | 0x1a | 0x20..=0x23)
+            .then_some(())
+            .ok_or("not an EL2/EL3 TLBI"),
+        Refusal::DisallowedBits { word, bits } => {
+            let v = w.get(usize::from(*word)).copied().unwrap_or(0);
+            (permitted && *bits != 0 && v & bits == *bits)
+                .then_some(())
+                .ok_or("the named bits are not set")
+        }
+        Refusal::ReservedRange => (permitted && vsmmu.features.range_inv)
+            .then_some(())
+            .ok_or("range refused without range invalidation"),
+        Refusal::NoAts => (op == 0x40 && !vsmmu.features.ats)
+            .then_some(())
+            .ok_or("NoAts on an ATS host"),
+        Refusal::AtcSize => (op == 0x40 && bits::ATC_SIZE.get(&w) > 52)
+            .then_some(())
+            .ok_or("AtcSize with size <= 52"),
+        Refusal::UnknownVsid(v) => (vdevs.psid(*v).is_none() && *v == (w[0] >> 32) as u32)
+            .then_some(())
+            .ok_or("the vSID is mapped"),
+        Refusal::Illegal(_) => Err("a decoded command refused as illegal"),
+    }
+    .map_err(str::to_owned)
+}
+
+/// The CMDQV property: what goes to a VCMDQ is a sync or a permitted opcode.
+pub fn check_cmdqv(cmd: &Command) -> Result<(), String> {
+    let r = cmdqv::route(cmd);
+    if r.is_vcmdq() && cmd.opcode() != 0x46 && !PERMITTED.contains(&cmd.opcode()) {
+        return Err(format!(
+            "{}: to a VCMDQ but not a vSMMU opcode",
+            cmd.op_name()
+        ));
+    }
+    Ok(())
+}
+
+/// The VT-d stage-1 properties for one generic op.
+pub fn check_vtd_op(op: &Op, opts: &S1Options, ctx: &dyn Context) -> Result<(), String> {
+    let r = s1_entry(op, opts);
+    if let Some(e) = &r.entry {
+        e.entry.check().map_err(|k| {
+            format!(
+                "entry {:?} refused by the kernel: {k:?} (op {op:?})",
+                e.entry
+            )
+        })?;
+    }
+    if let Relation::Under { missing } = vtd_relation(op, r.entry.as_ref(), opts, ctx) {
+        return Err(format!(
+            "R4: VT-d stage-1 entry {:?} leaves {missing} box(es) of {op:?}",
+            r.entry
+        ));
+    }
+    let Op::Inval(i) = op else {
+        return if r.vmm.is_empty() || r.entry.is_some() {
+            Err(format!("{op:?}: not an invalidation and not reported"))
+        } else {
+            Ok(())
+        };
+    };
+    let c = i.caches;
+    let need = |cache: Caches, flag: VmmWork| !c.contains(cache) || r.vmm.contains(flag);
+    if !need(Caches::CONFIG_DEVICE, VmmWork::CONFIG_DEVICE)
+        || !need(Caches::CONFIG_PASID, VmmWork::CONFIG_PASID)
+        || !need(Caches::INTR_REMAP, VmmWork::INTR_REMAP)
+    {
+        return Err(format!(
+            "{op:?}: a configuration or interrupt part not reported ({:?})",
+            r.vmm
+        ));
+    }
+    if c.contains(Caches::IOTLB) {
+        let s1 = i.regime == Regime::Guest && i.stages.contains(Stages::S1);
+        let s2 = i.regime == Regime::Guest && i.stages.contains(Stages::S2);
+        if s1 && r.entry.is_none() {
+            return Err(format!("{op:?}: stage-1 IOTLB without entry"));
+        }
+        if s2 && !opts.nest_stage2 && !r.vmm.contains(VmmWork::STAGE2) {
+            return Err(format!("{op:?}: stage-2 IOTLB neither nested nor reported"));
+        }
+        if i.regime != Regime::Guest && !r.vmm.contains(VmmWork::OTHER_REGIME) {
+            return Err(format!("{op:?}: EL2/Secure IOTLB not reported"));
+        }
+    }
+    if c.contains(Caches::DEV_TLB) && r.entry.is_none() && !r.vmm.contains(VmmWork::DEV_TLB) {
+        return Err(format!("{op:?}: device-TLB part not reported"));
+    }
+    Ok(())
+}
+
+/// Every iommufd property for one native command through a topology.
+pub fn check_iommufd(
+    u: &mut Unstructured<'_>,
+    cmd: &AnyCmd,
+    topo: &Topology,
+) -> Result<Vec<&'static str>, String> {
+    let mut seen = Vec::new();
+    let opts = S1Options {
+        nest_stage2: u.arbitrary().unwrap_or(false),
+    };
+    if let AnyCmd::Smmu(c) = cmd {
+        let (vsmmu, vdevs) = arbitrary_vsmmu(u, topo, c).map_err(|e| e.to_string())?;
+        seen.push(check_vsmmu(c, &vsmmu, &vdevs, topo)?);
+        check_cmdqv(c)?;
+    }
+    let mut ops = Vec::new();
+    let lifted = match cmd {
+        AnyCmd::Smmu(c) => iommu_inval_arm::lift(c, topo, &mut ops),
+        AnyCmd::Vtd(c) => iommu_inval_vtd::lift(c, topo, &mut ops),
+        AnyCmd::Amd(c) => iommu_inval_amd::lift(c, topo, &mut ops),
+        AnyCmd::Riscv(c) => iommu_inval_riscv::lift(c, topo, &mut ops),
+    };
+    if lifted.is_ok() {
+        for op in &ops {
+            check_vtd_op(op, &opts, topo)?;
+            seen.push("vtd-s1");
+        }
+    }
+    Ok(seen)
+}
