@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the example command streams (*.cmds) and their raw queue dumps (*.bin).
 
-Every word is computed here from the field tables of shared/spec/commands.md,
+Every word is computed here from the command tables (docs/SPEC.md),
 independently of the Rust encoders: the CLI tests decode these streams, so
 they double as known-answer vectors. Run from the repository root:
 

@@ -3,7 +3,7 @@
 //! Every command is 128 bits, stored as two little-endian 64-bit words
 //! (`w0` = dword0 | dword1 << 32, `w1` = dword2 | dword3 << 32), opcode in
 //! `w0[63:60]`. Field names and positions are those of the AMD-Vi table of
-//! `shared/spec/commands.md`. Any bit not covered by a field is reserved: a
+//! the command tables (docs/SPEC.md). Any bit not covered by a field is reserved: a
 //! command with one set is refused, as the hardware logs
 //! ILLEGAL_COMMAND_ERROR for it (§2.4, §2.5 "Event Logging").
 //!

@@ -4,7 +4,7 @@
 //! Technology (IOMMU) Specification, #48882, §2.4 "Commands"):
 //!
 //! * [`Command`]: every command of the AMD-Vi table of
-//!   `shared/spec/commands.md`, with a bit-exact codec ([`Command::decode`],
+//!   the command tables (docs/SPEC.md), with a bit-exact codec ([`Command::decode`],
 //!   [`Command::encode`]) and named-field access ([`NativeCommand`]).
 //! * [`lift`]: native → generic ([`Op`]), footprint-exact.
 //! * [`lower()`]: generic → native for a host described by [`Caps`]; never
@@ -77,6 +77,7 @@ mod arb;
 mod cmd;
 mod lift;
 pub mod lower;
+pub mod prelude;
 pub mod queue;
 
 #[cfg(feature = "arbitrary")]
@@ -85,7 +86,7 @@ pub use cmd::*;
 #[cfg(feature = "std")]
 pub use lift::footprint;
 pub use lift::{lift, page_range, resp_code};
-pub use lower::{lower, Caps};
+pub use lower::{lower, max_lowered, Caps, DEFAULT_MAX_CMDS, MAX_LOWERED};
 
 pub use iommu_inval_core::model::Op;
 pub use iommu_inval_core::NativeCommand;

@@ -50,10 +50,29 @@ impl Default for Caps {
             guest_translation: true,
             pasid_bits: 16,
             ats: true,
-            max_cmds: 16,
+            max_cmds: DEFAULT_MAX_CMDS,
         }
     }
 }
+
+/// `Caps::default().max_cmds`.
+pub const DEFAULT_MAX_CMDS: usize = 16;
+
+/// The most commands [`lower`] emits for one op with a command cap of
+/// `max_cmds`: the capacity of a [`FixedBuf`](iommu_inval_core::FixedBuf)
+/// that never fills. From `lower_inval`: configuration and interrupt-table
+/// commands (at most the cap, else one INVALIDATE_IOMMU_ALL) and the GCR3
+/// flush; a fence; IOMMU_PAGES for each stage, each with half the cap (at
+/// least one); a fence; IOTLB_PAGES, devices × pieces within the cap. Every
+/// other op is one command.
+pub const fn max_lowered(max_cmds: usize) -> usize {
+    let cap = if max_cmds == 0 { 1 } else { max_cmds };
+    let tlb = if cap < 2 { 2 } else { cap };
+    cap + 1 + 1 + tlb + 1 + cap
+}
+
+/// [`max_lowered`] with default caps.
+pub const MAX_LOWERED: usize = max_lowered(DEFAULT_MAX_CMDS);
 
 /// The range rule: a range is sent as the one smallest aligned `s`-bit block
 /// that covers it, unless that block is more than `SPLIT_FACTOR` times the

@@ -1,5 +1,5 @@
 //! Known-answer tests: words computed by hand from the AMD-Vi table of
-//! shared/spec/commands.md (opcode w0[63:60]; fields as listed there).
+//! the command tables (docs/SPEC.md) (opcode w0[63:60]; fields as listed there).
 
 use iommu_inval_amd::*;
 use iommu_inval_core::{DecodeError, ErrorKind, FieldError, FieldValue};

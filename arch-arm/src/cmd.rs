@@ -3,13 +3,13 @@
 //! Every command is 16 bytes, two little-endian 64-bit words, with the opcode
 //! in `w0[7:0]` (IHI0070 §4.1.1). Field positions are one table per format
 //! ([`bits`]); each op lists its fields in the order of
-//! `shared/spec/commands.md`, and the codec, the named-field access
+//! the command tables (docs/SPEC.md), and the codec, the named-field access
 //! ([`NativeCommand`](iommu_inval_core::NativeCommand)) and the reserved-bit
 //! masks are all derived from that one list, so they cannot disagree.
 //!
 //! Values are kept exactly as written: `ssid` with `ssv = 0`, MSI fields with
 //! `cs = 0`, the ignored `sid` of CMD_CFGI_ALL are decoded and encoded back
-//! unchanged (commands.md "Codec versus lowering"). Addresses are byte
+//! unchanged (docs/SPEC.md "Codec rules"). Addresses are byte
 //! addresses (low bits zero), never shifted field values.
 
 /// Bit fields of the command formats.
@@ -144,10 +144,10 @@ pub mod bits {
 
 use bits::*;
 
-/// One named field of an op: its name (commands.md) and bit field.
+/// One named field of an op: its name (docs/SPEC.md) and bit field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FieldDef {
-    /// Field name, as in commands.md and the JSON.
+    /// Field name, as in docs/SPEC.md and the JSON.
     pub name: &'static str,
     /// Where it lives.
     pub bf: Bf,
@@ -225,7 +225,7 @@ macro_rules! commands {
             impl $variant {
                 /// Opcode `w0[7:0]`.
                 pub const OPCODE: u8 = $opcode;
-                /// Op name (commands.md).
+                /// Op name (docs/SPEC.md).
                 pub const NAME: &'static str = $name;
                 /// Fields in table order.
                 pub const FIELDS: &'static [FieldDef] = &[
@@ -262,7 +262,7 @@ macro_rules! commands {
             }
         )*
 
-        /// One SMMUv3 command (IHI0070 chapter 4), as listed in commands.md.
+        /// One SMMUv3 command (IHI0070 chapter 4), as listed in docs/SPEC.md.
         // A one-byte tag (rustc otherwise widens it into the padding before
         // the 8-byte-aligned payload): encode dispatches on a byte load.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -534,7 +534,7 @@ commands! {
     }
     /// Resume a stalled transaction (IHI0070 §4.7.1).
     Resume = 0x44, "CMD_RESUME", fixed1 = 0, {
-        /// Secure stream (IHI0070 §4.7.1; not in the commands.md table).
+        /// Secure stream (IHI0070 §4.7.1).
         ssec: bool = SSEC,
         /// Bit 12 Ac (1 retry), bit 13 Ab (abort when terminating).
         resp: u8 = RESUME_RESP,
@@ -545,7 +545,7 @@ commands! {
     }
     /// Terminate every stalled transaction of a stream (IHI0070 §4.7.2).
     StallTerm = 0x45, "CMD_STALL_TERM", fixed1 = 0, {
-        /// Secure stream (IHI0070 §4.7.2; not in the commands.md table).
+        /// Secure stream (IHI0070 §4.7.2).
         ssec: bool = SSEC,
         /// StreamID.
         sid: u32 = SID,
@@ -569,7 +569,7 @@ commands! {
 mod tests {
     use super::*;
 
-    /// Reserved-bit masks, computed by hand from the commands.md table.
+    /// Reserved-bit masks, computed by hand from the docs/SPEC.md table.
     #[test]
     fn masks_by_hand() {
         assert_eq!(

@@ -7,7 +7,7 @@
 //! then the field values the architecture makes ILLEGAL (`invalid_field`).
 //! Everything accepted re-encodes to the same words.
 //!
-//! Decisions where commands.md is silent or differs from IHI0070 (each has a
+//! Decisions where docs/SPEC.md is silent or differs from IHI0070 (each has a
 //! test in `tests/spec_deviations.rs`):
 //! * TLBI with `tg` ≠ 0 and `num` = `scale` = `ttl` = 0 is ILLEGAL: "The
 //!   parameter combination of NUM == 0, SCALE == 0 and TTL = 0b00 is

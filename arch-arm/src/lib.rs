@@ -4,7 +4,7 @@
 //! `iommu-inval`:
 //!
 //! * [`Command`]: one variant per op of the SMMUv3 table of
-//!   `shared/spec/commands.md`, each a struct with the table's field names;
+//!   the command tables (docs/SPEC.md), each a struct with the table's field names;
 //!   bit-exact [`Command::decode`] / [`Command::encode`] and named-field
 //!   access through [`NativeCommand`](iommu_inval_core::NativeCommand).
 //! * [`lift()`]: command → generic [`Op`](iommu_inval_core::Op)s, with exact
@@ -12,7 +12,7 @@
 //! * [`lower()`]: generic ops → commands for a host described by [`Caps`].
 //! * [`queue`]: the CMDQ consumer an emulator runs on a PROD write.
 //!
-//! Where `shared/spec/commands.md` and the architecture specification
+//! Where the command tables (docs/SPEC.md) and the architecture specification
 //! (Arm IHI0070) differ, this crate follows the specification (tests in
 //! `tests/spec_deviations.rs`):
 //!
@@ -52,6 +52,7 @@ pub mod cmd;
 pub mod codec;
 pub mod lift;
 pub mod lower;
+pub mod prelude;
 pub mod queue;
 
 #[cfg(feature = "arbitrary")]
@@ -60,4 +61,4 @@ pub use cmd::*;
 #[cfg(feature = "std")]
 pub use lift::footprint;
 pub use lift::lift;
-pub use lower::{lower, Caps};
+pub use lower::{lower, max_lowered, Caps, DEFAULT_MAX_CMDS, MAX_LOWERED};

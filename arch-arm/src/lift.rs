@@ -110,7 +110,7 @@ pub const fn ste_range(sid: u32, range: u8) -> DeviceSel {
 }
 
 /// The PRI response code: 0 ResponseFailure, 1 InvalidRequest, 2 Success
-/// (IHI0070 §4.5.2). commands.md calls 0 "deny" and 1 "fail"; the
+/// (IHI0070 §4.5.2). docs/SPEC.md calls 0 "deny" and 1 "fail"; the
 /// specification's names decide the mapping.
 #[inline]
 pub const fn pri_code(resp: u8) -> RespCode {

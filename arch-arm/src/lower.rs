@@ -98,10 +98,29 @@ impl Default for Caps {
             asid_bits: 16,
             vmid_bits: 16,
             ssid_bits: 20,
-            max_cmds: 64,
+            max_cmds: DEFAULT_MAX_CMDS,
         }
     }
 }
+
+/// `Caps::default().max_cmds`: one Linux command batch.
+pub const DEFAULT_MAX_CMDS: usize = 64;
+
+/// The most commands [`lower`] emits for one op with a command cap of
+/// `max_cmds`: the capacity of a [`FixedBuf`](iommu_inval_core::FixedBuf)
+/// that never fills. From the code below: an invalidation is at most three
+/// groups with a `CMD_SYNC` after each — configuration (`CFGI_CD` per
+/// stream, or STE-level commands, at most the cap), TLBIs (stage 1 and stage
+/// 2, each at most the cap before falling back to one command) and
+/// `CMD_ATC_INV` (one per device, refused above the cap); every other op is
+/// one command.
+pub const fn max_lowered(max_cmds: usize) -> usize {
+    let cap = if max_cmds == 0 { 1 } else { max_cmds };
+    cap + 1 + 2 * cap + 1 + cap + 1
+}
+
+/// [`max_lowered`] with default caps.
+pub const MAX_LOWERED: usize = max_lowered(DEFAULT_MAX_CMDS);
 
 impl Caps {
     /// The command cap, at least one.
@@ -967,6 +986,11 @@ fn lower_dev_tlb<C: Context + ?Sized>(
             }
             Ok(())
         }
+        // One CMD_ATC_INV per device of the domain, within the cap as the
+        // other architectures do (so that `max_lowered` bounds it).
+        Devs::Domain(_, n) if n > caps.cap() => Err(LowerError::NoEquivalent(
+            "CMD_ATC_INV names one StreamID: more devices in the domain than max_cmds",
+        )),
         Devs::Domain(d, _) => for_domain_devices(ctx, d, &mut |sid| one(sid, false, o)),
         Devs::Every => Err(LowerError::NoEquivalent(
             "CMD_ATC_INV names one StreamID and the devices are not known",

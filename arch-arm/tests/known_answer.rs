@@ -1,5 +1,5 @@
 //! Known-answer tests: words computed by hand from the SMMUv3 table of
-//! shared/spec/commands.md (and IHI0070 chapter 4), not by the encoder.
+//! the command tables (docs/SPEC.md) (and IHI0070 chapter 4), not by the encoder.
 
 use iommu_inval_arm::*;
 use iommu_inval_core::{ErrorKind, FieldValue, NativeCommand};
@@ -266,7 +266,7 @@ fn ats_pri_stall_sync() {
         }
         .into(),
     );
-    // cs = 0 keeps the ignored MSI fields (commands.md "Codec versus lowering").
+    // cs = 0 keeps the ignored MSI fields (docs/SPEC.md "Codec rules").
     kat(
         [0x0000_0001_0000_0046, 0x10],
         CmdSync {

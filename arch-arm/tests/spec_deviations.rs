@@ -1,4 +1,4 @@
-//! Where commands.md and IHI0070 (SMMUv3) differ, the specification wins
+//! Where docs/SPEC.md and IHI0070 (SMMUv3) differ, the specification wins
 //! (shared rule). Each test shows one difference; the table's reading is in
 //! the comment.
 

@@ -1,12 +1,12 @@
 //! The descriptor codec: one typed struct per descriptor of the VT-d table of
-//! `shared/spec/commands.md` (Intel VT-d rev 3+/4 §6.5.2), bit-exact in both
+//! the command tables (docs/SPEC.md) (Intel VT-d rev 3+/4 §6.5.2), bit-exact in both
 //! the 128-bit and the 256-bit (IQA_REG.DW = 1) descriptor widths.
 //!
 //! Field names are those of the table. Every bit that no field covers is
 //! reserved: a descriptor with one set is refused, as the hardware reports
 //! an Invalidation Queue Error (IQE) for it (§6.5.2.10). `encode` writes
 //! back exactly what `decode` read, including fields the hardware ignores
-//! (the codec rule of commands.md "Edge rules").
+//! (the codec rule of docs/SPEC.md "Codec rules").
 //!
 //! Layout: the structs are `repr(C, align(8))` and declare their fields in
 //! layout order, not table order (table order is what

@@ -3,7 +3,7 @@
 //! Intel VT-d invalidation queue descriptors for `iommu-inval` (VT-d
 //! architecture specification rev 3+/4, §6.5.2):
 //!
-//! * [`Command`]: every descriptor of `shared/spec/commands.md`, 128- or
+//! * [`Command`]: every descriptor of the command tables (docs/SPEC.md), 128- or
 //!   256-bit, with a bit-exact [`Command::decode`] / [`Command::encode`];
 //! * [`lift`]: descriptors → generic operations ([`iommu_inval_core::Op`]);
 //! * [`lower`]: generic operations → descriptors for a host ([`Caps`]);
@@ -15,7 +15,7 @@
 //! Decisions where the table leaves room (VT-d rev 3+/4 section numbers):
 //! * `page_grp_resp_dsc.resp_code` values 2..=0xe are reserved PCIe PRG
 //!   Response codes (PCIe Base §10.4.2; VT-d passes the code on unchanged):
-//!   the codec keeps them byte-exact (commands.md lists no invalid value),
+//!   the codec keeps them byte-exact (docs/SPEC.md lists no invalid value),
 //!   and `lift` refuses them with `LowerError::NoEquivalent` (no generic
 //!   response code), as the AMD-Vi crate does for reserved PPR statuses.
 //! * `iotlb_inv_dsc` domain-/page-selective = second-stage entries of the
@@ -64,6 +64,7 @@ mod arb;
 mod desc;
 mod lift;
 mod lower;
+pub mod prelude;
 pub mod queue;
 
 #[cfg(feature = "arbitrary")]
@@ -73,7 +74,7 @@ pub use desc::{
     PageGrpResp, PcInv, OP_NAMES,
 };
 pub use lift::lift;
-pub use lower::{lower, Caps};
+pub use lower::{lower, max_lowered, Caps, DEFAULT_MAX_CMDS, MAX_LOWERED};
 
 /// The footprint of a descriptor: [`Footprint::of_ops`] of its lift.
 ///

@@ -7,6 +7,10 @@
 //!   `2^am`-page blocks cover them (`am` ≤ CAP.MAMV), at most
 //!   `caps.max_cmds`, else one covering block or a PASID-/domain-selective
 //!   descriptor;
+//! * stage 1 of every PASID of a domain is one `p_iotlb_inv_dsc` per PASID
+//!   the context lists for the domain (`Context::pasids_of_domain`), within
+//!   `caps.max_cmds`; else the global `iotlb_inv_dsc` (the domain-selective
+//!   one does not reach first-stage entries, §6.5.2.4);
 //! * an invalidation spanning caches is emitted as configuration caches
 //!   (context, PASID, interrupt entry), `inv_wait`, IOTLB, `inv_wait`,
 //!   device TLB, `inv_wait` (fence waits, §6.5.2.8: later descriptors are
@@ -51,10 +55,28 @@ impl Default for Caps {
             dev_tlb: true,
             pasid_bits: 20,
             wide: true,
-            max_cmds: 16,
+            max_cmds: DEFAULT_MAX_CMDS,
         }
     }
 }
+
+/// `Caps::default().max_cmds`.
+pub const DEFAULT_MAX_CMDS: usize = 16;
+
+/// The most descriptors [`lower`] emits for one op with a command cap of
+/// `max_cmds`: the capacity of a [`FixedBuf`](iommu_inval_core::FixedBuf)
+/// that never fills. From `lower_inval`: the configuration group (context
+/// cache at most the cap, one PASID-cache descriptor, interrupt entries at
+/// most the cap), a wait, the IOTLB group (second stage and first stage,
+/// each at most the cap), a wait, device TLBs (devices × pieces within the
+/// cap), and the closing fence. Every other op is one descriptor.
+pub const fn max_lowered(max_cmds: usize) -> usize {
+    let cap = if max_cmds == 0 { 1 } else { max_cmds };
+    (2 * cap + 1) + 1 + 2 * cap + 1 + cap + 1
+}
+
+/// [`max_lowered`] with default caps.
+pub const MAX_LOWERED: usize = max_lowered(DEFAULT_MAX_CMDS);
 
 impl Caps {
     /// A legacy-mode (no PASID) host with 128-bit descriptors.
@@ -591,10 +613,24 @@ fn lower_iotlb<C: Context + ?Sized>(
         PasidSel::One(p) if caps.pasid_ok(p) => Some(p),
         _ => None,
     };
-    // First-stage entries are named only by p_iotlb_inv_dsc (DID + one PASID);
-    // anything else, and any unknown domain, takes the global invalidation.
-    let need_global =
-        (s1 && (pasid.is_none() || did.is_none())) || (s2 && did.is_none()) || !(s1 || s2);
+    // First-stage (PASID-tagged) entries are named only by p_iotlb_inv_dsc
+    // (DID + one PASID): in scalable mode the domain- and page-selective
+    // iotlb_inv_dsc reach second-stage-only and pass-through entries, not
+    // first-stage or nested ones (VT-d spec rev 3.0+ §6.5.2.4, and §6.5.2.5
+    // for the PASID-based-IOTLB invalidation they need; Linux says the same
+    // in "iommu/vt-d: Flush iotlb for 1st-level page table"). Only the
+    // global iotlb_inv_dsc removes every entry. So all PASIDs of a domain
+    // are one p_iotlb_inv_dsc per PASID the context lists for the domain,
+    // up to the cap; else, and for any unknown domain, the global one.
+    let listed = match (s1, pasid, i.pasid, i.domain, did) {
+        (true, None, PasidSel::All, DomainSel::One(d), Some(_)) => {
+            listed_pasids(ctx, d, caps).map(|n| (d, n))
+        }
+        _ => None,
+    };
+    let need_global = (s1 && (did.is_none() || (pasid.is_none() && listed.is_none())))
+        || (s2 && did.is_none())
+        || !(s1 || s2);
     let (dr, dw) = (i.hints.drain_reads, i.hints.drain_writes);
     if need_global {
         em.push(Command::IotlbInv(IotlbInv {
@@ -634,6 +670,9 @@ fn lower_iotlb<C: Context + ?Sized>(
             })
         })?;
     }
+    if let (true, Some((d, n))) = (s1, listed) {
+        w |= each_listed_pasid(i, caps, ctx, em, d, did, n)?;
+    }
     if let (true, Some(pasid)) = (s1, pasid) {
         w |= page_sel(i, caps, em, |g, am, ih, address| {
             Command::PIotlbInv(PIotlbInv {
@@ -648,6 +687,82 @@ fn lower_iotlb<C: Context + ?Sized>(
         })?;
     }
     Ok(w)
+}
+
+/// How many PASIDs the context lists for domain `d`, when it lists at
+/// least one, each fits the host, and they number at most the cap.
+fn listed_pasids<C: Context + ?Sized>(ctx: &C, d: u32, caps: &Caps) -> Option<usize> {
+    let (mut n, mut fit) = (0usize, true);
+    if !ctx.pasids_of_domain(d, &mut |p| {
+        n += 1;
+        fit &= caps.pasid_ok(p);
+    }) {
+        return None;
+    }
+    (n > 0 && fit && n <= caps.cap()).then_some(n)
+}
+
+/// Descriptors `page_sel` takes for `i.range` (one PASID).
+fn page_sel_count(i: &Inval, caps: &Caps) -> usize {
+    let r = i.range;
+    if r.is_all() || exact_block(&r, PAGE_SHIFT, caps.max_order()).is_some() {
+        return 1;
+    }
+    match plan_aligned(&r, PAGE_SHIFT, caps.max_order(), caps.cap()) {
+        Plan::Pieces(it) => it.count(),
+        Plan::Single(_) | Plan::All => 1,
+    }
+}
+
+/// First stage of every PASID of domain `d`: `n` listed PASIDs, each with
+/// the page-selective descriptors of the range when all of them fit the
+/// cap, else one PASID-selective descriptor each (the range widened).
+fn each_listed_pasid<C: Context + ?Sized>(
+    i: &Inval,
+    caps: &Caps,
+    ctx: &C,
+    em: &mut Em,
+    d: u32,
+    did: u16,
+    n: usize,
+) -> Result<Widened, LowerError> {
+    let per = page_sel_count(i, caps);
+    let mut w = Widened::empty();
+    let mut err = Ok(());
+    if n.saturating_mul(per) <= caps.cap() {
+        ctx.pasids_of_domain(d, &mut |pasid| {
+            if err.is_err() {
+                return;
+            }
+            match page_sel(i, caps, em, |g, am, ih, address| {
+                Command::PIotlbInv(PIotlbInv {
+                    g,
+                    did,
+                    pasid,
+                    am,
+                    ih,
+                    address,
+                    wide: false,
+                })
+            }) {
+                Ok(x) => w |= x,
+                Err(e) => err = Err(e),
+            }
+        });
+    } else {
+        w |= Widened::RANGE | Widened::CAP | leaf_w(i);
+        ctx.pasids_of_domain(d, &mut |pasid| {
+            if err.is_ok() {
+                err = em.push(Command::PIotlbInv(PIotlbInv {
+                    g: 2,
+                    did,
+                    pasid,
+                    ..PIotlbInv::default()
+                }));
+            }
+        });
+    }
+    err.map(|()| w)
 }
 
 /// Emit page-selective descriptors (g = 3) for `i.range`, or the

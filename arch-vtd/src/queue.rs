@@ -179,7 +179,7 @@ impl<'m, M: GuestMemory + ?Sized> Walker<'m, M> {
         self.head
     }
     fn bad(&self, off: u64) -> bool {
-        off >= self.iqa.size() || off % self.iqa.desc_bytes() != 0
+        bad_offset(self.iqa, off)
     }
 }
 
@@ -218,6 +218,12 @@ impl<M: GuestMemory + ?Sized> Iterator for Walker<'_, M> {
             }
         }
     }
+}
+
+/// True when `off` is not a descriptor slot of the queue (past its end, or
+/// not a multiple of the descriptor size: an invalid IQH / IQT).
+fn bad_offset(iqa: Iqa, off: u64) -> bool {
+    off >= iqa.size() || !off.is_multiple_of(iqa.desc_bytes())
 }
 
 /// Fetch and decode the descriptor at offset `off` of the queue (refusing,
@@ -333,7 +339,7 @@ impl InvQueue {
         self
     }
     fn bad(&self, off: u64) -> bool {
-        off >= self.iqa.size() || off % self.iqa.desc_bytes() != 0
+        bad_offset(self.iqa, off)
     }
     /// Raise an event whose control register is `ctl`: pending while masked.
     fn event(ctl: &mut u32, raised: Signals) -> Signals {

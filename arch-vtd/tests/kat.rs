@@ -1,5 +1,5 @@
 //! Known-answer tests: words computed by hand from the VT-d table of
-//! shared/spec/commands.md (bit positions written out in each comment).
+//! the command tables (docs/SPEC.md) (bit positions written out in each comment).
 
 use iommu_inval_core::native::{FieldError, FieldValue, NativeCommand};
 use iommu_inval_core::{DecodeError, ErrorKind};
@@ -362,7 +362,7 @@ fn invalid_granularities_and_codes() {
     assert_eq!(kind(&[0x16, 0]), ErrorKind::InvalidField); // p_iotlb g=1
     assert_eq!(kind(&[0x27, 0, 0, 0]), ErrorKind::InvalidField); // pc_inv g=2
                                                                  // Reserved PRG response codes 2h..Eh are not refused by the codec:
-                                                                 // commands.md lists no invalid value; `lift` refuses them.
+                                                                 // docs/SPEC.md lists no invalid value; `lift` refuses them.
     for code in 2u64..=0xe {
         let w = [0x9 | code << 12 | 0x0012_0000, 0x18];
         let c = Command::decode(&w).unwrap_or_else(|e| panic!("resp_code {code}: {e:?}"));

@@ -1,4 +1,4 @@
-//! Known answers for lift and lower, written from the VT-d rules (commands.md
+//! Known answers for lift and lower, written from the VT-d rules (docs/SPEC.md
 //! range semantics, DESIGN.md conversion rules).
 #![cfg(feature = "std")]
 

@@ -222,7 +222,7 @@ fn b(v: bool) -> FieldValue {
     FieldValue::Bool(v)
 }
 
-/// Build a native command from named fields (the commands.md names).
+/// Build a native command from named fields (the docs/SPEC.md names).
 fn build<C: NativeCommand>(
     op: &str,
     fields: &[(&str, FieldValue)],

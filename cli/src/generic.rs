@@ -250,14 +250,18 @@ impl<'a> Obj<'a> {
     fn u32(&self, key: &str) -> Result<u32, JsonError> {
         Ok(self.uint(key, u32::MAX.into(), "an integer of 32 bits")? as u32)
     }
-    fn opt_u32(&self, key: &str) -> Result<Option<u32>, JsonError> {
+    /// A PASID (PCIe: 20 bits) or `null`.
+    fn opt_pasid(&self, key: &str) -> Result<Option<u32>, JsonError> {
         self.get(key)
             .map(|v| {
-                get_uint(key, v, u32::MAX.into(), "null or an integer of 32 bits").map(|x| x as u32)
+                get_uint(key, v, PASID_MAX.into(), "null or a PASID of 20 bits").map(|x| x as u32)
             })
             .transpose()
     }
 }
+
+/// The largest PASID: PCIe PASIDs (SMMU SubstreamIDs) are 20 bits.
+pub const PASID_MAX: u32 = (1 << 20) - 1;
 
 /// Parse a range: `"all"`, `{"iova": I, "size": S}` or `{"first": F, "last": L}` (inclusive).
 pub fn parse_range(key: &str, v: &Value) -> Result<AddrRange, JsonError> {
@@ -393,7 +397,7 @@ pub fn parse_op_value(v: &Value) -> Result<Op, JsonError> {
             let o = Obj::new(v, PREFETCH_KEYS)?;
             Ok(Op::Prefetch(Prefetch {
                 device: o.u32("device")?,
-                pasid: o.opt_u32("pasid")?,
+                pasid: o.opt_pasid("pasid")?,
                 secure: o.bool("secure")?,
                 range: o
                     .get("range")
@@ -424,7 +428,7 @@ pub fn parse_op_value(v: &Value) -> Result<Op, JsonError> {
             };
             Ok(Op::PageResponse(PageResponse {
                 device: o.u32("device")?,
-                pasid: o.opt_u32("pasid")?,
+                pasid: o.opt_pasid("pasid")?,
                 prg_index: o.u16("prg_index")?,
                 code,
                 last: o.bool("last")?,
@@ -498,11 +502,12 @@ fn parse_inval(o: &Obj<'_>) -> Result<Inval, JsonError> {
         i.pasid = match v.as_str() {
             Some("all") => PasidSel::All,
             Some("none") => PasidSel::NoPasid,
-            _ => {
-                PasidSel::One(
-                    get_uint("pasid", v, u32::MAX.into(), "\"all\", \"none\" or a PASID")? as u32,
-                )
-            }
+            _ => PasidSel::One(get_uint(
+                "pasid",
+                v,
+                PASID_MAX.into(),
+                "\"all\", \"none\" or a PASID of 20 bits",
+            )? as u32),
         };
     }
     i.global = o.bool("global")?;

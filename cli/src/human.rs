@@ -69,7 +69,7 @@ fn write_size(s: &mut String, bytes: u128) {
     }
     for (shift, unit) in UNITS {
         let u = 1u128 << shift;
-        if bytes >= u && bytes % u == 0 {
+        if bytes >= u && bytes.is_multiple_of(u) {
             let _ = write!(s, "{} {unit}", bytes / u);
             return;
         }

@@ -1,6 +1,6 @@
 //! The JSON shape of native commands (DESIGN.md "CLI contract"):
 //! `{"arch":"smmuv3","op":"CMD_TLBI_NH_VA","fields":{...}}` with op and
-//! field names exactly as in commands.md, fields in table order, 1-bit
+//! field names exactly as in docs/SPEC.md, fields in table order, 1-bit
 //! fields as booleans, wider ones as integers (addresses as byte
 //! addresses), VT-d `priv_data` as `[w2, w3]`; errors as
 //! `{"arch":"vtd","error":{"kind":"reserved_bits","message":"..."}}`.
@@ -56,7 +56,7 @@ pub fn decode_error_json(arch: ArchId, e: &DecodeError) -> Value {
     error_json(arch, e.kind.as_str(), &describe_decode_error(e))
 }
 
-/// Where each architecture keeps its opcode (commands.md).
+/// Where each architecture keeps its opcode (docs/SPEC.md).
 pub const fn opcode_bits(arch: ArchId) -> &'static str {
     match arch {
         ArchId::Smmuv3 => "w0[7:0]",

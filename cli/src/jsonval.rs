@@ -147,10 +147,12 @@ pub fn clip(s: &str) -> String {
     }
 }
 
-/// Parse one line as JSON (any value). The serde_json recursion limit
-/// bounds nesting, so hostile input cannot overflow the stack.
+/// Parse one line as JSON (any value). An object with a key twice is
+/// refused, naming the key (serde_json would keep the last one). The
+/// serde_json recursion limit bounds nesting, so hostile input cannot
+/// overflow the stack.
 pub fn parse_line(line: &str) -> Result<Value, JsonError> {
-    serde_json::from_str(line).map_err(|e| JsonError::Syntax(e.to_string()))
+    iommu_inval_core::strict_json::parse(line).map_err(|e| JsonError::Syntax(e.to_string()))
 }
 
 /// An unsigned integer: a JSON non-negative integer, or a string of hex

@@ -13,7 +13,9 @@
 //! layer: [`text`] (hex words, bounded line reader), [`json`] (the decode
 //! JSON shape), [`generic`] (the generic JSON of an [`Op`]), [`human`] (the
 //! one-line readable form), [`explain`] (footprint relations) and [`run`]
-//! (the subcommands over readers and writers).
+//! (the subcommands over readers and writers). [`convert()`] is one command
+//! of one architecture to another in one call; [`prelude`] imports the
+//! common names.
 //!
 //! ```
 //! use iommu_inval::{Arch, ArchOps, AnyCommand};
@@ -32,15 +34,31 @@ pub use iommu_inval_core as core;
 pub use iommu_inval_riscv as riscv;
 pub use iommu_inval_vtd as vtd;
 
+pub use convert::{convert, Converted};
+
+mod convert;
 pub mod explain;
 pub mod generic;
 pub mod help;
 pub mod human;
 pub mod json;
 pub mod jsonval;
+pub mod paste;
 pub mod progress;
 pub mod run;
 pub mod text;
+
+/// One import for the facade: `use iommu_inval::prelude::*;` brings the
+/// architecture handle and command traits, [`convert()`](crate::convert), the
+/// contexts and the generic model's names.
+pub mod prelude {
+    pub use crate::{convert, AnyCommand, Arch, ArchOps, CapsOpts, Converted, NativeAny};
+    pub use iommu_inval_core::context::Topology;
+    pub use iommu_inval_core::{
+        ArchId, Context, DecodeError, FieldValue, FixedBuf, IdentityContext, LowerError,
+        NativeCommand, Op, Outcome, Sink,
+    };
+}
 
 use enum_dispatch::enum_dispatch;
 use iommu_inval_core::footprint::Footprint;
@@ -56,7 +74,7 @@ use iommu_inval_core::{
 pub trait AnyCommand {
     /// Its architecture.
     fn arch_id(&self) -> ArchId;
-    /// The op name of commands.md.
+    /// The op name of docs/SPEC.md.
     fn op_name(&self) -> &'static str;
     /// Number of 64-bit words it encodes to (2, or 4 for 256-bit VT-d).
     fn word_count(&self) -> usize;

@@ -7,10 +7,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use iommu_inval::core::context::Topology;
 use iommu_inval::core::{ArchId, Context, IdentityContext};
 use iommu_inval::help;
+use iommu_inval::paste::InputForm;
 use iommu_inval::run::{self, Io, Opts, Source, Status};
 use iommu_inval::{Arch, ArchOps, CapsOpts};
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom};
+use std::io::{self, BufReader, BufWriter, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -63,15 +64,44 @@ struct NativeIn {
     /// Read a binary queue dump (little-endian 64-bit words) instead of text
     #[arg(long, value_name = "FILE")]
     raw: Option<PathBuf>,
-    /// With --raw: byte offset of the first command (decimal or 0x hex)
-    #[arg(long, value_name = "BYTES", requires = "raw", value_parser = parse_num)]
+    /// With --raw: byte offset of the first command (decimal or 0x hex; a multiple of the command size)
+    #[arg(long, value_name = "BYTES", requires = "raw", value_parser = parse_num, conflicts_with = "index")]
     offset: Option<u64>,
+    /// With --raw: queue index of the first command (as the kernel prints CONS / IQH / head)
+    #[arg(long, value_name = "N", requires = "raw", value_parser = parse_num)]
+    index: Option<u64>,
     /// With --raw: read at most this many commands
     #[arg(long, value_name = "N", requires = "raw", value_parser = parse_num)]
     count: Option<u64>,
-    /// Commands as comma-separated hex words, lowest first (default: one per stdin line)
+    /// Text form: auto (per line), words (hex words only), kernel (Linux driver dumps), qemu (QEMU trace lines)
+    #[arg(long, value_enum, default_value = "auto")]
+    input: InputArg,
+    /// Commands as comma-separated hex words, lowest first, or pasted log lines (default: one per stdin line)
     #[arg(value_name = "COMMAND")]
     commands: Vec<String>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum InputArg {
+    /// Detect per line: hex words, kernel dumps, QEMU trace lines
+    Auto,
+    /// Only comma-separated hex words
+    Words,
+    /// Only Linux IOMMU driver dumps (SMMUv3 CMDQ error, VT-d QI fault, AMD-Vi ILLEGAL_COMMAND_ERROR)
+    Kernel,
+    /// Only QEMU intel-iommu trace / error lines
+    Qemu,
+}
+
+impl InputArg {
+    fn form(self) -> InputForm {
+        match self {
+            InputArg::Auto => InputForm::Auto,
+            InputArg::Words => InputForm::Words,
+            InputArg::Kernel => InputForm::Kernel,
+            InputArg::Qemu => InputForm::Qemu,
+        }
+    }
 }
 
 /// Host capabilities used when lowering (default: a typical modern host).
@@ -231,8 +261,11 @@ fn load_ctx(c: &Ctx) -> Result<Box<dyn Context>, Usage> {
         None => Ok(Box::new(IdentityContext)),
         Some(p) => {
             let mut text = String::new();
+            // One byte past the limit, so that a larger file is refused
+            // by the loader with the limit named rather than cut short.
+            let cap = iommu_inval::core::context::MAX_TOPOLOGY_BYTES as u64 + 1;
             File::open(p)
-                .and_then(|f| f.take(64 << 20).read_to_string(&mut text))
+                .and_then(|f| f.take(cap).read_to_string(&mut text))
                 .map_err(|e| Usage(format!("cannot read topology {}: {e}", p.display())))?;
             let t =
                 Topology::from_json(&text).map_err(|e| Usage(format!("{}: {e}", p.display())))?;
@@ -263,6 +296,7 @@ fn target(arch: ArchArg, caps: &CapsArgs) -> Result<Arch, Usage> {
 
 fn native_source<'a>(
     input: &'a NativeIn,
+    words: usize,
     stdin: &'a mut dyn io::BufRead,
 ) -> Result<Source<'a>, Usage> {
     match &input.raw {
@@ -272,23 +306,49 @@ fn native_source<'a>(
                     "give commands either as arguments or with --raw, not both".into(),
                 ));
             }
-            let mut f =
-                File::open(p).map_err(|e| Usage(format!("cannot open {}: {e}", p.display())))?;
-            let offset = input.offset.unwrap_or(0);
-            f.seek(SeekFrom::Start(offset))
-                .map_err(|e| Usage(format!("cannot seek {}: {e}", p.display())))?;
-            // Progress on a terminal for dumps that take over a second.
-            let total = f
-                .metadata()
-                .map(|m| m.len().saturating_sub(offset))
-                .unwrap_or(0);
-            let reader = iommu_inval::progress::ProgressReader::new(
-                BufReader::new(f),
-                total,
-                total > 0 && iommu_inval::progress::wanted(),
-            );
+            let size = words as u64 * 8;
+            let offset = match (input.offset, input.index) {
+                (Some(o), _) => {
+                    if o % size != 0 {
+                        return Err(Usage(format!(
+                            "--offset {o:#x} is not a multiple of the {size}-byte command size (use --index for a queue index)"
+                        )));
+                    }
+                    o
+                }
+                (None, Some(i)) => i
+                    .checked_mul(size)
+                    .ok_or_else(|| Usage(format!("--index {i} is past any dump")))?,
+                (None, None) => 0,
+            };
+            let reader: Box<dyn Read + 'a> = if p.as_os_str() == "-" {
+                Box::new(stdin)
+            } else {
+                let f = File::open(p)
+                    .map_err(|e| Usage(format!("cannot open {}: {e}", p.display())))?;
+                // Progress on a terminal for dumps that take over a second.
+                let total = f
+                    .metadata()
+                    .map(|m| m.len().saturating_sub(offset))
+                    .unwrap_or(0);
+                Box::new(iommu_inval::progress::ProgressReader::new(
+                    BufReader::new(f),
+                    total,
+                    total > 0 && iommu_inval::progress::wanted(),
+                ))
+            };
+            // Skip by reading, so that pipes (`--raw -`, /dev/stdin) work too.
+            let mut reader = reader;
+            let skipped = io::copy(&mut (&mut reader).take(offset), &mut io::sink())
+                .map_err(|e| Usage(format!("cannot read {}: {e}", p.display())))?;
+            if skipped < offset {
+                return Err(Usage(format!(
+                    "--offset {offset:#x} is past the end of {} ({skipped:#x} bytes)",
+                    p.display()
+                )));
+            }
             Ok(Source::Raw {
-                reader: Box::new(reader),
+                reader,
                 offset,
                 count: input.count,
             })
@@ -321,13 +381,14 @@ fn execute(
             let a = Arch::new(arch.id());
             let words = words_of(&a, &input.desc_width)?;
             let c = load_ctx(ctx)?;
-            let src = native_source(input, stdin)?;
+            let src = native_source(input, words, stdin)?;
             run::decode(
                 &a,
                 words,
                 Opts {
                     json: *json,
                     explain: false,
+                    input: input.input.form(),
                 },
                 &*c,
                 src,
@@ -347,7 +408,7 @@ fn execute(
                 words,
                 Opts {
                     json: *json,
-                    explain: false,
+                    ..Opts::default()
                 },
                 text_source(objects, stdin),
                 io,
@@ -363,13 +424,14 @@ fn execute(
             let a = Arch::new(arch.id());
             let words = words_of(&a, &input.desc_width)?;
             let c = load_ctx(ctx)?;
-            let src = native_source(input, stdin)?;
+            let src = native_source(input, words, stdin)?;
             run::lift(
                 &a,
                 words,
                 Opts {
                     json: *json,
                     explain: *explain,
+                    input: input.input.form(),
                 },
                 &*c,
                 src,
@@ -391,6 +453,7 @@ fn execute(
                 Opts {
                     json: *json,
                     explain: *explain,
+                    ..Opts::default()
                 },
                 &*c,
                 text_source(ops, stdin),
@@ -410,7 +473,7 @@ fn execute(
             let t = target(*to, caps)?;
             let words = words_of(&f, &input.desc_width)?;
             let c = load_ctx(ctx)?;
-            let src = native_source(input, stdin)?;
+            let src = native_source(input, words, stdin)?;
             run::convert(
                 &f,
                 &t,
@@ -418,6 +481,7 @@ fn execute(
                 Opts {
                     json: *json,
                     explain: *explain,
+                    input: input.input.form(),
                 },
                 &*c,
                 src,

@@ -16,9 +16,10 @@ use crate::json::{
     parse_native_value,
 };
 use crate::jsonval::{parse_line, JsonError};
-use crate::text::{format_words, is_skippable, parse_hex_line, LineReader};
+use crate::paste::{InputForm, Paste};
+use crate::text::{format_words, is_skippable, LineReader};
 use crate::{AnyCommand, Arch, ArchOps, NativeAny};
-use iommu_inval_core::{Context, LowerError, Op, Outcome};
+use iommu_inval_core::{ArchId, Context, LowerError, Op, Outcome};
 use serde_json::{json, Map, Value};
 use std::fmt;
 use std::io::{self, BufRead, Read, Write};
@@ -152,13 +153,25 @@ fn no_input(io: &mut Io<'_>, seen: bool) -> io::Result<()> {
     Ok(())
 }
 
-/// Calls `f` for each native command's words. Text that is not hex words is
-/// reported (status 2) and skipped.
+/// What the log said around a pasted command ([`crate::paste`]): context
+/// lines, and whether it says the hardware refused this command.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Note<'a> {
+    /// Context lines, in input order.
+    pub context: &'a [String],
+    /// The log says the hardware refused this very command.
+    pub refused: bool,
+}
+
+/// Calls `f` for each native command's words. Text that is no accepted
+/// form ([`Opts::input`]) is reported (status 2) and skipped.
 fn for_each_native(
     src: Source<'_>,
     words: usize,
+    arch: ArchId,
+    form: InputForm,
     io: &mut Io<'_>,
-    mut f: impl FnMut(&mut Io<'_>, Loc, &[u64]) -> io::Result<()>,
+    mut f: impl FnMut(&mut Io<'_>, Loc, &[u64], Note<'_>) -> io::Result<()>,
 ) -> io::Result<()> {
     match src {
         Source::Raw {
@@ -172,7 +185,7 @@ fn for_each_native(
             if count == Some(0) {
                 return Ok(());
             }
-            while count.map_or(true, |c| index < c) {
+            while count.is_none_or(|c| index < c) {
                 let chunk = buf.get_mut(..size).unwrap_or(&mut []);
                 let got = read_full(&mut reader, chunk)?;
                 let loc = Loc::Raw {
@@ -193,17 +206,54 @@ fn for_each_native(
                     a.copy_from_slice(b);
                     *slot = u64::from_le_bytes(a);
                 }
-                f(io, loc, w.get(..words).unwrap_or(&[]))?;
+                f(io, loc, w.get(..words).unwrap_or(&[]), Note::default())?;
                 index += 1;
+            }
+            if index == 0 && offset > 0 && io.status.0 == 0 {
+                io.status.note(2);
+                return writeln!(
+                    io.err,
+                    "iommu-inval: --offset {offset:#x} is at or past the end of the dump"
+                );
             }
             no_input(io, index > 0)
         }
-        other => for_each_text(other, io, |io, loc, line| {
-            match parse_hex_line(line, words) {
-                Ok((w, n)) => f(io, loc, w.get(..n).unwrap_or(&[])),
-                Err(e) => io.complain(2, loc, &e),
+        other => {
+            let mut p = Paste::new(arch, words, form);
+            let args = matches!(other, Source::Args(_));
+            let loc_of = |n: usize| if args { Loc::Arg(n) } else { Loc::Line(n) };
+            let mut one = |io: &mut Io<'_>, n: usize, fed: crate::paste::Fed| {
+                let (cut, r) = fed;
+                if let Some((start, e)) = cut {
+                    io.complain(2, loc_of(start), &e)?;
+                }
+                match r {
+                    Ok(Some(c)) => f(
+                        io,
+                        loc_of(c.line),
+                        c.words(),
+                        Note {
+                            context: &c.context,
+                            refused: c.refused,
+                        },
+                    ),
+                    Ok(None) => Ok(()),
+                    Err(e) => io.complain(2, loc_of(n), &e),
+                }
+            };
+            for_each_text(other, io, |io, loc, line| {
+                let n = match loc {
+                    Loc::Arg(n) | Loc::Line(n) => n,
+                    Loc::Raw { index, .. } => index as usize,
+                };
+                let fed = p.feed(n, line);
+                one(io, n, fed)
+            })?;
+            if let Some((start, e)) = p.finish() {
+                io.complain(2, loc_of(start), &e)?;
             }
-        }),
+            Ok(())
+        }
     }
 }
 
@@ -228,6 +278,8 @@ pub struct Opts {
     pub json: bool,
     /// Add footprint relations.
     pub explain: bool,
+    /// Accepted forms of native-command text (`--input`).
+    pub input: InputForm,
 }
 
 fn lift_error_json(arch: &Arch, e: &LowerError) -> Value {
@@ -253,47 +305,121 @@ pub fn decode(
     let mut ops = Vec::new();
     // Reused for every command: the human form allocates nothing per line.
     let (mut fields, mut meaning) = (String::new(), String::new());
-    for_each_native(src, words, io, |io, _loc, w| match arch.decode(w) {
-        Ok(cmd) => {
+    for_each_native(
+        src,
+        words,
+        arch.id(),
+        opts.input,
+        io,
+        |io, _loc, w, note| {
+            let decoded = arch.decode(w);
+            let verdict = verdict(arch.id(), note, decoded.as_ref().err());
             if opts.json {
-                return io.line(&command_to_json(&cmd));
+                let mut v = match &decoded {
+                    Ok(cmd) => command_to_json(cmd),
+                    Err(e) => {
+                        io.status.note(1);
+                        decode_error_json_in(arch.id(), e, w)
+                    }
+                };
+                context_json_into(&mut v, note, verdict.as_deref());
+                return io.line(&v);
             }
-            ops.clear();
-            meaning.clear();
-            match cmd.lift_ops(ctx, &mut ops) {
-                Ok(o) => {
-                    write_ops(&mut meaning, &ops, &o);
-                    write_native_note(&mut meaning, &cmd);
+            write_context(io, note)?;
+            match decoded {
+                Ok(cmd) => {
+                    ops.clear();
+                    meaning.clear();
+                    match cmd.lift_ops(ctx, &mut ops) {
+                        Ok(o) => {
+                            write_ops(&mut meaning, &ops, &o);
+                            write_native_note(&mut meaning, &cmd);
+                        }
+                        Err(e) => {
+                            meaning.push_str("cannot lift: ");
+                            meaning.push_str(&e.to_string());
+                        }
+                    }
+                    fields.clear();
+                    write_fields(&mut fields, &cmd);
+                    writeln!(
+                        io.out,
+                        "{:<op_width$}  {fields:<FIELDS_WIDTH$}  # {meaning}",
+                        cmd.op_name()
+                    )?;
                 }
                 Err(e) => {
-                    meaning.push_str("cannot lift: ");
-                    meaning.push_str(&e.to_string());
+                    io.status.note(1);
+                    writeln!(
+                        io.out,
+                        "{:<op_width$}  {:<FIELDS_WIDTH$}  # {}: {}",
+                        "<invalid>",
+                        format_words(w),
+                        e.kind.as_str(),
+                        describe_decode_error_in(arch.id(), &e, w)
+                    )?;
                 }
             }
-            fields.clear();
-            write_fields(&mut fields, &cmd);
-            writeln!(
-                io.out,
-                "{:<op_width$}  {fields:<FIELDS_WIDTH$}  # {meaning}",
-                cmd.op_name()
-            )
-        }
-        Err(e) => {
-            io.status.note(1);
-            if opts.json {
-                io.line(&decode_error_json_in(arch.id(), &e, w))
-            } else {
-                writeln!(
-                    io.out,
-                    "{:<op_width$}  {:<FIELDS_WIDTH$}  # {}: {}",
-                    "<invalid>",
-                    format_words(w),
-                    e.kind.as_str(),
-                    describe_decode_error_in(arch.id(), &e, w)
-                )
+            if let Some(v) = verdict {
+                writeln!(io.out, "#   => {v}")?;
             }
-        }
+            Ok(())
+        },
+    )
+}
+
+/// The error the architecture raises for an illegal command.
+pub const fn illegal_command_error(arch: ArchId) -> &'static str {
+    match arch {
+        ArchId::Smmuv3 => "CERROR_ILL (CMDQ_CONS.ERR = 1; the queue stops at CONS)",
+        ArchId::Vtd => "an invalidation queue error (FSTS.IQE; IQH stays at the descriptor)",
+        ArchId::Amd => "ILLEGAL_COMMAND_ERROR (event code 5; the command buffer stops)",
+        ArchId::Riscv => "cqcsr.cmd_ill (the command queue stops with cqh at the command)",
+    }
+}
+
+/// For a pasted command with context: what the decoding says about the
+/// stop the log reports. `None` without context.
+fn verdict(
+    arch: ArchId,
+    note: Note<'_>,
+    err: Option<&iommu_inval_core::DecodeError>,
+) -> Option<String> {
+    if note.context.is_empty() {
+        return None;
+    }
+    Some(match (err, note.refused) {
+        (None, false) => return None,
+        (Some(e), _) => format!(
+            "invalid per the command tables ({}); the hardware raises {}",
+            e.kind.as_str(),
+            illegal_command_error(arch)
+        ),
+        (None, true) => "valid per the command tables: the hardware refused it for state \
+                         outside the command (a feature it lacks, or its configuration)"
+            .to_owned(),
     })
+}
+
+/// `#` lines with the context of a pasted command.
+fn write_context(io: &mut Io<'_>, note: Note<'_>) -> io::Result<()> {
+    for c in note.context {
+        writeln!(io.out, "# {c}")?;
+    }
+    Ok(())
+}
+
+/// Adds `"context"` and `"verdict"` to a JSON object (when there is context).
+fn context_json_into(v: &mut Value, note: Note<'_>, verdict: Option<&str>) {
+    if note.context.is_empty() {
+        return;
+    }
+    if let Value::Object(m) = v {
+        m.insert("context".into(), json!(note.context));
+        if let Some(x) = verdict {
+            m.insert("verdict".into(), json!(x));
+        }
+    }
 }
 
 /// `encode`: JSON objects of the decode shape to canonical words.
@@ -344,13 +470,18 @@ pub fn lift(
     io: &mut Io<'_>,
 ) -> io::Result<()> {
     let mut ops = Vec::new();
-    for_each_native(src, words, io, |io, loc, w| {
+    for_each_native(src, words, arch.id(), opts.input, io, |io, loc, w, note| {
+        if opts.explain && !opts.json {
+            write_context(io, note)?;
+        }
         let Some((cmd, outcome)) = decode_and_lift(arch, opts, ctx, io, loc, w, &mut ops)? else {
             return Ok(());
         };
         if opts.explain && opts.json {
             let mut m = Map::new();
-            m.insert("input".into(), command_to_json(&cmd));
+            let mut input = command_to_json(&cmd);
+            context_json_into(&mut input, note, None);
+            m.insert("input".into(), input);
             m.insert(
                 "ops".into(),
                 Value::Array(ops.iter().map(op_to_json).collect()),
@@ -653,26 +784,27 @@ pub fn convert(
     src: Source<'_>,
     io: &mut Io<'_>,
 ) -> io::Result<()> {
-    let mut ops = Vec::new();
     let mut t = Translation::new();
-    for_each_native(src, words, io, |io, loc, w| {
-        let Some((cmd, lifted)) = decode_and_lift(from, opts, ctx, io, loc, w, &mut ops)? else {
-            return Ok(());
+    for_each_native(src, words, from.id(), opts.input, io, |io, loc, w, note| {
+        if opts.explain && !opts.json {
+            write_context(io, note)?;
+        }
+        let cmd = match from.decode(w) {
+            Ok(c) => c,
+            Err(e) => return decode_failure(from, opts, io, loc, w, &e),
         };
         t.clear();
-        t.lower_all(to, &ops, ctx);
+        let c = match crate::convert(&cmd, to, ctx, &mut t.outputs) {
+            Ok(c) => c,
+            Err(e) => return lower_failure(from, opts, io, loc, &e),
+        };
+        t.outcome = c.lowered;
+        t.errors = c.errors;
         let desc = format!("{} {}", cmd.op_name(), format_words(w));
-        report(
-            to,
-            opts,
-            ctx,
-            io,
-            loc,
-            command_to_json(&cmd),
-            &desc,
-            &ops,
-            &lifted,
-            &t,
-        )
+        let mut input = command_to_json(&cmd);
+        if opts.explain {
+            context_json_into(&mut input, note, None);
+        }
+        report(to, opts, ctx, io, loc, input, &desc, &c.ops, &c.lifted, &t)
     })
 }

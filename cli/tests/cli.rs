@@ -3,7 +3,7 @@
 //! architecture, garbage input, the examples, and the help texts.
 //!
 //! Known-answer words below are computed by hand from the tables of
-//! shared/spec/commands.md (the comment on each gives the fields).
+//! the command tables (docs/SPEC.md) (the comment on each gives the fields).
 
 use serde_json::Value;
 use std::io::{Read, Write};
@@ -64,7 +64,7 @@ fn json_lines(s: &str) -> Vec<Value> {
         .collect()
 }
 
-/// One valid command per op, hand-encoded from commands.md.
+/// One valid command per op, hand-encoded from docs/SPEC.md.
 const SMMU_VECTORS: &[(&str, &str)] = &[
     // ssv=1 ssid=3 sid=0x10
     (
@@ -635,6 +635,15 @@ fn raw_dumps_hold_the_text_streams() {
         ],
         "",
     );
+    assert_eq!(r.code, 2, "a misaligned offset is refused");
+    assert!(r.stderr.contains("not a multiple"), "{}", r.stderr);
+    let cut = std::env::temp_dir().join(format!("iommu-inval-cut-{}.bin", std::process::id()));
+    std::fs::write(&cut, [0u8; 24]).unwrap();
+    let r = run(
+        &["decode", "--arch", "amd", "--raw", cut.to_str().unwrap()],
+        "",
+    );
+    let _ = std::fs::remove_file(&cut);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("ends 8 bytes into"), "{}", r.stderr);
 }
@@ -1092,8 +1101,8 @@ fn random_generic_ops_never_under_invalidate() {
         let line = match r.next() % 10 {
             0 => format!(
                 r#"{{"op":"sync","interrupt":{},"fence":{}}}"#,
-                r.next() % 2 == 0,
-                r.next() % 2 == 0
+                r.next().is_multiple_of(2),
+                r.next().is_multiple_of(2)
             ),
             1 => format!(
                 r#"{{"op":"page_response","device":16,"pasid":1,"prg_index":{}}}"#,
@@ -1117,7 +1126,7 @@ fn random_generic_ops_never_under_invalidate() {
                     rand_size,
                 ]);
                 let iova = *r.pick(&[0u64, 0x1000, 0x4000_0000, rand_iova, u64::MAX - size + 1]);
-                let range = if r.next() % 5 == 0 {
+                let range = if r.next().is_multiple_of(5) {
                     r#""all""#.to_owned()
                 } else {
                     format!(r#"{{"iova":{iova},"size":{size}}}"#)
@@ -1129,7 +1138,7 @@ fn random_generic_ops_never_under_invalidate() {
                     r.pick(&["guest", "guest", "hyp", "secure"]),
                     r.pick(&[r#""all""#, "1", "2", "3", "77"]),
                     r.pick(&[r#""all""#, r#""none""#, "0", "1", "2", "1048575", "70000"]),
-                    r.next() % 4 == 0,
+                    r.next().is_multiple_of(4),
                     r.pick(&[
                         r#""all""#,
                         "16",

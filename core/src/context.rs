@@ -53,6 +53,13 @@ pub trait Context {
     /// Calls `f` with each device (requester id) of `domain`. Returns `false`
     /// when the domain's devices are unknown.
     fn devices_of_domain(&self, domain: u32, f: &mut dyn FnMut(u32)) -> bool;
+    /// Calls `f` with each PASID the context lists in `domain` (each once,
+    /// without allocating). Returns `false` when they are unknown (the
+    /// default), so that a caller must cover every PASID.
+    fn pasids_of_domain(&self, domain: u32, f: &mut dyn FnMut(u32)) -> bool {
+        let _ = (domain, f);
+        false
+    }
     /// The generic domain of a device.
     fn domain_of_device(&self, rid: u32) -> Option<u32>;
     /// Whether the device has ATS enabled (a device TLB). Unknown devices: `true`
@@ -127,6 +134,9 @@ impl<C: Context + ?Sized> Context for &C {
     }
     fn devices_of_domain(&self, domain: u32, f: &mut dyn FnMut(u32)) -> bool {
         (**self).devices_of_domain(domain, f)
+    }
+    fn pasids_of_domain(&self, domain: u32, f: &mut dyn FnMut(u32)) -> bool {
+        (**self).pasids_of_domain(domain, f)
     }
     fn domain_of_device(&self, rid: u32) -> Option<u32> {
         (**self).domain_of_device(rid)
@@ -227,8 +237,153 @@ mod topology {
         pub pasids: Vec<PasidEntry>,
     }
 
-    /// The topology file (see DESIGN.md): domains with their native ids, and
-    /// devices with their domain, ATS and PASIDs.
+    /// The topology file as written (see DESIGN.md): domains with their
+    /// native ids, and devices with their domain, ATS and PASIDs. Build a
+    /// [`Topology`] from it to check and index it.
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct TopologyFile {
+        /// Domains.
+        #[serde(default)]
+        pub domains: Vec<DomainEntry>,
+        /// Devices.
+        #[serde(default)]
+        pub devices: Vec<DeviceEntry>,
+    }
+
+    /// The largest topology file [`Topology::from_json`] reads (bytes):
+    /// about 3 million devices. Loading takes memory proportional to the
+    /// file (the entries plus their indexes).
+    pub const MAX_TOPOLOGY_BYTES: usize = 256 << 20;
+
+    /// Values grouped by key, each value once per key, in first-appearance
+    /// order: a sorted key table over one flat value pool.
+    #[derive(Debug, Clone, Default)]
+    struct Groups<K, V> {
+        keys: Vec<(K, u32, u32)>,
+        vals: Vec<V>,
+    }
+
+    impl<K: Ord + Copy, V: Ord + Copy> Groups<K, V> {
+        /// From `(key, value)` pairs in file order. O(n log n).
+        fn build(mut pairs: Vec<(K, usize, V)>) -> Self {
+            // Stable by key, then by appearance; duplicates of a value
+            // within a key dropped (the later ones).
+            pairs.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+            let mut g = Groups {
+                keys: Vec::new(),
+                vals: Vec::with_capacity(pairs.len()),
+            };
+            let mut i = 0;
+            while i < pairs.len() {
+                let key = pairs[i].0;
+                let start = g.vals.len();
+                let mut j = i;
+                while j < pairs.len() && pairs[j].0 == key {
+                    g.vals.push(pairs[j].2);
+                    j += 1;
+                }
+                dedup_keep_first(&mut g.vals, start);
+                let len = g.vals.len() - start;
+                g.keys.push((key, start as u32, len as u32));
+                i = j;
+            }
+            g
+        }
+        fn get(&self, key: &K) -> Option<&[V]> {
+            let i = self.keys.binary_search_by(|e| e.0.cmp(key)).ok()?;
+            let (_, start, len) = self.keys[i];
+            self.vals.get(start as usize..(start + len) as usize)
+        }
+    }
+
+    /// Drops the later repeats among `v[start..]`, keeping the first
+    /// appearance of each value in order: O(m log m) for m values.
+    fn dedup_keep_first<V: Ord + Copy>(v: &mut Vec<V>, start: usize) {
+        let m = v.len() - start;
+        if m < 2 {
+            return;
+        }
+        if m <= 8 {
+            let mut k = start;
+            for i in start..v.len() {
+                let x = v[i];
+                if !v[start..k].contains(&x) {
+                    v[k] = x;
+                    k += 1;
+                }
+            }
+            v.truncate(k);
+            return;
+        }
+        let mut order: Vec<(V, usize)> = v[start..]
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| (x, i))
+            .collect();
+        order.sort_unstable();
+        let mut keep = std::vec![false; m];
+        for (j, &(x, i)) in order.iter().enumerate() {
+            if j == 0 || order[j - 1].0 != x {
+                keep[i] = true;
+            }
+        }
+        let mut k = start;
+        for i in 0..m {
+            if keep[i] {
+                v[k] = v[start + i];
+                k += 1;
+            }
+        }
+        v.truncate(k);
+    }
+
+    /// The indexes of a checked topology (all lookups O(log n)).
+    #[derive(Debug, Clone, Default)]
+    struct Index {
+        /// Domain id → its entry.
+        domain: Vec<(u32, u32)>,
+        /// Native domain id → generic domain id, per architecture.
+        native: [Vec<(u32, u32)>; 4],
+        /// Device rid → (domain, ats).
+        device: Vec<(u32, u32, bool)>,
+        /// Domain → its devices' rids, in file order.
+        devices_of: Groups<u32, u32>,
+        /// Domain → its PASIDs, in file order.
+        pasids_of: Groups<u32, u32>,
+        /// (ASID, domain) → PASIDs; (ASID, ALL) → PASIDs of every domain.
+        pasids_of_asid: Groups<(u16, u64), u32>,
+        /// (domain or ALL, PASID) → the ASIDs its uses name (None: a use
+        /// without a known ASID).
+        asids_of_pasid: Groups<(u64, u32), Option<u16>>,
+        /// (PSCID, domain or ALL) → PASIDs (RISC-V process contexts).
+        pasids_of_pscid: Groups<(u32, u64), u32>,
+        /// (domain or ALL, PASID) → the PSCIDs its uses name (None: unknown).
+        pscids_of_pasid: Groups<(u64, u32), Option<u32>>,
+    }
+
+    /// Key of "every domain" in the (domain, ...) indexes (domain ids are u32).
+    const ALL: u64 = 1 << 32;
+
+    fn sel_key(d: DomainSel) -> u64 {
+        match d {
+            DomainSel::All => ALL,
+            DomainSel::One(id) => u64::from(id),
+        }
+    }
+
+    fn arch_slot(arch: ArchId) -> usize {
+        match arch {
+            ArchId::Smmuv3 => 0,
+            ArchId::Vtd => 1,
+            ArchId::Amd => 2,
+            ArchId::Riscv => 3,
+        }
+    }
+
+    /// A checked, indexed topology (see [`TopologyFile`]): the CLI's
+    /// [`Context`]. Checking is O(n log n) in the number of entries and
+    /// every lookup O(log n), without allocating.
     ///
     /// ```
     /// use iommu_inval_core::context::{Context, Topology};
@@ -241,111 +396,97 @@ mod topology {
     /// assert_eq!(t.domain_to_native(ArchId::Vtd, 1), Some(7));
     /// assert_eq!(t.domain_to_native(ArchId::Amd, 1), None);
     /// ```
-    #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-    #[serde(deny_unknown_fields)]
+    #[derive(Debug, Clone, Default)]
     pub struct Topology {
-        /// Domains.
-        #[serde(default)]
-        pub domains: Vec<DomainEntry>,
-        /// Devices.
-        #[serde(default)]
-        pub devices: Vec<DeviceEntry>,
+        file: TopologyFile,
+        index: Index,
+    }
+
+    impl PartialEq for Topology {
+        fn eq(&self, other: &Self) -> bool {
+            self.file == other.file
+        }
+    }
+    impl Eq for Topology {}
+
+    impl Serialize for Topology {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            self.file.serialize(s)
+        }
     }
 
     /// A topology file that cannot be used.
     #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
     pub enum TopologyError {
-        /// Not JSON, or not of the expected shape.
+        /// Not JSON, or not of the expected shape (a key twice included).
         #[error("malformed topology: {0}")]
         Malformed(String),
         /// JSON of the right shape that contradicts itself.
         #[error("inconsistent topology: {0}")]
         Inconsistent(String),
+        /// Larger than [`MAX_TOPOLOGY_BYTES`].
+        #[error("topology of at least {0} bytes is over the limit of 256 MiB ({MAX_TOPOLOGY_BYTES} bytes)")]
+        TooLarge(usize),
     }
 
     impl Topology {
-        /// Parse and check a topology file.
+        /// Parse, check and index a topology file. The JSON is read straight
+        /// into the entries (memory proportional to the file); a key given
+        /// twice is refused, naming it.
         pub fn from_json(text: &str) -> Result<Self, TopologyError> {
-            let malformed = |e: serde_json::Error| TopologyError::Malformed(e.to_string());
-            let v: serde_json::Value = serde_json::from_str(text).map_err(malformed)?;
-            if !v.is_object() {
+            if text.len() > MAX_TOPOLOGY_BYTES {
+                return Err(TopologyError::TooLarge(text.len()));
+            }
+            if !text.trim_start().starts_with('{') {
                 return Err(TopologyError::Malformed(
                     "the top level must be a JSON object".into(),
                 ));
             }
-            let t: Topology = serde_json::from_value(v).map_err(malformed)?;
-            t.validate()?;
-            Ok(t)
+            // serde's derived structs refuse a repeated field ("duplicate
+            // field `domains`") instead of keeping the last one.
+            let f: TopologyFile =
+                serde_json::from_str(text).map_err(|e| TopologyError::Malformed(same_words(e)))?;
+            Topology::new(f)
         }
 
-        /// Check ids: unique domains and native ids, devices in known
-        /// domains, PASIDs within 20 bits, each rid once.
-        pub fn validate(&self) -> Result<(), TopologyError> {
-            let bad = |m: String| Err(TopologyError::Inconsistent(m));
-            for (i, d) in self.domains.iter().enumerate() {
-                for e in &self.domains[..i] {
-                    if e.id == d.id {
-                        return bad(std::format!("domain {} listed twice", d.id));
-                    }
-                    for arch in ArchId::ALL {
-                        let (a, b) = (native_of(d, arch), native_of(e, arch));
-                        if a.is_some() && a == b {
-                            return bad(std::format!(
-                                "domains {} and {} share {} id {}",
-                                e.id,
-                                d.id,
-                                arch,
-                                a.unwrap_or_default()
-                            ));
-                        }
-                    }
-                }
-            }
-            for (i, dev) in self.devices.iter().enumerate() {
-                if self.devices[..i].iter().any(|o| o.rid == dev.rid) {
-                    return bad(std::format!("device rid {} listed twice", dev.rid));
-                }
-                if !self.domains.iter().any(|d| d.id == dev.domain) {
-                    return bad(std::format!(
-                        "device rid {} names unknown domain {}",
-                        dev.rid,
-                        dev.domain
-                    ));
-                }
-                if let Some(p) = dev.pasids.iter().find(|p| p.pasid >= 1 << 20) {
-                    return bad(std::format!(
-                        "device rid {}: pasid {} is wider than 20 bits",
-                        dev.rid,
-                        p.pasid
-                    ));
-                }
-                if let Some(p) = dev
-                    .pasids
-                    .iter()
-                    .find(|p| p.pscid.is_some_and(|x| x >= 1 << 20))
-                {
-                    return bad(std::format!(
-                        "device rid {}: pscid {} is wider than 20 bits",
-                        dev.rid,
-                        p.pscid.unwrap_or_default()
-                    ));
-                }
-            }
-            Ok(())
+        /// Check and index `file`: unique domain ids and native ids per
+        /// architecture, devices in known domains, each rid once, PASIDs
+        /// within 20 bits. O(n log n).
+        pub fn new(file: TopologyFile) -> Result<Self, TopologyError> {
+            let index = Index::build(&file)?;
+            Ok(Topology { file, index })
+        }
+
+        /// The file it was built from.
+        pub fn file(&self) -> &TopologyFile {
+            &self.file
+        }
+        /// The domains, in file order.
+        pub fn domains(&self) -> &[DomainEntry] {
+            &self.file.domains
+        }
+        /// The devices, in file order.
+        pub fn devices(&self) -> &[DeviceEntry] {
+            &self.file.devices
         }
 
         fn domain(&self, id: u32) -> Option<&DomainEntry> {
-            self.domains.iter().find(|d| d.id == id)
+            let d = &self.index.domain;
+            let i = d.binary_search_by_key(&id, |e| e.0).ok()?;
+            self.file.domains.get(d[i].1 as usize)
         }
+    }
 
-        fn pasid_entries(&self, domain: DomainSel) -> impl Iterator<Item = &PasidEntry> + '_ {
-            self.devices
-                .iter()
-                .filter(move |d| match domain {
-                    DomainSel::All => true,
-                    DomainSel::One(id) => d.domain == id,
-                })
-                .flat_map(|d| d.pasids.iter())
+    /// serde's "duplicate field `k`" in the words of the other JSON inputs
+    /// (`strict_json`): "duplicate key \"k\"".
+    fn same_words(e: serde_json::Error) -> String {
+        let m = e.to_string();
+        match m
+            .strip_prefix("duplicate field `")
+            .and_then(|r| r.split_once('`'))
+        {
+            Some((k, rest)) => std::format!("duplicate key \"{k}\"{rest}"),
+            None => m,
         }
     }
 
@@ -358,95 +499,217 @@ mod topology {
         }
     }
 
+    impl Index {
+        fn build(f: &TopologyFile) -> Result<Index, TopologyError> {
+            let bad = |m: String| Err(TopologyError::Inconsistent(m));
+            let mut ix = Index::default();
+            // Domains: unique ids (sorted with their file position, so that
+            // a repeat is found next to its first use).
+            let mut dom: Vec<(u32, u32)> = f
+                .domains
+                .iter()
+                .enumerate()
+                .map(|(i, d)| (d.id, i as u32))
+                .collect();
+            dom.sort_unstable();
+            if let Some(w) = dom.windows(2).find(|w| w[0].0 == w[1].0) {
+                return bad(std::format!("domain {} listed twice", w[0].0));
+            }
+            ix.domain = dom;
+            for arch in ArchId::ALL {
+                let mut n: Vec<(u32, u32, u32)> = f
+                    .domains
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, d)| native_of(d, arch).map(|x| (x, i as u32, d.id)))
+                    .collect();
+                n.sort_unstable();
+                if let Some(w) = n.windows(2).find(|w| w[0].0 == w[1].0) {
+                    return bad(std::format!(
+                        "domains {} and {} share {} id {}",
+                        w[0].2,
+                        w[1].2,
+                        arch,
+                        w[0].0
+                    ));
+                }
+                ix.native[arch_slot(arch)] = n.into_iter().map(|(x, _, id)| (x, id)).collect();
+            }
+            // Devices: unique rids, known domains, 20-bit PASIDs.
+            let mut dev: Vec<(u32, u32, bool)> =
+                f.devices.iter().map(|d| (d.rid, d.domain, d.ats)).collect();
+            dev.sort_by_key(|d| d.0);
+            if let Some(w) = dev.windows(2).find(|w| w[0].0 == w[1].0) {
+                return bad(std::format!("device rid {} listed twice", w[0].0));
+            }
+            for d in &f.devices {
+                if ix.domain.binary_search_by_key(&d.domain, |e| e.0).is_err() {
+                    return bad(std::format!(
+                        "device rid {} names unknown domain {}",
+                        d.rid,
+                        d.domain
+                    ));
+                }
+                if let Some(p) = d.pasids.iter().find(|p| p.pasid >= 1 << 20) {
+                    return bad(std::format!(
+                        "device rid {}: pasid {} is wider than 20 bits",
+                        d.rid,
+                        p.pasid
+                    ));
+                }
+                if let Some(p) = d
+                    .pasids
+                    .iter()
+                    .find(|p| p.pscid.is_some_and(|x| x >= 1 << 20))
+                {
+                    return bad(std::format!(
+                        "device rid {}: pscid {} is wider than 20 bits",
+                        d.rid,
+                        p.pscid.unwrap_or_default()
+                    ));
+                }
+            }
+            ix.device = dev;
+            ix.devices_of = Groups::build(
+                f.devices
+                    .iter()
+                    .enumerate()
+                    .map(|(i, d)| (d.domain, i, d.rid))
+                    .collect(),
+            );
+            let uses = || {
+                f.devices
+                    .iter()
+                    .flat_map(|d| d.pasids.iter().map(move |p| (d.domain, p.pasid, p.asid)))
+            };
+            ix.pasids_of = Groups::build(
+                uses()
+                    .enumerate()
+                    .map(|(i, (dom, pasid, _))| (dom, i, pasid))
+                    .collect(),
+            );
+            // One temporary table at a time keeps the peak memory down.
+            let mut by_asid = Vec::new();
+            for (i, (dom, pasid, asid)) in uses().enumerate() {
+                if let Some(a) = asid {
+                    by_asid.push(((a, u64::from(dom)), i, pasid));
+                    by_asid.push(((a, ALL), i, pasid));
+                }
+            }
+            ix.pasids_of_asid = Groups::build(by_asid);
+            let mut by_pasid = Vec::new();
+            for (i, (dom, pasid, asid)) in uses().enumerate() {
+                by_pasid.push(((u64::from(dom), pasid), i, asid));
+                by_pasid.push(((ALL, pasid), i, asid));
+            }
+            ix.asids_of_pasid = Groups::build(by_pasid);
+            let pscid_uses = || {
+                f.devices
+                    .iter()
+                    .flat_map(|d| d.pasids.iter().map(move |p| (d.domain, p.pasid, p.pscid)))
+            };
+            let mut by_pscid = Vec::new();
+            for (i, (dom, pasid, pscid)) in pscid_uses().enumerate() {
+                if let Some(x) = pscid {
+                    by_pscid.push(((x, u64::from(dom)), i, pasid));
+                    by_pscid.push(((x, ALL), i, pasid));
+                }
+            }
+            ix.pasids_of_pscid = Groups::build(by_pscid);
+            let mut by_pasid = Vec::new();
+            for (i, (dom, pasid, pscid)) in pscid_uses().enumerate() {
+                by_pasid.push(((u64::from(dom), pasid), i, pscid));
+                by_pasid.push(((ALL, pasid), i, pscid));
+            }
+            ix.pscids_of_pasid = Groups::build(by_pasid);
+            Ok(ix)
+        }
+    }
+
     impl Context for Topology {
         fn domain_from_native(&self, arch: ArchId, native: u32) -> Option<u32> {
-            self.domains
-                .iter()
-                .find(|d| native_of(d, arch) == Some(native))
-                .map(|d| d.id)
+            let n = &self.index.native[arch_slot(arch)];
+            n.binary_search_by_key(&native, |e| e.0)
+                .ok()
+                .map(|i| n[i].1)
         }
         fn domain_to_native(&self, arch: ArchId, domain: u32) -> Option<u32> {
             self.domain(domain).and_then(|d| native_of(d, arch))
         }
         fn pasids_of_asid(&self, domain: DomainSel, asid: u16, f: &mut dyn FnMut(u32)) -> bool {
-            let mut found = false;
-            // Each PASID once, even when several devices share it.
-            let entries = || self.pasid_entries(domain).filter(|p| p.asid == Some(asid));
-            for (i, p) in entries().enumerate() {
-                if entries().take(i).all(|q| q.pasid != p.pasid) {
-                    f(p.pasid);
-                    found = true;
+            match self.index.pasids_of_asid.get(&(asid, sel_key(domain))) {
+                Some(p) if !p.is_empty() => {
+                    p.iter().for_each(|&x| f(x));
+                    true
                 }
+                _ => false,
             }
-            found
         }
         fn asid_of_pasid(&self, domain: DomainSel, pasid: u32) -> Option<u16> {
-            self.pasid_entries(domain)
-                .find(|p| p.pasid == pasid)
-                .and_then(|p| p.asid)
+            // The first use's ASID, as the file lists it.
+            self.index
+                .asids_of_pasid
+                .get(&(sel_key(domain), pasid))
+                .and_then(|a| a.first().copied().flatten())
         }
         fn asids_of_pasid(&self, domain: DomainSel, pasid: u32, f: &mut dyn FnMut(u16)) -> bool {
-            let uses = || self.pasid_entries(domain).filter(|p| p.pasid == pasid);
+            let Some(a) = self.index.asids_of_pasid.get(&(sel_key(domain), pasid)) else {
+                return false;
+            };
             // A use without a known ASID: the caller must widen.
-            if uses().next().is_none() || uses().any(|p| p.asid.is_none()) {
+            if a.is_empty() || a.contains(&None) {
                 return false;
             }
-            // Each ASID once.
-            for (i, p) in uses().enumerate() {
-                if uses().take(i).all(|q| q.asid != p.asid) {
-                    if let Some(a) = p.asid {
-                        f(a);
-                    }
-                }
-            }
+            a.iter().flatten().for_each(|&x| f(x));
             true
         }
         fn pasids_of_pscid(&self, domain: DomainSel, pscid: u32, f: &mut dyn FnMut(u32)) -> bool {
-            let mut found = false;
-            // Each PASID once, even when several devices share it.
-            let entries = || {
-                self.pasid_entries(domain)
-                    .filter(|p| p.pscid == Some(pscid))
-            };
-            for (i, p) in entries().enumerate() {
-                if entries().take(i).all(|q| q.pasid != p.pasid) {
-                    f(p.pasid);
-                    found = true;
+            match self.index.pasids_of_pscid.get(&(pscid, sel_key(domain))) {
+                Some(p) if !p.is_empty() => {
+                    p.iter().for_each(|&x| f(x));
+                    true
                 }
+                _ => false,
             }
-            found
         }
         fn pscids_of_pasid(&self, domain: DomainSel, pasid: u32, f: &mut dyn FnMut(u32)) -> bool {
-            let uses = || self.pasid_entries(domain).filter(|p| p.pasid == pasid);
+            let Some(a) = self.index.pscids_of_pasid.get(&(sel_key(domain), pasid)) else {
+                return false;
+            };
             // A use without a known PSCID: the caller must widen.
-            if uses().next().is_none() || uses().any(|p| p.pscid.is_none()) {
+            if a.is_empty() || a.contains(&None) {
                 return false;
             }
-            for (i, p) in uses().enumerate() {
-                if uses().take(i).all(|q| q.pscid != p.pscid) {
-                    if let Some(x) = p.pscid {
-                        f(x);
-                    }
-                }
-            }
+            a.iter().flatten().for_each(|&x| f(x));
             true
         }
         fn devices_of_domain(&self, domain: u32, f: &mut dyn FnMut(u32)) -> bool {
             if self.domain(domain).is_none() {
                 return false;
             }
-            self.devices
-                .iter()
-                .filter(|d| d.domain == domain)
-                .for_each(|d| f(d.rid));
+            if let Some(r) = self.index.devices_of.get(&domain) {
+                r.iter().for_each(|&x| f(x));
+            }
+            true
+        }
+        fn pasids_of_domain(&self, domain: u32, f: &mut dyn FnMut(u32)) -> bool {
+            if self.domain(domain).is_none() {
+                return false;
+            }
+            if let Some(p) = self.index.pasids_of.get(&domain) {
+                p.iter().for_each(|&x| f(x));
+            }
             true
         }
         fn domain_of_device(&self, rid: u32) -> Option<u32> {
-            self.devices.iter().find(|d| d.rid == rid).map(|d| d.domain)
+            let d = &self.index.device;
+            d.binary_search_by_key(&rid, |e| e.0).ok().map(|i| d[i].1)
         }
         fn ats_enabled(&self, rid: u32) -> bool {
             // Unknown devices are assumed to have a device TLB.
-            !self.devices.iter().any(|d| d.rid == rid && !d.ats)
+            let d = &self.index.device;
+            d.binary_search_by_key(&rid, |e| e.0)
+                .map_or(true, |i| d[i].2)
         }
     }
 
@@ -565,6 +828,182 @@ mod topology {
                 Topology::from_json(shared),
                 Err(TopologyError::Inconsistent(_))
             ));
+        }
+
+        #[test]
+        fn pasids_of_domain_and_duplicate_keys() {
+            let t = Topology::from_json(SAMPLE).unwrap();
+            let mut p = Vec::new();
+            assert!(t.pasids_of_domain(1, &mut |x| p.push(x)));
+            assert_eq!(p, [1, 2], "each PASID once, in file order");
+            let mut p = Vec::new();
+            assert!(
+                t.pasids_of_domain(2, &mut |x| p.push(x)),
+                "known, no PASIDs"
+            );
+            assert!(p.is_empty());
+            assert!(!t.pasids_of_domain(3, &mut |_| ()), "unknown domain");
+            assert!(!IdentityContext.pasids_of_domain(1, &mut |_| ()));
+            let e = Topology::from_json(r#"{"domains":[{"id":1}],"domains":[],"devices":[]}"#)
+                .unwrap_err();
+            assert!(e.to_string().contains("duplicate key \"domains\""), "{e}");
+            let e = Topology::from_json(r#"{"domains":[{"id":1,"id":2}]}"#).unwrap_err();
+            assert!(e.to_string().contains("duplicate key \"id\""), "{e}");
+            let big = " ".repeat(MAX_TOPOLOGY_BYTES + 1);
+            assert!(matches!(
+                Topology::from_json(&big),
+                Err(TopologyError::TooLarge(_))
+            ));
+        }
+
+        /// The old linear-scan answers, as the reference for the indexes.
+        fn naive_uses(f: &TopologyFile, d: DomainSel) -> Vec<PasidEntry> {
+            f.devices
+                .iter()
+                .filter(|x| match d {
+                    DomainSel::All => true,
+                    DomainSel::One(id) => x.domain == id,
+                })
+                .flat_map(|x| x.pasids.iter().copied())
+                .collect()
+        }
+
+        fn first_each<T: PartialEq + Copy>(it: impl Iterator<Item = T>) -> Vec<T> {
+            let mut v = Vec::new();
+            for x in it {
+                if !v.contains(&x) {
+                    v.push(x);
+                }
+            }
+            v
+        }
+
+        #[test]
+        fn indexes_answer_as_the_linear_scans() {
+            // A topology with many repeats: 40 devices over 5 domains, each
+            // with up to 12 uses of few PASIDs and ASIDs (some unknown).
+            let mut seed = 7u64;
+            let mut next = |n: u64| {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                (seed >> 33) % n
+            };
+            let mut f = TopologyFile::default();
+            for id in 0..5u32 {
+                f.domains.push(DomainEntry {
+                    id: id * 3,
+                    smmuv3: Some(SmmuIds {
+                        vmid: (10 - id) as u16,
+                    }),
+                    vtd: (id % 2 == 0).then_some(VtdIds { did: id as u16 }),
+                    amd: None,
+                    riscv: (id % 3 != 1).then_some(RiscvIds {
+                        gscid: 11 - id as u16,
+                    }),
+                });
+            }
+            for rid in 0..40u32 {
+                let pasids = (0..next(13))
+                    .map(|_| PasidEntry {
+                        pasid: next(6) as u32,
+                        asid: (next(4) != 0).then(|| next(5) as u16),
+                        pscid: (next(4) != 0).then(|| next(5) as u32),
+                    })
+                    .collect();
+                f.devices.push(DeviceEntry {
+                    rid: rid * 7 % 41,
+                    domain: next(5) as u32 * 3,
+                    ats: next(2) == 0,
+                    pasids,
+                });
+            }
+            let t = Topology::new(f.clone()).unwrap();
+            let sels: Vec<DomainSel> = (0..6u32)
+                .map(|i| DomainSel::One(i * 3))
+                .chain([DomainSel::All])
+                .collect();
+            for &d in &sels {
+                let uses = naive_uses(&f, d);
+                for asid in 0..6u16 {
+                    let want = first_each(
+                        uses.iter()
+                            .filter(|p| p.asid == Some(asid))
+                            .map(|p| p.pasid),
+                    );
+                    let mut got = Vec::new();
+                    let known = t.pasids_of_asid(d, asid, &mut |x| got.push(x));
+                    assert_eq!(
+                        (known, got.clone()),
+                        (!want.is_empty(), want),
+                        "{d:?} asid {asid}"
+                    );
+                }
+                for pscid in 0..6u32 {
+                    let want = first_each(
+                        uses.iter()
+                            .filter(|p| p.pscid == Some(pscid))
+                            .map(|p| p.pasid),
+                    );
+                    let mut got = Vec::new();
+                    let known = t.pasids_of_pscid(d, pscid, &mut |x| got.push(x));
+                    assert_eq!(
+                        (known, got),
+                        (!want.is_empty(), want),
+                        "{d:?} pscid {pscid}"
+                    );
+                }
+                for pasid in 0..7u32 {
+                    let of: Vec<&PasidEntry> = uses.iter().filter(|p| p.pasid == pasid).collect();
+                    let mut got = Vec::new();
+                    let known = t.pscids_of_pasid(d, pasid, &mut |x| got.push(x));
+                    let ok = !of.is_empty() && of.iter().all(|p| p.pscid.is_some());
+                    assert_eq!(known, ok, "{d:?} pasid {pasid} pscids");
+                    if ok {
+                        assert_eq!(got, first_each(of.iter().filter_map(|p| p.pscid)));
+                    }
+                    assert_eq!(
+                        t.asid_of_pasid(d, pasid),
+                        of.first().and_then(|p| p.asid),
+                        "{d:?} pasid {pasid}"
+                    );
+                    let mut got = Vec::new();
+                    let known = t.asids_of_pasid(d, pasid, &mut |x| got.push(x));
+                    let ok = !of.is_empty() && of.iter().all(|p| p.asid.is_some());
+                    assert_eq!(known, ok, "{d:?} pasid {pasid}");
+                    if ok {
+                        assert_eq!(got, first_each(of.iter().filter_map(|p| p.asid)));
+                    }
+                }
+                if let DomainSel::One(id) = d {
+                    let known = f.domains.iter().any(|x| x.id == id);
+                    let mut got = Vec::new();
+                    assert_eq!(t.devices_of_domain(id, &mut |x| got.push(x)), known);
+                    let want: Vec<u32> = f
+                        .devices
+                        .iter()
+                        .filter(|x| x.domain == id)
+                        .map(|x| x.rid)
+                        .collect();
+                    assert_eq!(got, if known { want } else { Vec::new() });
+                    let mut got = Vec::new();
+                    assert_eq!(t.pasids_of_domain(id, &mut |x| got.push(x)), known);
+                    assert_eq!(got, first_each(uses.iter().map(|p| p.pasid)));
+                }
+            }
+            for rid in 0..45u32 {
+                let dev = f.devices.iter().find(|x| x.rid == rid);
+                assert_eq!(t.domain_of_device(rid), dev.map(|x| x.domain));
+                assert_eq!(t.ats_enabled(rid), dev.is_none_or(|x| x.ats));
+            }
+            for arch in ArchId::ALL {
+                for n in 0..12u32 {
+                    let want = f
+                        .domains
+                        .iter()
+                        .find(|x| native_of(x, arch) == Some(n))
+                        .map(|x| x.id);
+                    assert_eq!(t.domain_from_native(arch, n), want, "{arch} {n}");
+                }
+            }
         }
     }
 }

@@ -227,6 +227,10 @@ impl Footprint {
     /// cache with one domain resolves, through `ctx`, to the domain's devices
     /// (or to every device when the context does not know them). A single
     /// device without ATS (`ctx.ats_enabled`) has no device-TLB entries.
+    /// Likewise the stage-1 IOTLB entries of one domain whose PASIDs the
+    /// context lists (`ctx.pasids_of_domain`, at least one) are those of the
+    /// listed PASIDs only: every PASID of the domain is the listed ones, and
+    /// another PASID (or no PASID) of that domain has no entries.
     pub fn of_inval<C: Context + ?Sized>(i: &Inval, ctx: &C) -> Self {
         let mut f = Footprint::new();
         let leaf = i.leaf_only();
@@ -257,7 +261,21 @@ impl Footprint {
                         b = b.with(Dim::Domain, u64::from(d), u64::from(d));
                     }
                     if i.stages.contains(Stages::S1) {
-                        f.push(b.with(Dim::Stage, 0, 0).with(Dim::Pasid, pasid.0, pasid.1));
+                        let s1 = b.with(Dim::Stage, 0, 0);
+                        match listed_pasids(i, ctx) {
+                            // A domain whose PASIDs the context lists has
+                            // stage-1 entries for those PASIDs only (as a
+                            // domain's listed devices are all its devices).
+                            Some(list) => {
+                                for p in list {
+                                    let x = pasid_interval(PasidSel::One(p)).0;
+                                    if x >= pasid.0 && x <= pasid.1 {
+                                        f.push(s1.with(Dim::Pasid, x, x));
+                                    }
+                                }
+                            }
+                            None => f.push(s1.with(Dim::Pasid, pasid.0, pasid.1)),
+                        }
                     }
                     if i.stages.contains(Stages::S2) {
                         f.push(b.with(Dim::Stage, 1, 1));
@@ -502,6 +520,21 @@ pub const fn pasid_interval(p: PasidSel) -> (u64, u64) {
     }
 }
 
+/// The PASIDs of domain `d` (guest regime) when the context lists them;
+/// `None` for every domain, or a domain the context lists no PASID for
+/// (then every PASID may have entries).
+fn listed_pasids<C: Context + ?Sized>(i: &Inval, ctx: &C) -> Option<Vec<u32>> {
+    let (DomainSel::One(d), Regime::Guest) = (i.domain, i.regime) else {
+        return None;
+    };
+    let mut list = Vec::new();
+    if ctx.pasids_of_domain(d, &mut |p| list.push(p)) && !list.is_empty() {
+        Some(list)
+    } else {
+        None
+    }
+}
+
 /// Devices a device-tagged invalidation reaches.
 enum DeviceSet {
     Interval(u64, u64),
@@ -679,6 +712,43 @@ mod tests {
         assert_eq!(devs, [(15, 16), (18, 18)]);
         // Without the topology, "all devices of domain 1" is every device.
         assert!(!both.covers(&Footprint::of_inval(&all, &IdentityContext)));
+    }
+
+    #[test]
+    fn domain_pasids_resolve_through_the_context() {
+        let t = crate::context::Topology::from_json(
+            r#"{"domains":[{"id":1},{"id":2}],"devices":[{"rid":16,"domain":1,"pasids":[{"pasid":3},{"pasid":5}]},{"rid":17,"domain":2}]}"#,
+        )
+        .unwrap();
+        let s1 = |d: u32, p: PasidSel| {
+            Footprint::of_inval(
+                &Inval::new(Caches::IOTLB)
+                    .stage(Stages::S1)
+                    .domain(DomainSel::One(d))
+                    .pasid(p),
+                &t,
+            )
+        };
+        // Every PASID of domain 1 is its PASIDs 3 and 5.
+        let mut both = s1(1, PasidSel::One(3));
+        both.extend(&s1(1, PasidSel::One(5)));
+        assert!(both.same_as(&s1(1, PasidSel::All)));
+        // Entries of a PASID (or of no PASID) the domain does not list do
+        // not exist, as for the devices of a domain.
+        assert!(s1(1, PasidSel::One(4)).is_empty());
+        assert!(s1(1, PasidSel::NoPasid).is_empty());
+        // A domain without listed PASIDs, and any context that lists none,
+        // keep every PASID.
+        assert!(!s1(2, PasidSel::One(4)).is_empty());
+        assert!(!both.covers(&s1(2, PasidSel::All)));
+        let id = Footprint::of_inval(
+            &Inval::new(Caches::IOTLB)
+                .stage(Stages::S1)
+                .domain(DomainSel::One(1))
+                .pasid(PasidSel::One(4)),
+            &IdentityContext,
+        );
+        assert!(!id.is_empty());
     }
 
     #[test]

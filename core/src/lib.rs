@@ -25,6 +25,7 @@
 //!   trait and the back ends shipped with it.
 //! * [`seed`]: the kernel SVA invalidate proposal this model starts from, and
 //!   its one-to-one mapping.
+//! * `strict_json` (feature `std`): JSON parsing that refuses duplicate keys.
 //!
 //! ```
 //! use iommu_inval_core::model::*;
@@ -60,6 +61,8 @@ pub mod queue;
 pub mod range;
 pub mod seed;
 pub mod sink;
+#[cfg(feature = "std")]
+pub mod strict_json;
 
 pub use context::{Context, IdentityContext};
 pub use device::{Backend, BackendError, CommandQueue, Progress};

@@ -4,7 +4,7 @@
 //! A command is a list of named fields: 1-bit fields are [`FieldValue::Bool`],
 //! wider ones [`FieldValue::Uint`] (addresses as byte addresses), and VT-d's
 //! `priv_data` is [`FieldValue::Pair`]. Names are exactly those of
-//! `shared/spec/commands.md`.
+//! the command tables (docs/SPEC.md).
 
 use crate::error::DecodeError;
 use core::fmt;

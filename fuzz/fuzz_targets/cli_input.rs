@@ -9,13 +9,17 @@
 //! re-parses the same after `format_words`; a command that decodes prints
 //! JSON that `parse_native_json` reads back as the same command; a generic
 //! op that parses prints JSON that parses back as the same op; a topology
-//! that loads re-serializes to one that loads equal. The subcommands run
-//! over in-memory streams and must end with status 0, 1 or 2, never a panic.
+//! that loads re-serializes to one that loads equal. The pasted-log parser
+//! (`--input auto|words|kernel|qemu`, chosen from the text's length) takes
+//! every line without a panic, and each command it yields has the
+//! architecture's word count. The subcommands run over in-memory streams
+//! (with that input form) and must end with status 0, 1 or 2, never a panic.
 #![no_main]
 use iommu_inval::core::context::Topology;
 use iommu_inval::core::{ArchId, Context, IdentityContext};
 use iommu_inval::generic::{op_to_json, parse_op_json};
 use iommu_inval::json::{command_to_json, parse_native_json};
+use iommu_inval::paste::{InputForm, Paste};
 use iommu_inval::run::{self, Io, Opts, Source};
 use iommu_inval::text::{format_words, parse_hex_line};
 use iommu_inval::{AnyCommand, Arch, ArchOps};
@@ -84,6 +88,21 @@ fuzz_target!(|data: &[u8]| {
     for line in text.lines().take(64) {
         check_line(line, &from, words);
     }
+    let form = [
+        InputForm::Auto,
+        InputForm::Words,
+        InputForm::Kernel,
+        InputForm::Qemu,
+    ][rest.len() % 4];
+    let mut paste = Paste::new(from.id(), words, form);
+    for (i, line) in text.lines().take(256).enumerate() {
+        let (_, r) = paste.feed(i + 1, line);
+        if let Ok(Some(c)) = r {
+            assert_eq!(c.words().len(), words, "{line:?} -> {c:?}");
+            assert!(c.line >= 1 && c.line <= i + 1, "{line:?} -> {c:?}");
+        }
+    }
+    let _ = paste.finish();
     let topo = Topology::from_json(&text).ok();
     if let Some(t) = &topo {
         let json = serde_json::to_string(t).unwrap_or_default();
@@ -104,14 +123,19 @@ fuzz_target!(|data: &[u8]| {
         status: Default::default(),
     };
     let lines = || Source::Lines(Box::new(rest));
-    let plain = Opts::default();
+    let plain = Opts {
+        input: form,
+        ..Opts::default()
+    };
     let json = Opts {
         json: true,
         explain: false,
+        input: form,
     };
     let explain = Opts {
         json: sel & 1 == 0,
         explain: true,
+        input: form,
     };
     let r = match sel >> 5 {
         0 => run::decode(&from, words, plain, ctx, lines(), &mut io),

@@ -1,6 +1,6 @@
 //! Shared generators and oracles for the R1-R4 property tests and the fuzz targets.
 //!
-//! The properties (see `shared/DESIGN.md`, "Properties"):
+//! The properties (R1-R4 of the README, "Properties"):
 //!
 //! * **R1 bytes**: `encode(decode(w)) == w` for every valid native command,
 //!   a typed error (never a panic) for every invalid one ([`check_r1`]).
@@ -33,7 +33,7 @@ use std::fmt::{self, Debug, Write as _};
 
 use arbitrary::{Arbitrary, Unstructured};
 use iommu_inval_core::context::{
-    AmdIds, DeviceEntry, DomainEntry, PasidEntry, RiscvIds, SmmuIds, Topology, VtdIds,
+    AmdIds, DeviceEntry, DomainEntry, PasidEntry, RiscvIds, SmmuIds, Topology, TopologyFile, VtdIds,
 };
 use iommu_inval_core::footprint::Dim;
 use iommu_inval_core::footprint::{
@@ -398,7 +398,7 @@ pub fn check_valid_cmd<A: Arch>(c: &A::Cmd, words: Option<&[u64]>) -> Result<(),
     }
     let fields = fields_of(c);
     let names: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
-    // VT-d `priv_data` exists only in 256-bit descriptors (commands.md, edge
+    // VT-d `priv_data` exists only in 256-bit descriptors (docs/SPEC.md, edge
     // rules): a 128-bit one may omit it; every other name is visited, in order.
     let expected: Option<Vec<&str>> = <A::Cmd as NativeCommand>::field_names(op).map(|f| {
         f.iter()
@@ -493,7 +493,7 @@ pub fn project_for(target: ArchId, fp: &Footprint) -> Footprint {
                     continue;
                 }
                 // No Secure or EL2 stage-2 TLB entries: SMMUv3's command set
-                // (commands.md) has no secure stage-2 TLBI, and EL2 is single-stage.
+                // (docs/SPEC.md) has no secure stage-2 TLBI, and EL2 is single-stage.
                 if lo == KIND_IOTLB
                     && hi == KIND_IOTLB
                     && b.get(Dim::Stage) == (1, 1)
@@ -1161,12 +1161,13 @@ impl NamedIds {
 /// A generated topology: a few domains with native ids on some or all
 /// architectures, devices with ATS and PASIDs (with or without an ASID).
 /// Ids are often taken from `hints`, so that the command under test names
-/// known ids as well as unknown ones. Always passes `Topology::validate`.
+/// known ids as well as unknown ones. Always passes the checks of
+/// `Topology::new`.
 pub fn arbitrary_topology(
     u: &mut Unstructured<'_>,
     hints: &NamedIds,
 ) -> arbitrary::Result<Topology> {
-    let mut t = Topology::default();
+    let mut t = TopologyFile::default();
     let n_dom = u.int_in_range(0usize..=4)?;
     for i in 0..n_dom {
         let id = if u.ratio(1, 4)? {
@@ -1223,7 +1224,7 @@ pub fn arbitrary_topology(
         t.domains.push(d);
     }
     if t.domains.is_empty() {
-        return Ok(t);
+        return Ok(checked(t));
     }
     let n_dev = u.int_in_range(0usize..=5)?;
     for _ in 0..n_dev {
@@ -1266,7 +1267,14 @@ pub fn arbitrary_topology(
             pasids,
         });
     }
-    Ok(t)
+    Ok(checked(t))
+}
+
+/// The generated file as a checked topology. It is consistent by
+/// construction: a refusal is a bug of this generator (an oracle failure).
+fn checked(t: TopologyFile) -> Topology {
+    Topology::new(t)
+        .unwrap_or_else(|e| panic!("arbitrary_topology made an inconsistent topology: {e}"))
 }
 
 /// Per-name counters, for coverage assertions in the tests.

@@ -1,5 +1,5 @@
 //! Known-answer vectors hand-computed from the tables of
-//! `shared/spec/commands.md` (not produced by any encoder): one or more per
+//! the command tables (docs/SPEC.md) (not produced by any encoder): one or more per
 //! op of every architecture, with the non-zero fields each must decode to
 //! (every other field is 0 / false). They seed the fuzz corpora and are
 //! checked by `props/tests/vectors.rs`.

@@ -108,7 +108,7 @@ fn check<A: Arch, Q: CommandQueue<Command = A::Cmd>>(
         for _ in 0..n {
             if let Some(c) = pick::<A>(u, &g)? {
                 // One descriptor width per queue (the first command's).
-                if cmds.first().map_or(true, |f| f.words() == c.words()) {
+                if cmds.first().is_none_or(|f| f.words() == c.words()) {
                     cmds.push(c);
                 }
             }

@@ -1,0 +1,18 @@
+//! One import for the common API: `use iommu_inval_vtd::prelude::*;`
+//! brings the descriptor type, [`lift`], [`lower`] and the core traits and
+//! buffers their signatures use. (`Command` has inherent `op()` and
+//! `words()`, so those need no import.)
+//!
+//! ```
+//! use iommu_inval_vtd::prelude::*;
+//! let mut out: FixedBuf<Command, MAX_LOWERED> = FixedBuf::new();
+//! lower(&Op::Sync(Default::default()), &Caps::default(), &IdentityContext, &mut out).unwrap();
+//! let d = out.get(0).unwrap();
+//! assert_eq!((d.op(), d.words()), ("inv_wait_dsc", 4));
+//! ```
+
+pub use crate::{lift, lower, max_lowered, Caps, Command, MAX_LOWERED};
+pub use iommu_inval_core::{
+    ArchId, Context, DecodeError, FieldValue, FixedBuf, IdentityContext, LowerError, NativeCommand,
+    Op, Outcome, Sink,
+};

@@ -1,0 +1,158 @@
+//! Stage-1 invalidation of every PASID of one domain: one PASID-based
+//! descriptor per PASID the context lists for the domain (within the cap),
+//! instead of the global `iotlb_inv_dsc`. The domain-selective
+//! `iotlb_inv_dsc` is never used for first-stage entries: in scalable mode
+//! it reaches second-stage-only and pass-through entries (VT-d §6.5.2.4).
+#![cfg(feature = "std")]
+
+use iommu_inval_core::context::Topology;
+use iommu_inval_core::footprint::{Footprint, Relation};
+use iommu_inval_core::model::*;
+use iommu_inval_core::{Context, IdentityContext};
+use iommu_inval_vtd::*;
+
+fn topo(pasids: usize) -> Topology {
+    let list: Vec<String> = (0..pasids)
+        .map(|p| format!(r#"{{"pasid":{}}}"#, p + 1))
+        .collect();
+    Topology::from_json(&format!(
+        r#"{{"domains":[{{"id":1,"vtd":{{"did":7}}}},{{"id":2,"vtd":{{"did":8}}}}],
+            "devices":[{{"rid":16,"domain":1,"pasids":[{}]}},
+                       {{"rid":17,"domain":1,"pasids":[{{"pasid":1}}]}},
+                       {{"rid":32,"domain":2}}]}}"#,
+        list.join(",")
+    ))
+    .unwrap()
+}
+
+fn s1_all(domain: u32, range: AddrRange) -> Op {
+    Op::Inval(
+        Inval::new(Caches::IOTLB)
+            .stage(Stages::S1)
+            .domain(DomainSel::One(domain))
+            .pasid(PasidSel::All)
+            .range(range),
+    )
+}
+
+fn lower_v(op: &Op, caps: &Caps, ctx: &dyn Context) -> (Vec<Command>, Outcome) {
+    let mut out = Vec::new();
+    let o = lower(op, caps, ctx, &mut out).unwrap();
+    assert_eq!(o.emitted, out.len());
+    (out, o)
+}
+
+fn relation(op: &Op, out: &[Command], ctx: &dyn Context) -> Relation {
+    let mut lifted = Vec::new();
+    for c in out {
+        lift(c, ctx, &mut lifted).unwrap();
+    }
+    Footprint::of_ops(&lifted, ctx).relation_to(&Footprint::of_op(op, ctx))
+}
+
+fn p_iotlb(c: &Command) -> (u8, u16, u32, u64, u8) {
+    match c {
+        Command::PIotlbInv(d) => (d.g, d.did, d.pasid, d.address, d.am),
+        other => panic!("not a p_iotlb_inv_dsc: {other:?}"),
+    }
+}
+
+#[test]
+fn every_listed_pasid_gets_its_own_descriptor() {
+    let ctx = topo(3);
+    let caps = Caps::default();
+    let op = s1_all(1, AddrRange::All);
+    let (out, o) = lower_v(&op, &caps, &ctx);
+    // PASIDs 1, 2, 3 (1 is listed twice, on two devices: once).
+    let got: Vec<_> = out.iter().map(p_iotlb).collect();
+    assert_eq!(got, [(2, 7, 1, 0, 0), (2, 7, 2, 0, 0), (2, 7, 3, 0, 0)]);
+    assert!(o.widened.is_empty(), "{:?}", o.widened);
+    assert_eq!(relation(&op, &out, &ctx), Relation::Exact);
+    // A range: the page-selective descriptors of each PASID.
+    let op = s1_all(1, AddrRange::new(0x4000, 0x2000).unwrap());
+    let (out, _) = lower_v(&op, &caps, &ctx);
+    let got: Vec<_> = out.iter().map(p_iotlb).collect();
+    assert_eq!(
+        got,
+        [
+            (3, 7, 1, 0x4000, 1),
+            (3, 7, 2, 0x4000, 1),
+            (3, 7, 3, 0x4000, 1)
+        ]
+    );
+    assert_eq!(relation(&op, &out, &ctx), Relation::Exact);
+}
+
+#[test]
+fn over_the_cap_pasid_selective_then_global() {
+    let ctx = topo(3);
+    // A range of 3 pieces x 3 PASIDs = 9 > 4: one PASID-selective each.
+    let caps = Caps {
+        max_cmds: 4,
+        ..Caps::default()
+    };
+    let op = s1_all(1, AddrRange::new(0x1000, 0x3000).unwrap());
+    let (out, o) = lower_v(&op, &caps, &ctx);
+    let got: Vec<_> = out.iter().map(p_iotlb).collect();
+    assert_eq!(got, [(2, 7, 1, 0, 0), (2, 7, 2, 0, 0), (2, 7, 3, 0, 0)]);
+    assert!(o.widened.contains(Widened::RANGE | Widened::CAP));
+    assert!(matches!(relation(&op, &out, &ctx), Relation::Superset(_)));
+    // More PASIDs than the cap: the global descriptor.
+    let caps = Caps {
+        max_cmds: 2,
+        ..Caps::default()
+    };
+    let (out, _) = lower_v(&s1_all(1, AddrRange::All), &caps, &ctx);
+    assert!(
+        matches!(out[..], [Command::IotlbInv(IotlbInv { g: 1, .. })]),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn without_a_list_the_global_descriptor_stays() {
+    let caps = Caps::default();
+    for (ctx, dom) in [
+        (&topo(3) as &dyn Context, 2u32), // a domain without PASIDs listed
+        (&IdentityContext, 1),            // nothing listed at all
+    ] {
+        let op = s1_all(dom, AddrRange::All);
+        let (out, o) = lower_v(&op, &caps, ctx);
+        assert!(
+            matches!(out[..], [Command::IotlbInv(IotlbInv { g: 1, .. })]),
+            "{out:?}"
+        );
+        assert!(o.widened.contains(Widened::DOMAIN));
+    }
+    // Legacy mode has no PASID descriptors: global as before.
+    let (out, _) = lower_v(&s1_all(1, AddrRange::All), &Caps::legacy(), &topo(3));
+    assert!(
+        matches!(out[..], [Command::IotlbInv(IotlbInv { g: 1, .. })]),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn both_stages_keep_the_domain_selective_second_stage() {
+    let ctx = topo(2);
+    let op = Op::Inval(
+        Inval::new(Caches::IOTLB)
+            .stage(Stages::all())
+            .domain(DomainSel::One(1))
+            .pasid(PasidSel::All),
+    );
+    let (out, _) = lower_v(&op, &Caps::default(), &ctx);
+    assert!(
+        matches!(out[0], Command::IotlbInv(IotlbInv { g: 2, did: 7, .. })),
+        "{out:?}"
+    );
+    assert_eq!(
+        out[1..]
+            .iter()
+            .map(p_iotlb)
+            .map(|x| x.2)
+            .collect::<Vec<_>>(),
+        [1, 2]
+    );
+    assert_eq!(relation(&op, &out, &ctx), Relation::Exact);
+}

@@ -1,0 +1,1050 @@
+//! What people paste: native commands as the Linux drivers and QEMU print
+//! them, besides the project's own word lines ([`crate::text`]).
+//!
+//! Recognized per line (`--input auto`, the default, tries them in this
+//! order; `--input words|kernel|qemu` keeps one family):
+//!
+//! * **words**: `0x…,0x…` (lowest word first), as [`crate::text`] reads.
+//! * **kernel, Arm SMMUv3** (`drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c`,
+//!   `arm_smmu_cmdq_skip_err`): a `CMDQ error (cons 0x%08x): %s` line (the
+//!   CERROR name), `skipping command in error state:`, then one
+//!   `\t0x%016llx` line per 64-bit word, CMDQ_ENT_DWORDS = 2 words, lowest
+//!   first. `retrying command fetch` (CERROR_ABT) is kept as context.
+//! * **kernel, Intel VT-d** (`drivers/iommu/intel/dmar.c`): since Linux 5.13
+//!   `qi_dump_fault` prints `VT-d detected Invalidation Queue Error: Reason
+//!   %llx` (or `… Time-out Error: SID %llx`, `… Completion Error: SID %llx`)
+//!   and `QI HEAD: %s qw0 = 0x%llx, qw1 = 0x%llx` / `QI PRIOR: …` (the type
+//!   name, then the low and high words; qw2/qw3 are never printed, "for
+//!   security consideration", so a 256-bit descriptor takes them as 0 unless
+//!   the line has `qw2 = …, qw3 = …`). Linux 5.0-5.12 printed
+//!   `VT-d detected invalid descriptor: qw0 = %llx, qw1 = %llx` and earlier
+//!   kernels `… invalid descriptor: low=%llx, high=%llx` (no `0x`).
+//! * **kernel, AMD-Vi** (`drivers/iommu/amd/iommu.c`): `Event logged
+//!   [ILLEGAL_COMMAND_ERROR address=0x%llx]` followed by `dump_command`'s
+//!   four `CMD[%d]: %08x` lines: 32-bit dwords of one 128-bit command,
+//!   paired little-endian into the two 64-bit words (`w0 = CMD[1]:CMD[0]`).
+//!   `COMMAND_HARDWARE_ERROR` and `IOTLB_INV_TIMEOUT` events are context.
+//! * **qemu, intel-iommu** (`hw/i386/trace-events`, `hw/i386/intel_iommu.c`):
+//!   the `vtd_inv_desc` trace event `invalidate desc type %s high 0x%x low
+//!   0x%x` and `vtd_inv_desc_wait_write_fail` `… hi 0x%x lo 0x%x` print the
+//!   **high word first**; the error reports `invalid … inv desc: hi=%x,
+//!   lo=%x (…)` likewise, and the 256-bit reserved-bit report prints
+//!   `val[3]: 0x%x val[2]: 0x%x val[1]=0x%x val[0]=0x%x`, highest first.
+//!   All are put back in the codec's order, lowest word first.
+//!
+//! In front of any of these: dmesg timestamps (`[  12.345678]`, `[Thu Dec  3
+//! 09:30:01 2026]`, caller ids `[    T1]`), a `<3>` priority, syslog and
+//! journald prefixes (`Dec  3 09:30:01 host kernel: `), the driver and device
+//! (`arm-smmu-v3 arm-smmu-v3.0.auto: `, `DMAR: `, `AMD-Vi: `), and QEMU's
+//! `pid@seconds:` trace prefix. The lines that explain a stop (the CERROR
+//! name, the fault kind and IQER reason, the event and its address) are kept
+//! as **context** of the next command, so that the output says why the
+//! hardware stopped there.
+//!
+//! ```
+//! use iommu_inval::paste::{InputForm, Paste};
+//! use iommu_inval::core::ArchId;
+//! let mut p = Paste::new(ArchId::Amd, 2, InputForm::Auto);
+//! let lines = [
+//!     "[  5.1] iommu ivhd0: AMD-Vi: Event logged [ILLEGAL_COMMAND_ERROR address=0x1000]",
+//!     "[  5.1] AMD-Vi: CMD[0]: 00000000",
+//!     "[  5.1] AMD-Vi: CMD[1]: f0000000",
+//!     "[  5.1] AMD-Vi: CMD[2]: 00000000",
+//!     "[  5.1] AMD-Vi: CMD[3]: 00000000",
+//! ];
+//! let mut got = None;
+//! for (i, l) in lines.iter().enumerate() {
+//!     let (cut, r) = p.feed(i + 1, l);
+//!     assert!(cut.is_none());
+//!     if let Some(c) = r.unwrap() { got = Some(c); }
+//! }
+//! let c = got.unwrap();
+//! assert_eq!(c.words(), &[0xf000_0000_0000_0000, 0]);
+//! assert_eq!(c.line, 2);
+//! assert!(c.context[0].contains("ILLEGAL_COMMAND_ERROR"));
+//! ```
+
+use crate::text::{parse_hex_line, strip_comment, TextError};
+use iommu_inval_core::ArchId;
+use std::fmt;
+
+/// Which input forms are accepted (`--input`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum InputForm {
+    /// Detect per line: words, kernel dumps, QEMU trace lines.
+    #[default]
+    Auto,
+    /// Only comma-separated hex words.
+    Words,
+    /// Only Linux driver dumps.
+    Kernel,
+    /// Only QEMU trace / error lines.
+    Qemu,
+}
+
+impl InputForm {
+    /// The `--input` name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            InputForm::Auto => "auto",
+            InputForm::Words => "words",
+            InputForm::Kernel => "kernel",
+            InputForm::Qemu => "qemu",
+        }
+    }
+    fn words(self) -> bool {
+        matches!(self, InputForm::Auto | InputForm::Words)
+    }
+    fn kernel(self) -> bool {
+        matches!(self, InputForm::Auto | InputForm::Kernel)
+    }
+    fn qemu(self) -> bool {
+        matches!(self, InputForm::Auto | InputForm::Qemu)
+    }
+}
+
+/// One command recovered from pasted text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pasted {
+    /// The words, lowest first (slots past `n` are 0).
+    pub w: [u64; 4],
+    /// Number of words (2, or 4 for 256-bit VT-d).
+    pub n: usize,
+    /// 1-based line where the command starts.
+    pub line: usize,
+    /// Context lines that explain it (the CERROR, the fault, the event).
+    pub context: Vec<String>,
+    /// The log says the hardware refused this very command (SMMU
+    /// CERROR_ILL at CONS, VT-d IQE at the head, AMD ILLEGAL_COMMAND_ERROR).
+    pub refused: bool,
+}
+
+impl Pasted {
+    /// The words, lowest first.
+    pub fn words(&self) -> &[u64] {
+        self.w.get(..self.n).unwrap_or(&[])
+    }
+}
+
+/// A pasted line that does not make (part of) a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasteError {
+    /// `--input words` and the line is not hex words.
+    Words(TextError),
+    /// The line fits no accepted form (`words`: why it is not hex words).
+    NoForm {
+        /// The form selected.
+        form: InputForm,
+        /// Why the line is not words.
+        words: TextError,
+    },
+    /// A form of another architecture's driver.
+    OtherArch {
+        /// What the line is.
+        what: &'static str,
+        /// The architecture selected.
+        arch: ArchId,
+    },
+    /// A multi-line dump ended before the command was complete.
+    Incomplete {
+        /// Which dump.
+        what: &'static str,
+        /// Lines (words or dwords) seen.
+        got: usize,
+        /// Lines a command needs.
+        want: usize,
+    },
+    /// An AMD `CMD[i]` line out of order.
+    DwordOrder {
+        /// Index printed.
+        got: u64,
+        /// Index expected.
+        want: usize,
+    },
+    /// A recognized line whose number does not parse.
+    BadNumber(&'static str),
+    /// Context lines with no command after them.
+    NoCommand(String),
+    /// A line of hex words while `--input` excludes them.
+    WordsExcluded(InputForm),
+}
+
+impl fmt::Display for PasteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PasteError::Words(e) => write!(f, "{e}"),
+            PasteError::NoForm { form, words } => write!(
+                f,
+                "{words}; nor is it a {} line (see --input)",
+                match form {
+                    InputForm::Auto => "kernel IOMMU dump or QEMU trace",
+                    InputForm::Kernel => "kernel IOMMU dump",
+                    InputForm::Qemu => "QEMU intel-iommu trace",
+                    InputForm::Words => "word",
+                }
+            ),
+            PasteError::OtherArch { what, arch } => {
+                write!(f, "this is {what}, but the architecture is {arch}")
+            }
+            PasteError::Incomplete { what, got, want } => write!(
+                f,
+                "{what} ends after {got} of the {want} lines of a command"
+            ),
+            PasteError::DwordOrder { got, want } => {
+                write!(f, "CMD[{got}] where CMD[{want}] was expected")
+            }
+            PasteError::BadNumber(what) => write!(f, "{what}: not a hex number"),
+            PasteError::NoCommand(c) => write!(f, "no command follows the context \"{c}\""),
+            PasteError::WordsExcluded(form) => write!(
+                f,
+                "a line of hex words, but --input is {} (use --input auto or words)",
+                form.name()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for PasteError {}
+
+/// A multi-line dump in progress.
+#[derive(Debug, Clone, Copy)]
+enum Block {
+    None,
+    /// SMMUv3 `skipping command in error state:` seen; `got` words so far.
+    Smmu {
+        w: [u64; 2],
+        got: usize,
+        start: usize,
+    },
+    /// AMD-Vi `CMD[i]` dwords so far.
+    Amd {
+        d: [u32; 4],
+        got: usize,
+        start: usize,
+    },
+}
+
+/// The per-line parser (see the module doc). Feed it lines in order.
+#[derive(Debug)]
+pub struct Paste {
+    arch: ArchId,
+    words: usize,
+    form: InputForm,
+    block: Block,
+    context: Vec<String>,
+    context_line: usize,
+    refused: bool,
+}
+
+/// The result of one line: a block that the line cut short (with its first
+/// line), then the line's own result.
+pub type Fed = (
+    Option<(usize, PasteError)>,
+    Result<Option<Pasted>, PasteError>,
+);
+
+/// At most this many context lines are held for one command.
+const MAX_CONTEXT: usize = 8;
+
+impl Paste {
+    /// A parser for commands of `arch`, `words` words each (2 or 4).
+    pub fn new(arch: ArchId, words: usize, form: InputForm) -> Self {
+        Paste {
+            arch,
+            words,
+            form,
+            block: Block::None,
+            context: Vec::new(),
+            context_line: 0,
+            refused: false,
+        }
+    }
+
+    /// Parse line `line_no` (1-based). Blank and `#` lines must be skipped
+    /// by the caller.
+    pub fn feed(&mut self, line_no: usize, line: &str) -> Fed {
+        let mut cut = None;
+        // A block in progress takes its own continuation lines first.
+        match self.block {
+            Block::Smmu { mut w, got, start } => {
+                if let Some(v) = bare_word(strip_prefixes(line)) {
+                    if let Some(slot) = w.get_mut(got) {
+                        *slot = v;
+                    }
+                    if got + 1 < 2 {
+                        self.block = Block::Smmu {
+                            w,
+                            got: got + 1,
+                            start,
+                        };
+                        return (None, Ok(None));
+                    }
+                    self.block = Block::None;
+                    let mut out = [0u64; 4];
+                    out[..2].copy_from_slice(&w);
+                    return (None, Ok(Some(self.emit(out, 2, start))));
+                }
+                self.block = Block::None;
+                cut = Some((
+                    start,
+                    PasteError::Incomplete {
+                        what: "the SMMUv3 command dump",
+                        got,
+                        want: 2,
+                    },
+                ));
+            }
+            Block::Amd { got, start, .. } => {
+                if amd_dword(strip_prefixes(line)).is_none() {
+                    self.block = Block::None;
+                    cut = Some((
+                        start,
+                        PasteError::Incomplete {
+                            what: "the AMD-Vi CMD[] dump",
+                            got,
+                            want: 4,
+                        },
+                    ));
+                }
+            }
+            Block::None => {}
+        }
+        (cut, self.line(line_no, line))
+    }
+
+    /// End of input: a dump cut short, or context with no command.
+    pub fn finish(&mut self) -> Option<(usize, PasteError)> {
+        let b = std::mem::replace(&mut self.block, Block::None);
+        match b {
+            Block::Smmu { got, start, .. } => Some((
+                start,
+                PasteError::Incomplete {
+                    what: "the SMMUv3 command dump",
+                    got,
+                    want: 2,
+                },
+            )),
+            Block::Amd { got, start, .. } => Some((
+                start,
+                PasteError::Incomplete {
+                    what: "the AMD-Vi CMD[] dump",
+                    got,
+                    want: 4,
+                },
+            )),
+            Block::None => {
+                let first = self.context.first().cloned()?;
+                self.context.clear();
+                Some((self.context_line, PasteError::NoCommand(first)))
+            }
+        }
+    }
+
+    fn emit(&mut self, w: [u64; 4], n: usize, line: usize) -> Pasted {
+        let context = std::mem::take(&mut self.context);
+        let refused = std::mem::replace(&mut self.refused, false);
+        Pasted {
+            w,
+            n,
+            line,
+            context,
+            refused,
+        }
+    }
+
+    fn note(&mut self, line_no: usize, s: String) {
+        if self.context.is_empty() {
+            self.context_line = line_no;
+        }
+        if self.context.len() < MAX_CONTEXT {
+            self.context.push(s);
+        }
+    }
+
+    fn want(&self, arch: ArchId, what: &'static str) -> Result<(), PasteError> {
+        if self.arch == arch {
+            Ok(())
+        } else {
+            Err(PasteError::OtherArch {
+                what,
+                arch: self.arch,
+            })
+        }
+    }
+
+    fn line(&mut self, line_no: usize, line: &str) -> Result<Option<Pasted>, PasteError> {
+        let words_err = if self.form.words() {
+            match parse_hex_line(line, self.words) {
+                Ok((w, n)) => return Ok(Some(self.emit(w, n, line_no))),
+                Err(e) if self.form == InputForm::Words => return Err(PasteError::Words(e)),
+                Err(e) => e,
+            }
+        } else {
+            match parse_hex_line(line, self.words) {
+                Err(e) => e,
+                Ok(_) => return Err(PasteError::WordsExcluded(self.form)),
+            }
+        };
+        let body = strip_prefixes(strip_comment_safe(line));
+        if self.form.kernel() {
+            if let Some(r) = self.kernel(line_no, body) {
+                return r;
+            }
+        }
+        if self.form.qemu() {
+            if let Some(r) = self.qemu(line_no, body) {
+                return r;
+            }
+        }
+        Err(PasteError::NoForm {
+            form: self.form,
+            words: words_err,
+        })
+    }
+
+    /// Kernel forms; `None` when the line is none of them.
+    fn kernel(&mut self, line_no: usize, s: &str) -> Option<Result<Option<Pasted>, PasteError>> {
+        // --- AMD-Vi: CMD[i]: %08x
+        if let Some(r) = amd_dword(s) {
+            return Some(self.amd_dword(line_no, r));
+        }
+        self.kernel_other(line_no, s)
+    }
+
+    fn amd_dword(
+        &mut self,
+        line_no: usize,
+        r: Result<(u64, u32), PasteError>,
+    ) -> Result<Option<Pasted>, PasteError> {
+        self.want(ArchId::Amd, "an AMD-Vi command dword (CMD[i])")?;
+        let (i, v) = r?;
+        let (mut d, got, start) = match self.block {
+            Block::Amd { d, got, start } => (d, got, start),
+            _ => ([0u32; 4], 0, line_no),
+        };
+        if i != got as u64 {
+            self.block = Block::None;
+            return Err(PasteError::DwordOrder { got: i, want: got });
+        }
+        if let Some(slot) = d.get_mut(got) {
+            *slot = v;
+        }
+        if got + 1 < 4 {
+            self.block = Block::Amd {
+                d,
+                got: got + 1,
+                start,
+            };
+            return Ok(None);
+        }
+        self.block = Block::None;
+        // dump_command prints the command's u32 data[] in memory order: the
+        // command buffer is little-endian, so w0 = data[1]:data[0].
+        let w0 = u64::from(d[0]) | u64::from(d[1]) << 32;
+        let w1 = u64::from(d[2]) | u64::from(d[3]) << 32;
+        Ok(Some(self.emit([w0, w1, 0, 0], 2, start)))
+    }
+
+    fn kernel_other(
+        &mut self,
+        line_no: usize,
+        s: &str,
+    ) -> Option<Result<Option<Pasted>, PasteError>> {
+        // --- Arm SMMUv3
+        if let Some(rest) = after(s, "CMDQ error (cons ") {
+            return Some(self.smmu_cerror(line_no, rest));
+        }
+        if s.contains("skipping command in error state") {
+            return Some(
+                self.want(ArchId::Smmuv3, "an SMMUv3 command dump")
+                    .map(|()| {
+                        self.note(
+                            line_no,
+                            "kernel: the command at CMDQ_CONS, as the driver read it before \
+                             replacing it with a CMD_SYNC"
+                                .into(),
+                        );
+                        self.block = Block::Smmu {
+                            w: [0; 2],
+                            got: 0,
+                            start: line_no + 1,
+                        };
+                        None
+                    }),
+            );
+        }
+        if s.contains("retrying command fetch") {
+            return Some(self.want(ArchId::Smmuv3, "an SMMUv3 CMDQ line").map(|()| {
+                self.note(
+                    line_no,
+                    "kernel: retrying command fetch (CERROR_ABT: no command dump follows)".into(),
+                );
+                None
+            }));
+        }
+        if s.contains("failed to convert to CMD_SYNC")
+            || s.contains("unexpected global error reported")
+            || s.trim() == "this could be serious"
+        {
+            return Some(
+                self.want(ArchId::Smmuv3, "an SMMUv3 driver line")
+                    .map(|()| None),
+            );
+        }
+        // --- Intel VT-d
+        for (key, what) in [("QI HEAD:", "QI HEAD"), ("QI PRIOR:", "QI PRIOR")] {
+            if let Some(rest) = after(s, key) {
+                return Some(self.vtd_qi(line_no, what, rest));
+            }
+        }
+        if let Some(rest) = after(s, "VT-d detected invalid descriptor:") {
+            return Some(self.vtd_old(line_no, rest));
+        }
+        for (key, flag, what) in [
+            (
+                "VT-d detected Invalidation Queue Error: Reason",
+                "FSTS.IQE (invalidation queue error)",
+                "IQER.IQEI",
+            ),
+            (
+                "VT-d detected Invalidation Time-out Error: SID",
+                "FSTS.ITE (device-TLB invalidation time-out)",
+                "IQER.ITESID",
+            ),
+            (
+                "VT-d detected Invalidation Completion Error: SID",
+                "FSTS.ICE (invalidation completion error)",
+                "IQER.ICESID",
+            ),
+        ] {
+            if let Some(rest) = after(s, key) {
+                return Some(self.want(ArchId::Vtd, "a VT-d fault line").and_then(|()| {
+                    let v = leading_hex(rest.trim_start())
+                        .ok_or(PasteError::BadNumber("the IQER value"))?;
+                    self.note(line_no, format!("kernel: {flag}, {what} = {v:#x}"));
+                    if flag.starts_with("FSTS.IQE") {
+                        self.refused = true;
+                    }
+                    Ok(None)
+                }));
+            }
+        }
+        if s.contains("Invalidation Queue Error (IQE) cleared")
+            || s.contains("Invalidation Time-out Error (ITE) cleared")
+            || s.contains("Invalidation Completion Error (ICE) cleared")
+        {
+            return Some(self.want(ArchId::Vtd, "a VT-d fault line").map(|()| None));
+        }
+        // --- AMD-Vi
+        if let Some(rest) = after(s, "ILLEGAL_COMMAND_ERROR") {
+            return Some(self.want(ArchId::Amd, "an AMD-Vi event").and_then(|()| {
+                let a = after(rest, "address=")
+                    .and_then(leading_hex)
+                    .ok_or(PasteError::BadNumber("the event address"))?;
+                self.note(
+                    line_no,
+                    format!(
+                        "kernel: ILLEGAL_COMMAND_ERROR event (code 5): the command at {a:#x} \
+                         is illegal"
+                    ),
+                );
+                self.refused = true;
+                Ok(None)
+            }));
+        }
+        for (key, what) in [
+            (
+                "COMMAND_HARDWARE_ERROR",
+                "COMMAND_HARDWARE_ERROR event (code 6): the command fetch at",
+            ),
+            (
+                "IOTLB_INV_TIMEOUT",
+                "IOTLB_INV_TIMEOUT event (code 7): a device TLB did not answer;",
+            ),
+        ] {
+            if let Some(rest) = after(s, key) {
+                return Some(self.want(ArchId::Amd, "an AMD-Vi event").map(|()| {
+                    let detail = rest.trim_start().trim_end_matches(']').trim();
+                    self.note(line_no, format!("kernel: {what} {detail}"));
+                    None
+                }));
+            }
+        }
+        None
+    }
+
+    fn smmu_cerror(&mut self, line_no: usize, rest: &str) -> Result<Option<Pasted>, PasteError> {
+        self.want(ArchId::Smmuv3, "an SMMUv3 CMDQ error line")?;
+        let cons = leading_hex(rest).ok_or(PasteError::BadNumber("the CONS value"))?;
+        let reason = after(rest, "):").map(str::trim).unwrap_or("");
+        // CMDQ_CONS.ERR is bits [30:24] (IHI0070 §6.3.27).
+        let err = (cons >> 24) & 0x7f;
+        let name = match err {
+            0 => "CERROR_NONE",
+            1 => "CERROR_ILL: the command at CONS is illegal",
+            2 => "CERROR_ABT: abort fetching the command at CONS",
+            3 => "CERROR_ATC_INV_SYNC: an ATC invalidation timed out; CONS is at its CMD_SYNC",
+            _ => "an unknown CERROR",
+        };
+        self.refused = err == 1;
+        self.note(
+            line_no,
+            format!(
+                "kernel: CMDQ error \"{reason}\", CMDQ_CONS {cons:#010x}: ERR = {err} ({name})"
+            ),
+        );
+        Ok(None)
+    }
+
+    fn vtd_qi(
+        &mut self,
+        line_no: usize,
+        what: &'static str,
+        rest: &str,
+    ) -> Result<Option<Pasted>, PasteError> {
+        self.want(ArchId::Vtd, "a VT-d invalidation queue dump")?;
+        let type_name = rest.split(" qw0").next().unwrap_or("").trim();
+        let qw0 = after(rest, "qw0 =")
+            .and_then(|t| leading_hex(t.trim_start()))
+            .ok_or(PasteError::BadNumber("qw0"))?;
+        let qw1 = after(rest, "qw1 =")
+            .and_then(|t| leading_hex(t.trim_start()))
+            .ok_or(PasteError::BadNumber("qw1"))?;
+        let qw2 = after(rest, "qw2 =").and_then(|t| leading_hex(t.trim_start()));
+        let qw3 = after(rest, "qw3 =").and_then(|t| leading_hex(t.trim_start()));
+        let head = what == "QI HEAD";
+        let role = if head {
+            "the descriptor at IQH (for an IQE, the one the hardware refused)"
+        } else {
+            "the descriptor before IQH"
+        };
+        self.note(line_no, format!("kernel: {what} ({type_name}): {role}"));
+        if !head {
+            // A PRIOR descriptor was fetched and executed; an IQE noted
+            // before belongs to the head.
+            self.refused = false;
+        }
+        Ok(Some(self.vtd_emit(line_no, [qw0, qw1], qw2.zip(qw3))))
+    }
+
+    fn vtd_old(&mut self, line_no: usize, rest: &str) -> Result<Option<Pasted>, PasteError> {
+        self.want(ArchId::Vtd, "a VT-d invalidation queue dump")?;
+        // 5.0-5.12: "qw0 = %llx, qw1 = %llx"; earlier: "low=%llx, high=%llx".
+        let (lo, hi) = if rest.contains("qw0") {
+            (
+                after(rest, "qw0 =").and_then(|t| leading_hex(t.trim_start())),
+                after(rest, "qw1 =").and_then(|t| leading_hex(t.trim_start())),
+            )
+        } else {
+            (
+                after(rest, "low=").and_then(leading_hex),
+                after(rest, "high=").and_then(leading_hex),
+            )
+        };
+        let lo = lo.ok_or(PasteError::BadNumber("the low word"))?;
+        let hi = hi.ok_or(PasteError::BadNumber("the high word"))?;
+        self.note(
+            line_no,
+            "kernel: VT-d detected invalid descriptor (FSTS.IQE): the descriptor at IQH".into(),
+        );
+        self.refused = true;
+        Ok(Some(self.vtd_emit(line_no, [lo, hi], None)))
+    }
+
+    /// A VT-d descriptor from its low two words (and qw2/qw3 if printed).
+    fn vtd_emit(&mut self, line_no: usize, low: [u64; 2], high: Option<(u64, u64)>) -> Pasted {
+        let mut w = [low[0], low[1], 0, 0];
+        if self.words == 4 {
+            match high {
+                Some((a, b)) => {
+                    w[2] = a;
+                    w[3] = b;
+                }
+                None => self.note(
+                    line_no,
+                    "kernel: qw2 and qw3 are not printed; taken as 0".into(),
+                ),
+            }
+        } else if let Some((a, b)) = high {
+            if a | b != 0 {
+                self.note(
+                    line_no,
+                    format!("qw2 = {a:#x}, qw3 = {b:#x} ignored: --desc-width is 128"),
+                );
+            }
+        }
+        self.emit(w, self.words, line_no)
+    }
+
+    /// QEMU forms; `None` when the line is none of them.
+    fn qemu(&mut self, line_no: usize, s: &str) -> Option<Result<Option<Pasted>, PasteError>> {
+        // vtd_inv_desc: "invalidate desc type %s high 0x%x low 0x%x"
+        if let Some(rest) = after(s, "invalidate desc type ") {
+            return Some(self.qemu_pair(line_no, rest, " high 0x", " low 0x", || {
+                let ty = rest.split(" high").next().unwrap_or("").trim();
+                format!("qemu: vtd_inv_desc, type {ty}")
+            }));
+        }
+        // vtd_inv_desc_wait_write_fail: "write fail for wait desc hi 0x%x lo 0x%x"
+        if let Some(rest) = after(s, "write fail for wait desc") {
+            return Some(self.qemu_pair(line_no, rest, " hi 0x", " lo 0x", || {
+                "qemu: the status write of this wait descriptor failed".into()
+            }));
+        }
+        // 256-bit reserved-bit report, highest word first.
+        if let Some(rest) = after(s, " desc val[3]: ") {
+            return Some(self.qemu_val4(line_no, s, rest));
+        }
+        // error_report: "<func>: invalid <kind> inv desc: hi=[0x]%x, lo=[0x]%x (why)"
+        if s.contains("inv desc") || s.contains(" desc: hi=") {
+            if let Some(rest) = after(s, "hi=") {
+                let why = s.rsplit_once('(').map(|(_, w)| w.trim_end_matches(')'));
+                let head = s.split(": hi=").next().unwrap_or("").trim();
+                let msg = match why {
+                    Some(w) => format!("qemu: {head} ({w})"),
+                    None => format!("qemu: {head}"),
+                };
+                return Some(self.qemu_pair(line_no, rest, "", "lo=", || msg));
+            }
+        }
+        None
+    }
+
+    fn qemu_pair(
+        &mut self,
+        line_no: usize,
+        rest: &str,
+        hi_key: &str,
+        lo_key: &str,
+        ctx: impl FnOnce() -> String,
+    ) -> Result<Option<Pasted>, PasteError> {
+        self.want(ArchId::Vtd, "a QEMU intel-iommu line")?;
+        let hi = if hi_key.is_empty() {
+            leading_hex(rest)
+        } else {
+            after(rest, hi_key).and_then(leading_hex)
+        }
+        .ok_or(PasteError::BadNumber("the high word"))?;
+        let lo = after(rest, lo_key)
+            .and_then(leading_hex)
+            .ok_or(PasteError::BadNumber("the low word"))?;
+        let c = ctx();
+        let refused = c.contains("invalid");
+        self.note(line_no, c);
+        self.refused |= refused;
+        if self.words == 4 {
+            self.note(
+                line_no,
+                "qemu: only the low two words are printed; the others taken as 0".into(),
+            );
+        }
+        Ok(Some(self.emit([lo, hi, 0, 0], self.words, line_no)))
+    }
+
+    fn qemu_val4(
+        &mut self,
+        line_no: usize,
+        s: &str,
+        rest: &str,
+    ) -> Result<Option<Pasted>, PasteError> {
+        self.want(ArchId::Vtd, "a QEMU intel-iommu line")?;
+        let v3 = leading_hex(rest);
+        let v2 = after(rest, "val[2]: ").and_then(leading_hex);
+        let v1 = after(rest, "val[1]=").and_then(leading_hex);
+        let v0 = after(rest, "val[0]=").and_then(leading_hex);
+        let (Some(v0), Some(v1), Some(v2), Some(v3)) = (v0, v1, v2, v3) else {
+            return Err(PasteError::BadNumber("val[0..3]"));
+        };
+        let head = s.split(" desc val[3]").next().unwrap_or("").trim();
+        self.note(
+            line_no,
+            format!("qemu: {head} desc (reserved bits nonzero)"),
+        );
+        self.refused = true;
+        if self.words == 2 && v2 | v3 != 0 {
+            self.note(
+                line_no,
+                format!("val[2] = {v2:#x}, val[3] = {v3:#x} ignored: --desc-width is 128"),
+            );
+        }
+        Ok(Some(self.emit([v0, v1, v2, v3], self.words, line_no)))
+    }
+}
+
+/// `#` starts a comment only where it cannot be part of a log line (the AMD
+/// `gid=#%x` format has one): a `#` preceded by whitespace or at the start.
+fn strip_comment_safe(line: &str) -> &str {
+    let t = strip_comment(line);
+    if t.len() == line.len() {
+        return line;
+    }
+    let ok = t.is_empty() || t.ends_with(char::is_whitespace);
+    if ok {
+        t
+    } else {
+        line
+    }
+}
+
+/// The text after the first occurrence of `key`.
+fn after<'a>(s: &'a str, key: &str) -> Option<&'a str> {
+    s.find(key).and_then(|i| s.get(i + key.len()..))
+}
+
+/// A hex number at the start of `s` (`0x` optional, at most 16 digits).
+fn leading_hex(s: &str) -> Option<u64> {
+    let t = s
+        .strip_prefix("0x")
+        .or_else(|| s.strip_prefix("0X"))
+        .unwrap_or(s);
+    let end = t.find(|c: char| !c.is_ascii_hexdigit()).unwrap_or(t.len());
+    let digits = t.get(..end)?;
+    if digits.is_empty() || digits.len() > 16 {
+        return None;
+    }
+    u64::from_str_radix(digits, 16).ok()
+}
+
+/// A line that is only `0x` + hex digits after its prefixes (the SMMU
+/// driver's `\t0x%016llx`).
+fn bare_word(s: &str) -> Option<u64> {
+    let t = s.trim();
+    let token = t.rsplit(char::is_whitespace).next()?;
+    let before = t.get(..t.len() - token.len())?.trim_end();
+    if !(before.is_empty() || before.ends_with(':')) {
+        return None;
+    }
+    let h = token.strip_prefix("0x")?;
+    if h.is_empty() || h.len() > 16 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u64::from_str_radix(h, 16).ok()
+}
+
+/// `CMD[i]: %08x` → (i, dword).
+fn amd_dword(s: &str) -> Option<Result<(u64, u32), PasteError>> {
+    let rest = after(s, "CMD[")?;
+    let (idx, tail) = rest.split_once(']')?;
+    let tail = tail.strip_prefix(':')?.trim();
+    let i = idx.trim().parse::<u64>().ok()?;
+    let v = tail
+        .strip_prefix("0x")
+        .unwrap_or(tail)
+        .split_whitespace()
+        .next()
+        .filter(|h| h.len() <= 8 && !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        .and_then(|h| u32::from_str_radix(h, 16).ok());
+    Some(
+        v.map(|v| (i, v))
+            .ok_or(PasteError::BadNumber("the CMD dword")),
+    )
+}
+
+/// The line without the prefixes logs put in front (see the module doc).
+pub fn strip_prefixes(line: &str) -> &str {
+    let mut s = line.trim_start();
+    // syslog / journald: "... kernel: " or "... qemu-system-x86_64: ".
+    if let Some(i) = s.find("kernel: ") {
+        s = s.get(i + "kernel: ".len()..).unwrap_or(s);
+    }
+    loop {
+        let t = s.trim_start();
+        // <N> priority.
+        if let Some(r) = t.strip_prefix('<') {
+            if let Some((n, rest)) = r.split_once('>') {
+                if !n.is_empty() && n.len() <= 3 && n.bytes().all(|b| b.is_ascii_digit()) {
+                    s = rest;
+                    continue;
+                }
+            }
+        }
+        // [timestamp] or [caller id].
+        if let Some(r) = t.strip_prefix('[') {
+            if let Some((inner, rest)) = r.split_once(']') {
+                if inner.len() <= 40
+                    && inner
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b" .:+-".contains(&b))
+                {
+                    s = rest;
+                    continue;
+                }
+            }
+        }
+        // QEMU's log trace backend: "pid@seconds.micros:event args".
+        if let Some((pid, rest)) = t.split_once('@') {
+            if !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) {
+                if let Some((ts, ev)) = rest.split_once(':') {
+                    if ts.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+                        s = ev;
+                        continue;
+                    }
+                }
+            }
+        }
+        return t;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(arch: ArchId, words: usize, form: InputForm, text: &str) -> Vec<Result<Pasted, String>> {
+        let mut p = Paste::new(arch, words, form);
+        let mut v = Vec::new();
+        for (i, l) in text.lines().enumerate() {
+            if crate::text::is_skippable(l) {
+                continue;
+            }
+            let (cut, r) = p.feed(i + 1, l);
+            if let Some((n, e)) = cut {
+                v.push(Err(format!("{n}: {e}")));
+            }
+            match r {
+                Ok(Some(c)) => v.push(Ok(c)),
+                Ok(None) => {}
+                Err(e) => v.push(Err(format!("{}: {e}", i + 1))),
+            }
+        }
+        if let Some((n, e)) = p.finish() {
+            v.push(Err(format!("{n}: {e}")));
+        }
+        v
+    }
+
+    #[test]
+    fn prefixes_are_stripped() {
+        for (l, want) in [
+            ("[   12.345678] foo", "foo"),
+            ("[Thu Dec  3 09:30:01 2026] foo", "foo"),
+            ("[    0.000000] [    T1] foo", "foo"),
+            ("<3>[   1.0] foo", "foo"),
+            ("Dec  3 09:30:01 host kernel: [  1.2] foo", "foo"),
+            ("2026-12-03T09:30:01.123+00:00 host kernel: foo", "foo"),
+            (
+                "12345@1700000000.123456:vtd_inv_desc foo",
+                "vtd_inv_desc foo",
+            ),
+            ("arm-smmu-v3 x: foo", "arm-smmu-v3 x: foo"),
+        ] {
+            assert_eq!(strip_prefixes(l), want, "{l}");
+        }
+    }
+
+    #[test]
+    fn words_still_work_and_junk_is_refused() {
+        let v = run(
+            ArchId::Amd,
+            2,
+            InputForm::Auto,
+            "0x8000000000000000,0\nhello\n",
+        );
+        assert_eq!(v.len(), 2);
+        assert_eq!(
+            v[0].as_ref().map(|c| c.words().to_vec()),
+            Ok(vec![1 << 63, 0])
+        );
+        let e = v[1].as_ref().unwrap_err();
+        assert!(e.starts_with("2: word 0 is not hex"), "{e}");
+        // Forced words: a kernel line is the plain text error.
+        let v = run(ArchId::Amd, 2, InputForm::Words, "AMD-Vi: CMD[0]: 00000000");
+        assert!(v[0].as_ref().unwrap_err().contains("not hex"));
+    }
+
+    #[test]
+    fn leading_hex_and_bare_words() {
+        assert_eq!(leading_hex("0x1f)"), Some(0x1f));
+        assert_eq!(leading_hex("ff, x"), Some(0xff));
+        assert_eq!(leading_hex("zz"), None);
+        assert_eq!(leading_hex("0x11112222333344445"), None);
+        assert_eq!(bare_word("dev: \t0x0000000000000012"), Some(0x12));
+        assert_eq!(bare_word("0x12"), Some(0x12));
+        assert_eq!(bare_word("dev x 0x12"), None);
+        assert_eq!(bare_word("dev: 12"), None);
+    }
+
+    #[test]
+    fn cut_blocks_are_reported() {
+        let v = run(
+            ArchId::Smmuv3,
+            2,
+            InputForm::Auto,
+            "smmu: skipping command in error state:\nsmmu: \t0x12\nsmmu: hello\n",
+        );
+        assert!(
+            v.iter().any(
+                |r| matches!(r, Err(e) if e.starts_with("2: the SMMUv3 command dump ends after 1"))
+            ),
+            "{v:?}"
+        );
+        let v = run(ArchId::Amd, 2, InputForm::Auto, "CMD[0]: 1\nCMD[2]: 3\n");
+        assert!(
+            v.iter()
+                .any(|r| matches!(r, Err(e) if e.contains("CMD[2] where CMD[1]"))),
+            "{v:?}"
+        );
+        let v = run(ArchId::Amd, 2, InputForm::Auto, "CMD[0]: 1\nCMD[1]: 3\n");
+        assert!(
+            v.iter()
+                .any(|r| matches!(r, Err(e) if e.contains("after 2 of the 4"))),
+            "{v:?}"
+        );
+        let v = run(ArchId::Amd, 2, InputForm::Auto, "CMD[0]: 1\n0,0\n");
+        assert_eq!(v.len(), 2, "{v:?}");
+        assert!(v[1].is_ok(), "{v:?}");
+    }
+
+    #[test]
+    fn other_architectures_lines_are_named() {
+        let v = run(
+            ArchId::Vtd,
+            2,
+            InputForm::Auto,
+            "arm-smmu-v3 arm-smmu-v3.0.auto: CMDQ error (cons 0x01000003): Illegal command",
+        );
+        let e = v[0].as_ref().unwrap_err();
+        assert!(e.contains("SMMUv3") && e.contains("vtd"), "{e}");
+        let v = run(
+            ArchId::Vtd,
+            2,
+            InputForm::Qemu,
+            "DMAR: QI HEAD: IOTLB Invalidation qw0 = 0x12, qw1 = 0x0",
+        );
+        assert!(v[0].as_ref().unwrap_err().contains("QEMU"), "{v:?}");
+    }
+
+    #[test]
+    fn every_prefix_of_every_form_is_handled() {
+        let lines = [
+            "[  1.0] arm-smmu-v3 x: CMDQ error (cons 0x01000003): Illegal command",
+            "arm-smmu-v3 x: skipping command in error state:",
+            "arm-smmu-v3 x: \t0x0000000000000012",
+            "DMAR: QI HEAD: IOTLB Invalidation qw0 = 0x12, qw1 = 0x0, qw2 = 0x1, qw3 = 0x2",
+            "DMAR: VT-d detected invalid descriptor: low=12, high=0",
+            "DMAR: VT-d detected Invalidation Queue Error: Reason 4",
+            "AMD-Vi: Event logged [ILLEGAL_COMMAND_ERROR address=0x1000]",
+            "AMD-Vi: CMD[0]: 00000010",
+            "1@2.3:vtd_inv_desc invalidate desc type iotlb high 0x0 low 0x12",
+            "q: f: invalid inv desc: hi=0, lo=ff (unknown type)",
+            "q: f: invalid iotlb desc val[3]: 0x4 val[2]: 0x3 val[1]=0x1000 val[0]=0x10012 (r)",
+        ];
+        for arch in ArchId::ALL {
+            for words in [2, 4] {
+                for form in [InputForm::Auto, InputForm::Kernel, InputForm::Qemu] {
+                    let mut p = Paste::new(arch, words, form);
+                    for (n, l) in lines.iter().enumerate() {
+                        for (i, _) in l.char_indices() {
+                            let (_, r) = p.feed(n + 1, &l[..i]);
+                            if let Ok(Some(c)) = r {
+                                assert_eq!(c.words().len(), words);
+                            }
+                        }
+                        let _ = p.feed(n + 1, l);
+                    }
+                    let _ = p.finish();
+                }
+            }
+        }
+    }
+}
