@@ -79,6 +79,7 @@ mod arb;
 mod cmd;
 mod lift;
 pub mod lower;
+pub mod prelude;
 pub mod queue;
 
 #[cfg(feature = "arbitrary")]
@@ -87,7 +88,7 @@ pub use cmd::*;
 #[cfg(feature = "std")]
 pub use lift::footprint;
 pub use lift::{ats_device, iot_range, lift, resp_code, PAGE_BYTES};
-pub use lower::{lower, Caps};
+pub use lower::{lower, max_lowered, Caps, DEFAULT_MAX_CMDS, MAX_LOWERED};
 
 pub use iommu_inval_core::model::Op;
 pub use iommu_inval_core::{Context, NativeCommand};

@@ -74,10 +74,28 @@ impl Default for Caps {
             ats: true,
             wsi: true,
             pasid_bits: 20,
-            max_cmds: 16,
+            max_cmds: DEFAULT_MAX_CMDS,
         }
     }
 }
+
+/// `Caps::default().max_cmds`.
+pub const DEFAULT_MAX_CMDS: usize = 16;
+
+/// The most commands [`lower`] emits for one op with a command cap of
+/// `max_cmds`: the capacity of a [`FixedBuf`](iommu_inval_core::FixedBuf)
+/// that never fills. From `lower_inval`: directory commands (at most the
+/// cap, else one IODIR.INVAL_DDT `DV` = 0); a fence; IOTINVAL commands, at
+/// most the cap, or one per PSCID and one IOTINVAL.GVMA when they outnumber
+/// it (the PSCIDs are at most the cap); a fence; ATS.INVAL, devices ×
+/// pieces within the cap. Every other op is one command.
+pub const fn max_lowered(max_cmds: usize) -> usize {
+    let cap = if max_cmds == 0 { 1 } else { max_cmds };
+    cap + 1 + (cap + 1) + 1 + cap
+}
+
+/// [`max_lowered`] with default caps.
+pub const MAX_LOWERED: usize = max_lowered(DEFAULT_MAX_CMDS);
 
 impl Caps {
     /// The [`Features`] a queue front end for this host checks.

@@ -72,7 +72,7 @@ use iommu_inval_core::{
     Sink,
 };
 
-/// A native command of any of the three architectures.
+/// A native command of any of the four architectures.
 #[enum_dispatch]
 pub trait AnyCommand {
     /// Its architecture.
@@ -91,7 +91,7 @@ pub trait AnyCommand {
     fn footprint(&self, ctx: &dyn Context) -> Footprint;
 }
 
-/// A command of any architecture (static dispatch over the three `Command` enums).
+/// A command of any architecture (static dispatch over the four `Command` enums).
 #[enum_dispatch(AnyCommand)]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum NativeAny {
@@ -182,7 +182,7 @@ pub struct RiscvArch {
     pub caps: riscv::Caps,
 }
 
-/// One of the three architectures, with its lowering capabilities.
+/// One of the four architectures, with its lowering capabilities.
 #[enum_dispatch(ArchOps)]
 pub enum Arch {
     /// Arm SMMUv3.

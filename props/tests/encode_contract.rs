@@ -1,4 +1,4 @@
-//! One encode contract for the three architectures (`NativeCommand`):
+//! One encode contract for the four architectures (`NativeCommand`):
 //! fields are validated where a command is built (`decode`, `from_fields`),
 //! `encode_into` writes the fields' low bits without re-checking, and
 //! `validate` tells whether a command is one `decode` could return.
@@ -7,7 +7,7 @@ mod common;
 
 use common::{ok, scale};
 use iommu_inval_core::NativeCommand;
-use iommu_inval_props::{run_cases, Amd, Arch, Smmu, Vtd};
+use iommu_inval_props::{run_cases, Amd, Arch, Riscv, Smmu, Vtd};
 
 /// Every decoded command validates and encodes to its words through both
 /// paths; a command whose encoding decodes to something else does not
@@ -34,6 +34,7 @@ fn decoded_commands_validate() {
     contract::<Smmu>(0xec_0001);
     contract::<Vtd>(0xec_0002);
     contract::<Amd>(0xec_0003);
+    contract::<Riscv>(0xec_0004);
 }
 
 #[test]
@@ -68,4 +69,19 @@ fn over_wide_struct_literals_truncate_and_do_not_validate() {
     let a = A::InvalidateDevtabEntry(InvalidateDevtabEntry { device_id: 0xffff });
     assert_eq!(a.validate(), Ok(()));
     assert_eq!(a.encode_checked_into(&mut out), Ok(2));
+    // RISC-V IODIR.INVAL_DDT with a 25-bit DID, and an IOTINVAL.GVMA
+    // literal with PSCV (illegal): both encode, neither validates.
+    use iommu_inval_riscv::{Command as R, IodirInvalDdt, Iotinval};
+    let r = R::IodirInvalDdt(IodirInvalDdt {
+        dv: true,
+        did: 1 << 24,
+    });
+    assert_eq!(r.encode_into(&mut out), Ok(2));
+    assert!(r.validate().is_err());
+    let g = R::IotinvalGvma(Iotinval {
+        pscv: true,
+        ..Default::default()
+    });
+    assert_eq!(g.encode_into(&mut out), Ok(2));
+    assert!(g.validate().is_err() && g.encode_checked_into(&mut out).is_err());
 }
