@@ -519,7 +519,7 @@ fn lower_inval<C: Context + ?Sized>(
     ctx: &C,
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {
-    if i.regime == Regime::Secure {
+    if i.regime.is_secure() {
         // AMD-Vi has no secure regime: secure IOTLB and configuration entries
         // do not exist, and device TLBs (ATS) and interrupt remapping serve
         // non-secure requests only (PCIe ATS has no secure translation;

@@ -50,6 +50,7 @@ extern crate std;
 mod arb;
 pub mod cmd;
 pub mod codec;
+pub mod features;
 pub mod lift;
 pub mod lower;
 pub mod queue;
@@ -57,6 +58,7 @@ pub mod queue;
 #[cfg(feature = "arbitrary")]
 pub use arb::arbitrary_words;
 pub use cmd::*;
+pub use features::Features;
 #[cfg(feature = "std")]
 pub use lift::footprint;
 pub use lift::lift;

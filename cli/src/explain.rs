@@ -94,10 +94,12 @@ fn smmu_view(mut i: Inval) -> Inval {
     if i.regime == Regime::Guest {
         return i;
     }
-    if i.regime == Regime::Hyp {
+    if i.regime != Regime::Secure {
         i.caches.remove(Caches::CONFIG);
     }
-    i.stages.remove(Stages::S2);
+    if i.regime != Regime::SecureGuest {
+        i.stages.remove(Stages::S2);
+    }
     if i.stages.is_empty() {
         i.caches.remove(Caches::IOTLB);
         i.stages = Stages::S1;
@@ -130,7 +132,7 @@ pub fn input_footprint(
         let view = match (target, op) {
             (ArchId::Smmuv3, Op::Inval(i)) => Op::Inval(smmu_view(*i)),
             // VT-d and AMD-Vi have no secure state: they drop these whole.
-            (_, Op::Inval(i)) if i.regime == Regime::Secure => continue,
+            (_, Op::Inval(i)) if i.regime.is_secure() => continue,
             _ => *op,
         };
         existing(std::slice::from_ref(&view), lacking, ctx, &mut f);

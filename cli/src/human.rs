@@ -102,6 +102,8 @@ fn caches_str(i: &Inval) -> String {
             Regime::Guest => "",
             Regime::Hyp => "EL2 ",
             Regime::Secure => "secure ",
+            Regime::SecureHyp => "S-EL2 ",
+            Regime::SecureGuest => "secure EL1 ",
         };
         parts.push(format!("{rg}{st}IOTLB"));
     }

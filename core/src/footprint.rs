@@ -253,7 +253,9 @@ impl Footprint {
                         base.with(Dim::Level, 0, level_hi)
                             .with(Dim::Regime, regime, regime);
                     b = b.with(Dim::Addr, a_lo, a_hi);
-                    if let (Regime::Guest, DomainSel::One(d)) = (i.regime, i.domain) {
+                    if let (Regime::Guest | Regime::SecureGuest, DomainSel::One(d)) =
+                        (i.regime, i.domain)
+                    {
                         b = b.with(Dim::Domain, u64::from(d), u64::from(d));
                     }
                     if i.stages.contains(Stages::S1) {
@@ -287,7 +289,7 @@ impl Footprint {
                     // ATS and interrupt remapping serve non-secure streams only
                     // (IHI0070 §3.9: STE.EATS is ignored for Secure streams), so
                     // a Secure invalidation has nothing to remove there.
-                    if i.regime == Regime::Secure
+                    if i.regime.is_secure()
                         && (kind == KIND_DEV_TLB || kind == KIND_INTR_REMAP)
                     {
                         continue;
