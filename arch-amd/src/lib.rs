@@ -75,6 +75,7 @@ extern crate std;
 #[cfg(feature = "arbitrary")]
 mod arb;
 mod cmd;
+mod features;
 mod lift;
 pub mod lower;
 pub mod queue;
@@ -82,6 +83,7 @@ pub mod queue;
 #[cfg(feature = "arbitrary")]
 pub use arb::arbitrary_words;
 pub use cmd::*;
+pub use features::Features;
 #[cfg(feature = "std")]
 pub use lift::footprint;
 pub use lift::{lift, page_range, resp_code};

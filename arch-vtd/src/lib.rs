@@ -62,6 +62,7 @@ extern crate std;
 #[cfg(feature = "arbitrary")]
 mod arb;
 mod desc;
+mod features;
 mod lift;
 mod lower;
 pub mod queue;
@@ -72,6 +73,7 @@ pub use desc::{
     ty, CcInv, Command, Descriptor, DevTlbInv, IecInv, InvWait, IotlbInv, PDevTlbInv, PIotlbInv,
     PageGrpResp, PcInv, OP_NAMES,
 };
+pub use features::Features;
 pub use lift::lift;
 pub use lower::{lower, Caps};
 

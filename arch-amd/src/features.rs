@@ -1,0 +1,149 @@
+//! What the emulated AMD IOMMU implements, for decoding: [`Features`]
+//! (Extended Feature Register bits, MMIO offset 0030h).
+//!
+//! [`Command::decode`] accepts every command of the command tables. An
+//! emulator of a particular IOMMU decodes with [`Command::decode_with`]: a
+//! command that IOMMU does not support is an ILLEGAL_COMMAND_ERROR event
+//! (the command buffer stops at it), and the [`DecodeError`] says which
+//! field.
+//!
+//! | feature | EFR bit | refuses when absent |
+//! |---|---|---|
+//! | `pref_sup` | PreFSup | PREFETCH_IOMMU_PAGES |
+//! | `ppr_sup` | PPRSup | COMPLETE_PPR_REQUEST |
+//! | `gt_sup` | GTSup | `gn` = 1 (guest, PASID-tagged translations) on INVALIDATE_IOMMU_PAGES, INVALIDATE_IOTLB_PAGES, PREFETCH_IOMMU_PAGES, COMPLETE_PPR_REQUEST |
+//! | `ia_sup` | IASup | INVALIDATE_IOMMU_ALL |
+//!
+//! These are not the lowering [`Caps`](crate::Caps) (what a host IOMMU can
+//! be sent).
+
+use crate::cmd::*;
+use iommu_inval_core::error::DecodeError;
+
+/// EFR features of an emulated AMD IOMMU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Features {
+    /// PREFETCH_IOMMU_PAGES (EFR.PreFSup).
+    pub pref_sup: bool,
+    /// Peripheral page requests (EFR.PPRSup): COMPLETE_PPR_REQUEST.
+    pub ppr_sup: bool,
+    /// Guest translation (EFR.GTSup): `gn` = 1.
+    pub gt_sup: bool,
+    /// INVALIDATE_IOMMU_ALL (EFR.IASup).
+    pub ia_sup: bool,
+}
+
+impl Default for Features {
+    /// [`Features::LATEST`].
+    fn default() -> Self {
+        Features::LATEST
+    }
+}
+
+impl Features {
+    /// Everything: what [`Command::decode`] accepts.
+    pub const LATEST: Features = Features {
+        pref_sup: true,
+        ppr_sup: true,
+        gt_sup: true,
+        ia_sup: true,
+    };
+
+    /// An IOMMU without guest translation and page requests (host
+    /// translation only, as a first-generation AMD-Vi).
+    pub const HOST_ONLY: Features = Features {
+        pref_sup: true,
+        ppr_sup: false,
+        gt_sup: false,
+        ia_sup: false,
+    };
+
+    /// A named preset: `amd-host`, `latest` (the CLI's `--caps`).
+    pub fn preset(name: &str) -> Option<Features> {
+        Some(match name {
+            "amd-host" => Features::HOST_ONLY,
+            "latest" => Features::LATEST,
+            _ => return None,
+        })
+    }
+
+    /// The preset names of [`Features::preset`].
+    pub const PRESETS: &'static [&'static str] = &["amd-host", "latest"];
+
+    /// Whether this IOMMU accepts `c` (decoded with [`Command::decode`]).
+    ///
+    /// ```
+    /// use iommu_inval_amd::{Command, Features};
+    /// // INVALIDATE_IOMMU_ALL: EFR.IASup only.
+    /// let w = [0x8000_0000_0000_0000, 0];
+    /// assert!(Command::decode_with(&w, &Features::LATEST).is_ok());
+    /// assert!(Command::decode_with(&w, &Features::HOST_ONLY).is_err());
+    /// ```
+    pub fn check(&self, c: &Command) -> Result<(), DecodeError> {
+        let op = |ok: bool, field: &'static str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(DecodeError::invalid(0, 0xf << 60, field))
+            }
+        };
+        let gn = |g: bool| {
+            if g && !self.gt_sup {
+                Err(DecodeError::invalid(1, 1 << 2, "gn needs EFR.GTSup"))
+            } else {
+                Ok(())
+            }
+        };
+        match *c {
+            Command::CompletionWait(_)
+            | Command::InvalidateDevtabEntry(_)
+            | Command::InvalidateInterruptTable(_) => Ok(()),
+            Command::InvalidateIommuPages(x) => gn(x.gn),
+            Command::InvalidateIotlbPages(x) => gn(x.gn),
+            Command::PrefetchIommuPages(x) => {
+                op(self.pref_sup, "PREFETCH_IOMMU_PAGES needs EFR.PreFSup")?;
+                gn(x.gn)
+            }
+            Command::CompletePprRequest(x) => {
+                op(self.ppr_sup, "COMPLETE_PPR_REQUEST needs EFR.PPRSup")?;
+                gn(x.gn)
+            }
+            Command::InvalidateIommuAll(_) => {
+                op(self.ia_sup, "INVALIDATE_IOMMU_ALL needs EFR.IASup")
+            }
+        }
+    }
+}
+
+impl Command {
+    /// Decode as the IOMMU described by `features` does: [`Command::decode`],
+    /// then the refusals of [`Features::check`] (ILLEGAL_COMMAND_ERROR).
+    #[inline]
+    pub fn decode_with(words: &[u64], features: &Features) -> Result<Command, DecodeError> {
+        let c = Command::decode(words)?;
+        features.check(&c)?;
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gates() {
+        // INVALIDATE_IOMMU_PAGES gn = 1.
+        let w = [0x3000_0001_0000_0005, 0x1000 | 1 << 2];
+        assert!(Command::decode_with(&w, &Features::LATEST).is_ok());
+        let e = Command::decode_with(&w, &Features::HOST_ONLY).unwrap_err();
+        assert_eq!(e.field, "gn needs EFR.GTSup");
+        // gn = 0 is fine.
+        assert!(Command::decode_with(&[w[0], 0x1000], &Features::HOST_ONLY).is_ok());
+        // COMPLETE_PPR_REQUEST without PPRSup.
+        let ppr = [0x7000_0000_0000_0010, 0];
+        assert!(Command::decode_with(&ppr, &Features::HOST_ONLY).is_err());
+        for p in Features::PRESETS {
+            assert!(Features::preset(p).is_some());
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! What the emulated VT-d remapping unit implements, for decoding:
+//! [`Features`] (CAP_REG / ECAP_REG bits).
+//!
+//! [`Command::decode`] accepts every descriptor of the command tables. An
+//! emulator of a particular unit decodes with [`Command::decode_with`]: a
+//! descriptor that unit cannot process is an invalidation queue error (IQE,
+//! FSTS_REG.IQE with IQERCD.IQEI = 1, "invalid descriptor type or
+//! reserved field") and the returned [`DecodeError`] says which field.
+//!
+//! | feature | register bit | refuses when absent |
+//! |---|---|---|
+//! | `psi` | CAP_REG.PSI | `iotlb_inv_dsc` with `g` = 3 (page-selective) |
+//! | `mamv` | CAP_REG.MAMV | page-selective `am` above it |
+//! | `drain_read` / `drain_write` | CAP_REG.DRD / DWD | `iotlb_inv_dsc` `dr` / `dw` = 1 |
+//! | `dt` | ECAP_REG.DT | `dev_tlb_inv_dsc`, `p_dev_tlb_inv_dsc` |
+//! | `ir` | ECAP_REG.IR | `iec_inv_dsc` |
+//! | `smts` | ECAP_REG.SMTS (scalable mode) | `p_iotlb_inv_dsc`, `pc_inv_dsc`, `p_dev_tlb_inv_dsc`, 256-bit descriptors |
+//! | `prs` | ECAP_REG.PRS | `page_grp_resp_dsc`; `inv_wait_dsc` `pd` = 1 also needs ECAP_REG.PDS |
+//! | `pds` | ECAP_REG.PDS | `inv_wait_dsc` `pd` = 1 (page-request drain) |
+//!
+//! These are not the lowering [`Caps`](crate::Caps) (what a host unit can
+//! be sent). A unit without PSI is refused here rather than widened: the
+//! specification lets software use page-selective invalidation only when
+//! CAP_REG.PSI = 1, and an emulator that refuses shows a guest bug at once.
+
+use crate::desc::*;
+use iommu_inval_core::error::DecodeError;
+
+/// CAP_REG / ECAP_REG features of an emulated VT-d unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Features {
+    /// Page-selective IOTLB invalidation (CAP_REG.PSI).
+    pub psi: bool,
+    /// Maximum address mask value (CAP_REG.MAMV), 0..=63.
+    pub mamv: u8,
+    /// Read draining (CAP_REG.DRD).
+    pub drain_read: bool,
+    /// Write draining (CAP_REG.DWD).
+    pub drain_write: bool,
+    /// Device TLB / ATS (ECAP_REG.DT).
+    pub dt: bool,
+    /// Interrupt remapping (ECAP_REG.IR).
+    pub ir: bool,
+    /// Scalable-mode translation (ECAP_REG.SMTS): PASID-granular descriptors.
+    pub smts: bool,
+    /// Page requests (ECAP_REG.PRS).
+    pub prs: bool,
+    /// Page-request drain (ECAP_REG.PDS).
+    pub pds: bool,
+}
+
+impl Default for Features {
+    /// [`Features::LATEST`].
+    fn default() -> Self {
+        Features::LATEST
+    }
+}
+
+impl Features {
+    /// Everything: what [`Command::decode`] accepts.
+    pub const LATEST: Features = Features {
+        psi: true,
+        mamv: 63,
+        drain_read: true,
+        drain_write: true,
+        dt: true,
+        ir: true,
+        smts: true,
+        prs: true,
+        pds: true,
+    };
+
+    /// A legacy-mode unit (VT-d 2.x style: no scalable mode, no page
+    /// requests) with PSI, MAMV 9 (2^9 pages, 2 MiB), DRD/DWD, DT and IR.
+    pub const LEGACY: Features = Features {
+        psi: true,
+        mamv: 9,
+        drain_read: true,
+        drain_write: true,
+        dt: true,
+        ir: true,
+        smts: false,
+        prs: false,
+        pds: false,
+    };
+
+    /// A scalable-mode unit of VT-d 3.x and later with every feature above.
+    pub const SCALABLE: Features = Features {
+        mamv: 18,
+        ..Features::LATEST
+    };
+
+    /// A named preset: `vtd-legacy`, `vtd-scalable`, `latest` (the CLI's `--caps`).
+    pub fn preset(name: &str) -> Option<Features> {
+        Some(match name {
+            "vtd-legacy" => Features::LEGACY,
+            "vtd-scalable" => Features::SCALABLE,
+            "latest" => Features::LATEST,
+            _ => return None,
+        })
+    }
+
+    /// The preset names of [`Features::preset`].
+    pub const PRESETS: &'static [&'static str] = &["vtd-legacy", "vtd-scalable", "latest"];
+
+    /// Whether this unit processes `c` (decoded with [`Command::decode`]).
+    ///
+    /// ```
+    /// use iommu_inval_vtd::{Command, Features};
+    /// // p_iotlb_inv_dsc (PASID-selective): scalable mode only.
+    /// let w = [0x0000_0005_0001_0026, 0];
+    /// assert!(Command::decode_with(&w, &Features::SCALABLE).is_ok());
+    /// assert!(Command::decode_with(&w, &Features::LEGACY).is_err());
+    /// ```
+    pub fn check(&self, c: &Command) -> Result<(), DecodeError> {
+        let ty = |field: &'static str| DecodeError::invalid(0, 0xe0f, field);
+        let need = |ok: bool, field: &'static str| if ok { Ok(()) } else { Err(ty(field)) };
+        let wide = |w: bool| need(!w || self.smts, "256-bit descriptors need ECAP_REG.SMTS");
+        let am = |g: u8, am: u8| {
+            if g == 3 && am > self.mamv {
+                Err(DecodeError::invalid(1, 0x3f, "am above CAP_REG.MAMV"))
+            } else {
+                Ok(())
+            }
+        };
+        match *c {
+            Command::CcInv(x) => wide(x.wide),
+            Command::IotlbInv(x) => {
+                wide(x.wide)?;
+                need(x.g != 3 || self.psi, "page-selective needs CAP_REG.PSI")?;
+                if x.dr && !self.drain_read {
+                    return Err(DecodeError::reserved(0, 1 << 7));
+                }
+                if x.dw && !self.drain_write {
+                    return Err(DecodeError::reserved(0, 1 << 6));
+                }
+                am(x.g, x.am)
+            }
+            Command::DevTlbInv(x) => {
+                wide(x.wide)?;
+                need(self.dt, "device-TLB invalidation needs ECAP_REG.DT")
+            }
+            Command::IecInv(x) => {
+                wide(x.wide)?;
+                need(self.ir, "interrupt entry cache invalidation needs ECAP_REG.IR")
+            }
+            Command::InvWait(x) => {
+                wide(x.wide)?;
+                if x.pd && !(self.prs && self.pds) {
+                    return Err(DecodeError::reserved(0, 1 << 7));
+                }
+                Ok(())
+            }
+            Command::PIotlbInv(x) => {
+                wide(x.wide)?;
+                need(self.smts, "PASID-based IOTLB invalidation needs ECAP_REG.SMTS")?;
+                am(x.g, x.am)
+            }
+            Command::PcInv(x) => {
+                wide(x.wide)?;
+                need(self.smts, "PASID-cache invalidation needs ECAP_REG.SMTS")
+            }
+            Command::PDevTlbInv(x) => {
+                wide(x.wide)?;
+                need(self.smts, "PASID-based device-TLB invalidation needs ECAP_REG.SMTS")?;
+                need(self.dt, "device-TLB invalidation needs ECAP_REG.DT")
+            }
+            Command::PageGrpResp(x) => {
+                wide(x.priv_data.is_some())?;
+                need(self.prs, "page group response needs ECAP_REG.PRS")
+            }
+        }
+    }
+}
+
+impl Command {
+    /// Decode as the unit described by `features` does: [`Command::decode`],
+    /// then the refusals of [`Features::check`] (IQE).
+    #[inline]
+    pub fn decode_with(words: &[u64], features: &Features) -> Result<Command, DecodeError> {
+        let c = Command::decode(words)?;
+        features.check(&c)?;
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gates() {
+        // iotlb_inv_dsc page-selective, am 10.
+        let w = [0x0005_0032, 0x20_0000 | 10];
+        assert!(Command::decode_with(&w, &Features::LATEST).is_ok());
+        assert!(Command::decode_with(&w, &Features::LEGACY).is_err()); // am > 9
+        let no_psi = Features {
+            psi: false,
+            ..Features::LATEST
+        };
+        assert!(Command::decode_with(&w, &no_psi).is_err());
+        // Domain-selective is fine without PSI.
+        assert!(Command::decode_with(&[0x0005_0022, 0], &no_psi).is_ok());
+        // iec_inv_dsc without IR.
+        let no_ir = Features {
+            ir: false,
+            ..Features::LATEST
+        };
+        assert!(Command::decode_with(&[0x4, 0], &no_ir).is_err());
+        assert!(Command::decode_with(&[0x4, 0], &Features::LEGACY).is_ok());
+        for p in Features::PRESETS {
+            assert!(Features::preset(p).is_some());
+        }
+    }
+}
