@@ -357,10 +357,7 @@ impl Features {
             return Err(if (num | scale) != 0 {
                 DecodeError::reserved(0, bits::NUM.mask() | bits::SCALE.mask())
             } else {
-                DecodeError::reserved(
-                    1,
-                    bits::TTL.mask() | bits::TG.mask() | bits::TTL128.mask(),
-                )
+                DecodeError::reserved(1, bits::TTL.mask() | bits::TG.mask() | bits::TTL128.mask())
             });
         }
         if !self.ds {
@@ -416,10 +413,7 @@ mod tests {
     #[test]
     fn range_fields_need_ril() {
         let w = [0x0005_0001_0001_f012, 0x0000_0000_0010_0401];
-        assert_eq!(
-            kind(w, &Features::SMMUV3_0),
-            Some(ErrorKind::ReservedBits)
-        );
+        assert_eq!(kind(w, &Features::SMMUV3_0), Some(ErrorKind::ReservedBits));
         assert_eq!(kind(w, &Features::SMMUV3_2), None);
         // tg = 0: no range, legal everywhere.
         let w = [0x0005_0001_0000_0012, 0x0000_0000_0010_0001];

@@ -142,7 +142,10 @@ impl Features {
             }
             Command::IecInv(x) => {
                 wide(x.wide)?;
-                need(self.ir, "interrupt entry cache invalidation needs ECAP_REG.IR")
+                need(
+                    self.ir,
+                    "interrupt entry cache invalidation needs ECAP_REG.IR",
+                )
             }
             Command::InvWait(x) => {
                 wide(x.wide)?;
@@ -153,7 +156,10 @@ impl Features {
             }
             Command::PIotlbInv(x) => {
                 wide(x.wide)?;
-                need(self.smts, "PASID-based IOTLB invalidation needs ECAP_REG.SMTS")?;
+                need(
+                    self.smts,
+                    "PASID-based IOTLB invalidation needs ECAP_REG.SMTS",
+                )?;
                 am(x.g, x.am)
             }
             Command::PcInv(x) => {
@@ -162,7 +168,10 @@ impl Features {
             }
             Command::PDevTlbInv(x) => {
                 wide(x.wide)?;
-                need(self.smts, "PASID-based device-TLB invalidation needs ECAP_REG.SMTS")?;
+                need(
+                    self.smts,
+                    "PASID-based device-TLB invalidation needs ECAP_REG.SMTS",
+                )?;
                 need(self.dt, "device-TLB invalidation needs ECAP_REG.DT")
             }
             Command::PageGrpResp(x) => {

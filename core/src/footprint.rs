@@ -289,9 +289,7 @@ impl Footprint {
                     // ATS and interrupt remapping serve non-secure streams only
                     // (IHI0070 §3.9: STE.EATS is ignored for Secure streams), so
                     // a Secure invalidation has nothing to remove there.
-                    if i.regime.is_secure()
-                        && (kind == KIND_DEV_TLB || kind == KIND_INTR_REMAP)
-                    {
+                    if i.regime.is_secure() && (kind == KIND_DEV_TLB || kind == KIND_INTR_REMAP) {
                         continue;
                     }
                     let global = kind == KIND_DEV_TLB && i.global;

@@ -95,7 +95,10 @@ impl Regime {
     /// True for the secure regimes (no device TLB or interrupt entries, and
     /// nothing on VT-d or AMD-Vi).
     pub const fn is_secure(self) -> bool {
-        matches!(self, Regime::Secure | Regime::SecureHyp | Regime::SecureGuest)
+        matches!(
+            self,
+            Regime::Secure | Regime::SecureHyp | Regime::SecureGuest
+        )
     }
 }
 
