@@ -89,7 +89,7 @@ impl Features {
         };
         let gn = |g: bool| {
             if g && !self.gt_sup {
-                Err(DecodeError::invalid(1, 1 << 2, "gn needs EFR.GTSup"))
+                Err(DecodeError::invalid(1, 1 << 2, "gn (needs EFR.GTSup)"))
             } else {
                 Ok(())
             }
@@ -101,15 +101,21 @@ impl Features {
             Command::InvalidateIommuPages(x) => gn(x.gn),
             Command::InvalidateIotlbPages(x) => gn(x.gn),
             Command::PrefetchIommuPages(x) => {
-                op(self.pref_sup, "PREFETCH_IOMMU_PAGES needs EFR.PreFSup")?;
+                op(
+                    self.pref_sup,
+                    "opcode (PREFETCH_IOMMU_PAGES needs EFR.PreFSup)",
+                )?;
                 gn(x.gn)
             }
             Command::CompletePprRequest(x) => {
-                op(self.ppr_sup, "COMPLETE_PPR_REQUEST needs EFR.PPRSup")?;
+                op(
+                    self.ppr_sup,
+                    "opcode (COMPLETE_PPR_REQUEST needs EFR.PPRSup)",
+                )?;
                 gn(x.gn)
             }
             Command::InvalidateIommuAll(_) => {
-                op(self.ia_sup, "INVALIDATE_IOMMU_ALL needs EFR.IASup")
+                op(self.ia_sup, "opcode (INVALIDATE_IOMMU_ALL needs EFR.IASup)")
             }
         }
     }
@@ -136,7 +142,7 @@ mod tests {
         let w = [0x3000_0001_0000_0005, 0x1000 | 1 << 2];
         assert!(Command::decode_with(&w, &Features::LATEST).is_ok());
         let e = Command::decode_with(&w, &Features::HOST_ONLY).unwrap_err();
-        assert_eq!(e.field, "gn needs EFR.GTSup");
+        assert_eq!(e.field, "gn (needs EFR.GTSup)");
         // gn = 0 is fine.
         assert!(Command::decode_with(&[w[0], 0x1000], &Features::HOST_ONLY).is_ok());
         // COMPLETE_PPR_REQUEST without PPRSup.

@@ -180,15 +180,15 @@ impl Features {
                 Err(DecodeError::invalid(
                     0,
                     bits::SSEC.mask(),
-                    "ssec on the Non-secure Command queue",
+                    "ssec (1 is ILLEGAL on the Non-secure Command queue)",
                 ))
             } else {
                 Ok(())
             }
         };
         let secure_only = || {
-            need(self.secure_queue, "Secure Command queue only")?;
-            need(self.sel2, "needs Secure EL2 (SMMU_S_IDR1.SEL2)")
+            need(self.secure_queue, "opcode (Secure Command queue only)")?;
+            need(self.sel2, "opcode (needs Secure EL2, SMMU_S_IDR1.SEL2)")
         };
         match *c {
             Command::PrefetchConfig(x) => ssec(x.ssec),
@@ -204,15 +204,15 @@ impl Features {
             Command::CfgiAll(x) => ssec(x.ssec),
             Command::CfgiCd(x) => {
                 ssec(x.ssec)?;
-                need(self.s1p, "needs stage 1 (SMMU_IDR0.S1P)")
+                need(self.s1p, "opcode (needs stage 1, SMMU_IDR0.S1P)")
             }
             Command::CfgiCdAll(x) => {
                 ssec(x.ssec)?;
-                need(self.s1p, "needs stage 1 (SMMU_IDR0.S1P)")
+                need(self.s1p, "opcode (needs stage 1, SMMU_IDR0.S1P)")
             }
             Command::CfgiVmsPidm(x) => {
                 ssec(x.ssec)?;
-                need(self.mpam, "needs MPAM (SMMU_IDR3.MPAM)")
+                need(self.mpam, "opcode (needs MPAM, SMMU_IDR3.MPAM)")
             }
             Command::TlbiNhAll(_) | Command::TlbiNhAsid(_) => self.s1(),
             Command::TlbiNhVa(x) => {
@@ -225,11 +225,11 @@ impl Features {
             }
             Command::TlbiEl3All(_) => {
                 self.s1()?;
-                need(self.secure_queue, "Secure Command queue only")
+                need(self.secure_queue, "opcode (Secure Command queue only)")
             }
             Command::TlbiEl3Va(x) => {
                 self.s1()?;
-                need(self.secure_queue, "Secure Command queue only")?;
+                need(self.secure_queue, "opcode (Secure Command queue only)")?;
                 self.range(x.num, x.scale, x.ttl, x.ttl128, x.tg)
             }
             Command::TlbiEl2All(_) | Command::TlbiEl2Asid(_) => self.el2(),
@@ -248,15 +248,21 @@ impl Features {
                 self.range(x.num, x.scale, x.ttl, x.ttl128, x.tg)
             }
             Command::TlbiNsnhAll(_) => Ok(()),
-            Command::AtcInv(_) => need(self.ats, "needs ATS (SMMU_IDR0.ATS)"),
-            Command::PriResp(_) => need(self.pri, "needs PRI (SMMU_IDR0.PRI)"),
+            Command::AtcInv(_) => need(self.ats, "opcode (needs ATS, SMMU_IDR0.ATS)"),
+            Command::PriResp(_) => need(self.pri, "opcode (needs PRI, SMMU_IDR0.PRI)"),
             Command::Resume(x) => {
                 ssec(x.ssec)?;
-                need(self.stall, "needs the stall model (SMMU_IDR0.STALL_MODEL)")
+                need(
+                    self.stall,
+                    "opcode (needs the stall model, SMMU_IDR0.STALL_MODEL)",
+                )
             }
             Command::StallTerm(x) => {
                 ssec(x.ssec)?;
-                need(self.stall, "needs the stall model (SMMU_IDR0.STALL_MODEL)")
+                need(
+                    self.stall,
+                    "opcode (needs the stall model, SMMU_IDR0.STALL_MODEL)",
+                )
             }
             Command::CmdSync(x) => {
                 if x.msi_address >> self.pa_bits.min(56) != 0 {
@@ -288,7 +294,7 @@ impl Features {
                 self.pa(x.address)?;
                 self.range(x.num, x.scale, x.ttl, x.ttl128, x.tg)
             }
-            Command::DptiAll(_) => need(self.dpt, "needs the DPT (SMMU_IDR3.DPT)"),
+            Command::DptiAll(_) => need(self.dpt, "opcode (needs the DPT, SMMU_IDR3.DPT)"),
         }
     }
 
@@ -299,7 +305,7 @@ impl Features {
             Err(DecodeError::invalid(
                 0,
                 bits::OPCODE.mask(),
-                "needs stage 1 (SMMU_IDR0.S1P)",
+                "opcode (needs stage 1, SMMU_IDR0.S1P)",
             ))
         }
     }
@@ -311,7 +317,7 @@ impl Features {
             Err(DecodeError::invalid(
                 0,
                 bits::OPCODE.mask(),
-                "needs stage 2 (SMMU_IDR0.S2P)",
+                "opcode (needs stage 2, SMMU_IDR0.S2P)",
             ))
         }
     }
@@ -332,7 +338,7 @@ impl Features {
             Err(DecodeError::invalid(
                 0,
                 bits::OPCODE.mask(),
-                "needs EL2 (SMMU_IDR0.Hyp)",
+                "opcode (needs EL2, SMMU_IDR0.Hyp)",
             ))
         }
     }

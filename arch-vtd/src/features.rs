@@ -115,10 +115,15 @@ impl Features {
     pub fn check(&self, c: &Command) -> Result<(), DecodeError> {
         let ty = |field: &'static str| DecodeError::invalid(0, 0xe0f, field);
         let need = |ok: bool, field: &'static str| if ok { Ok(()) } else { Err(ty(field)) };
-        let wide = |w: bool| need(!w || self.smts, "256-bit descriptors need ECAP_REG.SMTS");
+        let wide = |w: bool| {
+            need(
+                !w || self.smts,
+                "type (256-bit descriptors need ECAP_REG.SMTS)",
+            )
+        };
         let am = |g: u8, am: u8| {
             if g == 3 && am > self.mamv {
-                Err(DecodeError::invalid(1, 0x3f, "am above CAP_REG.MAMV"))
+                Err(DecodeError::invalid(1, 0x3f, "am (above CAP_REG.MAMV)"))
             } else {
                 Ok(())
             }
@@ -127,7 +132,10 @@ impl Features {
             Command::CcInv(x) => wide(x.wide),
             Command::IotlbInv(x) => {
                 wide(x.wide)?;
-                need(x.g != 3 || self.psi, "page-selective needs CAP_REG.PSI")?;
+                need(
+                    x.g != 3 || self.psi,
+                    "type (page-selective needs CAP_REG.PSI)",
+                )?;
                 if x.dr && !self.drain_read {
                     return Err(DecodeError::reserved(0, 1 << 7));
                 }
@@ -138,13 +146,13 @@ impl Features {
             }
             Command::DevTlbInv(x) => {
                 wide(x.wide)?;
-                need(self.dt, "device-TLB invalidation needs ECAP_REG.DT")
+                need(self.dt, "type (device-TLB invalidation needs ECAP_REG.DT)")
             }
             Command::IecInv(x) => {
                 wide(x.wide)?;
                 need(
                     self.ir,
-                    "interrupt entry cache invalidation needs ECAP_REG.IR",
+                    "type (interrupt entry cache invalidation needs ECAP_REG.IR)",
                 )
             }
             Command::InvWait(x) => {
@@ -158,25 +166,28 @@ impl Features {
                 wide(x.wide)?;
                 need(
                     self.smts,
-                    "PASID-based IOTLB invalidation needs ECAP_REG.SMTS",
+                    "type (PASID-based IOTLB invalidation needs ECAP_REG.SMTS)",
                 )?;
                 am(x.g, x.am)
             }
             Command::PcInv(x) => {
                 wide(x.wide)?;
-                need(self.smts, "PASID-cache invalidation needs ECAP_REG.SMTS")
+                need(
+                    self.smts,
+                    "type (PASID-cache invalidation needs ECAP_REG.SMTS)",
+                )
             }
             Command::PDevTlbInv(x) => {
                 wide(x.wide)?;
                 need(
                     self.smts,
-                    "PASID-based device-TLB invalidation needs ECAP_REG.SMTS",
+                    "type (PASID-based device-TLB invalidation needs ECAP_REG.SMTS)",
                 )?;
-                need(self.dt, "device-TLB invalidation needs ECAP_REG.DT")
+                need(self.dt, "type (device-TLB invalidation needs ECAP_REG.DT)")
             }
             Command::PageGrpResp(x) => {
                 wide(x.priv_data.is_some())?;
-                need(self.prs, "page group response needs ECAP_REG.PRS")
+                need(self.prs, "type (page group response needs ECAP_REG.PRS)")
             }
         }
     }

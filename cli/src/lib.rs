@@ -32,6 +32,7 @@ pub use iommu_inval_core as core;
 pub use iommu_inval_vtd as vtd;
 
 pub mod explain;
+pub mod features;
 pub mod generic;
 pub mod help;
 pub mod human;

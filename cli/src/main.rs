@@ -65,6 +65,11 @@ struct NativeIn {
     /// With --raw: read at most this many commands
     #[arg(long, value_name = "N", requires = "raw", value_parser = parse_num)]
     count: Option<u64>,
+    /// Decode as an emulated IOMMU with these capabilities refuses (CERROR_ILL / IQE /
+    /// ILLEGAL_COMMAND_ERROR): smmuv3.0, smmuv3.1, smmuv3.2, latest-ns, latest (smmuv3);
+    /// vtd-legacy, vtd-scalable, latest (vtd); amd-host, latest (amd). Default: latest
+    #[arg(long, value_name = "PRESET")]
+    caps: Option<String>,
     /// Commands as comma-separated hex words, lowest first (default: one per stdin line)
     #[arg(value_name = "COMMAND")]
     commands: Vec<String>,
@@ -209,6 +214,17 @@ fn parse_num(s: &str) -> Result<u64, String> {
 /// A usage problem found after argument parsing (exit 2).
 struct Usage(String);
 
+fn features_of(
+    id: ArchId,
+    input: &NativeIn,
+) -> Result<Option<iommu_inval::features::DecodeFeatures>, Usage> {
+    input
+        .caps
+        .as_deref()
+        .map(|p| iommu_inval::features::DecodeFeatures::preset(id, p).map_err(Usage))
+        .transpose()
+}
+
 fn words_of(arch: &Arch, width: &str) -> Result<usize, Usage> {
     let bits: u32 = width
         .parse()
@@ -313,6 +329,7 @@ fn execute(
                 Opts {
                     json: *json,
                     explain: false,
+                    features: features_of(arch.id(), input)?,
                 },
                 &*c,
                 src,
@@ -333,6 +350,7 @@ fn execute(
                 Opts {
                     json: *json,
                     explain: false,
+                    features: None,
                 },
                 text_source(objects, stdin),
                 io,
@@ -355,6 +373,7 @@ fn execute(
                 Opts {
                     json: *json,
                     explain: *explain,
+                    features: features_of(arch.id(), input)?,
                 },
                 &*c,
                 src,
@@ -376,6 +395,7 @@ fn execute(
                 Opts {
                     json: *json,
                     explain: *explain,
+                    features: None,
                 },
                 &*c,
                 text_source(ops, stdin),
@@ -403,6 +423,7 @@ fn execute(
                 Opts {
                     json: *json,
                     explain: *explain,
+                    features: features_of(from.id(), input)?,
                 },
                 &*c,
                 src,

@@ -107,10 +107,12 @@ fuzz_target!(|data: &[u8]| {
     let json = Opts {
         json: true,
         explain: false,
+        ..Opts::default()
     };
     let explain = Opts {
         json: sel & 1 == 0,
         explain: true,
+        ..Opts::default()
     };
     let r = match sel >> 5 {
         0 => run::decode(&from, words, plain, ctx, lines(), &mut io),
