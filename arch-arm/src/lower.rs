@@ -317,9 +317,12 @@ fn lower_config<C: Context + ?Sized>(
 ) -> Result<(), LowerError> {
     let ssec = match i.regime {
         Regime::Guest => false,
-        Regime::Secure => true,
-        Regime::Hyp | Regime::SecureHyp | Regime::SecureGuest => {
-            o.drop_part("SMMUv3 configuration caches have no EL2 or Secure-EL1/EL2 regime of their own (Secure streams are `secure`)");
+        // The configuration of Secure streams (`ssec`), whichever Secure
+        // regime names it (the core footprint tags configuration by
+        // Security state only).
+        Regime::Secure | Regime::SecureHyp | Regime::SecureGuest => true,
+        Regime::Hyp => {
+            o.drop_part("SMMUv3 configuration caches have no EL2 regime");
             return Ok(());
         }
     };

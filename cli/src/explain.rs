@@ -94,7 +94,7 @@ fn smmu_view(mut i: Inval) -> Inval {
     if i.regime == Regime::Guest {
         return i;
     }
-    if i.regime != Regime::Secure {
+    if i.regime == Regime::Hyp {
         i.caches.remove(Caches::CONFIG);
     }
     if i.regime != Regime::SecureGuest {
