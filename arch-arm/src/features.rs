@@ -21,12 +21,13 @@
 //! | `stall` | SMMU_IDR0.STALL_MODEL ≠ 0b01 | CMD_RESUME, CMD_STALL_TERM (§4.7.1, §4.7.2) |
 //! | `ril` | SMMU_IDR3.RIL | TLBI `num`, `scale`, `tg`, `ttl`, `ttl128` ≠ 0 (RES0, §4.4.1.1) |
 //! | `ds` | SMMU_IDR5.DS | `scale` bit 25; `tg` = 2 with `ttl` = 1 and no range (§4.4.1.1) |
-//! | `d128` | 128-bit descriptor support (SMMUv3.4) | `ttl128` = 1 (§4.4.1.1) |
+//! | `d128` | SMMU_IDR5.D128 (SMMUv3.4) | `ttl128` = 1 (§4.4.1.1) |
 //! | `mpam` | SMMU_IDR3.MPAM | CMD_CFGI_VMS_PIDM (§4.3.5) |
 //! | `dpt` | SMMU_IDR3.DPT | CMD_DPTI_ALL (§4.6.1) |
 //! | `pa_bits` | revision | physical address bits above it (§4.1.6: `[55:48]` RES0 in SMMUv3.0, `[55:52]` in SMMUv3.1–3.3) |
 //! | `stride` | SMMUv3.1+ | CMD_PREFETCH_ADDR `stride` ≠ 0 (§4.2.2) |
 //! | `secure_queue` | the Secure Command queue | `ssec` = 1, CMD_TLBI_EL3_*, and the Secure-only commands (§4.1.6, §4.4.2.5) |
+//! | `rme_impl` (refuses when *present*) | SMMU_IDR0.RME_IMPL | CMD_TLBI_EL3_* (§2.6, §4.4.2.5: no EL3 StreamWorld) |
 //! | `sel2` | SMMU_S_IDR1.SEL2 | CMD_TLBI_S_EL2_*, S_S12_VMALL, S_S2_IPA, SNH_ALL (§4.4.2.11–14, §4.4.3.3, §4.4.3.4, §4.4.4.2) |
 
 use crate::cmd::*;
@@ -67,6 +68,9 @@ pub struct Features {
     pub secure_queue: bool,
     /// Secure EL2 and Secure stage 2 (SMMU_S_IDR1.SEL2).
     pub sel2: bool,
+    /// SMMU_IDR0.RME_IMPL: no EL3 StreamWorld, so the EL3 TLBIs are ILLEGAL
+    /// (IHI0070 §2.6).
+    pub rme_impl: bool,
 }
 
 impl Default for Features {
@@ -95,6 +99,7 @@ impl Features {
         stride: true,
         secure_queue: true,
         sel2: true,
+        rme_impl: false,
     };
 
     /// The Non-secure Command queue of an SMMUv3.0 with both stages, EL2,
@@ -115,6 +120,7 @@ impl Features {
         stride: false,
         secure_queue: false,
         sel2: false,
+        rme_impl: false,
     };
 
     /// [`Features::SMMUV3_0`] plus SMMUv3.1: 52-bit physical addresses and
@@ -126,28 +132,47 @@ impl Features {
     };
 
     /// [`Features::SMMUV3_1`] plus SMMUv3.2's mandatory range invalidation
-    /// (SMMU_IDR3.RIL) and the optional MPAM.
+    /// (SMMU_IDR3.RIL) and the optional MPAM (IHI0070 §2.4).
     pub const SMMUV3_2: Features = Features {
         ril: true,
         mpam: true,
         ..Features::SMMUV3_1
     };
 
+    /// [`Features::SMMUV3_2`] plus SMMUv3.3's optional Device Permission
+    /// Table for Non-secure state (SMMUv3.3-DPT_NS, IHI0070 §2.7).
+    pub const SMMUV3_3: Features = Features {
+        dpt: true,
+        ..Features::SMMUV3_2
+    };
+
+    /// [`Features::SMMUV3_3`] plus SMMUv3.4's optional LPA2 (SMMU_IDR5.DS)
+    /// and 128-bit descriptors with 56-bit addresses (SMMU_IDR5.D128,
+    /// IHI0070 §2.8).
+    pub const SMMUV3_4: Features = Features {
+        ds: true,
+        d128: true,
+        pa_bits: 56,
+        ..Features::SMMUV3_3
+    };
+
     /// The Non-secure Command queue of an SMMU that implements every
-    /// feature of the newest revision.
+    /// feature of the newest revision (= [`Features::SMMUV3_4`]).
     pub const LATEST_NS: Features = Features {
         secure_queue: false,
         sel2: false,
         ..Features::LATEST
     };
 
-    /// A named preset: `smmuv3.0`, `smmuv3.1`, `smmuv3.2`, `latest-ns`,
-    /// `latest` (the CLI's `--caps`).
+    /// A named preset: `smmuv3.0` .. `smmuv3.4`, `latest-ns`, `latest` (the
+    /// CLI's `--caps`).
     pub fn preset(name: &str) -> Option<Features> {
         Some(match name {
             "smmuv3.0" => Features::SMMUV3_0,
             "smmuv3.1" => Features::SMMUV3_1,
             "smmuv3.2" => Features::SMMUV3_2,
+            "smmuv3.3" => Features::SMMUV3_3,
+            "smmuv3.4" => Features::SMMUV3_4,
             "latest-ns" => Features::LATEST_NS,
             "latest" => Features::LATEST,
             _ => return None,
@@ -155,8 +180,15 @@ impl Features {
     }
 
     /// The preset names of [`Features::preset`].
-    pub const PRESETS: &'static [&'static str] =
-        &["smmuv3.0", "smmuv3.1", "smmuv3.2", "latest-ns", "latest"];
+    pub const PRESETS: &'static [&'static str] = &[
+        "smmuv3.0",
+        "smmuv3.1",
+        "smmuv3.2",
+        "smmuv3.3",
+        "smmuv3.4",
+        "latest-ns",
+        "latest",
+    ];
 
     /// Whether this SMMU accepts `c` (decoded with [`Command::decode`]).
     ///
@@ -225,11 +257,19 @@ impl Features {
             }
             Command::TlbiEl3All(_) => {
                 self.s1()?;
-                need(self.secure_queue, "opcode (Secure Command queue only)")
+                need(self.secure_queue, "opcode (Secure Command queue only)")?;
+                need(
+                    !self.rme_impl,
+                    "opcode (no EL3 StreamWorld with SMMU_IDR0.RME_IMPL)",
+                )
             }
             Command::TlbiEl3Va(x) => {
                 self.s1()?;
                 need(self.secure_queue, "opcode (Secure Command queue only)")?;
+                need(
+                    !self.rme_impl,
+                    "opcode (no EL3 StreamWorld with SMMU_IDR0.RME_IMPL)",
+                )?;
                 self.range(x.num, x.scale, x.ttl, x.ttl128, x.tg)
             }
             Command::TlbiEl2All(_) | Command::TlbiEl2Asid(_) => self.el2(),
@@ -405,6 +445,44 @@ mod tests {
 
     fn kind(w: [u64; 2], f: &Features) -> Option<ErrorKind> {
         Command::decode_with(&w, f).err().map(|e| e.kind)
+    }
+
+    #[test]
+    fn presets_add_features_in_revision_order() {
+        let order = [
+            Features::SMMUV3_0,
+            Features::SMMUV3_1,
+            Features::SMMUV3_2,
+            Features::SMMUV3_3,
+            Features::SMMUV3_4,
+        ];
+        // Each revision accepts what the one before accepts.
+        let words: [[u64; 2]; 6] = [
+            [0x0000_0001_0000_002a, 1 << 50], // 52-bit IPA (v3.1)
+            [0x0005_0001_0000_1012, 0x400],   // range (v3.2)
+            [0x0000_0001_0000_0007, 0],       // VMS_PIDM (v3.2)
+            [0x70, 0],                        // DPTI_ALL (v3.3)
+            [0x0005_0001_0270_0012, 0x400],   // scale 39 (v3.4, DS)
+            [0x0000_0001_0000_002a, 1 << 54], // 56-bit IPA (v3.4)
+        ];
+        for (i, w) in words.iter().enumerate() {
+            let first = order
+                .iter()
+                .position(|f| Command::decode_with(w, f).is_ok())
+                .unwrap_or(order.len());
+            assert!(first > 0 && first < order.len(), "{w:#x?} from {first}");
+            for f in &order[first..] {
+                assert!(Command::decode_with(w, f).is_ok(), "{i}");
+            }
+        }
+        assert_eq!(
+            Features::LATEST_NS,
+            Features {
+                secure_queue: false,
+                sel2: false,
+                ..Features::SMMUV3_4
+            }
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //!
 //! | architecture | presets |
 //! |---|---|
-//! | smmuv3 | `smmuv3.0`, `smmuv3.1`, `smmuv3.2` (Non-secure Command queue of that revision), `latest-ns`, `latest` (every feature, Secure Command queue) |
+//! | smmuv3 | `smmuv3.0` .. `smmuv3.4` (Non-secure Command queue of that revision), `latest-ns`, `latest` (every feature, Secure Command queue) |
 //! | vtd | `vtd-legacy`, `vtd-scalable`, `latest` |
 //! | amd | `amd-host`, `latest` |
 //!

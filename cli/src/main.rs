@@ -66,7 +66,7 @@ struct NativeIn {
     #[arg(long, value_name = "N", requires = "raw", value_parser = parse_num)]
     count: Option<u64>,
     /// Decode as an emulated IOMMU with these capabilities refuses (CERROR_ILL / IQE /
-    /// ILLEGAL_COMMAND_ERROR): smmuv3.0, smmuv3.1, smmuv3.2, latest-ns, latest (smmuv3);
+    /// ILLEGAL_COMMAND_ERROR): smmuv3.0 .. smmuv3.4, latest-ns, latest (smmuv3);
     /// vtd-legacy, vtd-scalable, latest (vtd); amd-host, latest (amd). Default: latest
     #[arg(long, value_name = "PRESET")]
     caps: Option<String>,

@@ -106,7 +106,7 @@ fn r1_amd_arbitrary_commands() {
 }
 #[test]
 fn r1_smmuv3_probed_commands() {
-    probed_commands::<Smmu>(0x5112, 90_000 * scale(), 1000 * scale());
+    probed_commands::<Smmu>(0x5112, 120_000 * scale(), 1000 * scale());
 }
 #[test]
 fn r1_vtd_probed_commands() {
