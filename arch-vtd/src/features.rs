@@ -17,6 +17,12 @@
 //! | `smts` | ECAP_REG.SMTS (scalable mode) | `p_iotlb_inv_dsc`, `pc_inv_dsc`, `p_dev_tlb_inv_dsc`, 256-bit descriptors |
 //! | `prs` | ECAP_REG.PRS | `page_grp_resp_dsc`; `inv_wait_dsc` `pd` = 1 also needs ECAP_REG.PDS |
 //! | `pds` | ECAP_REG.PDS | `inv_wait_dsc` `pd` = 1 (page-request drain) |
+//! | `priv_data` | revision 3.x | `page_grp_resp_dsc` `priv_data_present` = 1 (`w0[5]`) or non-zero private data (`w2`, `w3`): revisions 4.x and 5.x have no private data in page requests and responses, those bits are reserved |
+//!
+//! The revision 4.x/5.x page group response (no private data) follows the
+//! public emulator of VT-d page requests (QEMU's `intel_iommu_internal.h`,
+//! 2025: reserved masks `w0[8:5]`, `w0[63:52]`, `w1[1:0]`, `w1[63:12]`),
+//! which agrees with Linux no longer sending private data.
 //!
 //! These are not the lowering [`Caps`](crate::Caps) (what a host unit can
 //! be sent). A unit without PSI is refused here rather than widened: the
@@ -47,6 +53,9 @@ pub struct Features {
     pub prs: bool,
     /// Page-request drain (ECAP_REG.PDS).
     pub pds: bool,
+    /// Page group responses carry private data (VT-d 3.x); `false` for a
+    /// 4.x/5.x unit.
+    pub priv_data: bool,
 }
 
 impl Default for Features {
@@ -68,6 +77,7 @@ impl Features {
         smts: true,
         prs: true,
         pds: true,
+        priv_data: true,
     };
 
     /// A legacy-mode unit (VT-d 2.x style: no scalable mode, no page
@@ -82,26 +92,38 @@ impl Features {
         smts: false,
         prs: false,
         pds: false,
+        priv_data: false,
     };
 
-    /// A scalable-mode unit of VT-d 3.x and later with every feature above.
+    /// A scalable-mode unit of VT-d 3.x with every feature above (page
+    /// group responses with private data), MAMV 18.
     pub const SCALABLE: Features = Features {
         mamv: 18,
         ..Features::LATEST
     };
 
-    /// A named preset: `vtd-legacy`, `vtd-scalable`, `latest` (the CLI's `--caps`).
+    /// A VT-d 4.x/5.x scalable-mode unit: [`Features::SCALABLE`] without
+    /// private data in page group responses.
+    pub const REV5: Features = Features {
+        priv_data: false,
+        ..Features::SCALABLE
+    };
+
+    /// A named preset: `vtd-legacy`, `vtd-3` (scalable mode, 3.x), `vtd-5`
+    /// (4.x/5.x), `latest` (every descriptor any revision defines: what
+    /// [`Command::decode`] accepts) — the CLI's `--caps`.
     pub fn preset(name: &str) -> Option<Features> {
         Some(match name {
             "vtd-legacy" => Features::LEGACY,
-            "vtd-scalable" => Features::SCALABLE,
+            "vtd-3" => Features::SCALABLE,
+            "vtd-5" => Features::REV5,
             "latest" => Features::LATEST,
             _ => return None,
         })
     }
 
     /// The preset names of [`Features::preset`].
-    pub const PRESETS: &'static [&'static str] = &["vtd-legacy", "vtd-scalable", "latest"];
+    pub const PRESETS: &'static [&'static str] = &["vtd-legacy", "vtd-3", "vtd-5", "latest"];
 
     /// Whether this unit processes `c` (decoded with [`Command::decode`]).
     ///
@@ -187,7 +209,18 @@ impl Features {
             }
             Command::PageGrpResp(x) => {
                 wide(x.priv_data.is_some())?;
-                need(self.prs, "type (page group response needs ECAP_REG.PRS)")
+                need(self.prs, "type (page group response needs ECAP_REG.PRS)")?;
+                if !self.priv_data {
+                    if x.priv_data_present {
+                        return Err(DecodeError::reserved(0, 1 << 5));
+                    }
+                    match x.priv_data {
+                        Some([w2, _]) if w2 != 0 => return Err(DecodeError::reserved(2, w2)),
+                        Some([_, w3]) if w3 != 0 => return Err(DecodeError::reserved(3, w3)),
+                        _ => {}
+                    }
+                }
+                Ok(())
             }
         }
     }
@@ -231,5 +264,24 @@ mod tests {
         for p in Features::PRESETS {
             assert!(Features::preset(p).is_some());
         }
+    }
+
+    #[test]
+    fn page_group_response_private_data_by_revision() {
+        // page_grp_resp_dsc, 256-bit, rid 0x10, prg_index 5, success.
+        let plain = [0x0010_0009, 5 << 3, 0, 0];
+        let with_pdp = [0x0010_0029, 5 << 3, 0xdead, 0];
+        for w in [plain, with_pdp] {
+            assert!(Command::decode_with(&w, &Features::SCALABLE).is_ok());
+        }
+        assert!(Command::decode_with(&plain, &Features::REV5).is_ok());
+        let e = Command::decode_with(&with_pdp, &Features::REV5).unwrap_err();
+        assert_eq!(
+            (e.kind, e.word, e.mask),
+            (iommu_inval_core::ErrorKind::ReservedBits, 0, 1 << 5)
+        );
+        // Private data words without the flag: reserved on 4.x/5.x.
+        let e = Command::decode_with(&[0x0010_0009, 5 << 3, 0, 7], &Features::REV5).unwrap_err();
+        assert_eq!((e.word, e.mask), (3, 7));
     }
 }

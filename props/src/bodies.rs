@@ -195,6 +195,7 @@ fn vtd_features(u: &mut Unstructured<'_>) -> arbitrary::Result<iommu_inval_vtd::
         smts: u.arbitrary()?,
         prs: u.arbitrary()?,
         pds: u.arbitrary()?,
+        priv_data: u.arbitrary()?,
     })
 }
 
