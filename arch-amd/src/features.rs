@@ -13,6 +13,8 @@
 //! | `ppr_sup` | PPRSup | COMPLETE_PPR_REQUEST |
 //! | `gt_sup` | GTSup | `gn` = 1 (guest, PASID-tagged translations) on INVALIDATE_IOMMU_PAGES, INVALIDATE_IOTLB_PAGES, PREFETCH_IOMMU_PAGES, COMPLETE_PPR_REQUEST |
 //! | `ia_sup` | IASup | INVALIDATE_IOMMU_ALL |
+//! | `viommu` | hardware vIOMMU (revision 3.x) | INSERT_GUEST_EVENT, RESET_VMMIO |
+//! | `pasid20` | revision 3.x | INVALIDATE_IOTLB_PAGES `pasid` above 16 bits (`w0[59:56]`, reserved before) |
 //!
 //! These are not the lowering [`Caps`](crate::Caps) (what a host IOMMU can
 //! be sent).
@@ -31,6 +33,11 @@ pub struct Features {
     pub gt_sup: bool,
     /// INVALIDATE_IOMMU_ALL (EFR.IASup).
     pub ia_sup: bool,
+    /// The hardware vIOMMU commands of revision 3.x (INSERT_GUEST_EVENT,
+    /// RESET_VMMIO).
+    pub viommu: bool,
+    /// 20-bit PASIDs in INVALIDATE_IOTLB_PAGES (revision 3.x).
+    pub pasid20: bool,
 }
 
 impl Default for Features {
@@ -47,6 +54,19 @@ impl Features {
         ppr_sup: true,
         gt_sup: true,
         ia_sup: true,
+        viommu: true,
+        pasid20: true,
+    };
+
+    /// A revision 2.x IOMMU with guest translation, PPR, prefetch and
+    /// INVALIDATE_IOMMU_ALL: 16-bit IOTLB PASIDs, no vIOMMU.
+    pub const REV2: Features = Features {
+        pref_sup: true,
+        ppr_sup: true,
+        gt_sup: true,
+        ia_sup: true,
+        viommu: false,
+        pasid20: false,
     };
 
     /// An IOMMU without guest translation and page requests (host
@@ -56,19 +76,23 @@ impl Features {
         ppr_sup: false,
         gt_sup: false,
         ia_sup: false,
+        viommu: false,
+        pasid20: false,
     };
 
-    /// A named preset: `amd-host`, `latest` (the CLI's `--caps`).
+    /// A named preset: `amd-host`, `amd-2` (revision 2.x), `latest`
+    /// (revision 3.x, everything) — the CLI's `--caps`.
     pub fn preset(name: &str) -> Option<Features> {
         Some(match name {
             "amd-host" => Features::HOST_ONLY,
+            "amd-2" => Features::REV2,
             "latest" => Features::LATEST,
             _ => return None,
         })
     }
 
     /// The preset names of [`Features::preset`].
-    pub const PRESETS: &'static [&'static str] = &["amd-host", "latest"];
+    pub const PRESETS: &'static [&'static str] = &["amd-host", "amd-2", "latest"];
 
     /// Whether this IOMMU accepts `c` (decoded with [`Command::decode`]).
     ///
@@ -99,7 +123,20 @@ impl Features {
             | Command::InvalidateDevtabEntry(_)
             | Command::InvalidateInterruptTable(_) => Ok(()),
             Command::InvalidateIommuPages(x) => gn(x.gn),
-            Command::InvalidateIotlbPages(x) => gn(x.gn),
+            Command::InvalidateIotlbPages(x) => {
+                if x.pasid > 0xffff && !self.pasid20 {
+                    return Err(DecodeError::reserved(0, 0xf << 56));
+                }
+                gn(x.gn)
+            }
+            Command::InsertGuestEvent(_) => op(
+                self.viommu,
+                "opcode (INSERT_GUEST_EVENT needs the vIOMMU, revision 3.x)",
+            ),
+            Command::ResetVmmio(_) => op(
+                self.viommu,
+                "opcode (RESET_VMMIO needs the vIOMMU, revision 3.x)",
+            ),
             Command::PrefetchIommuPages(x) => {
                 op(
                     self.pref_sup,

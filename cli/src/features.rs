@@ -7,7 +7,7 @@
 //! |---|---|
 //! | smmuv3 | `smmuv3.0` .. `smmuv3.4` (Non-secure Command queue of that revision), `latest-ns`, `latest` (every feature, Secure Command queue) |
 //! | vtd | `vtd-legacy`, `vtd-3` (scalable mode, private data in page group responses), `vtd-5` (revisions 4.x/5.x: none), `latest` |
-//! | amd | `amd-host`, `latest` |
+//! | amd | `amd-host`, `amd-2` (revision 2.x), `latest` (revision 3.x) |
 //!
 //! Without `--caps` every command of the newest revision is accepted
 //! (`latest`).

@@ -67,7 +67,7 @@ struct NativeIn {
     count: Option<u64>,
     /// Decode as an emulated IOMMU with these capabilities refuses (CERROR_ILL / IQE /
     /// ILLEGAL_COMMAND_ERROR): smmuv3.0 .. smmuv3.4, latest-ns, latest (smmuv3);
-    /// vtd-legacy, vtd-3, vtd-5, latest (vtd); amd-host, latest (amd). Default: latest
+    /// vtd-legacy, vtd-3, vtd-5, latest (vtd); amd-host, amd-2, latest (amd). Default: latest
     #[arg(long, value_name = "PRESET")]
     caps: Option<String>,
     /// Commands as comma-separated hex words, lowest first (default: one per stdin line)

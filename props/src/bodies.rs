@@ -205,6 +205,8 @@ fn amd_features(u: &mut Unstructured<'_>) -> arbitrary::Result<iommu_inval_amd::
         ppr_sup: u.arbitrary()?,
         gt_sup: u.arbitrary()?,
         ia_sup: u.arbitrary()?,
+        viommu: u.arbitrary()?,
+        pasid20: u.arbitrary()?,
     })
 }
 
