@@ -202,6 +202,13 @@ const AMD_VECTORS: &[(&str, &str)] = &[
         "INVALIDATE_IOMMU_ALL",
         "0x8000000000000000,0x0000000000000000",
     ),
+    // Revision 3.x: guest_id=0x1234
+    (
+        "INSERT_GUEST_EVENT",
+        "0x9000123400000000,0x0000000000000000",
+    ),
+    // guest_id=0x42 all vcmd
+    ("RESET_VMMIO", "0xa000000088000042,0x0000000000000000"),
 ];
 
 fn vectors(arch: &str) -> &'static [(&'static str, &'static str)] {

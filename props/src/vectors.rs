@@ -461,6 +461,29 @@ pub const AMD: &[Vector] = &[
         ],
     ),
     ("INVALIDATE_IOMMU_ALL", &[0x8000_0000_0000_0000, 0], &[]),
+    // Revision 3.x (layouts of the FreeBSD amdiommu header): GuestID in
+    // w0[47:32]; GuestID w0[15:0], All w0[27], VCmd w0[31]; pasid[19:16]
+    // of INVALIDATE_IOTLB_PAGES in w0[59:56].
+    (
+        "INSERT_GUEST_EVENT",
+        &[0x9000_1234_0000_0000, 0],
+        &[("guest_id", 0x1234)],
+    ),
+    (
+        "RESET_VMMIO",
+        &[0xa000_0000_8800_0042, 0],
+        &[("guest_id", 0x42), ("all", 1), ("vcmd", 1)],
+    ),
+    (
+        "INVALIDATE_IOTLB_PAGES",
+        &[0x4ade_0000_00bc_0010, 0x5004],
+        &[
+            ("device_id", 0x10),
+            ("pasid", 0xa_bcde),
+            ("gn", 1),
+            ("address", 0x5000),
+        ],
+    ),
 ];
 
 /// Invalid words per architecture, with the error kind each must give.
@@ -562,7 +585,12 @@ pub const VTD_BAD: &[Bad] = &[
 /// Invalid AMD-Vi commands.
 pub const AMD_BAD: &[Bad] = &[
     ("opcode 0", &[0, 0], "unknown_opcode"),
-    ("opcode 0x9", &[0x9000_0000_0000_0000, 0], "unknown_opcode"),
+    ("opcode 0xb", &[0xb000_0000_0000_0000, 0], "unknown_opcode"),
+    (
+        "RESET_VMMIO w0 bit 16",
+        &[0xa000_0000_0001_0042, 0],
+        "reserved_bits",
+    ),
     ("opcode 0xf", &[0xf000_0000_0000_0000, 0], "unknown_opcode"),
     (
         "DEVTAB_ENTRY w0 bit 16",
