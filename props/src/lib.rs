@@ -652,6 +652,9 @@ pub const NON_INVAL_OPS: &[&str] = &[
     "COMPLETION_WAIT",
     "PREFETCH_IOMMU_PAGES",
     "COMPLETE_PPR_REQUEST",
+    // AMD-Vi revision 3.x vIOMMU management: no generic form at all.
+    "INSERT_GUEST_EVENT",
+    "RESET_VMMIO",
 ];
 
 /// Summary of one lowering, for statistics.
