@@ -351,7 +351,7 @@ pub struct CmdqDevice {
     /// SMMU_GERRORN (written by the guest: equal to GERROR acknowledges).
     pub gerrorn: u32,
     /// What the emulated SMMU implements: a command it refuses is a
-    /// CERROR_ILL ([`Command::decode_with`]). [`Features::LATEST`] by default.
+    /// CERROR_ILL ([`Command::decode_with`]). [`Features::LATEST`](crate::Features::LATEST) by default.
     pub features: crate::Features,
 }
 

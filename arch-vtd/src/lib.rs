@@ -9,6 +9,9 @@
 //! * [`lower`]: generic operations → descriptors for a host ([`Caps`]);
 //! * [`queue`]: the invalidation queue consumer (IQA/IQH/IQT) for emulators;
 //! * [`footprint`] (feature `std`): what a descriptor removes.
+//! * [`Features`]: what an emulated unit implements (CAP_REG / ECAP_REG,
+//!   revision 3.x or 4.x/5.x page group responses);
+//!   [`Command::decode_with`] refuses, as an IQE, what that unit refuses.
 //!
 //! Nothing here allocates on the decode, encode, lift, lower or queue paths.
 //!
