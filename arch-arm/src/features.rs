@@ -60,7 +60,8 @@ pub struct Features {
     /// The Device Permission Table (SMMU_IDR3.DPT): CMD_DPTI_*.
     pub dpt: bool,
     /// Width of physical address fields (IPA, MSI address): 48 (SMMUv3.0),
-    /// 52 (SMMUv3.1 to 3.3) or 56 (later).
+    /// 52 (SMMUv3.1 to 3.3) or 56 (later); other values are taken as the
+    /// nearest of 48..=56.
     pub pa_bits: u8,
     /// CMD_PREFETCH_ADDR `stride` (SMMUv3.1 and later).
     pub stride: bool,
@@ -304,12 +305,7 @@ impl Features {
                     "opcode (needs the stall model, SMMU_IDR0.STALL_MODEL)",
                 )
             }
-            Command::CmdSync(x) => {
-                if x.msi_address >> self.pa_bits.min(56) != 0 {
-                    return Err(DecodeError::reserved(1, x.msi_address & !self.pa_mask()));
-                }
-                Ok(())
-            }
+            Command::CmdSync(x) => self.pa(x.msi_address),
             Command::TlbiSEl2All(_) | Command::TlbiSEl2Asid(_) | Command::TlbiSnhAll(_) => {
                 self.s1_or_s2()?;
                 secure_only()
