@@ -88,8 +88,8 @@ fn for_each_ats_piece(i: &Inval, ctx: &dyn Context, g: &mut dyn FnMut(&Inval)) {
 }
 
 /// What SMMUv3 has no command for, by regime (its lowering drops them):
-/// configuration caches of the EL2 regime, and stage-2 entries of the EL2
-/// and secure regimes.
+/// configuration caches of the EL2 regime, and stage-2 entries of the EL2,
+/// Secure EL2 and EL3 regimes (Secure stage 2 is `SecureGuest`).
 fn smmu_view(mut i: Inval) -> Inval {
     if i.regime == Regime::Guest {
         return i;

@@ -233,14 +233,10 @@ pub struct Opts {
     pub features: Option<crate::features::DecodeFeatures>,
 }
 
-/// Decode `w` as the emulated IOMMU of `opts` does.
-fn decode_as(
-    arch: &Arch,
-    opts: Opts,
-    w: &[u64],
-) -> Result<NativeAny, iommu_inval_core::DecodeError> {
+/// Decode `w` as the emulated IOMMU of `o` does.
+fn dec(arch: &Arch, o: Opts, w: &[u64]) -> Result<NativeAny, iommu_inval_core::DecodeError> {
     let cmd = arch.decode(w)?;
-    if let Some(f) = &opts.features {
+    if let Some(f) = &o.features {
         f.check(&cmd)?;
     }
     Ok(cmd)
@@ -267,38 +263,36 @@ pub fn decode(
         .unwrap_or(0)
         .max("<invalid>".len());
     let mut ops = Vec::new();
-    for_each_native(src, words, io, |io, _loc, w| {
-        match decode_as(arch, opts, w) {
-            Ok(cmd) => {
-                if opts.json {
-                    return io.line(&command_to_json(&cmd));
-                }
-                ops.clear();
-                let meaning = match cmd.lift_ops(ctx, &mut ops) {
-                    Ok(o) => describe_ops(&ops, &o) + &native_note(&cmd),
-                    Err(e) => format!("cannot lift: {e}"),
-                };
-                let fields = format_fields(&cmd);
+    for_each_native(src, words, io, |io, _loc, w| match dec(arch, opts, w) {
+        Ok(cmd) => {
+            if opts.json {
+                return io.line(&command_to_json(&cmd));
+            }
+            ops.clear();
+            let meaning = match cmd.lift_ops(ctx, &mut ops) {
+                Ok(o) => describe_ops(&ops, &o) + &native_note(&cmd),
+                Err(e) => format!("cannot lift: {e}"),
+            };
+            let fields = format_fields(&cmd);
+            writeln!(
+                io.out,
+                "{:<op_width$}  {fields:<FIELDS_WIDTH$}  # {meaning}",
+                cmd.op_name()
+            )
+        }
+        Err(e) => {
+            io.status.note(1);
+            if opts.json {
+                io.line(&decode_error_json_in(arch.id(), &e, w))
+            } else {
                 writeln!(
                     io.out,
-                    "{:<op_width$}  {fields:<FIELDS_WIDTH$}  # {meaning}",
-                    cmd.op_name()
+                    "{:<op_width$}  {:<FIELDS_WIDTH$}  # {}: {}",
+                    "<invalid>",
+                    format_words(w),
+                    e.kind.as_str(),
+                    describe_decode_error_in(arch.id(), &e, w)
                 )
-            }
-            Err(e) => {
-                io.status.note(1);
-                if opts.json {
-                    io.line(&decode_error_json_in(arch.id(), &e, w))
-                } else {
-                    writeln!(
-                        io.out,
-                        "{:<op_width$}  {:<FIELDS_WIDTH$}  # {}: {}",
-                        "<invalid>",
-                        format_words(w),
-                        e.kind.as_str(),
-                        describe_decode_error_in(arch.id(), &e, w)
-                    )
-                }
             }
         }
     })
@@ -410,7 +404,7 @@ fn decode_and_lift(
     w: &[u64],
     ops: &mut Vec<Op>,
 ) -> io::Result<Option<(NativeAny, Outcome)>> {
-    let cmd = match decode_as(arch, opts, w) {
+    let cmd = match dec(arch, opts, w) {
         Ok(c) => c,
         Err(e) => return decode_failure(arch, opts, io, loc, w, &e).map(|()| None),
     };
