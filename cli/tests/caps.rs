@@ -129,3 +129,25 @@ fn unknown_preset_is_a_usage_error() {
     let (_, help, _) = run(&["decode", "--help"]);
     assert!(help.contains("--caps"), "{help}");
 }
+
+#[test]
+fn secure_regimes_lower_to_the_secure_tlbis() {
+    // Secure stage 2 by IPA: CMD_TLBI_S_S2_IPA for both IPA spaces (ns = 0, 1).
+    let op = r#"{"op":"inval","caches":["iotlb"],"regime":"secure_guest","stages":["s2"],"domain":9,"range":{"iova":2147483648,"size":4096}}"#;
+    let (code, out, err) = run(&["lower", "--arch", "smmuv3", "--json", op]);
+    assert_eq!(code, 0, "{err}");
+    let v = json_lines(&out);
+    assert_eq!(v.len(), 2, "{out}");
+    for (x, ns) in v.iter().zip([false, true]) {
+        assert_eq!(x["op"], "CMD_TLBI_S_S2_IPA");
+        assert_eq!(x["fields"]["ns"].as_bool(), Some(ns));
+    }
+    // Secure EL2 stage 1, every address: CMD_TLBI_S_EL2_ALL.
+    let op = r#"{"op":"inval","caches":["iotlb"],"regime":"secure_hyp","stages":["s1"]}"#;
+    let (code, out, _) = run(&["lower", "--arch", "smmuv3", "--json", op]);
+    assert_eq!(code, 0);
+    assert_eq!(json_lines(&out)[0]["op"], "CMD_TLBI_S_EL2_ALL");
+    // VT-d has no secure state: dropped, nothing emitted.
+    let (code, out, _) = run(&["lower", "--arch", "vtd", op]);
+    assert_eq!((code, out.trim()), (0, ""));
+}
