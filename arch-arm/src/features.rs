@@ -306,7 +306,12 @@ impl Features {
                 )
             }
             Command::CmdSync(x) => self.pa(x.msi_address),
-            Command::TlbiSEl2All(_) | Command::TlbiSEl2Asid(_) | Command::TlbiSnhAll(_) => {
+            // S-EL2 translations are stage 1; SNH_ALL covers every stage.
+            Command::TlbiSEl2All(_) | Command::TlbiSEl2Asid(_) => {
+                self.s1()?;
+                secure_only()
+            }
+            Command::TlbiSnhAll(_) => {
                 self.s1_or_s2()?;
                 secure_only()
             }

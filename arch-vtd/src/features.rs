@@ -24,6 +24,9 @@
 //! 2025: reserved masks `w0[8:5]`, `w0[63:52]`, `w1[1:0]`, `w1[63:12]`),
 //! which agrees with Linux no longer sending private data.
 //!
+//! Not modeled: ECAP_REG.PASID / PSS (a PASID beyond the supported width is
+//! out of range, with no IQE the public material documents), CAP_REG.ND.
+//!
 //! These are not the lowering [`Caps`](crate::Caps) (what a host unit can
 //! be sent). A unit without PSI is refused here rather than widened: the
 //! specification lets software use page-selective invalidation only when
