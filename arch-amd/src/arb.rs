@@ -44,7 +44,7 @@ fn addr_s(u: &mut Unstructured<'_>) -> Result<(u64, bool)> {
 impl<'a> Arbitrary<'a> for Command {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
         let p20 = u64::from(PASID_MAX);
-        Ok(match u.int_in_range(1u8..=8)? {
+        Ok(match u.int_in_range(1u8..=10)? {
             OP_COMPLETION_WAIT => Command::CompletionWait(CompletionWait {
                 s: u.arbitrary()?,
                 i: u.arbitrary()?,
@@ -70,7 +70,7 @@ impl<'a> Arbitrary<'a> for Command {
                 let (address, s) = addr_s(u)?;
                 Command::InvalidateIotlbPages(InvalidateIotlbPages {
                     device_id: edge(u, 0xffff)? as u16,
-                    pasid: edge(u, 0xffff)? as u16,
+                    pasid: edge(u, p20)? as u32,
                     maxpend: edge(u, 0xff)? as u8,
                     queue_id: edge(u, 0xffff)? as u16,
                     s,
@@ -101,6 +101,14 @@ impl<'a> Arbitrary<'a> for Command {
                 gn: u.arbitrary()?,
                 tag: edge(u, 0x1ff)? as u16,
                 status: *u.choose(&[0u8, 1, 0xf, 0x2, 0xe])?,
+            }),
+            OP_INSERT_GUEST_EVENT => Command::InsertGuestEvent(InsertGuestEvent {
+                guest_id: edge(u, 0xffff)? as u16,
+            }),
+            OP_RESET_VMMIO => Command::ResetVmmio(ResetVmmio {
+                guest_id: edge(u, 0xffff)? as u16,
+                all: u.arbitrary()?,
+                vcmd: u.arbitrary()?,
             }),
             _ => Command::InvalidateIommuAll(InvalidateIommuAll),
         })

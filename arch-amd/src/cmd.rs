@@ -30,6 +30,10 @@ pub const OP_PREFETCH_IOMMU_PAGES: u8 = 0x6;
 pub const OP_COMPLETE_PPR_REQUEST: u8 = 0x7;
 /// Opcode of INVALIDATE_IOMMU_ALL.
 pub const OP_INVALIDATE_IOMMU_ALL: u8 = 0x8;
+/// Opcode of INSERT_GUEST_EVENT (AMD IOMMU revision 3.x, vIOMMU).
+pub const OP_INSERT_GUEST_EVENT: u8 = 0x9;
+/// Opcode of RESET_VMMIO (AMD IOMMU revision 3.x, vIOMMU).
+pub const OP_RESET_VMMIO: u8 = 0xa;
 
 /// The `s` = 1 address that means "all pages" (§2.4.3 / §2.4.4).
 pub const ALL_PAGES_ADDRESS: u64 = 0x7fff_ffff_ffff_f000;
@@ -93,8 +97,11 @@ pub struct InvalidateIommuPages {
 pub struct InvalidateIotlbPages {
     /// `w0[15:0]`: DeviceID.
     pub device_id: u16,
-    /// PASID, 16 bits: `pasid[15:8]` in `w0[23:16]`, `pasid[7:0]` in `w0[55:48]`.
-    pub pasid: u16,
+    /// PASID, 20 bits: `pasid[15:8]` in `w0[23:16]`, `pasid[7:0]` in
+    /// `w0[55:48]` and, from AMD IOMMU revision 3.x, `pasid[19:16]` in
+    /// `w0[59:56]` (the layout of the public FreeBSD `amdiommu` register
+    /// header; Linux writes only the low 16 bits).
+    pub pasid: u32,
     /// `w0[31:24]`: maximum pending invalidations of the device.
     pub maxpend: u8,
     /// `w0[47:32]`: queue id (invalidation tag source).
@@ -157,6 +164,29 @@ pub struct CompletePprRequest {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct InvalidateIommuAll;
 
+/// INSERT_GUEST_EVENT (opcode 0x9, AMD IOMMU revision 3.x): the hypervisor
+/// asks the vIOMMU hardware to add an event to the event log of guest
+/// `guest_id` (`w0[47:32]`). Not an invalidation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct InsertGuestEvent {
+    /// `w0[47:32]`: the guest (vIOMMU GuestID).
+    pub guest_id: u16,
+}
+
+/// RESET_VMMIO (opcode 0xa, AMD IOMMU revision 3.x): reset the vIOMMU MMIO
+/// state of guest `guest_id` (`w0[15:0]`); `all` (`w0[27]`) for every
+/// guest, `vcmd` (`w0[31]`) for the guest's command buffer. Not an
+/// invalidation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ResetVmmio {
+    /// `w0[15:0]`: the guest (vIOMMU GuestID).
+    pub guest_id: u16,
+    /// `w0[27]`: every guest.
+    pub all: bool,
+    /// `w0[31]`: the guest's command buffer state.
+    pub vcmd: bool,
+}
+
 /// One AMD-Vi command.
 ///
 /// ```
@@ -186,6 +216,10 @@ pub enum Command {
     CompletePprRequest(CompletePprRequest),
     /// Opcode 0x8.
     InvalidateIommuAll(InvalidateIommuAll),
+    /// Opcode 0x9 (revision 3.x).
+    InsertGuestEvent(InsertGuestEvent),
+    /// Opcode 0xa (revision 3.x).
+    ResetVmmio(ResetVmmio),
 }
 
 /// Bits of `[w0, w1]` covered by the opcode or a field, per opcode
@@ -199,8 +233,9 @@ const DEFINED: [[u64; 2]; 16] = {
     t[2] = [op | 0xffff, 0];
     // INVALIDATE_IOMMU_PAGES: pasid[19:0], domain_id[47:32]; s, pde, gn, address.
     t[3] = [op | 0x0000_ffff_000f_ffff, ADDR_MASK | 0b111];
-    // INVALIDATE_IOTLB_PAGES: device_id, pasid hi, maxpend, queue_id, pasid lo; s, gn, address.
-    t[4] = [op | 0x00ff_ffff_ffff_ffff, ADDR_MASK | 0b101];
+    // INVALIDATE_IOTLB_PAGES: device_id, pasid[15:8], maxpend, queue_id,
+    // pasid[7:0], pasid[19:16] (revision 3.x); s, gn, address.
+    t[4] = [op | 0x0fff_ffff_ffff_ffff, ADDR_MASK | 0b101];
     // INVALIDATE_INTERRUPT_TABLE: device_id.
     t[5] = [op | 0xffff, 0];
     // PREFETCH_IOMMU_PAGES: device_id, pfcount[31:24], pasid[51:32]; s, gn, inv, address.
@@ -209,10 +244,14 @@ const DEFINED: [[u64; 2]; 16] = {
     t[7] = [op | 0x000f_ffff_0000_ffff, 0x0000_f1ff_0000_0004];
     // INVALIDATE_IOMMU_ALL: nothing but the opcode.
     t[8] = [op, 0];
+    // INSERT_GUEST_EVENT: guest_id[47:32].
+    t[9] = [op | 0x0000_ffff_0000_0000, 0];
+    // RESET_VMMIO: guest_id[15:0], all[27], vcmd[31].
+    t[10] = [op | 0x8800_ffff, 0];
     t
 };
 
-const OP_NAMES: [&str; 8] = [
+const OP_NAMES: [&str; 10] = [
     "COMPLETION_WAIT",
     "INVALIDATE_DEVTAB_ENTRY",
     "INVALIDATE_IOMMU_PAGES",
@@ -221,6 +260,8 @@ const OP_NAMES: [&str; 8] = [
     "PREFETCH_IOMMU_PAGES",
     "COMPLETE_PPR_REQUEST",
     "INVALIDATE_IOMMU_ALL",
+    "INSERT_GUEST_EVENT",
+    "RESET_VMMIO",
 ];
 
 const F_COMPLETION_WAIT: &[&str] = &["s", "i", "f", "store_address", "store_data"];
@@ -238,6 +279,8 @@ const F_IOTLB_PAGES: &[&str] = &[
 const F_PREFETCH: &[&str] = &["device_id", "pfcount", "pasid", "s", "gn", "inv", "address"];
 const F_PPR: &[&str] = &["device_id", "pasid", "gn", "tag", "status"];
 const F_NONE: &[&str] = &[];
+const F_INSERT_GUEST_EVENT: &[&str] = &["guest_id"];
+const F_RESET_VMMIO: &[&str] = &["guest_id", "all", "vcmd"];
 
 /// Every field name of the table, to name an unknown field statically.
 const ALL_FIELD_NAMES: &[&str] = &[
@@ -258,6 +301,9 @@ const ALL_FIELD_NAMES: &[&str] = &[
     "inv",
     "tag",
     "status",
+    "guest_id",
+    "all",
+    "vcmd",
 ];
 
 #[inline(always)]
@@ -274,7 +320,7 @@ impl Command {
     /// Decode one command from its two words (`w0`, `w1`).
     ///
     /// Errors: `bad_length` unless exactly 2 words; `unknown_opcode` for an
-    /// opcode outside 0x1..=0x8; `reserved_bits` (word and mask of the
+    /// opcode outside 0x1..=0xa; `reserved_bits` (word and mask of the
     /// offending bits, `w0` first) when a bit no field covers is set.
     ///
     /// ```
@@ -287,8 +333,8 @@ impl Command {
     /// // w0[16] is reserved for this opcode: refused with the offending bit.
     /// let e = Command::decode(&[0x2000_0000_0001_1234, 0]).unwrap_err();
     /// assert_eq!((e.kind, e.word, e.mask), (ErrorKind::ReservedBits, 0, 0x1_0000));
-    /// // Opcode 9 does not exist; three words are not a command.
-    /// assert_eq!(Command::decode(&[0x9000_0000_0000_0000, 0]).unwrap_err().kind, ErrorKind::UnknownOpcode);
+    /// // Opcode 0xb does not exist; three words are not a command.
+    /// assert_eq!(Command::decode(&[0xb000_0000_0000_0000, 0]).unwrap_err().kind, ErrorKind::UnknownOpcode);
     /// assert_eq!(Command::decode(&[0, 0, 0]).unwrap_err().kind, ErrorKind::BadLength);
     /// ```
     #[inline]
@@ -335,7 +381,9 @@ impl Command {
             }),
             OP_INVALIDATE_IOTLB_PAGES => Command::InvalidateIotlbPages(InvalidateIotlbPages {
                 device_id: dev,
-                pasid: ((((w0 >> 16) & 0xff) << 8) | ((w0 >> 48) & 0xff)) as u16,
+                pasid: ((((w0 >> 56) & 0xf) << 16)
+                    | (((w0 >> 16) & 0xff) << 8)
+                    | ((w0 >> 48) & 0xff)) as u32,
                 maxpend: (w0 >> 24) as u8,
                 queue_id: (w0 >> 32) as u16,
                 s: bit(w1, 0),
@@ -361,6 +409,14 @@ impl Command {
                 tag: ((w1 >> 32) & 0x1ff) as u16,
                 status: ((w1 >> 44) & 0xf) as u8,
             }),
+            OP_INSERT_GUEST_EVENT => Command::InsertGuestEvent(InsertGuestEvent {
+                guest_id: (w0 >> 32) as u16,
+            }),
+            OP_RESET_VMMIO => Command::ResetVmmio(ResetVmmio {
+                guest_id: dev,
+                all: bit(w0, 27),
+                vcmd: bit(w0, 31),
+            }),
             _ => Command::InvalidateIommuAll(InvalidateIommuAll),
         })
     }
@@ -376,6 +432,8 @@ impl Command {
             Command::PrefetchIommuPages(_) => OP_PREFETCH_IOMMU_PAGES,
             Command::CompletePprRequest(_) => OP_COMPLETE_PPR_REQUEST,
             Command::InvalidateIommuAll(_) => OP_INVALIDATE_IOMMU_ALL,
+            Command::InsertGuestEvent(_) => OP_INSERT_GUEST_EVENT,
+            Command::ResetVmmio(_) => OP_RESET_VMMIO,
         }
     }
 
@@ -406,10 +464,11 @@ impl Command {
             ],
             Command::InvalidateIotlbPages(c) => [
                 op | u64::from(c.device_id)
-                    | (u64::from(c.pasid >> 8) << 16)
+                    | (u64::from((c.pasid >> 8) & 0xff) << 16)
                     | (u64::from(c.maxpend) << 24)
                     | (u64::from(c.queue_id) << 32)
-                    | (u64::from(c.pasid & 0xff) << 48),
+                    | (u64::from(c.pasid & 0xff) << 48)
+                    | (u64::from((c.pasid >> 16) & 0xf) << 56),
                 (c.address & ADDR_MASK) | b(c.s, 0) | b(c.gn, 2),
             ],
             Command::InvalidateInterruptTable(c) => [op | u64::from(c.device_id), 0],
@@ -424,6 +483,10 @@ impl Command {
                 b(c.gn, 2) | (u64::from(c.tag & 0x1ff) << 32) | (u64::from(c.status & 0xf) << 44),
             ],
             Command::InvalidateIommuAll(_) => [op, 0],
+            Command::InsertGuestEvent(c) => [op | (u64::from(c.guest_id) << 32), 0],
+            Command::ResetVmmio(c) => {
+                [op | u64::from(c.guest_id) | b(c.all, 27) | b(c.vcmd, 31), 0]
+            }
         }
     }
 
@@ -447,7 +510,10 @@ impl Command {
                 bad(c.pasid <= PASID_MAX, "pasid")?;
                 bad(c.address & !ADDR_MASK == 0, "address")
             }
-            Command::InvalidateIotlbPages(c) => bad(c.address & !ADDR_MASK == 0, "address"),
+            Command::InvalidateIotlbPages(c) => {
+                bad(c.pasid <= PASID_MAX, "pasid")?;
+                bad(c.address & !ADDR_MASK == 0, "address")
+            }
             Command::PrefetchIommuPages(c) => {
                 bad(c.pasid <= PASID_MAX, "pasid")?;
                 bad(c.address & !ADDR_MASK == 0, "address")
@@ -459,7 +525,9 @@ impl Command {
             }
             Command::InvalidateDevtabEntry(_)
             | Command::InvalidateInterruptTable(_)
-            | Command::InvalidateIommuAll(_) => Ok(()),
+            | Command::InvalidateIommuAll(_)
+            | Command::InsertGuestEvent(_)
+            | Command::ResetVmmio(_) => Ok(()),
         }
     }
 
@@ -474,6 +542,8 @@ impl Command {
             Command::PrefetchIommuPages(_) => "PREFETCH_IOMMU_PAGES",
             Command::CompletePprRequest(_) => "COMPLETE_PPR_REQUEST",
             Command::InvalidateIommuAll(_) => "INVALIDATE_IOMMU_ALL",
+            Command::InsertGuestEvent(_) => "INSERT_GUEST_EVENT",
+            Command::ResetVmmio(_) => "RESET_VMMIO",
         }
     }
 }
@@ -579,6 +649,12 @@ impl NativeCommand for Command {
                 f("status", Uint(c.status.into()));
             }
             Command::InvalidateIommuAll(_) => {}
+            Command::InsertGuestEvent(c) => f("guest_id", Uint(c.guest_id.into())),
+            Command::ResetVmmio(c) => {
+                f("guest_id", Uint(c.guest_id.into()));
+                f("all", Bool(c.all));
+                f("vcmd", Bool(c.vcmd));
+            }
         }
     }
 
@@ -591,6 +667,8 @@ impl NativeCommand for Command {
             "PREFETCH_IOMMU_PAGES" => F_PREFETCH,
             "COMPLETE_PPR_REQUEST" => F_PPR,
             "INVALIDATE_IOMMU_ALL" => F_NONE,
+            "INSERT_GUEST_EVENT" => F_INSERT_GUEST_EVENT,
+            "RESET_VMMIO" => F_RESET_VMMIO,
             _ => return None,
         })
     }
@@ -612,6 +690,8 @@ impl NativeCommand for Command {
             "INVALIDATE_INTERRUPT_TABLE" => Command::InvalidateInterruptTable(Default::default()),
             "PREFETCH_IOMMU_PAGES" => Command::PrefetchIommuPages(Default::default()),
             "COMPLETE_PPR_REQUEST" => Command::CompletePprRequest(Default::default()),
+            "INSERT_GUEST_EVENT" => Command::InsertGuestEvent(Default::default()),
+            "RESET_VMMIO" => Command::ResetVmmio(Default::default()),
             _ => Command::InvalidateIommuAll(InvalidateIommuAll),
         };
         for (name, v) in fields {
@@ -656,7 +736,7 @@ fn set_field(cmd: &mut Command, n: &'static str, v: FieldValue) -> Result<(), Fi
         },
         Command::InvalidateIotlbPages(c) => match n {
             "device_id" => c.device_id = want_uint(n, v, U16)? as u16,
-            "pasid" => c.pasid = want_uint(n, v, U16)? as u16,
+            "pasid" => c.pasid = want_uint(n, v, P20)? as u32,
             "maxpend" => c.maxpend = want_uint(n, v, U8)? as u8,
             "queue_id" => c.queue_id = want_uint(n, v, U16)? as u16,
             "s" => c.s = want_bool(n, v)?,
@@ -680,6 +760,12 @@ fn set_field(cmd: &mut Command, n: &'static str, v: FieldValue) -> Result<(), Fi
             _ => c.status = want_uint(n, v, 0xf)? as u8,
         },
         Command::InvalidateIommuAll(_) => return Err(FieldError::UnknownField(n)),
+        Command::InsertGuestEvent(c) => c.guest_id = want_uint(n, v, U16)? as u16,
+        Command::ResetVmmio(c) => match n {
+            "guest_id" => c.guest_id = want_uint(n, v, U16)? as u16,
+            "all" => c.all = want_bool(n, v)?,
+            _ => c.vcmd = want_bool(n, v)?,
+        },
     }
     Ok(())
 }
@@ -694,7 +780,7 @@ mod tests {
         // Hand-written from the table, bit by bit, independent of DEFINED.
         /// (word, low bit, high bit) of each field.
         type Spans = &'static [(u32, u32, u32)];
-        let fields: [(usize, Spans); 8] = [
+        let fields: [(usize, Spans); 10] = [
             (
                 1,
                 &[(0, 0, 0), (0, 1, 1), (0, 2, 2), (0, 3, 51), (1, 0, 63)],
@@ -719,6 +805,7 @@ mod tests {
                     (0, 24, 31),
                     (0, 32, 47),
                     (0, 48, 55),
+                    (0, 56, 59),
                     (1, 0, 0),
                     (1, 2, 2),
                     (1, 12, 63),
@@ -742,6 +829,8 @@ mod tests {
                 &[(0, 0, 15), (0, 32, 51), (1, 2, 2), (1, 32, 40), (1, 44, 47)],
             ),
             (8, &[]),
+            (9, &[(0, 32, 47)]),
+            (10, &[(0, 0, 15), (0, 27, 27), (0, 31, 31)]),
         ];
         for (op, fs) in fields {
             let mut m = [0xf000_0000_0000_0000u64, 0];
@@ -752,7 +841,7 @@ mod tests {
             }
             assert_eq!(DEFINED[op], m, "opcode {op}");
         }
-        for op in [0usize, 9, 10, 11, 12, 13, 14, 15] {
+        for op in [0usize, 11, 12, 13, 14, 15] {
             assert_eq!(DEFINED[op], [0, 0]);
         }
     }
@@ -786,7 +875,7 @@ mod tests {
 
     #[test]
     fn unknown_opcodes_and_lengths() {
-        for op in [0u64, 9, 0xa, 0xf] {
+        for op in [0u64, 0xb, 0xf] {
             let e = Command::decode(&[op << 60, 0]).unwrap_err();
             assert_eq!(e.kind, ErrorKind::UnknownOpcode);
             assert_eq!(e.mask, op);

@@ -12,6 +12,7 @@
 //! | COMPLETION_WAIT | `Sync` (s → store, i → interrupt, f → fence) |
 //! | PREFETCH_IOMMU_PAGES | `Prefetch`, preceded by an `IOTLB` invalidation when inv = 1 |
 //! | COMPLETE_PPR_REQUEST | `PageResponse` |
+//! | INSERT_GUEST_EVENT, RESET_VMMIO | no generic form (vIOMMU management, not an invalidation): [`LowerError::NoEquivalent`] |
 //!
 //! Ranges: `s` = 0 is the 4 KiB page holding `address`; `s` = 1 the PCIe ATS
 //! size encoding (lowest zero bit z ≥ 12 → 2^(z+1) bytes), with
@@ -84,6 +85,16 @@ pub fn lift<C: Context + ?Sized>(
         Ok(())
     };
     match *cmd {
+        Command::InsertGuestEvent(_) => {
+            return Err(LowerError::NoEquivalent(
+                "INSERT_GUEST_EVENT manages a vIOMMU guest's event log: no generic form",
+            ))
+        }
+        Command::ResetVmmio(_) => {
+            return Err(LowerError::NoEquivalent(
+                "RESET_VMMIO resets vIOMMU guest state: no generic form",
+            ))
+        }
         Command::CompletionWait(c) => {
             let sync = Sync {
                 interrupt: c.i,
@@ -122,7 +133,7 @@ pub fn lift<C: Context + ?Sized>(
         Command::InvalidateIotlbPages(c) => {
             // No PASID prefix: every ATC entry in the range, with or without PASID.
             let pasid = if c.gn {
-                PasidSel::One(c.pasid.into())
+                PasidSel::One(c.pasid)
             } else {
                 PasidSel::All
             };

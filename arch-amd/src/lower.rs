@@ -538,7 +538,7 @@ fn lower_inval<C: Context + ?Sized>(
     ctx: &C,
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {
-    if i.regime == Regime::Secure {
+    if i.regime.is_secure() {
         // AMD-Vi has no secure regime: secure IOTLB and configuration entries
         // do not exist, and device TLBs (ATS) and interrupt remapping serve
         // non-secure requests only (PCIe ATS has no secure translation;
@@ -679,9 +679,12 @@ fn lower_inval<C: Context + ?Sized>(
         if ats_devs > 0 {
             dev_gn = match i.pasid {
                 PasidSel::One(p)
-                    if !i.global && caps.guest_translation && p <= pasid_limit(caps, 16) =>
+                    // INVALIDATE_IOTLB_PAGES carries 20 PASID bits from
+                    // revision 3.x (pasid[19:16] in w0[59:56]); a host with
+                    // `pasid_bits` = 16 (the default) keeps 16.
+                    if !i.global && caps.guest_translation && p <= pasid_limit(caps, 20) =>
                 {
-                    u16::try_from(p).ok()
+                    Some(p)
                 }
                 _ => None,
             };

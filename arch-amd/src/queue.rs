@@ -445,9 +445,18 @@ pub struct CmdBufDevice {
     /// The guest's event log, where errors are written (none: errors are
     /// only reported in [`Progress`](iommu_inval_core::device::Progress)).
     pub event_log: Option<EventLog>,
+    /// What the emulated IOMMU implements (EFR): a command it does not
+    /// support is an ILLEGAL_COMMAND_ERROR ([`Command::decode_with`]).
+    /// [`Features::LATEST`](crate::Features::LATEST) by default.
+    pub features: crate::Features,
 }
 
 impl CmdBufDevice {
+    /// Decode as an IOMMU with `features` does ([`Features::check`](crate::Features::check)).
+    pub fn with_caps(mut self, features: crate::Features) -> Self {
+        self.features = features;
+        self
+    }
     /// Errors are written to this event log.
     pub fn with_event_log(mut self, log: EventLog) -> Self {
         self.event_log = Some(log);
@@ -508,7 +517,10 @@ impl QueueEngine for CmdBufDevice {
     }
     fn fetch<M: GuestMemory + ?Sized>(&self, mem: &M) -> Result<Command, FaultCause> {
         match self.buf.peek(mem) {
-            Some(Ok((_, c))) => Ok(c),
+            Some(Ok((_, c))) => match self.features.check(&c) {
+                Ok(()) => Ok(c),
+                Err(d) => Err(FaultCause::Decode(d)),
+            },
             Some(Err(e)) => Err(match e.cause {
                 StopCause::Fetch(m) => FaultCause::Fetch(m),
                 StopCause::Illegal(d) => FaultCause::Decode(d),
@@ -593,6 +605,7 @@ impl CommandQueue for CmdBufDevice {
             tail_reg: tail & PTR_MASK,
             status: STATUS_CMD_BUF_RUN,
             event_log: None,
+            features: crate::Features::LATEST,
         })
     }
     /// The guest wrote CmdBufTailPtr (past the end: a fault at the next process).

@@ -128,7 +128,7 @@ fn stops_at_the_first_illegal_command() {
 
 #[test]
 fn unknown_opcode_stops_too() {
-    let bytes = image(&[(0, [0x9000_0000_0000_0000, 0])]);
+    let bytes = image(&[(0, [0xb000_0000_0000_0000, 0])]);
     let mut q = CmdBuf::new(BASE, 8, 0, 16).unwrap();
     let err = q
         .process(

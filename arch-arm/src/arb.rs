@@ -32,7 +32,7 @@ fn fix(w: &mut [u64; 2]) {
     let op = w[0] & 0xff;
     let clear = |w: &mut [u64; 2], bf: Bf| w[(bf.word & 1) as usize] &= !bf.mask();
     match op {
-        0x12 | 0x13 | 0x1a | 0x22 | 0x23 | 0x2a => {
+        0x12 | 0x13 | 0x1a | 0x22 | 0x23 | 0x2a | 0x52 | 0x53 | 0x5a => {
             if TG.get(w) == 0 {
                 clear(w, NUM);
                 clear(w, SCALE);
@@ -41,6 +41,10 @@ fn fix(w: &mut [u64; 2]) {
                 // A level hint makes a one-granule range legal.
                 clear(w, TTL);
                 TTL.put(w, 3);
+            }
+            if TTL.get(w) == 0 {
+                // TTL128 is RES0 without a level hint (IHI0070 §4.4.1.1).
+                clear(w, TTL128);
             }
         }
         0x46 if CS.get(w) == 3 => clear(w, CS),
@@ -95,7 +99,7 @@ pub fn arbitrary_words(u: &mut Unstructured<'_>) -> Result<[u64; 2]> {
             use bits::*;
             // ILLEGAL values: tg = 0 with num/scale/ttl, num = scale = ttl = 0 with tg, cs = 3, resp = 3.
             match w[0] & 0xff {
-                0x12 | 0x13 | 0x1a | 0x22 | 0x23 | 0x2a => {
+                0x12 | 0x13 | 0x1a | 0x22 | 0x23 | 0x2a | 0x52 | 0x53 | 0x5a => {
                     w[1] &= !(TG.mask() | TTL.mask());
                     w[0] &= !(NUM.mask() | SCALE.mask());
                     if bool::arbitrary(u)? {

@@ -98,22 +98,30 @@ pub mod bits {
     pub const SID: Bf = Bf::f(0, 32, 32);
     /// TLBI range `num` `w0[16:12]` (IHI0070 §4.4.1.1).
     pub const NUM: Bf = Bf::f(0, 12, 5);
-    /// TLBI range `scale` `w0[24:20]` (bit 25 only with SMMU_IDR5.DS = 1: reserved here).
-    pub const SCALE: Bf = Bf::f(0, 20, 5);
+    /// TLBI range `scale` `w0[25:20]`: 6 bits wide with SMMU_IDR5.DS = 1,
+    /// else bit 25 is RES0 (IHI0070 §4.4.1.1; [`Features::ds`](crate::Features::ds)).
+    pub const SCALE: Bf = Bf::f(0, 20, 6);
     /// VMID `w0[47:32]`.
     pub const VMID: Bf = Bf::f(0, 32, 16);
     /// ASID `w0[63:48]`.
     pub const ASID: Bf = Bf::f(0, 48, 16);
     /// TLBI / CFGI `leaf` `w1[0]`.
     pub const LEAF: Bf = Bf::f(1, 0, 1);
+    /// TLBI `ttl128` `w1[7]`: the level hint is for 128-bit descriptors
+    /// (IHI0070 §4.4.1.1, bit \[71\] of the command; RES0 with `tg` = 0 or `ttl` = 0).
+    pub const TTL128: Bf = Bf::f(1, 7, 1);
+    /// CMD_TLBI_S_S2_IPA `ns` `w1[1]`: the IPA is in the Non-secure IPA
+    /// space of the Secure regime (IHI0070 §4.4.3.3).
+    pub const NS: Bf = Bf::f(1, 1, 1);
     /// TLBI level hint `ttl` `w1[9:8]`.
     pub const TTL: Bf = Bf::f(1, 8, 2);
     /// TLBI translation granule `tg` `w1[11:10]`.
     pub const TG: Bf = Bf::f(1, 10, 2);
     /// Virtual address `w1[63:12]`.
     pub const VA: Bf = Bf::a(1, 12, 52);
-    /// IPA `w1[51:12]` (bits `[55:52]` RES0 up to SMMUv3.3, IHI0070 §4.1.6).
-    pub const IPA: Bf = Bf::a(1, 12, 40);
+    /// IPA `w1[55:12]` (IHI0070 §4.1.6: bits `[55:52]` RES0 in SMMUv3.1 to
+    /// SMMUv3.3, `[55:48]` in SMMUv3.0; [`Features::pa_bits`](crate::Features::pa_bits)).
+    pub const IPA: Bf = Bf::a(1, 12, 44);
     /// CFGI_STE_RANGE `range` `w1[4:0]`.
     pub const RANGE: Bf = Bf::f(1, 0, 5);
     /// PREFETCH_ADDR `size` `w1[4:0]`.
@@ -138,8 +146,9 @@ pub mod bits {
     pub const MSI_ATTR: Bf = Bf::f(0, 24, 4);
     /// CMD_SYNC `msi_data` `w0[63:32]`.
     pub const MSI_DATA: Bf = Bf::f(0, 32, 32);
-    /// CMD_SYNC `msi_address` `w1[51:2]`.
-    pub const MSI_ADDR: Bf = Bf::a(1, 2, 50);
+    /// CMD_SYNC `msi_address` `w1[55:2]` (IHI0070 §4.1.6: "\[55:2\] for the
+    /// case of MSIAddr", upper bits RES0 as for [`IPA`]).
+    pub const MSI_ADDR: Bf = Bf::a(1, 2, 54);
 }
 
 use bits::*;
@@ -376,6 +385,17 @@ commands! {
         /// StreamID.
         sid: u32 = SID,
     }
+    /// Invalidate the cached `VMS.PARTID_MAP` of a VMID (IHI0070 §4.3.5):
+    /// MPAM only (SMMU_IDR3.MPAM). `ssec` in `w0[10]` "encoded the same as
+    /// for other CMD_CFGI_* commands"; `vmid` in `w0[47:32]` as in the TLBI
+    /// commands (the command figure is not in the text; the layout is the
+    /// one public SMMUv3 drivers use).
+    CfgiVmsPidm = 0x07, "CMD_CFGI_VMS_PIDM", fixed1 = 0, {
+        /// Security state of the VMID.
+        ssec: bool = SSEC,
+        /// VMID (`STE.S2VMID` of the streams that use the VMS).
+        vmid: u16 = VMID,
+    }
     /// Every stage-1 NS-EL1 entry of a VMID (IHI0070 §4.4.2.1).
     TlbiNhAll = 0x10, "CMD_TLBI_NH_ALL", fixed1 = 0, {
         /// VMID.
@@ -400,6 +420,8 @@ commands! {
         asid: u16 = ASID,
         /// Leaf only.
         leaf: bool = LEAF,
+        /// The level hint is for 128-bit descriptors (IHI0070 §4.4.1.1).
+        ttl128: bool = TTL128,
         /// Level hint.
         ttl: u8 = TTL,
         /// Translation granule (0: no range).
@@ -417,6 +439,8 @@ commands! {
         vmid: u16 = VMID,
         /// Leaf only.
         leaf: bool = LEAF,
+        /// The level hint is for 128-bit descriptors (IHI0070 §4.4.1.1).
+        ttl128: bool = TTL128,
         /// Level hint.
         ttl: u8 = TTL,
         /// Translation granule.
@@ -434,6 +458,8 @@ commands! {
         scale: u8 = SCALE,
         /// Leaf only.
         leaf: bool = LEAF,
+        /// The level hint is for 128-bit descriptors (IHI0070 §4.4.1.1).
+        ttl128: bool = TTL128,
         /// Level hint.
         ttl: u8 = TTL,
         /// Translation granule.
@@ -458,6 +484,8 @@ commands! {
         asid: u16 = ASID,
         /// Leaf only.
         leaf: bool = LEAF,
+        /// The level hint is for 128-bit descriptors (IHI0070 §4.4.1.1).
+        ttl128: bool = TTL128,
         /// Level hint.
         ttl: u8 = TTL,
         /// Translation granule.
@@ -473,6 +501,8 @@ commands! {
         scale: u8 = SCALE,
         /// Leaf only.
         leaf: bool = LEAF,
+        /// The level hint is for 128-bit descriptors (IHI0070 §4.4.1.1).
+        ttl128: bool = TTL128,
         /// Level hint.
         ttl: u8 = TTL,
         /// Translation granule.
@@ -495,6 +525,8 @@ commands! {
         vmid: u16 = VMID,
         /// Leaf only.
         leaf: bool = LEAF,
+        /// The level hint is for 128-bit descriptors (IHI0070 §4.4.1.1).
+        ttl128: bool = TTL128,
         /// Level hint.
         ttl: u8 = TTL,
         /// Translation granule.
@@ -563,26 +595,109 @@ commands! {
         /// MSI byte address (`w1[51:2]`); 0 = no MSI write.
         msi_address: u64 = MSI_ADDR,
     }
+    /// Every S-EL2 stage-1 entry (IHI0070 §4.4.2.11): encoded as
+    /// CMD_TLBI_EL2_ALL; Secure Command queue with Secure EL2 only.
+    TlbiSEl2All = 0x50, "CMD_TLBI_S_EL2_ALL", fixed1 = 0, {}
+    /// S-EL2-E2H non-global entries of an ASID (IHI0070 §4.4.2.14): encoded as
+    /// CMD_TLBI_EL2_ASID.
+    TlbiSEl2Asid = 0x51, "CMD_TLBI_S_EL2_ASID", fixed1 = 0, {
+        /// ASID.
+        asid: u16 = ASID,
+    }
+    /// S-EL2 entries by VA and ASID (IHI0070 §4.4.2.12): encoded as CMD_TLBI_EL2_VA.
+    TlbiSEl2Va = 0x52, "CMD_TLBI_S_EL2_VA", fixed1 = 0, {
+        /// Range multiplier.
+        num: u8 = NUM,
+        /// Range scale.
+        scale: u8 = SCALE,
+        /// ASID.
+        asid: u16 = ASID,
+        /// Leaf only.
+        leaf: bool = LEAF,
+        /// The level hint is for 128-bit descriptors (IHI0070 §4.4.1.1).
+        ttl128: bool = TTL128,
+        /// Level hint.
+        ttl: u8 = TTL,
+        /// Translation granule (0: no range).
+        tg: u8 = TG,
+        /// Byte address.
+        address: u64 = VA,
+    }
+    /// S-EL2 entries by VA, every ASID (IHI0070 §4.4.2.13): encoded as CMD_TLBI_EL2_VAA.
+    TlbiSEl2Vaa = 0x53, "CMD_TLBI_S_EL2_VAA", fixed1 = 0, {
+        /// Range multiplier.
+        num: u8 = NUM,
+        /// Range scale.
+        scale: u8 = SCALE,
+        /// Leaf only.
+        leaf: bool = LEAF,
+        /// The level hint is for 128-bit descriptors (IHI0070 §4.4.1.1).
+        ttl128: bool = TTL128,
+        /// Level hint.
+        ttl: u8 = TTL,
+        /// Translation granule (0: no range).
+        tg: u8 = TG,
+        /// Byte address.
+        address: u64 = VA,
+    }
+    /// Every Secure-regime entry of a VMID, both stages (IHI0070 §4.4.3.4):
+    /// the Secure CMD_TLBI_S12_VMALL.
+    TlbiSS12Vmall = 0x58, "CMD_TLBI_S_S12_VMALL", fixed1 = 0, {
+        /// Secure VMID.
+        vmid: u16 = VMID,
+    }
+    /// Secure stage-2 entries by IPA (IHI0070 §4.4.3.3): CMD_TLBI_S2_IPA plus
+    /// `ns` in `w1[1]` (the bit public SMMUv3 drivers use; the command
+    /// figure is not in the text).
+    TlbiSS2Ipa = 0x5a, "CMD_TLBI_S_S2_IPA", fixed1 = 0, {
+        /// Range multiplier.
+        num: u8 = NUM,
+        /// Range scale.
+        scale: u8 = SCALE,
+        /// Secure VMID.
+        vmid: u16 = VMID,
+        /// Leaf only.
+        leaf: bool = LEAF,
+        /// The IPA is in the Non-secure IPA space of the Secure regime.
+        ns: bool = NS,
+        /// The level hint is for 128-bit descriptors (IHI0070 §4.4.1.1).
+        ttl128: bool = TTL128,
+        /// Level hint.
+        ttl: u8 = TTL,
+        /// Translation granule (0: no range).
+        tg: u8 = TG,
+        /// Byte address (`w1[55:12]`).
+        address: u64 = IPA,
+    }
+    /// Every Secure, non-S-EL2 entry, all stages (IHI0070 §4.4.4.2): the
+    /// Secure CMD_TLBI_NSNH_ALL.
+    TlbiSnhAll = 0x60, "CMD_TLBI_SNH_ALL", fixed1 = 0, {}
+    /// Remove every cached Device Permission Table entry (IHI0070 §4.6.1):
+    /// SMMU_IDR3.DPT only; no parameters.
+    DptiAll = 0x70, "CMD_DPTI_ALL", fixed1 = 0, {}
+
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Reserved-bit masks, computed by hand from the docs/SPEC.md table.
+    /// Reserved-bit masks, computed by hand from the docs/SPEC.md table and
+    /// the widened fields of IHI0070 §4.1.6 / §4.4.1.1 (SCALE `w0[25:20]`,
+    /// TTL128 `w1[7]`, physical addresses to bit 55).
     #[test]
     fn masks_by_hand() {
         assert_eq!(
             TlbiNhVa::MASK,
-            [0xffff_ffff_01f1_f0ff, 0xffff_ffff_ffff_ff01]
+            [0xffff_ffff_03f1_f0ff, 0xffff_ffff_ffff_ff81]
         );
         assert_eq!(
             TlbiS2Ipa::MASK,
-            [0x0000_ffff_01f1_f0ff, 0x000f_ffff_ffff_ff01]
+            [0x0000_ffff_03f1_f0ff, 0x00ff_ffff_ffff_ff81]
         );
         assert_eq!(
             CmdSync::MASK,
-            [0xffff_ffff_0fc0_30ff, 0x000f_ffff_ffff_fffc]
+            [0xffff_ffff_0fc0_30ff, 0x00ff_ffff_ffff_fffc]
         );
         assert_eq!(AtcInv::MASK, [0xffff_ffff_ffff_faff, 0xffff_ffff_ffff_f03f]);
         assert_eq!(CfgiAll::MASK, [0xffff_ffff_0000_04ff, 0x1f]);
@@ -592,6 +707,15 @@ mod tests {
         );
         assert_eq!(Resume::MASK, [0xffff_ffff_0000_34ff, 0xffff]);
         assert_eq!(TlbiNsnhAll::MASK, [0xff, 0]);
+        assert_eq!(CfgiVmsPidm::MASK, [0x0000_ffff_0000_04ff, 0]);
+        assert_eq!(
+            TlbiSS2Ipa::MASK,
+            [0x0000_ffff_03f1_f0ff, 0x00ff_ffff_ffff_ff83]
+        );
+        assert_eq!(TlbiSEl2Va::MASK, TlbiEl2Va::MASK);
+        assert_eq!(TlbiSEl2Asid::MASK[0] & !0xff, TlbiEl2Asid::MASK[0] & !0xff);
+        assert_eq!(DptiAll::MASK, [0xff, 0]);
+        assert_eq!(TlbiSnhAll::MASK, [0xff, 0]);
     }
 
     #[test]
@@ -600,7 +724,8 @@ mod tests {
         bits::MSI_ADDR.put(&mut w, 0x1234_5678_9abc);
         assert_eq!(w, [0, 0x1234_5678_9abc]);
         assert_eq!(bits::MSI_ADDR.get(&w), 0x1234_5678_9abc);
-        assert!(!bits::MSI_ADDR.fits(0x1002) && !bits::MSI_ADDR.fits(1 << 52));
+        assert!(!bits::MSI_ADDR.fits(0x1002) && !bits::MSI_ADDR.fits(1 << 56));
+        assert!(bits::MSI_ADDR.fits(1 << 55));
         bits::ASID.put(&mut w, 0xbeef);
         assert_eq!(bits::ASID.get(&w), 0xbeef);
         assert_eq!(w[0], 0xbeef_0000_0000_0000);

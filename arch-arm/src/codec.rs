@@ -35,7 +35,7 @@ use iommu_inval_core::native::{ArchId, FieldError, FieldValue, NativeCommand};
 /// (CMD_CFGI_STE_RANGE and CMD_CFGI_ALL share opcode 4 and their mask).
 const VALID: [[u64; 2]; 256] = {
     let mut t = [[0u64; 2]; 256];
-    let ops: [(u8, [u64; 2]); 24] = [
+    let ops: [(u8, [u64; 2]); 33] = [
         (PrefetchConfig::OPCODE, PrefetchConfig::MASK),
         (PrefetchAddr::OPCODE, PrefetchAddr::MASK),
         (CfgiSte::OPCODE, CfgiSte::MASK),
@@ -60,6 +60,15 @@ const VALID: [[u64; 2]; 256] = {
         (Resume::OPCODE, Resume::MASK),
         (StallTerm::OPCODE, StallTerm::MASK),
         (CmdSync::OPCODE, CmdSync::MASK),
+        (CfgiVmsPidm::OPCODE, CfgiVmsPidm::MASK),
+        (TlbiSEl2All::OPCODE, TlbiSEl2All::MASK),
+        (TlbiSEl2Asid::OPCODE, TlbiSEl2Asid::MASK),
+        (TlbiSEl2Va::OPCODE, TlbiSEl2Va::MASK),
+        (TlbiSEl2Vaa::OPCODE, TlbiSEl2Vaa::MASK),
+        (TlbiSS12Vmall::OPCODE, TlbiSS12Vmall::MASK),
+        (TlbiSS2Ipa::OPCODE, TlbiSS2Ipa::MASK),
+        (TlbiSnhAll::OPCODE, TlbiSnhAll::MASK),
+        (DptiAll::OPCODE, DptiAll::MASK),
     ];
     let mut i = 0;
     while i < ops.len() {
@@ -104,17 +113,26 @@ fn invalid(word: u8, mask: u64, field: &'static str) -> DecodeError {
     DecodeError::invalid(word, mask, field)
 }
 
-/// The TLBI range rules of IHI0070 §4.4.1.1 on `num`, `scale`, `ttl`, `tg`:
-/// one branch-free test on the hot path, the error built out of line.
+/// The TLBI range rules of IHI0070 §4.4.1.1 on `num`, `scale`, `ttl`,
+/// `ttl128`, `tg`, for an SMMU with SMMU_IDR5.DS = 1 (the newest
+/// revision: `tg` = 2 with `ttl` = 1 is a level-1 hint; without DS,
+/// [`Features`](crate::Features) refuses it): one branch-free test on the
+/// hot path, the error built out of line.
 #[inline(always)]
-pub(crate) fn check_range(num: u8, scale: u8, ttl: u8, tg: u8) -> Result<(), DecodeError> {
+pub(crate) fn check_range(
+    num: u8,
+    scale: u8,
+    ttl: u8,
+    ttl128: bool,
+    tg: u8,
+) -> Result<(), DecodeError> {
     let bad = if tg == 0 {
-        (num | scale | ttl) != 0
+        ((num | scale | ttl) != 0) | ttl128
     } else {
-        (num | scale | effective_ttl(ttl, tg)) == 0
+        ((num | scale | ttl) == 0) | (ttl128 & (ttl == 0))
     };
     if bad {
-        return Err(range_error(num, scale, tg));
+        return Err(range_error(num, scale, ttl, tg));
     }
     Ok(())
 }
@@ -122,21 +140,25 @@ pub(crate) fn check_range(num: u8, scale: u8, ttl: u8, tg: u8) -> Result<(), Dec
 /// The error of a TLBI that failed [`check_range`].
 #[cold]
 #[inline(never)]
-fn range_error(num: u8, scale: u8, tg: u8) -> DecodeError {
-    if tg != 0 {
+fn range_error(num: u8, scale: u8, ttl: u8, tg: u8) -> DecodeError {
+    if tg != 0 && (num | scale | ttl) == 0 {
         DecodeError::invalid(
             1,
             bits::TTL.mask() | bits::TG.mask(),
             "tg with num=scale=ttl=0",
         )
+    } else if tg != 0 {
+        DecodeError::invalid(1, bits::TTL128.mask(), "ttl128 with ttl=0")
     } else if num != 0 || scale != 0 {
         DecodeError::invalid(
             0,
             bits::NUM.mask() | bits::SCALE.mask(),
             "tg=0 with num/scale",
         )
-    } else {
+    } else if ttl != 0 {
         DecodeError::invalid(1, bits::TTL.mask(), "tg=0 with ttl")
+    } else {
+        DecodeError::invalid(1, bits::TTL128.mask(), "tg=0 with ttl128")
     }
 }
 
@@ -162,7 +184,7 @@ macro_rules! take {
 macro_rules! take_range {
     ($t:ident, $w:expr) => {{
         let c = take!($t, $w);
-        check_range(c.num, c.scale, c.ttl, c.tg)?;
+        check_range(c.num, c.scale, c.ttl, c.ttl128, c.tg)?;
         c
     }};
 }
@@ -176,7 +198,8 @@ impl Command {
     /// let w = [0x0005_0001_0001_f012, 0x0000_0000_0010_0401];
     /// let c = Command::decode(&w).unwrap();
     /// assert_eq!(c, Command::TlbiNhVa(TlbiNhVa {
-    ///     num: 31, scale: 0, vmid: 1, asid: 5, leaf: true, ttl: 0, tg: 1, address: 0x10_0000,
+    ///     num: 31, scale: 0, vmid: 1, asid: 5, leaf: true, ttl128: false, ttl: 0, tg: 1,
+    ///     address: 0x10_0000,
     /// }));
     /// assert_eq!(c.encode(), w);
     /// ```
@@ -209,6 +232,7 @@ impl Command {
             }
             0x05 => Command::CfgiCd(take!(CfgiCd, w)),
             0x06 => Command::CfgiCdAll(take!(CfgiCdAll, w)),
+            0x07 => Command::CfgiVmsPidm(take!(CfgiVmsPidm, w)),
             0x10 => Command::TlbiNhAll(take!(TlbiNhAll, w)),
             0x11 => Command::TlbiNhAsid(take!(TlbiNhAsid, w)),
             0x12 => Command::TlbiNhVa(take_range!(TlbiNhVa, w)),
@@ -222,6 +246,14 @@ impl Command {
             0x28 => Command::TlbiS12Vmall(take!(TlbiS12Vmall, w)),
             0x2a => Command::TlbiS2Ipa(take_range!(TlbiS2Ipa, w)),
             0x30 => Command::TlbiNsnhAll(take!(TlbiNsnhAll, w)),
+            0x50 => Command::TlbiSEl2All(take!(TlbiSEl2All, w)),
+            0x51 => Command::TlbiSEl2Asid(take!(TlbiSEl2Asid, w)),
+            0x52 => Command::TlbiSEl2Va(take_range!(TlbiSEl2Va, w)),
+            0x53 => Command::TlbiSEl2Vaa(take_range!(TlbiSEl2Vaa, w)),
+            0x58 => Command::TlbiSS12Vmall(take!(TlbiSS12Vmall, w)),
+            0x5a => Command::TlbiSS2Ipa(take_range!(TlbiSS2Ipa, w)),
+            0x60 => Command::TlbiSnhAll(take!(TlbiSnhAll, w)),
+            0x70 => Command::DptiAll(take!(DptiAll, w)),
             0x40 => Command::AtcInv(take!(AtcInv, w)),
             0x41 => {
                 let c = take!(PriResp, w);
@@ -250,12 +282,15 @@ impl Command {
     /// is CMD_CFGI_ALL. (`NativeCommand::validate` checks the widths too.)
     pub fn check_values(&self) -> Result<(), DecodeError> {
         match *self {
-            Command::TlbiNhVa(c) => check_range(c.num, c.scale, c.ttl, c.tg),
-            Command::TlbiNhVaa(c) => check_range(c.num, c.scale, c.ttl, c.tg),
-            Command::TlbiEl3Va(c) => check_range(c.num, c.scale, c.ttl, c.tg),
-            Command::TlbiEl2Va(c) => check_range(c.num, c.scale, c.ttl, c.tg),
-            Command::TlbiEl2Vaa(c) => check_range(c.num, c.scale, c.ttl, c.tg),
-            Command::TlbiS2Ipa(c) => check_range(c.num, c.scale, c.ttl, c.tg),
+            Command::TlbiNhVa(c) => check_range(c.num, c.scale, c.ttl, c.ttl128, c.tg),
+            Command::TlbiNhVaa(c) => check_range(c.num, c.scale, c.ttl, c.ttl128, c.tg),
+            Command::TlbiEl3Va(c) => check_range(c.num, c.scale, c.ttl, c.ttl128, c.tg),
+            Command::TlbiEl2Va(c) => check_range(c.num, c.scale, c.ttl, c.ttl128, c.tg),
+            Command::TlbiEl2Vaa(c) => check_range(c.num, c.scale, c.ttl, c.ttl128, c.tg),
+            Command::TlbiS2Ipa(c) => check_range(c.num, c.scale, c.ttl, c.ttl128, c.tg),
+            Command::TlbiSEl2Va(c) => check_range(c.num, c.scale, c.ttl, c.ttl128, c.tg),
+            Command::TlbiSEl2Vaa(c) => check_range(c.num, c.scale, c.ttl, c.ttl128, c.tg),
+            Command::TlbiSS2Ipa(c) => check_range(c.num, c.scale, c.ttl, c.ttl128, c.tg),
             Command::CmdSync(c) if c.cs == 3 => Err(DecodeError::invalid(0, bits::CS.mask(), "cs")),
             Command::PriResp(c) if c.resp == 3 => {
                 Err(DecodeError::invalid(1, bits::PRI_RESP.mask(), "resp"))
@@ -440,9 +475,9 @@ mod tests {
             );
             known += 1;
         }
-        assert_eq!(known, 25);
+        assert_eq!(known, 34);
         let nonzero = VALID.iter().filter(|m| **m != [0, 0]).count();
-        assert_eq!(nonzero, 24); // CMD_CFGI_ALL shares opcode 4.
+        assert_eq!(nonzero, 33); // CMD_CFGI_ALL shares opcode 4.
                                  // An all-zero command (opcode 0) passes the AND test and is still
                                  // an unknown opcode.
         assert_eq!(

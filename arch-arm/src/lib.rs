@@ -11,6 +11,12 @@
 //!   footprints ([`footprint`]).
 //! * [`lower()`]: generic ops → commands for a host described by [`Caps`].
 //! * [`queue`]: the CMDQ consumer an emulator runs on a PROD write.
+//! * [`Features`]: what an emulated SMMU implements (SMMU_IDR0..5, the
+//!   queue's Security state); [`Command::decode_with`] refuses, as
+//!   CERROR_ILL, what that SMMU refuses. [`Command::decode`] accepts every
+//!   command of the newest revision (the Secure EL2 TLBIs,
+//!   CMD_CFGI_VMS_PIDM, CMD_DPTI_ALL, TTL128, 6-bit SCALE, addresses to
+//!   bit 55); docs/REVISIONS.md lists them by revision.
 //!
 //! Where the command tables (docs/SPEC.md) and the architecture specification
 //! (Arm IHI0070) differ, this crate follows the specification (tests in
@@ -50,6 +56,7 @@ extern crate std;
 mod arb;
 pub mod cmd;
 pub mod codec;
+pub mod features;
 pub mod lift;
 pub mod lower;
 pub mod prelude;
@@ -58,6 +65,7 @@ pub mod queue;
 #[cfg(feature = "arbitrary")]
 pub use arb::arbitrary_words;
 pub use cmd::*;
+pub use features::Features;
 #[cfg(feature = "std")]
 pub use lift::footprint;
 pub use lift::lift;

@@ -8,6 +8,9 @@
 //! | CMD_TLBI_EL2_* / EL3_* | `IOTLB`, stage 1, regime `Hyp` / `Secure` |
 //! | CMD_TLBI_S2_IPA | `IOTLB`, stage 2, domain of the VMID |
 //! | CMD_TLBI_S12_VMALL / NSNH_ALL | `IOTLB`, both stages, one / every domain |
+//! | CMD_TLBI_S_EL2_* | `IOTLB`, stage 1, regime `SecureHyp`, as the EL2 commands (IHI0070 §4.4.2.11–§4.4.2.14) |
+//! | CMD_TLBI_S_S12_VMALL / S_S2_IPA / SNH_ALL | `IOTLB`, regime `SecureGuest`: both stages of the VMID's domain / stage 2 by IPA / everything (§4.4.3.3, §4.4.3.4, §4.4.4.2); the Secure VMID maps through the same [`Context`] as the Non-secure one, and S_S2_IPA's `ns` (which IPA space) is not kept: the footprint covers both |
+//! | CMD_CFGI_VMS_PIDM, CMD_DPTI_ALL | nothing, reported as `dropped`: the MPAM PARTID_MAP cache and the Device Permission Table cache have no generic form (§4.3.5, §4.6.1) |
 //! | CMD_ATC_INV | `DEV_TLB` of one device; `ssv` = 0 is every PASID (PCIe: a request without PASID hits every ATC entry of the range) |
 //! | CMD_SYNC | [`Sync`] with its signal |
 //! | PREFETCH_*, PRI_RESP, RESUME, STALL_TERM | their generic ops |
@@ -18,7 +21,9 @@
 //! `address`, widened to whole granules (the footprint must cover whatever
 //! the hardware removes, IHI0070 §4.4.1.1 leaves unaligned starts
 //! UNPREDICTABLE) and clamped at 2^64 (the range "is not considered to
-//! wrap").
+//! wrap"). A level hint with `ttl128` = 1 is for 128-bit descriptors: the
+//! generic level hint does not say which format, so it is left out (0,
+//! unknown), which a lowering may only widen.
 
 use crate::cmd::*;
 use crate::codec::effective_ttl;
@@ -68,6 +73,20 @@ pub fn tlbi_range(address: u64, num: u8, scale: u8, ttl: u8, tg: u8) -> (AddrRan
         ..Hints::default()
     };
     (range, hints)
+}
+
+/// [`tlbi_range`] of a command with `ttl128`: a 128-bit-descriptor level
+/// hint is left out (see the module documentation).
+#[inline]
+pub fn tlbi_range128(
+    address: u64,
+    num: u8,
+    scale: u8,
+    ttl: u8,
+    ttl128: bool,
+    tg: u8,
+) -> (AddrRange, Hints) {
+    tlbi_range(address, num, scale, if ttl128 { 0 } else { ttl }, tg)
 }
 
 /// The span of an ATC_INV: `2^size` pages aligned down; 52 and above is
@@ -275,6 +294,7 @@ pub fn lift<C: Context + ?Sized>(
         emitted: 0,
         widened: Widened::empty(),
     };
+    let mut dropped = None;
     let cfg = |c: Caches, ssec: bool| Inval::new(c).regime(regime(ssec)).stage(Stages::all());
     match *cmd {
         Command::PrefetchConfig(c) => e.push(Op::Prefetch(Prefetch {
@@ -333,21 +353,21 @@ pub fn lift<C: Context + ?Sized>(
         }
         Command::TlbiNhVa(c) => {
             let d = domain_of(ctx, c.vmid, &mut e);
-            let r = tlbi_range(c.address, c.num, c.scale, c.ttl, c.tg);
+            let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
             let mut base = with_range(s1(Regime::Guest, d), r);
             base.caches |= leaf(c.leaf);
             per_asid(ctx, base, d, c.asid, &mut e)?
         }
         Command::TlbiNhVaa(c) => {
             let d = domain_of(ctx, c.vmid, &mut e);
-            let r = tlbi_range(c.address, c.num, c.scale, c.ttl, c.tg);
+            let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
             let mut i = with_range(s1(Regime::Guest, d), r);
             i.caches |= leaf(c.leaf);
             e.push(Op::Inval(i))?
         }
         Command::TlbiEl3All(_) => e.push(Op::Inval(s1(Regime::Secure, DomainSel::All)))?,
         Command::TlbiEl3Va(c) => {
-            let r = tlbi_range(c.address, c.num, c.scale, c.ttl, c.tg);
+            let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
             let mut i = with_range(s1(Regime::Secure, DomainSel::All), r);
             i.caches |= leaf(c.leaf);
             e.push(Op::Inval(i))?
@@ -361,13 +381,13 @@ pub fn lift<C: Context + ?Sized>(
             &mut e,
         )?,
         Command::TlbiEl2Va(c) => {
-            let r = tlbi_range(c.address, c.num, c.scale, c.ttl, c.tg);
+            let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
             let mut base = with_range(s1(Regime::Hyp, DomainSel::All), r);
             base.caches |= leaf(c.leaf);
             per_asid(ctx, base, DomainSel::All, c.asid, &mut e)?
         }
         Command::TlbiEl2Vaa(c) => {
-            let r = tlbi_range(c.address, c.num, c.scale, c.ttl, c.tg);
+            let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
             let mut i = with_range(s1(Regime::Hyp, DomainSel::All), r);
             i.caches |= leaf(c.leaf);
             e.push(Op::Inval(i))?
@@ -378,12 +398,62 @@ pub fn lift<C: Context + ?Sized>(
         }
         Command::TlbiS2Ipa(c) => {
             let d = domain_of(ctx, c.vmid, &mut e);
-            let r = tlbi_range(c.address, c.num, c.scale, c.ttl, c.tg);
+            let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
             let mut i = with_range(Inval::new(Caches::IOTLB).stage(Stages::S2).domain(d), r);
             i.caches |= leaf(c.leaf);
             e.push(Op::Inval(i))?
         }
         Command::TlbiNsnhAll(_) => e.push(Op::Inval(Inval::new(Caches::IOTLB)))?,
+        Command::CfgiVmsPidm(_) => {
+            dropped = Some("CMD_CFGI_VMS_PIDM: the MPAM PARTID_MAP cache has no generic form")
+        }
+        Command::DptiAll(_) => {
+            dropped = Some("CMD_DPTI_ALL: the Device Permission Table cache has no generic form")
+        }
+        Command::TlbiSEl2All(_) => e.push(Op::Inval(s1(Regime::SecureHyp, DomainSel::All)))?,
+        Command::TlbiSEl2Asid(c) => per_asid(
+            ctx,
+            s1(Regime::SecureHyp, DomainSel::All),
+            DomainSel::All,
+            c.asid,
+            &mut e,
+        )?,
+        Command::TlbiSEl2Va(c) => {
+            let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
+            let mut base = with_range(s1(Regime::SecureHyp, DomainSel::All), r);
+            base.caches |= leaf(c.leaf);
+            per_asid(ctx, base, DomainSel::All, c.asid, &mut e)?
+        }
+        Command::TlbiSEl2Vaa(c) => {
+            let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
+            let mut i = with_range(s1(Regime::SecureHyp, DomainSel::All), r);
+            i.caches |= leaf(c.leaf);
+            e.push(Op::Inval(i))?
+        }
+        Command::TlbiSS12Vmall(c) => {
+            let d = domain_of(ctx, c.vmid, &mut e);
+            e.push(Op::Inval(
+                Inval::new(Caches::IOTLB)
+                    .regime(Regime::SecureGuest)
+                    .domain(d),
+            ))?
+        }
+        Command::TlbiSS2Ipa(c) => {
+            let d = domain_of(ctx, c.vmid, &mut e);
+            let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
+            let mut i = with_range(
+                Inval::new(Caches::IOTLB)
+                    .regime(Regime::SecureGuest)
+                    .stage(Stages::S2)
+                    .domain(d),
+                r,
+            );
+            i.caches |= leaf(c.leaf);
+            e.push(Op::Inval(i))?
+        }
+        Command::TlbiSnhAll(_) => e.push(Op::Inval(
+            Inval::new(Caches::IOTLB).regime(Regime::SecureGuest),
+        ))?,
         Command::AtcInv(c) => e.push(Op::Inval(
             Inval::new(Caches::DEV_TLB)
                 .device(DeviceSel::One(c.sid))
@@ -446,7 +516,7 @@ pub fn lift<C: Context + ?Sized>(
     Ok(Outcome {
         emitted: e.emitted,
         widened: e.widened,
-        dropped: None,
+        dropped,
     })
 }
 

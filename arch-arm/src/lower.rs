@@ -31,7 +31,14 @@
 //!   `Footprint::assuming_leaves(leaf_shift)`. Above
 //!   [`Caps::max_cmds`] commands: one ASID-/VMID-wide command
 //!   ([`Widened::CAP`]).
-//! * **EL2 / EL3** regimes: `CMD_TLBI_EL2_*` / `EL3_*`.
+//! * **EL2 / EL3** regimes: `CMD_TLBI_EL2_*` / `EL3_*`; **Secure EL2**
+//!   (`SecureHyp`): `CMD_TLBI_S_EL2_*` the same way (IHI0070 §4.4.2.11–14).
+//! * **Secure EL1&0 under Secure stage 2** (`SecureGuest`): stage 2 by IPA
+//!   as `CMD_TLBI_S_S2_IPA` per chunk, issued for both IPA spaces (`ns` =
+//!   0 and 1: the model does not say which, IHI0070 §4.4.3.3); a whole
+//!   domain or stage 1 as `CMD_TLBI_S_S12_VMALL` (stage 1 alone:
+//!   [`Widened::STAGE`]); no VMID as `CMD_TLBI_SNH_ALL`. The host must be
+//!   driven through its Secure Command queue.
 //! * **Configuration**: `CMD_CFGI_STE` per device, aligned power-of-two
 //!   StreamID blocks as `CMD_CFGI_STE_RANGE`, `CMD_CFGI_ALL`; PASID
 //!   configuration alone as `CMD_CFGI_CD` / `CD_ALL` per device. The STE
@@ -329,7 +336,10 @@ fn lower_config<C: Context + ?Sized>(
 ) -> Result<(), LowerError> {
     let ssec = match i.regime {
         Regime::Guest => false,
-        Regime::Secure => true,
+        // The configuration of Secure streams (`ssec`), whichever Secure
+        // regime names it (the core footprint tags configuration by
+        // Security state only).
+        Regime::Secure | Regime::SecureHyp | Regime::SecureGuest => true,
         Regime::Hyp => {
             o.drop_part("SMMUv3 configuration caches have no EL2 regime");
             return Ok(());
@@ -491,6 +501,12 @@ enum VaCmd {
     El2Vaa,
     /// CMD_TLBI_S2_IPA.
     S2Ipa { vmid: u16 },
+    /// CMD_TLBI_S_EL2_VA.
+    SEl2Va { asid: u16 },
+    /// CMD_TLBI_S_EL2_VAA.
+    SEl2Vaa,
+    /// CMD_TLBI_S_S2_IPA.
+    SS2Ipa { vmid: u16, ns: bool },
 }
 
 impl VaCmd {
@@ -504,6 +520,9 @@ impl VaCmd {
             VaCmd::El2Va { asid } => TlbiEl2Asid { asid }.into(),
             VaCmd::El2Vaa => TlbiEl2All {}.into(),
             VaCmd::S2Ipa { vmid } => TlbiS12Vmall { vmid }.into(),
+            VaCmd::SEl2Va { asid } => TlbiSEl2Asid { asid }.into(),
+            VaCmd::SEl2Vaa => TlbiSEl2All {}.into(),
+            VaCmd::SS2Ipa { vmid, .. } => TlbiSS12Vmall { vmid }.into(),
         }
     }
 
@@ -516,6 +535,7 @@ impl VaCmd {
                 vmid,
                 asid,
                 leaf,
+                ttl128: false,
                 ttl,
                 tg,
                 address,
@@ -525,6 +545,7 @@ impl VaCmd {
                 scale,
                 vmid,
                 leaf,
+                ttl128: false,
                 ttl,
                 tg,
                 address,
@@ -533,6 +554,7 @@ impl VaCmd {
                 num,
                 scale,
                 leaf,
+                ttl128: false,
                 ttl,
                 tg,
                 address,
@@ -542,6 +564,7 @@ impl VaCmd {
                 scale,
                 asid,
                 leaf,
+                ttl128: false,
                 ttl,
                 tg,
                 address,
@@ -550,6 +573,7 @@ impl VaCmd {
                 num,
                 scale,
                 leaf,
+                ttl128: false,
                 ttl,
                 tg,
                 address,
@@ -559,6 +583,37 @@ impl VaCmd {
                 scale,
                 vmid,
                 leaf,
+                ttl128: false,
+                ttl,
+                tg,
+                address,
+            }),
+            VaCmd::SEl2Va { asid } => Command::TlbiSEl2Va(TlbiSEl2Va {
+                num,
+                scale,
+                asid,
+                leaf,
+                ttl128: false,
+                ttl,
+                tg,
+                address,
+            }),
+            VaCmd::SEl2Vaa => Command::TlbiSEl2Vaa(TlbiSEl2Vaa {
+                num,
+                scale,
+                leaf,
+                ttl128: false,
+                ttl,
+                tg,
+                address,
+            }),
+            VaCmd::SS2Ipa { vmid, ns } => Command::TlbiSS2Ipa(TlbiSS2Ipa {
+                num,
+                scale,
+                vmid,
+                leaf,
+                ns,
+                ttl128: false,
                 ttl,
                 tg,
                 address,
@@ -719,10 +774,14 @@ fn lower_tlb<C: Context + ?Sized>(
     let span = !i.range.is_all();
     match i.regime {
         Regime::Guest => {}
-        Regime::Hyp | Regime::Secure => {
-            let hyp = i.regime == Regime::Hyp;
+        Regime::SecureGuest => return lower_secure_guest(i, caps, ctx, o),
+        Regime::Hyp | Regime::Secure | Regime::SecureHyp => {
+            let hyp = i.regime != Regime::Secure;
+            let sel2 = i.regime == Regime::SecureHyp;
             if s2 {
-                o.drop_part(if hyp {
+                o.drop_part(if sel2 {
+                    "SMMUv3 has no Secure EL2 stage-2 translations"
+                } else if hyp {
                     "SMMUv3 has no EL2 stage-2 translations"
                 } else {
                     "no Secure stage-2 TLBI in the SMMUv3 command set supported"
@@ -748,9 +807,11 @@ fn lower_tlb<C: Context + ?Sized>(
                 return tlbi_span(&i.range, &i.hints, leaf, caps, VaCmd::El3, o);
             }
             let asid = s1_asid(i, DomainSel::All, caps, ctx, o);
-            let va = match asid {
-                Some(asid) => VaCmd::El2Va { asid },
-                None => VaCmd::El2Vaa,
+            let va = match (asid, sel2) {
+                (Some(asid), false) => VaCmd::El2Va { asid },
+                (None, false) => VaCmd::El2Vaa,
+                (Some(asid), true) => VaCmd::SEl2Va { asid },
+                (None, true) => VaCmd::SEl2Vaa,
             };
             if !span {
                 if leaf {
@@ -865,6 +926,74 @@ fn lower_tlb<C: Context + ?Sized>(
     Ok(())
 }
 
+/// The Secure EL1&0 regime under Secure stage 2 (module documentation).
+fn lower_secure_guest<C: Context + ?Sized>(
+    i: &Inval,
+    caps: &Caps,
+    ctx: &C,
+    o: &mut Out<'_>,
+) -> Result<(), LowerError> {
+    let s1 = i.stages.contains(Stages::S1);
+    let s2 = i.stages.contains(Stages::S2);
+    let leaf = i.leaf_only();
+    let span = !i.range.is_all();
+    let vmid = match i.domain {
+        DomainSel::One(d) => match ctx.domain_to_native(ArchId::Smmuv3, d) {
+            Some(v) if caps.vmid_fits(v) => Some(v as u16),
+            _ => None,
+        },
+        DomainSel::All => None,
+    };
+    let Some(vmid) = vmid else {
+        if matches!(i.domain, DomainSel::One(_)) {
+            o.widen(Widened::DOMAIN);
+        }
+        if span {
+            o.widen(Widened::RANGE);
+        }
+        if s1 && i.pasid != PasidSel::All {
+            o.widen(Widened::PASID);
+        }
+        if !(s1 && s2) {
+            o.widen(Widened::STAGE);
+        }
+        if leaf {
+            o.widen(Widened::LEAF);
+        }
+        return o.push(TlbiSnhAll {});
+    };
+    if s1 || !span || i.range.last() >= IPA_LIMIT {
+        if !s2 || !s1 {
+            o.widen(Widened::STAGE);
+        } else if i.pasid != PasidSel::All {
+            o.widen(Widened::PASID);
+        }
+        if span {
+            o.widen(Widened::RANGE);
+        }
+        if leaf {
+            o.widen(Widened::LEAF);
+        }
+        return o.push(TlbiSS12Vmall { vmid });
+    }
+    // Both IPA spaces of the Secure regime (IHI0070 §4.4.3.3).
+    for ns in [false, true] {
+        if ns && o.widened.contains(Widened::CAP) {
+            // The ns = 0 pass fell back to S_S12_VMALL: both spaces are gone.
+            break;
+        }
+        tlbi_span(
+            &i.range,
+            &i.hints,
+            leaf,
+            caps,
+            VaCmd::SS2Ipa { vmid, ns },
+            o,
+        )?;
+    }
+    Ok(())
+}
+
 /// The ASID of a stage-1 PASID selection; `None` (every ASID) for all
 /// PASIDs, and — widened — for requests without PASID, an unknown PASID or
 /// one that uses several ASIDs ([`Context::asids_of_pasid`]).
@@ -928,7 +1057,7 @@ fn lower_dev_tlb<C: Context + ?Sized>(
     ctx: &C,
     o: &mut Out<'_>,
 ) -> Result<(), LowerError> {
-    if i.regime == Regime::Secure {
+    if i.regime.is_secure() {
         // Device TLBs hold non-secure translations only: "ATS is not
         // supported for Secure streams" (IHI0070 §3.9). A Hyp regime lowers
         // like Guest (the entries are not regime-tagged).
@@ -1030,9 +1159,11 @@ fn lower_sync(s: &Sync) -> Result<CmdSync, LowerError> {
             if st.data > u64::from(u32::MAX) {
                 return Err(LowerError::NoEquivalent("CMD_SYNC stores 32-bit MSI data"));
             }
-            if st.address & 3 != 0 || st.address >= 1 << 52 {
+            // `w1[55:2]` (IHI0070 §4.1.6; bits above the host's OAS are its
+            // own RES0).
+            if !bits::MSI_ADDR.fits(st.address) {
                 return Err(LowerError::NoEquivalent(
-                    "CMD_SYNC MSI address must be 4-byte aligned and below 2^52",
+                    "CMD_SYNC MSI address must be 4-byte aligned and below 2^56",
                 ));
             }
             if st.address == 0 {

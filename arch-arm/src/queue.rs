@@ -350,9 +350,17 @@ pub struct CmdqDevice {
     pub gerror: u32,
     /// SMMU_GERRORN (written by the guest: equal to GERROR acknowledges).
     pub gerrorn: u32,
+    /// What the emulated SMMU implements: a command it refuses is a
+    /// CERROR_ILL ([`Command::decode_with`]). [`Features::LATEST`](crate::Features::LATEST) by default.
+    pub features: crate::Features,
 }
 
 impl CmdqDevice {
+    /// Decode as an SMMU with `features` does ([`Features::check`](crate::Features::check)).
+    pub fn with_caps(mut self, features: crate::Features) -> Self {
+        self.features = features;
+        self
+    }
     /// The guest wrote SMMU_GERRORN: errors whose bits now equal GERROR's are
     /// acknowledged (a CMDQ_ERR acknowledged lets consumption resume at CONS).
     pub fn write_gerrorn(&mut self, value: u32) {
@@ -406,6 +414,10 @@ impl QueueEngine for CmdqDevice {
                 (Some(m), _) => FaultCause::Fetch(m),
                 (None, Some(d)) => FaultCause::Decode(d),
                 (None, None) => FaultCause::Decode(DecodeError::unknown_opcode(0)),
+            })
+            .and_then(|c| match self.features.check(&c) {
+                Ok(()) => Ok(c),
+                Err(d) => Err(FaultCause::Decode(d)),
             })
     }
     fn advance(&mut self) {
@@ -479,6 +491,7 @@ impl CommandQueue for CmdqDevice {
             cons: (cons & ERR_MASK) | cmdq.ptr(cons),
             gerror: 0,
             gerrorn: 0,
+            features: crate::Features::LATEST,
         })
     }
     /// The guest wrote SMMU_CMDQ_PROD.

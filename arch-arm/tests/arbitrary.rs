@@ -31,7 +31,7 @@ fn arbitrary_commands_are_valid_and_cover_every_op() {
             ops.insert(c.op_name());
         }
     }
-    assert_eq!(ops.len(), 25, "{ops:?}");
+    assert_eq!(ops.len(), 34, "{ops:?}");
 }
 
 #[test]

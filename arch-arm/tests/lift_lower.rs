@@ -41,6 +41,7 @@ fn lift_resolves_asid_and_vmid() {
         vmid: 3,
         asid: 5,
         leaf: true,
+        ttl128: false,
         ttl: 0,
         tg: 0,
         address: 0x1234_5678_9000,
@@ -90,6 +91,7 @@ fn lift_ranges() {
         scale: 2,
         vmid: 1,
         leaf: false,
+        ttl128: false,
         ttl: 3,
         tg: 3,
         address: 0x10_0000,
@@ -105,6 +107,7 @@ fn lift_ranges() {
         num: 1,
         scale: 0,
         leaf: true,
+        ttl128: false,
         ttl: 0,
         tg: 2,
         address: 0x5000,
@@ -118,6 +121,7 @@ fn lift_ranges() {
         num: 31,
         scale: 31,
         leaf: false,
+        ttl128: false,
         ttl: 0,
         tg: 1,
         address: 0xffff_ffff_ffff_f000,
@@ -233,6 +237,7 @@ fn range_lowering_uses_fewest_commands() {
                 vmid: 1,
                 asid: 5,
                 leaf: false,
+                ttl128: false,
                 ttl: 0,
                 tg: 1,
                 address: 0x1000
@@ -244,6 +249,7 @@ fn range_lowering_uses_fewest_commands() {
                 vmid: 1,
                 asid: 5,
                 leaf: false,
+                ttl128: false,
                 ttl: 0,
                 tg: 0,
                 address: 0x2_5000
@@ -267,6 +273,7 @@ fn range_lowering_uses_fewest_commands() {
             vmid: 1,
             asid: 5,
             leaf: false,
+            ttl128: false,
             ttl: 3,
             tg: 1,
             address: 0x2_5000
@@ -299,6 +306,7 @@ fn without_range_support_one_command_per_page_then_asid_wide() {
             vmid: 1,
             asid: 5,
             leaf: false,
+            ttl128: false,
             ttl: 0,
             tg: 0,
             address: 0x2_5000
@@ -325,6 +333,7 @@ fn without_range_support_one_command_per_page_then_asid_wide() {
             vmid: 1,
             asid: 5,
             leaf: false,
+            ttl128: false,
             ttl: 0,
             tg: 0,
             address,
@@ -446,6 +455,7 @@ fn secure_device_tlb_is_dropped_hyp_is_not() {
                 num: 0,
                 scale: 0,
                 leaf: false,
+                ttl128: false,
                 ttl: 0,
                 tg: 0,
                 address: 0x4000
@@ -474,6 +484,7 @@ fn unknown_ids_widen() {
             scale: 0,
             vmid: 3,
             leaf: false,
+            ttl128: false,
             ttl: 0,
             tg: 0,
             address: 0x1000
@@ -490,6 +501,7 @@ fn unknown_ids_widen() {
             vmid: 3,
             asid: 5,
             leaf: false,
+            ttl128: false,
             ttl: 0,
             tg: 0,
             address: 0x1000
@@ -534,6 +546,7 @@ fn stage2_and_vmall() {
             scale: 5,
             vmid: 7,
             leaf: true,
+            ttl128: false,
             ttl: 0,
             tg: 1,
             address: 0x8000_0000
@@ -657,6 +670,7 @@ fn seed_request_order_config_tlb_atc() {
                 vmid: 3,
                 asid: 6,
                 leaf: false,
+                ttl128: false,
                 ttl: 0,
                 tg: 1,
                 address: 0x4000
@@ -809,7 +823,7 @@ fn sync_lowering() {
     })));
     assert!(ne(one(Sync {
         store: Some(Store {
-            address: 1 << 52,
+            address: 1 << 56,
             data: 1
         }),
         ..Sync::default()
@@ -924,6 +938,7 @@ fn hyp_and_secure_regimes() {
             scale: 0,
             asid: 9,
             leaf: false,
+            ttl128: false,
             ttl: 0,
             tg: 0,
             address: 0x1000
@@ -969,6 +984,7 @@ fn a_pasid_with_two_asids_widens_to_every_asid() {
             scale: 0,
             vmid: 1,
             leaf: false,
+            ttl128: false,
             ttl: 0,
             tg: 0,
             address: 0x8000
@@ -1014,6 +1030,7 @@ fn single_chunk_ranges_lower_to_one_command_or_tg0_pages() {
             vmid: 1,
             asid: 1,
             leaf: false,
+            ttl128: false,
             ttl,
             tg,
             address,

@@ -20,7 +20,7 @@ fn valid_words(name: &str, r0: u64, r1: u64) -> [u64; 2] {
     w[1] |= r1 & m[1];
     let clear = |w: &mut [u64; 2], bf: bits::Bf| w[usize::from(bf.word)] &= !bf.mask();
     match opcode {
-        0x12 | 0x13 | 0x1a | 0x22 | 0x23 | 0x2a => {
+        0x12 | 0x13 | 0x1a | 0x22 | 0x23 | 0x2a | 0x52 | 0x53 | 0x5a => {
             if bits::TG.get(&w) == 0 {
                 clear(&mut w, bits::NUM);
                 clear(&mut w, bits::SCALE);
@@ -28,6 +28,10 @@ fn valid_words(name: &str, r0: u64, r1: u64) -> [u64; 2] {
             } else if bits::NUM.get(&w) == 0 && bits::SCALE.get(&w) == 0 {
                 clear(&mut w, bits::TTL);
                 bits::TTL.put(&mut w, 3);
+            }
+            if bits::TTL.get(&w) == 0 {
+                // TTL128 is RES0 without a level hint (IHI0070 §4.4.1.1).
+                clear(&mut w, bits::TTL128);
             }
         }
         0x46 if bits::CS.get(&w) == 3 => clear(&mut w, bits::CS),

@@ -27,11 +27,15 @@ fn tg_with_num_scale_ttl_zero_is_illegal() {
         assert!(Command::decode(&[0x12 | 1 << 12, tg << 10]).is_ok());
         assert!(Command::decode(&[0x12 | 1 << 20, tg << 10]).is_ok());
     }
-    // 16 KiB granule, ttl = 1: Reserved without SMMU_IDR5.DS, treated as 0.
+    // 16 KiB granule, ttl = 1: Reserved without SMMU_IDR5.DS, treated as 0;
+    // a level-1 hint with DS (the newest revision, `decode`).
     assert_eq!(
-        Command::decode(&[0x2a, 2 << 10 | 1 << 8]).unwrap_err().kind,
+        Command::decode_with(&[0x2a, 2 << 10 | 1 << 8], &Features::SMMUV3_2)
+            .unwrap_err()
+            .kind,
         ErrorKind::InvalidField
     );
+    assert!(Command::decode(&[0x2a, 2 << 10 | 1 << 8]).is_ok());
     assert!(Command::decode(&[0x2a, 3 << 10 | 1 << 8]).is_ok());
     assert!(Command::decode(&[0x2a | 1 << 12, 2 << 10 | 1 << 8]).is_ok());
 }

@@ -568,7 +568,7 @@ fn lower_inval<C: Context + ?Sized>(
     ctx: &C,
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {
-    if i.regime == Regime::Secure {
+    if i.regime.is_secure() {
         return Ok(Outcome {
             dropped: Some("the RISC-V IOMMU has no secure regime"),
             ..Outcome::default()

@@ -9,6 +9,9 @@
 //! * [`lower`]: generic operations → descriptors for a host ([`Caps`]);
 //! * [`queue`]: the invalidation queue consumer (IQA/IQH/IQT) for emulators;
 //! * [`footprint`] (feature `std`): what a descriptor removes.
+//! * [`Features`]: what an emulated unit implements (CAP_REG / ECAP_REG,
+//!   revision 3.x or 4.x/5.x page group responses);
+//!   [`Command::decode_with`] refuses, as an IQE, what that unit refuses.
 //!
 //! Nothing here allocates on the decode, encode, lift, lower or queue paths.
 //!
@@ -62,6 +65,7 @@ extern crate std;
 #[cfg(feature = "arbitrary")]
 mod arb;
 mod desc;
+mod features;
 mod lift;
 mod lower;
 pub mod prelude;
@@ -73,6 +77,7 @@ pub use desc::{
     ty, CcInv, Command, Descriptor, DevTlbInv, IecInv, InvWait, IotlbInv, PDevTlbInv, PIotlbInv,
     PageGrpResp, PcInv, OP_NAMES,
 };
+pub use features::Features;
 pub use lift::lift;
 pub use lower::{lower, max_lowered, Caps, DEFAULT_MAX_CMDS, MAX_LOWERED};
 

@@ -293,7 +293,7 @@ fn lower_inval<C: Context + ?Sized>(
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {
     let op_regime = i.regime;
-    if op_regime == Regime::Secure {
+    if op_regime.is_secure() {
         // IOTLB and configuration entries: no secure regime on VT-d; device-TLB
         // and interrupt entries serve non-secure streams only (core footprint):
         // a secure request has nothing VT-d can or must remove.

@@ -321,6 +321,10 @@ pub struct InvQueue {
     pub fectl: u32,
     /// CAP_REG.MAMV when page-selective `am` is checked against it.
     pub mamv: Option<u8>,
+    /// What the emulated unit implements (CAP/ECAP): a descriptor it cannot
+    /// process is an IQE ([`Command::decode_with`]).
+    /// [`Features::LATEST`](crate::Features::LATEST) by default.
+    pub features: crate::Features,
 }
 
 impl InvQueue {
@@ -332,6 +336,11 @@ impl InvQueue {
     /// The guest wrote ICS_REG: IWC written as 1 is cleared (RW1C).
     pub fn write_ics(&mut self, value: u32) {
         self.ics &= !(value & ICS_IWC);
+    }
+    /// Decode as a unit with `features` does ([`Features::check`](crate::Features::check)).
+    pub fn with_caps(mut self, features: crate::Features) -> Self {
+        self.features = features;
+        self
     }
     /// Also refuse page-selective invalidations with `am` above CAP.MAMV.
     pub fn with_mamv(mut self, mamv: u8) -> Self {
@@ -378,12 +387,17 @@ impl QueueEngine for InvQueue {
         self.iqa.base.wrapping_add(self.iqh)
     }
     fn fetch<M: GuestMemory + ?Sized>(&self, mem: &M) -> Result<Command, FaultCause> {
-        fetch_at(mem, self.iqa, self.iqh, self.mamv).map_err(|r| match r {
-            IqeReason::Fetch(e) => FaultCause::Fetch(e),
-            IqeReason::Descriptor(d) => FaultCause::Decode(d),
-            IqeReason::BadHead => FaultCause::BadPointer(self.iqh),
-            IqeReason::BadTail => FaultCause::BadPointer(self.iqt),
-        })
+        fetch_at(mem, self.iqa, self.iqh, self.mamv)
+            .map_err(|r| match r {
+                IqeReason::Fetch(e) => FaultCause::Fetch(e),
+                IqeReason::Descriptor(d) => FaultCause::Decode(d),
+                IqeReason::BadHead => FaultCause::BadPointer(self.iqh),
+                IqeReason::BadTail => FaultCause::BadPointer(self.iqt),
+            })
+            .and_then(|c| match self.features.check(&c) {
+                Ok(()) => Ok(c),
+                Err(d) => Err(FaultCause::Decode(d)),
+            })
     }
     fn advance(&mut self) {
         self.iqh = (self.iqh + self.iqa.desc_bytes()) % self.iqa.size();
@@ -455,6 +469,7 @@ impl CommandQueue for InvQueue {
             iectl: 0,
             fectl: 0,
             mamv: None,
+            features: crate::Features::LATEST,
         })
     }
     /// The guest wrote IQT_REG (a bad offset is an IQE at the next process).

@@ -88,8 +88,8 @@ fn for_each_ats_piece(i: &Inval, ctx: &dyn Context, g: &mut dyn FnMut(&Inval)) {
 }
 
 /// What SMMUv3 has no command for, by regime (its lowering drops them):
-/// configuration caches of the EL2 regime, and stage-2 entries of the EL2
-/// and secure regimes.
+/// configuration caches of the EL2 regime, and stage-2 entries of the EL2,
+/// Secure EL2 and EL3 regimes (Secure stage 2 is `SecureGuest`).
 fn smmu_view(mut i: Inval) -> Inval {
     if i.regime == Regime::Guest {
         return i;
@@ -97,7 +97,9 @@ fn smmu_view(mut i: Inval) -> Inval {
     if i.regime == Regime::Hyp {
         i.caches.remove(Caches::CONFIG);
     }
-    i.stages.remove(Stages::S2);
+    if i.regime != Regime::SecureGuest {
+        i.stages.remove(Stages::S2);
+    }
     if i.stages.is_empty() {
         i.caches.remove(Caches::IOTLB);
         i.stages = Stages::S1;
@@ -142,7 +144,7 @@ pub fn input_footprint(
                 Op::Inval(i)
             }
             // VT-d and AMD-Vi have no secure state: they drop these whole.
-            (_, Op::Inval(i)) if i.regime == Regime::Secure => continue,
+            (_, Op::Inval(i)) if i.regime.is_secure() => continue,
             _ => *op,
         };
         existing(std::slice::from_ref(&view), lacking, ctx, &mut f);

@@ -103,6 +103,8 @@ pub fn op_to_json(op: &Op) -> Value {
                     Regime::Guest => "guest",
                     Regime::Hyp => "hyp",
                     Regime::Secure => "secure",
+                    Regime::SecureHyp => "secure_hyp",
+                    Regime::SecureGuest => "secure_guest",
                 }),
             );
             m.insert(
@@ -479,7 +481,14 @@ fn parse_inval(o: &Obj<'_>) -> Result<Inval, JsonError> {
             "guest" => Regime::Guest,
             "hyp" => Regime::Hyp,
             "secure" => Regime::Secure,
-            _ => return Err(bad("regime", "\"guest\", \"hyp\" or \"secure\"")),
+            "secure_hyp" => Regime::SecureHyp,
+            "secure_guest" => Regime::SecureGuest,
+            _ => {
+                return Err(bad(
+                    "regime",
+                    "\"guest\", \"hyp\", \"secure\", \"secure_hyp\" or \"secure_guest\"",
+                ))
+            }
         };
     }
     if let Some(v) = o.get("stages") {

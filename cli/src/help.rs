@@ -6,7 +6,7 @@
 pub const MAIN: &str = "\
 Examples:
   $ iommu-inval decode --arch smmuv3 0x0006000100000011,0
-  CMD_TLBI_NH_ASID     vmid=1 asid=6                                                             # invalidate stage-1 IOTLB, all addresses, domain 1 PASID 6 (ASID 6)
+  CMD_TLBI_NH_ASID      vmid=1 asid=6                                                             # invalidate stage-1 IOTLB, all addresses, domain 1 PASID 6 (ASID 6)
   $ iommu-inval convert --from smmuv3 --to vtd --topology examples/topology.json --explain < examples/smmuv3.cmds
 
 Native commands are 64-bit hex words, lowest first, comma-separated (0x optional);
@@ -20,7 +20,7 @@ pub const DECODE: &str = "\
 Examples:
   # An SMMUv3 range TLBI: 2 MiB of ASID 5 in VMID 1 from 0x40000000, leaf only
   $ iommu-inval decode --arch smmuv3 --json 0x0005000100900012,0x0000000040000701
-  {\"arch\":\"smmuv3\",\"op\":\"CMD_TLBI_NH_VA\",\"fields\":{\"num\":0,\"scale\":9,\"vmid\":1,\"asid\":5,\"leaf\":true,\"ttl\":3,\"tg\":1,\"address\":1073741824}}
+  {\"arch\":\"smmuv3\",\"op\":\"CMD_TLBI_NH_VA\",\"fields\":{\"num\":0,\"scale\":9,\"vmid\":1,\"asid\":5,\"leaf\":true,\"ttl128\":false,\"ttl\":3,\"tg\":1,\"address\":1073741824}}
   $ iommu-inval decode --arch amd 0x100000007f000001,1
   COMPLETION_WAIT             s=1 i=0 f=0 store_address=0x7f000000 store_data=0x1                       # sync, store 0x1 to 0x7f000000
   # An invalid command is reported in place (exit status 1)
@@ -33,6 +33,9 @@ Examples:
   $ iommu-inval decode --arch amd --raw examples/amd-cmdbuf.bin --offset 16 --count 2 --json
   {\"arch\":\"amd\",\"op\":\"INVALIDATE_IOTLB_PAGES\",\"fields\":{\"device_id\":16,\"pasid\":0,\"maxpend\":32,\"queue_id\":0,\"s\":true,\"gn\":false,\"address\":1074786304}}
   {\"arch\":\"amd\",\"op\":\"COMPLETION_WAIT\",\"fields\":{\"s\":true,\"i\":false,\"f\":false,\"store_address\":2130706432,\"store_data\":1}}
+  # Decode as an SMMUv3.2 without the Device Permission Table (--caps PRESET)
+  $ iommu-inval decode --arch smmuv3 --caps smmuv3.2 --json 0x70,0
+  {\"arch\":\"smmuv3\",\"error\":{\"kind\":\"invalid_field\",\"message\":\"invalid value 112 in field opcode (needs the DPT, SMMU_IDR3.DPT) (w0[7:0])\"}}
 
 Input: commands as arguments, else one per stdin line (blank and # lines
 skipped; a # starts a comment), else --raw FILE (little-endian words). Words:

@@ -144,6 +144,8 @@ fn write_caches(s: &mut String, i: &Inval) {
             Regime::Guest => "",
             Regime::Hyp => "EL2/host ",
             Regime::Secure => "secure ",
+            Regime::SecureHyp => "S-EL2 ",
+            Regime::SecureGuest => "secure EL1 ",
         };
         part(s, start, " + ", rg);
         s.push_str(st);

@@ -40,6 +40,7 @@ pub use convert::{convert, Converted};
 
 mod convert;
 pub mod explain;
+pub mod features;
 pub mod generic;
 pub mod help;
 pub mod human;

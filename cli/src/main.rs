@@ -77,6 +77,11 @@ struct NativeIn {
     /// Text form: auto (per line), words (hex words only), kernel (Linux driver dumps), qemu (QEMU trace lines)
     #[arg(long, value_enum, default_value = "auto")]
     input: InputArg,
+    /// Decode as an emulated IOMMU with these capabilities refuses (CERROR_ILL / IQE /
+    /// ILLEGAL_COMMAND_ERROR): smmuv3.0 .. smmuv3.4, latest-ns, latest (smmuv3);
+    /// vtd-legacy, vtd-3, vtd-5, latest (vtd); amd-host, amd-2, latest (amd); riscv-1.0, latest (riscv). Default: latest
+    #[arg(long, value_name = "PRESET")]
+    caps: Option<String>,
     /// Commands as comma-separated hex words, lowest first, or pasted log lines (default: one per stdin line)
     #[arg(value_name = "COMMAND")]
     commands: Vec<String>,
@@ -286,6 +291,17 @@ fn parse_num(s: &str) -> Result<u64, String> {
 /// A usage problem found after argument parsing (exit 2).
 struct Usage(String);
 
+fn features_of(
+    id: ArchId,
+    input: &NativeIn,
+) -> Result<Option<iommu_inval::features::DecodeFeatures>, Usage> {
+    input
+        .caps
+        .as_deref()
+        .map(|p| iommu_inval::features::DecodeFeatures::preset(id, p).map_err(Usage))
+        .transpose()
+}
+
 fn words_of(arch: &Arch, width: &str) -> Result<usize, Usage> {
     let bits: u32 = width
         .parse()
@@ -431,6 +447,7 @@ fn execute(
                     json: *json,
                     explain: false,
                     input: input.input.form(),
+                    features: features_of(arch.id(), input)?,
                 },
                 &*c,
                 src,
@@ -474,6 +491,7 @@ fn execute(
                     json: *json,
                     explain: *explain,
                     input: input.input.form(),
+                    features: features_of(arch.id(), input)?,
                 },
                 &*c,
                 src,
@@ -528,6 +546,7 @@ fn execute(
                         json: *json,
                         explain: *explain,
                         input: input.input.form(),
+                        features: features_of(from.id(), input)?,
                     };
                     return Ok(to_iommufd::convert(
                         &f, *t, &host, words, opts, &*c, src, io,
@@ -546,6 +565,7 @@ fn execute(
                     json: *json,
                     explain: *explain,
                     input: input.input.form(),
+                    features: features_of(from.id(), input)?,
                 },
                 &*c,
                 src,

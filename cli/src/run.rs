@@ -280,6 +280,22 @@ pub struct Opts {
     pub explain: bool,
     /// Accepted forms of native-command text (`--input`).
     pub input: InputForm,
+    /// The emulated IOMMU that decodes the input (`--caps`; `None`: every
+    /// command of the newest revision).
+    pub features: Option<crate::features::DecodeFeatures>,
+}
+
+/// Decode `w` as the emulated IOMMU of `o` does.
+pub(crate) fn dec(
+    arch: &Arch,
+    o: Opts,
+    w: &[u64],
+) -> Result<NativeAny, iommu_inval_core::DecodeError> {
+    let cmd = arch.decode(w)?;
+    if let Some(f) = &o.features {
+        f.check(&cmd)?;
+    }
+    Ok(cmd)
 }
 
 fn lift_error_json(arch: &Arch, e: &LowerError) -> Value {
@@ -312,7 +328,7 @@ pub fn decode(
         opts.input,
         io,
         |io, _loc, w, note| {
-            let decoded = arch.decode(w);
+            let decoded = dec(arch, opts, w);
             let verdict = verdict(arch.id(), note, decoded.as_ref().err());
             if opts.json {
                 let mut v = match &decoded {
@@ -533,7 +549,7 @@ fn decode_and_lift(
     w: &[u64],
     ops: &mut Vec<Op>,
 ) -> io::Result<Option<(NativeAny, Outcome)>> {
-    let cmd = match arch.decode(w) {
+    let cmd = match dec(arch, opts, w) {
         Ok(c) => c,
         Err(e) => return decode_failure(arch, opts, io, loc, w, &e).map(|()| None),
     };
@@ -789,7 +805,7 @@ pub fn convert(
         if opts.explain && !opts.json {
             write_context(io, note)?;
         }
-        let cmd = match from.decode(w) {
+        let cmd = match dec(from, opts, w) {
             Ok(c) => c,
             Err(e) => return decode_failure(from, opts, io, loc, w, &e),
         };

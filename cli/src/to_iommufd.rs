@@ -126,7 +126,7 @@ fn to_smmuv3(
         if opts.explain && !opts.json {
             write_context(io, note)?;
         }
-        let cmd = match from.decode(w) {
+        let cmd = match crate::run::dec(from, opts, w) {
             Ok(NativeAny::Smmuv3(c)) => c,
             Ok(_) => return Ok(()),
             Err(e) => return decode_failure(from, opts, io, loc, w, &e),
@@ -252,7 +252,7 @@ fn to_vtd(
         if opts.explain && !opts.json {
             write_context(io, note)?;
         }
-        let cmd = match from.decode(w) {
+        let cmd = match crate::run::dec(from, opts, w) {
             Ok(c) => c,
             Err(e) => return decode_failure(from, opts, io, loc, w, &e),
         };

@@ -236,6 +236,14 @@ impl Footprint {
         let leaf = i.leaf_only();
         let (a_lo, a_hi) = (i.range.first(), i.range.last());
         let regime = i.regime as u64;
+        // Configuration (STE/CD, context and PASID entries, DTE) is tagged by
+        // the stream's Security state only: the Secure EL1/EL2 regimes name
+        // the Secure streams' configuration.
+        let cfg_regime = if i.regime.is_secure() {
+            Regime::Secure as u64
+        } else {
+            regime
+        };
         let level_hi = if leaf { 0 } else { 1 };
         let pasid = pasid_interval(i.pasid);
         let devices = DeviceSet::resolve(i.device, i.domain, ctx);
@@ -257,7 +265,9 @@ impl Footprint {
                         base.with(Dim::Level, 0, level_hi)
                             .with(Dim::Regime, regime, regime);
                     b = b.with(Dim::Addr, a_lo, a_hi);
-                    if let (Regime::Guest, DomainSel::One(d)) = (i.regime, i.domain) {
+                    if let (Regime::Guest | Regime::SecureGuest, DomainSel::One(d)) =
+                        (i.regime, i.domain)
+                    {
                         b = b.with(Dim::Domain, u64::from(d), u64::from(d));
                     }
                     if i.stages.contains(Stages::S1) {
@@ -285,14 +295,16 @@ impl Footprint {
                     let mut b = base;
                     match kind {
                         KIND_CONFIG_DEVICE => {
-                            b = b
-                                .with(Dim::Level, 0, level_hi)
-                                .with(Dim::Regime, regime, regime);
+                            b = b.with(Dim::Level, 0, level_hi).with(
+                                Dim::Regime,
+                                cfg_regime,
+                                cfg_regime,
+                            );
                         }
                         KIND_CONFIG_PASID => {
                             b = b
                                 .with(Dim::Level, 0, level_hi)
-                                .with(Dim::Regime, regime, regime)
+                                .with(Dim::Regime, cfg_regime, cfg_regime)
                                 .with(Dim::Pasid, pasid.0, pasid.1);
                         }
                         KIND_DEV_TLB => {
@@ -305,9 +317,7 @@ impl Footprint {
                     // ATS and interrupt remapping serve non-secure streams only
                     // (IHI0070 §3.9: STE.EATS is ignored for Secure streams), so
                     // a Secure invalidation has nothing to remove there.
-                    if i.regime == Regime::Secure
-                        && (kind == KIND_DEV_TLB || kind == KIND_INTR_REMAP)
-                    {
+                    if i.regime.is_secure() && (kind == KIND_DEV_TLB || kind == KIND_INTR_REMAP) {
                         continue;
                     }
                     let global = kind == KIND_DEV_TLB && i.global;

@@ -83,6 +83,23 @@ pub enum Regime {
     Hyp,
     /// SMMU Secure / EL3 translations and secure-stream configuration (`ssec`).
     Secure,
+    /// SMMU Secure EL2 (S-EL2, S-EL2-E2H) stage-1 translations: no VMID
+    /// (CMD_TLBI_S_EL2_*, IHI0070 §4.4.2.11–§4.4.2.14).
+    SecureHyp,
+    /// SMMU Secure EL1&0 translations under Secure stage 2, VMID-tagged
+    /// (CMD_TLBI_S_S12_VMALL, S_S2_IPA, SNH_ALL, IHI0070 §4.4.3.3–§4.4.4.2).
+    SecureGuest,
+}
+
+impl Regime {
+    /// True for the secure regimes (no device TLB or interrupt entries, and
+    /// nothing on VT-d or AMD-Vi).
+    pub const fn is_secure(self) -> bool {
+        matches!(
+            self,
+            Regime::Secure | Regime::SecureHyp | Regime::SecureGuest
+        )
+    }
 }
 
 /// Which translation domain (SMMU VMID, VT-d DID, AMD DomainID, generically named).

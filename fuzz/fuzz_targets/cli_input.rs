@@ -131,11 +131,13 @@ fuzz_target!(|data: &[u8]| {
         json: true,
         explain: false,
         input: form,
+        ..Opts::default()
     };
     let explain = Opts {
         json: sel & 1 == 0,
         explain: true,
         input: form,
+        ..Opts::default()
     };
     let r = match sel >> 5 {
         0 => run::decode(&from, words, plain, ctx, lines(), &mut io),

@@ -74,16 +74,19 @@ impl Backend for Flaky<'_, '_> {
     }
 }
 
-/// Drive a front end through a few doorbell / process / acknowledge rounds.
+/// Drive a front end (given its emulated IOMMU's features by `caps`)
+/// through a few doorbell / process / acknowledge rounds.
 fn device<Q: CommandQueue>(
     u: &mut Unstructured<'_>,
     mem: &CellMemory<'_>,
     regs: (u64, u64, u64),
+    caps: impl FnOnce(Q) -> Q,
     ack: impl Fn(&mut Q),
 ) -> Result<()> {
-    let Ok(mut q) = Q::from_registers(regs.0, regs.1, regs.2) else {
+    let Ok(q) = Q::from_registers(regs.0, regs.1, regs.2) else {
         return Ok(());
     };
+    let mut q = caps(q);
     for _ in 0..u.int_in_range(1u8..=4)? {
         if u.arbitrary()? {
             q.doorbell(u.arbitrary()?);
@@ -128,18 +131,30 @@ fn run_device(u: &mut Unstructured<'_>) -> Result<()> {
     let mem = CellMemory::new(base, &mut ram);
     // Mostly queues inside the memory, sometimes anywhere.
     let near = |r: u64| if r & 1 == 0 { (r & 0xff00_0000_0000_3fff) | base } else { r };
+    // The emulated IOMMU: one of the architecture's presets (revisions).
+    let pick = usize::from(u.arbitrary::<u8>()?);
+    let preset = |names: &[&'static str]| names.get(pick % names.len().max(1)).copied().unwrap_or("latest");
     match arch {
-        0 => device::<arm::queue::CmdqDevice>(u, &mem, (near(regs.0) & !0x1f | regs.0 & 0x1f, regs.1, regs.2), |q| {
-            q.write_gerrorn(q.gerror)
-        }),
-        1 => device::<vtd::queue::InvQueue>(u, &mem, (near(regs.0), regs.1, regs.2), |q| {
-            q.write_fsts(u32::MAX)
-        }),
-        2 => device::<amd::queue::CmdBufDevice>(u, &mem, (near(regs.0), regs.1, regs.2), |q| q.restart()),
+        0 => {
+            let f = arm::Features::preset(preset(arm::Features::PRESETS)).unwrap_or_default();
+            device::<arm::queue::CmdqDevice>(u, &mem, (near(regs.0) & !0x1f | regs.0 & 0x1f, regs.1, regs.2), |q| q.with_caps(f), |q| {
+                q.write_gerrorn(q.gerror)
+            })
+        }
+        1 => {
+            let f = vtd::Features::preset(preset(vtd::Features::PRESETS)).unwrap_or_default();
+            device::<vtd::queue::InvQueue>(u, &mem, (near(regs.0), regs.1, regs.2), |q| q.with_caps(f), |q| {
+                q.write_fsts(u32::MAX)
+            })
+        }
+        2 => {
+            let f = amd::Features::preset(preset(amd::Features::PRESETS)).unwrap_or_default();
+            device::<amd::queue::CmdBufDevice>(u, &mem, (near(regs.0), regs.1, regs.2), |q| q.with_caps(f), |q| q.restart())
+        }
         _ => {
             // cqb: PPN [53:10] of a base near the memory, small LOG2SZ-1.
             let cqb = (near(regs.0 & !0xfff) >> 2 & riscv::queue::CQB_PPN_MASK) | (regs.0 & 0x1f) % 10;
-            device::<riscv::queue::CqDevice>(u, &mem, (cqb, regs.1, regs.2), |q| {
+            device::<riscv::queue::CqDevice>(u, &mem, (cqb, regs.1, regs.2), |q| q, |q| {
                 q.write_cqcsr(u32::MAX)
             })
         }

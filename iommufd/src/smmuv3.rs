@@ -204,6 +204,9 @@ pub enum Refusal {
     AtcSize,
     /// The virtual StreamID has no vDEVICE.
     UnknownVsid(u32),
+    /// A command of host-owned state the kernel does not pass
+    /// (CMD_CFGI_VMS_PIDM: the VM structures; CMD_DPTI_ALL: the DPT).
+    HostState,
     /// The words do not decode as an SMMUv3 command (illegal for the guest
     /// too: the front end raises CERROR_ILL).
     Illegal(DecodeError),
@@ -245,6 +248,9 @@ impl Refusal {
             Refusal::UnknownVsid(_) => {
                 "no vDEVICE has this virtual StreamID (arm_vsmmu_vsid_to_sid, from arm_vsmmu_convert_user_cmd)"
             }
+            Refusal::HostState => {
+                "CMD_CFGI_VMS_PIDM / CMD_DPTI_ALL are not permitted opcodes (arm_vsmmu_validate_user_cmd): the VM structures and the DPT are the host's"
+            }
             Refusal::Illegal(_) => "not a valid SMMUv3 command",
         }
     }
@@ -256,6 +262,7 @@ impl Refusal {
             Refusal::Prefetch => VmmAction::Ignore,
             Refusal::PageResponse => VmmAction::RespondViaFaultQueue,
             Refusal::UnknownVsid(_) => VmmAction::AllocVdevice,
+            Refusal::HostState => VmmAction::Ignore,
             Refusal::Stall
             | Refusal::Stage2
             | Refusal::OtherRegime
@@ -354,7 +361,12 @@ impl Vsmmu {
             0x41 => return Err(Refusal::PageResponse),
             0x44 | 0x45 => return Err(Refusal::Stall),
             0x28 | 0x2a => return Err(Refusal::Stage2),
-            0x18 | 0x1a | 0x20..=0x23 => return Err(Refusal::OtherRegime),
+            // EL2, EL3 and the Secure regimes (IHI0070 §4.4.2, §4.4.3.3-4,
+            // §4.4.4.2): a vSMMU guest has only NS-EL1.
+            0x18 | 0x1a | 0x20..=0x23 | 0x50..=0x53 | 0x58 | 0x5a | 0x60 => {
+                return Err(Refusal::OtherRegime)
+            }
+            0x07 | 0x70 => return Err(Refusal::HostState),
             op => return Err(Refusal::Illegal(DecodeError::unknown_opcode(u64::from(op)))),
         })
     }
@@ -477,6 +489,7 @@ mod tests {
             asid: 5,
             leaf: true,
             ttl: 0,
+            ttl128: false,
             tg: 1,
             address: 0x10_0000,
         }
@@ -587,6 +600,7 @@ mod tests {
             vmid: 0,
             leaf: false,
             ttl: 0,
+            ttl128: false,
             tg: 1,
             address: 0,
         }
@@ -610,6 +624,7 @@ mod tests {
             vmid: 0,
             leaf: false,
             ttl: 1,
+            ttl128: false,
             tg: 2,
             address: 0,
         }

@@ -170,3 +170,138 @@ impl From<<Riscv as Arch>::Cmd> for AnyCmd {
         AnyCmd::Riscv(c)
     }
 }
+
+/// An SMMUv3 [`Features`](iommu_inval_arm::Features) drawn from `u`.
+fn smmu_features(u: &mut Unstructured<'_>) -> arbitrary::Result<iommu_inval_arm::Features> {
+    Ok(iommu_inval_arm::Features {
+        s1p: u.arbitrary()?,
+        s2p: u.arbitrary()?,
+        hyp: u.arbitrary()?,
+        ats: u.arbitrary()?,
+        pri: u.arbitrary()?,
+        stall: u.arbitrary()?,
+        ril: u.arbitrary()?,
+        ds: u.arbitrary()?,
+        d128: u.arbitrary()?,
+        mpam: u.arbitrary()?,
+        dpt: u.arbitrary()?,
+        pa_bits: *u.choose(&[48u8, 52, 56])?,
+        stride: u.arbitrary()?,
+        secure_queue: u.arbitrary()?,
+        sel2: u.arbitrary()?,
+        rme_impl: u.arbitrary()?,
+    })
+}
+
+fn vtd_features(u: &mut Unstructured<'_>) -> arbitrary::Result<iommu_inval_vtd::Features> {
+    Ok(iommu_inval_vtd::Features {
+        psi: u.arbitrary()?,
+        mamv: u.int_in_range(0..=63)?,
+        drain_read: u.arbitrary()?,
+        drain_write: u.arbitrary()?,
+        dt: u.arbitrary()?,
+        ir: u.arbitrary()?,
+        smts: u.arbitrary()?,
+        prs: u.arbitrary()?,
+        pds: u.arbitrary()?,
+        priv_data: u.arbitrary()?,
+    })
+}
+
+fn amd_features(u: &mut Unstructured<'_>) -> arbitrary::Result<iommu_inval_amd::Features> {
+    Ok(iommu_inval_amd::Features {
+        pref_sup: u.arbitrary()?,
+        ppr_sup: u.arbitrary()?,
+        gt_sup: u.arbitrary()?,
+        ia_sup: u.arbitrary()?,
+        viommu: u.arbitrary()?,
+        pasid20: u.arbitrary()?,
+    })
+}
+
+/// The oracle of decoding by features on one command's words: never a
+/// panic; every feature set accepts a subset of what `decode` accepts, and
+/// the same command; the everything-preset (`LATEST`) is `decode`.
+fn features_oracle<C: PartialEq + core::fmt::Debug, E: core::fmt::Debug>(
+    words: &[u64],
+    plain: Result<C, E>,
+    with: Result<C, E>,
+    latest: Result<C, E>,
+) -> Result<(), String> {
+    match (&plain, &with) {
+        (Ok(a), Ok(b)) if a != b => {
+            return Err(format!("{words:#x?}: decode_with gave {b:?}, decode {a:?}"))
+        }
+        (Err(_), Ok(b)) => {
+            return Err(format!(
+                "{words:#x?}: decode_with accepted {b:?} that decode refuses"
+            ))
+        }
+        _ => {}
+    }
+    match (&plain, &latest) {
+        (Ok(a), Ok(b)) if a == b => Ok(()),
+        (Err(_), Err(_)) => Ok(()),
+        _ => Err(format!(
+            "{words:#x?}: LATEST features disagree with decode: {latest:?} vs {plain:?}"
+        )),
+    }
+}
+
+/// decode_features: words of every architecture decoded with arbitrary
+/// emulated-IOMMU features (SMMU_IDR*, VT-d CAP/ECAP, AMD EFR).
+pub fn decode_features(data: &[u8]) -> Result<(), String> {
+    let mut u = Unstructured::new(data);
+    let (Ok(sel), Ok(w)) = (
+        u.int_in_range(0u8..=2),
+        iommu_inval_arm::arbitrary_words(&mut u),
+    ) else {
+        return Ok(());
+    };
+    match sel {
+        0 => {
+            let Ok(f) = smmu_features(&mut u) else {
+                return Ok(());
+            };
+            use iommu_inval_arm::{Command, Features};
+            features_oracle(
+                &w,
+                Command::decode(&w),
+                Command::decode_with(&w, &f),
+                Command::decode_with(&w, &Features::LATEST),
+            )
+        }
+        1 => {
+            let Ok(v4) = iommu_inval_vtd::arbitrary_words(&mut u) else {
+                return Ok(());
+            };
+            let n = if u.arbitrary().unwrap_or(false) { 4 } else { 2 };
+            let v = v4.get(..n).unwrap_or(&v4);
+            let Ok(f) = vtd_features(&mut u) else {
+                return Ok(());
+            };
+            use iommu_inval_vtd::{Command, Features};
+            features_oracle(
+                v,
+                Command::decode(v),
+                Command::decode_with(v, &f),
+                Command::decode_with(v, &Features::LATEST),
+            )
+        }
+        _ => {
+            let Ok(v) = iommu_inval_amd::arbitrary_words(&mut u) else {
+                return Ok(());
+            };
+            let Ok(f) = amd_features(&mut u) else {
+                return Ok(());
+            };
+            use iommu_inval_amd::{Command, Features};
+            features_oracle(
+                &v,
+                Command::decode(&v),
+                Command::decode_with(&v, &f),
+                Command::decode_with(&v, &Features::LATEST),
+            )
+        }
+    }
+}

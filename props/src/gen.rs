@@ -184,9 +184,11 @@ pub fn edge_inval(u: &mut Unstructured<'_>) -> Result<Inval> {
         _ => Caches::from_bits_truncate(u.arbitrary()?),
     };
     let stages = *u.choose(&[Stages::S1, Stages::S2, Stages::all()])?;
-    let regime = match u.int_in_range(0u8..=5)? {
+    let regime = match u.int_in_range(0u8..=7)? {
         0 => Regime::Hyp,
         1 => Regime::Secure,
+        2 => Regime::SecureHyp,
+        3 => Regime::SecureGuest,
         _ => Regime::Guest,
     };
     Ok(Inval {

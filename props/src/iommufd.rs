@@ -131,7 +131,10 @@ pub fn check_vsmmu(
             // mapped, once it has no Secure bit and a legal ATC Size.
             let f = vsmmu.features;
             let full = f.asid_bits == 16 && f.range_inv && f.ds && f.ats && f.ssid_bits > 0;
-            let clean = bits::SSEC.get(&w) == 0;
+            // The kernel's masks have no TTL128 (w1[7], IHI0070 §4.4.1.1:
+            // newer than the vSMMU rules), so a TLBI with it is refused.
+            let ttl128 = matches!(op, 0x12 | 0x13) && w[1] & 0x80 != 0;
+            let clean = bits::SSEC.get(&w) == 0 && !ttl128;
             let atc_ok = op != 0x40 || bits::ATC_SIZE.get(&w) <= 52;
             let sid_ok =
                 !matches!(op, 0x40 | 0x05 | 0x06) || vdevs.psid((w[0] >> 32) as u32).is_some();
@@ -169,9 +172,14 @@ fn confirm_refusal(
         Refusal::Stage2 => matches!(op, 0x28 | 0x2a)
             .then_some(())
             .ok_or("not a stage-2 TLBI"),
-        Refusal::OtherRegime => matches!(op, 0x18 | 0x1a | 0x20..=0x23)
+        Refusal::OtherRegime => {
+            matches!(op, 0x18 | 0x1a | 0x20..=0x23 | 0x50..=0x53 | 0x58 | 0x5a | 0x60)
+                .then_some(())
+                .ok_or("not an EL2/EL3/Secure TLBI")
+        }
+        Refusal::HostState => matches!(op, 0x07 | 0x70)
             .then_some(())
-            .ok_or("not an EL2/EL3 TLBI"),
+            .ok_or("not CFGI_VMS_PIDM / DPTI_ALL"),
         Refusal::DisallowedBits { word, bits } => {
             let v = w.get(usize::from(*word)).copied().unwrap_or(0);
             (permitted && *bits != 0 && v & bits == *bits)

@@ -493,12 +493,15 @@ pub fn project_for(target: ArchId, fp: &Footprint) -> Footprint {
                 if lo == KIND_INTR_REMAP && hi == KIND_INTR_REMAP {
                     continue;
                 }
-                // No Secure or EL2 stage-2 TLB entries: SMMUv3's command set
-                // (docs/SPEC.md) has no secure stage-2 TLBI, and EL2 is single-stage.
+                // No EL2, S-EL2 or EL3 stage-2 TLB entries (those regimes are
+                // single-stage); Secure stage 2 is the SecureGuest regime
+                // (CMD_TLBI_S_S2_IPA, S_S12_VMALL).
                 if lo == KIND_IOTLB
                     && hi == KIND_IOTLB
                     && b.get(Dim::Stage) == (1, 1)
                     && b.get(Dim::Regime).0 >= Regime::Hyp as u64
+                    && b.get(Dim::Regime)
+                        != (Regime::SecureGuest as u64, Regime::SecureGuest as u64)
                 {
                     continue;
                 }
@@ -612,13 +615,13 @@ pub fn may_drop(target: ArchId, op: &Op, ctx: &dyn Context) -> bool {
             let lacks = match target {
                 ArchId::Smmuv3 => {
                     i.caches.contains(Caches::INTR_REMAP)
-                        || (i.regime != Regime::Guest
+                        || (!matches!(i.regime, Regime::Guest | Regime::SecureGuest)
                             && i.stages.contains(iommu_inval_core::Stages::S2))
                         || (i.regime == Regime::Hyp && i.caches.intersects(Caches::CONFIG))
                 }
-                ArchId::Vtd | ArchId::Amd => i.regime == Regime::Secure,
+                ArchId::Vtd | ArchId::Amd => i.regime.is_secure(),
                 ArchId::Riscv => {
-                    i.regime == Regime::Secure
+                    i.regime.is_secure()
                         || i.caches.contains(Caches::INTR_REMAP)
                         || (i.regime == Regime::Hyp
                             && i.stages.contains(iommu_inval_core::Stages::S2))
@@ -630,7 +633,7 @@ pub fn may_drop(target: ArchId, op: &Op, ctx: &dyn Context) -> bool {
             // Device TLBs and interrupt entries are non-secure only (core
             // 02211bb): a Secure op names none, any target may say so.
             let lacks = lacks
-                || (i.regime == Regime::Secure
+                || (i.regime.is_secure()
                     && i.caches.intersects(Caches::DEV_TLB | Caches::INTR_REMAP));
             let req = required(target, op, ctx);
             let non_ats = i.caches.contains(Caches::DEV_TLB) && names_non_ats_device(i, ctx);
@@ -745,6 +748,9 @@ pub const NON_INVAL_OPS: &[&str] = &[
     "COMPLETE_PPR_REQUEST",
     "iofence_c",
     "ats_prgr",
+    // AMD-Vi revision 3.x vIOMMU management: no generic form at all.
+    "INSERT_GUEST_EVENT",
+    "RESET_VMMIO",
 ];
 
 /// Summary of one lowering, for statistics.

@@ -118,7 +118,7 @@ fn r1_riscv_raw_words() {
 }
 #[test]
 fn r1_smmuv3_probed_commands() {
-    probed_commands::<Smmu>(0x5112, 60_000 * scale(), 1000 * scale());
+    probed_commands::<Smmu>(0x5112, 120_000 * scale(), 1000 * scale());
 }
 #[test]
 fn r1_vtd_probed_commands() {
