@@ -24,6 +24,7 @@ CRATES = [
     "iommu-inval-vtd",
     "iommu-inval-amd",
     "iommu-inval-riscv",
+    "iommu-inval-iommufd",
     "iommu-inval",
 ]
 

@@ -1,5 +1,5 @@
 //! One import for the common API: `use iommu_inval_amd::prelude::*;`
-//! brings the command type, [`lift`], [`lower`] and the core traits and
+//! brings the command type, [`lift()`], [`lower()`] and the core traits and
 //! buffers their signatures use. (The command type also has inherent
 //! [`Command::op`] and [`Command::words`], so those need no import.)
 //!

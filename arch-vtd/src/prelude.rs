@@ -1,5 +1,5 @@
 //! One import for the common API: `use iommu_inval_vtd::prelude::*;`
-//! brings the descriptor type, [`lift`], [`lower`] and the core traits and
+//! brings the descriptor type, [`lift()`], [`lower()`] and the core traits and
 //! buffers their signatures use. (`Command` has inherent `op()` and
 //! `words()`, so those need no import.)
 //!
