@@ -168,7 +168,7 @@ impl<'m, M: GuestMemory + ?Sized> Walker<'m, M> {
         }
     }
     /// Also refuse page-selective IOTLB / PASID-IOTLB invalidations with
-    /// `am` above CAP.MAMV (commands.md: "am above CAP.MAMV is an error";
+    /// `am` above CAP.MAMV (docs/SPEC.md: "`am` above CAP.MAMV is an error";
     /// reported as an invalid `am` field, as QEMU's VT-d model does).
     pub fn with_mamv(mut self, mamv: u8) -> Self {
         self.mamv = Some(mamv);
