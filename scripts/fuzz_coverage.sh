@@ -57,8 +57,8 @@ first="${objects[0]}"
 rest=()
 for o in "${objects[@]:1}"; do rest+=(-object "$o"); done
 files=()
-for a in arch-arm arch-vtd arch-amd; do
-  for f in "$root/$a/src/"{cmd,codec,desc,lift,lower,queue}.rs; do
+for a in arch-arm arch-vtd arch-amd arch-riscv; do
+  for f in "$root/$a/src/"{cmd,codec,desc,features,lift,lower,queue}.rs; do
     [ -f "$f" ] && files+=("$f")
   done
 done
