@@ -345,7 +345,7 @@ pub fn lower<C: Context + ?Sized>(
         Op::Inval(i) => lower_inval(i, caps, ctx, out),
         Op::Sync(s) => lower_sync(s, out),
         Op::Prefetch(p) => lower_prefetch(p, caps, out),
-        Op::PageResponse(r) => lower_page_response(r, out),
+        Op::PageResponse(r) => lower_page_response(r, caps, out),
         Op::Resume { .. } => Err(LowerError::NoEquivalent(
             "AMD-Vi has no stall resume command",
         )),
@@ -444,6 +444,7 @@ fn lower_prefetch(
 
 fn lower_page_response(
     r: &PageResponse,
+    caps: &Caps,
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {
     if r.priv_data.is_some() {
@@ -457,8 +458,19 @@ fn lower_page_response(
         return Err(LowerError::NoEquivalent("PRG index wider than 9 bits"));
     }
     let pasid = r.pasid.unwrap_or(0);
-    if pasid > PASID_MAX {
-        return Err(LowerError::NoEquivalent("PASID wider than 20 bits"));
+    // A PASID response answers a PPR of that PASID, which a host with
+    // narrower PASIDs (EFR.PASmax) cannot have logged.
+    if pasid > PASID_MAX || (r.pasid.is_some() && pasid > pasid_limit(caps, 20)) {
+        return Err(LowerError::NoEquivalent(
+            "PASID wider than the host's (EFR.PASmax)",
+        ));
+    }
+    let gn = r.pasid.is_some() || r.guest;
+    if gn && !caps.guest_translation {
+        // A guest PPR needs guest translation (EFR.GTSup): the host logged none.
+        return Err(LowerError::NoEquivalent(
+            "guest page response on a host without guest translation (EFR.GTSup)",
+        ));
     }
     let status = match r.code {
         RespCode::Success => 0x0,
@@ -468,7 +480,7 @@ fn lower_page_response(
     out.push(Command::CompletePprRequest(CompletePprRequest {
         device_id,
         pasid,
-        gn: r.pasid.is_some() || r.guest,
+        gn,
         tag: r.prg_index,
         status,
     }))?;

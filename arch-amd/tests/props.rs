@@ -111,8 +111,18 @@ fn r2<C: Context>(w: [u64; 2], ctx: &C, caps: &Caps) -> Result<(), TestCaseError
     let mut out = Outcome::default();
     let mut dropped = false;
     for op in &ops {
-        let o = lower(op, caps, ctx, &mut cmds)
-            .map_err(|e| TestCaseError::fail(format!("{op:?}: {e}")))?;
+        let o = match lower(op, caps, ctx, &mut cmds) {
+            Ok(o) => o,
+            // A host with narrower PASIDs (EFR.PASmax) logs no page request
+            // of a wider one, so it has no response to send.
+            Err(LowerError::NoEquivalent(_))
+                if matches!(op, Op::PageResponse(r)
+                    if r.pasid.is_some_and(|p| p >> caps.pasid_bits != 0)) =>
+            {
+                return Ok(())
+            }
+            Err(e) => return Err(TestCaseError::fail(format!("{op:?}: {e}"))),
+        };
         // Only a hint (a prefetch the host cannot name) or the device TLB of a
         // device without ATS may be dropped.
         prop_assert!(

@@ -214,7 +214,7 @@ pub fn lower<C: Context + ?Sized>(
         Op::Inval(i) => lower_inval(i, caps, ctx, &mut o)?,
         Op::Sync(s) => o.push(lower_sync(s)?)?,
         Op::Prefetch(p) => lower_prefetch(p, caps, &mut o)?,
-        Op::PageResponse(p) => o.push(lower_page_response(p)?)?,
+        Op::PageResponse(p) => o.push(lower_page_response(p, caps)?)?,
         Op::Resume {
             device,
             stag,
@@ -933,6 +933,12 @@ fn lower_secure_guest<C: Context + ?Sized>(
     ctx: &C,
     o: &mut Out<'_>,
 ) -> Result<(), LowerError> {
+    if !caps.stage2 {
+        // Secure EL1&0 under Secure stage 2 needs stage 2 (SMMU_IDR0.S2P,
+        // IHI0070 §4.4.3): a host without it caches no entry of the regime.
+        o.drop_part("host SMMU has no stage 2: no Secure stage-2 regime");
+        return Ok(());
+    }
     let s1 = i.stages.contains(Stages::S1);
     let s2 = i.stages.contains(Stages::S2);
     let leaf = i.leaf_only();
@@ -1231,7 +1237,7 @@ fn lower_prefetch(p: &Prefetch, caps: &Caps, o: &mut Out<'_>) -> Result<(), Lowe
 use crate::lift::prefetch_span;
 
 #[inline]
-fn lower_page_response(p: &PageResponse) -> Result<PriResp, LowerError> {
+fn lower_page_response(p: &PageResponse, caps: &Caps) -> Result<PriResp, LowerError> {
     if p.priv_data.is_some() {
         return Err(LowerError::NoEquivalent(
             "CMD_PRI_RESP carries no private data",
@@ -1242,8 +1248,14 @@ fn lower_page_response(p: &PageResponse) -> Result<PriResp, LowerError> {
     }
     let (ssv, ssid) = match p.pasid {
         None => (false, 0),
-        Some(q) if q < 1 << 20 => (true, q),
-        Some(_) => return Err(LowerError::NoEquivalent("PASID wider than 20 bits")),
+        // The response answers a page request of this PASID, which a host
+        // with narrower SubstreamIDs (SMMU_IDR1.SSIDSIZE) cannot have taken.
+        Some(q) if caps.ssid_bits > 0 && caps.ssid_fits(q) => (true, q),
+        Some(_) => {
+            return Err(LowerError::NoEquivalent(
+                "PASID wider than the host's SubstreamIDs (SMMU_IDR1.SSIDSIZE)",
+            ))
+        }
     };
     Ok(PriResp {
         ssv,

@@ -510,8 +510,12 @@ fn lower_page_response(
         return Err(LowerError::NoEquivalent("PRG index wider than 9 bits"));
     }
     let pid = r.pasid.unwrap_or(0);
-    if pid > ID20_MAX {
-        return Err(LowerError::NoEquivalent("PASID wider than 20 bits"));
+    // The response answers a page request of that PID, which a host with
+    // narrower PIDs (capabilities.PD8 / PD17 / PD20) cannot have taken.
+    if pid > ID20_MAX || (r.pasid.is_some() && pid > caps.pasid_max()) {
+        return Err(LowerError::NoEquivalent(
+            "PASID wider than the host's PIDs (capabilities.PD8/PD17/PD20)",
+        ));
     }
     let (rid, dseg, dsv) = ats_target(r.device);
     let resp_code = match r.code {
@@ -805,7 +809,11 @@ fn lower_inval<C: Context + ?Sized>(
             let all = AddrPlan::Single(ALL_PAGES_ADDR, true);
             let p = plan_range(&i.range, true, cap / ats_devs.max(1), all);
             widened |= p.widened;
-            if matches!(i.pasid, PasidSel::One(p) if p > ID20_MAX) || i.pasid == PasidSel::NoPasid {
+            // A PID wider than the host's (capabilities.PD*) goes without
+            // one: PV = 0 reaches every PASID of the range (PCIe ATS).
+            if matches!(i.pasid, PasidSel::One(p) if p > caps.pasid_max())
+                || i.pasid == PasidSel::NoPasid
+            {
                 widened |= Widened::PASID;
             }
             dev_plan = Some(p);
@@ -886,7 +894,7 @@ fn lower_inval<C: Context + ?Sized>(
     if let Some(plan) = dev_plan {
         e.fence_if_pending()?;
         let (pv, pid) = match i.pasid {
-            PasidSel::One(p) if p <= ID20_MAX => (true, p),
+            PasidSel::One(p) if p <= caps.pasid_max() => (true, p),
             _ => (false, 0),
         };
         let g = pv && i.global;

@@ -248,8 +248,12 @@ fn lower_resp(
 ) -> Result<Outcome, LowerError> {
     let rid = u16::try_from(r.device)
         .map_err(|_| LowerError::NoEquivalent("requester id wider than 16 bits"))?;
-    if r.pasid.is_some_and(|p| p >> 20 != 0) {
-        return Err(LowerError::NoEquivalent("PASID wider than 20 bits"));
+    // A response with a PASID answers a PASID page request, which only a
+    // scalable-mode unit with PASIDs that wide (ECAP_REG.PSS) takes.
+    if r.pasid.is_some_and(|p| !caps.pasid_ok(p)) {
+        return Err(LowerError::NoEquivalent(
+            "PASID wider than the host's (ECAP_REG.PSS), or not in scalable mode",
+        ));
     }
     if r.prg_index >> 9 != 0 {
         return Err(LowerError::NoEquivalent(

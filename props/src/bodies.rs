@@ -108,6 +108,40 @@ pub fn lower_lift(data: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// lower_caps: an edge-biased generic op lowered to every architecture
+/// with arbitrary host capabilities (`crate::caps`: any feature off, narrow
+/// ids, any command cap), into bounded sinks of arbitrary room, with the
+/// identity context or a generated topology.
+pub fn lower_caps(data: &[u8]) -> Result<(), String> {
+    use crate::caps::{arbitrary_all_caps, check_r3_caps};
+    let mut u = Unstructured::new(data);
+    let (Ok(op), Ok(caps), Ok(room), Ok(lift_room)) = (
+        gen::any_op(&mut u),
+        arbitrary_all_caps(&mut u),
+        u.int_in_range(0usize..=40),
+        u.int_in_range(0usize..=iommu_inval_core::device::MAX_LIFT_OPS),
+    ) else {
+        return Ok(());
+    };
+    let topo = if u.arbitrary().unwrap_or(false) {
+        arbitrary_topology(&mut u, &NamedIds::default()).ok()
+    } else {
+        None
+    };
+    let ctx: &dyn iommu_inval_core::Context = match &topo {
+        Some(t) => t,
+        None => &IdentityContext,
+    };
+    let with_topo = |e: String| match &topo {
+        Some(t) => format!("{e}\n  topology: {}", topo_json(t)),
+        None => e,
+    };
+    check_r3_caps::<Smmu>(&op, &caps.smmu, ctx, room, lift_room).map_err(with_topo)?;
+    check_r3_caps::<Vtd>(&op, &caps.vtd, ctx, room, lift_room).map_err(with_topo)?;
+    check_r3_caps::<Amd>(&op, &caps.amd, ctx, room, lift_room).map_err(with_topo)?;
+    check_r3_caps::<Riscv>(&op, &caps.riscv, ctx, room, lift_room).map_err(with_topo)
+}
+
 /// convert: a valid command of any architecture and a generated topology;
 /// R4 to each other architecture (and to its own, through the topology).
 pub fn convert(data: &[u8]) -> Result<(), String> {
@@ -219,6 +253,15 @@ fn amd_features(u: &mut Unstructured<'_>) -> arbitrary::Result<iommu_inval_amd::
     })
 }
 
+fn riscv_features(u: &mut Unstructured<'_>) -> arbitrary::Result<iommu_inval_riscv::Features> {
+    Ok(iommu_inval_riscv::Features {
+        ats: u.arbitrary()?,
+        nl: u.arbitrary()?,
+        s: u.arbitrary()?,
+        wsi: u.arbitrary()?,
+    })
+}
+
 /// The oracle of decoding by features on one command's words: never a
 /// panic; every feature set accepts a subset of what `decode` accepts, and
 /// the same command; the everything-preset (`LATEST`) is `decode`.
@@ -249,11 +292,12 @@ fn features_oracle<C: PartialEq + core::fmt::Debug, E: core::fmt::Debug>(
 }
 
 /// decode_features: words of every architecture decoded with arbitrary
-/// emulated-IOMMU features (SMMU_IDR*, VT-d CAP/ECAP, AMD EFR).
+/// emulated-IOMMU features (SMMU_IDR*, VT-d CAP/ECAP, AMD EFR, RISC-V
+/// `capabilities` / `fctl`).
 pub fn decode_features(data: &[u8]) -> Result<(), String> {
     let mut u = Unstructured::new(data);
     let (Ok(sel), Ok(w)) = (
-        u.int_in_range(0u8..=2),
+        u.int_in_range(0u8..=3),
         iommu_inval_arm::arbitrary_words(&mut u),
     ) else {
         return Ok(());
@@ -288,6 +332,25 @@ pub fn decode_features(data: &[u8]) -> Result<(), String> {
                 Command::decode_with(v, &Features::LATEST),
             )
         }
+        3 => {
+            // RISC-V has no decode_with: decode, then the IOMMU's
+            // capabilities (`check_supported`, cqcsr.cmd_ill when absent).
+            let Ok(v) = iommu_inval_riscv::arbitrary_words(&mut u) else {
+                return Ok(());
+            };
+            let Ok(f) = riscv_features(&mut u) else {
+                return Ok(());
+            };
+            use iommu_inval_riscv::{Command, Features};
+            let with =
+                |f: &Features| Command::decode(&v).and_then(|c| c.check_supported(f).map(|()| c));
+            features_oracle(
+                &v,
+                Command::decode(&v),
+                with(&f),
+                with(&Features::default()),
+            )
+        }
         _ => {
             let Ok(v) = iommu_inval_amd::arbitrary_words(&mut u) else {
                 return Ok(());
@@ -304,4 +367,144 @@ pub fn decode_features(data: &[u8]) -> Result<(), String> {
             )
         }
     }
+}
+
+/// named_fields: the named-field and checked-encode surface of every
+/// architecture (what the CLI's JSON input and a hand-built command go
+/// through): `from_fields` of an op name (real or not) with fields (real
+/// names or not, edge-biased values of every type, repeated or missing),
+/// then `validate`, `encode_checked_into`, `encode_into` into too-short
+/// buffers and, for SMMUv3, `check_values`, `encode_checked` and `Display`.
+pub fn named_fields(data: &[u8]) -> Result<(), String> {
+    let mut u = Unstructured::new(data);
+    let r = match u.int_in_range(0u8..=3) {
+        Ok(0) => named_fields_of::<Smmu>(&mut u),
+        Ok(1) => named_fields_of::<Vtd>(&mut u),
+        Ok(2) => named_fields_of::<Amd>(&mut u),
+        Ok(_) => named_fields_of::<Riscv>(&mut u),
+        Err(_) => return Ok(()),
+    };
+    match r {
+        Ok(r) => r,
+        // The input ran out: nothing to check.
+        Err(_) => Ok(()),
+    }
+}
+
+/// A field value: the field's own type most of the time, edge-biased.
+fn arbitrary_value(u: &mut Unstructured<'_>) -> arbitrary::Result<iommu_inval_core::FieldValue> {
+    use iommu_inval_core::FieldValue;
+    Ok(match u.int_in_range(0u8..=7)? {
+        0 | 1 => FieldValue::Bool(u.arbitrary()?),
+        2 => FieldValue::Pair([gen::edge_u64(&mut *u, 64)?, gen::edge_u64(&mut *u, 64)?]),
+        3 => FieldValue::Uint(gen::edge_addr(&mut *u)?),
+        _ => {
+            let bits = u.int_in_range(1u32..=64)?;
+            FieldValue::Uint(gen::edge_u64(&mut *u, bits)?)
+        }
+    })
+}
+
+fn named_fields_of<A: Arch>(u: &mut Unstructured<'_>) -> arbitrary::Result<Result<(), String>> {
+    use iommu_inval_core::{FieldError, FieldValue, NativeCommand};
+    let ops = <A::Cmd as NativeCommand>::op_names();
+    let op: String = if u.ratio(1u8, 16)? {
+        u.arbitrary()?
+    } else {
+        (*u.choose(ops)?).to_string()
+    };
+    let known = <A::Cmd as NativeCommand>::field_names(&op).unwrap_or(&[]);
+    let n = u.int_in_range(0..=known.len() + 2)?;
+    let mut fields: Vec<(String, FieldValue)> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let name = if known.is_empty() || u.ratio(1u8, 16)? {
+            u.arbitrary::<String>()?
+        } else {
+            (*u.choose(known)?).to_string()
+        };
+        fields.push((name, arbitrary_value(u)?));
+    }
+    let words = *u.choose(&[2usize, 2, 4, 0, 1, 3, 5])?;
+    let mut it = fields.iter().map(|(k, v)| (k.as_str(), *v));
+    let built = <A::Cmd as NativeCommand>::from_fields(&op, &mut it, words);
+    let c = match built {
+        Ok(c) => c,
+        Err(FieldError::UnknownOp) if !ops.contains(&op.as_str()) => return Ok(Ok(())),
+        // A name outside the table, or one the chosen width lacks (VT-d
+        // `priv_data` in a 128-bit descriptor).
+        Err(FieldError::UnknownField(name))
+            if fields
+                .iter()
+                .any(|(k, _)| k == name || !known.contains(&k.as_str())) =>
+        {
+            return Ok(Ok(()))
+        }
+        Err(FieldError::TooWide(name)) if !name.is_empty() => return Ok(Ok(())),
+        Err(FieldError::Invalid(e)) if !e.field.is_empty() => return Ok(Ok(())),
+        Err(e) => {
+            return Ok(Err(format!(
+                "{} from_fields({op:?}, {fields:?}, {words}): unexpected {e:?}",
+                A::ID
+            )))
+        }
+    };
+    Ok(built_command_checks::<A>(&c, &op, &fields, words))
+}
+
+/// What a command `from_fields` built must satisfy.
+fn built_command_checks<A: Arch>(
+    c: &A::Cmd,
+    op: &str,
+    fields: &[(String, iommu_inval_core::FieldValue)],
+    words: usize,
+) -> Result<(), String> {
+    use iommu_inval_core::{ErrorKind, NativeCommand};
+    let what = || format!("{} from_fields({op:?}, {fields:?}, {words})", A::ID);
+    if c.op() != op {
+        return Err(format!("{}: built a {}", what(), c.op()));
+    }
+    c.validate()
+        .map_err(|e| format!("{}: built but validate refuses: {e:?}", what()))?;
+    crate::check_valid_cmd::<A>(c, None).map_err(|e| format!("{}: {e}", what()))?;
+    let mut full = [0u64; 4];
+    let mut checked = [0u64; 4];
+    let n = c
+        .encode_into(&mut full)
+        .map_err(|e| format!("{}: encode_into: {e:?}", what()))?;
+    c.encode_checked_into(&mut checked)
+        .map_err(|e| format!("{}: encode_checked_into: {e:?}", what()))?;
+    if full != checked {
+        return Err(format!("{}: checked encode differs", what()));
+    }
+    for short in 0..n {
+        let mut buf = [0u64; 4];
+        let slot = buf.get_mut(..short).unwrap_or(&mut []);
+        for r in [c.encode_into(slot), c.encode_checked_into(slot)] {
+            match r {
+                Err(e) if e.kind == ErrorKind::BadLength => {}
+                r => {
+                    return Err(format!(
+                        "{}: encode into {short} of {n} words gives {r:?}, not bad_length",
+                        what()
+                    ))
+                }
+            }
+        }
+    }
+    if let Some(s) = (c as &dyn core::any::Any).downcast_ref::<iommu_inval_arm::Command>() {
+        s.check_values()
+            .map_err(|e| format!("{}: check_values refuses: {e:?}", what()))?;
+        match s.encode_checked() {
+            Ok(w) if w == s.encode() => {}
+            r => return Err(format!("{}: encode_checked gives {r:?}", what())),
+        }
+        let shown = s.to_string();
+        if !shown.starts_with(s.op_name()) {
+            return Err(format!(
+                "{}: Display {shown:?} does not start with the op",
+                what()
+            ));
+        }
+    }
+    Ok(())
 }

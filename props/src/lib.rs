@@ -46,6 +46,7 @@ use iommu_inval_core::{
 };
 
 pub mod bodies;
+pub mod caps;
 pub mod gen;
 pub mod iommufd;
 pub mod vectors;
@@ -272,7 +273,7 @@ pub fn fields_of<C: NativeCommand>(c: &C) -> Vec<(&'static str, FieldValue)> {
     v
 }
 
-fn describe<C: NativeCommand>(c: &C) -> String {
+pub(crate) fn describe<C: NativeCommand>(c: &C) -> String {
     let mut s = format!("{} {} {{", C::ARCH, c.op());
     for (n, f) in fields_of(c) {
         let _ = match f {
@@ -687,7 +688,7 @@ fn riscv_needs_gscid(i: &iommu_inval_core::Inval, ctx: &dyn Context) -> bool {
 /// A lowering that reports [`Widened::LEAF_HINT`] sent one command per leaf
 /// of `hints.leaf_shift` bytes, trusting the hint: its output is judged as
 /// [`Footprint::assuming_leaves`] of that size (core's definition).
-fn trusting_hint(op: &Op, out: &Outcome, fp: Footprint) -> Footprint {
+pub(crate) fn trusting_hint(op: &Op, out: &Outcome, fp: Footprint) -> Footprint {
     match op {
         Op::Inval(i) if out.widened.contains(Widened::LEAF_HINT) => {
             fp.assuming_leaves(i.hints.leaf_shift)

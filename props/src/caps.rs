@@ -1,0 +1,383 @@
+//! Host capabilities as fuzzer input: arbitrary lowering [`Caps`](Arch::Caps)
+//! of every architecture, the bound on one lowering
+//! ([`HostCaps::max_lowered`]) and what a command sent to such a host must
+//! respect ([`HostCaps::conforms`]): no command of a feature the host lacks,
+//! no id wider than the host's (an ASID over `asid_bits`, a PASID over
+//! `pasid_bits`), the host's descriptor width.
+//!
+//! The oracle of [`check_r3_caps`]: lowering to any host never panics;
+//! an `Ok` lowering emits at most `max_lowered` commands, each valid and
+//! each conforming; whatever it does not report dropped is covered (no
+//! silent under-invalidation, rule 1 of DESIGN.md); a bounded sink is
+//! either enough (the same commands and outcome) or `BufferFull`, never a
+//! truncated `Ok`.
+
+use arbitrary::Unstructured;
+use iommu_inval_core::footprint::{Footprint, Relation};
+use iommu_inval_core::model::Op;
+use iommu_inval_core::sink::Full;
+use iommu_inval_core::{Context, FieldValue, LowerError, NativeCommand, Outcome, Sink};
+
+use crate::{
+    check_valid_cmd, describe, fields_of, lift_vec, lower_vec, project_for, required,
+    trusting_hint, AllCaps, Amd, Arch, Riscv, Smmu, Vtd,
+};
+
+/// A command cap drawn from `u`: mostly the small values where plans
+/// change (0, 1, 2, 3), sometimes the architecture's default or any up to 80.
+fn max_cmds(u: &mut Unstructured<'_>, default: usize) -> arbitrary::Result<usize> {
+    Ok(match u.int_in_range(0u8..=7)? {
+        0..=3 => usize::from(u.int_in_range(0u8..=3)?),
+        4 => default,
+        _ => usize::from(u.int_in_range(0u8..=80)?),
+    })
+}
+
+/// The lowering side of an architecture as fuzzer input.
+pub trait HostCaps: Arch {
+    /// Any host this architecture allows: every capability on or off, id
+    /// widths from the narrowest to the widest, any command cap.
+    fn arbitrary_caps(u: &mut Unstructured<'_>) -> arbitrary::Result<Self::Caps>;
+    /// The crate's `max_lowered(caps.max_cmds)`.
+    fn max_lowered(caps: &Self::Caps) -> usize;
+    /// `Err` naming what `cmd` uses that a host with `caps` does not have.
+    fn conforms(cmd: &Self::Cmd, caps: &Self::Caps) -> Result<(), String>;
+    /// What a lifted op removes on a host with `caps`, where the host tags
+    /// its entries with less than the command names (default: as lifted).
+    fn host_view(op: Op, _caps: &Self::Caps) -> Op {
+        op
+    }
+}
+
+/// The value of field `name` of `c`, 0 when absent, a `Bool` as 0/1.
+fn field<C: NativeCommand>(c: &C, name: &str) -> u64 {
+    fields_of(c)
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .map_or(0, |(_, v)| match v {
+            FieldValue::Bool(b) => u64::from(b),
+            FieldValue::Uint(x) => x,
+            FieldValue::Pair(_) => 0,
+        })
+}
+
+/// `Err` when field `name` of `c` does not fit `bits` bits.
+fn fits<C: NativeCommand>(c: &C, name: &str, bits: u8) -> Result<(), String> {
+    let v = field(c, name);
+    if bits < 64 && v >> bits != 0 {
+        return Err(format!(
+            "{} {name} = {v:#x} is wider than the host's {bits} bits",
+            c.op()
+        ));
+    }
+    Ok(())
+}
+
+fn absent<C: NativeCommand>(c: &C, ops: &[&str], why: &str) -> Result<(), String> {
+    if ops.contains(&c.op()) {
+        return Err(format!("{} sent to a host without {why}", c.op()));
+    }
+    Ok(())
+}
+
+impl HostCaps for Smmu {
+    fn arbitrary_caps(u: &mut Unstructured<'_>) -> arbitrary::Result<Self::Caps> {
+        let stage1 = u.arbitrary()?;
+        Ok(iommu_inval_arm::Caps {
+            range_inval: u.arbitrary()?,
+            ats: u.arbitrary()?,
+            // An SMMU implements at least one stage (IHI0070 §3.2, SMMU_IDR0.S1P / S2P).
+            stage1,
+            stage2: !stage1 || u.arbitrary()?,
+            asid_bits: *u.choose(&[8u8, 16])?,
+            vmid_bits: *u.choose(&[8u8, 16])?,
+            ssid_bits: u.int_in_range(0u8..=20)?,
+            max_cmds: max_cmds(u, iommu_inval_arm::DEFAULT_MAX_CMDS)?,
+        })
+    }
+    fn max_lowered(caps: &Self::Caps) -> usize {
+        iommu_inval_arm::max_lowered(caps.max_cmds)
+    }
+    fn conforms(c: &Self::Cmd, caps: &Self::Caps) -> Result<(), String> {
+        // SMMU_IDR0.S1P / S2P / ATS and IDR3.RIL decide which commands and
+        // fields exist (IHI0070 §4.4, §4.5): the decoder of such an SMMU.
+        let f = iommu_inval_arm::Features {
+            s1p: caps.stage1,
+            s2p: caps.stage2,
+            ats: caps.ats,
+            ril: caps.range_inval,
+            ..iommu_inval_arm::Features::LATEST
+        };
+        iommu_inval_arm::Command::decode_with(&c.encode(), &f).map_err(|e| {
+            format!(
+                "{} refused by the host's own decoder ({caps:?}): {e}",
+                describe(c)
+            )
+        })?;
+        fits(c, "asid", caps.asid_bits)?;
+        // A stage-1-only SMMU has no VMIDs: VMID is RES0 (§4.4.2).
+        fits(c, "vmid", if caps.stage2 { caps.vmid_bits } else { 0 })?;
+        fits(c, "ssid", caps.ssid_bits)
+    }
+    fn host_view(op: Op, caps: &Self::Caps) -> Op {
+        // A stage-1-only SMMU has no VMIDs (VMID is RES0, IHI0070 §4.4.2):
+        // its TLB entries are not tagged by domain, so a command's VMID 0
+        // reaches every domain.
+        match op {
+            Op::Inval(mut i) if !caps.stage2 => {
+                i.domain = iommu_inval_core::model::DomainSel::All;
+                Op::Inval(i)
+            }
+            op => op,
+        }
+    }
+}
+
+impl HostCaps for Vtd {
+    fn arbitrary_caps(u: &mut Unstructured<'_>) -> arbitrary::Result<Self::Caps> {
+        Ok(iommu_inval_vtd::Caps {
+            scalable: u.arbitrary()?,
+            mamv: u.int_in_range(0u8..=63)?,
+            dev_tlb: u.arbitrary()?,
+            pasid_bits: u.int_in_range(0u8..=20)?,
+            wide: u.arbitrary()?,
+            max_cmds: max_cmds(u, iommu_inval_vtd::DEFAULT_MAX_CMDS)?,
+        })
+    }
+    fn max_lowered(caps: &Self::Caps) -> usize {
+        iommu_inval_vtd::max_lowered(caps.max_cmds)
+    }
+    fn conforms(c: &Self::Cmd, caps: &Self::Caps) -> Result<(), String> {
+        let want = if caps.wide { 4 } else { 2 };
+        if c.words() != want {
+            return Err(format!(
+                "{}: a {}-word descriptor on a queue of {want}-word ones (IQA_REG.DW)",
+                c.op(),
+                c.words()
+            ));
+        }
+        // CAP_REG.MAMV and ECAP_REG.DT decide the page-selective mask and
+        // whether device-TLB descriptors exist (VT-d §6.5.2).
+        let f = iommu_inval_vtd::Features {
+            mamv: caps.mamv,
+            dt: caps.dev_tlb,
+            ..iommu_inval_vtd::Features::LATEST
+        };
+        let w = c.encode();
+        let words = w.get(..c.words()).unwrap_or(&w);
+        iommu_inval_vtd::Command::decode_with(words, &f).map_err(|e| {
+            format!(
+                "{} refused by the host's own decoder ({caps:?}): {e}",
+                describe(c)
+            )
+        })?;
+        if !caps.scalable {
+            absent(
+                c,
+                &["p_iotlb_inv_dsc", "pc_inv_dsc", "p_dev_tlb_inv_dsc"],
+                "scalable mode",
+            )?;
+        }
+        fits(c, "pasid", caps.pasid_bits)
+    }
+}
+
+impl HostCaps for Amd {
+    fn arbitrary_caps(u: &mut Unstructured<'_>) -> arbitrary::Result<Self::Caps> {
+        Ok(iommu_inval_amd::Caps {
+            guest_translation: u.arbitrary()?,
+            pasid_bits: u.int_in_range(0u8..=20)?,
+            ats: u.arbitrary()?,
+            max_cmds: max_cmds(u, iommu_inval_amd::DEFAULT_MAX_CMDS)?,
+        })
+    }
+    fn max_lowered(caps: &Self::Caps) -> usize {
+        iommu_inval_amd::max_lowered(caps.max_cmds)
+    }
+    fn conforms(c: &Self::Cmd, caps: &Self::Caps) -> Result<(), String> {
+        // EFR.GTSup: without guest translation `gn` = 1 is not legal.
+        let f = iommu_inval_amd::Features {
+            gt_sup: caps.guest_translation,
+            ..iommu_inval_amd::Features::LATEST
+        };
+        iommu_inval_amd::Command::decode_with(&c.encode(), &f).map_err(|e| {
+            format!(
+                "{} refused by the host's own decoder ({caps:?}): {e}",
+                describe(c)
+            )
+        })?;
+        if !caps.ats {
+            absent(c, &["INVALIDATE_IOTLB_PAGES"], "ATS")?;
+        }
+        // A PASID means something only with `gn` = 1 (guest translation).
+        if field(c, "gn") == 1 {
+            fits(c, "pasid", caps.pasid_bits)?;
+        }
+        Ok(())
+    }
+}
+
+impl HostCaps for Riscv {
+    fn arbitrary_caps(u: &mut Unstructured<'_>) -> arbitrary::Result<Self::Caps> {
+        Ok(iommu_inval_riscv::Caps {
+            range_inval: u.arbitrary()?,
+            nl: u.arbitrary()?,
+            ats: u.arbitrary()?,
+            wsi: u.arbitrary()?,
+            // capabilities.PD8 / PD17 / PD20 (§5.3).
+            pasid_bits: *u.choose(&[8u8, 17, 20])?,
+            max_cmds: max_cmds(u, iommu_inval_riscv::DEFAULT_MAX_CMDS)?,
+        })
+    }
+    fn max_lowered(caps: &Self::Caps) -> usize {
+        iommu_inval_riscv::max_lowered(caps.max_cmds)
+    }
+    fn conforms(c: &Self::Cmd, caps: &Self::Caps) -> Result<(), String> {
+        c.check_supported(&caps.features())
+            .map_err(|e| format!("{} is unsupported on the host ({caps:?}): {e}", describe(c)))?;
+        fits(c, "pid", caps.pasid_bits)
+    }
+}
+
+/// Arbitrary host caps of all four architectures.
+pub fn arbitrary_all_caps(u: &mut Unstructured<'_>) -> arbitrary::Result<AllCaps> {
+    Ok(AllCaps {
+        smmu: Smmu::arbitrary_caps(u)?,
+        vtd: Vtd::arbitrary_caps(u)?,
+        amd: Amd::arbitrary_caps(u)?,
+        riscv: Riscv::arbitrary_caps(u)?,
+    })
+}
+
+/// Lower `op` to a host with `caps` and check the oracle of this module:
+/// typed refusal or bounded, valid, conforming commands that cover every
+/// part not reported dropped; then the same lowering into a sink of
+/// `room` commands is the same or `BufferFull`, and each command's lift
+/// into a sink of `lift_room` ops likewise.
+pub fn check_r3_caps<A: HostCaps>(
+    op: &Op,
+    caps: &A::Caps,
+    ctx: &dyn Context,
+    room: usize,
+    lift_room: usize,
+) -> Result<(), String> {
+    let (cmds, out) = match lower_vec::<A>(op, caps, ctx)? {
+        Ok(x) => x,
+        Err(LowerError::BufferFull) => {
+            return Err(format!(
+                "lower to {} into a Vec: BufferFull for {op:?}",
+                A::ID
+            ))
+        }
+        // A typed refusal: the host cannot express it (no partial output is used).
+        Err(LowerError::NoEquivalent(_) | LowerError::Invalid(_)) => return Ok(()),
+    };
+    let bound = A::max_lowered(caps);
+    if cmds.len() > bound {
+        return Err(format!(
+            "lower to {} of {op:?} with {caps:?}: {} commands, max_lowered is {bound}",
+            A::ID,
+            cmds.len()
+        ));
+    }
+    let mut lifted = Vec::new();
+    for c in &cmds {
+        check_valid_cmd::<A>(c, None)
+            .map_err(|e| format!("lower to {} of {op:?} emitted a bad command: {e}", A::ID))?;
+        A::conforms(c, caps).map_err(|e| format!("lower to {} of {op:?}: {e}", A::ID))?;
+        let (ops, lift_out) = lift_vec::<A>(c, ctx).map_err(|e| {
+            format!(
+                "lift on {} of its own lowered {} fails: {e:?}",
+                A::ID,
+                describe(c)
+            )
+        })?;
+        check_bounded_lift::<A>(c, ctx, &ops, lift_out, lift_room)?;
+        lifted.extend(ops.into_iter().map(|o| A::host_view(o, caps)));
+    }
+    if matches!(op, Op::Inval(_)) && out.dropped.is_none() {
+        let want = required(A::ID, op, ctx);
+        let got = project_for(
+            A::ID,
+            &trusting_hint(op, &out, Footprint::of_ops(lifted.iter(), ctx)),
+        );
+        if let Relation::Under { missing } = got.relation_to(&want) {
+            return Err(format!(
+                "under-invalidation on {} with {caps:?}: {op:?} -> {} commands -> {lifted:?}: \
+                 {missing} boxes left, nothing reported dropped (outcome {out:?})",
+                A::ID,
+                cmds.len()
+            ));
+        }
+    }
+    check_bounded_lower::<A>(op, caps, ctx, &cmds, out, room)
+}
+
+/// Lowering into a sink of `room` commands: the same output when it fits,
+/// `BufferFull` when it does not.
+fn check_bounded_lower<A: Arch>(
+    op: &Op,
+    caps: &A::Caps,
+    ctx: &dyn Context,
+    want: &[A::Cmd],
+    want_out: Outcome,
+    room: usize,
+) -> Result<(), String> {
+    let mut sink = Bounded::new(room);
+    match A::lower(op, caps, ctx, &mut sink) {
+        Ok(o) if want.len() <= room && o == want_out && sink.items == want => Ok(()),
+        Err(LowerError::BufferFull) if want.len() > room => Ok(()),
+        r => Err(format!(
+            "lower to {} of {op:?} into a sink of {room}: {r:?} ({} written), \
+             with room it is {} commands, {want_out:?}",
+            A::ID,
+            sink.items.len(),
+            want.len()
+        )),
+    }
+}
+
+/// Lifting into a sink of `room` ops: likewise.
+fn check_bounded_lift<A: Arch>(
+    c: &A::Cmd,
+    ctx: &dyn Context,
+    want: &[Op],
+    want_out: Outcome,
+    room: usize,
+) -> Result<(), String> {
+    let mut sink = Bounded::new(room);
+    match A::lift(c, ctx, &mut sink) {
+        Ok(o) if want.len() <= room && o == want_out && sink.items == want => Ok(()),
+        Err(LowerError::BufferFull) if want.len() > room => Ok(()),
+        r => Err(format!(
+            "lift of {} into a sink of {room}: {r:?} ({} written), with room it is {want:?}",
+            describe(c),
+            sink.items.len()
+        )),
+    }
+}
+
+/// A sink of at most `room` items (what a caller's fixed buffer is).
+struct Bounded<T> {
+    items: Vec<T>,
+    room: usize,
+}
+
+impl<T> Bounded<T> {
+    fn new(room: usize) -> Self {
+        Bounded {
+            items: Vec::new(),
+            room,
+        }
+    }
+}
+
+impl<T> Sink<T> for Bounded<T> {
+    fn push(&mut self, item: T) -> Result<(), Full> {
+        if self.items.len() >= self.room {
+            return Err(Full);
+        }
+        self.items.push(item);
+        Ok(())
+    }
+}

@@ -1,0 +1,152 @@
+//! The lower_caps and named_fields fuzz bodies on deterministic
+//! pseudo-random bytes: lowering to hosts of arbitrary capabilities into
+//! bounded sinks, and the named-field surface of every architecture.
+
+use iommu_inval_props::{bodies, run_cases};
+
+fn bytes(u: &mut arbitrary::Unstructured<'_>, n: usize) -> Vec<u8> {
+    (0..n).map(|_| u.arbitrary::<u8>().unwrap_or(0)).collect()
+}
+
+#[test]
+fn lowering_to_any_host_is_bounded_conforming_and_covers() {
+    let r = run_cases(0xca95, 40_000, 256, |u| bodies::lower_caps(&bytes(u, 256)));
+    if let Err(e) = r {
+        panic!("{e}");
+    }
+}
+
+#[test]
+fn named_fields_give_typed_errors_or_valid_commands() {
+    let r = run_cases(0xf1e1d5, 30_000, 128, |u| {
+        bodies::named_fields(&bytes(u, 128))
+    });
+    if let Err(e) = r {
+        panic!("{e}");
+    }
+}
+
+use iommu_inval_core::model::{
+    Caches, DeviceSel, Inval, Op, PageResponse, PasidSel, Regime, RespCode, Stages,
+};
+use iommu_inval_core::{IdentityContext, LowerError, Widened};
+
+/// A response to a page request of PASID `pasid`.
+fn response(pasid: u32) -> Op {
+    Op::PageResponse(PageResponse {
+        device: 1,
+        pasid: Some(pasid),
+        prg_index: 2,
+        code: RespCode::Success,
+        last: true,
+        priv_data: None,
+        guest: true,
+    })
+}
+
+fn no_equivalent<T: std::fmt::Debug>(r: Result<T, LowerError>) -> bool {
+    matches!(r, Err(LowerError::NoEquivalent(_)))
+}
+
+/// Found by lower_caps: a page response for a PASID wider than the host's
+/// was sent with that PASID; a host that narrow never took such a request.
+#[test]
+fn page_response_wider_than_the_host_pasids_is_refused() {
+    let ctx = &IdentityContext;
+    let op = response(0x1_0000);
+    let mut v = Vec::new();
+    let arm = iommu_inval_arm::Caps {
+        ssid_bits: 16,
+        ..Default::default()
+    };
+    assert!(no_equivalent(iommu_inval_arm::lower(
+        &op, &arm, ctx, &mut v
+    )));
+    let vtd = iommu_inval_vtd::Caps {
+        pasid_bits: 16,
+        ..Default::default()
+    };
+    let mut v = Vec::new();
+    assert!(no_equivalent(iommu_inval_vtd::lower(
+        &op, &vtd, ctx, &mut v
+    )));
+    let mut v = Vec::new();
+    let amd = iommu_inval_amd::Caps::default(); // 16-bit PASIDs
+    assert!(no_equivalent(iommu_inval_amd::lower(
+        &op, &amd, ctx, &mut v
+    )));
+    let riscv = iommu_inval_riscv::Caps {
+        pasid_bits: 8,
+        ..Default::default()
+    };
+    let mut v = Vec::new();
+    assert!(no_equivalent(iommu_inval_riscv::lower(
+        &response(0x100),
+        &riscv,
+        ctx,
+        &mut v
+    )));
+    // Within the width: one response each.
+    let mut v = Vec::new();
+    assert_eq!(
+        iommu_inval_arm::lower(&response(0xffff), &arm, ctx, &mut v).map(|o| o.emitted),
+        Ok(1)
+    );
+    // AMD: a guest response (gn = 1) needs guest translation (EFR.GTSup).
+    let mut v = Vec::new();
+    let no_gt = iommu_inval_amd::Caps {
+        guest_translation: false,
+        ..Default::default()
+    };
+    assert!(no_equivalent(iommu_inval_amd::lower(
+        &response(1),
+        &no_gt,
+        ctx,
+        &mut v
+    )));
+}
+
+/// Found by lower_caps: a RISC-V ATS.INVAL carried a PID wider than the
+/// host's; it is now sent without a PID (PV = 0), reported as widened.
+#[test]
+fn riscv_device_tlb_pid_wider_than_the_host_goes_without() {
+    let caps = iommu_inval_riscv::Caps {
+        pasid_bits: 17,
+        ..Default::default()
+    };
+    let op = Op::Inval(Inval {
+        pasid: PasidSel::One(0x4_0000),
+        device: DeviceSel::One(7),
+        ..Inval::new(Caches::DEV_TLB)
+    });
+    let mut v = Vec::new();
+    let o = iommu_inval_riscv::lower(&op, &caps, &IdentityContext, &mut v).expect("lowers");
+    assert!(o.widened.contains(Widened::PASID), "{o:?}");
+    assert!(
+        v.iter().all(|c| match c {
+            iommu_inval_riscv::Command::AtsInval(a) => !a.pv && a.pid == 0,
+            _ => true,
+        }),
+        "{v:?}"
+    );
+}
+
+/// Found by lower_caps: a Secure stage-2 invalidation was sent as
+/// CMD_TLBI_S_S12_VMALL to an SMMU without stage 2, which that SMMU
+/// refuses (SMMU_IDR0.S2P); it caches nothing of that regime: dropped, reported.
+#[test]
+fn smmu_secure_guest_on_a_stage1_only_host_is_dropped() {
+    let caps = iommu_inval_arm::Caps {
+        stage2: false,
+        ..Default::default()
+    };
+    let op = Op::Inval(
+        Inval::new(Caches::IOTLB)
+            .regime(Regime::SecureGuest)
+            .stage(Stages::all()),
+    );
+    let mut v = Vec::new();
+    let o = iommu_inval_arm::lower(&op, &caps, &IdentityContext, &mut v).expect("lowers");
+    assert!(v.is_empty(), "{v:?}");
+    assert!(o.dropped.is_some(), "{o:?}");
+}
