@@ -47,6 +47,9 @@ pub trait HostCaps: Arch {
     fn host_view(op: Op, _caps: &Self::Caps) -> Op {
         op
     }
+    /// Narrow `caps` to what a host queue whose own defaults are `queue`
+    /// holds (default: nothing to narrow).
+    fn fit_queue(_caps: &mut Self::Caps, _queue: &Self::Caps) {}
 }
 
 /// The value of field `name` of `c`, 0 when absent, a `Bool` as 0/1.
@@ -146,6 +149,12 @@ impl HostCaps for Vtd {
     }
     fn max_lowered(caps: &Self::Caps) -> usize {
         iommu_inval_vtd::max_lowered(caps.max_cmds)
+    }
+    fn fit_queue(caps: &mut Self::Caps, queue: &Self::Caps) {
+        // The queue's descriptor width (IQA_REG.DW); scalable-mode
+        // descriptors need DW = 1 (VT-d §6.5.2).
+        caps.wide = queue.wide;
+        caps.scalable &= queue.wide;
     }
     fn conforms(c: &Self::Cmd, caps: &Self::Caps) -> Result<(), String> {
         let want = if caps.wide { 4 } else { 2 };

@@ -49,6 +49,7 @@ pub mod bodies;
 pub mod caps;
 pub mod gen;
 pub mod iommufd;
+pub mod passthrough;
 pub mod vectors;
 
 /// One architecture as the oracles see it: its command type, host caps,

@@ -150,3 +150,15 @@ fn smmu_secure_guest_on_a_stage1_only_host_is_dropped() {
     assert!(v.is_empty(), "{v:?}");
     assert!(o.dropped.is_some(), "{o:?}");
 }
+
+/// The passthrough fuzz body: guest ring → front end → LowerToHost into a
+/// small host ring of any architecture and arbitrary caps → host front end.
+#[test]
+fn passthrough_host_sees_exactly_the_lowered_guest_ops() {
+    let r = run_cases(0x9a55, 3_000, 1024, |u| {
+        iommu_inval_props::passthrough::passthrough(&bytes(u, 1024))
+    });
+    if let Err(e) = r {
+        panic!("{e}");
+    }
+}
