@@ -548,32 +548,7 @@ impl Command {
     }
 }
 
-fn want_bool(name: &'static str, v: FieldValue) -> Result<bool, FieldError> {
-    match v {
-        FieldValue::Bool(b) => Ok(b),
-        FieldValue::Uint(0) => Ok(false),
-        FieldValue::Uint(1) => Ok(true),
-        _ => Err(FieldError::TooWide(name)),
-    }
-}
-
-fn want_uint(name: &'static str, v: FieldValue, max: u64) -> Result<u64, FieldError> {
-    match v {
-        FieldValue::Uint(x) if x <= max => Ok(x),
-        _ => Err(FieldError::TooWide(name)),
-    }
-}
-
-fn want_addr(name: &'static str, v: FieldValue, mask: u64) -> Result<u64, FieldError> {
-    match v {
-        FieldValue::Uint(x) if x & !mask == 0 => Ok(x),
-        _ => Err(FieldError::TooWide(name)),
-    }
-}
-
-fn static_name(names: &'static [&'static str], n: &str) -> Option<&'static str> {
-    names.iter().copied().find(|x| *x == n)
-}
+use iommu_inval_core::native::{static_name, want_addr, want_bool, want_uint};
 
 impl NativeCommand for Command {
     const ARCH: ArchId = ArchId::Amd;

@@ -58,6 +58,38 @@ pub enum FieldValue {
     Pair([u64; 2]),
 }
 
+/// A 1-bit field's value from a named-field input: `Bool`, or `Uint` 0 / 1.
+pub fn want_bool(name: &'static str, v: FieldValue) -> Result<bool, FieldError> {
+    match v {
+        FieldValue::Bool(b) => Ok(b),
+        FieldValue::Uint(0) => Ok(false),
+        FieldValue::Uint(1) => Ok(true),
+        _ => Err(FieldError::TooWide(name)),
+    }
+}
+
+/// A wider field's value, at most `max`.
+pub fn want_uint(name: &'static str, v: FieldValue, max: u64) -> Result<u64, FieldError> {
+    match v {
+        FieldValue::Uint(x) if x <= max => Ok(x),
+        _ => Err(FieldError::TooWide(name)),
+    }
+}
+
+/// An address field's value, with no bit outside `mask`.
+pub fn want_addr(name: &'static str, v: FieldValue, mask: u64) -> Result<u64, FieldError> {
+    match v {
+        FieldValue::Uint(x) if x & !mask == 0 => Ok(x),
+        _ => Err(FieldError::TooWide(name)),
+    }
+}
+
+/// `n` as the `'static` name of `names` that equals it (for errors that
+/// name a field).
+pub fn static_name(names: &'static [&'static str], n: &str) -> Option<&'static str> {
+    names.iter().copied().find(|x| *x == n)
+}
+
 /// Why a set of named fields does not make a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FieldError {
