@@ -76,6 +76,20 @@ fn fits<C: NativeCommand>(c: &C, name: &str, bits: u8) -> Result<(), String> {
     Ok(())
 }
 
+/// `Err` when the host's own decoder (its features) refuses `c`.
+fn own_decoder<C: NativeCommand, K: core::fmt::Debug, T>(
+    c: &C,
+    caps: &K,
+    r: Result<T, iommu_inval_core::DecodeError>,
+) -> Result<(), String> {
+    r.map(|_| ()).map_err(|e| {
+        format!(
+            "{} refused by the host's own decoder ({caps:?}): {e}",
+            describe(c)
+        )
+    })
+}
+
 fn absent<C: NativeCommand>(c: &C, ops: &[&str], why: &str) -> Result<(), String> {
     if ops.contains(&c.op()) {
         return Err(format!("{} sent to a host without {why}", c.op()));
@@ -111,12 +125,11 @@ impl HostCaps for Smmu {
             ril: caps.range_inval,
             ..iommu_inval_arm::Features::LATEST
         };
-        iommu_inval_arm::Command::decode_with(&c.encode(), &f).map_err(|e| {
-            format!(
-                "{} refused by the host's own decoder ({caps:?}): {e}",
-                describe(c)
-            )
-        })?;
+        own_decoder(
+            c,
+            caps,
+            iommu_inval_arm::Command::decode_with(&c.encode(), &f),
+        )?;
         fits(c, "asid", caps.asid_bits)?;
         // A stage-1-only SMMU has no VMIDs: VMID is RES0 (§4.4.2).
         fits(c, "vmid", if caps.stage2 { caps.vmid_bits } else { 0 })?;
@@ -174,12 +187,7 @@ impl HostCaps for Vtd {
         };
         let w = c.encode();
         let words = w.get(..c.words()).unwrap_or(&w);
-        iommu_inval_vtd::Command::decode_with(words, &f).map_err(|e| {
-            format!(
-                "{} refused by the host's own decoder ({caps:?}): {e}",
-                describe(c)
-            )
-        })?;
+        own_decoder(c, caps, iommu_inval_vtd::Command::decode_with(words, &f))?;
         if !caps.scalable {
             absent(
                 c,
@@ -209,12 +217,11 @@ impl HostCaps for Amd {
             gt_sup: caps.guest_translation,
             ..iommu_inval_amd::Features::LATEST
         };
-        iommu_inval_amd::Command::decode_with(&c.encode(), &f).map_err(|e| {
-            format!(
-                "{} refused by the host's own decoder ({caps:?}): {e}",
-                describe(c)
-            )
-        })?;
+        own_decoder(
+            c,
+            caps,
+            iommu_inval_amd::Command::decode_with(&c.encode(), &f),
+        )?;
         if !caps.ats {
             absent(c, &["INVALIDATE_IOTLB_PAGES"], "ATS")?;
         }
