@@ -317,7 +317,10 @@ impl Emitter<'_> {
 ///   address that is not 8-byte aligned below 2^52 → `NoEquivalent`.
 /// * `Prefetch` → PREFETCH_IOMMU_PAGES (inv = 0); configuration-only,
 ///   secure or unnameable prefetches are dropped (a hint).
-/// * `PageResponse` → COMPLETE_PPR_REQUEST; `Resume`, `StallTerminate` → `NoEquivalent`.
+/// * `PageResponse` → COMPLETE_PPR_REQUEST (`NoEquivalent` for a PASID
+///   wider than `caps.pasid_bits`, or a guest response without
+///   `caps.guest_translation`: the host logged no such request);
+///   `Resume`, `StallTerminate` → `NoEquivalent`.
 ///
 /// ```
 /// use iommu_inval_amd::{lower, Caps, Command};

@@ -38,7 +38,9 @@
 //!   0 and 1: the model does not say which, IHI0070 §4.4.3.3); a whole
 //!   domain or stage 1 as `CMD_TLBI_S_S12_VMALL` (stage 1 alone:
 //!   [`Widened::STAGE`]); no VMID as `CMD_TLBI_SNH_ALL`. The host must be
-//!   driven through its Secure Command queue.
+//!   driven through its Secure Command queue. A host without stage 2
+//!   ([`Caps::stage2`] false) has no such regime: the part is dropped,
+//!   reported.
 //! * **Configuration**: `CMD_CFGI_STE` per device, aligned power-of-two
 //!   StreamID blocks as `CMD_CFGI_STE_RANGE`, `CMD_CFGI_ALL`; PASID
 //!   configuration alone as `CMD_CFGI_CD` / `CD_ALL` per device. The STE
@@ -58,6 +60,8 @@
 //!   until the CMD_SYNC completes" (IHI0070 §4.7.3). `drain_page_requests`
 //!   is not: CMD_SYNC gives no guarantee about page requests
 //!   (IHI0070 §4.7.3), so it is `NoEquivalent`.
+//! * **Page responses**: `CMD_PRI_RESP`; a PASID wider than
+//!   [`Caps::ssid_bits`] is `NoEquivalent` (the host took no such request).
 
 use crate::cmd::*;
 use crate::codec::effective_ttl;

@@ -394,7 +394,8 @@ impl Emitter<'_> {
 ///   32-bit `DATA`; an interrupt → `WSI`). `sev`, `drain_page_requests`, a
 ///   store address not 4-byte aligned, data wider than 32 bits, or an
 ///   interrupt without wired interrupts (`Caps::wsi`) → `NoEquivalent`.
-/// * `PageResponse` → ATS.PRGR; `Prefetch` is dropped (a hint RISC-V lacks);
+/// * `PageResponse` → ATS.PRGR (`NoEquivalent` for a PID wider than
+///   `caps.pasid_bits`); `Prefetch` is dropped (a hint RISC-V lacks);
 ///   `Resume`, `StallTerminate` → `NoEquivalent`.
 ///
 /// ```

@@ -14,7 +14,10 @@
 //! * an invalidation spanning caches is emitted as configuration caches
 //!   (context, PASID, interrupt entry), `inv_wait`, IOTLB, `inv_wait`,
 //!   device TLB, `inv_wait` (fence waits, §6.5.2.8: later descriptors are
-//!   not processed before earlier ones complete).
+//!   not processed before earlier ones complete);
+//! * a page response is one `page_grp_resp_dsc`; one with a PASID the host
+//!   cannot have taken a request for (not scalable, or wider than
+//!   `caps.pasid_bits`) is `NoEquivalent`.
 
 use crate::desc::*;
 use iommu_inval_core::model::{
