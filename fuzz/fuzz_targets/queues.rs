@@ -8,7 +8,9 @@
 //! registers, doorbells, writable guest memory, a back end that fails when
 //! told, acknowledgements in between. Never a panic; what `process` reports
 //! agrees with what the back end saw; a stopped queue consumes nothing until
-//! acknowledged; nothing is consumed beyond what was pending.
+//! acknowledged; nothing is consumed beyond what was pending. The iterator
+//! forms (SMMUv3 `Cmdq::iter`, VT-d `Walker` with an arbitrary MAMV) and
+//! `is_empty` / `is_full` agree with the callback consumers and `pending`.
 #![no_main]
 use arbitrary::{Result, Unstructured};
 use iommu_inval::core::device::{
@@ -200,8 +202,21 @@ fn run(data: &[u8]) -> Result<()> {
             };
             let (prod, cons) = (h as u32, t as u32);
             let pending = q.pending(prod, cons);
-            let res = q.consume(&mem, prod, cons, |rd, c| check(&mem, q.entry_addr(rd), c));
-            assert!(res.count <= pending, "consumed {} of {pending}", res.count);
+            assert_eq!(q.is_empty(prod, cons), pending == 0, "is_empty with {pending} pending");
+            assert_eq!(q.is_full(prod, cons), pending == q.entries(), "is_full with {pending} pending");
+            if flag {
+                // The iterator form: the same commands, at most `pending`.
+                let mut n = 0u32;
+                for r in q.iter(&mem, prod, cons) {
+                    let Ok((rd, c)) = r else { break };
+                    n += 1;
+                    check(&mem, q.entry_addr(rd), &c);
+                }
+                assert!(n <= pending, "iterated {n} of {pending}");
+            } else {
+                let res = q.consume(&mem, prod, cons, |rd, c| check(&mem, q.entry_addr(rd), c));
+                assert!(res.count <= pending, "consumed {} of {pending}", res.count);
+            }
         }
         1 => {
             let iqa = if direct {
@@ -216,10 +231,20 @@ fn run(data: &[u8]) -> Result<()> {
                 )
             };
             let mut n = 0u64;
-            let _ = vtd::queue::walk(&mem, iqa, h, t, |off, c| {
-                n += 1;
-                check(&mem, iqa.base.wrapping_add(off), c);
-            });
+            if direct && flag {
+                // The iterator form, refusing `am` above an arbitrary MAMV.
+                let walker = vtd::queue::Walker::new(&mem, iqa, h, t).with_mamv(size_param & 63);
+                for r in walker {
+                    let Ok((off, c)) = r else { break };
+                    n += 1;
+                    check(&mem, iqa.base.wrapping_add(off), &c);
+                }
+            } else {
+                let _ = vtd::queue::walk(&mem, iqa, h, t, |off, c| {
+                    n += 1;
+                    check(&mem, iqa.base.wrapping_add(off), c);
+                });
+            }
             assert!(
                 n <= iqa.entries(),
                 "walked {n} descriptors of a {}-entry queue",
