@@ -137,11 +137,21 @@ impl HostCaps for Smmu {
     }
     fn host_view(op: Op, caps: &Self::Caps) -> Op {
         // A stage-1-only SMMU has no VMIDs (VMID is RES0, IHI0070 §4.4.2):
-        // its TLB entries are not tagged by domain, so a command's VMID 0
-        // reaches every domain.
+        // its TLB entries are tagged by ASID alone, so a TLBI's VMID 0
+        // reaches every domain, and its ASID every PASID of any domain
+        // that shares the ASID. The lift (through a context that maps
+        // VMID 0 to one domain) names one domain and the PASIDs of the ASID
+        // there; the footprint cannot say "the PASIDs with ASID a", so here
+        // the check of a stage-1-only host is over domains and PASIDs
+        // both widened (the ASID itself is checked against the host's width
+        // by `conforms`).
+        use iommu_inval_core::model::{Caches, DomainSel, PasidSel};
         match op {
-            Op::Inval(mut i) if !caps.stage2 => {
-                i.domain = iommu_inval_core::model::DomainSel::All;
+            Op::Inval(mut i) if !caps.stage2 && (i.caches - Caches::LEAF) == Caches::IOTLB => {
+                i.domain = DomainSel::All;
+                if matches!(i.pasid, PasidSel::One(_)) {
+                    i.pasid = PasidSel::All;
+                }
                 Op::Inval(i)
             }
             op => op,
