@@ -107,7 +107,7 @@ fn tail(arch: iommu_inval_core::ArchId, n: usize, slot: u64) -> u64 {
 }
 
 /// The passthrough fuzz body: a guest architecture, a host architecture,
-/// then [`run`].
+/// then `run` (the module docs give the oracle).
 pub fn passthrough(data: &[u8]) -> Result<(), String> {
     use iommu_inval_amd::queue::CmdBufDevice as A;
     use iommu_inval_arm::queue::CmdqDevice as S;
