@@ -6,6 +6,9 @@
 #   bash scripts/fuzz.sh --long    (the deep campaign: 10^8 executions of
 #                                   every decode and queue target, 10^7 of
 #                                   the others; reports the time each took)
+#   FUZZ_KEEP=1 bash scripts/fuzz.sh 120   (a timed run that, like --long,
+#                                   keeps what it finds in fuzz/corpus-long
+#                                   for --coverage)
 #   bash scripts/fuzz.sh --coverage   (scripts/fuzz_coverage.sh: which
 #                                   decode / lift / lower arms the corpus
 #                                   never reaches)
@@ -77,10 +80,11 @@ trap 'rm -rf "$scratch"' EXIT
 failed=()
 summary=()
 for t in $targets; do
-  # The long campaign keeps what it finds (fuzz/corpus-long, not committed)
-  # for scripts/fuzz_coverage.sh; the short one throws it away.
+  # The long campaign (and a timed run with FUZZ_KEEP set) keeps what it
+  # finds (fuzz/corpus-long, not committed) for scripts/fuzz_coverage.sh;
+  # the short one throws it away.
   work="$scratch/$t"
-  [ "$long" -eq 1 ] && work="corpus-long/$t"
+  { [ "$long" -eq 1 ] || [ -n "${FUZZ_KEEP:-}" ]; } && work="corpus-long/$t"
   mkdir -p "$work" "artifacts/$t" "corpus/$t"
   log="$scratch/$t.log"
   if [ "$long" -eq 1 ]; then

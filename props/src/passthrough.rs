@@ -3,22 +3,28 @@
 //! `CommandQueue::process` → `LowerToHost` (lowering to a host of any
 //! architecture and arbitrary capabilities, writing a small host ring as
 //! its `QueueProducer`, kicking the host when the ring fills and at each
-//! guest barrier) → the host device's front end → a `RecordingBackend`
-//! (sometimes a failing one).
+//! guest barrier) → the host device's front end → one of core's back ends
+//! (`RecordingBackend`, `ShadowFlush` or `CountingBackend`; sometimes a
+//! failing one).
 //!
 //! The oracle ([`passthrough`]): nothing panics; the guest consumes at most
 //! what it published, and all of it when nothing faults; every host command
 //! written is consumed by the host; a host whose back end does not fail
 //! never faults (the lowering writes only commands the host device takes);
 //! and the host's ops are exactly, in order, what lowering each guest op
-//! and lifting the result gives (a prefix of it when something faults).
+//! and lifting the result gives (a prefix of it when something faults;
+//! with `CountingBackend`, the counts of ops and invalidations of it).
 
 use arbitrary::Unstructured;
 use iommu_inval_core::context::Topology;
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use iommu_inval_core::device::{
-    BackendError, CommandQueue, LowerToHost, Progress, QueueProducer, RecordingBackend,
+    Backend, BackendError, CommandQueue, CountingBackend, LowerToHost, Progress, QueueProducer,
+    RecordingBackend, ShadowFlush,
 };
-use iommu_inval_core::model::{Op, Store, Sync};
+use iommu_inval_core::model::{Inval, Op, Store, Sync};
 use iommu_inval_core::queue::CellMemory;
 use iommu_inval_core::{Context, FieldValue, GuestMemory, IdentityContext, NativeCommand};
 
@@ -103,6 +109,71 @@ fn tail(arch: iommu_inval_core::ArchId, n: usize, slot: u64) -> u64 {
     match arch {
         Smmuv3 | Riscv => n as u64,
         Vtd | Amd => slot * n as u64,
+    }
+}
+
+/// A `ShadowFlush` callback.
+type ShadowFn<T> = Box<dyn FnMut(&T) -> Result<(), BackendError>>;
+
+/// The host device's back end: each of core's back ends in turn.
+enum HostBackend {
+    Recording(RecordingBackend),
+    /// Records every op it is handed (invalidations and the others) in
+    /// the shared log, in order; with `fail`, its first call fails.
+    Shadow(
+        ShadowFlush<ShadowFn<Inval>, ShadowFn<Op>>,
+        Rc<RefCell<Vec<Op>>>,
+    ),
+    Counting(CountingBackend),
+}
+
+impl HostBackend {
+    fn new(kind: u8, fail: bool) -> Self {
+        const E: BackendError = BackendError::Failed("host back end fails");
+        match kind % 3 {
+            0 if fail => HostBackend::Recording(RecordingBackend::failing(E)),
+            0 => HostBackend::Recording(RecordingBackend::default()),
+            1 => {
+                let log = Rc::new(RefCell::new(Vec::new()));
+                let fail = Rc::new(RefCell::new(fail));
+                let (l1, f1) = (log.clone(), fail.clone());
+                let (l2, f2) = (log.clone(), fail);
+                let on_inval: ShadowFn<Inval> = Box::new(move |i: &Inval| {
+                    if f1.replace(false) {
+                        return Err(E);
+                    }
+                    l1.borrow_mut().push(Op::Inval(*i));
+                    Ok(())
+                });
+                let on_other: ShadowFn<Op> = Box::new(move |o: &Op| {
+                    if f2.replace(false) {
+                        return Err(E);
+                    }
+                    l2.borrow_mut().push(*o);
+                    Ok(())
+                });
+                HostBackend::Shadow(ShadowFlush::new(on_inval).with_other(on_other), log)
+            }
+            // A counter cannot fail.
+            _ => HostBackend::Counting(CountingBackend::default()),
+        }
+    }
+}
+
+impl Backend for HostBackend {
+    fn execute(&mut self, ops: &[Op]) -> Result<(), BackendError> {
+        match self {
+            HostBackend::Recording(b) => b.execute(ops),
+            HostBackend::Shadow(b, _) => b.execute(ops),
+            HostBackend::Counting(b) => b.execute(ops),
+        }
+    }
+    fn barrier(&mut self, sync: &Sync) -> Result<(), BackendError> {
+        match self {
+            HostBackend::Recording(b) => b.barrier(sync),
+            HostBackend::Shadow(b, _) => b.barrier(sync),
+            HostBackend::Counting(b) => b.barrier(sync),
+        }
     }
 }
 
@@ -194,6 +265,7 @@ where
     let host_wide = HA::ID == iommu_inval_core::ArchId::Vtd && u.arbitrary()?;
     let host_base = host_ring(HA::ID, host_wide, u)?;
     let host_fails = u.ratio(1u8, 16)?;
+    let host_kind: u8 = u.arbitrary()?;
     let host_store = u.arbitrary::<bool>()?;
 
     let mut gbytes = vec![0u8; 0x1_0000];
@@ -218,11 +290,9 @@ where
     };
     // The host's descriptor width is its queue's (IQA_REG.DW).
     HA::fit_queue(&mut caps, &host_q.host_caps());
-    let mut host_seen = if host_fails {
-        RecordingBackend::failing(BackendError::Failed("host back end fails"))
-    } else {
-        RecordingBackend::default()
-    };
+    let mut host_seen = HostBackend::new(host_kind, host_fails);
+    // A counter cannot fail; a ShadowFlush fails only if it is called.
+    let host_fails = host_fails && !matches!(host_seen, HostBackend::Counting(_));
     let mut host_progress = Vec::<Progress>::new();
     let mut kick = |q: &mut H, m: &CellMemory<'_>| {
         let p = q.process(m, ctx, &mut host_seen);
@@ -285,8 +355,30 @@ where
     }
     // The host's ops against lowering and lifting each guest op in turn.
     let expect = expected_host_ops::<GA, HA>(&guest_words, words, &caps, ctx);
-    let got: Vec<Op> = host_seen.ops().filter(|o| !o.is_sync()).copied().collect();
     let exact = progress.fault.is_none() && host_fault.is_none() && !host_fails;
+    let got: Vec<Op> = match &host_seen {
+        HostBackend::Recording(r) => r.ops().filter(|o| !o.is_sync()).copied().collect(),
+        HostBackend::Shadow(_, log) => log.borrow().clone(),
+        HostBackend::Counting(c) => {
+            // Syncs go to `barrier`, not `execute`: the counts are the
+            // ops' and the invalidations' among them.
+            let invals = expect.iter().filter(|o| matches!(o, Op::Inval(_))).count() as u64;
+            let (ops, want) = ((c.ops, c.invals), (expect.len() as u64, invals));
+            let ok = if exact {
+                ops == want
+            } else {
+                ops.0 <= want.0 && ops.1 <= want.1
+            };
+            if !ok {
+                return Ok(Err(format!(
+                    "{}: the host counted (ops, invalidations) {ops:?}, lowering and lifting \
+                     the guest ops gives {want:?}: {expect:?}",
+                    what()
+                )));
+            }
+            return Ok(Ok(()));
+        }
+    };
     let ok = if exact {
         got == expect
     } else {
