@@ -136,6 +136,42 @@ const SLOT_RULE: [(u64, u64, &str); 8] = [
     (0, 0, ""),
 ];
 
+/// The slot of every `opcode | func3 << 7` (the low 10 bits of `w0`).
+const SLOT_OF: [u8; 1024] = {
+    let mut t = [SLOT_NONE as u8; 1024];
+    let mut i = 0;
+    while i < 1024 {
+        let (opc, f3) = (i & 0x7f, i >> 7);
+        if opc >= 1 && opc <= 4 && f3 < 2 {
+            t[i] = ((opc - 1) * 2 + f3) as u8;
+        }
+        i += 1;
+    }
+    t
+};
+
+/// Per slot, the whole legality test folded into three masks: a command
+/// is legal iff `((w0 ^ flip) & zero0) | (w1 & zero1) == 0`, where `flip`
+/// inverts the must-be-1 bits, `zero0` holds every `w0` bit that must be 0
+/// (reserved, illegal operands) or 1, and `zero1` the reserved bits of
+/// `w1`. The undefined slot flips bit 0, which cannot make its `w0` zero
+/// (a `w0` equal to 1 is IOTINVAL.VMA), so it always fails.
+const SLOT_CHECK: [[u64; 3]; 8] = {
+    let mut t = [[0u64; 3]; 8];
+    let mut i = 0;
+    while i < 8 {
+        let [d0, d1] = SLOT_DEF[i];
+        let (must0, must1, _) = SLOT_RULE[i];
+        t[i] = if d0 == 0 {
+            [!0, 1, !0]
+        } else {
+            [!d0 | must0 | must1, must1, !d1]
+        };
+        i += 1;
+    }
+    t
+};
+
 /// IOTINVAL.VMA (func3 0) and IOTINVAL.GVMA (func3 1), §3.1.1: invalidate
 /// first-stage (VMA) or second-stage (GVMA) entries of the IOMMU address
 /// translation cache.
@@ -198,6 +234,10 @@ pub struct IodirInvalDdt {
 /// IODIR.INVAL_PDT (opcode 3, func3 1), §3.1.3: the cached leaf
 /// process-directory entry of (`did`, `pid`). `DV` must be 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+// `repr(C)`: with the default layout the compiler keeps this payload in a
+// stack slot between a decode and the next encode and reads it back with a
+// wider load (a store-forwarding stall; docs/PERFORMANCE.md).
+#[repr(C)]
 pub struct IodirInvalPdt {
     /// `w0[31:12]`: process id (PASID, 20 bits).
     pub pid: u32,
@@ -232,6 +272,10 @@ pub struct AtsInval {
 /// ATS.PRGR (opcode 4, func3 1), §3.1.4: send a PCIe Page Request Group
 /// Response to the function `rid`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+// `repr(C)`: with the default layout the compiler keeps this payload in a
+// stack slot between a decode and the next encode and reads it back with a
+// wider load (a store-forwarding stall; docs/PERFORMANCE.md).
+#[repr(C)]
 pub struct AtsPrgr {
     /// `w0[31:12]`: PASID of the response (with `pv`).
     pub pid: u32,
@@ -407,32 +451,16 @@ impl Command {
 
     /// [`Command::decode`] of two words.
     ///
-    /// Table-driven: `opcode`/`func3` index the defined-bit masks and the
-    /// must-be-zero / must-be-one operand rules, so that the valid path has
-    /// one reserved-bit test per word and one legality test.
+    /// Table-driven: `opcode`/`func3` (the low 10 bits of `w0`) index a slot
+    /// whose three masks fold the opcode, reserved-bit and operand-rule
+    /// tests into one test on the valid path ([`SLOT_CHECK`]); which of them
+    /// failed is worked out only on the error path.
     #[inline(always)]
     pub fn decode_words(w0: u64, w1: u64) -> Result<Command, DecodeError> {
-        let opc = w0 & 0x7f;
-        let f3 = (w0 >> 7) & 7;
-        let slot = if opc.wrapping_sub(1) < 4 && f3 < 2 {
-            ((opc - 1) * 2 + f3) as usize
-        } else {
-            SLOT_NONE
-        };
-        let [d0, d1] = SLOT_DEF[slot];
-        if d0 == 0 {
-            return Err(DecodeError::unknown_opcode(w0 & OPF_MASK));
-        }
-        if w0 & !d0 != 0 {
-            return Err(DecodeError::reserved(0, w0 & !d0));
-        }
-        if w1 & !d1 != 0 {
-            return Err(DecodeError::reserved(1, w1 & !d1));
-        }
-        let (must0, must1, rule) = SLOT_RULE[slot];
-        let bad = (w0 & must0) | (!w0 & must1);
-        if bad != 0 {
-            return Err(DecodeError::invalid(0, bad, rule));
+        let slot = SLOT_OF[(w0 & OPF_MASK) as usize] as usize;
+        let [zero0, flip, zero1] = SLOT_CHECK[slot & 7];
+        if ((w0 ^ flip) & zero0) | (w1 & zero1) != 0 {
+            return Err(Command::illegal(w0, w1, slot));
         }
         let id20 = ((w0 >> ID20_SHIFT) as u32) & ID20_MAX;
         Ok(match slot {
@@ -475,6 +503,24 @@ impl Command {
                 resp_code: ((w1 >> RESP_SHIFT) & 0xf) as u8,
             }),
         })
+    }
+
+    /// Why `[w0, w1]` of `slot` is illegal, in the order the checks are
+    /// documented: opcode, reserved bits of `w0`, of `w1`, operand rules.
+    #[cold]
+    #[inline(never)]
+    fn illegal(w0: u64, w1: u64, slot: usize) -> DecodeError {
+        let [d0, d1] = SLOT_DEF[slot & 7];
+        let (must0, must1, rule) = SLOT_RULE[slot & 7];
+        if d0 == 0 {
+            DecodeError::unknown_opcode(w0 & OPF_MASK)
+        } else if w0 & !d0 != 0 {
+            DecodeError::reserved(0, w0 & !d0)
+        } else if w1 & !d1 != 0 {
+            DecodeError::reserved(1, w1 & !d1)
+        } else {
+            DecodeError::invalid(0, (w0 & must0) | (!w0 & must1), rule)
+        }
     }
 
     /// Encode to `[w0, w1]`. Exact for every decoded command. Field values
@@ -938,6 +984,62 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// The folded legality test against the documented order of the
+    /// checks (opcode, reserved bits of `w0`, of `w1`, operand rules),
+    /// computed from the hand-written spans, on words with several faults
+    /// at once.
+    #[test]
+    fn several_faults_give_the_first_in_order() {
+        let spans = |f: u64| -> Option<[u64; 2]> {
+            let (_, sp) = TABLE.iter().find(|(k, _)| *k == f)?;
+            // GVMA's PSCV is no field, but an illegal operand (a rule).
+            let pscv = if f == IOTINVAL_GVMA { 1 << PSCV } else { 0 };
+            let mut m = [OPF_MASK | pscv, 0];
+            for &(w, lo, hi) in sp.iter() {
+                for bit in lo..=hi {
+                    m[w] |= 1 << bit;
+                }
+            }
+            Some(m)
+        };
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..200_000 {
+            let f = if rnd() % 8 == 0 {
+                rnd() & OPF_MASK
+            } else {
+                TABLE[(rnd() % 7) as usize].0
+            };
+            let m = spans(f).unwrap_or([OPF_MASK, 0]);
+            // Field bits at random, each reserved bit rarely.
+            let mut w = [f | (rnd() & m[0] & !OPF_MASK), rnd() & m[1]];
+            for wi in w.iter_mut() {
+                if rnd() % 4 == 0 {
+                    *wi |= 1 << (10 + rnd() % 54);
+                }
+            }
+            let want = match spans(f) {
+                None => Err(DecodeError::unknown_opcode(f)),
+                Some(m) if w[0] & !m[0] != 0 => Err(DecodeError::reserved(0, w[0] & !m[0])),
+                Some(m) if w[1] & !m[1] != 0 => Err(DecodeError::reserved(1, w[1] & !m[1])),
+                Some(_) if f == IOTINVAL_GVMA && bit(w[0], PSCV) => {
+                    Err(DecodeError::invalid(0, 1 << PSCV, "pscv"))
+                }
+                Some(_) if f == IODIR_INVAL_PDT && !bit(w[0], DV) => {
+                    Err(DecodeError::invalid(0, 1 << DV, "dv"))
+                }
+                Some(_) => Ok(w),
+            };
+            let got = Command::decode(&w).map(|c| c.encode());
+            assert_eq!(got, want, "{:#x} {:#x}", w[0], w[1]);
         }
     }
 
