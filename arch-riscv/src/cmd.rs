@@ -453,7 +453,7 @@ impl Command {
     ///
     /// Table-driven: `opcode`/`func3` (the low 10 bits of `w0`) index a slot
     /// whose three masks fold the opcode, reserved-bit and operand-rule
-    /// tests into one test on the valid path ([`SLOT_CHECK`]); which of them
+    /// tests into one test on the valid path (`SLOT_CHECK`); which of them
     /// failed is worked out only on the error path.
     #[inline(always)]
     pub fn decode_words(w0: u64, w1: u64) -> Result<Command, DecodeError> {
