@@ -68,7 +68,8 @@ pub const DEFAULT_MAX_CMDS: usize = 16;
 pub const fn max_lowered(max_cmds: usize) -> usize {
     let cap = if max_cmds == 0 { 1 } else { max_cmds };
     let tlb = if cap < 2 { 2 } else { cap };
-    cap + 1 + 1 + tlb + 1 + cap
+    // cap + 1 + 1 + tlb + 1 + cap, saturating.
+    cap.saturating_mul(2).saturating_add(tlb).saturating_add(3)
 }
 
 /// [`max_lowered`] with default caps.

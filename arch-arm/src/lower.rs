@@ -127,7 +127,8 @@ pub const DEFAULT_MAX_CMDS: usize = 64;
 /// one command.
 pub const fn max_lowered(max_cmds: usize) -> usize {
     let cap = if max_cmds == 0 { 1 } else { max_cmds };
-    cap + 1 + 2 * cap + 1 + cap + 1
+    // cap + 1 + 2 * cap + 1 + cap + 1, saturating (a cap near usize::MAX).
+    cap.saturating_mul(4).saturating_add(3)
 }
 
 /// [`max_lowered`] with default caps.
@@ -397,9 +398,10 @@ fn lower_config<C: Context + ?Sized>(
         Devs::Domain(_, n) => n as u64,
         Devs::Every => u64::MAX,
     };
-    if count > caps.cap() as u64 {
-        // Too many streams for per-stream CD commands: STE-level commands
-        // remove the CDs too.
+    // Every stream (whatever the cap: with max_cmds = usize::MAX the count
+    // test alone would let it through), or too many streams for per-stream
+    // CD commands: STE-level commands remove the CDs too.
+    if matches!(devs, Devs::Every) || count > caps.cap() as u64 {
         o.widen(Widened::CACHES);
         if count != u64::MAX {
             o.widen(Widened::CAP);
@@ -414,7 +416,8 @@ fn lower_config<C: Context + ?Sized>(
             Ok(())
         }
         Devs::Domain(d, _) => for_domain_devices(ctx, d, &mut |sid| cd(sid, o)),
-        Devs::Every => Ok(()),
+        // Went to `ste_level` above.
+        Devs::Every => ste_level(devs, ssec, leaf, caps, ctx, o),
     }
 }
 

@@ -1057,3 +1057,29 @@ fn single_chunk_ranges_lower_to_one_command_or_tg0_pages() {
     // An unaligned page-sized range covers both pages it touches: 2 granules.
     assert_eq!(nh(0x7800, 0x1000, 12, 0), [va(1, 0, 0, 1, 0x7000)]);
 }
+
+/// A command cap of `usize::MAX` ("no limit"): the CDs of every stream
+/// still go (STE-level, CMD_CFGI_ALL), and `max_lowered` saturates instead
+/// of overflowing. Found reading the coverage report: with that cap the
+/// per-stream count test let "every stream" through to a loop over no
+/// streams, which emitted nothing.
+#[test]
+fn unlimited_cap_still_invalidates_every_cd() {
+    let caps = Caps {
+        max_cmds: usize::MAX,
+        ..Caps::default()
+    };
+    let i = Inval::new(Caches::CONFIG_PASID);
+    let (v, o) = low(Op::Inval(i), caps, &IdentityContext);
+    assert!(
+        v.contains(&Command::from(CfgiAll {
+            ssec: false,
+            sid: 0
+        })),
+        "{v:?}"
+    );
+    assert!(o.widened.contains(Widened::CACHES), "{o:?}");
+    assert_eq!(max_lowered(usize::MAX), usize::MAX);
+    assert_eq!(max_lowered(usize::MAX / 2), usize::MAX);
+    assert_eq!(max_lowered(DEFAULT_MAX_CMDS), MAX_LOWERED);
+}

@@ -91,7 +91,8 @@ pub const DEFAULT_MAX_CMDS: usize = 16;
 /// pieces within the cap. Every other op is one command.
 pub const fn max_lowered(max_cmds: usize) -> usize {
     let cap = if max_cmds == 0 { 1 } else { max_cmds };
-    cap + 1 + (cap + 1) + 1 + cap
+    // cap + 1 + (cap + 1) + 1 + cap, saturating.
+    cap.saturating_mul(3).saturating_add(3)
 }
 
 /// [`max_lowered`] with default caps.

@@ -75,7 +75,8 @@ pub const DEFAULT_MAX_CMDS: usize = 16;
 /// cap), and the closing fence. Every other op is one descriptor.
 pub const fn max_lowered(max_cmds: usize) -> usize {
     let cap = if max_cmds == 0 { 1 } else { max_cmds };
-    (2 * cap + 1) + 1 + 2 * cap + 1 + cap + 1
+    // (2 * cap + 1) + 1 + 2 * cap + 1 + cap + 1, saturating.
+    cap.saturating_mul(5).saturating_add(4)
 }
 
 /// [`max_lowered`] with default caps.

@@ -11,11 +11,13 @@
 //! acknowledged; nothing is consumed beyond what was pending. The iterator
 //! forms (SMMUv3 `Cmdq::iter`, VT-d `Walker` with an arbitrary MAMV) and
 //! `is_empty` / `is_full` agree with the callback consumers and `pending`.
+//! The guest's register writes go in between: any GERRORN, FSTS / ICS,
+//! AMD-Vi status (and an event log the errors are written to), RISC-V
+//! `cqcsr`, `cqt` and `cqh`; a RISC-V queue whose fence store faulted
+//! (`cqmf`) hands out nothing. Every error is formatted (what a VMM logs).
 #![no_main]
 use arbitrary::{Result, Unstructured};
-use iommu_inval::core::device::{
-    Backend, BackendError, CommandQueue, BATCH_OPS,
-};
+use iommu_inval::core::device::{Backend, BackendError, CommandQueue, BATCH_OPS};
 use iommu_inval::core::model::{Op, Sync};
 use iommu_inval::core::{CellMemory, GuestMemory, IdentityContext, NativeCommand, SliceMemory};
 use iommu_inval::{amd, arm, riscv, vtd};
@@ -65,7 +67,11 @@ impl Flaky<'_, '_> {
 
 impl Backend for Flaky<'_, '_> {
     fn execute(&mut self, ops: &[Op]) -> core::result::Result<(), BackendError> {
-        assert!(!ops.is_empty() && ops.len() <= BATCH_OPS, "batch of {}", ops.len());
+        assert!(
+            !ops.is_empty() && ops.len() <= BATCH_OPS,
+            "batch of {}",
+            ops.len()
+        );
         assert!(ops.iter().all(|o| !o.is_sync()), "a sync inside a batch");
         self.ops += ops.len() as u64;
         self.verdict()
@@ -83,7 +89,7 @@ fn device<Q: CommandQueue>(
     mem: &CellMemory<'_>,
     regs: (u64, u64, u64),
     caps: impl FnOnce(Q) -> Q,
-    ack: impl Fn(&mut Q),
+    ack: impl Fn(&mut Q, u64),
 ) -> Result<()> {
     let Ok(q) = Q::from_registers(regs.0, regs.1, regs.2) else {
         return Ok(());
@@ -98,14 +104,44 @@ fn device<Q: CommandQueue>(
         let mut seed = [0u8; 64];
         u.fill_buffer(&mut seed)?;
         let mut fu = Unstructured::new(&seed);
-        let mut b = Flaky { u: &mut fu, ops: 0, barriers: 0 };
-        let p = q.process(mem, &IdentityContext, &mut b);
+        let mut b = Flaky {
+            u: &mut fu,
+            ops: 0,
+            barriers: 0,
+        };
+        // Through `&mut B` as well (the blanket `Backend` impl).
+        let p = if u.arbitrary()? {
+            q.process(mem, &IdentityContext, &mut b)
+        } else {
+            q.process(mem, &IdentityContext, &mut &mut b)
+        };
+        // What a VMM logs: formatting never panics.
+        if let Some(f) = p.fault {
+            let _ = format!(
+                "{} ({:#x}, {:#x})",
+                f.cause,
+                q.head_register(),
+                q.tail_register()
+            );
+        }
         assert_eq!(p.blocked, stopped);
         if stopped {
-            assert_eq!((p.consumed, p.ops, b.barriers), (0, 0, 0), "a stopped queue ran");
+            assert_eq!(
+                (p.consumed, p.ops, b.barriers),
+                (0, 0, 0),
+                "a stopped queue ran"
+            );
         }
-        assert!(u64::from(p.consumed) <= pending, "consumed {} of {pending}", p.consumed);
-        assert_eq!(u64::from(p.ops), b.ops, "ops reported and ops executed differ");
+        assert!(
+            u64::from(p.consumed) <= pending,
+            "consumed {} of {pending}",
+            p.consumed
+        );
+        assert_eq!(
+            u64::from(p.ops),
+            b.ops,
+            "ops reported and ops executed differ"
+        );
         assert!(u64::from(p.completions) <= b.barriers);
         if let Some(f) = p.fault {
             if f.stopped {
@@ -113,7 +149,7 @@ fn device<Q: CommandQueue>(
             }
         }
         if u.arbitrary()? {
-            ack(&mut q);
+            ack(&mut q, u.arbitrary()?);
         }
     }
     Ok(())
@@ -132,32 +168,121 @@ fn run_device(u: &mut Unstructured<'_>) -> Result<()> {
     u.fill_buffer(&mut ram[..n])?;
     let mem = CellMemory::new(base, &mut ram);
     // Mostly queues inside the memory, sometimes anywhere.
-    let near = |r: u64| if r & 1 == 0 { (r & 0xff00_0000_0000_3fff) | base } else { r };
+    let near = |r: u64| {
+        if r & 1 == 0 {
+            (r & 0xff00_0000_0000_3fff) | base
+        } else {
+            r
+        }
+    };
     // The emulated IOMMU: one of the architecture's presets (revisions).
     let pick = usize::from(u.arbitrary::<u8>()?);
-    let preset = |names: &[&'static str]| names.get(pick % names.len().max(1)).copied().unwrap_or("latest");
+    let preset = |names: &[&'static str]| {
+        names
+            .get(pick % names.len().max(1))
+            .copied()
+            .unwrap_or("latest")
+    };
     match arch {
         0 => {
             let f = arm::Features::preset(preset(arm::Features::PRESETS)).unwrap_or_default();
-            device::<arm::queue::CmdqDevice>(u, &mem, (near(regs.0) & !0x1f | regs.0 & 0x1f, regs.1, regs.2), |q| q.with_caps(f), |q| {
-                q.write_gerrorn(q.gerror)
-            })
+            // Acknowledge (GERRORN = GERROR) or write any GERRORN.
+            device::<arm::queue::CmdqDevice>(
+                u,
+                &mem,
+                (near(regs.0) & !0x1f | regs.0 & 0x1f, regs.1, regs.2),
+                |q| q.with_caps(f),
+                |q, v| {
+                    let _ = q.cons_err();
+                    q.write_gerrorn(if v & 1 == 0 {
+                        q.gerror
+                    } else {
+                        (v >> 1) as u32
+                    })
+                },
+            )
         }
         1 => {
             let f = vtd::Features::preset(preset(vtd::Features::PRESETS)).unwrap_or_default();
-            device::<vtd::queue::InvQueue>(u, &mem, (near(regs.0), regs.1, regs.2), |q| q.with_caps(f), |q| {
-                q.write_fsts(u32::MAX)
+            let mamv: Option<u8> = u.arbitrary()?;
+            let caps = |q: vtd::queue::InvQueue| {
+                let q = q.with_caps(f);
+                match mamv {
+                    Some(m) => q.with_mamv(m & 63),
+                    None => q,
+                }
+            };
+            // FSTS (all ones acknowledges) and ICS writes, both RW1C.
+            device::<vtd::queue::InvQueue>(u, &mem, (near(regs.0), regs.1, regs.2), caps, |q, v| {
+                q.write_fsts(if v & 1 == 0 {
+                    u32::MAX
+                } else {
+                    (v >> 1) as u32
+                });
+                q.write_ics((v >> 32) as u32);
             })
         }
         2 => {
             let f = amd::Features::preset(preset(amd::Features::PRESETS)).unwrap_or_default();
-            device::<amd::queue::CmdBufDevice>(u, &mem, (near(regs.0), regs.1, regs.2), |q| q.with_caps(f), |q| q.restart())
+            // Sometimes an event log (in the same memory), for the
+            // ILLEGAL_COMMAND / COMMAND_HARDWARE entries.
+            let ev: Option<(u64, u64, u64)> = u.arbitrary()?;
+            let log = ev.and_then(|(b, h, t)| {
+                match amd::queue::EventLog::from_registers(near(b), h, t) {
+                    Ok(l) => Some(l),
+                    Err(e) => {
+                        let _ = e.to_string();
+                        None
+                    }
+                }
+            });
+            let caps = |q: amd::queue::CmdBufDevice| {
+                let q = q.with_caps(f);
+                match log {
+                    Some(l) => q.with_event_log(l),
+                    None => q,
+                }
+            };
+            // Restart, or any write to the status register (RW1C bits).
+            device::<amd::queue::CmdBufDevice>(
+                u,
+                &mem,
+                (near(regs.0), regs.1, regs.2),
+                caps,
+                |q, v| {
+                    if v & 1 == 0 {
+                        q.restart()
+                    } else {
+                        q.write_status((v >> 1) as u32)
+                    }
+                },
+            )
         }
         _ => {
             // cqb: PPN [53:10] of a base near the memory, small LOG2SZ-1.
-            let cqb = (near(regs.0 & !0xfff) >> 2 & riscv::queue::CQB_PPN_MASK) | (regs.0 & 0x1f) % 10;
-            device::<riscv::queue::CqDevice>(u, &mem, (cqb, regs.1, regs.2), |q| q, |q| {
-                q.write_cqcsr(u32::MAX)
+            let cqb =
+                (near(regs.0 & !0xfff) >> 2 & riscv::queue::CQB_PPN_MASK) | (regs.0 & 0x1f) % 10;
+            let rf = riscv::Features {
+                ats: u.arbitrary()?,
+                nl: u.arbitrary()?,
+                s: u.arbitrary()?,
+                wsi: u.arbitrary()?,
+            };
+            let irq: bool = u.arbitrary()?;
+            let caps = |q: riscv::queue::CqDevice| {
+                let q = q.with_features(rf);
+                if irq {
+                    q.with_interrupts()
+                } else {
+                    q
+                }
+            };
+            device::<riscv::queue::CqDevice>(u, &mem, (cqb, regs.1, regs.2), caps, |q, v| {
+                q.write_cqcsr(if v & 1 == 0 {
+                    u32::MAX
+                } else {
+                    (v >> 1) as u32
+                })
             })
         }
     }
@@ -202,8 +327,16 @@ fn run(data: &[u8]) -> Result<()> {
             };
             let (prod, cons) = (h as u32, t as u32);
             let pending = q.pending(prod, cons);
-            assert_eq!(q.is_empty(prod, cons), pending == 0, "is_empty with {pending} pending");
-            assert_eq!(q.is_full(prod, cons), pending == q.entries(), "is_full with {pending} pending");
+            assert_eq!(
+                q.is_empty(prod, cons),
+                pending == 0,
+                "is_empty with {pending} pending"
+            );
+            assert_eq!(
+                q.is_full(prod, cons),
+                pending == q.entries(),
+                "is_full with {pending} pending"
+            );
             if flag {
                 // The iterator form: the same commands, at most `pending`.
                 let mut n = 0u32;
@@ -216,6 +349,9 @@ fn run(data: &[u8]) -> Result<()> {
             } else {
                 let res = q.consume(&mem, prod, cons, |rd, c| check(&mem, q.entry_addr(rd), c));
                 assert!(res.count <= pending, "consumed {} of {pending}", res.count);
+                if let Some(e) = &res.error {
+                    let _ = e.to_string();
+                }
             }
         }
         1 => {
@@ -240,10 +376,15 @@ fn run(data: &[u8]) -> Result<()> {
                     check(&mem, iqa.base.wrapping_add(off), &c);
                 }
             } else {
-                let _ = vtd::queue::walk(&mem, iqa, h, t, |off, c| {
+                let r = vtd::queue::walk(&mem, iqa, h, t, |off, c| {
                     n += 1;
                     check(&mem, iqa.base.wrapping_add(off), c);
                 });
+                if let Err(e) = r {
+                    // IQERCD.IQEI: 0 to 4.
+                    assert!(e.iqei() <= 4, "IQEI {} for {e:?}", e.iqei());
+                    let _ = (e.hw(), iqa.to_reg());
+                }
             }
             assert!(
                 n <= iqa.entries(),
@@ -261,11 +402,35 @@ fn run(data: &[u8]) -> Result<()> {
             if let Some(mut q) = q {
                 let pending = q.pending();
                 let mut n = 0u32;
-                let _ = q.process(&mem, |addr, c| {
+                let r = q.process(&mem, |addr, c| {
                     n += 1;
                     check(&mem, addr, c)
                 });
                 assert!(n <= pending, "consumed {n} of {pending}");
+                if let Err(e) = r {
+                    let _ = (e.to_string(), e.hw_error());
+                }
+                let _ = (q.cqcsr(), q.interrupt_pending());
+                // The guest's register writes, then the queue again.
+                q.clear_errors(h as u32);
+                q.set_tail(t.rotate_left(32) as u32);
+                q.complete_fence(flag);
+                if size_param & 1 == 1 {
+                    // A fence store that faulted sets cqmf: nothing runs
+                    // until software clears it.
+                    q.fence_store_fault(h.rotate_left(32) as u32);
+                    let mut m = 0u32;
+                    let _ = q.process(&mem, |_, _| m += 1);
+                    assert_eq!(m, 0, "a queue with cqcsr.cqmf set handed out commands");
+                } else {
+                    let pending = q.pending();
+                    let mut m = 0u32;
+                    let _ = q.process(&mem, |addr, c| {
+                        m += 1;
+                        check(&mem, addr, c)
+                    });
+                    assert!(m <= pending, "consumed {m} of {pending}");
+                }
             }
         }
         _ => {
@@ -278,8 +443,28 @@ fn run(data: &[u8]) -> Result<()> {
                     t,
                 )
             };
-            if let Ok(mut cb) = cb {
-                let _ = cb.process(&mem, |addr, c| check(&mem, addr, c));
+            match cb {
+                Ok(mut cb) => {
+                    if let Err(e) = cb.process(&mem, |addr, c| check(&mem, addr, c)) {
+                        let _ = (
+                            e.to_string(),
+                            e.hw_error(),
+                            e.event.code(),
+                            e.event.address(),
+                        );
+                    }
+                    // The guest moves the pointers (register writes), then
+                    // the buffer runs again.
+                    let moved = if flag { cb.set_head(t) } else { cb.set_tail(h) };
+                    if let Err(e) = moved {
+                        let _ = e.to_string();
+                    }
+                    let _ = (cb.entries(), cb.head_register(), cb.tail_register());
+                    let _ = cb.process(&mem, |addr, c| check(&mem, addr, c));
+                }
+                Err(e) => {
+                    let _ = e.to_string();
+                }
             }
         }
     }

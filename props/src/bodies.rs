@@ -377,11 +377,14 @@ pub fn decode_features(data: &[u8]) -> Result<(), String> {
 /// buffers and, for SMMUv3, `check_values`, `encode_checked` and `Display`.
 pub fn named_fields(data: &[u8]) -> Result<(), String> {
     let mut u = Unstructured::new(data);
-    let r = match u.int_in_range(0u8..=3) {
+    let r = match u.int_in_range(0u8..=6) {
         Ok(0) => named_fields_of::<Smmu>(&mut u),
         Ok(1) => named_fields_of::<Vtd>(&mut u),
         Ok(2) => named_fields_of::<Amd>(&mut u),
-        Ok(_) => named_fields_of::<Riscv>(&mut u),
+        Ok(3) => named_fields_of::<Riscv>(&mut u),
+        Ok(4) => hand_built_smmu(&mut u),
+        Ok(5) => hand_built_amd(&mut u),
+        Ok(_) => hand_built_riscv(&mut u),
         Err(_) => return Ok(()),
     };
     match r {
@@ -389,6 +392,127 @@ pub fn named_fields(data: &[u8]) -> Result<(), String> {
         // The input ran out: nothing to check.
         Err(_) => Ok(()),
     }
+}
+
+/// A raw field value for a struct literal: edge-biased, any width.
+fn raw(u: &mut Unstructured<'_>) -> arbitrary::Result<u64> {
+    let bits = u.int_in_range(1u32..=64)?;
+    gen::edge_u64(&mut *u, bits)
+}
+
+/// Whether `encode` then `decode` gives `c` back: the command is exactly
+/// representable and legal.
+fn exact<A: Arch>(c: &A::Cmd) -> bool {
+    use iommu_inval_core::NativeCommand;
+    let mut w = [0u64; 4];
+    match c.encode_into(&mut w) {
+        Ok(n) => w
+            .get(..n)
+            .is_some_and(|w| A::Cmd::decode(w).as_ref() == Ok(c)),
+        Err(_) => false,
+    }
+}
+
+/// A struct literal an emulator might build by hand: a valid SMMUv3
+/// command with one field set to a raw value. `encode_checked` accepts
+/// exactly what decodes back to the command, and `check_values` never
+/// refuses what `encode_checked` accepts.
+fn hand_built_smmu(u: &mut Unstructured<'_>) -> arbitrary::Result<Result<(), String>> {
+    use iommu_inval_arm::Command as C;
+    let mut c: C = u.arbitrary()?;
+    let v = raw(u)?;
+    match &mut c {
+        C::TlbiNhVa(t) => match v % 4 {
+            0 => t.num = (v >> 2) as u8,
+            1 => t.scale = (v >> 2) as u8,
+            2 => t.ttl = (v >> 2) as u8,
+            _ => t.tg = (v >> 2) as u8,
+        },
+        C::TlbiS2Ipa(t) => t.ttl128 = v & 1 == 1,
+        C::CmdSync(t) => t.cs = v as u8,
+        C::PriResp(t) => t.resp = v as u8,
+        C::CfgiSteRange(t) => t.range = v as u8,
+        _ => {}
+    }
+    let ok = exact::<Smmu>(&c);
+    let checked = c.encode_checked();
+    if checked.is_ok() != ok {
+        return Ok(Err(format!(
+            "smmuv3 {c:?}: encode_checked {checked:?}, round trip exact: {ok}"
+        )));
+    }
+    if checked.is_ok() && c.check_values().is_err() {
+        return Ok(Err(format!(
+            "smmuv3 {c:?}: encodes exactly, check_values {:?}",
+            c.check_values()
+        )));
+    }
+    Ok(Ok(()))
+}
+
+/// As [`hand_built_smmu`] for AMD-Vi: `check` accepts exactly the commands
+/// that encode and decode back to themselves (AMD-Vi has no operand rules).
+fn hand_built_amd(u: &mut Unstructured<'_>) -> arbitrary::Result<Result<(), String>> {
+    use iommu_inval_amd::Command as C;
+    let mut c: C = u.arbitrary()?;
+    let v = raw(u)?;
+    match &mut c {
+        C::CompletionWait(t) => t.store_address = v,
+        C::InvalidateIommuPages(t) if v & 1 == 0 => t.pasid = (v >> 1) as u32,
+        C::InvalidateIommuPages(t) => t.address = v,
+        C::InvalidateIotlbPages(t) if v & 1 == 0 => t.pasid = (v >> 1) as u32,
+        C::InvalidateIotlbPages(t) => t.address = v,
+        C::PrefetchIommuPages(t) if v & 1 == 0 => t.pasid = (v >> 1) as u32,
+        C::PrefetchIommuPages(t) => t.address = v,
+        C::CompletePprRequest(t) => match v % 3 {
+            0 => t.pasid = (v >> 2) as u32,
+            1 => t.tag = (v >> 2) as u16,
+            _ => t.status = (v >> 2) as u8,
+        },
+        _ => {}
+    }
+    let ok = exact::<Amd>(&c);
+    if c.check().is_ok() != ok {
+        return Ok(Err(format!(
+            "amd {c:?}: check {:?}, round trip exact: {ok}",
+            c.check()
+        )));
+    }
+    Ok(Ok(()))
+}
+
+/// As [`hand_built_smmu`] for RISC-V: `check` accepts exactly the commands
+/// that encode and decode back to themselves (widths and legality).
+fn hand_built_riscv(u: &mut Unstructured<'_>) -> arbitrary::Result<Result<(), String>> {
+    use iommu_inval_riscv::Command as C;
+    let mut c: C = u.arbitrary()?;
+    let v = raw(u)?;
+    match &mut c {
+        C::IotinvalVma(t) | C::IotinvalGvma(t) => match v % 3 {
+            0 => t.pscid = (v >> 2) as u32,
+            1 => t.addr = v,
+            _ => t.pscv = v & 4 != 0,
+        },
+        C::IofenceC(t) => t.addr = v,
+        C::IodirInvalDdt(t) => t.did = v as u32,
+        C::IodirInvalPdt(t) if v & 1 == 0 => t.pid = (v >> 1) as u32,
+        C::IodirInvalPdt(t) => t.dv = v & 2 != 0,
+        C::AtsInval(t) if v & 1 == 0 => t.pid = (v >> 1) as u32,
+        C::AtsInval(t) => t.addr = v,
+        C::AtsPrgr(t) => match v % 3 {
+            0 => t.pid = (v >> 2) as u32,
+            1 => t.prg_index = (v >> 2) as u16,
+            _ => t.resp_code = (v >> 2) as u8,
+        },
+    }
+    let ok = exact::<Riscv>(&c);
+    if c.check().is_ok() != ok {
+        return Ok(Err(format!(
+            "riscv {c:?}: check {:?}, round trip exact: {ok}",
+            c.check()
+        )));
+    }
+    Ok(Ok(()))
 }
 
 /// A field value: the field's own type most of the time, edge-biased.

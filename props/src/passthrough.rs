@@ -22,7 +22,7 @@ use std::rc::Rc;
 
 use iommu_inval_core::device::{
     Backend, BackendError, CommandQueue, CountingBackend, LowerToHost, Progress, QueueProducer,
-    RecordingBackend, ShadowFlush,
+    Record, RecordingBackend, ShadowFlush,
 };
 use iommu_inval_core::model::{Inval, Op, Store, Sync};
 use iommu_inval_core::queue::CellMemory;
@@ -217,7 +217,7 @@ where
     GA: Arch,
     G: CommandQueue<Command = GA::Cmd>,
     HA: HostCaps,
-    H: QueueProducer<Command = HA::Cmd, Caps = HA::Caps>,
+    H: QueueProducer<Command = HA::Cmd, Caps = HA::Caps> + core::fmt::Debug,
 {
     let ring = guest_ring(GA::ID, u)?;
     let words = (ring.slot / 8) as usize;
@@ -318,6 +318,11 @@ where
     }
     let progress = guest.process(&gmem, ctx, &mut backend);
     let written = backend.commands;
+    // What a VMM logs: formatting never panics.
+    let _ = format!("{backend:?}");
+    if let Some(f) = progress.fault {
+        let _ = f.cause.to_string();
+    }
     // The host consumes what the last guest batch left in its ring.
     let LowerToHost { mut queue, .. } = backend;
     let _ = kick(&mut queue, &hmem);
@@ -338,6 +343,9 @@ where
         return Ok(Err(format!("{}: stopped short without a fault", what())));
     }
     let host_consumed: u64 = host_progress.iter().map(|p| u64::from(p.consumed)).sum();
+    for f in host_progress.iter().filter_map(|p| p.fault) {
+        let _ = f.cause.to_string();
+    }
     let host_fault = host_progress.iter().find_map(|p| p.fault);
     if !host_fails {
         if let Some(f) = host_fault {
@@ -356,9 +364,38 @@ where
     // The host's ops against lowering and lifting each guest op in turn.
     let expect = expected_host_ops::<GA, HA>(&guest_words, words, &caps, ctx);
     let exact = progress.fault.is_none() && host_fault.is_none() && !host_fails;
-    let got: Vec<Op> = match &host_seen {
-        HostBackend::Recording(r) => r.ops().filter(|o| !o.is_sync()).copied().collect(),
-        HostBackend::Shadow(_, log) => log.borrow().clone(),
+    let got: Vec<Op> = match &mut host_seen {
+        HostBackend::Recording(r) => {
+            let ops: Vec<Op> = r.ops().filter(|o| !o.is_sync()).copied().collect();
+            // The log's batches hold the same ops, in order.
+            let batched: Vec<Op> = r
+                .records()
+                .filter_map(|rec| match rec {
+                    Record::Batch(b) => Some(b),
+                    Record::Barrier(_) => None,
+                })
+                .flatten()
+                .copied()
+                .collect();
+            if batched != ops {
+                return Ok(Err(format!(
+                    "{}: the recorder's batches {batched:?} are not its ops {ops:?}",
+                    what()
+                )));
+            }
+            r.clear();
+            if r.ops().next().is_some() || r.records().next().is_some() {
+                return Ok(Err(format!(
+                    "{}: a cleared recorder still holds ops",
+                    what()
+                )));
+            }
+            ops
+        }
+        HostBackend::Shadow(b, log) => {
+            let _ = format!("{b:?}");
+            log.borrow().clone()
+        }
         HostBackend::Counting(c) => {
             // Syncs go to `barrier`, not `execute`: the counts are the
             // ops' and the invalidations' among them.

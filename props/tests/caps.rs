@@ -162,3 +162,15 @@ fn passthrough_host_sees_exactly_the_lowered_guest_ops() {
         panic!("{e}");
     }
 }
+
+/// `max_lowered` of a cap near `usize::MAX` ("no limit") saturates rather
+/// than overflow (a panic in a debug build), in every architecture.
+#[test]
+fn max_lowered_saturates() {
+    for cap in [usize::MAX, usize::MAX - 1, usize::MAX / 3] {
+        assert_eq!(iommu_inval_arm::max_lowered(cap), usize::MAX);
+        assert_eq!(iommu_inval_vtd::max_lowered(cap), usize::MAX);
+        assert_eq!(iommu_inval_amd::max_lowered(cap), usize::MAX);
+        assert_eq!(iommu_inval_riscv::max_lowered(cap), usize::MAX);
+    }
+}
