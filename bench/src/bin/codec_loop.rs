@@ -1,0 +1,66 @@
+//! The decode + encode loop of the codec benchmark (`benches/codec.rs`,
+//! `decode_encode`) as a plain program, for counting its instructions with
+//! `scripts/codec_insns.sh` (cachegrind): deterministic where wall time on
+//! a shared machine is not.
+//!
+//!     codec_loop ARCH PASSES      (ARCH: smmuv3, vtd, vtd256, amd, riscv)
+
+use std::hint::black_box;
+
+use iommu_inval_bench::targets::{amd, arm, riscv, vtd};
+
+/// Commands per queue, as in the benchmark.
+const N: usize = 4096;
+
+/// One decode + encode pass over a queue into a host queue.
+type Pass = fn(&[u64], &mut [u64]) -> usize;
+
+macro_rules! pass {
+    ($name:ident, $t:ident, $words:expr) => {
+        #[inline(never)]
+        fn $name(q: &[u64], host: &mut [u64]) -> usize {
+            let mut ok = 0;
+            for (w, slot) in q.chunks_exact($words).zip(host.chunks_exact_mut($words)) {
+                if let Ok(c) = $t::Command::decode(w) {
+                    slot.copy_from_slice(&c.encode()[..$words]);
+                    ok += 1;
+                }
+            }
+            ok
+        }
+    };
+}
+pass!(pass_smmuv3, arm, 2);
+pass!(pass_vtd, vtd, 2);
+pass!(pass_vtd256, vtd, 4);
+pass!(pass_amd, amd, 2);
+pass!(pass_riscv, riscv, 2);
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let arch = args.next().unwrap_or_default();
+    let passes: usize = match args.next().map(|s| s.parse()) {
+        Some(Ok(n)) => n,
+        _ => {
+            eprintln!("usage: codec_loop smmuv3|vtd|vtd256|amd|riscv PASSES");
+            std::process::exit(2);
+        }
+    };
+    let (q, f): (Vec<u64>, Pass) = match arch.as_str() {
+        "smmuv3" => (arm::queue(N, 2), pass_smmuv3),
+        "vtd" => (vtd::queue(N, 2), pass_vtd),
+        "vtd256" => (vtd::queue(N, 4), pass_vtd256),
+        "amd" => (amd::queue(N, 2), pass_amd),
+        "riscv" => (riscv::queue(N, 2), pass_riscv),
+        _ => {
+            eprintln!("unknown architecture {arch:?}");
+            std::process::exit(2);
+        }
+    };
+    let mut host = vec![0u64; q.len()];
+    let mut ok = 0;
+    for _ in 0..passes {
+        ok += f(black_box(&q), black_box(&mut host));
+    }
+    println!("{arch}: {ok} commands in {passes} passes");
+}
