@@ -74,16 +74,7 @@ macro_rules! codec {
                 let q = $t::queue(N, $words);
                 let mut host = vec![0u64; q.len()];
                 b.counter(ItemsCount::new(N)).bench_local(|| {
-                    let mut ok = 0usize;
-                    for (w, slot) in black_box(&q)
-                        .chunks_exact($words)
-                        .zip(host.chunks_exact_mut($words))
-                    {
-                        if let Ok(c) = Command::decode(w) {
-                            slot.copy_from_slice(&c.encode()[..$words]);
-                            ok += 1;
-                        }
-                    }
+                    let ok = $t::decode_encode_pass::<$words>(black_box(&q), &mut host);
                     black_box(&mut host);
                     ok
                 });

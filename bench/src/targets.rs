@@ -88,6 +88,22 @@ macro_rules! target {
                 ex.iter().cycle().take(n).flatten().copied().collect()
             }
 
+            /// Decode each `W`-word command of `q` and encode it into its
+            /// slot of `host` (the codec benchmark's `decode_encode`, and
+            /// the loop `scripts/codec_insns.sh` counts); returns how many
+            /// decoded.
+            #[inline]
+            pub fn decode_encode_pass<const W: usize>(q: &[u64], host: &mut [u64]) -> usize {
+                let mut ok = 0usize;
+                for (w, slot) in q.chunks_exact(W).zip(host.chunks_exact_mut(W)) {
+                    if let Ok(c) = Command::decode(w) {
+                        slot.copy_from_slice(&c.encode()[..W]);
+                        ok += 1;
+                    }
+                }
+                ok
+            }
+
             /// The example commands, decoded, repeated to `n`.
             pub fn commands(n: usize) -> Vec<Command> {
                 let ex: Vec<Command> = example_commands().iter().filter_map(|w| Command::decode(w).ok()).collect();

@@ -1,7 +1,7 @@
 //! The decode + encode loop of the codec benchmark (`benches/codec.rs`,
-//! `decode_encode`) as a plain program, for counting its instructions with
-//! `scripts/codec_insns.sh` (cachegrind): deterministic where wall time on
-//! a shared machine is not.
+//! `decode_encode`: `targets::<arch>::decode_encode_pass`) as a plain
+//! program, for counting its instructions with `scripts/codec_insns.sh`
+//! (cachegrind): deterministic where wall time on a shared machine is not.
 //!
 //!     codec_loop ARCH PASSES      (ARCH: smmuv3, vtd, vtd256, amd, riscv)
 
@@ -15,18 +15,12 @@ const N: usize = 4096;
 /// One decode + encode pass over a queue into a host queue.
 type Pass = fn(&[u64], &mut [u64]) -> usize;
 
+/// The benchmark's own loop, kept out of line so that it is one function.
 macro_rules! pass {
     ($name:ident, $t:ident, $words:expr) => {
         #[inline(never)]
         fn $name(q: &[u64], host: &mut [u64]) -> usize {
-            let mut ok = 0;
-            for (w, slot) in q.chunks_exact($words).zip(host.chunks_exact_mut($words)) {
-                if let Ok(c) = $t::Command::decode(w) {
-                    slot.copy_from_slice(&c.encode()[..$words]);
-                    ok += 1;
-                }
-            }
-            ok
+            $t::decode_encode_pass::<$words>(q, host)
         }
     };
 }
