@@ -288,6 +288,23 @@ fn run_device(u: &mut Unstructured<'_>) -> Result<()> {
     }
 }
 
+/// One `process` of a RISC-V command queue: every command handed out
+/// re-reads as its words, and no more than were pending. Returns how many
+/// were handed out, and the result.
+fn riscv_run(
+    q: &mut riscv::queue::CmdQueue,
+    mem: &SliceMemory<'_>,
+) -> (u32, core::result::Result<usize, riscv::queue::CqError>) {
+    let pending = q.pending();
+    let mut n = 0u32;
+    let r = q.process(mem, |addr, c| {
+        n += 1;
+        check(mem, addr, c)
+    });
+    assert!(n <= pending, "consumed {n} of {pending}");
+    (n, r)
+}
+
 fn run(data: &[u8]) -> Result<()> {
     let mut u = Unstructured::new(data);
     let u = &mut u;
@@ -400,13 +417,7 @@ fn run(data: &[u8]) -> Result<()> {
                 if flag { riscv::queue::CQCSR_CQEN } else { 0 },
             );
             if let Some(mut q) = q {
-                let pending = q.pending();
-                let mut n = 0u32;
-                let r = q.process(&mem, |addr, c| {
-                    n += 1;
-                    check(&mem, addr, c)
-                });
-                assert!(n <= pending, "consumed {n} of {pending}");
+                let (_, r) = riscv_run(&mut q, &mem);
                 if let Err(e) = r {
                     let _ = (e.to_string(), e.hw_error());
                 }
@@ -419,17 +430,10 @@ fn run(data: &[u8]) -> Result<()> {
                     // A fence store that faulted sets cqmf: nothing runs
                     // until software clears it.
                     q.fence_store_fault(h.rotate_left(32) as u32);
-                    let mut m = 0u32;
-                    let _ = q.process(&mem, |_, _| m += 1);
+                    let (m, _) = riscv_run(&mut q, &mem);
                     assert_eq!(m, 0, "a queue with cqcsr.cqmf set handed out commands");
                 } else {
-                    let pending = q.pending();
-                    let mut m = 0u32;
-                    let _ = q.process(&mem, |addr, c| {
-                        m += 1;
-                        check(&mem, addr, c)
-                    });
-                    assert!(m <= pending, "consumed {m} of {pending}");
+                    let _ = riscv_run(&mut q, &mem);
                 }
             }
         }

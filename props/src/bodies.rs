@@ -413,6 +413,23 @@ fn exact<A: Arch>(c: &A::Cmd) -> bool {
     }
 }
 
+/// The verdict of a hand-built command: `check` (the crate's own test of
+/// it) accepts exactly what [`exact`] round-trips.
+fn check_agrees<A: Arch, T: core::fmt::Debug, E: core::fmt::Debug>(
+    c: &A::Cmd,
+    what: &str,
+    check: &Result<T, E>,
+) -> Result<(), String> {
+    let ok = exact::<A>(c);
+    if check.is_ok() != ok {
+        return Err(format!(
+            "{} {c:?}: {what} {check:?}, round trip exact: {ok}",
+            A::ID
+        ));
+    }
+    Ok(())
+}
+
 /// A struct literal an emulator might build by hand: a valid SMMUv3
 /// command with one field set to a raw value. `encode_checked` accepts
 /// exactly what decodes back to the command, and `check_values` never
@@ -434,12 +451,9 @@ fn hand_built_smmu(u: &mut Unstructured<'_>) -> arbitrary::Result<Result<(), Str
         C::CfgiSteRange(t) => t.range = v as u8,
         _ => {}
     }
-    let ok = exact::<Smmu>(&c);
     let checked = c.encode_checked();
-    if checked.is_ok() != ok {
-        return Ok(Err(format!(
-            "smmuv3 {c:?}: encode_checked {checked:?}, round trip exact: {ok}"
-        )));
+    if let Err(e) = check_agrees::<Smmu, _, _>(&c, "encode_checked", &checked) {
+        return Ok(Err(e));
     }
     // Always asked (also of commands it must refuse).
     let values = c.check_values();
@@ -472,14 +486,7 @@ fn hand_built_amd(u: &mut Unstructured<'_>) -> arbitrary::Result<Result<(), Stri
         },
         _ => {}
     }
-    let ok = exact::<Amd>(&c);
-    if c.check().is_ok() != ok {
-        return Ok(Err(format!(
-            "amd {c:?}: check {:?}, round trip exact: {ok}",
-            c.check()
-        )));
-    }
-    Ok(Ok(()))
+    Ok(check_agrees::<Amd, _, _>(&c, "check", &c.check()))
 }
 
 /// As [`hand_built_smmu`] for RISC-V: `check` accepts exactly the commands
@@ -506,14 +513,7 @@ fn hand_built_riscv(u: &mut Unstructured<'_>) -> arbitrary::Result<Result<(), St
             _ => t.resp_code = (v >> 2) as u8,
         },
     }
-    let ok = exact::<Riscv>(&c);
-    if c.check().is_ok() != ok {
-        return Ok(Err(format!(
-            "riscv {c:?}: check {:?}, round trip exact: {ok}",
-            c.check()
-        )));
-    }
-    Ok(Ok(()))
+    Ok(check_agrees::<Riscv, _, _>(&c, "check", &c.check()))
 }
 
 /// A field value: the field's own type most of the time, edge-biased.

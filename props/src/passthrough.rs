@@ -17,7 +17,7 @@
 
 use arbitrary::Unstructured;
 use iommu_inval_core::context::Topology;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use iommu_inval_core::device::{
@@ -135,23 +135,21 @@ impl HostBackend {
             0 => HostBackend::Recording(RecordingBackend::default()),
             1 => {
                 let log = Rc::new(RefCell::new(Vec::new()));
-                let fail = Rc::new(RefCell::new(fail));
+                let fail = Rc::new(Cell::new(fail));
+                // Both callbacks record into the one log; the first call of
+                // either fails when told to.
+                let record = |log: &RefCell<Vec<Op>>, fail: &Cell<bool>, op: Op| {
+                    if fail.replace(false) {
+                        return Err(E);
+                    }
+                    log.borrow_mut().push(op);
+                    Ok(())
+                };
                 let (l1, f1) = (log.clone(), fail.clone());
                 let (l2, f2) = (log.clone(), fail);
-                let on_inval: ShadowFn<Inval> = Box::new(move |i: &Inval| {
-                    if f1.replace(false) {
-                        return Err(E);
-                    }
-                    l1.borrow_mut().push(Op::Inval(*i));
-                    Ok(())
-                });
-                let on_other: ShadowFn<Op> = Box::new(move |o: &Op| {
-                    if f2.replace(false) {
-                        return Err(E);
-                    }
-                    l2.borrow_mut().push(*o);
-                    Ok(())
-                });
+                let on_inval: ShadowFn<Inval> =
+                    Box::new(move |i: &Inval| record(&l1, &f1, Op::Inval(*i)));
+                let on_other: ShadowFn<Op> = Box::new(move |o: &Op| record(&l2, &f2, *o));
                 HostBackend::Shadow(ShadowFlush::new(on_inval).with_other(on_other), log)
             }
             // A counter cannot fail.
