@@ -393,19 +393,19 @@ fn lower_config<C: Context + ?Sized>(
             }
         }
     };
+    // Every stream, or too many streams for per-stream CD commands:
+    // STE-level commands remove the CDs too. (Every stream is no count: as
+    // `u64::MAX` it passed the cap test of `max_cmds = usize::MAX`.)
     let count = match devs {
         Devs::Range(a, b) => u64::from(b - a) + 1,
         Devs::Domain(_, n) => n as u64,
-        Devs::Every => u64::MAX,
-    };
-    // Every stream (whatever the cap: with max_cmds = usize::MAX the count
-    // test alone would let it through), or too many streams for per-stream
-    // CD commands: STE-level commands remove the CDs too.
-    if matches!(devs, Devs::Every) || count > caps.cap() as u64 {
-        o.widen(Widened::CACHES);
-        if count != u64::MAX {
-            o.widen(Widened::CAP);
+        Devs::Every => {
+            o.widen(Widened::CACHES);
+            return ste_level(devs, ssec, leaf, caps, ctx, o);
         }
+    };
+    if count > caps.cap() as u64 {
+        o.widen(Widened::CACHES | Widened::CAP);
         return ste_level(devs, ssec, leaf, caps, ctx, o);
     }
     match devs {
