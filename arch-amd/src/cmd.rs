@@ -328,6 +328,14 @@ const fn b(v: bool, n: u32) -> u64 {
     (v as u64) << n
 }
 
+/// The error of words [`Command::check_words`]'s fast test refused: the
+/// decoder's own.
+#[cold]
+#[inline(never)]
+fn check_error(w0: u64, w1: u64) -> Result<(), DecodeError> {
+    Command::decode_words(w0, w1).map(|_| ())
+}
+
 impl Command {
     /// Decode one command from its two words (`w0`, `w1`).
     ///
@@ -355,6 +363,37 @@ impl Command {
             return Err(DecodeError::bad_length(words.len()));
         };
         Self::decode_words(w0, w1)
+    }
+
+    /// Whether two words decode, without building the command: `Ok`
+    /// exactly when [`Command::decode`] is `Ok`, else the same error (the
+    /// [`NativeCommand::check_words`] of AMD-Vi): one table look-up of the
+    /// reserved bits. (Not [`Command::check`], which checks a built
+    /// command's field widths.)
+    ///
+    /// ```
+    /// use iommu_inval_amd::Command;
+    /// use iommu_inval_core::{copy_checked, ErrorKind};
+    /// // INVALIDATE_DEVTAB_ENTRY 0x1234, then one with reserved bit w0[16] set.
+    /// let guest = [0x2000_0000_0000_1234, 0, 0x2000_0000_0001_1234, 0];
+    /// assert!(Command::check_words(&guest[..2]).is_ok());
+    /// let mut host = [0u64; 4];
+    /// let e = copy_checked::<Command>(&guest, &mut host, 2).unwrap_err();
+    /// assert_eq!((e.index, e.error.kind, e.error.mask), (1, ErrorKind::ReservedBits, 0x1_0000));
+    /// assert_eq!(host[..2], guest[..2]);
+    /// ```
+    #[inline(always)]
+    pub fn check_words(words: &[u64]) -> Result<(), DecodeError> {
+        let &[w0, w1] = words else {
+            return Err(DecodeError::bad_length(words.len()));
+        };
+        let [r0, r1] = RESERVED[(w0 >> OPCODE_SHIFT) as usize & 0xf];
+        // Every bit of an unknown opcode is reserved, so only zero words
+        // pass the mask; no command has w0 = 0 (its opcode is not 0).
+        if ((w0 & r0) | (w1 & r1) != 0) | (w0 == 0) {
+            return check_error(w0, w1);
+        }
+        Ok(())
     }
 
     /// [`Command::decode`] of two words.
@@ -572,6 +611,11 @@ impl NativeCommand for Command {
     #[inline(always)]
     fn decode(words: &[u64]) -> Result<Self, DecodeError> {
         Command::decode(words)
+    }
+
+    #[inline(always)]
+    fn check_words(words: &[u64]) -> Result<(), DecodeError> {
+        Command::check_words(words)
     }
 
     #[inline]

@@ -205,14 +205,7 @@ macro_rules! take_range {
 /// of extracting each field.
 #[inline(always)]
 fn check_range_words(w: &[u64; 2]) -> Result<(), DecodeError> {
-    let any = (w[0] & (bits::NUM.mask() | bits::SCALE.mask())) | (w[1] & bits::TTL.mask()) != 0;
-    let ttl128 = w[1] & bits::TTL128.mask() != 0;
-    let bad = if w[1] & bits::TG.mask() == 0 {
-        any | ttl128
-    } else {
-        !any | (ttl128 & (w[1] & bits::TTL.mask() == 0))
-    };
-    if bad {
+    if range_bad(w) {
         return Err(range_error(
             bits::NUM.get(w) as u8,
             bits::SCALE.get(w) as u8,
@@ -223,7 +216,130 @@ fn check_range_words(w: &[u64; 2]) -> Result<(), DecodeError> {
     Ok(())
 }
 
+/// Whether the words of a range TLBI break [`check_range`]'s rules.
+#[inline(always)]
+const fn range_bad(w: &[u64; 2]) -> bool {
+    let any = (w[0] & (bits::NUM.mask() | bits::SCALE.mask())) | (w[1] & bits::TTL.mask()) != 0;
+    let ttl128 = w[1] & bits::TTL128.mask() != 0;
+    let tg0 = w[1] & bits::TG.mask() == 0;
+    let ttl0 = w[1] & bits::TTL.mask() == 0;
+    (tg0 & (any | ttl128)) | (!tg0 & (!any | (ttl128 & ttl0)))
+}
+
+/// Per opcode, everything [`Command::check_words`] tests, so that one
+/// table entry serves the whole test: the reserved bits `r0` / `r1` (as
+/// in [`RESERVED`]); the 2-bit fields of which the value 3 is ILLEGAL at
+/// `w0[13:12]` (`m0`: CMD_SYNC `cs`, IHI0070 §4.7.3) or `w1[13:12]` (`m1`:
+/// CMD_PRI_RESP `resp`, §4.5.2), 0 for the other ops; and the range rules
+/// as a 64-entry truth table over [`range_key`] (`range_ok`: [`RANGE_OK`]
+/// for the range TLBIs, all ones for the other ops, none for an unknown
+/// opcode, whose all-zero words pass the reserved-bit mask).
+#[derive(Clone, Copy)]
+struct Rule {
+    r0: u64,
+    r1: u64,
+    m0: u64,
+    m1: u64,
+    range_ok: u64,
+}
+
+/// The value of `m0` / `m1` that is ILLEGAL (both bits of the field set).
+const FIELD3: u64 = 0x3000;
+const _: () = assert!(bits::CS.mask() == FIELD3 && bits::PRI_RESP.mask() == FIELD3);
+
+/// What the TLBI range rules depend on, as 6 bits: `w1[11:7]` (`tg`,
+/// `ttl`, `ttl128`) and whether `num` or `scale` is non-zero.
+#[inline(always)]
+const fn range_key(w: &[u64; 2]) -> u64 {
+    ((w[1] >> 7) & 0x1f) | (((w[0] & (bits::NUM.mask() | bits::SCALE.mask()) != 0) as u64) << 5)
+}
+
+/// The truth table of [`range_bad`] over [`range_key`]: bit `k` set when
+/// words of key `k` keep the rules.
+const RANGE_OK: u64 = {
+    let mut ok = 0u64;
+    let mut k = 0u64;
+    while k < 64 {
+        let w = [((k >> 5) & 1) << bits::NUM.lo, (k & 0x1f) << 7];
+        if range_key(&w) == k && !range_bad(&w) {
+            ok |= 1 << k;
+        }
+        k += 1;
+    }
+    ok
+};
+
+/// [`Rule`] of every opcode.
+const RULES: [Rule; 256] = {
+    let mut t = [Rule {
+        r0: !0,
+        r1: !0,
+        m0: 0,
+        m1: 0,
+        range_ok: 0,
+    }; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i].r0 = RESERVED[i][0];
+        t[i].r1 = RESERVED[i][1];
+        if VALID[i][0] != 0 {
+            t[i].range_ok = !0;
+        }
+        i += 1;
+    }
+    let range = [0x12, 0x13, 0x1a, 0x22, 0x23, 0x2a, 0x52, 0x53, 0x5a];
+    let mut i = 0;
+    while i < range.len() {
+        t[range[i]].range_ok = RANGE_OK;
+        i += 1;
+    }
+    t[0x46].m0 = bits::CS.mask();
+    t[0x41].m1 = bits::PRI_RESP.mask();
+    t
+};
+
+/// The error of words [`Command::check_words`]'s fast test refused: the
+/// decoder's own (`Ok` for the rare words the test sends on to it).
+#[cold]
+#[inline(never)]
+fn check_slow(w0: u64, w1: u64) -> Result<(), DecodeError> {
+    Command::decode_words(&[w0, w1]).map(|_| ())
+}
+
 impl Command {
+    /// Whether two words decode, without building the command: `Ok`
+    /// exactly when [`Command::decode`] is `Ok`, else the same error (the
+    /// [`NativeCommand::check_words`] of SMMUv3). One table look-up for the
+    /// reserved bits and one for the value rules, tested together.
+    ///
+    /// ```
+    /// use iommu_inval_arm::Command;
+    /// use iommu_inval_core::copy_checked;
+    /// // CMD_TLBI_NH_VA (vmid 1, asid 5, 32 pages at 0x10_0000), then a CMD_SYNC with cs = 3.
+    /// let guest = [0x0005_0001_0001_f012, 0x0000_0000_0010_0401, 0x3046, 0];
+    /// assert!(Command::check_words(&guest[..2]).is_ok());
+    /// assert_eq!(Command::check_words(&guest[2..]), Command::decode(&guest[2..]).map(|_| ()));
+    /// let mut host = [0u64; 4];
+    /// let e = copy_checked::<Command>(&guest, &mut host, 2).unwrap_err();
+    /// assert_eq!((e.index, e.error.field), (1, "cs"));
+    /// assert_eq!(host[..2], guest[..2]);
+    /// ```
+    #[inline(always)]
+    pub fn check_words(words: &[u64]) -> Result<(), DecodeError> {
+        let w = match words {
+            [w0, w1] => [*w0, *w1],
+            _ => return Err(bad_length(words.len())),
+        };
+        let rule = RULES[usize::from(w[0] as u8)];
+        if ((w[0] & rule.r0) | (w[1] & rule.r1) != 0)
+            | ((w[0] & rule.m0) | (w[1] & rule.m1) == FIELD3)
+            | ((rule.range_ok >> range_key(&w)) & 1 == 0)
+        {
+            return check_slow(w[0], w[1]);
+        }
+        Ok(())
+    }
+
     /// Decode one command from its two 64-bit words (lowest first).
     ///
     /// ```
@@ -423,6 +539,11 @@ impl NativeCommand for Command {
     #[inline(always)]
     fn decode(words: &[u64]) -> Result<Self, DecodeError> {
         Command::decode(words)
+    }
+
+    #[inline(always)]
+    fn check_words(words: &[u64]) -> Result<(), DecodeError> {
+        Command::check_words(words)
     }
 
     #[inline]

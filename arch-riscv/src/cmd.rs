@@ -457,11 +457,7 @@ impl Command {
     /// failed is worked out only on the error path.
     #[inline(always)]
     pub fn decode_words(w0: u64, w1: u64) -> Result<Command, DecodeError> {
-        let slot = SLOT_OF[(w0 & OPF_MASK) as usize] as usize;
-        let [zero0, flip, zero1] = SLOT_CHECK[slot & 7];
-        if ((w0 ^ flip) & zero0) | (w1 & zero1) != 0 {
-            return Err(Command::illegal(w0, w1, slot));
-        }
+        let slot = Command::legal_slot(w0, w1)?;
         let id20 = ((w0 >> ID20_SHIFT) as u32) & ID20_MAX;
         Ok(match slot {
             0 => Command::IotinvalVma(iotinval(w0, w1)),
@@ -503,6 +499,43 @@ impl Command {
                 resp_code: ((w1 >> RESP_SHIFT) & 0xf) as u8,
             }),
         })
+    }
+
+    /// Whether two words decode, without building the command: `Ok`
+    /// exactly when [`Command::decode`] is `Ok`, else the same error (the
+    /// [`NativeCommand::check_words`] of the RISC-V IOMMU): the decoder's
+    /// own `SLOT_CHECK` test, after which decoding cannot fail. (Not
+    /// [`Command::check`], which checks a built command's field widths.)
+    ///
+    /// ```
+    /// use iommu_inval_riscv::Command;
+    /// use iommu_inval_core::copy_checked;
+    /// // IOFENCE.C with AV (store 1 at 0x8000_0010), then IOTINVAL.GVMA with PSCV = 1 (illegal).
+    /// let guest = [0x0000_0001_0000_0402, 0x2000_0004, 0x0000_0001_0000_0081, 0];
+    /// let mut host = [0u64; 4];
+    /// let e = copy_checked::<Command>(&guest, &mut host, 2).unwrap_err();
+    /// assert_eq!((e.index, e.error.field), (1, "pscv"));
+    /// assert_eq!(host[..2], guest[..2]);
+    /// assert!(Command::check_words(&guest[..2]).is_ok());
+    /// ```
+    #[inline(always)]
+    pub fn check_words(words: &[u64]) -> Result<(), DecodeError> {
+        match *words {
+            [w0, w1] => Command::legal_slot(w0, w1).map(|_| ()),
+            _ => Err(DecodeError::bad_length(words.len())),
+        }
+    }
+
+    /// The slot of legal words (every one decodes), else why they are
+    /// illegal: one test of the slot's three masks.
+    #[inline(always)]
+    fn legal_slot(w0: u64, w1: u64) -> Result<usize, DecodeError> {
+        let slot = SLOT_OF[(w0 & OPF_MASK) as usize] as usize;
+        let [zero0, flip, zero1] = SLOT_CHECK[slot & 7];
+        if ((w0 ^ flip) & zero0) | (w1 & zero1) != 0 {
+            return Err(Command::illegal(w0, w1, slot));
+        }
+        Ok(slot)
     }
 
     /// Why `[w0, w1]` of `slot` is illegal, in the order the checks are
@@ -685,6 +718,11 @@ impl NativeCommand for Command {
     #[inline(always)]
     fn decode(words: &[u64]) -> Result<Self, DecodeError> {
         Command::decode(words)
+    }
+
+    #[inline(always)]
+    fn check_words(words: &[u64]) -> Result<(), DecodeError> {
+        Command::check_words(words)
     }
 
     #[inline]

@@ -318,6 +318,64 @@ pub enum Command {
 /// Another name for [`Command`].
 pub type Descriptor = Command;
 
+/// What [`Command::check_words`] tests per descriptor type (the 7-bit
+/// type of `w0[11:9]` and `w0[3:0]`): the reserved bits of `w0`, `w1` and
+/// of `w2 | w3` (every bit but for the page group response), and the set
+/// of `g` (`w0[5:4]`) values the type allows, one bit per value (none for
+/// an unknown type).
+#[derive(Clone, Copy)]
+struct Legal {
+    r0: u64,
+    r1: u64,
+    r_hi: u64,
+    g_ok: u64,
+}
+
+/// [`Legal`] of every type, from the masks and granularity rules the
+/// decoder applies (§6.5.2: `g` = 0 is reserved for the context-cache and
+/// IOTLB invalidates, `g` < 2 for the PASID-based IOTLB invalidate, `g` =
+/// 2 for the PASID-cache invalidate).
+const LEGAL: [Legal; 128] = {
+    let unknown = Legal {
+        r0: !0,
+        r1: !0,
+        r_hi: !0,
+        g_ok: 0,
+    };
+    let mut t = [unknown; 128];
+    let types: [(u8, u64, u64, u64); 9] = [
+        (ty::CC_INV, CC_W0, CC_W1, 0b1110),
+        (ty::IOTLB_INV, IOTLB_W0, IOTLB_W1, 0b1110),
+        (ty::DEV_TLB_INV, DEV_TLB_W0, DEV_TLB_W1, 0b1111),
+        (ty::IEC_INV, IEC_W0, IEC_W1, 0b1111),
+        (ty::INV_WAIT, WAIT_W0, WAIT_W1, 0b1111),
+        (ty::P_IOTLB_INV, P_IOTLB_W0, P_IOTLB_W1, 0b1100),
+        (ty::PC_INV, PC_W0, PC_W1, 0b1011),
+        (ty::P_DEV_TLB_INV, P_DEV_TLB_W0, P_DEV_TLB_W1, 0b1111),
+        (ty::PAGE_GRP_RESP, PGR_W0, PGR_W1, 0b1111),
+    ];
+    let mut i = 0;
+    while i < types.len() {
+        let (k, u0, u1, g_ok) = types[i];
+        t[k as usize] = Legal {
+            r0: !u0,
+            r1: !u1,
+            r_hi: if k == ty::PAGE_GRP_RESP { 0 } else { !0 },
+            g_ok,
+        };
+        i += 1;
+    }
+    t
+};
+
+/// The error of words [`Command::check_words`]'s fast test refused: the
+/// decoder's own.
+#[cold]
+#[inline(never)]
+fn check_error(words: &[u64]) -> Result<(), DecodeError> {
+    Command::decode(words).map(|_| ())
+}
+
 /// Op names in table order.
 pub const OP_NAMES: [&str; 9] = [
     "cc_inv_dsc",
@@ -345,6 +403,39 @@ impl Command {
             [w0, w1, w2, w3] => Command::decode_fast(w0, w1, Some([w2, w3])),
             _ => Err(DecodeError::bad_length(words.len())),
         }
+    }
+
+    /// Whether 2 or 4 words decode, without building the descriptor: `Ok`
+    /// exactly when [`Command::decode`] is `Ok`, else the same error (the
+    /// [`NativeCommand::check_words`] of VT-d): one table look-up by type
+    /// for the reserved bits of every word and the allowed granularities,
+    /// tested together.
+    ///
+    /// ```
+    /// use iommu_inval_vtd::Command;
+    /// use iommu_inval_core::copy_checked;
+    /// // 256-bit queue: an inv_wait_dsc (SW, status 1 at 0x1000), then an
+    /// // iotlb_inv_dsc with g = 0 (reserved).
+    /// let guest = [0x1_0000_0025, 0x1000, 0, 0, 0x2, 0, 0, 0];
+    /// assert!(Command::check_words(&guest[..4]).is_ok());
+    /// let mut host = [0u64; 8];
+    /// let e = copy_checked::<Command>(&guest, &mut host, 4).unwrap_err();
+    /// assert_eq!((e.index, e.error.field), (1, "g"));
+    /// assert_eq!(host[..4], guest[..4]);
+    /// ```
+    #[inline(always)]
+    pub fn check_words(words: &[u64]) -> Result<(), DecodeError> {
+        let (w0, w1, hi) = match *words {
+            [w0, w1] => (w0, w1, 0),
+            [w0, w1, w2, w3] => (w0, w1, w2 | w3),
+            _ => return Err(DecodeError::bad_length(words.len())),
+        };
+        let l = LEGAL[((w0 & 0xf) | ((w0 >> 5) & 0x70)) as usize];
+        let g = (w0 >> 4) & 3;
+        if ((w0 & l.r0) | (w1 & l.r1) | (hi & l.r_hi) != 0) | ((l.g_ok >> g) & 1 == 0) {
+            return check_error(words);
+        }
+        Ok(())
     }
 
     /// The hot path of [`Command::decode`]: one dispatch on the type, each
@@ -1100,6 +1191,11 @@ impl NativeCommand for Command {
     #[inline(always)]
     fn decode(words: &[u64]) -> Result<Self, DecodeError> {
         Command::decode(words)
+    }
+
+    #[inline(always)]
+    fn check_words(words: &[u64]) -> Result<(), DecodeError> {
+        Command::check_words(words)
     }
 
     #[inline]

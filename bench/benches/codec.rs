@@ -4,7 +4,10 @@
 //! One iteration handles the 4096 commands; ns per command = time / 4096.
 //!
 //! `floor` is the physical floor of the same run: every word read once,
-//! copied to a host buffer and folded. `trait_decode_encode` /
+//! copied to a host buffer and folded. `checked_copy` is the checked
+//! pass-through (`copy_checked`): each command checked as `decode` checks
+//! it, its words copied to the host slot (by R1, what `decode_encode`
+//! writes), without building the typed command. `trait_decode_encode` /
 //! `trait_encode` go through `NativeCommand` in functions generic over the
 //! architecture (the encode contract: `encode_into` never re-checks).
 //!
@@ -23,7 +26,7 @@ use divan::counter::ItemsCount;
 use divan::Bencher;
 
 use iommu_inval_bench::targets::{amd, arm, riscv, vtd};
-use iommu_inval_core::NativeCommand;
+use iommu_inval_core::{copy_checked, NativeCommand};
 
 /// Commands per queue.
 const N: usize = 4096;
@@ -95,6 +98,20 @@ macro_rules! codec {
                     }
                     black_box(&mut host);
                     acc
+                });
+            }
+
+            /// The checked pass-through: `copy_checked` checks each command
+            /// as `decode` would (`check_words`) and copies its words into
+            /// the host slot, which by R1 is what `decode_encode` writes.
+            #[divan::bench]
+            fn checked_copy(b: Bencher) {
+                let q = $t::queue(N, $words);
+                let mut host = vec![0u64; q.len()];
+                b.counter(ItemsCount::new(N)).bench_local(|| {
+                    let n = copy_checked::<Command>(black_box(&q), &mut host, $words);
+                    black_box(&mut host);
+                    n
                 });
             }
 

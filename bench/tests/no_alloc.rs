@@ -27,7 +27,9 @@ use iommu_inval_core::device::{BackendError, CommandQueue, CountingBackend, Lowe
 use iommu_inval_core::model::{Caches, Inval, Op};
 use iommu_inval_core::range::{self, AddrRange};
 use iommu_inval_core::sink::{FixedBuf, Sink, SliceSink};
-use iommu_inval_core::{CellMemory, GuestMemory, IdentityContext, MemError, SliceMemory};
+use iommu_inval_core::{
+    copy_checked, CellMemory, GuestMemory, IdentityContext, MemError, SliceMemory,
+};
 use iommu_inval_riscv::queue::CqDevice;
 use iommu_inval_vtd::queue::InvQueue;
 
@@ -188,6 +190,17 @@ macro_rules! codec_lift_lower_checks {
                 for w in q.chunks_exact($words).chain(bad.chunks_exact($words)) {
                     black_box(&$t::Command::decode(black_box(w)));
                     n += 1;
+                }
+                n
+            });
+            let mut host = vec![0u64; q.len()];
+            rep.none(&format!("{name} copy_checked, {}-word commands (valid, then stopping at an invalid one)", $words), || {
+                let mut n = 0;
+                for src in [&q, &bad] {
+                    n += match copy_checked::<$t::Command>(black_box(src), &mut host, $words) {
+                        Ok(k) => k,
+                        Err(e) => black_box(e).index + 1,
+                    };
                 }
                 n
             });

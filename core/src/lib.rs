@@ -72,7 +72,7 @@ pub use model::{
     RespCode, Stages, StallAction, Store, Sync,
 };
 pub use model::{Outcome, Widened};
-pub use native::{ArchId, FieldError, FieldValue, NativeCommand};
+pub use native::{copy_checked, ArchId, CopyError, FieldError, FieldValue, NativeCommand};
 pub use queue::{CellMemory, GuestMemory, MemError, SliceMemory};
 pub use range::AddrRange;
 pub use sink::{FixedBuf, Sink};

@@ -183,4 +183,88 @@ pub trait NativeCommand: Sized + Copy + fmt::Debug + PartialEq {
     ) -> Result<Self, FieldError>;
     /// Every op name of this architecture, in table order.
     fn op_names() -> &'static [&'static str];
+    /// Whether `words` decode, without building the command: `Ok` exactly
+    /// when [`NativeCommand::decode`] is `Ok`, and otherwise the same error.
+    /// By R1 the words of an accepted command are the words its encoding
+    /// writes, so a pass-through may forward them as they are
+    /// ([`copy_checked`]). Each architecture overrides this with a test of
+    /// a few table look-ups; the default decodes.
+    #[inline(always)]
+    fn check_words(words: &[u64]) -> Result<(), DecodeError> {
+        Self::decode(words).map(|_| ())
+    }
+}
+
+/// The command of a [`copy_checked`] source that was refused, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[error("command {index}: {error}")]
+pub struct CopyError {
+    /// Index of the refused command (commands before it were copied); 0 for
+    /// a source or destination of the wrong shape (nothing copied).
+    pub index: usize,
+    /// Its decode error (`bad_length` for a wrong shape).
+    pub error: DecodeError,
+}
+
+/// Copy the commands of `src` (each `stride` 64-bit words, lowest first)
+/// into the same slots of `dst`, checking each as [`NativeCommand::decode`]
+/// would and stopping at the first it refuses, as a queue stops with
+/// CMDQ_CONS.ERR = CERROR_ILL, FSTS.IQE, ILLEGAL_COMMAND_ERROR or
+/// `cqcsr.cmd_ill`. Returns the number of commands copied.
+///
+/// The copy is what decoding each command and encoding it into its slot
+/// writes (R1: an accepted command's words are its encoding), without
+/// building the typed command: the pass-through of a VMM that forwards a
+/// guest's commands to a host queue of the same architecture.
+///
+/// The shape is checked first, with nothing copied: `stride` 2 or 4,
+/// `src` made of whole commands and `dst` at least as long, else
+/// `bad_length` at index 0. A stride the architecture does not use (4
+/// outside VT-d) refuses the first command as `decode` would.
+pub fn copy_checked<C: NativeCommand>(
+    src: &[u64],
+    dst: &mut [u64],
+    stride: usize,
+) -> Result<usize, CopyError> {
+    let shape = |got: usize| CopyError {
+        index: 0,
+        error: DecodeError::bad_length(got),
+    };
+    if stride != 2 && stride != 4 {
+        return Err(shape(stride));
+    }
+    if !src.len().is_multiple_of(stride) {
+        return Err(shape(src.len()));
+    }
+    if dst.len() < src.len() {
+        return Err(shape(dst.len()));
+    }
+    if stride == 2 {
+        copy_stride::<C, 2>(src, dst)
+    } else {
+        copy_stride::<C, 4>(src, dst)
+    }
+}
+
+/// [`copy_checked`] for a stride known at compile time (the shape checked).
+#[inline(always)]
+fn copy_stride<C: NativeCommand, const W: usize>(
+    src: &[u64],
+    dst: &mut [u64],
+) -> Result<usize, CopyError> {
+    let mut n = 0;
+    for (w, slot) in src
+        .as_chunks::<W>()
+        .0
+        .iter()
+        .zip(dst.as_chunks_mut::<W>().0)
+    {
+        let w = *w;
+        if let Err(error) = C::check_words(&w) {
+            return Err(CopyError { index: n, error });
+        }
+        *slot = w;
+        n += 1;
+    }
+    Ok(n)
 }

@@ -4,7 +4,7 @@
 //! deterministic pseudo-random bytes and the seed corpora.
 
 use arbitrary::Unstructured;
-use iommu_inval_core::{ArchId, IdentityContext};
+use iommu_inval_core::{ArchId, CopyError, IdentityContext};
 
 use crate::{
     arbitrary_topology, check_r1, check_r1_cmd, check_r2, check_r3_all, check_r4, gen, AllCaps,
@@ -41,6 +41,63 @@ pub fn raw_command<A: Arch>(data: &[u8]) -> Option<(A::Cmd, &[u8])> {
     let words = words_of(rest.get(..n * 8)?);
     let cmd = <A::Cmd as iommu_inval_core::NativeCommand>::decode(&words).ok()?;
     Some((cmd, rest.get(n * 8..).unwrap_or(&[])))
+}
+
+/// `copy_checked`: a guest queue of one architecture (the first byte picks
+/// it, the second the stride: mostly a valid one, sometimes 4 where the
+/// architecture has only 2, or a stride no queue has) made of valid
+/// commands from the crate's `Arbitrary`, raw words from its generator and
+/// random words, sometimes with a trailing partial command; then
+/// [`check_copy`](crate::check_copy) against decode + encode.
+pub fn copy_checked(data: &[u8]) -> Result<(), String> {
+    copy_case(data).map(|_| ())
+}
+
+/// [`copy_checked`], returning the architecture and the agreed result.
+pub fn copy_case(data: &[u8]) -> Result<CopyCase, String> {
+    let mut u = Unstructured::new(data);
+    match u.arbitrary::<u8>().unwrap_or(0) % 4 {
+        0 => copy_queue::<Smmu>(&mut u),
+        1 => copy_queue::<Vtd>(&mut u),
+        2 => copy_queue::<Amd>(&mut u),
+        _ => copy_queue::<Riscv>(&mut u),
+    }
+}
+
+/// One queue of architecture `A` from `u`, checked; its agreed result.
+type CopyCase = (ArchId, Result<usize, CopyError>);
+
+fn copy_queue<A: Arch>(u: &mut Unstructured<'_>) -> Result<CopyCase, String> {
+    // Mostly a stride of the architecture; sometimes 4 where it has only
+    // 2, or 3, which no queue has.
+    let stride = match u.arbitrary::<u8>().unwrap_or(0) {
+        0..=7 => 4,
+        8..=11 => 3,
+        b => A::WIDTHS
+            .get(usize::from(b) % A::WIDTHS.len())
+            .copied()
+            .unwrap_or(2),
+    };
+    let mut src: Vec<u64> = Vec::new();
+    while !u.is_empty() && src.len() < 64 * stride {
+        let words = match u.int_in_range(0u8..=9).unwrap_or(0) {
+            0 => (0..stride)
+                .map(|_| u.arbitrary::<u64>().unwrap_or(0))
+                .collect(),
+            1 | 2 => A::arbitrary_words(u).unwrap_or_default(),
+            _ => match u.arbitrary::<A::Cmd>() {
+                Ok(c) => crate::encode_words(&c)?,
+                Err(_) => break,
+            },
+        };
+        if words.len() == stride {
+            src.extend(words);
+        }
+    }
+    if u.arbitrary::<u8>().unwrap_or(0) == 0xff {
+        src.push(u.arbitrary::<u64>().unwrap_or(0));
+    }
+    crate::check_copy::<A>(&src, stride).map(|r| (A::ID, r))
 }
 
 /// `decode_<arch>`: the bytes as words (any count, so wrong lengths too), then

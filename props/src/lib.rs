@@ -41,8 +41,8 @@ use iommu_inval_core::footprint::{
 };
 use iommu_inval_core::model::{Caches, DeviceSel, DomainSel, Op, Regime};
 use iommu_inval_core::{
-    ArchId, Context, DecodeError, ErrorKind, FieldValue, LowerError, NativeCommand, Outcome, Sink,
-    Widened,
+    copy_checked, ArchId, Context, CopyError, DecodeError, ErrorKind, FieldValue, LowerError,
+    NativeCommand, Outcome, Sink, Widened,
 };
 
 pub mod bodies;
@@ -318,6 +318,13 @@ pub fn check_r1<A: Arch>(words: &[u64]) -> Result<(), String> {
             ctx()
         ));
     }
+    let checked = <A::Cmd as NativeCommand>::check_words(words);
+    if checked != via_trait.map(|_| ()) {
+        return Err(format!(
+            "{}: check_words {checked:?} != decode {via_trait:?}",
+            ctx()
+        ));
+    }
     match via_trait {
         Ok(c) => check_valid_cmd::<A>(&c, Some(words)).map_err(|e| format!("{}: {e}", ctx())),
         Err(e) => {
@@ -352,6 +359,74 @@ fn check_decode_error<A: Arch>(words: &[u64], e: &DecodeError) -> Result<(), Str
         return Err("error without field/rule name".into());
     }
     Ok(())
+}
+
+/// `copy_checked` of a guest queue `src` with `stride` against its
+/// reference: decode each command and encode it into its slot, stopping at
+/// the first refused (shape errors first, with nothing written). The
+/// result, and every word of the destination (written or left alone),
+/// must agree; a destination one word short is refused whole. Returns the
+/// agreed result.
+pub fn check_copy<A: Arch>(src: &[u64], stride: usize) -> Result<Result<usize, CopyError>, String> {
+    const UNTOUCHED: u64 = 0x5a5a_5a5a_5a5a_5a5a;
+    let ctx = || format!("{} stride {stride} queue [{}]", A::ID, hex(src));
+    let mut want = vec![UNTOUCHED; src.len()];
+    let expect: Result<usize, CopyError> = if stride != 2 && stride != 4 {
+        Err(CopyError {
+            index: 0,
+            error: DecodeError::bad_length(stride),
+        })
+    } else if !src.len().is_multiple_of(stride) {
+        Err(CopyError {
+            index: 0,
+            error: DecodeError::bad_length(src.len()),
+        })
+    } else {
+        let mut r = Ok(src.len() / stride);
+        for (i, (w, slot)) in src
+            .chunks_exact(stride)
+            .zip(want.chunks_exact_mut(stride))
+            .enumerate()
+        {
+            match <A::Cmd as NativeCommand>::decode(w) {
+                Ok(c) => {
+                    if c.encode_into(slot) != Ok(stride) {
+                        return Err(format!("{}: command {i} does not encode", ctx()));
+                    }
+                }
+                Err(error) => {
+                    r = Err(CopyError { index: i, error });
+                    break;
+                }
+            }
+        }
+        r
+    };
+    let mut dst = vec![UNTOUCHED; src.len()];
+    let got = copy_checked::<A::Cmd>(src, &mut dst, stride);
+    if got != expect {
+        return Err(format!(
+            "{}: copy_checked {got:?}, reference {expect:?}",
+            ctx()
+        ));
+    }
+    if dst != want {
+        return Err(format!(
+            "{}: copy_checked wrote [{}], reference [{}]",
+            ctx(),
+            hex(&dst),
+            hex(&want)
+        ));
+    }
+    if let Some(short) = src.len().checked_sub(1) {
+        let mut dst = vec![UNTOUCHED; short];
+        let got = copy_checked::<A::Cmd>(src, &mut dst, stride);
+        let shape = got.is_err_and(|e| e.index == 0 && e.error.kind == ErrorKind::BadLength);
+        if !shape || dst.iter().any(|w| *w != UNTOUCHED) {
+            return Err(format!("{}: a short destination gave {got:?}", ctx()));
+        }
+    }
+    Ok(expect)
 }
 
 /// The checks every valid command passes: encode (trait and inherent) gives
