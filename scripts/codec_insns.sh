@@ -13,7 +13,7 @@ command -v valgrind >/dev/null || { echo "needs valgrind" >&2; exit 2; }
 cargo build -q --release -p iommu-inval-bench --bin codec_loop
 bin="${CARGO_TARGET_DIR:-target}/release/codec_loop"
 refs() {
-  valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null "$bin" "$1" "$2" 2>&1 \
+  valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null "$bin" "$@" 2>&1 \
     | sed -n 's/.*I *refs: *\([0-9,]*\).*/\1/p' | tr -d ,
 }
 echo "| queue | instructions per command (decode + encode) | (checked copy) |"

@@ -372,8 +372,9 @@ const LEGAL: [Legal; 128] = {
 /// decoder's own.
 #[cold]
 #[inline(never)]
-fn check_error(words: &[u64]) -> Result<(), DecodeError> {
-    Command::decode(words).map(|_| ())
+fn check_error(w: [u64; 4], wide: bool) -> Result<(), DecodeError> {
+    let [w0, w1, w2, w3] = w;
+    Command::decode_fast(w0, w1, wide.then_some([w2, w3])).map(|_| ())
 }
 
 /// Op names in table order.
@@ -425,15 +426,15 @@ impl Command {
     /// ```
     #[inline(always)]
     pub fn check_words(words: &[u64]) -> Result<(), DecodeError> {
-        let (w0, w1, hi) = match *words {
-            [w0, w1] => (w0, w1, 0),
-            [w0, w1, w2, w3] => (w0, w1, w2 | w3),
+        let ([w0, w1, w2, w3], wide) = match *words {
+            [w0, w1] => ([w0, w1, 0, 0], false),
+            [w0, w1, w2, w3] => ([w0, w1, w2, w3], true),
             _ => return Err(DecodeError::bad_length(words.len())),
         };
         let l = LEGAL[((w0 & 0xf) | ((w0 >> 5) & 0x70)) as usize];
         let g = (w0 >> 4) & 3;
-        if ((w0 & l.r0) | (w1 & l.r1) | (hi & l.r_hi) != 0) | ((l.g_ok >> g) & 1 == 0) {
-            return check_error(words);
+        if (((w0 & l.r0) | (w1 & l.r1) | ((w2 | w3) & l.r_hi)) != 0) | ((l.g_ok >> g) & 1 == 0) {
+            return check_error([w0, w1, w2, w3], wide);
         }
         Ok(())
     }

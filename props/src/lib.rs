@@ -307,7 +307,8 @@ pub fn encode_words<C: NativeCommand>(c: &C) -> Result<Vec<u64>, String> {
 /// R1 on raw words of architecture `A`: a valid command re-encodes to the
 /// same words (through `encode_into` and the inherent `encode`), re-decodes
 /// to itself, and survives the named-field round trip; an invalid one is a
-/// typed decode error that points at bits actually present.
+/// typed decode error that points at bits actually present. Either way
+/// `check_words` gives decode's verdict.
 pub fn check_r1<A: Arch>(words: &[u64]) -> Result<(), String> {
     let ctx = || format!("{} words [{}]", A::ID, hex(words));
     let via_trait = <A::Cmd as NativeCommand>::decode(words);
