@@ -172,6 +172,18 @@ const SLOT_CHECK: [[u64; 3]; 8] = {
     t
 };
 
+/// [`SLOT_CHECK`] of the slot of every `opcode | func3 << 7`: the masks
+/// [`Command::check_words`] tests, one look-up away.
+static CHECK_OF: [[u64; 3]; 1024] = {
+    let mut t = [[0u64; 3]; 1024];
+    let mut i = 0;
+    while i < 1024 {
+        t[i] = SLOT_CHECK[(SLOT_OF[i] & 7) as usize];
+        i += 1;
+    }
+    t
+};
+
 /// IOTINVAL.VMA (func3 0) and IOTINVAL.GVMA (func3 1), §3.1.1: invalidate
 /// first-stage (VMA) or second-stage (GVMA) entries of the IOMMU address
 /// translation cache.
@@ -427,6 +439,13 @@ const fn ats_w0(pid: u32, pv: bool, dsv: bool, rid: u16, dseg: u8) -> u64 {
         | (dseg as u64) << DSEG_SHIFT
 }
 
+/// The error of words [`Command::check_words`] refused: the decoder's own.
+#[cold]
+#[inline(never)]
+fn check_error(w0: u64, w1: u64) -> Result<(), DecodeError> {
+    Command::decode_words(w0, w1).map(|_| ())
+}
+
 impl Command {
     /// Decode one command from its two words. Errors: `bad_length` (not 2
     /// words), `unknown_opcode` (an opcode/func3 pair not in §3.1; the
@@ -504,7 +523,8 @@ impl Command {
     /// Whether two words decode, without building the command: `Ok`
     /// exactly when [`Command::decode`] is `Ok`, else the same error (the
     /// [`NativeCommand::check_words`] of the RISC-V IOMMU): the decoder's
-    /// own `SLOT_CHECK` test, after which decoding cannot fail. (Not
+    /// own three-mask test, after which decoding cannot fail, with the
+    /// masks looked up directly by `opcode | func3 << 7`. (Not
     /// [`Command::check`], which checks a built command's field widths.)
     ///
     /// ```
@@ -520,10 +540,14 @@ impl Command {
     /// ```
     #[inline(always)]
     pub fn check_words(words: &[u64]) -> Result<(), DecodeError> {
-        match *words {
-            [w0, w1] => Command::legal_slot(w0, w1).map(|_| ()),
-            _ => Err(DecodeError::bad_length(words.len())),
+        let [w0, w1] = *words else {
+            return Err(DecodeError::bad_length(words.len()));
+        };
+        let [zero0, flip, zero1] = CHECK_OF[(w0 & OPF_MASK) as usize];
+        if ((w0 ^ flip) & zero0) | (w1 & zero1) != 0 {
+            return check_error(w0, w1);
         }
+        Ok(())
     }
 
     /// The slot of legal words (every one decodes), else why they are

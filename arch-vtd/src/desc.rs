@@ -318,32 +318,19 @@ pub enum Command {
 /// Another name for [`Command`].
 pub type Descriptor = Command;
 
-/// What [`Command::check_words`] tests per descriptor type (the 7-bit
-/// type of `w0[11:9]` and `w0[3:0]`): the reserved bits of `w0`, `w1` and
-/// of `w2 | w3` (every bit but for the page group response), and the set
-/// of `g` (`w0[5:4]`) values the type allows, one bit per value (none for
-/// an unknown type).
-#[derive(Clone, Copy)]
-struct Legal {
-    r0: u64,
-    r1: u64,
-    r_hi: u64,
-    g_ok: u64,
-}
-
-/// [`Legal`] of every type, from the masks and granularity rules the
-/// decoder applies (§6.5.2: `g` = 0 is reserved for the context-cache and
-/// IOTLB invalidates, `g` < 2 for the PASID-based IOTLB invalidate, `g` =
-/// 2 for the PASID-cache invalidate).
-const LEGAL: [Legal; 128] = {
-    let unknown = Legal {
-        r0: !0,
-        r1: !0,
-        r_hi: !0,
-        g_ok: 0,
-    };
-    let mut t = [unknown; 128];
-    let types: [(u8, u64, u64, u64); 9] = [
+/// The reserved bits [`Command::check_words`] tests, `[w0, w1, w2 | w3]`,
+/// per descriptor type and granularity: indexed by `w0[5:0]` (the type's
+/// low bits and `g`) and `w0[11:9]` (its high bits) as [`legal_index`]
+/// builds it. `w2 | w3` are reserved except for the page group response.
+/// A granularity the type does not allow (§6.5.2: `g` = 0 is reserved for
+/// the context-cache and IOTLB invalidates, `g` < 2 for the PASID-based
+/// IOTLB invalidate, `g` = 2 for the PASID-cache invalidate) and an
+/// unknown type reserve every bit: their `w0`, which holds the type, is
+/// never clear, but for type 0, which the `w0 = 0` test refuses.
+const LEGAL: [[u64; 3]; 512] = {
+    let mut t = [[!0u64; 3]; 512];
+    // (type, w0 mask, w1 mask, the g values allowed as a bit set)
+    let types: [(u8, u64, u64, u8); 9] = [
         (ty::CC_INV, CC_W0, CC_W1, 0b1110),
         (ty::IOTLB_INV, IOTLB_W0, IOTLB_W1, 0b1110),
         (ty::DEV_TLB_INV, DEV_TLB_W0, DEV_TLB_W1, 0b1111),
@@ -357,16 +344,25 @@ const LEGAL: [Legal; 128] = {
     let mut i = 0;
     while i < types.len() {
         let (k, u0, u1, g_ok) = types[i];
-        t[k as usize] = Legal {
-            r0: !u0,
-            r1: !u1,
-            r_hi: if k == ty::PAGE_GRP_RESP { 0 } else { !0 },
-            g_ok,
-        };
+        let mut g = 0;
+        while g < 4 {
+            if (g_ok >> g) & 1 != 0 {
+                // The words of type k with granularity g.
+                let w0 = (k as u64 & 0xf) | ((k as u64 >> 4) << 9) | (g << 4);
+                t[legal_index(w0)] = [!u0, !u1, if k == ty::PAGE_GRP_RESP { 0 } else { !0 }];
+            }
+            g += 1;
+        }
         i += 1;
     }
     t
 };
+
+/// The [`LEGAL`] index of a descriptor: `w0[5:0]` and `w0[11:9]`.
+#[inline(always)]
+const fn legal_index(w0: u64) -> usize {
+    ((w0 & 0x3f) | ((w0 >> 3) & 0x1c0)) as usize
+}
 
 /// The error of words [`Command::check_words`]'s fast test refused: the
 /// decoder's own.
@@ -409,8 +405,8 @@ impl Command {
     /// Whether 2 or 4 words decode, without building the descriptor: `Ok`
     /// exactly when [`Command::decode`] is `Ok`, else the same error (the
     /// [`NativeCommand::check_words`] of VT-d): one table look-up by type
-    /// for the reserved bits of every word and the allowed granularities,
-    /// tested together.
+    /// and granularity gives the reserved bits of every word (all of them
+    /// where the granularity is not allowed), one test.
     ///
     /// ```
     /// use iommu_inval_vtd::Command;
@@ -431,9 +427,8 @@ impl Command {
             [w0, w1, w2, w3] => ([w0, w1, w2, w3], true),
             _ => return Err(DecodeError::bad_length(words.len())),
         };
-        let l = LEGAL[((w0 & 0xf) | ((w0 >> 5) & 0x70)) as usize];
-        let g = (w0 >> 4) & 3;
-        if (((w0 & l.r0) | (w1 & l.r1) | ((w2 | w3) & l.r_hi)) != 0) | ((l.g_ok >> g) & 1 == 0) {
+        let [r0, r1, r_hi] = LEGAL[legal_index(w0)];
+        if (((w0 & r0) | (w1 & r1) | ((w2 | w3) & r_hi)) != 0) | (w0 == 0) {
             return check_error([w0, w1, w2, w3], wide);
         }
         Ok(())
@@ -1440,6 +1435,7 @@ mod tests {
             ] {
                 let fast = Command::decode(words);
                 assert_eq!(fast, Command::decode_checked(w0, w1, hi), "{words:x?}");
+                assert_eq!(Command::check_words(words), fast.map(|_| ()), "{words:x?}");
                 if fast.is_ok() {
                     ok += 1;
                 } else {
@@ -1449,6 +1445,44 @@ mod tests {
         }
         // Both outcomes were exercised in bulk.
         assert!(ok > 100_000 && err > 50_000, "ok {ok} err {err}");
+    }
+
+    /// `check_words` gives decode's verdict for every type, granularity
+    /// and low bit pattern of `w0[11:0]`, with empty and random valid
+    /// upper fields and `w1`, in both widths.
+    #[test]
+    fn check_words_agrees_on_every_type_and_granularity() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let (mut ok, mut err) = (0u32, 0u32);
+        for low in 0..4096u64 {
+            for _ in 0..4 {
+                let (r0, r1, r2) = (next(), next(), next());
+                // The table only draws fields here; decode is the oracle.
+                let [u0, u1, _] = LEGAL[legal_index(low)];
+                for (w0, w1) in [
+                    (low, 0),
+                    (low | (r0 & !0xfff), r1),
+                    (low | (r0 & !u0 & !0xfff), r1 & !u1),
+                ] {
+                    for words in [&[w0, w1][..], &[w0, w1, 0, 0][..], &[w0, w1, r2, 0][..]] {
+                        let d = Command::decode(words).map(|_| ());
+                        assert_eq!(Command::check_words(words), d, "{words:x?}");
+                        if d.is_ok() {
+                            ok += 1;
+                        } else {
+                            err += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(ok > 1000 && err > 1000, "ok {ok} err {err}");
     }
 
     #[test]
