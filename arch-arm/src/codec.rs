@@ -205,7 +205,7 @@ macro_rules! take_range {
 /// of extracting each field.
 #[inline(always)]
 fn check_range_words(w: &[u64; 2]) -> Result<(), DecodeError> {
-    if range_bad(w) {
+    if (RANGE_OK >> range_key(w)) & 1 == 0 {
         return Err(range_error(
             bits::NUM.get(w) as u8,
             bits::SCALE.get(w) as u8,
