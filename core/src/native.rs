@@ -121,7 +121,8 @@ impl std::error::Error for FieldError {}
 ///
 /// Laws (checked by the property tests and fuzzers):
 /// * `decode(w)` is `Ok(c)` ⇒ `c.encode(..)` writes exactly `w` (R1);
-/// * `from_fields(c.op(), fields of c, c.words())` == `c`.
+/// * `from_fields(c.op(), fields of c, c.words())` == `c`;
+/// * `check_words(w)` == `decode(w).map(|_| ())`.
 ///
 /// **The encode contract, the same for every architecture**: fields are
 /// validated where a command is built from untrusted input ([`decode`],
@@ -210,7 +211,9 @@ pub struct CopyError {
 /// into the same slots of `dst`, checking each as [`NativeCommand::decode`]
 /// would and stopping at the first it refuses, as a queue stops with
 /// CMDQ_CONS.ERR = CERROR_ILL, FSTS.IQE, ILLEGAL_COMMAND_ERROR or
-/// `cqcsr.cmd_ill`. Returns the number of commands copied.
+/// `cqcsr.cmd_ill`. Returns the number of commands copied; on an error the
+/// commands before the refused one are copied and the slots from it on
+/// are left as they were.
 ///
 /// The copy is what decoding each command and encoding it into its slot
 /// writes (R1: an accepted command's words are its encoding), without
