@@ -226,31 +226,26 @@ const fn range_bad(w: &[u64; 2]) -> bool {
     (tg0 & (any | ttl128)) | (!tg0 & (!any | (ttl128 & ttl0)))
 }
 
-/// What [`Command::check_words`] tests after the reserved bits, per
-/// opcode ([`Rule::kind`]).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum RuleKind {
-    /// Nothing: every value of the fields is allowed.
-    Plain,
-    /// The TLBI range rules (IHI0070 §4.4.1.1), as [`RANGE_OK`].
-    Range,
-    /// CMD_SYNC: `cs` = 3 is ILLEGAL (§4.7.3).
-    Sync,
-    /// CMD_PRI_RESP: `resp` = 3 is ILLEGAL (§4.5.2).
-    PriResp,
-    /// An unknown opcode (whose all-zero words pass the reserved-bit mask).
-    Unknown,
-}
-
-/// Per opcode, what [`Command::check_words`] tests, in one table entry:
-/// the reserved bits `r0` / `r1` (as in [`RESERVED`]), then the rule of
-/// its kind.
+/// Per opcode, everything [`Command::check_words`] tests, so that one
+/// table entry serves the whole test: the reserved bits `r0` / `r1` (as
+/// in [`RESERVED`]); the 2-bit fields of which the value 3 is ILLEGAL at
+/// `w0[13:12]` (`m0`: CMD_SYNC `cs`, IHI0070 §4.7.3) or `w1[13:12]` (`m1`:
+/// CMD_PRI_RESP `resp`, §4.5.2), 0 for the other ops; and the range rules
+/// as a 64-entry truth table over [`range_key`] (`range_ok`: [`RANGE_OK`]
+/// for the range TLBIs, all ones for the other ops, none for an unknown
+/// opcode, whose all-zero words pass the reserved-bit mask).
 #[derive(Clone, Copy)]
 struct Rule {
     r0: u64,
     r1: u64,
-    kind: RuleKind,
+    m0: u64,
+    m1: u64,
+    range_ok: u64,
 }
+
+/// The value of `m0` / `m1` that is ILLEGAL (both bits of the field set).
+const FIELD3: u64 = 0x3000;
+const _: () = assert!(bits::CS.mask() == FIELD3 && bits::PRI_RESP.mask() == FIELD3);
 
 /// What the TLBI range rules depend on, as 6 bits: `w1[11:7]` (`tg`,
 /// `ttl`, `ttl128`) and whether `num` or `scale` is non-zero.
@@ -279,25 +274,27 @@ const RULES: [Rule; 256] = {
     let mut t = [Rule {
         r0: !0,
         r1: !0,
-        kind: RuleKind::Unknown,
+        m0: 0,
+        m1: 0,
+        range_ok: 0,
     }; 256];
     let mut i = 0;
     while i < 256 {
         t[i].r0 = RESERVED[i][0];
         t[i].r1 = RESERVED[i][1];
         if VALID[i][0] != 0 {
-            t[i].kind = RuleKind::Plain;
+            t[i].range_ok = !0;
         }
         i += 1;
     }
     let range = [0x12, 0x13, 0x1a, 0x22, 0x23, 0x2a, 0x52, 0x53, 0x5a];
     let mut i = 0;
     while i < range.len() {
-        t[range[i]].kind = RuleKind::Range;
+        t[range[i]].range_ok = RANGE_OK;
         i += 1;
     }
-    t[0x46].kind = RuleKind::Sync;
-    t[0x41].kind = RuleKind::PriResp;
+    t[0x46].m0 = bits::CS.mask();
+    t[0x41].m1 = bits::PRI_RESP.mask();
     t
 };
 
@@ -313,9 +310,9 @@ impl Command {
     /// Whether two words decode, without building the command: `Ok`
     /// exactly when [`Command::decode`] is `Ok`, else the same error (the
     /// [`NativeCommand::check_words`] of SMMUv3). One table entry per
-    /// opcode holds the whole test: its reserved bits, then the kind of
-    /// value rule it has (none; the TLBI range rules as a truth table;
-    /// CMD_SYNC `cs`; CMD_PRI_RESP `resp`), one predicted jump.
+    /// opcode holds the whole test: the reserved bits and the `cs` / `resp`
+    /// rule tested together, then, for the range TLBIs only, the range
+    /// rules as a truth table.
     ///
     /// ```
     /// use iommu_inval_arm::Command;
@@ -336,17 +333,14 @@ impl Command {
             _ => return Err(bad_length(words.len())),
         };
         let rule = RULES[usize::from(w[0] as u8)];
-        if (w[0] & rule.r0) | (w[1] & rule.r1) != 0 {
+        if ((w[0] & rule.r0) | (w[1] & rule.r1) != 0)
+            | ((w[0] & rule.m0) | (w[1] & rule.m1) == FIELD3)
+        {
             return check_slow(w[0], w[1]);
         }
-        let bad = match rule.kind {
-            RuleKind::Plain => false,
-            RuleKind::Range => (RANGE_OK >> range_key(&w)) & 1 == 0,
-            RuleKind::Sync => bits::CS.get(&w) == 3,
-            RuleKind::PriResp => bits::PRI_RESP.get(&w) == 3,
-            RuleKind::Unknown => true,
-        };
-        if bad {
+        // The range rules only where there are some (the range TLBIs, and
+        // an unknown opcode's empty table): a branch the op pattern predicts.
+        if rule.range_ok != !0 && (rule.range_ok >> range_key(&w)) & 1 == 0 {
             return check_slow(w[0], w[1]);
         }
         Ok(())
