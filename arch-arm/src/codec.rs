@@ -622,19 +622,23 @@ impl core::fmt::Display for Command {
 mod tests {
     use super::*;
 
+    /// A xorshift64 generator from `x` (not 0): the tests' pseudo-random words.
+    fn xorshift(mut x: u64) -> impl FnMut() -> u64 {
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+
     /// `check_words` gives decode's verdict for every opcode byte, with
     /// the low 14 bits of `w1` (the range, `cs` / `resp` neighbourhood and
     /// `w1[13:12]`) drawn at random and the other bits either the op's
     /// fields or anything; `w0[25:8]` likewise (`num`, `scale`, `cs`).
     #[test]
     fn check_words_agrees_with_decode() {
-        let mut x = 0x1234_5678_9abc_def1u64;
-        let mut rnd = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rnd = xorshift(0x1234_5678_9abc_def1);
         let (mut ok, mut err) = (0u32, 0u32);
         for op in 0..256u64 {
             let [v0, v1] = VALID[op as usize];
@@ -671,13 +675,7 @@ mod tests {
     /// range TLBI.
     #[test]
     fn range_rules_on_words_match_the_fields() {
-        let mut x = 0x853c_49e6_748f_ea9bu64;
-        let mut rnd = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rnd = xorshift(0x853c_49e6_748f_ea9b);
         let ops = [
             TlbiNhVa::OPCODE,
             TlbiNhVaa::OPCODE,

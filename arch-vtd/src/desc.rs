@@ -1302,6 +1302,16 @@ fn leak_name(name: &str) -> &'static str {
 mod tests {
     use super::*;
 
+    /// A xorshift64 generator from `x` (not 0): the tests' pseudo-random words.
+    fn xorshift(mut x: u64) -> impl FnMut() -> u64 {
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+
     /// The layout that keeps decode + encode in registers (module docs).
     #[test]
     fn layout_slots() {
@@ -1403,13 +1413,7 @@ mod tests {
             (ty::P_DEV_TLB_INV, P_DEV_TLB_W0, P_DEV_TLB_W1),
             (ty::PAGE_GRP_RESP, PGR_W0, PGR_W1),
         ];
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         let (mut ok, mut err) = (0u32, 0u32);
         for i in 0..200_000u32 {
             let (t, u0, u1) = masks[(i % 9) as usize];
@@ -1452,13 +1456,7 @@ mod tests {
     /// upper fields and `w1`, in both widths.
     #[test]
     fn check_words_agrees_on_every_type_and_granularity() {
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         let (mut ok, mut err) = (0u32, 0u32);
         for low in 0..4096u64 {
             for _ in 0..4 {
