@@ -216,8 +216,8 @@ fn check_range_words(w: &[u64; 2]) -> Result<(), DecodeError> {
     Ok(())
 }
 
-/// Whether the words of a range TLBI break [`check_range`]'s rules.
-#[inline(always)]
+/// Whether the words of a range TLBI break [`check_range`]'s rules (the
+/// definition [`RANGE_OK`] is built from).
 const fn range_bad(w: &[u64; 2]) -> bool {
     let any = (w[0] & (bits::NUM.mask() | bits::SCALE.mask())) | (w[1] & bits::TTL.mask()) != 0;
     let ttl128 = w[1] & bits::TTL128.mask() != 0;
@@ -269,6 +269,19 @@ const RANGE_OK: u64 = {
     ok
 };
 
+/// The range TLBIs: the opcodes [`check_range`]'s rules apply to.
+const RANGE_OPS: [u8; 9] = [
+    TlbiNhVa::OPCODE,
+    TlbiNhVaa::OPCODE,
+    TlbiEl3Va::OPCODE,
+    TlbiEl2Va::OPCODE,
+    TlbiEl2Vaa::OPCODE,
+    TlbiS2Ipa::OPCODE,
+    TlbiSEl2Va::OPCODE,
+    TlbiSEl2Vaa::OPCODE,
+    TlbiSS2Ipa::OPCODE,
+];
+
 /// [`Rule`] of every opcode.
 const RULES: [Rule; 256] = {
     let mut t = [Rule {
@@ -287,14 +300,13 @@ const RULES: [Rule; 256] = {
         }
         i += 1;
     }
-    let range = [0x12, 0x13, 0x1a, 0x22, 0x23, 0x2a, 0x52, 0x53, 0x5a];
     let mut i = 0;
-    while i < range.len() {
-        t[range[i]].range_ok = RANGE_OK;
+    while i < RANGE_OPS.len() {
+        t[RANGE_OPS[i] as usize].range_ok = RANGE_OK;
         i += 1;
     }
-    t[0x46].m0 = bits::CS.mask();
-    t[0x41].m1 = bits::PRI_RESP.mask();
+    t[CmdSync::OPCODE as usize].m0 = bits::CS.mask();
+    t[PriResp::OPCODE as usize].m1 = bits::PRI_RESP.mask();
     t
 };
 
@@ -676,19 +688,8 @@ mod tests {
     #[test]
     fn range_rules_on_words_match_the_fields() {
         let mut rnd = xorshift(0x853c_49e6_748f_ea9b);
-        let ops = [
-            TlbiNhVa::OPCODE,
-            TlbiNhVaa::OPCODE,
-            TlbiEl3Va::OPCODE,
-            TlbiEl2Va::OPCODE,
-            TlbiEl2Vaa::OPCODE,
-            TlbiS2Ipa::OPCODE,
-            TlbiSEl2Va::OPCODE,
-            TlbiSEl2Vaa::OPCODE,
-            TlbiSS2Ipa::OPCODE,
-        ];
         for i in 0..100_000 {
-            let op = ops[i % ops.len()];
+            let op = RANGE_OPS[i % RANGE_OPS.len()];
             let m = VALID[usize::from(op)];
             // Sparse range fields, so that each rule's corner is hit.
             let sparse = rnd() & rnd() & rnd();
