@@ -173,7 +173,8 @@ const SLOT_CHECK: [[u64; 3]; 8] = {
 };
 
 /// [`SLOT_CHECK`] of the slot of every `opcode | func3 << 7`: the masks
-/// [`Command::check_words`] tests, one look-up away.
+/// of the legality test (decode and [`Command::check_words`]), looked up
+/// beside the slot rather than after it.
 static CHECK_OF: [[u64; 3]; 1024] = {
     let mut t = [[0u64; 3]; 1024];
     let mut i = 0;
@@ -439,13 +440,6 @@ const fn ats_w0(pid: u32, pv: bool, dsv: bool, rid: u16, dseg: u8) -> u64 {
         | (dseg as u64) << DSEG_SHIFT
 }
 
-/// The error of words [`Command::check_words`] refused: the decoder's own.
-#[cold]
-#[inline(never)]
-fn check_error(w0: u64, w1: u64) -> Result<(), DecodeError> {
-    Command::decode_words(w0, w1).map(|_| ())
-}
-
 impl Command {
     /// Decode one command from its two words. Errors: `bad_length` (not 2
     /// words), `unknown_opcode` (an opcode/func3 pair not in §3.1; the
@@ -540,22 +534,19 @@ impl Command {
     /// ```
     #[inline(always)]
     pub fn check_words(words: &[u64]) -> Result<(), DecodeError> {
-        let [w0, w1] = *words else {
-            return Err(DecodeError::bad_length(words.len()));
-        };
-        let [zero0, flip, zero1] = CHECK_OF[(w0 & OPF_MASK) as usize];
-        if ((w0 ^ flip) & zero0) | (w1 & zero1) != 0 {
-            return check_error(w0, w1);
+        match *words {
+            [w0, w1] => Command::legal_slot(w0, w1).map(|_| ()),
+            _ => Err(DecodeError::bad_length(words.len())),
         }
-        Ok(())
     }
 
     /// The slot of legal words (every one decodes), else why they are
     /// illegal: one test of the slot's three masks.
     #[inline(always)]
     fn legal_slot(w0: u64, w1: u64) -> Result<usize, DecodeError> {
-        let slot = SLOT_OF[(w0 & OPF_MASK) as usize] as usize;
-        let [zero0, flip, zero1] = SLOT_CHECK[slot & 7];
+        let opf = (w0 & OPF_MASK) as usize;
+        let [zero0, flip, zero1] = CHECK_OF[opf];
+        let slot = SLOT_OF[opf] as usize;
         if ((w0 ^ flip) & zero0) | (w1 & zero1) != 0 {
             return Err(Command::illegal(w0, w1, slot));
         }
