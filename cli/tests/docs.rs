@@ -77,7 +77,7 @@ fn every_markdown_file_has_balanced_code_fences() {
     for f in &files {
         let text = std::fs::read_to_string(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         let fences = fence_lines(&text);
-        if fences.len() % 2 != 0 {
+        if !fences.len().is_multiple_of(2) {
             let rel = f.strip_prefix(root()).unwrap_or(f);
             bad.push(format!(
                 "{}: {} fence lines ({:?}): one is not closed",
