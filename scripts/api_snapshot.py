@@ -10,6 +10,8 @@ item: its kind and path, with the signature of functions and methods
 (inherent and trait-provided on the crate's own types), the fields of
 structs and the variants of enums. The lines are sorted; `api/<crate>.txt`
 holds the blessed list. A difference is printed as a unified diff.
+The JSON is read from the target directory cargo reports (`cargo
+metadata`), so CARGO_TARGET_DIR and a configured target-dir are honoured.
 """
 import difflib
 import json
@@ -101,7 +103,17 @@ def sig(fn):
     return "(" + ins + ")" + ("" if out is None else " -> " + ty(out))
 
 
-def snapshot(crate):
+def target_dir():
+    """The directory cargo builds into, as cargo itself resolves it
+    (CARGO_TARGET_DIR, build.target-dir in a config file, or ./target)."""
+    out = subprocess.run(
+        ["cargo", "metadata", "--format-version", "1", "--no-deps"],
+        cwd=ROOT, check=True, stdout=subprocess.PIPE,
+    ).stdout
+    return json.loads(out)["target_directory"]
+
+
+def snapshot(crate, target):
     name = crate.replace("-", "_")
     env = dict(os.environ, RUSTC_BOOTSTRAP="1")
     subprocess.run(
@@ -109,7 +121,7 @@ def snapshot(crate):
          "--output-format", "json", "--cap-lints", "allow"],
         cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
     )
-    d = json.load(open(os.path.join(ROOT, "target", "doc", name + ".json"), encoding="utf-8"))
+    d = json.load(open(os.path.join(target, "doc", name + ".json"), encoding="utf-8"))
     idx, paths = d["index"], d["paths"]
     lines = set()
     for iid, p in paths.items():
@@ -169,8 +181,9 @@ def main():
     bless = "--bless" in sys.argv[1:]
     os.makedirs(os.path.join(ROOT, "api"), exist_ok=True)
     changed = False
+    target = target_dir()
     for c in CRATES:
-        now = snapshot(c)
+        now = snapshot(c, target)
         f = os.path.join(ROOT, "api", c + ".txt")
         if bless:
             with open(f, "w", encoding="utf-8") as out:

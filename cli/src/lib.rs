@@ -416,3 +416,10 @@ impl_arch!(riscv, RiscvArch, Riscv, lacks_riscv);
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
+
+/// docs/VMM.md's examples (the VMM guide), compiled and run as doc tests.
+/// `cfg(doctest)`: only the doc tests read the file, so that a packaged
+/// crate, which has no `docs/`, builds without it.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/VMM.md")]
+pub struct VmmGuideDoctests;

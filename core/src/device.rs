@@ -2,9 +2,10 @@
 //! architecture.
 //!
 //! A VMM keeps one [`CommandQueue`] per guest IOMMU (SMMUv3 CMDQ, VT-d
-//! invalidation queue, AMD-Vi command buffer), built from the registers the
-//! guest programmed. When the guest writes the producer register (SMMU_CMDQ_PROD,
-//! IQT_REG, CmdBufTailPtr) it calls [`CommandQueue::doorbell`], then
+//! invalidation queue, AMD-Vi command buffer, RISC-V IOMMU command queue),
+//! built from the registers the guest programmed. When the guest writes the
+//! producer register (SMMU_CMDQ_PROD, IQT_REG, CmdBufTailPtr, `cqt`) it calls
+//! [`CommandQueue::doorbell`], then
 //! [`CommandQueue::process`] with the guest's memory, the id [`Context`] and
 //! a [`Backend`]:
 //!
@@ -16,12 +17,14 @@
 //!   before the sync's completion is written;
 //! * completions are **executed**: the sync's store is written to guest
 //!   memory (SMMU CMD_SYNC MSI write, VT-d inv_wait status write, AMD
-//!   COMPLETION_WAIT store) and its interrupt is raised in the architecture's
-//!   registers and reported in [`Progress::signals`];
+//!   COMPLETION_WAIT store, RISC-V IOFENCE.C `AV` store) and its interrupt is
+//!   raised in the architecture's registers and reported in
+//!   [`Progress::signals`];
 //! * the first command that cannot be consumed stops the queue with the
 //!   architecture's error in its registers (SMMU CMDQ_CONS.ERR and
 //!   GERROR.CMDQ_ERR, VT-d FSTS.IQE / ITE with IQH left at the descriptor,
-//!   AMD an event-log entry and CmdBufRun cleared), reported in
+//!   AMD an event-log entry and CmdBufRun cleared, RISC-V `cqcsr.cmd_ill` /
+//!   `cqmf` / `cmd_to` with `cqh` left at the command), reported in
 //!   [`Progress::fault`]. Doorbells are then ignored until the guest
 //!   acknowledges the error the architecture's way.
 //!
@@ -64,13 +67,15 @@ bitflags::bitflags! {
     pub struct Signals: u8 {
         /// A completion interrupt: SMMU CMD_SYNC SIG_IRQ without an MSI
         /// address (wired), VT-d inv_wait IF with ICS.IWC newly set and
-        /// IECTL.IM clear, AMD COMPLETION_WAIT `i` (ComWaitInt set).
+        /// IECTL.IM clear, AMD COMPLETION_WAIT `i` (ComWaitInt set), RISC-V
+        /// IOFENCE.C `WSI` (`cqcsr.fence_w_ip` set) with `cqcsr.cie`.
         const COMPLETION_IRQ = 1 << 0;
         /// SMMU CMD_SYNC SIG_SEV: send a wake-up event to the PEs.
         const SEV = 1 << 1;
         /// An error interrupt: SMMU GERROR (a GERROR bit activated), VT-d
         /// fault event (FSTS bit set, FECTL.IM clear), AMD event-log
-        /// interrupt (an entry written).
+        /// interrupt (an entry written), RISC-V command-queue interrupt (a
+        /// `cqcsr` error bit set, with `cqcsr.cie`).
         const ERROR_IRQ = 1 << 2;
     }
 }
@@ -79,15 +84,16 @@ bitflags::bitflags! {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BackendError {
     /// A device-TLB (ATS) invalidation of `device` did not complete in time:
-    /// SMMU CERROR_ATC_INV_SYNC, VT-d FSTS.ITE, AMD IOTLB_INV_TIMEOUT.
+    /// SMMU CERROR_ATC_INV_SYNC, VT-d FSTS.ITE, AMD IOTLB_INV_TIMEOUT, RISC-V
+    /// `cqcsr.cmd_to`.
     DeviceTlbTimeout {
         /// Requester id of the device.
         device: u32,
     },
     /// The host failed or refused the work (the reason): reported as the
     /// architecture's illegal-command error (SMMU CERROR_ILL, VT-d IQE, AMD
-    /// ILLEGAL_COMMAND_ERROR), as QEMU's models report a command they fail to
-    /// carry out.
+    /// ILLEGAL_COMMAND_ERROR, RISC-V `cqcsr.cmd_ill`), as QEMU's models report
+    /// a command they fail to carry out.
     Failed(&'static str),
 }
 
@@ -167,7 +173,7 @@ impl fmt::Display for FaultCause {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Fault {
     /// The head register at the fault (SMMU CMDQ_CONS.RD with its wrap bit,
-    /// VT-d IQH offset, AMD CmdBufHeadPtr offset).
+    /// VT-d IQH offset, AMD CmdBufHeadPtr offset, RISC-V `cqh` index).
     pub position: u64,
     /// Guest physical address of the command at fault.
     pub address: u64,
@@ -219,8 +225,8 @@ pub struct FaultReport {
 pub trait QueueEngine {
     /// The native command type.
     type Command: NativeCommand;
-    /// Bytes of a completion store: 4 (SMMU MSI data, VT-d status data) or 8
-    /// (AMD COMPLETION_WAIT).
+    /// Bytes of a completion store: 4 (SMMU MSI data, VT-d status data,
+    /// RISC-V IOFENCE.C `DATA`) or 8 (AMD COMPLETION_WAIT).
     const STORE_BYTES: usize;
     /// True while an unacknowledged error stops processing.
     fn is_stopped(&self) -> bool;
@@ -254,10 +260,15 @@ pub trait QueueEngine {
 
 /// An emulated IOMMU's command queue.
 ///
-/// The three registers of [`CommandQueue::from_registers`] keep their
-/// architecture's names: SMMU_CMDQ_BASE / SMMU_CMDQ_CONS / SMMU_CMDQ_PROD,
-/// IQA_REG / IQH_REG / IQT_REG, CmdBufBaseAddr / CmdBufHeadPtr /
-/// CmdBufTailPtr.
+/// One per guest IOMMU, for each of the four architectures: SMMUv3
+/// (`iommu_inval_arm::queue::CmdqDevice`), VT-d
+/// (`iommu_inval_vtd::queue::InvQueue`), AMD-Vi
+/// (`iommu_inval_amd::queue::CmdBufDevice`) and the RISC-V IOMMU
+/// (`iommu_inval_riscv::queue::CqDevice`). The three registers of
+/// [`CommandQueue::from_registers`] keep their architecture's names and
+/// encodings: SMMU_CMDQ_BASE / SMMU_CMDQ_CONS / SMMU_CMDQ_PROD, IQA_REG /
+/// IQH_REG / IQT_REG, CmdBufBaseAddr / CmdBufHeadPtr / CmdBufTailPtr, and
+/// `cqb` / `cqh` / `cqt`.
 pub trait CommandQueue: QueueEngine + Sized {
     /// The architecture.
     const ARCH: ArchId;
@@ -266,7 +277,8 @@ pub trait CommandQueue: QueueEngine + Sized {
     /// From the base, head (consumer) and tail (producer) register values.
     fn from_registers(base: u64, head: u64, tail: u64) -> Result<Self, Self::ConfigError>;
     /// The guest wrote the producer register (SMMU_CMDQ_PROD, IQT_REG,
-    /// CmdBufTailPtr). Nothing is fetched until [`CommandQueue::process`].
+    /// CmdBufTailPtr, `cqt`). Nothing is fetched until
+    /// [`CommandQueue::process`].
     fn doorbell(&mut self, tail: u64);
     /// The consumer register as the guest reads it.
     fn head_register(&self) -> u64;
@@ -310,8 +322,8 @@ pub trait QueueProducer: CommandQueue {
     /// The host capabilities lowering targets.
     type Caps: Default;
     /// Free slots (a queue of `n` entries holds at most `n - 1` commands on
-    /// VT-d and AMD, where head = tail means empty; `n` on SMMU, which has a
-    /// wrap bit).
+    /// VT-d, AMD and RISC-V, where head = tail means empty; `n` on SMMU,
+    /// which has a wrap bit).
     fn free_slots(&self) -> u64;
     /// Write `cmd` at the tail and advance the tail.
     fn produce<M: GuestMemory + ?Sized>(

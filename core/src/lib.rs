@@ -1,7 +1,8 @@
 //! # iommu-inval-core
 //!
 //! The architecture-neutral model of IOMMU cache invalidation shared by the
-//! SMMUv3, VT-d and AMD-Vi crates of `iommu-inval`:
+//! four architecture crates of `iommu-inval` (SMMUv3, VT-d, AMD-Vi and the
+//! RISC-V IOMMU):
 //!
 //! * [`model`]: the generic operations ([`Op`]): invalidations of a set of
 //!   caches ([`Caches`]) for a stage, domain, PASID selection, device
