@@ -38,7 +38,7 @@
 //!   ([`CmdQueue::process`]) that decodes and hands each command to the
 //!   caller, who executes it;
 //! * [`CqDevice`]: the [`CommandQueue`] front end of `core::device`:
-//!   commands lifted and handed to a [`Backend`](iommu_inval_core::device::Backend)
+//!   commands lifted and handed to a [`Backend`]
 //!   in batches closed at each IOFENCE.C, whose completion is *executed*
 //!   (the 32-bit `DATA` stored at `ADDR` when `AV`; `WSI` sets
 //!   `cqcsr.fence_w_ip`), and errors recorded in `cqcsr` with `cqh` left at
