@@ -13,9 +13,11 @@
 //!
 //! The codec decodes every field of the ratified specification, the `NL`
 //! and `S` extension bits included; whether an IOMMU *implements* an
-//! optional feature (`capabilities.NL`, `.S`, `.ATS`, `fctl.WSI`) is the
-//! business of [`Command::check_supported`], which the queue front end
-//! applies.
+//! optional feature (`capabilities.NL`, `.S`, `.ATS`, `fctl.WSI`), and how
+//! wide its PIDs are (`capabilities.PD8` / `PD17` / `PD20`), is the
+//! business of [`Command::check_supported`]; how wide a `DID` its
+//! `ddtp.iommu_mode` allows, of [`Command::check_device_id`]. The queue
+//! front end applies both.
 //!
 //! The codec is exact on bytes: fields the hardware ignores in some mode
 //! (`ADDR` with `AV` = 0, `PSCID` with `PSCV` = 0, `GSCID` with `GV` = 0,

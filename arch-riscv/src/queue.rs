@@ -397,8 +397,9 @@ impl CmdQueue {
 /// The command queue of an emulated RISC-V IOMMU as a [`CommandQueue`].
 ///
 /// * **Completion** (§3.1.2 IOFENCE.C): with `AV` the 32-bit `DATA` is
-///   stored at `ADDR` (big-endian when `fctl.BE`, [`Features::be`]); with `WSI` `cqcsr.fence_w_ip` is set and, when
-///   `cqcsr.cie` is set, the command-queue interrupt raised
+///   stored at `ADDR` (big-endian when `fctl.BE`, [`Features::be`]); with
+///   `WSI` `cqcsr.fence_w_ip` is set and, when `cqcsr.cie` is set, the
+///   command-queue interrupt raised
 ///   ([`Signals::COMPLETION_IRQ`]). `PR` / `PW` need nothing more: the back
 ///   end's barrier completed every earlier operation.
 /// * **Errors** (§3.1): an illegal or unsupported command (or one the back
@@ -637,7 +638,8 @@ impl<M: GuestMemory + ?Sized> GuestMemory for BigEndianStores<'_, M> {
     }
 }
 
-/// The registers describe no usable command queue.
+/// A register value the front end cannot take: no usable command queue,
+/// or a `ddtp` mode this model does not know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ConfigError {
     /// `cqb.LOG2SZ-1` names more than 2^31 entries (the value): indices
