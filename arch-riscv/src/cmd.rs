@@ -851,6 +851,7 @@ impl Command {
     /// assert_eq!(c.check_supported(&pd8).unwrap_err().field, "pid");
     /// assert!(c.check_supported(&Features::ALL).is_ok());
     /// ```
+    #[inline]
     pub fn check_supported(&self, f: &Features) -> Result<(), DecodeError> {
         match *self {
             Command::IodirInvalPdt(c) if c.pid > f.pid_max() => {
@@ -892,6 +893,7 @@ impl Command {
     /// assert_eq!((e.field, e.mask), ("did", 0x80 << 40));
     /// assert!(c.check_device_id(DdtMode::TwoLevel, &Features::ALL).is_ok());
     /// ```
+    #[inline]
     pub fn check_device_id(&self, mode: DdtMode, f: &Features) -> Result<(), DecodeError> {
         let did = match *self {
             Command::IodirInvalDdt(IodirInvalDdt { dv: true, did })
