@@ -13,9 +13,11 @@
 //!
 //! The codec decodes every field of the ratified specification, the `NL`
 //! and `S` extension bits included; whether an IOMMU *implements* an
-//! optional feature (`capabilities.NL`, `.S`, `.ATS`, `fctl.WSI`) is the
-//! business of [`Command::check_supported`], which the queue front end
-//! applies.
+//! optional feature (`capabilities.NL`, `.S`, `.ATS`, `fctl.WSI`), and how
+//! wide its PIDs are (`capabilities.PD8` / `PD17` / `PD20`), is the
+//! business of [`Command::check_supported`]; how wide a `DID` its
+//! `ddtp.iommu_mode` allows, of [`Command::check_device_id`]. The queue
+//! front end applies both.
 //!
 //! The codec is exact on bytes: fields the hardware ignores in some mode
 //! (`ADDR` with `AV` = 0, `PSCID` with `PSCV` = 0, `GSCID` with `GV` = 0,
@@ -338,7 +340,8 @@ pub enum Command {
 }
 
 /// What optional parts of the specification an IOMMU implements, as its
-/// `capabilities` and `fctl` registers say (§5.3, §5.4, §9.2, §9.3).
+/// `capabilities` and `fctl` registers say (§5.3, §5.4, §9.2, §9.3), and
+/// the byte order its in-memory queues use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Features {
     /// `capabilities.ATS`: ATS.INVAL and ATS.PRGR exist.
@@ -349,16 +352,164 @@ pub struct Features {
     pub s: bool,
     /// `fctl.WSI` (wired interrupts supported and enabled): IOFENCE.C `WSI` exists.
     pub wsi: bool,
+    /// Width of the `process_id`s the IOMMU supports: 20 with
+    /// `capabilities.PD20` (bit 40), 17 with `PD17` (bit 39), 8 with `PD8`
+    /// (bit 38). An IODIR.INVAL_PDT whose `PID` is wider is illegal
+    /// (§3.1.3). Values above 20 mean 20.
+    pub pid_bits: u8,
+    /// `capabilities.MSI_FLAT` (bit 22): device contexts have the extended
+    /// format, whose `device_id` splits 6 / 9 / 9 bits over the directory
+    /// levels (base format: 7 / 9 / 8), which sets the device-id width each
+    /// `ddtp.iommu_mode` allows ([`DdtMode::device_id_bits`]).
+    pub msi_flat: bool,
+    /// `capabilities.END` (bit 27): the IOMMU supports both byte orders and
+    /// `fctl.BE` is writable; without it `fctl.BE` keeps the one order the
+    /// IOMMU has (WARL, §5.4).
+    pub end: bool,
+    /// `fctl.BE` (bit 0): the IOMMU's accesses to its in-memory queues are
+    /// big-endian — the two doublewords of each command (§3.1) and the
+    /// IOFENCE.C `DATA` store (§3.1.2).
+    pub be: bool,
+}
+
+impl Features {
+    /// Everything implemented: ATS, `NL`, `S`, wired interrupts, 20-bit
+    /// PIDs, base-format device contexts, both byte orders, little-endian
+    /// selected.
+    pub const ALL: Features = Features {
+        ats: true,
+        nl: true,
+        s: true,
+        wsi: true,
+        pid_bits: 20,
+        msi_flat: false,
+        end: true,
+        be: false,
+    };
+
+    /// The features of an IOMMU whose `capabilities` (§5.3) and `fctl`
+    /// (§5.4) registers read these values. Without `PD20` or `PD17` the PID
+    /// width is 8 (with `PD8`, and also without any `PDx`, as the
+    /// specification's reference model checks it: it names no narrower
+    /// width).
+    ///
+    /// ```
+    /// use iommu_inval_riscv::Features;
+    /// // ATS, PD17, END; fctl.BE = 1.
+    /// let f = Features::from_registers(1 << 25 | 1 << 39 | 1 << 27, 1);
+    /// assert_eq!((f.ats, f.nl, f.pid_bits, f.end, f.be), (true, false, 17, true, true));
+    /// ```
+    pub const fn from_registers(capabilities: u64, fctl: u32) -> Features {
+        Features {
+            ats: bit(capabilities, CAP_ATS),
+            nl: bit(capabilities, CAP_NL),
+            s: bit(capabilities, CAP_S),
+            wsi: fctl & FCTL_WSI != 0,
+            pid_bits: if bit(capabilities, CAP_PD20) {
+                20
+            } else if bit(capabilities, CAP_PD17) {
+                17
+            } else {
+                8
+            },
+            msi_flat: bit(capabilities, CAP_MSI_FLAT),
+            end: bit(capabilities, CAP_END),
+            be: fctl & FCTL_BE != 0,
+        }
+    }
+
+    /// The largest `PID` an IODIR.INVAL_PDT may name.
+    pub const fn pid_max(&self) -> u32 {
+        if self.pid_bits >= 20 {
+            ID20_MAX
+        } else {
+            (1 << self.pid_bits) - 1
+        }
+    }
+
+    /// A write of `fctl` to the features: `BE` follows it when the IOMMU
+    /// supports both byte orders (`capabilities.END`), else keeps its value
+    /// (WARL). `WSI` is not changed: whether it is writable depends on
+    /// `capabilities.IGS`, which is the caller's to model ([`Features::wsi`]).
+    pub const fn write_fctl(self, fctl: u32) -> Features {
+        let mut f = self;
+        if f.end {
+            f.be = fctl & FCTL_BE != 0;
+        }
+        f
+    }
 }
 
 impl Default for Features {
-    /// Everything implemented.
+    /// Everything implemented ([`Features::ALL`]).
     fn default() -> Self {
-        Features {
-            ats: true,
-            nl: true,
-            s: true,
-            wsi: true,
+        Features::ALL
+    }
+}
+
+// capabilities bits (§5.3) and fctl bits (§5.4).
+const CAP_MSI_FLAT: u32 = 22;
+const CAP_ATS: u32 = 25;
+const CAP_END: u32 = 27;
+const CAP_PD17: u32 = 39;
+const CAP_PD20: u32 = 40;
+const CAP_NL: u32 = 42;
+const CAP_S: u32 = 43;
+/// `fctl.BE`.
+pub const FCTL_BE: u32 = 1 << 0;
+/// `fctl.WSI`.
+pub const FCTL_WSI: u32 = 1 << 1;
+
+/// `ddtp.iommu_mode` (§5.5, `ddtp` bits `[3:0]`): how the device directory
+/// is walked, which bounds the `device_id`s the IOMMU takes. An IODIR
+/// command with `DV` = 1 whose `DID` is wider than the mode allows is
+/// illegal (§3.1.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum DdtMode {
+    /// 0: no inbound transactions (the recommended reset value).
+    #[default]
+    Off,
+    /// 1: no translation.
+    Bare,
+    /// 2: one-level device directory.
+    OneLevel,
+    /// 3: two-level device directory.
+    TwoLevel,
+    /// 4: three-level device directory.
+    ThreeLevel,
+}
+
+impl DdtMode {
+    /// The mode of a `ddtp` value; `None` for the reserved (5..=13) and
+    /// custom (14, 15) encodings, which this model does not know.
+    pub const fn from_ddtp(ddtp: u64) -> Option<DdtMode> {
+        Some(match ddtp & 0xf {
+            0 => DdtMode::Off,
+            1 => DdtMode::Bare,
+            2 => DdtMode::OneLevel,
+            3 => DdtMode::TwoLevel,
+            4 => DdtMode::ThreeLevel,
+            _ => return None,
+        })
+    }
+
+    /// The `iommu_mode` encoding.
+    pub const fn iommu_mode(self) -> u8 {
+        self as u8
+    }
+
+    /// How many low `device_id` bits the mode allows (the `device_id`
+    /// partitioning of §2 and the "wider than that supported by the IOMMU
+    /// mode" check of §2.3, the translation process): the levels' `DDI` fields, `DDI[0]` 7
+    /// bits (6 with extended-format device contexts, `msi_flat`), `DDI[1]`
+    /// 9 bits, `DDI[2]` the rest of 24. `Off` and `Bare` walk no directory
+    /// and bound nothing here (24 bits: every `DID` the command can hold).
+    pub const fn device_id_bits(self, msi_flat: bool) -> u32 {
+        let ddi0 = if msi_flat { 6 } else { 7 };
+        match self {
+            DdtMode::OneLevel => ddi0,
+            DdtMode::TwoLevel => ddi0 + 9,
+            _ => 24,
         }
     }
 }
@@ -688,9 +839,25 @@ impl Command {
     /// `capabilities.NL` / `.S` the `NL` / `S` bits are reserved (§9.2,
     /// §9.3); without wired interrupts enabled IOFENCE.C `WSI` is reserved
     /// (§3.1.2); without `capabilities.ATS` the ATS commands do not exist
-    /// (§3.1.4).
+    /// (§3.1.4). The `PID` of IODIR.INVAL_PDT must not be wider than the
+    /// IOMMU's ([`Features::pid_bits`], §3.1.3): `invalid_field` "pid",
+    /// the excess bits in `mask`.
+    ///
+    /// ```
+    /// use iommu_inval_riscv::{Command, Features, IodirInvalPdt};
+    /// // PID 0x100 on an IOMMU with 8-bit PIDs (capabilities.PD8 only).
+    /// let c = Command::IodirInvalPdt(IodirInvalPdt { pid: 0x100, dv: true, did: 1 });
+    /// let pd8 = Features { pid_bits: 8, ..Features::ALL };
+    /// assert_eq!(c.check_supported(&pd8).unwrap_err().field, "pid");
+    /// assert!(c.check_supported(&Features::ALL).is_ok());
+    /// ```
+    #[inline]
     pub fn check_supported(&self, f: &Features) -> Result<(), DecodeError> {
         match *self {
+            Command::IodirInvalPdt(c) if c.pid > f.pid_max() => {
+                let excess = (c.pid & ID20_MAX & !f.pid_max()) as u64;
+                return Err(DecodeError::invalid(0, excess << ID20_SHIFT, "pid"));
+            }
             Command::IotinvalVma(c) | Command::IotinvalGvma(c) => {
                 if c.nl && !f.nl {
                     return Err(DecodeError::reserved(0, 1 << NL));
@@ -707,6 +874,36 @@ impl Command {
                 return Err(DecodeError::unknown_opcode(opf(o, f3)));
             }
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// Refuse an IODIR command with `DV` = 1 whose `DID` is wider than the
+    /// IOMMU's `ddtp.iommu_mode` allows (§3.1.3; the width is
+    /// [`DdtMode::device_id_bits`] of the device-context format,
+    /// [`Features::msi_flat`]): an illegal command, `cqcsr.cmd_ill`
+    /// (`invalid_field` "did", the excess bits in `mask`). `DV` = 0 ignores
+    /// the `DID` (IODIR.INVAL_DDT of every device).
+    ///
+    /// ```
+    /// use iommu_inval_riscv::{Command, DdtMode, Features, IodirInvalDdt};
+    /// // device_id 0x80 in a one-level directory of base-format contexts (7 bits).
+    /// let c = Command::IodirInvalDdt(IodirInvalDdt { dv: true, did: 0x80 });
+    /// let e = c.check_device_id(DdtMode::OneLevel, &Features::ALL).unwrap_err();
+    /// assert_eq!((e.field, e.mask), ("did", 0x80 << 40));
+    /// assert!(c.check_device_id(DdtMode::TwoLevel, &Features::ALL).is_ok());
+    /// ```
+    #[inline]
+    pub fn check_device_id(&self, mode: DdtMode, f: &Features) -> Result<(), DecodeError> {
+        let did = match *self {
+            Command::IodirInvalDdt(IodirInvalDdt { dv: true, did })
+            | Command::IodirInvalPdt(IodirInvalPdt { dv: true, did, .. }) => did & DID_MAX,
+            _ => return Ok(()),
+        };
+        let excess = did >> mode.device_id_bits(f.msi_flat);
+        if excess != 0 {
+            let mask = ((excess as u64) << mode.device_id_bits(f.msi_flat)) << DID_SHIFT;
+            return Err(DecodeError::invalid(0, mask, "did"));
         }
         Ok(())
     }
@@ -1209,6 +1406,7 @@ mod tests {
             nl: false,
             s: false,
             wsi: false,
+            ..Features::ALL
         };
         assert!(nl.check_supported(&Features::default()).is_ok());
         assert_eq!(
@@ -1227,6 +1425,129 @@ mod tests {
         assert_eq!(
             wsi.check_supported(&none),
             Err(DecodeError::reserved(0, 1 << 11))
+        );
+    }
+
+    /// The PID rule of IODIR.INVAL_PDT (§3.1.3) against every width: a PID
+    /// is refused exactly when it has a bit at or above `pid_bits`, and the
+    /// error names those bits where they sit in `w0`.
+    #[test]
+    fn pid_width_rule_by_capabilities() {
+        for bits in 0..=21u8 {
+            let f = Features {
+                pid_bits: bits,
+                ..Features::ALL
+            };
+            let lim = u32::from(bits.min(20));
+            for pid in (0..20)
+                .map(|b| 1u32 << b)
+                .chain([0, ID20_MAX, 0xff, 0x1_ffff])
+            {
+                let c = Command::IodirInvalPdt(IodirInvalPdt {
+                    pid,
+                    dv: true,
+                    did: 7,
+                });
+                let r = c.check_supported(&f);
+                if pid >> lim == 0 {
+                    assert_eq!(r, Ok(()), "pid {pid:#x} bits {bits}");
+                } else {
+                    let want = (u64::from(pid >> lim) << lim) << ID20_SHIFT;
+                    assert_eq!(r, Err(DecodeError::invalid(0, want, "pid")));
+                    // The bits named are bits of the encoded command.
+                    assert_eq!(c.encode()[0] & want, want);
+                }
+                // ATS PIDs are the device's PASIDs: no such rule.
+                let ats = Command::AtsInval(AtsInval {
+                    pid,
+                    pv: true,
+                    ..Default::default()
+                });
+                assert_eq!(ats.check_supported(&f), Ok(()));
+            }
+        }
+    }
+
+    /// The DID rule of IODIR with DV = 1 (§3.1.3) against every mode and
+    /// device-context format: the width of §2's `device_id` partitioning.
+    #[test]
+    fn did_width_rule_by_ddt_mode() {
+        let modes = [
+            (0, DdtMode::Off, 24, 24),
+            (1, DdtMode::Bare, 24, 24),
+            (2, DdtMode::OneLevel, 7, 6),
+            (3, DdtMode::TwoLevel, 16, 15),
+            (4, DdtMode::ThreeLevel, 24, 24),
+        ];
+        for (enc, mode, base, ext) in modes {
+            assert_eq!(DdtMode::from_ddtp(0xabc0 | enc), Some(mode));
+            assert_eq!(u64::from(mode.iommu_mode()), enc);
+            for (msi_flat, bits) in [(false, base), (true, ext)] {
+                assert_eq!(mode.device_id_bits(msi_flat), bits);
+                let f = Features {
+                    msi_flat,
+                    ..Features::ALL
+                };
+                for did in (0..24).map(|b| 1u32 << b).chain([0, DID_MAX]) {
+                    let cmds = [
+                        Command::IodirInvalDdt(IodirInvalDdt { dv: true, did }),
+                        Command::IodirInvalPdt(IodirInvalPdt {
+                            pid: 1,
+                            dv: true,
+                            did,
+                        }),
+                    ];
+                    for c in cmds {
+                        let r = c.check_device_id(mode, &f);
+                        if did >> bits == 0 {
+                            assert_eq!(r, Ok(()), "{mode:?} {did:#x}");
+                        } else {
+                            let want = (u64::from(did >> bits) << bits) << DID_SHIFT;
+                            assert_eq!(r, Err(DecodeError::invalid(0, want, "did")));
+                            assert_eq!(c.encode()[0] & want, want);
+                        }
+                    }
+                    // DV = 0: the DID is ignored.
+                    let all = Command::IodirInvalDdt(IodirInvalDdt { dv: false, did });
+                    assert_eq!(all.check_device_id(mode, &f), Ok(()));
+                }
+            }
+        }
+        for enc in 5..=15 {
+            assert_eq!(DdtMode::from_ddtp(enc), None);
+        }
+    }
+
+    /// `capabilities` and `fctl` bits where §5.3 / §5.4 put them.
+    #[test]
+    fn features_from_registers() {
+        assert_eq!(
+            Features::from_registers(0, 0),
+            Features {
+                ats: false,
+                nl: false,
+                s: false,
+                wsi: false,
+                pid_bits: 8,
+                msi_flat: false,
+                end: false,
+                be: false,
+            }
+        );
+        let all = 1 << 22 | 1 << 25 | 1 << 27 | 7 << 38 | 1 << 42 | 1 << 43;
+        assert_eq!(
+            Features::from_registers(all, FCTL_BE | FCTL_WSI),
+            Features {
+                msi_flat: true,
+                be: true,
+                ..Features::ALL
+            }
+        );
+        assert_eq!(Features::from_registers(1 << 38 | 1 << 39, 0).pid_bits, 17);
+        // Other bits change nothing.
+        assert_eq!(
+            Features::from_registers(!all, !(FCTL_BE | FCTL_WSI)),
+            Features::from_registers(0, 0)
         );
     }
 }

@@ -44,6 +44,13 @@
 //!   them (the codec of the whole specification);
 //!   [`Command::check_supported`] and the queue front end refuse them with
 //!   `cmd_ill` on an IOMMU without the feature.
+//! * So do the widths of §3.1.3: an IODIR.INVAL_PDT `PID` wider than the
+//!   IOMMU's (`capabilities.PD8` / `PD17` / `PD20`, [`Features::pid_bits`])
+//!   and, with `DV` = 1, an IODIR `DID` wider than `ddtp.iommu_mode`
+//!   allows ([`DdtMode`], [`Command::check_device_id`]) are illegal in the
+//!   queue front end, not in the codec.
+//! * The queue front end honours `fctl.BE` ([`Features::be`]): big-endian
+//!   commands and IOFENCE.C stores ([`queue`]).
 //! * Device ids are RISC-V `device_id`s (24 bits; for PCIe segment `<< 16
 //!   |` requester id). ATS commands address `DSEG << 16 | RID` with `DSV`,
 //!   `RID` without.

@@ -106,6 +106,8 @@ impl Caps {
             nl: self.nl,
             s: self.range_inval,
             wsi: self.wsi,
+            pid_bits: self.pasid_bits,
+            ..Features::ALL
         }
     }
     fn pasid_max(&self) -> u32 {

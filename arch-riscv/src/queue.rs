@@ -11,6 +11,21 @@
 //! * `cqcsr`: `cqen` 0, `cie` 1, `cqmf` 8, `cmd_to` 9, `cmd_ill` 10,
 //!   `fence_w_ip` 11, `cqon` 16, `busy` 17.
 //!
+//! What the IOMMU is also decides what a command means and whether it is
+//! legal: its [`Features`] (`capabilities`, `fctl`) and its
+//! `ddtp.iommu_mode` ([`DdtMode`], [`CmdQueue::write_ddtp`]):
+//!
+//! * an IODIR.INVAL_PDT whose `PID` is wider than the IOMMU's
+//!   (`capabilities.PD8` / `PD17` / `PD20`: 8, 17, 20 bits), and an IODIR
+//!   with `DV` = 1 whose `DID` is wider than the mode allows (1LVL 7 bits,
+//!   2LVL 16, 3LVL 24; 6 / 15 / 24 with extended-format device contexts,
+//!   `capabilities.MSI_FLAT`), are illegal (§3.1.3);
+//! * with `fctl.BE` = 1 the queue is big-endian: each command's two
+//!   doublewords are read most significant byte first (§3.1) and the
+//!   IOFENCE.C `DATA` is stored big-endian (§3.1.2, §5.4); `fctl.BE`
+//!   follows a write only with `capabilities.END` (WARL,
+//!   [`CmdQueue::write_fctl`]).
+//!
 //! The IOMMU consumes from `cqh` to `cqt`. At an illegal or unsupported
 //! command it sets `cqcsr.cmd_ill` and stops with `cqh` at that command; a
 //! fetch fault sets `cqcsr.cqmf`, likewise leaving `cqh` at the command
@@ -23,7 +38,7 @@
 //!   ([`CmdQueue::process`]) that decodes and hands each command to the
 //!   caller, who executes it;
 //! * [`CqDevice`]: the [`CommandQueue`] front end of `core::device`:
-//!   commands lifted and handed to a [`Backend`](iommu_inval_core::device::Backend)
+//!   commands lifted and handed to a [`Backend`]
 //!   in batches closed at each IOFENCE.C, whose completion is *executed*
 //!   (the 32-bit `DATA` stored at `ADDR` when `AV`; `WSI` sets
 //!   `cqcsr.fence_w_ip`), and errors recorded in `cqcsr` with `cqh` left at
@@ -50,10 +65,10 @@
 //! assert!(q.cqcsr() & CQCSR_CMD_ILL != 0);
 //! ```
 
-use crate::cmd::{Command, Features};
+use crate::cmd::{Command, DdtMode, Features};
 use iommu_inval_core::device::{
-    BackendError, CommandQueue, FaultCause, FaultReport, ProduceError, QueueEngine, QueueProducer,
-    Signals,
+    run, Backend, BackendError, CommandQueue, FaultCause, FaultReport, ProduceError, Progress,
+    QueueEngine, QueueProducer, Signals,
 };
 use iommu_inval_core::{
     ArchId, Context, DecodeError, GuestMemory, HwError, LowerError, MemError, NativeCommand, Op,
@@ -141,11 +156,14 @@ pub struct CmdQueue {
     tail: u32,
     csr: u32,
     features: Features,
+    ddt_mode: DdtMode,
 }
 
 impl CmdQueue {
     /// From the values of `cqb`, `cqh`, `cqt` and `cqcsr`, with every
-    /// optional feature implemented ([`Features::default`]). Index bits
+    /// optional feature implemented ([`Features::default`], little-endian)
+    /// and `ddtp.iommu_mode` Off, which bounds no `DID` (until
+    /// [`CmdQueue::write_ddtp`]). Index bits
     /// above the queue size are ignored (they are read-only zero). `cqon`
     /// follows `cqen`.
     pub fn from_registers(cqb: u64, cqh: u32, cqt: u32, cqcsr: u32) -> Option<Self> {
@@ -179,7 +197,52 @@ impl CmdQueue {
             tail: cqt & mask,
             csr,
             features,
+            ddt_mode: DdtMode::Off,
         })
+    }
+
+    /// The features the queue checks commands against.
+    pub const fn features(&self) -> Features {
+        self.features
+    }
+    /// The device-directory mode the queue checks `DID`s against
+    /// ([`DdtMode::Off`], which bounds nothing, until set).
+    pub const fn ddt_mode(&self) -> DdtMode {
+        self.ddt_mode
+    }
+    /// The IOMMU's `ddtp.iommu_mode` is now `mode`: IODIR commands with
+    /// `DV` = 1 and a wider `DID` than it allows are illegal (§3.1.3).
+    pub fn set_ddt_mode(&mut self, mode: DdtMode) {
+        self.ddt_mode = mode;
+    }
+    /// The guest wrote `ddtp` (§5.5): take its `iommu_mode`. A reserved or
+    /// custom mode is refused ([`ConfigError::DdtMode`]) and the mode kept
+    /// (the field is WARL: an IOMMU never holds a mode it lacks).
+    pub fn write_ddtp(&mut self, ddtp: u64) -> Result<(), ConfigError> {
+        let mode = DdtMode::from_ddtp(ddtp).ok_or(ConfigError::DdtMode((ddtp & 0xf) as u8))?;
+        self.ddt_mode = mode;
+        Ok(())
+    }
+    /// The guest wrote `fctl` (§5.4): `BE` follows the write when the IOMMU
+    /// has both byte orders (`capabilities.END`), else stays (WARL).
+    /// The specification leaves a change while the queue is on
+    /// `UNSPECIFIED`; the model applies it to the next access.
+    pub fn write_fctl(&mut self, fctl: u32) {
+        self.features = self.features.write_fctl(fctl);
+    }
+    /// Whether the queue's memory accesses are big-endian (`fctl.BE`).
+    pub const fn big_endian(&self) -> bool {
+        self.features.be
+    }
+    /// The four bytes an IOFENCE.C stores for `data`, in the queue's byte
+    /// order (§3.1.2 with `fctl.BE`, §5.4): what a caller of the read-only
+    /// consumer writes at `ADDR`.
+    pub const fn fence_data_bytes(&self, data: u32) -> [u8; 4] {
+        if self.features.be {
+            data.to_be_bytes()
+        } else {
+            data.to_le_bytes()
+        }
     }
 
     /// Number of entries (2^(LOG2SZ-1 + 1)).
@@ -249,14 +312,22 @@ impl CmdQueue {
         self.csr & CQCSR_CQON == 0 || self.csr & (CQCSR_STOP | CQCSR_CMD_TO) != 0
     }
 
-    /// Fetch and decode the command at `cqh`, checking it against the
-    /// IOMMU's features; no register changes.
+    /// Fetch and decode the command at `cqh` (in the byte order of
+    /// `fctl.BE`), checking it against the IOMMU's features and
+    /// `ddtp.iommu_mode` ([`Command::check_supported`],
+    /// [`Command::check_device_id`]); no register changes.
     pub fn fetch_at<M: GuestMemory + ?Sized>(&self, mem: &M) -> Result<Command, StopCause> {
         let mut w = [0u64; 2];
         mem.read_words(self.command_address(), &mut w)
             .map_err(StopCause::Fetch)?;
+        if self.features.be {
+            // fctl.BE: each doubleword is stored most significant byte first (§3.1).
+            w = [w[0].swap_bytes(), w[1].swap_bytes()];
+        }
         let c = Command::decode_words(w[0], w[1]).map_err(StopCause::Illegal)?;
         c.check_supported(&self.features)
+            .map_err(StopCause::Illegal)?;
+        c.check_device_id(self.ddt_mode, &self.features)
             .map_err(StopCause::Illegal)?;
         Ok(c)
     }
@@ -326,8 +397,9 @@ impl CmdQueue {
 /// The command queue of an emulated RISC-V IOMMU as a [`CommandQueue`].
 ///
 /// * **Completion** (§3.1.2 IOFENCE.C): with `AV` the 32-bit `DATA` is
-///   stored at `ADDR`; with `WSI` `cqcsr.fence_w_ip` is set and, when
-///   `cqcsr.cie` is set, the command-queue interrupt raised
+///   stored at `ADDR` (big-endian when `fctl.BE`, [`Features::be`]); with
+///   `WSI` `cqcsr.fence_w_ip` is set and, when `cqcsr.cie` is set, the
+///   command-queue interrupt raised
 ///   ([`Signals::COMPLETION_IRQ`]). `PR` / `PW` need nothing more: the back
 ///   end's barrier completed every earlier operation.
 /// * **Errors** (§3.1): an illegal or unsupported command (or one the back
@@ -366,6 +438,13 @@ impl CqDevice {
     /// A front end for an IOMMU with `features` (the default implements all).
     pub fn with_features(mut self, features: Features) -> Self {
         self.queue.features = features;
+        self
+    }
+    /// A front end for an IOMMU whose `ddtp.iommu_mode` is `mode` (see
+    /// [`CmdQueue::set_ddt_mode`]; the register write is
+    /// [`CmdQueue::write_ddtp`]).
+    pub fn with_ddt_mode(mut self, mode: DdtMode) -> Self {
+        self.queue.ddt_mode = mode;
         self
     }
     /// Also raise interrupts (`cqcsr.cie` = 1).
@@ -463,6 +542,22 @@ impl CommandQueue for CqDevice {
     const ARCH: ArchId = ArchId::Riscv;
     type ConfigError = ConfigError;
 
+    /// [`run`], through a view of `mem` that stores big-endian when
+    /// `fctl.BE` = 1 (the IOFENCE.C `DATA`, §3.1.2; the fetch swaps the
+    /// command's doublewords itself).
+    fn process<M, C, B>(&mut self, mem: &M, ctx: &C, backend: &mut B) -> Progress
+    where
+        M: GuestMemory + ?Sized,
+        C: Context + ?Sized,
+        B: Backend + ?Sized,
+    {
+        if self.queue.features.be {
+            run(self, &BigEndianStores(mem), ctx, backend)
+        } else {
+            run(self, mem, ctx, backend)
+        }
+    }
+
     /// From `cqb`, `cqh` and `cqt`; the queue is taken as enabled
     /// (`cqen` = `cqon` = 1) with interrupts off.
     fn from_registers(base: u64, head: u64, tail: u64) -> Result<Self, ConfigError> {
@@ -500,6 +595,9 @@ impl QueueProducer for CqDevice {
         }
         let mut w = [0u64; 2];
         NativeCommand::encode_into(cmd, &mut w).map_err(ProduceError::Encode)?;
+        if self.queue.features.be {
+            w = [w[0].swap_bytes(), w[1].swap_bytes()];
+        }
         let tail = self.queue.cqt();
         let at = self
             .queue
@@ -519,18 +617,44 @@ impl QueueProducer for CqDevice {
     }
 }
 
-/// The registers describe no usable command queue.
+/// Guest memory as the run loop of a big-endian (`fctl.BE` = 1) RISC-V
+/// IOMMU writes it. Every write that loop makes is one scalar handed over
+/// in little-endian byte order: the 4-byte IOFENCE.C `DATA` (the RISC-V
+/// front end writes no event log), so reversing its bytes stores it
+/// big-endian. Reads pass through: [`CmdQueue::fetch_at`] orders the
+/// command's doublewords itself.
+struct BigEndianStores<'a, M: ?Sized>(&'a M);
+
+impl<M: GuestMemory + ?Sized> GuestMemory for BigEndianStores<'_, M> {
+    fn read_words(&self, addr: u64, out: &mut [u64]) -> Result<(), MemError> {
+        self.0.read_words(addr, out)
+    }
+    fn write_bytes(&self, addr: u64, bytes: &[u8]) -> Result<(), MemError> {
+        let mut b = [0u8; 8];
+        let scalar = b.get_mut(..bytes.len()).ok_or(MemError::write(addr))?;
+        scalar.copy_from_slice(bytes);
+        scalar.reverse();
+        self.0.write_bytes(addr, scalar)
+    }
+}
+
+/// A register value the front end cannot take: no usable command queue,
+/// or a `ddtp` mode this model does not know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ConfigError {
     /// `cqb.LOG2SZ-1` names more than 2^31 entries (the value): indices
     /// would not fit the 32-bit `cqh` / `cqt`.
     TooLarge(u8),
+    /// `ddtp.iommu_mode` holds a reserved (5..=13) or custom (14, 15)
+    /// encoding (the value).
+    DdtMode(u8),
 }
 
 impl core::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             ConfigError::TooLarge(l) => write!(f, "cqb LOG2SZ-1 = {l}: queue too large"),
+            ConfigError::DdtMode(m) => write!(f, "ddtp.iommu_mode = {m}: reserved or custom mode"),
         }
     }
 }

@@ -8,9 +8,10 @@ use iommu_inval_core::device::{
 use iommu_inval_core::model::{Caches, Op};
 use iommu_inval_core::{CellMemory, GuestMemory, HwError, IdentityContext};
 use iommu_inval_riscv::queue::{
-    CqDevice, CQCSR_CMD_ILL, CQCSR_CMD_TO, CQCSR_CQMF, CQCSR_FENCE_W_IP,
+    CmdQueue, ConfigError, CqDevice, CQCSR_CMD_ILL, CQCSR_CMD_TO, CQCSR_CQEN, CQCSR_CQMF,
+    CQCSR_FENCE_W_IP,
 };
-use iommu_inval_riscv::{Command, Features, IodirInvalDdt};
+use iommu_inval_riscv::{Command, DdtMode, Features, IodirInvalDdt};
 
 const BASE: u64 = 0x10_0000;
 const STORE: u64 = 0x10_8000;
@@ -210,4 +211,299 @@ fn ats_timeout_at_a_fence_sets_cmd_to_with_cqh_at_the_fence() {
     assert_eq!((f.hw, f.position), (HwError::RiscvCmdTo, 1));
     assert!(q.queue.cqcsr() & CQCSR_CMD_TO != 0);
     assert_eq!(read(&mem, STORE), 0, "the fence did not complete");
+}
+
+/// IODIR.INVAL_DDT (`pdt` false) or INVAL_PDT, DV = 1.
+fn iodir(pdt: bool, did: u32, pid: u32) -> [u64; 2] {
+    [
+        0x3 | u64::from(pdt) << 7 | u64::from(pid) << 12 | 1 << 33 | u64::from(did) << 40,
+        0,
+    ]
+}
+
+/// Process one command alone on a fresh queue of `q`: `None` when it is
+/// consumed, else the error it stopped at (with `cqh` checked at it).
+fn one(q: CqDevice, w: [u64; 2]) -> Option<HwError> {
+    let mut g = Guest::new();
+    let mem = g.mem();
+    let mut q = q;
+    put(&mem, 0, w);
+    q.doorbell(1);
+    let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
+    match p.fault {
+        None => {
+            assert_eq!((p.consumed, q.head_register()), (1, 1), "{w:x?}");
+            None
+        }
+        Some(f) => {
+            assert_eq!((p.consumed, q.head_register(), f.position), (0, 0, 0));
+            assert!(matches!(f.cause, FaultCause::Decode(_)), "{:?}", f.cause);
+            assert!(q.queue.cqcsr() & CQCSR_CMD_ILL != 0);
+            Some(f.hw)
+        }
+    }
+}
+
+/// §3.1.3: the PID of IODIR.INVAL_PDT must not be wider than the IOMMU's
+/// (capabilities.PD8 / PD17 / PD20); a wider one is illegal (cmd_ill, cqh
+/// at the command), as the specification's reference model refuses it.
+#[test]
+fn iodir_pdt_pid_wider_than_the_capabilities_is_cmd_ill() {
+    // capabilities: PD8 (bit 38), PD17 (39), PD20 (40); none = 8 bits.
+    for (caps, bits) in [(1u64 << 38, 8), (1 << 39, 17), (1 << 40, 20), (0, 8)] {
+        let f = Features {
+            pid_bits: Features::from_registers(caps, 0).pid_bits,
+            ..Features::default()
+        };
+        assert_eq!(f.pid_bits, bits);
+        let q = device().with_features(f);
+        let max = (1u32 << bits) - 1;
+        assert_eq!(one(q, iodir(true, 1, max)), None, "{bits}");
+        if bits < 20 {
+            assert_eq!(
+                one(q, iodir(true, 1, max + 1)),
+                Some(HwError::RiscvCmdIll),
+                "{bits}"
+            );
+            assert_eq!(one(q, iodir(true, 1, 1 << 19)), Some(HwError::RiscvCmdIll));
+        }
+    }
+}
+
+/// §3.1.3: with DV = 1 the DID of IODIR (INVAL_DDT and INVAL_PDT) must not
+/// be wider than `ddtp.iommu_mode` allows: 1LVL 7 bits, 2LVL 16, 3LVL 24
+/// with base-format device contexts; 6 / 15 / 24 with the extended format
+/// (capabilities.MSI_FLAT), the `device_id` partitioning of §2.
+#[test]
+fn iodir_did_wider_than_the_ddt_mode_is_cmd_ill() {
+    let cases = [
+        (DdtMode::OneLevel, false, 7),
+        (DdtMode::OneLevel, true, 6),
+        (DdtMode::TwoLevel, false, 16),
+        (DdtMode::TwoLevel, true, 15),
+        (DdtMode::ThreeLevel, false, 24),
+        (DdtMode::ThreeLevel, true, 24),
+        (DdtMode::Off, true, 24),
+        (DdtMode::Bare, false, 24),
+    ];
+    for (mode, msi_flat, bits) in cases {
+        let f = Features {
+            msi_flat,
+            ..Features::default()
+        };
+        let q = device().with_features(f).with_ddt_mode(mode);
+        let max = ((1u64 << bits) - 1) as u32;
+        for pdt in [false, true] {
+            // The PID bits are reserved with INVAL_DDT.
+            let pid = u32::from(pdt) * 3;
+            let what = format!("{mode:?} msi_flat {msi_flat} pdt {pdt}");
+            assert_eq!(one(q, iodir(pdt, max, pid)), None, "{what}");
+            if bits < 24 {
+                assert_eq!(
+                    one(q, iodir(pdt, max + 1, pid)),
+                    Some(HwError::RiscvCmdIll),
+                    "{what}"
+                );
+                assert_eq!(
+                    one(q, iodir(pdt, 0x80_0000, pid)),
+                    Some(HwError::RiscvCmdIll),
+                    "{what}"
+                );
+            }
+        }
+        // DV = 0 (INVAL_DDT of every device): the DID is ignored.
+        assert_eq!(one(q, [0x3 | 0xff_ffff << 40, 0]), None);
+    }
+}
+
+/// `ddtp` as the guest writes it: `iommu_mode` in bits [3:0], PPN above.
+#[test]
+fn ddtp_register_sets_the_mode() {
+    let mut q = device();
+    assert_eq!(q.queue.ddt_mode(), DdtMode::Off);
+    q.queue.write_ddtp(0x1234 << 10 | 2).unwrap();
+    assert_eq!(q.queue.ddt_mode(), DdtMode::OneLevel);
+    assert_eq!(one(q, iodir(false, 0x80, 0)), Some(HwError::RiscvCmdIll));
+    // Reserved and custom modes are refused; the mode stays.
+    for m in 5..16u8 {
+        assert_eq!(
+            q.queue.write_ddtp(u64::from(m)),
+            Err(ConfigError::DdtMode(m))
+        );
+    }
+    assert_eq!(q.queue.ddt_mode(), DdtMode::OneLevel);
+    for (m, mode) in [
+        (0, DdtMode::Off),
+        (1, DdtMode::Bare),
+        (3, DdtMode::TwoLevel),
+        (4, DdtMode::ThreeLevel),
+    ] {
+        q.queue.write_ddtp(m).unwrap();
+        assert_eq!((q.queue.ddt_mode(), mode.iommu_mode()), (mode, m as u8));
+    }
+}
+
+/// Queue entries as a big-endian IOMMU reads them: each doubleword's bytes
+/// most significant first (§3.1).
+fn put_be(mem: &CellMemory<'_>, slot: u64, w: [u64; 2]) {
+    for (i, x) in w.iter().enumerate() {
+        mem.write_bytes(BASE + slot * 16 + i as u64 * 8, &x.to_be_bytes())
+            .unwrap();
+    }
+}
+
+/// §5.4 fctl.BE = 1: the command queue's doublewords and the IOFENCE.C
+/// DATA store are big-endian.
+#[test]
+fn fctl_be_makes_the_queue_and_the_fence_store_big_endian() {
+    let mut g = Guest::new();
+    let mem = g.mem();
+    mem.write_words(STORE, &[0]).unwrap();
+    let be = Features {
+        be: true,
+        ..Features::default()
+    };
+    let mut q = device().with_features(be);
+    put_be(&mem, 0, DDT);
+    put_be(&mem, 1, VMA);
+    put_be(&mem, 2, fence(STORE, 0x1122_3344, true));
+    q.doorbell(3);
+    let mut b = RecordingBackend::default();
+    let p = q.process(&mem, &IdentityContext, &mut b);
+    assert_eq!((p.consumed, p.completions, p.fault), (3, 1, None));
+    assert_eq!(b.ops().count(), 3);
+    let mut bytes = [0u64; 1];
+    mem.read_words(STORE, &mut bytes).unwrap();
+    assert_eq!(bytes[0].to_le_bytes(), [0x11, 0x22, 0x33, 0x44, 0, 0, 0, 0]);
+    // The same commands little-endian are not what a BE IOMMU reads:
+    // IODIR.INVAL_DDT's first byte 0x03 becomes the top byte (reserved bits).
+    let mut q = device().with_features(be);
+    put(&mem, 0, DDT);
+    q.doorbell(1);
+    let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
+    assert_eq!(p.fault.map(|f| f.hw), Some(HwError::RiscvCmdIll));
+    // A producer for a big-endian host queue writes big-endian words.
+    let mut q = device().with_features(be);
+    let c = Command::IodirInvalDdt(IodirInvalDdt {
+        dv: true,
+        did: 0x10,
+    });
+    q.produce(&mem, &c).unwrap();
+    let mut w = [0u64; 2];
+    mem.read_words(BASE, &mut w).unwrap();
+    assert_eq!([w[0].swap_bytes(), w[1].swap_bytes()], DDT);
+    // The read-only consumer reads big-endian too, and says how to store.
+    let mut cq = CmdQueue::with_features(CQB, 0, 1, CQCSR_CQEN, be).unwrap();
+    let mut seen = Vec::new();
+    cq.process(&mem, |_, c| seen.push(*c)).unwrap();
+    assert_eq!(seen, [c]);
+    assert_eq!(cq.fence_data_bytes(0x1122_3344), [0x11, 0x22, 0x33, 0x44]);
+}
+
+/// fctl.BE is WARL: it follows a write only with capabilities.END (both
+/// byte orders); an IOMMU with one byte order keeps it.
+#[test]
+fn fctl_be_is_writable_only_with_capabilities_end() {
+    let mut q = device();
+    assert!(!q.queue.big_endian());
+    q.queue.write_fctl(1);
+    assert!(q.queue.big_endian());
+    q.queue.write_fctl(0);
+    assert!(!q.queue.big_endian());
+    // One byte order (END = 0): little-endian stays, big-endian stays.
+    for be in [false, true] {
+        let one_order = Features::from_registers(0, u32::from(be));
+        assert!(!one_order.end);
+        let mut q = device().with_features(one_order);
+        q.queue.write_fctl(u32::from(!be));
+        assert_eq!(q.queue.big_endian(), be);
+    }
+}
+
+/// The byte-order rule in general: a big-endian queue over memory holding
+/// each doubleword byte-reversed behaves as the little-endian queue over the
+/// plain words — the same progress and faults, the same ops and barriers —
+/// and every IOFENCE.C stores the same 32-bit value in its own byte order.
+/// Pseudo-random streams (legal and illegal commands, any PID width,
+/// device-context format and `ddtp.iommu_mode`).
+#[test]
+fn big_endian_queue_is_the_little_endian_one_byte_reversed() {
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let modes = [
+        DdtMode::Off,
+        DdtMode::Bare,
+        DdtMode::OneLevel,
+        DdtMode::TwoLevel,
+        DdtMode::ThreeLevel,
+    ];
+    for _ in 0..400 {
+        let n = 1 + rnd() % 24;
+        let mut cmds = Vec::new();
+        for k in 0..n {
+            let r = rnd();
+            let did = (r >> 8) as u32 & 0xff_ffff;
+            let pid = (r >> 32) as u32 & 0xf_ffff;
+            cmds.push(match r % 7 {
+                0 => iodir(false, did >> ((r >> 40) % 24), 0),
+                1 => iodir(true, did >> ((r >> 40) % 24), pid >> ((r >> 48) % 20)),
+                2 => VMA,
+                3 => fence(STORE + 4 * k, (r >> 32) as u32, r & 8 != 0),
+                4 => BAD,
+                5 => [0x3 | 0xff_ffff << 40, 0],
+                // Random words; never an IOFENCE.C (its store could land anywhere).
+                _ => {
+                    let w0 = rnd();
+                    let w0 = if w0 & 0x3ff == 2 { w0 | 4 } else { w0 };
+                    [w0, rnd()]
+                }
+            });
+        }
+        let f = Features {
+            pid_bits: [8, 17, 20][(rnd() % 3) as usize],
+            msi_flat: rnd() & 1 != 0,
+            ..Features::default()
+        };
+        let mode = modes[(rnd() % 5) as usize];
+        let run = |be: bool| {
+            let mut g = Guest::new();
+            let mem = g.mem();
+            for (k, w) in cmds.iter().enumerate() {
+                if be {
+                    put_be(&mem, k as u64, *w);
+                } else {
+                    put(&mem, k as u64, *w);
+                }
+            }
+            let mut q = device()
+                .with_features(Features { be, ..f })
+                .with_ddt_mode(mode);
+            q.doorbell(cmds.len() as u64);
+            let mut b = RecordingBackend::default();
+            let p = q.process(&mem, &IdentityContext, &mut b);
+            let records = format!("{:?}", b.records().collect::<Vec<_>>());
+            let stores: Vec<u32> = (0..cmds.len() as u64)
+                .map(|k| {
+                    let mut w = [0u64; 1];
+                    mem.read_words((STORE + 4 * k) & !7, &mut w).unwrap();
+                    let b = w[0].to_le_bytes();
+                    let o = (4 * k % 8) as usize;
+                    let v = [b[o], b[o + 1], b[o + 2], b[o + 3]];
+                    if be {
+                        u32::from_be_bytes(v)
+                    } else {
+                        u32::from_le_bytes(v)
+                    }
+                })
+                .collect();
+            (p, q.head_register(), q.queue.cqcsr(), records, stores)
+        };
+        let (le, be) = (run(false), run(true));
+        assert_eq!(le, be, "{cmds:x?} {f:?} {mode:?}");
+    }
 }

@@ -13,8 +13,12 @@
 //! `is_empty` / `is_full` agree with the callback consumers and `pending`.
 //! The guest's register writes go in between: any GERRORN, FSTS / ICS,
 //! AMD-Vi status (and an event log the errors are written to), RISC-V
-//! `cqcsr`, `cqt` and `cqh`; a RISC-V queue whose fence store faulted
-//! (`cqmf`) hands out nothing. Every error is formatted (what a VMM logs).
+//! `cqcsr`, `fctl` (`BE` changes only with `capabilities.END`), `ddtp` (a
+//! refused mode keeps the mode), `cqt` and `cqh`; a RISC-V queue whose
+//! fence store faulted (`cqmf`) hands out nothing. RISC-V queues run with
+//! any capabilities (PID width, device-context format), `ddtp.iommu_mode`
+//! and byte order: a big-endian command re-reads as its byte-reversed
+//! doublewords. Every error is formatted (what a VMM logs).
 #![no_main]
 use arbitrary::{Result, Unstructured};
 use iommu_inval::core::device::{Backend, BackendError, CommandQueue, BATCH_OPS};
@@ -262,27 +266,52 @@ fn run_device(u: &mut Unstructured<'_>) -> Result<()> {
             // cqb: PPN [53:10] of a base near the memory, small LOG2SZ-1.
             let cqb =
                 (near(regs.0 & !0xfff) >> 2 & riscv::queue::CQB_PPN_MASK) | (regs.0 & 0x1f) % 10;
+            // Any capabilities / fctl (PID width, device-context format,
+            // byte order) and any ddtp.iommu_mode (reserved ones refused).
             let rf = riscv::Features {
                 ats: u.arbitrary()?,
                 nl: u.arbitrary()?,
                 s: u.arbitrary()?,
                 wsi: u.arbitrary()?,
+                pid_bits: u.arbitrary()?,
+                msi_flat: u.arbitrary()?,
+                end: u.arbitrary()?,
+                be: u.arbitrary()?,
             };
+            let mode = riscv::DdtMode::from_ddtp(u.arbitrary()?).unwrap_or_default();
             let irq: bool = u.arbitrary()?;
             let caps = |q: riscv::queue::CqDevice| {
-                let q = q.with_features(rf);
+                let q = q.with_features(rf).with_ddt_mode(mode);
                 if irq {
                     q.with_interrupts()
                 } else {
                     q
                 }
             };
+            // The guest's writes: cqcsr (all ones or any value), fctl, ddtp.
             device::<riscv::queue::CqDevice>(u, &mem, (cqb, regs.1, regs.2), caps, |q, v| {
-                q.write_cqcsr(if v & 1 == 0 {
-                    u32::MAX
-                } else {
-                    (v >> 1) as u32
-                })
+                match v & 3 {
+                    0 => q.write_cqcsr(u32::MAX),
+                    1 => q.write_cqcsr((v >> 2) as u32),
+                    2 => {
+                        let be = q.queue.big_endian();
+                        q.queue.write_fctl((v >> 2) as u32);
+                        if !q.queue.features().end {
+                            assert_eq!(q.queue.big_endian(), be, "fctl.BE changed without END");
+                        }
+                    }
+                    _ => {
+                        let before = q.queue.ddt_mode();
+                        if let Err(e) = q.queue.write_ddtp(v >> 2) {
+                            let _ = e.to_string();
+                            assert_eq!(
+                                q.queue.ddt_mode(),
+                                before,
+                                "a refused ddtp changed the mode"
+                            );
+                        }
+                    }
+                }
             })
         }
     }
@@ -297,9 +326,19 @@ fn riscv_run(
 ) -> (u32, core::result::Result<usize, riscv::queue::CqError>) {
     let pending = q.pending();
     let mut n = 0u32;
+    let be = q.big_endian();
     let r = q.process(mem, |addr, c| {
         n += 1;
-        check(mem, addr, c)
+        if be {
+            // fctl.BE: the doublewords in memory are byte-reversed.
+            let want: Vec<u64> = words_at(mem, addr, 2)
+                .iter()
+                .map(|w| w.swap_bytes())
+                .collect();
+            assert_eq!(c.encode().to_vec(), want, "BE command at {addr:#x}");
+        } else {
+            check(mem, addr, c)
+        }
     });
     assert!(n <= pending, "consumed {n} of {pending}");
     (n, r)
@@ -410,12 +449,19 @@ fn run(data: &[u8]) -> Result<()> {
             );
         }
         3 => {
-            let q = riscv::queue::CmdQueue::from_registers(
+            // Little- or big-endian (fctl.BE), any PID width and ddtp mode.
+            let f = riscv::Features::from_registers(h.rotate_left(17), (t >> 40) as u32);
+            let q = riscv::queue::CmdQueue::with_features(
                 qbase >> 2 & riscv::queue::CQB_PPN_MASK | u64::from(size_param % 24),
                 h as u32,
                 t as u32,
                 if flag { riscv::queue::CQCSR_CQEN } else { 0 },
-            );
+                f,
+            )
+            .map(|mut q| {
+                let _ = q.write_ddtp(h >> 60);
+                q
+            });
             if let Some(mut q) = q {
                 let (_, r) = riscv_run(&mut q, &mem);
                 if let Err(e) = r {

@@ -316,6 +316,10 @@ fn riscv_features(u: &mut Unstructured<'_>) -> arbitrary::Result<iommu_inval_ris
         nl: u.arbitrary()?,
         s: u.arbitrary()?,
         wsi: u.arbitrary()?,
+        pid_bits: u.int_in_range(0..=24)?,
+        msi_flat: u.arbitrary()?,
+        end: u.arbitrary()?,
+        be: u.arbitrary()?,
     })
 }
 
@@ -391,21 +395,27 @@ pub fn decode_features(data: &[u8]) -> Result<(), String> {
         }
         3 => {
             // RISC-V has no decode_with: decode, then the IOMMU's
-            // capabilities (`check_supported`, cqcsr.cmd_ill when absent).
+            // capabilities (`check_supported`, cqcsr.cmd_ill when absent)
+            // and the device-id width of its `ddtp.iommu_mode`.
             let Ok(v) = iommu_inval_riscv::arbitrary_words(&mut u) else {
                 return Ok(());
             };
-            let Ok(f) = riscv_features(&mut u) else {
+            let (Ok(f), Ok(m)) = (riscv_features(&mut u), u.int_in_range(0u64..=4)) else {
                 return Ok(());
             };
-            use iommu_inval_riscv::{Command, Features};
-            let with =
-                |f: &Features| Command::decode(&v).and_then(|c| c.check_supported(f).map(|()| c));
+            use iommu_inval_riscv::{Command, DdtMode, Features};
+            let mode = DdtMode::from_ddtp(m).unwrap_or_default();
+            let with = |f: &Features, mode| {
+                Command::decode(&v).and_then(|c| {
+                    c.check_supported(f)?;
+                    c.check_device_id(mode, f).map(|()| c)
+                })
+            };
             features_oracle(
                 &v,
                 Command::decode(&v),
-                with(&f),
-                with(&Features::default()),
+                with(&f, mode),
+                with(&Features::default(), DdtMode::ThreeLevel),
             )
         }
         _ => {
