@@ -181,7 +181,7 @@ pub fn lower_caps(data: &[u8]) -> Result<(), String> {
         return Ok(());
     };
     let topo = if u.arbitrary().unwrap_or(false) {
-        arbitrary_topology(&mut u, &NamedIds::default()).ok()
+        arbitrary_topology(&mut u, &NamedIds::of_op(&op)).ok()
     } else {
         None
     };
