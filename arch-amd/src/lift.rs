@@ -2,7 +2,7 @@
 //!
 //! | command | generic |
 //! |---|---|
-//! | INVALIDATE_IOMMU_PAGES gn = 1 | `IOTLB`, `S1`, domain, `PasidSel::One(pasid)` |
+//! | INVALIDATE_IOMMU_PAGES gn = 1 | `IOTLB`, `S1`, domain, `PasidSel::One(pasid)`; PASID 0 (GCR3 entry 0) also `PasidSel::NoPasid`, and only that when the context lists the domain's PASIDs without 0 ([`Context::pasids_of_tag`]) |
 //! | INVALIDATE_IOMMU_PAGES gn = 0 | `IOTLB`, `S2`, domain (the PASID is ignored, as the hardware does) |
 //! | … pde = 0 | adds `LEAF` (only leaf entries; the page-directory cache may stay) |
 //! | INVALIDATE_IOTLB_PAGES | `DEV_TLB` of the device; gn = 0 → every PASID (an ATS request without PASID prefix) |
@@ -51,6 +51,33 @@ fn domain_of<C: Context + ?Sized>(ctx: &C, native: u16, w: &mut Widened) -> Doma
             DomainSel::All
         }
     }
+}
+
+/// `i` for each PASID selection whose guest (gn = 1) entries carry `pasid`
+/// ([`Context::pasids_of_tag`]): GCR3 entry 0 also holds the translations
+/// of requests without PASID (Linux's `IOMMU_NO_PASID`, the entry its v2
+/// page-table mode installs the domain's table at); every PASID when the
+/// context knows none.
+fn guest_pasids<C: Context + ?Sized>(
+    ctx: &C,
+    i: Inval,
+    pasid: u32,
+    o: &mut Outcome,
+    emit: &mut dyn FnMut(Op, &mut Outcome) -> Result<(), LowerError>,
+) -> Result<(), LowerError> {
+    let (mut err, mut any) = (Ok(()), false);
+    let known = ctx.pasids_of_tag(ArchId::Amd, i.domain, pasid, &mut |p| {
+        any = true;
+        if err.is_ok() {
+            err = emit(Op::Inval(i.pasid(p)), o);
+        }
+    });
+    err?;
+    if !known || !any {
+        o.widened |= Widened::PASID;
+        emit(Op::Inval(i.pasid(PasidSel::All)), o)?;
+    }
+    Ok(())
 }
 
 /// Lift one command into generic operations written to `out`.
@@ -118,17 +145,16 @@ pub fn lift<C: Context + ?Sized>(
         Command::InvalidateIommuPages(c) => {
             let domain = domain_of(ctx, c.domain_id, &mut o.widened);
             let leaf = if c.pde { Caches::empty() } else { Caches::LEAF };
-            let (stage, pasid) = if c.gn {
-                (Stages::S1, PasidSel::One(c.pasid))
-            } else {
-                (Stages::S2, PasidSel::All)
-            };
+            let stage = if c.gn { Stages::S1 } else { Stages::S2 };
             let i = Inval::new(Caches::IOTLB | leaf)
                 .stage(stage)
                 .domain(domain)
-                .pasid(pasid)
                 .range(page_range(c.address, c.s));
-            emit(Op::Inval(i), &mut o)?;
+            if c.gn {
+                guest_pasids(ctx, i, c.pasid, &mut o, &mut emit)?;
+            } else {
+                emit(Op::Inval(i.pasid(PasidSel::All)), &mut o)?;
+            }
         }
         Command::InvalidateIotlbPages(c) => {
             // No PASID prefix: every ATC entry in the range, with or without PASID.
@@ -170,17 +196,16 @@ pub fn lift<C: Context + ?Sized>(
                         DomainSel::All
                     }
                 };
-                let (stage, pasid) = if c.gn {
-                    (Stages::S1, PasidSel::One(c.pasid))
-                } else {
-                    (Stages::S2, PasidSel::All)
-                };
+                let stage = if c.gn { Stages::S1 } else { Stages::S2 };
                 let i = Inval::new(Caches::IOTLB)
                     .stage(stage)
                     .domain(domain)
-                    .pasid(pasid)
                     .range(range);
-                emit(Op::Inval(i), &mut o)?;
+                if c.gn {
+                    guest_pasids(ctx, i, c.pasid, &mut o, &mut emit)?;
+                } else {
+                    emit(Op::Inval(i.pasid(PasidSel::All)), &mut o)?;
+                }
             }
             let p = Prefetch {
                 device: c.device_id.into(),

@@ -11,6 +11,10 @@
 //!    that PASID when the device's DomainID is known: the flush the Linux
 //!    AMD-Vi driver issues after changing a GCR3 table entry;
 //! 2. IOMMU TLB: INVALIDATE_IOMMU_PAGES (gn = 1 per PASID for stage 1, gn = 0 for stage 2);
+//!    requests without PASID are GCR3 entry 0 (gn = 1, PASID 0: Linux's
+//!    `IOMMU_NO_PASID`, the entry its v2 page-table mode uses for DMA
+//!    without PASID), and every PASID of a domain whose PASIDs the context
+//!    lists is one gn = 1 command per listed PASID and one for entry 0;
 //! 3. device TLBs: INVALIDATE_IOTLB_PAGES per ATS-enabled device.
 //!
 //! The completion after the last phase is the caller's own `Sync` (which
@@ -514,6 +518,51 @@ fn gcr3_domain<C: Context + ?Sized>(i: &Inval, ctx: &C) -> Option<u16> {
         .and_then(|n| u16::try_from(n).ok())
 }
 
+/// Every PASID of a domain as gn = 1 PASIDs: the ones the context lists
+/// and GCR3 entry 0 of requests without PASID.
+#[derive(Debug, Clone, Copy)]
+struct Listed {
+    d: u32,
+    /// PASIDs, each once.
+    n: usize,
+    /// The no-PASID entry when it is not a listed PASID.
+    extra: Option<u32>,
+}
+
+/// [`Listed`] for domain `d` when the context lists at least one PASID,
+/// names the no-PASID entry, each fits the host, and they number at most
+/// `budget`.
+fn listed_pasids<C: Context + ?Sized>(
+    ctx: &C,
+    d: u32,
+    caps: &Caps,
+    budget: usize,
+) -> Option<Listed> {
+    let limit = pasid_limit(caps, 20);
+    let (mut tag, mut several) = (None, false);
+    let known = ctx.tags_of_pasid(
+        ArchId::Amd,
+        DomainSel::One(d),
+        PasidSel::NoPasid,
+        &mut |t| match tag {
+            None => tag = Some(t),
+            Some(x) => several |= x != t,
+        },
+    );
+    let tag = tag.filter(|&t| known && !several && t <= limit)?;
+    let (mut n, mut fit, mut has) = (0usize, true, false);
+    if !ctx.pasids_of_domain(d, &mut |p| {
+        n += 1;
+        fit &= p <= limit;
+        has |= p == tag;
+    }) {
+        return None;
+    }
+    let extra = (!has).then_some(tag);
+    let total = n + usize::from(extra.is_some());
+    (n > 0 && fit && total <= budget).then_some(Listed { d, n: total, extra })
+}
+
 /// Largest PASID the host and a `field_bits`-wide field both hold.
 fn pasid_limit(caps: &Caps, field_bits: u8) -> u32 {
     let bits = caps.pasid_bits.min(field_bits).min(20);
@@ -630,12 +679,32 @@ fn lower_inval<C: Context + ?Sized>(
 
     // Phase 2 (IOMMU TLB): which (gn, pasid) commands, or INVALIDATE_IOMMU_ALL.
     let mut domain_id = 0u16;
-    let s1_pasid = match i.pasid {
-        PasidSel::One(p) if caps.guest_translation && p <= pasid_limit(caps, 20) => Some(p),
-        _ => None,
-    };
     let s1 = iotlb && i.stages.contains(Stages::S1);
     let s2 = iotlb && i.stages.contains(Stages::S2);
+    // The commands each stage may take.
+    let s1_budget = (cap / (usize::from(s1) + usize::from(s2)).max(1)).max(1);
+    let mut listed = None;
+    // The GCR3 entry (gn = 1 PASID) of one PASID, or of requests without
+    // PASID (entry 0, `Context::tags_of_pasid`); reported when shared.
+    let s1_pasid = match i.pasid {
+        PasidSel::One(_) | PasidSel::NoPasid if s1 && caps.guest_translation => {
+            let (mut tag, mut several) = (None, false);
+            let known = ctx.tags_of_pasid(ArchId::Amd, i.domain, i.pasid, &mut |t| match tag {
+                None => tag = Some(t),
+                Some(x) => several |= x != t,
+            });
+            let tag = tag.filter(|&t| known && !several && t <= pasid_limit(caps, 20));
+            if let Some(t) = tag {
+                let mut shared = false;
+                ctx.pasids_of_tag(ArchId::Amd, i.domain, t, &mut |q| shared |= q != i.pasid);
+                if shared {
+                    widened |= Widened::PASID;
+                }
+            }
+            tag
+        }
+        _ => None,
+    };
     if iotlb {
         let native = match (i.regime, i.domain) {
             (Regime::Guest, DomainSel::One(d)) => ctx
@@ -649,8 +718,18 @@ fn lower_inval<C: Context + ?Sized>(
             None => need_all = true,
         }
         if s1 && s1_pasid.is_none() {
-            // Stage 1 of several PASIDs, of requests without PASID, of a PASID
-            // wider than the host's or on a host without guest translation.
+            listed = match (i.pasid, i.domain, native) {
+                (PasidSel::All, DomainSel::One(d), Some(_)) if caps.guest_translation => {
+                    listed_pasids(ctx, d, caps, s1_budget)
+                }
+                _ => None,
+            };
+        }
+        if s1 && s1_pasid.is_none() && listed.is_none() {
+            // Stage 1 of every PASID the context does not list (or more
+            // than the cap), of a PASID or no-PASID entry it cannot name, of
+            // a PASID wider than the host's or on a host without guest
+            // translation.
             need_all = true;
         }
     }
@@ -752,10 +831,12 @@ fn lower_inval<C: Context + ?Sized>(
             e.fence_if_pending()?;
             let stages_n = usize::from(s1) + usize::from(s2);
             let tlb_plan = plan_range(&i.range, cap / stages_n.max(1));
-            widened |= tlb_plan.widened;
+            if s2 || s1_pasid.is_some() {
+                widened |= tlb_plan.widened;
+            }
             let pde = !i.leaf_only();
-            let mut each = |gn: bool, pasid: u32| {
-                tlb_plan.for_each(|address, s| {
+            let mut each = |plan: &RangePlan, gn: bool, pasid: u32| {
+                plan.for_each(|address, s| {
                     e.push(Command::InvalidateIommuPages(InvalidateIommuPages {
                         pasid,
                         domain_id,
@@ -767,10 +848,26 @@ fn lower_inval<C: Context + ?Sized>(
                 })
             };
             if let (true, Some(p)) = (s1, s1_pasid) {
-                each(true, p)?;
+                each(&tlb_plan, true, p)?;
+            }
+            if let (true, Some(l)) = (s1, listed) {
+                // Every PASID of the domain: each listed one and GCR3
+                // entry 0 (requests without PASID), within the stage's share.
+                let plan = plan_range(&i.range, s1_budget / l.n);
+                widened |= plan.widened;
+                let mut res = Ok(());
+                ctx.pasids_of_domain(l.d, &mut |p| {
+                    if res.is_ok() {
+                        res = each(&plan, true, p);
+                    }
+                });
+                res?;
+                if let Some(x) = l.extra {
+                    each(&plan, true, x)?;
+                }
             }
             if s2 {
-                each(false, 0)?;
+                each(&tlb_plan, false, 0)?;
             }
         }
     }

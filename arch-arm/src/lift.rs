@@ -4,7 +4,7 @@
 //! |---|---|
 //! | CMD_CFGI_STE, STE_RANGE, ALL | `CONFIG_DEVICE` and `CONFIG_PASID` (all PASIDs) of the streams: the STE commands also invalidate every CD cached through the STE (IHI0070 §4.3.1, §4.3.2, §4.3.6) |
 //! | CMD_CFGI_CD, CD_ALL | `CONFIG_PASID` of one stream, one or all SubstreamIDs |
-//! | CMD_TLBI_NH_* | `IOTLB`, stage 1, guest regime, domain of the VMID, PASIDs of the ASID (through the [`Context`]) |
+//! | CMD_TLBI_NH_* | `IOTLB`, stage 1, guest regime, domain of the VMID, PASIDs of the ASID, and requests without PASID when it is a device's CD 0 ASID ([`Context::pasids_of_tag`]); NH_ALL, and an ASID the context does not know, every PASID and no PASID |
 //! | CMD_TLBI_EL2_* / EL3_* | `IOTLB`, stage 1, regime `Hyp` / `Secure` |
 //! | CMD_TLBI_S2_IPA | `IOTLB`, stage 2, domain of the VMID |
 //! | CMD_TLBI_S12_VMALL / NSNH_ALL | `IOTLB`, both stages, one / every domain |
@@ -180,10 +180,12 @@ fn domain_of<C: Context + ?Sized>(ctx: &C, vmid: u16, e: &mut Emit<'_>) -> Domai
     }
 }
 
-/// One inval per PASID that uses `asid`; every PASID when none is known.
-/// A first pass only counts: the common single-PASID case then pushes its
-/// op straight from registers (no `Inval` kept in memory for a visitor to
-/// copy); several PASIDs are emitted, in visit order, by a second pass.
+/// One inval per PASID selection whose entries carry `asid`
+/// ([`Context::pasids_of_tag`]: PASIDs whose CD uses it, and requests
+/// without PASID when it is some device's CD 0 ASID); every PASID when none
+/// is known. A first pass only counts: the common single-PASID case then
+/// pushes its op straight from registers; several are emitted, in visit
+/// order, by a second pass.
 #[inline(always)]
 fn per_asid<C: Context + ?Sized>(
     ctx: &C,
@@ -192,17 +194,18 @@ fn per_asid<C: Context + ?Sized>(
     asid: u16,
     e: &mut Emit<'_>,
 ) -> Result<(), LowerError> {
-    let (mut n, mut first) = (0usize, 0u32);
-    let known = ctx.pasids_of_asid(lookup, asid, &mut |p| {
+    let (mut n, mut first) = (0usize, PasidSel::All);
+    let tag = u32::from(asid);
+    let known = ctx.pasids_of_tag(ArchId::Smmuv3, lookup, tag, &mut |p| {
         if n == 0 {
             first = p;
         }
         n += 1;
     });
     if n == 1 {
-        e.push(Op::Inval(base.pasid(PasidSel::One(first))))?;
+        e.push(Op::Inval(base.pasid(first)))?;
     } else if n > 1 {
-        each_pasid(ctx, &base, lookup, asid, e)?;
+        each_pasid(ctx, &base, lookup, tag, e)?;
     }
     if !known || n == 0 {
         e.widened |= Widened::PASID;
@@ -211,20 +214,20 @@ fn per_asid<C: Context + ?Sized>(
     Ok(())
 }
 
-/// One inval per PASID of `asid`, in the context's order, stopping at the
-/// first sink error.
+/// One inval per PASID selection of `tag`, in the context's order, stopping
+/// at the first sink error.
 #[inline(never)]
 fn each_pasid<C: Context + ?Sized>(
     ctx: &C,
     base: &Inval,
     lookup: DomainSel,
-    asid: u16,
+    tag: u32,
     e: &mut Emit<'_>,
 ) -> Result<(), LowerError> {
     let mut err = None;
-    ctx.pasids_of_asid(lookup, asid, &mut |p| {
+    ctx.pasids_of_tag(ArchId::Smmuv3, lookup, tag, &mut |p| {
         if err.is_none() {
-            if let Err(x) = e.push(Op::Inval(base.pasid(PasidSel::One(p)))) {
+            if let Err(x) = e.push(Op::Inval(base.pasid(p))) {
                 err = Some(x);
             }
         }

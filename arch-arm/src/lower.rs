@@ -7,9 +7,10 @@
 //! [`LowerError::NoEquivalent`]; no field is ever cut.
 //!
 //! * **Stage 1** (guest regime): `CMD_TLBI_NH_VA` (one PASID, through
-//!   [`Context::asid_of_pasid`]) or `NH_VAA` (every PASID) per range chunk,
-//!   `NH_ASID` / `NH_ALL` for all addresses. An unknown PASID (or
-//!   `NoPasid`) widens to every ASID; an unknown domain (or every domain)
+//!   [`Context::tags_of_pasid`]; requests without PASID through the CD 0
+//!   ASID of the domain's devices) or `NH_VAA` (every PASID) per range
+//!   chunk, `NH_ASID` / `NH_ALL` for all addresses. An unknown ASID (or
+//!   several) widens to every ASID; an unknown domain (or every domain)
 //!   widens to `CMD_TLBI_NSNH_ALL`.
 //! * **Stage 2**: `CMD_TLBI_S2_IPA` per chunk (the IPA must fit `w1[51:12]`,
 //!   else `S12_VMALL`), `S12_VMALL` for all addresses; both stages of a whole
@@ -901,20 +902,44 @@ fn lower_tlb<C: Context + ?Sized>(
         return o.push(TlbiS12Vmall { vmid });
     }
     if s1 {
-        let asid = s1_asid(i, i.domain, caps, ctx, o);
-        if span {
-            let va = match asid {
-                Some(asid) => VaCmd::NhVa { vmid, asid },
-                None => VaCmd::NhVaa { vmid },
-            };
-            tlbi_span(&i.range, &i.hints, leaf, caps, va, o)?;
-        } else {
-            if leaf {
-                o.widen(Widened::LEAF);
+        let asids = s1_asids(i, i.domain, caps, ctx, o);
+        if !span && leaf {
+            o.widen(Widened::LEAF);
+        }
+        match asids {
+            Asids::All if span => {
+                tlbi_span(&i.range, &i.hints, leaf, caps, VaCmd::NhVaa { vmid }, o)?
             }
-            match asid {
-                Some(asid) => o.push(TlbiNhAsid { vmid, asid })?,
-                None => o.push(TlbiNhAll { vmid })?,
+            Asids::All => o.push(TlbiNhAll { vmid })?,
+            Asids::One(asid) if span => tlbi_span(
+                &i.range,
+                &i.hints,
+                leaf,
+                caps,
+                VaCmd::NhVa { vmid, asid },
+                o,
+            )?,
+            Asids::One(asid) => o.push(TlbiNhAsid { vmid, asid })?,
+            Asids::Several(n) => {
+                // Each ASID with its share of the cap (n <= cap).
+                let share = Caps {
+                    max_cmds: caps.cap() / n,
+                    ..*caps
+                };
+                let mut res = Ok(());
+                ctx.tags_of_pasid(ArchId::Smmuv3, i.domain, i.pasid, &mut |a| {
+                    // `s1_asids` checked that each fits.
+                    let asid = a as u16;
+                    if res.is_ok() {
+                        res = if span {
+                            let va = VaCmd::NhVa { vmid, asid };
+                            tlbi_span(&i.range, &i.hints, leaf, &share, va, o)
+                        } else {
+                            o.push(TlbiNhAsid { vmid, asid })
+                        };
+                    }
+                });
+                res?
             }
         }
     }
@@ -1007,9 +1032,69 @@ fn lower_secure_guest<C: Context + ?Sized>(
     Ok(())
 }
 
-/// The ASID of a stage-1 PASID selection; `None` (every ASID) for all
-/// PASIDs, and — widened — for requests without PASID, an unknown PASID or
-/// one that uses several ASIDs ([`Context::asids_of_pasid`]).
+/// The ASIDs a stage-1 PASID selection names.
+#[derive(Debug, Clone, Copy)]
+enum Asids {
+    /// Every ASID of the VMID (NH_ALL / NH_VAA).
+    All,
+    /// One ASID.
+    One(u16),
+    /// This many ASIDs (2..=cap), in [`Context::tags_of_pasid`] order.
+    Several(usize),
+}
+
+/// The ASIDs of a stage-1 PASID selection ([`Context::tags_of_pasid`]: a
+/// PASID's CD ASIDs, or the CD 0 ASIDs of the domain's devices for
+/// requests without PASID; one PASID may use several on different
+/// devices). [`Asids::All`] for all PASIDs, and — widened — when an ASID is
+/// unknown or too wide, or more than the cap; ASIDs shared with other
+/// selections are reported as widened.
+#[inline]
+fn s1_asids<C: Context + ?Sized>(
+    i: &Inval,
+    domain: DomainSel,
+    caps: &Caps,
+    ctx: &C,
+    o: &mut Out<'_>,
+) -> Asids {
+    if i.pasid == PasidSel::All {
+        return Asids::All;
+    }
+    let (mut first, mut n, mut fit) = (None, 0usize, true);
+    let known = ctx.tags_of_pasid(ArchId::Smmuv3, domain, i.pasid, &mut |a| {
+        match u16::try_from(a) {
+            Ok(a) if caps.asid_fits(a) => {
+                first = first.or(Some(a));
+            }
+            _ => fit = false,
+        }
+        n += 1;
+    });
+    match first {
+        Some(a) if known && fit && n <= caps.cap() => {
+            // Other PASID selections sharing an ASID go too.
+            let mut others = false;
+            ctx.tags_of_pasid(ArchId::Smmuv3, domain, i.pasid, &mut |t| {
+                ctx.pasids_of_tag(ArchId::Smmuv3, domain, t, &mut |q| others |= q != i.pasid);
+            });
+            if others {
+                o.widen(Widened::PASID);
+            }
+            if n == 1 {
+                Asids::One(a)
+            } else {
+                Asids::Several(n)
+            }
+        }
+        _ => {
+            o.widen(Widened::PASID);
+            Asids::All
+        }
+    }
+}
+
+/// [`s1_asids`] where one command must do (the EL2 regimes): several ASIDs
+/// widen to every ASID.
 #[inline]
 fn s1_asid<C: Context + ?Sized>(
     i: &Inval,
@@ -1018,35 +1103,12 @@ fn s1_asid<C: Context + ?Sized>(
     ctx: &C,
     o: &mut Out<'_>,
 ) -> Option<u16> {
-    match i.pasid {
-        PasidSel::All => None,
-        PasidSel::NoPasid => {
+    match s1_asids(i, domain, caps, ctx, o) {
+        Asids::One(a) => Some(a),
+        Asids::All => None,
+        Asids::Several(_) => {
             o.widen(Widened::PASID);
             None
-        }
-        PasidSel::One(p) => {
-            // One PASID may use several ASIDs (on different devices): one
-            // ASID-tagged command then cannot name them all.
-            let (mut first, mut several) = (None, false);
-            let known = ctx.asids_of_pasid(domain, p, &mut |a| match first {
-                None => first = Some(a),
-                Some(f) => several |= f != a,
-            });
-            match first {
-                Some(a) if known && !several && caps.asid_fits(a) => {
-                    // Other PASIDs sharing the ASID go too.
-                    let mut others = false;
-                    ctx.pasids_of_asid(domain, a, &mut |q| others |= q != p);
-                    if others {
-                        o.widen(Widened::PASID);
-                    }
-                    Some(a)
-                }
-                _ => {
-                    o.widen(Widened::PASID);
-                    None
-                }
-            }
         }
     }
 }

@@ -970,13 +970,34 @@ fn buffer_full_is_an_error() {
 }
 
 #[test]
-fn a_pasid_with_two_asids_widens_to_every_asid() {
-    // PASID 7 uses ASID 1 on rid 1 and ASID 2 on rid 2: one NH_VA cannot name both.
+fn a_pasid_with_two_asids_gets_one_command_per_asid() {
+    // PASID 7 uses ASID 1 on rid 1 and ASID 2 on rid 2: one NH_VA each.
     let t = Topology::from_json(
         r#"{"domains":[{"id":1,"smmuv3":{"vmid":1}}],"devices":[{"rid":1,"domain":1,"pasids":[{"pasid":7,"asid":1}]},{"rid":2,"domain":1,"pasids":[{"pasid":7,"asid":2}]}]}"#,
     )
     .unwrap();
+    let va = |asid| {
+        Command::from(TlbiNhVa {
+            num: 0,
+            scale: 0,
+            vmid: 1,
+            asid,
+            leaf: false,
+            ttl128: false,
+            ttl: 0,
+            tg: 0,
+            address: 0x8000,
+        })
+    };
     let (v, o) = low(Op::Inval(s1(7, 0x8000, 0x1000)), Caps::default(), &t);
+    assert_eq!(v, [va(1), va(2)]);
+    assert!(o.is_exact(), "{o:?}");
+    // More ASIDs than the command cap: NH_VAA, every ASID of the VMID.
+    let one = Caps {
+        max_cmds: 1,
+        ..Caps::default()
+    };
+    let (v, o) = low(Op::Inval(s1(7, 0x8000, 0x1000)), one, &t);
     assert_eq!(
         v,
         [Command::from(TlbiNhVaa {
@@ -990,6 +1011,51 @@ fn a_pasid_with_two_asids_widens_to_every_asid() {
             address: 0x8000
         })]
     );
+    assert_eq!(o.widened, Widened::PASID);
+}
+
+/// Requests without PASID: the CD 0 ASIDs of the domain's devices (Linux
+/// sets STE.S1DSS = SSID0), one NH_ASID each; unknown for some device, the
+/// whole VMID (reported). NH_ALL lifts to every PASID, which now includes
+/// them.
+#[test]
+fn requests_without_pasid_are_the_cd0_asids() {
+    let t = Topology::from_json(
+        r#"{"domains":[{"id":1,"smmuv3":{"vmid":1}},{"id":2,"smmuv3":{"vmid":2}}],
+            "devices":[{"rid":1,"domain":1,"asid":3,"pasids":[{"pasid":7,"asid":4}]},
+                       {"rid":2,"domain":1,"asid":5},
+                       {"rid":3,"domain":2,"pasids":[{"pasid":1,"asid":6}]}]}"#,
+    )
+    .unwrap();
+    let none = |d| {
+        Op::Inval(
+            Inval::new(Caches::IOTLB)
+                .stage(Stages::S1)
+                .domain(DomainSel::One(d))
+                .pasid(PasidSel::NoPasid),
+        )
+    };
+    let (v, o) = low(none(1), Caps::default(), &t);
+    assert_eq!(
+        v,
+        [
+            Command::from(TlbiNhAsid { vmid: 1, asid: 3 }),
+            Command::from(TlbiNhAsid { vmid: 1, asid: 5 })
+        ]
+    );
+    assert!(o.is_exact(), "{o:?}");
+    // The lift of NH_ASID 5 is requests without PASID of domain 1.
+    let mut ops = Vec::new();
+    lift(
+        &Command::from(TlbiNhAsid { vmid: 1, asid: 5 }),
+        &t,
+        &mut ops,
+    )
+    .unwrap();
+    assert_eq!(ops, [none(1)]);
+    // Domain 2's device names no CD 0 ASID: the whole VMID, reported.
+    let (v, o) = low(none(2), Caps::default(), &t);
+    assert_eq!(v, [Command::from(TlbiNhAll { vmid: 2 })]);
     assert_eq!(o.widened, Widened::PASID);
 }
 

@@ -59,8 +59,9 @@
 //!   regime without a domain (as SMMU EL2 translations have no VMID).
 //!   `GV` = 1 names the VM whose GSCID the topology maps to a domain.
 //! * PSCIDs name first-stage address spaces the way SMMU ASIDs do: the
-//!   context maps them to PASIDs ([`Context::pasids_of_pscid`],
-//!   [`Context::pscids_of_pasid`]; the topology file's `pscid` per PASID).
+//!   context maps them to PASIDs ([`Context::pasids_of_tag`],
+//!   [`Context::tags_of_pasid`]; the topology file's `pscid` per PASID, and
+//!   per device for its device context, i.e. requests without process_id).
 //!
 //! ```
 //! use iommu_inval_riscv::{lift, lower, Caps, Command};

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | IOTINVAL.VMA GV = 1 | `IOTLB`, `S1`, `Regime::Guest`, domain of `GSCID` |
 //! | IOTINVAL.VMA GV = 0 | `IOTLB`, `S1`, `Regime::Hyp` (host address spaces: second stage Bare, no GSCID — as SMMU EL2 translations have no VMID), every domain |
-//! | … PSCV = 1 | the PASIDs whose process (or device) context uses `PSCID` (context: [`Context::pasids_of_pscid`]); PSCV = 0 every PASID |
+//! | … PSCV = 1 | the PASIDs whose process context uses `PSCID`, and requests without process_id when a device context's `ta` does (context: [`Context::pasids_of_tag`]); PSCV = 0 every PASID and no PASID |
 //! | … AV = 1 | the page of `ADDR` (S = 0) or its NAPOT range (S = 1, §9.3); leaf entries only unless NL = 1 (§9.2) |
 //! | IOTINVAL.GVMA GV = 1 | `IOTLB`, `S2`, domain of `GSCID`; AV = 1 the guest-physical page / range, leaf only unless NL |
 //! | IOTINVAL.GVMA GV = 0 | `IOTLB`, `S2`, every domain, every address (AV, NL, S ignored, §9.2, §9.3) |
@@ -85,7 +85,10 @@ fn domain_of<C: Context + ?Sized>(ctx: &C, gscid: u16, w: &mut Widened) -> Domai
     }
 }
 
-/// One inval per PASID that uses `pscid`; every PASID when none is known.
+/// One inval per PASID selection whose entries carry `pscid`
+/// ([`Context::pasids_of_tag`]: PASIDs whose process context uses it, and
+/// requests without process_id when a device context does); every PASID
+/// when none is known.
 #[inline]
 fn per_pscid<C: Context + ?Sized>(
     ctx: &C,
@@ -94,20 +97,20 @@ fn per_pscid<C: Context + ?Sized>(
     pscid: u32,
     e: &mut Emit<'_>,
 ) -> Result<(), LowerError> {
-    let (mut n, mut first) = (0usize, 0u32);
-    let known = ctx.pasids_of_pscid(lookup, pscid, &mut |p| {
+    let (mut n, mut first) = (0usize, PasidSel::All);
+    let known = ctx.pasids_of_tag(ArchId::Riscv, lookup, pscid, &mut |p| {
         if n == 0 {
             first = p;
         }
         n += 1;
     });
     if n == 1 {
-        e.push(Op::Inval(base.pasid(PasidSel::One(first))))?;
+        e.push(Op::Inval(base.pasid(first)))?;
     } else if n > 1 {
         let mut err = None;
-        ctx.pasids_of_pscid(lookup, pscid, &mut |p| {
+        ctx.pasids_of_tag(ArchId::Riscv, lookup, pscid, &mut |p| {
             if err.is_none() {
-                if let Err(x) = e.push(Op::Inval(base.pasid(PasidSel::One(p)))) {
+                if let Err(x) = e.push(Op::Inval(base.pasid(p))) {
                     err = Some(x);
                 }
             }

@@ -33,8 +33,9 @@
 //!   invalidation of every domain, or of a domain without a GSCID, is
 //!   refused with `NoEquivalent` rather than under-done. Second stage:
 //!   IOTINVAL.GVMA `GV` = 0 covers every VM.
-//! * PASIDs reach first-stage entries through their PSCIDs
-//!   ([`Context::pscids_of_pasid`]); an unknown PSCID widens to `PSCV` = 0.
+//! * PASIDs reach first-stage entries through their PSCIDs, and requests
+//!   without process_id through the PSCIDs of the device contexts
+//!   ([`Context::tags_of_pasid`]); an unknown PSCID widens to `PSCV` = 0.
 //! * Device TLBs: ATS.INVAL per device; devices the context cannot
 //!   enumerate, more than `max_cmds` of them, or ids wider than 24 bits are
 //!   refused with `NoEquivalent` (no all-device ATS command).
@@ -548,12 +549,17 @@ fn gscid_of<C: Context + ?Sized>(ctx: &C, d: u32) -> Option<u16> {
         .and_then(|n| u16::try_from(n).ok())
 }
 
-/// Whether some PSCID of `pasid` is also used by another PASID.
+/// Whether some PSCID of `pasid` is also used by another PASID selection.
 #[inline(never)]
-fn pscids_shared<C: Context + ?Sized>(ctx: &C, lookup: DomainSel, pasid: u32, others: &mut bool) {
-    ctx.pscids_of_pasid(lookup, pasid, &mut |x| {
+fn pscids_shared<C: Context + ?Sized>(
+    ctx: &C,
+    lookup: DomainSel,
+    pasid: PasidSel,
+    others: &mut bool,
+) {
+    ctx.tags_of_pasid(ArchId::Riscv, lookup, pasid, &mut |x| {
         if x <= ID20_MAX {
-            ctx.pasids_of_pscid(lookup, x, &mut |q| *others |= q != pasid);
+            ctx.pasids_of_tag(ArchId::Riscv, lookup, x, &mut |q| *others |= q != pasid);
         }
     });
 }
@@ -674,28 +680,29 @@ fn lower_inval<C: Context + ?Sized>(
     }
     let lookup = if hyp { DomainSel::All } else { i.domain };
     let (mut pscids, mut pscid_all, mut first_pscid) = (0usize, true, 0u32);
-    if s1 {
-        if let PasidSel::One(p) = i.pasid {
-            let mut others = false;
-            let known = ctx.pscids_of_pasid(lookup, p, &mut |x| {
-                if x <= ID20_MAX {
-                    if pscids == 0 {
-                        first_pscid = x;
-                    }
-                    pscids += 1;
+    if s1 && i.pasid != PasidSel::All {
+        // One PASID, or requests without process_id (the device contexts'
+        // PSCIDs): each PSCID its entries carry.
+        let p = i.pasid;
+        let mut others = false;
+        let known = ctx.tags_of_pasid(ArchId::Riscv, lookup, p, &mut |x| {
+            if x <= ID20_MAX {
+                if pscids == 0 {
+                    first_pscid = x;
                 }
+                pscids += 1;
+            }
+        });
+        pscid_all = !known || pscids == 0 || pscids > cap;
+        // A PSCID shared with other PASIDs removes theirs too.
+        if !pscid_all && pscids == 1 {
+            ctx.pasids_of_tag(ArchId::Riscv, lookup, first_pscid, &mut |q| {
+                others |= q != p
             });
-            pscid_all = !known || pscids == 0 || pscids > cap;
-            // A PSCID shared with other PASIDs removes theirs too.
-            if !pscid_all && pscids == 1 {
-                ctx.pasids_of_pscid(lookup, first_pscid, &mut |q| others |= q != p);
-            } else if !pscid_all {
-                pscids_shared(ctx, lookup, p, &mut others);
-            }
-            if pscid_all || others {
-                widened |= Widened::PASID;
-            }
-        } else if i.pasid == PasidSel::NoPasid {
+        } else if !pscid_all {
+            pscids_shared(ctx, lookup, p, &mut others);
+        }
+        if pscid_all || others {
             widened |= Widened::PASID;
         }
     }
@@ -865,10 +872,12 @@ fn lower_inval<C: Context + ?Sized>(
         };
         match i.pasid {
             // The common case: one PSCID, already known.
-            PasidSel::One(_) if !pscid_all && pscids == 1 => each(true, first_pscid)?,
-            PasidSel::One(p) if !pscid_all => {
+            PasidSel::One(_) | PasidSel::NoPasid if !pscid_all && pscids == 1 => {
+                each(true, first_pscid)?
+            }
+            p @ (PasidSel::One(_) | PasidSel::NoPasid) if !pscid_all => {
                 let mut res = Ok(());
-                ctx.pscids_of_pasid(lookup, p, &mut |x| {
+                ctx.tags_of_pasid(ArchId::Riscv, lookup, p, &mut |x| {
                     if res.is_ok() && x <= ID20_MAX {
                         res = each(true, x);
                     }

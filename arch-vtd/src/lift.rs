@@ -15,6 +15,11 @@
 //!   PASID-cache entries.
 //! * Device-TLB invalidations without PASID lift to `PasidSel::All` (PCIe
 //!   ATS: a request without PASID prefix removes every ATC entry of the range).
+//! * `p_iotlb_inv_dsc` with the domain's RID_PASID (the PASID the
+//!   scalable-mode context entry gives requests without PASID, §9.4; 0, as
+//!   Linux's `IOMMU_NO_PASID`, unless the context says otherwise) lifts to
+//!   `PasidSel::NoPasid`, and also to that PASID unless the context lists
+//!   the domain's PASIDs without it ([`Context::pasids_of_tag`]).
 
 use crate::desc::*;
 use iommu_inval_core::model::{
@@ -147,10 +152,8 @@ pub fn lift<C: Context + ?Sized>(
             emit(i.hints(hints).into(), out)?;
         }
         Command::PIotlbInv(d) => {
-            let base = Inval::new(Caches::IOTLB)
-                .stage(Stages::S1)
-                .domain(domain(ctx, d.did, &mut w))
-                .pasid(PasidSel::One(d.pasid & PASID));
+            let dom = domain(ctx, d.did, &mut w);
+            let base = Inval::new(Caches::IOTLB).stage(Stages::S1).domain(dom);
             let g = d.g & 3;
             let i = match g {
                 2 => base,
@@ -165,7 +168,21 @@ pub fn lift<C: Context + ?Sized>(
             } else {
                 i
             };
-            emit(i.into(), out)?;
+            // The PASID is a tag: the domain's RID_PASID names its requests
+            // without PASID (as well as PASID RID_PASID, unless the context
+            // says the domain does not use it): one op per selection.
+            let (mut err, mut any) = (Ok(()), false);
+            let known = ctx.pasids_of_tag(ArchId::Vtd, dom, d.pasid & PASID, &mut |p| {
+                any = true;
+                if err.is_ok() {
+                    err = emit(i.pasid(p).into(), out);
+                }
+            });
+            err?;
+            if !known || !any {
+                w |= Widened::PASID;
+                emit(i.pasid(PasidSel::All).into(), out)?;
+            }
         }
         Command::PcInv(d) => {
             let base = Inval::new(Caches::CONFIG_PASID);

@@ -8,9 +8,14 @@
 //!   `caps.max_cmds`, else one covering block or a PASID-/domain-selective
 //!   descriptor;
 //! * stage 1 of every PASID of a domain is one `p_iotlb_inv_dsc` per PASID
-//!   the context lists for the domain (`Context::pasids_of_domain`), within
-//!   `caps.max_cmds`; else the global `iotlb_inv_dsc` (the domain-selective
-//!   one does not reach first-stage entries, §6.5.2.4);
+//!   the context lists for the domain (`Context::pasids_of_domain`) and one
+//!   for its RID_PASID (requests without PASID), within `caps.max_cmds`;
+//!   else the global `iotlb_inv_dsc` (the domain-selective one does not
+//!   reach first-stage entries, §6.5.2.4);
+//! * requests without PASID are the domain's RID_PASID
+//!   (`Context::tags_of_pasid`; 0, Linux's `IOMMU_NO_PASID`, by default):
+//!   one `p_iotlb_inv_dsc`, reported as widened when that PASID is shared
+//!   with PASID-tagged requests (`Context::pasids_of_tag`);
 //! * an invalidation spanning caches is emitted as configuration caches
 //!   (context, PASID, interrupt entry), `inv_wait`, IOTLB, `inv_wait`,
 //!   device TLB, `inv_wait` (fence waits, §6.5.2.8: later descriptors are
@@ -617,8 +622,13 @@ fn lower_iotlb<C: Context + ?Sized>(
         DomainSel::One(d) => did_of(ctx, d),
         DomainSel::All => None,
     };
-    let pasid = match i.pasid {
-        PasidSel::One(p) if caps.pasid_ok(p) => Some(p),
+    // The PASID a p_iotlb_inv_dsc names: one PASID's own, or for requests
+    // without PASID the domain's RID_PASID (`Context::tags_of_pasid`).
+    let mut shared = false;
+    let pasid = match (i.pasid, did) {
+        (PasidSel::One(_) | PasidSel::NoPasid, Some(_)) if s1 => {
+            tag_of(ctx, i.domain, i.pasid, caps, &mut shared)
+        }
         _ => None,
     };
     // First-stage (PASID-tagged) entries are named only by p_iotlb_inv_dsc
@@ -630,10 +640,8 @@ fn lower_iotlb<C: Context + ?Sized>(
     // global iotlb_inv_dsc removes every entry. So all PASIDs of a domain
     // are one p_iotlb_inv_dsc per PASID the context lists for the domain,
     // up to the cap; else, and for any unknown domain, the global one.
-    let listed = match (s1, pasid, i.pasid, i.domain, did) {
-        (true, None, PasidSel::All, DomainSel::One(d), Some(_)) => {
-            listed_pasids(ctx, d, caps).map(|n| (d, n))
-        }
+    let listed = match (s1, i.pasid, i.domain, did) {
+        (true, PasidSel::All, DomainSel::One(d), Some(_)) => listed_pasids(ctx, d, caps),
         _ => None,
     };
     let need_global = (s1 && (did.is_none() || (pasid.is_none() && listed.is_none())))
@@ -678,10 +686,15 @@ fn lower_iotlb<C: Context + ?Sized>(
             })
         })?;
     }
-    if let (true, Some((d, n))) = (s1, listed) {
-        w |= each_listed_pasid(i, caps, ctx, em, d, did, n)?;
+    if let (true, Some(l)) = (s1, listed) {
+        w |= each_listed_pasid(i, caps, ctx, em, l, did)?;
     }
     if let (true, Some(pasid)) = (s1, pasid) {
+        if shared {
+            // The PASID's tag is also another selection's (PASID RID_PASID
+            // and requests without PASID): both go.
+            w |= Widened::PASID;
+        }
         w |= page_sel(i, caps, em, |g, am, ih, address| {
             Command::PIotlbInv(PIotlbInv {
                 g,
@@ -697,17 +710,61 @@ fn lower_iotlb<C: Context + ?Sized>(
     Ok(w)
 }
 
-/// How many PASIDs the context lists for domain `d`, when it lists at
-/// least one, each fits the host, and they number at most the cap.
-fn listed_pasids<C: Context + ?Sized>(ctx: &C, d: u32, caps: &Caps) -> Option<usize> {
-    let (mut n, mut fit) = (0usize, true);
+/// The one PASID that tags the entries of `sel` (one PASID, or requests
+/// without PASID) in `domain`, if the context names exactly one and it fits
+/// the host; `shared` is set when other selections carry it too.
+fn tag_of<C: Context + ?Sized>(
+    ctx: &C,
+    domain: DomainSel,
+    sel: PasidSel,
+    caps: &Caps,
+    shared: &mut bool,
+) -> Option<u32> {
+    let (mut tag, mut several) = (None, false);
+    let known = ctx.tags_of_pasid(ArchId::Vtd, domain, sel, &mut |t| match tag {
+        None => tag = Some(t),
+        Some(x) => several |= x != t,
+    });
+    let tag = tag.filter(|&t| known && !several && caps.pasid_ok(t))?;
+    ctx.pasids_of_tag(ArchId::Vtd, domain, tag, &mut |q| *shared |= q != sel);
+    Some(tag)
+}
+
+/// Every PASID of domain `d` as `p_iotlb_inv_dsc` PASIDs: the ones the
+/// context lists and the RID_PASID of requests without PASID.
+#[derive(Clone, Copy)]
+struct Listed {
+    /// The domain.
+    d: u32,
+    /// How many PASIDs (the listed ones and the RID_PASID, each once).
+    n: usize,
+    /// The RID_PASID when it is not one of the listed PASIDs.
+    extra: Option<u32>,
+}
+
+/// The PASIDs of every PASID of domain `d`, when the context lists at least
+/// one, names the domain's RID_PASID, each fits the host, and they number at
+/// most the cap.
+fn listed_pasids<C: Context + ?Sized>(ctx: &C, d: u32, caps: &Caps) -> Option<Listed> {
+    let mut ignored = false;
+    let rid = tag_of(
+        ctx,
+        DomainSel::One(d),
+        PasidSel::NoPasid,
+        caps,
+        &mut ignored,
+    )?;
+    let (mut n, mut fit, mut has_rid) = (0usize, true, false);
     if !ctx.pasids_of_domain(d, &mut |p| {
         n += 1;
         fit &= caps.pasid_ok(p);
+        has_rid |= p == rid;
     }) {
         return None;
     }
-    (n > 0 && fit && n <= caps.cap()).then_some(n)
+    let extra = (!has_rid).then_some(rid);
+    let total = n + usize::from(extra.is_some());
+    (n > 0 && fit && total <= caps.cap()).then_some(Listed { d, n: total, extra })
 }
 
 /// Descriptors `page_sel` takes for `i.range` (one PASID).
@@ -722,27 +779,27 @@ fn page_sel_count(i: &Inval, caps: &Caps) -> usize {
     }
 }
 
-/// First stage of every PASID of domain `d`: `n` listed PASIDs, each with
-/// the page-selective descriptors of the range when all of them fit the
-/// cap, else one PASID-selective descriptor each (the range widened).
+/// First stage of every PASID of a domain ([`Listed`]: its listed PASIDs
+/// and its RID_PASID), each with the page-selective descriptors of the
+/// range when all of them fit the cap, else one PASID-selective descriptor
+/// each (the range widened).
 fn each_listed_pasid<C: Context + ?Sized>(
     i: &Inval,
     caps: &Caps,
     ctx: &C,
     em: &mut Em,
-    d: u32,
+    l: Listed,
     did: u16,
-    n: usize,
 ) -> Result<Widened, LowerError> {
     let per = page_sel_count(i, caps);
     let mut w = Widened::empty();
-    let mut err = Ok(());
-    if n.saturating_mul(per) <= caps.cap() {
-        ctx.pasids_of_domain(d, &mut |pasid| {
-            if err.is_err() {
-                return;
-            }
-            match page_sel(i, caps, em, |g, am, ih, address| {
+    let ranged = l.n.saturating_mul(per) <= caps.cap();
+    if !ranged {
+        w |= Widened::RANGE | Widened::CAP | leaf_w(i);
+    }
+    let mut one = |pasid: u32, em: &mut Em| -> Result<(), LowerError> {
+        if ranged {
+            w |= page_sel(i, caps, em, |g, am, ih, address| {
                 Command::PIotlbInv(PIotlbInv {
                     g,
                     did,
@@ -752,25 +809,28 @@ fn each_listed_pasid<C: Context + ?Sized>(
                     address,
                     wide: false,
                 })
-            }) {
-                Ok(x) => w |= x,
-                Err(e) => err = Err(e),
-            }
-        });
-    } else {
-        w |= Widened::RANGE | Widened::CAP | leaf_w(i);
-        ctx.pasids_of_domain(d, &mut |pasid| {
-            if err.is_ok() {
-                err = em.push(Command::PIotlbInv(PIotlbInv {
-                    g: 2,
-                    did,
-                    pasid,
-                    ..PIotlbInv::default()
-                }));
-            }
-        });
+            })?;
+            Ok(())
+        } else {
+            em.push(Command::PIotlbInv(PIotlbInv {
+                g: 2,
+                did,
+                pasid,
+                ..PIotlbInv::default()
+            }))
+        }
+    };
+    let mut err = Ok(());
+    ctx.pasids_of_domain(l.d, &mut |pasid| {
+        if err.is_ok() {
+            err = one(pasid, em);
+        }
+    });
+    err?;
+    if let Some(rid) = l.extra {
+        one(rid, em)?;
     }
-    err.map(|()| w)
+    Ok(w)
 }
 
 /// Emit page-selective descriptors (g = 3) for `i.range`, or the

@@ -1,5 +1,6 @@
 //! Stage-1 invalidation of every PASID of one domain: one PASID-based
-//! descriptor per PASID the context lists for the domain (within the cap),
+//! descriptor per PASID the context lists for the domain and one for its
+//! RID_PASID (requests without PASID; within the cap),
 //! instead of the global `iotlb_inv_dsc`. The domain-selective
 //! `iotlb_inv_dsc` is never used for first-stage entries: in scalable mode
 //! it reaches second-stage-only and pass-through entries (VT-d §6.5.2.4).
@@ -63,9 +64,18 @@ fn every_listed_pasid_gets_its_own_descriptor() {
     let caps = Caps::default();
     let op = s1_all(1, AddrRange::All);
     let (out, o) = lower_v(&op, &caps, &ctx);
-    // PASIDs 1, 2, 3 (1 is listed twice, on two devices: once).
+    // PASIDs 1, 2, 3 (1 is listed twice, on two devices: once), and the
+    // RID_PASID 0 of the domain's requests without PASID.
     let got: Vec<_> = out.iter().map(p_iotlb).collect();
-    assert_eq!(got, [(2, 7, 1, 0, 0), (2, 7, 2, 0, 0), (2, 7, 3, 0, 0)]);
+    assert_eq!(
+        got,
+        [
+            (2, 7, 1, 0, 0),
+            (2, 7, 2, 0, 0),
+            (2, 7, 3, 0, 0),
+            (2, 7, 0, 0, 0)
+        ]
+    );
     assert!(o.widened.is_empty(), "{:?}", o.widened);
     assert_eq!(relation(&op, &out, &ctx), Relation::Exact);
     // A range: the page-selective descriptors of each PASID.
@@ -77,7 +87,8 @@ fn every_listed_pasid_gets_its_own_descriptor() {
         [
             (3, 7, 1, 0x4000, 1),
             (3, 7, 2, 0x4000, 1),
-            (3, 7, 3, 0x4000, 1)
+            (3, 7, 3, 0x4000, 1),
+            (3, 7, 0, 0x4000, 1)
         ]
     );
     assert_eq!(relation(&op, &out, &ctx), Relation::Exact);
@@ -86,7 +97,8 @@ fn every_listed_pasid_gets_its_own_descriptor() {
 #[test]
 fn over_the_cap_pasid_selective_then_global() {
     let ctx = topo(3);
-    // A range of 3 pieces x 3 PASIDs = 9 > 4: one PASID-selective each.
+    // A range of 3 pieces x 4 PASIDs (3 listed, RID_PASID 0) = 12 > 4:
+    // one PASID-selective each.
     let caps = Caps {
         max_cmds: 4,
         ..Caps::default()
@@ -94,7 +106,15 @@ fn over_the_cap_pasid_selective_then_global() {
     let op = s1_all(1, AddrRange::new(0x1000, 0x3000).unwrap());
     let (out, o) = lower_v(&op, &caps, &ctx);
     let got: Vec<_> = out.iter().map(p_iotlb).collect();
-    assert_eq!(got, [(2, 7, 1, 0, 0), (2, 7, 2, 0, 0), (2, 7, 3, 0, 0)]);
+    assert_eq!(
+        got,
+        [
+            (2, 7, 1, 0, 0),
+            (2, 7, 2, 0, 0),
+            (2, 7, 3, 0, 0),
+            (2, 7, 0, 0, 0)
+        ]
+    );
     assert!(o.widened.contains(Widened::RANGE | Widened::CAP));
     assert!(matches!(relation(&op, &out, &ctx), Relation::Superset(_)));
     // More PASIDs than the cap: the global descriptor.
@@ -152,7 +172,60 @@ fn both_stages_keep_the_domain_selective_second_stage() {
             .map(p_iotlb)
             .map(|x| x.2)
             .collect::<Vec<_>>(),
-        [1, 2]
+        [1, 2, 0]
     );
     assert_eq!(relation(&op, &out, &ctx), Relation::Exact);
+}
+
+/// The RID_PASID the topology names (VT-d §9.4), and one that is a listed
+/// PASID: requests without PASID get it, once.
+#[test]
+fn the_rid_pasid_names_requests_without_pasid() {
+    let ctx = Topology::from_json(
+        r#"{"domains":[{"id":1,"vtd":{"did":7,"rid_pasid":9}},{"id":2,"vtd":{"did":8,"rid_pasid":1}}],
+            "devices":[{"rid":16,"domain":1,"pasids":[{"pasid":1}]},{"rid":17,"domain":2,"pasids":[{"pasid":1},{"pasid":2}]}]}"#,
+    )
+    .unwrap();
+    let caps = Caps::default();
+    let none = |d: u32| {
+        Op::Inval(
+            Inval::new(Caches::IOTLB)
+                .stage(Stages::S1)
+                .domain(DomainSel::One(d))
+                .pasid(PasidSel::NoPasid),
+        )
+    };
+    let (out, o) = lower_v(&none(1), &caps, &ctx);
+    assert_eq!(
+        out.iter().map(p_iotlb).collect::<Vec<_>>(),
+        [(2, 7, 9, 0, 0)]
+    );
+    assert!(o.is_exact(), "{o:?}");
+    assert_eq!(relation(&none(1), &out, &ctx), Relation::Exact);
+    let (out, _) = lower_v(&s1_all(1, AddrRange::All), &caps, &ctx);
+    let got: Vec<_> = out.iter().map(|c| p_iotlb(c).2).collect();
+    assert_eq!(got, [1, 9]);
+    // Domain 2 uses PASID 1 as its RID_PASID and lists it: one descriptor
+    // serves both, and lowering either alone says the other goes too.
+    let (out, _) = lower_v(&s1_all(2, AddrRange::All), &caps, &ctx);
+    let got: Vec<_> = out.iter().map(|c| p_iotlb(c).2).collect();
+    assert_eq!(got, [1, 2]);
+    let (out, o) = lower_v(&none(2), &caps, &ctx);
+    assert_eq!(
+        out.iter().map(p_iotlb).collect::<Vec<_>>(),
+        [(2, 8, 1, 0, 0)]
+    );
+    assert_eq!(o.widened, Widened::PASID);
+    assert!(matches!(
+        relation(&none(2), &out, &ctx),
+        Relation::Superset(_)
+    ));
+    // Without a topology, RID_PASID is 0 (Linux's IOMMU_NO_PASID), shared
+    // with PASID 0: reported as widened, never a global flush.
+    let (out, o) = lower_v(&none(1), &caps, &IdentityContext);
+    assert_eq!(
+        out.iter().map(p_iotlb).collect::<Vec<_>>(),
+        [(2, 1, 0, 0, 0)]
+    );
+    assert_eq!(o.widened, Widened::PASID);
 }

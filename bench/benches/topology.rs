@@ -10,7 +10,7 @@ use divan::counter::ItemsCount;
 use divan::Bencher;
 
 use iommu_inval_core::context::{Context, Topology};
-use iommu_inval_core::model::DomainSel;
+use iommu_inval_core::model::{DomainSel, PasidSel};
 use iommu_inval_core::ArchId;
 
 fn main() {
@@ -72,13 +72,22 @@ fn lookups(b: Bencher, (devices, domains): (u32, u32)) {
             .unwrap_or(0);
         n += ctx.domain_of_device(i).unwrap_or(0);
         n += u32::from(ctx.ats_enabled(i));
-        n += u32::from(
-            ctx.asid_of_pasid(DomainSel::One(i % domains), i % 4096 + 1)
-                .unwrap_or(0),
+        ctx.tags_of_pasid(
+            ArchId::Smmuv3,
+            DomainSel::One(i % domains),
+            PasidSel::One(i % 4096 + 1),
+            &mut |a| n = n.wrapping_add(a),
         );
-        ctx.pasids_of_asid(DomainSel::All, (i / 16) as u16, &mut |p| {
-            n = n.wrapping_add(p)
-        });
+        ctx.pasids_of_tag(
+            ArchId::Smmuv3,
+            DomainSel::All,
+            i / 16 % 0x1_0000,
+            &mut |p| {
+                if let PasidSel::One(p) = p {
+                    n = n.wrapping_add(p)
+                }
+            },
+        );
         n
     });
 }

@@ -10,8 +10,22 @@
 //! An id the context does not know is answered with `None` / `false`; the
 //! caller then widens (rule 1 of DESIGN.md) and reports it.
 
-use crate::model::DomainSel;
+use crate::model::{DomainSel, PasidSel};
 use crate::native::ArchId;
+
+/// The native tag of requests without PASID where no configuration says
+/// otherwise: Linux's `IOMMU_NO_PASID` (the VT-d RID_PASID it programs, the
+/// AMD-Vi GCR3 entry of such requests), SMMU CD 0.
+pub const NO_PASID_TAG: u32 = 0;
+
+/// The largest native address-space tag of `arch`: 16-bit SMMU ASIDs,
+/// 20-bit PASIDs and PSCIDs elsewhere.
+pub const fn tag_max(arch: ArchId) -> u32 {
+    match arch {
+        ArchId::Smmuv3 => 0xffff,
+        ArchId::Vtd | ArchId::Amd | ArchId::Riscv => 0xf_ffff,
+    }
+}
 
 /// Answers questions about ids. All methods are cheap and never allocate.
 pub trait Context {
@@ -19,37 +33,40 @@ pub trait Context {
     fn domain_from_native(&self, arch: ArchId, native: u32) -> Option<u32>;
     /// The native domain id of generic domain `domain` on `arch`.
     fn domain_to_native(&self, arch: ArchId, domain: u32) -> Option<u32>;
-    /// Calls `f` with each PASID whose SMMU context descriptor uses `asid`
-    /// (in `domain`, or in any domain). Returns `false` when the ASID is unknown.
-    fn pasids_of_asid(&self, domain: DomainSel, asid: u16, f: &mut dyn FnMut(u32)) -> bool;
-    /// The SMMU ASID used by `pasid` in `domain` (or in any domain).
-    fn asid_of_pasid(&self, domain: DomainSel, pasid: u32) -> Option<u16>;
-    /// Calls `f` with each SMMU ASID that `pasid` uses in `domain` (or in
-    /// any domain): one PASID may use different ASIDs on different devices.
-    /// Returns `false` when the ASID of some use is unknown. The default
-    /// reports [`Context::asid_of_pasid`].
-    fn asids_of_pasid(&self, domain: DomainSel, pasid: u32, f: &mut dyn FnMut(u16)) -> bool {
-        match self.asid_of_pasid(domain, pasid) {
-            Some(a) => {
-                f(a);
-                true
-            }
-            None => false,
-        }
-    }
-    /// Calls `f` with each PASID whose RISC-V process context (or, for
-    /// requests without PASID, device context `ta`) uses PSCID `pscid` (in
-    /// `domain`, or in any domain). Returns `false` when the PSCID is
-    /// unknown. The default knows no PSCID.
-    fn pasids_of_pscid(&self, _domain: DomainSel, _pscid: u32, _f: &mut dyn FnMut(u32)) -> bool {
-        false
-    }
-    /// Calls `f` with each RISC-V PSCID that `pasid` uses in `domain` (or in
-    /// any domain). Returns `false` when the PSCID of some use is unknown.
-    /// The default knows none.
-    fn pscids_of_pasid(&self, _domain: DomainSel, _pasid: u32, _f: &mut dyn FnMut(u32)) -> bool {
-        false
-    }
+    /// Calls `f` with each PASID selection — [`PasidSel::One`] or
+    /// [`PasidSel::NoPasid`], never [`PasidSel::All`] — whose stage-1
+    /// entries carry the native address-space tag `tag` on `arch` (in
+    /// `domain`, or in any domain), so that a command naming the tag
+    /// removes those entries:
+    ///
+    /// | `arch` | tag | requests without PASID |
+    /// |---|---|---|
+    /// | SMMUv3 | ASID of a context descriptor | the ASID of CD 0 (`STE.S1DSS` = SSID0) |
+    /// | VT-d | PASID of `p_iotlb_inv_dsc` | the RID_PASID (Linux: `IOMMU_NO_PASID`, 0) |
+    /// | AMD-Vi | PASID of `INVALIDATE_IOMMU_PAGES` gn = 1 | GCR3 entry 0 |
+    /// | RISC-V | PSCID of a process context | the PSCID of the device context's `ta` |
+    ///
+    /// Returns `false` when the tag is unknown (the caller widens to every
+    /// PASID). Several selections share one tag when the context says so.
+    fn pasids_of_tag(
+        &self,
+        arch: ArchId,
+        domain: DomainSel,
+        tag: u32,
+        f: &mut dyn FnMut(PasidSel),
+    ) -> bool;
+    /// Calls `f` with each native tag (as in [`Context::pasids_of_tag`])
+    /// that the entries of `pasid` (one PASID, or requests without PASID)
+    /// carry on `arch` in `domain` (or in any domain): one PASID may use
+    /// different tags on different devices. Returns `false` when the tag of
+    /// some use is unknown, and for [`PasidSel::All`] (no one tag).
+    fn tags_of_pasid(
+        &self,
+        arch: ArchId,
+        domain: DomainSel,
+        pasid: PasidSel,
+        f: &mut dyn FnMut(u32),
+    ) -> bool;
     /// Calls `f` with each device (requester id) of `domain`. Returns `false`
     /// when the domain's devices are unknown.
     fn devices_of_domain(&self, domain: u32, f: &mut dyn FnMut(u32)) -> bool;
@@ -68,9 +85,17 @@ pub trait Context {
 }
 
 /// The context of an unconfigured system: every native domain id *is* the
-/// generic domain id, an SMMU ASID and a RISC-V PSCID are numerically the
-/// PASID, and nothing is
+/// generic domain id, every native address-space tag (SMMU ASID, VT-d and
+/// AMD-Vi PASID, RISC-V PSCID) is numerically the PASID, and nothing is
 /// known of which devices a domain holds.
+///
+/// Requests without PASID carry tag 0 on every architecture, shared with
+/// PASID 0: SubstreamID 0 is CD 0 (the context descriptor of traffic
+/// without SubstreamID when `STE.S1DSS` = SSID0), Linux's `IOMMU_NO_PASID`
+/// is the VT-d RID_PASID and the AMD-Vi GCR3 entry of such requests, and a
+/// RISC-V device context with `DPE` = 1 uses process_id 0. A command on tag
+/// 0 therefore lifts to both, and lowering either reports the other as
+/// widened: the safe side when nothing says that PASID 0 is unused.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct IdentityContext;
 
@@ -81,22 +106,35 @@ impl Context for IdentityContext {
     fn domain_to_native(&self, _arch: ArchId, domain: u32) -> Option<u32> {
         Some(domain)
     }
-    fn pasids_of_asid(&self, _domain: DomainSel, asid: u16, f: &mut dyn FnMut(u32)) -> bool {
-        f(u32::from(asid));
+    fn pasids_of_tag(
+        &self,
+        _arch: ArchId,
+        _domain: DomainSel,
+        tag: u32,
+        f: &mut dyn FnMut(PasidSel),
+    ) -> bool {
+        if tag == NO_PASID_TAG {
+            f(PasidSel::NoPasid);
+        }
+        f(PasidSel::One(tag));
         true
     }
-    fn asid_of_pasid(&self, _domain: DomainSel, pasid: u32) -> Option<u16> {
-        u16::try_from(pasid).ok()
-    }
-    fn pasids_of_pscid(&self, _domain: DomainSel, pscid: u32, f: &mut dyn FnMut(u32)) -> bool {
-        f(pscid);
-        true
-    }
-    fn pscids_of_pasid(&self, _domain: DomainSel, pasid: u32, f: &mut dyn FnMut(u32)) -> bool {
-        if pasid >= 1 << 20 {
+    fn tags_of_pasid(
+        &self,
+        arch: ArchId,
+        _domain: DomainSel,
+        pasid: PasidSel,
+        f: &mut dyn FnMut(u32),
+    ) -> bool {
+        let tag = match pasid {
+            PasidSel::All => return false,
+            PasidSel::NoPasid => NO_PASID_TAG,
+            PasidSel::One(p) => p,
+        };
+        if tag > tag_max(arch) {
             return false;
         }
-        f(pasid);
+        f(tag);
         true
     }
     fn devices_of_domain(&self, _domain: u32, _f: &mut dyn FnMut(u32)) -> bool {
@@ -117,20 +155,23 @@ impl<C: Context + ?Sized> Context for &C {
     fn domain_to_native(&self, arch: ArchId, domain: u32) -> Option<u32> {
         (**self).domain_to_native(arch, domain)
     }
-    fn pasids_of_asid(&self, domain: DomainSel, asid: u16, f: &mut dyn FnMut(u32)) -> bool {
-        (**self).pasids_of_asid(domain, asid, f)
+    fn pasids_of_tag(
+        &self,
+        arch: ArchId,
+        domain: DomainSel,
+        tag: u32,
+        f: &mut dyn FnMut(PasidSel),
+    ) -> bool {
+        (**self).pasids_of_tag(arch, domain, tag, f)
     }
-    fn asid_of_pasid(&self, domain: DomainSel, pasid: u32) -> Option<u16> {
-        (**self).asid_of_pasid(domain, pasid)
-    }
-    fn asids_of_pasid(&self, domain: DomainSel, pasid: u32, f: &mut dyn FnMut(u16)) -> bool {
-        (**self).asids_of_pasid(domain, pasid, f)
-    }
-    fn pasids_of_pscid(&self, domain: DomainSel, pscid: u32, f: &mut dyn FnMut(u32)) -> bool {
-        (**self).pasids_of_pscid(domain, pscid, f)
-    }
-    fn pscids_of_pasid(&self, domain: DomainSel, pasid: u32, f: &mut dyn FnMut(u32)) -> bool {
-        (**self).pscids_of_pasid(domain, pasid, f)
+    fn tags_of_pasid(
+        &self,
+        arch: ArchId,
+        domain: DomainSel,
+        pasid: PasidSel,
+        f: &mut dyn FnMut(u32),
+    ) -> bool {
+        (**self).tags_of_pasid(arch, domain, pasid, f)
     }
     fn devices_of_domain(&self, domain: u32, f: &mut dyn FnMut(u32)) -> bool {
         (**self).devices_of_domain(domain, f)
@@ -169,6 +210,18 @@ mod topology {
     pub struct VtdIds {
         /// Domain id (16 bits).
         pub did: u16,
+        /// The RID_PASID of the domain's devices (20 bits; default 0, Linux's
+        /// `IOMMU_NO_PASID`): the PASID that the scalable-mode context entry
+        /// gives requests without PASID (VT-d spec §9.4), and so the PASID
+        /// that `p_iotlb_inv_dsc` (tagged DID + PASID) names them by. Per
+        /// domain, because that tag is: devices of one DID with different
+        /// RID_PASIDs would need one descriptor each anyway.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        pub rid_pasid: u32,
+    }
+
+    fn is_zero(x: &u32) -> bool {
+        *x == 0
     }
     /// Native ids of a domain on AMD-Vi.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -232,6 +285,15 @@ mod topology {
         /// ATS enabled.
         #[serde(default)]
         pub ats: bool,
+        /// SMMU ASID (16 bits) of the device's CD 0, if known: the address
+        /// space of its requests without PASID (substream 0 traffic with
+        /// `STE.S1DSS` = SSID0, as Linux configures it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub asid: Option<u16>,
+        /// RISC-V PSCID (20 bits) of the device context's `ta`, if known: the
+        /// address space of its requests without process_id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub pscid: Option<u32>,
         /// PASIDs in use.
         #[serde(default)]
         pub pasids: Vec<PasidEntry>,
@@ -422,6 +484,16 @@ mod topology {
         pasids_of_pscid: Groups<(u32, u64), u32>,
         /// (domain or ALL, PASID) → the PSCIDs its uses name (None: unknown).
         pscids_of_pasid: Groups<(u64, u32), Option<u32>>,
+        /// (ASID, domain or ALL) → devices whose CD 0 uses it.
+        devices_of_cd0_asid: Groups<(u16, u64), u32>,
+        /// (domain or ALL) → the CD 0 ASID of each device (None: unknown).
+        cd0_asids: Groups<u64, Option<u16>>,
+        /// (PSCID, domain or ALL) → devices whose device context uses it.
+        devices_of_dc_pscid: Groups<(u32, u64), u32>,
+        /// (domain or ALL) → the device-context PSCID of each device.
+        dc_pscids: Groups<u64, Option<u32>>,
+        /// Every VT-d RID_PASID of the file, and 0 (sorted, each once).
+        rid_pasids: Vec<u32>,
     }
 
     /// Key of "every domain" in the (domain, ...) indexes (domain ids are u32).
@@ -627,6 +699,12 @@ mod topology {
                         p.pasid
                     ));
                 }
+                if let Some(x) = d.pscid.filter(|&x| x >= 1 << 20) {
+                    return bad(std::format!(
+                        "device rid {}: pscid {x} is wider than 20 bits",
+                        d.rid
+                    ));
+                }
                 if let Some(p) = d
                     .pasids
                     .iter()
@@ -692,7 +770,137 @@ mod topology {
                 by_pasid.push(((ALL, pasid), i, pscid));
             }
             ix.pscids_of_pasid = Groups::build(by_pasid);
+            // Requests without PASID: the device-level tags.
+            let mut by_asid = Vec::new();
+            let mut asids = Vec::new();
+            let mut by_pscid = Vec::new();
+            let mut pscids = Vec::new();
+            for (i, d) in f.devices.iter().enumerate() {
+                let dom = u64::from(d.domain);
+                for k in [dom, ALL] {
+                    if let Some(a) = d.asid {
+                        by_asid.push(((a, k), i, d.rid));
+                    }
+                    if let Some(x) = d.pscid {
+                        by_pscid.push(((x, k), i, d.rid));
+                    }
+                    asids.push((k, i, d.asid));
+                    pscids.push((k, i, d.pscid));
+                }
+            }
+            ix.devices_of_cd0_asid = Groups::build(by_asid);
+            ix.cd0_asids = Groups::build(asids);
+            ix.devices_of_dc_pscid = Groups::build(by_pscid);
+            ix.dc_pscids = Groups::build(pscids);
+            for d in &f.domains {
+                if let Some(v) = d.vtd {
+                    if v.rid_pasid >= 1 << 20 {
+                        return bad(std::format!(
+                            "domain {}: vtd rid_pasid {} is wider than 20 bits",
+                            d.id,
+                            v.rid_pasid
+                        ));
+                    }
+                }
+            }
+            let mut rid: Vec<u32> = f
+                .domains
+                .iter()
+                .filter_map(|d| d.vtd.map(|v| v.rid_pasid))
+                .chain([NO_PASID_TAG])
+                .collect();
+            rid.sort_unstable();
+            rid.dedup();
+            ix.rid_pasids = rid;
             Ok(ix)
+        }
+    }
+
+    /// The SMMU and RISC-V views of the tag indexes, by PASID (the
+    /// [`Context`] methods `pasids_of_tag` / `tags_of_pasid` add requests
+    /// without PASID).
+    impl Topology {
+        /// The VT-d RID_PASID (or AMD-Vi GCR3 entry, always 0) that names
+        /// requests without PASID in domain `d`.
+        fn no_pasid_tag(&self, arch: ArchId, d: u32) -> u32 {
+            match arch {
+                ArchId::Vtd => self
+                    .domain(d)
+                    .and_then(|e| e.vtd)
+                    .map_or(NO_PASID_TAG, |v| v.rid_pasid),
+                _ => NO_PASID_TAG,
+            }
+        }
+        /// Calls `f` with each PASID whose SMMU context descriptor uses
+        /// `asid` (in `domain`, or in any domain); `false` when none does.
+        pub fn pasids_of_asid(&self, domain: DomainSel, asid: u16, f: &mut dyn FnMut(u32)) -> bool {
+            match self.index.pasids_of_asid.get(&(asid, sel_key(domain))) {
+                Some(p) if !p.is_empty() => {
+                    p.iter().for_each(|&x| f(x));
+                    true
+                }
+                _ => false,
+            }
+        }
+        /// The SMMU ASID used by the first use of `pasid` in `domain`.
+        pub fn asid_of_pasid(&self, domain: DomainSel, pasid: u32) -> Option<u16> {
+            // The first use's ASID, as the file lists it.
+            self.index
+                .asids_of_pasid
+                .get(&(sel_key(domain), pasid))
+                .and_then(|a| a.first().copied().flatten())
+        }
+        /// Calls `f` with each SMMU ASID that `pasid` uses in `domain`;
+        /// `false` when the ASID of some use is unknown.
+        pub fn asids_of_pasid(
+            &self,
+            domain: DomainSel,
+            pasid: u32,
+            f: &mut dyn FnMut(u16),
+        ) -> bool {
+            let Some(a) = self.index.asids_of_pasid.get(&(sel_key(domain), pasid)) else {
+                return false;
+            };
+            // A use without a known ASID: the caller must widen.
+            if a.is_empty() || a.contains(&None) {
+                return false;
+            }
+            a.iter().flatten().for_each(|&x| f(x));
+            true
+        }
+        /// Calls `f` with each PASID whose RISC-V process context uses
+        /// `pscid` (in `domain`, or in any domain); `false` when none does.
+        pub fn pasids_of_pscid(
+            &self,
+            domain: DomainSel,
+            pscid: u32,
+            f: &mut dyn FnMut(u32),
+        ) -> bool {
+            match self.index.pasids_of_pscid.get(&(pscid, sel_key(domain))) {
+                Some(p) if !p.is_empty() => {
+                    p.iter().for_each(|&x| f(x));
+                    true
+                }
+                _ => false,
+            }
+        }
+        /// Calls `f` with each RISC-V PSCID that `pasid` uses in `domain`;
+        /// `false` when the PSCID of some use is unknown.
+        pub fn pscids_of_pasid(
+            &self,
+            domain: DomainSel,
+            pasid: u32,
+            f: &mut dyn FnMut(u32),
+        ) -> bool {
+            let Some(a) = self.index.pscids_of_pasid.get(&(sel_key(domain), pasid)) else {
+                return false;
+            };
+            // A use without a known PSCID: the caller must widen.
+            if a.is_empty() || a.contains(&None) {
+                return false;
+            }
+            a.iter().flatten().for_each(|&x| f(x));
+            true
         }
     }
 
@@ -706,52 +914,118 @@ mod topology {
         fn domain_to_native(&self, arch: ArchId, domain: u32) -> Option<u32> {
             self.domain(domain).and_then(|d| native_of(d, arch))
         }
-        fn pasids_of_asid(&self, domain: DomainSel, asid: u16, f: &mut dyn FnMut(u32)) -> bool {
-            match self.index.pasids_of_asid.get(&(asid, sel_key(domain))) {
-                Some(p) if !p.is_empty() => {
-                    p.iter().for_each(|&x| f(x));
+        fn pasids_of_tag(
+            &self,
+            arch: ArchId,
+            domain: DomainSel,
+            tag: u32,
+            f: &mut dyn FnMut(PasidSel),
+        ) -> bool {
+            match arch {
+                ArchId::Smmuv3 => {
+                    let Ok(asid) = u16::try_from(tag) else {
+                        return false;
+                    };
+                    let key = (asid, sel_key(domain));
+                    let cd0 = self.index.devices_of_cd0_asid.get(&key).is_some();
+                    if cd0 {
+                        f(PasidSel::NoPasid);
+                    }
+                    let pasids = self.pasids_of_asid(domain, asid, &mut |p| f(PasidSel::One(p)));
+                    cd0 || pasids
+                }
+                ArchId::Riscv => {
+                    let key = (tag, sel_key(domain));
+                    let dc = self.index.devices_of_dc_pscid.get(&key).is_some();
+                    if dc {
+                        f(PasidSel::NoPasid);
+                    }
+                    let pasids = self.pasids_of_pscid(domain, tag, &mut |p| f(PasidSel::One(p)));
+                    dc || pasids
+                }
+                ArchId::Vtd | ArchId::Amd => {
+                    // The tag is the PASID; the domain's no-PASID tag is
+                    // shared with the PASID of that number unless the
+                    // domain's PASIDs are listed without it.
+                    let no_pasid = match domain {
+                        DomainSel::One(d) => self.no_pasid_tag(arch, d) == tag,
+                        DomainSel::All => {
+                            arch == ArchId::Amd && tag == NO_PASID_TAG
+                                || arch == ArchId::Vtd
+                                    && self.index.rid_pasids.binary_search(&tag).is_ok()
+                        }
+                    };
+                    if no_pasid {
+                        f(PasidSel::NoPasid);
+                    }
+                    let listed_elsewhere = match domain {
+                        DomainSel::One(d) => {
+                            let lists = self.index.pasids_of.get(&d).is_some_and(|p| !p.is_empty());
+                            !lists
+                                || self
+                                    .index
+                                    .asids_of_pasid
+                                    .get(&(u64::from(d), tag))
+                                    .is_some()
+                        }
+                        DomainSel::All => true,
+                    };
+                    if !no_pasid || listed_elsewhere {
+                        f(PasidSel::One(tag));
+                    }
                     true
                 }
-                _ => false,
             }
         }
-        fn asid_of_pasid(&self, domain: DomainSel, pasid: u32) -> Option<u16> {
-            // The first use's ASID, as the file lists it.
-            self.index
-                .asids_of_pasid
-                .get(&(sel_key(domain), pasid))
-                .and_then(|a| a.first().copied().flatten())
-        }
-        fn asids_of_pasid(&self, domain: DomainSel, pasid: u32, f: &mut dyn FnMut(u16)) -> bool {
-            let Some(a) = self.index.asids_of_pasid.get(&(sel_key(domain), pasid)) else {
-                return false;
-            };
-            // A use without a known ASID: the caller must widen.
-            if a.is_empty() || a.contains(&None) {
-                return false;
-            }
-            a.iter().flatten().for_each(|&x| f(x));
-            true
-        }
-        fn pasids_of_pscid(&self, domain: DomainSel, pscid: u32, f: &mut dyn FnMut(u32)) -> bool {
-            match self.index.pasids_of_pscid.get(&(pscid, sel_key(domain))) {
-                Some(p) if !p.is_empty() => {
-                    p.iter().for_each(|&x| f(x));
+        fn tags_of_pasid(
+            &self,
+            arch: ArchId,
+            domain: DomainSel,
+            pasid: PasidSel,
+            f: &mut dyn FnMut(u32),
+        ) -> bool {
+            match (arch, pasid) {
+                (_, PasidSel::All) => false,
+                (ArchId::Smmuv3, PasidSel::One(p)) => {
+                    self.asids_of_pasid(domain, p, &mut |a| f(u32::from(a)))
+                }
+                (ArchId::Riscv, PasidSel::One(p)) => self.pscids_of_pasid(domain, p, f),
+                (ArchId::Vtd | ArchId::Amd, PasidSel::One(p)) => {
+                    if p > tag_max(arch) {
+                        return false;
+                    }
+                    f(p);
                     true
                 }
-                _ => false,
+                (ArchId::Smmuv3, PasidSel::NoPasid) => {
+                    match self.index.cd0_asids.get(&sel_key(domain)) {
+                        Some(a) if !a.is_empty() && !a.contains(&None) => {
+                            a.iter().flatten().for_each(|&x| f(u32::from(x)));
+                            true
+                        }
+                        _ => false,
+                    }
+                }
+                (ArchId::Riscv, PasidSel::NoPasid) => {
+                    match self.index.dc_pscids.get(&sel_key(domain)) {
+                        Some(a) if !a.is_empty() && !a.contains(&None) => {
+                            a.iter().flatten().for_each(|&x| f(x));
+                            true
+                        }
+                        _ => false,
+                    }
+                }
+                (ArchId::Vtd | ArchId::Amd, PasidSel::NoPasid) => {
+                    match domain {
+                        DomainSel::One(d) => f(self.no_pasid_tag(arch, d)),
+                        DomainSel::All if arch == ArchId::Vtd => {
+                            self.index.rid_pasids.iter().for_each(|&x| f(x))
+                        }
+                        DomainSel::All => f(NO_PASID_TAG),
+                    }
+                    true
+                }
             }
-        }
-        fn pscids_of_pasid(&self, domain: DomainSel, pasid: u32, f: &mut dyn FnMut(u32)) -> bool {
-            let Some(a) = self.index.pscids_of_pasid.get(&(sel_key(domain), pasid)) else {
-                return false;
-            };
-            // A use without a known PSCID: the caller must widen.
-            if a.is_empty() || a.contains(&None) {
-                return false;
-            }
-            a.iter().flatten().for_each(|&x| f(x));
-            true
         }
         fn devices_of_domain(&self, domain: u32, f: &mut dyn FnMut(u32)) -> bool {
             if self.domain(domain).is_none() {
@@ -860,7 +1134,7 @@ mod topology {
             ));
             // Through a reference, the RISC-V methods are forwarded.
             let r: &dyn Context = &t;
-            assert!((&r).pasids_of_pscid(DomainSel::All, 9, &mut |_| ()));
+            assert!((&r).pasids_of_tag(ArchId::Riscv, DomainSel::All, 9, &mut |_| ()));
         }
 
         #[test]
@@ -978,6 +1252,180 @@ mod topology {
             v
         }
 
+        /// `pasids_of_tag` / `tags_of_pasid` against linear scans of the file.
+        fn check_tags(f: &TopologyFile, t: &Topology, d: DomainSel) {
+            let devs: Vec<&DeviceEntry> = f
+                .devices
+                .iter()
+                .filter(|x| match d {
+                    DomainSel::All => true,
+                    DomainSel::One(id) => x.domain == id,
+                })
+                .collect();
+            let uses = naive_uses(f, d);
+            for tag in 0..6u32 {
+                // SMMU ASIDs and RISC-V PSCIDs: the devices' own tag names
+                // no PASID, the PASIDs' tags their PASIDs.
+                for arch in [ArchId::Smmuv3, ArchId::Riscv] {
+                    let dev_tag = |x: &DeviceEntry| match arch {
+                        ArchId::Smmuv3 => x.asid.map(u32::from),
+                        _ => x.pscid,
+                    };
+                    let use_tag = |p: &PasidEntry| match arch {
+                        ArchId::Smmuv3 => p.asid.map(u32::from),
+                        _ => p.pscid,
+                    };
+                    let mut want = Vec::new();
+                    if devs.iter().any(|x| dev_tag(x) == Some(tag)) {
+                        want.push(PasidSel::NoPasid);
+                    }
+                    want.extend(first_each(
+                        uses.iter()
+                            .filter(|p| use_tag(p) == Some(tag))
+                            .map(|p| PasidSel::One(p.pasid)),
+                    ));
+                    let mut got = Vec::new();
+                    let known = t.pasids_of_tag(arch, d, tag, &mut |x| got.push(x));
+                    assert_eq!((known, got), (!want.is_empty(), want), "{arch} {d:?} {tag}");
+                    let mut got = Vec::new();
+                    let known = t.tags_of_pasid(arch, d, PasidSel::NoPasid, &mut |x| got.push(x));
+                    let ok = !devs.is_empty() && devs.iter().all(|x| dev_tag(x).is_some());
+                    assert_eq!(known, ok, "{arch} {d:?} no pasid");
+                    if ok {
+                        assert_eq!(got, first_each(devs.iter().filter_map(|x| dev_tag(x))));
+                    }
+                }
+                // VT-d: the tag is the PASID, RID_PASID names no PASID.
+                if let DomainSel::One(id) = d {
+                    let rid = f
+                        .domains
+                        .iter()
+                        .find(|x| x.id == id)
+                        .and_then(|x| x.vtd)
+                        .map_or(0, |v| v.rid_pasid);
+                    let lists = !uses.is_empty();
+                    let listed = uses.iter().any(|p| p.pasid == tag);
+                    let mut want = Vec::new();
+                    if tag == rid {
+                        want.push(PasidSel::NoPasid);
+                    }
+                    if tag != rid || !lists || listed {
+                        want.push(PasidSel::One(tag));
+                    }
+                    let mut got = Vec::new();
+                    assert!(t.pasids_of_tag(ArchId::Vtd, d, tag, &mut |x| got.push(x)));
+                    assert_eq!(got, want, "vtd {d:?} {tag}");
+                    let mut got = Vec::new();
+                    assert!(
+                        t.tags_of_pasid(ArchId::Vtd, d, PasidSel::NoPasid, &mut |x| got.push(x))
+                    );
+                    assert_eq!(got, [rid]);
+                }
+            }
+        }
+
+        #[test]
+        fn no_pasid_tags() {
+            use std::vec;
+            let t = Topology::from_json(
+                r#"{"domains":[{"id":1,"smmuv3":{"vmid":1},"vtd":{"did":7,"rid_pasid":9},"amd":{"domain_id":3}},{"id":2,"vtd":{"did":8}}],
+                    "devices":[{"rid":16,"domain":1,"asid":4,"pscid":11,"pasids":[{"pasid":1,"asid":5},{"pasid":2,"asid":4}]},
+                               {"rid":17,"domain":2}]}"#,
+            )
+            .unwrap();
+            let tags = |arch, d, p| {
+                let mut v = Vec::new();
+                let known = t.tags_of_pasid(arch, d, p, &mut |x| v.push(x));
+                (known, v)
+            };
+            let pasids = |arch, d, tag| {
+                let mut v = Vec::new();
+                let known = t.pasids_of_tag(arch, d, tag, &mut |x| v.push(x));
+                (known, v)
+            };
+            let one = DomainSel::One(1);
+            // SMMU: CD 0 uses ASID 4, shared with PASID 2.
+            assert_eq!(
+                tags(ArchId::Smmuv3, one, PasidSel::NoPasid),
+                (true, vec![4])
+            );
+            assert_eq!(
+                pasids(ArchId::Smmuv3, one, 4),
+                (true, vec![PasidSel::NoPasid, PasidSel::One(2)])
+            );
+            assert_eq!(
+                pasids(ArchId::Smmuv3, one, 5),
+                (true, vec![PasidSel::One(1)])
+            );
+            assert!(!pasids(ArchId::Smmuv3, one, 6).0);
+            // Domain 2's device has no CD 0 ASID: unknown.
+            assert!(!tags(ArchId::Smmuv3, DomainSel::One(2), PasidSel::NoPasid).0);
+            assert!(!tags(ArchId::Smmuv3, one, PasidSel::All).0);
+            // RISC-V: the device context's PSCID.
+            assert_eq!(
+                tags(ArchId::Riscv, one, PasidSel::NoPasid),
+                (true, vec![11])
+            );
+            assert_eq!(
+                pasids(ArchId::Riscv, one, 11),
+                (true, vec![PasidSel::NoPasid])
+            );
+            // VT-d: RID_PASID 9 in domain 1 (not a listed PASID: exclusive),
+            // 0 by default in domain 2 (no PASIDs listed: shared with PASID 0).
+            assert_eq!(tags(ArchId::Vtd, one, PasidSel::NoPasid), (true, vec![9]));
+            assert_eq!(pasids(ArchId::Vtd, one, 9), (true, vec![PasidSel::NoPasid]));
+            assert_eq!(pasids(ArchId::Vtd, one, 0), (true, vec![PasidSel::One(0)]));
+            assert_eq!(
+                pasids(ArchId::Vtd, DomainSel::One(2), 0),
+                (true, vec![PasidSel::NoPasid, PasidSel::One(0)])
+            );
+            assert_eq!(
+                tags(ArchId::Vtd, DomainSel::All, PasidSel::NoPasid),
+                (true, vec![0, 9])
+            );
+            // AMD-Vi: GCR3 entry 0.
+            assert_eq!(tags(ArchId::Amd, one, PasidSel::NoPasid), (true, vec![0]));
+            assert_eq!(pasids(ArchId::Amd, one, 0), (true, vec![PasidSel::NoPasid]));
+            assert_eq!(tags(ArchId::Amd, one, PasidSel::One(2)), (true, vec![2]));
+            // Without a topology tag 0 is shared by no PASID and PASID 0.
+            let mut v = Vec::new();
+            assert!(IdentityContext.pasids_of_tag(ArchId::Smmuv3, one, 0, &mut |x| v.push(x)));
+            assert_eq!(v, [PasidSel::NoPasid, PasidSel::One(0)]);
+            let mut v = Vec::new();
+            assert!(IdentityContext.tags_of_pasid(
+                ArchId::Riscv,
+                one,
+                PasidSel::NoPasid,
+                &mut |x| v.push(x)
+            ));
+            assert_eq!(v, [0]);
+            assert!(!IdentityContext.tags_of_pasid(
+                ArchId::Smmuv3,
+                one,
+                PasidSel::One(1 << 16),
+                &mut |_| ()
+            ));
+            // Widths are checked.
+            for bad in [
+                r#"{"domains":[{"id":1,"vtd":{"did":1,"rid_pasid":1048576}}]}"#,
+                r#"{"domains":[{"id":1}],"devices":[{"rid":1,"domain":1,"pscid":1048576}]}"#,
+            ] {
+                assert!(
+                    matches!(
+                        Topology::from_json(bad),
+                        Err(TopologyError::Inconsistent(_))
+                    ),
+                    "{bad}"
+                );
+            }
+            assert!(matches!(
+                Topology::from_json(
+                    r#"{"domains":[{"id":1}],"devices":[{"rid":1,"domain":1,"asid":65536}]}"#
+                ),
+                Err(TopologyError::Malformed(_))
+            ));
+        }
+
         #[test]
         fn indexes_answer_as_the_linear_scans() {
             // A topology with many repeats: 40 devices over 5 domains, each
@@ -994,7 +1442,10 @@ mod topology {
                     smmuv3: Some(SmmuIds {
                         vmid: (10 - id) as u16,
                     }),
-                    vtd: (id % 2 == 0).then_some(VtdIds { did: id as u16 }),
+                    vtd: (id % 2 == 0).then_some(VtdIds {
+                        did: id as u16,
+                        rid_pasid: id % 4,
+                    }),
                     amd: None,
                     riscv: (id % 3 != 1).then_some(RiscvIds {
                         gscid: 11 - id as u16,
@@ -1013,6 +1464,8 @@ mod topology {
                     rid: rid * 7 % 41,
                     domain: next(5) as u32 * 3,
                     ats: next(2) == 0,
+                    asid: (next(3) != 0).then(|| next(5) as u16),
+                    pscid: (next(3) != 0).then(|| next(5) as u32),
                     pasids,
                 });
             }
@@ -1088,6 +1541,9 @@ mod topology {
                     assert_eq!(t.pasids_of_domain(id, &mut |x| got.push(x)), known);
                     assert_eq!(got, first_each(uses.iter().map(|p| p.pasid)));
                 }
+            }
+            for &d in &sels {
+                check_tags(&f, &t, d);
             }
             for rid in 0..45u32 {
                 let dev = f.devices.iter().find(|x| x.rid == rid);

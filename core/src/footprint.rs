@@ -229,8 +229,10 @@ impl Footprint {
     /// device without ATS (`ctx.ats_enabled`) has no device-TLB entries.
     /// Likewise the stage-1 IOTLB entries of one domain whose PASIDs the
     /// context lists (`ctx.pasids_of_domain`, at least one) are those of the
-    /// listed PASIDs only: every PASID of the domain is the listed ones, and
-    /// another PASID (or no PASID) of that domain has no entries.
+    /// listed PASIDs and of requests without PASID: every PASID of the
+    /// domain is the listed ones plus "no PASID" (a device's DMA without
+    /// PASID has stage-1 entries too), and another PASID of that domain has
+    /// no entries.
     pub fn of_inval<C: Context + ?Sized>(i: &Inval, ctx: &C) -> Self {
         let mut f = Footprint::new();
         let leaf = i.leaf_only();
@@ -274,11 +276,15 @@ impl Footprint {
                         let s1 = b.with(Dim::Stage, 0, 0);
                         match listed_pasids(i, ctx) {
                             // A domain whose PASIDs the context lists has
-                            // stage-1 entries for those PASIDs only (as a
-                            // domain's listed devices are all its devices).
+                            // stage-1 entries for those PASIDs (as a
+                            // domain's listed devices are all its devices)
+                            // and for its requests without PASID, which
+                            // every domain may have (coordinate 0).
                             Some(list) => {
-                                for p in list {
-                                    let x = pasid_interval(PasidSel::One(p)).0;
+                                let no_pasid = pasid_interval(PasidSel::NoPasid).0;
+                                let listed =
+                                    list.iter().map(|&p| pasid_interval(PasidSel::One(p)).0);
+                                for x in core::iter::once(no_pasid).chain(listed) {
                                     if x >= pasid.0 && x <= pasid.1 {
                                         f.push(s1.with(Dim::Pasid, x, x));
                                     }
@@ -530,8 +536,8 @@ pub const fn pasid_interval(p: PasidSel) -> (u64, u64) {
     }
 }
 
-/// The PASIDs of domain `d` (guest regime) when the context lists them;
-/// `None` for every domain, or a domain the context lists no PASID for
+/// The PASIDs of domain `d` (guest regime) when the context lists them
+/// (the caller adds requests without PASID); `None` for every domain, or a domain the context lists no PASID for
 /// (then every PASID may have entries).
 fn listed_pasids<C: Context + ?Sized>(i: &Inval, ctx: &C) -> Option<Vec<u32>> {
     let (DomainSel::One(d), Regime::Guest) = (i.domain, i.regime) else {
@@ -739,14 +745,19 @@ mod tests {
                 &t,
             )
         };
-        // Every PASID of domain 1 is its PASIDs 3 and 5.
+        // Every PASID of domain 1 is its PASIDs 3 and 5 and its requests
+        // without PASID (issue 28: a device's DMA without PASID has
+        // stage-1 entries too, e.g. SMMU substream 0, VT-d RID_PASID).
         let mut both = s1(1, PasidSel::One(3));
         both.extend(&s1(1, PasidSel::One(5)));
-        assert!(both.same_as(&s1(1, PasidSel::All)));
-        // Entries of a PASID (or of no PASID) the domain does not list do
-        // not exist, as for the devices of a domain.
+        assert!(!both.covers(&s1(1, PasidSel::All)));
+        assert!(!s1(1, PasidSel::NoPasid).is_empty());
+        let mut three = both.clone();
+        three.extend(&s1(1, PasidSel::NoPasid));
+        assert!(three.same_as(&s1(1, PasidSel::All)));
+        // Entries of a PASID the domain does not list do not exist, as for
+        // the devices of a domain.
         assert!(s1(1, PasidSel::One(4)).is_empty());
-        assert!(s1(1, PasidSel::NoPasid).is_empty());
         // A domain without listed PASIDs, and any context that lists none,
         // keep every PASID.
         assert!(!s1(2, PasidSel::One(4)).is_empty());

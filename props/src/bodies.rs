@@ -168,7 +168,10 @@ pub fn lower_lift(data: &[u8]) -> Result<(), String> {
 /// lower_caps: an edge-biased generic op lowered to every architecture
 /// with arbitrary host capabilities (`crate::caps`: any feature off, narrow
 /// ids, any command cap), into bounded sinks of arbitrary room, with the
-/// identity context or a generated topology.
+/// identity context or a generated topology that often describes the op's
+/// own domain ([`NamedIds::of_op`]): its PASIDs, and the tags of its
+/// requests without PASID named or not (`"pasid":"none"` and `"all"` are
+/// among the generated selections).
 pub fn lower_caps(data: &[u8]) -> Result<(), String> {
     use crate::caps::{arbitrary_all_caps, check_r3_caps};
     let mut u = Unstructured::new(data);
@@ -181,7 +184,7 @@ pub fn lower_caps(data: &[u8]) -> Result<(), String> {
         return Ok(());
     };
     let topo = if u.arbitrary().unwrap_or(false) {
-        arbitrary_topology(&mut u, &NamedIds::default()).ok()
+        arbitrary_topology(&mut u, &NamedIds::of_op(&op)).ok()
     } else {
         None
     };
@@ -199,7 +202,10 @@ pub fn lower_caps(data: &[u8]) -> Result<(), String> {
     check_r3_caps::<Riscv>(&op, &caps.riscv, ctx, room, lift_room).map_err(with_topo)
 }
 
-/// convert: a valid command of any architecture and a generated topology;
+/// convert: a valid command of any architecture and a generated topology
+/// (which names, or does not, the tags of requests without PASID: device
+/// CD 0 ASIDs and device-context PSCIDs, VT-d RID_PASIDs, often the
+/// command's own, so that its lift is `PasidSel::NoPasid` on every source);
 /// R4 to each other architecture (and to its own, through the topology).
 pub fn convert(data: &[u8]) -> Result<(), String> {
     let raw = match data {

@@ -1097,6 +1097,16 @@ impl AnyCmd {
             AnyCmd::Riscv(_) => ArchId::Riscv,
         }
     }
+    /// Its lift through `ctx`.
+    pub fn lift(&self, ctx: &dyn Context) -> Result<Vec<Op>, LowerError> {
+        match self {
+            AnyCmd::Smmu(c) => lift_vec::<Smmu>(c, ctx),
+            AnyCmd::Vtd(c) => lift_vec::<Vtd>(c, ctx),
+            AnyCmd::Amd(c) => lift_vec::<Amd>(c, ctx),
+            AnyCmd::Riscv(c) => lift_vec::<Riscv>(c, ctx),
+        }
+        .map(|(ops, _)| ops)
+    }
     /// Its op name.
     pub fn op(&self) -> &'static str {
         match self {
@@ -1216,9 +1226,30 @@ pub struct NamedIds {
     pub asids: Vec<u16>,
     /// RISC-V PSCIDs.
     pub pscids: Vec<u32>,
+    /// Generic domain ids (a generic op's), taken as topology domain ids.
+    pub generic_domains: Vec<u32>,
 }
 
 impl NamedIds {
+    /// Collect from a generic op: its domain, devices and PASID, so that a
+    /// generated topology often describes the op's own domain (its PASIDs,
+    /// devices and the tags of its requests without PASID).
+    pub fn of_op(op: &Op) -> Self {
+        let mut ids = NamedIds::default();
+        if let Op::Inval(i) = op {
+            if let DomainSel::One(d) = i.domain {
+                ids.generic_domains.push(d);
+            }
+            if let iommu_inval_core::PasidSel::One(p) = i.pasid {
+                ids.pasids.push(p & 0xf_ffff);
+            }
+            if let Some((a, b)) = i.device.interval() {
+                ids.devices.extend([a, b]);
+            }
+        }
+        ids
+    }
+
     /// Collect from a command's fields.
     pub fn of(cmd: &AnyCmd) -> Self {
         let mut ids = NamedIds::default();
@@ -1244,7 +1275,9 @@ impl NamedIds {
 }
 
 /// A generated topology: a few domains with native ids on some or all
-/// architectures, devices with ATS and PASIDs (with or without an ASID).
+/// architectures (a VT-d RID_PASID, 0 or not), devices with ATS, the tags
+/// of their requests without PASID (CD 0 ASID, device-context PSCID; named
+/// or not) and PASIDs (with or without an ASID / PSCID).
 /// Ids are often taken from `hints`, so that the command under test names
 /// known ids as well as unknown ones. Always passes the checks of
 /// `Topology::new`.
@@ -1255,7 +1288,9 @@ pub fn arbitrary_topology(
     let mut t = TopologyFile::default();
     let n_dom = u.int_in_range(0usize..=4)?;
     for i in 0..n_dom {
-        let id = if u.ratio(1, 4)? {
+        let id = if !hints.generic_domains.is_empty() && u.ratio(1, 2)? {
+            *u.choose(&hints.generic_domains)?
+        } else if u.ratio(1, 4)? {
             gen::edge_u32(u, 32)?
         } else {
             i as u32 + 1
@@ -1283,7 +1318,7 @@ pub fn arbitrary_topology(
         let mut d = DomainEntry {
             id,
             smmuv3: native(ArchId::Smmuv3, u)?.map(|vmid| SmmuIds { vmid }),
-            vtd: native(ArchId::Vtd, u)?.map(|did| VtdIds { did }),
+            vtd: native(ArchId::Vtd, u)?.map(|did| VtdIds { did, rid_pasid: 0 }),
             amd: native(ArchId::Amd, u)?.map(|domain_id| AmdIds { domain_id }),
             riscv: native(ArchId::Riscv, u)?.map(|gscid| RiscvIds { gscid }),
         };
@@ -1294,8 +1329,23 @@ pub fn arbitrary_topology(
         {
             d.smmuv3 = None;
         }
-        if t.domains.iter().any(|e| e.vtd.is_some() && e.vtd == d.vtd) {
+        if t.domains
+            .iter()
+            .any(|e| e.vtd.is_some() && e.vtd.map(|v| v.did) == d.vtd.map(|v| v.did))
+        {
             d.vtd = None;
+        }
+        // The RID_PASID of requests without PASID: mostly Linux's 0,
+        // sometimes a PASID the command names (then it is that command's
+        // no-PASID tag), sometimes another.
+        if let Some(v) = d.vtd.as_mut() {
+            if u.ratio(1, 3)? {
+                v.rid_pasid = if !hints.pasids.is_empty() && u.ratio(1, 2)? {
+                    *u.choose(&hints.pasids)? & 0xf_ffff
+                } else {
+                    gen::edge_u32(u, 20)?
+                };
+            }
         }
         if t.domains.iter().any(|e| e.amd.is_some() && e.amd == d.amd) {
             d.amd = None;
@@ -1345,10 +1395,29 @@ pub fn arbitrary_topology(
             };
             pasids.push(PasidEntry { pasid, asid, pscid });
         }
+        // The device's own tags for requests without PASID (SMMU CD 0
+        // ASID, RISC-V device-context PSCID): named or not, often one the
+        // command uses.
+        let asid = if u.ratio(1, 3)? {
+            None
+        } else if !hints.asids.is_empty() && u.ratio(1, 2)? {
+            Some(*u.choose(&hints.asids)?)
+        } else {
+            Some(u16::try_from(gen::edge_u32(u, 16)?).unwrap_or(u16::MAX))
+        };
+        let pscid = if u.ratio(1, 3)? {
+            None
+        } else if !hints.pscids.is_empty() && u.ratio(1, 2)? {
+            Some(*u.choose(&hints.pscids)?)
+        } else {
+            Some(gen::edge_u32(u, 20)?)
+        };
         t.devices.push(DeviceEntry {
             rid,
             domain,
             ats: u.ratio(3, 4)?,
+            asid,
+            pscid,
             pasids,
         });
     }

@@ -23,7 +23,9 @@ fn r3_edge_ops_every_arch() {
             t.add(format!("{} {arch} {v:?}", op.kind_name()));
         }
         t.add(op.kind_name());
-        let topo = arbitrary_topology(u, &NamedIds::default()).map_err(|e| e.to_string())?;
+        // A topology that often describes the op's own domain: its PASIDs,
+        // devices and the tags of its requests without PASID.
+        let topo = arbitrary_topology(u, &NamedIds::of_op(&op)).map_err(|e| e.to_string())?;
         check_r3_all(&op, &caps, &topo)
             .map(|_| ())
             .map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))
