@@ -352,16 +352,7 @@ where
     /// A back end for `fwd`, lowering with `ctx` and capabilities matching
     /// the vSMMU's features (stage 1 only: the guest has no stage 2).
     pub fn new(fwd: Smmuv3Forwarder<V, I>, ctx: C, on_work: W) -> Self {
-        let f = fwd.vsmmu.features;
-        let caps = iommu_inval_arm::Caps {
-            range_inval: f.range_inv,
-            ats: f.ats,
-            stage1: true,
-            stage2: false,
-            asid_bits: f.asid_bits,
-            ssid_bits: f.ssid_bits,
-            ..iommu_inval_arm::Caps::default()
-        };
+        let caps = fwd.vsmmu.features.lowering_caps();
         VsmmuBackend {
             fwd,
             ctx,
