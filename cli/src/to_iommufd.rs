@@ -3,19 +3,22 @@
 //!
 //! * `iommufd-smmuv3` (input: SMMUv3 guest commands): one line per entry,
 //!   the guest command's two words as the vSMMU takes them; a command the
-//!   kernel refuses is an error of kind `no_equivalent` with the kernel's
+//!   kernel refuses (with the host features of the topology's
+//!   `iommufd.host`) is an error of kind `no_equivalent` with the kernel's
 //!   reason and what the VMM does instead (exit 1); a CMD_SYNC (absorbed by
 //!   the ioctl's synchronous completion) and a prefetch (a hint) are noted
 //!   on stderr (exit 0).
 //! * `iommufd-vtd` (input: any architecture, lifted): one JSON object
 //!   `{"addr":…,"npages":…,"flags":…}` per VT-d stage-1 entry; what has no
 //!   entry is noted on stderr with the reason (exit 0), a stall command is
-//!   `no_equivalent` (exit 1).
+//!   `no_equivalent` (exit 1). An SMMUv3 or RISC-V input of an unknown
+//!   domain widens its entry to every PASID (`S1Options::guest`).
 //!
 //! `--explain` adds, per input, its description, the command the host
 //! executes (SMMUv3: after the kernel's VMID and vSID rewriting) and the
 //! footprint relation of the entries to the input (R4).
 
+use crate::explain::widened_list;
 use crate::explain::Explanation;
 use crate::json::{command_to_json, error_json};
 use crate::run::{decode_failure, for_each_native, write_context, Io, Loc, Opts, Source};
@@ -257,15 +260,24 @@ fn to_vtd(
             Err(e) => return decode_failure(from, opts, io, loc, w, &e),
         };
         ops.clear();
-        if let Err(e) = cmd.lift_ops(ctx, &mut ops) {
-            return no_equivalent(Target::Vtd, opts, io, loc, &e.to_string());
-        }
+        let lifted = match cmd.lift_ops(ctx, &mut ops) {
+            Ok(o) => o,
+            Err(e) => return no_equivalent(Target::Vtd, opts, io, loc, &e.to_string()),
+        };
         let desc = format!("{} {}", cmd.op_name(), format_words(w));
-        let results: Vec<_> = ops.iter().map(|op| s1_entry(op, &host.s1)).collect();
+        // The guest's architecture decides whether an unknown domain's
+        // PASID can be kept (S1Options::guest).
+        let s1 = S1Options {
+            guest: Some(from.id()),
+            ..host.s1
+        };
+        let results: Vec<_> = ops.iter().map(|op| s1_entry(op, &s1)).collect();
+        let widened = results.iter().fold(lifted.widened, |w, r| w | r.widened);
+
         let mut under = false;
         let mut worst: Option<Relation> = None;
         for (op, r) in ops.iter().zip(&results) {
-            let rel = vtd_relation(op, r.entry.as_ref(), &host.s1, ctx);
+            let rel = vtd_relation(op, r.entry.as_ref(), &s1, ctx);
             under |= matches!(rel, Relation::Under { .. });
             worst = Some(match (worst, rel) {
                 (Some(Relation::Under { missing: a }), Relation::Under { missing: b }) => {
@@ -299,6 +311,7 @@ fn to_vtd(
             if let Some(r) = worst {
                 explanation(r, results.len()).json_into(&mut m);
             }
+            m.insert("widened".into(), json!(widened_list(widened)));
             m.insert("no_entry".into(), json!(notes));
             if stall {
                 io.status.note(1);
@@ -332,6 +345,12 @@ fn to_vtd(
                     Some(r) if !entries.is_empty() || under => explanation(r.clone(), 1).text(),
                     _ => String::new(),
                 };
+                if !widened.is_empty() {
+                    s.push_str(&format!(
+                        "; reported widened: {}",
+                        widened_list(widened).join(", ")
+                    ));
+                }
                 for n in &notes {
                     s.push_str(&format!("; no entry: {n}"));
                 }

@@ -436,3 +436,94 @@ fn topology_host_features_reach_the_vsmmu_checks() {
     assert_eq!(o.code, 2, "{}", o.stderr);
     assert!(o.stderr.contains("asid_bits"), "{}", o.stderr);
 }
+
+/// Issue 28 item 3: an NH_ASID under a VMID the topology does not know can
+/// be any PASID of any domain: the VT-d stage-1 entry widens to every PASID
+/// and --explain says so (never "exact").
+#[test]
+fn unknown_vmid_widens_the_vtd_scope() {
+    let t = TempTopo::new(
+        "vmid",
+        r#"{"domains":[{"id":1,"smmuv3":{"vmid":3}}],"devices":[{"rid":256,"domain":1,"pasids":[{"pasid":70000,"asid":5}]}]}"#,
+    );
+    for w in [
+        // NH_ASID, VMID 9 (unknown), ASID 5.
+        "0x0005000900000011,0",
+        // NH_VA, VMID 9, ASID 5, one page.
+        "0x0005000900000012,0x0000000040000000",
+    ] {
+        let o = run(
+            &[
+                "convert",
+                "--from",
+                "smmuv3",
+                "--to",
+                "iommufd-vtd",
+                "--topology",
+                t.path(),
+                "--explain",
+                w,
+            ],
+            "",
+        );
+        assert_eq!(o.code, 0, "{w}: {}", o.stderr);
+        assert!(
+            o.stdout.contains("domain all, pasid all"),
+            "{w}: {}",
+            o.stdout
+        );
+        assert!(!o.stdout.contains("exact"), "{w}: {}", o.stdout);
+        assert!(o.stdout.contains("widened"), "{w}: {}", o.stdout);
+        assert!(
+            o.stdout.contains("pasid") && o.stdout.contains("domain"),
+            "{w}: {}",
+            o.stdout
+        );
+        let j = run(
+            &[
+                "convert",
+                "--from",
+                "smmuv3",
+                "--to",
+                "iommufd-vtd",
+                "--topology",
+                t.path(),
+                "--explain",
+                "--json",
+                w,
+            ],
+            "",
+        );
+        let v: Value = serde_json::from_str(j.stdout.trim()).unwrap();
+        assert_eq!(v["scopes"][0], "domain all, pasid all", "{}", j.stdout);
+        assert_ne!(v["relation"], "exact", "{}", j.stdout);
+        let widened: Vec<&str> = v["widened"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(
+            widened.contains(&"domain") && widened.contains(&"pasid"),
+            "{}",
+            j.stdout
+        );
+    }
+    // A known VMID keeps the exact scope.
+    let o = run(
+        &[
+            "convert",
+            "--from",
+            "smmuv3",
+            "--to",
+            "iommufd-vtd",
+            "--topology",
+            t.path(),
+            "--explain",
+            "0x0005000300000011,0",
+        ],
+        "",
+    );
+    assert!(o.stdout.contains("domain 1, pasid 70000"), "{}", o.stdout);
+    assert!(o.stdout.contains("exact"), "{}", o.stdout);
+}

@@ -18,8 +18,8 @@ use arbitrary::Unstructured;
 use iommu_inval_arm::{bits, Command};
 use iommu_inval_core::context::{IommufdHost, Topology};
 use iommu_inval_core::footprint::Relation;
-use iommu_inval_core::model::{Caches, Op, Regime, Stages};
-use iommu_inval_core::Context;
+use iommu_inval_core::model::{Caches, DomainSel, Op, PasidSel, Regime, Stages, Widened};
+use iommu_inval_core::{ArchId, Context};
 use iommu_inval_iommufd::cmdqv;
 use iommu_inval_iommufd::explain::{smmuv3_relation, vtd_relation};
 use iommu_inval_iommufd::smmuv3::{HostFeature, HostFeatures, Refusal, VdevTable, Vsmmu};
@@ -390,6 +390,8 @@ pub fn check_iommufd(
     let mut seen = Vec::new();
     let opts = S1Options {
         nest_stage2: u.arbitrary().unwrap_or(false),
+        // The guest's architecture, or (sometimes) not said.
+        guest: (!u.ratio(1u8, 8).unwrap_or(false)).then(|| cmd.arch()),
     };
     if let AnyCmd::Smmu(c) = cmd {
         let (vsmmu, vdevs) = arbitrary_vsmmu(u, topo, c).map_err(|e| e.to_string())?;
@@ -403,13 +405,44 @@ pub fn check_iommufd(
         AnyCmd::Amd(c) => iommu_inval_amd::lift(c, topo, &mut ops),
         AnyCmd::Riscv(c) => iommu_inval_riscv::lift(c, topo, &mut ops),
     };
-    if lifted.is_ok() {
+    if let Ok(o) = lifted {
+        let unknown_domain = o.widened.contains(Widened::DOMAIN);
         for op in &ops {
             check_vtd_op(op, &opts, topo)?;
             seen.push("vtd-s1");
+            if unknown_domain && check_unknown_domain(op, &opts, topo)? {
+                seen.push("vtd-s1 unknown domain");
+            }
         }
     }
     Ok(seen)
+}
+
+/// Issue 28 item 3: a stage-1 op of a domain the context does not know,
+/// from a guest whose address-space tags are per domain (an SMMU ASID
+/// under an unknown VMID, a RISC-V PSCID under an unknown GSCID), may be
+/// any PASID: its entry covers the op with every PASID. True when the op
+/// has such an entry.
+pub fn check_unknown_domain(op: &Op, opts: &S1Options, ctx: &dyn Context) -> Result<bool, String> {
+    let Op::Inval(i) = op else { return Ok(false) };
+    let r = s1_entry(op, opts);
+    let Some(e) = r.entry else { return Ok(false) };
+    // (Stated here, not read from the library: VT-d and AMD-Vi guests name
+    // the device's PASID; any other, or an unknown guest, a per-domain tag.)
+    let per_domain = !matches!(opts.guest, Some(ArchId::Vtd | ArchId::Amd));
+    if i.domain != DomainSel::All || !per_domain {
+        return Ok(false);
+    }
+    let any: Op = i.pasid(PasidSel::All).into();
+    if let Relation::Under { missing } = vtd_relation(&any, Some(&e), opts, ctx) {
+        return Err(format!(
+            "R4: unknown domain: entry {e:?} leaves {missing} box(es) of {op:?} over every PASID"
+        ));
+    }
+    if i.pasid != PasidSel::All && !r.widened.contains(Widened::PASID) {
+        return Err(format!("{op:?}: the PASID widened unreported"));
+    }
+    Ok(true)
 }
 
 /// lower_caps through a vSMMU (`backend::VsmmuBackend`): a guest-regime

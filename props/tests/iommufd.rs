@@ -48,6 +48,15 @@ fn iommufd_targets_on_native_commands() {
     }
     assert!(t.get("CMD_SYNC refused") >= 20);
     assert!(t.get("CMD_CFGI_STE refused") >= 20);
+    // Issue 28 item 3: ops of an unknown VMID / GSCID get entries checked
+    // over every PASID.
+    for k in [
+        "CMD_TLBI_NH_ASID vtd-s1 unknown domain",
+        "CMD_TLBI_NH_VA vtd-s1 unknown domain",
+        "iotinval_vma vtd-s1 unknown domain",
+    ] {
+        assert!(t.get(k) >= 20, "{k}: {} ({:?})", t.get(k), t.0);
+    }
 }
 
 /// Issue 28 item 2: the permitted opcodes on hosts drawn from the
@@ -130,6 +139,7 @@ fn vtd_s1_entries_on_arbitrary_ops() {
         let topo = arbitrary_topology(u, &NamedIds::default()).map_err(|e| e.to_string())?;
         let opts = S1Options {
             nest_stage2: u.arbitrary().map_err(|e| e.to_string())?,
+            guest: u.arbitrary().map_err(|e| e.to_string())?,
         };
         if iommu_inval_iommufd::vtd::s1_entry(&op, &opts)
             .entry
