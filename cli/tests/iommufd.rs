@@ -527,3 +527,86 @@ fn unknown_vmid_widens_the_vtd_scope() {
     assert!(o.stdout.contains("domain 1, pasid 70000"), "{}", o.stdout);
     assert!(o.stdout.contains("exact"), "{}", o.stdout);
 }
+
+/// Issue 28 item 4: every target reports what it drops, in the same words
+/// as `--to vtd`; the vSMMU refusal of CMD_CFGI_VMS_PIDM / CMD_DPTI_ALL
+/// says what to do about those commands, not about prefetches.
+#[test]
+fn every_target_reports_drops_in_the_same_words() {
+    let words = ["0x70,0", "0x07,0"];
+    let conv = |to: &str| {
+        let mut a = vec!["convert", "--from", "smmuv3", "--to", to];
+        a.extend(words);
+        run(&a, "")
+    };
+    let vtd = conv("vtd");
+    assert_eq!(vtd.code, 0, "{}", vtd.stderr);
+    let lines: Vec<&str> = vtd.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", vtd.stderr);
+    assert!(
+        lines.iter().all(|l| l.contains(": dropped: ")),
+        "{}",
+        vtd.stderr
+    );
+    for to in ["amd", "riscv", "smmuv3", "iommufd-vtd"] {
+        let o = conv(to);
+        assert_eq!(o.code, 0, "{to}: {}", o.stderr);
+        assert_eq!(o.stderr, vtd.stderr, "{to} words its drops as --to vtd");
+    }
+    let ifd = conv("iommufd-vtd");
+    assert!(ifd.stdout.is_empty(), "{}", ifd.stdout);
+    // A prefetch is dropped too, in the same `dropped:` words.
+    let p = run(
+        &[
+            "convert",
+            "--from",
+            "smmuv3",
+            "--to",
+            "iommufd-vtd",
+            "0x01,0",
+        ],
+        "",
+    );
+    assert_eq!(p.code, 0);
+    assert!(p.stderr.contains(": dropped: "), "{}", p.stderr);
+    // --explain and --explain --json carry the drop too.
+    let mut a = vec![
+        "convert",
+        "--from",
+        "smmuv3",
+        "--to",
+        "iommufd-vtd",
+        "--explain",
+    ];
+    a.extend(words);
+    let x = run(&a, "");
+    assert!(x.stdout.contains("dropped: CMD_DPTI_ALL"), "{}", x.stdout);
+    assert!(
+        x.stdout.contains("dropped: CMD_CFGI_VMS_PIDM"),
+        "{}",
+        x.stdout
+    );
+    a.push("--json");
+    let xj = run(&a, "");
+    let v: Value = serde_json::from_str(xj.stdout.lines().next().unwrap()).unwrap();
+    assert!(
+        v["dropped"].as_str().unwrap().starts_with("CMD_DPTI_ALL"),
+        "{}",
+        xj.stdout
+    );
+    // The vSMMU refuses them; what to do instead is about them.
+    for w in words {
+        let o = run(
+            &["convert", "--from", "smmuv3", "--to", "iommufd-smmuv3", w],
+            "",
+        );
+        assert_eq!(o.code, 1, "{w}: {}", o.stderr);
+        assert!(!o.stderr.contains("prefetch"), "{w}: {}", o.stderr);
+        let instead = o.stderr.split("instead:").nth(1).unwrap_or("");
+        assert!(
+            instead.contains("CMD_CFGI_VMS_PIDM") || instead.contains("CMD_DPTI_ALL"),
+            "{w}: {}",
+            o.stderr
+        );
+    }
+}

@@ -269,6 +269,13 @@ pub enum VmmAction {
     /// The command is illegal for this vSMMU (a guest bug or an attack):
     /// stop the guest queue with CERROR_ILL, as hardware would.
     RaiseCerrorIll,
+    /// CMD_CFGI_VMS_PIDM / CMD_DPTI_ALL: the caches they invalidate (the
+    /// MPAM PARTID map of the VM structures, IHI0070 §4.3.5; the Device
+    /// Permission Table, §4.6.1) are the host's, which the kernel keeps:
+    /// nothing goes to the host; the VMM completes the command in its own
+    /// emulation (re-reading the guest's copy if its emulated SMMU offers
+    /// the feature, CERROR_ILL if it does not).
+    EmulateHostOwned,
 }
 
 impl VmmAction {
@@ -289,6 +296,9 @@ impl VmmAction {
                 "IOMMU_VDEVICE_ALLOC the device with this virtual StreamID first (or CERROR_ILL if the guest does not own it)"
             }
             VmmAction::RaiseCerrorIll => "stop the guest's command queue with CERROR_ILL",
+            VmmAction::EmulateHostOwned => {
+                "nothing to the host, whose VM structures (CMD_CFGI_VMS_PIDM: MPAM PARTID map) and DPT (CMD_DPTI_ALL) the kernel keeps: complete the command in the VMM's emulation (re-read the guest's copy if the emulated SMMU offers MPAM / the DPT, else CERROR_ILL)"
+            }
         }
     }
 }
@@ -395,7 +405,7 @@ impl Refusal {
             Refusal::Prefetch => VmmAction::Ignore,
             Refusal::PageResponse => VmmAction::RespondViaFaultQueue,
             Refusal::UnknownVsid(_) => VmmAction::AllocVdevice,
-            Refusal::HostState => VmmAction::Ignore,
+            Refusal::HostState => VmmAction::EmulateHostOwned,
             Refusal::Stall
             | Refusal::Stage2
             | Refusal::OtherRegime
@@ -721,6 +731,14 @@ mod tests {
         assert_eq!(v().guest_entry(&el2, &VDEVS), Err(Refusal::OtherRegime));
         let msg = std::format!("{}", Refusal::SteConfig);
         assert!(msg.contains("arm_vsmmu_validate_user_cmd") && msg.contains("instead"));
+        // Issue 28 item 4: CFGI_VMS_PIDM / DPTI_ALL say what to do about them.
+        for op in [0x07u64, 0x70] {
+            let r = v().guest_entry_words(&[op, 0], &VDEVS).unwrap_err();
+            assert_eq!(r, Refusal::HostState);
+            let instead = r.action().text();
+            assert!(!instead.contains("prefetch"), "{instead}");
+            assert!(instead.contains("CMD_CFGI_VMS_PIDM") && instead.contains("CMD_DPTI_ALL"));
+        }
     }
 
     #[test]
