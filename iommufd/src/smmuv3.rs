@@ -99,9 +99,9 @@ impl HostFeatures {
 
     /// The capabilities to lower generic ops to SMMUv3 commands this host's
     /// vSMMU takes: stage 1 only (stage 2 is the host's), with the host's
-    /// range invalidation, ATS, ASID and SubstreamID widths (the lowering
-    /// uses SCALE 0..=31 and never TTL 1 with a 16 KiB granule, so DS is
-    /// not needed).
+    /// range invalidation, ATS, ASID and SubstreamID widths. The lowering
+    /// uses SCALE 0..=31; a level hint TTL 1 with a 16 KiB granule, which
+    /// needs DS, goes through [`Vsmmu::fit_hints`].
     pub fn lowering_caps(&self) -> iommu_inval_arm::Caps {
         iommu_inval_arm::Caps {
             range_inval: self.range_inv,
@@ -518,6 +518,34 @@ impl Vsmmu {
             0x07 | 0x70 => return Err(Refusal::HostState),
             op => return Err(Refusal::Illegal(DecodeError::unknown_opcode(u64::from(op)))),
         })
+    }
+
+    /// `cmd` as this host executes it, with a hint the host ignores taken
+    /// out so that the kernel takes it: a TLBI level hint TTL = 1 with a
+    /// 16 KiB granule is Reserved and treated as TTL = 0 without
+    /// SMMU_IDR5.DS (IHI0070 §4.4.1.1), which the hardware accepts but
+    /// `arm_vsmmu_validate_range` refuses (-EIO for the whole batch). TTL
+    /// becomes 0; a single granule (NUM = SCALE = 0, Reserved with TG and
+    /// TTL 0) becomes the TG = 0 form, which removes every entry holding
+    /// the address, whatever its size. The footprint is unchanged (the
+    /// library reads such a TTL as 0 too). Any other command is returned
+    /// as is. For lowered commands (`backend::VsmmuBackend`); a guest's own
+    /// command is checked unchanged.
+    pub fn fit_hints(&self, cmd: &Command) -> Command {
+        let mut w = cmd.encode();
+        let op = (w[0] & OP) as u8;
+        if !matches!(op, 0x12 | 0x13)
+            || self.features.ds
+            || bits::TG.get(&w) != 2
+            || bits::TTL.get(&w) != 1
+        {
+            return *cmd;
+        }
+        w[1] &= !bits::TTL.mask();
+        if bits::NUM.get(&w) == 0 && bits::SCALE.get(&w) == 0 {
+            w[1] &= !bits::TG.mask();
+        }
+        Command::decode_words(&w).unwrap_or(*cmd)
     }
 
     /// The kernel's validation of one raw command

@@ -447,17 +447,33 @@ pub fn check_unknown_domain(op: &Op, opts: &S1Options, ctx: &dyn Context) -> Res
 
 /// lower_caps through a vSMMU (`backend::VsmmuBackend`): a guest-regime
 /// generic op lowered to SMMUv3 for the vSMMU of a host drawn from `u` (the
-/// topology's `iommufd.host`, [`HostFeatures::lowering_caps`]) gives only
-/// commands the kernel takes, or ones it refuses by opcode alone (a sync,
-/// a configuration or stall command, another regime): never one with a
-/// field the host lacks (issue 28 item 2), a Reserved range or a disallowed
-/// bit, which would fail the VMM's whole batch. The tally names of what it
-/// saw.
+/// topology's `iommufd.host`) gives only entries the kernel takes, or
+/// commands it refuses by opcode alone (a sync, a configuration or stall
+/// command, another regime): never one with a field the host lacks (issue
+/// 28 item 2), a Reserved range or a disallowed bit, which would fail the
+/// VMM's whole batch. The tally names of what it saw.
 pub fn check_vsmmu_lowering(
     u: &mut Unstructured<'_>,
     op: &Op,
     ctx: &dyn Context,
 ) -> Result<Vec<&'static str>, String> {
+    use iommu_inval_core::device::{Backend, BackendError};
+    use iommu_inval_iommufd::backend::{
+        Smmuv3Forwarder, ViommuInvalidator, VsmmuBackend, VsmmuWork,
+    };
+    use iommu_inval_iommufd::uapi::ViommuArmSmmuv3Invalidate;
+
+    struct Sent(Vec<[u64; 2]>);
+    impl ViommuInvalidator for Sent {
+        fn invalidate_smmuv3(
+            &mut self,
+            e: &[ViommuArmSmmuv3Invalidate],
+        ) -> Result<(), BackendError> {
+            self.0.extend(e.iter().map(|x| x.cmd));
+            Ok(())
+        }
+    }
+
     let mut seen = Vec::new();
     if let Op::Inval(i) = op {
         if i.regime != Regime::Guest {
@@ -467,16 +483,30 @@ pub fn check_vsmmu_lowering(
     let host = arbitrary_host(u).map_err(|e| e.to_string())?;
     let features = HostFeatures::from(&host);
     let vsmmu = Vsmmu::new(u.arbitrary().map_err(|e| e.to_string())?, features);
-    let mut out = Vec::new();
-    if iommu_inval_arm::lower(op, &features.lowering_caps(), ctx, &mut out).is_err() {
-        return Ok(seen);
-    }
     // Every StreamID has a vDEVICE (the VMM allocates them at attach).
     let vdevs = iommu_inval_iommufd::smmuv3::VdevFn(Some);
-    for c in &out {
-        match vsmmu.guest_entry(c, &vdevs) {
-            Ok(_) => seen.push("vsmmu lowering accepted"),
-            Err(
+    let fwd = Smmuv3Forwarder::new(vsmmu, vdevs, Sent(Vec::new()));
+    let mut work = Vec::new();
+    let mut be = VsmmuBackend::new(fwd, ctx, |_: &Op, w: VsmmuWork| {
+        work.push(w);
+        Ok(())
+    });
+    be.execute(core::slice::from_ref(op))
+        .and_then(|()| be.barrier(&iommu_inval_core::model::Sync::default()))
+        .map_err(|e| format!("{op:?}: the backend failed: {e:?}"))?;
+    let sent = core::mem::take(&mut be.fwd.ioctl.0);
+    drop(be);
+    for w in &sent {
+        vsmmu.validate(w).map_err(|r| {
+            format!(
+                "{op:?}: vSMMU host {features:?} was sent {w:#x?}, which the kernel refuses: {r}"
+            )
+        })?;
+        seen.push("vsmmu lowering accepted");
+    }
+    for w in work {
+        match w {
+            VsmmuWork::Refused(
                 Refusal::Sync
                 | Refusal::SteConfig
                 | Refusal::Prefetch
@@ -485,13 +515,12 @@ pub fn check_vsmmu_lowering(
                 | Refusal::OtherRegime
                 | Refusal::HostState,
             ) => seen.push("vsmmu lowering refused by opcode"),
-            Err(r) => {
+            VsmmuWork::Refused(r) => {
                 return Err(format!(
-                    "{op:?} lowered for vSMMU host {features:?} to {} {:#x?}, which the kernel refuses: {r}",
-                    c.op_name(),
-                    c.encode()
-                ))
+                "{op:?} lowered for vSMMU host {features:?} to a command the kernel refuses: {r}"
+            ))
             }
+            VsmmuWork::Dropped(_) | VsmmuWork::NoEquivalent(_) => {}
         }
     }
     Ok(seen)
