@@ -256,7 +256,8 @@ fn parse_to(s: &str) -> Result<ToArg, String> {
 }
 
 /// The iommufd host of `convert --to iommufd-*`: the topology's `iommufd`
-/// section (vSMMU VMID, vDEVICE table) and the host flags.
+/// section (vSMMU VMID, vDEVICE table, host SMMU features) and the host
+/// flags.
 fn iommufd_host(c: &Ctx, caps: &CapsArgs) -> Result<to_iommufd::Host, Usage> {
     let mut h = to_iommufd::Host::default();
     if let Some(p) = &c.topology {
@@ -268,13 +269,15 @@ fn iommufd_host(c: &Ctx, caps: &CapsArgs) -> Result<to_iommufd::Host, Usage> {
         if let Some(i) = t.iommufd() {
             h.vsmmu.vmid = i.vsmmu_vmid;
             h.vdevices = i.vdevices.iter().map(|v| (v.vsid, v.psid)).collect();
+            h.vsmmu.features = (&i.host).into();
         }
     }
+    // The flags narrow the topology's host features.
     let f = &mut h.vsmmu.features;
-    f.range_inv = !caps.no_range_inval;
-    f.ats = !caps.no_ats;
+    f.range_inv &= !caps.no_range_inval;
+    f.ats &= !caps.no_ats;
     if let Some(b) = caps.pasid_bits {
-        f.ssid_bits = b;
+        f.ssid_bits = f.ssid_bits.min(b);
     }
     Ok(h)
 }

@@ -525,9 +525,20 @@ fn outcome_text(o: &Outcome) -> String {
         format!("widened {}", widened_list(o.widened).join(", "))
     };
     if let Some(d) = o.dropped {
-        s.push_str(&format!("; dropped: {d}"));
+        s.push_str(&format!("; {}", dropped_text(d)));
     }
     s
+}
+
+/// How every target words what it drops (an invalidation of a cache the
+/// target has no form for, a hint), in the `--explain` line: `dropped: WHAT`.
+pub(crate) fn dropped_text(what: &str) -> String {
+    format!("dropped: {what}")
+}
+
+/// The same, as the stderr note of a run without `--explain`.
+pub(crate) fn note_dropped(io: &mut Io<'_>, loc: Loc, what: &str) -> io::Result<()> {
+    writeln!(io.err, "iommu-inval: {loc}: {}", dropped_text(what))
 }
 
 fn outcome_json_into(o: &Outcome, m: &mut Map<String, Value>) {
@@ -716,7 +727,7 @@ fn report(
                 ));
             }
             if let Some(d) = dropped {
-                s.push_str(&format!("; dropped: {d}"));
+                s.push_str(&format!("; {}", dropped_text(d)));
             }
             for e in &t.errors {
                 s.push_str(&format!("; error {}: {e}", e.kind().as_str()));
@@ -728,7 +739,7 @@ fn report(
                 if s.is_empty() { "nothing to do" } else { s }
             )?;
         } else if let Some(d) = dropped {
-            writeln!(io.err, "iommu-inval: {loc}: dropped: {d}")?;
+            note_dropped(io, loc, d)?;
         }
     }
     if !t.errors.is_empty() {

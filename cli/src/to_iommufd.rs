@@ -3,22 +3,30 @@
 //!
 //! * `iommufd-smmuv3` (input: SMMUv3 guest commands): one line per entry,
 //!   the guest command's two words as the vSMMU takes them; a command the
-//!   kernel refuses is an error of kind `no_equivalent` with the kernel's
+//!   kernel refuses (with the host features of the topology's
+//!   `iommufd.host`) is an error of kind `no_equivalent` with the kernel's
 //!   reason and what the VMM does instead (exit 1); a CMD_SYNC (absorbed by
-//!   the ioctl's synchronous completion) and a prefetch (a hint) are noted
-//!   on stderr (exit 0).
+//!   the ioctl's synchronous completion) and a prefetch (a hint, `dropped`)
+//!   are noted on stderr (exit 0).
 //! * `iommufd-vtd` (input: any architecture, lifted): one JSON object
-//!   `{"addr":…,"npages":…,"flags":…}` per VT-d stage-1 entry; what has no
-//!   entry is noted on stderr with the reason (exit 0), a stall command is
-//!   `no_equivalent` (exit 1).
+//!   `{"addr":…,"npages":…,"flags":…}` per VT-d stage-1 entry; what the
+//!   lift drops and a prefetch are noted `dropped` in the words of every
+//!   other target (`run::note_dropped`), what the VMM does instead of an
+//!   entry is noted `no entry` with the reason (exit 0), a stall command is
+//!   `no_equivalent` (exit 1). An SMMUv3 or RISC-V input of an unknown
+//!   domain widens its entry to every PASID (`S1Options::guest`).
 //!
 //! `--explain` adds, per input, its description, the command the host
 //! executes (SMMUv3: after the kernel's VMID and vSID rewriting) and the
 //! footprint relation of the entries to the input (R4).
 
+use crate::explain::widened_list;
 use crate::explain::Explanation;
 use crate::json::{command_to_json, error_json};
-use crate::run::{decode_failure, for_each_native, write_context, Io, Loc, Opts, Source};
+use crate::run::{
+    decode_failure, dropped_text, for_each_native, note_dropped, write_context, Io, Loc, Opts,
+    Source,
+};
 use crate::text::format_words;
 use crate::{AnyCommand, Arch, ArchOps, NativeAny};
 use iommu_inval_core::footprint::Relation;
@@ -174,14 +182,13 @@ fn to_smmuv3(
                         writeln!(io.out, "{}", format_words(&e.cmd))?;
                     }
                 }
+                // (With --explain the note is on the `=>` line instead.)
+                Err(Refusal::Sync) if !opts.explain => {
+                    writeln!(io.err, "iommu-inval: {loc}: absorbed: {}", Refusal::Sync)?;
+                }
                 Err(r) if refusal_kind(r) != "no_equivalent" => {
-                    let what = if matches!(r, Refusal::Sync) {
-                        "absorbed"
-                    } else {
-                        "dropped"
-                    };
                     if !opts.explain {
-                        writeln!(io.err, "iommu-inval: {loc}: {what}: {r}")?;
+                        note_dropped(io, loc, &r.to_string())?;
                     }
                 }
                 Err(r) => {
@@ -257,15 +264,24 @@ fn to_vtd(
             Err(e) => return decode_failure(from, opts, io, loc, w, &e),
         };
         ops.clear();
-        if let Err(e) = cmd.lift_ops(ctx, &mut ops) {
-            return no_equivalent(Target::Vtd, opts, io, loc, &e.to_string());
-        }
+        let lifted = match cmd.lift_ops(ctx, &mut ops) {
+            Ok(o) => o,
+            Err(e) => return no_equivalent(Target::Vtd, opts, io, loc, &e.to_string()),
+        };
         let desc = format!("{} {}", cmd.op_name(), format_words(w));
-        let results: Vec<_> = ops.iter().map(|op| s1_entry(op, &host.s1)).collect();
+        // The guest's architecture decides whether an unknown domain's
+        // PASID can be kept (S1Options::guest).
+        let s1 = S1Options {
+            guest: Some(from.id()),
+            ..host.s1
+        };
+        let results: Vec<_> = ops.iter().map(|op| s1_entry(op, &s1)).collect();
+        let widened = results.iter().fold(lifted.widened, |w, r| w | r.widened);
+
         let mut under = false;
         let mut worst: Option<Relation> = None;
         for (op, r) in ops.iter().zip(&results) {
-            let rel = vtd_relation(op, r.entry.as_ref(), &host.s1, ctx);
+            let rel = vtd_relation(op, r.entry.as_ref(), &s1, ctx);
             under |= matches!(rel, Relation::Under { .. });
             worst = Some(match (worst, rel) {
                 (Some(Relation::Under { missing: a }), Relation::Under { missing: b }) => {
@@ -285,7 +301,16 @@ fn to_vtd(
             .collect();
         let work = results.iter().fold(VmmWork::empty(), |a, r| a | r.vmm);
         let stall = work.contains(VmmWork::STALL);
-        let notes: Vec<&str> = (work - VmmWork::STALL).reasons().collect();
+        // A prefetch has nothing to do: dropped, as every target words it;
+        // the rest is the VMM's work (`no entry:`).
+        let dropped = lifted.dropped.or_else(|| {
+            work.contains(VmmWork::PREFETCH)
+                .then(|| VmmWork::PREFETCH.reason())
+                .flatten()
+        });
+        let notes: Vec<&str> = (work - VmmWork::STALL - VmmWork::PREFETCH)
+            .reasons()
+            .collect();
         if opts.explain && opts.json {
             let mut m = Map::new();
             m.insert("input".into(), command_to_json(&cmd));
@@ -299,6 +324,8 @@ fn to_vtd(
             if let Some(r) = worst {
                 explanation(r, results.len()).json_into(&mut m);
             }
+            m.insert("widened".into(), json!(widened_list(widened)));
+            m.insert("dropped".into(), dropped.map_or(Value::Null, |d| json!(d)));
             m.insert("no_entry".into(), json!(notes));
             if stall {
                 io.status.note(1);
@@ -332,6 +359,15 @@ fn to_vtd(
                     Some(r) if !entries.is_empty() || under => explanation(r.clone(), 1).text(),
                     _ => String::new(),
                 };
+                if !widened.is_empty() {
+                    s.push_str(&format!(
+                        "; reported widened: {}",
+                        widened_list(widened).join(", ")
+                    ));
+                }
+                if let Some(d) = dropped {
+                    s.push_str(&format!("; {}", dropped_text(d)));
+                }
                 for n in &notes {
                     s.push_str(&format!("; no entry: {n}"));
                 }
@@ -342,6 +378,9 @@ fn to_vtd(
                     if s.is_empty() { "nothing to do" } else { s }
                 )?;
             } else {
+                if let Some(d) = dropped {
+                    note_dropped(io, loc, d)?;
+                }
                 for n in &notes {
                     writeln!(io.err, "iommu-inval: {loc}: no entry: {n}")?;
                 }

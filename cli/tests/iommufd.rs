@@ -296,5 +296,317 @@ fn host_flags_reach_the_vsmmu_checks() {
         "",
     );
     assert_eq!(no.code, 1);
-    assert!(no.stderr.contains("allowed fields"), "{}", no.stderr);
+    assert!(
+        no.stderr.contains("ARM_SMMU_FEAT_RANGE_INV"),
+        "{}",
+        no.stderr
+    );
+}
+
+/// A temporary topology file, removed on drop.
+struct TempTopo(PathBuf);
+
+impl TempTopo {
+    fn new(name: &str, json: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("iommufd-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("t.json");
+        std::fs::write(&p, json).unwrap();
+        TempTopo(p)
+    }
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for TempTopo {
+    fn drop(&mut self) {
+        if let Some(d) = self.0.parent() {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+/// Issue 28 item 2: SCALE bit 5 (w0[25], SCALE >= 32) is RES0 on a host
+/// SMMU without SMMU_IDR5.DS; the kernel refuses it (-EIO, the whole batch
+/// lost), so the target refuses it naming the feature, and accepts it when
+/// the topology's `iommufd.host` says the host has DS.
+#[test]
+fn scale_above_31_needs_ds() {
+    let w = "0x0001000002001012,0x0000000000000400";
+    let no = run(
+        &["convert", "--from", "smmuv3", "--to", "iommufd-smmuv3", w],
+        "",
+    );
+    assert_eq!(no.code, 1, "{}{}", no.stdout, no.stderr);
+    assert!(no.stdout.is_empty(), "{}", no.stdout);
+    assert!(
+        no.stderr.contains("no_equivalent") && no.stderr.contains("DS"),
+        "{}",
+        no.stderr
+    );
+    let ds = TempTopo::new("ds", r#"{"iommufd": {"host": {"ds": true}}}"#);
+    let yes = run(
+        &[
+            "convert",
+            "--from",
+            "smmuv3",
+            "--to",
+            "iommufd-smmuv3",
+            "--topology",
+            ds.path(),
+            w,
+        ],
+        "",
+    );
+    assert_eq!(yes.code, 0, "{}", yes.stderr);
+    assert_eq!(yes.stdout.trim(), w);
+    // --json: the error shape with the kernel's reason.
+    let j = run(
+        &[
+            "convert",
+            "--from",
+            "smmuv3",
+            "--to",
+            "iommufd-smmuv3",
+            "--json",
+            w,
+        ],
+        "",
+    );
+    let v: Value = serde_json::from_str(j.stdout.trim()).unwrap();
+    assert_eq!(v["error"]["kind"], "no_equivalent");
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("ARM_SMMU_FEAT_DS"));
+}
+
+/// The topology's host features reach every check the kernel makes
+/// (ASID bits, substreams, ATS, range invalidation); the flags narrow them.
+#[test]
+fn topology_host_features_reach_the_vsmmu_checks() {
+    let small = TempTopo::new(
+        "host",
+        r#"{"iommufd": {"host": {"asid_bits": 8, "ssid_bits": 0, "ats": false, "range_inv": false}}}"#,
+    );
+    let conv = |w: &str| {
+        run(
+            &[
+                "convert",
+                "--from",
+                "smmuv3",
+                "--to",
+                "iommufd-smmuv3",
+                "--topology",
+                small.path(),
+                w,
+            ],
+            "",
+        )
+    };
+    for (w, feature) in [
+        // NH_ASID with ASID 0x100: 8-bit ASIDs.
+        ("0x0100000100000011,0", "asid_bits"),
+        // CFGI_CD with SSID 1: no substreams.
+        ("0x0000001000001005,0", "ssid_bits"),
+        // ATC_INV: no ATS.
+        ("0x0000001000000040,0", "ATS"),
+        // NH_VA with NUM = 1, TG = 4 KiB: no range invalidation.
+        ("0x0005000100001012,0x0000000040000401", "RANGE_INV"),
+    ] {
+        let o = conv(w);
+        assert_eq!(o.code, 1, "{w}: {}", o.stdout);
+        assert!(o.stderr.contains(feature), "{w}: {}", o.stderr);
+    }
+    let bad = TempTopo::new("badhost", r#"{"iommufd": {"host": {"asid_bits": 12}}}"#);
+    let o = run(
+        &[
+            "convert",
+            "--from",
+            "smmuv3",
+            "--to",
+            "iommufd-smmuv3",
+            "--topology",
+            bad.path(),
+            "0x10,0",
+        ],
+        "",
+    );
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("asid_bits"), "{}", o.stderr);
+}
+
+/// Issue 28 item 3: an NH_ASID under a VMID the topology does not know can
+/// be any PASID of any domain: the VT-d stage-1 entry widens to every PASID
+/// and --explain says so (never "exact").
+#[test]
+fn unknown_vmid_widens_the_vtd_scope() {
+    let t = TempTopo::new(
+        "vmid",
+        r#"{"domains":[{"id":1,"smmuv3":{"vmid":3}}],"devices":[{"rid":256,"domain":1,"pasids":[{"pasid":70000,"asid":5}]}]}"#,
+    );
+    for w in [
+        // NH_ASID, VMID 9 (unknown), ASID 5.
+        "0x0005000900000011,0",
+        // NH_VA, VMID 9, ASID 5, one page.
+        "0x0005000900000012,0x0000000040000000",
+    ] {
+        let o = run(
+            &[
+                "convert",
+                "--from",
+                "smmuv3",
+                "--to",
+                "iommufd-vtd",
+                "--topology",
+                t.path(),
+                "--explain",
+                w,
+            ],
+            "",
+        );
+        assert_eq!(o.code, 0, "{w}: {}", o.stderr);
+        assert!(
+            o.stdout.contains("domain all, pasid all"),
+            "{w}: {}",
+            o.stdout
+        );
+        assert!(!o.stdout.contains("exact"), "{w}: {}", o.stdout);
+        assert!(o.stdout.contains("widened"), "{w}: {}", o.stdout);
+        assert!(
+            o.stdout.contains("pasid") && o.stdout.contains("domain"),
+            "{w}: {}",
+            o.stdout
+        );
+        let j = run(
+            &[
+                "convert",
+                "--from",
+                "smmuv3",
+                "--to",
+                "iommufd-vtd",
+                "--topology",
+                t.path(),
+                "--explain",
+                "--json",
+                w,
+            ],
+            "",
+        );
+        let v: Value = serde_json::from_str(j.stdout.trim()).unwrap();
+        assert_eq!(v["scopes"][0], "domain all, pasid all", "{}", j.stdout);
+        assert_ne!(v["relation"], "exact", "{}", j.stdout);
+        let widened: Vec<&str> = v["widened"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(
+            widened.contains(&"domain") && widened.contains(&"pasid"),
+            "{}",
+            j.stdout
+        );
+    }
+    // A known VMID keeps the exact scope.
+    let o = run(
+        &[
+            "convert",
+            "--from",
+            "smmuv3",
+            "--to",
+            "iommufd-vtd",
+            "--topology",
+            t.path(),
+            "--explain",
+            "0x0005000300000011,0",
+        ],
+        "",
+    );
+    assert!(o.stdout.contains("domain 1, pasid 70000"), "{}", o.stdout);
+    assert!(o.stdout.contains("exact"), "{}", o.stdout);
+}
+
+/// Issue 28 item 4: every target reports what it drops, in the same words
+/// as `--to vtd`; the vSMMU refusal of CMD_CFGI_VMS_PIDM / CMD_DPTI_ALL
+/// says what to do about those commands, not about prefetches.
+#[test]
+fn every_target_reports_drops_in_the_same_words() {
+    let words = ["0x70,0", "0x07,0"];
+    let conv = |to: &str| {
+        let mut a = vec!["convert", "--from", "smmuv3", "--to", to];
+        a.extend(words);
+        run(&a, "")
+    };
+    let vtd = conv("vtd");
+    assert_eq!(vtd.code, 0, "{}", vtd.stderr);
+    let lines: Vec<&str> = vtd.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", vtd.stderr);
+    assert!(
+        lines.iter().all(|l| l.contains(": dropped: ")),
+        "{}",
+        vtd.stderr
+    );
+    for to in ["amd", "riscv", "smmuv3", "iommufd-vtd"] {
+        let o = conv(to);
+        assert_eq!(o.code, 0, "{to}: {}", o.stderr);
+        assert_eq!(o.stderr, vtd.stderr, "{to} words its drops as --to vtd");
+    }
+    let ifd = conv("iommufd-vtd");
+    assert!(ifd.stdout.is_empty(), "{}", ifd.stdout);
+    // A prefetch is dropped too, in the same `dropped:` words.
+    let p = run(
+        &[
+            "convert",
+            "--from",
+            "smmuv3",
+            "--to",
+            "iommufd-vtd",
+            "0x01,0",
+        ],
+        "",
+    );
+    assert_eq!(p.code, 0);
+    assert!(p.stderr.contains(": dropped: "), "{}", p.stderr);
+    // --explain and --explain --json carry the drop too.
+    let mut a = vec![
+        "convert",
+        "--from",
+        "smmuv3",
+        "--to",
+        "iommufd-vtd",
+        "--explain",
+    ];
+    a.extend(words);
+    let x = run(&a, "");
+    assert!(x.stdout.contains("dropped: CMD_DPTI_ALL"), "{}", x.stdout);
+    assert!(
+        x.stdout.contains("dropped: CMD_CFGI_VMS_PIDM"),
+        "{}",
+        x.stdout
+    );
+    a.push("--json");
+    let xj = run(&a, "");
+    let v: Value = serde_json::from_str(xj.stdout.lines().next().unwrap()).unwrap();
+    assert!(
+        v["dropped"].as_str().unwrap().starts_with("CMD_DPTI_ALL"),
+        "{}",
+        xj.stdout
+    );
+    // The vSMMU refuses them; what to do instead is about them.
+    for w in words {
+        let o = run(
+            &["convert", "--from", "smmuv3", "--to", "iommufd-smmuv3", w],
+            "",
+        );
+        assert_eq!(o.code, 1, "{w}: {}", o.stderr);
+        assert!(!o.stderr.contains("prefetch"), "{w}: {}", o.stderr);
+        let instead = o.stderr.split("instead:").nth(1).unwrap_or("");
+        assert!(
+            instead.contains("CMD_CFGI_VMS_PIDM") || instead.contains("CMD_DPTI_ALL"),
+            "{w}: {}",
+            o.stderr
+        );
+    }
 }

@@ -340,6 +340,45 @@ mod topology {
         /// The vDEVICE table (vSID → pSID).
         #[serde(default)]
         pub vdevices: Vec<VdeviceEntry>,
+        /// The host SMMU's features the kernel's vSMMU checks depend on
+        /// (defaults: [`IommufdHost::default`]).
+        #[serde(default)]
+        pub host: IommufdHost,
+    }
+
+    /// The features of the host SMMU behind a vSMMU that the kernel's
+    /// checks of a guest command read (`arm_vsmmu_validate_user_cmd`); a
+    /// VMM reads them from `IOMMU_GET_HW_INFO` (SMMU_IDR0..IDR5). A field
+    /// left out takes its default: a modern host with 16-bit ASIDs, range
+    /// invalidation, ATS and 20-bit SubstreamIDs, without DS.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    pub struct IommufdHost {
+        /// SMMU_IDR5.DS (`ARM_SMMU_FEAT_DS`): SCALE above 31 and TTL = 1
+        /// with a 16 KiB granule. Default false.
+        pub ds: bool,
+        /// Range invalidation (SMMU_IDR3.RIL, `ARM_SMMU_FEAT_RANGE_INV`).
+        /// Default true.
+        pub range_inv: bool,
+        /// ASID width, 8 or 16 (SMMU_IDR0.ASID16). Default 16.
+        pub asid_bits: u8,
+        /// SubstreamID width, 0..=20 (SMMU_IDR1.SSIDSIZE; 0: no
+        /// substreams). Default 20.
+        pub ssid_bits: u8,
+        /// ATS (`ARM_SMMU_FEAT_ATS`): CMD_ATC_INV is legal. Default true.
+        pub ats: bool,
+    }
+
+    impl Default for IommufdHost {
+        fn default() -> Self {
+            IommufdHost {
+                ds: false,
+                range_inv: true,
+                asid_bits: 16,
+                ssid_bits: 20,
+                ats: true,
+            }
+        }
     }
 
     impl IommufdTopology {
@@ -352,8 +391,23 @@ mod topology {
         }
 
         /// Each vSID and each pSID at most once (the kernel keeps one
-        /// vDEVICE per virtual id, and one StreamID per device).
+        /// vDEVICE per virtual id, and one StreamID per device); host
+        /// widths an SMMU can have (8- or 16-bit ASIDs, at most 20-bit
+        /// SubstreamIDs).
         pub fn validate(&self) -> Result<(), TopologyError> {
+            // The widths an SMMU can have (SMMU_IDR0.ASID16, SMMU_IDR1.SSIDSIZE).
+            if !matches!(self.host.asid_bits, 8 | 16) {
+                return Err(TopologyError::Inconsistent(std::format!(
+                    "iommufd: host.asid_bits {} is neither 8 nor 16",
+                    self.host.asid_bits
+                )));
+            }
+            if self.host.ssid_bits > 20 {
+                return Err(TopologyError::Inconsistent(std::format!(
+                    "iommufd: host.ssid_bits {} is above 20",
+                    self.host.ssid_bits
+                )));
+            }
             // Sorted copies: O(n log n), as the rest of the file is checked.
             let mut v: Vec<u32> = self.vdevices.iter().map(|d| d.vsid).collect();
             v.sort_unstable();
@@ -1163,6 +1217,41 @@ mod topology {
             }
             assert!(matches!(
                 Topology::from_json(r#"{"iommufd": {"vmid": 1}}"#),
+                Err(TopologyError::Malformed(_))
+            ));
+        }
+
+        #[test]
+        fn iommufd_host_features() {
+            let t = Topology::from_json(r#"{"iommufd": {}}"#).unwrap();
+            assert_eq!(t.iommufd().unwrap().host, IommufdHost::default());
+            let t = Topology::from_json(
+                r#"{"iommufd": {"host": {"ds": true, "asid_bits": 8, "ssid_bits": 0}}}"#,
+            )
+            .unwrap();
+            assert_eq!(
+                t.iommufd().unwrap().host,
+                IommufdHost {
+                    ds: true,
+                    asid_bits: 8,
+                    ssid_bits: 0,
+                    ..IommufdHost::default()
+                }
+            );
+            for bad in [
+                r#"{"iommufd": {"host": {"asid_bits": 12}}}"#,
+                r#"{"iommufd": {"host": {"ssid_bits": 21}}}"#,
+            ] {
+                assert!(
+                    matches!(
+                        Topology::from_json(bad),
+                        Err(TopologyError::Inconsistent(_))
+                    ),
+                    "{bad}"
+                );
+            }
+            assert!(matches!(
+                Topology::from_json(r#"{"iommufd": {"host": {"dss": true}}}"#),
                 Err(TopologyError::Malformed(_))
             ));
         }

@@ -352,16 +352,7 @@ where
     /// A back end for `fwd`, lowering with `ctx` and capabilities matching
     /// the vSMMU's features (stage 1 only: the guest has no stage 2).
     pub fn new(fwd: Smmuv3Forwarder<V, I>, ctx: C, on_work: W) -> Self {
-        let f = fwd.vsmmu.features;
-        let caps = iommu_inval_arm::Caps {
-            range_inval: f.range_inv,
-            ats: f.ats,
-            stage1: true,
-            stage2: false,
-            asid_bits: f.asid_bits,
-            ssid_bits: f.ssid_bits,
-            ..iommu_inval_arm::Caps::default()
-        };
+        let caps = fwd.vsmmu.features.lowering_caps();
         VsmmuBackend {
             fwd,
             ctx,
@@ -387,6 +378,9 @@ where
     W: FnMut(&Op, VsmmuWork) -> Result<(), BackendError>,
 {
     fn push(&mut self, c: Command) -> Result<(), iommu_inval_core::sink::Full> {
+        // What the lowering emits, as this host executes it (a hint the
+        // host ignores would fail the kernel's checks).
+        let c = self.fwd.vsmmu.fit_hints(&c);
         let r = match self.fwd.command(&c) {
             Ok(_) => Ok(()),
             Err(ForwardError::Refused(r)) => (self.on_work)(self.op, VsmmuWork::Refused(r)),
@@ -563,5 +557,54 @@ mod tests {
         // A sync with nothing queued issues no ioctl.
         assert_eq!(f.command(&sync), Ok(Forwarded::Synced));
         assert_eq!(f.ioctl.0.len(), 1);
+    }
+
+    /// Found by the lower_caps property through a vSMMU: the SMMUv3
+    /// lowering keeps a level-1 hint with a 16 KiB granule (TTL 1, TG 2),
+    /// which a host without DS treats as TTL 0 (IHI0070 §4.4.1.1) but the
+    /// kernel refuses (arm_vsmmu_validate_range), failing the whole batch.
+    #[test]
+    fn the_lowering_fits_the_level_hint_to_a_host_without_ds() {
+        use iommu_inval_core::model::Hints;
+        let op: Op = Inval::new(Caches::IOTLB | Caches::LEAF)
+            .stage(Stages::S1)
+            .domain(DomainSel::One(1))
+            .pasid(PasidSel::One(5))
+            .range(AddrRange::new(0x4000, 0x10_0000 - 0x4000).unwrap())
+            .hints(Hints {
+                tg_shift: 14,
+                level: 1,
+                ..Hints::default()
+            })
+            .into();
+        for ds in [false, true] {
+            let vsmmu = Vsmmu::new(
+                3,
+                crate::smmuv3::HostFeatures {
+                    ds,
+                    ..Default::default()
+                },
+            );
+            let fwd = Smmuv3Forwarder::new(vsmmu, [(1u32, 1u32)], VLog::default());
+            let mut work = Vec::new();
+            let mut be = VsmmuBackend::new(fwd, iommu_inval_core::IdentityContext, |_: &Op, w| {
+                work.push(w);
+                Ok(())
+            });
+            be.execute(&[op]).unwrap();
+            be.barrier(&Sync::default()).unwrap();
+            let sent: Vec<_> = be.fwd.ioctl.0.concat();
+            drop(be);
+            assert!(work.is_empty(), "ds {ds}: {work:?}");
+            assert!(!sent.is_empty());
+            for e in &sent {
+                assert_eq!(vsmmu.validate(&e.cmd), Ok(()), "ds {ds}: {:#x?}", e.cmd);
+            }
+            // With DS the hint stays.
+            let ttl1 = sent
+                .iter()
+                .any(|e| (e.cmd[1] >> 8) & 3 == 1 && (e.cmd[1] >> 10) & 3 == 2);
+            assert_eq!(ttl1, ds, "{sent:#x?}");
+        }
     }
 }

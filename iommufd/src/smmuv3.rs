@@ -64,7 +64,7 @@ pub struct HostFeatures {
 
 impl Default for HostFeatures {
     /// A modern host: 16-bit ASIDs, range invalidation, ATS, 20-bit
-    /// SubstreamIDs, no DS.
+    /// SubstreamIDs, no DS (the defaults of the topology's `iommufd.host`).
     fn default() -> Self {
         HostFeatures {
             asid_bits: 16,
@@ -72,6 +72,130 @@ impl Default for HostFeatures {
             ds: false,
             ats: true,
             ssid_bits: 20,
+        }
+    }
+}
+
+impl HostFeatures {
+    /// A host with every feature the kernel's checks read.
+    pub const FULL: HostFeatures = HostFeatures {
+        asid_bits: 16,
+        range_inv: true,
+        ds: true,
+        ats: true,
+        ssid_bits: 20,
+    };
+
+    /// Whether the host has `f`.
+    pub const fn has(&self, f: HostFeature) -> bool {
+        match f {
+            HostFeature::RangeInv => self.range_inv,
+            HostFeature::Ds => self.ds,
+            HostFeature::Asid16 => self.asid_bits >= 16,
+            HostFeature::Substreams => self.ssid_bits != 0,
+            HostFeature::Ats => self.ats,
+        }
+    }
+
+    /// The capabilities to lower generic ops to SMMUv3 commands this host's
+    /// vSMMU takes: stage 1 only (stage 2 is the host's), with the host's
+    /// range invalidation, ATS, ASID and SubstreamID widths. The lowering
+    /// uses SCALE 0..=31; a level hint TTL 1 with a 16 KiB granule, which
+    /// needs DS, goes through [`Vsmmu::fit_hints`].
+    pub fn lowering_caps(&self) -> iommu_inval_arm::Caps {
+        iommu_inval_arm::Caps {
+            range_inval: self.range_inv,
+            ats: self.ats,
+            stage1: true,
+            stage2: false,
+            asid_bits: self.asid_bits,
+            ssid_bits: self.ssid_bits,
+            ..iommu_inval_arm::Caps::default()
+        }
+    }
+
+    /// These features with `f` added (and what `f` needs: DS widens the
+    /// range fields, so it comes with range invalidation).
+    pub const fn with(self, f: HostFeature) -> HostFeatures {
+        let mut h = self;
+        match f {
+            HostFeature::RangeInv => h.range_inv = true,
+            HostFeature::Ds => {
+                h.ds = true;
+                h.range_inv = true;
+            }
+            HostFeature::Asid16 => h.asid_bits = 16,
+            HostFeature::Substreams => {
+                if h.ssid_bits == 0 {
+                    h.ssid_bits = 20;
+                }
+            }
+            HostFeature::Ats => h.ats = true,
+        }
+        h
+    }
+}
+
+#[cfg(feature = "std")]
+impl From<&iommu_inval_core::context::IommufdHost> for HostFeatures {
+    /// The topology's `iommufd.host` section.
+    fn from(h: &iommu_inval_core::context::IommufdHost) -> Self {
+        HostFeatures {
+            asid_bits: h.asid_bits,
+            range_inv: h.range_inv,
+            ds: h.ds,
+            ats: h.ats,
+            ssid_bits: h.ssid_bits,
+        }
+    }
+}
+
+/// A feature of the host SMMU that a guest command's field needs
+/// ([`Refusal::HostLacks`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HostFeature {
+    /// Range invalidation (SMMU_IDR3.RIL): NUM, SCALE, TG, TTL of NH_VA/VAA.
+    RangeInv,
+    /// SMMU_IDR5.DS: SCALE above 31 (w0\[25\]) and TTL = 1 with a 16 KiB
+    /// granule.
+    Ds,
+    /// 16-bit ASIDs (SMMU_IDR0.ASID16): ASID bits 15:8.
+    Asid16,
+    /// Substreams (SMMU_IDR1.SSIDSIZE ≠ 0): SSV, SSID, Global.
+    Substreams,
+    /// ATS: CMD_ATC_INV.
+    Ats,
+}
+
+impl HostFeature {
+    /// The features [`Vsmmu::validate`] names, in the order it tries them.
+    pub const GATES: [HostFeature; 4] = [
+        HostFeature::RangeInv,
+        HostFeature::Ds,
+        HostFeature::Asid16,
+        HostFeature::Substreams,
+    ];
+
+    /// Why the kernel refuses a field that needs the feature: the
+    /// register field, the kernel's feature name and the topology key
+    /// (`iommufd.host.…`).
+    pub const fn reason(self) -> &'static str {
+        match self {
+            HostFeature::RangeInv => {
+                "the host SMMU lacks range invalidation (arm_vsmmu_validate_user_cmd): NUM/SCALE/TG/TTL need SMMU_IDR3.RIL (ARM_SMMU_FEAT_RANGE_INV; topology iommufd.host.range_inv)"
+            }
+            HostFeature::Ds => {
+                "the host SMMU lacks DS (arm_vsmmu_validate_user_cmd, arm_vsmmu_validate_range): SCALE above 31 (w0[25]) and TTL 1 with a 16 KiB granule need SMMU_IDR5.DS (ARM_SMMU_FEAT_DS; topology iommufd.host.ds), RES0 without it (IHI0070 §4.4.1.1)"
+            }
+            HostFeature::Asid16 => {
+                "the host SMMU has 8-bit ASIDs (arm_vsmmu_validate_user_cmd): ASID bits 15:8 need SMMU_IDR0.ASID16 (smmu->asid_bits; topology iommufd.host.asid_bits)"
+            }
+            HostFeature::Substreams => {
+                "the host SMMU has no substreams (arm_vsmmu_validate_user_cmd): SSV/SSID/Global need SMMU_IDR1.SSIDSIZE > 0 (smmu->ssid_bits; topology iommufd.host.ssid_bits)"
+            }
+            HostFeature::Ats => {
+                "ATC_INV on a host SMMU without ATS (arm_vsmmu_validate_user_cmd; ARM_SMMU_FEAT_ATS, topology iommufd.host.ats)"
+            }
         }
     }
 }
@@ -145,6 +269,13 @@ pub enum VmmAction {
     /// The command is illegal for this vSMMU (a guest bug or an attack):
     /// stop the guest queue with CERROR_ILL, as hardware would.
     RaiseCerrorIll,
+    /// CMD_CFGI_VMS_PIDM / CMD_DPTI_ALL: the caches they invalidate (the
+    /// MPAM PARTID map of the VM structures, IHI0070 §4.3.5; the Device
+    /// Permission Table, §4.6.1) are the host's, which the kernel keeps:
+    /// nothing goes to the host; the VMM completes the command in its own
+    /// emulation (re-reading the guest's copy if its emulated SMMU offers
+    /// the feature, CERROR_ILL if it does not).
+    EmulateHostOwned,
 }
 
 impl VmmAction {
@@ -165,6 +296,9 @@ impl VmmAction {
                 "IOMMU_VDEVICE_ALLOC the device with this virtual StreamID first (or CERROR_ILL if the guest does not own it)"
             }
             VmmAction::RaiseCerrorIll => "stop the guest's command queue with CERROR_ILL",
+            VmmAction::EmulateHostOwned => {
+                "nothing to the host, whose VM structures (CMD_CFGI_VMS_PIDM: MPAM PARTID map) and DPT (CMD_DPTI_ALL) the kernel keeps: complete the command in the VMM's emulation (re-read the guest's copy if the emulated SMMU offers MPAM / the DPT, else CERROR_ILL)"
+            }
         }
     }
 }
@@ -194,6 +328,16 @@ pub enum Refusal {
         /// Word 0 or 1.
         word: u8,
         /// The bits set outside the mask.
+        bits: u64,
+    },
+    /// A field the host SMMU does not implement (its bits are RES0 there):
+    /// `feature`, and the offending `bits` of `word`.
+    HostLacks {
+        /// The feature the field needs.
+        feature: HostFeature,
+        /// Word 0 or 1.
+        word: u8,
+        /// The bits set that need it.
         bits: u64,
     },
     /// A TLBI range the host defines as Reserved (`arm_vsmmu_validate_range`).
@@ -238,12 +382,11 @@ impl Refusal {
             Refusal::DisallowedBits { .. } => {
                 "a bit outside the opcode's allowed fields (RES0, Secure, or a field the host SMMU lacks) is set (arm_vsmmu_validate_user_cmd)"
             }
+            Refusal::HostLacks { feature, .. } => feature.reason(),
             Refusal::ReservedRange => {
-                "the TLBI range fields are a Reserved combination on this host (arm_vsmmu_validate_range)"
+                "the TLBI range fields are a Reserved combination (arm_vsmmu_validate_range)"
             }
-            Refusal::NoAts => {
-                "ATC_INV on a host SMMU without ATS (arm_vsmmu_validate_user_cmd)"
-            }
+            Refusal::NoAts => HostFeature::Ats.reason(),
             Refusal::AtcSize => "ATC_INV Size above 52 (arm_vsmmu_validate_user_cmd)",
             Refusal::UnknownVsid(_) => {
                 "no vDEVICE has this virtual StreamID (arm_vsmmu_vsid_to_sid, from arm_vsmmu_convert_user_cmd)"
@@ -262,11 +405,12 @@ impl Refusal {
             Refusal::Prefetch => VmmAction::Ignore,
             Refusal::PageResponse => VmmAction::RespondViaFaultQueue,
             Refusal::UnknownVsid(_) => VmmAction::AllocVdevice,
-            Refusal::HostState => VmmAction::Ignore,
+            Refusal::HostState => VmmAction::EmulateHostOwned,
             Refusal::Stall
             | Refusal::Stage2
             | Refusal::OtherRegime
             | Refusal::DisallowedBits { .. }
+            | Refusal::HostLacks { .. }
             | Refusal::ReservedRange
             | Refusal::NoAts
             | Refusal::AtcSize
@@ -283,7 +427,7 @@ impl Refusal {
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Refusal::DisallowedBits { word, bits } => {
+            Refusal::DisallowedBits { word, bits } | Refusal::HostLacks { word, bits, .. } => {
                 write!(f, "{} (w{word} bits {bits:#x})", self.reason())?
             }
             Refusal::UnknownVsid(v) => write!(f, "{} (vSID {v:#x})", self.reason())?,
@@ -314,11 +458,16 @@ impl Vsmmu {
     /// opcode is refused outright (`arm_vsmmu_validate_user_cmd`).
     pub fn allowed(&self, opcode: u8) -> Result<[u64; 2], Refusal> {
         let f = &self.features;
+        // SCALE bit 5 (w0[25], SCALE 32..=63) is RES0 without SMMU_IDR5.DS
+        // (IHI0070 §4.4.1.1); the kernel allows it only with
+        // ARM_SMMU_FEAT_DS (arm_vsmmu_validate_user_cmd).
+        let scale = if f.ds {
+            bits::SCALE.mask()
+        } else {
+            bits::SCALE.mask() & !(1 << 25)
+        };
         let range = if f.range_inv {
-            [
-                bits::NUM.mask() | bits::SCALE.mask(),
-                bits::TG.mask() | bits::TTL.mask(),
-            ]
+            [bits::NUM.mask() | scale, bits::TG.mask() | bits::TTL.mask()]
         } else {
             [0, 0]
         };
@@ -371,6 +520,34 @@ impl Vsmmu {
         })
     }
 
+    /// `cmd` as this host executes it, with a hint the host ignores taken
+    /// out so that the kernel takes it: a TLBI level hint TTL = 1 with a
+    /// 16 KiB granule is Reserved and treated as TTL = 0 without
+    /// SMMU_IDR5.DS (IHI0070 §4.4.1.1), which the hardware accepts but
+    /// `arm_vsmmu_validate_range` refuses (-EIO for the whole batch). TTL
+    /// becomes 0; a single granule (NUM = SCALE = 0, Reserved with TG and
+    /// TTL 0) becomes the TG = 0 form, which removes every entry holding
+    /// the address, whatever its size. The footprint is unchanged (the
+    /// library reads such a TTL as 0 too). Any other command is returned
+    /// as is. For lowered commands (`backend::VsmmuBackend`); a guest's own
+    /// command is checked unchanged.
+    pub fn fit_hints(&self, cmd: &Command) -> Command {
+        let mut w = cmd.encode();
+        let op = (w[0] & OP) as u8;
+        if !matches!(op, 0x12 | 0x13)
+            || self.features.ds
+            || bits::TG.get(&w) != 2
+            || bits::TTL.get(&w) != 1
+        {
+            return *cmd;
+        }
+        w[1] &= !bits::TTL.mask();
+        if bits::NUM.get(&w) == 0 && bits::SCALE.get(&w) == 0 {
+            w[1] &= !bits::TG.mask();
+        }
+        Command::decode_words(&w).unwrap_or(*cmd)
+    }
+
     /// The kernel's validation of one raw command
     /// (`arm_vsmmu_validate_user_cmd` with `arm_vsmmu_validate_range`).
     pub fn validate(&self, w: &[u64; 2]) -> Result<(), Refusal> {
@@ -381,27 +558,53 @@ impl Vsmmu {
             let num_scale = bits::NUM.get(&arr) | bits::SCALE.get(&arr);
             let ttl = bits::TTL.get(&arr);
             let tg = bits::TG.get(&arr);
-            let bad = if tg == 0 {
-                num_scale != 0 || ttl != 0
-            } else {
-                (tg == 2 && ttl == 1 && !self.features.ds) || (num_scale == 0 && ttl == 0)
-            };
-            if bad {
+            if tg == 2 && ttl == 1 && !self.features.ds {
+                return Err(Refusal::HostLacks {
+                    feature: HostFeature::Ds,
+                    word: 1,
+                    bits: w[1] & bits::TTL.mask(),
+                });
+            }
+            if (tg == 0 && (num_scale != 0 || ttl != 0)) || (tg != 0 && num_scale == 0 && ttl == 0)
+            {
                 return Err(Refusal::ReservedRange);
             }
         }
         if op == 0x40 && bits::ATC_SIZE.get(w) > ATC_INV_SIZE_ALL {
             return Err(Refusal::AtcSize);
         }
-        for (i, (v, m)) in w.iter().zip(allowed).enumerate() {
-            if v & !m != 0 {
-                return Err(Refusal::DisallowedBits {
+        let extra = [w[0] & !allowed[0], w[1] & !allowed[1]];
+        if extra == [0, 0] {
+            return Ok(());
+        }
+        // Bits no host allows (RES0, Secure) are refused as such; bits a
+        // host with more features allows name the first feature that would
+        // allow them.
+        let full = Vsmmu::new(self.vmid, HostFeatures::FULL).allowed(op)?;
+        if let Some(i) = (0..2).find(|&i| extra[i] & !full[i] != 0) {
+            return Err(Refusal::DisallowedBits {
+                word: i as u8,
+                bits: extra[i],
+            });
+        }
+        for feature in HostFeature::GATES {
+            if self.features.has(feature) {
+                continue;
+            }
+            let m = Vsmmu::new(self.vmid, self.features.with(feature)).allowed(op)?;
+            if let Some(i) = (0..2).find(|&i| extra[i] & m[i] != 0) {
+                return Err(Refusal::HostLacks {
+                    feature,
                     word: i as u8,
-                    bits: v & !m,
+                    bits: extra[i] & m[i],
                 });
             }
         }
-        Ok(())
+        let i = usize::from(extra[0] == 0);
+        Err(Refusal::DisallowedBits {
+            word: i as u8,
+            bits: extra[i],
+        })
     }
 
     /// The command the host SMMU executes for a guest command: validated,
@@ -556,6 +759,14 @@ mod tests {
         assert_eq!(v().guest_entry(&el2, &VDEVS), Err(Refusal::OtherRegime));
         let msg = std::format!("{}", Refusal::SteConfig);
         assert!(msg.contains("arm_vsmmu_validate_user_cmd") && msg.contains("instead"));
+        // Issue 28 item 4: CFGI_VMS_PIDM / DPTI_ALL say what to do about them.
+        for op in [0x07u64, 0x70] {
+            let r = v().guest_entry_words(&[op, 0], &VDEVS).unwrap_err();
+            assert_eq!(r, Refusal::HostState);
+            let instead = r.action().text();
+            assert!(!instead.contains("prefetch"), "{instead}");
+            assert!(instead.contains("CMD_CFGI_VMS_PIDM") && instead.contains("CMD_DPTI_ALL"));
+        }
     }
 
     #[test]
@@ -588,10 +799,14 @@ mod tests {
                 ..HostFeatures::default()
             },
         );
-        assert!(matches!(
+        assert_eq!(
             small.guest_entry(&asid, &VDEVS),
-            Err(Refusal::DisallowedBits { word: 0, .. })
-        ));
+            Err(Refusal::HostLacks {
+                feature: HostFeature::Asid16,
+                word: 0,
+                bits: 0x100 << 48
+            })
+        );
         assert!(v().guest_entry(&asid, &VDEVS).is_ok());
         // Without range invalidation, NUM/SCALE/TG/TTL must be zero.
         let ranged: Command = TlbiNhVaa {
@@ -614,7 +829,10 @@ mod tests {
         );
         assert!(matches!(
             noril.guest_entry(&ranged, &VDEVS),
-            Err(Refusal::DisallowedBits { .. })
+            Err(Refusal::HostLacks {
+                feature: HostFeature::RangeInv,
+                ..
+            })
         ));
         assert!(v().guest_entry(&ranged, &VDEVS).is_ok());
         // TG = 16 KiB with TTL = 1 needs DS.
@@ -629,7 +847,14 @@ mod tests {
             address: 0,
         }
         .into();
-        assert_eq!(v().guest_entry(&ttl1, &VDEVS), Err(Refusal::ReservedRange));
+        assert_eq!(
+            v().guest_entry(&ttl1, &VDEVS),
+            Err(Refusal::HostLacks {
+                feature: HostFeature::Ds,
+                word: 1,
+                bits: 1 << 8
+            })
+        );
         let ds = Vsmmu::new(
             7,
             HostFeatures {
@@ -675,9 +900,61 @@ mod tests {
         .into();
         assert!(matches!(
             nossid.guest_entry(&atc2, &VDEVS),
-            Err(Refusal::DisallowedBits { word: 0, .. })
+            Err(Refusal::HostLacks {
+                feature: HostFeature::Substreams,
+                word: 0,
+                ..
+            })
         ));
         assert!(v().guest_entry(&atc2, &VDEVS).is_ok());
+    }
+
+    /// Issue 28 item 2: SCALE bit 5 (w0[25]) is allowed only with DS.
+    #[test]
+    fn scale_above_31_needs_ds() {
+        let c: Command = TlbiNhVa {
+            num: 1,
+            scale: 32,
+            vmid: 1,
+            asid: 0,
+            leaf: false,
+            ttl: 0,
+            ttl128: false,
+            tg: 1,
+            address: 0,
+        }
+        .into();
+        let r = v().guest_entry(&c, &VDEVS).unwrap_err();
+        assert_eq!(
+            r,
+            Refusal::HostLacks {
+                feature: HostFeature::Ds,
+                word: 0,
+                bits: 1 << 25
+            }
+        );
+        assert!(std::format!("{r}").contains("ARM_SMMU_FEAT_DS"));
+        let ds = Vsmmu::new(
+            7,
+            HostFeatures {
+                ds: true,
+                ..HostFeatures::default()
+            },
+        );
+        assert!(ds.guest_entry(&c, &VDEVS).is_ok());
+        // SCALE 31 needs no DS.
+        let c31: Command = TlbiNhVaa {
+            num: 1,
+            scale: 31,
+            vmid: 1,
+            leaf: false,
+            ttl: 0,
+            ttl128: false,
+            tg: 1,
+            address: 0,
+        }
+        .into();
+        assert!(v().guest_entry(&c31, &VDEVS).is_ok());
     }
 
     #[test]

@@ -24,7 +24,7 @@
 use crate::uapi::{HwptVtdS1Invalidate, IOMMU_VTD_INV_FLAGS_LEAF};
 use iommu_inval_core::model::{Caches, DomainSel, Op, PasidSel, Regime, Stages, Widened};
 use iommu_inval_core::sink::FixedBuf;
-use iommu_inval_core::{AddrRange, Context, LowerError, Outcome};
+use iommu_inval_core::{AddrRange, ArchId, Context, LowerError, Outcome};
 
 bitflags::bitflags! {
     /// What a generic op asks of the VMM beyond the HWPT entries.
@@ -120,6 +120,24 @@ pub struct S1Options {
     /// table as the nested stage 1, so stage-2 IOTLB invalidations get
     /// entries too.
     pub nest_stage2: bool,
+    /// The architecture of the guest IOMMU the ops are lifted from, if the
+    /// VMM knows it. An SMMUv3 or RISC-V guest names an address space by a
+    /// tag that means a PASID only within its domain (an ASID under a
+    /// VMID, a PSCID under a GSCID: [`tags_per_domain`]); when the lift
+    /// does not know the domain (`DomainSel::All`, reported as widened
+    /// `domain`), the PASID it found through the tag in *other* domains
+    /// is no bound, and the entry goes to every PASID. `None` is treated
+    /// the same way (safe); a VT-d or AMD-Vi guest's PASID is the
+    /// device's own and is kept.
+    pub guest: Option<ArchId>,
+}
+
+/// Whether `arch` tags address spaces per domain (SMMU ASIDs under a VMID,
+/// RISC-V PSCIDs under a GSCID; `None`, an unknown guest, counts as such),
+/// so that an op of an unknown domain cannot name its PASID
+/// ([`S1Options::guest`]). VT-d and AMD-Vi name the device's PASID itself.
+pub const fn tags_per_domain(arch: Option<ArchId>) -> bool {
+    !matches!(arch, Some(ArchId::Vtd) | Some(ArchId::Amd))
 }
 
 /// The entry of `range` (4 KiB pages covering it) and whether that widened it.
@@ -200,11 +218,21 @@ pub fn s1_entry(op: &Op, opts: &S1Options) -> S1Result {
                 if widened {
                     r.widened |= Widened::RANGE;
                 }
+                let mut pasid = i.pasid;
+                // An unknown domain's tag → PASID mapping is unknown too
+                // (docs/CLI.md: unknown ids widen, and are reported).
+                if i.domain == DomainSel::All
+                    && pasid != PasidSel::All
+                    && tags_per_domain(opts.guest)
+                {
+                    pasid = PasidSel::All;
+                    r.widened |= Widened::PASID;
+                }
                 r.entry = Some(S1Entry {
                     entry,
                     scope: S1Scope {
                         domain: i.domain,
-                        pasid: i.pasid,
+                        pasid,
                     },
                     stages,
                 });
@@ -218,7 +246,7 @@ pub fn s1_entry(op: &Op, opts: &S1Options) -> S1Result {
 }
 
 /// Lift a guest VT-d descriptor and call `f` with each op and its
-/// [`S1Result`], in order. Allocation-free.
+/// [`S1Result`], in order (with [`S1Options::guest`] VT-d). Allocation-free.
 pub fn s1_entries_of_descriptor<C: Context + ?Sized>(
     desc: &iommu_inval_vtd::Command,
     ctx: &C,
@@ -227,8 +255,13 @@ pub fn s1_entries_of_descriptor<C: Context + ?Sized>(
 ) -> Result<Outcome, LowerError> {
     let mut ops: FixedBuf<Op, { iommu_inval_core::device::MAX_LIFT_OPS }> = FixedBuf::new();
     let o = iommu_inval_vtd::lift(desc, ctx, &mut ops)?;
+    // A VT-d guest's PASIDs are its devices' own, whatever the domain.
+    let opts = S1Options {
+        guest: Some(ArchId::Vtd),
+        ..*opts
+    };
     for op in ops.iter() {
-        f(op, s1_entry(op, opts));
+        f(op, s1_entry(op, &opts));
     }
     Ok(o)
 }
@@ -357,6 +390,54 @@ mod tests {
         assert_eq!(e.entry.flags, IOMMU_VTD_INV_FLAGS_LEAF);
     }
 
+    /// Issue 28 item 3: an SMMU (or RISC-V) guest's op of an unknown domain
+    /// (the lift's `DomainSel::All`) names a PASID found through the ASID
+    /// (PSCID) of other domains: the entry's scope is every PASID.
+    #[test]
+    fn unknown_domain_of_a_per_domain_tag_widens_the_pasid() {
+        let op: Op = Inval::new(Caches::IOTLB)
+            .stage(Stages::S1)
+            .domain(DomainSel::All)
+            .pasid(PasidSel::One(70000))
+            .into();
+        for guest in [None, Some(ArchId::Smmuv3), Some(ArchId::Riscv)] {
+            let o = S1Options {
+                guest,
+                ..S1Options::default()
+            };
+            let r = s1_entry(&op, &o);
+            let e = r.entry.unwrap();
+            assert_eq!(
+                e.scope,
+                S1Scope {
+                    domain: DomainSel::All,
+                    pasid: PasidSel::All
+                },
+                "{guest:?}"
+            );
+            assert!(r.widened.contains(Widened::PASID), "{guest:?}");
+        }
+        // A VT-d or AMD guest's PASID is the device's own: kept.
+        for guest in [ArchId::Vtd, ArchId::Amd] {
+            let o = S1Options {
+                guest: Some(guest),
+                ..S1Options::default()
+            };
+            let r = s1_entry(&op, &o);
+            assert_eq!(r.entry.unwrap().scope.pasid, PasidSel::One(70000));
+            assert!(r.widened.is_empty());
+        }
+        // A known domain keeps its PASID whatever the guest.
+        assert_eq!(
+            s1_entry(&s1(AddrRange::All), &S1Options::default())
+                .entry
+                .unwrap()
+                .scope
+                .pasid,
+            PasidSel::One(5)
+        );
+    }
+
     #[test]
     fn what_has_no_entry_is_reported() {
         let o = S1Options::default();
@@ -371,7 +452,13 @@ mod tests {
             .into();
         let r = s1_entry(&s2, &o);
         assert_eq!((r.entry, r.vmm), (None, VmmWork::STAGE2));
-        let nested = s1_entry(&s2, &S1Options { nest_stage2: true });
+        let nested = s1_entry(
+            &s2,
+            &S1Options {
+                nest_stage2: true,
+                ..S1Options::default()
+            },
+        );
         assert_eq!(nested.entry.unwrap().stages, Stages::S2);
         assert!(nested.vmm.is_empty());
         let sync: Op = iommu_inval_core::model::Sync::default().into();

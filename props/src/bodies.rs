@@ -199,7 +199,11 @@ pub fn lower_caps(data: &[u8]) -> Result<(), String> {
     check_r3_caps::<Smmu>(&op, &caps.smmu, ctx, room, lift_room).map_err(with_topo)?;
     check_r3_caps::<Vtd>(&op, &caps.vtd, ctx, room, lift_room).map_err(with_topo)?;
     check_r3_caps::<Amd>(&op, &caps.amd, ctx, room, lift_room).map_err(with_topo)?;
-    check_r3_caps::<Riscv>(&op, &caps.riscv, ctx, room, lift_room).map_err(with_topo)
+    check_r3_caps::<Riscv>(&op, &caps.riscv, ctx, room, lift_room).map_err(with_topo)?;
+    // SMMUv3 for a vSMMU of an arbitrary iommufd host (its features).
+    crate::iommufd::check_vsmmu_lowering(&mut u, &op, ctx)
+        .map(drop)
+        .map_err(with_topo)
 }
 
 /// convert: a valid command of any architecture and a generated topology

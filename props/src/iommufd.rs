@@ -16,13 +16,13 @@
 use crate::AnyCmd;
 use arbitrary::Unstructured;
 use iommu_inval_arm::{bits, Command};
-use iommu_inval_core::context::Topology;
+use iommu_inval_core::context::{IommufdHost, Topology};
 use iommu_inval_core::footprint::Relation;
-use iommu_inval_core::model::{Caches, Op, Regime, Stages};
-use iommu_inval_core::Context;
+use iommu_inval_core::model::{Caches, DomainSel, Op, PasidSel, Regime, Stages, Widened};
+use iommu_inval_core::{ArchId, Context};
 use iommu_inval_iommufd::cmdqv;
 use iommu_inval_iommufd::explain::{smmuv3_relation, vtd_relation};
-use iommu_inval_iommufd::smmuv3::{HostFeatures, Refusal, VdevTable, Vsmmu};
+use iommu_inval_iommufd::smmuv3::{HostFeature, HostFeatures, Refusal, VdevTable, Vsmmu};
 use iommu_inval_iommufd::vtd::{s1_entry, S1Options, VmmWork};
 
 /// The opcodes the kernel's vSMMU permits (the uAPI header's list).
@@ -45,20 +45,17 @@ pub fn arbitrary_vsmmu(
         u.arbitrary()?
     };
     let full = u.ratio(1u8, 2)?;
-    let features = if full {
-        HostFeatures {
+    // The host features as the topology's `iommufd.host` section gives
+    // them to the CLI (through its JSON form, defaults included).
+    let host = if full {
+        IommufdHost {
             ds: true,
-            ..HostFeatures::default()
+            ..IommufdHost::default()
         }
     } else {
-        HostFeatures {
-            asid_bits: if u.arbitrary()? { 8 } else { 16 },
-            range_inv: u.arbitrary()?,
-            ds: u.arbitrary()?,
-            ats: u.arbitrary()?,
-            ssid_bits: u.int_in_range(0..=20)?,
-        }
+        arbitrary_host(u)?
     };
+    let features = HostFeatures::from(&host);
     let mut vdevs = Vec::new();
     let vsid = (cmd.encode()[0] >> 32) as u32;
     let mut psids = topo.devices().iter().map(|d| d.rid).collect::<Vec<_>>();
@@ -68,6 +65,78 @@ pub fn arbitrary_vsmmu(
         vdevs.push((vsid, p));
     }
     Ok((Vsmmu::new(vmid, features), vdevs))
+}
+
+/// The `iommufd.host` section of a topology, drawn from `u`: each feature
+/// on or off, ASIDs of 8 or 16 bits, 0..=20 SubstreamID bits, and read back
+/// through its JSON form (a field left out is its default).
+pub fn arbitrary_host(u: &mut Unstructured<'_>) -> arbitrary::Result<IommufdHost> {
+    let h = IommufdHost {
+        ds: u.arbitrary()?,
+        range_inv: u.arbitrary()?,
+        asid_bits: if u.arbitrary()? { 8 } else { 16 },
+        ssid_bits: u.int_in_range(0..=20)?,
+        ats: u.arbitrary()?,
+    };
+    let mut v = serde_json::to_value(h).map_err(|_| arbitrary::Error::IncorrectFormat)?;
+    if let Some(m) = v.as_object_mut() {
+        // Leave out the fields equal to their default: the file may.
+        let d = serde_json::to_value(IommufdHost::default())
+            .map_err(|_| arbitrary::Error::IncorrectFormat)?;
+        m.retain(|k, x| d.get(k) != Some(x) || u.arbitrary().unwrap_or(false));
+    }
+    let text = serde_json::json!({ "iommufd": { "host": v } }).to_string();
+    let t = Topology::from_json(&text).map_err(|_| arbitrary::Error::IncorrectFormat)?;
+    Ok(t.iommufd().map(|i| i.host).unwrap_or_default())
+}
+
+/// The fields of an accepted command that need a host feature are only
+/// used on a host with it (issue 28 item 2: the kernel refuses them, and
+/// the whole batch with them, otherwise).
+fn check_features_used(cmd: &Command, f: &HostFeatures) -> Result<(), String> {
+    let w = cmd.encode();
+    let name = cmd.op_name();
+    let op = cmd.opcode();
+    let need = |used: bool, has: bool, what: &str| {
+        if used && !has {
+            Err(format!(
+                "{name} {w:#x?}: accepted with {what} on a host without it ({f:?})"
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    if matches!(op, 0x12 | 0x13) {
+        let scale = bits::SCALE.get(&w);
+        let ranged = bits::NUM.get(&w) | scale | bits::TG.get(&w) | bits::TTL.get(&w) != 0;
+        need(ranged, f.range_inv, "range fields")?;
+        need(scale >= 32, f.ds, "SCALE above 31 (DS)")?;
+        need(
+            bits::TG.get(&w) == 2 && bits::TTL.get(&w) == 1,
+            f.ds,
+            "TTL 1 with a 16 KiB granule (DS)",
+        )?;
+    }
+    if matches!(op, 0x11 | 0x12) {
+        need(
+            bits::ASID.get(&w) > 0xff,
+            f.asid_bits >= 16,
+            "a 16-bit ASID",
+        )?;
+    }
+    if op == 0x40 {
+        need(true, f.ats, "ATC_INV (ATS)")?;
+        let sub = bits::SSV.get(&w) | bits::SSID.get(&w) | bits::GLOBAL.get(&w) != 0;
+        need(sub, f.ssid_bits != 0, "SSV/SSID/Global (substreams)")?;
+    }
+    if op == 0x05 {
+        need(
+            bits::SSID.get(&w) != 0,
+            f.ssid_bits != 0,
+            "an SSID (substreams)",
+        )?;
+    }
+    Ok(())
 }
 
 /// The vSMMU properties for one SMMUv3 command.
@@ -114,6 +183,7 @@ pub fn check_vsmmu(
                 }
                 other => return Err(format!("{name}: host runs {}", other.op_name())),
             }
+            check_features_used(cmd, &vsmmu.features)?;
             match smmuv3_relation(cmd, vsmmu, vdevs, ctx) {
                 Ok(Relation::Under { missing }) => Err(format!(
                     "{name} {w:#x?}: R4: host command {host:#x?} leaves {missing} box(es) of the guest's request"
@@ -127,6 +197,18 @@ pub fn check_vsmmu(
                 return Err(format!("{name}: refusal without reason"));
             }
             confirm_refusal(cmd, vsmmu, vdevs, &r).map_err(|e| format!("{name}: {r:?}: {e}"))?;
+            if r == Refusal::NoAts {
+                return Ok("refused: host lacks ATS");
+            }
+            if let Refusal::HostLacks { feature, .. } = r {
+                return Ok(match feature {
+                    HostFeature::Ds => "refused: host lacks DS",
+                    HostFeature::RangeInv => "refused: host lacks range invalidation",
+                    HostFeature::Asid16 => "refused: host lacks 16-bit ASIDs",
+                    HostFeature::Substreams => "refused: host lacks substreams",
+                    HostFeature::Ats => "refused: host lacks ATS",
+                });
+            }
             // Every permitted command passes on a full host with its vSID
             // mapped, once it has no Secure bit and a legal ATC Size.
             let f = vsmmu.features;
@@ -185,6 +267,36 @@ fn confirm_refusal(
             (permitted && *bits != 0 && v & bits == *bits)
                 .then_some(())
                 .ok_or("the named bits are not set")
+        }
+        Refusal::HostLacks {
+            feature,
+            word,
+            bits,
+        } => {
+            // The host lacks the feature, the bits are set, and a host with
+            // the feature allows them.
+            let v = w.get(usize::from(*word)).copied().unwrap_or(0);
+            let mask = |f: HostFeatures| {
+                Vsmmu::new(vsmmu.vmid, f)
+                    .allowed(op)
+                    .ok()
+                    .and_then(|m| m.get(usize::from(*word)).copied())
+                    .unwrap_or(0)
+            };
+            let with = mask(vsmmu.features.with(*feature));
+            let now = mask(vsmmu.features);
+            // TTL 1 with a 16 KiB granule: DS by arm_vsmmu_validate_range.
+            let ttl_ds = *feature == HostFeature::Ds
+                && *word == 1
+                && bits::TG.get(&w) == 2
+                && bits::TTL.get(&w) == 1;
+            (permitted
+                && !vsmmu.features.has(*feature)
+                && *bits != 0
+                && v & bits == *bits
+                && ((bits & with == *bits && bits & now == 0) || ttl_ds))
+                .then_some(())
+                .ok_or("the host has the feature, or the bits are not set or not the feature's")
         }
         Refusal::ReservedRange => (permitted && vsmmu.features.range_inv)
             .then_some(())
@@ -278,6 +390,8 @@ pub fn check_iommufd(
     let mut seen = Vec::new();
     let opts = S1Options {
         nest_stage2: u.arbitrary().unwrap_or(false),
+        // The guest's architecture, or (sometimes) not said.
+        guest: (!u.ratio(1u8, 8).unwrap_or(false)).then(|| cmd.arch()),
     };
     if let AnyCmd::Smmu(c) = cmd {
         let (vsmmu, vdevs) = arbitrary_vsmmu(u, topo, c).map_err(|e| e.to_string())?;
@@ -291,10 +405,122 @@ pub fn check_iommufd(
         AnyCmd::Amd(c) => iommu_inval_amd::lift(c, topo, &mut ops),
         AnyCmd::Riscv(c) => iommu_inval_riscv::lift(c, topo, &mut ops),
     };
-    if lifted.is_ok() {
+    if let Ok(o) = lifted {
+        let unknown_domain = o.widened.contains(Widened::DOMAIN);
         for op in &ops {
             check_vtd_op(op, &opts, topo)?;
             seen.push("vtd-s1");
+            if unknown_domain && check_unknown_domain(op, &opts, topo)? {
+                seen.push("vtd-s1 unknown domain");
+            }
+        }
+    }
+    Ok(seen)
+}
+
+/// Issue 28 item 3: a stage-1 op of a domain the context does not know,
+/// from a guest whose address-space tags are per domain (an SMMU ASID
+/// under an unknown VMID, a RISC-V PSCID under an unknown GSCID), may be
+/// any PASID: its entry covers the op with every PASID. True when the op
+/// has such an entry.
+pub fn check_unknown_domain(op: &Op, opts: &S1Options, ctx: &dyn Context) -> Result<bool, String> {
+    let Op::Inval(i) = op else { return Ok(false) };
+    let r = s1_entry(op, opts);
+    let Some(e) = r.entry else { return Ok(false) };
+    // (Stated here, not read from the library: VT-d and AMD-Vi guests name
+    // the device's PASID; any other, or an unknown guest, a per-domain tag.)
+    let per_domain = !matches!(opts.guest, Some(ArchId::Vtd | ArchId::Amd));
+    if i.domain != DomainSel::All || !per_domain {
+        return Ok(false);
+    }
+    let any: Op = i.pasid(PasidSel::All).into();
+    if let Relation::Under { missing } = vtd_relation(&any, Some(&e), opts, ctx) {
+        return Err(format!(
+            "R4: unknown domain: entry {e:?} leaves {missing} box(es) of {op:?} over every PASID"
+        ));
+    }
+    if i.pasid != PasidSel::All && !r.widened.contains(Widened::PASID) {
+        return Err(format!("{op:?}: the PASID widened unreported"));
+    }
+    Ok(true)
+}
+
+/// lower_caps through a vSMMU (`backend::VsmmuBackend`): a guest-regime
+/// generic op lowered to SMMUv3 for the vSMMU of a host drawn from `u` (the
+/// topology's `iommufd.host`) gives only entries the kernel takes, or
+/// commands it refuses by opcode alone (a sync, a configuration or stall
+/// command, another regime): never one with a field the host lacks (issue
+/// 28 item 2), a Reserved range or a disallowed bit, which would fail the
+/// VMM's whole batch. The tally names of what it saw.
+pub fn check_vsmmu_lowering(
+    u: &mut Unstructured<'_>,
+    op: &Op,
+    ctx: &dyn Context,
+) -> Result<Vec<&'static str>, String> {
+    use iommu_inval_core::device::{Backend, BackendError};
+    use iommu_inval_iommufd::backend::{
+        Smmuv3Forwarder, ViommuInvalidator, VsmmuBackend, VsmmuWork,
+    };
+    use iommu_inval_iommufd::uapi::ViommuArmSmmuv3Invalidate;
+
+    struct Sent(Vec<[u64; 2]>);
+    impl ViommuInvalidator for Sent {
+        fn invalidate_smmuv3(
+            &mut self,
+            e: &[ViommuArmSmmuv3Invalidate],
+        ) -> Result<(), BackendError> {
+            self.0.extend(e.iter().map(|x| x.cmd));
+            Ok(())
+        }
+    }
+
+    let mut seen = Vec::new();
+    if let Op::Inval(i) = op {
+        if i.regime != Regime::Guest {
+            return Ok(seen);
+        }
+    }
+    let host = arbitrary_host(u).map_err(|e| e.to_string())?;
+    let features = HostFeatures::from(&host);
+    let vsmmu = Vsmmu::new(u.arbitrary().map_err(|e| e.to_string())?, features);
+    // Every StreamID has a vDEVICE (the VMM allocates them at attach).
+    let vdevs = iommu_inval_iommufd::smmuv3::VdevFn(Some);
+    let fwd = Smmuv3Forwarder::new(vsmmu, vdevs, Sent(Vec::new()));
+    let mut work = Vec::new();
+    let mut be = VsmmuBackend::new(fwd, ctx, |_: &Op, w: VsmmuWork| {
+        work.push(w);
+        Ok(())
+    });
+    be.execute(core::slice::from_ref(op))
+        .and_then(|()| be.barrier(&iommu_inval_core::model::Sync::default()))
+        .map_err(|e| format!("{op:?}: the backend failed: {e:?}"))?;
+    let sent = core::mem::take(&mut be.fwd.ioctl.0);
+    drop(be);
+    for w in &sent {
+        vsmmu.validate(w).map_err(|r| {
+            format!(
+                "{op:?}: vSMMU host {features:?} was sent {w:#x?}, which the kernel refuses: {r}"
+            )
+        })?;
+        seen.push("vsmmu lowering accepted");
+    }
+    for w in work {
+        match w {
+            VsmmuWork::Refused(
+                Refusal::Sync
+                | Refusal::SteConfig
+                | Refusal::Prefetch
+                | Refusal::PageResponse
+                | Refusal::Stall
+                | Refusal::OtherRegime
+                | Refusal::HostState,
+            ) => seen.push("vsmmu lowering refused by opcode"),
+            VsmmuWork::Refused(r) => {
+                return Err(format!(
+                "{op:?} lowered for vSMMU host {features:?} to a command the kernel refuses: {r}"
+            ))
+            }
+            VsmmuWork::Dropped(_) | VsmmuWork::NoEquivalent(_) => {}
         }
     }
     Ok(seen)
