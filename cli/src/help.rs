@@ -84,7 +84,7 @@ Examples:
   $ iommu-inval lower --arch amd --explain '{\"op\":\"inval\",\"caches\":[\"iotlb\"],\"stages\":[\"s2\"],\"domain\":1,\"range\":{\"iova\":\"0x40000000\",\"size\":\"0x3000\"}}'
   # argument 1: {\"op\":\"inval\",\"caches\":[\"iotlb\"],\"regime\":\"guest\",\"stages\":[\"s2\"],\"domain\":1,\"pasid\":\"all\",\"global\":false,\"device\":\"all\",\"range\":{\"iova\":1073741824,\"size\":12288}}
   0x3000000100000000,0x0000000040001003
-  #   => superset: widened range (+4 KiB in 1 box); reported widened: range
+  #   => superset: widened range (+4 KiB in 1 box)
 
 Input: generic JSON Lines (docs/GENERIC_JSON.md), as arguments or one per
 stdin line. Output: native commands as hex words (with --json: decode-shape
