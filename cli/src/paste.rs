@@ -32,6 +32,28 @@
 //!   `val[3]: 0x%x val[2]: 0x%x val[1]=0x%x val[0]=0x%x`, highest first.
 //!   All are put back in the codec's order, lowest word first.
 //!
+//! **Logs.** With `--input kernel`, and with `auto` once a line has a log
+//! prefix (below) or is one of the driver lines above, the input is a log:
+//! lines that belong to no IOMMU dump are skipped and counted
+//! ([`Paste::skipped`]; the CLI says how many in one line on stderr, and
+//! the exit status does not change). With `auto`, lines of no form that
+//! come before the input is recognized are held (up to 16, the rest
+//! counted) and become errors only if it never is, or when a word line
+//! shows the input is word text. Lines that accompany a dump are context:
+//! `DRHD: handling fault status reg %x` (`dmar_fault`; its IQE / ICE / ITE
+//! bits are named), `retrying command fetch`, the AMD-Vi event lines.
+//!
+//! **Events without a command.** Some stops print no command words: SMMUv3
+//! CERROR_ABT (`retrying command fetch`), CERROR_ATC_INV_SYNC and
+//! CERROR_NONE; VT-d ITE and ICE (before Linux 5.13 only the `... (ITE)
+//! cleared` line; since, the fault line comes with QI HEAD / PRIOR, which
+//! decode as usual); AMD-Vi IOTLB_INV_TIMEOUT, COMMAND_HARDWARE_ERROR and
+//! `Completion-Wait loop timed out`. Each is an [`Event`] (from
+//! [`Paste::take`]) that says what the hardware reported, what the driver
+//! does next and the queue position the log gives. A stop that does print
+//! a command (CERROR_ILL, IQE, ILLEGAL_COMMAND_ERROR) without one is still a
+//! dump cut short.
+//!
 //! In front of any of these: dmesg timestamps (`[  12.345678]`, `[Thu Dec  3
 //! 09:30:01 2026]`, caller ids `[    T1]`), a `<3>` priority, syslog and
 //! journald prefixes (`Dec  3 09:30:01 host kernel: `), the driver and device
@@ -212,7 +234,7 @@ impl fmt::Display for PasteError {
             ),
             PasteError::Unrelated { count } => write!(
                 f,
-                "and {count} more line(s) that fit no accepted form (see --input)"
+                "{count} more line(s), up to this one, fit no accepted form (see --input)"
             ),
             PasteError::WordsExcluded(form) => write!(
                 f,
@@ -317,6 +339,8 @@ pub struct Paste {
     /// until it is known whether they are a log's unrelated lines.
     deferred: Vec<(usize, PasteError)>,
     deferred_more: usize,
+    /// The last line held back.
+    deferred_last: usize,
     out: std::collections::VecDeque<Item>,
 }
 
@@ -353,6 +377,7 @@ impl Paste {
             skipped: 0,
             deferred: Vec::new(),
             deferred_more: 0,
+            deferred_last: 0,
             out: std::collections::VecDeque::new(),
         }
     }
@@ -448,6 +473,7 @@ impl Paste {
                 }
                 if self.form == InputForm::Auto && !self.words_seen && !looks_like_words(line) {
                     self.block = before;
+                    self.deferred_last = line_no;
                     if self.deferred.len() < MAX_DEFERRED {
                         self.deferred.push((line_no, e));
                     } else {
@@ -516,9 +542,8 @@ impl Paste {
             self.out.push_back(Item::Error(n, e));
         }
         if self.deferred_more > 0 {
-            let line = self.context_line.max(1);
             self.out.push_back(Item::Error(
-                line,
+                self.deferred_last,
                 PasteError::Unrelated {
                     count: self.deferred_more,
                 },
