@@ -3,7 +3,7 @@
 //! the work is done in the library (`iommu_inval::run`).
 #![forbid(unsafe_code)]
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use iommu_inval::core::context::Topology;
 use iommu_inval::core::{ArchId, Context, IdentityContext};
 use iommu_inval::help;
@@ -12,7 +12,7 @@ use iommu_inval::run::{self, Io, Opts, Source, Status};
 use iommu_inval::to_iommufd;
 use iommu_inval::{Arch, ArchOps, CapsOpts};
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -725,7 +725,17 @@ fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
         eprintln!("iommu-inval: internal error: {info} (please report this bug)");
     }));
-    let cli = match Cli::try_parse() {
+    let mut cmd = Cli::command();
+    if !io::stdout().is_terminal() {
+        // Piped or redirected help keeps its lines as written: clap would
+        // otherwise wrap at 100 columns (when built with `wrap_help`, as a
+        // workspace build with divan is) and break example commands.
+        cmd = cmd.term_width(0);
+    }
+    let cli = match cmd
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();

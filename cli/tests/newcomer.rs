@@ -439,31 +439,32 @@ fn item5_help_names_all_four_architectures_and_keeps_commands_whole() {
         .nth(1)
         .unwrap_or("");
     assert!(to.contains("riscv"), "{to}");
-    // Not on a terminal (a pipe here), an example command is one line: it
-    // starts with `$ iommu-inval` and the next line is output, a comment,
-    // another command or blank, never the rest of the command.
-    for sub in ["", "decode", "encode", "lift", "lower", "convert"] {
+    // Not on a terminal (a pipe here), an example command is one line, as
+    // written in help.rs: clap built with `wrap_help` (a workspace build,
+    // where divan asks for it) must not wrap it at 100 columns.
+    let texts = [
+        ("", iommu_inval::help::MAIN),
+        ("decode", iommu_inval::help::DECODE),
+        ("encode", iommu_inval::help::ENCODE),
+        ("lift", iommu_inval::help::LIFT),
+        ("lower", iommu_inval::help::LOWER),
+        ("convert", iommu_inval::help::CONVERT),
+    ];
+    let mut checked = 0;
+    for (sub, text) in texts {
         let args: Vec<&str> = if sub.is_empty() {
             vec!["--help"]
         } else {
             vec![sub, "--help"]
         };
         let h = run(&args, "");
-        let lines: Vec<&str> = h.stdout.lines().collect();
-        for (i, l) in lines.iter().enumerate() {
-            if let Some(cmd) = l.trim_start().strip_prefix("$ ") {
-                assert!(!cmd.ends_with('\\'), "{sub}: {l}");
-                let quotes = cmd.matches('\'').count();
-                assert_eq!(quotes % 2, 0, "{sub}: a quote left open: {l}");
-                if let Some(next) = lines.get(i + 1) {
-                    assert!(
-                        !next.starts_with("    "),
-                        "{sub}: the command goes on on the next line: {l} / {next}"
-                    );
-                }
-            }
+        let shown: Vec<&str> = h.stdout.lines().collect();
+        for l in text.lines().filter(|l| l.trim_start().starts_with("$ ")) {
+            assert!(shown.contains(&l), "{sub} --help breaks the example: {l}");
+            checked += 1;
         }
     }
+    assert!(checked >= 10, "{checked}");
 }
 
 #[test]

@@ -96,7 +96,7 @@ fn unit(arch: ArchId, kind: u8, w: [u64; 2], n: u32) -> (Vec<String>, Want) {
 fn outcomes(arch: ArchId, lines: &[String]) -> (Vec<Want>, Vec<String>, usize) {
     let mut p = Paste::new(arch, 2, InputForm::Auto);
     let (mut got, mut errs) = (Vec::new(), Vec::new());
-    let mut drain = |p: &mut Paste, got: &mut Vec<Want>, errs: &mut Vec<String>| {
+    let drain = |p: &mut Paste, got: &mut Vec<Want>, errs: &mut Vec<String>| {
         while let Some(i) = p.take() {
             match i {
                 Item::Event(e) => {

@@ -119,7 +119,11 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = paste.finish();
     check_items(&mut paste, fed.max(1));
-    assert!(paste.skipped() <= fed, "{} skipped of {fed}", paste.skipped());
+    assert!(
+        paste.skipped() <= fed,
+        "{} skipped of {fed}",
+        paste.skipped()
+    );
     let topo = Topology::from_json(&text).ok();
     if let Some(t) = &topo {
         let json = serde_json::to_string(t).unwrap_or_default();
