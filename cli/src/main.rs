@@ -472,13 +472,10 @@ fn native_source<'a>(
                 if meta.is_dir() {
                     return Err(Usage(format!("{name} is a directory, not a queue dump")));
                 }
-                // Pipes and devices (/dev/stdin) have no length.
-                let len = meta.is_file().then_some(meta.len());
-                if len == Some(0) {
-                    return Err(Usage(format!(
-                        "{name} is empty (0 bytes): a dump holds {size} bytes per command"
-                    )));
-                }
+                // Pipes and devices (/dev/stdin) have no length, and files
+                // of /proc and /sys say 0: reading tells (an empty file is
+                // reported below, after the first read).
+                let len = meta.is_file().then_some(meta.len()).filter(|&l| l > 0);
                 Some((f, len))
             };
             let len = file.as_ref().and_then(|(_, l)| *l);

@@ -1342,7 +1342,7 @@ fn explain_pending(p: Pending) -> (&'static str, String) {
             if ice {
                 parts.push(format!(
                     "FSTS.ICE: the hardware received a device-TLB invalidation completion it did \
-                     not expect (an invalid ITag or source-id){}; no descriptor is refused and \
+                     not expect (a bad ITag){}; no descriptor is refused and \
                      the driver clears ICE and goes on waiting",
                     sid(ice_sid)
                 ));

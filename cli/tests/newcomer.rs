@@ -477,6 +477,14 @@ fn item5_messages_name_files_and_limits() {
     );
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains(dir.to_str().unwrap()), "{}", o.stderr);
+    // A read error names the file (/proc/self/mem has no page at 0).
+    let o = run(&["decode", "--arch", "amd", "--raw", "/proc/self/mem"], "");
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr.contains("cannot read /proc/self/mem:"),
+        "{}",
+        o.stderr
+    );
     // An empty --raw file says so.
     let empty = tmp("empty.bin", b"");
     let o = run(
