@@ -74,7 +74,7 @@ struct NativeIn {
     /// With --raw: read at most this many commands
     #[arg(long, value_name = "N", requires = "raw", value_parser = parse_num)]
     count: Option<u64>,
-    /// Text form: auto (per line), words (hex words only), kernel (Linux driver dumps), qemu (QEMU trace lines)
+    /// Text form: auto (per line; a kernel log's other lines are skipped), words (hex words only), kernel (Linux driver dumps in a log), qemu (QEMU trace lines)
     #[arg(long, value_enum, default_value = "auto")]
     input: InputArg,
     /// Decode as an emulated IOMMU with these capabilities refuses (CERROR_ILL / IQE /
@@ -82,7 +82,7 @@ struct NativeIn {
     /// vtd-legacy, vtd-3, vtd-5, latest (vtd); amd-host, amd-2, latest (amd); riscv-1.0, latest (riscv). Default: latest
     #[arg(long, value_name = "PRESET")]
     caps: Option<String>,
-    /// Commands as comma-separated hex words, lowest first, or pasted log lines (default: one per stdin line)
+    /// Commands as hex words separated by commas or spaces, lowest first, or pasted log lines (default: one per stdin line)
     #[arg(value_name = "COMMAND")]
     commands: Vec<String>,
 }
@@ -91,9 +91,9 @@ struct NativeIn {
 enum InputArg {
     /// Detect per line: hex words, kernel dumps, QEMU trace lines
     Auto,
-    /// Only comma-separated hex words
+    /// Only hex words (separated by commas or spaces)
     Words,
-    /// Only Linux IOMMU driver dumps (SMMUv3 CMDQ error, VT-d QI fault, AMD-Vi ILLEGAL_COMMAND_ERROR)
+    /// Only Linux IOMMU driver dumps (SMMUv3 CMDQ error, VT-d QI fault, AMD-Vi events); the log's other lines are skipped and counted
     Kernel,
     /// Only QEMU intel-iommu trace / error lines
     Qemu,
