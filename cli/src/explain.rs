@@ -264,7 +264,10 @@ pub fn u128_json(x: u128) -> Value {
     u64::try_from(x).map_or_else(|_| json!(x.to_string()), |v| json!(v))
 }
 
-/// `widened range, pasid (+8 KiB in 2 boxes)`.
+/// `widened range, pasid (+8 KiB in 2 boxes)`; when the excess has no
+/// IOTLB or device-TLB address bytes (configuration caches, non-leaf
+/// entries at the input's addresses, ...): `widened caches (1 more set of
+/// entries; no extra IOTLB or device-TLB addresses)`.
 pub fn excess_text(ex: &Excess) -> String {
     let names = widened_list(ex.widened);
     let what = if names.is_empty() {
@@ -272,6 +275,13 @@ pub fn excess_text(ex: &Excess) -> String {
     } else {
         format!("widened {}", names.join(", "))
     };
+    if ex.bytes == 0 {
+        let plural = if ex.boxes == 1 { "set" } else { "sets" };
+        return format!(
+            "{what} ({} more {plural} of entries; no extra IOTLB or device-TLB addresses)",
+            ex.boxes
+        );
+    }
     let plural = if ex.boxes == 1 { "box" } else { "boxes" };
     format!(
         "{what} (+{} in {} {plural})",

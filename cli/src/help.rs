@@ -9,8 +9,10 @@ Examples:
   CMD_TLBI_NH_ASID      vmid=1 asid=6                                                             # invalidate stage-1 IOTLB, all addresses, domain 1 PASID 6 (ASID 6)
   $ iommu-inval convert --from smmuv3 --to vtd --topology examples/topology.json --explain < examples/smmuv3.cmds
 
-Native commands are 64-bit hex words, lowest first, comma-separated (0x optional);
-on stdin one command per line, blank and # lines skipped. Every subcommand's
+Native commands are 64-bit hex words, lowest first, separated by commas or
+spaces (0x optional); on stdin one command per line, blank and # lines
+skipped, or a kernel log: `dmesg | iommu-inval decode --arch smmuv3` decodes
+the IOMMU dumps in it and counts the other lines. Every subcommand's
 --help shows a worked example. Exit status: 0 all translated, 1 some input
 invalid or without equivalent, 2 usage error or input that is not text of
 the expected form.";
@@ -38,9 +40,14 @@ Examples:
   {\"arch\":\"smmuv3\",\"error\":{\"kind\":\"invalid_field\",\"message\":\"invalid value 112 in field opcode (needs the DPT, SMMU_IDR3.DPT) (w0[7:0])\"}}
 
 Input: commands as arguments, else one per stdin line (blank and # lines
-skipped; a # starts a comment), else --raw FILE (little-endian words). Words:
-hex, 0x optional, any case, at most 16 digits, comma-separated; 2 words per
-command (4 for VT-d with --desc-width 256).
+skipped; a # starts a comment), else --raw FILE (little-endian words; for
+SMMUv3, --index also takes CMDQ_CONS / PROD as the kernel prints them).
+Words: hex, 0x optional, any case, at most 16 digits, separated by commas
+or spaces (od -An -tx8, QEMU's xp /2gx); 2 words per command (4 for VT-d
+with --desc-width 256). Pasted kernel and QEMU lines are read too (see
+--input); in a kernel log (dmesg, journalctl -k) the lines of no IOMMU dump
+are skipped and counted, and a dump that prints no command (CERROR_ABT,
+ATC_INV_SYNC, ITE, IOTLB_INV_TIMEOUT) is explained.
 Exit status: 0 every command decoded; 1 some command invalid (printed in
 place with its kind: unknown_opcode, reserved_bits, invalid_field,
 bad_length); 2 usage error, or text that is not hex words, a line over
@@ -84,7 +91,7 @@ Examples:
   $ iommu-inval lower --arch amd --explain '{\"op\":\"inval\",\"caches\":[\"iotlb\"],\"stages\":[\"s2\"],\"domain\":1,\"range\":{\"iova\":\"0x40000000\",\"size\":\"0x3000\"}}'
   # argument 1: {\"op\":\"inval\",\"caches\":[\"iotlb\"],\"regime\":\"guest\",\"stages\":[\"s2\"],\"domain\":1,\"pasid\":\"all\",\"global\":false,\"device\":\"all\",\"range\":{\"iova\":1073741824,\"size\":12288}}
   0x3000000100000000,0x0000000040001003
-  #   => superset: widened range (+4 KiB in 1 box); reported widened: range
+  #   => superset: widened range (+4 KiB in 1 box)
 
 Input: generic JSON Lines (docs/GENERIC_JSON.md), as arguments or one per
 stdin line. Output: native commands as hex words (with --json: decode-shape

@@ -209,11 +209,56 @@ pub fn parse_native_value(arch: &Arch, v: &Value, words: usize) -> Result<Native
                 return Err(JsonError::TooWide {
                     op: op.to_owned(),
                     field: f.to_owned(),
+                    fits: field_fits(arch, op, f, &vals, words),
                 });
             }
-            build(arch, op, &swapped, words).map_err(|e| map_field_error(op, e))
+            build(arch, op, &swapped, words).map_err(|e| map_field_error(arch, op, &vals, words, e))
         }
-        r => r.map_err(|e| map_field_error(op, e)),
+        r => r.map_err(|e| map_field_error(arch, op, &vals, words, e)),
+    }
+}
+
+/// What field `f` of `op` takes, found by building the command with one
+/// value bit set at a time (the other fields as given): `16 bits (at most
+/// 0xffff)`, `a multiple of 0x1000 below 2^64`, `true or false (1 bit)`.
+fn field_fits(arch: &Arch, op: &str, f: &str, vals: &[(&str, FieldValue)], words: usize) -> String {
+    let fits = |v: FieldValue| {
+        let mut probe: Vec<(&str, FieldValue)> =
+            vals.iter().copied().filter(|(k, _)| *k != f).collect();
+        probe.push((f, v));
+        !matches!(build(arch, op, &probe, words), Err(FieldError::TooWide(g)) if g == f)
+    };
+    let bits: Vec<u32> = (0..64)
+        .filter(|&b| fits(FieldValue::Uint(1 << b)))
+        .collect();
+    let (Some(&lo), Some(&hi)) = (bits.first(), bits.last()) else {
+        return if fits(FieldValue::Bool(true)) {
+            "true or false (1 bit)".into()
+        } else {
+            String::new()
+        };
+    };
+    let max = if hi == 63 {
+        u64::MAX
+    } else {
+        (1u64 << (hi + 1)) - 1
+    } & !((1u64 << lo) - 1);
+    if bits.len() as u32 != hi - lo + 1 {
+        return format!("bits {:?} of the value (at most {max:#x})", bits);
+    }
+    if lo == 0 {
+        let n = hi + 1;
+        format!(
+            "{n} bit{} (at most {max:#x})",
+            if n == 1 { "" } else { "s" }
+        )
+    } else {
+        format!(
+            "a multiple of {:#x} below 2^{} ({} bits from bit {lo}; at most {max:#x})",
+            1u64 << lo,
+            hi + 1,
+            hi - lo + 1
+        )
     }
 }
 
@@ -226,7 +271,13 @@ fn build(
     arch.build_from_fields(op, &mut vals.iter().copied(), words)
 }
 
-fn map_field_error(op: &str, e: FieldError) -> JsonError {
+fn map_field_error(
+    arch: &Arch,
+    op: &str,
+    vals: &[(&str, FieldValue)],
+    words: usize,
+    e: FieldError,
+) -> JsonError {
     match e {
         FieldError::UnknownOp => JsonError::UnknownOp(op.to_owned()),
         FieldError::UnknownField(f) => JsonError::UnknownField {
@@ -236,6 +287,7 @@ fn map_field_error(op: &str, e: FieldError) -> JsonError {
         FieldError::TooWide(f) => JsonError::TooWide {
             op: op.to_owned(),
             field: f.to_owned(),
+            fits: field_fits(arch, op, f, vals, words),
         },
         FieldError::Invalid(d) => JsonError::Invalid(d),
     }

@@ -44,6 +44,8 @@ pub enum JsonError {
         op: String,
         /// The field.
         field: String,
+        /// What fits it (`16 bits: at most 0xffff`), when known.
+        fits: String,
     },
     /// The fields make a command the decoder would refuse.
     Invalid(iommu_inval_core::DecodeError),
@@ -72,13 +74,18 @@ impl fmt::Display for JsonError {
             JsonError::BadValue { key, expected } => {
                 write!(f, "\"{}\": expected {expected}", clip(key))
             }
-            JsonError::TooWide { op, field } => {
+            JsonError::TooWide { op, field, fits } => {
                 write!(
                     f,
                     "value of field \"{}\" does not fit {}",
                     clip(field),
                     clip(op)
-                )
+                )?;
+                if fits.is_empty() {
+                    Ok(())
+                } else {
+                    write!(f, ": the field takes {fits}")
+                }
             }
             JsonError::Invalid(e) => write!(f, "{}: {}", e.kind.as_str(), describe_decode_error(e)),
             JsonError::BadWidth(n) => write!(f, "descriptor width of {n} words is not available"),

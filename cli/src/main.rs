@@ -1,9 +1,9 @@
 //! `iommu-inval`: decode, encode, lift, lower and convert IOMMU invalidation
-//! commands (Arm SMMUv3, Intel VT-d, AMD-Vi). Argument parsing and I/O only;
+//! commands (Arm SMMUv3, Intel VT-d, AMD-Vi, RISC-V IOMMU). Argument parsing and I/O only;
 //! the work is done in the library (`iommu_inval::run`).
 #![forbid(unsafe_code)]
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use iommu_inval::core::context::Topology;
 use iommu_inval::core::{ArchId, Context, IdentityContext};
 use iommu_inval::help;
@@ -12,7 +12,7 @@ use iommu_inval::run::{self, Io, Opts, Source, Status};
 use iommu_inval::to_iommufd;
 use iommu_inval::{Arch, ArchOps, CapsOpts};
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read};
+use std::io::{self, BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -20,7 +20,7 @@ use std::process::ExitCode;
 #[command(
     name = "iommu-inval",
     version,
-    about = "Decode, encode and translate IOMMU cache invalidations (Arm SMMUv3, Intel VT-d, AMD-Vi)",
+    about = "Decode, encode and translate IOMMU cache invalidations (Arm SMMUv3, Intel VT-d, AMD-Vi, RISC-V IOMMU)",
     long_about = None,
     after_help = help::MAIN,
 )]
@@ -74,7 +74,7 @@ struct NativeIn {
     /// With --raw: read at most this many commands
     #[arg(long, value_name = "N", requires = "raw", value_parser = parse_num)]
     count: Option<u64>,
-    /// Text form: auto (per line), words (hex words only), kernel (Linux driver dumps), qemu (QEMU trace lines)
+    /// Text form: auto (per line; a kernel log's other lines are skipped), words (hex words only), kernel (Linux driver dumps in a log), qemu (QEMU trace lines)
     #[arg(long, value_enum, default_value = "auto")]
     input: InputArg,
     /// Decode as an emulated IOMMU with these capabilities refuses (CERROR_ILL / IQE /
@@ -82,7 +82,7 @@ struct NativeIn {
     /// vtd-legacy, vtd-3, vtd-5, latest (vtd); amd-host, amd-2, latest (amd); riscv-1.0, latest (riscv). Default: latest
     #[arg(long, value_name = "PRESET")]
     caps: Option<String>,
-    /// Commands as comma-separated hex words, lowest first, or pasted log lines (default: one per stdin line)
+    /// Commands as hex words separated by commas or spaces, lowest first, or pasted log lines (default: one per stdin line)
     #[arg(value_name = "COMMAND")]
     commands: Vec<String>,
 }
@@ -91,9 +91,9 @@ struct NativeIn {
 enum InputArg {
     /// Detect per line: hex words, kernel dumps, QEMU trace lines
     Auto,
-    /// Only comma-separated hex words
+    /// Only hex words (separated by commas or spaces)
     Words,
-    /// Only Linux IOMMU driver dumps (SMMUv3 CMDQ error, VT-d QI fault, AMD-Vi ILLEGAL_COMMAND_ERROR)
+    /// Only Linux IOMMU driver dumps (SMMUv3 CMDQ error, VT-d QI fault, AMD-Vi events); the log's other lines are skipped and counted
     Kernel,
     /// Only QEMU intel-iommu trace / error lines
     Qemu,
@@ -151,7 +151,7 @@ enum Cmd {
     #[command(after_help = help::DECODE)]
     Decode {
         /// Architecture of the commands
-        #[arg(long, value_enum)]
+        #[arg(long, value_enum, ignore_case = true)]
         arch: ArchArg,
         /// One JSON object per command: {"arch","op","fields"} or {"arch","error":{"kind","message"}}
         #[arg(long)]
@@ -165,7 +165,7 @@ enum Cmd {
     #[command(after_help = help::ENCODE)]
     Encode {
         /// Architecture of the commands
-        #[arg(long, value_enum)]
+        #[arg(long, value_enum, ignore_case = true)]
         arch: ArchArg,
         /// VT-d descriptor size: 128 (2 words) or 256 (4 words)
         #[arg(long, default_value = "128", value_parser = ["128", "256"])]
@@ -181,7 +181,7 @@ enum Cmd {
     #[command(after_help = help::LIFT)]
     Lift {
         /// Architecture of the commands
-        #[arg(long, value_enum)]
+        #[arg(long, value_enum, ignore_case = true)]
         arch: ArchArg,
         /// Per input: the command, then what the lift widened (unknown ids)
         #[arg(long)]
@@ -198,7 +198,7 @@ enum Cmd {
     #[command(after_help = help::LOWER)]
     Lower {
         /// Target architecture
-        #[arg(long, value_enum)]
+        #[arg(long, value_enum, ignore_case = true)]
         arch: ArchArg,
         /// Per input: the output, then its footprint relation to the input (exact / superset) and the widening
         #[arg(long)]
@@ -218,9 +218,9 @@ enum Cmd {
     #[command(after_help = help::CONVERT)]
     Convert {
         /// Source architecture
-        #[arg(long, value_enum)]
+        #[arg(long, value_enum, ignore_case = true)]
         from: ArchArg,
-        /// Target: an architecture (smmuv3, vtd, amd), or an iommufd payload:
+        /// Target: an architecture (smmuv3, vtd, amd, riscv), or an iommufd payload:
         /// iommufd-smmuv3 (vSMMU entries, from --from smmuv3), iommufd-vtd (VT-d stage-1 entries)
         #[arg(long, value_parser = parse_to)]
         to: ToArg,
@@ -247,7 +247,7 @@ enum ToArg {
 }
 
 fn parse_to(s: &str) -> Result<ToArg, String> {
-    if let Some(t) = to_iommufd::Target::from_name(s) {
+    if let Some(t) = to_iommufd::Target::from_name(&s.to_ascii_lowercase()) {
         return Ok(ToArg::Iommufd(t));
     }
     ArchArg::from_str(s, true).map(ToArg::Arch).map_err(|_| {
@@ -265,7 +265,8 @@ fn iommufd_host(c: &Ctx, caps: &CapsArgs) -> Result<to_iommufd::Host, Usage> {
         File::open(p)
             .and_then(|f| f.take(64 << 20).read_to_string(&mut text))
             .map_err(|e| Usage(format!("cannot read topology {}: {e}", p.display())))?;
-        let t = Topology::from_json(&text).map_err(|e| Usage(format!("{}: {e}", p.display())))?;
+        let t = Topology::from_json(strip_bom(&text))
+            .map_err(|e| Usage(format!("{}: {e}", p.display())))?;
         if let Some(i) = t.iommufd() {
             h.vsmmu.vmid = i.vsmmu_vmid;
             h.vdevices = i.vdevices.iter().map(|v| (v.vsid, v.psid)).collect();
@@ -280,6 +281,12 @@ fn iommufd_host(c: &Ctx, caps: &CapsArgs) -> Result<to_iommufd::Host, Usage> {
         f.ssid_bits = f.ssid_bits.min(b);
     }
     Ok(h)
+}
+
+/// The text without a UTF-8 byte-order mark in front (editors on Windows
+/// write one; JSON parsers refuse it, RFC 8259 §8.1 lets a parser ignore it).
+fn strip_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
 }
 
 fn parse_num(s: &str) -> Result<u64, String> {
@@ -301,7 +308,11 @@ fn features_of(
     input
         .caps
         .as_deref()
-        .map(|p| iommu_inval::features::DecodeFeatures::preset(id, p).map_err(Usage))
+        // Preset names are lower case; any case is accepted.
+        .map(|p| {
+            iommu_inval::features::DecodeFeatures::preset(id, &p.to_ascii_lowercase())
+                .map_err(Usage)
+        })
         .transpose()
 }
 
@@ -328,8 +339,8 @@ fn load_ctx(c: &Ctx) -> Result<Box<dyn Context>, Usage> {
             File::open(p)
                 .and_then(|f| f.take(cap).read_to_string(&mut text))
                 .map_err(|e| Usage(format!("cannot read topology {}: {e}", p.display())))?;
-            let t =
-                Topology::from_json(&text).map_err(|e| Usage(format!("{}: {e}", p.display())))?;
+            let t = Topology::from_json(strip_bom(&text))
+                .map_err(|e| Usage(format!("{}: {e}", p.display())))?;
             Ok(Box::new(t))
         }
     }
@@ -355,10 +366,90 @@ fn target(arch: ArchArg, caps: &CapsArgs) -> Result<Arch, Usage> {
     Arch::with_caps(arch.id(), &o).map_err(Usage)
 }
 
+/// A reader whose errors name what it reads (`--raw FILE`, stdin).
+struct Named<R> {
+    inner: R,
+    name: String,
+}
+
+impl<R> Named<R> {
+    fn err(&self, e: io::Error) -> io::Error {
+        io::Error::new(e.kind(), format!("cannot read {}: {e}", self.name))
+    }
+}
+
+impl<R: Read> Read for Named<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).map_err(|e| self.err(e))
+    }
+}
+
+impl<R: io::BufRead> io::BufRead for Named<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        // (Two steps: the borrow of `inner` must end before `err` is called.)
+        if let Err(e) = self.inner.fill_buf() {
+            return Err(self.err(e));
+        }
+        self.inner.fill_buf()
+    }
+    fn consume(&mut self, n: usize) {
+        self.inner.consume(n)
+    }
+}
+
+/// `--index V` as a byte offset. SMMUv3 takes CMDQ_CONS / CMDQ_PROD as the
+/// kernel prints them (IHI0070 §6.3.26-27: the index in the low log2(entries)
+/// bits, the wrap bit above it, ERR in bits [30:24]): with the queue size
+/// known from the dump's length, what is not the index is stripped and a
+/// note says so. Returns the offset and the note.
+fn index_offset(
+    arch: ArchId,
+    v: u64,
+    size: u64,
+    entries: Option<u64>,
+) -> Result<(u64, Option<String>), Usage> {
+    let mut idx = v;
+    let mut note = None;
+    if arch == ArchId::Smmuv3 && entries.is_none_or(|n| v >= n) {
+        let err = (v >> 24) & 0x7f;
+        let mut stripped = Vec::new();
+        if err != 0 && v >> 31 == 0 {
+            idx &= 0x00ff_ffff;
+            stripped.push(format!("ERR = {err} (bits 30:24)"));
+        }
+        match entries {
+            Some(n) if n.is_power_of_two() && idx >= n => {
+                let log2 = n.trailing_zeros();
+                if idx >> (log2 + 1) == 0 {
+                    stripped.push(format!("the wrap bit (bit {log2}) = {}", (idx >> log2) & 1));
+                    idx &= n - 1;
+                }
+            }
+            _ => {}
+        }
+        if !stripped.is_empty() {
+            let queue = match entries {
+                Some(n) => format!("a {n}-entry queue"),
+                None => "a queue of unknown size (the wrap bit stays: give the whole queue as the --raw file to strip it)".into(),
+            };
+            note = Some(format!(
+                "--index {v:#010x} read as CMDQ_CONS / PROD: {} stripped for {queue}: entry {idx}",
+                stripped.join(" and ")
+            ));
+        }
+    }
+    let offset = idx
+        .checked_mul(size)
+        .ok_or_else(|| Usage(format!("--index {v:#x} is past any dump")))?;
+    Ok((offset, note))
+}
+
 fn native_source<'a>(
+    arch: ArchId,
     input: &'a NativeIn,
     words: usize,
     stdin: &'a mut dyn io::BufRead,
+    err: &mut dyn Write,
 ) -> Result<Source<'a>, Usage> {
     match &input.raw {
         Some(p) => {
@@ -368,53 +459,105 @@ fn native_source<'a>(
                 ));
             }
             let size = words as u64 * 8;
-            let offset = match (input.offset, input.index) {
+            let pipe = p.as_os_str() == "-";
+            let name = if pipe {
+                "stdin (--raw -)".to_owned()
+            } else {
+                p.display().to_string()
+            };
+            let file = if pipe {
+                None
+            } else {
+                let f = File::open(p).map_err(|e| Usage(format!("cannot open {name}: {e}")))?;
+                let meta = f
+                    .metadata()
+                    .map_err(|e| Usage(format!("cannot read {name}: {e}")))?;
+                if meta.is_dir() {
+                    return Err(Usage(format!("{name} is a directory, not a queue dump")));
+                }
+                // Pipes and devices (/dev/stdin) have no length, and files
+                // of /proc and /sys say 0: reading tells (an empty file is
+                // reported below, after the first read).
+                let len = meta.is_file().then_some(meta.len()).filter(|&l| l > 0);
+                Some((f, len))
+            };
+            let len = file.as_ref().and_then(|(_, l)| *l);
+            let entries = len.map(|l| l / size).filter(|&n| n > 0);
+            // The option as the user gave it, for messages.
+            let (offset, what) = match (input.offset, input.index) {
                 (Some(o), _) => {
                     if o % size != 0 {
                         return Err(Usage(format!(
                             "--offset {o:#x} is not a multiple of the {size}-byte command size (use --index for a queue index)"
                         )));
                     }
-                    o
+                    (o, format!("--offset {o:#x}"))
                 }
-                (None, Some(i)) => i
-                    .checked_mul(size)
-                    .ok_or_else(|| Usage(format!("--index {i} is past any dump")))?,
-                (None, None) => 0,
+                (None, Some(i)) => {
+                    let (o, note) = index_offset(arch, i, size, entries)?;
+                    if let Some(n) = note {
+                        let _ = writeln!(err, "iommu-inval: {n}");
+                    }
+                    (o, format!("--index {i:#x} (byte {o:#x})"))
+                }
+                (None, None) => (0, String::new()),
             };
-            let reader: Box<dyn Read + 'a> = if p.as_os_str() == "-" {
-                Box::new(stdin)
-            } else {
-                let f = File::open(p)
-                    .map_err(|e| Usage(format!("cannot open {}: {e}", p.display())))?;
-                // Progress on a terminal for dumps that take over a second.
-                let total = f
-                    .metadata()
-                    .map(|m| m.len().saturating_sub(offset))
-                    .unwrap_or(0);
-                Box::new(iommu_inval::progress::ProgressReader::new(
-                    BufReader::new(f),
-                    total,
-                    total > 0 && iommu_inval::progress::wanted(),
-                ))
+            if let Some(l) = len {
+                if offset > 0 && offset >= l {
+                    let at = if offset == l { "at" } else { "past" };
+                    return Err(Usage(format!(
+                        "{what} is {at} the end of {name} ({l:#x} bytes, {} commands)",
+                        l / size
+                    )));
+                }
+            }
+            let reader: Box<dyn Read + 'a> = match file {
+                None => Box::new(Named {
+                    inner: stdin,
+                    name: name.clone(),
+                }),
+                Some((f, len)) => {
+                    // Progress on a terminal for dumps that take over a second.
+                    let total = len.unwrap_or(0).saturating_sub(offset);
+                    Box::new(Named {
+                        inner: iommu_inval::progress::ProgressReader::new(
+                            BufReader::new(f),
+                            total,
+                            total > 0 && iommu_inval::progress::wanted(),
+                        ),
+                        name: name.clone(),
+                    })
+                }
             };
             // Skip by reading, so that pipes (`--raw -`, /dev/stdin) work too.
-            let mut reader = reader;
+            let mut reader = BufReader::new(reader);
             let skipped = io::copy(&mut (&mut reader).take(offset), &mut io::sink())
-                .map_err(|e| Usage(format!("cannot read {}: {e}", p.display())))?;
+                .map_err(|e| Usage(e.to_string()))?;
             if skipped < offset {
                 return Err(Usage(format!(
-                    "--offset {offset:#x} is past the end of {} ({skipped:#x} bytes)",
-                    p.display()
+                    "{what} is past the end of {name} ({skipped:#x} bytes)"
                 )));
             }
+            let at_end = io::BufRead::fill_buf(&mut reader)
+                .map_err(|e| Usage(e.to_string()))?
+                .is_empty();
+            if at_end {
+                return Err(Usage(if offset == 0 {
+                    format!("{name} is empty (0 bytes): a dump holds {size} bytes per command")
+                } else {
+                    format!("{what} is at the end of {name} ({skipped:#x} bytes)")
+                }));
+            }
             Ok(Source::Raw {
-                reader,
+                reader: Box::new(reader),
                 offset,
                 count: input.count,
             })
         }
-        None if input.commands.is_empty() => Ok(Source::Lines(Box::new(stdin))),
+        None if input.commands.is_empty() => Ok(Source::Lines(Box::new(Named {
+            inner: stdin,
+            name: "stdin".into(),
+        }))),
         None => Ok(Source::Args(&input.commands)),
     }
 }
@@ -442,7 +585,7 @@ fn execute(
             let a = Arch::new(arch.id());
             let words = words_of(&a, &input.desc_width)?;
             let c = load_ctx(ctx)?;
-            let src = native_source(input, words, stdin)?;
+            let src = native_source(arch.id(), input, words, stdin, io.err)?;
             run::decode(
                 &a,
                 words,
@@ -486,7 +629,7 @@ fn execute(
             let a = Arch::new(arch.id());
             let words = words_of(&a, &input.desc_width)?;
             let c = load_ctx(ctx)?;
-            let src = native_source(input, words, stdin)?;
+            let src = native_source(arch.id(), input, words, stdin, io.err)?;
             run::lift(
                 &a,
                 words,
@@ -544,7 +687,7 @@ fn execute(
                     let host = iommufd_host(ctx, caps)?;
                     let words = words_of(&f, &input.desc_width)?;
                     let c = load_ctx(ctx)?;
-                    let src = native_source(input, words, stdin)?;
+                    let src = native_source(from.id(), input, words, stdin, io.err)?;
                     let opts = Opts {
                         json: *json,
                         explain: *explain,
@@ -559,7 +702,7 @@ fn execute(
             let t = target(to, caps)?;
             let words = words_of(&f, &input.desc_width)?;
             let c = load_ctx(ctx)?;
-            let src = native_source(input, words, stdin)?;
+            let src = native_source(from.id(), input, words, stdin, io.err)?;
             run::convert(
                 &f,
                 &t,
@@ -582,7 +725,17 @@ fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
         eprintln!("iommu-inval: internal error: {info} (please report this bug)");
     }));
-    let cli = match Cli::try_parse() {
+    let mut cmd = Cli::command();
+    if !io::stdout().is_terminal() {
+        // Piped or redirected help keeps its lines as written: clap would
+        // otherwise wrap at 100 columns (when built with `wrap_help`, as a
+        // workspace build with divan is) and break example commands.
+        cmd = cmd.term_width(0);
+    }
+    let cli = match cmd
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();

@@ -32,6 +32,28 @@
 //!   `val[3]: 0x%x val[2]: 0x%x val[1]=0x%x val[0]=0x%x`, highest first.
 //!   All are put back in the codec's order, lowest word first.
 //!
+//! **Logs.** With `--input kernel`, and with `auto` once a line has a log
+//! prefix (below) or is one of the driver lines above, the input is a log:
+//! lines that belong to no IOMMU dump are skipped and counted
+//! ([`Paste::skipped`]; the CLI says how many in one line on stderr, and
+//! the exit status does not change). With `auto`, lines of no form that
+//! come before the input is recognized are held (up to 16, the rest
+//! counted) and become errors only if it never is, or when a word line
+//! shows the input is word text. Lines that accompany a dump are context:
+//! `DRHD: handling fault status reg %x` (`dmar_fault`; its IQE / ICE / ITE
+//! bits are named), `retrying command fetch`, the AMD-Vi event lines.
+//!
+//! **Events without a command.** Some stops print no command words: SMMUv3
+//! CERROR_ABT (`retrying command fetch`), CERROR_ATC_INV_SYNC and
+//! CERROR_NONE; VT-d ITE and ICE (before Linux 5.13 only the `... (ITE)
+//! cleared` line; since, the fault line comes with QI HEAD / PRIOR, which
+//! decode as usual); AMD-Vi IOTLB_INV_TIMEOUT, COMMAND_HARDWARE_ERROR and
+//! `Completion-Wait loop timed out`. Each is an [`Event`] (from
+//! [`Paste::take`]) that says what the hardware reported, what the driver
+//! does next and the queue position the log gives. A stop that does print
+//! a command (CERROR_ILL, IQE, ILLEGAL_COMMAND_ERROR) without one is still a
+//! dump cut short.
+//!
 //! In front of any of these: dmesg timestamps (`[  12.345678]`, `[Thu Dec  3
 //! 09:30:01 2026]`, caller ids `[    T1]`), a `<3>` priority, syslog and
 //! journald prefixes (`Dec  3 09:30:01 host kernel: `), the driver and device
@@ -153,6 +175,8 @@ pub enum PasteError {
         got: usize,
         /// Lines a command needs.
         want: usize,
+        /// The last line of the dump.
+        end: usize,
     },
     /// An AMD `CMD[i]` line out of order.
     DwordOrder {
@@ -167,6 +191,11 @@ pub enum PasteError {
     NoCommand(String),
     /// A line of hex words while `--input` excludes them.
     WordsExcluded(InputForm),
+    /// More lines that fit no form than are reported one by one.
+    Unrelated {
+        /// How many.
+        count: usize,
+    },
 }
 
 impl fmt::Display for PasteError {
@@ -186,15 +215,27 @@ impl fmt::Display for PasteError {
             PasteError::OtherArch { what, arch } => {
                 write!(f, "this is {what}, but the architecture is {arch}")
             }
-            PasteError::Incomplete { what, got, want } => write!(
+            PasteError::Incomplete {
+                what,
+                got,
+                want,
+                end,
+            } => write!(
                 f,
-                "{what} ends after {got} of the {want} lines of a command"
+                "{what} ends at line {end}, after {got} of the {want} lines of a command"
             ),
             PasteError::DwordOrder { got, want } => {
                 write!(f, "CMD[{got}] where CMD[{want}] was expected")
             }
             PasteError::BadNumber(what) => write!(f, "{what}: not a hex number"),
-            PasteError::NoCommand(c) => write!(f, "no command follows the context \"{c}\""),
+            PasteError::NoCommand(c) => write!(
+                f,
+                "no command follows \"{c}\" (the dump is cut short: this event prints the command)"
+            ),
+            PasteError::Unrelated { count } => write!(
+                f,
+                "{count} more line(s), up to this one, fit no accepted form (see --input)"
+            ),
             PasteError::WordsExcluded(form) => write!(
                 f,
                 "a line of hex words, but --input is {} (use --input auto or words)",
@@ -215,16 +256,62 @@ enum Block {
         w: [u64; 2],
         got: usize,
         start: usize,
+        last: usize,
     },
     /// AMD-Vi `CMD[i]` dwords so far.
     Amd {
         d: [u32; 4],
         got: usize,
         start: usize,
+        last: usize,
     },
 }
 
-/// The per-line parser (see the module doc). Feed it lines in order.
+/// A queue event the log reports without a command: the hardware stopped
+/// or complained at a queue position, but the driver prints no command
+/// words for it (SMMUv3 CERROR_ABT and CERROR_ATC_INV_SYNC, VT-d ITE and
+/// ICE before Linux 5.13, AMD-Vi IOTLB_INV_TIMEOUT, COMMAND_HARDWARE_ERROR
+/// and a Completion-Wait time-out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// The architecture's name for it (`CERROR_ABT`, `FSTS.ITE`, ...).
+    pub kind: &'static str,
+    /// 1-based line where the event starts.
+    pub line: usize,
+    /// The context lines, as for a command.
+    pub context: Vec<String>,
+    /// What the hardware reported, what the driver does next, and the
+    /// queue position the log gives.
+    pub explanation: String,
+}
+
+/// What [`Paste::take`] hands out besides the commands `feed` returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    /// A line that is not (part of) a command (with its 1-based line).
+    Error(usize, PasteError),
+    /// A complete event without a command.
+    Event(Event),
+}
+
+/// An event whose lines are still coming (see [`Event`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    /// SMMUv3 CMDQ_CONS.ERR = CERROR_ABT: "retrying command fetch" follows.
+    SmmuAbt { cons: u64 },
+    /// VT-d ITE / ICE (from the fault line or FSTS): QI HEAD / PRIOR may
+    /// follow (Linux 5.13+), then the "... cleared" lines.
+    Vtd {
+        ite: bool,
+        ice: bool,
+        ite_sid: Option<u64>,
+        ice_sid: Option<u64>,
+    },
+}
+
+/// The per-line parser (see the module doc). Feed it lines in order, and
+/// after each [`Paste::feed`] and after [`Paste::finish`] take the queued
+/// [`Item`]s with [`Paste::take`] (they come before the line's own result).
 #[derive(Debug)]
 pub struct Paste {
     arch: ArchId,
@@ -234,6 +321,27 @@ pub struct Paste {
     context: Vec<String>,
     context_line: usize,
     refused: bool,
+    /// The pending context waits for a command (an IQE, CERROR_ILL, an
+    /// ILLEGAL_COMMAND_ERROR): without one the dump is cut short.
+    needs_command: bool,
+    /// The pending context is an event that may end without a command.
+    pending: Option<Pending>,
+    /// A VT-d QI HEAD / PRIOR dump came after the last fault lines (its
+    /// "... cleared" lines belong to it).
+    qi_dumped: bool,
+    /// The input is a log: lines of no accepted form are skipped.
+    log: bool,
+    /// A word line was read before the input was recognized as a log.
+    words_seen: bool,
+    /// Lines skipped in a log.
+    skipped: usize,
+    /// Auto form, before the input is recognized: lines of no form, held
+    /// until it is known whether they are a log's unrelated lines.
+    deferred: Vec<(usize, PasteError)>,
+    deferred_more: usize,
+    /// The last line held back.
+    deferred_last: usize,
+    out: std::collections::VecDeque<Item>,
 }
 
 /// The result of one line: a block that the line cut short (with its first
@@ -246,6 +354,10 @@ pub type Fed = (
 /// At most this many context lines are held for one command.
 const MAX_CONTEXT: usize = 8;
 
+/// At most this many lines of no form are held while the input is not yet
+/// recognized (the others are counted).
+const MAX_DEFERRED: usize = 16;
+
 impl Paste {
     /// A parser for commands of `arch`, `words` words each (2 or 4).
     pub fn new(arch: ArchId, words: usize, form: InputForm) -> Self {
@@ -257,16 +369,49 @@ impl Paste {
             context: Vec::new(),
             context_line: 0,
             refused: false,
+            needs_command: false,
+            pending: None,
+            qi_dumped: false,
+            log: form == InputForm::Kernel,
+            words_seen: false,
+            skipped: 0,
+            deferred: Vec::new(),
+            deferred_more: 0,
+            deferred_last: 0,
+            out: std::collections::VecDeque::new(),
         }
+    }
+
+    /// The next queued item (an event, or an error held back), in order.
+    pub fn take(&mut self) -> Option<Item> {
+        self.out.pop_front()
+    }
+
+    /// Lines skipped because the input is a kernel log (`--input kernel`,
+    /// or `auto` once a line has a log prefix or is a kernel dump line) and
+    /// they belong to no IOMMU dump.
+    pub fn skipped(&self) -> usize {
+        self.skipped
+    }
+
+    /// True once the input is known to be a log.
+    pub fn is_log(&self) -> bool {
+        self.log
     }
 
     /// Parse line `line_no` (1-based). Blank and `#` lines must be skipped
     /// by the caller.
     pub fn feed(&mut self, line_no: usize, line: &str) -> Fed {
         let mut cut = None;
+        let before = self.block;
         // A block in progress takes its own continuation lines first.
         match self.block {
-            Block::Smmu { mut w, got, start } => {
+            Block::Smmu {
+                mut w,
+                got,
+                start,
+                last,
+            } => {
                 if let Some(v) = bare_word(strip_prefixes(line)) {
                     if let Some(slot) = w.get_mut(got) {
                         *slot = v;
@@ -276,6 +421,7 @@ impl Paste {
                             w,
                             got: got + 1,
                             start,
+                            last: line_no,
                         };
                         return (None, Ok(None));
                     }
@@ -291,10 +437,13 @@ impl Paste {
                         what: "the SMMUv3 command dump",
                         got,
                         want: 2,
+                        end: last,
                     },
                 ));
             }
-            Block::Amd { got, start, .. } => {
+            Block::Amd {
+                got, start, last, ..
+            } => {
                 if amd_dword(strip_prefixes(line)).is_none() {
                     self.block = Block::None;
                     cut = Some((
@@ -303,46 +452,161 @@ impl Paste {
                             what: "the AMD-Vi CMD[] dump",
                             got,
                             want: 4,
+                            end: last,
                         },
                     ));
                 }
             }
             Block::None => {}
         }
-        (cut, self.line(line_no, line))
+        let r = self.line(line_no, line);
+        match r {
+            Err(e @ (PasteError::NoForm { .. } | PasteError::Words(_)))
+                if self.form.kernel() && self.form != InputForm::Words =>
+            {
+                if self.log {
+                    // A log's unrelated line: skipped, and a dump in
+                    // progress goes on after it (printk lines interleave).
+                    self.block = before;
+                    self.skipped += 1;
+                    return (None, Ok(None));
+                }
+                if self.form == InputForm::Auto && !self.words_seen && !looks_like_words(line) {
+                    self.block = before;
+                    self.deferred_last = line_no;
+                    if self.deferred.len() < MAX_DEFERRED {
+                        self.deferred.push((line_no, e));
+                    } else {
+                        self.deferred_more += 1;
+                    }
+                    return (None, Ok(None));
+                }
+                (cut, Err(e))
+            }
+            r => (cut, r),
+        }
     }
 
-    /// End of input: a dump cut short, or context with no command.
+    /// End of input: a dump cut short, or context with no command. Events
+    /// still pending and lines held back are queued for [`Paste::take`].
     pub fn finish(&mut self) -> Option<(usize, PasteError)> {
         let b = std::mem::replace(&mut self.block, Block::None);
-        match b {
-            Block::Smmu { got, start, .. } => Some((
+        let r = match b {
+            Block::Smmu {
+                got, start, last, ..
+            } => Some((
                 start,
                 PasteError::Incomplete {
                     what: "the SMMUv3 command dump",
                     got,
                     want: 2,
+                    end: last,
                 },
             )),
-            Block::Amd { got, start, .. } => Some((
+            Block::Amd {
+                got, start, last, ..
+            } => Some((
                 start,
                 PasteError::Incomplete {
                     what: "the AMD-Vi CMD[] dump",
                     got,
                     want: 4,
+                    end: last,
                 },
             )),
             Block::None => {
-                let first = self.context.first().cloned()?;
-                self.context.clear();
-                Some((self.context_line, PasteError::NoCommand(first)))
+                if self.flush_event() {
+                    None
+                } else {
+                    let first = self.context.first().cloned();
+                    self.context.clear();
+                    self.pending = None;
+                    self.needs_command = false;
+                    first.map(|f| (self.context_line, PasteError::NoCommand(f)))
+                }
             }
+        };
+        if self.log {
+            self.skipped += self.deferred.len() + self.deferred_more;
+            self.deferred.clear();
+            self.deferred_more = 0;
+        } else {
+            self.release_deferred();
         }
+        r
+    }
+
+    /// Lines held back are errors after all (the input is not a log).
+    fn release_deferred(&mut self) {
+        for (n, e) in self.deferred.drain(..) {
+            self.out.push_back(Item::Error(n, e));
+        }
+        if self.deferred_more > 0 {
+            self.out.push_back(Item::Error(
+                self.deferred_last,
+                PasteError::Unrelated {
+                    count: self.deferred_more,
+                },
+            ));
+            self.deferred_more = 0;
+        }
+    }
+
+    /// The input is a log: lines held back were its unrelated lines.
+    fn become_log(&mut self) {
+        if !self.log {
+            self.log = true;
+            self.skipped += self.deferred.len() + self.deferred_more;
+            self.deferred.clear();
+            self.deferred_more = 0;
+        }
+    }
+
+    /// Queue the pending event, if the context is one that needs no
+    /// command. Returns whether it did.
+    fn flush_event(&mut self) -> bool {
+        let Some(p) = self.pending else {
+            return false;
+        };
+        if self.needs_command || self.context.is_empty() {
+            return false;
+        }
+        self.pending = None;
+        let context = std::mem::take(&mut self.context);
+        self.refused = false;
+        let (kind, explanation) = explain_pending(p);
+        self.out.push_back(Item::Event(Event {
+            kind,
+            line: self.context_line,
+            context,
+            explanation,
+        }));
+        true
+    }
+
+    /// Queue a complete event made of `context_line` alone, after any
+    /// pending one.
+    fn event_now(
+        &mut self,
+        line_no: usize,
+        context: String,
+        kind: &'static str,
+        explanation: String,
+    ) {
+        self.flush_event();
+        self.out.push_back(Item::Event(Event {
+            kind,
+            line: line_no,
+            context: vec![context],
+            explanation,
+        }));
     }
 
     fn emit(&mut self, w: [u64; 4], n: usize, line: usize) -> Pasted {
         let context = std::mem::take(&mut self.context);
         let refused = std::mem::replace(&mut self.refused, false);
+        self.needs_command = false;
+        self.pending = None;
         Pasted {
             w,
             n,
@@ -375,7 +639,16 @@ impl Paste {
     fn line(&mut self, line_no: usize, line: &str) -> Result<Option<Pasted>, PasteError> {
         let words_err = if self.form.words() {
             match parse_hex_line(line, self.words) {
-                Ok((w, n)) => return Ok(Some(self.emit(w, n, line_no))),
+                Ok((w, n)) => {
+                    // Not a continuation of any pending event.
+                    self.flush_event();
+                    if !self.log && !self.words_seen {
+                        // Word text, not a log: lines held back are errors.
+                        self.words_seen = true;
+                        self.release_deferred();
+                    }
+                    return Ok(Some(self.emit(w, n, line_no)));
+                }
                 Err(e) if self.form == InputForm::Words => return Err(PasteError::Words(e)),
                 Err(e) => e,
             }
@@ -385,13 +658,22 @@ impl Paste {
                 Ok(_) => return Err(PasteError::WordsExcluded(self.form)),
             }
         };
-        let body = strip_prefixes(strip_comment_safe(line));
-        if self.form.kernel() {
+        let text = strip_comment_safe(line);
+        let body = strip_prefixes(text);
+        if self.form == InputForm::Auto && has_log_prefix(text) {
+            self.become_log();
+        }
+        if self.form.kernel() && is_kernel_line(body) {
+            if self.pending.is_some() && !self.continues(body) {
+                self.flush_event();
+            }
+            self.become_log();
             if let Some(r) = self.kernel(line_no, body) {
                 return r;
             }
         }
-        if self.form.qemu() {
+        if self.form.qemu() && is_qemu_line(body) {
+            self.flush_event();
             if let Some(r) = self.qemu(line_no, body) {
                 return r;
             }
@@ -400,6 +682,23 @@ impl Paste {
             form: self.form,
             words: words_err,
         })
+    }
+
+    /// Whether kernel line `s` belongs to the pending event.
+    fn continues(&self, s: &str) -> bool {
+        match self.pending {
+            Some(Pending::SmmuAbt { .. }) => s.contains("retrying command fetch"),
+            Some(Pending::Vtd { .. }) => {
+                s.contains("VT-d detected Invalidation")
+                    || s.contains("QI HEAD:")
+                    || s.contains("QI PRIOR:")
+                    || s.contains("Error (IQE) cleared")
+                    || s.contains("Error (ITE) cleared")
+                    || s.contains("Error (ICE) cleared")
+                    || s.contains(DRHD)
+            }
+            None => false,
+        }
     }
 
     /// Kernel forms; `None` when the line is none of them.
@@ -419,7 +718,7 @@ impl Paste {
         self.want(ArchId::Amd, "an AMD-Vi command dword (CMD[i])")?;
         let (i, v) = r?;
         let (mut d, got, start) = match self.block {
-            Block::Amd { d, got, start } => (d, got, start),
+            Block::Amd { d, got, start, .. } => (d, got, start),
             _ => ([0u32; 4], 0, line_no),
         };
         if i != got as u64 {
@@ -434,6 +733,7 @@ impl Paste {
                 d,
                 got: got + 1,
                 start,
+                last: line_no,
             };
             return Ok(None);
         }
@@ -464,10 +764,12 @@ impl Paste {
                              replacing it with a CMD_SYNC"
                                 .into(),
                         );
+                        self.needs_command = true;
                         self.block = Block::Smmu {
                             w: [0; 2],
                             got: 0,
                             start: line_no + 1,
+                            last: line_no,
                         };
                         None
                     }),
@@ -475,10 +777,14 @@ impl Paste {
         }
         if s.contains("retrying command fetch") {
             return Some(self.want(ArchId::Smmuv3, "an SMMUv3 CMDQ line").map(|()| {
-                self.note(
-                    line_no,
-                    "kernel: retrying command fetch (CERROR_ABT: no command dump follows)".into(),
-                );
+                let text = "kernel: retrying command fetch (the driver's answer to CERROR_ABT)";
+                if matches!(self.pending, Some(Pending::SmmuAbt { .. })) {
+                    self.note(line_no, text.into());
+                    self.flush_event();
+                } else {
+                    let (kind, why) = explain_pending(Pending::SmmuAbt { cons: u64::MAX });
+                    self.event_now(line_no, text.into(), kind, why);
+                }
                 None
             }));
         }
@@ -494,7 +800,9 @@ impl Paste {
         // --- Intel VT-d
         for (key, what) in [("QI HEAD:", "QI HEAD"), ("QI PRIOR:", "QI PRIOR")] {
             if let Some(rest) = after(s, key) {
-                return Some(self.vtd_qi(line_no, what, rest));
+                let r = self.vtd_qi(line_no, what, rest);
+                self.qi_dumped = r.is_ok();
+                return Some(r);
             }
         }
         if let Some(rest) = after(s, "VT-d detected invalid descriptor:") {
@@ -522,18 +830,81 @@ impl Paste {
                     let v = leading_hex(rest.trim_start())
                         .ok_or(PasteError::BadNumber("the IQER value"))?;
                     self.note(line_no, format!("kernel: {flag}, {what} = {v:#x}"));
+                    self.qi_dumped = false;
                     if flag.starts_with("FSTS.IQE") {
                         self.refused = true;
+                        self.needs_command = true;
+                        // An IQE dump may carry ITE / ICE lines too.
+                        self.pending.get_or_insert(Pending::Vtd {
+                            ite: false,
+                            ice: false,
+                            ite_sid: None,
+                            ice_sid: None,
+                        });
+                    } else {
+                        let ite = flag.starts_with("FSTS.ITE");
+                        self.vtd_pending(ite, !ite, Some(v));
                     }
                     Ok(None)
                 }));
             }
         }
-        if s.contains("Invalidation Queue Error (IQE) cleared")
-            || s.contains("Invalidation Time-out Error (ITE) cleared")
-            || s.contains("Invalidation Completion Error (ICE) cleared")
-        {
+        if s.contains("Invalidation Queue Error (IQE) cleared") {
             return Some(self.want(ArchId::Vtd, "a VT-d fault line").map(|()| None));
+        }
+        for (key, ite) in [
+            ("Invalidation Time-out Error (ITE) cleared", true),
+            ("Invalidation Completion Error (ICE) cleared", false),
+        ] {
+            if s.contains(key) {
+                return Some(self.want(ArchId::Vtd, "a VT-d fault line").map(|()| {
+                    let text = format!("kernel: {key} (the driver cleared the FSTS bit)");
+                    if matches!(self.pending, Some(Pending::Vtd { .. })) {
+                        self.note(line_no, text);
+                        self.vtd_pending(ite, !ite, None);
+                        self.flush_event();
+                    } else if !self.qi_dumped {
+                        // Before Linux 5.13 this line is all the log says.
+                        let p = Pending::Vtd {
+                            ite,
+                            ice: !ite,
+                            ite_sid: None,
+                            ice_sid: None,
+                        };
+                        let (kind, why) = explain_pending(p);
+                        self.event_now(line_no, text, kind, why);
+                    }
+                    None
+                }));
+            }
+        }
+        if let Some(rest) = after(s, DRHD) {
+            return Some(self.want(ArchId::Vtd, "a VT-d fault line").and_then(|()| {
+                let fsts = leading_hex(rest.trim_start())
+                    .ok_or(PasteError::BadNumber("the fault status register"))?;
+                // FSTS_REG: IQE bit 4, ICE bit 5, ITE bit 6 (VT-d §11.4.9.1).
+                let (iqe, ice, ite) = (fsts & 1 << 4 != 0, fsts & 1 << 5 != 0, fsts & 1 << 6 != 0);
+                if !(iqe || ice || ite) {
+                    // A DMA-remapping fault, not the invalidation queue's.
+                    self.skipped += 1;
+                    return Ok(None);
+                }
+                let bits: Vec<&str> = [(iqe, "IQE"), (ice, "ICE"), (ite, "ITE")]
+                    .iter()
+                    .filter(|(b, _)| *b)
+                    .map(|(_, n)| *n)
+                    .collect();
+                self.note(
+                    line_no,
+                    format!(
+                        "kernel: fault event, FSTS = {fsts:#x} ({})",
+                        bits.join(", ")
+                    ),
+                );
+                self.qi_dumped = false;
+                self.vtd_pending(ite, ice, None);
+                Ok(None)
+            }));
         }
         // --- AMD-Vi
         if let Some(rest) = after(s, "ILLEGAL_COMMAND_ERROR") {
@@ -549,28 +920,73 @@ impl Paste {
                     ),
                 );
                 self.refused = true;
+                self.needs_command = true;
                 Ok(None)
             }));
         }
         for (key, what) in [
             (
                 "COMMAND_HARDWARE_ERROR",
-                "COMMAND_HARDWARE_ERROR event (code 6): the command fetch at",
+                "COMMAND_HARDWARE_ERROR event (code 6):",
             ),
-            (
-                "IOTLB_INV_TIMEOUT",
-                "IOTLB_INV_TIMEOUT event (code 7): a device TLB did not answer;",
-            ),
+            ("IOTLB_INV_TIMEOUT", "IOTLB_INV_TIMEOUT event (code 7):"),
         ] {
             if let Some(rest) = after(s, key) {
                 return Some(self.want(ArchId::Amd, "an AMD-Vi event").map(|()| {
                     let detail = rest.trim_start().trim_end_matches(']').trim();
-                    self.note(line_no, format!("kernel: {what} {detail}"));
+                    let (kind, why) = explain_amd(key, detail);
+                    self.event_now(line_no, format!("kernel: {what} {detail}"), kind, why);
                     None
                 }));
             }
         }
+        if s.contains("Completion-Wait loop timed out") {
+            return Some(self.want(ArchId::Amd, "an AMD-Vi line").map(|()| {
+                let (kind, why) = explain_amd("Completion-Wait", "");
+                self.event_now(
+                    line_no,
+                    "kernel: Completion-Wait loop timed out".into(),
+                    kind,
+                    why,
+                );
+                None
+            }));
+        }
+        if s.contains("Event logged [") {
+            // Another AMD-Vi event (IO_PAGE_FAULT, ...): not the command buffer's.
+            return Some(self.want(ArchId::Amd, "an AMD-Vi event").map(|()| {
+                self.skipped += 1;
+                None
+            }));
+        }
         None
+    }
+
+    /// Merge VT-d ITE / ICE into the pending event.
+    fn vtd_pending(&mut self, ite: bool, ice: bool, sid: Option<u64>) {
+        let (mut i, mut c, mut isid, mut csid) = match self.pending {
+            Some(Pending::Vtd {
+                ite,
+                ice,
+                ite_sid,
+                ice_sid,
+            }) => (ite, ice, ite_sid, ice_sid),
+            _ => (false, false, None, None),
+        };
+        if ite {
+            i = true;
+            isid = isid.or(sid);
+        }
+        if ice {
+            c = true;
+            csid = csid.or(sid);
+        }
+        self.pending = Some(Pending::Vtd {
+            ite: i,
+            ice: c,
+            ite_sid: isid,
+            ice_sid: csid,
+        });
     }
 
     fn smmu_cerror(&mut self, line_no: usize, rest: &str) -> Result<Option<Pasted>, PasteError> {
@@ -586,13 +1002,30 @@ impl Paste {
             3 => "CERROR_ATC_INV_SYNC: an ATC invalidation timed out; CONS is at its CMD_SYNC",
             _ => "an unknown CERROR",
         };
-        self.refused = err == 1;
-        self.note(
-            line_no,
-            format!(
-                "kernel: CMDQ error \"{reason}\", CMDQ_CONS {cons:#010x}: ERR = {err} ({name})"
-            ),
+        let text = format!(
+            "kernel: CMDQ error \"{reason}\", CMDQ_CONS {cons:#010x}: ERR = {err} ({name})"
         );
+        match err {
+            0 | 3 => {
+                let kind = if err == 0 {
+                    "CERROR_NONE"
+                } else {
+                    "CERROR_ATC_INV_SYNC"
+                };
+                self.event_now(line_no, text, kind, explain_smmu(kind, cons));
+            }
+            2 => {
+                self.flush_event();
+                self.note(line_no, text);
+                self.pending = Some(Pending::SmmuAbt { cons });
+            }
+            _ => {
+                // CERROR_ILL, and unknown codes (the driver dumps those too).
+                self.refused = err == 1;
+                self.needs_command = true;
+                self.note(line_no, text);
+            }
+        }
         Ok(None)
     }
 
@@ -786,6 +1219,192 @@ fn strip_comment_safe(line: &str) -> &str {
     }
 }
 
+/// The VT-d fault interrupt's line (`dmar_fault`): the FSTS value in hex.
+const DRHD: &str = "DRHD: handling fault status reg";
+
+/// Kernel lines of an IOMMU driver this parser knows (after the prefixes).
+fn is_kernel_line(s: &str) -> bool {
+    const KEYS: [&str; 15] = [
+        "CMDQ error (cons ",
+        "skipping command in error state",
+        "retrying command fetch",
+        "failed to convert to CMD_SYNC",
+        "unexpected global error reported",
+        "QI HEAD:",
+        "QI PRIOR:",
+        "VT-d detected",
+        "Invalidation Queue Error (IQE) cleared",
+        "Invalidation Time-out Error (ITE) cleared",
+        "Invalidation Completion Error (ICE) cleared",
+        DRHD,
+        "Event logged [",
+        "ILLEGAL_COMMAND_ERROR",
+        "Completion-Wait loop timed out",
+    ];
+    amd_dword(s).is_some()
+        || s.trim() == "this could be serious"
+        || KEYS.iter().any(|k| s.contains(k))
+}
+
+/// QEMU intel-iommu lines this parser knows (after the prefixes).
+fn is_qemu_line(s: &str) -> bool {
+    s.contains("invalidate desc type ")
+        || s.contains("write fail for wait desc")
+        || s.contains(" desc val[3]: ")
+        || ((s.contains("inv desc") || s.contains(" desc: hi=")) && s.contains("hi="))
+}
+
+/// A line that starts with a log's prefix: a dmesg timestamp or caller id
+/// (`[  12.345678]`), a `<N>` priority, a syslog / journald `... kernel: `,
+/// or QEMU's `pid@seconds:` trace prefix.
+fn has_log_prefix(line: &str) -> bool {
+    let t = line.trim_start();
+    strip_prefixes(line).len() < t.len()
+}
+
+/// A line that starts like hex words (its first word parses): a typo in a
+/// command, not an unrelated log line.
+fn looks_like_words(line: &str) -> bool {
+    let t = strip_comment(line).trim();
+    let first = t
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .next()
+        .unwrap_or("");
+    !first.is_empty() && crate::text::parse_hex_word(first, 0).is_ok()
+}
+
+/// SMMUv3 queue position from CMDQ_CONS (IHI0070 §6.3.27: RD in [19:0],
+/// the index in its low log2(entries) bits and the wrap bit above them).
+fn smmu_position(cons: u64) -> String {
+    if cons == u64::MAX {
+        return "the CMDQ error line before it gives CMDQ_CONS, the queue position".into();
+    }
+    format!(
+        "CMDQ_CONS {cons:#010x}: RD = {:#x} (the entry index in its low log2(entries) bits, \
+         the wrap bit above them); `--raw DUMP --index {cons:#010x}` decodes that entry of a \
+         dump of the queue",
+        cons & 0xf_ffff
+    )
+}
+
+/// (kind, explanation) of an SMMUv3 CMDQ error that prints no command.
+fn explain_smmu(kind: &'static str, cons: u64) -> String {
+    let pos = smmu_position(cons);
+    match kind {
+        "CERROR_ABT" => format!(
+            "no command is printed: the SMMU could not read the command at CONS (an external \
+             abort on the fetch of the queue entry, so there are no words to show). The driver \
+             logs \"retrying command fetch\" and acknowledges the error, and the SMMU fetches the \
+             entry again; a queue whose memory stays unreadable fails the same way. {pos}"
+        ),
+        "CERROR_ATC_INV_SYNC" => format!(
+            "no command is printed: the CMD_SYNC at CONS could not complete because a CMD_ATC_INV \
+             before it got no answer from the device (an ATS invalidation time-out, IHI0070 \
+             §3.9.1.4; the SMMU does not say which CMD_ATC_INV). The driver leaves the queue as \
+             it is: once the error is acknowledged the SMMU runs that CMD_SYNC again, which \
+             fails again while the invalidation is still outstanding. {pos}"
+        ),
+        _ => format!("CMDQ_CONS.ERR reports no error; the driver does nothing more. {pos}"),
+    }
+}
+
+/// (kind, explanation) of an event that ended without a command.
+fn explain_pending(p: Pending) -> (&'static str, String) {
+    match p {
+        Pending::SmmuAbt { cons } => ("CERROR_ABT", explain_smmu("CERROR_ABT", cons)),
+        Pending::Vtd {
+            ite,
+            ice,
+            ite_sid,
+            ice_sid,
+        } => {
+            let sid = |s: Option<u64>| match s {
+                Some(v) => format!(
+                    " (source-id {v:#06x}, {:02x}:{:02x}.{})",
+                    v >> 8,
+                    (v >> 3) & 0x1f,
+                    v & 7
+                ),
+                None => String::new(),
+            };
+            let mut parts = Vec::new();
+            if ite {
+                parts.push(format!(
+                    "FSTS.ITE: a device-TLB invalidation (dev_tlb_inv_dsc or p_dev_tlb_inv_dsc) got \
+                     no completion from the device in time{}. The hardware aborts the pending \
+                     inv_wait_dsc (their status is never written) and fetches no descriptor until \
+                     ITE is cleared. The driver clears ITE, marks the waits of its pending \
+                     submissions aborted and submits them again, or gives up (-ETIMEDOUT) when the \
+                     device is gone",
+                    sid(ite_sid)
+                ));
+            }
+            if ice {
+                parts.push(format!(
+                    "FSTS.ICE: the hardware received a device-TLB invalidation completion it did \
+                     not expect (a bad ITag){}; no descriptor is refused and \
+                     the driver clears ICE and goes on waiting",
+                    sid(ice_sid)
+                ));
+            }
+            let kind = match (ite, ice) {
+                (true, true) => "FSTS.ITE+ICE",
+                (true, false) => "FSTS.ITE",
+                _ => "FSTS.ICE",
+            };
+            (
+                kind,
+                format!(
+                    "no command is printed: {}. The queue position is IQH; Linux 5.13 and later \
+                     print the descriptors there (QI HEAD, QI PRIOR), older kernels do not",
+                    parts.join("; ")
+                ),
+            )
+        }
+    }
+}
+
+/// (kind, explanation) of an AMD-Vi event without a command dump.
+fn explain_amd(key: &str, detail: &str) -> (&'static str, String) {
+    let addr = after(detail, "address=").and_then(leading_hex);
+    let at = |a: Option<u64>| match a {
+        Some(a) => format!(
+            "the event's address {a:#x} is that command's entry in the command buffer (minus \
+             the buffer's base it is the --offset of the command in a --raw dump)"
+        ),
+        None => "the event's address is that command's entry in the command buffer".into(),
+    };
+    match key {
+        "IOTLB_INV_TIMEOUT" => (
+            "IOTLB_INV_TIMEOUT",
+            format!(
+                "no command is printed: the device did not complete the ATS invalidation an \
+                 INVALIDATE_IOTLB_PAGES sent it; {}. The command buffer does not stop: the \
+                 IOMMU goes on with the next command, and the driver only logs the event (a \
+                 COMPLETION_WAIT behind it can time out: \"Completion-Wait loop timed out\")",
+                at(addr)
+            ),
+        ),
+        "COMMAND_HARDWARE_ERROR" => (
+            "COMMAND_HARDWARE_ERROR",
+            format!(
+                "no command is printed: the IOMMU could not read the command (or write a \
+                 COMPLETION_WAIT's store) because of a hardware error; {}. The command buffer \
+                 stops with its head there; the driver only logs the event",
+                at(addr)
+            ),
+        ),
+        _ => (
+            "Completion-Wait time-out",
+            "no command is printed: the driver waited for a COMPLETION_WAIT's store and gave up \
+             (wait_on_sem returns -EIO): a command before it did not complete, or the command \
+             buffer stopped. An event logged with it (IOTLB_INV_TIMEOUT, ILLEGAL_COMMAND_ERROR, \
+             COMMAND_HARDWARE_ERROR) names the command"
+                .into(),
+        ),
+    }
+}
+
 /// The text after the first occurrence of `key`.
 fn after<'a>(s: &'a str, key: &str) -> Option<&'a str> {
     s.find(key).and_then(|i| s.get(i + key.len()..))
@@ -974,7 +1593,7 @@ mod tests {
         );
         assert!(
             v.iter().any(
-                |r| matches!(r, Err(e) if e.starts_with("2: the SMMUv3 command dump ends after 1"))
+                |r| matches!(r, Err(e) if e.starts_with("2: the SMMUv3 command dump ends at line 2, after 1"))
             ),
             "{v:?}"
         );
@@ -1030,7 +1649,9 @@ mod tests {
             "q: f: invalid iotlb desc val[3]: 0x4 val[2]: 0x3 val[1]=0x1000 val[0]=0x10012 (r)",
         ];
         for arch in ArchId::ALL {
-            for words in [2, 4] {
+            // VT-d takes 2 or 4 words; the others always 2.
+            let widths: &[usize] = if arch == ArchId::Vtd { &[2, 4] } else { &[2] };
+            for &words in widths {
                 for form in [InputForm::Auto, InputForm::Kernel, InputForm::Qemu] {
                     let mut p = Paste::new(arch, words, form);
                     for (n, l) in lines.iter().enumerate() {

@@ -16,7 +16,7 @@ use crate::json::{
     parse_native_value,
 };
 use crate::jsonval::{parse_line, JsonError};
-use crate::paste::{InputForm, Paste};
+use crate::paste::{InputForm, Item, Paste};
 use crate::text::{format_words, is_skippable, LineReader};
 use crate::{AnyCommand, Arch, ArchOps, NativeAny};
 use iommu_inval_core::{ArchId, Context, LowerError, Op, Outcome};
@@ -163,13 +163,64 @@ pub struct Note<'a> {
     pub refused: bool,
 }
 
+/// Where the queue events of a pasted log that carry no command
+/// ([`crate::paste::Event`]) are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EventOut {
+    /// `#` lines on stdout (decode, and `--explain`).
+    Text,
+    /// One JSON object on stdout.
+    Json,
+    /// A note on stderr (the output stays words or generic JSON).
+    Stderr,
+}
+
+impl EventOut {
+    /// Decode shows events in its output; lift and convert with `--explain`.
+    pub(crate) fn of(opts: Opts, decode: bool) -> Self {
+        match (decode || opts.explain, opts.json) {
+            (true, true) => EventOut::Json,
+            (true, false) => EventOut::Text,
+            (false, _) => EventOut::Stderr,
+        }
+    }
+}
+
+/// Print an event without a command (exit status unchanged: the log is
+/// complete, the hardware just printed no command for it).
+fn write_event(
+    io: &mut Io<'_>,
+    how: EventOut,
+    arch: ArchId,
+    loc: Loc,
+    e: &crate::paste::Event,
+) -> io::Result<()> {
+    match how {
+        EventOut::Text => {
+            for c in &e.context {
+                writeln!(io.out, "# {c}")?;
+            }
+            writeln!(io.out, "#   => {}: {}", e.kind, e.explanation)
+        }
+        EventOut::Json => io.line(&json!({
+            "arch": arch.name(),
+            "event": e.kind,
+            "context": e.context,
+            "explanation": e.explanation,
+        })),
+        EventOut::Stderr => writeln!(io.err, "iommu-inval: {loc}: {}: {}", e.kind, e.explanation),
+    }
+}
+
 /// Calls `f` for each native command's words. Text that is no accepted
-/// form ([`Opts::input`]) is reported (status 2) and skipped.
+/// form ([`Opts::input`]) is reported (status 2) and skipped; events
+/// without a command are shown as `ev` says.
 pub(crate) fn for_each_native(
     src: Source<'_>,
     words: usize,
     arch: ArchId,
     form: InputForm,
+    ev: EventOut,
     io: &mut Io<'_>,
     mut f: impl FnMut(&mut Io<'_>, Loc, &[u64], Note<'_>) -> io::Result<()>,
 ) -> io::Result<()> {
@@ -222,11 +273,25 @@ pub(crate) fn for_each_native(
             let mut p = Paste::new(arch, words, form);
             let args = matches!(other, Source::Args(_));
             let loc_of = |n: usize| if args { Loc::Arg(n) } else { Loc::Line(n) };
-            let mut one = |io: &mut Io<'_>, n: usize, fed: crate::paste::Fed| {
-                let (cut, r) = fed;
+            let drain = |io: &mut Io<'_>, p: &mut Paste| -> io::Result<()> {
+                while let Some(item) = p.take() {
+                    match item {
+                        Item::Error(n, e) => io.complain(2, loc_of(n), &e)?,
+                        Item::Event(e) => write_event(io, ev, arch, loc_of(e.line), &e)?,
+                    }
+                }
+                Ok(())
+            };
+            for_each_text(other, io, |io, loc, line| {
+                let n = match loc {
+                    Loc::Arg(n) | Loc::Line(n) => n,
+                    Loc::Raw { index, .. } => index as usize,
+                };
+                let (cut, r) = p.feed(n, line);
                 if let Some((start, e)) = cut {
                     io.complain(2, loc_of(start), &e)?;
                 }
+                drain(io, &mut p)?;
                 match r {
                     Ok(Some(c)) => f(
                         io,
@@ -240,17 +305,18 @@ pub(crate) fn for_each_native(
                     Ok(None) => Ok(()),
                     Err(e) => io.complain(2, loc_of(n), &e),
                 }
-            };
-            for_each_text(other, io, |io, loc, line| {
-                let n = match loc {
-                    Loc::Arg(n) | Loc::Line(n) => n,
-                    Loc::Raw { index, .. } => index as usize,
-                };
-                let fed = p.feed(n, line);
-                one(io, n, fed)
             })?;
             if let Some((start, e)) = p.finish() {
                 io.complain(2, loc_of(start), &e)?;
+            }
+            drain(io, &mut p)?;
+            if p.skipped() > 0 {
+                writeln!(
+                    io.err,
+                    "iommu-inval: skipped {} line(s) of the log that belong to no IOMMU \
+                     command dump",
+                    p.skipped()
+                )?;
             }
             Ok(())
         }
@@ -326,6 +392,7 @@ pub fn decode(
         words,
         arch.id(),
         opts.input,
+        EventOut::of(opts, true),
         io,
         |io, _loc, w, note| {
             let decoded = dec(arch, opts, w);
@@ -486,36 +553,46 @@ pub fn lift(
     io: &mut Io<'_>,
 ) -> io::Result<()> {
     let mut ops = Vec::new();
-    for_each_native(src, words, arch.id(), opts.input, io, |io, loc, w, note| {
-        if opts.explain && !opts.json {
-            write_context(io, note)?;
-        }
-        let Some((cmd, outcome)) = decode_and_lift(arch, opts, ctx, io, loc, w, &mut ops)? else {
-            return Ok(());
-        };
-        if opts.explain && opts.json {
-            let mut m = Map::new();
-            let mut input = command_to_json(&cmd);
-            context_json_into(&mut input, note, None);
-            m.insert("input".into(), input);
-            m.insert(
-                "ops".into(),
-                Value::Array(ops.iter().map(op_to_json).collect()),
-            );
-            outcome_json_into(&outcome, &mut m);
-            return io.line(&Value::Object(m));
-        }
-        if opts.explain {
-            writeln!(io.out, "# {loc}: {} {}", cmd.op_name(), format_words(w))?;
-        }
-        for op in &ops {
-            io.line(&op_to_json(op))?;
-        }
-        if opts.explain {
-            writeln!(io.out, "#   => {}", outcome_text(&outcome))?;
-        }
-        Ok(())
-    })
+    let ev = EventOut::of(opts, false);
+    for_each_native(
+        src,
+        words,
+        arch.id(),
+        opts.input,
+        ev,
+        io,
+        |io, loc, w, note| {
+            if opts.explain && !opts.json {
+                write_context(io, note)?;
+            }
+            let Some((cmd, outcome)) = decode_and_lift(arch, opts, ctx, io, loc, w, &mut ops)?
+            else {
+                return Ok(());
+            };
+            if opts.explain && opts.json {
+                let mut m = Map::new();
+                let mut input = command_to_json(&cmd);
+                context_json_into(&mut input, note, None);
+                m.insert("input".into(), input);
+                m.insert(
+                    "ops".into(),
+                    Value::Array(ops.iter().map(op_to_json).collect()),
+                );
+                outcome_json_into(&outcome, &mut m);
+                return io.line(&Value::Object(m));
+            }
+            if opts.explain {
+                writeln!(io.out, "# {loc}: {} {}", cmd.op_name(), format_words(w))?;
+            }
+            for op in &ops {
+                io.line(&op_to_json(op))?;
+            }
+            if opts.explain {
+                writeln!(io.out, "#   => {}", outcome_text(&outcome))?;
+            }
+            Ok(())
+        },
+    )
 }
 
 fn outcome_text(o: &Outcome) -> String {
@@ -528,6 +605,27 @@ fn outcome_text(o: &Outcome) -> String {
         s.push_str(&format!("; {}", dropped_text(d)));
     }
     s
+}
+
+/// What the lift and lowering report widening, beyond what the footprint
+/// comparison (`relation`) already names: `"; the translation also reports
+/// widening: ..."`, or nothing.
+pub(crate) fn reported_widening(
+    widened: iommu_inval_core::Widened,
+    relation: Option<&iommu_inval_core::footprint::Relation>,
+) -> String {
+    let measured = match relation {
+        Some(iommu_inval_core::footprint::Relation::Superset(ex)) => ex.widened,
+        _ => iommu_inval_core::Widened::empty(),
+    };
+    let extra = widened - measured;
+    if extra.is_empty() {
+        return String::new();
+    }
+    format!(
+        "; the translation also reports widening: {}",
+        widened_list(extra).join(", ")
+    )
 }
 
 /// How every target words what it drops (an invalidation of a cache the
@@ -720,12 +818,10 @@ fn report(
                 Some(x) if !quiet || x.is_under() => x.text(),
                 _ => String::new(),
             };
-            if !widened.is_empty() {
-                s.push_str(&format!(
-                    "; reported widened: {}",
-                    widened_list(widened).join(", ")
-                ));
-            }
+            s.push_str(&reported_widening(
+                widened,
+                explanation.as_ref().and_then(|x| x.relation.as_ref()),
+            ));
             if let Some(d) = dropped {
                 s.push_str(&format!("; {}", dropped_text(d)));
             }
@@ -812,26 +908,35 @@ pub fn convert(
     io: &mut Io<'_>,
 ) -> io::Result<()> {
     let mut t = Translation::new();
-    for_each_native(src, words, from.id(), opts.input, io, |io, loc, w, note| {
-        if opts.explain && !opts.json {
-            write_context(io, note)?;
-        }
-        let cmd = match dec(from, opts, w) {
-            Ok(c) => c,
-            Err(e) => return decode_failure(from, opts, io, loc, w, &e),
-        };
-        t.clear();
-        let c = match crate::convert(&cmd, to, ctx, &mut t.outputs) {
-            Ok(c) => c,
-            Err(e) => return lower_failure(from, opts, io, loc, &e),
-        };
-        t.outcome = c.lowered;
-        t.errors = c.errors;
-        let desc = format!("{} {}", cmd.op_name(), format_words(w));
-        let mut input = command_to_json(&cmd);
-        if opts.explain {
-            context_json_into(&mut input, note, None);
-        }
-        report(to, opts, ctx, io, loc, input, &desc, &c.ops, &c.lifted, &t)
-    })
+    let ev = EventOut::of(opts, false);
+    for_each_native(
+        src,
+        words,
+        from.id(),
+        opts.input,
+        ev,
+        io,
+        |io, loc, w, note| {
+            if opts.explain && !opts.json {
+                write_context(io, note)?;
+            }
+            let cmd = match dec(from, opts, w) {
+                Ok(c) => c,
+                Err(e) => return decode_failure(from, opts, io, loc, w, &e),
+            };
+            t.clear();
+            let c = match crate::convert(&cmd, to, ctx, &mut t.outputs) {
+                Ok(c) => c,
+                Err(e) => return lower_failure(from, opts, io, loc, &e),
+            };
+            t.outcome = c.lowered;
+            t.errors = c.errors;
+            let desc = format!("{} {}", cmd.op_name(), format_words(w));
+            let mut input = command_to_json(&cmd);
+            if opts.explain {
+                context_json_into(&mut input, note, None);
+            }
+            report(to, opts, ctx, io, loc, input, &desc, &c.ops, &c.lifted, &t)
+        },
+    )
 }

@@ -80,7 +80,10 @@ impl fmt::Display for TextError {
                 )
             }
             TextError::WordCount { got, want } => {
-                write!(f, "expected {want} comma-separated 64-bit words, got {got}")
+                write!(
+                    f,
+                    "expected {want} 64-bit words (separated by commas or spaces), got {got}"
+                )
             }
             TextError::TooLong => write!(f, "line longer than {MAX_LINE} bytes"),
             TextError::NotUtf8 { offset } => write!(f, "invalid UTF-8 at byte {offset}"),
@@ -123,6 +126,11 @@ pub fn parse_hex_word(s: &str, index: usize) -> Result<u64, TextError> {
 
 /// Parse a command line of exactly `words` (2 or 4) hex words.
 ///
+/// The words are separated by commas or, on a line without commas, by
+/// whitespace: `od -An -tx8` output, and QEMU's monitor (`xp /2gx`), whose
+/// lines start with the address and a colon (`00000000fee00000: 0x… 0x…`;
+/// that address, of 8 to 16 hex digits, is left out).
+///
 /// Returns the words (unused slots 0) and the count. Never panics.
 pub fn parse_hex_line(line: &str, words: usize) -> Result<([u64; 4], usize), TextError> {
     if words != 2 && words != 4 {
@@ -132,9 +140,15 @@ pub fn parse_hex_line(line: &str, words: usize) -> Result<([u64; 4], usize), Tex
     if line.is_empty() {
         return Err(TextError::Empty);
     }
+    let line = strip_memory_address(line);
     let mut out = [0u64; 4];
     let mut got = 0usize;
-    for (index, part) in line.split(',').enumerate() {
+    let parts: &mut dyn Iterator<Item = &str> = if line.contains(',') {
+        &mut line.split(',')
+    } else {
+        &mut line.split_whitespace()
+    };
+    for (index, part) in parts.enumerate() {
         let v = parse_hex_word(part, index)?;
         if let Some(slot) = out.get_mut(index) {
             *slot = v;
@@ -145,6 +159,21 @@ pub fn parse_hex_line(line: &str, words: usize) -> Result<([u64; 4], usize), Tex
         return Err(TextError::WordCount { got, want: words });
     }
     Ok((out, got))
+}
+
+/// The line without the `ADDRESS: ` that QEMU's monitor puts in front of
+/// memory it prints (8 to 16 hex digits, a colon, whitespace).
+fn strip_memory_address(line: &str) -> &str {
+    if let Some((addr, rest)) = line.split_once(':') {
+        let n = addr.len();
+        if (8..=16).contains(&n)
+            && addr.bytes().all(|b| b.is_ascii_hexdigit())
+            && rest.starts_with(char::is_whitespace)
+        {
+            return rest.trim_start();
+        }
+    }
+    line
 }
 
 /// The line without a trailing `# comment`.
@@ -341,6 +370,33 @@ mod tests {
             parse_hex_line(&many, 4),
             Err(TextError::WordCount { got: 1000, want: 4 })
         );
+    }
+
+    #[test]
+    fn words_separated_by_spaces() {
+        // od -An -tx8: leading spaces, two words, no 0x.
+        assert_eq!(
+            parse_hex_line(" 0000000000000012 0000000000001000", 2),
+            Ok(([0x12, 0x1000, 0, 0], 2))
+        );
+        // QEMU's monitor: address, colon, 0x words.
+        assert_eq!(
+            parse_hex_line("00000000fee00000: 0x0000000000000012 0x0000000000001000", 2),
+            Ok(([0x12, 0x1000, 0, 0], 2))
+        );
+        assert_eq!(parse_hex_line("1\t2  3 4", 4), Ok(([1, 2, 3, 4], 4)));
+        // The count is still exact (od without -An prints an offset first).
+        assert_eq!(
+            parse_hex_line("0000000 0000000000000012 0000000000001000", 2),
+            Err(TextError::WordCount { got: 3, want: 2 })
+        );
+        // Commas win: a space inside a comma-separated word is an error.
+        assert_eq!(
+            parse_hex_line("1 2, 3", 2),
+            Err(TextError::NotHex { index: 0, ch: ' ' })
+        );
+        // A short address is a word, not an address.
+        assert!(parse_hex_line("1234: 1 2", 2).is_err());
     }
 
     #[test]

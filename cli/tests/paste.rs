@@ -256,7 +256,7 @@ fn amd_illegal_command_dwords_pair_little_endian() {
     assert_eq!(cut.code, 2);
     assert!(
         cut.stderr
-            .contains("line 1: the AMD-Vi CMD[] dump ends after 2 of the 4"),
+            .contains("line 1: the AMD-Vi CMD[] dump ends at line 2, after 2 of the 4"),
         "{}",
         cut.stderr
     );
@@ -357,10 +357,17 @@ fn forced_forms_and_other_architectures() {
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("line 1:"), "{}", o.stderr);
     assert!(o.stdout.starts_with("INVALIDATE_IOMMU_ALL"), "{}", o.stdout);
-    // Context with no command after it.
-    let o = run(&["decode", "--arch", "smmuv3"], "arm-smmu-v3: CMDQ error (cons 0x02000001): Abort on command fetch\narm-smmu-v3: retrying command fetch\n");
+    // Context that announces a command, with no command after it.
+    let o = run(
+        &["decode", "--arch", "smmuv3"],
+        "arm-smmu-v3: CMDQ error (cons 0x01000001): Illegal command\n",
+    );
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("no command follows"), "{}", o.stderr);
+    // A CERROR_ABT prints no command: the event is complete (issue 30).
+    let o = run(&["decode", "--arch", "smmuv3"], "arm-smmu-v3: CMDQ error (cons 0x02000001): Abort on command fetch\narm-smmu-v3: retrying command fetch\n");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("#   => CERROR_ABT"), "{}", o.stdout);
     // Pasted lines as arguments work too.
     let o = run(
         &[
@@ -542,7 +549,11 @@ fn raw_dumps_from_pipes_and_queue_indexes() {
         "",
     );
     assert_eq!(o.code, 2);
-    assert!(o.stderr.contains("at or past the end"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("--offset 0x120 is at the end"),
+        "{}",
+        o.stderr
+    );
     let o = run(
         &[
             "decode", "--arch", "amd", "--raw", "-", "--offset", "0", "--index", "1",

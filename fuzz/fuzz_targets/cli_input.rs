@@ -19,7 +19,7 @@ use iommu_inval::core::context::Topology;
 use iommu_inval::core::{ArchId, Context, IdentityContext};
 use iommu_inval::generic::{op_to_json, parse_op_json};
 use iommu_inval::json::{command_to_json, parse_native_json};
-use iommu_inval::paste::{InputForm, Paste};
+use iommu_inval::paste::{InputForm, Item, Paste};
 use iommu_inval::run::{self, Io, Opts, Source};
 use iommu_inval::text::{format_words, parse_hex_line};
 use iommu_inval::{AnyCommand, Arch, ArchOps};
@@ -95,14 +95,35 @@ fuzz_target!(|data: &[u8]| {
         InputForm::Qemu,
     ][rest.len() % 4];
     let mut paste = Paste::new(from.id(), words, form);
+    let mut fed = 0;
+    // Queued events and held-back errors: complete, and never ahead of the input.
+    let check_items = |paste: &mut Paste, upto: usize| {
+        while let Some(item) = paste.take() {
+            match item {
+                Item::Event(e) => {
+                    assert!(e.line >= 1 && e.line <= upto, "{e:?}");
+                    assert!(!e.context.is_empty() && !e.explanation.is_empty(), "{e:?}");
+                }
+                Item::Error(n, e) => assert!(n >= 1 && n <= upto, "{n}: {e}"),
+            }
+        }
+    };
     for (i, line) in text.lines().take(256).enumerate() {
         let (_, r) = paste.feed(i + 1, line);
+        fed = i + 1;
+        check_items(&mut paste, fed);
         if let Ok(Some(c)) = r {
             assert_eq!(c.words().len(), words, "{line:?} -> {c:?}");
             assert!(c.line >= 1 && c.line <= i + 1, "{line:?} -> {c:?}");
         }
     }
     let _ = paste.finish();
+    check_items(&mut paste, fed.max(1));
+    assert!(
+        paste.skipped() <= fed,
+        "{} skipped of {fed}",
+        paste.skipped()
+    );
     let topo = Topology::from_json(&text).ok();
     if let Some(t) = &topo {
         let json = serde_json::to_string(t).unwrap_or_default();
