@@ -46,6 +46,8 @@ pub const STORE_ADDR_MASK: u64 = 0x000f_ffff_ffff_fff8;
 pub const PASID_MAX: u32 = (1 << 20) - 1;
 
 const OPCODE_SHIFT: u32 = 60;
+/// RESET_VMMIO `all`: `w0[28]` (see [`ResetVmmio`]).
+const RESET_VMMIO_ALL: u32 = 28;
 const OPCODE_MASK: u64 = 0xf << OPCODE_SHIFT;
 
 /// COMPLETION_WAIT (opcode 0x1, §2.4.1): wait for every earlier command;
@@ -174,14 +176,19 @@ pub struct InsertGuestEvent {
 }
 
 /// RESET_VMMIO (opcode 0xa, AMD IOMMU revision 3.x): reset the vIOMMU MMIO
-/// state of guest `guest_id` (`w0[15:0]`); `all` (`w0[27]`) for every
+/// state of guest `guest_id` (`w0[15:0]`); `all` (`w0[28]`) for every
 /// guest, `vcmd` (`w0[31]`) for the guest's command buffer. Not an
 /// invalidation.
+///
+/// `all` is bit 28 as AMD's own vIOMMU driver writes it (`build_reset_vmmio`
+/// in "iommu/amd: Introduce Reset vMMIO Command", the 2023 vIOMMU RFC
+/// series, sets `1 << 28` beside VCmd `1 << 31`); FreeBSD's `amdiommu`
+/// header, whose dword 1 of this command is one bit short, has bit 27.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct ResetVmmio {
     /// `w0[15:0]`: the guest (vIOMMU GuestID).
     pub guest_id: u16,
-    /// `w0[27]`: every guest.
+    /// `w0[28]`: every guest.
     pub all: bool,
     /// `w0[31]`: the guest's command buffer state.
     pub vcmd: bool,
@@ -246,8 +253,8 @@ const DEFINED: [[u64; 2]; 16] = {
     t[8] = [op, 0];
     // INSERT_GUEST_EVENT: guest_id[47:32].
     t[9] = [op | 0x0000_ffff_0000_0000, 0];
-    // RESET_VMMIO: guest_id[15:0], all[27], vcmd[31].
-    t[10] = [op | 0x8800_ffff, 0];
+    // RESET_VMMIO: guest_id[15:0], all[28], vcmd[31].
+    t[10] = [op | 0x9000_ffff, 0];
     t
 };
 
@@ -468,7 +475,7 @@ impl Command {
             }),
             OP_RESET_VMMIO => Command::ResetVmmio(ResetVmmio {
                 guest_id: dev,
-                all: bit(w0, 27),
+                all: bit(w0, RESET_VMMIO_ALL),
                 vcmd: bit(w0, 31),
             }),
             OP_INVALIDATE_IOMMU_ALL => Command::InvalidateIommuAll(InvalidateIommuAll),
@@ -539,9 +546,10 @@ impl Command {
             ],
             Command::InvalidateIommuAll(_) => [op, 0],
             Command::InsertGuestEvent(c) => [op | (u64::from(c.guest_id) << 32), 0],
-            Command::ResetVmmio(c) => {
-                [op | u64::from(c.guest_id) | b(c.all, 27) | b(c.vcmd, 31), 0]
-            }
+            Command::ResetVmmio(c) => [
+                op | u64::from(c.guest_id) | b(c.all, RESET_VMMIO_ALL) | b(c.vcmd, 31),
+                0,
+            ],
         }
     }
 
@@ -903,7 +911,7 @@ mod tests {
             ),
             (8, &[]),
             (9, &[(0, 32, 47)]),
-            (10, &[(0, 0, 15), (0, 27, 27), (0, 31, 31)]),
+            (10, &[(0, 0, 15), (0, 28, 28), (0, 31, 31)]),
         ];
         for (op, fs) in fields {
             let mut m = [0xf000_0000_0000_0000u64, 0];

@@ -208,7 +208,7 @@ const AMD_VECTORS: &[(&str, &str)] = &[
         "0x9000123400000000,0x0000000000000000",
     ),
     // guest_id=0x42 all vcmd
-    ("RESET_VMMIO", "0xa000000088000042,0x0000000000000000"),
+    ("RESET_VMMIO", "0xa000000090000042,0x0000000000000000"),
 ];
 
 fn vectors(arch: &str) -> &'static [(&'static str, &'static str)] {

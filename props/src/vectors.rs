@@ -461,9 +461,10 @@ pub const AMD: &[Vector] = &[
         ],
     ),
     ("INVALIDATE_IOMMU_ALL", &[0x8000_0000_0000_0000, 0], &[]),
-    // Revision 3.x (layouts of the FreeBSD amdiommu header): GuestID in
-    // w0[47:32]; GuestID w0[15:0], All w0[27], VCmd w0[31]; pasid[19:16]
-    // of INVALIDATE_IOTLB_PAGES in w0[59:56].
+    // Revision 3.x (layouts of the FreeBSD amdiommu header, but RESET_VMMIO
+    // All as AMD's vIOMMU driver writes it, build_reset_vmmio): GuestID in
+    // w0[47:32]; GuestID w0[15:0], All w0[28], VCmd w0[31]; pasid[19:16] of
+    // INVALIDATE_IOTLB_PAGES in w0[59:56].
     (
         "INSERT_GUEST_EVENT",
         &[0x9000_1234_0000_0000, 0],
@@ -471,7 +472,7 @@ pub const AMD: &[Vector] = &[
     ),
     (
         "RESET_VMMIO",
-        &[0xa000_0000_8800_0042, 0],
+        &[0xa000_0000_9000_0042, 0],
         &[("guest_id", 0x42), ("all", 1), ("vcmd", 1)],
     ),
     (
@@ -589,6 +590,11 @@ pub const AMD_BAD: &[Bad] = &[
     (
         "RESET_VMMIO w0 bit 16",
         &[0xa000_0000_0001_0042, 0],
+        "reserved_bits",
+    ),
+    (
+        "RESET_VMMIO w0 bit 27 (All is bit 28)",
+        &[0xa000_0000_0800_0042, 0],
         "reserved_bits",
     ),
     ("opcode 0xf", &[0xf000_0000_0000_0000, 0], "unknown_opcode"),
