@@ -485,6 +485,13 @@ pub const AMD: &[Vector] = &[
             ("address", 0x5000),
         ],
     ),
+    // INVALIDATE_IOTLB_PAGES type w1[5:4] (FreeBSD amd_reg.h `type:2`,
+    // VirtualBox "Bit 69:68 - Type"; meaning not public): type 2, kept.
+    (
+        "INVALIDATE_IOTLB_PAGES",
+        &[0x4000_0000_0000_0010, 0x5020],
+        &[("device_id", 0x10), ("type", 2), ("address", 0x5000)],
+    ),
 ];
 
 /// Invalid words per architecture, with the error kind each must give.
