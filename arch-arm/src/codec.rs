@@ -149,28 +149,28 @@ pub(crate) fn check_range(
     Ok(())
 }
 
-/// The error of a TLBI that failed [`check_range`].
+/// The error of a TLBI that failed [`check_range`]. Its `field` is
+/// `"F with CONDITION"`, and its mask covers the bits of F alone (F =
+/// `num/scale`: both), so that the value read through the mask (the CLI's
+/// "invalid value V in field F ...") is F's own: `tg` = 1 with no range
+/// and no level hint is `tg` 1, not `tg` and `ttl` read together.
 #[cold]
 #[inline(never)]
 fn range_error(num: u8, scale: u8, ttl: u8, tg: u8) -> DecodeError {
     if tg != 0 && (num | scale | ttl) == 0 {
-        DecodeError::invalid(
-            1,
-            bits::TTL.mask() | bits::TG.mask(),
-            "tg with num=scale=ttl=0",
-        )
+        DecodeError::invalid(1, bits::TG.mask(), "tg with num=scale=ttl=0")
     } else if tg != 0 {
         DecodeError::invalid(1, bits::TTL128.mask(), "ttl128 with ttl=0")
     } else if num != 0 || scale != 0 {
         DecodeError::invalid(
             0,
             bits::NUM.mask() | bits::SCALE.mask(),
-            "tg=0 with num/scale",
+            "num/scale with tg=0",
         )
     } else if ttl != 0 {
-        DecodeError::invalid(1, bits::TTL.mask(), "tg=0 with ttl")
+        DecodeError::invalid(1, bits::TTL.mask(), "ttl with tg=0")
     } else {
-        DecodeError::invalid(1, bits::TTL128.mask(), "tg=0 with ttl128")
+        DecodeError::invalid(1, bits::TTL128.mask(), "ttl128 with tg=0")
     }
 }
 

@@ -414,10 +414,12 @@ impl Features {
             // TTL = 1 with a 16 KiB granule is treated as 0 without DS, so
             // one granule without a range is the Reserved combination.
             if tg == 2 && ttl == 1 && (num | scale) == 0 {
+                // Named like the codec's range errors: the mask is the
+                // field named first (`ttl`, value 1), not `tg` and `ttl`.
                 return Err(DecodeError::invalid(
                     1,
-                    bits::TTL.mask() | bits::TG.mask(),
-                    "tg with num=scale=ttl=0",
+                    bits::TTL.mask(),
+                    "ttl with tg=2 and num=scale=0 (level 1 needs SMMU_IDR5.DS)",
                 ));
             }
         }

@@ -365,7 +365,7 @@ fn invalid_fields() {
     ] {
         let e = err(w);
         assert_eq!(e.kind, ErrorKind::InvalidField, "{w:#x?}");
-        assert_eq!(e.field, "tg=0 with num/scale");
+        assert_eq!(e.field, "num/scale with tg=0");
     }
     let e = err([0x3046, 0]);
     assert_eq!((e.kind, e.field), (ErrorKind::InvalidField, "cs"));

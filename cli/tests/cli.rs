@@ -392,6 +392,47 @@ fn every_error_kind_in_the_error_shape() {
     }
 }
 
+/// A TLBI range error shows the value of the field it names, read from
+/// that field's bits alone: tg = 1 with no range and no level hint is
+/// "invalid value 1 in field tg", not 4 (tg and ttl read together); a
+/// level hint without a granule is ttl's own value; on an SMMUv3.2 (no DS)
+/// the 16 KiB level-1 hint without a range names ttl = 1.
+#[test]
+fn range_errors_show_the_named_fields_value() {
+    for (caps, w, want) in [
+        (
+            "latest",
+            "0x0007000000000012,0x0000000000000400",
+            "invalid value 1 in field tg with num=scale=ttl=0 (w1[11:10])",
+        ),
+        (
+            "latest",
+            "0x0000000000000013,0x0000000000000200",
+            "invalid value 2 in field ttl with tg=0 (w1[9:8])",
+        ),
+        (
+            "latest",
+            "0x0000000000001012,0x0000000000000480",
+            "invalid value 1 in field ttl128 with ttl=0 (w1[7])",
+        ),
+        (
+            "smmuv3.2",
+            "0x000000000000002a,0x0000000000000900",
+            "invalid value 1 in field ttl with tg=2",
+        ),
+    ] {
+        let d = run(
+            &["decode", "--arch", "smmuv3", "--caps", caps, "--json", w],
+            "",
+        );
+        assert_eq!(d.code, 1, "{w}");
+        let o = &json_lines(&d.stdout)[0];
+        assert_eq!(o["error"]["kind"], "invalid_field", "{w}: {o}");
+        let msg = o["error"]["message"].as_str().unwrap();
+        assert!(msg.starts_with(want), "{w}: {msg:?}, want {want:?}");
+    }
+}
+
 #[test]
 fn bad_length_is_the_library_error_for_a_wrong_buffer() {
     use iommu_inval::core::ArchId;
