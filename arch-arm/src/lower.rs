@@ -1235,6 +1235,7 @@ fn lower_prefetch(p: &Prefetch, caps: &Caps, o: &mut Out<'_>) -> Result<(), Lowe
                 sid: p.device,
                 size,
                 stride,
+                ns: false,
                 address,
             })
         }
