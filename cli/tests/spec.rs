@@ -393,3 +393,20 @@ fn tables_name_every_op_and_field_in_order() {
         }
     }
 }
+
+/// docs/REVISIONS.md gates the AMD-Vi hardware-vIOMMU commands by the EFR
+/// bit AMD's own vIOMMU patches define (`FEATURE_VIOMMU`, EFR bit 55), and
+/// no longer says that bit is not public.
+#[test]
+fn revisions_names_the_viommu_efr_bit() {
+    let doc = std::fs::read_to_string(root().join("docs/REVISIONS.md")).unwrap();
+    for op in ["INSERT_GUEST_EVENT", "RESET_VMMIO"] {
+        let row = doc
+            .lines()
+            .find(|l| l.starts_with('|') && l.contains(&format!("| {op} |")))
+            .unwrap_or_else(|| panic!("no {op} row"));
+        assert!(row.contains("`viommu` (EFR bit 55)"), "{row}");
+    }
+    assert!(!doc.contains("not in the public\nmaterial used"));
+    assert!(!doc.contains("vIOMMU is not in the public"));
+}
