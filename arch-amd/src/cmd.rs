@@ -569,9 +569,9 @@ impl Command {
     }
 
     /// Check that every field value fits its field (`FieldError::TooWide`
-    /// names the first that does not): 20-bit PASIDs, 2-bit `type`, 9-bit `tag`, 4-bit
-    /// `status`, page addresses with the low 12 bits clear, a store address
-    /// 8-byte aligned below 2^52.
+    /// names the first that does not): 20-bit PASIDs, 2-bit `type`, 9-bit
+    /// `tag`, 4-bit `status`, page addresses with the low 12 bits clear, a
+    /// store address 8-byte aligned below 2^52.
     pub fn check(&self) -> Result<(), FieldError> {
         let bad = |ok: bool, name: &'static str| {
             if ok {

@@ -354,7 +354,8 @@ impl Command {
     /// [`NativeCommand::check_words`] of SMMUv3). One table entry per
     /// opcode holds the whole test: the reserved bits and the `cs` / `resp`
     /// rule tested together, then, for the range TLBIs only, the range
-    /// rules as a truth table.
+    /// rules as a truth table (for CMD_PREFETCH_ADDR the same table sends
+    /// `ns` = 1 on to the decoder, which checks it against `ssec`).
     ///
     /// ```
     /// use iommu_inval_arm::Command;
