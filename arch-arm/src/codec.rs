@@ -30,7 +30,8 @@
 //!   SSec = 0 on every SMMU: `ns` = 1 with `ssec` = 0 is `invalid_field`
 //!   (as the other fields RES0 by another field's value, `num`, `scale`,
 //!   `ttl` with `tg` = 0); on the Non-secure queue and without
-//!   SMMU_S_IDR1.SEL2 [`Features`](crate::Features) refuses it.
+//!   SMMU_S_IDR1.SEL2 [`Features`](crate::Features) refuses it (its test is
+//!   `tests/revisions.rs::prefetch_addr_ns`).
 
 use crate::cmd::*;
 use iommu_inval_core::error::DecodeError;
