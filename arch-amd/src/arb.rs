@@ -75,6 +75,7 @@ impl<'a> Arbitrary<'a> for Command {
                     queue_id: edge(u, 0xffff)? as u16,
                     s,
                     gn: u.arbitrary()?,
+                    inv_type: u.int_in_range(0u8..=3)?,
                     address,
                 })
             }

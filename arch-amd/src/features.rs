@@ -13,7 +13,7 @@
 //! | `ppr_sup` | PPRSup | COMPLETE_PPR_REQUEST |
 //! | `gt_sup` | GTSup | `gn` = 1 (guest, PASID-tagged translations) on INVALIDATE_IOMMU_PAGES, INVALIDATE_IOTLB_PAGES, PREFETCH_IOMMU_PAGES, COMPLETE_PPR_REQUEST |
 //! | `ia_sup` | IASup | INVALIDATE_IOMMU_ALL |
-//! | `viommu` | hardware vIOMMU (revision 3.x) | INSERT_GUEST_EVENT, RESET_VMMIO |
+//! | `viommu` | bit 55, hardware vIOMMU (revision 3.x; `FEATURE_VIOMMU` of AMD's 2023 Linux vIOMMU patches) | INSERT_GUEST_EVENT, RESET_VMMIO |
 //! | `pasid20` | revision 3.x | INVALIDATE_IOTLB_PAGES `pasid` above 16 bits (`w0[59:56]`, reserved before) |
 //!
 //! These are not the lowering [`Caps`](crate::Caps) (what a host IOMMU can
@@ -34,7 +34,7 @@ pub struct Features {
     /// INVALIDATE_IOMMU_ALL (EFR.IASup).
     pub ia_sup: bool,
     /// The hardware vIOMMU commands of revision 3.x (INSERT_GUEST_EVENT,
-    /// RESET_VMMIO).
+    /// RESET_VMMIO): EFR bit 55.
     pub viommu: bool,
     /// 20-bit PASIDs in INVALIDATE_IOTLB_PAGES (revision 3.x).
     pub pasid20: bool,

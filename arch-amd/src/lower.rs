@@ -891,6 +891,7 @@ fn lower_inval<C: Context + ?Sized>(
                     queue_id: i.hints.queue_id,
                     s,
                     gn,
+                    inv_type: 0,
                     address,
                 }))
             })

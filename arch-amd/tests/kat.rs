@@ -129,6 +129,7 @@ fn iotlb_pages_split_pasid() {
             queue_id: 0x0102,
             s: true,
             gn: true,
+            inv_type: 0,
             address: ALL_PAGES_ADDRESS,
         }),
     );
@@ -141,6 +142,50 @@ fn iotlb_pages_split_pasid() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// INVALIDATE_IOTLB_PAGES `w1[5:4]` is a 2-bit field ("type" in FreeBSD's
+/// `amdiommu` header and VirtualBox's AMD IOMMU header, outside QEMU's
+/// reserved-bit check): decoded and encoded as `type`, every value; `w1[1]`,
+/// `w1[3]` and `w1[11:6]` stay reserved.
+#[test]
+fn iotlb_pages_type_field() {
+    for t in 0u64..4 {
+        // device 0x10, one page at 0x1000, type t.
+        let w = [0x4000_0000_0000_0010, 0x1000 | t << 4];
+        let c = Command::decode(&w).unwrap_or_else(|e| panic!("type {t}: {e}"));
+        assert_eq!(c.encode(), w);
+        let mut ty = None;
+        c.for_each_field(&mut |n, v| {
+            if n == "type" {
+                ty = Some(v);
+            }
+        });
+        assert_eq!(ty, Some(FieldValue::Uint(t)), "type {t}");
+        assert!(Command::check_words(&w).is_ok());
+        // Built from named fields, the same words.
+        let f = [
+            ("device_id", FieldValue::Uint(0x10)),
+            ("address", FieldValue::Uint(0x1000)),
+            ("type", FieldValue::Uint(t)),
+        ];
+        let b = Command::from_fields("INVALIDATE_IOTLB_PAGES", &mut f.iter().copied(), 2);
+        assert_eq!(b.map(|c| c.encode()), Ok(w));
+    }
+    for bit in [1u32, 3, 6, 7, 8, 9, 10, 11] {
+        let w = [0x4000_0000_0000_0010, 0x1000 | 1 << bit];
+        assert_eq!(
+            Command::decode(&w),
+            Err(DecodeError::reserved(1, 1 << bit)),
+            "w1[{bit}]"
+        );
+    }
+    // Wider than two bits: refused by name.
+    let f = [("type", FieldValue::Uint(4))];
+    assert!(matches!(
+        Command::from_fields("INVALIDATE_IOTLB_PAGES", &mut f.iter().copied(), 2),
+        Err(FieldError::TooWide("type"))
+    ));
 }
 
 #[test]

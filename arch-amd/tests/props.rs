@@ -16,14 +16,14 @@ fn defined(op: u64) -> Option<[u64; 2]> {
         1 => [o | 0x000f_ffff_ffff_ffff, u64::MAX],
         2 | 5 => [o | 0xffff, 0],
         3 => [o | 0x0000_ffff_000f_ffff, page | 0x7],
-        // pasid[19:16] in w0[59:56] from revision 3.x.
-        4 => [o | 0x0fff_ffff_ffff_ffff, page | 0x5],
+        // pasid[19:16] in w0[59:56] from revision 3.x; type w1[5:4].
+        4 => [o | 0x0fff_ffff_ffff_ffff, page | 0x35],
         6 => [o | 0x000f_ffff_ff00_ffff, page | 0x15],
         7 => [o | 0x000f_ffff_0000_ffff, 0x0000_f1ff_0000_0004],
         8 => [o, 0],
-        // Revision 3.x: INSERT_GUEST_EVENT, RESET_VMMIO.
+        // Revision 3.x: INSERT_GUEST_EVENT, RESET_VMMIO (all w0[28], vcmd w0[31]).
         9 => [o | 0x0000_ffff_0000_0000, 0],
-        10 => [o | 0x8800_ffff, 0],
+        10 => [o | 0x9000_ffff, 0],
         _ => return None,
     })
 }

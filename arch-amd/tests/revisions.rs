@@ -42,10 +42,12 @@ fn insert_guest_event() {
     ));
 }
 
-/// RESET_VMMIO (opcode 0xa): GuestID w0[15:0], All w0[27], VCmd w0[31].
+/// RESET_VMMIO (opcode 0xa): GuestID w0[15:0], All w0[28], VCmd w0[31]
+/// (AMD's own vIOMMU driver, `build_reset_vmmio`: All is `1 << 28` beside
+/// VCmd at bit 31; FreeBSD's header puts All at bit 27, one bit short).
 #[test]
 fn reset_vmmio() {
-    let w = [0xa000_0000_8800_0042, 0];
+    let w = [0xa000_0000_9000_0042, 0];
     assert_eq!(
         dec(w),
         Command::ResetVmmio(ResetVmmio {
@@ -54,12 +56,24 @@ fn reset_vmmio() {
             vcmd: true
         })
     );
-    assert_eq!(
-        Command::decode(&[0xa000_0000_0001_0042, 0])
-            .unwrap_err()
-            .kind,
-        ErrorKind::ReservedBits
-    );
+    // All alone is bit 28, VCmd alone bit 31.
+    let all = Command::ResetVmmio(ResetVmmio {
+        all: true,
+        ..Default::default()
+    });
+    assert_eq!(all.encode(), [0xa000_0000_1000_0000, 0]);
+    // Bit 27 (where the FreeBSD header has All) and every other bit of
+    // w0[30:16] are reserved.
+    for bit in 16..31 {
+        if bit == 28 {
+            continue;
+        }
+        let e = Command::decode(&[0xa000_0000_0000_0042 | 1 << bit, 0]).unwrap_err();
+        assert_eq!(
+            (e.kind, e.word, e.mask),
+            (ErrorKind::ReservedBits, 0, 1 << bit)
+        );
+    }
     assert!(Command::decode_with(&w, &Features::REV2).is_err());
     assert!(lift(&dec(w), &IdentityContext, &mut Vec::new()).is_err());
 }

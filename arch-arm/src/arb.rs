@@ -47,6 +47,8 @@ fn fix(w: &mut [u64; 2]) {
                 clear(w, TTL128);
             }
         }
+        // NS is RES0 with SSec = 0 (IHI0070 §4.2.2).
+        0x02 if SSEC.get(w) == 0 => clear(w, PF_NS),
         0x46 if CS.get(w) == 3 => clear(w, CS),
         0x41 if PRI_RESP.get(w) == 3 => clear(w, PRI_RESP),
         _ => {}

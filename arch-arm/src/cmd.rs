@@ -128,6 +128,13 @@ pub mod bits {
     pub const PF_SIZE: Bf = Bf::f(1, 0, 5);
     /// PREFETCH_ADDR `stride` `w1[9:5]`.
     pub const PF_STRIDE: Bf = Bf::f(1, 5, 5);
+    /// PREFETCH_ADDR `ns` `w1[11]` (command bit 75). IHI0070 §4.2.2 names
+    /// the NS parameter but gives its position only in the command figure,
+    /// which the published text does not reproduce; bit 75 is where
+    /// Renode's SMMUv3 model (`ARM_SMMUv3.Structures.cs`,
+    /// `PrefetchAddressCommand`) has it, after Stride `[73:69]` and a RES0
+    /// bit 74 (docs/REVISIONS.md).
+    pub const PF_NS: Bf = Bf::f(1, 11, 1);
     /// ATC_INV `size` `w1[5:0]`.
     pub const ATC_SIZE: Bf = Bf::f(1, 0, 6);
     /// PRI_RESP `prg_index` `w1[8:0]`.
@@ -339,6 +346,10 @@ commands! {
         size: u8 = PF_SIZE,
         /// Stride: `2^(12 + stride)` bytes.
         stride: u8 = PF_STRIDE,
+        /// NS attribute given to Secure stage 2 when a Secure stream has no
+        /// stage 1 (IHI0070 §4.2.2); RES0 on the Non-secure queue, with
+        /// `ssec` = 0 and without SMMU_S_IDR1.SEL2.
+        ns: bool = PF_NS,
         /// Byte address (`w1[63:12]`).
         address: u64 = VA,
     }
@@ -703,7 +714,8 @@ mod tests {
         assert_eq!(CfgiAll::MASK, [0xffff_ffff_0000_04ff, 0x1f]);
         assert_eq!(
             PrefetchAddr::MASK,
-            [0xffff_ffff_ffff_fcff, 0xffff_ffff_ffff_f3ff]
+            // size [4:0], stride [9:5], ns [11] (bit 10 reserved), address.
+            [0xffff_ffff_ffff_fcff, 0xffff_ffff_ffff_fbff]
         );
         assert_eq!(Resume::MASK, [0xffff_ffff_0000_34ff, 0xffff]);
         assert_eq!(TlbiNsnhAll::MASK, [0xff, 0]);

@@ -24,6 +24,14 @@
 //! * CMD_ATC_INV `size` > 52 is accepted: IHI0070 §4.5.1 permits but does not
 //!   require CERROR_ILL, or an UNKNOWN span; the lift takes it as everything,
 //!   the only span that covers an unknown one.
+//! * CMD_PREFETCH_ADDR has NS (IHI0070 §4.2.2 lists it among the
+//!   parameters) at `w1[11]`, bit 75, where Renode's SMMUv3 model has it
+//!   (the position is only in the specification's figure). NS is RES0 with
+//!   SSec = 0 on every SMMU: `ns` = 1 with `ssec` = 0 is `invalid_field`
+//!   (as the other fields RES0 by another field's value, `num`, `scale`,
+//!   `ttl` with `tg` = 0); on the Non-secure queue and without
+//!   SMMU_S_IDR1.SEL2 [`Features`](crate::Features) refuses it (its test is
+//!   `tests/revisions.rs::prefetch_addr_ns`).
 
 use crate::cmd::*;
 use iommu_inval_core::error::DecodeError;
@@ -149,28 +157,28 @@ pub(crate) fn check_range(
     Ok(())
 }
 
-/// The error of a TLBI that failed [`check_range`].
+/// The error of a TLBI that failed [`check_range`]. Its `field` is
+/// `"F with CONDITION"`, and its mask covers the bits of F alone (F =
+/// `num/scale`: both), so that the value read through the mask (the CLI's
+/// "invalid value V in field F ...") is F's own: `tg` = 1 with no range
+/// and no level hint is `tg` 1, not `tg` and `ttl` read together.
 #[cold]
 #[inline(never)]
 fn range_error(num: u8, scale: u8, ttl: u8, tg: u8) -> DecodeError {
     if tg != 0 && (num | scale | ttl) == 0 {
-        DecodeError::invalid(
-            1,
-            bits::TTL.mask() | bits::TG.mask(),
-            "tg with num=scale=ttl=0",
-        )
+        DecodeError::invalid(1, bits::TG.mask(), "tg with num=scale=ttl=0")
     } else if tg != 0 {
         DecodeError::invalid(1, bits::TTL128.mask(), "ttl128 with ttl=0")
     } else if num != 0 || scale != 0 {
         DecodeError::invalid(
             0,
             bits::NUM.mask() | bits::SCALE.mask(),
-            "tg=0 with num/scale",
+            "num/scale with tg=0",
         )
     } else if ttl != 0 {
-        DecodeError::invalid(1, bits::TTL.mask(), "tg=0 with ttl")
+        DecodeError::invalid(1, bits::TTL.mask(), "ttl with tg=0")
     } else {
-        DecodeError::invalid(1, bits::TTL128.mask(), "tg=0 with ttl128")
+        DecodeError::invalid(1, bits::TTL128.mask(), "ttl128 with tg=0")
     }
 }
 
@@ -232,8 +240,9 @@ const fn range_bad(w: &[u64; 2]) -> bool {
 /// `w0[13:12]` (`m0`: CMD_SYNC `cs`, IHI0070 §4.7.3) or `w1[13:12]` (`m1`:
 /// CMD_PRI_RESP `resp`, §4.5.2), 0 for the other ops; and the range rules
 /// as a 64-entry truth table over [`range_key`] (`range_ok`: [`RANGE_OK`]
-/// for the range TLBIs, all ones for the other ops, none for an unknown
-/// opcode, whose all-zero words pass the reserved-bit mask).
+/// for the range TLBIs, [`PF_NS_CLEAR`] for CMD_PREFETCH_ADDR, all ones for
+/// the other ops, none for an unknown opcode, whose all-zero words pass
+/// the reserved-bit mask).
 #[derive(Clone, Copy)]
 struct Rule {
     r0: u64,
@@ -282,6 +291,27 @@ const RANGE_OPS: [u8; 9] = [
     TlbiSS2Ipa::OPCODE,
 ];
 
+/// CMD_PREFETCH_ADDR `ns` = 1 is RES0 with `ssec` = 0 (IHI0070 §4.2.2):
+/// the rule's name in the decoder's error.
+const PF_NS_RULE: &str = "ns with ssec=0";
+
+/// For CMD_PREFETCH_ADDR, the [`range_key`]s with `ns` (`w1[11]`, key bit
+/// 4) clear: [`Command::check_words`] passes those at once and sends the
+/// rare `ns` = 1 words on to the decoder, which checks `ssec` (no test
+/// added on the path of the other ops).
+const PF_NS_CLEAR: u64 = {
+    assert!(bits::PF_NS.word == 1 && bits::PF_NS.lo == 7 + 4 && bits::PF_NS.width == 1);
+    let mut ok = 0u64;
+    let mut k = 0;
+    while k < 64 {
+        if (k >> 4) & 1 == 0 {
+            ok |= 1 << k;
+        }
+        k += 1;
+    }
+    ok
+};
+
 /// [`Rule`] of every opcode.
 const RULES: [Rule; 256] = {
     let mut t = [Rule {
@@ -305,6 +335,7 @@ const RULES: [Rule; 256] = {
         t[RANGE_OPS[i] as usize].range_ok = RANGE_OK;
         i += 1;
     }
+    t[PrefetchAddr::OPCODE as usize].range_ok = PF_NS_CLEAR;
     t[CmdSync::OPCODE as usize].m0 = bits::CS.mask();
     t[PriResp::OPCODE as usize].m1 = bits::PRI_RESP.mask();
     t
@@ -324,7 +355,8 @@ impl Command {
     /// [`NativeCommand::check_words`] of SMMUv3). One table entry per
     /// opcode holds the whole test: the reserved bits and the `cs` / `resp`
     /// rule tested together, then, for the range TLBIs only, the range
-    /// rules as a truth table.
+    /// rules as a truth table (for CMD_PREFETCH_ADDR the same table sends
+    /// `ns` = 1 on to the decoder, which checks it against `ssec`).
     ///
     /// ```
     /// use iommu_inval_arm::Command;
@@ -389,7 +421,13 @@ impl Command {
         }
         let c = match w[0] & 0xff {
             0x01 => Command::PrefetchConfig(take!(PrefetchConfig, w)),
-            0x02 => Command::PrefetchAddr(take!(PrefetchAddr, w)),
+            0x02 => {
+                let c = take!(PrefetchAddr, w);
+                if c.ns && !c.ssec {
+                    return Err(invalid(1, bits::PF_NS.mask(), PF_NS_RULE));
+                }
+                Command::PrefetchAddr(c)
+            }
             0x03 => Command::CfgiSte(take!(CfgiSte, w)),
             0x04 => {
                 if bits::RANGE.get(w) == 31 {
@@ -459,6 +497,9 @@ impl Command {
             Command::TlbiSEl2Va(c) => check_range(c.num, c.scale, c.ttl, c.ttl128, c.tg),
             Command::TlbiSEl2Vaa(c) => check_range(c.num, c.scale, c.ttl, c.ttl128, c.tg),
             Command::TlbiSS2Ipa(c) => check_range(c.num, c.scale, c.ttl, c.ttl128, c.tg),
+            Command::PrefetchAddr(c) if c.ns && !c.ssec => {
+                Err(DecodeError::invalid(1, bits::PF_NS.mask(), PF_NS_RULE))
+            }
             Command::CmdSync(c) if c.cs == 3 => Err(DecodeError::invalid(0, bits::CS.mask(), "cs")),
             Command::PriResp(c) if c.resp == 3 => {
                 Err(DecodeError::invalid(1, bits::PRI_RESP.mask(), "resp"))

@@ -26,9 +26,9 @@
 //! | `dpt` | SMMU_IDR3.DPT | CMD_DPTI_ALL (§4.6.1) |
 //! | `pa_bits` | revision | physical address bits above it (§4.1.6: `[55:48]` RES0 in SMMUv3.0, `[55:52]` in SMMUv3.1–3.3) |
 //! | `stride` | SMMUv3.1+ | CMD_PREFETCH_ADDR `stride` ≠ 0 (§4.2.2) |
-//! | `secure_queue` | the Secure Command queue | `ssec` = 1, CMD_TLBI_EL3_*, and the Secure-only commands (§4.1.6, §4.4.2.5) |
+//! | `secure_queue` | the Secure Command queue | `ssec` = 1, CMD_TLBI_EL3_*, and the Secure-only commands (§4.1.6, §4.4.2.5); CMD_PREFETCH_ADDR `ns` = 1 (RES0, also with `ssec` = 0, §4.2.2) |
 //! | `rme_impl` (refuses when *present*) | SMMU_IDR0.RME_IMPL | CMD_TLBI_EL3_* (§2.6, §4.4.2.5: no EL3 StreamWorld) |
-//! | `sel2` | SMMU_S_IDR1.SEL2 | CMD_TLBI_S_EL2_*, S_S12_VMALL, S_S2_IPA, SNH_ALL (§4.4.2.11–14, §4.4.3.3, §4.4.3.4, §4.4.4.2) |
+//! | `sel2` | SMMU_S_IDR1.SEL2 | CMD_TLBI_S_EL2_*, S_S12_VMALL, S_S2_IPA, SNH_ALL (§4.4.2.11–14, §4.4.3.3, §4.4.3.4, §4.4.4.2); CMD_PREFETCH_ADDR `ns` = 1 (RES0, §4.2.2) |
 
 use crate::cmd::*;
 use iommu_inval_core::error::DecodeError;
@@ -230,6 +230,12 @@ impl Features {
                 if x.stride != 0 && !self.stride {
                     return Err(DecodeError::reserved(1, bits::PF_STRIDE.mask()));
                 }
+                // NS is RES0 on the Non-secure queue and when
+                // SMMU_S_IDR1.SEL2 = 0 (§4.2.2); with SSec = 0 on every
+                // SMMU, which `decode` refuses already.
+                if x.ns && !(self.secure_queue && self.sel2) {
+                    return Err(DecodeError::reserved(1, bits::PF_NS.mask()));
+                }
                 Ok(())
             }
             Command::CfgiSte(x) => ssec(x.ssec),
@@ -414,10 +420,12 @@ impl Features {
             // TTL = 1 with a 16 KiB granule is treated as 0 without DS, so
             // one granule without a range is the Reserved combination.
             if tg == 2 && ttl == 1 && (num | scale) == 0 {
+                // Named like the codec's range errors: the mask is the
+                // field named first (`ttl`, value 1), not `tg` and `ttl`.
                 return Err(DecodeError::invalid(
                     1,
-                    bits::TTL.mask() | bits::TG.mask(),
-                    "tg with num=scale=ttl=0",
+                    bits::TTL.mask(),
+                    "ttl with tg=2 and num=scale=0 (level 1 needs SMMU_IDR5.DS)",
                 ));
             }
         }

@@ -1297,6 +1297,7 @@ fn lower_prefetch(p: &Prefetch, caps: &Caps, o: &mut Out<'_>) -> Result<(), Lowe
                 sid: p.device,
                 size,
                 stride,
+                ns: false,
                 address,
             })
         }

@@ -31,6 +31,7 @@ fn prefetch() {
             sid: 1,
             size: 3,
             stride: 2,
+            ns: false,
             address: 0x1234_5000,
         }
         .into(),
@@ -365,7 +366,7 @@ fn invalid_fields() {
     ] {
         let e = err(w);
         assert_eq!(e.kind, ErrorKind::InvalidField, "{w:#x?}");
-        assert_eq!(e.field, "tg=0 with num/scale");
+        assert_eq!(e.field, "num/scale with tg=0");
     }
     let e = err([0x3046, 0]);
     assert_eq!((e.kind, e.field), (ErrorKind::InvalidField, "cs"));
@@ -387,7 +388,7 @@ fn named_fields_follow_the_table() {
     let names = |op| <Command as NativeCommand>::field_names(op).unwrap();
     assert_eq!(
         names("CMD_PREFETCH_ADDR"),
-        ["ssec", "ssv", "ssid", "sid", "size", "stride", "address"]
+        ["ssec", "ssv", "ssid", "sid", "size", "stride", "ns", "address"]
     );
     assert_eq!(names("CMD_CFGI_ALL"), ["ssec", "sid"]);
     assert_eq!(

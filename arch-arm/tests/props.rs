@@ -34,6 +34,8 @@ fn valid_words(name: &str, r0: u64, r1: u64) -> [u64; 2] {
                 clear(&mut w, bits::TTL128);
             }
         }
+        // PREFETCH_ADDR NS is RES0 with SSec = 0 (IHI0070 §4.2.2).
+        0x02 if bits::SSEC.get(&w) == 0 => clear(&mut w, bits::PF_NS),
         0x46 if bits::CS.get(&w) == 3 => clear(&mut w, bits::CS),
         0x41 if bits::PRI_RESP.get(&w) == 3 => clear(&mut w, bits::PRI_RESP),
         0x04 if name == "CMD_CFGI_STE_RANGE" && bits::RANGE.get(&w) == 31 => w[1] &= !1,

@@ -46,7 +46,7 @@ fn ttl_without_tg_is_illegal() {
     let e = Command::decode(&[0x13, 2 << 8]).unwrap_err();
     assert_eq!(
         (e.kind, e.field),
-        (ErrorKind::InvalidField, "tg=0 with ttl")
+        (ErrorKind::InvalidField, "ttl with tg=0")
     );
 }
 
@@ -151,4 +151,77 @@ fn atc_size_above_52_is_everything() {
         [Op::Inval(i)] => assert!(i.range.is_all()),
         other => panic!("{other:?}"),
     }
+}
+
+/// The error of a TLBI range rule names first the field whose bits its mask
+/// covers, so that a reader of the field's value (the CLI prints
+/// `invalid value V in field F ...` from the mask) sees that field's own
+/// value: for `0x0007000000000012,0x400` (tg = 1, num = scale = ttl = 0)
+/// the mask is TG alone, value 1, not TG and TTL read together (4).
+/// Checked for every range TLBI and every combination of the rule's inputs,
+/// on `decode`, `check_words` and the SMMUv3.2 features (no DS: `ttl` = 1
+/// with a 16 KiB granule and no range).
+#[test]
+fn range_errors_name_the_field_of_their_mask() {
+    let e = Command::decode(&[0x0007_0000_0000_0012, 0x400]).unwrap_err();
+    assert_eq!(
+        (e.kind, e.word, e.mask, e.field),
+        (
+            ErrorKind::InvalidField,
+            1,
+            bits::TG.mask(),
+            "tg with num=scale=ttl=0"
+        )
+    );
+    let ops = [0x12u64, 0x13, 0x1a, 0x22, 0x23, 0x2a, 0x52, 0x53, 0x5a];
+    let by_name = |n: &str| match n {
+        "num" => (0u8, bits::NUM.mask()),
+        "scale" => (0, bits::SCALE.mask()),
+        "ttl" => (1, bits::TTL.mask()),
+        "ttl128" => (1, bits::TTL128.mask()),
+        "tg" => (1, bits::TG.mask()),
+        other => panic!("range error names {other:?}"),
+    };
+    let mut seen = 0;
+    for op in ops {
+        for key in 0u64..64 {
+            // w1[11:7] = tg, ttl, ttl128; bit 5 of the key: num (or scale) set.
+            for ns in [1u64 << 12, 1 << 20] {
+                let w0 = op | if key & 32 != 0 { ns } else { 0 };
+                let w = [w0, (key & 31) << 7];
+                for (r, how) in [
+                    (Command::decode(&w).map(|_| ()), "decode"),
+                    (Command::check_words(&w), "check_words"),
+                    (
+                        Command::decode_with(&w, &Features::SMMUV3_2).map(|_| ()),
+                        "smmuv3.2",
+                    ),
+                ] {
+                    let Err(e) = r else { continue };
+                    // Refusals of the op itself (the S-EL2 TLBIs on a
+                    // Non-secure queue) name the opcode, not a range field.
+                    if e.kind != ErrorKind::InvalidField || e.mask == bits::OPCODE.mask() {
+                        continue;
+                    }
+                    seen += 1;
+                    let (lead, _) = e.field.split_once(" with ").unwrap_or((e.field, ""));
+                    let mut word = None;
+                    let mut mask = 0;
+                    for n in lead.split('/') {
+                        let (wd, m) = by_name(n);
+                        assert!(word.is_none() || word == Some(wd), "{}", e.field);
+                        word = Some(wd);
+                        mask |= m;
+                    }
+                    assert_eq!(
+                        (e.word, e.mask),
+                        (word.unwrap(), mask),
+                        "{how} {w:#x?}: {:?} masks other bits than its field",
+                        e.field
+                    );
+                }
+            }
+        }
+    }
+    assert!(seen > 1000, "{seen}");
 }

@@ -33,7 +33,7 @@ Examples:
   iotinval_vma     av=1 pscid=5 pscv=1 gv=0 nl=0 gscid=0 s=0 addr=0x40200000                 # invalidate EL2/host stage-1 IOTLB, 4 KiB at 0x40200000, PASID 5, leaf only
   # A binary queue dump: commands 1 and 2 of an AMD command buffer
   $ iommu-inval decode --arch amd --raw examples/amd-cmdbuf.bin --offset 16 --count 2 --json
-  {\"arch\":\"amd\",\"op\":\"INVALIDATE_IOTLB_PAGES\",\"fields\":{\"device_id\":16,\"pasid\":0,\"maxpend\":32,\"queue_id\":0,\"s\":true,\"gn\":false,\"address\":1074786304}}
+  {\"arch\":\"amd\",\"op\":\"INVALIDATE_IOTLB_PAGES\",\"fields\":{\"device_id\":16,\"pasid\":0,\"maxpend\":32,\"queue_id\":0,\"s\":true,\"gn\":false,\"type\":0,\"address\":1074786304}}
   {\"arch\":\"amd\",\"op\":\"COMPLETION_WAIT\",\"fields\":{\"s\":true,\"i\":false,\"f\":false,\"store_address\":2130706432,\"store_data\":1}}
   # Decode as an SMMUv3.2 without the Device Permission Table (--caps PRESET)
   $ iommu-inval decode --arch smmuv3 --caps smmuv3.2 --json 0x70,0

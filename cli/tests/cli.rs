@@ -208,7 +208,7 @@ const AMD_VECTORS: &[(&str, &str)] = &[
         "0x9000123400000000,0x0000000000000000",
     ),
     // guest_id=0x42 all vcmd
-    ("RESET_VMMIO", "0xa000000088000042,0x0000000000000000"),
+    ("RESET_VMMIO", "0xa000000090000042,0x0000000000000000"),
 ];
 
 fn vectors(arch: &str) -> &'static [(&'static str, &'static str)] {
@@ -389,6 +389,47 @@ fn every_error_kind_in_the_error_shape() {
         let t = run(&["decode", "--arch", arch, w], "");
         assert_eq!(t.code, 1);
         assert!(t.stdout.contains(kind), "{}", t.stdout);
+    }
+}
+
+/// A TLBI range error shows the value of the field it names, read from
+/// that field's bits alone: tg = 1 with no range and no level hint is
+/// "invalid value 1 in field tg", not 4 (tg and ttl read together); a
+/// level hint without a granule is ttl's own value; on an SMMUv3.2 (no DS)
+/// the 16 KiB level-1 hint without a range names ttl = 1.
+#[test]
+fn range_errors_show_the_named_fields_value() {
+    for (caps, w, want) in [
+        (
+            "latest",
+            "0x0007000000000012,0x0000000000000400",
+            "invalid value 1 in field tg with num=scale=ttl=0 (w1[11:10])",
+        ),
+        (
+            "latest",
+            "0x0000000000000013,0x0000000000000200",
+            "invalid value 2 in field ttl with tg=0 (w1[9:8])",
+        ),
+        (
+            "latest",
+            "0x0000000000001012,0x0000000000000480",
+            "invalid value 1 in field ttl128 with ttl=0 (w1[7])",
+        ),
+        (
+            "smmuv3.2",
+            "0x000000000000002a,0x0000000000000900",
+            "invalid value 1 in field ttl with tg=2",
+        ),
+    ] {
+        let d = run(
+            &["decode", "--arch", "smmuv3", "--caps", caps, "--json", w],
+            "",
+        );
+        assert_eq!(d.code, 1, "{w}");
+        let o = &json_lines(&d.stdout)[0];
+        assert_eq!(o["error"]["kind"], "invalid_field", "{w}: {o}");
+        let msg = o["error"]["message"].as_str().unwrap();
+        assert!(msg.starts_with(want), "{w}: {msg:?}, want {want:?}");
     }
 }
 

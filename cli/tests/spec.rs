@@ -200,23 +200,21 @@ fn positions(arch: &Arch, op: &str, field: &str, bases: &[NativeAny]) -> Vec<(us
     v
 }
 
-/// `w0[5:4]`, `w0[15:12]+w0[63:52]`: runs of consecutive bits.
+/// `w0[5:4]`, `w0[15:12]+w0[63:52]`: the bits of a field in value order
+/// (`pos`, as [`positions`] gives them), one range per run of value bits
+/// held by consecutive command bits, lowest value bits first. A bit only
+/// extends the run just before it in value order, so pieces of a split
+/// field that happen to be adjacent in the command (AMD
+/// INVALIDATE_IOTLB_PAGES: pasid[7:0] in `w0[55:48]`, pasid[19:16] in
+/// `w0[59:56]`) stay separate ranges.
 fn ranges(pos: &[(usize, u32)]) -> String {
     let mut runs: Vec<(usize, u32, u32)> = Vec::new();
-    let mut sorted_tail: Vec<(usize, u32)> = pos.to_vec();
-    // Bits from error masks may come unordered: keep value order for the
-    // first run of each word, then merge adjacent bits.
-    sorted_tail.dedup();
-    for &(w, b) in &sorted_tail {
-        match runs
-            .iter_mut()
-            .find(|r| r.0 == w && (r.2 + 1 == b || b + 1 == r.1))
-        {
-            Some(r) => {
-                r.1 = r.1.min(b);
-                r.2 = r.2.max(b);
-            }
-            None => runs.push((w, b, b)),
+    let mut bits: Vec<(usize, u32)> = pos.to_vec();
+    bits.dedup();
+    for &(w, b) in &bits {
+        match runs.last_mut() {
+            Some(r) if r.0 == w && r.2 + 1 == b => r.2 = b,
+            _ => runs.push((w, b, b)),
         }
     }
     runs.iter()
@@ -243,6 +241,29 @@ fn opcode(a: ArchId, c: &NativeAny) -> u64 {
     }
 }
 
+/// The bits a rendering of [`ranges`] names, in the order it says they hold
+/// the value (first range lowest, each range low bit first).
+fn parse_ranges(s: &str) -> Vec<(usize, u32)> {
+    let mut v = Vec::new();
+    for piece in s.split('+') {
+        let (w, rest) = piece
+            .strip_prefix('w')
+            .and_then(|p| p.split_once('['))
+            .unwrap_or_else(|| panic!("bad range {piece:?}"));
+        let w: usize = w.parse().unwrap();
+        let inner = rest.trim_end_matches(']');
+        let (hi, lo) = match inner.split_once(':') {
+            Some((h, l)) => (h.parse::<u32>().unwrap(), l.parse::<u32>().unwrap()),
+            None => {
+                let b = inner.parse::<u32>().unwrap();
+                (b, b)
+            }
+        };
+        v.extend((lo..=hi).map(|b| (w, b)));
+    }
+    v
+}
+
 fn table(a: ArchId) -> String {
     let arch = Arch::new(a);
     let bases = bases(&arch);
@@ -257,7 +278,15 @@ fn table(a: ArchId) -> String {
             .map(|n| {
                 let p = positions(&arch, op, n, b);
                 assert!(!p.is_empty(), "{a} {op}.{n}: no bit found");
-                format!("{n} {}", ranges(&p))
+                let r = ranges(&p);
+                // The rendering says which bit holds which value bit: read
+                // back, it is the field's bits in value order.
+                assert_eq!(
+                    parse_ranges(&r),
+                    p,
+                    "{a} {op}.{n}: {r} misorders the value bits"
+                );
+                format!("{n} {r}")
             })
             .collect();
         let fields = if fields.is_empty() {
@@ -311,6 +340,26 @@ fn spec_tables_match_the_codecs() {
     }
 }
 
+/// A field split over places renders one range per run of consecutive
+/// value bits in consecutive command bits, lowest value bits first: the AMD
+/// INVALIDATE_IOTLB_PAGES PASID (pasid[7:0] w0[55:48], pasid[15:8]
+/// w0[23:16], pasid[19:16] w0[59:56]) is three ranges, not `w0[59:48]`
+/// (which would make w0[59:56] the bits above pasid[7:0]).
+#[test]
+fn split_fields_render_in_value_order() {
+    let amd_pasid: Vec<(usize, u32)> = (48..56)
+        .chain(16..24)
+        .chain(56..60)
+        .map(|b| (0, b))
+        .collect();
+    assert_eq!(ranges(&amd_pasid), "w0[55:48]+w0[23:16]+w0[59:56]");
+    let vtd_pfsid: Vec<(usize, u32)> = (12..16).chain(52..64).map(|b| (0, b)).collect();
+    assert_eq!(ranges(&vtd_pfsid), "w0[15:12]+w0[63:52]");
+    for p in [amd_pasid, vtd_pfsid] {
+        assert_eq!(parse_ranges(&ranges(&p)), p);
+    }
+}
+
 #[test]
 fn tables_name_every_op_and_field_in_order() {
     // Independent of the generator: the rows of the doc are op_names, and
@@ -343,4 +392,21 @@ fn tables_name_every_op_and_field_in_order() {
             assert_eq!(fields, arch.field_names(op).unwrap(), "{a} {op}");
         }
     }
+}
+
+/// docs/REVISIONS.md gates the AMD-Vi hardware-vIOMMU commands by the EFR
+/// bit AMD's own vIOMMU patches define (`FEATURE_VIOMMU`, EFR bit 55), and
+/// no longer says that bit is not public.
+#[test]
+fn revisions_names_the_viommu_efr_bit() {
+    let doc = std::fs::read_to_string(root().join("docs/REVISIONS.md")).unwrap();
+    for op in ["INSERT_GUEST_EVENT", "RESET_VMMIO"] {
+        let row = doc
+            .lines()
+            .find(|l| l.starts_with('|') && l.contains(&format!("| {op} |")))
+            .unwrap_or_else(|| panic!("no {op} row"));
+        assert!(row.contains("`viommu` (EFR bit 55)"), "{row}");
+    }
+    assert!(!doc.contains("not in the public\nmaterial used"));
+    assert!(!doc.contains("vIOMMU is not in the public"));
 }

@@ -109,7 +109,7 @@ impl HwError {
 /// A native command that does not decode (or a field set that does not encode).
 ///
 /// `word` and `mask` locate the offending bits; `field` names the field or
-/// rule (e.g. `"cs"`, `"tg=0 with num/scale"`).
+/// rule (e.g. `"cs"`, `"num/scale with tg=0"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct DecodeError {
     /// The error class.

@@ -461,9 +461,10 @@ pub const AMD: &[Vector] = &[
         ],
     ),
     ("INVALIDATE_IOMMU_ALL", &[0x8000_0000_0000_0000, 0], &[]),
-    // Revision 3.x (layouts of the FreeBSD amdiommu header): GuestID in
-    // w0[47:32]; GuestID w0[15:0], All w0[27], VCmd w0[31]; pasid[19:16]
-    // of INVALIDATE_IOTLB_PAGES in w0[59:56].
+    // Revision 3.x (layouts of the FreeBSD amdiommu header, but RESET_VMMIO
+    // All as AMD's vIOMMU driver writes it, build_reset_vmmio): GuestID in
+    // w0[47:32]; GuestID w0[15:0], All w0[28], VCmd w0[31]; pasid[19:16] of
+    // INVALIDATE_IOTLB_PAGES in w0[59:56].
     (
         "INSERT_GUEST_EVENT",
         &[0x9000_1234_0000_0000, 0],
@@ -471,7 +472,7 @@ pub const AMD: &[Vector] = &[
     ),
     (
         "RESET_VMMIO",
-        &[0xa000_0000_8800_0042, 0],
+        &[0xa000_0000_9000_0042, 0],
         &[("guest_id", 0x42), ("all", 1), ("vcmd", 1)],
     ),
     (
@@ -483,6 +484,13 @@ pub const AMD: &[Vector] = &[
             ("gn", 1),
             ("address", 0x5000),
         ],
+    ),
+    // INVALIDATE_IOTLB_PAGES type w1[5:4] (FreeBSD amd_reg.h `type:2`,
+    // VirtualBox "Bit 69:68 - Type"; meaning not public): type 2, kept.
+    (
+        "INVALIDATE_IOTLB_PAGES",
+        &[0x4000_0000_0000_0010, 0x5020],
+        &[("device_id", 0x10), ("type", 2), ("address", 0x5000)],
     ),
 ];
 
@@ -589,6 +597,11 @@ pub const AMD_BAD: &[Bad] = &[
     (
         "RESET_VMMIO w0 bit 16",
         &[0xa000_0000_0001_0042, 0],
+        "reserved_bits",
+    ),
+    (
+        "RESET_VMMIO w0 bit 27 (All is bit 28)",
+        &[0xa000_0000_0800_0042, 0],
         "reserved_bits",
     ),
     ("opcode 0xf", &[0xf000_0000_0000_0000, 0], "unknown_opcode"),
