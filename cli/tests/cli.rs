@@ -5,6 +5,11 @@
 //! Known-answer words below are computed by hand from the tables of
 //! the command tables (docs/SPEC.md) (the comment on each gives the fields).
 
+// The binary's private modules, compiled from source.
+#[allow(dead_code)]
+#[path = "../src/app/mod.rs"]
+mod app;
+
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -440,7 +445,7 @@ fn bad_length_is_the_library_error_for_a_wrong_buffer() {
     for id in ArchId::ALL {
         let e = iommu_inval::Arch::new(id).decode(&[0; 3]).unwrap_err();
         assert_eq!(e.kind.as_str(), "bad_length");
-        let j = iommu_inval::json::decode_error_json(id, &e);
+        let j = app::json::decode_error_json(id, &e);
         assert_eq!(j["error"]["kind"], "bad_length");
         assert!(j["error"]["message"].as_str().unwrap().contains('3'));
     }
@@ -872,7 +877,7 @@ fn lower_generic_examples() {
                 .to_owned()
         })
         .collect();
-    for k in iommu_inval::generic::KINDS {
+    for k in app::generic::KINDS {
         assert!(kinds.iter().any(|x| x == k), "generic.jsonl lacks {k}");
     }
     for arch in ["smmuv3", "vtd", "amd"] {
@@ -1011,12 +1016,12 @@ fn help_examples_are_true() {
         assert!(top.stdout.contains(sub));
     }
     let texts = [
-        iommu_inval::help::MAIN,
-        iommu_inval::help::DECODE,
-        iommu_inval::help::ENCODE,
-        iommu_inval::help::LIFT,
-        iommu_inval::help::LOWER,
-        iommu_inval::help::CONVERT,
+        app::help::MAIN,
+        app::help::DECODE,
+        app::help::ENCODE,
+        app::help::LIFT,
+        app::help::LOWER,
+        app::help::CONVERT,
     ];
     let mut checked = 0;
     for text in texts {
@@ -1097,11 +1102,10 @@ fn generic_json_doc_examples_parse() {
             continue;
         }
         if in_block {
-            let op =
-                iommu_inval::generic::parse_op_json(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+            let op = app::generic::parse_op_json(line).unwrap_or_else(|e| panic!("{line}: {e}"));
             // What lift prints reads back as the same operation.
-            let again = iommu_inval::generic::op_to_json(&op).to_string();
-            assert_eq!(iommu_inval::generic::parse_op_json(&again), Ok(op));
+            let again = app::generic::op_to_json(&op).to_string();
+            assert_eq!(app::generic::parse_op_json(&again), Ok(op));
             n += 1;
         }
     }

@@ -12,6 +12,11 @@
 //! are as quoted in public kernel patches (PCI ATS quirks for devices whose
 //! ATS answers time out).
 
+// The binary's private modules, compiled from source.
+#[allow(dead_code)]
+#[path = "../src/app/mod.rs"]
+mod app;
+
 use serde_json::Value;
 use std::io::Write;
 use std::path::PathBuf;
@@ -443,12 +448,12 @@ fn item5_help_names_all_four_architectures_and_keeps_commands_whole() {
     // written in help.rs: clap built with `wrap_help` (a workspace build,
     // where divan asks for it) must not wrap it at 100 columns.
     let texts = [
-        ("", iommu_inval::help::MAIN),
-        ("decode", iommu_inval::help::DECODE),
-        ("encode", iommu_inval::help::ENCODE),
-        ("lift", iommu_inval::help::LIFT),
-        ("lower", iommu_inval::help::LOWER),
-        ("convert", iommu_inval::help::CONVERT),
+        ("", app::help::MAIN),
+        ("decode", app::help::DECODE),
+        ("encode", app::help::ENCODE),
+        ("lift", app::help::LIFT),
+        ("lower", app::help::LOWER),
+        ("convert", app::help::CONVERT),
     ];
     let mut checked = 0;
     for (sub, text) in texts {
