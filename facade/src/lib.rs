@@ -99,6 +99,20 @@ pub enum NativeAny {
     Riscv(riscv::Command),
 }
 
+/// A command of any architecture, the architecture chosen first (one byte
+/// of the input), then its command (the architecture crate's generator).
+#[cfg(feature = "arbitrary")]
+impl<'a> arbitrary::Arbitrary<'a> for NativeAny {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.int_in_range(0u8..=3)? {
+            0 => NativeAny::Smmuv3(u.arbitrary()?),
+            1 => NativeAny::Vtd(u.arbitrary()?),
+            2 => NativeAny::Amd(u.arbitrary()?),
+            _ => NativeAny::Riscv(u.arbitrary()?),
+        })
+    }
+}
+
 /// What the tools need from an architecture.
 #[enum_dispatch]
 pub trait ArchOps {
