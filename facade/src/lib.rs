@@ -1,22 +1,23 @@
-//! # iommu-inval (facade and CLI library)
+//! # iommu-inval (the library a VMM depends on)
 //!
 //! Re-exports the crates of the project ([`core`], [`arm`], [`vtd`], [`amd`],
-//! [`riscv`]) and gives one architecture-neutral handle over the four native
-//! command sets, with static dispatch (`enum_dispatch`):
+//! [`riscv`], [`iommufd`]) and gives one architecture-neutral handle over
+//! the four native command sets, with static dispatch (`enum_dispatch`):
 //!
 //! * [`Arch`]: an architecture with its host capabilities: decode words,
-//!   build commands from named fields, lower generic ops ([`ArchOps`]);
+//!   build commands from named fields, lower generic ops, the decoding
+//!   presets of its emulated IOMMU ([`ArchOps`]);
 //! * [`NativeAny`]: a command of any architecture: op name, fields, words,
-//!   lift ([`AnyCommand`]).
-//!
+//!   lift, footprint ([`AnyCommand`]);
 //! * [`DecodeFeatures`]: the ID-register features of an emulated IOMMU of
-//!   any architecture, by preset name, and the check of a decoded command
-//!   against them.
+//!   any architecture, and the check of a decoded command against them
+//!   ([`DecodeCheck`]).
 //!
-//! [`describe`] gives the readable meaning of a generic op (what the CLI's
-//! `decode` prints). [`convert()`] is one command of one architecture to another in one call;
-//! [`prelude`] imports the common names. This crate has no command-line
-//! dependency: the `iommu-inval` command is the crate `iommu-inval-cli`.
+//! [`convert()`] is one command of one architecture to another in one
+//! call; [`describe`] is the readable meaning of a generic op (what the
+//! CLI's `decode` prints); [`prelude`] imports the common names. This crate
+//! has no command-line dependency: the `iommu-inval` command is the crate
+//! `iommu-inval-cli`.
 //!
 //! ```
 //! use iommu_inval::{Arch, ArchOps, AnyCommand};
@@ -49,7 +50,9 @@ mod features;
 /// architecture handle and command traits, [`convert()`](crate::convert), the
 /// contexts and the generic model's names.
 pub mod prelude {
-    pub use crate::{convert, AnyCommand, Arch, ArchOps, Converted, DecodeFeatures, NativeAny};
+    pub use crate::{
+        convert, AnyCommand, Arch, ArchOps, Converted, DecodeCheck, DecodeFeatures, NativeAny,
+    };
     pub use iommu_inval_core::context::Topology;
     pub use iommu_inval_core::{
         ArchId, Context, DecodeError, FieldValue, FixedBuf, IdentityContext, LowerError,
