@@ -4,7 +4,7 @@
     python3 scripts/api_snapshot.py            # compare with api/*.txt (exit 1 on a difference)
     python3 scripts/api_snapshot.py --bless    # rewrite api/*.txt
 
-For each library crate, rustdoc's JSON output (stable rustdoc with
+For each library crate (the binary crate iommu-inval-cli has no API), rustdoc's JSON output (stable rustdoc with
 RUSTC_BOOTSTRAP=1, the toolchain CI has) is reduced to one line per public
 item: its kind and path, with the signature of functions and methods
 (inherent and trait-provided on the crate's own types), the fields of

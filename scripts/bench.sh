@@ -24,7 +24,7 @@ for b in codec lift_lower convert batch device; do
     cargo bench -q -p iommu-inval-bench --bench "$b" -- --sample-count "$SAMPLES" >"$RAW/$b.txt"
 done
 echo "  the CLI at scale against od (scripts/cli_scale.py)" >&2
-cargo build -q --release -p iommu-inval
+cargo build -q --release -p iommu-inval-cli
 python3 scripts/cli_scale.py target/release/iommu-inval >"$RAW/cli.md"
 echo "  efficiency and batch report" >&2
 cargo run -q --release -p iommu-inval-bench --bin efficiency_report >"$RAW/report.md"

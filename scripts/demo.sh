@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --quiet -p iommu-inval
+cargo build --quiet -p iommu-inval-cli
 bin="$(cargo metadata --format-version 1 --no-deps 2>/dev/null \
     | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/debug/iommu-inval"
 [ -x "$bin" ] || bin="${CARGO_TARGET_DIR:-target}/debug/iommu-inval"

@@ -1,16 +1,19 @@
 //! `iommu-inval`: decode, encode, lift, lower and convert IOMMU invalidation
 //! commands (Arm SMMUv3, Intel VT-d, AMD-Vi, RISC-V IOMMU). Argument parsing and I/O only;
-//! the work is done in the library (`iommu_inval::run`).
+//! the subcommands are in the private module `app` (`app::run`) over the
+//! `iommu-inval` library.
 #![forbid(unsafe_code)]
 
+mod app;
+
+use app::caps::{self, CapsOpts};
+use app::paste::InputForm;
+use app::run::{self, Io, Opts, Source, Status};
+use app::{help, progress, to_iommufd};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use iommu_inval::core::context::Topology;
 use iommu_inval::core::{ArchId, Context, IdentityContext};
-use iommu_inval::help;
-use iommu_inval::paste::InputForm;
-use iommu_inval::run::{self, Io, Opts, Source, Status};
-use iommu_inval::to_iommufd;
-use iommu_inval::{Arch, ArchOps, CapsOpts};
+use iommu_inval::{Arch, ArchOps, DecodeFeatures};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::PathBuf;
@@ -301,18 +304,12 @@ fn parse_num(s: &str) -> Result<u64, String> {
 /// A usage problem found after argument parsing (exit 2).
 struct Usage(String);
 
-fn features_of(
-    id: ArchId,
-    input: &NativeIn,
-) -> Result<Option<iommu_inval::features::DecodeFeatures>, Usage> {
+fn features_of(id: ArchId, input: &NativeIn) -> Result<Option<DecodeFeatures>, Usage> {
     input
         .caps
         .as_deref()
         // Preset names are lower case; any case is accepted.
-        .map(|p| {
-            iommu_inval::features::DecodeFeatures::preset(id, &p.to_ascii_lowercase())
-                .map_err(Usage)
-        })
+        .map(|p| caps::preset(id, &p.to_ascii_lowercase()).map_err(Usage))
         .transpose()
 }
 
@@ -363,7 +360,7 @@ fn target(arch: ArchArg, caps: &CapsArgs) -> Result<Arch, Usage> {
         no_ats: caps.no_ats,
         pasid_bits: caps.pasid_bits,
     };
-    Arch::with_caps(arch.id(), &o).map_err(Usage)
+    caps::with_caps(arch.id(), &o).map_err(Usage)
 }
 
 /// A reader whose errors name what it reads (`--raw FILE`, stdin).
@@ -520,10 +517,10 @@ fn native_source<'a>(
                     // Progress on a terminal for dumps that take over a second.
                     let total = len.unwrap_or(0).saturating_sub(offset);
                     Box::new(Named {
-                        inner: iommu_inval::progress::ProgressReader::new(
+                        inner: progress::ProgressReader::new(
                             BufReader::new(f),
                             total,
-                            total > 0 && iommu_inval::progress::wanted(),
+                            total > 0 && progress::wanted(),
                         ),
                         name: name.clone(),
                     })

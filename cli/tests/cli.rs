@@ -5,64 +5,17 @@
 //! Known-answer words below are computed by hand from the tables of
 //! the command tables (docs/SPEC.md) (the comment on each gives the fields).
 
+// The binary's private modules, compiled from source.
+#[allow(dead_code)]
+#[path = "../src/app/mod.rs"]
+mod app;
+
 use serde_json::Value;
 use std::io::{Read, Write};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run_bytes(args: &[&str], stdin: &[u8]) -> Out {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_iommu-inval"))
-        .args(args)
-        .current_dir(root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn iommu-inval");
-    let mut sin = child.stdin.take().expect("stdin");
-    let data = stdin.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = sin.write_all(&data);
-    });
-    let out = child.wait_with_output().expect("wait");
-    let _ = writer.join();
-    let o = Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(
-        !o.stderr.contains("panicked"),
-        "panic for {args:?}: {}",
-        o.stderr
-    );
-    assert!(
-        !o.stderr.contains("internal error"),
-        "panic for {args:?}: {}",
-        o.stderr
-    );
-    o
-}
-
-fn run(args: &[&str], stdin: &str) -> Out {
-    run_bytes(args, stdin.as_bytes())
-}
-
-fn json_lines(s: &str) -> Vec<Value> {
-    s.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
-        .collect()
-}
+mod common;
+use common::{json_lines, root, run, run_bytes};
 
 /// One valid command per op, hand-encoded from docs/SPEC.md.
 const SMMU_VECTORS: &[(&str, &str)] = &[
@@ -440,7 +393,7 @@ fn bad_length_is_the_library_error_for_a_wrong_buffer() {
     for id in ArchId::ALL {
         let e = iommu_inval::Arch::new(id).decode(&[0; 3]).unwrap_err();
         assert_eq!(e.kind.as_str(), "bad_length");
-        let j = iommu_inval::json::decode_error_json(id, &e);
+        let j = app::json::decode_error_json(id, &e);
         assert_eq!(j["error"]["kind"], "bad_length");
         assert!(j["error"]["message"].as_str().unwrap().contains('3'));
     }
@@ -872,7 +825,7 @@ fn lower_generic_examples() {
                 .to_owned()
         })
         .collect();
-    for k in iommu_inval::generic::KINDS {
+    for k in app::generic::KINDS {
         assert!(kinds.iter().any(|x| x == k), "generic.jsonl lacks {k}");
     }
     for arch in ["smmuv3", "vtd", "amd"] {
@@ -1011,12 +964,12 @@ fn help_examples_are_true() {
         assert!(top.stdout.contains(sub));
     }
     let texts = [
-        iommu_inval::help::MAIN,
-        iommu_inval::help::DECODE,
-        iommu_inval::help::ENCODE,
-        iommu_inval::help::LIFT,
-        iommu_inval::help::LOWER,
-        iommu_inval::help::CONVERT,
+        app::help::MAIN,
+        app::help::DECODE,
+        app::help::ENCODE,
+        app::help::LIFT,
+        app::help::LOWER,
+        app::help::CONVERT,
     ];
     let mut checked = 0;
     for text in texts {
@@ -1097,11 +1050,10 @@ fn generic_json_doc_examples_parse() {
             continue;
         }
         if in_block {
-            let op =
-                iommu_inval::generic::parse_op_json(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+            let op = app::generic::parse_op_json(line).unwrap_or_else(|e| panic!("{line}: {e}"));
             // What lift prints reads back as the same operation.
-            let again = iommu_inval::generic::op_to_json(&op).to_string();
-            assert_eq!(iommu_inval::generic::parse_op_json(&again), Ok(op));
+            let again = app::generic::op_to_json(&op).to_string();
+            assert_eq!(app::generic::parse_op_json(&again), Ok(op));
             n += 1;
         }
     }

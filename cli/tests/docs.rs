@@ -6,7 +6,7 @@
 //!   every architecture (the table `--help` and the library also give).
 
 use iommu_inval::core::ArchId;
-use iommu_inval::features::DecodeFeatures;
+use iommu_inval::{Arch, ArchOps};
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
@@ -112,7 +112,7 @@ fn cli_md_caps_table_lists_every_preset() {
         .collect();
     let mut missing = Vec::new();
     for arch in ArchId::ALL {
-        for preset in DecodeFeatures::presets(arch) {
+        for preset in Arch::new(arch).presets() {
             if !rows.contains(&(arch.name(), *preset)) {
                 missing.push(format!("{} {preset}", arch.name()));
             }
@@ -127,7 +127,7 @@ fn cli_md_caps_table_lists_every_preset() {
     for (arch, preset) in rows {
         if let Some(id) = ArchId::from_name(arch) {
             assert!(
-                DecodeFeatures::preset(id, preset).is_ok(),
+                Arch::new(id).decode_features(preset).is_some(),
                 "docs/CLI.md lists {arch} {preset}, which --caps refuses"
             );
         }

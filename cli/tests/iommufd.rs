@@ -6,41 +6,9 @@
 use iommu_inval::iommufd::uapi::HwptVtdS1Invalidate;
 use serde_json::Value;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(args: &[&str], stdin: &str) -> Out {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_iommu-inval"))
-        .args(args)
-        .current_dir(root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn iommu-inval");
-    let mut sin = child.stdin.take().expect("stdin");
-    let data = stdin.as_bytes().to_vec();
-    let w = std::thread::spawn(move || {
-        let _ = sin.write_all(&data);
-    });
-    let out = child.wait_with_output().expect("wait");
-    let _ = w.join();
-    Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
+mod common;
+use common::{root, run};
 
 fn commands(file: &str) -> usize {
     std::fs::read_to_string(root().join(file))

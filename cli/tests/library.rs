@@ -2,6 +2,11 @@
 //! importing `NativeCommand`, the one-call `convert`, and `FixedBuf`s sized
 //! by each architecture's `MAX_LOWERED`.
 
+// The binary's private modules, compiled from source.
+#[allow(dead_code)]
+#[path = "../src/app/mod.rs"]
+mod app;
+
 #[test]
 fn op_and_words_need_no_trait_import() {
     // No `use ...::NativeCommand` in this function or file.
@@ -15,8 +20,8 @@ fn op_and_words_need_no_trait_import() {
 
 #[test]
 fn facade_convert_is_what_the_cli_prints() {
+    use app::text::{format_words, parse_hex_line};
     use iommu_inval::prelude::*;
-    use iommu_inval::text::{format_words, parse_hex_line};
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let topo = std::fs::read_to_string(root.join("examples/topology.json")).unwrap();
     let ctx = Topology::from_json(&topo).unwrap();
@@ -28,7 +33,7 @@ fn facade_convert_is_what_the_cli_prints() {
         let (f, t) = (Arch::new(from), Arch::new(to));
         let text = std::fs::read_to_string(root.join(file)).unwrap();
         let mut lib = String::new();
-        for line in text.lines().filter(|l| !iommu_inval::text::is_skippable(l)) {
+        for line in text.lines().filter(|l| !app::text::is_skippable(l)) {
             let (w, n) = parse_hex_line(line, 2).unwrap();
             let cmd = f.decode(&w[..n]).unwrap();
             let mut out = Vec::new();

@@ -12,59 +12,15 @@
 //! are as quoted in public kernel patches (PCI ATS quirks for devices whose
 //! ATS answers time out).
 
-use serde_json::Value;
-use std::io::Write;
+// The binary's private modules, compiled from source.
+#[allow(dead_code)]
+#[path = "../src/app/mod.rs"]
+mod app;
+
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run_bytes(args: &[&str], stdin: &[u8]) -> Out {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_iommu-inval"))
-        .args(args)
-        .current_dir(root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn iommu-inval");
-    let mut sin = child.stdin.take().expect("stdin");
-    let data = stdin.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = sin.write_all(&data);
-    });
-    let out = child.wait_with_output().expect("wait");
-    let _ = writer.join();
-    let o = Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(
-        !o.stderr.contains("panicked") && !o.stderr.contains("internal error"),
-        "panic for {args:?}: {}",
-        o.stderr
-    );
-    o
-}
-
-fn run(args: &[&str], stdin: &str) -> Out {
-    run_bytes(args, stdin.as_bytes())
-}
-
-fn json_lines(s: &str) -> Vec<Value> {
-    s.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
-        .collect()
-}
+mod common;
+use common::{json_lines, root, run, run_bytes};
 
 fn tmp(name: &str, data: &[u8]) -> PathBuf {
     let p = std::env::temp_dir().join(format!("iommu-inval-{}-{name}", std::process::id()));
@@ -443,12 +399,12 @@ fn item5_help_names_all_four_architectures_and_keeps_commands_whole() {
     // written in help.rs: clap built with `wrap_help` (a workspace build,
     // where divan asks for it) must not wrap it at 100 columns.
     let texts = [
-        ("", iommu_inval::help::MAIN),
-        ("decode", iommu_inval::help::DECODE),
-        ("encode", iommu_inval::help::ENCODE),
-        ("lift", iommu_inval::help::LIFT),
-        ("lower", iommu_inval::help::LOWER),
-        ("convert", iommu_inval::help::CONVERT),
+        ("", app::help::MAIN),
+        ("decode", app::help::DECODE),
+        ("encode", app::help::ENCODE),
+        ("lift", app::help::LIFT),
+        ("lower", app::help::LOWER),
+        ("convert", app::help::CONVERT),
     ];
     let mut checked = 0;
     for (sub, text) in texts {

@@ -8,9 +8,14 @@
 //!   inside them) change nothing: the same commands and events, in the same
 //!   order, no error, and the count of skipped lines is exactly theirs.
 
+// The binary's private modules, compiled from source.
+#[allow(dead_code)]
+#[path = "../src/app/mod.rs"]
+mod app;
+
+use app::paste::{InputForm, Item, Paste};
+use app::text::parse_hex_line;
 use iommu_inval::core::ArchId;
-use iommu_inval::paste::{InputForm, Item, Paste};
-use iommu_inval::text::parse_hex_line;
 use proptest::prelude::*;
 
 /// What a unit of log lines should give.

@@ -2,10 +2,15 @@
 //! target `cli_input` runs the same functions longer), and what they accept
 //! prints back to the same thing.
 
+// The binary's private modules, compiled from source.
+#[allow(dead_code)]
+#[path = "../src/app/mod.rs"]
+mod app;
+
+use app::generic::{op_to_json, parse_op_json};
+use app::json::{command_to_json, parse_native_json};
+use app::text::{format_words, parse_hex_line};
 use iommu_inval::core::ArchId;
-use iommu_inval::generic::{op_to_json, parse_op_json};
-use iommu_inval::json::{command_to_json, parse_native_json};
-use iommu_inval::text::{format_words, parse_hex_line};
 use iommu_inval::{AnyCommand, Arch, ArchOps};
 use proptest::prelude::*;
 

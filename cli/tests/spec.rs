@@ -7,10 +7,15 @@
 //! value the architecture forbids.
 //!
 //! Regenerate after a codec change with
-//! `UPDATE_SPEC=1 cargo test -p iommu-inval --test spec`.
+//! `UPDATE_SPEC=1 cargo test -p iommu-inval-cli --test spec`.
 
+// The binary's private modules, compiled from source.
+#[allow(dead_code)]
+#[path = "../src/app/mod.rs"]
+mod app;
+
+use app::text::parse_hex_line;
 use iommu_inval::core::{ArchId, FieldError, FieldValue};
-use iommu_inval::text::parse_hex_line;
 use iommu_inval::{AnyCommand, Arch, ArchOps, NativeAny};
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -5,14 +5,19 @@
 //! completions in its memory. The host's invalidations cover the guest's
 //! (footprints, as `convert --explain` measures them).
 
+// The binary's private modules, compiled from source.
 #[allow(dead_code)]
-#[path = "../examples/vmm_passthrough.rs"]
+#[path = "../src/app/mod.rs"]
+mod app;
+
+#[allow(dead_code)]
+#[path = "../../facade/examples/vmm_passthrough.rs"]
 mod scenario;
 
+use app::explain::input_footprint;
 use iommu_inval::core::device::{BackendError, FaultCause};
 use iommu_inval::core::footprint::Footprint;
 use iommu_inval::core::ArchId;
-use iommu_inval::explain::input_footprint;
 use iommu_inval::{Arch, ArchOps};
 
 #[test]

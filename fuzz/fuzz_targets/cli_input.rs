@@ -15,13 +15,19 @@
 //! architecture's word count. The subcommands run over in-memory streams
 //! (with that input form) and must end with status 0, 1 or 2, never a panic.
 #![no_main]
+
+// The binary's private modules, compiled from source.
+#[allow(dead_code)]
+#[path = "../../cli/src/app/mod.rs"]
+mod app;
+
 use iommu_inval::core::context::Topology;
 use iommu_inval::core::{ArchId, Context, IdentityContext};
-use iommu_inval::generic::{op_to_json, parse_op_json};
-use iommu_inval::json::{command_to_json, parse_native_json};
-use iommu_inval::paste::{InputForm, Item, Paste};
-use iommu_inval::run::{self, Io, Opts, Source};
-use iommu_inval::text::{format_words, parse_hex_line};
+use app::generic::{op_to_json, parse_op_json};
+use app::json::{command_to_json, parse_native_json};
+use app::paste::{InputForm, Item, Paste};
+use app::run::{self, Io, Opts, Source};
+use app::text::{format_words, parse_hex_line};
 use iommu_inval::{AnyCommand, Arch, ArchOps};
 use libfuzzer_sys::fuzz_target;
 

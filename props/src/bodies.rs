@@ -8,7 +8,7 @@ use iommu_inval_core::{ArchId, CopyError, IdentityContext};
 
 use crate::{
     arbitrary_topology, check_r1, check_r1_cmd, check_r2, check_r3_all, check_r4, gen, AllCaps,
-    Amd, AnyCmd, Arch, NamedIds, Riscv, Smmu, Vtd,
+    Amd, Arch, NamedIds, NativeAny, Riscv, Smmu, Vtd,
 };
 
 /// Little-endian 64-bit words of `data` (a trailing partial word is dropped).
@@ -123,7 +123,7 @@ pub fn decode<A: Arch>(data: &[u8]) -> Result<(), String> {
 /// knows the command's ids.
 pub fn roundtrip<A: Arch>(data: &[u8]) -> Result<(), String>
 where
-    AnyCmd: From<A::Cmd>,
+    NativeAny: From<A::Cmd>,
 {
     let raw = match data.split_first() {
         Some((&RAW, rest)) => raw_command::<A>(rest),
@@ -142,7 +142,7 @@ where
     let mut u = Unstructured::new(rest);
     check_r1_cmd::<A>(&cmd)?;
     check_r2::<A>(&cmd, &IdentityContext)?;
-    let ids = NamedIds::of(&AnyCmd::from(cmd));
+    let ids = NamedIds::of(&NativeAny::from(cmd));
     if let Ok(topo) = arbitrary_topology(&mut u, &ids) {
         check_r2::<A>(&cmd, &topo).map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))?;
     }
@@ -214,10 +214,10 @@ pub fn lower_caps(data: &[u8]) -> Result<(), String> {
 pub fn convert(data: &[u8]) -> Result<(), String> {
     let raw = match data {
         [RAW, arch, rest @ ..] => match arch % 4 {
-            0 => raw_command::<Smmu>(rest).map(|(c, r)| (AnyCmd::Smmu(c), r)),
-            1 => raw_command::<Vtd>(rest).map(|(c, r)| (AnyCmd::Vtd(c), r)),
-            2 => raw_command::<Amd>(rest).map(|(c, r)| (AnyCmd::Amd(c), r)),
-            _ => raw_command::<Riscv>(rest).map(|(c, r)| (AnyCmd::Riscv(c), r)),
+            0 => raw_command::<Smmu>(rest).map(|(c, r)| (NativeAny::Smmuv3(c), r)),
+            1 => raw_command::<Vtd>(rest).map(|(c, r)| (NativeAny::Vtd(c), r)),
+            2 => raw_command::<Amd>(rest).map(|(c, r)| (NativeAny::Amd(c), r)),
+            _ => raw_command::<Riscv>(rest).map(|(c, r)| (NativeAny::Riscv(c), r)),
         },
         _ => None,
     };
@@ -225,7 +225,7 @@ pub fn convert(data: &[u8]) -> Result<(), String> {
         Some(x) => x,
         None => {
             let mut u = Unstructured::new(data);
-            let Ok(cmd) = u.arbitrary::<AnyCmd>() else {
+            let Ok(cmd) = u.arbitrary::<NativeAny>() else {
                 return Ok(());
             };
             (cmd, u.take_rest())
@@ -249,27 +249,6 @@ pub fn convert(data: &[u8]) -> Result<(), String> {
 /// The topology as JSON, for reproducers.
 pub fn topo_json(t: &iommu_inval_core::context::Topology) -> String {
     serde_json::to_string(t).unwrap_or_else(|e| format!("<{e}>"))
-}
-
-impl From<<Smmu as Arch>::Cmd> for AnyCmd {
-    fn from(c: <Smmu as Arch>::Cmd) -> Self {
-        AnyCmd::Smmu(c)
-    }
-}
-impl From<<Vtd as Arch>::Cmd> for AnyCmd {
-    fn from(c: <Vtd as Arch>::Cmd) -> Self {
-        AnyCmd::Vtd(c)
-    }
-}
-impl From<<Amd as Arch>::Cmd> for AnyCmd {
-    fn from(c: <Amd as Arch>::Cmd) -> Self {
-        AnyCmd::Amd(c)
-    }
-}
-impl From<<Riscv as Arch>::Cmd> for AnyCmd {
-    fn from(c: <Riscv as Arch>::Cmd) -> Self {
-        AnyCmd::Riscv(c)
-    }
 }
 
 /// An SMMUv3 [`Features`](iommu_inval_arm::Features) drawn from `u`.

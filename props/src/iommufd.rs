@@ -13,8 +13,8 @@
 //!   part of the op is reported in `VmmWork` (nothing silently dropped).
 //! * **CMDQV**: what goes to a VCMDQ is a CMD_SYNC or a permitted opcode.
 
-use crate::AnyCmd;
 use arbitrary::Unstructured;
+use iommu_inval::{AnyCommand, NativeAny};
 use iommu_inval_arm::{bits, Command};
 use iommu_inval_core::context::{IommufdHost, Topology};
 use iommu_inval_core::footprint::Relation;
@@ -384,27 +384,22 @@ pub fn check_vtd_op(op: &Op, opts: &S1Options, ctx: &dyn Context) -> Result<(), 
 /// Every iommufd property for one native command through a topology.
 pub fn check_iommufd(
     u: &mut Unstructured<'_>,
-    cmd: &AnyCmd,
+    cmd: &NativeAny,
     topo: &Topology,
 ) -> Result<Vec<&'static str>, String> {
     let mut seen = Vec::new();
     let opts = S1Options {
         nest_stage2: u.arbitrary().unwrap_or(false),
         // The guest's architecture, or (sometimes) not said.
-        guest: (!u.ratio(1u8, 8).unwrap_or(false)).then(|| cmd.arch()),
+        guest: (!u.ratio(1u8, 8).unwrap_or(false)).then(|| cmd.arch_id()),
     };
-    if let AnyCmd::Smmu(c) = cmd {
+    if let NativeAny::Smmuv3(c) = cmd {
         let (vsmmu, vdevs) = arbitrary_vsmmu(u, topo, c).map_err(|e| e.to_string())?;
         seen.push(check_vsmmu(c, &vsmmu, &vdevs, topo)?);
         check_cmdqv(c)?;
     }
     let mut ops = Vec::new();
-    let lifted = match cmd {
-        AnyCmd::Smmu(c) => iommu_inval_arm::lift(c, topo, &mut ops),
-        AnyCmd::Vtd(c) => iommu_inval_vtd::lift(c, topo, &mut ops),
-        AnyCmd::Amd(c) => iommu_inval_amd::lift(c, topo, &mut ops),
-        AnyCmd::Riscv(c) => iommu_inval_riscv::lift(c, topo, &mut ops),
-    };
+    let lifted = cmd.lift_ops(topo, &mut ops);
     if let Ok(o) = lifted {
         let unknown_domain = o.widened.contains(Widened::DOMAIN);
         for op in &ops {

@@ -29,7 +29,7 @@
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
-use std::fmt::{self, Debug, Write as _};
+use std::fmt::{Debug, Write as _};
 
 use arbitrary::{Arbitrary, Unstructured};
 use iommu_inval_core::context::{
@@ -44,6 +44,8 @@ use iommu_inval_core::{
     copy_checked, ArchId, Context, CopyError, DecodeError, ErrorKind, FieldValue, LowerError,
     NativeCommand, Outcome, Sink, Widened,
 };
+
+pub use iommu_inval::{AnyCommand, NativeAny};
 
 pub mod bodies;
 pub mod caps;
@@ -1074,91 +1076,6 @@ pub fn check_r4_pair<A: Arch, B: Arch>(
     Ok(verdicts)
 }
 
-/// A command of any architecture.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum AnyCmd {
-    /// SMMUv3.
-    Smmu(<Smmu as Arch>::Cmd),
-    /// VT-d.
-    Vtd(<Vtd as Arch>::Cmd),
-    /// AMD-Vi.
-    Amd(<Amd as Arch>::Cmd),
-    /// RISC-V IOMMU.
-    Riscv(<Riscv as Arch>::Cmd),
-}
-
-impl AnyCmd {
-    /// Its architecture.
-    pub fn arch(&self) -> ArchId {
-        match self {
-            AnyCmd::Smmu(_) => ArchId::Smmuv3,
-            AnyCmd::Vtd(_) => ArchId::Vtd,
-            AnyCmd::Amd(_) => ArchId::Amd,
-            AnyCmd::Riscv(_) => ArchId::Riscv,
-        }
-    }
-    /// Its lift through `ctx`.
-    pub fn lift(&self, ctx: &dyn Context) -> Result<Vec<Op>, LowerError> {
-        match self {
-            AnyCmd::Smmu(c) => lift_vec::<Smmu>(c, ctx),
-            AnyCmd::Vtd(c) => lift_vec::<Vtd>(c, ctx),
-            AnyCmd::Amd(c) => lift_vec::<Amd>(c, ctx),
-            AnyCmd::Riscv(c) => lift_vec::<Riscv>(c, ctx),
-        }
-        .map(|(ops, _)| ops)
-    }
-    /// Its op name.
-    pub fn op(&self) -> &'static str {
-        match self {
-            AnyCmd::Smmu(c) => c.op(),
-            AnyCmd::Vtd(c) => c.op(),
-            AnyCmd::Amd(c) => c.op(),
-            AnyCmd::Riscv(c) => c.op(),
-        }
-    }
-    /// Its fields.
-    pub fn fields(&self) -> Vec<(&'static str, FieldValue)> {
-        match self {
-            AnyCmd::Smmu(c) => fields_of(c),
-            AnyCmd::Vtd(c) => fields_of(c),
-            AnyCmd::Amd(c) => fields_of(c),
-            AnyCmd::Riscv(c) => fields_of(c),
-        }
-    }
-    /// Its words.
-    pub fn words(&self) -> Result<Vec<u64>, String> {
-        match self {
-            AnyCmd::Smmu(c) => encode_words(c),
-            AnyCmd::Vtd(c) => encode_words(c),
-            AnyCmd::Amd(c) => encode_words(c),
-            AnyCmd::Riscv(c) => encode_words(c),
-        }
-    }
-}
-
-impl<'a> Arbitrary<'a> for AnyCmd {
-    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
-        Ok(match u.int_in_range(0u8..=3)? {
-            0 => AnyCmd::Smmu(u.arbitrary()?),
-            1 => AnyCmd::Vtd(u.arbitrary()?),
-            2 => AnyCmd::Amd(u.arbitrary()?),
-            _ => AnyCmd::Riscv(u.arbitrary()?),
-        })
-    }
-}
-
-impl fmt::Display for AnyCmd {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = match self {
-            AnyCmd::Smmu(c) => describe(c),
-            AnyCmd::Vtd(c) => describe(c),
-            AnyCmd::Amd(c) => describe(c),
-            AnyCmd::Riscv(c) => describe(c),
-        };
-        f.write_str(&s)
-    }
-}
-
 /// Host capabilities for all four targets.
 #[derive(Debug, Clone, Default)]
 pub struct AllCaps {
@@ -1191,15 +1108,15 @@ fn r4_from<A: Arch>(
 /// conversion through a topology).
 pub fn check_r4(
     to: ArchId,
-    cmd: &AnyCmd,
+    cmd: &NativeAny,
     caps: &AllCaps,
     topo: &Topology,
 ) -> Result<Vec<Verdict>, String> {
     match cmd {
-        AnyCmd::Smmu(c) => r4_from::<Smmu>(c, to, caps, topo),
-        AnyCmd::Vtd(c) => r4_from::<Vtd>(c, to, caps, topo),
-        AnyCmd::Amd(c) => r4_from::<Amd>(c, to, caps, topo),
-        AnyCmd::Riscv(c) => r4_from::<Riscv>(c, to, caps, topo),
+        NativeAny::Smmuv3(c) => r4_from::<Smmu>(c, to, caps, topo),
+        NativeAny::Vtd(c) => r4_from::<Vtd>(c, to, caps, topo),
+        NativeAny::Amd(c) => r4_from::<Amd>(c, to, caps, topo),
+        NativeAny::Riscv(c) => r4_from::<Riscv>(c, to, caps, topo),
     }
 }
 
@@ -1251,11 +1168,11 @@ impl NamedIds {
     }
 
     /// Collect from a command's fields.
-    pub fn of(cmd: &AnyCmd) -> Self {
+    pub fn of(cmd: &NativeAny) -> Self {
         let mut ids = NamedIds::default();
-        let arch = cmd.arch();
-        for (name, v) in cmd.fields() {
-            let FieldValue::Uint(x) = v else { continue };
+        let arch = cmd.arch_id();
+        cmd.visit_fields(&mut |name, v| {
+            let FieldValue::Uint(x) = v else { return };
             let x32 = u32::try_from(x).unwrap_or(u32::MAX);
             match name {
                 // A RISC-V DID is a device id (IODIR), its GSCID the domain.
@@ -1269,7 +1186,7 @@ impl NamedIds {
                 "asid" => ids.asids.push(u16::try_from(x).unwrap_or(u16::MAX)),
                 _ => {}
             }
-        }
+        });
         ids
     }
 }

@@ -13,16 +13,16 @@ use iommu_inval_iommufd::vtd::S1Options;
 use iommu_inval_props::iommufd::{
     arbitrary_host, check_iommufd, check_vsmmu, check_vtd_op, PERMITTED,
 };
-use iommu_inval_props::{arbitrary_topology, run_cases, AnyCmd, NamedIds, Tally};
+use iommu_inval_props::{arbitrary_topology, run_cases, AnyCommand, NamedIds, NativeAny, Tally};
 
 #[test]
 fn iommufd_targets_on_native_commands() {
     let mut t = Tally::default();
     ok(run_cases(0x1f0d, 30_000 * scale(), 160, |u| {
-        let cmd: AnyCmd = u.arbitrary().map_err(|e| e.to_string())?;
+        let cmd: NativeAny = u.arbitrary().map_err(|e| e.to_string())?;
         let topo = arbitrary_topology(u, &NamedIds::of(&cmd)).map_err(|e| e.to_string())?;
         for s in check_iommufd(u, &cmd, &topo)? {
-            t.add(format!("{} {s}", cmd.op()));
+            t.add(format!("{} {s}", cmd.op_name()));
             t.add(s);
         }
         Ok(())
@@ -87,7 +87,7 @@ fn vsmmu_host_features_on_permitted_commands() {
                 c = d;
             }
         }
-        let topo = arbitrary_topology(u, &NamedIds::of(&AnyCmd::Smmu(c))).map_err(e)?;
+        let topo = arbitrary_topology(u, &NamedIds::of(&NativeAny::Smmuv3(c))).map_err(e)?;
         let host = arbitrary_host(u).map_err(e)?;
         let vsmmu = Vsmmu::new(u.arbitrary().map_err(e)?, HostFeatures::from(&host));
         let vsid = (c.encode()[0] >> 32) as u32;

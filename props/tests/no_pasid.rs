@@ -16,7 +16,7 @@ use iommu_inval_core::model::{Caches, DomainSel, Inval, Op, PasidSel, Stages};
 use iommu_inval_core::{AddrRange, ArchId};
 use iommu_inval_props::{
     arbitrary_topology, bodies::topo_json, check_r2, check_r3_all, check_r4, run_cases, AllCaps,
-    Amd, AnyCmd, NamedIds, Riscv, Smmu, Tally, Verdict, Vtd,
+    Amd, AnyCommand, NamedIds, NativeAny, Riscv, Smmu, Tally, Verdict, Vtd,
 };
 
 /// Domain 1 on every architecture with 1–3 devices, each with 1–3 PASIDs
@@ -132,11 +132,12 @@ fn r3_no_pasid_and_every_pasid_are_exact_where_the_tags_are_named() {
 }
 
 /// Does the lift of `cmd` through `topo` name requests without PASID?
-fn lifts_no_pasid(cmd: &AnyCmd, topo: &Topology) -> bool {
-    cmd.lift(topo).is_ok_and(|ops| {
-        ops.iter()
+fn lifts_no_pasid(cmd: &NativeAny, topo: &Topology) -> bool {
+    let mut ops = Vec::new();
+    cmd.lift_ops(topo, &mut ops).is_ok()
+        && ops
+            .iter()
             .any(|o| matches!(o, Op::Inval(i) if i.pasid == PasidSel::NoPasid))
-    })
 }
 
 /// R2 and R4 on the native commands whose lift names requests without
@@ -149,18 +150,18 @@ fn r2_r4_commands_on_no_pasid_tags_every_pair() {
     let caps = AllCaps::default();
     let mut t = Tally::default();
     ok(run_cases(0x4e0a, 60_000 * scale(), 160, |u| {
-        let cmd: AnyCmd = u.arbitrary().map_err(|e| e.to_string())?;
+        let cmd: NativeAny = u.arbitrary().map_err(|e| e.to_string())?;
         let topo = arbitrary_topology(u, &NamedIds::of(&cmd)).map_err(|e| e.to_string())?;
         if !lifts_no_pasid(&cmd, &topo) {
             return Ok(());
         }
-        let from = cmd.arch();
+        let from = cmd.arch_id();
         let with = |e: String| format!("{e}\n  topology: {}", topo_json(&topo));
         let v = match cmd {
-            AnyCmd::Smmu(c) => check_r2::<Smmu>(&c, &topo),
-            AnyCmd::Vtd(c) => check_r2::<Vtd>(&c, &topo),
-            AnyCmd::Amd(c) => check_r2::<Amd>(&c, &topo),
-            AnyCmd::Riscv(c) => check_r2::<Riscv>(&c, &topo),
+            NativeAny::Smmuv3(c) => check_r2::<Smmu>(&c, &topo),
+            NativeAny::Vtd(c) => check_r2::<Vtd>(&c, &topo),
+            NativeAny::Amd(c) => check_r2::<Amd>(&c, &topo),
+            NativeAny::Riscv(c) => check_r2::<Riscv>(&c, &topo),
         }
         .map_err(with)?;
         t.add(format!("R2 {from} {v:?}"));

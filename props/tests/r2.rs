@@ -8,13 +8,13 @@ use common::{assert_every_op, ok, scale};
 use iommu_inval_core::{IdentityContext, NativeCommand};
 use iommu_inval_props::gen::NativeGen;
 use iommu_inval_props::{
-    arbitrary_topology, bodies::topo_json, check_r2, run_cases, Amd, AnyCmd, Arch, NamedIds, Riscv,
-    Smmu, Tally, Vtd,
+    arbitrary_topology, bodies::topo_json, check_r2, run_cases, Amd, Arch, NamedIds, NativeAny,
+    Riscv, Smmu, Tally, Vtd,
 };
 
 fn r2<A: Arch>(seed: u64, cases: usize, min: usize)
 where
-    AnyCmd: From<A::Cmd>,
+    NativeAny: From<A::Cmd>,
 {
     let g = NativeGen::<A::Cmd>::new(A::WIDTHS);
     let mut t = Tally::default();
@@ -32,7 +32,7 @@ where
         let v = check_r2::<A>(&c, &IdentityContext)?;
         t.add(format!("{} {v:?}", c.op()));
         let topo =
-            arbitrary_topology(u, &NamedIds::of(&AnyCmd::from(c))).map_err(|e| e.to_string())?;
+            arbitrary_topology(u, &NamedIds::of(&NativeAny::from(c))).map_err(|e| e.to_string())?;
         check_r2::<A>(&c, &topo)
             .map(|_| ())
             .map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))

@@ -7,7 +7,8 @@ mod common;
 use common::{ok, scale};
 use iommu_inval_core::ArchId;
 use iommu_inval_props::{
-    arbitrary_topology, bodies::topo_json, check_r4, run_cases, AllCaps, AnyCmd, NamedIds, Tally,
+    arbitrary_topology, bodies::topo_json, check_r4, run_cases, AllCaps, AnyCommand, NamedIds,
+    NativeAny, Tally,
 };
 
 #[test]
@@ -15,15 +16,15 @@ fn r4_all_pairs() {
     let caps = AllCaps::default();
     let mut t = Tally::default();
     ok(run_cases(0x4444, 60_000 * scale(), 160, |u| {
-        let cmd: AnyCmd = u.arbitrary().map_err(|e| e.to_string())?;
+        let cmd: NativeAny = u.arbitrary().map_err(|e| e.to_string())?;
         let topo = arbitrary_topology(u, &NamedIds::of(&cmd)).map_err(|e| e.to_string())?;
         for to in ArchId::ALL {
             let v = check_r4(to, &cmd, &caps, &topo)
                 .map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))?;
-            t.add(format!("{} -> {to}", cmd.arch()));
-            t.add(format!("{} -> {to} {}", cmd.arch(), cmd.op()));
+            t.add(format!("{} -> {to}", cmd.arch_id()));
+            t.add(format!("{} -> {to} {}", cmd.arch_id(), cmd.op_name()));
             for v in v {
-                t.add(format!("{} -> {to} {v:?}", cmd.arch()));
+                t.add(format!("{} -> {to} {v:?}", cmd.arch_id()));
             }
         }
         Ok(())

@@ -14,10 +14,10 @@
 //!   excess bytes and boxes), or `under` — an under-invalidation, which would
 //!   be a bug and makes the CLI exit 1.
 
-use crate::{AnyCommand, Arch, ArchOps, NativeAny};
-use iommu_inval_core::footprint::{Excess, Footprint, Relation};
-use iommu_inval_core::model::{Caches, DeviceSel, DomainSel, Inval, Op, Regime, Stages};
-use iommu_inval_core::{ArchId, Context, Widened};
+use iommu_inval::core::footprint::{Excess, Footprint, Relation};
+use iommu_inval::core::model::{Caches, DeviceSel, DomainSel, Inval, Op, Regime, Stages};
+use iommu_inval::core::{ArchId, Context, Widened};
+use iommu_inval::{AnyCommand, Arch, ArchOps, NativeAny};
 use serde_json::{json, Value};
 
 /// Largest device range whose ATS devices are enumerated one by one.
@@ -119,7 +119,7 @@ fn on_target(target: ArchId, f: Footprint) -> Footprint {
 }
 
 /// The footprint of `ops` as `target` can remove it: without the caches
-/// `lacking` on the target host (see [`crate::ArchOps::lacks`]),
+/// `lacking` on the target host (see [`iommu_inval::ArchOps::lacks`]),
 /// on SMMUv3 without EL2 configuration and secure stage-2 entries, and on
 /// VT-d and AMD-Vi without secure-regime invalidations, which those targets
 /// drop whole (they have no secure state).
@@ -285,7 +285,7 @@ pub fn excess_text(ex: &Excess) -> String {
     let plural = if ex.boxes == 1 { "box" } else { "boxes" };
     format!(
         "{what} (+{} in {} {plural})",
-        crate::human::size_str(ex.bytes),
+        iommu_inval::describe::size_str(ex.bytes),
         ex.boxes
     )
 }

@@ -1,5 +1,5 @@
-//! JSON errors and value helpers shared by the native ([`crate::json`]) and
-//! generic ([`crate::generic`]) JSON forms.
+//! JSON errors and value helpers shared by the native ([`super::json`]) and
+//! generic ([`super::generic`]) JSON forms.
 
 use serde_json::Value;
 use std::fmt;
@@ -48,9 +48,7 @@ pub enum JsonError {
         fits: String,
     },
     /// The fields make a command the decoder would refuse.
-    Invalid(iommu_inval_core::DecodeError),
-    /// Descriptor width not available for this architecture.
-    BadWidth(usize),
+    Invalid(iommu_inval::core::DecodeError),
 }
 
 impl fmt::Display for JsonError {
@@ -88,7 +86,6 @@ impl fmt::Display for JsonError {
                 }
             }
             JsonError::Invalid(e) => write!(f, "{}: {}", e.kind.as_str(), describe_decode_error(e)),
-            JsonError::BadWidth(n) => write!(f, "descriptor width of {n} words is not available"),
         }
     }
 }
@@ -97,8 +94,8 @@ impl std::error::Error for JsonError {}
 
 /// A message for a decode error that names the offending bits: the field
 /// (or rule) and the bit ranges of the word, e.g. `field cs (w0[13:12])`.
-pub fn describe_decode_error(e: &iommu_inval_core::DecodeError) -> String {
-    use iommu_inval_core::ErrorKind;
+pub fn describe_decode_error(e: &iommu_inval::core::DecodeError) -> String {
+    use iommu_inval::core::ErrorKind;
     let bits = bit_ranges(e.word, e.mask);
     match e.kind {
         ErrorKind::UnknownOpcode => format!("unknown opcode {:#x}", e.mask),
@@ -159,7 +156,7 @@ pub fn clip(s: &str) -> String {
 /// serde_json recursion limit bounds nesting, so hostile input cannot
 /// overflow the stack.
 pub fn parse_line(line: &str) -> Result<Value, JsonError> {
-    iommu_inval_core::strict_json::parse(line).map_err(|e| JsonError::Syntax(e.to_string()))
+    iommu_inval::core::strict_json::parse(line).map_err(|e| JsonError::Syntax(e.to_string()))
 }
 
 /// An unsigned integer: a JSON non-negative integer, or a string of hex
@@ -170,7 +167,7 @@ pub fn as_u64(v: &Value) -> Option<u64> {
         Value::String(s) => {
             let t = s.trim();
             if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-                crate::text::parse_hex_word(h, 0)
+                super::text::parse_hex_word(h, 0)
                     .ok()
                     .filter(|_| !h.is_empty())
             } else if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {

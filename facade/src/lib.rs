@@ -1,21 +1,23 @@
-//! # iommu-inval (facade and CLI library)
+//! # iommu-inval (the library a VMM depends on)
 //!
 //! Re-exports the crates of the project ([`core`], [`arm`], [`vtd`], [`amd`],
-//! [`riscv`]) and gives one architecture-neutral handle over the four native
-//! command sets, with static dispatch (`enum_dispatch`):
+//! [`riscv`], [`iommufd`]) and gives one architecture-neutral handle over
+//! the four native command sets, with static dispatch (`enum_dispatch`):
 //!
 //! * [`Arch`]: an architecture with its host capabilities: decode words,
-//!   build commands from named fields, lower generic ops ([`ArchOps`]);
+//!   build commands from named fields, lower generic ops, the decoding
+//!   presets of its emulated IOMMU ([`ArchOps`]);
 //! * [`NativeAny`]: a command of any architecture: op name, fields, words,
-//!   lift ([`AnyCommand`]).
+//!   lift, footprint ([`AnyCommand`]);
+//! * [`DecodeFeatures`]: the ID-register features of an emulated IOMMU of
+//!   any architecture, and the check of a decoded command against them
+//!   ([`DecodeCheck`]).
 //!
-//! The modules hold what the binary does, so that it stays a thin clap
-//! layer: [`text`] (hex words, bounded line reader), [`json`] (the decode
-//! JSON shape), [`generic`] (the generic JSON of an [`Op`]), [`human`] (the
-//! one-line readable form), [`explain`] (footprint relations) and [`run`]
-//! (the subcommands over readers and writers). [`convert()`] is one command
-//! of one architecture to another in one call; [`prelude`] imports the
-//! common names.
+//! [`convert()`] is one command of one architecture to another in one
+//! call; [`describe`] is the readable meaning of a generic op (what the
+//! CLI's `decode` prints); [`prelude`] imports the common names. This crate
+//! has no command-line dependency: the `iommu-inval` command is the crate
+//! `iommu-inval-cli`.
 //!
 //! ```
 //! use iommu_inval::{Arch, ArchOps, AnyCommand};
@@ -38,25 +40,19 @@ pub use iommu_inval_vtd as vtd;
 
 pub use convert::{convert, Converted};
 
+pub use features::{DecodeCheck, DecodeFeatures};
+
 mod convert;
-pub mod explain;
-pub mod features;
-pub mod generic;
-pub mod help;
-pub mod human;
-pub mod json;
-pub mod jsonval;
-pub mod paste;
-pub mod progress;
-pub mod run;
-pub mod text;
-pub mod to_iommufd;
+pub mod describe;
+mod features;
 
 /// One import for the facade: `use iommu_inval::prelude::*;` brings the
 /// architecture handle and command traits, [`convert()`](crate::convert), the
 /// contexts and the generic model's names.
 pub mod prelude {
-    pub use crate::{convert, AnyCommand, Arch, ArchOps, CapsOpts, Converted, NativeAny};
+    pub use crate::{
+        convert, AnyCommand, Arch, ArchOps, Converted, DecodeCheck, DecodeFeatures, NativeAny,
+    };
     pub use iommu_inval_core::context::Topology;
     pub use iommu_inval_core::{
         ArchId, Context, DecodeError, FieldValue, FixedBuf, IdentityContext, LowerError,
@@ -106,6 +102,20 @@ pub enum NativeAny {
     Riscv(riscv::Command),
 }
 
+/// A command of any architecture, the architecture chosen first (one byte
+/// of the input), then its command (the architecture crate's generator).
+#[cfg(feature = "arbitrary")]
+impl<'a> arbitrary::Arbitrary<'a> for NativeAny {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.int_in_range(0u8..=3)? {
+            0 => NativeAny::Smmuv3(u.arbitrary()?),
+            1 => NativeAny::Vtd(u.arbitrary()?),
+            2 => NativeAny::Amd(u.arbitrary()?),
+            _ => NativeAny::Riscv(u.arbitrary()?),
+        })
+    }
+}
+
 /// What the tools need from an architecture.
 #[enum_dispatch]
 pub trait ArchOps {
@@ -135,6 +145,12 @@ pub trait ArchOps {
     /// (rule 2): interrupt remapping on SMMUv3, device TLBs without ATS,
     /// PASID configuration on legacy-mode VT-d.
     fn lacks(&self) -> Caches;
+    /// The preset names of this architecture's emulated IOMMU (see
+    /// [`DecodeFeatures`]), in table order.
+    fn presets(&self) -> &'static [&'static str];
+    /// The decoding features of preset `name` (`None`: not a preset of
+    /// this architecture).
+    fn decode_features(&self, name: &str) -> Option<DecodeFeatures>;
 }
 
 fn lacks_smmuv3(c: &arm::Caps) -> Caches {
@@ -225,109 +241,6 @@ impl Arch {
     }
 }
 
-/// The largest `--max-cmds` accepted: keeps one input's output (and the
-/// footprint comparison of `--explain`) bounded.
-pub const MAX_CMDS_LIMIT: usize = 4096;
-
-/// Host capabilities chosen on the command line; `None`/`false` keeps the
-/// architecture's default (`Caps::default()`: a typical modern host).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CapsOpts {
-    /// At most this many commands per range or device set (all architectures).
-    pub max_cmds: Option<usize>,
-    /// SMMUv3 without range invalidation (SMMU_IDR3.RIL = 0); RISC-V without
-    /// the range and non-leaf IOTINVAL extensions (capabilities.S, NL).
-    pub no_range_inval: bool,
-    /// VT-d legacy mode: no PASID descriptors, 128-bit descriptors.
-    pub legacy: bool,
-    /// VT-d descriptor width of the output (128 or 256).
-    pub desc_width: Option<u32>,
-    /// VT-d CAP.MAMV.
-    pub mamv: Option<u8>,
-    /// No ATS / device TLBs.
-    pub no_ats: bool,
-    /// PASID (SubstreamID) width in bits.
-    pub pasid_bits: Option<u8>,
-}
-
-impl Arch {
-    /// The architecture with capabilities adjusted by `o`. Options that do
-    /// not apply to `id`, or values out of range, are an error message.
-    pub fn with_caps(id: ArchId, o: &CapsOpts) -> Result<Arch, String> {
-        let only = |flag: &str, arch: ArchId| -> Result<(), String> {
-            if id == arch {
-                Ok(())
-            } else {
-                Err(format!("{flag} applies to {arch} only, not {id}"))
-            }
-        };
-        if o.no_range_inval && id != ArchId::Riscv {
-            only("--no-range-inval", ArchId::Smmuv3)?;
-        }
-        if o.legacy {
-            only("--legacy", ArchId::Vtd)?;
-        }
-        if o.mamv.is_some() {
-            only("--mamv", ArchId::Vtd)?;
-        }
-        if let Some(w) = o.desc_width {
-            if w != 128 {
-                only("--out-desc-width 256", ArchId::Vtd)?;
-            }
-        }
-        if o.mamv.is_some_and(|m| m > 63) {
-            return Err("--mamv is at most 63".into());
-        }
-        if o.pasid_bits.is_some_and(|p| p > 20) {
-            return Err("--pasid-bits is at most 20".into());
-        }
-        if o.max_cmds.is_some_and(|m| m == 0 || m > MAX_CMDS_LIMIT) {
-            return Err(format!("--max-cmds is between 1 and {MAX_CMDS_LIMIT}"));
-        }
-        Ok(match id {
-            ArchId::Smmuv3 => {
-                let mut c = arm::Caps::default();
-                c.range_inval &= !o.no_range_inval;
-                c.ats &= !o.no_ats;
-                c.ssid_bits = o.pasid_bits.unwrap_or(c.ssid_bits);
-                c.max_cmds = o.max_cmds.unwrap_or(c.max_cmds);
-                Arch::Smmuv3(Smmuv3Arch { caps: c })
-            }
-            ArchId::Vtd => {
-                let mut c = if o.legacy {
-                    vtd::Caps::legacy()
-                } else {
-                    vtd::Caps::default()
-                };
-                c.dev_tlb &= !o.no_ats;
-                c.mamv = o.mamv.unwrap_or(c.mamv);
-                c.pasid_bits = o.pasid_bits.unwrap_or(c.pasid_bits);
-                c.max_cmds = o.max_cmds.unwrap_or(c.max_cmds);
-                if let Some(w) = o.desc_width {
-                    c.wide = w == 256;
-                }
-                Arch::Vtd(VtdArch { caps: c })
-            }
-            ArchId::Amd => {
-                let mut c = amd::Caps::default();
-                c.ats &= !o.no_ats;
-                c.pasid_bits = o.pasid_bits.unwrap_or(c.pasid_bits);
-                c.max_cmds = o.max_cmds.unwrap_or(c.max_cmds);
-                Arch::Amd(AmdArch { caps: c })
-            }
-            ArchId::Riscv => {
-                let mut c = riscv::Caps::default();
-                c.range_inval &= !o.no_range_inval;
-                c.nl &= !o.no_range_inval;
-                c.ats &= !o.no_ats;
-                c.pasid_bits = o.pasid_bits.unwrap_or(c.pasid_bits);
-                c.max_cmds = o.max_cmds.unwrap_or(c.max_cmds);
-                Arch::Riscv(RiscvArch { caps: c })
-            }
-        })
-    }
-}
-
 /// Adapts a `Vec<NativeAny>` to each architecture's `Sink<Command>`.
 struct AnySink<'a>(&'a mut Vec<NativeAny>);
 
@@ -339,7 +252,8 @@ impl<T: Into<NativeAny>> Sink<T> for AnySink<'_> {
 }
 
 macro_rules! impl_arch {
-    ($krate:ident, $archty:ident, $variant:ident, $lacks:ident) => {
+    ($krate:ident, $archty:ident, $variant:ident, $lacks:ident,
+     presets: $presets:expr, preset: $preset:expr, check: $check:expr) => {
         impl AnyCommand for $krate::Command {
             fn arch_id(&self) -> ArchId {
                 <$krate::Command as NativeCommand>::ARCH
@@ -403,14 +317,37 @@ macro_rules! impl_arch {
             fn lacks(&self) -> Caches {
                 $lacks(&self.caps)
             }
+            fn presets(&self) -> &'static [&'static str] {
+                $presets
+            }
+            fn decode_features(&self, name: &str) -> Option<DecodeFeatures> {
+                $preset(name).map(DecodeFeatures::$variant)
+            }
+        }
+
+        impl DecodeCheck for $krate::Features {
+            fn check(&self, cmd: &NativeAny) -> Result<(), DecodeError> {
+                match cmd {
+                    NativeAny::$variant(c) => $check(self, c),
+                    _ => Ok(()),
+                }
+            }
         }
     };
 }
 
-impl_arch!(arm, Smmuv3Arch, Smmuv3, lacks_smmuv3);
-impl_arch!(vtd, VtdArch, Vtd, lacks_vtd);
-impl_arch!(amd, AmdArch, Amd, lacks_amd);
-impl_arch!(riscv, RiscvArch, Riscv, lacks_riscv);
+impl_arch!(arm, Smmuv3Arch, Smmuv3, lacks_smmuv3,
+    presets: arm::Features::PRESETS, preset: arm::Features::preset,
+    check: |f: &arm::Features, c| f.check(c));
+impl_arch!(vtd, VtdArch, Vtd, lacks_vtd,
+    presets: vtd::Features::PRESETS, preset: vtd::Features::preset,
+    check: |f: &vtd::Features, c| f.check(c));
+impl_arch!(amd, AmdArch, Amd, lacks_amd,
+    presets: amd::Features::PRESETS, preset: amd::Features::preset,
+    check: |f: &amd::Features, c| f.check(c));
+impl_arch!(riscv, RiscvArch, Riscv, lacks_riscv,
+    presets: features::RISCV_PRESETS, preset: features::riscv_preset,
+    check: |f, c: &riscv::Command| c.check_supported(f));
 
 /// The README's code blocks, compiled and run as doc tests.
 #[cfg(doctest)]

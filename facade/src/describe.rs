@@ -1,57 +1,12 @@
-//! The readable one-line form of `decode` (without `--json`): the op, its
-//! fields, and a short meaning taken from the generic ops the command lifts
-//! to, e.g. `invalidate stage-1 IOTLB, 2 MiB at 0x40000000, domain 1 PASID 5, leaf only`.
-//!
-//! Columns are fixed-width (the op column is as wide as the architecture's
-//! longest op name) so that a stream lines up without buffering.
+//! The readable one-line meaning of a generic op, as the `iommu-inval`
+//! command's `decode` prints it (e.g. `invalidate stage-1 IOTLB, 2 MiB at
+//! 0x40000000, domain 1 PASID 5, leaf only`): for logs of a back end.
 
-use crate::AnyCommand;
 use core::fmt::Write as _;
 use iommu_inval_core::model::{
     Caches, DeviceSel, DomainSel, Inval, Op, PasidSel, Regime, RespCode, Stages, StallAction,
 };
-use iommu_inval_core::{AddrRange, FieldValue, Outcome};
-
-/// Width of the fields column.
-pub const FIELDS_WIDTH: usize = 72;
-
-/// Fields whose values read best in hex.
-fn is_hex_field(name: &str) -> bool {
-    name.contains("address") || name.contains("data")
-}
-
-// The `write_*` functions append to a caller's buffer (`decode` reuses one
-// per stream: no allocation per command); the `String`-returning ones wrap
-// them. Writing into a `String` cannot fail, so their `fmt::Result`s are
-// dropped.
-
-/// Append the `name=value` pairs of [`format_fields`] to `s`.
-pub fn write_fields(s: &mut String, cmd: &dyn AnyCommand) {
-    let start = s.len();
-    cmd.visit_fields(&mut |name, v| {
-        if s.len() > start {
-            s.push(' ');
-        }
-        s.push_str(name);
-        s.push('=');
-        let _ = match v {
-            FieldValue::Bool(b) => {
-                s.push(if b { '1' } else { '0' });
-                Ok(())
-            }
-            FieldValue::Uint(x) if is_hex_field(name) || x > 0xffff => write!(s, "{x:#x}"),
-            FieldValue::Uint(x) => write!(s, "{x}"),
-            FieldValue::Pair([a, b]) => write!(s, "[{a:#x},{b:#x}]"),
-        };
-    });
-}
-
-/// `name=value` pairs: 1-bit fields as 0/1, addresses and data in hex, the rest decimal.
-pub fn format_fields(cmd: &dyn AnyCommand) -> String {
-    let mut s = String::new();
-    write_fields(&mut s, cmd);
-    s
-}
+use iommu_inval_core::AddrRange;
 
 /// Append [`size_str`] of `bytes` to `s`.
 fn write_size(s: &mut String, bytes: u128) {
@@ -90,7 +45,7 @@ pub fn size_str(bytes: u128) -> String {
     s
 }
 
-/// Append [`bdf`] of `rid` to `s`.
+/// Append `rid` to `s` as a PCI requester id `bb:dd.f` (hex when wider).
 fn write_bdf(s: &mut String, rid: u32) {
     let _ = if rid > 0xffff {
         write!(s, "{rid:#x}")
@@ -100,6 +55,7 @@ fn write_bdf(s: &mut String, rid: u32) {
 }
 
 /// A PCI requester id as `bb:dd.f`.
+#[cfg(test)]
 pub fn bdf(rid: u32) -> String {
     let mut s = String::new();
     write_bdf(&mut s, rid);
@@ -159,7 +115,7 @@ fn write_caches(s: &mut String, i: &Inval) {
     }
 }
 
-/// Append [`describe_inval`] of `i` to `s`.
+/// Append the one-line meaning of `i` to `s`.
 fn write_inval(s: &mut String, i: &Inval) {
     s.push_str("invalidate ");
     write_caches(s, i);
@@ -234,6 +190,7 @@ fn write_inval(s: &mut String, i: &Inval) {
 }
 
 /// The meaning of an invalidation.
+#[cfg(test)]
 pub fn describe_inval(i: &Inval) -> String {
     let mut s = String::new();
     write_inval(&mut s, i);
@@ -246,8 +203,8 @@ fn write_pasid(s: &mut String, p: Option<u32>) {
     }
 }
 
-/// Append [`describe_op`] of `op` to `s`.
-fn write_op(s: &mut String, op: &Op) {
+/// Append the one-line meaning of `op` to `s`.
+pub fn write_op(s: &mut String, op: &Op) {
     match op {
         Op::Inval(i) => write_inval(s, i),
         Op::Sync(y) => {
@@ -314,65 +271,10 @@ fn write_op(s: &mut String, op: &Op) {
     }
 }
 
-/// The meaning of one generic op.
+/// The meaning of one generic op, as `decode` prints it.
 pub fn describe_op(op: &Op) -> String {
     let mut s = String::new();
     write_op(&mut s, op);
-    s
-}
-
-/// Append [`native_note`] of `cmd` to `s`.
-pub fn write_native_note(s: &mut String, cmd: &dyn AnyCommand) {
-    let mut asid = None;
-    cmd.visit_fields(&mut |name, v| {
-        if let ("asid", FieldValue::Uint(a)) = (name, v) {
-            asid = Some(a);
-        }
-    });
-    if let Some(a) = asid {
-        let _ = write!(s, " (ASID {a})");
-    }
-}
-
-/// Native ids the generic meaning renames: an SMMU `asid` (the generic
-/// model names the PASIDs that use it), as ` (ASID 5)`; empty otherwise.
-pub fn native_note(cmd: &dyn AnyCommand) -> String {
-    let mut s = String::new();
-    write_native_note(&mut s, cmd);
-    s
-}
-
-/// Append [`describe_ops`] of `ops` to `s`.
-pub fn write_ops(s: &mut String, ops: &[Op], outcome: &Outcome) {
-    for (n, op) in ops.iter().enumerate() {
-        if n > 0 {
-            s.push_str("; ");
-        }
-        write_op(s, op);
-    }
-    if ops.is_empty() {
-        s.push_str("no generic effect");
-    }
-    if !outcome.widened.is_empty() {
-        s.push_str(" (widened: ");
-        for (n, w) in outcome.widened.names().enumerate() {
-            if n > 0 {
-                s.push_str(", ");
-            }
-            s.push_str(w);
-        }
-        s.push(')');
-    }
-    if let Some(d) = outcome.dropped {
-        let _ = write!(s, " (dropped: {d})");
-    }
-}
-
-/// The meaning of a lifted command: its ops joined by `; `, plus what the
-/// lift widened (an id the context does not know).
-pub fn describe_ops(ops: &[Op], outcome: &Outcome) -> String {
-    let mut s = String::new();
-    write_ops(&mut s, ops, outcome);
     s
 }
 

@@ -8,18 +8,18 @@
 //! that ends inside a command). Processing always goes on with the next
 //! input; the status is the worst seen.
 
-use crate::explain::{widened_list, Explanation};
-use crate::generic::{op_to_json, parse_op_value};
-use crate::human::{write_fields, write_native_note, write_ops, FIELDS_WIDTH};
-use crate::json::{
+use super::explain::{widened_list, Explanation};
+use super::generic::{op_to_json, parse_op_value};
+use super::human::{write_fields, write_native_note, write_ops, FIELDS_WIDTH};
+use super::json::{
     command_to_json, decode_error_json_in, describe_decode_error_in, error_json, json_error_kind,
     parse_native_value,
 };
-use crate::jsonval::{parse_line, JsonError};
-use crate::paste::{InputForm, Item, Paste};
-use crate::text::{format_words, is_skippable, LineReader};
-use crate::{AnyCommand, Arch, ArchOps, NativeAny};
-use iommu_inval_core::{ArchId, Context, LowerError, Op, Outcome};
+use super::jsonval::{parse_line, JsonError};
+use super::paste::{InputForm, Item, Paste};
+use super::text::{format_words, is_skippable, LineReader};
+use iommu_inval::core::{ArchId, Context, LowerError, Op, Outcome};
+use iommu_inval::{AnyCommand, Arch, ArchOps, DecodeCheck, NativeAny};
 use serde_json::{json, Map, Value};
 use std::fmt;
 use std::io::{self, BufRead, Read, Write};
@@ -153,7 +153,7 @@ fn no_input(io: &mut Io<'_>, seen: bool) -> io::Result<()> {
     Ok(())
 }
 
-/// What the log said around a pasted command ([`crate::paste`]): context
+/// What the log said around a pasted command ([`super::paste`]): context
 /// lines, and whether it says the hardware refused this command.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Note<'a> {
@@ -164,7 +164,7 @@ pub struct Note<'a> {
 }
 
 /// Where the queue events of a pasted log that carry no command
-/// ([`crate::paste::Event`]) are shown.
+/// ([`super::paste::Event`]) are shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum EventOut {
     /// `#` lines on stdout (decode, and `--explain`).
@@ -193,7 +193,7 @@ fn write_event(
     how: EventOut,
     arch: ArchId,
     loc: Loc,
-    e: &crate::paste::Event,
+    e: &super::paste::Event,
 ) -> io::Result<()> {
     match how {
         EventOut::Text => {
@@ -348,7 +348,7 @@ pub struct Opts {
     pub input: InputForm,
     /// The emulated IOMMU that decodes the input (`--caps`; `None`: every
     /// command of the newest revision).
-    pub features: Option<crate::features::DecodeFeatures>,
+    pub features: Option<iommu_inval::DecodeFeatures>,
 }
 
 /// Decode `w` as the emulated IOMMU of `o` does.
@@ -356,7 +356,7 @@ pub(crate) fn dec(
     arch: &Arch,
     o: Opts,
     w: &[u64],
-) -> Result<NativeAny, iommu_inval_core::DecodeError> {
+) -> Result<NativeAny, iommu_inval::core::DecodeError> {
     let cmd = arch.decode(w)?;
     if let Some(f) = &o.features {
         f.check(&cmd)?;
@@ -466,7 +466,7 @@ pub const fn illegal_command_error(arch: ArchId) -> &'static str {
 fn verdict(
     arch: ArchId,
     note: Note<'_>,
-    err: Option<&iommu_inval_core::DecodeError>,
+    err: Option<&iommu_inval::core::DecodeError>,
 ) -> Option<String> {
     if note.context.is_empty() {
         return None;
@@ -611,12 +611,12 @@ fn outcome_text(o: &Outcome) -> String {
 /// comparison (`relation`) already names: `"; the translation also reports
 /// widening: ..."`, or nothing.
 pub(crate) fn reported_widening(
-    widened: iommu_inval_core::Widened,
-    relation: Option<&iommu_inval_core::footprint::Relation>,
+    widened: iommu_inval::core::Widened,
+    relation: Option<&iommu_inval::core::footprint::Relation>,
 ) -> String {
     let measured = match relation {
-        Some(iommu_inval_core::footprint::Relation::Superset(ex)) => ex.widened,
-        _ => iommu_inval_core::Widened::empty(),
+        Some(iommu_inval::core::footprint::Relation::Superset(ex)) => ex.widened,
+        _ => iommu_inval::core::Widened::empty(),
     };
     let extra = widened - measured;
     if extra.is_empty() {
@@ -675,7 +675,7 @@ pub(crate) fn decode_failure(
     io: &mut Io<'_>,
     loc: Loc,
     w: &[u64],
-    e: &iommu_inval_core::DecodeError,
+    e: &iommu_inval::core::DecodeError,
 ) -> io::Result<()> {
     if opts.json {
         io.status.note(1);
@@ -925,7 +925,7 @@ pub fn convert(
                 Err(e) => return decode_failure(from, opts, io, loc, w, &e),
             };
             t.clear();
-            let c = match crate::convert(&cmd, to, ctx, &mut t.outputs) {
+            let c = match iommu_inval::convert(&cmd, to, ctx, &mut t.outputs) {
                 Ok(c) => c,
                 Err(e) => return lower_failure(from, opts, io, loc, &e),
             };

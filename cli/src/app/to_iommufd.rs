@@ -20,21 +20,21 @@
 //! executes (SMMUv3: after the kernel's VMID and vSID rewriting) and the
 //! footprint relation of the entries to the input (R4).
 
-use crate::explain::widened_list;
-use crate::explain::Explanation;
-use crate::json::{command_to_json, error_json};
-use crate::run::{
+use super::explain::widened_list;
+use super::explain::Explanation;
+use super::json::{command_to_json, error_json};
+use super::run::{
     decode_failure, dropped_text, for_each_native, note_dropped, reported_widening, write_context,
     EventOut, Io, Loc, Opts, Source,
 };
-use crate::text::format_words;
-use crate::{AnyCommand, Arch, ArchOps, NativeAny};
-use iommu_inval_core::footprint::Relation;
-use iommu_inval_core::model::{DomainSel, Op, PasidSel};
-use iommu_inval_core::Context;
-use iommu_inval_iommufd::explain::{smmuv3_relation, vtd_relation};
-use iommu_inval_iommufd::smmuv3::{Refusal, VdevFn, Vsmmu};
-use iommu_inval_iommufd::vtd::{s1_entry, S1Options, S1Scope, VmmWork};
+use super::text::format_words;
+use iommu_inval::core::footprint::Relation;
+use iommu_inval::core::model::{DomainSel, Op, PasidSel};
+use iommu_inval::core::Context;
+use iommu_inval::iommufd::explain::{smmuv3_relation, vtd_relation};
+use iommu_inval::iommufd::smmuv3::{Refusal, VdevFn, Vsmmu};
+use iommu_inval::iommufd::vtd::{s1_entry, S1Options, S1Scope, VmmWork};
+use iommu_inval::{AnyCommand, Arch, ArchOps, NativeAny};
 use serde_json::{json, Map, Value};
 use std::io;
 
@@ -78,7 +78,7 @@ pub struct Host {
 }
 
 fn error_obj(t: Target, kind: &str, msg: &str) -> Value {
-    let mut v = error_json(iommu_inval_core::ArchId::Smmuv3, kind, msg);
+    let mut v = error_json(iommu_inval::core::ArchId::Smmuv3, kind, msg);
     if let Some(m) = v.as_object_mut() {
         m.insert("arch".into(), json!(t.name()));
     }
@@ -142,7 +142,7 @@ fn to_smmuv3(
             if opts.explain && !opts.json {
                 write_context(io, note)?;
             }
-            let cmd = match crate::run::dec(from, opts, w) {
+            let cmd = match super::run::dec(from, opts, w) {
                 Ok(NativeAny::Smmuv3(c)) => c,
                 Ok(_) => return Ok(()),
                 Err(e) => return decode_failure(from, opts, io, loc, w, &e),
@@ -276,7 +276,7 @@ fn to_vtd(
             if opts.explain && !opts.json {
                 write_context(io, note)?;
             }
-            let cmd = match crate::run::dec(from, opts, w) {
+            let cmd = match super::run::dec(from, opts, w) {
                 Ok(c) => c,
                 Err(e) => return decode_failure(from, opts, io, loc, w, &e),
             };

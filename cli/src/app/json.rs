@@ -9,18 +9,12 @@
 //! or partial (missing fields are 0/false); integers may also be hex
 //! strings (`"0x1000"`) and 1-bit fields 0/1.
 //!
-//! ```
-//! use iommu_inval::json::{command_to_json, parse_native_json};
-//! use iommu_inval::core::ArchId;
-//! let c = parse_native_json(ArchId::Amd, r#"{"op":"INVALIDATE_DEVTAB_ENTRY","fields":{"device_id":16}}"#, 2).unwrap();
-//! let j = command_to_json(&c);
-//! assert_eq!(j.to_string(), r#"{"arch":"amd","op":"INVALIDATE_DEVTAB_ENTRY","fields":{"device_id":16}}"#);
-//! ```
+//! Example: the test `example::module_example` at the end of this file.
 
-use crate::jsonval::{as_u64, parse_line};
-pub use crate::jsonval::{describe_decode_error, JsonError};
-use crate::{AnyCommand, Arch, ArchOps, NativeAny};
-use iommu_inval_core::{ArchId, DecodeError, FieldError, FieldValue};
+use super::jsonval::{as_u64, parse_line};
+pub use super::jsonval::{describe_decode_error, JsonError};
+use iommu_inval::core::{ArchId, DecodeError, FieldError, FieldValue};
+use iommu_inval::{AnyCommand, Arch, ArchOps, NativeAny};
 use serde_json::{json, Map, Value};
 
 /// The JSON value of one field.
@@ -52,6 +46,7 @@ pub fn error_json(arch: ArchId, kind: &str, message: &str) -> Value {
 
 /// The error object of a decode error; the message names the offending
 /// bits or field.
+#[allow(dead_code)] // an entry point of the tests
 pub fn decode_error_json(arch: ArchId, e: &DecodeError) -> Value {
     error_json(arch, e.kind.as_str(), &describe_decode_error(e))
 }
@@ -70,10 +65,10 @@ pub const fn opcode_bits(arch: ArchId) -> &'static str {
 /// opcode sits, and the value of an invalid field in `words`.
 pub fn describe_decode_error_in(arch: ArchId, e: &DecodeError, words: &[u64]) -> String {
     match e.kind {
-        iommu_inval_core::ErrorKind::UnknownOpcode => {
+        iommu_inval::core::ErrorKind::UnknownOpcode => {
             format!("unknown opcode {:#x} ({})", e.mask, opcode_bits(arch))
         }
-        iommu_inval_core::ErrorKind::InvalidField
+        iommu_inval::core::ErrorKind::InvalidField
             if e.mask != 0
                 && (e.mask >> e.mask.trailing_zeros()).count_ones()
                     == 64 - (e.mask >> e.mask.trailing_zeros()).leading_zeros() =>
@@ -81,7 +76,7 @@ pub fn describe_decode_error_in(arch: ArchId, e: &DecodeError, words: &[u64]) ->
             // One contiguous field: show its value.
             let w = words.get(usize::from(e.word)).copied().unwrap_or(0);
             let value = (w & e.mask) >> e.mask.trailing_zeros();
-            let bits = crate::jsonval::bit_ranges(e.word, e.mask);
+            let bits = super::jsonval::bit_ranges(e.word, e.mask);
             format!("invalid value {value} in field {} ({bits})", e.field)
         }
         _ => describe_decode_error(e),
@@ -99,6 +94,7 @@ pub fn decode_error_json_in(arch: ArchId, e: &DecodeError, words: &[u64]) -> Val
 
 /// Parse one JSON line of the decode shape into a command of `arch`, for a
 /// command of `words` 64-bit words. Never panics.
+#[allow(dead_code)] // an entry point of the tests and the fuzz harness
 pub fn parse_native_json(arch: ArchId, line: &str, words: usize) -> Result<NativeAny, JsonError> {
     parse_native_value(&Arch::new(arch), &parse_line(line)?, words)
 }
@@ -302,7 +298,28 @@ pub fn json_error_kind(e: &JsonError) -> &'static str {
         JsonError::TooWide { .. } | JsonError::UnknownField { .. } | JsonError::BadValue { .. } => {
             "invalid_field"
         }
-        JsonError::BadWidth(_) => "bad_length",
         _ => "bad_json",
+    }
+}
+
+/// The module documentation's example, as a test (a binary has no doc tests).
+#[cfg(test)]
+mod example {
+    use super::*;
+
+    #[test]
+    fn module_example() {
+        use iommu_inval::core::ArchId;
+        let c = parse_native_json(
+            ArchId::Amd,
+            r#"{"op":"INVALIDATE_DEVTAB_ENTRY","fields":{"device_id":16}}"#,
+            2,
+        )
+        .unwrap();
+        let j = command_to_json(&c);
+        assert_eq!(
+            j.to_string(),
+            r#"{"arch":"amd","op":"INVALIDATE_DEVTAB_ENTRY","fields":{"device_id":16}}"#
+        );
     }
 }

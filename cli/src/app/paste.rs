@@ -1,10 +1,10 @@
 //! What people paste: native commands as the Linux drivers and QEMU print
-//! them, besides the project's own word lines ([`crate::text`]).
+//! them, besides the project's own word lines ([`super::text`]).
 //!
 //! Recognized per line (`--input auto`, the default, tries them in this
 //! order; `--input words|kernel|qemu` keeps one family):
 //!
-//! * **words**: `0x…,0x…` (lowest word first), as [`crate::text`] reads.
+//! * **words**: `0x…,0x…` (lowest word first), as [`super::text`] reads.
 //! * **kernel, Arm SMMUv3** (`drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c`,
 //!   `arm_smmu_cmdq_skip_err`): a `CMDQ error (cons 0x%08x): %s` line (the
 //!   CERROR name), `skipping command in error state:`, then one
@@ -63,31 +63,10 @@
 //! as **context** of the next command, so that the output says why the
 //! hardware stopped there.
 //!
-//! ```
-//! use iommu_inval::paste::{InputForm, Paste};
-//! use iommu_inval::core::ArchId;
-//! let mut p = Paste::new(ArchId::Amd, 2, InputForm::Auto);
-//! let lines = [
-//!     "[  5.1] iommu ivhd0: AMD-Vi: Event logged [ILLEGAL_COMMAND_ERROR address=0x1000]",
-//!     "[  5.1] AMD-Vi: CMD[0]: 00000000",
-//!     "[  5.1] AMD-Vi: CMD[1]: f0000000",
-//!     "[  5.1] AMD-Vi: CMD[2]: 00000000",
-//!     "[  5.1] AMD-Vi: CMD[3]: 00000000",
-//! ];
-//! let mut got = None;
-//! for (i, l) in lines.iter().enumerate() {
-//!     let (cut, r) = p.feed(i + 1, l);
-//!     assert!(cut.is_none());
-//!     if let Some(c) = r.unwrap() { got = Some(c); }
-//! }
-//! let c = got.unwrap();
-//! assert_eq!(c.words(), &[0xf000_0000_0000_0000, 0]);
-//! assert_eq!(c.line, 2);
-//! assert!(c.context[0].contains("ILLEGAL_COMMAND_ERROR"));
-//! ```
+//! Example: the test `example::module_example` at the end of this file.
 
-use crate::text::{parse_hex_line, strip_comment, TextError};
-use iommu_inval_core::ArchId;
+use super::text::{parse_hex_line, strip_comment, TextError};
+use iommu_inval::core::ArchId;
 use std::fmt;
 
 /// Which input forms are accepted (`--input`).
@@ -392,11 +371,6 @@ impl Paste {
     /// they belong to no IOMMU dump.
     pub fn skipped(&self) -> usize {
         self.skipped
-    }
-
-    /// True once the input is known to be a log.
-    pub fn is_log(&self) -> bool {
-        self.log
     }
 
     /// Parse line `line_no` (1-based). Blank and `#` lines must be skipped
@@ -1270,7 +1244,7 @@ fn looks_like_words(line: &str) -> bool {
         .split(|c: char| c == ',' || c.is_whitespace())
         .next()
         .unwrap_or("");
-    !first.is_empty() && crate::text::parse_hex_word(first, 0).is_ok()
+    !first.is_empty() && super::text::parse_hex_word(first, 0).is_ok()
 }
 
 /// SMMUv3 queue position from CMDQ_CONS (IHI0070 §6.3.27: RD in [19:0],
@@ -1513,7 +1487,7 @@ mod tests {
         let mut p = Paste::new(arch, words, form);
         let mut v = Vec::new();
         for (i, l) in text.lines().enumerate() {
-            if crate::text::is_skippable(l) {
+            if crate::app::text::is_skippable(l) {
                 continue;
             }
             let (cut, r) = p.feed(i + 1, l);
@@ -1667,5 +1641,36 @@ mod tests {
                 }
             }
         }
+    }
+}
+
+/// The module documentation's example, as a test (a binary has no doc tests).
+#[cfg(test)]
+mod example {
+    use super::*;
+
+    #[test]
+    fn module_example() {
+        use iommu_inval::core::ArchId;
+        let mut p = Paste::new(ArchId::Amd, 2, InputForm::Auto);
+        let lines = [
+            "[  5.1] iommu ivhd0: AMD-Vi: Event logged [ILLEGAL_COMMAND_ERROR address=0x1000]",
+            "[  5.1] AMD-Vi: CMD[0]: 00000000",
+            "[  5.1] AMD-Vi: CMD[1]: f0000000",
+            "[  5.1] AMD-Vi: CMD[2]: 00000000",
+            "[  5.1] AMD-Vi: CMD[3]: 00000000",
+        ];
+        let mut got = None;
+        for (i, l) in lines.iter().enumerate() {
+            let (cut, r) = p.feed(i + 1, l);
+            assert!(cut.is_none());
+            if let Some(c) = r.unwrap() {
+                got = Some(c);
+            }
+        }
+        let c = got.unwrap();
+        assert_eq!(c.words(), &[0xf000_0000_0000_0000, 0]);
+        assert_eq!(c.line, 2);
+        assert!(c.context[0].contains("ILLEGAL_COMMAND_ERROR"));
     }
 }

@@ -19,7 +19,8 @@
 //! cargo run --example vmm_passthrough -p iommu-inval -- smmuv3 amd
 //! ```
 //!
-//! The same scenario is the integration test `cli/tests/vmm_passthrough.rs`.
+//! The same scenario is the integration test `cli/tests/vmm_passthrough.rs`
+//! (which also measures footprints with the CLI's `--explain` projection).
 
 use std::collections::BTreeMap;
 
@@ -33,7 +34,6 @@ use iommu_inval::core::model::{Op, Store, Sync, Widened};
 use iommu_inval::core::queue::VmMemory;
 use iommu_inval::core::{ArchId, GuestMemory, NativeCommand};
 use iommu_inval::riscv::queue::CqDevice;
-use iommu_inval::text::{is_skippable, parse_hex_line};
 use iommu_inval::vtd::queue::InvQueue;
 use vm_memory::{GuestAddress, GuestMemoryMmap};
 
@@ -97,11 +97,11 @@ fn guest_commands(arch: ArchId) -> Result<Vec<[u64; 4]>, String> {
     let words = 2;
     let mut out = Vec::new();
     for (n, line) in stream(arch).lines().enumerate() {
-        if is_skippable(line) {
+        let Some(mut w) =
+            hex_words(line, words).map_err(|e| format!("{arch} stream line {}: {e}", n + 1))?
+        else {
             continue;
-        }
-        let (mut w, _) = parse_hex_line(line, words)
-            .map_err(|e| format!("{arch} stream line {}: {e}", n + 1))?;
+        };
         if arch == ArchId::Smmuv3 && w[0] & 0xff == 0x46 {
             let slot = GUEST_RING + 16 * out.len() as u64;
             w = [0x46 | 1 << 12, slot, 0, 0];
@@ -109,6 +109,31 @@ fn guest_commands(arch: ArchId) -> Result<Vec<[u64; 4]>, String> {
         out.push(w);
     }
     Ok(out)
+}
+
+/// One line of a stream: `words` hex words separated by commas, `#` starting
+/// a comment; `None` for a line without a command.
+fn hex_words(line: &str, words: usize) -> Result<Option<[u64; 4]>, String> {
+    let line = line.split('#').next().unwrap_or("").trim();
+    if line.is_empty() {
+        return Ok(None);
+    }
+    let mut w = [0u64; 4];
+    let mut got = 0;
+    for part in line.split(',') {
+        let part = part.trim();
+        let digits = part
+            .strip_prefix("0x")
+            .or_else(|| part.strip_prefix("0X"))
+            .unwrap_or(part);
+        let v = u64::from_str_radix(digits, 16).map_err(|e| format!("{part:?}: {e}"))?;
+        *w.get_mut(got).ok_or("too many words")? = v;
+        got += 1;
+    }
+    if got != words {
+        return Err(format!("{got} words, not {words}"));
+    }
+    Ok(Some(w))
 }
 
 /// The base register value of a queue at `base` of 256 slots (a host VT-d

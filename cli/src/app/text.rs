@@ -7,13 +7,7 @@
 //! most 16 digits, `_` allowed between digits, whitespace around the word.
 //! A `#` starts a comment that runs to the end of the line.
 //!
-//! ```
-//! use iommu_inval::text::{parse_hex_line, format_words};
-//! let (w, n) = parse_hex_line(" 0x12, 0X0000_0000_0000_1000 ", 2).unwrap();
-//! assert_eq!((w[0], w[1], n), (0x12, 0x1000, 2));
-//! assert_eq!(format_words(&w[..n]), "0x0000000000000012,0x0000000000001000");
-//! assert!(parse_hex_line("0x12", 2).is_err()); // one word where two are needed
-//! ```
+//! Example: the test `example::module_example` at the end of this file.
 
 use std::fmt;
 use std::io::{self, BufRead};
@@ -453,5 +447,22 @@ mod tests {
         );
         assert_eq!(lr.line_no(), 2);
         assert!(lr.next_line().unwrap().is_none());
+    }
+}
+
+/// The module documentation's example, as a test (a binary has no doc tests).
+#[cfg(test)]
+mod example {
+    use super::*;
+
+    #[test]
+    fn module_example() {
+        let (w, n) = parse_hex_line(" 0x12, 0X0000_0000_0000_1000 ", 2).unwrap();
+        assert_eq!((w[0], w[1], n), (0x12, 0x1000, 2));
+        assert_eq!(
+            format_words(&w[..n]),
+            "0x0000000000000012,0x0000000000001000"
+        );
+        assert!(parse_hex_line("0x12", 2).is_err()); // one word where two are needed
     }
 }
