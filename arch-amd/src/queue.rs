@@ -41,7 +41,8 @@
 
 use crate::cmd::Command;
 use iommu_inval_core::device::{
-    BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
+    ArchError, BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer,
+    Signals,
 };
 use iommu_inval_core::model::{Op, Outcome, Sync};
 use iommu_inval_core::ring::{Ring, RingRegs};
@@ -71,13 +72,19 @@ impl HwError {
     }
 }
 
-impl core::fmt::Display for HwError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
+impl ArchError for HwError {
+    fn name(self) -> &'static str {
+        match self {
             HwError::IllegalCommand => "ILLEGAL_COMMAND_ERROR",
             HwError::CommandHardware => "COMMAND_HARDWARE_ERROR",
             HwError::IotlbInvTimeout => "IOTLB_INV_TIMEOUT",
-        })
+        }
+    }
+}
+
+impl core::fmt::Display for HwError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
     }
 }
 

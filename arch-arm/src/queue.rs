@@ -36,7 +36,8 @@
 
 use crate::cmd::Command;
 use iommu_inval_core::device::{
-    BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
+    ArchError, BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer,
+    Signals,
 };
 use iommu_inval_core::error::{DecodeError, LowerError};
 use iommu_inval_core::model::{Op, Outcome, Sync};
@@ -74,14 +75,20 @@ impl HwError {
     }
 }
 
-impl core::fmt::Display for HwError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
+impl ArchError for HwError {
+    fn name(self) -> &'static str {
+        match self {
             HwError::CerrorIll => "CERROR_ILL",
             HwError::CerrorAbt => "CERROR_ABT",
             HwError::CerrorAtcInvSync => "CERROR_ATC_INV_SYNC",
             HwError::MsiCmdqAbt => "GERROR.MSI_CMDQ_ABT_ERR",
-        })
+        }
+    }
+}
+
+impl core::fmt::Display for HwError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
     }
 }
 

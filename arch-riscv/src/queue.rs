@@ -67,7 +67,8 @@
 
 use crate::cmd::{Command, DdtMode, Features};
 use iommu_inval_core::device::{
-    BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
+    ArchError, BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer,
+    Signals,
 };
 use iommu_inval_core::ring::{Ring, RingRegs, MAX_SLOT_WORDS};
 use iommu_inval_core::{
@@ -99,13 +100,19 @@ impl HwError {
     }
 }
 
-impl core::fmt::Display for HwError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
+impl ArchError for HwError {
+    fn name(self) -> &'static str {
+        match self {
             HwError::CmdIll => "cqcsr.cmd_ill",
             HwError::Cqmf => "cqcsr.cqmf",
             HwError::CmdTo => "cqcsr.cmd_to",
-        })
+        }
+    }
+}
+
+impl core::fmt::Display for HwError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
     }
 }
 

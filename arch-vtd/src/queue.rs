@@ -31,7 +31,8 @@
 
 use crate::desc::{Command, IotlbInv, PIotlbInv};
 use iommu_inval_core::device::{
-    BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
+    ArchError, BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer,
+    Signals,
 };
 use iommu_inval_core::error::{DecodeError, ErrorKind, LowerError};
 use iommu_inval_core::model::{Op, Outcome, Sync};
@@ -64,13 +65,19 @@ impl HwError {
     }
 }
 
-impl core::fmt::Display for HwError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
+impl ArchError for HwError {
+    fn name(self) -> &'static str {
+        match self {
             HwError::Iqe => "FSTS.IQE",
             HwError::Ite => "FSTS.ITE",
             HwError::Ice => "FSTS.ICE",
-        })
+        }
+    }
+}
+
+impl core::fmt::Display for HwError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
     }
 }
 

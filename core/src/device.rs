@@ -212,6 +212,36 @@ pub struct Progress<E> {
     pub blocked: bool,
 }
 
+impl<E> Fault<E> {
+    /// The same fault with its architected error mapped (for example to its
+    /// name, for a report over several architectures).
+    pub fn map_hw<F>(self, f: impl FnOnce(E) -> F) -> Fault<F> {
+        Fault {
+            position: self.position,
+            address: self.address,
+            hw: f(self.hw),
+            cause: self.cause,
+            stopped: self.stopped,
+        }
+    }
+}
+
+impl<E> Progress<E> {
+    /// The same progress with its fault's architected error mapped.
+    pub fn map_hw<F>(self, f: impl FnOnce(E) -> F) -> Progress<F> {
+        Progress {
+            consumed: self.consumed,
+            ops: self.ops,
+            batches: self.batches,
+            completions: self.completions,
+            signals: self.signals,
+            widened: self.widened,
+            fault: self.fault.map(|x| x.map_hw(f)),
+            blocked: self.blocked,
+        }
+    }
+}
+
 impl<E> Default for Progress<E> {
     fn default() -> Self {
         Progress {
@@ -238,6 +268,13 @@ pub struct FaultReport<E> {
     pub signals: Signals,
 }
 
+/// An architecture's architected queue error (the `hw` of a [`Fault`]).
+pub trait ArchError: Copy + fmt::Debug + fmt::Display + PartialEq + Eq + core::hash::Hash {
+    /// The architecture's name for it (`CERROR_ILL`, `FSTS.IQE`,
+    /// `ILLEGAL_COMMAND_ERROR`, `cqcsr.cmd_ill`); also its `Display`.
+    fn name(self) -> &'static str;
+}
+
 /// The per-architecture steps [`CommandQueue::process`] is made of. An
 /// architecture crate implements these over its [`RingRegs`] (pointer
 /// registers as ring positions); the ring arithmetic, fetch and produce are
@@ -246,9 +283,8 @@ pub trait QueueEngine: RingRegs {
     /// The native command type.
     type Command: NativeCommand;
     /// The architected error a fault raises (SMMU CMDQ_CONS.ERR and GERROR
-    /// bits, VT-d FSTS bits, AMD-Vi event codes, RISC-V `cqcsr` bits); its
-    /// `Display` is the architecture's name for it.
-    type HwError: Copy + fmt::Debug + fmt::Display + PartialEq + Eq + core::hash::Hash;
+    /// bits, VT-d FSTS bits, AMD-Vi event codes, RISC-V `cqcsr` bits).
+    type HwError: ArchError;
     /// Bytes of a completion store: 4 (SMMU MSI data, VT-d status data,
     /// RISC-V IOFENCE.C `DATA`) or 8 (AMD COMPLETION_WAIT).
     const STORE_BYTES: usize;
