@@ -537,19 +537,24 @@ impl CmdBufDevice {
 }
 
 impl RingRegs for CmdBufDevice {
+    #[inline]
     fn ring(&self) -> Ring {
         self.buf.ring()
     }
+    #[inline]
     fn head(&self) -> u32 {
         self.buf.head / ENTRY_BYTES
     }
+    #[inline]
     fn tail(&self) -> u32 {
         self.buf.tail / ENTRY_BYTES
     }
+    #[inline]
     fn set_head(&mut self, pos: u32) {
         self.buf.head = self.buf.ring().index(pos) * ENTRY_BYTES;
     }
     /// CmdBufTailPtr and the buffer's tail move together.
+    #[inline]
     fn set_tail(&mut self, pos: u32) {
         self.buf.tail = self.buf.ring().index(pos) * ENTRY_BYTES;
         self.tail_reg = u64::from(self.buf.tail);
@@ -574,6 +579,7 @@ impl QueueEngine for CmdBufDevice {
     fn position(&self) -> u64 {
         self.buf.head_register()
     }
+    #[inline]
     fn decode(&self, words: &[u64]) -> Result<Command, DecodeError> {
         let c = Command::decode(words)?;
         self.features.check(&c)?;

@@ -439,19 +439,24 @@ impl CmdqDevice {
 }
 
 impl RingRegs for CmdqDevice {
+    #[inline]
     fn ring(&self) -> Ring {
         self.cmdq.ring()
     }
+    #[inline]
     fn head(&self) -> u32 {
         self.cmdq.ptr(self.cons)
     }
+    #[inline]
     fn tail(&self) -> u32 {
         self.prod
     }
     /// CONS.RD moves; CONS.ERR stays.
+    #[inline]
     fn set_head(&mut self, pos: u32) {
         self.cons = (self.cons & ERR_MASK) | self.cmdq.ptr(pos);
     }
+    #[inline]
     fn set_tail(&mut self, pos: u32) {
         self.prod = self.cmdq.ptr(pos);
     }
@@ -473,6 +478,7 @@ impl QueueEngine for CmdqDevice {
     fn position(&self) -> u64 {
         u64::from(self.cmdq.ptr(self.cons))
     }
+    #[inline]
     fn decode(&self, words: &[u64]) -> Result<Command, DecodeError> {
         let c = Command::decode(words)?;
         self.features.check(&c)?;

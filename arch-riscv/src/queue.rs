@@ -38,7 +38,7 @@
 //!   ([`CmdQueue::process`]) that decodes and hands each command to the
 //!   caller, who executes it;
 //! * [`CqDevice`]: the [`CommandQueue`] front end of `core::device`:
-//!   commands lifted and handed to a [`Backend`]
+//!   commands lifted and handed to a [`Backend`](iommu_inval_core::device::Backend)
 //!   in batches closed at each IOFENCE.C, whose completion is *executed*
 //!   (the 32-bit `DATA` stored at `ADDR` when `AV`; `WSI` sets
 //!   `cqcsr.fence_w_ip`), and errors recorded in `cqcsr` with `cqh` left at
@@ -376,6 +376,7 @@ impl CmdQueue {
 
     /// Decode a command (in host order) and check it against the IOMMU's
     /// features and `ddtp.iommu_mode`.
+    #[inline(always)]
     fn decode_checked(&self, w: &[u64]) -> Result<Command, DecodeError> {
         let c = Command::decode(w)?;
         c.check_supported(&self.features)?;
@@ -519,18 +520,23 @@ impl CqDevice {
 }
 
 impl RingRegs for CqDevice {
+    #[inline]
     fn ring(&self) -> Ring {
         self.queue.ring()
     }
+    #[inline]
     fn head(&self) -> u32 {
         self.queue.head
     }
+    #[inline]
     fn tail(&self) -> u32 {
         self.queue.tail
     }
+    #[inline]
     fn set_head(&mut self, pos: u32) {
         self.queue.head = pos & (self.queue.entries() - 1);
     }
+    #[inline]
     fn set_tail(&mut self, pos: u32) {
         self.queue.set_tail(pos);
     }
@@ -553,6 +559,7 @@ impl QueueEngine for CqDevice {
         u64::from(self.queue.cqh())
     }
     /// Commands are fetched in the byte order of `fctl.BE` (the ring's).
+    #[inline]
     fn decode(&self, words: &[u64]) -> Result<Command, DecodeError> {
         self.queue.decode_checked(words)
     }

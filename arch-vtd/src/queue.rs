@@ -122,6 +122,14 @@ impl Iqa {
             16
         }
     }
+    /// log2 of the descriptor size in bytes (4 or 5).
+    pub const fn desc_shift(&self) -> u32 {
+        if self.dw {
+            5
+        } else {
+            4
+        }
+    }
     /// Descriptor size in 64-bit words (2 or 4).
     pub const fn desc_words(&self) -> usize {
         if self.dw {
@@ -290,6 +298,7 @@ fn fetch_at<M: GuestMemory + ?Sized>(
 
 /// Decode a descriptor, refusing with `mamv` page-selective invalidations
 /// with `am` above CAP.MAMV.
+#[inline(always)]
 fn decode_checked(words: &[u64], mamv: Option<u8>) -> Result<Command, DecodeError> {
     let c = Command::decode(words)?;
     match (mamv, c) {
@@ -415,20 +424,25 @@ impl InvQueue {
 }
 
 impl RingRegs for InvQueue {
+    #[inline]
     fn ring(&self) -> Ring {
         self.iqa.ring()
     }
+    #[inline]
     fn head(&self) -> u32 {
-        (self.iqh / self.iqa.desc_bytes()) as u32
+        (self.iqh >> self.iqa.desc_shift()) as u32
     }
+    #[inline]
     fn tail(&self) -> u32 {
-        (self.iqt / self.iqa.desc_bytes()) as u32
+        (self.iqt >> self.iqa.desc_shift()) as u32
     }
+    #[inline]
     fn set_head(&mut self, pos: u32) {
-        self.iqh = u64::from(self.iqa.ring().index(pos)) * self.iqa.desc_bytes();
+        self.iqh = u64::from(self.iqa.ring().index(pos)) << self.iqa.desc_shift();
     }
+    #[inline]
     fn set_tail(&mut self, pos: u32) {
-        self.iqt = u64::from(self.iqa.ring().index(pos)) * self.iqa.desc_bytes();
+        self.iqt = u64::from(self.iqa.ring().index(pos)) << self.iqa.desc_shift();
     }
 }
 
@@ -461,6 +475,7 @@ impl QueueEngine for InvQueue {
     fn command_address(&self) -> u64 {
         self.iqa.base.wrapping_add(self.iqh)
     }
+    #[inline]
     fn decode(&self, words: &[u64]) -> Result<Command, DecodeError> {
         let c = decode_checked(words, self.mamv)?;
         self.features.check(&c)?;

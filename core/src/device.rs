@@ -315,6 +315,7 @@ pub trait QueueEngine: RingRegs {
         cause: &FaultCause,
     ) -> FaultReport<Self::HwError>;
     /// Commands between head and tail.
+    #[inline]
     fn pending(&self) -> u64 {
         u64::from(self.ring().pending(self.head(), self.tail()))
     }
@@ -323,6 +324,7 @@ pub trait QueueEngine: RingRegs {
         self.ring().slot_addr(self.head())
     }
     /// Fetch and decode the command at the head (without moving it).
+    #[inline(always)]
     fn fetch<M: GuestMemory + ?Sized>(&self, mem: &M) -> Result<Self::Command, FaultCause> {
         let mut buf = [0u64; MAX_SLOT_WORDS];
         let words = self
@@ -332,6 +334,7 @@ pub trait QueueEngine: RingRegs {
         self.decode(words).map_err(FaultCause::Decode)
     }
     /// Move the head past the command it points at.
+    #[inline(always)]
     fn advance(&mut self) {
         let next = self.ring().next(self.head());
         self.set_head(next);

@@ -40,6 +40,7 @@ pub struct Ring {
 impl Ring {
     /// A little-endian ring of `2^log2_entries` slots of `slot_words` words
     /// at `base`.
+    #[inline(always)]
     pub const fn new(base: u64, log2_entries: u8, slot_words: u8, wrap_bit: bool) -> Self {
         Ring {
             base,
@@ -49,6 +50,7 @@ impl Ring {
             big_endian: false,
         }
     }
+    #[inline(always)]
     const fn log2(&self) -> u32 {
         if self.log2_entries > MAX_LOG2_ENTRIES {
             MAX_LOG2_ENTRIES as u32
@@ -57,6 +59,7 @@ impl Ring {
         }
     }
     /// Words per slot, 1..=[`MAX_SLOT_WORDS`].
+    #[inline(always)]
     pub const fn words(&self) -> usize {
         match self.slot_words {
             0 => 1,
@@ -65,37 +68,45 @@ impl Ring {
         }
     }
     /// Bytes per slot.
+    #[inline(always)]
     pub const fn slot_bytes(&self) -> u64 {
         self.words() as u64 * 8
     }
     /// Number of slots.
+    #[inline(always)]
     pub const fn entries(&self) -> u64 {
         1 << self.log2()
     }
     /// Size of the ring in bytes.
+    #[inline(always)]
     pub const fn size_bytes(&self) -> u64 {
         self.entries() * self.slot_bytes()
     }
     /// The bits a position has: the index, and the wrap bit if any.
+    #[inline(always)]
     pub const fn mask(&self) -> u32 {
         // At most 2^32 - 1: log2 ≤ 31 plus one wrap bit.
         ((self.entries() << self.wrap_bit as u32) - 1) as u32
     }
     /// The position bits of `v`.
+    #[inline(always)]
     pub const fn pos(&self, v: u32) -> u32 {
         v & self.mask()
     }
     /// The slot index of a position.
+    #[inline(always)]
     pub const fn index(&self, pos: u32) -> u32 {
         pos & (self.entries() - 1) as u32
     }
     /// Commands between `head` and `tail`. With a wrap bit, a tail that
     /// overran the head (a software error) gives up to `2 * entries() - 1`:
     /// consumption goes on until the positions meet, as an SMMU does.
+    #[inline(always)]
     pub const fn pending(&self, head: u32, tail: u32) -> u32 {
         tail.wrapping_sub(head) & self.mask()
     }
     /// Most commands the ring holds at once.
+    #[inline(always)]
     pub const fn capacity(&self) -> u64 {
         if self.wrap_bit {
             self.entries()
@@ -104,20 +115,24 @@ impl Ring {
         }
     }
     /// Slots a producer may still fill.
+    #[inline(always)]
     pub const fn free(&self, head: u32, tail: u32) -> u64 {
         self.capacity()
             .saturating_sub(self.pending(head, tail) as u64)
     }
     /// The position after `pos` (the wrap bit toggling at the end).
+    #[inline(always)]
     pub const fn next(&self, pos: u32) -> u32 {
         self.pos(self.pos(pos).wrapping_add(1))
     }
     /// Guest physical address of the slot `pos` names.
+    #[inline(always)]
     pub const fn slot_addr(&self, pos: u32) -> u64 {
         self.base
             .wrapping_add(self.index(pos) as u64 * self.slot_bytes())
     }
     /// Read the slot at `pos` into `buf`; the slot's words.
+    #[inline(always)]
     pub fn read<'b, M: GuestMemory + ?Sized>(
         &self,
         mem: &M,
@@ -132,6 +147,7 @@ impl Ring {
         Ok(words)
     }
     /// Write `words` (at most a slot) at `pos`.
+    #[inline(always)]
     pub fn write<M: GuestMemory + ?Sized>(
         &self,
         mem: &M,
@@ -147,6 +163,7 @@ impl Ring {
     }
     /// Store `data`'s low `bytes` bytes at `addr` in the ring's byte order
     /// (a completion store).
+    #[inline(always)]
     pub fn store<M: GuestMemory + ?Sized>(
         &self,
         mem: &M,
@@ -155,13 +172,15 @@ impl Ring {
         bytes: usize,
     ) -> Result<(), MemError> {
         let le = data.to_le_bytes();
-        let mut b = [0u8; 8];
-        let out = b.get_mut(..bytes.min(8)).unwrap_or(&mut []);
-        out.copy_from_slice(le.get(..out.len()).unwrap_or(&[]));
-        if self.big_endian {
-            out.reverse();
+        let out = le.get(..bytes).unwrap_or(&le);
+        if !self.big_endian {
+            return mem.write_bytes(addr, out);
         }
-        mem.write_bytes(addr, out)
+        let mut be = [0u8; 8];
+        let rev = be.get_mut(..out.len()).unwrap_or(&mut []);
+        rev.copy_from_slice(out);
+        rev.reverse();
+        mem.write_bytes(addr, rev)
     }
 }
 
