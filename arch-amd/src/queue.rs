@@ -41,24 +41,24 @@
 
 use crate::cmd::Command;
 use iommu_inval_core::device::{
-    ArchError, BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer,
-    Signals,
+    BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
 };
 use iommu_inval_core::model::{Op, Outcome, Sync};
 use iommu_inval_core::ring::{Ring, RingRegs};
 use iommu_inval_core::sink::Sink;
 use iommu_inval_core::{ArchId, Context, DecodeError, GuestMemory, LowerError, MemError};
 
-/// The architected error an AMD-Vi IOMMU raises for a command-buffer
-/// fault: the event it logs (#48882 §2.5, "Event Logging").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum HwError {
-    /// ILLEGAL_COMMAND_ERROR (event code 5).
-    IllegalCommand,
-    /// COMMAND_HARDWARE_ERROR (event code 6): fetch or store abort.
-    CommandHardware,
-    /// IOTLB_INV_TIMEOUT (event code 7).
-    IotlbInvTimeout,
+iommu_inval_core::arch_error! {
+    /// The architected error an AMD-Vi IOMMU raises for a command-buffer
+    /// fault: the event it logs (#48882 §2.5, "Event Logging").
+    pub enum HwError {
+        /// ILLEGAL_COMMAND_ERROR (event code 5).
+        IllegalCommand = "ILLEGAL_COMMAND_ERROR",
+        /// COMMAND_HARDWARE_ERROR (event code 6): fetch or store abort.
+        CommandHardware = "COMMAND_HARDWARE_ERROR",
+        /// IOTLB_INV_TIMEOUT (event code 7).
+        IotlbInvTimeout = "IOTLB_INV_TIMEOUT",
+    }
 }
 
 impl HwError {
@@ -69,22 +69,6 @@ impl HwError {
             HwError::CommandHardware => EVENT_COMMAND_HARDWARE_ERROR,
             HwError::IotlbInvTimeout => EVENT_IOTLB_INV_TIMEOUT,
         }
-    }
-}
-
-impl ArchError for HwError {
-    fn name(self) -> &'static str {
-        match self {
-            HwError::IllegalCommand => "ILLEGAL_COMMAND_ERROR",
-            HwError::CommandHardware => "COMMAND_HARDWARE_ERROR",
-            HwError::IotlbInvTimeout => "IOTLB_INV_TIMEOUT",
-        }
-    }
-}
-
-impl core::fmt::Display for HwError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(self.name())
     }
 }
 

@@ -36,8 +36,7 @@
 
 use crate::cmd::Command;
 use iommu_inval_core::device::{
-    ArchError, BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer,
-    Signals,
+    BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
 };
 use iommu_inval_core::error::{DecodeError, LowerError};
 use iommu_inval_core::model::{Op, Outcome, Sync};
@@ -46,21 +45,22 @@ use iommu_inval_core::ring::{Ring, RingRegs};
 use iommu_inval_core::sink::Sink;
 use iommu_inval_core::{ArchId, Context};
 
-/// The architected error an SMMU raises for a command-queue fault
-/// (IHI0070 §7.1, SMMU_GERROR §6.3.18).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum HwError {
-    /// CMDQ_CONS.ERR = 1 CERROR_ILL: illegal command (bad opcode, reserved
-    /// bit, bad field).
-    CerrorIll,
-    /// CMDQ_CONS.ERR = 2 CERROR_ABT: abort on command fetch.
-    CerrorAbt,
-    /// CMDQ_CONS.ERR = 3 CERROR_ATC_INV_SYNC: ATC invalidation timeout
-    /// observed at a CMD_SYNC.
-    CerrorAtcInvSync,
-    /// SMMU_GERROR.MSI_CMDQ_ABT_ERR (bit 4): the MSI write of a CMD_SYNC
-    /// aborted (the CMD_SYNC still completes).
-    MsiCmdqAbt,
+iommu_inval_core::arch_error! {
+    /// The architected error an SMMU raises for a command-queue fault
+    /// (IHI0070 §7.1, SMMU_GERROR §6.3.18).
+    pub enum HwError {
+        /// CMDQ_CONS.ERR = 1 CERROR_ILL: illegal command (bad opcode, reserved
+        /// bit, bad field).
+        CerrorIll = "CERROR_ILL",
+        /// CMDQ_CONS.ERR = 2 CERROR_ABT: abort on command fetch.
+        CerrorAbt = "CERROR_ABT",
+        /// CMDQ_CONS.ERR = 3 CERROR_ATC_INV_SYNC: ATC invalidation timeout
+        /// observed at a CMD_SYNC.
+        CerrorAtcInvSync = "CERROR_ATC_INV_SYNC",
+        /// SMMU_GERROR.MSI_CMDQ_ABT_ERR (bit 4): the MSI write of a CMD_SYNC
+        /// aborted (the CMD_SYNC still completes).
+        MsiCmdqAbt = "GERROR.MSI_CMDQ_ABT_ERR",
+    }
 }
 
 impl HwError {
@@ -72,23 +72,6 @@ impl HwError {
             HwError::CerrorAtcInvSync => Some(CERROR_ATC_INV_SYNC),
             HwError::MsiCmdqAbt => None,
         }
-    }
-}
-
-impl ArchError for HwError {
-    fn name(self) -> &'static str {
-        match self {
-            HwError::CerrorIll => "CERROR_ILL",
-            HwError::CerrorAbt => "CERROR_ABT",
-            HwError::CerrorAtcInvSync => "CERROR_ATC_INV_SYNC",
-            HwError::MsiCmdqAbt => "GERROR.MSI_CMDQ_ABT_ERR",
-        }
-    }
-}
-
-impl core::fmt::Display for HwError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(self.name())
     }
 }
 

@@ -67,26 +67,26 @@
 
 use crate::cmd::{Command, DdtMode, Features};
 use iommu_inval_core::device::{
-    ArchError, BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer,
-    Signals,
+    BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
 };
 use iommu_inval_core::ring::{Ring, RingRegs, MAX_SLOT_WORDS};
 use iommu_inval_core::{
     ArchId, Context, DecodeError, GuestMemory, LowerError, MemError, Op, Outcome, Sink, Sync,
 };
 
-/// The architected error a RISC-V IOMMU raises for a command-queue fault:
-/// a `cqcsr` bit (RISC-V IOMMU spec §3.1, §5.15).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum HwError {
-    /// `cqcsr.cmd_ill` (bit 10): illegal or unsupported command.
-    CmdIll,
-    /// `cqcsr.cqmf` (bit 8): memory fault fetching a command or doing the
-    /// IOFENCE.C store.
-    Cqmf,
-    /// `cqcsr.cmd_to` (bit 9): an IOFENCE.C timed out waiting for an
-    /// earlier ATS.INVAL.
-    CmdTo,
+iommu_inval_core::arch_error! {
+    /// The architected error a RISC-V IOMMU raises for a command-queue fault:
+    /// a `cqcsr` bit (RISC-V IOMMU spec §3.1, §5.15).
+    pub enum HwError {
+        /// `cqcsr.cmd_ill` (bit 10): illegal or unsupported command.
+        CmdIll = "cqcsr.cmd_ill",
+        /// `cqcsr.cqmf` (bit 8): memory fault fetching a command or doing the
+        /// IOFENCE.C store.
+        Cqmf = "cqcsr.cqmf",
+        /// `cqcsr.cmd_to` (bit 9): an IOFENCE.C timed out waiting for an
+        /// earlier ATS.INVAL.
+        CmdTo = "cqcsr.cmd_to",
+    }
 }
 
 impl HwError {
@@ -97,22 +97,6 @@ impl HwError {
             HwError::Cqmf => CQCSR_CQMF,
             HwError::CmdTo => CQCSR_CMD_TO,
         }
-    }
-}
-
-impl ArchError for HwError {
-    fn name(self) -> &'static str {
-        match self {
-            HwError::CmdIll => "cqcsr.cmd_ill",
-            HwError::Cqmf => "cqcsr.cqmf",
-            HwError::CmdTo => "cqcsr.cmd_to",
-        }
-    }
-}
-
-impl core::fmt::Display for HwError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(self.name())
     }
 }
 

@@ -31,8 +31,7 @@
 
 use crate::desc::{Command, IotlbInv, PIotlbInv};
 use iommu_inval_core::device::{
-    ArchError, BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer,
-    Signals,
+    BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
 };
 use iommu_inval_core::error::{DecodeError, ErrorKind, LowerError};
 use iommu_inval_core::model::{Op, Outcome, Sync};
@@ -41,17 +40,18 @@ use iommu_inval_core::ring::{Ring, RingRegs};
 use iommu_inval_core::sink::Sink;
 use iommu_inval_core::{ArchId, Context};
 
-/// The architected error a VT-d unit raises for an invalidation-queue
-/// fault: a bit of FSTS_REG (VT-d §6.5.2.10, §11.4.4.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum HwError {
-    /// FSTS.IQE: invalidation queue error (reserved bit, bad type or
-    /// granularity, bad pointer, failed fetch).
-    Iqe,
-    /// FSTS.ITE: device-TLB invalidation time-out.
-    Ite,
-    /// FSTS.ICE: invalidation completion error.
-    Ice,
+iommu_inval_core::arch_error! {
+    /// The architected error a VT-d unit raises for an invalidation-queue
+    /// fault: a bit of FSTS_REG (VT-d §6.5.2.10, §11.4.4.1).
+    pub enum HwError {
+        /// FSTS.IQE: invalidation queue error (reserved bit, bad type or
+        /// granularity, bad pointer, failed fetch).
+        Iqe = "FSTS.IQE",
+        /// FSTS.ITE: device-TLB invalidation time-out.
+        Ite = "FSTS.ITE",
+        /// FSTS.ICE: invalidation completion error.
+        Ice = "FSTS.ICE",
+    }
 }
 
 impl HwError {
@@ -62,22 +62,6 @@ impl HwError {
             HwError::Ite => FSTS_ITE,
             HwError::Ice => FSTS_ICE,
         }
-    }
-}
-
-impl ArchError for HwError {
-    fn name(self) -> &'static str {
-        match self {
-            HwError::Iqe => "FSTS.IQE",
-            HwError::Ite => "FSTS.ITE",
-            HwError::Ice => "FSTS.ICE",
-        }
-    }
-}
-
-impl core::fmt::Display for HwError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(self.name())
     }
 }
 

@@ -275,6 +275,42 @@ pub trait ArchError: Copy + fmt::Debug + fmt::Display + PartialEq + Eq + core::h
     fn name(self) -> &'static str;
 }
 
+/// Define an architecture's [`ArchError`] enum: each variant with the
+/// architecture's name for it, which is also its `Display`.
+///
+/// ```
+/// iommu_inval_core::arch_error! {
+///     /// Errors of a made-up queue.
+///     pub enum HwError {
+///         /// A bad command.
+///         Ill = "ILL",
+///     }
+/// }
+/// assert_eq!(HwError::Ill.to_string(), "ILL");
+/// ```
+#[macro_export]
+macro_rules! arch_error {
+    ($(#[$m:meta])* pub enum $name:ident { $($(#[$vm:meta])* $v:ident = $s:literal,)+ }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vm])* $v,)+
+        }
+        impl $crate::device::ArchError for $name {
+            fn name(self) -> &'static str {
+                match self {
+                    $($name::$v => $s,)+
+                }
+            }
+        }
+        impl core::fmt::Display for $name {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str($crate::device::ArchError::name(*self))
+            }
+        }
+    };
+}
+
 /// The per-architecture steps [`CommandQueue::process`] is made of. An
 /// architecture crate implements these over its [`RingRegs`] (pointer
 /// registers as ring positions); the ring arithmetic, fetch and produce are
