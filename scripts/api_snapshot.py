@@ -136,6 +136,8 @@ def snapshot(crate, target):
             continue
         lines.add(f"{kind} {path}")
         body = inner.get(kind, {})
+        if not isinstance(body, dict):  # a macro's body is its source text
+            body = {}
         if kind == "struct":
             k = body.get("kind", {})
             fields = k.get("plain", {}).get("fields", []) if isinstance(k, dict) else []

@@ -41,14 +41,36 @@
 
 use crate::cmd::Command;
 use iommu_inval_core::device::{
-    BackendError, CommandQueue, FaultCause, FaultReport, ProduceError, QueueEngine, QueueProducer,
-    Signals,
+    BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
 };
 use iommu_inval_core::model::{Op, Outcome, Sync};
+use iommu_inval_core::ring::{Ring, RingRegs};
 use iommu_inval_core::sink::Sink;
-use iommu_inval_core::{
-    ArchId, Context, DecodeError, GuestMemory, HwError, LowerError, MemError, NativeCommand,
-};
+use iommu_inval_core::{ArchId, Context, DecodeError, GuestMemory, LowerError, MemError};
+
+iommu_inval_core::arch_error! {
+    /// The architected error an AMD-Vi IOMMU raises for a command-buffer
+    /// fault: the event it logs (#48882 §2.5, "Event Logging").
+    pub enum HwError {
+        /// ILLEGAL_COMMAND_ERROR (event code 5).
+        IllegalCommand = "ILLEGAL_COMMAND_ERROR",
+        /// COMMAND_HARDWARE_ERROR (event code 6): fetch or store abort.
+        CommandHardware = "COMMAND_HARDWARE_ERROR",
+        /// IOTLB_INV_TIMEOUT (event code 7).
+        IotlbInvTimeout = "IOTLB_INV_TIMEOUT",
+    }
+}
+
+impl HwError {
+    /// The event code.
+    pub const fn event_code(self) -> u8 {
+        match self {
+            HwError::IllegalCommand => EVENT_ILLEGAL_COMMAND_ERROR,
+            HwError::CommandHardware => EVENT_COMMAND_HARDWARE_ERROR,
+            HwError::IotlbInvTimeout => EVENT_IOTLB_INV_TIMEOUT,
+        }
+    }
+}
 
 /// Bytes per command-buffer entry.
 pub const ENTRY_BYTES: u32 = 16;
@@ -145,8 +167,8 @@ impl CmdBufError {
     /// The architected error class.
     pub const fn hw_error(&self) -> HwError {
         match self.cause {
-            StopCause::Illegal(_) => HwError::AmdIllegalCommand,
-            StopCause::Fetch(_) => HwError::AmdCommandHardware,
+            StopCause::Illegal(_) => HwError::IllegalCommand,
+            StopCause::Fetch(_) => HwError::CommandHardware,
         }
     }
 }
@@ -235,9 +257,15 @@ impl CmdBuf {
     pub const fn tail_register(&self) -> u64 {
         self.tail as u64
     }
+    /// The ring CmdBufBaseAddr describes: 2^ComLen 16-byte entries, no
+    /// wrap bit (head = tail is empty).
+    pub const fn ring(&self) -> Ring {
+        Ring::new(self.base, self.com_len, 2, false)
+    }
     /// Commands waiting between head and tail.
     pub const fn pending(&self) -> u32 {
-        (self.tail.wrapping_sub(self.head) & (self.size_bytes() - 1)) / ENTRY_BYTES
+        self.ring()
+            .pending(self.head / ENTRY_BYTES, self.tail / ENTRY_BYTES)
     }
     /// The guest wrote CmdBufTailPtr.
     pub fn set_tail(&mut self, tail_reg: u64) -> Result<(), ConfigError> {
@@ -492,8 +520,34 @@ impl CmdBufDevice {
     }
 }
 
+impl RingRegs for CmdBufDevice {
+    #[inline]
+    fn ring(&self) -> Ring {
+        self.buf.ring()
+    }
+    #[inline]
+    fn head(&self) -> u32 {
+        self.buf.head / ENTRY_BYTES
+    }
+    #[inline]
+    fn tail(&self) -> u32 {
+        self.buf.tail / ENTRY_BYTES
+    }
+    #[inline]
+    fn set_head(&mut self, pos: u32) {
+        self.buf.head = self.buf.ring().index(pos) * ENTRY_BYTES;
+    }
+    /// CmdBufTailPtr and the buffer's tail move together.
+    #[inline]
+    fn set_tail(&mut self, pos: u32) {
+        self.buf.tail = self.buf.ring().index(pos) * ENTRY_BYTES;
+        self.tail_reg = u64::from(self.buf.tail);
+    }
+}
+
 impl QueueEngine for CmdBufDevice {
     type Command = Command;
+    type HwError = HwError;
     const STORE_BYTES: usize = 8;
 
     fn is_stopped(&self) -> bool {
@@ -506,30 +560,14 @@ impl QueueEngine for CmdBufDevice {
             Ok(())
         }
     }
-    fn pending(&self) -> u64 {
-        u64::from(self.buf.pending())
-    }
     fn position(&self) -> u64 {
         self.buf.head_register()
     }
-    fn command_address(&self) -> u64 {
-        self.buf.base().wrapping_add(self.buf.head_register())
-    }
-    fn fetch<M: GuestMemory + ?Sized>(&self, mem: &M) -> Result<Command, FaultCause> {
-        match self.buf.peek(mem) {
-            Some(Ok((_, c))) => match self.features.check(&c) {
-                Ok(()) => Ok(c),
-                Err(d) => Err(FaultCause::Decode(d)),
-            },
-            Some(Err(e)) => Err(match e.cause {
-                StopCause::Fetch(m) => FaultCause::Fetch(m),
-                StopCause::Illegal(d) => FaultCause::Decode(d),
-            }),
-            None => Err(FaultCause::BadPointer(self.buf.head_register())),
-        }
-    }
-    fn advance(&mut self) {
-        self.buf.advance_head();
+    #[inline]
+    fn decode(&self, words: &[u64]) -> Result<Command, DecodeError> {
+        let c = Command::decode(words)?;
+        self.features.check(&c)?;
+        Ok(c)
     }
     fn lift<C: Context + ?Sized>(
         cmd: &Command,
@@ -550,17 +588,17 @@ impl QueueEngine for CmdBufDevice {
         &mut self,
         mem: &M,
         cause: &FaultCause,
-    ) -> FaultReport {
+    ) -> FaultReport<HwError> {
         let at = self.command_address();
         let (entry, hw, stop) = match cause {
             FaultCause::Fetch(_) => (
                 EventLogEntry::command_hardware(at, HW_ERROR_TYPE_MASTER_ABORT),
-                HwError::AmdCommandHardware,
+                HwError::CommandHardware,
                 true,
             ),
             FaultCause::CompletionStore(e) => (
                 EventLogEntry::command_hardware(e.addr, HW_ERROR_TYPE_MASTER_ABORT),
-                HwError::AmdCommandHardware,
+                HwError::CommandHardware,
                 true,
             ),
             FaultCause::BadPointer(t) => (
@@ -568,17 +606,17 @@ impl QueueEngine for CmdBufDevice {
                     self.buf.base().wrapping_add(*t & PTR_MASK),
                     HW_ERROR_TYPE_MASTER_ABORT,
                 ),
-                HwError::AmdCommandHardware,
+                HwError::CommandHardware,
                 true,
             ),
             FaultCause::Backend(BackendError::DeviceTlbTimeout { device }) => (
                 EventLogEntry::iotlb_inv_timeout(*device as u16, at),
-                HwError::AmdIotlbInvTimeout,
+                HwError::IotlbInvTimeout,
                 false,
             ),
             FaultCause::Decode(_) | FaultCause::Lift(_) | FaultCause::Backend(_) => (
                 EventLogEntry::illegal_command(at),
-                HwError::AmdIllegalCommand,
+                HwError::IllegalCommand,
                 true,
             ),
         };
@@ -628,28 +666,6 @@ impl CommandQueue for CmdBufDevice {
 impl QueueProducer for CmdBufDevice {
     type Caps = crate::Caps;
 
-    fn free_slots(&self) -> u64 {
-        u64::from(self.buf.entries() - 1).saturating_sub(self.pending())
-    }
-    fn produce<M: GuestMemory + ?Sized>(
-        &mut self,
-        mem: &M,
-        cmd: &Command,
-    ) -> Result<(), ProduceError> {
-        if self.free_slots() == 0 {
-            return Err(ProduceError::Full);
-        }
-        let mut w = [0u64; 2];
-        NativeCommand::encode_into(cmd, &mut w).map_err(ProduceError::Encode)?;
-        let tail = self.buf.tail_register();
-        mem.write_words(self.buf.base().wrapping_add(tail), &w)
-            .map_err(ProduceError::Memory)?;
-        let next = (tail + u64::from(ENTRY_BYTES)) % u64::from(self.buf.size_bytes());
-        // In range by construction.
-        let _ = self.buf.set_tail(next);
-        self.tail_reg = next;
-        Ok(())
-    }
     fn lower<C: Context + ?Sized>(
         op: &Op,
         caps: &crate::Caps,

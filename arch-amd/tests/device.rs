@@ -1,6 +1,7 @@
 //! The AMD-Vi command-buffer front end (`CmdBufDevice`): COMPLETION_WAIT
 //! executed, event-log entries on errors, CmdBufRun, batching per barrier.
 
+use iommu_inval_amd::queue::HwError;
 use iommu_inval_amd::queue::{
     CmdBufDevice, EventLog, EVENT_COMMAND_HARDWARE_ERROR, EVENT_ILLEGAL_COMMAND_ERROR,
     EVENT_IOTLB_INV_TIMEOUT, STATUS_CMD_BUF_RUN, STATUS_COM_WAIT_INT, STATUS_EVENT_LOG_INT,
@@ -10,7 +11,7 @@ use iommu_inval_core::device::{
     BackendError, CommandQueue, CountingBackend, FaultCause, QueueProducer, Record,
     RecordingBackend, Signals,
 };
-use iommu_inval_core::{CellMemory, GuestMemory, HwError, IdentityContext};
+use iommu_inval_core::{CellMemory, GuestMemory, IdentityContext};
 
 const BASE: u64 = 0x10_0000;
 const EVLOG: u64 = 0x10_2000;
@@ -103,7 +104,7 @@ fn illegal_command_writes_the_event_and_stops_until_restart() {
         (1, 1, 0x10)
     );
     let f = p.fault.unwrap();
-    assert_eq!((f.hw, f.address), (HwError::AmdIllegalCommand, BASE + 0x10));
+    assert_eq!((f.hw, f.address), (HwError::IllegalCommand, BASE + 0x10));
     assert_eq!(
         read(&mem, EVLOG) >> 60,
         u64::from(EVENT_ILLEGAL_COMMAND_ERROR)
@@ -132,7 +133,7 @@ fn unmapped_fetch_and_store_are_command_hardware_errors() {
         .unwrap()
         .with_event_log(EventLog::from_registers(8 << 56 | EVLOG, 0, 0).unwrap());
     let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
-    assert_eq!(p.fault.map(|f| f.hw), Some(HwError::AmdCommandHardware));
+    assert_eq!(p.fault.map(|f| f.hw), Some(HwError::CommandHardware));
     assert_eq!(
         read(&mem, EVLOG) >> 60,
         u64::from(EVENT_COMMAND_HARDWARE_ERROR)
@@ -158,7 +159,7 @@ fn oversize_tail_stops_the_buffer() {
     let f = p.fault.unwrap();
     assert_eq!(
         (f.hw, f.cause),
-        (HwError::AmdCommandHardware, FaultCause::BadPointer(0x1000))
+        (HwError::CommandHardware, FaultCause::BadPointer(0x1000))
     );
     assert_eq!(q.status & STATUS_CMD_BUF_RUN, 0);
 }
@@ -174,7 +175,7 @@ fn iotlb_timeout_is_logged_and_the_buffer_goes_on() {
     let mut b = RecordingBackend::failing(BackendError::DeviceTlbTimeout { device: 0x10 });
     let p = q.process(&mem, &IdentityContext, &mut b);
     let f = p.fault.unwrap();
-    assert!(!f.stopped && f.hw == HwError::AmdIotlbInvTimeout);
+    assert!(!f.stopped && f.hw == HwError::IotlbInvTimeout);
     assert_eq!(p.consumed, 2);
     assert_eq!(
         read(&mem, EVLOG),

@@ -1,8 +1,9 @@
 //! Command-buffer consumer: wrap, error stop, fetch errors, registers.
 
+use iommu_inval_amd::queue::HwError;
 use iommu_inval_amd::queue::*;
 use iommu_inval_amd::Command;
-use iommu_inval_core::{ErrorKind, HwError, SliceMemory};
+use iommu_inval_core::{ErrorKind, SliceMemory};
 
 const BASE: u64 = 0x4_0000;
 
@@ -87,7 +88,7 @@ fn stops_at_the_first_illegal_command() {
     assert_eq!(q.head_register(), 0, "head points at the illegal command");
     assert_eq!(err.address, BASE);
     assert_eq!(err.offset, 0);
-    assert_eq!(err.hw_error(), HwError::AmdIllegalCommand);
+    assert_eq!(err.hw_error(), HwError::IllegalCommand);
     match err.cause {
         StopCause::Illegal(e) => assert_eq!(
             (e.kind, e.word, e.mask),
@@ -154,7 +155,7 @@ fn fetch_failure_is_a_command_hardware_error() {
     let mut q = CmdBuf::new(BASE, 8, 0, 3 * 16).unwrap();
     let err = q.process(&mem, |_, _| ()).unwrap_err();
     assert_eq!(q.head_register(), 0x20);
-    assert_eq!(err.hw_error(), HwError::AmdCommandHardware);
+    assert_eq!(err.hw_error(), HwError::CommandHardware);
     assert!(matches!(err.cause, StopCause::Fetch(m) if m.addr == BASE + 0x20));
     // COMMAND_HARDWARE_ERROR: code 6, Type (master abort, 01b) in w0[58:57], address in w1.
     assert_eq!(

@@ -36,14 +36,44 @@
 
 use crate::cmd::Command;
 use iommu_inval_core::device::{
-    BackendError, CommandQueue, FaultCause, FaultReport, ProduceError, QueueEngine, QueueProducer,
-    Signals,
+    BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
 };
-use iommu_inval_core::error::{DecodeError, HwError, LowerError};
+use iommu_inval_core::error::{DecodeError, LowerError};
 use iommu_inval_core::model::{Op, Outcome, Sync};
 use iommu_inval_core::queue::{GuestMemory, MemError};
+use iommu_inval_core::ring::{Ring, RingRegs};
 use iommu_inval_core::sink::Sink;
-use iommu_inval_core::{ArchId, Context, NativeCommand};
+use iommu_inval_core::{ArchId, Context};
+
+iommu_inval_core::arch_error! {
+    /// The architected error an SMMU raises for a command-queue fault
+    /// (IHI0070 §7.1, SMMU_GERROR §6.3.18).
+    pub enum HwError {
+        /// CMDQ_CONS.ERR = 1 CERROR_ILL: illegal command (bad opcode, reserved
+        /// bit, bad field).
+        CerrorIll = "CERROR_ILL",
+        /// CMDQ_CONS.ERR = 2 CERROR_ABT: abort on command fetch.
+        CerrorAbt = "CERROR_ABT",
+        /// CMDQ_CONS.ERR = 3 CERROR_ATC_INV_SYNC: ATC invalidation timeout
+        /// observed at a CMD_SYNC.
+        CerrorAtcInvSync = "CERROR_ATC_INV_SYNC",
+        /// SMMU_GERROR.MSI_CMDQ_ABT_ERR (bit 4): the MSI write of a CMD_SYNC
+        /// aborted (the CMD_SYNC still completes).
+        MsiCmdqAbt = "GERROR.MSI_CMDQ_ABT_ERR",
+    }
+}
+
+impl HwError {
+    /// The CMDQ_CONS.ERR code, for a command error.
+    pub const fn cerror(self) -> Option<u8> {
+        match self {
+            HwError::CerrorIll => Some(CERROR_ILL),
+            HwError::CerrorAbt => Some(CERROR_ABT),
+            HwError::CerrorAtcInvSync => Some(CERROR_ATC_INV_SYNC),
+            HwError::MsiCmdqAbt => None,
+        }
+    }
+}
 
 /// CMDQ_CONS.ERR: no error.
 pub const CERROR_NONE: u8 = 0;
@@ -147,6 +177,12 @@ impl Cmdq {
         self.base & !(align - 1)
     }
 
+    /// The ring SMMU_CMDQ_BASE describes: 16-byte entries, PROD / CONS with
+    /// a wrap bit at bit `log2size`.
+    pub const fn ring(&self) -> Ring {
+        Ring::new(self.effective_base(), self.log2_entries() as u8, 2, true)
+    }
+
     /// Number of entries.
     pub const fn entries(&self) -> u32 {
         1 << self.log2_entries()
@@ -154,12 +190,12 @@ impl Cmdq {
 
     /// The RD/WR part of a PROD or CONS value: index and wrap bit.
     pub const fn ptr(&self, reg: u32) -> u32 {
-        reg & ((2u32 << self.log2_entries()) - 1)
+        self.ring().pos(reg)
     }
 
     /// The entry index of a PROD or CONS value.
     pub const fn index(&self, reg: u32) -> u32 {
-        reg & (self.entries() - 1)
+        self.ring().index(reg)
     }
 
     /// Number of commands between `cons` and `prod` (0 empty, `entries()`
@@ -167,7 +203,7 @@ impl Cmdq {
     /// software error) gives up to `2 * entries() - 1`: consumption goes on
     /// until RD equals WR, as the index comparison does.
     pub const fn pending(&self, prod: u32, cons: u32) -> u32 {
-        self.ptr(self.ptr(prod).wrapping_sub(self.ptr(cons)))
+        self.ring().pending(cons, prod)
     }
 
     /// True when no command is waiting.
@@ -182,13 +218,12 @@ impl Cmdq {
 
     /// The RD value after `ptr` (index + 1, the wrap bit toggling at the end).
     pub const fn advance(&self, ptr: u32) -> u32 {
-        self.ptr(self.ptr(ptr) + 1)
+        self.ring().next(ptr)
     }
 
     /// Guest address of the entry `ptr` points at.
     pub const fn entry_addr(&self, ptr: u32) -> u64 {
-        // The aligned base has the index bits clear: OR cannot overflow.
-        self.effective_base() | ((self.index(ptr) as u64) << 4)
+        self.ring().slot_addr(ptr)
     }
 
     /// Fetch and decode the command at `ptr`.
@@ -199,7 +234,7 @@ impl Cmdq {
             return Err(CmdqError {
                 code: CERROR_ABT,
                 rd,
-                hw: HwError::SmmuCerrorAbt,
+                hw: HwError::CerrorAbt,
                 decode: None,
                 mem: Some(e),
             });
@@ -207,7 +242,7 @@ impl Cmdq {
         Command::decode_words(&w).map_err(|e| CmdqError {
             code: CERROR_ILL,
             rd,
-            hw: HwError::SmmuCerrorIll,
+            hw: HwError::CerrorIll,
             decode: Some(e),
             mem: None,
         })
@@ -386,8 +421,33 @@ impl CmdqDevice {
     }
 }
 
+impl RingRegs for CmdqDevice {
+    #[inline]
+    fn ring(&self) -> Ring {
+        self.cmdq.ring()
+    }
+    #[inline]
+    fn head(&self) -> u32 {
+        self.cmdq.ptr(self.cons)
+    }
+    #[inline]
+    fn tail(&self) -> u32 {
+        self.prod
+    }
+    /// CONS.RD moves; CONS.ERR stays.
+    #[inline]
+    fn set_head(&mut self, pos: u32) {
+        self.cons = (self.cons & ERR_MASK) | self.cmdq.ptr(pos);
+    }
+    #[inline]
+    fn set_tail(&mut self, pos: u32) {
+        self.prod = self.cmdq.ptr(pos);
+    }
+}
+
 impl QueueEngine for CmdqDevice {
     type Command = Command;
+    type HwError = HwError;
     const STORE_BYTES: usize = 4;
 
     fn is_stopped(&self) -> bool {
@@ -398,30 +458,14 @@ impl QueueEngine for CmdqDevice {
         // value is a slot (bits above are ignored, as SMMU_CMDQ_PROD's are).
         Ok(())
     }
-    fn pending(&self) -> u64 {
-        u64::from(self.cmdq.pending(self.prod, self.cons))
-    }
     fn position(&self) -> u64 {
         u64::from(self.cmdq.ptr(self.cons))
     }
-    fn command_address(&self) -> u64 {
-        self.cmdq.entry_addr(self.cons)
-    }
-    fn fetch<M: GuestMemory + ?Sized>(&self, mem: &M) -> Result<Command, FaultCause> {
-        self.cmdq
-            .fetch(mem, self.cons)
-            .map_err(|e| match (e.mem, e.decode) {
-                (Some(m), _) => FaultCause::Fetch(m),
-                (None, Some(d)) => FaultCause::Decode(d),
-                (None, None) => FaultCause::Decode(DecodeError::unknown_opcode(0)),
-            })
-            .and_then(|c| match self.features.check(&c) {
-                Ok(()) => Ok(c),
-                Err(d) => Err(FaultCause::Decode(d)),
-            })
-    }
-    fn advance(&mut self) {
-        self.cons = (self.cons & ERR_MASK) | self.cmdq.advance(self.cons);
+    #[inline]
+    fn decode(&self, words: &[u64]) -> Result<Command, DecodeError> {
+        let c = Command::decode(words)?;
+        self.features.check(&c)?;
+        Ok(c)
     }
     fn lift<C: Context + ?Sized>(
         cmd: &Command,
@@ -440,12 +484,12 @@ impl QueueEngine for CmdqDevice {
         &mut self,
         _mem: &M,
         cause: &FaultCause,
-    ) -> FaultReport {
+    ) -> FaultReport<HwError> {
         let (code, hw) = match cause {
             FaultCause::CompletionStore(_) => {
                 let new = self.activate(GERROR_MSI_CMDQ_ABT_ERR);
                 return FaultReport {
-                    hw: HwError::SmmuMsiCmdqAbt,
+                    hw: HwError::MsiCmdqAbt,
                     stop: false,
                     signals: if new {
                         Signals::ERROR_IRQ
@@ -454,14 +498,14 @@ impl QueueEngine for CmdqDevice {
                     },
                 };
             }
-            FaultCause::Fetch(_) => (CERROR_ABT, HwError::SmmuCerrorAbt),
+            FaultCause::Fetch(_) => (CERROR_ABT, HwError::CerrorAbt),
             FaultCause::Backend(BackendError::DeviceTlbTimeout { .. }) => {
-                (CERROR_ATC_INV_SYNC, HwError::SmmuCerrorAtcInvSync)
+                (CERROR_ATC_INV_SYNC, HwError::CerrorAtcInvSync)
             }
             FaultCause::Decode(_)
             | FaultCause::Lift(_)
             | FaultCause::Backend(BackendError::Failed(_))
-            | FaultCause::BadPointer(_) => (CERROR_ILL, HwError::SmmuCerrorIll),
+            | FaultCause::BadPointer(_) => (CERROR_ILL, HwError::CerrorIll),
         };
         self.cons = (u32::from(code) << ERR_SHIFT) | self.cmdq.ptr(self.cons);
         let new = self.activate(GERROR_CMDQ_ERR);
@@ -511,24 +555,6 @@ impl CommandQueue for CmdqDevice {
 impl QueueProducer for CmdqDevice {
     type Caps = crate::Caps;
 
-    fn free_slots(&self) -> u64 {
-        u64::from(self.cmdq.entries()).saturating_sub(self.pending())
-    }
-    fn produce<M: GuestMemory + ?Sized>(
-        &mut self,
-        mem: &M,
-        cmd: &Command,
-    ) -> Result<(), ProduceError> {
-        if self.free_slots() == 0 {
-            return Err(ProduceError::Full);
-        }
-        let mut w = [0u64; 2];
-        NativeCommand::encode_into(cmd, &mut w).map_err(ProduceError::Encode)?;
-        mem.write_words(self.cmdq.entry_addr(self.prod), &w)
-            .map_err(ProduceError::Memory)?;
-        self.prod = self.cmdq.advance(self.prod);
-        Ok(())
-    }
     fn lower<C: Context + ?Sized>(
         op: &Op,
         caps: &crate::Caps,

@@ -2,6 +2,7 @@
 //! errors in CMDQ_CONS / SMMU_GERROR, batching per barrier, and the
 //! pointer cases a guest can produce.
 
+use iommu_inval_arm::queue::HwError;
 use iommu_inval_arm::queue::{
     CmdqDevice, CERROR_ABT, CERROR_ATC_INV_SYNC, CERROR_ILL, GERROR_CMDQ_ERR,
     GERROR_MSI_CMDQ_ABT_ERR,
@@ -10,7 +11,7 @@ use iommu_inval_core::device::{
     BackendError, CommandQueue, CountingBackend, FaultCause, QueueEngine, QueueProducer, Record,
     RecordingBackend, Signals, BATCH_OPS,
 };
-use iommu_inval_core::{CellMemory, GuestMemory, HwError, IdentityContext, Op};
+use iommu_inval_core::{CellMemory, GuestMemory, IdentityContext, Op};
 
 const BASE: u64 = 0x10_0000;
 const STATUS: u64 = 0x10_8000;
@@ -145,7 +146,7 @@ fn unmapped_queue_is_cerror_abt_and_gerror() {
     let f = p.fault.unwrap();
     assert_eq!(
         (f.hw, f.position, f.address),
-        (HwError::SmmuCerrorAbt, 0, 0x4000_0000)
+        (HwError::CerrorAbt, 0, 0x4000_0000)
     );
     assert!(matches!(f.cause, FaultCause::Fetch(e) if !e.write));
     assert_eq!(q.cons_err(), CERROR_ABT);
@@ -165,7 +166,7 @@ fn aborted_msi_write_sets_msi_cmdq_abt_err_and_the_sync_completes() {
     assert_eq!(p.consumed, 2);
     let f = p.fault.unwrap();
     assert!(!f.stopped);
-    assert_eq!(f.hw, HwError::SmmuMsiCmdqAbt);
+    assert_eq!(f.hw, HwError::MsiCmdqAbt);
     assert!(matches!(f.cause, FaultCause::CompletionStore(e) if e.write && e.addr == 0x9000_0000));
     assert_eq!(q.active_errors(), GERROR_MSI_CMDQ_ABT_ERR);
     assert_eq!(q.cons_err(), 0);
@@ -189,7 +190,7 @@ fn illegal_command_stops_after_the_earlier_ops_ran_and_blocks_until_gerrorn() {
         "the command before the bad one was carried out"
     );
     let f = p.fault.unwrap();
-    assert_eq!((f.hw, f.position), (HwError::SmmuCerrorIll, 1));
+    assert_eq!((f.hw, f.position), (HwError::CerrorIll, 1));
     assert_eq!(q.head_register(), u64::from(CERROR_ILL) << 24 | 1);
     // Ringing again while CMDQ_ERR is active does nothing.
     q.doorbell(3);
@@ -213,12 +214,12 @@ fn backend_failures_are_reported_at_the_closing_command() {
         (
             BackendError::Failed("host refused"),
             CERROR_ILL,
-            HwError::SmmuCerrorIll,
+            HwError::CerrorIll,
         ),
         (
             BackendError::DeviceTlbTimeout { device: 0x10 },
             CERROR_ATC_INV_SYNC,
-            HwError::SmmuCerrorAtcInvSync,
+            HwError::CerrorAtcInvSync,
         ),
     ] {
         let mut q = queue4();

@@ -1,9 +1,10 @@
 //! CMDQ consumer: empty, full, wrap-around, error stop (CERROR_ILL and
 //! CERROR_ABT at the right index), register decoding.
 
+use iommu_inval_arm::queue::HwError;
 use iommu_inval_arm::queue::*;
 use iommu_inval_arm::Command;
-use iommu_inval_core::{ErrorKind, HwError, SliceMemory};
+use iommu_inval_core::{ErrorKind, SliceMemory};
 
 const BASE: u64 = 0x8000;
 
@@ -83,10 +84,10 @@ fn stops_at_an_illegal_command_with_cerror_ill() {
     let e = r.error.unwrap();
     assert_eq!(
         (e.code, e.rd, e.hw),
-        (CERROR_ILL, 0b1001, HwError::SmmuCerrorIll)
+        (CERROR_ILL, 0b1001, HwError::CerrorIll)
     );
     assert_eq!(e.decode.map(|d| d.kind), Some(ErrorKind::InvalidField));
-    assert_eq!(e.hw.smmu_cerror(), Some(CERROR_ILL));
+    assert_eq!(e.hw.cerror(), Some(CERROR_ILL));
     // Reserved bit and unknown opcode also stop with CERROR_ILL.
     for bad in [[0x10 | 1 << 10, 0], [0x99, 0]] {
         cmds[1] = bad;
@@ -104,7 +105,7 @@ fn stops_at_a_fetch_abort_with_cerror_abt() {
     assert_eq!(seen, [(3, 3), (4, 4)]);
     assert_eq!(r.cons, (u32::from(CERROR_ABT) << 24) | 5);
     let e = r.error.unwrap();
-    assert_eq!((e.code, e.hw), (CERROR_ABT, HwError::SmmuCerrorAbt));
+    assert_eq!((e.code, e.hw), (CERROR_ABT, HwError::CerrorAbt));
     assert_eq!(e.mem.map(|m| m.addr), Some(BASE + 5 * 16));
 }
 

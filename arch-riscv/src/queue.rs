@@ -38,7 +38,7 @@
 //!   ([`CmdQueue::process`]) that decodes and hands each command to the
 //!   caller, who executes it;
 //! * [`CqDevice`]: the [`CommandQueue`] front end of `core::device`:
-//!   commands lifted and handed to a [`Backend`]
+//!   commands lifted and handed to a [`Backend`](iommu_inval_core::device::Backend)
 //!   in batches closed at each IOFENCE.C, whose completion is *executed*
 //!   (the 32-bit `DATA` stored at `ADDR` when `AV`; `WSI` sets
 //!   `cqcsr.fence_w_ip`), and errors recorded in `cqcsr` with `cqh` left at
@@ -67,13 +67,38 @@
 
 use crate::cmd::{Command, DdtMode, Features};
 use iommu_inval_core::device::{
-    run, Backend, BackendError, CommandQueue, FaultCause, FaultReport, ProduceError, Progress,
-    QueueEngine, QueueProducer, Signals,
+    BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
 };
+use iommu_inval_core::ring::{Ring, RingRegs, MAX_SLOT_WORDS};
 use iommu_inval_core::{
-    ArchId, Context, DecodeError, GuestMemory, HwError, LowerError, MemError, NativeCommand, Op,
-    Outcome, Sink, Sync,
+    ArchId, Context, DecodeError, GuestMemory, LowerError, MemError, Op, Outcome, Sink, Sync,
 };
+
+iommu_inval_core::arch_error! {
+    /// The architected error a RISC-V IOMMU raises for a command-queue fault:
+    /// a `cqcsr` bit (RISC-V IOMMU spec §3.1, §5.15).
+    pub enum HwError {
+        /// `cqcsr.cmd_ill` (bit 10): illegal or unsupported command.
+        CmdIll = "cqcsr.cmd_ill",
+        /// `cqcsr.cqmf` (bit 8): memory fault fetching a command or doing the
+        /// IOFENCE.C store.
+        Cqmf = "cqcsr.cqmf",
+        /// `cqcsr.cmd_to` (bit 9): an IOFENCE.C timed out waiting for an
+        /// earlier ATS.INVAL.
+        CmdTo = "cqcsr.cmd_to",
+    }
+}
+
+impl HwError {
+    /// The `cqcsr` bit.
+    pub const fn cqcsr_bit(self) -> u32 {
+        match self {
+            HwError::CmdIll => CQCSR_CMD_ILL,
+            HwError::Cqmf => CQCSR_CQMF,
+            HwError::CmdTo => CQCSR_CMD_TO,
+        }
+    }
+}
 
 /// Bytes per command.
 pub const ENTRY_BYTES: u64 = 16;
@@ -126,8 +151,8 @@ impl CqError {
     /// The architected error, `None` when the queue was simply stopped.
     pub const fn hw_error(&self) -> Option<HwError> {
         match self.cause {
-            StopCause::Illegal(_) => Some(HwError::RiscvCmdIll),
-            StopCause::Fetch(_) => Some(HwError::RiscvCqmf),
+            StopCause::Illegal(_) => Some(HwError::CmdIll),
+            StopCause::Fetch(_) => Some(HwError::Cqmf),
             StopCause::Stopped => None,
         }
     }
@@ -265,9 +290,17 @@ impl CmdQueue {
     pub const fn cqcsr(&self) -> u32 {
         self.csr
     }
+    /// The ring `cqb` describes: 2^(LOG2SZ-1 + 1) 16-byte entries, no wrap
+    /// bit (`cqh` = `cqt` is empty), in the byte order of `fctl.BE`.
+    pub const fn ring(&self) -> Ring {
+        Ring {
+            big_endian: self.features.be,
+            ..Ring::new(self.base, self.log2sz, 2, false)
+        }
+    }
     /// Commands waiting between head and tail.
     pub const fn pending(&self) -> u32 {
-        self.tail.wrapping_sub(self.head) & (self.entries() - 1)
+        self.ring().pending(self.head, self.tail)
     }
     /// Whether the command-queue interrupt is pending: an error bit or
     /// `fence_w_ip` set with `cie` (§3.1, `ipsr.cip`).
@@ -317,18 +350,21 @@ impl CmdQueue {
     /// `ddtp.iommu_mode` ([`Command::check_supported`],
     /// [`Command::check_device_id`]); no register changes.
     pub fn fetch_at<M: GuestMemory + ?Sized>(&self, mem: &M) -> Result<Command, StopCause> {
-        let mut w = [0u64; 2];
-        mem.read_words(self.command_address(), &mut w)
+        let mut buf = [0u64; MAX_SLOT_WORDS];
+        let w = self
+            .ring()
+            .read(mem, self.head, &mut buf)
             .map_err(StopCause::Fetch)?;
-        if self.features.be {
-            // fctl.BE: each doubleword is stored most significant byte first (§3.1).
-            w = [w[0].swap_bytes(), w[1].swap_bytes()];
-        }
-        let c = Command::decode_words(w[0], w[1]).map_err(StopCause::Illegal)?;
-        c.check_supported(&self.features)
-            .map_err(StopCause::Illegal)?;
-        c.check_device_id(self.ddt_mode, &self.features)
-            .map_err(StopCause::Illegal)?;
+        self.decode_checked(w).map_err(StopCause::Illegal)
+    }
+
+    /// Decode a command (in host order) and check it against the IOMMU's
+    /// features and `ddtp.iommu_mode`.
+    #[inline(always)]
+    fn decode_checked(&self, w: &[u64]) -> Result<Command, DecodeError> {
+        let c = Command::decode(w)?;
+        c.check_supported(&self.features)?;
+        c.check_device_id(self.ddt_mode, &self.features)?;
         Ok(c)
     }
 
@@ -467,8 +503,32 @@ impl CqDevice {
     }
 }
 
+impl RingRegs for CqDevice {
+    #[inline]
+    fn ring(&self) -> Ring {
+        self.queue.ring()
+    }
+    #[inline]
+    fn head(&self) -> u32 {
+        self.queue.head
+    }
+    #[inline]
+    fn tail(&self) -> u32 {
+        self.queue.tail
+    }
+    #[inline]
+    fn set_head(&mut self, pos: u32) {
+        self.queue.head = pos & (self.queue.entries() - 1);
+    }
+    #[inline]
+    fn set_tail(&mut self, pos: u32) {
+        self.queue.set_tail(pos);
+    }
+}
+
 impl QueueEngine for CqDevice {
     type Command = Command;
+    type HwError = HwError;
     const STORE_BYTES: usize = 4;
 
     fn is_stopped(&self) -> bool {
@@ -479,24 +539,13 @@ impl QueueEngine for CqDevice {
     fn check_pointers(&self) -> Result<(), FaultCause> {
         Ok(())
     }
-    fn pending(&self) -> u64 {
-        u64::from(self.queue.pending())
-    }
     fn position(&self) -> u64 {
         u64::from(self.queue.cqh())
     }
-    fn command_address(&self) -> u64 {
-        self.queue.command_address()
-    }
-    fn fetch<M: GuestMemory + ?Sized>(&self, mem: &M) -> Result<Command, FaultCause> {
-        self.queue.fetch_at(mem).map_err(|e| match e {
-            StopCause::Fetch(m) => FaultCause::Fetch(m),
-            StopCause::Illegal(d) => FaultCause::Decode(d),
-            StopCause::Stopped => FaultCause::BadPointer(u64::from(self.queue.cqh())),
-        })
-    }
-    fn advance(&mut self) {
-        self.queue.advance_head();
+    /// Commands are fetched in the byte order of `fctl.BE` (the ring's).
+    #[inline]
+    fn decode(&self, words: &[u64]) -> Result<Command, DecodeError> {
+        self.queue.decode_checked(words)
     }
     fn lift<C: Context + ?Sized>(
         cmd: &Command,
@@ -517,16 +566,16 @@ impl QueueEngine for CqDevice {
         &mut self,
         _mem: &M,
         cause: &FaultCause,
-    ) -> FaultReport {
+    ) -> FaultReport<HwError> {
         let (bit, hw) = match cause {
             FaultCause::Fetch(_) | FaultCause::CompletionStore(_) | FaultCause::BadPointer(_) => {
-                (CQCSR_CQMF, HwError::RiscvCqmf)
+                (CQCSR_CQMF, HwError::Cqmf)
             }
             FaultCause::Backend(BackendError::DeviceTlbTimeout { .. }) => {
-                (CQCSR_CMD_TO, HwError::RiscvCmdTo)
+                (CQCSR_CMD_TO, HwError::CmdTo)
             }
             FaultCause::Decode(_) | FaultCause::Lift(_) | FaultCause::Backend(_) => {
-                (CQCSR_CMD_ILL, HwError::RiscvCmdIll)
+                (CQCSR_CMD_ILL, HwError::CmdIll)
             }
         };
         self.queue.csr |= bit;
@@ -541,22 +590,6 @@ impl QueueEngine for CqDevice {
 impl CommandQueue for CqDevice {
     const ARCH: ArchId = ArchId::Riscv;
     type ConfigError = ConfigError;
-
-    /// [`run`], through a view of `mem` that stores big-endian when
-    /// `fctl.BE` = 1 (the IOFENCE.C `DATA`, §3.1.2; the fetch swaps the
-    /// command's doublewords itself).
-    fn process<M, C, B>(&mut self, mem: &M, ctx: &C, backend: &mut B) -> Progress
-    where
-        M: GuestMemory + ?Sized,
-        C: Context + ?Sized,
-        B: Backend + ?Sized,
-    {
-        if self.queue.features.be {
-            run(self, &BigEndianStores(mem), ctx, backend)
-        } else {
-            run(self, mem, ctx, backend)
-        }
-    }
 
     /// From `cqb`, `cqh` and `cqt`; the queue is taken as enabled
     /// (`cqen` = `cqon` = 1) with interrupts off.
@@ -582,31 +615,6 @@ impl CommandQueue for CqDevice {
 impl QueueProducer for CqDevice {
     type Caps = crate::Caps;
 
-    fn free_slots(&self) -> u64 {
-        u64::from(self.queue.entries() - 1).saturating_sub(self.pending())
-    }
-    fn produce<M: GuestMemory + ?Sized>(
-        &mut self,
-        mem: &M,
-        cmd: &Command,
-    ) -> Result<(), ProduceError> {
-        if self.free_slots() == 0 {
-            return Err(ProduceError::Full);
-        }
-        let mut w = [0u64; 2];
-        NativeCommand::encode_into(cmd, &mut w).map_err(ProduceError::Encode)?;
-        if self.queue.features.be {
-            w = [w[0].swap_bytes(), w[1].swap_bytes()];
-        }
-        let tail = self.queue.cqt();
-        let at = self
-            .queue
-            .base()
-            .wrapping_add(u64::from(tail) * ENTRY_BYTES);
-        mem.write_words(at, &w).map_err(ProduceError::Memory)?;
-        self.queue.set_tail(tail.wrapping_add(1));
-        Ok(())
-    }
     fn lower<C: Context + ?Sized>(
         op: &Op,
         caps: &crate::Caps,
@@ -614,27 +622,6 @@ impl QueueProducer for CqDevice {
         out: &mut dyn Sink<Command>,
     ) -> Result<Outcome, LowerError> {
         crate::lower(op, caps, ctx, out)
-    }
-}
-
-/// Guest memory as the run loop of a big-endian (`fctl.BE` = 1) RISC-V
-/// IOMMU writes it. Every write that loop makes is one scalar handed over
-/// in little-endian byte order: the 4-byte IOFENCE.C `DATA` (the RISC-V
-/// front end writes no event log), so reversing its bytes stores it
-/// big-endian. Reads pass through: [`CmdQueue::fetch_at`] orders the
-/// command's doublewords itself.
-struct BigEndianStores<'a, M: ?Sized>(&'a M);
-
-impl<M: GuestMemory + ?Sized> GuestMemory for BigEndianStores<'_, M> {
-    fn read_words(&self, addr: u64, out: &mut [u64]) -> Result<(), MemError> {
-        self.0.read_words(addr, out)
-    }
-    fn write_bytes(&self, addr: u64, bytes: &[u8]) -> Result<(), MemError> {
-        let mut b = [0u8; 8];
-        let scalar = b.get_mut(..bytes.len()).ok_or(MemError::write(addr))?;
-        scalar.copy_from_slice(bytes);
-        scalar.reverse();
-        self.0.write_bytes(addr, scalar)
     }
 }
 

@@ -6,7 +6,8 @@ use iommu_inval_core::device::{
     RecordingBackend, Signals,
 };
 use iommu_inval_core::model::{Caches, Op};
-use iommu_inval_core::{CellMemory, GuestMemory, HwError, IdentityContext};
+use iommu_inval_core::{CellMemory, GuestMemory, IdentityContext};
+use iommu_inval_riscv::queue::HwError;
 use iommu_inval_riscv::queue::{
     CmdQueue, ConfigError, CqDevice, CQCSR_CMD_ILL, CQCSR_CMD_TO, CQCSR_CQEN, CQCSR_CQMF,
     CQCSR_FENCE_W_IP,
@@ -118,7 +119,7 @@ fn illegal_command_sets_cmd_ill_and_stops_at_it() {
     let f = p.fault.unwrap();
     assert_eq!(
         (f.hw, f.position, f.address),
-        (HwError::RiscvCmdIll, 1, BASE + 16)
+        (HwError::CmdIll, 1, BASE + 16)
     );
     assert!(matches!(f.cause, FaultCause::Decode(_)));
     assert_eq!((p.consumed, q.head_register()), (1, 1));
@@ -146,7 +147,7 @@ fn illegal_combinations_and_unsupported_features_are_cmd_ill() {
         put(&mem, 0, w);
         q.doorbell(1);
         let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
-        assert_eq!(p.fault.map(|f| f.hw), Some(HwError::RiscvCmdIll), "{w:x?}");
+        assert_eq!(p.fault.map(|f| f.hw), Some(HwError::CmdIll), "{w:x?}");
         assert_eq!(q.head_register(), 0);
     }
     // NL on an IOMMU without capabilities.NL.
@@ -158,7 +159,7 @@ fn illegal_combinations_and_unsupported_features_are_cmd_ill() {
     put(&mem, 0, [VMA[0] | 1 << 34, VMA[1]]);
     q.doorbell(1);
     let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
-    assert_eq!(p.fault.map(|f| f.hw), Some(HwError::RiscvCmdIll));
+    assert_eq!(p.fault.map(|f| f.hw), Some(HwError::CmdIll));
 }
 
 #[test]
@@ -172,7 +173,7 @@ fn unmapped_fetch_and_store_set_cqmf() {
     q.doorbell(2);
     let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
     let f = p.fault.unwrap();
-    assert_eq!((f.hw, f.position), (HwError::RiscvCqmf, 1));
+    assert_eq!((f.hw, f.position), (HwError::Cqmf, 1));
     assert!(matches!(f.cause, FaultCause::CompletionStore(_)));
     assert!(q.queue.cqcsr() & CQCSR_CQMF != 0);
     assert_eq!(q.head_register(), 1);
@@ -208,7 +209,7 @@ fn ats_timeout_at_a_fence_sets_cmd_to_with_cqh_at_the_fence() {
     q.doorbell(2);
     let p = q.process(&mem, &IdentityContext, &mut Timeout);
     let f = p.fault.unwrap();
-    assert_eq!((f.hw, f.position), (HwError::RiscvCmdTo, 1));
+    assert_eq!((f.hw, f.position), (HwError::CmdTo, 1));
     assert!(q.queue.cqcsr() & CQCSR_CMD_TO != 0);
     assert_eq!(read(&mem, STORE), 0, "the fence did not complete");
 }
@@ -262,10 +263,10 @@ fn iodir_pdt_pid_wider_than_the_capabilities_is_cmd_ill() {
         if bits < 20 {
             assert_eq!(
                 one(q, iodir(true, 1, max + 1)),
-                Some(HwError::RiscvCmdIll),
+                Some(HwError::CmdIll),
                 "{bits}"
             );
-            assert_eq!(one(q, iodir(true, 1, 1 << 19)), Some(HwError::RiscvCmdIll));
+            assert_eq!(one(q, iodir(true, 1, 1 << 19)), Some(HwError::CmdIll));
         }
     }
 }
@@ -301,12 +302,12 @@ fn iodir_did_wider_than_the_ddt_mode_is_cmd_ill() {
             if bits < 24 {
                 assert_eq!(
                     one(q, iodir(pdt, max + 1, pid)),
-                    Some(HwError::RiscvCmdIll),
+                    Some(HwError::CmdIll),
                     "{what}"
                 );
                 assert_eq!(
                     one(q, iodir(pdt, 0x80_0000, pid)),
-                    Some(HwError::RiscvCmdIll),
+                    Some(HwError::CmdIll),
                     "{what}"
                 );
             }
@@ -323,7 +324,7 @@ fn ddtp_register_sets_the_mode() {
     assert_eq!(q.queue.ddt_mode(), DdtMode::Off);
     q.queue.write_ddtp(0x1234 << 10 | 2).unwrap();
     assert_eq!(q.queue.ddt_mode(), DdtMode::OneLevel);
-    assert_eq!(one(q, iodir(false, 0x80, 0)), Some(HwError::RiscvCmdIll));
+    assert_eq!(one(q, iodir(false, 0x80, 0)), Some(HwError::CmdIll));
     // Reserved and custom modes are refused; the mode stays.
     for m in 5..16u8 {
         assert_eq!(
@@ -381,7 +382,7 @@ fn fctl_be_makes_the_queue_and_the_fence_store_big_endian() {
     put(&mem, 0, DDT);
     q.doorbell(1);
     let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
-    assert_eq!(p.fault.map(|f| f.hw), Some(HwError::RiscvCmdIll));
+    assert_eq!(p.fault.map(|f| f.hw), Some(HwError::CmdIll));
     // A producer for a big-endian host queue writes big-endian words.
     let mut q = device().with_features(be);
     let c = Command::IodirInvalDdt(IodirInvalDdt {

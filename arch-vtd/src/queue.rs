@@ -31,14 +31,39 @@
 
 use crate::desc::{Command, IotlbInv, PIotlbInv};
 use iommu_inval_core::device::{
-    BackendError, CommandQueue, FaultCause, FaultReport, ProduceError, QueueEngine, QueueProducer,
-    Signals,
+    BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
 };
-use iommu_inval_core::error::{DecodeError, ErrorKind, HwError, LowerError};
+use iommu_inval_core::error::{DecodeError, ErrorKind, LowerError};
 use iommu_inval_core::model::{Op, Outcome, Sync};
 use iommu_inval_core::queue::{GuestMemory, MemError};
+use iommu_inval_core::ring::{Ring, RingRegs};
 use iommu_inval_core::sink::Sink;
 use iommu_inval_core::{ArchId, Context};
+
+iommu_inval_core::arch_error! {
+    /// The architected error a VT-d unit raises for an invalidation-queue
+    /// fault: a bit of FSTS_REG (VT-d §6.5.2.10, §11.4.4.1).
+    pub enum HwError {
+        /// FSTS.IQE: invalidation queue error (reserved bit, bad type or
+        /// granularity, bad pointer, failed fetch).
+        Iqe = "FSTS.IQE",
+        /// FSTS.ITE: device-TLB invalidation time-out.
+        Ite = "FSTS.ITE",
+        /// FSTS.ICE: invalidation completion error.
+        Ice = "FSTS.ICE",
+    }
+}
+
+impl HwError {
+    /// The FSTS_REG bit.
+    pub const fn fsts_bit(self) -> u32 {
+        match self {
+            HwError::Iqe => FSTS_IQE,
+            HwError::Ite => FSTS_ITE,
+            HwError::Ice => FSTS_ICE,
+        }
+    }
+}
 
 /// IQA_REG.DW: 256-bit descriptors.
 pub const IQA_DW: u64 = 1 << 11;
@@ -81,6 +106,14 @@ impl Iqa {
             16
         }
     }
+    /// log2 of the descriptor size in bytes (4 or 5).
+    pub const fn desc_shift(&self) -> u32 {
+        if self.dw {
+            5
+        } else {
+            4
+        }
+    }
     /// Descriptor size in 64-bit words (2 or 4).
     pub const fn desc_words(&self) -> usize {
         if self.dw {
@@ -92,6 +125,12 @@ impl Iqa {
     /// Number of descriptors the queue holds.
     pub const fn entries(&self) -> u64 {
         self.size() / self.desc_bytes()
+    }
+    /// The ring IQA_REG describes: 2^(8 + QS) 128-bit or 2^(7 + QS) 256-bit
+    /// slots, no wrap bit (IQH = IQT is empty).
+    pub const fn ring(&self) -> Ring {
+        let log2 = (self.qs & 7) + if self.dw { 7 } else { 8 };
+        Ring::new(self.base, log2, self.desc_words() as u8, false)
     }
 }
 
@@ -122,7 +161,7 @@ pub struct IqError {
 impl IqError {
     /// The architected error: always FSTS.IQE.
     pub const fn hw(&self) -> HwError {
-        HwError::VtdIqe
+        HwError::Iqe
     }
     /// The IQERCD_REG.IQEI code the hardware records (VT-d §11.4.9,
     /// IQERCD_REG; the same encoding is in Intel's register documentation):
@@ -238,13 +277,20 @@ fn fetch_at<M: GuestMemory + ?Sized>(
     let words = buf.get_mut(..iqa.desc_words()).unwrap_or(&mut []);
     mem.read_words(iqa.base.wrapping_add(off), words)
         .map_err(IqeReason::Fetch)?;
-    let c = Command::decode(words).map_err(IqeReason::Descriptor)?;
+    decode_checked(words, mamv).map_err(IqeReason::Descriptor)
+}
+
+/// Decode a descriptor, refusing with `mamv` page-selective invalidations
+/// with `am` above CAP.MAMV.
+#[inline(always)]
+fn decode_checked(words: &[u64], mamv: Option<u8>) -> Result<Command, DecodeError> {
+    let c = Command::decode(words)?;
     match (mamv, c) {
         (Some(mx), Command::IotlbInv(IotlbInv { g: 3, am, .. }))
         | (Some(mx), Command::PIotlbInv(PIotlbInv { g: 3, am, .. }))
             if am > mx =>
         {
-            Err(IqeReason::Descriptor(DecodeError::invalid(1, 0x3f, "am")))
+            Err(DecodeError::invalid(1, 0x3f, "am"))
         }
         _ => Ok(c),
     }
@@ -361,8 +407,32 @@ impl InvQueue {
     }
 }
 
+impl RingRegs for InvQueue {
+    #[inline]
+    fn ring(&self) -> Ring {
+        self.iqa.ring()
+    }
+    #[inline]
+    fn head(&self) -> u32 {
+        (self.iqh >> self.iqa.desc_shift()) as u32
+    }
+    #[inline]
+    fn tail(&self) -> u32 {
+        (self.iqt >> self.iqa.desc_shift()) as u32
+    }
+    #[inline]
+    fn set_head(&mut self, pos: u32) {
+        self.iqh = u64::from(self.iqa.ring().index(pos)) << self.iqa.desc_shift();
+    }
+    #[inline]
+    fn set_tail(&mut self, pos: u32) {
+        self.iqt = u64::from(self.iqa.ring().index(pos)) << self.iqa.desc_shift();
+    }
+}
+
 impl QueueEngine for InvQueue {
     type Command = Command;
+    type HwError = HwError;
     const STORE_BYTES: usize = 4;
 
     fn is_stopped(&self) -> bool {
@@ -377,30 +447,23 @@ impl QueueEngine for InvQueue {
             Ok(())
         }
     }
+    /// From the byte offsets, so that a head or tail off a descriptor
+    /// boundary still counts as the registers say.
     fn pending(&self) -> u64 {
         (self.iqt.wrapping_sub(self.iqh) % self.iqa.size()) / self.iqa.desc_bytes()
     }
     fn position(&self) -> u64 {
         self.iqh
     }
+    /// IQA base plus IQH, whatever IQH holds (a bad head is reported there).
     fn command_address(&self) -> u64 {
         self.iqa.base.wrapping_add(self.iqh)
     }
-    fn fetch<M: GuestMemory + ?Sized>(&self, mem: &M) -> Result<Command, FaultCause> {
-        fetch_at(mem, self.iqa, self.iqh, self.mamv)
-            .map_err(|r| match r {
-                IqeReason::Fetch(e) => FaultCause::Fetch(e),
-                IqeReason::Descriptor(d) => FaultCause::Decode(d),
-                IqeReason::BadHead => FaultCause::BadPointer(self.iqh),
-                IqeReason::BadTail => FaultCause::BadPointer(self.iqt),
-            })
-            .and_then(|c| match self.features.check(&c) {
-                Ok(()) => Ok(c),
-                Err(d) => Err(FaultCause::Decode(d)),
-            })
-    }
-    fn advance(&mut self) {
-        self.iqh = (self.iqh + self.iqa.desc_bytes()) % self.iqa.size();
+    #[inline]
+    fn decode(&self, words: &[u64]) -> Result<Command, DecodeError> {
+        let c = decode_checked(words, self.mamv)?;
+        self.features.check(&c)?;
+        Ok(c)
     }
     fn lift<C: Context + ?Sized>(
         cmd: &Command,
@@ -421,11 +484,11 @@ impl QueueEngine for InvQueue {
         &mut self,
         _mem: &M,
         cause: &FaultCause,
-    ) -> FaultReport {
+    ) -> FaultReport<HwError> {
         let (bit, hw) = match cause {
             FaultCause::Backend(BackendError::DeviceTlbTimeout { device }) => {
                 self.iqercd = (self.iqercd & !(0xffff << 32)) | (u64::from(*device & 0xffff) << 32);
-                (FSTS_ITE, HwError::VtdIte)
+                (FSTS_ITE, HwError::Ite)
             }
             other => {
                 let iqei = match other {
@@ -436,7 +499,7 @@ impl QueueEngine for InvQueue {
                     _ => 0,
                 };
                 self.iqercd = (self.iqercd & !0xf) | iqei;
-                (FSTS_IQE, HwError::VtdIqe)
+                (FSTS_IQE, HwError::Iqe)
             }
         };
         let new = self.fsts & bit == 0;
@@ -500,29 +563,13 @@ impl QueueProducer for InvQueue {
         }
     }
 
+    /// None while IQT is not a descriptor slot.
     fn free_slots(&self) -> u64 {
-        (self.iqa.entries() - 1).saturating_sub(self.pending())
-    }
-    fn produce<M: GuestMemory + ?Sized>(
-        &mut self,
-        mem: &M,
-        cmd: &Command,
-    ) -> Result<(), ProduceError> {
-        if self.free_slots() == 0 || self.bad(self.iqt) {
-            return Err(ProduceError::Full);
+        if self.bad(self.iqt) {
+            0
+        } else {
+            (self.iqa.entries() - 1).saturating_sub(self.pending())
         }
-        let n = self.iqa.desc_words();
-        if cmd.words() > n {
-            return Err(ProduceError::Encode(DecodeError::bad_length(cmd.words())));
-        }
-        // A 128-bit descriptor in a 256-bit queue has its upper half zero.
-        let mut w = [0u64; 4];
-        cmd.encode_into(&mut w).map_err(ProduceError::Encode)?;
-        let words = w.get(..n).unwrap_or(&w);
-        mem.write_words(self.iqa.base.wrapping_add(self.iqt), words)
-            .map_err(ProduceError::Memory)?;
-        self.iqt = (self.iqt + self.iqa.desc_bytes()) % self.iqa.size();
-        Ok(())
     }
     fn lower<C: Context + ?Sized>(
         op: &Op,

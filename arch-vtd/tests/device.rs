@@ -5,7 +5,8 @@ use iommu_inval_core::device::{
     BackendError, CommandQueue, CountingBackend, FaultCause, QueueEngine, QueueProducer, Record,
     RecordingBackend, Signals,
 };
-use iommu_inval_core::{CellMemory, GuestMemory, HwError, IdentityContext};
+use iommu_inval_core::{CellMemory, GuestMemory, IdentityContext};
+use iommu_inval_vtd::queue::HwError;
 use iommu_inval_vtd::queue::{InvQueue, CTL_IM, CTL_IP, FSTS_IQE, FSTS_ITE, ICS_IWC, IQA_DW};
 
 const BASE: u64 = 0x10_0000;
@@ -122,7 +123,7 @@ fn bad_tail_is_iqe_with_iqei_1_and_oversize_offsets_are_masked() {
     let f = p.fault.unwrap();
     assert_eq!(
         (f.hw, f.cause),
-        (HwError::VtdIqe, FaultCause::BadPointer(0x10))
+        (HwError::Iqe, FaultCause::BadPointer(0x10))
     );
     assert_eq!((q.fsts, q.iqercd & 0xf), (FSTS_IQE, 1));
     assert_eq!(p.signals, Signals::ERROR_IRQ);
@@ -150,7 +151,7 @@ fn unmapped_fetch_and_unmapped_status_write_are_iqe() {
     assert!(matches!(f.cause, FaultCause::Fetch(_)));
     assert_eq!(
         (f.hw, q.iqercd & 0xf, q.head_register()),
-        (HwError::VtdIqe, 2, 0)
+        (HwError::Iqe, 2, 0)
     );
     // A status write that fails: IQE at the inv_wait (as QEMU's model).
     let mut q = queue();
@@ -196,7 +197,7 @@ fn device_tlb_timeout_is_ite_with_the_source_id() {
     let mut b = RecordingBackend::failing(BackendError::DeviceTlbTimeout { device: 0x10 });
     let p = q.process(&mem, &IdentityContext, &mut b);
     let f = p.fault.unwrap();
-    assert_eq!((f.hw, f.position), (HwError::VtdIte, 0x10));
+    assert_eq!((f.hw, f.position), (HwError::Ite, 0x10));
     assert_eq!(q.fsts, FSTS_ITE);
     assert_eq!((q.iqercd >> 32) & 0xffff, 0x10);
     assert_eq!(q.fectl, CTL_IM | CTL_IP);

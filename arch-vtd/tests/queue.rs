@@ -1,6 +1,7 @@
 //! Invalidation queue consumer: walking, wrap-around, error stops.
 
-use iommu_inval_core::{DecodeError, ErrorKind, HwError, MemError, SliceMemory};
+use iommu_inval_core::{DecodeError, ErrorKind, MemError, SliceMemory};
+use iommu_inval_vtd::queue::HwError;
 use iommu_inval_vtd::queue::{walk, Iqa, IqeReason, Walker};
 use iommu_inval_vtd::Command;
 
@@ -91,7 +92,7 @@ fn stops_at_first_bad_descriptor_with_head_on_it() {
         e.reason,
         IqeReason::Descriptor(DecodeError::unknown_opcode(0xa))
     );
-    assert_eq!(e.hw(), HwError::VtdIqe);
+    assert_eq!(e.hw(), HwError::Iqe);
     // The iterator stops too, and reports the head.
     let mut it = Walker::new(&mem, Iqa::from_reg(BASE), 0, 0x30);
     assert!(matches!(it.next(), Some(Ok((0, _)))));

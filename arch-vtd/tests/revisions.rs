@@ -4,7 +4,8 @@
 //! points at these tests.
 
 use iommu_inval_core::device::{CommandQueue, CountingBackend};
-use iommu_inval_core::{CellMemory, ErrorKind, GuestMemory, HwError, IdentityContext};
+use iommu_inval_core::{CellMemory, ErrorKind, GuestMemory, IdentityContext};
+use iommu_inval_vtd::queue::HwError;
 use iommu_inval_vtd::queue::{InvQueue, FSTS_IQE};
 use iommu_inval_vtd::{Command, Features};
 
@@ -49,5 +50,5 @@ fn front_end_refuses_by_features() {
         (p.consumed, p.fault.map(|f| f.hw), q.fsts & FSTS_IQE)
     };
     assert_eq!(run(Features::LATEST), (2, None, 0));
-    assert_eq!(run(no_ir), (1, Some(HwError::VtdIqe), FSTS_IQE));
+    assert_eq!(run(no_ir), (1, Some(HwError::Iqe), FSTS_IQE));
 }

@@ -48,10 +48,11 @@
 //! ```
 
 use crate::context::Context;
-use crate::error::{DecodeError, HwError, LowerError};
+use crate::error::{DecodeError, LowerError};
 use crate::model::{Inval, Op, Outcome, Sync, Widened};
 use crate::native::{ArchId, NativeCommand};
 use crate::queue::{GuestMemory, MemError};
+use crate::ring::{RingRegs, MAX_SLOT_WORDS};
 use crate::sink::{Full, Sink};
 use core::fmt;
 
@@ -169,16 +170,17 @@ impl fmt::Display for FaultCause {
     }
 }
 
-/// A fault the queue recorded.
+/// A fault the queue recorded; `E` is the architecture's error
+/// ([`QueueEngine::HwError`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Fault {
+pub struct Fault<E> {
     /// The head register at the fault (SMMU CMDQ_CONS.RD with its wrap bit,
     /// VT-d IQH offset, AMD CmdBufHeadPtr offset, RISC-V `cqh` index).
     pub position: u64,
     /// Guest physical address of the command at fault.
     pub address: u64,
     /// The architected error raised.
-    pub hw: HwError,
+    pub hw: E,
     /// What went wrong.
     pub cause: FaultCause,
     /// True when the queue stopped (false: recorded and went on, as an SMMU
@@ -186,9 +188,10 @@ pub struct Fault {
     pub stopped: bool,
 }
 
-/// What one [`CommandQueue::process`] call did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Progress {
+/// What one [`CommandQueue::process`] call did; `E` is the architecture's
+/// error ([`QueueEngine::HwError`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress<E> {
     /// Commands consumed (the head moved past them).
     pub consumed: u32,
     /// Ops handed to [`Backend::execute`].
@@ -203,28 +206,121 @@ pub struct Progress {
     /// invalidation of every PASID), reported, never silent.
     pub widened: Widened,
     /// The first fault recorded.
-    pub fault: Option<Fault>,
+    pub fault: Option<Fault<E>>,
     /// True when nothing could be processed because an earlier error is
     /// still unacknowledged.
     pub blocked: bool,
 }
 
+impl<E> Fault<E> {
+    /// The same fault with its architected error mapped (for example to its
+    /// name, for a report over several architectures).
+    pub fn map_hw<F>(self, f: impl FnOnce(E) -> F) -> Fault<F> {
+        Fault {
+            position: self.position,
+            address: self.address,
+            hw: f(self.hw),
+            cause: self.cause,
+            stopped: self.stopped,
+        }
+    }
+}
+
+impl<E> Progress<E> {
+    /// The same progress with its fault's architected error mapped.
+    pub fn map_hw<F>(self, f: impl FnOnce(E) -> F) -> Progress<F> {
+        Progress {
+            consumed: self.consumed,
+            ops: self.ops,
+            batches: self.batches,
+            completions: self.completions,
+            signals: self.signals,
+            widened: self.widened,
+            fault: self.fault.map(|x| x.map_hw(f)),
+            blocked: self.blocked,
+        }
+    }
+}
+
+impl<E> Default for Progress<E> {
+    fn default() -> Self {
+        Progress {
+            consumed: 0,
+            ops: 0,
+            batches: 0,
+            completions: 0,
+            signals: Signals::empty(),
+            widened: Widened::empty(),
+            fault: None,
+            blocked: false,
+        }
+    }
+}
+
 /// What an architecture does with a fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct FaultReport {
+pub struct FaultReport<E> {
     /// The architected error.
-    pub hw: HwError,
+    pub hw: E,
     /// Stop consuming (the head stays at the command).
     pub stop: bool,
     /// Interrupts the fault raised.
     pub signals: Signals,
 }
 
+/// An architecture's architected queue error (the `hw` of a [`Fault`]).
+pub trait ArchError: Copy + fmt::Debug + fmt::Display + PartialEq + Eq + core::hash::Hash {
+    /// The architecture's name for it (`CERROR_ILL`, `FSTS.IQE`,
+    /// `ILLEGAL_COMMAND_ERROR`, `cqcsr.cmd_ill`); also its `Display`.
+    fn name(self) -> &'static str;
+}
+
+/// Define an architecture's [`ArchError`] enum: each variant with the
+/// architecture's name for it, which is also its `Display`.
+///
+/// ```
+/// iommu_inval_core::arch_error! {
+///     /// Errors of a made-up queue.
+///     pub enum HwError {
+///         /// A bad command.
+///         Ill = "ILL",
+///     }
+/// }
+/// assert_eq!(HwError::Ill.to_string(), "ILL");
+/// ```
+#[macro_export]
+macro_rules! arch_error {
+    ($(#[$m:meta])* pub enum $name:ident { $($(#[$vm:meta])* $v:ident = $s:literal,)+ }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vm])* $v,)+
+        }
+        impl $crate::device::ArchError for $name {
+            fn name(self) -> &'static str {
+                match self {
+                    $($name::$v => $s,)+
+                }
+            }
+        }
+        impl core::fmt::Display for $name {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str($crate::device::ArchError::name(*self))
+            }
+        }
+    };
+}
+
 /// The per-architecture steps [`CommandQueue::process`] is made of. An
-/// architecture crate implements these; a VMM calls [`CommandQueue`].
-pub trait QueueEngine {
+/// architecture crate implements these over its [`RingRegs`] (pointer
+/// registers as ring positions); the ring arithmetic, fetch and produce are
+/// provided once here. A VMM calls [`CommandQueue`].
+pub trait QueueEngine: RingRegs {
     /// The native command type.
     type Command: NativeCommand;
+    /// The architected error a fault raises (SMMU CMDQ_CONS.ERR and GERROR
+    /// bits, VT-d FSTS bits, AMD-Vi event codes, RISC-V `cqcsr` bits).
+    type HwError: ArchError;
     /// Bytes of a completion store: 4 (SMMU MSI data, VT-d status data,
     /// RISC-V IOFENCE.C `DATA`) or 8 (AMD COMPLETION_WAIT).
     const STORE_BYTES: usize;
@@ -233,16 +329,11 @@ pub trait QueueEngine {
     /// `Err` when the head or tail register is unusable (checked before
     /// anything is fetched).
     fn check_pointers(&self) -> Result<(), FaultCause>;
-    /// Commands between head and tail.
-    fn pending(&self) -> u64;
     /// The head register value reported in a [`Fault`].
     fn position(&self) -> u64;
-    /// Guest physical address of the command at the head.
-    fn command_address(&self) -> u64;
-    /// Fetch and decode the command at the head (without moving it).
-    fn fetch<M: GuestMemory + ?Sized>(&self, mem: &M) -> Result<Self::Command, FaultCause>;
-    /// Move the head past the command it points at.
-    fn advance(&mut self);
+    /// Decode the words of one slot as this queue's hardware does (its
+    /// features and checks included).
+    fn decode(&self, words: &[u64]) -> Result<Self::Command, DecodeError>;
     /// Lift one command to generic ops.
     fn lift<C: Context + ?Sized>(
         cmd: &Self::Command,
@@ -254,8 +345,36 @@ pub trait QueueEngine {
     fn complete(&mut self, sync: &Sync) -> Signals;
     /// Record a fault at the head in the architecture's registers (and, for
     /// AMD, its event log in `mem`).
-    fn record_fault<M: GuestMemory + ?Sized>(&mut self, mem: &M, cause: &FaultCause)
-        -> FaultReport;
+    fn record_fault<M: GuestMemory + ?Sized>(
+        &mut self,
+        mem: &M,
+        cause: &FaultCause,
+    ) -> FaultReport<Self::HwError>;
+    /// Commands between head and tail.
+    #[inline]
+    fn pending(&self) -> u64 {
+        u64::from(self.ring().pending(self.head(), self.tail()))
+    }
+    /// Guest physical address of the command at the head.
+    fn command_address(&self) -> u64 {
+        self.ring().slot_addr(self.head())
+    }
+    /// Fetch and decode the command at the head (without moving it).
+    #[inline(always)]
+    fn fetch<M: GuestMemory + ?Sized>(&self, mem: &M) -> Result<Self::Command, FaultCause> {
+        let mut buf = [0u64; MAX_SLOT_WORDS];
+        let words = self
+            .ring()
+            .read(mem, self.head(), &mut buf)
+            .map_err(FaultCause::Fetch)?;
+        self.decode(words).map_err(FaultCause::Decode)
+    }
+    /// Move the head past the command it points at.
+    #[inline(always)]
+    fn advance(&mut self) {
+        let next = self.ring().next(self.head());
+        self.set_head(next);
+    }
 }
 
 /// An emulated IOMMU's command queue.
@@ -285,7 +404,7 @@ pub trait CommandQueue: QueueEngine + Sized {
     /// The producer register as the guest reads it.
     fn tail_register(&self) -> u64;
     /// Consume every pending command (see the [module docs](self)).
-    fn process<M, C, B>(&mut self, mem: &M, ctx: &C, backend: &mut B) -> Progress
+    fn process<M, C, B>(&mut self, mem: &M, ctx: &C, backend: &mut B) -> Progress<Self::HwError>
     where
         M: GuestMemory + ?Sized,
         C: Context + ?Sized,
@@ -324,13 +443,32 @@ pub trait QueueProducer: CommandQueue {
     /// Free slots (a queue of `n` entries holds at most `n - 1` commands on
     /// VT-d, AMD and RISC-V, where head = tail means empty; `n` on SMMU,
     /// which has a wrap bit).
-    fn free_slots(&self) -> u64;
-    /// Write `cmd` at the tail and advance the tail.
+    fn free_slots(&self) -> u64 {
+        self.ring().free(self.head(), self.tail())
+    }
+    /// Write `cmd` at the tail and advance the tail. A command shorter than
+    /// the slot has its upper words zero (a 128-bit VT-d descriptor in a
+    /// 256-bit queue); a longer one does not encode.
     fn produce<M: GuestMemory + ?Sized>(
         &mut self,
         mem: &M,
         cmd: &Self::Command,
-    ) -> Result<(), ProduceError>;
+    ) -> Result<(), ProduceError> {
+        if self.free_slots() == 0 {
+            return Err(ProduceError::Full);
+        }
+        let ring = self.ring();
+        if cmd.words() > ring.words() {
+            return Err(ProduceError::Encode(DecodeError::bad_length(cmd.words())));
+        }
+        let mut w = [0u64; MAX_SLOT_WORDS];
+        cmd.encode_into(&mut w).map_err(ProduceError::Encode)?;
+        let words = w.get(..ring.words()).unwrap_or(&w);
+        let tail = self.tail();
+        ring.write(mem, tail, words).map_err(ProduceError::Memory)?;
+        self.set_tail(ring.next(tail));
+        Ok(())
+    }
     /// The capabilities lowering into this queue uses by default: the
     /// architecture's defaults, narrowed to what the queue's format holds
     /// (a VT-d queue of 128-bit descriptors is a legacy-mode one).
@@ -381,10 +519,10 @@ impl Batch {
 }
 
 /// Hand the batch to the back end (if it holds anything) and empty it.
-fn flush<B: Backend + ?Sized>(
+fn flush<B: Backend + ?Sized, E>(
     batch: &mut Batch,
     backend: &mut B,
-    p: &mut Progress,
+    p: &mut Progress<E>,
 ) -> Result<(), BackendError> {
     if batch.len == 0 {
         return Ok(());
@@ -402,7 +540,7 @@ fn fault<Q: QueueEngine + ?Sized, M: GuestMemory + ?Sized>(
     q: &mut Q,
     mem: &M,
     cause: FaultCause,
-    p: &mut Progress,
+    p: &mut Progress<Q::HwError>,
 ) -> bool {
     let position = q.position();
     let address = q.command_address();
@@ -421,7 +559,7 @@ fn fault<Q: QueueEngine + ?Sized, M: GuestMemory + ?Sized>(
 }
 
 /// The front end's loop, the body of [`CommandQueue::process`].
-pub fn run<Q, M, C, B>(q: &mut Q, mem: &M, ctx: &C, backend: &mut B) -> Progress
+pub fn run<Q, M, C, B>(q: &mut Q, mem: &M, ctx: &C, backend: &mut B) -> Progress<Q::HwError>
 where
     Q: QueueEngine + ?Sized,
     M: GuestMemory + ?Sized,
@@ -484,9 +622,8 @@ where
                 }
             }
             if let Some(st) = s.store {
-                let bytes = st.data.to_le_bytes();
-                let data = bytes.get(..Q::STORE_BYTES).unwrap_or(&bytes);
-                if let Err(e) = mem.write_bytes(st.address, data) {
+                let ring = q.ring();
+                if let Err(e) = ring.store(mem, st.address, st.data, Q::STORE_BYTES) {
                     if fault(q, mem, FaultCause::CompletionStore(e), &mut p) {
                         return p;
                     }

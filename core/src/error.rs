@@ -1,8 +1,9 @@
 //! Typed errors.
 //!
 //! Decoding errors carry an [`ErrorKind`] (the CLI's JSON `kind`), the word
-//! and bit mask at fault, and the name of the field or rule; each maps to the
-//! architected error the hardware would raise ([`HwError`]).
+//! and bit mask at fault, and the name of the field or rule. The architected
+//! error a queue raises for one is its architecture's
+//! ([`QueueEngine::HwError`](crate::device::QueueEngine::HwError)).
 
 use core::fmt;
 
@@ -38,71 +39,6 @@ impl ErrorKind {
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// The architected error a command error raises in hardware.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum HwError {
-    /// SMMUv3 CMDQ_CONS.ERR = 1: illegal command (bad opcode, reserved bit, bad field).
-    SmmuCerrorIll,
-    /// SMMUv3 CMDQ_CONS.ERR = 2: abort on command fetch.
-    SmmuCerrorAbt,
-    /// SMMUv3 CMDQ_CONS.ERR = 3: ATC invalidation timeout observed at a CMD_SYNC.
-    SmmuCerrorAtcInvSync,
-    /// SMMUv3 SMMU_GERROR.MSI_CMDQ_ABT_ERR: the MSI write of a CMD_SYNC
-    /// aborted (the CMD_SYNC still completes; IHI0070, SMMU_GERROR bit 4).
-    SmmuMsiCmdqAbt,
-    /// VT-d FSTS.IQE: invalidation queue error (reserved bit, bad type or granularity).
-    VtdIqe,
-    /// VT-d FSTS.ITE: device-TLB invalidation time-out.
-    VtdIte,
-    /// VT-d FSTS.ICE: invalidation completion error.
-    VtdIce,
-    /// AMD-Vi ILLEGAL_COMMAND_ERROR event (event code 5).
-    AmdIllegalCommand,
-    /// AMD-Vi IOTLB_INV_TIMEOUT event (event code 7).
-    AmdIotlbInvTimeout,
-    /// AMD-Vi COMMAND_HARDWARE_ERROR event (event code 6): fetch abort.
-    AmdCommandHardware,
-    /// RISC-V IOMMU `cqcsr.cmd_ill` (bit 10): illegal or unsupported command
-    /// (reserved encoding or reserved bit set; RISC-V IOMMU spec §3.1, §5.15).
-    RiscvCmdIll,
-    /// RISC-V IOMMU `cqcsr.cqmf` (bit 8): memory fault fetching a command or
-    /// doing the IOFENCE.C store (§3.1.2, §5.15).
-    RiscvCqmf,
-    /// RISC-V IOMMU `cqcsr.cmd_to` (bit 9): an IOFENCE.C timed out waiting
-    /// for an earlier ATS.INVAL (§3.1.2, §5.15).
-    RiscvCmdTo,
-}
-
-impl HwError {
-    /// SMMUv3 CMDQ_CONS.ERR code, if this is an SMMU error.
-    pub const fn smmu_cerror(self) -> Option<u8> {
-        match self {
-            HwError::SmmuCerrorIll => Some(1),
-            HwError::SmmuCerrorAbt => Some(2),
-            HwError::SmmuCerrorAtcInvSync => Some(3),
-            _ => None,
-        }
-    }
-    /// The RISC-V `cqcsr` bit this error sets, if this is a RISC-V error.
-    pub const fn riscv_cqcsr_bit(self) -> Option<u32> {
-        match self {
-            HwError::RiscvCqmf => Some(1 << 8),
-            HwError::RiscvCmdTo => Some(1 << 9),
-            HwError::RiscvCmdIll => Some(1 << 10),
-            _ => None,
-        }
-    }
-    /// AMD-Vi event code, if this is an AMD error.
-    pub const fn amd_event_code(self) -> Option<u8> {
-        match self {
-            HwError::AmdIllegalCommand => Some(0x5),
-            HwError::AmdCommandHardware => Some(0x6),
-            HwError::AmdIotlbInvTimeout => Some(0x7),
-            _ => None,
-        }
     }
 }
 

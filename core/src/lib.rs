@@ -60,6 +60,7 @@ pub mod model;
 pub mod native;
 pub mod queue;
 pub mod range;
+pub mod ring;
 pub mod seed;
 pub mod sink;
 #[cfg(feature = "std")]
@@ -67,7 +68,7 @@ pub mod strict_json;
 
 pub use context::{Context, IdentityContext};
 pub use device::{Backend, BackendError, CommandQueue, Progress};
-pub use error::{DecodeError, ErrorKind, HwError, LowerError, RangeError};
+pub use error::{DecodeError, ErrorKind, LowerError, RangeError};
 pub use model::{
     Caches, DeviceSel, DomainSel, Hints, Inval, Op, PageResponse, PasidSel, Prefetch, Regime,
     RespCode, Stages, StallAction, Store, Sync,

@@ -28,7 +28,8 @@ use iommu_inval::amd::queue::CmdBufDevice;
 use iommu_inval::arm::queue::CmdqDevice;
 use iommu_inval::core::context::Topology;
 use iommu_inval::core::device::{
-    BackendError, CommandQueue, FaultCause, LowerToHost, Progress, QueueProducer, RecordingBackend,
+    ArchError, BackendError, CommandQueue, FaultCause, LowerToHost, Progress, QueueProducer,
+    RecordingBackend,
 };
 use iommu_inval::core::model::{Op, Store, Sync, Widened};
 use iommu_inval::core::queue::VmMemory;
@@ -71,7 +72,7 @@ pub struct Report {
     /// Commands the guest wrote.
     pub written: usize,
     /// What the guest's front end did.
-    pub progress: Progress,
+    pub progress: Progress<&'static str>,
     /// Guest syncs with a completion store.
     pub syncs_with_store: usize,
     /// Status words the guest polls (distinct store addresses), and how many
@@ -80,7 +81,7 @@ pub struct Report {
     /// Host commands written into the host queue.
     pub host_commands: u64,
     /// What the host's front end did, over every kick.
-    pub host_progress: Progress,
+    pub host_progress: Progress<&'static str>,
     /// What lowering to the host widened.
     pub widened: Widened,
     /// The guest's ops, in order (what the front end lifted).
@@ -228,7 +229,9 @@ pub fn run<G: CommandQueue, H: QueueProducer>() -> Result<Report, String> {
         fence: true,
         ..Sync::default()
     };
-    let progress = guest.process(&gmem, &ctx, &mut backend);
+    let progress = guest
+        .process(&gmem, &ctx, &mut backend)
+        .map_hw(ArchError::name);
     let (host_commands, widened) = (backend.commands, backend.widened);
     drop(backend);
 
@@ -347,12 +350,12 @@ fn main() {
                     // rather than a silent under-invalidation.
                     Some(f) if matches!(f.cause, FaultCause::Backend(BackendError::Failed(_))) => {
                         println!(
-                            "    refused by the host, reported to the guest as {:?} at {:#x}: {}",
+                            "    refused by the host, reported to the guest as {} at {:#x}: {}",
                             f.hw, f.position, f.cause
                         );
                     }
                     Some(f) => {
-                        println!("    fault: {:?} at {:#x}: {}", f.hw, f.position, f.cause);
+                        println!("    fault: {} at {:#x}: {}", f.hw, f.position, f.cause);
                         failed = true;
                     }
                     None => {

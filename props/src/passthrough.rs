@@ -291,7 +291,7 @@ where
     let mut host_seen = HostBackend::new(host_kind, host_fails);
     // A counter cannot fail; a ShadowFlush fails only if it is called.
     let host_fails = host_fails && !matches!(host_seen, HostBackend::Counting(_));
-    let mut host_progress = Vec::<Progress>::new();
+    let mut host_progress = Vec::<Progress<H::HwError>>::new();
     let mut kick = |q: &mut H, m: &CellMemory<'_>| {
         let p = q.process(m, ctx, &mut host_seen);
         let stopped = p.fault.is_some_and(|f| f.stopped);
