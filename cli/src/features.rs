@@ -14,9 +14,10 @@
 //! (`latest`).
 
 use crate::{amd, arm, riscv, vtd, NativeAny};
-use iommu_inval_core::{ArchId, DecodeError};
+use iommu_inval_core::{ArchId, DecodeError, FeatureSet, NativeCommand};
 
-/// The decoding features of one architecture's emulated IOMMU.
+/// The decoding features of one architecture's emulated IOMMU
+/// ([`NativeCommand::Features`] of its command type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DecodeFeatures {
     /// SMMU_IDR0..5 and the queue's Security state.
@@ -29,31 +30,19 @@ pub enum DecodeFeatures {
     Riscv(riscv::Features),
 }
 
-/// RISC-V presets: `riscv-1.0` is the ratified specification without its
-/// later extensions (no NL or S operand: §9.2, §9.3), with ATS and wired
-/// interrupts; `latest` has every operand.
-const RISCV_PRESETS: &[&str] = &["riscv-1.0", "latest"];
-
-fn riscv_preset(name: &str) -> Option<riscv::Features> {
-    match name {
-        "riscv-1.0" => Some(riscv::Features {
-            nl: false,
-            s: false,
-            ..riscv::Features::default()
-        }),
-        "latest" => Some(riscv::Features::default()),
-        _ => None,
-    }
+/// The preset names of command type `C`'s features.
+fn names<C: NativeCommand>() -> Vec<&'static str> {
+    C::Features::preset_names().collect()
 }
 
 impl DecodeFeatures {
-    /// The preset names of an architecture.
-    pub fn presets(id: ArchId) -> &'static [&'static str] {
+    /// The preset names of an architecture ([`FeatureSet::PRESETS`]).
+    pub fn presets(id: ArchId) -> Vec<&'static str> {
         match id {
-            ArchId::Smmuv3 => arm::Features::PRESETS,
-            ArchId::Vtd => vtd::Features::PRESETS,
-            ArchId::Amd => amd::Features::PRESETS,
-            ArchId::Riscv => RISCV_PRESETS,
+            ArchId::Smmuv3 => names::<arm::Command>(),
+            ArchId::Vtd => names::<vtd::Command>(),
+            ArchId::Amd => names::<amd::Command>(),
+            ArchId::Riscv => names::<riscv::Command>(),
         }
     }
 
@@ -61,10 +50,10 @@ impl DecodeFeatures {
     /// that lists the presets.
     pub fn preset(id: ArchId, name: &str) -> Result<DecodeFeatures, String> {
         let found = match id {
-            ArchId::Smmuv3 => arm::Features::preset(name).map(DecodeFeatures::Smmuv3),
-            ArchId::Vtd => vtd::Features::preset(name).map(DecodeFeatures::Vtd),
-            ArchId::Amd => amd::Features::preset(name).map(DecodeFeatures::Amd),
-            ArchId::Riscv => riscv_preset(name).map(DecodeFeatures::Riscv),
+            ArchId::Smmuv3 => FeatureSet::preset(name).map(DecodeFeatures::Smmuv3),
+            ArchId::Vtd => FeatureSet::preset(name).map(DecodeFeatures::Vtd),
+            ArchId::Amd => FeatureSet::preset(name).map(DecodeFeatures::Amd),
+            ArchId::Riscv => FeatureSet::preset(name).map(DecodeFeatures::Riscv),
         };
         found.ok_or_else(|| {
             format!(
@@ -74,14 +63,15 @@ impl DecodeFeatures {
         })
     }
 
-    /// Whether the emulated IOMMU accepts `cmd` (a command of another
+    /// Whether the emulated IOMMU accepts `cmd`
+    /// ([`NativeCommand::check_features`]; a command of another
     /// architecture is not checked).
     pub fn check(&self, cmd: &NativeAny) -> Result<(), DecodeError> {
         match (self, cmd) {
-            (DecodeFeatures::Smmuv3(f), NativeAny::Smmuv3(c)) => f.check(c),
-            (DecodeFeatures::Vtd(f), NativeAny::Vtd(c)) => f.check(c),
-            (DecodeFeatures::Amd(f), NativeAny::Amd(c)) => f.check(c),
-            (DecodeFeatures::Riscv(f), NativeAny::Riscv(c)) => c.check_supported(f),
+            (DecodeFeatures::Smmuv3(f), NativeAny::Smmuv3(c)) => c.check_features(f),
+            (DecodeFeatures::Vtd(f), NativeAny::Vtd(c)) => c.check_features(f),
+            (DecodeFeatures::Amd(f), NativeAny::Amd(c)) => c.check_features(f),
+            (DecodeFeatures::Riscv(f), NativeAny::Riscv(c)) => c.check_features(f),
             _ => Ok(()),
         }
     }
