@@ -756,7 +756,7 @@ impl Command {
     }
 }
 
-use iommu_inval_core::native::{static_name, want_addr, want_bool, want_uint};
+use iommu_inval_core::native::{set_fields, want_addr, want_bool, want_uint};
 
 iommu_inval_core::native_shorthands!(Command);
 
@@ -913,14 +913,7 @@ impl NativeCommand for Command {
             "ats_inval" => Command::AtsInval(AtsInval::default()),
             _ => Command::AtsPrgr(AtsPrgr::default()),
         };
-        for (name, v) in fields {
-            let Some(n) = static_name(names, name) else {
-                return Err(FieldError::UnknownField(
-                    static_name(ALL_FIELD_NAMES, name).unwrap_or("(not a field of this op)"),
-                ));
-            };
-            set_field(&mut cmd, n, v)?;
-        }
+        set_fields(&mut cmd, names, ALL_FIELD_NAMES, fields, set_field)?;
         cmd.check()?;
         Ok(cmd)
     }

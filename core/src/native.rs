@@ -90,6 +90,29 @@ pub fn static_name(names: &'static [&'static str], n: &str) -> Option<&'static s
     names.iter().copied().find(|x| *x == n)
 }
 
+/// The named-field loop of [`NativeCommand::from_fields`]: each of
+/// `fields` must be one of `names` (the op's; otherwise `UnknownField`,
+/// named by its spelling in `all_names`, every field of the architecture)
+/// and is stored by `set`, which checks its width. A field given twice:
+/// the last value wins.
+pub fn set_fields<C>(
+    cmd: &mut C,
+    names: &'static [&'static str],
+    all_names: &'static [&'static str],
+    fields: &mut dyn Iterator<Item = (&str, FieldValue)>,
+    set: impl Fn(&mut C, &'static str, FieldValue) -> Result<(), FieldError>,
+) -> Result<(), FieldError> {
+    for (name, v) in fields {
+        let Some(n) = static_name(names, name) else {
+            return Err(FieldError::UnknownField(
+                static_name(all_names, name).unwrap_or("(not a field of this op)"),
+            ));
+        };
+        set(cmd, n, v)?;
+    }
+    Ok(())
+}
+
 /// Why a set of named fields does not make a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FieldError {
