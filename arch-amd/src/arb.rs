@@ -7,7 +7,7 @@
 
 use crate::cmd::*;
 use arbitrary::{Arbitrary, Result, Unstructured};
-use iommu_inval_core::arb::{ats_addr_s, edge};
+use iommu_inval_core::arb::{ats_addr_s, edge, raw_words, RawShape};
 
 /// An (address, `s`) pair: all pages, single pages, aligned blocks of every
 /// order, all-ones, or random.
@@ -102,30 +102,15 @@ impl<'a> Arbitrary<'a> for Command {
 /// let _ = Command::decode(&w);
 /// ```
 pub fn arbitrary_words(u: &mut Unstructured<'_>) -> Result<[u64; 2]> {
-    Ok(match u.int_in_range(0u8..=4)? {
-        0 => Command::arbitrary(u)?.encode(),
-        1 => {
-            let mut w = Command::arbitrary(u)?.encode();
-            let word = usize::from(u.arbitrary::<bool>()?);
-            let bit = u.int_in_range(0u32..=59)?;
-            if let Some(x) = w.get_mut(word) {
-                *x |= 1 << bit;
-            }
-            w
-        }
-        2 => {
-            let mut w = Command::arbitrary(u)?.encode();
-            let op = *u.choose(&[0u64, 9, 0xa, 0xb, 0xf])?;
-            w[0] = (w[0] & !(0xf << 60)) | (op << 60);
-            w
-        }
-        3 => {
-            let op = u.int_in_range(0u64..=15)?;
-            [
-                (u.arbitrary::<u64>()? & !(0xf << 60)) | (op << 60),
-                u.arbitrary()?,
-            ]
-        }
-        _ => [u.arbitrary()?, u.arbitrary()?],
-    })
+    raw_words(
+        u,
+        |u| Ok(Command::arbitrary(u)?.encode()),
+        &RawShape {
+            op_shift: 60,
+            op_mask: 0xf,
+            bad_ops: &[0, 9, 0xa, 0xb, 0xf],
+            top_bit: 59,
+            flip: false,
+        },
+    )
 }

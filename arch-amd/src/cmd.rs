@@ -568,7 +568,7 @@ impl Command {
     }
 }
 
-use iommu_inval_core::native::{set_fields, want_addr, want_bool, want_uint};
+use iommu_inval_core::native::{from_fields_2, want_addr, want_bool, want_uint};
 
 iommu_inval_core::native_shorthands!(Command);
 
@@ -725,23 +725,27 @@ impl NativeCommand for Command {
         fields: &mut dyn Iterator<Item = (&str, FieldValue)>,
         words: usize,
     ) -> Result<Self, FieldError> {
-        let names = Self::field_names(op).ok_or(FieldError::UnknownOp)?;
-        if words != 2 {
-            return Err(FieldError::Invalid(DecodeError::bad_length(words)));
-        }
-        let mut cmd = match op {
-            "COMPLETION_WAIT" => Command::CompletionWait(CompletionWait::default()),
-            "INVALIDATE_DEVTAB_ENTRY" => Command::InvalidateDevtabEntry(Default::default()),
-            "INVALIDATE_IOMMU_PAGES" => Command::InvalidateIommuPages(Default::default()),
-            "INVALIDATE_IOTLB_PAGES" => Command::InvalidateIotlbPages(Default::default()),
-            "INVALIDATE_INTERRUPT_TABLE" => Command::InvalidateInterruptTable(Default::default()),
-            "PREFETCH_IOMMU_PAGES" => Command::PrefetchIommuPages(Default::default()),
-            "COMPLETE_PPR_REQUEST" => Command::CompletePprRequest(Default::default()),
-            "INSERT_GUEST_EVENT" => Command::InsertGuestEvent(Default::default()),
-            "RESET_VMMIO" => Command::ResetVmmio(Default::default()),
-            _ => Command::InvalidateIommuAll(InvalidateIommuAll),
-        };
-        set_fields(&mut cmd, names, ALL_FIELD_NAMES, fields, set_field)?;
+        let cmd = from_fields_2(
+            op,
+            fields,
+            words,
+            ALL_FIELD_NAMES,
+            |op| match op {
+                "COMPLETION_WAIT" => Command::CompletionWait(CompletionWait::default()),
+                "INVALIDATE_DEVTAB_ENTRY" => Command::InvalidateDevtabEntry(Default::default()),
+                "INVALIDATE_IOMMU_PAGES" => Command::InvalidateIommuPages(Default::default()),
+                "INVALIDATE_IOTLB_PAGES" => Command::InvalidateIotlbPages(Default::default()),
+                "INVALIDATE_INTERRUPT_TABLE" => {
+                    Command::InvalidateInterruptTable(Default::default())
+                }
+                "PREFETCH_IOMMU_PAGES" => Command::PrefetchIommuPages(Default::default()),
+                "COMPLETE_PPR_REQUEST" => Command::CompletePprRequest(Default::default()),
+                "INSERT_GUEST_EVENT" => Command::InsertGuestEvent(Default::default()),
+                "RESET_VMMIO" => Command::ResetVmmio(Default::default()),
+                _ => Command::InvalidateIommuAll(InvalidateIommuAll),
+            },
+            set_field,
+        )?;
         Ok(cmd)
     }
 

@@ -756,7 +756,7 @@ impl Command {
     }
 }
 
-use iommu_inval_core::native::{set_fields, want_addr, want_bool, want_uint};
+use iommu_inval_core::native::{from_fields_2, want_addr, want_bool, want_uint};
 
 iommu_inval_core::native_shorthands!(Command);
 
@@ -900,20 +900,22 @@ impl NativeCommand for Command {
         fields: &mut dyn Iterator<Item = (&str, FieldValue)>,
         words: usize,
     ) -> Result<Self, FieldError> {
-        let names = Self::field_names(op).ok_or(FieldError::UnknownOp)?;
-        if words != 2 {
-            return Err(FieldError::Invalid(DecodeError::bad_length(words)));
-        }
-        let mut cmd = match op {
-            "iotinval_vma" => Command::IotinvalVma(Iotinval::default()),
-            "iotinval_gvma" => Command::IotinvalGvma(Iotinval::default()),
-            "iofence_c" => Command::IofenceC(IofenceC::default()),
-            "iodir_inval_ddt" => Command::IodirInvalDdt(IodirInvalDdt::default()),
-            "iodir_inval_pdt" => Command::IodirInvalPdt(IodirInvalPdt::default()),
-            "ats_inval" => Command::AtsInval(AtsInval::default()),
-            _ => Command::AtsPrgr(AtsPrgr::default()),
-        };
-        set_fields(&mut cmd, names, ALL_FIELD_NAMES, fields, set_field)?;
+        let cmd = from_fields_2(
+            op,
+            fields,
+            words,
+            ALL_FIELD_NAMES,
+            |op| match op {
+                "iotinval_vma" => Command::IotinvalVma(Iotinval::default()),
+                "iotinval_gvma" => Command::IotinvalGvma(Iotinval::default()),
+                "iofence_c" => Command::IofenceC(IofenceC::default()),
+                "iodir_inval_ddt" => Command::IodirInvalDdt(IodirInvalDdt::default()),
+                "iodir_inval_pdt" => Command::IodirInvalPdt(IodirInvalPdt::default()),
+                "ats_inval" => Command::AtsInval(AtsInval::default()),
+                _ => Command::AtsPrgr(AtsPrgr::default()),
+            },
+            set_field,
+        )?;
         cmd.check()?;
         Ok(cmd)
     }

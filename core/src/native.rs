@@ -90,27 +90,34 @@ pub fn static_name(names: &'static [&'static str], n: &str) -> Option<&'static s
     names.iter().copied().find(|x| *x == n)
 }
 
-/// The named-field loop of [`NativeCommand::from_fields`]: each of
-/// `fields` must be one of `names` (the op's; otherwise `UnknownField`,
-/// named by its spelling in `all_names`, every field of the architecture)
-/// and is stored by `set`, which checks its width. A field given twice:
-/// the last value wins.
-pub fn set_fields<C>(
-    cmd: &mut C,
-    names: &'static [&'static str],
-    all_names: &'static [&'static str],
+/// [`NativeCommand::from_fields`] of an architecture whose commands are all
+/// 2 words: `UnknownOp` unless `C::field_names(op)`, `bad_length` unless
+/// `words` is 2; then `blank(op)` (fields 0 / false) gets each of `fields`,
+/// which must be one of the op's names (else `UnknownField`, named by its
+/// spelling in `all_names`, every field of the architecture), stored by
+/// `set`, which checks its width. A field given twice: the last value wins.
+pub fn from_fields_2<C: NativeCommand>(
+    op: &str,
     fields: &mut dyn Iterator<Item = (&str, FieldValue)>,
+    words: usize,
+    all_names: &'static [&'static str],
+    blank: impl FnOnce(&str) -> C,
     set: impl Fn(&mut C, &'static str, FieldValue) -> Result<(), FieldError>,
-) -> Result<(), FieldError> {
+) -> Result<C, FieldError> {
+    let names = C::field_names(op).ok_or(FieldError::UnknownOp)?;
+    if words != 2 {
+        return Err(FieldError::Invalid(DecodeError::bad_length(words)));
+    }
+    let mut cmd = blank(op);
     for (name, v) in fields {
         let Some(n) = static_name(names, name) else {
             return Err(FieldError::UnknownField(
                 static_name(all_names, name).unwrap_or("(not a field of this op)"),
             ));
         };
-        set(cmd, n, v)?;
+        set(&mut cmd, n, v)?;
     }
-    Ok(())
+    Ok(cmd)
 }
 
 /// Why a set of named fields does not make a command.
