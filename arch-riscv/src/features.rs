@@ -48,7 +48,8 @@ pub struct Features {
     /// `capabilities.MSI_FLAT` (bit 22): device contexts have the extended
     /// format, whose `device_id` splits 6 / 9 / 9 bits over the directory
     /// levels (base format: 7 / 9 / 8), which sets the device-id width each
-    /// `ddtp.iommu_mode` allows ([`DdtMode::device_id_bits`]).
+    /// `ddtp.iommu_mode` allows
+    /// ([`DdtMode::device_id_bits`](crate::DdtMode::device_id_bits)).
     pub msi_flat: bool,
     /// `capabilities.END` (bit 27): the IOMMU supports both byte orders and
     /// `fctl.BE` is writable; without it `fctl.BE` keeps the one order the
