@@ -136,8 +136,9 @@ def snapshot(crate, target):
             continue
         lines.add(f"{kind} {path}")
         body = inner.get(kind, {})
-        if not isinstance(body, dict):  # a macro's body is its source text
-            body = {}
+        if not isinstance(body, dict):
+            # A macro's body is its source text: the name is the API.
+            continue
         if kind == "struct":
             k = body.get("kind", {})
             fields = k.get("plain", {}).get("fields", []) if isinstance(k, dict) else []

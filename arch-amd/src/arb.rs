@@ -7,38 +7,12 @@
 
 use crate::cmd::*;
 use arbitrary::{Arbitrary, Result, Unstructured};
-use iommu_inval_core::range::{ats_encode_block, Block};
+use iommu_inval_core::arb::{ats_addr_s, edge, raw_words, RawShape};
 
-fn edge(u: &mut Unstructured<'_>, max: u64) -> Result<u64> {
-    Ok(match u.int_in_range(0u8..=5)? {
-        0 => 0,
-        1 => max,
-        2 => 1.min(max),
-        3 => max >> 1,
-        4 => (max >> 1) + 1,
-        _ => u.arbitrary::<u64>()? & max,
-    })
-}
-
-/// An (`address`, `s`) pair: all pages, single pages, aligned blocks of
-/// every order, all-ones, or random.
+/// An (address, `s`) pair: all pages, single pages, aligned blocks of every
+/// order, all-ones, or random.
 fn addr_s(u: &mut Unstructured<'_>) -> Result<(u64, bool)> {
-    Ok(match u.int_in_range(0u8..=5)? {
-        0 => (ALL_PAGES_ADDRESS, true),
-        1 => (ADDR_MASK, u.arbitrary()?),
-        2 => (0, u.arbitrary()?),
-        3 | 4 => {
-            let order = u.int_in_range(12u32..=64)?;
-            let a = u.arbitrary::<u64>()?;
-            let addr = if order >= 64 {
-                0
-            } else {
-                a & !((1u64 << order) - 1)
-            };
-            ats_encode_block(Block { addr, order })
-        }
-        _ => (u.arbitrary::<u64>()? & ADDR_MASK, u.arbitrary()?),
-    })
+    ats_addr_s(u, ALL_PAGES_ADDRESS, ADDR_MASK)
 }
 
 impl<'a> Arbitrary<'a> for Command {
@@ -128,30 +102,15 @@ impl<'a> Arbitrary<'a> for Command {
 /// let _ = Command::decode(&w);
 /// ```
 pub fn arbitrary_words(u: &mut Unstructured<'_>) -> Result<[u64; 2]> {
-    Ok(match u.int_in_range(0u8..=4)? {
-        0 => Command::arbitrary(u)?.encode(),
-        1 => {
-            let mut w = Command::arbitrary(u)?.encode();
-            let word = usize::from(u.arbitrary::<bool>()?);
-            let bit = u.int_in_range(0u32..=59)?;
-            if let Some(x) = w.get_mut(word) {
-                *x |= 1 << bit;
-            }
-            w
-        }
-        2 => {
-            let mut w = Command::arbitrary(u)?.encode();
-            let op = *u.choose(&[0u64, 9, 0xa, 0xb, 0xf])?;
-            w[0] = (w[0] & !(0xf << 60)) | (op << 60);
-            w
-        }
-        3 => {
-            let op = u.int_in_range(0u64..=15)?;
-            [
-                (u.arbitrary::<u64>()? & !(0xf << 60)) | (op << 60),
-                u.arbitrary()?,
-            ]
-        }
-        _ => [u.arbitrary()?, u.arbitrary()?],
-    })
+    raw_words(
+        u,
+        |u| Ok(Command::arbitrary(u)?.encode()),
+        &RawShape {
+            op_shift: 60,
+            op_mask: 0xf,
+            bad_ops: &[0, 9, 0xa, 0xb, 0xf],
+            top_bit: 59,
+            flip: false,
+        },
+    )
 }

@@ -11,7 +11,7 @@
 //! (`pasid` with `gn` = 0, `store_address` with `s` = 0) are decoded and
 //! encoded back unchanged.
 
-use iommu_inval_core::native::{ArchId, FieldError, FieldValue, NativeCommand};
+use iommu_inval_core::native::{encode_pair, ArchId, FieldError, FieldValue, NativeCommand};
 use iommu_inval_core::DecodeError;
 
 /// Opcode of COMPLETION_WAIT.
@@ -355,65 +355,6 @@ fn check_error(w0: u64, w1: u64) -> Result<(), DecodeError> {
 }
 
 impl Command {
-    /// Decode one command from its two words (`w0`, `w1`).
-    ///
-    /// Errors: `bad_length` unless exactly 2 words; `unknown_opcode` for an
-    /// opcode outside 0x1..=0xa; `reserved_bits` (word and mask of the
-    /// offending bits, `w0` first) when a bit no field covers is set.
-    ///
-    /// ```
-    /// use iommu_inval_amd::{Command, InvalidateDevtabEntry};
-    /// use iommu_inval_core::ErrorKind;
-    /// // INVALIDATE_DEVTAB_ENTRY (opcode 2 in w0[63:60]), DeviceID 0x1234 in w0[15:0].
-    /// let c = Command::decode(&[0x2000_0000_0000_1234, 0]).unwrap();
-    /// assert_eq!(c, Command::InvalidateDevtabEntry(InvalidateDevtabEntry { device_id: 0x1234 }));
-    /// assert_eq!(c.encode(), [0x2000_0000_0000_1234, 0]);
-    /// // w0[16] is reserved for this opcode: refused with the offending bit.
-    /// let e = Command::decode(&[0x2000_0000_0001_1234, 0]).unwrap_err();
-    /// assert_eq!((e.kind, e.word, e.mask), (ErrorKind::ReservedBits, 0, 0x1_0000));
-    /// // Opcode 0xb does not exist; three words are not a command.
-    /// assert_eq!(Command::decode(&[0xb000_0000_0000_0000, 0]).unwrap_err().kind, ErrorKind::UnknownOpcode);
-    /// assert_eq!(Command::decode(&[0, 0, 0]).unwrap_err().kind, ErrorKind::BadLength);
-    /// ```
-    #[inline]
-    pub fn decode(words: &[u64]) -> Result<Command, DecodeError> {
-        let &[w0, w1] = words else {
-            return Err(DecodeError::bad_length(words.len()));
-        };
-        Self::decode_words(w0, w1)
-    }
-
-    /// Whether two words decode, without building the command: `Ok`
-    /// exactly when [`Command::decode`] is `Ok`, else the same error (the
-    /// [`NativeCommand::check_words`] of AMD-Vi): one table look-up of the
-    /// reserved bits. (Not [`Command::check`], which checks a built
-    /// command's field widths.)
-    ///
-    /// ```
-    /// use iommu_inval_amd::Command;
-    /// use iommu_inval_core::{copy_checked, ErrorKind};
-    /// // INVALIDATE_DEVTAB_ENTRY 0x1234, then one with reserved bit w0[16] set.
-    /// let guest = [0x2000_0000_0000_1234, 0, 0x2000_0000_0001_1234, 0];
-    /// assert!(Command::check_words(&guest[..2]).is_ok());
-    /// let mut host = [0u64; 4];
-    /// let e = copy_checked::<Command>(&guest, &mut host, 2).unwrap_err();
-    /// assert_eq!((e.index, e.error.kind, e.error.mask), (1, ErrorKind::ReservedBits, 0x1_0000));
-    /// assert_eq!(host[..2], guest[..2]);
-    /// ```
-    #[inline(always)]
-    pub fn check_words(words: &[u64]) -> Result<(), DecodeError> {
-        let &[w0, w1] = words else {
-            return Err(DecodeError::bad_length(words.len()));
-        };
-        let [r0, r1] = RESERVED[(w0 >> OPCODE_SHIFT) as usize & 0xf];
-        // Every bit of an unknown opcode is reserved, so only zero words
-        // pass the mask; no command has w0 = 0 (its opcode is not 0).
-        if ((w0 & r0) | (w1 & r1) != 0) | (w0 == 0) {
-            return check_error(w0, w1);
-        }
-        Ok(())
-    }
-
     /// [`Command::decode`] of two words.
     #[inline]
     pub fn decode_words(w0: u64, w1: u64) -> Result<Command, DecodeError> {
@@ -627,35 +568,81 @@ impl Command {
     }
 }
 
-use iommu_inval_core::native::{static_name, want_addr, want_bool, want_uint};
+use iommu_inval_core::native::{from_fields_2, want_addr, want_bool, want_uint};
+
+iommu_inval_core::native_shorthands!(Command);
 
 impl NativeCommand for Command {
     const ARCH: ArchId = ArchId::Amd;
+    type Features = crate::Features;
 
     #[inline(always)]
-    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
-        Command::decode(words)
+    fn check_features(&self, features: &crate::Features) -> Result<(), DecodeError> {
+        features.check(self)
     }
 
+    /// Decode one command from its two words (`w0`, `w1`).
+    ///
+    /// Errors: `bad_length` unless exactly 2 words; `unknown_opcode` for an
+    /// opcode outside 0x1..=0xa; `reserved_bits` (word and mask of the
+    /// offending bits, `w0` first) when a bit no field covers is set.
+    ///
+    /// ```
+    /// use iommu_inval_amd::{Command, InvalidateDevtabEntry};
+    /// use iommu_inval_core::ErrorKind;
+    /// // INVALIDATE_DEVTAB_ENTRY (opcode 2 in w0[63:60]), DeviceID 0x1234 in w0[15:0].
+    /// let c = Command::decode(&[0x2000_0000_0000_1234, 0]).unwrap();
+    /// assert_eq!(c, Command::InvalidateDevtabEntry(InvalidateDevtabEntry { device_id: 0x1234 }));
+    /// assert_eq!(c.encode(), [0x2000_0000_0000_1234, 0]);
+    /// // w0[16] is reserved for this opcode: refused with the offending bit.
+    /// let e = Command::decode(&[0x2000_0000_0001_1234, 0]).unwrap_err();
+    /// assert_eq!((e.kind, e.word, e.mask), (ErrorKind::ReservedBits, 0, 0x1_0000));
+    /// // Opcode 0xb does not exist; three words are not a command.
+    /// assert_eq!(Command::decode(&[0xb000_0000_0000_0000, 0]).unwrap_err().kind, ErrorKind::UnknownOpcode);
+    /// assert_eq!(Command::decode(&[0, 0, 0]).unwrap_err().kind, ErrorKind::BadLength);
+    /// ```
+    #[inline]
+    fn decode(words: &[u64]) -> Result<Command, DecodeError> {
+        let &[w0, w1] = words else {
+            return Err(DecodeError::bad_length(words.len()));
+        };
+        Self::decode_words(w0, w1)
+    }
+
+    /// Whether two words decode, without building the command: `Ok`
+    /// exactly when [`Command::decode`] is `Ok`, else the same error (the
+    /// [`NativeCommand::check_words`] of AMD-Vi): one table look-up of the
+    /// reserved bits. (Not [`Command::check`], which checks a built
+    /// command's field widths.)
+    ///
+    /// ```
+    /// use iommu_inval_amd::Command;
+    /// use iommu_inval_core::{copy_checked, ErrorKind};
+    /// // INVALIDATE_DEVTAB_ENTRY 0x1234, then one with reserved bit w0[16] set.
+    /// let guest = [0x2000_0000_0000_1234, 0, 0x2000_0000_0001_1234, 0];
+    /// assert!(Command::check_words(&guest[..2]).is_ok());
+    /// let mut host = [0u64; 4];
+    /// let e = copy_checked::<Command>(&guest, &mut host, 2).unwrap_err();
+    /// assert_eq!((e.index, e.error.kind, e.error.mask), (1, ErrorKind::ReservedBits, 0x1_0000));
+    /// assert_eq!(host[..2], guest[..2]);
+    /// ```
     #[inline(always)]
     fn check_words(words: &[u64]) -> Result<(), DecodeError> {
-        Command::check_words(words)
-    }
-
-    #[inline]
-    fn words(&self) -> usize {
-        2
+        let &[w0, w1] = words else {
+            return Err(DecodeError::bad_length(words.len()));
+        };
+        let [r0, r1] = RESERVED[(w0 >> OPCODE_SHIFT) as usize & 0xf];
+        // Every bit of an unknown opcode is reserved, so only zero words
+        // pass the mask; no command has w0 = 0 (its opcode is not 0).
+        if ((w0 & r0) | (w1 & r1) != 0) | (w0 == 0) {
+            return check_error(w0, w1);
+        }
+        Ok(())
     }
 
     #[inline(always)]
     fn encode_into(&self, out: &mut [u64]) -> Result<usize, DecodeError> {
-        match out.get_mut(..2) {
-            Some(slot) => {
-                slot.copy_from_slice(&self.encode());
-                Ok(2)
-            }
-            None => Err(DecodeError::bad_length(out.len())),
-        }
+        encode_pair(self.encode(), out)
     }
 
     fn op(&self) -> &'static str {
@@ -738,30 +725,27 @@ impl NativeCommand for Command {
         fields: &mut dyn Iterator<Item = (&str, FieldValue)>,
         words: usize,
     ) -> Result<Self, FieldError> {
-        let names = Self::field_names(op).ok_or(FieldError::UnknownOp)?;
-        if words != 2 {
-            return Err(FieldError::Invalid(DecodeError::bad_length(words)));
-        }
-        let mut cmd = match op {
-            "COMPLETION_WAIT" => Command::CompletionWait(CompletionWait::default()),
-            "INVALIDATE_DEVTAB_ENTRY" => Command::InvalidateDevtabEntry(Default::default()),
-            "INVALIDATE_IOMMU_PAGES" => Command::InvalidateIommuPages(Default::default()),
-            "INVALIDATE_IOTLB_PAGES" => Command::InvalidateIotlbPages(Default::default()),
-            "INVALIDATE_INTERRUPT_TABLE" => Command::InvalidateInterruptTable(Default::default()),
-            "PREFETCH_IOMMU_PAGES" => Command::PrefetchIommuPages(Default::default()),
-            "COMPLETE_PPR_REQUEST" => Command::CompletePprRequest(Default::default()),
-            "INSERT_GUEST_EVENT" => Command::InsertGuestEvent(Default::default()),
-            "RESET_VMMIO" => Command::ResetVmmio(Default::default()),
-            _ => Command::InvalidateIommuAll(InvalidateIommuAll),
-        };
-        for (name, v) in fields {
-            let Some(n) = static_name(names, name) else {
-                return Err(FieldError::UnknownField(
-                    static_name(ALL_FIELD_NAMES, name).unwrap_or("(not a field of this op)"),
-                ));
-            };
-            set_field(&mut cmd, n, v)?;
-        }
+        let cmd = from_fields_2(
+            op,
+            fields,
+            words,
+            ALL_FIELD_NAMES,
+            |op| match op {
+                "COMPLETION_WAIT" => Command::CompletionWait(CompletionWait::default()),
+                "INVALIDATE_DEVTAB_ENTRY" => Command::InvalidateDevtabEntry(Default::default()),
+                "INVALIDATE_IOMMU_PAGES" => Command::InvalidateIommuPages(Default::default()),
+                "INVALIDATE_IOTLB_PAGES" => Command::InvalidateIotlbPages(Default::default()),
+                "INVALIDATE_INTERRUPT_TABLE" => {
+                    Command::InvalidateInterruptTable(Default::default())
+                }
+                "PREFETCH_IOMMU_PAGES" => Command::PrefetchIommuPages(Default::default()),
+                "COMPLETE_PPR_REQUEST" => Command::CompletePprRequest(Default::default()),
+                "INSERT_GUEST_EVENT" => Command::InsertGuestEvent(Default::default()),
+                "RESET_VMMIO" => Command::ResetVmmio(Default::default()),
+                _ => Command::InvalidateIommuAll(InvalidateIommuAll),
+            },
+            set_field,
+        )?;
         Ok(cmd)
     }
 

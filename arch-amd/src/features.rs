@@ -21,6 +21,7 @@
 
 use crate::cmd::*;
 use iommu_inval_core::error::DecodeError;
+use iommu_inval_core::native::FeatureSet;
 
 /// EFR features of an emulated AMD IOMMU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -79,20 +80,6 @@ impl Features {
         viommu: false,
         pasid20: false,
     };
-
-    /// A named preset: `amd-host`, `amd-2` (revision 2.x), `latest`
-    /// (revision 3.x, everything) — the CLI's `--caps`.
-    pub fn preset(name: &str) -> Option<Features> {
-        Some(match name {
-            "amd-host" => Features::HOST_ONLY,
-            "amd-2" => Features::REV2,
-            "latest" => Features::LATEST,
-            _ => return None,
-        })
-    }
-
-    /// The preset names of [`Features::preset`].
-    pub const PRESETS: &'static [&'static str] = &["amd-host", "amd-2", "latest"];
 
     /// Whether this IOMMU accepts `c` (decoded with [`Command::decode`]).
     ///
@@ -158,15 +145,15 @@ impl Features {
     }
 }
 
-impl Command {
-    /// Decode as the IOMMU described by `features` does: [`Command::decode`],
-    /// then the refusals of [`Features::check`] (ILLEGAL_COMMAND_ERROR).
-    #[inline]
-    pub fn decode_with(words: &[u64], features: &Features) -> Result<Command, DecodeError> {
-        let c = Command::decode(words)?;
-        features.check(&c)?;
-        Ok(c)
-    }
+impl FeatureSet for Features {
+    const LATEST: Features = Features::LATEST;
+    /// The named presets: `amd-host`, `amd-2` (revision 2.x), `latest`
+    /// (revision 3.x, everything) — the CLI's `--caps`.
+    const PRESETS: &'static [(&'static str, Features)] = &[
+        ("amd-host", Features::HOST_ONLY),
+        ("amd-2", Features::REV2),
+        ("latest", Features::LATEST),
+    ];
 }
 
 #[cfg(test)]
@@ -185,7 +172,7 @@ mod tests {
         // COMPLETE_PPR_REQUEST without PPRSup.
         let ppr = [0x7000_0000_0000_0010, 0];
         assert!(Command::decode_with(&ppr, &Features::HOST_ONLY).is_err());
-        for p in Features::PRESETS {
+        for p in Features::preset_names() {
             assert!(Features::preset(p).is_some());
         }
     }

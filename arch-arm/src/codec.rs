@@ -35,7 +35,7 @@
 
 use crate::cmd::*;
 use iommu_inval_core::error::DecodeError;
-use iommu_inval_core::native::{ArchId, FieldError, FieldValue, NativeCommand};
+use iommu_inval_core::native::{encode_pair, ArchId, FieldError, FieldValue, NativeCommand};
 
 /// The bits each opcode may set (`[w0, w1]`), indexed by `w0[7:0]`; an
 /// unknown opcode has `[0, 0]` (a known one always has the opcode bits in
@@ -350,67 +350,6 @@ fn check_slow(w0: u64, w1: u64) -> Result<(), DecodeError> {
 }
 
 impl Command {
-    /// Whether two words decode, without building the command: `Ok`
-    /// exactly when [`Command::decode`] is `Ok`, else the same error (the
-    /// [`NativeCommand::check_words`] of SMMUv3). One table entry per
-    /// opcode holds the whole test: the reserved bits and the `cs` / `resp`
-    /// rule tested together, then, for the range TLBIs only, the range
-    /// rules as a truth table (for CMD_PREFETCH_ADDR the same table sends
-    /// `ns` = 1 on to the decoder, which checks it against `ssec`).
-    ///
-    /// ```
-    /// use iommu_inval_arm::Command;
-    /// use iommu_inval_core::copy_checked;
-    /// // CMD_TLBI_NH_VA (vmid 1, asid 5, 32 pages at 0x10_0000), then a CMD_SYNC with cs = 3.
-    /// let guest = [0x0005_0001_0001_f012, 0x0000_0000_0010_0401, 0x3046, 0];
-    /// assert!(Command::check_words(&guest[..2]).is_ok());
-    /// assert_eq!(Command::check_words(&guest[2..]), Command::decode(&guest[2..]).map(|_| ()));
-    /// let mut host = [0u64; 4];
-    /// let e = copy_checked::<Command>(&guest, &mut host, 2).unwrap_err();
-    /// assert_eq!((e.index, e.error.field), (1, "cs"));
-    /// assert_eq!(host[..2], guest[..2]);
-    /// ```
-    #[inline(always)]
-    pub fn check_words(words: &[u64]) -> Result<(), DecodeError> {
-        let w = match words {
-            [w0, w1] => [*w0, *w1],
-            _ => return Err(bad_length(words.len())),
-        };
-        let rule = RULES[usize::from(w[0] as u8)];
-        if ((w[0] & rule.r0) | (w[1] & rule.r1) != 0)
-            | ((w[0] & rule.m0) | (w[1] & rule.m1) == FIELD3)
-        {
-            return check_slow(w[0], w[1]);
-        }
-        // The range rules only where there are some (the range TLBIs, and
-        // an unknown opcode's empty table): a branch the op pattern predicts.
-        if rule.range_ok != !0 && (rule.range_ok >> range_key(&w)) & 1 == 0 {
-            return check_slow(w[0], w[1]);
-        }
-        Ok(())
-    }
-
-    /// Decode one command from its two 64-bit words (lowest first).
-    ///
-    /// ```
-    /// use iommu_inval_arm::{Command, TlbiNhVa};
-    /// // CMD_TLBI_NH_VA, vmid 1, asid 5, 4 KiB granule, 32 pages (num 31) at 0x10_0000, leaf.
-    /// let w = [0x0005_0001_0001_f012, 0x0000_0000_0010_0401];
-    /// let c = Command::decode(&w).unwrap();
-    /// assert_eq!(c, Command::TlbiNhVa(TlbiNhVa {
-    ///     num: 31, scale: 0, vmid: 1, asid: 5, leaf: true, ttl128: false, ttl: 0, tg: 1,
-    ///     address: 0x10_0000,
-    /// }));
-    /// assert_eq!(c.encode(), w);
-    /// ```
-    #[inline(always)]
-    pub fn decode(words: &[u64]) -> Result<Command, DecodeError> {
-        match words {
-            [w0, w1] => Self::decode_words(&[*w0, *w1]),
-            _ => Err(bad_length(words.len())),
-        }
-    }
-
     /// [`Command::decode`] of exactly two words.
     #[inline(always)]
     pub fn decode_words(w: &[u64; 2]) -> Result<Command, DecodeError> {
@@ -592,36 +531,83 @@ fn static_name(_defs: &[FieldDef], name: &str) -> &'static str {
         .unwrap_or("(not a field of this op)")
 }
 
+iommu_inval_core::native_shorthands!(Command);
+
 impl NativeCommand for Command {
     const ARCH: ArchId = ArchId::Smmuv3;
+    type Features = crate::Features;
 
     #[inline(always)]
-    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
-        Command::decode(words)
+    fn check_features(&self, features: &crate::Features) -> Result<(), DecodeError> {
+        features.check(self)
     }
 
+    /// Decode one command from its two 64-bit words (lowest first).
+    ///
+    /// ```
+    /// use iommu_inval_arm::{Command, TlbiNhVa};
+    /// // CMD_TLBI_NH_VA, vmid 1, asid 5, 4 KiB granule, 32 pages (num 31) at 0x10_0000, leaf.
+    /// let w = [0x0005_0001_0001_f012, 0x0000_0000_0010_0401];
+    /// let c = Command::decode(&w).unwrap();
+    /// assert_eq!(c, Command::TlbiNhVa(TlbiNhVa {
+    ///     num: 31, scale: 0, vmid: 1, asid: 5, leaf: true, ttl128: false, ttl: 0, tg: 1,
+    ///     address: 0x10_0000,
+    /// }));
+    /// assert_eq!(c.encode(), w);
+    /// ```
+    #[inline(always)]
+    fn decode(words: &[u64]) -> Result<Command, DecodeError> {
+        match words {
+            [w0, w1] => Self::decode_words(&[*w0, *w1]),
+            _ => Err(bad_length(words.len())),
+        }
+    }
+
+    /// Whether two words decode, without building the command: `Ok`
+    /// exactly when [`Command::decode`] is `Ok`, else the same error (the
+    /// [`NativeCommand::check_words`] of SMMUv3). One table entry per
+    /// opcode holds the whole test: the reserved bits and the `cs` / `resp`
+    /// rule tested together, then, for the range TLBIs only, the range
+    /// rules as a truth table (for CMD_PREFETCH_ADDR the same table sends
+    /// `ns` = 1 on to the decoder, which checks it against `ssec`).
+    ///
+    /// ```
+    /// use iommu_inval_arm::Command;
+    /// use iommu_inval_core::copy_checked;
+    /// // CMD_TLBI_NH_VA (vmid 1, asid 5, 32 pages at 0x10_0000), then a CMD_SYNC with cs = 3.
+    /// let guest = [0x0005_0001_0001_f012, 0x0000_0000_0010_0401, 0x3046, 0];
+    /// assert!(Command::check_words(&guest[..2]).is_ok());
+    /// assert_eq!(Command::check_words(&guest[2..]), Command::decode(&guest[2..]).map(|_| ()));
+    /// let mut host = [0u64; 4];
+    /// let e = copy_checked::<Command>(&guest, &mut host, 2).unwrap_err();
+    /// assert_eq!((e.index, e.error.field), (1, "cs"));
+    /// assert_eq!(host[..2], guest[..2]);
+    /// ```
     #[inline(always)]
     fn check_words(words: &[u64]) -> Result<(), DecodeError> {
-        Command::check_words(words)
-    }
-
-    #[inline]
-    fn words(&self) -> usize {
-        2
+        let w = match words {
+            [w0, w1] => [*w0, *w1],
+            _ => return Err(bad_length(words.len())),
+        };
+        let rule = RULES[usize::from(w[0] as u8)];
+        if ((w[0] & rule.r0) | (w[1] & rule.r1) != 0)
+            | ((w[0] & rule.m0) | (w[1] & rule.m1) == FIELD3)
+        {
+            return check_slow(w[0], w[1]);
+        }
+        // The range rules only where there are some (the range TLBIs, and
+        // an unknown opcode's empty table): a branch the op pattern predicts.
+        if rule.range_ok != !0 && (rule.range_ok >> range_key(&w)) & 1 == 0 {
+            return check_slow(w[0], w[1]);
+        }
+        Ok(())
     }
 
     /// Writes the fields' low bits (the encode contract of
     /// [`NativeCommand`]); [`Command::encode_checked`] refuses over-wide ones.
     #[inline(always)]
     fn encode_into(&self, out: &mut [u64]) -> Result<usize, DecodeError> {
-        let w = self.encode();
-        match out.get_mut(..2) {
-            Some(dst) => {
-                dst.copy_from_slice(&w);
-                Ok(2)
-            }
-            None => Err(DecodeError::bad_length(out.len())),
-        }
+        encode_pair(self.encode(), out)
     }
 
     fn op(&self) -> &'static str {

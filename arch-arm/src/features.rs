@@ -32,6 +32,7 @@
 
 use crate::cmd::*;
 use iommu_inval_core::error::DecodeError;
+use iommu_inval_core::native::FeatureSet;
 
 /// The features of an emulated SMMU that decide which commands are legal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -164,32 +165,6 @@ impl Features {
         sel2: false,
         ..Features::LATEST
     };
-
-    /// A named preset: `smmuv3.0` .. `smmuv3.4`, `latest-ns`, `latest` (the
-    /// CLI's `--caps`).
-    pub fn preset(name: &str) -> Option<Features> {
-        Some(match name {
-            "smmuv3.0" => Features::SMMUV3_0,
-            "smmuv3.1" => Features::SMMUV3_1,
-            "smmuv3.2" => Features::SMMUV3_2,
-            "smmuv3.3" => Features::SMMUV3_3,
-            "smmuv3.4" => Features::SMMUV3_4,
-            "latest-ns" => Features::LATEST_NS,
-            "latest" => Features::LATEST,
-            _ => return None,
-        })
-    }
-
-    /// The preset names of [`Features::preset`].
-    pub const PRESETS: &'static [&'static str] = &[
-        "smmuv3.0",
-        "smmuv3.1",
-        "smmuv3.2",
-        "smmuv3.3",
-        "smmuv3.4",
-        "latest-ns",
-        "latest",
-    ];
 
     /// Whether this SMMU accepts `c` (decoded with [`Command::decode`]).
     ///
@@ -436,15 +411,19 @@ impl Features {
     }
 }
 
-impl Command {
-    /// Decode as the SMMU described by `features` does: [`Command::decode`],
-    /// then the refusals of [`Features::check`] (CERROR_ILL).
-    #[inline]
-    pub fn decode_with(words: &[u64], features: &Features) -> Result<Command, DecodeError> {
-        let c = Command::decode(words)?;
-        features.check(&c)?;
-        Ok(c)
-    }
+impl FeatureSet for Features {
+    const LATEST: Features = Features::LATEST;
+    /// The named presets: `smmuv3.0` .. `smmuv3.4`, `latest-ns`, `latest` (the
+    /// CLI's `--caps`).
+    const PRESETS: &'static [(&'static str, Features)] = &[
+        ("smmuv3.0", Features::SMMUV3_0),
+        ("smmuv3.1", Features::SMMUV3_1),
+        ("smmuv3.2", Features::SMMUV3_2),
+        ("smmuv3.3", Features::SMMUV3_3),
+        ("smmuv3.4", Features::SMMUV3_4),
+        ("latest-ns", Features::LATEST_NS),
+        ("latest", Features::LATEST),
+    ];
 }
 
 #[cfg(test)]
@@ -496,7 +475,7 @@ mod tests {
 
     #[test]
     fn presets_are_ordered() {
-        for name in Features::PRESETS {
+        for name in Features::preset_names() {
             assert!(Features::preset(name).is_some(), "{name}");
         }
         assert_eq!(Features::preset("smmuv9"), None);

@@ -7,38 +7,12 @@
 
 use crate::cmd::*;
 use arbitrary::{Arbitrary, Result, Unstructured};
-use iommu_inval_core::range::{ats_encode_block, Block};
+use iommu_inval_core::arb::{ats_addr_s, edge, raw_words, RawShape};
 
-fn edge(u: &mut Unstructured<'_>, max: u64) -> Result<u64> {
-    Ok(match u.int_in_range(0u8..=5)? {
-        0 => 0,
-        1 => max,
-        2 => 1.min(max),
-        3 => max >> 1,
-        4 => (max >> 1) + 1,
-        _ => u.arbitrary::<u64>()? & max,
-    })
-}
-
-/// An (`addr`, `s`) pair: all pages, single pages, aligned blocks of every
+/// An (address, `s`) pair: all pages, single pages, aligned blocks of every
 /// order, all-ones, or random.
 fn addr_s(u: &mut Unstructured<'_>) -> Result<(u64, bool)> {
-    Ok(match u.int_in_range(0u8..=5)? {
-        0 => (ALL_PAGES_ADDR, true),
-        1 => (PAGE_ADDR_MASK, u.arbitrary()?),
-        2 => (0, u.arbitrary()?),
-        3 | 4 => {
-            let order = u.int_in_range(12u32..=64)?;
-            let a = u.arbitrary::<u64>()?;
-            let addr = if order >= 64 {
-                0
-            } else {
-                a & !((1u64 << order) - 1)
-            };
-            ats_encode_block(Block { addr, order })
-        }
-        _ => (u.arbitrary::<u64>()? & PAGE_ADDR_MASK, u.arbitrary()?),
-    })
+    ats_addr_s(u, ALL_PAGES_ADDR, PAGE_ADDR_MASK)
 }
 
 fn iotinval(u: &mut Unstructured<'_>, vma: bool) -> Result<Iotinval> {
@@ -117,27 +91,15 @@ impl<'a> Arbitrary<'a> for Command {
 /// let _ = Command::decode(&w);
 /// ```
 pub fn arbitrary_words(u: &mut Unstructured<'_>) -> Result<[u64; 2]> {
-    Ok(match u.int_in_range(0u8..=4)? {
-        0 => Command::arbitrary(u)?.encode(),
-        1 => {
-            let mut w = Command::arbitrary(u)?.encode();
-            let word = usize::from(u.arbitrary::<bool>()?);
-            let bit = u.int_in_range(0u32..=63)?;
-            if let Some(x) = w.get_mut(word) {
-                *x ^= 1 << bit;
-            }
-            w
-        }
-        2 => {
-            let mut w = Command::arbitrary(u)?.encode();
-            let f = *u.choose(&[0u64, 5, 0x7f, 0x40, 0x101, 0x181, 0x382, 0x204])?;
-            w[0] = (w[0] & !0x3ff) | f;
-            w
-        }
-        3 => {
-            let f = u.int_in_range(0u64..=0x3ff)?;
-            [(u.arbitrary::<u64>()? & !0x3ff) | f, u.arbitrary()?]
-        }
-        _ => [u.arbitrary()?, u.arbitrary()?],
-    })
+    raw_words(
+        u,
+        |u| Ok(Command::arbitrary(u)?.encode()),
+        &RawShape {
+            op_shift: 0,
+            op_mask: 0x3ff,
+            bad_ops: &[0, 5, 0x7f, 0x40, 0x101, 0x181, 0x382, 0x204],
+            top_bit: 63,
+            flip: true,
+        },
+    )
 }

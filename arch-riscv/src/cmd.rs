@@ -24,8 +24,10 @@
 //! `DID` with `DV` = 0, `PID` with `PV` = 0, `DSEG` with `DSV` = 0) are
 //! decoded and encoded back unchanged.
 
-use iommu_inval_core::native::{ArchId, FieldError, FieldValue, NativeCommand};
+use iommu_inval_core::native::{encode_pair, ArchId, FieldError, FieldValue, NativeCommand};
 use iommu_inval_core::DecodeError;
+
+pub use crate::features::Features;
 
 /// Opcode of IOTINVAL.VMA / IOTINVAL.GVMA (§3.1.1).
 pub const OP_IOTINVAL: u8 = 1;
@@ -339,127 +341,6 @@ pub enum Command {
     AtsPrgr(AtsPrgr),
 }
 
-/// What optional parts of the specification an IOMMU implements, as its
-/// `capabilities` and `fctl` registers say (§5.3, §5.4, §9.2, §9.3), and
-/// the byte order its in-memory queues use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Features {
-    /// `capabilities.ATS`: ATS.INVAL and ATS.PRGR exist.
-    pub ats: bool,
-    /// `capabilities.NL` (bit 42): the IOTINVAL `NL` operand exists.
-    pub nl: bool,
-    /// `capabilities.S` (bit 43): the IOTINVAL `S` operand exists.
-    pub s: bool,
-    /// `fctl.WSI` (wired interrupts supported and enabled): IOFENCE.C `WSI` exists.
-    pub wsi: bool,
-    /// Width of the `process_id`s the IOMMU supports: 20 with
-    /// `capabilities.PD20` (bit 40), 17 with `PD17` (bit 39), 8 with `PD8`
-    /// (bit 38). An IODIR.INVAL_PDT whose `PID` is wider is illegal
-    /// (§3.1.3). Values above 20 mean 20.
-    pub pid_bits: u8,
-    /// `capabilities.MSI_FLAT` (bit 22): device contexts have the extended
-    /// format, whose `device_id` splits 6 / 9 / 9 bits over the directory
-    /// levels (base format: 7 / 9 / 8), which sets the device-id width each
-    /// `ddtp.iommu_mode` allows ([`DdtMode::device_id_bits`]).
-    pub msi_flat: bool,
-    /// `capabilities.END` (bit 27): the IOMMU supports both byte orders and
-    /// `fctl.BE` is writable; without it `fctl.BE` keeps the one order the
-    /// IOMMU has (WARL, §5.4).
-    pub end: bool,
-    /// `fctl.BE` (bit 0): the IOMMU's accesses to its in-memory queues are
-    /// big-endian — the two doublewords of each command (§3.1) and the
-    /// IOFENCE.C `DATA` store (§3.1.2).
-    pub be: bool,
-}
-
-impl Features {
-    /// Everything implemented: ATS, `NL`, `S`, wired interrupts, 20-bit
-    /// PIDs, base-format device contexts, both byte orders, little-endian
-    /// selected.
-    pub const ALL: Features = Features {
-        ats: true,
-        nl: true,
-        s: true,
-        wsi: true,
-        pid_bits: 20,
-        msi_flat: false,
-        end: true,
-        be: false,
-    };
-
-    /// The features of an IOMMU whose `capabilities` (§5.3) and `fctl`
-    /// (§5.4) registers read these values. Without `PD20` or `PD17` the PID
-    /// width is 8 (with `PD8`, and also without any `PDx`, as the
-    /// specification's reference model checks it: it names no narrower
-    /// width).
-    ///
-    /// ```
-    /// use iommu_inval_riscv::Features;
-    /// // ATS, PD17, END; fctl.BE = 1.
-    /// let f = Features::from_registers(1 << 25 | 1 << 39 | 1 << 27, 1);
-    /// assert_eq!((f.ats, f.nl, f.pid_bits, f.end, f.be), (true, false, 17, true, true));
-    /// ```
-    pub const fn from_registers(capabilities: u64, fctl: u32) -> Features {
-        Features {
-            ats: bit(capabilities, CAP_ATS),
-            nl: bit(capabilities, CAP_NL),
-            s: bit(capabilities, CAP_S),
-            wsi: fctl & FCTL_WSI != 0,
-            pid_bits: if bit(capabilities, CAP_PD20) {
-                20
-            } else if bit(capabilities, CAP_PD17) {
-                17
-            } else {
-                8
-            },
-            msi_flat: bit(capabilities, CAP_MSI_FLAT),
-            end: bit(capabilities, CAP_END),
-            be: fctl & FCTL_BE != 0,
-        }
-    }
-
-    /// The largest `PID` an IODIR.INVAL_PDT may name.
-    pub const fn pid_max(&self) -> u32 {
-        if self.pid_bits >= 20 {
-            ID20_MAX
-        } else {
-            (1 << self.pid_bits) - 1
-        }
-    }
-
-    /// A write of `fctl` to the features: `BE` follows it when the IOMMU
-    /// supports both byte orders (`capabilities.END`), else keeps its value
-    /// (WARL). `WSI` is not changed: whether it is writable depends on
-    /// `capabilities.IGS`, which is the caller's to model ([`Features::wsi`]).
-    pub const fn write_fctl(self, fctl: u32) -> Features {
-        let mut f = self;
-        if f.end {
-            f.be = fctl & FCTL_BE != 0;
-        }
-        f
-    }
-}
-
-impl Default for Features {
-    /// Everything implemented ([`Features::ALL`]).
-    fn default() -> Self {
-        Features::ALL
-    }
-}
-
-// capabilities bits (§5.3) and fctl bits (§5.4).
-const CAP_MSI_FLAT: u32 = 22;
-const CAP_ATS: u32 = 25;
-const CAP_END: u32 = 27;
-const CAP_PD17: u32 = 39;
-const CAP_PD20: u32 = 40;
-const CAP_NL: u32 = 42;
-const CAP_S: u32 = 43;
-/// `fctl.BE`.
-pub const FCTL_BE: u32 = 1 << 0;
-/// `fctl.WSI`.
-pub const FCTL_WSI: u32 = 1 << 1;
-
 /// `ddtp.iommu_mode` (§5.5, `ddtp` bits `[3:0]`): how the device directory
 /// is walked, which bounds the `device_id`s the IOMMU takes. An IODIR
 /// command with `DV` = 1 whose `DID` is wider than the mode allows is
@@ -592,27 +473,6 @@ const fn ats_w0(pid: u32, pv: bool, dsv: bool, rid: u16, dseg: u8) -> u64 {
 }
 
 impl Command {
-    /// Decode one command from its two words. Errors: `bad_length` (not 2
-    /// words), `unknown_opcode` (an opcode/func3 pair not in §3.1; the
-    /// pair `opcode | func3 << 7` in `mask`), `reserved_bits`,
-    /// `invalid_field` (`pscv` with IOTINVAL.GVMA, `dv` = 0 with
-    /// IODIR.INVAL_PDT). Each is an illegal command: `cqcsr.cmd_ill`.
-    ///
-    /// ```
-    /// use iommu_inval_riscv::Command;
-    /// use iommu_inval_core::ErrorKind;
-    /// // IOTINVAL.GVMA with PSCV = 1 is illegal (§3.1.1).
-    /// let e = Command::decode(&[0x0000_0001_0000_0081, 0]).unwrap_err();
-    /// assert_eq!((e.kind, e.field), (ErrorKind::InvalidField, "pscv"));
-    /// ```
-    #[inline(always)]
-    pub fn decode(words: &[u64]) -> Result<Command, DecodeError> {
-        match *words {
-            [w0, w1] => Command::decode_words(w0, w1),
-            _ => Err(DecodeError::bad_length(words.len())),
-        }
-    }
-
     /// [`Command::decode`] of two words.
     ///
     /// Table-driven: `opcode`/`func3` (the low 10 bits of `w0`) index a slot
@@ -663,32 +523,6 @@ impl Command {
                 resp_code: ((w1 >> RESP_SHIFT) & 0xf) as u8,
             }),
         })
-    }
-
-    /// Whether two words decode, without building the command: `Ok`
-    /// exactly when [`Command::decode`] is `Ok`, else the same error (the
-    /// [`NativeCommand::check_words`] of the RISC-V IOMMU): the decoder's
-    /// own three-mask test, after which decoding cannot fail, with the
-    /// masks looked up directly by `opcode | func3 << 7`. (Not
-    /// [`Command::check`], which checks a built command's field widths.)
-    ///
-    /// ```
-    /// use iommu_inval_riscv::Command;
-    /// use iommu_inval_core::copy_checked;
-    /// // IOFENCE.C with AV (store 1 at 0x8000_0010), then IOTINVAL.GVMA with PSCV = 1 (illegal).
-    /// let guest = [0x0000_0001_0000_0402, 0x2000_0004, 0x0000_0001_0000_0081, 0];
-    /// let mut host = [0u64; 4];
-    /// let e = copy_checked::<Command>(&guest, &mut host, 2).unwrap_err();
-    /// assert_eq!((e.index, e.error.field), (1, "pscv"));
-    /// assert_eq!(host[..2], guest[..2]);
-    /// assert!(Command::check_words(&guest[..2]).is_ok());
-    /// ```
-    #[inline(always)]
-    pub fn check_words(words: &[u64]) -> Result<(), DecodeError> {
-        match *words {
-            [w0, w1] => Command::legal_slot(w0, w1).map(|_| ()),
-            _ => Err(DecodeError::bad_length(words.len())),
-        }
     }
 
     /// The slot of legal words (every one decodes), else why they are
@@ -922,35 +756,69 @@ impl Command {
     }
 }
 
-use iommu_inval_core::native::{static_name, want_addr, want_bool, want_uint};
+use iommu_inval_core::native::{from_fields_2, want_addr, want_bool, want_uint};
+
+iommu_inval_core::native_shorthands!(Command);
 
 impl NativeCommand for Command {
     const ARCH: ArchId = ArchId::Riscv;
+    type Features = crate::Features;
 
     #[inline(always)]
-    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
-        Command::decode(words)
+    fn check_features(&self, features: &crate::Features) -> Result<(), DecodeError> {
+        self.check_supported(features)
     }
 
+    /// Decode one command from its two words. Errors: `bad_length` (not 2
+    /// words), `unknown_opcode` (an opcode/func3 pair not in §3.1; the
+    /// pair `opcode | func3 << 7` in `mask`), `reserved_bits`,
+    /// `invalid_field` (`pscv` with IOTINVAL.GVMA, `dv` = 0 with
+    /// IODIR.INVAL_PDT). Each is an illegal command: `cqcsr.cmd_ill`.
+    ///
+    /// ```
+    /// use iommu_inval_riscv::Command;
+    /// use iommu_inval_core::ErrorKind;
+    /// // IOTINVAL.GVMA with PSCV = 1 is illegal (§3.1.1).
+    /// let e = Command::decode(&[0x0000_0001_0000_0081, 0]).unwrap_err();
+    /// assert_eq!((e.kind, e.field), (ErrorKind::InvalidField, "pscv"));
+    /// ```
+    #[inline(always)]
+    fn decode(words: &[u64]) -> Result<Command, DecodeError> {
+        match *words {
+            [w0, w1] => Command::decode_words(w0, w1),
+            _ => Err(DecodeError::bad_length(words.len())),
+        }
+    }
+
+    /// Whether two words decode, without building the command: `Ok`
+    /// exactly when [`Command::decode`] is `Ok`, else the same error (the
+    /// [`NativeCommand::check_words`] of the RISC-V IOMMU): the decoder's
+    /// own three-mask test, after which decoding cannot fail, with the
+    /// masks looked up directly by `opcode | func3 << 7`. (Not
+    /// [`Command::check`], which checks a built command's field widths.)
+    ///
+    /// ```
+    /// use iommu_inval_riscv::Command;
+    /// use iommu_inval_core::copy_checked;
+    /// // IOFENCE.C with AV (store 1 at 0x8000_0010), then IOTINVAL.GVMA with PSCV = 1 (illegal).
+    /// let guest = [0x0000_0001_0000_0402, 0x2000_0004, 0x0000_0001_0000_0081, 0];
+    /// let mut host = [0u64; 4];
+    /// let e = copy_checked::<Command>(&guest, &mut host, 2).unwrap_err();
+    /// assert_eq!((e.index, e.error.field), (1, "pscv"));
+    /// assert_eq!(host[..2], guest[..2]);
+    /// assert!(Command::check_words(&guest[..2]).is_ok());
+    /// ```
     #[inline(always)]
     fn check_words(words: &[u64]) -> Result<(), DecodeError> {
-        Command::check_words(words)
-    }
-
-    #[inline]
-    fn words(&self) -> usize {
-        2
+        match *words {
+            [w0, w1] => Command::legal_slot(w0, w1).map(|_| ()),
+            _ => Err(DecodeError::bad_length(words.len())),
+        }
     }
 
     #[inline(always)]
     fn encode_into(&self, out: &mut [u64]) -> Result<usize, DecodeError> {
-        match out.get_mut(..2) {
-            Some(slot) => {
-                slot.copy_from_slice(&self.encode());
-                Ok(2)
-            }
-            None => Err(DecodeError::bad_length(out.len())),
-        }
+        encode_pair(self.encode(), out)
     }
 
     fn op(&self) -> &'static str {
@@ -1032,27 +900,22 @@ impl NativeCommand for Command {
         fields: &mut dyn Iterator<Item = (&str, FieldValue)>,
         words: usize,
     ) -> Result<Self, FieldError> {
-        let names = Self::field_names(op).ok_or(FieldError::UnknownOp)?;
-        if words != 2 {
-            return Err(FieldError::Invalid(DecodeError::bad_length(words)));
-        }
-        let mut cmd = match op {
-            "iotinval_vma" => Command::IotinvalVma(Iotinval::default()),
-            "iotinval_gvma" => Command::IotinvalGvma(Iotinval::default()),
-            "iofence_c" => Command::IofenceC(IofenceC::default()),
-            "iodir_inval_ddt" => Command::IodirInvalDdt(IodirInvalDdt::default()),
-            "iodir_inval_pdt" => Command::IodirInvalPdt(IodirInvalPdt::default()),
-            "ats_inval" => Command::AtsInval(AtsInval::default()),
-            _ => Command::AtsPrgr(AtsPrgr::default()),
-        };
-        for (name, v) in fields {
-            let Some(n) = static_name(names, name) else {
-                return Err(FieldError::UnknownField(
-                    static_name(ALL_FIELD_NAMES, name).unwrap_or("(not a field of this op)"),
-                ));
-            };
-            set_field(&mut cmd, n, v)?;
-        }
+        let cmd = from_fields_2(
+            op,
+            fields,
+            words,
+            ALL_FIELD_NAMES,
+            |op| match op {
+                "iotinval_vma" => Command::IotinvalVma(Iotinval::default()),
+                "iotinval_gvma" => Command::IotinvalGvma(Iotinval::default()),
+                "iofence_c" => Command::IofenceC(IofenceC::default()),
+                "iodir_inval_ddt" => Command::IodirInvalDdt(IodirInvalDdt::default()),
+                "iodir_inval_pdt" => Command::IodirInvalPdt(IodirInvalPdt::default()),
+                "ats_inval" => Command::AtsInval(AtsInval::default()),
+                _ => Command::AtsPrgr(AtsPrgr::default()),
+            },
+            set_field,
+        )?;
         cmd.check()?;
         Ok(cmd)
     }
@@ -1516,38 +1379,5 @@ mod tests {
         for enc in 5..=15 {
             assert_eq!(DdtMode::from_ddtp(enc), None);
         }
-    }
-
-    /// `capabilities` and `fctl` bits where §5.3 / §5.4 put them.
-    #[test]
-    fn features_from_registers() {
-        assert_eq!(
-            Features::from_registers(0, 0),
-            Features {
-                ats: false,
-                nl: false,
-                s: false,
-                wsi: false,
-                pid_bits: 8,
-                msi_flat: false,
-                end: false,
-                be: false,
-            }
-        );
-        let all = 1 << 22 | 1 << 25 | 1 << 27 | 7 << 38 | 1 << 42 | 1 << 43;
-        assert_eq!(
-            Features::from_registers(all, FCTL_BE | FCTL_WSI),
-            Features {
-                msi_flat: true,
-                be: true,
-                ..Features::ALL
-            }
-        );
-        assert_eq!(Features::from_registers(1 << 38 | 1 << 39, 0).pid_bits, 17);
-        // Other bits change nothing.
-        assert_eq!(
-            Features::from_registers(!all, !(FCTL_BE | FCTL_WSI)),
-            Features::from_registers(0, 0)
-        );
     }
 }

@@ -85,6 +85,7 @@ extern crate std;
 #[cfg(feature = "arbitrary")]
 mod arb;
 mod cmd;
+mod features;
 mod lift;
 pub mod lower;
 pub mod prelude;
@@ -93,6 +94,7 @@ pub mod queue;
 #[cfg(feature = "arbitrary")]
 pub use arb::arbitrary_words;
 pub use cmd::*;
+pub use features::{Features, FCTL_BE, FCTL_WSI};
 #[cfg(feature = "std")]
 pub use lift::footprint;
 pub use lift::{ats_device, iot_range, lift, resp_code, PAGE_BYTES};

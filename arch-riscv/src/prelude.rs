@@ -1,6 +1,6 @@
 //! One import for the common API: `use iommu_inval_riscv::prelude::*;`
 //! brings the command type, [`lift()`], [`lower()`] and the core traits and
-//! buffers their signatures use. (The command type also has inherent
+//! buffers their signatures use ([`iommu_inval_core::prelude`]). (The command type also has inherent
 //! [`Command::op`] and [`Command::words`], so those need no import.)
 //!
 //! ```
@@ -11,21 +11,5 @@
 //! assert_eq!((cmd.op(), cmd.words()), ("iofence_c", 2));
 //! ```
 
-pub use crate::{lift, lower, max_lowered, Caps, Command, MAX_LOWERED};
-pub use iommu_inval_core::{
-    ArchId, Context, DecodeError, FieldValue, FixedBuf, IdentityContext, LowerError, NativeCommand,
-    Op, Outcome, Sink,
-};
-
-impl Command {
-    /// The op name ([`NativeCommand::op`], without importing the trait).
-    #[inline]
-    pub fn op(&self) -> &'static str {
-        <Self as NativeCommand>::op(self)
-    }
-    /// Number of 64-bit words: always 2 on the RISC-V IOMMU ([`NativeCommand::words`]).
-    #[inline]
-    pub fn words(&self) -> usize {
-        <Self as NativeCommand>::words(self)
-    }
-}
+pub use crate::{lift, lower, max_lowered, Caps, Command, Features, MAX_LOWERED};
+pub use iommu_inval_core::prelude::*;

@@ -387,53 +387,6 @@ pub const OP_NAMES: [&str; 9] = [
 ];
 
 impl Command {
-    /// Decode a descriptor from exactly 2 (128-bit) or 4 (256-bit) words.
-    ///
-    /// Checks, in order: length (`bad_length`), type (`unknown_opcode`),
-    /// reserved bits of w0, w1, then w2, w3 (`reserved_bits`; w2/w3 are
-    /// reserved except for the page group response), then granularity
-    /// values (`invalid_field`). Reserved page-response codes are kept.
-    #[inline(always)]
-    pub fn decode(words: &[u64]) -> Result<Command, DecodeError> {
-        match *words {
-            [w0, w1] => Command::decode_fast(w0, w1, None),
-            [w0, w1, w2, w3] => Command::decode_fast(w0, w1, Some([w2, w3])),
-            _ => Err(DecodeError::bad_length(words.len())),
-        }
-    }
-
-    /// Whether 2 or 4 words decode, without building the descriptor: `Ok`
-    /// exactly when [`Command::decode`] is `Ok`, else the same error (the
-    /// [`NativeCommand::check_words`] of VT-d): one table look-up by type
-    /// and granularity gives the reserved bits of every word (all of them
-    /// where the granularity is not allowed), one test.
-    ///
-    /// ```
-    /// use iommu_inval_vtd::Command;
-    /// use iommu_inval_core::copy_checked;
-    /// // 256-bit queue: an inv_wait_dsc (SW, status 1 at 0x1000), then an
-    /// // iotlb_inv_dsc with g = 0 (reserved).
-    /// let guest = [0x1_0000_0025, 0x1000, 0, 0, 0x2, 0, 0, 0];
-    /// assert!(Command::check_words(&guest[..4]).is_ok());
-    /// let mut host = [0u64; 8];
-    /// let e = copy_checked::<Command>(&guest, &mut host, 4).unwrap_err();
-    /// assert_eq!((e.index, e.error.field), (1, "g"));
-    /// assert_eq!(host[..4], guest[..4]);
-    /// ```
-    #[inline(always)]
-    pub fn check_words(words: &[u64]) -> Result<(), DecodeError> {
-        let ([w0, w1, w2, w3], wide) = match *words {
-            [w0, w1] => ([w0, w1, 0, 0], false),
-            [w0, w1, w2, w3] => ([w0, w1, w2, w3], true),
-            _ => return Err(DecodeError::bad_length(words.len())),
-        };
-        let [r0, r1, r_hi] = LEGAL[legal_index(w0)];
-        if (((w0 & r0) | (w1 & r1) | ((w2 | w3) & r_hi)) != 0) | (w0 == 0) {
-            return check_error([w0, w1, w2, w3], wide);
-        }
-        Ok(())
-    }
-
     /// The hot path of [`Command::decode`]: one dispatch on the type, each
     /// arm checking its reserved bits and granularity with constant masks
     /// and building its variant in place. Anything it does not accept goes
@@ -845,49 +798,6 @@ impl Command {
         }
         self
     }
-
-    /// Number of 64-bit words: 2 or 4.
-    pub const fn words(&self) -> usize {
-        if self.is_wide() {
-            4
-        } else {
-            2
-        }
-    }
-
-    /// The op name of the table (`iotlb_inv_dsc`, ...).
-    pub const fn op(&self) -> &'static str {
-        match self {
-            Command::CcInv(_) => OP_NAMES[0],
-            Command::IotlbInv(_) => OP_NAMES[1],
-            Command::DevTlbInv(_) => OP_NAMES[2],
-            Command::IecInv(_) => OP_NAMES[3],
-            Command::InvWait(_) => OP_NAMES[4],
-            Command::PIotlbInv(_) => OP_NAMES[5],
-            Command::PcInv(_) => OP_NAMES[6],
-            Command::PDevTlbInv(_) => OP_NAMES[7],
-            Command::PageGrpResp(_) => OP_NAMES[8],
-        }
-    }
-
-    /// Encode into `out[..self.words()]` (a queue slot), returning the
-    /// count; `bad_length` if `out` is shorter. Each width is copied with a
-    /// fixed length, so this costs no more than `encode` itself.
-    #[inline(always)]
-    pub fn encode_into(&self, out: &mut [u64]) -> Result<usize, DecodeError> {
-        let [w0, w1, w2, w3] = self.encode();
-        match (self.is_wide(), out) {
-            (false, [d0, d1, ..]) => {
-                (*d0, *d1) = (w0, w1);
-                Ok(2)
-            }
-            (true, [d0, d1, d2, d3, ..]) => {
-                (*d0, *d1, *d2, *d3) = (w0, w1, w2, w3);
-                Ok(4)
-            }
-            (_, out) => Err(DecodeError::bad_length(out.len())),
-        }
-    }
 }
 
 /// How a named field is typed.
@@ -1181,31 +1091,105 @@ impl Command {
     }
 }
 
+iommu_inval_core::native_shorthands!(Command);
+
 impl NativeCommand for Command {
     const ARCH: ArchId = ArchId::Vtd;
+    type Features = crate::Features;
 
     #[inline(always)]
-    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
-        Command::decode(words)
+    fn check_features(&self, features: &crate::Features) -> Result<(), DecodeError> {
+        features.check(self)
     }
 
+    /// Decode a descriptor from exactly 2 (128-bit) or 4 (256-bit) words.
+    ///
+    /// Checks, in order: length (`bad_length`), type (`unknown_opcode`),
+    /// reserved bits of w0, w1, then w2, w3 (`reserved_bits`; w2/w3 are
+    /// reserved except for the page group response), then granularity
+    /// values (`invalid_field`). Reserved page-response codes are kept.
+    #[inline(always)]
+    fn decode(words: &[u64]) -> Result<Command, DecodeError> {
+        match *words {
+            [w0, w1] => Command::decode_fast(w0, w1, None),
+            [w0, w1, w2, w3] => Command::decode_fast(w0, w1, Some([w2, w3])),
+            _ => Err(DecodeError::bad_length(words.len())),
+        }
+    }
+
+    /// Whether 2 or 4 words decode, without building the descriptor: `Ok`
+    /// exactly when [`Command::decode`] is `Ok`, else the same error (the
+    /// [`NativeCommand::check_words`] of VT-d): one table look-up by type
+    /// and granularity gives the reserved bits of every word (all of them
+    /// where the granularity is not allowed), one test.
+    ///
+    /// ```
+    /// use iommu_inval_vtd::Command;
+    /// use iommu_inval_core::copy_checked;
+    /// // 256-bit queue: an inv_wait_dsc (SW, status 1 at 0x1000), then an
+    /// // iotlb_inv_dsc with g = 0 (reserved).
+    /// let guest = [0x1_0000_0025, 0x1000, 0, 0, 0x2, 0, 0, 0];
+    /// assert!(Command::check_words(&guest[..4]).is_ok());
+    /// let mut host = [0u64; 8];
+    /// let e = copy_checked::<Command>(&guest, &mut host, 4).unwrap_err();
+    /// assert_eq!((e.index, e.error.field), (1, "g"));
+    /// assert_eq!(host[..4], guest[..4]);
+    /// ```
     #[inline(always)]
     fn check_words(words: &[u64]) -> Result<(), DecodeError> {
-        Command::check_words(words)
+        let ([w0, w1, w2, w3], wide) = match *words {
+            [w0, w1] => ([w0, w1, 0, 0], false),
+            [w0, w1, w2, w3] => ([w0, w1, w2, w3], true),
+            _ => return Err(DecodeError::bad_length(words.len())),
+        };
+        let [r0, r1, r_hi] = LEGAL[legal_index(w0)];
+        if (((w0 & r0) | (w1 & r1) | ((w2 | w3) & r_hi)) != 0) | (w0 == 0) {
+            return check_error([w0, w1, w2, w3], wide);
+        }
+        Ok(())
     }
 
-    #[inline]
+    /// Number of 64-bit words: 2 or 4.
     fn words(&self) -> usize {
-        Command::words(self)
+        if self.is_wide() {
+            4
+        } else {
+            2
+        }
     }
 
+    /// Encode into `out[..self.words()]` (a queue slot), returning the
+    /// count; `bad_length` if `out` is shorter. Each width is copied with a
+    /// fixed length, so this costs no more than `encode` itself.
     #[inline(always)]
     fn encode_into(&self, out: &mut [u64]) -> Result<usize, DecodeError> {
-        Command::encode_into(self, out)
+        let [w0, w1, w2, w3] = self.encode();
+        match (self.is_wide(), out) {
+            (false, [d0, d1, ..]) => {
+                (*d0, *d1) = (w0, w1);
+                Ok(2)
+            }
+            (true, [d0, d1, d2, d3, ..]) => {
+                (*d0, *d1, *d2, *d3) = (w0, w1, w2, w3);
+                Ok(4)
+            }
+            (_, out) => Err(DecodeError::bad_length(out.len())),
+        }
     }
 
+    /// The op name of the table (`iotlb_inv_dsc`, ...).
     fn op(&self) -> &'static str {
-        Command::op(self)
+        match self {
+            Command::CcInv(_) => OP_NAMES[0],
+            Command::IotlbInv(_) => OP_NAMES[1],
+            Command::DevTlbInv(_) => OP_NAMES[2],
+            Command::IecInv(_) => OP_NAMES[3],
+            Command::InvWait(_) => OP_NAMES[4],
+            Command::PIotlbInv(_) => OP_NAMES[5],
+            Command::PcInv(_) => OP_NAMES[6],
+            Command::PDevTlbInv(_) => OP_NAMES[7],
+            Command::PageGrpResp(_) => OP_NAMES[8],
+        }
     }
 
     fn for_each_field(&self, f: &mut dyn FnMut(&'static str, FieldValue)) {

@@ -34,6 +34,7 @@
 
 use crate::desc::*;
 use iommu_inval_core::error::DecodeError;
+use iommu_inval_core::native::FeatureSet;
 
 /// CAP_REG / ECAP_REG features of an emulated VT-d unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -111,22 +112,6 @@ impl Features {
         priv_data: false,
         ..Features::SCALABLE
     };
-
-    /// A named preset: `vtd-legacy`, `vtd-3` (scalable mode, 3.x), `vtd-5`
-    /// (4.x/5.x), `latest` (every descriptor any revision defines: what
-    /// [`Command::decode`] accepts) — the CLI's `--caps`.
-    pub fn preset(name: &str) -> Option<Features> {
-        Some(match name {
-            "vtd-legacy" => Features::LEGACY,
-            "vtd-3" => Features::SCALABLE,
-            "vtd-5" => Features::REV5,
-            "latest" => Features::LATEST,
-            _ => return None,
-        })
-    }
-
-    /// The preset names of [`Features::preset`].
-    pub const PRESETS: &'static [&'static str] = &["vtd-legacy", "vtd-3", "vtd-5", "latest"];
 
     /// Whether this unit processes `c` (decoded with [`Command::decode`]).
     ///
@@ -229,15 +214,17 @@ impl Features {
     }
 }
 
-impl Command {
-    /// Decode as the unit described by `features` does: [`Command::decode`],
-    /// then the refusals of [`Features::check`] (IQE).
-    #[inline]
-    pub fn decode_with(words: &[u64], features: &Features) -> Result<Command, DecodeError> {
-        let c = Command::decode(words)?;
-        features.check(&c)?;
-        Ok(c)
-    }
+impl FeatureSet for Features {
+    const LATEST: Features = Features::LATEST;
+    /// The named presets: `vtd-legacy`, `vtd-3` (scalable mode, 3.x), `vtd-5`
+    /// (4.x/5.x), `latest` (every descriptor any revision defines: what
+    /// [`Command::decode`] accepts) — the CLI's `--caps`.
+    const PRESETS: &'static [(&'static str, Features)] = &[
+        ("vtd-legacy", Features::LEGACY),
+        ("vtd-3", Features::SCALABLE),
+        ("vtd-5", Features::REV5),
+        ("latest", Features::LATEST),
+    ];
 }
 
 #[cfg(test)]
@@ -264,7 +251,7 @@ mod tests {
         };
         assert!(Command::decode_with(&[0x4, 0], &no_ir).is_err());
         assert!(Command::decode_with(&[0x4, 0], &Features::LEGACY).is_ok());
-        for p in Features::PRESETS {
+        for p in Features::preset_names() {
             assert!(Features::preset(p).is_some());
         }
     }

@@ -1,7 +1,7 @@
 //! One import for the common API: `use iommu_inval_vtd::prelude::*;`
 //! brings the descriptor type, [`lift()`], [`lower()`] and the core traits and
-//! buffers their signatures use. (`Command` has inherent `op()` and
-//! `words()`, so those need no import.)
+//! buffers their signatures use ([`iommu_inval_core::prelude`]).
+//! (`Command` has inherent `op()` and `words()`, so those need no import.)
 //!
 //! ```
 //! use iommu_inval_vtd::prelude::*;
@@ -11,8 +11,5 @@
 //! assert_eq!((d.op(), d.words()), ("inv_wait_dsc", 4));
 //! ```
 
-pub use crate::{lift, lower, max_lowered, Caps, Command, MAX_LOWERED};
-pub use iommu_inval_core::{
-    ArchId, Context, DecodeError, FieldValue, FixedBuf, IdentityContext, LowerError, NativeCommand,
-    Op, Outcome, Sink,
-};
+pub use crate::{lift, lower, max_lowered, Caps, Command, Features, MAX_LOWERED};
+pub use iommu_inval_core::prelude::*;

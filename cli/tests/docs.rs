@@ -113,7 +113,7 @@ fn cli_md_caps_table_lists_every_preset() {
     let mut missing = Vec::new();
     for arch in ArchId::ALL {
         for preset in Arch::new(arch).presets() {
-            if !rows.contains(&(arch.name(), *preset)) {
+            if !rows.contains(&(arch.name(), preset)) {
                 missing.push(format!("{} {preset}", arch.name()));
             }
         }

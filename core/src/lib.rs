@@ -16,8 +16,11 @@
 //! * [`context`]: the [`Context`] trait resolving hardware ids, and (feature
 //!   `std`) the JSON [`Topology`](context::Topology).
 //! * [`error`]: typed errors, grouped by the architected error they raise.
-//! * [`native`]: the trait every native command type implements, used by the
-//!   CLI to print and parse commands generically.
+//! * [`native`]: the trait every native command type implements
+//!   ([`NativeCommand`], with its decoding [`FeatureSet`]), used by the
+//!   CLI, the property tests and the fuzzers to handle every architecture
+//!   with one code path.
+//! * [`prelude`]: the core names every architecture's prelude re-exports.
 //! * [`sink`]: allocation-free output buffers for lift and lower.
 //! * [`queue`]: the guest-memory trait the queue front ends read and write
 //!   through (and, feature `vm-memory`, its adapter for rust-vmm memory).
@@ -50,6 +53,8 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "arbitrary")]
+pub mod arb;
 pub mod batch;
 pub mod context;
 pub mod device;
@@ -58,6 +63,7 @@ pub mod error;
 pub mod footprint;
 pub mod model;
 pub mod native;
+pub mod prelude;
 pub mod queue;
 pub mod range;
 pub mod ring;
@@ -74,7 +80,9 @@ pub use model::{
     RespCode, Stages, StallAction, Store, Sync,
 };
 pub use model::{Outcome, Widened};
-pub use native::{copy_checked, ArchId, CopyError, FieldError, FieldValue, NativeCommand};
+pub use native::{
+    copy_checked, ArchId, CopyError, FeatureSet, FieldError, FieldValue, NativeCommand,
+};
 pub use queue::{CellMemory, GuestMemory, MemError, SliceMemory};
 pub use range::AddrRange;
 pub use sink::{FixedBuf, Sink};

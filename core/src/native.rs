@@ -90,6 +90,36 @@ pub fn static_name(names: &'static [&'static str], n: &str) -> Option<&'static s
     names.iter().copied().find(|x| *x == n)
 }
 
+/// [`NativeCommand::from_fields`] of an architecture whose commands are all
+/// 2 words: `UnknownOp` unless `C::field_names(op)`, `bad_length` unless
+/// `words` is 2; then `blank(op)` (fields 0 / false) gets each of `fields`,
+/// which must be one of the op's names (else `UnknownField`, named by its
+/// spelling in `all_names`, every field of the architecture), stored by
+/// `set`, which checks its width. A field given twice: the last value wins.
+pub fn from_fields_2<C: NativeCommand>(
+    op: &str,
+    fields: &mut dyn Iterator<Item = (&str, FieldValue)>,
+    words: usize,
+    all_names: &'static [&'static str],
+    blank: impl FnOnce(&str) -> C,
+    set: impl Fn(&mut C, &'static str, FieldValue) -> Result<(), FieldError>,
+) -> Result<C, FieldError> {
+    let names = C::field_names(op).ok_or(FieldError::UnknownOp)?;
+    if words != 2 {
+        return Err(FieldError::Invalid(DecodeError::bad_length(words)));
+    }
+    let mut cmd = blank(op);
+    for (name, v) in fields {
+        let Some(n) = static_name(names, name) else {
+            return Err(FieldError::UnknownField(
+                static_name(all_names, name).unwrap_or("(not a field of this op)"),
+            ));
+        };
+        set(&mut cmd, n, v)?;
+    }
+    Ok(cmd)
+}
+
 /// Why a set of named fields does not make a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FieldError {
@@ -141,11 +171,30 @@ impl std::error::Error for FieldError {}
 pub trait NativeCommand: Sized + Copy + fmt::Debug + PartialEq {
     /// Which architecture.
     const ARCH: ArchId;
+    /// The ID-register features of an emulated IOMMU that gate decoding
+    /// ([`NativeCommand::decode_with`]); not the lowering capabilities.
+    type Features: FeatureSet;
     /// Decode one command from its 64-bit words (lowest first). A wrong count
     /// is `bad_length`.
     fn decode(words: &[u64]) -> Result<Self, DecodeError>;
-    /// Number of 64-bit words this command encodes to (2, or 4 for 256-bit VT-d).
-    fn words(&self) -> usize;
+    /// `Ok` when an IOMMU with `features` accepts this (decoded) command;
+    /// otherwise the error its queue reports, as [`NativeCommand::decode`]
+    /// words it. `Self::Features::LATEST` accepts every command.
+    fn check_features(&self, features: &Self::Features) -> Result<(), DecodeError>;
+    /// Decode as an IOMMU with `features` does: [`NativeCommand::decode`],
+    /// then [`NativeCommand::check_features`].
+    #[inline(always)]
+    fn decode_with(words: &[u64], features: &Self::Features) -> Result<Self, DecodeError> {
+        let c = Self::decode(words)?;
+        c.check_features(features)?;
+        Ok(c)
+    }
+    /// Number of 64-bit words this command encodes to: 2 (128-bit
+    /// commands) unless the architecture overrides it (256-bit VT-d).
+    #[inline(always)]
+    fn words(&self) -> usize {
+        2
+    }
     /// Encode into `out[..self.words()]`; returns the count. A shorter `out`
     /// is `bad_length`; fields are not re-checked (see the encode contract
     /// above).
@@ -194,6 +243,86 @@ pub trait NativeCommand: Sized + Copy + fmt::Debug + PartialEq {
     fn check_words(words: &[u64]) -> Result<(), DecodeError> {
         Self::decode(words).map(|_| ())
     }
+}
+
+/// The decoding features of one architecture's emulated IOMMU (its ID
+/// registers: SMMU_IDR*, CAP_REG / ECAP_REG, EFR, `capabilities` / `fctl`):
+/// what [`NativeCommand::decode_with`] refuses. `Default` is
+/// [`FeatureSet::LATEST`].
+pub trait FeatureSet: Sized + Copy + fmt::Debug + PartialEq + Default + 'static {
+    /// Every feature of the newest revision: `decode_with` is `decode`.
+    const LATEST: Self;
+    /// The named presets (the CLI's `--caps`), oldest first; `latest` last.
+    const PRESETS: &'static [(&'static str, Self)];
+    /// The preset named `name`.
+    fn preset(name: &str) -> Option<Self> {
+        Self::PRESETS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, f)| *f)
+    }
+    /// The names of [`FeatureSet::PRESETS`], in order.
+    fn preset_names() -> impl Iterator<Item = &'static str> + Clone {
+        Self::PRESETS.iter().map(|(n, _)| *n)
+    }
+}
+
+/// Encode a 128-bit command's words `w` into `out[..2]`: the
+/// [`NativeCommand::encode_into`] of every architecture with 2-word commands.
+#[inline(always)]
+pub fn encode_pair(w: [u64; 2], out: &mut [u64]) -> Result<usize, DecodeError> {
+    match out {
+        [d0, d1, ..] => {
+            (*d0, *d1) = (w[0], w[1]);
+            Ok(2)
+        }
+        _ => Err(DecodeError::bad_length(out.len())),
+    }
+}
+
+/// Inherent shorthands of a [`NativeCommand`] type's trait methods, so that
+/// `Command::decode(..)`, `decode_with`, `check_words`, `c.op()`,
+/// `c.encode_into(..)` and `c.words()` need no trait import. Each architecture crate invokes it
+/// once for its command type.
+#[macro_export]
+macro_rules! native_shorthands {
+    ($t:ty) => {
+        impl $t {
+            /// [`NativeCommand::decode`](iommu_inval_core::NativeCommand::decode).
+            #[inline(always)]
+            pub fn decode(words: &[u64]) -> Result<Self, $crate::DecodeError> {
+                <Self as $crate::NativeCommand>::decode(words)
+            }
+            /// [`NativeCommand::decode_with`](iommu_inval_core::NativeCommand::decode_with).
+            #[inline(always)]
+            pub fn decode_with(
+                words: &[u64],
+                features: &<Self as $crate::NativeCommand>::Features,
+            ) -> Result<Self, $crate::DecodeError> {
+                <Self as $crate::NativeCommand>::decode_with(words, features)
+            }
+            /// [`NativeCommand::check_words`](iommu_inval_core::NativeCommand::check_words).
+            #[inline(always)]
+            pub fn check_words(words: &[u64]) -> Result<(), $crate::DecodeError> {
+                <Self as $crate::NativeCommand>::check_words(words)
+            }
+            /// [`NativeCommand::op`](iommu_inval_core::NativeCommand::op).
+            #[inline]
+            pub fn op(&self) -> &'static str {
+                <Self as $crate::NativeCommand>::op(self)
+            }
+            /// [`NativeCommand::encode_into`](iommu_inval_core::NativeCommand::encode_into).
+            #[inline(always)]
+            pub fn encode_into(&self, out: &mut [u64]) -> Result<usize, $crate::DecodeError> {
+                <Self as $crate::NativeCommand>::encode_into(self, out)
+            }
+            /// [`NativeCommand::words`](iommu_inval_core::NativeCommand::words).
+            #[inline(always)]
+            pub fn words(&self) -> usize {
+                <Self as $crate::NativeCommand>::words(self)
+            }
+        }
+    };
 }
 
 /// The command of a [`copy_checked`] source that was refused, and why.

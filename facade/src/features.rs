@@ -40,23 +40,6 @@ pub enum DecodeFeatures {
     Riscv(riscv::Features),
 }
 
-/// RISC-V presets: `riscv-1.0` is the ratified specification without its
-/// later extensions (no NL or S operand: §9.2, §9.3), with ATS and wired
-/// interrupts; `latest` has every operand.
-pub(crate) const RISCV_PRESETS: &[&str] = &["riscv-1.0", "latest"];
-
-pub(crate) fn riscv_preset(name: &str) -> Option<riscv::Features> {
-    match name {
-        "riscv-1.0" => Some(riscv::Features {
-            nl: false,
-            s: false,
-            ..riscv::Features::default()
-        }),
-        "latest" => Some(riscv::Features::default()),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -65,8 +65,8 @@ use iommu_inval_core::footprint::Footprint;
 use iommu_inval_core::model::Caches;
 use iommu_inval_core::sink::Full;
 use iommu_inval_core::{
-    ArchId, Context, DecodeError, FieldError, FieldValue, LowerError, NativeCommand, Op, Outcome,
-    Sink,
+    ArchId, Context, DecodeError, FeatureSet, FieldError, FieldValue, LowerError, NativeCommand,
+    Op, Outcome, Sink,
 };
 
 /// A native command of any of the four architectures.
@@ -147,7 +147,7 @@ pub trait ArchOps {
     fn lacks(&self) -> Caches;
     /// The preset names of this architecture's emulated IOMMU (see
     /// [`DecodeFeatures`]), in table order.
-    fn presets(&self) -> &'static [&'static str];
+    fn presets(&self) -> Vec<&'static str>;
     /// The decoding features of preset `name` (`None`: not a preset of
     /// this architecture).
     fn decode_features(&self, name: &str) -> Option<DecodeFeatures>;
@@ -252,8 +252,7 @@ impl<T: Into<NativeAny>> Sink<T> for AnySink<'_> {
 }
 
 macro_rules! impl_arch {
-    ($krate:ident, $archty:ident, $variant:ident, $lacks:ident,
-     presets: $presets:expr, preset: $preset:expr, check: $check:expr) => {
+    ($krate:ident, $archty:ident, $variant:ident, $lacks:ident) => {
         impl AnyCommand for $krate::Command {
             fn arch_id(&self) -> ArchId {
                 <$krate::Command as NativeCommand>::ARCH
@@ -317,18 +316,18 @@ macro_rules! impl_arch {
             fn lacks(&self) -> Caches {
                 $lacks(&self.caps)
             }
-            fn presets(&self) -> &'static [&'static str] {
-                $presets
+            fn presets(&self) -> Vec<&'static str> {
+                <$krate::Features as FeatureSet>::preset_names().collect()
             }
             fn decode_features(&self, name: &str) -> Option<DecodeFeatures> {
-                $preset(name).map(DecodeFeatures::$variant)
+                <$krate::Features as FeatureSet>::preset(name).map(DecodeFeatures::$variant)
             }
         }
 
         impl DecodeCheck for $krate::Features {
             fn check(&self, cmd: &NativeAny) -> Result<(), DecodeError> {
                 match cmd {
-                    NativeAny::$variant(c) => $check(self, c),
+                    NativeAny::$variant(c) => NativeCommand::check_features(c, self),
                     _ => Ok(()),
                 }
             }
@@ -336,18 +335,10 @@ macro_rules! impl_arch {
     };
 }
 
-impl_arch!(arm, Smmuv3Arch, Smmuv3, lacks_smmuv3,
-    presets: arm::Features::PRESETS, preset: arm::Features::preset,
-    check: |f: &arm::Features, c| f.check(c));
-impl_arch!(vtd, VtdArch, Vtd, lacks_vtd,
-    presets: vtd::Features::PRESETS, preset: vtd::Features::preset,
-    check: |f: &vtd::Features, c| f.check(c));
-impl_arch!(amd, AmdArch, Amd, lacks_amd,
-    presets: amd::Features::PRESETS, preset: amd::Features::preset,
-    check: |f: &amd::Features, c| f.check(c));
-impl_arch!(riscv, RiscvArch, Riscv, lacks_riscv,
-    presets: features::RISCV_PRESETS, preset: features::riscv_preset,
-    check: |f, c: &riscv::Command| c.check_supported(f));
+impl_arch!(arm, Smmuv3Arch, Smmuv3, lacks_smmuv3);
+impl_arch!(vtd, VtdArch, Vtd, lacks_vtd);
+impl_arch!(amd, AmdArch, Amd, lacks_amd);
+impl_arch!(riscv, RiscvArch, Riscv, lacks_riscv);
 
 /// The README's code blocks, compiled and run as doc tests.
 #[cfg(doctest)]

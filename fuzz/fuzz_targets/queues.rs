@@ -23,7 +23,9 @@
 use arbitrary::{Result, Unstructured};
 use iommu_inval::core::device::{Backend, BackendError, CommandQueue, BATCH_OPS};
 use iommu_inval::core::model::{Op, Sync};
-use iommu_inval::core::{CellMemory, GuestMemory, IdentityContext, NativeCommand, SliceMemory};
+use iommu_inval::core::{
+    CellMemory, FeatureSet, GuestMemory, IdentityContext, NativeCommand, SliceMemory,
+};
 use iommu_inval::{amd, arm, riscv, vtd};
 use libfuzzer_sys::fuzz_target;
 
@@ -181,15 +183,14 @@ fn run_device(u: &mut Unstructured<'_>) -> Result<()> {
     };
     // The emulated IOMMU: one of the architecture's presets (revisions).
     let pick = usize::from(u.arbitrary::<u8>()?);
-    let preset = |names: &[&'static str]| {
-        names
-            .get(pick % names.len().max(1))
-            .copied()
-            .unwrap_or("latest")
-    };
+    fn preset<F: FeatureSet>(pick: usize) -> F {
+        F::PRESETS
+            .get(pick % F::PRESETS.len().max(1))
+            .map_or(F::LATEST, |(_, f)| *f)
+    }
     match arch {
         0 => {
-            let f = arm::Features::preset(preset(arm::Features::PRESETS)).unwrap_or_default();
+            let f: arm::Features = preset(pick);
             // Acknowledge (GERRORN = GERROR) or write any GERRORN.
             device::<arm::queue::CmdqDevice>(
                 u,
@@ -207,7 +208,7 @@ fn run_device(u: &mut Unstructured<'_>) -> Result<()> {
             )
         }
         1 => {
-            let f = vtd::Features::preset(preset(vtd::Features::PRESETS)).unwrap_or_default();
+            let f: vtd::Features = preset(pick);
             let mamv: Option<u8> = u.arbitrary()?;
             let caps = |q: vtd::queue::InvQueue| {
                 let q = q.with_caps(f);
@@ -227,7 +228,7 @@ fn run_device(u: &mut Unstructured<'_>) -> Result<()> {
             })
         }
         2 => {
-            let f = amd::Features::preset(preset(amd::Features::PRESETS)).unwrap_or_default();
+            let f: amd::Features = preset(pick);
             // Sometimes an event log (in the same memory), for the
             // ILLEGAL_COMMAND / COMMAND_HARDWARE entries.
             let ev: Option<(u64, u64, u64)> = u.arbitrary()?;

@@ -4,7 +4,7 @@
 //! deterministic pseudo-random bytes and the seed corpora.
 
 use arbitrary::Unstructured;
-use iommu_inval_core::{ArchId, CopyError, IdentityContext};
+use iommu_inval_core::{ArchId, CopyError, FeatureSet, IdentityContext, NativeCommand};
 
 use crate::{
     arbitrary_topology, check_r1, check_r1_cmd, check_r2, check_r3_all, check_r4, gen, AllCaps,
@@ -341,6 +341,17 @@ fn features_oracle<C: PartialEq + core::fmt::Debug, E: core::fmt::Debug>(
     }
 }
 
+/// [`features_oracle`] of [`NativeCommand::decode_with`] for any
+/// architecture.
+fn features_oracle_of<C: NativeCommand>(words: &[u64], f: &C::Features) -> Result<(), String> {
+    features_oracle(
+        words,
+        C::decode(words),
+        C::decode_with(words, f),
+        C::decode_with(words, &C::Features::LATEST),
+    )
+}
+
 /// decode_features: words of every architecture decoded with arbitrary
 /// emulated-IOMMU features (SMMU_IDR*, VT-d CAP/ECAP, AMD EFR, RISC-V
 /// `capabilities` / `fctl`).
@@ -357,13 +368,7 @@ pub fn decode_features(data: &[u8]) -> Result<(), String> {
             let Ok(f) = smmu_features(&mut u) else {
                 return Ok(());
             };
-            use iommu_inval_arm::{Command, Features};
-            features_oracle(
-                &w,
-                Command::decode(&w),
-                Command::decode_with(&w, &f),
-                Command::decode_with(&w, &Features::LATEST),
-            )
+            features_oracle_of::<iommu_inval_arm::Command>(&w, &f)
         }
         1 => {
             let Ok(v4) = iommu_inval_vtd::arbitrary_words(&mut u) else {
@@ -374,18 +379,12 @@ pub fn decode_features(data: &[u8]) -> Result<(), String> {
             let Ok(f) = vtd_features(&mut u) else {
                 return Ok(());
             };
-            use iommu_inval_vtd::{Command, Features};
-            features_oracle(
-                v,
-                Command::decode(v),
-                Command::decode_with(v, &f),
-                Command::decode_with(v, &Features::LATEST),
-            )
+            features_oracle_of::<iommu_inval_vtd::Command>(v, &f)
         }
         3 => {
-            // RISC-V has no decode_with: decode, then the IOMMU's
-            // capabilities (`check_supported`, cqcsr.cmd_ill when absent)
-            // and the device-id width of its `ddtp.iommu_mode`.
+            // RISC-V: the IOMMU's capabilities (`decode_with`,
+            // cqcsr.cmd_ill when absent), then the device-id width of its
+            // `ddtp.iommu_mode` (queue state, not a feature).
             let Ok(v) = iommu_inval_riscv::arbitrary_words(&mut u) else {
                 return Ok(());
             };
@@ -395,16 +394,14 @@ pub fn decode_features(data: &[u8]) -> Result<(), String> {
             use iommu_inval_riscv::{Command, DdtMode, Features};
             let mode = DdtMode::from_ddtp(m).unwrap_or_default();
             let with = |f: &Features, mode| {
-                Command::decode(&v).and_then(|c| {
-                    c.check_supported(f)?;
-                    c.check_device_id(mode, f).map(|()| c)
-                })
+                Command::decode_with(&v, f).and_then(|c| c.check_device_id(mode, f).map(|()| c))
             };
+            features_oracle_of::<Command>(&v, &f)?;
             features_oracle(
                 &v,
                 Command::decode(&v),
                 with(&f, mode),
-                with(&Features::default(), DdtMode::ThreeLevel),
+                with(&Features::LATEST, DdtMode::ThreeLevel),
             )
         }
         _ => {
@@ -414,13 +411,7 @@ pub fn decode_features(data: &[u8]) -> Result<(), String> {
             let Ok(f) = amd_features(&mut u) else {
                 return Ok(());
             };
-            use iommu_inval_amd::{Command, Features};
-            features_oracle(
-                &v,
-                Command::decode(&v),
-                Command::decode_with(&v, &f),
-                Command::decode_with(&v, &Features::LATEST),
-            )
+            features_oracle_of::<iommu_inval_amd::Command>(&v, &f)
         }
     }
 }

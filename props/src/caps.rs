@@ -77,17 +77,23 @@ fn fits<C: NativeCommand>(c: &C, name: &str, bits: u8) -> Result<(), String> {
 }
 
 /// `Err` when the host's own decoder (its features) refuses `c`.
-fn own_decoder<C: NativeCommand, K: core::fmt::Debug, T>(
+/// `c` as the decoder of a host with features `f` reads its encoding
+/// ([`NativeCommand::decode_with`]).
+fn own_decoder<C: NativeCommand, K: core::fmt::Debug>(
     c: &C,
     caps: &K,
-    r: Result<T, iommu_inval_core::DecodeError>,
+    f: &C::Features,
 ) -> Result<(), String> {
-    r.map(|_| ()).map_err(|e| {
-        format!(
-            "{} refused by the host's own decoder ({caps:?}): {e}",
-            describe(c)
-        )
-    })
+    let mut w = [0u64; 4];
+    c.encode_into(&mut w)
+        .and_then(|n| C::decode_with(w.get(..n).unwrap_or(&w), f))
+        .map(|_| ())
+        .map_err(|e| {
+            format!(
+                "{} refused by the host's own decoder ({caps:?}): {e}",
+                describe(c)
+            )
+        })
 }
 
 fn absent<C: NativeCommand>(c: &C, ops: &[&str], why: &str) -> Result<(), String> {
@@ -125,11 +131,7 @@ impl HostCaps for Smmu {
             ril: caps.range_inval,
             ..iommu_inval_arm::Features::LATEST
         };
-        own_decoder(
-            c,
-            caps,
-            iommu_inval_arm::Command::decode_with(&c.encode(), &f),
-        )?;
+        own_decoder(c, caps, &f)?;
         fits(c, "asid", caps.asid_bits)?;
         // A stage-1-only SMMU has no VMIDs: VMID is RES0 (§4.4.2).
         fits(c, "vmid", if caps.stage2 { caps.vmid_bits } else { 0 })?;
@@ -195,9 +197,7 @@ impl HostCaps for Vtd {
             dt: caps.dev_tlb,
             ..iommu_inval_vtd::Features::LATEST
         };
-        let w = c.encode();
-        let words = w.get(..c.words()).unwrap_or(&w);
-        own_decoder(c, caps, iommu_inval_vtd::Command::decode_with(words, &f))?;
+        own_decoder(c, caps, &f)?;
         if !caps.scalable {
             absent(
                 c,
@@ -227,11 +227,7 @@ impl HostCaps for Amd {
             gt_sup: caps.guest_translation,
             ..iommu_inval_amd::Features::LATEST
         };
-        own_decoder(
-            c,
-            caps,
-            iommu_inval_amd::Command::decode_with(&c.encode(), &f),
-        )?;
+        own_decoder(c, caps, &f)?;
         if !caps.ats {
             absent(c, &["INVALIDATE_IOTLB_PAGES"], "ATS")?;
         }
@@ -259,8 +255,7 @@ impl HostCaps for Riscv {
         iommu_inval_riscv::max_lowered(caps.max_cmds)
     }
     fn conforms(c: &Self::Cmd, caps: &Self::Caps) -> Result<(), String> {
-        c.check_supported(&caps.features())
-            .map_err(|e| format!("{} is unsupported on the host ({caps:?}): {e}", describe(c)))?;
+        own_decoder(c, caps, &caps.features())?;
         fits(c, "pid", caps.pasid_bits)
     }
 }
