@@ -18,6 +18,9 @@
 //! * [`error`]: typed errors, grouped by the architected error they raise.
 //! * [`native`]: the trait every native command type implements, used by the
 //!   CLI to print and parse commands generically.
+//! * [`lower`]: the half of every lowering that is not an architecture's:
+//!   the phased [`lower::Emitter`] and the enumeration of a domain's devices
+//!   and PASIDs.
 //! * [`sink`]: allocation-free output buffers for lift and lower.
 //! * [`queue`]: the guest-memory trait the queue front ends read and write
 //!   through (and, feature `vm-memory`, its adapter for rust-vmm memory).
@@ -56,6 +59,7 @@ pub mod device;
 pub mod error;
 #[cfg(feature = "alloc")]
 pub mod footprint;
+pub mod lower;
 pub mod model;
 pub mod native;
 pub mod queue;
