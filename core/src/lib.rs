@@ -18,6 +18,9 @@
 //! * [`error`]: typed errors, grouped by the architected error they raise.
 //! * [`native`]: the trait every native command type implements, used by the
 //!   CLI to print and parse commands generically.
+//! * [`lift`]: the half of every lift that is not an architecture's: its
+//!   output and outcome, a native domain's generic domain, a native tag's
+//!   PASIDs.
 //! * [`lower`]: the half of every lowering that is not an architecture's:
 //!   the phased [`lower::Emitter`] and the enumeration of a domain's devices
 //!   and PASIDs.
@@ -59,6 +62,7 @@ pub mod device;
 pub mod error;
 #[cfg(feature = "alloc")]
 pub mod footprint;
+pub mod lift;
 pub mod lower;
 pub mod model;
 pub mod native;
