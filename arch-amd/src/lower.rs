@@ -30,10 +30,11 @@
 
 use crate::cmd::*;
 use iommu_inval_core::lower::{
-    dropped, emit_one, is_inverted, one_tag, tag_shared, DeviceSet, Emitter, ListedPasids,
+    dropped, emit_one, is_inverted, one_tag, plan_napot, tag_shared, DeviceSet, Emitter,
+    ListedPasids, NapotPlan, NAPOT_SPLIT_FACTOR,
 };
 use iommu_inval_core::model::*;
-use iommu_inval_core::range::{ats_encode_block, covering_block, AlignedBlocks, PAGE_SHIFT};
+use iommu_inval_core::range::{ats_encode_block, AlignedBlocks};
 use iommu_inval_core::{ArchId, Context, LowerError, Sink};
 
 /// Host capabilities that shape the lowering.
@@ -82,11 +83,9 @@ pub const fn max_lowered(max_cmds: usize) -> usize {
 /// [`max_lowered`] with default caps.
 pub const MAX_LOWERED: usize = max_lowered(DEFAULT_MAX_CMDS);
 
-/// The range rule: a range is sent as the one smallest aligned `s`-bit block
-/// that covers it, unless that block is more than `SPLIT_FACTOR` times the
-/// requested (page-aligned) bytes; then it is split into naturally aligned
-/// blocks (one command each), as long as they number at most `max_cmds`.
-pub const SPLIT_FACTOR: u128 = 2;
+/// The range rule of the `s`-bit encoding
+/// ([`NAPOT_SPLIT_FACTOR`](iommu_inval_core::lower::NAPOT_SPLIT_FACTOR)).
+pub const SPLIT_FACTOR: u128 = NAPOT_SPLIT_FACTOR;
 
 /// How an address range is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,8 +132,9 @@ impl RangePlan {
     }
 }
 
-/// Plan the `s`-bit commands for `r` under the [`SPLIT_FACTOR`] rule, with at
-/// most `cap` commands.
+/// Plan the `s`-bit commands for `r` under the [`SPLIT_FACTOR`] rule
+/// ([`plan_napot`]), with at most `cap` commands; every address is the
+/// all-pages address.
 ///
 /// ```
 /// use iommu_inval_amd::lower::{plan_range, PagePlan};
@@ -148,58 +148,22 @@ impl RangePlan {
 /// assert_eq!((p.count, p.widened), (2, Widened::empty()));
 /// ```
 pub fn plan_range(r: &AddrRange, cap: usize) -> RangePlan {
-    let cap = cap.max(1);
-    let all = RangePlan {
-        plan: PagePlan::Single {
+    let (plan, count, widened) = plan_napot(r, cap);
+    let plan = match plan {
+        NapotPlan::All => PagePlan::Single {
             address: ALL_PAGES_ADDRESS,
             s: true,
         },
-        count: 1,
-        widened: if r.is_all() {
-            Widened::empty()
-        } else {
-            Widened::RANGE
-        },
-    };
-    if r.is_all() {
-        return all;
-    }
-    let pages = r.align_out(PAGE_SHIFT);
-    let page_widen = if pages == *r {
-        Widened::empty()
-    } else {
-        Widened::RANGE
-    };
-    let block = covering_block(r, PAGE_SHIFT);
-    if block.order >= 64 {
-        return all;
-    }
-    let single = |extra: Widened| {
-        let (address, s) = ats_encode_block(block);
-        let w = if block.range() == *r {
-            Widened::empty()
-        } else {
-            Widened::RANGE
-        };
-        RangePlan {
-            plan: PagePlan::Single { address, s },
-            count: 1,
-            widened: w | extra,
+        NapotPlan::Single(b) => {
+            let (address, s) = ats_encode_block(b);
+            PagePlan::Single { address, s }
         }
+        NapotPlan::Blocks(it) => PagePlan::Blocks(it),
     };
-    if (1u128 << block.order) <= SPLIT_FACTOR * pages.size() {
-        return single(Widened::empty());
-    }
-    let blocks = AlignedBlocks::new(&pages, PAGE_SHIFT, 63);
-    let n = blocks.clone().take(cap.saturating_add(1)).count();
-    if n <= cap {
-        RangePlan {
-            plan: PagePlan::Blocks(blocks),
-            count: n,
-            widened: page_widen,
-        }
-    } else {
-        single(Widened::CAP)
+    RangePlan {
+        plan,
+        count,
+        widened,
     }
 }
 

@@ -43,9 +43,12 @@
 //!   dropped and reported; prefetch (a hint) is dropped.
 
 use crate::cmd::*;
-use iommu_inval_core::lower::{dropped, emit_one, is_inverted, tag_shared, DeviceSet, Emitter};
+use iommu_inval_core::lower::{
+    dropped, emit_one, is_inverted, plan_napot, tag_shared, DeviceSet, Emitter, NapotPlan,
+    NAPOT_SPLIT_FACTOR,
+};
 use iommu_inval_core::model::*;
-use iommu_inval_core::range::{ats_encode_block, covering_block, AlignedBlocks, PAGE_SHIFT};
+use iommu_inval_core::range::{ats_encode_block, AlignedBlocks, PAGE_SHIFT};
 use iommu_inval_core::{ArchId, Context, LowerError, Sink};
 
 /// Host capabilities that shape the lowering.
@@ -117,9 +120,9 @@ impl Caps {
     }
 }
 
-/// The range rule of the NAPOT encodings: one covering block when it is at
-/// most `SPLIT_FACTOR` times the requested bytes, else aligned blocks.
-pub const SPLIT_FACTOR: u128 = 2;
+/// The range rule of the NAPOT encodings
+/// ([`NAPOT_SPLIT_FACTOR`](iommu_inval_core::lower::NAPOT_SPLIT_FACTOR)).
+pub const SPLIT_FACTOR: u128 = NAPOT_SPLIT_FACTOR;
 
 /// How an address range is sent: the `(addr, s)` pairs of the commands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,36 +233,22 @@ pub fn plan_range(r: &AddrRange, napot: bool, cap: usize, all: AddrPlan) -> Rang
         }
         return everything(Widened::RANGE | Widened::CAP);
     }
-    let block = covering_block(r, PAGE_SHIFT);
-    if block.order >= 64 {
-        return everything(Widened::RANGE);
-    }
-    let single = |extra: Widened| {
-        let (a, s) = ats_encode_block(block);
-        let w = if block.range() == *r {
-            Widened::empty()
-        } else {
-            Widened::RANGE
-        };
-        RangePlan {
-            plan: AddrPlan::Single(a, s),
-            count: 1,
-            widened: w | extra,
+    let (plan, count, widened) = plan_napot(r, cap);
+    match plan {
+        NapotPlan::All => everything(widened),
+        NapotPlan::Single(b) => {
+            let (a, s) = ats_encode_block(b);
+            RangePlan {
+                plan: AddrPlan::Single(a, s),
+                count,
+                widened,
+            }
         }
-    };
-    if (1u128 << block.order) <= SPLIT_FACTOR * pages.size() {
-        return single(Widened::empty());
-    }
-    let blocks = AlignedBlocks::new(&pages, PAGE_SHIFT, 63);
-    let n = blocks.clone().take(cap.saturating_add(1)).count();
-    if n <= cap {
-        RangePlan {
-            plan: AddrPlan::Blocks(blocks),
-            count: n,
-            widened: page_widen,
-        }
-    } else {
-        single(Widened::CAP)
+        NapotPlan::Blocks(it) => RangePlan {
+            plan: AddrPlan::Blocks(it),
+            count,
+            widened,
+        },
     }
 }
 

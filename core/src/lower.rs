@@ -13,7 +13,7 @@ use crate::context::Context;
 use crate::error::LowerError;
 use crate::model::{DeviceSel, DomainSel, Outcome, PasidSel, Widened};
 use crate::native::ArchId;
-use crate::range::AddrRange;
+use crate::range::{covering_block, AddrRange, AlignedBlocks, Block, PAGE_SHIFT};
 use crate::sink::Sink;
 
 /// Writes one lowering's commands to a sink, phase by phase, and keeps its
@@ -370,6 +370,63 @@ impl ListedPasids {
             Some(x) => f(x),
             None => Ok(()),
         }
+    }
+}
+
+/// The range rule of the NAPOT (PCIe ATS size) encodings: a range is sent
+/// as the one smallest aligned block covering it, unless that block is more
+/// than `NAPOT_SPLIT_FACTOR` times the requested (page-aligned) bytes; then
+/// as its naturally aligned blocks, one command each, when they number at
+/// most the cap.
+pub const NAPOT_SPLIT_FACTOR: u128 = 2;
+
+/// How [`plan_napot`] sends a range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NapotPlan {
+    /// Every address (the range is everything, or no block below 2^64 covers it).
+    All,
+    /// One block.
+    Single(Block),
+    /// One command per block.
+    Blocks(AlignedBlocks),
+}
+
+/// Plan `r` under the [`NAPOT_SPLIT_FACTOR`] rule with at most `cap`
+/// commands (at least one): the plan, its command count and what it widens
+/// (`RANGE` when it covers more than asked, plus `CAP` when the split was
+/// over the cap and fell back to the covering block).
+pub fn plan_napot(r: &AddrRange, cap: usize) -> (NapotPlan, usize, Widened) {
+    let cap = cap.max(1);
+    if r.is_all() {
+        return (NapotPlan::All, 1, Widened::empty());
+    }
+    let pages = r.align_out(PAGE_SHIFT);
+    let block = covering_block(r, PAGE_SHIFT);
+    if block.order >= 64 {
+        return (NapotPlan::All, 1, Widened::RANGE);
+    }
+    let single = |extra: Widened| {
+        let w = if block.range() == *r {
+            Widened::empty()
+        } else {
+            Widened::RANGE
+        };
+        (NapotPlan::Single(block), 1, w | extra)
+    };
+    if (1u128 << block.order) <= NAPOT_SPLIT_FACTOR * pages.size() {
+        return single(Widened::empty());
+    }
+    let blocks = AlignedBlocks::new(&pages, PAGE_SHIFT, 63);
+    let n = blocks.clone().take(cap.saturating_add(1)).count();
+    if n <= cap {
+        let w = if pages == *r {
+            Widened::empty()
+        } else {
+            Widened::RANGE
+        };
+        (NapotPlan::Blocks(blocks), n, w)
+    } else {
+        single(Widened::CAP)
     }
 }
 
