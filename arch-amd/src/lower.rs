@@ -621,7 +621,7 @@ fn lower_inval<C: Context + ?Sized>(
         }
     }
 
-    let mut e = Emitter::new(out, FENCE);
+    let mut e = Emitter::new(out, || FENCE);
     if need_all && (per_dev > 0 || iotlb) {
         widened |= iommu_all_widening(i);
         e.push(Command::InvalidateIommuAll(InvalidateIommuAll))?;

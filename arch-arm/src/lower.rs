@@ -187,7 +187,7 @@ pub fn lower<C: Context + ?Sized>(
     ctx: &C,
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {
-    let mut o = Out::new(out, Command::CmdSync(CmdSync::default()));
+    let mut o = Out::new(out, || Command::CmdSync(CmdSync::default()));
     match op {
         Op::Inval(i) => lower_inval(i, caps, ctx, &mut o)?,
         Op::Sync(s) => o.push(lower_sync(s)?)?,
@@ -1057,6 +1057,7 @@ pub fn atc_span(r: &AddrRange) -> (u8, u64) {
     }
 }
 
+#[inline]
 fn lower_dev_tlb<C: Context + ?Sized>(
     i: &Inval,
     caps: &Caps,

@@ -716,7 +716,7 @@ fn lower_inval<C: Context + ?Sized>(
         }
     }
 
-    let mut e = Emitter::new(out, FENCE);
+    let mut e = Emitter::new(out, || FENCE);
     // Phase 1.
     match dir {
         DirPlan::None => {}

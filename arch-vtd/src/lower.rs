@@ -120,9 +120,13 @@ struct Em<'a> {
 
 impl Em<'_> {
     fn push(&mut self, c: Command) -> Result<(), LowerError> {
-        self.e.push(c.with_width(self.wide))
+        self.e.push_fenced(c.with_width(self.wide))
     }
 }
+
+/// [`fence`] of each descriptor width, for the [`Emitter`].
+const FENCE: fn() -> Command = || fence(false);
+const WIDE_FENCE: fn() -> Command = || fence(true);
 
 fn fence(wide: bool) -> Command {
     Command::InvWait(InvWait {
@@ -306,7 +310,7 @@ fn lower_inval<C: Context + ?Sized>(
         0
     };
     let mut em = Em {
-        e: Emitter::new(out, fence(caps.wide)),
+        e: Emitter::new(out, if caps.wide { WIDE_FENCE } else { FENCE }),
         wide: caps.wide,
     };
     // Group 1: configuration caches.

@@ -18,7 +18,7 @@ pub struct Emit<'a> {
 
 impl<'a> Emit<'a> {
     /// An emitter writing to `out`.
-    #[inline]
+    #[inline(always)]
     pub fn new(out: &'a mut dyn Sink<Op>) -> Self {
         Emit {
             out,
@@ -43,7 +43,7 @@ impl<'a> Emit<'a> {
     }
 
     /// The widening so far, to add to.
-    #[inline]
+    #[inline(always)]
     pub fn widened_mut(&mut self) -> &mut Widened {
         &mut self.widened
     }
@@ -55,7 +55,7 @@ impl<'a> Emit<'a> {
     }
 
     /// The outcome so far.
-    #[inline]
+    #[inline(always)]
     pub fn outcome(&self) -> Outcome {
         Outcome {
             emitted: self.emitted,
@@ -67,7 +67,7 @@ impl<'a> Emit<'a> {
 
 /// The generic domain of native domain id `native`; every domain, reported
 /// in `w` as `DOMAIN`, when the context does not know it.
-#[inline]
+#[inline(always)]
 pub fn domain_of<X: Context + ?Sized>(
     ctx: &X,
     arch: ArchId,
@@ -117,7 +117,7 @@ pub fn per_tag<X: Context + ?Sized>(
 }
 
 /// One inval per PASID selection of `tag`, stopping at the first sink error.
-#[inline(never)]
+#[inline]
 fn each_pasid<X: Context + ?Sized>(
     ctx: &X,
     arch: ArchId,

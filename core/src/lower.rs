@@ -19,17 +19,20 @@ use crate::sink::Sink;
 /// Writes one lowering's commands to a sink, phase by phase, and keeps its
 /// [`Outcome`].
 ///
-/// A phase is closed with [`end_phase`](Self::end_phase); the first command
-/// of a later phase is preceded by the architecture's `fence` command when
-/// an earlier phase wrote anything (so no phase starts before the one
+/// A phase is closed with [`end_phase`](Self::end_phase), after which the
+/// architecture's `fence` command is due: written at once by
+/// [`fence_now`](Self::fence_now), or before the next command by
+/// [`push_fenced`](Self::push_fenced) (so no phase starts before the one
 /// before it completes). Empty phases add no fence.
 pub struct Emitter<'a, C> {
     sink: &'a mut dyn Sink<C>,
-    fence: C,
+    /// Makes the fence (called only when one is written, so that a large
+    /// command type is not copied into every emitter).
+    fence: fn() -> C,
     emitted: usize,
     widened: Widened,
     dropped: Option<&'static str>,
-    /// Non-empty phases so far (the current one included).
+    /// Non-empty phases closed so far.
     phases: usize,
     /// The current phase has written a command.
     in_phase: bool,
@@ -37,10 +40,10 @@ pub struct Emitter<'a, C> {
     fence_due: bool,
 }
 
-impl<'a, C: Copy> Emitter<'a, C> {
-    /// An emitter writing to `sink`, separating phases with `fence`.
+impl<'a, C> Emitter<'a, C> {
+    /// An emitter writing to `sink`, separating phases with `fence()`.
     #[inline]
-    pub fn new(sink: &'a mut dyn Sink<C>, fence: C) -> Self {
+    pub fn new(sink: &'a mut dyn Sink<C>, fence: fn() -> C) -> Self {
         Emitter {
             sink,
             fence,
@@ -53,18 +56,21 @@ impl<'a, C: Copy> Emitter<'a, C> {
         }
     }
 
-    /// Write `c` in the current phase (after the fence a closed phase left due).
+    /// Write `c` in the current phase.
     #[inline]
     pub fn push(&mut self, c: impl Into<C>) -> Result<(), LowerError> {
+        self.in_phase = true;
+        self.raw(c.into())
+    }
+
+    /// Write `c` in the current phase, after the fence a closed phase left due.
+    #[inline]
+    pub fn push_fenced(&mut self, c: C) -> Result<(), LowerError> {
         if self.fence_due {
             self.fence_due = false;
-            self.raw(self.fence)?;
+            self.raw((self.fence)())?;
         }
-        if !self.in_phase {
-            self.in_phase = true;
-            self.phases += 1;
-        }
-        self.raw(c.into())
+        self.push(c)
     }
 
     /// Write `c` outside any phase (no fence, not counted as a phase).
@@ -75,13 +81,13 @@ impl<'a, C: Copy> Emitter<'a, C> {
         Ok(())
     }
 
-    /// Close the current phase; if it wrote anything, the next command
-    /// written with [`push`](Self::push) is preceded by a fence.
+    /// Close the current phase; if it wrote anything, a fence is due.
     #[inline]
     pub fn end_phase(&mut self) {
         if self.in_phase {
             self.in_phase = false;
             self.fence_due = true;
+            self.phases += 1;
         }
     }
 
@@ -92,12 +98,12 @@ impl<'a, C: Copy> Emitter<'a, C> {
         self.end_phase();
         if self.fence_due {
             self.fence_due = false;
-            self.raw(self.fence)?;
+            self.raw((self.fence)())?;
         }
         Ok(())
     }
 
-    /// Non-empty phases so far.
+    /// Non-empty phases closed so far.
     #[inline]
     pub const fn phases(&self) -> usize {
         self.phases
@@ -196,6 +202,7 @@ pub enum DeviceSet {
 impl DeviceSet {
     /// The devices of `sel` (a device interval), or else of `domain`
     /// through the context.
+    #[inline]
     pub fn resolve<X: Context + ?Sized>(sel: DeviceSel, domain: DomainSel, ctx: &X) -> Self {
         if let Some((a, b)) = sel.interval() {
             return DeviceSet::Interval(a.min(b), a.max(b));
@@ -395,6 +402,7 @@ pub enum NapotPlan {
 /// commands (at least one): the plan, its command count and what it widens
 /// (`RANGE` when it covers more than asked, plus `CAP` when the split was
 /// over the cap and fell back to the covering block).
+#[inline]
 pub fn plan_napot(r: &AddrRange, cap: usize) -> (NapotPlan, usize, Widened) {
     let cap = cap.max(1);
     if r.is_all() {
@@ -439,12 +447,12 @@ mod tests {
     #[test]
     fn fences_only_between_non_empty_phases() -> Result<(), LowerError> {
         let mut buf: FixedBuf<u8, 8> = FixedBuf::new();
-        let mut e = Emitter::new(&mut buf, 0u8);
-        e.push(1)?;
+        let mut e = Emitter::new(&mut buf, || 0u8);
+        e.push_fenced(1)?;
         e.end_phase();
         e.end_phase(); // an empty phase adds nothing
-        e.push(2)?;
-        e.push(3)?;
+        e.push_fenced(2)?;
+        e.push_fenced(3)?;
         e.end_phase();
         assert_eq!((e.phases(), e.emitted()), (2, 4));
         e.fence_now()?; // the due fence, written now
