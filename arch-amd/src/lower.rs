@@ -84,7 +84,7 @@ pub const fn max_lowered(max_cmds: usize) -> usize {
 pub const MAX_LOWERED: usize = max_lowered(DEFAULT_MAX_CMDS);
 
 /// The range rule of the `s`-bit encoding
-/// ([`NAPOT_SPLIT_FACTOR`](iommu_inval_core::lower::NAPOT_SPLIT_FACTOR)).
+/// ([`NAPOT_SPLIT_FACTOR`]).
 pub const SPLIT_FACTOR: u128 = NAPOT_SPLIT_FACTOR;
 
 /// How an address range is sent.

@@ -206,7 +206,7 @@ fn with_range(i: Inval, r: (AddrRange, Hints)) -> Inval {
 ///
 /// Ids go through `ctx`: a VMID it does not know lifts to every domain, an
 /// ASID it does not know to every PASID, and the outcome reports it
-/// ([`Widened::DOMAIN`], [`Widened::PASID`]). A Secure-stream CMD_RESUME or
+/// (`Widened::DOMAIN`, `Widened::PASID`). A Secure-stream CMD_RESUME or
 /// CMD_STALL_TERM has no generic form ([`LowerError::NoEquivalent`]).
 ///
 /// ```

@@ -121,7 +121,7 @@ impl Caps {
 }
 
 /// The range rule of the NAPOT encodings
-/// ([`NAPOT_SPLIT_FACTOR`](iommu_inval_core::lower::NAPOT_SPLIT_FACTOR)).
+/// ([`NAPOT_SPLIT_FACTOR`]).
 pub const SPLIT_FACTOR: u128 = NAPOT_SPLIT_FACTOR;
 
 /// How an address range is sent: the `(addr, s)` pairs of the commands.
