@@ -158,19 +158,6 @@ fn domain_of<C: Context + ?Sized>(ctx: &C, vmid: u16, e: &mut Emit<'_>) -> Domai
     lift::domain_of(ctx, ArchId::Smmuv3, u32::from(vmid), e.widened_mut())
 }
 
-/// [`lift::per_tag`] of an ASID: PASIDs whose CD uses it, and requests
-/// without PASID when it is some device's CD 0 ASID.
-#[inline(always)]
-fn per_asid<C: Context + ?Sized>(
-    ctx: &C,
-    base: Inval,
-    lookup: DomainSel,
-    asid: u16,
-    e: &mut Emit<'_>,
-) -> Result<(), LowerError> {
-    lift::per_tag(ctx, ArchId::Smmuv3, base, lookup, u32::from(asid), e)
-}
-
 #[inline]
 const fn leaf(l: bool) -> Caches {
     if l {
@@ -284,14 +271,21 @@ pub fn lift<C: Context + ?Sized>(
         }
         Command::TlbiNhAsid(c) => {
             let d = domain_of(ctx, c.vmid, &mut e);
-            per_asid(ctx, s1(Regime::Guest, d), d, c.asid, &mut e)?
+            lift::per_tag(
+                ctx,
+                ArchId::Smmuv3,
+                s1(Regime::Guest, d),
+                d,
+                u32::from(c.asid),
+                &mut e,
+            )?
         }
         Command::TlbiNhVa(c) => {
             let d = domain_of(ctx, c.vmid, &mut e);
             let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
             let mut base = with_range(s1(Regime::Guest, d), r);
             base.caches |= leaf(c.leaf);
-            per_asid(ctx, base, d, c.asid, &mut e)?
+            lift::per_tag(ctx, ArchId::Smmuv3, base, d, u32::from(c.asid), &mut e)?
         }
         Command::TlbiNhVaa(c) => {
             let d = domain_of(ctx, c.vmid, &mut e);
@@ -308,18 +302,26 @@ pub fn lift<C: Context + ?Sized>(
             e.push(Op::Inval(i))?
         }
         Command::TlbiEl2All(_) => e.push(Op::Inval(s1(Regime::Hyp, DomainSel::All)))?,
-        Command::TlbiEl2Asid(c) => per_asid(
+        Command::TlbiEl2Asid(c) => lift::per_tag(
             ctx,
+            ArchId::Smmuv3,
             s1(Regime::Hyp, DomainSel::All),
             DomainSel::All,
-            c.asid,
+            u32::from(c.asid),
             &mut e,
         )?,
         Command::TlbiEl2Va(c) => {
             let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
             let mut base = with_range(s1(Regime::Hyp, DomainSel::All), r);
             base.caches |= leaf(c.leaf);
-            per_asid(ctx, base, DomainSel::All, c.asid, &mut e)?
+            lift::per_tag(
+                ctx,
+                ArchId::Smmuv3,
+                base,
+                DomainSel::All,
+                u32::from(c.asid),
+                &mut e,
+            )?
         }
         Command::TlbiEl2Vaa(c) => {
             let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
@@ -346,18 +348,26 @@ pub fn lift<C: Context + ?Sized>(
             dropped = Some("CMD_DPTI_ALL: the Device Permission Table cache has no generic form")
         }
         Command::TlbiSEl2All(_) => e.push(Op::Inval(s1(Regime::SecureHyp, DomainSel::All)))?,
-        Command::TlbiSEl2Asid(c) => per_asid(
+        Command::TlbiSEl2Asid(c) => lift::per_tag(
             ctx,
+            ArchId::Smmuv3,
             s1(Regime::SecureHyp, DomainSel::All),
             DomainSel::All,
-            c.asid,
+            u32::from(c.asid),
             &mut e,
         )?,
         Command::TlbiSEl2Va(c) => {
             let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
             let mut base = with_range(s1(Regime::SecureHyp, DomainSel::All), r);
             base.caches |= leaf(c.leaf);
-            per_asid(ctx, base, DomainSel::All, c.asid, &mut e)?
+            lift::per_tag(
+                ctx,
+                ArchId::Smmuv3,
+                base,
+                DomainSel::All,
+                u32::from(c.asid),
+                &mut e,
+            )?
         }
         Command::TlbiSEl2Vaa(c) => {
             let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);

@@ -66,19 +66,6 @@ fn domain_of<C: Context + ?Sized>(ctx: &C, gscid: u16, w: &mut Widened) -> Domai
     lift::domain_of(ctx, ArchId::Riscv, u32::from(gscid), w)
 }
 
-/// [`lift::per_tag`] of a PSCID: PASIDs whose process context uses it, and
-/// requests without process_id when a device context does.
-#[inline]
-fn per_pscid<C: Context + ?Sized>(
-    ctx: &C,
-    base: Inval,
-    lookup: DomainSel,
-    pscid: u32,
-    e: &mut Emit<'_>,
-) -> Result<(), LowerError> {
-    lift::per_tag(ctx, ArchId::Riscv, base, lookup, pscid, e)
-}
-
 #[inline]
 const fn leaf(av: bool, nl: bool) -> Caches {
     // AV = 1 and NL = 0: only entries of leaf PTEs (§3.1.1); AV = 0 or NL = 1:
@@ -134,7 +121,9 @@ pub fn lift<C: Context + ?Sized>(
                 .domain(domain)
                 .range(range);
             if c.pscv {
-                per_pscid(ctx, base, domain, c.pscid, &mut e)?;
+                // PASIDs whose process context uses the PSCID, and requests without
+                // process_id when a device context does.
+                lift::per_tag(ctx, ArchId::Riscv, base, domain, c.pscid, &mut e)?;
             } else {
                 e.push(Op::Inval(base))?;
             }
