@@ -34,8 +34,9 @@ pub struct Emitter<'a, C> {
     dropped: Option<&'static str>,
     /// Non-empty phases closed so far.
     phases: usize,
-    /// The current phase has written a command.
-    in_phase: bool,
+    /// `emitted` when the current phase began: it has written a command
+    /// when `emitted` is past it.
+    mark: usize,
     /// A closed phase wrote something: the next command needs a fence first.
     fence_due: bool,
 }
@@ -51,7 +52,7 @@ impl<'a, C> Emitter<'a, C> {
             widened: Widened::empty(),
             dropped: None,
             phases: 0,
-            in_phase: false,
+            mark: 0,
             fence_due: false,
         }
     }
@@ -59,7 +60,6 @@ impl<'a, C> Emitter<'a, C> {
     /// Write `c` in the current phase.
     #[inline]
     pub fn push(&mut self, c: impl Into<C>) -> Result<(), LowerError> {
-        self.in_phase = true;
         self.raw(c.into())
     }
 
@@ -69,11 +69,12 @@ impl<'a, C> Emitter<'a, C> {
         if self.fence_due {
             self.fence_due = false;
             self.raw((self.fence)())?;
+            self.mark = self.emitted;
         }
         self.push(c)
     }
 
-    /// Write `c` outside any phase (no fence, not counted as a phase).
+    /// Write `c` with no fence before it (after the last phase: a trailing fence).
     #[inline]
     pub fn raw(&mut self, c: C) -> Result<(), LowerError> {
         self.sink.push(c)?;
@@ -84,8 +85,8 @@ impl<'a, C> Emitter<'a, C> {
     /// Close the current phase; if it wrote anything, a fence is due.
     #[inline]
     pub fn end_phase(&mut self) {
-        if self.in_phase {
-            self.in_phase = false;
+        if self.emitted > self.mark {
+            self.mark = self.emitted;
             self.fence_due = true;
             self.phases += 1;
         }
@@ -99,6 +100,7 @@ impl<'a, C> Emitter<'a, C> {
         if self.fence_due {
             self.fence_due = false;
             self.raw((self.fence)())?;
+            self.mark = self.emitted;
         }
         Ok(())
     }
