@@ -20,6 +20,7 @@
 //! (AMD #48882 §2.4.3, §2.4.4).
 
 use crate::cmd::*;
+use iommu_inval_core::lift::{self, Emit};
 use iommu_inval_core::model::*;
 use iommu_inval_core::range::ats_decode;
 use iommu_inval_core::{ArchId, Context, LowerError, Sink};
@@ -44,40 +45,7 @@ pub const fn resp_code(status: u8) -> Option<RespCode> {
 }
 
 fn domain_of<C: Context + ?Sized>(ctx: &C, native: u16, w: &mut Widened) -> DomainSel {
-    match ctx.domain_from_native(ArchId::Amd, u32::from(native)) {
-        Some(d) => DomainSel::One(d),
-        None => {
-            *w |= Widened::DOMAIN;
-            DomainSel::All
-        }
-    }
-}
-
-/// `i` for each PASID selection whose guest (gn = 1) entries carry `pasid`
-/// ([`Context::pasids_of_tag`]): GCR3 entry 0 also holds the translations
-/// of requests without PASID (Linux's `IOMMU_NO_PASID`, the entry its v2
-/// page-table mode installs the domain's table at); every PASID when the
-/// context knows none.
-fn guest_pasids<C: Context + ?Sized>(
-    ctx: &C,
-    i: Inval,
-    pasid: u32,
-    o: &mut Outcome,
-    emit: &mut dyn FnMut(Op, &mut Outcome) -> Result<(), LowerError>,
-) -> Result<(), LowerError> {
-    let (mut err, mut any) = (Ok(()), false);
-    let known = ctx.pasids_of_tag(ArchId::Amd, i.domain, pasid, &mut |p| {
-        any = true;
-        if err.is_ok() {
-            err = emit(Op::Inval(i.pasid(p)), o);
-        }
-    });
-    err?;
-    if !known || !any {
-        o.widened |= Widened::PASID;
-        emit(Op::Inval(i.pasid(PasidSel::All)), o)?;
-    }
-    Ok(())
+    lift::domain_of(ctx, ArchId::Amd, u32::from(native), w)
 }
 
 /// Lift one command into generic operations written to `out`.
@@ -105,12 +73,7 @@ pub fn lift<C: Context + ?Sized>(
     ctx: &C,
     out: &mut dyn Sink<Op>,
 ) -> Result<Outcome, LowerError> {
-    let mut o = Outcome::default();
-    let mut emit = |op: Op, o: &mut Outcome| -> Result<(), LowerError> {
-        out.push(op)?;
-        o.emitted += 1;
-        Ok(())
-    };
+    let mut e = Emit::new(out);
     match *cmd {
         Command::InsertGuestEvent(_) => {
             return Err(LowerError::NoEquivalent(
@@ -133,17 +96,17 @@ pub fn lift<C: Context + ?Sized>(
                 fence: c.f,
                 ..Sync::default()
             };
-            emit(Op::Sync(sync), &mut o)?;
+            e.push(Op::Sync(sync))?;
         }
         Command::InvalidateDevtabEntry(c) => {
             // The DTE holds the device's configuration and the GCR3 table root
             // of its PASIDs: both configuration caches, every PASID.
             let i = Inval::new(Caches::CONFIG_DEVICE | Caches::CONFIG_PASID)
                 .device(DeviceSel::One(c.device_id.into()));
-            emit(Op::Inval(i), &mut o)?;
+            e.push(Op::Inval(i))?;
         }
         Command::InvalidateIommuPages(c) => {
-            let domain = domain_of(ctx, c.domain_id, &mut o.widened);
+            let domain = domain_of(ctx, c.domain_id, e.widened_mut());
             let leaf = if c.pde { Caches::empty() } else { Caches::LEAF };
             let stage = if c.gn { Stages::S1 } else { Stages::S2 };
             let i = Inval::new(Caches::IOTLB | leaf)
@@ -151,9 +114,11 @@ pub fn lift<C: Context + ?Sized>(
                 .domain(domain)
                 .range(page_range(c.address, c.s));
             if c.gn {
-                guest_pasids(ctx, i, c.pasid, &mut o, &mut emit)?;
+                // GCR3 entry 0 also holds requests without PASID (Linux's
+                // `IOMMU_NO_PASID`): `Context::pasids_of_tag` names both.
+                lift::per_tag(ctx, ArchId::Amd, i, i.domain, c.pasid, &mut e)?;
             } else {
-                emit(Op::Inval(i.pasid(PasidSel::All)), &mut o)?;
+                e.push(Op::Inval(i.pasid(PasidSel::All)))?;
             }
         }
         Command::InvalidateIotlbPages(c) => {
@@ -173,17 +138,17 @@ pub fn lift<C: Context + ?Sized>(
                 .pasid(pasid)
                 .range(page_range(c.address, c.s))
                 .hints(hints);
-            emit(Op::Inval(i), &mut o)?;
+            e.push(Op::Inval(i))?;
         }
         Command::InvalidateInterruptTable(c) => {
             let i = Inval::new(Caches::INTR_REMAP).device(DeviceSel::One(c.device_id.into()));
-            emit(Op::Inval(i), &mut o)?;
+            e.push(Op::Inval(i))?;
         }
         Command::InvalidateIommuAll(_) => {
             // Every cache inside the IOMMU; device TLBs are not IOMMU caches
             // and need INVALIDATE_IOTLB_PAGES (§2.4.8).
             let i = Inval::new(Caches::CONFIG | Caches::IOTLB | Caches::INTR_REMAP);
-            emit(Op::Inval(i), &mut o)?;
+            e.push(Op::Inval(i))?;
         }
         Command::PrefetchIommuPages(c) => {
             let range = page_range(c.address, c.s);
@@ -192,7 +157,7 @@ pub fn lift<C: Context + ?Sized>(
                 let domain = match ctx.domain_of_device(c.device_id.into()) {
                     Some(d) => DomainSel::One(d),
                     None => {
-                        o.widened |= Widened::DOMAIN;
+                        e.widen(Widened::DOMAIN);
                         DomainSel::All
                     }
                 };
@@ -202,9 +167,11 @@ pub fn lift<C: Context + ?Sized>(
                     .domain(domain)
                     .range(range);
                 if c.gn {
-                    guest_pasids(ctx, i, c.pasid, &mut o, &mut emit)?;
+                    // GCR3 entry 0 also holds requests without PASID (Linux's
+                    // `IOMMU_NO_PASID`): `Context::pasids_of_tag` names both.
+                    lift::per_tag(ctx, ArchId::Amd, i, i.domain, c.pasid, &mut e)?;
                 } else {
-                    emit(Op::Inval(i.pasid(PasidSel::All)), &mut o)?;
+                    e.push(Op::Inval(i.pasid(PasidSel::All)))?;
                 }
             }
             let p = Prefetch {
@@ -216,7 +183,7 @@ pub fn lift<C: Context + ?Sized>(
                 stride: 0,
                 count: c.pfcount,
             };
-            emit(Op::Prefetch(p), &mut o)?;
+            e.push(Op::Prefetch(p))?;
         }
         Command::CompletePprRequest(c) => {
             let code = resp_code(c.status).ok_or(LowerError::NoEquivalent(
@@ -231,10 +198,10 @@ pub fn lift<C: Context + ?Sized>(
                 priv_data: None,
                 guest: c.gn,
             };
-            emit(Op::PageResponse(r), &mut o)?;
+            e.push(Op::PageResponse(r))?;
         }
     }
-    Ok(o)
+    Ok(e.outcome())
 }
 
 /// The footprint of a command: `Footprint::of_ops` of its lift (empty when

@@ -29,8 +29,12 @@
 //! than `max_cmds`) is refused with `NoEquivalent` rather than under-done.
 
 use crate::cmd::*;
+use iommu_inval_core::lower::{
+    dropped, emit_one, is_inverted, one_tag, plan_napot, tag_shared, DeviceSet, Emitter,
+    ListedPasids, NapotPlan, NAPOT_SPLIT_FACTOR,
+};
 use iommu_inval_core::model::*;
-use iommu_inval_core::range::{ats_encode_block, covering_block, AlignedBlocks, PAGE_SHIFT};
+use iommu_inval_core::range::{ats_encode_block, AlignedBlocks};
 use iommu_inval_core::{ArchId, Context, LowerError, Sink};
 
 /// Host capabilities that shape the lowering.
@@ -79,11 +83,9 @@ pub const fn max_lowered(max_cmds: usize) -> usize {
 /// [`max_lowered`] with default caps.
 pub const MAX_LOWERED: usize = max_lowered(DEFAULT_MAX_CMDS);
 
-/// The range rule: a range is sent as the one smallest aligned `s`-bit block
-/// that covers it, unless that block is more than `SPLIT_FACTOR` times the
-/// requested (page-aligned) bytes; then it is split into naturally aligned
-/// blocks (one command each), as long as they number at most `max_cmds`.
-pub const SPLIT_FACTOR: u128 = 2;
+/// The range rule of the `s`-bit encoding
+/// ([`NAPOT_SPLIT_FACTOR`]).
+pub const SPLIT_FACTOR: u128 = NAPOT_SPLIT_FACTOR;
 
 /// How an address range is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,8 +132,9 @@ impl RangePlan {
     }
 }
 
-/// Plan the `s`-bit commands for `r` under the [`SPLIT_FACTOR`] rule, with at
-/// most `cap` commands.
+/// Plan the `s`-bit commands for `r` under the [`SPLIT_FACTOR`] rule
+/// ([`plan_napot`]), with at most `cap` commands; every address is the
+/// all-pages address.
 ///
 /// ```
 /// use iommu_inval_amd::lower::{plan_range, PagePlan};
@@ -145,159 +148,53 @@ impl RangePlan {
 /// assert_eq!((p.count, p.widened), (2, Widened::empty()));
 /// ```
 pub fn plan_range(r: &AddrRange, cap: usize) -> RangePlan {
-    let cap = cap.max(1);
-    let all = RangePlan {
-        plan: PagePlan::Single {
+    let (plan, count, widened) = plan_napot(r, cap);
+    let plan = match plan {
+        NapotPlan::All => PagePlan::Single {
             address: ALL_PAGES_ADDRESS,
             s: true,
         },
-        count: 1,
-        widened: if r.is_all() {
-            Widened::empty()
-        } else {
-            Widened::RANGE
-        },
+        NapotPlan::Single(b) => {
+            let (address, s) = ats_encode_block(b);
+            PagePlan::Single { address, s }
+        }
+        NapotPlan::Blocks(it) => PagePlan::Blocks(it),
     };
-    if r.is_all() {
-        return all;
-    }
-    let pages = r.align_out(PAGE_SHIFT);
-    let page_widen = if pages == *r {
-        Widened::empty()
-    } else {
-        Widened::RANGE
-    };
-    let block = covering_block(r, PAGE_SHIFT);
-    if block.order >= 64 {
-        return all;
-    }
-    let single = |extra: Widened| {
-        let (address, s) = ats_encode_block(block);
-        let w = if block.range() == *r {
-            Widened::empty()
-        } else {
-            Widened::RANGE
-        };
-        RangePlan {
-            plan: PagePlan::Single { address, s },
-            count: 1,
-            widened: w | extra,
-        }
-    };
-    if (1u128 << block.order) <= SPLIT_FACTOR * pages.size() {
-        return single(Widened::empty());
-    }
-    let blocks = AlignedBlocks::new(&pages, PAGE_SHIFT, 63);
-    let n = blocks.clone().take(cap.saturating_add(1)).count();
-    if n <= cap {
-        RangePlan {
-            plan: PagePlan::Blocks(blocks),
-            count: n,
-            widened: page_widen,
-        }
-    } else {
-        single(Widened::CAP)
+    RangePlan {
+        plan,
+        count,
+        widened,
     }
 }
 
-/// The devices a device-tagged invalidation reaches, as AMD can name them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum DevSet {
-    /// DeviceIDs `lo..=hi`.
-    Interval(u16, u16),
-    /// The devices of a generic domain, via the context (`count` of them).
-    Domain(u32, usize),
-    /// Not enumerable (unknown domain, every device).
-    Unknown,
-    /// Requester ids wider than the 16-bit DeviceID: no such device exists
-    /// behind an AMD-Vi, and no command can name it.
-    Wide,
+/// The largest AMD-Vi DeviceID: requester ids wider than 16 bits have no
+/// device behind an AMD-Vi, and no command can name them.
+const DEVICE_ID_MAX: u32 = 0xffff;
+
+/// Call `f` with each device of `devs` as a DeviceID; nothing when the set
+/// is not enumerable or holds an id wider than 16 bits.
+fn each_device<C: Context + ?Sized>(
+    devs: &DeviceSet,
+    ctx: &C,
+    f: &mut dyn FnMut(u16) -> Result<(), LowerError>,
+) -> Result<(), LowerError> {
+    if !devs.fits(DEVICE_ID_MAX) {
+        return Ok(());
+    }
+    devs.for_each(ctx, &mut |rid| match u16::try_from(rid) {
+        Ok(id) => f(id),
+        Err(_) => Ok(()),
+    })
 }
 
-impl DevSet {
-    fn resolve<C: Context + ?Sized>(i: &Inval, ctx: &C) -> DevSet {
-        if let Some((a, b)) = i.device.interval() {
-            let (lo, hi) = (a.min(b), a.max(b));
-            return match (u16::try_from(lo), u16::try_from(hi)) {
-                (Ok(lo), Ok(hi)) => DevSet::Interval(lo, hi),
-                _ => DevSet::Wide,
-            };
-        }
-        let DomainSel::One(d) = i.domain else {
-            return DevSet::Unknown;
-        };
-        let (mut n, mut wide) = (0usize, false);
-        if !ctx.devices_of_domain(d, &mut |rid| {
-            n += 1;
-            wide |= rid > 0xffff;
-        }) {
-            return DevSet::Unknown;
-        }
-        if wide {
-            return DevSet::Wide;
-        }
-        DevSet::Domain(d, n)
-    }
-
-    fn count(&self) -> usize {
-        match *self {
-            DevSet::Interval(lo, hi) => usize::from(hi - lo) + 1,
-            DevSet::Domain(_, n) => n,
-            DevSet::Unknown | DevSet::Wide => usize::MAX,
-        }
-    }
-
-    fn for_each<C: Context + ?Sized>(
-        &self,
-        ctx: &C,
-        f: &mut dyn FnMut(u16) -> Result<(), LowerError>,
-    ) -> Result<(), LowerError> {
-        match *self {
-            DevSet::Interval(lo, hi) => (lo..=hi).try_for_each(f),
-            DevSet::Domain(d, _) => {
-                let mut res = Ok(());
-                ctx.devices_of_domain(d, &mut |rid| {
-                    if res.is_ok() {
-                        // Wide ids were excluded by `resolve`.
-                        if let Ok(id) = u16::try_from(rid) {
-                            res = f(id);
-                        }
-                    }
-                });
-                res
-            }
-            DevSet::Unknown | DevSet::Wide => Ok(()),
-        }
-    }
-}
-
-struct Emitter<'a> {
-    out: &'a mut dyn Sink<Command>,
-    o: Outcome,
-    /// A phase has emitted since the last fence.
-    pending: bool,
-}
-
-impl Emitter<'_> {
-    fn push(&mut self, c: Command) -> Result<(), LowerError> {
-        self.out.push(c)?;
-        self.o.emitted += 1;
-        self.pending = true;
-        Ok(())
-    }
-    /// Close a phase: the next phase's first command is preceded by a fence.
-    fn fence_if_pending(&mut self) -> Result<(), LowerError> {
-        if self.pending {
-            self.out.push(Command::CompletionWait(CompletionWait {
-                f: true,
-                ..Default::default()
-            }))?;
-            self.o.emitted += 1;
-            self.pending = false;
-        }
-        Ok(())
-    }
-}
+/// The fence between two phases: COMPLETION_WAIT `f` = 1.
+const FENCE: Command = Command::CompletionWait(CompletionWait {
+    s: false,
+    i: false,
+    f: true,
+    store_address: 0,
+    store_data: 0,
+});
 
 /// Lower one generic operation to AMD-Vi commands written to `out`.
 ///
@@ -346,8 +243,10 @@ pub fn lower<C: Context + ?Sized>(
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {
     match op {
-        Op::Inval(i) if inverted(&i.range) => Err(LowerError::Invalid("range with first > last")),
-        Op::Prefetch(Prefetch { range: Some(r), .. }) if inverted(r) => {
+        Op::Inval(i) if is_inverted(&i.range) => {
+            Err(LowerError::Invalid("range with first > last"))
+        }
+        Op::Prefetch(Prefetch { range: Some(r), .. }) if is_inverted(r) => {
             Err(LowerError::Invalid("range with first > last"))
         }
         Op::Inval(i) => lower_inval(i, caps, ctx, out),
@@ -361,11 +260,6 @@ pub fn lower<C: Context + ?Sized>(
             "AMD-Vi has no stall terminate command",
         )),
     }
-}
-
-/// An `AddrRange::Span` built by hand with `first > last` (not a range).
-fn inverted(r: &AddrRange) -> bool {
-    matches!(*r, AddrRange::Span { first, last } if first > last)
 }
 
 fn lower_sync(s: &Sync, out: &mut dyn Sink<Command>) -> Result<Outcome, LowerError> {
@@ -396,11 +290,7 @@ fn lower_sync(s: &Sync, out: &mut dyn Sink<Command>) -> Result<Outcome, LowerErr
         c.store_address = st.address;
         c.store_data = st.data;
     }
-    out.push(Command::CompletionWait(c))?;
-    Ok(Outcome {
-        emitted: 1,
-        ..Outcome::default()
-    })
+    emit_one(out, Command::CompletionWait(c))
 }
 
 fn lower_prefetch(
@@ -408,12 +298,7 @@ fn lower_prefetch(
     caps: &Caps,
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {
-    let drop = |why| {
-        Ok(Outcome {
-            dropped: Some(why),
-            ..Outcome::default()
-        })
-    };
+    let drop = |why| Ok(dropped(why));
     let Some(range) = p.range else {
         return drop("AMD-Vi has no configuration-only prefetch");
     };
@@ -485,17 +370,16 @@ fn lower_page_response(
         RespCode::Invalid => 0x1,
         RespCode::Failure => 0xf,
     };
-    out.push(Command::CompletePprRequest(CompletePprRequest {
-        device_id,
-        pasid,
-        gn,
-        tag: r.prg_index,
-        status,
-    }))?;
-    Ok(Outcome {
-        emitted: 1,
-        ..Outcome::default()
-    })
+    emit_one(
+        out,
+        Command::CompletePprRequest(CompletePprRequest {
+            device_id,
+            pasid,
+            gn,
+            tag: r.prg_index,
+            status,
+        }),
+    )
 }
 
 /// Whether device `d` gets an INVALIDATE_IOTLB_PAGES: not when the context
@@ -516,51 +400,6 @@ fn gcr3_domain<C: Context + ?Sized>(i: &Inval, ctx: &C) -> Option<u16> {
     };
     ctx.domain_to_native(ArchId::Amd, d)
         .and_then(|n| u16::try_from(n).ok())
-}
-
-/// Every PASID of a domain as gn = 1 PASIDs: the ones the context lists
-/// and GCR3 entry 0 of requests without PASID.
-#[derive(Debug, Clone, Copy)]
-struct Listed {
-    d: u32,
-    /// PASIDs, each once.
-    n: usize,
-    /// The no-PASID entry when it is not a listed PASID.
-    extra: Option<u32>,
-}
-
-/// [`Listed`] for domain `d` when the context lists at least one PASID,
-/// names the no-PASID entry, each fits the host, and they number at most
-/// `budget`.
-fn listed_pasids<C: Context + ?Sized>(
-    ctx: &C,
-    d: u32,
-    caps: &Caps,
-    budget: usize,
-) -> Option<Listed> {
-    let limit = pasid_limit(caps, 20);
-    let (mut tag, mut several) = (None, false);
-    let known = ctx.tags_of_pasid(
-        ArchId::Amd,
-        DomainSel::One(d),
-        PasidSel::NoPasid,
-        &mut |t| match tag {
-            None => tag = Some(t),
-            Some(x) => several |= x != t,
-        },
-    );
-    let tag = tag.filter(|&t| known && !several && t <= limit)?;
-    let (mut n, mut fit, mut has) = (0usize, true, false);
-    if !ctx.pasids_of_domain(d, &mut |p| {
-        n += 1;
-        fit &= p <= limit;
-        has |= p == tag;
-    }) {
-        return None;
-    }
-    let extra = (!has).then_some(tag);
-    let total = n + usize::from(extra.is_some());
-    (n > 0 && fit && total <= budget).then_some(Listed { d, n: total, extra })
 }
 
 /// Largest PASID the host and a `field_bits`-wide field both hold.
@@ -608,12 +447,9 @@ fn lower_inval<C: Context + ?Sized>(
         // do not exist, and device TLBs (ATS) and interrupt remapping serve
         // non-secure requests only (PCIe ATS has no secure translation;
         // IHI0070 §3.9 for the model's convention). Nothing to remove.
-        return Ok(Outcome {
-            dropped: Some("AMD-Vi has no secure regime (no secure IOTLB, configuration, device TLB or interrupt entries)"),
-            ..Outcome::default()
-        });
+        return Ok(dropped("AMD-Vi has no secure regime (no secure IOTLB, configuration, device TLB or interrupt entries)"));
     }
-    let mut dropped = None;
+    let mut dropped_part = None;
     let cap = caps.max_cmds.max(1);
     let config = i.caches.intersects(Caches::CONFIG);
     let intr = i.caches.contains(Caches::INTR_REMAP);
@@ -622,17 +458,19 @@ fn lower_inval<C: Context + ?Sized>(
     let mut widened = Widened::empty();
     // Device-tagged caches resolve the same device set.
     let devs = if config || intr || dev_tlb {
-        DevSet::resolve(i, ctx)
+        DeviceSet::resolve(i.device, i.domain, ctx)
     } else {
-        DevSet::Unknown
+        DeviceSet::Every
     };
+    // Every device nameable by a 16-bit DeviceID.
+    let nameable = devs.fits(DEVICE_ID_MAX);
 
     // Phase 1 (configuration): per device, or INVALIDATE_IOMMU_ALL.
     let per_dev = usize::from(config) + usize::from(intr);
     let mut need_all = false;
     if per_dev > 0 {
         match devs {
-            DevSet::Unknown | DevSet::Wide => need_all = true,
+            _ if !nameable => need_all = true,
             d if d.count().saturating_mul(per_dev) > cap => {
                 need_all = true;
                 widened |= Widened::CAP;
@@ -688,18 +526,10 @@ fn lower_inval<C: Context + ?Sized>(
     // PASID (entry 0, `Context::tags_of_pasid`); reported when shared.
     let s1_pasid = match i.pasid {
         PasidSel::One(_) | PasidSel::NoPasid if s1 && caps.guest_translation => {
-            let (mut tag, mut several) = (None, false);
-            let known = ctx.tags_of_pasid(ArchId::Amd, i.domain, i.pasid, &mut |t| match tag {
-                None => tag = Some(t),
-                Some(x) => several |= x != t,
-            });
-            let tag = tag.filter(|&t| known && !several && t <= pasid_limit(caps, 20));
-            if let Some(t) = tag {
-                let mut shared = false;
-                ctx.pasids_of_tag(ArchId::Amd, i.domain, t, &mut |q| shared |= q != i.pasid);
-                if shared {
-                    widened |= Widened::PASID;
-                }
+            let limit = pasid_limit(caps, 20);
+            let tag = one_tag(ctx, ArchId::Amd, i.domain, i.pasid, |t| t <= limit);
+            if tag.is_some_and(|t| tag_shared(ctx, ArchId::Amd, i.domain, t, i.pasid)) {
+                widened |= Widened::PASID;
             }
             tag
         }
@@ -720,7 +550,8 @@ fn lower_inval<C: Context + ?Sized>(
         if s1 && s1_pasid.is_none() {
             listed = match (i.pasid, i.domain, native) {
                 (PasidSel::All, DomainSel::One(d), Some(_)) if caps.guest_translation => {
-                    listed_pasids(ctx, d, caps, s1_budget)
+                    let limit = pasid_limit(caps, 20);
+                    ListedPasids::resolve(ctx, ArchId::Amd, d, |p| p <= limit, s1_budget)
                 }
                 _ => None,
             };
@@ -740,23 +571,20 @@ fn lower_inval<C: Context + ?Sized>(
     let mut dev_gn = None;
     if dev_tlb {
         if !caps.ats {
-            dropped = Some("host without ATS: no device TLBs");
+            dropped_part = Some("host without ATS: no device TLBs");
         } else {
-            match devs {
-                DevSet::Unknown => {
-                    return Err(LowerError::NoEquivalent(
-                        "device-TLB invalidation of devices the context cannot enumerate: \
-                         AMD-Vi has no all-device INVALIDATE_IOTLB_PAGES",
-                    ))
-                }
-                DevSet::Wide => {
-                    return Err(LowerError::NoEquivalent(
-                        "device-TLB invalidation of a requester id wider than the 16-bit AMD-Vi DeviceID",
-                    ))
-                }
-                _ => {}
+            if !devs.is_enumerable() {
+                return Err(LowerError::NoEquivalent(
+                    "device-TLB invalidation of devices the context cannot enumerate: \
+                     AMD-Vi has no all-device INVALIDATE_IOTLB_PAGES",
+                ));
             }
-            devs.for_each(ctx, &mut |d| {
+            if !nameable {
+                return Err(LowerError::NoEquivalent(
+                    "device-TLB invalidation of a requester id wider than the 16-bit AMD-Vi DeviceID",
+                ));
+            }
+            each_device(&devs, ctx, &mut |d| {
                 ats_devs += usize::from(has_dev_tlb(ctx, d));
                 Ok(())
             })?;
@@ -766,7 +594,7 @@ fn lower_inval<C: Context + ?Sized>(
                 ));
             }
             if ats_devs < devs.count() {
-                dropped = Some("devices without ATS have no device TLB");
+                dropped_part = Some("devices without ATS have no device TLB");
             }
         }
         // No ATS device reached (an empty domain, ATS disabled): nothing is
@@ -793,17 +621,13 @@ fn lower_inval<C: Context + ?Sized>(
         }
     }
 
-    let mut e = Emitter {
-        out,
-        o: Outcome::default(),
-        pending: false,
-    };
+    let mut e = Emitter::new(out, || FENCE);
     if need_all && (per_dev > 0 || iotlb) {
         widened |= iommu_all_widening(i);
         e.push(Command::InvalidateIommuAll(InvalidateIommuAll))?;
     } else {
         if per_dev > 0 {
-            devs.for_each(ctx, &mut |device_id| {
+            each_device(&devs, ctx, &mut |device_id| {
                 if config {
                     e.push(Command::InvalidateDevtabEntry(InvalidateDevtabEntry {
                         device_id,
@@ -828,7 +652,7 @@ fn lower_inval<C: Context + ?Sized>(
             }
         }
         if iotlb {
-            e.fence_if_pending()?;
+            e.fence_now()?;
             let stages_n = usize::from(s1) + usize::from(s2);
             let tlb_plan = plan_range(&i.range, cap / stages_n.max(1));
             if s2 || s1_pasid.is_some() {
@@ -853,18 +677,9 @@ fn lower_inval<C: Context + ?Sized>(
             if let (true, Some(l)) = (s1, listed) {
                 // Every PASID of the domain: each listed one and GCR3
                 // entry 0 (requests without PASID), within the stage's share.
-                let plan = plan_range(&i.range, s1_budget / l.n);
+                let plan = plan_range(&i.range, s1_budget / l.count());
                 widened |= plan.widened;
-                let mut res = Ok(());
-                ctx.pasids_of_domain(l.d, &mut |p| {
-                    if res.is_ok() {
-                        res = each(&plan, true, p);
-                    }
-                });
-                res?;
-                if let Some(x) = l.extra {
-                    each(&plan, true, x)?;
-                }
+                l.for_each(ctx, &mut |p| each(&plan, true, p))?;
             }
             if s2 {
                 each(&tlb_plan, false, 0)?;
@@ -873,13 +688,13 @@ fn lower_inval<C: Context + ?Sized>(
     }
     if let Some(plan) = dev_plan {
         if ats_devs > 0 {
-            e.fence_if_pending()?;
+            e.fence_now()?;
         }
         let (gn, pasid) = match dev_gn {
             Some(p) => (true, p),
             None => (false, 0),
         };
-        devs.for_each(ctx, &mut |device_id| {
+        each_device(&devs, ctx, &mut |device_id| {
             if !has_dev_tlb(ctx, device_id) {
                 return Ok(());
             }
@@ -897,8 +712,7 @@ fn lower_inval<C: Context + ?Sized>(
             })
         })?;
     }
-    let mut o = e.o;
-    o.widened |= widened;
-    o.dropped = dropped;
-    Ok(o)
+    e.widen(widened);
+    e.set_dropped(dropped_part);
+    Ok(e.outcome())
 }

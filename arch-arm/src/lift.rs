@@ -29,9 +29,10 @@ use crate::cmd::*;
 use crate::codec::effective_ttl;
 use iommu_inval_core::context::Context;
 use iommu_inval_core::error::LowerError;
+use iommu_inval_core::lift::{self, Emit};
 use iommu_inval_core::model::{
     Caches, DeviceSel, DomainSel, Hints, Inval, Op, Outcome, PageResponse, PasidSel, Prefetch,
-    Regime, RespCode, Stages, StallAction, Store, Sync, Widened,
+    Regime, RespCode, Stages, StallAction, Store, Sync,
 };
 use iommu_inval_core::native::ArchId;
 use iommu_inval_core::range::AddrRange;
@@ -153,86 +154,8 @@ pub const fn resume_action(resp: u8) -> StallAction {
     }
 }
 
-/// The sink and the outcome so far, as separate fields: the result is
-/// assembled at the end, not copied from narrow stores.
-struct Emit<'a> {
-    out: &'a mut dyn Sink<Op>,
-    emitted: usize,
-    widened: Widened,
-}
-
-impl Emit<'_> {
-    #[inline]
-    fn push(&mut self, op: Op) -> Result<(), LowerError> {
-        self.out.push(op)?;
-        self.emitted += 1;
-        Ok(())
-    }
-}
-
 fn domain_of<C: Context + ?Sized>(ctx: &C, vmid: u16, e: &mut Emit<'_>) -> DomainSel {
-    match ctx.domain_from_native(ArchId::Smmuv3, u32::from(vmid)) {
-        Some(d) => DomainSel::One(d),
-        None => {
-            e.widened |= Widened::DOMAIN;
-            DomainSel::All
-        }
-    }
-}
-
-/// One inval per PASID selection whose entries carry `asid`
-/// ([`Context::pasids_of_tag`]: PASIDs whose CD uses it, and requests
-/// without PASID when it is some device's CD 0 ASID); every PASID when none
-/// is known. A first pass only counts: the common single-PASID case then
-/// pushes its op straight from registers; several are emitted, in visit
-/// order, by a second pass.
-#[inline(always)]
-fn per_asid<C: Context + ?Sized>(
-    ctx: &C,
-    base: Inval,
-    lookup: DomainSel,
-    asid: u16,
-    e: &mut Emit<'_>,
-) -> Result<(), LowerError> {
-    let (mut n, mut first) = (0usize, PasidSel::All);
-    let tag = u32::from(asid);
-    let known = ctx.pasids_of_tag(ArchId::Smmuv3, lookup, tag, &mut |p| {
-        if n == 0 {
-            first = p;
-        }
-        n += 1;
-    });
-    if n == 1 {
-        e.push(Op::Inval(base.pasid(first)))?;
-    } else if n > 1 {
-        each_pasid(ctx, &base, lookup, tag, e)?;
-    }
-    if !known || n == 0 {
-        e.widened |= Widened::PASID;
-        e.push(Op::Inval(base.pasid(PasidSel::All)))?;
-    }
-    Ok(())
-}
-
-/// One inval per PASID selection of `tag`, in the context's order, stopping
-/// at the first sink error.
-#[inline(never)]
-fn each_pasid<C: Context + ?Sized>(
-    ctx: &C,
-    base: &Inval,
-    lookup: DomainSel,
-    tag: u32,
-    e: &mut Emit<'_>,
-) -> Result<(), LowerError> {
-    let mut err = None;
-    ctx.pasids_of_tag(ArchId::Smmuv3, lookup, tag, &mut |p| {
-        if err.is_none() {
-            if let Err(x) = e.push(Op::Inval(base.pasid(p))) {
-                err = Some(x);
-            }
-        }
-    });
-    err.map_or(Ok(()), Err)
+    lift::domain_of(ctx, ArchId::Smmuv3, u32::from(vmid), e.widened_mut())
 }
 
 #[inline]
@@ -270,7 +193,7 @@ fn with_range(i: Inval, r: (AddrRange, Hints)) -> Inval {
 ///
 /// Ids go through `ctx`: a VMID it does not know lifts to every domain, an
 /// ASID it does not know to every PASID, and the outcome reports it
-/// ([`Widened::DOMAIN`], [`Widened::PASID`]). A Secure-stream CMD_RESUME or
+/// (`Widened::DOMAIN`, `Widened::PASID`). A Secure-stream CMD_RESUME or
 /// CMD_STALL_TERM has no generic form ([`LowerError::NoEquivalent`]).
 ///
 /// ```
@@ -292,11 +215,7 @@ pub fn lift<C: Context + ?Sized>(
     ctx: &C,
     out: &mut dyn Sink<Op>,
 ) -> Result<Outcome, LowerError> {
-    let mut e = Emit {
-        out,
-        emitted: 0,
-        widened: Widened::empty(),
-    };
+    let mut e = Emit::new(out);
     let mut dropped = None;
     let cfg = |c: Caches, ssec: bool| Inval::new(c).regime(regime(ssec)).stage(Stages::all());
     match *cmd {
@@ -352,14 +271,21 @@ pub fn lift<C: Context + ?Sized>(
         }
         Command::TlbiNhAsid(c) => {
             let d = domain_of(ctx, c.vmid, &mut e);
-            per_asid(ctx, s1(Regime::Guest, d), d, c.asid, &mut e)?
+            lift::per_tag(
+                ctx,
+                ArchId::Smmuv3,
+                s1(Regime::Guest, d),
+                d,
+                u32::from(c.asid),
+                &mut e,
+            )?
         }
         Command::TlbiNhVa(c) => {
             let d = domain_of(ctx, c.vmid, &mut e);
             let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
             let mut base = with_range(s1(Regime::Guest, d), r);
             base.caches |= leaf(c.leaf);
-            per_asid(ctx, base, d, c.asid, &mut e)?
+            lift::per_tag(ctx, ArchId::Smmuv3, base, d, u32::from(c.asid), &mut e)?
         }
         Command::TlbiNhVaa(c) => {
             let d = domain_of(ctx, c.vmid, &mut e);
@@ -376,18 +302,26 @@ pub fn lift<C: Context + ?Sized>(
             e.push(Op::Inval(i))?
         }
         Command::TlbiEl2All(_) => e.push(Op::Inval(s1(Regime::Hyp, DomainSel::All)))?,
-        Command::TlbiEl2Asid(c) => per_asid(
+        Command::TlbiEl2Asid(c) => lift::per_tag(
             ctx,
+            ArchId::Smmuv3,
             s1(Regime::Hyp, DomainSel::All),
             DomainSel::All,
-            c.asid,
+            u32::from(c.asid),
             &mut e,
         )?,
         Command::TlbiEl2Va(c) => {
             let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
             let mut base = with_range(s1(Regime::Hyp, DomainSel::All), r);
             base.caches |= leaf(c.leaf);
-            per_asid(ctx, base, DomainSel::All, c.asid, &mut e)?
+            lift::per_tag(
+                ctx,
+                ArchId::Smmuv3,
+                base,
+                DomainSel::All,
+                u32::from(c.asid),
+                &mut e,
+            )?
         }
         Command::TlbiEl2Vaa(c) => {
             let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
@@ -414,18 +348,26 @@ pub fn lift<C: Context + ?Sized>(
             dropped = Some("CMD_DPTI_ALL: the Device Permission Table cache has no generic form")
         }
         Command::TlbiSEl2All(_) => e.push(Op::Inval(s1(Regime::SecureHyp, DomainSel::All)))?,
-        Command::TlbiSEl2Asid(c) => per_asid(
+        Command::TlbiSEl2Asid(c) => lift::per_tag(
             ctx,
+            ArchId::Smmuv3,
             s1(Regime::SecureHyp, DomainSel::All),
             DomainSel::All,
-            c.asid,
+            u32::from(c.asid),
             &mut e,
         )?,
         Command::TlbiSEl2Va(c) => {
             let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
             let mut base = with_range(s1(Regime::SecureHyp, DomainSel::All), r);
             base.caches |= leaf(c.leaf);
-            per_asid(ctx, base, DomainSel::All, c.asid, &mut e)?
+            lift::per_tag(
+                ctx,
+                ArchId::Smmuv3,
+                base,
+                DomainSel::All,
+                u32::from(c.asid),
+                &mut e,
+            )?
         }
         Command::TlbiSEl2Vaa(c) => {
             let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
@@ -516,11 +458,8 @@ pub fn lift<C: Context + ?Sized>(
             msi_attr: c.msi_attr,
         }))?,
     }
-    Ok(Outcome {
-        emitted: e.emitted,
-        widened: e.widened,
-        dropped,
-    })
+    e.set_dropped(dropped);
+    Ok(e.outcome())
 }
 
 /// The footprint of a command: the union of the footprints of its lift.

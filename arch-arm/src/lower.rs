@@ -68,9 +68,10 @@ use crate::cmd::*;
 use crate::codec::effective_ttl;
 use iommu_inval_core::context::Context;
 use iommu_inval_core::error::LowerError;
+use iommu_inval_core::lower::{DeviceSet, Emitter};
 use iommu_inval_core::model::{
-    Caches, DeviceSel, DomainSel, Hints, Inval, Op, Outcome, PageResponse, PasidSel, Prefetch,
-    Regime, RespCode, Stages, StallAction, Sync, Widened,
+    Caches, DomainSel, Hints, Inval, Op, Outcome, PageResponse, PasidSel, Prefetch, Regime,
+    RespCode, Stages, StallAction, Sync, Widened,
 };
 use iommu_inval_core::native::ArchId;
 use iommu_inval_core::range::{covering_block, page_count, pages, plan_aligned, AddrRange, Plan};
@@ -159,33 +160,9 @@ impl Caps {
     }
 }
 
-/// The sink and the outcome so far. The outcome's parts are separate
-/// fields (not an [`Outcome`]) so that the result is assembled from
-/// registers at the end, not copied from narrow stores.
-struct Out<'a> {
-    sink: &'a mut dyn Sink<Command>,
-    emitted: usize,
-    widened: Widened,
-    dropped: Option<&'static str>,
-}
-
-impl Out<'_> {
-    #[inline]
-    fn push(&mut self, c: impl Into<Command>) -> Result<(), LowerError> {
-        self.sink.push(c.into())?;
-        self.emitted += 1;
-        Ok(())
-    }
-    #[inline]
-    fn widen(&mut self, w: Widened) {
-        self.widened |= w;
-    }
-    fn drop_part(&mut self, reason: &'static str) {
-        if self.dropped.is_none() {
-            self.dropped = Some(reason);
-        }
-    }
-}
+/// The core [`Emitter`]: SMMUv3 commands, a CMD_SYNC between the groups
+/// of a multi-group invalidation.
+type Out<'a> = Emitter<'a, Command>;
 
 /// Lower one generic operation to SMMUv3 commands, written to `out`.
 ///
@@ -210,12 +187,7 @@ pub fn lower<C: Context + ?Sized>(
     ctx: &C,
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {
-    let mut o = Out {
-        sink: out,
-        emitted: 0,
-        widened: Widened::empty(),
-        dropped: None,
-    };
+    let mut o = Out::new(out, || Command::CmdSync(CmdSync::default()));
     match op {
         Op::Inval(i) => lower_inval(i, caps, ctx, &mut o)?,
         Op::Sync(s) => o.push(lower_sync(s)?)?,
@@ -240,11 +212,7 @@ pub fn lower<C: Context + ?Sized>(
             sid: *device,
         })?,
     }
-    Ok(Outcome {
-        emitted: o.emitted,
-        widened: o.widened,
-        dropped: o.dropped,
-    })
+    Ok(o.outcome())
 }
 
 fn lower_inval<C: Context + ?Sized>(
@@ -262,76 +230,39 @@ fn lower_inval<C: Context + ?Sized>(
     let tlb = i.caches.contains(Caches::IOTLB);
     let dev = i.caches.contains(Caches::DEV_TLB);
     let several = u8::from(cfg) + u8::from(tlb) + u8::from(dev) > 1;
+    // A CMD_SYNC after each group of a multi-group invalidation that
+    // emitted something.
     if cfg {
-        let before = o.emitted;
         lower_config(i, caps, ctx, o)?;
-        sync_after(several, before, o)?;
+        if several {
+            o.fence_now()?;
+        }
     }
     if tlb {
-        let before = o.emitted;
         lower_tlb(i, caps, ctx, o)?;
-        sync_after(several, before, o)?;
+        if several {
+            o.fence_now()?;
+        }
     }
     if dev {
-        let before = o.emitted;
         lower_dev_tlb(i, caps, ctx, o)?;
-        sync_after(several, before, o)?;
-    }
-    Ok(())
-}
-
-/// The CMD_SYNC after one group of a multi-group invalidation that emitted
-/// something.
-#[inline]
-fn sync_after(several: bool, before: usize, o: &mut Out<'_>) -> Result<(), LowerError> {
-    if several && o.emitted > before {
-        o.push(CmdSync::default())?;
+        if several {
+            o.fence_now()?;
+        }
     }
     Ok(())
 }
 
 // ---------------------------------------------------------------- config --
 
-/// The devices a device-tagged invalidation names.
-#[derive(Clone, Copy)]
-enum Devs {
-    Range(u32, u32),
-    Domain(u32, usize),
-    Every,
-}
-
-fn devices<C: Context + ?Sized>(i: &Inval, ctx: &C, o: &mut Out<'_>) -> Devs {
-    match i.device {
-        DeviceSel::One(d) => Devs::Range(d, d),
-        DeviceSel::Range { first, last } => Devs::Range(first.min(last), first.max(last)),
-        DeviceSel::All => match i.domain {
-            DomainSel::One(d) => {
-                let mut n = 0usize;
-                if ctx.devices_of_domain(d, &mut |_| n += 1) {
-                    Devs::Domain(d, n)
-                } else {
-                    o.widen(Widened::DEVICE);
-                    Devs::Every
-                }
-            }
-            DomainSel::All => Devs::Every,
-        },
+/// The devices a device-tagged invalidation names; those of a domain
+/// whose devices the context does not list are every device (widened).
+fn devices<C: Context + ?Sized>(i: &Inval, ctx: &C, o: &mut Out<'_>) -> DeviceSet {
+    let devs = DeviceSet::resolve(i.device, i.domain, ctx);
+    if devs == DeviceSet::Unlisted {
+        o.widen(Widened::DEVICE);
     }
-}
-
-/// Calls `f` with each device of domain `d`, stopping at the first error.
-fn for_domain_devices<C: Context + ?Sized>(
-    ctx: &C,
-    d: u32,
-    f: &mut dyn FnMut(u32) -> Result<(), LowerError>,
-) -> Result<(), LowerError> {
-    let mut err = Ok(());
-    ctx.devices_of_domain(d, &mut |rid| {
-        if err.is_ok() {
-            err = f(rid);
-        }
-    });
-    err
+    devs
 }
 
 fn lower_config<C: Context + ?Sized>(
@@ -398,9 +329,9 @@ fn lower_config<C: Context + ?Sized>(
     // STE-level commands remove the CDs too. (Every stream is no count: as
     // `u64::MAX` it passed the cap test of `max_cmds = usize::MAX`.)
     let count = match devs {
-        Devs::Range(a, b) => u64::from(b - a) + 1,
-        Devs::Domain(_, n) => n as u64,
-        Devs::Every => {
+        DeviceSet::Interval(a, b) => u64::from(b - a) + 1,
+        DeviceSet::Domain { count, .. } => count as u64,
+        DeviceSet::Every | DeviceSet::Unlisted => {
             o.widen(Widened::CACHES);
             return ste_level(devs, ssec, leaf, caps, ctx, o);
         }
@@ -410,21 +341,21 @@ fn lower_config<C: Context + ?Sized>(
         return ste_level(devs, ssec, leaf, caps, ctx, o);
     }
     match devs {
-        Devs::Range(a, b) => {
+        DeviceSet::Interval(a, b) => {
             for sid in a..=b {
                 cd(sid, o)?;
             }
             Ok(())
         }
-        Devs::Domain(d, _) => for_domain_devices(ctx, d, &mut |sid| cd(sid, o)),
+        DeviceSet::Domain { .. } => devs.for_each(ctx, &mut |sid| cd(sid, o)),
         // Went to `ste_level` above.
-        Devs::Every => ste_level(devs, ssec, leaf, caps, ctx, o),
+        DeviceSet::Every | DeviceSet::Unlisted => ste_level(devs, ssec, leaf, caps, ctx, o),
     }
 }
 
 /// STE-level invalidation of `devs`: CFGI_STE, STE_RANGE blocks or ALL.
 fn ste_level<C: Context + ?Sized>(
-    devs: Devs,
+    devs: DeviceSet,
     ssec: bool,
     leaf: bool,
     caps: &Caps,
@@ -458,7 +389,7 @@ fn ste_level<C: Context + ?Sized>(
         }
     };
     match devs {
-        Devs::Range(a, b) => {
+        DeviceSet::Interval(a, b) => {
             let r = AddrRange::Span {
                 first: u64::from(a),
                 last: u64::from(b),
@@ -480,14 +411,14 @@ fn ste_level<C: Context + ?Sized>(
                 }
             }
         }
-        Devs::Domain(d, n) => {
-            if n > caps.cap() {
+        DeviceSet::Domain { count, .. } => {
+            if count > caps.cap() {
                 o.widen(Widened::DEVICE | Widened::CAP);
                 return all(o);
             }
-            for_domain_devices(ctx, d, &mut |sid| o.push(CfgiSte { ssec, sid, leaf }))
+            devs.for_each(ctx, &mut |sid| o.push(CfgiSte { ssec, sid, leaf }))
         }
-        Devs::Every => all(o),
+        DeviceSet::Every | DeviceSet::Unlisted => all(o),
     }
 }
 
@@ -944,9 +875,9 @@ fn lower_tlb<C: Context + ?Sized>(
         }
     }
     if s2 {
-        let before = o.widened;
+        let before = o.widened();
         tlbi_span(&i.range, &i.hints, leaf, caps, VaCmd::S2Ipa { vmid }, o)?;
-        if o.widened.contains(Widened::CAP) && !before.contains(Widened::CAP) {
+        if o.widened().contains(Widened::CAP) && !before.contains(Widened::CAP) {
             // Fell back to S12_VMALL: stage 1 of every PASID goes too.
             if !s1 {
                 o.widen(Widened::STAGE);
@@ -1016,7 +947,7 @@ fn lower_secure_guest<C: Context + ?Sized>(
     }
     // Both IPA spaces of the Secure regime (IHI0070 §4.4.3.3).
     for ns in [false, true] {
-        if ns && o.widened.contains(Widened::CAP) {
+        if ns && o.widened().contains(Widened::CAP) {
             // The ns = 0 pass fell back to S_S12_VMALL: both spaces are gone.
             break;
         }
@@ -1126,6 +1057,7 @@ pub fn atc_span(r: &AddrRange) -> (u8, u64) {
     }
 }
 
+#[inline]
 fn lower_dev_tlb<C: Context + ?Sized>(
     i: &Inval,
     caps: &Caps,
@@ -1178,8 +1110,9 @@ fn lower_dev_tlb<C: Context + ?Sized>(
             Ok(())
         }
     };
-    match devices(i, ctx, o) {
-        Devs::Range(a, b) => {
+    let devs = devices(i, ctx, o);
+    match devs {
+        DeviceSet::Interval(a, b) => {
             if u64::from(b - a) >= caps.cap() as u64 {
                 return Err(LowerError::NoEquivalent(
                     "CMD_ATC_INV names one StreamID: too many devices for max_cmds",
@@ -1192,11 +1125,11 @@ fn lower_dev_tlb<C: Context + ?Sized>(
         }
         // One CMD_ATC_INV per device of the domain, within the cap as the
         // other architectures do (so that `max_lowered` bounds it).
-        Devs::Domain(_, n) if n > caps.cap() => Err(LowerError::NoEquivalent(
+        DeviceSet::Domain { count, .. } if count > caps.cap() => Err(LowerError::NoEquivalent(
             "CMD_ATC_INV names one StreamID: more devices in the domain than max_cmds",
         )),
-        Devs::Domain(d, _) => for_domain_devices(ctx, d, &mut |sid| one(sid, false, o)),
-        Devs::Every => Err(LowerError::NoEquivalent(
+        DeviceSet::Domain { .. } => devs.for_each(ctx, &mut |sid| one(sid, false, o)),
+        DeviceSet::Every | DeviceSet::Unlisted => Err(LowerError::NoEquivalent(
             "CMD_ATC_INV names one StreamID and the devices are not known",
         )),
     }

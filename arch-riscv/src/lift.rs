@@ -27,6 +27,7 @@
 //! conversion).
 
 use crate::cmd::*;
+use iommu_inval_core::lift::{self, Emit};
 use iommu_inval_core::model::*;
 use iommu_inval_core::range::{ats_decode, PAGE_SHIFT};
 use iommu_inval_core::{ArchId, Context, LowerError, Sink};
@@ -60,70 +61,9 @@ pub const fn resp_code(code: u8) -> Option<RespCode> {
     }
 }
 
-struct Emit<'a> {
-    out: &'a mut dyn Sink<Op>,
-    o: Outcome,
-}
-
-impl Emit<'_> {
-    #[inline(always)]
-    fn push(&mut self, op: Op) -> Result<(), LowerError> {
-        self.out.push(op)?;
-        self.o.emitted += 1;
-        Ok(())
-    }
-}
-
 #[inline]
 fn domain_of<C: Context + ?Sized>(ctx: &C, gscid: u16, w: &mut Widened) -> DomainSel {
-    match ctx.domain_from_native(ArchId::Riscv, u32::from(gscid)) {
-        Some(d) => DomainSel::One(d),
-        None => {
-            *w |= Widened::DOMAIN;
-            DomainSel::All
-        }
-    }
-}
-
-/// One inval per PASID selection whose entries carry `pscid`
-/// ([`Context::pasids_of_tag`]: PASIDs whose process context uses it, and
-/// requests without process_id when a device context does); every PASID
-/// when none is known.
-#[inline]
-fn per_pscid<C: Context + ?Sized>(
-    ctx: &C,
-    base: Inval,
-    lookup: DomainSel,
-    pscid: u32,
-    e: &mut Emit<'_>,
-) -> Result<(), LowerError> {
-    let (mut n, mut first) = (0usize, PasidSel::All);
-    let known = ctx.pasids_of_tag(ArchId::Riscv, lookup, pscid, &mut |p| {
-        if n == 0 {
-            first = p;
-        }
-        n += 1;
-    });
-    if n == 1 {
-        e.push(Op::Inval(base.pasid(first)))?;
-    } else if n > 1 {
-        let mut err = None;
-        ctx.pasids_of_tag(ArchId::Riscv, lookup, pscid, &mut |p| {
-            if err.is_none() {
-                if let Err(x) = e.push(Op::Inval(base.pasid(p))) {
-                    err = Some(x);
-                }
-            }
-        });
-        if let Some(x) = err {
-            return Err(x);
-        }
-    }
-    if !known || n == 0 {
-        e.o.widened |= Widened::PASID;
-        e.push(Op::Inval(base.pasid(PasidSel::All)))?;
-    }
-    Ok(())
+    lift::domain_of(ctx, ArchId::Riscv, u32::from(gscid), w)
 }
 
 #[inline]
@@ -162,14 +102,11 @@ pub fn lift<C: Context + ?Sized>(
     ctx: &C,
     out: &mut dyn Sink<Op>,
 ) -> Result<Outcome, LowerError> {
-    let mut e = Emit {
-        out,
-        o: Outcome::default(),
-    };
+    let mut e = Emit::new(out);
     match *cmd {
         Command::IotinvalVma(c) => {
             let (regime, domain) = if c.gv {
-                (Regime::Guest, domain_of(ctx, c.gscid, &mut e.o.widened))
+                (Regime::Guest, domain_of(ctx, c.gscid, e.widened_mut()))
             } else {
                 (Regime::Hyp, DomainSel::All)
             };
@@ -184,7 +121,9 @@ pub fn lift<C: Context + ?Sized>(
                 .domain(domain)
                 .range(range);
             if c.pscv {
-                per_pscid(ctx, base, domain, c.pscid, &mut e)?;
+                // PASIDs whose process context uses the PSCID, and requests without
+                // process_id when a device context does.
+                lift::per_tag(ctx, ArchId::Riscv, base, domain, c.pscid, &mut e)?;
             } else {
                 e.push(Op::Inval(base))?;
             }
@@ -192,7 +131,7 @@ pub fn lift<C: Context + ?Sized>(
         Command::IotinvalGvma(c) => {
             let base = Inval::new(Caches::IOTLB).stage(Stages::S2);
             let i = if c.gv {
-                let domain = domain_of(ctx, c.gscid, &mut e.o.widened);
+                let domain = domain_of(ctx, c.gscid, e.widened_mut());
                 let range = if c.av {
                     iot_range(c.addr, c.s)
                 } else {
@@ -267,7 +206,7 @@ pub fn lift<C: Context + ?Sized>(
             }))?;
         }
     }
-    Ok(e.o)
+    Ok(e.outcome())
 }
 
 /// The smallest page the IOATC caches (4 KiB).

@@ -43,8 +43,12 @@
 //!   dropped and reported; prefetch (a hint) is dropped.
 
 use crate::cmd::*;
+use iommu_inval_core::lower::{
+    dropped, emit_one, is_inverted, plan_napot, tag_shared, DeviceSet, Emitter, NapotPlan,
+    NAPOT_SPLIT_FACTOR,
+};
 use iommu_inval_core::model::*;
-use iommu_inval_core::range::{ats_encode_block, covering_block, AlignedBlocks, PAGE_SHIFT};
+use iommu_inval_core::range::{ats_encode_block, AlignedBlocks, PAGE_SHIFT};
 use iommu_inval_core::{ArchId, Context, LowerError, Sink};
 
 /// Host capabilities that shape the lowering.
@@ -116,9 +120,9 @@ impl Caps {
     }
 }
 
-/// The range rule of the NAPOT encodings: one covering block when it is at
-/// most `SPLIT_FACTOR` times the requested bytes, else aligned blocks.
-pub const SPLIT_FACTOR: u128 = 2;
+/// The range rule of the NAPOT encodings
+/// ([`NAPOT_SPLIT_FACTOR`]).
+pub const SPLIT_FACTOR: u128 = NAPOT_SPLIT_FACTOR;
 
 /// How an address range is sent: the `(addr, s)` pairs of the commands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -229,36 +233,22 @@ pub fn plan_range(r: &AddrRange, napot: bool, cap: usize, all: AddrPlan) -> Rang
         }
         return everything(Widened::RANGE | Widened::CAP);
     }
-    let block = covering_block(r, PAGE_SHIFT);
-    if block.order >= 64 {
-        return everything(Widened::RANGE);
-    }
-    let single = |extra: Widened| {
-        let (a, s) = ats_encode_block(block);
-        let w = if block.range() == *r {
-            Widened::empty()
-        } else {
-            Widened::RANGE
-        };
-        RangePlan {
-            plan: AddrPlan::Single(a, s),
-            count: 1,
-            widened: w | extra,
+    let (plan, count, widened) = plan_napot(r, cap);
+    match plan {
+        NapotPlan::All => everything(widened),
+        NapotPlan::Single(b) => {
+            let (a, s) = ats_encode_block(b);
+            RangePlan {
+                plan: AddrPlan::Single(a, s),
+                count,
+                widened,
+            }
         }
-    };
-    if (1u128 << block.order) <= SPLIT_FACTOR * pages.size() {
-        return single(Widened::empty());
-    }
-    let blocks = AlignedBlocks::new(&pages, PAGE_SHIFT, 63);
-    let n = blocks.clone().take(cap.saturating_add(1)).count();
-    if n <= cap {
-        RangePlan {
-            plan: AddrPlan::Blocks(blocks),
-            count: n,
-            widened: page_widen,
-        }
-    } else {
-        single(Widened::CAP)
+        NapotPlan::Blocks(it) => RangePlan {
+            plan: AddrPlan::Blocks(it),
+            count,
+            widened,
+        },
     }
 }
 
@@ -293,102 +283,15 @@ fn plan_leaves(r: &AddrRange, shift: u8, cap: usize) -> Option<RangePlan> {
     })
 }
 
-/// The devices a device-tagged invalidation reaches, as RISC-V names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum DevSet {
-    /// Device ids `lo..=hi`.
-    Interval(u32, u32),
-    /// The devices of a generic domain, via the context (`count` of them).
-    Domain(u32, usize),
-    /// Not enumerable (unknown domain, every device).
-    Unknown,
-    /// Device ids wider than the 24-bit RISC-V `device_id`.
-    Wide,
-}
-
-impl DevSet {
-    fn resolve<C: Context + ?Sized>(i: &Inval, ctx: &C) -> DevSet {
-        if let Some((a, b)) = i.device.interval() {
-            let (lo, hi) = (a.min(b), a.max(b));
-            return if hi > DID_MAX {
-                DevSet::Wide
-            } else {
-                DevSet::Interval(lo, hi)
-            };
-        }
-        let DomainSel::One(d) = i.domain else {
-            return DevSet::Unknown;
-        };
-        let (mut n, mut wide) = (0usize, false);
-        if !ctx.devices_of_domain(d, &mut |rid| {
-            n += 1;
-            wide |= rid > DID_MAX;
-        }) {
-            return DevSet::Unknown;
-        }
-        if wide {
-            return DevSet::Wide;
-        }
-        DevSet::Domain(d, n)
-    }
-
-    fn count(&self) -> usize {
-        match *self {
-            DevSet::Interval(lo, hi) => (hi - lo) as usize + 1,
-            DevSet::Domain(_, n) => n,
-            DevSet::Unknown | DevSet::Wide => usize::MAX,
-        }
-    }
-
-    fn for_each<C: Context + ?Sized>(
-        &self,
-        ctx: &C,
-        f: &mut dyn FnMut(u32) -> Result<(), LowerError>,
-    ) -> Result<(), LowerError> {
-        match *self {
-            DevSet::Interval(lo, hi) => (lo..=hi).try_for_each(f),
-            DevSet::Domain(d, _) => {
-                let mut res = Ok(());
-                ctx.devices_of_domain(d, &mut |rid| {
-                    if res.is_ok() {
-                        res = f(rid);
-                    }
-                });
-                res
-            }
-            DevSet::Unknown | DevSet::Wide => Ok(()),
-        }
-    }
-}
-
-struct Emitter<'a> {
-    out: &'a mut dyn Sink<Command>,
-    o: Outcome,
-    /// A phase has emitted since the last fence.
-    pending: bool,
-}
-
-impl Emitter<'_> {
-    fn push(&mut self, c: Command) -> Result<(), LowerError> {
-        self.out.push(c)?;
-        self.o.emitted += 1;
-        self.pending = true;
-        Ok(())
-    }
-    /// Close a phase: the next phase's first command is preceded by a fence.
-    fn fence_if_pending(&mut self) -> Result<(), LowerError> {
-        if self.pending {
-            self.out.push(Command::IofenceC(IofenceC {
-                pr: true,
-                pw: true,
-                ..Default::default()
-            }))?;
-            self.o.emitted += 1;
-            self.pending = false;
-        }
-        Ok(())
-    }
-}
+/// The fence between two phases: IOFENCE.C `PR` = `PW` = 1.
+const FENCE: Command = Command::IofenceC(IofenceC {
+    av: false,
+    wsi: false,
+    pr: true,
+    pw: true,
+    data: 0,
+    addr: 0,
+});
 
 /// Lower one generic operation to RISC-V IOMMU commands written to `out`.
 ///
@@ -422,13 +325,12 @@ pub fn lower<C: Context + ?Sized>(
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {
     match op {
-        Op::Inval(i) if inverted(&i.range) => Err(LowerError::Invalid("range with first > last")),
+        Op::Inval(i) if is_inverted(&i.range) => {
+            Err(LowerError::Invalid("range with first > last"))
+        }
         Op::Inval(i) => lower_inval(i, caps, ctx, out),
         Op::Sync(s) => lower_sync(s, caps, out),
-        Op::Prefetch(_) => Ok(Outcome {
-            dropped: Some("the RISC-V IOMMU has no prefetch command"),
-            ..Outcome::default()
-        }),
+        Op::Prefetch(_) => Ok(dropped("the RISC-V IOMMU has no prefetch command")),
         Op::PageResponse(r) => lower_page_response(r, caps, out),
         Op::Resume { .. } => Err(LowerError::NoEquivalent(
             "the RISC-V IOMMU has no stall resume command",
@@ -437,11 +339,6 @@ pub fn lower<C: Context + ?Sized>(
             "the RISC-V IOMMU has no stall terminate command",
         )),
     }
-}
-
-/// An `AddrRange::Span` built by hand with `first > last` (not a range).
-fn inverted(r: &AddrRange) -> bool {
-    matches!(*r, AddrRange::Span { first, last } if first > last)
 }
 
 fn lower_sync(s: &Sync, caps: &Caps, out: &mut dyn Sink<Command>) -> Result<Outcome, LowerError> {
@@ -481,11 +378,7 @@ fn lower_sync(s: &Sync, caps: &Caps, out: &mut dyn Sink<Command>) -> Result<Outc
         c.addr = st.address;
         c.data = data;
     }
-    out.push(Command::IofenceC(c))?;
-    Ok(Outcome {
-        emitted: 1,
-        ..Outcome::default()
-    })
+    emit_one(out, Command::IofenceC(c))
 }
 
 /// `(rid, dseg, dsv)` of a device id for an ATS command.
@@ -528,19 +421,18 @@ fn lower_page_response(
         RespCode::Invalid => 0x1,
         RespCode::Failure => 0xf,
     };
-    out.push(Command::AtsPrgr(AtsPrgr {
-        pid,
-        pv: r.pasid.is_some(),
-        dsv,
-        rid,
-        dseg,
-        prg_index: r.prg_index,
-        resp_code,
-    }))?;
-    Ok(Outcome {
-        emitted: 1,
-        ..Outcome::default()
-    })
+    emit_one(
+        out,
+        Command::AtsPrgr(AtsPrgr {
+            pid,
+            pv: r.pasid.is_some(),
+            dsv,
+            rid,
+            dseg,
+            prg_index: r.prg_index,
+            resp_code,
+        }),
+    )
 }
 
 /// The GSCID of a generic domain, if the context names one that fits.
@@ -583,12 +475,9 @@ fn lower_inval<C: Context + ?Sized>(
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {
     if i.regime.is_secure() {
-        return Ok(Outcome {
-            dropped: Some("the RISC-V IOMMU has no secure regime"),
-            ..Outcome::default()
-        });
+        return Ok(dropped("the RISC-V IOMMU has no secure regime"));
     }
-    let mut dropped = None;
+    let mut dropped_part = None;
     let mut widened = Widened::empty();
     let cap = caps.max_cmds.max(1);
     let cfg_dev = i.caches.contains(Caches::CONFIG_DEVICE);
@@ -596,19 +485,20 @@ fn lower_inval<C: Context + ?Sized>(
     let iotlb = i.caches.contains(Caches::IOTLB);
     let dev_tlb = i.caches.contains(Caches::DEV_TLB);
     if i.caches.contains(Caches::INTR_REMAP) {
-        dropped = Some("the RISC-V IOMMU has no interrupt-remapping cache");
+        dropped_part = Some("the RISC-V IOMMU has no interrupt-remapping cache");
     }
     let devs = if cfg_dev || cfg_pasid || dev_tlb {
-        DevSet::resolve(i, ctx)
+        DeviceSet::resolve(i.device, i.domain, ctx)
     } else {
-        DevSet::Unknown
+        DeviceSet::Every
     };
     let leaf = i.leaf_only();
 
     // Phase 1: directory caches.
     let mut dir = DirPlan::None;
     if cfg_dev || cfg_pasid {
-        let enumerable = !matches!(devs, DevSet::Unknown | DevSet::Wide);
+        // Enumerable, and every id a 24-bit device_id.
+        let enumerable = devs.fits(DID_MAX);
         let pid = match i.pasid {
             PasidSel::One(p) if p <= caps.pasid_max() => Some(p),
             _ => None,
@@ -696,9 +586,7 @@ fn lower_inval<C: Context + ?Sized>(
         pscid_all = !known || pscids == 0 || pscids > cap;
         // A PSCID shared with other PASIDs removes theirs too.
         if !pscid_all && pscids == 1 {
-            ctx.pasids_of_tag(ArchId::Riscv, lookup, first_pscid, &mut |q| {
-                others |= q != p
-            });
+            others = tag_shared(ctx, ArchId::Riscv, lookup, first_pscid, p);
         } else if !pscid_all {
             pscids_shared(ctx, lookup, p, &mut others);
         }
@@ -710,7 +598,7 @@ fn lower_inval<C: Context + ?Sized>(
     // its GSCID, every VM by GV = 0.
     let gvma = s2 && !hyp;
     if s2 && hyp && !s1 {
-        dropped = Some("host address spaces have no second stage");
+        dropped_part = Some("host address spaces have no second stage");
     }
     let gvma_gscid = match (gvma, i.domain) {
         (true, DomainSel::One(d)) => {
@@ -787,25 +675,22 @@ fn lower_inval<C: Context + ?Sized>(
     let mut dev_plan = None;
     if dev_tlb {
         if !caps.ats {
-            dropped = Some("host without ATS: no device TLBs");
+            dropped_part = Some("host without ATS: no device TLBs");
         } else {
-            match devs {
-                DevSet::Unknown => {
-                    return Err(LowerError::NoEquivalent(
-                        "device-TLB invalidation of devices the context cannot enumerate: \
-                         there is no all-device ATS.INVAL",
-                    ))
-                }
-                DevSet::Wide => {
-                    return Err(LowerError::NoEquivalent(
-                        "device-TLB invalidation of a device id wider than 24 bits",
-                    ))
-                }
-                _ => {}
+            if !devs.is_enumerable() {
+                return Err(LowerError::NoEquivalent(
+                    "device-TLB invalidation of devices the context cannot enumerate: \
+                     there is no all-device ATS.INVAL",
+                ));
+            }
+            if !devs.fits(DID_MAX) {
+                return Err(LowerError::NoEquivalent(
+                    "device-TLB invalidation of a device id wider than 24 bits",
+                ));
             }
             devs.for_each(ctx, &mut |d| {
                 ats_devs += usize::from(ctx.ats_enabled(d));
-                Ok(())
+                Ok::<(), LowerError>(())
             })?;
             if ats_devs > cap {
                 return Err(LowerError::NoEquivalent(
@@ -813,7 +698,7 @@ fn lower_inval<C: Context + ?Sized>(
                 ));
             }
             if ats_devs < devs.count() {
-                dropped = Some("devices without ATS have no device TLB");
+                dropped_part = Some("devices without ATS have no device TLB");
             }
         }
         if ats_devs > 0 {
@@ -831,11 +716,7 @@ fn lower_inval<C: Context + ?Sized>(
         }
     }
 
-    let mut e = Emitter {
-        out,
-        o: Outcome::default(),
-        pending: false,
-    };
+    let mut e = Emitter::new(out, || FENCE);
     // Phase 1.
     match dir {
         DirPlan::None => {}
@@ -849,7 +730,7 @@ fn lower_inval<C: Context + ?Sized>(
     }
     // Phase 2.
     if s1 || gvma {
-        e.fence_if_pending()?;
+        e.fence_now()?;
     }
     if s1 {
         let base = Iotinval {
@@ -905,7 +786,7 @@ fn lower_inval<C: Context + ?Sized>(
     }
     // Phase 3.
     if let Some(plan) = dev_plan {
-        e.fence_if_pending()?;
+        e.fence_now()?;
         let (pv, pid) = match i.pasid {
             PasidSel::One(p) if p <= caps.pasid_max() => (true, p),
             _ => (false, 0),
@@ -930,8 +811,7 @@ fn lower_inval<C: Context + ?Sized>(
             })
         })?;
     }
-    let mut o = e.o;
-    o.widened |= widened;
-    o.dropped = dropped;
-    Ok(o)
+    e.widen(widened);
+    e.set_dropped(dropped_part);
+    Ok(e.outcome())
 }

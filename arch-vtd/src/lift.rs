@@ -22,6 +22,7 @@
 //!   the domain's PASIDs without it ([`Context::pasids_of_tag`]).
 
 use crate::desc::*;
+use iommu_inval_core::lift;
 use iommu_inval_core::model::{
     Caches, DeviceSel, DomainSel, Hints, Inval, Op, PageResponse, PasidSel, RespCode, Stages,
     Store, Sync,
@@ -31,13 +32,7 @@ use iommu_inval_core::{ArchId, Context, LowerError, Outcome, Sink, Widened};
 
 /// The generic domain of `did`, widened to every domain when unknown.
 fn domain<C: Context + ?Sized>(ctx: &C, did: u16, w: &mut Widened) -> DomainSel {
-    match ctx.domain_from_native(ArchId::Vtd, u32::from(did)) {
-        Some(d) => DomainSel::One(d),
-        None => {
-            *w |= Widened::DOMAIN;
-            DomainSel::All
-        }
-    }
+    lift::domain_of(ctx, ArchId::Vtd, u32::from(did), w)
 }
 
 /// The generic domain of `did` when known (no widening: used where the

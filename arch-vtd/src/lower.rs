@@ -25,6 +25,7 @@
 //!   `caps.pasid_bits`) is `NoEquivalent`.
 
 use crate::desc::*;
+use iommu_inval_core::lower::{dropped, emit_one, one_tag, tag_shared, Emitter, ListedPasids};
 use iommu_inval_core::model::{
     Caches, DeviceSel, DomainSel, Inval, Op, PageResponse, PasidSel, Regime, RespCode, Stages, Sync,
 };
@@ -110,41 +111,22 @@ impl Caps {
     }
 }
 
-/// Writes descriptors, inserting a fence `inv_wait` between cache groups.
+/// The core [`Emitter`] (a fence `inv_wait` between cache groups) writing
+/// descriptors of the host's width.
 struct Em<'a> {
-    out: &'a mut dyn Sink<Command>,
+    e: Emitter<'a, Command>,
     wide: bool,
-    n: usize,
-    groups: usize,
-    in_group: bool,
-    wait_pending: bool,
 }
 
 impl Em<'_> {
     fn push(&mut self, c: Command) -> Result<(), LowerError> {
-        if self.wait_pending {
-            self.wait_pending = false;
-            self.raw(fence(self.wide))?;
-        }
-        if !self.in_group {
-            self.in_group = true;
-            self.groups += 1;
-        }
-        self.raw(c.with_width(self.wide))
-    }
-    fn raw(&mut self, c: Command) -> Result<(), LowerError> {
-        self.out.push(c)?;
-        self.n += 1;
-        Ok(())
-    }
-    /// Close a group: if it emitted anything, the next group starts after a wait.
-    fn end_group(&mut self) {
-        if self.in_group {
-            self.in_group = false;
-            self.wait_pending = true;
-        }
+        self.e.push_fenced(c.with_width(self.wide))
     }
 }
+
+/// [`fence`] of each descriptor width, for the [`Emitter`].
+const FENCE: fn() -> Command = || fence(false);
+const WIDE_FENCE: fn() -> Command = || fence(true);
 
 fn fence(wide: bool) -> Command {
     Command::InvWait(InvWait {
@@ -200,10 +182,7 @@ pub fn lower<C: Context + ?Sized>(
     match op {
         Op::Inval(i) => lower_inval(i, caps, ctx, out),
         Op::Sync(s) => lower_sync(s, caps, out),
-        Op::Prefetch(_) => Ok(Outcome {
-            dropped: Some("VT-d has no prefetch command"),
-            ..Outcome::default()
-        }),
+        Op::Prefetch(_) => Ok(dropped("VT-d has no prefetch command")),
         Op::PageResponse(r) => lower_resp(r, caps, out),
         Op::Resume { .. } => Err(LowerError::NoEquivalent(
             "VT-d has no stall resume (no stall model)",
@@ -243,11 +222,7 @@ fn lower_sync(s: &Sync, caps: &Caps, out: &mut dyn Sink<Command>) -> Result<Outc
         status_address,
         wide: caps.wide,
     });
-    out.push(c)?;
-    Ok(Outcome {
-        emitted: 1,
-        ..Outcome::default()
-    })
+    emit_one(out, c)
 }
 
 fn lower_resp(
@@ -292,11 +267,7 @@ fn lower_resp(
             None
         },
     });
-    out.push(c)?;
-    Ok(Outcome {
-        emitted: 1,
-        ..Outcome::default()
-    })
+    emit_one(out, c)
 }
 
 fn lower_inval<C: Context + ?Sized>(
@@ -310,12 +281,9 @@ fn lower_inval<C: Context + ?Sized>(
         // IOTLB and configuration entries: no secure regime on VT-d; device-TLB
         // and interrupt entries serve non-secure streams only (core footprint):
         // a secure request has nothing VT-d can or must remove.
-        return Ok(Outcome {
-            dropped: Some(
-                "VT-d has no secure regime (and device-TLB/interrupt entries are non-secure only)",
-            ),
-            ..Outcome::default()
-        });
+        return Ok(dropped(
+            "VT-d has no secure regime (and device-TLB/interrupt entries are non-secure only)",
+        ));
     }
     let mut o = Outcome::default();
     // Device-TLB and interrupt entries are not regime-tagged: `dev` keeps the
@@ -342,12 +310,8 @@ fn lower_inval<C: Context + ?Sized>(
         0
     };
     let mut em = Em {
-        out,
+        e: Emitter::new(out, if caps.wide { WIDE_FENCE } else { FENCE }),
         wide: caps.wide,
-        n: 0,
-        groups: 0,
-        in_group: false,
-        wait_pending: false,
     };
     // Group 1: configuration caches.
     if i.caches.contains(Caches::CONFIG_DEVICE) {
@@ -363,11 +327,11 @@ fn lower_inval<C: Context + ?Sized>(
     if i.caches.contains(Caches::INTR_REMAP) {
         o.widened |= lower_iec(dev, caps, &mut em)?;
     }
-    em.end_group();
+    em.e.end_phase();
     if i.caches.contains(Caches::IOTLB) {
         o.widened |= lower_iotlb(i, caps, ctx, &mut em)?;
     }
-    em.end_group();
+    em.e.end_phase();
     if i.caches.contains(Caches::DEV_TLB) {
         if want_dev {
             o.widened |= lower_dev(dev, n_dev, caps, ctx, &mut em)?;
@@ -375,11 +339,11 @@ fn lower_inval<C: Context + ?Sized>(
             o.dropped = Some("host has no device-TLB support (ECAP.DT = 0)");
         }
     }
-    em.end_group();
-    if em.groups >= 2 {
-        em.raw(fence(caps.wide))?;
+    em.e.end_phase();
+    if em.e.phases() >= 2 {
+        em.e.raw(fence(caps.wide))?;
     }
-    o.emitted = em.n;
+    o.emitted = em.e.emitted();
     Ok(o)
 }
 
@@ -641,7 +605,9 @@ fn lower_iotlb<C: Context + ?Sized>(
     // are one p_iotlb_inv_dsc per PASID the context lists for the domain,
     // up to the cap; else, and for any unknown domain, the global one.
     let listed = match (s1, i.pasid, i.domain, did) {
-        (true, PasidSel::All, DomainSel::One(d), Some(_)) => listed_pasids(ctx, d, caps),
+        (true, PasidSel::All, DomainSel::One(d), Some(_)) => {
+            ListedPasids::resolve(ctx, ArchId::Vtd, d, |p| caps.pasid_ok(p), caps.cap())
+        }
         _ => None,
     };
     let need_global = (s1 && (did.is_none() || (pasid.is_none() && listed.is_none())))
@@ -711,8 +677,9 @@ fn lower_iotlb<C: Context + ?Sized>(
 }
 
 /// The one PASID that tags the entries of `sel` (one PASID, or requests
-/// without PASID) in `domain`, if the context names exactly one and it fits
-/// the host; `shared` is set when other selections carry it too.
+/// without PASID: the domain's RID_PASID) in `domain`, if the context names
+/// exactly one and it fits the host; `shared` is set when other selections
+/// carry it too.
 fn tag_of<C: Context + ?Sized>(
     ctx: &C,
     domain: DomainSel,
@@ -720,51 +687,9 @@ fn tag_of<C: Context + ?Sized>(
     caps: &Caps,
     shared: &mut bool,
 ) -> Option<u32> {
-    let (mut tag, mut several) = (None, false);
-    let known = ctx.tags_of_pasid(ArchId::Vtd, domain, sel, &mut |t| match tag {
-        None => tag = Some(t),
-        Some(x) => several |= x != t,
-    });
-    let tag = tag.filter(|&t| known && !several && caps.pasid_ok(t))?;
-    ctx.pasids_of_tag(ArchId::Vtd, domain, tag, &mut |q| *shared |= q != sel);
+    let tag = one_tag(ctx, ArchId::Vtd, domain, sel, |t| caps.pasid_ok(t))?;
+    *shared |= tag_shared(ctx, ArchId::Vtd, domain, tag, sel);
     Some(tag)
-}
-
-/// Every PASID of domain `d` as `p_iotlb_inv_dsc` PASIDs: the ones the
-/// context lists and the RID_PASID of requests without PASID.
-#[derive(Clone, Copy)]
-struct Listed {
-    /// The domain.
-    d: u32,
-    /// How many PASIDs (the listed ones and the RID_PASID, each once).
-    n: usize,
-    /// The RID_PASID when it is not one of the listed PASIDs.
-    extra: Option<u32>,
-}
-
-/// The PASIDs of every PASID of domain `d`, when the context lists at least
-/// one, names the domain's RID_PASID, each fits the host, and they number at
-/// most the cap.
-fn listed_pasids<C: Context + ?Sized>(ctx: &C, d: u32, caps: &Caps) -> Option<Listed> {
-    let mut ignored = false;
-    let rid = tag_of(
-        ctx,
-        DomainSel::One(d),
-        PasidSel::NoPasid,
-        caps,
-        &mut ignored,
-    )?;
-    let (mut n, mut fit, mut has_rid) = (0usize, true, false);
-    if !ctx.pasids_of_domain(d, &mut |p| {
-        n += 1;
-        fit &= caps.pasid_ok(p);
-        has_rid |= p == rid;
-    }) {
-        return None;
-    }
-    let extra = (!has_rid).then_some(rid);
-    let total = n + usize::from(extra.is_some());
-    (n > 0 && fit && total <= caps.cap()).then_some(Listed { d, n: total, extra })
 }
 
 /// Descriptors `page_sel` takes for `i.range` (one PASID).
@@ -779,7 +704,7 @@ fn page_sel_count(i: &Inval, caps: &Caps) -> usize {
     }
 }
 
-/// First stage of every PASID of a domain ([`Listed`]: its listed PASIDs
+/// First stage of every PASID of a domain ([`ListedPasids`]: its listed PASIDs
 /// and its RID_PASID), each with the page-selective descriptors of the
 /// range when all of them fit the cap, else one PASID-selective descriptor
 /// each (the range widened).
@@ -788,12 +713,12 @@ fn each_listed_pasid<C: Context + ?Sized>(
     caps: &Caps,
     ctx: &C,
     em: &mut Em,
-    l: Listed,
+    l: ListedPasids,
     did: u16,
 ) -> Result<Widened, LowerError> {
     let per = page_sel_count(i, caps);
     let mut w = Widened::empty();
-    let ranged = l.n.saturating_mul(per) <= caps.cap();
+    let ranged = l.count().saturating_mul(per) <= caps.cap();
     if !ranged {
         w |= Widened::RANGE | Widened::CAP | leaf_w(i);
     }
@@ -820,16 +745,7 @@ fn each_listed_pasid<C: Context + ?Sized>(
             }))
         }
     };
-    let mut err = Ok(());
-    ctx.pasids_of_domain(l.d, &mut |pasid| {
-        if err.is_ok() {
-            err = one(pasid, em);
-        }
-    });
-    err?;
-    if let Some(rid) = l.extra {
-        one(rid, em)?;
-    }
+    l.for_each(ctx, &mut |pasid| one(pasid, em))?;
     Ok(w)
 }
 

@@ -25,7 +25,8 @@
 //! ```
 
 use crate::context::Context;
-use crate::model::{Caches, DeviceSel, DomainSel, Inval, Op, PasidSel, Regime, Stages, Widened};
+use crate::lower::DeviceSet;
+use crate::model::{Caches, DomainSel, Inval, Op, PasidSel, Regime, Stages, Widened};
 use crate::range::AddrRange;
 
 use alloc::vec::Vec;
@@ -334,7 +335,7 @@ impl Footprint {
                             f.push(d.with(Dim::Pasid, PASID_GLOBAL, PASID_GLOBAL));
                         }
                     };
-                    devices.for_each(|lo, hi| {
+                    device_runs(&devices, ctx, |lo, hi| {
                         if kind == KIND_DEV_TLB && hi - lo < ATS_SCAN_LIMIT {
                             // A device without ATS has no device TLB: keep only
                             // the runs of devices that have one.
@@ -551,30 +552,19 @@ fn listed_pasids<C: Context + ?Sized>(i: &Inval, ctx: &C) -> Option<Vec<u32>> {
     }
 }
 
-/// Devices a device-tagged invalidation reaches.
-enum DeviceSet {
-    Interval(u64, u64),
-    List(Vec<u32>),
-}
-
-impl DeviceSet {
-    fn resolve<C: Context + ?Sized>(sel: DeviceSel, domain: DomainSel, ctx: &C) -> Self {
-        if let Some((a, b)) = sel.interval() {
-            return DeviceSet::Interval(u64::from(a.min(b)), u64::from(a.max(b)));
+/// Calls `f` with each run `lo..=hi` of the device ids `devs` holds: every
+/// id when the set is not enumerable.
+fn device_runs<C: Context + ?Sized>(devs: &DeviceSet, ctx: &C, mut f: impl FnMut(u64, u64)) {
+    match *devs {
+        DeviceSet::Interval(a, b) => f(u64::from(a), u64::from(b)),
+        DeviceSet::Domain { .. } => {
+            let done: Result<(), core::convert::Infallible> = devs.for_each(ctx, &mut |r| {
+                f(u64::from(r), u64::from(r));
+                Ok(())
+            });
+            let Ok(()) = done;
         }
-        if let DomainSel::One(d) = domain {
-            let mut list = Vec::new();
-            if ctx.devices_of_domain(d, &mut |rid| list.push(rid)) {
-                return DeviceSet::List(list);
-            }
-        }
-        DeviceSet::Interval(0, FULL[Dim::Device as usize])
-    }
-    fn for_each(&self, mut f: impl FnMut(u64, u64)) {
-        match self {
-            DeviceSet::Interval(a, b) => f(*a, *b),
-            DeviceSet::List(l) => l.iter().for_each(|&r| f(u64::from(r), u64::from(r))),
-        }
+        DeviceSet::Every | DeviceSet::Unlisted => f(0, FULL[Dim::Device as usize]),
     }
 }
 
@@ -582,7 +572,7 @@ impl DeviceSet {
 mod tests {
     use super::*;
     use crate::context::IdentityContext;
-    use crate::model::Hints;
+    use crate::model::{DeviceSel, Hints};
 
     fn span(a: u64, size: u64) -> AddrRange {
         AddrRange::new(a, size).unwrap()

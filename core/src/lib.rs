@@ -21,6 +21,12 @@
 //!   CLI, the property tests and the fuzzers to handle every architecture
 //!   with one code path.
 //! * [`prelude`]: the core names every architecture's prelude re-exports.
+//! * [`lift`]: the half of every lift that is not an architecture's: its
+//!   output and outcome, a native domain's generic domain, a native tag's
+//!   PASIDs.
+//! * [`lower`]: the half of every lowering that is not an architecture's:
+//!   the phased [`lower::Emitter`] and the enumeration of a domain's devices
+//!   and PASIDs.
 //! * [`sink`]: allocation-free output buffers for lift and lower.
 //! * [`queue`]: the guest-memory trait the queue front ends read and write
 //!   through (and, feature `vm-memory`, its adapter for rust-vmm memory).
@@ -61,6 +67,8 @@ pub mod device;
 pub mod error;
 #[cfg(feature = "alloc")]
 pub mod footprint;
+pub mod lift;
+pub mod lower;
 pub mod model;
 pub mod native;
 pub mod prelude;

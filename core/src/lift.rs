@@ -1,0 +1,136 @@
+//! The architecture-neutral half of every lift: the output with its
+//! [`Outcome`], a native domain id's generic domain, and the fan-out of a
+//! native address-space tag to the PASID selections it carries.
+
+use crate::context::Context;
+use crate::error::LowerError;
+use crate::model::{DomainSel, Inval, Op, Outcome, PasidSel, Widened};
+use crate::native::ArchId;
+use crate::sink::Sink;
+
+/// Writes one lift's operations and keeps its [`Outcome`].
+pub struct Emit<'a> {
+    out: &'a mut dyn Sink<Op>,
+    emitted: usize,
+    widened: Widened,
+    dropped: Option<&'static str>,
+}
+
+impl<'a> Emit<'a> {
+    /// An emitter writing to `out`.
+    #[inline(always)]
+    pub fn new(out: &'a mut dyn Sink<Op>) -> Self {
+        Emit {
+            out,
+            emitted: 0,
+            widened: Widened::empty(),
+            dropped: None,
+        }
+    }
+
+    /// Write `op`.
+    #[inline(always)]
+    pub fn push(&mut self, op: Op) -> Result<(), LowerError> {
+        self.out.push(op)?;
+        self.emitted += 1;
+        Ok(())
+    }
+
+    /// Report `w` as widened.
+    #[inline]
+    pub fn widen(&mut self, w: Widened) {
+        self.widened |= w;
+    }
+
+    /// The widening so far, to add to.
+    #[inline(always)]
+    pub fn widened_mut(&mut self) -> &mut Widened {
+        &mut self.widened
+    }
+
+    /// Report a dropped part, replacing any earlier reason.
+    #[inline]
+    pub fn set_dropped(&mut self, reason: Option<&'static str>) {
+        self.dropped = reason;
+    }
+
+    /// The outcome so far.
+    #[inline(always)]
+    pub fn outcome(&self) -> Outcome {
+        Outcome {
+            emitted: self.emitted,
+            widened: self.widened,
+            dropped: self.dropped,
+        }
+    }
+}
+
+/// The generic domain of native domain id `native`; every domain, reported
+/// in `w` as `DOMAIN`, when the context does not know it.
+#[inline(always)]
+pub fn domain_of<X: Context + ?Sized>(
+    ctx: &X,
+    arch: ArchId,
+    native: u32,
+    w: &mut Widened,
+) -> DomainSel {
+    match ctx.domain_from_native(arch, native) {
+        Some(d) => DomainSel::One(d),
+        None => {
+            *w |= Widened::DOMAIN;
+            DomainSel::All
+        }
+    }
+}
+
+/// `base` once per PASID selection whose entries carry native tag `tag`
+/// ([`Context::pasids_of_tag`], in its order); every PASID, reported as
+/// `PASID`, when the context does not know them all or knows none. A first
+/// pass only counts, so the common single-selection case pushes its op
+/// straight away.
+#[inline(always)]
+pub fn per_tag<X: Context + ?Sized>(
+    ctx: &X,
+    arch: ArchId,
+    base: Inval,
+    lookup: DomainSel,
+    tag: u32,
+    e: &mut Emit<'_>,
+) -> Result<(), LowerError> {
+    let (mut n, mut first) = (0usize, PasidSel::All);
+    let known = ctx.pasids_of_tag(arch, lookup, tag, &mut |p| {
+        if n == 0 {
+            first = p;
+        }
+        n += 1;
+    });
+    if n == 1 {
+        e.push(Op::Inval(base.pasid(first)))?;
+    } else if n > 1 {
+        each_pasid(ctx, arch, &base, lookup, tag, e)?;
+    }
+    if !known || n == 0 {
+        e.widen(Widened::PASID);
+        e.push(Op::Inval(base.pasid(PasidSel::All)))?;
+    }
+    Ok(())
+}
+
+/// One inval per PASID selection of `tag`, stopping at the first sink error.
+#[inline]
+fn each_pasid<X: Context + ?Sized>(
+    ctx: &X,
+    arch: ArchId,
+    base: &Inval,
+    lookup: DomainSel,
+    tag: u32,
+    e: &mut Emit<'_>,
+) -> Result<(), LowerError> {
+    let mut res = Ok(());
+    ctx.pasids_of_tag(arch, lookup, tag, &mut |p| {
+        if res.is_ok() {
+            res = e.push(Op::Inval(base.pasid(p)));
+        }
+    });
+    res
+}

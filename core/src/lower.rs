@@ -1,0 +1,484 @@
+//! The architecture-neutral half of every lowering: the phased emitter and
+//! the enumeration of a domain's devices and PASIDs.
+//!
+//! An architecture's `lower` plans which native commands name a scope; it
+//! writes them through an [`Emitter`], which keeps the phase order
+//! (configuration, IOTLB, device TLB) fenced, counts what was written and
+//! collects the [`Outcome`]. [`DeviceSet`], [`one_tag`], [`tag_shared`] and
+//! [`ListedPasids`] answer "which devices / which native tags" through the
+//! [`Context`], with `None` / [`DeviceSet::is_enumerable`] = false meaning
+//! "unknown: widen".
+
+use crate::context::Context;
+use crate::error::LowerError;
+use crate::model::{DeviceSel, DomainSel, Outcome, PasidSel, Widened};
+use crate::native::ArchId;
+use crate::range::{covering_block, AddrRange, AlignedBlocks, Block, PAGE_SHIFT};
+use crate::sink::Sink;
+
+/// Writes one lowering's commands to a sink, phase by phase, and keeps its
+/// [`Outcome`].
+///
+/// A phase is closed with [`end_phase`](Self::end_phase), after which the
+/// architecture's `fence` command is due: written at once by
+/// [`fence_now`](Self::fence_now), or before the next command by
+/// [`push_fenced`](Self::push_fenced) (so no phase starts before the one
+/// before it completes). Empty phases add no fence.
+pub struct Emitter<'a, C> {
+    sink: &'a mut dyn Sink<C>,
+    /// Makes the fence (called only when one is written, so that a large
+    /// command type is not copied into every emitter).
+    fence: fn() -> C,
+    emitted: usize,
+    widened: Widened,
+    dropped: Option<&'static str>,
+    /// Non-empty phases closed so far.
+    phases: usize,
+    /// `emitted` when the current phase began: it has written a command
+    /// when `emitted` is past it.
+    mark: usize,
+    /// A closed phase wrote something: the next command needs a fence first.
+    fence_due: bool,
+}
+
+impl<'a, C> Emitter<'a, C> {
+    /// An emitter writing to `sink`, separating phases with `fence()`.
+    #[inline]
+    pub fn new(sink: &'a mut dyn Sink<C>, fence: fn() -> C) -> Self {
+        Emitter {
+            sink,
+            fence,
+            emitted: 0,
+            widened: Widened::empty(),
+            dropped: None,
+            phases: 0,
+            mark: 0,
+            fence_due: false,
+        }
+    }
+
+    /// Write `c` in the current phase.
+    #[inline]
+    pub fn push(&mut self, c: impl Into<C>) -> Result<(), LowerError> {
+        self.raw(c.into())
+    }
+
+    /// Write `c` in the current phase, after the fence a closed phase left due.
+    #[inline]
+    pub fn push_fenced(&mut self, c: C) -> Result<(), LowerError> {
+        if self.fence_due {
+            self.fence_due = false;
+            self.raw((self.fence)())?;
+            self.mark = self.emitted;
+        }
+        self.push(c)
+    }
+
+    /// Write `c` with no fence before it (after the last phase: a trailing fence).
+    #[inline]
+    pub fn raw(&mut self, c: C) -> Result<(), LowerError> {
+        self.sink.push(c)?;
+        self.emitted += 1;
+        Ok(())
+    }
+
+    /// Close the current phase; if it wrote anything, a fence is due.
+    #[inline]
+    pub fn end_phase(&mut self) {
+        if self.emitted > self.mark {
+            self.mark = self.emitted;
+            self.fence_due = true;
+            self.phases += 1;
+        }
+    }
+
+    /// Close the current phase and write its fence now if one is due
+    /// (a fence right after the phase, whether or not another follows).
+    #[inline]
+    pub fn fence_now(&mut self) -> Result<(), LowerError> {
+        self.end_phase();
+        if self.fence_due {
+            self.fence_due = false;
+            self.raw((self.fence)())?;
+            self.mark = self.emitted;
+        }
+        Ok(())
+    }
+
+    /// Non-empty phases closed so far.
+    #[inline]
+    pub const fn phases(&self) -> usize {
+        self.phases
+    }
+
+    /// Commands written so far (fences included).
+    #[inline]
+    pub const fn emitted(&self) -> usize {
+        self.emitted
+    }
+
+    /// What has been widened so far.
+    #[inline]
+    pub const fn widened(&self) -> Widened {
+        self.widened
+    }
+
+    /// Report `w` as widened.
+    #[inline]
+    pub fn widen(&mut self, w: Widened) {
+        self.widened |= w;
+    }
+
+    /// Report a dropped part; the first reason is kept.
+    #[inline]
+    pub fn drop_part(&mut self, reason: &'static str) {
+        if self.dropped.is_none() {
+            self.dropped = Some(reason);
+        }
+    }
+
+    /// Report a dropped part, replacing any earlier reason.
+    #[inline]
+    pub fn set_dropped(&mut self, reason: Option<&'static str>) {
+        self.dropped = reason;
+    }
+
+    /// The outcome so far.
+    #[inline]
+    pub fn outcome(&self) -> Outcome {
+        Outcome {
+            emitted: self.emitted,
+            widened: self.widened,
+            dropped: self.dropped,
+        }
+    }
+}
+
+/// Write the one command `c` of a single-command operation.
+#[inline]
+pub fn emit_one<C>(out: &mut dyn Sink<C>, c: C) -> Result<Outcome, LowerError> {
+    out.push(c)?;
+    Ok(Outcome {
+        emitted: 1,
+        ..Outcome::default()
+    })
+}
+
+/// The outcome of an operation dropped whole (rule 2: the target lacks the
+/// cache or hint), with its reason.
+#[inline]
+pub const fn dropped(reason: &'static str) -> Outcome {
+    Outcome {
+        emitted: 0,
+        widened: Widened::empty(),
+        dropped: Some(reason),
+    }
+}
+
+/// An `AddrRange::Span` built by hand with `first > last`: not a range.
+#[inline]
+pub const fn is_inverted(r: &AddrRange) -> bool {
+    matches!(*r, AddrRange::Span { first, last } if first > last)
+}
+
+/// The devices a device-tagged invalidation reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceSet {
+    /// Requester ids `lo..=hi`.
+    Interval(u32, u32),
+    /// The devices the context lists for a domain.
+    Domain {
+        /// The generic domain.
+        domain: u32,
+        /// How many devices it lists.
+        count: usize,
+        /// The largest requester id among them (0 when none).
+        max: u32,
+    },
+    /// Every device (no device and no domain named).
+    Every,
+    /// Every device of a domain whose devices the context does not list.
+    Unlisted,
+}
+
+impl DeviceSet {
+    /// The devices of `sel` (a device interval), or else of `domain`
+    /// through the context.
+    #[inline]
+    pub fn resolve<X: Context + ?Sized>(sel: DeviceSel, domain: DomainSel, ctx: &X) -> Self {
+        if let Some((a, b)) = sel.interval() {
+            return DeviceSet::Interval(a.min(b), a.max(b));
+        }
+        let DomainSel::One(d) = domain else {
+            return DeviceSet::Every;
+        };
+        let (mut count, mut max) = (0usize, 0u32);
+        if ctx.devices_of_domain(d, &mut |rid| {
+            count += 1;
+            max = max.max(rid);
+        }) {
+            DeviceSet::Domain {
+                domain: d,
+                count,
+                max,
+            }
+        } else {
+            DeviceSet::Unlisted
+        }
+    }
+
+    /// True when the devices can be named one by one.
+    #[inline]
+    pub const fn is_enumerable(&self) -> bool {
+        matches!(self, DeviceSet::Interval(..) | DeviceSet::Domain { .. })
+    }
+
+    /// The largest requester id, when enumerable.
+    #[inline]
+    pub const fn max_id(&self) -> Option<u32> {
+        match *self {
+            DeviceSet::Interval(_, hi) => Some(hi),
+            DeviceSet::Domain { max, .. } => Some(max),
+            DeviceSet::Every | DeviceSet::Unlisted => None,
+        }
+    }
+
+    /// True when enumerable and every id is at most `limit`.
+    #[inline]
+    pub fn fits(&self, limit: u32) -> bool {
+        self.max_id().is_some_and(|m| m <= limit)
+    }
+
+    /// How many devices (`usize::MAX` when not enumerable).
+    #[inline]
+    pub fn count(&self) -> usize {
+        match *self {
+            DeviceSet::Interval(lo, hi) => {
+                usize::try_from(hi - lo).map_or(usize::MAX, |n| n.saturating_add(1))
+            }
+            DeviceSet::Domain { count, .. } => count,
+            DeviceSet::Every | DeviceSet::Unlisted => usize::MAX,
+        }
+    }
+
+    /// Call `f` with each device, stopping at the first error; nothing for
+    /// a set that is not enumerable.
+    pub fn for_each<X: Context + ?Sized, E>(
+        &self,
+        ctx: &X,
+        f: &mut dyn FnMut(u32) -> Result<(), E>,
+    ) -> Result<(), E> {
+        match *self {
+            DeviceSet::Interval(lo, hi) => (lo..=hi).try_for_each(f),
+            DeviceSet::Domain { domain, .. } => {
+                let mut res = Ok(());
+                ctx.devices_of_domain(domain, &mut |rid| {
+                    if res.is_ok() {
+                        res = f(rid);
+                    }
+                });
+                res
+            }
+            DeviceSet::Every | DeviceSet::Unlisted => Ok(()),
+        }
+    }
+}
+
+/// The one native tag (ASID, PSCID, PASID-table entry...) of PASID
+/// selection `sel` in `domain`: when the context knows the tags, names
+/// exactly one (repeats allowed) and it `fits` the host.
+pub fn one_tag<X: Context + ?Sized>(
+    ctx: &X,
+    arch: ArchId,
+    domain: DomainSel,
+    sel: PasidSel,
+    fits: impl Fn(u32) -> bool,
+) -> Option<u32> {
+    let (mut tag, mut several) = (None, false);
+    let known = ctx.tags_of_pasid(arch, domain, sel, &mut |t| match tag {
+        None => tag = Some(t),
+        Some(x) => several |= x != t,
+    });
+    tag.filter(|&t| known && !several && fits(t))
+}
+
+/// True when a PASID selection other than `sel` also carries native tag
+/// `tag` in `domain` (an invalidation by that tag removes its entries too).
+pub fn tag_shared<X: Context + ?Sized>(
+    ctx: &X,
+    arch: ArchId,
+    domain: DomainSel,
+    tag: u32,
+    sel: PasidSel,
+) -> bool {
+    let mut shared = false;
+    ctx.pasids_of_tag(arch, domain, tag, &mut |q| shared |= q != sel);
+    shared
+}
+
+/// Every PASID of a domain, as the native PASIDs a lowering names one by
+/// one: the ones the context lists and the entry of requests without PASID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListedPasids {
+    domain: u32,
+    count: usize,
+    /// The no-PASID entry when it is not one of the listed PASIDs.
+    extra: Option<u32>,
+}
+
+impl ListedPasids {
+    /// The PASIDs of domain `d`, when the context lists at least one, names
+    /// one entry for requests without PASID ([`one_tag`]), each `fits`, and
+    /// they number at most `budget`; else `None` (unknown: widen).
+    pub fn resolve<X: Context + ?Sized>(
+        ctx: &X,
+        arch: ArchId,
+        d: u32,
+        fits: impl Fn(u32) -> bool,
+        budget: usize,
+    ) -> Option<Self> {
+        let no_pasid = one_tag(ctx, arch, DomainSel::One(d), PasidSel::NoPasid, &fits)?;
+        let (mut n, mut fit, mut has) = (0usize, true, false);
+        if !ctx.pasids_of_domain(d, &mut |p| {
+            n += 1;
+            fit &= fits(p);
+            has |= p == no_pasid;
+        }) {
+            return None;
+        }
+        let extra = (!has).then_some(no_pasid);
+        let count = n + usize::from(extra.is_some());
+        (n > 0 && fit && count <= budget).then_some(ListedPasids {
+            domain: d,
+            count,
+            extra,
+        })
+    }
+
+    /// How many PASIDs (each once).
+    #[inline]
+    pub const fn count(&self) -> usize {
+        self.count
+    }
+
+    /// Call `f` with each PASID, the no-PASID entry last, stopping at the
+    /// first error.
+    pub fn for_each<X: Context + ?Sized, E>(
+        &self,
+        ctx: &X,
+        f: &mut dyn FnMut(u32) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut res = Ok(());
+        ctx.pasids_of_domain(self.domain, &mut |p| {
+            if res.is_ok() {
+                res = f(p);
+            }
+        });
+        res?;
+        match self.extra {
+            Some(x) => f(x),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The range rule of the NAPOT (PCIe ATS size) encodings: a range is sent
+/// as the one smallest aligned block covering it, unless that block is more
+/// than `NAPOT_SPLIT_FACTOR` times the requested (page-aligned) bytes; then
+/// as its naturally aligned blocks, one command each, when they number at
+/// most the cap.
+pub const NAPOT_SPLIT_FACTOR: u128 = 2;
+
+/// How [`plan_napot`] sends a range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NapotPlan {
+    /// Every address (the range is everything, or no block below 2^64 covers it).
+    All,
+    /// One block.
+    Single(Block),
+    /// One command per block.
+    Blocks(AlignedBlocks),
+}
+
+/// Plan `r` under the [`NAPOT_SPLIT_FACTOR`] rule with at most `cap`
+/// commands (at least one): the plan, its command count and what it widens
+/// (`RANGE` when it covers more than asked, plus `CAP` when the split was
+/// over the cap and fell back to the covering block).
+#[inline]
+pub fn plan_napot(r: &AddrRange, cap: usize) -> (NapotPlan, usize, Widened) {
+    let cap = cap.max(1);
+    if r.is_all() {
+        return (NapotPlan::All, 1, Widened::empty());
+    }
+    let pages = r.align_out(PAGE_SHIFT);
+    let block = covering_block(r, PAGE_SHIFT);
+    if block.order >= 64 {
+        return (NapotPlan::All, 1, Widened::RANGE);
+    }
+    let single = |extra: Widened| {
+        let w = if block.range() == *r {
+            Widened::empty()
+        } else {
+            Widened::RANGE
+        };
+        (NapotPlan::Single(block), 1, w | extra)
+    };
+    if (1u128 << block.order) <= NAPOT_SPLIT_FACTOR * pages.size() {
+        return single(Widened::empty());
+    }
+    let blocks = AlignedBlocks::new(&pages, PAGE_SHIFT, 63);
+    let n = blocks.clone().take(cap.saturating_add(1)).count();
+    if n <= cap {
+        let w = if pages == *r {
+            Widened::empty()
+        } else {
+            Widened::RANGE
+        };
+        (NapotPlan::Blocks(blocks), n, w)
+    } else {
+        single(Widened::CAP)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::FixedBuf;
+    use crate::IdentityContext;
+
+    #[test]
+    fn fences_only_between_non_empty_phases() -> Result<(), LowerError> {
+        let mut buf: FixedBuf<u8, 8> = FixedBuf::new();
+        let mut e = Emitter::new(&mut buf, || 0u8);
+        e.push_fenced(1)?;
+        e.end_phase();
+        e.end_phase(); // an empty phase adds nothing
+        e.push_fenced(2)?;
+        e.push_fenced(3)?;
+        e.end_phase();
+        assert_eq!((e.phases(), e.emitted()), (2, 4));
+        e.fence_now()?; // the due fence, written now
+        e.fence_now()?; // nothing due
+        assert_eq!(e.outcome().emitted, 5);
+        let got: [Option<&u8>; 5] = core::array::from_fn(|k| buf.get(k));
+        assert_eq!(got, [Some(&1), Some(&0), Some(&2), Some(&3), Some(&0)]);
+        Ok(())
+    }
+
+    #[test]
+    fn device_sets() {
+        let s = DeviceSet::resolve(
+            DeviceSel::Range { first: 9, last: 7 },
+            DomainSel::All,
+            &IdentityContext,
+        );
+        assert_eq!(
+            (s, s.count(), s.max_id()),
+            (DeviceSet::Interval(7, 9), 3, Some(9))
+        );
+        let s = DeviceSet::resolve(DeviceSel::All, DomainSel::All, &IdentityContext);
+        assert_eq!((s.count(), s.fits(u32::MAX)), (usize::MAX, false));
+        let s = DeviceSet::Interval(0, u32::MAX);
+        assert!(s.count() >= 1 << 31);
+    }
+}
