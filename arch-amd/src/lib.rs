@@ -38,7 +38,7 @@
 //!   of one invalidation and leaves the completion after the last phase to
 //!   the caller's next `Sync`. Reasons: (1) R2/R4: a native command lifted
 //!   and lowered again must give back that one command (a lone
-//!   INVALIDATE_IOTLB_PAGES must not grow a COMPLETION_WAIT), and DESIGN.md
+//!   INVALIDATE_IOTLB_PAGES must not grow a COMPLETION_WAIT), and docs/ARCHITECTURE.md
 //!   rule 3 requires every input sync to become exactly one output sync, so
 //!   an extra trailing sync would both break the round trip and add a sync
 //!   no input asked for; (2) a queue of N invalidations followed by one

@@ -213,7 +213,7 @@ const FENCE: Command = Command::CompletionWait(CompletionWait {
 ///   phase: the caller's next `Sync` is that completion. A trailing wait
 ///   would make a single native command (e.g. one INVALIDATE_IOTLB_PAGES)
 ///   round-trip to two commands, and would add an output sync that no input
-///   sync asked for (DESIGN.md rule 3: every input sync becomes exactly one
+///   sync asked for (docs/ARCHITECTURE.md rule 3: every input sync becomes exactly one
 ///   output sync); batched invalidations would also pay one wait each.
 /// * `Sync` → one COMPLETION_WAIT; `sev`, `drain_page_requests` or a store
 ///   address that is not 8-byte aligned below 2^52 → `NoEquivalent`.

@@ -1,6 +1,6 @@
 //! Generic operations → SMMUv3 commands, for a host described by [`Caps`].
 //!
-//! Rules (DESIGN.md "Conversion across architectures"): never
+//! Rules (docs/ARCHITECTURE.md, "the rules every translation keeps"): never
 //! under-invalidate; widen to the narrowest safe scope and report it in
 //! [`Outcome::widened`]; caches and hints the host lacks are
 //! [`Outcome::dropped`]; non-invalidations without a counterpart are

@@ -1,6 +1,6 @@
 //! Generic operations → VT-d descriptors for a host described by [`Caps`].
 //!
-//! Rules (see DESIGN.md "Conversion across architectures"):
+//! Rules (see docs/ARCHITECTURE.md, "the rules every translation keeps"):
 //! * never under-invalidate: a scope VT-d cannot name is widened to the
 //!   narrowest descriptor that covers it, and reported in `Outcome.widened`;
 //! * ranges become the fewest page-selective descriptors whose aligned

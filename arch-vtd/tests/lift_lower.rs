@@ -1,5 +1,5 @@
 //! Known answers for lift and lower, written from the VT-d rules (docs/SPEC.md
-//! range semantics, DESIGN.md conversion rules).
+//! range semantics, docs/ARCHITECTURE.md translation rules).
 #![cfg(feature = "std")]
 
 use iommu_inval_core::context::Topology;

@@ -1,5 +1,5 @@
 //! Realistic streams of generic operations, modelled on what the users of
-//! DESIGN.md produce (and on the example streams of `examples/`): DMA unmaps
+//! this library produce (and on the example streams of `examples/`): DMA unmaps
 //! (scattered and contiguous pages), SVA `munmap` of a range (IOTLB + ATC of
 //! one PASID), PASID teardown (PASID config, IOTLB, ATC), stage-2 unmaps of
 //! 2 MiB blocks, and a VM teardown. Each request is a *seed request*: one

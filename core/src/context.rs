@@ -8,7 +8,7 @@
 //! [`Topology`] (feature `std`), loaded from the JSON topology file.
 //!
 //! An id the context does not know is answered with `None` / `false`; the
-//! caller then widens (rule 1 of DESIGN.md) and reports it.
+//! caller then widens (rule 1 of docs/ARCHITECTURE.md) and reports it.
 
 use crate::model::{DomainSel, PasidSel};
 use crate::native::ArchId;
@@ -299,7 +299,7 @@ mod topology {
         pub pasids: Vec<PasidEntry>,
     }
 
-    /// The topology file as written (see DESIGN.md): domains with their
+    /// The topology file as written (docs/CLI.md "Topology"): domains with their
     /// native ids, and devices with their domain, ATS and PASIDs. Build a
     /// [`Topology`] from it to check and index it.
     #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -140,7 +140,7 @@ pub enum RangeError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum LowerError {
     /// Not an invalidation and the target has no counterpart (rule 2 of
-    /// DESIGN.md); the reason names what is missing.
+    /// docs/ARCHITECTURE.md); the reason names what is missing.
     #[error("no equivalent on the target: {0}")]
     NoEquivalent(&'static str),
     /// The caller's output buffer is full.

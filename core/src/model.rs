@@ -427,7 +427,7 @@ impl From<Sync> for Op {
 }
 
 bitflags::bitflags! {
-    /// What a translation widened (rule 1 of DESIGN.md: reported, never silent).
+    /// What a translation widened (rule 1 of docs/ARCHITECTURE.md: reported, never silent).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
     pub struct Widened: u16 {
         /// Address range enlarged (alignment, encodable sizes, or all addresses).

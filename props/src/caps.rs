@@ -8,7 +8,7 @@
 //! The oracle of [`check_r3_caps`]: lowering to any host never panics;
 //! an `Ok` lowering emits at most `max_lowered` commands, each valid and
 //! each conforming; whatever it does not report dropped is covered (no
-//! silent under-invalidation, rule 1 of DESIGN.md); a bounded sink is
+//! silent under-invalidation, rule 1 of docs/ARCHITECTURE.md); a bounded sink is
 //! either enough (the same commands and outcome) or `BufferFull`, never a
 //! truncated `Ok`.
 

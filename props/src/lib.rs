@@ -12,7 +12,7 @@
 //!
 //! Every oracle returns `Err(String)` describing the violation, so that the
 //! in-tree tests (props/tests) and the cargo-fuzz targets (fuzz/) share one
-//! definition of "wrong". Rule 2 of DESIGN.md is checked on the way: a
+//! definition of "wrong". Rule 2 of docs/ARCHITECTURE.md is checked on the way: a
 //! `NoEquivalent` error is legitimate for operations that are not
 //! invalidations, and for invalidations only where nothing can cover them
 //! ([`may_refuse`]: device TLBs of devices that cannot be enumerated); a

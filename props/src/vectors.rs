@@ -62,7 +62,7 @@ pub const SMMUV3: &[Vector] = &[
         &[0x0005_0001_0000_0011, 0],
         &[("vmid", 1), ("asid", 5)],
     ),
-    // DESIGN.md's CLI example: vmid 1, asid 0, the page at 0x1000.
+    // The words of the classic CLI example: vmid 1, asid 0, the page at 0x1000.
     (
         "CMD_TLBI_NH_VA",
         &[0x0000_0001_0000_0012, 0x1000],

@@ -1,6 +1,6 @@
 //! R3 (generic): `lift(lower(g))` covers `g` exactly or as a reported
 //! superset, on every architecture; refusals and drops only where rule 2
-//! of DESIGN.md allows them.
+//! of docs/ARCHITECTURE.md allows them.
 
 mod common;
 

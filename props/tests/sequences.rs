@@ -1,4 +1,4 @@
-//! Sequences keep their order and their barriers (DESIGN.md, Properties):
+//! Sequences keep their order and their barriers (docs/ARCHITECTURE.md):
 //! core's batch coalescing checked with this crate's independent, edge-biased
 //! generator. For random sequences of generic ops:
 //! * every non-invalidation of the input (syncs and the other barriers)

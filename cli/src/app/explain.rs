@@ -1,5 +1,5 @@
 //! `--explain`: how the output of a translation relates to its input,
-//! measured on footprints (DESIGN.md R3/R4).
+//! measured on footprints (docs/ARCHITECTURE.md, R3/R4).
 //!
 //! * input footprint: `Footprint::of_ops` of the input's generic ops, without
 //!   the caches the target host lacks (they are *dropped*, rule 2: interrupt

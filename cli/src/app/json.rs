@@ -1,4 +1,4 @@
-//! The JSON shape of native commands (DESIGN.md "CLI contract"):
+//! The JSON shape of native commands (docs/CLI.md):
 //! `{"arch":"smmuv3","op":"CMD_TLBI_NH_VA","fields":{...}}` with op and
 //! field names exactly as in docs/SPEC.md, fields in table order, 1-bit
 //! fields as booleans, wider ones as integers (addresses as byte

@@ -2,7 +2,7 @@
 //! commas (`0x0000000100000012,0x0000000000001000`), and a bounded line
 //! reader for streaming stdin.
 //!
-//! Accepted per word (DESIGN.md "CLI contract", docs/SPEC.md "Codec rules"):
+//! Accepted per word (docs/CLI.md "Input", docs/SPEC.md "Codec rules"):
 //! hex digits in any case, `0x`/`0X` optional, leading zeros optional, at
 //! most 16 digits, `_` allowed between digits, whitespace around the word.
 //! A `#` starts a comment that runs to the end of the line.
