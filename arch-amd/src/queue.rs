@@ -481,7 +481,7 @@ pub struct CmdBufDevice {
 
 impl CmdBufDevice {
     /// Decode as an IOMMU with `features` does ([`Features::check`](crate::Features::check)).
-    pub fn with_caps(mut self, features: crate::Features) -> Self {
+    pub fn with_features(mut self, features: crate::Features) -> Self {
         self.features = features;
         self
     }

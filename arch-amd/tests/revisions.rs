@@ -116,7 +116,7 @@ fn front_end_refuses_by_features() {
     let run = |f: Features| {
         let mut q = CmdBufDevice::from_registers(0x1_0000 | 8 << 56, 0, 0)
             .unwrap()
-            .with_caps(f);
+            .with_features(f);
         q.doorbell(0x20);
         let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
         (p.consumed, p.fault.is_some())

@@ -392,7 +392,7 @@ pub struct CmdqDevice {
 
 impl CmdqDevice {
     /// Decode as an SMMU with `features` does ([`Features::check`](crate::Features::check)).
-    pub fn with_caps(mut self, features: crate::Features) -> Self {
+    pub fn with_features(mut self, features: crate::Features) -> Self {
         self.features = features;
         self
     }

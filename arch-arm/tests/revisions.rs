@@ -308,7 +308,7 @@ fn front_end_refuses_by_features() {
     let run = |f: Features| {
         let mut q = CmdqDevice::from_registers(0x1_0000 | 2, 0, 0)
             .unwrap()
-            .with_caps(f);
+            .with_features(f);
         q.doorbell(2);
         let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
         (p.consumed, q.cons_err())

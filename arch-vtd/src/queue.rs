@@ -384,7 +384,7 @@ impl InvQueue {
         self.ics &= !(value & ICS_IWC);
     }
     /// Decode as a unit with `features` does ([`Features::check`](crate::Features::check)).
-    pub fn with_caps(mut self, features: crate::Features) -> Self {
+    pub fn with_features(mut self, features: crate::Features) -> Self {
         self.features = features;
         self
     }

@@ -44,7 +44,7 @@ fn front_end_refuses_by_features() {
     let run = |f: Features| {
         let mut q = InvQueue::from_registers(0x10_0000, 0, 0)
             .unwrap()
-            .with_caps(f);
+            .with_features(f);
         q.doorbell(0x20);
         let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
         (p.consumed, p.fault.map(|f| f.hw), q.fsts & FSTS_IQE)

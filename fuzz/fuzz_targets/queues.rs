@@ -196,7 +196,7 @@ fn run_device(u: &mut Unstructured<'_>) -> Result<()> {
                 u,
                 &mem,
                 (near(regs.0) & !0x1f | regs.0 & 0x1f, regs.1, regs.2),
-                |q| q.with_caps(f),
+                |q| q.with_features(f),
                 |q, v| {
                     let _ = q.cons_err();
                     q.write_gerrorn(if v & 1 == 0 {
@@ -211,7 +211,7 @@ fn run_device(u: &mut Unstructured<'_>) -> Result<()> {
             let f: vtd::Features = preset(pick);
             let mamv: Option<u8> = u.arbitrary()?;
             let caps = |q: vtd::queue::InvQueue| {
-                let q = q.with_caps(f);
+                let q = q.with_features(f);
                 match mamv {
                     Some(m) => q.with_mamv(m & 63),
                     None => q,
@@ -242,7 +242,7 @@ fn run_device(u: &mut Unstructured<'_>) -> Result<()> {
                 }
             });
             let caps = |q: amd::queue::CmdBufDevice| {
-                let q = q.with_caps(f);
+                let q = q.with_features(f);
                 match log {
                     Some(l) => q.with_event_log(l),
                     None => q,
