@@ -212,6 +212,39 @@ fn write_event(
     }
 }
 
+/// Calls `f` with each decoded command of `src`, its words and the log
+/// context that came with it: the common front of the subcommands that
+/// translate native input. Events without a command go to stderr; with
+/// `--explain` (text) the context is echoed as `#` lines; a command the
+/// emulated IOMMU refuses is reported ([`decode_failure`]) and skipped.
+pub(crate) fn for_each_command(
+    arch: &Arch,
+    words: usize,
+    opts: Opts,
+    src: Source<'_>,
+    io: &mut Io<'_>,
+    mut f: impl FnMut(&mut Io<'_>, Loc, &[u64], Note<'_>, NativeAny) -> io::Result<()>,
+) -> io::Result<()> {
+    let ev = EventOut::of(opts, false);
+    for_each_native(
+        src,
+        words,
+        arch.id(),
+        opts.input,
+        ev,
+        io,
+        |io, loc, w, note| {
+            if opts.explain && !opts.json {
+                write_context(io, note)?;
+            }
+            match dec(arch, opts, w) {
+                Ok(cmd) => f(io, loc, w, note, cmd),
+                Err(e) => decode_failure(arch, opts, io, loc, w, &e),
+            }
+        },
+    )
+}
+
 /// Calls `f` for each native command's words. Text that is no accepted
 /// form ([`Opts::input`]) is reported (status 2) and skipped; events
 /// without a command are shown as `ev` says.
@@ -553,46 +586,35 @@ pub fn lift(
     io: &mut Io<'_>,
 ) -> io::Result<()> {
     let mut ops = Vec::new();
-    let ev = EventOut::of(opts, false);
-    for_each_native(
-        src,
-        words,
-        arch.id(),
-        opts.input,
-        ev,
-        io,
-        |io, loc, w, note| {
-            if opts.explain && !opts.json {
-                write_context(io, note)?;
-            }
-            let Some((cmd, outcome)) = decode_and_lift(arch, opts, ctx, io, loc, w, &mut ops)?
-            else {
-                return Ok(());
-            };
-            if opts.explain && opts.json {
-                let mut m = Map::new();
-                let mut input = command_to_json(&cmd);
-                context_json_into(&mut input, note, None);
-                m.insert("input".into(), input);
-                m.insert(
-                    "ops".into(),
-                    Value::Array(ops.iter().map(op_to_json).collect()),
-                );
-                outcome_json_into(&outcome, &mut m);
-                return io.line(&Value::Object(m));
-            }
-            if opts.explain {
-                writeln!(io.out, "# {loc}: {} {}", cmd.op_name(), format_words(w))?;
-            }
-            for op in &ops {
-                io.line(&op_to_json(op))?;
-            }
-            if opts.explain {
-                writeln!(io.out, "#   => {}", outcome_text(&outcome))?;
-            }
-            Ok(())
-        },
-    )
+    for_each_command(arch, words, opts, src, io, |io, loc, w, note, cmd| {
+        ops.clear();
+        let outcome = match cmd.lift_ops(ctx, &mut ops) {
+            Ok(o) => o,
+            Err(e) => return lower_failure(arch, opts, io, loc, &e),
+        };
+        if opts.explain && opts.json {
+            let mut m = Map::new();
+            let mut input = command_to_json(&cmd);
+            context_json_into(&mut input, note, None);
+            m.insert("input".into(), input);
+            m.insert(
+                "ops".into(),
+                Value::Array(ops.iter().map(op_to_json).collect()),
+            );
+            outcome_json_into(&outcome, &mut m);
+            return io.line(&Value::Object(m));
+        }
+        if opts.explain {
+            writeln!(io.out, "# {loc}: {} {}", cmd.op_name(), format_words(w))?;
+        }
+        for op in &ops {
+            io.line(&op_to_json(op))?;
+        }
+        if opts.explain {
+            writeln!(io.out, "#   => {}", outcome_text(&outcome))?;
+        }
+        Ok(())
+    })
 }
 
 fn outcome_text(o: &Outcome) -> String {
@@ -649,26 +671,6 @@ fn outcome_json_into(o: &Outcome, m: &mut Map<String, Value>) {
 
 /// Decode `w` and lift it into `ops` (cleared first). A failure is reported
 /// in the error shape (for `lift` and `convert` alike) and gives `None`.
-fn decode_and_lift(
-    arch: &Arch,
-    opts: Opts,
-    ctx: &dyn Context,
-    io: &mut Io<'_>,
-    loc: Loc,
-    w: &[u64],
-    ops: &mut Vec<Op>,
-) -> io::Result<Option<(NativeAny, Outcome)>> {
-    let cmd = match dec(arch, opts, w) {
-        Ok(c) => c,
-        Err(e) => return decode_failure(arch, opts, io, loc, w, &e).map(|()| None),
-    };
-    ops.clear();
-    match cmd.lift_ops(ctx, ops) {
-        Ok(o) => Ok(Some((cmd, o))),
-        Err(e) => lower_failure(arch, opts, io, loc, &e).map(|()| None),
-    }
-}
-
 pub(crate) fn decode_failure(
     arch: &Arch,
     opts: Opts,
@@ -908,35 +910,19 @@ pub fn convert(
     io: &mut Io<'_>,
 ) -> io::Result<()> {
     let mut t = Translation::new();
-    let ev = EventOut::of(opts, false);
-    for_each_native(
-        src,
-        words,
-        from.id(),
-        opts.input,
-        ev,
-        io,
-        |io, loc, w, note| {
-            if opts.explain && !opts.json {
-                write_context(io, note)?;
-            }
-            let cmd = match dec(from, opts, w) {
-                Ok(c) => c,
-                Err(e) => return decode_failure(from, opts, io, loc, w, &e),
-            };
-            t.clear();
-            let c = match iommu_inval::convert(&cmd, to, ctx, &mut t.outputs) {
-                Ok(c) => c,
-                Err(e) => return lower_failure(from, opts, io, loc, &e),
-            };
-            t.outcome = c.lowered;
-            t.errors = c.errors;
-            let desc = format!("{} {}", cmd.op_name(), format_words(w));
-            let mut input = command_to_json(&cmd);
-            if opts.explain {
-                context_json_into(&mut input, note, None);
-            }
-            report(to, opts, ctx, io, loc, input, &desc, &c.ops, &c.lifted, &t)
-        },
-    )
+    for_each_command(from, words, opts, src, io, |io, loc, w, note, cmd| {
+        t.clear();
+        let c = match iommu_inval::convert(&cmd, to, ctx, &mut t.outputs) {
+            Ok(c) => c,
+            Err(e) => return lower_failure(from, opts, io, loc, &e),
+        };
+        t.outcome = c.lowered;
+        t.errors = c.errors;
+        let desc = format!("{} {}", cmd.op_name(), format_words(w));
+        let mut input = command_to_json(&cmd);
+        if opts.explain {
+            context_json_into(&mut input, note, None);
+        }
+        report(to, opts, ctx, io, loc, input, &desc, &c.ops, &c.lifted, &t)
+    })
 }

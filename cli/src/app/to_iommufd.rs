@@ -24,8 +24,7 @@ use super::explain::widened_list;
 use super::explain::Explanation;
 use super::json::{command_to_json, error_json};
 use super::run::{
-    decode_failure, dropped_text, for_each_native, note_dropped, reported_widening, write_context,
-    EventOut, Io, Loc, Opts, Source,
+    dropped_text, for_each_command, note_dropped, reported_widening, Io, Loc, Opts, Source,
 };
 use super::text::format_words;
 use iommu_inval::core::footprint::Relation;
@@ -130,105 +129,91 @@ fn to_smmuv3(
     io: &mut Io<'_>,
 ) -> io::Result<()> {
     let vdevs = VdevFn(|v: u32| host.vdevices.iter().find(|(a, _)| *a == v).map(|(_, p)| *p));
-    let ev = EventOut::of(opts, false);
-    for_each_native(
-        src,
-        words,
-        from.id(),
-        opts.input,
-        ev,
-        io,
-        |io, loc, w, note| {
-            if opts.explain && !opts.json {
-                write_context(io, note)?;
-            }
-            let cmd = match super::run::dec(from, opts, w) {
-                Ok(NativeAny::Smmuv3(c)) => c,
-                Ok(_) => return Ok(()),
-                Err(e) => return decode_failure(from, opts, io, loc, w, &e),
-            };
-            let any = NativeAny::Smmuv3(cmd);
-            let desc = format!("{} {}", any.op_name(), format_words(w));
-            let entry = host.vsmmu.guest_entry(&cmd, &vdevs);
-            let host_words = host.vsmmu.host_command(&cmd, &vdevs).ok();
-            let relation = smmuv3_relation(&cmd, &host.vsmmu, &vdevs, ctx).ok();
-            if opts.explain && opts.json {
-                let mut m = Map::new();
-                m.insert("input".into(), command_to_json(&any));
-                match &entry {
-                    Ok(e) => {
-                        m.insert("output".into(), json!([format_words(&e.cmd)]));
+    for_each_command(from, words, opts, src, io, |io, loc, w, _, any| {
+        let NativeAny::Smmuv3(cmd) = any else {
+            return Ok(());
+        };
+        let any = NativeAny::Smmuv3(cmd);
+        let desc = format!("{} {}", any.op_name(), format_words(w));
+        let entry = host.vsmmu.guest_entry(&cmd, &vdevs);
+        let host_words = host.vsmmu.host_command(&cmd, &vdevs).ok();
+        let relation = smmuv3_relation(&cmd, &host.vsmmu, &vdevs, ctx).ok();
+        if opts.explain && opts.json {
+            let mut m = Map::new();
+            m.insert("input".into(), command_to_json(&any));
+            match &entry {
+                Ok(e) => {
+                    m.insert("output".into(), json!([format_words(&e.cmd)]));
+                }
+                Err(r) => {
+                    if refusal_kind(r) == "no_equivalent" {
+                        io.status.note(1);
                     }
-                    Err(r) => {
-                        if refusal_kind(r) == "no_equivalent" {
-                            io.status.note(1);
-                        }
-                        m.insert("output".into(), json!([]));
-                        m.insert(
-                            "error".into(),
-                            json!({"kind": refusal_kind(r), "message": r.to_string()}),
-                        );
+                    m.insert("output".into(), json!([]));
+                    m.insert(
+                        "error".into(),
+                        json!({"kind": refusal_kind(r), "message": r.to_string()}),
+                    );
+                }
+            }
+            if let Some(h) = host_words {
+                m.insert("host_command".into(), json!(format_words(&h)));
+            }
+            if let Some(r) = relation.clone() {
+                explanation(r, 1).json_into(&mut m);
+            }
+            writeln!(io.out, "{}", Value::Object(m))?;
+        } else {
+            if opts.explain {
+                writeln!(io.out, "# {loc}: {desc}")?;
+            }
+            match &entry {
+                Ok(e) => {
+                    if opts.json {
+                        let c = NativeAny::Smmuv3(cmd);
+                        writeln!(io.out, "{}", command_to_json(&c))?;
+                    } else {
+                        writeln!(io.out, "{}", format_words(&e.cmd))?;
                     }
                 }
+                // (With --explain the note is on the `=>` line instead.)
+                Err(Refusal::Sync) if !opts.explain => {
+                    writeln!(io.err, "iommu-inval: {loc}: absorbed: {}", Refusal::Sync)?;
+                }
+                Err(r) if refusal_kind(r) != "no_equivalent" => {
+                    if !opts.explain {
+                        note_dropped(io, loc, &r.to_string())?;
+                    }
+                }
+                Err(r) => {
+                    if !opts.explain || opts.json {
+                        no_equivalent(Target::Smmuv3, opts, io, loc, &r.to_string())?;
+                    } else {
+                        io.status.note(1);
+                    }
+                }
+            }
+            if opts.explain {
                 if let Some(h) = host_words {
-                    m.insert("host_command".into(), json!(format_words(&h)));
+                    writeln!(io.out, "#   kernel issues: {}", format_words(&h))?;
                 }
-                if let Some(r) = relation.clone() {
-                    explanation(r, 1).json_into(&mut m);
-                }
-                writeln!(io.out, "{}", Value::Object(m))?;
-            } else {
-                if opts.explain {
-                    writeln!(io.out, "# {loc}: {desc}")?;
-                }
-                match &entry {
-                    Ok(e) => {
-                        if opts.json {
-                            let c = NativeAny::Smmuv3(cmd);
-                            writeln!(io.out, "{}", command_to_json(&c))?;
-                        } else {
-                            writeln!(io.out, "{}", format_words(&e.cmd))?;
-                        }
-                    }
-                    // (With --explain the note is on the `=>` line instead.)
-                    Err(Refusal::Sync) if !opts.explain => {
-                        writeln!(io.err, "iommu-inval: {loc}: absorbed: {}", Refusal::Sync)?;
-                    }
-                    Err(r) if refusal_kind(r) != "no_equivalent" => {
-                        if !opts.explain {
-                            note_dropped(io, loc, &r.to_string())?;
-                        }
-                    }
-                    Err(r) => {
-                        if !opts.explain || opts.json {
-                            no_equivalent(Target::Smmuv3, opts, io, loc, &r.to_string())?;
-                        } else {
-                            io.status.note(1);
-                        }
-                    }
-                }
-                if opts.explain {
-                    if let Some(h) = host_words {
-                        writeln!(io.out, "#   kernel issues: {}", format_words(&h))?;
-                    }
-                    let line = match (&entry, &relation) {
-                        (Ok(_), Some(r)) => explanation(r.clone(), 1).text(),
-                        (Err(r), _) => format!("{}: {r}", refusal_kind(r)),
-                        (Ok(_), None) => "not measured".into(),
-                    };
-                    writeln!(io.out, "#   => {line}")?;
-                }
+                let line = match (&entry, &relation) {
+                    (Ok(_), Some(r)) => explanation(r.clone(), 1).text(),
+                    (Err(r), _) => format!("{}: {r}", refusal_kind(r)),
+                    (Ok(_), None) => "not measured".into(),
+                };
+                writeln!(io.out, "#   => {line}")?;
             }
-            if let Some(Relation::Under { .. }) = relation {
-                io.status.note(1);
-                writeln!(
+        }
+        if let Some(Relation::Under { .. }) = relation {
+            io.status.note(1);
+            writeln!(
                 io.err,
                 "iommu-inval: {loc}: under-invalidation after the kernel's rewriting (a bug: please report it)"
             )?;
-            }
-            Ok(())
-        },
-    )
+        }
+        Ok(())
+    })
 }
 
 /// `no_equivalent` for a refusal, except the two that only note: a CMD_SYNC
@@ -264,148 +249,132 @@ fn to_vtd(
     io: &mut Io<'_>,
 ) -> io::Result<()> {
     let mut ops: Vec<Op> = Vec::new();
-    let ev = EventOut::of(opts, false);
-    for_each_native(
-        src,
-        words,
-        from.id(),
-        opts.input,
-        ev,
-        io,
-        |io, loc, w, note| {
-            if opts.explain && !opts.json {
-                write_context(io, note)?;
-            }
-            let cmd = match super::run::dec(from, opts, w) {
-                Ok(c) => c,
-                Err(e) => return decode_failure(from, opts, io, loc, w, &e),
-            };
-            ops.clear();
-            let lifted = match cmd.lift_ops(ctx, &mut ops) {
-                Ok(o) => o,
-                Err(e) => return no_equivalent(Target::Vtd, opts, io, loc, &e.to_string()),
-            };
-            let desc = format!("{} {}", cmd.op_name(), format_words(w));
-            // The guest's architecture decides whether an unknown domain's
-            // PASID can be kept (S1Options::guest).
-            let s1 = S1Options {
-                guest: Some(from.id()),
-                ..host.s1
-            };
-            let results: Vec<_> = ops.iter().map(|op| s1_entry(op, &s1)).collect();
-            let widened = results.iter().fold(lifted.widened, |w, r| w | r.widened);
+    for_each_command(from, words, opts, src, io, |io, loc, w, _, cmd| {
+        ops.clear();
+        let lifted = match cmd.lift_ops(ctx, &mut ops) {
+            Ok(o) => o,
+            Err(e) => return no_equivalent(Target::Vtd, opts, io, loc, &e.to_string()),
+        };
+        let desc = format!("{} {}", cmd.op_name(), format_words(w));
+        // The guest's architecture decides whether an unknown domain's
+        // PASID can be kept (S1Options::guest).
+        let s1 = S1Options {
+            guest: Some(from.id()),
+            ..host.s1
+        };
+        let results: Vec<_> = ops.iter().map(|op| s1_entry(op, &s1)).collect();
+        let widened = results.iter().fold(lifted.widened, |w, r| w | r.widened);
 
-            let mut under = false;
-            let mut worst: Option<Relation> = None;
-            for (op, r) in ops.iter().zip(&results) {
-                let rel = vtd_relation(op, r.entry.as_ref(), &s1, ctx);
-                under |= matches!(rel, Relation::Under { .. });
-                worst = Some(match (worst, rel) {
-                    (Some(Relation::Under { missing: a }), Relation::Under { missing: b }) => {
-                        Relation::Under { missing: a + b }
-                    }
-                    (Some(u @ Relation::Under { .. }), _) | (_, u @ Relation::Under { .. }) => u,
-                    (Some(s @ Relation::Superset(_)), _) | (_, s @ Relation::Superset(_)) => s,
-                    _ => Relation::Exact,
-                });
-            }
-            let entries: Vec<Value> = results
+        let mut under = false;
+        let mut worst: Option<Relation> = None;
+        for (op, r) in ops.iter().zip(&results) {
+            let rel = vtd_relation(op, r.entry.as_ref(), &s1, ctx);
+            under |= matches!(rel, Relation::Under { .. });
+            worst = Some(match (worst, rel) {
+                (Some(Relation::Under { missing: a }), Relation::Under { missing: b }) => {
+                    Relation::Under { missing: a + b }
+                }
+                (Some(u @ Relation::Under { .. }), _) | (_, u @ Relation::Under { .. }) => u,
+                (Some(s @ Relation::Superset(_)), _) | (_, s @ Relation::Superset(_)) => s,
+                _ => Relation::Exact,
+            });
+        }
+        let entries: Vec<Value> = results
             .iter()
             .filter_map(|r| r.entry)
             .map(
                 |e| json!({"addr": e.entry.addr, "npages": e.entry.npages, "flags": e.entry.flags}),
             )
             .collect();
-            let work = results.iter().fold(VmmWork::empty(), |a, r| a | r.vmm);
-            let stall = work.contains(VmmWork::STALL);
-            // A prefetch has nothing to do: dropped, as every target words it;
-            // the rest is the VMM's work (`no entry:`).
-            let dropped = lifted.dropped.or_else(|| {
-                work.contains(VmmWork::PREFETCH)
-                    .then(|| VmmWork::PREFETCH.reason())
-                    .flatten()
-            });
-            let notes: Vec<&str> = (work - VmmWork::STALL - VmmWork::PREFETCH)
-                .reasons()
+        let work = results.iter().fold(VmmWork::empty(), |a, r| a | r.vmm);
+        let stall = work.contains(VmmWork::STALL);
+        // A prefetch has nothing to do: dropped, as every target words it;
+        // the rest is the VMM's work (`no entry:`).
+        let dropped = lifted.dropped.or_else(|| {
+            work.contains(VmmWork::PREFETCH)
+                .then(|| VmmWork::PREFETCH.reason())
+                .flatten()
+        });
+        let notes: Vec<&str> = (work - VmmWork::STALL - VmmWork::PREFETCH)
+            .reasons()
+            .collect();
+        if opts.explain && opts.json {
+            let mut m = Map::new();
+            m.insert("input".into(), command_to_json(&cmd));
+            m.insert("output".into(), Value::Array(entries));
+            let scopes: Vec<Value> = results
+                .iter()
+                .filter_map(|r| r.entry)
+                .map(|e| json!(scope_text(&e.scope)))
                 .collect();
-            if opts.explain && opts.json {
-                let mut m = Map::new();
-                m.insert("input".into(), command_to_json(&cmd));
-                m.insert("output".into(), Value::Array(entries));
-                let scopes: Vec<Value> = results
-                    .iter()
-                    .filter_map(|r| r.entry)
-                    .map(|e| json!(scope_text(&e.scope)))
-                    .collect();
-                m.insert("scopes".into(), Value::Array(scopes));
-                if let Some(r) = worst {
-                    explanation(r, results.len()).json_into(&mut m);
-                }
-                m.insert("widened".into(), json!(widened_list(widened)));
-                m.insert("dropped".into(), dropped.map_or(Value::Null, |d| json!(d)));
-                m.insert("no_entry".into(), json!(notes));
-                if stall {
-                    io.status.note(1);
-                    m.insert(
-                        "error".into(),
-                        json!({"kind": "no_equivalent", "message": VmmWork::STALL.reason()}),
-                    );
-                }
-                writeln!(io.out, "{}", Value::Object(m))?;
-            } else {
+            m.insert("scopes".into(), Value::Array(scopes));
+            if let Some(r) = worst {
+                explanation(r, results.len()).json_into(&mut m);
+            }
+            m.insert("widened".into(), json!(widened_list(widened)));
+            m.insert("dropped".into(), dropped.map_or(Value::Null, |d| json!(d)));
+            m.insert("no_entry".into(), json!(notes));
+            if stall {
+                io.status.note(1);
+                m.insert(
+                    "error".into(),
+                    json!({"kind": "no_equivalent", "message": VmmWork::STALL.reason()}),
+                );
+            }
+            writeln!(io.out, "{}", Value::Object(m))?;
+        } else {
+            if opts.explain {
+                writeln!(io.out, "# {loc}: {desc}")?;
+            }
+            for (v, r) in entries.iter().zip(results.iter().filter_map(|r| r.entry)) {
+                writeln!(io.out, "{v}")?;
                 if opts.explain {
-                    writeln!(io.out, "# {loc}: {desc}")?;
-                }
-                for (v, r) in entries.iter().zip(results.iter().filter_map(|r| r.entry)) {
-                    writeln!(io.out, "{v}")?;
-                    if opts.explain {
-                        writeln!(io.out, "#   for the HWPTs of {}", scope_text(&r.scope))?;
-                    }
-                }
-                if stall {
-                    no_equivalent(
-                        Target::Vtd,
-                        opts,
-                        io,
-                        loc,
-                        VmmWork::STALL.reason().unwrap_or("stall"),
-                    )?;
-                }
-                if opts.explain {
-                    let mut s = match &worst {
-                        Some(r) if !entries.is_empty() || under => explanation(r.clone(), 1).text(),
-                        _ => String::new(),
-                    };
-                    s.push_str(&reported_widening(widened, worst.as_ref()));
-                    if let Some(d) = dropped {
-                        s.push_str(&format!("; {}", dropped_text(d)));
-                    }
-                    for n in &notes {
-                        s.push_str(&format!("; no entry: {n}"));
-                    }
-                    let s = s.trim_start_matches("; ");
-                    writeln!(
-                        io.out,
-                        "#   => {}",
-                        if s.is_empty() { "nothing to do" } else { s }
-                    )?;
-                } else {
-                    if let Some(d) = dropped {
-                        note_dropped(io, loc, d)?;
-                    }
-                    for n in &notes {
-                        writeln!(io.err, "iommu-inval: {loc}: no entry: {n}")?;
-                    }
+                    writeln!(io.out, "#   for the HWPTs of {}", scope_text(&r.scope))?;
                 }
             }
-            if under {
-                io.status.note(1);
+            if stall {
+                no_equivalent(
+                    Target::Vtd,
+                    opts,
+                    io,
+                    loc,
+                    VmmWork::STALL.reason().unwrap_or("stall"),
+                )?;
+            }
+            if opts.explain {
+                let mut s = match &worst {
+                    Some(r) if !entries.is_empty() || under => explanation(r.clone(), 1).text(),
+                    _ => String::new(),
+                };
+                s.push_str(&reported_widening(widened, worst.as_ref()));
+                if let Some(d) = dropped {
+                    s.push_str(&format!("; {}", dropped_text(d)));
+                }
+                for n in &notes {
+                    s.push_str(&format!("; no entry: {n}"));
+                }
+                let s = s.trim_start_matches("; ");
                 writeln!(
+                    io.out,
+                    "#   => {}",
+                    if s.is_empty() { "nothing to do" } else { s }
+                )?;
+            } else {
+                if let Some(d) = dropped {
+                    note_dropped(io, loc, d)?;
+                }
+                for n in &notes {
+                    writeln!(io.err, "iommu-inval: {loc}: no entry: {n}")?;
+                }
+            }
+        }
+        if under {
+            io.status.note(1);
+            writeln!(
                 io.err,
                 "iommu-inval: {loc}: under-invalidation by the stage-1 entries (a bug: please report it)"
             )?;
-            }
-            Ok(())
-        },
-    )
+        }
+        Ok(())
+    })
 }
