@@ -246,6 +246,31 @@ enum Block {
     },
 }
 
+impl Block {
+    /// The dump in progress as cut short (its first line and the error),
+    /// `None` when no dump is in progress.
+    fn cut_short(self) -> Option<(usize, PasteError)> {
+        let (what, want, got, start, last) = match self {
+            Block::None => return None,
+            Block::Smmu {
+                got, start, last, ..
+            } => ("the SMMUv3 command dump", 2, got, start, last),
+            Block::Amd {
+                got, start, last, ..
+            } => ("the AMD-Vi CMD[] dump", 4, got, start, last),
+        };
+        Some((
+            start,
+            PasteError::Incomplete {
+                what,
+                got,
+                want,
+                end: last,
+            },
+        ))
+    }
+}
+
 /// A queue event the log reports without a command: the hardware stopped
 /// or complained at a queue position, but the driver prints no command
 /// words for it (SMMUv3 CERROR_ABT and CERROR_ATC_INV_SYNC, VT-d ITE and
@@ -381,10 +406,7 @@ impl Paste {
         // A block in progress takes its own continuation lines first.
         match self.block {
             Block::Smmu {
-                mut w,
-                got,
-                start,
-                last,
+                mut w, got, start, ..
             } => {
                 if let Some(v) = bare_word(strip_prefixes(line)) {
                     if let Some(slot) = w.get_mut(got) {
@@ -405,30 +427,12 @@ impl Paste {
                     return (None, Ok(Some(self.emit(out, 2, start))));
                 }
                 self.block = Block::None;
-                cut = Some((
-                    start,
-                    PasteError::Incomplete {
-                        what: "the SMMUv3 command dump",
-                        got,
-                        want: 2,
-                        end: last,
-                    },
-                ));
+                cut = before.cut_short();
             }
-            Block::Amd {
-                got, start, last, ..
-            } => {
+            Block::Amd { .. } => {
                 if amd_dword(strip_prefixes(line)).is_none() {
                     self.block = Block::None;
-                    cut = Some((
-                        start,
-                        PasteError::Incomplete {
-                            what: "the AMD-Vi CMD[] dump",
-                            got,
-                            want: 4,
-                            end: last,
-                        },
-                    ));
+                    cut = before.cut_short();
                 }
             }
             Block::None => {}
@@ -466,28 +470,7 @@ impl Paste {
     pub fn finish(&mut self) -> Option<(usize, PasteError)> {
         let b = std::mem::replace(&mut self.block, Block::None);
         let r = match b {
-            Block::Smmu {
-                got, start, last, ..
-            } => Some((
-                start,
-                PasteError::Incomplete {
-                    what: "the SMMUv3 command dump",
-                    got,
-                    want: 2,
-                    end: last,
-                },
-            )),
-            Block::Amd {
-                got, start, last, ..
-            } => Some((
-                start,
-                PasteError::Incomplete {
-                    what: "the AMD-Vi CMD[] dump",
-                    got,
-                    want: 4,
-                    end: last,
-                },
-            )),
+            Block::Smmu { .. } | Block::Amd { .. } => b.cut_short(),
             Block::None => {
                 if self.flush_event() {
                     None
