@@ -35,3 +35,19 @@ pub fn ok(r: Result<(), String>) {
         panic!("{e}");
     }
 }
+
+/// One `#[test]` for each `name => call;` line: the instances of one
+/// generic check, a line each.
+#[allow(unused_macros)]
+macro_rules! tests {
+    ($($name:ident => $call:expr;)*) => {
+        $(
+            #[test]
+            fn $name() {
+                $call;
+            }
+        )*
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use tests;

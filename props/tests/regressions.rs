@@ -18,6 +18,15 @@ fn page_op(i: Inval, domain: u32, pasid: u32, (first, size): (u64, u64)) -> Op {
     )
 }
 
+/// Domain 1 (SMMU VMID 1) with `devices` (a JSON list), and a stage-1
+/// invalidation of `pasid` over `range` in it.
+fn smmu_s1(devices: &str, pasid: u32, range: (u64, u64)) -> (Topology, Op) {
+    let json = format!(r#"{{"domains":[{{"id":1,"smmuv3":{{"vmid":1}}}}],"devices":{devices}}}"#);
+    let t = Topology::from_json(&json).unwrap_or_default();
+    let i = Inval::new(Caches::IOTLB).stage(Stages::S1);
+    (t, page_op(i, 1, pasid, range))
+}
+
 /// FINDINGS 1 (fixed in core 02211bb: device-TLB and interrupt entries are
 /// non-secure only): what VT-d and AMD-Vi do with a Secure-regime
 /// invalidation of regime-free caches satisfies R3.
@@ -47,15 +56,9 @@ fn secure_regime_keeps_regime_free_caches() {
 /// too: SMMUv3 must report the PASID widening (it once did not).
 #[test]
 fn smmu_shared_asid_widening_is_reported() {
-    let t = Topology::from_json(
-        r#"{"domains":[{"id":1,"smmuv3":{"vmid":1}}],
-            "devices":[{"rid":33,"domain":1,"pasids":[{"pasid":7,"asid":9}]},
-                       {"rid":34,"domain":1,"pasids":[{"pasid":8,"asid":9}]}]}"#,
-    )
-    .unwrap_or_default();
-    let op = page_op(
-        Inval::new(Caches::IOTLB).stage(Stages::S1),
-        1,
+    let (t, op) = smmu_s1(
+        r#"[{"rid":33,"domain":1,"pasids":[{"pasid":7,"asid":9}]},
+            {"rid":34,"domain":1,"pasids":[{"pasid":8,"asid":9}]}]"#,
         7,
         (0x1000, 0x1000),
     );
@@ -89,15 +92,9 @@ fn amd_reserved_ppr_status_is_refused_by_lift() {
 #[test]
 fn smmu_pasid_with_two_asids_gets_both() {
     use iommu_inval_core::{FieldValue, NativeCommand};
-    let t = Topology::from_json(
-        r#"{"domains":[{"id":1,"smmuv3":{"vmid":1}}],
-            "devices":[{"rid":622,"domain":1,"pasids":[{"pasid":1048575,"asid":65534}]},
-                       {"rid":33,"domain":1,"pasids":[{"pasid":1048575,"asid":1}]}]}"#,
-    )
-    .unwrap_or_default();
-    let op = page_op(
-        Inval::new(Caches::IOTLB).stage(Stages::S1),
-        1,
+    let (t, op) = smmu_s1(
+        r#"[{"rid":622,"domain":1,"pasids":[{"pasid":1048575,"asid":65534}]},
+            {"rid":33,"domain":1,"pasids":[{"pasid":1048575,"asid":1}]}]"#,
         1_048_575,
         (0x8000, 0x2000),
     );
