@@ -11,6 +11,16 @@ use iommu_inval_props::vectors::{
 };
 use iommu_inval_props::{check_r1, fields_of, hex, Amd, Arch, Riscv, Smmu, Vtd};
 
+/// Fails with every failure listed, if there is one.
+fn assert_none<A: Arch>(what: &str, failures: &[String]) {
+    assert!(
+        failures.is_empty(),
+        "{} {what} failures:\n{}",
+        A::ID,
+        failures.join("\n")
+    );
+}
+
 fn good<A: Arch>(vectors: &[Vector]) {
     let mut failures = Vec::new();
     for (op, words, want) in vectors {
@@ -53,12 +63,7 @@ fn good<A: Arch>(vectors: &[Vector]) {
             failures.push(e);
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} known-answer failures:\n{}",
-        A::ID,
-        failures.join("\n")
-    );
+    assert_none::<A>("known-answer", &failures);
 }
 
 fn bad<A: Arch>(vectors: &[Bad]) {
@@ -73,12 +78,7 @@ fn bad<A: Arch>(vectors: &[Bad]) {
             failures.push(e);
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} invalid-vector failures:\n{}",
-        A::ID,
-        failures.join("\n")
-    );
+    assert_none::<A>("invalid-vector", &failures);
 }
 
 tests! {
