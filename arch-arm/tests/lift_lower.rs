@@ -49,10 +49,15 @@ fn lift_one(c: Command) -> Op {
     }
 }
 
-fn s1(pasid: u32, first: u64, size: u64) -> Inval {
+/// Stage-1 IOTLB entries of domain `d`.
+fn s1_of(d: u32) -> Inval {
     Inval::new(Caches::IOTLB)
         .stage(Stages::S1)
-        .domain(DomainSel::One(1))
+        .domain(DomainSel::One(d))
+}
+
+fn s1(pasid: u32, first: u64, size: u64) -> Inval {
+    s1_of(1)
         .pasid(PasidSel::One(pasid))
         .range(AddrRange::new(first, size).unwrap())
 }
@@ -932,14 +937,7 @@ fn requests_without_pasid_are_the_cd0_asids() {
                        {"rid":3,"domain":2,"pasids":[{"pasid":1,"asid":6}]}]}"#,
     )
     .unwrap();
-    let none = |d| {
-        Op::Inval(
-            Inval::new(Caches::IOTLB)
-                .stage(Stages::S1)
-                .domain(DomainSel::One(d))
-                .pasid(PasidSel::NoPasid),
-        )
-    };
+    let none = |d| Op::Inval(s1_of(d).pasid(PasidSel::NoPasid));
     let (v, o) = low(none(1), Caps::default(), &t);
     assert_eq!(
         v,
