@@ -15,6 +15,10 @@ fn lift1<C: Context>(w: [u64; 2], ctx: &C) -> (Vec<Op>, Outcome) {
     (ops, o)
 }
 
+fn single(address: u64, s: bool) -> PagePlan {
+    PagePlan::Single { address, s }
+}
+
 fn inval(op: &Op) -> Inval {
     match op {
         Op::Inval(i) => *i,
@@ -212,14 +216,7 @@ fn range_rule_split_factor_two() {
     let p = plan_range(&span(0x1000, 0x2000), 16);
     assert_eq!(
         (p.plan, p.count, p.widened),
-        (
-            PagePlan::Single {
-                address: 0x1000,
-                s: true
-            },
-            1,
-            Widened::RANGE
-        )
+        (single(0x1000, true), 1, Widened::RANGE)
     );
     // More than double (8 KiB at 0x3000 → 32 KiB block): two exact single pages.
     let p = plan_range(&span(0x3000, 0x2000), 16);
@@ -233,56 +230,26 @@ fn range_rule_split_factor_two() {
     assert_eq!(got, [(0x3000, false), (0x4000, false)]);
     // Over the cap: the single covering block, reported with CAP.
     let p = plan_range(&span(0x3000, 0x2000), 1);
-    assert_eq!(
-        p.plan,
-        PagePlan::Single {
-            address: 0x3000,
-            s: true
-        }
-    ); // 32 KiB at 0: bits 12,13 set, 14 clear
+    assert_eq!(p.plan, single(0x3000, true)); // 32 KiB at 0: bits 12,13 set, 14 clear
     assert_eq!(p.widened, Widened::RANGE | Widened::CAP);
     // An aligned block is one exact command; an unaligned byte range widens to pages.
     let p = plan_range(&span(0x20_0000, 0x20_0000), 16);
     assert_eq!(
         (p.plan, p.widened),
-        (
-            PagePlan::Single {
-                address: 0x2f_f000,
-                s: true
-            },
-            Widened::empty()
-        )
+        (single(0x2f_f000, true), Widened::empty())
     );
     let p = plan_range(&span(0x1800, 0x10), 16);
-    assert_eq!(
-        (p.plan, p.widened),
-        (
-            PagePlan::Single {
-                address: 0x1000,
-                s: false
-            },
-            Widened::RANGE
-        )
-    );
+    assert_eq!((p.plan, p.widened), (single(0x1000, false), Widened::RANGE));
     // Everything, and a range straddling 2^63: the all-pages address.
     assert_eq!(
         plan_range(&AddrRange::All, 1).plan,
-        PagePlan::Single {
-            address: ALL_PAGES_ADDRESS,
-            s: true
-        }
+        single(ALL_PAGES_ADDRESS, true)
     );
     let p = plan_range(
         &AddrRange::inclusive((1 << 63) - 0x1000, (1 << 63) + 0xfff).unwrap(),
         1,
     );
-    assert_eq!(
-        p.plan,
-        PagePlan::Single {
-            address: ALL_PAGES_ADDRESS,
-            s: true
-        }
-    );
+    assert_eq!(p.plan, single(ALL_PAGES_ADDRESS, true));
     assert!(p.widened.contains(Widened::RANGE));
 }
 

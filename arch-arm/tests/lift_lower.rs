@@ -24,10 +24,40 @@ fn low(op: Op, caps: Caps, ctx: &dyn iommu_inval_core::Context) -> (Vec<Command>
     (v, o)
 }
 
-fn s1(pasid: u32, first: u64, size: u64) -> Inval {
+/// A non-leaf CMD_TLBI_NH_VA without a 128-bit level hint.
+fn va(vmid: u16, asid: u16, [num, scale, ttl, tg]: [u8; 4], address: u64) -> Command {
+    Command::from(TlbiNhVa {
+        num,
+        scale,
+        vmid,
+        asid,
+        leaf: false,
+        ttl128: false,
+        ttl,
+        tg,
+        address,
+    })
+}
+
+/// The one op `c` lifts to without a topology.
+fn lift_one(c: Command) -> Op {
+    let mut ops = Vec::new();
+    lift(&c, &IdentityContext, &mut ops).unwrap();
+    match ops.as_slice() {
+        [op] => *op,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Stage-1 IOTLB entries of domain `d`.
+fn s1_of(d: u32) -> Inval {
     Inval::new(Caches::IOTLB)
         .stage(Stages::S1)
-        .domain(DomainSel::One(1))
+        .domain(DomainSel::One(d))
+}
+
+fn s1(pasid: u32, first: u64, size: u64) -> Inval {
+    s1_of(1)
         .pasid(PasidSel::One(pasid))
         .range(AddrRange::new(first, size).unwrap())
 }
@@ -77,13 +107,9 @@ fn lift_resolves_asid_and_vmid() {
 
 #[test]
 fn lift_ranges() {
-    let one = |c: Command| {
-        let mut ops = Vec::new();
-        lift(&c, &IdentityContext, &mut ops).unwrap();
-        match ops.as_slice() {
-            [Op::Inval(i)] => *i,
-            other => panic!("{other:?}"),
-        }
+    let one = |c: Command| match lift_one(c) {
+        Op::Inval(i) => i,
+        other => panic!("{other:?}"),
     };
     // 64 KiB granule, (3+1) * 2^2 = 16 granules = 1 MiB from 0x10_0000, level 3.
     let i = one(TlbiS2Ipa {
@@ -182,13 +208,9 @@ fn lift_ranges() {
 
 #[test]
 fn lift_sync_signals() {
-    let sync = |c: CmdSync| {
-        let mut ops = Vec::new();
-        lift(&c.into(), &IdentityContext, &mut ops).unwrap();
-        match ops.as_slice() {
-            [Op::Sync(s)] => *s,
-            other => panic!("{other:?}"),
-        }
+    let sync = |c: CmdSync| match lift_one(c.into()) {
+        Op::Sync(s) => s,
+        other => panic!("{other:?}"),
     };
     let s = sync(CmdSync {
         cs: 1,
@@ -231,30 +253,9 @@ fn range_lowering_uses_fewest_commands() {
     assert_eq!(
         v,
         [
-            Command::from(TlbiNhVa {
-                num: 17,
-                scale: 1,
-                vmid: 1,
-                asid: 5,
-                leaf: false,
-                ttl128: false,
-                ttl: 0,
-                tg: 1,
-                address: 0x1000
-            }),
+            va(1, 5, [17, 1, 0, 1], 0x1000),
             // One granule without a level hint cannot use tg (IHI0070 §4.4.1.1).
-            TlbiNhVa {
-                num: 0,
-                scale: 0,
-                vmid: 1,
-                asid: 5,
-                leaf: false,
-                ttl128: false,
-                ttl: 0,
-                tg: 0,
-                address: 0x2_5000
-            }
-            .into(),
+            va(1, 5, [0, 0, 0, 0], 0x2_5000),
         ]
     );
     // With a level hint the last granule keeps the range form.
@@ -265,21 +266,7 @@ fn range_lowering_uses_fewest_commands() {
         ..Hints::default()
     };
     let (v, _) = low(Op::Inval(i), Caps::default(), &IdentityContext);
-    assert_eq!(
-        v[1],
-        TlbiNhVa {
-            num: 0,
-            scale: 0,
-            vmid: 1,
-            asid: 5,
-            leaf: false,
-            ttl128: false,
-            ttl: 3,
-            tg: 1,
-            address: 0x2_5000
-        }
-        .into()
-    );
+    assert_eq!(v[1], va(1, 5, [0, 0, 3, 1], 0x2_5000));
     // 64 KiB granule hint: one granule without level = 16 page commands.
     let mut i = s1(5, 0x1_0000, 0x1_0000);
     i.hints.tg_shift = 16;
@@ -298,21 +285,7 @@ fn without_range_support_one_command_per_page_then_asid_wide() {
     let (v, o) = low(Op::Inval(s1(5, 0x1000, 37 * 4096)), caps, &IdentityContext);
     assert!(o.is_exact());
     assert_eq!(v.len(), 37);
-    assert_eq!(
-        v[36],
-        TlbiNhVa {
-            num: 0,
-            scale: 0,
-            vmid: 1,
-            asid: 5,
-            leaf: false,
-            ttl128: false,
-            ttl: 0,
-            tg: 0,
-            address: 0x2_5000
-        }
-        .into()
-    );
+    assert_eq!(v[36], va(1, 5, [0, 0, 0, 0], 0x2_5000));
     let caps = Caps {
         range_inval: false,
         max_cmds: 16,
@@ -326,19 +299,7 @@ fn without_range_support_one_command_per_page_then_asid_wide() {
     let mut i = s1(5, 0x20_0000, 0x40_0000);
     i.hints.leaf_shift = 21;
     let (v, o) = low(Op::Inval(i), caps, &IdentityContext);
-    let va = |address| {
-        Command::from(TlbiNhVa {
-            num: 0,
-            scale: 0,
-            vmid: 1,
-            asid: 5,
-            leaf: false,
-            ttl128: false,
-            ttl: 0,
-            tg: 0,
-            address,
-        })
-    };
+    let va = |address| va(1, 5, [0, 0, 0, 0], address);
     assert_eq!(v, [va(0x20_0000), va(0x40_0000)]);
     assert_eq!(o.widened, Widened::LEAF_HINT);
     // Judged as core says: the lift's footprint with 2 MiB leaves is the request.
@@ -493,20 +454,7 @@ fn unknown_ids_widen() {
     assert_eq!(o.widened, Widened::PASID);
     // PASID 1 shares ASID 5 with PASID 9: reported.
     let (v, o) = low(Op::Inval(s1(1, 0x1000, 0x1000)), Caps::default(), &t);
-    assert_eq!(
-        v,
-        [Command::from(TlbiNhVa {
-            num: 0,
-            scale: 0,
-            vmid: 3,
-            asid: 5,
-            leaf: false,
-            ttl128: false,
-            ttl: 0,
-            tg: 0,
-            address: 0x1000
-        })]
-    );
+    assert_eq!(v, [va(3, 5, [0, 0, 0, 0], 0x1000)]);
     assert_eq!(o.widened, Widened::PASID);
     // A PASID too wide for the host's SubstreamIDs: ATC_INV without PASID.
     let caps = Caps {
@@ -664,18 +612,7 @@ fn seed_request_order_config_tlb_atc() {
             }
             .into(),
             sync,
-            TlbiNhVa {
-                num: 1,
-                scale: 0,
-                vmid: 3,
-                asid: 6,
-                leaf: false,
-                ttl128: false,
-                ttl: 0,
-                tg: 1,
-                address: 0x4000
-            }
-            .into(),
+            va(3, 6, [1, 0, 0, 1], 0x4000),
             sync,
             // rid 17 has no ATS.
             AtcInv {
@@ -807,51 +744,36 @@ fn sync_lowering() {
     );
     assert_eq!(v[0].encode(), [0x0000_1234_0000_1046, 0xfee0_0000]);
     let ne = |r: Result<(), LowerError>| matches!(r, Err(LowerError::NoEquivalent(_)));
-    assert!(ne(one(Sync {
-        store: Some(Store {
-            address: 0x1000,
-            data: 1 << 32
-        }),
-        ..Sync::default()
-    })));
-    assert!(ne(one(Sync {
-        store: Some(Store {
-            address: 0x1002,
-            data: 1
-        }),
-        ..Sync::default()
-    })));
-    assert!(ne(one(Sync {
-        store: Some(Store {
-            address: 1 << 56,
-            data: 1
-        }),
-        ..Sync::default()
-    })));
-    assert!(ne(one(Sync {
-        store: Some(Store {
-            address: 0,
-            data: 1
-        }),
-        ..Sync::default()
-    })));
-    assert!(ne(one(Sync {
-        interrupt: true,
-        store: Some(Store {
-            address: 0x1000,
-            data: 1
-        }),
-        ..Sync::default()
-    })));
-    assert!(ne(one(Sync {
-        sev: true,
-        interrupt: true,
-        ..Sync::default()
-    })));
-    assert!(ne(one(Sync {
-        drain_page_requests: true,
-        ..Sync::default()
-    })));
+    // A store SMMUv3 cannot write: 64-bit data, unaligned, above 56 bits,
+    // to 0, or with an interrupt besides.
+    let store = |address, data| Some(Store { address, data });
+    for (interrupt, (address, data)) in [
+        (false, (0x1000, 1 << 32)),
+        (false, (0x1002, 1)),
+        (false, (1 << 56, 1)),
+        (false, (0, 1)),
+        (true, (0x1000, 1)),
+    ] {
+        let s = Sync {
+            interrupt,
+            store: store(address, data),
+            ..Sync::default()
+        };
+        assert!(ne(one(s)), "{s:?}");
+    }
+    for s in [
+        Sync {
+            sev: true,
+            interrupt: true,
+            ..Sync::default()
+        },
+        Sync {
+            drain_page_requests: true,
+            ..Sync::default()
+        },
+    ] {
+        assert!(ne(one(s)), "{s:?}");
+    }
     let mut v = Vec::new();
     lower(
         &Op::Sync(Sync {
@@ -976,19 +898,7 @@ fn a_pasid_with_two_asids_gets_one_command_per_asid() {
         r#"{"domains":[{"id":1,"smmuv3":{"vmid":1}}],"devices":[{"rid":1,"domain":1,"pasids":[{"pasid":7,"asid":1}]},{"rid":2,"domain":1,"pasids":[{"pasid":7,"asid":2}]}]}"#,
     )
     .unwrap();
-    let va = |asid| {
-        Command::from(TlbiNhVa {
-            num: 0,
-            scale: 0,
-            vmid: 1,
-            asid,
-            leaf: false,
-            ttl128: false,
-            ttl: 0,
-            tg: 0,
-            address: 0x8000,
-        })
-    };
+    let va = |asid| va(1, asid, [0, 0, 0, 0], 0x8000);
     let (v, o) = low(Op::Inval(s1(7, 0x8000, 0x1000)), Caps::default(), &t);
     assert_eq!(v, [va(1), va(2)]);
     assert!(o.is_exact(), "{o:?}");
@@ -1027,14 +937,7 @@ fn requests_without_pasid_are_the_cd0_asids() {
                        {"rid":3,"domain":2,"pasids":[{"pasid":1,"asid":6}]}]}"#,
     )
     .unwrap();
-    let none = |d| {
-        Op::Inval(
-            Inval::new(Caches::IOTLB)
-                .stage(Stages::S1)
-                .domain(DomainSel::One(d))
-                .pasid(PasidSel::NoPasid),
-        )
-    };
+    let none = |d| Op::Inval(s1_of(d).pasid(PasidSel::NoPasid));
     let (v, o) = low(none(1), Caps::default(), &t);
     assert_eq!(
         v,
@@ -1090,17 +993,7 @@ fn single_chunk_ranges_lower_to_one_command_or_tg0_pages() {
         low(Op::Inval(i), Caps::default(), &IdentityContext).0
     };
     let va = |num: u8, scale: u8, ttl: u8, tg: u8, address: u64| {
-        Command::from(TlbiNhVa {
-            num,
-            scale,
-            vmid: 1,
-            asid: 1,
-            leaf: false,
-            ttl128: false,
-            ttl,
-            tg,
-            address,
-        })
+        va(1, 1, [num, scale, ttl, tg], address)
     };
     // 3 pages of 4 KiB: num = 2, one command.
     assert_eq!(nh(0x10_0000, 0x3000, 12, 0), [va(2, 0, 0, 1, 0x10_0000)]);

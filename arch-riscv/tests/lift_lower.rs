@@ -72,37 +72,39 @@ fn linux_stream_round_trips() {
 
 #[test]
 fn host_and_vm_first_stage() {
-    // GV = 0: the host regime, every domain; PSCID 5 is PASID 5.
-    let host = Command::IotinvalVma(Iotinval {
-        av: true,
-        pscv: true,
-        pscid: 5,
-        addr: 0x4000_0000,
-        ..Default::default()
-    });
-    let (ops, _) = lift_all(&host, &IdentityContext);
-    let Op::Inval(i) = ops[0] else { panic!() };
-    assert_eq!(
-        (i.regime, i.domain, i.pasid),
-        (Regime::Hyp, DomainSel::All, PasidSel::One(5))
-    );
-    assert_eq!(i.caches, Caches::IOTLB | Caches::LEAF);
-    // GV = 1 with NL: the VM of GSCID 3, every level of the page.
-    let vm = Command::IotinvalVma(Iotinval {
-        av: true,
-        nl: true,
-        gv: true,
-        gscid: 3,
-        addr: 0x4000_0000,
-        ..Default::default()
-    });
-    let (ops, _) = lift_all(&vm, &IdentityContext);
-    let Op::Inval(i) = ops[0] else { panic!() };
-    assert_eq!(
-        (i.regime, i.domain, i.pasid),
-        (Regime::Guest, DomainSel::One(3), PasidSel::All)
-    );
-    assert_eq!(i.caches, Caches::IOTLB);
+    for (vma, want, caches) in [
+        // GV = 0: the host regime, every domain; PSCID 5 is PASID 5.
+        (
+            Iotinval {
+                pscv: true,
+                pscid: 5,
+                ..Iotinval::default()
+            },
+            (Regime::Hyp, DomainSel::All, PasidSel::One(5)),
+            Caches::IOTLB | Caches::LEAF,
+        ),
+        // GV = 1 with NL: the VM of GSCID 3, every level of the page.
+        (
+            Iotinval {
+                nl: true,
+                gv: true,
+                gscid: 3,
+                ..Iotinval::default()
+            },
+            (Regime::Guest, DomainSel::One(3), PasidSel::All),
+            Caches::IOTLB,
+        ),
+    ] {
+        let c = Command::IotinvalVma(Iotinval {
+            av: true,
+            addr: 0x4000_0000,
+            ..vma
+        });
+        let (ops, _) = lift_all(&c, &IdentityContext);
+        let Op::Inval(i) = ops[0] else { panic!() };
+        assert_eq!((i.regime, i.domain, i.pasid), want, "{c:?}");
+        assert_eq!(i.caches, caches, "{c:?}");
+    }
     // GVMA GV = 0 ignores AV, NL and S: every VM, every address.
     let c = Command::decode(&[0x81 | 1 << 10, 0x1000 >> 2]).unwrap();
     let (ops, _) = lift_all(&c, &IdentityContext);

@@ -58,6 +58,21 @@ fn p_iotlb(c: &Command) -> (u8, u16, u32, u64, u8) {
     }
 }
 
+/// The one global `iotlb_inv_dsc`.
+fn only_global(out: &[Command]) -> bool {
+    matches!(out, [Command::IotlbInv(IotlbInv { g: 1, .. })])
+}
+
+fn p_iotlbs(out: &[Command]) -> Vec<(u8, u16, u32, u64, u8)> {
+    out.iter().map(p_iotlb).collect()
+}
+
+/// The descriptor `(g, did, address, am)` for PASIDs 1, 2, 3 (the listed
+/// ones, in file order) and then the RID_PASID 0.
+fn each_pasid((g, did, address, am): (u8, u16, u64, u8)) -> [(u8, u16, u32, u64, u8); 4] {
+    [1, 2, 3, 0].map(|p| (g, did, p, address, am))
+}
+
 #[test]
 fn every_listed_pasid_gets_its_own_descriptor() {
     let ctx = topo(3);
@@ -66,31 +81,13 @@ fn every_listed_pasid_gets_its_own_descriptor() {
     let (out, o) = lower_v(&op, &caps, &ctx);
     // PASIDs 1, 2, 3 (1 is listed twice, on two devices: once), and the
     // RID_PASID 0 of the domain's requests without PASID.
-    let got: Vec<_> = out.iter().map(p_iotlb).collect();
-    assert_eq!(
-        got,
-        [
-            (2, 7, 1, 0, 0),
-            (2, 7, 2, 0, 0),
-            (2, 7, 3, 0, 0),
-            (2, 7, 0, 0, 0)
-        ]
-    );
+    assert_eq!(p_iotlbs(&out), each_pasid((2, 7, 0, 0)));
     assert!(o.widened.is_empty(), "{:?}", o.widened);
     assert_eq!(relation(&op, &out, &ctx), Relation::Exact);
     // A range: the page-selective descriptors of each PASID.
     let op = s1_all(1, AddrRange::new(0x4000, 0x2000).unwrap());
     let (out, _) = lower_v(&op, &caps, &ctx);
-    let got: Vec<_> = out.iter().map(p_iotlb).collect();
-    assert_eq!(
-        got,
-        [
-            (3, 7, 1, 0x4000, 1),
-            (3, 7, 2, 0x4000, 1),
-            (3, 7, 3, 0x4000, 1),
-            (3, 7, 0, 0x4000, 1)
-        ]
-    );
+    assert_eq!(p_iotlbs(&out), each_pasid((3, 7, 0x4000, 1)));
     assert_eq!(relation(&op, &out, &ctx), Relation::Exact);
 }
 
@@ -105,16 +102,7 @@ fn over_the_cap_pasid_selective_then_global() {
     };
     let op = s1_all(1, AddrRange::new(0x1000, 0x3000).unwrap());
     let (out, o) = lower_v(&op, &caps, &ctx);
-    let got: Vec<_> = out.iter().map(p_iotlb).collect();
-    assert_eq!(
-        got,
-        [
-            (2, 7, 1, 0, 0),
-            (2, 7, 2, 0, 0),
-            (2, 7, 3, 0, 0),
-            (2, 7, 0, 0, 0)
-        ]
-    );
+    assert_eq!(p_iotlbs(&out), each_pasid((2, 7, 0, 0)));
     assert!(o.widened.contains(Widened::RANGE | Widened::CAP));
     assert!(matches!(relation(&op, &out, &ctx), Relation::Superset(_)));
     // More PASIDs than the cap: the global descriptor.
@@ -123,10 +111,7 @@ fn over_the_cap_pasid_selective_then_global() {
         ..Caps::default()
     };
     let (out, _) = lower_v(&s1_all(1, AddrRange::All), &caps, &ctx);
-    assert!(
-        matches!(out[..], [Command::IotlbInv(IotlbInv { g: 1, .. })]),
-        "{out:?}"
-    );
+    assert!(only_global(&out), "{out:?}");
 }
 
 #[test]
@@ -138,18 +123,12 @@ fn without_a_list_the_global_descriptor_stays() {
     ] {
         let op = s1_all(dom, AddrRange::All);
         let (out, o) = lower_v(&op, &caps, ctx);
-        assert!(
-            matches!(out[..], [Command::IotlbInv(IotlbInv { g: 1, .. })]),
-            "{out:?}"
-        );
+        assert!(only_global(&out), "{out:?}");
         assert!(o.widened.contains(Widened::DOMAIN));
     }
     // Legacy mode has no PASID descriptors: global as before.
     let (out, _) = lower_v(&s1_all(1, AddrRange::All), &Caps::legacy(), &topo(3));
-    assert!(
-        matches!(out[..], [Command::IotlbInv(IotlbInv { g: 1, .. })]),
-        "{out:?}"
-    );
+    assert!(only_global(&out), "{out:?}");
 }
 
 #[test]
@@ -196,10 +175,7 @@ fn the_rid_pasid_names_requests_without_pasid() {
         )
     };
     let (out, o) = lower_v(&none(1), &caps, &ctx);
-    assert_eq!(
-        out.iter().map(p_iotlb).collect::<Vec<_>>(),
-        [(2, 7, 9, 0, 0)]
-    );
+    assert_eq!(p_iotlbs(&out), [(2, 7, 9, 0, 0)]);
     assert!(o.is_exact(), "{o:?}");
     assert_eq!(relation(&none(1), &out, &ctx), Relation::Exact);
     let (out, _) = lower_v(&s1_all(1, AddrRange::All), &caps, &ctx);
@@ -211,10 +187,7 @@ fn the_rid_pasid_names_requests_without_pasid() {
     let got: Vec<_> = out.iter().map(|c| p_iotlb(c).2).collect();
     assert_eq!(got, [1, 2]);
     let (out, o) = lower_v(&none(2), &caps, &ctx);
-    assert_eq!(
-        out.iter().map(p_iotlb).collect::<Vec<_>>(),
-        [(2, 8, 1, 0, 0)]
-    );
+    assert_eq!(p_iotlbs(&out), [(2, 8, 1, 0, 0)]);
     assert_eq!(o.widened, Widened::PASID);
     assert!(matches!(
         relation(&none(2), &out, &ctx),
@@ -223,9 +196,6 @@ fn the_rid_pasid_names_requests_without_pasid() {
     // Without a topology, RID_PASID is 0 (Linux's IOMMU_NO_PASID), shared
     // with PASID 0: reported as widened, never a global flush.
     let (out, o) = lower_v(&none(1), &caps, &IdentityContext);
-    assert_eq!(
-        out.iter().map(p_iotlb).collect::<Vec<_>>(),
-        [(2, 1, 0, 0, 0)]
-    );
+    assert_eq!(p_iotlbs(&out), [(2, 1, 0, 0, 0)]);
     assert_eq!(o.widened, Widened::PASID);
 }

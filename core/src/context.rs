@@ -409,24 +409,28 @@ mod topology {
                 )));
             }
             // Sorted copies: O(n log n), as the rest of the file is checked.
-            let mut v: Vec<u32> = self.vdevices.iter().map(|d| d.vsid).collect();
-            v.sort_unstable();
-            if let Some(w) = v.windows(2).find(|w| w[0] == w[1]) {
-                return Err(TopologyError::Inconsistent(std::format!(
-                    "iommufd: vsid {} listed twice",
-                    w[0]
-                )));
+            let ids = |id: fn(&VdeviceEntry) -> u32| -> Vec<u32> {
+                self.vdevices.iter().map(id).collect()
+            };
+            let bad = |m| Err(TopologyError::Inconsistent(m));
+            if let Some((x, _)) = sort_find_repeat(&mut ids(|d| d.vsid), |&x: &u32| x) {
+                return bad(std::format!("iommufd: vsid {x} listed twice"));
             }
-            let mut p: Vec<u32> = self.vdevices.iter().map(|d| d.psid).collect();
-            p.sort_unstable();
-            if let Some(w) = p.windows(2).find(|w| w[0] == w[1]) {
-                return Err(TopologyError::Inconsistent(std::format!(
-                    "iommufd: psid {} has two vsids",
-                    w[0]
-                )));
+            if let Some((x, _)) = sort_find_repeat(&mut ids(|d| d.psid), |&x: &u32| x) {
+                return bad(std::format!("iommufd: psid {x} has two vsids"));
             }
             Ok(())
         }
+    }
+
+    /// Sorts `v` by `key`, stably (a repeat comes right after its first
+    /// appearance), and returns the first two entries sharing a key.
+    /// O(n log n).
+    fn sort_find_repeat<T, K: Ord>(v: &mut [T], key: impl Fn(&T) -> K) -> Option<(&T, &T)> {
+        v.sort_by_key(|e| key(e));
+        v.windows(2)
+            .find(|w| key(&w[0]) == key(&w[1]))
+            .map(|w| (&w[0], &w[1]))
     }
 
     /// The largest topology file [`Topology::from_json`] reads (bytes):
@@ -529,25 +533,125 @@ mod topology {
         devices_of: Groups<u32, u32>,
         /// Domain → its PASIDs, in file order.
         pasids_of: Groups<u32, u32>,
-        /// (ASID, domain) → PASIDs; (ASID, ALL) → PASIDs of every domain.
-        pasids_of_asid: Groups<(u16, u64), u32>,
-        /// (domain or ALL, PASID) → the ASIDs its uses name (None: a use
-        /// without a known ASID).
-        asids_of_pasid: Groups<(u64, u32), Option<u16>>,
-        /// (PSCID, domain or ALL) → PASIDs (RISC-V process contexts).
-        pasids_of_pscid: Groups<(u32, u64), u32>,
-        /// (domain or ALL, PASID) → the PSCIDs its uses name (None: unknown).
-        pscids_of_pasid: Groups<(u64, u32), Option<u32>>,
-        /// (ASID, domain or ALL) → devices whose CD 0 uses it.
-        devices_of_cd0_asid: Groups<(u16, u64), u32>,
-        /// (domain or ALL) → the CD 0 ASID of each device (None: unknown).
-        cd0_asids: Groups<u64, Option<u16>>,
-        /// (PSCID, domain or ALL) → devices whose device context uses it.
-        devices_of_dc_pscid: Groups<(u32, u64), u32>,
-        /// (domain or ALL) → the device-context PSCID of each device.
-        dc_pscids: Groups<u64, Option<u32>>,
+        /// The SMMU ASIDs: of context descriptors (PASIDs) and of CD 0
+        /// (requests without PASID).
+        asid: TagIndex<u16>,
+        /// The RISC-V PSCIDs: of process contexts (PASIDs) and of device
+        /// contexts (requests without PASID).
+        pscid: TagIndex<u32>,
         /// Every VT-d RID_PASID of the file, and 0 (sorted, each once).
         rid_pasids: Vec<u32>,
+    }
+
+    /// The indexes of one kind of address-space tag `T` a PASID use or a
+    /// device names (SMMU ASID, RISC-V PSCID); "domain or ALL" keys hold a
+    /// domain's entries and, under [`ALL`], every domain's.
+    #[derive(Debug, Clone, Default)]
+    struct TagIndex<T> {
+        /// (tag, domain or ALL) → PASIDs whose uses name it.
+        pasids_of: Groups<(T, u64), u32>,
+        /// (domain or ALL, PASID) → the tags its uses name (None: a use
+        /// without a known tag).
+        tags_of_pasid: Groups<(u64, u32), Option<T>>,
+        /// (tag, domain or ALL) → devices naming it for requests without PASID.
+        devices_of: Groups<(T, u64), u32>,
+        /// (domain or ALL) → each device's tag for requests without PASID
+        /// (None: unknown).
+        device_tags: Groups<u64, Option<T>>,
+    }
+
+    impl<T: Ord + Copy> TagIndex<T> {
+        /// From the tag each PASID use (`of_use`) and each device
+        /// (`of_device`) names. O(n log n).
+        fn build(
+            f: &TopologyFile,
+            of_use: impl Fn(&PasidEntry) -> Option<T>,
+            of_device: impl Fn(&DeviceEntry) -> Option<T>,
+        ) -> Self {
+            let uses = || {
+                f.devices
+                    .iter()
+                    .flat_map(|d| d.pasids.iter().map(move |p| (d.domain, p)))
+            };
+            // One temporary table at a time keeps the peak memory down.
+            let mut by_tag = Vec::new();
+            for (i, (dom, p)) in uses().enumerate() {
+                if let Some(t) = of_use(p) {
+                    by_tag.push(((t, u64::from(dom)), i, p.pasid));
+                    by_tag.push(((t, ALL), i, p.pasid));
+                }
+            }
+            let pasids_of = Groups::build(by_tag);
+            let mut by_pasid = Vec::new();
+            for (i, (dom, p)) in uses().enumerate() {
+                by_pasid.push(((u64::from(dom), p.pasid), i, of_use(p)));
+                by_pasid.push(((ALL, p.pasid), i, of_use(p)));
+            }
+            let tags_of_pasid = Groups::build(by_pasid);
+            let mut by_tag = Vec::new();
+            let mut tags = Vec::new();
+            for (i, d) in f.devices.iter().enumerate() {
+                let tag = of_device(d);
+                for k in [u64::from(d.domain), ALL] {
+                    if let Some(t) = tag {
+                        by_tag.push(((t, k), i, d.rid));
+                    }
+                    tags.push((k, i, tag));
+                }
+            }
+            TagIndex {
+                pasids_of,
+                tags_of_pasid,
+                devices_of: Groups::build(by_tag),
+                device_tags: Groups::build(tags),
+            }
+        }
+
+        /// Calls `f` with each PASID whose uses name `tag` in `domain`;
+        /// `false` when none does.
+        fn pasids(&self, domain: DomainSel, tag: T, f: &mut dyn FnMut(u32)) -> bool {
+            match self.pasids_of.get(&(tag, sel_key(domain))) {
+                Some(p) if !p.is_empty() => {
+                    p.iter().for_each(|&x| f(x));
+                    true
+                }
+                _ => false,
+            }
+        }
+
+        /// Calls `f` with each tag of `tags`; `false` when there is none or
+        /// one is unknown (the caller must widen).
+        fn each_known(tags: Option<&[Option<T>]>, f: &mut dyn FnMut(T)) -> bool {
+            match tags {
+                Some(a) if !a.is_empty() && !a.contains(&None) => {
+                    a.iter().flatten().for_each(|&x| f(x));
+                    true
+                }
+                _ => false,
+            }
+        }
+
+        /// Calls `f` with each tag that `pasid` uses in `domain`; `false`
+        /// when the tag of some use is unknown.
+        fn tags_of(&self, domain: DomainSel, pasid: u32, f: &mut dyn FnMut(T)) -> bool {
+            Self::each_known(self.tags_of_pasid.get(&(sel_key(domain), pasid)), f)
+        }
+
+        /// The PASIDs naming `tag`, and requests without PASID when a
+        /// device names it ([`Context::pasids_of_tag`]).
+        fn pasids_of_tag(&self, domain: DomainSel, tag: T, f: &mut dyn FnMut(PasidSel)) -> bool {
+            let no_pasid = self.devices_of.get(&(tag, sel_key(domain))).is_some();
+            if no_pasid {
+                f(PasidSel::NoPasid);
+            }
+            let pasids = self.pasids(domain, tag, &mut |p| f(PasidSel::One(p)));
+            no_pasid || pasids
+        }
+
+        /// The devices' tags for requests without PASID in `domain`.
+        fn no_pasid_tags(&self, domain: DomainSel, f: &mut dyn FnMut(T)) -> bool {
+            Self::each_known(self.device_tags.get(&sel_key(domain)), f)
+        }
     }
 
     /// Key of "every domain" in the (domain, ...) indexes (domain ids are u32).
@@ -707,9 +811,8 @@ mod topology {
                 .enumerate()
                 .map(|(i, d)| (d.id, i as u32))
                 .collect();
-            dom.sort_unstable();
-            if let Some(w) = dom.windows(2).find(|w| w[0].0 == w[1].0) {
-                return bad(std::format!("domain {} listed twice", w[0].0));
+            if let Some((a, _)) = sort_find_repeat(&mut dom, |e| e.0) {
+                return bad(std::format!("domain {} listed twice", a.0));
             }
             ix.domain = dom;
             for arch in ArchId::ALL {
@@ -719,14 +822,13 @@ mod topology {
                     .enumerate()
                     .filter_map(|(i, d)| native_of(d, arch).map(|x| (x, i as u32, d.id)))
                     .collect();
-                n.sort_unstable();
-                if let Some(w) = n.windows(2).find(|w| w[0].0 == w[1].0) {
+                if let Some((a, b)) = sort_find_repeat(&mut n, |e| e.0) {
                     return bad(std::format!(
                         "domains {} and {} share {} id {}",
-                        w[0].2,
-                        w[1].2,
+                        a.2,
+                        b.2,
                         arch,
-                        w[0].0
+                        a.0
                     ));
                 }
                 ix.native[arch_slot(arch)] = n.into_iter().map(|(x, _, id)| (x, id)).collect();
@@ -734,9 +836,8 @@ mod topology {
             // Devices: unique rids, known domains, 20-bit PASIDs.
             let mut dev: Vec<(u32, u32, bool)> =
                 f.devices.iter().map(|d| (d.rid, d.domain, d.ats)).collect();
-            dev.sort_by_key(|d| d.0);
-            if let Some(w) = dev.windows(2).find(|w| w[0].0 == w[1].0) {
-                return bad(std::format!("device rid {} listed twice", w[0].0));
+            if let Some((a, _)) = sort_find_repeat(&mut dev, |d| d.0) {
+                return bad(std::format!("device rid {} listed twice", a.0));
             }
             for d in &f.devices {
                 if ix.domain.binary_search_by_key(&d.domain, |e| e.0).is_err() {
@@ -779,73 +880,16 @@ mod topology {
                     .map(|(i, d)| (d.domain, i, d.rid))
                     .collect(),
             );
-            let uses = || {
+            ix.pasids_of = Groups::build(
                 f.devices
                     .iter()
-                    .flat_map(|d| d.pasids.iter().map(move |p| (d.domain, p.pasid, p.asid)))
-            };
-            ix.pasids_of = Groups::build(
-                uses()
+                    .flat_map(|d| d.pasids.iter().map(move |p| (d.domain, p.pasid)))
                     .enumerate()
-                    .map(|(i, (dom, pasid, _))| (dom, i, pasid))
+                    .map(|(i, (dom, pasid))| (dom, i, pasid))
                     .collect(),
             );
-            // One temporary table at a time keeps the peak memory down.
-            let mut by_asid = Vec::new();
-            for (i, (dom, pasid, asid)) in uses().enumerate() {
-                if let Some(a) = asid {
-                    by_asid.push(((a, u64::from(dom)), i, pasid));
-                    by_asid.push(((a, ALL), i, pasid));
-                }
-            }
-            ix.pasids_of_asid = Groups::build(by_asid);
-            let mut by_pasid = Vec::new();
-            for (i, (dom, pasid, asid)) in uses().enumerate() {
-                by_pasid.push(((u64::from(dom), pasid), i, asid));
-                by_pasid.push(((ALL, pasid), i, asid));
-            }
-            ix.asids_of_pasid = Groups::build(by_pasid);
-            let pscid_uses = || {
-                f.devices
-                    .iter()
-                    .flat_map(|d| d.pasids.iter().map(move |p| (d.domain, p.pasid, p.pscid)))
-            };
-            let mut by_pscid = Vec::new();
-            for (i, (dom, pasid, pscid)) in pscid_uses().enumerate() {
-                if let Some(x) = pscid {
-                    by_pscid.push(((x, u64::from(dom)), i, pasid));
-                    by_pscid.push(((x, ALL), i, pasid));
-                }
-            }
-            ix.pasids_of_pscid = Groups::build(by_pscid);
-            let mut by_pasid = Vec::new();
-            for (i, (dom, pasid, pscid)) in pscid_uses().enumerate() {
-                by_pasid.push(((u64::from(dom), pasid), i, pscid));
-                by_pasid.push(((ALL, pasid), i, pscid));
-            }
-            ix.pscids_of_pasid = Groups::build(by_pasid);
-            // Requests without PASID: the device-level tags.
-            let mut by_asid = Vec::new();
-            let mut asids = Vec::new();
-            let mut by_pscid = Vec::new();
-            let mut pscids = Vec::new();
-            for (i, d) in f.devices.iter().enumerate() {
-                let dom = u64::from(d.domain);
-                for k in [dom, ALL] {
-                    if let Some(a) = d.asid {
-                        by_asid.push(((a, k), i, d.rid));
-                    }
-                    if let Some(x) = d.pscid {
-                        by_pscid.push(((x, k), i, d.rid));
-                    }
-                    asids.push((k, i, d.asid));
-                    pscids.push((k, i, d.pscid));
-                }
-            }
-            ix.devices_of_cd0_asid = Groups::build(by_asid);
-            ix.cd0_asids = Groups::build(asids);
-            ix.devices_of_dc_pscid = Groups::build(by_pscid);
-            ix.dc_pscids = Groups::build(pscids);
+            ix.asid = TagIndex::build(f, |p| p.asid, |d| d.asid);
+            ix.pscid = TagIndex::build(f, |p| p.pscid, |d| d.pscid);
             for d in &f.domains {
                 if let Some(v) = d.vtd {
                     if v.rid_pasid >= 1 << 20 {
@@ -888,19 +932,14 @@ mod topology {
         /// Calls `f` with each PASID whose SMMU context descriptor uses
         /// `asid` (in `domain`, or in any domain); `false` when none does.
         pub fn pasids_of_asid(&self, domain: DomainSel, asid: u16, f: &mut dyn FnMut(u32)) -> bool {
-            match self.index.pasids_of_asid.get(&(asid, sel_key(domain))) {
-                Some(p) if !p.is_empty() => {
-                    p.iter().for_each(|&x| f(x));
-                    true
-                }
-                _ => false,
-            }
+            self.index.asid.pasids(domain, asid, f)
         }
         /// The SMMU ASID used by the first use of `pasid` in `domain`.
         pub fn asid_of_pasid(&self, domain: DomainSel, pasid: u32) -> Option<u16> {
             // The first use's ASID, as the file lists it.
             self.index
-                .asids_of_pasid
+                .asid
+                .tags_of_pasid
                 .get(&(sel_key(domain), pasid))
                 .and_then(|a| a.first().copied().flatten())
         }
@@ -912,15 +951,7 @@ mod topology {
             pasid: u32,
             f: &mut dyn FnMut(u16),
         ) -> bool {
-            let Some(a) = self.index.asids_of_pasid.get(&(sel_key(domain), pasid)) else {
-                return false;
-            };
-            // A use without a known ASID: the caller must widen.
-            if a.is_empty() || a.contains(&None) {
-                return false;
-            }
-            a.iter().flatten().for_each(|&x| f(x));
-            true
+            self.index.asid.tags_of(domain, pasid, f)
         }
         /// Calls `f` with each PASID whose RISC-V process context uses
         /// `pscid` (in `domain`, or in any domain); `false` when none does.
@@ -930,13 +961,7 @@ mod topology {
             pscid: u32,
             f: &mut dyn FnMut(u32),
         ) -> bool {
-            match self.index.pasids_of_pscid.get(&(pscid, sel_key(domain))) {
-                Some(p) if !p.is_empty() => {
-                    p.iter().for_each(|&x| f(x));
-                    true
-                }
-                _ => false,
-            }
+            self.index.pscid.pasids(domain, pscid, f)
         }
         /// Calls `f` with each RISC-V PSCID that `pasid` uses in `domain`;
         /// `false` when the PSCID of some use is unknown.
@@ -946,15 +971,7 @@ mod topology {
             pasid: u32,
             f: &mut dyn FnMut(u32),
         ) -> bool {
-            let Some(a) = self.index.pscids_of_pasid.get(&(sel_key(domain), pasid)) else {
-                return false;
-            };
-            // A use without a known PSCID: the caller must widen.
-            if a.is_empty() || a.contains(&None) {
-                return false;
-            }
-            a.iter().flatten().for_each(|&x| f(x));
-            true
+            self.index.pscid.tags_of(domain, pasid, f)
         }
     }
 
@@ -976,27 +993,9 @@ mod topology {
             f: &mut dyn FnMut(PasidSel),
         ) -> bool {
             match arch {
-                ArchId::Smmuv3 => {
-                    let Ok(asid) = u16::try_from(tag) else {
-                        return false;
-                    };
-                    let key = (asid, sel_key(domain));
-                    let cd0 = self.index.devices_of_cd0_asid.get(&key).is_some();
-                    if cd0 {
-                        f(PasidSel::NoPasid);
-                    }
-                    let pasids = self.pasids_of_asid(domain, asid, &mut |p| f(PasidSel::One(p)));
-                    cd0 || pasids
-                }
-                ArchId::Riscv => {
-                    let key = (tag, sel_key(domain));
-                    let dc = self.index.devices_of_dc_pscid.get(&key).is_some();
-                    if dc {
-                        f(PasidSel::NoPasid);
-                    }
-                    let pasids = self.pasids_of_pscid(domain, tag, &mut |p| f(PasidSel::One(p)));
-                    dc || pasids
-                }
+                ArchId::Smmuv3 => u16::try_from(tag)
+                    .is_ok_and(|asid| self.index.asid.pasids_of_tag(domain, asid, f)),
+                ArchId::Riscv => self.index.pscid.pasids_of_tag(domain, tag, f),
                 ArchId::Vtd | ArchId::Amd => {
                     // The tag is the PASID; the domain's no-PASID tag is
                     // shared with the PASID of that number unless the
@@ -1018,7 +1017,8 @@ mod topology {
                             !lists
                                 || self
                                     .index
-                                    .asids_of_pasid
+                                    .asid
+                                    .tags_of_pasid
                                     .get(&(u64::from(d), tag))
                                     .is_some()
                         }
@@ -1051,24 +1051,11 @@ mod topology {
                     f(p);
                     true
                 }
-                (ArchId::Smmuv3, PasidSel::NoPasid) => {
-                    match self.index.cd0_asids.get(&sel_key(domain)) {
-                        Some(a) if !a.is_empty() && !a.contains(&None) => {
-                            a.iter().flatten().for_each(|&x| f(u32::from(x)));
-                            true
-                        }
-                        _ => false,
-                    }
-                }
-                (ArchId::Riscv, PasidSel::NoPasid) => {
-                    match self.index.dc_pscids.get(&sel_key(domain)) {
-                        Some(a) if !a.is_empty() && !a.contains(&None) => {
-                            a.iter().flatten().for_each(|&x| f(x));
-                            true
-                        }
-                        _ => false,
-                    }
-                }
+                (ArchId::Smmuv3, PasidSel::NoPasid) => self
+                    .index
+                    .asid
+                    .no_pasid_tags(domain, &mut |a| f(u32::from(a))),
+                (ArchId::Riscv, PasidSel::NoPasid) => self.index.pscid.no_pasid_tags(domain, f),
                 (ArchId::Vtd | ArchId::Amd, PasidSel::NoPasid) => {
                     match domain {
                         DomainSel::One(d) => f(self.no_pasid_tag(arch, d)),
@@ -1114,6 +1101,55 @@ mod topology {
     #[cfg(test)]
     mod tests {
         use super::*;
+
+        /// The kind of error `from_json` refuses `text` with, if any.
+        fn refusal(text: &str) -> Option<&'static str> {
+            match Topology::from_json(text) {
+                Ok(_) => None,
+                Err(TopologyError::Malformed(_)) => Some("Malformed"),
+                Err(TopologyError::Inconsistent(_)) => Some("Inconsistent"),
+                Err(TopologyError::TooLarge(_)) => Some("TooLarge"),
+            }
+        }
+
+        /// `pasids` (`pasids_of_asid` / `pasids_of_pscid`) against a linear
+        /// scan of `uses` for each tag of `tags`.
+        fn check_pasids_of<T: Copy + PartialEq + core::fmt::Debug>(
+            uses: &[PasidEntry],
+            d: DomainSel,
+            tags: impl Iterator<Item = T>,
+            tag_of: fn(&PasidEntry) -> Option<T>,
+            pasids: impl Fn(DomainSel, T, &mut dyn FnMut(u32)) -> bool,
+        ) {
+            for tag in tags {
+                let want = first_each(
+                    uses.iter()
+                        .filter(|p| tag_of(p) == Some(tag))
+                        .map(|p| p.pasid),
+                );
+                let mut got = Vec::new();
+                let known = pasids(d, tag, &mut |x| got.push(x));
+                assert_eq!((known, got), (!want.is_empty(), want), "{d:?} tag {tag:?}");
+            }
+        }
+
+        /// `tags` (`asids_of_pasid` / `pscids_of_pasid`) of `pasid` against
+        /// its uses `of`: known only when every use names a tag.
+        fn check_tags_of<T: Copy + PartialEq + core::fmt::Debug>(
+            of: &[&PasidEntry],
+            d: DomainSel,
+            pasid: u32,
+            tag_of: fn(&PasidEntry) -> Option<T>,
+            tags: impl Fn(DomainSel, u32, &mut dyn FnMut(T)) -> bool,
+        ) {
+            let mut got = Vec::new();
+            let known = tags(d, pasid, &mut |x| got.push(x));
+            let ok = !of.is_empty() && of.iter().all(|p| tag_of(p).is_some());
+            assert_eq!(known, ok, "{d:?} pasid {pasid}");
+            if ok {
+                assert_eq!(got, first_each(of.iter().filter_map(|p| tag_of(p))));
+            }
+        }
 
         const SAMPLE: &str = r#"{
           "domains": [
@@ -1182,10 +1218,7 @@ mod topology {
                 "pscid unknown"
             );
             let wide = r#"{"domains":[{"id":1}],"devices":[{"rid":1,"domain":1,"pasids":[{"pasid":1,"pscid":1048576}]}]}"#;
-            assert!(matches!(
-                Topology::from_json(wide),
-                Err(TopologyError::Inconsistent(_))
-            ));
+            assert_eq!(refusal(wide), Some("Inconsistent"));
             // Through a reference, the RISC-V methods are forwarded.
             let r: &dyn Context = &t;
             assert!((&r).pasids_of_tag(ArchId::Riscv, DomainSel::All, 9, &mut |_| ()));
@@ -1207,18 +1240,9 @@ mod topology {
                 r#"{"iommufd": {"vdevices": [{"vsid": 1, "psid": 2}, {"vsid": 1, "psid": 3}]}}"#,
                 r#"{"iommufd": {"vdevices": [{"vsid": 1, "psid": 2}, {"vsid": 4, "psid": 2}]}}"#,
             ] {
-                assert!(
-                    matches!(
-                        Topology::from_json(bad),
-                        Err(TopologyError::Inconsistent(_))
-                    ),
-                    "{bad}"
-                );
+                assert_eq!(refusal(bad), Some("Inconsistent"), "{bad}");
             }
-            assert!(matches!(
-                Topology::from_json(r#"{"iommufd": {"vmid": 1}}"#),
-                Err(TopologyError::Malformed(_))
-            ));
+            assert_eq!(refusal(r#"{"iommufd": {"vmid": 1}}"#), Some("Malformed"));
         }
 
         #[test]
@@ -1242,18 +1266,12 @@ mod topology {
                 r#"{"iommufd": {"host": {"asid_bits": 12}}}"#,
                 r#"{"iommufd": {"host": {"ssid_bits": 21}}}"#,
             ] {
-                assert!(
-                    matches!(
-                        Topology::from_json(bad),
-                        Err(TopologyError::Inconsistent(_))
-                    ),
-                    "{bad}"
-                );
+                assert_eq!(refusal(bad), Some("Inconsistent"), "{bad}");
             }
-            assert!(matches!(
-                Topology::from_json(r#"{"iommufd": {"host": {"dss": true}}}"#),
-                Err(TopologyError::Malformed(_))
-            ));
+            assert_eq!(
+                refusal(r#"{"iommufd": {"host": {"dss": true}}}"#),
+                Some("Malformed")
+            );
         }
 
         #[test]
@@ -1265,32 +1283,17 @@ mod topology {
                 "{\"domains\": [{\"id\": -1}]}",
                 "{\"dommains\": []}",
             ] {
-                assert!(
-                    matches!(Topology::from_json(bad), Err(TopologyError::Malformed(_))),
-                    "{bad}"
-                );
+                assert_eq!(refusal(bad), Some("Malformed"), "{bad}");
             }
             let dup = r#"{"domains": [{"id": 1}, {"id": 1}]}"#;
-            assert!(matches!(
-                Topology::from_json(dup),
-                Err(TopologyError::Inconsistent(_))
-            ));
+            assert_eq!(refusal(dup), Some("Inconsistent"));
             let orphan = r#"{"devices": [{"rid": 1, "domain": 5}]}"#;
-            assert!(matches!(
-                Topology::from_json(orphan),
-                Err(TopologyError::Inconsistent(_))
-            ));
+            assert_eq!(refusal(orphan), Some("Inconsistent"));
             let wide = r#"{"domains": [{"id": 1}], "devices": [{"rid": 1, "domain": 1, "pasids": [{"pasid": 1048576}]}]}"#;
-            assert!(matches!(
-                Topology::from_json(wide),
-                Err(TopologyError::Inconsistent(_))
-            ));
+            assert_eq!(refusal(wide), Some("Inconsistent"));
             let shared =
                 r#"{"domains": [{"id": 1, "vtd": {"did": 2}}, {"id": 2, "vtd": {"did": 2}}]}"#;
-            assert!(matches!(
-                Topology::from_json(shared),
-                Err(TopologyError::Inconsistent(_))
-            ));
+            assert_eq!(refusal(shared), Some("Inconsistent"));
         }
 
         #[test]
@@ -1313,10 +1316,7 @@ mod topology {
             let e = Topology::from_json(r#"{"domains":[{"id":1,"id":2}]}"#).unwrap_err();
             assert!(e.to_string().contains("duplicate key \"id\""), "{e}");
             let big = " ".repeat(MAX_TOPOLOGY_BYTES + 1);
-            assert!(matches!(
-                Topology::from_json(&big),
-                Err(TopologyError::TooLarge(_))
-            ));
+            assert_eq!(refusal(&big), Some("TooLarge"));
         }
 
         /// The old linear-scan answers, as the reference for the indexes.
@@ -1499,20 +1499,12 @@ mod topology {
                 r#"{"domains":[{"id":1,"vtd":{"did":1,"rid_pasid":1048576}}]}"#,
                 r#"{"domains":[{"id":1}],"devices":[{"rid":1,"domain":1,"pscid":1048576}]}"#,
             ] {
-                assert!(
-                    matches!(
-                        Topology::from_json(bad),
-                        Err(TopologyError::Inconsistent(_))
-                    ),
-                    "{bad}"
-                );
+                assert_eq!(refusal(bad), Some("Inconsistent"), "{bad}");
             }
-            assert!(matches!(
-                Topology::from_json(
-                    r#"{"domains":[{"id":1}],"devices":[{"rid":1,"domain":1,"asid":65536}]}"#
-                ),
-                Err(TopologyError::Malformed(_))
-            ));
+            assert_eq!(
+                refusal(r#"{"domains":[{"id":1}],"devices":[{"rid":1,"domain":1,"asid":65536}]}"#),
+                Some("Malformed")
+            );
         }
 
         #[test]
@@ -1565,55 +1557,41 @@ mod topology {
                 .collect();
             for &d in &sels {
                 let uses = naive_uses(&f, d);
-                for asid in 0..6u16 {
-                    let want = first_each(
-                        uses.iter()
-                            .filter(|p| p.asid == Some(asid))
-                            .map(|p| p.pasid),
-                    );
-                    let mut got = Vec::new();
-                    let known = t.pasids_of_asid(d, asid, &mut |x| got.push(x));
-                    assert_eq!(
-                        (known, got.clone()),
-                        (!want.is_empty(), want),
-                        "{d:?} asid {asid}"
-                    );
-                }
-                for pscid in 0..6u32 {
-                    let want = first_each(
-                        uses.iter()
-                            .filter(|p| p.pscid == Some(pscid))
-                            .map(|p| p.pasid),
-                    );
-                    let mut got = Vec::new();
-                    let known = t.pasids_of_pscid(d, pscid, &mut |x| got.push(x));
-                    assert_eq!(
-                        (known, got),
-                        (!want.is_empty(), want),
-                        "{d:?} pscid {pscid}"
-                    );
-                }
+                check_pasids_of(
+                    &uses,
+                    d,
+                    0..6u16,
+                    |p| p.asid,
+                    |d, a, f| t.pasids_of_asid(d, a, f),
+                );
+                check_pasids_of(
+                    &uses,
+                    d,
+                    0..6u32,
+                    |p| p.pscid,
+                    |d, x, f| t.pasids_of_pscid(d, x, f),
+                );
                 for pasid in 0..7u32 {
                     let of: Vec<&PasidEntry> = uses.iter().filter(|p| p.pasid == pasid).collect();
-                    let mut got = Vec::new();
-                    let known = t.pscids_of_pasid(d, pasid, &mut |x| got.push(x));
-                    let ok = !of.is_empty() && of.iter().all(|p| p.pscid.is_some());
-                    assert_eq!(known, ok, "{d:?} pasid {pasid} pscids");
-                    if ok {
-                        assert_eq!(got, first_each(of.iter().filter_map(|p| p.pscid)));
-                    }
+                    check_tags_of(
+                        &of,
+                        d,
+                        pasid,
+                        |p| p.pscid,
+                        |d, p, f| t.pscids_of_pasid(d, p, f),
+                    );
                     assert_eq!(
                         t.asid_of_pasid(d, pasid),
                         of.first().and_then(|p| p.asid),
                         "{d:?} pasid {pasid}"
                     );
-                    let mut got = Vec::new();
-                    let known = t.asids_of_pasid(d, pasid, &mut |x| got.push(x));
-                    let ok = !of.is_empty() && of.iter().all(|p| p.asid.is_some());
-                    assert_eq!(known, ok, "{d:?} pasid {pasid}");
-                    if ok {
-                        assert_eq!(got, first_each(of.iter().filter_map(|p| p.asid)));
-                    }
+                    check_tags_of(
+                        &of,
+                        d,
+                        pasid,
+                        |p| p.asid,
+                        |d, p, f| t.asids_of_pasid(d, p, f),
+                    );
                 }
                 if let DomainSel::One(id) = d {
                     let known = f.domains.iter().any(|x| x.id == id);

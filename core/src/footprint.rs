@@ -658,14 +658,10 @@ mod tests {
 
     #[test]
     fn stage2_ignores_pasid() {
-        let a = Inval::new(Caches::IOTLB)
+        let s2 = Inval::new(Caches::IOTLB)
             .stage(Stages::S2)
-            .domain(DomainSel::One(3))
-            .pasid(PasidSel::One(9));
-        let b = Inval::new(Caches::IOTLB)
-            .stage(Stages::S2)
-            .domain(DomainSel::One(3))
-            .pasid(PasidSel::NoPasid);
+            .domain(DomainSel::One(3));
+        let (a, b) = (s2.pasid(PasidSel::One(9)), s2.pasid(PasidSel::NoPasid));
         assert_eq!(
             Footprint::of_inval(&a, &IdentityContext),
             Footprint::of_inval(&b, &IdentityContext)

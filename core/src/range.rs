@@ -97,28 +97,18 @@ impl AddrRange {
     /// (the constructors never make one) is read with its bounds swapped, so
     /// that no computation on a range can underflow.
     pub const fn first(&self) -> u64 {
-        match *self {
-            AddrRange::All => 0,
-            AddrRange::Span { first, last } => {
-                if first <= last {
-                    first
-                } else {
-                    last
-                }
-            }
-        }
+        self.bounds().0
     }
     /// Last byte (`u64::MAX` for `All`); see [`AddrRange::first`].
     pub const fn last(&self) -> u64 {
+        self.bounds().1
+    }
+    /// `(first, last)`, in order.
+    const fn bounds(&self) -> (u64, u64) {
         match *self {
-            AddrRange::All => u64::MAX,
-            AddrRange::Span { first, last } => {
-                if first <= last {
-                    last
-                } else {
-                    first
-                }
-            }
+            AddrRange::All => (0, u64::MAX),
+            AddrRange::Span { first, last } if first <= last => (first, last),
+            AddrRange::Span { first, last } => (last, first),
         }
     }
     /// Size in bytes; 2^64 for `All` or a span covering everything.

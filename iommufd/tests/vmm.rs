@@ -45,6 +45,28 @@ fn topo() -> Topology {
     .unwrap()
 }
 
+/// `size` bytes of guest RAM with the commands `cmds` from byte `at` on,
+/// `stride` bytes apart, little-endian words.
+fn ram_with(cmds: &[Vec<u64>], size: usize, at: usize, stride: usize) -> Vec<u8> {
+    let mut ram = vec![0u8; size];
+    for (i, c) in cmds.iter().enumerate() {
+        for (j, w) in c.iter().enumerate() {
+            let b = at + i * stride + j * 8;
+            ram[b..b + 8].copy_from_slice(&w.to_le_bytes());
+        }
+    }
+    ram
+}
+
+/// The vSMMU of VMID 3 with vSID 0x10 → pSID 0x100, into `kernel`.
+fn forwarder(kernel: &RefCell<Kernel>) -> Smmuv3Forwarder<[(u32, u32); 1], K<'_>> {
+    Smmuv3Forwarder::new(
+        Vsmmu::new(3, HostFeatures::default()),
+        [(0x10u32, 0x100u32)],
+        K(kernel),
+    )
+}
+
 #[derive(Default)]
 struct Kernel {
     vtd: Vec<(u32, Vec<HwptVtdS1Invalidate>)>,
@@ -80,13 +102,7 @@ fn vtd_guest_through_the_front_end() {
     let cmds = stream("vtd256.cmds");
     // Queue at 0x7f00_1000 (8 KiB, 256-bit descriptors); the inv_wait
     // status addresses of the stream (0x7f00_0000) are in the same RAM.
-    let mut ram = vec![0u8; 0x4000];
-    for (i, c) in cmds.iter().enumerate() {
-        for (j, w) in c.iter().enumerate() {
-            let at = 0x1000 + i * 32 + j * 8;
-            ram[at..at + 8].copy_from_slice(&w.to_le_bytes());
-        }
-    }
+    let mut ram = ram_with(&cmds, 0x4000, 0x1000, 32);
     let mem = CellMemory::new(0x7f00_0000, &mut ram);
     let iqa = 0x7f00_1000 | 1 << 11 | 1;
     let mut q = InvQueue::from_registers(iqa, 0, 0).unwrap();
@@ -146,24 +162,14 @@ fn vtd_guest_through_the_front_end() {
 #[test]
 fn smmuv3_guest_walked_raw_into_the_vsmmu() {
     let cmds = stream("smmuv3.cmds");
-    let mut ram = vec![0u8; 0x1000];
-    for (i, c) in cmds.iter().enumerate() {
-        for (j, w) in c.iter().enumerate() {
-            let at = i * 16 + j * 8;
-            ram[at..at + 8].copy_from_slice(&w.to_le_bytes());
-        }
-    }
+    let ram = ram_with(&cmds, 0x1000, 0, 16);
     let mem = SliceMemory {
         base: 0x10_0000,
         bytes: &ram,
     };
     let q = Cmdq::new(0x10_0000, 8);
     let kernel = RefCell::new(Kernel::default());
-    let mut fwd = Smmuv3Forwarder::new(
-        Vsmmu::new(3, HostFeatures::default()),
-        [(0x10u32, 0x100u32)],
-        K(&kernel),
-    );
+    let mut fwd = forwarder(&kernel);
     let (mut queued, mut synced, mut refused) = (Vec::new(), 0, Vec::new());
     let mut on_vcmdq = 0;
     let done = q.consume(&mem, cmds.len() as u32, 0, |_, c: &Command| {
@@ -203,22 +209,12 @@ fn smmuv3_guest_through_the_front_end_into_the_vsmmu() {
     let cmds = stream("smmuv3.cmds");
     // The CMDQ at 0x7f01_0000 (256 entries), the MSI targets of the stream's
     // CMD_SYNCs (0x7f00_0000) in the same RAM.
-    let mut ram = vec![0u8; 0x2_0000];
-    for (i, c) in cmds.iter().enumerate() {
-        for (j, w) in c.iter().enumerate() {
-            let at = 0x1_0000 + i * 16 + j * 8;
-            ram[at..at + 8].copy_from_slice(&w.to_le_bytes());
-        }
-    }
+    let mut ram = ram_with(&cmds, 0x2_0000, 0x1_0000, 16);
     let mem = CellMemory::new(0x7f00_0000, &mut ram);
     let mut q = CmdqDevice::from_registers(0x7f01_0000 | 8, 0, 0).unwrap();
     q.doorbell(cmds.len() as u64);
     let kernel = RefCell::new(Kernel::default());
-    let fwd = Smmuv3Forwarder::new(
-        Vsmmu::new(3, HostFeatures::default()),
-        [(0x10u32, 0x100u32)],
-        K(&kernel),
-    );
+    let fwd = forwarder(&kernel);
     let ctx = topo();
     let mut work = Vec::new();
     let mut be = VsmmuBackend::new(fwd, &ctx, |_: &Op, w: VsmmuWork| {

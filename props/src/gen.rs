@@ -242,6 +242,14 @@ pub fn edge_sync(u: &mut Unstructured<'_>) -> Result<Sync> {
     })
 }
 
+/// `Some` of `f` half the time (the choice drawn first), else `None`.
+fn maybe<T>(
+    u: &mut Unstructured<'_>,
+    f: impl FnOnce(&mut Unstructured<'_>) -> Result<T>,
+) -> Result<Option<T>> {
+    Ok(if u.arbitrary()? { Some(f(u)?) } else { None })
+}
+
 /// Any generic operation, invalidations most often.
 pub fn edge_op(u: &mut Unstructured<'_>) -> Result<Op> {
     Ok(match u.int_in_range(0u8..=15)? {
@@ -249,28 +257,16 @@ pub fn edge_op(u: &mut Unstructured<'_>) -> Result<Op> {
         10 | 11 => Op::Sync(edge_sync(u)?),
         12 => Op::Prefetch(Prefetch {
             device: edge_u32(u, 16)?,
-            pasid: if u.arbitrary()? {
-                Some(edge_u32(u, 20)?)
-            } else {
-                None
-            },
+            pasid: maybe(u, |u| edge_u32(u, 20))?,
             secure: u.ratio(1, 4)?,
-            range: if u.arbitrary()? {
-                Some(edge_range(u)?)
-            } else {
-                None
-            },
+            range: maybe(u, edge_range)?,
             size: u.int_in_range(0u8..=31)?,
             stride: u.int_in_range(0u8..=31)?,
             count: u.arbitrary()?,
         }),
         13 => Op::PageResponse(PageResponse {
             device: edge_u32(u, 16)?,
-            pasid: if u.arbitrary()? {
-                Some(edge_u32(u, 20)?)
-            } else {
-                None
-            },
+            pasid: maybe(u, |u| edge_u32(u, 20))?,
             prg_index: u16::try_from(edge_u32(u, 9)?).unwrap_or(0),
             code: *u.choose(&[RespCode::Success, RespCode::Invalid, RespCode::Failure])?,
             last: u.arbitrary()?,

@@ -565,67 +565,48 @@ pub fn lower_vec<A: Arch>(
 /// EL2 stage-2 TLB and no EL2 configuration; VT-d and AMD-Vi have one
 /// non-secure regime.
 pub fn project_for(target: ArchId, fp: &Footprint) -> Footprint {
-    match target {
-        ArchId::Smmuv3 => {
-            let mut f = Footprint::new();
-            for b in fp.boxes() {
-                let (lo, hi) = b.get(Dim::Kind);
-                if lo == KIND_INTR_REMAP && hi == KIND_INTR_REMAP {
-                    continue;
-                }
-                // No EL2, S-EL2 or EL3 stage-2 TLB entries (those regimes are
-                // single-stage); Secure stage 2 is the SecureGuest regime
-                // (CMD_TLBI_S_S2_IPA, S_S12_VMALL).
-                if lo == KIND_IOTLB
-                    && hi == KIND_IOTLB
-                    && b.get(Dim::Stage) == (1, 1)
-                    && b.get(Dim::Regime).0 >= Regime::Hyp as u64
-                    && b.get(Dim::Regime)
-                        != (Regime::SecureGuest as u64, Regime::SecureGuest as u64)
-                {
-                    continue;
-                }
-                // Configuration (STE, CD) is Secure (ssec) or Non-secure, never EL2.
-                if hi <= KIND_CONFIG_PASID
-                    && b.get(Dim::Regime) == (Regime::Hyp as u64, Regime::Hyp as u64)
-                {
-                    continue;
-                }
-                let b = if hi == KIND_INTR_REMAP {
-                    b.with(Dim::Kind, lo, KIND_INTR_REMAP - 1)
-                } else {
-                    *b
-                };
-                f.push(b);
-            }
-            f
+    let smmu = match target {
+        ArchId::Vtd | ArchId::Amd => return fp.project_single_regime(),
+        ArchId::Smmuv3 => true,
+        ArchId::Riscv => false,
+    };
+    // SMMUv3 and RISC-V: no interrupt-remapping cache, no second stage in
+    // the host (EL2-like) and higher regimes.
+    let mut f = Footprint::new();
+    for b in fp.boxes() {
+        let (lo, hi) = b.get(Dim::Kind);
+        if lo == KIND_INTR_REMAP && hi == KIND_INTR_REMAP {
+            continue;
         }
-        ArchId::Vtd | ArchId::Amd => fp.project_single_regime(),
-        ArchId::Riscv => {
-            // No interrupt-remapping cache; host (EL2-like) translations
-            // have no second stage.
-            let mut f = Footprint::new();
-            for b in fp.boxes() {
-                let (lo, hi) = b.get(Dim::Kind);
-                if lo == KIND_INTR_REMAP && hi == KIND_INTR_REMAP {
-                    continue;
-                }
-                if lo == KIND_IOTLB
-                    && hi == KIND_IOTLB
-                    && b.get(Dim::Stage) == (1, 1)
-                    && b.get(Dim::Regime).0 >= Regime::Hyp as u64
-                {
-                    continue;
-                }
-                let b = if hi == KIND_INTR_REMAP {
-                    b.with(Dim::Kind, lo, KIND_INTR_REMAP - 1)
-                } else {
-                    *b
-                };
-                f.push(b);
-            }
-            f.project_riscv()
+        let regime = b.get(Dim::Regime);
+        // SMMUv3: no EL2, S-EL2 or EL3 stage-2 TLB entries (those regimes
+        // are single-stage); Secure stage 2 is the SecureGuest regime
+        // (CMD_TLBI_S_S2_IPA, S_S12_VMALL).
+        let secure_s2 = smmu && regime == (Regime::SecureGuest as u64, Regime::SecureGuest as u64);
+        if lo == KIND_IOTLB
+            && hi == KIND_IOTLB
+            && b.get(Dim::Stage) == (1, 1)
+            && regime.0 >= Regime::Hyp as u64
+            && !secure_s2
+        {
+            continue;
         }
+        // SMMUv3 configuration (STE, CD) is Secure (ssec) or Non-secure,
+        // never EL2.
+        if smmu && hi <= KIND_CONFIG_PASID && regime == (Regime::Hyp as u64, Regime::Hyp as u64) {
+            continue;
+        }
+        let b = if hi == KIND_INTR_REMAP {
+            b.with(Dim::Kind, lo, KIND_INTR_REMAP - 1)
+        } else {
+            *b
+        };
+        f.push(b);
+    }
+    if smmu {
+        f
+    } else {
+        f.project_riscv()
     }
 }
 
@@ -1191,6 +1172,23 @@ impl NamedIds {
     }
 }
 
+/// A tag: none with odds 1 in `none`, else often one of `hints`, else
+/// `fresh`.
+fn hinted<T: Copy>(
+    u: &mut Unstructured<'_>,
+    none: u8,
+    hints: &[T],
+    fresh: impl FnOnce(&mut Unstructured<'_>) -> arbitrary::Result<T>,
+) -> arbitrary::Result<Option<T>> {
+    if u.ratio(1, none)? {
+        return Ok(None);
+    }
+    if !hints.is_empty() && u.ratio(1, 2)? {
+        return Ok(Some(*u.choose(hints)?));
+    }
+    fresh(u).map(Some)
+}
+
 /// A generated topology: a few domains with native ids on some or all
 /// architectures (a VT-d RID_PASID, 0 or not), devices with ATS, the tags
 /// of their requests without PASID (CD 0 ASID, device-context PSCID; named
@@ -1296,39 +1294,19 @@ pub fn arbitrary_topology(
             } else {
                 gen::edge_u32(u, 20)?
             };
-            let asid = if u.ratio(1, 5)? {
-                None
-            } else if !hints.asids.is_empty() && u.ratio(1, 2)? {
-                Some(*u.choose(&hints.asids)?)
-            } else {
-                Some(u16::try_from(gen::edge_u32(u, 16)?).unwrap_or(u16::MAX))
-            };
-            let pscid = if u.ratio(1, 5)? {
-                None
-            } else if !hints.pscids.is_empty() && u.ratio(1, 2)? {
-                Some(*u.choose(&hints.pscids)?)
-            } else {
-                Some(gen::edge_u32(u, 20)?)
-            };
+            let asid = hinted(u, 5, &hints.asids, |u| {
+                Ok(u16::try_from(gen::edge_u32(u, 16)?).unwrap_or(u16::MAX))
+            })?;
+            let pscid = hinted(u, 5, &hints.pscids, |u| gen::edge_u32(u, 20))?;
             pasids.push(PasidEntry { pasid, asid, pscid });
         }
         // The device's own tags for requests without PASID (SMMU CD 0
         // ASID, RISC-V device-context PSCID): named or not, often one the
         // command uses.
-        let asid = if u.ratio(1, 3)? {
-            None
-        } else if !hints.asids.is_empty() && u.ratio(1, 2)? {
-            Some(*u.choose(&hints.asids)?)
-        } else {
-            Some(u16::try_from(gen::edge_u32(u, 16)?).unwrap_or(u16::MAX))
-        };
-        let pscid = if u.ratio(1, 3)? {
-            None
-        } else if !hints.pscids.is_empty() && u.ratio(1, 2)? {
-            Some(*u.choose(&hints.pscids)?)
-        } else {
-            Some(gen::edge_u32(u, 20)?)
-        };
+        let asid = hinted(u, 3, &hints.asids, |u| {
+            Ok(u16::try_from(gen::edge_u32(u, 16)?).unwrap_or(u16::MAX))
+        })?;
+        let pscid = hinted(u, 3, &hints.pscids, |u| gen::edge_u32(u, 20))?;
         t.devices.push(DeviceEntry {
             rid,
             domain,

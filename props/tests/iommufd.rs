@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{ok, scale};
+use common::{command_and_topology, ok, scale};
 use iommu_inval_arm::Command;
 use iommu_inval_core::model::{Caches, Op, Regime, Stages};
 use iommu_inval_iommufd::smmuv3::{HostFeatures, Vsmmu};
@@ -19,8 +19,7 @@ use iommu_inval_props::{arbitrary_topology, run_cases, AnyCommand, NamedIds, Nat
 fn iommufd_targets_on_native_commands() {
     let mut t = Tally::default();
     ok(run_cases(0x1f0d, 30_000 * scale(), 160, |u| {
-        let cmd: NativeAny = u.arbitrary().map_err(|e| e.to_string())?;
-        let topo = arbitrary_topology(u, &NamedIds::of(&cmd)).map_err(|e| e.to_string())?;
+        let (cmd, topo) = command_and_topology(u)?;
         for s in check_iommufd(u, &cmd, &topo)? {
             t.add(format!("{} {s}", cmd.op_name()));
             t.add(s);

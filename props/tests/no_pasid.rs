@@ -8,15 +8,15 @@
 mod common;
 
 use arbitrary::Unstructured;
-use common::{ok, scale};
+use common::{command_and_topology, ok, scale};
 use iommu_inval_core::context::{
     AmdIds, DeviceEntry, DomainEntry, PasidEntry, RiscvIds, SmmuIds, Topology, TopologyFile, VtdIds,
 };
 use iommu_inval_core::model::{Caches, DomainSel, Inval, Op, PasidSel, Stages};
 use iommu_inval_core::{AddrRange, ArchId};
 use iommu_inval_props::{
-    arbitrary_topology, bodies::topo_json, check_r2, check_r3_all, check_r4, run_cases, AllCaps,
-    Amd, AnyCommand, NamedIds, NativeAny, Riscv, Smmu, Tally, Verdict, Vtd,
+    bodies::topo_json, check_r2, check_r3_all, check_r4, run_cases, AllCaps, Amd, AnyCommand,
+    NativeAny, Riscv, Smmu, Tally, Verdict, Vtd,
 };
 
 /// Domain 1 on every architecture with 1–3 devices, each with 1–3 PASIDs
@@ -150,8 +150,7 @@ fn r2_r4_commands_on_no_pasid_tags_every_pair() {
     let caps = AllCaps::default();
     let mut t = Tally::default();
     ok(run_cases(0x4e0a, 60_000 * scale(), 160, |u| {
-        let cmd: NativeAny = u.arbitrary().map_err(|e| e.to_string())?;
-        let topo = arbitrary_topology(u, &NamedIds::of(&cmd)).map_err(|e| e.to_string())?;
+        let (cmd, topo) = command_and_topology(u)?;
         if !lifts_no_pasid(&cmd, &topo) {
             return Ok(());
         }

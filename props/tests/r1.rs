@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{assert_every_op, ok, scale};
+use common::{assert_every_op, ok, scale, tests};
 use iommu_inval_core::{ErrorKind, NativeCommand};
 use iommu_inval_props::gen::NativeGen;
 use iommu_inval_props::{
@@ -92,53 +92,19 @@ fn raw_words<A: Arch>(seed: u64, cases: usize) {
     );
 }
 
-#[test]
-fn r1_smmuv3_arbitrary_commands() {
-    arbitrary_commands::<Smmu>(0x5111, 60_000 * scale(), 1000 * scale());
-}
-#[test]
-fn r1_vtd_arbitrary_commands() {
-    arbitrary_commands::<Vtd>(0x7d71, 30_000 * scale(), 1000 * scale());
-}
-#[test]
-fn r1_amd_arbitrary_commands() {
-    arbitrary_commands::<Amd>(0xa3d1, 25_000 * scale(), 1000 * scale());
-}
-#[test]
-fn r1_riscv_arbitrary_commands() {
-    arbitrary_commands::<Riscv>(0x5cd1, 25_000 * scale(), 1000 * scale());
-}
-#[test]
-fn r1_riscv_probed_commands() {
-    probed_commands::<Riscv>(0x5cd2, 25_000 * scale(), 1000 * scale());
-}
-#[test]
-fn r1_riscv_raw_words() {
-    raw_words::<Riscv>(0x5cd3, 20_000 * scale());
-}
-#[test]
-fn r1_smmuv3_probed_commands() {
-    probed_commands::<Smmu>(0x5112, 120_000 * scale(), 1000 * scale());
-}
-#[test]
-fn r1_vtd_probed_commands() {
-    probed_commands::<Vtd>(0x7d72, 45_000 * scale(), 1000 * scale());
-}
-#[test]
-fn r1_amd_probed_commands() {
-    probed_commands::<Amd>(0xa3d2, 25_000 * scale(), 1000 * scale());
-}
-#[test]
-fn r1_smmuv3_raw_words() {
-    raw_words::<Smmu>(0x5113, 20_000 * scale());
-}
-#[test]
-fn r1_vtd_raw_words() {
-    raw_words::<Vtd>(0x7d73, 20_000 * scale());
-}
-#[test]
-fn r1_amd_raw_words() {
-    raw_words::<Amd>(0xa3d3, 20_000 * scale());
+tests! {
+    r1_smmuv3_arbitrary_commands => arbitrary_commands::<Smmu>(0x5111, 60_000 * scale(), 1000 * scale());
+    r1_vtd_arbitrary_commands => arbitrary_commands::<Vtd>(0x7d71, 30_000 * scale(), 1000 * scale());
+    r1_amd_arbitrary_commands => arbitrary_commands::<Amd>(0xa3d1, 25_000 * scale(), 1000 * scale());
+    r1_riscv_arbitrary_commands => arbitrary_commands::<Riscv>(0x5cd1, 25_000 * scale(), 1000 * scale());
+    r1_riscv_probed_commands => probed_commands::<Riscv>(0x5cd2, 25_000 * scale(), 1000 * scale());
+    r1_riscv_raw_words => raw_words::<Riscv>(0x5cd3, 20_000 * scale());
+    r1_smmuv3_probed_commands => probed_commands::<Smmu>(0x5112, 120_000 * scale(), 1000 * scale());
+    r1_vtd_probed_commands => probed_commands::<Vtd>(0x7d72, 45_000 * scale(), 1000 * scale());
+    r1_amd_probed_commands => probed_commands::<Amd>(0xa3d2, 25_000 * scale(), 1000 * scale());
+    r1_smmuv3_raw_words => raw_words::<Smmu>(0x5113, 20_000 * scale());
+    r1_vtd_raw_words => raw_words::<Vtd>(0x7d73, 20_000 * scale());
+    r1_amd_raw_words => raw_words::<Amd>(0xa3d3, 20_000 * scale());
 }
 
 /// Exhaustive over the opcode/type byte: every value either decodes (and

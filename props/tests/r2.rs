@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_every_op, ok, scale};
+use common::{assert_every_op, ok, scale, tests};
 use iommu_inval_core::{IdentityContext, NativeCommand};
 use iommu_inval_props::gen::NativeGen;
 use iommu_inval_props::{
@@ -47,21 +47,11 @@ where
     );
 }
 
-#[test]
-fn r2_smmuv3() {
-    r2::<Smmu>(0x5221, 70_000 * scale(), 1000 * scale());
-}
-#[test]
-fn r2_vtd() {
-    r2::<Vtd>(0x7d22, 30_000 * scale(), 1000 * scale());
-}
-#[test]
-fn r2_amd() {
-    r2::<Amd>(0xa322, 25_000 * scale(), 1000 * scale());
-}
-#[test]
-fn r2_riscv() {
-    r2::<Riscv>(0x5c22, 25_000 * scale(), 1000 * scale());
+tests! {
+    r2_smmuv3 => r2::<Smmu>(0x5221, 70_000 * scale(), 1000 * scale());
+    r2_vtd => r2::<Vtd>(0x7d22, 30_000 * scale(), 1000 * scale());
+    r2_amd => r2::<Amd>(0xa322, 25_000 * scale(), 1000 * scale());
+    r2_riscv => r2::<Riscv>(0x5c22, 25_000 * scale(), 1000 * scale());
 }
 
 // Exactness of the same-architecture round trip with the identity context

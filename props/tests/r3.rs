@@ -8,8 +8,8 @@ use common::{ok, scale};
 use iommu_inval_core::model::{Caches, DomainSel, Inval, Op, PasidSel, Stages};
 use iommu_inval_core::{AddrRange, IdentityContext};
 use iommu_inval_props::{
-    arbitrary_topology, bodies::topo_json, check_r3, check_r3_all, gen, run_cases, AllCaps, Amd,
-    NamedIds, Riscv, Smmu, Tally, Verdict, Vtd,
+    arbitrary_topology, bodies::topo_json, check_r3, check_r3_all, gen, run_cases, AllCaps,
+    NamedIds, Riscv, Tally, Verdict,
 };
 
 #[test]
@@ -84,10 +84,7 @@ fn r3_s1_ranges_every_order() {
                             .pasid(pasid)
                             .range(AddrRange::block(addr, order)),
                     );
-                    ok(check_r3::<Smmu>(&op, &caps.smmu, &IdentityContext).map(|_| ()));
-                    ok(check_r3::<Vtd>(&op, &caps.vtd, &IdentityContext).map(|_| ()));
-                    ok(check_r3::<Amd>(&op, &caps.amd, &IdentityContext).map(|_| ()));
-                    ok(check_r3::<Riscv>(&op, &caps.riscv, &IdentityContext).map(|_| ()));
+                    ok(check_r3_all(&op, &caps, &IdentityContext).map(|_| ()));
                 }
             }
         }
@@ -110,25 +107,11 @@ fn r3_one_page_is_exact_everywhere() {
                 })
                 .range(AddrRange::new(0x4000_0000, 0x1000).unwrap_or(AddrRange::All)),
         );
+        // In the order smmuv3, vtd, amd, riscv.
         assert_eq!(
-            check_r3::<Smmu>(&op, &caps.smmu, &IdentityContext),
-            Ok(Verdict::Exact),
-            "smmuv3 {op:?}"
-        );
-        assert_eq!(
-            check_r3::<Vtd>(&op, &caps.vtd, &IdentityContext),
-            Ok(Verdict::Exact),
-            "vtd {op:?}"
-        );
-        assert_eq!(
-            check_r3::<Amd>(&op, &caps.amd, &IdentityContext),
-            Ok(Verdict::Exact),
-            "amd {op:?}"
-        );
-        assert_eq!(
-            check_r3::<Riscv>(&op, &caps.riscv, &IdentityContext),
-            Ok(Verdict::Exact),
-            "riscv {op:?}"
+            check_r3_all(&op, &caps, &IdentityContext),
+            Ok([Verdict::Exact; 4]),
+            "{op:?}"
         );
     }
 }

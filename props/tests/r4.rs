@@ -4,20 +4,16 @@
 
 mod common;
 
-use common::{ok, scale};
+use common::{command_and_topology, ok, scale};
 use iommu_inval_core::ArchId;
-use iommu_inval_props::{
-    arbitrary_topology, bodies::topo_json, check_r4, run_cases, AllCaps, AnyCommand, NamedIds,
-    NativeAny, Tally,
-};
+use iommu_inval_props::{bodies::topo_json, check_r4, run_cases, AllCaps, AnyCommand, Tally};
 
 #[test]
 fn r4_all_pairs() {
     let caps = AllCaps::default();
     let mut t = Tally::default();
     ok(run_cases(0x4444, 60_000 * scale(), 160, |u| {
-        let cmd: NativeAny = u.arbitrary().map_err(|e| e.to_string())?;
-        let topo = arbitrary_topology(u, &NamedIds::of(&cmd)).map_err(|e| e.to_string())?;
+        let (cmd, topo) = command_and_topology(u)?;
         for to in ArchId::ALL {
             let v = check_r4(to, &cmd, &caps, &topo)
                 .map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))?;

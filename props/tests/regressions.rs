@@ -8,6 +8,25 @@ use iommu_inval_core::model::{
 use iommu_inval_core::{AddrRange, IdentityContext};
 use iommu_inval_props::{check_r2, check_r3, lift_vec, lower_vec, Amd, Arch, Smmu, Vtd};
 
+/// `i` of one PASID of one domain over the bytes `first..first + size`.
+fn page_op(i: Inval, domain: u32, pasid: u32, (first, size): (u64, u64)) -> Op {
+    let range = AddrRange::new(first, size).unwrap_or(AddrRange::All);
+    Op::Inval(
+        i.domain(DomainSel::One(domain))
+            .pasid(PasidSel::One(pasid))
+            .range(range),
+    )
+}
+
+/// Domain 1 (SMMU VMID 1) with `devices` (a JSON list), and a stage-1
+/// invalidation of `pasid` over `range` in it.
+fn smmu_s1(devices: &str, pasid: u32, range: (u64, u64)) -> (Topology, Op) {
+    let json = format!(r#"{{"domains":[{{"id":1,"smmuv3":{{"vmid":1}}}}],"devices":{devices}}}"#);
+    let t = Topology::from_json(&json).unwrap_or_default();
+    let i = Inval::new(Caches::IOTLB).stage(Stages::S1);
+    (t, page_op(i, 1, pasid, range))
+}
+
 /// FINDINGS 1 (fixed in core 02211bb: device-TLB and interrupt entries are
 /// non-secure only): what VT-d and AMD-Vi do with a Secure-regime
 /// invalidation of regime-free caches satisfies R3.
@@ -37,18 +56,11 @@ fn secure_regime_keeps_regime_free_caches() {
 /// too: SMMUv3 must report the PASID widening (it once did not).
 #[test]
 fn smmu_shared_asid_widening_is_reported() {
-    let t = Topology::from_json(
-        r#"{"domains":[{"id":1,"smmuv3":{"vmid":1}}],
-            "devices":[{"rid":33,"domain":1,"pasids":[{"pasid":7,"asid":9}]},
-                       {"rid":34,"domain":1,"pasids":[{"pasid":8,"asid":9}]}]}"#,
-    )
-    .unwrap_or_default();
-    let op = Op::Inval(
-        Inval::new(Caches::IOTLB)
-            .stage(Stages::S1)
-            .domain(DomainSel::One(1))
-            .pasid(PasidSel::One(7))
-            .range(AddrRange::new(0x1000, 0x1000).unwrap_or(AddrRange::All)),
+    let (t, op) = smmu_s1(
+        r#"[{"rid":33,"domain":1,"pasids":[{"pasid":7,"asid":9}]},
+            {"rid":34,"domain":1,"pasids":[{"pasid":8,"asid":9}]}]"#,
+        7,
+        (0x1000, 0x1000),
     );
     let out = lower_vec::<Smmu>(&op, &Default::default(), &t);
     match out {
@@ -80,18 +92,11 @@ fn amd_reserved_ppr_status_is_refused_by_lift() {
 #[test]
 fn smmu_pasid_with_two_asids_gets_both() {
     use iommu_inval_core::{FieldValue, NativeCommand};
-    let t = Topology::from_json(
-        r#"{"domains":[{"id":1,"smmuv3":{"vmid":1}}],
-            "devices":[{"rid":622,"domain":1,"pasids":[{"pasid":1048575,"asid":65534}]},
-                       {"rid":33,"domain":1,"pasids":[{"pasid":1048575,"asid":1}]}]}"#,
-    )
-    .unwrap_or_default();
-    let op = Op::Inval(
-        Inval::new(Caches::IOTLB)
-            .stage(Stages::S1)
-            .domain(DomainSel::One(1))
-            .pasid(PasidSel::One(1_048_575))
-            .range(AddrRange::new(0x8000, 0x2000).unwrap_or(AddrRange::All)),
+    let (t, op) = smmu_s1(
+        r#"[{"rid":622,"domain":1,"pasids":[{"pasid":1048575,"asid":65534}]},
+            {"rid":33,"domain":1,"pasids":[{"pasid":1048575,"asid":1}]}]"#,
+        1_048_575,
+        (0x8000, 0x2000),
     );
     let Ok(Ok((cmds, _))) = lower_vec::<Smmu>(&op, &Default::default(), &t) else {
         panic!("lower failed")
@@ -124,13 +129,13 @@ fn dev_tlb_of_an_empty_domain_is_not_refused() {
     )
     .unwrap_or_default();
     assert_eq!(t.domains().len(), 2);
-    let op = Op::Inval(
+    let op = page_op(
         Inval::new(Caches::DEV_TLB)
             .regime(Regime::Hyp)
-            .stage(Stages::S2)
-            .domain(DomainSel::One(0))
-            .pasid(PasidSel::One(890_713))
-            .range(AddrRange::new(0, 0x100_0000).unwrap_or(AddrRange::All)),
+            .stage(Stages::S2),
+        0,
+        890_713,
+        (0, 0x100_0000),
     );
     let smmu = lower_vec::<Smmu>(&op, &Default::default(), &t);
     let vtd = lower_vec::<Vtd>(&op, &Default::default(), &t);

@@ -2,11 +2,24 @@
 //! each valid vector decodes to its op with exactly the listed fields, and
 //! passes R1; each invalid vector is the listed error kind.
 
+mod common;
+
+use common::tests;
 use iommu_inval_core::{FieldValue, NativeCommand};
 use iommu_inval_props::vectors::{
     Bad, Vector, AMD, AMD_BAD, RISCV, RISCV_BAD, SMMUV3, SMMUV3_BAD, VTD, VTD_BAD,
 };
 use iommu_inval_props::{check_r1, fields_of, hex, Amd, Arch, Riscv, Smmu, Vtd};
+
+/// Fails with every failure listed, if there is one.
+fn assert_none<A: Arch>(what: &str, failures: &[String]) {
+    assert!(
+        failures.is_empty(),
+        "{} {what} failures:\n{}",
+        A::ID,
+        failures.join("\n")
+    );
+}
 
 fn good<A: Arch>(vectors: &[Vector]) {
     let mut failures = Vec::new();
@@ -50,12 +63,7 @@ fn good<A: Arch>(vectors: &[Vector]) {
             failures.push(e);
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} known-answer failures:\n{}",
-        A::ID,
-        failures.join("\n")
-    );
+    assert_none::<A>("known-answer", &failures);
 }
 
 fn bad<A: Arch>(vectors: &[Bad]) {
@@ -70,45 +78,18 @@ fn bad<A: Arch>(vectors: &[Bad]) {
             failures.push(e);
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} invalid-vector failures:\n{}",
-        A::ID,
-        failures.join("\n")
-    );
+    assert_none::<A>("invalid-vector", &failures);
 }
 
-#[test]
-fn smmuv3_known_answers() {
-    good::<Smmu>(SMMUV3);
-}
-#[test]
-fn vtd_known_answers() {
-    good::<Vtd>(VTD);
-}
-#[test]
-fn amd_known_answers() {
-    good::<Amd>(AMD);
-}
-#[test]
-fn riscv_known_answers() {
-    good::<Riscv>(RISCV);
-}
-#[test]
-fn riscv_invalid_vectors() {
-    bad::<Riscv>(RISCV_BAD);
-}
-#[test]
-fn smmuv3_invalid_vectors() {
-    bad::<Smmu>(SMMUV3_BAD);
-}
-#[test]
-fn vtd_invalid_vectors() {
-    bad::<Vtd>(VTD_BAD);
-}
-#[test]
-fn amd_invalid_vectors() {
-    bad::<Amd>(AMD_BAD);
+tests! {
+    smmuv3_known_answers => good::<Smmu>(SMMUV3);
+    vtd_known_answers => good::<Vtd>(VTD);
+    amd_known_answers => good::<Amd>(AMD);
+    riscv_known_answers => good::<Riscv>(RISCV);
+    riscv_invalid_vectors => bad::<Riscv>(RISCV_BAD);
+    smmuv3_invalid_vectors => bad::<Smmu>(SMMUV3_BAD);
+    vtd_invalid_vectors => bad::<Vtd>(VTD_BAD);
+    amd_invalid_vectors => bad::<Amd>(AMD_BAD);
 }
 
 /// Every op of every architecture has at least one known-answer vector.
