@@ -15,26 +15,28 @@
 //! Both entries carry the physical address of the command in the second
 //! quadword; there is no device id in them.
 //!
-//! No allocation: each command is decoded into a stack value and handed to
-//! the caller.
+//! No allocation: each command is decoded into a stack value.
 //!
 //! [`CmdBufDevice`] is the whole front end of an emulated AMD-Vi command
 //! buffer (the [`CommandQueue`] of `iommu_inval_core::device`):
 //! COMPLETION_WAIT executed, errors written to the guest's event log, a back
-//! end fed with the lifted ops, and the producer side for a host buffer.
+//! end fed with the lifted ops, and the producer side for a host buffer;
+//! core's [`QueueEngine::consume`] and [`QueueEngine::commands`] walk it
+//! decoding only. [`CmdBuf`] is the buffer's registers decoded.
 //!
 //! ```
-//! use iommu_inval_amd::queue::CmdBuf;
+//! use iommu_inval_amd::queue::CmdBufDevice;
+//! use iommu_inval_core::device::{CommandQueue, QueueEngine};
 //! use iommu_inval_core::SliceMemory;
 //! // 256-entry buffer at 0x10000; two commands (IOMMU_ALL, COMPLETION_WAIT) at entries 0 and 1.
 //! let mut bytes = vec![0u8; 4096];
 //! bytes[7] = 0x80;                    // w0 of entry 0: opcode 8
 //! bytes[16 + 7] = 0x10;               // w0 of entry 1: opcode 1
 //! let mem = SliceMemory { base: 0x10000, bytes: &bytes };
-//! let mut q = CmdBuf::from_registers(0x0800_0000_0001_0000, 0, 0x20).unwrap();
+//! let mut q = CmdBufDevice::from_registers(0x0800_0000_0001_0000, 0, 0x20).unwrap();
 //! let mut seen = Vec::new();
-//! let n = q.process(&mem, |addr, cmd| seen.push((addr, cmd.name()))).unwrap();
-//! assert_eq!(n, 2);
+//! let p = q.consume(&mem, |c| seen.push((c.address, c.command.name())));
+//! assert_eq!(p.consumed, 2);
 //! assert_eq!(seen, [(0x10000, "INVALIDATE_IOMMU_ALL"), (0x10010, "COMPLETION_WAIT")]);
 //! assert_eq!(q.head_register(), 0x20);
 //! ```
@@ -53,23 +55,14 @@ iommu_inval_core::arch_error! {
     /// fault: the event it logs (#48882 §2.5, "Event Logging").
     pub enum HwError {
         /// ILLEGAL_COMMAND_ERROR (event code 5).
-        IllegalCommand = "ILLEGAL_COMMAND_ERROR",
+        IllegalCommand = "ILLEGAL_COMMAND_ERROR" => EVENT_ILLEGAL_COMMAND_ERROR,
         /// COMMAND_HARDWARE_ERROR (event code 6): fetch or store abort.
-        CommandHardware = "COMMAND_HARDWARE_ERROR",
+        CommandHardware = "COMMAND_HARDWARE_ERROR" => EVENT_COMMAND_HARDWARE_ERROR,
         /// IOTLB_INV_TIMEOUT (event code 7).
-        IotlbInvTimeout = "IOTLB_INV_TIMEOUT",
+        IotlbInvTimeout = "IOTLB_INV_TIMEOUT" => EVENT_IOTLB_INV_TIMEOUT,
     }
-}
-
-impl HwError {
     /// The event code.
-    pub const fn event_code(self) -> u8 {
-        match self {
-            HwError::IllegalCommand => EVENT_ILLEGAL_COMMAND_ERROR,
-            HwError::CommandHardware => EVENT_COMMAND_HARDWARE_ERROR,
-            HwError::IotlbInvTimeout => EVENT_IOTLB_INV_TIMEOUT,
-        }
-    }
+    pub const fn event_code -> u8;
 }
 
 /// Bytes per command-buffer entry.
@@ -140,50 +133,6 @@ impl EventLogEntry {
         self.0[1]
     }
 }
-
-/// Why command processing stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum StopCause {
-    /// The command does not decode (unknown opcode, reserved bit).
-    Illegal(DecodeError),
-    /// Reading the command from guest memory failed.
-    Fetch(MemError),
-}
-
-/// Command processing stopped at a command; head points at it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct CmdBufError {
-    /// What went wrong.
-    pub cause: StopCause,
-    /// Physical address of the command.
-    pub address: u64,
-    /// Byte offset of the command in the buffer (= the head pointer).
-    pub offset: u32,
-    /// The event log entry to write.
-    pub event: EventLogEntry,
-}
-
-impl CmdBufError {
-    /// The architected error class.
-    pub const fn hw_error(&self) -> HwError {
-        match self.cause {
-            StopCause::Illegal(_) => HwError::IllegalCommand,
-            StopCause::Fetch(_) => HwError::CommandHardware,
-        }
-    }
-}
-
-impl core::fmt::Display for CmdBufError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match &self.cause {
-            StopCause::Illegal(e) => write!(f, "ILLEGAL_COMMAND_ERROR at {:#x}: {e}", self.address),
-            StopCause::Fetch(e) => write!(f, "COMMAND_HARDWARE_ERROR at {:#x}: {e}", self.address),
-        }
-    }
-}
-
-#[cfg(feature = "std")]
-impl std::error::Error for CmdBufError {}
 
 /// A command buffer: base, size, head and tail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -276,73 +225,6 @@ impl CmdBuf {
     pub fn set_head(&mut self, head_reg: u64) -> Result<(), ConfigError> {
         self.head = self.offset(head_reg & PTR_MASK)?;
         Ok(())
-    }
-
-    /// Fetch and decode the command at head without consuming it; `None`
-    /// when head = tail.
-    pub fn peek<M: GuestMemory + ?Sized>(
-        &self,
-        mem: &M,
-    ) -> Option<Result<(u64, Command), CmdBufError>> {
-        if self.head == self.tail {
-            return None;
-        }
-        let address = self.base.wrapping_add(u64::from(self.head));
-        let stop = |cause, event| CmdBufError {
-            cause,
-            address,
-            offset: self.head,
-            event,
-        };
-        let mut w = [0u64; 2];
-        if let Err(e) = mem.read_words(address, &mut w) {
-            let ev = EventLogEntry::command_hardware(address, HW_ERROR_TYPE_MASTER_ABORT);
-            return Some(Err(stop(StopCause::Fetch(e), ev)));
-        }
-        Some(match Command::decode_words(w[0], w[1]) {
-            Ok(c) => Ok((address, c)),
-            Err(e) => Err(stop(
-                StopCause::Illegal(e),
-                EventLogEntry::illegal_command(address),
-            )),
-        })
-    }
-
-    /// Consume the command at head: fetch, decode, advance head (wrapping).
-    /// On error head does not move.
-    pub fn next_command<M: GuestMemory + ?Sized>(
-        &mut self,
-        mem: &M,
-    ) -> Option<Result<(u64, Command), CmdBufError>> {
-        let r = self.peek(mem)?;
-        if r.is_ok() {
-            self.head = (self.head + ENTRY_BYTES) & (self.size_bytes() - 1);
-        }
-        Some(r)
-    }
-
-    /// Move head past the command it points at (wrapping).
-    pub fn advance_head(&mut self) {
-        if self.head != self.tail {
-            self.head = (self.head + ENTRY_BYTES) & (self.size_bytes() - 1);
-        }
-    }
-
-    /// Walk head → tail, calling `f(address, command)` for each command in
-    /// order; returns how many were consumed. Stops at the first command
-    /// that does not fetch or decode, head pointing at it.
-    pub fn process<M, F>(&mut self, mem: &M, mut f: F) -> Result<usize, CmdBufError>
-    where
-        M: GuestMemory + ?Sized,
-        F: FnMut(u64, &Command),
-    {
-        let mut n = 0;
-        while let Some(r) = self.next_command(mem) {
-            let (addr, cmd) = r?;
-            f(addr, &cmd);
-            n += 1;
-        }
-        Ok(n)
     }
 }
 
@@ -501,6 +383,41 @@ impl CmdBufDevice {
         self.status &=
             !(value & (STATUS_EVENT_OVERFLOW | STATUS_EVENT_LOG_INT | STATUS_COM_WAIT_INT));
     }
+    /// The event log entry a fault at the head writes, its error, and
+    /// whether it stops the buffer (§2.5).
+    pub fn event(&self, cause: &FaultCause) -> (EventLogEntry, HwError, bool) {
+        let at = self.command_address();
+        match cause {
+            FaultCause::Fetch(_) => (
+                EventLogEntry::command_hardware(at, HW_ERROR_TYPE_MASTER_ABORT),
+                HwError::CommandHardware,
+                true,
+            ),
+            FaultCause::CompletionStore(e) => (
+                EventLogEntry::command_hardware(e.addr, HW_ERROR_TYPE_MASTER_ABORT),
+                HwError::CommandHardware,
+                true,
+            ),
+            FaultCause::BadPointer(t) => (
+                EventLogEntry::command_hardware(
+                    self.buf.base().wrapping_add(*t & PTR_MASK),
+                    HW_ERROR_TYPE_MASTER_ABORT,
+                ),
+                HwError::CommandHardware,
+                true,
+            ),
+            FaultCause::Backend(BackendError::DeviceTlbTimeout { device }) => (
+                EventLogEntry::iotlb_inv_timeout(*device as u16, at),
+                HwError::IotlbInvTimeout,
+                false,
+            ),
+            FaultCause::Decode(_) | FaultCause::Lift(_) | FaultCause::Backend(_) => (
+                EventLogEntry::illegal_command(at),
+                HwError::IllegalCommand,
+                true,
+            ),
+        }
+    }
     fn log(&mut self, mem: &(impl GuestMemory + ?Sized), e: EventLogEntry) -> Signals {
         let Some(log) = self.event_log.as_mut() else {
             return Signals::empty();
@@ -589,37 +506,7 @@ impl QueueEngine for CmdBufDevice {
         mem: &M,
         cause: &FaultCause,
     ) -> FaultReport<HwError> {
-        let at = self.command_address();
-        let (entry, hw, stop) = match cause {
-            FaultCause::Fetch(_) => (
-                EventLogEntry::command_hardware(at, HW_ERROR_TYPE_MASTER_ABORT),
-                HwError::CommandHardware,
-                true,
-            ),
-            FaultCause::CompletionStore(e) => (
-                EventLogEntry::command_hardware(e.addr, HW_ERROR_TYPE_MASTER_ABORT),
-                HwError::CommandHardware,
-                true,
-            ),
-            FaultCause::BadPointer(t) => (
-                EventLogEntry::command_hardware(
-                    self.buf.base().wrapping_add(*t & PTR_MASK),
-                    HW_ERROR_TYPE_MASTER_ABORT,
-                ),
-                HwError::CommandHardware,
-                true,
-            ),
-            FaultCause::Backend(BackendError::DeviceTlbTimeout { device }) => (
-                EventLogEntry::iotlb_inv_timeout(*device as u16, at),
-                HwError::IotlbInvTimeout,
-                false,
-            ),
-            FaultCause::Decode(_) | FaultCause::Lift(_) | FaultCause::Backend(_) => (
-                EventLogEntry::illegal_command(at),
-                HwError::IllegalCommand,
-                true,
-            ),
-        };
+        let (entry, hw, stop) = self.event(cause);
         if stop {
             self.status &= !STATUS_CMD_BUF_RUN;
         }

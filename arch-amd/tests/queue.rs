@@ -3,7 +3,8 @@
 use iommu_inval_amd::queue::HwError;
 use iommu_inval_amd::queue::*;
 use iommu_inval_amd::Command;
-use iommu_inval_core::{ErrorKind, SliceMemory};
+use iommu_inval_core::device::{CommandQueue, Fault, FaultCause, QueueEngine};
+use iommu_inval_core::{DecodeError, ErrorKind, MemError, SliceMemory};
 
 const BASE: u64 = 0x4_0000;
 
@@ -15,6 +16,88 @@ fn image(cmds: &[(usize, [u64; 2])]) -> Vec<u8> {
         b[idx * 16 + 8..idx * 16 + 16].copy_from_slice(&w1.to_le_bytes());
     }
     b
+}
+
+/// Why command processing stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StopCause {
+    Illegal(DecodeError),
+    Fetch(MemError),
+}
+
+/// Command processing stopped at a command; head points at it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CmdBufError {
+    cause: StopCause,
+    address: u64,
+    offset: u32,
+    /// The event log entry the front end writes for it.
+    event: EventLogEntry,
+    hw: HwError,
+}
+
+impl CmdBufError {
+    fn hw_error(&self) -> HwError {
+        self.hw
+    }
+}
+
+/// The front end consuming decode only; restarted (CmdBufEn 0 → 1) before
+/// each walk, so a retry stops again at the same command.
+struct Walker(CmdBufDevice);
+
+impl Walker {
+    fn new(base: u64, com_len: u8, head: u64, tail: u64) -> Result<Self, ConfigError> {
+        CmdBufDevice::from_registers(base | u64::from(com_len) << 56, head, tail).map(Walker)
+    }
+    fn pending(&self) -> u64 {
+        self.0.pending()
+    }
+    fn head_register(&self) -> u64 {
+        self.0.head_register()
+    }
+    fn set_tail(&mut self, tail: u64) -> Result<(), ConfigError> {
+        let r = self.0.buf.set_tail(tail);
+        self.0.tail_reg = self.0.buf.tail_register();
+        r
+    }
+    fn error(&self, f: Fault<HwError>) -> CmdBufError {
+        CmdBufError {
+            cause: match f.cause {
+                FaultCause::Decode(d) => StopCause::Illegal(d),
+                FaultCause::Fetch(m) => StopCause::Fetch(m),
+                other => panic!("{other:?}"),
+            },
+            address: f.address,
+            offset: f.position as u32,
+            event: self.0.event(&f.cause).0,
+            hw: f.hw,
+        }
+    }
+    fn next_command(
+        &mut self,
+        mem: &SliceMemory<'_>,
+    ) -> Option<Result<(u64, Command), CmdBufError>> {
+        self.0.restart();
+        let item = self.0.commands(mem).next()?;
+        Some(match item {
+            Ok(c) => Ok((c.address, c.command)),
+            Err(f) => Err(self.error(f)),
+        })
+    }
+    fn process(
+        &mut self,
+        mem: &SliceMemory<'_>,
+        mut f: impl FnMut(u64, &Command),
+    ) -> Result<usize, CmdBufError> {
+        let mut n = 0;
+        while let Some(r) = self.next_command(mem) {
+            let (addr, cmd) = r?;
+            f(addr, &cmd);
+            n += 1;
+        }
+        Ok(n)
+    }
 }
 
 const ALL: [u64; 2] = [0x8000_0000_0000_0000, 0];
@@ -49,7 +132,7 @@ fn wraps_from_the_last_entry_to_the_first() {
         base: BASE,
         bytes: &bytes,
     };
-    let mut q = CmdBuf::new(BASE, 8, 254 * 16, 2 * 16).unwrap();
+    let mut q = Walker::new(BASE, 8, 254 * 16, 2 * 16).unwrap();
     assert_eq!(q.pending(), 4);
     let mut seen = Vec::new();
     let n = q.process(&mem, |a, c| seen.push((a, c.encode()))).unwrap();
@@ -73,7 +156,7 @@ fn stops_at_the_first_illegal_command() {
     // Entry 0 has a reserved bit (DTE w0[16]); entries 254, 255 before it run.
     let bad = [0x2000_0000_0001_0010, 0];
     let mut bytes = image(&[(254, DTE), (255, WAIT), (0, bad), (1, ALL)]);
-    let mut q = CmdBuf::new(BASE, 8, 254 * 16, 2 * 16).unwrap();
+    let mut q = Walker::new(BASE, 8, 254 * 16, 2 * 16).unwrap();
     let mut n = 0;
     let err = q
         .process(
@@ -130,7 +213,7 @@ fn stops_at_the_first_illegal_command() {
 #[test]
 fn unknown_opcode_stops_too() {
     let bytes = image(&[(0, [0xb000_0000_0000_0000, 0])]);
-    let mut q = CmdBuf::new(BASE, 8, 0, 16).unwrap();
+    let mut q = Walker::new(BASE, 8, 0, 16).unwrap();
     let err = q
         .process(
             &SliceMemory {
@@ -152,7 +235,7 @@ fn fetch_failure_is_a_command_hardware_error() {
         base: BASE,
         bytes: &bytes[..32],
     };
-    let mut q = CmdBuf::new(BASE, 8, 0, 3 * 16).unwrap();
+    let mut q = Walker::new(BASE, 8, 0, 3 * 16).unwrap();
     let err = q.process(&mem, |_, _| ()).unwrap_err();
     assert_eq!(q.head_register(), 0x20);
     assert_eq!(err.hw_error(), HwError::CommandHardware);
@@ -171,7 +254,7 @@ fn next_command_and_set_tail() {
         base: BASE,
         bytes: &bytes,
     };
-    let mut q = CmdBuf::new(BASE, 8, 0, 0).unwrap();
+    let mut q = Walker::new(BASE, 8, 0, 0).unwrap();
     assert!(q.next_command(&mem).is_none());
     q.set_tail(0x10).unwrap();
     let (a, c) = q.next_command(&mem).unwrap().unwrap();

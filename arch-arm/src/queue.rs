@@ -11,15 +11,18 @@
 //! command it cannot consume, leaving CONS pointing at it with
 //! `CONS.ERR` (bits `[30:24]`) = 1 CERROR_ILL (bad command) or 2 CERROR_ABT
 //! (the fetch failed), as the hardware does (IHI0070 §4.1.3, §7.1). No
-//! allocation: commands are handed to a callback one at a time.
+//! allocation.
 //!
 //! [`CmdqDevice`] is the whole front end of an emulated SMMU's command queue
 //! (the [`CommandQueue`] of `iommu_inval_core::device`): completions
 //! executed, errors in CMDQ_CONS and SMMU_GERROR, a back end fed with the
-//! lifted ops, and the producer side for a host queue.
+//! lifted ops, and the producer side for a host queue; core's
+//! [`QueueEngine::consume`] and [`QueueEngine::commands`] walk it decoding
+//! only. [`Cmdq`] is SMMU_CMDQ_BASE decoded.
 //!
 //! ```
-//! use iommu_inval_arm::queue::{Cmdq, CERROR_ILL};
+//! use iommu_inval_arm::queue::{CmdqDevice, CERROR_ILL};
+//! use iommu_inval_core::device::{CommandQueue, QueueEngine};
 //! use iommu_inval_core::SliceMemory;
 //! // Four entries at 0x1000: NSNH_ALL, a bad opcode, CMD_SYNC.
 //! let mut bytes = [0u8; 64];
@@ -27,11 +30,11 @@
 //! bytes[16] = 0xff;
 //! bytes[32] = 0x46;
 //! let mem = SliceMemory { base: 0x1000, bytes: &bytes };
-//! let q = Cmdq::new(0x1000, 2);
+//! let mut q = CmdqDevice::from_registers(0x1000 | 2, 0, 3).unwrap();
 //! let mut seen = 0;
-//! let r = q.consume(&mem, 3, 0, |_cons, _cmd| seen += 1);
-//! assert_eq!(seen, 1);
-//! assert_eq!(r.cons, (CERROR_ILL as u32) << 24 | 1); // stopped at index 1
+//! let p = q.consume(&mem, |_| seen += 1);
+//! assert_eq!((seen, p.consumed), (1, 1));
+//! assert_eq!(q.head_register(), u64::from(CERROR_ILL) << 24 | 1); // stopped at index 1
 //! ```
 
 use crate::cmd::Command;
@@ -40,7 +43,7 @@ use iommu_inval_core::device::{
 };
 use iommu_inval_core::error::{DecodeError, LowerError};
 use iommu_inval_core::model::{Op, Outcome, Sync};
-use iommu_inval_core::queue::{GuestMemory, MemError};
+use iommu_inval_core::queue::GuestMemory;
 use iommu_inval_core::ring::{Ring, RingRegs};
 use iommu_inval_core::sink::Sink;
 use iommu_inval_core::{ArchId, Context};
@@ -51,28 +54,18 @@ iommu_inval_core::arch_error! {
     pub enum HwError {
         /// CMDQ_CONS.ERR = 1 CERROR_ILL: illegal command (bad opcode, reserved
         /// bit, bad field).
-        CerrorIll = "CERROR_ILL",
+        CerrorIll = "CERROR_ILL" => Some(CERROR_ILL),
         /// CMDQ_CONS.ERR = 2 CERROR_ABT: abort on command fetch.
-        CerrorAbt = "CERROR_ABT",
+        CerrorAbt = "CERROR_ABT" => Some(CERROR_ABT),
         /// CMDQ_CONS.ERR = 3 CERROR_ATC_INV_SYNC: ATC invalidation timeout
         /// observed at a CMD_SYNC.
-        CerrorAtcInvSync = "CERROR_ATC_INV_SYNC",
+        CerrorAtcInvSync = "CERROR_ATC_INV_SYNC" => Some(CERROR_ATC_INV_SYNC),
         /// SMMU_GERROR.MSI_CMDQ_ABT_ERR (bit 4): the MSI write of a CMD_SYNC
         /// aborted (the CMD_SYNC still completes).
-        MsiCmdqAbt = "GERROR.MSI_CMDQ_ABT_ERR",
+        MsiCmdqAbt = "GERROR.MSI_CMDQ_ABT_ERR" => None,
     }
-}
-
-impl HwError {
     /// The CMDQ_CONS.ERR code, for a command error.
-    pub const fn cerror(self) -> Option<u8> {
-        match self {
-            HwError::CerrorIll => Some(CERROR_ILL),
-            HwError::CerrorAbt => Some(CERROR_ABT),
-            HwError::CerrorAtcInvSync => Some(CERROR_ATC_INV_SYNC),
-            HwError::MsiCmdqAbt => None,
-        }
-    }
+    pub const fn cerror -> Option<u8>;
 }
 
 /// CMDQ_CONS.ERR: no error.
@@ -106,33 +99,6 @@ pub struct Cmdq {
     pub base: u64,
     /// log2 of the number of entries (0..=19; larger values read as 19).
     pub log2size: u8,
-}
-
-/// Why consumption stopped early.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CmdqError {
-    /// CMDQ_CONS.ERR code ([`CERROR_ILL`] or [`CERROR_ABT`]).
-    pub code: u8,
-    /// The RD value (index and wrap) of the command at fault.
-    pub rd: u32,
-    /// The architected error.
-    pub hw: HwError,
-    /// The decoding error, for CERROR_ILL.
-    pub decode: Option<DecodeError>,
-    /// The memory error, for CERROR_ABT.
-    pub mem: Option<MemError>,
-}
-
-/// The result of [`Cmdq::consume`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Consumed {
-    /// The new SMMU_CMDQ_CONS value: RD (index and wrap) past the last
-    /// consumed command, or at the bad one with ERR set.
-    pub cons: u32,
-    /// Commands handed to the callback.
-    pub count: u32,
-    /// Set when a command could not be consumed.
-    pub error: Option<CmdqError>,
 }
 
 impl Cmdq {
@@ -225,110 +191,6 @@ impl Cmdq {
     pub const fn entry_addr(&self, ptr: u32) -> u64 {
         self.ring().slot_addr(ptr)
     }
-
-    /// Fetch and decode the command at `ptr`.
-    pub fn fetch<M: GuestMemory + ?Sized>(&self, mem: &M, ptr: u32) -> Result<Command, CmdqError> {
-        let rd = self.ptr(ptr);
-        let mut w = [0u64; 2];
-        if let Err(e) = mem.read_words(self.entry_addr(rd), &mut w) {
-            return Err(CmdqError {
-                code: CERROR_ABT,
-                rd,
-                hw: HwError::CerrorAbt,
-                decode: None,
-                mem: Some(e),
-            });
-        }
-        Command::decode_words(&w).map_err(|e| CmdqError {
-            code: CERROR_ILL,
-            rd,
-            hw: HwError::CerrorIll,
-            decode: Some(e),
-            mem: None,
-        })
-    }
-
-    /// Consume the commands from `cons` to `prod`, calling `f(rd, &cmd)` for
-    /// each in order, and stop at the first one that cannot be consumed.
-    /// Returns the new CONS value (ERR kept from `cons` when nothing failed).
-    pub fn consume<M: GuestMemory + ?Sized, F: FnMut(u32, &Command)>(
-        &self,
-        mem: &M,
-        prod: u32,
-        cons: u32,
-        mut f: F,
-    ) -> Consumed {
-        let mut rd = self.ptr(cons);
-        let mut count = 0u32;
-        let n = self.pending(prod, cons);
-        for _ in 0..n {
-            match self.fetch(mem, rd) {
-                Ok(c) => {
-                    f(rd, &c);
-                    count += 1;
-                    rd = self.advance(rd);
-                }
-                Err(e) => {
-                    return Consumed {
-                        cons: (u32::from(e.code) << ERR_SHIFT) | rd,
-                        count,
-                        error: Some(e),
-                    }
-                }
-            }
-        }
-        Consumed {
-            cons: (cons & ERR_MASK) | rd,
-            count,
-            error: None,
-        }
-    }
-
-    /// The commands from `cons` to `prod` as an iterator of `(rd, command)`;
-    /// it yields the error of the first bad command, then ends.
-    pub fn iter<'m, M: GuestMemory + ?Sized>(
-        &self,
-        mem: &'m M,
-        prod: u32,
-        cons: u32,
-    ) -> Iter<'m, M> {
-        Iter {
-            q: *self,
-            mem,
-            rd: self.ptr(cons),
-            left: self.pending(prod, cons),
-        }
-    }
-}
-
-/// Iterator over the pending commands of a queue (see [`Cmdq::iter`]).
-#[derive(Debug)]
-pub struct Iter<'m, M: ?Sized> {
-    q: Cmdq,
-    mem: &'m M,
-    rd: u32,
-    left: u32,
-}
-
-impl<M: GuestMemory + ?Sized> Iterator for Iter<'_, M> {
-    type Item = Result<(u32, Command), CmdqError>;
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.left == 0 {
-            return None;
-        }
-        let rd = self.rd;
-        match self.q.fetch(self.mem, rd) {
-            Ok(c) => {
-                self.left -= 1;
-                self.rd = self.q.advance(rd);
-                Some(Ok((rd, c)))
-            }
-            Err(e) => {
-                self.left = 0;
-                Some(Err(e))
-            }
-        }
-    }
 }
 
 /// SMMU_GERROR.CMDQ_ERR (bit 0): a command-queue error is active.
@@ -391,6 +253,18 @@ pub struct CmdqDevice {
 }
 
 impl CmdqDevice {
+    /// The queue `cmdq` with SMMU_CMDQ_CONS `cons` (RD and ERR kept) and
+    /// SMMU_CMDQ_PROD `prod` (WR kept), no error active, every feature.
+    pub const fn new(cmdq: Cmdq, cons: u32, prod: u32) -> Self {
+        CmdqDevice {
+            cmdq,
+            prod: cmdq.ptr(prod),
+            cons: (cons & ERR_MASK) | cmdq.ptr(cons),
+            gerror: 0,
+            gerrorn: 0,
+            features: crate::Features::LATEST,
+        }
+    }
     /// Decode as an SMMU with `features` does ([`Features::check`](crate::Features::check)).
     pub fn with_features(mut self, features: crate::Features) -> Self {
         self.features = features;
@@ -527,16 +401,11 @@ impl CommandQueue for CmdqDevice {
 
     /// From SMMU_CMDQ_BASE, SMMU_CMDQ_CONS and SMMU_CMDQ_PROD.
     fn from_registers(base: u64, cons: u64, prod: u64) -> Result<Self, Self::ConfigError> {
-        let cmdq = Cmdq::from_base_register(base);
-        let cons = cons as u32;
-        Ok(CmdqDevice {
-            cmdq,
-            prod: cmdq.ptr(prod as u32),
-            cons: (cons & ERR_MASK) | cmdq.ptr(cons),
-            gerror: 0,
-            gerrorn: 0,
-            features: crate::Features::LATEST,
-        })
+        Ok(CmdqDevice::new(
+            Cmdq::from_base_register(base),
+            cons as u32,
+            prod as u32,
+        ))
     }
     /// The guest wrote SMMU_CMDQ_PROD.
     fn doorbell(&mut self, prod: u64) {
@@ -562,24 +431,6 @@ impl QueueProducer for CmdqDevice {
         out: &mut dyn Sink<Command>,
     ) -> Result<Outcome, LowerError> {
         crate::lower(op, caps, ctx, out)
-    }
-}
-
-impl core::fmt::Display for CmdqError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let name = match self.code {
-            CERROR_ILL => "CERROR_ILL",
-            CERROR_ABT => "CERROR_ABT",
-            _ => "CERROR",
-        };
-        write!(f, "{name} at CMDQ index {:#x}", self.rd)?;
-        if let Some(d) = &self.decode {
-            write!(f, ": {d}")?;
-        }
-        if let Some(m) = &self.mem {
-            write!(f, ": {m}")?;
-        }
-        Ok(())
     }
 }
 

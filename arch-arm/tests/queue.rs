@@ -4,7 +4,8 @@
 use iommu_inval_arm::queue::HwError;
 use iommu_inval_arm::queue::*;
 use iommu_inval_arm::Command;
-use iommu_inval_core::{ErrorKind, SliceMemory};
+use iommu_inval_core::device::{Fault, FaultCause, QueueEngine};
+use iommu_inval_core::{DecodeError, ErrorKind, MemError, SliceMemory};
 
 const BASE: u64 = 0x8000;
 
@@ -23,10 +24,62 @@ fn nh_all(v: u64) -> [u64; 2] {
     [0x10 | v << 32, 0]
 }
 
+/// What a decode-only consumption of the queue did: the new CONS, the
+/// commands handed over and the error it stopped at.
+#[derive(Debug)]
+struct Consumed {
+    cons: u32,
+    count: u32,
+    error: Option<CmdqError>,
+}
+
+/// The fault, as CMDQ_CONS.ERR and its cause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CmdqError {
+    code: u8,
+    rd: u32,
+    hw: HwError,
+    decode: Option<DecodeError>,
+    mem: Option<MemError>,
+}
+
+fn cmdq_error(f: Fault<HwError>) -> CmdqError {
+    CmdqError {
+        code: f.hw.cerror().unwrap_or(CERROR_NONE),
+        rd: f.position as u32,
+        hw: f.hw,
+        decode: match f.cause {
+            FaultCause::Decode(d) => Some(d),
+            _ => None,
+        },
+        mem: match f.cause {
+            FaultCause::Fetch(m) => Some(m),
+            _ => None,
+        },
+    }
+}
+
+/// The front end consuming, decode only, from `cons` to `prod`.
+fn consume(
+    q: &Cmdq,
+    mem: &SliceMemory<'_>,
+    prod: u32,
+    cons: u32,
+    mut f: impl FnMut(u32, &Command),
+) -> Consumed {
+    let mut d = CmdqDevice::new(*q, cons, prod);
+    let p = d.consume(mem, |c| f(c.position as u32, &c.command));
+    Consumed {
+        cons: d.cons,
+        count: p.consumed,
+        error: p.fault.map(cmdq_error),
+    }
+}
+
 fn walk(q: &Cmdq, bytes: &[u8], prod: u32, cons: u32) -> (Consumed, Vec<(u32, u16)>) {
     let mem = SliceMemory { base: BASE, bytes };
     let mut seen = Vec::new();
-    let r = q.consume(&mem, prod, cons, |rd, c| match c {
+    let r = consume(q, &mem, prod, cons, |rd, c| match c {
         Command::TlbiNhAll(x) => seen.push((rd, x.vmid)),
         other => seen.push((rd, 0xffff ^ u16::from(other.opcode()))),
     });
@@ -146,7 +199,8 @@ fn iterator_matches_consume() {
         base: BASE,
         bytes: &bytes,
     };
-    let items: Vec<_> = q.iter(&mem, 0b1100, 0b0111).collect();
+    let mut d = CmdqDevice::new(q, 0b0111, 0b1100);
+    let items: Vec<_> = d.commands(&mem).map(|i| i.map_err(cmdq_error)).collect();
     assert_eq!(items.len(), 4); // 7, 0, 1, then the error at 2
     assert!(items[..3].iter().all(|i| i.is_ok()));
     match &items[3] {
@@ -171,7 +225,7 @@ fn never_panics_on_any_registers() {
             (12345, 54321),
             (1 << 20, 3),
         ] {
-            let r = q.consume(&mem, p, c, |_, _| {});
+            let r = consume(&q, &mem, p, c, |_, _| {});
             // A PROD more than a queue ahead of CONS is software's error: the
             // walk still ends when RD reaches WR.
             assert!(r.count < 2 * q.entries());
@@ -202,7 +256,7 @@ mod props {
             let q = Cmdq::new(BASE, log2);
             let mem = SliceMemory { base: BASE, bytes: &bytes };
             let mut seen = Vec::new();
-            let r = q.consume(&mem, prod, cons, |rd, _| seen.push(rd));
+            let r = consume(&q, &mem, prod, cons, |rd, _| seen.push(rd));
             let mut rd = q.ptr(cons);
             let mut expect = Vec::new();
             let mut stop = None;

@@ -32,23 +32,21 @@
 //! (§3.1). While `cmd_ill` or `cqmf` is set nothing is processed; software
 //! clears them by writing 1 (the [`CmdQueue::clear_errors`] write).
 //!
-//! Two layers, as for the other architectures:
-//!
-//! * [`CmdQueue`]: the registers and a read-only consumer
-//!   ([`CmdQueue::process`]) that decodes and hands each command to the
-//!   caller, who executes it;
-//! * [`CqDevice`]: the [`CommandQueue`] front end of `core::device`:
-//!   commands lifted and handed to a [`Backend`](iommu_inval_core::device::Backend)
-//!   in batches closed at each IOFENCE.C, whose completion is *executed*
-//!   (the 32-bit `DATA` stored at `ADDR` when `AV`; `WSI` sets
-//!   `cqcsr.fence_w_ip`), and errors recorded in `cqcsr` with `cqh` left at
-//!   the command (`cmd_ill`, `cqmf`, `cmd_to`). It is also the producer of
-//!   a host queue ([`QueueProducer`]).
+//! [`CqDevice`] is the [`CommandQueue`] front end of `core::device`:
+//! commands lifted and handed to a [`Backend`](iommu_inval_core::device::Backend)
+//! in batches closed at each IOFENCE.C, whose completion is *executed* (the
+//! 32-bit `DATA` stored at `ADDR` when `AV`; `WSI` sets
+//! `cqcsr.fence_w_ip`), and errors recorded in `cqcsr` with `cqh` left at
+//! the command (`cmd_ill`, `cqmf`, `cmd_to`); core's
+//! [`QueueEngine::consume`] and [`QueueEngine::commands`] walk it decoding
+//! only. It is also the producer of a host queue ([`QueueProducer`]).
+//! [`CmdQueue`] holds its registers.
 //!
 //! No allocation: each command is decoded into a stack value.
 //!
 //! ```
-//! use iommu_inval_riscv::queue::{CmdQueue, CQCSR_CMD_ILL};
+//! use iommu_inval_riscv::queue::{CqDevice, CQCSR_CMD_ILL};
+//! use iommu_inval_core::device::{CommandQueue, QueueEngine};
 //! use iommu_inval_core::SliceMemory;
 //! // 4 KiB queue (256 entries: LOG2SZ-1 = 7) at 0x10000: IODIR.INVAL_DDT DV = 0,
 //! // then an IOFENCE.C, then an unknown opcode at entry 2.
@@ -57,21 +55,21 @@
 //! bytes[16] = 0x02;
 //! bytes[32] = 0x05;
 //! let mem = SliceMemory { base: 0x10000, bytes: &bytes };
-//! let mut q = CmdQueue::from_registers((0x10 << 10) | 7, 0, 3, 1).unwrap();
+//! let mut q = CqDevice::from_registers((0x10 << 10) | 7, 0, 3).unwrap();
 //! let mut seen = Vec::new();
-//! let err = q.process(&mem, |addr, cmd| seen.push((addr, cmd.name()))).unwrap_err();
+//! let p = q.consume(&mem, |c| seen.push((c.address, c.command.name())));
 //! assert_eq!(seen, [(0x10000, "iodir_inval_ddt"), (0x10010, "iofence_c")]);
-//! assert_eq!((q.cqh(), err.index), (2, 2));
-//! assert!(q.cqcsr() & CQCSR_CMD_ILL != 0);
+//! assert_eq!((q.head_register(), p.fault.map(|f| f.position)), (2, Some(2)));
+//! assert!(q.queue.cqcsr() & CQCSR_CMD_ILL != 0);
 //! ```
 
 use crate::cmd::{Command, DdtMode, Features};
 use iommu_inval_core::device::{
     BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
 };
-use iommu_inval_core::ring::{Ring, RingRegs, MAX_SLOT_WORDS};
+use iommu_inval_core::ring::{Ring, RingRegs};
 use iommu_inval_core::{
-    ArchId, Context, DecodeError, GuestMemory, LowerError, MemError, Op, Outcome, Sink, Sync,
+    ArchId, Context, DecodeError, GuestMemory, LowerError, Op, Outcome, Sink, Sync,
 };
 
 iommu_inval_core::arch_error! {
@@ -79,25 +77,16 @@ iommu_inval_core::arch_error! {
     /// a `cqcsr` bit (RISC-V IOMMU spec §3.1, §5.15).
     pub enum HwError {
         /// `cqcsr.cmd_ill` (bit 10): illegal or unsupported command.
-        CmdIll = "cqcsr.cmd_ill",
+        CmdIll = "cqcsr.cmd_ill" => CQCSR_CMD_ILL,
         /// `cqcsr.cqmf` (bit 8): memory fault fetching a command or doing the
         /// IOFENCE.C store.
-        Cqmf = "cqcsr.cqmf",
+        Cqmf = "cqcsr.cqmf" => CQCSR_CQMF,
         /// `cqcsr.cmd_to` (bit 9): an IOFENCE.C timed out waiting for an
         /// earlier ATS.INVAL.
-        CmdTo = "cqcsr.cmd_to",
+        CmdTo = "cqcsr.cmd_to" => CQCSR_CMD_TO,
     }
-}
-
-impl HwError {
     /// The `cqcsr` bit.
-    pub const fn cqcsr_bit(self) -> u32 {
-        match self {
-            HwError::CmdIll => CQCSR_CMD_ILL,
-            HwError::Cqmf => CQCSR_CQMF,
-            HwError::CmdTo => CQCSR_CMD_TO,
-        }
-    }
+    pub const fn cqcsr_bit -> u32;
 }
 
 /// Bytes per command.
@@ -124,52 +113,6 @@ pub const CQCSR_CQON: u32 = 1 << 16;
 pub const CQCSR_BUSY: u32 = 1 << 17;
 /// The error bits that stop processing.
 pub const CQCSR_STOP: u32 = CQCSR_CMD_ILL | CQCSR_CQMF;
-
-/// Why command processing stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum StopCause {
-    /// The command is illegal or unsupported.
-    Illegal(DecodeError),
-    /// Reading the command from guest memory failed.
-    Fetch(MemError),
-    /// The queue is off (`cqcsr.cqen` = 0) or an earlier error is still set.
-    Stopped,
-}
-
-/// Command processing stopped at a command; `cqh` points at it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct CqError {
-    /// What went wrong.
-    pub cause: StopCause,
-    /// Physical address of the command.
-    pub address: u64,
-    /// Its index (= `cqh`).
-    pub index: u32,
-}
-
-impl CqError {
-    /// The architected error, `None` when the queue was simply stopped.
-    pub const fn hw_error(&self) -> Option<HwError> {
-        match self.cause {
-            StopCause::Illegal(_) => Some(HwError::CmdIll),
-            StopCause::Fetch(_) => Some(HwError::Cqmf),
-            StopCause::Stopped => None,
-        }
-    }
-}
-
-impl core::fmt::Display for CqError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match &self.cause {
-            StopCause::Illegal(e) => write!(f, "cqcsr.cmd_ill at {:#x}: {e}", self.address),
-            StopCause::Fetch(e) => write!(f, "cqcsr.cqmf at {:#x}: {e}", self.address),
-            StopCause::Stopped => f.write_str("command queue off or stopped on an error"),
-        }
-    }
-}
-
-#[cfg(feature = "std")]
-impl std::error::Error for CqError {}
 
 /// The command queue: base, size, head, tail, control/status, and the
 /// features that decide which commands are supported.
@@ -260,8 +203,8 @@ impl CmdQueue {
         self.features.be
     }
     /// The four bytes an IOFENCE.C stores for `data`, in the queue's byte
-    /// order (§3.1.2 with `fctl.BE`, §5.4): what a caller of the read-only
-    /// consumer writes at `ADDR`.
+    /// order (§3.1.2 with `fctl.BE`, §5.4): what a caller of the decode-only
+    /// walk ([`QueueEngine::consume`]) writes at `ADDR`.
     pub const fn fence_data_bytes(&self, data: u32) -> [u8; 4] {
         if self.features.be {
             data.to_be_bytes()
@@ -311,12 +254,6 @@ impl CmdQueue {
     pub fn set_tail(&mut self, cqt: u32) {
         self.tail = cqt & (self.entries() - 1);
     }
-    /// Move `cqh` past the command it points at (wrapping).
-    pub fn advance_head(&mut self) {
-        if self.head != self.tail {
-            self.head = (self.head + 1) & (self.entries() - 1);
-        }
-    }
     /// Software wrote 1s to `cqcsr`'s error / `fence_w_ip` bits: clear them.
     pub fn clear_errors(&mut self, w1c: u32) {
         self.csr &= !(w1c & (CQCSR_STOP | CQCSR_CMD_TO | CQCSR_FENCE_W_IP));
@@ -345,19 +282,6 @@ impl CmdQueue {
         self.csr & CQCSR_CQON == 0 || self.csr & (CQCSR_STOP | CQCSR_CMD_TO) != 0
     }
 
-    /// Fetch and decode the command at `cqh` (in the byte order of
-    /// `fctl.BE`), checking it against the IOMMU's features and
-    /// `ddtp.iommu_mode` ([`Command::check_supported`],
-    /// [`Command::check_device_id`]); no register changes.
-    pub fn fetch_at<M: GuestMemory + ?Sized>(&self, mem: &M) -> Result<Command, StopCause> {
-        let mut buf = [0u64; MAX_SLOT_WORDS];
-        let w = self
-            .ring()
-            .read(mem, self.head, &mut buf)
-            .map_err(StopCause::Fetch)?;
-        self.decode_checked(w).map_err(StopCause::Illegal)
-    }
-
     /// Decode a command (in host order) and check it against the IOMMU's
     /// features and `ddtp.iommu_mode`.
     #[inline(always)]
@@ -366,67 +290,6 @@ impl CmdQueue {
         c.check_supported(&self.features)?;
         c.check_device_id(self.ddt_mode, &self.features)?;
         Ok(c)
-    }
-
-    /// Fetch and decode the command at `cqh` without consuming it; `None`
-    /// when the queue is empty. An illegal or unsupported command sets
-    /// `cmd_ill`, a failed fetch `cqmf`.
-    pub fn peek<M: GuestMemory + ?Sized>(
-        &mut self,
-        mem: &M,
-    ) -> Option<Result<(u64, Command), CqError>> {
-        let address = self.command_address();
-        let stop = |cause| CqError {
-            cause,
-            address,
-            index: self.head,
-        };
-        if self.is_stopped() {
-            return Some(Err(stop(StopCause::Stopped)));
-        }
-        if self.head == self.tail {
-            return None;
-        }
-        Some(match self.fetch_at(mem) {
-            Ok(c) => Ok((address, c)),
-            Err(e) => {
-                self.csr |= match e {
-                    StopCause::Fetch(_) => CQCSR_CQMF,
-                    _ => CQCSR_CMD_ILL,
-                };
-                Err(stop(e))
-            }
-        })
-    }
-
-    /// Consume the command at `cqh`: fetch, decode, advance `cqh`
-    /// (wrapping). On error `cqh` does not move.
-    pub fn next_command<M: GuestMemory + ?Sized>(
-        &mut self,
-        mem: &M,
-    ) -> Option<Result<(u64, Command), CqError>> {
-        let r = self.peek(mem)?;
-        if r.is_ok() {
-            self.head = (self.head + 1) & (self.entries() - 1);
-        }
-        Some(r)
-    }
-
-    /// Walk `cqh` → `cqt`, calling `f(address, command)` for each command
-    /// in order; returns how many were consumed. Stops at the first command
-    /// that does not fetch or is illegal, `cqh` pointing at it.
-    pub fn process<M, F>(&mut self, mem: &M, mut f: F) -> Result<usize, CqError>
-    where
-        M: GuestMemory + ?Sized,
-        F: FnMut(u64, &Command),
-    {
-        let mut n = 0;
-        while let Some(r) = self.next_command(mem) {
-            let (addr, cmd) = r?;
-            f(addr, &cmd);
-            n += 1;
-        }
-        Ok(n)
     }
 }
 

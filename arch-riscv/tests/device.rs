@@ -2,7 +2,7 @@
 //! `cqcsr` error bits with `cqh` left at the command, batching per fence.
 
 use iommu_inval_core::device::{
-    BackendError, CommandQueue, CountingBackend, FaultCause, QueueProducer, Record,
+    BackendError, CommandQueue, CountingBackend, FaultCause, QueueEngine, QueueProducer, Record,
     RecordingBackend, Signals,
 };
 use iommu_inval_core::model::{Caches, Op};
@@ -394,11 +394,17 @@ fn fctl_be_makes_the_queue_and_the_fence_store_big_endian() {
     mem.read_words(BASE, &mut w).unwrap();
     assert_eq!([w[0].swap_bytes(), w[1].swap_bytes()], DDT);
     // The read-only consumer reads big-endian too, and says how to store.
-    let mut cq = CmdQueue::with_features(CQB, 0, 1, CQCSR_CQEN, be).unwrap();
+    let mut cq = CqDevice {
+        queue: CmdQueue::with_features(CQB, 0, 1, CQCSR_CQEN, be).unwrap(),
+    };
     let mut seen = Vec::new();
-    cq.process(&mem, |_, c| seen.push(*c)).unwrap();
+    let p = cq.consume(&mem, |f| seen.push(f.command));
+    assert!(p.fault.is_none());
     assert_eq!(seen, [c]);
-    assert_eq!(cq.fence_data_bytes(0x1122_3344), [0x11, 0x22, 0x33, 0x44]);
+    assert_eq!(
+        cq.queue.fence_data_bytes(0x1122_3344),
+        [0x11, 0x22, 0x33, 0x44]
+    );
 }
 
 /// fctl.BE is WARL: it follows a write only with capabilities.END (both

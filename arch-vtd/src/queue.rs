@@ -6,27 +6,30 @@
 //! `[18:4]`. With DW = 1 descriptors are 256-bit and an offset with bit 4
 //! set is an invalidation queue error (IQE).
 //!
-//! The walk stops at the first descriptor the hardware would refuse, with
+//! The queue stops at the first descriptor the hardware would refuse, with
 //! the head left pointing at it (as IQH_REG does after an IQE) and the
-//! reason. Nothing is allocated.
+//! reason in IQERCD_REG. Nothing is allocated.
 //!
 //! [`InvQueue`] is the whole front end of an emulated VT-d invalidation
 //! queue (the [`CommandQueue`] of `iommu_inval_core::device`): inv_wait
 //! completions executed, errors in FSTS / IQERCD, a back end fed with the
-//! lifted ops, and the producer side for a host queue.
+//! lifted ops, and the producer side for a host queue; core's
+//! [`QueueEngine::consume`] and [`QueueEngine::commands`] walk it decoding
+//! only.
 //!
 //! ```
+//! use iommu_inval_core::device::{CommandQueue, QueueEngine};
 //! use iommu_inval_core::SliceMemory;
-//! use iommu_inval_vtd::queue::{Iqa, walk};
+//! use iommu_inval_vtd::queue::InvQueue;
 //! use iommu_inval_vtd::Command;
 //! // A 128-bit queue of one page at 0x1000 holding an inv_wait at offset 0.
 //! let mut bytes = [0u8; 4096];
 //! bytes[..8].copy_from_slice(&(0x5u64 | 1 << 6).to_le_bytes()); // inv_wait, fence
 //! let mem = SliceMemory { base: 0x1000, bytes: &bytes };
-//! let iqa = Iqa::from_reg(0x1000);
+//! let mut q = InvQueue::from_registers(0x1000, 0, 0x10).unwrap();
 //! let mut seen = 0;
-//! let head = walk(&mem, iqa, 0, 0x10, |_, c| { assert!(matches!(c, Command::InvWait(_))); seen += 1; }).unwrap();
-//! assert_eq!((head, seen), (0x10, 1));
+//! let p = q.consume(&mem, |c| { assert!(matches!(c.command, Command::InvWait(_))); seen += 1; });
+//! assert_eq!((q.head_register(), seen, p.consumed), (0x10, 1, 1));
 //! ```
 
 use crate::desc::{Command, IotlbInv, PIotlbInv};
@@ -35,7 +38,7 @@ use iommu_inval_core::device::{
 };
 use iommu_inval_core::error::{DecodeError, ErrorKind, LowerError};
 use iommu_inval_core::model::{Op, Outcome, Sync};
-use iommu_inval_core::queue::{GuestMemory, MemError};
+use iommu_inval_core::queue::GuestMemory;
 use iommu_inval_core::ring::{Ring, RingRegs};
 use iommu_inval_core::sink::Sink;
 use iommu_inval_core::{ArchId, Context};
@@ -46,23 +49,14 @@ iommu_inval_core::arch_error! {
     pub enum HwError {
         /// FSTS.IQE: invalidation queue error (reserved bit, bad type or
         /// granularity, bad pointer, failed fetch).
-        Iqe = "FSTS.IQE",
+        Iqe = "FSTS.IQE" => FSTS_IQE,
         /// FSTS.ITE: device-TLB invalidation time-out.
-        Ite = "FSTS.ITE",
+        Ite = "FSTS.ITE" => FSTS_ITE,
         /// FSTS.ICE: invalidation completion error.
-        Ice = "FSTS.ICE",
+        Ice = "FSTS.ICE" => FSTS_ICE,
     }
-}
-
-impl HwError {
     /// The FSTS_REG bit.
-    pub const fn fsts_bit(self) -> u32 {
-        match self {
-            HwError::Iqe => FSTS_IQE,
-            HwError::Ite => FSTS_ITE,
-            HwError::Ice => FSTS_ICE,
-        }
-    }
+    pub const fn fsts_bit -> u32;
 }
 
 /// IQA_REG.DW: 256-bit descriptors.
@@ -134,150 +128,10 @@ impl Iqa {
     }
 }
 
-/// Why the walk stopped with an invalidation queue error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum IqeReason {
-    /// IQT_REG is not a descriptor boundary (bit 4 set with DW = 1) or lies
-    /// outside the queue.
-    BadTail,
-    /// IQH_REG is not a descriptor boundary or lies outside the queue.
-    BadHead,
-    /// Reading the descriptor from guest memory failed.
-    Fetch(MemError),
-    /// The descriptor is invalid: unknown type, reserved bit, invalid field.
-    Descriptor(DecodeError),
-}
-
-/// An invalidation queue error: the head where the walk stopped and why.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct IqError {
-    /// IQH offset of the offending descriptor (the head as it was for a bad
-    /// head or tail).
-    pub head: u64,
-    /// Why.
-    pub reason: IqeReason,
-}
-
-impl IqError {
-    /// The architected error: always FSTS.IQE.
-    pub const fn hw(&self) -> HwError {
-        HwError::Iqe
-    }
-    /// The IQERCD_REG.IQEI code the hardware records (VT-d §11.4.9,
-    /// IQERCD_REG; the same encoding is in Intel's register documentation):
-    /// 1 invalid tail pointer, 2 descriptor fetch error, 3 invalid descriptor
-    /// type, 4 reserved-field violation of a valid type (invalid field values
-    /// included), 0 info not available (a bad head, which only an emulator's
-    /// own state can produce).
-    pub const fn iqei(&self) -> u8 {
-        match self.reason {
-            IqeReason::BadTail => 1,
-            IqeReason::Fetch(_) => 2,
-            IqeReason::Descriptor(d) => match d.kind {
-                ErrorKind::UnknownOpcode => 3,
-                _ => 4,
-            },
-            IqeReason::BadHead => 0,
-        }
-    }
-}
-
-/// An iterator over the descriptors from head to tail (no allocation).
-#[derive(Debug, Clone)]
-pub struct Walker<'m, M: GuestMemory + ?Sized> {
-    mem: &'m M,
-    iqa: Iqa,
-    head: u64,
-    tail: u64,
-    failed: bool,
-    mamv: Option<u8>,
-}
-
-impl<'m, M: GuestMemory + ?Sized> Walker<'m, M> {
-    /// Start at IQH `head`, stop at IQT `tail` (register values; offsets in
-    /// bits `[18:4]`). A bad head or tail is reported by the first `next`.
-    pub fn new(mem: &'m M, iqa: Iqa, head: u64, tail: u64) -> Self {
-        Walker {
-            mem,
-            iqa,
-            head: head & OFFSET_MASK,
-            tail: tail & OFFSET_MASK,
-            failed: false,
-            mamv: None,
-        }
-    }
-    /// Also refuse page-selective IOTLB / PASID-IOTLB invalidations with
-    /// `am` above CAP.MAMV (docs/SPEC.md: "`am` above CAP.MAMV is an error";
-    /// reported as an invalid `am` field, as QEMU's VT-d model does).
-    pub fn with_mamv(mut self, mamv: u8) -> Self {
-        self.mamv = Some(mamv);
-        self
-    }
-    /// The current head offset (the next descriptor to fetch).
-    pub fn head(&self) -> u64 {
-        self.head
-    }
-    fn bad(&self, off: u64) -> bool {
-        bad_offset(self.iqa, off)
-    }
-}
-
-impl<M: GuestMemory + ?Sized> Iterator for Walker<'_, M> {
-    /// `(offset, descriptor)` or the error that stops the walk.
-    type Item = Result<(u64, Command), IqError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.failed || self.head == self.tail {
-            return None;
-        }
-        let err = |reason| IqError {
-            head: self.head,
-            reason,
-        };
-        let fail = if self.bad(self.tail) {
-            Some(err(IqeReason::BadTail))
-        } else if self.bad(self.head) {
-            Some(err(IqeReason::BadHead))
-        } else {
-            None
-        };
-        if let Some(e) = fail {
-            self.failed = true;
-            return Some(Err(e));
-        }
-        match fetch_at(self.mem, self.iqa, self.head, self.mamv) {
-            Ok(c) => {
-                let at = self.head;
-                self.head = (self.head + self.iqa.desc_bytes()) % self.iqa.size();
-                Some(Ok((at, c)))
-            }
-            Err(r) => {
-                self.failed = true;
-                Some(Err(err(r)))
-            }
-        }
-    }
-}
-
 /// True when `off` is not a descriptor slot of the queue (past its end, or
 /// not a multiple of the descriptor size: an invalid IQH / IQT).
 fn bad_offset(iqa: Iqa, off: u64) -> bool {
     off >= iqa.size() || !off.is_multiple_of(iqa.desc_bytes())
-}
-
-/// Fetch and decode the descriptor at offset `off` of the queue (refusing,
-/// with `mamv`, page-selective invalidations with `am` above CAP.MAMV).
-fn fetch_at<M: GuestMemory + ?Sized>(
-    mem: &M,
-    iqa: Iqa,
-    off: u64,
-    mamv: Option<u8>,
-) -> Result<Command, IqeReason> {
-    let mut buf = [0u64; 4];
-    let words = buf.get_mut(..iqa.desc_words()).unwrap_or(&mut []);
-    mem.read_words(iqa.base.wrapping_add(off), words)
-        .map_err(IqeReason::Fetch)?;
-    decode_checked(words, mamv).map_err(IqeReason::Descriptor)
 }
 
 /// Decode a descriptor, refusing with `mamv` page-selective invalidations
@@ -579,22 +433,4 @@ impl QueueProducer for InvQueue {
     ) -> Result<Outcome, LowerError> {
         crate::lower(op, caps, ctx, out)
     }
-}
-
-/// Walk the queue from `head` to `tail` (IQH/IQT register values), calling
-/// `f(offset, descriptor)` for each; returns the new head (= tail), or the
-/// error with the head left at the offending descriptor.
-pub fn walk<M: GuestMemory + ?Sized>(
-    mem: &M,
-    iqa: Iqa,
-    head: u64,
-    tail: u64,
-    mut f: impl FnMut(u64, &Command),
-) -> Result<u64, IqError> {
-    let mut w = Walker::new(mem, iqa, head, tail);
-    for item in w.by_ref() {
-        let (at, c) = item?;
-        f(at, &c);
-    }
-    Ok(w.head())
 }

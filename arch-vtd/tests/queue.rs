@@ -1,9 +1,102 @@
 //! Invalidation queue consumer: walking, wrap-around, error stops.
 
+use iommu_inval_core::device::{CommandQueue, Fault, FaultCause, QueueEngine};
 use iommu_inval_core::{DecodeError, ErrorKind, MemError, SliceMemory};
 use iommu_inval_vtd::queue::HwError;
-use iommu_inval_vtd::queue::{walk, Iqa, IqeReason, Walker};
+use iommu_inval_vtd::queue::{InvQueue, Iqa};
 use iommu_inval_vtd::Command;
+
+/// Why the walk stopped with an invalidation queue error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IqeReason {
+    BadTail,
+    BadHead,
+    Fetch(MemError),
+    Descriptor(DecodeError),
+}
+
+/// An invalidation queue error: the head where the front end stopped, why,
+/// and what it recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct IqError {
+    head: u64,
+    reason: IqeReason,
+    hw: HwError,
+    /// IQERCD_REG.IQEI as recorded.
+    iqei: u8,
+}
+
+impl IqError {
+    fn hw(&self) -> HwError {
+        self.hw
+    }
+    fn iqei(&self) -> u8 {
+        self.iqei
+    }
+}
+
+/// The front end walking decode only, from IQH `head` to IQT `tail`.
+struct Walker<'m> {
+    q: InvQueue,
+    mem: &'m SliceMemory<'m>,
+}
+
+impl<'m> Walker<'m> {
+    fn new(mem: &'m SliceMemory<'m>, iqa: Iqa, head: u64, tail: u64) -> Self {
+        let q = InvQueue::from_registers(iqa.to_reg(), head, tail).unwrap();
+        Walker { q, mem }
+    }
+    fn with_mamv(self, mamv: u8) -> Self {
+        Walker {
+            q: self.q.with_mamv(mamv),
+            mem: self.mem,
+        }
+    }
+    fn head(&self) -> u64 {
+        self.q.iqh
+    }
+    fn error(&self, f: Fault<HwError>) -> IqError {
+        let reason = match f.cause {
+            FaultCause::BadPointer(v) if v == self.q.iqt => IqeReason::BadTail,
+            FaultCause::BadPointer(_) => IqeReason::BadHead,
+            FaultCause::Fetch(m) => IqeReason::Fetch(m),
+            FaultCause::Decode(d) => IqeReason::Descriptor(d),
+            other => panic!("{other:?}"),
+        };
+        IqError {
+            head: f.position,
+            reason,
+            hw: f.hw,
+            iqei: (self.q.iqercd & 0xf) as u8,
+        }
+    }
+}
+
+impl Iterator for Walker<'_> {
+    type Item = Result<(u64, Command), IqError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        let item = self.q.commands(self.mem).next()?;
+        Some(match item {
+            Ok(c) => Ok((c.position, c.command)),
+            Err(f) => Err(self.error(f)),
+        })
+    }
+}
+
+fn walk(
+    mem: &SliceMemory<'_>,
+    iqa: Iqa,
+    head: u64,
+    tail: u64,
+    mut f: impl FnMut(u64, &Command),
+) -> Result<u64, IqError> {
+    let mut w = Walker::new(mem, iqa, head, tail);
+    for item in w.by_ref() {
+        let (at, c) = item?;
+        f(at, &c);
+    }
+    Ok(w.head())
+}
 
 const BASE: u64 = 0x10_0000;
 

@@ -2,8 +2,8 @@
 //! of 4095 commands (the example stream of each architecture repeated, as
 //! in the codec bench) fetched from guest memory, decoded, lifted, batched
 //! per barrier into a back end, with every sync's completion store written;
-//! beside it, in the same run, the decode-only walk of the same ring with
-//! the architecture's read-only consumer (fetch + decode, nothing else).
+//! beside it, in the same run, the decode-only walk of the same ring
+//! (`QueueEngine::consume`: fetch + decode, nothing else).
 //! ns per command = time / 4095. Goal: end to end at most 3× decode-only.
 //!
 //! Guest memory is a `CellMemory` ring plus the status page the VT-d and
@@ -14,13 +14,13 @@ use std::hint::black_box;
 use divan::counter::ItemsCount;
 use divan::Bencher;
 
-use iommu_inval_amd::queue::{CmdBuf, CmdBufDevice};
-use iommu_inval_arm::queue::{Cmdq, CmdqDevice};
+use iommu_inval_amd::queue::CmdBufDevice;
+use iommu_inval_arm::queue::CmdqDevice;
 use iommu_inval_bench::targets::{amd, arm, riscv, topology, vtd};
-use iommu_inval_core::device::{CommandQueue, CountingBackend, RecordingBackend};
+use iommu_inval_core::device::{CommandQueue, CountingBackend, QueueEngine, RecordingBackend};
 use iommu_inval_core::{CellMemory, GuestMemory, IdentityContext, MemError};
-use iommu_inval_riscv::queue::{CmdQueue, CqDevice, CQCSR_CQEN};
-use iommu_inval_vtd::queue::{walk, InvQueue, Iqa};
+use iommu_inval_riscv::queue::CqDevice;
+use iommu_inval_vtd::queue::InvQueue;
 
 /// Commands in the ring (a 4096-slot VT-d or AMD-Vi ring holds at most 4095).
 const N: usize = 4095;
@@ -64,7 +64,7 @@ fn ring_bytes(words: &[u64]) -> Vec<u8> {
 }
 
 macro_rules! device {
-    ($modname:ident, $t:ident, $dev:ty, $base:expr, $tail:expr, |$mem:ident| $decode_only:expr) => {
+    ($modname:ident, $t:ident, $dev:ty, $base:expr, $tail:expr) => {
         #[divan::bench_group]
         mod $modname {
             use super::*;
@@ -73,11 +73,17 @@ macro_rules! device {
             fn decode_only(b: Bencher) {
                 let mut ring = ring_bytes(&$t::queue(N, 2));
                 let mut page = vec![0u8; 4096];
-                let $mem = Guest {
+                let mem = Guest {
                     ring: CellMemory::new(RING, &mut ring),
                     status: CellMemory::new(STATUS, &mut page),
                 };
-                b.counter(ItemsCount::new(N)).bench_local(|| $decode_only);
+                b.counter(ItemsCount::new(N)).bench_local(|| {
+                    let mut q = <$dev>::from_registers($base, 0, $tail).unwrap();
+                    q.consume(black_box(&mem), |c| {
+                        black_box(c);
+                    })
+                    .consumed
+                });
             }
 
             #[divan::bench]
@@ -143,59 +149,16 @@ macro_rules! device {
 }
 
 // SMMU_CMDQ_BASE.LOG2SIZE = 12; PROD = N.
-device!(smmuv3, arm, CmdqDevice, RING | 12, N as u64, |mem| {
-    let q = Cmdq::from_base_register(RING | 12);
-    q.consume(black_box(&mem), N as u32, 0, |_, c| {
-        black_box(c);
-    })
-    .count
-});
+device!(smmuv3, arm, CmdqDevice, RING | 12, N as u64);
 // IQA_REG.QS = 4: 16 pages of 128-bit descriptors.
-device!(vtd_128, vtd, InvQueue, RING | 4, 16 * N as u64, |mem| {
-    let mut n = 0usize;
-    let _ = walk(
-        black_box(&mem),
-        Iqa::from_reg(RING | 4),
-        0,
-        16 * N as u64,
-        |_, c| {
-            black_box(c);
-            n += 1;
-        },
-    );
-    n
-});
+device!(vtd_128, vtd, InvQueue, RING | 4, 16 * N as u64);
 // CmdBufBaseAddr.ComLen = 12.
-device!(
-    amd_vi,
-    amd,
-    CmdBufDevice,
-    12 << 56 | RING,
-    16 * N as u64,
-    |mem| {
-        let mut q = CmdBuf::from_registers(12 << 56 | RING, 0, 16 * N as u64).unwrap();
-        q.process(black_box(&mem), |_, c| {
-            black_box(c);
-        })
-        .unwrap_or(0)
-    }
-);
+device!(amd_vi, amd, CmdBufDevice, 12 << 56 | RING, 16 * N as u64);
 // cqb: PPN of RING in [53:10], LOG2SZ-1 = 11 (4096 entries); cqt = N.
 device!(
     riscv_iommu,
     riscv,
     CqDevice,
     (RING >> 12) << 10 | 11,
-    N as u64,
-    |mem| {
-        let Some(mut q) =
-            CmdQueue::from_registers((RING >> 12) << 10 | 11, 0, N as u32, CQCSR_CQEN)
-        else {
-            return 0;
-        };
-        q.process(black_box(&mem), |_, c| {
-            black_box(c);
-        })
-        .unwrap_or(0)
-    }
+    N as u64
 );

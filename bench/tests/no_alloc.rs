@@ -23,7 +23,9 @@ use iommu_inval_bench::efficiency::{request, Flavor};
 use iommu_inval_bench::streams::{self, Rng};
 use iommu_inval_bench::targets::{self, amd, arm, riscv, vtd};
 use iommu_inval_core::batch::{coalesce, lower_batch, BatchOptions};
-use iommu_inval_core::device::{BackendError, CommandQueue, CountingBackend, LowerToHost};
+use iommu_inval_core::device::{
+    BackendError, CommandQueue, CountingBackend, LowerToHost, QueueEngine,
+};
 use iommu_inval_core::model::{Caches, Inval, Op};
 use iommu_inval_core::range::{self, AddrRange};
 use iommu_inval_core::sink::{FixedBuf, Sink, SliceSink};
@@ -269,10 +271,11 @@ fn queue_checks(rep: &mut Report) {
         base: 0x10_0000,
         bytes: &img,
     };
-    let cmdq = arm::queue_mod::Cmdq::new(0x10_0000, 8);
+    let cmdq = CmdqDevice::new(arm::queue_mod::Cmdq::new(0x10_0000, 8), 0, 255);
     rep.none("smmuv3 CMDQ consumer (255 commands)", || {
         let mut n = 0usize;
-        let r = cmdq.consume(&mem, 255, 0, |_, c| {
+        let mut q = cmdq;
+        let r = q.consume(&mem, |c| {
             black_box(c);
             n += 1;
         });
@@ -288,15 +291,17 @@ fn queue_checks(rep: &mut Report) {
     };
     rep.none("smmuv3 CMDQ consumer stopping at CERROR_ILL", || {
         let mut n = 0usize;
-        let r = cmdq.consume(&bad_mem, 255, 0, |_, _| n += 1);
-        usize::from(r.error.is_some()) * n
+        let mut q = cmdq;
+        let r = q.consume(&bad_mem, |_| n += 1);
+        usize::from(r.fault.is_some()) * n
     });
     let short = SliceMemory {
         base: 0x10_0000,
         bytes: &img[..1024],
     };
     rep.none("smmuv3 CMDQ iterator up to a fetch abort", || {
-        cmdq.iter(&short, 255, 0).take(100).count()
+        let mut q = cmdq;
+        q.commands(&short).take(100).count()
     });
 
     // VT-d: a 4 KiB queue: 255 128-bit or 127 256-bit descriptors.
@@ -313,11 +318,13 @@ fn queue_checks(rep: &mut Report) {
             qs: 0,
         };
         let tail = ((entries - 1) * words * 8) as u64;
+        let Ok(invq) = InvQueue::from_registers(iqa.to_reg(), 0, tail);
         rep.none(
             &format!("vtd invalidation queue walk ({}-bit)", words * 64),
             || {
                 let mut n = 0usize;
-                let r = vtd::queue_mod::walk(&mem, iqa, 0, tail, |_, c| {
+                let mut q = invq;
+                let r = q.consume(&mem, |c| {
                     black_box(c);
                     n += 1;
                 });
@@ -336,8 +343,9 @@ fn queue_checks(rep: &mut Report) {
             &format!("vtd queue walk stopping at IQE ({}-bit)", words * 64),
             || {
                 let mut n = 0usize;
-                let r = vtd::queue_mod::walk(&bad_mem, iqa, 0, tail, |_, _| n += 1);
-                usize::from(r.is_err()) * n
+                let mut q = invq;
+                let r = q.consume(&bad_mem, |_| n += 1);
+                usize::from(r.fault.is_some()) * n
             },
         );
     }
@@ -350,13 +358,13 @@ fn queue_checks(rep: &mut Report) {
         bytes: &img,
     };
     rep.none("amd command buffer consumer (255 commands)", || {
-        let Ok(mut cb) = amd::queue_mod::CmdBuf::new(0x30_0000, 8, 0, 255 * 16) else {
+        let Ok(mut cb) = CmdBufDevice::from_registers(8 << 56 | 0x30_0000, 0, 255 * 16) else {
             return 0;
         };
-        cb.process(&mem, |_, c| {
+        cb.consume(&mem, |c| {
             black_box(c);
         })
-        .unwrap_or(0)
+        .consumed as usize
     });
     let mut badq = q.clone();
     badq[2 * 7] = 0xf000_0000_0000_0000; // opcode 0xf at entry 7
@@ -368,15 +376,15 @@ fn queue_checks(rep: &mut Report) {
     rep.none(
         "amd command buffer stopping at ILLEGAL_COMMAND_ERROR",
         || {
-            let Ok(mut cb) = amd::queue_mod::CmdBuf::new(0x30_0000, 8, 0, 255 * 16) else {
+            let Ok(mut cb) = CmdBufDevice::from_registers(8 << 56 | 0x30_0000, 0, 255 * 16) else {
                 return 0;
             };
-            match cb.process(&bad_mem, |_, _| {}) {
-                Err(e) => {
+            match cb.consume(&bad_mem, |_| {}).fault {
+                Some(e) => {
                     black_box(&e);
                     7
                 }
-                Ok(_) => 0,
+                None => 0,
             }
         },
     );
@@ -394,15 +402,13 @@ fn riscv_queue_checks(rep: &mut Report) {
     // 256 entries (LOG2SZ-1 = 7) at 0x40_0000, enabled.
     let cqb = (0x40_0000u64 >> 12) << 10 | 7;
     rep.none("riscv command queue consumer (255 commands)", || {
-        let Some(mut cq) =
-            riscv::queue_mod::CmdQueue::from_registers(cqb, 0, 255, riscv::queue_mod::CQCSR_CQEN)
-        else {
+        let Ok(mut cq) = CqDevice::from_registers(cqb, 0, 255) else {
             return 0;
         };
-        cq.process(&mem, |_, c| {
+        cq.consume(&mem, |c| {
             black_box(c);
         })
-        .unwrap_or(0)
+        .consumed as usize
     });
     let mut badq = q.clone();
     badq[2 * 7] = 0x5; // reserved opcode 5 at entry 7
@@ -412,17 +418,15 @@ fn riscv_queue_checks(rep: &mut Report) {
         bytes: &bad_img,
     };
     rep.none("riscv command queue stopping at cmd_ill", || {
-        let Some(mut cq) =
-            riscv::queue_mod::CmdQueue::from_registers(cqb, 0, 255, riscv::queue_mod::CQCSR_CQEN)
-        else {
+        let Ok(mut cq) = CqDevice::from_registers(cqb, 0, 255) else {
             return 0;
         };
-        match cq.process(&bad_mem, |_, _| {}) {
-            Err(e) => {
+        match cq.consume(&bad_mem, |_| {}).fault {
+            Some(e) => {
                 black_box(&e);
                 7
             }
-            Ok(_) => 0,
+            None => 0,
         }
     });
 }

@@ -276,7 +276,9 @@ pub trait ArchError: Copy + fmt::Debug + fmt::Display + PartialEq + Eq + core::h
 }
 
 /// Define an architecture's [`ArchError`] enum: each variant with the
-/// architecture's name for it, which is also its `Display`.
+/// architecture's name for it, which is also its `Display`, and optionally
+/// the register value it stands for (`=> value`, read by a `const fn`
+/// named after the register).
 ///
 /// ```
 /// iommu_inval_core::arch_error! {
@@ -287,6 +289,16 @@ pub trait ArchError: Copy + fmt::Debug + fmt::Display + PartialEq + Eq + core::h
 ///     }
 /// }
 /// assert_eq!(HwError::Ill.to_string(), "ILL");
+/// iommu_inval_core::arch_error! {
+///     /// Errors of a made-up queue, each a status bit.
+///     pub enum Status {
+///         /// A bad command: bit 4.
+///         Ill = "STS.ILL" => 1 << 4,
+///     }
+///     /// The status bit.
+///     pub const fn status_bit -> u32;
+/// }
+/// assert_eq!(Status::Ill.status_bit(), 0x10);
 /// ```
 #[macro_export]
 macro_rules! arch_error {
@@ -306,6 +318,22 @@ macro_rules! arch_error {
         impl core::fmt::Display for $name {
             fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
                 f.write_str($crate::device::ArchError::name(*self))
+            }
+        }
+    };
+    (
+        $(#[$m:meta])* pub enum $name:ident { $($(#[$vm:meta])* $v:ident = $s:literal => $c:expr,)+ }
+        $(#[$fm:meta])* pub const fn $f:ident -> $t:ty;
+    ) => {
+        $crate::arch_error! {
+            $(#[$m])* pub enum $name { $($(#[$vm])* $v = $s,)+ }
+        }
+        impl $name {
+            $(#[$fm])*
+            pub const fn $f(self) -> $t {
+                match self {
+                    $($name::$v => $c,)+
+                }
             }
         }
     };
@@ -374,6 +402,115 @@ pub trait QueueEngine: RingRegs {
     fn advance(&mut self) {
         let next = self.ring().next(self.head());
         self.set_head(next);
+    }
+    /// The pending commands, decoded, without lifting or executing them:
+    /// each yielded item has moved the head past its command; the first
+    /// command that cannot be consumed is recorded as [`run`] records it
+    /// (head left at it, the architecture's error in its registers) and
+    /// yielded as the last item. Nothing while the queue is stopped. A
+    /// read-only walk of a queue image runs on a copy of the registers.
+    #[inline]
+    fn commands<'a, M: GuestMemory + ?Sized>(&'a mut self, mem: &'a M) -> Commands<'a, Self, M> {
+        let stopped = self.is_stopped();
+        Commands {
+            left: if stopped { 0 } else { self.pending() },
+            q: self,
+            mem,
+            checked: stopped,
+        }
+    }
+    /// Consume the pending commands as [`QueueEngine::commands`] yields
+    /// them, calling `f` for each: the decode-only front end (no lift, no
+    /// back end, no completion). `ops`, `batches` and `completions` stay 0.
+    fn consume<M, F>(&mut self, mem: &M, mut f: F) -> Progress<Self::HwError>
+    where
+        M: GuestMemory + ?Sized,
+        F: FnMut(&Fetched<Self::Command>),
+    {
+        let mut p = Progress {
+            blocked: self.is_stopped(),
+            ..Progress::default()
+        };
+        for item in self.commands(mem) {
+            match item {
+                Ok(c) => {
+                    f(&c);
+                    p.consumed += 1;
+                }
+                Err(e) => p.fault = Some(e),
+            }
+        }
+        p
+    }
+}
+
+/// A command [`QueueEngine::commands`] fetched and decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fetched<C> {
+    /// The head register at the command ([`QueueEngine::position`]).
+    pub position: u64,
+    /// Its guest physical address.
+    pub address: u64,
+    /// The command.
+    pub command: C,
+}
+
+/// The iterator of [`QueueEngine::commands`].
+#[derive(Debug)]
+pub struct Commands<'a, Q: ?Sized, M: ?Sized> {
+    q: &'a mut Q,
+    mem: &'a M,
+    left: u64,
+    checked: bool,
+}
+
+impl<'a, Q: ?Sized, M: ?Sized> Commands<'a, Q, M> {
+    /// The queue's registers as the walk left them.
+    pub fn queue(&self) -> &Q {
+        self.q
+    }
+}
+
+impl<Q, M> Iterator for Commands<'_, Q, M>
+where
+    Q: QueueEngine + ?Sized,
+    M: GuestMemory + ?Sized,
+{
+    type Item = Result<Fetched<Q::Command>, Fault<Q::HwError>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let r = if !self.checked {
+            // As `run`: the pointers are checked even when nothing is pending.
+            self.checked = true;
+            match self.q.check_pointers() {
+                Ok(()) if self.left == 0 => return None,
+                Ok(()) => self.q.fetch(self.mem),
+                Err(cause) => Err(cause),
+            }
+        } else if self.left == 0 {
+            return None;
+        } else {
+            self.q.fetch(self.mem)
+        };
+        match r {
+            Ok(command) => {
+                let position = self.q.position();
+                let address = self.q.command_address();
+                self.q.advance();
+                self.left -= 1;
+                Some(Ok(Fetched {
+                    position,
+                    address,
+                    command,
+                }))
+            }
+            Err(cause) => {
+                self.left = 0;
+                let mut p = Progress::default();
+                fault(self.q, self.mem, cause, &mut p);
+                p.fault.map(Err)
+            }
+        }
     }
 }
 

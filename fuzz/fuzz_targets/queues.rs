@@ -8,9 +8,10 @@
 //! registers, doorbells, writable guest memory, a back end that fails when
 //! told, acknowledgements in between. Never a panic; what `process` reports
 //! agrees with what the back end saw; a stopped queue consumes nothing until
-//! acknowledged; nothing is consumed beyond what was pending. The iterator
-//! forms (SMMUv3 `Cmdq::iter`, VT-d `Walker` with an arbitrary MAMV) and
-//! `is_empty` / `is_full` agree with the callback consumers and `pending`.
+//! acknowledged; nothing is consumed beyond what was pending. The
+//! decode-only walks (core's `QueueEngine::commands` iterator and
+//! `consume`, VT-d with an arbitrary MAMV) and SMMUv3 `is_empty` /
+//! `is_full` agree with `pending`.
 //! The guest's register writes go in between: any GERRORN, FSTS / ICS,
 //! AMD-Vi status (and an event log the errors are written to), RISC-V
 //! `cqcsr`, `fctl` (`BE` changes only with `capabilities.END`), `ddtp` (a
@@ -21,7 +22,9 @@
 //! doublewords. Every error is formatted (what a VMM logs).
 #![no_main]
 use arbitrary::{Result, Unstructured};
-use iommu_inval::core::device::{Backend, BackendError, CommandQueue, BATCH_OPS};
+use iommu_inval::core::device::{
+    Backend, BackendError, CommandQueue, Fetched, QueueEngine, BATCH_OPS,
+};
 use iommu_inval::core::model::{Op, Sync};
 use iommu_inval::core::{
     CellMemory, FeatureSet, GuestMemory, IdentityContext, NativeCommand, SliceMemory,
@@ -318,31 +321,50 @@ fn run_device(u: &mut Unstructured<'_>) -> Result<()> {
     }
 }
 
-/// One `process` of a RISC-V command queue: every command handed out
-/// re-reads as its words, and no more than were pending. Returns how many
-/// were handed out, and the result.
-fn riscv_run(
-    q: &mut riscv::queue::CmdQueue,
-    mem: &SliceMemory<'_>,
-) -> (u32, core::result::Result<usize, riscv::queue::CqError>) {
+/// One decode-only walk of a front end over read-only memory (the
+/// iterator form with `iterate`, else `consume`): every command handed out
+/// re-reads as its words (byte-reversed with `be`), and no more than were
+/// pending; the fault formats. Returns how many were handed out.
+fn walk<Q: CommandQueue>(q: &mut Q, mem: &SliceMemory<'_>, iterate: bool, be: bool) -> u64 {
     let pending = q.pending();
-    let mut n = 0u32;
-    let be = q.big_endian();
-    let r = q.process(mem, |addr, c| {
+    let mut n = 0u64;
+    let mut seen = |f: &Fetched<Q::Command>| {
         n += 1;
         if be {
             // fctl.BE: the doublewords in memory are byte-reversed.
-            let want: Vec<u64> = words_at(mem, addr, 2)
+            let mut enc = [0u64; 4];
+            let k = f.command.encode_into(&mut enc).unwrap_or(0);
+            let want: Vec<u64> = words_at(mem, f.address, k)
                 .iter()
                 .map(|w| w.swap_bytes())
                 .collect();
-            assert_eq!(c.encode().to_vec(), want, "BE command at {addr:#x}");
+            assert_eq!(
+                enc.get(..k),
+                Some(want.as_slice()),
+                "BE command at {:#x}",
+                f.address
+            );
         } else {
-            check(mem, addr, c)
+            check(mem, f.address, &f.command)
         }
-    });
+    };
+    let fault = if iterate {
+        let mut fault = None;
+        for r in q.commands(mem) {
+            match r {
+                Ok(f) => seen(&f),
+                Err(e) => fault = Some(e),
+            }
+        }
+        fault
+    } else {
+        q.consume(mem, &mut seen).fault
+    };
+    if let Some(f) = fault {
+        let _ = format!("{} ({}) at {:#x}", f.cause, f.hw, f.position);
+    }
     assert!(n <= pending, "consumed {n} of {pending}");
-    (n, r)
+    n
 }
 
 fn run(data: &[u8]) -> Result<()> {
@@ -394,22 +416,10 @@ fn run(data: &[u8]) -> Result<()> {
                 pending == q.entries(),
                 "is_full with {pending} pending"
             );
-            if flag {
-                // The iterator form: the same commands, at most `pending`.
-                let mut n = 0u32;
-                for r in q.iter(&mem, prod, cons) {
-                    let Ok((rd, c)) = r else { break };
-                    n += 1;
-                    check(&mem, q.entry_addr(rd), &c);
-                }
-                assert!(n <= pending, "iterated {n} of {pending}");
-            } else {
-                let res = q.consume(&mem, prod, cons, |rd, c| check(&mem, q.entry_addr(rd), c));
-                assert!(res.count <= pending, "consumed {} of {pending}", res.count);
-                if let Some(e) = &res.error {
-                    let _ = e.to_string();
-                }
-            }
+            // The iterator form or the callback one: the same commands, at
+            // most `pending`.
+            let mut d = arm::queue::CmdqDevice::new(q, cons, prod);
+            walk(&mut d, &mem, flag, false);
         }
         1 => {
             let iqa = if direct {
@@ -423,26 +433,16 @@ fn run(data: &[u8]) -> Result<()> {
                     qbase | u64::from(size_param & 7) | if flag { vtd::queue::IQA_DW } else { 0 },
                 )
             };
-            let mut n = 0u64;
+            let Ok(mut q) = vtd::queue::InvQueue::from_registers(0, h, t);
+            q.iqa = iqa;
             if direct && flag {
-                // The iterator form, refusing `am` above an arbitrary MAMV.
-                let walker = vtd::queue::Walker::new(&mem, iqa, h, t).with_mamv(size_param & 63);
-                for r in walker {
-                    let Ok((off, c)) = r else { break };
-                    n += 1;
-                    check(&mem, iqa.base.wrapping_add(off), &c);
-                }
-            } else {
-                let r = vtd::queue::walk(&mem, iqa, h, t, |off, c| {
-                    n += 1;
-                    check(&mem, iqa.base.wrapping_add(off), c);
-                });
-                if let Err(e) = r {
-                    // IQERCD.IQEI: 0 to 4.
-                    assert!(e.iqei() <= 4, "IQEI {} for {e:?}", e.iqei());
-                    let _ = (e.hw(), iqa.to_reg());
-                }
+                // Refusing `am` above an arbitrary MAMV.
+                q = q.with_mamv(size_param & 63);
             }
+            let n = walk(&mut q, &mem, direct, false);
+            // IQERCD.IQEI: 0 to 4.
+            assert!(q.iqercd & 0xf <= 4, "IQEI {}", q.iqercd & 0xf);
+            let _ = (q.fsts, iqa.to_reg());
             assert!(
                 n <= iqa.entries(),
                 "walked {n} descriptors of a {}-entry queue",
@@ -463,11 +463,11 @@ fn run(data: &[u8]) -> Result<()> {
                 let _ = q.write_ddtp(h >> 60);
                 q
             });
-            if let Some(mut q) = q {
-                let (_, r) = riscv_run(&mut q, &mem);
-                if let Err(e) = r {
-                    let _ = (e.to_string(), e.hw_error());
-                }
+            if let Some(q) = q {
+                let mut d = riscv::queue::CqDevice { queue: q };
+                let be = d.queue.big_endian();
+                walk(&mut d, &mem, direct, be);
+                let q = &mut d.queue;
                 let _ = (q.cqcsr(), q.interrupt_pending());
                 // The guest's register writes, then the queue again.
                 q.clear_errors(h as u32);
@@ -477,10 +477,10 @@ fn run(data: &[u8]) -> Result<()> {
                     // A fence store that faulted sets cqmf: nothing runs
                     // until software clears it.
                     q.fence_store_fault(h.rotate_left(32) as u32);
-                    let (m, _) = riscv_run(&mut q, &mem);
+                    let m = walk(&mut d, &mem, direct, be);
                     assert_eq!(m, 0, "a queue with cqcsr.cqmf set handed out commands");
                 } else {
-                    let _ = riscv_run(&mut q, &mem);
+                    let _ = walk(&mut d, &mem, direct, be);
                 }
             }
         }
@@ -495,23 +495,28 @@ fn run(data: &[u8]) -> Result<()> {
                 )
             };
             match cb {
-                Ok(mut cb) => {
-                    if let Err(e) = cb.process(&mem, |addr, c| check(&mem, addr, c)) {
-                        let _ = (
-                            e.to_string(),
-                            e.hw_error(),
-                            e.event.code(),
-                            e.event.address(),
-                        );
-                    }
-                    // The guest moves the pointers (register writes), then
-                    // the buffer runs again.
-                    let moved = if flag { cb.set_head(t) } else { cb.set_tail(h) };
+                Ok(cb) => {
+                    let Ok(mut d) = amd::queue::CmdBufDevice::from_registers(8 << 56, 0, 0) else {
+                        return Ok(());
+                    };
+                    d.buf = cb;
+                    d.tail_reg = cb.tail_register();
+                    walk(&mut d, &mem, direct, false);
+                    // The guest moves the pointers (register writes) and
+                    // re-enables the buffer, which runs again.
+                    let moved = if flag {
+                        d.buf.set_head(t)
+                    } else {
+                        d.buf.set_tail(h)
+                    };
                     if let Err(e) = moved {
                         let _ = e.to_string();
                     }
+                    d.tail_reg = d.buf.tail_register();
+                    d.restart();
+                    let cb = d.buf;
                     let _ = (cb.entries(), cb.head_register(), cb.tail_register());
-                    let _ = cb.process(&mem, |addr, c| check(&mem, addr, c));
+                    walk(&mut d, &mem, !direct, false);
                 }
                 Err(e) => {
                     let _ = e.to_string();

@@ -11,8 +11,8 @@
 //!   goes to the VMM's callback with its [`VmmWork`].
 //! * **Raw SMMUv3 commands → vSMMU entries** ([`Smmuv3Forwarder`]): the
 //!   kernel's vSMMU takes the guest's own commands, which lifting would
-//!   lose, so the VMM walks the guest CMDQ itself (`iommu_inval_arm::queue::Cmdq`)
-//!   and gives each command to the forwarder: permitted ones are queued
+//!   lose, so the VMM walks the guest CMDQ itself (`QueueEngine::consume` of
+//!   `iommu_inval_arm::queue::CmdqDevice`) and gives each command to the forwarder: permitted ones are queued
 //!   (checked against the kernel's rules first, so no batch fails), a
 //!   CMD_SYNC submits the queue, and the rest is returned as a
 //!   [`Refusal`] saying what the VMM does instead.

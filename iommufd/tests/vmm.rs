@@ -1,13 +1,13 @@
 //! The two VMM paths end to end on the guest driver streams of
 //! `examples/`: a guest VT-d invalidation queue (scalable mode) through the
 //! `InvQueue` front end into `VtdS1Backend`, and a guest SMMUv3 CMDQ walked
-//! raw (`Cmdq`) into `Smmuv3Forwarder`. Every guest command ends up as an
+//! decoding only (`QueueEngine::consume`) into `Smmuv3Forwarder`. Every guest command ends up as an
 //! entry, a sync, or a report; entries reach the "kernel" only at barriers.
 
-use iommu_inval_arm::queue::Cmdq;
+use iommu_inval_arm::queue::{Cmdq, CmdqDevice};
 use iommu_inval_arm::Command;
 use iommu_inval_core::context::Topology;
-use iommu_inval_core::device::{BackendError, CommandQueue};
+use iommu_inval_core::device::{BackendError, CommandQueue, QueueEngine};
 use iommu_inval_core::model::{Op, PasidSel};
 use iommu_inval_core::{CellMemory, SliceMemory};
 use iommu_inval_iommufd::backend::{
@@ -167,12 +167,13 @@ fn smmuv3_guest_walked_raw_into_the_vsmmu() {
         base: 0x10_0000,
         bytes: &ram,
     };
-    let q = Cmdq::new(0x10_0000, 8);
+    let mut q = CmdqDevice::new(Cmdq::new(0x10_0000, 8), 0, cmds.len() as u32);
     let kernel = RefCell::new(Kernel::default());
     let mut fwd = forwarder(&kernel);
     let (mut queued, mut synced, mut refused) = (Vec::new(), 0, Vec::new());
     let mut on_vcmdq = 0;
-    let done = q.consume(&mem, cmds.len() as u32, 0, |_, c: &Command| {
+    let done = q.consume(&mem, |f| {
+        let c: &Command = &f.command;
         if cmdqv::route(c).is_vcmdq() {
             on_vcmdq += 1;
         }
@@ -183,8 +184,8 @@ fn smmuv3_guest_walked_raw_into_the_vsmmu() {
             Err(ForwardError::Ioctl(e)) => panic!("{e}"),
         }
     });
-    assert!(done.error.is_none());
-    assert_eq!(done.count as usize, cmds.len());
+    assert!(done.fault.is_none());
+    assert_eq!(done.consumed as usize, cmds.len());
     assert_eq!(
         queued.len() + synced + refused.len(),
         cmds.len(),
@@ -204,7 +205,6 @@ fn smmuv3_guest_walked_raw_into_the_vsmmu() {
 
 #[test]
 fn smmuv3_guest_through_the_front_end_into_the_vsmmu() {
-    use iommu_inval_arm::queue::CmdqDevice;
     use iommu_inval_iommufd::backend::{VsmmuBackend, VsmmuWork};
     let cmds = stream("smmuv3.cmds");
     // The CMDQ at 0x7f01_0000 (256 entries), the MSI targets of the stream's

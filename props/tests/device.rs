@@ -5,7 +5,9 @@
 //! command without a generic form. Also: no command lifts to more than
 //! `MAX_LIFT_OPS` ops (the bound the front end's batching relies on).
 //! Completion stores land in the test's RAM or miss it: a miss stops VT-d
-//! and AMD-Vi at the sync and is recorded by SMMUv3, which goes on.
+//! and AMD-Vi at the sync and is recorded by SMMUv3, which goes on. The
+//! decode-only walk (`QueueEngine::consume`) of the same ring hands out
+//! every command, in order, at its slot.
 
 mod common;
 
@@ -94,7 +96,7 @@ fn expected<A: Arch, Q: QueueEngine>(cmds: &[A::Cmd], store_stops: bool) -> (Vec
     (seen, cmds.len())
 }
 
-fn check<A: Arch, Q: CommandQueue<Command = A::Cmd>>(
+fn check<A: Arch, Q: CommandQueue<Command = A::Cmd> + Clone>(
     seed: u64,
     cases: usize,
     store_stops: bool,
@@ -123,6 +125,29 @@ fn check<A: Arch, Q: CommandQueue<Command = A::Cmd>>(
         ram.fill(0);
         let mem = CellMemory::new(BASE, &mut ram);
         let mut q = make(&mem, &cmds);
+        // The decode-only walk (on a copy) hands out every command, in
+        // order, at its slot, and leaves the head at the tail.
+        let mut walked = q.clone();
+        let mut seen = Vec::new();
+        let first = walked.command_address();
+        let w = walked.consume(&mem, |f| seen.push((f.address, f.command)));
+        let slot = walked.ring().slot_bytes();
+        let want_walk: Vec<_> = (0u64..)
+            .zip(&cmds)
+            .map(|(i, c)| (first + i * slot, *c))
+            .collect();
+        if seen != want_walk || w.fault.is_some() || w.consumed as usize != cmds.len() {
+            return Err(format!(
+                "decode-only walk: {w:?}\n  saw {seen:?}\n  commands {cmds:?}"
+            ));
+        }
+        if walked.head_register() != walked.tail_register() {
+            return Err(format!(
+                "decode-only walk left head {:#x}, tail {:#x}",
+                walked.head_register(),
+                walked.tail_register()
+            ));
+        }
         let mut b = RecordingBackend::default();
         let p = q.process(&Guarded(mem), &IdentityContext, &mut b);
         let (want, stop) = expected::<A, Q>(&cmds, store_stops);

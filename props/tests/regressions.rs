@@ -162,7 +162,8 @@ fn smmu_cmdq_from_public_fields_does_not_panic() {
                 bytes: &[],
             };
             let _ = (q.entries(), q.ptr(7), q.entry_addr(1), q.pending(3, 1));
-            let _ = q.consume(&mem, 3, 1, |_, _| ());
+            let mut d = iommu_inval_arm::queue::CmdqDevice::new(q, 1, 3);
+            let _ = iommu_inval_core::device::QueueEngine::consume(&mut d, &mem, |_| ());
         });
         assert!(
             r.is_ok(),
