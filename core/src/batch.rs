@@ -262,7 +262,7 @@ fn cmp_sort(a: &Inval, b: &Inval) -> Ordering {
 /// equal; PASID `All` or equal; `global` ⊇ (device TLB); devices ⊇ (device
 /// caches) where `DeviceSel::All` of one domain covers only the same
 /// selection, since which devices the domain holds is the context's business.
-pub fn key_covers(wide: &Inval, narrow: &Inval) -> bool {
+fn key_covers(wide: &Inval, narrow: &Inval) -> bool {
     let nk = kinds(narrow);
     if !kinds(wide).contains(nk) {
         return false;

@@ -683,6 +683,13 @@ mod tests {
         Vsmmu::new(7, HostFeatures::default())
     }
 
+    /// The vSMMU of VMID 7 on a host with the default features but `f`'s.
+    fn host(f: impl FnOnce(&mut HostFeatures)) -> Vsmmu {
+        let mut h = HostFeatures::default();
+        f(&mut h);
+        Vsmmu::new(7, h)
+    }
+
     #[test]
     fn nh_tlbis_get_the_vsmmu_vmid() {
         let c: Command = TlbiNhVa {
@@ -792,13 +799,7 @@ mod tests {
             asid: 0x1ff,
         }
         .into();
-        let small = Vsmmu::new(
-            7,
-            HostFeatures {
-                asid_bits: 8,
-                ..HostFeatures::default()
-            },
-        );
+        let small = host(|h| h.asid_bits = 8);
         assert_eq!(
             small.guest_entry(&asid, &VDEVS),
             Err(Refusal::HostLacks {
@@ -820,13 +821,7 @@ mod tests {
             address: 0,
         }
         .into();
-        let noril = Vsmmu::new(
-            7,
-            HostFeatures {
-                range_inv: false,
-                ..HostFeatures::default()
-            },
-        );
+        let noril = host(|h| h.range_inv = false);
         assert!(matches!(
             noril.guest_entry(&ranged, &VDEVS),
             Err(Refusal::HostLacks {
@@ -855,13 +850,7 @@ mod tests {
                 bits: 1 << 8
             })
         );
-        let ds = Vsmmu::new(
-            7,
-            HostFeatures {
-                ds: true,
-                ..HostFeatures::default()
-            },
-        );
+        let ds = host(|h| h.ds = true);
         assert!(ds.guest_entry(&ttl1, &VDEVS).is_ok());
         // ATC_INV: ATS needed, Size at most 52, SSV only with substreams.
         let atc: Command = AtcInv {
@@ -874,21 +863,9 @@ mod tests {
         }
         .into();
         assert_eq!(v().guest_entry(&atc, &VDEVS), Err(Refusal::AtcSize));
-        let noats = Vsmmu::new(
-            7,
-            HostFeatures {
-                ats: false,
-                ..HostFeatures::default()
-            },
-        );
+        let noats = host(|h| h.ats = false);
         assert_eq!(noats.guest_entry(&atc, &VDEVS), Err(Refusal::NoAts));
-        let nossid = Vsmmu::new(
-            7,
-            HostFeatures {
-                ssid_bits: 0,
-                ..HostFeatures::default()
-            },
-        );
+        let nossid = host(|h| h.ssid_bits = 0);
         let atc2: Command = AtcInv {
             global: false,
             ssv: true,
@@ -934,13 +911,7 @@ mod tests {
             }
         );
         assert!(std::format!("{r}").contains("ARM_SMMU_FEAT_DS"));
-        let ds = Vsmmu::new(
-            7,
-            HostFeatures {
-                ds: true,
-                ..HostFeatures::default()
-            },
-        );
+        let ds = host(|h| h.ds = true);
         assert!(ds.guest_entry(&c, &VDEVS).is_ok());
         // SCALE 31 needs no DS.
         let c31: Command = TlbiNhVaa {
