@@ -28,7 +28,7 @@
 //! * **Drop covered.** An invalidation whose footprint lies inside another
 //!   (kept) invalidation of the run is dropped. The test is conservative:
 //!   every non-address coordinate of the wider one must contain the
-//!   narrower's (see [`key_covers`]) and its range must contain the range.
+//!   narrower's (per the tagging rules of each cache) and its range must contain the range.
 //!
 //! The output footprint between two consecutive input barriers equals the
 //! input's: nothing is widened and nothing is under-invalidated (tested
