@@ -683,6 +683,28 @@ mod tests {
         Vsmmu::new(7, HostFeatures::default())
     }
 
+    /// The fields a test of a two-page CMD_TLBI_NH_VAA at 0 chooses.
+    struct NhVaa {
+        vmid: u16,
+        scale: u8,
+        ttl: u8,
+        tg: u8,
+    }
+
+    fn nh_vaa(f: NhVaa) -> Command {
+        TlbiNhVaa {
+            num: 1,
+            scale: f.scale,
+            vmid: f.vmid,
+            leaf: false,
+            ttl: f.ttl,
+            ttl128: false,
+            tg: f.tg,
+            address: 0,
+        }
+        .into()
+    }
+
     /// The vSMMU of VMID 7 on a host with the default features but `f`'s.
     fn host(f: impl FnOnce(&mut HostFeatures)) -> Vsmmu {
         let mut h = HostFeatures::default();
@@ -810,17 +832,12 @@ mod tests {
         );
         assert!(v().guest_entry(&asid, &VDEVS).is_ok());
         // Without range invalidation, NUM/SCALE/TG/TTL must be zero.
-        let ranged: Command = TlbiNhVaa {
-            num: 1,
-            scale: 0,
+        let ranged: Command = nh_vaa(NhVaa {
             vmid: 0,
-            leaf: false,
+            scale: 0,
             ttl: 0,
-            ttl128: false,
             tg: 1,
-            address: 0,
-        }
-        .into();
+        });
         let noril = host(|h| h.range_inv = false);
         assert!(matches!(
             noril.guest_entry(&ranged, &VDEVS),
@@ -831,17 +848,12 @@ mod tests {
         ));
         assert!(v().guest_entry(&ranged, &VDEVS).is_ok());
         // TG = 16 KiB with TTL = 1 needs DS.
-        let ttl1: Command = TlbiNhVaa {
-            num: 1,
-            scale: 0,
+        let ttl1: Command = nh_vaa(NhVaa {
             vmid: 0,
-            leaf: false,
+            scale: 0,
             ttl: 1,
-            ttl128: false,
             tg: 2,
-            address: 0,
-        }
-        .into();
+        });
         assert_eq!(
             v().guest_entry(&ttl1, &VDEVS),
             Err(Refusal::HostLacks {
@@ -914,17 +926,12 @@ mod tests {
         let ds = host(|h| h.ds = true);
         assert!(ds.guest_entry(&c, &VDEVS).is_ok());
         // SCALE 31 needs no DS.
-        let c31: Command = TlbiNhVaa {
-            num: 1,
-            scale: 31,
+        let c31: Command = nh_vaa(NhVaa {
             vmid: 1,
-            leaf: false,
+            scale: 31,
             ttl: 0,
-            ttl128: false,
             tg: 1,
-            address: 0,
-        }
-        .into();
+        });
         assert!(v().guest_entry(&c31, &VDEVS).is_ok());
     }
 
