@@ -28,11 +28,20 @@
 //! * **Drop covered.** An invalidation whose footprint lies inside another
 //!   (kept) invalidation of the run is dropped. The test is conservative:
 //!   every non-address coordinate of the wider one must contain the
-//!   narrower's (see [`key_covers`]) and its range must contain the range.
+//!   narrower's (per the tagging rules of each cache) and its range must contain the range.
 //!
 //! The output footprint between two consecutive input barriers equals the
 //! input's: nothing is widened and nothing is under-invalidated (tested
 //! with [`Footprint`](crate::footprint::Footprint) in the property tests).
+//!
+//! * **Whole ops.** With [`BatchOptions::HOST`] (`split_stages` off) an
+//!   invalidation is merged or dropped whole, with its caches as part of
+//!   the key: a back end lowering each op keeps that lowering's fences
+//!   between stages, and no sync is added. `LowerToHost` and the iommufd
+//!   back ends coalesce each guest batch (one barrier) this way.
+//!
+//! The output is written through core's lowering [`Emitter`] (a stage is a
+//! phase, its fence an added plain sync).
 //!
 //! No allocation: the caller supplies a scratch slice that holds one run (a
 //! run longer than the scratch is coalesced in pieces, which is still
@@ -64,6 +73,7 @@
 use core::cmp::Ordering;
 
 use crate::error::LowerError;
+use crate::lower::Emitter;
 use crate::model::{Caches, DomainSel, Hints, Inval, Op, Outcome, PasidSel, Sync};
 use crate::range::AddrRange;
 use crate::sink::{Full, Sink};
@@ -80,6 +90,11 @@ pub struct BatchOptions {
     /// in stage order but only the input's own barriers separate anything
     /// (for a lifted queue, whose writer chose where to wait).
     pub stage_syncs: bool,
+    /// Split each invalidation by stage (configuration, IOTLB, device TLB)
+    /// and merge the parts. Off, invalidations are merged and dropped whole
+    /// (same caches), so each keeps the phase fences its own lowering puts
+    /// between its stages.
+    pub split_stages: bool,
 }
 
 impl BatchOptions {
@@ -88,6 +103,15 @@ impl BatchOptions {
     pub const QUEUE: BatchOptions = BatchOptions {
         close_runs: false,
         stage_syncs: false,
+        split_stages: true,
+    };
+    /// For a back end that lowers each op on its own within one guest
+    /// barrier (`LowerToHost`, the iommufd back ends): no sync is added and
+    /// invalidations are merged whole, never split.
+    pub const HOST: BatchOptions = BatchOptions {
+        close_runs: false,
+        stage_syncs: false,
+        split_stages: false,
     };
 }
 
@@ -97,6 +121,7 @@ impl Default for BatchOptions {
         BatchOptions {
             close_runs: true,
             stage_syncs: true,
+            split_stages: true,
         }
     }
 }
@@ -237,7 +262,7 @@ fn cmp_sort(a: &Inval, b: &Inval) -> Ordering {
 /// equal; PASID `All` or equal; `global` ⊇ (device TLB); devices ⊇ (device
 /// caches) where `DeviceSel::All` of one domain covers only the same
 /// selection, since which devices the domain holds is the context's business.
-pub fn key_covers(wide: &Inval, narrow: &Inval) -> bool {
+fn key_covers(wide: &Inval, narrow: &Inval) -> bool {
     let nk = kinds(narrow);
     if !kinds(wide).contains(nk) {
         return false;
@@ -299,12 +324,18 @@ fn merge_hint(a: u8, b: u8) -> u8 {
     }
 }
 
-/// Split `op` into its (up to) three stage parts, appended to `buf`.
-/// Returns the number of parts (0 when it names no cache).
-fn split(op: &Inval, buf: &mut [Inval; 3]) -> usize {
+/// Split `op` into its (up to) three stage parts (one part, the whole op,
+/// when `by_stage` is off), written to `buf`. Returns the number of parts
+/// (0 when it names no cache).
+fn split(op: &Inval, by_stage: bool, buf: &mut [Inval; 3]) -> usize {
     let leaf = op.caches & Caches::LEAF;
     let mut n = 0;
-    for group in [CONFIG_KINDS, Caches::IOTLB, Caches::DEV_TLB] {
+    let groups: &[Caches] = if by_stage {
+        &[CONFIG_KINDS, Caches::IOTLB, Caches::DEV_TLB]
+    } else {
+        &[Caches::ALL_KINDS]
+    };
+    for &group in groups {
         let k = op.caches & group;
         if k.is_empty() {
             continue;
@@ -327,30 +358,24 @@ fn split(op: &Inval, buf: &mut [Inval; 3]) -> usize {
     n
 }
 
-struct Emitter<'o> {
-    out: &'o mut dyn Sink<Op>,
-    stats: BatchStats,
+/// Core's lowering emitter over generic ops: a stage is a phase, its fence
+/// an added plain sync.
+type OpEmitter<'o> = Emitter<'o, Op>;
+
+fn plain_sync() -> Op {
+    Op::Sync(Sync::default())
 }
 
-impl Emitter<'_> {
-    fn push(&mut self, op: Op) -> Result<(), BatchError> {
-        self.out.push(op)?;
-        self.stats.output_ops += 1;
-        Ok(())
-    }
-    fn added_sync(&mut self) -> Result<(), BatchError> {
-        self.push(Op::Sync(Sync::default()))?;
-        self.stats.syncs_added += 1;
-        Ok(())
-    }
-}
-
-/// Coalesce `run` in place and emit it in stage order with a sync between
-/// stages. Returns true when something was emitted (the last stage then
-/// still needs its closing sync).
-fn flush(run: &mut [Inval], stage_syncs: bool, em: &mut Emitter<'_>) -> Result<bool, BatchError> {
+/// Coalesce `run` in place and emit it in stage order, a stage per phase
+/// (fenced when `stage_syncs`). The last stage's phase is left open.
+fn flush(
+    run: &mut [Inval],
+    stage_syncs: bool,
+    em: &mut OpEmitter<'_>,
+    stats: &mut BatchStats,
+) -> Result<(), BatchError> {
     let Some(first) = run.first().copied() else {
-        return Ok(false);
+        return Ok(());
     };
     // One key (the common case: a stream of unmaps of one address space)
     // needs no key ordering and nothing can cover anything after the merge.
@@ -379,7 +404,7 @@ fn flush(run: &mut [Inval], stage_syncs: bool, em: &mut Emitter<'_>) -> Result<b
                 if let Some(c) = run.get_mut(i) {
                     kill(c);
                 }
-                em.stats.merged += 1;
+                stats.merged += 1;
                 continue;
             }
         }
@@ -397,7 +422,9 @@ fn flush(run: &mut [Inval], stage_syncs: bool, em: &mut Emitter<'_>) -> Result<b
     // 2. Drop what another live op covers. Groups of one key are contiguous,
     // sorted by start, and (after step 1) hold disjoint, non-touching ranges,
     // so a range inside their union is inside one of them.
-    if !uniform {
+    if !uniform && run.len() <= PAIRWISE_MAX {
+        stats.covered += drop_covered_pairwise(run);
+    } else if !uniform {
         let mut ga = 0;
         while ga < run.len() {
             let ea = group_end(run, ga);
@@ -407,7 +434,7 @@ fn flush(run: &mut [Inval], stage_syncs: bool, em: &mut Emitter<'_>) -> Result<b
                 if ga != gb {
                     if let (Some(a0), Some(b0)) = (run.get(ga), run.get(gb)) {
                         if stage_of(a0) == stage_of(b0) && key_covers(b0, a0) {
-                            drop_covered(run, (ga, ea), (gb, eb), em);
+                            stats.covered += drop_covered(run, (ga, ea), (gb, eb));
                         }
                     }
                 }
@@ -418,18 +445,47 @@ fn flush(run: &mut [Inval], stage_syncs: bool, em: &mut Emitter<'_>) -> Result<b
     }
     // 3. Emit: config, sync, IOTLB, sync, device TLB (the closing sync is the caller's).
     let mut last_stage: Option<u8> = None;
-    for i in run.iter() {
-        if !is_live(i) {
-            continue;
-        }
+    for i in run.iter().filter(|i| is_live(i)) {
         let s = stage_of(i);
         if stage_syncs && last_stage.is_some_and(|l| l != s) {
-            em.added_sync()?;
+            em.end_phase();
         }
         last_stage = Some(s);
-        em.push(Op::Inval(*i))?;
+        em.push_fenced(Op::Inval(*i))
+            .map_err(|_| BatchError::Full)?;
+        stats.output_ops += 1;
     }
-    Ok(last_stage.is_some())
+    Ok(())
+}
+
+/// Runs up to this long drop covered ops by testing every pair, cheapest
+/// test first (a range inside the other's, then liveness, then the key):
+/// fewer instructions than walking the key groups while they are short.
+const PAIRWISE_MAX: usize = 64;
+
+/// Drop every live op whose range lies inside the range of another live op
+/// whose key covers its own (of the same stage). An op dropped no longer
+/// covers anything, so of two that cover each other one stays. Returns how
+/// many were dropped.
+fn drop_covered_pairwise(run: &mut [Inval]) -> usize {
+    let mut dropped = 0;
+    for i in 0..run.len() {
+        let Some(x) = run.get(i).copied().filter(is_live) else {
+            continue;
+        };
+        let covered = run.iter().enumerate().any(|(j, y)| {
+            j != i
+                && y.range.contains(&x.range)
+                && is_live(y)
+                && stage_of(y) == stage_of(&x)
+                && key_covers(y, &x)
+        });
+        if let Some(slot) = run.get_mut(i).filter(|_| covered) {
+            mark_dropped(slot);
+            dropped += 1;
+        }
+    }
+    dropped
 }
 
 /// End (exclusive) of the key group starting at `start`.
@@ -449,10 +505,13 @@ fn group_end(run: &[Inval], start: usize) -> usize {
 
 /// Drop every live op of group `a` whose range lies inside the range of a
 /// live op of group `b` (whose key covers `a`'s). Both are sorted by start.
-fn drop_covered(run: &mut [Inval], a: (usize, usize), b: (usize, usize), em: &mut Emitter<'_>) {
-    let mut j = b.0;
+/// Returns how many were dropped.
+fn drop_covered(run: &mut [Inval], a: (usize, usize), b: (usize, usize)) -> usize {
+    let (mut j, mut dropped) = (b.0, 0);
     for i in a.0..a.1 {
-        let Some(x) = run.get(i).copied() else { return };
+        let Some(x) = run.get(i).copied() else {
+            return dropped;
+        };
         if !is_live(&x) {
             continue;
         }
@@ -465,17 +524,18 @@ fn drop_covered(run: &mut [Inval], a: (usize, usize), b: (usize, usize), em: &mu
             }
         }
         if j >= b.1 {
-            return;
+            return dropped;
         }
         if let Some(y) = run.get(j) {
             if is_live(y) && y.range.contains(&x.range) {
                 if let Some(slot) = run.get_mut(i) {
                     mark_dropped(slot);
-                    em.stats.covered += 1;
+                    dropped += 1;
                 }
             }
         }
     }
+    dropped
 }
 
 /// Scratch length with which [`coalesce`] never splits a run of `n_ops`
@@ -503,66 +563,56 @@ pub fn coalesce(
     if scratch.len() < 3 {
         return Err(BatchError::ScratchTooSmall);
     }
-    let mut em = Emitter {
-        out,
-        stats: BatchStats {
-            input_ops: ops.len(),
-            ..BatchStats::default()
-        },
+    let mut stats = BatchStats {
+        input_ops: ops.len(),
+        ..BatchStats::default()
     };
+    let mut em = Emitter::new(out, plain_sync);
     let mut n = 0usize; // invalidations held in scratch
-    let mut open = false; // emitted stages waiting for a closing sync
     let mut parts = [Inval::new(Caches::empty()); 3];
     for op in ops {
-        match op {
-            Op::Inval(inv) => {
-                let k = split(inv, &mut parts);
-                if k == 0 {
-                    em.stats.empty += 1;
-                    continue;
-                }
+        // `Ok(k)`: an invalidation in `k` parts; `Err(b)`: a barrier.
+        let step = match op {
+            Op::Inval(inv) => Ok(split(inv, opts.split_stages, &mut parts)),
+            other => Err(other),
+        };
+        match step {
+            Ok(0) => stats.empty += 1,
+            Ok(k) => {
                 if n + k > scratch.len() {
-                    // Scratch full: coalesce what we hold; the run goes on.
-                    open |= flush(
-                        scratch.get_mut(..n).unwrap_or_default(),
-                        opts.stage_syncs,
-                        &mut em,
-                    )?;
+                    // Scratch full: coalesce what it holds; the run goes on.
+                    let held = scratch.get_mut(..n).unwrap_or_default();
+                    flush(held, opts.stage_syncs, &mut em, &mut stats)?;
                     n = 0;
                 }
-                for p in parts.iter().take(k) {
-                    if let Some(slot) = scratch.get_mut(n) {
-                        *slot = *p;
-                        n += 1;
-                    }
+                for (slot, p) in scratch.iter_mut().skip(n).zip(parts.iter().take(k)) {
+                    *slot = *p;
                 }
+                n += k;
             }
-            other => {
-                open |= flush(
-                    scratch.get_mut(..n).unwrap_or_default(),
-                    opts.stage_syncs,
-                    &mut em,
-                )?;
+            Err(b) => {
+                let held = scratch.get_mut(..n).unwrap_or_default();
+                flush(held, opts.stage_syncs, &mut em, &mut stats)?;
                 n = 0;
-                match other {
-                    Op::Sync(_) => {}
-                    _ if open && opts.close_runs => em.added_sync()?,
-                    _ => {}
+                // The run ends: its last stage is closed by the input sync,
+                // or else by an added one when asked; nothing crosses `b`.
+                em.end_phase();
+                if opts.close_runs && !b.is_sync() {
+                    em.fence_now().map_err(|_| BatchError::Full)?;
                 }
-                open = false;
-                em.push(*other)?;
+                em.push_barrier(*b).map_err(|_| BatchError::Full)?;
+                stats.output_ops += 1;
             }
         }
     }
-    open |= flush(
-        scratch.get_mut(..n).unwrap_or_default(),
-        opts.stage_syncs,
-        &mut em,
-    )?;
-    if open && opts.close_runs {
-        em.added_sync()?;
+    let held = scratch.get_mut(..n).unwrap_or_default();
+    flush(held, opts.stage_syncs, &mut em, &mut stats)?;
+    if opts.close_runs {
+        em.fence_now().map_err(|_| BatchError::Full)?;
     }
-    Ok(em.stats)
+    stats.syncs_added = em.emitted() - stats.output_ops;
+    stats.output_ops = em.emitted();
+    Ok(stats)
 }
 
 /// Why [`lower_batch`] stopped.
@@ -663,7 +713,7 @@ mod tests {
     use super::*;
     use crate::context::IdentityContext;
     use crate::footprint::Footprint;
-    use crate::model::{DeviceSel, Prefetch, Regime, Stages, Store};
+    use crate::model::{DeviceSel, Regime, Stages, StallAction, Store};
     use alloc::vec::Vec;
     use proptest::prelude::*;
 
@@ -849,24 +899,25 @@ mod tests {
 
     #[test]
     fn non_inval_ops_are_barriers_too() {
-        let pf = Op::Prefetch(Prefetch {
-            device: 1,
-            pasid: None,
-            secure: false,
-            range: None,
-            size: 0,
-            stride: 0,
-            count: 0,
-        });
-        let ops = [
-            Op::Inval(s1(1, span(1, 1))),
-            pf,
-            Op::Inval(s1(1, span(2, 1))),
-        ];
-        let (out, st) = run(&ops);
-        assert_eq!(out[2], pf);
-        assert_eq!(invals(&out).len(), 2);
-        assert_eq!(st.merged, 0);
+        // A prefetch, a page response or a stall command takes the same path.
+        for other in [
+            Op::Resume {
+                device: 1,
+                stag: 2,
+                action: StallAction::Retry,
+            },
+            Op::StallTerminate { device: 1 },
+        ] {
+            let ops = [
+                Op::Inval(s1(1, span(1, 1))),
+                other,
+                Op::Inval(s1(1, span(2, 1))),
+            ];
+            let (out, st) = run(&ops);
+            assert_eq!(out[2], other);
+            assert_eq!(invals(&out).len(), 2);
+            assert_eq!(st.merged, 0);
+        }
     }
 
     #[test]
@@ -1026,9 +1077,9 @@ mod tests {
         fn barriers_kept_and_footprints_equal(
             ops in arb_ops(),
             scratch_len in 3usize..40,
-            queue_opts in any::<bool>(),
+            mode in 0u8..3,
         ) {
-            let opts = if queue_opts { BatchOptions::QUEUE } else { BatchOptions::default() };
+            let opts = [BatchOptions::default(), BatchOptions::QUEUE, BatchOptions::HOST][usize::from(mode)];
             // Mark input syncs so they can be found in the output.
             let ops: Vec<Op> = ops.into_iter().enumerate().map(|(k, o)| match o {
                 Op::Sync(_) => Op::Sync(Sync { store: Some(Store { address: 0x1000, data: k as u64 }), ..Sync::default() }),
@@ -1048,7 +1099,7 @@ mod tests {
                 let fb = Footprint::of_ops(b, &IdentityContext);
                 prop_assert!(fb.covers(&fa), "under-invalidation: {:?} -> {:?}", a, b);
                 prop_assert!(fa.covers(&fb), "widened: {:?} -> {:?}", a, b);
-                let parts: usize = invals(a).iter().map(|i| split(i, &mut [Inval::new(Caches::empty()); 3])).sum();
+                let parts: usize = invals(a).iter().map(|i| split(i, opts.split_stages, &mut [Inval::new(Caches::empty()); 3])).sum();
                 prop_assert!(invals(b).len() <= parts);
             }
         }
@@ -1082,6 +1133,26 @@ mod tests {
                     prop_assert_eq!(stage_of(a), stage_of(b));
                 }
             }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        /// Runs longer than `PAIRWISE_MAX` drop covered ops by key groups.
+        #[test]
+        fn long_runs_keep_footprints(
+            invals in proptest::collection::vec(arb_inval(), PAIRWISE_MAX + 1..PAIRWISE_MAX + 40),
+            split in any::<bool>(),
+        ) {
+            let ops: Vec<Op> = invals.into_iter().map(Op::Inval).collect();
+            let opts = if split { BatchOptions::QUEUE } else { BatchOptions::HOST };
+            let mut scratch = alloc::vec![Inval::new(Caches::empty()); scratch_needed(ops.len())];
+            let mut out = Vec::new();
+            coalesce(&ops, &mut scratch, opts, &mut out).unwrap();
+            let fa = Footprint::of_ops(&ops, &IdentityContext);
+            let fb = Footprint::of_ops(&out, &IdentityContext);
+            prop_assert!(fa.same_as(&fb), "{:?} -> {:?}", ops, out);
         }
     }
 }

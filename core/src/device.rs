@@ -47,9 +47,10 @@
 //! # }
 //! ```
 
+use crate::batch::{coalesce, BatchOptions};
 use crate::context::Context;
 use crate::error::{DecodeError, LowerError};
-use crate::model::{Inval, Op, Outcome, Sync, Widened};
+use crate::model::{Caches, Inval, Op, Outcome, Sync, Widened};
 use crate::native::{ArchId, NativeCommand};
 use crate::queue::{GuestMemory, MemError};
 use crate::ring::{RingRegs, MAX_SLOT_WORDS};
@@ -944,6 +945,14 @@ where
 /// (a VMM rings the host's doorbell and waits for the sync; a test runs
 /// the host queue's own front end). `kick` is also called when the host
 /// queue is full.
+///
+/// With [`coalesce`](Self::coalesce) (the default) each batch the front end
+/// hands over — ops of one guest barrier, at most [`BATCH_OPS`] — is first
+/// coalesced whole ([`BatchOptions::HOST`](crate::batch::BatchOptions::HOST)):
+/// invalidations with the same non-address coordinates whose ranges overlap
+/// or touch are lowered as one, one inside another is dropped; nothing is
+/// widened and nothing moves across a barrier. A guest barrier with more
+/// ops than one batch is coalesced batch by batch.
 pub struct LowerToHost<'m, Q: QueueProducer, M: ?Sized, C: ?Sized, K> {
     /// The host queue (its tail is the producer's).
     pub queue: Q,
@@ -962,6 +971,8 @@ pub struct LowerToHost<'m, Q: QueueProducer, M: ?Sized, C: ?Sized, K> {
     pub widened: Widened,
     /// Host commands written.
     pub commands: u64,
+    /// Coalesce each batch before lowering it (on by default).
+    pub coalesce: bool,
 }
 
 impl<'m, Q, M, C, K> LowerToHost<'m, Q, M, C, K>
@@ -986,6 +997,7 @@ where
             kick,
             widened: Widened::empty(),
             commands: 0,
+            coalesce: true,
         }
     }
 
@@ -1029,6 +1041,7 @@ where
             .field("host_sync", &self.host_sync)
             .field("widened", &self.widened)
             .field("commands", &self.commands)
+            .field("coalesce", &self.coalesce)
             .finish_non_exhaustive()
     }
 }
@@ -1074,6 +1087,28 @@ where
     }
 }
 
+/// Lowers each coalesced op into a [`LowerToHost`]'s queue; the first
+/// failure stops the batch.
+struct LowerEach<'b, 'm, Q: QueueProducer, M: ?Sized, C: ?Sized, K> {
+    backend: &'b mut LowerToHost<'m, Q, M, C, K>,
+    error: Option<BackendError>,
+}
+
+impl<Q, M, C, K> Sink<Op> for LowerEach<'_, '_, Q, M, C, K>
+where
+    Q: QueueProducer,
+    M: GuestMemory + ?Sized,
+    C: Context + ?Sized,
+    K: FnMut(&mut Q, &M) -> Result<(), BackendError>,
+{
+    fn push(&mut self, op: Op) -> Result<(), Full> {
+        self.backend.lower_one(&op).map_err(|e| {
+            self.error = Some(e);
+            Full
+        })
+    }
+}
+
 impl<Q, M, C, K> Backend for LowerToHost<'_, Q, M, C, K>
 where
     Q: QueueProducer,
@@ -1082,7 +1117,21 @@ where
     K: FnMut(&mut Q, &M) -> Result<(), BackendError>,
 {
     fn execute(&mut self, ops: &[Op]) -> Result<(), BackendError> {
-        ops.iter().try_for_each(|op| self.lower_one(op))
+        if !self.coalesce {
+            return ops.iter().try_for_each(|op| self.lower_one(op));
+        }
+        // Whole invalidations: one scratch slot each.
+        let mut scratch = [Inval::new(Caches::empty()); BATCH_OPS];
+        let mut each = LowerEach {
+            backend: self,
+            error: None,
+        };
+        match coalesce(ops, &mut scratch, BatchOptions::HOST, &mut each) {
+            Ok(_) => Ok(()),
+            Err(_) => Err(each
+                .error
+                .unwrap_or(BackendError::Failed("coalescing the batch failed"))),
+        }
     }
     fn barrier(&mut self, _guest: &Sync) -> Result<(), BackendError> {
         let s = Op::Sync(self.host_sync);

@@ -87,7 +87,8 @@ pub fn domain_of<X: Context + ?Sized>(
 /// ([`Context::pasids_of_tag`], in its order); every PASID, reported as
 /// `PASID`, when the context does not know them all or knows none. A first
 /// pass only counts, so the common single-selection case pushes its op
-/// straight away.
+/// straight away. With `lookup` unknown, a consumer that must not trust
+/// the other domains' tags bounds the result with [`pasid_bound`].
 #[inline(always)]
 pub fn per_tag<X: Context + ?Sized>(
     ctx: &X,
@@ -116,6 +117,27 @@ pub fn per_tag<X: Context + ?Sized>(
     Ok(())
 }
 
+/// The PASID selection a consumer may keep for an op [`per_tag`] lifted,
+/// where the tag means a PASID only within its domain (`tags_per_domain`:
+/// an SMMU ASID under a VMID, a RISC-V PSCID under a GSCID): when the lift
+/// did not know the domain (`DomainSel::All`, reported widened `DOMAIN`),
+/// the PASIDs it found through the tag in *other* domains are no bound, so
+/// every PASID, reported in `w` as `PASID`. Otherwise `pasid` unchanged.
+#[inline]
+pub fn pasid_bound(
+    domain: DomainSel,
+    pasid: PasidSel,
+    tags_per_domain: bool,
+    w: &mut Widened,
+) -> PasidSel {
+    if domain == DomainSel::All && pasid != PasidSel::All && tags_per_domain {
+        *w |= Widened::PASID;
+        PasidSel::All
+    } else {
+        pasid
+    }
+}
+
 /// One inval per PASID selection of `tag`, stopping at the first sink error.
 #[inline]
 fn each_pasid<X: Context + ?Sized>(
@@ -133,4 +155,23 @@ fn each_pasid<X: Context + ?Sized>(
         }
     });
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_domain_unbounds_a_per_domain_tag() {
+        let mut w = Widened::empty();
+        let one = PasidSel::One(7);
+        assert_eq!(pasid_bound(DomainSel::One(1), one, true, &mut w), one);
+        assert_eq!(pasid_bound(DomainSel::All, one, false, &mut w), one);
+        assert!(w.is_empty());
+        assert_eq!(
+            pasid_bound(DomainSel::All, one, true, &mut w),
+            PasidSel::All
+        );
+        assert_eq!(w, Widened::PASID);
+    }
 }

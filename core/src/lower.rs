@@ -67,11 +67,20 @@ impl<'a, C> Emitter<'a, C> {
     #[inline]
     pub fn push_fenced(&mut self, c: C) -> Result<(), LowerError> {
         if self.fence_due {
-            self.fence_due = false;
-            self.raw((self.fence)())?;
-            self.mark = self.emitted;
+            self.push_barrier((self.fence)())?;
         }
         self.push(c)
+    }
+
+    /// Write `c`, which completes everything written before it (a fence, or
+    /// a barrier passed through from the input): no fence is due after it
+    /// and the next command starts a new phase.
+    #[inline]
+    pub fn push_barrier(&mut self, c: C) -> Result<(), LowerError> {
+        self.fence_due = false;
+        self.raw(c)?;
+        self.mark = self.emitted;
+        Ok(())
     }
 
     /// Write `c` with no fence before it (after the last phase: a trailing fence).
@@ -98,9 +107,7 @@ impl<'a, C> Emitter<'a, C> {
     pub fn fence_now(&mut self) -> Result<(), LowerError> {
         self.end_phase();
         if self.fence_due {
-            self.fence_due = false;
-            self.raw((self.fence)())?;
-            self.mark = self.emitted;
+            self.push_barrier((self.fence)())?;
         }
         Ok(())
     }

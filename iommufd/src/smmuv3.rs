@@ -683,6 +683,35 @@ mod tests {
         Vsmmu::new(7, HostFeatures::default())
     }
 
+    /// The fields a test of a two-page CMD_TLBI_NH_VAA at 0 chooses.
+    struct NhVaa {
+        vmid: u16,
+        scale: u8,
+        ttl: u8,
+        tg: u8,
+    }
+
+    fn nh_vaa(f: NhVaa) -> Command {
+        TlbiNhVaa {
+            num: 1,
+            scale: f.scale,
+            vmid: f.vmid,
+            leaf: false,
+            ttl: f.ttl,
+            ttl128: false,
+            tg: f.tg,
+            address: 0,
+        }
+        .into()
+    }
+
+    /// The vSMMU of VMID 7 on a host with the default features but `f`'s.
+    fn host(f: impl FnOnce(&mut HostFeatures)) -> Vsmmu {
+        let mut h = HostFeatures::default();
+        f(&mut h);
+        Vsmmu::new(7, h)
+    }
+
     #[test]
     fn nh_tlbis_get_the_vsmmu_vmid() {
         let c: Command = TlbiNhVa {
@@ -792,13 +821,7 @@ mod tests {
             asid: 0x1ff,
         }
         .into();
-        let small = Vsmmu::new(
-            7,
-            HostFeatures {
-                asid_bits: 8,
-                ..HostFeatures::default()
-            },
-        );
+        let small = host(|h| h.asid_bits = 8);
         assert_eq!(
             small.guest_entry(&asid, &VDEVS),
             Err(Refusal::HostLacks {
@@ -809,24 +832,13 @@ mod tests {
         );
         assert!(v().guest_entry(&asid, &VDEVS).is_ok());
         // Without range invalidation, NUM/SCALE/TG/TTL must be zero.
-        let ranged: Command = TlbiNhVaa {
-            num: 1,
-            scale: 0,
+        let ranged: Command = nh_vaa(NhVaa {
             vmid: 0,
-            leaf: false,
+            scale: 0,
             ttl: 0,
-            ttl128: false,
             tg: 1,
-            address: 0,
-        }
-        .into();
-        let noril = Vsmmu::new(
-            7,
-            HostFeatures {
-                range_inv: false,
-                ..HostFeatures::default()
-            },
-        );
+        });
+        let noril = host(|h| h.range_inv = false);
         assert!(matches!(
             noril.guest_entry(&ranged, &VDEVS),
             Err(Refusal::HostLacks {
@@ -836,17 +848,12 @@ mod tests {
         ));
         assert!(v().guest_entry(&ranged, &VDEVS).is_ok());
         // TG = 16 KiB with TTL = 1 needs DS.
-        let ttl1: Command = TlbiNhVaa {
-            num: 1,
-            scale: 0,
+        let ttl1: Command = nh_vaa(NhVaa {
             vmid: 0,
-            leaf: false,
+            scale: 0,
             ttl: 1,
-            ttl128: false,
             tg: 2,
-            address: 0,
-        }
-        .into();
+        });
         assert_eq!(
             v().guest_entry(&ttl1, &VDEVS),
             Err(Refusal::HostLacks {
@@ -855,13 +862,7 @@ mod tests {
                 bits: 1 << 8
             })
         );
-        let ds = Vsmmu::new(
-            7,
-            HostFeatures {
-                ds: true,
-                ..HostFeatures::default()
-            },
-        );
+        let ds = host(|h| h.ds = true);
         assert!(ds.guest_entry(&ttl1, &VDEVS).is_ok());
         // ATC_INV: ATS needed, Size at most 52, SSV only with substreams.
         let atc: Command = AtcInv {
@@ -874,21 +875,9 @@ mod tests {
         }
         .into();
         assert_eq!(v().guest_entry(&atc, &VDEVS), Err(Refusal::AtcSize));
-        let noats = Vsmmu::new(
-            7,
-            HostFeatures {
-                ats: false,
-                ..HostFeatures::default()
-            },
-        );
+        let noats = host(|h| h.ats = false);
         assert_eq!(noats.guest_entry(&atc, &VDEVS), Err(Refusal::NoAts));
-        let nossid = Vsmmu::new(
-            7,
-            HostFeatures {
-                ssid_bits: 0,
-                ..HostFeatures::default()
-            },
-        );
+        let nossid = host(|h| h.ssid_bits = 0);
         let atc2: Command = AtcInv {
             global: false,
             ssv: true,
@@ -934,26 +923,15 @@ mod tests {
             }
         );
         assert!(std::format!("{r}").contains("ARM_SMMU_FEAT_DS"));
-        let ds = Vsmmu::new(
-            7,
-            HostFeatures {
-                ds: true,
-                ..HostFeatures::default()
-            },
-        );
+        let ds = host(|h| h.ds = true);
         assert!(ds.guest_entry(&c, &VDEVS).is_ok());
         // SCALE 31 needs no DS.
-        let c31: Command = TlbiNhVaa {
-            num: 1,
-            scale: 31,
+        let c31: Command = nh_vaa(NhVaa {
             vmid: 1,
-            leaf: false,
+            scale: 31,
             ttl: 0,
-            ttl128: false,
             tg: 1,
-            address: 0,
-        }
-        .into();
+        });
         assert!(v().guest_entry(&c31, &VDEVS).is_ok());
     }
 

@@ -24,7 +24,7 @@
 use crate::uapi::{HwptVtdS1Invalidate, IOMMU_VTD_INV_FLAGS_LEAF};
 use iommu_inval_core::model::{Caches, DomainSel, Op, PasidSel, Regime, Stages, Widened};
 use iommu_inval_core::sink::FixedBuf;
-use iommu_inval_core::{AddrRange, ArchId, Context, LowerError, Outcome};
+use iommu_inval_core::{lift, AddrRange, ArchId, Context, LowerError, Outcome};
 
 bitflags::bitflags! {
     /// What a generic op asks of the VMM beyond the HWPT entries.
@@ -218,16 +218,14 @@ pub fn s1_entry(op: &Op, opts: &S1Options) -> S1Result {
                 if widened {
                     r.widened |= Widened::RANGE;
                 }
-                let mut pasid = i.pasid;
                 // An unknown domain's tag → PASID mapping is unknown too
                 // (docs/CLI.md: unknown ids widen, and are reported).
-                if i.domain == DomainSel::All
-                    && pasid != PasidSel::All
-                    && tags_per_domain(opts.guest)
-                {
-                    pasid = PasidSel::All;
-                    r.widened |= Widened::PASID;
-                }
+                let pasid = lift::pasid_bound(
+                    i.domain,
+                    i.pasid,
+                    tags_per_domain(opts.guest),
+                    &mut r.widened,
+                );
                 r.entry = Some(S1Entry {
                     entry,
                     scope: S1Scope {

@@ -304,6 +304,9 @@ where
     };
     let mut backend = LowerToHost::new(host_q, &hmem, ctx, &mut kick);
     backend.caps = caps.clone();
+    // The oracle lowers op by op; coalescing has its own property
+    // (props/tests/batching.rs).
+    backend.coalesce = false;
     if host_store {
         backend.host_sync = Sync {
             store: Some(Store {

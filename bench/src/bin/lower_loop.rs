@@ -1,0 +1,90 @@
+//! `LowerToHost` over a 4095-command SMMUv3 guest ring with a CMD_SYNC
+//! every 16 commands, lowered to an SMMUv3 host ring (consumed by the host
+//! front end into a counting back end at every guest barrier), as a plain
+//! program for counting its instructions with cachegrind.
+//!
+//!     lower_loop STREAM PASSES on|off
+//!
+//! STREAM `window`: the 15 invalidations of a barrier overlap or touch
+//! (they coalesce); `distinct`: each names its own ASID (nothing merges,
+//! the cost of trying). `off` lowers op by op, as before coalescing.
+
+use std::hint::black_box;
+
+use iommu_inval_arm::queue::CmdqDevice;
+use iommu_inval_arm::{CmdSync, Command, TlbiNhVa};
+use iommu_inval_core::device::{BackendError, CommandQueue, CountingBackend, LowerToHost};
+use iommu_inval_core::{CellMemory, GuestMemory, IdentityContext};
+
+const N: u64 = 4095;
+const GUEST: u64 = 0x10_0000;
+const HOST: u64 = 0x2000;
+
+fn command(k: u64, distinct: bool) -> Command {
+    if k % 16 == 15 {
+        return Command::CmdSync(CmdSync::default());
+    }
+    let (page, asid) = if distinct {
+        ((k % 16) * 4, (k % 16) as u16)
+    } else {
+        ((k / 16) * 8 + (k % 16) / 2, 5)
+    };
+    Command::TlbiNhVa(TlbiNhVa {
+        num: (k % 3) as u8,
+        scale: 0,
+        vmid: 0,
+        asid,
+        leaf: true,
+        ttl128: false,
+        ttl: 3,
+        tg: 1,
+        address: page << 12,
+    })
+}
+
+#[inline(never)]
+fn pass(gmem: &CellMemory<'_>, hbytes: &mut [u8], coalesce: bool) -> u64 {
+    let Ok(mut guest) = CmdqDevice::from_registers(GUEST | 12, 0, 0);
+    guest.doorbell(N);
+    let hmem = CellMemory::new(0, hbytes);
+    let Ok(host) = CmdqDevice::from_registers(HOST | 8, 0, 0);
+    let mut seen = CountingBackend::default();
+    let kick = |q: &mut CmdqDevice, m: &CellMemory<'_>| {
+        let p = q.process(m, &IdentityContext, &mut seen);
+        if p.fault.is_some() {
+            Err(BackendError::Failed("host fault"))
+        } else {
+            Ok(())
+        }
+    };
+    let mut be = LowerToHost::new(host, &hmem, &IdentityContext, kick);
+    be.coalesce = coalesce;
+    let p = guest.process(black_box(gmem), &IdentityContext, &mut be);
+    if p.fault.is_some() {
+        return 0;
+    }
+    be.commands
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let distinct = args.get(1).is_some_and(|s| s == "distinct");
+    let passes: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);
+    let coalesce = args.get(3).is_none_or(|s| s != "off");
+    let mut gbytes = vec![0u8; 0x1_0000];
+    let gmem = CellMemory::new(GUEST, &mut gbytes);
+    for k in 0..N {
+        if gmem
+            .write_words(GUEST + 16 * k, &command(k, distinct).encode())
+            .is_err()
+        {
+            return;
+        }
+    }
+    let mut hbytes = vec![0u8; 0x1_0000];
+    let mut commands = 0;
+    for _ in 0..passes {
+        commands = pass(&gmem, &mut hbytes, coalesce);
+    }
+    println!("{commands} host commands per pass");
+}
