@@ -458,8 +458,10 @@ pub fn lift<C: Context + ?Sized>(
             msi_attr: c.msi_attr,
         }))?,
     }
-    e.set_dropped(dropped);
-    Ok(e.outcome())
+    Ok(Outcome {
+        dropped,
+        ..e.outcome()
+    })
 }
 
 /// The footprint of a command: the union of the footprints of its lift.
