@@ -11,7 +11,8 @@
 //! (`pasid` with `gn` = 0, `store_address` with `s` = 0) are decoded and
 //! encoded back unchanged.
 
-use iommu_inval_core::native::{encode_pair, ArchId, FieldError, FieldValue, NativeCommand};
+use iommu_inval_core::native::word::{self, bit, flag as b};
+use iommu_inval_core::native::{ArchId, FieldError, FieldValue};
 use iommu_inval_core::DecodeError;
 
 /// Opcode of COMPLETION_WAIT.
@@ -269,15 +270,7 @@ const DEFINED: [[u64; 2]; 16] = {
 
 /// The complement of [`DEFINED`]: the reserved bits of `[w0, w1]` per
 /// opcode (all bits for an unknown one).
-const RESERVED: [[u64; 2]; 16] = {
-    let mut t = [[0u64; 2]; 16];
-    let mut i = 0;
-    while i < 16 {
-        t[i] = [!DEFINED[i][0], !DEFINED[i][1]];
-        i += 1;
-    }
-    t
-};
+const RESERVED: [[u64; 2]; 16] = word::reserved(&DEFINED);
 
 const OP_NAMES: [&str; 10] = [
     "COMPLETION_WAIT",
@@ -335,16 +328,6 @@ const ALL_FIELD_NAMES: &[&str] = &[
     "vcmd",
     "type",
 ];
-
-#[inline(always)]
-const fn bit(w: u64, n: u32) -> bool {
-    (w >> n) & 1 != 0
-}
-
-#[inline(always)]
-const fn b(v: bool, n: u32) -> u64 {
-    (v as u64) << n
-}
 
 /// The error of words [`Command::check_words`]'s fast test refused: the
 /// decoder's own.
@@ -454,7 +437,7 @@ impl Command {
 
     /// Encode to `[w0, w1]`. Exact for every decoded command. Field values
     /// wider than their field are masked to it (use [`Command::check`] or
-    /// [`NativeCommand::from_fields`] to refuse them instead).
+    /// [`NativeCommand::from_fields`](iommu_inval_core::NativeCommand::from_fields) to refuse them instead).
     ///
     /// ```
     /// use iommu_inval_amd::{Command, CompletionWait};
@@ -570,16 +553,9 @@ impl Command {
 
 use iommu_inval_core::native::{from_fields_2, want_addr, want_bool, want_uint};
 
-iommu_inval_core::native_shorthands!(Command);
-
-impl NativeCommand for Command {
-    const ARCH: ArchId = ArchId::Amd;
-    type Features = crate::Features;
-
-    #[inline(always)]
-    fn check_features(&self, features: &crate::Features) -> Result<(), DecodeError> {
-        features.check(self)
-    }
+iommu_inval_core::native_command! {
+    Command: ArchId::Amd, crate::Features, |cmd, features| features.check(cmd);
+    op_names &OP_NAMES, op = name, encode = encode;
 
     /// Decode one command from its two words (`w0`, `w1`).
     ///
@@ -611,7 +587,7 @@ impl NativeCommand for Command {
 
     /// Whether two words decode, without building the command: `Ok`
     /// exactly when [`Command::decode`] is `Ok`, else the same error (the
-    /// [`NativeCommand::check_words`] of AMD-Vi): one table look-up of the
+    /// [`NativeCommand::check_words`](iommu_inval_core::NativeCommand::check_words) of AMD-Vi): one table look-up of the
     /// reserved bits. (Not [`Command::check`], which checks a built
     /// command's field widths.)
     ///
@@ -638,15 +614,6 @@ impl NativeCommand for Command {
             return check_error(w0, w1);
         }
         Ok(())
-    }
-
-    #[inline(always)]
-    fn encode_into(&self, out: &mut [u64]) -> Result<usize, DecodeError> {
-        encode_pair(self.encode(), out)
-    }
-
-    fn op(&self) -> &'static str {
-        self.name()
     }
 
     fn for_each_field(&self, f: &mut dyn FnMut(&'static str, FieldValue)) {
@@ -747,10 +714,6 @@ impl NativeCommand for Command {
             set_field,
         )?;
         Ok(cmd)
-    }
-
-    fn op_names() -> &'static [&'static str] {
-        &OP_NAMES
     }
 }
 

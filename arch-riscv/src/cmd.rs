@@ -24,7 +24,8 @@
 //! `DID` with `DV` = 0, `PID` with `PV` = 0, `DSEG` with `DSV` = 0) are
 //! decoded and encoded back unchanged.
 
-use iommu_inval_core::native::{encode_pair, ArchId, FieldError, FieldValue, NativeCommand};
+use iommu_inval_core::native::word::{bit, flag as b};
+use iommu_inval_core::native::{ArchId, FieldError, FieldValue};
 use iommu_inval_core::DecodeError;
 
 pub use crate::features::Features;
@@ -440,16 +441,6 @@ const ALL_FIELD_NAMES: &[&str] = &[
 ];
 
 #[inline(always)]
-const fn bit(w: u64, n: u32) -> bool {
-    (w >> n) & 1 != 0
-}
-
-#[inline(always)]
-const fn b(v: bool, n: u32) -> u64 {
-    (v as u64) << n
-}
-
-#[inline(always)]
 const fn iotinval(w0: u64, w1: u64) -> Iotinval {
     Iotinval {
         av: bit(w0, AV),
@@ -558,7 +549,7 @@ impl Command {
 
     /// Encode to `[w0, w1]`. Exact for every decoded command. Field values
     /// wider than their field are masked to it (use [`Command::check`] or
-    /// [`NativeCommand::from_fields`] to refuse them instead).
+    /// [`NativeCommand::from_fields`](iommu_inval_core::NativeCommand::from_fields) to refuse them instead).
     ///
     /// ```
     /// use iommu_inval_riscv::{Command, IofenceC};
@@ -758,16 +749,9 @@ impl Command {
 
 use iommu_inval_core::native::{from_fields_2, want_addr, want_bool, want_uint};
 
-iommu_inval_core::native_shorthands!(Command);
-
-impl NativeCommand for Command {
-    const ARCH: ArchId = ArchId::Riscv;
-    type Features = crate::Features;
-
-    #[inline(always)]
-    fn check_features(&self, features: &crate::Features) -> Result<(), DecodeError> {
-        self.check_supported(features)
-    }
+iommu_inval_core::native_command! {
+    Command: ArchId::Riscv, crate::Features, |cmd, features| cmd.check_supported(features);
+    op_names &OP_NAMES, op = name, encode = encode;
 
     /// Decode one command from its two words. Errors: `bad_length` (not 2
     /// words), `unknown_opcode` (an opcode/func3 pair not in §3.1; the
@@ -792,7 +776,7 @@ impl NativeCommand for Command {
 
     /// Whether two words decode, without building the command: `Ok`
     /// exactly when [`Command::decode`] is `Ok`, else the same error (the
-    /// [`NativeCommand::check_words`] of the RISC-V IOMMU): the decoder's
+    /// [`NativeCommand::check_words`](iommu_inval_core::NativeCommand::check_words) of the RISC-V IOMMU): the decoder's
     /// own three-mask test, after which decoding cannot fail, with the
     /// masks looked up directly by `opcode | func3 << 7`. (Not
     /// [`Command::check`], which checks a built command's field widths.)
@@ -814,15 +798,6 @@ impl NativeCommand for Command {
             [w0, w1] => Command::legal_slot(w0, w1).map(|_| ()),
             _ => Err(DecodeError::bad_length(words.len())),
         }
-    }
-
-    #[inline(always)]
-    fn encode_into(&self, out: &mut [u64]) -> Result<usize, DecodeError> {
-        encode_pair(self.encode(), out)
-    }
-
-    fn op(&self) -> &'static str {
-        self.name()
     }
 
     fn for_each_field(&self, f: &mut dyn FnMut(&'static str, FieldValue)) {
@@ -919,10 +894,6 @@ impl NativeCommand for Command {
         cmd.check()?;
         Ok(cmd)
     }
-
-    fn op_names() -> &'static [&'static str] {
-        &OP_NAMES
-    }
 }
 
 /// Set field `n` (a name of the command's op) to `v`, checking its width.
@@ -983,7 +954,7 @@ fn set_field(cmd: &mut Command, n: &'static str, v: FieldValue) -> Result<(), Fi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use iommu_inval_core::ErrorKind;
+    use iommu_inval_core::{ErrorKind, NativeCommand};
 
     /// (word, low bit, high bit) of each field, hand-written from the
     /// §3.1 layouts (and §9.2 / §9.3), independent of the DEF_* masks.
