@@ -551,11 +551,12 @@ impl Command {
     }
 }
 
-use iommu_inval_core::native::{from_fields_2, want_addr, want_bool, want_uint};
+use iommu_inval_core::native::{want_addr, want_bool, want_uint};
 
 iommu_inval_core::native_command! {
     Command: ArchId::Amd, crate::Features, |cmd, features| features.check(cmd);
-    op_names &OP_NAMES, op = name, encode = encode;
+    op_names &OP_NAMES, op = name, encode = encode,
+    from_fields = ALL_FIELD_NAMES, blank, set_field, Ok;
 
     /// Decode one command from its two words (`w0`, `w1`).
     ///
@@ -687,33 +688,21 @@ iommu_inval_core::native_command! {
         })
     }
 
-    fn from_fields(
-        op: &str,
-        fields: &mut dyn Iterator<Item = (&str, FieldValue)>,
-        words: usize,
-    ) -> Result<Self, FieldError> {
-        let cmd = from_fields_2(
-            op,
-            fields,
-            words,
-            ALL_FIELD_NAMES,
-            |op| match op {
-                "COMPLETION_WAIT" => Command::CompletionWait(CompletionWait::default()),
-                "INVALIDATE_DEVTAB_ENTRY" => Command::InvalidateDevtabEntry(Default::default()),
-                "INVALIDATE_IOMMU_PAGES" => Command::InvalidateIommuPages(Default::default()),
-                "INVALIDATE_IOTLB_PAGES" => Command::InvalidateIotlbPages(Default::default()),
-                "INVALIDATE_INTERRUPT_TABLE" => {
-                    Command::InvalidateInterruptTable(Default::default())
-                }
-                "PREFETCH_IOMMU_PAGES" => Command::PrefetchIommuPages(Default::default()),
-                "COMPLETE_PPR_REQUEST" => Command::CompletePprRequest(Default::default()),
-                "INSERT_GUEST_EVENT" => Command::InsertGuestEvent(Default::default()),
-                "RESET_VMMIO" => Command::ResetVmmio(Default::default()),
-                _ => Command::InvalidateIommuAll(InvalidateIommuAll),
-            },
-            set_field,
-        )?;
-        Ok(cmd)
+}
+
+/// The command of op `op` (a name of [`OP_NAMES`]) with every field 0 / false.
+fn blank(op: &str) -> Command {
+    match op {
+        "COMPLETION_WAIT" => Command::CompletionWait(CompletionWait::default()),
+        "INVALIDATE_DEVTAB_ENTRY" => Command::InvalidateDevtabEntry(Default::default()),
+        "INVALIDATE_IOMMU_PAGES" => Command::InvalidateIommuPages(Default::default()),
+        "INVALIDATE_IOTLB_PAGES" => Command::InvalidateIotlbPages(Default::default()),
+        "INVALIDATE_INTERRUPT_TABLE" => Command::InvalidateInterruptTable(Default::default()),
+        "PREFETCH_IOMMU_PAGES" => Command::PrefetchIommuPages(Default::default()),
+        "COMPLETE_PPR_REQUEST" => Command::CompletePprRequest(Default::default()),
+        "INSERT_GUEST_EVENT" => Command::InsertGuestEvent(Default::default()),
+        "RESET_VMMIO" => Command::ResetVmmio(Default::default()),
+        _ => Command::InvalidateIommuAll(InvalidateIommuAll),
     }
 }
 

@@ -159,15 +159,6 @@ fn domain_of<C: Context + ?Sized>(ctx: &C, vmid: u16, e: &mut Emit<'_>) -> Domai
 }
 
 #[inline]
-const fn leaf(l: bool) -> Caches {
-    if l {
-        Caches::LEAF
-    } else {
-        Caches::empty()
-    }
-}
-
-#[inline]
 const fn regime(ssec: bool) -> Regime {
     if ssec {
         Regime::Secure
@@ -258,7 +249,7 @@ pub fn lift<C: Context + ?Sized>(
         ))?,
         Command::CfgiAll(c) => e.push(Op::Inval(cfg(Caches::CONFIG, c.ssec)))?,
         Command::CfgiCd(c) => e.push(Op::Inval(
-            cfg(Caches::CONFIG_PASID | leaf(c.leaf), c.ssec)
+            cfg(Caches::CONFIG_PASID | lift::leaf_if(c.leaf), c.ssec)
                 .device(DeviceSel::One(c.sid))
                 .pasid(PasidSel::One(c.ssid)),
         ))?,
@@ -284,21 +275,21 @@ pub fn lift<C: Context + ?Sized>(
             let d = domain_of(ctx, c.vmid, &mut e);
             let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
             let mut base = with_range(s1(Regime::Guest, d), r);
-            base.caches |= leaf(c.leaf);
+            base.caches |= lift::leaf_if(c.leaf);
             lift::per_tag(ctx, ArchId::Smmuv3, base, d, u32::from(c.asid), &mut e)?
         }
         Command::TlbiNhVaa(c) => {
             let d = domain_of(ctx, c.vmid, &mut e);
             let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
             let mut i = with_range(s1(Regime::Guest, d), r);
-            i.caches |= leaf(c.leaf);
+            i.caches |= lift::leaf_if(c.leaf);
             e.push(Op::Inval(i))?
         }
         Command::TlbiEl3All(_) => e.push(Op::Inval(s1(Regime::Secure, DomainSel::All)))?,
         Command::TlbiEl3Va(c) => {
             let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
             let mut i = with_range(s1(Regime::Secure, DomainSel::All), r);
-            i.caches |= leaf(c.leaf);
+            i.caches |= lift::leaf_if(c.leaf);
             e.push(Op::Inval(i))?
         }
         Command::TlbiEl2All(_) => e.push(Op::Inval(s1(Regime::Hyp, DomainSel::All)))?,
@@ -313,7 +304,7 @@ pub fn lift<C: Context + ?Sized>(
         Command::TlbiEl2Va(c) => {
             let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
             let mut base = with_range(s1(Regime::Hyp, DomainSel::All), r);
-            base.caches |= leaf(c.leaf);
+            base.caches |= lift::leaf_if(c.leaf);
             lift::per_tag(
                 ctx,
                 ArchId::Smmuv3,
@@ -326,7 +317,7 @@ pub fn lift<C: Context + ?Sized>(
         Command::TlbiEl2Vaa(c) => {
             let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
             let mut i = with_range(s1(Regime::Hyp, DomainSel::All), r);
-            i.caches |= leaf(c.leaf);
+            i.caches |= lift::leaf_if(c.leaf);
             e.push(Op::Inval(i))?
         }
         Command::TlbiS12Vmall(c) => {
@@ -337,7 +328,7 @@ pub fn lift<C: Context + ?Sized>(
             let d = domain_of(ctx, c.vmid, &mut e);
             let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
             let mut i = with_range(Inval::new(Caches::IOTLB).stage(Stages::S2).domain(d), r);
-            i.caches |= leaf(c.leaf);
+            i.caches |= lift::leaf_if(c.leaf);
             e.push(Op::Inval(i))?
         }
         Command::TlbiNsnhAll(_) => e.push(Op::Inval(Inval::new(Caches::IOTLB)))?,
@@ -359,7 +350,7 @@ pub fn lift<C: Context + ?Sized>(
         Command::TlbiSEl2Va(c) => {
             let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
             let mut base = with_range(s1(Regime::SecureHyp, DomainSel::All), r);
-            base.caches |= leaf(c.leaf);
+            base.caches |= lift::leaf_if(c.leaf);
             lift::per_tag(
                 ctx,
                 ArchId::Smmuv3,
@@ -372,7 +363,7 @@ pub fn lift<C: Context + ?Sized>(
         Command::TlbiSEl2Vaa(c) => {
             let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
             let mut i = with_range(s1(Regime::SecureHyp, DomainSel::All), r);
-            i.caches |= leaf(c.leaf);
+            i.caches |= lift::leaf_if(c.leaf);
             e.push(Op::Inval(i))?
         }
         Command::TlbiSS12Vmall(c) => {
@@ -393,7 +384,7 @@ pub fn lift<C: Context + ?Sized>(
                     .domain(d),
                 r,
             );
-            i.caches |= leaf(c.leaf);
+            i.caches |= lift::leaf_if(c.leaf);
             e.push(Op::Inval(i))?
         }
         Command::TlbiSnhAll(_) => e.push(Op::Inval(

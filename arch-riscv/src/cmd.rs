@@ -747,11 +747,12 @@ impl Command {
     }
 }
 
-use iommu_inval_core::native::{from_fields_2, want_addr, want_bool, want_uint};
+use iommu_inval_core::native::{want_addr, want_bool, want_uint};
 
 iommu_inval_core::native_command! {
     Command: ArchId::Riscv, crate::Features, |cmd, features| cmd.check_supported(features);
-    op_names &OP_NAMES, op = name, encode = encode;
+    op_names &OP_NAMES, op = name, encode = encode,
+    from_fields = ALL_FIELD_NAMES, blank, set_field, legal;
 
     /// Decode one command from its two words. Errors: `bad_length` (not 2
     /// words), `unknown_opcode` (an opcode/func3 pair not in §3.1; the
@@ -868,32 +869,25 @@ iommu_inval_core::native_command! {
         })
     }
 
-    /// Fields omitted are 0 / false. The result must be a legal command:
-    /// `iodir_inval_pdt` needs `"dv": true` (§3.1.3).
-    fn from_fields(
-        op: &str,
-        fields: &mut dyn Iterator<Item = (&str, FieldValue)>,
-        words: usize,
-    ) -> Result<Self, FieldError> {
-        let cmd = from_fields_2(
-            op,
-            fields,
-            words,
-            ALL_FIELD_NAMES,
-            |op| match op {
-                "iotinval_vma" => Command::IotinvalVma(Iotinval::default()),
-                "iotinval_gvma" => Command::IotinvalGvma(Iotinval::default()),
-                "iofence_c" => Command::IofenceC(IofenceC::default()),
-                "iodir_inval_ddt" => Command::IodirInvalDdt(IodirInvalDdt::default()),
-                "iodir_inval_pdt" => Command::IodirInvalPdt(IodirInvalPdt::default()),
-                "ats_inval" => Command::AtsInval(AtsInval::default()),
-                _ => Command::AtsPrgr(AtsPrgr::default()),
-            },
-            set_field,
-        )?;
-        cmd.check()?;
-        Ok(cmd)
+}
+
+/// The command of op `op` (a name of [`OP_NAMES`]) with every field 0 / false.
+fn blank(op: &str) -> Command {
+    match op {
+        "iotinval_vma" => Command::IotinvalVma(Iotinval::default()),
+        "iotinval_gvma" => Command::IotinvalGvma(Iotinval::default()),
+        "iofence_c" => Command::IofenceC(IofenceC::default()),
+        "iodir_inval_ddt" => Command::IodirInvalDdt(IodirInvalDdt::default()),
+        "iodir_inval_pdt" => Command::IodirInvalPdt(IodirInvalPdt::default()),
+        "ats_inval" => Command::AtsInval(AtsInval::default()),
+        _ => Command::AtsPrgr(AtsPrgr::default()),
     }
+}
+
+/// The last check of `from_fields`: the fields must make a legal command
+/// (`iodir_inval_pdt` needs `"dv": true`, §3.1.3).
+fn legal(cmd: Command) -> Result<Command, FieldError> {
+    cmd.check().map(|()| cmd)
 }
 
 /// Set field `n` (a name of the command's op) to `v`, checking its width.

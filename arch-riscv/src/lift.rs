@@ -66,15 +66,11 @@ fn domain_of<C: Context + ?Sized>(ctx: &C, gscid: u16, w: &mut Widened) -> Domai
     lift::domain_of(ctx, ArchId::Riscv, u32::from(gscid), w)
 }
 
+/// AV = 1 and NL = 0: only entries of leaf PTEs (§3.1.1); AV = 0 or NL = 1:
+/// every level (§9.2).
 #[inline]
 const fn leaf(av: bool, nl: bool) -> Caches {
-    // AV = 1 and NL = 0: only entries of leaf PTEs (§3.1.1); AV = 0 or NL = 1:
-    // every level (§9.2).
-    if av && !nl {
-        Caches::LEAF
-    } else {
-        Caches::empty()
-    }
+    lift::leaf_if(av && !nl)
 }
 
 /// Lift one command into generic operations written to `out`.

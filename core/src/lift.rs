@@ -4,7 +4,7 @@
 
 use crate::context::Context;
 use crate::error::LowerError;
-use crate::model::{DomainSel, Inval, Op, Outcome, PasidSel, Widened};
+use crate::model::{Caches, DomainSel, Inval, Op, Outcome, PasidSel, Widened};
 use crate::native::ArchId;
 use crate::sink::Sink;
 
@@ -50,6 +50,17 @@ impl<'a> Emit<'a> {
     #[inline(always)]
     pub fn outcome(&self) -> Outcome {
         self.o
+    }
+}
+
+/// `Caches::LEAF` when `leaf` (the command invalidates only the entries
+/// of leaf table entries), else nothing.
+#[inline(always)]
+pub const fn leaf_if(leaf: bool) -> Caches {
+    if leaf {
+        Caches::LEAF
+    } else {
+        Caches::empty()
     }
 }
 

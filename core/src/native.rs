@@ -340,12 +340,15 @@ macro_rules! native_shorthands {
 /// `ARCH`, `Features` and `check_features` (the closure's body, with the
 /// command and the features bound to the two names), `op_names`; with
 /// `op = m`, `op` is `self.m()`; with `encode = m` (2-word commands),
-/// `encode_into` is [`encode_pair`] of `self.m()`.
+/// `encode_into` is [`encode_pair`] of `self.m()`; with `from_fields =
+/// all, blank, set, finish`, `from_fields` is [`from_fields_2`] with the
+/// first three, its command then passed through `finish` (a last check).
 #[macro_export]
 macro_rules! native_command {
     (
         $t:ty : $arch:expr, $feat:ty, |$c:ident, $f:ident| $check:expr;
-        op_names $names:expr $(, op = $op:ident)? $(, encode = $enc:ident)?;
+        op_names $names:expr $(, op = $op:ident)? $(, encode = $enc:ident)?
+        $(, from_fields = $all:expr, $blank:expr, $set:expr, $finish:expr)?;
         $($item:tt)*
     ) => {
         $crate::native_shorthands!($t);
@@ -380,6 +383,17 @@ macro_rules! native_command {
                     out: &mut [u64],
                 ) -> ::core::result::Result<usize, $crate::DecodeError> {
                     $crate::native::encode_pair(self.$enc(), out)
+                }
+            )?
+
+            $(
+                fn from_fields(
+                    op: &str,
+                    fields: &mut dyn Iterator<Item = (&str, $crate::FieldValue)>,
+                    words: usize,
+                ) -> ::core::result::Result<Self, $crate::FieldError> {
+                    let cmd = $crate::native::from_fields_2(op, fields, words, $all, $blank, $set)?;
+                    ($finish)(cmd)
                 }
             )?
 
