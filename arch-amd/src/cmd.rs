@@ -16,35 +16,35 @@ use iommu_inval_core::native::{ArchId, FieldError, FieldValue};
 use iommu_inval_core::DecodeError;
 
 /// Opcode of COMPLETION_WAIT.
-pub const OP_COMPLETION_WAIT: u8 = 0x1;
+pub(crate) const OP_COMPLETION_WAIT: u8 = 0x1;
 /// Opcode of INVALIDATE_DEVTAB_ENTRY.
-pub const OP_INVALIDATE_DEVTAB_ENTRY: u8 = 0x2;
+pub(crate) const OP_INVALIDATE_DEVTAB_ENTRY: u8 = 0x2;
 /// Opcode of INVALIDATE_IOMMU_PAGES.
-pub const OP_INVALIDATE_IOMMU_PAGES: u8 = 0x3;
+pub(crate) const OP_INVALIDATE_IOMMU_PAGES: u8 = 0x3;
 /// Opcode of INVALIDATE_IOTLB_PAGES.
-pub const OP_INVALIDATE_IOTLB_PAGES: u8 = 0x4;
+pub(crate) const OP_INVALIDATE_IOTLB_PAGES: u8 = 0x4;
 /// Opcode of INVALIDATE_INTERRUPT_TABLE.
-pub const OP_INVALIDATE_INTERRUPT_TABLE: u8 = 0x5;
+pub(crate) const OP_INVALIDATE_INTERRUPT_TABLE: u8 = 0x5;
 /// Opcode of PREFETCH_IOMMU_PAGES.
-pub const OP_PREFETCH_IOMMU_PAGES: u8 = 0x6;
+pub(crate) const OP_PREFETCH_IOMMU_PAGES: u8 = 0x6;
 /// Opcode of COMPLETE_PPR_REQUEST.
-pub const OP_COMPLETE_PPR_REQUEST: u8 = 0x7;
+pub(crate) const OP_COMPLETE_PPR_REQUEST: u8 = 0x7;
 /// Opcode of INVALIDATE_IOMMU_ALL.
-pub const OP_INVALIDATE_IOMMU_ALL: u8 = 0x8;
+pub(crate) const OP_INVALIDATE_IOMMU_ALL: u8 = 0x8;
 /// Opcode of INSERT_GUEST_EVENT (AMD IOMMU revision 3.x, vIOMMU).
-pub const OP_INSERT_GUEST_EVENT: u8 = 0x9;
+pub(crate) const OP_INSERT_GUEST_EVENT: u8 = 0x9;
 /// Opcode of RESET_VMMIO (AMD IOMMU revision 3.x, vIOMMU).
-pub const OP_RESET_VMMIO: u8 = 0xa;
+pub(crate) const OP_RESET_VMMIO: u8 = 0xa;
 
 /// The `s` = 1 address that means "all pages" (§2.4.3 / §2.4.4).
 pub const ALL_PAGES_ADDRESS: u64 = 0x7fff_ffff_ffff_f000;
 
 /// Mask of the 52-bit page address field `w1[63:12]`.
-pub const ADDR_MASK: u64 = !0xfff;
+pub(crate) const ADDR_MASK: u64 = !0xfff;
 /// Mask of COMPLETION_WAIT `store_address` (`w0[51:3]`, byte address).
-pub const STORE_ADDR_MASK: u64 = 0x000f_ffff_ffff_fff8;
+pub(crate) const STORE_ADDR_MASK: u64 = 0x000f_ffff_ffff_fff8;
 /// Largest 20-bit PASID.
-pub const PASID_MAX: u32 = (1 << 20) - 1;
+pub(crate) const PASID_MAX: u32 = (1 << 20) - 1;
 
 const OPCODE_SHIFT: u32 = 60;
 /// INVALIDATE_IOTLB_PAGES `type`: `w1[5:4]` (see [`InvalidateIotlbPages`]).

@@ -177,7 +177,7 @@ fn range_error(num: u8, scale: u8, ttl: u8, tg: u8) -> DecodeError {
 /// The level hint the hardware uses: `ttl` = 1 with a 16 KiB granule is
 /// Reserved and treated as 0 without SMMU_IDR5.DS (IHI0070 §4.4.1.1).
 #[inline(always)]
-pub const fn effective_ttl(ttl: u8, tg: u8) -> u8 {
+pub(crate) const fn effective_ttl(ttl: u8, tg: u8) -> u8 {
     if tg == 0 || (tg == 2 && ttl == 1) {
         0
     } else {
@@ -473,7 +473,7 @@ impl Command {
     /// A value that does not fit its field (an address with bits outside
     /// it) is [`FieldError::TooWide`]; fields that make an ILLEGAL command
     /// are [`FieldError::Invalid`].
-    pub fn from_named(
+    pub(crate) fn from_named(
         op: &str,
         fields: &mut dyn Iterator<Item = (&str, FieldValue)>,
     ) -> Result<Command, FieldError> {

@@ -40,7 +40,7 @@ use iommu_inval_core::sink::Sink;
 
 /// log2 of the granule of TLBI `tg` 1, 2, 3 (4, 16, 64 KiB); 0 for `tg` = 0.
 #[inline]
-pub const fn tg_shift(tg: u8) -> u32 {
+pub(crate) const fn tg_shift(tg: u8) -> u32 {
     match tg {
         1 => 12,
         2 => 14,
@@ -51,7 +51,7 @@ pub const fn tg_shift(tg: u8) -> u32 {
 
 /// The addresses a TLBI removes, and its hints.
 #[inline]
-pub fn tlbi_range(address: u64, num: u8, scale: u8, ttl: u8, tg: u8) -> (AddrRange, Hints) {
+pub(crate) fn tlbi_range(address: u64, num: u8, scale: u8, ttl: u8, tg: u8) -> (AddrRange, Hints) {
     let g = tg_shift(tg);
     if g == 0 {
         return (AddrRange::block(address, 12), Hints::default());
@@ -79,7 +79,7 @@ pub fn tlbi_range(address: u64, num: u8, scale: u8, ttl: u8, tg: u8) -> (AddrRan
 /// [`tlbi_range`] of a command with `ttl128`: a 128-bit-descriptor level
 /// hint is left out (see the module documentation).
 #[inline]
-pub fn tlbi_range128(
+pub(crate) fn tlbi_range128(
     address: u64,
     num: u8,
     scale: u8,
@@ -93,7 +93,7 @@ pub fn tlbi_range128(
 /// The span of an ATC_INV: `2^size` pages aligned down; 52 and above is
 /// everything (IHI0070 §4.5.1).
 #[inline]
-pub const fn atc_range(address: u64, size: u8) -> AddrRange {
+pub(crate) const fn atc_range(address: u64, size: u8) -> AddrRange {
     if size >= 52 {
         AddrRange::All
     } else {
@@ -103,7 +103,7 @@ pub const fn atc_range(address: u64, size: u8) -> AddrRange {
 
 /// The addresses CMD_PREFETCH_ADDR reaches: `2^size` translations at a
 /// `2^(12 + stride)` stride from `address` (IHI0070 §4.2.2), clamped at 2^64.
-pub fn prefetch_span(address: u64, size: u8, stride: u8) -> AddrRange {
+pub(crate) fn prefetch_span(address: u64, size: u8, stride: u8) -> AddrRange {
     let order = 12 + u32::from(size) + u32::from(stride);
     let whole = AddrRange::Span {
         first: address,
@@ -117,7 +117,7 @@ pub fn prefetch_span(address: u64, size: u8, stride: u8) -> AddrRange {
 
 /// The StreamIDs of CMD_CFGI_STE_RANGE: `2^(range+1)` aligned (IHI0070 §4.3.2).
 #[inline]
-pub const fn ste_range(sid: u32, range: u8) -> DeviceSel {
+pub(crate) const fn ste_range(sid: u32, range: u8) -> DeviceSel {
     let order = range as u32 + 1;
     if order >= 32 {
         return DeviceSel::All;
@@ -133,7 +133,7 @@ pub const fn ste_range(sid: u32, range: u8) -> DeviceSel {
 /// (IHI0070 §4.5.2). docs/SPEC.md calls 0 "deny" and 1 "fail"; the
 /// specification's names decide the mapping.
 #[inline]
-pub const fn pri_code(resp: u8) -> RespCode {
+pub(crate) const fn pri_code(resp: u8) -> RespCode {
     match resp {
         0 => RespCode::Failure,
         1 => RespCode::Invalid,
@@ -144,7 +144,7 @@ pub const fn pri_code(resp: u8) -> RespCode {
 /// The stall action of CMD_RESUME: Ac (bit 0 of `resp`) = 1 retries and Ab
 /// is ignored; else Ab = 1 aborts, Ab = 0 terminates (IHI0070 §4.7.1).
 #[inline]
-pub const fn resume_action(resp: u8) -> StallAction {
+pub(crate) const fn resume_action(resp: u8) -> StallAction {
     if resp & 1 != 0 {
         StallAction::Retry
     } else if resp & 2 != 0 {

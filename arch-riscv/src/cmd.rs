@@ -31,25 +31,25 @@ use iommu_inval_core::DecodeError;
 pub use crate::features::Features;
 
 /// Opcode of IOTINVAL.VMA / IOTINVAL.GVMA (§3.1.1).
-pub const OP_IOTINVAL: u8 = 1;
+pub(crate) const OP_IOTINVAL: u8 = 1;
 /// Opcode of IOFENCE.C (§3.1.2).
-pub const OP_IOFENCE: u8 = 2;
+pub(crate) const OP_IOFENCE: u8 = 2;
 /// Opcode of IODIR.INVAL_DDT / IODIR.INVAL_PDT (§3.1.3).
-pub const OP_IODIR: u8 = 3;
+pub(crate) const OP_IODIR: u8 = 3;
 /// Opcode of ATS.INVAL / ATS.PRGR (§3.1.4).
-pub const OP_ATS: u8 = 4;
+pub(crate) const OP_ATS: u8 = 4;
 
 /// Mask of the page address `ADDR[63:12]` (IOTINVAL, ATS.INVAL payload).
-pub const PAGE_ADDR_MASK: u64 = !0xfff;
+pub(crate) const PAGE_ADDR_MASK: u64 = !0xfff;
 /// Mask of the IOFENCE.C store address `ADDR[63:2]` (4-byte aligned).
-pub const FENCE_ADDR_MASK: u64 = !0x3;
+pub(crate) const FENCE_ADDR_MASK: u64 = !0x3;
 /// Largest 20-bit PSCID / PID.
-pub const ID20_MAX: u32 = (1 << 20) - 1;
+pub(crate) const ID20_MAX: u32 = (1 << 20) - 1;
 /// Largest 24-bit device id (IODIR `DID`).
-pub const DID_MAX: u32 = (1 << 24) - 1;
+pub(crate) const DID_MAX: u32 = (1 << 24) - 1;
 /// The `S` = 1 page address meaning "the whole address space": the most
 /// significant bit of `ADDR[63:12]` clear, every other bit set (§9.3).
-pub const ALL_PAGES_ADDR: u64 = 0x7fff_ffff_ffff_f000;
+pub(crate) const ALL_PAGES_ADDR: u64 = 0x7fff_ffff_ffff_f000;
 
 const OPF_MASK: u64 = 0x3ff;
 const fn opf(opcode: u8, func3: u8) -> u64 {

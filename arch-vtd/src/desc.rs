@@ -26,7 +26,7 @@ use iommu_inval_core::native::word::{bit, flag as b, get, mask as m, put};
 use iommu_inval_core::native::{ArchId, FieldError, FieldValue};
 
 /// Descriptor type codes (`w0[3:0] | w0[11:9] << 4`).
-pub mod ty {
+pub(crate) mod ty {
     /// Context-cache invalidate (§6.5.2.1).
     pub const CC_INV: u8 = 0x1;
     /// IOTLB invalidate (§6.5.2.3).
@@ -352,7 +352,7 @@ fn check_error(w: [u64; 4], wide: bool) -> Result<(), DecodeError> {
 }
 
 /// Op names in table order.
-pub const OP_NAMES: [&str; 9] = [
+pub(crate) const OP_NAMES: [&str; 9] = [
     "cc_inv_dsc",
     "iotlb_inv_dsc",
     "dev_tlb_inv_dsc",
