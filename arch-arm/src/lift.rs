@@ -180,6 +180,36 @@ fn with_range(i: Inval, r: (AddrRange, Hints)) -> Inval {
     i.range(r.0).hints(r.1)
 }
 
+/// The entries of `asid` in the EL2 (or Secure EL2) translation regime,
+/// which has no VMID: [`lift::per_tag`] over every domain.
+#[inline(always)]
+fn el2_asid<C: Context + ?Sized>(
+    ctx: &C,
+    base: Inval,
+    asid: u16,
+    e: &mut Emit<'_>,
+) -> Result<(), LowerError> {
+    lift::per_tag(
+        ctx,
+        ArchId::Smmuv3,
+        base,
+        DomainSel::All,
+        u32::from(asid),
+        e,
+    )
+}
+
+/// The range, TTL hints and leaf flag of a ranged TLBI command `$c`, on
+/// `$base`.
+macro_rules! ranged {
+    ($c:ident, $base:expr) => {{
+        let r = tlbi_range128($c.address, $c.num, $c.scale, $c.ttl, $c.ttl128, $c.tg);
+        let mut i = with_range($base, r);
+        i.caches |= lift::leaf_if($c.leaf);
+        i
+    }};
+}
+
 /// Lift one command to generic operations, written to `out`.
 ///
 /// Ids go through `ctx`: a VMID it does not know lifts to every domain, an
@@ -273,51 +303,27 @@ pub fn lift<C: Context + ?Sized>(
         }
         Command::TlbiNhVa(c) => {
             let d = domain_of(ctx, c.vmid, &mut e);
-            let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
-            let mut base = with_range(s1(Regime::Guest, d), r);
-            base.caches |= lift::leaf_if(c.leaf);
+            let base = ranged!(c, s1(Regime::Guest, d));
             lift::per_tag(ctx, ArchId::Smmuv3, base, d, u32::from(c.asid), &mut e)?
         }
         Command::TlbiNhVaa(c) => {
             let d = domain_of(ctx, c.vmid, &mut e);
-            let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
-            let mut i = with_range(s1(Regime::Guest, d), r);
-            i.caches |= lift::leaf_if(c.leaf);
+            let i = ranged!(c, s1(Regime::Guest, d));
             e.push(Op::Inval(i))?
         }
         Command::TlbiEl3All(_) => e.push(Op::Inval(s1(Regime::Secure, DomainSel::All)))?,
         Command::TlbiEl3Va(c) => {
-            let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
-            let mut i = with_range(s1(Regime::Secure, DomainSel::All), r);
-            i.caches |= lift::leaf_if(c.leaf);
+            let i = ranged!(c, s1(Regime::Secure, DomainSel::All));
             e.push(Op::Inval(i))?
         }
         Command::TlbiEl2All(_) => e.push(Op::Inval(s1(Regime::Hyp, DomainSel::All)))?,
-        Command::TlbiEl2Asid(c) => lift::per_tag(
-            ctx,
-            ArchId::Smmuv3,
-            s1(Regime::Hyp, DomainSel::All),
-            DomainSel::All,
-            u32::from(c.asid),
-            &mut e,
-        )?,
+        Command::TlbiEl2Asid(c) => el2_asid(ctx, s1(Regime::Hyp, DomainSel::All), c.asid, &mut e)?,
         Command::TlbiEl2Va(c) => {
-            let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
-            let mut base = with_range(s1(Regime::Hyp, DomainSel::All), r);
-            base.caches |= lift::leaf_if(c.leaf);
-            lift::per_tag(
-                ctx,
-                ArchId::Smmuv3,
-                base,
-                DomainSel::All,
-                u32::from(c.asid),
-                &mut e,
-            )?
+            let base = ranged!(c, s1(Regime::Hyp, DomainSel::All));
+            el2_asid(ctx, base, c.asid, &mut e)?
         }
         Command::TlbiEl2Vaa(c) => {
-            let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
-            let mut i = with_range(s1(Regime::Hyp, DomainSel::All), r);
-            i.caches |= lift::leaf_if(c.leaf);
+            let i = ranged!(c, s1(Regime::Hyp, DomainSel::All));
             e.push(Op::Inval(i))?
         }
         Command::TlbiS12Vmall(c) => {
@@ -326,9 +332,7 @@ pub fn lift<C: Context + ?Sized>(
         }
         Command::TlbiS2Ipa(c) => {
             let d = domain_of(ctx, c.vmid, &mut e);
-            let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
-            let mut i = with_range(Inval::new(Caches::IOTLB).stage(Stages::S2).domain(d), r);
-            i.caches |= lift::leaf_if(c.leaf);
+            let i = ranged!(c, Inval::new(Caches::IOTLB).stage(Stages::S2).domain(d));
             e.push(Op::Inval(i))?
         }
         Command::TlbiNsnhAll(_) => e.push(Op::Inval(Inval::new(Caches::IOTLB)))?,
@@ -339,31 +343,15 @@ pub fn lift<C: Context + ?Sized>(
             dropped = Some("CMD_DPTI_ALL: the Device Permission Table cache has no generic form")
         }
         Command::TlbiSEl2All(_) => e.push(Op::Inval(s1(Regime::SecureHyp, DomainSel::All)))?,
-        Command::TlbiSEl2Asid(c) => lift::per_tag(
-            ctx,
-            ArchId::Smmuv3,
-            s1(Regime::SecureHyp, DomainSel::All),
-            DomainSel::All,
-            u32::from(c.asid),
-            &mut e,
-        )?,
+        Command::TlbiSEl2Asid(c) => {
+            el2_asid(ctx, s1(Regime::SecureHyp, DomainSel::All), c.asid, &mut e)?
+        }
         Command::TlbiSEl2Va(c) => {
-            let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
-            let mut base = with_range(s1(Regime::SecureHyp, DomainSel::All), r);
-            base.caches |= lift::leaf_if(c.leaf);
-            lift::per_tag(
-                ctx,
-                ArchId::Smmuv3,
-                base,
-                DomainSel::All,
-                u32::from(c.asid),
-                &mut e,
-            )?
+            let base = ranged!(c, s1(Regime::SecureHyp, DomainSel::All));
+            el2_asid(ctx, base, c.asid, &mut e)?
         }
         Command::TlbiSEl2Vaa(c) => {
-            let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
-            let mut i = with_range(s1(Regime::SecureHyp, DomainSel::All), r);
-            i.caches |= lift::leaf_if(c.leaf);
+            let i = ranged!(c, s1(Regime::SecureHyp, DomainSel::All));
             e.push(Op::Inval(i))?
         }
         Command::TlbiSS12Vmall(c) => {
@@ -376,15 +364,13 @@ pub fn lift<C: Context + ?Sized>(
         }
         Command::TlbiSS2Ipa(c) => {
             let d = domain_of(ctx, c.vmid, &mut e);
-            let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
-            let mut i = with_range(
+            let i = ranged!(
+                c,
                 Inval::new(Caches::IOTLB)
                     .regime(Regime::SecureGuest)
                     .stage(Stages::S2)
-                    .domain(d),
-                r,
+                    .domain(d)
             );
-            i.caches |= lift::leaf_if(c.leaf);
             e.push(Op::Inval(i))?
         }
         Command::TlbiSnhAll(_) => e.push(Op::Inval(
