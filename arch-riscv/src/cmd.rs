@@ -868,7 +868,6 @@ iommu_inval_core::native_command! {
             _ => return None,
         })
     }
-
 }
 
 /// The command of op `op` (a name of [`OP_NAMES`]) with every field 0 / false.
