@@ -283,7 +283,7 @@ pub fn encode_pair(w: [u64; 2], out: &mut [u64]) -> Result<usize, DecodeError> {
 /// Inherent shorthands of a [`NativeCommand`] type's trait methods, so that
 /// `Command::decode(..)`, `decode_with`, `check_words`, `c.op()`,
 /// `c.encode_into(..)` and `c.words()` need no trait import.
-/// [`native_command!`] invokes it for each architecture's command type.
+/// [`native_command!`](crate::native_command) invokes it for each architecture's command type.
 #[macro_export]
 macro_rules! native_shorthands {
     ($t:ty) => {
