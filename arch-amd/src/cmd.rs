@@ -11,39 +11,40 @@
 //! (`pasid` with `gn` = 0, `store_address` with `s` = 0) are decoded and
 //! encoded back unchanged.
 
-use iommu_inval_core::native::{encode_pair, ArchId, FieldError, FieldValue, NativeCommand};
+use iommu_inval_core::native::word::{self, bit, flag as b};
+use iommu_inval_core::native::{ArchId, FieldError, FieldValue};
 use iommu_inval_core::DecodeError;
 
 /// Opcode of COMPLETION_WAIT.
-pub const OP_COMPLETION_WAIT: u8 = 0x1;
+pub(crate) const OP_COMPLETION_WAIT: u8 = 0x1;
 /// Opcode of INVALIDATE_DEVTAB_ENTRY.
-pub const OP_INVALIDATE_DEVTAB_ENTRY: u8 = 0x2;
+pub(crate) const OP_INVALIDATE_DEVTAB_ENTRY: u8 = 0x2;
 /// Opcode of INVALIDATE_IOMMU_PAGES.
-pub const OP_INVALIDATE_IOMMU_PAGES: u8 = 0x3;
+pub(crate) const OP_INVALIDATE_IOMMU_PAGES: u8 = 0x3;
 /// Opcode of INVALIDATE_IOTLB_PAGES.
-pub const OP_INVALIDATE_IOTLB_PAGES: u8 = 0x4;
+pub(crate) const OP_INVALIDATE_IOTLB_PAGES: u8 = 0x4;
 /// Opcode of INVALIDATE_INTERRUPT_TABLE.
-pub const OP_INVALIDATE_INTERRUPT_TABLE: u8 = 0x5;
+pub(crate) const OP_INVALIDATE_INTERRUPT_TABLE: u8 = 0x5;
 /// Opcode of PREFETCH_IOMMU_PAGES.
-pub const OP_PREFETCH_IOMMU_PAGES: u8 = 0x6;
+pub(crate) const OP_PREFETCH_IOMMU_PAGES: u8 = 0x6;
 /// Opcode of COMPLETE_PPR_REQUEST.
-pub const OP_COMPLETE_PPR_REQUEST: u8 = 0x7;
+pub(crate) const OP_COMPLETE_PPR_REQUEST: u8 = 0x7;
 /// Opcode of INVALIDATE_IOMMU_ALL.
-pub const OP_INVALIDATE_IOMMU_ALL: u8 = 0x8;
+pub(crate) const OP_INVALIDATE_IOMMU_ALL: u8 = 0x8;
 /// Opcode of INSERT_GUEST_EVENT (AMD IOMMU revision 3.x, vIOMMU).
-pub const OP_INSERT_GUEST_EVENT: u8 = 0x9;
+pub(crate) const OP_INSERT_GUEST_EVENT: u8 = 0x9;
 /// Opcode of RESET_VMMIO (AMD IOMMU revision 3.x, vIOMMU).
-pub const OP_RESET_VMMIO: u8 = 0xa;
+pub(crate) const OP_RESET_VMMIO: u8 = 0xa;
 
 /// The `s` = 1 address that means "all pages" (§2.4.3 / §2.4.4).
 pub const ALL_PAGES_ADDRESS: u64 = 0x7fff_ffff_ffff_f000;
 
 /// Mask of the 52-bit page address field `w1[63:12]`.
-pub const ADDR_MASK: u64 = !0xfff;
+pub(crate) const ADDR_MASK: u64 = !0xfff;
 /// Mask of COMPLETION_WAIT `store_address` (`w0[51:3]`, byte address).
-pub const STORE_ADDR_MASK: u64 = 0x000f_ffff_ffff_fff8;
+pub(crate) const STORE_ADDR_MASK: u64 = 0x000f_ffff_ffff_fff8;
 /// Largest 20-bit PASID.
-pub const PASID_MAX: u32 = (1 << 20) - 1;
+pub(crate) const PASID_MAX: u32 = (1 << 20) - 1;
 
 const OPCODE_SHIFT: u32 = 60;
 /// INVALIDATE_IOTLB_PAGES `type`: `w1[5:4]` (see [`InvalidateIotlbPages`]).
@@ -269,15 +270,7 @@ const DEFINED: [[u64; 2]; 16] = {
 
 /// The complement of [`DEFINED`]: the reserved bits of `[w0, w1]` per
 /// opcode (all bits for an unknown one).
-const RESERVED: [[u64; 2]; 16] = {
-    let mut t = [[0u64; 2]; 16];
-    let mut i = 0;
-    while i < 16 {
-        t[i] = [!DEFINED[i][0], !DEFINED[i][1]];
-        i += 1;
-    }
-    t
-};
+const RESERVED: [[u64; 2]; 16] = word::reserved(&DEFINED);
 
 const OP_NAMES: [&str; 10] = [
     "COMPLETION_WAIT",
@@ -335,16 +328,6 @@ const ALL_FIELD_NAMES: &[&str] = &[
     "vcmd",
     "type",
 ];
-
-#[inline(always)]
-const fn bit(w: u64, n: u32) -> bool {
-    (w >> n) & 1 != 0
-}
-
-#[inline(always)]
-const fn b(v: bool, n: u32) -> u64 {
-    (v as u64) << n
-}
 
 /// The error of words [`Command::check_words`]'s fast test refused: the
 /// decoder's own.
@@ -454,7 +437,7 @@ impl Command {
 
     /// Encode to `[w0, w1]`. Exact for every decoded command. Field values
     /// wider than their field are masked to it (use [`Command::check`] or
-    /// [`NativeCommand::from_fields`] to refuse them instead).
+    /// [`NativeCommand::from_fields`](iommu_inval_core::NativeCommand::from_fields) to refuse them instead).
     ///
     /// ```
     /// use iommu_inval_amd::{Command, CompletionWait};
@@ -568,18 +551,12 @@ impl Command {
     }
 }
 
-use iommu_inval_core::native::{from_fields_2, want_addr, want_bool, want_uint};
+use iommu_inval_core::native::{want_addr, want_bool, want_uint};
 
-iommu_inval_core::native_shorthands!(Command);
-
-impl NativeCommand for Command {
-    const ARCH: ArchId = ArchId::Amd;
-    type Features = crate::Features;
-
-    #[inline(always)]
-    fn check_features(&self, features: &crate::Features) -> Result<(), DecodeError> {
-        features.check(self)
-    }
+iommu_inval_core::native_command! {
+    Command: ArchId::Amd, crate::Features, |cmd, features| features.check(cmd);
+    op_names &OP_NAMES, op = name, encode = encode,
+    from_fields = ALL_FIELD_NAMES, blank, set_field, Ok;
 
     /// Decode one command from its two words (`w0`, `w1`).
     ///
@@ -611,7 +588,7 @@ impl NativeCommand for Command {
 
     /// Whether two words decode, without building the command: `Ok`
     /// exactly when [`Command::decode`] is `Ok`, else the same error (the
-    /// [`NativeCommand::check_words`] of AMD-Vi): one table look-up of the
+    /// [`NativeCommand::check_words`](iommu_inval_core::NativeCommand::check_words) of AMD-Vi): one table look-up of the
     /// reserved bits. (Not [`Command::check`], which checks a built
     /// command's field widths.)
     ///
@@ -638,15 +615,6 @@ impl NativeCommand for Command {
             return check_error(w0, w1);
         }
         Ok(())
-    }
-
-    #[inline(always)]
-    fn encode_into(&self, out: &mut [u64]) -> Result<usize, DecodeError> {
-        encode_pair(self.encode(), out)
-    }
-
-    fn op(&self) -> &'static str {
-        self.name()
     }
 
     fn for_each_field(&self, f: &mut dyn FnMut(&'static str, FieldValue)) {
@@ -719,38 +687,21 @@ impl NativeCommand for Command {
             _ => return None,
         })
     }
+}
 
-    fn from_fields(
-        op: &str,
-        fields: &mut dyn Iterator<Item = (&str, FieldValue)>,
-        words: usize,
-    ) -> Result<Self, FieldError> {
-        let cmd = from_fields_2(
-            op,
-            fields,
-            words,
-            ALL_FIELD_NAMES,
-            |op| match op {
-                "COMPLETION_WAIT" => Command::CompletionWait(CompletionWait::default()),
-                "INVALIDATE_DEVTAB_ENTRY" => Command::InvalidateDevtabEntry(Default::default()),
-                "INVALIDATE_IOMMU_PAGES" => Command::InvalidateIommuPages(Default::default()),
-                "INVALIDATE_IOTLB_PAGES" => Command::InvalidateIotlbPages(Default::default()),
-                "INVALIDATE_INTERRUPT_TABLE" => {
-                    Command::InvalidateInterruptTable(Default::default())
-                }
-                "PREFETCH_IOMMU_PAGES" => Command::PrefetchIommuPages(Default::default()),
-                "COMPLETE_PPR_REQUEST" => Command::CompletePprRequest(Default::default()),
-                "INSERT_GUEST_EVENT" => Command::InsertGuestEvent(Default::default()),
-                "RESET_VMMIO" => Command::ResetVmmio(Default::default()),
-                _ => Command::InvalidateIommuAll(InvalidateIommuAll),
-            },
-            set_field,
-        )?;
-        Ok(cmd)
-    }
-
-    fn op_names() -> &'static [&'static str] {
-        &OP_NAMES
+/// The command of op `op` (a name of [`OP_NAMES`]) with every field 0 / false.
+fn blank(op: &str) -> Command {
+    match op {
+        "COMPLETION_WAIT" => Command::CompletionWait(CompletionWait::default()),
+        "INVALIDATE_DEVTAB_ENTRY" => Command::InvalidateDevtabEntry(Default::default()),
+        "INVALIDATE_IOMMU_PAGES" => Command::InvalidateIommuPages(Default::default()),
+        "INVALIDATE_IOTLB_PAGES" => Command::InvalidateIotlbPages(Default::default()),
+        "INVALIDATE_INTERRUPT_TABLE" => Command::InvalidateInterruptTable(Default::default()),
+        "PREFETCH_IOMMU_PAGES" => Command::PrefetchIommuPages(Default::default()),
+        "COMPLETE_PPR_REQUEST" => Command::CompletePprRequest(Default::default()),
+        "INSERT_GUEST_EVENT" => Command::InsertGuestEvent(Default::default()),
+        "RESET_VMMIO" => Command::ResetVmmio(Default::default()),
+        _ => Command::InvalidateIommuAll(InvalidateIommuAll),
     }
 }
 

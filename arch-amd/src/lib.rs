@@ -92,7 +92,7 @@ pub use cmd::*;
 pub use features::Features;
 #[cfg(feature = "std")]
 pub use lift::footprint;
-pub use lift::{lift, page_range, resp_code};
+pub use lift::{lift, resp_code};
 pub use lower::{lower, max_lowered, Caps, DEFAULT_MAX_CMDS, MAX_LOWERED};
 
 pub use iommu_inval_core::model::Op;

@@ -28,7 +28,7 @@ use iommu_inval_core::{ArchId, Context, LowerError, Sink};
 /// The address range named by an (`address`, `s`) pair of IOMMU_PAGES,
 /// IOTLB_PAGES or PREFETCH_IOMMU_PAGES.
 #[inline]
-pub const fn page_range(address: u64, s: bool) -> AddrRange {
+pub(crate) const fn page_range(address: u64, s: bool) -> AddrRange {
     // ats_decode: s = 0 → the 4 KiB page; s = 1 → lowest zero bit ≥ 12 gives
     // 2^(z+1) bytes; 0x7fff_ffff_ffff_f000 (z = 63) is every address.
     ats_decode(address, s)

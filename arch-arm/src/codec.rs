@@ -1,5 +1,5 @@
 //! Bit-exact decode and encode, and the named-field access of
-//! [`NativeCommand`].
+//! [`NativeCommand`](iommu_inval_core::NativeCommand).
 //!
 //! Decoding checks, in this order: the opcode (unknown → `unknown_opcode`),
 //! the reserved bits of the op (any set → `reserved_bits`; IHI0070 §4.1.5
@@ -35,7 +35,7 @@
 
 use crate::cmd::*;
 use iommu_inval_core::error::DecodeError;
-use iommu_inval_core::native::{encode_pair, ArchId, FieldError, FieldValue, NativeCommand};
+use iommu_inval_core::native::{ArchId, FieldError, FieldValue};
 
 /// The bits each opcode may set (`[w0, w1]`), indexed by `w0[7:0]`; an
 /// unknown opcode has `[0, 0]` (a known one always has the opcode bits in
@@ -88,15 +88,7 @@ const VALID: [[u64; 2]; 256] = {
 
 /// The complement of [`VALID`]: the reserved bits per opcode (every bit
 /// for an unknown one), so that the hot path needs no inversion.
-const RESERVED: [[u64; 2]; 256] = {
-    let mut t = [[0u64; 2]; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = [!VALID[i][0], !VALID[i][1]];
-        i += 1;
-    }
-    t
-};
+const RESERVED: [[u64; 2]; 256] = iommu_inval_core::native::word::reserved(&VALID);
 
 /// The error of words that failed the [`VALID`] test: an unknown opcode,
 /// else the first word with reserved bits set.
@@ -185,7 +177,7 @@ fn range_error(num: u8, scale: u8, ttl: u8, tg: u8) -> DecodeError {
 /// The level hint the hardware uses: `ttl` = 1 with a 16 KiB granule is
 /// Reserved and treated as 0 without SMMU_IDR5.DS (IHI0070 §4.4.1.1).
 #[inline(always)]
-pub const fn effective_ttl(ttl: u8, tg: u8) -> u8 {
+pub(crate) const fn effective_ttl(ttl: u8, tg: u8) -> u8 {
     if tg == 0 || (tg == 2 && ttl == 1) {
         0
     } else {
@@ -481,7 +473,7 @@ impl Command {
     /// A value that does not fit its field (an address with bits outside
     /// it) is [`FieldError::TooWide`]; fields that make an ILLEGAL command
     /// are [`FieldError::Invalid`].
-    pub fn from_named(
+    pub(crate) fn from_named(
         op: &str,
         fields: &mut dyn Iterator<Item = (&str, FieldValue)>,
     ) -> Result<Command, FieldError> {
@@ -531,16 +523,9 @@ fn static_name(_defs: &[FieldDef], name: &str) -> &'static str {
         .unwrap_or("(not a field of this op)")
 }
 
-iommu_inval_core::native_shorthands!(Command);
-
-impl NativeCommand for Command {
-    const ARCH: ArchId = ArchId::Smmuv3;
-    type Features = crate::Features;
-
-    #[inline(always)]
-    fn check_features(&self, features: &crate::Features) -> Result<(), DecodeError> {
-        features.check(self)
-    }
+iommu_inval_core::native_command! {
+    Command: ArchId::Smmuv3, crate::Features, |cmd, features| features.check(cmd);
+    op_names OP_NAMES, op = op_name, encode = encode;
 
     /// Decode one command from its two 64-bit words (lowest first).
     ///
@@ -565,7 +550,7 @@ impl NativeCommand for Command {
 
     /// Whether two words decode, without building the command: `Ok`
     /// exactly when [`Command::decode`] is `Ok`, else the same error (the
-    /// [`NativeCommand::check_words`] of SMMUv3). One table entry per
+    /// [`NativeCommand::check_words`](iommu_inval_core::NativeCommand::check_words) of SMMUv3). One table entry per
     /// opcode holds the whole test: the reserved bits and the `cs` / `resp`
     /// rule tested together, then, for the range TLBIs only, the range
     /// rules as a truth table (for CMD_PREFETCH_ADDR the same table sends
@@ -603,17 +588,6 @@ impl NativeCommand for Command {
         Ok(())
     }
 
-    /// Writes the fields' low bits (the encode contract of
-    /// [`NativeCommand`]); [`Command::encode_checked`] refuses over-wide ones.
-    #[inline(always)]
-    fn encode_into(&self, out: &mut [u64]) -> Result<usize, DecodeError> {
-        encode_pair(self.encode(), out)
-    }
-
-    fn op(&self) -> &'static str {
-        self.op_name()
-    }
-
     fn for_each_field(&self, f: &mut dyn FnMut(&'static str, FieldValue)) {
         self.visit_fields(f)
     }
@@ -631,10 +605,6 @@ impl NativeCommand for Command {
             return Err(FieldError::Invalid(DecodeError::bad_length(words)));
         }
         Command::from_named(op, fields)
-    }
-
-    fn op_names() -> &'static [&'static str] {
-        OP_NAMES
     }
 }
 

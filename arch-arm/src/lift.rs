@@ -40,7 +40,7 @@ use iommu_inval_core::sink::Sink;
 
 /// log2 of the granule of TLBI `tg` 1, 2, 3 (4, 16, 64 KiB); 0 for `tg` = 0.
 #[inline]
-pub const fn tg_shift(tg: u8) -> u32 {
+pub(crate) const fn tg_shift(tg: u8) -> u32 {
     match tg {
         1 => 12,
         2 => 14,
@@ -51,7 +51,7 @@ pub const fn tg_shift(tg: u8) -> u32 {
 
 /// The addresses a TLBI removes, and its hints.
 #[inline]
-pub fn tlbi_range(address: u64, num: u8, scale: u8, ttl: u8, tg: u8) -> (AddrRange, Hints) {
+pub(crate) fn tlbi_range(address: u64, num: u8, scale: u8, ttl: u8, tg: u8) -> (AddrRange, Hints) {
     let g = tg_shift(tg);
     if g == 0 {
         return (AddrRange::block(address, 12), Hints::default());
@@ -79,7 +79,7 @@ pub fn tlbi_range(address: u64, num: u8, scale: u8, ttl: u8, tg: u8) -> (AddrRan
 /// [`tlbi_range`] of a command with `ttl128`: a 128-bit-descriptor level
 /// hint is left out (see the module documentation).
 #[inline]
-pub fn tlbi_range128(
+pub(crate) fn tlbi_range128(
     address: u64,
     num: u8,
     scale: u8,
@@ -93,7 +93,7 @@ pub fn tlbi_range128(
 /// The span of an ATC_INV: `2^size` pages aligned down; 52 and above is
 /// everything (IHI0070 §4.5.1).
 #[inline]
-pub const fn atc_range(address: u64, size: u8) -> AddrRange {
+pub(crate) const fn atc_range(address: u64, size: u8) -> AddrRange {
     if size >= 52 {
         AddrRange::All
     } else {
@@ -103,7 +103,7 @@ pub const fn atc_range(address: u64, size: u8) -> AddrRange {
 
 /// The addresses CMD_PREFETCH_ADDR reaches: `2^size` translations at a
 /// `2^(12 + stride)` stride from `address` (IHI0070 §4.2.2), clamped at 2^64.
-pub fn prefetch_span(address: u64, size: u8, stride: u8) -> AddrRange {
+pub(crate) fn prefetch_span(address: u64, size: u8, stride: u8) -> AddrRange {
     let order = 12 + u32::from(size) + u32::from(stride);
     let whole = AddrRange::Span {
         first: address,
@@ -117,7 +117,7 @@ pub fn prefetch_span(address: u64, size: u8, stride: u8) -> AddrRange {
 
 /// The StreamIDs of CMD_CFGI_STE_RANGE: `2^(range+1)` aligned (IHI0070 §4.3.2).
 #[inline]
-pub const fn ste_range(sid: u32, range: u8) -> DeviceSel {
+pub(crate) const fn ste_range(sid: u32, range: u8) -> DeviceSel {
     let order = range as u32 + 1;
     if order >= 32 {
         return DeviceSel::All;
@@ -133,7 +133,7 @@ pub const fn ste_range(sid: u32, range: u8) -> DeviceSel {
 /// (IHI0070 §4.5.2). docs/SPEC.md calls 0 "deny" and 1 "fail"; the
 /// specification's names decide the mapping.
 #[inline]
-pub const fn pri_code(resp: u8) -> RespCode {
+pub(crate) const fn pri_code(resp: u8) -> RespCode {
     match resp {
         0 => RespCode::Failure,
         1 => RespCode::Invalid,
@@ -144,7 +144,7 @@ pub const fn pri_code(resp: u8) -> RespCode {
 /// The stall action of CMD_RESUME: Ac (bit 0 of `resp`) = 1 retries and Ab
 /// is ignored; else Ab = 1 aborts, Ab = 0 terminates (IHI0070 §4.7.1).
 #[inline]
-pub const fn resume_action(resp: u8) -> StallAction {
+pub(crate) const fn resume_action(resp: u8) -> StallAction {
     if resp & 1 != 0 {
         StallAction::Retry
     } else if resp & 2 != 0 {
@@ -156,15 +156,6 @@ pub const fn resume_action(resp: u8) -> StallAction {
 
 fn domain_of<C: Context + ?Sized>(ctx: &C, vmid: u16, e: &mut Emit<'_>) -> DomainSel {
     lift::domain_of(ctx, ArchId::Smmuv3, u32::from(vmid), e.widened_mut())
-}
-
-#[inline]
-const fn leaf(l: bool) -> Caches {
-    if l {
-        Caches::LEAF
-    } else {
-        Caches::empty()
-    }
 }
 
 #[inline]
@@ -187,6 +178,36 @@ fn s1(regime: Regime, domain: DomainSel) -> Inval {
 #[inline]
 fn with_range(i: Inval, r: (AddrRange, Hints)) -> Inval {
     i.range(r.0).hints(r.1)
+}
+
+/// The entries of `asid` in the EL2 (or Secure EL2) translation regime,
+/// which has no VMID: [`lift::per_tag`] over every domain.
+#[inline(always)]
+fn el2_asid<C: Context + ?Sized>(
+    ctx: &C,
+    base: Inval,
+    asid: u16,
+    e: &mut Emit<'_>,
+) -> Result<(), LowerError> {
+    lift::per_tag(
+        ctx,
+        ArchId::Smmuv3,
+        base,
+        DomainSel::All,
+        u32::from(asid),
+        e,
+    )
+}
+
+/// The range, TTL hints and leaf flag of a ranged TLBI command `$c`, on
+/// `$base`.
+macro_rules! ranged {
+    ($c:ident, $base:expr) => {{
+        let r = tlbi_range128($c.address, $c.num, $c.scale, $c.ttl, $c.ttl128, $c.tg);
+        let mut i = with_range($base, r);
+        i.caches |= lift::leaf_if($c.leaf);
+        i
+    }};
 }
 
 /// Lift one command to generic operations, written to `out`.
@@ -258,7 +279,7 @@ pub fn lift<C: Context + ?Sized>(
         ))?,
         Command::CfgiAll(c) => e.push(Op::Inval(cfg(Caches::CONFIG, c.ssec)))?,
         Command::CfgiCd(c) => e.push(Op::Inval(
-            cfg(Caches::CONFIG_PASID | leaf(c.leaf), c.ssec)
+            cfg(Caches::CONFIG_PASID | lift::leaf_if(c.leaf), c.ssec)
                 .device(DeviceSel::One(c.sid))
                 .pasid(PasidSel::One(c.ssid)),
         ))?,
@@ -282,51 +303,27 @@ pub fn lift<C: Context + ?Sized>(
         }
         Command::TlbiNhVa(c) => {
             let d = domain_of(ctx, c.vmid, &mut e);
-            let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
-            let mut base = with_range(s1(Regime::Guest, d), r);
-            base.caches |= leaf(c.leaf);
+            let base = ranged!(c, s1(Regime::Guest, d));
             lift::per_tag(ctx, ArchId::Smmuv3, base, d, u32::from(c.asid), &mut e)?
         }
         Command::TlbiNhVaa(c) => {
             let d = domain_of(ctx, c.vmid, &mut e);
-            let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
-            let mut i = with_range(s1(Regime::Guest, d), r);
-            i.caches |= leaf(c.leaf);
+            let i = ranged!(c, s1(Regime::Guest, d));
             e.push(Op::Inval(i))?
         }
         Command::TlbiEl3All(_) => e.push(Op::Inval(s1(Regime::Secure, DomainSel::All)))?,
         Command::TlbiEl3Va(c) => {
-            let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
-            let mut i = with_range(s1(Regime::Secure, DomainSel::All), r);
-            i.caches |= leaf(c.leaf);
+            let i = ranged!(c, s1(Regime::Secure, DomainSel::All));
             e.push(Op::Inval(i))?
         }
         Command::TlbiEl2All(_) => e.push(Op::Inval(s1(Regime::Hyp, DomainSel::All)))?,
-        Command::TlbiEl2Asid(c) => lift::per_tag(
-            ctx,
-            ArchId::Smmuv3,
-            s1(Regime::Hyp, DomainSel::All),
-            DomainSel::All,
-            u32::from(c.asid),
-            &mut e,
-        )?,
+        Command::TlbiEl2Asid(c) => el2_asid(ctx, s1(Regime::Hyp, DomainSel::All), c.asid, &mut e)?,
         Command::TlbiEl2Va(c) => {
-            let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
-            let mut base = with_range(s1(Regime::Hyp, DomainSel::All), r);
-            base.caches |= leaf(c.leaf);
-            lift::per_tag(
-                ctx,
-                ArchId::Smmuv3,
-                base,
-                DomainSel::All,
-                u32::from(c.asid),
-                &mut e,
-            )?
+            let base = ranged!(c, s1(Regime::Hyp, DomainSel::All));
+            el2_asid(ctx, base, c.asid, &mut e)?
         }
         Command::TlbiEl2Vaa(c) => {
-            let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
-            let mut i = with_range(s1(Regime::Hyp, DomainSel::All), r);
-            i.caches |= leaf(c.leaf);
+            let i = ranged!(c, s1(Regime::Hyp, DomainSel::All));
             e.push(Op::Inval(i))?
         }
         Command::TlbiS12Vmall(c) => {
@@ -335,9 +332,7 @@ pub fn lift<C: Context + ?Sized>(
         }
         Command::TlbiS2Ipa(c) => {
             let d = domain_of(ctx, c.vmid, &mut e);
-            let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
-            let mut i = with_range(Inval::new(Caches::IOTLB).stage(Stages::S2).domain(d), r);
-            i.caches |= leaf(c.leaf);
+            let i = ranged!(c, Inval::new(Caches::IOTLB).stage(Stages::S2).domain(d));
             e.push(Op::Inval(i))?
         }
         Command::TlbiNsnhAll(_) => e.push(Op::Inval(Inval::new(Caches::IOTLB)))?,
@@ -348,31 +343,15 @@ pub fn lift<C: Context + ?Sized>(
             dropped = Some("CMD_DPTI_ALL: the Device Permission Table cache has no generic form")
         }
         Command::TlbiSEl2All(_) => e.push(Op::Inval(s1(Regime::SecureHyp, DomainSel::All)))?,
-        Command::TlbiSEl2Asid(c) => lift::per_tag(
-            ctx,
-            ArchId::Smmuv3,
-            s1(Regime::SecureHyp, DomainSel::All),
-            DomainSel::All,
-            u32::from(c.asid),
-            &mut e,
-        )?,
+        Command::TlbiSEl2Asid(c) => {
+            el2_asid(ctx, s1(Regime::SecureHyp, DomainSel::All), c.asid, &mut e)?
+        }
         Command::TlbiSEl2Va(c) => {
-            let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
-            let mut base = with_range(s1(Regime::SecureHyp, DomainSel::All), r);
-            base.caches |= leaf(c.leaf);
-            lift::per_tag(
-                ctx,
-                ArchId::Smmuv3,
-                base,
-                DomainSel::All,
-                u32::from(c.asid),
-                &mut e,
-            )?
+            let base = ranged!(c, s1(Regime::SecureHyp, DomainSel::All));
+            el2_asid(ctx, base, c.asid, &mut e)?
         }
         Command::TlbiSEl2Vaa(c) => {
-            let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
-            let mut i = with_range(s1(Regime::SecureHyp, DomainSel::All), r);
-            i.caches |= leaf(c.leaf);
+            let i = ranged!(c, s1(Regime::SecureHyp, DomainSel::All));
             e.push(Op::Inval(i))?
         }
         Command::TlbiSS12Vmall(c) => {
@@ -385,15 +364,13 @@ pub fn lift<C: Context + ?Sized>(
         }
         Command::TlbiSS2Ipa(c) => {
             let d = domain_of(ctx, c.vmid, &mut e);
-            let r = tlbi_range128(c.address, c.num, c.scale, c.ttl, c.ttl128, c.tg);
-            let mut i = with_range(
+            let i = ranged!(
+                c,
                 Inval::new(Caches::IOTLB)
                     .regime(Regime::SecureGuest)
                     .stage(Stages::S2)
-                    .domain(d),
-                r,
+                    .domain(d)
             );
-            i.caches |= leaf(c.leaf);
             e.push(Op::Inval(i))?
         }
         Command::TlbiSnhAll(_) => e.push(Op::Inval(
@@ -458,8 +435,10 @@ pub fn lift<C: Context + ?Sized>(
             msi_attr: c.msi_attr,
         }))?,
     }
-    e.set_dropped(dropped);
-    Ok(e.outcome())
+    Ok(Outcome {
+        dropped,
+        ..e.outcome()
+    })
 }
 
 /// The footprint of a command: the union of the footprints of its lift.

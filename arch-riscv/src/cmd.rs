@@ -24,31 +24,32 @@
 //! `DID` with `DV` = 0, `PID` with `PV` = 0, `DSEG` with `DSV` = 0) are
 //! decoded and encoded back unchanged.
 
-use iommu_inval_core::native::{encode_pair, ArchId, FieldError, FieldValue, NativeCommand};
+use iommu_inval_core::native::word::{bit, flag as b};
+use iommu_inval_core::native::{ArchId, FieldError, FieldValue};
 use iommu_inval_core::DecodeError;
 
 pub use crate::features::Features;
 
 /// Opcode of IOTINVAL.VMA / IOTINVAL.GVMA (§3.1.1).
-pub const OP_IOTINVAL: u8 = 1;
+pub(crate) const OP_IOTINVAL: u8 = 1;
 /// Opcode of IOFENCE.C (§3.1.2).
-pub const OP_IOFENCE: u8 = 2;
+pub(crate) const OP_IOFENCE: u8 = 2;
 /// Opcode of IODIR.INVAL_DDT / IODIR.INVAL_PDT (§3.1.3).
-pub const OP_IODIR: u8 = 3;
+pub(crate) const OP_IODIR: u8 = 3;
 /// Opcode of ATS.INVAL / ATS.PRGR (§3.1.4).
-pub const OP_ATS: u8 = 4;
+pub(crate) const OP_ATS: u8 = 4;
 
 /// Mask of the page address `ADDR[63:12]` (IOTINVAL, ATS.INVAL payload).
-pub const PAGE_ADDR_MASK: u64 = !0xfff;
+pub(crate) const PAGE_ADDR_MASK: u64 = !0xfff;
 /// Mask of the IOFENCE.C store address `ADDR[63:2]` (4-byte aligned).
-pub const FENCE_ADDR_MASK: u64 = !0x3;
+pub(crate) const FENCE_ADDR_MASK: u64 = !0x3;
 /// Largest 20-bit PSCID / PID.
-pub const ID20_MAX: u32 = (1 << 20) - 1;
+pub(crate) const ID20_MAX: u32 = (1 << 20) - 1;
 /// Largest 24-bit device id (IODIR `DID`).
-pub const DID_MAX: u32 = (1 << 24) - 1;
+pub(crate) const DID_MAX: u32 = (1 << 24) - 1;
 /// The `S` = 1 page address meaning "the whole address space": the most
 /// significant bit of `ADDR[63:12]` clear, every other bit set (§9.3).
-pub const ALL_PAGES_ADDR: u64 = 0x7fff_ffff_ffff_f000;
+pub(crate) const ALL_PAGES_ADDR: u64 = 0x7fff_ffff_ffff_f000;
 
 const OPF_MASK: u64 = 0x3ff;
 const fn opf(opcode: u8, func3: u8) -> u64 {
@@ -440,16 +441,6 @@ const ALL_FIELD_NAMES: &[&str] = &[
 ];
 
 #[inline(always)]
-const fn bit(w: u64, n: u32) -> bool {
-    (w >> n) & 1 != 0
-}
-
-#[inline(always)]
-const fn b(v: bool, n: u32) -> u64 {
-    (v as u64) << n
-}
-
-#[inline(always)]
 const fn iotinval(w0: u64, w1: u64) -> Iotinval {
     Iotinval {
         av: bit(w0, AV),
@@ -558,7 +549,7 @@ impl Command {
 
     /// Encode to `[w0, w1]`. Exact for every decoded command. Field values
     /// wider than their field are masked to it (use [`Command::check`] or
-    /// [`NativeCommand::from_fields`] to refuse them instead).
+    /// [`NativeCommand::from_fields`](iommu_inval_core::NativeCommand::from_fields) to refuse them instead).
     ///
     /// ```
     /// use iommu_inval_riscv::{Command, IofenceC};
@@ -756,18 +747,12 @@ impl Command {
     }
 }
 
-use iommu_inval_core::native::{from_fields_2, want_addr, want_bool, want_uint};
+use iommu_inval_core::native::{want_addr, want_bool, want_uint};
 
-iommu_inval_core::native_shorthands!(Command);
-
-impl NativeCommand for Command {
-    const ARCH: ArchId = ArchId::Riscv;
-    type Features = crate::Features;
-
-    #[inline(always)]
-    fn check_features(&self, features: &crate::Features) -> Result<(), DecodeError> {
-        self.check_supported(features)
-    }
+iommu_inval_core::native_command! {
+    Command: ArchId::Riscv, crate::Features, |cmd, features| cmd.check_supported(features);
+    op_names &OP_NAMES, op = name, encode = encode,
+    from_fields = ALL_FIELD_NAMES, blank, set_field, legal;
 
     /// Decode one command from its two words. Errors: `bad_length` (not 2
     /// words), `unknown_opcode` (an opcode/func3 pair not in §3.1; the
@@ -792,7 +777,7 @@ impl NativeCommand for Command {
 
     /// Whether two words decode, without building the command: `Ok`
     /// exactly when [`Command::decode`] is `Ok`, else the same error (the
-    /// [`NativeCommand::check_words`] of the RISC-V IOMMU): the decoder's
+    /// [`NativeCommand::check_words`](iommu_inval_core::NativeCommand::check_words) of the RISC-V IOMMU): the decoder's
     /// own three-mask test, after which decoding cannot fail, with the
     /// masks looked up directly by `opcode | func3 << 7`. (Not
     /// [`Command::check`], which checks a built command's field widths.)
@@ -814,15 +799,6 @@ impl NativeCommand for Command {
             [w0, w1] => Command::legal_slot(w0, w1).map(|_| ()),
             _ => Err(DecodeError::bad_length(words.len())),
         }
-    }
-
-    #[inline(always)]
-    fn encode_into(&self, out: &mut [u64]) -> Result<usize, DecodeError> {
-        encode_pair(self.encode(), out)
-    }
-
-    fn op(&self) -> &'static str {
-        self.name()
     }
 
     fn for_each_field(&self, f: &mut dyn FnMut(&'static str, FieldValue)) {
@@ -892,37 +868,25 @@ impl NativeCommand for Command {
             _ => return None,
         })
     }
+}
 
-    /// Fields omitted are 0 / false. The result must be a legal command:
-    /// `iodir_inval_pdt` needs `"dv": true` (§3.1.3).
-    fn from_fields(
-        op: &str,
-        fields: &mut dyn Iterator<Item = (&str, FieldValue)>,
-        words: usize,
-    ) -> Result<Self, FieldError> {
-        let cmd = from_fields_2(
-            op,
-            fields,
-            words,
-            ALL_FIELD_NAMES,
-            |op| match op {
-                "iotinval_vma" => Command::IotinvalVma(Iotinval::default()),
-                "iotinval_gvma" => Command::IotinvalGvma(Iotinval::default()),
-                "iofence_c" => Command::IofenceC(IofenceC::default()),
-                "iodir_inval_ddt" => Command::IodirInvalDdt(IodirInvalDdt::default()),
-                "iodir_inval_pdt" => Command::IodirInvalPdt(IodirInvalPdt::default()),
-                "ats_inval" => Command::AtsInval(AtsInval::default()),
-                _ => Command::AtsPrgr(AtsPrgr::default()),
-            },
-            set_field,
-        )?;
-        cmd.check()?;
-        Ok(cmd)
+/// The command of op `op` (a name of [`OP_NAMES`]) with every field 0 / false.
+fn blank(op: &str) -> Command {
+    match op {
+        "iotinval_vma" => Command::IotinvalVma(Iotinval::default()),
+        "iotinval_gvma" => Command::IotinvalGvma(Iotinval::default()),
+        "iofence_c" => Command::IofenceC(IofenceC::default()),
+        "iodir_inval_ddt" => Command::IodirInvalDdt(IodirInvalDdt::default()),
+        "iodir_inval_pdt" => Command::IodirInvalPdt(IodirInvalPdt::default()),
+        "ats_inval" => Command::AtsInval(AtsInval::default()),
+        _ => Command::AtsPrgr(AtsPrgr::default()),
     }
+}
 
-    fn op_names() -> &'static [&'static str] {
-        &OP_NAMES
-    }
+/// The last check of `from_fields`: the fields must make a legal command
+/// (`iodir_inval_pdt` needs `"dv": true`, §3.1.3).
+fn legal(cmd: Command) -> Result<Command, FieldError> {
+    cmd.check().map(|()| cmd)
 }
 
 /// Set field `n` (a name of the command's op) to `v`, checking its width.
@@ -983,7 +947,7 @@ fn set_field(cmd: &mut Command, n: &'static str, v: FieldValue) -> Result<(), Fi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use iommu_inval_core::ErrorKind;
+    use iommu_inval_core::{ErrorKind, NativeCommand};
 
     /// (word, low bit, high bit) of each field, hand-written from the
     /// §3.1 layouts (and §9.2 / §9.3), independent of the DEF_* masks.

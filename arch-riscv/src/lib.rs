@@ -97,7 +97,7 @@ pub use cmd::*;
 pub use features::{Features, FCTL_BE, FCTL_WSI};
 #[cfg(feature = "std")]
 pub use lift::footprint;
-pub use lift::{ats_device, iot_range, lift, resp_code, PAGE_BYTES};
+pub use lift::{lift, resp_code};
 pub use lower::{lower, max_lowered, Caps, DEFAULT_MAX_CMDS, MAX_LOWERED};
 
 pub use iommu_inval_core::model::Op;

@@ -29,7 +29,7 @@
 use crate::cmd::*;
 use iommu_inval_core::lift::{self, Emit};
 use iommu_inval_core::model::*;
-use iommu_inval_core::range::{ats_decode, PAGE_SHIFT};
+use iommu_inval_core::range::ats_decode;
 use iommu_inval_core::{ArchId, Context, LowerError, Sink};
 
 /// The address range of an IOTINVAL `ADDR` / `S` pair with `AV` = 1: the
@@ -37,13 +37,13 @@ use iommu_inval_core::{ArchId, Context, LowerError, Sink};
 /// zero bit of `ADDR[63:12]` (S = 1, §9.3; the PCIe ATS convention). All
 /// ones (UNSPECIFIED behaviour) lifts to every address.
 #[inline]
-pub const fn iot_range(addr: u64, s: bool) -> AddrRange {
+pub(crate) const fn iot_range(addr: u64, s: bool) -> AddrRange {
     ats_decode(addr, s)
 }
 
 /// The generic device of an ATS command: `DSEG << 16 | RID` with DSV = 1.
 #[inline]
-pub const fn ats_device(rid: u16, dseg: u8, dsv: bool) -> u32 {
+pub(crate) const fn ats_device(rid: u16, dseg: u8, dsv: bool) -> u32 {
     if dsv {
         (dseg as u32) << 16 | rid as u32
     } else {
@@ -66,15 +66,11 @@ fn domain_of<C: Context + ?Sized>(ctx: &C, gscid: u16, w: &mut Widened) -> Domai
     lift::domain_of(ctx, ArchId::Riscv, u32::from(gscid), w)
 }
 
+/// AV = 1 and NL = 0: only entries of leaf PTEs (§3.1.1); AV = 0 or NL = 1:
+/// every level (§9.2).
 #[inline]
 const fn leaf(av: bool, nl: bool) -> Caches {
-    // AV = 1 and NL = 0: only entries of leaf PTEs (§3.1.1); AV = 0 or NL = 1:
-    // every level (§9.2).
-    if av && !nl {
-        Caches::LEAF
-    } else {
-        Caches::empty()
-    }
+    lift::leaf_if(av && !nl)
 }
 
 /// Lift one command into generic operations written to `out`.
@@ -208,9 +204,6 @@ pub fn lift<C: Context + ?Sized>(
     }
     Ok(e.outcome())
 }
-
-/// The smallest page the IOATC caches (4 KiB).
-pub const PAGE_BYTES: u64 = 1 << PAGE_SHIFT;
 
 /// The footprint of a command: `Footprint::of_ops` of its lift (empty when
 /// the lift fails: an ATS.PRGR with a reserved response code removes

@@ -22,10 +22,11 @@
 //! encode took four times as long). The `layout_slots` test pins it.
 
 use iommu_inval_core::error::DecodeError;
-use iommu_inval_core::native::{ArchId, FieldError, FieldValue, NativeCommand};
+use iommu_inval_core::native::word::{bit, flag as b, get, mask as m, put};
+use iommu_inval_core::native::{ArchId, FieldError, FieldValue};
 
 /// Descriptor type codes (`w0[3:0] | w0[11:9] << 4`).
-pub mod ty {
+pub(crate) mod ty {
     /// Context-cache invalidate (§6.5.2.1).
     pub const CC_INV: u8 = 0x1;
     /// IOTLB invalidate (§6.5.2.3).
@@ -44,29 +45,6 @@ pub mod ty {
     pub const P_DEV_TLB_INV: u8 = 0x8;
     /// Page group response (page request services chapter, §7.7 in rev 3.x).
     pub const PAGE_GRP_RESP: u8 = 0x9;
-}
-
-/// Mask of bits `lo..=hi`.
-const fn m(hi: u32, lo: u32) -> u64 {
-    (u64::MAX >> (63 - hi)) & (u64::MAX << lo)
-}
-/// Extract bits `lo..=hi`.
-#[inline(always)]
-const fn get(w: u64, hi: u32, lo: u32) -> u64 {
-    (w & m(hi, lo)) >> lo
-}
-/// Place `v` in bits `lo..=hi` (masked to the field).
-#[inline(always)]
-const fn put(v: u64, hi: u32, lo: u32) -> u64 {
-    (v << lo) & m(hi, lo)
-}
-#[inline(always)]
-const fn bit(w: u64, b: u32) -> bool {
-    (w >> b) & 1 != 0
-}
-#[inline(always)]
-const fn b(v: bool, at: u32) -> u64 {
-    (v as u64) << at
 }
 
 /// Bits of `w0` holding the type: `[3:0]` and `[11:9]`.
@@ -374,7 +352,7 @@ fn check_error(w: [u64; 4], wide: bool) -> Result<(), DecodeError> {
 }
 
 /// Op names in table order.
-pub const OP_NAMES: [&str; 9] = [
+pub(crate) const OP_NAMES: [&str; 9] = [
     "cc_inv_dsc",
     "iotlb_inv_dsc",
     "dev_tlb_inv_dsc",
@@ -1091,16 +1069,9 @@ impl Command {
     }
 }
 
-iommu_inval_core::native_shorthands!(Command);
-
-impl NativeCommand for Command {
-    const ARCH: ArchId = ArchId::Vtd;
-    type Features = crate::Features;
-
-    #[inline(always)]
-    fn check_features(&self, features: &crate::Features) -> Result<(), DecodeError> {
-        features.check(self)
-    }
+iommu_inval_core::native_command! {
+    Command: ArchId::Vtd, crate::Features, |cmd, features| features.check(cmd);
+    op_names &OP_NAMES;
 
     /// Decode a descriptor from exactly 2 (128-bit) or 4 (256-bit) words.
     ///
@@ -1119,7 +1090,7 @@ impl NativeCommand for Command {
 
     /// Whether 2 or 4 words decode, without building the descriptor: `Ok`
     /// exactly when [`Command::decode`] is `Ok`, else the same error (the
-    /// [`NativeCommand::check_words`] of VT-d): one table look-up by type
+    /// [`NativeCommand::check_words`](iommu_inval_core::NativeCommand::check_words) of VT-d): one table look-up by type
     /// and granularity gives the reserved bits of every word (all of them
     /// where the granularity is not allowed), one test.
     ///
@@ -1264,10 +1235,6 @@ impl NativeCommand for Command {
         // Refuse what the decoder refuses (invalid granularity, response code).
         let w = cmd.encode();
         Command::decode(w.get(..words).unwrap_or(&w)).map_err(FieldError::Invalid)
-    }
-
-    fn op_names() -> &'static [&'static str] {
-        &OP_NAMES
     }
 }
 

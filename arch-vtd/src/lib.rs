@@ -74,8 +74,8 @@ pub mod queue;
 #[cfg(feature = "arbitrary")]
 pub use arb::arbitrary_words;
 pub use desc::{
-    ty, CcInv, Command, Descriptor, DevTlbInv, IecInv, InvWait, IotlbInv, PDevTlbInv, PIotlbInv,
-    PageGrpResp, PcInv, OP_NAMES,
+    CcInv, Command, Descriptor, DevTlbInv, IecInv, InvWait, IotlbInv, PDevTlbInv, PIotlbInv,
+    PageGrpResp, PcInv,
 };
 pub use features::Features;
 pub use lift::lift;

@@ -54,14 +54,6 @@ fn am_range(address: u64, am: u8) -> AddrRange {
     AddrRange::block(address, PAGE_SHIFT + u32::from(am))
 }
 
-fn leaf(ih: bool) -> Caches {
-    if ih {
-        Caches::LEAF
-    } else {
-        Caches::empty()
-    }
-}
-
 /// Lift one descriptor to generic operations written to `out`.
 ///
 /// ```
@@ -138,7 +130,7 @@ pub fn lift<C: Context + ?Sized>(
                 2 => Inval::new(Caches::IOTLB)
                     .stage(Stages::S2)
                     .domain(domain(ctx, d.did, &mut w)),
-                3 => Inval::new(Caches::IOTLB | leaf(d.ih))
+                3 => Inval::new(Caches::IOTLB | lift::leaf_if(d.ih))
                     .stage(Stages::S2)
                     .domain(domain(ctx, d.did, &mut w))
                     .range(am_range(d.address, d.am & AM)),

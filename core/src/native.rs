@@ -282,8 +282,8 @@ pub fn encode_pair(w: [u64; 2], out: &mut [u64]) -> Result<usize, DecodeError> {
 
 /// Inherent shorthands of a [`NativeCommand`] type's trait methods, so that
 /// `Command::decode(..)`, `decode_with`, `check_words`, `c.op()`,
-/// `c.encode_into(..)` and `c.words()` need no trait import. Each architecture crate invokes it
-/// once for its command type.
+/// `c.encode_into(..)` and `c.words()` need no trait import.
+/// [`native_command!`](crate::native_command) invokes it for each architecture's command type.
 #[macro_export]
 macro_rules! native_shorthands {
     ($t:ty) => {
@@ -323,6 +323,129 @@ macro_rules! native_shorthands {
             }
         }
     };
+}
+
+/// The `impl NativeCommand` of an architecture's command type, with the
+/// items every architecture writes alike generated, and
+/// [`native_shorthands!`] for it:
+///
+/// ```text
+/// native_command! {
+///     Command: ArchId::Amd, crate::Features, |cmd, features| features.check(cmd);
+///     op_names &OP_NAMES, op = name, encode = encode;
+///     fn decode(..) .. // the remaining items, as in any impl
+/// }
+/// ```
+///
+/// `ARCH`, `Features` and `check_features` (the closure's body, with the
+/// command and the features bound to the two names), `op_names`; with
+/// `op = m`, `op` is `self.m()`; with `encode = m` (2-word commands),
+/// `encode_into` is [`encode_pair`] of `self.m()`; with `from_fields =
+/// all, blank, set, finish`, `from_fields` is [`from_fields_2`] with the
+/// first three, its command then passed through `finish` (a last check).
+#[macro_export]
+macro_rules! native_command {
+    (
+        $t:ty : $arch:expr, $feat:ty, |$c:ident, $f:ident| $check:expr;
+        op_names $names:expr $(, op = $op:ident)? $(, encode = $enc:ident)?
+        $(, from_fields = $all:expr, $blank:expr, $set:expr, $finish:expr)?;
+        $($item:tt)*
+    ) => {
+        $crate::native_shorthands!($t);
+
+        impl $crate::NativeCommand for $t {
+            const ARCH: $crate::ArchId = $arch;
+            type Features = $feat;
+
+            #[inline(always)]
+            fn check_features(
+                &self,
+                $f: &$feat,
+            ) -> ::core::result::Result<(), $crate::DecodeError> {
+                let $c = self;
+                $check
+            }
+
+            fn op_names() -> &'static [&'static str] {
+                $names
+            }
+
+            $(
+                fn op(&self) -> &'static str {
+                    self.$op()
+                }
+            )?
+
+            $(
+                #[inline(always)]
+                fn encode_into(
+                    &self,
+                    out: &mut [u64],
+                ) -> ::core::result::Result<usize, $crate::DecodeError> {
+                    $crate::native::encode_pair(self.$enc(), out)
+                }
+            )?
+
+            $(
+                fn from_fields(
+                    op: &str,
+                    fields: &mut dyn Iterator<Item = (&str, $crate::FieldValue)>,
+                    words: usize,
+                ) -> ::core::result::Result<Self, $crate::FieldError> {
+                    let cmd = $crate::native::from_fields_2(op, fields, words, $all, $blank, $set)?;
+                    ($finish)(cmd)
+                }
+            )?
+
+            $($item)*
+        }
+    };
+}
+
+/// Bit-field access on a command's 64-bit words, the same for every codec:
+/// a field is bits `lo..=hi` of one word.
+pub mod word {
+    /// Mask of bits `lo..=hi` (`lo <= hi <= 63`).
+    #[inline(always)]
+    pub const fn mask(hi: u32, lo: u32) -> u64 {
+        (u64::MAX >> (63 - hi)) & (u64::MAX << lo)
+    }
+
+    /// Bits `lo..=hi` of `w`.
+    #[inline(always)]
+    pub const fn get(w: u64, hi: u32, lo: u32) -> u64 {
+        (w & mask(hi, lo)) >> lo
+    }
+
+    /// `v` in bits `lo..=hi`, its higher bits cut (the encode contract).
+    #[inline(always)]
+    pub const fn put(v: u64, hi: u32, lo: u32) -> u64 {
+        (v << lo) & mask(hi, lo)
+    }
+
+    /// Bit `n` of `w`.
+    #[inline(always)]
+    pub const fn bit(w: u64, n: u32) -> bool {
+        (w >> n) & 1 != 0
+    }
+
+    /// `v` as bit `n`.
+    #[inline(always)]
+    pub const fn flag(v: bool, n: u32) -> u64 {
+        (v as u64) << n
+    }
+
+    /// The reserved bits of each opcode's `[w0, w1]` from its defined
+    /// bits: a codec's table the hot path tests without an inversion.
+    pub const fn reserved<const N: usize>(defined: &[[u64; 2]; N]) -> [[u64; 2]; N] {
+        let mut t = [[0u64; 2]; N];
+        let mut i = 0;
+        while i < N {
+            t[i] = [!defined[i][0], !defined[i][1]];
+            i += 1;
+        }
+        t
+    }
 }
 
 /// The command of a [`copy_checked`] source that was refused, and why.
