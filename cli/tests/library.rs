@@ -78,8 +78,29 @@ fn max_lowered_buffers_take_a_whole_lowering() {
     let mut m: FixedBuf<iommu_inval::amd::Command, { iommu_inval::amd::MAX_LOWERED }> =
         FixedBuf::new();
     let ctx = IdentityContext;
-    assert!(iommu_inval::arm::lower(&op, &Default::default(), &ctx, &mut a).is_ok());
-    assert!(iommu_inval::vtd::lower(&op, &Default::default(), &ctx, &mut v).is_ok());
-    assert!(iommu_inval::amd::lower(&op, &Default::default(), &ctx, &mut m).is_ok());
+    assert!(iommu_inval::arm::lower(
+        &op,
+        &iommu_inval::arm::Features::LATEST,
+        iommu_inval::arm::DEFAULT_BUDGET,
+        &ctx,
+        &mut a
+    )
+    .is_ok());
+    assert!(iommu_inval::vtd::lower(
+        &op,
+        &iommu_inval::vtd::Features::SCALABLE,
+        iommu_inval::vtd::DEFAULT_BUDGET,
+        &ctx,
+        &mut v
+    )
+    .is_ok());
+    assert!(iommu_inval::amd::lower(
+        &op,
+        &iommu_inval::amd::Features::REV2,
+        iommu_inval::amd::DEFAULT_BUDGET,
+        &ctx,
+        &mut m
+    )
+    .is_ok());
     assert!(a.len() > 1 && v.len() > 1 && m.len() > 1);
 }
