@@ -1,6 +1,6 @@
 //! Hosts as fuzzer input: arbitrary lowering [`Target`]s (features and
 //! budget) of every architecture, the bound on one lowering
-//! ([`HostCaps::max_lowered`]) and what a command sent to such a host must
+//! ([`Target::max_lowered`]) and what a command sent to such a host must
 //! respect ([`HostCaps::conforms`]): no command of a feature the host lacks,
 //! no id wider than the host's (an ASID over `asid_bits`, a PASID over
 //! `pasid_bits`), the host's descriptor width.
