@@ -88,16 +88,23 @@ fn host<A: CoreArch>(features: A::Features) -> Target<A> {
     Target::new(features)
 }
 
+/// The inherent codec of `$krate::Command`, for [`Arch`].
+macro_rules! inherent_codec {
+    ($krate:ident) => {
+        fn encode_fixed(cmd: &Self::Command) -> Vec<u64> {
+            cmd.encode().iter().take(cmd.words()).copied().collect()
+        }
+        fn decode_inherent(words: &[u64]) -> Result<Self::Command, DecodeError> {
+            $krate::Command::decode(words)
+        }
+    };
+}
+
 impl Arch for Smmu {
     const WIDTHS: &'static [usize] = &[2];
+    inherent_codec!(iommu_inval_arm);
     fn arbitrary_words(u: &mut Unstructured<'_>) -> arbitrary::Result<Vec<u64>> {
         Ok(iommu_inval_arm::arbitrary_words(u)?.to_vec())
-    }
-    fn encode_fixed(cmd: &Self::Command) -> Vec<u64> {
-        cmd.encode().iter().take(cmd.words()).copied().collect()
-    }
-    fn decode_inherent(words: &[u64]) -> Result<Self::Command, DecodeError> {
-        iommu_inval_arm::Command::decode(words)
     }
     fn full_host(_cmd: &Self::Command) -> Target<Self> {
         host(iommu_inval_arm::Features::LATEST)
@@ -106,17 +113,12 @@ impl Arch for Smmu {
 
 impl Arch for Vtd {
     const WIDTHS: &'static [usize] = &[2, 4];
+    inherent_codec!(iommu_inval_vtd);
     fn arbitrary_words(u: &mut Unstructured<'_>) -> arbitrary::Result<Vec<u64>> {
         let w = iommu_inval_vtd::arbitrary_words(u)?;
         // Both descriptor widths: 128-bit uses the low two words.
         let n = if u.arbitrary::<bool>()? { 2 } else { 4 };
         Ok(w.iter().take(n).copied().collect())
-    }
-    fn encode_fixed(cmd: &Self::Command) -> Vec<u64> {
-        cmd.encode().iter().take(cmd.words()).copied().collect()
-    }
-    fn decode_inherent(words: &[u64]) -> Result<Self::Command, DecodeError> {
-        iommu_inval_vtd::Command::decode(words)
     }
     fn full_host(cmd: &Self::Command) -> Target<Self> {
         host(iommu_inval_vtd::Features {
@@ -130,14 +132,9 @@ impl Arch for Vtd {
 
 impl Arch for Amd {
     const WIDTHS: &'static [usize] = &[2];
+    inherent_codec!(iommu_inval_amd);
     fn arbitrary_words(u: &mut Unstructured<'_>) -> arbitrary::Result<Vec<u64>> {
         Ok(iommu_inval_amd::arbitrary_words(u)?.to_vec())
-    }
-    fn encode_fixed(cmd: &Self::Command) -> Vec<u64> {
-        cmd.encode().iter().take(cmd.words()).copied().collect()
-    }
-    fn decode_inherent(words: &[u64]) -> Result<Self::Command, DecodeError> {
-        iommu_inval_amd::Command::decode(words)
     }
     fn full_host(_cmd: &Self::Command) -> Target<Self> {
         host(iommu_inval_amd::Features::LATEST)
@@ -146,14 +143,9 @@ impl Arch for Amd {
 
 impl Arch for Riscv {
     const WIDTHS: &'static [usize] = &[2];
+    inherent_codec!(iommu_inval_riscv);
     fn arbitrary_words(u: &mut Unstructured<'_>) -> arbitrary::Result<Vec<u64>> {
         Ok(iommu_inval_riscv::arbitrary_words(u)?.to_vec())
-    }
-    fn encode_fixed(cmd: &Self::Command) -> Vec<u64> {
-        cmd.encode().iter().take(cmd.words()).copied().collect()
-    }
-    fn decode_inherent(words: &[u64]) -> Result<Self::Command, DecodeError> {
-        iommu_inval_riscv::Command::decode(words)
     }
     fn full_host(_cmd: &Self::Command) -> Target<Self> {
         // Every command the codec accepts is one this host implements: the
