@@ -14,10 +14,11 @@
 //! | `gt_sup` | GTSup | `gn` = 1 (guest, PASID-tagged translations) on INVALIDATE_IOMMU_PAGES, INVALIDATE_IOTLB_PAGES, PREFETCH_IOMMU_PAGES, COMPLETE_PPR_REQUEST |
 //! | `ia_sup` | IASup | INVALIDATE_IOMMU_ALL |
 //! | `viommu` | bit 55, hardware vIOMMU (revision 3.x; `FEATURE_VIOMMU` of AMD's 2023 Linux vIOMMU patches) | INSERT_GUEST_EVENT, RESET_VMMIO |
-//! | `pasid20` | revision 3.x | INVALIDATE_IOTLB_PAGES `pasid` above 16 bits (`w0[59:56]`, reserved before) |
+//! | `pasid_bits` | EFR.PASmax + 1 (above 16: revision 3.x) | INVALIDATE_IOTLB_PAGES `pasid` above 16 bits (`w0[59:56]`, reserved before) |
 //!
-//! These are not the lowering [`Caps`](crate::Caps) (what a host IOMMU can
-//! be sent).
+//! The same type describes a *host* IOMMU to [`lower`](crate::lower()):
+//! guest (`gn` = 1) commands need `gt_sup`, PASIDs fit `pasid_bits`, and
+//! INVALIDATE_IOTLB_PAGES needs `ats`.
 
 use crate::cmd::*;
 use iommu_inval_core::error::DecodeError;
@@ -37,8 +38,12 @@ pub struct Features {
     /// The hardware vIOMMU commands of revision 3.x (INSERT_GUEST_EVENT,
     /// RESET_VMMIO): EFR bit 55.
     pub viommu: bool,
-    /// 20-bit PASIDs in INVALIDATE_IOTLB_PAGES (revision 3.x).
-    pub pasid20: bool,
+    /// PASID width (EFR.PASmax + 1), at most 20: above 16,
+    /// INVALIDATE_IOTLB_PAGES carries `pasid[19:16]` (revision 3.x).
+    pub pasid_bits: u8,
+    /// Devices may have ATS device TLBs (IOTLB support, IotlbSup in the
+    /// capability header). Lowering only.
+    pub ats: bool,
 }
 
 impl Default for Features {
@@ -56,7 +61,8 @@ impl Features {
         gt_sup: true,
         ia_sup: true,
         viommu: true,
-        pasid20: true,
+        pasid_bits: 20,
+        ats: true,
     };
 
     /// A revision 2.x IOMMU with guest translation, PPR, prefetch and
@@ -67,7 +73,8 @@ impl Features {
         gt_sup: true,
         ia_sup: true,
         viommu: false,
-        pasid20: false,
+        pasid_bits: 16,
+        ats: true,
     };
 
     /// An IOMMU without guest translation and page requests (host
@@ -78,7 +85,8 @@ impl Features {
         gt_sup: false,
         ia_sup: false,
         viommu: false,
-        pasid20: false,
+        pasid_bits: 0,
+        ats: true,
     };
 
     /// Whether this IOMMU accepts `c` (decoded with [`Command::decode`]).
@@ -111,7 +119,7 @@ impl Features {
             | Command::InvalidateInterruptTable(_) => Ok(()),
             Command::InvalidateIommuPages(x) => gn(x.gn),
             Command::InvalidateIotlbPages(x) => {
-                if x.pasid > 0xffff && !self.pasid20 {
+                if x.pasid > 0xffff && self.pasid_bits <= 16 {
                     return Err(DecodeError::reserved(0, 0xf << 56));
                 }
                 gn(x.gn)
@@ -147,6 +155,8 @@ impl Features {
 
 impl FeatureSet for Features {
     const LATEST: Features = Features::LATEST;
+    /// [`Features::REV2`]: guest translation, 16-bit PASIDs, ATS.
+    const HOST: Features = Features::REV2;
     /// The named presets: `amd-host`, `amd-2` (revision 2.x), `latest`
     /// (revision 3.x, everything) — the CLI's `--caps`.
     const PRESETS: &'static [(&'static str, Features)] = &[

@@ -7,7 +7,8 @@
 //!   the command tables (docs/SPEC.md), with a bit-exact codec ([`Command::decode`],
 //!   [`Command::encode`]) and named-field access ([`NativeCommand`]).
 //! * [`lift`]: native → generic ([`Op`]), footprint-exact.
-//! * [`lower()`]: generic → native for a host described by [`Caps`]; never
+//! * [`lower()`]: generic → native for a host described by its
+//!   [`Features`], within a [`Budget`](iommu_inval_core::Budget); never
 //!   under-invalidates, reports every widening.
 //! * [`queue`]: the command-buffer consumer of an emulated IOMMU, stopping at
 //!   the first illegal command with the ILLEGAL_COMMAND_ERROR event entry.
@@ -51,7 +52,7 @@
 //!   drain would break the caller's assumption.
 //! * Device TLBs: AMD-Vi has no all-device INVALIDATE_IOTLB_PAGES, so a
 //!   device-TLB invalidation of devices the context cannot enumerate, of
-//!   more devices than `Caps::max_cmds`, or of a requester id wider than the
+//!   more devices than the budget's `max_cmds`, or of a requester id wider than the
 //!   16-bit DeviceID is refused with `NoEquivalent` (never under-done).
 //!   Devices whose ATS is disabled are skipped and reported as `dropped`.
 //! * PASID configuration: the DTE (its GCR3 root covers every PASID), plus
@@ -59,7 +60,7 @@
 //!   `gn` = 1, `pde` = 1, all pages) when the device's DomainID is known.
 //!
 //! ```
-//! use iommu_inval_amd::{lift, lower, Caps, Command};
+//! use iommu_inval_amd::{lift, lower, Command, Features, DEFAULT_BUDGET};
 //! use iommu_inval_core::{model::Op, FixedBuf, IdentityContext};
 //! // INVALIDATE_IOTLB_PAGES: device 0x10, PASID 0x1234 (gn = 1), one 4 KiB page at 0x7000.
 //! let w = [0x4034_0000_0012_0010, 0x7004];
@@ -67,7 +68,7 @@
 //! let mut ops: FixedBuf<Op, 4> = FixedBuf::new();
 //! lift(&cmd, &IdentityContext, &mut ops).unwrap();
 //! let mut back: FixedBuf<Command, 4> = FixedBuf::new();
-//! lower(ops.get(0).unwrap(), &Caps::default(), &IdentityContext, &mut back).unwrap();
+//! lower(ops.get(0).unwrap(), &Features::REV2, DEFAULT_BUDGET, &IdentityContext, &mut back).unwrap();
 //! assert_eq!(back.get(0).unwrap().encode(), w);
 //! ```
 #![no_std]
@@ -93,7 +94,13 @@ pub use features::Features;
 #[cfg(feature = "std")]
 pub use lift::footprint;
 pub use lift::{lift, resp_code};
-pub use lower::{lower, max_lowered, Caps, DEFAULT_MAX_CMDS, MAX_LOWERED};
+pub use lower::{lower, max_lowered, DEFAULT_BUDGET, MAX_LOWERED};
+
+iommu_inval_core::arch_impl!(
+    /// AMD-Vi: the [`Arch`](iommu_inval_core::arch::Arch) of this crate.
+    AmdVi,
+    queue::CmdBufDevice
+);
 
 pub use iommu_inval_core::model::Op;
 pub use iommu_inval_core::NativeCommand;

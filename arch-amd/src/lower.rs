@@ -1,4 +1,5 @@
-//! Lower: generic operations to AMD-Vi commands for a host described by [`Caps`].
+//! Lower: generic operations to AMD-Vi commands for a host described by
+//! its [`Features`], within a [`Budget`].
 //!
 //! An invalidation becomes up to three phases, in this order, with a fencing
 //! COMPLETION_WAIT (`f` = 1) between two non-empty phases so that no phase
@@ -29,59 +30,48 @@
 //! than `max_cmds`) is refused with `NoEquivalent` rather than under-done.
 
 use crate::cmd::*;
+use crate::features::Features;
 use iommu_inval_core::lower::{
-    dropped, emit_one, is_inverted, one_tag, plan_napot, tag_shared, DeviceSet, Emitter,
+    dropped, emit_one, is_inverted, one_tag, plan_napot, tag_shared, Budget, DeviceSet, Emitter,
     ListedPasids, NapotPlan, NAPOT_SPLIT_FACTOR,
 };
 use iommu_inval_core::model::*;
 use iommu_inval_core::range::{ats_encode_block, AlignedBlocks};
 use iommu_inval_core::{ArchId, Context, LowerError, Sink};
 
-/// Host capabilities that shape the lowering.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Caps {
-    /// Guest (PASID-tagged, GN = 1) translation is supported (EFR.GTSup).
-    pub guest_translation: bool,
-    /// Width of the host's PASIDs (EFR.PASmax + 1), at most 20.
-    pub pasid_bits: u8,
-    /// Devices may have ATS device TLBs (IOTLB support in the capability header).
-    pub ats: bool,
-    /// At most this many commands per range or device list before falling
-    /// back to a wider single command (at least 1 is always allowed).
-    pub max_cmds: usize,
-}
+/// The default [`Budget`]: 16 commands.
+pub const DEFAULT_BUDGET: Budget = Budget::new(16);
 
-impl Default for Caps {
-    /// A typical modern host: guest translation, 16-bit PASIDs, ATS, 16 commands.
-    fn default() -> Self {
-        Caps {
-            guest_translation: true,
-            pasid_bits: 16,
-            ats: true,
-            max_cmds: DEFAULT_MAX_CMDS,
-        }
-    }
-}
-
-/// `Caps::default().max_cmds`.
-pub const DEFAULT_MAX_CMDS: usize = 16;
-
-/// The most commands [`lower`] emits for one op with a command cap of
-/// `max_cmds`: the capacity of a [`FixedBuf`](iommu_inval_core::FixedBuf)
-/// that never fills. From `lower_inval`: configuration and interrupt-table
-/// commands (at most the cap, else one INVALIDATE_IOMMU_ALL) and the GCR3
-/// flush; a fence; IOMMU_PAGES for each stage, each with half the cap (at
-/// least one); a fence; IOTLB_PAGES, devices × pieces within the cap. Every
-/// other op is one command.
-pub const fn max_lowered(max_cmds: usize) -> usize {
-    let cap = if max_cmds == 0 { 1 } else { max_cmds };
+/// The most commands [`lower`] emits for one op within `budget`: the
+/// capacity of a [`FixedBuf`](iommu_inval_core::FixedBuf) that never fills.
+/// From `lower_inval`: configuration and interrupt-table commands (at most
+/// the cap, else one INVALIDATE_IOMMU_ALL) and the GCR3 flush; a fence;
+/// IOMMU_PAGES for each stage, each with half the cap (at least one); a
+/// fence; IOTLB_PAGES, devices × pieces within the cap. Every other op is
+/// one command.
+pub const fn max_lowered(budget: Budget) -> usize {
+    let cap = budget.cap();
     let tlb = if cap < 2 { 2 } else { cap };
     // cap + 1 + 1 + tlb + 1 + cap, saturating.
     cap.saturating_mul(2).saturating_add(tlb).saturating_add(3)
 }
 
-/// [`max_lowered`] with default caps.
-pub const MAX_LOWERED: usize = max_lowered(DEFAULT_MAX_CMDS);
+/// [`max_lowered`] of [`DEFAULT_BUDGET`].
+pub const MAX_LOWERED: usize = max_lowered(DEFAULT_BUDGET);
+
+/// The caches a host IOMMU with `f` lacks: device TLBs without ATS.
+pub(crate) fn lacks(f: &Features) -> Caches {
+    let mut l = Caches::empty();
+    l.set(Caches::DEV_TLB, !f.ats);
+    l
+}
+
+/// The host [`Features`] and the command cap, as the lowering reads them.
+#[derive(Clone, Copy)]
+struct Host<'a> {
+    f: &'a Features,
+    cap: usize,
+}
 
 /// The range rule of the `s`-bit encoding
 /// ([`NAPOT_SPLIT_FACTOR`]).
@@ -220,28 +210,33 @@ const FENCE: Command = Command::CompletionWait(CompletionWait {
 /// * `Prefetch` → PREFETCH_IOMMU_PAGES (inv = 0); configuration-only,
 ///   secure or unnameable prefetches are dropped (a hint).
 /// * `PageResponse` → COMPLETE_PPR_REQUEST (`NoEquivalent` for a PASID
-///   wider than `caps.pasid_bits`, or a guest response without
-///   `caps.guest_translation`: the host logged no such request);
+///   wider than `Features::pasid_bits`, or a guest response without
+///   `Features::gt_sup`: the host logged no such request);
 ///   `Resume`, `StallTerminate` → `NoEquivalent`.
 ///
 /// ```
-/// use iommu_inval_amd::{lower, Caps, Command};
+/// use iommu_inval_amd::{lower, Command, Features, DEFAULT_BUDGET};
 /// use iommu_inval_core::{model::*, FixedBuf, IdentityContext};
 /// // Leaf-only stage-2 invalidation of 2 MiB in domain 3.
 /// let op = Op::Inval(Inval::new(Caches::IOTLB | Caches::LEAF).stage(Stages::S2)
 ///     .domain(DomainSel::One(3)).range(AddrRange::new(0x20_0000, 0x20_0000).unwrap()));
 /// let mut out: FixedBuf<Command, 8> = FixedBuf::new();
-/// let o = lower(&op, &Caps::default(), &IdentityContext, &mut out).unwrap();
+/// let o = lower(&op, &Features::REV2, DEFAULT_BUDGET, &IdentityContext, &mut out).unwrap();
 /// assert!(o.is_exact());
 /// // s = 1, bits 12..=19 set, bit 20 clear: 2^21 bytes at 0x200000.
 /// assert_eq!(out.get(0).unwrap().encode(), [0x3000_0003_0000_0000, 0x2f_f001]);
 /// ```
 pub fn lower<C: Context + ?Sized>(
     op: &Op,
-    caps: &Caps,
+    features: &Features,
+    budget: Budget,
     ctx: &C,
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {
+    let caps = &Host {
+        f: features,
+        cap: budget.cap(),
+    };
     match op {
         Op::Inval(i) if is_inverted(&i.range) => {
             Err(LowerError::Invalid("range with first > last"))
@@ -295,7 +290,7 @@ fn lower_sync(s: &Sync, out: &mut dyn Sink<Command>) -> Result<Outcome, LowerErr
 
 fn lower_prefetch(
     p: &Prefetch,
-    caps: &Caps,
+    caps: &Host<'_>,
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {
     let drop = |why| Ok(dropped(why));
@@ -310,7 +305,7 @@ fn lower_prefetch(
     };
     let (gn, pasid) = match p.pasid {
         None => (false, 0),
-        Some(x) if caps.guest_translation && x <= pasid_limit(caps, 20) => (true, x),
+        Some(x) if caps.f.gt_sup && x <= pasid_limit(caps, 20) => (true, x),
         Some(_) => return drop("PASID not supported by the host"),
     };
     // A hint: one command, the smallest s-bit block covering the range.
@@ -337,7 +332,7 @@ fn lower_prefetch(
 
 fn lower_page_response(
     r: &PageResponse,
-    caps: &Caps,
+    caps: &Host<'_>,
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {
     if r.priv_data.is_some() {
@@ -359,7 +354,7 @@ fn lower_page_response(
         ));
     }
     let gn = r.pasid.is_some() || r.guest;
-    if gn && !caps.guest_translation {
+    if gn && !caps.f.gt_sup {
         // A guest PPR needs guest translation (EFR.GTSup): the host logged none.
         return Err(LowerError::NoEquivalent(
             "guest page response on a host without guest translation (EFR.GTSup)",
@@ -403,8 +398,8 @@ fn gcr3_domain<C: Context + ?Sized>(i: &Inval, ctx: &C) -> Option<u16> {
 }
 
 /// Largest PASID the host and a `field_bits`-wide field both hold.
-fn pasid_limit(caps: &Caps, field_bits: u8) -> u32 {
-    let bits = caps.pasid_bits.min(field_bits).min(20);
+fn pasid_limit(caps: &Host<'_>, field_bits: u8) -> u32 {
+    let bits = caps.f.pasid_bits.min(field_bits).min(20);
     (1u32 << bits) - 1
 }
 
@@ -438,7 +433,7 @@ fn iommu_all_widening(i: &Inval) -> Widened {
 
 fn lower_inval<C: Context + ?Sized>(
     i: &Inval,
-    caps: &Caps,
+    caps: &Host<'_>,
     ctx: &C,
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {
@@ -450,7 +445,7 @@ fn lower_inval<C: Context + ?Sized>(
         return Ok(dropped("AMD-Vi has no secure regime (no secure IOTLB, configuration, device TLB or interrupt entries)"));
     }
     let mut dropped_part = None;
-    let cap = caps.max_cmds.max(1);
+    let cap = caps.cap;
     let config = i.caches.intersects(Caches::CONFIG);
     let intr = i.caches.contains(Caches::INTR_REMAP);
     let iotlb = i.caches.contains(Caches::IOTLB);
@@ -505,7 +500,7 @@ fn lower_inval<C: Context + ?Sized>(
         i.caches.contains(Caches::CONFIG_PASID) && !need_all,
         i.pasid,
     ) {
-        (true, PasidSel::One(p)) if caps.guest_translation && p <= pasid_limit(caps, 20) => {
+        (true, PasidSel::One(p)) if caps.f.gt_sup && p <= pasid_limit(caps, 20) => {
             gcr3_domain(i, ctx).map(|d| (d, p))
         }
         _ => None,
@@ -525,7 +520,7 @@ fn lower_inval<C: Context + ?Sized>(
     // The GCR3 entry (gn = 1 PASID) of one PASID, or of requests without
     // PASID (entry 0, `Context::tags_of_pasid`); reported when shared.
     let s1_pasid = match i.pasid {
-        PasidSel::One(_) | PasidSel::NoPasid if s1 && caps.guest_translation => {
+        PasidSel::One(_) | PasidSel::NoPasid if s1 && caps.f.gt_sup => {
             let limit = pasid_limit(caps, 20);
             let tag = one_tag(ctx, ArchId::Amd, i.domain, i.pasid, |t| t <= limit);
             if tag.is_some_and(|t| tag_shared(ctx, ArchId::Amd, i.domain, t, i.pasid)) {
@@ -549,7 +544,7 @@ fn lower_inval<C: Context + ?Sized>(
         }
         if s1 && s1_pasid.is_none() {
             listed = match (i.pasid, i.domain, native) {
-                (PasidSel::All, DomainSel::One(d), Some(_)) if caps.guest_translation => {
+                (PasidSel::All, DomainSel::One(d), Some(_)) if caps.f.gt_sup => {
                     let limit = pasid_limit(caps, 20);
                     ListedPasids::resolve(ctx, ArchId::Amd, d, |p| p <= limit, s1_budget)
                 }
@@ -570,7 +565,7 @@ fn lower_inval<C: Context + ?Sized>(
     let mut dev_plan = None;
     let mut dev_gn = None;
     if dev_tlb {
-        if !caps.ats {
+        if !caps.f.ats {
             dropped_part = Some("host without ATS: no device TLBs");
         } else {
             if !devs.is_enumerable() {
@@ -605,7 +600,7 @@ fn lower_inval<C: Context + ?Sized>(
                     // INVALIDATE_IOTLB_PAGES carries 20 PASID bits from
                     // revision 3.x (pasid[19:16] in w0[59:56]); a host with
                     // `pasid_bits` = 16 (the default) keeps 16.
-                    if !i.global && caps.guest_translation && p <= pasid_limit(caps, 20) =>
+                    if !i.global && caps.f.gt_sup && p <= pasid_limit(caps, 20) =>
                 {
                     Some(p)
                 }

@@ -45,6 +45,7 @@ use crate::cmd::Command;
 use iommu_inval_core::device::{
     BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
 };
+use iommu_inval_core::lower::Budget;
 use iommu_inval_core::model::{Op, Outcome, Sync};
 use iommu_inval_core::ring::{Ring, RingRegs};
 use iommu_inval_core::sink::Sink;
@@ -551,14 +552,16 @@ impl CommandQueue for CmdBufDevice {
 }
 
 impl QueueProducer for CmdBufDevice {
-    type Caps = crate::Caps;
-
+    fn host_budget(&self) -> Budget {
+        crate::DEFAULT_BUDGET
+    }
     fn lower<C: Context + ?Sized>(
         op: &Op,
-        caps: &crate::Caps,
+        features: &crate::Features,
+        budget: Budget,
         ctx: &C,
         out: &mut dyn Sink<Command>,
     ) -> Result<Outcome, LowerError> {
-        crate::lower(op, caps, ctx, out)
+        crate::lower(op, features, budget, ctx, out)
     }
 }

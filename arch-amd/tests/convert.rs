@@ -2,6 +2,7 @@
 
 use iommu_inval_amd::lower::{plan_range, PagePlan, SPLIT_FACTOR};
 use iommu_inval_amd::*;
+use iommu_inval_core::arch::Target;
 use iommu_inval_core::context::Topology;
 use iommu_inval_core::footprint::{Footprint, Relation};
 use iommu_inval_core::model::*;
@@ -26,9 +27,9 @@ fn inval(op: &Op) -> Inval {
     }
 }
 
-fn low<C: Context>(op: Op, caps: &Caps, ctx: &C) -> (Vec<Command>, Outcome) {
+fn low<C: Context>(op: Op, caps: &Target<AmdVi>, ctx: &C) -> (Vec<Command>, Outcome) {
     let mut out = Vec::new();
-    let o = lower(&op, caps, ctx, &mut out).unwrap();
+    let o = lower(&op, &caps.features, caps.budget, ctx, &mut out).unwrap();
     assert_eq!(o.emitted, out.len());
     (out, o)
 }
@@ -256,7 +257,7 @@ fn range_rule_split_factor_two() {
 #[test]
 fn lower_stage1_and_stage2() {
     let ctx = IdentityContext;
-    let caps = Caps::default();
+    let caps = Target::<AmdVi>::default();
     let s1 = Inval::new(Caches::IOTLB)
         .stage(Stages::S1)
         .domain(DomainSel::One(4))
@@ -282,17 +283,17 @@ fn lower_stage1_and_stage2() {
     // No guest translation, or a PASID wider than the host's: INVALIDATE_IOMMU_ALL.
     for (caps, pasid) in [
         (
-            Caps {
-                guest_translation: false,
-                ..Caps::default()
-            },
+            Target::<AmdVi>::new(Features {
+                gt_sup: false,
+                ..Features::REV2
+            }),
             0x77,
         ),
         (
-            Caps {
+            Target::<AmdVi>::new(Features {
                 pasid_bits: 8,
-                ..Caps::default()
-            },
+                ..Features::REV2
+            }),
             0x100,
         ),
     ] {
@@ -366,7 +367,7 @@ fn lower_order_config_iotlb_devtlb() {
         .domain(DomainSel::One(1))
         .device(DeviceSel::One(16))
         .range(span(0, 0x1000));
-    let (out, o) = low(Op::Inval(i), &Caps::default(), &ctx);
+    let (out, o) = low(Op::Inval(i), &Target::<AmdVi>::default(), &ctx);
     assert!(o.is_exact(), "{o:?}");
     let fence = [0x1000_0000_0000_0004, 0];
     assert_eq!(
@@ -384,7 +385,7 @@ fn lower_order_config_iotlb_devtlb() {
 #[test]
 fn lower_device_caches() {
     let ctx = IdentityContext;
-    let caps = Caps::default();
+    let caps = Target::<AmdVi>::default();
     // PASID configuration: the whole DTE, reported.
     let cp = Inval::new(Caches::CONFIG_PASID)
         .device(DeviceSel::One(16))
@@ -450,7 +451,7 @@ fn lower_device_caches() {
 #[test]
 fn lower_device_tlb() {
     let ctx = IdentityContext;
-    let caps = Caps::default();
+    let caps = Target::<AmdVi>::default();
     let d = Inval::new(Caches::DEV_TLB)
         .device(DeviceSel::One(16))
         .pasid(PasidSel::One(0x1_0000))
@@ -484,13 +485,24 @@ fn lower_device_tlb() {
     assert!(out.is_empty());
     assert_eq!(o, Outcome::default());
     // Host without ATS: dropped.
-    let (out, o) = low(Op::Inval(d), &Caps { ats: false, ..caps }, &ctx);
+    let (out, o) = low(
+        Op::Inval(d),
+        &Target {
+            features: Features {
+                ats: false,
+                ..caps.features
+            },
+            ..caps
+        },
+        &ctx,
+    );
     assert!(out.is_empty() && o.dropped.is_some());
     // Devices nobody can enumerate: refused rather than under-invalidated.
     let mut sink = Vec::new();
     let e = lower(
         &Op::Inval(Inval::new(Caches::DEV_TLB)),
-        &caps,
+        &caps.features,
+        caps.budget,
         &ctx,
         &mut sink,
     )
@@ -500,7 +512,14 @@ fn lower_device_tlb() {
     // A requester id wider than the 16-bit DeviceID (an SMMU StreamID, say):
     // refused for the device TLB; configuration falls back to IOMMU_ALL.
     let wide = d.device(DeviceSel::One(0x1_0000)).pasid(PasidSel::All);
-    let e = lower(&Op::Inval(wide), &caps, &ctx, &mut sink).unwrap_err();
+    let e = lower(
+        &Op::Inval(wide),
+        &caps.features,
+        caps.budget,
+        &ctx,
+        &mut sink,
+    )
+    .unwrap_err();
     assert!(matches!(e, LowerError::NoEquivalent(m) if m.contains("16-bit")));
     let (out, o) = low(
         Op::Inval(Inval::new(Caches::CONFIG_DEVICE).device(DeviceSel::One(0x1_0000))),
@@ -514,9 +533,9 @@ fn lower_device_tlb() {
 #[test]
 fn lower_other_ops() {
     let ctx = IdentityContext;
-    let caps = Caps::default();
+    let caps = Target::<AmdVi>::default();
     let mut sink = Vec::new();
-    let mut err = |op: Op| lower(&op, &caps, &ctx, &mut sink).unwrap_err();
+    let mut err = |op: Op| lower(&op, &caps.features, caps.budget, &ctx, &mut sink).unwrap_err();
     assert!(matches!(
         err(Op::Sync(Sync {
             sev: true,
@@ -629,7 +648,13 @@ fn sink_full_is_an_error() {
         .domain(DomainSel::One(1))
         .pasid(PasidSel::One(1));
     assert_eq!(
-        lower(&Op::Inval(i), &Caps::default(), &IdentityContext, &mut buf),
+        lower(
+            &Op::Inval(i),
+            &Features::REV2,
+            DEFAULT_BUDGET,
+            &IdentityContext,
+            &mut buf
+        ),
         Err(LowerError::BufferFull)
     );
 }
@@ -642,7 +667,7 @@ fn widened_lowering_covers() {
         .stage(Stages::S1)
         .domain(DomainSel::One(1))
         .pasid(PasidSel::One(1 << 19));
-    let (out, _) = low(Op::Inval(i), &Caps::default(), &ctx);
+    let (out, _) = low(Op::Inval(i), &Target::<AmdVi>::default(), &ctx);
     let got = Footprint::of_ops(
         out.iter()
             .flat_map(|c| {
@@ -671,7 +696,13 @@ fn inverted_spans_are_refused_not_a_panic() {
         .device(DeviceSel::One(1))
         .range(bad);
     assert_eq!(
-        lower(&Op::Inval(i), &Caps::default(), &IdentityContext, &mut sink),
+        lower(
+            &Op::Inval(i),
+            &Features::REV2,
+            DEFAULT_BUDGET,
+            &IdentityContext,
+            &mut sink
+        ),
         Err(LowerError::Invalid("range with first > last"))
     );
     let p = Prefetch {
@@ -685,7 +716,8 @@ fn inverted_spans_are_refused_not_a_panic() {
     };
     assert!(lower(
         &Op::Prefetch(p),
-        &Caps::default(),
+        &Features::REV2,
+        DEFAULT_BUDGET,
         &IdentityContext,
         &mut sink
     )

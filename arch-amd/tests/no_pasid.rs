@@ -30,7 +30,7 @@ fn s1(d: u32, p: PasidSel) -> Op {
 
 fn low(op: &Op, ctx: &dyn Context) -> (Vec<(bool, u32, u16)>, Outcome, Relation) {
     let mut out = Vec::new();
-    let o = lower(op, &Caps::default(), ctx, &mut out).unwrap();
+    let o = lower(op, &Features::REV2, DEFAULT_BUDGET, ctx, &mut out).unwrap();
     let mut back = Vec::new();
     for c in &out {
         lift(c, ctx, &mut back).unwrap();

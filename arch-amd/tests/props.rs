@@ -2,6 +2,7 @@
 //! footprints) and R3 (generic → AMD → generic covers, exact unless reported).
 
 use iommu_inval_amd::*;
+use iommu_inval_core::arch::Target;
 use iommu_inval_core::context::Topology;
 use iommu_inval_core::footprint::Footprint;
 use iommu_inval_core::model::*;
@@ -70,13 +71,14 @@ fn topo() -> Topology {
     .unwrap()
 }
 
-fn full_caps() -> Caps {
-    Caps {
-        guest_translation: true,
+fn full_caps() -> Target<AmdVi> {
+    Target::new(Features {
+        gt_sup: true,
         pasid_bits: 20,
         ats: true,
-        max_cmds: 64,
-    }
+        ..Features::REV2
+    })
+    .max_cmds(64)
 }
 
 fn lift_all<C: Context>(cmds: &[Command], ctx: &C) -> Vec<Op> {
@@ -93,7 +95,7 @@ fn no_atc<C: Context>(i: &Inval, ctx: &C) -> bool {
         && matches!(i.device, DeviceSel::One(d) if !ctx.ats_enabled(d))
 }
 
-fn r2<C: Context>(w: [u64; 2], ctx: &C, caps: &Caps) -> Result<(), TestCaseError> {
+fn r2<C: Context>(w: [u64; 2], ctx: &C, caps: &Target<AmdVi>) -> Result<(), TestCaseError> {
     let c = Command::decode(&w).unwrap();
     let mut ops = Vec::new();
     let lo = match lift(&c, ctx, &mut ops) {
@@ -111,13 +113,13 @@ fn r2<C: Context>(w: [u64; 2], ctx: &C, caps: &Caps) -> Result<(), TestCaseError
     let mut out = Outcome::default();
     let mut dropped = false;
     for op in &ops {
-        let o = match lower(op, caps, ctx, &mut cmds) {
+        let o = match lower(op, &caps.features, caps.budget, ctx, &mut cmds) {
             Ok(o) => o,
             // A host with narrower PASIDs (EFR.PASmax) logs no page request
             // of a wider one, so it has no response to send.
             Err(LowerError::NoEquivalent(_))
                 if matches!(op, Op::PageResponse(r)
-                    if r.pasid.is_some_and(|p| p >> caps.pasid_bits != 0)) =>
+                    if r.pasid.is_some_and(|p| p >> caps.features.pasid_bits != 0)) =>
             {
                 return Ok(())
             }
@@ -212,14 +214,14 @@ proptest! {
     #[test]
     fn r2_identity(w in valid_words()) {
         r2(w, &IdentityContext, &full_caps())?;
-        r2(w, &IdentityContext, &Caps::default())?;
+        r2(w, &IdentityContext, &Target::<AmdVi>::default())?;
     }
 
     #[test]
     fn r2_topology(w in valid_words()) {
         let t = topo();
         r2(w, &t, &full_caps())?;
-        r2(w, &t, &Caps { max_cmds: 1, pasid_bits: 8, ..Caps::default() })?;
+        r2(w, &t, &Target::<AmdVi>::new(Features { pasid_bits: 8, ..Features::REV2 }).max_cmds(1))?;
     }
 }
 
@@ -280,9 +282,9 @@ fn inval_s() -> impl Strategy<Value = Inval> {
 /// (secure IOTLB and configuration entries do not exist there), without
 /// device TLBs on a host without ATS or of a device whose ATS is disabled.
 /// `None` when devices without ATS hide in a range or a domain (not checked).
-fn required<C: Context>(i: &Inval, caps: &Caps, ctx: &C) -> Option<Footprint> {
+fn required<C: Context>(i: &Inval, caps: &Target<AmdVi>, ctx: &C) -> Option<Footprint> {
     let mut j = *i;
-    if !caps.ats {
+    if !caps.features.ats {
         j.caches.remove(Caches::DEV_TLB);
     }
     if j.caches.contains(Caches::DEV_TLB) {
@@ -307,9 +309,9 @@ fn required<C: Context>(i: &Inval, caps: &Caps, ctx: &C) -> Option<Footprint> {
     Some(Footprint::of_inval(&j, ctx).project_single_regime())
 }
 
-fn r3<C: Context>(i: Inval, ctx: &C, caps: &Caps) -> Result<(), TestCaseError> {
+fn r3<C: Context>(i: Inval, ctx: &C, caps: &Target<AmdVi>) -> Result<(), TestCaseError> {
     let mut cmds = Vec::new();
-    match lower(&Op::Inval(i), caps, ctx, &mut cmds) {
+    match lower(&Op::Inval(i), &caps.features, caps.budget, ctx, &mut cmds) {
         Ok(o) => {
             prop_assert_eq!(o.emitted, cmds.len());
             // No secure regime on AMD-Vi, and device TLBs and interrupt
@@ -350,9 +352,9 @@ proptest! {
 
     #[test]
     fn r3_lower_then_lift_covers(i in inval_s()) {
-        r3(i, &IdentityContext, &Caps::default())?;
-        r3(i, &topo(), &Caps { max_cmds: 3, ..Caps::default() })?;
-        r3(i, &IdentityContext, &Caps { guest_translation: false, ats: false, ..Caps::default() })?;
+        r3(i, &IdentityContext, &Target::<AmdVi>::default())?;
+        r3(i, &topo(), &Target::<AmdVi>::new(Features::REV2).max_cmds(3))?;
+        r3(i, &IdentityContext, &Target::<AmdVi>::new(Features { gt_sup: false, ats: false, ..Features::REV2 }))?;
     }
 
     /// Device TLBs and interrupt entries are not regime-tagged: for them a
@@ -368,12 +370,12 @@ proptest! {
         }
         let i = Inval { caches, ..i };
         for (ctx, caps) in [
-            (&topo() as &dyn Context, Caps::default()),
-            (&IdentityContext as &dyn Context, Caps { max_cmds: 3, ..Caps::default() }),
+            (&topo() as &dyn Context, Target::<AmdVi>::default()),
+            (&IdentityContext as &dyn Context, Target::<AmdVi>::new(Features::REV2).max_cmds(3)),
         ] {
             let (mut g, mut h) = (Vec::new(), Vec::new());
-            let rg = lower(&Op::Inval(i.regime(Regime::Guest)), &caps, ctx, &mut g);
-            let rh = lower(&Op::Inval(i.regime(Regime::Hyp)), &caps, ctx, &mut h);
+            let rg = lower(&Op::Inval(i.regime(Regime::Guest)), &caps.features, caps.budget, ctx, &mut g);
+            let rh = lower(&Op::Inval(i.regime(Regime::Hyp)), &caps.features, caps.budget, ctx, &mut h);
             prop_assert_eq!(rg, rh);
             prop_assert_eq!(g, h);
         }

@@ -5,6 +5,7 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use iommu_inval_amd::*;
+use iommu_inval_core::arch::Target;
 use iommu_inval_core::context::Topology;
 use iommu_inval_core::footprint::Footprint;
 use iommu_inval_core::{Context, IdentityContext, LowerError};
@@ -19,9 +20,9 @@ fn topo() -> Topology {
     .unwrap()
 }
 
-fn check<C: Context>(op: &Op, caps: &Caps, ctx: &C) -> Result<(), TestCaseError> {
+fn check<C: Context>(op: &Op, caps: &Target<AmdVi>, ctx: &C) -> Result<(), TestCaseError> {
     let mut out = Vec::new();
-    match lower(op, caps, ctx, &mut out) {
+    match lower(op, &caps.features, caps.budget, ctx, &mut out) {
         Ok(o) => {
             prop_assert_eq!(o.emitted, out.len());
             let mut lifted = Vec::new();
@@ -62,7 +63,7 @@ proptest! {
     fn lower_any_op(bytes in proptest::collection::vec(any::<u8>(), 0..128), cap in 0usize..8, bits in 0u8..24) {
         let mut u = Unstructured::new(&bytes);
         let Ok(op) = Op::arbitrary(&mut u) else { return Ok(()) };
-        let caps = Caps { guest_translation: bits % 2 == 0, pasid_bits: bits, ats: bits % 3 != 0, max_cmds: cap };
+        let caps = Target::<AmdVi>::new(Features { gt_sup: bits % 2 == 0, pasid_bits: bits, ats: bits % 3 != 0, ..Features::REV2 }).max_cmds(cap);
         check(&op, &caps, &IdentityContext)?;
         check(&op, &caps, &topo())?;
     }

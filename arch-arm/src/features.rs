@@ -8,8 +8,9 @@
 //! ILLEGAL command or parameter, `reserved_bits` for a field that is RES0
 //! on that SMMU), as the hardware reports it in `SMMU_CMDQ_CONS.ERR`.
 //!
-//! These are not the lowering [`Caps`](crate::Caps) (what a *host* SMMU
-//! can be sent): they describe the *emulated* one.
+//! The same type describes a *host* SMMU to [`lower`](crate::lower()): it
+//! sends only what the host implements (`ril`, `s1p`, `s2p`, `ats`) and
+//! keeps ids within `asid_bits`, `vmid_bits`, `ssid_bits`.
 //!
 //! | feature | register | refuses when absent |
 //! |---|---|---|
@@ -73,6 +74,13 @@ pub struct Features {
     /// SMMU_IDR0.RME_IMPL: no EL3 StreamWorld, so the EL3 TLBIs are ILLEGAL
     /// (IHI0070 §2.6).
     pub rme_impl: bool,
+    /// ASID width, 8 or 16 (SMMU_IDR0.ASID16). Lowering only: decoding
+    /// accepts 16 bits.
+    pub asid_bits: u8,
+    /// VMID width, 8 or 16 (SMMU_IDR0.VMID16). Lowering only.
+    pub vmid_bits: u8,
+    /// SubstreamID width, 0..=20 (SMMU_IDR1.SSIDSIZE). Lowering only.
+    pub ssid_bits: u8,
 }
 
 impl Default for Features {
@@ -102,6 +110,9 @@ impl Features {
         secure_queue: true,
         sel2: true,
         rme_impl: false,
+        asid_bits: 16,
+        vmid_bits: 16,
+        ssid_bits: 20,
     };
 
     /// The Non-secure Command queue of an SMMUv3.0 with both stages, EL2,
@@ -123,6 +134,9 @@ impl Features {
         secure_queue: false,
         sel2: false,
         rme_impl: false,
+        asid_bits: 16,
+        vmid_bits: 16,
+        ssid_bits: 20,
     };
 
     /// [`Features::SMMUV3_0`] plus SMMUv3.1: 52-bit physical addresses and
@@ -413,6 +427,9 @@ impl Features {
 
 impl FeatureSet for Features {
     const LATEST: Features = Features::LATEST;
+    /// [`Features::LATEST`]: both stages, RIL, ATS, 16-bit ASIDs and VMIDs,
+    /// 20-bit SubstreamIDs.
+    const HOST: Features = Features::LATEST;
     /// The named presets: `smmuv3.0` .. `smmuv3.4`, `latest-ns`, `latest` (the
     /// CLI's `--caps`).
     const PRESETS: &'static [(&'static str, Features)] = &[

@@ -9,7 +9,8 @@
 //!   access through [`NativeCommand`](iommu_inval_core::NativeCommand).
 //! * [`lift()`]: command → generic [`Op`](iommu_inval_core::Op)s, with exact
 //!   footprints ([`footprint`]).
-//! * [`lower()`]: generic ops → commands for a host described by [`Caps`].
+//! * [`lower()`]: generic ops → commands for a host described by its
+//!   [`Features`], within a [`Budget`](iommu_inval_core::Budget).
 //! * [`queue`]: the CMDQ consumer an emulator runs on a PROD write.
 //! * [`Features`]: what an emulated SMMU implements (SMMU_IDR0..5, the
 //!   queue's Security state); [`Command::decode_with`] refuses, as
@@ -31,7 +32,7 @@
 //!   (§4.3.1), so their footprint includes the PASID configuration.
 //!
 //! ```
-//! use iommu_inval_arm::{lift, lower, Caps, Command};
+//! use iommu_inval_arm::{lift, lower, Command, Features, DEFAULT_BUDGET};
 //! use iommu_inval_core::{IdentityContext, model::Op, sink::FixedBuf};
 //!
 //! // CMD_ATC_INV to StreamID 0x10, PASID 3, 16 pages at 0x40000.
@@ -41,7 +42,7 @@
 //! lift(&cmd, &IdentityContext, &mut ops).unwrap();
 //! let mut back: FixedBuf<Command, 4> = FixedBuf::new();
 //! for op in ops.iter() {
-//!     lower(op, &Caps::default(), &IdentityContext, &mut back).unwrap();
+//!     lower(op, &Features::LATEST, DEFAULT_BUDGET, &IdentityContext, &mut back).unwrap();
 //! }
 //! assert_eq!(back.get(0).map(|c| c.encode()), Some(w));
 //! ```
@@ -69,4 +70,10 @@ pub use features::Features;
 #[cfg(feature = "std")]
 pub use lift::footprint;
 pub use lift::lift;
-pub use lower::{lower, max_lowered, Caps, DEFAULT_MAX_CMDS, MAX_LOWERED};
+pub use lower::{lower, max_lowered, DEFAULT_BUDGET, MAX_LOWERED};
+
+iommu_inval_core::arch_impl!(
+    /// Arm SMMUv3 (IHI0070): the [`Arch`](iommu_inval_core::arch::Arch) of this crate.
+    Smmuv3,
+    queue::CmdqDevice
+);

@@ -1,4 +1,5 @@
-//! Generic operations → SMMUv3 commands, for a host described by [`Caps`].
+//! Generic operations → SMMUv3 commands, for a host described by its
+//! [`Features`], within a [`Budget`].
 //!
 //! Rules (docs/ARCHITECTURE.md, "the rules every translation keeps"): never
 //! under-invalidate; widen to the narrowest safe scope and report it in
@@ -15,7 +16,7 @@
 //! * **Stage 2**: `CMD_TLBI_S2_IPA` per chunk (the IPA must fit `w1[51:12]`,
 //!   else `S12_VMALL`), `S12_VMALL` for all addresses; both stages of a whole
 //!   domain are one `S12_VMALL`.
-//! * **Ranges**: with [`Caps::range_inval`], the fewest
+//! * **Ranges**: with [`Features::ril`], the fewest
 //!   `(num + 1) * 2^scale`-granule commands (the greedy split of
 //!   [`SmmuChunks`](iommu_inval_core::range::SmmuChunks)) in the granule
 //!   of [`Hints::tg_shift`] (4 KiB when unknown: the host's own page tables
@@ -30,7 +31,7 @@
 //!   its 4 KiB page, so leaves above 4 KiB are reported as
 //!   [`Widened::LEAF_HINT`]: judge the output by
 //!   `Footprint::assuming_leaves(leaf_shift)`. Above
-//!   [`Caps::max_cmds`] commands: one ASID-/VMID-wide command
+//!   the [`Budget`]'s `max_cmds` commands: one ASID-/VMID-wide command
 //!   ([`Widened::CAP`]).
 //! * **EL2 / EL3** regimes: `CMD_TLBI_EL2_*` / `EL3_*`; **Secure EL2**
 //!   (`SecureHyp`): `CMD_TLBI_S_EL2_*` the same way (IHI0070 §4.4.2.11–14).
@@ -40,7 +41,7 @@
 //!   domain or stage 1 as `CMD_TLBI_S_S12_VMALL` (stage 1 alone:
 //!   [`Widened::STAGE`]); no VMID as `CMD_TLBI_SNH_ALL`. The host must be
 //!   driven through its Secure Command queue. A host without stage 2
-//!   ([`Caps::stage2`] false) has no such regime: the part is dropped,
+//!   ([`Features::s2p`] false) has no such regime: the part is dropped,
 //!   reported.
 //! * **Configuration**: `CMD_CFGI_STE` per device, aligned power-of-two
 //!   StreamID blocks as `CMD_CFGI_STE_RANGE`, `CMD_CFGI_ALL`; PASID
@@ -62,13 +63,14 @@
 //!   is not: CMD_SYNC gives no guarantee about page requests
 //!   (IHI0070 §4.7.3), so it is `NoEquivalent`.
 //! * **Page responses**: `CMD_PRI_RESP`; a PASID wider than
-//!   [`Caps::ssid_bits`] is `NoEquivalent` (the host took no such request).
+//!   [`Features::ssid_bits`] is `NoEquivalent` (the host took no such request).
 
 use crate::cmd::*;
 use crate::codec::effective_ttl;
+use crate::features::Features;
 use iommu_inval_core::context::Context;
 use iommu_inval_core::error::LowerError;
-use iommu_inval_core::lower::{DeviceSet, Emitter};
+use iommu_inval_core::lower::{Budget, DeviceSet, Emitter};
 use iommu_inval_core::model::{
     Caches, DomainSel, Hints, Inval, Op, Outcome, PageResponse, PasidSel, Prefetch, Regime,
     RespCode, Stages, StallAction, Sync, Widened,
@@ -77,70 +79,44 @@ use iommu_inval_core::native::ArchId;
 use iommu_inval_core::range::{covering_block, page_count, pages, plan_aligned, AddrRange, Plan};
 use iommu_inval_core::sink::Sink;
 
-/// What the host SMMU implements (SMMU_IDR0/1/3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Caps {
-    /// Range invalidation and the TTL hint (SMMU_IDR3.RIL).
-    pub range_inval: bool,
-    /// ATS (SMMU_IDR0.ATS): CMD_ATC_INV is legal.
-    pub ats: bool,
-    /// Stage 1 (SMMU_IDR0.S1P): CMD_TLBI_NH_*, CMD_CFGI_CD*.
-    pub stage1: bool,
-    /// Stage 2 (SMMU_IDR0.S2P): CMD_TLBI_S2_IPA, S12_VMALL, VMIDs.
-    pub stage2: bool,
-    /// ASID width: 8 or 16 (SMMU_IDR0.ASID16).
-    pub asid_bits: u8,
-    /// VMID width: 8 or 16 (SMMU_IDR0.VMID16).
-    pub vmid_bits: u8,
-    /// SubstreamID width, 0..=20 (SMMU_IDR1.SSIDSIZE).
-    pub ssid_bits: u8,
-    /// Most commands one range (or device set) may take before a wider
-    /// single command replaces them.
-    pub max_cmds: usize,
-}
+/// The default [`Budget`]: 64 commands per range, one Linux command batch.
+pub const DEFAULT_BUDGET: Budget = Budget::new(64);
 
-impl Default for Caps {
-    /// An SMMUv3.2+ with both stages, RIL, ATS, 16-bit ASIDs/VMIDs and
-    /// 20-bit SubstreamIDs; 64 commands per range (one Linux command batch).
-    fn default() -> Self {
-        Caps {
-            range_inval: true,
-            ats: true,
-            stage1: true,
-            stage2: true,
-            asid_bits: 16,
-            vmid_bits: 16,
-            ssid_bits: 20,
-            max_cmds: DEFAULT_MAX_CMDS,
-        }
-    }
-}
-
-/// `Caps::default().max_cmds`: one Linux command batch.
-pub const DEFAULT_MAX_CMDS: usize = 64;
-
-/// The most commands [`lower`] emits for one op with a command cap of
-/// `max_cmds`: the capacity of a [`FixedBuf`](iommu_inval_core::FixedBuf)
-/// that never fills. From the code below: an invalidation is at most three
-/// groups with a `CMD_SYNC` after each — configuration (`CFGI_CD` per
-/// stream, or STE-level commands, at most the cap), TLBIs (stage 1 and stage
-/// 2, each at most the cap before falling back to one command) and
-/// `CMD_ATC_INV` (one per device, refused above the cap); every other op is
-/// one command.
-pub const fn max_lowered(max_cmds: usize) -> usize {
-    let cap = if max_cmds == 0 { 1 } else { max_cmds };
+/// The most commands [`lower`] emits for one op within `budget`: the
+/// capacity of a [`FixedBuf`](iommu_inval_core::FixedBuf) that never fills.
+/// From the code below: an invalidation is at most three groups with a
+/// `CMD_SYNC` after each — configuration (`CFGI_CD` per stream, or
+/// STE-level commands, at most the cap), TLBIs (stage 1 and stage 2, each
+/// at most the cap before falling back to one command) and `CMD_ATC_INV`
+/// (one per device, refused above the cap); every other op is one command.
+pub const fn max_lowered(budget: Budget) -> usize {
     // cap + 1 + 2 * cap + 1 + cap + 1, saturating (a cap near usize::MAX).
-    cap.saturating_mul(4).saturating_add(3)
+    budget.cap().saturating_mul(4).saturating_add(3)
 }
 
-/// [`max_lowered`] with default caps.
-pub const MAX_LOWERED: usize = max_lowered(DEFAULT_MAX_CMDS);
+/// [`max_lowered`] of [`DEFAULT_BUDGET`].
+pub const MAX_LOWERED: usize = max_lowered(DEFAULT_BUDGET);
 
-impl Caps {
+/// The caches a host SMMU with `f` lacks: the interrupt-remapping cache
+/// (SMMUv3 has none) and, without ATS (SMMU_IDR0.ATS), device TLBs.
+pub(crate) fn lacks(f: &Features) -> Caches {
+    let mut l = Caches::INTR_REMAP;
+    l.set(Caches::DEV_TLB, !f.ats);
+    l
+}
+
+/// The host [`Features`] and the command cap, as the lowering reads them.
+#[derive(Clone, Copy)]
+struct Host<'a> {
+    f: &'a Features,
+    cap: usize,
+}
+
+impl Host<'_> {
     /// The command cap, at least one.
     #[inline]
     fn cap(&self) -> usize {
-        self.max_cmds.max(1)
+        self.cap
     }
     #[inline]
     fn fits_bits(v: u64, bits: u8) -> bool {
@@ -148,15 +124,15 @@ impl Caps {
     }
     #[inline]
     fn asid_fits(&self, a: u16) -> bool {
-        Self::fits_bits(u64::from(a), self.asid_bits.min(16))
+        Self::fits_bits(u64::from(a), self.f.asid_bits.min(16))
     }
     #[inline]
     fn vmid_fits(&self, v: u32) -> bool {
-        Self::fits_bits(u64::from(v), self.vmid_bits.min(16))
+        Self::fits_bits(u64::from(v), self.f.vmid_bits.min(16))
     }
     #[inline]
     fn ssid_fits(&self, p: u32) -> bool {
-        Self::fits_bits(u64::from(p), self.ssid_bits.min(20))
+        Self::fits_bits(u64::from(p), self.f.ssid_bits.min(20))
     }
 }
 
@@ -167,14 +143,14 @@ type Out<'a> = Emitter<'a, Command>;
 /// Lower one generic operation to SMMUv3 commands, written to `out`.
 ///
 /// ```
-/// use iommu_inval_arm::{lower, Caps, Command};
+/// use iommu_inval_arm::{lower, Command, Features, DEFAULT_BUDGET};
 /// use iommu_inval_core::{IdentityContext, model::*, sink::FixedBuf};
 /// // 2 MiB of PASID 5's stage-1 translations in domain 1: one range TLBI.
 /// let op = Op::Inval(Inval::new(Caches::IOTLB).stage(Stages::S1)
 ///     .domain(DomainSel::One(1)).pasid(PasidSel::One(5))
 ///     .range(AddrRange::new(0x20_0000, 0x20_0000).unwrap()));
 /// let mut out: FixedBuf<Command, 8> = FixedBuf::new();
-/// let o = lower(&op, &Caps::default(), &IdentityContext, &mut out).unwrap();
+/// let o = lower(&op, &Features::LATEST, DEFAULT_BUDGET, &IdentityContext, &mut out).unwrap();
 /// assert!(o.is_exact());
 /// match out.get(0) {
 ///     Some(Command::TlbiNhVa(c)) => assert_eq!((c.num, c.scale, c.tg, c.asid), (15, 5, 1, 5)),
@@ -183,10 +159,15 @@ type Out<'a> = Emitter<'a, Command>;
 /// ```
 pub fn lower<C: Context + ?Sized>(
     op: &Op,
-    caps: &Caps,
+    features: &Features,
+    budget: Budget,
     ctx: &C,
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {
+    let caps = &Host {
+        f: features,
+        cap: budget.cap(),
+    };
     let mut o = Out::new(out, || Command::CmdSync(CmdSync::default()));
     match op {
         Op::Inval(i) => lower_inval(i, caps, ctx, &mut o)?,
@@ -217,7 +198,7 @@ pub fn lower<C: Context + ?Sized>(
 
 fn lower_inval<C: Context + ?Sized>(
     i: &Inval,
-    caps: &Caps,
+    caps: &Host<'_>,
     ctx: &C,
     o: &mut Out<'_>,
 ) -> Result<(), LowerError> {
@@ -267,7 +248,7 @@ fn devices<C: Context + ?Sized>(i: &Inval, ctx: &C, o: &mut Out<'_>) -> DeviceSe
 
 fn lower_config<C: Context + ?Sized>(
     i: &Inval,
-    caps: &Caps,
+    caps: &Host<'_>,
     ctx: &C,
     o: &mut Out<'_>,
 ) -> Result<(), LowerError> {
@@ -285,7 +266,7 @@ fn lower_config<C: Context + ?Sized>(
     let want_ste = i.caches.contains(Caches::CONFIG_DEVICE);
     let want_cd = i.caches.contains(Caches::CONFIG_PASID);
     let leaf = i.leaf_only();
-    if !want_ste && !caps.stage1 {
+    if !want_ste && !caps.f.s1p {
         o.drop_part("host SMMU has no stage 1: no context descriptors are cached");
         return Ok(());
     }
@@ -358,7 +339,7 @@ fn ste_level<C: Context + ?Sized>(
     devs: DeviceSet,
     ssec: bool,
     leaf: bool,
-    caps: &Caps,
+    caps: &Host<'_>,
     ctx: &C,
     o: &mut Out<'_>,
 ) -> Result<(), LowerError> {
@@ -600,7 +581,7 @@ fn tlbi_span(
     r: &AddrRange,
     hints: &Hints,
     leaf: bool,
-    caps: &Caps,
+    caps: &Host<'_>,
     va: VaCmd,
     o: &mut Out<'_>,
 ) -> Result<(), LowerError> {
@@ -611,7 +592,7 @@ fn tlbi_span(
         }
         o.push(va.wide())
     };
-    if caps.range_inval {
+    if caps.f.ril {
         let (g, tg) = match hints.tg_shift {
             14 => (14u32, 2u8),
             16 => (16, 3),
@@ -703,7 +684,7 @@ const IPA_LIMIT: u64 = 1 << 52;
 
 fn lower_tlb<C: Context + ?Sized>(
     i: &Inval,
-    caps: &Caps,
+    caps: &Host<'_>,
     ctx: &C,
     o: &mut Out<'_>,
 ) -> Result<(), LowerError> {
@@ -729,7 +710,7 @@ fn lower_tlb<C: Context + ?Sized>(
             if !s1 {
                 return Ok(());
             }
-            if !caps.stage1 {
+            if !caps.f.s1p {
                 o.drop_part("host SMMU has no stage 1");
                 return Ok(());
             }
@@ -763,10 +744,10 @@ fn lower_tlb<C: Context + ?Sized>(
     }
 
     // Guest regime: resolve the VMID.
-    let vmid: Option<u16> = if !caps.stage2 {
+    let vmid: Option<u16> = if !caps.f.s2p {
         // Stage-1-only SMMU: VMID is RES0 (IHI0070 §4.4.2) and one command
         // reaches every domain.
-        if matches!(i.domain, DomainSel::One(_)) && s1 && caps.stage1 {
+        if matches!(i.domain, DomainSel::One(_)) && s1 && caps.f.s1p {
             o.widen(Widened::DOMAIN);
         }
         Some(0)
@@ -781,16 +762,16 @@ fn lower_tlb<C: Context + ?Sized>(
     };
     let (s1, s2) = (
         s1 && {
-            if !caps.stage1 {
+            if !caps.f.s1p {
                 o.drop_part("host SMMU has no stage 1");
             }
-            caps.stage1
+            caps.f.s1p
         },
         s2 && {
-            if !caps.stage2 {
+            if !caps.f.s2p {
                 o.drop_part("host SMMU has no stage 2");
             }
-            caps.stage2
+            caps.f.s2p
         },
     );
     if !s1 && !s2 {
@@ -853,8 +834,8 @@ fn lower_tlb<C: Context + ?Sized>(
             Asids::One(asid) => o.push(TlbiNhAsid { vmid, asid })?,
             Asids::Several(n) => {
                 // Each ASID with its share of the cap (n <= cap).
-                let share = Caps {
-                    max_cmds: caps.cap() / n,
+                let share = Host {
+                    cap: (caps.cap() / n).max(1),
                     ..*caps
                 };
                 let mut res = Ok(());
@@ -892,11 +873,11 @@ fn lower_tlb<C: Context + ?Sized>(
 /// The Secure EL1&0 regime under Secure stage 2 (module documentation).
 fn lower_secure_guest<C: Context + ?Sized>(
     i: &Inval,
-    caps: &Caps,
+    caps: &Host<'_>,
     ctx: &C,
     o: &mut Out<'_>,
 ) -> Result<(), LowerError> {
-    if !caps.stage2 {
+    if !caps.f.s2p {
         // Secure EL1&0 under Secure stage 2 needs stage 2 (SMMU_IDR0.S2P,
         // IHI0070 §4.4.3): a host without it caches no entry of the regime.
         o.drop_part("host SMMU has no stage 2: no Secure stage-2 regime");
@@ -984,7 +965,7 @@ enum Asids {
 fn s1_asids<C: Context + ?Sized>(
     i: &Inval,
     domain: DomainSel,
-    caps: &Caps,
+    caps: &Host<'_>,
     ctx: &C,
     o: &mut Out<'_>,
 ) -> Asids {
@@ -1030,7 +1011,7 @@ fn s1_asids<C: Context + ?Sized>(
 fn s1_asid<C: Context + ?Sized>(
     i: &Inval,
     domain: DomainSel,
-    caps: &Caps,
+    caps: &Host<'_>,
     ctx: &C,
     o: &mut Out<'_>,
 ) -> Option<u16> {
@@ -1060,7 +1041,7 @@ pub fn atc_span(r: &AddrRange) -> (u8, u64) {
 #[inline]
 fn lower_dev_tlb<C: Context + ?Sized>(
     i: &Inval,
-    caps: &Caps,
+    caps: &Host<'_>,
     ctx: &C,
     o: &mut Out<'_>,
 ) -> Result<(), LowerError> {
@@ -1071,12 +1052,12 @@ fn lower_dev_tlb<C: Context + ?Sized>(
         o.drop_part("ATS is not supported for Secure streams (IHI0070 §3.9)");
         return Ok(());
     }
-    if !caps.ats {
+    if !caps.f.ats {
         o.drop_part("host SMMU has no ATS");
         return Ok(());
     }
     let (ssv, ssid, global) = match i.pasid {
-        PasidSel::One(p) if caps.ssid_bits > 0 && caps.ssid_fits(p) => (true, p, i.global),
+        PasidSel::One(p) if caps.f.ssid_bits > 0 && caps.ssid_fits(p) => (true, p, i.global),
         PasidSel::All => (false, 0, false),
         _ => {
             // Without a PASID prefix the request hits every ATC entry of the
@@ -1192,10 +1173,10 @@ fn lower_sync(s: &Sync) -> Result<CmdSync, LowerError> {
     Ok(c)
 }
 
-fn lower_prefetch(p: &Prefetch, caps: &Caps, o: &mut Out<'_>) -> Result<(), LowerError> {
+fn lower_prefetch(p: &Prefetch, caps: &Host<'_>, o: &mut Out<'_>) -> Result<(), LowerError> {
     let (ssv, ssid) = match p.pasid {
         None => (false, 0),
-        Some(q) if caps.ssid_bits > 0 && caps.ssid_fits(q) => (true, q),
+        Some(q) if caps.f.ssid_bits > 0 && caps.ssid_fits(q) => (true, q),
         Some(_) => {
             o.drop_part("prefetch for a PASID wider than the host's SubstreamIDs");
             return Ok(());
@@ -1240,7 +1221,7 @@ fn lower_prefetch(p: &Prefetch, caps: &Caps, o: &mut Out<'_>) -> Result<(), Lowe
 use crate::lift::prefetch_span;
 
 #[inline]
-fn lower_page_response(p: &PageResponse, caps: &Caps) -> Result<PriResp, LowerError> {
+fn lower_page_response(p: &PageResponse, caps: &Host<'_>) -> Result<PriResp, LowerError> {
     if p.priv_data.is_some() {
         return Err(LowerError::NoEquivalent(
             "CMD_PRI_RESP carries no private data",
@@ -1253,7 +1234,7 @@ fn lower_page_response(p: &PageResponse, caps: &Caps) -> Result<PriResp, LowerEr
         None => (false, 0),
         // The response answers a page request of this PASID, which a host
         // with narrower SubstreamIDs (SMMU_IDR1.SSIDSIZE) cannot have taken.
-        Some(q) if caps.ssid_bits > 0 && caps.ssid_fits(q) => (true, q),
+        Some(q) if caps.f.ssid_bits > 0 && caps.ssid_fits(q) => (true, q),
         Some(_) => {
             return Err(LowerError::NoEquivalent(
                 "PASID wider than the host's SubstreamIDs (SMMU_IDR1.SSIDSIZE)",
@@ -1325,15 +1306,16 @@ mod tests {
 
     #[test]
     fn caps_widths() {
-        let c = Caps {
+        let f = Features {
             asid_bits: 8,
             vmid_bits: 8,
             ssid_bits: 0,
-            ..Caps::default()
+            ..Features::LATEST
         };
+        let c = Host { f: &f, cap: 1 };
         assert!(c.asid_fits(0xff) && !c.asid_fits(0x100));
         assert!(c.vmid_fits(0xff) && !c.vmid_fits(0x100));
         assert!(c.ssid_fits(0) && !c.ssid_fits(1));
-        assert_eq!(Caps { max_cmds: 0, ..c }.cap(), 1);
+        assert_eq!(Budget::new(0).cap(), 1);
     }
 }

@@ -42,6 +42,7 @@ use iommu_inval_core::device::{
     BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
 };
 use iommu_inval_core::error::{DecodeError, LowerError};
+use iommu_inval_core::lower::Budget;
 use iommu_inval_core::model::{Op, Outcome, Sync};
 use iommu_inval_core::queue::GuestMemory;
 use iommu_inval_core::ring::{Ring, RingRegs};
@@ -422,15 +423,17 @@ impl CommandQueue for CmdqDevice {
 }
 
 impl QueueProducer for CmdqDevice {
-    type Caps = crate::Caps;
-
+    fn host_budget(&self) -> Budget {
+        crate::DEFAULT_BUDGET
+    }
     fn lower<C: Context + ?Sized>(
         op: &Op,
-        caps: &crate::Caps,
+        features: &crate::Features,
+        budget: Budget,
         ctx: &C,
         out: &mut dyn Sink<Command>,
     ) -> Result<Outcome, LowerError> {
-        crate::lower(op, caps, ctx, out)
+        crate::lower(op, features, budget, ctx, out)
     }
 }
 

@@ -1,9 +1,11 @@
 //! Lift and lower on hand-worked examples.
 
 use iommu_inval_arm::*;
+use iommu_inval_core::arch::Target;
 use iommu_inval_core::context::Topology;
 use iommu_inval_core::model::*;
 use iommu_inval_core::seed::{SeedFlags, SeedRequest, SeedScope};
+use iommu_inval_core::Budget;
 use iommu_inval_core::{IdentityContext, LowerError};
 
 const TOPO: &str = r#"{
@@ -18,9 +20,13 @@ fn topo() -> Topology {
     Topology::from_json(TOPO).unwrap()
 }
 
-fn low(op: Op, caps: Caps, ctx: &dyn iommu_inval_core::Context) -> (Vec<Command>, Outcome) {
+fn low(
+    op: Op,
+    caps: Target<Smmuv3>,
+    ctx: &dyn iommu_inval_core::Context,
+) -> (Vec<Command>, Outcome) {
     let mut v = Vec::new();
-    let o = lower(&op, &caps, ctx, &mut v).unwrap();
+    let o = lower(&op, &caps.features, caps.budget, ctx, &mut v).unwrap();
     (v, o)
 }
 
@@ -246,7 +252,7 @@ fn range_lowering_uses_fewest_commands() {
     // 37 pages from 0x1000: 36 = (17+1) * 2^1 granules, then one page.
     let (v, o) = low(
         Op::Inval(s1(5, 0x1000, 37 * 4096)),
-        Caps::default(),
+        Target::<Smmuv3>::default(),
         &IdentityContext,
     );
     assert!(o.is_exact());
@@ -265,32 +271,32 @@ fn range_lowering_uses_fewest_commands() {
         level: 3,
         ..Hints::default()
     };
-    let (v, _) = low(Op::Inval(i), Caps::default(), &IdentityContext);
+    let (v, _) = low(Op::Inval(i), Target::<Smmuv3>::default(), &IdentityContext);
     assert_eq!(v[1], va(1, 5, [0, 0, 3, 1], 0x2_5000));
     // 64 KiB granule hint: one granule without level = 16 page commands.
     let mut i = s1(5, 0x1_0000, 0x1_0000);
     i.hints.tg_shift = 16;
-    let (v, o) = low(Op::Inval(i), Caps::default(), &IdentityContext);
+    let (v, o) = low(Op::Inval(i), Target::<Smmuv3>::default(), &IdentityContext);
     assert_eq!(v.len(), 16);
     assert!(o.is_exact());
 }
 
 #[test]
 fn without_range_support_one_command_per_page_then_asid_wide() {
-    let caps = Caps {
-        range_inval: false,
-        max_cmds: 40,
-        ..Caps::default()
-    };
+    let caps = Target::<Smmuv3>::new(Features {
+        ril: false,
+        ..Features::LATEST
+    })
+    .max_cmds(40);
     let (v, o) = low(Op::Inval(s1(5, 0x1000, 37 * 4096)), caps, &IdentityContext);
     assert!(o.is_exact());
     assert_eq!(v.len(), 37);
     assert_eq!(v[36], va(1, 5, [0, 0, 0, 0], 0x2_5000));
-    let caps = Caps {
-        range_inval: false,
-        max_cmds: 16,
-        ..Caps::default()
-    };
+    let caps = Target::<Smmuv3>::new(Features {
+        ril: false,
+        ..Features::LATEST
+    })
+    .max_cmds(16);
     let (v, o) = low(Op::Inval(s1(5, 0x1000, 37 * 4096)), caps, &IdentityContext);
     assert_eq!(v, [Command::from(TlbiNhAsid { vmid: 1, asid: 5 })]);
     assert_eq!(o.widened, Widened::CAP | Widened::RANGE);
@@ -339,10 +345,7 @@ fn range_cap_is_counted_before_emitting() {
     // 16*2^1 = 0x20, then 1 page): 4 chunks; the last one has no level
     // hint, so num = scale = 0 becomes one tg = 0 command.
     let i = s1(5, 0x4000_0000, 0x1_0821 << 12);
-    let caps = |max_cmds| Caps {
-        max_cmds,
-        ..Caps::default()
-    };
+    let caps = |max_cmds| Target::<Smmuv3>::new(Features::LATEST).max_cmds(max_cmds);
     let (v, o) = low(Op::Inval(i), caps(4), &IdentityContext);
     assert!(o.is_exact());
     let want: Vec<[u64; 2]> = vec![
@@ -389,14 +392,18 @@ fn secure_device_tlb_is_dropped_hyp_is_not() {
         .domain(DomainSel::One(1))
         .device(DeviceSel::One(16))
         .range(AddrRange::new(0x4000, 0x1000).unwrap());
-    let (v, o) = low(Op::Inval(base.regime(Regime::Secure)), Caps::default(), &t);
+    let (v, o) = low(
+        Op::Inval(base.regime(Regime::Secure)),
+        Target::<Smmuv3>::default(),
+        &t,
+    );
     assert!(v.is_empty());
     assert_eq!(o.emitted, 0);
     assert!(o.dropped.is_some());
     // CMD_ATC_INV sid 16, every PASID, one page at 0x4000.
     let atc = [0x0000_0010_0000_0040, 0x4000];
     for r in [Regime::Guest, Regime::Hyp] {
-        let (v, o) = low(Op::Inval(base.regime(r)), Caps::default(), &t);
+        let (v, o) = low(Op::Inval(base.regime(r)), Target::<Smmuv3>::default(), &t);
         assert!(o.is_exact(), "{r:?}");
         assert_eq!(v.iter().map(Command::encode).collect::<Vec<_>>(), [atc]);
     }
@@ -407,7 +414,7 @@ fn secure_device_tlb_is_dropped_hyp_is_not() {
         .stage(Stages::S1)
         .device(DeviceSel::One(16))
         .range(AddrRange::new(0x4000, 0x1000).unwrap());
-    let (v, o) = low(Op::Inval(i), Caps::default(), &t);
+    let (v, o) = low(Op::Inval(i), Target::<Smmuv3>::default(), &t);
     assert!(o.dropped.is_some());
     assert_eq!(
         v,
@@ -431,13 +438,17 @@ fn unknown_ids_widen() {
     let t = topo();
     // Domain 2 has no VMID: every domain.
     let i = s1(1, 0x1000, 0x1000).domain(DomainSel::One(2));
-    let (v, o) = low(Op::Inval(i), Caps::default(), &t);
+    let (v, o) = low(Op::Inval(i), Target::<Smmuv3>::default(), &t);
     assert_eq!(v, [Command::from(TlbiNsnhAll {})]);
     assert!(o
         .widened
         .contains(Widened::DOMAIN | Widened::RANGE | Widened::PASID | Widened::STAGE));
     // PASID 3 has no ASID: every ASID of the VMID.
-    let (v, o) = low(Op::Inval(s1(3, 0x1000, 0x1000)), Caps::default(), &t);
+    let (v, o) = low(
+        Op::Inval(s1(3, 0x1000, 0x1000)),
+        Target::<Smmuv3>::default(),
+        &t,
+    );
     assert_eq!(
         v,
         [Command::from(TlbiNhVaa {
@@ -453,14 +464,14 @@ fn unknown_ids_widen() {
     );
     assert_eq!(o.widened, Widened::PASID);
     // PASID 1 shares ASID 5 with PASID 9: reported.
-    let (v, o) = low(Op::Inval(s1(1, 0x1000, 0x1000)), Caps::default(), &t);
+    let (v, o) = low(Op::Inval(s1(1, 0x1000, 0x1000)), Target::<Smmuv3>::default(), &t);
     assert_eq!(v, [va(3, 5, [0, 0, 0, 0], 0x1000)]);
     assert_eq!(o.widened, Widened::PASID);
     // A PASID too wide for the host's SubstreamIDs: ATC_INV without PASID.
-    let caps = Caps {
+    let caps = Target::<Smmuv3>::new(Features {
         ssid_bits: 8,
-        ..Caps::default()
-    };
+        ..Features::LATEST
+    });
     let i = Inval::new(Caches::DEV_TLB)
         .device(DeviceSel::One(4))
         .pasid(PasidSel::One(256));
@@ -485,7 +496,7 @@ fn stage2_and_vmall() {
         .stage(Stages::S2)
         .domain(DomainSel::One(7))
         .range(AddrRange::new(0x8000_0000, 0x20_0000).unwrap());
-    let (v, o) = low(Op::Inval(i), Caps::default(), &IdentityContext);
+    let (v, o) = low(Op::Inval(i), Target::<Smmuv3>::default(), &IdentityContext);
     assert!(o.is_exact());
     assert_eq!(
         v,
@@ -502,12 +513,12 @@ fn stage2_and_vmall() {
     );
     // Beyond w1[51:12]: S12_VMALL.
     let i = i.range(AddrRange::new(1 << 52, 0x1000).unwrap());
-    let (v, o) = low(Op::Inval(i), Caps::default(), &IdentityContext);
+    let (v, o) = low(Op::Inval(i), Target::<Smmuv3>::default(), &IdentityContext);
     assert_eq!(v, [Command::from(TlbiS12Vmall { vmid: 7 })]);
     assert!(o.widened.contains(Widened::RANGE | Widened::STAGE));
     // Everything of a domain: one S12_VMALL.
     let i = Inval::new(Caches::IOTLB).domain(DomainSel::One(7));
-    let (v, o) = low(Op::Inval(i), Caps::default(), &IdentityContext);
+    let (v, o) = low(Op::Inval(i), Target::<Smmuv3>::default(), &IdentityContext);
     assert_eq!(
         (v, o.is_exact()),
         (vec![Command::from(TlbiS12Vmall { vmid: 7 })], true)
@@ -516,7 +527,7 @@ fn stage2_and_vmall() {
 
 #[test]
 fn config_lowering() {
-    let caps = Caps::default();
+    let caps = Target::<Smmuv3>::default();
     // 0x10..=0x2f: two aligned blocks of 16 streams.
     let i = Inval::new(Caches::CONFIG).device(DeviceSel::Range {
         first: 0x10,
@@ -592,7 +603,7 @@ fn seed_request_order_config_tlb_atc() {
         .domain(DomainSel::One(1))
         .pasid(PasidSel::One(2))
         .range(AddrRange::new(0x4000, 0x2000).unwrap());
-    let (v, o) = low(Op::Inval(i), Caps::default(), &t);
+    let (v, o) = low(Op::Inval(i), Target::<Smmuv3>::default(), &t);
     let sync = Command::from(CmdSync::default());
     assert_eq!(
         v,
@@ -643,7 +654,7 @@ fn seed_request_order_config_tlb_atc() {
     req.to_ops(&mut ops).unwrap();
     let mut out = Vec::new();
     for op in &ops {
-        lower(op, &Caps::default(), &t, &mut out).unwrap();
+        lower(op, &Features::LATEST, DEFAULT_BUDGET, &t, &mut out).unwrap();
     }
     let kinds: Vec<&str> = out.iter().map(|c| c.op_name()).collect();
     assert_eq!(
@@ -666,7 +677,7 @@ fn atc_span_is_the_smallest_aligned_cover() {
     let i = Inval::new(Caches::DEV_TLB)
         .device(DeviceSel::One(1))
         .range(AddrRange::inclusive(0x3000, 0x4fff).unwrap());
-    let (v, o) = low(Op::Inval(i), Caps::default(), &IdentityContext);
+    let (v, o) = low(Op::Inval(i), Target::<Smmuv3>::default(), &IdentityContext);
     assert_eq!(
         v,
         [Command::from(AtcInv {
@@ -684,17 +695,18 @@ fn atc_span_is_the_smallest_aligned_cover() {
     assert!(matches!(
         lower(
             &Op::Inval(i),
-            &Caps::default(),
+            &Features::LATEST,
+            DEFAULT_BUDGET,
             &IdentityContext,
             &mut Vec::new()
         ),
         Err(LowerError::NoEquivalent(_))
     ));
     // A host without ATS: dropped.
-    let caps = Caps {
+    let caps = Target::<Smmuv3>::new(Features {
         ats: false,
-        ..Caps::default()
-    };
+        ..Features::LATEST
+    });
     let i = Inval::new(Caches::DEV_TLB).device(DeviceSel::One(1));
     let (v, o) = low(Op::Inval(i), caps, &IdentityContext);
     assert!(v.is_empty() && o.dropped.is_some());
@@ -703,7 +715,7 @@ fn atc_span_is_the_smallest_aligned_cover() {
 #[test]
 fn interrupt_remapping_is_dropped() {
     let i = Inval::new(Caches::INTR_REMAP).device(DeviceSel::One(1));
-    let (v, o) = low(Op::Inval(i), Caps::default(), &IdentityContext);
+    let (v, o) = low(Op::Inval(i), Target::<Smmuv3>::default(), &IdentityContext);
     assert!(v.is_empty());
     assert_eq!(
         (o.emitted, o.dropped),
@@ -716,7 +728,8 @@ fn sync_lowering() {
     let one = |s: Sync| {
         lower(
             &Op::Sync(s),
-            &Caps::default(),
+            &Features::LATEST,
+            DEFAULT_BUDGET,
             &IdentityContext,
             &mut Vec::new(),
         )
@@ -731,7 +744,14 @@ fn sync_lowering() {
         fence: true,
         ..Sync::default()
     };
-    lower(&Op::Sync(st), &Caps::default(), &IdentityContext, &mut v).unwrap();
+    lower(
+        &Op::Sync(st),
+        &Features::LATEST,
+        DEFAULT_BUDGET,
+        &IdentityContext,
+        &mut v,
+    )
+    .unwrap();
     assert_eq!(
         v,
         [Command::from(CmdSync {
@@ -780,7 +800,8 @@ fn sync_lowering() {
             sev: true,
             ..Sync::default()
         }),
-        &Caps::default(),
+        &Features::LATEST,
+        DEFAULT_BUDGET,
         &IdentityContext,
         &mut v,
     )
@@ -802,7 +823,8 @@ fn responses_and_stalls() {
     };
     lower(
         &Op::PageResponse(pr),
-        &Caps::default(),
+        &Features::LATEST,
+        DEFAULT_BUDGET,
         &IdentityContext,
         &mut v,
     )
@@ -815,7 +837,8 @@ fn responses_and_stalls() {
     assert!(matches!(
         lower(
             &Op::PageResponse(bad),
-            &Caps::default(),
+            &Features::LATEST,
+            DEFAULT_BUDGET,
             &IdentityContext,
             &mut v
         ),
@@ -828,14 +851,16 @@ fn responses_and_stalls() {
             stag: 0xabcd,
             action: StallAction::Abort,
         },
-        &Caps::default(),
+        &Features::LATEST,
+        DEFAULT_BUDGET,
         &IdentityContext,
         &mut v,
     )
     .unwrap();
     lower(
         &Op::StallTerminate { device: 6 },
-        &Caps::default(),
+        &Features::LATEST,
+        DEFAULT_BUDGET,
         &IdentityContext,
         &mut v,
     )
@@ -851,7 +876,7 @@ fn hyp_and_secure_regimes() {
         .stage(Stages::S1)
         .pasid(PasidSel::One(9))
         .range(AddrRange::new(0x1000, 0x1000).unwrap());
-    let (v, o) = low(Op::Inval(i), Caps::default(), &IdentityContext);
+    let (v, o) = low(Op::Inval(i), Target::<Smmuv3>::default(), &IdentityContext);
     assert!(o.is_exact());
     assert_eq!(
         v,
@@ -869,12 +894,12 @@ fn hyp_and_secure_regimes() {
     let i = Inval::new(Caches::IOTLB)
         .regime(Regime::Secure)
         .stage(Stages::S1);
-    let (v, o) = low(Op::Inval(i), Caps::default(), &IdentityContext);
+    let (v, o) = low(Op::Inval(i), Target::<Smmuv3>::default(), &IdentityContext);
     assert!(o.is_exact());
     assert_eq!(v, [Command::from(TlbiEl3All {})]);
     // Stage 2 of the EL2 regime does not exist: dropped, reported.
     let i = Inval::new(Caches::IOTLB).regime(Regime::Hyp);
-    let (v, o) = low(Op::Inval(i), Caps::default(), &IdentityContext);
+    let (v, o) = low(Op::Inval(i), Target::<Smmuv3>::default(), &IdentityContext);
     assert_eq!(v, [Command::from(TlbiEl2All {})]);
     assert!(o.dropped.is_some());
 }
@@ -884,7 +909,8 @@ fn buffer_full_is_an_error() {
     let mut buf: iommu_inval_core::FixedBuf<Command, 1> = iommu_inval_core::FixedBuf::new();
     let r = lower(
         &Op::Inval(s1(5, 0x1000, 37 * 4096)),
-        &Caps::default(),
+        &Features::LATEST,
+        DEFAULT_BUDGET,
         &IdentityContext,
         &mut buf,
     );
@@ -899,14 +925,11 @@ fn a_pasid_with_two_asids_gets_one_command_per_asid() {
     )
     .unwrap();
     let va = |asid| va(1, asid, [0, 0, 0, 0], 0x8000);
-    let (v, o) = low(Op::Inval(s1(7, 0x8000, 0x1000)), Caps::default(), &t);
+    let (v, o) = low(Op::Inval(s1(7, 0x8000, 0x1000)), Target::<Smmuv3>::default(), &t);
     assert_eq!(v, [va(1), va(2)]);
     assert!(o.is_exact(), "{o:?}");
     // More ASIDs than the command cap: NH_VAA, every ASID of the VMID.
-    let one = Caps {
-        max_cmds: 1,
-        ..Caps::default()
-    };
+    let one = Target::<Smmuv3>::new(Features::LATEST).max_cmds(1);
     let (v, o) = low(Op::Inval(s1(7, 0x8000, 0x1000)), one, &t);
     assert_eq!(
         v,
@@ -938,7 +961,7 @@ fn requests_without_pasid_are_the_cd0_asids() {
     )
     .unwrap();
     let none = |d| Op::Inval(s1_of(d).pasid(PasidSel::NoPasid));
-    let (v, o) = low(none(1), Caps::default(), &t);
+    let (v, o) = low(none(1), Target::<Smmuv3>::default(), &t);
     assert_eq!(
         v,
         [
@@ -957,7 +980,7 @@ fn requests_without_pasid_are_the_cd0_asids() {
     .unwrap();
     assert_eq!(ops, [none(1)]);
     // Domain 2's device names no CD 0 ASID: the whole VMID, reported.
-    let (v, o) = low(none(2), Caps::default(), &t);
+    let (v, o) = low(none(2), Target::<Smmuv3>::default(), &t);
     assert_eq!(v, [Command::from(TlbiNhAll { vmid: 2 })]);
     assert_eq!(o.widened, Widened::PASID);
 }
@@ -990,7 +1013,7 @@ fn single_chunk_ranges_lower_to_one_command_or_tg0_pages() {
         let mut i = s1(1, first, size);
         i.hints.tg_shift = tg_shift;
         i.hints.level = level;
-        low(Op::Inval(i), Caps::default(), &IdentityContext).0
+        low(Op::Inval(i), Target::<Smmuv3>::default(), &IdentityContext).0
     };
     let va = |num: u8, scale: u8, ttl: u8, tg: u8, address: u64| {
         va(1, 1, [num, scale, ttl, tg], address)
@@ -1024,10 +1047,7 @@ fn single_chunk_ranges_lower_to_one_command_or_tg0_pages() {
 /// streams, which emitted nothing.
 #[test]
 fn unlimited_cap_still_invalidates_every_cd() {
-    let caps = Caps {
-        max_cmds: usize::MAX,
-        ..Caps::default()
-    };
+    let caps = Target::<Smmuv3>::new(Features::LATEST).max_cmds(usize::MAX);
     let i = Inval::new(Caches::CONFIG_PASID);
     let (v, o) = low(Op::Inval(i), caps, &IdentityContext);
     assert!(
@@ -1038,7 +1058,7 @@ fn unlimited_cap_still_invalidates_every_cd() {
         "{v:?}"
     );
     assert!(o.widened.contains(Widened::CACHES), "{o:?}");
-    assert_eq!(max_lowered(usize::MAX), usize::MAX);
-    assert_eq!(max_lowered(usize::MAX / 2), usize::MAX);
-    assert_eq!(max_lowered(DEFAULT_MAX_CMDS), MAX_LOWERED);
+    assert_eq!(max_lowered(Budget::new(usize::MAX)), usize::MAX);
+    assert_eq!(max_lowered(Budget::new(usize::MAX / 2)), usize::MAX);
+    assert_eq!(max_lowered(DEFAULT_BUDGET), MAX_LOWERED);
 }

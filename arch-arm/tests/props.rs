@@ -4,6 +4,7 @@
 
 use iommu_inval_arm::cmd::{bits, OP_NAMES};
 use iommu_inval_arm::*;
+use iommu_inval_core::arch::Target;
 use iommu_inval_core::context::Topology;
 use iommu_inval_core::footprint::Footprint;
 use iommu_inval_core::model::*;
@@ -90,7 +91,7 @@ fn r2(c: &Command, ctx: &dyn Context) -> Result<(), TestCaseError> {
     let mut widened = Widened::empty();
     let mut dropped = false;
     for op in &ops {
-        match lower(op, &Caps::default(), ctx, &mut cmds) {
+        match lower(op, &Features::LATEST, DEFAULT_BUDGET, ctx, &mut cmds) {
             Ok(o) => {
                 widened |= o.widened;
                 dropped |= o.dropped.is_some();
@@ -242,11 +243,11 @@ proptest! {
     /// nothing was reported widened or dropped.
     #[test]
     fn r3_lower_then_lift_covers(i in inval(), range_inval in any::<bool>(), max_cmds in 1usize..80) {
-        let caps = Caps { range_inval, max_cmds, ..Caps::default() };
+        let caps = Target::<Smmuv3>::new(Features { ril: range_inval, ..Features::LATEST }).max_cmds(max_cmds);
         let t = Topology::from_json(TOPO).unwrap();
         for ctx in [&IdentityContext as &dyn Context, &t] {
             let mut cmds = Vec::new();
-            let o = match lower(&Op::Inval(i), &caps, ctx, &mut cmds) {
+            let o = match lower(&Op::Inval(i), &caps.features, caps.budget, ctx, &mut cmds) {
                 Ok(o) => o,
                 // Device TLBs of unknown device sets have no SMMUv3 form.
                 Err(_) => continue,
@@ -287,7 +288,7 @@ proptest! {
             let mut got = Footprint::of_ops(&ops, ctx);
             if o.widened.contains(Widened::LEAF_HINT) {
                 // One tg = 0 command per hinted leaf: judged with those leaves.
-                prop_assert!(!caps.range_inval && i.hints.leaf_shift > 12, "{i:?} {o:?}");
+                prop_assert!(!caps.features.ril && i.hints.leaf_shift > 12, "{i:?} {o:?}");
                 got = got.assuming_leaves(i.hints.leaf_shift);
             }
             prop_assert!(got.covers(&want), "{i:?}\n -> {cmds:?}\n {o:?}");
@@ -301,7 +302,7 @@ proptest! {
                 }
             }
             // Each cache group stays within the cap (STE blocks: one command per block).
-            prop_assert!(n <= 3 * caps.max_cmds.max(16) + 64, "{n} commands");
+            prop_assert!(n <= 3 * caps.budget.max_cmds.max(16) + 64, "{n} commands");
         }
     }
 }
@@ -420,16 +421,16 @@ proptest! {
     #[test]
     fn lower_any_op_any_caps(op in any_op(), caps in (any::<[bool; 4]>(), any::<[u8; 3]>(), 0usize..100)) {
         let ([range_inval, ats, stage1, stage2], [asid_bits, vmid_bits, ssid_bits], max_cmds) = caps;
-        let caps = Caps { range_inval, ats, stage1, stage2, asid_bits, vmid_bits, ssid_bits, max_cmds };
+        let caps = Target::<Smmuv3>::new(Features { ril: range_inval, ats, s1p: stage1, s2p: stage2, asid_bits, vmid_bits, ssid_bits, ..Features::LATEST }).max_cmds(max_cmds);
         let mut out = Vec::new();
-        if let Ok(o) = lower(&op, &caps, &IdentityContext, &mut out) {
+        if let Ok(o) = lower(&op, &caps.features, caps.budget, &IdentityContext, &mut out) {
             prop_assert_eq!(o.emitted, out.len());
             for c in &out {
                 prop_assert_eq!(c.encode_checked().map(|_| ()), Ok(()), "{:?} from {:?}", c, op);
             }
             // Bounded: a range never takes more than the cap per stage, a
             // device set more than the cap per cache group (plus syncs).
-            prop_assert!(out.len() <= 4 * (caps.max_cmds.max(1) * 16 + 3), "{} commands", out.len());
+            prop_assert!(out.len() <= 4 * (caps.budget.max_cmds.max(1) * 16 + 3), "{} commands", out.len());
         }
     }
 }

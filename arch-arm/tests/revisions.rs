@@ -172,7 +172,14 @@ fn secure_stage2_tlbis() {
     // Lower: both IPA spaces, the same footprint again.
     let (ops, _) = lift_all(&dec(w));
     let mut back = Vec::new();
-    lower(&ops[0], &Caps::default(), &IdentityContext, &mut back).unwrap();
+    lower(
+        &ops[0],
+        &Features::LATEST,
+        DEFAULT_BUDGET,
+        &IdentityContext,
+        &mut back,
+    )
+    .unwrap();
     let words: Vec<[u64; 2]> = back.iter().map(|c| c.encode()).collect();
     assert_eq!(words, [[w[0], w[1] & !2], w]);
 }

@@ -17,8 +17,9 @@
 //! | `wsi` | `fctl.WSI` | IOFENCE.C `WSI` = 1 (reserved, §3.1.2) |
 //! | `pid_bits` | `capabilities.PD8` / `PD17` / `PD20` | IODIR.INVAL_PDT `PID` wider (§3.1.3) |
 //!
-//! These are not the lowering [`Caps`](crate::Caps) (what a host IOMMU can
-//! be sent).
+//! The same type describes a *host* IOMMU to [`lower`](crate::lower()): it
+//! sends `S`, `NL`, ATS commands and wired-interrupt fences only when the
+//! host has them, and PIDs within `pid_bits`.
 
 use crate::cmd::ID20_MAX;
 #[cfg(doc)]
@@ -151,6 +152,8 @@ pub const FCTL_WSI: u32 = 1 << 1;
 
 impl FeatureSet for Features {
     const LATEST: Features = Features::ALL;
+    /// [`Features::ALL`].
+    const HOST: Features = Features::ALL;
     /// `riscv-1.0` is the ratified specification without its later
     /// extensions (no `NL` or `S` operand: §9.2, §9.3), with ATS and wired
     /// interrupts; `latest` has every operand.

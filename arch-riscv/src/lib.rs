@@ -9,7 +9,8 @@
 //!   codec ([`Command::decode`], [`Command::encode`]) and named-field
 //!   access ([`NativeCommand`]).
 //! * [`lift`]: native → generic ([`Op`]), footprint-exact.
-//! * [`lower()`]: generic → native for a host described by [`Caps`]; never
+//! * [`lower()`]: generic → native for a host described by its
+//!   [`Features`], within a [`Budget`](iommu_inval_core::Budget); never
 //!   under-invalidates, reports every widening.
 //! * [`queue`]: the command-queue consumer of an emulated IOMMU (`cqb`,
 //!   `cqh`, `cqt`, `cqcsr`), stopping at the first illegal command with
@@ -64,7 +65,7 @@
 //!   per device for its device context, i.e. requests without process_id).
 //!
 //! ```
-//! use iommu_inval_riscv::{lift, lower, Caps, Command};
+//! use iommu_inval_riscv::{lift, lower, Command, Features, DEFAULT_BUDGET};
 //! use iommu_inval_core::{model::Op, FixedBuf, IdentityContext};
 //! // ATS.INVAL: RID 0x10, PASID 7 (PV), 8 KiB at 0x4000 (S = 1, bit 12 clear).
 //! let w = [0x0000_1001_0000_7004, 0x4800];
@@ -72,7 +73,7 @@
 //! let mut ops: FixedBuf<Op, 4> = FixedBuf::new();
 //! lift(&cmd, &IdentityContext, &mut ops).unwrap();
 //! let mut back: FixedBuf<Command, 4> = FixedBuf::new();
-//! lower(ops.get(0).unwrap(), &Caps::default(), &IdentityContext, &mut back).unwrap();
+//! lower(ops.get(0).unwrap(), &Features::ALL, DEFAULT_BUDGET, &IdentityContext, &mut back).unwrap();
 //! assert_eq!(back.get(0).unwrap().encode(), w);
 //! ```
 #![no_std]
@@ -98,7 +99,13 @@ pub use features::{Features, FCTL_BE, FCTL_WSI};
 #[cfg(feature = "std")]
 pub use lift::footprint;
 pub use lift::{lift, resp_code};
-pub use lower::{lower, max_lowered, Caps, DEFAULT_MAX_CMDS, MAX_LOWERED};
+pub use lower::{lower, max_lowered, DEFAULT_BUDGET, MAX_LOWERED};
+
+iommu_inval_core::arch_impl!(
+    /// The RISC-V IOMMU: the [`Arch`](iommu_inval_core::arch::Arch) of this crate.
+    RiscV,
+    queue::CqDevice
+);
 
 pub use iommu_inval_core::model::Op;
 pub use iommu_inval_core::{Context, NativeCommand};

@@ -1,5 +1,5 @@
 //! Lower: generic operations to RISC-V IOMMU commands for a host described
-//! by [`Caps`].
+//! by its [`Features`], within a [`Budget`].
 //!
 //! An invalidation becomes up to three phases, in this order, with an
 //! IOFENCE.C (`PR` = `PW` = 1, the Linux driver's fence) between two
@@ -43,81 +43,46 @@
 //!   dropped and reported; prefetch (a hint) is dropped.
 
 use crate::cmd::*;
+use crate::features::Features;
 use iommu_inval_core::lower::{
-    dropped, emit_one, is_inverted, plan_napot, tag_shared, DeviceSet, Emitter, NapotPlan,
+    dropped, emit_one, is_inverted, plan_napot, tag_shared, Budget, DeviceSet, Emitter, NapotPlan,
     NAPOT_SPLIT_FACTOR,
 };
 use iommu_inval_core::model::*;
 use iommu_inval_core::range::{ats_encode_block, AlignedBlocks, PAGE_SHIFT};
 use iommu_inval_core::{ArchId, Context, LowerError, Sink};
 
-/// Host capabilities that shape the lowering.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Caps {
-    /// `capabilities.S` (bit 43): address-range IOTINVAL (§9.3).
-    pub range_inval: bool,
-    /// `capabilities.NL` (bit 42): non-leaf IOTINVAL (§9.2).
-    pub nl: bool,
-    /// `capabilities.ATS`: ATS.INVAL / ATS.PRGR exist.
-    pub ats: bool,
-    /// `fctl.WSI`: IOFENCE.C may raise a wired interrupt.
-    pub wsi: bool,
-    /// Width of the host's PIDs (`capabilities.PD8/PD17/PD20`: 8, 17 or 20).
-    pub pasid_bits: u8,
-    /// At most this many commands per range or device list before falling
-    /// back to a wider single command (at least 1 is always allowed).
-    pub max_cmds: usize,
-}
+/// The default [`Budget`]: 16 commands.
+pub const DEFAULT_BUDGET: Budget = Budget::new(16);
 
-impl Default for Caps {
-    /// An IOMMU of the 20250620 ratified specification with its range and
-    /// non-leaf extensions, ATS, wired interrupts, 20-bit PIDs, 16 commands.
-    fn default() -> Self {
-        Caps {
-            range_inval: true,
-            nl: true,
-            ats: true,
-            wsi: true,
-            pasid_bits: 20,
-            max_cmds: DEFAULT_MAX_CMDS,
-        }
-    }
-}
-
-/// `Caps::default().max_cmds`.
-pub const DEFAULT_MAX_CMDS: usize = 16;
-
-/// The most commands [`lower`] emits for one op with a command cap of
-/// `max_cmds`: the capacity of a [`FixedBuf`](iommu_inval_core::FixedBuf)
-/// that never fills. From `lower_inval`: directory commands (at most the
-/// cap, else one IODIR.INVAL_DDT `DV` = 0); a fence; IOTINVAL commands, at
-/// most the cap, or one per PSCID and one IOTINVAL.GVMA when they outnumber
-/// it (the PSCIDs are at most the cap); a fence; ATS.INVAL, devices ×
-/// pieces within the cap. Every other op is one command.
-pub const fn max_lowered(max_cmds: usize) -> usize {
-    let cap = if max_cmds == 0 { 1 } else { max_cmds };
+/// The most commands [`lower`] emits for one op within `budget`: the
+/// capacity of a [`FixedBuf`](iommu_inval_core::FixedBuf) that never fills.
+/// From `lower_inval`: directory commands (at most the cap, else one
+/// IODIR.INVAL_DDT `DV` = 0); a fence; IOTINVAL commands, at most the cap,
+/// or one per PSCID and one IOTINVAL.GVMA when they outnumber it (the
+/// PSCIDs are at most the cap); a fence; ATS.INVAL, devices × pieces within
+/// the cap. Every other op is one command.
+pub const fn max_lowered(budget: Budget) -> usize {
     // cap + 1 + (cap + 1) + 1 + cap, saturating.
-    cap.saturating_mul(3).saturating_add(3)
+    budget.cap().saturating_mul(3).saturating_add(3)
 }
 
-/// [`max_lowered`] with default caps.
-pub const MAX_LOWERED: usize = max_lowered(DEFAULT_MAX_CMDS);
+/// [`max_lowered`] of [`DEFAULT_BUDGET`].
+pub const MAX_LOWERED: usize = max_lowered(DEFAULT_BUDGET);
 
-impl Caps {
-    /// The [`Features`] a queue front end for this host checks.
-    pub const fn features(&self) -> Features {
-        Features {
-            ats: self.ats,
-            nl: self.nl,
-            s: self.range_inval,
-            wsi: self.wsi,
-            pid_bits: self.pasid_bits,
-            ..Features::ALL
-        }
-    }
-    fn pasid_max(&self) -> u32 {
-        (1u32 << self.pasid_bits.min(20)) - 1
-    }
+/// The caches a host IOMMU with `f` lacks: the interrupt-remapping cache
+/// (the RISC-V IOMMU has none) and, without `capabilities.ATS`, device TLBs.
+pub(crate) fn lacks(f: &Features) -> Caches {
+    let mut l = Caches::INTR_REMAP;
+    l.set(Caches::DEV_TLB, !f.ats);
+    l
+}
+
+/// The host [`Features`] and the command cap, as the lowering reads them.
+#[derive(Clone, Copy)]
+struct Host<'a> {
+    f: &'a Features,
+    cap: usize,
 }
 
 /// The range rule of the NAPOT encodings
@@ -300,30 +265,35 @@ const FENCE: Command = Command::IofenceC(IofenceC {
 /// * `Sync` → one IOFENCE.C (`PR` = `PW` = 1; a store → `AV` with the
 ///   32-bit `DATA`; an interrupt → `WSI`). `sev`, `drain_page_requests`, a
 ///   store address not 4-byte aligned, data wider than 32 bits, or an
-///   interrupt without wired interrupts (`Caps::wsi`) → `NoEquivalent`.
+///   interrupt without wired interrupts ([`Features::wsi`]) → `NoEquivalent`.
 /// * `PageResponse` → ATS.PRGR (`NoEquivalent` for a PID wider than
-///   `caps.pasid_bits`); `Prefetch` is dropped (a hint RISC-V lacks);
+///   [`Features::pid_bits`]); `Prefetch` is dropped (a hint RISC-V lacks);
 ///   `Resume`, `StallTerminate` → `NoEquivalent`.
 ///
 /// ```
-/// use iommu_inval_riscv::{lower, Caps, Command};
+/// use iommu_inval_riscv::{lower, Command, Features, DEFAULT_BUDGET};
 /// use iommu_inval_core::{model::*, FixedBuf, IdentityContext};
 /// // Leaf-only host (Regime::Hyp) first-stage invalidation of 2 MiB, PASID 5.
 /// let op = Op::Inval(Inval::new(Caches::IOTLB | Caches::LEAF).regime(Regime::Hyp)
 ///     .stage(Stages::S1).pasid(PasidSel::One(5))
 ///     .range(AddrRange::new(0x20_0000, 0x20_0000).unwrap()));
 /// let mut out: FixedBuf<Command, 8> = FixedBuf::new();
-/// let o = lower(&op, &Caps::default(), &IdentityContext, &mut out).unwrap();
+/// let o = lower(&op, &Features::ALL, DEFAULT_BUDGET, &IdentityContext, &mut out).unwrap();
 /// assert!(o.is_exact());
 /// // IOTINVAL.VMA PSCV PSCID 5, AV, S = 1: ADDR bits 12..=19 set, bit 20 clear.
 /// assert_eq!(out.get(0).unwrap().encode(), [0x0000_0001_0000_5401, (0x2f_f000 >> 2) | 1 << 9]);
 /// ```
 pub fn lower<C: Context + ?Sized>(
     op: &Op,
-    caps: &Caps,
+    features: &Features,
+    budget: Budget,
     ctx: &C,
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {
+    let caps = &Host {
+        f: features,
+        cap: budget.cap(),
+    };
     match op {
         Op::Inval(i) if is_inverted(&i.range) => {
             Err(LowerError::Invalid("range with first > last"))
@@ -341,7 +311,11 @@ pub fn lower<C: Context + ?Sized>(
     }
 }
 
-fn lower_sync(s: &Sync, caps: &Caps, out: &mut dyn Sink<Command>) -> Result<Outcome, LowerError> {
+fn lower_sync(
+    s: &Sync,
+    caps: &Host<'_>,
+    out: &mut dyn Sink<Command>,
+) -> Result<Outcome, LowerError> {
     if s.sev {
         return Err(LowerError::NoEquivalent(
             "IOFENCE.C cannot send an event (SEV)",
@@ -352,7 +326,7 @@ fn lower_sync(s: &Sync, caps: &Caps, out: &mut dyn Sink<Command>) -> Result<Outc
             "IOFENCE.C cannot drain page requests",
         ));
     }
-    if s.interrupt && !caps.wsi {
+    if s.interrupt && !caps.f.wsi {
         return Err(LowerError::NoEquivalent(
             "IOFENCE.C interrupts are wired interrupts (WSI), not enabled on this host",
         ));
@@ -388,10 +362,10 @@ const fn ats_target(d: u32) -> (u16, u8, bool) {
 
 fn lower_page_response(
     r: &PageResponse,
-    caps: &Caps,
+    caps: &Host<'_>,
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {
-    if !caps.ats {
+    if !caps.f.ats {
         return Err(LowerError::NoEquivalent(
             "host without ATS: no ATS.PRGR command",
         ));
@@ -410,7 +384,7 @@ fn lower_page_response(
     let pid = r.pasid.unwrap_or(0);
     // The response answers a page request of that PID, which a host with
     // narrower PIDs (capabilities.PD8 / PD17 / PD20) cannot have taken.
-    if pid > ID20_MAX || (r.pasid.is_some() && pid > caps.pasid_max()) {
+    if pid > ID20_MAX || (r.pasid.is_some() && pid > caps.f.pid_max()) {
         return Err(LowerError::NoEquivalent(
             "PASID wider than the host's PIDs (capabilities.PD8/PD17/PD20)",
         ));
@@ -470,7 +444,7 @@ enum DirPlan {
 
 fn lower_inval<C: Context + ?Sized>(
     i: &Inval,
-    caps: &Caps,
+    caps: &Host<'_>,
     ctx: &C,
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {
@@ -479,7 +453,7 @@ fn lower_inval<C: Context + ?Sized>(
     }
     let mut dropped_part = None;
     let mut widened = Widened::empty();
-    let cap = caps.max_cmds.max(1);
+    let cap = caps.cap;
     let cfg_dev = i.caches.contains(Caches::CONFIG_DEVICE);
     let cfg_pasid = i.caches.contains(Caches::CONFIG_PASID);
     let iotlb = i.caches.contains(Caches::IOTLB);
@@ -500,7 +474,7 @@ fn lower_inval<C: Context + ?Sized>(
         // Enumerable, and every id a 24-bit device_id.
         let enumerable = devs.fits(DID_MAX);
         let pid = match i.pasid {
-            PasidSel::One(p) if p <= caps.pasid_max() => Some(p),
+            PasidSel::One(p) if p <= caps.f.pid_max() => Some(p),
             _ => None,
         };
         dir = if !enumerable || !leaf && cfg_dev {
@@ -611,7 +585,7 @@ fn lower_inval<C: Context + ?Sized>(
         _ => None,
     };
     // Non-leaf with an address needs NL; without it, AV = 0.
-    let addr_ok = leaf || caps.nl;
+    let addr_ok = leaf || caps.f.nl;
     let n_s1 = if s1 {
         if pscid_all {
             1
@@ -622,7 +596,7 @@ fn lower_inval<C: Context + ?Sized>(
         0
     };
     let n_iot = n_s1 + usize::from(gvma);
-    let iot_plan = if iotlb && i.range.is_all() && leaf && caps.range_inval {
+    let iot_plan = if iotlb && i.range.is_all() && leaf && caps.f.s {
         // Leaf entries of every address: AV = 1 with the whole-space NAPOT
         // address (§9.3) keeps the non-leaf entries, as asked.
         RangePlan {
@@ -632,7 +606,7 @@ fn lower_inval<C: Context + ?Sized>(
         }
     } else if iotlb && addr_ok {
         let per = cap / n_iot.max(1);
-        if leaf && !caps.range_inval {
+        if leaf && !caps.f.s {
             let pages = plan_range(&i.range, false, per, AddrPlan::All);
             match plan_leaves(&i.range, i.hints.leaf_shift, per) {
                 // Fewer commands than per page, or per page hit the cap.
@@ -640,7 +614,7 @@ fn lower_inval<C: Context + ?Sized>(
                 _ => pages,
             }
         } else {
-            plan_range(&i.range, caps.range_inval, per, AddrPlan::All)
+            plan_range(&i.range, caps.f.s, per, AddrPlan::All)
         }
     } else {
         RangePlan {
@@ -674,7 +648,7 @@ fn lower_inval<C: Context + ?Sized>(
     let mut ats_devs = 0usize;
     let mut dev_plan = None;
     if dev_tlb {
-        if !caps.ats {
+        if !caps.f.ats {
             dropped_part = Some("host without ATS: no device TLBs");
         } else {
             if !devs.is_enumerable() {
@@ -707,7 +681,7 @@ fn lower_inval<C: Context + ?Sized>(
             widened |= p.widened;
             // A PID wider than the host's (capabilities.PD*) goes without
             // one: PV = 0 reaches every PASID of the range (PCIe ATS).
-            if matches!(i.pasid, PasidSel::One(p) if p > caps.pasid_max())
+            if matches!(i.pasid, PasidSel::One(p) if p > caps.f.pid_max())
                 || i.pasid == PasidSel::NoPasid
             {
                 widened |= Widened::PASID;
@@ -788,7 +762,7 @@ fn lower_inval<C: Context + ?Sized>(
     if let Some(plan) = dev_plan {
         e.fence_now()?;
         let (pv, pid) = match i.pasid {
-            PasidSel::One(p) if p <= caps.pasid_max() => (true, p),
+            PasidSel::One(p) if p <= caps.f.pid_max() => (true, p),
             _ => (false, 0),
         };
         let g = pv && i.global;

@@ -6,10 +6,10 @@
 //! ```
 //! use iommu_inval_riscv::prelude::*;
 //! let mut out: FixedBuf<Command, MAX_LOWERED> = FixedBuf::new();
-//! lower(&Op::Sync(Default::default()), &Caps::default(), &IdentityContext, &mut out).unwrap();
+//! lower(&Op::Sync(Default::default()), &Features::ALL, DEFAULT_BUDGET, &IdentityContext, &mut out).unwrap();
 //! let cmd = out.get(0).unwrap();
 //! assert_eq!((cmd.op(), cmd.words()), ("iofence_c", 2));
 //! ```
 
-pub use crate::{lift, lower, max_lowered, Caps, Command, Features, MAX_LOWERED};
+pub use crate::{lift, lower, max_lowered, Command, Features, DEFAULT_BUDGET, MAX_LOWERED};
 pub use iommu_inval_core::prelude::*;

@@ -67,6 +67,7 @@ use crate::cmd::{Command, DdtMode, Features};
 use iommu_inval_core::device::{
     BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
 };
+use iommu_inval_core::lower::Budget;
 use iommu_inval_core::ring::{Ring, RingRegs};
 use iommu_inval_core::{
     ArchId, Context, DecodeError, GuestMemory, LowerError, Op, Outcome, Sink, Sync,
@@ -476,15 +477,17 @@ impl CommandQueue for CqDevice {
 }
 
 impl QueueProducer for CqDevice {
-    type Caps = crate::Caps;
-
+    fn host_budget(&self) -> Budget {
+        crate::DEFAULT_BUDGET
+    }
     fn lower<C: Context + ?Sized>(
         op: &Op,
-        caps: &crate::Caps,
+        features: &crate::Features,
+        budget: Budget,
         ctx: &C,
         out: &mut dyn Sink<Command>,
     ) -> Result<Outcome, LowerError> {
-        crate::lower(op, caps, ctx, out)
+        crate::lower(op, features, budget, ctx, out)
     }
 }
 

@@ -3,12 +3,13 @@
 //! to the same words; generic operations lower to the expected commands;
 //! what RISC-V cannot name is widened, dropped or refused as documented.
 
+use iommu_inval_core::arch::Target;
 use iommu_inval_core::footprint::Footprint;
 use iommu_inval_core::model::*;
 use iommu_inval_core::{
     AddrRange, ArchId, Context, FixedBuf, IdentityContext, LowerError, NativeCommand, Widened,
 };
-use iommu_inval_riscv::{lift, lower, Caps, Command, IofenceC, Iotinval};
+use iommu_inval_riscv::{lift, lower, Command, Features, IofenceC, Iotinval, RiscV};
 
 fn cmds_of(text: &str) -> Vec<[u64; 2]> {
     text.lines()
@@ -32,11 +33,11 @@ fn lift_all(c: &Command, ctx: &dyn Context) -> (Vec<Op>, Outcome) {
 
 fn lower_all(
     op: &Op,
-    caps: &Caps,
+    caps: &Target<RiscV>,
     ctx: &dyn Context,
 ) -> Result<(Vec<Command>, Outcome), LowerError> {
     let mut out = Vec::new();
-    let o = lower(op, caps, ctx, &mut out)?;
+    let o = lower(op, &caps.features, caps.budget, ctx, &mut out)?;
     Ok((out, o))
 }
 
@@ -50,7 +51,11 @@ fn linux_stream_round_trips() {
         assert!(o.is_exact(), "{c:?}");
         let mut back = Vec::new();
         for op in &ops {
-            back.extend(lower_all(op, &Caps::default(), &IdentityContext).unwrap().0);
+            back.extend(
+                lower_all(op, &Target::<RiscV>::default(), &IdentityContext)
+                    .unwrap()
+                    .0,
+            );
         }
         // One command back, with the same words, except IODIR.INVAL_DDT
         // DV = 1, which lifts to its two caches and lowers to one command
@@ -129,7 +134,7 @@ fn topology_maps_gscid_and_pscid() {
             .pasid(PasidSel::One(7))
             .range(AddrRange::new(0x1000, 0x1000).unwrap()),
     );
-    let (out, o) = lower_all(&op, &Caps::default(), &t).unwrap();
+    let (out, o) = lower_all(&op, &Target::<RiscV>::default(), &t).unwrap();
     assert!(o.is_exact(), "{o:?}");
     assert_eq!(
         out,
@@ -159,7 +164,7 @@ fn topology_maps_gscid_and_pscid() {
 
 #[test]
 fn what_riscv_cannot_name() {
-    let caps = Caps::default();
+    let caps = Target::<RiscV>::default();
     // Stage 1 of every VM: no command, refused.
     let all = Op::Inval(Inval::new(Caches::IOTLB).stage(Stages::S1));
     assert!(matches!(
@@ -193,7 +198,13 @@ fn what_riscv_cannot_name() {
         interrupt: true,
         ..Sync::default()
     });
-    let no_wsi = Caps { wsi: false, ..caps };
+    let no_wsi = Target {
+        features: Features {
+            wsi: false,
+            ..caps.features
+        },
+        ..caps
+    };
     assert!(lower_all(&irq, &no_wsi, &IdentityContext).is_err());
     let (out, _) = lower_all(&irq, &caps, &IdentityContext).unwrap();
     assert_eq!(
@@ -219,7 +230,7 @@ fn phases_are_fenced_and_ranges_follow_the_caps() {
             .device(DeviceSel::One(0x10))
             .range(AddrRange::new(0x20_0000, 0x20_0000).unwrap()),
     );
-    let (out, _) = lower_all(&op, &Caps::default(), &IdentityContext).unwrap();
+    let (out, _) = lower_all(&op, &Target::<RiscV>::default(), &IdentityContext).unwrap();
     let names: Vec<&str> = out.iter().map(|c| c.op()).collect();
     assert_eq!(
         names,
@@ -238,11 +249,11 @@ fn phases_are_fenced_and_ranges_follow_the_caps() {
         .pasid(PasidSel::One(5))
         .range(AddrRange::new(0x20_0000, 0x20_0000).unwrap());
     i.hints.leaf_shift = 21;
-    let v10 = Caps {
-        range_inval: false,
+    let v10 = Target::<RiscV>::new(Features {
+        s: false,
         nl: false,
-        ..Caps::default()
-    };
+        ..Features::ALL
+    });
     let (out, o) = lower_all(&Op::Inval(i), &v10, &IdentityContext).unwrap();
     assert_eq!(out.len(), 1);
     assert!(o.widened.contains(Widened::LEAF_HINT));
@@ -252,7 +263,7 @@ fn phases_are_fenced_and_ranges_follow_the_caps() {
     assert!(matches!(out[..], [Command::IotinvalVma(c)] if !c.av && c.pscv));
     assert!(o.widened.contains(Widened::CAP));
     // With capabilities.S: one NAPOT command, exact.
-    let (out, o) = lower_all(&Op::Inval(i), &Caps::default(), &IdentityContext).unwrap();
+    let (out, o) = lower_all(&Op::Inval(i), &Target::<RiscV>::default(), &IdentityContext).unwrap();
     assert!(o.is_exact());
     assert!(matches!(out[..], [Command::IotinvalVma(c)] if c.av && c.s && c.addr == 0x2f_f000));
 }

@@ -23,7 +23,7 @@ fn no_pasid_is_the_device_context_pscid() {
         )
     };
     let mut out = Vec::new();
-    let o = lower(&none(1), &Caps::default(), &t, &mut out).unwrap();
+    let o = lower(&none(1), &Features::ALL, DEFAULT_BUDGET, &t, &mut out).unwrap();
     assert!(o.is_exact(), "{o:?}");
     let [Command::IotinvalVma(c)] = out[..] else {
         panic!("{out:?}")
@@ -37,7 +37,7 @@ fn no_pasid_is_the_device_context_pscid() {
     assert_eq!(back, [none(1)]);
     // Domain 2's device names no device-context PSCID: PSCV = 0, reported.
     let mut out = Vec::new();
-    let o = lower(&none(2), &Caps::default(), &t, &mut out).unwrap();
+    let o = lower(&none(2), &Features::ALL, DEFAULT_BUDGET, &t, &mut out).unwrap();
     assert_eq!(o.widened, Widened::PASID);
     let [Command::IotinvalVma(c)] = out[..] else {
         panic!("{out:?}")

@@ -27,8 +27,10 @@
 //! Not modeled: ECAP_REG.PASID / PSS (a PASID beyond the supported width is
 //! out of range, with no IQE the public material documents), CAP_REG.ND.
 //!
-//! These are not the lowering [`Caps`](crate::Caps) (what a host unit can
-//! be sent). A unit without PSI is refused here rather than widened: the
+//! The same type describes a *host* unit to [`lower`](crate::lower()),
+//! with how it is set up: `smts` is scalable mode in use (RTADDR_REG.TTM),
+//! `dw` the descriptor width (IQA_REG.DW), `pasid_bits` the PASID width
+//! (ECAP_REG.PSS + 1); `mamv` and `dt` bound what it is sent. A unit without PSI is refused here rather than widened: the
 //! specification lets software use page-selective invalidation only when
 //! CAP_REG.PSI = 1, and an emulator that refuses shows a guest bug at once.
 
@@ -60,6 +62,12 @@ pub struct Features {
     /// Page group responses carry private data (VT-d 3.x); `false` for a
     /// 4.x/5.x unit.
     pub priv_data: bool,
+    /// 256-bit descriptors (IQA_REG.DW = 1), as Linux sets in scalable
+    /// mode. Lowering only: the queue's width gates decoding.
+    pub dw: bool,
+    /// PASID width in bits (ECAP_REG.PSS + 1), at most 20; 0 in legacy
+    /// mode. Lowering only.
+    pub pasid_bits: u8,
 }
 
 impl Default for Features {
@@ -82,6 +90,8 @@ impl Features {
         prs: true,
         pds: true,
         priv_data: true,
+        dw: true,
+        pasid_bits: 20,
     };
 
     /// A legacy-mode unit (VT-d 2.x style: no scalable mode, no page
@@ -97,6 +107,8 @@ impl Features {
         prs: false,
         pds: false,
         priv_data: false,
+        dw: false,
+        pasid_bits: 0,
     };
 
     /// A scalable-mode unit of VT-d 3.x with every feature above (page
@@ -112,6 +124,17 @@ impl Features {
         priv_data: false,
         ..Features::SCALABLE
     };
+
+    /// This unit set up in legacy mode (RTADDR_REG.TTM = legacy, IQA_REG.DW
+    /// = 0): no PASID-granular descriptors, 128-bit descriptors, no PASIDs.
+    pub const fn in_legacy_mode(self) -> Features {
+        Features {
+            smts: false,
+            dw: false,
+            pasid_bits: 0,
+            ..self
+        }
+    }
 
     /// Whether this unit processes `c` (decoded with [`Command::decode`]).
     ///
@@ -216,6 +239,10 @@ impl Features {
 
 impl FeatureSet for Features {
     const LATEST: Features = Features::LATEST;
+    /// [`Features::SCALABLE`]: a current scalable-mode server unit, MAMV 18
+    /// (recent Xeon IOMMUs, and QEMU), ATS, 20-bit PASIDs, 256-bit
+    /// descriptors.
+    const HOST: Features = Features::SCALABLE;
     /// The named presets: `vtd-legacy`, `vtd-3` (scalable mode, 3.x), `vtd-5`
     /// (4.x/5.x), `latest` (every descriptor any revision defines: what
     /// [`Command::decode`] accepts) — the CLI's `--caps`.

@@ -6,7 +6,8 @@
 //! * [`Command`]: every descriptor of the command tables (docs/SPEC.md), 128- or
 //!   256-bit, with a bit-exact [`Command::decode`] / [`Command::encode`];
 //! * [`lift`]: descriptors → generic operations ([`iommu_inval_core::Op`]);
-//! * [`lower`]: generic operations → descriptors for a host ([`Caps`]);
+//! * [`lower`]: generic operations → descriptors for a host (its
+//!   [`Features`], within a [`Budget`](iommu_inval_core::Budget));
 //! * [`queue`]: the invalidation queue consumer (IQA/IQH/IQT) for emulators;
 //! * [`footprint`] (feature `std`): what a descriptor removes.
 //! * [`Features`]: what an emulated unit implements (CAP_REG / ECAP_REG,
@@ -33,7 +34,7 @@
 //! * A device-TLB invalidation of "every device" with devices the context
 //!   cannot list has no VT-d form (each descriptor names one source-id):
 //!   `LowerError::NoEquivalent`, before anything is emitted. Devices listed
-//!   by the context without ATS are skipped. `Caps::max_cmds` bounds the
+//!   by the context without ATS are skipped. The budget's `max_cmds` bounds the
 //!   device-TLB descriptors of one op: when the range's blocks for every
 //!   device would exceed it, each device gets one covering block (ATS size
 //!   encoding, up to all addresses; `Widened::CAP`); more devices than
@@ -47,13 +48,13 @@
 //!
 //! ```
 //! use iommu_inval_core::{model::*, IdentityContext, FixedBuf};
-//! use iommu_inval_vtd::{lift, lower, Caps, Command};
+//! use iommu_inval_vtd::{lift, lower, Command, Features, DEFAULT_BUDGET};
 //! // iotlb_inv_dsc, domain-selective for DID 4, 256-bit.
 //! let c = Command::decode(&[0x0004_0022, 0, 0, 0]).unwrap();
 //! let mut ops: FixedBuf<Op, 4> = FixedBuf::new();
 //! lift(&c, &IdentityContext, &mut ops).unwrap();
 //! let mut back: FixedBuf<Command, 4> = FixedBuf::new();
-//! lower(ops.get(0).unwrap(), &Caps::default(), &IdentityContext, &mut back).unwrap();
+//! lower(ops.get(0).unwrap(), &Features::SCALABLE, DEFAULT_BUDGET, &IdentityContext, &mut back).unwrap();
 //! assert_eq!(back.get(0), Some(&c));
 //! ```
 #![no_std]
@@ -79,7 +80,13 @@ pub use desc::{
 };
 pub use features::Features;
 pub use lift::lift;
-pub use lower::{lower, max_lowered, Caps, DEFAULT_MAX_CMDS, MAX_LOWERED};
+pub use lower::{lower, max_lowered, DEFAULT_BUDGET, MAX_LOWERED};
+
+iommu_inval_core::arch_impl!(
+    /// Intel VT-d: the [`Arch`](iommu_inval_core::arch::Arch) of this crate.
+    Vtd,
+    queue::InvQueue
+);
 
 /// The footprint of a descriptor: [`Footprint::of_ops`] of its lift.
 ///

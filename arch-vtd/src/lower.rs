@@ -1,15 +1,16 @@
-//! Generic operations → VT-d descriptors for a host described by [`Caps`].
+//! Generic operations → VT-d descriptors for a host described by its
+//! [`Features`], within a [`Budget`].
 //!
 //! Rules (see docs/ARCHITECTURE.md, "the rules every translation keeps"):
 //! * never under-invalidate: a scope VT-d cannot name is widened to the
 //!   narrowest descriptor that covers it, and reported in `Outcome.widened`;
 //! * ranges become the fewest page-selective descriptors whose aligned
 //!   `2^am`-page blocks cover them (`am` ≤ CAP.MAMV), at most
-//!   `caps.max_cmds`, else one covering block or a PASID-/domain-selective
+//!   the budget's `max_cmds`, else one covering block or a PASID-/domain-selective
 //!   descriptor;
 //! * stage 1 of every PASID of a domain is one `p_iotlb_inv_dsc` per PASID
 //!   the context lists for the domain (`Context::pasids_of_domain`) and one
-//!   for its RID_PASID (requests without PASID), within `caps.max_cmds`;
+//!   for its RID_PASID (requests without PASID), within the budget's `max_cmds`;
 //!   else the global `iotlb_inv_dsc` (the domain-selective one does not
 //!   reach first-stage entries, §6.5.2.4);
 //! * requests without PASID are the domain's RID_PASID
@@ -22,10 +23,13 @@
 //!   not processed before earlier ones complete);
 //! * a page response is one `page_grp_resp_dsc`; one with a PASID the host
 //!   cannot have taken a request for (not scalable, or wider than
-//!   `caps.pasid_bits`) is `NoEquivalent`.
+//!   `Features::pasid_bits`) is `NoEquivalent`.
 
 use crate::desc::*;
-use iommu_inval_core::lower::{dropped, emit_one, one_tag, tag_shared, Emitter, ListedPasids};
+use crate::features::Features;
+use iommu_inval_core::lower::{
+    dropped, emit_one, one_tag, tag_shared, Budget, Emitter, ListedPasids,
+};
 use iommu_inval_core::model::{
     Caches, DeviceSel, DomainSel, Inval, Op, PageResponse, PasidSel, Regime, RespCode, Stages, Sync,
 };
@@ -34,80 +38,50 @@ use iommu_inval_core::range::{
 };
 use iommu_inval_core::{ArchId, Context, LowerError, Outcome, Sink, Widened};
 
-/// Host capabilities that shape the lowering.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Caps {
-    /// Scalable mode (ECAP.SMTS and RTADDR_REG.TTM = scalable): PASID
-    /// descriptors (types 6, 7, 8) are available.
-    pub scalable: bool,
-    /// CAP.MAMV: the largest `am` of page-selective invalidations (≤ 63).
-    pub mamv: u8,
-    /// ECAP.DT: device-TLB (ATS) support.
-    pub dev_tlb: bool,
-    /// PASID width in bits (ECAP.PSS + 1), at most 20.
-    pub pasid_bits: u8,
-    /// 256-bit descriptors (IQA_REG.DW = 1).
-    pub wide: bool,
-    /// Most page-selective descriptors one range may become before falling
-    /// back to a wider single descriptor.
-    pub max_cmds: usize,
-}
+/// The default [`Budget`]: 16 descriptors.
+pub const DEFAULT_BUDGET: Budget = Budget::new(16);
 
-impl Default for Caps {
-    /// A current scalable-mode server IOMMU: MAMV 18 (the value reported by
-    /// recent Xeon IOMMUs and emulated by QEMU), ATS, 20-bit PASIDs,
-    /// 256-bit descriptors (as Linux programs IQA.DW in scalable mode).
-    fn default() -> Self {
-        Caps {
-            scalable: true,
-            mamv: 18,
-            dev_tlb: true,
-            pasid_bits: 20,
-            wide: true,
-            max_cmds: DEFAULT_MAX_CMDS,
-        }
-    }
-}
-
-/// `Caps::default().max_cmds`.
-pub const DEFAULT_MAX_CMDS: usize = 16;
-
-/// The most descriptors [`lower`] emits for one op with a command cap of
-/// `max_cmds`: the capacity of a [`FixedBuf`](iommu_inval_core::FixedBuf)
-/// that never fills. From `lower_inval`: the configuration group (context
-/// cache at most the cap, one PASID-cache descriptor, interrupt entries at
-/// most the cap), a wait, the IOTLB group (second stage and first stage,
-/// each at most the cap), a wait, device TLBs (devices × pieces within the
-/// cap), and the closing fence. Every other op is one descriptor.
-pub const fn max_lowered(max_cmds: usize) -> usize {
-    let cap = if max_cmds == 0 { 1 } else { max_cmds };
+/// The most descriptors [`lower`] emits for one op within `budget`: the
+/// capacity of a [`FixedBuf`](iommu_inval_core::FixedBuf) that never fills.
+/// From `lower_inval`: the configuration group (context cache at most the
+/// cap, one PASID-cache descriptor, interrupt entries at most the cap), a
+/// wait, the IOTLB group (second stage and first stage, each at most the
+/// cap), a wait, device TLBs (devices × pieces within the cap), and the
+/// closing fence. Every other op is one descriptor.
+pub const fn max_lowered(budget: Budget) -> usize {
     // (2 * cap + 1) + 1 + 2 * cap + 1 + cap + 1, saturating.
-    cap.saturating_mul(5).saturating_add(4)
+    budget.cap().saturating_mul(5).saturating_add(4)
 }
 
-/// [`max_lowered`] with default caps.
-pub const MAX_LOWERED: usize = max_lowered(DEFAULT_MAX_CMDS);
+/// [`max_lowered`] of [`DEFAULT_BUDGET`].
+pub const MAX_LOWERED: usize = max_lowered(DEFAULT_BUDGET);
 
-impl Caps {
-    /// A legacy-mode (no PASID) host with 128-bit descriptors.
-    pub const fn legacy() -> Self {
-        Caps {
-            scalable: false,
-            mamv: 18,
-            dev_tlb: true,
-            pasid_bits: 0,
-            wide: false,
-            max_cmds: 16,
-        }
-    }
+/// The caches a host unit with `f` lacks: device TLBs without ECAP_REG.DT,
+/// the PASID configuration caches outside scalable mode.
+pub(crate) fn lacks(f: &Features) -> Caches {
+    let mut l = Caches::empty();
+    l.set(Caches::DEV_TLB, !f.dt);
+    l.set(Caches::CONFIG_PASID, !f.smts);
+    l
+}
+
+/// The host [`Features`] and the command cap, as the lowering reads them.
+#[derive(Clone, Copy)]
+struct Host<'a> {
+    f: &'a Features,
+    cap: usize,
+}
+
+impl Host<'_> {
     fn pasid_ok(&self, p: u32) -> bool {
-        self.scalable && u32::from(self.pasid_bits.min(20)) > 0 && p >> self.pasid_bits.min(20) == 0
+        let bits = self.f.pasid_bits.min(20);
+        self.f.smts && bits > 0 && p >> bits == 0
     }
     fn max_order(&self) -> u32 {
-        PAGE_SHIFT + u32::from(self.mamv.min(52))
+        PAGE_SHIFT + u32::from(self.f.mamv.min(52))
     }
     fn cap(&self) -> usize {
-        self.max_cmds.max(1)
+        self.cap
     }
 }
 
@@ -163,22 +137,27 @@ fn did_for<C: Context + ?Sized>(ctx: &C, dom: DomainSel, lo: u32, hi: u32) -> Op
 ///
 /// ```
 /// use iommu_inval_core::{model::*, IdentityContext, FixedBuf};
-/// use iommu_inval_vtd::{lower, Caps, Command};
+/// use iommu_inval_vtd::{lower, Command, Features, DEFAULT_BUDGET};
 /// // 3 pages of PASID 1 in domain 2: blocks of 1 and 2 pages (aligned), exact.
 /// let op = Op::Inval(Inval::new(Caches::IOTLB).stage(Stages::S1).domain(DomainSel::One(2))
 ///     .pasid(PasidSel::One(1)).range(AddrRange::new(0x3000, 0x3000).unwrap()));
 /// let mut out: FixedBuf<Command, 8> = FixedBuf::new();
-/// let o = lower(&op, &Caps::default(), &IdentityContext, &mut out).unwrap();
+/// let o = lower(&op, &Features::SCALABLE, DEFAULT_BUDGET, &IdentityContext, &mut out).unwrap();
 /// assert_eq!((o.emitted, o.is_exact()), (2, true));
 /// let Some(Command::PIotlbInv(d)) = out.get(1) else { panic!() };
 /// assert_eq!((d.g, d.did, d.pasid, d.address, d.am), (3, 2, 1, 0x4000, 1));
 /// ```
 pub fn lower<C: Context + ?Sized>(
     op: &Op,
-    caps: &Caps,
+    features: &Features,
+    budget: Budget,
     ctx: &C,
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {
+    let caps = &Host {
+        f: features,
+        cap: budget.cap(),
+    };
     match op {
         Op::Inval(i) => lower_inval(i, caps, ctx, out),
         Op::Sync(s) => lower_sync(s, caps, out),
@@ -193,7 +172,11 @@ pub fn lower<C: Context + ?Sized>(
     }
 }
 
-fn lower_sync(s: &Sync, caps: &Caps, out: &mut dyn Sink<Command>) -> Result<Outcome, LowerError> {
+fn lower_sync(
+    s: &Sync,
+    caps: &Host<'_>,
+    out: &mut dyn Sink<Command>,
+) -> Result<Outcome, LowerError> {
     if s.sev {
         return Err(LowerError::NoEquivalent(
             "VT-d inv_wait cannot send an event (SEV)",
@@ -220,14 +203,14 @@ fn lower_sync(s: &Sync, caps: &Caps, out: &mut dyn Sink<Command>) -> Result<Outc
         pd: s.drain_page_requests,
         status_data,
         status_address,
-        wide: caps.wide,
+        wide: caps.f.dw,
     });
     emit_one(out, c)
 }
 
 fn lower_resp(
     r: &PageResponse,
-    caps: &Caps,
+    caps: &Host<'_>,
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {
     let rid = u16::try_from(r.device)
@@ -244,7 +227,7 @@ fn lower_resp(
             "page request group index wider than 9 bits",
         ));
     }
-    if r.priv_data.is_some() && !caps.wide {
+    if r.priv_data.is_some() && !caps.f.dw {
         return Err(LowerError::NoEquivalent(
             "private data needs 256-bit descriptors",
         ));
@@ -261,7 +244,7 @@ fn lower_resp(
         pasid: r.pasid.unwrap_or(0),
         lpig: r.last,
         prg_index: r.prg_index,
-        priv_data: if caps.wide {
+        priv_data: if caps.f.dw {
             Some(r.priv_data.unwrap_or([0, 0]))
         } else {
             None
@@ -272,7 +255,7 @@ fn lower_resp(
 
 fn lower_inval<C: Context + ?Sized>(
     i: &Inval,
-    caps: &Caps,
+    caps: &Host<'_>,
     ctx: &C,
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {
@@ -303,22 +286,22 @@ fn lower_inval<C: Context + ?Sized>(
     } else {
         i
     };
-    let want_dev = i.caches.contains(Caches::DEV_TLB) && caps.dev_tlb;
+    let want_dev = i.caches.contains(Caches::DEV_TLB) && caps.f.dt;
     let n_dev = if want_dev {
         check_devices(dev, caps, ctx)?
     } else {
         0
     };
     let mut em = Em {
-        e: Emitter::new(out, if caps.wide { WIDE_FENCE } else { FENCE }),
-        wide: caps.wide,
+        e: Emitter::new(out, if caps.f.dw { WIDE_FENCE } else { FENCE }),
+        wide: caps.f.dw,
     };
     // Group 1: configuration caches.
     if i.caches.contains(Caches::CONFIG_DEVICE) {
         o.widened |= lower_cc(i, caps, ctx, &mut em)?;
     }
     if i.caches.contains(Caches::CONFIG_PASID) {
-        if caps.scalable {
+        if caps.f.smts {
             o.widened |= lower_pc(i, caps, ctx, &mut em)?;
         } else {
             o.dropped = Some("legacy-mode VT-d has no PASID cache");
@@ -341,7 +324,7 @@ fn lower_inval<C: Context + ?Sized>(
     }
     em.e.end_phase();
     if em.e.phases() >= 2 {
-        em.e.raw(fence(caps.wide))?;
+        em.e.raw(fence(caps.f.dw))?;
     }
     o.emitted = em.e.emitted();
     Ok(o)
@@ -359,7 +342,7 @@ fn leaf_w(i: &Inval) -> Widened {
 
 fn lower_cc<C: Context + ?Sized>(
     i: &Inval,
-    caps: &Caps,
+    caps: &Host<'_>,
     ctx: &C,
     em: &mut Em,
 ) -> Result<Widened, LowerError> {
@@ -465,7 +448,7 @@ fn cc_pieces(lo: u32, hi: u32, f: &mut dyn FnMut(u32, u8) -> bool) -> Option<usi
 
 fn lower_pc<C: Context + ?Sized>(
     i: &Inval,
-    caps: &Caps,
+    caps: &Host<'_>,
     ctx: &C,
     em: &mut Em,
 ) -> Result<Widened, LowerError> {
@@ -528,7 +511,7 @@ fn devices_in_domain<C: Context + ?Sized>(ctx: &C, d: u32, sel: DeviceSel) -> bo
     hi - lo < 4096 && (lo..=hi).all(|r| ctx.domain_of_device(r) == Some(d))
 }
 
-fn lower_iec(i: &Inval, caps: &Caps, em: &mut Em) -> Result<Widened, LowerError> {
+fn lower_iec(i: &Inval, caps: &Host<'_>, em: &mut Em) -> Result<Widened, LowerError> {
     let mut w = Widened::empty();
     if i.device != DeviceSel::All || i.domain != DomainSel::All {
         // Interrupt entries are indexed per remapping unit, not per device.
@@ -576,7 +559,7 @@ fn lower_iec(i: &Inval, caps: &Caps, em: &mut Em) -> Result<Widened, LowerError>
 
 fn lower_iotlb<C: Context + ?Sized>(
     i: &Inval,
-    caps: &Caps,
+    caps: &Host<'_>,
     ctx: &C,
     em: &mut Em,
 ) -> Result<Widened, LowerError> {
@@ -684,7 +667,7 @@ fn tag_of<C: Context + ?Sized>(
     ctx: &C,
     domain: DomainSel,
     sel: PasidSel,
-    caps: &Caps,
+    caps: &Host<'_>,
     shared: &mut bool,
 ) -> Option<u32> {
     let tag = one_tag(ctx, ArchId::Vtd, domain, sel, |t| caps.pasid_ok(t))?;
@@ -693,7 +676,7 @@ fn tag_of<C: Context + ?Sized>(
 }
 
 /// Descriptors `page_sel` takes for `i.range` (one PASID).
-fn page_sel_count(i: &Inval, caps: &Caps) -> usize {
+fn page_sel_count(i: &Inval, caps: &Host<'_>) -> usize {
     let r = i.range;
     if r.is_all() || exact_block(&r, PAGE_SHIFT, caps.max_order()).is_some() {
         return 1;
@@ -710,7 +693,7 @@ fn page_sel_count(i: &Inval, caps: &Caps) -> usize {
 /// each (the range widened).
 fn each_listed_pasid<C: Context + ?Sized>(
     i: &Inval,
-    caps: &Caps,
+    caps: &Host<'_>,
     ctx: &C,
     em: &mut Em,
     l: ListedPasids,
@@ -753,7 +736,7 @@ fn each_listed_pasid<C: Context + ?Sized>(
 /// domain-/PASID-selective one (g = 2) for all addresses or above the cap.
 fn page_sel(
     i: &Inval,
-    caps: &Caps,
+    caps: &Host<'_>,
     em: &mut Em,
     mk: impl Fn(u8, u8, bool, u64) -> Command,
 ) -> Result<Widened, LowerError> {
@@ -794,11 +777,15 @@ const RID_WIDE: &str = "requester id wider than 16 bits: VT-d source-ids are 16 
 const TOO_MANY_DEVICES: &str = "device-TLB invalidation of more devices than caps.max_cmds: VT-d names one source-id per descriptor and has no all-devices form";
 
 /// Count the devices of a device-TLB request, refusing (before anything is
-/// emitted) one VT-d cannot name within `caps.max_cmds` descriptors: every
+/// emitted) one VT-d cannot name within the budget's `max_cmds` descriptors: every
 /// descriptor names one 16-bit source-id (§6.5.2.5, §6.5.2.6), and there is
 /// no device-TLB invalidation of all devices. Devices the context lists
 /// without ATS have no device TLB and are not counted.
-fn check_devices<C: Context + ?Sized>(i: &Inval, caps: &Caps, ctx: &C) -> Result<u64, LowerError> {
+fn check_devices<C: Context + ?Sized>(
+    i: &Inval,
+    caps: &Host<'_>,
+    ctx: &C,
+) -> Result<u64, LowerError> {
     let n = match i.device.interval() {
         Some((a, b)) => {
             let (lo, hi) = (a.min(b), a.max(b));
@@ -861,12 +848,12 @@ enum DevPlan {
 
 /// Device-TLB descriptors for `n_dev` devices (counted by
 /// [`check_devices`]): the range's blocks per device when all of them fit
-/// in `caps.max_cmds`, else one covering block per device (ATS size
+/// in the budget's `max_cmds`, else one covering block per device (ATS size
 /// encoding, up to the all-addresses span), reported as `CAP`.
 fn lower_dev<C: Context + ?Sized>(
     i: &Inval,
     n_dev: u64,
-    caps: &Caps,
+    caps: &Host<'_>,
     ctx: &C,
     em: &mut Em,
 ) -> Result<Widened, LowerError> {
@@ -997,12 +984,14 @@ mod tests {
 
     #[test]
     fn pasid_width_limits() {
-        let c = Caps {
+        let f = Features {
             pasid_bits: 8,
-            ..Caps::default()
+            ..Features::SCALABLE
         };
+        let c = Host { f: &f, cap: 1 };
         assert!(c.pasid_ok(255));
         assert!(!c.pasid_ok(256));
-        assert!(!Caps::legacy().pasid_ok(0));
+        let legacy = Features::SCALABLE.in_legacy_mode();
+        assert!(!Host { f: &legacy, cap: 1 }.pasid_ok(0));
     }
 }

@@ -6,10 +6,10 @@
 //! ```
 //! use iommu_inval_vtd::prelude::*;
 //! let mut out: FixedBuf<Command, MAX_LOWERED> = FixedBuf::new();
-//! lower(&Op::Sync(Default::default()), &Caps::default(), &IdentityContext, &mut out).unwrap();
+//! lower(&Op::Sync(Default::default()), &Features::SCALABLE, DEFAULT_BUDGET, &IdentityContext, &mut out).unwrap();
 //! let d = out.get(0).unwrap();
 //! assert_eq!((d.op(), d.words()), ("inv_wait_dsc", 4));
 //! ```
 
-pub use crate::{lift, lower, max_lowered, Caps, Command, Features, MAX_LOWERED};
+pub use crate::{lift, lower, max_lowered, Command, Features, DEFAULT_BUDGET, MAX_LOWERED};
 pub use iommu_inval_core::prelude::*;

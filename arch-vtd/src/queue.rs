@@ -37,6 +37,7 @@ use iommu_inval_core::device::{
     BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
 };
 use iommu_inval_core::error::{DecodeError, ErrorKind, LowerError};
+use iommu_inval_core::lower::Budget;
 use iommu_inval_core::model::{Op, Outcome, Sync};
 use iommu_inval_core::queue::GuestMemory;
 use iommu_inval_core::ring::{Ring, RingRegs};
@@ -404,16 +405,18 @@ impl CommandQueue for InvQueue {
 }
 
 impl QueueProducer for InvQueue {
-    type Caps = crate::Caps;
-
+    fn host_budget(&self) -> Budget {
+        crate::DEFAULT_BUDGET
+    }
     /// Scalable mode with 256-bit descriptors (IQA.DW = 1), else legacy mode
     /// with 128-bit ones: scalable-mode descriptors need DW = 1 (VT-d
     /// §6.5.2, as Linux programs IQA).
-    fn host_caps(&self) -> crate::Caps {
+    fn host_features(&self) -> crate::Features {
+        use iommu_inval_core::FeatureSet;
         if self.iqa.dw {
-            crate::Caps::default()
+            crate::Features::HOST
         } else {
-            crate::Caps::legacy()
+            crate::Features::HOST.in_legacy_mode()
         }
     }
 
@@ -427,10 +430,11 @@ impl QueueProducer for InvQueue {
     }
     fn lower<C: Context + ?Sized>(
         op: &Op,
-        caps: &crate::Caps,
+        features: &crate::Features,
+        budget: Budget,
         ctx: &C,
         out: &mut dyn Sink<Command>,
     ) -> Result<Outcome, LowerError> {
-        crate::lower(op, caps, ctx, out)
+        crate::lower(op, features, budget, ctx, out)
     }
 }

@@ -2,6 +2,7 @@
 //! range semantics, docs/ARCHITECTURE.md translation rules).
 #![cfg(feature = "std")]
 
+use iommu_inval_core::arch::Target;
 use iommu_inval_core::context::Topology;
 use iommu_inval_core::footprint::Footprint;
 use iommu_inval_core::model::*;
@@ -23,9 +24,9 @@ fn inval(op: &Op) -> Inval {
     }
 }
 
-fn lower_v(op: &Op, caps: &Caps, ctx: &dyn Context) -> (Vec<Command>, Outcome) {
+fn lower_v(op: &Op, caps: &Target<Vtd>, ctx: &dyn Context) -> (Vec<Command>, Outcome) {
     let mut out = Vec::new();
-    let o = lower(op, caps, ctx, &mut out).unwrap();
+    let o = lower(op, &caps.features, caps.budget, ctx, &mut out).unwrap();
     assert_eq!(o.emitted, out.len());
     (out, o)
 }
@@ -137,7 +138,11 @@ fn iec_index_mask() {
     let i = inval(&ops[0]);
     assert_eq!((i.caches, i.range), (Caches::INTR_REMAP, span(0x10, 0x13)));
     // Lowered back: one index-selective descriptor.
-    let (cmds, o) = lower_v(&ops[0], &Caps::legacy(), &IdentityContext);
+    let (cmds, o) = lower_v(
+        &ops[0],
+        &Target::<Vtd>::new(Features::SCALABLE.in_legacy_mode()),
+        &IdentityContext,
+    );
     assert!(o.is_exact());
     assert_eq!(
         cmds,
@@ -202,7 +207,7 @@ fn lower_s1_ranges_and_fallbacks() {
     // 0x1000..0x4fff: blocks 0x1000 (1 page), 0x2000 (2 pages), 0x4000 (1 page).
     let (c, o) = lower_v(
         &Op::Inval(base.range(span(0x1000, 0x4fff))),
-        &Caps::default(),
+        &Target::<Vtd>::default(),
         &ctx,
     );
     assert!(o.is_exact());
@@ -224,31 +229,32 @@ fn lower_s1_ranges_and_fallbacks() {
         ]
     );
     // Cap 2: one covering block (0..0x7fff, am 3).
-    let caps = Caps {
-        max_cmds: 2,
-        ..Caps::default()
-    };
+    let caps = Target::<Vtd>::new(Features::SCALABLE).max_cmds(2);
     let (c, o) = lower_v(&Op::Inval(base.range(span(0x1000, 0x4fff))), &caps, &ctx);
     assert!(o.widened.contains(Widened::CAP | Widened::RANGE));
     assert!(matches!(p_iotlbs(&c)[..], [(3, 0, 3, ..)]), "{c:?}");
     // Covering block above MAMV: PASID-selective.
-    let caps = Caps {
-        max_cmds: 1,
+    let caps = Target::<Vtd>::new(Features {
         mamv: 2,
-        ..Caps::default()
-    };
+        ..Features::SCALABLE
+    })
+    .max_cmds(1);
     let (c, _) = lower_v(&Op::Inval(base.range(span(0x1000, 0x4fff))), &caps, &ctx);
     assert!(matches!(p_iotlbs(&c)[..], [(2, _, _, 2, 1, _)]), "{c:?}");
     // All PASIDs of a domain: only the global IOTLB invalidation names them.
     let (c, o) = lower_v(
         &Op::Inval(base.pasid(PasidSel::All)),
-        &Caps::default(),
+        &Target::<Vtd>::default(),
         &ctx,
     );
     assert!(matches!(c[..], [Command::IotlbInv(IotlbInv { g: 1, .. })]));
     assert!(o.widened.contains(Widened::DOMAIN));
     // Legacy mode has no p_iotlb: global.
-    let (c, o) = lower_v(&Op::Inval(base), &Caps::legacy(), &ctx);
+    let (c, o) = lower_v(
+        &Op::Inval(base),
+        &Target::<Vtd>::new(Features::SCALABLE.in_legacy_mode()),
+        &ctx,
+    );
     assert!(matches!(
         c[..],
         [Command::IotlbInv(IotlbInv {
@@ -267,7 +273,7 @@ fn lower_s2_domain_and_unknown_domain() {
         .domain(DomainSel::One(1));
     let (c, o) = lower_v(
         &Op::Inval(op.range(span(0x20_0000, 0x3f_ffff))),
-        &Caps::default(),
+        &Target::<Vtd>::default(),
         &topo(),
     );
     assert!(o.is_exact());
@@ -286,7 +292,7 @@ fn lower_s2_domain_and_unknown_domain() {
     );
     let (c, o) = lower_v(
         &Op::Inval(op.domain(DomainSel::One(99))),
-        &Caps::default(),
+        &Target::<Vtd>::default(),
         &topo(),
     );
     assert!(matches!(c[..], [Command::IotlbInv(IotlbInv { g: 1, .. })]));
@@ -300,7 +306,7 @@ fn spanning_request_is_ordered_with_waits() {
         .domain(DomainSel::One(1))
         .device(DeviceSel::One(16))
         .range(span(0x1000, 0x1fff));
-    let (c, _) = lower_v(&Op::Inval(op), &Caps::default(), &topo());
+    let (c, _) = lower_v(&Op::Inval(op), &Target::<Vtd>::default(), &topo());
     let kinds: Vec<_> = c.iter().map(|c| c.op()).collect();
     assert_eq!(
         kinds,
@@ -337,7 +343,7 @@ fn spanning_request_is_ordered_with_waits() {
             caches: Caches::IOTLB,
             ..op
         }),
-        &Caps::default(),
+        &Target::<Vtd>::default(),
         &topo(),
     );
     assert_eq!(c.len(), 1);
@@ -350,7 +356,7 @@ fn device_tlb_lowering() {
         .domain(DomainSel::One(1))
         .range(span(0x1000, 0x3fff));
     // Devices of domain 1 with ATS: 16 only. Blocks 0x1000 (s=0) and 0x2000..0x3fff (s=1, address 0x2000).
-    let (c, o) = lower_v(&Op::Inval(op), &Caps::default(), &ctx);
+    let (c, o) = lower_v(&Op::Inval(op), &Target::<Vtd>::default(), &ctx);
     assert!(o.is_exact(), "{o:?}");
     assert_eq!(
         c,
@@ -377,7 +383,7 @@ fn device_tlb_lowering() {
         .pasid(PasidSel::One(4))
         .global(true)
         .range(AddrRange::All);
-    let (c, _) = lower_v(&Op::Inval(one), &Caps::default(), &ctx);
+    let (c, _) = lower_v(&Op::Inval(one), &Target::<Vtd>::default(), &ctx);
     assert_eq!(
         c,
         [Command::PDevTlbInv(PDevTlbInv {
@@ -396,7 +402,8 @@ fn device_tlb_lowering() {
     assert!(matches!(
         lower(
             &Op::Inval(all),
-            &Caps::default(),
+            &Features::SCALABLE,
+            DEFAULT_BUDGET,
             &IdentityContext,
             &mut out
         ),
@@ -404,10 +411,10 @@ fn device_tlb_lowering() {
     ));
     assert!(out.is_empty(), "nothing emitted before the refusal");
     // No device-TLB support on the host: dropped, reported.
-    let caps = Caps {
-        dev_tlb: false,
-        ..Caps::default()
-    };
+    let caps = Target::<Vtd>::new(Features {
+        dt: false,
+        ..Features::SCALABLE
+    });
     let (c, o) = lower_v(&Op::Inval(op), &caps, &ctx);
     assert!(c.is_empty() && o.dropped.is_some());
 }
@@ -415,7 +422,7 @@ fn device_tlb_lowering() {
 #[test]
 fn non_invalidations() {
     let ctx = IdentityContext;
-    let caps = Caps::default();
+    let caps = Target::<Vtd>::default();
     let mut out = Vec::new();
     let sync = |store| {
         Op::Sync(Sync {
@@ -444,7 +451,7 @@ fn non_invalidations() {
             action: StallAction::Retry,
         },
     ] {
-        let r = lower(&op, &caps, &ctx, &mut out);
+        let r = lower(&op, &caps.features, caps.budget, &ctx, &mut out);
         assert!(
             matches!(r, Err(LowerError::NoEquivalent(_))),
             "{op:?}: {r:?}"
@@ -459,10 +466,17 @@ fn non_invalidations() {
         stride: 0,
         count: 0,
     };
-    let o = lower(&Op::Prefetch(pf), &caps, &ctx, &mut out).unwrap();
+    let o = lower(
+        &Op::Prefetch(pf),
+        &caps.features,
+        caps.budget,
+        &ctx,
+        &mut out,
+    )
+    .unwrap();
     assert_eq!((o.emitted, o.dropped.is_some()), (0, true));
     let sec = Inval::new(Caches::IOTLB).regime(Regime::Secure);
-    let o = lower(&Op::Inval(sec), &caps, &ctx, &mut out).unwrap();
+    let o = lower(&Op::Inval(sec), &caps.features, caps.budget, &ctx, &mut out).unwrap();
     assert_eq!((o.emitted, o.dropped.is_some()), (0, true));
     assert!(out.is_empty());
     let (c, _) = lower_v(
@@ -484,7 +498,13 @@ fn non_invalidations() {
         guest: false,
     };
     assert!(matches!(
-        lower(&Op::PageResponse(resp), &Caps::legacy(), &ctx, &mut out),
+        lower(
+            &Op::PageResponse(resp),
+            &(Target::<Vtd>::new(Features::SCALABLE.in_legacy_mode())).features,
+            (Target::<Vtd>::new(Features::SCALABLE.in_legacy_mode())).budget,
+            &ctx,
+            &mut out
+        ),
         Err(LowerError::NoEquivalent(_))
     ));
     let (c, _) = lower_v(&Op::PageResponse(resp), &caps, &ctx);
@@ -511,7 +531,7 @@ fn footprint_is_that_of_the_lift() {
 #[test]
 fn huge_device_ranges_are_bounded() {
     let ctx = IdentityContext;
-    let caps = Caps::default();
+    let caps = Target::<Vtd>::default();
     // Every 32-bit requester id: the global context-cache invalidation, at once.
     let all = Inval::new(Caches::CONFIG_DEVICE).device(DeviceSel::Range {
         first: 0,
@@ -565,7 +585,14 @@ fn huge_device_ranges_are_bounded() {
     );
     // Device TLBs of ids beyond 16 bits cannot be named.
     let dev = Inval::new(Caches::DEV_TLB).device(DeviceSel::One(0x1_0000));
-    assert!(lower(&Op::Inval(dev), &caps, &ctx, &mut Vec::new()).is_err());
+    assert!(lower(
+        &Op::Inval(dev),
+        &caps.features,
+        caps.budget,
+        &ctx,
+        &mut Vec::new()
+    )
+    .is_err());
     // Interrupt entries beyond the 16-bit index: global.
     let irte = Inval::new(Caches::INTR_REMAP).range(span(0xfff0, 0x1_0010));
     let (c, o) = lower_v(&Op::Inval(irte), &caps, &ctx);
@@ -611,7 +638,7 @@ fn hyp_dev_tlb_of_an_empty_domain_emits_nothing() {
             .range(AddrRange::new(0, 16 << 20).unwrap()),
     );
     let mut out: Vec<Command> = Vec::new();
-    let o = lower(&op, &Caps::default(), &topo, &mut out).unwrap();
+    let o = lower(&op, &Features::SCALABLE, DEFAULT_BUDGET, &topo, &mut out).unwrap();
     assert_eq!((o.emitted, o.dropped), (0, None));
     assert!(out.is_empty());
     // Domain 2 under Hyp: its one ATS device (rid 1), not every domain's.
@@ -620,19 +647,16 @@ fn hyp_dev_tlb_of_an_empty_domain_emits_nothing() {
             .regime(Regime::Hyp)
             .domain(DomainSel::One(2)),
     );
-    let o = lower(&op2, &Caps::default(), &topo, &mut out).unwrap();
+    let o = lower(&op2, &Features::SCALABLE, DEFAULT_BUDGET, &topo, &mut out).unwrap();
     assert_eq!(o.emitted, 1);
     assert!(matches!(out[0], Command::DevTlbInv(d) if d.sid == 1));
     assert!(!o.widened.contains(Widened::REGIME));
 }
 
-/// props/FINDINGS.md 4: device-TLB descriptors stay within caps.max_cmds.
+/// props/FINDINGS.md 4: device-TLB descriptors stay within caps.budget.max_cmds.
 #[test]
 fn dev_tlb_fan_out_is_capped() {
-    let caps = Caps {
-        max_cmds: 4,
-        ..Caps::default()
-    };
+    let caps = Target::<Vtd>::new(Features::SCALABLE).max_cmds(4);
     // 3 pages at 0x1000: blocks 0x1000 (1 page), 0x2000 (2 pages) per device.
     let r = AddrRange::new(0x1000, 0x3000).unwrap();
     let one = Op::Inval(
@@ -641,7 +665,14 @@ fn dev_tlb_fan_out_is_capped() {
             .range(r),
     );
     let mut out: Vec<Command> = Vec::new();
-    let o = lower(&one, &caps, &IdentityContext, &mut out).unwrap();
+    let o = lower(
+        &one,
+        &caps.features,
+        caps.budget,
+        &IdentityContext,
+        &mut out,
+    )
+    .unwrap();
     assert_eq!(o.emitted, 2);
     assert!(!o.widened.contains(Widened::CAP));
     // 3 devices x 2 blocks > 4: one covering block per device, 0..=0x3fff.
@@ -651,7 +682,14 @@ fn dev_tlb_fan_out_is_capped() {
             .range(r),
     );
     out.clear();
-    let o = lower(&three, &caps, &IdentityContext, &mut out).unwrap();
+    let o = lower(
+        &three,
+        &caps.features,
+        caps.budget,
+        &IdentityContext,
+        &mut out,
+    )
+    .unwrap();
     assert_eq!(o.emitted, 3);
     assert!(o.widened.contains(Widened::CAP));
     for (c, sid) in out.iter().zip(5u16..) {
@@ -666,14 +704,26 @@ fn dev_tlb_fan_out_is_capped() {
         Op::Inval(Inval::new(Caches::DEV_TLB).device(DeviceSel::Range { first: 0, last: 4 }));
     out.clear();
     assert!(matches!(
-        lower(&five, &caps, &IdentityContext, &mut out),
+        lower(
+            &five,
+            &caps.features,
+            caps.budget,
+            &IdentityContext,
+            &mut out
+        ),
         Err(LowerError::NoEquivalent(_))
     ));
     assert!(out.is_empty());
     // A requester id above 16 bits has no VT-d form (as on AMD-Vi).
     let wide = Op::Inval(Inval::new(Caches::DEV_TLB).device(DeviceSel::One(0x1_0000)));
     assert!(matches!(
-        lower(&wide, &caps, &IdentityContext, &mut out),
+        lower(
+            &wide,
+            &caps.features,
+            caps.budget,
+            &IdentityContext,
+            &mut out
+        ),
         Err(LowerError::NoEquivalent(_))
     ));
 }

@@ -6,6 +6,7 @@
 //! it reaches second-stage-only and pass-through entries (VT-d §6.5.2.4).
 #![cfg(feature = "std")]
 
+use iommu_inval_core::arch::Target;
 use iommu_inval_core::context::Topology;
 use iommu_inval_core::footprint::{Footprint, Relation};
 use iommu_inval_core::model::*;
@@ -36,9 +37,9 @@ fn s1_all(domain: u32, range: AddrRange) -> Op {
     )
 }
 
-fn lower_v(op: &Op, caps: &Caps, ctx: &dyn Context) -> (Vec<Command>, Outcome) {
+fn lower_v(op: &Op, caps: &Target<Vtd>, ctx: &dyn Context) -> (Vec<Command>, Outcome) {
     let mut out = Vec::new();
-    let o = lower(op, caps, ctx, &mut out).unwrap();
+    let o = lower(op, &caps.features, caps.budget, ctx, &mut out).unwrap();
     assert_eq!(o.emitted, out.len());
     (out, o)
 }
@@ -76,7 +77,7 @@ fn each_pasid((g, did, address, am): (u8, u16, u64, u8)) -> [(u8, u16, u32, u64,
 #[test]
 fn every_listed_pasid_gets_its_own_descriptor() {
     let ctx = topo(3);
-    let caps = Caps::default();
+    let caps = Target::<Vtd>::default();
     let op = s1_all(1, AddrRange::All);
     let (out, o) = lower_v(&op, &caps, &ctx);
     // PASIDs 1, 2, 3 (1 is listed twice, on two devices: once), and the
@@ -96,27 +97,21 @@ fn over_the_cap_pasid_selective_then_global() {
     let ctx = topo(3);
     // A range of 3 pieces x 4 PASIDs (3 listed, RID_PASID 0) = 12 > 4:
     // one PASID-selective each.
-    let caps = Caps {
-        max_cmds: 4,
-        ..Caps::default()
-    };
+    let caps = Target::<Vtd>::new(Features::SCALABLE).max_cmds(4);
     let op = s1_all(1, AddrRange::new(0x1000, 0x3000).unwrap());
     let (out, o) = lower_v(&op, &caps, &ctx);
     assert_eq!(p_iotlbs(&out), each_pasid((2, 7, 0, 0)));
     assert!(o.widened.contains(Widened::RANGE | Widened::CAP));
     assert!(matches!(relation(&op, &out, &ctx), Relation::Superset(_)));
     // More PASIDs than the cap: the global descriptor.
-    let caps = Caps {
-        max_cmds: 2,
-        ..Caps::default()
-    };
+    let caps = Target::<Vtd>::new(Features::SCALABLE).max_cmds(2);
     let (out, _) = lower_v(&s1_all(1, AddrRange::All), &caps, &ctx);
     assert!(only_global(&out), "{out:?}");
 }
 
 #[test]
 fn without_a_list_the_global_descriptor_stays() {
-    let caps = Caps::default();
+    let caps = Target::<Vtd>::default();
     for (ctx, dom) in [
         (&topo(3) as &dyn Context, 2u32), // a domain without PASIDs listed
         (&IdentityContext, 1),            // nothing listed at all
@@ -127,7 +122,7 @@ fn without_a_list_the_global_descriptor_stays() {
         assert!(o.widened.contains(Widened::DOMAIN));
     }
     // Legacy mode has no PASID descriptors: global as before.
-    let (out, _) = lower_v(&s1_all(1, AddrRange::All), &Caps::legacy(), &topo(3));
+    let (out, _) = lower_v(&s1_all(1, AddrRange::All), &Target::<Vtd>::new(Features::SCALABLE.in_legacy_mode()), &topo(3));
     assert!(only_global(&out), "{out:?}");
 }
 
@@ -140,7 +135,7 @@ fn both_stages_keep_the_domain_selective_second_stage() {
             .domain(DomainSel::One(1))
             .pasid(PasidSel::All),
     );
-    let (out, _) = lower_v(&op, &Caps::default(), &ctx);
+    let (out, _) = lower_v(&op, &Target::<Vtd>::default(), &ctx);
     assert!(
         matches!(out[0], Command::IotlbInv(IotlbInv { g: 2, did: 7, .. })),
         "{out:?}"
@@ -165,7 +160,7 @@ fn the_rid_pasid_names_requests_without_pasid() {
             "devices":[{"rid":16,"domain":1,"pasids":[{"pasid":1}]},{"rid":17,"domain":2,"pasids":[{"pasid":1},{"pasid":2}]}]}"#,
     )
     .unwrap();
-    let caps = Caps::default();
+    let caps = Target::<Vtd>::default();
     let none = |d: u32| {
         Op::Inval(
             Inval::new(Caches::IOTLB)

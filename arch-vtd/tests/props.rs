@@ -2,6 +2,7 @@
 //! R1 (bytes) and R2 (same-architecture footprint round trip).
 #![cfg(feature = "std")]
 
+use iommu_inval_core::arch::Target;
 use iommu_inval_core::context::Topology;
 use iommu_inval_core::footprint::Footprint;
 use iommu_inval_core::model::Op;
@@ -207,7 +208,7 @@ fn topo() -> Topology {
 
 /// R2: lift(lower(lift(d))) has the footprint of lift(d), or covers it when
 /// the lowering reported widening.
-fn r2(c: &Command, ctx: &dyn Context, caps: &Caps) -> Result<(), TestCaseError> {
+fn r2(c: &Command, ctx: &dyn Context, caps: &Target<Vtd>) -> Result<(), TestCaseError> {
     let mut ops: Vec<Op> = Vec::new();
     match lift(c, ctx, &mut ops) {
         // Reserved PRG response codes are valid descriptors without a generic form.
@@ -220,14 +221,14 @@ fn r2(c: &Command, ctx: &dyn Context, caps: &Caps) -> Result<(), TestCaseError> 
     let mut cmds = Vec::new();
     let mut widened = false;
     for op in &ops {
-        let o = lower(op, caps, ctx, &mut cmds)
+        let o = lower(op, &caps.features, caps.budget, ctx, &mut cmds)
             .map_err(|e| TestCaseError::fail(format!("lower {op:?}: {e}")))?;
         prop_assert!(o.dropped.is_none(), "dropped {:?}", o.dropped);
         widened |= !o.widened.is_empty();
     }
     let mut ops2: Vec<Op> = Vec::new();
     for d in &cmds {
-        prop_assert_eq!(d.is_wide(), caps.wide);
+        prop_assert_eq!(d.is_wide(), caps.features.dw);
         lift(d, ctx, &mut ops2).map_err(|e| TestCaseError::fail(format!("relift: {e}")))?;
     }
     let f1 = Footprint::of_ops(ops2.iter(), ctx);
@@ -266,13 +267,13 @@ proptest! {
     #[test]
     fn r2_identity_context(c in valid_cmd(), wide in any::<bool>()) {
         // Private data needs a 256-bit queue; everything else lowers to either width.
-        let caps = Caps { wide: wide || c.is_wide(), ..Caps::default() };
+        let caps = Target::<Vtd>::new(Features { dw: wide || c.is_wide(), ..Features::SCALABLE });
         r2(&c, &IdentityContext, &caps)?;
     }
 
     #[test]
     fn r2_topology(c in valid_cmd()) {
-        r2(&c, &topo(), &Caps::default())?;
+        r2(&c, &topo(), &Target::<Vtd>::default())?;
     }
 }
 
@@ -337,11 +338,11 @@ fn generic_inval() -> impl Strategy<Value = iommu_inval_core::model::Inval> {
 fn r3(
     i: &iommu_inval_core::model::Inval,
     ctx: &dyn Context,
-    caps: &Caps,
+    caps: &Target<Vtd>,
 ) -> Result<(), TestCaseError> {
     let op = Op::Inval(*i);
     let mut cmds = Vec::new();
-    let o = match lower(&op, caps, ctx, &mut cmds) {
+    let o = match lower(&op, &caps.features, caps.budget, ctx, &mut cmds) {
         Ok(o) => o,
         Err(iommu_inval_core::LowerError::NoEquivalent(_)) => return Ok(()),
         Err(e) => return Err(TestCaseError::fail(format!("{e}"))),
@@ -410,7 +411,7 @@ proptest! {
 
     #[test]
     fn r3_identity(i in generic_inval(), scalable in any::<bool>()) {
-        let caps = if scalable { Caps::default() } else { Caps { dev_tlb: true, ..Caps::legacy() } };
+        let caps = if scalable { Target::<Vtd>::default() } else { Target::<Vtd>::new(Features { dt: true, ..Features::SCALABLE.in_legacy_mode() }) };
         if !scalable && i.caches.contains(iommu_inval_core::model::Caches::CONFIG_PASID) {
             return Ok(()); // dropped in legacy mode (no PASID cache)
         }
@@ -419,7 +420,7 @@ proptest! {
 
     #[test]
     fn r3_topology(i in generic_inval()) {
-        r3(&i, &topo(), &Caps::default())?;
+        r3(&i, &topo(), &Target::<Vtd>::default())?;
     }
 }
 
@@ -430,8 +431,8 @@ proptest! {
     #[test]
     fn r2_legacy_host(c in valid_cmd()) {
         prop_assume!(c.type_code() <= 5);
-        r2(&c.with_width(false), &IdentityContext, &Caps::legacy())?;
-        r2(&c.with_width(false), &topo(), &Caps::legacy())?;
+        r2(&c.with_width(false), &IdentityContext, &Target::<Vtd>::new(Features::SCALABLE.in_legacy_mode()))?;
+        r2(&c.with_width(false), &topo(), &Target::<Vtd>::new(Features::SCALABLE.in_legacy_mode()))?;
     }
 }
 

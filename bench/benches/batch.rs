@@ -50,17 +50,18 @@ macro_rules! batch_vs_single {
         #[divan::bench_group]
         mod $modname {
             use super::*;
-            use $t::{lower, Caps, Command};
+            use $t::{lower, Command, Host};
 
             #[divan::bench(args = STREAMS)]
             fn batched(b: Bencher, name: &str) {
                 let ops = stream(name);
-                let caps = Caps::default();
+                let caps = Host::default();
                 let mut scratch = vec![Inval::new(Caches::empty()); ops.len() * 3 + 3];
                 b.counter(ItemsCount::new(ops.len())).bench_local(|| {
                     let mut out = CountSink::default();
-                    let f =
-                        |o: &Op, s: &mut dyn Sink<Command>| lower(o, &caps, &IdentityContext, s);
+                    let f = |o: &Op, s: &mut dyn Sink<Command>| {
+                        lower(o, &caps.features, caps.budget, &IdentityContext, s)
+                    };
                     let _ = lower_batch(
                         black_box(&ops),
                         &mut scratch,
@@ -75,14 +76,15 @@ macro_rules! batch_vs_single {
             #[divan::bench(args = STREAMS)]
             fn one_by_one(b: Bencher, name: &str) {
                 let ops = stream(name);
-                let caps = Caps::default();
+                let caps = Host::default();
                 b.counter(ItemsCount::new(ops.len())).bench_local(|| {
                     let mut out = CountSink::default();
                     for op in black_box(&ops) {
-                        let _ = lower(op, &caps, &IdentityContext, &mut out);
+                        let _ = lower(op, &caps.features, caps.budget, &IdentityContext, &mut out);
                         let _ = lower(
                             &Op::Sync(Default::default()),
-                            &caps,
+                            &caps.features,
+                            caps.budget,
                             &IdentityContext,
                             &mut out,
                         );

@@ -24,7 +24,7 @@ macro_rules! convert {
         fn $name(b: Bencher) {
             let cmds = $from::commands(N);
             let topo = targets::topology();
-            let caps = $to::Caps::default();
+            let caps = $to::Host::default();
             let mut ops = vec![Op::Sync(Default::default()); 64];
             let mut out_buf: Vec<$to::Command> = $to::commands(256);
             b.counter(ItemsCount::new(cmds.len())).bench_local(|| {
@@ -37,7 +37,8 @@ macro_rules! convert {
                     let k = lifted.len();
                     for op in ops.iter().take(k) {
                         let mut out = SliceSink::new(&mut out_buf);
-                        if let Ok(o) = $to::lower(op, &caps, &topo, &mut out) {
+                        if let Ok(o) = $to::lower(op, &caps.features, caps.budget, &topo, &mut out)
+                        {
                             n += o.emitted;
                         }
                     }

@@ -32,7 +32,7 @@ macro_rules! lift_lower {
         #[divan::bench_group]
         mod $modname {
             use super::*;
-            use $t::{lift, lower, Caps, Command};
+            use $t::{lift, lower, Command, Host};
 
             #[divan::bench]
             fn lift_examples(b: Bencher) {
@@ -55,13 +55,13 @@ macro_rules! lift_lower {
             fn lower_examples(b: Bencher) {
                 let ops: Vec<Op> = $t::example_ops().into_iter().cycle().take(N).collect();
                 let topo = targets::topology();
-                let caps = Caps::default();
+                let caps = Host::default();
                 let mut buf: Vec<Command> = $t::commands(64);
                 b.counter(ItemsCount::new(ops.len())).bench_local(|| {
                     let mut n = 0usize;
                     for op in black_box(&ops) {
                         let mut out = SliceSink::new(&mut buf);
-                        if let Ok(o) = lower(op, &caps, &topo, &mut out) {
+                        if let Ok(o) = lower(op, &caps.features, caps.budget, &topo, &mut out) {
                             n += o.emitted;
                         }
                     }
@@ -76,11 +76,17 @@ macro_rules! lift_lower {
                     .find(|(n, _)| *n == case)
                     .map(|(_, o)| *o);
                 let Some(op) = op else { return };
-                let caps = Caps::default();
+                let caps = Host::default();
                 let mut cmds: Vec<Command> = $t::commands(64);
                 b.bench_local(|| {
                     let mut out = SliceSink::new(&mut cmds);
-                    let _ = lower(black_box(&op), &caps, &IdentityContext, &mut out);
+                    let _ = lower(
+                        black_box(&op),
+                        &caps.features,
+                        caps.budget,
+                        &IdentityContext,
+                        &mut out,
+                    );
                     out.len()
                 });
             }
@@ -92,12 +98,18 @@ macro_rules! lift_lower {
                     .find(|(n, _)| *n == case)
                     .map(|(_, o)| *o);
                 let Some(op) = op else { return };
-                let caps = Caps::default();
+                let caps = Host::default();
                 let mut cmds: Vec<Command> = $t::commands(64);
                 let mut ops = vec![Op::Sync(Default::default()); 64];
                 b.bench_local(|| {
                     let mut out = SliceSink::new(&mut cmds);
-                    let _ = lower(black_box(&op), &caps, &IdentityContext, &mut out);
+                    let _ = lower(
+                        black_box(&op),
+                        &caps.features,
+                        caps.budget,
+                        &IdentityContext,
+                        &mut out,
+                    );
                     let k = out.len();
                     let mut n = 0usize;
                     for c in cmds.iter().take(k) {

@@ -53,11 +53,13 @@ pub fn parse_cmds(text: &str, words: usize) -> Vec<Vec<u64>> {
 }
 
 macro_rules! target {
-    ($name:ident, $krate:ident, $label:expr, $lacks:expr, [$(($file:expr, $words:expr)),+]) => {
+    ($name:ident, $krate:ident :: $unit:ident, $label:expr, $lacks:expr, [$(($file:expr, $words:expr)),+]) => {
         /// Wrappers over one architecture crate.
         pub mod $name {
             use super::*;
-            pub use $krate::{footprint, lift, lower, Caps, Command};
+            pub use $krate::{footprint, lift, lower, Command, Features};
+            /// The lowering target of this architecture.
+            pub type Host = iommu_inval_core::arch::Target<$krate::$unit>;
             pub use $krate::queue as queue_mod;
 
             /// Architecture name as the CLI spells it.
@@ -124,11 +126,11 @@ macro_rules! target {
             }
 
             /// Lower every op with `caps` (ops without an equivalent are skipped).
-            pub fn lower_all(ops: &[Op], caps: &Caps) -> Vec<Command> {
+            pub fn lower_all(ops: &[Op], caps: &Host) -> Vec<Command> {
                 let mut out = Vec::new();
                 for op in ops {
                     let mut one: Vec<Command> = Vec::new();
-                    if lower(op, caps, &IdentityContext, &mut one).is_ok() {
+                    if lower(op, &caps.features, caps.budget, &IdentityContext, &mut one).is_ok() {
                         out.extend(one);
                     }
                 }
@@ -136,10 +138,10 @@ macro_rules! target {
             }
 
             /// The library under test for the efficiency report.
-            pub fn lib_lower(caps: Caps) -> impl Fn(&Op) -> Result<(usize, Footprint), String> {
+            pub fn lib_lower(caps: Host) -> impl Fn(&Op) -> Result<(usize, Footprint), String> {
                 move |op: &Op| {
                     let mut out: Vec<Command> = Vec::new();
-                    lower(op, &caps, &IdentityContext, &mut out).map_err(|e| e.to_string())?;
+                    lower(op, &caps.features, caps.budget, &IdentityContext, &mut out).map_err(|e| e.to_string())?;
                     let mut fp = Footprint::new();
                     for c in &out {
                         fp.extend(&footprint(c, &IdentityContext));
@@ -158,10 +160,10 @@ macro_rules! target {
             /// own syncs (one by one = each op lowered as it is, and the batch
             /// adds no closing sync of its own).
             pub fn batch_counts(ops: &[Op], requests: bool) -> (usize, usize, BatchStats, bool) {
-                let caps = Caps::default();
+                let caps = Host::default();
                 let opts = if requests { BatchOptions::default() } else { BatchOptions::QUEUE };
                 // Ops without an equivalent on the target are skipped on both sides.
-                let lower = |o: &Op, out: &mut dyn Sink<Command>| match lower(o, &caps, &IdentityContext, out) {
+                let lower = |o: &Op, out: &mut dyn Sink<Command>| match lower(o, &caps.features, caps.budget, &IdentityContext, out) {
                     Err(LowerError::NoEquivalent(_)) => Ok(Outcome::default()),
                     r => r,
                 };
@@ -203,28 +205,28 @@ macro_rules! target {
 
 target!(
     arm,
-    iommu_inval_arm,
+    iommu_inval_arm::Smmuv3,
     "smmuv3",
     Caches::INTR_REMAP,
     [("smmuv3.cmds", 2)]
 );
 target!(
     vtd,
-    iommu_inval_vtd,
+    iommu_inval_vtd::Vtd,
     "vtd",
     Caches::empty(),
     [("vtd.cmds", 2), ("vtd256.cmds", 4)]
 );
 target!(
     amd,
-    iommu_inval_amd,
+    iommu_inval_amd::AmdVi,
     "amd",
     Caches::empty(),
     [("amd.cmds", 2)]
 );
 target!(
     riscv,
-    iommu_inval_riscv,
+    iommu_inval_riscv::RiscV,
     "riscv",
     Caches::INTR_REMAP,
     [("riscv.cmds", 2)]
@@ -456,12 +458,15 @@ fn amd_fp(c: &amd::Command, out: &mut Vec<Op>) {
 pub fn for_each_efficiency_target(
     f: &mut dyn FnMut(&str, Flavor, &LibLower<'_>, &LinuxLower<'_>, &str),
 ) {
-    let scaps = arm::Caps::default();
-    let no_ril = arm::Caps {
-        range_inval: false,
+    let scaps = arm::Host::default();
+    let no_ril = arm::Host {
+        features: arm::Features {
+            ril: false,
+            ..scaps.features
+        },
         ..scaps
     };
-    let note = format!("cap {}", scaps.max_cmds);
+    let note = format!("cap {}", scaps.budget.max_cmds);
     for (label, flavor, caps, ril) in [
         ("smmuv3 RIL, stage 1 (NH_VA)", Flavor::S1, scaps, true),
         ("smmuv3 RIL, stage 2 (S2_IPA)", Flavor::S2, scaps, true),
@@ -498,13 +503,13 @@ pub fn for_each_efficiency_target(
             flavor,
             &arm::lib_lower(scaps),
             &linux,
-            &format!("cap {}", scaps.max_cmds),
+            &format!("cap {}", scaps.budget.max_cmds),
         );
     }
 
-    let vcaps = vtd::Caps::default();
-    let mamv = u32::from(vcaps.mamv);
-    let note = format!("MAMV {mamv}, cap {}", vcaps.max_cmds);
+    let vcaps = vtd::Host::default();
+    let mamv = u32::from(vcaps.features.mamv);
+    let note = format!("MAMV {mamv}, cap {}", vcaps.budget.max_cmds);
     for (label, flavor) in [
         ("vtd device TLB (dev_tlb)", Flavor::Ats),
         ("vtd device TLB (p_dev_tlb)", Flavor::AtsPasid),
@@ -526,8 +531,8 @@ pub fn for_each_efficiency_target(
         f(label, flavor, &vtd::lib_lower(vcaps), &linux, &note);
     }
 
-    let acaps = amd::Caps::default();
-    let note = format!("cap {}", acaps.max_cmds);
+    let acaps = amd::Host::default();
+    let note = format!("cap {}", acaps.budget.max_cmds);
     for (label, flavor) in [
         ("amd host (gn=0)", Flavor::S2),
         ("amd guest (gn=1)", Flavor::S1),
@@ -541,15 +546,18 @@ pub fn for_each_efficiency_target(
         f(label, flavor, &amd::lib_lower(acaps), &linux, &note);
     }
 
-    let rcaps = riscv::Caps::default();
-    let v10 = riscv::Caps {
-        range_inval: false,
-        nl: false,
+    let rcaps = riscv::Host::default();
+    let v10 = riscv::Host {
+        features: riscv::Features {
+            s: false,
+            nl: false,
+            ..rcaps.features
+        },
         ..rcaps
     };
     let note = format!(
         "cap {}; Linux: per page below 2 MiB, PSCID-wide above",
-        rcaps.max_cmds
+        rcaps.budget.max_cmds
     );
     for (label, caps) in [
         ("riscv S+NL, stage 1 (IOTINVAL.VMA)", rcaps),

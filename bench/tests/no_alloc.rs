@@ -182,7 +182,7 @@ macro_rules! codec_lift_lower_checks {
         let rep: &mut Report = $rep;
         let name = $t::NAME;
         let topo = targets::topology();
-        let caps = $t::Caps::default();
+        let caps = $t::Host::default();
         let generic = all_generic_ops();
         $(
             let q = $t::queue(4096, $words);
@@ -237,11 +237,11 @@ macro_rules! codec_lift_lower_checks {
                 let mut n = 0;
                 for op in &generic {
                     let mut out = SliceSink::new(&mut cmd_buf);
-                    let _ = $t::lower(op, &caps, &IdentityContext, &mut out);
+                    let _ = $t::lower(op, &caps.features, caps.budget, &IdentityContext, &mut out);
                     let mut out = SliceSink::new(&mut cmd_buf);
-                    let _ = $t::lower(op, &caps, &topo, &mut out);
+                    let _ = $t::lower(op, &caps.features, caps.budget, &topo, &mut out);
                     let mut fixed: FixedBuf<$t::Command, 8> = FixedBuf::new();
-                    let _ = $t::lower(op, &caps, &topo, &mut fixed);
+                    let _ = $t::lower(op, &caps.features, caps.budget, &topo, &mut fixed);
                     n += 1;
                 }
                 n
@@ -253,7 +253,7 @@ macro_rules! codec_lift_lower_checks {
             let mut n = 0;
             for (_, s) in named {
                 let mut out = SliceSink::new(&mut cmd_buf);
-                let f = |o: &Op, sink: &mut dyn Sink<$t::Command>| $t::lower(o, &caps, &topo, sink);
+                let f = |o: &Op, sink: &mut dyn Sink<$t::Command>| $t::lower(o, &caps.features, caps.budget, &topo, sink);
                 if lower_batch(s, &mut scratch, BatchOptions::default(), f, &mut out).is_ok() {
                     n += 1;
                 }

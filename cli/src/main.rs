@@ -116,6 +116,9 @@ impl InputArg {
 /// Host capabilities used when lowering (default: a typical modern host).
 #[derive(Args, Debug)]
 struct CapsArgs {
+    /// Host feature preset (the names of --caps, e.g. smmuv3.0, vtd-legacy); the flags below narrow it
+    #[arg(long, value_name = "PRESET")]
+    host_caps: Option<String>,
     /// VT-d descriptor size of the output: 128 or 256 (default 256, as in scalable mode)
     #[arg(long, value_parser = ["128", "256"])]
     out_desc_width: Option<String>,
@@ -353,6 +356,7 @@ fn target(arch: ArchArg, caps: &CapsArgs) -> Result<Arch, Usage> {
     };
     let o = CapsOpts {
         max_cmds: caps.max_cmds,
+        host: caps.host_caps.as_ref().map(|p| p.to_ascii_lowercase()),
         no_range_inval: caps.no_range_inval,
         legacy: caps.legacy,
         desc_width,

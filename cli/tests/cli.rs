@@ -1269,12 +1269,37 @@ fn facade_footprint_is_the_footprint_of_the_lift() {
                 .map(|x| u64::from_str_radix(x.trim_start_matches("0x"), 16).unwrap())
                 .collect();
             let cmd = arch.decode(&words).unwrap();
-            assert_eq!(cmd.op_name(), *op);
+            assert_eq!(cmd.op(), *op);
             let mut ops = Vec::new();
-            if cmd.lift_ops(&IdentityContext, &mut ops).is_ok() {
+            if cmd.lift(&IdentityContext, &mut ops).is_ok() {
                 let f = Footprint::of_ops(ops.iter(), &IdentityContext);
                 assert!(cmd.footprint(&IdentityContext).same_as(&f), "{op}");
             }
         }
     }
+}
+
+/// `--host-caps <preset>` lowers for the host that preset describes (the
+/// names of `--caps`), the same as the host flags that spell it out; an
+/// unknown preset is a usage error naming the presets.
+#[test]
+fn host_caps_presets_are_the_host_flags() {
+    let ops = std::fs::read_to_string(root().join("examples/generic.jsonl")).unwrap();
+    for (arch, preset, flags) in [
+        ("smmuv3", "smmuv3.0", &["--no-range-inval"][..]),
+        ("vtd", "vtd-legacy", &["--legacy", "--mamv", "9"][..]),
+        ("riscv", "riscv-1.0", &["--no-range-inval"][..]),
+    ] {
+        let by_preset = run(&["lower", "--arch", arch, "--host-caps", preset], &ops);
+        let mut args = vec!["lower", "--arch", arch];
+        args.extend_from_slice(flags);
+        let by_flags = run(&args, &ops);
+        assert_eq!(by_preset.stdout, by_flags.stdout, "{arch} {preset}");
+        assert_eq!(by_preset.code, by_flags.code, "{arch} {preset}");
+        let default = run(&["lower", "--arch", arch], &ops);
+        assert_ne!(by_preset.stdout, default.stdout, "{arch} {preset}");
+    }
+    let o = run(&["lower", "--arch", "amd", "--host-caps", "smmuv3.0"], &ops);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("amd-host"), "{}", o.stderr);
 }

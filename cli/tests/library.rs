@@ -63,6 +63,7 @@ fn max_lowered_buffers_take_a_whole_lowering() {
     use iommu_inval::core::model::{Caches, DeviceSel, DomainSel, Inval, Stages};
     use iommu_inval::core::range::AddrRange;
     use iommu_inval::core::{FixedBuf, IdentityContext, Op};
+    use iommu_inval::Target;
     // A wide, scattered invalidation of every cache: the kind that emits most.
     let op = Op::Inval(
         Inval::new(Caches::all())
@@ -78,8 +79,14 @@ fn max_lowered_buffers_take_a_whole_lowering() {
     let mut m: FixedBuf<iommu_inval::amd::Command, { iommu_inval::amd::MAX_LOWERED }> =
         FixedBuf::new();
     let ctx = IdentityContext;
-    assert!(iommu_inval::arm::lower(&op, &Default::default(), &ctx, &mut a).is_ok());
-    assert!(iommu_inval::vtd::lower(&op, &Default::default(), &ctx, &mut v).is_ok());
-    assert!(iommu_inval::amd::lower(&op, &Default::default(), &ctx, &mut m).is_ok());
+    assert!(Target::<iommu_inval::arm::Smmuv3>::default()
+        .lower(&op, &ctx, &mut a)
+        .is_ok());
+    assert!(Target::<iommu_inval::vtd::Vtd>::default()
+        .lower(&op, &ctx, &mut v)
+        .is_ok());
+    assert!(Target::<iommu_inval::amd::AmdVi>::default()
+        .lower(&op, &ctx, &mut m)
+        .is_ok());
     assert!(a.len() > 1 && v.len() > 1 && m.len() > 1);
 }

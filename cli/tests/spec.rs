@@ -122,10 +122,10 @@ fn bases(arch: &Arch) -> BTreeMap<&'static str, Vec<NativeAny>> {
             let Ok(c) = arch.decode(&w[..n]) else {
                 continue;
             };
-            let Ok(c) = build(arch, c.op_name(), &fields_of(&c), words) else {
+            let Ok(c) = build(arch, c.op(), &fields_of(&c), words) else {
                 continue;
             };
-            m.entry(c.op_name()).or_default().push(c);
+            m.entry(c.op()).or_default().push(c);
         }
     }
     m

@@ -50,8 +50,9 @@
 use crate::batch::{coalesce, BatchOptions};
 use crate::context::Context;
 use crate::error::{DecodeError, LowerError};
+use crate::lower::Budget;
 use crate::model::{Caches, Inval, Op, Outcome, Sync, Widened};
-use crate::native::{ArchId, NativeCommand};
+use crate::native::{ArchId, FeatureSet, NativeCommand};
 use crate::queue::{GuestMemory, MemError};
 use crate::ring::{RingRegs, MAX_SLOT_WORDS};
 use crate::sink::{Full, Sink};
@@ -576,8 +577,6 @@ impl fmt::Display for ProduceError {
 /// The producer side of a queue: what a driver (or a VMM writing a host
 /// queue) does, with the same types as the consumer.
 pub trait QueueProducer: CommandQueue {
-    /// The host capabilities lowering targets.
-    type Caps: Default;
     /// Free slots (a queue of `n` entries holds at most `n - 1` commands on
     /// VT-d, AMD and RISC-V, where head = tail means empty; `n` on SMMU,
     /// which has a wrap bit).
@@ -607,16 +606,20 @@ pub trait QueueProducer: CommandQueue {
         self.set_tail(ring.next(tail));
         Ok(())
     }
-    /// The capabilities lowering into this queue uses by default: the
-    /// architecture's defaults, narrowed to what the queue's format holds
-    /// (a VT-d queue of 128-bit descriptors is a legacy-mode one).
-    fn host_caps(&self) -> Self::Caps {
-        Self::Caps::default()
+    /// The features lowering into this queue uses by default: the
+    /// architecture's [`FeatureSet::HOST`], narrowed to what the queue's
+    /// format holds (a VT-d queue of 128-bit descriptors is a legacy-mode
+    /// one).
+    fn host_features(&self) -> <Self::Command as NativeCommand>::Features {
+        <<Self::Command as NativeCommand>::Features as FeatureSet>::HOST
     }
+    /// The architecture's default lowering budget.
+    fn host_budget(&self) -> Budget;
     /// Lower one generic op to this architecture's commands.
     fn lower<C: Context + ?Sized>(
         op: &Op,
-        caps: &Self::Caps,
+        features: &<Self::Command as NativeCommand>::Features,
+        budget: Budget,
         ctx: &C,
         out: &mut dyn Sink<Self::Command>,
     ) -> Result<Outcome, LowerError>;
@@ -961,8 +964,10 @@ pub struct LowerToHost<'m, Q: QueueProducer, M: ?Sized, C: ?Sized, K> {
     /// The host's ids (guest ops are already generic; lowering names the
     /// host's domains and PASIDs through it).
     pub ctx: &'m C,
-    /// The host IOMMU's capabilities.
-    pub caps: Q::Caps,
+    /// The host IOMMU's features.
+    pub features: <Q::Command as NativeCommand>::Features,
+    /// The lowering budget.
+    pub budget: Budget,
     /// The sync added at each guest barrier.
     pub host_sync: Sync,
     /// Makes the host consume its queue.
@@ -983,10 +988,12 @@ where
     K: FnMut(&mut Q, &M) -> Result<(), BackendError>,
 {
     /// A back end producing into `queue` in `mem`, lowering with the
-    /// queue's [`QueueProducer::host_caps`] and a plain fencing host sync.
+    /// queue's [`QueueProducer::host_features`] and
+    /// [`QueueProducer::host_budget`] and a plain fencing host sync.
     pub fn new(queue: Q, mem: &'m M, ctx: &'m C, kick: K) -> Self {
         LowerToHost {
-            caps: queue.host_caps(),
+            features: queue.host_features(),
+            budget: queue.host_budget(),
             queue,
             mem,
             ctx,
@@ -1009,7 +1016,7 @@ where
             error: None,
             written: 0,
         };
-        let r = Q::lower(op, &self.caps, self.ctx, &mut sink);
+        let r = Q::lower(op, &self.features, self.budget, self.ctx, &mut sink);
         self.commands += sink.written;
         if let Some(e) = sink.error {
             return Err(e);
@@ -1030,14 +1037,14 @@ where
 impl<Q, M, C, K> fmt::Debug for LowerToHost<'_, Q, M, C, K>
 where
     Q: QueueProducer + fmt::Debug,
-    Q::Caps: fmt::Debug,
     M: ?Sized,
     C: ?Sized,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LowerToHost")
             .field("queue", &self.queue)
-            .field("caps", &self.caps)
+            .field("features", &self.features)
+            .field("budget", &self.budget)
             .field("host_sync", &self.host_sync)
             .field("widened", &self.widened)
             .field("commands", &self.commands)

@@ -16,6 +16,9 @@
 //! * [`context`]: the [`Context`] trait resolving hardware ids, and (feature
 //!   `std`) the JSON [`Topology`](context::Topology).
 //! * [`error`]: typed errors, grouped by the architected error they raise.
+//! * [`arch`]: the umbrella trait an architecture implements once
+//!   ([`arch::Arch`]: command, features, queue, lift, lower), so code over
+//!   every architecture is written once.
 //! * [`native`]: the trait every native command type implements
 //!   ([`NativeCommand`], with its decoding [`FeatureSet`]), used by the
 //!   CLI, the property tests and the fuzzers to handle every architecture
@@ -61,6 +64,7 @@ extern crate std;
 
 #[cfg(feature = "arbitrary")]
 pub mod arb;
+pub mod arch;
 pub mod batch;
 pub mod context;
 pub mod device;
@@ -83,6 +87,7 @@ pub mod strict_json;
 pub use context::{Context, IdentityContext};
 pub use device::{Backend, BackendError, CommandQueue, Progress};
 pub use error::{DecodeError, ErrorKind, LowerError, RangeError};
+pub use lower::Budget;
 pub use model::{
     Caches, DeviceSel, DomainSel, Hints, Inval, Op, PageResponse, PasidSel, Prefetch, Regime,
     RespCode, Stages, StallAction, Store, Sync,

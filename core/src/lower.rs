@@ -447,6 +447,36 @@ pub fn plan_napot(r: &AddrRange, cap: usize) -> (NapotPlan, usize, Widened) {
     }
 }
 
+/// Lowering policy: the choices a lowering makes that are no hardware
+/// fact (those are the architecture's `Features`).
+///
+/// `max_cmds` is the most commands one range, device list or tag list may
+/// become before one wider command replaces them (never under-invalidating;
+/// reported as widened). At least one is always allowed. Each architecture
+/// names its default (`DEFAULT_BUDGET`) and the capacity `max_lowered(budget)`
+/// that one lowered op never exceeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Budget {
+    /// Most commands per range, device list or tag list (0 counts as 1).
+    pub max_cmds: usize,
+}
+
+impl Budget {
+    /// A budget of `max_cmds` commands.
+    pub const fn new(max_cmds: usize) -> Budget {
+        Budget { max_cmds }
+    }
+    /// The command cap, at least one.
+    #[inline]
+    pub const fn cap(self) -> usize {
+        if self.max_cmds == 0 {
+            1
+        } else {
+            self.max_cmds
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -245,13 +245,18 @@ pub trait NativeCommand: Sized + Copy + fmt::Debug + PartialEq {
     }
 }
 
-/// The decoding features of one architecture's emulated IOMMU (its ID
-/// registers: SMMU_IDR*, CAP_REG / ECAP_REG, EFR, `capabilities` / `fctl`):
-/// what [`NativeCommand::decode_with`] refuses. `Default` is
-/// [`FeatureSet::LATEST`].
+/// The one capability type of an architecture: what an IOMMU implements
+/// (its ID registers: SMMU_IDR*, CAP_REG / ECAP_REG, EFR, `capabilities` /
+/// `fctl`) and how it is set up where that changes what commands mean. It
+/// gates decoding (what [`NativeCommand::decode_with`] refuses on an
+/// emulated IOMMU) and lowering (what a host IOMMU can be sent). `Default`
+/// is [`FeatureSet::LATEST`].
 pub trait FeatureSet: Sized + Copy + fmt::Debug + PartialEq + Default + 'static {
     /// Every feature of the newest revision: `decode_with` is `decode`.
     const LATEST: Self;
+    /// The host a lowering targets when none is named: a typical current
+    /// IOMMU of the architecture, set up as its Linux driver does.
+    const HOST: Self;
     /// The named presets (the CLI's `--caps`), oldest first; `latest` last.
     const PRESETS: &'static [(&'static str, Self)];
     /// The preset named `name`.

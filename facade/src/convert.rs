@@ -14,7 +14,7 @@
 //! let mut out = Vec::new();
 //! let c = convert(&cmd, &host, &IdentityContext, &mut out).unwrap();
 //! assert!(c.errors.is_empty());
-//! assert_eq!(out[0].op_name(), "p_iotlb_inv_dsc");
+//! assert_eq!(out[0].op(), "p_iotlb_inv_dsc");
 //! assert_eq!(c.outcome().emitted, out.len());
 //! ```
 
@@ -60,7 +60,7 @@ pub fn convert(
     out: &mut Vec<NativeAny>,
 ) -> Result<Converted, LowerError> {
     let mut c = Converted::default();
-    c.lifted = cmd.lift_ops(ctx, &mut c.ops)?;
+    c.lifted = cmd.lift(ctx, &mut c.ops)?;
     let start = out.len();
     for op in &c.ops {
         match to.lower(op, ctx, out) {

@@ -1,6 +1,7 @@
-//! The decoding features of an *emulated* IOMMU (its ID registers), by
-//! preset name: not the host capabilities of a lowering. A command the
-//! emulated IOMMU refuses is reported as its hardware reports it (SMMU
+//! The features of an IOMMU of any architecture (its ID registers), by
+//! preset name: of an *emulated* IOMMU, what decoding accepts; of a host,
+//! what lowering targets ([`ArchOps::with_preset`](crate::ArchOps::with_preset)).
+//! A command the emulated IOMMU refuses is reported as its hardware reports it (SMMU
 //! CERROR_ILL, VT-d IQE, AMD ILLEGAL_COMMAND_ERROR), in the usual
 //! [`DecodeError`] shape.
 //!

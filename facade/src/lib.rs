@@ -4,14 +4,14 @@
 //! [`riscv`], [`iommufd`]) and gives one architecture-neutral handle over
 //! the four native command sets, with static dispatch (`enum_dispatch`):
 //!
-//! * [`Arch`]: an architecture with its host capabilities: decode words,
-//!   build commands from named fields, lower generic ops, the decoding
-//!   presets of its emulated IOMMU ([`ArchOps`]);
+//! * [`Arch`]: an architecture with the host it lowers for ([`Target`]:
+//!   its features and a lowering budget): decode words, build commands
+//!   from named fields, lower generic ops, its feature presets
+//!   ([`ArchOps`]), written once over [`core::arch::Arch`];
 //! * [`NativeAny`]: a command of any architecture: op name, fields, words,
 //!   lift, footprint ([`AnyCommand`]);
-//! * [`DecodeFeatures`]: the ID-register features of an emulated IOMMU of
-//!   any architecture, and the check of a decoded command against them
-//!   ([`DecodeCheck`]).
+//! * [`DecodeFeatures`]: the features of an IOMMU of any architecture, and
+//!   the check of a decoded command against them ([`DecodeCheck`]).
 //!
 //! [`convert()`] is one command of one architecture to another in one
 //! call; [`describe`] is the readable meaning of a generic op (what the
@@ -25,7 +25,7 @@
 //! let amd = Arch::new(ArchId::Amd);
 //! // INVALIDATE_IOMMU_ALL: opcode 0x8 in w0[63:60].
 //! let cmd = amd.decode(&[0x8000_0000_0000_0000, 0]).unwrap();
-//! assert_eq!(cmd.op_name(), "INVALIDATE_IOMMU_ALL");
+//! assert_eq!(cmd.op(), "INVALIDATE_IOMMU_ALL");
 //! assert_eq!(cmd.to_words(), ([0x8000_0000_0000_0000, 0, 0, 0], 2));
 //! ```
 #![forbid(unsafe_code)]
@@ -52,6 +52,7 @@ mod features;
 pub mod prelude {
     pub use crate::{
         convert, AnyCommand, Arch, ArchOps, Converted, DecodeCheck, DecodeFeatures, NativeAny,
+        Target,
     };
     pub use iommu_inval_core::context::Topology;
     pub use iommu_inval_core::{
@@ -61,6 +62,8 @@ pub mod prelude {
 }
 
 use enum_dispatch::enum_dispatch;
+use iommu_inval_core::arch::Arch as ArchImpl;
+pub use iommu_inval_core::arch::Target;
 use iommu_inval_core::footprint::Footprint;
 use iommu_inval_core::model::Caches;
 use iommu_inval_core::sink::Full;
@@ -75,15 +78,15 @@ pub trait AnyCommand {
     /// Its architecture.
     fn arch_id(&self) -> ArchId;
     /// The op name of docs/SPEC.md.
-    fn op_name(&self) -> &'static str;
+    fn op(&self) -> &'static str;
     /// Number of 64-bit words it encodes to (2, or 4 for 256-bit VT-d).
-    fn word_count(&self) -> usize;
+    fn words(&self) -> usize;
     /// The encoded words (slots past the count are 0) and their count.
     fn to_words(&self) -> ([u64; 4], usize);
     /// Visit the fields in table order.
     fn visit_fields(&self, f: &mut dyn FnMut(&'static str, FieldValue));
     /// Lift to generic ops (appended to `out`).
-    fn lift_ops(&self, ctx: &dyn Context, out: &mut Vec<Op>) -> Result<Outcome, LowerError>;
+    fn lift(&self, ctx: &dyn Context, out: &mut Vec<Op>) -> Result<Outcome, LowerError>;
     /// The cache entries it removes (the footprint of its lift).
     fn footprint(&self, ctx: &dyn Context) -> Footprint;
 }
@@ -134,7 +137,7 @@ pub trait ArchOps {
     fn field_names(&self, op: &str) -> Option<&'static [&'static str]>;
     /// Every op name, in table order.
     fn op_names(&self) -> &'static [&'static str];
-    /// Lower a generic op with this architecture's capabilities (appended to `out`).
+    /// Lower a generic op for this host (appended to `out`).
     fn lower(
         &self,
         op: &Op,
@@ -145,89 +148,40 @@ pub trait ArchOps {
     /// (rule 2): interrupt remapping on SMMUv3, device TLBs without ATS,
     /// PASID configuration on legacy-mode VT-d.
     fn lacks(&self) -> Caches;
-    /// The preset names of this architecture's emulated IOMMU (see
+    /// The preset names of this architecture's features (see
     /// [`DecodeFeatures`]), in table order.
     fn presets(&self) -> Vec<&'static str>;
-    /// The decoding features of preset `name` (`None`: not a preset of
-    /// this architecture).
+    /// The features of preset `name` (`None`: not a preset of this
+    /// architecture).
     fn decode_features(&self, name: &str) -> Option<DecodeFeatures>;
+    /// This host with the features of preset `name` (the lowering budget
+    /// kept); `None`: not a preset of this architecture.
+    fn with_preset(&self, name: &str) -> Option<Arch>;
 }
 
-fn lacks_smmuv3(c: &arm::Caps) -> Caches {
-    let mut l = Caches::INTR_REMAP;
-    l.set(Caches::DEV_TLB, !c.ats);
-    l
-}
-
-fn lacks_vtd(c: &vtd::Caps) -> Caches {
-    let mut l = Caches::empty();
-    l.set(Caches::DEV_TLB, !c.dev_tlb);
-    l.set(Caches::CONFIG_PASID, !c.scalable);
-    l
-}
-
-fn lacks_amd(c: &amd::Caps) -> Caches {
-    let mut l = Caches::empty();
-    l.set(Caches::DEV_TLB, !c.ats);
-    l
-}
-
-fn lacks_riscv(c: &riscv::Caps) -> Caches {
-    let mut l = Caches::INTR_REMAP;
-    l.set(Caches::DEV_TLB, !c.ats);
-    l
-}
-
-/// Arm SMMUv3 with its host capabilities.
-pub struct Smmuv3Arch {
-    /// Capabilities used by `lower`.
-    pub caps: arm::Caps,
-}
-/// Intel VT-d with its host capabilities.
-pub struct VtdArch {
-    /// Capabilities used by `lower`.
-    pub caps: vtd::Caps,
-}
-/// AMD-Vi with its host capabilities.
-pub struct AmdArch {
-    /// Capabilities used by `lower`.
-    pub caps: amd::Caps,
-}
-/// The RISC-V IOMMU with its host capabilities.
-pub struct RiscvArch {
-    /// Capabilities used by `lower`.
-    pub caps: riscv::Caps,
-}
-
-/// One of the four architectures, with its lowering capabilities.
+/// One of the four architectures, with the host it lowers for.
 #[enum_dispatch(ArchOps)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arch {
     /// Arm SMMUv3.
-    Smmuv3(Smmuv3Arch),
+    Smmuv3(Target<arm::Smmuv3>),
     /// Intel VT-d.
-    Vtd(VtdArch),
+    Vtd(Target<vtd::Vtd>),
     /// AMD-Vi.
-    Amd(AmdArch),
+    Amd(Target<amd::AmdVi>),
     /// RISC-V IOMMU.
-    Riscv(RiscvArch),
+    Riscv(Target<riscv::RiscV>),
 }
 
 impl Arch {
-    /// The architecture with default (typical modern host) capabilities.
+    /// The architecture with its default host ([`FeatureSet::HOST`], a
+    /// typical current IOMMU) and budget.
     pub fn new(id: ArchId) -> Arch {
         match id {
-            ArchId::Smmuv3 => Arch::Smmuv3(Smmuv3Arch {
-                caps: arm::Caps::default(),
-            }),
-            ArchId::Vtd => Arch::Vtd(VtdArch {
-                caps: vtd::Caps::default(),
-            }),
-            ArchId::Amd => Arch::Amd(AmdArch {
-                caps: amd::Caps::default(),
-            }),
-            ArchId::Riscv => Arch::Riscv(RiscvArch {
-                caps: riscv::Caps::default(),
-            }),
+            ArchId::Smmuv3 => Arch::Smmuv3(Target::default()),
+            ArchId::Vtd => Arch::Vtd(Target::default()),
+            ArchId::Amd => Arch::Amd(Target::default()),
+            ArchId::Riscv => Arch::Riscv(Target::default()),
         }
     }
     /// Words per command for a descriptor width in bits (128 or 256; 256
@@ -251,83 +205,112 @@ impl<T: Into<NativeAny>> Sink<T> for AnySink<'_> {
     }
 }
 
+/// How an architecture's values sit in the facade's enums.
+trait Variant: ArchImpl {
+    fn target(t: Target<Self>) -> Arch;
+    fn features(f: Self::Features) -> DecodeFeatures;
+}
+
+impl<A: Variant> ArchOps for Target<A>
+where
+    A::Command: Into<NativeAny>,
+{
+    fn id(&self) -> ArchId {
+        A::ID
+    }
+    fn decode(&self, words: &[u64]) -> Result<NativeAny, DecodeError> {
+        A::Command::decode(words).map(Into::into)
+    }
+    fn build_from_fields(
+        &self,
+        op: &str,
+        fields: &mut dyn Iterator<Item = (&str, FieldValue)>,
+        words: usize,
+    ) -> Result<NativeAny, FieldError> {
+        A::Command::from_fields(op, fields, words).map(Into::into)
+    }
+    fn field_names(&self, op: &str) -> Option<&'static [&'static str]> {
+        A::Command::field_names(op)
+    }
+    fn op_names(&self) -> &'static [&'static str] {
+        A::Command::op_names()
+    }
+    fn lower(
+        &self,
+        op: &Op,
+        ctx: &dyn Context,
+        out: &mut Vec<NativeAny>,
+    ) -> Result<Outcome, LowerError> {
+        Target::lower(self, op, ctx, &mut AnySink(out))
+    }
+    fn lacks(&self) -> Caches {
+        A::lacks(&self.features)
+    }
+    fn presets(&self) -> Vec<&'static str> {
+        A::Features::preset_names().collect()
+    }
+    fn decode_features(&self, name: &str) -> Option<DecodeFeatures> {
+        A::Features::preset(name).map(A::features)
+    }
+    fn with_preset(&self, name: &str) -> Option<Arch> {
+        A::Features::preset(name).map(|features| {
+            A::target(Target {
+                features,
+                budget: self.budget,
+            })
+        })
+    }
+}
+
+/// The [`AnyCommand`] of a command of architecture `A`.
+fn to_words<A: ArchImpl>(c: &A::Command) -> ([u64; 4], usize) {
+    let mut w = [0u64; 4];
+    let n = c.encode_into(&mut w).unwrap_or(0);
+    (w, n)
+}
+
+/// The facade's place for architecture `$krate::$a` (the crate's
+/// [`ArchImpl`] unit type): its variant `$v` of [`NativeAny`], [`Arch`] and
+/// [`DecodeFeatures`].
 macro_rules! impl_arch {
-    ($krate:ident, $archty:ident, $variant:ident, $lacks:ident) => {
+    ($krate:ident :: $a:ident, $v:ident) => {
+        impl Variant for $krate::$a {
+            fn target(t: Target<Self>) -> Arch {
+                Arch::$v(t)
+            }
+            fn features(f: Self::Features) -> DecodeFeatures {
+                DecodeFeatures::$v(f)
+            }
+        }
+
         impl AnyCommand for $krate::Command {
             fn arch_id(&self) -> ArchId {
-                <$krate::Command as NativeCommand>::ARCH
+                $krate::$a::ID
             }
-            fn op_name(&self) -> &'static str {
+            fn op(&self) -> &'static str {
                 NativeCommand::op(self)
             }
-            fn word_count(&self) -> usize {
+            fn words(&self) -> usize {
                 NativeCommand::words(self)
             }
             fn to_words(&self) -> ([u64; 4], usize) {
-                let mut w = [0u64; 4];
-                let n = NativeCommand::encode_into(self, &mut w).unwrap_or(0);
-                (w, n)
+                to_words::<$krate::$a>(self)
             }
             fn visit_fields(&self, f: &mut dyn FnMut(&'static str, FieldValue)) {
                 NativeCommand::for_each_field(self, f)
             }
-            fn lift_ops(
-                &self,
-                ctx: &dyn Context,
-                out: &mut Vec<Op>,
-            ) -> Result<Outcome, LowerError> {
-                $krate::lift(self, ctx, out)
+            fn lift(&self, ctx: &dyn Context, out: &mut Vec<Op>) -> Result<Outcome, LowerError> {
+                $krate::$a::lift(self, ctx, out)
             }
             fn footprint(&self, ctx: &dyn Context) -> Footprint {
-                $krate::footprint(self, ctx)
-            }
-        }
-
-        impl ArchOps for $archty {
-            fn id(&self) -> ArchId {
-                <$krate::Command as NativeCommand>::ARCH
-            }
-            fn decode(&self, words: &[u64]) -> Result<NativeAny, DecodeError> {
-                <$krate::Command as NativeCommand>::decode(words).map(NativeAny::$variant)
-            }
-            fn build_from_fields(
-                &self,
-                op: &str,
-                fields: &mut dyn Iterator<Item = (&str, FieldValue)>,
-                words: usize,
-            ) -> Result<NativeAny, FieldError> {
-                <$krate::Command as NativeCommand>::from_fields(op, fields, words)
-                    .map(NativeAny::$variant)
-            }
-            fn field_names(&self, op: &str) -> Option<&'static [&'static str]> {
-                <$krate::Command as NativeCommand>::field_names(op)
-            }
-            fn op_names(&self) -> &'static [&'static str] {
-                <$krate::Command as NativeCommand>::op_names()
-            }
-            fn lower(
-                &self,
-                op: &Op,
-                ctx: &dyn Context,
-                out: &mut Vec<NativeAny>,
-            ) -> Result<Outcome, LowerError> {
-                $krate::lower(op, &self.caps, ctx, &mut AnySink(out))
-            }
-            fn lacks(&self) -> Caches {
-                $lacks(&self.caps)
-            }
-            fn presets(&self) -> Vec<&'static str> {
-                <$krate::Features as FeatureSet>::preset_names().collect()
-            }
-            fn decode_features(&self, name: &str) -> Option<DecodeFeatures> {
-                <$krate::Features as FeatureSet>::preset(name).map(DecodeFeatures::$variant)
+                $krate::$a::footprint(self, ctx)
             }
         }
 
         impl DecodeCheck for $krate::Features {
             fn check(&self, cmd: &NativeAny) -> Result<(), DecodeError> {
                 match cmd {
-                    NativeAny::$variant(c) => NativeCommand::check_features(c, self),
+                    NativeAny::$v(c) => NativeCommand::check_features(c, self),
                     _ => Ok(()),
                 }
             }
@@ -335,10 +318,10 @@ macro_rules! impl_arch {
     };
 }
 
-impl_arch!(arm, Smmuv3Arch, Smmuv3, lacks_smmuv3);
-impl_arch!(vtd, VtdArch, Vtd, lacks_vtd);
-impl_arch!(amd, AmdArch, Amd, lacks_amd);
-impl_arch!(riscv, RiscvArch, Riscv, lacks_riscv);
+impl_arch!(arm::Smmuv3, Smmuv3);
+impl_arch!(vtd::Vtd, Vtd);
+impl_arch!(amd::AmdVi, Amd);
+impl_arch!(riscv::RiscV, Riscv);
 
 /// The README's code blocks, compiled and run as doc tests.
 #[cfg(doctest)]

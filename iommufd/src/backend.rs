@@ -402,8 +402,10 @@ pub struct VsmmuBackend<C, V, I, W> {
     pub fwd: Smmuv3Forwarder<V, I>,
     /// The ids of the guest (ASID ↔ PASID, VMID ↔ domain) for lowering.
     pub ctx: C,
-    /// The lowering's host capabilities (from the vSMMU's features).
-    pub caps: iommu_inval_arm::Caps,
+    /// The lowering's host features (from the vSMMU's features).
+    pub features: iommu_inval_arm::Features,
+    /// The lowering budget.
+    pub budget: iommu_inval_core::Budget,
     /// The VMM's handler of what could not be forwarded.
     pub on_work: W,
     /// What lowering widened so far.
@@ -417,14 +419,15 @@ where
     I: ViommuInvalidator,
     W: FnMut(&Op, VsmmuWork) -> Result<(), BackendError>,
 {
-    /// A back end for `fwd`, lowering with `ctx` and capabilities matching
+    /// A back end for `fwd`, lowering with `ctx` and features matching
     /// the vSMMU's features (stage 1 only: the guest has no stage 2).
     pub fn new(fwd: Smmuv3Forwarder<V, I>, ctx: C, on_work: W) -> Self {
-        let caps = fwd.vsmmu.features.lowering_caps();
+        let features = fwd.vsmmu.features.lowering_features();
         VsmmuBackend {
             fwd,
             ctx,
-            caps,
+            features,
+            budget: iommu_inval_arm::DEFAULT_BUDGET,
             on_work,
             widened: Widened::empty(),
         }
@@ -511,7 +514,8 @@ where
                 op,
                 err: None,
             };
-            let lowered = iommu_inval_arm::lower(op, &this.caps, &this.ctx, &mut sink);
+            let lowered =
+                iommu_inval_arm::lower(op, &this.features, this.budget, &this.ctx, &mut sink);
             let mut err = sink.err.take();
             let work = match lowered {
                 Ok(o) => {

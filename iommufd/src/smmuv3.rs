@@ -97,20 +97,20 @@ impl HostFeatures {
         }
     }
 
-    /// The capabilities to lower generic ops to SMMUv3 commands this host's
+    /// The features to lower generic ops to SMMUv3 commands this host's
     /// vSMMU takes: stage 1 only (stage 2 is the host's), with the host's
     /// range invalidation, ATS, ASID and SubstreamID widths. The lowering
     /// uses SCALE 0..=31; a level hint TTL 1 with a 16 KiB granule, which
     /// needs DS, goes through [`Vsmmu::fit_hints`].
-    pub fn lowering_caps(&self) -> iommu_inval_arm::Caps {
-        iommu_inval_arm::Caps {
-            range_inval: self.range_inv,
+    pub fn lowering_features(&self) -> iommu_inval_arm::Features {
+        iommu_inval_arm::Features {
+            ril: self.range_inv,
             ats: self.ats,
-            stage1: true,
-            stage2: false,
+            s1p: true,
+            s2p: false,
             asid_bits: self.asid_bits,
             ssid_bits: self.ssid_bits,
-            ..iommu_inval_arm::Caps::default()
+            ..iommu_inval_arm::Features::LATEST
         }
     }
 

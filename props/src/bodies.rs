@@ -31,7 +31,7 @@ pub const RAW: u8 = b'W';
 
 /// A raw-mode command: `[width, words (LE)..., rest...]` with width 4 = four
 /// words (VT-d 256-bit), else two. `None` when too short or not valid.
-pub fn raw_command<A: Arch>(data: &[u8]) -> Option<(A::Cmd, &[u8])> {
+pub fn raw_command<A: Arch>(data: &[u8]) -> Option<(A::Command, &[u8])> {
     let (&width, rest) = data.split_first()?;
     let n = if width == 4 && A::WIDTHS.contains(&4) {
         4
@@ -39,7 +39,7 @@ pub fn raw_command<A: Arch>(data: &[u8]) -> Option<(A::Cmd, &[u8])> {
         2
     };
     let words = words_of(rest.get(..n * 8)?);
-    let cmd = <A::Cmd as iommu_inval_core::NativeCommand>::decode(&words).ok()?;
+    let cmd = <A::Command as iommu_inval_core::NativeCommand>::decode(&words).ok()?;
     Some((cmd, rest.get(n * 8..).unwrap_or(&[])))
 }
 
@@ -85,7 +85,7 @@ fn copy_queue<A: Arch>(u: &mut Unstructured<'_>) -> Result<CopyCase, String> {
                 .map(|_| u.arbitrary::<u64>().unwrap_or(0))
                 .collect(),
             1 | 2 => A::arbitrary_words(u).unwrap_or_default(),
-            _ => match u.arbitrary::<A::Cmd>() {
+            _ => match u.arbitrary::<A::Command>() {
                 Ok(c) => crate::encode_words(&c)?,
                 Err(_) => break,
             },
@@ -123,7 +123,7 @@ pub fn decode<A: Arch>(data: &[u8]) -> Result<(), String> {
 /// knows the command's ids.
 pub fn roundtrip<A: Arch>(data: &[u8]) -> Result<(), String>
 where
-    NativeAny: From<A::Cmd>,
+    NativeAny: From<A::Command>,
 {
     let raw = match data.split_first() {
         Some((&RAW, rest)) => raw_command::<A>(rest),
@@ -133,7 +133,7 @@ where
         Some(x) => x,
         None => {
             let mut u = Unstructured::new(data);
-            let Ok(cmd) = u.arbitrary::<A::Cmd>() else {
+            let Ok(cmd) = u.arbitrary::<A::Command>() else {
                 return Ok(());
             };
             (cmd, u.take_rest())
@@ -270,6 +270,7 @@ fn smmu_features(u: &mut Unstructured<'_>) -> arbitrary::Result<iommu_inval_arm:
         secure_queue: u.arbitrary()?,
         sel2: u.arbitrary()?,
         rme_impl: u.arbitrary()?,
+        ..iommu_inval_arm::Features::LATEST
     })
 }
 
@@ -285,6 +286,7 @@ fn vtd_features(u: &mut Unstructured<'_>) -> arbitrary::Result<iommu_inval_vtd::
         prs: u.arbitrary()?,
         pds: u.arbitrary()?,
         priv_data: u.arbitrary()?,
+        ..iommu_inval_vtd::Features::LATEST
     })
 }
 
@@ -295,7 +297,9 @@ fn amd_features(u: &mut Unstructured<'_>) -> arbitrary::Result<iommu_inval_amd::
         gt_sup: u.arbitrary()?,
         ia_sup: u.arbitrary()?,
         viommu: u.arbitrary()?,
-        pasid20: u.arbitrary()?,
+        // 20-bit IOTLB PASIDs (revision 3.x) or 16.
+        pasid_bits: if u.arbitrary()? { 20 } else { 16 },
+        ..iommu_inval_amd::Features::LATEST
     })
 }
 
@@ -449,13 +453,13 @@ fn raw(u: &mut Unstructured<'_>) -> arbitrary::Result<u64> {
 
 /// Whether `encode` then `decode` gives `c` back: the command is exactly
 /// representable and legal.
-fn exact<A: Arch>(c: &A::Cmd) -> bool {
+fn exact<A: Arch>(c: &A::Command) -> bool {
     use iommu_inval_core::NativeCommand;
     let mut w = [0u64; 4];
     match c.encode_into(&mut w) {
         Ok(n) => w
             .get(..n)
-            .is_some_and(|w| A::Cmd::decode(w).as_ref() == Ok(c)),
+            .is_some_and(|w| A::Command::decode(w).as_ref() == Ok(c)),
         Err(_) => false,
     }
 }
@@ -463,7 +467,7 @@ fn exact<A: Arch>(c: &A::Cmd) -> bool {
 /// The verdict of a hand-built command: `check` (the crate's own test of
 /// it) accepts exactly what [`exact`] round-trips.
 fn check_agrees<A: Arch, T: core::fmt::Debug, E: core::fmt::Debug>(
-    c: &A::Cmd,
+    c: &A::Command,
     what: &str,
     check: &Result<T, E>,
 ) -> Result<(), String> {
@@ -579,13 +583,13 @@ fn arbitrary_value(u: &mut Unstructured<'_>) -> arbitrary::Result<iommu_inval_co
 
 fn named_fields_of<A: Arch>(u: &mut Unstructured<'_>) -> arbitrary::Result<Result<(), String>> {
     use iommu_inval_core::{FieldError, FieldValue, NativeCommand};
-    let ops = <A::Cmd as NativeCommand>::op_names();
+    let ops = <A::Command as NativeCommand>::op_names();
     let op: String = if u.ratio(1u8, 16)? {
         u.arbitrary()?
     } else {
         (*u.choose(ops)?).to_string()
     };
-    let known = <A::Cmd as NativeCommand>::field_names(&op).unwrap_or(&[]);
+    let known = <A::Command as NativeCommand>::field_names(&op).unwrap_or(&[]);
     let n = u.int_in_range(0..=known.len() + 2)?;
     let mut fields: Vec<(String, FieldValue)> = Vec::with_capacity(n);
     for _ in 0..n {
@@ -598,7 +602,7 @@ fn named_fields_of<A: Arch>(u: &mut Unstructured<'_>) -> arbitrary::Result<Resul
     }
     let words = *u.choose(&[2usize, 2, 4, 0, 1, 3, 5])?;
     let mut it = fields.iter().map(|(k, v)| (k.as_str(), *v));
-    let built = <A::Cmd as NativeCommand>::from_fields(&op, &mut it, words);
+    let built = <A::Command as NativeCommand>::from_fields(&op, &mut it, words);
     let c = match built {
         Ok(c) => c,
         Err(FieldError::UnknownOp) if !ops.contains(&op.as_str()) => return Ok(Ok(())),
@@ -625,7 +629,7 @@ fn named_fields_of<A: Arch>(u: &mut Unstructured<'_>) -> arbitrary::Result<Resul
 
 /// What a command `from_fields` built must satisfy.
 fn built_command_checks<A: Arch>(
-    c: &A::Cmd,
+    c: &A::Command,
     op: &str,
     fields: &[(String, iommu_inval_core::FieldValue)],
     words: usize,
@@ -671,7 +675,7 @@ fn built_command_checks<A: Arch>(
             r => return Err(format!("{}: encode_checked gives {r:?}", what())),
         }
         let shown = s.to_string();
-        if !shown.starts_with(s.op_name()) {
+        if !shown.starts_with(s.op()) {
             return Err(format!(
                 "{}: Display {shown:?} does not start with the op",
                 what()

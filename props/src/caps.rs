@@ -1,6 +1,6 @@
-//! Host capabilities as fuzzer input: arbitrary lowering [`Caps`](Arch::Caps)
-//! of every architecture, the bound on one lowering
-//! ([`HostCaps::max_lowered`]) and what a command sent to such a host must
+//! Hosts as fuzzer input: arbitrary lowering [`Target`]s (features and
+//! budget) of every architecture, the bound on one lowering
+//! ([`Target::max_lowered`]) and what a command sent to such a host must
 //! respect ([`HostCaps::conforms`]): no command of a feature the host lacks,
 //! no id wider than the host's (an ASID over `asid_bits`, a PASID over
 //! `pasid_bits`), the host's descriptor width.
@@ -20,16 +20,17 @@ use iommu_inval_core::{Context, FieldValue, LowerError, NativeCommand, Outcome, 
 
 use crate::{
     check_valid_cmd, describe, fields_of, lift_vec, lower_vec, project_for, required,
-    trusting_hint, AllCaps, Amd, Arch, Riscv, Smmu, Vtd,
+    trusting_hint, AllCaps, Amd, Arch, Riscv, Smmu, Target, Vtd,
 };
+use iommu_inval_core::Budget;
 
-/// A command cap drawn from `u`: mostly the small values where plans
+/// A budget drawn from `u`: mostly the small command caps where plans
 /// change (0, 1, 2, 3), sometimes the architecture's default or any up to 80.
-fn max_cmds(u: &mut Unstructured<'_>, default: usize) -> arbitrary::Result<usize> {
+fn budget<A: Arch>(u: &mut Unstructured<'_>) -> arbitrary::Result<Budget> {
     Ok(match u.int_in_range(0u8..=7)? {
-        0..=3 => usize::from(u.int_in_range(0u8..=3)?),
-        4 => default,
-        _ => usize::from(u.int_in_range(0u8..=80)?),
+        0..=3 => Budget::new(usize::from(u.int_in_range(0u8..=3)?)),
+        4 => A::DEFAULT_BUDGET,
+        _ => Budget::new(usize::from(u.int_in_range(0u8..=80)?)),
     })
 }
 
@@ -37,19 +38,17 @@ fn max_cmds(u: &mut Unstructured<'_>, default: usize) -> arbitrary::Result<usize
 pub trait HostCaps: Arch {
     /// Any host this architecture allows: every capability on or off, id
     /// widths from the narrowest to the widest, any command cap.
-    fn arbitrary_caps(u: &mut Unstructured<'_>) -> arbitrary::Result<Self::Caps>;
-    /// The crate's `max_lowered(caps.max_cmds)`.
-    fn max_lowered(caps: &Self::Caps) -> usize;
+    fn arbitrary_caps(u: &mut Unstructured<'_>) -> arbitrary::Result<Target<Self>>;
     /// `Err` naming what `cmd` uses that a host with `caps` does not have.
-    fn conforms(cmd: &Self::Cmd, caps: &Self::Caps) -> Result<(), String>;
+    fn conforms(cmd: &Self::Command, caps: &Self::Features) -> Result<(), String>;
     /// What a lifted op removes on a host with `caps`, where the host tags
     /// its entries with less than the command names (default: as lifted).
-    fn host_view(op: Op, _caps: &Self::Caps) -> Op {
+    fn host_view(op: Op, _caps: &Self::Features) -> Op {
         op
     }
-    /// Narrow `caps` to what a host queue whose own defaults are `queue`
-    /// holds (default: nothing to narrow).
-    fn fit_queue(_caps: &mut Self::Caps, _queue: &Self::Caps) {}
+    /// Narrow `caps` to what a host queue whose own default features are
+    /// `queue` holds (default: nothing to narrow).
+    fn fit_queue(_caps: &mut Self::Features, _queue: &Self::Features) {}
 }
 
 /// The value of field `name` of `c`, 0 when absent, a `Bool` as 0/1.
@@ -104,40 +103,41 @@ fn absent<C: NativeCommand>(c: &C, ops: &[&str], why: &str) -> Result<(), String
 }
 
 impl HostCaps for Smmu {
-    fn arbitrary_caps(u: &mut Unstructured<'_>) -> arbitrary::Result<Self::Caps> {
-        let stage1 = u.arbitrary()?;
-        Ok(iommu_inval_arm::Caps {
-            range_inval: u.arbitrary()?,
+    fn arbitrary_caps(u: &mut Unstructured<'_>) -> arbitrary::Result<Target<Self>> {
+        let s1p = u.arbitrary()?;
+        let features = iommu_inval_arm::Features {
+            ril: u.arbitrary()?,
             ats: u.arbitrary()?,
             // An SMMU implements at least one stage (IHI0070 §3.2, SMMU_IDR0.S1P / S2P).
-            stage1,
-            stage2: !stage1 || u.arbitrary()?,
+            s1p,
+            s2p: !s1p || u.arbitrary()?,
             asid_bits: *u.choose(&[8u8, 16])?,
             vmid_bits: *u.choose(&[8u8, 16])?,
             ssid_bits: u.int_in_range(0u8..=20)?,
-            max_cmds: max_cmds(u, iommu_inval_arm::DEFAULT_MAX_CMDS)?,
+            ..iommu_inval_arm::Features::LATEST
+        };
+        Ok(Target {
+            features,
+            budget: budget::<Self>(u)?,
         })
     }
-    fn max_lowered(caps: &Self::Caps) -> usize {
-        iommu_inval_arm::max_lowered(caps.max_cmds)
-    }
-    fn conforms(c: &Self::Cmd, caps: &Self::Caps) -> Result<(), String> {
+    fn conforms(c: &Self::Command, caps: &Self::Features) -> Result<(), String> {
         // SMMU_IDR0.S1P / S2P / ATS and IDR3.RIL decide which commands and
         // fields exist (IHI0070 §4.4, §4.5): the decoder of such an SMMU.
         let f = iommu_inval_arm::Features {
-            s1p: caps.stage1,
-            s2p: caps.stage2,
+            s1p: caps.s1p,
+            s2p: caps.s2p,
             ats: caps.ats,
-            ril: caps.range_inval,
+            ril: caps.ril,
             ..iommu_inval_arm::Features::LATEST
         };
         own_decoder(c, caps, &f)?;
         fits(c, "asid", caps.asid_bits)?;
         // A stage-1-only SMMU has no VMIDs: VMID is RES0 (§4.4.2).
-        fits(c, "vmid", if caps.stage2 { caps.vmid_bits } else { 0 })?;
+        fits(c, "vmid", if caps.s2p { caps.vmid_bits } else { 0 })?;
         fits(c, "ssid", caps.ssid_bits)
     }
-    fn host_view(op: Op, caps: &Self::Caps) -> Op {
+    fn host_view(op: Op, caps: &Self::Features) -> Op {
         // A stage-1-only SMMU has no VMIDs (VMID is RES0, IHI0070 §4.4.2):
         // its TLB entries are tagged by ASID alone, so a TLBI's VMID 0
         // reaches every domain, and its ASID every PASID of any domain
@@ -149,7 +149,7 @@ impl HostCaps for Smmu {
         // by `conforms`).
         use iommu_inval_core::model::{Caches, DomainSel, PasidSel};
         match op {
-            Op::Inval(mut i) if !caps.stage2 && (i.caches - Caches::LEAF) == Caches::IOTLB => {
+            Op::Inval(mut i) if !caps.s2p && (i.caches - Caches::LEAF) == Caches::IOTLB => {
                 i.domain = DomainSel::All;
                 if matches!(i.pasid, PasidSel::One(_)) {
                     i.pasid = PasidSel::All;
@@ -162,27 +162,28 @@ impl HostCaps for Smmu {
 }
 
 impl HostCaps for Vtd {
-    fn arbitrary_caps(u: &mut Unstructured<'_>) -> arbitrary::Result<Self::Caps> {
-        Ok(iommu_inval_vtd::Caps {
-            scalable: u.arbitrary()?,
+    fn arbitrary_caps(u: &mut Unstructured<'_>) -> arbitrary::Result<Target<Self>> {
+        let features = iommu_inval_vtd::Features {
+            smts: u.arbitrary()?,
             mamv: u.int_in_range(0u8..=63)?,
-            dev_tlb: u.arbitrary()?,
+            dt: u.arbitrary()?,
             pasid_bits: u.int_in_range(0u8..=20)?,
-            wide: u.arbitrary()?,
-            max_cmds: max_cmds(u, iommu_inval_vtd::DEFAULT_MAX_CMDS)?,
+            dw: u.arbitrary()?,
+            ..iommu_inval_vtd::Features::LATEST
+        };
+        Ok(Target {
+            features,
+            budget: budget::<Self>(u)?,
         })
     }
-    fn max_lowered(caps: &Self::Caps) -> usize {
-        iommu_inval_vtd::max_lowered(caps.max_cmds)
-    }
-    fn fit_queue(caps: &mut Self::Caps, queue: &Self::Caps) {
+    fn fit_queue(caps: &mut Self::Features, queue: &Self::Features) {
         // The queue's descriptor width (IQA_REG.DW); scalable-mode
         // descriptors need DW = 1 (VT-d §6.5.2).
-        caps.wide = queue.wide;
-        caps.scalable &= queue.wide;
+        caps.dw = queue.dw;
+        caps.smts &= queue.dw;
     }
-    fn conforms(c: &Self::Cmd, caps: &Self::Caps) -> Result<(), String> {
-        let want = if caps.wide { 4 } else { 2 };
+    fn conforms(c: &Self::Command, caps: &Self::Features) -> Result<(), String> {
+        let want = if caps.dw { 4 } else { 2 };
         if c.words() != want {
             return Err(format!(
                 "{}: a {}-word descriptor on a queue of {want}-word ones (IQA_REG.DW)",
@@ -194,11 +195,11 @@ impl HostCaps for Vtd {
         // whether device-TLB descriptors exist (VT-d §6.5.2).
         let f = iommu_inval_vtd::Features {
             mamv: caps.mamv,
-            dt: caps.dev_tlb,
+            dt: caps.dt,
             ..iommu_inval_vtd::Features::LATEST
         };
         own_decoder(c, caps, &f)?;
-        if !caps.scalable {
+        if !caps.smts {
             absent(
                 c,
                 &["p_iotlb_inv_dsc", "pc_inv_dsc", "p_dev_tlb_inv_dsc"],
@@ -210,21 +211,22 @@ impl HostCaps for Vtd {
 }
 
 impl HostCaps for Amd {
-    fn arbitrary_caps(u: &mut Unstructured<'_>) -> arbitrary::Result<Self::Caps> {
-        Ok(iommu_inval_amd::Caps {
-            guest_translation: u.arbitrary()?,
+    fn arbitrary_caps(u: &mut Unstructured<'_>) -> arbitrary::Result<Target<Self>> {
+        let features = iommu_inval_amd::Features {
+            gt_sup: u.arbitrary()?,
             pasid_bits: u.int_in_range(0u8..=20)?,
             ats: u.arbitrary()?,
-            max_cmds: max_cmds(u, iommu_inval_amd::DEFAULT_MAX_CMDS)?,
+            ..iommu_inval_amd::Features::LATEST
+        };
+        Ok(Target {
+            features,
+            budget: budget::<Self>(u)?,
         })
     }
-    fn max_lowered(caps: &Self::Caps) -> usize {
-        iommu_inval_amd::max_lowered(caps.max_cmds)
-    }
-    fn conforms(c: &Self::Cmd, caps: &Self::Caps) -> Result<(), String> {
+    fn conforms(c: &Self::Command, caps: &Self::Features) -> Result<(), String> {
         // EFR.GTSup: without guest translation `gn` = 1 is not legal.
         let f = iommu_inval_amd::Features {
-            gt_sup: caps.guest_translation,
+            gt_sup: caps.gt_sup,
             ..iommu_inval_amd::Features::LATEST
         };
         own_decoder(c, caps, &f)?;
@@ -240,23 +242,24 @@ impl HostCaps for Amd {
 }
 
 impl HostCaps for Riscv {
-    fn arbitrary_caps(u: &mut Unstructured<'_>) -> arbitrary::Result<Self::Caps> {
-        Ok(iommu_inval_riscv::Caps {
-            range_inval: u.arbitrary()?,
+    fn arbitrary_caps(u: &mut Unstructured<'_>) -> arbitrary::Result<Target<Self>> {
+        let features = iommu_inval_riscv::Features {
+            s: u.arbitrary()?,
             nl: u.arbitrary()?,
             ats: u.arbitrary()?,
             wsi: u.arbitrary()?,
             // capabilities.PD8 / PD17 / PD20 (§5.3).
-            pasid_bits: *u.choose(&[8u8, 17, 20])?,
-            max_cmds: max_cmds(u, iommu_inval_riscv::DEFAULT_MAX_CMDS)?,
+            pid_bits: *u.choose(&[8u8, 17, 20])?,
+            ..iommu_inval_riscv::Features::ALL
+        };
+        Ok(Target {
+            features,
+            budget: budget::<Self>(u)?,
         })
     }
-    fn max_lowered(caps: &Self::Caps) -> usize {
-        iommu_inval_riscv::max_lowered(caps.max_cmds)
-    }
-    fn conforms(c: &Self::Cmd, caps: &Self::Caps) -> Result<(), String> {
-        own_decoder(c, caps, &caps.features())?;
-        fits(c, "pid", caps.pasid_bits)
+    fn conforms(c: &Self::Command, caps: &Self::Features) -> Result<(), String> {
+        own_decoder(c, caps, caps)?;
+        fits(c, "pid", caps.pid_bits)
     }
 }
 
@@ -277,7 +280,7 @@ pub fn arbitrary_all_caps(u: &mut Unstructured<'_>) -> arbitrary::Result<AllCaps
 /// into a sink of `lift_room` ops likewise.
 pub fn check_r3_caps<A: HostCaps>(
     op: &Op,
-    caps: &A::Caps,
+    caps: &Target<A>,
     ctx: &dyn Context,
     room: usize,
     lift_room: usize,
@@ -293,7 +296,7 @@ pub fn check_r3_caps<A: HostCaps>(
         // A typed refusal: the host cannot express it (no partial output is used).
         Err(LowerError::NoEquivalent(_) | LowerError::Invalid(_)) => return Ok(()),
     };
-    let bound = A::max_lowered(caps);
+    let bound = caps.max_lowered();
     if cmds.len() > bound {
         return Err(format!(
             "lower to {} of {op:?} with {caps:?}: {} commands, max_lowered is {bound}",
@@ -305,7 +308,7 @@ pub fn check_r3_caps<A: HostCaps>(
     for c in &cmds {
         check_valid_cmd::<A>(c, None)
             .map_err(|e| format!("lower to {} of {op:?} emitted a bad command: {e}", A::ID))?;
-        A::conforms(c, caps).map_err(|e| format!("lower to {} of {op:?}: {e}", A::ID))?;
+        A::conforms(c, &caps.features).map_err(|e| format!("lower to {} of {op:?}: {e}", A::ID))?;
         let (ops, lift_out) = lift_vec::<A>(c, ctx).map_err(|e| {
             format!(
                 "lift on {} of its own lowered {} fails: {e:?}",
@@ -314,7 +317,7 @@ pub fn check_r3_caps<A: HostCaps>(
             )
         })?;
         check_bounded_lift::<A>(c, ctx, &ops, lift_out, lift_room)?;
-        lifted.extend(ops.into_iter().map(|o| A::host_view(o, caps)));
+        lifted.extend(ops.into_iter().map(|o| A::host_view(o, &caps.features)));
     }
     if matches!(op, Op::Inval(_)) && out.dropped.is_none() {
         let want = required(A::ID, op, ctx);
@@ -338,14 +341,14 @@ pub fn check_r3_caps<A: HostCaps>(
 /// `BufferFull` when it does not.
 fn check_bounded_lower<A: Arch>(
     op: &Op,
-    caps: &A::Caps,
+    caps: &Target<A>,
     ctx: &dyn Context,
-    want: &[A::Cmd],
+    want: &[A::Command],
     want_out: Outcome,
     room: usize,
 ) -> Result<(), String> {
     let mut sink = Bounded::new(room);
-    match A::lower(op, caps, ctx, &mut sink) {
+    match A::lower(op, &caps.features, caps.budget, ctx, &mut sink) {
         Ok(o) if want.len() <= room && o == want_out && sink.items == want => Ok(()),
         Err(LowerError::BufferFull) if want.len() > room => Ok(()),
         r => Err(format!(
@@ -360,7 +363,7 @@ fn check_bounded_lower<A: Arch>(
 
 /// Lifting into a sink of `room` ops: likewise.
 fn check_bounded_lift<A: Arch>(
-    c: &A::Cmd,
+    c: &A::Command,
     ctx: &dyn Context,
     want: &[Op],
     want_out: Outcome,

@@ -95,7 +95,7 @@ pub fn arbitrary_host(u: &mut Unstructured<'_>) -> arbitrary::Result<IommufdHost
 /// the whole batch with them, otherwise).
 fn check_features_used(cmd: &Command, f: &HostFeatures) -> Result<(), String> {
     let w = cmd.encode();
-    let name = cmd.op_name();
+    let name = cmd.op();
     let op = cmd.opcode();
     let need = |used: bool, has: bool, what: &str| {
         if used && !has {
@@ -149,7 +149,7 @@ pub fn check_vsmmu(
     let w = cmd.encode();
     let op = cmd.opcode();
     let permitted = PERMITTED.contains(&op);
-    let name = cmd.op_name();
+    let name = cmd.op();
     match vsmmu.guest_entry(cmd, vdevs) {
         Ok(e) => {
             if !permitted {
@@ -181,7 +181,7 @@ pub fn check_vsmmu(
                         return Err(format!("{name}: host SID is not the vDEVICE's pSID"));
                     }
                 }
-                other => return Err(format!("{name}: host runs {}", other.op_name())),
+                other => return Err(format!("{name}: host runs {}", other.op())),
             }
             check_features_used(cmd, &vsmmu.features)?;
             match smmuv3_relation(cmd, vsmmu, vdevs, ctx) {
@@ -319,10 +319,7 @@ fn confirm_refusal(
 pub fn check_cmdqv(cmd: &Command) -> Result<(), String> {
     let r = cmdqv::route(cmd);
     if r.is_vcmdq() && cmd.opcode() != 0x46 && !PERMITTED.contains(&cmd.opcode()) {
-        return Err(format!(
-            "{}: to a VCMDQ but not a vSMMU opcode",
-            cmd.op_name()
-        ));
+        return Err(format!("{}: to a VCMDQ but not a vSMMU opcode", cmd.op()));
     }
     Ok(())
 }
@@ -399,7 +396,7 @@ pub fn check_iommufd(
         check_cmdqv(c)?;
     }
     let mut ops = Vec::new();
-    let lifted = cmd.lift_ops(topo, &mut ops);
+    let lifted = cmd.lift(topo, &mut ops);
     if let Ok(o) = lifted {
         let unknown_domain = o.widened.contains(Widened::DOMAIN);
         for op in &ops {

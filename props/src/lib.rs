@@ -42,10 +42,11 @@ use iommu_inval_core::footprint::{
 use iommu_inval_core::model::{Caches, DeviceSel, DomainSel, Op, Regime};
 use iommu_inval_core::{
     copy_checked, ArchId, Context, CopyError, DecodeError, ErrorKind, FieldValue, LowerError,
-    NativeCommand, Outcome, Sink, Widened,
+    NativeCommand, Outcome, Widened,
 };
 
-pub use iommu_inval::{AnyCommand, NativeAny};
+pub use iommu_inval::{AnyCommand, NativeAny, Target};
+use iommu_inval_core::arch::Arch as CoreArch;
 
 pub mod bodies;
 pub mod caps;
@@ -54,206 +55,102 @@ pub mod iommufd;
 pub mod passthrough;
 pub mod vectors;
 
-/// One architecture as the oracles see it: its command type, host caps,
-/// lift and lower, and its raw-word generator.
-pub trait Arch: 'static {
-    /// The native command type.
-    type Cmd: NativeCommand + for<'a> Arbitrary<'a>;
-    /// Host capabilities of the lowering.
-    type Caps: Default + Clone + Debug;
-    /// Which architecture.
-    const ID: ArchId;
+/// One architecture as the oracles see it: the architecture
+/// ([`iommu_inval_core::arch::Arch`]: command, features, lift, lower) with
+/// its generators and inherent codec.
+pub trait Arch: CoreArch<Command: for<'a> Arbitrary<'a>> {
     /// Valid command lengths in 64-bit words.
     const WIDTHS: &'static [usize];
-    /// The crate's `lift`.
-    fn lift(
-        cmd: &Self::Cmd,
-        ctx: &dyn Context,
-        out: &mut dyn Sink<Op>,
-    ) -> Result<Outcome, LowerError>;
-    /// The crate's `lower`.
-    fn lower(
-        op: &Op,
-        caps: &Self::Caps,
-        ctx: &dyn Context,
-        out: &mut dyn Sink<Self::Cmd>,
-    ) -> Result<Outcome, LowerError>;
     /// The crate's `arbitrary_words` (raw words, often invalid).
     fn arbitrary_words(u: &mut Unstructured<'_>) -> arbitrary::Result<Vec<u64>>;
     /// The inherent fixed-size `Command::encode`, cut to `words()`.
-    fn encode_fixed(cmd: &Self::Cmd) -> Vec<u64>;
+    fn encode_fixed(cmd: &Self::Command) -> Vec<u64>;
     /// The inherent `Command::decode`.
-    fn decode_inherent(words: &[u64]) -> Result<Self::Cmd, DecodeError>;
-    /// Host caps at least as capable as the hardware that could have issued
-    /// `cmd` (widest PASIDs, largest ranges, the same descriptor width):
-    /// the host of a same-architecture round trip (R2).
-    fn full_caps(cmd: &Self::Cmd) -> Self::Caps;
+    fn decode_inherent(words: &[u64]) -> Result<Self::Command, DecodeError>;
+    /// A host at least as capable as the hardware that could have issued
+    /// `cmd` (widest PASIDs, largest ranges, the same descriptor width),
+    /// with the default budget: the host of a same-architecture round trip
+    /// (R2).
+    fn full_host(cmd: &Self::Command) -> Target<Self>;
 }
 
 /// Arm SMMUv3.
-#[derive(Debug, Clone, Copy)]
-pub struct Smmu;
+pub type Smmu = iommu_inval_arm::Smmuv3;
 /// Intel VT-d.
-#[derive(Debug, Clone, Copy)]
-pub struct Vtd;
+pub type Vtd = iommu_inval_vtd::Vtd;
 /// AMD-Vi.
-#[derive(Debug, Clone, Copy)]
-pub struct Amd;
+pub type Amd = iommu_inval_amd::AmdVi;
 /// RISC-V IOMMU.
-#[derive(Debug, Clone, Copy)]
-pub struct Riscv;
+pub type Riscv = iommu_inval_riscv::RiscV;
+
+/// `features` with the default budget of `A`.
+fn host<A: CoreArch>(features: A::Features) -> Target<A> {
+    Target::new(features)
+}
+
+/// The inherent codec of `$krate::Command`, for [`Arch`].
+macro_rules! inherent_codec {
+    ($krate:ident) => {
+        fn encode_fixed(cmd: &Self::Command) -> Vec<u64> {
+            cmd.encode().iter().take(cmd.words()).copied().collect()
+        }
+        fn decode_inherent(words: &[u64]) -> Result<Self::Command, DecodeError> {
+            $krate::Command::decode(words)
+        }
+    };
+}
 
 impl Arch for Smmu {
-    type Cmd = iommu_inval_arm::Command;
-    type Caps = iommu_inval_arm::Caps;
-    const ID: ArchId = ArchId::Smmuv3;
     const WIDTHS: &'static [usize] = &[2];
-    fn lift(
-        cmd: &Self::Cmd,
-        ctx: &dyn Context,
-        out: &mut dyn Sink<Op>,
-    ) -> Result<Outcome, LowerError> {
-        iommu_inval_arm::lift(cmd, ctx, out)
-    }
-    fn lower(
-        op: &Op,
-        caps: &Self::Caps,
-        ctx: &dyn Context,
-        out: &mut dyn Sink<Self::Cmd>,
-    ) -> Result<Outcome, LowerError> {
-        iommu_inval_arm::lower(op, caps, ctx, out)
-    }
+    inherent_codec!(iommu_inval_arm);
     fn arbitrary_words(u: &mut Unstructured<'_>) -> arbitrary::Result<Vec<u64>> {
         Ok(iommu_inval_arm::arbitrary_words(u)?.to_vec())
     }
-    fn encode_fixed(cmd: &Self::Cmd) -> Vec<u64> {
-        cmd.encode().iter().take(cmd.words()).copied().collect()
-    }
-    fn decode_inherent(words: &[u64]) -> Result<Self::Cmd, DecodeError> {
-        iommu_inval_arm::Command::decode(words)
-    }
-    fn full_caps(_cmd: &Self::Cmd) -> Self::Caps {
-        iommu_inval_arm::Caps {
-            asid_bits: 16,
-            vmid_bits: 16,
-            ssid_bits: 20,
-            ..Default::default()
-        }
+    fn full_host(_cmd: &Self::Command) -> Target<Self> {
+        host(iommu_inval_arm::Features::LATEST)
     }
 }
 
 impl Arch for Vtd {
-    type Cmd = iommu_inval_vtd::Command;
-    type Caps = iommu_inval_vtd::Caps;
-    const ID: ArchId = ArchId::Vtd;
     const WIDTHS: &'static [usize] = &[2, 4];
-    fn lift(
-        cmd: &Self::Cmd,
-        ctx: &dyn Context,
-        out: &mut dyn Sink<Op>,
-    ) -> Result<Outcome, LowerError> {
-        iommu_inval_vtd::lift(cmd, ctx, out)
-    }
-    fn lower(
-        op: &Op,
-        caps: &Self::Caps,
-        ctx: &dyn Context,
-        out: &mut dyn Sink<Self::Cmd>,
-    ) -> Result<Outcome, LowerError> {
-        iommu_inval_vtd::lower(op, caps, ctx, out)
-    }
+    inherent_codec!(iommu_inval_vtd);
     fn arbitrary_words(u: &mut Unstructured<'_>) -> arbitrary::Result<Vec<u64>> {
         let w = iommu_inval_vtd::arbitrary_words(u)?;
         // Both descriptor widths: 128-bit uses the low two words.
         let n = if u.arbitrary::<bool>()? { 2 } else { 4 };
         Ok(w.iter().take(n).copied().collect())
     }
-    fn encode_fixed(cmd: &Self::Cmd) -> Vec<u64> {
-        cmd.encode().iter().take(cmd.words()).copied().collect()
-    }
-    fn decode_inherent(words: &[u64]) -> Result<Self::Cmd, DecodeError> {
-        iommu_inval_vtd::Command::decode(words)
-    }
-    fn full_caps(cmd: &Self::Cmd) -> Self::Caps {
-        iommu_inval_vtd::Caps {
+    fn full_host(cmd: &Self::Command) -> Target<Self> {
+        host(iommu_inval_vtd::Features {
             mamv: 63,
             pasid_bits: 20,
-            wide: cmd.words() == 4,
-            ..Default::default()
-        }
+            dw: cmd.words() == 4,
+            ..iommu_inval_vtd::Features::SCALABLE
+        })
     }
 }
 
 impl Arch for Amd {
-    type Cmd = iommu_inval_amd::Command;
-    type Caps = iommu_inval_amd::Caps;
-    const ID: ArchId = ArchId::Amd;
     const WIDTHS: &'static [usize] = &[2];
-    fn lift(
-        cmd: &Self::Cmd,
-        ctx: &dyn Context,
-        out: &mut dyn Sink<Op>,
-    ) -> Result<Outcome, LowerError> {
-        iommu_inval_amd::lift(cmd, ctx, out)
-    }
-    fn lower(
-        op: &Op,
-        caps: &Self::Caps,
-        ctx: &dyn Context,
-        out: &mut dyn Sink<Self::Cmd>,
-    ) -> Result<Outcome, LowerError> {
-        iommu_inval_amd::lower(op, caps, ctx, out)
-    }
+    inherent_codec!(iommu_inval_amd);
     fn arbitrary_words(u: &mut Unstructured<'_>) -> arbitrary::Result<Vec<u64>> {
         Ok(iommu_inval_amd::arbitrary_words(u)?.to_vec())
     }
-    fn encode_fixed(cmd: &Self::Cmd) -> Vec<u64> {
-        cmd.encode().iter().take(cmd.words()).copied().collect()
-    }
-    fn decode_inherent(words: &[u64]) -> Result<Self::Cmd, DecodeError> {
-        iommu_inval_amd::Command::decode(words)
-    }
-    fn full_caps(_cmd: &Self::Cmd) -> Self::Caps {
-        iommu_inval_amd::Caps {
-            pasid_bits: 20,
-            ..Default::default()
-        }
+    fn full_host(_cmd: &Self::Command) -> Target<Self> {
+        host(iommu_inval_amd::Features::LATEST)
     }
 }
 
 impl Arch for Riscv {
-    type Cmd = iommu_inval_riscv::Command;
-    type Caps = iommu_inval_riscv::Caps;
-    const ID: ArchId = ArchId::Riscv;
     const WIDTHS: &'static [usize] = &[2];
-    fn lift(
-        cmd: &Self::Cmd,
-        ctx: &dyn Context,
-        out: &mut dyn Sink<Op>,
-    ) -> Result<Outcome, LowerError> {
-        iommu_inval_riscv::lift(cmd, ctx, out)
-    }
-    fn lower(
-        op: &Op,
-        caps: &Self::Caps,
-        ctx: &dyn Context,
-        out: &mut dyn Sink<Self::Cmd>,
-    ) -> Result<Outcome, LowerError> {
-        iommu_inval_riscv::lower(op, caps, ctx, out)
-    }
+    inherent_codec!(iommu_inval_riscv);
     fn arbitrary_words(u: &mut Unstructured<'_>) -> arbitrary::Result<Vec<u64>> {
         Ok(iommu_inval_riscv::arbitrary_words(u)?.to_vec())
     }
-    fn encode_fixed(cmd: &Self::Cmd) -> Vec<u64> {
-        cmd.encode().iter().take(cmd.words()).copied().collect()
-    }
-    fn decode_inherent(words: &[u64]) -> Result<Self::Cmd, DecodeError> {
-        iommu_inval_riscv::Command::decode(words)
-    }
-    fn full_caps(_cmd: &Self::Cmd) -> Self::Caps {
+    fn full_host(_cmd: &Self::Command) -> Target<Self> {
         // Every command the codec accepts is one this host implements: the
         // range and non-leaf extensions, ATS, wired interrupts, 20-bit PIDs.
-        iommu_inval_riscv::Caps::default()
+        host(iommu_inval_riscv::Features::ALL)
     }
 }
 
@@ -313,7 +210,7 @@ pub fn encode_words<C: NativeCommand>(c: &C) -> Result<Vec<u64>, String> {
 /// `check_words` gives decode's verdict.
 pub fn check_r1<A: Arch>(words: &[u64]) -> Result<(), String> {
     let ctx = || format!("{} words [{}]", A::ID, hex(words));
-    let via_trait = <A::Cmd as NativeCommand>::decode(words);
+    let via_trait = <A::Command as NativeCommand>::decode(words);
     let inherent = A::decode_inherent(words);
     if via_trait != inherent {
         return Err(format!(
@@ -321,7 +218,7 @@ pub fn check_r1<A: Arch>(words: &[u64]) -> Result<(), String> {
             ctx()
         ));
     }
-    let checked = <A::Cmd as NativeCommand>::check_words(words);
+    let checked = <A::Command as NativeCommand>::check_words(words);
     if checked != via_trait.map(|_| ()) {
         return Err(format!(
             "{}: check_words {checked:?} != decode {via_trait:?}",
@@ -391,7 +288,7 @@ pub fn check_copy<A: Arch>(src: &[u64], stride: usize) -> Result<Result<usize, C
             .zip(want.chunks_exact_mut(stride))
             .enumerate()
         {
-            match <A::Cmd as NativeCommand>::decode(w) {
+            match <A::Command as NativeCommand>::decode(w) {
                 Ok(c) => {
                     if c.encode_into(slot) != Ok(stride) {
                         return Err(format!("{}: command {i} does not encode", ctx()));
@@ -406,7 +303,7 @@ pub fn check_copy<A: Arch>(src: &[u64], stride: usize) -> Result<Result<usize, C
         r
     };
     let mut dst = vec![UNTOUCHED; src.len()];
-    let got = copy_checked::<A::Cmd>(src, &mut dst, stride);
+    let got = copy_checked::<A::Command>(src, &mut dst, stride);
     if got != expect {
         return Err(format!(
             "{}: copy_checked {got:?}, reference {expect:?}",
@@ -423,7 +320,7 @@ pub fn check_copy<A: Arch>(src: &[u64], stride: usize) -> Result<Result<usize, C
     }
     if let Some(short) = src.len().checked_sub(1) {
         let mut dst = vec![UNTOUCHED; short];
-        let got = copy_checked::<A::Cmd>(src, &mut dst, stride);
+        let got = copy_checked::<A::Command>(src, &mut dst, stride);
         let shape = got.is_err_and(|e| e.index == 0 && e.error.kind == ErrorKind::BadLength);
         if !shape || dst.iter().any(|w| *w != UNTOUCHED) {
             return Err(format!("{}: a short destination gave {got:?}", ctx()));
@@ -436,7 +333,7 @@ pub fn check_copy<A: Arch>(src: &[u64], stride: usize) -> Result<Result<usize, C
 /// `words` (when given) and decodes back to the command; `op` is one of
 /// `op_names`; the visited field names are `field_names(op)`; and
 /// `from_fields` of the visited fields rebuilds the command.
-pub fn check_valid_cmd<A: Arch>(c: &A::Cmd, words: Option<&[u64]>) -> Result<(), String> {
+pub fn check_valid_cmd<A: Arch>(c: &A::Command, words: Option<&[u64]>) -> Result<(), String> {
     let enc = encode_words(c)?;
     if let Some(w) = words {
         if enc != w {
@@ -455,7 +352,7 @@ pub fn check_valid_cmd<A: Arch>(c: &A::Cmd, words: Option<&[u64]>) -> Result<(),
             hex(&enc)
         ));
     }
-    match <A::Cmd as NativeCommand>::decode(&enc) {
+    match <A::Command as NativeCommand>::decode(&enc) {
         Ok(back) if back == *c => {}
         Ok(back) => {
             return Err(format!(
@@ -474,14 +371,14 @@ pub fn check_valid_cmd<A: Arch>(c: &A::Cmd, words: Option<&[u64]>) -> Result<(),
         }
     }
     let op = c.op();
-    if !<A::Cmd as NativeCommand>::op_names().contains(&op) {
+    if !<A::Command as NativeCommand>::op_names().contains(&op) {
         return Err(format!("op {op} not in op_names()"));
     }
     let fields = fields_of(c);
     let names: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
     // VT-d `priv_data` exists only in 256-bit descriptors (docs/SPEC.md, edge
     // rules): a 128-bit one may omit it; every other name is visited, in order.
-    let expected: Option<Vec<&str>> = <A::Cmd as NativeCommand>::field_names(op).map(|f| {
+    let expected: Option<Vec<&str>> = <A::Command as NativeCommand>::field_names(op).map(|f| {
         f.iter()
             .copied()
             .filter(|n| !(*n == "priv_data" && c.words() == 2 && !names.contains(n)))
@@ -497,7 +394,7 @@ pub fn check_valid_cmd<A: Arch>(c: &A::Cmd, words: Option<&[u64]>) -> Result<(),
         }
     }
     let mut it = fields.iter().map(|(n, v)| (*n, *v));
-    match <A::Cmd as NativeCommand>::from_fields(op, &mut it, c.words()) {
+    match <A::Command as NativeCommand>::from_fields(op, &mut it, c.words()) {
         Ok(back) if back == *c => Ok(()),
         Ok(back) => Err(format!(
             "from_fields of {} gives {}",
@@ -510,7 +407,7 @@ pub fn check_valid_cmd<A: Arch>(c: &A::Cmd, words: Option<&[u64]>) -> Result<(),
 
 /// R1 for a structurally generated (valid) command: it encodes, and its
 /// words pass [`check_r1`].
-pub fn check_r1_cmd<A: Arch>(c: &A::Cmd) -> Result<(), String> {
+pub fn check_r1_cmd<A: Arch>(c: &A::Command) -> Result<(), String> {
     let w = encode_words(c)?;
     check_valid_cmd::<A>(c, None)?;
     check_r1::<A>(&w)
@@ -530,23 +427,26 @@ pub fn check_r1_amd(words: &[u64]) -> Result<(), String> {
 }
 
 /// Lift one command into a vector.
-pub fn lift_vec<A: Arch>(c: &A::Cmd, ctx: &dyn Context) -> Result<(Vec<Op>, Outcome), LowerError> {
+pub fn lift_vec<A: Arch>(
+    c: &A::Command,
+    ctx: &dyn Context,
+) -> Result<(Vec<Op>, Outcome), LowerError> {
     let mut v = Vec::new();
     let o = A::lift(c, ctx, &mut v)?;
     Ok((v, o))
 }
 
 /// The result of one lowering: the commands and outcome, or the lowering's error.
-pub type Lowered<A> = Result<(Vec<<A as Arch>::Cmd>, Outcome), LowerError>;
+pub type Lowered<A> = Result<(Vec<<A as CoreArch>::Command>, Outcome), LowerError>;
 
 /// Lower one op into a vector; checks that `emitted` is what was pushed.
 pub fn lower_vec<A: Arch>(
     op: &Op,
-    caps: &A::Caps,
+    caps: &Target<A>,
     ctx: &dyn Context,
 ) -> Result<Lowered<A>, String> {
     let mut v = Vec::new();
-    match A::lower(op, caps, ctx, &mut v) {
+    match A::lower(op, &caps.features, caps.budget, ctx, &mut v) {
         Ok(o) if o.emitted == v.len() => Ok(Ok((v, o))),
         Ok(o) => Err(format!(
             "lower to {} of {op:?}: Outcome.emitted = {} but {} commands pushed",
@@ -834,7 +734,7 @@ pub enum Verdict {
 fn lower_and_check<B: Arch>(
     op: &Op,
     want: &Footprint,
-    caps: &B::Caps,
+    caps: &Target<B>,
     ctx: &dyn Context,
     exact_or_reported: bool,
 ) -> Result<Verdict, String> {
@@ -937,13 +837,13 @@ fn lower_and_check<B: Arch>(
 }
 
 /// R2: lift `cmd` on its own architecture, lower each op back to a host at
-/// least as capable ([`Arch::full_caps`]), lift again: the footprint is the
+/// least as capable ([`Arch::full_host`]), lift again: the footprint is the
 /// same as the command's. A superset is accepted only when the lowering
 /// reported widening (and counted as such by the tests). Same-architecture
 /// round trips never refuse and never drop an operation that the
 /// architecture itself produced, and the non-invalidations lift back equal.
-pub fn check_r2<A: Arch>(cmd: &A::Cmd, ctx: &dyn Context) -> Result<Verdict, String> {
-    let caps = &A::full_caps(cmd);
+pub fn check_r2<A: Arch>(cmd: &A::Command, ctx: &dyn Context) -> Result<Verdict, String> {
+    let caps = &A::full_host(cmd);
     let ops = match lift_vec::<A>(cmd, ctx) {
         Ok((ops, _)) => ops,
         Err(LowerError::NoEquivalent(_)) if NON_INVAL_OPS.contains(&cmd.op()) => {
@@ -1022,15 +922,15 @@ pub fn check_r2<A: Arch>(cmd: &A::Cmd, ctx: &dyn Context) -> Result<Verdict, Str
 /// R3: lower `op` to `A` with `caps`, lift the output: it covers `op` on
 /// every cache `A` has, exactly or as a reported superset; refusals and
 /// drops only where rule 2 allows them.
-pub fn check_r3<A: Arch>(op: &Op, caps: &A::Caps, ctx: &dyn Context) -> Result<Verdict, String> {
+pub fn check_r3<A: Arch>(op: &Op, caps: &Target<A>, ctx: &dyn Context) -> Result<Verdict, String> {
     lower_and_check::<A>(op, &required(A::ID, op, ctx), caps, ctx, true)
 }
 
 /// R4 for one ordered pair: lift `cmd` on `A`, lower every op to `B`, lift
 /// on `B`: the result covers the lifted input (projected on what `B` has).
 pub fn check_r4_pair<A: Arch, B: Arch>(
-    cmd: &A::Cmd,
-    caps: &B::Caps,
+    cmd: &A::Command,
+    caps: &Target<B>,
     topo: &Topology,
 ) -> Result<Vec<Verdict>, String> {
     let ctx: &dyn Context = topo;
@@ -1061,17 +961,17 @@ pub fn check_r4_pair<A: Arch, B: Arch>(
 #[derive(Debug, Clone, Default)]
 pub struct AllCaps {
     /// SMMUv3.
-    pub smmu: <Smmu as Arch>::Caps,
+    pub smmu: Target<Smmu>,
     /// VT-d.
-    pub vtd: <Vtd as Arch>::Caps,
+    pub vtd: Target<Vtd>,
     /// AMD-Vi.
-    pub amd: <Amd as Arch>::Caps,
+    pub amd: Target<Amd>,
     /// RISC-V IOMMU.
-    pub riscv: <Riscv as Arch>::Caps,
+    pub riscv: Target<Riscv>,
 }
 
 fn r4_from<A: Arch>(
-    cmd: &A::Cmd,
+    cmd: &A::Command,
     to: ArchId,
     caps: &AllCaps,
     topo: &Topology,

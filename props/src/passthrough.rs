@@ -29,6 +29,7 @@ use iommu_inval_core::queue::CellMemory;
 use iommu_inval_core::{Context, FieldValue, GuestMemory, IdentityContext, NativeCommand};
 
 use crate::caps::HostCaps;
+use crate::Target;
 use crate::{
     arbitrary_topology, encode_words, lift_vec, lower_vec, Amd, Arch, NamedIds, Riscv, Smmu, Vtd,
 };
@@ -213,9 +214,9 @@ pub fn passthrough(data: &[u8]) -> Result<(), String> {
 fn run<GA, G, HA, H>(u: &mut Unstructured<'_>) -> arbitrary::Result<Result<(), String>>
 where
     GA: Arch,
-    G: CommandQueue<Command = GA::Cmd>,
+    G: CommandQueue<Command = GA::Command>,
     HA: HostCaps,
-    H: QueueProducer<Command = HA::Cmd, Caps = HA::Caps> + core::fmt::Debug,
+    H: QueueProducer<Command = HA::Command> + core::fmt::Debug,
 {
     let ring = guest_ring(GA::ID, u)?;
     let words = (ring.slot / 8) as usize;
@@ -230,7 +231,7 @@ where
                 *d = *s;
             }
         } else {
-            let mut c: GA::Cmd = u.arbitrary()?;
+            let mut c: GA::Command = u.arbitrary()?;
             // Most completion stores go to guest memory, so that the queue
             // runs on past its syncs.
             if !u.ratio(1u8, 8)? {
@@ -287,7 +288,7 @@ where
         Err(e) => return Ok(Err(format!("host queue {host_base:#x}: {e}"))),
     };
     // The host's descriptor width is its queue's (IQA_REG.DW).
-    HA::fit_queue(&mut caps, &host_q.host_caps());
+    HA::fit_queue(&mut caps.features, &host_q.host_features());
     let mut host_seen = HostBackend::new(host_kind, host_fails);
     // A counter cannot fail; a ShadowFlush fails only if it is called.
     let host_fails = host_fails && !matches!(host_seen, HostBackend::Counting(_));
@@ -303,7 +304,8 @@ where
         }
     };
     let mut backend = LowerToHost::new(host_q, &hmem, ctx, &mut kick);
-    backend.caps = caps.clone();
+    backend.features = caps.features;
+    backend.budget = caps.budget;
     // The oracle lowers op by op; coalescing has its own property
     // (props/tests/batching.rs).
     backend.coalesce = false;
@@ -434,7 +436,7 @@ where
 /// `c` with the address of its completion store (CMD_SYNC MSI,
 /// inv_wait status, COMPLETION_WAIT, IOFENCE.C) moved into the guest's
 /// 64 KiB, keeping its alignment; other commands unchanged.
-fn store_in_guest_memory<A: Arch>(c: A::Cmd) -> A::Cmd {
+fn store_in_guest_memory<A: Arch>(c: A::Command) -> A::Command {
     let Ok((ops, _)) = lift_vec::<A>(&c, &IdentityContext) else {
         return c;
     };
@@ -456,7 +458,7 @@ fn store_in_guest_memory<A: Arch>(c: A::Cmd) -> A::Cmd {
         })
         .collect();
     let mut it = fields.into_iter();
-    <A::Cmd as NativeCommand>::from_fields(c.op(), &mut it, c.words()).unwrap_or(c)
+    <A::Command as NativeCommand>::from_fields(c.op(), &mut it, c.words()).unwrap_or(c)
 }
 
 /// What the host sees of the guest commands up to the first that does not
@@ -465,12 +467,12 @@ fn store_in_guest_memory<A: Arch>(c: A::Cmd) -> A::Cmd {
 fn expected_host_ops<GA: Arch, HA: Arch>(
     guest: &[[u64; 4]],
     words: usize,
-    caps: &HA::Caps,
+    caps: &Target<HA>,
     ctx: &dyn Context,
 ) -> Vec<Op> {
     let mut out = Vec::new();
     for w in guest {
-        let Ok(c) = <GA::Cmd as NativeCommand>::decode(w.get(..words).unwrap_or(w)) else {
+        let Ok(c) = <GA::Command as NativeCommand>::decode(w.get(..words).unwrap_or(w)) else {
             break;
         };
         let Ok((ops, _)) = lift_vec::<GA>(&c, ctx) else {

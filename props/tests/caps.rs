@@ -2,6 +2,8 @@
 //! pseudo-random bytes: lowering to hosts of arbitrary capabilities into
 //! bounded sinks, and the named-field surface of every architecture.
 
+use iommu_inval_core::arch::Target;
+use iommu_inval_core::Budget;
 use iommu_inval_props::{bodies, run_cases};
 
 fn bytes(u: &mut arbitrary::Unstructured<'_>, n: usize) -> Vec<u8> {
@@ -55,52 +57,67 @@ fn page_response_wider_than_the_host_pasids_is_refused() {
     let ctx = &IdentityContext;
     let op = response(0x1_0000);
     let mut v = Vec::new();
-    let arm = iommu_inval_arm::Caps {
+    let arm = Target::<iommu_inval_arm::Smmuv3>::new(iommu_inval_arm::Features {
         ssid_bits: 16,
-        ..Default::default()
-    };
+        ..iommu_inval_arm::Features::LATEST
+    });
     assert!(no_equivalent(iommu_inval_arm::lower(
-        &op, &arm, ctx, &mut v
+        &op,
+        &arm.features,
+        arm.budget,
+        ctx,
+        &mut v
     )));
-    let vtd = iommu_inval_vtd::Caps {
+    let vtd = Target::<iommu_inval_vtd::Vtd>::new(iommu_inval_vtd::Features {
         pasid_bits: 16,
-        ..Default::default()
-    };
+        ..iommu_inval_vtd::Features::SCALABLE
+    });
     let mut v = Vec::new();
     assert!(no_equivalent(iommu_inval_vtd::lower(
-        &op, &vtd, ctx, &mut v
+        &op,
+        &vtd.features,
+        vtd.budget,
+        ctx,
+        &mut v
     )));
     let mut v = Vec::new();
-    let amd = iommu_inval_amd::Caps::default(); // 16-bit PASIDs
+    let amd = Target::<iommu_inval_amd::AmdVi>::default(); // 16-bit PASIDs
     assert!(no_equivalent(iommu_inval_amd::lower(
-        &op, &amd, ctx, &mut v
+        &op,
+        &amd.features,
+        amd.budget,
+        ctx,
+        &mut v
     )));
-    let riscv = iommu_inval_riscv::Caps {
-        pasid_bits: 8,
-        ..Default::default()
-    };
+    let riscv = Target::<iommu_inval_riscv::RiscV>::new(iommu_inval_riscv::Features {
+        pid_bits: 8,
+        ..iommu_inval_riscv::Features::ALL
+    });
     let mut v = Vec::new();
     assert!(no_equivalent(iommu_inval_riscv::lower(
         &response(0x100),
-        &riscv,
+        &riscv.features,
+        riscv.budget,
         ctx,
         &mut v
     )));
     // Within the width: one response each.
     let mut v = Vec::new();
     assert_eq!(
-        iommu_inval_arm::lower(&response(0xffff), &arm, ctx, &mut v).map(|o| o.emitted),
+        iommu_inval_arm::lower(&response(0xffff), &arm.features, arm.budget, ctx, &mut v)
+            .map(|o| o.emitted),
         Ok(1)
     );
     // AMD: a guest response (gn = 1) needs guest translation (EFR.GTSup).
     let mut v = Vec::new();
-    let no_gt = iommu_inval_amd::Caps {
-        guest_translation: false,
-        ..Default::default()
-    };
+    let no_gt = Target::<iommu_inval_amd::AmdVi>::new(iommu_inval_amd::Features {
+        gt_sup: false,
+        ..iommu_inval_amd::Features::REV2
+    });
     assert!(no_equivalent(iommu_inval_amd::lower(
         &response(1),
-        &no_gt,
+        &no_gt.features,
+        no_gt.budget,
         ctx,
         &mut v
     )));
@@ -110,17 +127,18 @@ fn page_response_wider_than_the_host_pasids_is_refused() {
 /// host's; it is now sent without a PID (PV = 0), reported as widened.
 #[test]
 fn riscv_device_tlb_pid_wider_than_the_host_goes_without() {
-    let caps = iommu_inval_riscv::Caps {
-        pasid_bits: 17,
-        ..Default::default()
-    };
+    let caps = Target::<iommu_inval_riscv::RiscV>::new(iommu_inval_riscv::Features {
+        pid_bits: 17,
+        ..iommu_inval_riscv::Features::ALL
+    });
     let op = Op::Inval(Inval {
         pasid: PasidSel::One(0x4_0000),
         device: DeviceSel::One(7),
         ..Inval::new(Caches::DEV_TLB)
     });
     let mut v = Vec::new();
-    let o = iommu_inval_riscv::lower(&op, &caps, &IdentityContext, &mut v).expect("lowers");
+    let o = iommu_inval_riscv::lower(&op, &caps.features, caps.budget, &IdentityContext, &mut v)
+        .expect("lowers");
     assert!(o.widened.contains(Widened::PASID), "{o:?}");
     assert!(
         v.iter().all(|c| match c {
@@ -136,17 +154,18 @@ fn riscv_device_tlb_pid_wider_than_the_host_goes_without() {
 /// refuses (SMMU_IDR0.S2P); it caches nothing of that regime: dropped, reported.
 #[test]
 fn smmu_secure_guest_on_a_stage1_only_host_is_dropped() {
-    let caps = iommu_inval_arm::Caps {
-        stage2: false,
-        ..Default::default()
-    };
+    let caps = Target::<iommu_inval_arm::Smmuv3>::new(iommu_inval_arm::Features {
+        s2p: false,
+        ..iommu_inval_arm::Features::LATEST
+    });
     let op = Op::Inval(
         Inval::new(Caches::IOTLB)
             .regime(Regime::SecureGuest)
             .stage(Stages::all()),
     );
     let mut v = Vec::new();
-    let o = iommu_inval_arm::lower(&op, &caps, &IdentityContext, &mut v).expect("lowers");
+    let o = iommu_inval_arm::lower(&op, &caps.features, caps.budget, &IdentityContext, &mut v)
+        .expect("lowers");
     assert!(v.is_empty(), "{v:?}");
     assert!(o.dropped.is_some(), "{o:?}");
 }
@@ -168,9 +187,9 @@ fn passthrough_host_sees_exactly_the_lowered_guest_ops() {
 #[test]
 fn max_lowered_saturates() {
     for cap in [usize::MAX, usize::MAX - 1, usize::MAX / 3] {
-        assert_eq!(iommu_inval_arm::max_lowered(cap), usize::MAX);
-        assert_eq!(iommu_inval_vtd::max_lowered(cap), usize::MAX);
-        assert_eq!(iommu_inval_amd::max_lowered(cap), usize::MAX);
-        assert_eq!(iommu_inval_riscv::max_lowered(cap), usize::MAX);
+        assert_eq!(iommu_inval_arm::max_lowered(Budget::new(cap)), usize::MAX);
+        assert_eq!(iommu_inval_vtd::max_lowered(Budget::new(cap)), usize::MAX);
+        assert_eq!(iommu_inval_amd::max_lowered(Budget::new(cap)), usize::MAX);
+        assert_eq!(iommu_inval_riscv::max_lowered(Budget::new(cap)), usize::MAX);
     }
 }

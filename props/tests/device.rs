@@ -33,8 +33,8 @@ enum Seen {
 
 fn pick<A: Arch>(
     u: &mut arbitrary::Unstructured<'_>,
-    g: &NativeGen<A::Cmd>,
-) -> Result<Option<A::Cmd>, String> {
+    g: &NativeGen<A::Command>,
+) -> Result<Option<A::Command>, String> {
     if u.arbitrary::<bool>().map_err(|e| e.to_string())? {
         u.arbitrary().map(Some).map_err(|e| e.to_string())
     } else {
@@ -71,7 +71,7 @@ fn store_lands<Q: QueueEngine>(addr: u64) -> bool {
 /// Expected sequence and the index of the first command that stops the
 /// queue: one without a generic form, or (where a failed completion store
 /// stops the queue, `store_stops`) a sync whose store misses memory.
-fn expected<A: Arch, Q: QueueEngine>(cmds: &[A::Cmd], store_stops: bool) -> (Vec<Seen>, usize) {
+fn expected<A: Arch, Q: QueueEngine>(cmds: &[A::Command], store_stops: bool) -> (Vec<Seen>, usize) {
     let mut seen = Vec::new();
     for (i, c) in cmds.iter().enumerate() {
         let mut ops = Vec::new();
@@ -96,17 +96,17 @@ fn expected<A: Arch, Q: QueueEngine>(cmds: &[A::Cmd], store_stops: bool) -> (Vec
     (seen, cmds.len())
 }
 
-fn check<A: Arch, Q: CommandQueue<Command = A::Cmd> + Clone>(
+fn check<A: Arch, Q: CommandQueue<Command = A::Command> + Clone>(
     seed: u64,
     cases: usize,
     store_stops: bool,
-    make: impl Fn(&CellMemory<'_>, &[A::Cmd]) -> Q,
+    make: impl Fn(&CellMemory<'_>, &[A::Command]) -> Q,
 ) {
-    let g = NativeGen::<A::Cmd>::new(A::WIDTHS);
+    let g = NativeGen::<A::Command>::new(A::WIDTHS);
     let mut ram = vec![0u8; RAM];
     ok(run_cases(seed, cases, 2048, |u| {
         let n = u.int_in_range(1..=120usize).map_err(|e| e.to_string())?;
-        let mut cmds: Vec<A::Cmd> = Vec::new();
+        let mut cmds: Vec<A::Command> = Vec::new();
         for _ in 0..n {
             if let Some(c) = pick::<A>(u, &g)? {
                 // One descriptor width per queue (the first command's).

@@ -15,7 +15,7 @@ use iommu_inval_props::{run_cases, Amd, Arch, Riscv, Smmu, Vtd};
 fn contract<A: Arch>(seed: u64) {
     ok(run_cases(seed, 20_000 * scale(), 64, |u| {
         let w = A::arbitrary_words(u).map_err(|e| e.to_string())?;
-        let Ok(c) = A::Cmd::decode(&w) else {
+        let Ok(c) = A::Command::decode(&w) else {
             return Ok(());
         };
         c.validate()

@@ -23,7 +23,7 @@ use iommu_inval_props::{Amd, Arch, Riscv, Smmu, Vtd};
 /// last, `LATEST` the default, and `decode_with` of any preset a subset of
 /// `decode` that `LATEST` does not narrow, on raw words of every shape.
 fn features_contract<A: Arch>() {
-    type F<A> = <<A as Arch>::Cmd as NativeCommand>::Features;
+    type F<A> = <<A as iommu_inval_core::arch::Arch>::Command as NativeCommand>::Features;
     let names: Vec<&str> = F::<A>::preset_names().collect();
     assert_eq!(names.last(), Some(&"latest"), "{:?}", A::ID);
     assert_eq!(F::<A>::preset("latest"), Some(F::<A>::LATEST));
@@ -31,13 +31,13 @@ fn features_contract<A: Arch>() {
     assert_eq!(F::<A>::preset("no-such-preset"), None);
     let r = run_cases(0xca95 ^ A::ID as u64, 3_000, 64, |u| {
         let w = A::arbitrary_words(u).map_err(|e| e.to_string())?;
-        let plain = A::Cmd::decode(&w);
-        if A::Cmd::decode_with(&w, &F::<A>::LATEST) != plain {
+        let plain = A::Command::decode(&w);
+        if A::Command::decode_with(&w, &F::<A>::LATEST) != plain {
             return Err(format!("{w:#x?}: decode_with(LATEST) is not decode"));
         }
         for name in F::<A>::preset_names() {
             let f = F::<A>::preset(name).ok_or("a listed preset is missing")?;
-            match (A::Cmd::decode_with(&w, &f), &plain) {
+            match (A::Command::decode_with(&w, &f), &plain) {
                 (Ok(c), Ok(d)) if c == *d => {}
                 (Err(_), _) => {}
                 (with, _) => return Err(format!("{w:#x?} {name}: {with:?} vs {plain:?}")),

@@ -21,7 +21,7 @@ fn iommufd_targets_on_native_commands() {
     ok(run_cases(0x1f0d, 30_000 * scale(), 160, |u| {
         let (cmd, topo) = command_and_topology(u)?;
         for s in check_iommufd(u, &cmd, &topo)? {
-            t.add(format!("{} {s}", cmd.op_name()));
+            t.add(format!("{} {s}", cmd.op()));
             t.add(s);
         }
         Ok(())
@@ -92,13 +92,13 @@ fn vsmmu_host_features_on_permitted_commands() {
         let vsid = (c.encode()[0] >> 32) as u32;
         let vdevs = [(vsid, topo.devices().first().map_or(vsid, |d| d.rid))];
         let s = check_vsmmu(&c, &vsmmu, &vdevs, &topo)?;
-        t.add(format!("{} {s}", c.op_name()));
+        t.add(format!("{} {s}", c.op()));
         t.add(s);
         if let Err(r) = vsmmu.guest_entry(&c, &vdevs) {
             let d = format!("{r:?}");
             t.add(format!(
                 "{} {}",
-                c.op_name(),
+                c.op(),
                 d.split([' ', '(', '{']).next().unwrap_or("")
             ));
         }

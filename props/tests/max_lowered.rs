@@ -1,11 +1,16 @@
 //! No generic op ever lowers to more commands than the architecture's
-//! `max_lowered(max_cmds)` (`MAX_LOWERED` with default caps: the
+//! `max_lowered(budget)` (`MAX_LOWERED` with the default budget: the
 //! `FixedBuf` capacity a caller needs for one op), over random ops and
 //! random topologies, with the default cap and with tiny ones.
 
+use iommu_inval_amd::AmdVi;
+use iommu_inval_arm::Smmuv3;
+use iommu_inval_core::arch::Target;
 use iommu_inval_core::sink::CountSink;
-use iommu_inval_core::{Context, IdentityContext, LowerError, Outcome};
+use iommu_inval_core::{Budget, Context, IdentityContext, LowerError, Outcome};
 use iommu_inval_props::{arbitrary_topology, gen, run_cases, NamedIds};
+use iommu_inval_riscv::RiscV;
+use iommu_inval_vtd::Vtd;
 
 fn count(f: impl FnOnce(&mut CountSink) -> Result<Outcome, LowerError>) -> usize {
     let mut s = CountSink(0);
@@ -16,16 +21,16 @@ fn count(f: impl FnOnce(&mut CountSink) -> Result<Outcome, LowerError>) -> usize
 #[test]
 fn no_op_lowers_to_more_than_max_lowered() {
     assert_eq!(
-        iommu_inval_arm::Caps::default().max_cmds,
-        iommu_inval_arm::DEFAULT_MAX_CMDS
+        Target::<Smmuv3>::default().budget.max_cmds,
+        iommu_inval_arm::DEFAULT_BUDGET.max_cmds
     );
     assert_eq!(
-        iommu_inval_vtd::Caps::default().max_cmds,
-        iommu_inval_vtd::DEFAULT_MAX_CMDS
+        Target::<Vtd>::default().budget.max_cmds,
+        iommu_inval_vtd::DEFAULT_BUDGET.max_cmds
     );
     assert_eq!(
-        iommu_inval_riscv::Caps::default().max_cmds,
-        iommu_inval_riscv::DEFAULT_MAX_CMDS
+        Target::<RiscV>::default().budget.max_cmds,
+        iommu_inval_riscv::DEFAULT_BUDGET.max_cmds
     );
     let mut max = [0usize; 4];
     let r = run_cases(0x5eed_f1c5, 20_000, 512, |u| {
@@ -33,35 +38,38 @@ fn no_op_lowers_to_more_than_max_lowered() {
         let topo = arbitrary_topology(u, &NamedIds::default()).map_err(|e| e.to_string())?;
         for ctx in [&topo as &dyn Context, &IdentityContext] {
             for cap in [None, Some(1usize), Some(2), Some(3)] {
-                let arm = iommu_inval_arm::Caps {
-                    max_cmds: cap.unwrap_or(iommu_inval_arm::Caps::default().max_cmds),
-                    ..Default::default()
+                let budget = |b: Budget| cap.map_or(b, Budget::new);
+                let arm = Target::<Smmuv3> {
+                    budget: budget(iommu_inval_arm::DEFAULT_BUDGET),
+                    ..Target::default()
                 };
-                let vtd = iommu_inval_vtd::Caps {
-                    max_cmds: cap.unwrap_or(iommu_inval_vtd::Caps::default().max_cmds),
-                    ..Default::default()
+                let vtd = Target::<Vtd> {
+                    budget: budget(iommu_inval_vtd::DEFAULT_BUDGET),
+                    ..Target::default()
                 };
-                let amd = iommu_inval_amd::Caps {
-                    max_cmds: cap.unwrap_or(iommu_inval_amd::Caps::default().max_cmds),
-                    ..Default::default()
+                let amd = Target::<AmdVi> {
+                    budget: budget(iommu_inval_amd::DEFAULT_BUDGET),
+                    ..Target::default()
                 };
-                let riscv = iommu_inval_riscv::Caps {
-                    max_cmds: cap.unwrap_or(iommu_inval_riscv::Caps::default().max_cmds),
-                    // The base v1.0 host: per-page and per-leaf plans.
-                    range_inval: cap.is_some_and(|c| c != 2),
-                    ..Default::default()
+                let riscv = Target::<RiscV> {
+                    features: iommu_inval_riscv::Features {
+                        // The base v1.0 host: per-page and per-leaf plans.
+                        s: cap.is_some_and(|c| c != 2),
+                        ..iommu_inval_riscv::Features::ALL
+                    },
+                    budget: budget(iommu_inval_riscv::DEFAULT_BUDGET),
                 };
                 let n = [
-                    count(|s| iommu_inval_arm::lower(&op, &arm, ctx, s)),
-                    count(|s| iommu_inval_vtd::lower(&op, &vtd, ctx, s)),
-                    count(|s| iommu_inval_amd::lower(&op, &amd, ctx, s)),
-                    count(|s| iommu_inval_riscv::lower(&op, &riscv, ctx, s)),
+                    count(|s| iommu_inval_arm::lower(&op, &arm.features, arm.budget, ctx, s)),
+                    count(|s| iommu_inval_vtd::lower(&op, &vtd.features, vtd.budget, ctx, s)),
+                    count(|s| iommu_inval_amd::lower(&op, &amd.features, amd.budget, ctx, s)),
+                    count(|s| iommu_inval_riscv::lower(&op, &riscv.features, riscv.budget, ctx, s)),
                 ];
                 let bound = [
-                    iommu_inval_arm::max_lowered(arm.max_cmds),
-                    iommu_inval_vtd::max_lowered(vtd.max_cmds),
-                    iommu_inval_amd::max_lowered(amd.max_cmds),
-                    iommu_inval_riscv::max_lowered(riscv.max_cmds),
+                    iommu_inval_arm::max_lowered(arm.budget),
+                    iommu_inval_vtd::max_lowered(vtd.budget),
+                    iommu_inval_amd::max_lowered(amd.budget),
+                    iommu_inval_riscv::max_lowered(riscv.budget),
                 ];
                 if cap.is_none() {
                     assert_eq!(

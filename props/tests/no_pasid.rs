@@ -134,7 +134,7 @@ fn r3_no_pasid_and_every_pasid_are_exact_where_the_tags_are_named() {
 /// Does the lift of `cmd` through `topo` name requests without PASID?
 fn lifts_no_pasid(cmd: &NativeAny, topo: &Topology) -> bool {
     let mut ops = Vec::new();
-    cmd.lift_ops(topo, &mut ops).is_ok()
+    cmd.lift(topo, &mut ops).is_ok()
         && ops
             .iter()
             .any(|o| matches!(o, Op::Inval(i) if i.pasid == PasidSel::NoPasid))

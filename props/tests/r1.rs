@@ -17,16 +17,16 @@ use iommu_inval_props::{
 fn arbitrary_commands<A: Arch>(seed: u64, cases: usize, min: usize) {
     let mut t = Tally::default();
     ok(run_cases(seed, cases, 96, |u| {
-        let c: A::Cmd = u.arbitrary().map_err(|e| format!("arbitrary: {e}"))?;
+        let c: A::Command = u.arbitrary().map_err(|e| format!("arbitrary: {e}"))?;
         t.add(c.op());
         check_r1_cmd::<A>(&c)
     }));
-    assert_every_op::<A::Cmd>(&t, min, "Arbitrary commands");
+    assert_every_op::<A::Command>(&t, min, "Arbitrary commands");
 }
 
 /// Valid commands from the probing generator: R1, every op at least `min` times.
 fn probed_commands<A: Arch>(seed: u64, cases: usize, min: usize) {
-    let g = NativeGen::<A::Cmd>::new(A::WIDTHS);
+    let g = NativeGen::<A::Command>::new(A::WIDTHS);
     let mut t = Tally::default();
     ok(run_cases(seed, cases, 96, |u| {
         if let Some(c) = g.generate(u).map_err(|e| e.to_string())? {
@@ -35,7 +35,7 @@ fn probed_commands<A: Arch>(seed: u64, cases: usize, min: usize) {
         }
         Ok(())
     }));
-    assert_every_op::<A::Cmd>(&t, min, "probed commands");
+    assert_every_op::<A::Command>(&t, min, "probed commands");
 }
 
 /// Raw words: the crate's generator, bit flips of valid commands, uniform
@@ -46,7 +46,7 @@ fn raw_words<A: Arch>(seed: u64, cases: usize) {
         let words = match u.int_in_range(0u8..=2).map_err(|e| e.to_string())? {
             0 => A::arbitrary_words(u).map_err(|e| e.to_string())?,
             1 => {
-                let c: A::Cmd = u.arbitrary().map_err(|e| e.to_string())?;
+                let c: A::Command = u.arbitrary().map_err(|e| e.to_string())?;
                 let mut w = encode_words(&c)?;
                 let bit = u
                     .int_in_range(0..=w.len() * 64 - 1)
@@ -66,7 +66,7 @@ fn raw_words<A: Arch>(seed: u64, cases: usize) {
                     .map_err(|e| e.to_string())?
             }
         };
-        match <A::Cmd as NativeCommand>::decode(&words) {
+        match <A::Command as NativeCommand>::decode(&words) {
             Ok(c) => kinds.add(format!("ok {}", c.op())),
             Err(e) => kinds.add(e.kind.as_str()),
         }

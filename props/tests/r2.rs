@@ -14,13 +14,13 @@ use iommu_inval_props::{
 
 fn r2<A: Arch>(seed: u64, cases: usize, min: usize)
 where
-    NativeAny: From<A::Cmd>,
+    NativeAny: From<A::Command>,
 {
-    let g = NativeGen::<A::Cmd>::new(A::WIDTHS);
+    let g = NativeGen::<A::Command>::new(A::WIDTHS);
     let mut t = Tally::default();
     ok(run_cases(seed, cases, 128, |u| {
         // Half from the crate's Arbitrary, half from the probing generator.
-        let c: A::Cmd = if u.arbitrary::<bool>().map_err(|e| e.to_string())? {
+        let c: A::Command = if u.arbitrary::<bool>().map_err(|e| e.to_string())? {
             u.arbitrary().map_err(|e| e.to_string())?
         } else {
             match g.generate(u).map_err(|e| e.to_string())? {
@@ -37,7 +37,7 @@ where
             .map(|_| ())
             .map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))
     }));
-    assert_every_op::<A::Cmd>(&t, min, "R2");
+    assert_every_op::<A::Command>(&t, min, "R2");
     eprintln!(
         "R2 {} verdicts (identity context): {:?}",
         A::ID,
@@ -59,10 +59,10 @@ tests! {
 #[test]
 fn r2_op_names_are_distinct() {
     for names in [
-        <Smmu as Arch>::Cmd::op_names(),
-        <Vtd as Arch>::Cmd::op_names(),
-        <Amd as Arch>::Cmd::op_names(),
-        <Riscv as Arch>::Cmd::op_names(),
+        <Smmu as iommu_inval_core::arch::Arch>::Command::op_names(),
+        <Vtd as iommu_inval_core::arch::Arch>::Command::op_names(),
+        <Amd as iommu_inval_core::arch::Arch>::Command::op_names(),
+        <Riscv as iommu_inval_core::arch::Arch>::Command::op_names(),
     ] {
         let mut v = names.to_vec();
         v.sort_unstable();

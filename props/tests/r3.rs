@@ -5,6 +5,7 @@
 mod common;
 
 use common::{ok, scale};
+use iommu_inval_core::arch::Target;
 use iommu_inval_core::model::{Caches, DomainSel, Inval, Op, PasidSel, Stages};
 use iommu_inval_core::{AddrRange, IdentityContext};
 use iommu_inval_props::{
@@ -121,11 +122,11 @@ fn r3_one_page_is_exact_everywhere() {
 /// fallbacks, all reported.
 #[test]
 fn r3_riscv_without_range_extension() {
-    let caps = iommu_inval_riscv::Caps {
-        range_inval: false,
+    let caps = Target::<iommu_inval_riscv::RiscV>::new(iommu_inval_riscv::Features {
+        s: false,
         nl: false,
-        ..Default::default()
-    };
+        ..iommu_inval_riscv::Features::ALL
+    });
     let mut t = Tally::default();
     ok(run_cases(0x3355, 8_000 * scale(), 160, |u| {
         let op = gen::any_op(u).map_err(|e| e.to_string())?;

@@ -18,7 +18,7 @@ fn r4_all_pairs() {
             let v = check_r4(to, &cmd, &caps, &topo)
                 .map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))?;
             t.add(format!("{} -> {to}", cmd.arch_id()));
-            t.add(format!("{} -> {to} {}", cmd.arch_id(), cmd.op_name()));
+            t.add(format!("{} -> {to} {}", cmd.arch_id(), cmd.op()));
             for v in v {
                 t.add(format!("{} -> {to} {v:?}", cmd.arch_id()));
             }
@@ -34,12 +34,12 @@ fn r4_all_pairs() {
     // Every op of every source architecture, to every target.
     fn ops_of(a: ArchId) -> &'static [&'static str] {
         use iommu_inval_core::NativeCommand;
-        use iommu_inval_props::{Amd, Arch, Riscv, Smmu, Vtd};
+        use iommu_inval_props::{Amd, Riscv, Smmu, Vtd};
         match a {
-            ArchId::Smmuv3 => <Smmu as Arch>::Cmd::op_names(),
-            ArchId::Vtd => <Vtd as Arch>::Cmd::op_names(),
-            ArchId::Amd => <Amd as Arch>::Cmd::op_names(),
-            ArchId::Riscv => <Riscv as Arch>::Cmd::op_names(),
+            ArchId::Smmuv3 => <Smmu as iommu_inval_core::arch::Arch>::Command::op_names(),
+            ArchId::Vtd => <Vtd as iommu_inval_core::arch::Arch>::Command::op_names(),
+            ArchId::Amd => <Amd as iommu_inval_core::arch::Arch>::Command::op_names(),
+            ArchId::Riscv => <Riscv as iommu_inval_core::arch::Arch>::Command::op_names(),
         }
     }
     for from in ArchId::ALL {

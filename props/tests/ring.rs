@@ -58,7 +58,7 @@ fn ring_arithmetic_is_total_and_consistent() {
 fn produce_and_fetch<A, Q>(u: &mut Unstructured<'_>, base_reg: u64, slot: u64) -> Result<(), String>
 where
     A: Arch,
-    Q: QueueProducer<Command = A::Cmd> + core::fmt::Debug,
+    Q: QueueProducer<Command = A::Command> + core::fmt::Debug,
 {
     let arb = |e: arbitrary::Error| e.to_string();
     let mut bytes = vec![0u8; 0x2000];
@@ -82,7 +82,7 @@ where
         if q.pending() != n || q.free_slots() + n != cap {
             return Err(format!("{what}: pending / free slots"));
         }
-        let cmd: A::Cmd = u.arbitrary().map_err(arb)?;
+        let cmd: A::Command = u.arbitrary().map_err(arb)?;
         let tail = q.tail();
         match q.produce(&mem, &cmd) {
             Ok(()) if n < cap => {
@@ -91,7 +91,7 @@ where
                     .ring()
                     .read(&mem, tail, &mut buf)
                     .map_err(|e| format!("{what}: {e}"))?;
-                let back = A::Cmd::decode(words.get(..cmd.words()).unwrap_or(words));
+                let back = A::Command::decode(words.get(..cmd.words()).unwrap_or(words));
                 if back != Ok(cmd) || q.tail() != q.ring().next(tail) {
                     return Err(format!("{what}: {cmd:?} came back as {back:?}"));
                 }

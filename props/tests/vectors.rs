@@ -24,7 +24,7 @@ fn assert_none<A: Arch>(what: &str, failures: &[String]) {
 fn good<A: Arch>(vectors: &[Vector]) {
     let mut failures = Vec::new();
     for (op, words, want) in vectors {
-        let c = match <A::Cmd as NativeCommand>::decode(words) {
+        let c = match <A::Command as NativeCommand>::decode(words) {
             Ok(c) => c,
             Err(e) => {
                 failures.push(format!("{op} [{}]: decode error {e:?}", hex(words)));
@@ -69,7 +69,7 @@ fn good<A: Arch>(vectors: &[Vector]) {
 fn bad<A: Arch>(vectors: &[Bad]) {
     let mut failures = Vec::new();
     for (what, words, kinds) in vectors {
-        match <A::Cmd as NativeCommand>::decode(words) {
+        match <A::Command as NativeCommand>::decode(words) {
             Ok(c) => failures.push(format!("{what} [{}]: decodes as {}", hex(words), c.op())),
             Err(e) if kinds.split('|').any(|k| k == e.kind.as_str()) => {}
             Err(e) => failures.push(format!("{what} [{}]: {}, want {kinds}", hex(words), e.kind)),
@@ -96,7 +96,7 @@ tests! {
 #[test]
 fn vectors_cover_every_op() {
     fn cover<A: Arch>(v: &[Vector]) {
-        for op in <A::Cmd as NativeCommand>::op_names() {
+        for op in <A::Command as NativeCommand>::op_names() {
             assert!(
                 v.iter().any(|(o, _, _)| o == op),
                 "{}: no vector for {op}",

@@ -1,11 +1,12 @@
-//! The host capabilities of a lowering, from the command line (`--max-cmds`,
-//! `--no-range-inval`, `--legacy`, `--out-desc-width`, `--mamv`,
-//! `--no-ats`, `--pasid-bits`), and `--caps <preset>`: the decoding
-//! features of the emulated IOMMU (see [`iommu_inval::DecodeFeatures`]).
+//! The features of an IOMMU from the command line, by preset name (see
+//! [`iommu_inval::DecodeFeatures`]): `--caps <preset>`, the emulated IOMMU
+//! that decodes the input, and `--host-caps <preset>`, the host a lowering
+//! targets, narrowed by the flags (`--no-range-inval`, `--legacy`,
+//! `--out-desc-width`, `--mamv`, `--no-ats`, `--pasid-bits`) and with the
+//! lowering budget (`--max-cmds`).
 
-use iommu_inval::core::ArchId;
-use iommu_inval::{amd, arm, riscv, vtd, AmdArch, Arch, ArchOps, DecodeFeatures};
-use iommu_inval::{RiscvArch, Smmuv3Arch, VtdArch};
+use iommu_inval::core::{ArchId, Budget};
+use iommu_inval::{Arch, ArchOps, DecodeFeatures};
 
 /// The decoding features of preset `name` of architecture `id`; an unknown
 /// name is a message that lists the presets.
@@ -23,10 +24,12 @@ pub fn preset(id: ArchId, name: &str) -> Result<DecodeFeatures, String> {
 /// footprint comparison of `--explain`) bounded.
 pub const MAX_CMDS_LIMIT: usize = 4096;
 
-/// Host capabilities chosen on the command line; `None`/`false` keeps the
-/// architecture's default (`Caps::default()`: a typical modern host).
+/// The host chosen on the command line; `None`/`false` keeps the
+/// architecture's default (`FeatureSet::HOST`: a typical modern host).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CapsOpts {
+    /// The host's feature preset (the names of `--caps`).
+    pub host: Option<String>,
     /// At most this many commands per range or device set (all architectures).
     pub max_cmds: Option<usize>,
     /// SMMUv3 without range invalidation (SMMU_IDR3.RIL = 0); RISC-V without
@@ -44,8 +47,10 @@ pub struct CapsOpts {
     pub pasid_bits: Option<u8>,
 }
 
-/// The architecture `id` with capabilities adjusted by `o`. Options that
-/// do not apply to `id`, or values out of range, are an error message.
+/// The architecture `id` as a lowering target: the features of preset
+/// `o.host` (default: the architecture's typical host, `FeatureSet::HOST`)
+/// narrowed by the flags of `o`, and its budget. Options that do not apply
+/// to `id`, or values out of range, are an error message.
 pub fn with_caps(id: ArchId, o: &CapsOpts) -> Result<Arch, String> {
     let only = |flag: &str, arch: ArchId| -> Result<(), String> {
         if id == arch {
@@ -77,45 +82,51 @@ pub fn with_caps(id: ArchId, o: &CapsOpts) -> Result<Arch, String> {
     if o.max_cmds.is_some_and(|m| m == 0 || m > MAX_CMDS_LIMIT) {
         return Err(format!("--max-cmds is between 1 and {MAX_CMDS_LIMIT}"));
     }
-    Ok(match id {
-        ArchId::Smmuv3 => {
-            let mut c = arm::Caps::default();
-            c.range_inval &= !o.no_range_inval;
-            c.ats &= !o.no_ats;
-            c.ssid_bits = o.pasid_bits.unwrap_or(c.ssid_bits);
-            c.max_cmds = o.max_cmds.unwrap_or(c.max_cmds);
-            Arch::Smmuv3(Smmuv3Arch { caps: c })
+    let mut arch = Arch::new(id);
+    if let Some(name) = &o.host {
+        arch = arch.with_preset(name).ok_or_else(|| {
+            format!(
+                "--host-caps {name}: not a {id} preset (one of: {})",
+                arch.presets().join(", ")
+            )
+        })?;
+    }
+    let budget = |b: &mut Budget| b.max_cmds = o.max_cmds.unwrap_or(b.max_cmds);
+    match &mut arch {
+        Arch::Smmuv3(t) => {
+            let f = &mut t.features;
+            f.ril &= !o.no_range_inval;
+            f.ats &= !o.no_ats;
+            f.ssid_bits = o.pasid_bits.unwrap_or(f.ssid_bits);
+            budget(&mut t.budget);
         }
-        ArchId::Vtd => {
-            let mut c = if o.legacy {
-                vtd::Caps::legacy()
-            } else {
-                vtd::Caps::default()
-            };
-            c.dev_tlb &= !o.no_ats;
-            c.mamv = o.mamv.unwrap_or(c.mamv);
-            c.pasid_bits = o.pasid_bits.unwrap_or(c.pasid_bits);
-            c.max_cmds = o.max_cmds.unwrap_or(c.max_cmds);
-            if let Some(w) = o.desc_width {
-                c.wide = w == 256;
+        Arch::Vtd(t) => {
+            if o.legacy {
+                t.features = t.features.in_legacy_mode();
             }
-            Arch::Vtd(VtdArch { caps: c })
+            let f = &mut t.features;
+            f.dt &= !o.no_ats;
+            f.mamv = o.mamv.unwrap_or(f.mamv);
+            f.pasid_bits = o.pasid_bits.unwrap_or(f.pasid_bits);
+            if let Some(w) = o.desc_width {
+                f.dw = w == 256;
+            }
+            budget(&mut t.budget);
         }
-        ArchId::Amd => {
-            let mut c = amd::Caps::default();
-            c.ats &= !o.no_ats;
-            c.pasid_bits = o.pasid_bits.unwrap_or(c.pasid_bits);
-            c.max_cmds = o.max_cmds.unwrap_or(c.max_cmds);
-            Arch::Amd(AmdArch { caps: c })
+        Arch::Amd(t) => {
+            let f = &mut t.features;
+            f.ats &= !o.no_ats;
+            f.pasid_bits = o.pasid_bits.unwrap_or(f.pasid_bits);
+            budget(&mut t.budget);
         }
-        ArchId::Riscv => {
-            let mut c = riscv::Caps::default();
-            c.range_inval &= !o.no_range_inval;
-            c.nl &= !o.no_range_inval;
-            c.ats &= !o.no_ats;
-            c.pasid_bits = o.pasid_bits.unwrap_or(c.pasid_bits);
-            c.max_cmds = o.max_cmds.unwrap_or(c.max_cmds);
-            Arch::Riscv(RiscvArch { caps: c })
+        Arch::Riscv(t) => {
+            let f = &mut t.features;
+            f.s &= !o.no_range_inval;
+            f.nl &= !o.no_range_inval;
+            f.ats &= !o.no_ats;
+            f.pid_bits = o.pasid_bits.unwrap_or(f.pid_bits);
+            budget(&mut t.budget);
         }
-    })
+    }
+    Ok(arch)
 }

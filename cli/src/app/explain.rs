@@ -164,7 +164,7 @@ pub fn output_footprint(
     let mut ops = Vec::new();
     for c in outputs {
         ops.clear();
-        match c.lift_ops(ctx, &mut ops) {
+        match c.lift(ctx, &mut ops) {
             Ok(_) => existing(&ops, Caches::empty(), ctx, &mut f),
             Err(_) => failed += 1,
         }

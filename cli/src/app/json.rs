@@ -34,7 +34,7 @@ pub fn command_to_json(cmd: &NativeAny) -> Value {
     });
     let mut m = Map::new();
     m.insert("arch".into(), json!(cmd.arch_id().name()));
-    m.insert("op".into(), json!(cmd.op_name()));
+    m.insert("op".into(), json!(cmd.op()));
     m.insert("fields".into(), Value::Object(fields));
     Value::Object(m)
 }

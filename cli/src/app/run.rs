@@ -446,7 +446,7 @@ pub fn decode(
                 Ok(cmd) => {
                     ops.clear();
                     meaning.clear();
-                    match cmd.lift_ops(ctx, &mut ops) {
+                    match cmd.lift(ctx, &mut ops) {
                         Ok(o) => {
                             write_ops(&mut meaning, &ops, &o);
                             write_native_note(&mut meaning, &cmd);
@@ -461,7 +461,7 @@ pub fn decode(
                     writeln!(
                         io.out,
                         "{:<op_width$}  {fields:<FIELDS_WIDTH$}  # {meaning}",
-                        cmd.op_name()
+                        cmd.op()
                     )?;
                 }
                 Err(e) => {
@@ -588,7 +588,7 @@ pub fn lift(
     let mut ops = Vec::new();
     for_each_command(arch, words, opts, src, io, |io, loc, w, note, cmd| {
         ops.clear();
-        let outcome = match cmd.lift_ops(ctx, &mut ops) {
+        let outcome = match cmd.lift(ctx, &mut ops) {
             Ok(o) => o,
             Err(e) => return lower_failure(arch, opts, io, loc, &e),
         };
@@ -605,7 +605,7 @@ pub fn lift(
             return io.line(&Value::Object(m));
         }
         if opts.explain {
-            writeln!(io.out, "# {loc}: {} {}", cmd.op_name(), format_words(w))?;
+            writeln!(io.out, "# {loc}: {} {}", cmd.op(), format_words(w))?;
         }
         for op in &ops {
             io.line(&op_to_json(op))?;
@@ -918,7 +918,7 @@ pub fn convert(
         };
         t.outcome = c.lowered;
         t.errors = c.errors;
-        let desc = format!("{} {}", cmd.op_name(), format_words(w));
+        let desc = format!("{} {}", cmd.op(), format_words(w));
         let mut input = command_to_json(&cmd);
         if opts.explain {
             context_json_into(&mut input, note, None);

@@ -134,7 +134,7 @@ fn to_smmuv3(
             return Ok(());
         };
         let any = NativeAny::Smmuv3(cmd);
-        let desc = format!("{} {}", any.op_name(), format_words(w));
+        let desc = format!("{} {}", any.op(), format_words(w));
         let entry = host.vsmmu.guest_entry(&cmd, &vdevs);
         let host_words = host.vsmmu.host_command(&cmd, &vdevs).ok();
         let relation = smmuv3_relation(&cmd, &host.vsmmu, &vdevs, ctx).ok();
@@ -251,11 +251,11 @@ fn to_vtd(
     let mut ops: Vec<Op> = Vec::new();
     for_each_command(from, words, opts, src, io, |io, loc, w, _, cmd| {
         ops.clear();
-        let lifted = match cmd.lift_ops(ctx, &mut ops) {
+        let lifted = match cmd.lift(ctx, &mut ops) {
             Ok(o) => o,
             Err(e) => return no_equivalent(Target::Vtd, opts, io, loc, &e.to_string()),
         };
-        let desc = format!("{} {}", cmd.op_name(), format_words(w));
+        let desc = format!("{} {}", cmd.op(), format_words(w));
         // The guest's architecture decides whether an unknown domain's
         // PASID can be kept (S1Options::guest).
         let s1 = S1Options {

@@ -1,0 +1,169 @@
+//! The umbrella contract of an architecture: [`Arch`], implemented once per
+//! architecture crate by a unit type (`iommu_inval_arm::Smmuv3`,
+//! `iommu_inval_vtd::Vtd`, `iommu_inval_amd::AmdVi`,
+//! `iommu_inval_riscv::RiscV`).
+//!
+//! It ties the architecture's pieces together: its command type
+//! ([`NativeCommand`]), its one capability type ([`FeatureSet`]: what an
+//! IOMMU implements, gating decoding and lowering alike), its queue front
+//! end, and its lift and lower. Code that serves every architecture (the
+//! facade's dispatch, the property oracles, the CLI, the fuzz targets) is
+//! written once, generic over `A: Arch`.
+
+use crate::context::Context;
+use crate::device::QueueProducer;
+use crate::error::LowerError;
+use crate::lower::Budget;
+use crate::model::{Caches, Op, Outcome};
+use crate::native::{ArchId, FeatureSet, NativeCommand};
+use crate::sink::Sink;
+
+/// One architecture: its command set, capabilities, queue, lift and lower.
+pub trait Arch:
+    Sized + Copy + Eq + core::hash::Hash + core::fmt::Debug + Default + 'static
+{
+    /// Its capability type (decoding gates and lowering targets).
+    type Features: FeatureSet;
+    /// Its native command.
+    type Command: NativeCommand<Features = Self::Features>;
+    /// Its command queue front end (consumer and producer).
+    type Queue: QueueProducer<Command = Self::Command>;
+    /// Which architecture ([`NativeCommand::ARCH`] of its command).
+    const ID: ArchId = <Self::Command as NativeCommand>::ARCH;
+    /// The lowering budget when none is chosen.
+    const DEFAULT_BUDGET: Budget;
+
+    /// Native command → generic ops, appended to `out` (never narrower
+    /// than the command; widening reported).
+    fn lift<C: Context + ?Sized>(
+        cmd: &Self::Command,
+        ctx: &C,
+        out: &mut dyn Sink<Op>,
+    ) -> Result<Outcome, LowerError>;
+
+    /// Generic op → native commands for a host with `features`, within
+    /// `budget`, appended to `out` (never under-invalidating).
+    fn lower<C: Context + ?Sized>(
+        op: &Op,
+        features: &Self::Features,
+        budget: Budget,
+        ctx: &C,
+        out: &mut dyn Sink<Self::Command>,
+    ) -> Result<Outcome, LowerError>;
+
+    /// The most commands [`Arch::lower`] writes for one op within `budget`:
+    /// a buffer of this capacity never fills.
+    fn max_lowered(budget: Budget) -> usize;
+
+    /// The caches a host with `features` does not have: their
+    /// invalidations are dropped by [`Arch::lower`] (reported), so a
+    /// comparison of footprints leaves them out.
+    fn lacks(features: &Self::Features) -> Caches;
+
+    /// The cache entries `cmd` removes: the union of the footprints of its
+    /// lift (a lift error removes nothing).
+    #[cfg(feature = "alloc")]
+    fn footprint<C: Context + ?Sized>(cmd: &Self::Command, ctx: &C) -> crate::footprint::Footprint {
+        let mut ops = alloc::vec::Vec::new();
+        let _ = Self::lift(cmd, ctx, &mut ops);
+        crate::footprint::Footprint::of_ops(ops.iter(), ctx)
+    }
+}
+
+/// Architecture `A` as a lowering target: the host's features and the
+/// lowering budget. `Default` is [`FeatureSet::HOST`] with
+/// [`Arch::DEFAULT_BUDGET`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Target<A: Arch> {
+    /// The host IOMMU's features.
+    pub features: A::Features,
+    /// The lowering policy.
+    pub budget: Budget,
+}
+
+impl<A: Arch> Default for Target<A> {
+    fn default() -> Self {
+        Target {
+            features: <A::Features as FeatureSet>::HOST,
+            budget: A::DEFAULT_BUDGET,
+        }
+    }
+}
+
+impl<A: Arch> Target<A> {
+    /// `features` with the architecture's default budget.
+    pub fn new(features: A::Features) -> Self {
+        Target {
+            features,
+            budget: A::DEFAULT_BUDGET,
+        }
+    }
+    /// `self` with a budget of `max_cmds` commands.
+    pub fn max_cmds(self, max_cmds: usize) -> Self {
+        Target {
+            budget: Budget::new(max_cmds),
+            ..self
+        }
+    }
+    /// [`Arch::lower`] for this host.
+    pub fn lower<C: Context + ?Sized>(
+        &self,
+        op: &Op,
+        ctx: &C,
+        out: &mut dyn Sink<A::Command>,
+    ) -> Result<Outcome, LowerError> {
+        A::lower(op, &self.features, self.budget, ctx, out)
+    }
+    /// [`Arch::max_lowered`] of this budget.
+    pub fn max_lowered(&self) -> usize {
+        A::max_lowered(self.budget)
+    }
+}
+
+/// Declares an architecture crate's unit type and its [`Arch`]
+/// implementation from the crate's conventional items: `crate::Command`,
+/// `crate::Features`, `crate::lift`, `crate::lower`, `crate::max_lowered`,
+/// `crate::DEFAULT_BUDGET` and `crate::lower::lacks` (the checklist of
+/// docs/ARCHITECTURE.md). Invoked once per architecture crate:
+/// `arch_impl!(/** doc */ Smmuv3, queue::CmdqDevice);`.
+// `crate::` names the invoking architecture crate's items, by design.
+#[allow(clippy::crate_in_macro_def)]
+#[macro_export]
+macro_rules! arch_impl {
+    ($(#[$m:meta])* $name:ident, $queue:ty) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+        pub struct $name;
+
+        impl $crate::arch::Arch for $name {
+            type Features = crate::Features;
+            type Command = crate::Command;
+            type Queue = $queue;
+            const DEFAULT_BUDGET: $crate::lower::Budget = crate::DEFAULT_BUDGET;
+            #[inline]
+            fn lift<C: $crate::Context + ?Sized>(
+                cmd: &crate::Command,
+                ctx: &C,
+                out: &mut dyn $crate::Sink<$crate::Op>,
+            ) -> Result<$crate::Outcome, $crate::LowerError> {
+                crate::lift(cmd, ctx, out)
+            }
+            #[inline]
+            fn lower<C: $crate::Context + ?Sized>(
+                op: &$crate::Op,
+                features: &crate::Features,
+                budget: $crate::lower::Budget,
+                ctx: &C,
+                out: &mut dyn $crate::Sink<crate::Command>,
+            ) -> Result<$crate::Outcome, $crate::LowerError> {
+                crate::lower(op, features, budget, ctx, out)
+            }
+            fn max_lowered(budget: $crate::lower::Budget) -> usize {
+                crate::max_lowered(budget)
+            }
+            fn lacks(features: &crate::Features) -> $crate::model::Caches {
+                crate::lower::lacks(features)
+            }
+        }
+    };
+}
