@@ -15,7 +15,7 @@ use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 
 mod common;
-use common::{cli, json_lines, read, root, run, run_bytes};
+use common::{cli, json_lines, le_bytes, read, root, run, run_bytes, TempFile};
 
 /// One valid command per op, hand-encoded from docs/SPEC.md.
 const SMMU_VECTORS: &[(&str, &str)] = &[
@@ -558,38 +558,19 @@ fn raw_dumps_hold_the_text_streams() {
         );
         assert_eq!(t.stdout, r.stdout, "{bin} differs from {text}");
         // And byte for byte: the dump is the words, little-endian.
-        let mut bytes = Vec::new();
-        for line in stream
-            .lines()
-            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        {
-            for w in line.split(',') {
-                let v = u64::from_str_radix(w.trim().trim_start_matches("0x"), 16).unwrap();
-                bytes.extend_from_slice(&v.to_le_bytes());
-            }
-        }
-        assert_eq!(std::fs::read(root().join(bin)).unwrap(), bytes, "{bin}");
+        assert_eq!(
+            std::fs::read(root().join(bin)).unwrap(),
+            le_bytes(&stream),
+            "{bin}"
+        );
     }
     // 256-bit VT-d descriptors are 32 bytes each.
     let stream = read("examples/vtd256.cmds");
-    let mut bytes = Vec::new();
-    for line in stream
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-    {
-        for w in line.split(',') {
-            let v = u64::from_str_radix(w.trim().trim_start_matches("0x"), 16).unwrap();
-            bytes.extend_from_slice(&v.to_le_bytes());
-        }
-    }
-    let path = std::env::temp_dir().join(format!("iommu-inval-vtd256-{}.bin", std::process::id()));
-    std::fs::write(&path, &bytes).unwrap();
-    let p = path.to_str().unwrap();
+    let dump = TempFile::new("vtd256.bin", le_bytes(&stream));
     let t = cli("decode --arch vtd --desc-width 256 --json").run(&stream);
     let r = cli("decode --arch vtd --desc-width 256 --json --raw")
-        .arg(p)
+        .arg(dump.path())
         .run("");
-    let _ = std::fs::remove_file(&path);
     assert_eq!((t.code, r.code), (0, 0));
     assert_eq!(t.stdout, r.stdout);
     // --offset / --count select a window; a dump cut inside a command is exit 2.

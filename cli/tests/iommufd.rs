@@ -7,16 +7,10 @@ use iommu_inval::iommufd::uapi::HwptVtdS1Invalidate;
 use serde_json::Value;
 
 mod common;
-use common::{cli, read, run, TempFile};
+use common::{cli, command_lines, read, run, strs, TempFile};
 
 fn commands(file: &str) -> usize {
-    read(file)
-        .lines()
-        .filter(|l| {
-            let t = l.trim();
-            !t.is_empty() && !t.starts_with('#')
-        })
-        .count()
+    command_lines(&read(file)).len()
 }
 
 const TOPO: &str = "examples/iommufd-topology.json";
@@ -140,7 +134,7 @@ fn usage_errors_exit_2() {
     let o = cli("convert --from smmuv3 --to iommufd-nope 0,0").run("");
     o.code_is(2);
     let bad = TempFile::new(
-        "topo",
+        "topo.json",
         r#"{"iommufd": {"vdevices": [{"vsid": 1, "psid": 2}, {"vsid": 1, "psid": 3}]}}"#,
     );
     cli("convert --from smmuv3 --to iommufd-smmuv3 --topology")
@@ -182,7 +176,7 @@ fn scale_above_31_needs_ds() {
         "{}",
         no.stderr
     );
-    let ds = TempFile::new("ds", r#"{"iommufd": {"host": {"ds": true}}}"#);
+    let ds = TempFile::new("ds.json", r#"{"iommufd": {"host": {"ds": true}}}"#);
     let yes = cli("convert --from smmuv3 --to iommufd-smmuv3 --topology")
         .arg(ds.path())
         .arg(w)
@@ -206,7 +200,7 @@ fn scale_above_31_needs_ds() {
 #[test]
 fn topology_host_features_reach_the_vsmmu_checks() {
     let small = TempFile::new(
-        "host",
+        "host.json",
         r#"{"iommufd": {"host": {"asid_bits": 8, "ssid_bits": 0, "ats": false, "range_inv": false}}}"#,
     );
     let conv = |w: &str| {
@@ -229,7 +223,10 @@ fn topology_host_features_reach_the_vsmmu_checks() {
         assert_eq!(o.code, 1, "{w}: {}", o.stdout);
         assert!(o.stderr.contains(feature), "{w}: {}", o.stderr);
     }
-    let bad = TempFile::new("badhost", r#"{"iommufd": {"host": {"asid_bits": 12}}}"#);
+    let bad = TempFile::new(
+        "badhost.json",
+        r#"{"iommufd": {"host": {"asid_bits": 12}}}"#,
+    );
     let o = cli("convert --from smmuv3 --to iommufd-smmuv3 --topology")
         .arg(bad.path())
         .args("0x10,0")
@@ -244,7 +241,7 @@ fn topology_host_features_reach_the_vsmmu_checks() {
 #[test]
 fn unknown_vmid_widens_the_vtd_scope() {
     let t = TempFile::new(
-        "vmid",
+        "vmid.json",
         r#"{"domains":[{"id":1,"smmuv3":{"vmid":3}}],"devices":[{"rid":256,"domain":1,"pasids":[{"pasid":70000,"asid":5}]}]}"#,
     );
     for w in [
@@ -279,12 +276,7 @@ fn unknown_vmid_widens_the_vtd_scope() {
         let v: Value = serde_json::from_str(j.stdout.trim()).unwrap();
         assert_eq!(v["scopes"][0], "domain all, pasid all", "{}", j.stdout);
         assert_ne!(v["relation"], "exact", "{}", j.stdout);
-        let widened: Vec<&str> = v["widened"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(Value::as_str)
-            .collect();
+        let widened: Vec<&str> = strs(&v["widened"]);
         assert!(
             widened.contains(&"domain") && widened.contains(&"pasid"),
             "{}",

@@ -18,7 +18,7 @@ fn words(stdout: &str) -> Vec<String> {
 
 #[test]
 fn nh_all_to_vtd_includes_the_rid_pasid() {
-    let t = TempFile::new("nh-all", ISSUE);
+    let t = TempFile::new("nh-all.json", ISSUE);
     // CMD_TLBI_NH_ALL, VMID 1: every PASID of domain 1, and its DMA without PASID.
     let o = cli("convert --from smmuv3 --to vtd --explain --topology")
         .arg(t.path())
@@ -41,7 +41,7 @@ fn nh_all_to_vtd_includes_the_rid_pasid() {
 
 #[test]
 fn no_pasid_lowers_to_the_rid_pasid_not_a_global_flush() {
-    let t = TempFile::new("none", ISSUE);
+    let t = TempFile::new("none.json", ISSUE);
     let o = cli("lower --arch vtd --topology")
         .arg(t.path())
         .args("--explain")

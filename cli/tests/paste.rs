@@ -12,10 +12,8 @@
 //! hw/i386/intel_iommu.c `error_report_once` messages, with a dmesg or
 //! syslog prefix in front as the kernel's printk adds it.
 
-use serde_json::Value;
-
 mod common;
-use common::{cli, json_lines, root};
+use common::{cli, json_lines, root, strs};
 
 /// Real: the lines quoted in the issue.
 const SMMU_ISSUE: &str = "\
@@ -108,12 +106,7 @@ fn vtd_qi_fault_dump_names_the_refused_bit() {
         .as_str()
         .unwrap()
         .contains("w0[52]"));
-    let ctx: Vec<&str> = v[0]["context"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+    let ctx: Vec<&str> = strs(&v[0]["context"]);
     assert!(
         ctx[0].contains("FSTS.IQE") && ctx[0].contains("IQEI = 0x4"),
         "{ctx:?}"

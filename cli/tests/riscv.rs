@@ -3,17 +3,10 @@
 //! and `convert --explain` for every ordered pair with RISC-V on one side.
 
 mod common;
-use common::{cli, read, root};
+use common::{cli, command_lines, le_bytes, read, TempFile};
 
 fn stream() -> String {
-    std::fs::read_to_string(root().join("examples/riscv.cmds")).expect("examples/riscv.cmds")
-}
-
-fn command_lines(text: &str) -> Vec<String> {
-    text.lines()
-        .map(|l| l.split('#').next().unwrap_or("").trim().to_string())
-        .filter(|l| !l.is_empty())
-        .collect()
+    read("examples/riscv.cmds")
 }
 
 #[test]
@@ -78,19 +71,9 @@ fn error_kinds_and_statuses() {
 #[test]
 fn raw_dump_decodes_like_the_text() {
     let s = stream();
-    let mut bytes = Vec::new();
-    for l in command_lines(&s) {
-        for w in l.split(',') {
-            let v = u64::from_str_radix(w.trim().trim_start_matches("0x"), 16).unwrap();
-            bytes.extend_from_slice(&v.to_le_bytes());
-        }
-    }
-    let path = std::env::temp_dir().join(format!("riscv-cq-{}.bin", std::process::id()));
-    std::fs::write(&path, &bytes).unwrap();
-    let p = path.to_string_lossy().into_owned();
-    let raw = cli("decode --arch riscv --raw").arg(&p).run("");
+    let dump = TempFile::new("riscv-cq.bin", le_bytes(&s));
+    let raw = cli("decode --arch riscv --raw").arg(dump.path()).run("");
     let text = cli("decode --arch riscv").run(&s);
-    let _ = std::fs::remove_file(&path);
     raw.code_is(0);
     assert_eq!(raw.stdout, text.stdout);
 }

@@ -131,15 +131,44 @@ pub fn json_lines(s: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The command lines of a stream: comments (`#` to the end of the line)
+/// and blank lines left out.
+pub fn command_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// A stream's words, little-endian, as a raw queue dump holds them.
+pub fn le_bytes(text: &str) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for l in command_lines(text) {
+        for w in l.split(',') {
+            let v = u64::from_str_radix(w.trim().trim_start_matches("0x"), 16)
+                .unwrap_or_else(|e| panic!("{l}: {e}"));
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    bytes
+}
+
+/// The strings of a JSON array.
+pub fn strs(v: &Value) -> Vec<&str> {
+    let a = v.as_array().unwrap_or_else(|| panic!("not an array: {v}"));
+    a.iter().filter_map(Value::as_str).collect()
+}
+
 /// A temporary file, removed (with its directory) on drop.
 pub struct TempFile(PathBuf);
 
 impl TempFile {
-    pub fn new(name: &str, text: &str) -> Self {
+    /// `dir/name`, in a directory of its own under the system's.
+    pub fn new(name: &str, contents: impl AsRef<[u8]>) -> Self {
         let dir = std::env::temp_dir().join(format!("iommu-inval-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temporary directory");
-        let p = dir.join("t.json");
-        std::fs::write(&p, text).expect("write temporary file");
+        let p = dir.join(name);
+        std::fs::write(&p, contents).expect("write temporary file");
         TempFile(p)
     }
     pub fn path(&self) -> &str {
