@@ -218,13 +218,16 @@ fn write_event(
 /// `--explain` (text) the context is echoed as `#` lines; a command the
 /// emulated IOMMU refuses is reported ([`decode_failure`]) and skipped.
 pub(crate) fn for_each_command(
-    arch: &Arch,
-    words: usize,
-    opts: Opts,
-    src: Source<'_>,
+    n: Native<'_>,
     io: &mut Io<'_>,
     mut f: impl FnMut(&mut Io<'_>, Loc, &[u64], Note<'_>, NativeAny) -> io::Result<()>,
 ) -> io::Result<()> {
+    let Native {
+        arch,
+        words,
+        opts,
+        src,
+    } = n;
     let ev = EventOut::of(opts, false);
     for_each_native(
         src,
@@ -384,6 +387,16 @@ pub struct Opts {
     pub features: Option<iommu_inval::DecodeFeatures>,
 }
 
+/// Native-command input, as `decode`, `lift` and `convert` read it.
+pub struct Native<'a> {
+    /// The architecture the commands are in.
+    pub arch: &'a Arch,
+    /// 64-bit words a command.
+    pub words: usize,
+    pub opts: Opts,
+    pub src: Source<'a>,
+}
+
 /// Decode `w` as the emulated IOMMU of `o` does.
 pub(crate) fn dec(
     arch: &Arch,
@@ -402,14 +415,13 @@ fn lift_error_json(arch: &Arch, e: &LowerError) -> Value {
 }
 
 /// `decode`: one line (or JSON object) per command.
-pub fn decode(
-    arch: &Arch,
-    words: usize,
-    opts: Opts,
-    ctx: &dyn Context,
-    src: Source<'_>,
-    io: &mut Io<'_>,
-) -> io::Result<()> {
+pub fn decode(n: Native<'_>, ctx: &dyn Context, io: &mut Io<'_>) -> io::Result<()> {
+    let Native {
+        arch,
+        words,
+        opts,
+        src,
+    } = n;
     let op_width = arch
         .op_names()
         .iter()
@@ -577,16 +589,10 @@ fn json_failure(
 }
 
 /// `lift`: native commands to generic JSON Lines.
-pub fn lift(
-    arch: &Arch,
-    words: usize,
-    opts: Opts,
-    ctx: &dyn Context,
-    src: Source<'_>,
-    io: &mut Io<'_>,
-) -> io::Result<()> {
+pub fn lift(n: Native<'_>, ctx: &dyn Context, io: &mut Io<'_>) -> io::Result<()> {
+    let (arch, opts) = (n.arch, n.opts);
     let mut ops = Vec::new();
-    for_each_command(arch, words, opts, src, io, |io, loc, w, note, cmd| {
+    for_each_command(n, io, |io, loc, w, note, cmd| {
         ops.clear();
         let outcome = match cmd.lift_ops(ctx, &mut ops) {
             Ok(o) => o,
@@ -899,22 +905,14 @@ pub fn lower(
 
 /// `convert`: native commands of `from` to native commands of `to`, through
 /// the generic model (decode, lift with `from`, lower with `to`).
-#[allow(clippy::too_many_arguments)]
-pub fn convert(
-    from: &Arch,
-    to: &Arch,
-    words: usize,
-    opts: Opts,
-    ctx: &dyn Context,
-    src: Source<'_>,
-    io: &mut Io<'_>,
-) -> io::Result<()> {
+pub fn convert(from: Native<'_>, to: &Arch, ctx: &dyn Context, io: &mut Io<'_>) -> io::Result<()> {
+    let (arch, opts) = (from.arch, from.opts);
     let mut t = Translation::new();
-    for_each_command(from, words, opts, src, io, |io, loc, w, note, cmd| {
+    for_each_command(from, io, |io, loc, w, note, cmd| {
         t.clear();
         let c = match iommu_inval::convert(&cmd, to, ctx, &mut t.outputs) {
             Ok(c) => c,
-            Err(e) => return lower_failure(from, opts, io, loc, &e),
+            Err(e) => return lower_failure(arch, opts, io, loc, &e),
         };
         t.outcome = c.lowered;
         t.errors = c.errors;
