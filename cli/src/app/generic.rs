@@ -92,16 +92,7 @@ pub fn op_to_json(op: &Op) -> Value {
                 "caches".into(),
                 flags_json(&CACHE_NAMES, |f| i.caches.contains(f)),
             );
-            m.insert(
-                "regime".into(),
-                json!(match i.regime {
-                    Regime::Guest => "guest",
-                    Regime::Hyp => "hyp",
-                    Regime::Secure => "secure",
-                    Regime::SecureHyp => "secure_hyp",
-                    Regime::SecureGuest => "secure_guest",
-                }),
-            );
+            m.insert("regime".into(), json!(regime_name(i.regime)));
             m.insert(
                 "stages".into(),
                 flags_json(&STAGE_NAMES, |f| i.stages.contains(f)),
@@ -169,11 +160,7 @@ pub fn op_to_json(op: &Op) -> Value {
             "device": r.device,
             "pasid": opt_u32(r.pasid),
             "prg_index": r.prg_index,
-            "code": match r.code {
-                RespCode::Success => "success",
-                RespCode::Invalid => "invalid",
-                RespCode::Failure => "failure",
-            },
+            "code": code_name(r.code),
             "last": r.last,
             "priv_data": r.priv_data.map_or(Value::Null, |d| json!([d[0], d[1]])),
             "guest": r.guest,
@@ -186,13 +173,51 @@ pub fn op_to_json(op: &Op) -> Value {
             "op": "resume",
             "device": device,
             "stag": stag,
-            "action": match action {
-                StallAction::Terminate => "terminate",
-                StallAction::Retry => "retry",
-                StallAction::Abort => "abort",
-            },
+            "action": action_name(*action),
         }),
         Op::StallTerminate { device } => json!({"op": "stall_terminate", "device": device}),
+    }
+}
+
+const REGIMES: [Regime; 5] = [
+    Regime::Guest,
+    Regime::Hyp,
+    Regime::Secure,
+    Regime::SecureHyp,
+    Regime::SecureGuest,
+];
+
+fn regime_name(r: Regime) -> &'static str {
+    match r {
+        Regime::Guest => "guest",
+        Regime::Hyp => "hyp",
+        Regime::Secure => "secure",
+        Regime::SecureHyp => "secure_hyp",
+        Regime::SecureGuest => "secure_guest",
+    }
+}
+
+const CODES: [RespCode; 3] = [RespCode::Success, RespCode::Invalid, RespCode::Failure];
+
+fn code_name(c: RespCode) -> &'static str {
+    match c {
+        RespCode::Success => "success",
+        RespCode::Invalid => "invalid",
+        RespCode::Failure => "failure",
+    }
+}
+
+const ACTIONS: [StallAction; 3] = [
+    StallAction::Terminate,
+    StallAction::Retry,
+    StallAction::Abort,
+];
+
+fn action_name(a: StallAction) -> &'static str {
+    match a {
+        StallAction::Terminate => "terminate",
+        StallAction::Retry => "retry",
+        StallAction::Abort => "abort",
     }
 }
 
@@ -247,6 +272,25 @@ impl<'a> Obj<'a> {
     }
     fn u32(&self, key: &str) -> Result<u32, JsonError> {
         Ok(self.uint(key, u32::MAX.into(), "an integer of 32 bits")? as u32)
+    }
+    /// The one of `all` that `name` gives the string of `key`; `default`
+    /// when absent or null.
+    fn one_of<T: Copy>(
+        &self,
+        key: &str,
+        all: &[T],
+        name: fn(T) -> &'static str,
+        default: T,
+        expected: &'static str,
+    ) -> Result<T, JsonError> {
+        let Some(v) = self.get(key) else {
+            return Ok(default);
+        };
+        let w = word(key, v)?;
+        all.iter()
+            .copied()
+            .find(|&x| name(x) == w)
+            .ok_or_else(|| bad(key, expected))
     }
     /// A PASID (PCIe: 20 bits) or `null`.
     fn opt_pasid(&self, key: &str) -> Result<Option<u32>, JsonError> {
@@ -408,15 +452,13 @@ pub fn parse_op_value(v: &Value) -> Result<Op, JsonError> {
         }
         "page_response" => {
             let o = Obj::new(v, RESP_KEYS)?;
-            let code = match o.get("code") {
-                None => RespCode::Success,
-                Some(c) => match word("code", c)? {
-                    "success" => RespCode::Success,
-                    "invalid" => RespCode::Invalid,
-                    "failure" => RespCode::Failure,
-                    _ => return Err(bad("code", "\"success\", \"invalid\" or \"failure\"")),
-                },
-            };
+            let code = o.one_of(
+                "code",
+                &CODES,
+                code_name,
+                RespCode::Success,
+                "\"success\", \"invalid\" or \"failure\"",
+            )?;
             let priv_data = match o.get("priv_data") {
                 None => None,
                 Some(p) => match p.as_array().map(Vec::as_slice) {
@@ -436,15 +478,13 @@ pub fn parse_op_value(v: &Value) -> Result<Op, JsonError> {
         }
         "resume" => {
             let o = Obj::new(v, RESUME_KEYS)?;
-            let action = match o.get("action") {
-                None => StallAction::Terminate,
-                Some(a) => match word("action", a)? {
-                    "terminate" => StallAction::Terminate,
-                    "retry" => StallAction::Retry,
-                    "abort" => StallAction::Abort,
-                    _ => return Err(bad("action", "\"terminate\", \"retry\" or \"abort\"")),
-                },
-            };
+            let action = o.one_of(
+                "action",
+                &ACTIONS,
+                action_name,
+                StallAction::Terminate,
+                "\"terminate\", \"retry\" or \"abort\"",
+            )?;
             Ok(Op::Resume {
                 device: o.u32("device")?,
                 stag: o.u16("stag")?,
@@ -472,21 +512,13 @@ fn parse_inval(o: &Obj<'_>) -> Result<Inval, JsonError> {
         return Err(bad("caches", "at least one cache besides \"leaf\""));
     }
     let mut i = Inval::new(caches);
-    if let Some(v) = o.get("regime") {
-        i.regime = match word("regime", v)? {
-            "guest" => Regime::Guest,
-            "hyp" => Regime::Hyp,
-            "secure" => Regime::Secure,
-            "secure_hyp" => Regime::SecureHyp,
-            "secure_guest" => Regime::SecureGuest,
-            _ => {
-                return Err(bad(
-                    "regime",
-                    "\"guest\", \"hyp\", \"secure\", \"secure_hyp\" or \"secure_guest\"",
-                ))
-            }
-        };
-    }
+    i.regime = o.one_of(
+        "regime",
+        &REGIMES,
+        regime_name,
+        i.regime,
+        "\"guest\", \"hyp\", \"secure\", \"secure_hyp\" or \"secure_guest\"",
+    )?;
     if let Some(v) = o.get("stages") {
         let s = parse_flags("stages", v, &STAGE_NAMES, "a list of \"s1\", \"s2\"")?
             .into_iter()
@@ -642,11 +674,7 @@ mod tests {
             priv_data: Some([1, u64::MAX]),
             guest: true,
         }));
-        for action in [
-            StallAction::Terminate,
-            StallAction::Retry,
-            StallAction::Abort,
-        ] {
+        for action in ACTIONS {
             rt(Op::Resume {
                 device: u32::MAX,
                 stag: 0xffff,
@@ -654,6 +682,20 @@ mod tests {
             });
         }
         rt(Op::StallTerminate { device: 5 });
+        for regime in REGIMES {
+            rt(Op::Inval(Inval::new(Caches::IOTLB).regime(regime)));
+        }
+        for code in CODES {
+            rt(Op::PageResponse(PageResponse {
+                device: 1,
+                pasid: None,
+                prg_index: 0,
+                code,
+                last: false,
+                priv_data: None,
+                guest: false,
+            }));
+        }
     }
 
     #[test]
