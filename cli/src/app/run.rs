@@ -99,6 +99,32 @@ impl Io<'_> {
     fn line(&mut self, v: &Value) -> io::Result<()> {
         writeln!(self.out, "{v}")
     }
+    /// An input item refused (status 1): with `--json` its error object on
+    /// stdout, else `text` on stderr.
+    pub(crate) fn refuse(
+        &mut self,
+        opts: Opts,
+        loc: Loc,
+        json: impl FnOnce() -> Value,
+        text: impl FnOnce() -> String,
+    ) -> io::Result<()> {
+        if opts.json {
+            self.status.note(1);
+            self.line(&json())
+        } else {
+            self.complain(1, loc, &text())
+        }
+    }
+    /// The `#   => …` line of `--explain`: `notes` (each after `; `), or
+    /// "nothing to do".
+    pub(crate) fn verdict_line(&mut self, notes: &str) -> io::Result<()> {
+        let s = notes.trim_start_matches("; ");
+        writeln!(
+            self.out,
+            "#   => {}",
+            if s.is_empty() { "nothing to do" } else { s }
+        )
+    }
 }
 
 /// Calls `f` for each text item (argument or non-skipped line). Lines that
@@ -576,16 +602,12 @@ fn json_failure(
     loc: Loc,
     e: &JsonError,
 ) -> io::Result<()> {
-    if opts.json {
-        io.status.note(1);
-        io.line(&error_json(
-            arch.id(),
-            json_error_kind(e),
-            &format!("{loc}: {e}"),
-        ))
-    } else {
-        io.complain(1, loc, e)
-    }
+    io.refuse(
+        opts,
+        loc,
+        || error_json(arch.id(), json_error_kind(e), &format!("{loc}: {e}")),
+        || e.to_string(),
+    )
 }
 
 /// `lift`: native commands to generic JSON Lines.
@@ -685,18 +707,19 @@ pub(crate) fn decode_failure(
     w: &[u64],
     e: &iommu_inval::core::DecodeError,
 ) -> io::Result<()> {
-    if opts.json {
-        io.status.note(1);
-        io.line(&decode_error_json_in(arch.id(), e, w))
-    } else {
-        let msg = format!(
-            "{}: {} ({})",
-            e.kind.as_str(),
-            describe_decode_error_in(arch.id(), e, w),
-            format_words(w)
-        );
-        io.complain(1, loc, &msg)
-    }
+    io.refuse(
+        opts,
+        loc,
+        || decode_error_json_in(arch.id(), e, w),
+        || {
+            format!(
+                "{}: {} ({})",
+                e.kind.as_str(),
+                describe_decode_error_in(arch.id(), e, w),
+                format_words(w)
+            )
+        },
+    )
 }
 
 fn lower_failure(
@@ -706,13 +729,12 @@ fn lower_failure(
     loc: Loc,
     e: &LowerError,
 ) -> io::Result<()> {
-    if opts.json {
-        io.status.note(1);
-        io.line(&lift_error_json(arch, e))
-    } else {
-        let msg = format!("{}: {e}", e.kind().as_str());
-        io.complain(1, loc, &msg)
-    }
+    io.refuse(
+        opts,
+        loc,
+        || lift_error_json(arch, e),
+        || format!("{}: {e}", e.kind().as_str()),
+    )
 }
 
 /// What one input became on the target.
@@ -836,12 +858,7 @@ fn report(
             for e in &t.errors {
                 s.push_str(&format!("; error {}: {e}", e.kind().as_str()));
             }
-            let s = s.trim_start_matches("; ");
-            writeln!(
-                io.out,
-                "#   => {}",
-                if s.is_empty() { "nothing to do" } else { s }
-            )?;
+            io.verdict_line(&s)?;
         } else if let Some(d) = dropped {
             note_dropped(io, loc, d)?;
         }

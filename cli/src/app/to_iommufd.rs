@@ -85,12 +85,12 @@ fn error_obj(t: Target, kind: &str, msg: &str) -> Value {
 }
 
 fn no_equivalent(t: Target, opts: Opts, io: &mut Io<'_>, loc: Loc, msg: &str) -> io::Result<()> {
-    io.status.note(1);
-    if opts.json {
-        writeln!(io.out, "{}", error_obj(t, "no_equivalent", msg))
-    } else {
-        writeln!(io.err, "iommu-inval: {loc}: no_equivalent: {msg}")
-    }
+    io.refuse(
+        opts,
+        loc,
+        || error_obj(t, "no_equivalent", msg),
+        || format!("no_equivalent: {msg}"),
+    )
 }
 
 fn explanation(r: Relation, outputs: usize) -> Explanation {
@@ -335,12 +335,7 @@ fn to_vtd(from: Native<'_>, host: &Host, ctx: &dyn Context, io: &mut Io<'_>) -> 
                 for n in &notes {
                     s.push_str(&format!("; no entry: {n}"));
                 }
-                let s = s.trim_start_matches("; ");
-                writeln!(
-                    io.out,
-                    "#   => {}",
-                    if s.is_empty() { "nothing to do" } else { s }
-                )?;
+                io.verdict_line(&s)?;
             } else {
                 if let Some(d) = dropped {
                     note_dropped(io, loc, d)?;
