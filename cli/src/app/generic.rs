@@ -179,6 +179,32 @@ pub fn op_to_json(op: &Op) -> Value {
     }
 }
 
+/// The values of a named enum: every one, its name, and the expected
+/// text of an error.
+struct Names<T: 'static> {
+    all: &'static [T],
+    name: fn(T) -> &'static str,
+    expected: &'static str,
+}
+
+const REGIME: Names<Regime> = Names {
+    all: &REGIMES,
+    name: regime_name,
+    expected: "\"guest\", \"hyp\", \"secure\", \"secure_hyp\" or \"secure_guest\"",
+};
+
+const CODE: Names<RespCode> = Names {
+    all: &CODES,
+    name: code_name,
+    expected: "\"success\", \"invalid\" or \"failure\"",
+};
+
+const ACTION: Names<StallAction> = Names {
+    all: &ACTIONS,
+    name: action_name,
+    expected: "\"terminate\", \"retry\" or \"abort\"",
+};
+
 const REGIMES: [Regime; 5] = [
     Regime::Guest,
     Regime::Hyp,
@@ -273,24 +299,15 @@ impl<'a> Obj<'a> {
     fn u32(&self, key: &str) -> Result<u32, JsonError> {
         Ok(self.uint(key, u32::MAX.into(), "an integer of 32 bits")? as u32)
     }
-    /// The one of `all` that `name` gives the string of `key`; `default`
-    /// when absent or null.
-    fn one_of<T: Copy>(
-        &self,
-        key: &str,
-        all: &[T],
-        name: fn(T) -> &'static str,
-        default: T,
-        expected: &'static str,
-    ) -> Result<T, JsonError> {
+    /// The value of `names` the string of `key` names; `None` when absent
+    /// or null.
+    fn one_of<T: Copy>(&self, key: &str, names: &Names<T>) -> Result<Option<T>, JsonError> {
         let Some(v) = self.get(key) else {
-            return Ok(default);
+            return Ok(None);
         };
         let w = word(key, v)?;
-        all.iter()
-            .copied()
-            .find(|&x| name(x) == w)
-            .ok_or_else(|| bad(key, expected))
+        let found = names.all.iter().copied().find(|&x| (names.name)(x) == w);
+        found.map(Some).ok_or_else(|| bad(key, names.expected))
     }
     /// A PASID (PCIe: 20 bits) or `null`.
     fn opt_pasid(&self, key: &str) -> Result<Option<u32>, JsonError> {
@@ -452,13 +469,7 @@ pub fn parse_op_value(v: &Value) -> Result<Op, JsonError> {
         }
         "page_response" => {
             let o = Obj::new(v, RESP_KEYS)?;
-            let code = o.one_of(
-                "code",
-                &CODES,
-                code_name,
-                RespCode::Success,
-                "\"success\", \"invalid\" or \"failure\"",
-            )?;
+            let code = o.one_of("code", &CODE)?.unwrap_or(RespCode::Success);
             let priv_data = match o.get("priv_data") {
                 None => None,
                 Some(p) => match p.as_array().map(Vec::as_slice) {
@@ -478,13 +489,9 @@ pub fn parse_op_value(v: &Value) -> Result<Op, JsonError> {
         }
         "resume" => {
             let o = Obj::new(v, RESUME_KEYS)?;
-            let action = o.one_of(
-                "action",
-                &ACTIONS,
-                action_name,
-                StallAction::Terminate,
-                "\"terminate\", \"retry\" or \"abort\"",
-            )?;
+            let action = o
+                .one_of("action", &ACTION)?
+                .unwrap_or(StallAction::Terminate);
             Ok(Op::Resume {
                 device: o.u32("device")?,
                 stag: o.u16("stag")?,
@@ -512,13 +519,7 @@ fn parse_inval(o: &Obj<'_>) -> Result<Inval, JsonError> {
         return Err(bad("caches", "at least one cache besides \"leaf\""));
     }
     let mut i = Inval::new(caches);
-    i.regime = o.one_of(
-        "regime",
-        &REGIMES,
-        regime_name,
-        i.regime,
-        "\"guest\", \"hyp\", \"secure\", \"secure_hyp\" or \"secure_guest\"",
-    )?;
+    i.regime = o.one_of("regime", &REGIME)?.unwrap_or(i.regime);
     if let Some(v) = o.get("stages") {
         let s = parse_flags("stages", v, &STAGE_NAMES, "a list of \"s1\", \"s2\"")?
             .into_iter()
