@@ -614,7 +614,7 @@ fn examples_decode_cleanly() {
             .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
             .count();
         assert_eq!(o.stdout.lines().count(), n);
-        assert!(!o.stdout.contains("<invalid>"));
+        o.stdout_lacks("<invalid>");
     }
 }
 
@@ -874,7 +874,7 @@ fn help_examples_are_true() {
     }
     let top = cli("--help").run("");
     for sub in subs {
-        assert!(top.stdout.contains(sub));
+        top.stdout_has(sub);
     }
     let texts = [
         app::help::MAIN,

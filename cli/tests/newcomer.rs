@@ -292,12 +292,7 @@ fn item4_words_separated_by_spaces() {
     // A wrong count is still an error that says what is expected.
     let o = cli("decode --arch amd").run("0000000 0000000000000012 0000000000001000\n");
     o.code_is(2);
-    assert!(
-        o.stderr
-            .contains("expected 2 64-bit words (separated by commas or spaces), got 3"),
-        "{}",
-        o.stderr
-    );
+    o.stderr_has("expected 2 64-bit words (separated by commas or spaces), got 3");
 }
 
 #[test]
@@ -381,12 +376,7 @@ fn item5_messages_name_files_and_limits() {
          [7.0] AMD-Vi: CMD[1]: 30000005\n",
     );
     o.code_is(2);
-    assert!(
-        o.stderr
-            .contains("line 2: the AMD-Vi CMD[] dump ends at line 3, after 2 of the 4"),
-        "{}",
-        o.stderr
-    );
+    o.stderr_has("line 2: the AMD-Vi CMD[] dump ends at line 3, after 2 of the 4");
     // "does not fit" names the width.
     let o = cli("encode --arch smmuv3")
         .arg(r#"{"op":"CMD_TLBI_NH_VA","fields":{"vmid":65536}}"#)
