@@ -584,12 +584,8 @@ fn raw_dumps_hold_the_text_streams() {
     let r = cli("decode --arch amd --raw examples/amd-cmdbuf.bin --offset 8").run("");
     assert_eq!(r.code, 2, "a misaligned offset is refused");
     r.stderr_has("not a multiple");
-    let cut = std::env::temp_dir().join(format!("iommu-inval-cut-{}.bin", std::process::id()));
-    std::fs::write(&cut, [0u8; 24]).unwrap();
-    let r = cli("decode --arch amd --raw")
-        .arg(cut.to_str().unwrap())
-        .run("");
-    let _ = std::fs::remove_file(&cut);
+    let cut = TempFile::new("cut.bin", [0u8; 24]);
+    let r = cli("decode --arch amd --raw").arg(cut.path()).run("");
     r.code_is(2);
     r.stderr_has("ends 8 bytes into");
 }

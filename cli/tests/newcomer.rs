@@ -17,16 +17,8 @@
 #[path = "../src/app/mod.rs"]
 mod app;
 
-use std::path::PathBuf;
-
 mod common;
-use common::{cli, json_lines, read, root, run};
-
-fn tmp(name: &str, data: &[u8]) -> PathBuf {
-    let p = std::env::temp_dir().join(format!("iommu-inval-{}-{name}", std::process::id()));
-    std::fs::write(&p, data).expect("write temp file");
-    p
-}
+use common::{cli, json_lines, read, root, run, TempFile};
 
 /// `n` lines of an ordinary boot log (USB enumeration), with timestamps.
 fn usb_noise(n: usize, t0: usize) -> String {
@@ -222,8 +214,8 @@ fn item3_index_takes_cons_and_prod_as_the_kernel_prints_them() {
     // A 32-entry SMMUv3 queue with a CMD_TLBI_NH_VA at entry 3.
     let mut q = vec![0u8; 32 * 16];
     q[3 * 16] = 0x12;
-    let path = tmp("q.bin", &q);
-    let p = path.to_str().unwrap();
+    let dump = TempFile::new("q.bin", &q);
+    let p = dump.path();
     let o = cli("decode --arch smmuv3 --raw")
         .arg(p)
         .args("--index 0x01000023 --count 1")
@@ -251,7 +243,6 @@ fn item3_index_takes_cons_and_prod_as_the_kernel_prints_them() {
     let o = cli("decode --arch amd --raw - --index 33").run_bytes(&q);
     o.code_is(2);
     o.stderr_has("--index 0x21 (byte 0x210) is past the end");
-    let _ = std::fs::remove_file(&path);
 }
 
 #[test]
@@ -351,22 +342,20 @@ fn item5_messages_name_files_and_limits() {
     o.code_is(2);
     o.stderr_has("cannot read /proc/self/mem:");
     // An empty --raw file says so.
-    let empty = tmp("empty.bin", b"");
-    let o = cli("decode --arch amd --raw")
-        .arg(empty.to_str().unwrap())
-        .run("");
+    let empty = TempFile::new("empty.bin", b"");
+    let o = cli("decode --arch amd --raw").arg(empty.path()).run("");
     o.code_is(2);
     o.stderr_has("is empty (0 bytes)");
-    let _ = std::fs::remove_file(&empty);
+    drop(empty);
     // A topology with a UTF-8 byte-order mark is read.
     let mut topo = b"\xef\xbb\xbf".to_vec();
     topo.extend_from_slice(&std::fs::read(root().join("examples/topology.json")).unwrap());
-    let bom = tmp("bom.json", &topo);
+    let bom = TempFile::new("bom.json", &topo);
     let o = cli("convert --from smmuv3 --to vtd --topology")
-        .arg(bom.to_str().unwrap())
+        .arg(bom.path())
         .args("0x0005000100900012,0x0000000040000701")
         .run("");
-    let _ = std::fs::remove_file(&bom);
+    drop(bom);
     o.code_is(0);
     assert!(o.stdout.starts_with("0x0000000100010036"), "{}", o.stdout);
     // A cut-short AMD dump names the line where it ends.

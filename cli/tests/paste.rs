@@ -13,7 +13,7 @@
 //! syslog prefix in front as the kernel's printk adds it.
 
 mod common;
-use common::{cli, json_lines, root, strs};
+use common::{cli, json_lines, root, strs, TempFile};
 
 /// Real: the lines quoted in the issue.
 const SMMU_ISSUE: &str = "\
@@ -325,17 +325,14 @@ fn raw_dumps_from_pipes_and_queue_indexes() {
 #[test]
 fn duplicate_json_keys_are_refused_naming_the_key() {
     // Topology: the second "domains" would silently drop every domain.
-    let path = std::env::temp_dir().join(format!("iommu-inval-dup-{}.json", std::process::id()));
-    std::fs::write(
-        &path,
+    let dup = TempFile::new(
+        "dup.json",
         r#"{"domains":[{"id":1,"vtd":{"did":1}}],"domains":[],"devices":[]}"#,
-    )
-    .unwrap();
+    );
     let o = cli("decode --arch vtd --topology")
-        .arg(path.to_str().unwrap())
+        .arg(dup.path())
         .args("0x12,0")
         .run("");
-    let _ = std::fs::remove_file(&path);
     o.code_is(2);
     o.stderr_has("duplicate key \"domains\"");
     // Native JSON.
