@@ -1187,3 +1187,32 @@ fn facade_footprint_is_the_footprint_of_the_lift() {
         }
     }
 }
+
+/// The checks of tests/common fail when they should: every test that uses
+/// them checks as much as the `assert!` it replaced.
+#[test]
+fn common_checks_fail_when_they_should() {
+    let o = cli("decode --arch amd 0x8000000000000000,0").run("");
+    o.code_is(0)
+        .stdout_has("INVALIDATE_IOMMU_ALL")
+        .stdout_lacks("nothing")
+        .stderr_lacks("iommu-inval");
+    let fails = |f: &dyn Fn()| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err();
+    assert!(fails(&|| {
+        o.code_is(1);
+    }));
+    assert!(fails(&|| {
+        o.stdout_has("nothing");
+    }));
+    assert!(fails(&|| {
+        o.stdout_lacks("INVALIDATE_IOMMU_ALL");
+    }));
+    assert!(fails(&|| {
+        o.stderr_has("iommu-inval");
+    }));
+    let e = cli("decode --arch amd zz").run("");
+    e.stderr_has("iommu-inval");
+    assert!(fails(&|| {
+        e.stderr_lacks("iommu-inval");
+    }));
+}

@@ -25,6 +25,20 @@ pub struct Out {
     pub stderr: String,
 }
 
+/// `name(s)`: `field` contains `s` (or lacks it); `what` says otherwise.
+macro_rules! checks {
+    ($($name:ident: $field:ident $how:ident $what:literal;)*) => {
+        $(
+            #[track_caller]
+            pub fn $name(&self, s: &str) -> &Self {
+                self.check(checks!(@ $how self.$field.contains(s)), $what, s)
+            }
+        )*
+    };
+    (@ contains $e:expr) => { $e };
+    (@ lacks $e:expr) => { !$e };
+}
+
 impl Out {
     #[track_caller]
     fn check(&self, ok: bool, what: &str, s: &str) -> &Self {
@@ -40,21 +54,11 @@ impl Out {
     pub fn code_is(&self, code: i32) -> &Self {
         self.check(self.code == code, "exit code", &code.to_string())
     }
-    #[track_caller]
-    pub fn stdout_has(&self, s: &str) -> &Self {
-        self.check(self.stdout.contains(s), "stdout lacks", s)
-    }
-    #[track_caller]
-    pub fn stdout_lacks(&self, s: &str) -> &Self {
-        self.check(!self.stdout.contains(s), "stdout has", s)
-    }
-    #[track_caller]
-    pub fn stderr_has(&self, s: &str) -> &Self {
-        self.check(self.stderr.contains(s), "stderr lacks", s)
-    }
-    #[track_caller]
-    pub fn stderr_lacks(&self, s: &str) -> &Self {
-        self.check(!self.stderr.contains(s), "stderr has", s)
+    checks! {
+        stdout_has: stdout contains "stdout lacks";
+        stdout_lacks: stdout lacks "stdout has";
+        stderr_has: stderr contains "stderr lacks";
+        stderr_lacks: stderr lacks "stderr has";
     }
     /// Stdout as one JSON value per line.
     pub fn json(&self) -> Vec<Value> {
