@@ -248,16 +248,11 @@ pub(crate) fn for_each_command(
     io: &mut Io<'_>,
     mut f: impl FnMut(&mut Io<'_>, Loc, &[u64], Note<'_>, NativeAny) -> io::Result<()>,
 ) -> io::Result<()> {
-    let Native {
-        arch,
-        words,
-        opts,
-        src,
-    } = n;
+    let (arch, opts) = (n.arch, n.opts);
     let ev = EventOut::of(opts, false);
     for_each_native(
-        src,
-        words,
+        n.src,
+        n.words,
         arch.id(),
         opts.input,
         ev,
@@ -442,12 +437,7 @@ fn lift_error_json(arch: &Arch, e: &LowerError) -> Value {
 
 /// `decode`: one line (or JSON object) per command.
 pub fn decode(n: Native<'_>, ctx: &dyn Context, io: &mut Io<'_>) -> io::Result<()> {
-    let Native {
-        arch,
-        words,
-        opts,
-        src,
-    } = n;
+    let (arch, opts) = (n.arch, n.opts);
     let op_width = arch
         .op_names()
         .iter()
@@ -459,8 +449,8 @@ pub fn decode(n: Native<'_>, ctx: &dyn Context, io: &mut Io<'_>) -> io::Result<(
     // Reused for every command: the human form allocates nothing per line.
     let (mut fields, mut meaning) = (String::new(), String::new());
     for_each_native(
-        src,
-        words,
+        n.src,
+        n.words,
         arch.id(),
         opts.input,
         EventOut::of(opts, true),
