@@ -71,11 +71,9 @@ macro_rules! lift_lower {
 
             #[divan::bench(args = ["single_page", "aligned_2m", "pasid_wide"], sample_size = 1000)]
             fn common_lower_only(b: Bencher, case: &str) {
-                let op = streams::common_cases()
-                    .iter()
-                    .find(|(n, _)| *n == case)
-                    .map(|(_, o)| *o);
-                let Some(op) = op else { return };
+                let Some(op) = streams::common_case(case) else {
+                    return;
+                };
                 let caps = Host::default();
                 let mut cmds: Vec<Command> = $t::commands(64);
                 b.bench_local(|| {
@@ -93,11 +91,9 @@ macro_rules! lift_lower {
 
             #[divan::bench(args = ["single_page", "aligned_2m", "pasid_wide"], sample_size = 1000)]
             fn common(b: Bencher, case: &str) {
-                let op = streams::common_cases()
-                    .iter()
-                    .find(|(n, _)| *n == case)
-                    .map(|(_, o)| *o);
-                let Some(op) = op else { return };
+                let Some(op) = streams::common_case(case) else {
+                    return;
+                };
                 let caps = Host::default();
                 let mut cmds: Vec<Command> = $t::commands(64);
                 let mut ops = vec![Op::Sync(Default::default()); 64];

@@ -479,30 +479,18 @@ mod tests {
             u128::from(PAGE)
         );
         // 2 MiB: 512 pages = scale 9, num 1 (field 0); TTL 3 for 4 KiB leaves, 2 for 2 MiB.
-        let l = smmu_tlbi(M2, M2, PAGE, 12, true, true);
-        assert_eq!(
-            l.cmds[0].form,
-            RefForm::SmmuVa {
+        for (leaf_size, ttl) in [(PAGE, 3), (M2, 2)] {
+            let l = smmu_tlbi(M2, M2, leaf_size, 12, true, true);
+            let want = RefForm::SmmuVa {
                 addr: M2,
                 num: 0,
                 scale: 9,
                 tg: 1,
-                ttl: 3,
-                leaf: true
-            }
-        );
-        let l = smmu_tlbi(M2, M2, M2, 12, true, true);
-        assert_eq!(
-            l.cmds[0].form,
-            RefForm::SmmuVa {
-                addr: M2,
-                num: 0,
-                scale: 9,
-                tg: 1,
-                ttl: 2,
-                leaf: true
-            }
-        );
+                ttl,
+                leaf: true,
+            };
+            assert_eq!(l.cmds[0].form, want, "leaf size {leaf_size:#x}");
+        }
     }
 
     #[test]

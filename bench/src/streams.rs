@@ -230,6 +230,14 @@ pub fn codec_mix(seed: u64) -> Vec<Op> {
     out
 }
 
+/// The case of [`common_cases`] named `name`.
+pub fn common_case(name: &str) -> Option<Op> {
+    common_cases()
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, o)| o)
+}
+
 /// The common cases of the lift+lower targets: single page, aligned range
 /// (2 MiB), PASID-wide.
 pub fn common_cases() -> [(&'static str, Op); 3] {

@@ -8,7 +8,7 @@ mod app;
 
 use app::caps::{self, CapsOpts};
 use app::paste::InputForm;
-use app::run::{self, Io, Opts, Source, Status};
+use app::run::{self, Io, Native, Opts, Source, Status};
 use app::{help, progress, to_iommufd};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use iommu_inval::core::context::Topology;
@@ -563,6 +563,34 @@ fn native_source<'a>(
     }
 }
 
+/// The front of `decode`, `lift` and `convert`: the command size, the
+/// topology, the input and the options, checked in this order.
+fn native<'a>(
+    a: &'a Arch,
+    ctx: &Ctx,
+    input: &'a NativeIn,
+    (json, explain): (bool, bool),
+    stdin: &'a mut dyn io::BufRead,
+    err: &mut dyn Write,
+) -> Result<(Native<'a>, Box<dyn Context>), Usage> {
+    let words = words_of(a, &input.desc_width)?;
+    let c = load_ctx(ctx)?;
+    let src = native_source(a.id(), input, words, stdin, err)?;
+    let opts = Opts {
+        json,
+        explain,
+        input: input.input.form(),
+        features: features_of(a.id(), input)?,
+    };
+    let n = Native {
+        arch: a,
+        words,
+        opts,
+        src,
+    };
+    Ok((n, c))
+}
+
 fn text_source<'a>(args: &'a [String], stdin: &'a mut dyn io::BufRead) -> Source<'a> {
     if args.is_empty() {
         Source::Lines(Box::new(stdin))
@@ -584,22 +612,8 @@ fn execute(
             input,
         } => {
             let a = Arch::new(arch.id());
-            let words = words_of(&a, &input.desc_width)?;
-            let c = load_ctx(ctx)?;
-            let src = native_source(arch.id(), input, words, stdin, io.err)?;
-            run::decode(
-                &a,
-                words,
-                Opts {
-                    json: *json,
-                    explain: false,
-                    input: input.input.form(),
-                    features: features_of(arch.id(), input)?,
-                },
-                &*c,
-                src,
-                io,
-            )
+            let (n, c) = native(&a, ctx, input, (*json, false), stdin, io.err)?;
+            run::decode(n, &*c, io)
         }
         Cmd::Encode {
             arch,
@@ -628,22 +642,8 @@ fn execute(
             input,
         } => {
             let a = Arch::new(arch.id());
-            let words = words_of(&a, &input.desc_width)?;
-            let c = load_ctx(ctx)?;
-            let src = native_source(arch.id(), input, words, stdin, io.err)?;
-            run::lift(
-                &a,
-                words,
-                Opts {
-                    json: *json,
-                    explain: *explain,
-                    input: input.input.form(),
-                    features: features_of(arch.id(), input)?,
-                },
-                &*c,
-                src,
-                io,
-            )
+            let (n, c) = native(&a, ctx, input, (*json, *explain), stdin, io.err)?;
+            run::lift(n, &*c, io)
         }
         Cmd::Lower {
             arch,
@@ -686,38 +686,13 @@ fn execute(
                         ));
                     }
                     let host = iommufd_host(ctx, caps)?;
-                    let words = words_of(&f, &input.desc_width)?;
-                    let c = load_ctx(ctx)?;
-                    let src = native_source(from.id(), input, words, stdin, io.err)?;
-                    let opts = Opts {
-                        json: *json,
-                        explain: *explain,
-                        input: input.input.form(),
-                        features: features_of(from.id(), input)?,
-                    };
-                    return Ok(to_iommufd::convert(
-                        &f, *t, &host, words, opts, &*c, src, io,
-                    ));
+                    let (n, c) = native(&f, ctx, input, (*json, *explain), stdin, io.err)?;
+                    return Ok(to_iommufd::convert(n, *t, &host, &*c, io));
                 }
             };
             let t = target(to, caps)?;
-            let words = words_of(&f, &input.desc_width)?;
-            let c = load_ctx(ctx)?;
-            let src = native_source(from.id(), input, words, stdin, io.err)?;
-            run::convert(
-                &f,
-                &t,
-                words,
-                Opts {
-                    json: *json,
-                    explain: *explain,
-                    input: input.input.form(),
-                    features: features_of(from.id(), input)?,
-                },
-                &*c,
-                src,
-                io,
-            )
+            let (n, c) = native(&f, ctx, input, (*json, *explain), stdin, io.err)?;
+            run::convert(n, &t, &*c, io)
         }
     })
 }

@@ -15,7 +15,7 @@ use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 
 mod common;
-use common::{json_lines, root, run, run_bytes};
+use common::{cli, json_lines, le_bytes, read, root, run, run_bytes, TempFile};
 
 /// One valid command per op, hand-encoded from docs/SPEC.md.
 const SMMU_VECTORS: &[(&str, &str)] = &[
@@ -199,7 +199,7 @@ fn decode_then_encode_round_trips_every_op() {
             .iter()
             .map(|(_, w)| format!("{w}\n"))
             .collect();
-        let d = run(&["decode", "--arch", arch, "--json"], &input);
+        let d = cli("decode --arch").arg(arch).args("--json").run(&input);
         assert_eq!(d.code, 0, "{arch}: {}", d.stderr);
         let objs = json_lines(&d.stdout);
         assert_eq!(objs.len(), vectors(arch).len());
@@ -207,7 +207,7 @@ fn decode_then_encode_round_trips_every_op() {
             assert_eq!(o["arch"], arch);
             assert_eq!(o["op"], *op, "{o}");
         }
-        let e = run(&["encode", "--arch", arch], &d.stdout);
+        let e = cli("encode --arch").arg(arch).run(&d.stdout);
         assert_eq!(e.code, 0, "{arch}: {}", e.stderr);
         assert_eq!(e.stdout, input, "{arch}");
     }
@@ -217,19 +217,10 @@ fn decode_then_encode_round_trips_every_op() {
 fn vtd_256_bit_round_trip_keeps_priv_data() {
     // page_grp_resp_dsc with priv_data_present: w2, w3 are the private data.
     let w = "0x0000000100100039,0x00000000000000d4,0x1122334455667788,0x99aabbccddeeff00";
-    let d = run(
-        &[
-            "decode",
-            "--arch",
-            "vtd",
-            "--desc-width",
-            "256",
-            "--json",
-            w,
-        ],
-        "",
-    );
-    assert_eq!(d.code, 0, "{}", d.stderr);
+    let d = cli("decode --arch vtd --desc-width 256 --json")
+        .arg(w)
+        .run("");
+    d.code_is(0);
     let o = &json_lines(&d.stdout)[0];
     assert_eq!(o["op"], "page_grp_resp_dsc");
     assert_eq!(
@@ -237,28 +228,16 @@ fn vtd_256_bit_round_trip_keeps_priv_data() {
         serde_json::json!([0x1122334455667788u64, 0x99aabbccddeeff00u64])
     );
     assert_eq!(o["fields"]["priv_data_present"], true);
-    let e = run(
-        &["encode", "--arch", "vtd", "--desc-width", "256"],
-        &d.stdout,
-    );
+    let e = cli("encode --arch vtd --desc-width 256").run(&d.stdout);
     assert_eq!((e.code, e.stdout.trim()), (0, w));
     // The same descriptor as 128 bits has no room for it.
-    let n = run(&["decode", "--arch", "vtd", w], "");
-    assert_eq!(n.code, 2);
+    let n = cli("decode --arch vtd").arg(w).run("");
+    n.code_is(2);
 }
 
 #[test]
 fn json_fields_are_in_table_order_with_bools_and_byte_addresses() {
-    let d = run(
-        &[
-            "decode",
-            "--arch",
-            "smmuv3",
-            "--json",
-            "0x0005000100900012,0x0000000040000701",
-        ],
-        "",
-    );
+    let d = cli("decode --arch smmuv3 --json 0x0005000100900012,0x0000000040000701").run("");
     assert_eq!(
         d.stdout.trim(),
         r#"{"arch":"smmuv3","op":"CMD_TLBI_NH_VA","fields":{"num":0,"scale":9,"vmid":1,"asid":5,"leaf":true,"ttl128":false,"ttl":3,"tg":1,"address":1073741824}}"#
@@ -268,7 +247,7 @@ fn json_fields_are_in_table_order_with_bools_and_byte_addresses() {
             .iter()
             .map(|(_, w)| format!("{w}\n"))
             .collect();
-        let d = run(&["decode", "--arch", arch, "--json"], &input);
+        let d = cli("decode --arch").arg(arch).args("--json").run(&input);
         for o in json_lines(&d.stdout) {
             let keys: Vec<&String> = o.as_object().unwrap().keys().collect();
             assert_eq!(keys, ["arch", "op", "fields"]);
@@ -326,7 +305,7 @@ fn every_error_kind_in_the_error_shape() {
         ),
     ];
     for (arch, w, kind, needle) in cases {
-        let d = run(&["decode", "--arch", arch, "--json", w], "");
+        let d = cli("decode --arch").arg(arch).args("--json").arg(w).run("");
         assert_eq!(d.code, 1, "{arch} {w}");
         let o = &json_lines(&d.stdout)[0];
         assert_eq!(o["arch"], arch);
@@ -339,9 +318,9 @@ fn every_error_kind_in_the_error_shape() {
         let keys: Vec<&String> = o.as_object().unwrap().keys().collect();
         assert_eq!(keys, ["arch", "error"]);
         // Text mode reports it in place too.
-        let t = run(&["decode", "--arch", arch, w], "");
-        assert_eq!(t.code, 1);
-        assert!(t.stdout.contains(kind), "{}", t.stdout);
+        let t = cli("decode --arch").arg(arch).arg(w).run("");
+        t.code_is(1);
+        t.stdout_has(kind);
     }
 }
 
@@ -374,10 +353,11 @@ fn range_errors_show_the_named_fields_value() {
             "invalid value 1 in field ttl with tg=2",
         ),
     ] {
-        let d = run(
-            &["decode", "--arch", "smmuv3", "--caps", caps, "--json", w],
-            "",
-        );
+        let d = cli("decode --arch smmuv3 --caps")
+            .arg(caps)
+            .args("--json")
+            .arg(w)
+            .run("");
         assert_eq!(d.code, 1, "{w}");
         let o = &json_lines(&d.stdout)[0];
         assert_eq!(o["error"]["kind"], "invalid_field", "{w}: {o}");
@@ -401,25 +381,19 @@ fn bad_length_is_the_library_error_for_a_wrong_buffer() {
 
 #[test]
 fn exit_status_zero_one_two() {
-    let ok = run(&["decode", "--arch", "amd", "0x8000000000000000,0"], "");
-    assert_eq!(ok.code, 0);
+    let ok = cli("decode --arch amd 0x8000000000000000,0").run("");
+    ok.code_is(0);
     assert!(ok.stdout.starts_with("INVALIDATE_IOMMU_ALL"));
-    let mixed = run(
-        &["decode", "--arch", "amd"],
-        "0x8000000000000000,0\n0x0,0\n",
-    );
-    assert_eq!(mixed.code, 1);
+    let mixed = cli("decode --arch amd").run("0x8000000000000000,0\n0x0,0\n");
+    mixed.code_is(1);
     assert_eq!(
         mixed.stdout.lines().count(),
         2,
         "both commands reported, in order"
     );
-    let text = run(
-        &["decode", "--arch", "amd"],
-        "0x8000000000000000,0\nzz,0\n0x0,0\n",
-    );
+    let text = cli("decode --arch amd").run("0x8000000000000000,0\nzz,0\n0x0,0\n");
     assert_eq!(text.code, 2, "text errors dominate");
-    assert!(text.stderr.contains("line 2"), "{}", text.stderr);
+    text.stderr_has("line 2");
     assert_eq!(
         text.stdout.lines().count(),
         2,
@@ -457,8 +431,8 @@ fn exit_status_zero_one_two() {
         assert_eq!(o.code, 2, "{usage:?}");
         assert!(!o.stderr.is_empty(), "{usage:?}");
     }
-    let help = run(&["--help"], "");
-    assert_eq!(help.code, 0);
+    let help = cli("--help").run("");
+    help.code_is(0);
 }
 
 #[test]
@@ -491,8 +465,8 @@ fn garbage_input_is_exit_2_with_a_message() {
             assert!(o.stderr.len() < 400, "{what}: message should be short");
         }
     }
-    let empty_arg = run(&["decode", "--arch", "amd", ""], "");
-    assert_eq!(empty_arg.code, 2);
+    let empty_arg = cli("decode --arch amd").arg("").run("");
+    empty_arg.code_is(2);
     // encode and lower: invalid UTF-8 and overlong lines are text errors too.
     for sub in [
         &["encode", "--arch", "amd"][..],
@@ -527,26 +501,22 @@ fn encode_refuses_bad_objects_with_exit_1() {
         (r#"{"fields":{}}"#, "op"),
     ];
     for (obj, needle) in cases {
-        let o = run(&["encode", "--arch", "smmuv3", obj], "");
+        let o = cli("encode --arch smmuv3").arg(obj).run("");
         assert_eq!(o.code, 1, "{obj}");
         assert!(o.stdout.is_empty());
         assert!(o.stderr.contains(needle), "{obj}: {}", o.stderr);
-        let j = run(&["encode", "--arch", "smmuv3", "--json", obj], "");
-        assert_eq!(j.code, 1);
+        let j = cli("encode --arch smmuv3 --json").arg(obj).run("");
+        j.code_is(1);
         assert!(json_lines(&j.stdout)[0]["error"]["kind"].is_string());
     }
     // Omitted fields are zero; hex strings and 0/1 for bits are accepted.
-    let o = run(&["encode", "--arch", "smmuv3", r#"{"op":"CMD_SYNC"}"#], "");
+    let o = cli("encode --arch smmuv3")
+        .arg(r#"{"op":"CMD_SYNC"}"#)
+        .run("");
     assert_eq!(o.stdout.trim(), "0x0000000000000046,0x0000000000000000");
-    let o = run(
-        &[
-            "encode",
-            "--arch",
-            "smmuv3",
-            r#"{"op":"CMD_CFGI_STE","fields":{"sid":"0x18","leaf":1}}"#,
-        ],
-        "",
-    );
+    let o = cli("encode --arch smmuv3")
+        .arg(r#"{"op":"CMD_CFGI_STE","fields":{"sid":"0x18","leaf":1}}"#)
+        .run("");
     assert_eq!(o.stdout.trim(), "0x0000001800000003,0x0000000000000001");
 }
 
@@ -559,7 +529,7 @@ fn text_words_accept_every_documented_spelling() {
         "  0x000000000000046,0000000000000000 ",
         "0x46,0 # a comment",
     ] {
-        let o = run(&["decode", "--arch", "smmuv3", "--json", w], "");
+        let o = cli("decode --arch smmuv3 --json").arg(w).run("");
         assert_eq!(o.code, 0, "{w}: {}", o.stderr);
         assert_eq!(json_lines(&o.stdout)[0]["op"], "CMD_SYNC");
     }
@@ -572,9 +542,13 @@ fn raw_dumps_hold_the_text_streams() {
         ("vtd", "examples/vtd.cmds", "examples/vtd-iq.bin"),
         ("amd", "examples/amd.cmds", "examples/amd-cmdbuf.bin"),
     ] {
-        let stream = std::fs::read_to_string(root().join(text)).unwrap();
-        let t = run(&["decode", "--arch", arch, "--json"], &stream);
-        let r = run(&["decode", "--arch", arch, "--json", "--raw", bin], "");
+        let stream = read(text);
+        let t = cli("decode --arch").arg(arch).args("--json").run(&stream);
+        let r = cli("decode --arch")
+            .arg(arch)
+            .args("--json --raw")
+            .arg(bin)
+            .run("");
         assert_eq!(
             (t.code, r.code),
             (0, 0),
@@ -584,97 +558,36 @@ fn raw_dumps_hold_the_text_streams() {
         );
         assert_eq!(t.stdout, r.stdout, "{bin} differs from {text}");
         // And byte for byte: the dump is the words, little-endian.
-        let mut bytes = Vec::new();
-        for line in stream
-            .lines()
-            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        {
-            for w in line.split(',') {
-                let v = u64::from_str_radix(w.trim().trim_start_matches("0x"), 16).unwrap();
-                bytes.extend_from_slice(&v.to_le_bytes());
-            }
-        }
-        assert_eq!(std::fs::read(root().join(bin)).unwrap(), bytes, "{bin}");
+        assert_eq!(
+            std::fs::read(root().join(bin)).unwrap(),
+            le_bytes(&stream),
+            "{bin}"
+        );
     }
     // 256-bit VT-d descriptors are 32 bytes each.
-    let stream = std::fs::read_to_string(root().join("examples/vtd256.cmds")).unwrap();
-    let mut bytes = Vec::new();
-    for line in stream
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-    {
-        for w in line.split(',') {
-            let v = u64::from_str_radix(w.trim().trim_start_matches("0x"), 16).unwrap();
-            bytes.extend_from_slice(&v.to_le_bytes());
-        }
-    }
-    let path = std::env::temp_dir().join(format!("iommu-inval-vtd256-{}.bin", std::process::id()));
-    std::fs::write(&path, &bytes).unwrap();
-    let p = path.to_str().unwrap();
-    let t = run(
-        &["decode", "--arch", "vtd", "--desc-width", "256", "--json"],
-        &stream,
-    );
-    let r = run(
-        &[
-            "decode",
-            "--arch",
-            "vtd",
-            "--desc-width",
-            "256",
-            "--json",
-            "--raw",
-            p,
-        ],
-        "",
-    );
-    let _ = std::fs::remove_file(&path);
+    let stream = read("examples/vtd256.cmds");
+    let dump = TempFile::new("vtd256.bin", le_bytes(&stream));
+    let t = cli("decode --arch vtd --desc-width 256 --json").run(&stream);
+    let r = cli("decode --arch vtd --desc-width 256 --json --raw")
+        .arg(dump.path())
+        .run("");
     assert_eq!((t.code, r.code), (0, 0));
     assert_eq!(t.stdout, r.stdout);
     // --offset / --count select a window; a dump cut inside a command is exit 2.
-    let r = run(
-        &[
-            "decode",
-            "--arch",
-            "amd",
-            "--raw",
-            "examples/amd-cmdbuf.bin",
-            "--offset",
-            "0x10",
-            "--count",
-            "1",
-        ],
-        "",
-    );
-    assert_eq!(r.code, 0);
+    let r = cli("decode --arch amd --raw examples/amd-cmdbuf.bin --offset 0x10 --count 1").run("");
+    r.code_is(0);
     assert!(
         r.stdout.starts_with("INVALIDATE_IOTLB_PAGES"),
         "{}",
         r.stdout
     );
-    let r = run(
-        &[
-            "decode",
-            "--arch",
-            "amd",
-            "--raw",
-            "examples/amd-cmdbuf.bin",
-            "--offset",
-            "8",
-        ],
-        "",
-    );
+    let r = cli("decode --arch amd --raw examples/amd-cmdbuf.bin --offset 8").run("");
     assert_eq!(r.code, 2, "a misaligned offset is refused");
-    assert!(r.stderr.contains("not a multiple"), "{}", r.stderr);
-    let cut = std::env::temp_dir().join(format!("iommu-inval-cut-{}.bin", std::process::id()));
-    std::fs::write(&cut, [0u8; 24]).unwrap();
-    let r = run(
-        &["decode", "--arch", "amd", "--raw", cut.to_str().unwrap()],
-        "",
-    );
-    let _ = std::fs::remove_file(&cut);
-    assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("ends 8 bytes into"), "{}", r.stderr);
+    r.stderr_has("not a multiple");
+    let cut = TempFile::new("cut.bin", [0u8; 24]);
+    let r = cli("decode --arch amd --raw").arg(cut.path()).run("");
+    r.code_is(2);
+    r.stderr_has("ends 8 bytes into");
 }
 
 #[test]
@@ -685,15 +598,19 @@ fn examples_decode_cleanly() {
         ("vtd", "examples/vtd256.cmds", "256"),
         ("amd", "examples/amd.cmds", "128"),
     ] {
-        let stream = std::fs::read_to_string(root().join(file)).unwrap();
-        let o = run(&["decode", "--arch", arch, "--desc-width", width], &stream);
+        let stream = read(file);
+        let o = cli("decode --arch")
+            .arg(arch)
+            .args("--desc-width")
+            .arg(width)
+            .run(&stream);
         assert_eq!(o.code, 0, "{file}: {}", o.stderr);
         let n = stream
             .lines()
             .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
             .count();
         assert_eq!(o.stdout.lines().count(), n);
-        assert!(!o.stdout.contains("<invalid>"));
+        o.stdout_lacks("<invalid>");
     }
 }
 
@@ -708,7 +625,7 @@ fn convert_examples_never_under_invalidate() {
         ("vtd", "examples/vtd256.cmds", "256"),
         ("amd", "examples/amd.cmds", "128"),
     ] {
-        let stream = std::fs::read_to_string(root().join(file)).unwrap();
+        let stream = read(file);
         let inputs = stream
             .lines()
             .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
@@ -749,7 +666,11 @@ fn convert_examples_never_under_invalidate() {
                 .map(|l| format!("{l}\n"))
                 .collect();
             let out_width = if to == "vtd" { "256" } else { "128" };
-            let dec = run(&["decode", "--arch", to, "--desc-width", out_width], &words);
+            let dec = cli("decode --arch")
+                .arg(to)
+                .args("--desc-width")
+                .arg(out_width)
+                .run(&words);
             assert_eq!(
                 dec.code, 0,
                 "{file} -> {to}: output decodes: {}",
@@ -789,7 +710,7 @@ fn same_arch_convert_is_exact_for_the_examples() {
         ("amd", "examples/amd.cmds", "128"),
         ("vtd", "examples/vtd256.cmds", "256"),
     ] {
-        let stream = std::fs::read_to_string(root().join(file)).unwrap();
+        let stream = read(file);
         let args = [
             "convert",
             "--from",
@@ -804,7 +725,7 @@ fn same_arch_convert_is_exact_for_the_examples() {
             "--json",
         ];
         let o = run(&args, &stream);
-        assert_eq!(o.code, 0, "{}", o.stderr);
+        o.code_is(0);
         for v in json_lines(&o.stdout) {
             assert_eq!(v["relation"], "exact", "{arch}: {v}");
         }
@@ -814,7 +735,7 @@ fn same_arch_convert_is_exact_for_the_examples() {
 #[test]
 fn lower_generic_examples() {
     let topo = "examples/topology.json";
-    let ops = std::fs::read_to_string(root().join("examples/generic.jsonl")).unwrap();
+    let ops = read("examples/generic.jsonl");
     let kinds: Vec<String> = ops
         .lines()
         .filter(|l| l.starts_with('{'))
@@ -829,18 +750,12 @@ fn lower_generic_examples() {
         assert!(kinds.iter().any(|x| x == k), "generic.jsonl lacks {k}");
     }
     for arch in ["smmuv3", "vtd", "amd"] {
-        let o = run(
-            &[
-                "lower",
-                "--arch",
-                arch,
-                "--topology",
-                topo,
-                "--explain",
-                "--json",
-            ],
-            &ops,
-        );
+        let o = cli("lower --arch")
+            .arg(arch)
+            .args("--topology")
+            .arg(topo)
+            .args("--explain --json")
+            .run(&ops);
         assert!(!o.stdout.contains("\"under\""), "{arch}: {}", o.stdout);
         let objs = json_lines(&o.stdout);
         assert_eq!(objs.len(), kinds.len(), "{arch}");
@@ -867,7 +782,7 @@ fn lower_generic_examples() {
 fn lift_then_lower_round_trips_same_arch() {
     for arch in ["smmuv3", "amd"] {
         for (op, w) in vectors(arch) {
-            let l = run(&["lift", "--arch", arch, w], "");
+            let l = cli("lift --arch").arg(arch).arg(w).run("");
             if l.code != 0 {
                 assert!(l.stderr.contains("no_equivalent"), "{op}: {}", l.stderr);
                 continue;
@@ -875,11 +790,18 @@ fn lift_then_lower_round_trips_same_arch() {
             if l.stdout.trim().is_empty() {
                 // No generic form (CMD_CFGI_VMS_PIDM, CMD_DPTI_ALL): the lift
                 // drops it and `lift --explain` says why.
-                let e = run(&["lift", "--arch", arch, "--explain", w], "");
+                let e = cli("lift --arch")
+                    .arg(arch)
+                    .args("--explain")
+                    .arg(w)
+                    .run("");
                 assert!(e.stdout.contains("dropped"), "{op}: {}", e.stdout);
                 continue;
             }
-            let back = run(&["lower", "--arch", arch, "--explain", "--json"], &l.stdout);
+            let back = cli("lower --arch")
+                .arg(arch)
+                .args("--explain --json")
+                .run(&l.stdout);
             assert_eq!(back.code, 0, "{op}: {}", back.stderr);
             for v in json_lines(&back.stdout) {
                 assert_ne!(v["relation"], "under", "{op}: {v}");
@@ -891,25 +813,12 @@ fn lift_then_lower_round_trips_same_arch() {
 #[test]
 fn lift_explain_reports_unknown_ids() {
     // ASID 77 is not in the topology: the lift widens to every PASID and says so.
-    let o = run(
-        &[
-            "lift",
-            "--arch",
-            "smmuv3",
-            "--topology",
-            "examples/topology.json",
-            "--explain",
-            "0x004d000100000011,0",
-        ],
-        "",
-    );
-    assert_eq!(o.code, 0, "{}", o.stderr);
-    assert!(
-        o.stdout.contains("# argument 1: CMD_TLBI_NH_ASID"),
-        "{}",
-        o.stdout
-    );
-    assert!(o.stdout.contains("widened pasid"), "{}", o.stdout);
+    let o =
+        cli("lift --arch smmuv3 --topology examples/topology.json --explain 0x004d000100000011,0")
+            .run("");
+    o.code_is(0);
+    o.stdout_has("# argument 1: CMD_TLBI_NH_ASID");
+    o.stdout_has("widened pasid");
 }
 
 #[test]
@@ -949,7 +858,7 @@ fn help_examples_are_true() {
     let subs = ["decode", "encode", "lift", "lower", "convert"];
     for sub in subs {
         let h = run(&[sub, "--help"], "");
-        assert_eq!(h.code, 0);
+        h.code_is(0);
         assert!(
             h.stdout.contains("Examples:"),
             "{sub} --help has no example"
@@ -959,9 +868,9 @@ fn help_examples_are_true() {
             "{sub} --help example does not run {sub}"
         );
     }
-    let top = run(&["--help"], "");
+    let top = cli("--help").run("");
     for sub in subs {
-        assert!(top.stdout.contains(sub));
+        top.stdout_has(sub);
     }
     let texts = [
         app::help::MAIN,
@@ -1041,7 +950,7 @@ fn split_args(s: &str) -> Vec<String> {
 
 #[test]
 fn generic_json_doc_examples_parse() {
-    let doc = std::fs::read_to_string(root().join("docs/GENERIC_JSON.md")).unwrap();
+    let doc = read("docs/GENERIC_JSON.md");
     let mut n = 0;
     let mut in_block = false;
     for line in doc.lines() {
@@ -1076,7 +985,7 @@ fn capability_flags_never_under_invalidate() {
         ("vtd", "examples/vtd.cmds"),
         ("amd", "examples/amd.cmds"),
     ] {
-        let stream = std::fs::read_to_string(root().join(file)).unwrap();
+        let stream = read(file);
         for flags in flag_sets {
             let mut args = vec!["convert", "--from", from, "--topology", topo, "--explain"];
             args.extend_from_slice(flags);
@@ -1219,7 +1128,7 @@ fn mutated_example_streams_convert_safely() {
         ("vtd", "examples/vtd.cmds"),
         ("amd", "examples/amd.cmds"),
     ] {
-        let text = std::fs::read_to_string(root().join(file)).unwrap();
+        let text = read(file);
         let base: Vec<Vec<u64>> = text
             .lines()
             .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
@@ -1300,6 +1209,34 @@ fn host_caps_presets_are_the_host_flags() {
         assert_ne!(by_preset.stdout, default.stdout, "{arch} {preset}");
     }
     let o = run(&["lower", "--arch", "amd", "--host-caps", "smmuv3.0"], &ops);
-    assert_eq!(o.code, 2, "{}", o.stderr);
-    assert!(o.stderr.contains("amd-host"), "{}", o.stderr);
+    o.code_is(2).stderr_has("amd-host");
+}
+
+/// The checks of tests/common fail when they should: every test that uses
+/// them checks as much as the `assert!` it replaced.
+#[test]
+fn common_checks_fail_when_they_should() {
+    let o = cli("decode --arch amd 0x8000000000000000,0").run("");
+    o.code_is(0)
+        .stdout_has("INVALIDATE_IOMMU_ALL")
+        .stdout_lacks("nothing")
+        .stderr_lacks("iommu-inval");
+    let fails = |f: &dyn Fn()| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err();
+    assert!(fails(&|| {
+        o.code_is(1);
+    }));
+    assert!(fails(&|| {
+        o.stdout_has("nothing");
+    }));
+    assert!(fails(&|| {
+        o.stdout_lacks("INVALIDATE_IOMMU_ALL");
+    }));
+    assert!(fails(&|| {
+        o.stderr_has("iommu-inval");
+    }));
+    let e = cli("decode --arch amd zz").run("");
+    e.stderr_has("iommu-inval");
+    assert!(fails(&|| {
+        e.stderr_lacks("iommu-inval");
+    }));
 }

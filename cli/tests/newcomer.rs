@@ -17,16 +17,8 @@
 #[path = "../src/app/mod.rs"]
 mod app;
 
-use std::path::PathBuf;
-
 mod common;
-use common::{json_lines, root, run, run_bytes};
-
-fn tmp(name: &str, data: &[u8]) -> PathBuf {
-    let p = std::env::temp_dir().join(format!("iommu-inval-{}-{name}", std::process::id()));
-    std::fs::write(&p, data).expect("write temp file");
-    p
-}
+use common::{cli, json_lines, read, root, run, TempFile};
 
 /// `n` lines of an ordinary boot log (USB enumeration), with timestamps.
 fn usb_noise(n: usize, t0: usize) -> String {
@@ -66,8 +58,8 @@ fn item1_a_real_dmesg_decodes_and_counts_the_rest_in_one_line() {
         args.extend_from_slice(form);
         let o = run(&args, &smmu_dmesg());
         assert_eq!(o.code, 0, "{args:?}: {}", o.stderr);
-        assert!(o.stdout.contains("CMD_TLBI_NH_VA"), "{}", o.stdout);
-        assert!(o.stdout.contains("CERROR_ILL"), "{}", o.stdout);
+        o.stdout_has("CMD_TLBI_NH_VA");
+        o.stdout_has("CERROR_ILL");
         let err: Vec<&str> = o.stderr.lines().collect();
         assert_eq!(err.len(), 1, "one line on stderr: {}", o.stderr);
         assert!(
@@ -82,20 +74,17 @@ fn item1_a_real_dmesg_decodes_and_counts_the_rest_in_one_line() {
         .lines()
         .map(|l| format!("{}\n", l.split_once("] ").map_or(l, |x| x.1)))
         .collect();
-    let o = run(&["decode", "--arch", "smmuv3"], &plain);
-    assert_eq!(o.code, 0, "{}", o.stderr);
-    assert!(o.stdout.contains("CMD_TLBI_NH_VA"), "{}", o.stdout);
+    let o = cli("decode --arch smmuv3").run(&plain);
+    o.code_is(0);
+    o.stdout_has("CMD_TLBI_NH_VA");
     assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
     // A log with no dump at all: nothing to show, the count, exit 0.
-    let o = run(&["decode", "--arch", "amd"], &usb_noise(50, 1));
-    assert_eq!(o.code, 0, "{}", o.stderr);
-    assert!(o.stderr.contains("skipped 50 line(s)"), "{}", o.stderr);
+    let o = cli("decode --arch amd").run(&usb_noise(50, 1));
+    o.code_is(0);
+    o.stderr_has("skipped 50 line(s)");
     // Text that is no log is still refused line by line (exit 2).
-    let o = run(
-        &["decode", "--arch", "amd"],
-        "hello\n0x8000000000000000,0\n0x80000000000000zz,0\n",
-    );
-    assert_eq!(o.code, 2, "{}", o.stderr);
+    let o = cli("decode --arch amd").run("hello\n0x8000000000000000,0\n0x80000000000000zz,0\n");
+    o.code_is(2);
     assert!(
         o.stderr.contains("line 1:") && o.stderr.contains("line 3:"),
         "{}",
@@ -119,75 +108,58 @@ fn item1_lines_that_accompany_dumps_are_context() {
         usb_noise(20, 1),
         usb_noise(20, 6)
     );
-    let o = run(&["decode", "--arch", "vtd", "--json"], &log);
+    let o = cli("decode --arch vtd --json").run(&log);
     assert_eq!(o.code, 1, "the head descriptor is invalid: {}", o.stderr);
     let v = json_lines(&o.stdout);
     assert_eq!(v.len(), 2, "{}", o.stdout);
     let ctx = v[0]["context"].to_string();
     assert!(ctx.contains("FSTS = 0x10 (IQE)"), "{ctx}");
-    assert!(o.stderr.contains("skipped 42 line(s)"), "{}", o.stderr);
+    o.stderr_has("skipped 42 line(s)");
     assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
     // SMMUv3: "retrying command fetch" is the CERROR_ABT's own line.
-    let o = run(
-        &["decode", "--arch", "smmuv3"],
+    let o = cli("decode --arch smmuv3").run(
         "[1.0] arm-smmu-v3 x: CMDQ error (cons 0x02000005): Abort on command fetch\n\
          [1.0] arm-smmu-v3 x: retrying command fetch\n",
     );
-    assert_eq!(o.code, 0, "{}", o.stderr);
-    assert!(
-        o.stdout.contains("# kernel: retrying command fetch"),
-        "{}",
-        o.stdout
-    );
+    o.code_is(0);
+    o.stdout_has("# kernel: retrying command fetch");
     assert!(o.stderr.is_empty(), "{}", o.stderr);
 }
 
 #[test]
 fn item2_dumps_without_command_words_are_explained_exit_0() {
     // SMMUv3 CERROR_ABT and CERROR_ATC_INV_SYNC: the queue position from CONS.
-    let o = run(
-        &["decode", "--arch", "smmuv3"],
-        &format!(
+    let o = cli("decode --arch smmuv3").run(&format!(
             "{}[  900.000001] arm-smmu-v3 arm-smmu-v3.0.auto: CMDQ error (cons 0x02000005): Abort on command fetch\n\
              [  900.000002] arm-smmu-v3 arm-smmu-v3.0.auto: retrying command fetch\n\
              [  901.000001] arm-smmu-v3 arm-smmu-v3.0.auto: CMDQ error (cons 0x03000010): ATC invalidate timeout\n{}",
             usb_noise(10, 1),
             usb_noise(10, 902)
-        ),
-    );
+        ));
     assert_eq!(o.code, 0, "{} {}", o.stdout, o.stderr);
     assert!(
         !o.stderr.contains("cut short") && !o.stderr.contains("no command follows"),
         "{}",
         o.stderr
     );
-    assert!(o.stdout.contains("#   => CERROR_ABT:"), "{}", o.stdout);
-    assert!(o.stdout.contains("fetches the entry again"), "{}", o.stdout);
-    assert!(o.stdout.contains("RD = 0x5"), "{}", o.stdout);
-    assert!(
-        o.stdout.contains("#   => CERROR_ATC_INV_SYNC:"),
-        "{}",
-        o.stdout
-    );
-    assert!(o.stdout.contains("CMD_SYNC at CONS"), "{}", o.stdout);
-    assert!(o.stdout.contains("RD = 0x10"), "{}", o.stdout);
+    o.stdout_has("#   => CERROR_ABT:");
+    o.stdout_has("fetches the entry again");
+    o.stdout_has("RD = 0x5");
+    o.stdout_has("#   => CERROR_ATC_INV_SYNC:");
+    o.stdout_has("CMD_SYNC at CONS");
+    o.stdout_has("RD = 0x10");
     // The same as JSON: one event object each.
-    let o = run(
-        &["decode", "--arch", "smmuv3", "--json"],
-        "arm-smmu-v3 x: CMDQ error (cons 0x03000003): ATC invalidate timeout\n",
-    );
-    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = cli("decode --arch smmuv3 --json")
+        .run("arm-smmu-v3 x: CMDQ error (cons 0x03000003): ATC invalidate timeout\n");
+    o.code_is(0);
     let v = json_lines(&o.stdout);
     assert_eq!(v[0]["event"], "CERROR_ATC_INV_SYNC", "{v:?}");
     assert!(v[0]["explanation"].as_str().unwrap().contains("RD = 0x3"));
     // AMD-Vi IOTLB_INV_TIMEOUT, as quoted in the ATS quirk patches, with the
     // Completion-Wait time-out that comes with it.
-    let o = run(
-        &["decode", "--arch", "amd"],
-        "[  2.0] AMD-Vi: Completion-Wait loop timed out\n\
+    let o = cli("decode --arch amd").run("[  2.0] AMD-Vi: Completion-Wait loop timed out\n\
          [  2.1] iommu ivhd0: AMD-Vi: Event logged [IOTLB_INV_TIMEOUT device=63:00.0 address=0x42b5b01a0]\n\
-         [  2.2] iommu ivhd0: AMD-Vi: Event logged [IOTLB_INV_TIMEOUT device=0000:63:00.0 address=0x42b5b01c0]\n",
-    );
+         [  2.2] iommu ivhd0: AMD-Vi: Event logged [IOTLB_INV_TIMEOUT device=0000:63:00.0 address=0x42b5b01c0]\n");
     assert_eq!(o.code, 0, "{} {}", o.stdout, o.stderr);
     assert_eq!(
         o.stdout.matches("#   => IOTLB_INV_TIMEOUT:").count(),
@@ -195,32 +167,23 @@ fn item2_dumps_without_command_words_are_explained_exit_0() {
         "{}",
         o.stdout
     );
-    assert!(
-        o.stdout.contains("0x42b5b01a0 is that command's entry"),
-        "{}",
-        o.stdout
-    );
-    assert!(o.stdout.contains("does not stop"), "{}", o.stdout);
-    assert!(
-        o.stdout.contains("#   => Completion-Wait time-out:"),
-        "{}",
-        o.stdout
-    );
+    o.stdout_has("0x42b5b01a0 is that command's entry");
+    o.stdout_has("does not stop");
+    o.stdout_has("#   => Completion-Wait time-out:");
     // VT-d ITE: the modern fault line alone, and an older kernel's lines.
     for log in [
         "[  3.0] DMAR: VT-d detected Invalidation Time-out Error: SID 0\n",
         "[  3.0] DMAR: DRHD: handling fault status reg 40\n[  3.0] DMAR: Invalidation Time-out Error (ITE) cleared\n",
         "[  3.0] DMAR: VT-d detected Invalidation Completion Error: SID 300\n[  3.0] DMAR: Invalidation Completion Error (ICE) cleared\n",
     ] {
-        let o = run(&["decode", "--arch", "vtd"], log);
+        let o = cli("decode --arch vtd").run(log);
         assert_eq!(o.code, 0, "{log}: {} {}", o.stdout, o.stderr);
         assert!(o.stdout.contains("#   => FSTS.IT") || o.stdout.contains("#   => FSTS.IC"), "{}", o.stdout);
-        assert!(o.stdout.contains("no command is printed"), "{}", o.stdout);
+        o.stdout_has("no command is printed");
     }
     // Linux 5.13+ prints QI HEAD / PRIOR with an ITE: those decode, and the
     // "cleared" line after them adds no second event.
-    let o = run(
-        &["decode", "--arch", "vtd"],
+    let o = cli("decode --arch vtd").run(
         "DMAR: VT-d detected Invalidation Time-out Error: SID 100\n\
          DMAR: QI HEAD: Invalidation Wait qw0 = 0x200000025, qw1 = 0x1234000\n\
          DMAR: QI PRIOR: Device-TLB Invalidation qw0 = 0x10000000003, qw1 = 0x0\n\
@@ -232,26 +195,18 @@ fn item2_dumps_without_command_words_are_explained_exit_0() {
         "{}",
         o.stdout
     );
-    assert!(!o.stdout.contains("#   => FSTS"), "{}", o.stdout);
+    o.stdout_lacks("#   => FSTS");
     // convert: the event is a note on stderr, the output stays words.
-    let o = run(
-        &["convert", "--from", "smmuv3", "--to", "vtd"],
-        "arm-smmu-v3 x: CMDQ error (cons 0x03000003): ATC invalidate timeout\n0x12,0\n",
-    );
-    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = cli("convert --from smmuv3 --to vtd")
+        .run("arm-smmu-v3 x: CMDQ error (cons 0x03000003): ATC invalidate timeout\n0x12,0\n");
+    o.code_is(0);
     assert!(!o.stdout.contains('#'), "{}", o.stdout);
-    assert!(
-        o.stderr.contains("line 1: CERROR_ATC_INV_SYNC"),
-        "{}",
-        o.stderr
-    );
+    o.stderr_has("line 1: CERROR_ATC_INV_SYNC");
     // A dump that should print a command and does not is still cut short.
-    let o = run(
-        &["decode", "--arch", "smmuv3"],
-        "arm-smmu-v3 x: CMDQ error (cons 0x01000003): Illegal command\n",
-    );
-    assert_eq!(o.code, 2);
-    assert!(o.stderr.contains("no command follows"), "{}", o.stderr);
+    let o = cli("decode --arch smmuv3")
+        .run("arm-smmu-v3 x: CMDQ error (cons 0x01000003): Illegal command\n");
+    o.code_is(2);
+    o.stderr_has("no command follows");
 }
 
 #[test]
@@ -259,23 +214,13 @@ fn item3_index_takes_cons_and_prod_as_the_kernel_prints_them() {
     // A 32-entry SMMUv3 queue with a CMD_TLBI_NH_VA at entry 3.
     let mut q = vec![0u8; 32 * 16];
     q[3 * 16] = 0x12;
-    let path = tmp("q.bin", &q);
-    let p = path.to_str().unwrap();
-    let o = run(
-        &[
-            "decode",
-            "--arch",
-            "smmuv3",
-            "--raw",
-            p,
-            "--index",
-            "0x01000023",
-            "--count",
-            "1",
-        ],
-        "",
-    );
-    assert_eq!(o.code, 0, "{}", o.stderr);
+    let dump = TempFile::new("q.bin", &q);
+    let p = dump.path();
+    let o = cli("decode --arch smmuv3 --raw")
+        .arg(p)
+        .args("--index 0x01000023 --count 1")
+        .run("");
+    o.code_is(0);
     assert!(o.stdout.starts_with("CMD_TLBI_NH_VA"), "{}", o.stdout);
     assert!(
         o.stderr.contains("ERR = 1 (bits 30:24)")
@@ -285,56 +230,26 @@ fn item3_index_takes_cons_and_prod_as_the_kernel_prints_them() {
         o.stderr
     );
     // Errors name the option the user typed.
-    let o = run(
-        &["decode", "--arch", "amd", "--raw", p, "--index", "40"],
-        "",
-    );
-    assert_eq!(o.code, 2);
-    assert!(
-        o.stderr
-            .contains("--index 0x28 (byte 0x280) is past the end"),
-        "{}",
-        o.stderr
-    );
-    assert!(!o.stderr.contains("--offset"), "{}", o.stderr);
-    let o = run_bytes(
-        &["decode", "--arch", "amd", "--raw", "-", "--index", "32"],
-        &q,
-    );
-    assert_eq!(o.code, 2);
-    assert!(
-        o.stderr.contains("--index 0x20 (byte 0x200) is at the end"),
-        "{}",
-        o.stderr
-    );
-    let o = run_bytes(
-        &["decode", "--arch", "amd", "--raw", "-", "--index", "33"],
-        &q,
-    );
-    assert_eq!(o.code, 2);
-    assert!(
-        o.stderr
-            .contains("--index 0x21 (byte 0x210) is past the end"),
-        "{}",
-        o.stderr
-    );
-    let _ = std::fs::remove_file(&path);
+    let o = cli("decode --arch amd --raw")
+        .arg(p)
+        .args("--index 40")
+        .run("");
+    o.code_is(2);
+    o.stderr_has("--index 0x28 (byte 0x280) is past the end");
+    o.stderr_lacks("--offset");
+    let o = cli("decode --arch amd --raw - --index 32").run_bytes(&q);
+    o.code_is(2);
+    o.stderr_has("--index 0x20 (byte 0x200) is at the end");
+    let o = cli("decode --arch amd --raw - --index 33").run_bytes(&q);
+    o.code_is(2);
+    o.stderr_has("--index 0x21 (byte 0x210) is past the end");
 }
 
 #[test]
 fn item4_words_separated_by_spaces() {
     let bin = std::fs::read(root().join("examples/amd-cmdbuf.bin")).unwrap();
-    let want = run(
-        &[
-            "decode",
-            "--arch",
-            "amd",
-            "--raw",
-            "examples/amd-cmdbuf.bin",
-        ],
-        "",
-    );
-    assert_eq!(want.code, 0);
+    let want = cli("decode --arch amd --raw examples/amd-cmdbuf.bin").run("");
+    want.code_is(0);
     // What `od -An -tx8 -v` prints for the dump (little-endian host).
     let od: String = bin
         .chunks(16)
@@ -344,8 +259,8 @@ fn item4_words_separated_by_spaces() {
             format!(" {w0:016x} {w1:016x}\n")
         })
         .collect();
-    let o = run(&["decode", "--arch", "amd"], &od);
-    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = cli("decode --arch amd").run(&od);
+    o.code_is(0);
     assert_eq!(o.stdout, want.stdout);
     // QEMU's monitor, `xp /2gx ADDR`: the address, a colon, 0x words.
     let qemu: String = bin
@@ -357,37 +272,27 @@ fn item4_words_separated_by_spaces() {
             format!("{:016x}: 0x{w0:016x} 0x{w1:016x}\n", 0x7f00_0000 + i * 16)
         })
         .collect();
-    let o = run(&["decode", "--arch", "amd"], &qemu);
-    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = cli("decode --arch amd").run(&qemu);
+    o.code_is(0);
     assert_eq!(o.stdout, want.stdout);
     // Four per command for 256-bit VT-d (`od -An -tx8 -w32`).
-    let o = run(
-        &["decode", "--arch", "vtd", "--desc-width", "256"],
-        "0000000200010026 0000000040000049 0000000000000000 0000000000000000\n",
-    );
-    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = cli("decode --arch vtd --desc-width 256")
+        .run("0000000200010026 0000000040000049 0000000000000000 0000000000000000\n");
+    o.code_is(0);
     assert!(o.stdout.starts_with("p_iotlb_inv_dsc"), "{}", o.stdout);
     // A wrong count is still an error that says what is expected.
-    let o = run(
-        &["decode", "--arch", "amd"],
-        "0000000 0000000000000012 0000000000001000\n",
-    );
-    assert_eq!(o.code, 2);
-    assert!(
-        o.stderr
-            .contains("expected 2 64-bit words (separated by commas or spaces), got 3"),
-        "{}",
-        o.stderr
-    );
+    let o = cli("decode --arch amd").run("0000000 0000000000000012 0000000000001000\n");
+    o.code_is(2);
+    o.stderr_has("expected 2 64-bit words (separated by commas or spaces), got 3");
 }
 
 #[test]
 fn item5_help_names_all_four_architectures_and_keeps_commands_whole() {
-    let top = run(&["--help"], "");
-    assert_eq!(top.code, 0);
+    let top = cli("--help").run("");
+    top.code_is(0);
     let first = top.stdout.lines().next().unwrap_or("");
     assert!(first.contains("RISC-V"), "{first}");
-    let conv = run(&["convert", "--help"], "");
+    let conv = cli("convert --help").run("");
     let to = conv
         .stdout
         .lines()
@@ -427,133 +332,62 @@ fn item5_help_names_all_four_architectures_and_keeps_commands_whole() {
 fn item5_messages_name_files_and_limits() {
     // An I/O error names the file.
     let dir = std::env::temp_dir();
-    let o = run(
-        &["decode", "--arch", "amd", "--raw", dir.to_str().unwrap()],
-        "",
-    );
-    assert_eq!(o.code, 2);
+    let o = cli("decode --arch amd --raw")
+        .arg(dir.to_str().unwrap())
+        .run("");
+    o.code_is(2);
     assert!(o.stderr.contains(dir.to_str().unwrap()), "{}", o.stderr);
     // A read error names the file (/proc/self/mem has no page at 0).
-    let o = run(&["decode", "--arch", "amd", "--raw", "/proc/self/mem"], "");
-    assert_eq!(o.code, 2);
-    assert!(
-        o.stderr.contains("cannot read /proc/self/mem:"),
-        "{}",
-        o.stderr
-    );
+    let o = cli("decode --arch amd --raw /proc/self/mem").run("");
+    o.code_is(2);
+    o.stderr_has("cannot read /proc/self/mem:");
     // An empty --raw file says so.
-    let empty = tmp("empty.bin", b"");
-    let o = run(
-        &["decode", "--arch", "amd", "--raw", empty.to_str().unwrap()],
-        "",
-    );
-    assert_eq!(o.code, 2);
-    assert!(o.stderr.contains("is empty (0 bytes)"), "{}", o.stderr);
-    let _ = std::fs::remove_file(&empty);
+    let empty = TempFile::new("empty.bin", b"");
+    let o = cli("decode --arch amd --raw").arg(empty.path()).run("");
+    o.code_is(2);
+    o.stderr_has("is empty (0 bytes)");
+    drop(empty);
     // A topology with a UTF-8 byte-order mark is read.
     let mut topo = b"\xef\xbb\xbf".to_vec();
     topo.extend_from_slice(&std::fs::read(root().join("examples/topology.json")).unwrap());
-    let bom = tmp("bom.json", &topo);
-    let o = run(
-        &[
-            "convert",
-            "--from",
-            "smmuv3",
-            "--to",
-            "vtd",
-            "--topology",
-            bom.to_str().unwrap(),
-            "0x0005000100900012,0x0000000040000701",
-        ],
-        "",
-    );
-    let _ = std::fs::remove_file(&bom);
-    assert_eq!(o.code, 0, "{}", o.stderr);
+    let bom = TempFile::new("bom.json", &topo);
+    let o = cli("convert --from smmuv3 --to vtd --topology")
+        .arg(bom.path())
+        .args("0x0005000100900012,0x0000000040000701")
+        .run("");
+    drop(bom);
+    o.code_is(0);
     assert!(o.stdout.starts_with("0x0000000100010036"), "{}", o.stdout);
     // A cut-short AMD dump names the line where it ends.
-    let o = run(
-        &["decode", "--arch", "amd"],
+    let o = cli("decode --arch amd").run(
         "[7.0] AMD-Vi: Event logged [ILLEGAL_COMMAND_ERROR address=0x1f0e00]\n\
          [7.0] AMD-Vi: CMD[0]: 00000010\n\
          [7.0] AMD-Vi: CMD[1]: 30000005\n",
     );
-    assert_eq!(o.code, 2);
-    assert!(
-        o.stderr
-            .contains("line 2: the AMD-Vi CMD[] dump ends at line 3, after 2 of the 4"),
-        "{}",
-        o.stderr
-    );
+    o.code_is(2);
+    o.stderr_has("line 2: the AMD-Vi CMD[] dump ends at line 3, after 2 of the 4");
     // "does not fit" names the width.
-    let o = run(
-        &[
-            "encode",
-            "--arch",
-            "smmuv3",
-            r#"{"op":"CMD_TLBI_NH_VA","fields":{"vmid":65536}}"#,
-        ],
-        "",
-    );
-    assert_eq!(o.code, 1);
-    assert!(
-        o.stderr.contains("16 bits (at most 0xffff)"),
-        "{}",
-        o.stderr
-    );
-    let o = run(
-        &[
-            "encode",
-            "--arch",
-            "smmuv3",
-            r#"{"op":"CMD_TLBI_NH_VA","fields":{"address":4097}}"#,
-        ],
-        "",
-    );
-    assert!(o.stderr.contains("a multiple of 0x1000"), "{}", o.stderr);
+    let o = cli("encode --arch smmuv3")
+        .arg(r#"{"op":"CMD_TLBI_NH_VA","fields":{"vmid":65536}}"#)
+        .run("");
+    o.code_is(1);
+    o.stderr_has("16 bits (at most 0xffff)");
+    let o = cli("encode --arch smmuv3")
+        .arg(r#"{"op":"CMD_TLBI_NH_VA","fields":{"address":4097}}"#)
+        .run("");
+    o.stderr_has("a multiple of 0x1000");
     // --arch and --caps in any letter case.
-    let o = run(
-        &["decode", "--arch", "SMMUv3", "--caps", "SMMUv3.2", "0x12,0"],
-        "",
-    );
-    assert_eq!(o.code, 0, "{}", o.stderr);
-    let o = run(
-        &[
-            "convert",
-            "--from",
-            "VTD",
-            "--to",
-            "RISCV",
-            "0x0000000100010036,0x0000000040000049",
-        ],
-        "",
-    );
-    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = cli("decode --arch SMMUv3 --caps SMMUv3.2 0x12,0").run("");
+    o.code_is(0);
+    let o = cli("convert --from VTD --to RISCV 0x0000000100010036,0x0000000040000049").run("");
+    o.code_is(0);
 }
 
 #[test]
 fn item5_explain_says_what_a_box_without_bytes_is() {
-    let o = run(
-        &[
-            "convert",
-            "--from",
-            "vtd",
-            "--to",
-            "smmuv3",
-            "--topology",
-            "examples/topology.json",
-            "--explain",
-        ],
-        &std::fs::read_to_string(root().join("examples/vtd.cmds")).unwrap(),
-    );
-    assert!(!o.stdout.contains("+0 bytes"), "{}", o.stdout);
-    assert!(
-        !o.stdout.contains("reported widened: caches"),
-        "{}",
-        o.stdout
-    );
-    assert!(
-        o.stdout.contains("no extra IOTLB or device-TLB addresses"),
-        "{}",
-        o.stdout
-    );
+    let o = cli("convert --from vtd --to smmuv3 --topology examples/topology.json --explain")
+        .run(&read("examples/vtd.cmds"));
+    o.stdout_lacks("+0 bytes");
+    o.stdout_lacks("reported widened: caches");
+    o.stdout_has("no extra IOTLB or device-TLB addresses");
 }

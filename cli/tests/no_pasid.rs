@@ -2,40 +2,8 @@
 //! item 1): the `convert` and `lower` reproductions of the issue, run on the
 //! built binary.
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn run(args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_iommu-inval"))
-        .args(args)
-        .current_dir(root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn iommu-inval");
-    let mut sin = child.stdin.take().expect("stdin");
-    sin.write_all(stdin.as_bytes()).expect("write stdin");
-    drop(sin);
-    let out = child.wait_with_output().expect("wait");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// The issue's topology, written to a temporary file.
-fn topology(name: &str, text: &str) -> String {
-    let p = std::env::temp_dir().join(format!("iommu-inval-{}-{name}.json", std::process::id()));
-    std::fs::write(&p, text).expect("write topology");
-    p.to_string_lossy().into_owned()
-}
+mod common;
+use common::{cli, TempFile};
 
 const ISSUE: &str = r#"{"domains":[{"id":1,"smmuv3":{"vmid":1},"vtd":{"did":7}}],"devices":[{"rid":16,"domain":1,"pasids":[{"pasid":1,"asid":5},{"pasid":2,"asid":6}]}]}"#;
 
@@ -50,25 +18,16 @@ fn words(stdout: &str) -> Vec<String> {
 
 #[test]
 fn nh_all_to_vtd_includes_the_rid_pasid() {
-    let t = topology("nh-all", ISSUE);
+    let t = TempFile::new("nh-all.json", ISSUE);
     // CMD_TLBI_NH_ALL, VMID 1: every PASID of domain 1, and its DMA without PASID.
-    let (code, out, err) = run(
-        &[
-            "convert",
-            "--from",
-            "smmuv3",
-            "--to",
-            "vtd",
-            "--explain",
-            "--topology",
-            &t,
-            "0x0000000100000010,0x0",
-        ],
-        "",
-    );
-    assert_eq!(code, 0, "{err}");
+    let o = cli("convert --from smmuv3 --to vtd --explain --topology")
+        .arg(t.path())
+        .args("0x0000000100000010,0x0")
+        .run("");
+    o.code_is(0);
+    let out = &o.stdout;
     // p_iotlb_inv_dsc g = 2, DID 7, PASIDs 1 and 2 and RID_PASID 0.
-    let w = words(&out);
+    let w = words(out);
     for pasid in [1u64, 2, 0] {
         let d = format!("0x{:016x},", pasid << 32 | 7 << 16 | 0x26);
         assert!(
@@ -82,13 +41,14 @@ fn nh_all_to_vtd_includes_the_rid_pasid() {
 
 #[test]
 fn no_pasid_lowers_to_the_rid_pasid_not_a_global_flush() {
-    let t = topology("none", ISSUE);
-    let (code, out, err) = run(
-        &["lower", "--arch", "vtd", "--topology", &t, "--explain"],
-        r#"{"op":"inval","caches":["iotlb"],"stages":["s1"],"domain":1,"pasid":"none"}"#,
-    );
-    assert_eq!(code, 0, "{err}");
-    let w = words(&out);
+    let t = TempFile::new("none.json", ISSUE);
+    let o = cli("lower --arch vtd --topology")
+        .arg(t.path())
+        .args("--explain")
+        .run(r#"{"op":"inval","caches":["iotlb"],"stages":["s1"],"domain":1,"pasid":"none"}"#);
+    o.code_is(0);
+    let out = &o.stdout;
+    let w = words(out);
     assert_eq!(w.len(), 1, "{out}");
     // p_iotlb_inv_dsc g = 2, DID 7, PASID 0 (RID_PASID by default).
     assert!(w[0].starts_with("0x0000000000070026,"), "{out}");

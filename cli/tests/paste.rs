@@ -12,10 +12,8 @@
 //! hw/i386/intel_iommu.c `error_report_once` messages, with a dmesg or
 //! syslog prefix in front as the kernel's printk adds it.
 
-use serde_json::Value;
-
 mod common;
-use common::{json_lines, root, run, run_bytes};
+use common::{cli, json_lines, root, strs, TempFile};
 
 /// Real: the lines quoted in the issue.
 const SMMU_ISSUE: &str = "\
@@ -38,8 +36,8 @@ const SMMU_LIST: &str = "\
 
 #[test]
 fn smmuv3_cmdq_error_dump_decodes_with_its_cerror() {
-    let o = run(&["decode", "--arch", "smmuv3", "--json"], SMMU_ISSUE);
-    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = cli("decode --arch smmuv3 --json").run(SMMU_ISSUE);
+    o.code_is(0);
     let v = json_lines(&o.stdout);
     assert_eq!(v.len(), 1, "{}", o.stdout);
     assert_eq!(v[0]["op"], "CMD_TLBI_NH_VA");
@@ -57,26 +55,14 @@ fn smmuv3_cmdq_error_dump_decodes_with_its_cerror() {
         "{v:?}"
     );
     // The same words as a word line: the same command.
-    let w = run(
-        &["decode", "--arch", "smmuv3", "--json"],
-        "0x0000000000000012,0x0000000000000000\n",
-    );
+    let w = cli("decode --arch smmuv3 --json").run("0x0000000000000012,0x0000000000000000\n");
     assert_eq!(json_lines(&w.stdout)[0]["fields"], v[0]["fields"]);
 
-    let o = run(&["decode", "--arch", "smmuv3"], SMMU_LIST);
+    let o = cli("decode --arch smmuv3").run(SMMU_LIST);
     assert_eq!(o.code, 1, "opcode 0 is illegal: {} {}", o.stdout, o.stderr);
-    assert!(
-        o.stdout
-            .contains("# kernel: CMDQ error \"Illegal command\""),
-        "{}",
-        o.stdout
-    );
-    assert!(o.stdout.contains("unknown_opcode"), "{}", o.stdout);
-    assert!(
-        o.stdout.contains("the hardware raises CERROR_ILL"),
-        "{}",
-        o.stdout
-    );
+    o.stdout_has("# kernel: CMDQ error \"Illegal command\"");
+    o.stdout_has("unknown_opcode");
+    o.stdout_has("the hardware raises CERROR_ILL");
 }
 
 #[test]
@@ -95,9 +81,9 @@ fn timestamps_and_syslog_prefixes_are_skipped() {
         .map(|l| format!("2026-12-03T09:30:01.123456+00:00 host kernel: {l}\n"))
         .collect();
     for text in [dmesg, syslog, journal] {
-        let o = run(&["decode", "--arch", "smmuv3", "--input", "kernel"], &text);
+        let o = cli("decode --arch smmuv3 --input kernel").run(&text);
         assert_eq!(o.code, 0, "{text}: {}", o.stderr);
-        assert!(o.stdout.contains("CMD_TLBI_NH_VA"), "{}", o.stdout);
+        o.stdout_has("CMD_TLBI_NH_VA");
     }
 }
 
@@ -111,8 +97,8 @@ const VTD_QI: &str = "\
 
 #[test]
 fn vtd_qi_fault_dump_names_the_refused_bit() {
-    let o = run(&["decode", "--arch", "vtd", "--json"], VTD_QI);
-    assert_eq!(o.code, 1, "{}", o.stderr);
+    let o = cli("decode --arch vtd --json").run(VTD_QI);
+    o.code_is(1);
     let v = json_lines(&o.stdout);
     assert_eq!(v.len(), 2, "{}", o.stdout);
     assert_eq!(v[0]["error"]["kind"], "reserved_bits");
@@ -120,12 +106,7 @@ fn vtd_qi_fault_dump_names_the_refused_bit() {
         .as_str()
         .unwrap()
         .contains("w0[52]"));
-    let ctx: Vec<&str> = v[0]["context"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+    let ctx: Vec<&str> = strs(&v[0]["context"]);
     assert!(
         ctx[0].contains("FSTS.IQE") && ctx[0].contains("IQEI = 0x4"),
         "{ctx:?}"
@@ -136,17 +117,11 @@ fn vtd_qi_fault_dump_names_the_refused_bit() {
     assert_eq!(v[1]["fields"]["status_address"], 0x1234000);
     assert_eq!(v[1]["fields"]["status_data"], 2);
     // 256-bit: the kernel does not print qw2/qw3; they are taken as 0 and said so.
-    let o = run(
-        &["decode", "--arch", "vtd", "--desc-width", "256"],
-        "DMAR: QI HEAD: PASID-based IOTLB Invalidation qw0 = 0x200010026, qw1 = 0x0\n",
-    );
+    let o = cli("decode --arch vtd --desc-width 256")
+        .run("DMAR: QI HEAD: PASID-based IOTLB Invalidation qw0 = 0x200010026, qw1 = 0x0\n");
     assert_eq!(o.code, 0, "{} {}", o.stdout, o.stderr);
-    assert!(
-        o.stdout.contains("qw2 and qw3 are not printed"),
-        "{}",
-        o.stdout
-    );
-    assert!(o.stdout.contains("p_iotlb_inv_dsc"), "{}", o.stdout);
+    o.stdout_has("qw2 and qw3 are not printed");
+    o.stdout_has("p_iotlb_inv_dsc");
 }
 
 #[test]
@@ -156,7 +131,7 @@ fn vtd_older_invalid_descriptor_lines() {
 [  1.0] DMAR: VT-d detected invalid descriptor: qw0 = 2000000000012, qw1 = 0
 [  1.1] DMAR: VT-d detected invalid descriptor: low=12, high=0
 ";
-    let o = run(&["decode", "--arch", "vtd", "--json"], text);
+    let o = cli("decode --arch vtd --json").run(text);
     let v = json_lines(&o.stdout);
     assert_eq!(v.len(), 2, "{} {}", o.stdout, o.stderr);
     assert_eq!(v[0]["error"]["kind"], "reserved_bits");
@@ -178,15 +153,12 @@ const AMD_ILL: &str = "\
 
 #[test]
 fn amd_illegal_command_dwords_pair_little_endian() {
-    let o = run(&["decode", "--arch", "amd", "--json"], AMD_ILL);
-    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = cli("decode --arch amd --json").run(AMD_ILL);
+    o.code_is(0);
     let v = json_lines(&o.stdout);
     assert_eq!(v.len(), 1);
     // w0 = CMD[1]:CMD[0] = 0x30000005_00000010, w1 = CMD[3]:CMD[2] = 0x1000.
-    let w = run(
-        &["decode", "--arch", "amd", "--json"],
-        "0x3000000500000010,0x0000000000001000\n",
-    );
+    let w = cli("decode --arch amd --json").run("0x3000000500000010,0x0000000000001000\n");
     assert_eq!(json_lines(&w.stdout)[0], {
         let mut x = v[0].clone();
         let m = x.as_object_mut().unwrap();
@@ -200,54 +172,33 @@ fn amd_illegal_command_dwords_pair_little_endian() {
         .unwrap()
         .contains("ILLEGAL_COMMAND_ERROR event (code 5): the command at 0x1f0e00"));
     // A dump cut short, and dwords out of order: exit 2, naming the line.
-    let cut = run(
-        &["decode", "--arch", "amd"],
-        "AMD-Vi: CMD[0]: 00000010\nAMD-Vi: CMD[1]: 30000005\n",
-    );
-    assert_eq!(cut.code, 2);
-    assert!(
-        cut.stderr
-            .contains("line 1: the AMD-Vi CMD[] dump ends at line 2, after 2 of the 4"),
-        "{}",
-        cut.stderr
-    );
-    let order = run(&["decode", "--arch", "amd"], "AMD-Vi: CMD[1]: 00000010\n");
-    assert_eq!(order.code, 2);
-    assert!(
-        order
-            .stderr
-            .contains("line 1: CMD[1] where CMD[0] was expected"),
-        "{}",
-        order.stderr
-    );
+    let cut = cli("decode --arch amd").run("AMD-Vi: CMD[0]: 00000010\nAMD-Vi: CMD[1]: 30000005\n");
+    cut.code_is(2);
+    cut.stderr_has("line 1: the AMD-Vi CMD[] dump ends at line 2, after 2 of the 4");
+    let order = cli("decode --arch amd").run("AMD-Vi: CMD[1]: 00000010\n");
+    order.code_is(2);
+    order.stderr_has("line 1: CMD[1] where CMD[0] was expected");
 }
 
 #[test]
 fn qemu_trace_lines_put_the_high_word_second() {
     // vtd_inv_desc with the log trace backend's pid@time prefix.
-    let o = run(
-        &["decode", "--arch", "vtd", "--json", "--input", "qemu"],
+    let o = cli("decode --arch vtd --json --input qemu").run(
         "12345@1700000000.123456:vtd_inv_desc invalidate desc type iotlb high 0x1000 low 0x10012\n",
     );
-    assert_eq!(o.code, 0, "{}", o.stderr);
+    o.code_is(0);
     let v = json_lines(&o.stdout);
     assert_eq!(v[0]["op"], "iotlb_inv_dsc");
     assert_eq!(v[0]["fields"]["address"], 0x1000, "low word first: {v:?}");
     assert_eq!(v[0]["fields"]["did"], 1);
     // error_report_once lines, without and with 0x, and the 256-bit report.
-    let o = run(
-        &["decode", "--arch", "vtd"],
-        "qemu-system-x86_64: vtd_process_inv_desc: invalid inv desc: hi=0, lo=ff (unknown type)\n\
-         qemu-system-x86_64: vtd_process_iotlb_desc: invalid iotlb inv desc: hi=0x0, lo=0x10000000000012 (reserved bits unzero)\n",
-    );
-    assert_eq!(o.code, 1, "{}", o.stderr);
-    assert!(o.stdout.contains("unknown_opcode"), "{}", o.stdout);
-    assert!(o.stdout.contains("(unknown type)"), "{}", o.stdout);
-    assert!(o.stdout.contains("w0[52]"), "{}", o.stdout);
-    let o = run(
-        &["decode", "--arch", "vtd", "--desc-width", "256", "--json"],
-        "qemu-system-x86_64: vtd_inv_desc_reserved_check: invalid iotlb desc val[3]: 0x4 val[2]: 0x3 val[1]=0x1000 val[0]=0x10012 (reserved nonzero)\n",
-    );
+    let o = cli("decode --arch vtd").run("qemu-system-x86_64: vtd_process_inv_desc: invalid inv desc: hi=0, lo=ff (unknown type)\n\
+         qemu-system-x86_64: vtd_process_iotlb_desc: invalid iotlb inv desc: hi=0x0, lo=0x10000000000012 (reserved bits unzero)\n");
+    o.code_is(1);
+    o.stdout_has("unknown_opcode");
+    o.stdout_has("(unknown type)");
+    o.stdout_has("w0[52]");
+    let o = cli("decode --arch vtd --desc-width 256 --json").run("qemu-system-x86_64: vtd_inv_desc_reserved_check: invalid iotlb desc val[3]: 0x4 val[2]: 0x3 val[1]=0x1000 val[0]=0x10012 (reserved nonzero)\n");
     let v = json_lines(&o.stdout);
     assert_eq!(v[0]["error"]["kind"], "reserved_bits", "{v:?}");
     assert_eq!(
@@ -260,316 +211,144 @@ fn qemu_trace_lines_put_the_high_word_second() {
 #[test]
 fn forced_forms_and_other_architectures() {
     // --input words: a kernel line is the plain text error.
-    let o = run(
-        &["decode", "--arch", "smmuv3", "--input", "words"],
-        SMMU_ISSUE,
-    );
-    assert_eq!(o.code, 2);
-    assert!(
-        o.stderr.contains("line 1: word 0 is not hex"),
-        "{}",
-        o.stderr
-    );
+    let o = cli("decode --arch smmuv3 --input words").run(SMMU_ISSUE);
+    o.code_is(2);
+    o.stderr_has("line 1: word 0 is not hex");
     assert!(o.stdout.is_empty());
     // --input qemu: kernel lines are no form.
-    let o = run(&["decode", "--arch", "vtd", "--input", "qemu"], VTD_QI);
-    assert_eq!(o.code, 2);
+    let o = cli("decode --arch vtd --input qemu").run(VTD_QI);
+    o.code_is(2);
     assert!(
         o.stderr.contains("line 1:") && o.stderr.contains("QEMU"),
         "{}",
         o.stderr
     );
     // --input kernel: word lines are refused.
-    let o = run(
-        &["decode", "--arch", "amd", "--input", "kernel"],
-        "0x8000000000000000,0\n",
-    );
-    assert_eq!(o.code, 2, "{}", o.stdout);
-    assert!(
-        o.stderr
-            .contains("line 1: a line of hex words, but --input is kernel"),
-        "{}",
-        o.stderr
-    );
+    let o = cli("decode --arch amd --input kernel").run("0x8000000000000000,0\n");
+    o.code_is(2);
+    o.stderr_has("line 1: a line of hex words, but --input is kernel");
     // A dump of another architecture's driver.
-    let o = run(&["decode", "--arch", "vtd"], AMD_ILL);
-    assert_eq!(o.code, 2);
-    assert!(
-        o.stderr
-            .contains("line 1: this is an AMD-Vi event, but the architecture is vtd"),
-        "{}",
-        o.stderr
-    );
+    let o = cli("decode --arch vtd").run(AMD_ILL);
+    o.code_is(2);
+    o.stderr_has("line 1: this is an AMD-Vi event, but the architecture is vtd");
     // Unrelated lines are named; the commands around them still decode.
-    let o = run(
-        &["decode", "--arch", "amd"],
-        "nvme nvme0: 72/0/0 default/read/poll queues\n0x8000000000000000,0\n",
-    );
-    assert_eq!(o.code, 2);
-    assert!(o.stderr.contains("line 1:"), "{}", o.stderr);
+    let o = cli("decode --arch amd")
+        .run("nvme nvme0: 72/0/0 default/read/poll queues\n0x8000000000000000,0\n");
+    o.code_is(2);
+    o.stderr_has("line 1:");
     assert!(o.stdout.starts_with("INVALIDATE_IOMMU_ALL"), "{}", o.stdout);
     // Context that announces a command, with no command after it.
-    let o = run(
-        &["decode", "--arch", "smmuv3"],
-        "arm-smmu-v3: CMDQ error (cons 0x01000001): Illegal command\n",
-    );
-    assert_eq!(o.code, 2);
-    assert!(o.stderr.contains("no command follows"), "{}", o.stderr);
+    let o = cli("decode --arch smmuv3")
+        .run("arm-smmu-v3: CMDQ error (cons 0x01000001): Illegal command\n");
+    o.code_is(2);
+    o.stderr_has("no command follows");
     // A CERROR_ABT prints no command: the event is complete (issue 30).
-    let o = run(&["decode", "--arch", "smmuv3"], "arm-smmu-v3: CMDQ error (cons 0x02000001): Abort on command fetch\narm-smmu-v3: retrying command fetch\n");
-    assert_eq!(o.code, 0, "{}", o.stderr);
-    assert!(o.stdout.contains("#   => CERROR_ABT"), "{}", o.stdout);
+    let o = cli("decode --arch smmuv3").run("arm-smmu-v3: CMDQ error (cons 0x02000001): Abort on command fetch\narm-smmu-v3: retrying command fetch\n");
+    o.code_is(0);
+    o.stdout_has("#   => CERROR_ABT");
     // Pasted lines as arguments work too.
-    let o = run(
-        &[
-            "decode",
-            "--arch",
-            "vtd",
-            "DMAR: QI HEAD: IOTLB Invalidation qw0 = 0x12, qw1 = 0x0",
-        ],
-        "",
-    );
-    assert_eq!(o.code, 0, "{}", o.stderr);
-    assert!(o.stdout.contains("# kernel: QI HEAD"), "{}", o.stdout);
+    let o = cli("decode --arch vtd")
+        .arg("DMAR: QI HEAD: IOTLB Invalidation qw0 = 0x12, qw1 = 0x0")
+        .run("");
+    o.code_is(0);
+    o.stdout_has("# kernel: QI HEAD");
 }
 
 #[test]
 fn lift_and_convert_show_the_context_with_explain() {
-    let o = run(&["lift", "--arch", "amd", "--explain"], AMD_ILL);
-    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = cli("lift --arch amd --explain").run(AMD_ILL);
+    o.code_is(0);
     assert!(
         o.stdout.starts_with("# kernel: ILLEGAL_COMMAND_ERROR"),
         "{}",
         o.stdout
     );
-    let o = run(
-        &[
-            "convert",
-            "--from",
-            "smmuv3",
-            "--to",
-            "vtd",
-            "--explain",
-            "--json",
-        ],
-        SMMU_ISSUE,
-    );
-    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = cli("convert --from smmuv3 --to vtd --explain --json").run(SMMU_ISSUE);
+    o.code_is(0);
     let v = json_lines(&o.stdout);
     assert!(v[0]["input"]["context"][0]
         .as_str()
         .unwrap()
         .contains("CMDQ error"));
     // Without --explain the output stays plain words / JSON Lines.
-    let o = run(&["convert", "--from", "smmuv3", "--to", "vtd"], SMMU_ISSUE);
-    assert_eq!(o.code, 0);
+    let o = cli("convert --from smmuv3 --to vtd").run(SMMU_ISSUE);
+    o.code_is(0);
     assert!(!o.stdout.contains('#'), "{}", o.stdout);
 }
 
 #[test]
 fn raw_dumps_from_pipes_and_queue_indexes() {
     let bin = std::fs::read(root().join("examples/amd-cmdbuf.bin")).unwrap();
-    let file = run(
-        &[
-            "decode",
-            "--arch",
-            "amd",
-            "--raw",
-            "examples/amd-cmdbuf.bin",
-        ],
-        "",
-    );
-    assert_eq!(file.code, 0);
+    let file = cli("decode --arch amd --raw examples/amd-cmdbuf.bin").run("");
+    file.code_is(0);
     for p in ["-", "/dev/stdin"] {
-        let o = run_bytes(&["decode", "--arch", "amd", "--raw", p], &bin);
+        let o = cli("decode --arch amd --raw").arg(p).run_bytes(&bin);
         assert_eq!(o.code, 0, "{p}: {}", o.stderr);
         assert_eq!(o.stdout, file.stdout, "{p}");
         // Skipping by reading works on a pipe.
-        let o = run_bytes(
-            &[
-                "decode", "--arch", "amd", "--raw", p, "--index", "1", "--count", "1",
-            ],
-            &bin,
-        );
+        let o = cli("decode --arch amd --raw")
+            .arg(p)
+            .args("--index 1 --count 1")
+            .run_bytes(&bin);
         assert_eq!(o.code, 0, "{p}: {}", o.stderr);
         assert_eq!(o.stdout.lines().next(), file.stdout.lines().nth(1), "{p}");
     }
-    let idx = run(
-        &[
-            "decode",
-            "--arch",
-            "amd",
-            "--raw",
-            "examples/amd-cmdbuf.bin",
-            "--index",
-            "1",
-            "--count",
-            "1",
-        ],
-        "",
-    );
-    let off = run(
-        &[
-            "decode",
-            "--arch",
-            "amd",
-            "--raw",
-            "examples/amd-cmdbuf.bin",
-            "--offset",
-            "0x10",
-            "--count",
-            "1",
-        ],
-        "",
-    );
+    let idx = cli("decode --arch amd --raw examples/amd-cmdbuf.bin --index 1 --count 1").run("");
+    let off =
+        cli("decode --arch amd --raw examples/amd-cmdbuf.bin --offset 0x10 --count 1").run("");
     assert_eq!((idx.code, off.code), (0, 0));
     assert_eq!(idx.stdout, off.stdout);
     // 256-bit VT-d: --index counts 32-byte descriptors.
-    let o = run(
-        &[
-            "decode",
-            "--arch",
-            "vtd",
-            "--desc-width",
-            "256",
-            "--raw",
-            "-",
-            "--offset",
-            "16",
-        ],
-        "",
-    );
-    assert_eq!(o.code, 2);
-    assert!(
-        o.stderr
-            .contains("not a multiple of the 32-byte command size"),
-        "{}",
-        o.stderr
-    );
+    let o = cli("decode --arch vtd --desc-width 256 --raw - --offset 16").run("");
+    o.code_is(2);
+    o.stderr_has("not a multiple of the 32-byte command size");
     // Misaligned, past the end, at the end.
-    let o = run(
-        &[
-            "decode",
-            "--arch",
-            "amd",
-            "--raw",
-            "examples/amd-cmdbuf.bin",
-            "--offset",
-            "8",
-        ],
-        "",
-    );
-    assert_eq!(o.code, 2);
-    assert!(
-        o.stderr
-            .contains("--offset 0x8 is not a multiple of the 16-byte command size"),
-        "{}",
-        o.stderr
-    );
+    let o = cli("decode --arch amd --raw examples/amd-cmdbuf.bin --offset 8").run("");
+    o.code_is(2);
+    o.stderr_has("--offset 0x8 is not a multiple of the 16-byte command size");
     let past = format!("{:#x}", bin.len() + 16);
-    let o = run(
-        &[
-            "decode",
-            "--arch",
-            "amd",
-            "--raw",
-            "examples/amd-cmdbuf.bin",
-            "--offset",
-            &past,
-        ],
-        "",
-    );
-    assert_eq!(o.code, 2);
-    assert!(
-        o.stderr
-            .contains("is past the end of examples/amd-cmdbuf.bin"),
-        "{}",
-        o.stderr
-    );
+    let o = cli("decode --arch amd --raw examples/amd-cmdbuf.bin --offset")
+        .arg(&past)
+        .run("");
+    o.code_is(2);
+    o.stderr_has("is past the end of examples/amd-cmdbuf.bin");
     let end = format!("{:#x}", bin.len());
-    let o = run(
-        &[
-            "decode",
-            "--arch",
-            "amd",
-            "--raw",
-            "examples/amd-cmdbuf.bin",
-            "--offset",
-            &end,
-        ],
-        "",
-    );
-    assert_eq!(o.code, 2);
-    assert!(
-        o.stderr.contains("--offset 0x120 is at the end"),
-        "{}",
-        o.stderr
-    );
-    let o = run(
-        &[
-            "decode", "--arch", "amd", "--raw", "-", "--offset", "0", "--index", "1",
-        ],
-        "",
-    );
+    let o = cli("decode --arch amd --raw examples/amd-cmdbuf.bin --offset")
+        .arg(&end)
+        .run("");
+    o.code_is(2);
+    o.stderr_has("--offset 0x120 is at the end");
+    let o = cli("decode --arch amd --raw - --offset 0 --index 1").run("");
     assert_eq!(o.code, 2, "--offset and --index exclude each other");
 }
 
 #[test]
 fn duplicate_json_keys_are_refused_naming_the_key() {
     // Topology: the second "domains" would silently drop every domain.
-    let path = std::env::temp_dir().join(format!("iommu-inval-dup-{}.json", std::process::id()));
-    std::fs::write(
-        &path,
+    let dup = TempFile::new(
+        "dup.json",
         r#"{"domains":[{"id":1,"vtd":{"did":1}}],"domains":[],"devices":[]}"#,
-    )
-    .unwrap();
-    let o = run(
-        &[
-            "decode",
-            "--arch",
-            "vtd",
-            "--topology",
-            path.to_str().unwrap(),
-            "0x12,0",
-        ],
-        "",
     );
-    let _ = std::fs::remove_file(&path);
-    assert_eq!(o.code, 2);
-    assert!(
-        o.stderr.contains("duplicate key \"domains\""),
-        "{}",
-        o.stderr
-    );
+    let o = cli("decode --arch vtd --topology")
+        .arg(dup.path())
+        .args("0x12,0")
+        .run("");
+    o.code_is(2);
+    o.stderr_has("duplicate key \"domains\"");
     // Native JSON.
-    let o = run(
-        &["encode", "--arch", "smmuv3"],
-        r#"{"op":"CMD_SYNC","op":"CMD_TLBI_NH_ALL"}"#,
-    );
-    assert_eq!(o.code, 1);
+    let o = cli("encode --arch smmuv3").run(r#"{"op":"CMD_SYNC","op":"CMD_TLBI_NH_ALL"}"#);
+    o.code_is(1);
     assert!(o.stdout.is_empty(), "{}", o.stdout);
-    assert!(o.stderr.contains("duplicate key \"op\""), "{}", o.stderr);
-    let o = run(
-        &["encode", "--arch", "amd", "--json"],
-        r#"{"op":"INVALIDATE_DEVTAB_ENTRY","fields":{"device_id":1,"device_id":2}}"#,
-    );
-    assert_eq!(o.code, 1);
-    assert!(
-        o.stdout.contains("duplicate key \\\"device_id\\\""),
-        "{}",
-        o.stdout
-    );
+    o.stderr_has("duplicate key \"op\"");
+    let o = cli("encode --arch amd --json")
+        .run(r#"{"op":"INVALIDATE_DEVTAB_ENTRY","fields":{"device_id":1,"device_id":2}}"#);
+    o.code_is(1);
+    o.stdout_has("duplicate key \\\"device_id\\\"");
     // Generic JSON.
-    let o = run(
-        &["lower", "--arch", "vtd"],
-        r#"{"op":"inval","caches":["iotlb"],"domain":1,"domain":2}"#,
-    );
-    assert_eq!(o.code, 1);
-    assert!(
-        o.stderr.contains("duplicate key \"domain\""),
-        "{}",
-        o.stderr
-    );
+    let o =
+        cli("lower --arch vtd").run(r#"{"op":"inval","caches":["iotlb"],"domain":1,"domain":2}"#);
+    o.code_is(1);
+    o.stderr_has("duplicate key \"domain\"");
 }
 
 #[test]
@@ -580,14 +359,12 @@ fn generic_pasids_wider_than_20_bits_are_refused() {
         r#"{"op":"page_response","device":16,"pasid":1048576,"prg_index":1}"#,
         r#"{"op":"prefetch","device":16,"pasid":"0x100000"}"#,
     ] {
-        let o = run(&["lower", "--arch", "smmuv3"], op);
+        let o = cli("lower --arch smmuv3").run(op);
         assert_eq!(o.code, 1, "{op}: {}", o.stdout);
         assert!(o.stdout.is_empty(), "{op}: {}", o.stdout);
         assert!(o.stderr.contains("PASID of 20 bits"), "{op}: {}", o.stderr);
     }
-    let o = run(
-        &["lower", "--arch", "smmuv3"],
-        r#"{"op":"inval","caches":["iotlb"],"domain":1,"pasid":1048575}"#,
-    );
+    let o = cli("lower --arch smmuv3")
+        .run(r#"{"op":"inval","caches":["iotlb"],"domain":1,"pasid":1048575}"#);
     assert_eq!(o.code, 0, "the largest PASID is fine: {}", o.stderr);
 }

@@ -3,24 +3,17 @@
 //! and `convert --explain` for every ordered pair with RISC-V on one side.
 
 mod common;
-use common::{root, run};
+use common::{cli, command_lines, le_bytes, read, TempFile};
 
 fn stream() -> String {
-    std::fs::read_to_string(root().join("examples/riscv.cmds")).expect("examples/riscv.cmds")
-}
-
-fn command_lines(text: &str) -> Vec<String> {
-    text.lines()
-        .map(|l| l.split('#').next().unwrap_or("").trim().to_string())
-        .filter(|l| !l.is_empty())
-        .collect()
+    read("examples/riscv.cmds")
 }
 
 #[test]
 fn decode_json_then_encode_gives_the_words_back() {
     let s = stream();
-    let d = run(&["decode", "--arch", "riscv", "--json"], &s);
-    assert_eq!(d.code, 0, "{}", d.stderr);
+    let d = cli("decode --arch riscv --json").run(&s);
+    d.code_is(0);
     let ops: Vec<serde_json::Value> = d
         .stdout
         .lines()
@@ -45,8 +38,8 @@ fn decode_json_then_encode_gives_the_words_back() {
             "no {name} in the example"
         );
     }
-    let e = run(&["encode", "--arch", "riscv"], &d.stdout);
-    assert_eq!(e.code, 0, "{}", e.stderr);
+    let e = cli("encode --arch riscv").run(&d.stdout);
+    e.code_is(0);
     let got: Vec<&str> = e.stdout.lines().collect();
     let want: Vec<String> = lines.iter().map(|l| l.to_lowercase()).collect();
     assert_eq!(got, want);
@@ -61,57 +54,38 @@ fn error_kinds_and_statuses() {
         ("0x0000000100000081,0", "invalid_field"),
         ("0x83,0", "invalid_field"),
     ] {
-        let o = run(&["decode", "--arch", "riscv", "--json", words], "");
+        let o = cli("decode --arch riscv --json").arg(words).run("");
         assert_eq!(o.code, 1, "{words}");
         let v: serde_json::Value = serde_json::from_str(o.stdout.trim()).unwrap();
         assert_eq!(v["error"]["kind"], kind, "{words}: {}", o.stdout);
     }
     // Three words is a text error.
-    assert_eq!(run(&["decode", "--arch", "riscv", "0x3,0,0"], "").code, 2);
+    assert_eq!(cli("decode --arch riscv 0x3,0,0").run("").code, 2);
     // encode refuses an illegal command built from fields.
-    let o = run(
-        &["encode", "--arch", "riscv"],
-        r#"{"op":"iodir_inval_pdt","fields":{"did":16,"pid":2}}"#,
-    );
-    assert_eq!(o.code, 1);
-    assert!(o.stderr.contains("dv"), "{}", o.stderr);
+    let o =
+        cli("encode --arch riscv").run(r#"{"op":"iodir_inval_pdt","fields":{"did":16,"pid":2}}"#);
+    o.code_is(1);
+    o.stderr_has("dv");
 }
 
 #[test]
 fn raw_dump_decodes_like_the_text() {
     let s = stream();
-    let mut bytes = Vec::new();
-    for l in command_lines(&s) {
-        for w in l.split(',') {
-            let v = u64::from_str_radix(w.trim().trim_start_matches("0x"), 16).unwrap();
-            bytes.extend_from_slice(&v.to_le_bytes());
-        }
-    }
-    let path = std::env::temp_dir().join(format!("riscv-cq-{}.bin", std::process::id()));
-    std::fs::write(&path, &bytes).unwrap();
-    let p = path.to_string_lossy().into_owned();
-    let raw = run(&["decode", "--arch", "riscv", "--raw", &p], "");
-    let text = run(&["decode", "--arch", "riscv"], &s);
-    let _ = std::fs::remove_file(&path);
-    assert_eq!(raw.code, 0, "{}", raw.stderr);
+    let dump = TempFile::new("riscv-cq.bin", le_bytes(&s));
+    let raw = cli("decode --arch riscv --raw").arg(dump.path()).run("");
+    let text = cli("decode --arch riscv").run(&s);
+    raw.code_is(0);
     assert_eq!(raw.stdout, text.stdout);
 }
 
 #[test]
 fn lift_resolves_gscid_and_pscid_through_the_topology() {
     // IOTINVAL.VMA GV=1 GSCID 9 PSCV=1 PSCID 9, one page: domain 3, PASID 7.
-    let o = run(
-        &[
-            "lift",
-            "--arch",
-            "riscv",
-            "--topology",
-            "examples/topology.json",
-            "0x0000900300009401,0x0000000000000400",
-        ],
-        "",
-    );
-    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = cli(
+        "lift --arch riscv --topology examples/topology.json 0x0000900300009401,0x0000000000000400",
+    )
+    .run("");
+    o.code_is(0);
     let v: serde_json::Value = serde_json::from_str(o.stdout.trim()).unwrap();
     assert_eq!(
         (v["domain"].as_u64(), v["pasid"].as_u64()),
@@ -129,24 +103,17 @@ fn convert_every_pair_with_riscv_never_under_invalidates() {
         ("riscv", "examples/riscv.cmds"),
     ];
     for (from, file) in examples {
-        let text = std::fs::read_to_string(root().join(file)).unwrap();
+        let text = read(file);
         for (to, _) in examples {
             if from != "riscv" && to != "riscv" {
                 continue;
             }
-            let o = run(
-                &[
-                    "convert",
-                    "--from",
-                    from,
-                    "--to",
-                    to,
-                    "--topology",
-                    "examples/topology.json",
-                    "--explain",
-                ],
-                &text,
-            );
+            let o = cli("convert --from")
+                .arg(from)
+                .args("--to")
+                .arg(to)
+                .args("--topology examples/topology.json --explain")
+                .run(&text);
             let what = format!("{from} -> {to}");
             assert!(!o.stdout.contains("UNDER"), "{what}: {}", o.stdout);
             // VT-d's global IOTLB flush and AMD's INVALIDATE_IOMMU_ALL reach

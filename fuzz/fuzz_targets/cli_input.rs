@@ -26,7 +26,7 @@ use iommu_inval::core::{ArchId, Context, IdentityContext};
 use app::generic::{op_to_json, parse_op_json};
 use app::json::{command_to_json, parse_native_json};
 use app::paste::{InputForm, Item, Paste};
-use app::run::{self, Io, Opts, Source};
+use app::run::{self, Io, Native, Opts, Source};
 use app::text::{format_words, parse_hex_line};
 use iommu_inval::{AnyCommand, Arch, ArchOps};
 use libfuzzer_sys::fuzz_target;
@@ -166,25 +166,27 @@ fuzz_target!(|data: &[u8]| {
         input: form,
         ..Opts::default()
     };
+    let native = |opts, src| Native {
+        arch: &from,
+        words,
+        opts,
+        src,
+    };
     let r = match sel >> 5 {
-        0 => run::decode(&from, words, plain, ctx, lines(), &mut io),
-        1 => run::decode(&from, words, json, ctx, lines(), &mut io),
+        0 => run::decode(native(plain, lines()), ctx, &mut io),
+        1 => run::decode(native(json, lines()), ctx, &mut io),
         2 => run::encode(&from, words, plain, lines(), &mut io),
-        3 => run::lift(&from, words, json, ctx, lines(), &mut io),
+        3 => run::lift(native(json, lines()), ctx, &mut io),
         4 => run::lower(&to, explain, ctx, lines(), &mut io),
-        5 => run::convert(&from, &to, words, explain, ctx, lines(), &mut io),
-        6 => run::decode(
-            &from,
-            words,
-            json,
-            ctx,
-            Source::Raw {
+        5 => run::convert(native(explain, lines()), &to, ctx, &mut io),
+        6 => {
+            let raw = Source::Raw {
                 reader: Box::new(rest),
                 offset: 0,
                 count: None,
-            },
-            &mut io,
-        ),
+            };
+            run::decode(native(json, raw), ctx, &mut io)
+        }
         _ => Ok(()),
     };
     assert!(r.is_ok(), "in-memory I/O failed: {r:?}");

@@ -30,16 +30,17 @@ pub const CACHE_NAMES: [(Caches, &str); 6] = [
 
 /// Cache names accepted on input: [`CACHE_NAMES`] plus `config` (both
 /// configuration caches, the seed proposal's CONFIG flag) and `all` (every kind).
-pub const CACHE_INPUT_NAMES: [(Caches, &str); 8] = [
-    (Caches::CONFIG_DEVICE, "config_device"),
-    (Caches::CONFIG_PASID, "config_pasid"),
-    (Caches::IOTLB, "iotlb"),
-    (Caches::DEV_TLB, "dev_tlb"),
-    (Caches::INTR_REMAP, "intr_remap"),
-    (Caches::LEAF, "leaf"),
-    (Caches::CONFIG, "config"),
-    (Caches::ALL_KINDS, "all"),
-];
+pub const CACHE_INPUT_NAMES: [(Caches, &str); 8] = {
+    let mut names = [(Caches::empty(), ""); 8];
+    let mut i = 0;
+    while i < CACHE_NAMES.len() {
+        names[i] = CACHE_NAMES[i];
+        i += 1;
+    }
+    names[6] = (Caches::CONFIG, "config");
+    names[7] = (Caches::ALL_KINDS, "all");
+    names
+};
 
 /// Names of the stages.
 pub const STAGE_NAMES: [(Stages, &str); 2] = [(Stages::S1, "s1"), (Stages::S2, "s2")];
@@ -92,16 +93,7 @@ pub fn op_to_json(op: &Op) -> Value {
                 "caches".into(),
                 flags_json(&CACHE_NAMES, |f| i.caches.contains(f)),
             );
-            m.insert(
-                "regime".into(),
-                json!(match i.regime {
-                    Regime::Guest => "guest",
-                    Regime::Hyp => "hyp",
-                    Regime::Secure => "secure",
-                    Regime::SecureHyp => "secure_hyp",
-                    Regime::SecureGuest => "secure_guest",
-                }),
-            );
+            m.insert("regime".into(), json!(regime_name(i.regime)));
             m.insert(
                 "stages".into(),
                 flags_json(&STAGE_NAMES, |f| i.stages.contains(f)),
@@ -169,11 +161,7 @@ pub fn op_to_json(op: &Op) -> Value {
             "device": r.device,
             "pasid": opt_u32(r.pasid),
             "prg_index": r.prg_index,
-            "code": match r.code {
-                RespCode::Success => "success",
-                RespCode::Invalid => "invalid",
-                RespCode::Failure => "failure",
-            },
+            "code": code_name(r.code),
             "last": r.last,
             "priv_data": r.priv_data.map_or(Value::Null, |d| json!([d[0], d[1]])),
             "guest": r.guest,
@@ -186,13 +174,77 @@ pub fn op_to_json(op: &Op) -> Value {
             "op": "resume",
             "device": device,
             "stag": stag,
-            "action": match action {
-                StallAction::Terminate => "terminate",
-                StallAction::Retry => "retry",
-                StallAction::Abort => "abort",
-            },
+            "action": action_name(*action),
         }),
         Op::StallTerminate { device } => json!({"op": "stall_terminate", "device": device}),
+    }
+}
+
+/// The values of a named enum: every one, its name, and the expected
+/// text of an error.
+struct Names<T: 'static> {
+    all: &'static [T],
+    name: fn(T) -> &'static str,
+    expected: &'static str,
+}
+
+const REGIME: Names<Regime> = Names {
+    all: &REGIMES,
+    name: regime_name,
+    expected: "\"guest\", \"hyp\", \"secure\", \"secure_hyp\" or \"secure_guest\"",
+};
+
+const CODE: Names<RespCode> = Names {
+    all: &CODES,
+    name: code_name,
+    expected: "\"success\", \"invalid\" or \"failure\"",
+};
+
+const ACTION: Names<StallAction> = Names {
+    all: &ACTIONS,
+    name: action_name,
+    expected: "\"terminate\", \"retry\" or \"abort\"",
+};
+
+const REGIMES: [Regime; 5] = [
+    Regime::Guest,
+    Regime::Hyp,
+    Regime::Secure,
+    Regime::SecureHyp,
+    Regime::SecureGuest,
+];
+
+fn regime_name(r: Regime) -> &'static str {
+    match r {
+        Regime::Guest => "guest",
+        Regime::Hyp => "hyp",
+        Regime::Secure => "secure",
+        Regime::SecureHyp => "secure_hyp",
+        Regime::SecureGuest => "secure_guest",
+    }
+}
+
+const CODES: [RespCode; 3] = [RespCode::Success, RespCode::Invalid, RespCode::Failure];
+
+fn code_name(c: RespCode) -> &'static str {
+    match c {
+        RespCode::Success => "success",
+        RespCode::Invalid => "invalid",
+        RespCode::Failure => "failure",
+    }
+}
+
+const ACTIONS: [StallAction; 3] = [
+    StallAction::Terminate,
+    StallAction::Retry,
+    StallAction::Abort,
+];
+
+fn action_name(a: StallAction) -> &'static str {
+    match a {
+        StallAction::Terminate => "terminate",
+        StallAction::Retry => "retry",
+        StallAction::Abort => "abort",
     }
 }
 
@@ -247,6 +299,16 @@ impl<'a> Obj<'a> {
     }
     fn u32(&self, key: &str) -> Result<u32, JsonError> {
         Ok(self.uint(key, u32::MAX.into(), "an integer of 32 bits")? as u32)
+    }
+    /// The value of `names` the string of `key` names; `None` when absent
+    /// or null.
+    fn one_of<T: Copy>(&self, key: &str, names: &Names<T>) -> Result<Option<T>, JsonError> {
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        let w = word(key, v)?;
+        let found = names.all.iter().copied().find(|&x| (names.name)(x) == w);
+        found.map(Some).ok_or_else(|| bad(key, names.expected))
     }
     /// A PASID (PCIe: 20 bits) or `null`.
     fn opt_pasid(&self, key: &str) -> Result<Option<u32>, JsonError> {
@@ -408,15 +470,7 @@ pub fn parse_op_value(v: &Value) -> Result<Op, JsonError> {
         }
         "page_response" => {
             let o = Obj::new(v, RESP_KEYS)?;
-            let code = match o.get("code") {
-                None => RespCode::Success,
-                Some(c) => match word("code", c)? {
-                    "success" => RespCode::Success,
-                    "invalid" => RespCode::Invalid,
-                    "failure" => RespCode::Failure,
-                    _ => return Err(bad("code", "\"success\", \"invalid\" or \"failure\"")),
-                },
-            };
+            let code = o.one_of("code", &CODE)?.unwrap_or(RespCode::Success);
             let priv_data = match o.get("priv_data") {
                 None => None,
                 Some(p) => match p.as_array().map(Vec::as_slice) {
@@ -436,15 +490,9 @@ pub fn parse_op_value(v: &Value) -> Result<Op, JsonError> {
         }
         "resume" => {
             let o = Obj::new(v, RESUME_KEYS)?;
-            let action = match o.get("action") {
-                None => StallAction::Terminate,
-                Some(a) => match word("action", a)? {
-                    "terminate" => StallAction::Terminate,
-                    "retry" => StallAction::Retry,
-                    "abort" => StallAction::Abort,
-                    _ => return Err(bad("action", "\"terminate\", \"retry\" or \"abort\"")),
-                },
-            };
+            let action = o
+                .one_of("action", &ACTION)?
+                .unwrap_or(StallAction::Terminate);
             Ok(Op::Resume {
                 device: o.u32("device")?,
                 stag: o.u16("stag")?,
@@ -472,21 +520,7 @@ fn parse_inval(o: &Obj<'_>) -> Result<Inval, JsonError> {
         return Err(bad("caches", "at least one cache besides \"leaf\""));
     }
     let mut i = Inval::new(caches);
-    if let Some(v) = o.get("regime") {
-        i.regime = match word("regime", v)? {
-            "guest" => Regime::Guest,
-            "hyp" => Regime::Hyp,
-            "secure" => Regime::Secure,
-            "secure_hyp" => Regime::SecureHyp,
-            "secure_guest" => Regime::SecureGuest,
-            _ => {
-                return Err(bad(
-                    "regime",
-                    "\"guest\", \"hyp\", \"secure\", \"secure_hyp\" or \"secure_guest\"",
-                ))
-            }
-        };
-    }
+    i.regime = o.one_of("regime", &REGIME)?.unwrap_or(i.regime);
     if let Some(v) = o.get("stages") {
         let s = parse_flags("stages", v, &STAGE_NAMES, "a list of \"s1\", \"s2\"")?
             .into_iter()
@@ -642,11 +676,7 @@ mod tests {
             priv_data: Some([1, u64::MAX]),
             guest: true,
         }));
-        for action in [
-            StallAction::Terminate,
-            StallAction::Retry,
-            StallAction::Abort,
-        ] {
+        for action in ACTIONS {
             rt(Op::Resume {
                 device: u32::MAX,
                 stag: 0xffff,
@@ -654,6 +684,20 @@ mod tests {
             });
         }
         rt(Op::StallTerminate { device: 5 });
+        for regime in REGIMES {
+            rt(Op::Inval(Inval::new(Caches::IOTLB).regime(regime)));
+        }
+        for code in CODES {
+            rt(Op::PageResponse(PageResponse {
+                device: 1,
+                pasid: None,
+                prg_index: 0,
+                code,
+                last: false,
+                priv_data: None,
+                guest: false,
+            }));
+        }
     }
 
     #[test]

@@ -99,6 +99,32 @@ impl Io<'_> {
     fn line(&mut self, v: &Value) -> io::Result<()> {
         writeln!(self.out, "{v}")
     }
+    /// An input item refused (status 1): with `--json` its error object on
+    /// stdout, else `text` on stderr.
+    pub(crate) fn refuse(
+        &mut self,
+        opts: Opts,
+        loc: Loc,
+        json: impl FnOnce() -> Value,
+        text: impl FnOnce() -> String,
+    ) -> io::Result<()> {
+        if opts.json {
+            self.status.note(1);
+            self.line(&json())
+        } else {
+            self.complain(1, loc, &text())
+        }
+    }
+    /// The `#   => …` line of `--explain`: `notes` (each after `; `), or
+    /// "nothing to do".
+    pub(crate) fn verdict_line(&mut self, notes: &str) -> io::Result<()> {
+        let s = notes.trim_start_matches("; ");
+        writeln!(
+            self.out,
+            "#   => {}",
+            if s.is_empty() { "nothing to do" } else { s }
+        )
+    }
 }
 
 /// Calls `f` for each text item (argument or non-skipped line). Lines that
@@ -218,17 +244,15 @@ fn write_event(
 /// `--explain` (text) the context is echoed as `#` lines; a command the
 /// emulated IOMMU refuses is reported ([`decode_failure`]) and skipped.
 pub(crate) fn for_each_command(
-    arch: &Arch,
-    words: usize,
-    opts: Opts,
-    src: Source<'_>,
+    n: Native<'_>,
     io: &mut Io<'_>,
     mut f: impl FnMut(&mut Io<'_>, Loc, &[u64], Note<'_>, NativeAny) -> io::Result<()>,
 ) -> io::Result<()> {
+    let (arch, opts) = (n.arch, n.opts);
     let ev = EventOut::of(opts, false);
     for_each_native(
-        src,
-        words,
+        n.src,
+        n.words,
         arch.id(),
         opts.input,
         ev,
@@ -384,6 +408,16 @@ pub struct Opts {
     pub features: Option<iommu_inval::DecodeFeatures>,
 }
 
+/// Native-command input, as `decode`, `lift` and `convert` read it.
+pub struct Native<'a> {
+    /// The architecture the commands are in.
+    pub arch: &'a Arch,
+    /// 64-bit words a command.
+    pub words: usize,
+    pub opts: Opts,
+    pub src: Source<'a>,
+}
+
 /// Decode `w` as the emulated IOMMU of `o` does.
 pub(crate) fn dec(
     arch: &Arch,
@@ -402,14 +436,8 @@ fn lift_error_json(arch: &Arch, e: &LowerError) -> Value {
 }
 
 /// `decode`: one line (or JSON object) per command.
-pub fn decode(
-    arch: &Arch,
-    words: usize,
-    opts: Opts,
-    ctx: &dyn Context,
-    src: Source<'_>,
-    io: &mut Io<'_>,
-) -> io::Result<()> {
+pub fn decode(n: Native<'_>, ctx: &dyn Context, io: &mut Io<'_>) -> io::Result<()> {
+    let (arch, opts) = (n.arch, n.opts);
     let op_width = arch
         .op_names()
         .iter()
@@ -421,8 +449,8 @@ pub fn decode(
     // Reused for every command: the human form allocates nothing per line.
     let (mut fields, mut meaning) = (String::new(), String::new());
     for_each_native(
-        src,
-        words,
+        n.src,
+        n.words,
         arch.id(),
         opts.input,
         EventOut::of(opts, true),
@@ -564,29 +592,19 @@ fn json_failure(
     loc: Loc,
     e: &JsonError,
 ) -> io::Result<()> {
-    if opts.json {
-        io.status.note(1);
-        io.line(&error_json(
-            arch.id(),
-            json_error_kind(e),
-            &format!("{loc}: {e}"),
-        ))
-    } else {
-        io.complain(1, loc, e)
-    }
+    io.refuse(
+        opts,
+        loc,
+        || error_json(arch.id(), json_error_kind(e), &format!("{loc}: {e}")),
+        || e.to_string(),
+    )
 }
 
 /// `lift`: native commands to generic JSON Lines.
-pub fn lift(
-    arch: &Arch,
-    words: usize,
-    opts: Opts,
-    ctx: &dyn Context,
-    src: Source<'_>,
-    io: &mut Io<'_>,
-) -> io::Result<()> {
+pub fn lift(n: Native<'_>, ctx: &dyn Context, io: &mut Io<'_>) -> io::Result<()> {
+    let (arch, opts) = (n.arch, n.opts);
     let mut ops = Vec::new();
-    for_each_command(arch, words, opts, src, io, |io, loc, w, note, cmd| {
+    for_each_command(n, io, |io, loc, w, note, cmd| {
         ops.clear();
         let outcome = match cmd.lift(ctx, &mut ops) {
             Ok(o) => o,
@@ -679,18 +697,19 @@ pub(crate) fn decode_failure(
     w: &[u64],
     e: &iommu_inval::core::DecodeError,
 ) -> io::Result<()> {
-    if opts.json {
-        io.status.note(1);
-        io.line(&decode_error_json_in(arch.id(), e, w))
-    } else {
-        let msg = format!(
-            "{}: {} ({})",
-            e.kind.as_str(),
-            describe_decode_error_in(arch.id(), e, w),
-            format_words(w)
-        );
-        io.complain(1, loc, &msg)
-    }
+    io.refuse(
+        opts,
+        loc,
+        || decode_error_json_in(arch.id(), e, w),
+        || {
+            format!(
+                "{}: {} ({})",
+                e.kind.as_str(),
+                describe_decode_error_in(arch.id(), e, w),
+                format_words(w)
+            )
+        },
+    )
 }
 
 fn lower_failure(
@@ -700,13 +719,12 @@ fn lower_failure(
     loc: Loc,
     e: &LowerError,
 ) -> io::Result<()> {
-    if opts.json {
-        io.status.note(1);
-        io.line(&lift_error_json(arch, e))
-    } else {
-        let msg = format!("{}: {e}", e.kind().as_str());
-        io.complain(1, loc, &msg)
-    }
+    io.refuse(
+        opts,
+        loc,
+        || lift_error_json(arch, e),
+        || format!("{}: {e}", e.kind().as_str()),
+    )
 }
 
 /// What one input became on the target.
@@ -830,12 +848,7 @@ fn report(
             for e in &t.errors {
                 s.push_str(&format!("; error {}: {e}", e.kind().as_str()));
             }
-            let s = s.trim_start_matches("; ");
-            writeln!(
-                io.out,
-                "#   => {}",
-                if s.is_empty() { "nothing to do" } else { s }
-            )?;
+            io.verdict_line(&s)?;
         } else if let Some(d) = dropped {
             note_dropped(io, loc, d)?;
         }
@@ -899,22 +912,14 @@ pub fn lower(
 
 /// `convert`: native commands of `from` to native commands of `to`, through
 /// the generic model (decode, lift with `from`, lower with `to`).
-#[allow(clippy::too_many_arguments)]
-pub fn convert(
-    from: &Arch,
-    to: &Arch,
-    words: usize,
-    opts: Opts,
-    ctx: &dyn Context,
-    src: Source<'_>,
-    io: &mut Io<'_>,
-) -> io::Result<()> {
+pub fn convert(from: Native<'_>, to: &Arch, ctx: &dyn Context, io: &mut Io<'_>) -> io::Result<()> {
+    let (arch, opts) = (from.arch, from.opts);
     let mut t = Translation::new();
-    for_each_command(from, words, opts, src, io, |io, loc, w, note, cmd| {
+    for_each_command(from, io, |io, loc, w, note, cmd| {
         t.clear();
         let c = match iommu_inval::convert(&cmd, to, ctx, &mut t.outputs) {
             Ok(c) => c,
-            Err(e) => return lower_failure(from, opts, io, loc, &e),
+            Err(e) => return lower_failure(arch, opts, io, loc, &e),
         };
         t.outcome = c.lowered;
         t.errors = c.errors;

@@ -295,37 +295,24 @@ mod tests {
 
     #[test]
     fn bad_words_are_typed_errors() {
-        assert_eq!(
-            parse_hex_word("", 1),
-            Err(TextError::EmptyWord { index: 1 })
-        );
-        assert_eq!(
-            parse_hex_word("0x", 1),
-            Err(TextError::EmptyWord { index: 1 })
-        );
-        assert_eq!(
-            parse_hex_word("0xg1", 0),
-            Err(TextError::NotHex { index: 0, ch: 'g' })
-        );
-        assert_eq!(
-            parse_hex_word("1 2", 0),
-            Err(TextError::NotHex { index: 0, ch: ' ' })
-        );
-        assert_eq!(
-            parse_hex_word("-1", 0),
-            Err(TextError::NotHex { index: 0, ch: '-' })
-        );
-        assert_eq!(
-            parse_hex_word("_1", 0),
-            Err(TextError::NotHex { index: 0, ch: '_' })
-        );
-        assert_eq!(
-            parse_hex_word("10000000000000000", 0),
-            Err(TextError::TooManyDigits {
-                index: 0,
-                digits: 17
-            })
-        );
+        for (text, index, err) in [
+            ("", 1, TextError::EmptyWord { index: 1 }),
+            ("0x", 1, TextError::EmptyWord { index: 1 }),
+            ("0xg1", 0, TextError::NotHex { index: 0, ch: 'g' }),
+            ("1 2", 0, TextError::NotHex { index: 0, ch: ' ' }),
+            ("-1", 0, TextError::NotHex { index: 0, ch: '-' }),
+            ("_1", 0, TextError::NotHex { index: 0, ch: '_' }),
+            (
+                "10000000000000000",
+                0,
+                TextError::TooManyDigits {
+                    index: 0,
+                    digits: 17,
+                },
+            ),
+        ] {
+            assert_eq!(parse_hex_word(text, index), Err(err), "{text:?}");
+        }
         assert!(
             parse_hex_word("0x１", 0).is_err(),
             "non-ASCII digits are refused"

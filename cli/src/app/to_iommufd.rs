@@ -24,7 +24,7 @@ use super::explain::widened_list;
 use super::explain::Explanation;
 use super::json::{command_to_json, error_json};
 use super::run::{
-    dropped_text, for_each_command, note_dropped, reported_widening, Io, Loc, Opts, Source,
+    dropped_text, for_each_command, note_dropped, reported_widening, Io, Loc, Native, Opts,
 };
 use super::text::format_words;
 use iommu_inval::core::footprint::Relation;
@@ -33,7 +33,7 @@ use iommu_inval::core::Context;
 use iommu_inval::iommufd::explain::{smmuv3_relation, vtd_relation};
 use iommu_inval::iommufd::smmuv3::{Refusal, VdevFn, Vsmmu};
 use iommu_inval::iommufd::vtd::{s1_entry, S1Options, S1Scope, VmmWork};
-use iommu_inval::{AnyCommand, Arch, ArchOps, NativeAny};
+use iommu_inval::{AnyCommand, ArchOps, NativeAny};
 use serde_json::{json, Map, Value};
 use std::io;
 
@@ -85,12 +85,12 @@ fn error_obj(t: Target, kind: &str, msg: &str) -> Value {
 }
 
 fn no_equivalent(t: Target, opts: Opts, io: &mut Io<'_>, loc: Loc, msg: &str) -> io::Result<()> {
-    io.status.note(1);
-    if opts.json {
-        writeln!(io.out, "{}", error_obj(t, "no_equivalent", msg))
-    } else {
-        writeln!(io.err, "iommu-inval: {loc}: no_equivalent: {msg}")
-    }
+    io.refuse(
+        opts,
+        loc,
+        || error_obj(t, "no_equivalent", msg),
+        || format!("no_equivalent: {msg}"),
+    )
 }
 
 fn explanation(r: Relation, outputs: usize) -> Explanation {
@@ -102,34 +102,23 @@ fn explanation(r: Relation, outputs: usize) -> Explanation {
 }
 
 /// `convert --from A --to iommufd-…`.
-#[allow(clippy::too_many_arguments)]
 pub fn convert(
-    from: &Arch,
+    from: Native<'_>,
     to: Target,
     host: &Host,
-    words: usize,
-    opts: Opts,
     ctx: &dyn Context,
-    src: Source<'_>,
     io: &mut Io<'_>,
 ) -> io::Result<()> {
     match to {
-        Target::Smmuv3 => to_smmuv3(from, host, words, opts, ctx, src, io),
-        Target::Vtd => to_vtd(from, host, words, opts, ctx, src, io),
+        Target::Smmuv3 => to_smmuv3(from, host, ctx, io),
+        Target::Vtd => to_vtd(from, host, ctx, io),
     }
 }
 
-fn to_smmuv3(
-    from: &Arch,
-    host: &Host,
-    words: usize,
-    opts: Opts,
-    ctx: &dyn Context,
-    src: Source<'_>,
-    io: &mut Io<'_>,
-) -> io::Result<()> {
+fn to_smmuv3(from: Native<'_>, host: &Host, ctx: &dyn Context, io: &mut Io<'_>) -> io::Result<()> {
+    let opts = from.opts;
     let vdevs = VdevFn(|v: u32| host.vdevices.iter().find(|(a, _)| *a == v).map(|(_, p)| *p));
-    for_each_command(from, words, opts, src, io, |io, loc, w, _, any| {
+    for_each_command(from, io, |io, loc, w, _, any| {
         let NativeAny::Smmuv3(cmd) = any else {
             return Ok(());
         };
@@ -239,17 +228,10 @@ fn scope_text(s: &S1Scope) -> String {
     format!("domain {d}, pasid {p}")
 }
 
-fn to_vtd(
-    from: &Arch,
-    host: &Host,
-    words: usize,
-    opts: Opts,
-    ctx: &dyn Context,
-    src: Source<'_>,
-    io: &mut Io<'_>,
-) -> io::Result<()> {
+fn to_vtd(from: Native<'_>, host: &Host, ctx: &dyn Context, io: &mut Io<'_>) -> io::Result<()> {
+    let (arch, opts) = (from.arch, from.opts);
     let mut ops: Vec<Op> = Vec::new();
-    for_each_command(from, words, opts, src, io, |io, loc, w, _, cmd| {
+    for_each_command(from, io, |io, loc, w, _, cmd| {
         ops.clear();
         let lifted = match cmd.lift(ctx, &mut ops) {
             Ok(o) => o,
@@ -259,7 +241,7 @@ fn to_vtd(
         // The guest's architecture decides whether an unknown domain's
         // PASID can be kept (S1Options::guest).
         let s1 = S1Options {
-            guest: Some(from.id()),
+            guest: Some(arch.id()),
             ..host.s1
         };
         let results: Vec<_> = ops.iter().map(|op| s1_entry(op, &s1)).collect();
@@ -353,12 +335,7 @@ fn to_vtd(
                 for n in &notes {
                     s.push_str(&format!("; no entry: {n}"));
                 }
-                let s = s.trim_start_matches("; ");
-                writeln!(
-                    io.out,
-                    "#   => {}",
-                    if s.is_empty() { "nothing to do" } else { s }
-                )?;
+                io.verdict_line(&s)?;
             } else {
                 if let Some(d) = dropped {
                     note_dropped(io, loc, d)?;
