@@ -187,10 +187,10 @@ impl<C: Context + ?Sized> Context for &C {
     }
 }
 
-#[cfg(feature = "std")]
+#[cfg(feature = "json")]
 pub use topology::*;
 
-#[cfg(feature = "std")]
+#[cfg(feature = "json")]
 mod topology {
     use super::*;
     use serde::{Deserialize, Serialize};
@@ -605,6 +605,7 @@ mod topology {
 
     /// A topology file that cannot be used.
     #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+    #[non_exhaustive]
     pub enum TopologyError {
         /// Not JSON, or not of the expected shape (a key twice included).
         #[error("malformed topology: {0}")]

@@ -292,6 +292,7 @@ pub fn check_r3_caps<A: HostCaps>(
         }
         // A typed refusal: the host cannot express it (no partial output is used).
         Err(LowerError::NoEquivalent(_) | LowerError::Invalid(_)) => return Ok(()),
+        Err(e) => return Err(format!("lower to {}: unexpected error {e:?}", A::ID)),
     };
     let bound = A::max_lowered(caps);
     if cmds.len() > bound {
