@@ -84,61 +84,37 @@ impl Display for AddrRange {
     }
 }
 
-/// Writes `sep` before every part but the first.
-struct Joiner<'s> {
-    sep: &'s str,
-    first: bool,
-}
-
-impl Joiner<'_> {
-    fn next(&mut self, f: &mut Formatter<'_>) -> fmt::Result {
-        if self.first {
-            self.first = false;
-            Ok(())
-        } else {
-            f.write_str(self.sep)
-        }
-    }
-}
+/// The caches in the order they are named, joined by ` + `.
+const CACHE_NAMES: [(Caches, &str); 5] = [
+    (Caches::CONFIG_DEVICE, "device config"),
+    (Caches::CONFIG_PASID, "PASID config"),
+    (Caches::IOTLB, "IOTLB"),
+    (Caches::DEV_TLB, "device TLB"),
+    (Caches::INTR_REMAP, "interrupt remapping"),
+];
 
 fn write_caches(f: &mut Formatter<'_>, i: &Inval) -> fmt::Result {
-    let mut parts = Joiner {
-        sep: " + ",
-        first: true,
-    };
-    if i.caches.contains(Caches::CONFIG_DEVICE) {
-        parts.next(f)?;
-        f.write_str("device config")?;
-    }
-    if i.caches.contains(Caches::CONFIG_PASID) {
-        parts.next(f)?;
-        f.write_str("PASID config")?;
-    }
-    if i.caches.contains(Caches::IOTLB) {
-        let st = if i.stages == Stages::S1 {
-            "stage-1 "
-        } else if i.stages == Stages::S2 {
-            "stage-2 "
-        } else {
-            ""
-        };
-        let rg = match i.regime {
-            Regime::Guest => "",
-            Regime::Hyp => "EL2/host ",
-            Regime::Secure => "secure ",
-            Regime::SecureHyp => "S-EL2 ",
-            Regime::SecureGuest => "secure EL1 ",
-        };
-        parts.next(f)?;
-        write!(f, "{rg}{st}IOTLB")?;
-    }
-    if i.caches.contains(Caches::DEV_TLB) {
-        parts.next(f)?;
-        f.write_str("device TLB")?;
-    }
-    if i.caches.contains(Caches::INTR_REMAP) {
-        parts.next(f)?;
-        f.write_str("interrupt remapping")?;
+    let named = CACHE_NAMES.iter().filter(|(c, _)| i.caches.contains(*c));
+    for (n, (c, name)) in named.enumerate() {
+        if n > 0 {
+            f.write_str(" + ")?;
+        }
+        if *c == Caches::IOTLB {
+            // Its regime, then its stage.
+            f.write_str(match i.regime {
+                Regime::Guest => "",
+                Regime::Hyp => "EL2/host ",
+                Regime::Secure => "secure ",
+                Regime::SecureHyp => "S-EL2 ",
+                Regime::SecureGuest => "secure EL1 ",
+            })?;
+            if i.stages == Stages::S1 {
+                f.write_str("stage-1 ")?;
+            } else if i.stages == Stages::S2 {
+                f.write_str("stage-2 ")?;
+            }
+        }
+        f.write_str(name)?;
     }
     Ok(())
 }
@@ -166,18 +142,11 @@ impl Display for Inval {
             write!(f, ", {}", i.range)?;
         }
         // The "whose" parts, joined by spaces after ", ".
-        let mut whose = Joiner {
-            sep: " ",
-            first: true,
-        };
+        let mut first = true;
         let mut next = |f: &mut Formatter<'_>| {
-            let first = whose.first;
-            whose.next(f)?;
-            if first {
-                f.write_str(", ")
-            } else {
-                Ok(())
-            }
+            let sep = if first { ", " } else { " " };
+            first = false;
+            f.write_str(sep)
         };
         match i.domain {
             DomainSel::One(d) => {
