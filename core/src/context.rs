@@ -5,7 +5,7 @@
 //! [`Context`] how those relate to the generic ids: domains, PASIDs and
 //! devices (PCI requester ids, which every architecture uses as its device
 //! id). An emulator implements it from its own state; the CLI uses
-//! [`Topology`] (feature `std`), loaded from the JSON topology file.
+//! [`Topology`] (feature `json`), loaded from the JSON topology file.
 //!
 //! An id the context does not know is answered with `None` / `false`; the
 //! caller then widens (rule 1 of docs/ARCHITECTURE.md) and reports it.
