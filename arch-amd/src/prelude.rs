@@ -1,5 +1,5 @@
 //! One import for the common API: `use iommu_inval_amd::prelude::*;`
-//! brings the command type, [`lift()`], [`lower()`] and the core traits and
+//! brings the queue front end ([`CmdBufDevice`]), the command type, [`lift()`], [`lower()`] and the core traits and
 //! buffers their signatures use ([`iommu_inval_core::prelude`]). (The
 //! command type also has inherent [`Command::op`] and [`Command::words`],
 //! so those need no import.)
@@ -14,4 +14,6 @@
 //! ```
 
 pub use crate::{lift, lower, max_lowered, Command, Features, DEFAULT_BUDGET, MAX_LOWERED};
+// The queue front end of the emulated IOMMU.
+pub use crate::queue::CmdBufDevice;
 pub use iommu_inval_core::prelude::*;

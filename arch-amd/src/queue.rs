@@ -86,6 +86,7 @@ pub const HW_ERROR_TYPE_MASTER_ABORT: u8 = 0b01;
 
 /// The registers describe no usable command buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// ComLen below 8 is reserved.
     ReservedLength(u8),
@@ -104,8 +105,7 @@ impl core::fmt::Display for ConfigError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for ConfigError {}
+impl core::error::Error for ConfigError {}
 
 /// One 128-bit event log entry, as the IOMMU would write it to the event log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

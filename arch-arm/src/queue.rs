@@ -379,7 +379,7 @@ impl QueueEngine for CmdqDevice {
             }
             FaultCause::Decode(_)
             | FaultCause::Lift(_)
-            | FaultCause::Backend(BackendError::Failed(_))
+            | FaultCause::Backend(_)
             | FaultCause::BadPointer(_) => (CERROR_ILL, HwError::CerrorIll),
         };
         self.cons = (u32::from(code) << ERR_SHIFT) | self.cmdq.ptr(self.cons);

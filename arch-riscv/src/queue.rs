@@ -494,6 +494,7 @@ impl QueueProducer for CqDevice {
 /// A register value the front end cannot take: no usable command queue,
 /// or a `ddtp` mode this model does not know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// `cqb.LOG2SZ-1` names more than 2^31 entries (the value): indices
     /// would not fit the 32-bit `cqh` / `cqt`.
@@ -512,5 +513,4 @@ impl core::fmt::Display for ConfigError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for ConfigError {}
+impl core::error::Error for ConfigError {}

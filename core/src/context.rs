@@ -5,7 +5,7 @@
 //! [`Context`] how those relate to the generic ids: domains, PASIDs and
 //! devices (PCI requester ids, which every architecture uses as its device
 //! id). An emulator implements it from its own state; the CLI uses
-//! [`Topology`] (feature `std`), loaded from the JSON topology file.
+//! [`Topology`] (feature `json`), loaded from the JSON topology file.
 //!
 //! An id the context does not know is answered with `None` / `false`; the
 //! caller then widens (rule 1 of docs/ARCHITECTURE.md) and reports it.
@@ -187,10 +187,10 @@ impl<C: Context + ?Sized> Context for &C {
     }
 }
 
-#[cfg(feature = "std")]
+#[cfg(feature = "json")]
 pub use topology::*;
 
-#[cfg(feature = "std")]
+#[cfg(feature = "json")]
 mod topology {
     use super::*;
     use serde::{Deserialize, Serialize};
@@ -709,6 +709,7 @@ mod topology {
 
     /// A topology file that cannot be used.
     #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+    #[non_exhaustive]
     pub enum TopologyError {
         /// Not JSON, or not of the expected shape (a key twice included).
         #[error("malformed topology: {0}")]

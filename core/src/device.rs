@@ -84,7 +84,12 @@ bitflags::bitflags! {
 }
 
 /// Why a back end could not do what it was given.
+///
+/// `Copy` (a queue's [`Progress`] and [`Fault`] are): an `io::Error` is
+/// kept as its OS error number ([`BackendError::Errno`]) or, without one,
+/// its kind ([`BackendError::Io`], feature `std`); its message is not kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum BackendError {
     /// A device-TLB (ATS) invalidation of `device` did not complete in time:
     /// SMMU CERROR_ATC_INV_SYNC, VT-d FSTS.ITE, AMD IOTLB_INV_TIMEOUT, RISC-V
@@ -98,6 +103,13 @@ pub enum BackendError {
     /// ILLEGAL_COMMAND_ERROR, RISC-V `cqcsr.cmd_ill`), as QEMU's models report
     /// a command they fail to carry out.
     Failed(&'static str),
+    /// A host call failed with this errno (e.g. an iommufd ioctl's
+    /// `EINVAL`); reported as [`BackendError::Failed`] is.
+    Errno(i32),
+    /// A host I/O operation failed with an error of this kind and no OS
+    /// error number; reported as [`BackendError::Failed`] is.
+    #[cfg(feature = "std")]
+    Io(std::io::ErrorKind),
 }
 
 impl fmt::Display for BackendError {
@@ -107,12 +119,26 @@ impl fmt::Display for BackendError {
                 write!(f, "device-TLB invalidation of device {device:#x} timed out")
             }
             BackendError::Failed(r) => write!(f, "back end failed: {r}"),
+            BackendError::Errno(e) => write!(f, "back end failed: errno {e}"),
+            #[cfg(feature = "std")]
+            BackendError::Io(k) => write!(f, "back end failed: {k}"),
         }
     }
 }
 
+impl core::error::Error for BackendError {}
+
+/// Its OS error number when it has one ([`BackendError::Errno`]), else its
+/// kind ([`BackendError::Io`]).
 #[cfg(feature = "std")]
-impl std::error::Error for BackendError {}
+impl From<std::io::Error> for BackendError {
+    fn from(e: std::io::Error) -> Self {
+        match e.raw_os_error() {
+            Some(n) => BackendError::Errno(n),
+            None => BackendError::Io(e.kind()),
+        }
+    }
+}
 
 /// What the host does with a guest's invalidations: implemented once by a
 /// VMM, it serves guests of every architecture.
@@ -555,6 +581,7 @@ pub trait CommandQueue: QueueEngine + Sized {
 
 /// Why a producer could not add a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ProduceError {
     /// Every slot holds a command the consumer has not taken.
     Full,

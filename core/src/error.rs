@@ -4,12 +4,26 @@
 //! and bit mask at fault, and the name of the field or rule. The architected
 //! error a queue raises for one is its architecture's
 //! ([`QueueEngine::HwError`](crate::device::QueueEngine::HwError)).
+//!
+//! One error type per layer, each `#[non_exhaustive]` and a
+//! [`core::error::Error`] (in `no_std` too) whose `source()` is the error it
+//! wraps: decoding [`DecodeError`] (named fields:
+//! [`FieldError`](crate::FieldError), a checked copy:
+//! [`CopyError`](crate::CopyError)), ranges [`RangeError`], lift and lower
+//! [`LowerError`], guest memory [`MemError`](crate::MemError), the back end
+//! [`BackendError`](crate::BackendError) (an errno, or with `std` an
+//! `io::Error`'s kind), a queue front end [`FaultCause`] (the architected
+//! error is the queue's `HwError`), a producer [`ProduceError`].
 
+use core::error::Error;
 use core::fmt;
+
+use crate::device::{FaultCause, ProduceError};
 
 /// The class of a command error, as the CLI prints it in `error.kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// Opcode / descriptor type not in the architecture's table.
     UnknownOpcode,
@@ -47,6 +61,7 @@ impl fmt::Display for ErrorKind {
 /// `word` and `mask` locate the offending bits; `field` names the field or
 /// rule (e.g. `"cs"`, `"num/scale with tg=0"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct DecodeError {
     /// The error class.
     pub kind: ErrorKind,
@@ -119,11 +134,11 @@ impl fmt::Display for DecodeError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for DecodeError {}
+impl Error for DecodeError {}
 
 /// A byte range that cannot exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
 pub enum RangeError {
     /// Size 0: an empty range invalidates nothing and is refused.
     #[error("empty range (size 0)")]
@@ -138,6 +153,7 @@ pub enum RangeError {
 
 /// Why a generic operation could not be lowered (or a native command lifted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
 pub enum LowerError {
     /// Not an invalidation and the target has no counterpart (rule 2 of
     /// docs/ARCHITECTURE.md); the reason names what is missing.
@@ -164,5 +180,29 @@ impl LowerError {
 impl From<crate::sink::Full> for LowerError {
     fn from(_: crate::sink::Full) -> Self {
         LowerError::BufferFull
+    }
+}
+
+/// The error the fault wraps (none for a bad pointer register).
+impl Error for FaultCause {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            FaultCause::Fetch(e) | FaultCause::CompletionStore(e) => Some(e),
+            FaultCause::Decode(e) => Some(e),
+            FaultCause::Lift(e) => Some(e),
+            FaultCause::Backend(e) => Some(e),
+            FaultCause::BadPointer(_) => None,
+        }
+    }
+}
+
+/// The memory or encoding error (none for a full queue).
+impl Error for ProduceError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            ProduceError::Full => None,
+            ProduceError::Memory(e) => Some(e),
+            ProduceError::Encode(e) => Some(e),
+        }
     }
 }

@@ -14,7 +14,7 @@
 //! * [`footprint`] (feature `alloc`): the set of cache entries an operation
 //!   removes, with `covers`, equality and an excess measure.
 //! * [`context`]: the [`Context`] trait resolving hardware ids, and (feature
-//!   `std`) the JSON [`Topology`](context::Topology).
+//!   `json`) the JSON [`Topology`](context::Topology).
 //! * [`error`]: typed errors, grouped by the architected error they raise.
 //! * [`arch`]: the umbrella trait an architecture implements once
 //!   ([`arch::Arch`]: command, features, queue, lift, lower), so code over
@@ -36,9 +36,11 @@
 //! * [`device`]: the command-queue front end of an emulated IOMMU
 //!   ([`device::CommandQueue`]), its [`device::Backend`]
 //!   trait and the back ends shipped with it.
+//! * [`display`]: the readable one-line meaning of an op (`Display` for
+//!   [`Op`] and its parts), as the CLI's `decode` prints it.
 //! * [`seed`]: the kernel SVA invalidate proposal this model starts from, and
 //!   its one-to-one mapping.
-//! * `strict_json` (feature `std`): JSON parsing that refuses duplicate keys.
+//! * `strict_json` (feature `json`): JSON parsing that refuses duplicate keys.
 //!
 //! ```
 //! use iommu_inval_core::model::*;
@@ -68,6 +70,7 @@ pub mod arch;
 pub mod batch;
 pub mod context;
 pub mod device;
+pub mod display;
 pub mod error;
 #[cfg(feature = "alloc")]
 pub mod footprint;
@@ -81,7 +84,7 @@ pub mod range;
 pub mod ring;
 pub mod seed;
 pub mod sink;
-#[cfg(feature = "std")]
+#[cfg(feature = "json")]
 pub mod strict_json;
 
 pub use context::{Context, IdentityContext};

@@ -122,6 +122,7 @@ pub fn from_fields_2<C: NativeCommand>(
 
 /// Why a set of named fields does not make a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum FieldError {
     /// No op of that name in this architecture's table.
     UnknownOp,
@@ -144,8 +145,15 @@ impl fmt::Display for FieldError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for FieldError {}
+/// The decode error of [`FieldError::Invalid`].
+impl core::error::Error for FieldError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            FieldError::Invalid(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// A native command type: bit-exact codec plus named-field access.
 ///
@@ -460,7 +468,8 @@ pub struct CopyError {
     /// Index of the refused command (commands before it were copied); 0 for
     /// a source or destination of the wrong shape (nothing copied).
     pub index: usize,
-    /// Its decode error (`bad_length` for a wrong shape).
+    /// Its decode error (`bad_length` for a wrong shape); the `source()`.
+    #[source]
     pub error: DecodeError,
 }
 

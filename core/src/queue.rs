@@ -15,6 +15,7 @@ use core::cell::Cell;
 /// GERROR.MSI_CMDQ_ABT_ERR, VT-d IQE, AMD COMMAND_HARDWARE_ERROR).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 #[error("guest memory {} failed at {addr:#x}", if *.write { "write" } else { "read" })]
+#[non_exhaustive]
 pub struct MemError {
     /// The guest physical address of the access.
     pub addr: u64,

@@ -1,5 +1,5 @@
 //! JSON text to a [`serde_json::Value`] that refuses duplicate keys
-//! (feature `std`).
+//! (feature `json`).
 //!
 //! `serde_json` keeps the last of two equal keys silently, so that
 //! `{"domains":[…],"domains":[]}` would lose every domain; the topology file

@@ -24,18 +24,9 @@
 
 use std::collections::BTreeMap;
 
-use iommu_inval::amd::queue::CmdBufDevice;
-use iommu_inval::arm::queue::CmdqDevice;
-use iommu_inval::core::context::Topology;
-use iommu_inval::core::device::{
-    ArchError, BackendError, CommandQueue, FaultCause, LowerToHost, Progress, QueueProducer,
-    RecordingBackend,
-};
-use iommu_inval::core::model::{Op, Store, Sync, Widened};
-use iommu_inval::core::queue::VmMemory;
-use iommu_inval::core::{ArchId, GuestMemory, NativeCommand};
-use iommu_inval::riscv::queue::CqDevice;
-use iommu_inval::vtd::queue::InvQueue;
+use iommu_inval::core::device::{ArchError, FaultCause, RecordingBackend};
+use iommu_inval::core::model::{Store, Sync, Widened};
+use iommu_inval::prelude::*;
 use vm_memory::{GuestAddress, GuestMemoryMmap};
 
 /// Guest command queue (64 KiB region).

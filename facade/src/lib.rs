@@ -14,8 +14,8 @@
 //!   the check of a decoded command against them ([`DecodeCheck`]).
 //!
 //! [`convert()`] is one command of one architecture to another in one
-//! call; [`describe`] is the readable meaning of a generic op (what the
-//! CLI's `decode` prints); [`prelude`] imports the common names. This crate
+//! call; an [`Op`] displays as its readable meaning (what
+//! the CLI's `decode` prints); [`prelude`] imports the common names. This crate
 //! has no command-line dependency: the `iommu-inval` command is the crate
 //! `iommu-inval-cli`.
 //!
@@ -43,23 +43,9 @@ pub use convert::{convert, Converted};
 pub use features::{DecodeCheck, DecodeFeatures};
 
 mod convert;
-pub mod describe;
 mod features;
 
-/// One import for the facade: `use iommu_inval::prelude::*;` brings the
-/// architecture handle and command traits, [`convert()`](crate::convert), the
-/// contexts and the generic model's names.
-pub mod prelude {
-    pub use crate::{
-        convert, AnyCommand, Arch, ArchOps, Converted, DecodeCheck, DecodeFeatures, NativeAny,
-        Target,
-    };
-    pub use iommu_inval_core::context::Topology;
-    pub use iommu_inval_core::{
-        ArchId, Context, DecodeError, FieldValue, FixedBuf, IdentityContext, LowerError,
-        NativeCommand, Op, Outcome, Sink,
-    };
-}
+pub mod prelude;
 
 use enum_dispatch::enum_dispatch;
 use iommu_inval_core::arch::Arch as ArchImpl;

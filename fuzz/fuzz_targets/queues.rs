@@ -69,6 +69,7 @@ impl Flaky<'_, '_> {
             1 => Err(BackendError::DeviceTlbTimeout {
                 device: self.u.arbitrary().unwrap_or(0),
             }),
+            2 => Err(BackendError::Errno(self.u.arbitrary().unwrap_or(0))),
             _ => Ok(()),
         }
     }
@@ -82,6 +83,11 @@ impl Backend for Flaky<'_, '_> {
             ops.len()
         );
         assert!(ops.iter().all(|o| !o.is_sync()), "a sync inside a batch");
+        // What a back end logs: one line per op (`Op: Display`).
+        for o in ops {
+            let line = o.to_string();
+            assert!(!line.is_empty() && !line.contains('\n'), "{o:?}: {line:?}");
+        }
         self.ops += ops.len() as u64;
         self.verdict()
     }

@@ -93,7 +93,7 @@
 //!             VmmAction::RaiseCerrorIll => { /* CMDQ_CONS.ERR = CERROR_ILL */ }
 //!             _ => {}
 //!         },
-//!         Err(ForwardError::Ioctl(_)) => { /* the host failed: CERROR_ILL */ }
+//!         Err(_) => { /* the ioctl failed (ForwardError::Ioctl): CERROR_ILL */ }
 //!     }
 //! }
 //! ```

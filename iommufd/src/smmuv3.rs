@@ -136,7 +136,7 @@ impl HostFeatures {
     }
 }
 
-#[cfg(feature = "std")]
+#[cfg(feature = "json")]
 impl From<&iommu_inval_core::context::IommufdHost> for HostFeatures {
     /// The topology's `iommufd.host` section.
     fn from(h: &iommu_inval_core::context::IommufdHost) -> Self {
@@ -305,6 +305,7 @@ impl VmmAction {
 
 /// A guest command the kernel would refuse (-EIO), found before the ioctl.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Refusal {
     /// CMD_SYNC: not a permitted opcode; the ioctl's own completion is the sync.
     Sync,
@@ -438,8 +439,15 @@ impl fmt::Display for Refusal {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for Refusal {}
+/// The decode error of [`Refusal::Illegal`].
+impl core::error::Error for Refusal {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Refusal::Illegal(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 const OP: u64 = 0xff;
 

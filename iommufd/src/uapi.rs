@@ -84,6 +84,7 @@ pub struct HwptVtdS1Invalidate {
 
 /// Why the kernel would refuse a VT-d stage-1 entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum VtdEntryError {
     /// A flag other than LEAF, or `__reserved` ≠ 0 (EOPNOTSUPP).
     Unsupported,
@@ -94,6 +95,20 @@ pub enum VtdEntryError {
     /// entry would flush a wrapped range. Never produced by this crate.
     Range,
 }
+
+impl core::fmt::Display for VtdEntryError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            VtdEntryError::Unsupported => "unsupported flag or reserved field set",
+            VtdEntryError::Invalid => {
+                "address not 4 KiB aligned, or an all-pages entry at a non-zero address"
+            }
+            VtdEntryError::Range => "empty or wrapping page range",
+        })
+    }
+}
+
+impl core::error::Error for VtdEntryError {}
 
 impl HwptVtdS1Invalidate {
     /// Every address of the page table.

@@ -181,7 +181,7 @@ fn smmuv3_guest_walked_raw_into_the_vsmmu() {
             Ok(Forwarded::Queued) => queued.push(c.encode()),
             Ok(Forwarded::Synced) => synced += 1,
             Err(ForwardError::Refused(r)) => refused.push(r),
-            Err(ForwardError::Ioctl(e)) => panic!("{e}"),
+            Err(e) => panic!("{e}"),
         }
     });
     assert!(done.fault.is_none());

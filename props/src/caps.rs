@@ -295,6 +295,7 @@ pub fn check_r3_caps<A: HostCaps>(
         }
         // A typed refusal: the host cannot express it (no partial output is used).
         Err(LowerError::NoEquivalent(_) | LowerError::Invalid(_)) => return Ok(()),
+        Err(e) => return Err(format!("lower to {}: unexpected error {e:?}", A::ID)),
     };
     let bound = caps.max_lowered();
     if cmds.len() > bound {

@@ -311,6 +311,7 @@ fn confirm_refusal(
             .then_some(())
             .ok_or("the vSID is mapped"),
         Refusal::Illegal(_) => Err("a decoded command refused as illegal"),
+        _ => Err("a refusal this check does not know"),
     }
     .map_err(str::to_owned)
 }

@@ -285,7 +285,7 @@ pub fn excess_text(ex: &Excess) -> String {
     let plural = if ex.boxes == 1 { "box" } else { "boxes" };
     format!(
         "{what} (+{} in {} {plural})",
-        iommu_inval::describe::size_str(ex.bytes),
+        iommu_inval::core::display::Size(ex.bytes),
         ex.boxes
     )
 }

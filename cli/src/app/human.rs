@@ -4,12 +4,11 @@
 //!
 //! Columns are fixed-width (the op column is as wide as the architecture's
 //! longest op name) so that a stream lines up without buffering. The
-//! meaning of an op is the library's `iommu_inval::describe`.
+//! meaning of an op is its `Display` (`iommu_inval::core::display`).
 
 use core::fmt::Write as _;
 use iommu_inval::core::model::Op;
 use iommu_inval::core::{FieldValue, Outcome};
-use iommu_inval::describe::write_op;
 use iommu_inval::AnyCommand;
 
 /// Width of the fields column.
@@ -69,7 +68,7 @@ pub fn write_ops(s: &mut String, ops: &[Op], outcome: &Outcome) {
         if n > 0 {
             s.push_str("; ");
         }
-        write_op(s, op);
+        let _ = write!(s, "{op}");
     }
     if ops.is_empty() {
         s.push_str("no generic effect");

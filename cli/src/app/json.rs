@@ -286,6 +286,12 @@ fn map_field_error(
             fits: field_fits(arch, op, f, vals, words),
         },
         FieldError::Invalid(d) => JsonError::Invalid(d),
+        // A field error this command does not know (the enum is
+        // non-exhaustive).
+        _ => JsonError::BadValue {
+            key: op.to_owned(),
+            expected: "fields that make a command",
+        },
     }
 }
 

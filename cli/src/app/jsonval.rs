@@ -110,6 +110,7 @@ pub fn describe_decode_error(e: &iommu_inval::core::DecodeError) -> String {
         }
         ErrorKind::BadLength => format!("wrong number of 64-bit words: {}", e.mask),
         ErrorKind::NoEquivalent => format!("no equivalent: {}", e.field),
+        _ => e.to_string(),
     }
 }
 
