@@ -86,7 +86,7 @@ pub fn lift<C: Context + ?Sized>(
             ))
         }
         Command::CompletionWait(c) => {
-            let sync = Sync {
+            let sync = Barrier {
                 interrupt: c.i,
                 // With s = 0 the store address is ignored (§2.4.1).
                 store: c.s.then_some(Store {
@@ -94,7 +94,7 @@ pub fn lift<C: Context + ?Sized>(
                     data: c.store_data,
                 }),
                 fence: c.f,
-                ..Sync::default()
+                ..Barrier::default()
             };
             e.push(Op::Sync(sync))?;
         }

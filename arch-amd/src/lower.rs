@@ -257,7 +257,7 @@ pub fn lower<C: Context + ?Sized>(
     }
 }
 
-fn lower_sync(s: &Sync, out: &mut dyn Sink<Command>) -> Result<Outcome, LowerError> {
+fn lower_sync(s: &Barrier, out: &mut dyn Sink<Command>) -> Result<Outcome, LowerError> {
     if s.sev {
         return Err(LowerError::NoEquivalent(
             "COMPLETION_WAIT cannot send an event (SEV)",

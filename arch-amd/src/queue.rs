@@ -46,10 +46,10 @@ use iommu_inval_core::device::{
     BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
 };
 use iommu_inval_core::lower::Budget;
-use iommu_inval_core::model::{Op, Outcome, Sync};
+use iommu_inval_core::model::{Barrier, Op, Outcome};
 use iommu_inval_core::ring::{Ring, RingRegs};
 use iommu_inval_core::sink::Sink;
-use iommu_inval_core::{ArchId, Context, DecodeError, GuestMemory, LowerError, MemError};
+use iommu_inval_core::{ArchId, Context, DecodeError, LowerError, MemError, QueueMemory};
 
 iommu_inval_core::arch_error! {
     /// The architected error an AMD-Vi IOMMU raises for a command-buffer
@@ -293,7 +293,7 @@ impl EventLog {
         ENTRY_BYTES << self.len.clamp(MIN_COM_LEN, MAX_COM_LEN)
     }
     /// Append an entry; `Ok(false)` when the log is full (EventOverflow).
-    fn append<M: GuestMemory + ?Sized>(
+    fn append<M: QueueMemory + ?Sized>(
         &mut self,
         mem: &M,
         e: &EventLogEntry,
@@ -330,7 +330,7 @@ impl EventLog {
 /// ```
 /// use iommu_inval_amd::queue::{CmdBufDevice, STATUS_COM_WAIT_INT};
 /// use iommu_inval_core::device::{CommandQueue, CountingBackend};
-/// use iommu_inval_core::{CellMemory, GuestMemory, IdentityContext};
+/// use iommu_inval_core::{CellMemory, QueueMemory, IdentityContext};
 /// let mut ram = vec![0u8; 0x2000];
 /// let mem = CellMemory::new(0x1000, &mut ram);
 /// // 256 entries at 0x1000: INVALIDATE_IOMMU_ALL, then COMPLETION_WAIT s, i storing 7 at 0x1f00.
@@ -419,7 +419,7 @@ impl CmdBufDevice {
             ),
         }
     }
-    fn log(&mut self, mem: &(impl GuestMemory + ?Sized), e: EventLogEntry) -> Signals {
+    fn log(&mut self, mem: &(impl QueueMemory + ?Sized), e: EventLogEntry) -> Signals {
         let Some(log) = self.event_log.as_mut() else {
             return Signals::empty();
         };
@@ -494,7 +494,7 @@ impl QueueEngine for CmdBufDevice {
     ) -> Result<Outcome, LowerError> {
         crate::lift(cmd, ctx, out)
     }
-    fn complete(&mut self, sync: &Sync) -> Signals {
+    fn complete(&mut self, sync: &Barrier) -> Signals {
         if sync.interrupt {
             self.status |= STATUS_COM_WAIT_INT;
             Signals::COMPLETION_IRQ
@@ -502,7 +502,7 @@ impl QueueEngine for CmdBufDevice {
             Signals::empty()
         }
     }
-    fn record_fault<M: GuestMemory + ?Sized>(
+    fn record_fault<M: QueueMemory + ?Sized>(
         &mut self,
         mem: &M,
         cause: &FaultCause,

@@ -144,18 +144,18 @@ fn lift_wait_prefetch_ppr() {
     let (ops, _) = lift1([0x1000_0000_0000_1007, 99], &ctx);
     assert_eq!(
         ops,
-        [Op::Sync(Sync {
+        [Op::Sync(Barrier {
             interrupt: true,
             fence: true,
             store: Some(Store {
                 address: 0x1000,
                 data: 99
             }),
-            ..Sync::default()
+            ..Barrier::default()
         })]
     );
     let (ops, _) = lift1([0x1000_0000_0000_1000, 99], &ctx);
-    assert_eq!(ops, [Op::Sync(Sync::default())]);
+    assert_eq!(ops, [Op::Sync(Barrier::default())]);
     // Prefetch with inv: the invalidation first, then the hint.
     let t = topo();
     let (ops, o) = lift1([0x6000_0000_0300_0010, 0x5011], &t);
@@ -537,23 +537,23 @@ fn lower_other_ops() {
     let mut sink = Vec::new();
     let mut err = |op: Op| lower(&op, &caps.features, caps.budget, &ctx, &mut sink).unwrap_err();
     assert!(matches!(
-        err(Op::Sync(Sync {
+        err(Op::Sync(Barrier {
             sev: true,
-            ..Sync::default()
+            ..Barrier::default()
         })),
         LowerError::NoEquivalent(_)
     ));
     assert!(matches!(
-        err(Op::Sync(Sync {
+        err(Op::Sync(Barrier {
             drain_page_requests: true,
-            ..Sync::default()
+            ..Barrier::default()
         })),
         LowerError::NoEquivalent(_)
     ));
     for address in [0x1004, 1 << 52] {
-        let s = Sync {
+        let s = Barrier {
             store: Some(Store { address, data: 1 }),
-            ..Sync::default()
+            ..Barrier::default()
         };
         assert!(matches!(err(Op::Sync(s)), LowerError::NoEquivalent(_)));
     }
@@ -591,13 +591,13 @@ fn lower_other_ops() {
         LowerError::NoEquivalent(_)
     ));
     // A store sync.
-    let s = Sync {
+    let s = Barrier {
         store: Some(Store {
             address: 0xf_ffff_ffff_fff8,
             data: u64::MAX,
         }),
         interrupt: true,
-        ..Sync::default()
+        ..Barrier::default()
     };
     let (out, _) = low(Op::Sync(s), &caps, &ctx);
     assert_eq!(out[0].encode(), [0x100f_ffff_ffff_fffb, u64::MAX]);

@@ -11,7 +11,7 @@ use iommu_inval_core::device::{
     BackendError, CommandQueue, CountingBackend, FaultCause, QueueProducer, Record,
     RecordingBackend, Signals,
 };
-use iommu_inval_core::{CellMemory, GuestMemory, IdentityContext};
+use iommu_inval_core::{CellMemory, IdentityContext, QueueMemory};
 
 const BASE: u64 = 0x10_0000;
 const EVLOG: u64 = 0x10_2000;

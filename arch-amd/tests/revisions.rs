@@ -8,7 +8,7 @@ use iommu_inval_amd::queue::CmdBufDevice;
 use iommu_inval_amd::*;
 use iommu_inval_core::device::{CommandQueue, CountingBackend};
 use iommu_inval_core::model::PasidSel;
-use iommu_inval_core::{CellMemory, ErrorKind, GuestMemory, IdentityContext, LowerError};
+use iommu_inval_core::{CellMemory, ErrorKind, IdentityContext, LowerError, QueueMemory};
 
 fn dec(w: [u64; 2]) -> Command {
     let c = Command::decode(&w).unwrap_or_else(|e| panic!("{w:#x?}: {e}"));

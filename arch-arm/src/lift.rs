@@ -31,8 +31,8 @@ use iommu_inval_core::context::Context;
 use iommu_inval_core::error::LowerError;
 use iommu_inval_core::lift::{self, Emit};
 use iommu_inval_core::model::{
-    Caches, DeviceSel, DomainSel, Hints, Inval, Op, Outcome, PageResponse, PasidSel, Prefetch,
-    Regime, RespCode, Stages, StallAction, Store, Sync,
+    Barrier, Caches, DeviceSel, DomainSel, Hints, Inval, Op, Outcome, PageResponse, PasidSel,
+    Prefetch, Regime, RespCode, Stages, StallAction, Store,
 };
 use iommu_inval_core::native::ArchId;
 use iommu_inval_core::range::AddrRange;
@@ -417,7 +417,7 @@ pub fn lift<C: Context + ?Sized>(
             }
             e.push(Op::StallTerminate { device: c.sid })?
         }
-        Command::CmdSync(c) => e.push(Op::Sync(Sync {
+        Command::CmdSync(c) => e.push(Op::Sync(Barrier {
             interrupt: c.cs == 1 && c.msi_address == 0,
             store: if c.cs == 1 && c.msi_address != 0 {
                 Some(Store {

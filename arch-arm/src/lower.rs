@@ -72,8 +72,8 @@ use iommu_inval_core::context::Context;
 use iommu_inval_core::error::LowerError;
 use iommu_inval_core::lower::{Budget, DeviceSet, Emitter};
 use iommu_inval_core::model::{
-    Caches, DomainSel, Hints, Inval, Op, Outcome, PageResponse, PasidSel, Prefetch, Regime,
-    RespCode, Stages, StallAction, Sync, Widened,
+    Barrier, Caches, DomainSel, Hints, Inval, Op, Outcome, PageResponse, PasidSel, Prefetch,
+    Regime, RespCode, Stages, StallAction, Widened,
 };
 use iommu_inval_core::native::ArchId;
 use iommu_inval_core::range::{covering_block, page_count, pages, plan_aligned, AddrRange, Plan};
@@ -1124,7 +1124,7 @@ fn atc_range_of(size: u8, address: u64) -> AddrRange {
 // ------------------------------------------------------------------ rest --
 
 #[inline]
-fn lower_sync(s: &Sync) -> Result<CmdSync, LowerError> {
+fn lower_sync(s: &Barrier) -> Result<CmdSync, LowerError> {
     if s.drain_page_requests {
         return Err(LowerError::NoEquivalent(
             "CMD_SYNC does not drain page requests (IHI0070 §4.7.3)",

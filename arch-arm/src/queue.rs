@@ -43,8 +43,8 @@ use iommu_inval_core::device::{
 };
 use iommu_inval_core::error::{DecodeError, LowerError};
 use iommu_inval_core::lower::Budget;
-use iommu_inval_core::model::{Op, Outcome, Sync};
-use iommu_inval_core::queue::GuestMemory;
+use iommu_inval_core::model::{Barrier, Op, Outcome};
+use iommu_inval_core::queue::QueueMemory;
 use iommu_inval_core::ring::{Ring, RingRegs};
 use iommu_inval_core::sink::Sink;
 use iommu_inval_core::{ArchId, Context};
@@ -221,7 +221,7 @@ pub const GERROR_MSI_CMDQ_ABT_ERR: u32 = 1 << 4;
 /// ```
 /// use iommu_inval_arm::queue::CmdqDevice;
 /// use iommu_inval_core::device::{CommandQueue, CountingBackend};
-/// use iommu_inval_core::{CellMemory, GuestMemory, IdentityContext};
+/// use iommu_inval_core::{CellMemory, QueueMemory, IdentityContext};
 /// let mut ram = vec![0u8; 0x2000];
 /// let mem = CellMemory::new(0x1000, &mut ram);
 /// // 16-entry queue at 0x1000: TLBI_NH_ALL, then CMD_SYNC SIG_IRQ writing 0 to 0x1800.
@@ -349,13 +349,13 @@ impl QueueEngine for CmdqDevice {
     ) -> Result<Outcome, LowerError> {
         crate::lift(cmd, ctx, out)
     }
-    fn complete(&mut self, sync: &Sync) -> Signals {
+    fn complete(&mut self, sync: &Barrier) -> Signals {
         let mut s = Signals::empty();
         s.set(Signals::COMPLETION_IRQ, sync.interrupt);
         s.set(Signals::SEV, sync.sev);
         s
     }
-    fn record_fault<M: GuestMemory + ?Sized>(
+    fn record_fault<M: QueueMemory + ?Sized>(
         &mut self,
         _mem: &M,
         cause: &FaultCause,

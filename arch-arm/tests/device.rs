@@ -11,7 +11,7 @@ use iommu_inval_core::device::{
     BackendError, CommandQueue, CountingBackend, FaultCause, QueueEngine, QueueProducer, Record,
     RecordingBackend, Signals, BATCH_OPS,
 };
-use iommu_inval_core::{CellMemory, GuestMemory, IdentityContext, Op};
+use iommu_inval_core::{CellMemory, IdentityContext, Op, QueueMemory};
 
 const BASE: u64 = 0x10_0000;
 const STATUS: u64 = 0x10_8000;

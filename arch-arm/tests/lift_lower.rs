@@ -464,7 +464,11 @@ fn unknown_ids_widen() {
     );
     assert_eq!(o.widened, Widened::PASID);
     // PASID 1 shares ASID 5 with PASID 9: reported.
-    let (v, o) = low(Op::Inval(s1(1, 0x1000, 0x1000)), Target::<Smmuv3>::default(), &t);
+    let (v, o) = low(
+        Op::Inval(s1(1, 0x1000, 0x1000)),
+        Target::<Smmuv3>::default(),
+        &t,
+    );
     assert_eq!(v, [va(3, 5, [0, 0, 0, 0], 0x1000)]);
     assert_eq!(o.widened, Widened::PASID);
     // A PASID too wide for the host's SubstreamIDs: ATC_INV without PASID.
@@ -725,7 +729,7 @@ fn interrupt_remapping_is_dropped() {
 
 #[test]
 fn sync_lowering() {
-    let one = |s: Sync| {
+    let one = |s: Barrier| {
         lower(
             &Op::Sync(s),
             &Features::LATEST,
@@ -736,13 +740,13 @@ fn sync_lowering() {
         .map(|_| ())
     };
     let mut v = Vec::new();
-    let st = Sync {
+    let st = Barrier {
         store: Some(Store {
             address: 0xfee0_0000,
             data: 0x1234,
         }),
         fence: true,
-        ..Sync::default()
+        ..Barrier::default()
     };
     lower(
         &Op::Sync(st),
@@ -774,31 +778,31 @@ fn sync_lowering() {
         (false, (0, 1)),
         (true, (0x1000, 1)),
     ] {
-        let s = Sync {
+        let s = Barrier {
             interrupt,
             store: store(address, data),
-            ..Sync::default()
+            ..Barrier::default()
         };
         assert!(ne(one(s)), "{s:?}");
     }
     for s in [
-        Sync {
+        Barrier {
             sev: true,
             interrupt: true,
-            ..Sync::default()
+            ..Barrier::default()
         },
-        Sync {
+        Barrier {
             drain_page_requests: true,
-            ..Sync::default()
+            ..Barrier::default()
         },
     ] {
         assert!(ne(one(s)), "{s:?}");
     }
     let mut v = Vec::new();
     lower(
-        &Op::Sync(Sync {
+        &Op::Sync(Barrier {
             sev: true,
-            ..Sync::default()
+            ..Barrier::default()
         }),
         &Features::LATEST,
         DEFAULT_BUDGET,
@@ -925,7 +929,11 @@ fn a_pasid_with_two_asids_gets_one_command_per_asid() {
     )
     .unwrap();
     let va = |asid| va(1, asid, [0, 0, 0, 0], 0x8000);
-    let (v, o) = low(Op::Inval(s1(7, 0x8000, 0x1000)), Target::<Smmuv3>::default(), &t);
+    let (v, o) = low(
+        Op::Inval(s1(7, 0x8000, 0x1000)),
+        Target::<Smmuv3>::default(),
+        &t,
+    );
     assert_eq!(v, [va(1), va(2)]);
     assert!(o.is_exact(), "{o:?}");
     // More ASIDs than the command cap: NH_VAA, every ASID of the VMID.

@@ -363,7 +363,7 @@ fn any_op() -> impl Strategy<Value = Op> {
         any::<u8>(),
     )
         .prop_map(|(b, address, data, msi_msh, msi_attr)| {
-            Op::Sync(Sync {
+            Op::Sync(Barrier {
                 interrupt: b[0],
                 store: if b[1] {
                     Some(Store { address, data })

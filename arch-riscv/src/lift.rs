@@ -144,13 +144,13 @@ pub fn lift<C: Context + ?Sized>(
             e.push(Op::Inval(i))?;
         }
         Command::IofenceC(c) => {
-            let sync = Sync {
+            let sync = Barrier {
                 interrupt: c.wsi,
                 store: c.av.then_some(Store {
                     address: c.addr,
                     data: u64::from(c.data),
                 }),
-                ..Sync::default()
+                ..Barrier::default()
             };
             e.push(Op::Sync(sync))?;
         }

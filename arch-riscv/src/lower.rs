@@ -312,7 +312,7 @@ pub fn lower<C: Context + ?Sized>(
 }
 
 fn lower_sync(
-    s: &Sync,
+    s: &Barrier,
     caps: &Host<'_>,
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {

@@ -70,7 +70,7 @@ use iommu_inval_core::device::{
 use iommu_inval_core::lower::Budget;
 use iommu_inval_core::ring::{Ring, RingRegs};
 use iommu_inval_core::{
-    ArchId, Context, DecodeError, GuestMemory, LowerError, Op, Outcome, Sink, Sync,
+    ArchId, Barrier, Context, DecodeError, LowerError, Op, Outcome, QueueMemory, Sink,
 };
 
 iommu_inval_core::arch_error! {
@@ -313,7 +313,7 @@ impl CmdQueue {
 /// ```
 /// use iommu_inval_riscv::queue::{CqDevice, CQCSR_FENCE_W_IP};
 /// use iommu_inval_core::device::{CommandQueue, CountingBackend};
-/// use iommu_inval_core::{CellMemory, GuestMemory, IdentityContext};
+/// use iommu_inval_core::{CellMemory, QueueMemory, IdentityContext};
 /// let mut ram = vec![0u8; 0x2000];
 /// let mem = CellMemory::new(0x1000, &mut ram);
 /// // 256 entries at 0x1000: IOTINVAL.VMA (everything), then IOFENCE.C AV + WSI storing 7 at 0x1f00.
@@ -418,7 +418,7 @@ impl QueueEngine for CqDevice {
     ) -> Result<Outcome, LowerError> {
         crate::lift(cmd, ctx, out)
     }
-    fn complete(&mut self, sync: &Sync) -> Signals {
+    fn complete(&mut self, sync: &Barrier) -> Signals {
         self.queue.complete_fence(sync.interrupt);
         if sync.interrupt && self.queue.csr & CQCSR_CIE != 0 {
             Signals::COMPLETION_IRQ
@@ -426,7 +426,7 @@ impl QueueEngine for CqDevice {
             Signals::empty()
         }
     }
-    fn record_fault<M: GuestMemory + ?Sized>(
+    fn record_fault<M: QueueMemory + ?Sized>(
         &mut self,
         _mem: &M,
         cause: &FaultCause,

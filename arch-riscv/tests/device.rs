@@ -6,7 +6,7 @@ use iommu_inval_core::device::{
     RecordingBackend, Signals,
 };
 use iommu_inval_core::model::{Caches, Op};
-use iommu_inval_core::{CellMemory, GuestMemory, IdentityContext};
+use iommu_inval_core::{CellMemory, IdentityContext, QueueMemory};
 use iommu_inval_riscv::queue::HwError;
 use iommu_inval_riscv::queue::{
     CmdQueue, ConfigError, CqDevice, CQCSR_CMD_ILL, CQCSR_CMD_TO, CQCSR_CQEN, CQCSR_CQMF,
@@ -193,7 +193,7 @@ impl iommu_inval_core::device::Backend for Timeout {
     fn execute(&mut self, _ops: &[Op]) -> Result<(), BackendError> {
         Ok(())
     }
-    fn barrier(&mut self, _s: &iommu_inval_core::Sync) -> Result<(), BackendError> {
+    fn barrier(&mut self, _s: &iommu_inval_core::Barrier) -> Result<(), BackendError> {
         Err(BackendError::DeviceTlbTimeout { device: 0x10 })
     }
 }

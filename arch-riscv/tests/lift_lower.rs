@@ -182,21 +182,21 @@ fn what_riscv_cannot_name() {
     assert!(matches!(out[0], Command::IodirInvalDdt(d) if !d.dv));
     assert!(o.widened.contains(Widened::DEVICE));
     // A sync storing 64-bit data: IOFENCE.C stores 32 bits.
-    let s = Op::Sync(Sync {
+    let s = Op::Sync(Barrier {
         store: Some(Store {
             address: 0x1000,
             data: 1 << 40,
         }),
-        ..Sync::default()
+        ..Barrier::default()
     });
     assert!(matches!(
         lower_all(&s, &caps, &IdentityContext),
         Err(LowerError::NoEquivalent(_))
     ));
     // Without wired interrupts, an interrupting sync has no equivalent.
-    let irq = Op::Sync(Sync {
+    let irq = Op::Sync(Barrier {
         interrupt: true,
-        ..Sync::default()
+        ..Barrier::default()
     });
     let no_wsi = Target {
         features: Features {

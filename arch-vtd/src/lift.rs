@@ -24,8 +24,8 @@
 use crate::desc::*;
 use iommu_inval_core::lift;
 use iommu_inval_core::model::{
-    Caches, DeviceSel, DomainSel, Hints, Inval, Op, PageResponse, PasidSel, RespCode, Stages,
-    Store, Sync,
+    Barrier, Caches, DeviceSel, DomainSel, Hints, Inval, Op, PageResponse, PasidSel, RespCode,
+    Stages, Store,
 };
 use iommu_inval_core::range::{ats_decode, AddrRange, PAGE_SHIFT};
 use iommu_inval_core::{ArchId, Context, LowerError, Outcome, Sink, Widened};
@@ -221,7 +221,7 @@ pub fn lift<C: Context + ?Sized>(
             emit(i.into(), out)?;
         }
         Command::InvWait(d) => {
-            let s = Sync {
+            let s = Barrier {
                 interrupt: d.r#if,
                 store: if d.sw {
                     Some(Store {
@@ -233,7 +233,7 @@ pub fn lift<C: Context + ?Sized>(
                 },
                 fence: d.r#fn,
                 drain_page_requests: d.pd,
-                ..Sync::default()
+                ..Barrier::default()
             };
             emit(Op::Sync(s), out)?;
         }

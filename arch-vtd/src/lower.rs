@@ -31,7 +31,8 @@ use iommu_inval_core::lower::{
     dropped, emit_one, one_tag, tag_shared, Budget, Emitter, ListedPasids,
 };
 use iommu_inval_core::model::{
-    Caches, DeviceSel, DomainSel, Inval, Op, PageResponse, PasidSel, Regime, RespCode, Stages, Sync,
+    Barrier, Caches, DeviceSel, DomainSel, Inval, Op, PageResponse, PasidSel, Regime, RespCode,
+    Stages,
 };
 use iommu_inval_core::range::{
     ats_encode_block, plan_aligned, AddrRange, AlignedBlocks, Block, Plan, PAGE_SHIFT,
@@ -173,7 +174,7 @@ pub fn lower<C: Context + ?Sized>(
 }
 
 fn lower_sync(
-    s: &Sync,
+    s: &Barrier,
     caps: &Host<'_>,
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {

@@ -38,8 +38,8 @@ use iommu_inval_core::device::{
 };
 use iommu_inval_core::error::{DecodeError, ErrorKind, LowerError};
 use iommu_inval_core::lower::Budget;
-use iommu_inval_core::model::{Op, Outcome, Sync};
-use iommu_inval_core::queue::GuestMemory;
+use iommu_inval_core::model::{Barrier, Op, Outcome};
+use iommu_inval_core::queue::QueueMemory;
 use iommu_inval_core::ring::{Ring, RingRegs};
 use iommu_inval_core::sink::Sink;
 use iommu_inval_core::{ArchId, Context};
@@ -186,7 +186,7 @@ pub const CTL_IP: u32 = 1 << 30;
 /// ```
 /// use iommu_inval_vtd::queue::{InvQueue, ICS_IWC};
 /// use iommu_inval_core::device::{CommandQueue, CountingBackend, Signals};
-/// use iommu_inval_core::{CellMemory, GuestMemory, IdentityContext};
+/// use iommu_inval_core::{CellMemory, QueueMemory, IdentityContext};
 /// let mut ram = vec![0u8; 0x2000];
 /// let mem = CellMemory::new(0x1000, &mut ram);
 /// // A one-page 128-bit queue at 0x1000: iotlb_inv_dsc (global), then
@@ -327,7 +327,7 @@ impl QueueEngine for InvQueue {
     ) -> Result<Outcome, LowerError> {
         crate::lift(cmd, ctx, out)
     }
-    fn complete(&mut self, sync: &Sync) -> Signals {
+    fn complete(&mut self, sync: &Barrier) -> Signals {
         if !sync.interrupt || self.ics & ICS_IWC != 0 {
             // IWC already set: no new interrupt (§6.5.2.8).
             return Signals::empty();
@@ -335,7 +335,7 @@ impl QueueEngine for InvQueue {
         self.ics |= ICS_IWC;
         Self::event(&mut self.iectl, Signals::COMPLETION_IRQ)
     }
-    fn record_fault<M: GuestMemory + ?Sized>(
+    fn record_fault<M: QueueMemory + ?Sized>(
         &mut self,
         _mem: &M,
         cause: &FaultCause,

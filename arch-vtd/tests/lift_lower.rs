@@ -425,9 +425,9 @@ fn non_invalidations() {
     let caps = Target::<Vtd>::default();
     let mut out = Vec::new();
     let sync = |store| {
-        Op::Sync(Sync {
+        Op::Sync(Barrier {
             store,
-            ..Sync::default()
+            ..Barrier::default()
         })
     };
     // A store VT-d cannot write (unaligned, 64-bit data), SEV, stalls.
@@ -440,9 +440,9 @@ fn non_invalidations() {
             address: 0x1000,
             data: 1 << 32,
         })),
-        Op::Sync(Sync {
+        Op::Sync(Barrier {
             sev: true,
-            ..Sync::default()
+            ..Barrier::default()
         }),
         Op::StallTerminate { device: 1 },
         Op::Resume {

@@ -122,7 +122,11 @@ fn without_a_list_the_global_descriptor_stays() {
         assert!(o.widened.contains(Widened::DOMAIN));
     }
     // Legacy mode has no PASID descriptors: global as before.
-    let (out, _) = lower_v(&s1_all(1, AddrRange::All), &Target::<Vtd>::new(Features::SCALABLE.in_legacy_mode()), &topo(3));
+    let (out, _) = lower_v(
+        &s1_all(1, AddrRange::All),
+        &Target::<Vtd>::new(Features::SCALABLE.in_legacy_mode()),
+        &topo(3),
+    );
     assert!(only_global(&out), "{out:?}");
 }
 

@@ -4,7 +4,7 @@
 //! points at these tests.
 
 use iommu_inval_core::device::{CommandQueue, CountingBackend};
-use iommu_inval_core::{CellMemory, ErrorKind, GuestMemory, IdentityContext};
+use iommu_inval_core::{CellMemory, ErrorKind, IdentityContext, QueueMemory};
 use iommu_inval_vtd::queue::HwError;
 use iommu_inval_vtd::queue::{InvQueue, FSTS_IQE};
 use iommu_inval_vtd::{Command, Features};

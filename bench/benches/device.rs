@@ -18,7 +18,7 @@ use iommu_inval_amd::queue::CmdBufDevice;
 use iommu_inval_arm::queue::CmdqDevice;
 use iommu_inval_bench::targets::{amd, arm, riscv, topology, vtd};
 use iommu_inval_core::device::{CommandQueue, CountingBackend, QueueEngine, RecordingBackend};
-use iommu_inval_core::{CellMemory, GuestMemory, IdentityContext, MemError};
+use iommu_inval_core::{CellMemory, IdentityContext, MemError, QueueMemory};
 use iommu_inval_riscv::queue::CqDevice;
 use iommu_inval_vtd::queue::InvQueue;
 
@@ -47,7 +47,7 @@ impl Guest<'_> {
     }
 }
 
-impl GuestMemory for Guest<'_> {
+impl QueueMemory for Guest<'_> {
     fn read_words(&self, addr: u64, out: &mut [u64]) -> Result<(), MemError> {
         self.pick(addr).read_words(addr, out)
     }

@@ -6,7 +6,7 @@
 //! [`Inval`] naming every cache it needs, no explicit syncs (the one-by-one
 //! lowering adds them per request; the batch lowering per batch).
 
-use iommu_inval_core::model::{Caches, DeviceSel, DomainSel, Inval, Op, PasidSel, Stages, Sync};
+use iommu_inval_core::model::{Barrier, Caches, DeviceSel, DomainSel, Inval, Op, PasidSel, Stages};
 use iommu_inval_core::range::AddrRange;
 
 /// The generic domain every stream uses.
@@ -225,7 +225,7 @@ pub fn codec_mix(seed: u64) -> Vec<Op> {
             _ => s1_unmap(AddrRange::All),
         };
         out.push(Op::Inval(op));
-        out.push(Op::Sync(Sync::default()));
+        out.push(Op::Sync(Barrier::default()));
     }
     out
 }

@@ -30,7 +30,7 @@ use iommu_inval_core::model::{Caches, Inval, Op};
 use iommu_inval_core::range::{self, AddrRange};
 use iommu_inval_core::sink::{FixedBuf, Sink, SliceSink};
 use iommu_inval_core::{
-    copy_checked, CellMemory, GuestMemory, IdentityContext, MemError, SliceMemory,
+    copy_checked, CellMemory, IdentityContext, MemError, QueueMemory, SliceMemory,
 };
 use iommu_inval_riscv::queue::CqDevice;
 use iommu_inval_vtd::queue::InvQueue;
@@ -435,7 +435,7 @@ fn riscv_queue_checks(rep: &mut Report) {
 /// streams store their completion at 0x7f000000).
 struct TwoRegions<'a>(CellMemory<'a>, CellMemory<'a>);
 
-impl GuestMemory for TwoRegions<'_> {
+impl QueueMemory for TwoRegions<'_> {
     fn read_words(&self, addr: u64, out: &mut [u64]) -> Result<(), MemError> {
         if addr >= self.1.base {
             self.1.read_words(addr, out)

@@ -92,7 +92,7 @@ mod vm_memory_errors {
     use iommu_inval::arm::queue::CmdqDevice;
     use iommu_inval::core::device::{ArchError, CommandQueue, CountingBackend, FaultCause};
     use iommu_inval::core::queue::VmMemory;
-    use iommu_inval::core::{GuestMemory, IdentityContext};
+    use iommu_inval::core::{IdentityContext, QueueMemory};
     use iommu_inval::vtd::queue::InvQueue;
     use vm_memory::{GuestAddress, GuestMemoryMmap};
 

@@ -74,7 +74,7 @@ use core::cmp::Ordering;
 
 use crate::error::LowerError;
 use crate::lower::Emitter;
-use crate::model::{Caches, DomainSel, Hints, Inval, Op, Outcome, PasidSel, Sync};
+use crate::model::{Barrier, Caches, DomainSel, Hints, Inval, Op, Outcome, PasidSel};
 use crate::range::AddrRange;
 use crate::sink::{Full, Sink};
 
@@ -363,7 +363,7 @@ fn split(op: &Inval, by_stage: bool, buf: &mut [Inval; 3]) -> usize {
 type OpEmitter<'o> = Emitter<'o, Op>;
 
 fn plain_sync() -> Op {
-    Op::Sync(Sync::default())
+    Op::Sync(Barrier::default())
 }
 
 /// Coalesce `run` in place and emit it in stage order, a stage per phase
@@ -860,7 +860,7 @@ mod tests {
             Op::Inval(atc),
             Op::Inval(s1(1, span(1, 1))),
             Op::Inval(s1(1, span(2, 1))),
-            Op::Sync(Sync::default()),
+            Op::Sync(Barrier::default()),
         ];
         let mut scratch = [Inval::new(Caches::empty()); 8];
         let mut out = Vec::new();
@@ -877,12 +877,12 @@ mod tests {
 
     #[test]
     fn input_sync_closes_the_run_and_keeps_its_signal() {
-        let sig = Sync {
+        let sig = Barrier {
             store: Some(Store {
                 address: 0x8000,
                 data: 7,
             }),
-            ..Sync::default()
+            ..Barrier::default()
         };
         let ops = [
             Op::Inval(s1(1, span(1, 1))),
@@ -1047,7 +1047,7 @@ mod tests {
     fn arb_ops() -> impl Strategy<Value = Vec<Op>> {
         let op = prop_oneof![
             10 => arb_inval().prop_map(Op::Inval),
-            1 => Just(Op::Sync(Sync::default())),
+            1 => Just(Op::Sync(Barrier::default())),
             1 => Just(Op::StallTerminate { device: 5 }),
         ];
         proptest::collection::vec(op, 0..24)
@@ -1060,7 +1060,7 @@ mod tests {
         for op in ops {
             match op {
                 Op::Inval(_) => segs.last_mut().unwrap().push(*op),
-                Op::Sync(s) if *s == Sync::default() => segs.last_mut().unwrap().push(*op),
+                Op::Sync(s) if *s == Barrier::default() => segs.last_mut().unwrap().push(*op),
                 other => {
                     delims.push(*other);
                     segs.push(Vec::new());
@@ -1082,7 +1082,7 @@ mod tests {
             let opts = [BatchOptions::default(), BatchOptions::QUEUE, BatchOptions::HOST][usize::from(mode)];
             // Mark input syncs so they can be found in the output.
             let ops: Vec<Op> = ops.into_iter().enumerate().map(|(k, o)| match o {
-                Op::Sync(_) => Op::Sync(Sync { store: Some(Store { address: 0x1000, data: k as u64 }), ..Sync::default() }),
+                Op::Sync(_) => Op::Sync(Barrier { store: Some(Store { address: 0x1000, data: k as u64 }), ..Barrier::default() }),
                 o => o,
             }).collect();
             let mut scratch = alloc::vec![Inval::new(Caches::empty()); scratch_len];
@@ -1107,7 +1107,7 @@ mod tests {
         #[test]
         fn stage_order_in_each_run(ops in arb_ops()) {
             let ops: Vec<Op> = ops.into_iter().map(|o| match o {
-                Op::Sync(_) => Op::Sync(Sync { interrupt: true, ..Sync::default() }),
+                Op::Sync(_) => Op::Sync(Barrier { interrupt: true, ..Barrier::default() }),
                 o => o,
             }).collect();
             let (out, _) = run(&ops);
@@ -1122,7 +1122,7 @@ mod tests {
                         last = Some(s);
                     }
                     // A sync the batch added: the run goes on.
-                    Op::Sync(s) if *s == Sync::default() => {}
+                    Op::Sync(s) if *s == Barrier::default() => {}
                     // An input barrier: a new run starts.
                     _ => last = None,
                 }

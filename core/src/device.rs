@@ -37,7 +37,7 @@
 //!
 //! ```
 //! use iommu_inval_core::device::{CommandQueue, CountingBackend};
-//! # fn demo<Q: CommandQueue, M: iommu_inval_core::GuestMemory>(q: &mut Q, mem: &M, prod: u64) {
+//! # fn demo<Q: CommandQueue, M: iommu_inval_core::QueueMemory>(q: &mut Q, mem: &M, prod: u64) {
 //! let mut backend = CountingBackend::default();
 //! q.doorbell(prod);
 //! let p = q.process(mem, &iommu_inval_core::IdentityContext, &mut backend);
@@ -51,9 +51,9 @@ use crate::batch::{coalesce, BatchOptions};
 use crate::context::Context;
 use crate::error::{DecodeError, LowerError};
 use crate::lower::Budget;
-use crate::model::{Caches, Inval, Op, Outcome, Sync, Widened};
+use crate::model::{Barrier, Caches, Inval, Op, Outcome, Widened};
 use crate::native::{ArchId, FeatureSet, NativeCommand};
-use crate::queue::{GuestMemory, MemError};
+use crate::queue::{MemError, QueueMemory};
 use crate::ring::{RingRegs, MAX_SLOT_WORDS};
 use crate::sink::{Full, Sink};
 use core::fmt;
@@ -150,7 +150,7 @@ pub trait Backend {
     /// be complete when this returns `Ok`. `sync` is the guest's (its store
     /// is the guest's to receive; the front end writes it). The default does
     /// nothing (a back end whose `execute` is synchronous).
-    fn barrier(&mut self, sync: &Sync) -> Result<(), BackendError> {
+    fn barrier(&mut self, sync: &Barrier) -> Result<(), BackendError> {
         let _ = sync;
         Ok(())
     }
@@ -160,7 +160,7 @@ impl<B: Backend + ?Sized> Backend for &mut B {
     fn execute(&mut self, ops: &[Op]) -> Result<(), BackendError> {
         (**self).execute(ops)
     }
-    fn barrier(&mut self, sync: &Sync) -> Result<(), BackendError> {
+    fn barrier(&mut self, sync: &Barrier) -> Result<(), BackendError> {
         (**self).barrier(sync)
     }
 }
@@ -398,10 +398,10 @@ pub trait QueueEngine: RingRegs {
     ) -> Result<Outcome, LowerError>;
     /// A sync completed (its store, if any, is written): set the completion
     /// status the architecture keeps and say what to raise.
-    fn complete(&mut self, sync: &Sync) -> Signals;
+    fn complete(&mut self, sync: &Barrier) -> Signals;
     /// Record a fault at the head in the architecture's registers (and, for
     /// AMD, its event log in `mem`).
-    fn record_fault<M: GuestMemory + ?Sized>(
+    fn record_fault<M: QueueMemory + ?Sized>(
         &mut self,
         mem: &M,
         cause: &FaultCause,
@@ -417,7 +417,7 @@ pub trait QueueEngine: RingRegs {
     }
     /// Fetch and decode the command at the head (without moving it).
     #[inline(always)]
-    fn fetch<M: GuestMemory + ?Sized>(&self, mem: &M) -> Result<Self::Command, FaultCause> {
+    fn fetch<M: QueueMemory + ?Sized>(&self, mem: &M) -> Result<Self::Command, FaultCause> {
         let mut buf = [0u64; MAX_SLOT_WORDS];
         let words = self
             .ring()
@@ -438,7 +438,7 @@ pub trait QueueEngine: RingRegs {
     /// yielded as the last item. Nothing while the queue is stopped. A
     /// read-only walk of a queue image runs on a copy of the registers.
     #[inline]
-    fn commands<'a, M: GuestMemory + ?Sized>(&'a mut self, mem: &'a M) -> Commands<'a, Self, M> {
+    fn commands<'a, M: QueueMemory + ?Sized>(&'a mut self, mem: &'a M) -> Commands<'a, Self, M> {
         let stopped = self.is_stopped();
         Commands {
             left: if stopped { 0 } else { self.pending() },
@@ -452,7 +452,7 @@ pub trait QueueEngine: RingRegs {
     /// back end, no completion). `ops`, `batches` and `completions` stay 0.
     fn consume<M, F>(&mut self, mem: &M, mut f: F) -> Progress<Self::HwError>
     where
-        M: GuestMemory + ?Sized,
+        M: QueueMemory + ?Sized,
         F: FnMut(&Fetched<Self::Command>),
     {
         let mut p = Progress {
@@ -502,7 +502,7 @@ impl<'a, Q: ?Sized, M: ?Sized> Commands<'a, Q, M> {
 impl<Q, M> Iterator for Commands<'_, Q, M>
 where
     Q: QueueEngine + ?Sized,
-    M: GuestMemory + ?Sized,
+    M: QueueMemory + ?Sized,
 {
     type Item = Result<Fetched<Q::Command>, Fault<Q::HwError>>;
 
@@ -571,7 +571,7 @@ pub trait CommandQueue: QueueEngine + Sized {
     /// Consume every pending command (see the [module docs](self)).
     fn process<M, C, B>(&mut self, mem: &M, ctx: &C, backend: &mut B) -> Progress<Self::HwError>
     where
-        M: GuestMemory + ?Sized,
+        M: QueueMemory + ?Sized,
         C: Context + ?Sized,
         B: Backend + ?Sized,
     {
@@ -613,7 +613,7 @@ pub trait QueueProducer: CommandQueue {
     /// Write `cmd` at the tail and advance the tail. A command shorter than
     /// the slot has its upper words zero (a 128-bit VT-d descriptor in a
     /// 256-bit queue); a longer one does not encode.
-    fn produce<M: GuestMemory + ?Sized>(
+    fn produce<M: QueueMemory + ?Sized>(
         &mut self,
         mem: &M,
         cmd: &Self::Command,
@@ -673,7 +673,7 @@ impl Batch {
     }
     /// Take the sync a command lifted to (ops `start..`), if any. A command
     /// lifts either to one sync or to no sync at all.
-    fn take_sync(&mut self, start: usize) -> Option<Sync> {
+    fn take_sync(&mut self, start: usize) -> Option<Barrier> {
         let last = self.len.checked_sub(1).filter(|l| *l >= start)?;
         match self.ops.get(last) {
             Some(Op::Sync(s)) => {
@@ -704,7 +704,7 @@ fn flush<B: Backend + ?Sized, E>(
 }
 
 /// Record a fault at the head; true when the queue stops.
-fn fault<Q: QueueEngine + ?Sized, M: GuestMemory + ?Sized>(
+fn fault<Q: QueueEngine + ?Sized, M: QueueMemory + ?Sized>(
     q: &mut Q,
     mem: &M,
     cause: FaultCause,
@@ -730,7 +730,7 @@ fn fault<Q: QueueEngine + ?Sized, M: GuestMemory + ?Sized>(
 pub fn run<Q, M, C, B>(q: &mut Q, mem: &M, ctx: &C, backend: &mut B) -> Progress<Q::HwError>
 where
     Q: QueueEngine + ?Sized,
-    M: GuestMemory + ?Sized,
+    M: QueueMemory + ?Sized,
     C: Context + ?Sized,
     B: Backend + ?Sized,
 {
@@ -826,7 +826,7 @@ impl Backend for CountingBackend {
         self.invals += ops.iter().filter(|o| matches!(o, Op::Inval(_))).count() as u64;
         Ok(())
     }
-    fn barrier(&mut self, _: &Sync) -> Result<(), BackendError> {
+    fn barrier(&mut self, _: &Barrier) -> Result<(), BackendError> {
         self.barriers += 1;
         Ok(())
     }
@@ -839,7 +839,7 @@ pub enum Record<'a> {
     /// One call to `execute`, with its ops.
     Batch(&'a [Op]),
     /// One barrier.
-    Barrier(&'a Sync),
+    Barrier(&'a Barrier),
 }
 
 #[cfg(feature = "alloc")]
@@ -847,7 +847,7 @@ pub enum Record<'a> {
 enum Entry {
     /// `ops[start..end]`.
     Batch(usize, usize),
-    Barrier(Sync),
+    Barrier(Barrier),
 }
 
 /// A back end that records every batch and barrier, for tests; it can be
@@ -901,7 +901,7 @@ impl Backend for RecordingBackend {
         self.log.push(Entry::Batch(start, self.ops.len()));
         Ok(())
     }
-    fn barrier(&mut self, sync: &Sync) -> Result<(), BackendError> {
+    fn barrier(&mut self, sync: &Barrier) -> Result<(), BackendError> {
         if let Some(e) = self.fail_next.take() {
             return Err(e);
         }
@@ -996,7 +996,7 @@ pub struct LowerToHost<'m, Q: QueueProducer, M: ?Sized, C: ?Sized, K> {
     /// The lowering budget.
     pub budget: Budget,
     /// The sync added at each guest barrier.
-    pub host_sync: Sync,
+    pub host_sync: Barrier,
     /// Makes the host consume its queue.
     pub kick: K,
     /// What lowering widened, over all ops (reported, never silent).
@@ -1010,7 +1010,7 @@ pub struct LowerToHost<'m, Q: QueueProducer, M: ?Sized, C: ?Sized, K> {
 impl<'m, Q, M, C, K> LowerToHost<'m, Q, M, C, K>
 where
     Q: QueueProducer,
-    M: GuestMemory + ?Sized,
+    M: QueueMemory + ?Sized,
     C: Context + ?Sized,
     K: FnMut(&mut Q, &M) -> Result<(), BackendError>,
 {
@@ -1024,9 +1024,9 @@ where
             queue,
             mem,
             ctx,
-            host_sync: Sync {
+            host_sync: Barrier {
                 fence: true,
-                ..Sync::default()
+                ..Barrier::default()
             },
             kick,
             widened: Widened::empty(),
@@ -1092,7 +1092,7 @@ struct RingSink<'a, Q, M: ?Sized, K> {
 impl<Q, M, K> Sink<Q::Command> for RingSink<'_, Q, M, K>
 where
     Q: QueueProducer,
-    M: GuestMemory + ?Sized,
+    M: QueueMemory + ?Sized,
     K: FnMut(&mut Q, &M) -> Result<(), BackendError>,
 {
     fn push(&mut self, cmd: Q::Command) -> Result<(), Full> {
@@ -1131,7 +1131,7 @@ struct LowerEach<'b, 'm, Q: QueueProducer, M: ?Sized, C: ?Sized, K> {
 impl<Q, M, C, K> Sink<Op> for LowerEach<'_, '_, Q, M, C, K>
 where
     Q: QueueProducer,
-    M: GuestMemory + ?Sized,
+    M: QueueMemory + ?Sized,
     C: Context + ?Sized,
     K: FnMut(&mut Q, &M) -> Result<(), BackendError>,
 {
@@ -1146,7 +1146,7 @@ where
 impl<Q, M, C, K> Backend for LowerToHost<'_, Q, M, C, K>
 where
     Q: QueueProducer,
-    M: GuestMemory + ?Sized,
+    M: QueueMemory + ?Sized,
     C: Context + ?Sized,
     K: FnMut(&mut Q, &M) -> Result<(), BackendError>,
 {
@@ -1167,7 +1167,7 @@ where
                 .unwrap_or(BackendError::Failed("coalescing the batch failed"))),
         }
     }
-    fn barrier(&mut self, _guest: &Sync) -> Result<(), BackendError> {
+    fn barrier(&mut self, _guest: &Barrier) -> Result<(), BackendError> {
         let s = Op::Sync(self.host_sync);
         self.lower_one(&s)?;
         (self.kick)(&mut self.queue, self.mem)

@@ -20,8 +20,8 @@
 use core::fmt::{self, Display, Formatter};
 
 use crate::model::{
-    Caches, DeviceSel, DomainSel, Inval, Op, PageResponse, PasidSel, Prefetch, Regime, RespCode,
-    Stages, StallAction, Sync,
+    Barrier, Caches, DeviceSel, DomainSel, Inval, Op, PageResponse, PasidSel, Prefetch, Regime,
+    RespCode, Stages, StallAction,
 };
 use crate::range::AddrRange;
 
@@ -194,7 +194,7 @@ impl Display for Inval {
 }
 
 /// `sync`, then what it does on completion.
-impl Display for Sync {
+impl Display for Barrier {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         f.write_str("sync")?;
         if self.interrupt {
@@ -316,12 +316,12 @@ mod tests {
             d.to_string(),
             "invalidate device TLB, all addresses, all PASIDs device 00:02.0"
         );
-        let s = Sync {
+        let s = Barrier {
             store: Some(Store {
                 address: 0x1000,
                 data: 1,
             }),
-            ..Sync::default()
+            ..Barrier::default()
         };
         assert_eq!(Op::Sync(s).to_string(), "sync, store 0x1 to 0x1000");
     }

@@ -92,13 +92,13 @@ pub use device::{Backend, BackendError, CommandQueue, Progress};
 pub use error::{DecodeError, ErrorKind, LowerError, RangeError};
 pub use lower::Budget;
 pub use model::{
-    Caches, DeviceSel, DomainSel, Hints, Inval, Op, PageResponse, PasidSel, Prefetch, Regime,
-    RespCode, Stages, StallAction, Store, Sync,
+    Barrier, Caches, DeviceSel, DomainSel, Hints, Inval, Op, PageResponse, PasidSel, Prefetch,
+    Regime, RespCode, Stages, StallAction, Store,
 };
 pub use model::{Outcome, Widened};
 pub use native::{
     copy_checked, ArchId, CopyError, FeatureSet, FieldError, FieldValue, NativeCommand,
 };
-pub use queue::{CellMemory, GuestMemory, MemError, SliceMemory};
+pub use queue::{CellMemory, MemError, QueueMemory, SliceMemory};
 pub use range::AddrRange;
 pub use sink::{FixedBuf, Sink};

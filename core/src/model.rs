@@ -284,7 +284,7 @@ pub struct Store {
 /// signals, and nothing moves across it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
-pub struct Sync {
+pub struct Barrier {
     /// Raise an interrupt (SMMU `cs` = IRQ without MSI address, VT-d `if`, AMD `i`).
     pub interrupt: bool,
     /// Store data at an address (SMMU MSI write, VT-d `sw`, AMD `s`).
@@ -375,7 +375,7 @@ pub enum Op {
     /// Remove cache entries.
     Inval(Inval),
     /// Barrier with completion signal.
-    Sync(Sync),
+    Sync(Barrier),
     /// Prefetch hint.
     Prefetch(Prefetch),
     /// Page-request group response.
@@ -420,8 +420,8 @@ impl From<Inval> for Op {
     }
 }
 
-impl From<Sync> for Op {
-    fn from(s: Sync) -> Self {
+impl From<Barrier> for Op {
+    fn from(s: Barrier) -> Self {
         Op::Sync(s)
     }
 }

@@ -3,7 +3,7 @@
 //! feature traits, the model's [`Op`], the id-resolving [`Context`] (and,
 //! feature `json`, the `Topology` file), the
 //! output buffers of lift and lower, and what a VMM wires a queue front end
-//! with: [`CommandQueue`], the guest memory ([`GuestMemory`], feature
+//! with: [`CommandQueue`], the guest memory ([`QueueMemory`], feature
 //! `vm-memory`: the rust-vmm adapter `VmMemory`), the [`Backend`] and the
 //! back end that lowers to a host queue ([`LowerToHost`] over a
 //! [`QueueProducer`]).
@@ -30,7 +30,7 @@ pub use crate::{
 pub use crate::device::{
     Backend, BackendError, CommandQueue, LowerToHost, ProduceError, Progress, QueueProducer,
 };
-pub use crate::queue::{GuestMemory, MemError};
+pub use crate::queue::{MemError, QueueMemory};
 
 #[cfg(feature = "json")]
 pub use crate::context::Topology;

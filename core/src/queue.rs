@@ -37,7 +37,7 @@ impl MemError {
 /// Guest physical memory as the IOMMU's command fetch and completion stores
 /// see it. Writes go through `&self`, as in rust-vmm's `Bytes` (the memory
 /// is shared with the guest's vCPUs).
-pub trait GuestMemory {
+pub trait QueueMemory {
     /// Fill `out` with the little-endian 64-bit words at `addr`, `addr + 8`, ...
     fn read_words(&self, addr: u64, out: &mut [u64]) -> Result<(), MemError>;
 
@@ -72,7 +72,7 @@ pub trait GuestMemory {
     }
 }
 
-impl<M: GuestMemory + ?Sized> GuestMemory for &M {
+impl<M: QueueMemory + ?Sized> QueueMemory for &M {
     fn read_words(&self, addr: u64, out: &mut [u64]) -> Result<(), MemError> {
         (**self).read_words(addr, out)
     }
@@ -107,7 +107,7 @@ pub struct SliceMemory<'a> {
     pub bytes: &'a [u8],
 }
 
-impl GuestMemory for SliceMemory<'_> {
+impl QueueMemory for SliceMemory<'_> {
     fn read_words(&self, addr: u64, out: &mut [u64]) -> Result<(), MemError> {
         let err = MemError::read(addr);
         let len = out.len().checked_mul(8).ok_or(err)?;
@@ -128,7 +128,7 @@ impl GuestMemory for SliceMemory<'_> {
 /// `unsafe` and without allocation.
 ///
 /// ```
-/// use iommu_inval_core::queue::{CellMemory, GuestMemory};
+/// use iommu_inval_core::queue::{CellMemory, QueueMemory};
 /// let mut bytes = [0u8; 32];
 /// let mem = CellMemory::new(0x1000, &mut bytes);
 /// mem.write_u32(0x1004, 0xdead_beef).unwrap();
@@ -155,7 +155,7 @@ impl<'a> CellMemory<'a> {
     }
 }
 
-impl GuestMemory for CellMemory<'_> {
+impl QueueMemory for CellMemory<'_> {
     fn read_words(&self, addr: u64, out: &mut [u64]) -> Result<(), MemError> {
         let err = MemError::read(addr);
         let len = out.len().checked_mul(8).ok_or(err)?;
@@ -182,7 +182,7 @@ impl GuestMemory for CellMemory<'_> {
     }
 }
 
-/// rust-vmm guest memory as the front ends' [`GuestMemory`]: a wrapper
+/// rust-vmm guest memory as the front ends' [`QueueMemory`]: a wrapper
 /// around any `vm_memory::Bytes<GuestAddress>` (a `GuestMemoryMmap`, an
 /// atomic guest memory's snapshot, a single region). Any error of the
 /// rust-vmm access (an unmapped address, a short access) becomes a
@@ -191,7 +191,7 @@ impl GuestMemory for CellMemory<'_> {
 /// COMMAND_HARDWARE_ERROR) or failed completion store.
 ///
 /// ```
-/// use iommu_inval_core::queue::{GuestMemory, VmMemory};
+/// use iommu_inval_core::queue::{QueueMemory, VmMemory};
 /// use vm_memory::{GuestAddress, GuestMemoryMmap};
 /// let gm = GuestMemoryMmap::<()>::from_ranges(&[(GuestAddress(0x1000), 0x1000)]).unwrap();
 /// let mem = VmMemory(&gm);
@@ -206,7 +206,7 @@ impl GuestMemory for CellMemory<'_> {
 pub struct VmMemory<'a, T: ?Sized>(pub &'a T);
 
 #[cfg(feature = "vm-memory")]
-impl<T> GuestMemory for VmMemory<'_, T>
+impl<T> QueueMemory for VmMemory<'_, T>
 where
     T: vm_memory::Bytes<vm_memory::GuestAddress> + ?Sized,
 {

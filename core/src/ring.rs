@@ -13,7 +13,7 @@
 //! produce are computed here once, for every architecture. Every method is
 //! total: any field values give an answer, never a panic or an overflow.
 
-use crate::queue::{GuestMemory, MemError};
+use crate::queue::{MemError, QueueMemory};
 
 /// Most slots a ring has: `2^31` (RISC-V `cqb.LOG2SZ-1` = 30; larger rings
 /// are refused by the architecture, smaller bounds are the architectures').
@@ -133,7 +133,7 @@ impl Ring {
     }
     /// Read the slot at `pos` into `buf`; the slot's words.
     #[inline(always)]
-    pub fn read<'b, M: GuestMemory + ?Sized>(
+    pub fn read<'b, M: QueueMemory + ?Sized>(
         &self,
         mem: &M,
         pos: u32,
@@ -148,7 +148,7 @@ impl Ring {
     }
     /// Write `words` (at most a slot) at `pos`.
     #[inline(always)]
-    pub fn write<M: GuestMemory + ?Sized>(
+    pub fn write<M: QueueMemory + ?Sized>(
         &self,
         mem: &M,
         pos: u32,
@@ -164,7 +164,7 @@ impl Ring {
     /// Store `data`'s low `bytes` bytes at `addr` in the ring's byte order
     /// (a completion store).
     #[inline(always)]
-    pub fn store<M: GuestMemory + ?Sized>(
+    pub fn store<M: QueueMemory + ?Sized>(
         &self,
         mem: &M,
         addr: u64,

@@ -18,7 +18,7 @@
 //! TLB, sync ([`SeedRequest::to_ops`]).
 
 use crate::error::{LowerError, RangeError};
-use crate::model::{Caches, DeviceSel, DomainSel, Hints, Inval, Op, PasidSel, Stages, Sync};
+use crate::model::{Barrier, Caches, DeviceSel, DomainSel, Hints, Inval, Op, PasidSel, Stages};
 use crate::range::AddrRange;
 use crate::sink::Sink;
 
@@ -121,7 +121,7 @@ impl SeedRequest {
                     i.caches.remove(Caches::LEAF);
                 }
                 out.push(Op::Inval(i))?;
-                out.push(Op::Sync(Sync::default()))?;
+                out.push(Op::Sync(Barrier::default()))?;
                 n += 2;
             }
         }

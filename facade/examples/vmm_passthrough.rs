@@ -25,7 +25,7 @@
 use std::collections::BTreeMap;
 
 use iommu_inval::core::device::{ArchError, FaultCause, RecordingBackend};
-use iommu_inval::core::model::{Store, Sync, Widened};
+use iommu_inval::core::model::{Barrier, Store, Widened};
 use iommu_inval::prelude::*;
 use vm_memory::{GuestAddress, GuestMemoryMmap};
 
@@ -179,7 +179,7 @@ pub fn run<G: CommandQueue, H: QueueProducer>() -> Result<Report, String> {
         let mut ops = Vec::new();
         G::lift(&c, &ctx, &mut ops).map_err(|e| format!("guest command {i}: {e}"))?;
         for op in &ops {
-            if let Op::Sync(Sync {
+            if let Op::Sync(Barrier {
                 store: Some(Store { address, data }),
                 ..
             }) = op
@@ -212,13 +212,13 @@ pub fn run<G: CommandQueue, H: QueueProducer>() -> Result<Report, String> {
         }
     };
     let mut backend = LowerToHost::new(host_q, &hmem, &ctx, kick);
-    backend.host_sync = Sync {
+    backend.host_sync = Barrier {
         store: Some(Store {
             address: HOST_STATUS,
             data: 1,
         }),
         fence: true,
-        ..Sync::default()
+        ..Barrier::default()
     };
     let progress = guest
         .process(&gmem, &ctx, &mut backend)

@@ -25,9 +25,9 @@ use arbitrary::{Result, Unstructured};
 use iommu_inval::core::device::{
     Backend, BackendError, CommandQueue, Fetched, QueueEngine, BATCH_OPS,
 };
-use iommu_inval::core::model::{Op, Sync};
+use iommu_inval::core::model::{Op, Barrier};
 use iommu_inval::core::{
-    CellMemory, FeatureSet, GuestMemory, IdentityContext, NativeCommand, SliceMemory,
+    CellMemory, FeatureSet, QueueMemory, IdentityContext, NativeCommand, SliceMemory,
 };
 use iommu_inval::{amd, arm, riscv, vtd};
 use libfuzzer_sys::fuzz_target;
@@ -91,7 +91,7 @@ impl Backend for Flaky<'_, '_> {
         self.ops += ops.len() as u64;
         self.verdict()
     }
-    fn barrier(&mut self, _: &Sync) -> core::result::Result<(), BackendError> {
+    fn barrier(&mut self, _: &Barrier) -> core::result::Result<(), BackendError> {
         self.barriers += 1;
         self.verdict()
     }

@@ -39,7 +39,7 @@ use crate::vtd::{s1_entry, S1Options, S1Scope, VmmWork};
 use iommu_inval_arm::Command;
 use iommu_inval_core::batch::{coalesce, BatchOptions};
 use iommu_inval_core::device::{Backend, BackendError, BATCH_OPS};
-use iommu_inval_core::model::{Caches, Inval, Op, Sync, Widened};
+use iommu_inval_core::model::{Barrier, Caches, Inval, Op, Widened};
 
 /// Entries a [`VtdS1Backend`] holds before it submits them.
 pub const PENDING: usize = 64;
@@ -289,7 +289,7 @@ where
         result
     }
 
-    fn barrier(&mut self, _sync: &Sync) -> Result<(), BackendError> {
+    fn barrier(&mut self, _sync: &Barrier) -> Result<(), BackendError> {
         self.flush()
     }
 }
@@ -504,7 +504,7 @@ where
         each.result
     }
 
-    fn barrier(&mut self, _sync: &Sync) -> Result<(), BackendError> {
+    fn barrier(&mut self, _sync: &Barrier) -> Result<(), BackendError> {
         self.fwd.flush()
     }
 }
@@ -614,7 +614,7 @@ mod tests {
             .unwrap();
         assert_eq!(b.pending(), 3);
         assert!(b.ioctl.0.is_empty(), "nothing before the barrier");
-        b.barrier(&Sync::default()).unwrap();
+        b.barrier(&Barrier::default()).unwrap();
         let log = &b.ioctl.0;
         assert_eq!(log.len(), 2);
         assert_eq!(log[0].0, 101);
@@ -636,7 +636,7 @@ mod tests {
         b.execute(&ops).unwrap();
         assert_eq!(b.ioctl.0.len(), 1);
         assert_eq!(b.ioctl.0[0].1.len(), PENDING);
-        b.barrier(&Sync::default()).unwrap();
+        b.barrier(&Barrier::default()).unwrap();
         assert_eq!(b.ioctl.0[1].1.len(), 5);
     }
 
@@ -655,7 +655,7 @@ mod tests {
         }
         // Coalesced when the buffer filled, instead of submitted early.
         assert!(b.ioctl.0.is_empty() && b.pending() < PENDING);
-        b.barrier(&Sync::default()).unwrap();
+        b.barrier(&Barrier::default()).unwrap();
         // One ioctl of one entry: pages 0x10..0x20 exactly.
         let want = HwptVtdS1Invalidate {
             addr: 0x10 << 12,
@@ -667,7 +667,7 @@ mod tests {
         assert_eq!((b.entries, b.ioctls), (1, 1));
         // Across a barrier nothing merges: the next page is its own entry.
         b.execute(&[page(1, 0x20 << 12)]).unwrap();
-        b.barrier(&Sync::default()).unwrap();
+        b.barrier(&Barrier::default()).unwrap();
         assert_eq!(b.ioctl.0.len(), 2);
         assert_eq!(b.ioctl.0[1].1[0].addr, 0x20 << 12);
         // Different HWPTs and different flags stay apart; every address absorbs.
@@ -682,7 +682,7 @@ mod tests {
             .into();
         b.execute(&[page(1, 0x1000), leaf, page(2, 0x2000), all])
             .unwrap();
-        b.barrier(&Sync::default()).unwrap();
+        b.barrier(&Barrier::default()).unwrap();
         assert_eq!(
             b.ioctl.0[2..],
             [
@@ -788,7 +788,7 @@ mod tests {
             let mut be =
                 VsmmuBackend::new(fwd, iommu_inval_core::IdentityContext, |_: &Op, _| Ok(()));
             be.execute(ops).unwrap();
-            be.barrier(&Sync::default()).unwrap();
+            be.barrier(&Barrier::default()).unwrap();
             be.fwd.ioctl.0.concat()
         };
         let pages: Vec<Op> = (0..16u64).map(|i| page(5, (0x40 + i) << 12)).collect();
@@ -834,7 +834,7 @@ mod tests {
                 Ok(())
             });
             be.execute(&[op]).unwrap();
-            be.barrier(&Sync::default()).unwrap();
+            be.barrier(&Barrier::default()).unwrap();
             let sent: Vec<_> = be.fwd.ioctl.0.concat();
             drop(be);
             assert!(work.is_empty(), "ds {ds}: {work:?}");

@@ -58,7 +58,7 @@
 //!     let _ = work.reason();
 //!     Ok(())
 //! });
-//! # fn run<Q: CommandQueue, M: iommu_inval_core::GuestMemory>(q: &mut Q, mem: &M, b: &mut impl Backend) {
+//! # fn run<Q: CommandQueue, M: iommu_inval_core::QueueMemory>(q: &mut Q, mem: &M, b: &mut impl Backend) {
 //! // on the guest's doorbell:
 //! let progress = q.process(mem, &iommu_inval_core::IdentityContext, b);
 //! # let _ = progress; }

@@ -459,7 +459,7 @@ mod tests {
         );
         assert_eq!(nested.entry.unwrap().stages, Stages::S2);
         assert!(nested.vmm.is_empty());
-        let sync: Op = iommu_inval_core::model::Sync::default().into();
+        let sync: Op = iommu_inval_core::model::Barrier::default().into();
         assert_eq!(s1_entry(&sync, &o).vmm, VmmWork::SYNC);
         let stall = Op::StallTerminate { device: 1 };
         assert_eq!(s1_entry(&stall, &o).vmm, VmmWork::STALL);

@@ -8,8 +8,8 @@
 
 use arbitrary::{Result, Unstructured};
 use iommu_inval_core::model::{
-    Caches, DeviceSel, DomainSel, Hints, Inval, Op, PageResponse, PasidSel, Prefetch, Regime,
-    RespCode, Stages, StallAction, Store, Sync,
+    Barrier, Caches, DeviceSel, DomainSel, Hints, Inval, Op, PageResponse, PasidSel, Prefetch,
+    Regime, RespCode, Stages, StallAction, Store,
 };
 use iommu_inval_core::AddrRange;
 
@@ -206,7 +206,7 @@ pub fn edge_inval(u: &mut Unstructured<'_>) -> Result<Inval> {
 
 /// A sync: each signal, store addresses aligned to 4 bytes or not, 32-bit
 /// and wider data.
-pub fn edge_sync(u: &mut Unstructured<'_>) -> Result<Sync> {
+pub fn edge_sync(u: &mut Unstructured<'_>) -> Result<Barrier> {
     let store = if u.ratio(1, 2)? {
         let address = match u.int_in_range(0u8..=3)? {
             0 => edge_u64(u, 52)? & !3,
@@ -223,7 +223,7 @@ pub fn edge_sync(u: &mut Unstructured<'_>) -> Result<Sync> {
     } else {
         None
     };
-    Ok(Sync {
+    Ok(Barrier {
         interrupt: u.arbitrary()?,
         store,
         sev: u.ratio(1, 4)?,

@@ -240,7 +240,7 @@ fn confirm_refusal(
     let op = cmd.opcode();
     let permitted = PERMITTED.contains(&op);
     match r {
-        Refusal::Sync => (op == 0x46).then_some(()).ok_or("Sync for another op"),
+        Refusal::Sync => (op == 0x46).then_some(()).ok_or("Barrier for another op"),
         Refusal::SteConfig => matches!(op, 0x03 | 0x04)
             .then_some(())
             .ok_or("not CFGI_STE*"),
@@ -485,7 +485,7 @@ pub fn check_vsmmu_lowering(
         Ok(())
     });
     be.execute(core::slice::from_ref(op))
-        .and_then(|()| be.barrier(&iommu_inval_core::model::Sync::default()))
+        .and_then(|()| be.barrier(&iommu_inval_core::model::Barrier::default()))
         .map_err(|e| format!("{op:?}: the backend failed: {e:?}"))?;
     let sent = core::mem::take(&mut be.fwd.ioctl.0);
     drop(be);

@@ -24,9 +24,9 @@ use iommu_inval_core::device::{
     Backend, BackendError, CommandQueue, CountingBackend, LowerToHost, Progress, QueueProducer,
     Record, RecordingBackend, ShadowFlush,
 };
-use iommu_inval_core::model::{Inval, Op, Store, Sync};
+use iommu_inval_core::model::{Barrier, Inval, Op, Store};
 use iommu_inval_core::queue::CellMemory;
-use iommu_inval_core::{Context, FieldValue, GuestMemory, IdentityContext, NativeCommand};
+use iommu_inval_core::{Context, FieldValue, IdentityContext, NativeCommand, QueueMemory};
 
 use crate::caps::HostCaps;
 use crate::Target;
@@ -167,7 +167,7 @@ impl Backend for HostBackend {
             HostBackend::Counting(b) => b.execute(ops),
         }
     }
-    fn barrier(&mut self, sync: &Sync) -> Result<(), BackendError> {
+    fn barrier(&mut self, sync: &Barrier) -> Result<(), BackendError> {
         match self {
             HostBackend::Recording(b) => b.barrier(sync),
             HostBackend::Shadow(b, _) => b.barrier(sync),
@@ -310,13 +310,13 @@ where
     // (props/tests/batching.rs).
     backend.coalesce = false;
     if host_store {
-        backend.host_sync = Sync {
+        backend.host_sync = Barrier {
             store: Some(Store {
                 address: HOST_STATUS,
                 data: 1,
             }),
             fence: true,
-            ..Sync::default()
+            ..Barrier::default()
         };
     }
     let progress = guest.process(&gmem, ctx, &mut backend);
@@ -441,7 +441,7 @@ fn store_in_guest_memory<A: Arch>(c: A::Command) -> A::Command {
         return c;
     };
     let Some(at) = ops.iter().find_map(|o| match o {
-        Op::Sync(Sync {
+        Op::Sync(Barrier {
             store: Some(Store { address, .. }),
             ..
         }) => Some(*address),

@@ -16,8 +16,8 @@ use iommu_inval_arm::{CmdSync, Command, TlbiNhVa};
 use iommu_inval_core::device::{Backend, BackendError, CommandQueue, LowerToHost, QueueProducer};
 use iommu_inval_core::device::{CountingBackend, RecordingBackend};
 use iommu_inval_core::footprint::Footprint;
-use iommu_inval_core::model::{Inval, Op, Sync};
-use iommu_inval_core::{AddrRange, CellMemory, Context, GuestMemory, IdentityContext};
+use iommu_inval_core::model::{Barrier, Inval, Op};
+use iommu_inval_core::{AddrRange, CellMemory, Context, IdentityContext, QueueMemory};
 use iommu_inval_props::{arbitrary_topology, gen, required, run_cases, NamedIds, Tally};
 use iommu_inval_riscv::queue::CqDevice;
 use iommu_inval_vtd::queue::InvQueue;
@@ -122,7 +122,7 @@ fn host_ops_per_barrier<Q: QueueProducer>(
     be.coalesce = coalesce;
     let mut out = Vec::new();
     for run in runs {
-        if be.execute(run).is_err() || be.barrier(&Sync::default()).is_err() {
+        if be.execute(run).is_err() || be.barrier(&Barrier::default()).is_err() {
             return None;
         }
         // The barrier kicked the host: it has consumed everything so far.

@@ -15,7 +15,7 @@ use common::{ok, scale};
 use iommu_inval_amd::queue::CmdBufDevice;
 use iommu_inval_arm::queue::CmdqDevice;
 use iommu_inval_core::device::{CommandQueue, QueueEngine, Record, RecordingBackend, MAX_LIFT_OPS};
-use iommu_inval_core::{CellMemory, GuestMemory, IdentityContext, MemError, NativeCommand, Op};
+use iommu_inval_core::{CellMemory, IdentityContext, MemError, NativeCommand, Op, QueueMemory};
 use iommu_inval_props::gen::NativeGen;
 use iommu_inval_props::{run_cases, Amd, Arch, Riscv, Smmu, Vtd};
 use iommu_inval_riscv::queue::CqDevice;
@@ -48,7 +48,7 @@ const RING: u64 = 0x2000;
 
 /// RAM whose ring part refuses writes.
 struct Guarded<'a>(CellMemory<'a>);
-impl GuestMemory for Guarded<'_> {
+impl QueueMemory for Guarded<'_> {
     fn read_words(&self, addr: u64, out: &mut [u64]) -> Result<(), MemError> {
         self.0.read_words(addr, out)
     }

@@ -11,7 +11,7 @@ use iommu_inval_amd::queue::CmdBufDevice;
 use iommu_inval_arm::queue::CmdqDevice;
 use iommu_inval_bench::targets::{amd, arm, riscv, vtd};
 use iommu_inval_core::device::{CommandQueue, CountingBackend};
-use iommu_inval_core::{CellMemory, GuestMemory, IdentityContext, MemError};
+use iommu_inval_core::{CellMemory, IdentityContext, MemError, QueueMemory};
 use iommu_inval_riscv::queue::CqDevice;
 use iommu_inval_vtd::queue::InvQueue;
 
@@ -24,7 +24,7 @@ struct Guest<'a> {
     status: CellMemory<'a>,
 }
 
-impl GuestMemory for Guest<'_> {
+impl QueueMemory for Guest<'_> {
     fn read_words(&self, addr: u64, out: &mut [u64]) -> Result<(), MemError> {
         if addr >= STATUS {
             &self.status

@@ -14,7 +14,7 @@ use std::hint::black_box;
 use iommu_inval_arm::queue::CmdqDevice;
 use iommu_inval_arm::{CmdSync, Command, TlbiNhVa};
 use iommu_inval_core::device::{BackendError, CommandQueue, CountingBackend, LowerToHost};
-use iommu_inval_core::{CellMemory, GuestMemory, IdentityContext};
+use iommu_inval_core::{CellMemory, IdentityContext, QueueMemory};
 
 const N: u64 = 4095;
 const GUEST: u64 = 0x10_0000;

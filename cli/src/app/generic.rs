@@ -12,8 +12,8 @@
 
 use super::jsonval::{get_bool, get_u64, get_uint, parse_line, JsonError};
 use iommu_inval::core::model::{
-    Caches, DeviceSel, DomainSel, Hints, Inval, Op, PageResponse, PasidSel, Prefetch, Regime,
-    RespCode, Stages, StallAction, Store, Sync,
+    Barrier, Caches, DeviceSel, DomainSel, Hints, Inval, Op, PageResponse, PasidSel, Prefetch,
+    Regime, RespCode, Stages, StallAction, Store,
 };
 use iommu_inval::core::AddrRange;
 use serde_json::{json, Map, Value};
@@ -443,7 +443,7 @@ pub fn parse_op_value(v: &Value) -> Result<Op, JsonError> {
                     })
                 }
             };
-            Ok(Op::Sync(Sync {
+            Ok(Op::Sync(Barrier {
                 interrupt: o.bool("interrupt")?,
                 store,
                 sev: o.bool("sev")?,
@@ -636,8 +636,8 @@ mod tests {
                 last: u64::MAX,
             },
         )));
-        rt(Op::Sync(Sync::default()));
-        rt(Op::Sync(Sync {
+        rt(Op::Sync(Barrier::default()));
+        rt(Op::Sync(Barrier {
             interrupt: true,
             store: Some(Store {
                 address: 0x1000,
