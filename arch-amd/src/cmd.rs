@@ -776,19 +776,13 @@ mod tests {
     /// several faults at once (the all-zero words of opcode 0 included).
     #[test]
     fn several_faults_give_the_first_in_order() {
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut rnd = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rnd = iommu_inval_core::arb::xorshift(0x2545_f491_4f6c_dd1du64);
         for i in 0..200_000u64 {
             let op = rnd() % 16;
             let [d0, d1] = DEFINED[op as usize];
             let mut w = [op << OPCODE_SHIFT | (rnd() & d0 & !OPCODE_MASK), rnd() & d1];
             for wi in w.iter_mut() {
-                if rnd() % 4 == 0 {
+                if rnd().is_multiple_of(4) {
                     *wi |= 1 << (rnd() % 60);
                 }
             }

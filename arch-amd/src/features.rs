@@ -22,7 +22,6 @@
 
 use crate::cmd::*;
 use iommu_inval_core::error::DecodeError;
-use iommu_inval_core::native::FeatureSet;
 
 /// EFR features of an emulated AMD IOMMU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -44,13 +43,6 @@ pub struct Features {
     /// Devices may have ATS device TLBs (IOTLB support, IotlbSup in the
     /// capability header). Lowering only.
     pub ats: bool,
-}
-
-impl Default for Features {
-    /// [`Features::LATEST`].
-    fn default() -> Self {
-        Features::LATEST
-    }
 }
 
 impl Features {
@@ -153,22 +145,19 @@ impl Features {
     }
 }
 
-impl FeatureSet for Features {
-    const LATEST: Features = Features::LATEST;
+iommu_inval_core::feature_set!(Features {
+    latest: Features::LATEST,
     /// [`Features::REV2`]: guest translation, 16-bit PASIDs, ATS.
-    const HOST: Features = Features::REV2;
-    /// The named presets: `amd-host`, `amd-2` (revision 2.x), `latest`
-    /// (revision 3.x, everything) — the CLI's `--caps`.
-    const PRESETS: &'static [(&'static str, Features)] = &[
-        ("amd-host", Features::HOST_ONLY),
-        ("amd-2", Features::REV2),
-        ("latest", Features::LATEST),
-    ];
-}
+    host: Features::REV2,
+    /// `amd-host`, `amd-2` (revision 2.x), `latest` (revision 3.x,
+    /// everything) — the CLI's `--caps`.
+    presets: ["amd-host" => Features::HOST_ONLY, "amd-2" => Features::REV2],
+});
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use iommu_inval_core::native::FeatureSet;
 
     #[test]
     fn gates() {

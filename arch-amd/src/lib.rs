@@ -60,16 +60,12 @@
 //!   `gn` = 1, `pde` = 1, all pages) when the device's DomainID is known.
 //!
 //! ```
-//! use iommu_inval_amd::{lift, lower, Command, Features, DEFAULT_BUDGET};
-//! use iommu_inval_core::{model::Op, FixedBuf, IdentityContext};
-//! // INVALIDATE_IOTLB_PAGES: device 0x10, PASID 0x1234 (gn = 1), one 4 KiB page at 0x7000.
+//! use iommu_inval_amd::Command;
+//! // INVALIDATE_IOTLB_PAGES: pasid[15:8] sits in w0[23:16], pasid[7:0] in w0[55:48].
 //! let w = [0x4034_0000_0012_0010, 0x7004];
-//! let cmd = Command::decode(&w).unwrap();
-//! let mut ops: FixedBuf<Op, 4> = FixedBuf::new();
-//! lift(&cmd, &IdentityContext, &mut ops).unwrap();
-//! let mut back: FixedBuf<Command, 4> = FixedBuf::new();
-//! lower(ops.get(0).unwrap(), &Features::REV2, DEFAULT_BUDGET, &IdentityContext, &mut back).unwrap();
-//! assert_eq!(back.get(0).unwrap().encode(), w);
+//! let Ok(Command::InvalidateIotlbPages(c)) = Command::decode(&w) else { panic!() };
+//! assert_eq!((c.device_id, c.pasid, c.gn, c.address), (0x10, 0x1234, true, 0x7000));
+//! assert_eq!(Command::InvalidateIotlbPages(c).encode(), w);
 //! ```
 #![no_std]
 #![forbid(unsafe_code)]
@@ -91,8 +87,6 @@ pub mod queue;
 pub use arb::arbitrary_words;
 pub use cmd::*;
 pub use features::Features;
-#[cfg(feature = "std")]
-pub use lift::footprint;
 pub use lift::{lift, resp_code};
 pub use lower::{lower, max_lowered, DEFAULT_BUDGET, MAX_LOWERED};
 

@@ -203,28 +203,3 @@ pub fn lift<C: Context + ?Sized>(
     }
     Ok(e.outcome())
 }
-
-/// The footprint of a command: `Footprint::of_ops` of its lift (empty when
-/// the lift fails: a COMPLETE_PPR_REQUEST with a reserved status removes
-/// nothing anyway). Allocates (the footprint is a list of boxes); the lift
-/// itself does not.
-///
-/// ```
-/// use iommu_inval_amd::{footprint, Command};
-/// use iommu_inval_core::IdentityContext;
-/// // INVALIDATE_IOMMU_ALL covers INVALIDATE_DEVTAB_ENTRY of device 1, not the reverse.
-/// let all = footprint(&Command::decode(&[0x8000_0000_0000_0000, 0]).unwrap(), &IdentityContext);
-/// let dte = footprint(&Command::decode(&[0x2000_0000_0000_0001, 0]).unwrap(), &IdentityContext);
-/// assert!(all.covers(&dte) && !dte.covers(&all));
-/// // A COMPLETION_WAIT removes nothing.
-/// assert!(footprint(&Command::decode(&[0x1000_0000_0000_0000, 0]).unwrap(), &IdentityContext).is_empty());
-/// ```
-#[cfg(feature = "std")]
-pub fn footprint<C: Context + ?Sized>(
-    cmd: &Command,
-    ctx: &C,
-) -> iommu_inval_core::footprint::Footprint {
-    let mut ops: std::vec::Vec<Op> = std::vec::Vec::new();
-    let _ = lift(cmd, ctx, &mut ops);
-    iommu_inval_core::footprint::Footprint::of_ops(ops.iter(), ctx)
-}

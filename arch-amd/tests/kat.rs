@@ -384,3 +384,15 @@ fn ppr_completion_tag_layout_follows_the_table() {
         ErrorKind::ReservedBits
     );
 }
+
+#[test]
+fn footprints_through_arch() {
+    use iommu_inval_core::{arch::Arch, IdentityContext};
+    let fp = |w: [u64; 2]| AmdVi::footprint(&Command::decode(&w).unwrap(), &IdentityContext);
+    // INVALIDATE_IOMMU_ALL covers INVALIDATE_DEVTAB_ENTRY of device 1, not the reverse.
+    let all = fp([0x8000_0000_0000_0000, 0]);
+    let dte = fp([0x2000_0000_0000_0001, 0]);
+    assert!(all.covers(&dte) && !dte.covers(&all));
+    // A COMPLETION_WAIT removes nothing.
+    assert!(fp([0x1000_0000_0000_0000, 0]).is_empty());
+}

@@ -630,16 +630,7 @@ impl core::fmt::Display for Command {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A xorshift64 generator from `x` (not 0): the tests' pseudo-random words.
-    fn xorshift(mut x: u64) -> impl FnMut() -> u64 {
-        move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        }
-    }
+    use iommu_inval_core::arb::xorshift;
 
     /// `check_words` gives decode's verdict for every opcode byte, with
     /// the low 14 bits of `w1` (the range, `cs` / `resp` neighbourhood and

@@ -33,7 +33,6 @@
 
 use crate::cmd::*;
 use iommu_inval_core::error::DecodeError;
-use iommu_inval_core::native::FeatureSet;
 
 /// The features of an emulated SMMU that decide which commands are legal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -81,13 +80,6 @@ pub struct Features {
     pub vmid_bits: u8,
     /// SubstreamID width, 0..=20 (SMMU_IDR1.SSIDSIZE). Lowering only.
     pub ssid_bits: u8,
-}
-
-impl Default for Features {
-    /// [`Features::LATEST`]: everything accepted.
-    fn default() -> Self {
-        Features::LATEST
-    }
 }
 
 impl Features {
@@ -425,28 +417,27 @@ impl Features {
     }
 }
 
-impl FeatureSet for Features {
-    const LATEST: Features = Features::LATEST;
+iommu_inval_core::feature_set!(Features {
+    latest: Features::LATEST,
     /// [`Features::LATEST`]: both stages, RIL, ATS, 16-bit ASIDs and VMIDs,
     /// 20-bit SubstreamIDs.
-    const HOST: Features = Features::LATEST;
-    /// The named presets: `smmuv3.0` .. `smmuv3.4`, `latest-ns`, `latest` (the
-    /// CLI's `--caps`).
-    const PRESETS: &'static [(&'static str, Features)] = &[
-        ("smmuv3.0", Features::SMMUV3_0),
-        ("smmuv3.1", Features::SMMUV3_1),
-        ("smmuv3.2", Features::SMMUV3_2),
-        ("smmuv3.3", Features::SMMUV3_3),
-        ("smmuv3.4", Features::SMMUV3_4),
-        ("latest-ns", Features::LATEST_NS),
-        ("latest", Features::LATEST),
-    ];
-}
+    host: Features::LATEST,
+    /// `smmuv3.0` .. `smmuv3.4`, `latest-ns`, `latest` (the CLI's `--caps`).
+    presets: [
+        "smmuv3.0" => Features::SMMUV3_0,
+        "smmuv3.1" => Features::SMMUV3_1,
+        "smmuv3.2" => Features::SMMUV3_2,
+        "smmuv3.3" => Features::SMMUV3_3,
+        "smmuv3.4" => Features::SMMUV3_4,
+        "latest-ns" => Features::LATEST_NS,
+    ],
+});
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use iommu_inval_core::error::ErrorKind;
+    use iommu_inval_core::native::FeatureSet;
 
     fn kind(w: [u64; 2], f: &Features) -> Option<ErrorKind> {
         Command::decode_with(&w, f).err().map(|e| e.kind)

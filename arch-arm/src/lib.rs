@@ -8,7 +8,7 @@
 //!   bit-exact [`Command::decode`] / [`Command::encode`] and named-field
 //!   access through [`NativeCommand`](iommu_inval_core::NativeCommand).
 //! * [`lift()`]: command → generic [`Op`](iommu_inval_core::Op)s, with exact
-//!   footprints ([`footprint`]).
+//!   footprints ([`Arch::footprint`](iommu_inval_core::arch::Arch::footprint)).
 //! * [`lower()`]: generic ops → commands for a host described by its
 //!   [`Features`], within a [`Budget`](iommu_inval_core::Budget).
 //! * [`queue`]: the CMDQ consumer an emulator runs on a PROD write.
@@ -67,8 +67,6 @@ pub mod queue;
 pub use arb::arbitrary_words;
 pub use cmd::*;
 pub use features::Features;
-#[cfg(feature = "std")]
-pub use lift::footprint;
 pub use lift::lift;
 pub use lower::{lower, max_lowered, DEFAULT_BUDGET, MAX_LOWERED};
 

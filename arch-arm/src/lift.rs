@@ -441,18 +441,6 @@ pub fn lift<C: Context + ?Sized>(
     })
 }
 
-/// The footprint of a command: the union of the footprints of its lift.
-#[cfg(feature = "std")]
-pub fn footprint<C: Context + ?Sized>(
-    cmd: &Command,
-    ctx: &C,
-) -> iommu_inval_core::footprint::Footprint {
-    let mut ops = std::vec::Vec::new();
-    // A lift error (a Secure-stream stall command) removes no cache entry.
-    let _ = lift(cmd, ctx, &mut ops);
-    iommu_inval_core::footprint::Footprint::of_ops(&ops, ctx)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,16 +7,12 @@ use iommu_inval_arm::{arbitrary_words, Command};
 use iommu_inval_core::ErrorKind;
 use std::collections::HashSet;
 
-/// Deterministic pseudo-random bytes (xorshift).
+/// Deterministic pseudo-random bytes.
 fn bytes(seed: u64, n: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
+    let rnd = iommu_inval_core::arb::xorshift(seed | 1);
+    std::iter::repeat_with(rnd)
+        .map(|x| x as u8)
+        .take(n)
         .collect()
 }
 

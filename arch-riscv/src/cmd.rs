@@ -1082,15 +1082,9 @@ mod tests {
             }
             Some(m)
         };
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut rnd = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rnd = iommu_inval_core::arb::xorshift(0x9e37_79b9_7f4a_7c15u64);
         for _ in 0..200_000 {
-            let f = if rnd() % 8 == 0 {
+            let f = if rnd().is_multiple_of(8) {
                 rnd() & OPF_MASK
             } else {
                 TABLE[(rnd() % 7) as usize].0
@@ -1099,7 +1093,7 @@ mod tests {
             // Field bits at random, each reserved bit rarely.
             let mut w = [f | (rnd() & m[0] & !OPF_MASK), rnd() & m[1]];
             for wi in w.iter_mut() {
-                if rnd() % 4 == 0 {
+                if rnd().is_multiple_of(4) {
                     *wi |= 1 << (10 + rnd() % 54);
                 }
             }

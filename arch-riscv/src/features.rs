@@ -24,7 +24,6 @@
 use crate::cmd::ID20_MAX;
 #[cfg(doc)]
 use crate::Command;
-use iommu_inval_core::native::FeatureSet;
 #[cfg(doc)]
 use iommu_inval_core::DecodeError;
 
@@ -130,13 +129,6 @@ impl Features {
     }
 }
 
-impl Default for Features {
-    /// Everything implemented ([`Features::ALL`]).
-    fn default() -> Self {
-        Features::ALL
-    }
-}
-
 // capabilities bits (§5.3) and fctl bits (§5.4).
 const CAP_MSI_FLAT: u32 = 22;
 const CAP_ATS: u32 = 25;
@@ -150,25 +142,15 @@ pub const FCTL_BE: u32 = 1 << 0;
 /// `fctl.WSI`.
 pub const FCTL_WSI: u32 = 1 << 1;
 
-impl FeatureSet for Features {
-    const LATEST: Features = Features::ALL;
+iommu_inval_core::feature_set!(Features {
+    latest: Features::ALL,
     /// [`Features::ALL`].
-    const HOST: Features = Features::ALL;
+    host: Features::ALL,
     /// `riscv-1.0` is the ratified specification without its later
     /// extensions (no `NL` or `S` operand: §9.2, §9.3), with ATS and wired
     /// interrupts; `latest` has every operand.
-    const PRESETS: &'static [(&'static str, Features)] = &[
-        (
-            "riscv-1.0",
-            Features {
-                nl: false,
-                s: false,
-                ..Features::ALL
-            },
-        ),
-        ("latest", Features::ALL),
-    ];
-}
+    presets: ["riscv-1.0" => Features { nl: false, s: false, ..Features::ALL }],
+});
 
 #[inline(always)]
 const fn bit(w: u64, n: u32) -> bool {

@@ -204,28 +204,3 @@ pub fn lift<C: Context + ?Sized>(
     }
     Ok(e.outcome())
 }
-
-/// The footprint of a command: `Footprint::of_ops` of its lift (empty when
-/// the lift fails: an ATS.PRGR with a reserved response code removes
-/// nothing anyway). Allocates (the footprint is a list of boxes); the lift
-/// itself does not.
-///
-/// ```
-/// use iommu_inval_riscv::{footprint, Command};
-/// use iommu_inval_core::IdentityContext;
-/// // IODIR.INVAL_DDT DV = 0 covers IODIR.INVAL_PDT of device 1, PID 2, not the reverse.
-/// let all = footprint(&Command::decode(&[0x3, 0]).unwrap(), &IdentityContext);
-/// let pdt = footprint(&Command::decode(&[0x0000_0102_0000_2083, 0]).unwrap(), &IdentityContext);
-/// assert!(all.covers(&pdt) && !pdt.covers(&all));
-/// // An IOFENCE.C removes nothing.
-/// assert!(footprint(&Command::decode(&[0x2, 0]).unwrap(), &IdentityContext).is_empty());
-/// ```
-#[cfg(feature = "std")]
-pub fn footprint<C: Context + ?Sized>(
-    cmd: &Command,
-    ctx: &C,
-) -> iommu_inval_core::footprint::Footprint {
-    let mut ops: std::vec::Vec<Op> = std::vec::Vec::new();
-    let _ = lift(cmd, ctx, &mut ops);
-    iommu_inval_core::footprint::Footprint::of_ops(ops.iter(), ctx)
-}

@@ -3,7 +3,7 @@
 //! to the same words; generic operations lower to the expected commands;
 //! what RISC-V cannot name is widened, dropped or refused as documented.
 
-use iommu_inval_core::arch::Target;
+use iommu_inval_core::arch::{Arch, Target};
 use iommu_inval_core::footprint::Footprint;
 use iommu_inval_core::model::*;
 use iommu_inval_core::{
@@ -66,10 +66,10 @@ fn linux_stream_round_trips() {
             assert_eq!(back.len(), 1, "{c:?} -> {back:?}");
             assert_eq!(back[0].encode(), w, "{c:?} -> {back:?}");
         }
-        let fp_in = iommu_inval_riscv::footprint(&c, &IdentityContext);
+        let fp_in = RiscV::footprint(&c, &IdentityContext);
         let mut fp_out = Footprint::new();
         for b in &back {
-            fp_out.extend(&iommu_inval_riscv::footprint(b, &IdentityContext));
+            fp_out.extend(&RiscV::footprint(b, &IdentityContext));
         }
         assert!(fp_out.same_as(&fp_in), "{c:?}");
     }
@@ -278,4 +278,16 @@ fn every_command_lifts_to_at_most_a_few_ops() {
         assert!(o.emitted <= 2);
         assert_eq!(<Command as NativeCommand>::ARCH, ArchId::Riscv);
     }
+}
+
+#[test]
+fn footprints_through_arch() {
+    use iommu_inval_core::arch::Arch;
+    let fp = |w: [u64; 2]| RiscV::footprint(&Command::decode(&w).unwrap(), &IdentityContext);
+    // IODIR.INVAL_DDT DV = 0 covers IODIR.INVAL_PDT of device 1, PID 2, not the reverse.
+    let all = fp([0x3, 0]);
+    let pdt = fp([0x0000_0102_0000_2083, 0]);
+    assert!(all.covers(&pdt) && !pdt.covers(&all));
+    // An IOFENCE.C removes nothing.
+    assert!(fp([0x2, 0]).is_empty());
 }

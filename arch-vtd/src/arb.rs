@@ -183,16 +183,12 @@ mod tests {
     use super::*;
     use iommu_inval_core::ErrorKind;
 
-    /// Deterministic pseudo-random bytes (xorshift), no extra dependency.
+    /// Deterministic pseudo-random bytes.
     fn bytes(seed: u64, n: usize) -> std::vec::Vec<u8> {
-        let mut x = seed | 1;
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
+        let rnd = iommu_inval_core::arb::xorshift(seed | 1);
+        core::iter::repeat_with(rnd)
+            .map(|x| x as u8)
+            .take(n)
             .collect()
     }
 

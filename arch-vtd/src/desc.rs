@@ -1252,16 +1252,7 @@ fn leak_name(name: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A xorshift64 generator from `x` (not 0): the tests' pseudo-random words.
-    fn xorshift(mut x: u64) -> impl FnMut() -> u64 {
-        move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        }
-    }
+    use iommu_inval_core::arb::xorshift;
 
     /// The layout that keeps decode + encode in registers (module docs).
     #[test]

@@ -36,7 +36,6 @@
 
 use crate::desc::*;
 use iommu_inval_core::error::DecodeError;
-use iommu_inval_core::native::FeatureSet;
 
 /// CAP_REG / ECAP_REG features of an emulated VT-d unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -68,13 +67,6 @@ pub struct Features {
     /// PASID width in bits (ECAP_REG.PSS + 1), at most 20; 0 in legacy
     /// mode. Lowering only.
     pub pasid_bits: u8,
-}
-
-impl Default for Features {
-    /// [`Features::LATEST`].
-    fn default() -> Self {
-        Features::LATEST
-    }
 }
 
 impl Features {
@@ -237,26 +229,22 @@ impl Features {
     }
 }
 
-impl FeatureSet for Features {
-    const LATEST: Features = Features::LATEST;
+iommu_inval_core::feature_set!(Features {
+    latest: Features::LATEST,
     /// [`Features::SCALABLE`]: a current scalable-mode server unit, MAMV 18
     /// (recent Xeon IOMMUs, and QEMU), ATS, 20-bit PASIDs, 256-bit
     /// descriptors.
-    const HOST: Features = Features::SCALABLE;
-    /// The named presets: `vtd-legacy`, `vtd-3` (scalable mode, 3.x), `vtd-5`
-    /// (4.x/5.x), `latest` (every descriptor any revision defines: what
+    host: Features::SCALABLE,
+    /// `vtd-legacy`, `vtd-3` (scalable mode, 3.x), `vtd-5` (4.x/5.x),
+    /// `latest` (every descriptor any revision defines: what
     /// [`Command::decode`] accepts) — the CLI's `--caps`.
-    const PRESETS: &'static [(&'static str, Features)] = &[
-        ("vtd-legacy", Features::LEGACY),
-        ("vtd-3", Features::SCALABLE),
-        ("vtd-5", Features::REV5),
-        ("latest", Features::LATEST),
-    ];
-}
+    presets: ["vtd-legacy" => Features::LEGACY, "vtd-3" => Features::SCALABLE, "vtd-5" => Features::REV5],
+});
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use iommu_inval_core::native::FeatureSet;
 
     #[test]
     fn gates() {

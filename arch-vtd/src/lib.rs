@@ -9,7 +9,6 @@
 //! * [`lower`]: generic operations → descriptors for a host (its
 //!   [`Features`], within a [`Budget`](iommu_inval_core::Budget));
 //! * [`queue`]: the invalidation queue consumer (IQA/IQH/IQT) for emulators;
-//! * [`footprint`] (feature `std`): what a descriptor removes.
 //! * [`Features`]: what an emulated unit implements (CAP_REG / ECAP_REG,
 //!   revision 3.x or 4.x/5.x page group responses);
 //!   [`Command::decode_with`] refuses, as an IQE, what that unit refuses.
@@ -47,15 +46,11 @@
 //! * Queue errors carry the IQERCD_REG.IQEI code (§11.4.9).
 //!
 //! ```
-//! use iommu_inval_core::{model::*, IdentityContext, FixedBuf};
-//! use iommu_inval_vtd::{lift, lower, Command, Features, DEFAULT_BUDGET};
-//! // iotlb_inv_dsc, domain-selective for DID 4, 256-bit.
+//! use iommu_inval_core::NativeCommand;
+//! use iommu_inval_vtd::Command;
+//! // iotlb_inv_dsc, domain-selective (granularity 2) for DID 4, in a 256-bit slot.
 //! let c = Command::decode(&[0x0004_0022, 0, 0, 0]).unwrap();
-//! let mut ops: FixedBuf<Op, 4> = FixedBuf::new();
-//! lift(&c, &IdentityContext, &mut ops).unwrap();
-//! let mut back: FixedBuf<Command, 4> = FixedBuf::new();
-//! lower(ops.get(0).unwrap(), &Features::SCALABLE, DEFAULT_BUDGET, &IdentityContext, &mut back).unwrap();
-//! assert_eq!(back.get(0), Some(&c));
+//! assert_eq!((c.op(), c.words()), ("iotlb_inv_dsc", 4));
 //! ```
 #![no_std]
 #![forbid(unsafe_code)]
@@ -87,17 +82,3 @@ iommu_inval_core::arch_impl!(
     Vtd,
     queue::InvQueue
 );
-
-/// The footprint of a descriptor: [`Footprint::of_ops`] of its lift.
-///
-/// [`Footprint::of_ops`]: iommu_inval_core::footprint::Footprint::of_ops
-#[cfg(feature = "std")]
-pub fn footprint<C: iommu_inval_core::Context + ?Sized>(
-    cmd: &Command,
-    ctx: &C,
-) -> iommu_inval_core::footprint::Footprint {
-    let mut ops: std::vec::Vec<iommu_inval_core::Op> = std::vec::Vec::new();
-    // A lift error (a hand-built descriptor with an invalid value) removes nothing.
-    let _ = lift(cmd, ctx, &mut ops);
-    iommu_inval_core::footprint::Footprint::of_ops(ops.iter(), ctx)
-}

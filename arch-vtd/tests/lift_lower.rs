@@ -2,7 +2,7 @@
 //! range semantics, docs/ARCHITECTURE.md translation rules).
 #![cfg(feature = "std")]
 
-use iommu_inval_core::arch::Target;
+use iommu_inval_core::arch::{Arch, Target};
 use iommu_inval_core::context::Topology;
 use iommu_inval_core::footprint::Footprint;
 use iommu_inval_core::model::*;
@@ -515,7 +515,7 @@ fn non_invalidations() {
 #[test]
 fn footprint_is_that_of_the_lift() {
     let c = Command::decode(&[0x0004_0022, 0]).unwrap();
-    let f = footprint(&c, &IdentityContext);
+    let f = Vtd::footprint(&c, &IdentityContext);
     let want = Inval::new(Caches::IOTLB)
         .stage(Stages::S2)
         .domain(DomainSel::One(4));

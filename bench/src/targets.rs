@@ -57,7 +57,7 @@ macro_rules! target {
         /// Wrappers over one architecture crate.
         pub mod $name {
             use super::*;
-            pub use $krate::{footprint, lift, lower, Command, Features};
+            pub use $krate::{lift, lower, Command, Features};
             /// The lowering target of this architecture.
             pub type Host = iommu_inval_core::arch::Target<$krate::$unit>;
             pub use $krate::queue as queue_mod;
@@ -144,7 +144,7 @@ macro_rules! target {
                     lower(op, &caps.features, caps.budget, &IdentityContext, &mut out).map_err(|e| e.to_string())?;
                     let mut fp = Footprint::new();
                     for c in &out {
-                        fp.extend(&footprint(c, &IdentityContext));
+                        fp.extend(&<$krate::$unit as iommu_inval_core::arch::Arch>::footprint(c, &IdentityContext));
                     }
                     Ok((out.len(), fp))
                 }
@@ -182,7 +182,7 @@ macro_rules! target {
                     .unwrap_or_default();
                 let mut fp = Footprint::new();
                 for c in &batched {
-                    fp.extend(&footprint(c, &IdentityContext));
+                    fp.extend(&<$krate::$unit as iommu_inval_core::arch::Arch>::footprint(c, &IdentityContext));
                 }
                 // What the target can hold: caches it lacks are dropped by rule 2.
                 let kept: Vec<Op> = ops

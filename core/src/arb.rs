@@ -98,3 +98,17 @@ pub fn raw_words<'a>(
         _ => [u.arbitrary()?, u.arbitrary()?],
     })
 }
+
+/// Deterministic pseudo-random words: xorshift64 (Marsaglia, "Xorshift
+/// RNGs", 2003; shifts 13, 7, 17) from `seed`, which must not be 0 (0 stays
+/// 0). Reproducible input for tests that fuzz without a fuzzer:
+/// `core::iter::repeat_with(xorshift(seed | 1)).map(|x| x as u8)` are the
+/// bytes of an `Unstructured`.
+pub fn xorshift(mut seed: u64) -> impl FnMut() -> u64 + Clone {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
+}

@@ -9,6 +9,18 @@
 //! end, and its lift and lower. Code that serves every architecture (the
 //! facade's dispatch, the property oracles, the CLI, the fuzz targets) is
 //! written once, generic over `A: Arch`.
+//!
+//! ```
+//! use iommu_inval_core::arch::{Arch, Target};
+//! use iommu_inval_core::{FixedBuf, IdentityContext, LowerError, Op};
+//!
+//! /// One generic op for the default host of any architecture, without allocating.
+//! fn lowered<A: Arch>(op: &Op) -> Result<FixedBuf<A::Command, 8>, LowerError> {
+//!     let mut out = FixedBuf::new();
+//!     Target::<A>::default().lower(op, &IdentityContext, &mut out)?;
+//!     Ok(out)
+//! }
+//! ```
 
 use crate::context::Context;
 use crate::device::QueueProducer;

@@ -280,6 +280,35 @@ pub trait FeatureSet: Sized + Copy + fmt::Debug + PartialEq + Default + 'static 
     }
 }
 
+/// Implements [`FeatureSet`] and `Default` (its `LATEST`) for an
+/// architecture's `Features`, whose presets end with `"latest"`:
+/// `feature_set!(Features { latest: Features::ALL, host: Features::REV2,
+/// presets: ["amd-2" => Features::REV2] });` (doc comments may precede
+/// `host` and `presets`).
+#[macro_export]
+macro_rules! feature_set {
+    ($t:ident {
+        latest: $latest:expr,
+        $(#[$hm:meta])* host: $host:expr,
+        $(#[$pm:meta])* presets: [$($name:literal => $val:expr),* $(,)?] $(,)?
+    }) => {
+        impl Default for $t {
+            /// [`FeatureSet::LATEST`]($crate::native::FeatureSet::LATEST): everything accepted.
+            fn default() -> Self {
+                $latest
+            }
+        }
+
+        impl $crate::native::FeatureSet for $t {
+            const LATEST: $t = $latest;
+            $(#[$hm])*
+            const HOST: $t = $host;
+            $(#[$pm])*
+            const PRESETS: &'static [(&'static str, $t)] = &[$(($name, $val),)* ("latest", $latest)];
+        }
+    };
+}
+
 /// Encode a 128-bit command's words `w` into `out[..2]`: the
 /// [`NativeCommand::encode_into`] of every architecture with 2-word commands.
 #[inline(always)]

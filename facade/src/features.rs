@@ -15,7 +15,7 @@
 //! The presets of an architecture are [`ArchOps::presets`](crate::ArchOps::presets);
 //! [`ArchOps::decode_features`](crate::ArchOps::decode_features) builds one.
 
-use crate::{amd, arm, riscv, vtd, NativeAny};
+use crate::NativeAny;
 use enum_dispatch::enum_dispatch;
 use iommu_inval_core::DecodeError;
 
@@ -25,20 +25,6 @@ pub trait DecodeCheck {
     /// `Ok` when the IOMMU accepts `cmd`, or when `cmd` is of another
     /// architecture (not checked); otherwise the error its hardware reports.
     fn check(&self, cmd: &NativeAny) -> Result<(), DecodeError>;
-}
-
-/// The decoding features of one architecture's emulated IOMMU.
-#[enum_dispatch(DecodeCheck)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DecodeFeatures {
-    /// SMMU_IDR0..5 and the queue's Security state.
-    Smmuv3(arm::Features),
-    /// CAP_REG / ECAP_REG.
-    Vtd(vtd::Features),
-    /// The Extended Feature Register.
-    Amd(amd::Features),
-    /// `capabilities` / `fctl` (ATS, NL, S, WSI).
-    Riscv(riscv::Features),
 }
 
 #[cfg(test)]

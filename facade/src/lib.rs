@@ -40,7 +40,7 @@ pub use iommu_inval_vtd as vtd;
 
 pub use convert::{convert, Converted};
 
-pub use features::{DecodeCheck, DecodeFeatures};
+pub use features::DecodeCheck;
 
 mod convert;
 mod features;
@@ -75,34 +75,6 @@ pub trait AnyCommand {
     fn lift(&self, ctx: &dyn Context, out: &mut Vec<Op>) -> Result<Outcome, LowerError>;
     /// The cache entries it removes (the footprint of its lift).
     fn footprint(&self, ctx: &dyn Context) -> Footprint;
-}
-
-/// A command of any architecture (static dispatch over the four `Command` enums).
-#[enum_dispatch(AnyCommand)]
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum NativeAny {
-    /// Arm SMMUv3.
-    Smmuv3(arm::Command),
-    /// Intel VT-d.
-    Vtd(vtd::Command),
-    /// AMD-Vi.
-    Amd(amd::Command),
-    /// RISC-V IOMMU.
-    Riscv(riscv::Command),
-}
-
-/// A command of any architecture, the architecture chosen first (one byte
-/// of the input), then its command (the architecture crate's generator).
-#[cfg(feature = "arbitrary")]
-impl<'a> arbitrary::Arbitrary<'a> for NativeAny {
-    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
-        Ok(match u.int_in_range(0u8..=3)? {
-            0 => NativeAny::Smmuv3(u.arbitrary()?),
-            1 => NativeAny::Vtd(u.arbitrary()?),
-            2 => NativeAny::Amd(u.arbitrary()?),
-            _ => NativeAny::Riscv(u.arbitrary()?),
-        })
-    }
 }
 
 /// What the tools need from an architecture.
@@ -145,31 +117,7 @@ pub trait ArchOps {
     fn with_preset(&self, name: &str) -> Option<Arch>;
 }
 
-/// One of the four architectures, with the host it lowers for.
-#[enum_dispatch(ArchOps)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Arch {
-    /// Arm SMMUv3.
-    Smmuv3(Target<arm::Smmuv3>),
-    /// Intel VT-d.
-    Vtd(Target<vtd::Vtd>),
-    /// AMD-Vi.
-    Amd(Target<amd::AmdVi>),
-    /// RISC-V IOMMU.
-    Riscv(Target<riscv::RiscV>),
-}
-
 impl Arch {
-    /// The architecture with its default host ([`FeatureSet::HOST`], a
-    /// typical current IOMMU) and budget.
-    pub fn new(id: ArchId) -> Arch {
-        match id {
-            ArchId::Smmuv3 => Arch::Smmuv3(Target::default()),
-            ArchId::Vtd => Arch::Vtd(Target::default()),
-            ArchId::Amd => Arch::Amd(Target::default()),
-            ArchId::Riscv => Arch::Riscv(Target::default()),
-        }
-    }
     /// Words per command for a descriptor width in bits (128 or 256; 256
     /// only on VT-d), `None` when the width is not available.
     pub fn words_for_width(&self, bits: u32) -> Option<usize> {
@@ -259,7 +207,7 @@ fn to_words<A: ArchImpl>(c: &A::Command) -> ([u64; 4], usize) {
 /// [`ArchImpl`] unit type): its variant `$v` of [`NativeAny`], [`Arch`] and
 /// [`DecodeFeatures`].
 macro_rules! impl_arch {
-    ($krate:ident :: $a:ident, $v:ident) => {
+    ($v:ident, $krate:ident :: $a:ident) => {
         impl Variant for $krate::$a {
             fn target(t: Target<Self>) -> Arch {
                 Arch::$v(t)
@@ -304,10 +252,68 @@ macro_rules! impl_arch {
     };
 }
 
-impl_arch!(arm::Smmuv3, Smmuv3);
-impl_arch!(vtd::Vtd, Vtd);
-impl_arch!(amd::AmdVi, Amd);
-impl_arch!(riscv::RiscV, Riscv);
+/// The enums over every architecture, their constructors by [`ArchId`] and
+/// by fuzz input, and each architecture's impls, from one list of
+/// `Variant: crate::Unit, "name", "its features"` (the variant names are
+/// [`ArchId`]'s).
+macro_rules! architectures {
+    ($($v:ident: $krate:ident :: $a:ident, $name:literal, $features:literal;)+) => {
+        /// A command of any architecture (static dispatch over their `Command` enums).
+        #[enum_dispatch(AnyCommand)]
+        #[derive(Debug, Clone, Copy, PartialEq)]
+        pub enum NativeAny {
+            $(#[doc = $name] $v($krate::Command),)+
+        }
+
+        /// One architecture, with the host it lowers for.
+        #[enum_dispatch(ArchOps)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Arch {
+            $(#[doc = $name] $v(Target<$krate::$a>),)+
+        }
+
+        /// The decoding features of one architecture's emulated IOMMU.
+        #[enum_dispatch(DecodeCheck)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum DecodeFeatures {
+            $(#[doc = $features] $v($krate::Features),)+
+        }
+
+        impl Arch {
+            /// The architecture with its default host ([`FeatureSet::HOST`], a
+            /// typical current IOMMU) and budget.
+            pub fn new(id: ArchId) -> Arch {
+                match id {
+                    $(ArchId::$v => Arch::$v(Target::default()),)+
+                }
+            }
+        }
+
+        /// A command of any architecture, the architecture chosen first (one byte
+        /// of the input, in list order), then its command (the architecture
+        /// crate's generator).
+        #[cfg(feature = "arbitrary")]
+        impl<'a> arbitrary::Arbitrary<'a> for NativeAny {
+            fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+                type Gen<'a> = fn(&mut arbitrary::Unstructured<'a>) -> arbitrary::Result<NativeAny>;
+                let gens: &[Gen<'a>] = &[$(|u| Ok(NativeAny::$v(u.arbitrary()?))),+];
+                let last = u8::try_from(gens.len() - 1).unwrap_or(u8::MAX);
+                let i = usize::from(u.int_in_range(0u8..=last)?);
+                gens.get(i).ok_or(arbitrary::Error::IncorrectFormat)?(u)
+            }
+        }
+
+        $(impl_arch!($v, $krate::$a);)+
+    };
+}
+
+// Adding an architecture is one line here (and a variant of `ArchId`).
+architectures! {
+    Smmuv3: arm::Smmuv3, "Arm SMMUv3.", "SMMU_IDR0..5 and the queue's Security state.";
+    Vtd: vtd::Vtd, "Intel VT-d.", "CAP_REG / ECAP_REG.";
+    Amd: amd::AmdVi, "AMD-Vi.", "The Extended Feature Register.";
+    Riscv: riscv::RiscV, "RISC-V IOMMU.", "`capabilities` / `fctl` (ATS, NL, S, WSI).";
+}
 
 /// The README's code blocks, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -11,12 +11,12 @@
 
 use crate::smmuv3::{Refusal, VdevTable, Vsmmu};
 use crate::vtd::{footprint as vtd_fp, S1Entry, S1Options};
-use iommu_inval_arm::{bits, Command};
+use iommu_inval_arm::{bits, Command, Smmuv3};
 use iommu_inval_core::footprint::{
     Dim, FBox, Footprint, Relation, KIND_CONFIG_PASID, KIND_DEV_TLB, KIND_IOTLB,
 };
 use iommu_inval_core::model::{Caches, DomainSel, Inval, Op, Stages};
-use iommu_inval_core::{ArchId, Context};
+use iommu_inval_core::{arch::Arch, ArchId, Context};
 
 /// The part of the cache a vSMMU guest owns: stage-1 IOTLB entries of the
 /// guest regime in the vSMMU's domain (every domain when `ctx` does not know
@@ -77,10 +77,7 @@ pub fn smmuv3_request<V: VdevTable + ?Sized>(
         _ => return Footprint::new(),
     }
     match Command::decode_words(&w) {
-        Ok(c) => intersect(
-            &iommu_inval_arm::footprint(&c, ctx),
-            &guest_owned(vsmmu, ctx),
-        ),
+        Ok(c) => intersect(&Smmuv3::footprint(&c, ctx), &guest_owned(vsmmu, ctx)),
         Err(_) => Footprint::new(),
     }
 }
@@ -88,7 +85,7 @@ pub fn smmuv3_request<V: VdevTable + ?Sized>(
 /// What the host removes for the command the kernel issues.
 pub fn smmuv3_host(host_words: &[u64; 2], ctx: &dyn Context) -> Footprint {
     match Command::decode_words(host_words) {
-        Ok(c) => iommu_inval_arm::footprint(&c, ctx),
+        Ok(c) => Smmuv3::footprint(&c, ctx),
         Err(_) => Footprint::new(),
     }
 }
@@ -131,7 +128,7 @@ mod tests {
         let r = smmuv3_relation(&c, &v, &[(1u32, 2u32)], &IdentityContext).unwrap();
         assert_eq!(r, Relation::Exact);
         // Against the raw (all-domain, all-stage) request it would be under:
-        let raw = iommu_inval_arm::footprint(&c, &IdentityContext);
+        let raw = Smmuv3::footprint(&c, &IdentityContext);
         let host = smmuv3_host(
             &v.host_command(&c, &[(1u32, 2u32)]).unwrap(),
             &IdentityContext,
