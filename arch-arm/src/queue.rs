@@ -137,7 +137,7 @@ impl Cmdq {
 
     /// The effective base: `base` aligned down to the queue size (at least
     /// 32 bytes), as [`Cmdq::new`] stores it.
-    pub const fn effective_base(&self) -> u64 {
+    pub(crate) const fn effective_base(&self) -> u64 {
         // 16 << 19 at most: no overflow.
         let bytes = 16u64 << self.log2_entries();
         let align = if bytes < 32 { 32 } else { bytes };

@@ -109,7 +109,7 @@ impl Features {
     }
 
     /// The largest `PID` an IODIR.INVAL_PDT may name.
-    pub const fn pid_max(&self) -> u32 {
+    pub(crate) const fn pid_max(&self) -> u32 {
         if self.pid_bits >= 20 {
             ID20_MAX
         } else {
