@@ -41,7 +41,7 @@ use iommu_inval_arm::Command;
 use iommu_inval_core::DecodeError;
 
 /// ATC_INV Size meaning "every address" (`ATC_INV_SIZE_ALL`).
-pub const ATC_INV_SIZE_ALL: u64 = 52;
+pub(crate) const ATC_INV_SIZE_ALL: u64 = 52;
 
 /// The features of the host SMMU the kernel's checks depend on
 /// (`struct arm_smmu_device` fields and features read by
