@@ -300,7 +300,7 @@ macro_rules! commands {
                 match self { $( Command::$variant(_) => $opcode, )* }
             }
             /// The fields of this command's op, in table order.
-            pub const fn fields(&self) -> &'static [FieldDef] {
+            pub(crate) const fn fields(&self) -> &'static [FieldDef] {
                 match self { $( Command::$variant(_) => $variant::FIELDS, )* }
             }
             /// The two 64-bit words. Fields wider than their bit field are cut

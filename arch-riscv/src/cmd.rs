@@ -15,7 +15,7 @@
 //! and `S` extension bits included; whether an IOMMU *implements* an
 //! optional feature (`capabilities.NL`, `.S`, `.ATS`, `fctl.WSI`), and how
 //! wide its PIDs are (`capabilities.PD8` / `PD17` / `PD20`), is the
-//! business of [`Command::check_supported`]; how wide a `DID` its
+//! business of [`check_features`](iommu_inval_core::NativeCommand::check_features); how wide a `DID` its
 //! `ddtp.iommu_mode` allows, of [`Command::check_device_id`]. The queue
 //! front end applies both.
 //!
@@ -706,9 +706,8 @@ impl Command {
     }
 
     /// Refuse an IODIR command with `DV` = 1 whose `DID` is wider than the
-    /// IOMMU's `ddtp.iommu_mode` allows (§3.1.3; the width is
-    /// [`DdtMode::device_id_bits`] of the device-context format,
-    /// [`Features::msi_flat`]): an illegal command, `cqcsr.cmd_ill`
+    /// IOMMU's `ddtp.iommu_mode` allows (§3.1.3; the width follows the
+    /// mode and the device-context format, [`Features::msi_flat`]): an illegal command, `cqcsr.cmd_ill`
     /// (`invalid_field` "did", the excess bits in `mask`). `DV` = 0 ignores
     /// the `DID` (IODIR.INVAL_DDT of every device).
     ///

@@ -105,7 +105,7 @@ pub fn smmuv3_relation<V: VdevTable + ?Sized>(
 }
 
 /// The relation of a VT-d stage-1 entry's removal to the part of `op` it
-/// carries ([`vtd_fp::carried_part`]); an op without entry carries nothing.
+/// carries (the part the kernel must remove); an op without entry carries nothing.
 pub fn vtd_relation(
     op: &Op,
     entry: Option<&S1Entry>,
