@@ -127,7 +127,7 @@ impl Cmdq {
 
     /// The effective log2 of the number of entries: `log2size` clamped to
     /// [`MAX_LOG2SIZE`].
-    pub const fn log2_entries(&self) -> u32 {
+    pub(crate) const fn log2_entries(&self) -> u32 {
         if self.log2size > MAX_LOG2SIZE {
             MAX_LOG2SIZE as u32
         } else {
