@@ -340,7 +340,7 @@ fn check_error(w0: u64, w1: u64) -> Result<(), DecodeError> {
 impl Command {
     /// [`Command::decode`] of two words.
     #[inline]
-    pub fn decode_words(w0: u64, w1: u64) -> Result<Command, DecodeError> {
+    pub(crate) fn decode_words(w0: u64, w1: u64) -> Result<Command, DecodeError> {
         let op = (w0 >> OPCODE_SHIFT) as usize & 0xf;
         // Reserved bits of both words: one test on the valid path. Every
         // bit of an unknown opcode is reserved, so it fails here unless
@@ -535,7 +535,7 @@ impl Command {
     }
 
     /// The op name, as in the table (`INVALIDATE_IOMMU_PAGES`, ...).
-    pub const fn name(&self) -> &'static str {
+    pub(crate) const fn name(&self) -> &'static str {
         match self {
             Command::CompletionWait(_) => "COMPLETION_WAIT",
             Command::InvalidateDevtabEntry(_) => "INVALIDATE_DEVTAB_ENTRY",

@@ -35,7 +35,7 @@
 //! let mem = SliceMemory { base: 0x10000, bytes: &bytes };
 //! let mut q = CmdBufDevice::from_registers(0x0800_0000_0001_0000, 0, 0x20).unwrap();
 //! let mut seen = Vec::new();
-//! let p = q.consume(&mem, |c| seen.push((c.address, c.command.name())));
+//! let p = q.consume(&mem, |c| seen.push((c.address, c.command.op())));
 //! assert_eq!(p.consumed, 2);
 //! assert_eq!(seen, [(0x10000, "INVALIDATE_IOMMU_ALL"), (0x10010, "COMPLETION_WAIT")]);
 //! assert_eq!(q.head_register(), 0x20);
@@ -69,20 +69,20 @@ iommu_inval_core::arch_error! {
 /// Bytes per command-buffer entry.
 pub const ENTRY_BYTES: u32 = 16;
 /// Smallest architected ComLen (256 entries).
-pub const MIN_COM_LEN: u8 = 8;
+pub(crate) const MIN_COM_LEN: u8 = 8;
 /// Largest ComLen (32768 entries, 512 KiB).
-pub const MAX_COM_LEN: u8 = 15;
+pub(crate) const MAX_COM_LEN: u8 = 15;
 /// ComBase bits of CmdBufBaseAddr.
-pub const BASE_MASK: u64 = 0x000f_ffff_ffff_f000;
+pub(crate) const BASE_MASK: u64 = 0x000f_ffff_ffff_f000;
 /// Head/tail pointer bits `[18:4]`.
-pub const PTR_MASK: u64 = 0x7_fff0;
+pub(crate) const PTR_MASK: u64 = 0x7_fff0;
 
 /// Event code of ILLEGAL_COMMAND_ERROR.
 pub const EVENT_ILLEGAL_COMMAND_ERROR: u8 = 0x5;
 /// Event code of COMMAND_HARDWARE_ERROR.
 pub const EVENT_COMMAND_HARDWARE_ERROR: u8 = 0x6;
 /// COMMAND_HARDWARE_ERROR `Type` (bits `[58:57]`) used for a failed fetch: master abort.
-pub const HW_ERROR_TYPE_MASTER_ABORT: u8 = 0b01;
+pub(crate) const HW_ERROR_TYPE_MASTER_ABORT: u8 = 0b01;
 
 /// The registers describe no usable command buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -114,12 +114,12 @@ pub struct EventLogEntry(pub [u64; 2]);
 impl EventLogEntry {
     /// ILLEGAL_COMMAND_ERROR: event code 5 in `w0[63:60]`, the physical
     /// address of the command in `w1`; every other bit reserved (zero).
-    pub const fn illegal_command(cmd_addr: u64) -> Self {
+    pub(crate) const fn illegal_command(cmd_addr: u64) -> Self {
         EventLogEntry([(EVENT_ILLEGAL_COMMAND_ERROR as u64) << 60, cmd_addr])
     }
     /// COMMAND_HARDWARE_ERROR: event code 6 in `w0[63:60]`, `Type` in
     /// `w0[58:57]`, the physical address of the failed access in `w1`.
-    pub const fn command_hardware(addr: u64, ty: u8) -> Self {
+    pub(crate) const fn command_hardware(addr: u64, ty: u8) -> Self {
         EventLogEntry([
             ((EVENT_COMMAND_HARDWARE_ERROR as u64) << 60) | (((ty & 3) as u64) << 57),
             addr,
@@ -243,7 +243,7 @@ pub const STATUS_CMD_BUF_RUN: u32 = 1 << 4;
 impl EventLogEntry {
     /// IOTLB_INV_TIMEOUT: DeviceID in `w0[15:0]`, event code 7 in
     /// `w0[63:60]`, the address of the command in `w1`.
-    pub const fn iotlb_inv_timeout(device_id: u16, cmd_addr: u64) -> Self {
+    pub(crate) const fn iotlb_inv_timeout(device_id: u16, cmd_addr: u64) -> Self {
         EventLogEntry([
             ((EVENT_IOTLB_INV_TIMEOUT as u64) << 60) | device_id as u64,
             cmd_addr & !0xf,

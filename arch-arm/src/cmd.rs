@@ -172,7 +172,7 @@ pub struct FieldDef {
 }
 
 /// The bits an op may set: opcode, its fields and its fixed bits.
-pub const fn valid_mask(fields: &[FieldDef], fixed1: u64) -> [u64; 2] {
+pub(crate) const fn valid_mask(fields: &[FieldDef], fixed1: u64) -> [u64; 2] {
     let mut m = [OPCODE.mask(), fixed1];
     let mut i = 0;
     while i < fields.len() {
@@ -264,7 +264,7 @@ macro_rules! commands {
                 /// use [`Command::encode_checked`] to refuse them).
                 #[inline(always)]
                 #[allow(unused_mut)]
-                pub fn to_words(&self) -> [u64; 2] {
+                pub(crate) fn encode(&self) -> [u64; 2] {
                     let mut w = [$opcode as u64, $fixed1];
                     $( $bf.put(&mut w, Raw::to_raw(self.$field)); )*
                     w
@@ -288,11 +288,11 @@ macro_rules! commands {
         }
 
         /// Every op name, in table order.
-        pub const OP_NAMES: &[&str] = &[ $( $name ),* ];
+        pub(crate) const OP_NAMES: &[&str] = &[ $( $name ),* ];
 
         impl Command {
             /// The op name (`CMD_TLBI_NH_VA`, ...).
-            pub const fn op_name(&self) -> &'static str {
+            pub(crate) const fn op_name(&self) -> &'static str {
                 match self { $( Command::$variant(_) => $name, )* }
             }
             /// The opcode `w0[7:0]`.
@@ -300,14 +300,14 @@ macro_rules! commands {
                 match self { $( Command::$variant(_) => $opcode, )* }
             }
             /// The fields of this command's op, in table order.
-            pub const fn fields(&self) -> &'static [FieldDef] {
+            pub(crate) const fn fields(&self) -> &'static [FieldDef] {
                 match self { $( Command::$variant(_) => $variant::FIELDS, )* }
             }
             /// The two 64-bit words. Fields wider than their bit field are cut
             /// (a decoded command never has any); see [`Command::encode_checked`].
             #[inline(always)]
             pub fn encode(&self) -> [u64; 2] {
-                match self { $( Command::$variant(c) => c.to_words(), )* }
+                match self { $( Command::$variant(c) => c.encode(), )* }
             }
             /// Field list of op `name`.
             pub fn fields_of(name: &str) -> Option<(&'static [FieldDef], &'static [&'static str], u8, u64)> {

@@ -344,7 +344,7 @@ fn check_slow(w0: u64, w1: u64) -> Result<(), DecodeError> {
 impl Command {
     /// [`Command::decode`] of exactly two words.
     #[inline(always)]
-    pub fn decode_words(w: &[u64; 2]) -> Result<Command, DecodeError> {
+    pub(crate) fn decode_words(w: &[u64; 2]) -> Result<Command, DecodeError> {
         // Opcode and reserved bits of every op: one table load, one test.
         let r = RESERVED[usize::from(w[0] as u8)];
         if (w[0] & r[0]) | (w[1] & r[1]) != 0 {

@@ -1029,7 +1029,7 @@ fn s1_asid<C: Context + ?Sized>(
 
 /// ATC_INV `size` and `address` of the smallest aligned span covering `r`.
 #[inline]
-pub fn atc_span(r: &AddrRange) -> (u8, u64) {
+pub(crate) fn atc_span(r: &AddrRange) -> (u8, u64) {
     let b = covering_block(r, 12);
     if b.order >= 64 {
         (52, 0)

@@ -127,7 +127,7 @@ impl Cmdq {
 
     /// The effective log2 of the number of entries: `log2size` clamped to
     /// [`MAX_LOG2SIZE`].
-    pub const fn log2_entries(&self) -> u32 {
+    pub(crate) const fn log2_entries(&self) -> u32 {
         if self.log2size > MAX_LOG2SIZE {
             MAX_LOG2SIZE as u32
         } else {
@@ -137,7 +137,7 @@ impl Cmdq {
 
     /// The effective base: `base` aligned down to the queue size (at least
     /// 32 bytes), as [`Cmdq::new`] stores it.
-    pub const fn effective_base(&self) -> u64 {
+    pub(crate) const fn effective_base(&self) -> u64 {
         // 16 << 19 at most: no overflow.
         let bytes = 16u64 << self.log2_entries();
         let align = if bytes < 32 { 32 } else { bytes };

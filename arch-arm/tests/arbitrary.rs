@@ -24,7 +24,7 @@ fn arbitrary_commands_are_valid_and_cover_every_op() {
         let mut u = Unstructured::new(&data);
         if let Ok(c) = Command::arbitrary(&mut u) {
             assert_eq!(Command::decode(&c.encode()), Ok(c));
-            ops.insert(c.op_name());
+            ops.insert(c.op());
         }
     }
     assert_eq!(ops.len(), 34, "{ops:?}");

@@ -660,7 +660,7 @@ fn seed_request_order_config_tlb_atc() {
     for op in &ops {
         lower(op, &Features::LATEST, DEFAULT_BUDGET, &t, &mut out).unwrap();
     }
-    let kinds: Vec<&str> = out.iter().map(|c| c.op_name()).collect();
+    let kinds: Vec<&str> = out.iter().map(|c| c.op()).collect();
     assert_eq!(
         kinds,
         [

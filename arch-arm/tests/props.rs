@@ -2,7 +2,7 @@
 //! (same-architecture footprint) with the identity context and a topology,
 //! and R3-style coverage for generic invalidations.
 
-use iommu_inval_arm::cmd::{bits, OP_NAMES};
+use iommu_inval_arm::cmd::{bits, FieldDef};
 use iommu_inval_arm::*;
 use iommu_inval_core::arch::Target;
 use iommu_inval_core::context::Topology;
@@ -16,7 +16,7 @@ use proptest::prelude::*;
 fn valid_words(name: &str, r0: u64, r1: u64) -> [u64; 2] {
     let (defs, _, opcode, fixed1) = Command::fields_of(name).unwrap();
     let mut w = [u64::from(opcode), fixed1];
-    let m = iommu_inval_arm::cmd::valid_mask(defs, fixed1);
+    let m = valid_mask(defs, fixed1);
     w[0] |= r0 & m[0] & !0xff;
     w[1] |= r1 & m[1];
     let clear = |w: &mut [u64; 2], bf: bits::Bf| w[usize::from(bf.word)] &= !bf.mask();
@@ -45,6 +45,15 @@ fn valid_words(name: &str, r0: u64, r1: u64) -> [u64; 2] {
     w
 }
 
+/// The bits op `defs` may set: opcode, its fields and its fixed bits.
+fn valid_mask(defs: &[FieldDef], fixed1: u64) -> [u64; 2] {
+    let mut m = [bits::OPCODE.mask(), fixed1];
+    for d in defs {
+        m[usize::from(d.bf.word & 1)] |= d.bf.mask();
+    }
+    m
+}
+
 /// Raw values biased to edges.
 fn edgy() -> impl Strategy<Value = u64> {
     prop_oneof![
@@ -56,9 +65,10 @@ fn edgy() -> impl Strategy<Value = u64> {
 }
 
 fn valid_cmd() -> impl Strategy<Value = Command> {
-    (0..OP_NAMES.len(), edgy(), edgy()).prop_map(|(i, a, b)| {
-        let w = valid_words(OP_NAMES[i], a, b);
-        Command::decode(&w).unwrap_or_else(|e| panic!("{} {w:#x?}: {e}", OP_NAMES[i]))
+    let names = Command::op_names();
+    (0..names.len(), edgy(), edgy()).prop_map(move |(i, a, b)| {
+        let w = valid_words(names[i], a, b);
+        Command::decode(&w).unwrap_or_else(|e| panic!("{} {w:#x?}: {e}", names[i]))
     })
 }
 
@@ -131,7 +141,7 @@ proptest! {
         // Named fields round-trip too.
         let mut f = Vec::new();
         c.for_each_field(&mut |n, v| f.push((n, v)));
-        prop_assert_eq!(<Command as NativeCommand>::from_fields(c.op_name(), &mut f.into_iter(), 2), Ok(c));
+        prop_assert_eq!(<Command as NativeCommand>::from_fields(c.op(), &mut f.into_iter(), 2), Ok(c));
     }
 
     /// R1 for any input: an error or exact bytes, never a panic.

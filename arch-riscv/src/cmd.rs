@@ -15,7 +15,7 @@
 //! and `S` extension bits included; whether an IOMMU *implements* an
 //! optional feature (`capabilities.NL`, `.S`, `.ATS`, `fctl.WSI`), and how
 //! wide its PIDs are (`capabilities.PD8` / `PD17` / `PD20`), is the
-//! business of [`Command::check_supported`]; how wide a `DID` its
+//! business of [`check_features`](iommu_inval_core::NativeCommand::check_features); how wide a `DID` its
 //! `ddtp.iommu_mode` allows, of [`Command::check_device_id`]. The queue
 //! front end applies both.
 //!
@@ -386,7 +386,7 @@ impl DdtMode {
     /// bits (6 with extended-format device contexts, `msi_flat`), `DDI[1]`
     /// 9 bits, `DDI[2]` the rest of 24. `Off` and `Bare` walk no directory
     /// and bound nothing here (24 bits: every `DID` the command can hold).
-    pub const fn device_id_bits(self, msi_flat: bool) -> u32 {
+    pub(crate) const fn device_id_bits(self, msi_flat: bool) -> u32 {
         let ddi0 = if msi_flat { 6 } else { 7 };
         match self {
             DdtMode::OneLevel => ddi0,
@@ -471,7 +471,7 @@ impl Command {
     /// tests into one test on the valid path (`SLOT_CHECK`); which of them
     /// failed is worked out only on the error path.
     #[inline(always)]
-    pub fn decode_words(w0: u64, w1: u64) -> Result<Command, DecodeError> {
+    pub(crate) fn decode_words(w0: u64, w1: u64) -> Result<Command, DecodeError> {
         let slot = Command::legal_slot(w0, w1)?;
         let id20 = ((w0 >> ID20_SHIFT) as u32) & ID20_MAX;
         Ok(match slot {
@@ -606,7 +606,7 @@ impl Command {
     }
 
     /// `(opcode, func3)` of the command.
-    pub const fn opcode_func3(&self) -> (u8, u8) {
+    pub(crate) const fn opcode_func3(&self) -> (u8, u8) {
         match self {
             Command::IotinvalVma(_) => (OP_IOTINVAL, 0),
             Command::IotinvalGvma(_) => (OP_IOTINVAL, 1),
@@ -658,7 +658,8 @@ impl Command {
             .map_err(FieldError::Invalid)
     }
 
-    /// Refuse a legal command that uses a part of the specification the
+    /// [`NativeCommand::check_features`](iommu_inval_core::NativeCommand::check_features):
+    /// refuse a legal command that uses a part of the specification the
     /// IOMMU does not implement: such a command is "unsupported" and, like
     /// an illegal one, sets `cqcsr.cmd_ill` (§3.1). Without
     /// `capabilities.NL` / `.S` the `NL` / `S` bits are reserved (§9.2,
@@ -669,15 +670,16 @@ impl Command {
     /// the excess bits in `mask`.
     ///
     /// ```
+    /// use iommu_inval_core::NativeCommand;
     /// use iommu_inval_riscv::{Command, Features, IodirInvalPdt};
     /// // PID 0x100 on an IOMMU with 8-bit PIDs (capabilities.PD8 only).
     /// let c = Command::IodirInvalPdt(IodirInvalPdt { pid: 0x100, dv: true, did: 1 });
     /// let pd8 = Features { pid_bits: 8, ..Features::ALL };
-    /// assert_eq!(c.check_supported(&pd8).unwrap_err().field, "pid");
-    /// assert!(c.check_supported(&Features::ALL).is_ok());
+    /// assert_eq!(c.check_features(&pd8).unwrap_err().field, "pid");
+    /// assert!(c.check_features(&Features::ALL).is_ok());
     /// ```
     #[inline]
-    pub fn check_supported(&self, f: &Features) -> Result<(), DecodeError> {
+    pub(crate) fn check_supported(&self, f: &Features) -> Result<(), DecodeError> {
         match *self {
             Command::IodirInvalPdt(c) if c.pid > f.pid_max() => {
                 let excess = (c.pid & ID20_MAX & !f.pid_max()) as u64;
@@ -704,9 +706,8 @@ impl Command {
     }
 
     /// Refuse an IODIR command with `DV` = 1 whose `DID` is wider than the
-    /// IOMMU's `ddtp.iommu_mode` allows (§3.1.3; the width is
-    /// [`DdtMode::device_id_bits`] of the device-context format,
-    /// [`Features::msi_flat`]): an illegal command, `cqcsr.cmd_ill`
+    /// IOMMU's `ddtp.iommu_mode` allows (§3.1.3; the width follows the
+    /// mode and the device-context format, [`Features::msi_flat`]): an illegal command, `cqcsr.cmd_ill`
     /// (`invalid_field` "did", the excess bits in `mask`). `DV` = 0 ignores
     /// the `DID` (IODIR.INVAL_DDT of every device).
     ///
@@ -734,7 +735,7 @@ impl Command {
     }
 
     /// The op name, as in the table (`iotinval_vma`, ...).
-    pub const fn name(&self) -> &'static str {
+    pub(crate) const fn name(&self) -> &'static str {
         match self {
             Command::IotinvalVma(_) => "iotinval_vma",
             Command::IotinvalGvma(_) => "iotinval_gvma",

@@ -5,7 +5,7 @@
 //! specification with its extensions. An emulator of a particular IOMMU
 //! decodes with [`Command::decode_with`]: a command that IOMMU does not
 //! support sets `cqcsr.cmd_ill` (§3.1), and the [`DecodeError`] says which
-//! field ([`Command::check_supported`]). The `DID` width its
+//! field ([`check_features`](iommu_inval_core::NativeCommand::check_features)). The `DID` width its
 //! `ddtp.iommu_mode` allows is queue state, checked apart
 //! ([`Command::check_device_id`]).
 //!
@@ -48,8 +48,7 @@ pub struct Features {
     /// `capabilities.MSI_FLAT` (bit 22): device contexts have the extended
     /// format, whose `device_id` splits 6 / 9 / 9 bits over the directory
     /// levels (base format: 7 / 9 / 8), which sets the device-id width each
-    /// `ddtp.iommu_mode` allows
-    /// ([`DdtMode::device_id_bits`](crate::DdtMode::device_id_bits)).
+    /// `ddtp.iommu_mode` allows.
     pub msi_flat: bool,
     /// `capabilities.END` (bit 27): the IOMMU supports both byte orders and
     /// `fctl.BE` is writable; without it `fctl.BE` keeps the one order the
@@ -108,7 +107,7 @@ impl Features {
     }
 
     /// The largest `PID` an IODIR.INVAL_PDT may name.
-    pub const fn pid_max(&self) -> u32 {
+    pub(crate) const fn pid_max(&self) -> u32 {
         if self.pid_bits >= 20 {
             ID20_MAX
         } else {

@@ -43,7 +43,7 @@
 //!   commands exist only when the IOMMU implements them (`capabilities.NL`,
 //!   `.S`, `fctl.WSI`, `capabilities.ATS`). [`Command::decode`] accepts
 //!   them (the codec of the whole specification);
-//!   [`Command::check_supported`] and the queue front end refuse them with
+//!   [`check_features`](iommu_inval_core::NativeCommand::check_features) and the queue front end refuse them with
 //!   `cmd_ill` on an IOMMU without the feature.
 //! * So do the widths of §3.1.3: an IODIR.INVAL_PDT `PID` wider than the
 //!   IOMMU's (`capabilities.PD8` / `PD17` / `PD20`, [`Features::pid_bits`])

@@ -57,7 +57,7 @@
 //! let mem = SliceMemory { base: 0x10000, bytes: &bytes };
 //! let mut q = CqDevice::from_registers((0x10 << 10) | 7, 0, 3).unwrap();
 //! let mut seen = Vec::new();
-//! let p = q.consume(&mem, |c| seen.push((c.address, c.command.name())));
+//! let p = q.consume(&mem, |c| seen.push((c.address, c.command.op())));
 //! assert_eq!(seen, [(0x10000, "iodir_inval_ddt"), (0x10010, "iofence_c")]);
 //! assert_eq!((q.head_register(), p.fault.map(|f| f.position)), (2, Some(2)));
 //! assert!(q.queue.cqcsr() & CQCSR_CMD_ILL != 0);
@@ -178,11 +178,6 @@ impl CmdQueue {
     /// ([`DdtMode::Off`], which bounds nothing, until set).
     pub const fn ddt_mode(&self) -> DdtMode {
         self.ddt_mode
-    }
-    /// The IOMMU's `ddtp.iommu_mode` is now `mode`: IODIR commands with
-    /// `DV` = 1 and a wider `DID` than it allows are illegal (§3.1.3).
-    pub fn set_ddt_mode(&mut self, mode: DdtMode) {
-        self.ddt_mode = mode;
     }
     /// The guest wrote `ddtp` (§5.5): take its `iommu_mode`. A reserved or
     /// custom mode is refused ([`ConfigError::DdtMode`]) and the mode kept
@@ -340,9 +335,9 @@ impl CqDevice {
         self.queue.features = features;
         self
     }
-    /// A front end for an IOMMU whose `ddtp.iommu_mode` is `mode` (see
-    /// [`CmdQueue::set_ddt_mode`]; the register write is
-    /// [`CmdQueue::write_ddtp`]).
+    /// A front end for an IOMMU whose `ddtp.iommu_mode` is `mode`: IODIR
+    /// commands with `DV` = 1 and a wider `DID` than it allows are illegal
+    /// (§3.1.3); the register write is [`CmdQueue::write_ddtp`].
     pub fn with_ddt_mode(mut self, mode: DdtMode) -> Self {
         self.queue.ddt_mode = mode;
         self

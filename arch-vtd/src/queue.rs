@@ -63,7 +63,7 @@ iommu_inval_core::arch_error! {
 /// IQA_REG.DW: 256-bit descriptors.
 pub const IQA_DW: u64 = 1 << 11;
 /// Offset bits of IQH_REG / IQT_REG.
-pub const OFFSET_MASK: u64 = 0x7_fff0;
+pub(crate) const OFFSET_MASK: u64 = 0x7_fff0;
 
 /// The invalidation queue address register, decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -102,7 +102,7 @@ impl Iqa {
         }
     }
     /// log2 of the descriptor size in bytes (4 or 5).
-    pub const fn desc_shift(&self) -> u32 {
+    pub(crate) const fn desc_shift(&self) -> u32 {
         if self.dw {
             5
         } else {
@@ -110,7 +110,7 @@ impl Iqa {
         }
     }
     /// Descriptor size in 64-bit words (2 or 4).
-    pub const fn desc_words(&self) -> usize {
+    pub(crate) const fn desc_words(&self) -> usize {
         if self.dw {
             4
         } else {

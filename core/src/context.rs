@@ -20,7 +20,7 @@ pub const NO_PASID_TAG: u32 = 0;
 
 /// The largest native address-space tag of `arch`: 16-bit SMMU ASIDs,
 /// 20-bit PASIDs and PSCIDs elsewhere.
-pub const fn tag_max(arch: ArchId) -> u32 {
+pub(crate) const fn tag_max(arch: ArchId) -> u32 {
     match arch {
         ArchId::Smmuv3 => 0xffff,
         ArchId::Vtd | ArchId::Amd | ArchId::Riscv => 0xf_ffff,
@@ -916,8 +916,8 @@ mod topology {
     }
 
     /// The SMMU and RISC-V views of the tag indexes, by PASID (the
-    /// [`Context`] methods `pasids_of_tag` / `tags_of_pasid` add requests
-    /// without PASID).
+    /// [`Context`] methods `pasids_of_tag` / `tags_of_pasid`, their public
+    /// form, add requests without PASID).
     impl Topology {
         /// The VT-d RID_PASID (or AMD-Vi GCR3 entry, always 0) that names
         /// requests without PASID in domain `d`.
@@ -932,11 +932,13 @@ mod topology {
         }
         /// Calls `f` with each PASID whose SMMU context descriptor uses
         /// `asid` (in `domain`, or in any domain); `false` when none does.
-        pub fn pasids_of_asid(&self, domain: DomainSel, asid: u16, f: &mut dyn FnMut(u32)) -> bool {
+        #[cfg(test)]
+        fn pasids_of_asid(&self, domain: DomainSel, asid: u16, f: &mut dyn FnMut(u32)) -> bool {
             self.index.asid.pasids(domain, asid, f)
         }
         /// The SMMU ASID used by the first use of `pasid` in `domain`.
-        pub fn asid_of_pasid(&self, domain: DomainSel, pasid: u32) -> Option<u16> {
+        #[cfg(test)]
+        fn asid_of_pasid(&self, domain: DomainSel, pasid: u32) -> Option<u16> {
             // The first use's ASID, as the file lists it.
             self.index
                 .asid
@@ -946,32 +948,18 @@ mod topology {
         }
         /// Calls `f` with each SMMU ASID that `pasid` uses in `domain`;
         /// `false` when the ASID of some use is unknown.
-        pub fn asids_of_pasid(
-            &self,
-            domain: DomainSel,
-            pasid: u32,
-            f: &mut dyn FnMut(u16),
-        ) -> bool {
+        fn asids_of_pasid(&self, domain: DomainSel, pasid: u32, f: &mut dyn FnMut(u16)) -> bool {
             self.index.asid.tags_of(domain, pasid, f)
         }
         /// Calls `f` with each PASID whose RISC-V process context uses
         /// `pscid` (in `domain`, or in any domain); `false` when none does.
-        pub fn pasids_of_pscid(
-            &self,
-            domain: DomainSel,
-            pscid: u32,
-            f: &mut dyn FnMut(u32),
-        ) -> bool {
+        #[cfg(test)]
+        fn pasids_of_pscid(&self, domain: DomainSel, pscid: u32, f: &mut dyn FnMut(u32)) -> bool {
             self.index.pscid.pasids(domain, pscid, f)
         }
         /// Calls `f` with each RISC-V PSCID that `pasid` uses in `domain`;
         /// `false` when the PSCID of some use is unknown.
-        pub fn pscids_of_pasid(
-            &self,
-            domain: DomainSel,
-            pasid: u32,
-            f: &mut dyn FnMut(u32),
-        ) -> bool {
+        fn pscids_of_pasid(&self, domain: DomainSel, pasid: u32, f: &mut dyn FnMut(u32)) -> bool {
             self.index.pscid.tags_of(domain, pasid, f)
         }
     }

@@ -60,7 +60,7 @@ impl Display for Size {
 
 /// A PCI requester id as `bb:dd.f` (hex when wider than 16 bits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Bdf(pub u32);
+pub(crate) struct Bdf(pub u32);
 
 impl Display for Bdf {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {

@@ -141,7 +141,7 @@ impl FBox {
         }
     }
     /// Bytes of address space this box spans (interrupt indices count as units).
-    pub const fn addr_size(&self) -> u128 {
+    pub(crate) const fn addr_size(&self) -> u128 {
         let (lo, hi) = self.get(Dim::Addr);
         hi as u128 - lo as u128 + 1
     }
@@ -529,7 +529,7 @@ const DIM_FLAGS: [(Dim, Widened); DIMS] = [
 ];
 
 /// The PASID coordinate interval of a selection.
-pub const fn pasid_interval(p: PasidSel) -> (u64, u64) {
+pub(crate) const fn pasid_interval(p: PasidSel) -> (u64, u64) {
     match p {
         PasidSel::All => (0, u64::MAX),
         PasidSel::NoPasid => (0, 0),

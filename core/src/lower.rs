@@ -76,7 +76,7 @@ impl<'a, C> Emitter<'a, C> {
     /// a barrier passed through from the input): no fence is due after it
     /// and the next command starts a new phase.
     #[inline]
-    pub fn push_barrier(&mut self, c: C) -> Result<(), LowerError> {
+    pub(crate) fn push_barrier(&mut self, c: C) -> Result<(), LowerError> {
         self.fence_due = false;
         self.raw(c)?;
         self.mark = self.emitted;
@@ -242,7 +242,7 @@ impl DeviceSet {
 
     /// The largest requester id, when enumerable.
     #[inline]
-    pub const fn max_id(&self) -> Option<u32> {
+    pub(crate) const fn max_id(&self) -> Option<u32> {
         match *self {
             DeviceSet::Interval(_, hi) => Some(hi),
             DeviceSet::Domain { max, .. } => Some(max),

@@ -60,13 +60,13 @@ pub fn route_words(words: &[u64]) -> Option<Route> {
     Command::decode(words).ok().map(|c| route(&c))
 }
 
-/// The opcodes a guest VCMDQ takes, for documentation and tests.
-pub const VCMDQ_OPCODES: [u8; 4] = [0x11, 0x12, 0x40, 0x46];
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use iommu_inval_arm::*;
+
+    /// The opcodes a guest VCMDQ takes.
+    const VCMDQ_OPCODES: [u8; 4] = [0x11, 0x12, 0x40, 0x46];
 
     #[test]
     fn the_vcmdq_subset() {

@@ -21,7 +21,7 @@ use iommu_inval_core::{arch::Arch, ArchId, Context};
 /// The part of the cache a vSMMU guest owns: stage-1 IOTLB entries of the
 /// guest regime in the vSMMU's domain (every domain when `ctx` does not know
 /// the VMID), CDs and ATC entries.
-pub fn guest_owned(vsmmu: &Vsmmu, ctx: &dyn Context) -> Footprint {
+pub(crate) fn guest_owned(vsmmu: &Vsmmu, ctx: &dyn Context) -> Footprint {
     let mut f = match ctx.domain_from_native(ArchId::Smmuv3, u32::from(vsmmu.vmid)) {
         // The domain's stage-1 entries as the context knows them (with the
         // PASIDs it lists for the domain, when it lists any).
@@ -76,7 +76,7 @@ pub fn smmuv3_request<V: VdevTable + ?Sized>(
         Command::TlbiNsnhAll(_) => {}
         _ => return Footprint::new(),
     }
-    match Command::decode_words(&w) {
+    match Command::decode(&w) {
         Ok(c) => intersect(&Smmuv3::footprint(&c, ctx), &guest_owned(vsmmu, ctx)),
         Err(_) => Footprint::new(),
     }
@@ -84,7 +84,7 @@ pub fn smmuv3_request<V: VdevTable + ?Sized>(
 
 /// What the host removes for the command the kernel issues.
 pub fn smmuv3_host(host_words: &[u64; 2], ctx: &dyn Context) -> Footprint {
-    match Command::decode_words(host_words) {
+    match Command::decode(host_words) {
         Ok(c) => Smmuv3::footprint(&c, ctx),
         Err(_) => Footprint::new(),
     }
@@ -102,7 +102,7 @@ pub fn smmuv3_relation<V: VdevTable + ?Sized>(
 }
 
 /// The relation of a VT-d stage-1 entry's removal to the part of `op` it
-/// carries ([`vtd_fp::carried_part`]); an op without entry carries nothing.
+/// carries (the part the kernel must remove); an op without entry carries nothing.
 pub fn vtd_relation(
     op: &Op,
     entry: Option<&S1Entry>,

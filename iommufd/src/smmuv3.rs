@@ -41,7 +41,7 @@ use iommu_inval_arm::Command;
 use iommu_inval_core::DecodeError;
 
 /// ATC_INV Size meaning "every address" (`ATC_INV_SIZE_ALL`).
-pub const ATC_INV_SIZE_ALL: u64 = 52;
+pub(crate) const ATC_INV_SIZE_ALL: u64 = 52;
 
 /// The features of the host SMMU the kernel's checks depend on
 /// (`struct arm_smmu_device` fields and features read by
@@ -102,7 +102,7 @@ impl HostFeatures {
     /// range invalidation, ATS, ASID and SubstreamID widths. The lowering
     /// uses SCALE 0..=31; a level hint TTL 1 with a 16 KiB granule, which
     /// needs DS, goes through [`Vsmmu::fit_hints`].
-    pub fn lowering_features(&self) -> iommu_inval_arm::Features {
+    pub(crate) fn lowering_features(&self) -> iommu_inval_arm::Features {
         iommu_inval_arm::Features {
             ril: self.range_inv,
             ats: self.ats,
@@ -539,7 +539,7 @@ impl Vsmmu {
     /// library reads such a TTL as 0 too). Any other command is returned
     /// as is. For lowered commands (`backend::VsmmuBackend`); a guest's own
     /// command is checked unchanged.
-    pub fn fit_hints(&self, cmd: &Command) -> Command {
+    pub(crate) fn fit_hints(&self, cmd: &Command) -> Command {
         let mut w = cmd.encode();
         let op = (w[0] & OP) as u8;
         if !matches!(op, 0x12 | 0x13)
@@ -553,7 +553,7 @@ impl Vsmmu {
         if bits::NUM.get(&w) == 0 && bits::SCALE.get(&w) == 0 {
             w[1] &= !bits::TG.mask();
         }
-        Command::decode_words(&w).unwrap_or(*cmd)
+        Command::decode(&w).unwrap_or(*cmd)
     }
 
     /// The kernel's validation of one raw command

@@ -141,7 +141,7 @@ pub const fn tags_per_domain(arch: Option<ArchId>) -> bool {
 }
 
 /// The entry of `range` (4 KiB pages covering it) and whether that widened it.
-pub fn range_entry(range: &AddrRange, leaf: bool) -> (HwptVtdS1Invalidate, bool) {
+pub(crate) fn range_entry(range: &AddrRange, leaf: bool) -> (HwptVtdS1Invalidate, bool) {
     let flags = if leaf { IOMMU_VTD_INV_FLAGS_LEAF } else { 0 };
     if range.is_all() {
         return (
@@ -271,7 +271,7 @@ pub fn kernel_accepts(e: &HwptVtdS1Invalidate) -> bool {
 
 /// Footprints of the entries, and of the part of an op they must cover (R4).
 #[cfg(feature = "std")]
-pub mod footprint {
+pub(crate) mod footprint {
     use super::*;
     use iommu_inval_core::footprint::{Dim, FBox, Footprint, KIND_IOTLB};
     use iommu_inval_core::model::Inval;

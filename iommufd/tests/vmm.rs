@@ -230,7 +230,7 @@ fn smmuv3_guest_through_the_front_end_into_the_vsmmu() {
         .smmu
         .iter()
         .flatten()
-        .map(|e| Command::decode_words(&e.cmd).unwrap())
+        .map(|e| Command::decode(&e.cmd).unwrap())
         .collect();
     assert!(!submitted.is_empty());
     // Every submitted entry passes the vSMMU's rules, and the guest's range

@@ -164,7 +164,7 @@ pub fn check_vsmmu(
             let host = vsmmu
                 .host_command(cmd, vdevs)
                 .map_err(|r| format!("{name}: entry but no host command: {r}"))?;
-            let hc = Command::decode_words(&host)
+            let hc = Command::decode(&host)
                 .map_err(|e| format!("{name}: host command {host:x?} does not decode: {e}"))?;
             match hc {
                 Command::TlbiNhAll(_)

@@ -82,7 +82,7 @@ fn vsmmu_host_features_on_permitted_commands() {
             let mut w = c.encode();
             w[0] |= 1 << 25;
             w[1] &= !(1 << 7);
-            if let Ok(d) = Command::decode_words(&w) {
+            if let Ok(d) = Command::decode(&w) {
                 c = d;
             }
         }
