@@ -1241,39 +1241,10 @@ impl Tally {
     }
 }
 
-/// A small deterministic PRNG (xorshift64*) feeding `Unstructured` in the
-/// in-tree property loops: the same seed, the same cases.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// Seeded generator (seed 0 is replaced by a constant).
-    pub fn new(seed: u64) -> Self {
-        Rng(if seed == 0 {
-            0x9e37_79b9_7f4a_7c15
-        } else {
-            seed
-        })
-    }
-    /// Next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    /// `n` random bytes.
-    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
-        let mut v = Vec::with_capacity(n + 8);
-        while v.len() < n {
-            v.extend_from_slice(&self.next_u64().to_le_bytes());
-        }
-        v.truncate(n);
-        v
-    }
-}
+/// The deterministic PRNG (xorshift64*) feeding `Unstructured` in the
+/// in-tree property loops: the same seed, the same cases. One generator
+/// serves the property loops and the benchmark streams.
+pub use iommu_inval_bench::streams::Rng;
 
 /// Run `f` over `cases` deterministic inputs of `len` random bytes each;
 /// returns the first failure with its case number and seed. Panics inside
