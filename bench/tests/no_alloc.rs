@@ -263,38 +263,67 @@ macro_rules! codec_lift_lower_checks {
     }};
 }
 
-fn queue_checks(rep: &mut Report) {
-    // SMMUv3: 256-entry queue, 255 commands; then with a bad command.
-    let q = arm::queue(255, 2);
-    let img = image(&q, 256, 2);
-    let mem = SliceMemory {
-        base: 0x10_0000,
-        bytes: &img,
-    };
-    let cmdq = CmdqDevice::new(arm::queue_mod::Cmdq::new(0x10_0000, 8), 0, 255);
-    rep.none("smmuv3 CMDQ consumer (255 commands)", || {
+/// A front end over a `entries`-entry ring at `base` holding `q` (every
+/// slot but one), made afresh by `make` inside each measured region: its
+/// walk allocates nothing, nor its walk of the same ring with word `at`
+/// replaced by `bad`, which stops at that command with a fault.
+#[allow(clippy::too_many_arguments)]
+fn consumer_checks<Q: QueueEngine>(
+    rep: &mut Report,
+    names: [&str; 2],
+    make: impl Fn() -> Option<Q>,
+    q: &[u64],
+    (base, entries, words): (u64, usize, usize),
+    (at, bad): (usize, u64),
+) {
+    let img = image(q, entries, words);
+    let mem = SliceMemory { base, bytes: &img };
+    rep.none(names[0], || {
+        let Some(mut dev) = make() else {
+            return 0;
+        };
         let mut n = 0usize;
-        let mut q = cmdq;
-        let r = q.consume(&mem, |c| {
+        let r = dev.consume(&mem, |c| {
             black_box(c);
             n += 1;
         });
         black_box(&r);
         n
     });
-    let mut badq = q.clone();
-    badq[2 * 100] = 0xff; // opcode 0xff at entry 100
-    let bad_img = image(&badq, 256, 2);
+    let mut badq = q.to_vec();
+    badq[at] = bad;
+    let bad_img = image(&badq, entries, words);
     let bad_mem = SliceMemory {
-        base: 0x10_0000,
+        base,
         bytes: &bad_img,
     };
-    rep.none("smmuv3 CMDQ consumer stopping at CERROR_ILL", || {
+    rep.none(names[1], || {
+        let Some(mut dev) = make() else {
+            return 0;
+        };
         let mut n = 0usize;
-        let mut q = cmdq;
-        let r = q.consume(&bad_mem, |_| n += 1);
+        let r = dev.consume(&bad_mem, |_| n += 1);
+        black_box(&r.fault);
         usize::from(r.fault.is_some()) * n
     });
+}
+
+fn queue_checks(rep: &mut Report) {
+    // SMMUv3: 256-entry queue, 255 commands; then opcode 0xff at entry 100.
+    let q = arm::queue(255, 2);
+    let cmdq = CmdqDevice::new(arm::queue_mod::Cmdq::new(0x10_0000, 8), 0, 255);
+    consumer_checks(
+        rep,
+        [
+            "smmuv3 CMDQ consumer (255 commands)",
+            "smmuv3 CMDQ consumer stopping at CERROR_ILL",
+        ],
+        || Some(cmdq),
+        &q,
+        (0x10_0000, 256, 2),
+        (2 * 100, 0xff),
+    );
+    let img = image(&q, 256, 2);
     let short = SliceMemory {
         base: 0x10_0000,
         bytes: &img[..1024],
@@ -304,131 +333,59 @@ fn queue_checks(rep: &mut Report) {
         q.commands(&short).take(100).count()
     });
 
-    // VT-d: a 4 KiB queue: 255 128-bit or 127 256-bit descriptors.
+    // VT-d: a 4 KiB queue: 255 128-bit or 127 256-bit descriptors; then
+    // type 0xf at descriptor 50.
     for (dw, words, entries) in [(false, 2usize, 256usize), (true, 4, 128)] {
-        let q = vtd::queue(entries - 1, words);
-        let img = image(&q, entries, words);
-        let mem = SliceMemory {
-            base: 0x20_0000,
-            bytes: &img,
-        };
         let iqa = vtd::queue_mod::Iqa {
             base: 0x20_0000,
             dw,
             qs: 0,
         };
         let tail = ((entries - 1) * words * 8) as u64;
-        let Ok(invq) = InvQueue::from_registers(iqa.to_reg(), 0, tail);
-        rep.none(
-            &format!("vtd invalidation queue walk ({}-bit)", words * 64),
-            || {
-                let mut n = 0usize;
-                let mut q = invq;
-                let r = q.consume(&mem, |c| {
-                    black_box(c);
-                    n += 1;
-                });
-                black_box(&r);
-                n
-            },
-        );
-        let mut badq = q.clone();
-        badq[words * 50] = 0xf; // type 0xf at descriptor 50
-        let bad_img = image(&badq, entries, words);
-        let bad_mem = SliceMemory {
-            base: 0x20_0000,
-            bytes: &bad_img,
-        };
-        rep.none(
-            &format!("vtd queue walk stopping at IQE ({}-bit)", words * 64),
-            || {
-                let mut n = 0usize;
-                let mut q = invq;
-                let r = q.consume(&bad_mem, |_| n += 1);
-                usize::from(r.fault.is_some()) * n
-            },
+        let bits = words * 64;
+        consumer_checks(
+            rep,
+            [
+                &format!("vtd invalidation queue walk ({bits}-bit)"),
+                &format!("vtd queue walk stopping at IQE ({bits}-bit)"),
+            ],
+            || InvQueue::from_registers(iqa.to_reg(), 0, tail).ok(),
+            &vtd::queue(entries - 1, words),
+            (0x20_0000, entries, words),
+            (words * 50, 0xf),
         );
     }
 
-    // AMD: a 256-entry command buffer, 255 commands; then with a bad one.
-    let q = amd::queue(255, 2);
-    let img = image(&q, 256, 2);
-    let mem = SliceMemory {
-        base: 0x30_0000,
-        bytes: &img,
-    };
-    rep.none("amd command buffer consumer (255 commands)", || {
-        let Ok(mut cb) = CmdBufDevice::from_registers(8 << 56 | 0x30_0000, 0, 255 * 16) else {
-            return 0;
-        };
-        cb.consume(&mem, |c| {
-            black_box(c);
-        })
-        .consumed as usize
-    });
-    let mut badq = q.clone();
-    badq[2 * 7] = 0xf000_0000_0000_0000; // opcode 0xf at entry 7
-    let bad_img = image(&badq, 256, 2);
-    let bad_mem = SliceMemory {
-        base: 0x30_0000,
-        bytes: &bad_img,
-    };
-    rep.none(
-        "amd command buffer stopping at ILLEGAL_COMMAND_ERROR",
-        || {
-            let Ok(mut cb) = CmdBufDevice::from_registers(8 << 56 | 0x30_0000, 0, 255 * 16) else {
-                return 0;
-            };
-            match cb.consume(&bad_mem, |_| {}).fault {
-                Some(e) => {
-                    black_box(&e);
-                    7
-                }
-                None => 0,
-            }
-        },
+    // AMD: a 256-entry command buffer, 255 commands; then opcode 0xf at entry 7.
+    consumer_checks(
+        rep,
+        [
+            "amd command buffer consumer (255 commands)",
+            "amd command buffer stopping at ILLEGAL_COMMAND_ERROR",
+        ],
+        || CmdBufDevice::from_registers(8 << 56 | 0x30_0000, 0, 255 * 16).ok(),
+        &amd::queue(255, 2),
+        (0x30_0000, 256, 2),
+        (2 * 7, 0xf000_0000_0000_0000),
     );
 }
 
 /// The RISC-V command-queue consumer: 255 commands, then stopping at an
-/// illegal one (cmd_ill).
+/// illegal one (cmd_ill: reserved opcode 5 at entry 7).
 fn riscv_queue_checks(rep: &mut Report) {
-    let q = riscv::queue(255, 2);
-    let img = image(&q, 256, 2);
-    let mem = SliceMemory {
-        base: 0x40_0000,
-        bytes: &img,
-    };
     // 256 entries (LOG2SZ-1 = 7) at 0x40_0000, enabled.
     let cqb = (0x40_0000u64 >> 12) << 10 | 7;
-    rep.none("riscv command queue consumer (255 commands)", || {
-        let Ok(mut cq) = CqDevice::from_registers(cqb, 0, 255) else {
-            return 0;
-        };
-        cq.consume(&mem, |c| {
-            black_box(c);
-        })
-        .consumed as usize
-    });
-    let mut badq = q.clone();
-    badq[2 * 7] = 0x5; // reserved opcode 5 at entry 7
-    let bad_img = image(&badq, 256, 2);
-    let bad_mem = SliceMemory {
-        base: 0x40_0000,
-        bytes: &bad_img,
-    };
-    rep.none("riscv command queue stopping at cmd_ill", || {
-        let Ok(mut cq) = CqDevice::from_registers(cqb, 0, 255) else {
-            return 0;
-        };
-        match cq.consume(&bad_mem, |_| {}).fault {
-            Some(e) => {
-                black_box(&e);
-                7
-            }
-            None => 0,
-        }
-    });
+    consumer_checks(
+        rep,
+        [
+            "riscv command queue consumer (255 commands)",
+            "riscv command queue stopping at cmd_ill",
+        ],
+        || CqDevice::from_registers(cqb, 0, 255).ok(),
+        &riscv::queue(255, 2),
+        (0x40_0000, 256, 2),
+        (2 * 7, 0x5),
+    );
 }
 
 /// Guest memory of a ring and a status page (the VT-d and AMD-Vi example
