@@ -418,10 +418,10 @@ fn device_checks(rep: &mut Report) {
     let mut host_ram = vec![0u8; 0x2_0000];
     let host_mem = CellMemory::new(0x100_0000, &mut host_ram);
     macro_rules! front_end {
-        ($t:ident, $dev:ty, $base:expr, $tail:expr) => {{
+        ($t:ident, $dev:ty, $base:expr, $ring:expr, $tail:expr $(, $more:ty = $more_base:expr)?) => {{
             let mut ring = image(&$t::queue(255, 2), 256, 2);
             let mem = TwoRegions(
-                CellMemory::new($base & 0xffff_ffff_f000, &mut ring),
+                CellMemory::new($ring, &mut ring),
                 CellMemory::new(0x7f00_0000, &mut status),
             );
             rep.none(&format!("{} front end into the counting back end (255 commands)", $t::NAME), || {
@@ -437,6 +437,7 @@ fn device_checks(rep: &mut Report) {
             front_end!(@host $t, mem, $dev, $base, $tail, CmdqDevice, 0x100_0000 | 8);
             front_end!(@host $t, mem, $dev, $base, $tail, InvQueue, 0x100_0000 | 1 << 11 | 1);
             front_end!(@host $t, mem, $dev, $base, $tail, CmdBufDevice, 8 << 56 | 0x100_0000);
+            $(front_end!(@host $t, mem, $dev, $base, $tail, $more, $more_base);)?
         }};
         (@host $t:ident, $mem:ident, $dev:ty, $base:expr, $tail:expr, $host:ty, $hbase:expr) => {{
             rep.none(
@@ -459,37 +460,14 @@ fn device_checks(rep: &mut Report) {
             );
         }};
     }
-    front_end!(arm, CmdqDevice, 0x10_0000 | 8, 255);
-    front_end!(vtd, InvQueue, 0x20_0000, 255 * 16);
-    front_end!(amd, CmdBufDevice, 8 << 56 | 0x30_0000, 255 * 16);
-    // RISC-V: cqb holds the queue's PPN in [53:10] and LOG2SZ-1 in [4:0].
-    {
-        let mut ring = image(&riscv::queue(255, 2), 256, 2);
-        let mem = TwoRegions(
-            CellMemory::new(0x40_0000, &mut ring),
-            CellMemory::new(0x7f00_0000, &mut status),
-        );
-        let cqb = (0x40_0000u64 >> 12) << 10 | 7;
-        rep.none(
-            "riscv front end into the counting back end (255 commands)",
-            || {
-                let Some(mut q) = CqDevice::from_registers(cqb, 0, 0).ok() else {
-                    return 0;
-                };
-                q.doorbell(255);
-                let p = q.process(&mem, &ctx, &mut CountingBackend::default());
-                if p.fault.is_some_and(|f| f.stopped) {
-                    0
-                } else {
-                    p.consumed as usize
-                }
-            },
-        );
-        front_end!(@host riscv, mem, CqDevice, cqb, 255, CmdqDevice, 0x100_0000 | 8);
-        front_end!(@host riscv, mem, CqDevice, cqb, 255, InvQueue, 0x100_0000 | 1 << 11 | 1);
-        front_end!(@host riscv, mem, CqDevice, cqb, 255, CmdBufDevice, 8 << 56 | 0x100_0000);
-        front_end!(@host riscv, mem, CqDevice, cqb, 255, CqDevice, (0x100_0000u64 >> 12) << 10 | 7);
-    }
+    front_end!(arm, CmdqDevice, 0x10_0000 | 8, 0x10_0000, 255);
+    front_end!(vtd, InvQueue, 0x20_0000, 0x20_0000, 255 * 16);
+    front_end!(amd, CmdBufDevice, 8 << 56 | 0x30_0000, 0x30_0000, 255 * 16);
+    // RISC-V: cqb holds the queue's PPN in [53:10] and LOG2SZ-1 in [4:0];
+    // its host queue is a RISC-V one too.
+    let cqb = (0x40_0000u64 >> 12) << 10 | 7;
+    let host_cqb = (0x100_0000u64 >> 12) << 10 | 7;
+    front_end!(riscv, CqDevice, cqb, 0x40_0000, 255, CqDevice = host_cqb);
 }
 
 /// The iommufd back ends: the SMMUv3 front end into the VT-d stage-1
