@@ -302,7 +302,8 @@ pub struct Barrier {
 }
 
 /// Prefetch (a hint): load translations or configuration ahead of use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The default: configuration only, of device 0, without PASID or hints.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Prefetch {
     /// Requester id.

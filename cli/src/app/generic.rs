@@ -658,15 +658,7 @@ mod tests {
             stride: 4,
             count: 5,
         }));
-        rt(Op::Prefetch(Prefetch {
-            device: 0,
-            pasid: None,
-            secure: false,
-            range: None,
-            size: 0,
-            stride: 0,
-            count: 0,
-        }));
+        rt(Op::Prefetch(Prefetch::default()));
         rt(Op::PageResponse(PageResponse {
             device: 16,
             pasid: Some(1),
