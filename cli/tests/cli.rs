@@ -737,7 +737,7 @@ fn lower_generic_examples() {
                 .to_owned()
         })
         .collect();
-    for k in app::generic::KINDS {
+    for k in iommu_inval::core::model::Op::KINDS {
         assert!(kinds.iter().any(|x| x == k), "generic.jsonl lacks {k}");
     }
     for arch in ["smmuv3", "vtd", "amd"] {

@@ -398,7 +398,17 @@ pub enum Op {
 }
 
 impl Op {
-    /// The short kind name used in the generic JSON (`inval`, `sync`, ...).
+    /// Every [`Op::kind_name`], in declaration order.
+    pub const KINDS: [&'static str; 6] = [
+        "inval",
+        "sync",
+        "prefetch",
+        "page_response",
+        "resume",
+        "stall_terminate",
+    ];
+    /// The short kind name used in the generic JSON (`inval`, `sync`, ...):
+    /// one of [`Op::KINDS`].
     pub const fn kind_name(&self) -> &'static str {
         match self {
             Op::Inval(_) => "inval",

@@ -45,17 +45,6 @@ pub const CACHE_INPUT_NAMES: [(Caches, &str); 8] = {
 /// Names of the stages.
 pub const STAGE_NAMES: [(Stages, &str); 2] = [(Stages::S1, "s1"), (Stages::S2, "s2")];
 
-/// The generic op kinds.
-#[allow(dead_code)] // read by the tests (docs/CLI.md lists every kind)
-pub const KINDS: [&str; 6] = [
-    "inval",
-    "sync",
-    "prefetch",
-    "page_response",
-    "resume",
-    "stall_terminate",
-];
-
 fn flags_json<T: Copy>(names: &[(T, &'static str)], has: impl Fn(T) -> bool) -> Value {
     Value::Array(
         names
