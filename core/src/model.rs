@@ -301,6 +301,18 @@ pub struct Barrier {
     pub msi_attr: u8,
 }
 
+impl Barrier {
+    /// A fenced barrier that stores `data` at `address` when it completes
+    /// (the completion a VMM's own host-queue sync writes).
+    pub fn storing(address: u64, data: u64) -> Self {
+        Barrier {
+            store: Some(Store { address, data }),
+            fence: true,
+            ..Barrier::default()
+        }
+    }
+}
+
 /// Prefetch (a hint): load translations or configuration ahead of use.
 /// The default: configuration only, of device 0, without PASID or hints.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash)]
