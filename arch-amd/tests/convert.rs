@@ -619,12 +619,7 @@ fn lower_other_ops() {
     // Configuration-only prefetch: dropped hint.
     let p = Prefetch {
         device: 1,
-        pasid: None,
-        secure: false,
-        range: None,
-        size: 0,
-        stride: 0,
-        count: 0,
+        ..Prefetch::default()
     };
     let (out, o) = low(Op::Prefetch(p), &caps, &ctx);
     assert!(out.is_empty() && o.dropped.is_some());
@@ -707,12 +702,8 @@ fn inverted_spans_are_refused_not_a_panic() {
     );
     let p = Prefetch {
         device: 1,
-        pasid: None,
-        secure: false,
         range: Some(bad),
-        size: 0,
-        stride: 0,
-        count: 0,
+        ..Prefetch::default()
     };
     assert!(lower(
         &Op::Prefetch(p),

@@ -740,14 +740,7 @@ fn sync_lowering() {
         .map(|_| ())
     };
     let mut v = Vec::new();
-    let st = Barrier {
-        store: Some(Store {
-            address: 0xfee0_0000,
-            data: 0x1234,
-        }),
-        fence: true,
-        ..Barrier::default()
-    };
+    let st = Barrier::storing(0xfee0_0000, 0x1234);
     lower(
         &Op::Sync(st),
         &Features::LATEST,

@@ -459,12 +459,7 @@ fn non_invalidations() {
     }
     let pf = Prefetch {
         device: 1,
-        pasid: None,
-        secure: false,
-        range: None,
-        size: 0,
-        stride: 0,
-        count: 0,
+        ..Prefetch::default()
     };
     let o = lower(
         &Op::Prefetch(pf),

@@ -57,13 +57,26 @@ macro_rules! codec {
                 });
             }
 
-            #[divan::bench]
-            fn encode(b: Bencher) {
+            /// The queue's valid commands, decoded, and a host queue for them.
+            fn decoded() -> (Vec<Command>, Vec<u64>) {
                 let cmds: Vec<Command> = black_box(&$t::queue(N, $words))
                     .chunks_exact($words)
                     .filter_map(|w| Command::decode(w).ok())
                     .collect();
-                let mut host = vec![0u64; cmds.len() * $words];
+                let host = vec![0u64; cmds.len() * $words];
+                (cmds, host)
+            }
+
+            /// The queue and a host queue of the same size.
+            fn queue_and_host() -> (Vec<u64>, Vec<u64>) {
+                let q = $t::queue(N, $words);
+                let host = vec![0u64; q.len()];
+                (q, host)
+            }
+
+            #[divan::bench]
+            fn encode(b: Bencher) {
+                let (cmds, mut host) = decoded();
                 b.counter(ItemsCount::new(N)).bench_local(|| {
                     for (c, slot) in black_box(&cmds).iter().zip(host.chunks_exact_mut($words)) {
                         slot.copy_from_slice(&c.encode()[..$words]);
@@ -74,8 +87,7 @@ macro_rules! codec {
 
             #[divan::bench]
             fn decode_encode(b: Bencher) {
-                let q = $t::queue(N, $words);
-                let mut host = vec![0u64; q.len()];
+                let (q, mut host) = queue_and_host();
                 b.counter(ItemsCount::new(N)).bench_local(|| {
                     let ok = $t::decode_encode_pass::<$words>(black_box(&q), &mut host);
                     black_box(&mut host);
@@ -88,8 +100,7 @@ macro_rules! codec {
             /// any pass-through must do).
             #[divan::bench]
             fn floor(b: Bencher) {
-                let q = $t::queue(N, $words);
-                let mut host = vec![0u64; q.len()];
+                let (q, mut host) = queue_and_host();
                 b.counter(ItemsCount::new(N)).bench_local(|| {
                     let mut acc = 0u64;
                     for (w, slot) in black_box(&q).iter().zip(host.iter_mut()) {
@@ -106,8 +117,7 @@ macro_rules! codec {
             /// the host slot, which by R1 is what `decode_encode` writes.
             #[divan::bench]
             fn checked_copy(b: Bencher) {
-                let q = $t::queue(N, $words);
-                let mut host = vec![0u64; q.len()];
+                let (q, mut host) = queue_and_host();
                 b.counter(ItemsCount::new(N)).bench_local(|| {
                     let n = copy_checked::<Command>(black_box(&q), &mut host, $words);
                     black_box(&mut host);
@@ -120,8 +130,7 @@ macro_rules! codec {
             /// generic emulator call).
             #[divan::bench]
             fn trait_decode_encode(b: Bencher) {
-                let q = $t::queue(N, $words);
-                let mut host = vec![0u64; q.len()];
+                let (q, mut host) = queue_and_host();
                 b.counter(ItemsCount::new(N))
                     .bench_local(|| generic_pass::<Command, $words>(black_box(&q), &mut host));
             }
@@ -129,11 +138,7 @@ macro_rules! codec {
             /// `encode_into` through the trait alone, on decoded commands.
             #[divan::bench]
             fn trait_encode(b: Bencher) {
-                let cmds: Vec<Command> = black_box(&$t::queue(N, $words))
-                    .chunks_exact($words)
-                    .filter_map(|w| Command::decode(w).ok())
-                    .collect();
-                let mut host = vec![0u64; cmds.len() * $words];
+                let (cmds, mut host) = decoded();
                 b.counter(ItemsCount::new(N))
                     .bench_local(|| generic_encode::<Command, $words>(black_box(&cmds), &mut host));
             }

@@ -19,7 +19,7 @@ fn main() {
 }
 
 macro_rules! convert {
-    ($name:ident, $from:ident, $to:ident) => {
+    ($from:ident => $($name:ident: $to:ident),+) => {$(
         #[divan::bench]
         fn $name(b: Bencher) {
             let cmds = $from::commands(N);
@@ -46,18 +46,11 @@ macro_rules! convert {
                 n
             });
         }
-    };
+    )+};
 }
 
-convert!(smmuv3_to_vtd, arm, vtd);
-convert!(smmuv3_to_amd, arm, amd);
-convert!(vtd_to_smmuv3, vtd, arm);
-convert!(vtd_to_amd, vtd, amd);
-convert!(amd_to_smmuv3, amd, arm);
-convert!(amd_to_vtd, amd, vtd);
-convert!(smmuv3_to_riscv, arm, riscv);
-convert!(vtd_to_riscv, vtd, riscv);
-convert!(amd_to_riscv, amd, riscv);
-convert!(riscv_to_smmuv3, riscv, arm);
-convert!(riscv_to_vtd, riscv, vtd);
-convert!(riscv_to_amd, riscv, amd);
+// Each source with its three targets.
+convert!(arm => smmuv3_to_vtd: vtd, smmuv3_to_amd: amd, smmuv3_to_riscv: riscv);
+convert!(vtd => vtd_to_smmuv3: arm, vtd_to_amd: amd, vtd_to_riscv: riscv);
+convert!(amd => amd_to_smmuv3: arm, amd_to_vtd: vtd, amd_to_riscv: riscv);
+convert!(riscv => riscv_to_smmuv3: arm, riscv_to_vtd: vtd, riscv_to_amd: amd);

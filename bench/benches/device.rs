@@ -17,8 +17,10 @@ use divan::Bencher;
 use iommu_inval_amd::queue::CmdBufDevice;
 use iommu_inval_arm::queue::CmdqDevice;
 use iommu_inval_bench::targets::{amd, arm, riscv, topology, vtd};
-use iommu_inval_core::device::{CommandQueue, CountingBackend, QueueEngine, RecordingBackend};
-use iommu_inval_core::{CellMemory, IdentityContext, MemError, QueueMemory};
+use iommu_inval_core::device::{
+    Backend, CommandQueue, CountingBackend, QueueEngine, RecordingBackend,
+};
+use iommu_inval_core::{CellMemory, Context, IdentityContext, MemError, QueueMemory};
 use iommu_inval_riscv::queue::CqDevice;
 use iommu_inval_vtd::queue::InvQueue;
 
@@ -63,6 +65,49 @@ fn ring_bytes(words: &[u64]) -> Vec<u8> {
     v
 }
 
+/// Runs `f` over guest memory holding the ring `words` and a zeroed status page.
+fn with_guest(words: &[u64], f: impl FnOnce(&Guest<'_>)) {
+    let mut ring = ring_bytes(words);
+    let mut page = vec![0u8; 4096];
+    f(&Guest {
+        ring: CellMemory::new(RING, &mut ring),
+        status: CellMemory::new(STATUS, &mut page),
+    });
+}
+
+/// A fresh queue at `base`, its doorbell rung at `tail`, the whole ring
+/// processed into `be`.
+fn process_all<Q: CommandQueue, C: Context + ?Sized, B: Backend>(
+    base: u64,
+    tail: u64,
+    mem: &Guest<'_>,
+    ctx: &C,
+    be: &mut B,
+) {
+    let mut q = Q::from_registers(base, 0, 0).unwrap();
+    q.doorbell(tail);
+    let p = q.process(black_box(mem), ctx, be);
+    assert_eq!(p.consumed as usize, N);
+}
+
+/// Benches the whole ring `words` processed with `ctx` into a fresh
+/// counting back end per iteration.
+fn counting<Q: CommandQueue, C: Context + ?Sized>(
+    b: Bencher,
+    words: &[u64],
+    base: u64,
+    tail: u64,
+    ctx: &C,
+) {
+    with_guest(words, |mem| {
+        b.counter(ItemsCount::new(N)).bench_local(|| {
+            let mut be = CountingBackend::default();
+            process_all::<Q, _, _>(base, tail, mem, ctx, &mut be);
+            be.ops
+        });
+    });
+}
+
 macro_rules! device {
     ($modname:ident, $t:ident, $dev:ty, $base:expr, $tail:expr) => {
         #[divan::bench_group]
@@ -71,77 +116,39 @@ macro_rules! device {
 
             #[divan::bench]
             fn decode_only(b: Bencher) {
-                let mut ring = ring_bytes(&$t::queue(N, 2));
-                let mut page = vec![0u8; 4096];
-                let mem = Guest {
-                    ring: CellMemory::new(RING, &mut ring),
-                    status: CellMemory::new(STATUS, &mut page),
-                };
-                b.counter(ItemsCount::new(N)).bench_local(|| {
-                    let mut q = <$dev>::from_registers($base, 0, $tail).unwrap();
-                    q.consume(black_box(&mem), |c| {
-                        black_box(c);
-                    })
-                    .consumed
+                with_guest(&$t::queue(N, 2), |mem| {
+                    b.counter(ItemsCount::new(N)).bench_local(|| {
+                        let mut q = <$dev>::from_registers($base, 0, $tail).unwrap();
+                        q.consume(black_box(mem), |c| {
+                            black_box(c);
+                        })
+                        .consumed
+                    });
                 });
             }
 
             #[divan::bench]
             fn end_to_end_counting(b: Bencher) {
-                let mut ring = ring_bytes(&$t::queue(N, 2));
-                let mut page = vec![0u8; 4096];
-                let mem = Guest {
-                    ring: CellMemory::new(RING, &mut ring),
-                    status: CellMemory::new(STATUS, &mut page),
-                };
-                let ctx = topology();
-                b.counter(ItemsCount::new(N)).bench_local(|| {
-                    let mut q = <$dev>::from_registers($base, 0, 0).unwrap();
-                    q.doorbell($tail);
-                    let mut be = CountingBackend::default();
-                    let p = q.process(black_box(&mem), &ctx, &mut be);
-                    assert_eq!(p.consumed as usize, N);
-                    be.ops
-                });
+                counting::<$dev, _>(b, &$t::queue(N, 2), $base, $tail, &topology());
             }
 
             /// The same with the identity context: what the topology's id
             /// lookups cost.
             #[divan::bench]
             fn end_to_end_identity(b: Bencher) {
-                let mut ring = ring_bytes(&$t::queue(N, 2));
-                let mut page = vec![0u8; 4096];
-                let mem = Guest {
-                    ring: CellMemory::new(RING, &mut ring),
-                    status: CellMemory::new(STATUS, &mut page),
-                };
-                b.counter(ItemsCount::new(N)).bench_local(|| {
-                    let mut q = <$dev>::from_registers($base, 0, 0).unwrap();
-                    q.doorbell($tail);
-                    let mut be = CountingBackend::default();
-                    let p = q.process(black_box(&mem), &IdentityContext, &mut be);
-                    assert_eq!(p.consumed as usize, N);
-                    be.ops
-                });
+                counting::<$dev, _>(b, &$t::queue(N, 2), $base, $tail, &IdentityContext);
             }
 
             #[divan::bench]
             fn end_to_end_recording(b: Bencher) {
-                let mut ring = ring_bytes(&$t::queue(N, 2));
-                let mut page = vec![0u8; 4096];
-                let mem = Guest {
-                    ring: CellMemory::new(RING, &mut ring),
-                    status: CellMemory::new(STATUS, &mut page),
-                };
                 let ctx = topology();
                 let mut be = RecordingBackend::default();
-                b.counter(ItemsCount::new(N)).bench_local(|| {
-                    be.clear();
-                    let mut q = <$dev>::from_registers($base, 0, 0).unwrap();
-                    q.doorbell($tail);
-                    let p = q.process(black_box(&mem), &ctx, &mut be);
-                    assert_eq!(p.consumed as usize, N);
-                    be.ops().count()
+                with_guest(&$t::queue(N, 2), |mem| {
+                    b.counter(ItemsCount::new(N)).bench_local(|| {
+                        be.clear();
+                        process_all::<$dev, _, _>($base, $tail, mem, &ctx, &mut be);
+                        be.ops().count()
+                    });
                 });
             }
         }

@@ -69,44 +69,45 @@ macro_rules! lift_lower {
                 });
             }
 
+            /// Lowers `op` with the default caps and no topology into
+            /// `cmds`; the number of commands written.
+            fn lower_common(op: &Op, caps: &Host, cmds: &mut [Command]) -> usize {
+                let mut out = SliceSink::new(cmds);
+                let _ = lower(
+                    black_box(op),
+                    &caps.features,
+                    caps.budget,
+                    &IdentityContext,
+                    &mut out,
+                );
+                out.len()
+            }
+
+            /// The common case `case`, the default caps and a command buffer.
+            fn common_setup(case: &str) -> Option<(Op, Host, Vec<Command>)> {
+                Some((
+                    streams::common_case(case)?,
+                    Host::default(),
+                    $t::commands(64),
+                ))
+            }
+
             #[divan::bench(args = ["single_page", "aligned_2m", "pasid_wide"], sample_size = 1000)]
             fn common_lower_only(b: Bencher, case: &str) {
-                let Some(op) = streams::common_case(case) else {
+                let Some((op, caps, mut cmds)) = common_setup(case) else {
                     return;
                 };
-                let caps = Host::default();
-                let mut cmds: Vec<Command> = $t::commands(64);
-                b.bench_local(|| {
-                    let mut out = SliceSink::new(&mut cmds);
-                    let _ = lower(
-                        black_box(&op),
-                        &caps.features,
-                        caps.budget,
-                        &IdentityContext,
-                        &mut out,
-                    );
-                    out.len()
-                });
+                b.bench_local(|| lower_common(&op, &caps, &mut cmds));
             }
 
             #[divan::bench(args = ["single_page", "aligned_2m", "pasid_wide"], sample_size = 1000)]
             fn common(b: Bencher, case: &str) {
-                let Some(op) = streams::common_case(case) else {
+                let Some((op, caps, mut cmds)) = common_setup(case) else {
                     return;
                 };
-                let caps = Host::default();
-                let mut cmds: Vec<Command> = $t::commands(64);
                 let mut ops = vec![Op::Sync(Default::default()); 64];
                 b.bench_local(|| {
-                    let mut out = SliceSink::new(&mut cmds);
-                    let _ = lower(
-                        black_box(&op),
-                        &caps.features,
-                        caps.budget,
-                        &IdentityContext,
-                        &mut out,
-                    );
-                    let k = out.len();
+                    let k = lower_common(&op, &caps, &mut cmds);
                     let mut n = 0usize;
                     for c in cmds.iter().take(k) {
                         let mut back = SliceSink::new(&mut ops);

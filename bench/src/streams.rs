@@ -22,7 +22,8 @@ fn range(first: u64, size: u64) -> AddrRange {
     AddrRange::new(first, size).unwrap_or(AddrRange::All)
 }
 
-/// A small deterministic generator (xorshift64*), so streams are reproducible.
+/// A small deterministic generator (xorshift64*), so streams are
+/// reproducible; the property loops of `iommu-inval-props` use it too.
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
 
@@ -35,7 +36,7 @@ impl Rng {
             seed
         })
     }
-    /// Next value.
+    /// Next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
@@ -47,6 +48,15 @@ impl Rng {
     /// Uniform-ish value below `n` (n > 0).
     pub fn below(&mut self, n: u64) -> u64 {
         self.next_u64() % n.max(1)
+    }
+    /// `n` random bytes.
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        let mut v = Vec::with_capacity(n + 8);
+        while v.len() < n {
+            v.extend_from_slice(&self.next_u64().to_le_bytes());
+        }
+        v.truncate(n);
+        v
     }
 }
 

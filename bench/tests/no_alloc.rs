@@ -263,38 +263,67 @@ macro_rules! codec_lift_lower_checks {
     }};
 }
 
-fn queue_checks(rep: &mut Report) {
-    // SMMUv3: 256-entry queue, 255 commands; then with a bad command.
-    let q = arm::queue(255, 2);
-    let img = image(&q, 256, 2);
-    let mem = SliceMemory {
-        base: 0x10_0000,
-        bytes: &img,
-    };
-    let cmdq = CmdqDevice::new(arm::queue_mod::Cmdq::new(0x10_0000, 8), 0, 255);
-    rep.none("smmuv3 CMDQ consumer (255 commands)", || {
+/// A front end over a `entries`-entry ring at `base` holding `q` (every
+/// slot but one), made afresh by `make` inside each measured region: its
+/// walk allocates nothing, nor its walk of the same ring with word `at`
+/// replaced by `bad`, which stops at that command with a fault.
+#[allow(clippy::too_many_arguments)]
+fn consumer_checks<Q: QueueEngine>(
+    rep: &mut Report,
+    names: [&str; 2],
+    make: impl Fn() -> Option<Q>,
+    q: &[u64],
+    (base, entries, words): (u64, usize, usize),
+    (at, bad): (usize, u64),
+) {
+    let img = image(q, entries, words);
+    let mem = SliceMemory { base, bytes: &img };
+    rep.none(names[0], || {
+        let Some(mut dev) = make() else {
+            return 0;
+        };
         let mut n = 0usize;
-        let mut q = cmdq;
-        let r = q.consume(&mem, |c| {
+        let r = dev.consume(&mem, |c| {
             black_box(c);
             n += 1;
         });
         black_box(&r);
         n
     });
-    let mut badq = q.clone();
-    badq[2 * 100] = 0xff; // opcode 0xff at entry 100
-    let bad_img = image(&badq, 256, 2);
+    let mut badq = q.to_vec();
+    badq[at] = bad;
+    let bad_img = image(&badq, entries, words);
     let bad_mem = SliceMemory {
-        base: 0x10_0000,
+        base,
         bytes: &bad_img,
     };
-    rep.none("smmuv3 CMDQ consumer stopping at CERROR_ILL", || {
+    rep.none(names[1], || {
+        let Some(mut dev) = make() else {
+            return 0;
+        };
         let mut n = 0usize;
-        let mut q = cmdq;
-        let r = q.consume(&bad_mem, |_| n += 1);
+        let r = dev.consume(&bad_mem, |_| n += 1);
+        black_box(&r.fault);
         usize::from(r.fault.is_some()) * n
     });
+}
+
+fn queue_checks(rep: &mut Report) {
+    // SMMUv3: 256-entry queue, 255 commands; then opcode 0xff at entry 100.
+    let q = arm::queue(255, 2);
+    let cmdq = CmdqDevice::new(arm::queue_mod::Cmdq::new(0x10_0000, 8), 0, 255);
+    consumer_checks(
+        rep,
+        [
+            "smmuv3 CMDQ consumer (255 commands)",
+            "smmuv3 CMDQ consumer stopping at CERROR_ILL",
+        ],
+        || Some(cmdq),
+        &q,
+        (0x10_0000, 256, 2),
+        (2 * 100, 0xff),
+    );
+    let img = image(&q, 256, 2);
     let short = SliceMemory {
         base: 0x10_0000,
         bytes: &img[..1024],
@@ -304,131 +333,59 @@ fn queue_checks(rep: &mut Report) {
         q.commands(&short).take(100).count()
     });
 
-    // VT-d: a 4 KiB queue: 255 128-bit or 127 256-bit descriptors.
+    // VT-d: a 4 KiB queue: 255 128-bit or 127 256-bit descriptors; then
+    // type 0xf at descriptor 50.
     for (dw, words, entries) in [(false, 2usize, 256usize), (true, 4, 128)] {
-        let q = vtd::queue(entries - 1, words);
-        let img = image(&q, entries, words);
-        let mem = SliceMemory {
-            base: 0x20_0000,
-            bytes: &img,
-        };
         let iqa = vtd::queue_mod::Iqa {
             base: 0x20_0000,
             dw,
             qs: 0,
         };
         let tail = ((entries - 1) * words * 8) as u64;
-        let Ok(invq) = InvQueue::from_registers(iqa.to_reg(), 0, tail);
-        rep.none(
-            &format!("vtd invalidation queue walk ({}-bit)", words * 64),
-            || {
-                let mut n = 0usize;
-                let mut q = invq;
-                let r = q.consume(&mem, |c| {
-                    black_box(c);
-                    n += 1;
-                });
-                black_box(&r);
-                n
-            },
-        );
-        let mut badq = q.clone();
-        badq[words * 50] = 0xf; // type 0xf at descriptor 50
-        let bad_img = image(&badq, entries, words);
-        let bad_mem = SliceMemory {
-            base: 0x20_0000,
-            bytes: &bad_img,
-        };
-        rep.none(
-            &format!("vtd queue walk stopping at IQE ({}-bit)", words * 64),
-            || {
-                let mut n = 0usize;
-                let mut q = invq;
-                let r = q.consume(&bad_mem, |_| n += 1);
-                usize::from(r.fault.is_some()) * n
-            },
+        let bits = words * 64;
+        consumer_checks(
+            rep,
+            [
+                &format!("vtd invalidation queue walk ({bits}-bit)"),
+                &format!("vtd queue walk stopping at IQE ({bits}-bit)"),
+            ],
+            || InvQueue::from_registers(iqa.to_reg(), 0, tail).ok(),
+            &vtd::queue(entries - 1, words),
+            (0x20_0000, entries, words),
+            (words * 50, 0xf),
         );
     }
 
-    // AMD: a 256-entry command buffer, 255 commands; then with a bad one.
-    let q = amd::queue(255, 2);
-    let img = image(&q, 256, 2);
-    let mem = SliceMemory {
-        base: 0x30_0000,
-        bytes: &img,
-    };
-    rep.none("amd command buffer consumer (255 commands)", || {
-        let Ok(mut cb) = CmdBufDevice::from_registers(8 << 56 | 0x30_0000, 0, 255 * 16) else {
-            return 0;
-        };
-        cb.consume(&mem, |c| {
-            black_box(c);
-        })
-        .consumed as usize
-    });
-    let mut badq = q.clone();
-    badq[2 * 7] = 0xf000_0000_0000_0000; // opcode 0xf at entry 7
-    let bad_img = image(&badq, 256, 2);
-    let bad_mem = SliceMemory {
-        base: 0x30_0000,
-        bytes: &bad_img,
-    };
-    rep.none(
-        "amd command buffer stopping at ILLEGAL_COMMAND_ERROR",
-        || {
-            let Ok(mut cb) = CmdBufDevice::from_registers(8 << 56 | 0x30_0000, 0, 255 * 16) else {
-                return 0;
-            };
-            match cb.consume(&bad_mem, |_| {}).fault {
-                Some(e) => {
-                    black_box(&e);
-                    7
-                }
-                None => 0,
-            }
-        },
+    // AMD: a 256-entry command buffer, 255 commands; then opcode 0xf at entry 7.
+    consumer_checks(
+        rep,
+        [
+            "amd command buffer consumer (255 commands)",
+            "amd command buffer stopping at ILLEGAL_COMMAND_ERROR",
+        ],
+        || CmdBufDevice::from_registers(8 << 56 | 0x30_0000, 0, 255 * 16).ok(),
+        &amd::queue(255, 2),
+        (0x30_0000, 256, 2),
+        (2 * 7, 0xf000_0000_0000_0000),
     );
 }
 
 /// The RISC-V command-queue consumer: 255 commands, then stopping at an
-/// illegal one (cmd_ill).
+/// illegal one (cmd_ill: reserved opcode 5 at entry 7).
 fn riscv_queue_checks(rep: &mut Report) {
-    let q = riscv::queue(255, 2);
-    let img = image(&q, 256, 2);
-    let mem = SliceMemory {
-        base: 0x40_0000,
-        bytes: &img,
-    };
     // 256 entries (LOG2SZ-1 = 7) at 0x40_0000, enabled.
     let cqb = (0x40_0000u64 >> 12) << 10 | 7;
-    rep.none("riscv command queue consumer (255 commands)", || {
-        let Ok(mut cq) = CqDevice::from_registers(cqb, 0, 255) else {
-            return 0;
-        };
-        cq.consume(&mem, |c| {
-            black_box(c);
-        })
-        .consumed as usize
-    });
-    let mut badq = q.clone();
-    badq[2 * 7] = 0x5; // reserved opcode 5 at entry 7
-    let bad_img = image(&badq, 256, 2);
-    let bad_mem = SliceMemory {
-        base: 0x40_0000,
-        bytes: &bad_img,
-    };
-    rep.none("riscv command queue stopping at cmd_ill", || {
-        let Ok(mut cq) = CqDevice::from_registers(cqb, 0, 255) else {
-            return 0;
-        };
-        match cq.consume(&bad_mem, |_| {}).fault {
-            Some(e) => {
-                black_box(&e);
-                7
-            }
-            None => 0,
-        }
-    });
+    consumer_checks(
+        rep,
+        [
+            "riscv command queue consumer (255 commands)",
+            "riscv command queue stopping at cmd_ill",
+        ],
+        || CqDevice::from_registers(cqb, 0, 255).ok(),
+        &riscv::queue(255, 2),
+        (0x40_0000, 256, 2),
+        (2 * 7, 0x5),
+    );
 }
 
 /// Guest memory of a ring and a status page (the VT-d and AMD-Vi example
@@ -461,10 +418,10 @@ fn device_checks(rep: &mut Report) {
     let mut host_ram = vec![0u8; 0x2_0000];
     let host_mem = CellMemory::new(0x100_0000, &mut host_ram);
     macro_rules! front_end {
-        ($t:ident, $dev:ty, $base:expr, $tail:expr) => {{
+        ($t:ident, $dev:ty, $base:expr, $ring:expr, $tail:expr $(, $more:ty = $more_base:expr)?) => {{
             let mut ring = image(&$t::queue(255, 2), 256, 2);
             let mem = TwoRegions(
-                CellMemory::new($base & 0xffff_ffff_f000, &mut ring),
+                CellMemory::new($ring, &mut ring),
                 CellMemory::new(0x7f00_0000, &mut status),
             );
             rep.none(&format!("{} front end into the counting back end (255 commands)", $t::NAME), || {
@@ -480,6 +437,7 @@ fn device_checks(rep: &mut Report) {
             front_end!(@host $t, mem, $dev, $base, $tail, CmdqDevice, 0x100_0000 | 8);
             front_end!(@host $t, mem, $dev, $base, $tail, InvQueue, 0x100_0000 | 1 << 11 | 1);
             front_end!(@host $t, mem, $dev, $base, $tail, CmdBufDevice, 8 << 56 | 0x100_0000);
+            $(front_end!(@host $t, mem, $dev, $base, $tail, $more, $more_base);)?
         }};
         (@host $t:ident, $mem:ident, $dev:ty, $base:expr, $tail:expr, $host:ty, $hbase:expr) => {{
             rep.none(
@@ -502,37 +460,14 @@ fn device_checks(rep: &mut Report) {
             );
         }};
     }
-    front_end!(arm, CmdqDevice, 0x10_0000 | 8, 255);
-    front_end!(vtd, InvQueue, 0x20_0000, 255 * 16);
-    front_end!(amd, CmdBufDevice, 8 << 56 | 0x30_0000, 255 * 16);
-    // RISC-V: cqb holds the queue's PPN in [53:10] and LOG2SZ-1 in [4:0].
-    {
-        let mut ring = image(&riscv::queue(255, 2), 256, 2);
-        let mem = TwoRegions(
-            CellMemory::new(0x40_0000, &mut ring),
-            CellMemory::new(0x7f00_0000, &mut status),
-        );
-        let cqb = (0x40_0000u64 >> 12) << 10 | 7;
-        rep.none(
-            "riscv front end into the counting back end (255 commands)",
-            || {
-                let Some(mut q) = CqDevice::from_registers(cqb, 0, 0).ok() else {
-                    return 0;
-                };
-                q.doorbell(255);
-                let p = q.process(&mem, &ctx, &mut CountingBackend::default());
-                if p.fault.is_some_and(|f| f.stopped) {
-                    0
-                } else {
-                    p.consumed as usize
-                }
-            },
-        );
-        front_end!(@host riscv, mem, CqDevice, cqb, 255, CmdqDevice, 0x100_0000 | 8);
-        front_end!(@host riscv, mem, CqDevice, cqb, 255, InvQueue, 0x100_0000 | 1 << 11 | 1);
-        front_end!(@host riscv, mem, CqDevice, cqb, 255, CmdBufDevice, 8 << 56 | 0x100_0000);
-        front_end!(@host riscv, mem, CqDevice, cqb, 255, CqDevice, (0x100_0000u64 >> 12) << 10 | 7);
-    }
+    front_end!(arm, CmdqDevice, 0x10_0000 | 8, 0x10_0000, 255);
+    front_end!(vtd, InvQueue, 0x20_0000, 0x20_0000, 255 * 16);
+    front_end!(amd, CmdBufDevice, 8 << 56 | 0x30_0000, 0x30_0000, 255 * 16);
+    // RISC-V: cqb holds the queue's PPN in [53:10] and LOG2SZ-1 in [4:0];
+    // its host queue is a RISC-V one too.
+    let cqb = (0x40_0000u64 >> 12) << 10 | 7;
+    let host_cqb = (0x100_0000u64 >> 12) << 10 | 7;
+    front_end!(riscv, CqDevice, cqb, 0x40_0000, 255, CqDevice = host_cqb);
 }
 
 /// The iommufd back ends: the SMMUv3 front end into the VT-d stage-1

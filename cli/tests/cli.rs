@@ -217,9 +217,7 @@ fn decode_then_encode_round_trips_every_op() {
 fn vtd_256_bit_round_trip_keeps_priv_data() {
     // page_grp_resp_dsc with priv_data_present: w2, w3 are the private data.
     let w = "0x0000000100100039,0x00000000000000d4,0x1122334455667788,0x99aabbccddeeff00";
-    let d = cli("decode --arch vtd --desc-width 256 --json")
-        .arg(w)
-        .run("");
+    let d = cli("decode --arch vtd --desc-width 256 --json").run_arg(w);
     d.code_is(0);
     let o = &json_lines(&d.stdout)[0];
     assert_eq!(o["op"], "page_grp_resp_dsc");
@@ -231,7 +229,7 @@ fn vtd_256_bit_round_trip_keeps_priv_data() {
     let e = cli("encode --arch vtd --desc-width 256").run(&d.stdout);
     assert_eq!((e.code, e.stdout.trim()), (0, w));
     // The same descriptor as 128 bits has no room for it.
-    let n = cli("decode --arch vtd").arg(w).run("");
+    let n = cli("decode --arch vtd").run_arg(w);
     n.code_is(2);
 }
 
@@ -305,7 +303,7 @@ fn every_error_kind_in_the_error_shape() {
         ),
     ];
     for (arch, w, kind, needle) in cases {
-        let d = cli("decode --arch").arg(arch).args("--json").arg(w).run("");
+        let d = cli("decode --arch").arg(arch).args("--json").run_arg(w);
         assert_eq!(d.code, 1, "{arch} {w}");
         let o = &json_lines(&d.stdout)[0];
         assert_eq!(o["arch"], arch);
@@ -318,7 +316,7 @@ fn every_error_kind_in_the_error_shape() {
         let keys: Vec<&String> = o.as_object().unwrap().keys().collect();
         assert_eq!(keys, ["arch", "error"]);
         // Text mode reports it in place too.
-        let t = cli("decode --arch").arg(arch).arg(w).run("");
+        let t = cli("decode --arch").arg(arch).run_arg(w);
         t.code_is(1);
         t.stdout_has(kind);
     }
@@ -356,8 +354,7 @@ fn range_errors_show_the_named_fields_value() {
         let d = cli("decode --arch smmuv3 --caps")
             .arg(caps)
             .args("--json")
-            .arg(w)
-            .run("");
+            .run_arg(w);
         assert_eq!(d.code, 1, "{w}");
         let o = &json_lines(&d.stdout)[0];
         assert_eq!(o["error"]["kind"], "invalid_field", "{w}: {o}");
@@ -465,7 +462,7 @@ fn garbage_input_is_exit_2_with_a_message() {
             assert!(o.stderr.len() < 400, "{what}: message should be short");
         }
     }
-    let empty_arg = cli("decode --arch amd").arg("").run("");
+    let empty_arg = cli("decode --arch amd").run_arg("");
     empty_arg.code_is(2);
     // encode and lower: invalid UTF-8 and overlong lines are text errors too.
     for sub in [
@@ -501,22 +498,19 @@ fn encode_refuses_bad_objects_with_exit_1() {
         (r#"{"fields":{}}"#, "op"),
     ];
     for (obj, needle) in cases {
-        let o = cli("encode --arch smmuv3").arg(obj).run("");
+        let o = cli("encode --arch smmuv3").run_arg(obj);
         assert_eq!(o.code, 1, "{obj}");
         assert!(o.stdout.is_empty());
         assert!(o.stderr.contains(needle), "{obj}: {}", o.stderr);
-        let j = cli("encode --arch smmuv3 --json").arg(obj).run("");
+        let j = cli("encode --arch smmuv3 --json").run_arg(obj);
         j.code_is(1);
         assert!(json_lines(&j.stdout)[0]["error"]["kind"].is_string());
     }
     // Omitted fields are zero; hex strings and 0/1 for bits are accepted.
-    let o = cli("encode --arch smmuv3")
-        .arg(r#"{"op":"CMD_SYNC"}"#)
-        .run("");
+    let o = cli("encode --arch smmuv3").run_arg(r#"{"op":"CMD_SYNC"}"#);
     assert_eq!(o.stdout.trim(), "0x0000000000000046,0x0000000000000000");
     let o = cli("encode --arch smmuv3")
-        .arg(r#"{"op":"CMD_CFGI_STE","fields":{"sid":"0x18","leaf":1}}"#)
-        .run("");
+        .run_arg(r#"{"op":"CMD_CFGI_STE","fields":{"sid":"0x18","leaf":1}}"#);
     assert_eq!(o.stdout.trim(), "0x0000001800000003,0x0000000000000001");
 }
 
@@ -529,7 +523,7 @@ fn text_words_accept_every_documented_spelling() {
         "  0x000000000000046,0000000000000000 ",
         "0x46,0 # a comment",
     ] {
-        let o = cli("decode --arch smmuv3 --json").arg(w).run("");
+        let o = cli("decode --arch smmuv3 --json").run_arg(w);
         assert_eq!(o.code, 0, "{w}: {}", o.stderr);
         assert_eq!(json_lines(&o.stdout)[0]["op"], "CMD_SYNC");
     }
@@ -547,8 +541,7 @@ fn raw_dumps_hold_the_text_streams() {
         let r = cli("decode --arch")
             .arg(arch)
             .args("--json --raw")
-            .arg(bin)
-            .run("");
+            .run_arg(bin);
         assert_eq!(
             (t.code, r.code),
             (0, 0),
@@ -568,9 +561,7 @@ fn raw_dumps_hold_the_text_streams() {
     let stream = read("examples/vtd256.cmds");
     let dump = TempFile::new("vtd256.bin", le_bytes(&stream));
     let t = cli("decode --arch vtd --desc-width 256 --json").run(&stream);
-    let r = cli("decode --arch vtd --desc-width 256 --json --raw")
-        .arg(dump.path())
-        .run("");
+    let r = cli("decode --arch vtd --desc-width 256 --json --raw").run_arg(dump.path());
     assert_eq!((t.code, r.code), (0, 0));
     assert_eq!(t.stdout, r.stdout);
     // --offset / --count select a window; a dump cut inside a command is exit 2.
@@ -585,7 +576,7 @@ fn raw_dumps_hold_the_text_streams() {
     assert_eq!(r.code, 2, "a misaligned offset is refused");
     r.stderr_has("not a multiple");
     let cut = TempFile::new("cut.bin", [0u8; 24]);
-    let r = cli("decode --arch amd --raw").arg(cut.path()).run("");
+    let r = cli("decode --arch amd --raw").run_arg(cut.path());
     r.code_is(2);
     r.stderr_has("ends 8 bytes into");
 }
@@ -746,7 +737,7 @@ fn lower_generic_examples() {
                 .to_owned()
         })
         .collect();
-    for k in app::generic::KINDS {
+    for k in iommu_inval::core::model::Op::KINDS {
         assert!(kinds.iter().any(|x| x == k), "generic.jsonl lacks {k}");
     }
     for arch in ["smmuv3", "vtd", "amd"] {
@@ -782,7 +773,7 @@ fn lower_generic_examples() {
 fn lift_then_lower_round_trips_same_arch() {
     for arch in ["smmuv3", "amd"] {
         for (op, w) in vectors(arch) {
-            let l = cli("lift --arch").arg(arch).arg(w).run("");
+            let l = cli("lift --arch").arg(arch).run_arg(w);
             if l.code != 0 {
                 assert!(l.stderr.contains("no_equivalent"), "{op}: {}", l.stderr);
                 continue;
@@ -790,11 +781,7 @@ fn lift_then_lower_round_trips_same_arch() {
             if l.stdout.trim().is_empty() {
                 // No generic form (CMD_CFGI_VMS_PIDM, CMD_DPTI_ALL): the lift
                 // drops it and `lift --explain` says why.
-                let e = cli("lift --arch")
-                    .arg(arch)
-                    .args("--explain")
-                    .arg(w)
-                    .run("");
+                let e = cli("lift --arch").arg(arch).args("--explain").run_arg(w);
                 assert!(e.stdout.contains("dropped"), "{op}: {}", e.stdout);
                 continue;
             }

@@ -144,13 +144,9 @@ fn usage_errors_exit_2() {
 fn host_flags_reach_the_vsmmu_checks() {
     // A range TLBI (NUM = 1) is refused on a host without range invalidation.
     let w = "0x0005000100001012,0x0000000040000401";
-    let ok = cli("convert --from smmuv3 --to iommufd-smmuv3")
-        .arg(w)
-        .run("");
+    let ok = cli("convert --from smmuv3 --to iommufd-smmuv3").run_arg(w);
     ok.code_is(0);
-    let no = cli("convert --from smmuv3 --to iommufd-smmuv3 --no-range-inval")
-        .arg(w)
-        .run("");
+    let no = cli("convert --from smmuv3 --to iommufd-smmuv3 --no-range-inval").run_arg(w);
     no.code_is(1);
     no.stderr_has("ARM_SMMU_FEAT_RANGE_INV");
 }
@@ -162,9 +158,7 @@ fn host_flags_reach_the_vsmmu_checks() {
 #[test]
 fn scale_above_31_needs_ds() {
     let w = "0x0001000002001012,0x0000000000000400";
-    let no = cli("convert --from smmuv3 --to iommufd-smmuv3")
-        .arg(w)
-        .run("");
+    let no = cli("convert --from smmuv3 --to iommufd-smmuv3").run_arg(w);
     assert_eq!(no.code, 1, "{}{}", no.stdout, no.stderr);
     assert!(no.stdout.is_empty(), "{}", no.stdout);
     assert!(
@@ -175,14 +169,11 @@ fn scale_above_31_needs_ds() {
     let ds = TempFile::new("ds.json", r#"{"iommufd": {"host": {"ds": true}}}"#);
     let yes = cli("convert --from smmuv3 --to iommufd-smmuv3 --topology")
         .arg(ds.path())
-        .arg(w)
-        .run("");
+        .run_arg(w);
     yes.code_is(0);
     assert_eq!(yes.stdout.trim(), w);
     // --json: the error shape with the kernel's reason.
-    let j = cli("convert --from smmuv3 --to iommufd-smmuv3 --json")
-        .arg(w)
-        .run("");
+    let j = cli("convert --from smmuv3 --to iommufd-smmuv3 --json").run_arg(w);
     let v: Value = serde_json::from_str(j.stdout.trim()).unwrap();
     assert_eq!(v["error"]["kind"], "no_equivalent");
     assert!(v["error"]["message"]
@@ -202,8 +193,7 @@ fn topology_host_features_reach_the_vsmmu_checks() {
     let conv = |w: &str| {
         cli("convert --from smmuv3 --to iommufd-smmuv3 --topology")
             .arg(small.path())
-            .arg(w)
-            .run("")
+            .run_arg(w)
     };
     for (w, feature) in [
         // NH_ASID with ASID 0x100: 8-bit ASIDs.
@@ -249,8 +239,7 @@ fn unknown_vmid_widens_the_vtd_scope() {
         let o = cli("convert --from smmuv3 --to iommufd-vtd --topology")
             .arg(t.path())
             .args("--explain")
-            .arg(w)
-            .run("");
+            .run_arg(w);
         assert_eq!(o.code, 0, "{w}: {}", o.stderr);
         assert!(
             o.stdout.contains("domain all, pasid all"),
@@ -267,8 +256,7 @@ fn unknown_vmid_widens_the_vtd_scope() {
         let j = cli("convert --from smmuv3 --to iommufd-vtd --topology")
             .arg(t.path())
             .args("--explain --json")
-            .arg(w)
-            .run("");
+            .run_arg(w);
         let v: Value = serde_json::from_str(j.stdout.trim()).unwrap();
         assert_eq!(v["scopes"][0], "domain all, pasid all", "{}", j.stdout);
         assert_ne!(v["relation"], "exact", "{}", j.stdout);
@@ -342,9 +330,7 @@ fn every_target_reports_drops_in_the_same_words() {
     );
     // The vSMMU refuses them; what to do instead is about them.
     for w in words {
-        let o = cli("convert --from smmuv3 --to iommufd-smmuv3")
-            .arg(w)
-            .run("");
+        let o = cli("convert --from smmuv3 --to iommufd-smmuv3").run_arg(w);
         assert_eq!(o.code, 1, "{w}: {}", o.stderr);
         assert!(!o.stderr.contains("prefetch"), "{w}: {}", o.stderr);
         let instead = o.stderr.split("instead:").nth(1).unwrap_or("");

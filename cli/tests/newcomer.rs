@@ -343,7 +343,7 @@ fn item5_messages_name_files_and_limits() {
     o.stderr_has("cannot read /proc/self/mem:");
     // An empty --raw file says so.
     let empty = TempFile::new("empty.bin", b"");
-    let o = cli("decode --arch amd --raw").arg(empty.path()).run("");
+    let o = cli("decode --arch amd --raw").run_arg(empty.path());
     o.code_is(2);
     o.stderr_has("is empty (0 bytes)");
     drop(empty);
@@ -367,14 +367,12 @@ fn item5_messages_name_files_and_limits() {
     o.code_is(2);
     o.stderr_has("line 2: the AMD-Vi CMD[] dump ends at line 3, after 2 of the 4");
     // "does not fit" names the width.
-    let o = cli("encode --arch smmuv3")
-        .arg(r#"{"op":"CMD_TLBI_NH_VA","fields":{"vmid":65536}}"#)
-        .run("");
+    let o =
+        cli("encode --arch smmuv3").run_arg(r#"{"op":"CMD_TLBI_NH_VA","fields":{"vmid":65536}}"#);
     o.code_is(1);
     o.stderr_has("16 bits (at most 0xffff)");
-    let o = cli("encode --arch smmuv3")
-        .arg(r#"{"op":"CMD_TLBI_NH_VA","fields":{"address":4097}}"#)
-        .run("");
+    let o =
+        cli("encode --arch smmuv3").run_arg(r#"{"op":"CMD_TLBI_NH_VA","fields":{"address":4097}}"#);
     o.stderr_has("a multiple of 0x1000");
     // --arch and --caps in any letter case.
     let o = cli("decode --arch SMMUv3 --caps SMMUv3.2 0x12,0").run("");

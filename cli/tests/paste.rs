@@ -247,9 +247,8 @@ fn forced_forms_and_other_architectures() {
     o.code_is(0);
     o.stdout_has("#   => CERROR_ABT");
     // Pasted lines as arguments work too.
-    let o = cli("decode --arch vtd")
-        .arg("DMAR: QI HEAD: IOTLB Invalidation qw0 = 0x12, qw1 = 0x0")
-        .run("");
+    let o =
+        cli("decode --arch vtd").run_arg("DMAR: QI HEAD: IOTLB Invalidation qw0 = 0x12, qw1 = 0x0");
     o.code_is(0);
     o.stdout_has("# kernel: QI HEAD");
 }
@@ -307,15 +306,11 @@ fn raw_dumps_from_pipes_and_queue_indexes() {
     o.code_is(2);
     o.stderr_has("--offset 0x8 is not a multiple of the 16-byte command size");
     let past = format!("{:#x}", bin.len() + 16);
-    let o = cli("decode --arch amd --raw examples/amd-cmdbuf.bin --offset")
-        .arg(&past)
-        .run("");
+    let o = cli("decode --arch amd --raw examples/amd-cmdbuf.bin --offset").run_arg(&past);
     o.code_is(2);
     o.stderr_has("is past the end of examples/amd-cmdbuf.bin");
     let end = format!("{:#x}", bin.len());
-    let o = cli("decode --arch amd --raw examples/amd-cmdbuf.bin --offset")
-        .arg(&end)
-        .run("");
+    let o = cli("decode --arch amd --raw examples/amd-cmdbuf.bin --offset").run_arg(&end);
     o.code_is(2);
     o.stderr_has("--offset 0x120 is at the end");
     let o = cli("decode --arch amd --raw - --offset 0 --index 1").run("");

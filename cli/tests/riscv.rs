@@ -54,7 +54,7 @@ fn error_kinds_and_statuses() {
         ("0x0000000100000081,0", "invalid_field"),
         ("0x83,0", "invalid_field"),
     ] {
-        let o = cli("decode --arch riscv --json").arg(words).run("");
+        let o = cli("decode --arch riscv --json").run_arg(words);
         assert_eq!(o.code, 1, "{words}");
         let v: serde_json::Value = serde_json::from_str(o.stdout.trim()).unwrap();
         assert_eq!(v["error"]["kind"], kind, "{words}: {}", o.stdout);
@@ -72,7 +72,7 @@ fn error_kinds_and_statuses() {
 fn raw_dump_decodes_like_the_text() {
     let s = stream();
     let dump = TempFile::new("riscv-cq.bin", le_bytes(&s));
-    let raw = cli("decode --arch riscv --raw").arg(dump.path()).run("");
+    let raw = cli("decode --arch riscv --raw").run_arg(dump.path());
     let text = cli("decode --arch riscv").run(&s);
     raw.code_is(0);
     assert_eq!(raw.stdout, text.stdout);

@@ -915,9 +915,8 @@ mod topology {
         }
     }
 
-    /// The SMMU and RISC-V views of the tag indexes, by PASID (the
-    /// [`Context`] methods `pasids_of_tag` / `tags_of_pasid`, their public
-    /// form, add requests without PASID).
+    /// The per-domain tags (the [`Context`] methods `pasids_of_tag` /
+    /// `tags_of_pasid` answer every tag question by architecture).
     impl Topology {
         /// The VT-d RID_PASID (or AMD-Vi GCR3 entry, always 0) that names
         /// requests without PASID in domain `d`.
@@ -930,11 +929,21 @@ mod topology {
                 _ => NO_PASID_TAG,
             }
         }
-        /// Calls `f` with each PASID whose SMMU context descriptor uses
-        /// `asid` (in `domain`, or in any domain); `false` when none does.
-        #[cfg(test)]
-        fn pasids_of_asid(&self, domain: DomainSel, asid: u16, f: &mut dyn FnMut(u32)) -> bool {
-            self.index.asid.pasids(domain, asid, f)
+        /// Calls `f` with each value `group` lists for `domain`; `false`
+        /// when the topology has no such domain.
+        fn each_in_domain(
+            &self,
+            group: &Groups<u32, u32>,
+            domain: u32,
+            f: &mut dyn FnMut(u32),
+        ) -> bool {
+            if self.domain(domain).is_none() {
+                return false;
+            }
+            if let Some(v) = group.get(&domain) {
+                v.iter().for_each(|&x| f(x));
+            }
+            true
         }
         /// The SMMU ASID used by the first use of `pasid` in `domain`.
         #[cfg(test)]
@@ -945,22 +954,6 @@ mod topology {
                 .tags_of_pasid
                 .get(&(sel_key(domain), pasid))
                 .and_then(|a| a.first().copied().flatten())
-        }
-        /// Calls `f` with each SMMU ASID that `pasid` uses in `domain`;
-        /// `false` when the ASID of some use is unknown.
-        fn asids_of_pasid(&self, domain: DomainSel, pasid: u32, f: &mut dyn FnMut(u16)) -> bool {
-            self.index.asid.tags_of(domain, pasid, f)
-        }
-        /// Calls `f` with each PASID whose RISC-V process context uses
-        /// `pscid` (in `domain`, or in any domain); `false` when none does.
-        #[cfg(test)]
-        fn pasids_of_pscid(&self, domain: DomainSel, pscid: u32, f: &mut dyn FnMut(u32)) -> bool {
-            self.index.pscid.pasids(domain, pscid, f)
-        }
-        /// Calls `f` with each RISC-V PSCID that `pasid` uses in `domain`;
-        /// `false` when the PSCID of some use is unknown.
-        fn pscids_of_pasid(&self, domain: DomainSel, pasid: u32, f: &mut dyn FnMut(u32)) -> bool {
-            self.index.pscid.tags_of(domain, pasid, f)
         }
     }
 
@@ -1030,9 +1023,9 @@ mod topology {
             match (arch, pasid) {
                 (_, PasidSel::All) => false,
                 (ArchId::Smmuv3, PasidSel::One(p)) => {
-                    self.asids_of_pasid(domain, p, &mut |a| f(u32::from(a)))
+                    self.index.asid.tags_of(domain, p, &mut |a| f(u32::from(a)))
                 }
-                (ArchId::Riscv, PasidSel::One(p)) => self.pscids_of_pasid(domain, p, f),
+                (ArchId::Riscv, PasidSel::One(p)) => self.index.pscid.tags_of(domain, p, f),
                 (ArchId::Vtd | ArchId::Amd, PasidSel::One(p)) => {
                     if p > tag_max(arch) {
                         return false;
@@ -1058,22 +1051,10 @@ mod topology {
             }
         }
         fn devices_of_domain(&self, domain: u32, f: &mut dyn FnMut(u32)) -> bool {
-            if self.domain(domain).is_none() {
-                return false;
-            }
-            if let Some(r) = self.index.devices_of.get(&domain) {
-                r.iter().for_each(|&x| f(x));
-            }
-            true
+            self.each_in_domain(&self.index.devices_of, domain, f)
         }
         fn pasids_of_domain(&self, domain: u32, f: &mut dyn FnMut(u32)) -> bool {
-            if self.domain(domain).is_none() {
-                return false;
-            }
-            if let Some(p) = self.index.pasids_of.get(&domain) {
-                p.iter().for_each(|&x| f(x));
-            }
-            true
+            self.each_in_domain(&self.index.pasids_of, domain, f)
         }
         fn domain_of_device(&self, rid: u32) -> Option<u32> {
             let d = &self.index.device;
@@ -1101,7 +1082,7 @@ mod topology {
             }
         }
 
-        /// `pasids` (`pasids_of_asid` / `pasids_of_pscid`) against a linear
+        /// `pasids` (`TagIndex::pasids` of the ASID or PSCID index) against a linear
         /// scan of `uses` for each tag of `tags`.
         fn check_pasids_of<T: Copy + PartialEq + core::fmt::Debug>(
             uses: &[PasidEntry],
@@ -1122,7 +1103,7 @@ mod topology {
             }
         }
 
-        /// `tags` (`asids_of_pasid` / `pscids_of_pasid`) of `pasid` against
+        /// `tags` (`TagIndex::tags_of` of the ASID or PSCID index) of `pasid` against
         /// its uses `of`: known only when every use names a tag.
         fn check_tags_of<T: Copy + PartialEq + core::fmt::Debug>(
             of: &[&PasidEntry],
@@ -1159,22 +1140,31 @@ mod topology {
             assert_eq!(t.domain_from_native(ArchId::Amd, 9), None);
             assert_eq!(t.domain_to_native(ArchId::Vtd, 2), Some(4));
             let mut p = Vec::new();
-            assert!(t.pasids_of_asid(DomainSel::One(1), 5, &mut |x| p.push(x)));
+            assert!(t
+                .index
+                .asid
+                .pasids(DomainSel::One(1), 5, &mut |x| p.push(x)));
             assert_eq!(p, [1], "shared PASID reported once");
-            assert!(!t.pasids_of_asid(DomainSel::One(2), 5, &mut |_| ()));
+            assert!(!t.index.asid.pasids(DomainSel::One(2), 5, &mut |_| ()));
             assert_eq!(t.asid_of_pasid(DomainSel::One(1), 2), Some(6));
             let mut a = Vec::new();
-            assert!(t.asids_of_pasid(DomainSel::One(1), 1, &mut |x| a.push(x)));
+            assert!(t
+                .index
+                .asid
+                .tags_of(DomainSel::One(1), 1, &mut |x| a.push(x)));
             assert_eq!(a, [5], "shared ASID reported once");
             let two = Topology::from_json(
                 r#"{"domains":[{"id":1}],"devices":[{"rid":1,"domain":1,"pasids":[{"pasid":7,"asid":1}]},{"rid":2,"domain":1,"pasids":[{"pasid":7,"asid":2}]},{"rid":3,"domain":1,"pasids":[{"pasid":8}]}]}"#,
             )
             .unwrap();
             let mut a = Vec::new();
-            assert!(two.asids_of_pasid(DomainSel::All, 7, &mut |x| a.push(x)));
+            assert!(two
+                .index
+                .asid
+                .tags_of(DomainSel::All, 7, &mut |x| a.push(x)));
             assert_eq!(a, [1, 2]);
-            assert!(!two.asids_of_pasid(DomainSel::All, 8, &mut |_| ()));
-            assert!(!two.asids_of_pasid(DomainSel::All, 9, &mut |_| ()));
+            assert!(!two.index.asid.tags_of(DomainSel::All, 8, &mut |_| ()));
+            assert!(!two.index.asid.tags_of(DomainSel::All, 9, &mut |_| ()));
             let mut d = Vec::new();
             assert!(t.devices_of_domain(1, &mut |x| d.push(x)));
             assert_eq!(d, [16, 17]);
@@ -1196,14 +1186,17 @@ mod topology {
             assert_eq!(t.domain_from_native(ArchId::Riscv, 7), Some(1));
             assert_eq!(t.domain_to_native(ArchId::Riscv, 1), Some(7));
             let mut p = Vec::new();
-            assert!(t.pasids_of_pscid(DomainSel::One(1), 9, &mut |x| p.push(x)));
+            assert!(t
+                .index
+                .pscid
+                .pasids(DomainSel::One(1), 9, &mut |x| p.push(x)));
             assert_eq!(p, [3, 5]);
-            assert!(!t.pasids_of_pscid(DomainSel::All, 8, &mut |_| ()));
+            assert!(!t.index.pscid.pasids(DomainSel::All, 8, &mut |_| ()));
             let mut q = Vec::new();
-            assert!(t.pscids_of_pasid(DomainSel::All, 3, &mut |x| q.push(x)));
+            assert!(t.index.pscid.tags_of(DomainSel::All, 3, &mut |x| q.push(x)));
             assert_eq!(q, [9]);
             assert!(
-                !t.pscids_of_pasid(DomainSel::All, 4, &mut |_| ()),
+                !t.index.pscid.tags_of(DomainSel::All, 4, &mut |_| ()),
                 "pscid unknown"
             );
             let wide = r#"{"domains":[{"id":1}],"devices":[{"rid":1,"domain":1,"pasids":[{"pasid":1,"pscid":1048576}]}]}"#;
@@ -1551,14 +1544,14 @@ mod topology {
                     d,
                     0..6u16,
                     |p| p.asid,
-                    |d, a, f| t.pasids_of_asid(d, a, f),
+                    |d, a, f| t.index.asid.pasids(d, a, f),
                 );
                 check_pasids_of(
                     &uses,
                     d,
                     0..6u32,
                     |p| p.pscid,
-                    |d, x, f| t.pasids_of_pscid(d, x, f),
+                    |d, x, f| t.index.pscid.pasids(d, x, f),
                 );
                 for pasid in 0..7u32 {
                     let of: Vec<&PasidEntry> = uses.iter().filter(|p| p.pasid == pasid).collect();
@@ -1567,7 +1560,7 @@ mod topology {
                         d,
                         pasid,
                         |p| p.pscid,
-                        |d, p, f| t.pscids_of_pasid(d, p, f),
+                        |d, p, f| t.index.pscid.tags_of(d, p, f),
                     );
                     assert_eq!(
                         t.asid_of_pasid(d, pasid),
@@ -1579,7 +1572,7 @@ mod topology {
                         d,
                         pasid,
                         |p| p.asid,
-                        |d, p, f| t.asids_of_pasid(d, p, f),
+                        |d, p, f| t.index.asid.tags_of(d, p, f),
                     );
                 }
                 if let DomainSel::One(id) = d {

@@ -301,8 +301,21 @@ pub struct Barrier {
     pub msi_attr: u8,
 }
 
+impl Barrier {
+    /// A fenced barrier that stores `data` at `address` when it completes
+    /// (the completion a VMM's own host-queue sync writes).
+    pub fn storing(address: u64, data: u64) -> Self {
+        Barrier {
+            store: Some(Store { address, data }),
+            fence: true,
+            ..Barrier::default()
+        }
+    }
+}
+
 /// Prefetch (a hint): load translations or configuration ahead of use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The default: configuration only, of device 0, without PASID or hints.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Prefetch {
     /// Requester id.
@@ -397,7 +410,17 @@ pub enum Op {
 }
 
 impl Op {
-    /// The short kind name used in the generic JSON (`inval`, `sync`, ...).
+    /// Every [`Op::kind_name`], in declaration order.
+    pub const KINDS: [&'static str; 6] = [
+        "inval",
+        "sync",
+        "prefetch",
+        "page_response",
+        "resume",
+        "stall_terminate",
+    ];
+    /// The short kind name used in the generic JSON (`inval`, `sync`, ...):
+    /// one of [`Op::KINDS`].
     pub const fn kind_name(&self) -> &'static str {
         match self {
             Op::Inval(_) => "inval",

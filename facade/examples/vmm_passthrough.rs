@@ -212,14 +212,7 @@ pub fn run<G: CommandQueue, H: QueueProducer>() -> Result<Report, String> {
         }
     };
     let mut backend = LowerToHost::new(host_q, &hmem, &ctx, kick);
-    backend.host_sync = Barrier {
-        store: Some(Store {
-            address: HOST_STATUS,
-            data: 1,
-        }),
-        fence: true,
-        ..Barrier::default()
-    };
+    backend.host_sync = Barrier::storing(HOST_STATUS, 1);
     let progress = guest
         .process(&gmem, &ctx, &mut backend)
         .map_hw(ArchError::name);

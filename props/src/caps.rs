@@ -24,14 +24,19 @@ use crate::{
 };
 use iommu_inval_core::Budget;
 
-/// A budget drawn from `u`: mostly the small command caps where plans
-/// change (0, 1, 2, 3), sometimes the architecture's default or any up to 80.
-fn budget<A: Arch>(u: &mut Unstructured<'_>) -> arbitrary::Result<Budget> {
-    Ok(match u.int_in_range(0u8..=7)? {
+/// A host of `features` with a budget drawn from `u`: mostly the small
+/// command caps where plans change (0, 1, 2, 3), sometimes the
+/// architecture's default or any up to 80.
+fn with_budget<A: Arch>(
+    features: A::Features,
+    u: &mut Unstructured<'_>,
+) -> arbitrary::Result<Target<A>> {
+    let budget = match u.int_in_range(0u8..=7)? {
         0..=3 => Budget::new(usize::from(u.int_in_range(0u8..=3)?)),
         4 => A::DEFAULT_BUDGET,
         _ => Budget::new(usize::from(u.int_in_range(0u8..=80)?)),
-    })
+    };
+    Ok(Target { features, budget })
 }
 
 /// The lowering side of an architecture as fuzzer input.
@@ -116,10 +121,7 @@ impl HostCaps for Smmu {
             ssid_bits: u.int_in_range(0u8..=20)?,
             ..iommu_inval_arm::Features::LATEST
         };
-        Ok(Target {
-            features,
-            budget: budget::<Self>(u)?,
-        })
+        with_budget(features, u)
     }
     fn conforms(c: &Self::Command, caps: &Self::Features) -> Result<(), String> {
         // SMMU_IDR0.S1P / S2P / ATS and IDR3.RIL decide which commands and
@@ -171,10 +173,7 @@ impl HostCaps for Vtd {
             dw: u.arbitrary()?,
             ..iommu_inval_vtd::Features::LATEST
         };
-        Ok(Target {
-            features,
-            budget: budget::<Self>(u)?,
-        })
+        with_budget(features, u)
     }
     fn fit_queue(caps: &mut Self::Features, queue: &Self::Features) {
         // The queue's descriptor width (IQA_REG.DW); scalable-mode
@@ -218,10 +217,7 @@ impl HostCaps for Amd {
             ats: u.arbitrary()?,
             ..iommu_inval_amd::Features::LATEST
         };
-        Ok(Target {
-            features,
-            budget: budget::<Self>(u)?,
-        })
+        with_budget(features, u)
     }
     fn conforms(c: &Self::Command, caps: &Self::Features) -> Result<(), String> {
         // EFR.GTSup: without guest translation `gn` = 1 is not legal.
@@ -252,10 +248,7 @@ impl HostCaps for Riscv {
             pid_bits: *u.choose(&[8u8, 17, 20])?,
             ..iommu_inval_riscv::Features::ALL
         };
-        Ok(Target {
-            features,
-            budget: budget::<Self>(u)?,
-        })
+        with_budget(features, u)
     }
     fn conforms(c: &Self::Command, caps: &Self::Features) -> Result<(), String> {
         own_decoder(c, caps, caps)?;

@@ -230,6 +230,11 @@ pub fn check_vsmmu(
     }
 }
 
+/// `Ok` when `holds`, else the refusal's mismatch `why`.
+fn holds_or(holds: bool, why: &'static str) -> Result<(), &'static str> {
+    holds.then_some(()).ok_or(why)
+}
+
 fn confirm_refusal(
     cmd: &Command,
     vsmmu: &Vsmmu,
@@ -240,33 +245,23 @@ fn confirm_refusal(
     let op = cmd.opcode();
     let permitted = PERMITTED.contains(&op);
     match r {
-        Refusal::Sync => (op == 0x46).then_some(()).ok_or("Barrier for another op"),
-        Refusal::SteConfig => matches!(op, 0x03 | 0x04)
-            .then_some(())
-            .ok_or("not CFGI_STE*"),
-        Refusal::Prefetch => matches!(op, 0x01 | 0x02)
-            .then_some(())
-            .ok_or("not a prefetch"),
-        Refusal::PageResponse => (op == 0x41).then_some(()).ok_or("not PRI_RESP"),
-        Refusal::Stall => matches!(op, 0x44 | 0x45)
-            .then_some(())
-            .ok_or("not a stall command"),
-        Refusal::Stage2 => matches!(op, 0x28 | 0x2a)
-            .then_some(())
-            .ok_or("not a stage-2 TLBI"),
-        Refusal::OtherRegime => {
-            matches!(op, 0x18 | 0x1a | 0x20..=0x23 | 0x50..=0x53 | 0x58 | 0x5a | 0x60)
-                .then_some(())
-                .ok_or("not an EL2/EL3/Secure TLBI")
-        }
-        Refusal::HostState => matches!(op, 0x07 | 0x70)
-            .then_some(())
-            .ok_or("not CFGI_VMS_PIDM / DPTI_ALL"),
+        Refusal::Sync => holds_or(op == 0x46, "Barrier for another op"),
+        Refusal::SteConfig => holds_or(matches!(op, 0x03 | 0x04), "not CFGI_STE*"),
+        Refusal::Prefetch => holds_or(matches!(op, 0x01 | 0x02), "not a prefetch"),
+        Refusal::PageResponse => holds_or(op == 0x41, "not PRI_RESP"),
+        Refusal::Stall => holds_or(matches!(op, 0x44 | 0x45), "not a stall command"),
+        Refusal::Stage2 => holds_or(matches!(op, 0x28 | 0x2a), "not a stage-2 TLBI"),
+        Refusal::OtherRegime => holds_or(
+            matches!(op, 0x18 | 0x1a | 0x20..=0x23 | 0x50..=0x53 | 0x58 | 0x5a | 0x60),
+            "not an EL2/EL3/Secure TLBI",
+        ),
+        Refusal::HostState => holds_or(matches!(op, 0x07 | 0x70), "not CFGI_VMS_PIDM / DPTI_ALL"),
         Refusal::DisallowedBits { word, bits } => {
             let v = w.get(usize::from(*word)).copied().unwrap_or(0);
-            (permitted && *bits != 0 && v & bits == *bits)
-                .then_some(())
-                .ok_or("the named bits are not set")
+            holds_or(
+                permitted && *bits != 0 && v & bits == *bits,
+                "the named bits are not set",
+            )
         }
         Refusal::HostLacks {
             feature,
@@ -290,26 +285,28 @@ fn confirm_refusal(
                 && *word == 1
                 && bits::TG.get(&w) == 2
                 && bits::TTL.get(&w) == 1;
-            (permitted
-                && !vsmmu.features.has(*feature)
-                && *bits != 0
-                && v & bits == *bits
-                && ((bits & with == *bits && bits & now == 0) || ttl_ds))
-                .then_some(())
-                .ok_or("the host has the feature, or the bits are not set or not the feature's")
+            holds_or(
+                permitted
+                    && !vsmmu.features.has(*feature)
+                    && *bits != 0
+                    && v & bits == *bits
+                    && ((bits & with == *bits && bits & now == 0) || ttl_ds),
+                "the host has the feature, or the bits are not set or not the feature's",
+            )
         }
-        Refusal::ReservedRange => (permitted && vsmmu.features.range_inv)
-            .then_some(())
-            .ok_or("range refused without range invalidation"),
-        Refusal::NoAts => (op == 0x40 && !vsmmu.features.ats)
-            .then_some(())
-            .ok_or("NoAts on an ATS host"),
-        Refusal::AtcSize => (op == 0x40 && bits::ATC_SIZE.get(&w) > 52)
-            .then_some(())
-            .ok_or("AtcSize with size <= 52"),
-        Refusal::UnknownVsid(v) => (vdevs.psid(*v).is_none() && *v == (w[0] >> 32) as u32)
-            .then_some(())
-            .ok_or("the vSID is mapped"),
+        Refusal::ReservedRange => holds_or(
+            permitted && vsmmu.features.range_inv,
+            "range refused without range invalidation",
+        ),
+        Refusal::NoAts => holds_or(op == 0x40 && !vsmmu.features.ats, "NoAts on an ATS host"),
+        Refusal::AtcSize => holds_or(
+            op == 0x40 && bits::ATC_SIZE.get(&w) > 52,
+            "AtcSize with size <= 52",
+        ),
+        Refusal::UnknownVsid(v) => holds_or(
+            vdevs.psid(*v).is_none() && *v == (w[0] >> 32) as u32,
+            "the vSID is mapped",
+        ),
         Refusal::Illegal(_) => Err("a decoded command refused as illegal"),
         _ => Err("a refusal this check does not know"),
     }

@@ -100,16 +100,28 @@ macro_rules! inherent_codec {
     };
 }
 
-impl Arch for Smmu {
-    const WIDTHS: &'static [usize] = &[2];
-    inherent_codec!(iommu_inval_arm);
-    fn arbitrary_words(u: &mut Unstructured<'_>) -> arbitrary::Result<Vec<u64>> {
-        Ok(iommu_inval_arm::arbitrary_words(u)?.to_vec())
-    }
-    fn full_host(_cmd: &Self::Command) -> Target<Self> {
-        host(iommu_inval_arm::Features::LATEST)
-    }
+/// [`Arch`] for an architecture of one 2-word width whose full host is
+/// the capability set `$full`.
+macro_rules! two_word_arch {
+    ($arch:ident, $krate:ident, $full:expr) => {
+        impl Arch for $arch {
+            const WIDTHS: &'static [usize] = &[2];
+            inherent_codec!($krate);
+            fn arbitrary_words(u: &mut Unstructured<'_>) -> arbitrary::Result<Vec<u64>> {
+                Ok($krate::arbitrary_words(u)?.to_vec())
+            }
+            fn full_host(_cmd: &Self::Command) -> Target<Self> {
+                host($full)
+            }
+        }
+    };
 }
+
+two_word_arch!(Smmu, iommu_inval_arm, iommu_inval_arm::Features::LATEST);
+two_word_arch!(Amd, iommu_inval_amd, iommu_inval_amd::Features::LATEST);
+// Every command the RISC-V codec accepts is one this host implements: the
+// range and non-leaf extensions, ATS, wired interrupts, 20-bit PIDs.
+two_word_arch!(Riscv, iommu_inval_riscv, iommu_inval_riscv::Features::ALL);
 
 impl Arch for Vtd {
     const WIDTHS: &'static [usize] = &[2, 4];
@@ -127,30 +139,6 @@ impl Arch for Vtd {
             dw: cmd.words() == 4,
             ..iommu_inval_vtd::Features::SCALABLE
         })
-    }
-}
-
-impl Arch for Amd {
-    const WIDTHS: &'static [usize] = &[2];
-    inherent_codec!(iommu_inval_amd);
-    fn arbitrary_words(u: &mut Unstructured<'_>) -> arbitrary::Result<Vec<u64>> {
-        Ok(iommu_inval_amd::arbitrary_words(u)?.to_vec())
-    }
-    fn full_host(_cmd: &Self::Command) -> Target<Self> {
-        host(iommu_inval_amd::Features::LATEST)
-    }
-}
-
-impl Arch for Riscv {
-    const WIDTHS: &'static [usize] = &[2];
-    inherent_codec!(iommu_inval_riscv);
-    fn arbitrary_words(u: &mut Unstructured<'_>) -> arbitrary::Result<Vec<u64>> {
-        Ok(iommu_inval_riscv::arbitrary_words(u)?.to_vec())
-    }
-    fn full_host(_cmd: &Self::Command) -> Target<Self> {
-        // Every command the codec accepts is one this host implements: the
-        // range and non-leaf extensions, ATS, wired interrupts, 20-bit PIDs.
-        host(iommu_inval_riscv::Features::ALL)
     }
 }
 
@@ -1241,39 +1229,10 @@ impl Tally {
     }
 }
 
-/// A small deterministic PRNG (xorshift64*) feeding `Unstructured` in the
-/// in-tree property loops: the same seed, the same cases.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// Seeded generator (seed 0 is replaced by a constant).
-    pub fn new(seed: u64) -> Self {
-        Rng(if seed == 0 {
-            0x9e37_79b9_7f4a_7c15
-        } else {
-            seed
-        })
-    }
-    /// Next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    /// `n` random bytes.
-    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
-        let mut v = Vec::with_capacity(n + 8);
-        while v.len() < n {
-            v.extend_from_slice(&self.next_u64().to_le_bytes());
-        }
-        v.truncate(n);
-        v
-    }
-}
+/// The deterministic PRNG (xorshift64*) feeding `Unstructured` in the
+/// in-tree property loops: the same seed, the same cases. One generator
+/// serves the property loops and the benchmark streams.
+pub use iommu_inval_bench::streams::Rng;
 
 /// Run `f` over `cases` deterministic inputs of `len` random bytes each;
 /// returns the first failure with its case number and seed. Panics inside

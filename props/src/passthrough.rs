@@ -310,14 +310,7 @@ where
     // (props/tests/batching.rs).
     backend.coalesce = false;
     if host_store {
-        backend.host_sync = Barrier {
-            store: Some(Store {
-                address: HOST_STATUS,
-                data: 1,
-            }),
-            fence: true,
-            ..Barrier::default()
-        };
+        backend.host_sync = Barrier::storing(HOST_STATUS, 1);
     }
     let progress = guest.process(&gmem, ctx, &mut backend);
     let written = backend.commands;

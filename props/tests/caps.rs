@@ -56,70 +56,42 @@ fn no_equivalent<T: std::fmt::Debug>(r: Result<T, LowerError>) -> bool {
 fn page_response_wider_than_the_host_pasids_is_refused() {
     let ctx = &IdentityContext;
     let op = response(0x1_0000);
-    let mut v = Vec::new();
     let arm = Target::<iommu_inval_arm::Smmuv3>::new(iommu_inval_arm::Features {
         ssid_bits: 16,
         ..iommu_inval_arm::Features::LATEST
     });
-    assert!(no_equivalent(iommu_inval_arm::lower(
-        &op,
-        &arm.features,
-        arm.budget,
-        ctx,
-        &mut v
-    )));
+    assert!(no_equivalent(arm.lower(&op, ctx, &mut Vec::new())));
     let vtd = Target::<iommu_inval_vtd::Vtd>::new(iommu_inval_vtd::Features {
         pasid_bits: 16,
         ..iommu_inval_vtd::Features::SCALABLE
     });
-    let mut v = Vec::new();
-    assert!(no_equivalent(iommu_inval_vtd::lower(
-        &op,
-        &vtd.features,
-        vtd.budget,
-        ctx,
-        &mut v
-    )));
-    let mut v = Vec::new();
+    assert!(no_equivalent(vtd.lower(&op, ctx, &mut Vec::new())));
     let amd = Target::<iommu_inval_amd::AmdVi>::default(); // 16-bit PASIDs
-    assert!(no_equivalent(iommu_inval_amd::lower(
-        &op,
-        &amd.features,
-        amd.budget,
-        ctx,
-        &mut v
-    )));
+    assert!(no_equivalent(amd.lower(&op, ctx, &mut Vec::new())));
     let riscv = Target::<iommu_inval_riscv::RiscV>::new(iommu_inval_riscv::Features {
         pid_bits: 8,
         ..iommu_inval_riscv::Features::ALL
     });
-    let mut v = Vec::new();
-    assert!(no_equivalent(iommu_inval_riscv::lower(
+    assert!(no_equivalent(riscv.lower(
         &response(0x100),
-        &riscv.features,
-        riscv.budget,
         ctx,
-        &mut v
+        &mut Vec::new()
     )));
     // Within the width: one response each.
-    let mut v = Vec::new();
     assert_eq!(
-        iommu_inval_arm::lower(&response(0xffff), &arm.features, arm.budget, ctx, &mut v)
+        arm.lower(&response(0xffff), ctx, &mut Vec::new())
             .map(|o| o.emitted),
         Ok(1)
     );
     // AMD: a guest response (gn = 1) needs guest translation (EFR.GTSup).
-    let mut v = Vec::new();
     let no_gt = Target::<iommu_inval_amd::AmdVi>::new(iommu_inval_amd::Features {
         gt_sup: false,
         ..iommu_inval_amd::Features::REV2
     });
-    assert!(no_equivalent(iommu_inval_amd::lower(
+    assert!(no_equivalent(no_gt.lower(
         &response(1),
-        &no_gt.features,
-        no_gt.budget,
         ctx,
-        &mut v
+        &mut Vec::new()
     )));
 }
 

@@ -31,14 +31,7 @@ fn r3_edge_ops_every_arch() {
             .map(|_| ())
             .map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))
     }));
-    for k in [
-        "inval",
-        "sync",
-        "prefetch",
-        "page_response",
-        "resume",
-        "stall_terminate",
-    ] {
+    for k in Op::KINDS {
         assert!(
             t.get(k) >= 100 * scale(),
             "op kind {k} generated {} times: {:?}",

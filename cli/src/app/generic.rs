@@ -45,17 +45,6 @@ pub const CACHE_INPUT_NAMES: [(Caches, &str); 8] = {
 /// Names of the stages.
 pub const STAGE_NAMES: [(Stages, &str); 2] = [(Stages::S1, "s1"), (Stages::S2, "s2")];
 
-/// The generic op kinds.
-#[allow(dead_code)] // read by the tests (docs/CLI.md lists every kind)
-pub const KINDS: [&str; 6] = [
-    "inval",
-    "sync",
-    "prefetch",
-    "page_response",
-    "resume",
-    "stall_terminate",
-];
-
 fn flags_json<T: Copy>(names: &[(T, &'static str)], has: impl Fn(T) -> bool) -> Value {
     Value::Array(
         names
@@ -658,15 +647,7 @@ mod tests {
             stride: 4,
             count: 5,
         }));
-        rt(Op::Prefetch(Prefetch {
-            device: 0,
-            pasid: None,
-            secure: false,
-            range: None,
-            size: 0,
-            stride: 0,
-            count: 0,
-        }));
+        rt(Op::Prefetch(Prefetch::default()));
         rt(Op::PageResponse(PageResponse {
             device: 16,
             pasid: Some(1),

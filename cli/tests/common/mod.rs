@@ -88,6 +88,10 @@ impl Cli {
     pub fn run(&self, stdin: &str) -> Out {
         run_bytes(&self.0, stdin.as_bytes())
     }
+    /// Run with one more argument `a` as it is, and no input.
+    pub fn run_arg(self, a: impl AsRef<str>) -> Out {
+        self.arg(a).run("")
+    }
     pub fn run_bytes(&self, stdin: &[u8]) -> Out {
         run_bytes(&self.0, stdin)
     }
