@@ -11,9 +11,11 @@ use iommu_inval_core::device::{
     BackendError, CommandQueue, CountingBackend, FaultCause, QueueProducer, Record,
     RecordingBackend, Signals,
 };
-use iommu_inval_core::{CellMemory, IdentityContext, QueueMemory};
+use iommu_inval_core::IdentityContext;
 
-const BASE: u64 = 0x10_0000;
+#[path = "../../core/tests/front_end/mod.rs"]
+mod front_end;
+use front_end::{put, read, Guest, BASE};
 const EVLOG: u64 = 0x10_2000;
 const STORE: u64 = 0x10_8000;
 /// 256 entries (ComLen 8) at BASE.
@@ -27,23 +29,6 @@ fn wait(addr: u64, data: u64, irq: bool) -> [u64; 2] {
     [0x1 << 60 | addr | 1 | u64::from(irq) << 1, data]
 }
 
-struct Guest(Vec<u8>);
-impl Guest {
-    fn new() -> Self {
-        Guest(vec![0u8; 0x1_0000])
-    }
-    fn mem(&mut self) -> CellMemory<'_> {
-        CellMemory::new(BASE, &mut self.0)
-    }
-}
-fn put(mem: &CellMemory<'_>, slot: u64, w: [u64; 2]) {
-    mem.write_words(BASE + slot * 16, &w).unwrap();
-}
-fn read(mem: &CellMemory<'_>, addr: u64) -> u64 {
-    let mut w = [0u64; 1];
-    mem.read_words(addr, &mut w).unwrap();
-    w[0]
-}
 fn device() -> CmdBufDevice {
     CmdBufDevice::from_registers(BASE_REG, 0, 0)
         .unwrap()

@@ -5,11 +5,13 @@ use iommu_inval_core::device::{
     BackendError, CommandQueue, CountingBackend, FaultCause, QueueEngine, QueueProducer, Record,
     RecordingBackend, Signals,
 };
-use iommu_inval_core::{CellMemory, IdentityContext, QueueMemory};
+use iommu_inval_core::{IdentityContext, QueueMemory};
 use iommu_inval_vtd::queue::HwError;
 use iommu_inval_vtd::queue::{InvQueue, CTL_IM, CTL_IP, FSTS_IQE, FSTS_ITE, ICS_IWC, IQA_DW};
 
-const BASE: u64 = 0x10_0000;
+#[path = "../../core/tests/front_end/mod.rs"]
+mod front_end;
+use front_end::{put, read_u32, Guest, BASE};
 const STATUS: u64 = 0x10_8000;
 /// iotlb_inv_dsc, global.
 const GLOBAL: [u64; 2] = [0x2 | 1 << 4, 0];
@@ -25,25 +27,6 @@ fn wait(addr: u64, data: u32, irq: bool) -> [u64; 2] {
         0x5 | 1 << 5 | u64::from(irq) << 4 | u64::from(data) << 32,
         addr,
     ]
-}
-
-struct Guest(Vec<u8>);
-impl Guest {
-    fn new() -> Self {
-        Guest(vec![0u8; 0x1_0000])
-    }
-    fn mem(&mut self) -> CellMemory<'_> {
-        CellMemory::new(BASE, &mut self.0)
-    }
-}
-
-fn put(mem: &CellMemory<'_>, slot: u64, w: [u64; 2]) {
-    mem.write_words(BASE + slot * 16, &w).unwrap();
-}
-fn read_u32(mem: &CellMemory<'_>, addr: u64) -> u32 {
-    let mut w = [0u64; 1];
-    mem.read_words(addr & !7, &mut w).unwrap();
-    (w[0] >> ((addr & 4) * 8)) as u32
 }
 
 /// One 4 KiB page of 128-bit descriptors (256 slots).
