@@ -15,7 +15,7 @@ use iommu_inval_core::IdentityContext;
 
 #[path = "../../core/tests/front_end/mod.rs"]
 mod front_end;
-use front_end::{put, read, Guest, BASE};
+use front_end::{put, read, run, Guest, BASE};
 const EVLOG: u64 = 0x10_2000;
 const STORE: u64 = 0x10_8000;
 /// 256 entries (ComLen 8) at BASE.
@@ -40,12 +40,14 @@ fn completion_wait_store_and_interrupt_after_the_batch() {
     let mut g = Guest::new();
     let mem = g.mem();
     let mut q = device();
-    put(&mem, 0, ALL);
-    put(&mem, 1, DEVTAB);
-    put(&mem, 2, wait(STORE, 0x1122_3344_5566_7788, true));
-    q.doorbell(0x30);
     let mut b = RecordingBackend::default();
-    let p = q.process(&mem, &IdentityContext, &mut b);
+    let p = run(
+        &mut q,
+        &mem,
+        &[ALL, DEVTAB, wait(STORE, 0x1122_3344_5566_7788, true)],
+        0x30,
+        &mut b,
+    );
     assert_eq!((p.consumed, p.completions), (3, 1));
     assert!(matches!(
         b.records().collect::<Vec<_>>().as_slice(),
@@ -79,11 +81,8 @@ fn illegal_command_writes_the_event_and_stops_until_restart() {
     let mut g = Guest::new();
     let mem = g.mem();
     let mut q = device();
-    put(&mem, 0, ALL);
-    put(&mem, 1, BAD);
-    q.doorbell(0x20);
     let mut b = RecordingBackend::default();
-    let p = q.process(&mem, &IdentityContext, &mut b);
+    let p = run(&mut q, &mem, &[ALL, BAD], 0x20, &mut b);
     assert_eq!(
         (p.consumed, b.ops().count(), q.head_register()),
         (1, 1, 0x10)
@@ -154,11 +153,8 @@ fn iotlb_timeout_is_logged_and_the_buffer_goes_on() {
     let mut g = Guest::new();
     let mem = g.mem();
     let mut q = device();
-    put(&mem, 0, IOTLB);
-    put(&mem, 1, wait(STORE, 5, false));
-    q.doorbell(0x20);
     let mut b = RecordingBackend::failing(BackendError::DeviceTlbTimeout { device: 0x10 });
-    let p = q.process(&mem, &IdentityContext, &mut b);
+    let p = run(&mut q, &mem, &[IOTLB, wait(STORE, 5, false)], 0x20, &mut b);
     let f = p.fault.unwrap();
     assert!(!f.stopped && f.hw == HwError::IotlbInvTimeout);
     assert_eq!(p.consumed, 2);

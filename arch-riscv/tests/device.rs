@@ -16,7 +16,7 @@ use iommu_inval_riscv::{Command, DdtMode, Features, IodirInvalDdt};
 
 #[path = "../../core/tests/front_end/mod.rs"]
 mod front_end;
-use front_end::{put, read, Guest, BASE};
+use front_end::{put, read, run, Guest, BASE};
 const STORE: u64 = 0x10_8000;
 /// 256 entries (LOG2SZ-1 = 7) at BASE.
 const CQB: u64 = (BASE >> 12) << 10 | 7;
@@ -46,12 +46,14 @@ fn iofence_store_and_wsi_after_the_batch() {
     let mem = g.mem();
     mem.write_words(STORE, &[u64::MAX]).unwrap();
     let mut q = device();
-    put(&mem, 0, DDT);
-    put(&mem, 1, VMA);
-    put(&mem, 2, fence(STORE, 0x1122_3344, true));
-    q.doorbell(3);
     let mut b = RecordingBackend::default();
-    let p = q.process(&mem, &IdentityContext, &mut b);
+    let p = run(
+        &mut q,
+        &mem,
+        &[DDT, VMA, fence(STORE, 0x1122_3344, true)],
+        3,
+        &mut b,
+    );
     assert_eq!((p.consumed, p.completions, p.fault), (3, 1, None));
     assert_eq!(q.head_register(), 3);
     // A 4-byte store: the upper half of the doubleword is untouched.

@@ -11,7 +11,7 @@ use iommu_inval_vtd::queue::{InvQueue, CTL_IM, CTL_IP, FSTS_IQE, FSTS_ITE, ICS_I
 
 #[path = "../../core/tests/front_end/mod.rs"]
 mod front_end;
-use front_end::{put, read_u32, Guest, BASE};
+use front_end::{put, read_u32, run, Guest, BASE};
 const STATUS: u64 = 0x10_8000;
 /// iotlb_inv_dsc, global.
 const GLOBAL: [u64; 2] = [0x2 | 1 << 4, 0];
@@ -39,12 +39,14 @@ fn inv_wait_status_write_and_iwc_after_the_batch() {
     let mut g = Guest::new();
     let mem = g.mem();
     let mut q = queue();
-    put(&mem, 0, GLOBAL);
-    put(&mem, 1, DOMAIN3);
-    put(&mem, 2, wait(STATUS, 0x55, true));
-    q.doorbell(0x30);
     let mut b = RecordingBackend::default();
-    let p = q.process(&mem, &IdentityContext, &mut b);
+    let p = run(
+        &mut q,
+        &mem,
+        &[GLOBAL, DOMAIN3, wait(STATUS, 0x55, true)],
+        0x30,
+        &mut b,
+    );
     assert_eq!((p.consumed, p.ops, p.completions), (3, 2, 1));
     let log: Vec<Record<'_>> = b.records().collect();
     assert!(matches!(log.as_slice(), [Record::Batch(o), Record::Barrier(_)] if o.len() == 2));
@@ -151,11 +153,8 @@ fn bad_descriptor_stops_with_head_at_it_until_fsts_is_cleared() {
     let mut g = Guest::new();
     let mem = g.mem();
     let mut q = queue();
-    put(&mem, 0, GLOBAL);
-    put(&mem, 1, BAD_TYPE);
-    q.doorbell(0x20);
     let mut b = RecordingBackend::default();
-    let p = q.process(&mem, &IdentityContext, &mut b);
+    let p = run(&mut q, &mem, &[GLOBAL, BAD_TYPE], 0x20, &mut b);
     assert_eq!((p.consumed, b.ops().count()), (1, 1));
     assert_eq!((q.head_register(), q.iqercd & 0xf), (0x10, 3));
     // FECTL.IM is clear: the fault event is raised.
@@ -174,11 +173,14 @@ fn device_tlb_timeout_is_ite_with_the_source_id() {
     let mem = g.mem();
     let mut q = queue();
     q.fectl = CTL_IM;
-    put(&mem, 0, DEVTLB);
-    put(&mem, 1, wait(STATUS, 9, false));
-    q.doorbell(0x20);
     let mut b = RecordingBackend::failing(BackendError::DeviceTlbTimeout { device: 0x10 });
-    let p = q.process(&mem, &IdentityContext, &mut b);
+    let p = run(
+        &mut q,
+        &mem,
+        &[DEVTLB, wait(STATUS, 9, false)],
+        0x20,
+        &mut b,
+    );
     let f = p.fault.unwrap();
     assert_eq!((f.hw, f.position), (HwError::Ite, 0x10));
     assert_eq!(q.fsts, FSTS_ITE);

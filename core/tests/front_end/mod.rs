@@ -5,7 +5,8 @@
 // Each architecture uses the part it needs.
 #![allow(dead_code)]
 
-use iommu_inval_core::{CellMemory, QueueMemory};
+use iommu_inval_core::device::{Backend, CommandQueue, Progress};
+use iommu_inval_core::{CellMemory, IdentityContext, QueueMemory};
 
 /// Where the guest's RAM, and the ring at its start, are.
 pub const BASE: u64 = 0x10_0000;
@@ -39,4 +40,20 @@ pub fn read(mem: &CellMemory<'_>, addr: u64) -> u64 {
 /// The 32-bit word at `addr` (4-byte aligned).
 pub fn read_u32(mem: &CellMemory<'_>, addr: u64) -> u32 {
     (read(mem, addr & !7) >> ((addr & 4) * 8)) as u32
+}
+
+/// Write `cmds` into slots 0, 1, ... of the ring at [`BASE`], ring the
+/// doorbell with `tail` and process into `backend`.
+pub fn run<Q: CommandQueue, B: Backend>(
+    q: &mut Q,
+    mem: &CellMemory<'_>,
+    cmds: &[[u64; 2]],
+    tail: u64,
+    backend: &mut B,
+) -> Progress<Q::HwError> {
+    for (slot, w) in (0u64..).zip(cmds) {
+        put(mem, slot, *w);
+    }
+    q.doorbell(tail);
+    q.process(mem, &IdentityContext, backend)
 }
