@@ -23,7 +23,7 @@
 #![no_main]
 use arbitrary::{Result, Unstructured};
 use iommu_inval::core::device::{
-    Backend, BackendError, CommandQueue, Fetched, QueueEngine, BATCH_OPS,
+    Backend, BackendError, CommandQueue, Fetched, BATCH_OPS,
 };
 use iommu_inval::core::model::{Op, Barrier};
 use iommu_inval::core::{
