@@ -45,11 +45,8 @@ use crate::cmd::Command;
 use iommu_inval_core::device::{
     BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
 };
-use iommu_inval_core::lower::Budget;
-use iommu_inval_core::model::{Barrier, Op, Outcome};
 use iommu_inval_core::ring::{Ring, RingRegs};
-use iommu_inval_core::sink::Sink;
-use iommu_inval_core::{ArchId, Context, DecodeError, LowerError, MemError, QueueMemory};
+use iommu_inval_core::{Barrier, DecodeError, MemError, QueueMemory};
 
 iommu_inval_core::arch_error! {
     /// The architected error an AMD-Vi IOMMU raises for a command-buffer
@@ -464,7 +461,7 @@ impl RingRegs for CmdBufDevice {
 }
 
 impl QueueEngine for CmdBufDevice {
-    type Command = Command;
+    type Arch = crate::AmdVi;
     type HwError = HwError;
     const STORE_BYTES: usize = 8;
 
@@ -483,16 +480,7 @@ impl QueueEngine for CmdBufDevice {
     }
     #[inline]
     fn decode(&self, words: &[u64]) -> Result<Command, DecodeError> {
-        let c = Command::decode(words)?;
-        self.features.check(&c)?;
-        Ok(c)
-    }
-    fn lift<C: Context + ?Sized>(
-        cmd: &Command,
-        ctx: &C,
-        out: &mut dyn Sink<Op>,
-    ) -> Result<Outcome, LowerError> {
-        crate::lift(cmd, ctx, out)
+        Command::decode_with(words, &self.features)
     }
     fn complete(&mut self, sync: &Barrier) -> Signals {
         if sync.interrupt {
@@ -520,7 +508,6 @@ impl QueueEngine for CmdBufDevice {
 }
 
 impl CommandQueue for CmdBufDevice {
-    const ARCH: ArchId = ArchId::Amd;
     type ConfigError = ConfigError;
 
     /// From CmdBufBaseAddr, CmdBufHeadPtr and CmdBufTailPtr; the buffer is
@@ -551,17 +538,4 @@ impl CommandQueue for CmdBufDevice {
     }
 }
 
-impl QueueProducer for CmdBufDevice {
-    fn host_budget(&self) -> Budget {
-        crate::DEFAULT_BUDGET
-    }
-    fn lower<C: Context + ?Sized>(
-        op: &Op,
-        features: &crate::Features,
-        budget: Budget,
-        ctx: &C,
-        out: &mut dyn Sink<Command>,
-    ) -> Result<Outcome, LowerError> {
-        crate::lower(op, features, budget, ctx, out)
-    }
-}
+impl QueueProducer for CmdBufDevice {}

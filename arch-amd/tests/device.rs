@@ -11,9 +11,11 @@ use iommu_inval_core::device::{
     BackendError, CommandQueue, CountingBackend, FaultCause, QueueProducer, Record,
     RecordingBackend, Signals,
 };
-use iommu_inval_core::{CellMemory, IdentityContext, QueueMemory};
+use iommu_inval_core::IdentityContext;
 
-const BASE: u64 = 0x10_0000;
+#[path = "../../core/tests/front_end/mod.rs"]
+mod front_end;
+use front_end::{put, read, run, Guest, BASE};
 const EVLOG: u64 = 0x10_2000;
 const STORE: u64 = 0x10_8000;
 /// 256 entries (ComLen 8) at BASE.
@@ -27,23 +29,6 @@ fn wait(addr: u64, data: u64, irq: bool) -> [u64; 2] {
     [0x1 << 60 | addr | 1 | u64::from(irq) << 1, data]
 }
 
-struct Guest(Vec<u8>);
-impl Guest {
-    fn new() -> Self {
-        Guest(vec![0u8; 0x1_0000])
-    }
-    fn mem(&mut self) -> CellMemory<'_> {
-        CellMemory::new(BASE, &mut self.0)
-    }
-}
-fn put(mem: &CellMemory<'_>, slot: u64, w: [u64; 2]) {
-    mem.write_words(BASE + slot * 16, &w).unwrap();
-}
-fn read(mem: &CellMemory<'_>, addr: u64) -> u64 {
-    let mut w = [0u64; 1];
-    mem.read_words(addr, &mut w).unwrap();
-    w[0]
-}
 fn device() -> CmdBufDevice {
     CmdBufDevice::from_registers(BASE_REG, 0, 0)
         .unwrap()
@@ -55,12 +40,14 @@ fn completion_wait_store_and_interrupt_after_the_batch() {
     let mut g = Guest::new();
     let mem = g.mem();
     let mut q = device();
-    put(&mem, 0, ALL);
-    put(&mem, 1, DEVTAB);
-    put(&mem, 2, wait(STORE, 0x1122_3344_5566_7788, true));
-    q.doorbell(0x30);
     let mut b = RecordingBackend::default();
-    let p = q.process(&mem, &IdentityContext, &mut b);
+    let p = run(
+        &mut q,
+        &mem,
+        &[ALL, DEVTAB, wait(STORE, 0x1122_3344_5566_7788, true)],
+        0x30,
+        &mut b,
+    );
     assert_eq!((p.consumed, p.completions), (3, 1));
     assert!(matches!(
         b.records().collect::<Vec<_>>().as_slice(),
@@ -94,11 +81,8 @@ fn illegal_command_writes_the_event_and_stops_until_restart() {
     let mut g = Guest::new();
     let mem = g.mem();
     let mut q = device();
-    put(&mem, 0, ALL);
-    put(&mem, 1, BAD);
-    q.doorbell(0x20);
     let mut b = RecordingBackend::default();
-    let p = q.process(&mem, &IdentityContext, &mut b);
+    let p = run(&mut q, &mem, &[ALL, BAD], 0x20, &mut b);
     assert_eq!(
         (p.consumed, b.ops().count(), q.head_register()),
         (1, 1, 0x10)
@@ -169,11 +153,8 @@ fn iotlb_timeout_is_logged_and_the_buffer_goes_on() {
     let mut g = Guest::new();
     let mem = g.mem();
     let mut q = device();
-    put(&mem, 0, IOTLB);
-    put(&mem, 1, wait(STORE, 5, false));
-    q.doorbell(0x20);
     let mut b = RecordingBackend::failing(BackendError::DeviceTlbTimeout { device: 0x10 });
-    let p = q.process(&mem, &IdentityContext, &mut b);
+    let p = run(&mut q, &mem, &[IOTLB, wait(STORE, 5, false)], 0x20, &mut b);
     let f = p.fault.unwrap();
     assert!(!f.stopped && f.hw == HwError::IotlbInvTimeout);
     assert_eq!(p.consumed, 2);

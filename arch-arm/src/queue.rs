@@ -41,13 +41,8 @@ use crate::cmd::Command;
 use iommu_inval_core::device::{
     BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
 };
-use iommu_inval_core::error::{DecodeError, LowerError};
-use iommu_inval_core::lower::Budget;
-use iommu_inval_core::model::{Barrier, Op, Outcome};
-use iommu_inval_core::queue::QueueMemory;
 use iommu_inval_core::ring::{Ring, RingRegs};
-use iommu_inval_core::sink::Sink;
-use iommu_inval_core::{ArchId, Context};
+use iommu_inval_core::{Barrier, DecodeError, QueueMemory};
 
 iommu_inval_core::arch_error! {
     /// The architected error an SMMU raises for a command-queue fault
@@ -321,7 +316,7 @@ impl RingRegs for CmdqDevice {
 }
 
 impl QueueEngine for CmdqDevice {
-    type Command = Command;
+    type Arch = crate::Smmuv3;
     type HwError = HwError;
     const STORE_BYTES: usize = 4;
 
@@ -338,16 +333,7 @@ impl QueueEngine for CmdqDevice {
     }
     #[inline]
     fn decode(&self, words: &[u64]) -> Result<Command, DecodeError> {
-        let c = Command::decode(words)?;
-        self.features.check(&c)?;
-        Ok(c)
-    }
-    fn lift<C: Context + ?Sized>(
-        cmd: &Command,
-        ctx: &C,
-        out: &mut dyn Sink<Op>,
-    ) -> Result<Outcome, LowerError> {
-        crate::lift(cmd, ctx, out)
+        Command::decode_with(words, &self.features)
     }
     fn complete(&mut self, sync: &Barrier) -> Signals {
         let mut s = Signals::empty();
@@ -397,7 +383,6 @@ impl QueueEngine for CmdqDevice {
 }
 
 impl CommandQueue for CmdqDevice {
-    const ARCH: ArchId = ArchId::Smmuv3;
     type ConfigError = core::convert::Infallible;
 
     /// From SMMU_CMDQ_BASE, SMMU_CMDQ_CONS and SMMU_CMDQ_PROD.
@@ -422,20 +407,7 @@ impl CommandQueue for CmdqDevice {
     }
 }
 
-impl QueueProducer for CmdqDevice {
-    fn host_budget(&self) -> Budget {
-        crate::DEFAULT_BUDGET
-    }
-    fn lower<C: Context + ?Sized>(
-        op: &Op,
-        features: &crate::Features,
-        budget: Budget,
-        ctx: &C,
-        out: &mut dyn Sink<Command>,
-    ) -> Result<Outcome, LowerError> {
-        crate::lower(op, features, budget, ctx, out)
-    }
-}
+impl QueueProducer for CmdqDevice {}
 
 #[cfg(test)]
 mod tests {

@@ -13,7 +13,9 @@ use iommu_inval_core::device::{
 };
 use iommu_inval_core::{CellMemory, IdentityContext, Op, QueueMemory};
 
-const BASE: u64 = 0x10_0000;
+#[path = "../../core/tests/front_end/mod.rs"]
+mod front_end;
+use front_end::{read_u32, Guest, BASE};
 const STATUS: u64 = 0x10_8000;
 const NH_ALL: [u64; 2] = [0x10, 0];
 const NSNH_ALL: [u64; 2] = [0x30, 0];
@@ -30,25 +32,8 @@ fn sync_cs(cs: u64) -> [u64; 2] {
     [0x46 | cs << 12, 0]
 }
 
-/// 64 KiB of guest memory at BASE.
-struct Guest(Vec<u8>);
-impl Guest {
-    fn new() -> Self {
-        Guest(vec![0u8; 0x1_0000])
-    }
-    fn mem(&mut self) -> CellMemory<'_> {
-        CellMemory::new(BASE, &mut self.0)
-    }
-}
-
 fn put(mem: &CellMemory<'_>, q: &CmdqDevice, idx: u32, w: [u64; 2]) {
     mem.write_words(q.cmdq.entry_addr(idx), &w).unwrap();
-}
-
-fn read_u32(mem: &CellMemory<'_>, addr: u64) -> u32 {
-    let mut w = [0u64; 1];
-    mem.read_words(addr & !7, &mut w).unwrap();
-    (w[0] >> ((addr & 4) * 8)) as u32
 }
 
 /// log2size 2: four entries, wrap bit 2.

@@ -67,11 +67,8 @@ use crate::cmd::{Command, DdtMode, Features};
 use iommu_inval_core::device::{
     BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
 };
-use iommu_inval_core::lower::Budget;
 use iommu_inval_core::ring::{Ring, RingRegs};
-use iommu_inval_core::{
-    ArchId, Barrier, Context, DecodeError, LowerError, Op, Outcome, QueueMemory, Sink,
-};
+use iommu_inval_core::{Barrier, DecodeError, QueueMemory};
 
 iommu_inval_core::arch_error! {
     /// The architected error a RISC-V IOMMU raises for a command-queue fault:
@@ -386,7 +383,7 @@ impl RingRegs for CqDevice {
 }
 
 impl QueueEngine for CqDevice {
-    type Command = Command;
+    type Arch = crate::RiscV;
     type HwError = HwError;
     const STORE_BYTES: usize = 4;
 
@@ -405,13 +402,6 @@ impl QueueEngine for CqDevice {
     #[inline]
     fn decode(&self, words: &[u64]) -> Result<Command, DecodeError> {
         self.queue.decode_checked(words)
-    }
-    fn lift<C: Context + ?Sized>(
-        cmd: &Command,
-        ctx: &C,
-        out: &mut dyn Sink<Op>,
-    ) -> Result<Outcome, LowerError> {
-        crate::lift(cmd, ctx, out)
     }
     fn complete(&mut self, sync: &Barrier) -> Signals {
         self.queue.complete_fence(sync.interrupt);
@@ -447,7 +437,6 @@ impl QueueEngine for CqDevice {
 }
 
 impl CommandQueue for CqDevice {
-    const ARCH: ArchId = ArchId::Riscv;
     type ConfigError = ConfigError;
 
     /// From `cqb`, `cqh` and `cqt`; the queue is taken as enabled
@@ -471,20 +460,7 @@ impl CommandQueue for CqDevice {
     }
 }
 
-impl QueueProducer for CqDevice {
-    fn host_budget(&self) -> Budget {
-        crate::DEFAULT_BUDGET
-    }
-    fn lower<C: Context + ?Sized>(
-        op: &Op,
-        features: &crate::Features,
-        budget: Budget,
-        ctx: &C,
-        out: &mut dyn Sink<Command>,
-    ) -> Result<Outcome, LowerError> {
-        crate::lower(op, features, budget, ctx, out)
-    }
-}
+impl QueueProducer for CqDevice {}
 
 /// A register value the front end cannot take: no usable command queue,
 /// or a `ddtp` mode this model does not know.

@@ -14,7 +14,9 @@ use iommu_inval_riscv::queue::{
 };
 use iommu_inval_riscv::{Command, DdtMode, Features, IodirInvalDdt};
 
-const BASE: u64 = 0x10_0000;
+#[path = "../../core/tests/front_end/mod.rs"]
+mod front_end;
+use front_end::{put, read, run, Guest, BASE};
 const STORE: u64 = 0x10_8000;
 /// 256 entries (LOG2SZ-1 = 7) at BASE.
 const CQB: u64 = (BASE >> 12) << 10 | 7;
@@ -32,23 +34,6 @@ fn fence(addr: u64, data: u32, wsi: bool) -> [u64; 2] {
     ]
 }
 
-struct Guest(Vec<u8>);
-impl Guest {
-    fn new() -> Self {
-        Guest(vec![0u8; 0x1_0000])
-    }
-    fn mem(&mut self) -> CellMemory<'_> {
-        CellMemory::new(BASE, &mut self.0)
-    }
-}
-fn put(mem: &CellMemory<'_>, slot: u64, w: [u64; 2]) {
-    mem.write_words(BASE + slot * 16, &w).unwrap();
-}
-fn read(mem: &CellMemory<'_>, addr: u64) -> u64 {
-    let mut w = [0u64; 1];
-    mem.read_words(addr, &mut w).unwrap();
-    w[0]
-}
 fn device() -> CqDevice {
     CqDevice::from_registers(CQB, 0, 0)
         .unwrap()
@@ -61,12 +46,14 @@ fn iofence_store_and_wsi_after_the_batch() {
     let mem = g.mem();
     mem.write_words(STORE, &[u64::MAX]).unwrap();
     let mut q = device();
-    put(&mem, 0, DDT);
-    put(&mem, 1, VMA);
-    put(&mem, 2, fence(STORE, 0x1122_3344, true));
-    q.doorbell(3);
     let mut b = RecordingBackend::default();
-    let p = q.process(&mem, &IdentityContext, &mut b);
+    let p = run(
+        &mut q,
+        &mem,
+        &[DDT, VMA, fence(STORE, 0x1122_3344, true)],
+        3,
+        &mut b,
+    );
     assert_eq!((p.consumed, p.completions, p.fault), (3, 1, None));
     assert_eq!(q.head_register(), 3);
     // A 4-byte store: the upper half of the doubleword is untouched.

@@ -36,13 +36,9 @@ use crate::desc::{Command, IotlbInv, PIotlbInv};
 use iommu_inval_core::device::{
     BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
 };
-use iommu_inval_core::error::{DecodeError, ErrorKind, LowerError};
-use iommu_inval_core::lower::Budget;
-use iommu_inval_core::model::{Barrier, Op, Outcome};
-use iommu_inval_core::queue::QueueMemory;
+use iommu_inval_core::error::{DecodeError, ErrorKind};
 use iommu_inval_core::ring::{Ring, RingRegs};
-use iommu_inval_core::sink::Sink;
-use iommu_inval_core::{ArchId, Context};
+use iommu_inval_core::{Barrier, QueueMemory};
 
 iommu_inval_core::arch_error! {
     /// The architected error a VT-d unit raises for an invalidation-queue
@@ -286,7 +282,7 @@ impl RingRegs for InvQueue {
 }
 
 impl QueueEngine for InvQueue {
-    type Command = Command;
+    type Arch = crate::Vtd;
     type HwError = HwError;
     const STORE_BYTES: usize = 4;
 
@@ -319,13 +315,6 @@ impl QueueEngine for InvQueue {
         let c = decode_checked(words, self.mamv)?;
         self.features.check(&c)?;
         Ok(c)
-    }
-    fn lift<C: Context + ?Sized>(
-        cmd: &Command,
-        ctx: &C,
-        out: &mut dyn Sink<Op>,
-    ) -> Result<Outcome, LowerError> {
-        crate::lift(cmd, ctx, out)
     }
     fn complete(&mut self, sync: &Barrier) -> Signals {
         if !sync.interrupt || self.ics & ICS_IWC != 0 {
@@ -372,7 +361,6 @@ impl QueueEngine for InvQueue {
 }
 
 impl CommandQueue for InvQueue {
-    const ARCH: ArchId = ArchId::Vtd;
     type ConfigError = core::convert::Infallible;
 
     /// From IQA_REG, IQH_REG and IQT_REG.
@@ -405,9 +393,6 @@ impl CommandQueue for InvQueue {
 }
 
 impl QueueProducer for InvQueue {
-    fn host_budget(&self) -> Budget {
-        crate::DEFAULT_BUDGET
-    }
     /// Scalable mode with 256-bit descriptors (IQA.DW = 1), else legacy mode
     /// with 128-bit ones: scalable-mode descriptors need DW = 1 (VT-d
     /// §6.5.2, as Linux programs IQA).
@@ -427,14 +412,5 @@ impl QueueProducer for InvQueue {
         } else {
             (self.iqa.entries() - 1).saturating_sub(self.pending())
         }
-    }
-    fn lower<C: Context + ?Sized>(
-        op: &Op,
-        features: &crate::Features,
-        budget: Budget,
-        ctx: &C,
-        out: &mut dyn Sink<Command>,
-    ) -> Result<Outcome, LowerError> {
-        crate::lower(op, features, budget, ctx, out)
     }
 }

@@ -5,11 +5,13 @@ use iommu_inval_core::device::{
     BackendError, CommandQueue, CountingBackend, FaultCause, QueueEngine, QueueProducer, Record,
     RecordingBackend, Signals,
 };
-use iommu_inval_core::{CellMemory, IdentityContext, QueueMemory};
+use iommu_inval_core::{IdentityContext, QueueMemory};
 use iommu_inval_vtd::queue::HwError;
 use iommu_inval_vtd::queue::{InvQueue, CTL_IM, CTL_IP, FSTS_IQE, FSTS_ITE, ICS_IWC, IQA_DW};
 
-const BASE: u64 = 0x10_0000;
+#[path = "../../core/tests/front_end/mod.rs"]
+mod front_end;
+use front_end::{put, read_u32, run, Guest, BASE};
 const STATUS: u64 = 0x10_8000;
 /// iotlb_inv_dsc, global.
 const GLOBAL: [u64; 2] = [0x2 | 1 << 4, 0];
@@ -27,25 +29,6 @@ fn wait(addr: u64, data: u32, irq: bool) -> [u64; 2] {
     ]
 }
 
-struct Guest(Vec<u8>);
-impl Guest {
-    fn new() -> Self {
-        Guest(vec![0u8; 0x1_0000])
-    }
-    fn mem(&mut self) -> CellMemory<'_> {
-        CellMemory::new(BASE, &mut self.0)
-    }
-}
-
-fn put(mem: &CellMemory<'_>, slot: u64, w: [u64; 2]) {
-    mem.write_words(BASE + slot * 16, &w).unwrap();
-}
-fn read_u32(mem: &CellMemory<'_>, addr: u64) -> u32 {
-    let mut w = [0u64; 1];
-    mem.read_words(addr & !7, &mut w).unwrap();
-    (w[0] >> ((addr & 4) * 8)) as u32
-}
-
 /// One 4 KiB page of 128-bit descriptors (256 slots).
 fn queue() -> InvQueue {
     InvQueue::from_registers(BASE, 0, 0).unwrap()
@@ -56,12 +39,14 @@ fn inv_wait_status_write_and_iwc_after_the_batch() {
     let mut g = Guest::new();
     let mem = g.mem();
     let mut q = queue();
-    put(&mem, 0, GLOBAL);
-    put(&mem, 1, DOMAIN3);
-    put(&mem, 2, wait(STATUS, 0x55, true));
-    q.doorbell(0x30);
     let mut b = RecordingBackend::default();
-    let p = q.process(&mem, &IdentityContext, &mut b);
+    let p = run(
+        &mut q,
+        &mem,
+        &[GLOBAL, DOMAIN3, wait(STATUS, 0x55, true)],
+        0x30,
+        &mut b,
+    );
     assert_eq!((p.consumed, p.ops, p.completions), (3, 2, 1));
     let log: Vec<Record<'_>> = b.records().collect();
     assert!(matches!(log.as_slice(), [Record::Batch(o), Record::Barrier(_)] if o.len() == 2));
@@ -168,11 +153,8 @@ fn bad_descriptor_stops_with_head_at_it_until_fsts_is_cleared() {
     let mut g = Guest::new();
     let mem = g.mem();
     let mut q = queue();
-    put(&mem, 0, GLOBAL);
-    put(&mem, 1, BAD_TYPE);
-    q.doorbell(0x20);
     let mut b = RecordingBackend::default();
-    let p = q.process(&mem, &IdentityContext, &mut b);
+    let p = run(&mut q, &mem, &[GLOBAL, BAD_TYPE], 0x20, &mut b);
     assert_eq!((p.consumed, b.ops().count()), (1, 1));
     assert_eq!((q.head_register(), q.iqercd & 0xf), (0x10, 3));
     // FECTL.IM is clear: the fault event is raised.
@@ -191,11 +173,14 @@ fn device_tlb_timeout_is_ite_with_the_source_id() {
     let mem = g.mem();
     let mut q = queue();
     q.fectl = CTL_IM;
-    put(&mem, 0, DEVTLB);
-    put(&mem, 1, wait(STATUS, 9, false));
-    q.doorbell(0x20);
     let mut b = RecordingBackend::failing(BackendError::DeviceTlbTimeout { device: 0x10 });
-    let p = q.process(&mem, &IdentityContext, &mut b);
+    let p = run(
+        &mut q,
+        &mem,
+        &[DEVTLB, wait(STATUS, 9, false)],
+        0x20,
+        &mut b,
+    );
     let f = p.fault.unwrap();
     assert_eq!((f.hw, f.position), (HwError::Ite, 0x10));
     assert_eq!(q.fsts, FSTS_ITE);

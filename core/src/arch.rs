@@ -39,7 +39,7 @@ pub trait Arch:
     /// Its native command.
     type Command: NativeCommand<Features = Self::Features>;
     /// Its command queue front end (consumer and producer).
-    type Queue: QueueProducer<Command = Self::Command>;
+    type Queue: QueueProducer<Arch = Self>;
     /// Which architecture ([`NativeCommand::ARCH`] of its command).
     const ID: ArchId = <Self::Command as NativeCommand>::ARCH;
     /// The lowering budget when none is chosen.

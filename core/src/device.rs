@@ -47,11 +47,12 @@
 //! # }
 //! ```
 
+use crate::arch::Arch;
 use crate::batch::{coalesce, BatchOptions};
 use crate::context::Context;
 use crate::error::{DecodeError, LowerError};
 use crate::lower::Budget;
-use crate::model::{Barrier, Caches, Inval, Op, Outcome, Widened};
+use crate::model::{Barrier, Caches, Inval, Op, Widened};
 use crate::native::{ArchId, FeatureSet, NativeCommand};
 use crate::queue::{MemError, QueueMemory};
 use crate::ring::{RingRegs, MAX_SLOT_WORDS};
@@ -368,12 +369,14 @@ macro_rules! arch_error {
 }
 
 /// The per-architecture steps [`CommandQueue::process`] is made of. An
-/// architecture crate implements these over its [`RingRegs`] (pointer
-/// registers as ring positions); the ring arithmetic, fetch and produce are
-/// provided once here. A VMM calls [`CommandQueue`].
+/// architecture crate implements only its register semantics over its
+/// [`RingRegs`] (pointer registers as ring positions): decoding with its
+/// features, completion and error recording. The ring arithmetic, fetch,
+/// produce, lift and lower are provided once here, through the queue's
+/// [`Arch`]. A VMM calls [`CommandQueue`].
 pub trait QueueEngine: RingRegs {
-    /// The native command type.
-    type Command: NativeCommand;
+    /// The architecture (its command type, lift and lower).
+    type Arch: Arch;
     /// The architected error a fault raises (SMMU CMDQ_CONS.ERR and GERROR
     /// bits, VT-d FSTS bits, AMD-Vi event codes, RISC-V `cqcsr` bits).
     type HwError: ArchError;
@@ -389,13 +392,7 @@ pub trait QueueEngine: RingRegs {
     fn position(&self) -> u64;
     /// Decode the words of one slot as this queue's hardware does (its
     /// features and checks included).
-    fn decode(&self, words: &[u64]) -> Result<Self::Command, DecodeError>;
-    /// Lift one command to generic ops.
-    fn lift<C: Context + ?Sized>(
-        cmd: &Self::Command,
-        ctx: &C,
-        out: &mut dyn Sink<Op>,
-    ) -> Result<Outcome, LowerError>;
+    fn decode(&self, words: &[u64]) -> Result<<Self::Arch as Arch>::Command, DecodeError>;
     /// A sync completed (its store, if any, is written): set the completion
     /// status the architecture keeps and say what to raise.
     fn complete(&mut self, sync: &Barrier) -> Signals;
@@ -417,7 +414,10 @@ pub trait QueueEngine: RingRegs {
     }
     /// Fetch and decode the command at the head (without moving it).
     #[inline(always)]
-    fn fetch<M: QueueMemory + ?Sized>(&self, mem: &M) -> Result<Self::Command, FaultCause> {
+    fn fetch<M: QueueMemory + ?Sized>(
+        &self,
+        mem: &M,
+    ) -> Result<<Self::Arch as Arch>::Command, FaultCause> {
         let mut buf = [0u64; MAX_SLOT_WORDS];
         let words = self
             .ring()
@@ -453,7 +453,7 @@ pub trait QueueEngine: RingRegs {
     fn consume<M, F>(&mut self, mem: &M, mut f: F) -> Progress<Self::HwError>
     where
         M: QueueMemory + ?Sized,
-        F: FnMut(&Fetched<Self::Command>),
+        F: FnMut(&Fetched<<Self::Arch as Arch>::Command>),
     {
         let mut p = Progress {
             blocked: self.is_stopped(),
@@ -504,7 +504,7 @@ where
     Q: QueueEngine + ?Sized,
     M: QueueMemory + ?Sized,
 {
-    type Item = Result<Fetched<Q::Command>, Fault<Q::HwError>>;
+    type Item = Result<Fetched<<Q::Arch as Arch>::Command>, Fault<Q::HwError>>;
 
     fn next(&mut self) -> Option<Self::Item> {
         let r = if !self.checked {
@@ -554,8 +554,8 @@ where
 /// IQH_REG / IQT_REG, CmdBufBaseAddr / CmdBufHeadPtr / CmdBufTailPtr, and
 /// `cqb` / `cqh` / `cqt`.
 pub trait CommandQueue: QueueEngine + Sized {
-    /// The architecture.
-    const ARCH: ArchId;
+    /// The architecture's id.
+    const ARCH: ArchId = <Self::Arch as Arch>::ID;
     /// Why the registers describe no usable queue.
     type ConfigError: fmt::Debug + fmt::Display;
     /// From the base, head (consumer) and tail (producer) register values.
@@ -616,7 +616,7 @@ pub trait QueueProducer: CommandQueue {
     fn produce<M: QueueMemory + ?Sized>(
         &mut self,
         mem: &M,
-        cmd: &Self::Command,
+        cmd: &<Self::Arch as Arch>::Command,
     ) -> Result<(), ProduceError> {
         if self.free_slots() == 0 {
             return Err(ProduceError::Full);
@@ -637,19 +637,9 @@ pub trait QueueProducer: CommandQueue {
     /// architecture's [`FeatureSet::HOST`], narrowed to what the queue's
     /// format holds (a VT-d queue of 128-bit descriptors is a legacy-mode
     /// one).
-    fn host_features(&self) -> <Self::Command as NativeCommand>::Features {
-        <<Self::Command as NativeCommand>::Features as FeatureSet>::HOST
+    fn host_features(&self) -> <Self::Arch as Arch>::Features {
+        <<Self::Arch as Arch>::Features as FeatureSet>::HOST
     }
-    /// The architecture's default lowering budget.
-    fn host_budget(&self) -> Budget;
-    /// Lower one generic op to this architecture's commands.
-    fn lower<C: Context + ?Sized>(
-        op: &Op,
-        features: &<Self::Command as NativeCommand>::Features,
-        budget: Budget,
-        ctx: &C,
-        out: &mut dyn Sink<Self::Command>,
-    ) -> Result<Outcome, LowerError>;
 }
 
 /// The batch of lifted ops, on the stack.
@@ -762,7 +752,7 @@ where
             }
         };
         let start = batch.len;
-        match Q::lift(&cmd, ctx, &mut batch) {
+        match <Q::Arch as Arch>::lift(&cmd, ctx, &mut batch) {
             Ok(o) => p.widened |= o.widened,
             Err(e) => {
                 batch.len = start;
@@ -992,7 +982,7 @@ pub struct LowerToHost<'m, Q: QueueProducer, M: ?Sized, C: ?Sized, K> {
     /// host's domains and PASIDs through it).
     pub ctx: &'m C,
     /// The host IOMMU's features.
-    pub features: <Q::Command as NativeCommand>::Features,
+    pub features: <Q::Arch as Arch>::Features,
     /// The lowering budget.
     pub budget: Budget,
     /// The sync added at each guest barrier.
@@ -1015,12 +1005,12 @@ where
     K: FnMut(&mut Q, &M) -> Result<(), BackendError>,
 {
     /// A back end producing into `queue` in `mem`, lowering with the
-    /// queue's [`QueueProducer::host_features`] and
-    /// [`QueueProducer::host_budget`] and a plain fencing host sync.
+    /// queue's [`QueueProducer::host_features`], its architecture's
+    /// [`Arch::DEFAULT_BUDGET`] and a plain fencing host sync.
     pub fn new(queue: Q, mem: &'m M, ctx: &'m C, kick: K) -> Self {
         LowerToHost {
             features: queue.host_features(),
-            budget: queue.host_budget(),
+            budget: <Q::Arch as Arch>::DEFAULT_BUDGET,
             queue,
             mem,
             ctx,
@@ -1043,7 +1033,7 @@ where
             error: None,
             written: 0,
         };
-        let r = Q::lower(op, &self.features, self.budget, self.ctx, &mut sink);
+        let r = <Q::Arch as Arch>::lower(op, &self.features, self.budget, self.ctx, &mut sink);
         self.commands += sink.written;
         if let Some(e) = sink.error {
             return Err(e);
@@ -1089,13 +1079,13 @@ struct RingSink<'a, Q, M: ?Sized, K> {
     written: u64,
 }
 
-impl<Q, M, K> Sink<Q::Command> for RingSink<'_, Q, M, K>
+impl<Q, M, K> Sink<<Q::Arch as Arch>::Command> for RingSink<'_, Q, M, K>
 where
     Q: QueueProducer,
     M: QueueMemory + ?Sized,
     K: FnMut(&mut Q, &M) -> Result<(), BackendError>,
 {
-    fn push(&mut self, cmd: Q::Command) -> Result<(), Full> {
+    fn push(&mut self, cmd: <Q::Arch as Arch>::Command) -> Result<(), Full> {
         let mut r = self.queue.produce(self.mem, &cmd);
         if r == Err(ProduceError::Full) {
             if let Err(e) = (self.kick)(self.queue, self.mem) {

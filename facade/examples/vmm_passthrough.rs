@@ -24,6 +24,7 @@
 
 use std::collections::BTreeMap;
 
+use iommu_inval::core::arch::Arch as ArchImpl;
 use iommu_inval::core::device::{ArchError, FaultCause, RecordingBackend};
 use iommu_inval::core::model::{Barrier, Store, Widened};
 use iommu_inval::prelude::*;
@@ -175,9 +176,11 @@ pub fn run<G: CommandQueue, H: QueueProducer>() -> Result<Report, String> {
     for (i, w) in cmds.iter().enumerate() {
         gmem.write_words(GUEST_RING + 16 * i as u64, &w[..2])
             .map_err(|e| e.to_string())?;
-        let c = G::Command::decode(&w[..2]).map_err(|e| format!("guest command {i}: {e}"))?;
+        let c = <G::Arch as ArchImpl>::Command::decode(&w[..2])
+            .map_err(|e| format!("guest command {i}: {e}"))?;
         let mut ops = Vec::new();
-        G::lift(&c, &ctx, &mut ops).map_err(|e| format!("guest command {i}: {e}"))?;
+        <G::Arch as ArchImpl>::lift(&c, &ctx, &mut ops)
+            .map_err(|e| format!("guest command {i}: {e}"))?;
         for op in &ops {
             if let Op::Sync(Barrier {
                 store: Some(Store { address, data }),

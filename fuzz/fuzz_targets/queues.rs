@@ -23,7 +23,7 @@
 #![no_main]
 use arbitrary::{Result, Unstructured};
 use iommu_inval::core::device::{
-    Backend, BackendError, CommandQueue, Fetched, QueueEngine, BATCH_OPS,
+    Backend, BackendError, CommandQueue, Fetched, BATCH_OPS,
 };
 use iommu_inval::core::model::{Op, Barrier};
 use iommu_inval::core::{
@@ -334,7 +334,7 @@ fn run_device(u: &mut Unstructured<'_>) -> Result<()> {
 fn walk<Q: CommandQueue>(q: &mut Q, mem: &SliceMemory<'_>, iterate: bool, be: bool) -> u64 {
     let pending = q.pending();
     let mut n = 0u64;
-    let mut seen = |f: &Fetched<Q::Command>| {
+    let mut seen = |f: &Fetched<<Q::Arch as iommu_inval::core::arch::Arch>::Command>| {
         n += 1;
         if be {
             // fctl.BE: the doublewords in memory are byte-reversed.

@@ -214,9 +214,9 @@ pub fn passthrough(data: &[u8]) -> Result<(), String> {
 fn run<GA, G, HA, H>(u: &mut Unstructured<'_>) -> arbitrary::Result<Result<(), String>>
 where
     GA: Arch,
-    G: CommandQueue<Command = GA::Command>,
+    G: CommandQueue<Arch = GA>,
     HA: HostCaps,
-    H: QueueProducer<Command = HA::Command> + core::fmt::Debug,
+    H: QueueProducer<Arch = HA> + core::fmt::Debug,
 {
     let ring = guest_ring(GA::ID, u)?;
     let words = (ring.slot / 8) as usize;

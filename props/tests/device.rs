@@ -96,7 +96,7 @@ fn expected<A: Arch, Q: QueueEngine>(cmds: &[A::Command], store_stops: bool) -> 
     (seen, cmds.len())
 }
 
-fn check<A: Arch, Q: CommandQueue<Command = A::Command> + Clone>(
+fn check<A: Arch, Q: CommandQueue<Arch = A> + Clone>(
     seed: u64,
     cases: usize,
     store_stops: bool,

@@ -58,7 +58,7 @@ fn ring_arithmetic_is_total_and_consistent() {
 fn produce_and_fetch<A, Q>(u: &mut Unstructured<'_>, base_reg: u64, slot: u64) -> Result<(), String>
 where
     A: Arch,
-    Q: QueueProducer<Command = A::Command> + core::fmt::Debug,
+    Q: QueueProducer<Arch = A> + core::fmt::Debug,
 {
     let arb = |e: arbitrary::Error| e.to_string();
     let mut bytes = vec![0u8; 0x2000];
