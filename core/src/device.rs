@@ -47,7 +47,7 @@
 //! # }
 //! ```
 
-use crate::batch::{coalesce, BatchOptions};
+use crate::batch::{coalesce_with, nothing_to_coalesce, BatchOptions};
 use crate::context::Context;
 use crate::error::{DecodeError, LowerError};
 use crate::lower::Budget;
@@ -1151,7 +1151,9 @@ where
     K: FnMut(&mut Q, &M) -> Result<(), BackendError>,
 {
     fn execute(&mut self, ops: &[Op]) -> Result<(), BackendError> {
-        if !self.coalesce {
+        // Nothing merges or covers: coalescing would hand the ops over as
+        // they are, so lower them one by one without its scratch and sort.
+        if !self.coalesce || nothing_to_coalesce(ops) {
             return ops.iter().try_for_each(|op| self.lower_one(op));
         }
         // Whole invalidations: one scratch slot each.
@@ -1160,7 +1162,7 @@ where
             backend: self,
             error: None,
         };
-        match coalesce(ops, &mut scratch, BatchOptions::HOST, &mut each) {
+        match coalesce_with(ops, &mut scratch, BatchOptions::HOST, &mut each, false) {
             Ok(_) => Ok(()),
             Err(_) => Err(each
                 .error
