@@ -72,9 +72,8 @@
 
 use core::cmp::Ordering;
 
-use crate::error::LowerError;
 use crate::lower::Emitter;
-use crate::model::{Barrier, Caches, DomainSel, Hints, Inval, Op, Outcome, PasidSel};
+use crate::model::{Barrier, Caches, DomainSel, Hints, Inval, Op, PasidSel};
 use crate::range::AddrRange;
 use crate::sink::{Full, Sink};
 
@@ -144,12 +143,15 @@ pub struct BatchStats {
 }
 
 /// Why [`coalesce`] stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum BatchError {
     /// The output sink is full.
+    #[error("the output of coalescing is full")]
     Full,
     /// The scratch slice holds fewer than 3 invalidations (one op split in
     /// its three stages).
+    #[error("the coalescing scratch holds fewer than 3 invalidations")]
     ScratchTooSmall,
 }
 
@@ -725,99 +727,6 @@ fn finish(
     stats.syncs_added = em.emitted().saturating_sub(stats.output_ops);
     stats.output_ops = em.emitted();
     Ok(stats)
-}
-
-/// Why [`lower_batch`] stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BatchLowerError {
-    /// Coalescing failed (scratch too small).
-    Batch(BatchError),
-    /// Lowering op number `index` of the *coalesced* sequence failed.
-    Lower {
-        /// Index in the coalesced sequence.
-        index: usize,
-        /// The error.
-        error: LowerError,
-    },
-}
-
-/// A sink of generic ops that lowers each into a native sink.
-struct LowerSink<'a, T, F> {
-    lower: F,
-    out: &'a mut dyn Sink<T>,
-    outcome: Outcome,
-    index: usize,
-    error: Option<LowerError>,
-}
-
-impl<T, F> Sink<Op> for LowerSink<'_, T, F>
-where
-    F: FnMut(&Op, &mut dyn Sink<T>) -> Result<Outcome, LowerError>,
-{
-    fn push(&mut self, op: Op) -> Result<(), Full> {
-        match (self.lower)(&op, self.out) {
-            Ok(o) => {
-                self.outcome.merge(o);
-                self.index += 1;
-                Ok(())
-            }
-            Err(e) => {
-                self.error = Some(e);
-                Err(Full)
-            }
-        }
-    }
-}
-
-/// Coalesce `ops` (see [`coalesce`]) and lower the result with `lower` (an
-/// architecture's `lower` with its caps and context bound), streaming into
-/// `out` without an intermediate buffer. Returns the merged outcome and the
-/// coalescing statistics.
-///
-/// ```
-/// use iommu_inval_core::batch::{lower_batch, BatchOptions};
-/// use iommu_inval_core::model::*;
-/// use iommu_inval_core::sink::{CountSink, Sink};
-///
-/// // A toy target: one "command" per op.
-/// let lower = |op: &Op, out: &mut dyn Sink<u8>| -> Result<Outcome, iommu_inval_core::LowerError> {
-///     out.push(if op.is_sync() { 0 } else { 1 })?;
-///     Ok(Outcome { emitted: 1, ..Outcome::default() })
-/// };
-/// let inv = Inval::new(Caches::IOTLB).domain(DomainSel::One(2));
-/// let ops = [Op::Inval(inv), Op::Inval(inv)];
-/// let mut scratch = [Inval::new(Caches::empty()); 8];
-/// let mut out = CountSink::default();
-/// let (outcome, stats) = lower_batch(&ops, &mut scratch, BatchOptions::default(), lower, &mut out).unwrap();
-/// assert_eq!(out.0, 2); // one invalidation, one sync
-/// assert_eq!(outcome.emitted, 2);
-/// assert_eq!(stats.merged, 1);
-/// ```
-pub fn lower_batch<T, F>(
-    ops: &[Op],
-    scratch: &mut [Inval],
-    opts: BatchOptions,
-    lower: F,
-    out: &mut dyn Sink<T>,
-) -> Result<(Outcome, BatchStats), BatchLowerError>
-where
-    F: FnMut(&Op, &mut dyn Sink<T>) -> Result<Outcome, LowerError>,
-{
-    let mut ls = LowerSink {
-        lower,
-        out,
-        outcome: Outcome::default(),
-        index: 0,
-        error: None,
-    };
-    match coalesce(ops, scratch, opts, &mut ls) {
-        Ok(stats) => Ok((ls.outcome, stats)),
-        Err(BatchError::Full) => Err(BatchLowerError::Lower {
-            index: ls.index,
-            error: ls.error.unwrap_or(LowerError::BufferFull),
-        }),
-        Err(e) => Err(BatchLowerError::Batch(e)),
-    }
 }
 
 #[cfg(test)]
