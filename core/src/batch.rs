@@ -540,17 +540,6 @@ fn drop_covered(run: &mut [Inval], a: (usize, usize), b: (usize, usize)) -> usiz
     dropped
 }
 
-/// Scratch length with which [`coalesce`] never splits a run of `n_ops`
-/// invalidations (each may split into its three stages).
-pub const fn scratch_needed(n_ops: usize) -> usize {
-    let n = n_ops.saturating_mul(3);
-    if n < 3 {
-        3
-    } else {
-        n
-    }
-}
-
 /// True when `i` comes out of a whole-op [`split`] unchanged: it names a
 /// cache, carries no [`DROPPED_LEVEL`] and, without an addressed cache,
 /// has the whole range already.
@@ -739,6 +728,17 @@ mod tests {
     use proptest::prelude::*;
 
     const PAGE: u64 = 0x1000;
+
+    /// Scratch length with which [`coalesce`] never splits a run of `n_ops`
+    /// invalidations (each may split into its three stages).
+    const fn scratch_needed(n_ops: usize) -> usize {
+        let n = n_ops.saturating_mul(3);
+        if n < 3 {
+            3
+        } else {
+            n
+        }
+    }
 
     fn span(first_page: u64, pages: u64) -> AddrRange {
         AddrRange::new(first_page * PAGE, pages * PAGE).unwrap()
