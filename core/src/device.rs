@@ -982,7 +982,8 @@ where
 /// invalidations with the same non-address coordinates whose ranges overlap
 /// or touch are lowered as one, one inside another is dropped; nothing is
 /// widened and nothing moves across a barrier. A guest barrier with more
-/// ops than one batch is coalesced batch by batch.
+/// ops than one batch is coalesced batch by batch. A batch in which nothing
+/// merges or covers is lowered op by op, in its order.
 pub struct LowerToHost<'m, Q: QueueProducer, M: ?Sized, C: ?Sized, K> {
     /// The host queue (its tail is the producer's).
     pub queue: Q,
