@@ -7,9 +7,10 @@ use std::hint::black_box;
 use divan::counter::ItemsCount;
 use divan::Bencher;
 
+use iommu_inval_bench::batching::lower_batch;
 use iommu_inval_bench::streams;
 use iommu_inval_bench::targets::{amd, arm, vtd};
-use iommu_inval_core::batch::{coalesce, lower_batch, BatchOptions};
+use iommu_inval_core::batch::{coalesce, BatchOptions};
 use iommu_inval_core::model::{Caches, Inval, Op};
 use iommu_inval_core::sink::{CountSink, Sink};
 use iommu_inval_core::IdentityContext;

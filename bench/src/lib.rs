@@ -10,6 +10,7 @@
 //! * [`targets`]: one module per architecture with the same shape, the
 //!   example-stream mixes (`examples/*.cmds`) and the efficiency targets.
 //! * [`batch_report`]: batch lowering against one-by-one lowering.
+//! * [`batching`]: coalescing and lowering in one pass (`lower_batch`).
 //!
 //! The benches (`benches/`: codec, lift_lower, convert, batch) use divan;
 //! `tests/no_alloc.rs` proves the hot paths allocate nothing;
@@ -25,6 +26,7 @@
 #![forbid(unsafe_code)]
 
 pub mod batch_report;
+pub mod batching;
 pub mod cases;
 pub mod efficiency;
 pub mod linux;

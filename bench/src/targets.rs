@@ -2,7 +2,8 @@
 //! the efficiency report and the allocation test treat them alike; and the
 //! realistic native mixes, taken from the example streams in `examples/`.
 
-use iommu_inval_core::batch::{coalesce, lower_batch, BatchOptions, BatchStats};
+use crate::batching::lower_batch;
+use iommu_inval_core::batch::{coalesce, BatchOptions, BatchStats};
 use iommu_inval_core::context::Topology;
 use iommu_inval_core::footprint::Footprint;
 use iommu_inval_core::model::{Caches, Inval, Op, Outcome};

@@ -18,11 +18,12 @@ use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 
 use iommu_inval_amd::queue::CmdBufDevice;
 use iommu_inval_arm::queue::CmdqDevice;
+use iommu_inval_bench::batching::lower_batch;
 use iommu_inval_bench::cases::{CASES, GRANULES};
 use iommu_inval_bench::efficiency::{request, Flavor};
 use iommu_inval_bench::streams::{self, Rng};
 use iommu_inval_bench::targets::{self, amd, arm, riscv, vtd};
-use iommu_inval_core::batch::{coalesce, lower_batch, BatchOptions};
+use iommu_inval_core::batch::{coalesce, BatchOptions};
 use iommu_inval_core::device::{
     BackendError, CommandQueue, CountingBackend, LowerToHost, QueueEngine,
 };

@@ -72,9 +72,8 @@
 
 use core::cmp::Ordering;
 
-use crate::error::LowerError;
 use crate::lower::Emitter;
-use crate::model::{Barrier, Caches, DomainSel, Hints, Inval, Op, Outcome, PasidSel};
+use crate::model::{Barrier, Caches, DomainSel, Hints, Inval, Op, PasidSel};
 use crate::range::AddrRange;
 use crate::sink::{Full, Sink};
 
@@ -144,12 +143,15 @@ pub struct BatchStats {
 }
 
 /// Why [`coalesce`] stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum BatchError {
     /// The output sink is full.
+    #[error("the output of coalescing is full")]
     Full,
     /// The scratch slice holds fewer than 3 invalidations (one op split in
     /// its three stages).
+    #[error("the coalescing scratch holds fewer than 3 invalidations")]
     ScratchTooSmall,
 }
 
@@ -538,19 +540,76 @@ fn drop_covered(run: &mut [Inval], a: (usize, usize), b: (usize, usize)) -> usiz
     dropped
 }
 
-/// Scratch length with which [`coalesce`] never splits a run of `n_ops`
-/// invalidations (each may split into its three stages).
-pub const fn scratch_needed(n_ops: usize) -> usize {
-    let n = n_ops.saturating_mul(3);
-    if n < 3 {
-        3
-    } else {
-        n
+/// True when `i` comes out of a whole-op [`split`] unchanged: it names a
+/// cache, carries no [`DROPPED_LEVEL`] and, without an addressed cache,
+/// has the whole range already.
+fn whole_as_is(i: &Inval) -> bool {
+    let k = kinds(i);
+    !k.is_empty()
+        && i.hints.level != DROPPED_LEVEL
+        && (k.intersects(ADDRESSED) || i.range == AddrRange::All)
+}
+
+/// True when whole-op coalescing could merge `a` and `b` or drop one of
+/// them (conservative: same key or one covering the other, with ranges
+/// that overlap or touch). Ranges apart cost two comparisons.
+fn interact(a: &Inval, b: &Inval) -> bool {
+    let (ra, rb) = (&a.range, &b.range);
+    if !(touches(ra, rb) && touches(rb, ra)) {
+        return false;
     }
+    cmp_key(a, b) == Ordering::Equal
+        || (ra.contains(rb) && key_covers(a, b))
+        || (rb.contains(ra) && key_covers(b, a))
+}
+
+/// True when whole-op coalescing (`split_stages` and `stage_syncs` off)
+/// would only reorder `ops`: every invalidation is [`whole_as_is`] and no
+/// two interact (pairs across a barrier count too, which only errs towards
+/// coalescing). Pairwise, so only for batches up to [`PAIRWISE_MAX`] ops;
+/// when the ranges' starts ascend (a stream of unmaps) each op is tested
+/// only against the following ones that start before it ends. With nothing
+/// to gain, [`coalesce`] hands the ops over in their order (as lowering op
+/// by op would), skipping the sort.
+pub(crate) fn nothing_to_coalesce(ops: &[Op]) -> bool {
+    if ops.len() > PAIRWISE_MAX {
+        return false;
+    }
+    let invals = || {
+        ops.iter().filter_map(|o| match o {
+            Op::Inval(i) => Some(i),
+            _ => None,
+        })
+    };
+    // Neighbours first: a batch that coalesces usually shows it there.
+    let (mut ascending, mut prev) = (true, None::<&Inval>);
+    for i in invals() {
+        if !whole_as_is(i) || prev.is_some_and(|p| interact(p, i)) {
+            return false;
+        }
+        ascending &= prev.is_none_or(|p| i.range.first() >= p.range.first());
+        prev = Some(i);
+    }
+    let mut rest = invals();
+    while let Some(a) = rest.next() {
+        let after = a.range.last().saturating_add(1);
+        for b in rest.clone().skip(1) {
+            if ascending && b.range.first() > after {
+                break;
+            }
+            if interact(a, b) {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// Rewrite `ops` into an equivalent sequence with fewer invalidations and
 /// one sync per stage per barrier-free run (see the module documentation).
+/// With whole ops and no stage syncs ([`BatchOptions::HOST`]), a batch of
+/// at most 64 ops in which no two invalidations merge or cover each other
+/// comes out in its own order, unchanged.
 ///
 /// `scratch` holds one run (split by stage); it must hold at least 3.
 /// On [`BatchError::Full`] the sink holds a prefix of the output.
@@ -560,6 +619,19 @@ pub fn coalesce(
     opts: BatchOptions,
     out: &mut dyn Sink<Op>,
 ) -> Result<BatchStats, BatchError> {
+    coalesce_with(ops, scratch, opts, out, true)
+}
+
+/// [`coalesce`]; `in_order_if_apart` off always takes the sorting path
+/// (for a caller that tested [`nothing_to_coalesce`] already; the tests
+/// compare the two).
+pub(crate) fn coalesce_with(
+    ops: &[Op],
+    scratch: &mut [Inval],
+    opts: BatchOptions,
+    out: &mut dyn Sink<Op>,
+    in_order_if_apart: bool,
+) -> Result<BatchStats, BatchError> {
     if scratch.len() < 3 {
         return Err(BatchError::ScratchTooSmall);
     }
@@ -568,6 +640,18 @@ pub fn coalesce(
         ..BatchStats::default()
     };
     let mut em = Emitter::new(out, plain_sync);
+    if in_order_if_apart && !opts.split_stages && !opts.stage_syncs && nothing_to_coalesce(ops) {
+        for op in ops {
+            match op {
+                Op::Inval(_) => {
+                    em.push_fenced(*op).map_err(|_| BatchError::Full)?;
+                    stats.output_ops += 1;
+                }
+                b => end_run(&mut em, b, opts.close_runs, &mut stats)?,
+            }
+        }
+        return finish(em, opts.close_runs, stats);
+    }
     let mut n = 0usize; // invalidations held in scratch
     let mut parts = [Inval::new(Caches::empty()); 3];
     for op in ops {
@@ -594,118 +678,44 @@ pub fn coalesce(
                 let held = scratch.get_mut(..n).unwrap_or_default();
                 flush(held, opts.stage_syncs, &mut em, &mut stats)?;
                 n = 0;
-                // The run ends: its last stage is closed by the input sync,
-                // or else by an added one when asked; nothing crosses `b`.
-                em.end_phase();
-                if opts.close_runs && !b.is_sync() {
-                    em.fence_now().map_err(|_| BatchError::Full)?;
-                }
-                em.push_barrier(*b).map_err(|_| BatchError::Full)?;
-                stats.output_ops += 1;
+                end_run(&mut em, b, opts.close_runs, &mut stats)?;
             }
         }
     }
     let held = scratch.get_mut(..n).unwrap_or_default();
     flush(held, opts.stage_syncs, &mut em, &mut stats)?;
-    if opts.close_runs {
+    finish(em, opts.close_runs, stats)
+}
+
+/// The run ends at barrier `b`: its last stage is closed by the input
+/// sync, or else by an added one when `close_runs`; nothing crosses `b`.
+fn end_run(
+    em: &mut OpEmitter<'_>,
+    b: &Op,
+    close_runs: bool,
+    stats: &mut BatchStats,
+) -> Result<(), BatchError> {
+    em.end_phase();
+    if close_runs && !b.is_sync() {
         em.fence_now().map_err(|_| BatchError::Full)?;
     }
-    stats.syncs_added = em.emitted() - stats.output_ops;
+    em.push_barrier(*b).map_err(|_| BatchError::Full)?;
+    stats.output_ops += 1;
+    Ok(())
+}
+
+/// Close the last run (when `close_runs`) and count what was added.
+fn finish(
+    mut em: OpEmitter<'_>,
+    close_runs: bool,
+    mut stats: BatchStats,
+) -> Result<BatchStats, BatchError> {
+    if close_runs {
+        em.fence_now().map_err(|_| BatchError::Full)?;
+    }
+    stats.syncs_added = em.emitted().saturating_sub(stats.output_ops);
     stats.output_ops = em.emitted();
     Ok(stats)
-}
-
-/// Why [`lower_batch`] stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BatchLowerError {
-    /// Coalescing failed (scratch too small).
-    Batch(BatchError),
-    /// Lowering op number `index` of the *coalesced* sequence failed.
-    Lower {
-        /// Index in the coalesced sequence.
-        index: usize,
-        /// The error.
-        error: LowerError,
-    },
-}
-
-/// A sink of generic ops that lowers each into a native sink.
-struct LowerSink<'a, T, F> {
-    lower: F,
-    out: &'a mut dyn Sink<T>,
-    outcome: Outcome,
-    index: usize,
-    error: Option<LowerError>,
-}
-
-impl<T, F> Sink<Op> for LowerSink<'_, T, F>
-where
-    F: FnMut(&Op, &mut dyn Sink<T>) -> Result<Outcome, LowerError>,
-{
-    fn push(&mut self, op: Op) -> Result<(), Full> {
-        match (self.lower)(&op, self.out) {
-            Ok(o) => {
-                self.outcome.merge(o);
-                self.index += 1;
-                Ok(())
-            }
-            Err(e) => {
-                self.error = Some(e);
-                Err(Full)
-            }
-        }
-    }
-}
-
-/// Coalesce `ops` (see [`coalesce`]) and lower the result with `lower` (an
-/// architecture's `lower` with its caps and context bound), streaming into
-/// `out` without an intermediate buffer. Returns the merged outcome and the
-/// coalescing statistics.
-///
-/// ```
-/// use iommu_inval_core::batch::{lower_batch, BatchOptions};
-/// use iommu_inval_core::model::*;
-/// use iommu_inval_core::sink::{CountSink, Sink};
-///
-/// // A toy target: one "command" per op.
-/// let lower = |op: &Op, out: &mut dyn Sink<u8>| -> Result<Outcome, iommu_inval_core::LowerError> {
-///     out.push(if op.is_sync() { 0 } else { 1 })?;
-///     Ok(Outcome { emitted: 1, ..Outcome::default() })
-/// };
-/// let inv = Inval::new(Caches::IOTLB).domain(DomainSel::One(2));
-/// let ops = [Op::Inval(inv), Op::Inval(inv)];
-/// let mut scratch = [Inval::new(Caches::empty()); 8];
-/// let mut out = CountSink::default();
-/// let (outcome, stats) = lower_batch(&ops, &mut scratch, BatchOptions::default(), lower, &mut out).unwrap();
-/// assert_eq!(out.0, 2); // one invalidation, one sync
-/// assert_eq!(outcome.emitted, 2);
-/// assert_eq!(stats.merged, 1);
-/// ```
-pub fn lower_batch<T, F>(
-    ops: &[Op],
-    scratch: &mut [Inval],
-    opts: BatchOptions,
-    lower: F,
-    out: &mut dyn Sink<T>,
-) -> Result<(Outcome, BatchStats), BatchLowerError>
-where
-    F: FnMut(&Op, &mut dyn Sink<T>) -> Result<Outcome, LowerError>,
-{
-    let mut ls = LowerSink {
-        lower,
-        out,
-        outcome: Outcome::default(),
-        index: 0,
-        error: None,
-    };
-    match coalesce(ops, scratch, opts, &mut ls) {
-        Ok(stats) => Ok((ls.outcome, stats)),
-        Err(BatchError::Full) => Err(BatchLowerError::Lower {
-            index: ls.index,
-            error: ls.error.unwrap_or(LowerError::BufferFull),
-        }),
-        Err(e) => Err(BatchLowerError::Batch(e)),
-    }
 }
 
 #[cfg(test)]
@@ -718,6 +728,17 @@ mod tests {
     use proptest::prelude::*;
 
     const PAGE: u64 = 0x1000;
+
+    /// Scratch length with which [`coalesce`] never splits a run of `n_ops`
+    /// invalidations (each may split into its three stages).
+    const fn scratch_needed(n_ops: usize) -> usize {
+        let n = n_ops.saturating_mul(3);
+        if n < 3 {
+            3
+        } else {
+            n
+        }
+    }
 
     fn span(first_page: u64, pages: u64) -> AddrRange {
         AddrRange::new(first_page * PAGE, pages * PAGE).unwrap()
@@ -760,6 +781,31 @@ mod tests {
         assert_eq!(st.merged, 2);
         assert_eq!(out.len(), 3);
         assert!(out[2].is_sync());
+    }
+
+    #[test]
+    fn host_lowers_ops_that_do_not_interact_in_their_order() {
+        // Two PASIDs, given in descending order, ranges apart: nothing
+        // merges or covers, so whole-op coalescing hands them over as they
+        // came (as lowering op by op would), not sorted by key.
+        let ops = [
+            Op::Inval(s1(2, span(10, 1))),
+            Op::Resume {
+                device: 1,
+                stag: 2,
+                action: StallAction::Retry,
+            },
+            Op::Inval(s1(3, span(20, 1))),
+            Op::Inval(s1(1, span(30, 1))),
+        ];
+        let mut scratch = [Inval::new(Caches::empty()); 8];
+        let mut out = Vec::new();
+        let st = coalesce(&ops, &mut scratch, BatchOptions::HOST, &mut out).unwrap();
+        assert_eq!(out, ops);
+        assert_eq!(
+            (st.input_ops, st.output_ops, st.merged, st.syncs_added),
+            (4, 4, 0, 0)
+        );
     }
 
     #[test]
@@ -1101,6 +1147,33 @@ mod tests {
                 prop_assert!(fa.covers(&fb), "widened: {:?} -> {:?}", a, b);
                 let parts: usize = invals(a).iter().map(|i| split(i, opts.split_stages, &mut [Inval::new(Caches::empty()); 3])).sum();
                 prop_assert!(invals(b).len() <= parts);
+            }
+        }
+
+        /// Whole-op coalescing hands a batch with nothing to coalesce over
+        /// in its order, and the sorting path agrees up to order: nothing
+        /// merged, dropped or changed.
+        #[test]
+        fn host_in_order_only_when_sorting_changes_nothing(ops in arb_ops()) {
+            let mut scratch = alloc::vec![Inval::new(Caches::empty()); 64];
+            let (mut fast, mut slow) = (Vec::new(), Vec::new());
+            let st = coalesce(&ops, &mut scratch, BatchOptions::HOST, &mut fast).unwrap();
+            let slow_st = coalesce_with(&ops, &mut scratch, BatchOptions::HOST, &mut slow, false).unwrap();
+            if nothing_to_coalesce(&ops) {
+                prop_assert_eq!(&fast, &ops);
+                prop_assert_eq!(st, BatchStats { input_ops: ops.len(), output_ops: ops.len(), ..BatchStats::default() });
+                let mut left = slow.clone();
+                for op in &ops {
+                    let k = left.iter().position(|o| o == op);
+                    prop_assert!(k.is_some(), "{:?} changed by sorting: {:?}", op, slow);
+                    if let Some(k) = k {
+                        left.swap_remove(k);
+                    }
+                }
+                prop_assert!(left.is_empty());
+                prop_assert_eq!(st, slow_st);
+            } else {
+                prop_assert_eq!(&fast, &slow);
             }
         }
 

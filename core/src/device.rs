@@ -48,7 +48,7 @@
 //! ```
 
 use crate::arch::Arch;
-use crate::batch::{coalesce, BatchOptions};
+use crate::batch::{coalesce_with, nothing_to_coalesce, BatchOptions};
 use crate::context::Context;
 use crate::error::{DecodeError, LowerError};
 use crate::lower::Budget;
@@ -972,7 +972,8 @@ where
 /// invalidations with the same non-address coordinates whose ranges overlap
 /// or touch are lowered as one, one inside another is dropped; nothing is
 /// widened and nothing moves across a barrier. A guest barrier with more
-/// ops than one batch is coalesced batch by batch.
+/// ops than one batch is coalesced batch by batch. A batch in which nothing
+/// merges or covers is lowered op by op, in its order.
 pub struct LowerToHost<'m, Q: QueueProducer, M: ?Sized, C: ?Sized, K> {
     /// The host queue (its tail is the producer's).
     pub queue: Q,
@@ -1141,7 +1142,9 @@ where
     K: FnMut(&mut Q, &M) -> Result<(), BackendError>,
 {
     fn execute(&mut self, ops: &[Op]) -> Result<(), BackendError> {
-        if !self.coalesce {
+        // Nothing merges or covers: coalescing would hand the ops over as
+        // they are, so lower them one by one without its scratch and sort.
+        if !self.coalesce || nothing_to_coalesce(ops) {
             return ops.iter().try_for_each(|op| self.lower_one(op));
         }
         // Whole invalidations: one scratch slot each.
@@ -1150,7 +1153,7 @@ where
             backend: self,
             error: None,
         };
-        match coalesce(ops, &mut scratch, BatchOptions::HOST, &mut each) {
+        match coalesce_with(ops, &mut scratch, BatchOptions::HOST, &mut each, false) {
             Ok(_) => Ok(()),
             Err(_) => Err(each
                 .error

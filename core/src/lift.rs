@@ -86,8 +86,10 @@ pub fn domain_of<X: Context + ?Sized>(
 /// ([`Context::pasids_of_tag`], in its order); every PASID, reported as
 /// `PASID`, when the context does not know them all or knows none. A first
 /// pass only counts, so the common single-selection case pushes its op
-/// straight away. With `lookup` unknown, a consumer that must not trust
-/// the other domains' tags bounds the result with [`pasid_bound`].
+/// straight away. It does not apply the unknown-domain widening itself
+/// (with `lookup` unknown the lift's output is the PASIDs the tag names in
+/// any domain); a consumer that must not trust the other domains' tags
+/// bounds the result with [`pasid_bound`].
 #[inline(always)]
 pub fn per_tag<X: Context + ?Sized>(
     ctx: &X,
@@ -122,6 +124,8 @@ pub fn per_tag<X: Context + ?Sized>(
 /// did not know the domain (`DomainSel::All`, reported widened `DOMAIN`),
 /// the PASIDs it found through the tag in *other* domains are no bound, so
 /// every PASID, reported in `w` as `PASID`. Otherwise `pasid` unchanged.
+/// No lift calls it: it is the consumer's bound (the iommufd VT-d back end
+/// applies it), so lift output stays as [`per_tag`] emits it.
 #[inline]
 pub fn pasid_bound(
     domain: DomainSel,

@@ -20,17 +20,79 @@
 //! any capabilities (PID width, device-context format), `ddtp.iommu_mode`
 //! and byte order: a big-endian command re-reads as its byte-reversed
 //! doublewords. Every error is formatted (what a VMM logs).
+//!
+//! Written once over `core::arch::Arch`: the generic drivers take the
+//! architecture's part from [`Fuzzed`] (its features, front-end extras,
+//! register writes and queue images); [`ARCHES`] lists each architecture once.
 #![no_main]
 use arbitrary::{Result, Unstructured};
+use iommu_inval::core::arch::Arch;
 use iommu_inval::core::device::{
     Backend, BackendError, CommandQueue, Fetched, BATCH_OPS,
 };
-use iommu_inval::core::model::{Op, Barrier};
+use iommu_inval::core::model::{Barrier, Op};
 use iommu_inval::core::{
-    CellMemory, FeatureSet, QueueMemory, IdentityContext, NativeCommand, SliceMemory,
+    CellMemory, FeatureSet, IdentityContext, NativeCommand, QueueMemory, SliceMemory,
 };
 use iommu_inval::{amd, arm, riscv, vtd};
 use libfuzzer_sys::fuzz_target;
+
+/// Every architecture, once: its front-end driver and its image walker.
+const ARCHES: [(Drive, Walk); 4] = [
+    entry::<arm::Smmuv3>(),
+    entry::<vtd::Vtd>(),
+    entry::<amd::AmdVi>(),
+    entry::<riscv::RiscV>(),
+];
+
+type Near<'a> = &'a dyn Fn(u64) -> u64;
+type Drive = fn(&mut Unstructured<'_>, &CellMemory<'_>, (u64, u64, u64), Near<'_>) -> Result<()>;
+type Walk = fn(&Image, &SliceMemory<'_>) -> Result<()>;
+
+const fn entry<A: Fuzzed>() -> (Drive, Walk) {
+    (device::<A>, A::image)
+}
+
+/// A queue image for the decode-only walks: fuzzed registers over
+/// read-only memory, the queue built from its registers or (`direct`) from
+/// its public fields.
+struct Image {
+    qbase: u64,
+    h: u64,
+    t: u64,
+    size_param: u8,
+    direct: bool,
+    flag: bool,
+}
+
+/// What an architecture adds to the generic drivers: everything here is
+/// its own registers and front-end extras.
+trait Fuzzed: Arch {
+    /// The emulated IOMMU: one of the architecture's presets (revisions).
+    fn features(u: &mut Unstructured<'_>) -> Result<Self::Features> {
+        let presets = <Self::Features as FeatureSet>::PRESETS;
+        let pick = usize::from(u.arbitrary::<u8>()?);
+        Ok(presets
+            .get(pick % presets.len().max(1))
+            .map_or(<Self::Features as FeatureSet>::LATEST, |(_, f)| *f))
+    }
+    /// The base register for fuzzed `r`, mostly a queue inside the memory.
+    fn base(r: u64, near: Near<'_>) -> u64 {
+        near(r)
+    }
+    /// The front end with the emulated features and its extras.
+    fn configure(
+        q: Self::Queue,
+        f: Self::Features,
+        u: &mut Unstructured<'_>,
+        near: Near<'_>,
+    ) -> Result<Self::Queue>;
+    /// One guest register write (an acknowledgement, or any value) of `v`.
+    fn write(q: &mut Self::Queue, v: u64);
+    /// The decode-only walks of a queue image, with the architecture's
+    /// checks on its registers.
+    fn image(i: &Image, mem: &SliceMemory<'_>) -> Result<()>;
+}
 
 /// The words at `addr`, as the consumer must have read them.
 fn words_at(mem: &SliceMemory<'_>, addr: u64, n: usize) -> Vec<u64> {
@@ -97,19 +159,19 @@ impl Backend for Flaky<'_, '_> {
     }
 }
 
-/// Drive a front end (given its emulated IOMMU's features by `caps`)
-/// through a few doorbell / process / acknowledge rounds.
-fn device<Q: CommandQueue>(
+/// Drive architecture `A`'s front end through a few doorbell / process /
+/// acknowledge rounds.
+fn device<A: Fuzzed>(
     u: &mut Unstructured<'_>,
     mem: &CellMemory<'_>,
     regs: (u64, u64, u64),
-    caps: impl FnOnce(Q) -> Q,
-    ack: impl Fn(&mut Q, u64),
+    near: Near<'_>,
 ) -> Result<()> {
-    let Ok(q) = Q::from_registers(regs.0, regs.1, regs.2) else {
+    let f = A::features(u)?;
+    let Ok(q) = A::Queue::from_registers(A::base(regs.0, near), regs.1, regs.2) else {
         return Ok(());
     };
-    let mut q = caps(q);
+    let mut q = A::configure(q, f, u, near)?;
     for _ in 0..u.int_in_range(1u8..=4)? {
         if u.arbitrary()? {
             q.doorbell(u.arbitrary()?);
@@ -164,14 +226,14 @@ fn device<Q: CommandQueue>(
             }
         }
         if u.arbitrary()? {
-            ack(&mut q, u.arbitrary()?);
+            A::write(&mut q, u.arbitrary()?);
         }
     }
     Ok(())
 }
 
 fn run_device(u: &mut Unstructured<'_>) -> Result<()> {
-    let arch = u.int_in_range(0u8..=3)?;
+    let (drive, _) = *u.choose(&ARCHES)?;
     let base: u64 = if u.ratio(1, 4)? {
         u.arbitrary()?
     } else {
@@ -190,141 +252,7 @@ fn run_device(u: &mut Unstructured<'_>) -> Result<()> {
             r
         }
     };
-    // The emulated IOMMU: one of the architecture's presets (revisions).
-    let pick = usize::from(u.arbitrary::<u8>()?);
-    fn preset<F: FeatureSet>(pick: usize) -> F {
-        F::PRESETS
-            .get(pick % F::PRESETS.len().max(1))
-            .map_or(F::LATEST, |(_, f)| *f)
-    }
-    match arch {
-        0 => {
-            let f: arm::Features = preset(pick);
-            // Acknowledge (GERRORN = GERROR) or write any GERRORN.
-            device::<arm::queue::CmdqDevice>(
-                u,
-                &mem,
-                (near(regs.0) & !0x1f | regs.0 & 0x1f, regs.1, regs.2),
-                |q| q.with_features(f),
-                |q, v| {
-                    let _ = q.cons_err();
-                    q.write_gerrorn(if v & 1 == 0 {
-                        q.gerror
-                    } else {
-                        (v >> 1) as u32
-                    })
-                },
-            )
-        }
-        1 => {
-            let f: vtd::Features = preset(pick);
-            let mamv: Option<u8> = u.arbitrary()?;
-            let caps = |q: vtd::queue::InvQueue| {
-                let q = q.with_features(f);
-                match mamv {
-                    Some(m) => q.with_mamv(m & 63),
-                    None => q,
-                }
-            };
-            // FSTS (all ones acknowledges) and ICS writes, both RW1C.
-            device::<vtd::queue::InvQueue>(u, &mem, (near(regs.0), regs.1, regs.2), caps, |q, v| {
-                q.write_fsts(if v & 1 == 0 {
-                    u32::MAX
-                } else {
-                    (v >> 1) as u32
-                });
-                q.write_ics((v >> 32) as u32);
-            })
-        }
-        2 => {
-            let f: amd::Features = preset(pick);
-            // Sometimes an event log (in the same memory), for the
-            // ILLEGAL_COMMAND / COMMAND_HARDWARE entries.
-            let ev: Option<(u64, u64, u64)> = u.arbitrary()?;
-            let log = ev.and_then(|(b, h, t)| {
-                match amd::queue::EventLog::from_registers(near(b), h, t) {
-                    Ok(l) => Some(l),
-                    Err(e) => {
-                        let _ = e.to_string();
-                        None
-                    }
-                }
-            });
-            let caps = |q: amd::queue::CmdBufDevice| {
-                let q = q.with_features(f);
-                match log {
-                    Some(l) => q.with_event_log(l),
-                    None => q,
-                }
-            };
-            // Restart, or any write to the status register (RW1C bits).
-            device::<amd::queue::CmdBufDevice>(
-                u,
-                &mem,
-                (near(regs.0), regs.1, regs.2),
-                caps,
-                |q, v| {
-                    if v & 1 == 0 {
-                        q.restart()
-                    } else {
-                        q.write_status((v >> 1) as u32)
-                    }
-                },
-            )
-        }
-        _ => {
-            // cqb: PPN [53:10] of a base near the memory, small LOG2SZ-1.
-            let cqb =
-                (near(regs.0 & !0xfff) >> 2 & riscv::queue::CQB_PPN_MASK) | (regs.0 & 0x1f) % 10;
-            // Any capabilities / fctl (PID width, device-context format,
-            // byte order) and any ddtp.iommu_mode (reserved ones refused).
-            let rf = riscv::Features {
-                ats: u.arbitrary()?,
-                nl: u.arbitrary()?,
-                s: u.arbitrary()?,
-                wsi: u.arbitrary()?,
-                pid_bits: u.arbitrary()?,
-                msi_flat: u.arbitrary()?,
-                end: u.arbitrary()?,
-                be: u.arbitrary()?,
-            };
-            let mode = riscv::DdtMode::from_ddtp(u.arbitrary()?).unwrap_or_default();
-            let irq: bool = u.arbitrary()?;
-            let caps = |q: riscv::queue::CqDevice| {
-                let q = q.with_features(rf).with_ddt_mode(mode);
-                if irq {
-                    q.with_interrupts()
-                } else {
-                    q
-                }
-            };
-            // The guest's writes: cqcsr (all ones or any value), fctl, ddtp.
-            device::<riscv::queue::CqDevice>(u, &mem, (cqb, regs.1, regs.2), caps, |q, v| {
-                match v & 3 {
-                    0 => q.write_cqcsr(u32::MAX),
-                    1 => q.write_cqcsr((v >> 2) as u32),
-                    2 => {
-                        let be = q.queue.big_endian();
-                        q.queue.write_fctl((v >> 2) as u32);
-                        if !q.queue.features().end {
-                            assert_eq!(q.queue.big_endian(), be, "fctl.BE changed without END");
-                        }
-                    }
-                    _ => {
-                        let before = q.queue.ddt_mode();
-                        if let Err(e) = q.queue.write_ddtp(v >> 2) {
-                            let _ = e.to_string();
-                            assert_eq!(
-                                q.queue.ddt_mode(),
-                                before,
-                                "a refused ddtp changed the mode"
-                            );
-                        }
-                    }
-                }
-            })
-        }
-    }
+    drive(u, &mem, regs, &near)
 }
 
 /// One decode-only walk of a front end over read-only memory (the
@@ -379,7 +307,7 @@ fn run(data: &[u8]) -> Result<()> {
     if u.arbitrary()? {
         return run_device(u);
     }
-    let arch = u.int_in_range(0u8..=3)?;
+    let (_, walk_image) = *u.choose(&ARCHES)?;
     let qbase: u64 = if u.ratio(1, 4)? {
         u.arbitrary()?
     } else {
@@ -400,139 +328,298 @@ fn run(data: &[u8]) -> Result<()> {
         base: mem_base,
         bytes,
     };
-    match arch {
-        0 => {
-            let q = if direct {
-                arm::queue::Cmdq {
-                    base: qbase,
-                    log2size: size_param,
-                }
-            } else {
-                arm::queue::Cmdq::new(qbase, size_param % 24)
-            };
-            let (prod, cons) = (h as u32, t as u32);
-            let pending = q.pending(prod, cons);
-            assert_eq!(
-                q.is_empty(prod, cons),
-                pending == 0,
-                "is_empty with {pending} pending"
-            );
-            assert_eq!(
-                q.is_full(prod, cons),
-                pending == q.entries(),
-                "is_full with {pending} pending"
-            );
-            // The iterator form or the callback one: the same commands, at
-            // most `pending`.
-            let mut d = arm::queue::CmdqDevice::new(q, cons, prod);
-            walk(&mut d, &mem, flag, false);
-        }
-        1 => {
-            let iqa = if direct {
-                vtd::queue::Iqa {
-                    base: qbase,
-                    dw: flag,
-                    qs: size_param,
-                }
-            } else {
-                vtd::queue::Iqa::from_reg(
-                    qbase | u64::from(size_param & 7) | if flag { vtd::queue::IQA_DW } else { 0 },
-                )
-            };
-            let Ok(mut q) = vtd::queue::InvQueue::from_registers(0, h, t);
-            q.iqa = iqa;
-            if direct && flag {
-                // Refusing `am` above an arbitrary MAMV.
-                q = q.with_mamv(size_param & 63);
-            }
-            let n = walk(&mut q, &mem, direct, false);
-            // IQERCD.IQEI: 0 to 4.
-            assert!(q.iqercd & 0xf <= 4, "IQEI {}", q.iqercd & 0xf);
-            let _ = (q.fsts, iqa.to_reg());
-            assert!(
-                n <= iqa.entries(),
-                "walked {n} descriptors of a {}-entry queue",
-                iqa.entries()
-            );
-        }
-        3 => {
-            // Little- or big-endian (fctl.BE), any PID width and ddtp mode.
-            let f = riscv::Features::from_registers(h.rotate_left(17), (t >> 40) as u32);
-            let q = riscv::queue::CmdQueue::with_features(
-                qbase >> 2 & riscv::queue::CQB_PPN_MASK | u64::from(size_param % 24),
-                h as u32,
-                t as u32,
-                if flag { riscv::queue::CQCSR_CQEN } else { 0 },
-                f,
-            )
-            .map(|mut q| {
-                let _ = q.write_ddtp(h >> 60);
-                q
-            });
-            if let Some(q) = q {
-                let mut d = riscv::queue::CqDevice { queue: q };
-                let be = d.queue.big_endian();
-                walk(&mut d, &mem, direct, be);
-                let q = &mut d.queue;
-                let _ = (q.cqcsr(), q.interrupt_pending());
-                // The guest's register writes, then the queue again.
-                q.clear_errors(h as u32);
-                q.set_tail(t.rotate_left(32) as u32);
-                q.complete_fence(flag);
-                if size_param & 1 == 1 {
-                    // A fence store that faulted sets cqmf: nothing runs
-                    // until software clears it.
-                    q.fence_store_fault(h.rotate_left(32) as u32);
-                    let m = walk(&mut d, &mem, direct, be);
-                    assert_eq!(m, 0, "a queue with cqcsr.cqmf set handed out commands");
-                } else {
-                    let _ = walk(&mut d, &mem, direct, be);
-                }
-            }
-        }
-        _ => {
-            let cb = if direct {
-                amd::queue::CmdBuf::new(qbase, size_param, h, t)
-            } else {
-                amd::queue::CmdBuf::from_registers(
-                    qbase | (u64::from(size_param & 0xf) << 56),
-                    h,
-                    t,
-                )
-            };
-            match cb {
-                Ok(cb) => {
-                    let Ok(mut d) = amd::queue::CmdBufDevice::from_registers(8 << 56, 0, 0) else {
-                        return Ok(());
-                    };
-                    d.buf = cb;
-                    d.tail_reg = cb.tail_register();
-                    walk(&mut d, &mem, direct, false);
-                    // The guest moves the pointers (register writes) and
-                    // re-enables the buffer, which runs again.
-                    let moved = if flag {
-                        d.buf.set_head(t)
-                    } else {
-                        d.buf.set_tail(h)
-                    };
-                    if let Err(e) = moved {
-                        let _ = e.to_string();
-                    }
-                    d.tail_reg = d.buf.tail_register();
-                    d.restart();
-                    let cb = d.buf;
-                    let _ = (cb.entries(), cb.head_register(), cb.tail_register());
-                    walk(&mut d, &mem, !direct, false);
-                }
-                Err(e) => {
-                    let _ = e.to_string();
-                }
-            }
-        }
-    }
-    Ok(())
+    let image = Image {
+        qbase,
+        h,
+        t,
+        size_param,
+        direct,
+        flag,
+    };
+    walk_image(&image, &mem)
 }
 
 fuzz_target!(|data: &[u8]| {
     let _ = run(data);
 });
+
+impl Fuzzed for arm::Smmuv3 {
+    fn base(r: u64, near: Near<'_>) -> u64 {
+        near(r) & !0x1f | r & 0x1f
+    }
+    fn configure(
+        q: arm::queue::CmdqDevice,
+        f: arm::Features,
+        _: &mut Unstructured<'_>,
+        _: Near<'_>,
+    ) -> Result<arm::queue::CmdqDevice> {
+        Ok(q.with_features(f))
+    }
+    /// Acknowledge (GERRORN = GERROR) or write any GERRORN.
+    fn write(q: &mut arm::queue::CmdqDevice, v: u64) {
+        let _ = q.cons_err();
+        q.write_gerrorn(if v & 1 == 0 {
+            q.gerror
+        } else {
+            (v >> 1) as u32
+        })
+    }
+    fn image(i: &Image, mem: &SliceMemory<'_>) -> Result<()> {
+        let q = if i.direct {
+            arm::queue::Cmdq {
+                base: i.qbase,
+                log2size: i.size_param,
+            }
+        } else {
+            arm::queue::Cmdq::new(i.qbase, i.size_param % 24)
+        };
+        let (prod, cons) = (i.h as u32, i.t as u32);
+        let pending = q.pending(prod, cons);
+        assert_eq!(
+            q.is_empty(prod, cons),
+            pending == 0,
+            "is_empty with {pending} pending"
+        );
+        assert_eq!(
+            q.is_full(prod, cons),
+            pending == q.entries(),
+            "is_full with {pending} pending"
+        );
+        // The iterator form or the callback one: the same commands, at
+        // most `pending`.
+        let mut d = arm::queue::CmdqDevice::new(q, cons, prod);
+        walk(&mut d, mem, i.flag, false);
+        Ok(())
+    }
+}
+
+impl Fuzzed for vtd::Vtd {
+    fn configure(
+        q: vtd::queue::InvQueue,
+        f: vtd::Features,
+        u: &mut Unstructured<'_>,
+        _: Near<'_>,
+    ) -> Result<vtd::queue::InvQueue> {
+        let q = q.with_features(f);
+        let mamv: Option<u8> = u.arbitrary()?;
+        Ok(match mamv {
+            Some(m) => q.with_mamv(m & 63),
+            None => q,
+        })
+    }
+    /// FSTS (all ones acknowledges) and ICS writes, both RW1C.
+    fn write(q: &mut vtd::queue::InvQueue, v: u64) {
+        q.write_fsts(if v & 1 == 0 {
+            u32::MAX
+        } else {
+            (v >> 1) as u32
+        });
+        q.write_ics((v >> 32) as u32);
+    }
+    fn image(i: &Image, mem: &SliceMemory<'_>) -> Result<()> {
+        let (size_param, flag) = (i.size_param, i.flag);
+        let iqa = if i.direct {
+            vtd::queue::Iqa {
+                base: i.qbase,
+                dw: flag,
+                qs: size_param,
+            }
+        } else {
+            vtd::queue::Iqa::from_reg(
+                i.qbase | u64::from(size_param & 7) | if flag { vtd::queue::IQA_DW } else { 0 },
+            )
+        };
+        let Ok(mut q) = vtd::queue::InvQueue::from_registers(0, i.h, i.t);
+        q.iqa = iqa;
+        if i.direct && flag {
+            // Refusing `am` above an arbitrary MAMV.
+            q = q.with_mamv(size_param & 63);
+        }
+        let n = walk(&mut q, mem, i.direct, false);
+        // IQERCD.IQEI: 0 to 4.
+        assert!(q.iqercd & 0xf <= 4, "IQEI {}", q.iqercd & 0xf);
+        let _ = (q.fsts, iqa.to_reg());
+        assert!(
+            n <= iqa.entries(),
+            "walked {n} descriptors of a {}-entry queue",
+            iqa.entries()
+        );
+        Ok(())
+    }
+}
+
+impl Fuzzed for amd::AmdVi {
+    fn configure(
+        q: amd::queue::CmdBufDevice,
+        f: amd::Features,
+        u: &mut Unstructured<'_>,
+        near: Near<'_>,
+    ) -> Result<amd::queue::CmdBufDevice> {
+        let q = q.with_features(f);
+        // Sometimes an event log (in the same memory), for the
+        // ILLEGAL_COMMAND / COMMAND_HARDWARE entries.
+        let ev: Option<(u64, u64, u64)> = u.arbitrary()?;
+        let log =
+            ev.and_then(
+                |(b, h, t)| match amd::queue::EventLog::from_registers(near(b), h, t) {
+                    Ok(l) => Some(l),
+                    Err(e) => {
+                        let _ = e.to_string();
+                        None
+                    }
+                },
+            );
+        Ok(match log {
+            Some(l) => q.with_event_log(l),
+            None => q,
+        })
+    }
+    /// Restart, or any write to the status register (RW1C bits).
+    fn write(q: &mut amd::queue::CmdBufDevice, v: u64) {
+        if v & 1 == 0 {
+            q.restart()
+        } else {
+            q.write_status((v >> 1) as u32)
+        }
+    }
+    fn image(i: &Image, mem: &SliceMemory<'_>) -> Result<()> {
+        let (h, t, direct) = (i.h, i.t, i.direct);
+        let cb = if direct {
+            amd::queue::CmdBuf::new(i.qbase, i.size_param, h, t)
+        } else {
+            amd::queue::CmdBuf::from_registers(
+                i.qbase | (u64::from(i.size_param & 0xf) << 56),
+                h,
+                t,
+            )
+        };
+        let cb = match cb {
+            Ok(cb) => cb,
+            Err(e) => {
+                let _ = e.to_string();
+                return Ok(());
+            }
+        };
+        let Ok(mut d) = amd::queue::CmdBufDevice::from_registers(8 << 56, 0, 0) else {
+            return Ok(());
+        };
+        d.buf = cb;
+        d.tail_reg = cb.tail_register();
+        walk(&mut d, mem, direct, false);
+        // The guest moves the pointers (register writes) and re-enables
+        // the buffer, which runs again.
+        let moved = if i.flag {
+            d.buf.set_head(t)
+        } else {
+            d.buf.set_tail(h)
+        };
+        if let Err(e) = moved {
+            let _ = e.to_string();
+        }
+        d.tail_reg = d.buf.tail_register();
+        d.restart();
+        let cb = d.buf;
+        let _ = (cb.entries(), cb.head_register(), cb.tail_register());
+        walk(&mut d, mem, !direct, false);
+        Ok(())
+    }
+}
+
+impl Fuzzed for riscv::RiscV {
+    /// Any capabilities / fctl (PID width, device-context format, byte
+    /// order), not only the presets.
+    fn features(u: &mut Unstructured<'_>) -> Result<riscv::Features> {
+        Ok(riscv::Features {
+            ats: u.arbitrary()?,
+            nl: u.arbitrary()?,
+            s: u.arbitrary()?,
+            wsi: u.arbitrary()?,
+            pid_bits: u.arbitrary()?,
+            msi_flat: u.arbitrary()?,
+            end: u.arbitrary()?,
+            be: u.arbitrary()?,
+        })
+    }
+    /// cqb: PPN [53:10] of a base near the memory, small LOG2SZ-1.
+    fn base(r: u64, near: Near<'_>) -> u64 {
+        (near(r & !0xfff) >> 2 & riscv::queue::CQB_PPN_MASK) | ((r & 0x1f) % 10)
+    }
+    /// Any `ddtp.iommu_mode` (reserved ones refused), interrupts or not.
+    fn configure(
+        q: riscv::queue::CqDevice,
+        f: riscv::Features,
+        u: &mut Unstructured<'_>,
+        _: Near<'_>,
+    ) -> Result<riscv::queue::CqDevice> {
+        let mode = riscv::DdtMode::from_ddtp(u.arbitrary()?).unwrap_or_default();
+        let q = q.with_features(f).with_ddt_mode(mode);
+        Ok(if u.arbitrary()? {
+            q.with_interrupts()
+        } else {
+            q
+        })
+    }
+    /// The guest's writes: cqcsr (all ones or any value), fctl, ddtp.
+    fn write(q: &mut riscv::queue::CqDevice, v: u64) {
+        match v & 3 {
+            0 => q.write_cqcsr(u32::MAX),
+            1 => q.write_cqcsr((v >> 2) as u32),
+            2 => {
+                let be = q.queue.big_endian();
+                q.queue.write_fctl((v >> 2) as u32);
+                if !q.queue.features().end {
+                    assert_eq!(q.queue.big_endian(), be, "fctl.BE changed without END");
+                }
+            }
+            _ => {
+                let before = q.queue.ddt_mode();
+                if let Err(e) = q.queue.write_ddtp(v >> 2) {
+                    let _ = e.to_string();
+                    assert_eq!(
+                        q.queue.ddt_mode(),
+                        before,
+                        "a refused ddtp changed the mode"
+                    );
+                }
+            }
+        }
+    }
+    fn image(i: &Image, mem: &SliceMemory<'_>) -> Result<()> {
+        let (h, t, flag, direct) = (i.h, i.t, i.flag, i.direct);
+        // Little- or big-endian (fctl.BE), any PID width and ddtp mode.
+        let f = riscv::Features::from_registers(h.rotate_left(17), (t >> 40) as u32);
+        let q = riscv::queue::CmdQueue::with_features(
+            i.qbase >> 2 & riscv::queue::CQB_PPN_MASK | u64::from(i.size_param % 24),
+            h as u32,
+            t as u32,
+            if flag { riscv::queue::CQCSR_CQEN } else { 0 },
+            f,
+        )
+        .map(|mut q| {
+            let _ = q.write_ddtp(h >> 60);
+            q
+        });
+        let Some(q) = q else {
+            return Ok(());
+        };
+        let mut d = riscv::queue::CqDevice { queue: q };
+        let be = d.queue.big_endian();
+        walk(&mut d, mem, direct, be);
+        let q = &mut d.queue;
+        let _ = (q.cqcsr(), q.interrupt_pending());
+        // The guest's register writes, then the queue again.
+        q.clear_errors(h as u32);
+        q.set_tail(t.rotate_left(32) as u32);
+        q.complete_fence(flag);
+        if i.size_param & 1 == 1 {
+            // A fence store that faulted sets cqmf: nothing runs until
+            // software clears it.
+            q.fence_store_fault(h.rotate_left(32) as u32);
+            let m = walk(&mut d, mem, direct, be);
+            assert_eq!(m, 0, "a queue with cqcsr.cqmf set handed out commands");
+        } else {
+            let _ = walk(&mut d, mem, direct, be);
+        }
+        Ok(())
+    }
+}
