@@ -67,11 +67,13 @@ type Host<'a> = lower::Host<'a, Features>;
 
 impl Features {
     /// True when a scalable-mode unit takes PASID `p` (ECAP_REG.PSS).
+    #[inline]
     fn pasid_ok(&self, p: u32) -> bool {
         let bits = self.pasid_bits.min(20);
         self.smts && bits > 0 && p >> bits == 0
     }
     /// The largest block order of a page-selective descriptor (CAP_REG.MAMV).
+    #[inline]
     fn max_order(&self) -> u32 {
         PAGE_SHIFT + u32::from(self.mamv.min(52))
     }

@@ -486,6 +486,7 @@ pub fn ats_devices<X: Context + ?Sized>(
 /// The one native tag (ASID, PSCID, PASID-table entry...) of PASID
 /// selection `sel` in `domain`: when the context knows the tags, names
 /// exactly one (repeats allowed) and it `fits` the host.
+#[inline]
 pub fn one_tag<X: Context + ?Sized>(
     ctx: &X,
     arch: ArchId,
@@ -503,6 +504,7 @@ pub fn one_tag<X: Context + ?Sized>(
 
 /// True when a PASID selection other than `sel` also carries native tag
 /// `tag` in `domain` (an invalidation by that tag removes its entries too).
+#[inline]
 pub fn tag_shared<X: Context + ?Sized>(
     ctx: &X,
     arch: ArchId,
