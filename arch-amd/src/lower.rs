@@ -218,7 +218,8 @@ iommu_inval_core::lowering!(
     /// // s = 1, bits 12..=19 set, bit 20 clear: 2^21 bytes at 0x200000.
     /// assert_eq!(out.get(0).unwrap().encode(), [0x3000_0003_0000_0000, 0x2f_f001]);
     /// ```
-    crate::AmdVi
+    crate::AmdVi,
+    lower_inval
 );
 
 impl Lowering for crate::AmdVi {
@@ -230,15 +231,6 @@ impl Lowering for crate::AmdVi {
         "AMD-Vi has no stall resume command",
         "AMD-Vi has no stall terminate command",
     ];
-
-    fn lower_inval<X: Context + ?Sized>(
-        i: &Inval,
-        host: &Host<'_>,
-        ctx: &X,
-        out: &mut dyn Sink<Command>,
-    ) -> Result<Outcome, LowerError> {
-        lower_inval(i, host, ctx, out)
-    }
 
     fn lower_prefetch(
         p: &Prefetch,

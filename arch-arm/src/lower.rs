@@ -146,8 +146,21 @@ iommu_inval_core::lowering!(
     ///     other => panic!("{other:?}"),
     /// }
     /// ```
-    crate::Smmuv3
+    crate::Smmuv3,
+    lower_inval_out
 );
+
+/// An invalidation through the emitter (a `CMD_SYNC` between its groups).
+fn lower_inval_out<C: Context + ?Sized>(
+    i: &Inval,
+    caps: &Host<'_>,
+    ctx: &C,
+    out: &mut dyn Sink<Command>,
+) -> Result<Outcome, LowerError> {
+    let mut o = Out::new(out, fence);
+    lower_inval(i, caps, ctx, &mut o)?;
+    Ok(o.outcome())
+}
 
 /// The fence between the groups of an invalidation: `CMD_SYNC`.
 fn fence() -> Command {
@@ -157,17 +170,6 @@ fn fence() -> Command {
 impl Lowering for crate::Smmuv3 {
     const NO_DRAIN: Option<&'static str> =
         Some("CMD_SYNC does not drain page requests (IHI0070 §4.7.3)");
-
-    fn lower_inval<X: Context + ?Sized>(
-        i: &Inval,
-        host: &Host<'_>,
-        ctx: &X,
-        out: &mut dyn Sink<Command>,
-    ) -> Result<Outcome, LowerError> {
-        let mut o = Out::new(out, fence);
-        lower_inval(i, host, ctx, &mut o)?;
-        Ok(o.outcome())
-    }
 
     fn lower_prefetch(
         p: &Prefetch,

@@ -275,7 +275,8 @@ iommu_inval_core::lowering!(
     /// // IOTINVAL.VMA PSCV PSCID 5, AV, S = 1: ADDR bits 12..=19 set, bit 20 clear.
     /// assert_eq!(out.get(0).unwrap().encode(), [0x0000_0001_0000_5401, (0x2f_f000 >> 2) | 1 << 9]);
     /// ```
-    crate::RiscV
+    crate::RiscV,
+    lower_inval
 );
 
 impl Lowering for crate::RiscV {
@@ -286,15 +287,6 @@ impl Lowering for crate::RiscV {
         "the RISC-V IOMMU has no stall resume command",
         "the RISC-V IOMMU has no stall terminate command",
     ];
-
-    fn lower_inval<X: Context + ?Sized>(
-        i: &Inval,
-        host: &Host<'_>,
-        ctx: &X,
-        out: &mut dyn Sink<Command>,
-    ) -> Result<Outcome, LowerError> {
-        lower_inval(i, host, ctx, out)
-    }
 
     fn lower_barrier(s: &Barrier, caps: &Host<'_>) -> Result<Command, LowerError> {
         if s.interrupt && !caps.f.wsi {

@@ -142,7 +142,8 @@ iommu_inval_core::lowering!(
     /// let Some(Command::PIotlbInv(d)) = out.get(1) else { panic!() };
     /// assert_eq!((d.g, d.did, d.pasid, d.address, d.am), (3, 2, 1, 0x4000, 1));
     /// ```
-    crate::Vtd
+    crate::Vtd,
+    lower_inval
 );
 
 impl Lowering for crate::Vtd {
@@ -152,15 +153,6 @@ impl Lowering for crate::Vtd {
         "VT-d has no stall resume (no stall model)",
         "VT-d has no stall terminate (no stall model)",
     ];
-
-    fn lower_inval<X: Context + ?Sized>(
-        i: &Inval,
-        host: &Host<'_>,
-        ctx: &X,
-        out: &mut dyn Sink<Command>,
-    ) -> Result<Outcome, LowerError> {
-        lower_inval(i, host, ctx, out)
-    }
 
     fn lower_barrier(s: &Barrier, caps: &Host<'_>) -> Result<Command, LowerError> {
         let (sw, status_data, status_address) = match s.store {

@@ -20,10 +20,10 @@ use crate::native::ArchId;
 use crate::range::{covering_block, AddrRange, AlignedBlocks, Block, PAGE_SHIFT};
 use crate::sink::Sink;
 
-/// An architecture's lowering, one method per kind of [`Op`], and the
-/// barrier parts it cannot carry. Its `lower` (written by
-/// [`lowering!`](crate::lowering), through [`lower`]) refuses those parts
-/// and emits the one command of a barrier, page response or stall op.
+/// An architecture's lowering of every op but invalidations (its own
+/// function, named to [`lowering!`](crate::lowering)), and the barrier
+/// parts it cannot carry. Its `lower` ([`lower`]) refuses those parts and
+/// emits the one command of a barrier, page response or stall op.
 pub trait Lowering: Arch {
     /// Why a barrier that sends an event (`sev`) is `NoEquivalent`; `None`:
     /// [`lower_barrier`](Self::lower_barrier) takes it.
@@ -38,13 +38,6 @@ pub trait Lowering: Arch {
     /// where [`lower_stall`](Self::lower_stall) is not the architecture's own.
     const NO_STALL: [&'static str; 2] = ["no stall resume command", "no stall terminate command"];
 
-    /// An invalidation.
-    fn lower_inval<X: Context + ?Sized>(
-        i: &Inval,
-        host: &Host<'_, Self::Features>,
-        ctx: &X,
-        out: &mut dyn Sink<Self::Command>,
-    ) -> Result<Outcome, LowerError>;
     /// The one command of barrier `b` (without the parts `NO_EVENT` and
     /// `NO_DRAIN` refuse), or `NoEquivalent`.
     fn lower_barrier(
@@ -81,8 +74,9 @@ pub trait Lowering: Arch {
     }
 }
 
-/// Lower `op` for a host with `features` within `budget` through `A`'s
-/// [`Lowering`]: the body of the `lower` that [`lowering!`](crate::lowering)
+/// Lower `op` for a host with `features` within `budget`: invalidations
+/// through `inval` (the architecture's own), every other op through `A`'s
+/// [`Lowering`]. The body of the `lower` that [`lowering!`](crate::lowering)
 /// writes.
 #[inline]
 pub fn lower<A: Lowering, X: Context + ?Sized>(
@@ -91,11 +85,26 @@ pub fn lower<A: Lowering, X: Context + ?Sized>(
     budget: Budget,
     ctx: &X,
     out: &mut dyn Sink<A::Command>,
+    inval: impl FnOnce(
+        &Inval,
+        &Host<'_, A::Features>,
+        &X,
+        &mut dyn Sink<A::Command>,
+    ) -> Result<Outcome, LowerError>,
 ) -> Result<Outcome, LowerError> {
     let host = &Host::new(features, budget);
-    let one = match op {
-        Op::Inval(i) => return A::lower_inval(i, host, ctx, out),
-        Op::Prefetch(p) => return A::lower_prefetch(p, host, out),
+    match op {
+        Op::Inval(i) => inval(i, host, ctx, out),
+        Op::Prefetch(p) => A::lower_prefetch(p, host, out),
+        _ => emit_one(out, lower_one::<A>(op, host)?),
+    }
+}
+
+/// The one command of a barrier, page response or stall op (out of line:
+/// the invalidation path stays small).
+#[inline(never)]
+fn lower_one<A: Lowering>(op: &Op, host: &Host<'_, A::Features>) -> Result<A::Command, LowerError> {
+    match op {
         Op::Sync(b) => match (A::NO_EVENT, A::NO_DRAIN) {
             (Some(why), _) if b.sev => Err(LowerError::NoEquivalent(why)),
             (_, Some(why)) if b.drain_page_requests => Err(LowerError::NoEquivalent(why)),
@@ -108,21 +117,24 @@ pub fn lower<A: Lowering, X: Context + ?Sized>(
             action,
         } => A::lower_stall(*device, Some((*stag, *action))),
         Op::StallTerminate { device } => A::lower_stall(*device, None),
-    };
-    emit_one(out, one?)
+        Op::Inval(_) | Op::Prefetch(_) => Err(LowerError::Invalid(
+            "an invalidation or prefetch is not a one-command op",
+        )),
+    }
 }
 
 /// Writes an architecture crate's `lower` (generic op → native commands
 /// for a host with `crate::Features`, within a [`Budget`]) over its
 /// [`Lowering`] implementation `$arch`, and `MAX_LOWERED` (the capacity
 /// that one op's lowering within `crate::DEFAULT_BUDGET` never exceeds,
-/// from `crate::lower::max_lowered`). Invoked once, in the crate's `lower`
-/// module: `lowering!(/** doc */ Smmuv3);`.
+/// from `crate::lower::max_lowered`); invalidations go to `$inval`.
+/// Invoked once, in the crate's `lower` module:
+/// `lowering!(/** doc */ Smmuv3, lower_inval);`.
 // `crate::` names the invoking architecture crate's items, by design.
 #[allow(clippy::crate_in_macro_def)]
 #[macro_export]
 macro_rules! lowering {
-    ($(#[$m:meta])* $arch:ty) => {
+    ($(#[$m:meta])* $arch:ty, $inval:path) => {
         $(#[$m])*
         #[inline]
         pub fn lower<C: $crate::Context + ?Sized>(
@@ -132,7 +144,7 @@ macro_rules! lowering {
             ctx: &C,
             out: &mut dyn $crate::Sink<crate::Command>,
         ) -> Result<$crate::Outcome, $crate::LowerError> {
-            $crate::lower::lower::<$arch, C>(op, features, budget, ctx, out)
+            $crate::lower::lower::<$arch, C>(op, features, budget, ctx, out, $inval)
         }
 
         /// [`max_lowered`] of [`DEFAULT_BUDGET`](crate::DEFAULT_BUDGET).
