@@ -32,8 +32,8 @@
 use crate::cmd::*;
 use crate::features::Features;
 use iommu_inval_core::lower::{
-    self, ats_devices, dropped, is_inverted, lacking, one_tag, plan_napot, tag_shared, Budget,
-    DeviceSet, Emitter, ListedPasids, Lowering, NapotPlan, NAPOT_SPLIT_FACTOR,
+    ats_devices, dropped, is_inverted, lacking, one_tag, plan_napot, tag_shared, Budget, DeviceSet,
+    Emitter, ListedPasids, Lowering, NapotPlan, NAPOT_SPLIT_FACTOR,
 };
 use iommu_inval_core::model::*;
 use iommu_inval_core::range::{ats_encode_block, AlignedBlocks};
@@ -62,7 +62,7 @@ pub(crate) fn lacks(f: &Features) -> Caches {
 }
 
 /// The host [`Features`] and the command cap, as the lowering reads them.
-type Host<'a> = lower::Host<'a, Features>;
+type Host<'a> = iommu_inval_core::lower::Host<'a, Features>;
 
 /// The range rule of the `s`-bit encoding
 /// ([`NAPOT_SPLIT_FACTOR`]).

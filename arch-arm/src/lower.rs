@@ -70,7 +70,7 @@ use crate::codec::effective_ttl;
 use crate::features::Features;
 use iommu_inval_core::context::Context;
 use iommu_inval_core::error::LowerError;
-use iommu_inval_core::lower::{self, lacking, Budget, DeviceSet, Emitter, Lowering};
+use iommu_inval_core::lower::{lacking, Budget, DeviceSet, Emitter, Lowering};
 use iommu_inval_core::model::{
     Barrier, Caches, DomainSel, Hints, Inval, Outcome, PageResponse, PasidSel, Prefetch, Regime,
     RespCode, Stages, StallAction, Widened,
@@ -101,7 +101,7 @@ pub(crate) fn lacks(f: &Features) -> Caches {
 }
 
 /// The host [`Features`] and the command cap, as the lowering reads them.
-type Host<'a> = lower::Host<'a, Features>;
+type Host<'a> = iommu_inval_core::lower::Host<'a, Features>;
 
 /// True when `v` fits in `bits` bits.
 #[inline]

@@ -45,8 +45,8 @@
 use crate::cmd::*;
 use crate::features::Features;
 use iommu_inval_core::lower::{
-    self, ats_devices, dropped, is_inverted, lacking, plan_napot, tag_shared, Budget, DeviceSet,
-    Emitter, Lowering, NapotPlan, NAPOT_SPLIT_FACTOR,
+    ats_devices, dropped, is_inverted, lacking, plan_napot, tag_shared, Budget, DeviceSet, Emitter,
+    Lowering, NapotPlan, NAPOT_SPLIT_FACTOR,
 };
 use iommu_inval_core::model::*;
 use iommu_inval_core::range::{ats_encode_block, AlignedBlocks, PAGE_SHIFT};
@@ -68,7 +68,7 @@ pub const fn max_lowered(budget: Budget) -> usize {
 }
 
 /// The host [`Features`] and the command cap, as the lowering reads them.
-type Host<'a> = lower::Host<'a, Features>;
+type Host<'a> = iommu_inval_core::lower::Host<'a, Features>;
 
 /// The caches a host IOMMU with `f` lacks: the interrupt-remapping cache
 /// (the RISC-V IOMMU has none) and, without `capabilities.ATS`, device TLBs.

@@ -28,7 +28,7 @@
 use crate::desc::*;
 use crate::features::Features;
 use iommu_inval_core::lower::{
-    self, dropped, lacking, one_tag, tag_shared, Budget, Emitter, ListedPasids, Lowering,
+    dropped, lacking, one_tag, tag_shared, Budget, Emitter, ListedPasids, Lowering,
 };
 use iommu_inval_core::model::{
     Barrier, Caches, DeviceSel, DomainSel, Inval, PageResponse, PasidSel, Regime, RespCode, Stages,
@@ -63,7 +63,7 @@ pub(crate) fn lacks(f: &Features) -> Caches {
 }
 
 /// The host [`Features`] and the command cap, as the lowering reads them.
-type Host<'a> = lower::Host<'a, Features>;
+type Host<'a> = iommu_inval_core::lower::Host<'a, Features>;
 
 impl Features {
     /// True when a scalable-mode unit takes PASID `p` (ECAP_REG.PSS).
