@@ -32,8 +32,8 @@
 use crate::cmd::*;
 use crate::features::Features;
 use iommu_inval_core::lower::{
-    dropped, emit_one, is_inverted, one_tag, plan_napot, tag_shared, Budget, DeviceSet, Emitter,
-    ListedPasids, NapotPlan, NAPOT_SPLIT_FACTOR,
+    ats_devices, dropped, is_inverted, lacking, one_tag, plan_napot, tag_shared, Budget, DeviceSet,
+    Emitter, ListedPasids, Lowering, NapotPlan, NAPOT_SPLIT_FACTOR,
 };
 use iommu_inval_core::model::*;
 use iommu_inval_core::range::{ats_encode_block, AlignedBlocks};
@@ -56,22 +56,13 @@ pub const fn max_lowered(budget: Budget) -> usize {
     cap.saturating_mul(2).saturating_add(tlb).saturating_add(3)
 }
 
-/// [`max_lowered`] of [`DEFAULT_BUDGET`].
-pub const MAX_LOWERED: usize = max_lowered(DEFAULT_BUDGET);
-
 /// The caches a host IOMMU with `f` lacks: device TLBs without ATS.
 pub(crate) fn lacks(f: &Features) -> Caches {
-    let mut l = Caches::empty();
-    l.set(Caches::DEV_TLB, !f.ats);
-    l
+    lacking(Caches::empty(), &[(Caches::DEV_TLB, f.ats)])
 }
 
 /// The host [`Features`] and the command cap, as the lowering reads them.
-#[derive(Clone, Copy)]
-struct Host<'a> {
-    f: &'a Features,
-    cap: usize,
-}
+type Host<'a> = iommu_inval_core::lower::Host<'a, Features>;
 
 /// The range rule of the `s`-bit encoding
 /// ([`NAPOT_SPLIT_FACTOR`]).
@@ -186,106 +177,127 @@ const FENCE: Command = Command::CompletionWait(CompletionWait {
     store_data: 0,
 });
 
-/// Lower one generic operation to AMD-Vi commands written to `out`.
-///
-/// * `Inval`: up to three phases (configuration, IOMMU TLB, device TLBs;
-///   see the module docs) with a fencing COMPLETION_WAIT (`f` = 1) between
-///   two non-empty phases. A `Regime::Secure` invalidation is dropped whole
-///   (AMD-Vi has no secure regime, and device TLBs and interrupt entries
-///   serve non-secure requests only); `Regime::Hyp` lowers device TLBs and
-///   interrupt entries as `Guest` does (they are not regime-tagged). Device
-///   TLBs on a host without ATS and devices whose ATS is disabled are
-///   dropped too.
-///
-///   **Deliberate deviation (no trailing COMPLETION_WAIT):** the seed order
-///   was "configuration, COMPLETION_WAIT, IOMMU pages, COMPLETION_WAIT,
-///   IOTLB pages, COMPLETION_WAIT". No wait is emitted after the last
-///   phase: the caller's next `Sync` is that completion. A trailing wait
-///   would make a single native command (e.g. one INVALIDATE_IOTLB_PAGES)
-///   round-trip to two commands, and would add an output sync that no input
-///   sync asked for (docs/ARCHITECTURE.md rule 3: every input sync becomes exactly one
-///   output sync); batched invalidations would also pay one wait each.
-/// * `Sync` → one COMPLETION_WAIT; `sev`, `drain_page_requests` or a store
-///   address that is not 8-byte aligned below 2^52 → `NoEquivalent`.
-/// * `Prefetch` → PREFETCH_IOMMU_PAGES (inv = 0); configuration-only,
-///   secure or unnameable prefetches are dropped (a hint).
-/// * `PageResponse` → COMPLETE_PPR_REQUEST (`NoEquivalent` for a PASID
-///   wider than `Features::pasid_bits`, or a guest response without
-///   `Features::gt_sup`: the host logged no such request);
-///   `Resume`, `StallTerminate` → `NoEquivalent`.
-///
-/// ```
-/// use iommu_inval_amd::{lower, Command, Features, DEFAULT_BUDGET};
-/// use iommu_inval_core::{model::*, FixedBuf, IdentityContext};
-/// // Leaf-only stage-2 invalidation of 2 MiB in domain 3.
-/// let op = Op::Inval(Inval::new(Caches::IOTLB | Caches::LEAF).stage(Stages::S2)
-///     .domain(DomainSel::One(3)).range(AddrRange::new(0x20_0000, 0x20_0000).unwrap()));
-/// let mut out: FixedBuf<Command, 8> = FixedBuf::new();
-/// let o = lower(&op, &Features::REV2, DEFAULT_BUDGET, &IdentityContext, &mut out).unwrap();
-/// assert!(o.is_exact());
-/// // s = 1, bits 12..=19 set, bit 20 clear: 2^21 bytes at 0x200000.
-/// assert_eq!(out.get(0).unwrap().encode(), [0x3000_0003_0000_0000, 0x2f_f001]);
-/// ```
-pub fn lower<C: Context + ?Sized>(
-    op: &Op,
-    features: &Features,
-    budget: Budget,
-    ctx: &C,
-    out: &mut dyn Sink<Command>,
-) -> Result<Outcome, LowerError> {
-    let caps = &Host {
-        f: features,
-        cap: budget.cap(),
-    };
-    match op {
-        Op::Inval(i) if is_inverted(&i.range) => {
-            Err(LowerError::Invalid("range with first > last"))
-        }
-        Op::Prefetch(Prefetch { range: Some(r), .. }) if is_inverted(r) => {
-            Err(LowerError::Invalid("range with first > last"))
-        }
-        Op::Inval(i) => lower_inval(i, caps, ctx, out),
-        Op::Sync(s) => lower_sync(s, out),
-        Op::Prefetch(p) => lower_prefetch(p, caps, out),
-        Op::PageResponse(r) => lower_page_response(r, caps, out),
-        Op::Resume { .. } => Err(LowerError::NoEquivalent(
-            "AMD-Vi has no stall resume command",
-        )),
-        Op::StallTerminate { .. } => Err(LowerError::NoEquivalent(
-            "AMD-Vi has no stall terminate command",
-        )),
-    }
-}
+iommu_inval_core::lowering!(
+    /// Lower one generic operation to AMD-Vi commands written to `out`.
+    ///
+    /// * `Inval`: up to three phases (configuration, IOMMU TLB, device TLBs;
+    ///   see the module docs) with a fencing COMPLETION_WAIT (`f` = 1) between
+    ///   two non-empty phases. A `Regime::Secure` invalidation is dropped whole
+    ///   (AMD-Vi has no secure regime, and device TLBs and interrupt entries
+    ///   serve non-secure requests only); `Regime::Hyp` lowers device TLBs and
+    ///   interrupt entries as `Guest` does (they are not regime-tagged). Device
+    ///   TLBs on a host without ATS and devices whose ATS is disabled are
+    ///   dropped too.
+    ///
+    ///   **Deliberate deviation (no trailing COMPLETION_WAIT):** the seed order
+    ///   was "configuration, COMPLETION_WAIT, IOMMU pages, COMPLETION_WAIT,
+    ///   IOTLB pages, COMPLETION_WAIT". No wait is emitted after the last
+    ///   phase: the caller's next `Sync` is that completion. A trailing wait
+    ///   would make a single native command (e.g. one INVALIDATE_IOTLB_PAGES)
+    ///   round-trip to two commands, and would add an output sync that no input
+    ///   sync asked for (docs/ARCHITECTURE.md rule 3: every input sync becomes exactly one
+    ///   output sync); batched invalidations would also pay one wait each.
+    /// * `Sync` → one COMPLETION_WAIT; `sev`, `drain_page_requests` or a store
+    ///   address that is not 8-byte aligned below 2^52 → `NoEquivalent`.
+    /// * `Prefetch` → PREFETCH_IOMMU_PAGES (inv = 0); configuration-only,
+    ///   secure or unnameable prefetches are dropped (a hint).
+    /// * `PageResponse` → COMPLETE_PPR_REQUEST (`NoEquivalent` for a PASID
+    ///   wider than `Features::pasid_bits`, or a guest response without
+    ///   `Features::gt_sup`: the host logged no such request);
+    ///   `Resume`, `StallTerminate` → `NoEquivalent`.
+    ///
+    /// ```
+    /// use iommu_inval_amd::{lower, Command, Features, DEFAULT_BUDGET};
+    /// use iommu_inval_core::{model::*, FixedBuf, IdentityContext};
+    /// // Leaf-only stage-2 invalidation of 2 MiB in domain 3.
+    /// let op = Op::Inval(Inval::new(Caches::IOTLB | Caches::LEAF).stage(Stages::S2)
+    ///     .domain(DomainSel::One(3)).range(AddrRange::new(0x20_0000, 0x20_0000).unwrap()));
+    /// let mut out: FixedBuf<Command, 8> = FixedBuf::new();
+    /// let o = lower(&op, &Features::REV2, DEFAULT_BUDGET, &IdentityContext, &mut out).unwrap();
+    /// assert!(o.is_exact());
+    /// // s = 1, bits 12..=19 set, bit 20 clear: 2^21 bytes at 0x200000.
+    /// assert_eq!(out.get(0).unwrap().encode(), [0x3000_0003_0000_0000, 0x2f_f001]);
+    /// ```
+    crate::AmdVi,
+    lower_inval
+);
 
-fn lower_sync(s: &Barrier, out: &mut dyn Sink<Command>) -> Result<Outcome, LowerError> {
-    if s.sev {
-        return Err(LowerError::NoEquivalent(
-            "COMPLETION_WAIT cannot send an event (SEV)",
-        ));
+impl Lowering for crate::AmdVi {
+    const NO_EVENT: Option<&'static str> = Some("COMPLETION_WAIT cannot send an event (SEV)");
+    // COMPLETION_WAIT has no page-request drain (VT-d pd); dropping it
+    // would let the caller believe in-flight page requests were drained.
+    const NO_DRAIN: Option<&'static str> = Some("COMPLETION_WAIT cannot drain page requests");
+    const NO_STALL: [&'static str; 2] = [
+        "AMD-Vi has no stall resume command",
+        "AMD-Vi has no stall terminate command",
+    ];
+
+    fn lower_prefetch(
+        p: &Prefetch,
+        host: &Host<'_>,
+        out: &mut dyn Sink<Command>,
+    ) -> Result<Outcome, LowerError> {
+        lower_prefetch(p, host, out)
     }
-    if s.drain_page_requests {
-        // COMPLETION_WAIT has no page-request drain (VT-d pd); dropping it
-        // would let the caller believe in-flight page requests were drained.
-        return Err(LowerError::NoEquivalent(
-            "COMPLETION_WAIT cannot drain page requests",
-        ));
+
+    fn lower_barrier(s: &Barrier, _: &Host<'_>) -> Result<Command, LowerError> {
+        let mut c = CompletionWait {
+            i: s.interrupt,
+            f: s.fence,
+            ..Default::default()
+        };
+        if let Some(st) = s.store {
+            if st.address & !STORE_ADDR_MASK != 0 {
+                return Err(LowerError::NoEquivalent(
+                    "COMPLETION_WAIT store address must be 8-byte aligned and below 2^52",
+                ));
+            }
+            c.s = true;
+            c.store_address = st.address;
+            c.store_data = st.data;
+        }
+        Ok(Command::CompletionWait(c))
     }
-    let mut c = CompletionWait {
-        i: s.interrupt,
-        f: s.fence,
-        ..Default::default()
-    };
-    if let Some(st) = s.store {
-        if st.address & !STORE_ADDR_MASK != 0 {
+
+    fn lower_page_response(r: &PageResponse, caps: &Host<'_>) -> Result<Command, LowerError> {
+        if r.priv_data.is_some() {
             return Err(LowerError::NoEquivalent(
-                "COMPLETION_WAIT store address must be 8-byte aligned and below 2^52",
+                "COMPLETE_PPR_REQUEST has no private data",
             ));
         }
-        c.s = true;
-        c.store_address = st.address;
-        c.store_data = st.data;
+        let device_id = u16::try_from(r.device)
+            .map_err(|_| LowerError::NoEquivalent("device id wider than 16 bits"))?;
+        if r.prg_index > 0x1ff {
+            return Err(LowerError::NoEquivalent("PRG index wider than 9 bits"));
+        }
+        let pasid = r.pasid.unwrap_or(0);
+        // A PASID response answers a PPR of that PASID, which a host with
+        // narrower PASIDs (EFR.PASmax) cannot have logged.
+        if pasid > PASID_MAX || (r.pasid.is_some() && pasid > pasid_limit(caps, 20)) {
+            return Err(LowerError::NoEquivalent(
+                "PASID wider than the host's (EFR.PASmax)",
+            ));
+        }
+        let gn = r.pasid.is_some() || r.guest;
+        if gn && !caps.f.gt_sup {
+            // A guest PPR needs guest translation (EFR.GTSup): the host logged none.
+            return Err(LowerError::NoEquivalent(
+                "guest page response on a host without guest translation (EFR.GTSup)",
+            ));
+        }
+        let status = match r.code {
+            RespCode::Success => 0x0,
+            RespCode::Invalid => 0x1,
+            RespCode::Failure => 0xf,
+        };
+        Ok(Command::CompletePprRequest(CompletePprRequest {
+            device_id,
+            pasid,
+            gn,
+            tag: r.prg_index,
+            status,
+        }))
     }
-    emit_one(out, Command::CompletionWait(c))
 }
 
 fn lower_prefetch(
@@ -293,6 +305,9 @@ fn lower_prefetch(
     caps: &Host<'_>,
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {
+    if p.range.as_ref().is_some_and(is_inverted) {
+        return Err(LowerError::Invalid("range with first > last"));
+    }
     let drop = |why| Ok(dropped(why));
     let Some(range) = p.range else {
         return drop("AMD-Vi has no configuration-only prefetch");
@@ -328,53 +343,6 @@ fn lower_prefetch(
         Ok(())
     })?;
     Ok(o)
-}
-
-fn lower_page_response(
-    r: &PageResponse,
-    caps: &Host<'_>,
-    out: &mut dyn Sink<Command>,
-) -> Result<Outcome, LowerError> {
-    if r.priv_data.is_some() {
-        return Err(LowerError::NoEquivalent(
-            "COMPLETE_PPR_REQUEST has no private data",
-        ));
-    }
-    let device_id = u16::try_from(r.device)
-        .map_err(|_| LowerError::NoEquivalent("device id wider than 16 bits"))?;
-    if r.prg_index > 0x1ff {
-        return Err(LowerError::NoEquivalent("PRG index wider than 9 bits"));
-    }
-    let pasid = r.pasid.unwrap_or(0);
-    // A PASID response answers a PPR of that PASID, which a host with
-    // narrower PASIDs (EFR.PASmax) cannot have logged.
-    if pasid > PASID_MAX || (r.pasid.is_some() && pasid > pasid_limit(caps, 20)) {
-        return Err(LowerError::NoEquivalent(
-            "PASID wider than the host's (EFR.PASmax)",
-        ));
-    }
-    let gn = r.pasid.is_some() || r.guest;
-    if gn && !caps.f.gt_sup {
-        // A guest PPR needs guest translation (EFR.GTSup): the host logged none.
-        return Err(LowerError::NoEquivalent(
-            "guest page response on a host without guest translation (EFR.GTSup)",
-        ));
-    }
-    let status = match r.code {
-        RespCode::Success => 0x0,
-        RespCode::Invalid => 0x1,
-        RespCode::Failure => 0xf,
-    };
-    emit_one(
-        out,
-        Command::CompletePprRequest(CompletePprRequest {
-            device_id,
-            pasid,
-            gn,
-            tag: r.prg_index,
-            status,
-        }),
-    )
 }
 
 /// Whether device `d` gets an INVALIDATE_IOTLB_PAGES: not when the context
@@ -437,6 +405,9 @@ fn lower_inval<C: Context + ?Sized>(
     ctx: &C,
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {
+    if is_inverted(&i.range) {
+        return Err(LowerError::Invalid("range with first > last"));
+    }
     if i.regime.is_secure() {
         // AMD-Vi has no secure regime: secure IOTLB and configuration entries
         // do not exist, and device TLBs (ATS) and interrupt remapping serve
@@ -568,26 +539,15 @@ fn lower_inval<C: Context + ?Sized>(
         if !caps.f.ats {
             dropped_part = Some("host without ATS: no device TLBs");
         } else {
-            if !devs.is_enumerable() {
-                return Err(LowerError::NoEquivalent(
-                    "device-TLB invalidation of devices the context cannot enumerate: \
-                     AMD-Vi has no all-device INVALIDATE_IOTLB_PAGES",
-                ));
-            }
-            if !nameable {
-                return Err(LowerError::NoEquivalent(
-                    "device-TLB invalidation of a requester id wider than the 16-bit AMD-Vi DeviceID",
-                ));
-            }
-            each_device(&devs, ctx, &mut |d| {
-                ats_devs += usize::from(has_dev_tlb(ctx, d));
-                Ok(())
-            })?;
-            if ats_devs > cap {
-                return Err(LowerError::NoEquivalent(
-                    "device-TLB invalidation of more devices than max_cmds",
-                ));
-            }
+            ats_devs = ats_devices(
+                &devs,
+                ctx,
+                DEVICE_ID_MAX,
+                cap,
+                "device-TLB invalidation of devices the context cannot enumerate: \
+                 AMD-Vi has no all-device INVALIDATE_IOTLB_PAGES",
+                "device-TLB invalidation of a requester id wider than the 16-bit AMD-Vi DeviceID",
+            )?;
             if ats_devs < devs.count() {
                 dropped_part = Some("devices without ATS have no device TLB");
             }

@@ -70,10 +70,10 @@ use crate::codec::effective_ttl;
 use crate::features::Features;
 use iommu_inval_core::context::Context;
 use iommu_inval_core::error::LowerError;
-use iommu_inval_core::lower::{Budget, DeviceSet, Emitter};
+use iommu_inval_core::lower::{lacking, Budget, DeviceSet, Emitter, Lowering};
 use iommu_inval_core::model::{
-    Barrier, Caches, DomainSel, Hints, Inval, Op, Outcome, PageResponse, PasidSel, Prefetch,
-    Regime, RespCode, Stages, StallAction, Widened,
+    Barrier, Caches, DomainSel, Hints, Inval, Outcome, PageResponse, PasidSel, Prefetch, Regime,
+    RespCode, Stages, StallAction, Widened,
 };
 use iommu_inval_core::native::ArchId;
 use iommu_inval_core::range::{covering_block, page_count, pages, plan_aligned, AddrRange, Plan};
@@ -94,45 +94,33 @@ pub const fn max_lowered(budget: Budget) -> usize {
     budget.cap().saturating_mul(4).saturating_add(3)
 }
 
-/// [`max_lowered`] of [`DEFAULT_BUDGET`].
-pub const MAX_LOWERED: usize = max_lowered(DEFAULT_BUDGET);
-
 /// The caches a host SMMU with `f` lacks: the interrupt-remapping cache
 /// (SMMUv3 has none) and, without ATS (SMMU_IDR0.ATS), device TLBs.
 pub(crate) fn lacks(f: &Features) -> Caches {
-    let mut l = Caches::INTR_REMAP;
-    l.set(Caches::DEV_TLB, !f.ats);
-    l
+    lacking(Caches::INTR_REMAP, &[(Caches::DEV_TLB, f.ats)])
 }
 
 /// The host [`Features`] and the command cap, as the lowering reads them.
-#[derive(Clone, Copy)]
-struct Host<'a> {
-    f: &'a Features,
-    cap: usize,
+type Host<'a> = iommu_inval_core::lower::Host<'a, Features>;
+
+/// True when `v` fits in `bits` bits.
+#[inline]
+fn fits_bits(v: u64, bits: u8) -> bool {
+    bits >= 64 || v >> bits == 0
 }
 
-impl Host<'_> {
-    /// The command cap, at least one.
-    #[inline]
-    fn cap(&self) -> usize {
-        self.cap
-    }
-    #[inline]
-    fn fits_bits(v: u64, bits: u8) -> bool {
-        bits >= 64 || v >> bits == 0
-    }
+impl Features {
     #[inline]
     fn asid_fits(&self, a: u16) -> bool {
-        Self::fits_bits(u64::from(a), self.f.asid_bits.min(16))
+        fits_bits(u64::from(a), self.asid_bits.min(16))
     }
     #[inline]
     fn vmid_fits(&self, v: u32) -> bool {
-        Self::fits_bits(u64::from(v), self.f.vmid_bits.min(16))
+        fits_bits(u64::from(v), self.vmid_bits.min(16))
     }
     #[inline]
     fn ssid_fits(&self, p: u32) -> bool {
-        Self::fits_bits(u64::from(p), self.f.ssid_bits.min(20))
+        fits_bits(u64::from(p), self.ssid_bits.min(20))
     }
 }
 
@@ -140,60 +128,82 @@ impl Host<'_> {
 /// of a multi-group invalidation.
 type Out<'a> = Emitter<'a, Command>;
 
-/// Lower one generic operation to SMMUv3 commands, written to `out`.
-///
-/// ```
-/// use iommu_inval_arm::{lower, Command, Features, DEFAULT_BUDGET};
-/// use iommu_inval_core::{IdentityContext, model::*, sink::FixedBuf};
-/// // 2 MiB of PASID 5's stage-1 translations in domain 1: one range TLBI.
-/// let op = Op::Inval(Inval::new(Caches::IOTLB).stage(Stages::S1)
-///     .domain(DomainSel::One(1)).pasid(PasidSel::One(5))
-///     .range(AddrRange::new(0x20_0000, 0x20_0000).unwrap()));
-/// let mut out: FixedBuf<Command, 8> = FixedBuf::new();
-/// let o = lower(&op, &Features::LATEST, DEFAULT_BUDGET, &IdentityContext, &mut out).unwrap();
-/// assert!(o.is_exact());
-/// match out.get(0) {
-///     Some(Command::TlbiNhVa(c)) => assert_eq!((c.num, c.scale, c.tg, c.asid), (15, 5, 1, 5)),
-///     other => panic!("{other:?}"),
-/// }
-/// ```
-pub fn lower<C: Context + ?Sized>(
-    op: &Op,
-    features: &Features,
-    budget: Budget,
+iommu_inval_core::lowering!(
+    /// Lower one generic operation to SMMUv3 commands, written to `out`.
+    ///
+    /// ```
+    /// use iommu_inval_arm::{lower, Command, Features, DEFAULT_BUDGET};
+    /// use iommu_inval_core::{IdentityContext, model::*, sink::FixedBuf};
+    /// // 2 MiB of PASID 5's stage-1 translations in domain 1: one range TLBI.
+    /// let op = Op::Inval(Inval::new(Caches::IOTLB).stage(Stages::S1)
+    ///     .domain(DomainSel::One(1)).pasid(PasidSel::One(5))
+    ///     .range(AddrRange::new(0x20_0000, 0x20_0000).unwrap()));
+    /// let mut out: FixedBuf<Command, 8> = FixedBuf::new();
+    /// let o = lower(&op, &Features::LATEST, DEFAULT_BUDGET, &IdentityContext, &mut out).unwrap();
+    /// assert!(o.is_exact());
+    /// match out.get(0) {
+    ///     Some(Command::TlbiNhVa(c)) => assert_eq!((c.num, c.scale, c.tg, c.asid), (15, 5, 1, 5)),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// ```
+    crate::Smmuv3,
+    lower_inval_out
+);
+
+/// An invalidation through the emitter (a `CMD_SYNC` between its groups).
+fn lower_inval_out<C: Context + ?Sized>(
+    i: &Inval,
+    caps: &Host<'_>,
     ctx: &C,
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {
-    let caps = &Host {
-        f: features,
-        cap: budget.cap(),
-    };
-    let mut o = Out::new(out, || Command::CmdSync(CmdSync::default()));
-    match op {
-        Op::Inval(i) => lower_inval(i, caps, ctx, &mut o)?,
-        Op::Sync(s) => o.push(lower_sync(s)?)?,
-        Op::Prefetch(p) => lower_prefetch(p, caps, &mut o)?,
-        Op::PageResponse(p) => o.push(lower_page_response(p, caps)?)?,
-        Op::Resume {
-            device,
-            stag,
-            action,
-        } => o.push(Resume {
-            ssec: false,
-            resp: match action {
-                StallAction::Terminate => 0,
-                StallAction::Retry => 1,
-                StallAction::Abort => 2,
-            },
-            sid: *device,
-            stag: *stag,
-        })?,
-        Op::StallTerminate { device } => o.push(StallTerm {
-            ssec: false,
-            sid: *device,
-        })?,
-    }
+    let mut o = Out::new(out, fence);
+    lower_inval(i, caps, ctx, &mut o)?;
     Ok(o.outcome())
+}
+
+/// The fence between the groups of an invalidation: `CMD_SYNC`.
+fn fence() -> Command {
+    Command::CmdSync(CmdSync::default())
+}
+
+impl Lowering for crate::Smmuv3 {
+    const NO_DRAIN: Option<&'static str> =
+        Some("CMD_SYNC does not drain page requests (IHI0070 §4.7.3)");
+
+    fn lower_prefetch(
+        p: &Prefetch,
+        host: &Host<'_>,
+        out: &mut dyn Sink<Command>,
+    ) -> Result<Outcome, LowerError> {
+        let mut o = Out::new(out, fence);
+        lower_prefetch(p, host, &mut o)?;
+        Ok(o.outcome())
+    }
+
+    fn lower_barrier(b: &Barrier, _: &Host<'_>) -> Result<Command, LowerError> {
+        lower_sync(b).map(Command::from)
+    }
+
+    fn lower_page_response(r: &PageResponse, host: &Host<'_>) -> Result<Command, LowerError> {
+        lower_page_response(r, host).map(Command::from)
+    }
+
+    fn lower_stall(sid: u32, resume: Option<(u16, StallAction)>) -> Result<Command, LowerError> {
+        Ok(match resume {
+            Some((stag, action)) => Command::from(Resume {
+                ssec: false,
+                resp: match action {
+                    StallAction::Terminate => 0,
+                    StallAction::Retry => 1,
+                    StallAction::Abort => 2,
+                },
+                sid,
+                stag,
+            }),
+            None => Command::from(StallTerm { ssec: false, sid }),
+        })
+    }
 }
 
 fn lower_inval<C: Context + ?Sized>(
@@ -289,7 +299,7 @@ fn lower_config<C: Context + ?Sized>(
     // PASID configuration only: CMD_CFGI_CD / CD_ALL per device.
     let cd = |sid: u32, o: &mut Out<'_>| -> Result<(), LowerError> {
         match i.pasid {
-            PasidSel::One(p) if caps.ssid_fits(p) => o.push(CfgiCd {
+            PasidSel::One(p) if caps.f.ssid_fits(p) => o.push(CfgiCd {
                 ssec,
                 ssid: p,
                 sid,
@@ -317,7 +327,7 @@ fn lower_config<C: Context + ?Sized>(
             return ste_level(devs, ssec, leaf, caps, ctx, o);
         }
     };
-    if count > caps.cap() as u64 {
+    if count > caps.cap as u64 {
         o.widen(Widened::CACHES | Widened::CAP);
         return ste_level(devs, ssec, leaf, caps, ctx, o);
     }
@@ -375,7 +385,7 @@ fn ste_level<C: Context + ?Sized>(
                 first: u64::from(a),
                 last: u64::from(b),
             };
-            match plan_aligned(&r, 0, 32, caps.cap()) {
+            match plan_aligned(&r, 0, 32, caps.cap) {
                 Plan::Pieces(blocks) => {
                     for b in blocks {
                         block(b.addr, b.order, o)?;
@@ -393,7 +403,7 @@ fn ste_level<C: Context + ?Sized>(
             }
         }
         DeviceSet::Domain { count, .. } => {
-            if count > caps.cap() {
+            if count > caps.cap {
                 o.widen(Widened::DEVICE | Widened::CAP);
                 return all(o);
             }
@@ -632,7 +642,7 @@ fn tlbi_span(
             };
             return o.push(c);
         }
-        if ril_cost(granules, single_cost, caps.cap()).is_none() {
+        if ril_cost(granules, single_cost, caps.cap).is_none() {
             return fallback(o);
         }
         if aligned != *r {
@@ -661,7 +671,7 @@ fn tlbi_span(
         } else {
             12
         };
-        if page_count(r, shift) > caps.cap() as u128 {
+        if page_count(r, shift) > caps.cap as u128 {
             return fallback(o);
         }
         if shift > 12 {
@@ -754,7 +764,7 @@ fn lower_tlb<C: Context + ?Sized>(
     } else {
         match i.domain {
             DomainSel::One(d) => match ctx.domain_to_native(ArchId::Smmuv3, d) {
-                Some(v) if caps.vmid_fits(v) => Some(v as u16),
+                Some(v) if caps.f.vmid_fits(v) => Some(v as u16),
                 _ => None,
             },
             DomainSel::All => None,
@@ -835,7 +845,7 @@ fn lower_tlb<C: Context + ?Sized>(
             Asids::Several(n) => {
                 // Each ASID with its share of the cap (n <= cap).
                 let share = Host {
-                    cap: (caps.cap() / n).max(1),
+                    cap: (caps.cap / n).max(1),
                     ..*caps
                 };
                 let mut res = Ok(());
@@ -889,7 +899,7 @@ fn lower_secure_guest<C: Context + ?Sized>(
     let span = !i.range.is_all();
     let vmid = match i.domain {
         DomainSel::One(d) => match ctx.domain_to_native(ArchId::Smmuv3, d) {
-            Some(v) if caps.vmid_fits(v) => Some(v as u16),
+            Some(v) if caps.f.vmid_fits(v) => Some(v as u16),
             _ => None,
         },
         DomainSel::All => None,
@@ -975,7 +985,7 @@ fn s1_asids<C: Context + ?Sized>(
     let (mut first, mut n, mut fit) = (None, 0usize, true);
     let known = ctx.tags_of_pasid(ArchId::Smmuv3, domain, i.pasid, &mut |a| {
         match u16::try_from(a) {
-            Ok(a) if caps.asid_fits(a) => {
+            Ok(a) if caps.f.asid_fits(a) => {
                 first = first.or(Some(a));
             }
             _ => fit = false,
@@ -983,7 +993,7 @@ fn s1_asids<C: Context + ?Sized>(
         n += 1;
     });
     match first {
-        Some(a) if known && fit && n <= caps.cap() => {
+        Some(a) if known && fit && n <= caps.cap => {
             // Other PASID selections sharing an ASID go too.
             let mut others = false;
             ctx.tags_of_pasid(ArchId::Smmuv3, domain, i.pasid, &mut |t| {
@@ -1057,7 +1067,7 @@ fn lower_dev_tlb<C: Context + ?Sized>(
         return Ok(());
     }
     let (ssv, ssid, global) = match i.pasid {
-        PasidSel::One(p) if caps.f.ssid_bits > 0 && caps.ssid_fits(p) => (true, p, i.global),
+        PasidSel::One(p) if caps.f.ssid_bits > 0 && caps.f.ssid_fits(p) => (true, p, i.global),
         PasidSel::All => (false, 0, false),
         _ => {
             // Without a PASID prefix the request hits every ATC entry of the
@@ -1094,7 +1104,7 @@ fn lower_dev_tlb<C: Context + ?Sized>(
     let devs = devices(i, ctx, o);
     match devs {
         DeviceSet::Interval(a, b) => {
-            if u64::from(b - a) >= caps.cap() as u64 {
+            if u64::from(b - a) >= caps.cap as u64 {
                 return Err(LowerError::NoEquivalent(
                     "CMD_ATC_INV names one StreamID: too many devices for max_cmds",
                 ));
@@ -1106,7 +1116,7 @@ fn lower_dev_tlb<C: Context + ?Sized>(
         }
         // One CMD_ATC_INV per device of the domain, within the cap as the
         // other architectures do (so that `max_lowered` bounds it).
-        DeviceSet::Domain { count, .. } if count > caps.cap() => Err(LowerError::NoEquivalent(
+        DeviceSet::Domain { count, .. } if count > caps.cap => Err(LowerError::NoEquivalent(
             "CMD_ATC_INV names one StreamID: more devices in the domain than max_cmds",
         )),
         DeviceSet::Domain { .. } => devs.for_each(ctx, &mut |sid| one(sid, false, o)),
@@ -1125,11 +1135,6 @@ fn atc_range_of(size: u8, address: u64) -> AddrRange {
 
 #[inline]
 fn lower_sync(s: &Barrier) -> Result<CmdSync, LowerError> {
-    if s.drain_page_requests {
-        return Err(LowerError::NoEquivalent(
-            "CMD_SYNC does not drain page requests (IHI0070 §4.7.3)",
-        ));
-    }
     if s.msi_msh > 3 || s.msi_attr > 15 {
         return Err(LowerError::NoEquivalent(
             "MSI attributes wider than msh/msi_attr",
@@ -1176,7 +1181,7 @@ fn lower_sync(s: &Barrier) -> Result<CmdSync, LowerError> {
 fn lower_prefetch(p: &Prefetch, caps: &Host<'_>, o: &mut Out<'_>) -> Result<(), LowerError> {
     let (ssv, ssid) = match p.pasid {
         None => (false, 0),
-        Some(q) if caps.f.ssid_bits > 0 && caps.ssid_fits(q) => (true, q),
+        Some(q) if caps.f.ssid_bits > 0 && caps.f.ssid_fits(q) => (true, q),
         Some(_) => {
             o.drop_part("prefetch for a PASID wider than the host's SubstreamIDs");
             return Ok(());
@@ -1234,7 +1239,7 @@ fn lower_page_response(p: &PageResponse, caps: &Host<'_>) -> Result<PriResp, Low
         None => (false, 0),
         // The response answers a page request of this PASID, which a host
         // with narrower SubstreamIDs (SMMU_IDR1.SSIDSIZE) cannot have taken.
-        Some(q) if caps.f.ssid_bits > 0 && caps.ssid_fits(q) => (true, q),
+        Some(q) if caps.f.ssid_bits > 0 && caps.f.ssid_fits(q) => (true, q),
         Some(_) => {
             return Err(LowerError::NoEquivalent(
                 "PASID wider than the host's SubstreamIDs (SMMU_IDR1.SSIDSIZE)",
@@ -1312,7 +1317,7 @@ mod tests {
             ssid_bits: 0,
             ..Features::LATEST
         };
-        let c = Host { f: &f, cap: 1 };
+        let c = &f;
         assert!(c.asid_fits(0xff) && !c.asid_fits(0x100));
         assert!(c.vmid_fits(0xff) && !c.vmid_fits(0x100));
         assert!(c.ssid_fits(0) && !c.ssid_fits(1));

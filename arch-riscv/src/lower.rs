@@ -45,8 +45,8 @@
 use crate::cmd::*;
 use crate::features::Features;
 use iommu_inval_core::lower::{
-    dropped, emit_one, is_inverted, plan_napot, tag_shared, Budget, DeviceSet, Emitter, NapotPlan,
-    NAPOT_SPLIT_FACTOR,
+    ats_devices, dropped, is_inverted, lacking, plan_napot, tag_shared, Budget, DeviceSet, Emitter,
+    Lowering, NapotPlan, NAPOT_SPLIT_FACTOR,
 };
 use iommu_inval_core::model::*;
 use iommu_inval_core::range::{ats_encode_block, AlignedBlocks, PAGE_SHIFT};
@@ -67,22 +67,13 @@ pub const fn max_lowered(budget: Budget) -> usize {
     budget.cap().saturating_mul(3).saturating_add(3)
 }
 
-/// [`max_lowered`] of [`DEFAULT_BUDGET`].
-pub const MAX_LOWERED: usize = max_lowered(DEFAULT_BUDGET);
+/// The host [`Features`] and the command cap, as the lowering reads them.
+type Host<'a> = iommu_inval_core::lower::Host<'a, Features>;
 
 /// The caches a host IOMMU with `f` lacks: the interrupt-remapping cache
 /// (the RISC-V IOMMU has none) and, without `capabilities.ATS`, device TLBs.
 pub(crate) fn lacks(f: &Features) -> Caches {
-    let mut l = Caches::INTR_REMAP;
-    l.set(Caches::DEV_TLB, !f.ats);
-    l
-}
-
-/// The host [`Features`] and the command cap, as the lowering reads them.
-#[derive(Clone, Copy)]
-struct Host<'a> {
-    f: &'a Features,
-    cap: usize,
+    lacking(Caches::INTR_REMAP, &[(Caches::DEV_TLB, f.ats)])
 }
 
 /// The range rule of the NAPOT encodings
@@ -258,146 +249,107 @@ const FENCE: Command = Command::IofenceC(IofenceC {
     addr: 0,
 });
 
-/// Lower one generic operation to RISC-V IOMMU commands written to `out`.
-///
-/// * `Inval`: up to three phases (directory caches, IOATC, device TLBs; see
-///   the module docs) with an IOFENCE.C between two non-empty phases.
-/// * `Sync` → one IOFENCE.C (`PR` = `PW` = 1; a store → `AV` with the
-///   32-bit `DATA`; an interrupt → `WSI`). `sev`, `drain_page_requests`, a
-///   store address not 4-byte aligned, data wider than 32 bits, or an
-///   interrupt without wired interrupts ([`Features::wsi`]) → `NoEquivalent`.
-/// * `PageResponse` → ATS.PRGR (`NoEquivalent` for a PID wider than
-///   [`Features::pid_bits`]); `Prefetch` is dropped (a hint RISC-V lacks);
-///   `Resume`, `StallTerminate` → `NoEquivalent`.
-///
-/// ```
-/// use iommu_inval_riscv::{lower, Command, Features, DEFAULT_BUDGET};
-/// use iommu_inval_core::{model::*, FixedBuf, IdentityContext};
-/// // Leaf-only host (Regime::Hyp) first-stage invalidation of 2 MiB, PASID 5.
-/// let op = Op::Inval(Inval::new(Caches::IOTLB | Caches::LEAF).regime(Regime::Hyp)
-///     .stage(Stages::S1).pasid(PasidSel::One(5))
-///     .range(AddrRange::new(0x20_0000, 0x20_0000).unwrap()));
-/// let mut out: FixedBuf<Command, 8> = FixedBuf::new();
-/// let o = lower(&op, &Features::ALL, DEFAULT_BUDGET, &IdentityContext, &mut out).unwrap();
-/// assert!(o.is_exact());
-/// // IOTINVAL.VMA PSCV PSCID 5, AV, S = 1: ADDR bits 12..=19 set, bit 20 clear.
-/// assert_eq!(out.get(0).unwrap().encode(), [0x0000_0001_0000_5401, (0x2f_f000 >> 2) | 1 << 9]);
-/// ```
-pub fn lower<C: Context + ?Sized>(
-    op: &Op,
-    features: &Features,
-    budget: Budget,
-    ctx: &C,
-    out: &mut dyn Sink<Command>,
-) -> Result<Outcome, LowerError> {
-    let caps = &Host {
-        f: features,
-        cap: budget.cap(),
-    };
-    match op {
-        Op::Inval(i) if is_inverted(&i.range) => {
-            Err(LowerError::Invalid("range with first > last"))
-        }
-        Op::Inval(i) => lower_inval(i, caps, ctx, out),
-        Op::Sync(s) => lower_sync(s, caps, out),
-        Op::Prefetch(_) => Ok(dropped("the RISC-V IOMMU has no prefetch command")),
-        Op::PageResponse(r) => lower_page_response(r, caps, out),
-        Op::Resume { .. } => Err(LowerError::NoEquivalent(
-            "the RISC-V IOMMU has no stall resume command",
-        )),
-        Op::StallTerminate { .. } => Err(LowerError::NoEquivalent(
-            "the RISC-V IOMMU has no stall terminate command",
-        )),
-    }
-}
+iommu_inval_core::lowering!(
+    /// Lower one generic operation to RISC-V IOMMU commands written to `out`.
+    ///
+    /// * `Inval`: up to three phases (directory caches, IOATC, device TLBs; see
+    ///   the module docs) with an IOFENCE.C between two non-empty phases.
+    /// * `Sync` → one IOFENCE.C (`PR` = `PW` = 1; a store → `AV` with the
+    ///   32-bit `DATA`; an interrupt → `WSI`). `sev`, `drain_page_requests`, a
+    ///   store address not 4-byte aligned, data wider than 32 bits, or an
+    ///   interrupt without wired interrupts ([`Features::wsi`]) → `NoEquivalent`.
+    /// * `PageResponse` → ATS.PRGR (`NoEquivalent` for a PID wider than
+    ///   [`Features::pid_bits`]); `Prefetch` is dropped (a hint RISC-V lacks);
+    ///   `Resume`, `StallTerminate` → `NoEquivalent`.
+    ///
+    /// ```
+    /// use iommu_inval_riscv::{lower, Command, Features, DEFAULT_BUDGET};
+    /// use iommu_inval_core::{model::*, FixedBuf, IdentityContext};
+    /// // Leaf-only host (Regime::Hyp) first-stage invalidation of 2 MiB, PASID 5.
+    /// let op = Op::Inval(Inval::new(Caches::IOTLB | Caches::LEAF).regime(Regime::Hyp)
+    ///     .stage(Stages::S1).pasid(PasidSel::One(5))
+    ///     .range(AddrRange::new(0x20_0000, 0x20_0000).unwrap()));
+    /// let mut out: FixedBuf<Command, 8> = FixedBuf::new();
+    /// let o = lower(&op, &Features::ALL, DEFAULT_BUDGET, &IdentityContext, &mut out).unwrap();
+    /// assert!(o.is_exact());
+    /// // IOTINVAL.VMA PSCV PSCID 5, AV, S = 1: ADDR bits 12..=19 set, bit 20 clear.
+    /// assert_eq!(out.get(0).unwrap().encode(), [0x0000_0001_0000_5401, (0x2f_f000 >> 2) | 1 << 9]);
+    /// ```
+    crate::RiscV,
+    lower_inval
+);
 
-fn lower_sync(
-    s: &Barrier,
-    caps: &Host<'_>,
-    out: &mut dyn Sink<Command>,
-) -> Result<Outcome, LowerError> {
-    if s.sev {
-        return Err(LowerError::NoEquivalent(
-            "IOFENCE.C cannot send an event (SEV)",
-        ));
-    }
-    if s.drain_page_requests {
-        return Err(LowerError::NoEquivalent(
-            "IOFENCE.C cannot drain page requests",
-        ));
-    }
-    if s.interrupt && !caps.f.wsi {
-        return Err(LowerError::NoEquivalent(
-            "IOFENCE.C interrupts are wired interrupts (WSI), not enabled on this host",
-        ));
-    }
-    let mut c = IofenceC {
-        wsi: s.interrupt,
-        pr: true,
-        pw: true,
-        ..Default::default()
-    };
-    if let Some(st) = s.store {
-        if st.address & !FENCE_ADDR_MASK != 0 {
+impl Lowering for crate::RiscV {
+    const NO_EVENT: Option<&'static str> = Some("IOFENCE.C cannot send an event (SEV)");
+    const NO_DRAIN: Option<&'static str> = Some("IOFENCE.C cannot drain page requests");
+    const NO_PREFETCH: &'static str = "the RISC-V IOMMU has no prefetch command";
+    const NO_STALL: [&'static str; 2] = [
+        "the RISC-V IOMMU has no stall resume command",
+        "the RISC-V IOMMU has no stall terminate command",
+    ];
+
+    fn lower_barrier(s: &Barrier, caps: &Host<'_>) -> Result<Command, LowerError> {
+        if s.interrupt && !caps.f.wsi {
             return Err(LowerError::NoEquivalent(
-                "IOFENCE.C store address must be 4-byte aligned",
+                "IOFENCE.C interrupts are wired interrupts (WSI), not enabled on this host",
             ));
         }
-        let Ok(data) = u32::try_from(st.data) else {
-            return Err(LowerError::NoEquivalent(
-                "IOFENCE.C stores 32-bit data; the datum is wider",
-            ));
+        let mut c = IofenceC {
+            wsi: s.interrupt,
+            pr: true,
+            pw: true,
+            ..Default::default()
         };
-        c.av = true;
-        c.addr = st.address;
-        c.data = data;
+        if let Some(st) = s.store {
+            if st.address & !FENCE_ADDR_MASK != 0 {
+                return Err(LowerError::NoEquivalent(
+                    "IOFENCE.C store address must be 4-byte aligned",
+                ));
+            }
+            let Ok(data) = u32::try_from(st.data) else {
+                return Err(LowerError::NoEquivalent(
+                    "IOFENCE.C stores 32-bit data; the datum is wider",
+                ));
+            };
+            c.av = true;
+            c.addr = st.address;
+            c.data = data;
+        }
+        Ok(Command::IofenceC(c))
     }
-    emit_one(out, Command::IofenceC(c))
-}
 
-/// `(rid, dseg, dsv)` of a device id for an ATS command.
-const fn ats_target(d: u32) -> (u16, u8, bool) {
-    (d as u16, (d >> 16) as u8, d > 0xffff)
-}
-
-fn lower_page_response(
-    r: &PageResponse,
-    caps: &Host<'_>,
-    out: &mut dyn Sink<Command>,
-) -> Result<Outcome, LowerError> {
-    if !caps.f.ats {
-        return Err(LowerError::NoEquivalent(
-            "host without ATS: no ATS.PRGR command",
-        ));
-    }
-    if r.priv_data.is_some() {
-        return Err(LowerError::NoEquivalent("ATS.PRGR has no private data"));
-    }
-    if r.device > DID_MAX {
-        return Err(LowerError::NoEquivalent(
-            "device id wider than the 24-bit RISC-V device_id",
-        ));
-    }
-    if r.prg_index > 0x1ff {
-        return Err(LowerError::NoEquivalent("PRG index wider than 9 bits"));
-    }
-    let pid = r.pasid.unwrap_or(0);
-    // The response answers a page request of that PID, which a host with
-    // narrower PIDs (capabilities.PD8 / PD17 / PD20) cannot have taken.
-    if pid > ID20_MAX || (r.pasid.is_some() && pid > caps.f.pid_max()) {
-        return Err(LowerError::NoEquivalent(
-            "PASID wider than the host's PIDs (capabilities.PD8/PD17/PD20)",
-        ));
-    }
-    let (rid, dseg, dsv) = ats_target(r.device);
-    let resp_code = match r.code {
-        RespCode::Success => 0x0,
-        RespCode::Invalid => 0x1,
-        RespCode::Failure => 0xf,
-    };
-    emit_one(
-        out,
-        Command::AtsPrgr(AtsPrgr {
+    fn lower_page_response(r: &PageResponse, caps: &Host<'_>) -> Result<Command, LowerError> {
+        if !caps.f.ats {
+            return Err(LowerError::NoEquivalent(
+                "host without ATS: no ATS.PRGR command",
+            ));
+        }
+        if r.priv_data.is_some() {
+            return Err(LowerError::NoEquivalent("ATS.PRGR has no private data"));
+        }
+        if r.device > DID_MAX {
+            return Err(LowerError::NoEquivalent(
+                "device id wider than the 24-bit RISC-V device_id",
+            ));
+        }
+        if r.prg_index > 0x1ff {
+            return Err(LowerError::NoEquivalent("PRG index wider than 9 bits"));
+        }
+        let pid = r.pasid.unwrap_or(0);
+        // The response answers a page request of that PID, which a host with
+        // narrower PIDs (capabilities.PD8 / PD17 / PD20) cannot have taken.
+        if pid > ID20_MAX || (r.pasid.is_some() && pid > caps.f.pid_max()) {
+            return Err(LowerError::NoEquivalent(
+                "PASID wider than the host's PIDs (capabilities.PD8/PD17/PD20)",
+            ));
+        }
+        let (rid, dseg, dsv) = ats_target(r.device);
+        let resp_code = match r.code {
+            RespCode::Success => 0x0,
+            RespCode::Invalid => 0x1,
+            RespCode::Failure => 0xf,
+        };
+        Ok(Command::AtsPrgr(AtsPrgr {
             pid,
             pv: r.pasid.is_some(),
             dsv,
@@ -405,8 +357,13 @@ fn lower_page_response(
             dseg,
             prg_index: r.prg_index,
             resp_code,
-        }),
-    )
+        }))
+    }
+}
+
+/// `(rid, dseg, dsv)` of a device id for an ATS command.
+const fn ats_target(d: u32) -> (u16, u8, bool) {
+    (d as u16, (d >> 16) as u8, d > 0xffff)
 }
 
 /// The GSCID of a generic domain, if the context names one that fits.
@@ -448,6 +405,9 @@ fn lower_inval<C: Context + ?Sized>(
     ctx: &C,
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {
+    if is_inverted(&i.range) {
+        return Err(LowerError::Invalid("range with first > last"));
+    }
     if i.regime.is_secure() {
         return Ok(dropped("the RISC-V IOMMU has no secure regime"));
     }
@@ -651,26 +611,15 @@ fn lower_inval<C: Context + ?Sized>(
         if !caps.f.ats {
             dropped_part = Some("host without ATS: no device TLBs");
         } else {
-            if !devs.is_enumerable() {
-                return Err(LowerError::NoEquivalent(
-                    "device-TLB invalidation of devices the context cannot enumerate: \
-                     there is no all-device ATS.INVAL",
-                ));
-            }
-            if !devs.fits(DID_MAX) {
-                return Err(LowerError::NoEquivalent(
-                    "device-TLB invalidation of a device id wider than 24 bits",
-                ));
-            }
-            devs.for_each(ctx, &mut |d| {
-                ats_devs += usize::from(ctx.ats_enabled(d));
-                Ok::<(), LowerError>(())
-            })?;
-            if ats_devs > cap {
-                return Err(LowerError::NoEquivalent(
-                    "device-TLB invalidation of more devices than max_cmds",
-                ));
-            }
+            ats_devs = ats_devices(
+                &devs,
+                ctx,
+                DID_MAX,
+                caps.cap,
+                "device-TLB invalidation of devices the context cannot enumerate: \
+                 there is no all-device ATS.INVAL",
+                "device-TLB invalidation of a device id wider than 24 bits",
+            )?;
             if ats_devs < devs.count() {
                 dropped_part = Some("devices without ATS have no device TLB");
             }

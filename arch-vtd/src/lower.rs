@@ -28,11 +28,10 @@
 use crate::desc::*;
 use crate::features::Features;
 use iommu_inval_core::lower::{
-    dropped, emit_one, one_tag, tag_shared, Budget, Emitter, ListedPasids,
+    dropped, lacking, one_tag, tag_shared, Budget, Emitter, ListedPasids, Lowering,
 };
 use iommu_inval_core::model::{
-    Barrier, Caches, DeviceSel, DomainSel, Inval, Op, PageResponse, PasidSel, Regime, RespCode,
-    Stages,
+    Barrier, Caches, DeviceSel, DomainSel, Inval, PageResponse, PasidSel, Regime, RespCode, Stages,
 };
 use iommu_inval_core::range::{
     ats_encode_block, plan_aligned, AddrRange, AlignedBlocks, Block, Plan, PAGE_SHIFT,
@@ -54,35 +53,29 @@ pub const fn max_lowered(budget: Budget) -> usize {
     budget.cap().saturating_mul(5).saturating_add(4)
 }
 
-/// [`max_lowered`] of [`DEFAULT_BUDGET`].
-pub const MAX_LOWERED: usize = max_lowered(DEFAULT_BUDGET);
-
 /// The caches a host unit with `f` lacks: device TLBs without ECAP_REG.DT,
 /// the PASID configuration caches outside scalable mode.
 pub(crate) fn lacks(f: &Features) -> Caches {
-    let mut l = Caches::empty();
-    l.set(Caches::DEV_TLB, !f.dt);
-    l.set(Caches::CONFIG_PASID, !f.smts);
-    l
+    lacking(
+        Caches::empty(),
+        &[(Caches::DEV_TLB, f.dt), (Caches::CONFIG_PASID, f.smts)],
+    )
 }
 
 /// The host [`Features`] and the command cap, as the lowering reads them.
-#[derive(Clone, Copy)]
-struct Host<'a> {
-    f: &'a Features,
-    cap: usize,
-}
+type Host<'a> = iommu_inval_core::lower::Host<'a, Features>;
 
-impl Host<'_> {
+impl Features {
+    /// True when a scalable-mode unit takes PASID `p` (ECAP_REG.PSS).
+    #[inline]
     fn pasid_ok(&self, p: u32) -> bool {
-        let bits = self.f.pasid_bits.min(20);
-        self.f.smts && bits > 0 && p >> bits == 0
+        let bits = self.pasid_bits.min(20);
+        self.smts && bits > 0 && p >> bits == 0
     }
+    /// The largest block order of a page-selective descriptor (CAP_REG.MAMV).
+    #[inline]
     fn max_order(&self) -> u32 {
-        PAGE_SHIFT + u32::from(self.f.mamv.min(52))
-    }
-    fn cap(&self) -> usize {
-        self.cap
+        PAGE_SHIFT + u32::from(self.mamv.min(52))
     }
 }
 
@@ -134,124 +127,98 @@ fn did_for<C: Context + ?Sized>(ctx: &C, dom: DomainSel, lo: u32, hi: u32) -> Op
     }
 }
 
-/// Lower one generic operation to VT-d descriptors written to `out`.
-///
-/// ```
-/// use iommu_inval_core::{model::*, IdentityContext, FixedBuf};
-/// use iommu_inval_vtd::{lower, Command, Features, DEFAULT_BUDGET};
-/// // 3 pages of PASID 1 in domain 2: blocks of 1 and 2 pages (aligned), exact.
-/// let op = Op::Inval(Inval::new(Caches::IOTLB).stage(Stages::S1).domain(DomainSel::One(2))
-///     .pasid(PasidSel::One(1)).range(AddrRange::new(0x3000, 0x3000).unwrap()));
-/// let mut out: FixedBuf<Command, 8> = FixedBuf::new();
-/// let o = lower(&op, &Features::SCALABLE, DEFAULT_BUDGET, &IdentityContext, &mut out).unwrap();
-/// assert_eq!((o.emitted, o.is_exact()), (2, true));
-/// let Some(Command::PIotlbInv(d)) = out.get(1) else { panic!() };
-/// assert_eq!((d.g, d.did, d.pasid, d.address, d.am), (3, 2, 1, 0x4000, 1));
-/// ```
-pub fn lower<C: Context + ?Sized>(
-    op: &Op,
-    features: &Features,
-    budget: Budget,
-    ctx: &C,
-    out: &mut dyn Sink<Command>,
-) -> Result<Outcome, LowerError> {
-    let caps = &Host {
-        f: features,
-        cap: budget.cap(),
-    };
-    match op {
-        Op::Inval(i) => lower_inval(i, caps, ctx, out),
-        Op::Sync(s) => lower_sync(s, caps, out),
-        Op::Prefetch(_) => Ok(dropped("VT-d has no prefetch command")),
-        Op::PageResponse(r) => lower_resp(r, caps, out),
-        Op::Resume { .. } => Err(LowerError::NoEquivalent(
-            "VT-d has no stall resume (no stall model)",
-        )),
-        Op::StallTerminate { .. } => Err(LowerError::NoEquivalent(
-            "VT-d has no stall terminate (no stall model)",
-        )),
-    }
-}
+iommu_inval_core::lowering!(
+    /// Lower one generic operation to VT-d descriptors written to `out`.
+    ///
+    /// ```
+    /// use iommu_inval_core::{model::*, IdentityContext, FixedBuf};
+    /// use iommu_inval_vtd::{lower, Command, Features, DEFAULT_BUDGET};
+    /// // 3 pages of PASID 1 in domain 2: blocks of 1 and 2 pages (aligned), exact.
+    /// let op = Op::Inval(Inval::new(Caches::IOTLB).stage(Stages::S1).domain(DomainSel::One(2))
+    ///     .pasid(PasidSel::One(1)).range(AddrRange::new(0x3000, 0x3000).unwrap()));
+    /// let mut out: FixedBuf<Command, 8> = FixedBuf::new();
+    /// let o = lower(&op, &Features::SCALABLE, DEFAULT_BUDGET, &IdentityContext, &mut out).unwrap();
+    /// assert_eq!((o.emitted, o.is_exact()), (2, true));
+    /// let Some(Command::PIotlbInv(d)) = out.get(1) else { panic!() };
+    /// assert_eq!((d.g, d.did, d.pasid, d.address, d.am), (3, 2, 1, 0x4000, 1));
+    /// ```
+    crate::Vtd,
+    lower_inval
+);
 
-fn lower_sync(
-    s: &Barrier,
-    caps: &Host<'_>,
-    out: &mut dyn Sink<Command>,
-) -> Result<Outcome, LowerError> {
-    if s.sev {
-        return Err(LowerError::NoEquivalent(
-            "VT-d inv_wait cannot send an event (SEV)",
-        ));
-    }
-    let (sw, status_data, status_address) = match s.store {
-        None => (false, 0, 0),
-        Some(st) => {
-            if st.address & 3 != 0 {
-                return Err(LowerError::NoEquivalent(
-                    "inv_wait status address must be 4-byte aligned",
-                ));
+impl Lowering for crate::Vtd {
+    const NO_EVENT: Option<&'static str> = Some("VT-d inv_wait cannot send an event (SEV)");
+    const NO_PREFETCH: &'static str = "VT-d has no prefetch command";
+    const NO_STALL: [&'static str; 2] = [
+        "VT-d has no stall resume (no stall model)",
+        "VT-d has no stall terminate (no stall model)",
+    ];
+
+    fn lower_barrier(s: &Barrier, caps: &Host<'_>) -> Result<Command, LowerError> {
+        let (sw, status_data, status_address) = match s.store {
+            None => (false, 0, 0),
+            Some(st) => {
+                if st.address & 3 != 0 {
+                    return Err(LowerError::NoEquivalent(
+                        "inv_wait status address must be 4-byte aligned",
+                    ));
+                }
+                let data = u32::try_from(st.data).map_err(|_| {
+                    LowerError::NoEquivalent("inv_wait status data is 32 bits; store datum wider")
+                })?;
+                (true, data, st.address)
             }
-            let data = u32::try_from(st.data).map_err(|_| {
-                LowerError::NoEquivalent("inv_wait status data is 32 bits; store datum wider")
-            })?;
-            (true, data, st.address)
-        }
-    };
-    let c = Command::InvWait(InvWait {
-        r#if: s.interrupt,
-        sw,
-        r#fn: s.fence,
-        pd: s.drain_page_requests,
-        status_data,
-        status_address,
-        wide: caps.f.dw,
-    });
-    emit_one(out, c)
-}
+        };
+        Ok(Command::InvWait(InvWait {
+            r#if: s.interrupt,
+            sw,
+            r#fn: s.fence,
+            pd: s.drain_page_requests,
+            status_data,
+            status_address,
+            wide: caps.f.dw,
+        }))
+    }
 
-fn lower_resp(
-    r: &PageResponse,
-    caps: &Host<'_>,
-    out: &mut dyn Sink<Command>,
-) -> Result<Outcome, LowerError> {
-    let rid = u16::try_from(r.device)
-        .map_err(|_| LowerError::NoEquivalent("requester id wider than 16 bits"))?;
-    // A response with a PASID answers a PASID page request, which only a
-    // scalable-mode unit with PASIDs that wide (ECAP_REG.PSS) takes.
-    if r.pasid.is_some_and(|p| !caps.pasid_ok(p)) {
-        return Err(LowerError::NoEquivalent(
-            "PASID wider than the host's (ECAP_REG.PSS), or not in scalable mode",
-        ));
+    fn lower_page_response(r: &PageResponse, caps: &Host<'_>) -> Result<Command, LowerError> {
+        let rid = u16::try_from(r.device)
+            .map_err(|_| LowerError::NoEquivalent("requester id wider than 16 bits"))?;
+        // A response with a PASID answers a PASID page request, which only a
+        // scalable-mode unit with PASIDs that wide (ECAP_REG.PSS) takes.
+        if r.pasid.is_some_and(|p| !caps.f.pasid_ok(p)) {
+            return Err(LowerError::NoEquivalent(
+                "PASID wider than the host's (ECAP_REG.PSS), or not in scalable mode",
+            ));
+        }
+        if r.prg_index >> 9 != 0 {
+            return Err(LowerError::NoEquivalent(
+                "page request group index wider than 9 bits",
+            ));
+        }
+        if r.priv_data.is_some() && !caps.f.dw {
+            return Err(LowerError::NoEquivalent(
+                "private data needs 256-bit descriptors",
+            ));
+        }
+        Ok(Command::PageGrpResp(PageGrpResp {
+            pasid_present: r.pasid.is_some(),
+            priv_data_present: r.priv_data.is_some(),
+            resp_code: match r.code {
+                RespCode::Success => 0,
+                RespCode::Invalid => 1,
+                RespCode::Failure => 0xf,
+            },
+            rid,
+            pasid: r.pasid.unwrap_or(0),
+            lpig: r.last,
+            prg_index: r.prg_index,
+            priv_data: if caps.f.dw {
+                Some(r.priv_data.unwrap_or([0, 0]))
+            } else {
+                None
+            },
+        }))
     }
-    if r.prg_index >> 9 != 0 {
-        return Err(LowerError::NoEquivalent(
-            "page request group index wider than 9 bits",
-        ));
-    }
-    if r.priv_data.is_some() && !caps.f.dw {
-        return Err(LowerError::NoEquivalent(
-            "private data needs 256-bit descriptors",
-        ));
-    }
-    let c = Command::PageGrpResp(PageGrpResp {
-        pasid_present: r.pasid.is_some(),
-        priv_data_present: r.priv_data.is_some(),
-        resp_code: match r.code {
-            RespCode::Success => 0,
-            RespCode::Invalid => 1,
-            RespCode::Failure => 0xf,
-        },
-        rid,
-        pasid: r.pasid.unwrap_or(0),
-        lpig: r.last,
-        prg_index: r.prg_index,
-        priv_data: if caps.f.dw {
-            Some(r.priv_data.unwrap_or([0, 0]))
-        } else {
-            None
-        },
-    });
-    emit_one(out, c)
 }
 
 fn lower_inval<C: Context + ?Sized>(
@@ -374,7 +341,7 @@ fn lower_cc<C: Context + ?Sized>(
             // Aligned groups of 8 functions use fm = 3 (mask sid[2:0]); the
             // rest one source-id each (fm 1, 2 mask non-contiguous bits).
             // Count with an early stop: ranges can span 2^32 ids.
-            let cap = caps.cap();
+            let cap = caps.cap;
             let mut k = 0usize;
             let within = hi <= 0xffff
                 && cc_pieces(lo, hi, &mut |_, _| {
@@ -477,7 +444,7 @@ fn lower_pc<C: Context + ?Sized>(
             }))?;
         }
         Some(did) => match i.pasid {
-            PasidSel::One(p) if caps.pasid_ok(p) => em.push(Command::PcInv(PcInv {
+            PasidSel::One(p) if caps.f.pasid_ok(p) => em.push(Command::PcInv(PcInv {
                 g: 1,
                 did,
                 pasid: p,
@@ -536,7 +503,7 @@ fn lower_iec(i: &Inval, caps: &Host<'_>, em: &mut Em) -> Result<Widened, LowerEr
         wide: false,
     };
     let fits = |b: &Block| b.addr <= 0xffff && b.order <= 31;
-    match plan_aligned(&r, 0, 31, caps.cap()) {
+    match plan_aligned(&r, 0, 31, caps.cap) {
         Plan::Pieces(it) if it.clone().all(|b| fits(&b)) => {
             for b in it {
                 em.push(Command::IecInv(one(b)))?;
@@ -590,7 +557,7 @@ fn lower_iotlb<C: Context + ?Sized>(
     // up to the cap; else, and for any unknown domain, the global one.
     let listed = match (s1, i.pasid, i.domain, did) {
         (true, PasidSel::All, DomainSel::One(d), Some(_)) => {
-            ListedPasids::resolve(ctx, ArchId::Vtd, d, |p| caps.pasid_ok(p), caps.cap())
+            ListedPasids::resolve(ctx, ArchId::Vtd, d, |p| caps.f.pasid_ok(p), caps.cap)
         }
         _ => None,
     };
@@ -671,7 +638,7 @@ fn tag_of<C: Context + ?Sized>(
     caps: &Host<'_>,
     shared: &mut bool,
 ) -> Option<u32> {
-    let tag = one_tag(ctx, ArchId::Vtd, domain, sel, |t| caps.pasid_ok(t))?;
+    let tag = one_tag(ctx, ArchId::Vtd, domain, sel, |t| caps.f.pasid_ok(t))?;
     *shared |= tag_shared(ctx, ArchId::Vtd, domain, tag, sel);
     Some(tag)
 }
@@ -679,10 +646,10 @@ fn tag_of<C: Context + ?Sized>(
 /// Descriptors `page_sel` takes for `i.range` (one PASID).
 fn page_sel_count(i: &Inval, caps: &Host<'_>) -> usize {
     let r = i.range;
-    if r.is_all() || exact_block(&r, PAGE_SHIFT, caps.max_order()).is_some() {
+    if r.is_all() || exact_block(&r, PAGE_SHIFT, caps.f.max_order()).is_some() {
         return 1;
     }
-    match plan_aligned(&r, PAGE_SHIFT, caps.max_order(), caps.cap()) {
+    match plan_aligned(&r, PAGE_SHIFT, caps.f.max_order(), caps.cap) {
         Plan::Pieces(it) => it.count(),
         Plan::Single(_) | Plan::All => 1,
     }
@@ -702,7 +669,7 @@ fn each_listed_pasid<C: Context + ?Sized>(
 ) -> Result<Widened, LowerError> {
     let per = page_sel_count(i, caps);
     let mut w = Widened::empty();
-    let ranged = l.count().saturating_mul(per) <= caps.cap();
+    let ranged = l.count().saturating_mul(per) <= caps.cap;
     if !ranged {
         w |= Widened::RANGE | Widened::CAP | leaf_w(i);
     }
@@ -748,7 +715,7 @@ fn page_sel(
         em.push(mk(2, 0, false, 0))?;
         return Ok(leaf_w(i));
     }
-    if let Some(b) = exact_block(&r, PAGE_SHIFT, caps.max_order()) {
+    if let Some(b) = exact_block(&r, PAGE_SHIFT, caps.f.max_order()) {
         em.push(mk(3, am(&b), leaf, b.addr))?;
         return Ok(Widened::empty());
     }
@@ -756,7 +723,7 @@ fn page_sel(
     if r.align_out(PAGE_SHIFT) != r {
         w |= Widened::RANGE;
     }
-    match plan_aligned(&r, PAGE_SHIFT, caps.max_order(), caps.cap()) {
+    match plan_aligned(&r, PAGE_SHIFT, caps.f.max_order(), caps.cap) {
         Plan::Pieces(it) => {
             for b in it {
                 em.push(mk(3, am(&b), leaf, b.addr))?;
@@ -818,7 +785,7 @@ fn check_devices<C: Context + ?Sized>(
             n
         }
     };
-    if n > caps.cap() as u64 {
+    if n > caps.cap as u64 {
         return Err(LowerError::NoEquivalent(TOO_MANY_DEVICES));
     }
     Ok(n)
@@ -863,7 +830,7 @@ fn lower_dev<C: Context + ?Sized>(
         return Ok(w);
     }
     let pasid = match i.pasid {
-        PasidSel::One(p) if caps.pasid_ok(p) => Some(p),
+        PasidSel::One(p) if caps.f.pasid_ok(p) => Some(p),
         PasidSel::All => None,
         _ => {
             w |= Widened::PASID;
@@ -885,7 +852,7 @@ fn lower_dev<C: Context + ?Sized>(
             w |= Widened::RANGE;
         }
         // The per-device share of the cap (n_dev <= cap).
-        let budget = (caps.cap() as u64 / n_dev).max(1) as usize;
+        let budget = (caps.cap as u64 / n_dev).max(1) as usize;
         match plan_aligned(&r, PAGE_SHIFT, 63, budget) {
             Plan::Pieces(it) => DevPlan::Pieces(it),
             Plan::Single(b) => {
@@ -989,10 +956,10 @@ mod tests {
             pasid_bits: 8,
             ..Features::SCALABLE
         };
-        let c = Host { f: &f, cap: 1 };
+        let c = &f;
         assert!(c.pasid_ok(255));
         assert!(!c.pasid_ok(256));
         let legacy = Features::SCALABLE.in_legacy_mode();
-        assert!(!Host { f: &legacy, cap: 1 }.pasid_ok(0));
+        assert!(!legacy.pasid_ok(0));
     }
 }

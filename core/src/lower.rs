@@ -9,12 +9,184 @@
 //! [`Context`], with `None` / [`DeviceSet::is_enumerable`] = false meaning
 //! "unknown: widen".
 
+use crate::arch::Arch;
 use crate::context::Context;
 use crate::error::LowerError;
-use crate::model::{DeviceSel, DomainSel, Outcome, PasidSel, Widened};
+use crate::model::{
+    Barrier, Caches, DeviceSel, DomainSel, Inval, Op, Outcome, PageResponse, PasidSel, Prefetch,
+    StallAction, Widened,
+};
 use crate::native::ArchId;
 use crate::range::{covering_block, AddrRange, AlignedBlocks, Block, PAGE_SHIFT};
 use crate::sink::Sink;
+
+/// An architecture's lowering of every op but invalidations (its own
+/// function, named to [`lowering!`](crate::lowering)), and the barrier
+/// parts it cannot carry. Its `lower` ([`lower`]) refuses those parts and
+/// emits the one command of a barrier, page response or stall op.
+pub trait Lowering: Arch {
+    /// Why a barrier that sends an event (`sev`) is `NoEquivalent`; `None`:
+    /// [`lower_barrier`](Self::lower_barrier) takes it.
+    const NO_EVENT: Option<&'static str> = None;
+    /// Why a barrier that drains page requests is `NoEquivalent`; `None`:
+    /// [`lower_barrier`](Self::lower_barrier) takes it.
+    const NO_DRAIN: Option<&'static str> = None;
+    /// Why a prefetch is dropped, where [`lower_prefetch`](Self::lower_prefetch)
+    /// is not the architecture's own.
+    const NO_PREFETCH: &'static str = "no prefetch command";
+    /// Why resume (first) and stall terminate (second) are `NoEquivalent`,
+    /// where [`lower_stall`](Self::lower_stall) is not the architecture's own.
+    const NO_STALL: [&'static str; 2] = ["no stall resume command", "no stall terminate command"];
+
+    /// The one command of barrier `b` (without the parts `NO_EVENT` and
+    /// `NO_DRAIN` refuse), or `NoEquivalent`.
+    fn lower_barrier(
+        b: &Barrier,
+        host: &Host<'_, Self::Features>,
+    ) -> Result<Self::Command, LowerError>;
+    /// The one command of a page response, or `NoEquivalent`.
+    fn lower_page_response(
+        r: &PageResponse,
+        host: &Host<'_, Self::Features>,
+    ) -> Result<Self::Command, LowerError>;
+    /// A prefetch (a hint): dropped with [`NO_PREFETCH`](Self::NO_PREFETCH)
+    /// unless the architecture has a prefetch command.
+    fn lower_prefetch(
+        _p: &Prefetch,
+        _host: &Host<'_, Self::Features>,
+        _out: &mut dyn Sink<Self::Command>,
+    ) -> Result<Outcome, LowerError> {
+        Ok(dropped(Self::NO_PREFETCH))
+    }
+    /// The one command resuming (`Some((stag, action))`) or terminating
+    /// (`None`) the stalled transactions of `device`: `NoEquivalent` with
+    /// [`NO_STALL`](Self::NO_STALL) unless the architecture has a stall model.
+    fn lower_stall(
+        _device: u32,
+        resume: Option<(u16, StallAction)>,
+    ) -> Result<Self::Command, LowerError> {
+        let [res, term] = Self::NO_STALL;
+        Err(LowerError::NoEquivalent(if resume.is_some() {
+            res
+        } else {
+            term
+        }))
+    }
+}
+
+/// Lower `op` for a host with `features` within `budget`: invalidations
+/// through `inval` (the architecture's own), every other op through `A`'s
+/// [`Lowering`]. The body of the `lower` that [`lowering!`](crate::lowering)
+/// writes.
+#[inline]
+pub fn lower<A: Lowering, X: Context + ?Sized>(
+    op: &Op,
+    features: &A::Features,
+    budget: Budget,
+    ctx: &X,
+    out: &mut dyn Sink<A::Command>,
+    inval: impl FnOnce(
+        &Inval,
+        &Host<'_, A::Features>,
+        &X,
+        &mut dyn Sink<A::Command>,
+    ) -> Result<Outcome, LowerError>,
+) -> Result<Outcome, LowerError> {
+    let host = &Host::new(features, budget);
+    match op {
+        Op::Inval(i) => inval(i, host, ctx, out),
+        Op::Prefetch(p) => A::lower_prefetch(p, host, out),
+        _ => emit_one(out, lower_one::<A>(op, host)?),
+    }
+}
+
+/// The one command of a barrier, page response or stall op (out of line:
+/// the invalidation path stays small).
+#[inline(never)]
+fn lower_one<A: Lowering>(op: &Op, host: &Host<'_, A::Features>) -> Result<A::Command, LowerError> {
+    match op {
+        Op::Sync(b) => match (A::NO_EVENT, A::NO_DRAIN) {
+            (Some(why), _) if b.sev => Err(LowerError::NoEquivalent(why)),
+            (_, Some(why)) if b.drain_page_requests => Err(LowerError::NoEquivalent(why)),
+            _ => A::lower_barrier(b, host),
+        },
+        Op::PageResponse(r) => A::lower_page_response(r, host),
+        Op::Resume {
+            device,
+            stag,
+            action,
+        } => A::lower_stall(*device, Some((*stag, *action))),
+        Op::StallTerminate { device } => A::lower_stall(*device, None),
+        Op::Inval(_) | Op::Prefetch(_) => Err(LowerError::Invalid(
+            "an invalidation or prefetch is not a one-command op",
+        )),
+    }
+}
+
+/// Writes an architecture crate's `lower` (generic op → native commands
+/// for a host with `crate::Features`, within a [`Budget`]) over its
+/// [`Lowering`] implementation `$arch`, and `MAX_LOWERED` (the capacity
+/// that one op's lowering within `crate::DEFAULT_BUDGET` never exceeds,
+/// from `crate::lower::max_lowered`); invalidations go to `$inval`.
+/// Invoked once, in the crate's `lower` module:
+/// `lowering!(/** doc */ Smmuv3, lower_inval);`.
+// `crate::` names the invoking architecture crate's items, by design.
+#[allow(clippy::crate_in_macro_def)]
+#[macro_export]
+macro_rules! lowering {
+    ($(#[$m:meta])* $arch:ty, $inval:path) => {
+        $(#[$m])*
+        #[inline]
+        pub fn lower<C: $crate::Context + ?Sized>(
+            op: &$crate::Op,
+            features: &crate::Features,
+            budget: $crate::lower::Budget,
+            ctx: &C,
+            out: &mut dyn $crate::Sink<crate::Command>,
+        ) -> Result<$crate::Outcome, $crate::LowerError> {
+            $crate::lower::lower::<$arch, C>(op, features, budget, ctx, out, $inval)
+        }
+
+        /// [`max_lowered`] of [`DEFAULT_BUDGET`](crate::DEFAULT_BUDGET).
+        pub const MAX_LOWERED: usize = crate::lower::max_lowered(crate::DEFAULT_BUDGET);
+    };
+}
+
+/// The host a lowering writes for: its features and the command cap of
+/// its [`Budget`].
+#[derive(Debug)]
+pub struct Host<'a, F> {
+    /// The host IOMMU's features.
+    pub f: &'a F,
+    /// [`Budget::cap`]: at least one.
+    pub cap: usize,
+}
+
+impl<'a, F> Host<'a, F> {
+    /// The host with `features`, within `budget`.
+    #[inline]
+    pub const fn new(features: &'a F, budget: Budget) -> Self {
+        Host {
+            f: features,
+            cap: budget.cap(),
+        }
+    }
+}
+
+/// The caches a host lacks: `always` (caches the architecture has not)
+/// and each of `optional` whose feature the host has not (`false`).
+#[inline]
+pub const fn lacking(always: Caches, optional: &[(Caches, bool)]) -> Caches {
+    let mut l = always;
+    let mut k = 0;
+    while k < optional.len() {
+        if !optional[k].1 {
+            l = l.union(optional[k].0);
+        }
+        k += 1;
+    }
+    l
+}
 
 /// Writes one lowering's commands to a sink, phase by phase, and keeps its
 /// [`Outcome`].
@@ -291,9 +463,42 @@ impl DeviceSet {
     }
 }
 
+/// How many devices of `devs` a device-TLB phase reaches: those whose ATS
+/// the context enables. Refused (`NoEquivalent`) when the devices cannot be
+/// enumerated (`unlisted`: the architecture has no all-device command),
+/// one id is above `max_id` (`too_wide`), or the ATS devices number more
+/// than `cap`.
+pub fn ats_devices<X: Context + ?Sized>(
+    devs: &DeviceSet,
+    ctx: &X,
+    max_id: u32,
+    cap: usize,
+    unlisted: &'static str,
+    too_wide: &'static str,
+) -> Result<usize, LowerError> {
+    if !devs.is_enumerable() {
+        return Err(LowerError::NoEquivalent(unlisted));
+    }
+    if !devs.fits(max_id) {
+        return Err(LowerError::NoEquivalent(too_wide));
+    }
+    let mut n = 0usize;
+    devs.for_each(ctx, &mut |d| {
+        n += usize::from(ctx.ats_enabled(d));
+        Ok::<(), LowerError>(())
+    })?;
+    if n > cap {
+        return Err(LowerError::NoEquivalent(
+            "device-TLB invalidation of more devices than max_cmds",
+        ));
+    }
+    Ok(n)
+}
+
 /// The one native tag (ASID, PSCID, PASID-table entry...) of PASID
 /// selection `sel` in `domain`: when the context knows the tags, names
 /// exactly one (repeats allowed) and it `fits` the host.
+#[inline]
 pub fn one_tag<X: Context + ?Sized>(
     ctx: &X,
     arch: ArchId,
@@ -311,6 +516,7 @@ pub fn one_tag<X: Context + ?Sized>(
 
 /// True when a PASID selection other than `sel` also carries native tag
 /// `tag` in `domain` (an invalidation by that tag removes its entries too).
+#[inline]
 pub fn tag_shared<X: Context + ?Sized>(
     ctx: &X,
     arch: ArchId,

@@ -8,13 +8,23 @@
 //! STREAM `window`: the 15 invalidations of a barrier overlap or touch
 //! (they coalesce); `distinct`: each names its own ASID (nothing merges,
 //! the cost of trying). `off` lowers op by op, as before coalescing.
+//!
+//!     lower_loop cases ARCH CASE N
+//!
+//! lowers [`common_case`] CASE (`single_page`, `aligned_2m`, `pasid_wide`)
+//! N times for ARCH (`arm`, `vtd`, `amd`, `riscv`) with its default
+//! [`Target`] into a counting sink: the instructions of one lowering are
+//! the difference of two N over their difference.
 
 use std::hint::black_box;
 
 use iommu_inval_arm::queue::CmdqDevice;
 use iommu_inval_arm::{CmdSync, Command, TlbiNhVa};
+use iommu_inval_bench::streams::common_case;
+use iommu_inval_core::arch::{Arch, Target};
 use iommu_inval_core::device::{BackendError, CommandQueue, CountingBackend, LowerToHost};
-use iommu_inval_core::{CellMemory, IdentityContext, QueueMemory};
+use iommu_inval_core::sink::{Full, Sink};
+use iommu_inval_core::{CellMemory, IdentityContext, Op, QueueMemory};
 
 const N: u64 = 4095;
 const GUEST: u64 = 0x10_0000;
@@ -66,8 +76,50 @@ fn pass(gmem: &CellMemory<'_>, hbytes: &mut [u8], coalesce: bool) -> u64 {
     be.commands
 }
 
+/// Counts what it is given, keeping nothing.
+struct Count(usize);
+
+impl<T> Sink<T> for Count {
+    fn push(&mut self, item: T) -> Result<(), Full> {
+        black_box(&item);
+        self.0 += 1;
+        Ok(())
+    }
+}
+
+/// Lower `op` `n` times for `A`'s default target; the commands written.
+#[inline(never)]
+fn cases<A: Arch>(op: &Op, n: usize) -> usize {
+    let target = Target::<A>::default();
+    let mut total = 0;
+    for _ in 0..n {
+        let mut out = Count(0);
+        if black_box(&target)
+            .lower(black_box(op), &IdentityContext, &mut out)
+            .is_ok()
+        {
+            total += out.0;
+        }
+    }
+    total
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).is_some_and(|s| s == "cases") {
+        let Some(op) = args.get(3).and_then(|c| common_case(c)) else {
+            return;
+        };
+        let n = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(1);
+        let total = match args.get(2).map(String::as_str) {
+            Some("arm") => cases::<iommu_inval_arm::Smmuv3>(&op, n),
+            Some("vtd") => cases::<iommu_inval_vtd::Vtd>(&op, n),
+            Some("amd") => cases::<iommu_inval_amd::AmdVi>(&op, n),
+            _ => cases::<iommu_inval_riscv::RiscV>(&op, n),
+        };
+        println!("{total} commands");
+        return;
+    }
     let distinct = args.get(1).is_some_and(|s| s == "distinct");
     let passes: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);
     let coalesce = args.get(3).is_none_or(|s| s != "off");
