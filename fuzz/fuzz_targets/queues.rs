@@ -28,7 +28,7 @@
 use arbitrary::{Result, Unstructured};
 use iommu_inval::core::arch::Arch;
 use iommu_inval::core::device::{
-    Backend, BackendError, CommandQueue, Fetched, BATCH_OPS,
+    Backend, BackendError, CommandQueue, Fetched, QueueEngine, BATCH_OPS,
 };
 use iommu_inval::core::model::{Barrier, Op};
 use iommu_inval::core::{
