@@ -16,7 +16,7 @@ use crate::native::ArchId;
 /// The native tag of requests without PASID where no configuration says
 /// otherwise: Linux's `IOMMU_NO_PASID` (the VT-d RID_PASID it programs, the
 /// AMD-Vi GCR3 entry of such requests), SMMU CD 0.
-pub const NO_PASID_TAG: u32 = 0;
+pub(crate) const NO_PASID_TAG: u32 = 0;
 
 /// The largest native address-space tag of `arch`: 16-bit SMMU ASIDs,
 /// 20-bit PASIDs and PSCIDs elsewhere.
@@ -383,7 +383,8 @@ mod topology {
 
     impl IommufdTopology {
         /// The physical StreamID of virtual StreamID `vsid`.
-        pub fn psid_of_vsid(&self, vsid: u32) -> Option<u32> {
+        #[cfg(test)]
+        fn psid_of_vsid(&self, vsid: u32) -> Option<u32> {
             self.vdevices
                 .iter()
                 .find(|v| v.vsid == vsid)
@@ -394,7 +395,7 @@ mod topology {
         /// vDEVICE per virtual id, and one StreamID per device); host
         /// widths an SMMU can have (8- or 16-bit ASIDs, at most 20-bit
         /// SubstreamIDs).
-        pub fn validate(&self) -> Result<(), TopologyError> {
+        pub(crate) fn validate(&self) -> Result<(), TopologyError> {
             // The widths an SMMU can have (SMMU_IDR0.ASID16, SMMU_IDR1.SSIDSIZE).
             if !matches!(self.host.asid_bits, 8 | 16) {
                 return Err(TopologyError::Inconsistent(std::format!(

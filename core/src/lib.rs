@@ -38,8 +38,6 @@
 //!   trait and the back ends shipped with it.
 //! * [`display`]: the readable one-line meaning of an op (`Display` for
 //!   [`Op`] and its parts), as the CLI's `decode` prints it.
-//! * [`seed`]: the kernel SVA invalidate proposal this model starts from, and
-//!   its one-to-one mapping.
 //! * `strict_json` (feature `json`): JSON parsing that refuses duplicate keys.
 //!
 //! ```
@@ -72,6 +70,7 @@ pub mod context;
 pub mod device;
 pub mod display;
 pub mod error;
+mod flags;
 #[cfg(feature = "alloc")]
 pub mod footprint;
 pub mod lift;
@@ -82,7 +81,8 @@ pub mod prelude;
 pub mod queue;
 pub mod range;
 pub mod ring;
-pub mod seed;
+#[cfg(test)]
+mod seed;
 pub mod sink;
 #[cfg(feature = "json")]
 pub mod strict_json;

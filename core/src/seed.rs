@@ -1,5 +1,7 @@
 //! The kernel SVA invalidate proposal this model starts from, and its
-//! one-to-one mapping onto [`Inval`].
+//! one-to-one mapping onto [`Inval`], kept as a tested record of that
+//! mapping (test builds only: nothing outside the tests submits seed
+//! requests).
 //!
 //! | seed | generic |
 //! |---|---|
@@ -34,9 +36,9 @@ pub enum SeedScope {
     Va,
 }
 
-bitflags::bitflags! {
+crate::flags! {
     /// Seed flags.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[derive(Clone, Copy, PartialEq, Eq, Hash)]
     pub struct SeedFlags: u8 {
         /// Only leaf entries.
         const LEAF = 1;
@@ -98,7 +100,7 @@ impl SeedRequest {
 
     /// The request as a sequence: configuration, sync, TLB, sync, device TLB,
     /// sync — each step only if its flag is set. Returns the ops written.
-    pub fn to_ops(&self, out: &mut dyn Sink<Op>) -> Result<usize, LowerError> {
+    pub fn to_ops(self, out: &mut dyn Sink<Op>) -> Result<usize, LowerError> {
         let config = if self.scope == SeedScope::Domain {
             Caches::CONFIG
         } else {
@@ -259,6 +261,48 @@ mod tests {
         // With SMMU range invalidation, the 2 MiB granule (TG 4K, scale set by
         // the block size) still fits one command.
         assert!(matches!(plan_smmu(&i2.range, 12, 1), Plan::Pieces(_)));
+    }
+
+    #[test]
+    fn va_request_is_config_tlb_device_tlb_each_synced() {
+        // The sequence arch-arm's `seed_request_order_config_tlb_atc` lowers.
+        let r = SeedRequest {
+            scope: SeedScope::Va,
+            flags: SeedFlags::CONFIG | SeedFlags::TLB | SeedFlags::DEV_TLB,
+            domain: 1,
+            pasid: 2,
+            iova: 0x4000,
+            size: 0x2000,
+            granule: 0x1000,
+        };
+        let mut b: FixedBuf<Op, 8> = FixedBuf::new();
+        assert_eq!(r.to_ops(&mut b).unwrap(), 6);
+        let step = |caches| {
+            Op::Inval(
+                Inval::new(caches)
+                    .stage(Stages::S1)
+                    .domain(DomainSel::One(1))
+                    .pasid(PasidSel::One(2))
+                    .range(AddrRange::new(0x4000, 0x2000).unwrap())
+                    .hints(Hints {
+                        leaf_shift: 12,
+                        ..Hints::default()
+                    }),
+            )
+        };
+        let sync = Op::Sync(Barrier::default());
+        let ops: alloc::vec::Vec<_> = b.iter().copied().collect();
+        assert_eq!(
+            ops,
+            [
+                step(Caches::CONFIG_PASID),
+                sync,
+                step(Caches::IOTLB),
+                sync,
+                step(Caches::DEV_TLB),
+                sync
+            ]
+        );
     }
 
     #[test]

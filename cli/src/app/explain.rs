@@ -5,7 +5,7 @@
 //!   the caches the target host lacks (they are *dropped*, rule 2: interrupt
 //!   remapping on SMMUv3, device TLBs on a host without ATS, PASID
 //!   configuration on legacy-mode VT-d), projected onto a single regime when the target is
-//!   VT-d or AMD-Vi ([`Footprint::project_single_regime`]); device-TLB
+//!   VT-d or AMD-Vi ([`Footprint::fold_regimes`]); device-TLB
 //!   entries of a device the context says has no ATS do not exist and are
 //!   left out;
 //! * output footprint: the union of the footprints of the lifts of every
@@ -113,8 +113,8 @@ fn smmu_view(mut i: Inval) -> Inval {
 fn on_target(target: ArchId, f: Footprint) -> Footprint {
     match target {
         ArchId::Smmuv3 => f,
-        ArchId::Vtd | ArchId::Amd => f.project_single_regime(),
-        ArchId::Riscv => f.project_riscv(),
+        ArchId::Vtd | ArchId::Amd => f.fold_regimes(false),
+        ArchId::Riscv => f.fold_regimes(true),
     }
 }
 
