@@ -5,8 +5,8 @@
 /// associated constant per flag (a flag may combine others), the set
 /// operators (`|`, `&`, `-`, `!` and their assignments; `!` stays within
 /// the declared flags), `Debug` (`Name(A | B)`) and the methods `empty`,
-/// `all`, `bits`, `from_bits_truncate`, `union`, `contains`, `intersects`,
-/// `is_empty`, `insert`, `remove`. A flag followed by `=> "text"` is named;
+/// `all`, `bits`, `from_bits_truncate`, `union` (`|` in a `const`),
+/// `contains`, `intersects`, `is_empty` (set with `|=`, clear with `-=`). A flag followed by `=> "text"` is named;
 /// with a method name after the integer type (`names` below), that method
 /// yields the texts of the named flags the set contains, in declaration
 /// order.
@@ -90,14 +90,6 @@ macro_rules! flags {
             pub const fn is_empty(self) -> bool {
                 self.0 == 0
             }
-            /// Set the flags of `other`.
-            pub fn insert(&mut self, other: Self) {
-                self.0 |= other.0;
-            }
-            /// Clear the flags of `other`.
-            pub fn remove(&mut self, other: Self) {
-                self.0 &= !other.0;
-            }
             $(
                 /// The texts of the named flags that are set, in declaration order.
                 pub fn $names(self) -> impl Iterator<Item = &'static str> {
@@ -160,7 +152,7 @@ macro_rules! flags {
                         }
                         f.write_str(ident)?;
                         first = false;
-                        left.remove(*flag);
+                        left -= *flag;
                     }
                 }
                 if !left.is_empty() || first {

@@ -120,7 +120,7 @@ impl SeedRequest {
                 if caches != Caches::IOTLB {
                     // Configuration and device TLBs have no walk caches: LEAF
                     // and stage only concern the IOTLB.
-                    i.caches.remove(Caches::LEAF);
+                    i.caches -= Caches::LEAF;
                 }
                 out.push(Op::Inval(i))?;
                 out.push(Op::Sync(Barrier::default()))?;
@@ -135,6 +135,7 @@ impl SeedRequest {
 mod tests {
     use super::*;
     use crate::footprint::Footprint;
+    use crate::model::Regime;
     use crate::range::{page_count, plan_smmu, Plan};
     use crate::sink::FixedBuf;
     use crate::IdentityContext;
@@ -277,31 +278,33 @@ mod tests {
         };
         let mut b: FixedBuf<Op, 8> = FixedBuf::new();
         assert_eq!(r.to_ops(&mut b).unwrap(), 6);
-        let step = |caches| {
-            Op::Inval(
-                Inval::new(caches)
-                    .stage(Stages::S1)
-                    .domain(DomainSel::One(1))
-                    .pasid(PasidSel::One(2))
-                    .range(AddrRange::new(0x4000, 0x2000).unwrap())
-                    .hints(Hints {
-                        leaf_shift: 12,
-                        ..Hints::default()
-                    }),
-            )
-        };
-        let sync = Op::Sync(Barrier::default());
+        // Each step is the request's invalidation of one cache, then a sync.
         let ops: alloc::vec::Vec<_> = b.iter().copied().collect();
+        let steps = [Caches::CONFIG_PASID, Caches::IOTLB, Caches::DEV_TLB];
+        for (k, caches) in steps.into_iter().enumerate() {
+            assert_eq!(ops[2 * k], Op::Inval(r.inval(caches).unwrap()));
+            assert_eq!(ops[2 * k + 1], Op::Sync(Barrier::default()));
+        }
+        // Every field of such an invalidation.
+        let i = r.inval(Caches::IOTLB).unwrap();
+        let hints = Hints {
+            leaf_shift: 12,
+            ..Hints::default()
+        };
+        let range = AddrRange::new(0x4000, 0x2000).unwrap();
         assert_eq!(
-            ops,
-            [
-                step(Caches::CONFIG_PASID),
-                sync,
-                step(Caches::IOTLB),
-                sync,
-                step(Caches::DEV_TLB),
-                sync
-            ]
+            (i.caches, i.regime, i.stages, i.domain, i.pasid),
+            (
+                Caches::IOTLB,
+                Regime::Guest,
+                Stages::S1,
+                DomainSel::One(1),
+                PasidSel::One(2)
+            )
+        );
+        assert_eq!(
+            (i.global, i.device, i.range, i.hints),
+            (false, DeviceSel::All, range, hints)
         );
     }
 
