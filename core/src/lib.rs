@@ -31,6 +31,8 @@
 //!   the phased [`lower::Emitter`] and the enumeration of a domain's devices
 //!   and PASIDs.
 //! * [`sink`]: allocation-free output buffers for lift and lower.
+//! * [`flags!`]: how the model's flag sets ([`Caches`], [`Stages`],
+//!   [`Widened`]) are declared, with the name of each flag beside it.
 //! * [`queue`]: the guest-memory trait the queue front ends read and write
 //!   through (and, feature `vm-memory`, its adapter for rust-vmm memory).
 //! * [`device`]: the command-queue front end of an emulated IOMMU
