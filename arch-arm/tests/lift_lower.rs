@@ -4,7 +4,6 @@ use iommu_inval_arm::*;
 use iommu_inval_core::arch::Target;
 use iommu_inval_core::context::Topology;
 use iommu_inval_core::model::*;
-use iommu_inval_core::seed::{SeedFlags, SeedRequest, SeedScope};
 use iommu_inval_core::Budget;
 use iommu_inval_core::{IdentityContext, LowerError};
 
@@ -644,18 +643,31 @@ fn seed_request_order_config_tlb_atc() {
     );
     // rid 17 has no device TLB: skipping it is exact.
     assert_eq!(o.dropped, None);
-    // The seed proposal's own sequence lowers op by op to the same shape.
-    let req = SeedRequest {
-        scope: SeedScope::Va,
-        flags: SeedFlags::CONFIG | SeedFlags::TLB | SeedFlags::DEV_TLB,
-        domain: 1,
-        pasid: 2,
-        iova: 0x4000,
-        size: 0x2000,
-        granule: 0x1000,
+    // The seed proposal's own sequence (scope VA, CONFIG | TLB | DEV_TLB,
+    // granule 4 KiB: core's seed tests check it is these ops) lowers op by
+    // op to the same shape.
+    let step = |caches| {
+        Op::Inval(
+            Inval::new(caches)
+                .stage(Stages::S1)
+                .domain(DomainSel::One(1))
+                .pasid(PasidSel::One(2))
+                .range(AddrRange::new(0x4000, 0x2000).unwrap())
+                .hints(Hints {
+                    leaf_shift: 12,
+                    ..Hints::default()
+                }),
+        )
     };
-    let mut ops = Vec::new();
-    req.to_ops(&mut ops).unwrap();
+    let s = Op::Sync(Barrier::default());
+    let ops = [
+        step(Caches::CONFIG_PASID),
+        s,
+        step(Caches::IOTLB),
+        s,
+        step(Caches::DEV_TLB),
+        s,
+    ];
     let mut out = Vec::new();
     for op in &ops {
         lower(op, &Features::LATEST, DEFAULT_BUDGET, &t, &mut out).unwrap();

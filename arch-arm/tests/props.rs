@@ -271,17 +271,17 @@ proptest! {
             // guest and secure regimes (reported as dropped).
             let mut have = i;
             if i.regime != Regime::Guest && i.caches.contains(Caches::IOTLB) && i.stages.contains(Stages::S2) {
-                have.stages.remove(Stages::S2);
+                have.stages -= Stages::S2;
                 if have.stages.is_empty() {
-                    have.caches.remove(Caches::IOTLB);
+                    have.caches -= Caches::IOTLB;
                 }
             }
             if i.regime == Regime::Hyp {
-                have.caches.remove(Caches::CONFIG);
+                have.caches -= Caches::CONFIG;
             }
             // Device TLBs hold no Secure entries (IHI0070 §3.9): dropped.
             if i.regime == Regime::Secure {
-                have.caches.remove(Caches::DEV_TLB);
+                have.caches -= Caches::DEV_TLB;
             }
             if have != i {
                 prop_assert!(o.dropped.is_some(), "unreported drop {i:?} {o:?}");
@@ -292,7 +292,7 @@ proptest! {
                 None => true,
             };
             if no_ats {
-                have.caches.remove(Caches::DEV_TLB);
+                have.caches -= Caches::DEV_TLB;
             }
             let want = Footprint::of_inval(&have, ctx);
             let mut got = Footprint::of_ops(&ops, ctx);

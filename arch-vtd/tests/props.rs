@@ -352,7 +352,7 @@ fn r3(
     for d in &cmds {
         lift(d, ctx, &mut ops2).map_err(|e| TestCaseError::fail(format!("relift: {e}")))?;
     }
-    let mut f_in = Footprint::of_op(&op, ctx).project_single_regime();
+    let mut f_in = Footprint::of_op(&op, ctx).fold_regimes(false);
     // Devices without ATS have no device TLB: the lowering skips them when
     // it enumerates a domain's devices (brief: skip !ats_enabled), and the
     // core footprint drops them from single-device boxes only, so a device
@@ -382,7 +382,7 @@ fn r3(
                         })
                     })
                     .collect();
-                f_in = Footprint::of_ops(per_device.iter(), ctx).project_single_regime();
+                f_in = Footprint::of_ops(per_device.iter(), ctx).fold_regimes(false);
             }
             _ => {}
         }
@@ -392,10 +392,10 @@ fn r3(
                 device: iommu_inval_core::model::DeviceSel::One(r),
                 ..*i
             };
-            f_in = f_in.minus(&Footprint::of_inval(&gone, ctx).project_single_regime());
+            f_in = f_in.minus(&Footprint::of_inval(&gone, ctx).fold_regimes(false));
         }
     }
-    let f_out = Footprint::of_ops(ops2.iter(), ctx).project_single_regime();
+    let f_out = Footprint::of_ops(ops2.iter(), ctx).fold_regimes(false);
     prop_assert!(f_out.covers(&f_in), "under-invalidation: {i:?} -> {cmds:?}");
     if o.widened.is_empty() {
         prop_assert!(

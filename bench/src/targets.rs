@@ -191,7 +191,7 @@ macro_rules! target {
                     .map(|o| match o {
                         Op::Inval(i) => {
                             let mut i = *i;
-                            i.caches.remove(LACKS);
+                            i.caches -= LACKS;
                             Op::Inval(i)
                         }
                         other => *other,

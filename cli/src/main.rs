@@ -273,7 +273,7 @@ fn iommufd_host(c: &Ctx, caps: &CapsArgs) -> Result<to_iommufd::Host, Usage> {
             .map_err(|e| Usage(format!("cannot read topology {}: {e}", p.display())))?;
         let t = Topology::from_json(strip_bom(&text))
             .map_err(|e| Usage(format!("{}: {e}", p.display())))?;
-        if let Some(i) = t.iommufd() {
+        if let Some(i) = &t.file().iommufd {
             h.vsmmu.vmid = i.vsmmu_vmid;
             h.vdevices = i.vdevices.iter().map(|v| (v.vsid, v.psid)).collect();
             h.vsmmu.features = (&i.host).into();

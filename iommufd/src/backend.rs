@@ -9,7 +9,7 @@
 //!   the guest's barrier, one `IOMMU_HWPT_INVALIDATE` per HWPT
 //!   ([`Invalidator`]). Before that, the entries of one HWPT whose pages
 //!   overlap or touch become one (exactly their union; never across a
-//!   barrier); [`PENDING`] full is coalesced so, and submitted early only
+//!   barrier); a full pending list (64 entries) is coalesced so, and submitted early only
 //!   when that frees nothing. What has no entry goes to the VMM's callback
 //!   with its [`VmmWork`].
 //! * **Raw SMMUv3 commands → vSMMU entries** ([`Smmuv3Forwarder`]): the
@@ -42,7 +42,7 @@ use iommu_inval_core::device::{Backend, BackendError, BATCH_OPS};
 use iommu_inval_core::model::{Barrier, Caches, Inval, Op, Widened};
 
 /// Entries a [`VtdS1Backend`] holds before it submits them.
-pub const PENDING: usize = 64;
+const PENDING: usize = 64;
 
 /// Entries per vSMMU ioctl: the kernel converts and issues at most
 /// `CMDQ_BATCH_ENTRIES - 1` = 63 per call (`arm_vsmmu_cache_invalidate`).
@@ -89,11 +89,11 @@ pub trait ViommuInvalidator {
 /// sees the architecture's error for it).
 pub struct VtdS1Backend<R, I, W> {
     /// HWPT routing.
-    pub router: R,
+    router: R,
     /// The ioctl.
     pub ioctl: I,
     /// The VMM's handler of what has no entry.
-    pub on_vmm_work: W,
+    on_vmm_work: W,
     /// Choices.
     pub opts: S1Options,
     /// What the entries widened so far (reported, never silent).
@@ -427,7 +427,7 @@ pub struct VsmmuBackend<C, V, I, W> {
     /// The lowering budget.
     pub budget: iommu_inval_core::Budget,
     /// The VMM's handler of what could not be forwarded.
-    pub on_work: W,
+    on_work: W,
     /// What lowering widened so far.
     pub widened: Widened,
 }

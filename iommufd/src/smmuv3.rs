@@ -670,7 +670,8 @@ impl Vsmmu {
 
     /// [`Vsmmu::guest_entry`] of raw guest words (decoded first: words that
     /// do not decode are [`Refusal::Illegal`]).
-    pub fn guest_entry_words<V: VdevTable + ?Sized>(
+    #[cfg(test)]
+    fn guest_entry_words<V: VdevTable + ?Sized>(
         &self,
         words: &[u64],
         vdevs: &V,
@@ -831,47 +832,23 @@ mod tests {
         .into();
         let small = host(|h| h.asid_bits = 8);
         assert_eq!(
-            small.guest_entry(&asid, &VDEVS),
-            Err(Refusal::HostLacks {
-                feature: HostFeature::Asid16,
-                word: 0,
-                bits: 0x100 << 48
-            })
+            lacks(&asid, small, v(), HostFeature::Asid16),
+            (0, 0x100 << 48)
         );
-        assert!(v().guest_entry(&asid, &VDEVS).is_ok());
+        let vaa = |ttl, tg| {
+            nh_vaa(NhVaa {
+                vmid: 0,
+                scale: 0,
+                ttl,
+                tg,
+            })
+        };
         // Without range invalidation, NUM/SCALE/TG/TTL must be zero.
-        let ranged: Command = nh_vaa(NhVaa {
-            vmid: 0,
-            scale: 0,
-            ttl: 0,
-            tg: 1,
-        });
         let noril = host(|h| h.range_inv = false);
-        assert!(matches!(
-            noril.guest_entry(&ranged, &VDEVS),
-            Err(Refusal::HostLacks {
-                feature: HostFeature::RangeInv,
-                ..
-            })
-        ));
-        assert!(v().guest_entry(&ranged, &VDEVS).is_ok());
+        lacks(&vaa(0, 1), noril, v(), HostFeature::RangeInv);
         // TG = 16 KiB with TTL = 1 needs DS.
-        let ttl1: Command = nh_vaa(NhVaa {
-            vmid: 0,
-            scale: 0,
-            ttl: 1,
-            tg: 2,
-        });
-        assert_eq!(
-            v().guest_entry(&ttl1, &VDEVS),
-            Err(Refusal::HostLacks {
-                feature: HostFeature::Ds,
-                word: 1,
-                bits: 1 << 8
-            })
-        );
         let ds = host(|h| h.ds = true);
-        assert!(ds.guest_entry(&ttl1, &VDEVS).is_ok());
+        assert_eq!(lacks(&vaa(1, 2), v(), ds, HostFeature::Ds), (1, 1 << 8));
         // ATC_INV: ATS needed, Size at most 52, SSV only with substreams.
         let atc: Command = AtcInv {
             global: false,
@@ -895,15 +872,24 @@ mod tests {
             address: 0,
         }
         .into();
-        assert!(matches!(
-            nossid.guest_entry(&atc2, &VDEVS),
-            Err(Refusal::HostLacks {
-                feature: HostFeature::Substreams,
-                word: 0,
-                ..
-            })
-        ));
-        assert!(v().guest_entry(&atc2, &VDEVS).is_ok());
+        assert_eq!(lacks(&atc2, nossid, v(), HostFeature::Substreams).0, 0);
+    }
+
+    /// `cmd` is refused for lacking `feature` on host `without` and
+    /// accepted on host `with`; the word and bits the refusal names.
+    fn lacks(cmd: &Command, without: Vsmmu, with: Vsmmu, feature: HostFeature) -> (u8, u64) {
+        let r = without.guest_entry(cmd, &VDEVS);
+        let Err(Refusal::HostLacks {
+            feature: lacked,
+            word,
+            bits,
+        }) = r
+        else {
+            panic!("{r:?}");
+        };
+        assert_eq!(lacked, feature);
+        assert!(with.guest_entry(cmd, &VDEVS).is_ok());
+        (word, bits)
     }
 
     /// Issue 28 item 2: SCALE bit 5 (w0[25]) is allowed only with DS.

@@ -35,7 +35,8 @@ pub fn arbitrary_vsmmu(
     cmd: &Command,
 ) -> arbitrary::Result<(Vsmmu, Vec<(u32, u32)>)> {
     let vmids: Vec<u16> = topo
-        .domains()
+        .file()
+        .domains
         .iter()
         .filter_map(|d| d.smmuv3.map(|s| s.vmid))
         .collect();
@@ -58,7 +59,12 @@ pub fn arbitrary_vsmmu(
     let features = HostFeatures::from(&host);
     let mut vdevs = Vec::new();
     let vsid = (cmd.encode()[0] >> 32) as u32;
-    let mut psids = topo.devices().iter().map(|d| d.rid).collect::<Vec<_>>();
+    let mut psids = topo
+        .file()
+        .devices
+        .iter()
+        .map(|d| d.rid)
+        .collect::<Vec<_>>();
     psids.push(vsid);
     if full || u.arbitrary::<bool>()? {
         let p = *u.choose(&psids)?;
@@ -87,7 +93,11 @@ pub fn arbitrary_host(u: &mut Unstructured<'_>) -> arbitrary::Result<IommufdHost
     }
     let text = serde_json::json!({ "iommufd": { "host": v } }).to_string();
     let t = Topology::from_json(&text).map_err(|_| arbitrary::Error::IncorrectFormat)?;
-    Ok(t.iommufd().map(|i| i.host).unwrap_or_default())
+    Ok(t.file()
+        .iommufd
+        .as_ref()
+        .map(|i| i.host)
+        .unwrap_or_default())
 }
 
 /// The fields of an accepted command that need a host feature are only

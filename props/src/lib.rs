@@ -454,7 +454,7 @@ pub fn lower_vec<A: Arch>(
 /// non-secure regime.
 pub fn project_for(target: ArchId, fp: &Footprint) -> Footprint {
     let smmu = match target {
-        ArchId::Vtd | ArchId::Amd => return fp.project_single_regime(),
+        ArchId::Vtd | ArchId::Amd => return fp.fold_regimes(false),
         ArchId::Smmuv3 => true,
         ArchId::Riscv => false,
     };
@@ -494,7 +494,7 @@ pub fn project_for(target: ArchId, fp: &Footprint) -> Footprint {
     if smmu {
         f
     } else {
-        f.project_riscv()
+        f.fold_regimes(true)
     }
 }
 

@@ -90,7 +90,7 @@ fn vsmmu_host_features_on_permitted_commands() {
         let host = arbitrary_host(u).map_err(e)?;
         let vsmmu = Vsmmu::new(u.arbitrary().map_err(e)?, HostFeatures::from(&host));
         let vsid = (c.encode()[0] >> 32) as u32;
-        let vdevs = [(vsid, topo.devices().first().map_or(vsid, |d| d.rid))];
+        let vdevs = [(vsid, topo.file().devices.first().map_or(vsid, |d| d.rid))];
         let s = check_vsmmu(&c, &vsmmu, &vdevs, &topo)?;
         t.add(format!("{} {s}", c.op()));
         t.add(s);

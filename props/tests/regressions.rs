@@ -128,7 +128,7 @@ fn dev_tlb_of_an_empty_domain_is_not_refused() {
             "devices":[{"rid":13,"domain":2,"ats":false},{"rid":1,"domain":2,"ats":true}]}"#,
     )
     .unwrap_or_default();
-    assert_eq!(t.domains().len(), 2);
+    assert_eq!(t.file().domains.len(), 2);
     let op = page_op(
         Inval::new(Caches::DEV_TLB)
             .regime(Regime::Hyp)
