@@ -3,7 +3,7 @@
 //! and `convert --explain` for every ordered pair with RISC-V on one side.
 
 mod common;
-use common::{cli, command_lines, le_bytes, read, TempFile};
+use common::{cli, command_lines, le_bytes, read};
 
 fn stream() -> String {
     read("examples/riscv.cmds")
@@ -71,8 +71,9 @@ fn error_kinds_and_statuses() {
 #[test]
 fn raw_dump_decodes_like_the_text() {
     let s = stream();
-    let dump = TempFile::new("riscv-cq.bin", le_bytes(&s));
-    let raw = cli("decode --arch riscv --raw").run_arg(dump.path());
+    let raw = cli("decode --arch riscv --raw")
+        .file("riscv-cq.bin", le_bytes(&s))
+        .run("");
     let text = cli("decode --arch riscv").run(&s);
     raw.code_is(0);
     assert_eq!(raw.stdout, text.stdout);
