@@ -514,19 +514,16 @@ pub fn for_each_efficiency_target(
     for (label, flavor) in [
         ("vtd device TLB (dev_tlb)", Flavor::Ats),
         ("vtd device TLB (p_dev_tlb)", Flavor::AtsPasid),
+        ("vtd first level (p_iotlb)", Flavor::S1),
+        ("vtd second level (iotlb)", Flavor::S2),
     ] {
         let linux = move |iova: u64, size: u64, _g: u64| {
-            let l = linux::vtd_dev_tlb(iova, size);
-            ref_footprint(&l, &|form| vtd_cmd(form, flavor), &vtd_fp)
-        };
-        f(label, flavor, &vtd::lib_lower(vcaps), &linux, &note);
-    }
-    for (label, flavor, first_level) in [
-        ("vtd first level (p_iotlb)", Flavor::S1, true),
-        ("vtd second level (iotlb)", Flavor::S2, false),
-    ] {
-        let linux = move |iova: u64, size: u64, _g: u64| {
-            let l = linux::vtd_iotlb(iova, size, mamv, first_level, size != 0);
+            let l = match flavor {
+                Flavor::Ats | Flavor::AtsPasid => linux::vtd_dev_tlb(iova, size),
+                Flavor::S1 | Flavor::S2 => {
+                    linux::vtd_iotlb(iova, size, mamv, flavor == Flavor::S1, size != 0)
+                }
+            };
             ref_footprint(&l, &|form| vtd_cmd(form, flavor), &vtd_fp)
         };
         f(label, flavor, &vtd::lib_lower(vcaps), &linux, &note);
