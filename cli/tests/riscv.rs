@@ -15,10 +15,8 @@ fn stream() -> String {
 fn decode_json_then_encode_gives_the_words_back() {
     let s = stream();
     let lines = command_lines(&s);
-    let ops = cli("decode --arch riscv --json")
-        .run(&s)
-        .code_is(0)
-        .json_n(lines.len());
+    let d = cli("decode --arch riscv --json").run(&s);
+    let ops = d.code_is(0).json_n(lines.len());
     for op in &ops {
         assert_eq!(op["arch"], "riscv");
     }
@@ -27,7 +25,7 @@ fn decode_json_then_encode_gives_the_words_back() {
     assert_eq!(names.len(), 7, "{names:?}");
     for name in names {
         assert!(
-            ops.iter().any(|o| o["op"] == name),
+            ops.iter().any(|o| o["op"] == *name),
             "no {name} in the example"
         );
     }
