@@ -502,6 +502,27 @@ fn iommufd_checks(rep: &mut Report) {
             Ok(())
         }
     }
+    /// The 255 guest commands of the ring at `base` through the SMMUv3
+    /// front end into `be`: how many were consumed, or 0 if the queue
+    /// stopped or `be` made no ioctl (`ioctls`).
+    fn forward<M: QueueMemory, B: iommu_inval_core::device::Backend>(
+        base: u64,
+        mem: &M,
+        ctx: &iommu_inval_core::context::Topology,
+        be: &mut B,
+        ioctls: fn(&B) -> usize,
+    ) -> usize {
+        let Some(mut q) = CmdqDevice::from_registers(base, 0, 0).ok() else {
+            return 0;
+        };
+        q.doorbell(255);
+        let p = q.process(mem, ctx, be);
+        if p.fault.is_some_and(|f| f.stopped) || ioctls(be) == 0 {
+            0
+        } else {
+            p.consumed as usize
+        }
+    }
     let ctx = targets::topology();
     let mut status = vec![0u8; 4096];
     let mut ring = image(&arm::queue(255, 2), 256, 2);
@@ -513,18 +534,9 @@ fn iommufd_checks(rep: &mut Report) {
     rep.none(
         "smmuv3 front end into the iommufd VT-d stage-1 back end (255 commands)",
         || {
-            let Some(mut q) = CmdqDevice::from_registers(base, 0, 0).ok() else {
-                return 0;
-            };
-            q.doorbell(255);
             let router = |_: &S1Scope, f: &mut dyn FnMut(u32)| f(1);
             let mut be = VtdS1Backend::new(router, Count(0), |_: &Op, _: VmmWork| Ok(()));
-            let p = q.process(&mem, &ctx, &mut be);
-            if p.fault.is_some_and(|f| f.stopped) || be.ioctl.0 == 0 {
-                0
-            } else {
-                p.consumed as usize
-            }
+            forward(base, &mem, &ctx, &mut be, |be| be.ioctl.0)
         },
     );
     let vdevs: Vec<(u32, u32)> = (0..64).map(|v| (v, v + 0x100)).collect();
@@ -532,22 +544,13 @@ fn iommufd_checks(rep: &mut Report) {
         "smmuv3 front end into the iommufd vSMMU back end (255 commands)",
         || {
             use iommu_inval_iommufd::backend::VsmmuBackend;
-            let Some(mut q) = CmdqDevice::from_registers(base, 0, 0).ok() else {
-                return 0;
-            };
-            q.doorbell(255);
             let fwd = Smmuv3Forwarder::new(
                 Vsmmu::new(3, HostFeatures::default()),
                 vdevs.as_slice(),
                 Count(0),
             );
             let mut be = VsmmuBackend::new(fwd, &ctx, |_: &Op, _| Ok(()));
-            let p = q.process(&mem, &ctx, &mut be);
-            if p.fault.is_some_and(|f| f.stopped) || be.fwd.ioctl.0 == 0 {
-                0
-            } else {
-                p.consumed as usize
-            }
+            forward(base, &mem, &ctx, &mut be, |be| be.fwd.ioctl.0)
         },
     );
     let cmds = arm::commands(255);

@@ -80,13 +80,12 @@ trait Fuzzed: Arch {
     fn base(r: u64, near: Near<'_>) -> u64 {
         near(r)
     }
-    /// The front end with the emulated features and its extras.
-    fn configure(
-        q: Self::Queue,
-        f: Self::Features,
-        u: &mut Unstructured<'_>,
-        near: Near<'_>,
-    ) -> Result<Self::Queue>;
+    /// The front end emulating an IOMMU with features `f`.
+    fn with_features(q: Self::Queue, f: Self::Features) -> Self::Queue;
+    /// The front end's extras beyond its features (none by default).
+    fn extras(q: Self::Queue, _: &mut Unstructured<'_>, _: Near<'_>) -> Result<Self::Queue> {
+        Ok(q)
+    }
     /// One guest register write (an acknowledgement, or any value) of `v`.
     fn write(q: &mut Self::Queue, v: u64);
     /// The decode-only walks of a queue image, with the architecture's
@@ -171,7 +170,7 @@ fn device<A: Fuzzed>(
     let Ok(q) = A::Queue::from_registers(A::base(regs.0, near), regs.1, regs.2) else {
         return Ok(());
     };
-    let mut q = A::configure(q, f, u, near)?;
+    let mut q = A::extras(A::with_features(q, f), u, near)?;
     for _ in 0..u.int_in_range(1u8..=4)? {
         if u.arbitrary()? {
             q.doorbell(u.arbitrary()?);
@@ -347,13 +346,8 @@ impl Fuzzed for arm::Smmuv3 {
     fn base(r: u64, near: Near<'_>) -> u64 {
         near(r) & !0x1f | r & 0x1f
     }
-    fn configure(
-        q: arm::queue::CmdqDevice,
-        f: arm::Features,
-        _: &mut Unstructured<'_>,
-        _: Near<'_>,
-    ) -> Result<arm::queue::CmdqDevice> {
-        Ok(q.with_features(f))
+    fn with_features(q: Self::Queue, f: Self::Features) -> Self::Queue {
+        q.with_features(f)
     }
     /// Acknowledge (GERRORN = GERROR) or write any GERRORN.
     fn write(q: &mut arm::queue::CmdqDevice, v: u64) {
@@ -394,13 +388,11 @@ impl Fuzzed for arm::Smmuv3 {
 }
 
 impl Fuzzed for vtd::Vtd {
-    fn configure(
-        q: vtd::queue::InvQueue,
-        f: vtd::Features,
-        u: &mut Unstructured<'_>,
-        _: Near<'_>,
-    ) -> Result<vtd::queue::InvQueue> {
-        let q = q.with_features(f);
+    fn with_features(q: Self::Queue, f: Self::Features) -> Self::Queue {
+        q.with_features(f)
+    }
+    /// Any MAMV (CAP_REG), or the features' own.
+    fn extras(q: Self::Queue, u: &mut Unstructured<'_>, _: Near<'_>) -> Result<Self::Queue> {
         let mamv: Option<u8> = u.arbitrary()?;
         Ok(match mamv {
             Some(m) => q.with_mamv(m & 63),
@@ -449,13 +441,10 @@ impl Fuzzed for vtd::Vtd {
 }
 
 impl Fuzzed for amd::AmdVi {
-    fn configure(
-        q: amd::queue::CmdBufDevice,
-        f: amd::Features,
-        u: &mut Unstructured<'_>,
-        near: Near<'_>,
-    ) -> Result<amd::queue::CmdBufDevice> {
-        let q = q.with_features(f);
+    fn with_features(q: Self::Queue, f: Self::Features) -> Self::Queue {
+        q.with_features(f)
+    }
+    fn extras(q: Self::Queue, u: &mut Unstructured<'_>, near: Near<'_>) -> Result<Self::Queue> {
         // Sometimes an event log (in the same memory), for the
         // ILLEGAL_COMMAND / COMMAND_HARDWARE entries.
         let ev: Option<(u64, u64, u64)> = u.arbitrary()?;
@@ -529,30 +518,19 @@ impl Fuzzed for riscv::RiscV {
     /// Any capabilities / fctl (PID width, device-context format, byte
     /// order), not only the presets.
     fn features(u: &mut Unstructured<'_>) -> Result<riscv::Features> {
-        Ok(riscv::Features {
-            ats: u.arbitrary()?,
-            nl: u.arbitrary()?,
-            s: u.arbitrary()?,
-            wsi: u.arbitrary()?,
-            pid_bits: u.arbitrary()?,
-            msi_flat: u.arbitrary()?,
-            end: u.arbitrary()?,
-            be: u.arbitrary()?,
-        })
+        iommu_inval_props::bodies::riscv_features(u, 0..=u8::MAX)
     }
     /// cqb: PPN [53:10] of a base near the memory, small LOG2SZ-1.
     fn base(r: u64, near: Near<'_>) -> u64 {
         (near(r & !0xfff) >> 2 & riscv::queue::CQB_PPN_MASK) | ((r & 0x1f) % 10)
     }
+    fn with_features(q: Self::Queue, f: Self::Features) -> Self::Queue {
+        q.with_features(f)
+    }
     /// Any `ddtp.iommu_mode` (reserved ones refused), interrupts or not.
-    fn configure(
-        q: riscv::queue::CqDevice,
-        f: riscv::Features,
-        u: &mut Unstructured<'_>,
-        _: Near<'_>,
-    ) -> Result<riscv::queue::CqDevice> {
+    fn extras(q: Self::Queue, u: &mut Unstructured<'_>, _: Near<'_>) -> Result<Self::Queue> {
         let mode = riscv::DdtMode::from_ddtp(u.arbitrary()?).unwrap_or_default();
-        let q = q.with_features(f).with_ddt_mode(mode);
+        let q = q.with_ddt_mode(mode);
         Ok(if u.arbitrary()? {
             q.with_interrupts()
         } else {

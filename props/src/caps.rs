@@ -19,8 +19,8 @@ use iommu_inval_core::sink::Full;
 use iommu_inval_core::{Context, FieldValue, LowerError, NativeCommand, Outcome, Sink};
 
 use crate::{
-    check_valid_cmd, describe, fields_of, lift_vec, lower_vec, project_for, required,
-    trusting_hint, AllCaps, Amd, Arch, Riscv, Smmu, Target, Vtd,
+    describe, fields_of, lower_vec, project_for, relift, required, trusting_hint, AllCaps, Amd,
+    Arch, Riscv, Smmu, Target, Vtd,
 };
 use iommu_inval_core::Budget;
 
@@ -300,16 +300,8 @@ pub fn check_r3_caps<A: HostCaps>(
     }
     let mut lifted = Vec::new();
     for c in &cmds {
-        check_valid_cmd::<A>(c, None)
-            .map_err(|e| format!("lower to {} of {op:?} emitted a bad command: {e}", A::ID))?;
+        let (ops, lift_out) = relift::<A>(op, c, ctx)?;
         A::conforms(c, &caps.features).map_err(|e| format!("lower to {} of {op:?}: {e}", A::ID))?;
-        let (ops, lift_out) = lift_vec::<A>(c, ctx).map_err(|e| {
-            format!(
-                "lift on {} of its own lowered {} fails: {e:?}",
-                A::ID,
-                describe(c)
-            )
-        })?;
         check_bounded_lift::<A>(c, ctx, &ops, lift_out, lift_room)?;
         lifted.extend(ops.into_iter().map(|o| A::host_view(o, &caps.features)));
     }

@@ -424,6 +424,24 @@ pub fn lift_vec<A: Arch>(
     Ok((v, o))
 }
 
+/// A command that lowering `op` to `A` emitted: valid (it encodes and
+/// decodes back), and lifted back with `ctx` (the ops and the outcome).
+pub(crate) fn relift<A: Arch>(
+    op: &Op,
+    c: &A::Command,
+    ctx: &dyn Context,
+) -> Result<(Vec<Op>, Outcome), String> {
+    check_valid_cmd::<A>(c, None)
+        .map_err(|e| format!("lower to {} of {op:?} emitted a bad command: {e}", A::ID))?;
+    lift_vec::<A>(c, ctx).map_err(|e| {
+        format!(
+            "lift on {} of its own lowered {} fails: {e:?} (from {op:?})",
+            A::ID,
+            describe(c)
+        )
+    })
+}
+
 /// The result of one lowering: the commands and outcome, or the lowering's error.
 pub type Lowered<A> = Result<(Vec<<A as CoreArch>::Command>, Outcome), LowerError>;
 
@@ -752,18 +770,7 @@ fn lower_and_check<B: Arch>(
     }
     let mut lifted = Vec::new();
     for c in &cmds {
-        check_valid_cmd::<B>(c, None)
-            .map_err(|e| format!("lower to {} of {op:?} emitted a bad command: {e}", B::ID))?;
-        match lift_vec::<B>(c, ctx) {
-            Ok((ops, _)) => lifted.extend(ops),
-            Err(e) => {
-                return Err(format!(
-                    "lift on {} of its own lowered {} fails: {e:?} (from {op:?})",
-                    B::ID,
-                    describe(c)
-                ))
-            }
-        }
+        lifted.extend(relift::<B>(op, c, ctx)?.0);
     }
     // Rule 3: one sync in, one sync out, last.
     if op.is_sync() {

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{command_and_topology, ok, scale};
+use common::{ok, on_commands, scale};
 use iommu_inval_arm::Command;
 use iommu_inval_core::model::{Caches, Op, Regime, Stages};
 use iommu_inval_iommufd::smmuv3::{HostFeatures, Vsmmu};
@@ -18,14 +18,13 @@ use iommu_inval_props::{arbitrary_topology, run_cases, AnyCommand, NamedIds, Nat
 #[test]
 fn iommufd_targets_on_native_commands() {
     let mut t = Tally::default();
-    ok(run_cases(0x1f0d, 30_000 * scale(), 160, |u| {
-        let (cmd, topo) = command_and_topology(u)?;
+    on_commands(0x1f0d, 30_000, |u, cmd, topo| {
         for s in check_iommufd(u, &cmd, &topo)? {
             t.add(format!("{} {s}", cmd.op()));
             t.add(s);
         }
         Ok(())
-    }));
+    });
     // Both outcomes of the vSMMU rules, and stage-1 entries, are exercised.
     for k in ["accepted", "refused", "vtd-s1"] {
         assert!(t.get(k) >= 1000 * scale(), "{k}: {} ({:?})", t.get(k), t.0);
