@@ -40,6 +40,9 @@
 //!   trait and the back ends shipped with it.
 //! * [`display`]: the readable one-line meaning of an op (`Display` for
 //!   [`Op`] and its parts), as the CLI's `decode` prints it.
+//! * [`seed`]: the kernel SVA invalidate proposal this model starts from, and
+//!   its one-to-one mapping (virtio-iommu's draft INVALIDATE request lifts
+//!   through it).
 //! * `strict_json` (feature `json`): JSON parsing that refuses duplicate keys.
 //!
 //! ```
@@ -83,8 +86,7 @@ pub mod prelude;
 pub mod queue;
 pub mod range;
 pub mod ring;
-#[cfg(test)]
-mod seed;
+pub mod seed;
 pub mod sink;
 #[cfg(feature = "json")]
 pub mod strict_json;

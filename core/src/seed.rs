@@ -1,7 +1,6 @@
 //! The kernel SVA invalidate proposal this model starts from, and its
-//! one-to-one mapping onto [`Inval`], kept as a tested record of that
-//! mapping (test builds only: nothing outside the tests submits seed
-//! requests).
+//! one-to-one mapping onto [`Inval`]. The virtio-iommu drafts' INVALIDATE
+//! request carries this proposal on the wire, and lifts through it.
 //!
 //! | seed | generic |
 //! |---|---|
