@@ -216,22 +216,7 @@ macro_rules! ranged {
 /// ASID it does not know to every PASID, and the outcome reports it
 /// (`Widened::DOMAIN`, `Widened::PASID`). A Secure-stream CMD_RESUME or
 /// CMD_STALL_TERM has no generic form ([`LowerError::NoEquivalent`]).
-///
-/// ```
-/// use iommu_inval_arm::{lift, Command};
-/// use iommu_inval_core::{IdentityContext, model::*, sink::FixedBuf};
-/// let c = Command::decode(&[0x0005_0001_0001_f012, 0x0000_0000_0010_0401]).unwrap();
-/// let mut out: FixedBuf<Op, 4> = FixedBuf::new();
-/// lift(&c, &IdentityContext, &mut out).unwrap();
-/// match out.get(0) {
-///     Some(Op::Inval(i)) => {
-///         assert_eq!(i.pasid, PasidSel::One(5));
-///         assert_eq!(i.range, AddrRange::new(0x10_0000, 32 * 4096).unwrap());
-///     }
-///     other => panic!("{other:?}"),
-/// }
-/// ```
-pub fn lift<C: Context + ?Sized>(
+pub(crate) fn lift<C: Context + ?Sized>(
     cmd: &Command,
     ctx: &C,
     out: &mut dyn Sink<Op>,

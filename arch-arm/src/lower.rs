@@ -79,17 +79,14 @@ use iommu_inval_core::native::ArchId;
 use iommu_inval_core::range::{covering_block, page_count, pages, plan_aligned, AddrRange, Plan};
 use iommu_inval_core::sink::Sink;
 
-/// The default [`Budget`]: 64 commands per range, one Linux command batch.
-pub const DEFAULT_BUDGET: Budget = Budget::new(64);
-
-/// The most commands [`lower`] emits for one op within `budget`: the
+/// The most commands `Arch::lower` emits for one op within `budget`: the
 /// capacity of a [`FixedBuf`](iommu_inval_core::FixedBuf) that never fills.
 /// From the code below: an invalidation is at most three groups with a
 /// `CMD_SYNC` after each — configuration (`CFGI_CD` per stream, or
 /// STE-level commands, at most the cap), TLBIs (stage 1 and stage 2, each
 /// at most the cap before falling back to one command) and `CMD_ATC_INV`
 /// (one per device, refused above the cap); every other op is one command.
-pub const fn max_lowered(budget: Budget) -> usize {
+pub(crate) const fn max_lowered(budget: Budget) -> usize {
     // cap + 1 + 2 * cap + 1 + cap + 1, saturating (a cap near usize::MAX).
     budget.cap().saturating_mul(4).saturating_add(3)
 }
@@ -128,37 +125,15 @@ impl Features {
 /// of a multi-group invalidation.
 type Out<'a> = Emitter<'a, Command>;
 
-iommu_inval_core::lowering!(
-    /// Lower one generic operation to SMMUv3 commands, written to `out`.
-    ///
-    /// ```
-    /// use iommu_inval_arm::{lower, Command, Features, DEFAULT_BUDGET};
-    /// use iommu_inval_core::{IdentityContext, model::*, sink::FixedBuf};
-    /// // 2 MiB of PASID 5's stage-1 translations in domain 1: one range TLBI.
-    /// let op = Op::Inval(Inval::new(Caches::IOTLB).stage(Stages::S1)
-    ///     .domain(DomainSel::One(1)).pasid(PasidSel::One(5))
-    ///     .range(AddrRange::new(0x20_0000, 0x20_0000).unwrap()));
-    /// let mut out: FixedBuf<Command, 8> = FixedBuf::new();
-    /// let o = lower(&op, &Features::LATEST, DEFAULT_BUDGET, &IdentityContext, &mut out).unwrap();
-    /// assert!(o.is_exact());
-    /// match out.get(0) {
-    ///     Some(Command::TlbiNhVa(c)) => assert_eq!((c.num, c.scale, c.tg, c.asid), (15, 5, 1, 5)),
-    ///     other => panic!("{other:?}"),
-    /// }
-    /// ```
-    crate::Smmuv3,
-    lower_inval_out
-);
-
 /// An invalidation through the emitter (a `CMD_SYNC` between its groups).
-fn lower_inval_out<C: Context + ?Sized>(
+pub(crate) fn lower_inval<C: Context + ?Sized>(
     i: &Inval,
     caps: &Host<'_>,
     ctx: &C,
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {
     let mut o = Out::new(out, fence);
-    lower_inval(i, caps, ctx, &mut o)?;
+    lower_groups(i, caps, ctx, &mut o)?;
     Ok(o.outcome())
 }
 
@@ -167,6 +142,7 @@ fn fence() -> Command {
     Command::CmdSync(CmdSync::default())
 }
 
+/// Lower one generic operation to SMMUv3 commands, written to `out`.
 impl Lowering for crate::Smmuv3 {
     const NO_DRAIN: Option<&'static str> =
         Some("CMD_SYNC does not drain page requests (IHI0070 §4.7.3)");
@@ -206,7 +182,7 @@ impl Lowering for crate::Smmuv3 {
     }
 }
 
-fn lower_inval<C: Context + ?Sized>(
+fn lower_groups<C: Context + ?Sized>(
     i: &Inval,
     caps: &Host<'_>,
     ctx: &C,

@@ -55,19 +55,7 @@ fn am_range(address: u64, am: u8) -> AddrRange {
 }
 
 /// Lift one descriptor to generic operations written to `out`.
-///
-/// ```
-/// use iommu_inval_core::{model::*, IdentityContext, FixedBuf};
-/// use iommu_inval_vtd::{lift, Command};
-/// // p_iotlb_inv_dsc, page-selective within PASID 7 of domain 3: 2^2 pages at 0x10000.
-/// let c = Command::decode(&[0x0007_0003_0036, 0x10002]).unwrap();
-/// let mut out: FixedBuf<Op, 4> = FixedBuf::new();
-/// lift(&c, &IdentityContext, &mut out).unwrap();
-/// let Some(Op::Inval(i)) = out.get(0) else { panic!() };
-/// assert_eq!((i.stages, i.domain, i.pasid), (Stages::S1, DomainSel::One(3), PasidSel::One(7)));
-/// assert_eq!(i.range, AddrRange::new(0x10000, 0x4000).unwrap());
-/// ```
-pub fn lift<C: Context + ?Sized>(
+pub(crate) fn lift<C: Context + ?Sized>(
     cmd: &Command,
     ctx: &C,
     out: &mut dyn Sink<Op>,

@@ -23,6 +23,7 @@ use iommu_inval_bench::cases::{CASES, GRANULES};
 use iommu_inval_bench::efficiency::{request, Flavor};
 use iommu_inval_bench::streams::{self, Rng};
 use iommu_inval_bench::targets::{self, amd, arm, riscv, vtd};
+use iommu_inval_core::arch::Arch;
 use iommu_inval_core::batch::{coalesce, BatchOptions};
 use iommu_inval_core::device::{
     BackendError, CommandQueue, CountingBackend, LowerToHost, QueueEngine,
@@ -222,11 +223,11 @@ macro_rules! codec_lift_lower_checks {
             let mut n = 0;
             for c in &cmds {
                 let mut out = SliceSink::new(&mut op_buf);
-                let _ = $t::lift(c, &IdentityContext, &mut out);
+                let _ = $t::A::lift(c, &IdentityContext, &mut out);
                 let mut out = SliceSink::new(&mut op_buf);
-                let _ = $t::lift(c, &topo, &mut out);
+                let _ = $t::A::lift(c, &topo, &mut out);
                 let mut fixed: FixedBuf<Op, 16> = FixedBuf::new();
-                let _ = $t::lift(c, &topo, &mut fixed);
+                let _ = $t::A::lift(c, &topo, &mut fixed);
                 n += 1;
             }
             n
@@ -238,11 +239,11 @@ macro_rules! codec_lift_lower_checks {
                 let mut n = 0;
                 for op in &generic {
                     let mut out = SliceSink::new(&mut cmd_buf);
-                    let _ = $t::lower(op, &caps.features, caps.budget, &IdentityContext, &mut out);
+                    let _ = $t::A::lower(op, &caps.features, caps.budget, &IdentityContext, &mut out);
                     let mut out = SliceSink::new(&mut cmd_buf);
-                    let _ = $t::lower(op, &caps.features, caps.budget, &topo, &mut out);
+                    let _ = $t::A::lower(op, &caps.features, caps.budget, &topo, &mut out);
                     let mut fixed: FixedBuf<$t::Command, 8> = FixedBuf::new();
-                    let _ = $t::lower(op, &caps.features, caps.budget, &topo, &mut fixed);
+                    let _ = $t::A::lower(op, &caps.features, caps.budget, &topo, &mut fixed);
                     n += 1;
                 }
                 n
@@ -254,7 +255,7 @@ macro_rules! codec_lift_lower_checks {
             let mut n = 0;
             for (_, s) in named {
                 let mut out = SliceSink::new(&mut cmd_buf);
-                let f = |o: &Op, sink: &mut dyn Sink<$t::Command>| $t::lower(o, &caps.features, caps.budget, &topo, sink);
+                let f = |o: &Op, sink: &mut dyn Sink<$t::Command>| $t::A::lower(o, &caps.features, caps.budget, &topo, sink);
                 if lower_batch(s, &mut scratch, BatchOptions::default(), f, &mut out).is_ok() {
                     n += 1;
                 }

@@ -22,6 +22,7 @@
 //! ioctl, which returns when the flush is complete.
 
 use crate::uapi::{HwptVtdS1Invalidate, IOMMU_VTD_INV_FLAGS_LEAF};
+use iommu_inval_core::arch::Arch;
 use iommu_inval_core::model::{Caches, DomainSel, Op, PasidSel, Regime, Stages, Widened};
 use iommu_inval_core::sink::FixedBuf;
 use iommu_inval_core::{lift, AddrRange, ArchId, Context, LowerError, Outcome};
@@ -252,7 +253,7 @@ pub fn s1_entries_of_descriptor<C: Context + ?Sized>(
     f: &mut dyn FnMut(&Op, S1Result),
 ) -> Result<Outcome, LowerError> {
     let mut ops: FixedBuf<Op, { iommu_inval_core::device::MAX_LIFT_OPS }> = FixedBuf::new();
-    let o = iommu_inval_vtd::lift(desc, ctx, &mut ops)?;
+    let o = <iommu_inval_vtd::Vtd as Arch>::lift(desc, ctx, &mut ops)?;
     // A VT-d guest's PASIDs are its devices' own, whatever the domain.
     let opts = S1Options {
         guest: Some(ArchId::Vtd),
