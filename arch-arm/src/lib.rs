@@ -83,6 +83,7 @@ mod lift;
 mod lower;
 pub mod prelude;
 pub mod queue;
+mod range;
 
 #[cfg(feature = "arbitrary")]
 pub use arb::arbitrary_words;

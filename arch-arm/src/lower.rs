@@ -18,7 +18,7 @@
 //!   domain are one `S12_VMALL`.
 //! * **Ranges**: with [`Features::ril`], the fewest
 //!   `(num + 1) * 2^scale`-granule commands (the greedy split of
-//!   [`SmmuChunks`](iommu_inval_core::range::SmmuChunks)) in the granule
+//!   `crate::range`) in the granule
 //!   of [`Hints::tg_shift`] (4 KiB when unknown: the host's own page tables
 //!   decide, and the VT-d/AMD-Vi tables every lift comes from are 4 KiB);
 //!   `ttl` from [`Hints::level`] when the granule matches. A one-granule
@@ -68,6 +68,7 @@
 use crate::cmd::*;
 use crate::codec::effective_ttl;
 use crate::features::Features;
+use crate::range::{ril_cost, ril_step};
 use iommu_inval_core::context::Context;
 use iommu_inval_core::error::LowerError;
 use iommu_inval_core::lower::{lacking, Budget, DeviceSet, Emitter, Lowering};
@@ -526,37 +527,6 @@ impl VaCmd {
             }),
         }
     }
-}
-
-/// One step of the greedy `(num + 1) * 2^scale` decomposition of
-/// [`SmmuChunks`](iommu_inval_core::range::SmmuChunks) on a count of `n` (> 0) granules: `(k, s)` with
-/// `k = num + 1` in 1..=32 and `s = scale` in 0..=31 (IHI0070 §4.4.1.1).
-#[inline(always)]
-const fn ril_step(n: u64) -> (u64, u32) {
-    let bits = 64 - n.leading_zeros();
-    let s = if bits > 36 {
-        31
-    } else {
-        bits.saturating_sub(5)
-    };
-    let k = n >> s;
-    (if k > 32 { 32 } else { k }, s)
-}
-
-/// Commands the range lowering of `n` granules takes (a one-granule chunk
-/// costs `single`), counted without building any; `None` above `cap`.
-#[inline]
-fn ril_cost(mut n: u64, single: usize, cap: usize) -> Option<usize> {
-    let mut cost = 0usize;
-    while n != 0 {
-        let (k, s) = ril_step(n);
-        cost += if k == 1 && s == 0 { single } else { 1 };
-        if cost > cap {
-            return None;
-        }
-        n -= k << s;
-    }
-    Some(cost)
 }
 
 /// Cover `r` with address-based TLBIs of kind `va`, or fall back to
@@ -1246,43 +1216,6 @@ mod tests {
         assert_eq!(atc_span(&span(0x5000, 0x6fff)), (2, 0x4000));
         assert_eq!(atc_span(&AddrRange::All), (52, 0));
         assert_eq!(atc_span(&span(0, u64::MAX >> 1)), (51, 0));
-    }
-
-    /// The arithmetic walk of `tlbi_span` is core's `SmmuChunks`: same
-    /// chunks, and `ril_cost` counts them (a one-granule chunk at `single`).
-    #[cfg(feature = "std")]
-    #[test]
-    fn ril_walk_is_smmu_chunks() {
-        use iommu_inval_core::range::SmmuChunks;
-        let mut counts: std::vec::Vec<u64> = (1..=300).collect();
-        for b in [5u32, 6, 12, 31, 35, 36, 37, 40, 51, 52] {
-            let p = 1u64 << b;
-            counts.extend([p - 1, p, p + 1, p + 33, (p - 1) | 0x21]);
-        }
-        for (i, n) in counts.into_iter().enumerate() {
-            let first = (i as u64 % 7) << 12;
-            let size = (u128::from(n) << 12).min(u128::from(u64::MAX - first) + 1);
-            let r = AddrRange::Span {
-                first,
-                last: (u128::from(first) + size - 1) as u64,
-            };
-            let n = u64::try_from(r.size() >> 12).unwrap_or(u64::MAX);
-            let want: std::vec::Vec<_> = SmmuChunks::new(&r, 12).collect();
-            let (mut left, mut addr, mut got) = (n, first, std::vec::Vec::new());
-            while left != 0 {
-                let (k, s) = ril_step(left);
-                got.push((addr, (k - 1) as u8, s as u8));
-                left -= k << s;
-                addr = addr.wrapping_add((k << s) << 12);
-            }
-            let want3: std::vec::Vec<_> = want.iter().map(|c| (c.addr, c.num, c.scale)).collect();
-            assert_eq!(got, want3, "{n} granules");
-            let ones = want.iter().filter(|c| c.num == 0 && c.scale == 0).count();
-            let cost = want.len() + 15 * ones;
-            assert_eq!(ril_cost(n, 16, usize::MAX), Some(cost), "{n}");
-            assert_eq!(ril_cost(n, 16, cost), Some(cost), "{n}");
-            assert_eq!(ril_cost(n, 16, cost - 1), None, "{n}");
-        }
     }
 
     #[test]

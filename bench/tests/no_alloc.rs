@@ -92,23 +92,19 @@ fn core_checks(rep: &mut Report) {
     .filter_map(|&(a, s)| AddrRange::new(a, s).ok())
     .chain([AddrRange::All])
     .collect();
-    rep.none(
-        "core range math (aligned blocks, SMMU chunks, ATS encoding)",
-        || {
-            let mut n = 0;
-            for r in &ranges {
-                n += range::AlignedBlocks::new(r, 12, 63).count();
-                n += range::SmmuChunks::new(r, 12).take(64).count();
-                if let range::Plan::Pieces(p) = range::plan_aligned(r, 12, 18, 16) {
-                    n += p.count();
-                }
-                let (a, s) = range::ats_encode(r);
-                black_box(range::ats_decode(a, s));
-                n += 1;
+    rep.none("core range math (aligned blocks, ATS encoding)", || {
+        let mut n = 0;
+        for r in &ranges {
+            n += range::AlignedBlocks::new(r, 12, 63).count();
+            if let range::Plan::Pieces(p) = range::plan_aligned(r, 12, 18, 16) {
+                n += p.count();
             }
-            n
-        },
-    );
+            let (a, s) = range::ats_encode(r);
+            black_box(range::ats_decode(a, s));
+            n += 1;
+        }
+        n
+    });
 
     for (name, ops) in streams::named_streams() {
         let mut scratch = [Inval::new(Caches::empty()); 512];
