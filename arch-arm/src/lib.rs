@@ -74,19 +74,11 @@
 #[cfg(feature = "std")]
 extern crate std;
 
-#[cfg(feature = "arbitrary")]
-mod arb;
 pub mod cmd;
 pub mod codec;
 pub mod features;
-mod lift;
-mod lower;
-pub mod prelude;
-pub mod queue;
 mod range;
 
-#[cfg(feature = "arbitrary")]
-pub use arb::arbitrary_words;
 pub use cmd::*;
 pub use features::Features;
 

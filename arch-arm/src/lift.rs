@@ -117,15 +117,22 @@ pub(crate) fn prefetch_span(address: u64, size: u8, stride: u8) -> AddrRange {
 
 /// The StreamIDs of CMD_CFGI_STE_RANGE: `2^(range+1)` aligned (IHI0070 §4.3.2).
 #[inline]
-pub(crate) const fn ste_range(sid: u32, range: u8) -> DeviceSel {
-    let order = range as u32 + 1;
-    if order >= 32 {
-        return DeviceSel::All;
+pub(crate) fn ste_range(sid: u32, range: u8) -> DeviceSel {
+    let block = AddrRange::block(u64::from(sid), u32::from(range) + 1);
+    match (u32::try_from(block.first()), u32::try_from(block.last())) {
+        (Ok(first), Ok(last)) if range < 31 => DeviceSel::Range { first, last },
+        _ => DeviceSel::All,
     }
-    let mask = (1u32 << order) - 1;
-    DeviceSel::Range {
-        first: sid & !mask,
-        last: sid | mask,
+}
+
+/// Secure-stream stall commands have no generic form (the model's stall
+/// ops name no Security state).
+#[inline]
+fn non_secure(ssec: bool, why: &'static str) -> Result<(), LowerError> {
+    if ssec {
+        Err(LowerError::NoEquivalent(why))
+    } else {
+        Ok(())
     }
 }
 
@@ -383,11 +390,7 @@ pub(crate) fn lift<C: Context + ?Sized>(
             guest: false,
         }))?,
         Command::Resume(c) => {
-            if c.ssec {
-                return Err(LowerError::NoEquivalent(
-                    "CMD_RESUME of a Secure stream has no generic form",
-                ));
-            }
+            non_secure(c.ssec, "CMD_RESUME of a Secure stream has no generic form")?;
             e.push(Op::Resume {
                 device: c.sid,
                 stag: c.stag,
@@ -395,11 +398,7 @@ pub(crate) fn lift<C: Context + ?Sized>(
             })?
         }
         Command::StallTerm(c) => {
-            if c.ssec {
-                return Err(LowerError::NoEquivalent(
-                    "CMD_STALL_TERM of a Secure stream has no generic form",
-                ));
-            }
+            non_secure(c.ssec, "CMD_STALL_TERM of a Secure stream has no generic form")?;
             e.push(Op::StallTerminate { device: c.sid })?
         }
         Command::CmdSync(c) => e.push(Op::Sync(Barrier {
@@ -446,6 +445,7 @@ mod tests {
                 last: 0xffff_ffff
             }
         );
+        assert_eq!(ste_range(5, 31), DeviceSel::All);
         assert_eq!(resume_action(0), StallAction::Terminate);
         assert_eq!(resume_action(2), StallAction::Abort);
         assert_eq!(resume_action(1), StallAction::Retry);

@@ -708,13 +708,7 @@ fn lower_tlb<C: Context + ?Sized>(
         }
         Some(0)
     } else {
-        match i.domain {
-            DomainSel::One(d) => match ctx.domain_to_native(ArchId::Smmuv3, d) {
-                Some(v) if caps.f.vmid_fits(v) => Some(v as u16),
-                _ => None,
-            },
-            DomainSel::All => None,
-        }
+        vmid_of(i.domain, caps, ctx)
     };
     let (s1, s2) = (
         s1 && {
@@ -735,38 +729,14 @@ fn lower_tlb<C: Context + ?Sized>(
     }
     let Some(vmid) = vmid else {
         // No VMID names the domain: every non-secure, non-hyp entry.
-        if matches!(i.domain, DomainSel::One(_)) {
-            o.widen(Widened::DOMAIN);
-        }
-        if span {
-            o.widen(Widened::RANGE);
-        }
-        if s1 && i.pasid != PasidSel::All {
-            o.widen(Widened::PASID);
-        }
-        if !(s1 && s2) {
-            o.widen(Widened::STAGE);
-        }
-        if leaf {
-            o.widen(Widened::LEAF);
-        }
+        widen_every_domain(i, s1, s2, o);
         return o.push(TlbiNsnhAll {});
     };
     // S12_VMALL removes both stages of every PASID: when stage 2 needs it
     // (all addresses, or IPAs beyond w1[51:12]) it is the only command.
     let vmall_only = s2 && (!span || i.range.last() >= IPA_LIMIT);
     if vmall_only {
-        if !s1 {
-            o.widen(Widened::STAGE);
-        } else if i.pasid != PasidSel::All {
-            o.widen(Widened::PASID);
-        }
-        if span {
-            o.widen(Widened::RANGE);
-        }
-        if leaf {
-            o.widen(Widened::LEAF);
-        }
+        widen_vmall(i, s1, o);
         return o.push(TlbiS12Vmall { vmid });
     }
     if s1 {
@@ -826,6 +796,55 @@ fn lower_tlb<C: Context + ?Sized>(
     Ok(())
 }
 
+/// The host VMID of `domain`, when the context names one that fits.
+#[inline]
+fn vmid_of<C: Context + ?Sized>(domain: DomainSel, caps: &Host<'_>, ctx: &C) -> Option<u16> {
+    match domain {
+        DomainSel::One(d) => match ctx.domain_to_native(ArchId::Smmuv3, d) {
+            Some(v) if caps.f.vmid_fits(v) => Some(v as u16),
+            _ => None,
+        },
+        DomainSel::All => None,
+    }
+}
+
+/// What one command of every domain (`NSNH_ALL`, `SNH_ALL`: both stages,
+/// all addresses, every PASID) widens for stages `s1` / `s2` of `i`.
+fn widen_every_domain(i: &Inval, s1: bool, s2: bool, o: &mut Out<'_>) {
+    if matches!(i.domain, DomainSel::One(_)) {
+        o.widen(Widened::DOMAIN);
+    }
+    if s1 && i.pasid != PasidSel::All {
+        o.widen(Widened::PASID);
+    }
+    if !(s1 && s2) {
+        o.widen(Widened::STAGE);
+    }
+    widen_whole(i, o);
+}
+
+/// What one `S12_VMALL` / `S_S12_VMALL` (both stages of one VMID, every
+/// PASID, all addresses) widens for `i`; `both`: `i` asks for both stages.
+fn widen_vmall(i: &Inval, both: bool, o: &mut Out<'_>) {
+    if !both {
+        o.widen(Widened::STAGE);
+    } else if i.pasid != PasidSel::All {
+        o.widen(Widened::PASID);
+    }
+    widen_whole(i, o);
+}
+
+/// A command of all addresses and every level for `i`: `RANGE` for a
+/// span, `LEAF` for a leaf-only request.
+fn widen_whole(i: &Inval, o: &mut Out<'_>) {
+    if !i.range.is_all() {
+        o.widen(Widened::RANGE);
+    }
+    if i.leaf_only() {
+        o.widen(Widened::LEAF);
+    }
+}
+
 /// The Secure EL1&0 regime under Secure stage 2 (module documentation).
 fn lower_secure_guest<C: Context + ?Sized>(
     i: &Inval,
@@ -843,43 +862,13 @@ fn lower_secure_guest<C: Context + ?Sized>(
     let s2 = i.stages.contains(Stages::S2);
     let leaf = i.leaf_only();
     let span = !i.range.is_all();
-    let vmid = match i.domain {
-        DomainSel::One(d) => match ctx.domain_to_native(ArchId::Smmuv3, d) {
-            Some(v) if caps.f.vmid_fits(v) => Some(v as u16),
-            _ => None,
-        },
-        DomainSel::All => None,
-    };
+    let vmid = vmid_of(i.domain, caps, ctx);
     let Some(vmid) = vmid else {
-        if matches!(i.domain, DomainSel::One(_)) {
-            o.widen(Widened::DOMAIN);
-        }
-        if span {
-            o.widen(Widened::RANGE);
-        }
-        if s1 && i.pasid != PasidSel::All {
-            o.widen(Widened::PASID);
-        }
-        if !(s1 && s2) {
-            o.widen(Widened::STAGE);
-        }
-        if leaf {
-            o.widen(Widened::LEAF);
-        }
+        widen_every_domain(i, s1, s2, o);
         return o.push(TlbiSnhAll {});
     };
     if s1 || !span || i.range.last() >= IPA_LIMIT {
-        if !s2 || !s1 {
-            o.widen(Widened::STAGE);
-        } else if i.pasid != PasidSel::All {
-            o.widen(Widened::PASID);
-        }
-        if span {
-            o.widen(Widened::RANGE);
-        }
-        if leaf {
-            o.widen(Widened::LEAF);
-        }
+        widen_vmall(i, s1 && s2, o);
         return o.push(TlbiSS12Vmall { vmid });
     }
     // Both IPA spaces of the Secure regime (IHI0070 §4.4.3.3).

@@ -76,17 +76,9 @@
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
-#[cfg(feature = "arbitrary")]
-mod arb;
 mod desc;
 mod features;
-mod lift;
-mod lower;
-pub mod prelude;
-pub mod queue;
 
-#[cfg(feature = "arbitrary")]
-pub use arb::arbitrary_words;
 pub use desc::{
     CcInv, Command, Descriptor, DevTlbInv, IecInv, InvWait, IotlbInv, PDevTlbInv, PIotlbInv,
     PageGrpResp, PcInv,

@@ -54,6 +54,20 @@ fn am_range(address: u64, am: u8) -> AddrRange {
     AddrRange::block(address, PAGE_SHIFT + u32::from(am))
 }
 
+/// The device-TLB invalidation of source-id `sid` (both descriptors): the
+/// ATS-encoded range, `pfsid` and `mip` as hints.
+#[inline]
+fn dev_tlb(sid: u16, pfsid: u16, mip: u8, address: u64, s: bool) -> Inval {
+    Inval::new(Caches::DEV_TLB)
+        .device(DeviceSel::One(u32::from(sid)))
+        .range(ats_decode(address & ADDR_BITS, s))
+        .hints(Hints {
+            pfsid,
+            max_pending: mip & MIP,
+            ..Hints::default()
+        })
+}
+
 /// Lift one descriptor to generic operations written to `out`.
 pub(crate) fn lift<C: Context + ?Sized>(
     cmd: &Command,
@@ -172,30 +186,13 @@ pub(crate) fn lift<C: Context + ?Sized>(
             emit(i.into(), out)?;
         }
         Command::DevTlbInv(d) => {
-            let hints = Hints {
-                pfsid: d.pfsid,
-                max_pending: d.mip & MIP,
-                ..Hints::default()
-            };
-            let i = Inval::new(Caches::DEV_TLB)
-                .device(DeviceSel::One(u32::from(d.sid)))
-                .pasid(PasidSel::All)
-                .range(ats_decode(d.address & ADDR_BITS, d.s))
-                .hints(hints);
+            let i = dev_tlb(d.sid, d.pfsid, d.mip, d.address, d.s).pasid(PasidSel::All);
             emit(i.into(), out)?;
         }
         Command::PDevTlbInv(d) => {
-            let hints = Hints {
-                pfsid: d.pfsid,
-                max_pending: d.mip & MIP,
-                ..Hints::default()
-            };
-            let i = Inval::new(Caches::DEV_TLB)
-                .device(DeviceSel::One(u32::from(d.sid)))
+            let i = dev_tlb(d.sid, d.pfsid, d.mip, d.address, d.s)
                 .pasid(PasidSel::One(d.pasid & PASID))
-                .global(d.g)
-                .range(ats_decode(d.address & ADDR_BITS, d.s))
-                .hints(hints);
+                .global(d.g);
             emit(i.into(), out)?;
         }
         Command::IecInv(d) => {

@@ -136,20 +136,34 @@ impl<A: Arch> Target<A> {
     }
 }
 
-/// Declares an architecture crate's unit type and its [`Arch`]
-/// implementation, with `budget` commands as [`Arch::DEFAULT_BUDGET`]. The
-/// rest comes from the crate's conventional items, none of them public (the
-/// checklist of docs/ARCHITECTURE.md): `crate::Command`, `crate::Features`,
+/// Declares an architecture crate's conventional modules, its unit type and
+/// its [`Arch`] implementation, with `budget` commands as
+/// [`Arch::DEFAULT_BUDGET`]; invoked once, in the crate's `lib.rs`:
+/// `arch_impl!(/** doc */ Smmuv3, queue::CmdqDevice, budget = 64);`.
+///
+/// The modules (the checklist of docs/ARCHITECTURE.md): `lift` and `lower`
+/// (private), `prelude` and `queue` (public) and, with the crate's
+/// `arbitrary` feature, `arb` with its `arbitrary_words` re-exported. The
+/// implementation takes `crate::Command`, `crate::Features`,
 /// `crate::lift::lift`, `crate::lower::lower_inval` (invalidations; every
 /// other op goes through the unit type's [`Lowering`](crate::lower::Lowering)
-/// impl, see [`lower::lower`](crate::lower::lower)), `crate::lower::max_lowered`
-/// (a `const fn`) and `crate::lower::lacks`. Invoked once per architecture
-/// crate: `arch_impl!(/** doc */ Smmuv3, queue::CmdqDevice, budget = 64);`.
+/// impl, see [`lower::lower`](crate::lower::lower)),
+/// `crate::lower::max_lowered` (a `const fn`) and `crate::lower::lacks`,
+/// none of them public.
 // `crate::` names the invoking architecture crate's items, by design.
 #[allow(clippy::crate_in_macro_def)]
 #[macro_export]
 macro_rules! arch_impl {
     ($(#[$m:meta])* $name:ident, $queue:ty, budget = $budget:expr) => {
+        mod lift;
+        mod lower;
+        pub mod prelude;
+        pub mod queue;
+        #[cfg(feature = "arbitrary")]
+        mod arb;
+        #[cfg(feature = "arbitrary")]
+        pub use arb::arbitrary_words;
+
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
         pub struct $name;
