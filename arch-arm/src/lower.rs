@@ -435,96 +435,22 @@ impl VaCmd {
 
     #[inline(always)]
     fn make(self, leaf: bool, address: u64, num: u8, scale: u8, ttl: u8, tg: u8) -> Command {
+        // The fields every address-based TLBI has, and its own ids.
+        macro_rules! tlbi {
+            ($t:ident { $($id:ident),* }) => {
+                Command::$t($t { num, scale, leaf, ttl128: false, ttl, tg, address, $($id),* })
+            };
+        }
         match self {
-            VaCmd::NhVa { vmid, asid } => Command::TlbiNhVa(TlbiNhVa {
-                num,
-                scale,
-                vmid,
-                asid,
-                leaf,
-                ttl128: false,
-                ttl,
-                tg,
-                address,
-            }),
-            VaCmd::NhVaa { vmid } => Command::TlbiNhVaa(TlbiNhVaa {
-                num,
-                scale,
-                vmid,
-                leaf,
-                ttl128: false,
-                ttl,
-                tg,
-                address,
-            }),
-            VaCmd::El3 => Command::TlbiEl3Va(TlbiEl3Va {
-                num,
-                scale,
-                leaf,
-                ttl128: false,
-                ttl,
-                tg,
-                address,
-            }),
-            VaCmd::El2Va { asid } => Command::TlbiEl2Va(TlbiEl2Va {
-                num,
-                scale,
-                asid,
-                leaf,
-                ttl128: false,
-                ttl,
-                tg,
-                address,
-            }),
-            VaCmd::El2Vaa => Command::TlbiEl2Vaa(TlbiEl2Vaa {
-                num,
-                scale,
-                leaf,
-                ttl128: false,
-                ttl,
-                tg,
-                address,
-            }),
-            VaCmd::S2Ipa { vmid } => Command::TlbiS2Ipa(TlbiS2Ipa {
-                num,
-                scale,
-                vmid,
-                leaf,
-                ttl128: false,
-                ttl,
-                tg,
-                address,
-            }),
-            VaCmd::SEl2Va { asid } => Command::TlbiSEl2Va(TlbiSEl2Va {
-                num,
-                scale,
-                asid,
-                leaf,
-                ttl128: false,
-                ttl,
-                tg,
-                address,
-            }),
-            VaCmd::SEl2Vaa => Command::TlbiSEl2Vaa(TlbiSEl2Vaa {
-                num,
-                scale,
-                leaf,
-                ttl128: false,
-                ttl,
-                tg,
-                address,
-            }),
-            VaCmd::SS2Ipa { vmid, ns } => Command::TlbiSS2Ipa(TlbiSS2Ipa {
-                num,
-                scale,
-                vmid,
-                leaf,
-                ns,
-                ttl128: false,
-                ttl,
-                tg,
-                address,
-            }),
+            VaCmd::NhVa { vmid, asid } => tlbi!(TlbiNhVa { vmid, asid }),
+            VaCmd::NhVaa { vmid } => tlbi!(TlbiNhVaa { vmid }),
+            VaCmd::El3 => tlbi!(TlbiEl3Va {}),
+            VaCmd::El2Va { asid } => tlbi!(TlbiEl2Va { asid }),
+            VaCmd::El2Vaa => tlbi!(TlbiEl2Vaa {}),
+            VaCmd::S2Ipa { vmid } => tlbi!(TlbiS2Ipa { vmid }),
+            VaCmd::SEl2Va { asid } => tlbi!(TlbiSEl2Va { asid }),
+            VaCmd::SEl2Vaa => tlbi!(TlbiSEl2Vaa {}),
+            VaCmd::SS2Ipa { vmid, ns } => tlbi!(TlbiSS2Ipa { vmid, ns }),
         }
     }
 }
