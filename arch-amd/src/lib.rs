@@ -5,9 +5,9 @@
 //!
 //! * [`Command`]: every command of the AMD-Vi table of
 //!   the command tables (docs/SPEC.md), with a bit-exact codec ([`Command::decode`],
-//!   [`Command::encode`]) and named-field access ([`NativeCommand`](iommu_inval_core::NativeCommand)).
+//!   [`Command::encode`]) and named-field access ([`NativeCommand`]).
 //! * [`AmdVi`], the crate's [`Arch`](iommu_inval_core::arch::Arch):
-//!   `AmdVi::lift`, native → generic ([`Op`](iommu_inval_core::Op)), footprint-exact;
+//!   `AmdVi::lift`, native → generic ([`Op`]), footprint-exact;
 //!   `AmdVi::lower`, generic → native for a host described by its
 //!   [`Features`], within a [`Budget`](iommu_inval_core::Budget); never
 //!   under-invalidates, reports every widening.

@@ -723,7 +723,7 @@ fn lower_tlb<C: Context + ?Sized>(
 }
 
 /// The host VMID of `domain`, when the context names one that fits.
-#[inline]
+#[inline(always)]
 fn vmid_of<C: Context + ?Sized>(domain: DomainSel, caps: &Host<'_>, ctx: &C) -> Option<u16> {
     match domain {
         DomainSel::One(d) => match ctx.domain_to_native(ArchId::Smmuv3, d) {
@@ -736,6 +736,8 @@ fn vmid_of<C: Context + ?Sized>(domain: DomainSel, caps: &Host<'_>, ctx: &C) -> 
 
 /// What one command of every domain (`NSNH_ALL`, `SNH_ALL`: both stages,
 /// all addresses, every PASID) widens for stages `s1` / `s2` of `i`.
+#[cold]
+#[inline(never)]
 fn widen_every_domain(i: &Inval, s1: bool, s2: bool, o: &mut Out<'_>) {
     if matches!(i.domain, DomainSel::One(_)) {
         o.widen(Widened::DOMAIN);
@@ -751,6 +753,8 @@ fn widen_every_domain(i: &Inval, s1: bool, s2: bool, o: &mut Out<'_>) {
 
 /// What one `S12_VMALL` / `S_S12_VMALL` (both stages of one VMID, every
 /// PASID, all addresses) widens for `i`; `both`: `i` asks for both stages.
+#[cold]
+#[inline(never)]
 fn widen_vmall(i: &Inval, both: bool, o: &mut Out<'_>) {
     if !both {
         o.widen(Widened::STAGE);
@@ -762,6 +766,8 @@ fn widen_vmall(i: &Inval, both: bool, o: &mut Out<'_>) {
 
 /// A command of all addresses and every level for `i`: `RANGE` for a
 /// span, `LEAF` for a leaf-only request.
+#[cold]
+#[inline(never)]
 fn widen_whole(i: &Inval, o: &mut Out<'_>) {
     if !i.range.is_all() {
         o.widen(Widened::RANGE);

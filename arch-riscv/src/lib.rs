@@ -7,9 +7,9 @@
 //!
 //! * [`Command`]: every command of the command queue, with a bit-exact
 //!   codec ([`Command::decode`], [`Command::encode`]) and named-field
-//!   access ([`NativeCommand`](iommu_inval_core::NativeCommand)).
+//!   access ([`NativeCommand`]).
 //! * [`RiscV`], the crate's [`Arch`](iommu_inval_core::arch::Arch):
-//!   `RiscV::lift`, native → generic ([`Op`](iommu_inval_core::Op)), footprint-exact;
+//!   `RiscV::lift`, native → generic ([`Op`]), footprint-exact;
 //!   `RiscV::lower`, generic → native for a host described by its
 //!   [`Features`], within a [`Budget`](iommu_inval_core::Budget); never
 //!   under-invalidates, reports every widening.
@@ -61,8 +61,8 @@
 //!   regime without a domain (as SMMU EL2 translations have no VMID).
 //!   `GV` = 1 names the VM whose GSCID the topology maps to a domain.
 //! * PSCIDs name first-stage address spaces the way SMMU ASIDs do: the
-//!   context maps them to PASIDs ([`Context::pasids_of_tag`](iommu_inval_core::Context::pasids_of_tag),
-//!   [`Context::tags_of_pasid`](iommu_inval_core::Context::tags_of_pasid); the topology file's `pscid` per PASID, and
+//!   context maps them to PASIDs ([`Context::pasids_of_tag`],
+//!   [`Context::tags_of_pasid`]; the topology file's `pscid` per PASID, and
 //!   per device for its device context, i.e. requests without process_id).
 //!
 //! ```

@@ -591,7 +591,17 @@ fn lower_iotlb<C: Context + ?Sized>(
             // and requests without PASID): both go.
             w |= Widened::PASID;
         }
-        w |= page_sel(i, caps, em, p_iotlb(did, pasid))?;
+        w |= page_sel(i, caps, em, |g, am, ih, address| {
+            Command::PIotlbInv(PIotlbInv {
+                g,
+                did,
+                pasid,
+                am,
+                ih,
+                address,
+                wide: false,
+            })
+        })?;
     }
     Ok(w)
 }
@@ -644,7 +654,17 @@ fn each_listed_pasid<C: Context + ?Sized>(
     }
     let mut one = |pasid: u32, em: &mut Em| -> Result<(), LowerError> {
         if ranged {
-            w |= page_sel(i, caps, em, p_iotlb(did, pasid))?;
+            w |= page_sel(i, caps, em, |g, am, ih, address| {
+                Command::PIotlbInv(PIotlbInv {
+                    g,
+                    did,
+                    pasid,
+                    am,
+                    ih,
+                    address,
+                    wide: false,
+                })
+            })?;
             Ok(())
         } else {
             em.push(Command::PIotlbInv(PIotlbInv {
@@ -657,23 +677,6 @@ fn each_listed_pasid<C: Context + ?Sized>(
     };
     l.for_each(ctx, &mut |pasid| one(pasid, em))?;
     Ok(w)
-}
-
-/// The `p_iotlb_inv_dsc` of `did` and `pasid` with granularity `g`, `am`,
-/// `ih` and `address`, for [`page_sel`].
-#[inline]
-fn p_iotlb(did: u16, pasid: u32) -> impl Fn(u8, u8, bool, u64) -> Command {
-    move |g, am, ih, address| {
-        Command::PIotlbInv(PIotlbInv {
-            g,
-            did,
-            pasid,
-            am,
-            ih,
-            address,
-            wide: false,
-        })
-    }
 }
 
 /// Emit page-selective descriptors (g = 3) for `i.range`, or the

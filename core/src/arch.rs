@@ -130,10 +130,6 @@ impl<A: Arch> Target<A> {
     ) -> Result<Outcome, LowerError> {
         A::lower(op, &self.features, self.budget, ctx, out)
     }
-    /// [`Arch::max_lowered`] of this budget.
-    pub fn max_lowered(&self) -> usize {
-        A::max_lowered(self.budget)
-    }
 }
 
 /// Declares an architecture crate's conventional modules, its unit type and
@@ -147,7 +143,7 @@ impl<A: Arch> Target<A> {
 /// implementation takes `crate::Command`, `crate::Features`,
 /// `crate::lift::lift`, `crate::lower::lower_inval` (invalidations; every
 /// other op goes through the unit type's [`Lowering`](crate::lower::Lowering)
-/// impl, see [`lower::lower`](crate::lower::lower)),
+/// impl, through `core::lower::lower`),
 /// `crate::lower::max_lowered` (a `const fn`) and `crate::lower::lacks`,
 /// none of them public.
 // `crate::` names the invoking architecture crate's items, by design.

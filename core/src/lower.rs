@@ -6,7 +6,7 @@
 //! (configuration, IOTLB, device TLB) fenced, counts what was written and
 //! collects the [`Outcome`]. [`DeviceSet`], [`one_tag`], [`tag_shared`] and
 //! [`ListedPasids`] answer "which devices / which native tags" through the
-//! [`Context`], with `None` / [`DeviceSet::is_enumerable`] = false meaning
+//! [`Context`], with `None` / a [`DeviceSet`] of every or unlisted devices meaning
 //! "unknown: widen".
 
 use crate::arch::Arch;
@@ -22,7 +22,7 @@ use crate::sink::Sink;
 
 /// An architecture's lowering of every op but invalidations (its own
 /// function, `crate::lower::lower_inval` for [`arch_impl!`](crate::arch_impl)), and the barrier
-/// parts it cannot carry. Its `lower` ([`lower`]) refuses those parts and
+/// parts it cannot carry. Its [`Arch::lower`] refuses those parts and
 /// emits the one command of a barrier, page response or stall op.
 pub trait Lowering: Arch {
     /// Why a barrier that sends an event (`sev`) is `NoEquivalent`; `None`:
@@ -77,7 +77,9 @@ pub trait Lowering: Arch {
 /// Lower `op` for a host with `features` within `budget`: invalidations
 /// through `inval` (the architecture's own), every other op through `A`'s
 /// [`Lowering`]. The body of the [`Arch::lower`] that
-/// [`arch_impl!`](crate::arch_impl) writes.
+/// [`arch_impl!`](crate::arch_impl) writes (hidden: it exists for that
+/// macro's expansion; callers use [`Arch::lower`]).
+#[doc(hidden)]
 #[inline]
 pub fn lower<A: Lowering, X: Context + ?Sized>(
     op: &Op,
@@ -136,7 +138,7 @@ pub struct Host<'a, F> {
 impl<'a, F> Host<'a, F> {
     /// The host with `features`, within `budget`.
     #[inline]
-    pub const fn new(features: &'a F, budget: Budget) -> Self {
+    pub(crate) const fn new(features: &'a F, budget: Budget) -> Self {
         Host {
             f: features,
             cap: budget.cap(),
@@ -306,7 +308,7 @@ impl<'a, C> Emitter<'a, C> {
 
 /// Write the one command `c` of a single-command operation.
 #[inline]
-pub fn emit_one<C>(out: &mut dyn Sink<C>, c: C) -> Result<Outcome, LowerError> {
+fn emit_one<C>(out: &mut dyn Sink<C>, c: C) -> Result<Outcome, LowerError> {
     out.push(c)?;
     Ok(Outcome {
         emitted: 1,
@@ -379,7 +381,7 @@ impl DeviceSet {
 
     /// True when the devices can be named one by one.
     #[inline]
-    pub const fn is_enumerable(&self) -> bool {
+    pub(crate) const fn is_enumerable(&self) -> bool {
         matches!(self, DeviceSet::Interval(..) | DeviceSet::Domain { .. })
     }
 
