@@ -110,14 +110,7 @@ fn riscv_device_tlb_pid_wider_than_the_host_goes_without() {
         ..Inval::new(Caches::DEV_TLB)
     });
     let mut v = Vec::new();
-    let o = <iommu_inval_riscv::RiscV as Arch>::lower(
-        &op,
-        &caps.features,
-        caps.budget,
-        &IdentityContext,
-        &mut v,
-    )
-    .expect("lowers");
+    let o = caps.lower(&op, &IdentityContext, &mut v).expect("lowers");
     assert!(o.widened.contains(Widened::PASID), "{o:?}");
     assert!(
         v.iter().all(|c| match c {
@@ -143,14 +136,7 @@ fn smmu_secure_guest_on_a_stage1_only_host_is_dropped() {
             .stage(Stages::all()),
     );
     let mut v = Vec::new();
-    let o = <iommu_inval_arm::Smmuv3 as Arch>::lower(
-        &op,
-        &caps.features,
-        caps.budget,
-        &IdentityContext,
-        &mut v,
-    )
-    .expect("lowers");
+    let o = caps.lower(&op, &IdentityContext, &mut v).expect("lowers");
     assert!(v.is_empty(), "{v:?}");
     assert!(o.dropped.is_some(), "{o:?}");
 }
