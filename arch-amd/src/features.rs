@@ -16,7 +16,7 @@
 //! | `viommu` | bit 55, hardware vIOMMU (revision 3.x; `FEATURE_VIOMMU` of AMD's 2023 Linux vIOMMU patches) | INSERT_GUEST_EVENT, RESET_VMMIO |
 //! | `pasid_bits` | EFR.PASmax + 1 (above 16: revision 3.x) | INVALIDATE_IOTLB_PAGES `pasid` above 16 bits (`w0[59:56]`, reserved before) |
 //!
-//! The same type describes a *host* IOMMU to [`lower`](crate::lower()):
+//! The same type describes a *host* IOMMU to `Arch::lower`:
 //! guest (`gn` = 1) commands need `gt_sup`, PASIDs fit `pasid_bits`, and
 //! INVALIDATE_IOTLB_PAGES needs `ats`.
 

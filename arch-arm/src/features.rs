@@ -8,7 +8,7 @@
 //! ILLEGAL command or parameter, `reserved_bits` for a field that is RES0
 //! on that SMMU), as the hardware reports it in `SMMU_CMDQ_CONS.ERR`.
 //!
-//! The same type describes a *host* SMMU to [`lower`](crate::lower()): it
+//! The same type describes a *host* SMMU to `Arch::lower`: it
 //! sends only what the host implements (`ril`, `s1p`, `s2p`, `ats`) and
 //! keeps ids within `asid_bits`, `vmid_bits`, `ssid_bits`.
 //!

@@ -4,6 +4,7 @@
 
 use iommu_inval_arm::cmd::{bits, FieldDef};
 use iommu_inval_arm::*;
+use iommu_inval_core::arch::Arch;
 use iommu_inval_core::arch::Target;
 use iommu_inval_core::context::Topology;
 use iommu_inval_core::footprint::Footprint;
@@ -88,7 +89,7 @@ const TOPO: &str = r#"{
 
 fn lifted(c: &Command, ctx: &dyn Context) -> (Vec<Op>, Outcome) {
     let mut ops = Vec::new();
-    let o = lift(c, ctx, &mut ops).unwrap_or_default();
+    let o = Smmuv3::lift(c, ctx, &mut ops).unwrap_or_default();
     (ops, o)
 }
 
@@ -101,7 +102,13 @@ fn r2(c: &Command, ctx: &dyn Context) -> Result<(), TestCaseError> {
     let mut widened = Widened::empty();
     let mut dropped = false;
     for op in &ops {
-        match lower(op, &Features::LATEST, DEFAULT_BUDGET, ctx, &mut cmds) {
+        match Smmuv3::lower(
+            op,
+            &Features::LATEST,
+            Smmuv3::DEFAULT_BUDGET,
+            ctx,
+            &mut cmds,
+        ) {
             Ok(o) => {
                 widened |= o.widened;
                 dropped |= o.dropped.is_some();
@@ -249,7 +256,7 @@ fn inval() -> impl Strategy<Value = Inval> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
 
-    /// R3 on SMMUv3's own regimes: lift(lower(g)) covers g; exact when
+    /// R3 on SMMUv3's own regimes: Smmuv3::lift(Smmuv3::lower(g)) covers g; exact when
     /// nothing was reported widened or dropped.
     #[test]
     fn r3_lower_then_lift_covers(i in inval(), range_inval in any::<bool>(), max_cmds in 1usize..80) {
@@ -257,7 +264,7 @@ proptest! {
         let t = Topology::from_json(TOPO).unwrap();
         for ctx in [&IdentityContext as &dyn Context, &t] {
             let mut cmds = Vec::new();
-            let o = match lower(&Op::Inval(i), &caps.features, caps.budget, ctx, &mut cmds) {
+            let o = match Smmuv3::lower(&Op::Inval(i), &caps.features, caps.budget, ctx, &mut cmds) {
                 Ok(o) => o,
                 // Device TLBs of unknown device sets have no SMMUv3 form.
                 Err(_) => continue,
@@ -433,7 +440,7 @@ proptest! {
         let ([range_inval, ats, stage1, stage2], [asid_bits, vmid_bits, ssid_bits], max_cmds) = caps;
         let caps = Target::<Smmuv3>::new(Features { ril: range_inval, ats, s1p: stage1, s2p: stage2, asid_bits, vmid_bits, ssid_bits, ..Features::LATEST }).max_cmds(max_cmds);
         let mut out = Vec::new();
-        if let Ok(o) = lower(&op, &caps.features, caps.budget, &IdentityContext, &mut out) {
+        if let Ok(o) = Smmuv3::lower(&op, &caps.features, caps.budget, &IdentityContext, &mut out) {
             prop_assert_eq!(o.emitted, out.len());
             for c in &out {
                 prop_assert_eq!(c.encode_checked().map(|_| ()), Ok(()), "{:?} from {:?}", c, op);

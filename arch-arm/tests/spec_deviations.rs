@@ -3,12 +3,13 @@
 //! the comment.
 
 use iommu_inval_arm::*;
+use iommu_inval_core::arch::Arch;
 use iommu_inval_core::model::{Caches, DeviceSel, Op, PasidSel, RespCode, StallAction};
 use iommu_inval_core::{ErrorKind, IdentityContext};
 
 fn lift_all(c: &Command) -> Vec<Op> {
     let mut v = Vec::new();
-    lift(c, &IdentityContext, &mut v).unwrap();
+    Smmuv3::lift(c, &IdentityContext, &mut v).unwrap();
     v
 }
 
@@ -68,7 +69,7 @@ fn resume_and_stall_term_have_ssec() {
     let s = Command::decode(&[0x0000_0005_0000_0445, 0]).unwrap();
     assert_eq!(s, StallTerm { ssec: true, sid: 5 }.into());
     // A Secure-stream stall command has no generic form.
-    assert!(lift(&r, &IdentityContext, &mut Vec::new()).is_err());
+    assert!(Smmuv3::lift(&r, &IdentityContext, &mut Vec::new()).is_err());
 }
 
 /// IHI0070 §4.7.1: with Ac (bit 12) = 1 the transaction is retried and "the

@@ -17,7 +17,7 @@
 //! | `wsi` | `fctl.WSI` | IOFENCE.C `WSI` = 1 (reserved, §3.1.2) |
 //! | `pid_bits` | `capabilities.PD8` / `PD17` / `PD20` | IODIR.INVAL_PDT `PID` wider (§3.1.3) |
 //!
-//! The same type describes a *host* IOMMU to [`lower`](crate::lower()): it
+//! The same type describes a *host* IOMMU to `Arch::lower`: it
 //! sends `S`, `NL`, ATS commands and wired-interrupt fences only when the
 //! host has them, and PIDs within `pid_bits`.
 

@@ -27,7 +27,7 @@
 //! Not modeled: ECAP_REG.PASID / PSS (a PASID beyond the supported width is
 //! out of range, with no IQE the public material documents), CAP_REG.ND.
 //!
-//! The same type describes a *host* unit to [`lower`](crate::lower()),
+//! The same type describes a *host* unit to `Arch::lower`,
 //! with how it is set up: `smts` is scalable mode in use (RTADDR_REG.TTM),
 //! `dw` the descriptor width (IQA_REG.DW), `pasid_bits` the PASID width
 //! (ECAP_REG.PSS + 1); `mamv` and `dt` bound what it is sent. A unit without PSI is refused here rather than widened: the

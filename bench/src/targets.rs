@@ -3,6 +3,7 @@
 //! realistic native mixes, taken from the example streams in `examples/`.
 
 use crate::batching::lower_batch;
+use iommu_inval_core::arch::Arch;
 use iommu_inval_core::batch::{coalesce, BatchOptions, BatchStats};
 use iommu_inval_core::context::Topology;
 use iommu_inval_core::footprint::Footprint;
@@ -58,7 +59,7 @@ macro_rules! target {
         /// Wrappers over one architecture crate.
         pub mod $name {
             use super::*;
-            pub use $krate::{lift, lower, Command, Features};
+            pub use $krate::{Command, Features, $unit as A};
             /// The lowering target of this architecture.
             pub type Host = iommu_inval_core::arch::Target<$krate::$unit>;
             pub use $krate::queue as queue_mod;
@@ -120,7 +121,7 @@ macro_rules! target {
                 let mut ops = Vec::new();
                 for w in example_commands() {
                     if let Ok(c) = Command::decode(&w) {
-                        let _ = lift(&c, &topo, &mut ops);
+                        let _ = A::lift(&c, &topo, &mut ops);
                     }
                 }
                 ops
@@ -131,7 +132,7 @@ macro_rules! target {
                 let mut out = Vec::new();
                 for op in ops {
                     let mut one: Vec<Command> = Vec::new();
-                    if lower(op, &caps.features, caps.budget, &IdentityContext, &mut one).is_ok() {
+                    if A::lower(op, &caps.features, caps.budget, &IdentityContext, &mut one).is_ok() {
                         out.extend(one);
                     }
                 }
@@ -142,7 +143,7 @@ macro_rules! target {
             pub fn lib_lower(caps: Host) -> impl Fn(&Op) -> Result<(usize, Footprint), String> {
                 move |op: &Op| {
                     let mut out: Vec<Command> = Vec::new();
-                    lower(op, &caps.features, caps.budget, &IdentityContext, &mut out).map_err(|e| e.to_string())?;
+                    A::lower(op, &caps.features, caps.budget, &IdentityContext, &mut out).map_err(|e| e.to_string())?;
                     let mut fp = Footprint::new();
                     for c in &out {
                         fp.extend(&<$krate::$unit as iommu_inval_core::arch::Arch>::footprint(c, &IdentityContext));
@@ -164,7 +165,7 @@ macro_rules! target {
                 let caps = Host::default();
                 let opts = if requests { BatchOptions::default() } else { BatchOptions::QUEUE };
                 // Ops without an equivalent on the target are skipped on both sides.
-                let lower = |o: &Op, out: &mut dyn Sink<Command>| match lower(o, &caps.features, caps.budget, &IdentityContext, out) {
+                let lower = |o: &Op, out: &mut dyn Sink<Command>| match A::lower(o, &caps.features, caps.budget, &IdentityContext, out) {
                     Err(LowerError::NoEquivalent(_)) => Ok(Outcome::default()),
                     r => r,
                 };
@@ -442,17 +443,17 @@ fn riscv_cmd(form: &RefForm) -> Result<riscv::Command, String> {
 }
 
 fn riscv_fp(c: &riscv::Command, out: &mut Vec<Op>) {
-    let _ = riscv::lift(c, &IdentityContext, out);
+    let _ = riscv::A::lift(c, &IdentityContext, out);
 }
 
 fn arm_fp(c: &arm::Command, out: &mut Vec<Op>) {
-    let _ = arm::lift(c, &IdentityContext, out);
+    let _ = arm::A::lift(c, &IdentityContext, out);
 }
 fn vtd_fp(c: &vtd::Command, out: &mut Vec<Op>) {
-    let _ = vtd::lift(c, &IdentityContext, out);
+    let _ = vtd::A::lift(c, &IdentityContext, out);
 }
 fn amd_fp(c: &amd::Command, out: &mut Vec<Op>) {
-    let _ = amd::lift(c, &IdentityContext, out);
+    let _ = amd::A::lift(c, &IdentityContext, out);
 }
 
 /// The efficiency targets: `(label, flavor, library, Linux reference, note)`.

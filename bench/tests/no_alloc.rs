@@ -23,6 +23,7 @@ use iommu_inval_bench::cases::{CASES, GRANULES};
 use iommu_inval_bench::efficiency::{request, Flavor};
 use iommu_inval_bench::streams::{self, Rng};
 use iommu_inval_bench::targets::{self, amd, arm, riscv, vtd};
+use iommu_inval_core::arch::Arch;
 use iommu_inval_core::batch::{coalesce, BatchOptions};
 use iommu_inval_core::device::{
     BackendError, CommandQueue, CountingBackend, LowerToHost, QueueEngine,
@@ -91,23 +92,19 @@ fn core_checks(rep: &mut Report) {
     .filter_map(|&(a, s)| AddrRange::new(a, s).ok())
     .chain([AddrRange::All])
     .collect();
-    rep.none(
-        "core range math (aligned blocks, SMMU chunks, ATS encoding)",
-        || {
-            let mut n = 0;
-            for r in &ranges {
-                n += range::AlignedBlocks::new(r, 12, 63).count();
-                n += range::SmmuChunks::new(r, 12).take(64).count();
-                if let range::Plan::Pieces(p) = range::plan_aligned(r, 12, 18, 16) {
-                    n += p.count();
-                }
-                let (a, s) = range::ats_encode(r);
-                black_box(range::ats_decode(a, s));
-                n += 1;
+    rep.none("core range math (aligned blocks, ATS encoding)", || {
+        let mut n = 0;
+        for r in &ranges {
+            n += range::AlignedBlocks::new(r, 12, 63).count();
+            if let range::Plan::Pieces(p) = range::plan_aligned(r, 12, 18, 16) {
+                n += p.count();
             }
-            n
-        },
-    );
+            let (a, s) = range::ats_encode(r);
+            black_box(range::ats_decode(a, s));
+            n += 1;
+        }
+        n
+    });
 
     for (name, ops) in streams::named_streams() {
         let mut scratch = [Inval::new(Caches::empty()); 512];
@@ -222,11 +219,11 @@ macro_rules! codec_lift_lower_checks {
             let mut n = 0;
             for c in &cmds {
                 let mut out = SliceSink::new(&mut op_buf);
-                let _ = $t::lift(c, &IdentityContext, &mut out);
+                let _ = $t::A::lift(c, &IdentityContext, &mut out);
                 let mut out = SliceSink::new(&mut op_buf);
-                let _ = $t::lift(c, &topo, &mut out);
+                let _ = $t::A::lift(c, &topo, &mut out);
                 let mut fixed: FixedBuf<Op, 16> = FixedBuf::new();
-                let _ = $t::lift(c, &topo, &mut fixed);
+                let _ = $t::A::lift(c, &topo, &mut fixed);
                 n += 1;
             }
             n
@@ -238,11 +235,11 @@ macro_rules! codec_lift_lower_checks {
                 let mut n = 0;
                 for op in &generic {
                     let mut out = SliceSink::new(&mut cmd_buf);
-                    let _ = $t::lower(op, &caps.features, caps.budget, &IdentityContext, &mut out);
+                    let _ = $t::A::lower(op, &caps.features, caps.budget, &IdentityContext, &mut out);
                     let mut out = SliceSink::new(&mut cmd_buf);
-                    let _ = $t::lower(op, &caps.features, caps.budget, &topo, &mut out);
+                    let _ = $t::A::lower(op, &caps.features, caps.budget, &topo, &mut out);
                     let mut fixed: FixedBuf<$t::Command, 8> = FixedBuf::new();
-                    let _ = $t::lower(op, &caps.features, caps.budget, &topo, &mut fixed);
+                    let _ = $t::A::lower(op, &caps.features, caps.budget, &topo, &mut fixed);
                     n += 1;
                 }
                 n
@@ -254,7 +251,7 @@ macro_rules! codec_lift_lower_checks {
             let mut n = 0;
             for (_, s) in named {
                 let mut out = SliceSink::new(&mut cmd_buf);
-                let f = |o: &Op, sink: &mut dyn Sink<$t::Command>| $t::lower(o, &caps.features, caps.budget, &topo, sink);
+                let f = |o: &Op, sink: &mut dyn Sink<$t::Command>| $t::A::lower(o, &caps.features, caps.budget, &topo, sink);
                 if lower_batch(s, &mut scratch, BatchOptions::default(), f, &mut out).is_ok() {
                     n += 1;
                 }

@@ -60,6 +60,7 @@ fn facade_convert_is_what_the_cli_prints() {
 
 #[test]
 fn max_lowered_buffers_take_a_whole_lowering() {
+    use iommu_inval::core::arch::Arch;
     use iommu_inval::core::model::{Caches, DeviceSel, DomainSel, Inval, Stages};
     use iommu_inval::core::range::AddrRange;
     use iommu_inval::core::{FixedBuf, IdentityContext, Op};
@@ -72,12 +73,18 @@ fn max_lowered_buffers_take_a_whole_lowering() {
             .device(DeviceSel::Range { first: 0, last: 7 })
             .range(AddrRange::new(0x1000, 0x7f_f000).unwrap()),
     );
-    let mut a: FixedBuf<iommu_inval::arm::Command, { iommu_inval::arm::MAX_LOWERED }> =
-        FixedBuf::new();
-    let mut v: FixedBuf<iommu_inval::vtd::Command, { iommu_inval::vtd::MAX_LOWERED }> =
-        FixedBuf::new();
-    let mut m: FixedBuf<iommu_inval::amd::Command, { iommu_inval::amd::MAX_LOWERED }> =
-        FixedBuf::new();
+    let mut a: FixedBuf<
+        iommu_inval::arm::Command,
+        { <iommu_inval::arm::Smmuv3 as Arch>::MAX_LOWERED },
+    > = FixedBuf::new();
+    let mut v: FixedBuf<
+        iommu_inval::vtd::Command,
+        { <iommu_inval::vtd::Vtd as Arch>::MAX_LOWERED },
+    > = FixedBuf::new();
+    let mut m: FixedBuf<
+        iommu_inval::amd::Command,
+        { <iommu_inval::amd::AmdVi as Arch>::MAX_LOWERED },
+    > = FixedBuf::new();
     let ctx = IdentityContext;
     assert!(Target::<iommu_inval::arm::Smmuv3>::default()
         .lower(&op, &ctx, &mut a)

@@ -36,7 +36,8 @@
 use crate::smmuv3::{Refusal, VdevTable, Vsmmu};
 use crate::uapi::{HwptVtdS1Invalidate, ViommuArmSmmuv3Invalidate};
 use crate::vtd::{s1_entry, S1Options, S1Scope, VmmWork};
-use iommu_inval_arm::Command;
+use iommu_inval_arm::{Command, Smmuv3};
+use iommu_inval_core::arch::Arch;
 use iommu_inval_core::batch::{coalesce, BatchOptions};
 use iommu_inval_core::device::{Backend, BackendError, BATCH_OPS};
 use iommu_inval_core::model::{Barrier, Caches, Inval, Op, Widened};
@@ -447,7 +448,7 @@ where
             fwd,
             ctx,
             features,
-            budget: iommu_inval_arm::DEFAULT_BUDGET,
+            budget: <Smmuv3 as Arch>::DEFAULT_BUDGET,
             on_work,
             widened: Widened::empty(),
         }
@@ -534,8 +535,7 @@ where
                 op,
                 err: None,
             };
-            let lowered =
-                iommu_inval_arm::lower(op, &this.features, this.budget, &this.ctx, &mut sink);
+            let lowered = Smmuv3::lower(op, &this.features, this.budget, &this.ctx, &mut sink);
             let mut err = sink.err.take();
             let work = match lowered {
                 Ok(o) => {

@@ -1,6 +1,6 @@
 //! Hosts as fuzzer input: arbitrary lowering [`Target`]s (features and
 //! budget) of every architecture, the bound on one lowering
-//! ([`Target::max_lowered`]) and what a command sent to such a host must
+//! ([`Arch::max_lowered`](iommu_inval_core::arch::Arch::max_lowered) of its budget) and what a command sent to such a host must
 //! respect ([`HostCaps::conforms`]): no command of a feature the host lacks,
 //! no id wider than the host's (an ASID over `asid_bits`, a PASID over
 //! `pasid_bits`), the host's descriptor width.
@@ -290,7 +290,7 @@ pub fn check_r3_caps<A: HostCaps>(
         Err(LowerError::NoEquivalent(_) | LowerError::Invalid(_)) => return Ok(()),
         Err(e) => return Err(format!("lower to {}: unexpected error {e:?}", A::ID)),
     };
-    let bound = caps.max_lowered();
+    let bound = A::max_lowered(caps.budget);
     if cmds.len() > bound {
         return Err(format!(
             "lower to {} of {op:?} with {caps:?}: {} commands, max_lowered is {bound}",
