@@ -208,6 +208,7 @@ pub struct ResetVmmio {
 ///
 /// ```
 /// use iommu_inval_amd::{Command, InvalidateIommuPages};
+/// use iommu_inval_core::NativeCommand;
 /// // Domain 5, 8 KiB at 0x2000 (s = 1, bit 12 clear), pde, host translations.
 /// let w = [0x3000_0005_0000_0000, 0x0000_0000_0000_2003];
 /// let c = Command::decode(&w).unwrap();
@@ -551,7 +552,7 @@ impl Command {
     }
 }
 
-use iommu_inval_core::native::{want_addr, want_bool, want_uint};
+use iommu_inval_core::native::__macro::{want_addr, want_bool, want_uint};
 
 iommu_inval_core::native_command! {
     Command: ArchId::Amd, crate::Features, |cmd, features| features.check(cmd);
@@ -567,6 +568,7 @@ iommu_inval_core::native_command! {
     /// ```
     /// use iommu_inval_amd::{Command, InvalidateDevtabEntry};
     /// use iommu_inval_core::ErrorKind;
+    /// use iommu_inval_core::NativeCommand;
     /// // INVALIDATE_DEVTAB_ENTRY (opcode 2 in w0[63:60]), DeviceID 0x1234 in w0[15:0].
     /// let c = Command::decode(&[0x2000_0000_0000_1234, 0]).unwrap();
     /// assert_eq!(c, Command::InvalidateDevtabEntry(InvalidateDevtabEntry { device_id: 0x1234 }));
@@ -595,6 +597,7 @@ iommu_inval_core::native_command! {
     /// ```
     /// use iommu_inval_amd::Command;
     /// use iommu_inval_core::{copy_checked, ErrorKind};
+    /// use iommu_inval_core::NativeCommand;
     /// // INVALIDATE_DEVTAB_ENTRY 0x1234, then one with reserved bit w0[16] set.
     /// let guest = [0x2000_0000_0000_1234, 0, 0x2000_0000_0001_1234, 0];
     /// assert!(Command::check_words(&guest[..2]).is_ok());
@@ -770,6 +773,7 @@ fn set_field(cmd: &mut Command, n: &'static str, v: FieldValue) -> Result<(), Fi
 mod tests {
     use super::*;
     use iommu_inval_core::ErrorKind;
+    use iommu_inval_core::NativeCommand;
 
     /// The one-test fast path against the documented order of the checks
     /// (unknown opcode, reserved bits of `w0`, then of `w1`), on words with

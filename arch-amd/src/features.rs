@@ -85,12 +85,13 @@ impl Features {
     ///
     /// ```
     /// use iommu_inval_amd::{Command, Features};
+    /// use iommu_inval_core::NativeCommand;
     /// // INVALIDATE_IOMMU_ALL: EFR.IASup only.
     /// let w = [0x8000_0000_0000_0000, 0];
     /// assert!(Command::decode_with(&w, &Features::LATEST).is_ok());
     /// assert!(Command::decode_with(&w, &Features::HOST_ONLY).is_err());
     /// ```
-    pub fn check(&self, c: &Command) -> Result<(), DecodeError> {
+    pub(crate) fn check(&self, c: &Command) -> Result<(), DecodeError> {
         let op = |ok: bool, field: &'static str| {
             if ok {
                 Ok(())
@@ -158,6 +159,7 @@ iommu_inval_core::feature_set!(Features {
 mod tests {
     use super::*;
     use iommu_inval_core::native::FeatureSet;
+    use iommu_inval_core::NativeCommand;
 
     #[test]
     fn gates() {

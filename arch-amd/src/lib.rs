@@ -61,6 +61,7 @@
 //!
 //! ```
 //! use iommu_inval_amd::Command;
+//! use iommu_inval_core::NativeCommand;
 //! // INVALIDATE_IOTLB_PAGES: pasid[15:8] sits in w0[23:16], pasid[7:0] in w0[55:48].
 //! let w = [0x4034_0000_0012_0010, 0x7004];
 //! let Ok(Command::InvalidateIotlbPages(c)) = Command::decode(&w) else { panic!() };

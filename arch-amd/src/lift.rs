@@ -58,6 +58,7 @@ fn domain_of<C: Context + ?Sized>(ctx: &C, native: u16, w: &mut Widened) -> Doma
 /// ```
 /// use iommu_inval_amd::{lift, Command};
 /// use iommu_inval_core::{model::*, FixedBuf, IdentityContext};
+/// use iommu_inval_core::NativeCommand;
 /// // INVALIDATE_IOMMU_PAGES, domain 1, PASID 7, gn = 1, pde = 0, 4 KiB at 0x5000.
 /// let c = Command::decode(&[0x3000_0001_0000_0007, 0x5004]).unwrap();
 /// let mut out: FixedBuf<Op, 4> = FixedBuf::new();

@@ -55,6 +55,25 @@ fn fix(w: &mut [u64; 2]) {
     }
 }
 
+/// Words of op `name` built from raw values `r0`, `r1`: every field of the
+/// op filled from them (cut to its bits), then the field rules applied, so
+/// that they decode (CMD_CFGI_STE_RANGE keeps `range` below 31, which is
+/// CMD_CFGI_ALL). `None` for an unknown op. The property tests' generator
+/// of valid commands from two random words.
+pub fn valid_words(name: &str, r0: u64, r1: u64) -> Option<[u64; 2]> {
+    let (defs, _, opcode, fixed1) = Command::fields_of(name)?;
+    let m = crate::cmd::valid_mask(defs, fixed1);
+    let mut w = [
+        u64::from(opcode) | (r0 & m[0] & !0xff),
+        fixed1 | (r1 & m[1]),
+    ];
+    fix(&mut w);
+    if name == "CMD_CFGI_STE_RANGE" && bits::RANGE.get(&w) == 31 {
+        w[1] &= !1;
+    }
+    Some(w)
+}
+
 impl<'a> Arbitrary<'a> for Command {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
         let name = *u.choose(OP_NAMES)?;

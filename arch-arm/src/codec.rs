@@ -442,19 +442,8 @@ impl Command {
         }
     }
 
-    /// Encode, refusing a command whose fields do not fit their bits or that
-    /// the decoder would refuse (so that the words decode back to `self`).
-    pub fn encode_checked(&self) -> Result<[u64; 2], DecodeError> {
-        let w = self.encode();
-        match Self::decode_words(&w) {
-            Ok(c) if c == *self => Ok(w),
-            Ok(_) => Err(DecodeError::invalid(0, 0, "field too wide")),
-            Err(e) => Err(e),
-        }
-    }
-
     /// Visit every field (name, value) in table order.
-    pub fn visit_fields(&self, f: &mut dyn FnMut(&'static str, FieldValue)) {
+    fn visit_fields(&self, f: &mut dyn FnMut(&'static str, FieldValue)) {
         let w = self.encode();
         for d in self.fields() {
             let v = d.bf.get(&w);
@@ -531,6 +520,7 @@ iommu_inval_core::native_command! {
     ///
     /// ```
     /// use iommu_inval_arm::{Command, TlbiNhVa};
+    /// use iommu_inval_core::NativeCommand;
     /// // CMD_TLBI_NH_VA, vmid 1, asid 5, 4 KiB granule, 32 pages (num 31) at 0x10_0000, leaf.
     /// let w = [0x0005_0001_0001_f012, 0x0000_0000_0010_0401];
     /// let c = Command::decode(&w).unwrap();
@@ -559,6 +549,7 @@ iommu_inval_core::native_command! {
     /// ```
     /// use iommu_inval_arm::Command;
     /// use iommu_inval_core::copy_checked;
+    /// use iommu_inval_core::NativeCommand;
     /// // CMD_TLBI_NH_VA (vmid 1, asid 5, 32 pages at 0x10_0000), then a CMD_SYNC with cs = 3.
     /// let guest = [0x0005_0001_0001_f012, 0x0000_0000_0010_0401, 0x3046, 0];
     /// assert!(Command::check_words(&guest[..2]).is_ok());
@@ -631,6 +622,7 @@ impl core::fmt::Display for Command {
 mod tests {
     use super::*;
     use iommu_inval_core::arb::xorshift;
+    use iommu_inval_core::NativeCommand;
 
     /// `check_words` gives decode's verdict for every opcode byte, with
     /// the low 14 bits of `w1` (the range, `cs` / `resp` neighbourhood and

@@ -176,12 +176,13 @@ impl Features {
     ///
     /// ```
     /// use iommu_inval_arm::{Command, Features};
+    /// use iommu_inval_core::NativeCommand;
     /// // CMD_TLBI_NH_VA with a range: ILLEGAL (RES0 fields) without RIL.
     /// let w = [0x0005_0001_0001_f012, 0x0000_0000_0010_0401];
     /// assert!(Command::decode_with(&w, &Features::SMMUV3_2).is_ok());
     /// assert!(Command::decode_with(&w, &Features::SMMUV3_0).is_err());
     /// ```
-    pub fn check(&self, c: &Command) -> Result<(), DecodeError> {
+    pub(crate) fn check(&self, c: &Command) -> Result<(), DecodeError> {
         let need = |ok: bool, field: &'static str| {
             if ok {
                 Ok(())
@@ -438,6 +439,7 @@ mod tests {
     use super::*;
     use iommu_inval_core::error::ErrorKind;
     use iommu_inval_core::native::FeatureSet;
+    use iommu_inval_core::NativeCommand;
 
     fn kind(w: [u64; 2], f: &Features) -> Option<ErrorKind> {
         Command::decode_with(&w, f).err().map(|e| e.kind)

@@ -34,6 +34,7 @@
 //! ```
 //! use iommu_inval_arm::{lift, lower, Command, Features, DEFAULT_BUDGET};
 //! use iommu_inval_core::{IdentityContext, model::Op, sink::FixedBuf};
+//! use iommu_inval_core::NativeCommand;
 //!
 //! // CMD_ATC_INV to StreamID 0x10, PASID 3, 16 pages at 0x40000.
 //! let w = [0x0000_0010_0000_3840, 0x0000_0000_0004_0004];
@@ -64,7 +65,7 @@ pub mod prelude;
 pub mod queue;
 
 #[cfg(feature = "arbitrary")]
-pub use arb::arbitrary_words;
+pub use arb::{arbitrary_words, valid_words};
 pub use cmd::*;
 pub use features::Features;
 pub use lift::lift;

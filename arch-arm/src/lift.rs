@@ -220,6 +220,7 @@ macro_rules! ranged {
 /// ```
 /// use iommu_inval_arm::{lift, Command};
 /// use iommu_inval_core::{IdentityContext, model::*, sink::FixedBuf};
+/// use iommu_inval_core::NativeCommand;
 /// let c = Command::decode(&[0x0005_0001_0001_f012, 0x0000_0000_0010_0401]).unwrap();
 /// let mut out: FixedBuf<Op, 4> = FixedBuf::new();
 /// lift(&c, &IdentityContext, &mut out).unwrap();

@@ -316,6 +316,7 @@ pub struct AtsPrgr {
 ///
 /// ```
 /// use iommu_inval_riscv::{Command, Iotinval};
+/// use iommu_inval_core::NativeCommand;
 /// // IOTINVAL.VMA, PSCID 5 (PSCV), one page at 0x4000_1000 (AV): what the
 /// // Linux driver sends per page of an unmapped range.
 /// let w = [0x0000_0001_0000_5401, 0x0000_0000_1000_0400];
@@ -748,7 +749,7 @@ impl Command {
     }
 }
 
-use iommu_inval_core::native::{want_addr, want_bool, want_uint};
+use iommu_inval_core::native::__macro::{want_addr, want_bool, want_uint};
 
 iommu_inval_core::native_command! {
     Command: ArchId::Riscv, crate::Features, |cmd, features| cmd.check_supported(features);
@@ -764,6 +765,7 @@ iommu_inval_core::native_command! {
     /// ```
     /// use iommu_inval_riscv::Command;
     /// use iommu_inval_core::ErrorKind;
+    /// use iommu_inval_core::NativeCommand;
     /// // IOTINVAL.GVMA with PSCV = 1 is illegal (§3.1.1).
     /// let e = Command::decode(&[0x0000_0001_0000_0081, 0]).unwrap_err();
     /// assert_eq!((e.kind, e.field), (ErrorKind::InvalidField, "pscv"));
@@ -786,6 +788,7 @@ iommu_inval_core::native_command! {
     /// ```
     /// use iommu_inval_riscv::Command;
     /// use iommu_inval_core::copy_checked;
+    /// use iommu_inval_core::NativeCommand;
     /// // IOFENCE.C with AV (store 1 at 0x8000_0010), then IOTINVAL.GVMA with PSCV = 1 (illegal).
     /// let guest = [0x0000_0001_0000_0402, 0x2000_0004, 0x0000_0001_0000_0081, 0];
     /// let mut host = [0u64; 4];

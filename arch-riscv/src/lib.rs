@@ -66,6 +66,7 @@
 //!
 //! ```
 //! use iommu_inval_riscv::Command;
+//! use iommu_inval_core::NativeCommand;
 //! // ATS.INVAL: RID 0x10, PASID 7 (PV), 8 KiB at 0x4000 (S = 1, bit 12 clear).
 //! let Ok(Command::AtsInval(c)) = Command::decode(&[0x0000_1001_0000_7004, 0x4800]) else {
 //!     panic!()

@@ -83,6 +83,7 @@ const fn leaf(av: bool, nl: bool) -> Caches {
 /// ```
 /// use iommu_inval_riscv::{lift, Command};
 /// use iommu_inval_core::{model::*, FixedBuf, IdentityContext};
+/// use iommu_inval_core::NativeCommand;
 /// // IOTINVAL.VMA, GV = 1 GSCID 3, PSCV = 1 PSCID 7, AV = 1, page 0x5000.
 /// let c = Command::decode(&[0x0000_3003_0000_7401, 0x1400]).unwrap();
 /// let mut out: FixedBuf<Op, 4> = FixedBuf::new();

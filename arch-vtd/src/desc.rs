@@ -263,6 +263,7 @@ pub struct PageGrpResp {
 ///
 /// ```
 /// use iommu_inval_vtd::{Command, IotlbInv};
+/// use iommu_inval_core::NativeCommand;
 /// // Page-selective IOTLB invalidation: domain 5, 2^1 pages at 0x20_0000, leaf only.
 /// let w = [0x0005_0032, 0x20_0000 | 1 | 1 << 6];
 /// let c = Command::decode(&w).unwrap();
@@ -1097,6 +1098,7 @@ iommu_inval_core::native_command! {
     /// ```
     /// use iommu_inval_vtd::Command;
     /// use iommu_inval_core::copy_checked;
+    /// use iommu_inval_core::NativeCommand;
     /// // 256-bit queue: an inv_wait_dsc (SW, status 1 at 0x1000), then an
     /// // iotlb_inv_dsc with g = 0 (reserved).
     /// let guest = [0x1_0000_0025, 0x1000, 0, 0, 0x2, 0, 0, 0];
@@ -1253,6 +1255,7 @@ fn leak_name(name: &str) -> &'static str {
 mod tests {
     use super::*;
     use iommu_inval_core::arb::xorshift;
+    use iommu_inval_core::NativeCommand;
 
     /// The layout that keeps decode + encode in registers (module docs).
     #[test]

@@ -132,12 +132,13 @@ impl Features {
     ///
     /// ```
     /// use iommu_inval_vtd::{Command, Features};
+    /// use iommu_inval_core::NativeCommand;
     /// // p_iotlb_inv_dsc (PASID-selective): scalable mode only.
     /// let w = [0x0000_0005_0001_0026, 0];
     /// assert!(Command::decode_with(&w, &Features::SCALABLE).is_ok());
     /// assert!(Command::decode_with(&w, &Features::LEGACY).is_err());
     /// ```
-    pub fn check(&self, c: &Command) -> Result<(), DecodeError> {
+    pub(crate) fn check(&self, c: &Command) -> Result<(), DecodeError> {
         let ty = |field: &'static str| DecodeError::invalid(0, 0xe0f, field);
         let need = |ok: bool, field: &'static str| if ok { Ok(()) } else { Err(ty(field)) };
         let wide = |w: bool| {
@@ -245,6 +246,7 @@ iommu_inval_core::feature_set!(Features {
 mod tests {
     use super::*;
     use iommu_inval_core::native::FeatureSet;
+    use iommu_inval_core::NativeCommand;
 
     #[test]
     fn gates() {

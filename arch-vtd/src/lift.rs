@@ -59,6 +59,7 @@ fn am_range(address: u64, am: u8) -> AddrRange {
 /// ```
 /// use iommu_inval_core::{model::*, IdentityContext, FixedBuf};
 /// use iommu_inval_vtd::{lift, Command};
+/// use iommu_inval_core::NativeCommand;
 /// // p_iotlb_inv_dsc, page-selective within PASID 7 of domain 3: 2^2 pages at 0x10000.
 /// let c = Command::decode(&[0x0007_0003_0036, 0x10002]).unwrap();
 /// let mut out: FixedBuf<Op, 4> = FixedBuf::new();

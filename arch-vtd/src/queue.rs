@@ -38,6 +38,7 @@ use iommu_inval_core::device::{
 };
 use iommu_inval_core::error::{DecodeError, ErrorKind};
 use iommu_inval_core::ring::{Ring, RingRegs};
+use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{Barrier, QueueMemory};
 
 iommu_inval_core::arch_error! {

@@ -19,6 +19,7 @@
 //! vSMMU permits ([`crate::smmuv3`]) and handles the rest itself.
 
 use iommu_inval_arm::Command;
+use iommu_inval_core::NativeCommand;
 
 /// Where one guest command can go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

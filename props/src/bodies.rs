@@ -502,7 +502,7 @@ fn hand_built_smmu(u: &mut Unstructured<'_>) -> arbitrary::Result<Result<(), Str
         C::CfgiSteRange(t) => t.range = v as u8,
         _ => {}
     }
-    let checked = c.encode_checked();
+    let checked = c.validate().map(|()| c.encode());
     if let Err(e) = check_agrees::<Smmu, _, _>(&c, "encode_checked", &checked) {
         return Ok(Err(e));
     }
@@ -670,7 +670,7 @@ fn built_command_checks<A: Arch>(
     if let Some(s) = (c as &dyn core::any::Any).downcast_ref::<iommu_inval_arm::Command>() {
         s.check_values()
             .map_err(|e| format!("{}: check_values refuses: {e:?}", what()))?;
-        match s.encode_checked() {
+        match s.validate().map(|()| s.encode()) {
             Ok(w) if w == s.encode() => {}
             r => return Err(format!("{}: encode_checked gives {r:?}", what())),
         }
