@@ -185,6 +185,21 @@ pub(crate) const fn effective_ttl(ttl: u8, tg: u8) -> u8 {
     }
 }
 
+/// `c`, unless its 2-bit field `bf` (read by `get`) is 3, which is ILLEGAL
+/// (CMD_SYNC `cs`, IHI0070 §4.7.3; CMD_PRI_RESP `resp`, §4.5.2).
+#[inline(always)]
+fn not3<C>(
+    c: C,
+    get: impl Fn(&C) -> u8,
+    bf: bits::Bf,
+    name: &'static str,
+) -> Result<C, DecodeError> {
+    if get(&c) == 3 {
+        return Err(invalid(bf.word, bf.mask(), name));
+    }
+    Ok(c)
+}
+
 /// The fields of op `$t` (the reserved bits are already checked).
 macro_rules! take {
     ($t:ident, $w:expr) => {{
@@ -392,25 +407,36 @@ impl Command {
             0x60 => Command::TlbiSnhAll(take!(TlbiSnhAll, w)),
             0x70 => Command::DptiAll(take!(DptiAll, w)),
             0x40 => Command::AtcInv(take!(AtcInv, w)),
-            0x41 => {
-                let c = take!(PriResp, w);
-                if c.resp == 3 {
-                    return Err(invalid(1, bits::PRI_RESP.mask(), "resp"));
-                }
-                Command::PriResp(c)
-            }
+            0x41 => Command::PriResp(not3(take!(PriResp, w), |c| c.resp, bits::PRI_RESP, "resp")?),
             0x44 => Command::Resume(take!(Resume, w)),
             0x45 => Command::StallTerm(take!(StallTerm, w)),
-            0x46 => {
-                let c = take!(CmdSync, w);
-                if c.cs == 3 {
-                    return Err(invalid(0, bits::CS.mask(), "cs"));
-                }
-                Command::CmdSync(c)
-            }
+            0x46 => Command::CmdSync(not3(take!(CmdSync, w), |c| c.cs, bits::CS, "cs")?),
             op => return Err(unknown(op)),
         };
         Ok(c)
+    }
+
+    /// `(num, scale, ttl, ttl128, tg)` of a range TLBI (IHI0070 §4.4.1.1):
+    /// the one list of the ops that have them.
+    #[inline(always)]
+    pub(crate) const fn range_fields(&self) -> Option<(u8, u8, u8, bool, u8)> {
+        macro_rules! of {
+            ($x:expr) => {
+                Some(($x.num, $x.scale, $x.ttl, $x.ttl128, $x.tg))
+            };
+        }
+        match *self {
+            Command::TlbiNhVa(x) => of!(x),
+            Command::TlbiNhVaa(x) => of!(x),
+            Command::TlbiEl3Va(x) => of!(x),
+            Command::TlbiEl2Va(x) => of!(x),
+            Command::TlbiEl2Vaa(x) => of!(x),
+            Command::TlbiS2Ipa(x) => of!(x),
+            Command::TlbiSEl2Va(x) => of!(x),
+            Command::TlbiSEl2Vaa(x) => of!(x),
+            Command::TlbiSS2Ipa(x) => of!(x),
+            _ => None,
+        }
     }
 
     /// The field-value rules (the fields already fit their bits): TLBI
@@ -418,16 +444,10 @@ impl Command {
     /// (IHI0070 §4.4.1.1, §4.7.3, §4.5.2); CMD_CFGI_STE_RANGE `range` = 31
     /// is CMD_CFGI_ALL. (`NativeCommand::validate` checks the widths too.)
     pub fn check_values(&self) -> Result<(), DecodeError> {
+        if let Some((num, scale, ttl, ttl128, tg)) = self.range_fields() {
+            return check_range(num, scale, ttl, ttl128, tg);
+        }
         match *self {
-            Command::TlbiNhVa(c) => check_range(c.num, c.scale, c.ttl, c.ttl128, c.tg),
-            Command::TlbiNhVaa(c) => check_range(c.num, c.scale, c.ttl, c.ttl128, c.tg),
-            Command::TlbiEl3Va(c) => check_range(c.num, c.scale, c.ttl, c.ttl128, c.tg),
-            Command::TlbiEl2Va(c) => check_range(c.num, c.scale, c.ttl, c.ttl128, c.tg),
-            Command::TlbiEl2Vaa(c) => check_range(c.num, c.scale, c.ttl, c.ttl128, c.tg),
-            Command::TlbiS2Ipa(c) => check_range(c.num, c.scale, c.ttl, c.ttl128, c.tg),
-            Command::TlbiSEl2Va(c) => check_range(c.num, c.scale, c.ttl, c.ttl128, c.tg),
-            Command::TlbiSEl2Vaa(c) => check_range(c.num, c.scale, c.ttl, c.ttl128, c.tg),
-            Command::TlbiSS2Ipa(c) => check_range(c.num, c.scale, c.ttl, c.ttl128, c.tg),
             Command::PrefetchAddr(c) if c.ns && !c.ssec => {
                 Err(DecodeError::invalid(1, bits::PF_NS.mask(), PF_NS_RULE))
             }

@@ -56,9 +56,9 @@ extern crate std;
 
 #[cfg(feature = "arbitrary")]
 mod arb;
-pub mod cmd;
-pub mod codec;
-pub mod features;
+mod cmd;
+mod codec;
+mod features;
 pub mod lift;
 pub mod lower;
 pub mod prelude;

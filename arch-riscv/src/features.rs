@@ -119,7 +119,7 @@ impl Features {
     /// supports both byte orders (`capabilities.END`), else keeps its value
     /// (WARL). `WSI` is not changed: whether it is writable depends on
     /// `capabilities.IGS`, which is the caller's to model ([`Features::wsi`]).
-    pub const fn write_fctl(self, fctl: u32) -> Features {
+    pub(crate) const fn write_fctl(self, fctl: u32) -> Features {
         let mut f = self;
         if f.end {
             f.be = fctl & FCTL_BE != 0;
@@ -137,9 +137,9 @@ const CAP_PD20: u32 = 40;
 const CAP_NL: u32 = 42;
 const CAP_S: u32 = 43;
 /// `fctl.BE`.
-pub const FCTL_BE: u32 = 1 << 0;
+pub(crate) const FCTL_BE: u32 = 1 << 0;
 /// `fctl.WSI`.
-pub const FCTL_WSI: u32 = 1 << 1;
+pub(crate) const FCTL_WSI: u32 = 1 << 1;
 
 iommu_inval_core::feature_set!(Features {
     latest: Features::ALL,

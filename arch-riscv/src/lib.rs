@@ -92,7 +92,7 @@ pub mod queue;
 #[cfg(feature = "arbitrary")]
 pub use arb::arbitrary_words;
 pub use cmd::*;
-pub use features::{Features, FCTL_BE, FCTL_WSI};
+pub use features::Features;
 pub use lift::{lift, resp_code};
 pub use lower::{lower, max_lowered, DEFAULT_BUDGET, MAX_LOWERED};
 
