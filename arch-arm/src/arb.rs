@@ -11,7 +11,12 @@ use arbitrary::{Arbitrary, Result, Unstructured};
 
 /// A field value biased to the edges of `bf`.
 fn edge_value(u: &mut Unstructured<'_>, bf: bits::Bf) -> Result<u64> {
-    let max = bf.max();
+    // The largest value of the field (for an address: its mask).
+    let max = if bf.addr {
+        bf.mask()
+    } else {
+        (1u64 << bf.width) - 1
+    };
     let v = match u.int_in_range(0u8..=7)? {
         0 => 0,
         1 => max,

@@ -51,14 +51,6 @@ pub(crate) mod bits {
         pub const fn mask(&self) -> u64 {
             ((1u64 << self.width) - 1) << self.lo
         }
-        /// Largest value the field holds (for an address: the mask).
-        pub const fn max(&self) -> u64 {
-            if self.addr {
-                self.mask()
-            } else {
-                (1u64 << self.width) - 1
-            }
-        }
         /// The field's value in `w`.
         #[inline(always)]
         pub const fn get(&self, w: &[u64; 2]) -> u64 {
