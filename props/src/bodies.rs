@@ -425,7 +425,7 @@ pub fn decode_features(data: &[u8]) -> Result<(), String> {
 /// through): `from_fields` of an op name (real or not) with fields (real
 /// names or not, edge-biased values of every type, repeated or missing),
 /// then `validate`, `encode_checked_into`, `encode_into` into too-short
-/// buffers and, for SMMUv3, `check_values`, `encode_checked` and `Display`.
+/// buffers and, for SMMUv3, `check_values`, `validate` + `encode` and `Display`.
 pub fn named_fields(data: &[u8]) -> Result<(), String> {
     let mut u = Unstructured::new(data);
     let r = match u.int_in_range(0u8..=6) {
@@ -482,9 +482,9 @@ fn check_agrees<A: Arch, T: core::fmt::Debug, E: core::fmt::Debug>(
 }
 
 /// A struct literal an emulator might build by hand: a valid SMMUv3
-/// command with one field set to a raw value. `encode_checked` accepts
+/// command with one field set to a raw value. `validate` then `encode` accepts
 /// exactly what decodes back to the command, and `check_values` never
-/// refuses what `encode_checked` accepts.
+/// refuses what that accepts.
 fn hand_built_smmu(u: &mut Unstructured<'_>) -> arbitrary::Result<Result<(), String>> {
     use iommu_inval_arm::Command as C;
     let mut c: C = u.arbitrary()?;
