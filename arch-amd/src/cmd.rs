@@ -330,7 +330,7 @@ const ALL_FIELD_NAMES: &[&str] = &[
     "type",
 ];
 
-/// The error of words [`Command::check_words`]'s fast test refused: the
+/// The error of words [`Command::check_words`](iommu_inval_core::NativeCommand::check_words)'s fast test refused: the
 /// decoder's own.
 #[cold]
 #[inline(never)]
@@ -339,7 +339,7 @@ fn check_error(w0: u64, w1: u64) -> Result<(), DecodeError> {
 }
 
 impl Command {
-    /// [`Command::decode`] of two words.
+    /// [`Command::decode`](iommu_inval_core::NativeCommand::decode) of two words.
     #[inline]
     pub(crate) fn decode_words(w0: u64, w1: u64) -> Result<Command, DecodeError> {
         let op = (w0 >> OPCODE_SHIFT) as usize & 0xf;
@@ -589,7 +589,7 @@ iommu_inval_core::native_command! {
     }
 
     /// Whether two words decode, without building the command: `Ok`
-    /// exactly when [`Command::decode`] is `Ok`, else the same error (the
+    /// exactly when [`Command::decode`](iommu_inval_core::NativeCommand::decode) is `Ok`, else the same error (the
     /// [`NativeCommand::check_words`](iommu_inval_core::NativeCommand::check_words) of AMD-Vi): one table look-up of the
     /// reserved bits. (Not [`Command::check`], which checks a built
     /// command's field widths.)

@@ -1,7 +1,7 @@
 //! One import for the common API: `use iommu_inval_amd::prelude::*;`
 //! brings the queue front end ([`CmdBufDevice`]), the command type, [`lift()`], [`lower()`] and the core traits and
 //! buffers their signatures use ([`iommu_inval_core::prelude`]). (The
-//! command type also has inherent [`Command::op`] and [`Command::words`],
+//! command type also has inherent [`Command::op`](iommu_inval_core::NativeCommand::op) and [`Command::words`](iommu_inval_core::NativeCommand::words),
 //! so those need no import.)
 //!
 //! ```

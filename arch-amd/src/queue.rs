@@ -356,13 +356,13 @@ pub struct CmdBufDevice {
     /// only reported in [`Progress`](iommu_inval_core::device::Progress)).
     pub event_log: Option<EventLog>,
     /// What the emulated IOMMU implements (EFR): a command it does not
-    /// support is an ILLEGAL_COMMAND_ERROR ([`Command::decode_with`]).
+    /// support is an ILLEGAL_COMMAND_ERROR ([`Command::decode_with`](iommu_inval_core::NativeCommand::decode_with)).
     /// [`Features::LATEST`](crate::Features::LATEST) by default.
     pub features: crate::Features,
 }
 
 impl CmdBufDevice {
-    /// Decode as an IOMMU with `features` does ([`Features::check`](crate::Features::check)).
+    /// Decode as an IOMMU with `features` does ([`NativeCommand::check_features`]).
     pub fn with_features(mut self, features: crate::Features) -> Self {
         self.features = features;
         self

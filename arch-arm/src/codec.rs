@@ -239,7 +239,7 @@ const fn range_bad(w: &[u64; 2]) -> bool {
     (tg0 & (any | ttl128)) | (!tg0 & (!any | (ttl128 & ttl0)))
 }
 
-/// Per opcode, everything [`Command::check_words`] tests, so that one
+/// Per opcode, everything [`Command::check_words`](iommu_inval_core::NativeCommand::check_words) tests, so that one
 /// table entry serves the whole test: the reserved bits `r0` / `r1` (as
 /// in [`RESERVED`]); the 2-bit fields of which the value 3 is ILLEGAL at
 /// `w0[13:12]` (`m0`: CMD_SYNC `cs`, IHI0070 §4.7.3) or `w1[13:12]` (`m1`:
@@ -301,7 +301,7 @@ const RANGE_OPS: [u8; 9] = [
 const PF_NS_RULE: &str = "ns with ssec=0";
 
 /// For CMD_PREFETCH_ADDR, the [`range_key`]s with `ns` (`w1[11]`, key bit
-/// 4) clear: [`Command::check_words`] passes those at once and sends the
+/// 4) clear: [`Command::check_words`](iommu_inval_core::NativeCommand::check_words) passes those at once and sends the
 /// rare `ns` = 1 words on to the decoder, which checks `ssec` (no test
 /// added on the path of the other ops).
 const PF_NS_CLEAR: u64 = {
@@ -346,7 +346,7 @@ const RULES: [Rule; 256] = {
     t
 };
 
-/// The error of words [`Command::check_words`]'s fast test refused: the
+/// The error of words [`Command::check_words`](iommu_inval_core::NativeCommand::check_words)'s fast test refused: the
 /// decoder's own (`Ok` for the rare words the test sends on to it).
 #[cold]
 #[inline(never)]
@@ -355,7 +355,7 @@ fn check_slow(w0: u64, w1: u64) -> Result<(), DecodeError> {
 }
 
 impl Command {
-    /// [`Command::decode`] of exactly two words.
+    /// [`Command::decode`](iommu_inval_core::NativeCommand::decode) of exactly two words.
     #[inline(always)]
     pub(crate) fn decode_words(w: &[u64; 2]) -> Result<Command, DecodeError> {
         // Opcode and reserved bits of every op: one table load, one test.
@@ -557,7 +557,7 @@ iommu_inval_core::native_command! {
     }
 
     /// Whether two words decode, without building the command: `Ok`
-    /// exactly when [`Command::decode`] is `Ok`, else the same error (the
+    /// exactly when [`Command::decode`](iommu_inval_core::NativeCommand::decode) is `Ok`, else the same error (the
     /// [`NativeCommand::check_words`](iommu_inval_core::NativeCommand::check_words) of SMMUv3). One table entry per
     /// opcode holds the whole test: the reserved bits and the `cs` / `resp`
     /// rule tested together, then, for the range TLBIs only, the range

@@ -1,9 +1,9 @@
 //! What the emulated SMMU implements, for decoding: [`Features`].
 //!
-//! [`Command::decode`] accepts every command and field of the newest
+//! [`Command::decode`](iommu_inval_core::NativeCommand::decode) accepts every command and field of the newest
 //! revision of IHI0070, as issued to a Secure Command queue of an SMMU that
 //! implements every feature. An emulator of a particular SMMU decodes with
-//! [`Command::decode_with`] and its [`Features`]: a command that SMMU
+//! [`Command::decode_with`](iommu_inval_core::NativeCommand::decode_with) and its [`Features`]: a command that SMMU
 //! refuses is a CERROR_ILL ([`DecodeError`] of kind `invalid_field` for an
 //! ILLEGAL command or parameter, `reserved_bits` for a field that is RES0
 //! on that SMMU), as the hardware reports it in `SMMU_CMDQ_CONS.ERR`.
@@ -84,7 +84,7 @@ pub struct Features {
 
 impl Features {
     /// Every feature of the newest revision, Secure Command queue: what
-    /// [`Command::decode`] accepts.
+    /// [`Command::decode`](iommu_inval_core::NativeCommand::decode) accepts.
     pub const LATEST: Features = Features {
         s1p: true,
         s2p: true,
@@ -163,7 +163,7 @@ impl Features {
         ..Features::LATEST
     };
 
-    /// Whether this SMMU accepts `c` (decoded with [`Command::decode`]).
+    /// Whether this SMMU accepts `c` (decoded with [`Command::decode`](iommu_inval_core::NativeCommand::decode)).
     ///
     /// ```
     /// use iommu_inval_arm::{Command, Features};

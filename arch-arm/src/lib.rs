@@ -5,7 +5,7 @@
 //!
 //! * [`Command`]: one variant per op of the SMMUv3 table of
 //!   the command tables (docs/SPEC.md), each a struct with the table's field names;
-//!   bit-exact [`Command::decode`] / [`Command::encode`] and named-field
+//!   bit-exact [`Command::decode`](iommu_inval_core::NativeCommand::decode) / [`Command::encode`] and named-field
 //!   access through [`NativeCommand`](iommu_inval_core::NativeCommand).
 //! * [`lift()`]: command → generic [`Op`](iommu_inval_core::Op)s, with exact
 //!   footprints ([`Arch::footprint`](iommu_inval_core::arch::Arch::footprint)).
@@ -13,8 +13,8 @@
 //!   [`Features`], within a [`Budget`](iommu_inval_core::Budget).
 //! * [`queue`]: the CMDQ consumer an emulator runs on a PROD write.
 //! * [`Features`]: what an emulated SMMU implements (SMMU_IDR0..5, the
-//!   queue's Security state); [`Command::decode_with`] refuses, as
-//!   CERROR_ILL, what that SMMU refuses. [`Command::decode`] accepts every
+//!   queue's Security state); [`Command::decode_with`](iommu_inval_core::NativeCommand::decode_with) refuses, as
+//!   CERROR_ILL, what that SMMU refuses. [`Command::decode`](iommu_inval_core::NativeCommand::decode) accepts every
 //!   command of the newest revision (the Secure EL2 TLBIs,
 //!   CMD_CFGI_VMS_PIDM, CMD_DPTI_ALL, TTL128, 6-bit SCALE, addresses to
 //!   bit 55); docs/REVISIONS.md lists them by revision.

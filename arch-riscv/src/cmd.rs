@@ -178,7 +178,7 @@ const SLOT_CHECK: [[u64; 3]; 8] = {
 };
 
 /// [`SLOT_CHECK`] of the slot of every `opcode | func3 << 7`: the masks
-/// of the legality test (decode and [`Command::check_words`]), looked up
+/// of the legality test (decode and [`Command::check_words`](iommu_inval_core::NativeCommand::check_words)), looked up
 /// beside the slot rather than after it.
 static CHECK_OF: [[u64; 3]; 1024] = {
     let mut t = [[0u64; 3]; 1024];
@@ -465,7 +465,7 @@ const fn ats_w0(pid: u32, pv: bool, dsv: bool, rid: u16, dseg: u8) -> u64 {
 }
 
 impl Command {
-    /// [`Command::decode`] of two words.
+    /// [`Command::decode`](iommu_inval_core::NativeCommand::decode) of two words.
     ///
     /// Table-driven: `opcode`/`func3` (the low 10 bits of `w0`) index a slot
     /// whose three masks fold the opcode, reserved-bit and operand-rule
@@ -659,7 +659,7 @@ impl Command {
             .map_err(FieldError::Invalid)
     }
 
-    /// [`NativeCommand::check_features`](iommu_inval_core::NativeCommand::check_features):
+    /// [`NativeCommand::check_features`]:
     /// refuse a legal command that uses a part of the specification the
     /// IOMMU does not implement: such a command is "unsupported" and, like
     /// an illegal one, sets `cqcsr.cmd_ill` (§3.1). Without
@@ -779,7 +779,7 @@ iommu_inval_core::native_command! {
     }
 
     /// Whether two words decode, without building the command: `Ok`
-    /// exactly when [`Command::decode`] is `Ok`, else the same error (the
+    /// exactly when [`Command::decode`](iommu_inval_core::NativeCommand::decode) is `Ok`, else the same error (the
     /// [`NativeCommand::check_words`](iommu_inval_core::NativeCommand::check_words) of the RISC-V IOMMU): the decoder's
     /// own three-mask test, after which decoding cannot fail, with the
     /// masks looked up directly by `opcode | func3 << 7`. (Not

@@ -1,9 +1,9 @@
 //! What the emulated RISC-V IOMMU implements, for decoding: [`Features`]
 //! (its `capabilities` and `fctl` registers, §5.3, §5.4).
 //!
-//! [`Command::decode`] accepts every command and operand of the ratified
+//! [`Command::decode`](iommu_inval_core::NativeCommand::decode) accepts every command and operand of the ratified
 //! specification with its extensions. An emulator of a particular IOMMU
-//! decodes with [`Command::decode_with`]: a command that IOMMU does not
+//! decodes with [`Command::decode_with`](iommu_inval_core::NativeCommand::decode_with): a command that IOMMU does not
 //! support sets `cqcsr.cmd_ill` (§3.1), and the [`DecodeError`] says which
 //! field ([`check_features`](iommu_inval_core::NativeCommand::check_features)). The `DID` width its
 //! `ddtp.iommu_mode` allows is queue state, checked apart

@@ -1,8 +1,8 @@
 //! What the emulated VT-d remapping unit implements, for decoding:
 //! [`Features`] (CAP_REG / ECAP_REG bits).
 //!
-//! [`Command::decode`] accepts every descriptor of the command tables. An
-//! emulator of a particular unit decodes with [`Command::decode_with`]: a
+//! [`Command::decode`](iommu_inval_core::NativeCommand::decode) accepts every descriptor of the command tables. An
+//! emulator of a particular unit decodes with [`Command::decode_with`](iommu_inval_core::NativeCommand::decode_with): a
 //! descriptor that unit cannot process is an invalidation queue error (IQE,
 //! FSTS_REG.IQE with IQERCD.IQEI = 1, "invalid descriptor type or
 //! reserved field") and the returned [`DecodeError`] says which field.
@@ -70,7 +70,7 @@ pub struct Features {
 }
 
 impl Features {
-    /// Everything: what [`Command::decode`] accepts.
+    /// Everything: what [`Command::decode`](iommu_inval_core::NativeCommand::decode) accepts.
     pub const LATEST: Features = Features {
         psi: true,
         mamv: 63,
@@ -128,7 +128,7 @@ impl Features {
         }
     }
 
-    /// Whether this unit processes `c` (decoded with [`Command::decode`]).
+    /// Whether this unit processes `c` (decoded with [`Command::decode`](iommu_inval_core::NativeCommand::decode)).
     ///
     /// ```
     /// use iommu_inval_vtd::{Command, Features};
@@ -213,7 +213,7 @@ iommu_inval_core::feature_set!(Features {
     host: Features::SCALABLE,
     /// `vtd-legacy`, `vtd-3` (scalable mode, 3.x), `vtd-5` (4.x/5.x),
     /// `latest` (every descriptor any revision defines: what
-    /// [`Command::decode`] accepts) — the CLI's `--caps`.
+    /// [`Command::decode`](iommu_inval_core::NativeCommand::decode) accepts) — the CLI's `--caps`.
     presets: ["vtd-legacy" => Features::LEGACY, "vtd-3" => Features::SCALABLE, "vtd-5" => Features::REV5],
 });
 
