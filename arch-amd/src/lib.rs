@@ -4,7 +4,7 @@
 //! Technology (IOMMU) Specification, #48882, §2.4 "Commands"):
 //!
 //! * [`Command`]: every command of the AMD-Vi table of
-//!   the command tables (docs/SPEC.md), with a bit-exact codec ([`Command::decode`],
+//!   the command tables (docs/SPEC.md), with a bit-exact codec ([`Command::decode`](iommu_inval_core::NativeCommand::decode),
 //!   [`Command::encode`]) and named-field access ([`NativeCommand`]).
 //! * [`AmdVi`], the crate's [`Arch`](iommu_inval_core::arch::Arch):
 //!   `AmdVi::lift`, native → generic ([`Op`]), footprint-exact;
@@ -15,7 +15,7 @@
 //!   the first illegal command with the ILLEGAL_COMMAND_ERROR event entry.
 //! * [`Features`]: what an emulated IOMMU implements (EFR bits, revision
 //!   3.x vIOMMU commands and 20-bit IOTLB PASIDs);
-//!   [`Command::decode_with`] refuses, as ILLEGAL_COMMAND_ERROR, what that
+//!   [`Command::decode_with`](iommu_inval_core::NativeCommand::decode_with) refuses, as ILLEGAL_COMMAND_ERROR, what that
 //!   IOMMU refuses. Revision 3.x adds INSERT_GUEST_EVENT and RESET_VMMIO
 //!   (no generic form) and `pasid[19:16]` of INVALIDATE_IOTLB_PAGES.
 //!

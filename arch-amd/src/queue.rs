@@ -28,6 +28,7 @@
 //! use iommu_inval_amd::queue::CmdBufDevice;
 //! use iommu_inval_core::device::{CommandQueue, QueueEngine};
 //! use iommu_inval_core::SliceMemory;
+//! use iommu_inval_core::NativeCommand;
 //! // 256-entry buffer at 0x10000; two commands (IOMMU_ALL, COMPLETION_WAIT) at entries 0 and 1.
 //! let mut bytes = vec![0u8; 4096];
 //! bytes[7] = 0x80;                    // w0 of entry 0: opcode 8
@@ -46,6 +47,7 @@ use iommu_inval_core::device::{
     BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
 };
 use iommu_inval_core::ring::{Ring, RingRegs};
+use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{Barrier, DecodeError, MemError, QueueMemory};
 
 iommu_inval_core::arch_error! {
@@ -354,13 +356,13 @@ pub struct CmdBufDevice {
     /// only reported in [`Progress`](iommu_inval_core::device::Progress)).
     pub event_log: Option<EventLog>,
     /// What the emulated IOMMU implements (EFR): a command it does not
-    /// support is an ILLEGAL_COMMAND_ERROR ([`Command::decode_with`]).
+    /// support is an ILLEGAL_COMMAND_ERROR ([`Command::decode_with`](iommu_inval_core::NativeCommand::decode_with)).
     /// [`Features::LATEST`](crate::Features::LATEST) by default.
     pub features: crate::Features,
 }
 
 impl CmdBufDevice {
-    /// Decode as an IOMMU with `features` does ([`Features::check`](crate::Features::check)).
+    /// Decode as an IOMMU with `features` does ([`NativeCommand::check_features`]).
     pub fn with_features(mut self, features: crate::Features) -> Self {
         self.features = features;
         self

@@ -5,7 +5,7 @@
 //!
 //! * [`Command`]: one variant per op of the SMMUv3 table of
 //!   the command tables (docs/SPEC.md), each a struct with the table's field names;
-//!   bit-exact [`Command::decode`] / [`Command::encode`] and named-field
+//!   bit-exact [`Command::decode`](iommu_inval_core::NativeCommand::decode) / [`Command::encode`] and named-field
 //!   access through [`NativeCommand`](iommu_inval_core::NativeCommand).
 //! * [`Smmuv3`], the crate's [`Arch`](iommu_inval_core::arch::Arch):
 //!   `Smmuv3::lift`, command → generic [`Op`](iommu_inval_core::Op)s, with
@@ -14,8 +14,8 @@
 //!   [`Budget`](iommu_inval_core::Budget).
 //! * [`queue`]: the CMDQ consumer an emulator runs on a PROD write.
 //! * [`Features`]: what an emulated SMMU implements (SMMU_IDR0..5, the
-//!   queue's Security state); [`Command::decode_with`] refuses, as
-//!   CERROR_ILL, what that SMMU refuses. [`Command::decode`] accepts every
+//!   queue's Security state); [`Command::decode_with`](iommu_inval_core::NativeCommand::decode_with) refuses, as
+//!   CERROR_ILL, what that SMMU refuses. [`Command::decode`](iommu_inval_core::NativeCommand::decode) accepts every
 //!   command of the newest revision (the Secure EL2 TLBIs,
 //!   CMD_CFGI_VMS_PIDM, CMD_DPTI_ALL, TTL128, 6-bit SCALE, addresses to
 //!   bit 55); docs/REVISIONS.md lists them by revision.
@@ -74,10 +74,13 @@
 #[cfg(feature = "std")]
 extern crate std;
 
-pub mod cmd;
-pub mod codec;
-pub mod features;
+mod cmd;
+mod codec;
+mod features;
 mod range;
+
+#[cfg(feature = "arbitrary")]
+pub use arb::valid_words;
 
 pub use cmd::*;
 pub use features::Features;

@@ -42,6 +42,7 @@ use iommu_inval_core::device::{
     BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
 };
 use iommu_inval_core::ring::{Ring, RingRegs};
+use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{Barrier, DecodeError, QueueMemory};
 
 iommu_inval_core::arch_error! {
@@ -244,7 +245,7 @@ pub struct CmdqDevice {
     /// SMMU_GERRORN (written by the guest: equal to GERROR acknowledges).
     pub gerrorn: u32,
     /// What the emulated SMMU implements: a command it refuses is a
-    /// CERROR_ILL ([`Command::decode_with`]). [`Features::LATEST`](crate::Features::LATEST) by default.
+    /// CERROR_ILL ([`Command::decode_with`](iommu_inval_core::NativeCommand::decode_with)). [`Features::LATEST`](crate::Features::LATEST) by default.
     pub features: crate::Features,
 }
 
@@ -261,7 +262,7 @@ impl CmdqDevice {
             features: crate::Features::LATEST,
         }
     }
-    /// Decode as an SMMU with `features` does ([`Features::check`](crate::Features::check)).
+    /// Decode as an SMMU with `features` does ([`NativeCommand::check_features`]).
     pub fn with_features(mut self, features: crate::Features) -> Self {
         self.features = features;
         self

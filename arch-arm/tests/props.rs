@@ -2,7 +2,6 @@
 //! (same-architecture footprint) with the identity context and a topology,
 //! and R3-style coverage for generic invalidations.
 
-use iommu_inval_arm::cmd::{bits, FieldDef};
 use iommu_inval_arm::*;
 use iommu_inval_core::arch::Arch;
 use iommu_inval_core::arch::Target;
@@ -11,49 +10,6 @@ use iommu_inval_core::footprint::Footprint;
 use iommu_inval_core::model::*;
 use iommu_inval_core::{Context, IdentityContext, NativeCommand};
 use proptest::prelude::*;
-
-/// Words of op `name` built from raw values: every field filled from `r`
-/// (cut to its width), then the field rules applied.
-fn valid_words(name: &str, r0: u64, r1: u64) -> [u64; 2] {
-    let (defs, _, opcode, fixed1) = Command::fields_of(name).unwrap();
-    let mut w = [u64::from(opcode), fixed1];
-    let m = valid_mask(defs, fixed1);
-    w[0] |= r0 & m[0] & !0xff;
-    w[1] |= r1 & m[1];
-    let clear = |w: &mut [u64; 2], bf: bits::Bf| w[usize::from(bf.word)] &= !bf.mask();
-    match opcode {
-        0x12 | 0x13 | 0x1a | 0x22 | 0x23 | 0x2a | 0x52 | 0x53 | 0x5a => {
-            if bits::TG.get(&w) == 0 {
-                clear(&mut w, bits::NUM);
-                clear(&mut w, bits::SCALE);
-                clear(&mut w, bits::TTL);
-            } else if bits::NUM.get(&w) == 0 && bits::SCALE.get(&w) == 0 {
-                clear(&mut w, bits::TTL);
-                bits::TTL.put(&mut w, 3);
-            }
-            if bits::TTL.get(&w) == 0 {
-                // TTL128 is RES0 without a level hint (IHI0070 §4.4.1.1).
-                clear(&mut w, bits::TTL128);
-            }
-        }
-        // PREFETCH_ADDR NS is RES0 with SSec = 0 (IHI0070 §4.2.2).
-        0x02 if bits::SSEC.get(&w) == 0 => clear(&mut w, bits::PF_NS),
-        0x46 if bits::CS.get(&w) == 3 => clear(&mut w, bits::CS),
-        0x41 if bits::PRI_RESP.get(&w) == 3 => clear(&mut w, bits::PRI_RESP),
-        0x04 if name == "CMD_CFGI_STE_RANGE" && bits::RANGE.get(&w) == 31 => w[1] &= !1,
-        _ => {}
-    }
-    w
-}
-
-/// The bits op `defs` may set: opcode, its fields and its fixed bits.
-fn valid_mask(defs: &[FieldDef], fixed1: u64) -> [u64; 2] {
-    let mut m = [bits::OPCODE.mask(), fixed1];
-    for d in defs {
-        m[usize::from(d.bf.word & 1)] |= d.bf.mask();
-    }
-    m
-}
 
 /// Raw values biased to edges.
 fn edgy() -> impl Strategy<Value = u64> {
@@ -68,7 +24,7 @@ fn edgy() -> impl Strategy<Value = u64> {
 fn valid_cmd() -> impl Strategy<Value = Command> {
     let names = Command::op_names();
     (0..names.len(), edgy(), edgy()).prop_map(move |(i, a, b)| {
-        let w = valid_words(names[i], a, b);
+        let w = valid_words(names[i], a, b).unwrap();
         Command::decode(&w).unwrap_or_else(|e| panic!("{} {w:#x?}: {e}", names[i]))
     })
 }
@@ -144,7 +100,7 @@ proptest! {
     fn r1_valid_round_trip(c in valid_cmd()) {
         let w = c.encode();
         prop_assert_eq!(Command::decode(&w), Ok(c));
-        prop_assert_eq!(c.encode_checked(), Ok(w));
+        prop_assert_eq!(c.validate().map(|()| c.encode()), Ok(w));
         // Named fields round-trip too.
         let mut f = Vec::new();
         c.for_each_field(&mut |n, v| f.push((n, v)));
@@ -443,7 +399,7 @@ proptest! {
         if let Ok(o) = Smmuv3::lower(&op, &caps.features, caps.budget, &IdentityContext, &mut out) {
             prop_assert_eq!(o.emitted, out.len());
             for c in &out {
-                prop_assert_eq!(c.encode_checked().map(|_| ()), Ok(()), "{:?} from {:?}", c, op);
+                prop_assert_eq!(c.validate().map(|()| c.encode()).map(|_| ()), Ok(()), "{:?} from {:?}", c, op);
             }
             // Bounded: a range never takes more than the cap per stage, a
             // device set more than the cap per cache group (plus syncs).

@@ -5,6 +5,7 @@ use iommu_inval_arm::queue::HwError;
 use iommu_inval_arm::queue::*;
 use iommu_inval_arm::Command;
 use iommu_inval_core::device::{Fault, FaultCause, QueueEngine};
+use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{DecodeError, ErrorKind, MemError, SliceMemory};
 
 const BASE: u64 = 0x8000;

@@ -6,7 +6,7 @@
 //! Invalidation extensions of the 20250620 release, §9.2 and §9.3):
 //!
 //! * [`Command`]: every command of the command queue, with a bit-exact
-//!   codec ([`Command::decode`], [`Command::encode`]) and named-field
+//!   codec ([`Command::decode`](iommu_inval_core::NativeCommand::decode), [`Command::encode`]) and named-field
 //!   access ([`NativeCommand`]).
 //! * [`RiscV`], the crate's [`Arch`](iommu_inval_core::arch::Arch):
 //!   `RiscV::lift`, native → generic ([`Op`]), footprint-exact;
@@ -42,7 +42,7 @@
 //!   not: the IOMMU fills the destination from `RID`.)
 //! * `NL` (§9.2), `S` (§9.3), IOFENCE.C `WSI` (§3.1.2) and the ATS
 //!   commands exist only when the IOMMU implements them (`capabilities.NL`,
-//!   `.S`, `fctl.WSI`, `capabilities.ATS`). [`Command::decode`] accepts
+//!   `.S`, `fctl.WSI`, `capabilities.ATS`). [`Command::decode`](iommu_inval_core::NativeCommand::decode) accepts
 //!   them (the codec of the whole specification);
 //!   [`check_features`](iommu_inval_core::NativeCommand::check_features) and the queue front end refuse them with
 //!   `cmd_ill` on an IOMMU without the feature.
@@ -102,7 +102,7 @@ mod cmd;
 mod features;
 
 pub use cmd::*;
-pub use features::{Features, FCTL_BE, FCTL_WSI};
+pub use features::Features;
 
 iommu_inval_core::arch_impl!(
     /// The RISC-V IOMMU: the [`Arch`](iommu_inval_core::arch::Arch) of this crate.

@@ -48,6 +48,7 @@
 //! use iommu_inval_riscv::queue::{CqDevice, CQCSR_CMD_ILL};
 //! use iommu_inval_core::device::{CommandQueue, QueueEngine};
 //! use iommu_inval_core::SliceMemory;
+//! use iommu_inval_core::NativeCommand;
 //! // 4 KiB queue (256 entries: LOG2SZ-1 = 7) at 0x10000: IODIR.INVAL_DDT DV = 0,
 //! // then an IOFENCE.C, then an unknown opcode at entry 2.
 //! let mut bytes = vec![0u8; 4096];
@@ -68,6 +69,7 @@ use iommu_inval_core::device::{
     BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
 };
 use iommu_inval_core::ring::{Ring, RingRegs};
+use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{Barrier, DecodeError, QueueMemory};
 
 iommu_inval_core::arch_error! {

@@ -4,7 +4,7 @@
 //! architecture specification rev 3+/4, §6.5.2):
 //!
 //! * [`Command`]: every descriptor of the command tables (docs/SPEC.md), 128- or
-//!   256-bit, with a bit-exact [`Command::decode`] / [`Command::encode`];
+//!   256-bit, with a bit-exact [`Command::decode`](iommu_inval_core::NativeCommand::decode) / [`Command::encode`];
 //! * [`Vtd`], the crate's [`Arch`](iommu_inval_core::arch::Arch): `Vtd::lift`,
 //!   descriptors → generic operations ([`iommu_inval_core::Op`]);
 //!   `Vtd::lower`, generic operations → descriptors for a host (its
@@ -12,7 +12,7 @@
 //! * [`queue`]: the invalidation queue consumer (IQA/IQH/IQT) for emulators;
 //! * [`Features`]: what an emulated unit implements (CAP_REG / ECAP_REG,
 //!   revision 3.x or 4.x/5.x page group responses);
-//!   [`Command::decode_with`] refuses, as an IQE, what that unit refuses.
+//!   [`Command::decode_with`](iommu_inval_core::NativeCommand::decode_with) refuses, as an IQE, what that unit refuses.
 //!
 //! Nothing here allocates on the decode, encode, lift, lower or queue paths.
 //!

@@ -38,6 +38,7 @@ use iommu_inval_core::device::{
 };
 use iommu_inval_core::error::{DecodeError, ErrorKind};
 use iommu_inval_core::ring::{Ring, RingRegs};
+use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{Barrier, QueueMemory};
 
 iommu_inval_core::arch_error! {
@@ -219,7 +220,7 @@ pub struct InvQueue {
     /// CAP_REG.MAMV when page-selective `am` is checked against it.
     pub mamv: Option<u8>,
     /// What the emulated unit implements (CAP/ECAP): a descriptor it cannot
-    /// process is an IQE ([`Command::decode_with`]).
+    /// process is an IQE ([`Command::decode_with`](iommu_inval_core::NativeCommand::decode_with)).
     /// [`Features::LATEST`](crate::Features::LATEST) by default.
     pub features: crate::Features,
 }
@@ -234,7 +235,7 @@ impl InvQueue {
     pub fn write_ics(&mut self, value: u32) {
         self.ics &= !(value & ICS_IWC);
     }
-    /// Decode as a unit with `features` does ([`Features::check`](crate::Features::check)).
+    /// Decode as a unit with `features` does ([`NativeCommand::check_features`]).
     pub fn with_features(mut self, features: crate::Features) -> Self {
         self.features = features;
         self

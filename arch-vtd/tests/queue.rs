@@ -1,6 +1,7 @@
 //! Invalidation queue consumer: walking, wrap-around, error stops.
 
 use iommu_inval_core::device::{CommandQueue, Fault, FaultCause, QueueEngine};
+use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{DecodeError, ErrorKind, MemError, SliceMemory};
 use iommu_inval_vtd::queue::HwError;
 use iommu_inval_vtd::queue::{InvQueue, Iqa};

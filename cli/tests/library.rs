@@ -1,5 +1,5 @@
-//! The library as an emulator uses it: inherent `op()` / `words()` without
-//! importing `NativeCommand`, the one-call `convert`, and `FixedBuf`s sized
+//! The library as an emulator uses it: `op()` / `words()` with
+//! `NativeCommand` in scope, the one-call `convert`, and `FixedBuf`s sized
 //! by each architecture's `MAX_LOWERED`.
 
 // The binary's private modules, compiled from source.
@@ -8,8 +8,9 @@
 mod app;
 
 #[test]
-fn op_and_words_need_no_trait_import() {
-    // No `use ...::NativeCommand` in this function or file.
+fn op_and_words_with_the_trait() {
+    // The command methods are `NativeCommand`'s (no inherent copies).
+    use iommu_inval::core::NativeCommand;
     let s = iommu_inval::arm::Command::decode(&[0x0006_0001_0000_0011, 0]).unwrap();
     assert_eq!((s.op(), s.words()), ("CMD_TLBI_NH_ASID", 2));
     let a = iommu_inval::amd::Command::decode(&[0x8000_0000_0000_0000, 0]).unwrap();

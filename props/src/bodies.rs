@@ -433,7 +433,7 @@ pub fn decode_features(data: &[u8]) -> Result<(), String> {
 /// through): `from_fields` of an op name (real or not) with fields (real
 /// names or not, edge-biased values of every type, repeated or missing),
 /// then `validate`, `encode_checked_into`, `encode_into` into too-short
-/// buffers and, for SMMUv3, `check_values`, `encode_checked` and `Display`.
+/// buffers and, for SMMUv3, `check_values`, `validate` + `encode` and `Display`.
 pub fn named_fields(data: &[u8]) -> Result<(), String> {
     let mut u = Unstructured::new(data);
     let r = match u.int_in_range(0u8..=6) {
@@ -490,9 +490,9 @@ fn check_agrees<A: Arch, T: core::fmt::Debug, E: core::fmt::Debug>(
 }
 
 /// A struct literal an emulator might build by hand: a valid SMMUv3
-/// command with one field set to a raw value. `encode_checked` accepts
+/// command with one field set to a raw value. `validate` then `encode` accepts
 /// exactly what decodes back to the command, and `check_values` never
-/// refuses what `encode_checked` accepts.
+/// refuses what that accepts.
 fn hand_built_smmu(u: &mut Unstructured<'_>) -> arbitrary::Result<Result<(), String>> {
     use iommu_inval_arm::Command as C;
     let mut c: C = u.arbitrary()?;
@@ -510,7 +510,7 @@ fn hand_built_smmu(u: &mut Unstructured<'_>) -> arbitrary::Result<Result<(), Str
         C::CfgiSteRange(t) => t.range = v as u8,
         _ => {}
     }
-    let checked = c.encode_checked();
+    let checked = c.validate().map(|()| c.encode());
     if let Err(e) = check_agrees::<Smmu, _, _>(&c, "encode_checked", &checked) {
         return Ok(Err(e));
     }
@@ -678,7 +678,7 @@ fn built_command_checks<A: Arch>(
     if let Some(s) = (c as &dyn core::any::Any).downcast_ref::<iommu_inval_arm::Command>() {
         s.check_values()
             .map_err(|e| format!("{}: check_values refuses: {e:?}", what()))?;
-        match s.encode_checked() {
+        match s.validate().map(|()| s.encode()) {
             Ok(w) if w == s.encode() => {}
             r => return Err(format!("{}: encode_checked gives {r:?}", what())),
         }

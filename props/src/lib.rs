@@ -92,7 +92,11 @@ fn host<A: CoreArch>(features: A::Features) -> Target<A> {
 macro_rules! inherent_codec {
     ($krate:ident) => {
         fn encode_fixed(cmd: &Self::Command) -> Vec<u64> {
-            cmd.encode().iter().take(cmd.words()).copied().collect()
+            cmd.encode()
+                .iter()
+                .take(NativeCommand::words(cmd))
+                .copied()
+                .collect()
         }
         fn decode_inherent(words: &[u64]) -> Result<Self::Command, DecodeError> {
             $krate::Command::decode(words)
@@ -136,7 +140,7 @@ impl Arch for Vtd {
         host(iommu_inval_vtd::Features {
             mamv: 63,
             pasid_bits: 20,
-            dw: cmd.words() == 4,
+            dw: NativeCommand::words(cmd) == 4,
             ..iommu_inval_vtd::Features::SCALABLE
         })
     }

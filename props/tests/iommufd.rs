@@ -8,6 +8,7 @@ mod common;
 use common::{ok, on_commands, scale};
 use iommu_inval_arm::Command;
 use iommu_inval_core::model::{Caches, Op, Regime, Stages};
+use iommu_inval_core::NativeCommand;
 use iommu_inval_iommufd::smmuv3::{HostFeatures, Vsmmu};
 use iommu_inval_iommufd::vtd::S1Options;
 use iommu_inval_props::iommufd::{
@@ -91,13 +92,13 @@ fn vsmmu_host_features_on_permitted_commands() {
         let vsid = (c.encode()[0] >> 32) as u32;
         let vdevs = [(vsid, topo.file().devices.first().map_or(vsid, |d| d.rid))];
         let s = check_vsmmu(&c, &vsmmu, &vdevs, &topo)?;
-        t.add(format!("{} {s}", c.op()));
+        t.add(format!("{} {s}", NativeCommand::op(&c)));
         t.add(s);
         if let Err(r) = vsmmu.guest_entry(&c, &vdevs) {
             let d = format!("{r:?}");
             t.add(format!(
                 "{} {}",
-                c.op(),
+                NativeCommand::op(&c),
                 d.split([' ', '(', '{']).next().unwrap_or("")
             ));
         }
