@@ -82,27 +82,16 @@ pub const EVENT_COMMAND_HARDWARE_ERROR: u8 = 0x6;
 pub(crate) const HW_ERROR_TYPE_MASTER_ABORT: u8 = 0b01;
 
 /// The registers describe no usable command buffer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// ComLen below 8 is reserved.
+    #[error("reserved ComLen {0} (must be 8..=15)")]
     ReservedLength(u8),
     /// A head or tail offset at or past the end of the buffer (the byte offset).
+    #[error("pointer {0:#x} past the end of the command buffer")]
     PointerOutOfRange(u64),
 }
-
-impl core::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            ConfigError::ReservedLength(l) => write!(f, "reserved ComLen {l} (must be 8..=15)"),
-            ConfigError::PointerOutOfRange(p) => {
-                write!(f, "pointer {p:#x} past the end of the command buffer")
-            }
-        }
-    }
-}
-
-impl core::error::Error for ConfigError {}
 
 /// One 128-bit event log entry, as the IOMMU would write it to the event log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -185,19 +174,15 @@ impl CmdBuf {
     }
 
     /// Buffer size in bytes (16 · 2^ComLen).
-    pub const fn size_bytes(&self) -> u32 {
+    pub(crate) const fn size_bytes(&self) -> u32 {
         ENTRY_BYTES << self.com_len
     }
-    /// Number of entries (2^ComLen).
-    pub const fn entries(&self) -> u32 {
-        1 << self.com_len
-    }
     /// Physical base address.
-    pub const fn base(&self) -> u64 {
+    pub(crate) const fn base(&self) -> u64 {
         self.base
     }
     /// The CmdBufHeadPtr register value (byte offset).
-    pub const fn head_register(&self) -> u64 {
+    pub(crate) const fn head_register(&self) -> u64 {
         self.head as u64
     }
     /// The CmdBufTailPtr register value (byte offset).
@@ -206,13 +191,8 @@ impl CmdBuf {
     }
     /// The ring CmdBufBaseAddr describes: 2^ComLen 16-byte entries, no
     /// wrap bit (head = tail is empty).
-    pub const fn ring(&self) -> Ring {
+    pub(crate) const fn ring(&self) -> Ring {
         Ring::new(self.base, self.com_len, 2, false)
-    }
-    /// Commands waiting between head and tail.
-    pub const fn pending(&self) -> u32 {
-        self.ring()
-            .pending(self.head / ENTRY_BYTES, self.tail / ENTRY_BYTES)
     }
     /// The guest wrote CmdBufTailPtr.
     pub fn set_tail(&mut self, tail_reg: u64) -> Result<(), ConfigError> {

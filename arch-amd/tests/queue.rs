@@ -4,6 +4,7 @@ use iommu_inval_amd::queue::HwError;
 use iommu_inval_amd::queue::*;
 use iommu_inval_amd::Command;
 use iommu_inval_core::device::{CommandQueue, Fault, FaultCause, QueueEngine};
+use iommu_inval_core::ring::RingRegs;
 use iommu_inval_core::{DecodeError, ErrorKind, MemError, SliceMemory};
 
 const BASE: u64 = 0x4_0000;
@@ -107,8 +108,10 @@ const WAIT: [u64; 2] = [0x1000_0000_0000_0002, 0];
 #[test]
 fn registers() {
     // ComLen 8 in bits [59:56], base in [51:12]; reserved register bits ignored.
-    let q = CmdBuf::from_registers(0x0800_0000_0004_0fff, 0x10, 0xffff_ffff_fff8_0030).unwrap();
-    assert_eq!((q.base(), q.entries(), q.size_bytes()), (BASE, 256, 4096));
+    let q =
+        CmdBufDevice::from_registers(0x0800_0000_0004_0fff, 0x10, 0xffff_ffff_fff8_0030).unwrap();
+    let r = q.ring();
+    assert_eq!((r.base, r.entries(), r.size_bytes()), (BASE, 256, 4096));
     assert_eq!(
         (q.head_register(), q.tail_register(), q.pending()),
         (0x10, 0x30, 2)
@@ -121,8 +124,8 @@ fn registers() {
         CmdBuf::from_registers(0x0800_0000_0004_0000, 0x1000, 0),
         Err(ConfigError::PointerOutOfRange(0x1000))
     );
-    let big = CmdBuf::from_registers(0x0f00_0000_0004_0000, 0x7_fff0, 0).unwrap();
-    assert_eq!((big.entries(), big.pending()), (32768, 1));
+    let big = CmdBufDevice::from_registers(0x0f00_0000_0004_0000, 0x7_fff0, 0).unwrap();
+    assert_eq!((big.ring().entries(), big.pending()), (32768, 1));
 }
 
 #[test]

@@ -178,7 +178,7 @@ fn base_register_and_limits() {
     let q = Cmdq::from_base_register(0x4000_0000_1234_0005 | 1 << 62);
     assert_eq!(q.log2size, 5);
     assert_eq!(q.base, 0x1234_0000); // aligned to 32 entries * 16 bytes
-    assert_eq!(q.entries(), 32);
+    assert_eq!(q.ring().entries(), 32);
     // LOG2SIZE above 19 is taken as 19.
     let q = Cmdq::from_base_register(0x1f);
     assert_eq!(q.log2size, MAX_LOG2SIZE);
@@ -186,7 +186,7 @@ fn base_register_and_limits() {
     let q = Cmdq::new(0x1010, 0);
     assert_eq!(q.base, 0x1000);
     assert!(q.is_full(1, 0));
-    assert_eq!(q.advance(1), 0);
+    assert_eq!(q.ring().next(1), 0);
 }
 
 #[test]
@@ -228,7 +228,7 @@ fn never_panics_on_any_registers() {
             let r = consume(&q, &mem, p, c, |_, _| {});
             // A PROD more than a queue ahead of CONS is software's error: the
             // walk still ends when RD reaches WR.
-            assert!(r.count < 2 * q.entries());
+            assert!(u64::from(r.count) < 2 * q.ring().entries());
         }
     }
 }
@@ -260,14 +260,14 @@ mod props {
             let mut rd = q.ptr(cons);
             let mut expect = Vec::new();
             let mut stop = None;
-            for _ in 0..q.pending(prod, cons) {
-                let w = cmds[q.index(rd) as usize];
+            for _ in 0..q.ring().pending(cons, prod) {
+                let w = cmds[q.ring().index(rd) as usize];
                 if Command::decode(&w).is_err() {
                     stop = Some(rd);
                     break;
                 }
                 expect.push(rd);
-                rd = q.advance(rd);
+                rd = q.ring().next(rd);
             }
             prop_assert_eq!(&seen, &expect);
             match stop {

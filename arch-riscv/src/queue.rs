@@ -126,17 +126,16 @@ pub struct CmdQueue {
 }
 
 impl CmdQueue {
-    /// From the values of `cqb`, `cqh`, `cqt` and `cqcsr`, with every
-    /// optional feature implemented ([`Features::default`], little-endian)
-    /// and `ddtp.iommu_mode` Off, which bounds no `DID` (until
-    /// [`CmdQueue::write_ddtp`]). Index bits
-    /// above the queue size are ignored (they are read-only zero). `cqon`
-    /// follows `cqen`.
-    pub fn from_registers(cqb: u64, cqh: u32, cqt: u32, cqcsr: u32) -> Option<Self> {
+    /// [`CmdQueue::with_features`] with every optional feature implemented
+    /// ([`Features::default`], little-endian).
+    pub(crate) fn from_registers(cqb: u64, cqh: u32, cqt: u32, cqcsr: u32) -> Option<Self> {
         Self::with_features(cqb, cqh, cqt, cqcsr, Features::default())
     }
 
-    /// [`CmdQueue::from_registers`] for an IOMMU with `features`. `None`
+    /// From the values of `cqb`, `cqh`, `cqt` and `cqcsr`, for an IOMMU
+    /// with `features`, and `ddtp.iommu_mode` Off, which bounds no `DID`
+    /// (until [`CmdQueue::write_ddtp`]). Index bits above the queue size are
+    /// ignored (they are read-only zero). `cqon` follows `cqen`. `None`
     /// when `LOG2SZ-1` = 31 (2^32 entries: more than this model's 32-bit
     /// index arithmetic holds).
     pub fn with_features(
@@ -207,19 +206,15 @@ impl CmdQueue {
     }
 
     /// Number of entries (2^(LOG2SZ-1 + 1)).
-    pub const fn entries(&self) -> u32 {
+    pub(crate) const fn entries(&self) -> u32 {
         1 << self.log2sz
     }
-    /// Physical base address.
-    pub const fn base(&self) -> u64 {
-        self.base
-    }
     /// The `cqh` register value.
-    pub const fn cqh(&self) -> u32 {
+    pub(crate) const fn cqh(&self) -> u32 {
         self.head
     }
     /// The `cqt` register value.
-    pub const fn cqt(&self) -> u32 {
+    pub(crate) const fn cqt(&self) -> u32 {
         self.tail
     }
     /// The `cqcsr` register value.
@@ -228,15 +223,11 @@ impl CmdQueue {
     }
     /// The ring `cqb` describes: 2^(LOG2SZ-1 + 1) 16-byte entries, no wrap
     /// bit (`cqh` = `cqt` is empty), in the byte order of `fctl.BE`.
-    pub const fn ring(&self) -> Ring {
+    pub(crate) const fn ring(&self) -> Ring {
         Ring {
             big_endian: self.features.be,
             ..Ring::new(self.base, self.log2sz, 2, false)
         }
-    }
-    /// Commands waiting between head and tail.
-    pub const fn pending(&self) -> u32 {
-        self.ring().pending(self.head, self.tail)
     }
     /// Whether the command-queue interrupt is pending: an error bit or
     /// `fence_w_ip` set with `cie` (§3.1, `ipsr.cip`).
@@ -244,34 +235,23 @@ impl CmdQueue {
         self.csr & CQCSR_CIE != 0 && self.csr & (CQCSR_STOP | CQCSR_CMD_TO | CQCSR_FENCE_W_IP) != 0
     }
     /// Software wrote `cqt`.
-    pub fn set_tail(&mut self, cqt: u32) {
+    pub(crate) fn set_tail(&mut self, cqt: u32) {
         self.tail = cqt & (self.entries() - 1);
     }
     /// Software wrote 1s to `cqcsr`'s error / `fence_w_ip` bits: clear them.
-    pub fn clear_errors(&mut self, w1c: u32) {
+    pub(crate) fn clear_errors(&mut self, w1c: u32) {
         self.csr &= !(w1c & (CQCSR_STOP | CQCSR_CMD_TO | CQCSR_FENCE_W_IP));
     }
     /// An IOFENCE.C completed: with `wsi`, set `cqcsr.fence_w_ip` (§3.1.2).
-    pub fn complete_fence(&mut self, wsi: bool) {
+    pub(crate) fn complete_fence(&mut self, wsi: bool) {
         if wsi {
             self.csr |= CQCSR_FENCE_W_IP;
         }
     }
-    /// The IOFENCE.C `DATA` store faulted: set `cqcsr.cqmf` and move `cqh`
-    /// back to the fence, which did not complete (§3.1.2).
-    pub fn fence_store_fault(&mut self, index: u32) {
-        self.csr |= CQCSR_CQMF;
-        self.head = index & (self.entries() - 1);
-    }
-
-    /// Guest physical address of the command at `cqh`.
-    pub const fn command_address(&self) -> u64 {
-        self.base.wrapping_add(self.head as u64 * ENTRY_BYTES)
-    }
 
     /// Whether processing is stopped: the queue is off or an error bit
     /// (`cmd_ill`, `cqmf`, `cmd_to`) is still set.
-    pub const fn is_stopped(&self) -> bool {
+    pub(crate) const fn is_stopped(&self) -> bool {
         self.csr & CQCSR_CQON == 0 || self.csr & (CQCSR_STOP | CQCSR_CMD_TO) != 0
     }
 
@@ -464,24 +444,15 @@ impl QueueProducer for CqDevice {}
 
 /// A register value the front end cannot take: no usable command queue,
 /// or a `ddtp` mode this model does not know.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// `cqb.LOG2SZ-1` names more than 2^31 entries (the value): indices
     /// would not fit the 32-bit `cqh` / `cqt`.
+    #[error("cqb LOG2SZ-1 = {0}: queue too large")]
     TooLarge(u8),
     /// `ddtp.iommu_mode` holds a reserved (5..=13) or custom (14, 15)
     /// encoding (the value).
+    #[error("ddtp.iommu_mode = {0}: reserved or custom mode")]
     DdtMode(u8),
 }
-
-impl core::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            ConfigError::TooLarge(l) => write!(f, "cqb LOG2SZ-1 = {l}: queue too large"),
-            ConfigError::DdtMode(m) => write!(f, "ddtp.iommu_mode = {m}: reserved or custom mode"),
-        }
-    }
-}
-
-impl core::error::Error for ConfigError {}

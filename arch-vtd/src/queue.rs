@@ -86,11 +86,11 @@ impl Iqa {
         (self.base & !0xfff) | if self.dw { IQA_DW } else { 0 } | (self.qs as u64 & 7)
     }
     /// Queue size in bytes.
-    pub const fn size(&self) -> u64 {
+    pub(crate) const fn size(&self) -> u64 {
         4096 << (self.qs & 7)
     }
     /// Descriptor size in bytes (16 or 32).
-    pub const fn desc_bytes(&self) -> u64 {
+    pub(crate) const fn desc_bytes(&self) -> u64 {
         if self.dw {
             32
         } else {
@@ -112,10 +112,6 @@ impl Iqa {
         } else {
             2
         }
-    }
-    /// Number of descriptors the queue holds.
-    pub const fn entries(&self) -> u64 {
-        self.size() / self.desc_bytes()
     }
     /// The ring IQA_REG describes: 2^(8 + QS) 128-bit or 2^(7 + QS) 256-bit
     /// slots, no wrap bit (IQH = IQT is empty).
@@ -410,7 +406,7 @@ impl QueueProducer for InvQueue {
         if self.bad(self.iqt) {
             0
         } else {
-            (self.iqa.entries() - 1).saturating_sub(self.pending())
+            (self.iqa.ring().entries() - 1).saturating_sub(self.pending())
         }
     }
 }

@@ -579,26 +579,20 @@ pub trait CommandQueue: QueueEngine + Sized {
     }
 }
 
-/// Why a producer could not add a command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Why a producer could not add a command; the source is the memory or
+/// encoding error (none for a full queue).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProduceError {
     /// Every slot holds a command the consumer has not taken.
+    #[error("queue full")]
     Full,
     /// Writing the command failed.
-    Memory(MemError),
+    #[error("{0}")]
+    Memory(#[source] MemError),
     /// The command does not encode.
-    Encode(DecodeError),
-}
-
-impl fmt::Display for ProduceError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ProduceError::Full => f.write_str("queue full"),
-            ProduceError::Memory(e) => write!(f, "{e}"),
-            ProduceError::Encode(e) => write!(f, "{e}"),
-        }
-    }
+    #[error("{0}")]
+    Encode(#[source] DecodeError),
 }
 
 /// The producer side of a queue: what a driver (or a VMM writing a host

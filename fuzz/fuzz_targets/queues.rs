@@ -28,11 +28,12 @@
 use arbitrary::{Result, Unstructured};
 use iommu_inval::core::arch::Arch;
 use iommu_inval::core::device::{
-    Backend, BackendError, CommandQueue, Fetched, QueueEngine, BATCH_OPS,
+    Backend, BackendError, CommandQueue, FaultCause, Fetched, QueueEngine, BATCH_OPS,
 };
 use iommu_inval::core::model::{Barrier, Op};
+use iommu_inval::core::ring::RingRegs;
 use iommu_inval::core::{
-    CellMemory, FeatureSet, IdentityContext, NativeCommand, QueueMemory, SliceMemory,
+    CellMemory, FeatureSet, IdentityContext, MemError, NativeCommand, QueueMemory, SliceMemory,
 };
 use iommu_inval::{amd, arm, riscv, vtd};
 use libfuzzer_sys::fuzz_target;
@@ -374,7 +375,7 @@ impl Fuzzed for arm::Smmuv3 {
             arm::queue::Cmdq::new(i.qbase, i.size_param % 24)
         };
         let (prod, cons) = (i.h as u32, i.t as u32);
-        let pending = q.pending(prod, cons);
+        let pending = q.ring().pending(cons, prod);
         assert_eq!(
             q.is_empty(prod, cons),
             pending == 0,
@@ -382,7 +383,7 @@ impl Fuzzed for arm::Smmuv3 {
         );
         assert_eq!(
             q.is_full(prod, cons),
-            pending == q.entries(),
+            pending == (q.ring().entries() as u32),
             "is_full with {pending} pending"
         );
         // The iterator form or the callback one: the same commands, at
@@ -440,9 +441,9 @@ impl Fuzzed for vtd::Vtd {
         assert!(q.iqercd & 0xf <= 4, "IQEI {}", q.iqercd & 0xf);
         let _ = (q.fsts, iqa.to_reg());
         assert!(
-            n <= iqa.entries(),
+            n <= iqa.ring().entries(),
             "walked {n} descriptors of a {}-entry queue",
-            iqa.entries()
+            iqa.ring().entries()
         );
         Ok(())
     }
@@ -518,8 +519,7 @@ impl Fuzzed for amd::AmdVi {
         }
         d.tail_reg = d.buf.tail_register();
         d.restart();
-        let cb = d.buf;
-        let _ = (cb.entries(), cb.head_register(), cb.tail_register());
+        let _ = (d.ring().entries(), d.head_register(), d.tail_register());
         walk(&mut d, mem, !direct, false);
         Ok(())
     }
@@ -605,16 +605,19 @@ impl Fuzzed for riscv::RiscV {
         let mut d = riscv::queue::CqDevice { queue: q };
         let be = d.queue.big_endian();
         walk(&mut d, mem, direct, be);
-        let q = &mut d.queue;
-        let _ = (q.cqcsr(), q.interrupt_pending());
+        let _ = (d.queue.cqcsr(), d.queue.interrupt_pending());
         // The guest's register writes, then the queue again.
-        q.clear_errors(h as u32);
-        q.set_tail(t.rotate_left(32) as u32);
-        q.complete_fence(flag);
+        d.write_cqcsr(h as u32);
+        d.doorbell(t.rotate_left(32) & 0xffff_ffff);
+        let _ = d.complete(&Barrier {
+            interrupt: flag,
+            ..Barrier::default()
+        });
         if i.size_param & 1 == 1 {
-            // A fence store that faulted sets cqmf: nothing runs until
-            // software clears it.
-            q.fence_store_fault(h.rotate_left(32) as u32);
+            // A fence store that faulted sets cqmf, with cqh at the fence:
+            // nothing runs until software clears it.
+            d.set_head(h.rotate_left(32) as u32);
+            let _ = d.record_fault(mem, &FaultCause::CompletionStore(MemError::write(0)));
             let m = walk(&mut d, mem, direct, be);
             assert_eq!(m, 0, "a queue with cqcsr.cqmf set handed out commands");
         } else {
