@@ -64,7 +64,7 @@ iommu_inval_core::arch_error! {
 }
 
 /// Bytes per command-buffer entry.
-pub const ENTRY_BYTES: u32 = 16;
+pub(crate) const ENTRY_BYTES: u32 = 16;
 /// Smallest architected ComLen (256 entries).
 pub(crate) const MIN_COM_LEN: u8 = 8;
 /// Largest ComLen (32768 entries, 512 KiB).
@@ -340,11 +340,6 @@ pub struct CmdBufDevice {
 }
 
 impl CmdBufDevice {
-    /// Decode as an IOMMU with `features` does ([`Features::check`](crate::Features::check)).
-    pub fn with_features(mut self, features: crate::Features) -> Self {
-        self.features = features;
-        self
-    }
     /// Errors are written to this event log.
     pub fn with_event_log(mut self, log: EventLog) -> Self {
         self.event_log = Some(log);
@@ -515,6 +510,9 @@ impl CommandQueue for CmdBufDevice {
     /// CmdBufTailPtr.
     fn tail_register(&self) -> u64 {
         self.tail_reg
+    }
+    fn features_mut(&mut self) -> &mut crate::Features {
+        &mut self.features
     }
 }
 

@@ -233,11 +233,6 @@ impl CmdqDevice {
             features: crate::Features::LATEST,
         }
     }
-    /// Decode as an SMMU with `features` does ([`Features::check`](crate::Features::check)).
-    pub fn with_features(mut self, features: crate::Features) -> Self {
-        self.features = features;
-        self
-    }
     /// The guest wrote SMMU_GERRORN: errors whose bits now equal GERROR's are
     /// acknowledged (a CMDQ_ERR acknowledged lets consumption resume at CONS).
     pub fn write_gerrorn(&mut self, value: u32) {
@@ -376,6 +371,9 @@ impl CommandQueue for CmdqDevice {
     /// SMMU_CMDQ_PROD.
     fn tail_register(&self) -> u64 {
         u64::from(self.prod)
+    }
+    fn features_mut(&mut self) -> &mut crate::Features {
+        &mut self.features
     }
 }
 

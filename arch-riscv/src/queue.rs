@@ -87,8 +87,6 @@ iommu_inval_core::arch_error! {
     pub const fn cqcsr_bit -> u32;
 }
 
-/// Bytes per command.
-pub const ENTRY_BYTES: u64 = 16;
 /// `cqb.PPN` bits `[53:10]`.
 pub const CQB_PPN_MASK: u64 = 0x003f_ffff_ffff_fc00;
 /// `cqb.LOG2SZ-1` bits `[4:0]`.
@@ -106,9 +104,7 @@ pub const CQCSR_CMD_ILL: u32 = 1 << 10;
 /// `cqcsr.fence_w_ip`: an IOFENCE.C with `WSI` completed.
 pub const CQCSR_FENCE_W_IP: u32 = 1 << 11;
 /// `cqcsr.cqon`: the queue is active.
-pub const CQCSR_CQON: u32 = 1 << 16;
-/// `cqcsr.busy`.
-pub const CQCSR_BUSY: u32 = 1 << 17;
+pub(crate) const CQCSR_CQON: u32 = 1 << 16;
 /// The error bits that stop processing.
 pub const CQCSR_STOP: u32 = CQCSR_CMD_ILL | CQCSR_CQMF;
 
@@ -307,11 +303,6 @@ pub struct CqDevice {
 }
 
 impl CqDevice {
-    /// A front end for an IOMMU with `features` (the default implements all).
-    pub fn with_features(mut self, features: Features) -> Self {
-        self.queue.features = features;
-        self
-    }
     /// A front end for an IOMMU whose `ddtp.iommu_mode` is `mode`: IODIR
     /// commands with `DV` = 1 and a wider `DID` than it allows are illegal
     /// (§3.1.3); the register write is [`CmdQueue::write_ddtp`].
@@ -396,18 +387,14 @@ impl QueueEngine for CqDevice {
         _mem: &M,
         cause: &FaultCause,
     ) -> FaultReport<HwError> {
-        let (bit, hw) = match cause {
+        let hw = match cause {
             FaultCause::Fetch(_) | FaultCause::CompletionStore(_) | FaultCause::BadPointer(_) => {
-                (CQCSR_CQMF, HwError::Cqmf)
+                HwError::Cqmf
             }
-            FaultCause::Backend(BackendError::DeviceTlbTimeout { .. }) => {
-                (CQCSR_CMD_TO, HwError::CmdTo)
-            }
-            FaultCause::Decode(_) | FaultCause::Lift(_) | FaultCause::Backend(_) => {
-                (CQCSR_CMD_ILL, HwError::CmdIll)
-            }
+            FaultCause::Backend(BackendError::DeviceTlbTimeout { .. }) => HwError::CmdTo,
+            FaultCause::Decode(_) | FaultCause::Lift(_) | FaultCause::Backend(_) => HwError::CmdIll,
         };
-        self.queue.csr |= bit;
+        self.queue.csr |= hw.cqcsr_bit();
         FaultReport {
             hw,
             stop: true,
@@ -437,6 +424,9 @@ impl CommandQueue for CqDevice {
     /// `cqt`.
     fn tail_register(&self) -> u64 {
         u64::from(self.queue.cqt())
+    }
+    fn features_mut(&mut self) -> &mut crate::Features {
+        &mut self.queue.features
     }
 }
 

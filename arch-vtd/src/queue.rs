@@ -230,11 +230,6 @@ impl InvQueue {
     pub fn write_ics(&mut self, value: u32) {
         self.ics &= !(value & ICS_IWC);
     }
-    /// Decode as a unit with `features` does ([`Features::check`](crate::Features::check)).
-    pub fn with_features(mut self, features: crate::Features) -> Self {
-        self.features = features;
-        self
-    }
     /// Also refuse page-selective invalidations with `am` above CAP.MAMV.
     pub fn with_mamv(mut self, mamv: u8) -> Self {
         self.mamv = Some(mamv);
@@ -325,10 +320,10 @@ impl QueueEngine for InvQueue {
         _mem: &M,
         cause: &FaultCause,
     ) -> FaultReport<HwError> {
-        let (bit, hw) = match cause {
+        let hw = match cause {
             FaultCause::Backend(BackendError::DeviceTlbTimeout { device }) => {
                 self.iqercd = (self.iqercd & !(0xffff << 32)) | (u64::from(*device & 0xffff) << 32);
-                (FSTS_ITE, HwError::Ite)
+                HwError::Ite
             }
             other => {
                 let iqei = match other {
@@ -339,9 +334,10 @@ impl QueueEngine for InvQueue {
                     _ => 0,
                 };
                 self.iqercd = (self.iqercd & !0xf) | iqei;
-                (FSTS_IQE, HwError::Iqe)
+                HwError::Iqe
             }
         };
+        let bit = hw.fsts_bit();
         let new = self.fsts & bit == 0;
         self.fsts |= bit;
         FaultReport {
@@ -385,6 +381,9 @@ impl CommandQueue for InvQueue {
     /// IQT_REG.
     fn tail_register(&self) -> u64 {
         self.iqt
+    }
+    fn features_mut(&mut self) -> &mut crate::Features {
+        &mut self.features
     }
 }
 

@@ -17,7 +17,7 @@ use crate::queue::{MemError, QueueMemory};
 
 /// Most slots a ring has: `2^31` (RISC-V `cqb.LOG2SZ-1` = 30; larger rings
 /// are refused by the architecture, smaller bounds are the architectures').
-pub const MAX_LOG2_ENTRIES: u8 = 31;
+const MAX_LOG2_ENTRIES: u8 = 31;
 /// Most 64-bit words one slot holds (a 256-bit VT-d descriptor).
 pub const MAX_SLOT_WORDS: usize = 4;
 
@@ -26,7 +26,7 @@ pub const MAX_SLOT_WORDS: usize = 4;
 pub struct Ring {
     /// Guest physical address of slot 0.
     pub base: u64,
-    /// log2 of the number of slots (read as at most [`MAX_LOG2_ENTRIES`]).
+    /// log2 of the number of slots (read as at most 31).
     pub log2_entries: u8,
     /// 64-bit words per slot (read as 1..=[`MAX_SLOT_WORDS`]).
     pub slot_words: u8,
