@@ -22,7 +22,7 @@
 //! COMPLETION_WAIT executed, errors written to the guest's event log, a back
 //! end fed with the lifted ops, and the producer side for a host buffer;
 //! core's [`QueueEngine::consume`] and [`QueueEngine::commands`] walk it
-//! decoding only. [`CmdBuf`] is the buffer's registers decoded.
+//! decoding only.
 //!
 //! ```
 //! use iommu_inval_amd::queue::CmdBufDevice;
@@ -123,7 +123,7 @@ impl EventLogEntry {
 
 /// A command buffer: base, size, head and tail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct CmdBuf {
+pub(crate) struct CmdBuf {
     base: u64,
     com_len: u8,
     head: u32,
@@ -133,7 +133,7 @@ pub struct CmdBuf {
 impl CmdBuf {
     /// From the values of CmdBufBaseAddr, CmdBufHeadPtr and CmdBufTailPtr.
     /// Reserved register bits are ignored, as the registers do not hold them.
-    pub fn from_registers(
+    pub(crate) fn from_registers(
         base_reg: u64,
         head_reg: u64,
         tail_reg: u64,
@@ -149,7 +149,7 @@ impl CmdBuf {
 
     /// From a 4 KiB-aligned base (low bits ignored), ComLen and byte offsets
     /// (16-byte aligned; low bits ignored).
-    pub fn new(base: u64, com_len: u8, head: u64, tail: u64) -> Result<Self, ConfigError> {
+    pub(crate) fn new(base: u64, com_len: u8, head: u64, tail: u64) -> Result<Self, ConfigError> {
         if !(MIN_COM_LEN..=MAX_COM_LEN).contains(&com_len) {
             return Err(ConfigError::ReservedLength(com_len));
         }
@@ -186,7 +186,7 @@ impl CmdBuf {
         self.head as u64
     }
     /// The CmdBufTailPtr register value (byte offset).
-    pub const fn tail_register(&self) -> u64 {
+    pub(crate) const fn tail_register(&self) -> u64 {
         self.tail as u64
     }
     /// The ring CmdBufBaseAddr describes: 2^ComLen 16-byte entries, no
@@ -195,12 +195,12 @@ impl CmdBuf {
         Ring::new(self.base, self.com_len, 2, false)
     }
     /// The guest wrote CmdBufTailPtr.
-    pub fn set_tail(&mut self, tail_reg: u64) -> Result<(), ConfigError> {
+    pub(crate) fn set_tail(&mut self, tail_reg: u64) -> Result<(), ConfigError> {
         self.tail = self.offset(tail_reg & PTR_MASK)?;
         Ok(())
     }
     /// The guest wrote CmdBufHeadPtr (allowed while processing is stopped).
-    pub fn set_head(&mut self, head_reg: u64) -> Result<(), ConfigError> {
+    pub(crate) fn set_head(&mut self, head_reg: u64) -> Result<(), ConfigError> {
         self.head = self.offset(head_reg & PTR_MASK)?;
         Ok(())
     }
@@ -325,7 +325,7 @@ impl EventLog {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CmdBufDevice {
     /// The command buffer.
-    pub buf: CmdBuf,
+    pub(crate) buf: CmdBuf,
     /// The CmdBufTailPtr value last written (checked at process time).
     pub tail_reg: u64,
     /// IOMMU Status Register (MMIO 2020h), the bits the command buffer owns.
@@ -349,6 +349,11 @@ impl CmdBufDevice {
     /// resumes at head.
     pub fn restart(&mut self) {
         self.status |= STATUS_CMD_BUF_RUN;
+    }
+    /// The guest wrote CmdBufHeadPtr (allowed while the buffer is stopped);
+    /// an offset past the end is refused and the head kept.
+    pub fn write_head(&mut self, head: u64) -> Result<(), ConfigError> {
+        self.buf.set_head(head)
     }
     /// The guest wrote the Status Register: RW1C bits written as 1 are
     /// cleared (EventOverflow, EventLogInt, ComWaitInt).

@@ -57,10 +57,14 @@ impl Walker {
     fn head_register(&self) -> u64 {
         self.0.head_register()
     }
+    /// A tail inside the buffer is taken; one past its end is refused
+    /// (checked as the registers are, by `from_registers`) and not written.
     fn set_tail(&mut self, tail: u64) -> Result<(), ConfigError> {
-        let r = self.0.buf.set_tail(tail);
-        self.0.tail_reg = self.0.buf.tail_register();
-        r
+        let r = self.0.ring();
+        let base = r.base | u64::from(r.log2_entries) << 56;
+        CmdBufDevice::from_registers(base, self.0.head_register(), tail)?;
+        self.0.doorbell(tail);
+        Ok(())
     }
     fn error(&self, f: Fault<HwError>) -> CmdBufError {
         CmdBufError {
@@ -117,11 +121,11 @@ fn registers() {
         (0x10, 0x30, 2)
     );
     assert_eq!(
-        CmdBuf::from_registers(0x0700_0000_0004_0000, 0, 0),
+        CmdBufDevice::from_registers(0x0700_0000_0004_0000, 0, 0),
         Err(ConfigError::ReservedLength(7))
     );
     assert_eq!(
-        CmdBuf::from_registers(0x0800_0000_0004_0000, 0x1000, 0),
+        CmdBufDevice::from_registers(0x0800_0000_0004_0000, 0x1000, 0),
         Err(ConfigError::PointerOutOfRange(0x1000))
     );
     let big = CmdBufDevice::from_registers(0x0f00_0000_0004_0000, 0x7_fff0, 0).unwrap();

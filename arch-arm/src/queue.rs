@@ -149,16 +149,6 @@ impl Cmdq {
     pub const fn ptr(&self, reg: u32) -> u32 {
         self.ring().pos(reg)
     }
-
-    /// True when no command is waiting.
-    pub const fn is_empty(&self, prod: u32, cons: u32) -> bool {
-        self.ptr(prod) == self.ptr(cons)
-    }
-
-    /// True when every entry holds a command (same index, different wrap).
-    pub const fn is_full(&self, prod: u32, cons: u32) -> bool {
-        self.ptr(prod) ^ self.ptr(cons) == 1 << self.log2_entries()
-    }
 }
 
 /// SMMU_GERROR.CMDQ_ERR (bit 0): a command-queue error is active.
@@ -391,7 +381,7 @@ mod tests {
         assert_eq!(q.ring().pending(0b000, 0b100), 4);
         assert_eq!(q.ring().pending(0b110, 0b001), 3);
         assert_eq!(q.ring().pending(0b110, 0b110), 0);
-        assert!(q.is_full(0b110, 0b010) && !q.is_full(0b110, 0b110));
+        assert!(q.ring().free(0b010, 0b110) == 0 && q.ring().free(0b110, 0b110) != 0);
         assert_eq!(q.ring().slot_addr(0b111), 0x30);
     }
 
@@ -409,7 +399,7 @@ mod tests {
             assert_eq!(q.ring().index(u32::MAX), (1 << 19) - 1, "{lg}");
             // Full: same index, other wrap bit.
             assert_eq!(q.ring().pending(0, 1 << 19), 1 << 19, "{lg}");
-            assert!(q.is_full(1 << 19, 0));
+            assert_eq!(q.ring().free(0, 1 << 19), 0);
             assert_eq!(q.ring().next((1 << 20) - 1), 0, "{lg}");
         }
         // 16 entries (256 bytes): base aligned down to 0x100.

@@ -162,10 +162,6 @@ impl CmdQueue {
         })
     }
 
-    /// The features the queue checks commands against.
-    pub const fn features(&self) -> Features {
-        self.features
-    }
     /// The device-directory mode the queue checks `DID`s against
     /// ([`DdtMode::Off`], which bounds nothing, until set).
     pub const fn ddt_mode(&self) -> DdtMode {
@@ -308,11 +304,6 @@ impl CqDevice {
     /// (§3.1.3); the register write is [`CmdQueue::write_ddtp`].
     pub fn with_ddt_mode(mut self, mode: DdtMode) -> Self {
         self.queue.ddt_mode = mode;
-        self
-    }
-    /// Also raise interrupts (`cqcsr.cie` = 1).
-    pub fn with_interrupts(mut self) -> Self {
-        self.queue.csr |= CQCSR_CIE;
         self
     }
     /// The guest wrote `cqcsr`: error and `fence_w_ip` bits written as 1

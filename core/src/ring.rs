@@ -148,7 +148,7 @@ impl Ring {
     }
     /// Write `words` (at most a slot) at `pos`.
     #[inline(always)]
-    pub fn write<M: QueueMemory + ?Sized>(
+    pub(crate) fn write<M: QueueMemory + ?Sized>(
         &self,
         mem: &M,
         pos: u32,
@@ -164,7 +164,7 @@ impl Ring {
     /// Store `data`'s low `bytes` bytes at `addr` in the ring's byte order
     /// (a completion store).
     #[inline(always)]
-    pub fn store<M: QueueMemory + ?Sized>(
+    pub(crate) fn store<M: QueueMemory + ?Sized>(
         &self,
         mem: &M,
         addr: u64,

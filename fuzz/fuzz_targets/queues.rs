@@ -10,8 +10,8 @@
 //! agrees with what the back end saw; a stopped queue consumes nothing until
 //! acknowledged; nothing is consumed beyond what was pending. The
 //! decode-only walks (core's `QueueEngine::commands` iterator and
-//! `consume`, VT-d with an arbitrary MAMV) and SMMUv3 `is_empty` /
-//! `is_full` agree with `pending`.
+//! `consume`, VT-d with an arbitrary MAMV) and SMMUv3 PROD / CONS empty and
+//! full agree with the ring's `pending` / `free`.
 //! The guest's register writes go in between: any GERRORN, FSTS / ICS,
 //! AMD-Vi status (and an event log the errors are written to), RISC-V
 //! `cqcsr`, `fctl` (`BE` changes only with `capabilities.END`), `ddtp` (a
@@ -376,15 +376,14 @@ impl Fuzzed for arm::Smmuv3 {
         };
         let (prod, cons) = (i.h as u32, i.t as u32);
         let pending = q.ring().pending(cons, prod);
+        // PROD / CONS as the SMMU compares them (IHI0070 §3.5.1): equal is
+        // empty, same index with the other wrap bit is full.
+        let (wr, rd) = (q.ptr(prod), q.ptr(cons));
+        assert_eq!(wr == rd, pending == 0, "empty with {pending} pending");
         assert_eq!(
-            q.is_empty(prod, cons),
-            pending == 0,
-            "is_empty with {pending} pending"
-        );
-        assert_eq!(
-            q.is_full(prod, cons),
-            pending == (q.ring().entries() as u32),
-            "is_full with {pending} pending"
+            u64::from(wr ^ rd) == q.ring().entries(),
+            q.ring().free(cons, prod) == 0,
+            "full with {pending} pending"
         );
         // The iterator form or the callback one: the same commands, at
         // most `pending`.
@@ -485,39 +484,24 @@ impl Fuzzed for amd::AmdVi {
     }
     fn image(i: &Image, mem: &SliceMemory<'_>) -> Result<()> {
         let (h, t, direct) = (i.h, i.t, i.direct);
-        let cb = if direct {
-            amd::queue::CmdBuf::new(i.qbase, i.size_param, h, t)
-        } else {
-            amd::queue::CmdBuf::from_registers(
-                i.qbase | (u64::from(i.size_param & 0xf) << 56),
-                h,
-                t,
-            )
-        };
-        let cb = match cb {
-            Ok(cb) => cb,
+        let base = i.qbase | (u64::from(i.size_param & 0xf) << 56);
+        let mut d = match amd::queue::CmdBufDevice::from_registers(base, h, t) {
+            Ok(d) => d,
             Err(e) => {
                 let _ = e.to_string();
                 return Ok(());
             }
         };
-        let Ok(mut d) = amd::queue::CmdBufDevice::from_registers(8 << 56, 0, 0) else {
-            return Ok(());
-        };
-        d.buf = cb;
-        d.tail_reg = cb.tail_register();
         walk(&mut d, mem, direct, false);
         // The guest moves the pointers (register writes) and re-enables
         // the buffer, which runs again.
-        let moved = if i.flag {
-            d.buf.set_head(t)
+        if i.flag {
+            if let Err(e) = d.write_head(t) {
+                let _ = e.to_string();
+            }
         } else {
-            d.buf.set_tail(h)
-        };
-        if let Err(e) = moved {
-            let _ = e.to_string();
+            d.doorbell(h);
         }
-        d.tail_reg = d.buf.tail_register();
         d.restart();
         let _ = (d.ring().entries(), d.head_register(), d.tail_register());
         walk(&mut d, mem, !direct, false);
@@ -552,12 +536,11 @@ impl Fuzzed for riscv::RiscV {
         _: Near<'_>,
     ) -> Result<riscv::queue::CqDevice> {
         let mode = riscv::DdtMode::from_ddtp(u.arbitrary()?).unwrap_or_default();
-        let q = q.with_features(f).with_ddt_mode(mode);
-        Ok(if u.arbitrary()? {
-            q.with_interrupts()
-        } else {
-            q
-        })
+        let mut q = q.with_features(f).with_ddt_mode(mode);
+        if u.arbitrary()? {
+            q.write_cqcsr(riscv::queue::CQCSR_CIE);
+        }
+        Ok(q)
     }
     /// The guest's writes: cqcsr (all ones or any value), fctl, ddtp.
     fn write(q: &mut riscv::queue::CqDevice, v: u64) {
@@ -567,7 +550,7 @@ impl Fuzzed for riscv::RiscV {
             2 => {
                 let be = q.queue.big_endian();
                 q.queue.write_fctl((v >> 2) as u32);
-                if !q.queue.features().end {
+                if !q.features_mut().end {
                     assert_eq!(q.queue.big_endian(), be, "fctl.BE changed without END");
                 }
             }
