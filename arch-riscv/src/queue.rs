@@ -30,7 +30,7 @@
 //! command it sets `cqcsr.cmd_ill` and stops with `cqh` at that command; a
 //! fetch fault sets `cqcsr.cqmf`, likewise leaving `cqh` at the command
 //! (§3.1). While `cmd_ill` or `cqmf` is set nothing is processed; software
-//! clears them by writing 1 (the [`CmdQueue::clear_errors`] write).
+//! clears them by writing 1 ([`CqDevice::write_cqcsr`]).
 //!
 //! [`CqDevice`] is the [`CommandQueue`] front end of `core::device`:
 //! commands lifted and handed to a [`Backend`](iommu_inval_core::device::Backend)

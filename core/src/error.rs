@@ -13,7 +13,7 @@
 //! [`LowerError`], guest memory [`MemError`](crate::MemError), the back end
 //! [`BackendError`](crate::BackendError) (an errno, or with `std` an
 //! `io::Error`'s kind), a queue front end [`FaultCause`] (the architected
-//! error is the queue's `HwError`), a producer [`ProduceError`].
+//! error is the queue's `HwError`), a producer [`ProduceError`](crate::device::ProduceError).
 
 use core::error::Error;
 use core::fmt;
