@@ -305,33 +305,17 @@ pub enum Forwarded {
     Synced,
 }
 
-/// Why [`Smmuv3Forwarder::command`] did not queue a command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why [`Smmuv3Forwarder::command`] did not queue a command; the source is
+/// the refusal or the ioctl's error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ForwardError {
     /// The kernel would refuse it: the reason and what to do instead.
-    Refused(Refusal),
+    #[error("refused: {0}")]
+    Refused(#[source] Refusal),
     /// The ioctl failed (at a sync, or when the batch was full).
-    Ioctl(BackendError),
-}
-
-impl core::fmt::Display for ForwardError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            ForwardError::Refused(r) => write!(f, "refused: {r}"),
-            ForwardError::Ioctl(e) => write!(f, "ioctl failed: {e}"),
-        }
-    }
-}
-
-/// The refusal or the ioctl's error.
-impl core::error::Error for ForwardError {
-    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
-        match self {
-            ForwardError::Refused(r) => Some(r),
-            ForwardError::Ioctl(e) => Some(e),
-        }
-    }
+    #[error("ioctl failed: {0}")]
+    Ioctl(#[source] BackendError),
 }
 
 /// Forwards a guest's raw SMMUv3 commands to a vSMMU. No allocation.
