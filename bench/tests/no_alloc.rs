@@ -113,7 +113,7 @@ fn core_checks(rep: &mut Report) {
         rep.none(&format!("core batch coalesce: {name}"), || {
             let mut out = SliceSink::new(&mut buf);
             match coalesce(&ops, &mut scratch, BatchOptions::default(), &mut out) {
-                Ok(st) => st.input_ops,
+                Ok(st) => st.output_ops,
                 Err(_) => 0,
             }
         });
