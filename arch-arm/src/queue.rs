@@ -295,8 +295,12 @@ impl QueueEngine for CmdqDevice {
     }
     fn complete(&mut self, sync: &Barrier) -> Signals {
         let mut s = Signals::empty();
-        s.set(Signals::COMPLETION_IRQ, sync.interrupt);
-        s.set(Signals::SEV, sync.sev);
+        if sync.interrupt {
+            s |= Signals::COMPLETION_IRQ;
+        }
+        if sync.sev {
+            s |= Signals::SEV;
+        }
         s
     }
     fn record_fault<M: QueueMemory + ?Sized>(

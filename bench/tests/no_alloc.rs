@@ -100,7 +100,7 @@ fn core_checks(rep: &mut Report) {
             if let range::Plan::Pieces(p) = range::plan_aligned(r, 12, 18, 16) {
                 n += p.count();
             }
-            let (a, s) = range::ats_encode(r);
+            let (a, s) = range::ats_encode_block(range::covering_block(r, range::PAGE_SHIFT));
             black_box(range::ats_decode(a, s));
             n += 1;
         }
@@ -113,7 +113,7 @@ fn core_checks(rep: &mut Report) {
         rep.none(&format!("core batch coalesce: {name}"), || {
             let mut out = SliceSink::new(&mut buf);
             match coalesce(&ops, &mut scratch, BatchOptions::default(), &mut out) {
-                Ok(st) => st.input_ops,
+                Ok(st) => st.output_ops,
                 Err(_) => 0,
             }
         });

@@ -325,7 +325,13 @@ fn words_of(arch: &Arch, width: &str) -> Result<usize, Usage> {
     let bits: u32 = width
         .parse()
         .map_err(|_| Usage(format!("bad descriptor width {width}")))?;
-    arch.words_for_width(bits).ok_or_else(|| {
+    // 128-bit descriptors everywhere, 256-bit ones only on VT-d.
+    match (arch.id(), bits) {
+        (_, 128) => Some(2),
+        (ArchId::Vtd, 256) => Some(4),
+        _ => None,
+    }
+    .ok_or_else(|| {
         Usage(format!(
             "--desc-width {bits} is only available for vtd; {} commands are 128-bit",
             arch.id()

@@ -98,3 +98,15 @@ fn max_lowered_buffers_take_a_whole_lowering() {
         .is_ok());
     assert!(a.len() > 1 && v.len() > 1 && m.len() > 1);
 }
+
+#[test]
+fn the_prelude_leaves_one_op_and_words_on_an_arch_command() {
+    // With the whole prelude imported, `op` / `words` on an architecture's
+    // command are `NativeCommand`'s alone (the facade's trait does not
+    // repeat them), and a `NativeAny` names its op itself.
+    use iommu_inval::prelude::*;
+    let s = iommu_inval::arm::Command::decode(&[0x0006_0001_0000_0011, 0]).unwrap();
+    assert_eq!((s.op(), s.words()), ("CMD_TLBI_NH_ASID", 2));
+    let any = Arch::new(ArchId::Vtd).decode(&[0x12, 0, 0, 0]).unwrap();
+    assert_eq!((any.op(), any.to_words().1), ("iotlb_inv_dsc", 4));
+}

@@ -66,7 +66,7 @@ proptest! {
                 if let Ok(c) = parse_native_json(arch, &line, words) {
                     // Accepted objects print back to an object that encodes the same.
                     let j = command_to_json(&c).to_string();
-                    let again = parse_native_json(arch, &j, c.words()).map(|d| d.to_words());
+                    let again = parse_native_json(arch, &j, c.to_words().1).map(|d| d.to_words());
                     prop_assert_eq!(again, Ok(c.to_words()));
                 }
             }

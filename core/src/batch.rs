@@ -129,8 +129,6 @@ impl Default for BatchOptions {
 /// What [`coalesce`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct BatchStats {
-    /// Ops read.
-    pub input_ops: usize,
     /// Ops written.
     pub output_ops: usize,
     /// Invalidations (per stage) folded into a neighbour by range union.
@@ -636,10 +634,7 @@ pub(crate) fn coalesce_with(
     if scratch.len() < 3 {
         return Err(BatchError::ScratchTooSmall);
     }
-    let mut stats = BatchStats {
-        input_ops: ops.len(),
-        ..BatchStats::default()
-    };
+    let mut stats = BatchStats::default();
     let mut em = Emitter::new(out, plain_sync);
     if in_order_if_apart && !opts.split_stages && !opts.stage_syncs && nothing_to_coalesce(ops) {
         for op in ops {
@@ -803,10 +798,7 @@ mod tests {
         let mut out = Vec::new();
         let st = coalesce(&ops, &mut scratch, BatchOptions::HOST, &mut out).unwrap();
         assert_eq!(out, ops);
-        assert_eq!(
-            (st.input_ops, st.output_ops, st.merged, st.syncs_added),
-            (4, 4, 0, 0)
-        );
+        assert_eq!((st.output_ops, st.merged, st.syncs_added), (4, 0, 0));
     }
 
     #[test]
@@ -1162,7 +1154,7 @@ mod tests {
             let slow_st = coalesce_with(&ops, &mut scratch, BatchOptions::HOST, &mut slow, false).unwrap();
             if nothing_to_coalesce(&ops) {
                 prop_assert_eq!(&fast, &ops);
-                prop_assert_eq!(st, BatchStats { input_ops: ops.len(), output_ops: ops.len(), ..BatchStats::default() });
+                prop_assert_eq!(st, BatchStats { output_ops: ops.len(), ..BatchStats::default() });
                 let mut left = slow.clone();
                 for op in &ops {
                     let k = left.iter().position(|o| o == op);

@@ -65,9 +65,9 @@ pub const BATCH_OPS: usize = 64;
 /// tests over every command kind).
 pub const MAX_LIFT_OPS: usize = 8;
 
-bitflags::bitflags! {
+crate::flags! {
     /// Interrupts and events a [`CommandQueue::process`] call raised.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
     pub struct Signals: u8 {
         /// A completion interrupt: SMMU CMD_SYNC SIG_IRQ without an MSI
         /// address (wired), VT-d inv_wait IF with ICS.IWC newly set and
@@ -848,7 +848,7 @@ pub struct RecordingBackend {
     ops: alloc::vec::Vec<Op>,
     log: alloc::vec::Vec<Entry>,
     /// Fail the next `execute` or `barrier` call with this error (taken).
-    pub fail_next: Option<BackendError>,
+    fail_next: Option<BackendError>,
 }
 
 #[cfg(feature = "alloc")]

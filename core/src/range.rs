@@ -5,7 +5,7 @@
 //!
 //! * [`AlignedBlocks`]: naturally aligned power-of-two blocks (VT-d `am`
 //!   page-selective invalidations, and AMD/ATS when splitting).
-//! * [`ats_encode`] / [`ats_decode`]: the PCIe ATS "lowest zero bit" size
+//! * [`ats_encode_block`] / [`ats_decode`]: the PCIe ATS "lowest zero bit" size
 //!   encoding (PCIe Base 6.0 §10.3.8; also VT-d device-TLB `s` and AMD `s`).
 //!
 //! A decomposition is planned with a cap ([`plan_aligned`]);
@@ -294,16 +294,11 @@ pub const fn page_count(r: &AddrRange, shift: u32) -> u128 {
     r.align_out(shift).size() >> shift
 }
 
-/// PCIe ATS size encoding of the smallest aligned block (≥ 4 KiB) covering
-/// `r`: returns `(address, s)`. `s = false` is one 4 KiB page; with `s`, the
-/// lowest zero bit of `address` at or above bit 12, at position z, gives
-/// 2^(z+1) bytes. The whole space encodes as `0x7fff_ffff_ffff_f000`.
-pub const fn ats_encode(r: &AddrRange) -> (u64, bool) {
-    let b = covering_block(r, PAGE_SHIFT);
-    ats_encode_block(b)
-}
-
-/// ATS encoding of one aligned block (order ≥ 12).
+/// PCIe ATS size encoding of one aligned block (order ≥ 12; for a range
+/// `r`, of `covering_block(r, PAGE_SHIFT)`): returns `(address, s)`.
+/// `s = false` is one 4 KiB page; with `s`, the lowest zero bit of
+/// `address` at or above bit 12, at position z, gives 2^(z+1) bytes. The
+/// whole space encodes as `0x7fff_ffff_ffff_f000`.
 pub const fn ats_encode_block(b: Block) -> (u64, bool) {
     if b.order <= PAGE_SHIFT {
         return (b.addr & !0xfff, false);
@@ -447,6 +442,7 @@ mod tests {
             let (a, s) = ats_encode_block(b);
             assert_eq!(ats_decode(a, s), b.range(), "order {order}");
         }
+        let ats_encode = |r: &AddrRange| ats_encode_block(covering_block(r, PAGE_SHIFT));
         assert_eq!(ats_encode(&AddrRange::All), (0x7fff_ffff_ffff_f000, true));
         // Spec example: 8 KiB at 0x2000 encodes as 0x2000 | 0 (bit 12 clear) with s.
         assert_eq!(ats_encode(&span(0x2000, 0x3fff)), (0x2000, true));

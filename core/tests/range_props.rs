@@ -6,6 +6,11 @@ use iommu_inval_core::range::*;
 use iommu_inval_core::RangeError;
 use proptest::prelude::*;
 
+/// The ATS encoding of the smallest 4 KiB-aligned block covering `r`.
+fn ats_encode(r: &AddrRange) -> (u64, bool) {
+    ats_encode_block(covering_block(r, PAGE_SHIFT))
+}
+
 /// Addresses biased toward the edges.
 fn addr() -> impl Strategy<Value = u64> {
     prop_oneof![

@@ -8,8 +8,8 @@
 //!   its features and a lowering budget): decode words, build commands
 //!   from named fields, lower generic ops, its feature presets
 //!   ([`ArchOps`]), written once over [`core::arch::Arch`];
-//! * [`NativeAny`]: a command of any architecture: op name, fields, words,
-//!   lift, footprint ([`AnyCommand`]);
+//! * [`NativeAny`]: a command of any architecture: op name
+//!   ([`NativeAny::op`]), fields, words, lift, footprint ([`AnyCommand`]);
 //! * [`DecodeFeatures`]: the features of an IOMMU of any architecture, and
 //!   the check of a decoded command against them ([`DecodeCheck`]).
 //!
@@ -63,10 +63,6 @@ use iommu_inval_core::{
 pub trait AnyCommand {
     /// Its architecture.
     fn arch_id(&self) -> ArchId;
-    /// The op name of docs/SPEC.md.
-    fn op(&self) -> &'static str;
-    /// Number of 64-bit words it encodes to (2, or 4 for 256-bit VT-d).
-    fn words(&self) -> usize;
     /// The encoded words (slots past the count are 0) and their count.
     fn to_words(&self) -> ([u64; 4], usize);
     /// Visit the fields in table order.
@@ -115,18 +111,6 @@ pub trait ArchOps {
     /// This host with the features of preset `name` (the lowering budget
     /// kept); `None`: not a preset of this architecture.
     fn with_preset(&self, name: &str) -> Option<Arch>;
-}
-
-impl Arch {
-    /// Words per command for a descriptor width in bits (128 or 256; 256
-    /// only on VT-d), `None` when the width is not available.
-    pub fn words_for_width(&self, bits: u32) -> Option<usize> {
-        match (self.id(), bits) {
-            (_, 128) => Some(2),
-            (ArchId::Vtd, 256) => Some(4),
-            _ => None,
-        }
-    }
 }
 
 /// Adapts a `Vec<NativeAny>` to each architecture's `Sink<Command>`.
@@ -221,12 +205,6 @@ macro_rules! impl_arch {
             fn arch_id(&self) -> ArchId {
                 $krate::$a::ID
             }
-            fn op(&self) -> &'static str {
-                NativeCommand::op(self)
-            }
-            fn words(&self) -> usize {
-                NativeCommand::words(self)
-            }
             fn to_words(&self) -> ([u64; 4], usize) {
                 to_words::<$krate::$a>(self)
             }
@@ -277,6 +255,17 @@ macro_rules! architectures {
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub enum DecodeFeatures {
             $(#[doc = $features] $v($krate::Features),)+
+        }
+
+        impl NativeAny {
+            /// The op name of docs/SPEC.md (its command's
+            /// [`NativeCommand::op`]; the word count is
+            /// [`AnyCommand::to_words`]'s).
+            pub fn op(&self) -> &'static str {
+                match self {
+                    $(NativeAny::$v(c) => NativeCommand::op(c),)+
+                }
+            }
         }
 
         impl Arch {

@@ -49,7 +49,7 @@ fn check_line(line: &str, from: &Arch, words: usize) {
         }
         if let Ok(cmd) = from.decode(ws) {
             let json = command_to_json(&cmd).to_string();
-            match parse_native_json(from.id(), &json, cmd.words()) {
+            match parse_native_json(from.id(), &json, cmd.to_words().1) {
                 Ok(back) if back == cmd => {}
                 other => panic!(
                     "{ws:x?} decodes to {cmd:?}, prints {json}, which reads back as {other:?}"
@@ -60,7 +60,7 @@ fn check_line(line: &str, from: &Arch, words: usize) {
     if let Ok(cmd) = parse_native_json(from.id(), line, words) {
         // What the encoder accepts prints as JSON it accepts again.
         let json = command_to_json(&cmd).to_string();
-        match parse_native_json(from.id(), &json, cmd.words()) {
+        match parse_native_json(from.id(), &json, cmd.to_words().1) {
             Ok(back) if back == cmd => {}
             other => {
                 panic!("{line:?} encodes to {cmd:?}, prints {json}, which reads back as {other:?}")

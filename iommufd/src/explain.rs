@@ -13,9 +13,7 @@ use crate::smmuv3::field;
 use crate::smmuv3::{Refusal, VdevTable, Vsmmu};
 use crate::vtd::{footprint as vtd_fp, S1Entry, S1Options};
 use iommu_inval_arm::{Command, Smmuv3};
-use iommu_inval_core::footprint::{
-    Dim, FBox, Footprint, Relation, KIND_CONFIG_PASID, KIND_DEV_TLB, KIND_IOTLB,
-};
+use iommu_inval_core::footprint::{kind, Dim, FBox, Footprint, Relation};
 use iommu_inval_core::model::{Caches, DomainSel, Inval, Op, Stages};
 use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{arch::Arch, ArchId, Context};
@@ -37,15 +35,19 @@ pub(crate) fn guest_owned(vsmmu: &Vsmmu, ctx: &dyn Context) -> Footprint {
             let mut f = Footprint::new();
             f.push(
                 FBox::everything()
-                    .with(Dim::Kind, KIND_IOTLB, KIND_IOTLB)
+                    .with(Dim::Kind, kind(Caches::IOTLB), kind(Caches::IOTLB))
                     .with(Dim::Regime, 0, 0)
                     .with(Dim::Stage, 0, 0),
             );
             f
         }
     };
-    f.push(FBox::everything().with(Dim::Kind, KIND_CONFIG_PASID, KIND_CONFIG_PASID));
-    f.push(FBox::everything().with(Dim::Kind, KIND_DEV_TLB, KIND_DEV_TLB));
+    f.push(FBox::everything().with(
+        Dim::Kind,
+        kind(Caches::CONFIG_PASID),
+        kind(Caches::CONFIG_PASID),
+    ));
+    f.push(FBox::everything().with(Dim::Kind, kind(Caches::DEV_TLB), kind(Caches::DEV_TLB)));
     f
 }
 

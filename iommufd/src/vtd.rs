@@ -228,7 +228,7 @@ fn kernel_accepts(e: &HwptVtdS1Invalidate) -> bool {
 #[cfg(feature = "std")]
 pub(crate) mod footprint {
     use super::*;
-    use iommu_inval_core::footprint::{Dim, FBox, Footprint, KIND_IOTLB};
+    use iommu_inval_core::footprint::{kind, Dim, FBox, Footprint};
     use iommu_inval_core::model::Inval;
 
     /// What the kernel removes for `e` in its HWPT(s): the nested stage-1
@@ -263,7 +263,7 @@ pub(crate) mod footprint {
         let mut mask = Footprint::new();
         mask.push(
             FBox::everything()
-                .with(Dim::Kind, KIND_IOTLB, KIND_IOTLB)
+                .with(Dim::Kind, kind(Caches::IOTLB), kind(Caches::IOTLB))
                 .with(Dim::Regime, 0, 0)
                 .with(Dim::Stage, 0, stage_hi),
         );

@@ -35,10 +35,8 @@ use arbitrary::{Arbitrary, Unstructured};
 use iommu_inval_core::context::{
     AmdIds, DeviceEntry, DomainEntry, PasidEntry, RiscvIds, SmmuIds, Topology, TopologyFile, VtdIds,
 };
-use iommu_inval_core::footprint::Dim;
-use iommu_inval_core::footprint::{
-    Footprint, Relation, KIND_CONFIG_PASID, KIND_DEV_TLB, KIND_INTR_REMAP, KIND_IOTLB,
-};
+use iommu_inval_core::footprint::{kind, Dim};
+use iommu_inval_core::footprint::{Footprint, Relation};
 use iommu_inval_core::model::{Caches, DeviceSel, DomainSel, Op, Regime};
 use iommu_inval_core::{
     copy_checked, ArchId, Context, CopyError, DecodeError, ErrorKind, FieldValue, LowerError,
@@ -475,6 +473,11 @@ pub fn lower_vec<A: Arch>(
 /// EL2 stage-2 TLB and no EL2 configuration; VT-d and AMD-Vi have one
 /// non-secure regime.
 pub fn project_for(target: ArchId, fp: &Footprint) -> Footprint {
+    let (config_pasid, iotlb, intr) = (
+        kind(Caches::CONFIG_PASID),
+        kind(Caches::IOTLB),
+        kind(Caches::INTR_REMAP),
+    );
     let smmu = match target {
         ArchId::Vtd | ArchId::Amd => return fp.fold_regimes(false),
         ArchId::Smmuv3 => true,
@@ -485,7 +488,7 @@ pub fn project_for(target: ArchId, fp: &Footprint) -> Footprint {
     let mut f = Footprint::new();
     for b in fp.boxes() {
         let (lo, hi) = b.get(Dim::Kind);
-        if lo == KIND_INTR_REMAP && hi == KIND_INTR_REMAP {
+        if lo == intr && hi == intr {
             continue;
         }
         let regime = b.get(Dim::Regime);
@@ -493,8 +496,8 @@ pub fn project_for(target: ArchId, fp: &Footprint) -> Footprint {
         // are single-stage); Secure stage 2 is the SecureGuest regime
         // (CMD_TLBI_S_S2_IPA, S_S12_VMALL).
         let secure_s2 = smmu && regime == (Regime::SecureGuest as u64, Regime::SecureGuest as u64);
-        if lo == KIND_IOTLB
-            && hi == KIND_IOTLB
+        if lo == iotlb
+            && hi == iotlb
             && b.get(Dim::Stage) == (1, 1)
             && regime.0 >= Regime::Hyp as u64
             && !secure_s2
@@ -503,11 +506,11 @@ pub fn project_for(target: ArchId, fp: &Footprint) -> Footprint {
         }
         // SMMUv3 configuration (STE, CD) is Secure (ssec) or Non-secure,
         // never EL2.
-        if smmu && hi <= KIND_CONFIG_PASID && regime == (Regime::Hyp as u64, Regime::Hyp as u64) {
+        if smmu && hi <= config_pasid && regime == (Regime::Hyp as u64, Regime::Hyp as u64) {
             continue;
         }
-        let b = if hi == KIND_INTR_REMAP {
-            b.with(Dim::Kind, lo, KIND_INTR_REMAP - 1)
+        let b = if hi == intr {
+            b.with(Dim::Kind, lo, intr - 1)
         } else {
             *b
         };
@@ -529,7 +532,8 @@ pub fn without_non_ats(fp: &Footprint, ctx: &dyn Context) -> Footprint {
     for b in fp.boxes() {
         let (klo, khi) = b.get(Dim::Kind);
         let (dlo, dhi) = b.get(Dim::Device);
-        if klo != KIND_DEV_TLB || khi != KIND_DEV_TLB || dhi - dlo >= 256 {
+        let dev_tlb = kind(Caches::DEV_TLB);
+        if klo != dev_tlb || khi != dev_tlb || dhi - dlo >= 256 {
             f.push(*b);
             continue;
         }

@@ -14,7 +14,7 @@ use iommu_inval_iommufd::vtd::S1Options;
 use iommu_inval_props::iommufd::{
     arbitrary_host, check_iommufd, check_vsmmu, check_vtd_op, PERMITTED,
 };
-use iommu_inval_props::{arbitrary_topology, run_cases, AnyCommand, NamedIds, NativeAny, Tally};
+use iommu_inval_props::{arbitrary_topology, run_cases, NamedIds, NativeAny, Tally};
 
 #[test]
 fn iommufd_targets_on_native_commands() {
