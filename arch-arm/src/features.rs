@@ -203,62 +203,43 @@ impl Features {
                 "ssec (1 is ILLEGAL on the Non-secure Command queue)",
             ));
         }
-        let none = (true, "");
-        let s1 = (self.s1p, "opcode (needs stage 1, SMMU_IDR0.S1P)");
-        let s2 = (self.s2p, "opcode (needs stage 2, SMMU_IDR0.S2P)");
-        let hyp = (self.hyp, "opcode (needs EL2, SMMU_IDR0.Hyp)");
-        let secure = (self.secure_queue, "opcode (Secure Command queue only)");
-        let sel2 = (self.sel2, "opcode (needs Secure EL2, SMMU_S_IDR1.SEL2)");
-        let no_rme = (
-            !self.rme_impl,
-            "opcode (no EL3 StreamWorld with SMMU_IDR0.RME_IMPL)",
-        );
-        let stall = (
-            self.stall,
-            "opcode (needs the stall model, SMMU_IDR0.STALL_MODEL)",
-        );
-        // S-EL2 translations are stage 1; SNH_ALL covers every stage.
-        let gates = match *c {
+        // S-EL2 translations are stage 1; SNH_ALL covers every stage. The
+        // gates are static slices: nothing is built per command.
+        use Gate::*;
+        let gates: &[Gate] = match *c {
             Command::PrefetchConfig(_)
             | Command::PrefetchAddr(_)
             | Command::CfgiSte(_)
             | Command::CfgiSteRange(_)
             | Command::CfgiAll(_)
             | Command::TlbiNsnhAll(_)
-            | Command::CmdSync(_) => [none; 3],
+            | Command::CmdSync(_) => &[],
             Command::CfgiCd(_)
             | Command::CfgiCdAll(_)
             | Command::TlbiNhAll(_)
             | Command::TlbiNhAsid(_)
             | Command::TlbiNhVa(_)
-            | Command::TlbiNhVaa(_) => [s1, none, none],
-            Command::CfgiVmsPidm(_) => [
-                (self.mpam, "opcode (needs MPAM, SMMU_IDR3.MPAM)"),
-                none,
-                none,
-            ],
-            Command::TlbiEl3All(_) | Command::TlbiEl3Va(_) => [s1, secure, no_rme],
+            | Command::TlbiNhVaa(_) => &[S1],
+            Command::CfgiVmsPidm(_) => &[Mpam],
+            Command::TlbiEl3All(_) | Command::TlbiEl3Va(_) => &[S1, Secure, NoRme],
             Command::TlbiEl2All(_)
             | Command::TlbiEl2Asid(_)
             | Command::TlbiEl2Va(_)
-            | Command::TlbiEl2Vaa(_) => [s1, hyp, none],
-            Command::TlbiS12Vmall(_) | Command::TlbiS2Ipa(_) => [s2, none, none],
-            Command::AtcInv(_) => [(self.ats, "opcode (needs ATS, SMMU_IDR0.ATS)"), none, none],
-            Command::PriResp(_) => [(self.pri, "opcode (needs PRI, SMMU_IDR0.PRI)"), none, none],
-            Command::Resume(_) | Command::StallTerm(_) => [stall, none, none],
+            | Command::TlbiEl2Vaa(_) => &[S1, Hyp],
+            Command::TlbiS12Vmall(_) | Command::TlbiS2Ipa(_) => &[S2],
+            Command::AtcInv(_) => &[Ats],
+            Command::PriResp(_) => &[Pri],
+            Command::Resume(_) | Command::StallTerm(_) => &[Stall],
             Command::TlbiSEl2All(_)
             | Command::TlbiSEl2Asid(_)
             | Command::TlbiSEl2Va(_)
-            | Command::TlbiSEl2Vaa(_) => [s1, secure, sel2],
-            Command::TlbiSnhAll(_) => [(self.s1p || self.s2p, s1.1), secure, sel2],
-            Command::TlbiSS12Vmall(_) | Command::TlbiSS2Ipa(_) => [s2, secure, sel2],
-            Command::DptiAll(_) => [
-                (self.dpt, "opcode (needs the DPT, SMMU_IDR3.DPT)"),
-                none,
-                none,
-            ],
+            | Command::TlbiSEl2Vaa(_) => &[S1, Secure, Sel2],
+            Command::TlbiSnhAll(_) => &[S1OrS2, Secure, Sel2],
+            Command::TlbiSS12Vmall(_) | Command::TlbiSS2Ipa(_) => &[S2, Secure, Sel2],
+            Command::DptiAll(_) => &[Dpt],
         };
-        for (ok, field) in gates {
+        for &g in gates {
+            let (ok, field) = self.gate(g);
             need(ok, field)?;
         }
         match *c {
@@ -282,6 +263,33 @@ impl Features {
         match c.range_fields() {
             Some((num, scale, ttl, ttl128, tg)) => self.range(num, scale, ttl, ttl128, tg),
             None => Ok(()),
+        }
+    }
+
+    /// Whether this SMMU has what `g` names, and the refusal's text.
+    fn gate(&self, g: Gate) -> (bool, &'static str) {
+        match g {
+            Gate::S1 => (self.s1p, "opcode (needs stage 1, SMMU_IDR0.S1P)"),
+            Gate::S1OrS2 => (
+                self.s1p || self.s2p,
+                "opcode (needs stage 1, SMMU_IDR0.S1P)",
+            ),
+            Gate::S2 => (self.s2p, "opcode (needs stage 2, SMMU_IDR0.S2P)"),
+            Gate::Hyp => (self.hyp, "opcode (needs EL2, SMMU_IDR0.Hyp)"),
+            Gate::Secure => (self.secure_queue, "opcode (Secure Command queue only)"),
+            Gate::Sel2 => (self.sel2, "opcode (needs Secure EL2, SMMU_S_IDR1.SEL2)"),
+            Gate::NoRme => (
+                !self.rme_impl,
+                "opcode (no EL3 StreamWorld with SMMU_IDR0.RME_IMPL)",
+            ),
+            Gate::Stall => (
+                self.stall,
+                "opcode (needs the stall model, SMMU_IDR0.STALL_MODEL)",
+            ),
+            Gate::Mpam => (self.mpam, "opcode (needs MPAM, SMMU_IDR3.MPAM)"),
+            Gate::Ats => (self.ats, "opcode (needs ATS, SMMU_IDR0.ATS)"),
+            Gate::Pri => (self.pri, "opcode (needs PRI, SMMU_IDR0.PRI)"),
+            Gate::Dpt => (self.dpt, "opcode (needs the DPT, SMMU_IDR3.DPT)"),
         }
     }
 
@@ -414,4 +422,21 @@ mod tests {
         let w = [0x0005_0001_0000_0012, 0x0000_0000_0010_0001];
         assert_eq!(kind(w, &Features::SMMUV3_0), None);
     }
+}
+
+/// A feature an op needs, checked in order by `Features::check`.
+#[derive(Debug, Clone, Copy)]
+enum Gate {
+    S1,
+    S1OrS2,
+    S2,
+    Hyp,
+    Secure,
+    Sel2,
+    NoRme,
+    Stall,
+    Mpam,
+    Ats,
+    Pri,
+    Dpt,
 }

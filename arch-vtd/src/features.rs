@@ -154,27 +154,37 @@ impl Features {
             !c.is_wide() || self.smts,
             "type (256-bit descriptors need ECAP_REG.SMTS)",
         )?;
-        const NONE: (bool, &str) = (true, "");
-        const PSI: &str = "type (page-selective needs CAP_REG.PSI)";
         const DT: &str = "type (device-TLB invalidation needs ECAP_REG.DT)";
-        const IR: &str = "type (interrupt entry cache invalidation needs ECAP_REG.IR)";
-        const P_IOTLB: &str = "type (PASID-based IOTLB invalidation needs ECAP_REG.SMTS)";
-        const PC: &str = "type (PASID-cache invalidation needs ECAP_REG.SMTS)";
-        const P_DEVTLB: &str = "type (PASID-based device-TLB invalidation needs ECAP_REG.SMTS)";
-        const PRS: &str = "type (page group response needs ECAP_REG.PRS)";
-        let one = |ok: bool, field: &'static str| [(ok, field), NONE];
-        let gates = match *c {
-            Command::CcInv(_) | Command::InvWait(_) => [NONE; 2],
-            Command::IotlbInv(x) => one(x.g != 3 || self.psi, PSI),
-            Command::DevTlbInv(_) => one(self.dt, DT),
-            Command::IecInv(_) => one(self.ir, IR),
-            Command::PIotlbInv(_) => one(self.smts, P_IOTLB),
-            Command::PcInv(_) => one(self.smts, PC),
-            Command::PDevTlbInv(_) => [(self.smts, P_DEVTLB), (self.dt, DT)],
-            Command::PageGrpResp(_) => one(self.prs, PRS),
-        };
-        for (ok, field) in gates {
-            need(ok, field)?;
+        // Checked in the arms: nothing is built per descriptor.
+        match *c {
+            Command::CcInv(_) | Command::InvWait(_) => {}
+            Command::IotlbInv(x) => need(
+                x.g != 3 || self.psi,
+                "type (page-selective needs CAP_REG.PSI)",
+            )?,
+            Command::DevTlbInv(_) => need(self.dt, DT)?,
+            Command::IecInv(_) => need(
+                self.ir,
+                "type (interrupt entry cache invalidation needs ECAP_REG.IR)",
+            )?,
+            Command::PIotlbInv(_) => need(
+                self.smts,
+                "type (PASID-based IOTLB invalidation needs ECAP_REG.SMTS)",
+            )?,
+            Command::PcInv(_) => need(
+                self.smts,
+                "type (PASID-cache invalidation needs ECAP_REG.SMTS)",
+            )?,
+            Command::PDevTlbInv(_) => {
+                need(
+                    self.smts,
+                    "type (PASID-based device-TLB invalidation needs ECAP_REG.SMTS)",
+                )?;
+                need(self.dt, DT)?
+            }
+            Command::PageGrpResp(_) => {
+                need(self.prs, "type (page group response needs ECAP_REG.PRS)")?
+            }
         }
         match *c {
             Command::IotlbInv(x) => {
