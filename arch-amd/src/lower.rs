@@ -31,7 +31,7 @@
 
 use crate::cmd::*;
 use crate::features::Features;
-use iommu_inval_core::lower::{
+use iommu_inval_core::lower::{InvalJob, 
     ats_devices, dropped, is_inverted, lacking, one_tag, plan_napot, tag_shared, Budget, DeviceSet,
     Emitter, ListedPasids, Lowering, NapotPlan,
 };
@@ -60,6 +60,7 @@ pub(crate) fn lacks(f: &Features) -> Caches {
 
 /// The host [`Features`] and the command cap, as the lowering reads them.
 type Host<'a> = iommu_inval_core::lower::Host<'a, Features>;
+type Job<'a, C> = InvalJob<'a, crate::AmdVi, C>;
 
 /// How an address range is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -362,12 +363,8 @@ fn iommu_all_widening(i: &Inval) -> Widened {
     w
 }
 
-pub(crate) fn lower_inval<C: Context + ?Sized>(
-    i: &Inval,
-    caps: &Host<'_>,
-    ctx: &C,
-    out: &mut dyn Sink<Command>,
-) -> Result<Outcome, LowerError> {
+pub(crate) fn lower_inval<C: Context + ?Sized>(job: Job<'_, C>) -> Result<Outcome, LowerError> {
+    let InvalJob { i, host: caps, ctx, out } = job;
     if is_inverted(&i.range) {
         return Err(LowerError::Invalid("range with first > last"));
     }

@@ -30,7 +30,7 @@ use crate::cmd::*;
 use iommu_inval_core::lift::{self, Emit};
 use iommu_inval_core::model::*;
 use iommu_inval_core::range::ats_decode;
-use iommu_inval_core::{ArchId, Context, LowerError, Sink};
+use iommu_inval_core::{ArchId, Context, LowerError};
 
 /// The address range of an IOTINVAL `ADDR` / `S` pair with `AV` = 1: the
 /// 4 KiB page (S = 0), or the NAPOT range whose size is given by the lowest
@@ -79,12 +79,7 @@ const fn leaf(av: bool, nl: bool) -> Caches {
 /// not know to every PASID (reported as `Widened::DOMAIN` / `PASID`).
 /// ATS.PRGR with a PCIe-reserved response code has no generic response
 /// code: `Err(NoEquivalent)`. A full sink is `Err(BufferFull)`.
-pub(crate) fn lift<C: Context + ?Sized>(
-    cmd: &Command,
-    ctx: &C,
-    out: &mut dyn Sink<Op>,
-) -> Result<Outcome, LowerError> {
-    let mut e = Emit::new(out);
+pub(crate) fn lift<C: Context + ?Sized>(cmd: &Command, ctx: &C, e: &mut Emit<'_>) -> Result<(), LowerError> {
     match *cmd {
         Command::IotinvalVma(c) => {
             let (regime, domain) = if c.gv {
@@ -105,7 +100,7 @@ pub(crate) fn lift<C: Context + ?Sized>(
             if c.pscv {
                 // PASIDs whose process context uses the PSCID, and requests without
                 // process_id when a device context does.
-                lift::per_tag(ctx, ArchId::Riscv, base, domain, c.pscid, &mut e)?;
+                lift::per_tag(ctx, ArchId::Riscv, base, domain, c.pscid, e)?;
             } else {
                 e.push(Op::Inval(base))?;
             }
@@ -188,5 +183,5 @@ pub(crate) fn lift<C: Context + ?Sized>(
             }))?;
         }
     }
-    Ok(e.outcome())
+    Ok(())
 }

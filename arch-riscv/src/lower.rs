@@ -44,13 +44,13 @@
 
 use crate::cmd::*;
 use crate::features::Features;
-use iommu_inval_core::lower::{
+use iommu_inval_core::lower::{InvalJob, 
     ats_devices, dropped, is_inverted, lacking, plan_napot, tag_shared, Budget, DeviceSet, Emitter,
     Lowering, NapotPlan,
 };
 use iommu_inval_core::model::*;
 use iommu_inval_core::range::{ats_encode_block, AlignedBlocks, PAGE_SHIFT};
-use iommu_inval_core::{ArchId, Context, LowerError, Sink};
+use iommu_inval_core::{ArchId, Context, LowerError};
 
 /// The most commands `Arch::lower` emits for one op within `budget`: the
 /// capacity of a [`FixedBuf`](iommu_inval_core::FixedBuf) that never fills.
@@ -66,6 +66,7 @@ pub(crate) const fn max_lowered(budget: Budget) -> usize {
 
 /// The host [`Features`] and the command cap, as the lowering reads them.
 type Host<'a> = iommu_inval_core::lower::Host<'a, Features>;
+type Job<'a, C> = InvalJob<'a, crate::RiscV, C>;
 
 /// The caches a host IOMMU with `f` lacks: the interrupt-remapping cache
 /// (the RISC-V IOMMU has none) and, without `capabilities.ATS`, device TLBs.
@@ -362,12 +363,8 @@ enum DirPlan {
     Pdt(u32),
 }
 
-pub(crate) fn lower_inval<C: Context + ?Sized>(
-    i: &Inval,
-    caps: &Host<'_>,
-    ctx: &C,
-    out: &mut dyn Sink<Command>,
-) -> Result<Outcome, LowerError> {
+pub(crate) fn lower_inval<C: Context + ?Sized>(job: Job<'_, C>) -> Result<Outcome, LowerError> {
+    let InvalJob { i, host: caps, ctx, out } = job;
     if is_inverted(&i.range) {
         return Err(LowerError::Invalid("range with first > last"));
     }

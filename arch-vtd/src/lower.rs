@@ -27,7 +27,7 @@
 
 use crate::desc::*;
 use crate::features::Features;
-use iommu_inval_core::lower::{
+use iommu_inval_core::lower::{InvalJob, 
     dropped, lacking, one_tag, tag_shared, Budget, Emitter, ListedPasids, Lowering,
 };
 use iommu_inval_core::model::{
@@ -36,7 +36,7 @@ use iommu_inval_core::model::{
 use iommu_inval_core::range::{
     ats_encode_block, plan_aligned, AddrRange, AlignedBlocks, Block, Plan, PAGE_SHIFT,
 };
-use iommu_inval_core::{ArchId, Context, LowerError, Outcome, Sink, Widened};
+use iommu_inval_core::{ArchId, Context, LowerError, Outcome, Widened};
 
 /// The most descriptors `Arch::lower` emits for one op within `budget`: the
 /// capacity of a [`FixedBuf`](iommu_inval_core::FixedBuf) that never fills.
@@ -61,6 +61,7 @@ pub(crate) fn lacks(f: &Features) -> Caches {
 
 /// The host [`Features`] and the command cap, as the lowering reads them.
 type Host<'a> = iommu_inval_core::lower::Host<'a, Features>;
+type Job<'a, C> = InvalJob<'a, crate::Vtd, C>;
 
 impl Features {
     /// True when a scalable-mode unit takes PASID `p` (ECAP_REG.PSS).
@@ -200,12 +201,8 @@ impl Lowering for crate::Vtd {
     }
 }
 
-pub(crate) fn lower_inval<C: Context + ?Sized>(
-    i: &Inval,
-    caps: &Host<'_>,
-    ctx: &C,
-    out: &mut dyn Sink<Command>,
-) -> Result<Outcome, LowerError> {
+pub(crate) fn lower_inval<C: Context + ?Sized>(job: Job<'_, C>) -> Result<Outcome, LowerError> {
+    let InvalJob { i, host: caps, ctx, out } = job;
     let op_regime = i.regime;
     if op_regime.is_secure() {
         // IOTLB and configuration entries: no secure regime on VT-d; device-TLB

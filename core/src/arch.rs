@@ -176,7 +176,9 @@ macro_rules! arch_impl {
                 ctx: &C,
                 out: &mut dyn $crate::Sink<$crate::Op>,
             ) -> Result<$crate::Outcome, $crate::LowerError> {
-                crate::lift::lift(cmd, ctx, out)
+                let mut e = $crate::lift::Emit::new(out);
+                crate::lift::lift(cmd, ctx, &mut e)?;
+                Ok(e.outcome())
             }
             #[inline]
             fn lower<C: $crate::Context + ?Sized>(

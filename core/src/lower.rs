@@ -87,16 +87,11 @@ pub fn lower<A: Lowering, X: Context + ?Sized>(
     budget: Budget,
     ctx: &X,
     out: &mut dyn Sink<A::Command>,
-    inval: impl FnOnce(
-        &Inval,
-        &Host<'_, A::Features>,
-        &X,
-        &mut dyn Sink<A::Command>,
-    ) -> Result<Outcome, LowerError>,
+    inval: impl FnOnce(InvalJob<'_, A, X>) -> Result<Outcome, LowerError>,
 ) -> Result<Outcome, LowerError> {
     let host = &Host::new(features, budget);
     match op {
-        Op::Inval(i) => inval(i, host, ctx, out),
+        Op::Inval(i) => inval(InvalJob { i, host, ctx, out }),
         Op::Prefetch(p) => A::lower_prefetch(p, host, out),
         _ => emit_one(out, lower_one::<A>(op, host)?),
     }
@@ -123,6 +118,19 @@ fn lower_one<A: Lowering>(op: &Op, host: &Host<'_, A::Features>) -> Result<A::Co
             "an invalidation or prefetch is not a one-command op",
         )),
     }
+}
+
+/// One invalidation to lower, as [`arch_impl!`](crate::arch_impl) passes it to
+/// the architecture's `lower_inval`: the op, the host, the context and the output.
+pub struct InvalJob<'a, A: Arch, X: ?Sized> {
+    /// The invalidation.
+    pub i: &'a Inval,
+    /// The host written for.
+    pub host: &'a Host<'a, A::Features>,
+    /// Ids and memberships.
+    pub ctx: &'a X,
+    /// Where the commands go.
+    pub out: &'a mut dyn Sink<A::Command>,
 }
 
 /// The host a lowering writes for: its features and the command cap of
