@@ -48,7 +48,7 @@ fn domain_of<C: Context + ?Sized>(ctx: &C, native: u16, w: &mut Widened) -> Doma
     lift::domain_of(ctx, ArchId::Amd, u32::from(native), w)
 }
 
-/// Lift one command into generic operations written to `out`.
+/// Lift one command into generic operations written through `e`.
 ///
 /// A DomainID the context does not know lifts to every domain and is
 /// reported as `Widened::DOMAIN`. COMPLETE_PPR_REQUEST with a PCIe-reserved

@@ -187,14 +187,9 @@ const FENCE: Command = Command::CompletionWait(CompletionWait {
 ///   `Features::gt_sup`: the host logged no such request);
 ///   `Resume`, `StallTerminate` → `NoEquivalent`.
 impl Lowering for crate::AmdVi {
-    const NO_EVENT: Option<&'static str> = Some("COMPLETION_WAIT cannot send an event (SEV)");
     // COMPLETION_WAIT has no page-request drain (VT-d pd); dropping it
     // would let the caller believe in-flight page requests were drained.
-    const NO_DRAIN: Option<&'static str> = Some("COMPLETION_WAIT cannot drain page requests");
-    const NO_STALL: [&'static str; 2] = [
-        "AMD-Vi has no stall resume command",
-        "AMD-Vi has no stall terminate command",
-    ];
+    iommu_inval_core::refusals!(barrier = "COMPLETION_WAIT", event, drain; lacks = "AMD-Vi", stall);
 
     fn lower_prefetch(
         p: &Prefetch,

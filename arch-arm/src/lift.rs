@@ -216,7 +216,7 @@ macro_rules! ranged {
     }};
 }
 
-/// Lift one command to generic operations, written to `out`.
+/// Lift one command to generic operations, written through `e`.
 ///
 /// Ids go through `ctx`: a VMID it does not know lifts to every domain, an
 /// ASID it does not know to every PASID, and the outcome reports it

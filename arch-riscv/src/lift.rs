@@ -73,7 +73,7 @@ const fn leaf(av: bool, nl: bool) -> Caches {
     lift::leaf_if(av && !nl)
 }
 
-/// Lift one command into generic operations written to `out`.
+/// Lift one command into generic operations written through `e`.
 ///
 /// A GSCID the context does not know lifts to every domain, a PSCID it does
 /// not know to every PASID (reported as `Widened::DOMAIN` / `PASID`).

@@ -244,13 +244,9 @@ const FENCE: Command = Command::IofenceC(IofenceC {
 ///   [`Features::pid_bits`]); `Prefetch` is dropped (a hint RISC-V lacks);
 ///   `Resume`, `StallTerminate` → `NoEquivalent`.
 impl Lowering for crate::RiscV {
-    const NO_EVENT: Option<&'static str> = Some("IOFENCE.C cannot send an event (SEV)");
-    const NO_DRAIN: Option<&'static str> = Some("IOFENCE.C cannot drain page requests");
-    const NO_PREFETCH: &'static str = "the RISC-V IOMMU has no prefetch command";
-    const NO_STALL: [&'static str; 2] = [
-        "the RISC-V IOMMU has no stall resume command",
-        "the RISC-V IOMMU has no stall terminate command",
-    ];
+    iommu_inval_core::refusals!(
+        barrier = "IOFENCE.C", event, drain; lacks = "the RISC-V IOMMU", prefetch, stall
+    );
 
     fn lower_barrier(s: &Barrier, caps: &Host<'_>) -> Result<Command, LowerError> {
         if s.interrupt && !caps.f.wsi {

@@ -68,7 +68,7 @@ fn dev_tlb(sid: u16, pfsid: u16, mip: u8, address: u64, s: bool) -> Inval {
         })
 }
 
-/// Lift one descriptor to generic operations written to `out`.
+/// Lift one descriptor to generic operations written through `out`.
 pub(crate) fn lift<C: Context + ?Sized>(cmd: &Command, ctx: &C, out: &mut Emit<'_>) -> Result<(), LowerError> {
     // Lift what the descriptor's bytes say: a hand-built value wider than
     // its field is taken as encoded (masked to the field, as `encode` does),

@@ -127,12 +127,7 @@ fn did_for<C: Context + ?Sized>(ctx: &C, dom: DomainSel, lo: u32, hi: u32) -> Op
 
 /// Lower one generic operation to VT-d descriptors written to `out`.
 impl Lowering for crate::Vtd {
-    const NO_EVENT: Option<&'static str> = Some("VT-d inv_wait cannot send an event (SEV)");
-    const NO_PREFETCH: &'static str = "VT-d has no prefetch command";
-    const NO_STALL: [&'static str; 2] = [
-        "VT-d has no stall resume (no stall model)",
-        "VT-d has no stall terminate (no stall model)",
-    ];
+    iommu_inval_core::refusals!(barrier = "VT-d inv_wait", event; lacks = "VT-d", prefetch, stall);
 
     fn lower_barrier(s: &Barrier, caps: &Host<'_>) -> Result<Command, LowerError> {
         let (sw, status_data, status_address) = match s.store {

@@ -141,7 +141,9 @@ impl<A: Arch> Target<A> {
 /// (private), `prelude` and `queue` (public) and, with the crate's
 /// `arbitrary` feature, `arb` with its `arbitrary_words` re-exported. The
 /// implementation takes `crate::Command`, `crate::Features`,
-/// `crate::lift::lift`, `crate::lower::lower_inval` (invalidations; every
+/// `crate::lift::lift` (writing through the [`Emit`](crate::lift::Emit) the
+/// macro builds), `crate::lower::lower_inval` (invalidations, given as one
+/// [`InvalJob`](crate::lower::InvalJob); every
 /// other op goes through the unit type's [`Lowering`](crate::lower::Lowering)
 /// impl, through `core::lower::lower`),
 /// `crate::lower::max_lowered` (a `const fn`) and `crate::lower::lacks`,
