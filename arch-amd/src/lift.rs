@@ -54,6 +54,7 @@ fn domain_of<C: Context + ?Sized>(ctx: &C, native: u16, w: &mut Widened) -> Doma
 /// reported as `Widened::DOMAIN`. COMPLETE_PPR_REQUEST with a PCIe-reserved
 /// `status` (not 0, 1 or 0xf) has no generic response code:
 /// `Err(NoEquivalent)`. A full sink is `Err(BufferFull)`.
+#[inline(always)]
 pub(crate) fn lift<C: Context + ?Sized>(cmd: &Command, ctx: &C, e: &mut Emit<'_>) -> Result<(), LowerError> {
     match *cmd {
         Command::InsertGuestEvent(_) => {

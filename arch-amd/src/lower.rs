@@ -358,8 +358,9 @@ fn iommu_all_widening(i: &Inval) -> Widened {
     w
 }
 
-pub(crate) fn lower_inval<C: Context + ?Sized>(job: Job<'_, C>) -> Result<Outcome, LowerError> {
-    let InvalJob { i, host: caps, ctx, out } = job;
+pub(crate) fn lower_inval<C: Context + ?Sized>(
+    (i, caps, ctx, out): Job<'_, C>,
+) -> Result<Outcome, LowerError> {
     if is_inverted(&i.range) {
         return Err(LowerError::Invalid("range with first > last"));
     }

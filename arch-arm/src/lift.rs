@@ -222,6 +222,7 @@ macro_rules! ranged {
 /// ASID it does not know to every PASID, and the outcome reports it
 /// (`Widened::DOMAIN`, `Widened::PASID`). A Secure-stream CMD_RESUME or
 /// CMD_STALL_TERM has no generic form ([`LowerError::NoEquivalent`]).
+#[inline(always)]
 pub(crate) fn lift<C: Context + ?Sized>(cmd: &Command, ctx: &C, e: &mut Emit<'_>) -> Result<(), LowerError> {
     let mut dropped = None;
     let cfg = |c: Caches, ssec: bool| Inval::new(c).regime(regime(ssec)).stage(Stages::all());

@@ -128,8 +128,9 @@ impl Features {
 type Out<'a> = Emitter<'a, Command>;
 
 /// An invalidation through the emitter (a `CMD_SYNC` between its groups).
-pub(crate) fn lower_inval<C: Context + ?Sized>(job: Job<'_, C>) -> Result<Outcome, LowerError> {
-    let InvalJob { i, host: caps, ctx, out } = job;
+pub(crate) fn lower_inval<C: Context + ?Sized>(
+    (i, caps, ctx, out): Job<'_, C>,
+) -> Result<Outcome, LowerError> {
     let mut o = Out::new(out, fence);
     lower_groups(i, caps, ctx, &mut o)?;
     Ok(o.outcome())

@@ -79,6 +79,7 @@ const fn leaf(av: bool, nl: bool) -> Caches {
 /// not know to every PASID (reported as `Widened::DOMAIN` / `PASID`).
 /// ATS.PRGR with a PCIe-reserved response code has no generic response
 /// code: `Err(NoEquivalent)`. A full sink is `Err(BufferFull)`.
+#[inline(always)]
 pub(crate) fn lift<C: Context + ?Sized>(cmd: &Command, ctx: &C, e: &mut Emit<'_>) -> Result<(), LowerError> {
     match *cmd {
         Command::IotinvalVma(c) => {

@@ -69,6 +69,7 @@ fn dev_tlb(sid: u16, pfsid: u16, mip: u8, address: u64, s: bool) -> Inval {
 }
 
 /// Lift one descriptor to generic operations written through `out`.
+#[inline(always)]
 pub(crate) fn lift<C: Context + ?Sized>(cmd: &Command, ctx: &C, out: &mut Emit<'_>) -> Result<(), LowerError> {
     // Lift what the descriptor's bytes say: a hand-built value wider than
     // its field is taken as encoded (masked to the field, as `encode` does),

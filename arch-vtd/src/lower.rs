@@ -196,8 +196,9 @@ impl Lowering for crate::Vtd {
     }
 }
 
-pub(crate) fn lower_inval<C: Context + ?Sized>(job: Job<'_, C>) -> Result<Outcome, LowerError> {
-    let InvalJob { i, host: caps, ctx, out } = job;
+pub(crate) fn lower_inval<C: Context + ?Sized>(
+    (i, caps, ctx, out): Job<'_, C>,
+) -> Result<Outcome, LowerError> {
     let op_regime = i.regime;
     if op_regime.is_secure() {
         // IOTLB and configuration entries: no secure regime on VT-d; device-TLB

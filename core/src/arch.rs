@@ -172,7 +172,9 @@ macro_rules! arch_impl {
             type Queue = $queue;
             const DEFAULT_BUDGET: $crate::lower::Budget = $crate::lower::Budget::new($budget);
             const MAX_LOWERED: usize = crate::lower::max_lowered(Self::DEFAULT_BUDGET);
-            #[inline]
+            // One call holding the `Emit` in its own frame (the crate's
+            // `lift` is inlined into it), as before the `Emit` moved here.
+            #[inline(never)]
             fn lift<C: $crate::Context + ?Sized>(
                 cmd: &crate::Command,
                 ctx: &C,

@@ -120,7 +120,7 @@ pub fn lower<A: Lowering, X: Context + ?Sized>(
 ) -> Result<Outcome, LowerError> {
     let host = &Host::new(features, budget);
     match op {
-        Op::Inval(i) => inval(InvalJob { i, host, ctx, out }),
+        Op::Inval(i) => inval((i, host, ctx, out)),
         Op::Prefetch(p) => A::lower_prefetch(p, host, out),
         _ => emit_one(out, lower_one::<A>(op, host)?),
     }
@@ -150,17 +150,14 @@ fn lower_one<A: Lowering>(op: &Op, host: &Host<'_, A::Features>) -> Result<A::Co
 }
 
 /// One invalidation to lower, as [`arch_impl!`](crate::arch_impl) passes it to
-/// the architecture's `lower_inval`: the op, the host, the context and the output.
-pub struct InvalJob<'a, A: Arch, X: ?Sized> {
-    /// The invalidation.
-    pub i: &'a Inval,
-    /// The host written for.
-    pub host: &'a Host<'a, A::Features>,
-    /// Ids and memberships.
-    pub ctx: &'a X,
-    /// Where the commands go.
-    pub out: &'a mut dyn Sink<A::Command>,
-}
+/// the architecture's `lower_inval`: the op, the host written for, the
+/// context (ids and memberships) and the output.
+pub type InvalJob<'a, A, X> = (
+    &'a Inval,
+    &'a Host<'a, <A as Arch>::Features>,
+    &'a X,
+    &'a mut dyn Sink<<A as Arch>::Command>,
+);
 
 /// The host a lowering writes for: its features and the command cap of
 /// its [`Budget`].
