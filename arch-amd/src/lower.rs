@@ -358,6 +358,7 @@ fn iommu_all_widening(i: &Inval) -> Widened {
     w
 }
 
+#[inline]
 pub(crate) fn lower_inval<C: Context + ?Sized>(
     (i, caps, ctx, out): Job<'_, C>,
 ) -> Result<Outcome, LowerError> {

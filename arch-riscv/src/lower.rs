@@ -359,6 +359,7 @@ enum DirPlan {
     Pdt(u32),
 }
 
+#[inline]
 pub(crate) fn lower_inval<C: Context + ?Sized>(
     (i, caps, ctx, out): Job<'_, C>,
 ) -> Result<Outcome, LowerError> {

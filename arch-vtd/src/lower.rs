@@ -196,6 +196,7 @@ impl Lowering for crate::Vtd {
     }
 }
 
+#[inline]
 pub(crate) fn lower_inval<C: Context + ?Sized>(
     (i, caps, ctx, out): Job<'_, C>,
 ) -> Result<Outcome, LowerError> {
