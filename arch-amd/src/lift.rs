@@ -23,7 +23,7 @@ use crate::cmd::*;
 use iommu_inval_core::lift::{self, Emit};
 use iommu_inval_core::model::*;
 use iommu_inval_core::range::ats_decode;
-use iommu_inval_core::{ArchId, Context, LowerError, Sink};
+use iommu_inval_core::{ArchId, Context, LowerError};
 
 /// The address range named by an (`address`, `s`) pair of IOMMU_PAGES,
 /// IOTLB_PAGES or PREFETCH_IOMMU_PAGES.
@@ -48,18 +48,14 @@ fn domain_of<C: Context + ?Sized>(ctx: &C, native: u16, w: &mut Widened) -> Doma
     lift::domain_of(ctx, ArchId::Amd, u32::from(native), w)
 }
 
-/// Lift one command into generic operations written to `out`.
+/// Lift one command into generic operations written through `e`.
 ///
 /// A DomainID the context does not know lifts to every domain and is
 /// reported as `Widened::DOMAIN`. COMPLETE_PPR_REQUEST with a PCIe-reserved
 /// `status` (not 0, 1 or 0xf) has no generic response code:
 /// `Err(NoEquivalent)`. A full sink is `Err(BufferFull)`.
-pub(crate) fn lift<C: Context + ?Sized>(
-    cmd: &Command,
-    ctx: &C,
-    out: &mut dyn Sink<Op>,
-) -> Result<Outcome, LowerError> {
-    let mut e = Emit::new(out);
+#[inline(always)]
+pub(crate) fn lift<C: Context + ?Sized>(cmd: &Command, ctx: &C, e: &mut Emit<'_>) -> Result<(), LowerError> {
     match *cmd {
         Command::InsertGuestEvent(_) => {
             return Err(LowerError::NoEquivalent(
@@ -102,7 +98,7 @@ pub(crate) fn lift<C: Context + ?Sized>(
             if c.gn {
                 // GCR3 entry 0 also holds requests without PASID (Linux's
                 // `IOMMU_NO_PASID`): `Context::pasids_of_tag` names both.
-                lift::per_tag(ctx, ArchId::Amd, i, i.domain, c.pasid, &mut e)?;
+                lift::per_tag(ctx, ArchId::Amd, i, i.domain, c.pasid, e)?;
             } else {
                 e.push(Op::Inval(i.pasid(PasidSel::All)))?;
             }
@@ -155,7 +151,7 @@ pub(crate) fn lift<C: Context + ?Sized>(
                 if c.gn {
                     // GCR3 entry 0 also holds requests without PASID (Linux's
                     // `IOMMU_NO_PASID`): `Context::pasids_of_tag` names both.
-                    lift::per_tag(ctx, ArchId::Amd, i, i.domain, c.pasid, &mut e)?;
+                    lift::per_tag(ctx, ArchId::Amd, i, i.domain, c.pasid, e)?;
                 } else {
                     e.push(Op::Inval(i.pasid(PasidSel::All)))?;
                 }
@@ -187,5 +183,5 @@ pub(crate) fn lift<C: Context + ?Sized>(
             e.push(Op::PageResponse(r))?;
         }
     }
-    Ok(e.outcome())
+    Ok(())
 }

@@ -31,7 +31,7 @@
 
 use crate::cmd::*;
 use crate::features::Features;
-use iommu_inval_core::lower::{
+use iommu_inval_core::lower::{InvalJob, 
     ats_devices, dropped, is_inverted, lacking, one_tag, plan_napot, tag_shared, Budget, DeviceSet,
     Emitter, ListedPasids, Lowering, NapotPlan,
 };
@@ -60,6 +60,7 @@ pub(crate) fn lacks(f: &Features) -> Caches {
 
 /// The host [`Features`] and the command cap, as the lowering reads them.
 type Host<'a> = iommu_inval_core::lower::Host<'a, Features>;
+type Job<'a, C> = InvalJob<'a, crate::AmdVi, C>;
 
 /// How an address range is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,14 +187,9 @@ const FENCE: Command = Command::CompletionWait(CompletionWait {
 ///   `Features::gt_sup`: the host logged no such request);
 ///   `Resume`, `StallTerminate` → `NoEquivalent`.
 impl Lowering for crate::AmdVi {
-    const NO_EVENT: Option<&'static str> = Some("COMPLETION_WAIT cannot send an event (SEV)");
     // COMPLETION_WAIT has no page-request drain (VT-d pd); dropping it
     // would let the caller believe in-flight page requests were drained.
-    const NO_DRAIN: Option<&'static str> = Some("COMPLETION_WAIT cannot drain page requests");
-    const NO_STALL: [&'static str; 2] = [
-        "AMD-Vi has no stall resume command",
-        "AMD-Vi has no stall terminate command",
-    ];
+    iommu_inval_core::refusals!(barrier = "COMPLETION_WAIT", event, drain; lacks = "AMD-Vi", stall);
 
     fn lower_prefetch(
         p: &Prefetch,
@@ -362,11 +358,9 @@ fn iommu_all_widening(i: &Inval) -> Widened {
     w
 }
 
+#[inline]
 pub(crate) fn lower_inval<C: Context + ?Sized>(
-    i: &Inval,
-    caps: &Host<'_>,
-    ctx: &C,
-    out: &mut dyn Sink<Command>,
+    (i, caps, ctx, out): Job<'_, C>,
 ) -> Result<Outcome, LowerError> {
     if is_inverted(&i.range) {
         return Err(LowerError::Invalid("range with first > last"));

@@ -46,7 +46,7 @@ use crate::cmd::Command;
 use iommu_inval_core::device::{
     BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
 };
-use iommu_inval_core::ring::{Ring, RingRegs};
+use iommu_inval_core::ring::Ring;
 use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{Barrier, DecodeError, MemError, QueueMemory};
 
@@ -417,30 +417,16 @@ impl CmdBufDevice {
     }
 }
 
-impl RingRegs for CmdBufDevice {
-    #[inline]
-    fn ring(&self) -> Ring {
-        self.buf.ring()
-    }
-    #[inline]
-    fn head(&self) -> u32 {
-        self.buf.head / ENTRY_BYTES
-    }
-    #[inline]
-    fn tail(&self) -> u32 {
-        self.buf.tail / ENTRY_BYTES
-    }
-    #[inline]
-    fn set_head(&mut self, pos: u32) {
-        self.buf.head = self.buf.ring().index(pos) * ENTRY_BYTES;
-    }
-    /// CmdBufTailPtr and the buffer's tail move together.
-    #[inline]
-    fn set_tail(&mut self, pos: u32) {
-        self.buf.tail = self.buf.ring().index(pos) * ENTRY_BYTES;
-        self.tail_reg = u64::from(self.buf.tail);
-    }
-}
+iommu_inval_core::ring_regs!(
+    CmdBufDevice,
+    |q| ring = q.buf.ring(), head = q.buf.head / ENTRY_BYTES, tail = q.buf.tail / ENTRY_BYTES,
+    |q, pos| set_head = q.buf.head = q.buf.ring().index(pos) * ENTRY_BYTES,
+    // CmdBufTailPtr and the buffer's tail move together.
+    set_tail = {
+        q.buf.tail = q.buf.ring().index(pos) * ENTRY_BYTES;
+        q.tail_reg = u64::from(q.buf.tail);
+    },
+);
 
 impl QueueEngine for CmdBufDevice {
     type Arch = crate::AmdVi;

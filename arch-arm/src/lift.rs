@@ -31,12 +31,11 @@ use iommu_inval_core::context::Context;
 use iommu_inval_core::error::LowerError;
 use iommu_inval_core::lift::{self, Emit};
 use iommu_inval_core::model::{
-    Barrier, Caches, DeviceSel, DomainSel, Hints, Inval, Op, Outcome, PageResponse, PasidSel,
+    Barrier, Caches, DeviceSel, DomainSel, Hints, Inval, Op, PageResponse, PasidSel,
     Prefetch, Regime, RespCode, Stages, StallAction, Store,
 };
 use iommu_inval_core::native::ArchId;
 use iommu_inval_core::range::AddrRange;
-use iommu_inval_core::sink::Sink;
 
 /// log2 of the granule of TLBI `tg` 1, 2, 3 (4, 16, 64 KiB); 0 for `tg` = 0.
 #[inline]
@@ -217,18 +216,14 @@ macro_rules! ranged {
     }};
 }
 
-/// Lift one command to generic operations, written to `out`.
+/// Lift one command to generic operations, written through `e`.
 ///
 /// Ids go through `ctx`: a VMID it does not know lifts to every domain, an
 /// ASID it does not know to every PASID, and the outcome reports it
 /// (`Widened::DOMAIN`, `Widened::PASID`). A Secure-stream CMD_RESUME or
 /// CMD_STALL_TERM has no generic form ([`LowerError::NoEquivalent`]).
-pub(crate) fn lift<C: Context + ?Sized>(
-    cmd: &Command,
-    ctx: &C,
-    out: &mut dyn Sink<Op>,
-) -> Result<Outcome, LowerError> {
-    let mut e = Emit::new(out);
+#[inline(always)]
+pub(crate) fn lift<C: Context + ?Sized>(cmd: &Command, ctx: &C, e: &mut Emit<'_>) -> Result<(), LowerError> {
     let mut dropped = None;
     let cfg = |c: Caches, ssec: bool| Inval::new(c).regime(regime(ssec)).stage(Stages::all());
     match *cmd {
@@ -279,27 +274,27 @@ pub(crate) fn lift<C: Context + ?Sized>(
             cfg(Caches::CONFIG_PASID, c.ssec).device(DeviceSel::One(c.sid)),
         ))?,
         Command::TlbiNhAll(c) => {
-            let d = domain_of(ctx, c.vmid, &mut e);
+            let d = domain_of(ctx, c.vmid, e);
             e.push(Op::Inval(s1(Regime::Guest, d)))?
         }
         Command::TlbiNhAsid(c) => {
-            let d = domain_of(ctx, c.vmid, &mut e);
+            let d = domain_of(ctx, c.vmid, e);
             lift::per_tag(
                 ctx,
                 ArchId::Smmuv3,
                 s1(Regime::Guest, d),
                 d,
                 u32::from(c.asid),
-                &mut e,
+                e,
             )?
         }
         Command::TlbiNhVa(c) => {
-            let d = domain_of(ctx, c.vmid, &mut e);
+            let d = domain_of(ctx, c.vmid, e);
             let base = ranged!(c, s1(Regime::Guest, d));
-            lift::per_tag(ctx, ArchId::Smmuv3, base, d, u32::from(c.asid), &mut e)?
+            lift::per_tag(ctx, ArchId::Smmuv3, base, d, u32::from(c.asid), e)?
         }
         Command::TlbiNhVaa(c) => {
-            let d = domain_of(ctx, c.vmid, &mut e);
+            let d = domain_of(ctx, c.vmid, e);
             let i = ranged!(c, s1(Regime::Guest, d));
             e.push(Op::Inval(i))?
         }
@@ -309,21 +304,21 @@ pub(crate) fn lift<C: Context + ?Sized>(
             e.push(Op::Inval(i))?
         }
         Command::TlbiEl2All(_) => e.push(Op::Inval(s1(Regime::Hyp, DomainSel::All)))?,
-        Command::TlbiEl2Asid(c) => el2_asid(ctx, s1(Regime::Hyp, DomainSel::All), c.asid, &mut e)?,
+        Command::TlbiEl2Asid(c) => el2_asid(ctx, s1(Regime::Hyp, DomainSel::All), c.asid, e)?,
         Command::TlbiEl2Va(c) => {
             let base = ranged!(c, s1(Regime::Hyp, DomainSel::All));
-            el2_asid(ctx, base, c.asid, &mut e)?
+            el2_asid(ctx, base, c.asid, e)?
         }
         Command::TlbiEl2Vaa(c) => {
             let i = ranged!(c, s1(Regime::Hyp, DomainSel::All));
             e.push(Op::Inval(i))?
         }
         Command::TlbiS12Vmall(c) => {
-            let d = domain_of(ctx, c.vmid, &mut e);
+            let d = domain_of(ctx, c.vmid, e);
             e.push(Op::Inval(Inval::new(Caches::IOTLB).domain(d)))?
         }
         Command::TlbiS2Ipa(c) => {
-            let d = domain_of(ctx, c.vmid, &mut e);
+            let d = domain_of(ctx, c.vmid, e);
             let i = ranged!(c, Inval::new(Caches::IOTLB).stage(Stages::S2).domain(d));
             e.push(Op::Inval(i))?
         }
@@ -336,18 +331,18 @@ pub(crate) fn lift<C: Context + ?Sized>(
         }
         Command::TlbiSEl2All(_) => e.push(Op::Inval(s1(Regime::SecureHyp, DomainSel::All)))?,
         Command::TlbiSEl2Asid(c) => {
-            el2_asid(ctx, s1(Regime::SecureHyp, DomainSel::All), c.asid, &mut e)?
+            el2_asid(ctx, s1(Regime::SecureHyp, DomainSel::All), c.asid, e)?
         }
         Command::TlbiSEl2Va(c) => {
             let base = ranged!(c, s1(Regime::SecureHyp, DomainSel::All));
-            el2_asid(ctx, base, c.asid, &mut e)?
+            el2_asid(ctx, base, c.asid, e)?
         }
         Command::TlbiSEl2Vaa(c) => {
             let i = ranged!(c, s1(Regime::SecureHyp, DomainSel::All));
             e.push(Op::Inval(i))?
         }
         Command::TlbiSS12Vmall(c) => {
-            let d = domain_of(ctx, c.vmid, &mut e);
+            let d = domain_of(ctx, c.vmid, e);
             e.push(Op::Inval(
                 Inval::new(Caches::IOTLB)
                     .regime(Regime::SecureGuest)
@@ -355,7 +350,7 @@ pub(crate) fn lift<C: Context + ?Sized>(
             ))?
         }
         Command::TlbiSS2Ipa(c) => {
-            let d = domain_of(ctx, c.vmid, &mut e);
+            let d = domain_of(ctx, c.vmid, e);
             let i = ranged!(
                 c,
                 Inval::new(Caches::IOTLB)
@@ -419,10 +414,8 @@ pub(crate) fn lift<C: Context + ?Sized>(
             msi_attr: c.msi_attr,
         }))?,
     }
-    Ok(Outcome {
-        dropped,
-        ..e.outcome()
-    })
+    e.set_dropped(dropped);
+    Ok(())
 }
 
 #[cfg(test)]

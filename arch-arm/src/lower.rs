@@ -71,7 +71,7 @@ use crate::features::Features;
 use crate::range::{ril_cost, ril_step};
 use iommu_inval_core::context::Context;
 use iommu_inval_core::error::LowerError;
-use iommu_inval_core::lower::{lacking, Budget, DeviceSet, Emitter, Lowering};
+use iommu_inval_core::lower::{InvalJob, lacking, Budget, DeviceSet, Emitter, Lowering};
 use iommu_inval_core::model::{
     Barrier, Caches, DomainSel, Hints, Inval, Outcome, PageResponse, PasidSel, Prefetch, Regime,
     RespCode, Stages, StallAction, Widened,
@@ -100,6 +100,7 @@ pub(crate) fn lacks(f: &Features) -> Caches {
 
 /// The host [`Features`] and the command cap, as the lowering reads them.
 type Host<'a> = iommu_inval_core::lower::Host<'a, Features>;
+type Job<'a, C> = InvalJob<'a, crate::Smmuv3, C>;
 
 /// True when `v` fits in `bits` bits.
 #[inline]
@@ -128,10 +129,7 @@ type Out<'a> = Emitter<'a, Command>;
 
 /// An invalidation through the emitter (a `CMD_SYNC` between its groups).
 pub(crate) fn lower_inval<C: Context + ?Sized>(
-    i: &Inval,
-    caps: &Host<'_>,
-    ctx: &C,
-    out: &mut dyn Sink<Command>,
+    (i, caps, ctx, out): Job<'_, C>,
 ) -> Result<Outcome, LowerError> {
     let mut o = Out::new(out, fence);
     lower_groups(i, caps, ctx, &mut o)?;

@@ -41,7 +41,7 @@ use crate::cmd::Command;
 use iommu_inval_core::device::{
     BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
 };
-use iommu_inval_core::ring::{Ring, RingRegs};
+use iommu_inval_core::ring::Ring;
 use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{Barrier, DecodeError, QueueMemory};
 
@@ -249,29 +249,13 @@ impl CmdqDevice {
     }
 }
 
-impl RingRegs for CmdqDevice {
-    #[inline]
-    fn ring(&self) -> Ring {
-        self.cmdq.ring()
-    }
-    #[inline]
-    fn head(&self) -> u32 {
-        self.cmdq.ptr(self.cons)
-    }
-    #[inline]
-    fn tail(&self) -> u32 {
-        self.prod
-    }
-    /// CONS.RD moves; CONS.ERR stays.
-    #[inline]
-    fn set_head(&mut self, pos: u32) {
-        self.cons = (self.cons & ERR_MASK) | self.cmdq.ptr(pos);
-    }
-    #[inline]
-    fn set_tail(&mut self, pos: u32) {
-        self.prod = self.cmdq.ptr(pos);
-    }
-}
+iommu_inval_core::ring_regs!(
+    CmdqDevice,
+    |q| ring = q.cmdq.ring(), head = q.cmdq.ptr(q.cons), tail = q.prod,
+    // CONS.RD moves; CONS.ERR stays.
+    |q, pos| set_head = q.cons = (q.cons & ERR_MASK) | q.cmdq.ptr(pos),
+    set_tail = q.prod = q.cmdq.ptr(pos),
+);
 
 impl QueueEngine for CmdqDevice {
     type Arch = crate::Smmuv3;

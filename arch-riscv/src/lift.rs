@@ -30,7 +30,7 @@ use crate::cmd::*;
 use iommu_inval_core::lift::{self, Emit};
 use iommu_inval_core::model::*;
 use iommu_inval_core::range::ats_decode;
-use iommu_inval_core::{ArchId, Context, LowerError, Sink};
+use iommu_inval_core::{ArchId, Context, LowerError};
 
 /// The address range of an IOTINVAL `ADDR` / `S` pair with `AV` = 1: the
 /// 4 KiB page (S = 0), or the NAPOT range whose size is given by the lowest
@@ -73,18 +73,14 @@ const fn leaf(av: bool, nl: bool) -> Caches {
     lift::leaf_if(av && !nl)
 }
 
-/// Lift one command into generic operations written to `out`.
+/// Lift one command into generic operations written through `e`.
 ///
 /// A GSCID the context does not know lifts to every domain, a PSCID it does
 /// not know to every PASID (reported as `Widened::DOMAIN` / `PASID`).
 /// ATS.PRGR with a PCIe-reserved response code has no generic response
 /// code: `Err(NoEquivalent)`. A full sink is `Err(BufferFull)`.
-pub(crate) fn lift<C: Context + ?Sized>(
-    cmd: &Command,
-    ctx: &C,
-    out: &mut dyn Sink<Op>,
-) -> Result<Outcome, LowerError> {
-    let mut e = Emit::new(out);
+#[inline(always)]
+pub(crate) fn lift<C: Context + ?Sized>(cmd: &Command, ctx: &C, e: &mut Emit<'_>) -> Result<(), LowerError> {
     match *cmd {
         Command::IotinvalVma(c) => {
             let (regime, domain) = if c.gv {
@@ -105,7 +101,7 @@ pub(crate) fn lift<C: Context + ?Sized>(
             if c.pscv {
                 // PASIDs whose process context uses the PSCID, and requests without
                 // process_id when a device context does.
-                lift::per_tag(ctx, ArchId::Riscv, base, domain, c.pscid, &mut e)?;
+                lift::per_tag(ctx, ArchId::Riscv, base, domain, c.pscid, e)?;
             } else {
                 e.push(Op::Inval(base))?;
             }
@@ -188,5 +184,5 @@ pub(crate) fn lift<C: Context + ?Sized>(
             }))?;
         }
     }
-    Ok(e.outcome())
+    Ok(())
 }

@@ -44,13 +44,13 @@
 
 use crate::cmd::*;
 use crate::features::Features;
-use iommu_inval_core::lower::{
+use iommu_inval_core::lower::{InvalJob, 
     ats_devices, dropped, is_inverted, lacking, plan_napot, tag_shared, Budget, DeviceSet, Emitter,
     Lowering, NapotPlan,
 };
 use iommu_inval_core::model::*;
 use iommu_inval_core::range::{ats_encode_block, AlignedBlocks, PAGE_SHIFT};
-use iommu_inval_core::{ArchId, Context, LowerError, Sink};
+use iommu_inval_core::{ArchId, Context, LowerError};
 
 /// The most commands `Arch::lower` emits for one op within `budget`: the
 /// capacity of a [`FixedBuf`](iommu_inval_core::FixedBuf) that never fills.
@@ -66,6 +66,7 @@ pub(crate) const fn max_lowered(budget: Budget) -> usize {
 
 /// The host [`Features`] and the command cap, as the lowering reads them.
 type Host<'a> = iommu_inval_core::lower::Host<'a, Features>;
+type Job<'a, C> = InvalJob<'a, crate::RiscV, C>;
 
 /// The caches a host IOMMU with `f` lacks: the interrupt-remapping cache
 /// (the RISC-V IOMMU has none) and, without `capabilities.ATS`, device TLBs.
@@ -243,13 +244,9 @@ const FENCE: Command = Command::IofenceC(IofenceC {
 ///   [`Features::pid_bits`]); `Prefetch` is dropped (a hint RISC-V lacks);
 ///   `Resume`, `StallTerminate` → `NoEquivalent`.
 impl Lowering for crate::RiscV {
-    const NO_EVENT: Option<&'static str> = Some("IOFENCE.C cannot send an event (SEV)");
-    const NO_DRAIN: Option<&'static str> = Some("IOFENCE.C cannot drain page requests");
-    const NO_PREFETCH: &'static str = "the RISC-V IOMMU has no prefetch command";
-    const NO_STALL: [&'static str; 2] = [
-        "the RISC-V IOMMU has no stall resume command",
-        "the RISC-V IOMMU has no stall terminate command",
-    ];
+    iommu_inval_core::refusals!(
+        barrier = "IOFENCE.C", event, drain; lacks = "the RISC-V IOMMU", prefetch, stall
+    );
 
     fn lower_barrier(s: &Barrier, caps: &Host<'_>) -> Result<Command, LowerError> {
         if s.interrupt && !caps.f.wsi {
@@ -362,11 +359,9 @@ enum DirPlan {
     Pdt(u32),
 }
 
+#[inline]
 pub(crate) fn lower_inval<C: Context + ?Sized>(
-    i: &Inval,
-    caps: &Host<'_>,
-    ctx: &C,
-    out: &mut dyn Sink<Command>,
+    (i, caps, ctx, out): Job<'_, C>,
 ) -> Result<Outcome, LowerError> {
     if is_inverted(&i.range) {
         return Err(LowerError::Invalid("range with first > last"));

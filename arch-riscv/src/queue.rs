@@ -68,7 +68,7 @@ use crate::cmd::{Command, DdtMode, Features};
 use iommu_inval_core::device::{
     BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
 };
-use iommu_inval_core::ring::{Ring, RingRegs};
+use iommu_inval_core::ring::Ring;
 use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{Barrier, DecodeError, QueueMemory};
 
@@ -323,28 +323,12 @@ impl CqDevice {
     }
 }
 
-impl RingRegs for CqDevice {
-    #[inline]
-    fn ring(&self) -> Ring {
-        self.queue.ring()
-    }
-    #[inline]
-    fn head(&self) -> u32 {
-        self.queue.head
-    }
-    #[inline]
-    fn tail(&self) -> u32 {
-        self.queue.tail
-    }
-    #[inline]
-    fn set_head(&mut self, pos: u32) {
-        self.queue.head = pos & (self.queue.entries() - 1);
-    }
-    #[inline]
-    fn set_tail(&mut self, pos: u32) {
-        self.queue.set_tail(pos);
-    }
-}
+iommu_inval_core::ring_regs!(
+    CqDevice,
+    |q| ring = q.queue.ring(), head = q.queue.head, tail = q.queue.tail,
+    |q, pos| set_head = q.queue.head = pos & (q.queue.entries() - 1),
+    set_tail = q.queue.set_tail(pos),
+);
 
 impl QueueEngine for CqDevice {
     type Arch = crate::RiscV;

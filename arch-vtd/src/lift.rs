@@ -22,13 +22,13 @@
 //!   the domain's PASIDs without it ([`Context::pasids_of_tag`]).
 
 use crate::desc::*;
-use iommu_inval_core::lift;
+use iommu_inval_core::lift::{self, Emit};
 use iommu_inval_core::model::{
     Barrier, Caches, DeviceSel, DomainSel, Hints, Inval, Op, PageResponse, PasidSel, RespCode,
     Stages, Store,
 };
 use iommu_inval_core::range::{ats_decode, AddrRange, PAGE_SHIFT};
-use iommu_inval_core::{ArchId, Context, LowerError, Outcome, Sink, Widened};
+use iommu_inval_core::{ArchId, Context, LowerError, Widened};
 
 /// The generic domain of `did`, widened to every domain when unknown.
 fn domain<C: Context + ?Sized>(ctx: &C, did: u16, w: &mut Widened) -> DomainSel {
@@ -68,22 +68,14 @@ fn dev_tlb(sid: u16, pfsid: u16, mip: u8, address: u64, s: bool) -> Inval {
         })
 }
 
-/// Lift one descriptor to generic operations written to `out`.
-pub(crate) fn lift<C: Context + ?Sized>(
-    cmd: &Command,
-    ctx: &C,
-    out: &mut dyn Sink<Op>,
-) -> Result<Outcome, LowerError> {
+/// Lift one descriptor to generic operations written through `out`.
+#[inline(always)]
+pub(crate) fn lift<C: Context + ?Sized>(cmd: &Command, ctx: &C, out: &mut Emit<'_>) -> Result<(), LowerError> {
     // Lift what the descriptor's bytes say: a hand-built value wider than
     // its field is taken as encoded (masked to the field, as `encode` does),
     // and a granularity the hardware would refuse is an error.
     let mut w = Widened::empty();
-    let mut n = 0usize;
-    let mut emit = |op: Op, out: &mut dyn Sink<Op>| -> Result<(), LowerError> {
-        out.push(op)?;
-        n += 1;
-        Ok(())
-    };
+    let emit = |op: Op, out: &mut Emit<'_>| out.push(op);
     match *cmd {
         Command::CcInv(d) => {
             let base = Inval::new(Caches::CONFIG_DEVICE);
@@ -253,16 +245,14 @@ pub(crate) fn lift<C: Context + ?Sized>(
             emit(Op::PageResponse(r), out)?;
         }
     }
-    Ok(Outcome {
-        emitted: n,
-        widened: w,
-        dropped: None,
-    })
+    out.widen(w);
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use iommu_inval_core::arch::Arch;
     use iommu_inval_core::{FixedBuf, IdentityContext};
 
     #[test]
@@ -276,7 +266,7 @@ mod tests {
             wide: false,
         });
         let mut out: FixedBuf<Op, 8> = FixedBuf::new();
-        let o = lift(&c, &IdentityContext, &mut out).unwrap();
+        let o = crate::Vtd::lift(&c, &IdentityContext, &mut out).unwrap();
         assert_eq!(o.emitted, 2);
         // Granularity 0 is refused, not lifted.
         let bad = Command::IotlbInv(IotlbInv {
@@ -284,7 +274,7 @@ mod tests {
             ..IotlbInv::default()
         });
         assert!(matches!(
-            lift(&bad, &IdentityContext, &mut out),
+            crate::Vtd::lift(&bad, &IdentityContext, &mut out),
             Err(LowerError::Invalid(_))
         ));
     }
@@ -307,7 +297,7 @@ mod tests {
         });
         let mut out: FixedBuf<Op, 3> = FixedBuf::new();
         assert_eq!(
-            lift(&c, &IdentityContext, &mut out),
+            crate::Vtd::lift(&c, &IdentityContext, &mut out),
             Err(LowerError::BufferFull)
         );
     }

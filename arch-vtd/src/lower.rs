@@ -27,7 +27,7 @@
 
 use crate::desc::*;
 use crate::features::Features;
-use iommu_inval_core::lower::{
+use iommu_inval_core::lower::{InvalJob, 
     dropped, lacking, one_tag, tag_shared, Budget, Emitter, ListedPasids, Lowering,
 };
 use iommu_inval_core::model::{
@@ -36,7 +36,7 @@ use iommu_inval_core::model::{
 use iommu_inval_core::range::{
     ats_encode_block, plan_aligned, AddrRange, AlignedBlocks, Block, Plan, PAGE_SHIFT,
 };
-use iommu_inval_core::{ArchId, Context, LowerError, Outcome, Sink, Widened};
+use iommu_inval_core::{ArchId, Context, LowerError, Outcome, Widened};
 
 /// The most descriptors `Arch::lower` emits for one op within `budget`: the
 /// capacity of a [`FixedBuf`](iommu_inval_core::FixedBuf) that never fills.
@@ -61,6 +61,7 @@ pub(crate) fn lacks(f: &Features) -> Caches {
 
 /// The host [`Features`] and the command cap, as the lowering reads them.
 type Host<'a> = iommu_inval_core::lower::Host<'a, Features>;
+type Job<'a, C> = InvalJob<'a, crate::Vtd, C>;
 
 impl Features {
     /// True when a scalable-mode unit takes PASID `p` (ECAP_REG.PSS).
@@ -126,12 +127,7 @@ fn did_for<C: Context + ?Sized>(ctx: &C, dom: DomainSel, lo: u32, hi: u32) -> Op
 
 /// Lower one generic operation to VT-d descriptors written to `out`.
 impl Lowering for crate::Vtd {
-    const NO_EVENT: Option<&'static str> = Some("VT-d inv_wait cannot send an event (SEV)");
-    const NO_PREFETCH: &'static str = "VT-d has no prefetch command";
-    const NO_STALL: [&'static str; 2] = [
-        "VT-d has no stall resume (no stall model)",
-        "VT-d has no stall terminate (no stall model)",
-    ];
+    iommu_inval_core::refusals!(barrier = "VT-d inv_wait", event; lacks = "VT-d", prefetch, stall);
 
     fn lower_barrier(s: &Barrier, caps: &Host<'_>) -> Result<Command, LowerError> {
         let (sw, status_data, status_address) = match s.store {
@@ -200,11 +196,9 @@ impl Lowering for crate::Vtd {
     }
 }
 
+#[inline]
 pub(crate) fn lower_inval<C: Context + ?Sized>(
-    i: &Inval,
-    caps: &Host<'_>,
-    ctx: &C,
-    out: &mut dyn Sink<Command>,
+    (i, caps, ctx, out): Job<'_, C>,
 ) -> Result<Outcome, LowerError> {
     let op_regime = i.regime;
     if op_regime.is_secure() {

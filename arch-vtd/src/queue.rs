@@ -37,7 +37,7 @@ use iommu_inval_core::device::{
     BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
 };
 use iommu_inval_core::error::{DecodeError, ErrorKind};
-use iommu_inval_core::ring::{Ring, RingRegs};
+use iommu_inval_core::ring::Ring;
 use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{Barrier, QueueMemory};
 
@@ -250,28 +250,14 @@ impl InvQueue {
     }
 }
 
-impl RingRegs for InvQueue {
-    #[inline]
-    fn ring(&self) -> Ring {
-        self.iqa.ring()
-    }
-    #[inline]
-    fn head(&self) -> u32 {
-        (self.iqh >> self.iqa.desc_shift()) as u32
-    }
-    #[inline]
-    fn tail(&self) -> u32 {
-        (self.iqt >> self.iqa.desc_shift()) as u32
-    }
-    #[inline]
-    fn set_head(&mut self, pos: u32) {
-        self.iqh = u64::from(self.iqa.ring().index(pos)) << self.iqa.desc_shift();
-    }
-    #[inline]
-    fn set_tail(&mut self, pos: u32) {
-        self.iqt = u64::from(self.iqa.ring().index(pos)) << self.iqa.desc_shift();
-    }
-}
+iommu_inval_core::ring_regs!(
+    InvQueue,
+    |q| ring = q.iqa.ring(),
+    head = (q.iqh >> q.iqa.desc_shift()) as u32,
+    tail = (q.iqt >> q.iqa.desc_shift()) as u32,
+    |q, pos| set_head = q.iqh = u64::from(q.iqa.ring().index(pos)) << q.iqa.desc_shift(),
+    set_tail = q.iqt = u64::from(q.iqa.ring().index(pos)) << q.iqa.desc_shift(),
+);
 
 impl QueueEngine for InvQueue {
     type Arch = crate::Vtd;

@@ -141,7 +141,9 @@ impl<A: Arch> Target<A> {
 /// (private), `prelude` and `queue` (public) and, with the crate's
 /// `arbitrary` feature, `arb` with its `arbitrary_words` re-exported. The
 /// implementation takes `crate::Command`, `crate::Features`,
-/// `crate::lift::lift`, `crate::lower::lower_inval` (invalidations; every
+/// `crate::lift::lift` (writing through the [`Emit`](crate::lift::Emit) the
+/// macro builds), `crate::lower::lower_inval` (invalidations, given as one
+/// [`InvalJob`](crate::lower::InvalJob); every
 /// other op goes through the unit type's [`Lowering`](crate::lower::Lowering)
 /// impl, through `core::lower::lower`),
 /// `crate::lower::max_lowered` (a `const fn`) and `crate::lower::lacks`,
@@ -170,13 +172,17 @@ macro_rules! arch_impl {
             type Queue = $queue;
             const DEFAULT_BUDGET: $crate::lower::Budget = $crate::lower::Budget::new($budget);
             const MAX_LOWERED: usize = crate::lower::max_lowered(Self::DEFAULT_BUDGET);
-            #[inline]
+            // One call holding the `Emit` in its own frame (the crate's
+            // `lift` is inlined into it), as before the `Emit` moved here.
+            #[inline(never)]
             fn lift<C: $crate::Context + ?Sized>(
                 cmd: &crate::Command,
                 ctx: &C,
                 out: &mut dyn $crate::Sink<$crate::Op>,
             ) -> Result<$crate::Outcome, $crate::LowerError> {
-                crate::lift::lift(cmd, ctx, out)
+                let mut e = $crate::lift::Emit::new(out);
+                crate::lift::lift(cmd, ctx, &mut e)?;
+                Ok(e.outcome())
             }
             #[inline]
             fn lower<C: $crate::Context + ?Sized>(

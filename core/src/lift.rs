@@ -46,6 +46,12 @@ impl<'a> Emit<'a> {
         &mut self.o.widened
     }
 
+    /// Report the command as partly dropped, for `reason` (`None`: nothing dropped).
+    #[inline]
+    pub fn set_dropped(&mut self, reason: Option<&'static str>) {
+        self.o.dropped = reason;
+    }
+
     /// The outcome so far.
     #[inline(always)]
     pub fn outcome(&self) -> Outcome {

@@ -74,6 +74,35 @@ pub trait Lowering: Arch {
     }
 }
 
+/// Writes, inside an `impl Lowering`, the refusal consts from the
+/// architecture's barrier command name and its own name:
+/// `refusals!(barrier = "IOFENCE.C", event, drain; lacks = "the RISC-V IOMMU", prefetch, stall);`
+/// gives `NO_EVENT` "IOFENCE.C cannot send an event (SEV)", `NO_DRAIN`
+/// "… cannot drain page requests", `NO_PREFETCH` "the RISC-V IOMMU has no
+/// prefetch command" and `NO_STALL` "… has no stall resume / terminate command".
+#[macro_export]
+macro_rules! refusals {
+    (barrier = $b:literal $(, $bf:ident)*; lacks = $a:literal $(, $af:ident)*) => {
+        $($crate::refusals!(@ $b, $bf);)*
+        $($crate::refusals!(@ $a, $af);)*
+    };
+    (@ $b:literal, event) => {
+        const NO_EVENT: Option<&'static str> = Some(concat!($b, " cannot send an event (SEV)"));
+    };
+    (@ $b:literal, drain) => {
+        const NO_DRAIN: Option<&'static str> = Some(concat!($b, " cannot drain page requests"));
+    };
+    (@ $a:literal, prefetch) => {
+        const NO_PREFETCH: &'static str = concat!($a, " has no prefetch command");
+    };
+    (@ $a:literal, stall) => {
+        const NO_STALL: [&'static str; 2] = [
+            concat!($a, " has no stall resume command"),
+            concat!($a, " has no stall terminate command"),
+        ];
+    };
+}
+
 /// Lower `op` for a host with `features` within `budget`: invalidations
 /// through `inval` (the architecture's own), every other op through `A`'s
 /// [`Lowering`]. The body of the [`Arch::lower`] that
@@ -87,16 +116,11 @@ pub fn lower<A: Lowering, X: Context + ?Sized>(
     budget: Budget,
     ctx: &X,
     out: &mut dyn Sink<A::Command>,
-    inval: impl FnOnce(
-        &Inval,
-        &Host<'_, A::Features>,
-        &X,
-        &mut dyn Sink<A::Command>,
-    ) -> Result<Outcome, LowerError>,
+    inval: impl FnOnce(InvalJob<'_, A, X>) -> Result<Outcome, LowerError>,
 ) -> Result<Outcome, LowerError> {
     let host = &Host::new(features, budget);
     match op {
-        Op::Inval(i) => inval(i, host, ctx, out),
+        Op::Inval(i) => inval((i, host, ctx, out)),
         Op::Prefetch(p) => A::lower_prefetch(p, host, out),
         _ => emit_one(out, lower_one::<A>(op, host)?),
     }
@@ -124,6 +148,16 @@ fn lower_one<A: Lowering>(op: &Op, host: &Host<'_, A::Features>) -> Result<A::Co
         )),
     }
 }
+
+/// One invalidation to lower, as [`arch_impl!`](crate::arch_impl) passes it to
+/// the architecture's `lower_inval`: the op, the host written for, the
+/// context (ids and memberships) and the output.
+pub type InvalJob<'a, A, X> = (
+    &'a Inval,
+    &'a Host<'a, <A as Arch>::Features>,
+    &'a X,
+    &'a mut dyn Sink<<A as Arch>::Command>,
+);
 
 /// The host a lowering writes for: its features and the command cap of
 /// its [`Budget`].

@@ -184,6 +184,49 @@ impl Ring {
     }
 }
 
+/// Implements [`RingRegs`] for a queue front end from the one thing each
+/// architecture knows: how its registers read and write as ring positions.
+/// `|q| ring = .., head = .., tail = ..` read `q` (`&Self`);
+/// `|q, pos| set_head = .., set_tail = ..` write it (`&mut Self`).
+///
+/// ```ignore
+/// iommu_inval_core::ring_regs!(CqDevice, |q| ring = q.queue.ring(), head = q.queue.head,
+///     tail = q.queue.tail, |q, pos| set_head = q.queue.set_head(pos), set_tail = q.queue.set_tail(pos));
+/// ```
+#[macro_export]
+macro_rules! ring_regs {
+    ($t:ty, |$q:ident| ring = $ring:expr, head = $head:expr, tail = $tail:expr,
+     |$w:ident, $pos:ident| set_head = $sh:expr, set_tail = $st:expr $(,)?) => {
+        impl $crate::ring::RingRegs for $t {
+            #[inline]
+            fn ring(&self) -> $crate::ring::Ring {
+                let $q = self;
+                $ring
+            }
+            #[inline]
+            fn head(&self) -> u32 {
+                let $q = self;
+                $head
+            }
+            #[inline]
+            fn tail(&self) -> u32 {
+                let $q = self;
+                $tail
+            }
+            #[inline]
+            fn set_head(&mut self, $pos: u32) {
+                let $w = self;
+                $sh;
+            }
+            #[inline]
+            fn set_tail(&mut self, $pos: u32) {
+                let $w = self;
+                $st;
+            }
+        }
+    };
+}
+
 /// An architecture's pointer registers, as ring positions: what a queue
 /// front end needs besides its error and completion registers.
 pub trait RingRegs {
