@@ -227,3 +227,261 @@ fn lift_seed<C: Context + ?Sized>(
     }
     Ok(e.outcome())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iommu_inval_core::IdentityContext;
+    use std::vec::Vec;
+
+    fn lifted(c: Command) -> (Vec<Op>, Outcome) {
+        let mut v = Vec::new();
+        let o = lift(&c, &IdentityContext, &mut v).unwrap();
+        assert_eq!(o.emitted, v.len());
+        (v, o)
+    }
+
+    const SYNC: Op = Op::Sync(Barrier {
+        interrupt: false,
+        store: None,
+        sev: false,
+        fence: false,
+        drain_page_requests: false,
+        msi_msh: 0,
+        msi_attr: 0,
+    });
+
+    #[test]
+    fn unmap_is_the_domains_tlb_entries_of_the_range() {
+        let u = |s, e| {
+            Command::Unmap(Unmap {
+                domain: 3,
+                virt_start: s,
+                virt_end: e,
+                ..Unmap::default()
+            })
+        };
+        let want = |r| {
+            Op::Inval(Inval {
+                caches: Caches::IOTLB | Caches::DEV_TLB,
+                regime: Regime::Guest,
+                stages: Stages::all(),
+                domain: DomainSel::One(3),
+                pasid: PasidSel::NoPasid,
+                global: false,
+                device: DeviceSel::All,
+                range: r,
+                hints: Hints::default(),
+            })
+        };
+        let (v, o) = lifted(u(0x1000, 0x2fff));
+        assert!(o.is_exact());
+        assert_eq!(v, [want(AddrRange::new(0x1000, 0x2000).unwrap()), SYNC]);
+        let (v, _) = lifted(u(0, u64::MAX));
+        assert_eq!(v, [want(AddrRange::All), SYNC]);
+        assert!(matches!(
+            v[0],
+            Op::Inval(Inval {
+                range: AddrRange::All,
+                ..
+            })
+        ));
+        // An empty range removes nothing: only the completion.
+        assert_eq!(lifted(u(0x2000, 0x1fff)).0, [SYNC]);
+    }
+
+    #[test]
+    fn detach_attach_map_probe() {
+        let cfg = |ep| Op::Inval(Inval::new(Caches::CONFIG_DEVICE).device(DeviceSel::One(ep)));
+        let d = Command::Detach(Detach {
+            domain: 2,
+            endpoint: 8,
+            ..Detach::default()
+        });
+        let atc = Inval::new(Caches::DEV_TLB)
+            .domain(DomainSel::One(2))
+            .device(DeviceSel::One(8));
+        assert_eq!(lifted(d).0, [cfg(8), Op::Inval(atc), SYNC]);
+        let a = Command::Attach(Attach {
+            domain: 2,
+            endpoint: 8,
+            ..Attach::default()
+        });
+        assert_eq!(lifted(a).0, [cfg(8), SYNC]);
+        let t = Command::AttachTable(AttachTable {
+            head_reserved: [0; 3],
+            domain: 2,
+            endpoint: 9,
+            table: Table::PstArm {
+                s1fmt: 0,
+                s1dss: 0,
+                s1contextptr: 0x8000,
+                s1cdmax: 4,
+            },
+        });
+        assert_eq!(lifted(t).0, [cfg(9), SYNC]);
+        let m = Command::Map(Map {
+            virt_end: 0xfff,
+            ..Map::default()
+        });
+        assert_eq!(lifted(m).0, [SYNC]);
+        assert_eq!(lifted(Command::Probe(Probe::default())).0, [SYNC]);
+    }
+
+    /// INVALIDATE is the seed proposal's request, field by field.
+    #[test]
+    fn invalidate_2021_is_the_seed_request() {
+        let i = Invalidate {
+            inv_gran: INVAL_G_VA,
+            inv_type: INV_T_IOTLB | INV_T_DEV_IOTLB | INV_T_PASID,
+            flags: INVAL_F_PASID | INVAL_F_LEAF,
+            domain: 1,
+            pasid: 7,
+            virt_start: 0x20_0000,
+            nr_pages: 2,
+            granule: 21,
+            ..Invalidate::default()
+        };
+        let seed = SeedRequest {
+            scope: SeedScope::Va,
+            flags: SeedFlags::all(),
+            domain: 1,
+            pasid: 7,
+            iova: 0x20_0000,
+            size: 0x40_0000,
+            granule: 0x20_0000,
+        };
+        let mut want = Vec::new();
+        seed.to_ops(&mut want).unwrap();
+        let (v, o) = lifted(Command::Invalidate(i));
+        assert!(o.is_exact());
+        assert_eq!(v, want);
+        assert_eq!(v.len(), 6);
+        let Op::Inval(tlb) = v[2] else { panic!() };
+        assert_eq!(tlb.caches, Caches::IOTLB | Caches::LEAF);
+        assert_eq!(tlb.hints.leaf_shift, 21);
+        // G_DOMAIN, PASID-table entries: the configuration of the domain.
+        let d = Invalidate {
+            inv_gran: INVAL_G_DOMAIN,
+            inv_type: INV_T_PASID,
+            flags: 0,
+            ..i
+        };
+        let (v, _) = lifted(Command::Invalidate(d));
+        let Op::Inval(c) = v[0] else { panic!() };
+        assert_eq!(
+            (c.caches, c.domain, c.pasid),
+            (Caches::CONFIG, DomainSel::One(1), PasidSel::All)
+        );
+        assert_eq!(v[1], SYNC);
+    }
+
+    #[test]
+    fn invalidate_by_archid_goes_through_the_context() {
+        let i = Invalidate {
+            inv_gran: INVAL_G_PASID,
+            inv_type: INV_T_IOTLB,
+            flags: INVAL_F_ARCHID,
+            domain: 1,
+            pasid: 99, // not valid without F_PASID
+            archid: 5,
+            ..Invalidate::default()
+        };
+        let (v, o) = lifted(Command::Invalidate(i));
+        assert!(o.is_exact());
+        let Op::Inval(t) = v[0] else { panic!() };
+        assert_eq!(t.pasid, PasidSel::One(5)); // the identity context's ASID 5
+                                               // An ASID no context can name: every PASID, reported.
+        let (v, o) = lifted(Command::Invalidate(Invalidate {
+            archid: 1 << 40,
+            ..i
+        }));
+        assert_eq!(o.widened, Widened::PASID);
+        let Op::Inval(t) = v[0] else { panic!() };
+        assert_eq!(t.pasid, PasidSel::All);
+        // With F_PASID the pasid field names it; archid is a hint.
+        let (v, _) = lifted(Command::Invalidate(Invalidate {
+            flags: INVAL_F_ARCHID | INVAL_F_PASID,
+            ..i
+        }));
+        let Op::Inval(t) = v[0] else { panic!() };
+        assert_eq!(t.pasid, PasidSel::One(99));
+    }
+
+    #[test]
+    fn a_range_past_2_64_widens_to_every_address() {
+        let i = Invalidate {
+            inv_gran: INVAL_G_VA,
+            inv_type: INV_T_IOTLB,
+            flags: INVAL_F_PASID,
+            domain: 1,
+            pasid: 2,
+            virt_start: 0xffff_ffff_ffff_0000,
+            nr_pages: 0x100,
+            granule: 12,
+            ..Invalidate::default()
+        };
+        let (v, o) = lifted(Command::Invalidate(i));
+        assert_eq!(o.widened, Widened::RANGE);
+        let Op::Inval(t) = v[0] else { panic!() };
+        assert_eq!((t.pasid, t.range), (PasidSel::One(2), AddrRange::All));
+        // nr_pages << granule itself overflowing.
+        let (_, o) = lifted(Command::Invalidate(Invalidate {
+            virt_start: 0,
+            nr_pages: u64::MAX,
+            granule: 63,
+            ..i
+        }));
+        assert_eq!(o.widened, Widened::RANGE);
+        // Ending exactly at 2^64 is a range.
+        let (v, o) = lifted(Command::Invalidate(Invalidate {
+            nr_pages: 0x10,
+            ..i
+        }));
+        assert!(o.is_exact());
+        let Op::Inval(t) = v[0] else { panic!() };
+        assert_eq!(
+            t.range,
+            AddrRange::inclusive(0xffff_ffff_ffff_0000, u64::MAX).unwrap()
+        );
+    }
+
+    #[test]
+    fn invalidate_2018_flags() {
+        let i = Invalidate2018 {
+            scope: INVAL_S_PASID,
+            flags: 0,
+            domain: 4,
+            pasid: 3,
+            id: 17,
+            ..Invalidate2018::default()
+        };
+        // No flag: the TLBs (the 2018 driver's PASID TLB flush).
+        let (v, o) = lifted(Command::Invalidate2018(i));
+        assert!(o.is_exact());
+        let kinds: Vec<_> = v
+            .iter()
+            .map(|op| match op {
+                Op::Inval(x) => (x.caches, x.pasid),
+                _ => (Caches::empty(), PasidSel::All),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (Caches::IOTLB, PasidSel::One(3)),
+                (Caches::empty(), PasidSel::All),
+                (Caches::DEV_TLB, PasidSel::One(3)),
+                (Caches::empty(), PasidSel::All)
+            ]
+        );
+        // F_CONFIG: the PASID-table entry.
+        let (v, _) = lifted(Command::Invalidate2018(Invalidate2018 {
+            flags: INVAL_F_CONFIG_2018,
+            ..i
+        }));
+        let Op::Inval(c) = v[0] else { panic!() };
+        assert_eq!(c.caches, Caches::CONFIG_PASID);
+        assert_eq!(v.len(), 2);
+    }
+}

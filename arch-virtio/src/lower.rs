@@ -284,3 +284,188 @@ fn req_2018(scope: Scope, domain: u32, flags: u16) -> Command {
     }
     Command::Invalidate2018(r)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iommu_inval_core::IdentityContext;
+    use std::vec::Vec;
+
+    fn low(i: &Inval, f: &Features) -> Result<(Vec<Command>, Outcome), LowerError> {
+        let mut v = Vec::new();
+        let host = Host::new(f, Budget::new(16));
+        let o = lower_inval(i, &host, &IdentityContext, &mut v)?;
+        assert_eq!(o.emitted, v.len());
+        assert!(v.len() <= max_lowered(Budget::new(1)));
+        Ok((v, o))
+    }
+
+    fn tlb(p: u32, r: AddrRange) -> Inval {
+        Inval::new(Caches::IOTLB | Caches::LEAF)
+            .stage(Stages::S1)
+            .domain(DomainSel::One(1))
+            .pasid(PasidSel::One(p))
+            .range(r)
+    }
+
+    #[test]
+    fn a_ratified_device_has_no_invalidation() {
+        let i = tlb(1, AddrRange::All);
+        for f in [
+            Features::VIRTIO_1_2,
+            Features::CLOUD_HYPERVISOR,
+            Features::CROSVM,
+        ] {
+            assert_eq!(low(&i, &f), Err(LowerError::NoEquivalent(NO_INVAL)));
+        }
+    }
+
+    #[test]
+    fn power_of_two_cover() {
+        // 3 pages from 0x1000: 4 pages (16 KiB) from 0x1000.
+        let r = AddrRange::new(0x1000, 0x3000).unwrap();
+        assert_eq!(cover(&r, 12, 0), Some((0x1000, 4, 12, true)));
+        // Exact: 2 pages.
+        let r = AddrRange::new(0x2000, 0x2000).unwrap();
+        assert_eq!(cover(&r, 12, 0), Some((0x2000, 2, 12, false)));
+        // Unaligned start: aligned down.
+        let r = AddrRange::inclusive(0x1800, 0x27ff).unwrap();
+        assert_eq!(cover(&r, 12, 0), Some((0x1000, 2, 12, true)));
+        // A 2 MiB-aligned range with the 2 MiB leaf hint counts in leaves.
+        let r = AddrRange::new(0x20_0000, 0x40_0000).unwrap();
+        assert_eq!(cover(&r, 12, 21), Some((0x20_0000, 2, 21, false)));
+        // The hint is ignored when the range is not aligned to it.
+        let r = AddrRange::new(0x20_1000, 0x1000).unwrap();
+        assert_eq!(cover(&r, 12, 21), Some((0x20_1000, 1, 12, false)));
+        // Past 2^64: none.
+        let r = AddrRange::inclusive(0xffff_ffff_ffff_0000, u64::MAX - 0x1000).unwrap();
+        assert_eq!(
+            cover(&r, 12, 0),
+            Some((0xffff_ffff_ffff_0000, 16, 12, true))
+        );
+        let r = AddrRange::inclusive(0xffff_ffff_fff0_1000, u64::MAX - 0x1000).unwrap();
+        assert_eq!(cover(&r, 12, 0), None);
+    }
+
+    #[test]
+    fn rfc_2021_requests() {
+        let f = Features::VSVA_2021;
+        let r = AddrRange::new(0x1000, 0x3000).unwrap();
+        let (v, o) = low(&tlb(7, r), &f).unwrap();
+        assert_eq!(o.widened, Widened::RANGE);
+        assert_eq!(
+            v,
+            [Command::Invalidate(Invalidate {
+                inv_gran: INVAL_G_VA,
+                inv_type: INV_T_IOTLB,
+                flags: INVAL_F_PASID | INVAL_F_LEAF,
+                domain: 1,
+                pasid: 7,
+                virt_start: 0x1000,
+                nr_pages: 4,
+                granule: 12,
+                ..Invalidate::default()
+            })]
+        );
+        // Every address of a PASID, config and TLBs.
+        let i = Inval::new(Caches::CONFIG_PASID | Caches::IOTLB | Caches::DEV_TLB)
+            .stage(Stages::S1)
+            .domain(DomainSel::One(2))
+            .pasid(PasidSel::One(3));
+        let (v, o) = low(&i, &f).unwrap();
+        assert!(o.is_exact());
+        let Command::Invalidate(x) = v[0] else {
+            panic!()
+        };
+        assert_eq!(
+            (x.inv_gran, x.inv_type),
+            (INVAL_G_PASID, INV_T_IOTLB | INV_T_DEV_IOTLB | INV_T_PASID)
+        );
+        assert_eq!((x.flags, x.pasid), (INVAL_F_PASID, 3));
+        // Every PASID of the domain.
+        let (v, o) = low(&i.pasid(PasidSel::All), &f).unwrap();
+        let Command::Invalidate(x) = v[0] else {
+            panic!()
+        };
+        assert_eq!((x.inv_gran, x.flags), (INVAL_G_DOMAIN, 0));
+        // CONFIG_PASID alone at the domain scope is the seed's CONFIG: both.
+        assert_eq!(o.widened, Widened::CACHES);
+    }
+
+    #[test]
+    fn what_the_draft_cannot_say() {
+        let f = Features::VSVA_2021;
+        let s2 = Inval::new(Caches::IOTLB).domain(DomainSel::One(1));
+        assert!(matches!(low(&s2, &f), Err(LowerError::NoEquivalent(_))));
+        let all = tlb(1, AddrRange::All).domain(DomainSel::All);
+        assert!(matches!(low(&all, &f), Err(LowerError::NoEquivalent(_))));
+        let hyp = tlb(1, AddrRange::All).regime(Regime::Hyp);
+        assert!(matches!(low(&hyp, &f), Err(LowerError::NoEquivalent(_))));
+        let sec = tlb(1, AddrRange::All).regime(Regime::Secure);
+        assert_eq!(
+            low(&sec, &f).unwrap().1.dropped,
+            Some("virtio-iommu has no secure regime")
+        );
+        let ir = Inval::new(Caches::INTR_REMAP);
+        let (v, o) = low(&ir, &f).unwrap();
+        assert!(v.is_empty() && o.dropped.is_some());
+        // No PASID: the whole domain, widened.
+        let np = tlb(1, AddrRange::All).pasid(PasidSel::NoPasid);
+        let (v, o) = low(&np, &f).unwrap();
+        assert_eq!(o.widened, Widened::PASID);
+        assert!(matches!(
+            v[0],
+            Command::Invalidate(Invalidate {
+                inv_gran: INVAL_G_DOMAIN,
+                ..
+            })
+        ));
+        // One device's ATC: every endpoint of its domain.
+        let atc = Inval::new(Caches::DEV_TLB)
+            .domain(DomainSel::One(1))
+            .device(DeviceSel::One(4))
+            .pasid(PasidSel::One(2));
+        let (_, o) = low(&atc, &f).unwrap();
+        assert_eq!(o.widened, Widened::DEVICE);
+        // A device's configuration with no domain, unknown to the context.
+        let ste = Inval::new(Caches::CONFIG_DEVICE).device(DeviceSel::One(4));
+        assert!(matches!(low(&ste, &f), Err(LowerError::NoEquivalent(_))));
+    }
+
+    #[test]
+    fn draft_2018_requests() {
+        let f = Features::VSVA_2018;
+        let i = Inval::new(Caches::CONFIG_PASID | Caches::IOTLB | Caches::DEV_TLB)
+            .stage(Stages::S1)
+            .domain(DomainSel::One(2))
+            .pasid(PasidSel::One(3))
+            .range(AddrRange::new(0x4000, 0x2000).unwrap());
+        let (v, o) = low(&i, &f).unwrap();
+        assert!(o.is_exact());
+        assert_eq!(
+            v,
+            [
+                Command::Invalidate2018(Invalidate2018 {
+                    scope: INVAL_S_PASID,
+                    flags: INVAL_F_CONFIG_2018,
+                    domain: 2,
+                    pasid: 3,
+                    ..Invalidate2018::default()
+                }),
+                Command::Invalidate2018(Invalidate2018 {
+                    scope: INVAL_S_VA,
+                    flags: 0,
+                    domain: 2,
+                    pasid: 3,
+                    virt_start: 0x4000,
+                    nr_pages: 2,
+                    granule: 12,
+                    ..Invalidate2018::default()
+                })
+            ]
+        );
+        // The IOTLB alone: its TLB request also flushes the device TLBs.
+        let (v, o) = low(&tlb(3, AddrRange::All), &f).unwrap();
+        assert_eq!((v.len(), o.widened), (1, Widened::CACHES));
+    }
+}
