@@ -29,7 +29,8 @@
 //! `DEVICE`); a device's configuration is the domain scope's `INV_T_PASID`
 //! (the seed proposal's `CONFIG` at domain scope covers both), so
 //! configuration caches at the domain scope count as both (`CACHES` when
-//! one was asked for); secure regimes and the interrupt-remapping cache
+//! one was asked for), at every level (`LEAF` for a leaf-only one: the
+//! seed's configuration invalidation has no leaf-only form); secure regimes and the interrupt-remapping cache
 //! (which virtio-iommu has not) are dropped and reported.
 
 use crate::cmd::*;
@@ -203,6 +204,10 @@ pub(crate) fn lower_inval<C: Context + ?Sized>(
     if scope == Scope::Domain && cfg && cfg_dev != cfg_pasid {
         // The domain scope's configuration invalidation covers both.
         o.widened |= Widened::CACHES;
+    }
+    if cfg && caches.contains(Caches::LEAF) {
+        // The seed's configuration invalidation has no leaf-only form.
+        o.widened |= Widened::LEAF;
     }
     let leaf = iotlb && caches.contains(Caches::LEAF);
     match f.draft {
@@ -467,5 +472,161 @@ mod tests {
         // The IOTLB alone: its TLB request also flushes the device TLBs.
         let (v, o) = low(&tlb(3, AddrRange::All), &f).unwrap();
         assert_eq!((v.len(), o.widened), (1, Widened::CACHES));
+    }
+
+    /// `lift(lower(g))` covers `g` (less what the host lacks), for both
+    /// drafts, and every widening of the cover is reported.
+    fn check_round_trip(
+        g: &Inval,
+        f: &Features,
+    ) -> Result<(), proptest::test_runner::TestCaseError> {
+        use iommu_inval_core::footprint::Footprint;
+        use proptest::prelude::*;
+        let Ok((cmds, o)) = low(g, f) else {
+            return Ok(());
+        };
+        if g.regime.is_secure() {
+            // No secure regime: dropped whole, reported.
+            prop_assert!(cmds.is_empty() && o.dropped.is_some());
+            return Ok(());
+        }
+        let mut ops = Vec::new();
+        for c in &cmds {
+            prop_assert!(c.validate().is_ok(), "{:?}", c);
+            crate::lift::lift(c, &IdentityContext, &mut ops).unwrap();
+        }
+        let mut want = *g;
+        want.caches.remove(lacks(f));
+        let (got, want) = (
+            Footprint::of_ops(ops.iter(), &IdentityContext),
+            Footprint::of_inval(&want, &IdentityContext),
+        );
+        prop_assert!(got.covers(&want), "{:?} -> {:?} -> {:?}", g, cmds, ops);
+        if o.widened.is_empty() && o.dropped.is_none() {
+            prop_assert!(want.covers(&got), "exact claimed: {:?} -> {:?}", g, ops);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn lift_of_lower_covers_the_op() {
+        let r = AddrRange::new(0x3000, 0x5000).unwrap();
+        let cases = [
+            tlb(7, r),
+            tlb(7, AddrRange::All),
+            tlb(7, r).pasid(PasidSel::All),
+            tlb(7, r).pasid(PasidSel::NoPasid),
+            Inval::new(Caches::DEV_TLB)
+                .domain(DomainSel::One(1))
+                .device(DeviceSel::One(3))
+                .global(true)
+                .pasid(PasidSel::One(2))
+                .range(r),
+            Inval::new(Caches::CONFIG)
+                .domain(DomainSel::One(2))
+                .pasid(PasidSel::One(9)),
+            Inval::new(Caches::CONFIG_PASID | Caches::IOTLB | Caches::DEV_TLB | Caches::INTR_REMAP)
+                .stage(Stages::S1)
+                .domain(DomainSel::One(2))
+                .pasid(PasidSel::One(9))
+                .range(AddrRange::inclusive(0xffff_ffff_fff0_1000, u64::MAX - 0x1000).unwrap()),
+        ];
+        for g in &cases {
+            for f in [Features::VSVA_2021, Features::VSVA_2018, Features::ALL] {
+                check_round_trip(g, &f).unwrap();
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn lift_of_lower_covers_any_op(raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 64..256)) {
+            use arbitrary::{Arbitrary, Unstructured};
+            let mut u = Unstructured::new(&raw);
+            if let Ok(mut g) = Inval::arbitrary(&mut u) {
+                // Keep ids small enough to meet, and stage 1 often.
+                if raw[0] & 1 != 0 {
+                    g.stages = Stages::S1;
+                }
+                if raw[1] & 3 != 0 {
+                    g.regime = Regime::Guest;
+                }
+                g.domain = match g.domain {
+                    DomainSel::One(d) => DomainSel::One(d % 4),
+                    DomainSel::All if raw[2] & 3 != 0 => DomainSel::One(u32::from(raw[3] % 4)),
+                    DomainSel::All => DomainSel::All,
+                };
+                if (g.caches & Caches::ALL_KINDS).is_empty() {
+                    g.caches |= Caches::IOTLB;
+                }
+                for f in [Features::VSVA_2021, Features::VSVA_2018] {
+                    check_round_trip(&g, &f)?;
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// R2 for INVALIDATE: lowering the lift of a request to a device of
+        /// the same draft, and lifting that, covers the request's footprint.
+        #[test]
+        fn lower_of_lift_covers_invalidate(
+            gran in 0usize..3,
+            ty in 1u16..8,
+            flags in 0u16..8,
+            pasid in 0u32..4,
+            archid in 0u64..4,
+            start in proptest::prelude::any::<u64>(),
+            nr_pages in 1u64..1000,
+            granule in proptest::prop_oneof![proptest::strategy::Just(12u8), 0u8..64],
+            draft18 in proptest::prelude::any::<bool>(),
+        ) {
+            use iommu_inval_core::footprint::Footprint;
+            let flags = if gran == 0 { flags } else { flags | INVAL_F_PASID };
+            let c = if draft18 {
+                Command::Invalidate2018(Invalidate2018 {
+                    scope: 1 << gran,
+                    flags: flags & 3,
+                    domain: 1,
+                    pasid,
+                    id: archid,
+                    virt_start: start,
+                    nr_pages,
+                    granule,
+                    ..Invalidate2018::default()
+                })
+            } else {
+                Command::Invalidate(Invalidate {
+                    inv_gran: 1 << gran,
+                    inv_type: ty,
+                    flags,
+                    domain: 1,
+                    pasid,
+                    archid,
+                    virt_start: start,
+                    nr_pages,
+                    granule,
+                    ..Invalidate::default()
+                })
+            };
+            proptest::prop_assume!(c.validate().is_ok());
+            let f = if draft18 { Features::VSVA_2018 } else { Features::VSVA_2021 };
+            let mut ops = Vec::new();
+            crate::lift::lift(&c, &IdentityContext, &mut ops).unwrap();
+            let mut again = Vec::new();
+            for op in &ops {
+                if let Op::Inval(i) = op {
+                    let (cmds, _) = low(i, &f).unwrap();
+                    for c2 in &cmds {
+                        crate::lift::lift(c2, &IdentityContext, &mut again).unwrap();
+                    }
+                }
+            }
+            let (a, b) = (
+                Footprint::of_ops(again.iter(), &IdentityContext),
+                Footprint::of_ops(ops.iter(), &IdentityContext),
+            );
+            proptest::prop_assert!(a.covers(&b), "{:?} -> {:?} -> {:?}", c, ops, again);
+        }
     }
 }
