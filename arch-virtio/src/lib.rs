@@ -44,6 +44,8 @@
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+#[cfg(feature = "arbitrary")]
+mod arb;
 // The word form and named fields, the lift and the lowering are wired into
 // `core::arch::Arch` once the contract has a virtio-iommu architecture
 // (`arch_impl!`); until then only the tests call them.
@@ -56,6 +58,8 @@ mod lift;
 mod lower;
 pub mod status;
 
+#[cfg(feature = "arbitrary")]
+pub use arb::arbitrary_bytes;
 pub use cmd::{
     len_of_type, Attach, AttachTable, Command, Detach, Invalidate, Invalidate2018, Map, Probe,
     Table, Unmap, ATTACH_F_BYPASS, FORMAT_PGTF_ARM_LPAE, FORMAT_PSTF_ARM_SMMU_V3, INVAL_F_ARCHID,
