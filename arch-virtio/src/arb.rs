@@ -196,7 +196,7 @@ mod tests {
             let Ok(c) = Command::arbitrary(&mut u) else {
                 continue;
             };
-            assert_eq!(c.validate(), Ok(()), "{c:?}");
+            assert_eq!(c.check_valid(), Ok(()), "{c:?}");
             let f = Features {
                 draft: match c.draft() {
                     Draft::None => Draft::Rfc2021,

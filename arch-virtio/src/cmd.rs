@@ -750,6 +750,15 @@ fn refused(ty: u8, why: &'static str) -> DecodeError {
     e
 }
 
+/// The layout of types 6 and 7 a device of `draft` reads: its own, and
+/// the newest for a device without a draft (which refuses them anyway).
+pub(crate) const fn parse_draft(draft: Draft) -> Draft {
+    match draft {
+        Draft::None => Draft::Rfc2021,
+        d => d,
+    }
+}
+
 /// `&[u8; N]` of `bytes`, which must be exactly `N` long.
 #[inline(always)]
 fn exact<const N: usize>(bytes: &[u8]) -> Result<&[u8; N], DecodeError> {
@@ -829,12 +838,7 @@ impl Command {
     /// (type 7 of [`Draft::Brucker2018`] is [`Invalidate2018`]), then its
     /// checks ([`Command::check_with`]).
     pub fn decode_bytes_with(bytes: &[u8], features: &Features) -> Result<Command, DecodeError> {
-        let draft = match features.draft {
-            // Types 6 and 7 are refused by the check; parse them as the newest.
-            Draft::None => Draft::Rfc2021,
-            d => d,
-        };
-        let c = Self::parse(bytes, draft)?;
+        let c = Self::parse(bytes, parse_draft(features.draft))?;
         c.check_with(features)?;
         Ok(c)
     }
@@ -1000,13 +1004,9 @@ impl Command {
     /// Whether this request is one [`Command::decode_bytes`] (with its own
     /// draft's layout) gives back unchanged: every field within its width
     /// and value range.
-    pub(crate) fn validate(&self) -> Result<(), DecodeError> {
+    pub(crate) fn check_valid(&self) -> Result<(), DecodeError> {
         let (b, n) = self.readable();
-        let draft = match self.draft() {
-            Draft::None => Draft::Rfc2021,
-            d => d,
-        };
-        match Self::parse(&b[..n], draft) {
+        match Self::parse(&b[..n], parse_draft(self.draft())) {
             Ok(c) if c == *self => Ok(()),
             Ok(_) => Err(DecodeError::invalid(0, 0, "field too wide")),
             Err(e) => Err(e),
@@ -1157,7 +1157,7 @@ impl Command {
     }
 
     /// Field names of op `op`, in layout order.
-    pub(crate) fn field_names(op: &str) -> Option<&'static [&'static str]> {
+    pub(crate) fn names_of(op: &str) -> Option<&'static [&'static str]> {
         Some(match op {
             "ATTACH" => F_ATTACH,
             "DETACH" => F_DETACH,
@@ -1174,7 +1174,7 @@ impl Command {
 
     /// Visit every field in layout order (reserved byte arrays as their
     /// little-endian value).
-    pub(crate) fn for_each_field(&self, f: &mut dyn FnMut(&'static str, FieldValue)) {
+    pub(crate) fn visit_fields(&self, f: &mut dyn FnMut(&'static str, FieldValue)) {
         let u = FieldValue::Uint;
         let hr = |h: &[u8; 3]| u(le_uint(h));
         match self {
@@ -1272,12 +1272,12 @@ impl Command {
     /// Build a request from an op and named fields (fields not given are
     /// 0), for a word form of `words` words (the op's, else `bad_length`).
     /// The request must be one the decoder (with the op's draft) accepts.
-    pub(crate) fn from_fields(
+    pub(crate) fn build(
         op: &str,
         fields: &mut dyn Iterator<Item = (&str, FieldValue)>,
         words: usize,
     ) -> Result<Command, FieldError> {
-        let names = Self::field_names(op).ok_or(FieldError::UnknownOp)?;
+        let names = Self::names_of(op).ok_or(FieldError::UnknownOp)?;
         let mut c = blank(op).ok_or(FieldError::UnknownOp)?;
         if words != c.word_count() {
             return Err(FieldError::Invalid(DecodeError::bad_length(words)));
@@ -1286,7 +1286,7 @@ impl Command {
             let Some(n) = names.iter().copied().find(|x| *x == name) else {
                 let all = OP_NAMES
                     .iter()
-                    .filter_map(|o| Self::field_names(o))
+                    .filter_map(|o| Self::names_of(o))
                     .flat_map(|ns| ns.iter().copied())
                     .find(|x| *x == name);
                 return Err(FieldError::UnknownField(
@@ -1295,7 +1295,7 @@ impl Command {
             };
             set_field(&mut c, n, v)?;
         }
-        c.validate().map_err(FieldError::Invalid)?;
+        c.check_valid().map_err(FieldError::Invalid)?;
         Ok(c)
     }
 }
@@ -1483,10 +1483,10 @@ mod tests {
             let base = base_fields(op);
             let words = blank(op).unwrap().word_count();
             let mut it = base.iter().copied().chain([(field, FieldValue::Uint(v))]);
-            let c = Command::from_fields(op, &mut it, words)
+            let c = Command::build(op, &mut it, words)
                 .unwrap_or_else(|e| panic!("{op}.{field}: {e:?}"));
             let mut it0 = base.iter().copied();
-            let c0 = Command::from_fields(op, &mut it0, words).unwrap();
+            let c0 = Command::build(op, &mut it0, words).unwrap();
             let (b, n) = c.readable();
             let (b0, _) = c0.readable();
             for k in 0..n {
@@ -1613,8 +1613,8 @@ mod tests {
         assert_eq!((j.nr_pages, j.granule), (1, 1));
         // Each encodes back its own layout.
         assert_eq!(c18.readable().0[..60], b);
-        assert_eq!(c18.validate(), Ok(()));
-        assert_eq!(c21.validate(), Ok(()));
+        assert_eq!(c18.check_valid(), Ok(()));
+        assert_eq!(c21.check_valid(), Ok(()));
         // A device without a draft refuses type 7.
         let e = Command::decode_bytes_with(&b, &Features::VIRTIO_1_2).unwrap_err();
         assert_eq!(e.field, why::DRAFT);
@@ -1629,33 +1629,33 @@ mod tests {
         let u = FieldValue::Uint;
         let mut it = [("domain", u(1 << 32))].into_iter();
         assert_eq!(
-            Command::from_fields("ATTACH", &mut it, 3),
+            Command::build("ATTACH", &mut it, 3),
             Err(FieldError::TooWide("domain"))
         );
         let mut it = [("s1fmt", u(1))].into_iter();
         assert_eq!(
-            Command::from_fields("ATTACH", &mut it, 3),
+            Command::build("ATTACH", &mut it, 3),
             Err(FieldError::UnknownField("s1fmt"))
         );
         let mut it = [("nope", u(1))].into_iter();
         assert_eq!(
-            Command::from_fields("ATTACH", &mut it, 3),
+            Command::build("ATTACH", &mut it, 3),
             Err(FieldError::UnknownField("(not a field of this op)"))
         );
         let mut it = core::iter::empty();
         assert_eq!(
-            Command::from_fields("NOPE", &mut it, 3),
+            Command::build("NOPE", &mut it, 3),
             Err(FieldError::UnknownOp)
         );
         let mut it = core::iter::empty();
         assert_eq!(
-            Command::from_fields("ATTACH", &mut it, 2),
+            Command::build("ATTACH", &mut it, 2),
             Err(FieldError::Invalid(DecodeError::bad_length(2)))
         );
         // An undefined flag: what the decoder refuses.
         let mut it = [("flags", u(2))].into_iter();
         assert_eq!(
-            Command::from_fields("ATTACH", &mut it, 3),
+            Command::build("ATTACH", &mut it, 3),
             Err(FieldError::Invalid(DecodeError::reserved(1, 2 << 32)))
         );
         // Every decoded request's fields rebuild it.
@@ -1666,13 +1666,13 @@ mod tests {
         b[16] = 0x40;
         let c = Command::decode_bytes(&b).unwrap();
         let mut fields = Vec::new();
-        c.for_each_field(&mut |n, v| fields.push((n, v)));
+        c.visit_fields(&mut |n, v| fields.push((n, v)));
         assert_eq!(
             fields.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
-            Command::field_names(c.name()).unwrap()
+            Command::names_of(c.name()).unwrap()
         );
         let mut it = fields.into_iter();
-        assert_eq!(Command::from_fields(c.name(), &mut it, 10), Ok(c));
+        assert_eq!(Command::build(c.name(), &mut it, 10), Ok(c));
     }
 
     #[test]

@@ -492,7 +492,7 @@ mod tests {
         }
         let mut ops = Vec::new();
         for c in &cmds {
-            prop_assert!(c.validate().is_ok(), "{:?}", c);
+            prop_assert!(c.check_valid().is_ok(), "{:?}", c);
             crate::lift::lift(c, &IdentityContext, &mut ops).unwrap();
         }
         let mut want = *g;
@@ -609,7 +609,7 @@ mod tests {
                     ..Invalidate::default()
                 })
             };
-            proptest::prop_assume!(c.validate().is_ok());
+            proptest::prop_assume!(c.check_valid().is_ok());
             let f = if draft18 { Features::VSVA_2018 } else { Features::VSVA_2021 };
             let mut ops = Vec::new();
             crate::lift::lift(&c, &IdentityContext, &mut ops).unwrap();
