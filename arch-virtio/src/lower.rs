@@ -298,7 +298,7 @@ mod tests {
 
     fn low(i: &Inval, f: &Features) -> Result<(Vec<Command>, Outcome), LowerError> {
         let mut v = Vec::new();
-        let host = Host::new(f, Budget::new(16));
+        let host = Host { f, cap: 16 };
         let o = lower_inval(i, &host, &IdentityContext, &mut v)?;
         assert_eq!(o.emitted, v.len());
         assert!(v.len() <= max_lowered(Budget::new(1)));
