@@ -26,7 +26,8 @@
 //! translations of the guest's PASID tables: stage 1) are `NoEquivalent`;
 //! requests without PASID have no selector (widened to the domain,
 //! `PASID`); one device of a domain has none either (the whole domain,
-//! `DEVICE`); a device's configuration is the domain scope's `INV_T_PASID`
+//! `DEVICE`, when the context lists the device in it or does not list the
+//! domain's devices; else `NoEquivalent`); a device's configuration is the domain scope's `INV_T_PASID`
 //! (the seed proposal's `CONFIG` at domain scope covers both), so
 //! configuration caches at the domain scope count as both (`CACHES` when
 //! one was asked for), at every level (`LEAF` for a leaf-only one: the
@@ -101,6 +102,19 @@ pub(crate) fn cover(
     ))
 }
 
+/// Whether "every device of domain `d`" includes the devices of `sel`: the
+/// context does not list the domain's devices (every device, then), or
+/// lists each of them.
+pub(crate) fn reaches<C: Context + ?Sized>(ctx: &C, d: u32, sel: DeviceSel) -> bool {
+    let Some((a, b)) = sel.interval() else {
+        return true;
+    };
+    let (lo, hi) = (a.min(b), a.max(b));
+    let mut n = 0u64;
+    let listed = ctx.devices_of_domain(d, &mut |rid| n += u64::from((lo..=hi).contains(&rid)));
+    !listed || n > u64::from(hi - lo)
+}
+
 /// Lower one invalidation (see the module docs).
 pub(crate) fn lower_inval<C: Context + ?Sized>(
     i: &Inval,
@@ -161,7 +175,13 @@ pub(crate) fn lower_inval<C: Context + ?Sized>(
         }
     };
     if (cfg || dev) && i.device != DeviceSel::All {
-        // The request reaches every endpoint of the domain.
+        // The request reaches every endpoint of the domain: the devices
+        // named must be among them.
+        if !reaches(ctx, domain, i.device) {
+            return Err(LowerError::NoEquivalent(
+                "virtio-iommu INVALIDATE reaches the endpoints of a domain; the device is not one the context lists in it",
+            ));
+        }
         o.widened |= Widened::DEVICE;
     }
     let mut scope = match i.pasid {
@@ -628,5 +648,43 @@ mod tests {
             );
             proptest::prop_assert!(a.covers(&b), "{:?} -> {:?} -> {:?}", c, ops, again);
         }
+    }
+
+    /// A device the context does not list in the domain is not reached by
+    /// the domain's INVALIDATE (found by props' R3 on a topology whose
+    /// domain lists no device: the lowering claimed the domain's endpoints
+    /// covered device 0).
+    #[test]
+    fn a_device_outside_the_domain_is_not_reached() {
+        use iommu_inval_core::context::Topology;
+        let t = Topology::from_json(
+            r#"{"domains":[{"id":1}],"devices":[{"rid":16,"domain":1,"ats":true}]}"#,
+        )
+        .unwrap();
+        let f = Features::VSVA_2021;
+        let host = Host { f: &f, cap: 16 };
+        let cfg = |d| {
+            Inval::new(Caches::CONFIG_DEVICE)
+                .domain(DomainSel::One(1))
+                .device(d)
+        };
+        let mut v = Vec::new();
+        assert!(matches!(
+            lower_inval(&cfg(DeviceSel::One(0)), &host, &t, &mut v),
+            Err(LowerError::NoEquivalent(_))
+        ));
+        let range = DeviceSel::Range {
+            first: 15,
+            last: 16,
+        };
+        assert!(matches!(
+            lower_inval(&cfg(range), &host, &t, &mut v),
+            Err(LowerError::NoEquivalent(_))
+        ));
+        let o = lower_inval(&cfg(DeviceSel::One(16)), &host, &t, &mut v).unwrap();
+        assert_eq!(o.widened, Widened::DEVICE | Widened::CACHES);
+        // The identity context lists no domain's devices: every device.
+        let o = lower_inval(&cfg(DeviceSel::One(0)), &host, &IdentityContext, &mut v).unwrap();
+        assert!(o.widened.contains(Widened::DEVICE));
     }
 }
