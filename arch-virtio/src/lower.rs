@@ -140,7 +140,7 @@ pub(crate) fn lower_inval<C: Context + ?Sized>(
     let mut o = Outcome::default();
     let mut caches = i.caches;
     if caches.contains(Caches::INTR_REMAP) {
-        caches.remove(Caches::INTR_REMAP);
+        caches -= Caches::INTR_REMAP;
         o.dropped = Some("virtio-iommu has no interrupt-remapping cache");
     }
     let (cfg_dev, cfg_pasid) = (
@@ -516,7 +516,7 @@ mod tests {
             crate::lift::lift(c, &IdentityContext, &mut ops).unwrap();
         }
         let mut want = *g;
-        want.caches.remove(lacks(f));
+        want.caches -= lacks(f);
         let (got, want) = (
             Footprint::of_ops(ops.iter(), &IdentityContext),
             Footprint::of_inval(&want, &IdentityContext),
