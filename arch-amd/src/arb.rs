@@ -96,6 +96,7 @@ impl<'a> Arbitrary<'a> for Command {
 /// ```
 /// use arbitrary::Unstructured;
 /// use iommu_inval_amd::{arbitrary_words, Command};
+/// use iommu_inval_core::NativeCommand;
 /// let mut u = Unstructured::new(&[7u8; 64]);
 /// let w = arbitrary_words(&mut u).unwrap();
 /// // Whatever the words, decoding never panics.

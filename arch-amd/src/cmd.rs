@@ -208,6 +208,7 @@ pub struct ResetVmmio {
 ///
 /// ```
 /// use iommu_inval_amd::{Command, InvalidateIommuPages};
+/// use iommu_inval_core::NativeCommand;
 /// // Domain 5, 8 KiB at 0x2000 (s = 1, bit 12 clear), pde, host translations.
 /// let w = [0x3000_0005_0000_0000, 0x0000_0000_0000_2003];
 /// let c = Command::decode(&w).unwrap();
@@ -329,7 +330,7 @@ const ALL_FIELD_NAMES: &[&str] = &[
     "type",
 ];
 
-/// The error of words [`Command::check_words`]'s fast test refused: the
+/// The error of words [`Command::check_words`](iommu_inval_core::NativeCommand::check_words)'s fast test refused: the
 /// decoder's own.
 #[cold]
 #[inline(never)]
@@ -338,7 +339,7 @@ fn check_error(w0: u64, w1: u64) -> Result<(), DecodeError> {
 }
 
 impl Command {
-    /// [`Command::decode`] of two words.
+    /// [`Command::decode`](iommu_inval_core::NativeCommand::decode) of two words.
     #[inline]
     pub(crate) fn decode_words(w0: u64, w1: u64) -> Result<Command, DecodeError> {
         let op = (w0 >> OPCODE_SHIFT) as usize & 0xf;
@@ -551,7 +552,7 @@ impl Command {
     }
 }
 
-use iommu_inval_core::native::{want_addr, want_bool, want_uint};
+use iommu_inval_core::native::__macro::{want_addr, want_bool, want_uint};
 
 iommu_inval_core::native_command! {
     Command: ArchId::Amd, crate::Features, |cmd, features| features.check(cmd);
@@ -567,6 +568,7 @@ iommu_inval_core::native_command! {
     /// ```
     /// use iommu_inval_amd::{Command, InvalidateDevtabEntry};
     /// use iommu_inval_core::ErrorKind;
+    /// use iommu_inval_core::NativeCommand;
     /// // INVALIDATE_DEVTAB_ENTRY (opcode 2 in w0[63:60]), DeviceID 0x1234 in w0[15:0].
     /// let c = Command::decode(&[0x2000_0000_0000_1234, 0]).unwrap();
     /// assert_eq!(c, Command::InvalidateDevtabEntry(InvalidateDevtabEntry { device_id: 0x1234 }));
@@ -587,7 +589,7 @@ iommu_inval_core::native_command! {
     }
 
     /// Whether two words decode, without building the command: `Ok`
-    /// exactly when [`Command::decode`] is `Ok`, else the same error (the
+    /// exactly when [`Command::decode`](iommu_inval_core::NativeCommand::decode) is `Ok`, else the same error (the
     /// [`NativeCommand::check_words`](iommu_inval_core::NativeCommand::check_words) of AMD-Vi): one table look-up of the
     /// reserved bits. (Not [`Command::check`], which checks a built
     /// command's field widths.)
@@ -595,6 +597,7 @@ iommu_inval_core::native_command! {
     /// ```
     /// use iommu_inval_amd::Command;
     /// use iommu_inval_core::{copy_checked, ErrorKind};
+    /// use iommu_inval_core::NativeCommand;
     /// // INVALIDATE_DEVTAB_ENTRY 0x1234, then one with reserved bit w0[16] set.
     /// let guest = [0x2000_0000_0000_1234, 0, 0x2000_0000_0001_1234, 0];
     /// assert!(Command::check_words(&guest[..2]).is_ok());
@@ -770,6 +773,7 @@ fn set_field(cmd: &mut Command, n: &'static str, v: FieldValue) -> Result<(), Fi
 mod tests {
     use super::*;
     use iommu_inval_core::ErrorKind;
+    use iommu_inval_core::NativeCommand;
 
     /// The one-test fast path against the documented order of the checks
     /// (unknown opcode, reserved bits of `w0`, then of `w1`), on words with

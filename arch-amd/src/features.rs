@@ -1,8 +1,8 @@
 //! What the emulated AMD IOMMU implements, for decoding: [`Features`]
 //! (Extended Feature Register bits, MMIO offset 0030h).
 //!
-//! [`Command::decode`] accepts every command of the command tables. An
-//! emulator of a particular IOMMU decodes with [`Command::decode_with`]: a
+//! [`Command::decode`](iommu_inval_core::NativeCommand::decode) accepts every command of the command tables. An
+//! emulator of a particular IOMMU decodes with [`Command::decode_with`](iommu_inval_core::NativeCommand::decode_with): a
 //! command that IOMMU does not support is an ILLEGAL_COMMAND_ERROR event
 //! (the command buffer stops at it), and the [`DecodeError`] says which
 //! field.
@@ -16,7 +16,7 @@
 //! | `viommu` | bit 55, hardware vIOMMU (revision 3.x; `FEATURE_VIOMMU` of AMD's 2023 Linux vIOMMU patches) | INSERT_GUEST_EVENT, RESET_VMMIO |
 //! | `pasid_bits` | EFR.PASmax + 1 (above 16: revision 3.x) | INVALIDATE_IOTLB_PAGES `pasid` above 16 bits (`w0[59:56]`, reserved before) |
 //!
-//! The same type describes a *host* IOMMU to [`lower`](crate::lower()):
+//! The same type describes a *host* IOMMU to `Arch::lower`:
 //! guest (`gn` = 1) commands need `gt_sup`, PASIDs fit `pasid_bits`, and
 //! INVALIDATE_IOTLB_PAGES needs `ats`.
 
@@ -46,7 +46,7 @@ pub struct Features {
 }
 
 impl Features {
-    /// Everything: what [`Command::decode`] accepts.
+    /// Everything: what [`Command::decode`](iommu_inval_core::NativeCommand::decode) accepts.
     pub const LATEST: Features = Features {
         pref_sup: true,
         ppr_sup: true,
@@ -81,16 +81,17 @@ impl Features {
         ats: true,
     };
 
-    /// Whether this IOMMU accepts `c` (decoded with [`Command::decode`]).
+    /// Whether this IOMMU accepts `c` (decoded with [`Command::decode`](iommu_inval_core::NativeCommand::decode)).
     ///
     /// ```
     /// use iommu_inval_amd::{Command, Features};
+    /// use iommu_inval_core::NativeCommand;
     /// // INVALIDATE_IOMMU_ALL: EFR.IASup only.
     /// let w = [0x8000_0000_0000_0000, 0];
     /// assert!(Command::decode_with(&w, &Features::LATEST).is_ok());
     /// assert!(Command::decode_with(&w, &Features::HOST_ONLY).is_err());
     /// ```
-    pub fn check(&self, c: &Command) -> Result<(), DecodeError> {
+    pub(crate) fn check(&self, c: &Command) -> Result<(), DecodeError> {
         let op = |ok: bool, field: &'static str| {
             if ok {
                 Ok(())
@@ -158,6 +159,7 @@ iommu_inval_core::feature_set!(Features {
 mod tests {
     use super::*;
     use iommu_inval_core::native::FeatureSet;
+    use iommu_inval_core::NativeCommand;
 
     #[test]
     fn gates() {

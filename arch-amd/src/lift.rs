@@ -35,7 +35,7 @@ pub(crate) const fn page_range(address: u64, s: bool) -> AddrRange {
 }
 
 /// The generic PRG response code of a `status`, `None` for PCIe-reserved values.
-pub const fn resp_code(status: u8) -> Option<RespCode> {
+pub(crate) const fn resp_code(status: u8) -> Option<RespCode> {
     match status {
         0x0 => Some(RespCode::Success),
         0x1 => Some(RespCode::Invalid),
@@ -54,21 +54,7 @@ fn domain_of<C: Context + ?Sized>(ctx: &C, native: u16, w: &mut Widened) -> Doma
 /// reported as `Widened::DOMAIN`. COMPLETE_PPR_REQUEST with a PCIe-reserved
 /// `status` (not 0, 1 or 0xf) has no generic response code:
 /// `Err(NoEquivalent)`. A full sink is `Err(BufferFull)`.
-///
-/// ```
-/// use iommu_inval_amd::{lift, Command};
-/// use iommu_inval_core::{model::*, FixedBuf, IdentityContext};
-/// // INVALIDATE_IOMMU_PAGES, domain 1, PASID 7, gn = 1, pde = 0, 4 KiB at 0x5000.
-/// let c = Command::decode(&[0x3000_0001_0000_0007, 0x5004]).unwrap();
-/// let mut out: FixedBuf<Op, 4> = FixedBuf::new();
-/// let o = lift(&c, &IdentityContext, &mut out).unwrap();
-/// assert!(o.is_exact());
-/// let Some(Op::Inval(i)) = out.get(0) else { panic!() };
-/// assert_eq!(i.caches, Caches::IOTLB | Caches::LEAF);
-/// assert_eq!((i.stages, i.pasid), (Stages::S1, PasidSel::One(7)));
-/// assert_eq!(i.range, AddrRange::new(0x5000, 0x1000).unwrap());
-/// ```
-pub fn lift<C: Context + ?Sized>(
+pub(crate) fn lift<C: Context + ?Sized>(
     cmd: &Command,
     ctx: &C,
     out: &mut dyn Sink<Op>,

@@ -21,7 +21,7 @@
 //! The completion after the last phase is the caller's own `Sync` (which
 //! lowers to exactly one COMPLETION_WAIT): nothing moves across it. This is
 //! a deliberate deviation from the seed order, which ended with a trailing
-//! COMPLETION_WAIT; see [`lower`] for the reason.
+//! COMPLETION_WAIT; see the crate documentation for the reason.
 //!
 //! Whatever AMD-Vi cannot name exactly is widened to the narrowest safe
 //! scope and reported in [`Outcome::widened`]; the fallback of phases 1 and
@@ -33,23 +33,20 @@ use crate::cmd::*;
 use crate::features::Features;
 use iommu_inval_core::lower::{
     ats_devices, dropped, is_inverted, lacking, one_tag, plan_napot, tag_shared, Budget, DeviceSet,
-    Emitter, ListedPasids, Lowering, NapotPlan, NAPOT_SPLIT_FACTOR,
+    Emitter, ListedPasids, Lowering, NapotPlan,
 };
 use iommu_inval_core::model::*;
 use iommu_inval_core::range::{ats_encode_block, AlignedBlocks};
 use iommu_inval_core::{ArchId, Context, LowerError, Sink};
 
-/// The default [`Budget`]: 16 commands.
-pub const DEFAULT_BUDGET: Budget = Budget::new(16);
-
-/// The most commands [`lower`] emits for one op within `budget`: the
+/// The most commands `Arch::lower` emits for one op within `budget`: the
 /// capacity of a [`FixedBuf`](iommu_inval_core::FixedBuf) that never fills.
 /// From `lower_inval`: configuration and interrupt-table commands (at most
 /// the cap, else one INVALIDATE_IOMMU_ALL) and the GCR3 flush; a fence;
 /// IOMMU_PAGES for each stage, each with half the cap (at least one); a
 /// fence; IOTLB_PAGES, devices × pieces within the cap. Every other op is
 /// one command.
-pub const fn max_lowered(budget: Budget) -> usize {
+pub(crate) const fn max_lowered(budget: Budget) -> usize {
     let cap = budget.cap();
     let tlb = if cap < 2 { 2 } else { cap };
     // cap + 1 + 1 + tlb + 1 + cap, saturating.
@@ -64,13 +61,9 @@ pub(crate) fn lacks(f: &Features) -> Caches {
 /// The host [`Features`] and the command cap, as the lowering reads them.
 type Host<'a> = iommu_inval_core::lower::Host<'a, Features>;
 
-/// The range rule of the `s`-bit encoding
-/// ([`NAPOT_SPLIT_FACTOR`]).
-pub const SPLIT_FACTOR: u128 = NAPOT_SPLIT_FACTOR;
-
 /// How an address range is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PagePlan {
+pub(crate) enum PagePlan {
     /// One command with this (`address`, `s`).
     Single {
         /// Encoded address.
@@ -84,19 +77,19 @@ pub enum PagePlan {
 
 /// A [`PagePlan`] with its command count and what it widens.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RangePlan {
+pub(crate) struct RangePlan {
     /// The encoding.
-    pub plan: PagePlan,
+    pub(crate) plan: PagePlan,
     /// Number of commands.
-    pub count: usize,
+    pub(crate) count: usize,
     /// `RANGE` when the commands cover more than asked, plus `CAP` when the
     /// split was over `cap` and fell back to the single block.
-    pub widened: Widened,
+    pub(crate) widened: Widened,
 }
 
 impl RangePlan {
     /// Call `f(address, s)` for each command of the plan.
-    pub fn for_each(
+    pub(crate) fn for_each(
         &self,
         mut f: impl FnMut(u64, bool) -> Result<(), LowerError>,
     ) -> Result<(), LowerError> {
@@ -113,22 +106,10 @@ impl RangePlan {
     }
 }
 
-/// Plan the `s`-bit commands for `r` under the [`SPLIT_FACTOR`] rule
+/// Plan the `s`-bit commands for `r` under the [`NAPOT_SPLIT_FACTOR`](iommu_inval_core::lower::NAPOT_SPLIT_FACTOR) rule
 /// ([`plan_napot`]), with at most `cap` commands; every address is the
 /// all-pages address.
-///
-/// ```
-/// use iommu_inval_amd::lower::{plan_range, PagePlan};
-/// use iommu_inval_core::{AddrRange, Widened};
-/// // 12 KiB at 0x1000: the covering block is 16 KiB at 0 (≤ 2 × 12 KiB): one command.
-/// let p = plan_range(&AddrRange::new(0x1000, 0x3000).unwrap(), 16);
-/// assert_eq!(p.plan, PagePlan::Single { address: 0x1000, s: true });
-/// assert_eq!(p.widened, Widened::RANGE);
-/// // 8 KiB at 0x3000: covering block 32 KiB at 0 (> 2 × 8 KiB): two exact 4 KiB commands.
-/// let p = plan_range(&AddrRange::new(0x3000, 0x2000).unwrap(), 16);
-/// assert_eq!((p.count, p.widened), (2, Widened::empty()));
-/// ```
-pub fn plan_range(r: &AddrRange, cap: usize) -> RangePlan {
+pub(crate) fn plan_range(r: &AddrRange, cap: usize) -> RangePlan {
     let (plan, count, widened) = plan_napot(r, cap);
     let plan = match plan {
         NapotPlan::All => PagePlan::Single {
@@ -177,51 +158,33 @@ const FENCE: Command = Command::CompletionWait(CompletionWait {
     store_data: 0,
 });
 
-iommu_inval_core::lowering!(
-    /// Lower one generic operation to AMD-Vi commands written to `out`.
-    ///
-    /// * `Inval`: up to three phases (configuration, IOMMU TLB, device TLBs;
-    ///   see the module docs) with a fencing COMPLETION_WAIT (`f` = 1) between
-    ///   two non-empty phases. A `Regime::Secure` invalidation is dropped whole
-    ///   (AMD-Vi has no secure regime, and device TLBs and interrupt entries
-    ///   serve non-secure requests only); `Regime::Hyp` lowers device TLBs and
-    ///   interrupt entries as `Guest` does (they are not regime-tagged). Device
-    ///   TLBs on a host without ATS and devices whose ATS is disabled are
-    ///   dropped too.
-    ///
-    ///   **Deliberate deviation (no trailing COMPLETION_WAIT):** the seed order
-    ///   was "configuration, COMPLETION_WAIT, IOMMU pages, COMPLETION_WAIT,
-    ///   IOTLB pages, COMPLETION_WAIT". No wait is emitted after the last
-    ///   phase: the caller's next `Sync` is that completion. A trailing wait
-    ///   would make a single native command (e.g. one INVALIDATE_IOTLB_PAGES)
-    ///   round-trip to two commands, and would add an output sync that no input
-    ///   sync asked for (docs/ARCHITECTURE.md rule 3: every input sync becomes exactly one
-    ///   output sync); batched invalidations would also pay one wait each.
-    /// * `Sync` → one COMPLETION_WAIT; `sev`, `drain_page_requests` or a store
-    ///   address that is not 8-byte aligned below 2^52 → `NoEquivalent`.
-    /// * `Prefetch` → PREFETCH_IOMMU_PAGES (inv = 0); configuration-only,
-    ///   secure or unnameable prefetches are dropped (a hint).
-    /// * `PageResponse` → COMPLETE_PPR_REQUEST (`NoEquivalent` for a PASID
-    ///   wider than `Features::pasid_bits`, or a guest response without
-    ///   `Features::gt_sup`: the host logged no such request);
-    ///   `Resume`, `StallTerminate` → `NoEquivalent`.
-    ///
-    /// ```
-    /// use iommu_inval_amd::{lower, Command, Features, DEFAULT_BUDGET};
-    /// use iommu_inval_core::{model::*, FixedBuf, IdentityContext};
-    /// // Leaf-only stage-2 invalidation of 2 MiB in domain 3.
-    /// let op = Op::Inval(Inval::new(Caches::IOTLB | Caches::LEAF).stage(Stages::S2)
-    ///     .domain(DomainSel::One(3)).range(AddrRange::new(0x20_0000, 0x20_0000).unwrap()));
-    /// let mut out: FixedBuf<Command, 8> = FixedBuf::new();
-    /// let o = lower(&op, &Features::REV2, DEFAULT_BUDGET, &IdentityContext, &mut out).unwrap();
-    /// assert!(o.is_exact());
-    /// // s = 1, bits 12..=19 set, bit 20 clear: 2^21 bytes at 0x200000.
-    /// assert_eq!(out.get(0).unwrap().encode(), [0x3000_0003_0000_0000, 0x2f_f001]);
-    /// ```
-    crate::AmdVi,
-    lower_inval
-);
-
+/// Lower one generic operation to AMD-Vi commands written to `out`.
+///
+/// * `Inval`: up to three phases (configuration, IOMMU TLB, device TLBs;
+///   see the module docs) with a fencing COMPLETION_WAIT (`f` = 1) between
+///   two non-empty phases. A `Regime::Secure` invalidation is dropped whole
+///   (AMD-Vi has no secure regime, and device TLBs and interrupt entries
+///   serve non-secure requests only); `Regime::Hyp` lowers device TLBs and
+///   interrupt entries as `Guest` does (they are not regime-tagged). Device
+///   TLBs on a host without ATS and devices whose ATS is disabled are
+///   dropped too.
+///
+///   **Deliberate deviation (no trailing COMPLETION_WAIT):** the seed order
+///   was "configuration, COMPLETION_WAIT, IOMMU pages, COMPLETION_WAIT,
+///   IOTLB pages, COMPLETION_WAIT". No wait is emitted after the last
+///   phase: the caller's next `Sync` is that completion. A trailing wait
+///   would make a single native command (e.g. one INVALIDATE_IOTLB_PAGES)
+///   round-trip to two commands, and would add an output sync that no input
+///   sync asked for (docs/ARCHITECTURE.md rule 3: every input sync becomes exactly one
+///   output sync); batched invalidations would also pay one wait each.
+/// * `Sync` → one COMPLETION_WAIT; `sev`, `drain_page_requests` or a store
+///   address that is not 8-byte aligned below 2^52 → `NoEquivalent`.
+/// * `Prefetch` → PREFETCH_IOMMU_PAGES (inv = 0); configuration-only,
+///   secure or unnameable prefetches are dropped (a hint).
+/// * `PageResponse` → COMPLETE_PPR_REQUEST (`NoEquivalent` for a PASID
+///   wider than `Features::pasid_bits`, or a guest response without
+///   `Features::gt_sup`: the host logged no such request);
+///   `Resume`, `StallTerminate` → `NoEquivalent`.
 impl Lowering for crate::AmdVi {
     const NO_EVENT: Option<&'static str> = Some("COMPLETION_WAIT cannot send an event (SEV)");
     // COMPLETION_WAIT has no page-request drain (VT-d pd); dropping it
@@ -399,7 +362,7 @@ fn iommu_all_widening(i: &Inval) -> Widened {
     w
 }
 
-fn lower_inval<C: Context + ?Sized>(
+pub(crate) fn lower_inval<C: Context + ?Sized>(
     i: &Inval,
     caps: &Host<'_>,
     ctx: &C,
@@ -670,4 +633,68 @@ fn lower_inval<C: Context + ?Sized>(
     e.widen(widened);
     e.set_dropped(dropped_part);
     Ok(e.outcome())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ALL_PAGES_ADDRESS;
+    use iommu_inval_core::lower::NAPOT_SPLIT_FACTOR;
+
+    fn span(a: u64, size: u64) -> AddrRange {
+        AddrRange::new(a, size).unwrap()
+    }
+
+    fn single(address: u64, s: bool) -> PagePlan {
+        PagePlan::Single { address, s }
+    }
+
+    #[test]
+    fn range_rule_split_factor_two() {
+        assert_eq!(NAPOT_SPLIT_FACTOR, 2);
+        // 12 KiB at 0x1000: the covering block is 16 KiB at 0 (≤ 2 × 12 KiB): one command.
+        let p = plan_range(&span(0x1000, 0x3000), 16);
+        assert_eq!(p.plan, single(0x1000, true));
+        assert_eq!(p.widened, Widened::RANGE);
+        // Exactly double (8 KiB at 0x1000 → 16 KiB block at 0): one command, widened.
+        let p = plan_range(&span(0x1000, 0x2000), 16);
+        assert_eq!(
+            (p.plan, p.count, p.widened),
+            (single(0x1000, true), 1, Widened::RANGE)
+        );
+        // More than double (8 KiB at 0x3000 → 32 KiB block): two exact single pages.
+        let p = plan_range(&span(0x3000, 0x2000), 16);
+        assert_eq!((p.count, p.widened), (2, Widened::empty()));
+        let (mut got, mut n) = ([(0u64, true); 2], 0);
+        p.for_each(|a, s| {
+            got[n] = (a, s);
+            n += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!((n, got), (2, [(0x3000, false), (0x4000, false)]));
+        // Over the cap: the single covering block, reported with CAP.
+        let p = plan_range(&span(0x3000, 0x2000), 1);
+        assert_eq!(p.plan, single(0x3000, true)); // 32 KiB at 0: bits 12,13 set, 14 clear
+        assert_eq!(p.widened, Widened::RANGE | Widened::CAP);
+        // An aligned block is one exact command; an unaligned byte range widens to pages.
+        let p = plan_range(&span(0x20_0000, 0x20_0000), 16);
+        assert_eq!(
+            (p.plan, p.widened),
+            (single(0x2f_f000, true), Widened::empty())
+        );
+        let p = plan_range(&span(0x1800, 0x10), 16);
+        assert_eq!((p.plan, p.widened), (single(0x1000, false), Widened::RANGE));
+        // Everything, and a range straddling 2^63: the all-pages address.
+        assert_eq!(
+            plan_range(&AddrRange::All, 1).plan,
+            single(ALL_PAGES_ADDRESS, true)
+        );
+        let p = plan_range(
+            &AddrRange::inclusive((1 << 63) - 0x1000, (1 << 63) + 0xfff).unwrap(),
+            1,
+        );
+        assert_eq!(p.plan, single(ALL_PAGES_ADDRESS, true));
+        assert!(p.widened.contains(Widened::RANGE));
+    }
 }

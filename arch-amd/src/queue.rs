@@ -22,12 +22,13 @@
 //! COMPLETION_WAIT executed, errors written to the guest's event log, a back
 //! end fed with the lifted ops, and the producer side for a host buffer;
 //! core's [`QueueEngine::consume`] and [`QueueEngine::commands`] walk it
-//! decoding only. [`CmdBuf`] is the buffer's registers decoded.
+//! decoding only.
 //!
 //! ```
 //! use iommu_inval_amd::queue::CmdBufDevice;
 //! use iommu_inval_core::device::{CommandQueue, QueueEngine};
 //! use iommu_inval_core::SliceMemory;
+//! use iommu_inval_core::NativeCommand;
 //! // 256-entry buffer at 0x10000; two commands (IOMMU_ALL, COMPLETION_WAIT) at entries 0 and 1.
 //! let mut bytes = vec![0u8; 4096];
 //! bytes[7] = 0x80;                    // w0 of entry 0: opcode 8
@@ -46,6 +47,7 @@ use iommu_inval_core::device::{
     BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
 };
 use iommu_inval_core::ring::{Ring, RingRegs};
+use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{Barrier, DecodeError, MemError, QueueMemory};
 
 iommu_inval_core::arch_error! {
@@ -64,7 +66,7 @@ iommu_inval_core::arch_error! {
 }
 
 /// Bytes per command-buffer entry.
-pub const ENTRY_BYTES: u32 = 16;
+pub(crate) const ENTRY_BYTES: u32 = 16;
 /// Smallest architected ComLen (256 entries).
 pub(crate) const MIN_COM_LEN: u8 = 8;
 /// Largest ComLen (32768 entries, 512 KiB).
@@ -82,27 +84,16 @@ pub const EVENT_COMMAND_HARDWARE_ERROR: u8 = 0x6;
 pub(crate) const HW_ERROR_TYPE_MASTER_ABORT: u8 = 0b01;
 
 /// The registers describe no usable command buffer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// ComLen below 8 is reserved.
+    #[error("reserved ComLen {0} (must be 8..=15)")]
     ReservedLength(u8),
     /// A head or tail offset at or past the end of the buffer (the byte offset).
+    #[error("pointer {0:#x} past the end of the command buffer")]
     PointerOutOfRange(u64),
 }
-
-impl core::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            ConfigError::ReservedLength(l) => write!(f, "reserved ComLen {l} (must be 8..=15)"),
-            ConfigError::PointerOutOfRange(p) => {
-                write!(f, "pointer {p:#x} past the end of the command buffer")
-            }
-        }
-    }
-}
-
-impl core::error::Error for ConfigError {}
 
 /// One 128-bit event log entry, as the IOMMU would write it to the event log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -134,7 +125,7 @@ impl EventLogEntry {
 
 /// A command buffer: base, size, head and tail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct CmdBuf {
+pub(crate) struct CmdBuf {
     base: u64,
     com_len: u8,
     head: u32,
@@ -144,7 +135,7 @@ pub struct CmdBuf {
 impl CmdBuf {
     /// From the values of CmdBufBaseAddr, CmdBufHeadPtr and CmdBufTailPtr.
     /// Reserved register bits are ignored, as the registers do not hold them.
-    pub fn from_registers(
+    pub(crate) fn from_registers(
         base_reg: u64,
         head_reg: u64,
         tail_reg: u64,
@@ -160,7 +151,7 @@ impl CmdBuf {
 
     /// From a 4 KiB-aligned base (low bits ignored), ComLen and byte offsets
     /// (16-byte aligned; low bits ignored).
-    pub fn new(base: u64, com_len: u8, head: u64, tail: u64) -> Result<Self, ConfigError> {
+    pub(crate) fn new(base: u64, com_len: u8, head: u64, tail: u64) -> Result<Self, ConfigError> {
         if !(MIN_COM_LEN..=MAX_COM_LEN).contains(&com_len) {
             return Err(ConfigError::ReservedLength(com_len));
         }
@@ -185,42 +176,33 @@ impl CmdBuf {
     }
 
     /// Buffer size in bytes (16 · 2^ComLen).
-    pub const fn size_bytes(&self) -> u32 {
+    pub(crate) const fn size_bytes(&self) -> u32 {
         ENTRY_BYTES << self.com_len
     }
-    /// Number of entries (2^ComLen).
-    pub const fn entries(&self) -> u32 {
-        1 << self.com_len
-    }
     /// Physical base address.
-    pub const fn base(&self) -> u64 {
+    pub(crate) const fn base(&self) -> u64 {
         self.base
     }
     /// The CmdBufHeadPtr register value (byte offset).
-    pub const fn head_register(&self) -> u64 {
+    pub(crate) const fn head_register(&self) -> u64 {
         self.head as u64
     }
     /// The CmdBufTailPtr register value (byte offset).
-    pub const fn tail_register(&self) -> u64 {
+    pub(crate) const fn tail_register(&self) -> u64 {
         self.tail as u64
     }
     /// The ring CmdBufBaseAddr describes: 2^ComLen 16-byte entries, no
     /// wrap bit (head = tail is empty).
-    pub const fn ring(&self) -> Ring {
+    pub(crate) const fn ring(&self) -> Ring {
         Ring::new(self.base, self.com_len, 2, false)
     }
-    /// Commands waiting between head and tail.
-    pub const fn pending(&self) -> u32 {
-        self.ring()
-            .pending(self.head / ENTRY_BYTES, self.tail / ENTRY_BYTES)
-    }
     /// The guest wrote CmdBufTailPtr.
-    pub fn set_tail(&mut self, tail_reg: u64) -> Result<(), ConfigError> {
+    pub(crate) fn set_tail(&mut self, tail_reg: u64) -> Result<(), ConfigError> {
         self.tail = self.offset(tail_reg & PTR_MASK)?;
         Ok(())
     }
     /// The guest wrote CmdBufHeadPtr (allowed while processing is stopped).
-    pub fn set_head(&mut self, head_reg: u64) -> Result<(), ConfigError> {
+    pub(crate) fn set_head(&mut self, head_reg: u64) -> Result<(), ConfigError> {
         self.head = self.offset(head_reg & PTR_MASK)?;
         Ok(())
     }
@@ -345,7 +327,7 @@ impl EventLog {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CmdBufDevice {
     /// The command buffer.
-    pub buf: CmdBuf,
+    pub(crate) buf: CmdBuf,
     /// The CmdBufTailPtr value last written (checked at process time).
     pub tail_reg: u64,
     /// IOMMU Status Register (MMIO 2020h), the bits the command buffer owns.
@@ -354,17 +336,12 @@ pub struct CmdBufDevice {
     /// only reported in [`Progress`](iommu_inval_core::device::Progress)).
     pub event_log: Option<EventLog>,
     /// What the emulated IOMMU implements (EFR): a command it does not
-    /// support is an ILLEGAL_COMMAND_ERROR ([`Command::decode_with`]).
+    /// support is an ILLEGAL_COMMAND_ERROR ([`Command::decode_with`](iommu_inval_core::NativeCommand::decode_with)).
     /// [`Features::LATEST`](crate::Features::LATEST) by default.
     pub features: crate::Features,
 }
 
 impl CmdBufDevice {
-    /// Decode as an IOMMU with `features` does ([`Features::check`](crate::Features::check)).
-    pub fn with_features(mut self, features: crate::Features) -> Self {
-        self.features = features;
-        self
-    }
     /// Errors are written to this event log.
     pub fn with_event_log(mut self, log: EventLog) -> Self {
         self.event_log = Some(log);
@@ -374,6 +351,11 @@ impl CmdBufDevice {
     /// resumes at head.
     pub fn restart(&mut self) {
         self.status |= STATUS_CMD_BUF_RUN;
+    }
+    /// The guest wrote CmdBufHeadPtr (allowed while the buffer is stopped);
+    /// an offset past the end is refused and the head kept.
+    pub fn write_head(&mut self, head: u64) -> Result<(), ConfigError> {
+        self.buf.set_head(head)
     }
     /// The guest wrote the Status Register: RW1C bits written as 1 are
     /// cleared (EventOverflow, EventLogInt, ComWaitInt).
@@ -535,6 +517,9 @@ impl CommandQueue for CmdBufDevice {
     /// CmdBufTailPtr.
     fn tail_register(&self) -> u64 {
         self.tail_reg
+    }
+    fn features_mut(&mut self) -> &mut crate::Features {
+        &mut self.features
     }
 }
 

@@ -1,7 +1,7 @@
 //! Lift and lower, case by case.
 
-use iommu_inval_amd::lower::{plan_range, PagePlan, SPLIT_FACTOR};
 use iommu_inval_amd::*;
+use iommu_inval_core::arch::Arch;
 use iommu_inval_core::arch::Target;
 use iommu_inval_core::context::Topology;
 use iommu_inval_core::footprint::{Footprint, Relation};
@@ -11,13 +11,9 @@ use iommu_inval_core::{Context, IdentityContext, LowerError};
 fn lift1<C: Context>(w: [u64; 2], ctx: &C) -> (Vec<Op>, Outcome) {
     let c = Command::decode(&w).unwrap();
     let mut ops = Vec::new();
-    let o = lift(&c, ctx, &mut ops).unwrap();
+    let o = AmdVi::lift(&c, ctx, &mut ops).unwrap();
     assert_eq!(o.emitted, ops.len());
     (ops, o)
-}
-
-fn single(address: u64, s: bool) -> PagePlan {
-    PagePlan::Single { address, s }
 }
 
 fn inval(op: &Op) -> Inval {
@@ -29,7 +25,7 @@ fn inval(op: &Op) -> Inval {
 
 fn low<C: Context>(op: Op, caps: &Target<AmdVi>, ctx: &C) -> (Vec<Command>, Outcome) {
     let mut out = Vec::new();
-    let o = lower(&op, &caps.features, caps.budget, ctx, &mut out).unwrap();
+    let o = AmdVi::lower(&op, &caps.features, caps.budget, ctx, &mut out).unwrap();
     assert_eq!(o.emitted, out.len());
     (out, o)
 }
@@ -205,53 +201,9 @@ fn lift_wait_prefetch_ppr() {
     }
     let c = Command::decode(&[0x7000_0000_0000_0010, 2 << 44]).unwrap();
     assert!(matches!(
-        lift(&c, &ctx, &mut Vec::new()),
+        AmdVi::lift(&c, &ctx, &mut Vec::new()),
         Err(LowerError::NoEquivalent(_))
     ));
-}
-
-#[test]
-fn range_rule_split_factor_two() {
-    assert_eq!(SPLIT_FACTOR, 2);
-    // Exactly double (8 KiB at 0x1000 → 16 KiB block at 0): one command, widened.
-    let p = plan_range(&span(0x1000, 0x2000), 16);
-    assert_eq!(
-        (p.plan, p.count, p.widened),
-        (single(0x1000, true), 1, Widened::RANGE)
-    );
-    // More than double (8 KiB at 0x3000 → 32 KiB block): two exact single pages.
-    let p = plan_range(&span(0x3000, 0x2000), 16);
-    assert_eq!((p.count, p.widened), (2, Widened::empty()));
-    let mut got = Vec::new();
-    p.for_each(|a, s| {
-        got.push((a, s));
-        Ok(())
-    })
-    .unwrap();
-    assert_eq!(got, [(0x3000, false), (0x4000, false)]);
-    // Over the cap: the single covering block, reported with CAP.
-    let p = plan_range(&span(0x3000, 0x2000), 1);
-    assert_eq!(p.plan, single(0x3000, true)); // 32 KiB at 0: bits 12,13 set, 14 clear
-    assert_eq!(p.widened, Widened::RANGE | Widened::CAP);
-    // An aligned block is one exact command; an unaligned byte range widens to pages.
-    let p = plan_range(&span(0x20_0000, 0x20_0000), 16);
-    assert_eq!(
-        (p.plan, p.widened),
-        (single(0x2f_f000, true), Widened::empty())
-    );
-    let p = plan_range(&span(0x1800, 0x10), 16);
-    assert_eq!((p.plan, p.widened), (single(0x1000, false), Widened::RANGE));
-    // Everything, and a range straddling 2^63: the all-pages address.
-    assert_eq!(
-        plan_range(&AddrRange::All, 1).plan,
-        single(ALL_PAGES_ADDRESS, true)
-    );
-    let p = plan_range(
-        &AddrRange::inclusive((1 << 63) - 0x1000, (1 << 63) + 0xfff).unwrap(),
-        1,
-    );
-    assert_eq!(p.plan, single(ALL_PAGES_ADDRESS, true));
-    assert!(p.widened.contains(Widened::RANGE));
 }
 
 #[test]
@@ -499,7 +451,7 @@ fn lower_device_tlb() {
     assert!(out.is_empty() && o.dropped.is_some());
     // Devices nobody can enumerate: refused rather than under-invalidated.
     let mut sink = Vec::new();
-    let e = lower(
+    let e = AmdVi::lower(
         &Op::Inval(Inval::new(Caches::DEV_TLB)),
         &caps.features,
         caps.budget,
@@ -512,7 +464,7 @@ fn lower_device_tlb() {
     // A requester id wider than the 16-bit DeviceID (an SMMU StreamID, say):
     // refused for the device TLB; configuration falls back to IOMMU_ALL.
     let wide = d.device(DeviceSel::One(0x1_0000)).pasid(PasidSel::All);
-    let e = lower(
+    let e = AmdVi::lower(
         &Op::Inval(wide),
         &caps.features,
         caps.budget,
@@ -535,7 +487,8 @@ fn lower_other_ops() {
     let ctx = IdentityContext;
     let caps = Target::<AmdVi>::default();
     let mut sink = Vec::new();
-    let mut err = |op: Op| lower(&op, &caps.features, caps.budget, &ctx, &mut sink).unwrap_err();
+    let mut err =
+        |op: Op| AmdVi::lower(&op, &caps.features, caps.budget, &ctx, &mut sink).unwrap_err();
     assert!(matches!(
         err(Op::Sync(Barrier {
             sev: true,
@@ -643,10 +596,10 @@ fn sink_full_is_an_error() {
         .domain(DomainSel::One(1))
         .pasid(PasidSel::One(1));
     assert_eq!(
-        lower(
+        AmdVi::lower(
             &Op::Inval(i),
             &Features::REV2,
-            DEFAULT_BUDGET,
+            AmdVi::DEFAULT_BUDGET,
             &IdentityContext,
             &mut buf
         ),
@@ -667,7 +620,7 @@ fn widened_lowering_covers() {
         out.iter()
             .flat_map(|c| {
                 let mut v = Vec::new();
-                lift(c, &ctx, &mut v).unwrap();
+                AmdVi::lift(c, &ctx, &mut v).unwrap();
                 v
             })
             .collect::<Vec<_>>()
@@ -691,10 +644,10 @@ fn inverted_spans_are_refused_not_a_panic() {
         .device(DeviceSel::One(1))
         .range(bad);
     assert_eq!(
-        lower(
+        AmdVi::lower(
             &Op::Inval(i),
             &Features::REV2,
-            DEFAULT_BUDGET,
+            AmdVi::DEFAULT_BUDGET,
             &IdentityContext,
             &mut sink
         ),
@@ -705,10 +658,10 @@ fn inverted_spans_are_refused_not_a_panic() {
         range: Some(bad),
         ..Prefetch::default()
     };
-    assert!(lower(
+    assert!(AmdVi::lower(
         &Op::Prefetch(p),
         &Features::REV2,
-        DEFAULT_BUDGET,
+        AmdVi::DEFAULT_BUDGET,
         &IdentityContext,
         &mut sink
     )

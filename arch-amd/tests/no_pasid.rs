@@ -5,6 +5,7 @@
 //! one for entry 0.
 
 use iommu_inval_amd::*;
+use iommu_inval_core::arch::Arch;
 use iommu_inval_core::context::Topology;
 use iommu_inval_core::footprint::{Footprint, Relation};
 use iommu_inval_core::model::*;
@@ -30,10 +31,10 @@ fn s1(d: u32, p: PasidSel) -> Op {
 
 fn low(op: &Op, ctx: &dyn Context) -> (Vec<(bool, u32, u16)>, Outcome, Relation) {
     let mut out = Vec::new();
-    let o = lower(op, &Features::REV2, DEFAULT_BUDGET, ctx, &mut out).unwrap();
+    let o = AmdVi::lower(op, &Features::REV2, AmdVi::DEFAULT_BUDGET, ctx, &mut out).unwrap();
     let mut back = Vec::new();
     for c in &out {
-        lift(c, ctx, &mut back).unwrap();
+        AmdVi::lift(c, ctx, &mut back).unwrap();
     }
     let rel = Footprint::of_ops(&back, ctx).relation_to(&Footprint::of_op(op, ctx));
     let v = out
@@ -63,7 +64,7 @@ fn no_pasid_is_gcr3_entry_0() {
         gn: true,
         address: ALL_PAGES_ADDRESS,
     };
-    lift(&Command::InvalidateIommuPages(c), &t, &mut ops).unwrap();
+    AmdVi::lift(&Command::InvalidateIommuPages(c), &t, &mut ops).unwrap();
     assert_eq!(ops, [s1(1, PasidSel::NoPasid)]);
     // Domain 2 lists PASID 0: entry 0 serves both, reported.
     let (v, o, rel) = low(&s1(2, PasidSel::NoPasid), &t);

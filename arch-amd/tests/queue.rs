@@ -4,6 +4,7 @@ use iommu_inval_amd::queue::HwError;
 use iommu_inval_amd::queue::*;
 use iommu_inval_amd::Command;
 use iommu_inval_core::device::{CommandQueue, Fault, FaultCause, QueueEngine};
+use iommu_inval_core::ring::RingRegs;
 use iommu_inval_core::{DecodeError, ErrorKind, MemError, SliceMemory};
 
 const BASE: u64 = 0x4_0000;
@@ -56,10 +57,14 @@ impl Walker {
     fn head_register(&self) -> u64 {
         self.0.head_register()
     }
+    /// A tail inside the buffer is taken; one past its end is refused
+    /// (checked as the registers are, by `from_registers`) and not written.
     fn set_tail(&mut self, tail: u64) -> Result<(), ConfigError> {
-        let r = self.0.buf.set_tail(tail);
-        self.0.tail_reg = self.0.buf.tail_register();
-        r
+        let r = self.0.ring();
+        let base = r.base | u64::from(r.log2_entries) << 56;
+        CmdBufDevice::from_registers(base, self.0.head_register(), tail)?;
+        self.0.doorbell(tail);
+        Ok(())
     }
     fn error(&self, f: Fault<HwError>) -> CmdBufError {
         CmdBufError {
@@ -107,22 +112,24 @@ const WAIT: [u64; 2] = [0x1000_0000_0000_0002, 0];
 #[test]
 fn registers() {
     // ComLen 8 in bits [59:56], base in [51:12]; reserved register bits ignored.
-    let q = CmdBuf::from_registers(0x0800_0000_0004_0fff, 0x10, 0xffff_ffff_fff8_0030).unwrap();
-    assert_eq!((q.base(), q.entries(), q.size_bytes()), (BASE, 256, 4096));
+    let q =
+        CmdBufDevice::from_registers(0x0800_0000_0004_0fff, 0x10, 0xffff_ffff_fff8_0030).unwrap();
+    let r = q.ring();
+    assert_eq!((r.base, r.entries(), r.size_bytes()), (BASE, 256, 4096));
     assert_eq!(
         (q.head_register(), q.tail_register(), q.pending()),
         (0x10, 0x30, 2)
     );
     assert_eq!(
-        CmdBuf::from_registers(0x0700_0000_0004_0000, 0, 0),
+        CmdBufDevice::from_registers(0x0700_0000_0004_0000, 0, 0),
         Err(ConfigError::ReservedLength(7))
     );
     assert_eq!(
-        CmdBuf::from_registers(0x0800_0000_0004_0000, 0x1000, 0),
+        CmdBufDevice::from_registers(0x0800_0000_0004_0000, 0x1000, 0),
         Err(ConfigError::PointerOutOfRange(0x1000))
     );
-    let big = CmdBuf::from_registers(0x0f00_0000_0004_0000, 0x7_fff0, 0).unwrap();
-    assert_eq!((big.entries(), big.pending()), (32768, 1));
+    let big = CmdBufDevice::from_registers(0x0f00_0000_0004_0000, 0x7_fff0, 0).unwrap();
+    assert_eq!((big.ring().entries(), big.pending()), (32768, 1));
 }
 
 #[test]

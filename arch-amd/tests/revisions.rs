@@ -6,6 +6,7 @@
 
 use iommu_inval_amd::queue::CmdBufDevice;
 use iommu_inval_amd::*;
+use iommu_inval_core::arch::Arch;
 use iommu_inval_core::device::{CommandQueue, CountingBackend};
 use iommu_inval_core::model::PasidSel;
 use iommu_inval_core::{CellMemory, ErrorKind, IdentityContext, LowerError, QueueMemory};
@@ -37,7 +38,7 @@ fn insert_guest_event() {
     );
     // Not an invalidation: no generic form.
     assert!(matches!(
-        lift(&dec(w), &IdentityContext, &mut Vec::new()),
+        AmdVi::lift(&dec(w), &IdentityContext, &mut Vec::new()),
         Err(LowerError::NoEquivalent(_))
     ));
 }
@@ -75,7 +76,7 @@ fn reset_vmmio() {
         );
     }
     assert!(Command::decode_with(&w, &Features::REV2).is_err());
-    assert!(lift(&dec(w), &IdentityContext, &mut Vec::new()).is_err());
+    assert!(AmdVi::lift(&dec(w), &IdentityContext, &mut Vec::new()).is_err());
 }
 
 /// INVALIDATE_IOTLB_PAGES: PASID[19:16] in w0[59:56] (revision 3.x).
@@ -94,7 +95,7 @@ fn iotlb_pages_20_bit_pasid() {
         (ErrorKind::ReservedBits, 0, 0xf << 56)
     );
     let mut ops = Vec::new();
-    lift(&dec(w), &IdentityContext, &mut ops).unwrap();
+    AmdVi::lift(&dec(w), &IdentityContext, &mut ops).unwrap();
     match ops.as_slice() {
         [iommu_inval_core::Op::Inval(i)] => assert_eq!(i.pasid, PasidSel::One(0xa_bcde)),
         other => panic!("{other:?}"),

@@ -11,7 +11,12 @@ use arbitrary::{Arbitrary, Result, Unstructured};
 
 /// A field value biased to the edges of `bf`.
 fn edge_value(u: &mut Unstructured<'_>, bf: bits::Bf) -> Result<u64> {
-    let max = bf.max();
+    // The largest value of the field (for an address: its mask).
+    let max = if bf.addr {
+        bf.mask()
+    } else {
+        (1u64 << bf.width) - 1
+    };
     let v = match u.int_in_range(0u8..=7)? {
         0 => 0,
         1 => max,
@@ -53,6 +58,25 @@ fn fix(w: &mut [u64; 2]) {
         0x41 if PRI_RESP.get(w) == 3 => clear(w, PRI_RESP),
         _ => {}
     }
+}
+
+/// Words of op `name` built from raw values `r0`, `r1`: every field of the
+/// op filled from them (cut to its bits), then the field rules applied, so
+/// that they decode (CMD_CFGI_STE_RANGE keeps `range` below 31, which is
+/// CMD_CFGI_ALL). `None` for an unknown op. The property tests' generator
+/// of valid commands from two random words.
+pub fn valid_words(name: &str, r0: u64, r1: u64) -> Option<[u64; 2]> {
+    let (defs, _, opcode, fixed1) = Command::fields_of(name)?;
+    let m = crate::cmd::valid_mask(defs, fixed1);
+    let mut w = [
+        u64::from(opcode) | (r0 & m[0] & !0xff),
+        fixed1 | (r1 & m[1]),
+    ];
+    fix(&mut w);
+    if name == "CMD_CFGI_STE_RANGE" && bits::RANGE.get(&w) == 31 {
+        w[1] &= !1;
+    }
+    Some(w)
 }
 
 impl<'a> Arbitrary<'a> for Command {

@@ -2,7 +2,7 @@
 //!
 //! Every command is 16 bytes, two little-endian 64-bit words, with the opcode
 //! in `w0[7:0]` (IHI0070 §4.1.1). Field positions are one table per format
-//! ([`bits`]); each op lists its fields in the order of
+//! (the crate-private `bits`); each op lists its fields in the order of
 //! the command tables (docs/SPEC.md), and the codec, the named-field access
 //! ([`NativeCommand`](iommu_inval_core::NativeCommand)) and the reserved-bit
 //! masks are all derived from that one list, so they cannot disagree.
@@ -12,8 +12,9 @@
 //! unchanged (docs/SPEC.md "Codec rules"). Addresses are byte
 //! addresses (low bits zero), never shifted field values.
 
-/// Bit fields of the command formats.
-pub mod bits {
+/// Bit fields of the command formats. Private: users reach a field by its
+/// name on the op's struct (or [`NativeCommand::for_each_field`](iommu_inval_core::NativeCommand::for_each_field)), never by shifts.
+pub(crate) mod bits {
     /// One bit field: `width` bits of word `word` from bit `lo`. An address
     /// field (`addr`) holds a byte address: its value is the word masked, not
     /// shifted down.
@@ -49,14 +50,6 @@ pub mod bits {
         /// The bits of the field in its word.
         pub const fn mask(&self) -> u64 {
             ((1u64 << self.width) - 1) << self.lo
-        }
-        /// Largest value the field holds (for an address: the mask).
-        pub const fn max(&self) -> u64 {
-            if self.addr {
-                self.mask()
-            } else {
-                (1u64 << self.width) - 1
-            }
         }
         /// The field's value in `w`.
         #[inline(always)]
@@ -162,13 +155,13 @@ use bits::*;
 
 /// One named field of an op: its name (docs/SPEC.md) and bit field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FieldDef {
+pub(crate) struct FieldDef {
     /// Field name, as in docs/SPEC.md and the JSON.
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     /// Where it lives.
-    pub bf: Bf,
+    pub(crate) bf: Bf,
     /// A 1-bit field shown as a boolean.
-    pub boolean: bool,
+    pub(crate) boolean: bool,
 }
 
 /// The bits an op may set: opcode, its fields and its fixed bits.
@@ -244,15 +237,15 @@ macro_rules! commands {
                 /// Op name (docs/SPEC.md).
                 pub const NAME: &'static str = $name;
                 /// Fields in table order.
-                pub const FIELDS: &'static [FieldDef] = &[
+                pub(crate) const FIELDS: &'static [FieldDef] = &[
                     $( FieldDef { name: stringify!($field), bf: $bf, boolean: <$ty as Raw>::BOOL } ),*
                 ];
                 /// Field names in table order.
-                pub const FIELD_NAMES: &'static [&'static str] = &[ $( stringify!($field) ),* ];
+                pub(crate) const FIELD_NAMES: &'static [&'static str] = &[ $( stringify!($field) ),* ];
                 /// Bits this op may set, per word; everything else is reserved.
-                pub const MASK: [u64; 2] = valid_mask(Self::FIELDS, $fixed1);
-                /// Bits of `w1` fixed by the op (CMD_CFGI_ALL: range = 31).
-                pub const FIXED1: u64 = $fixed1;
+                // CMD_CFGI_ALL's only in the tests: it shares opcode 4's.
+                #[allow(dead_code)]
+                pub(crate) const MASK: [u64; 2] = valid_mask(Self::FIELDS, $fixed1);
 
                 #[inline(always)]
                 #[allow(unused_variables)]
@@ -261,7 +254,7 @@ macro_rules! commands {
                 }
 
                 /// The two words (fields wider than their bit field are cut:
-                /// use [`Command::encode_checked`] to refuse them).
+                /// use [`NativeCommand::validate`](iommu_inval_core::NativeCommand::validate) to refuse them).
                 #[inline(always)]
                 #[allow(unused_mut)]
                 pub(crate) fn encode(&self) -> [u64; 2] {
@@ -304,13 +297,13 @@ macro_rules! commands {
                 match self { $( Command::$variant(_) => $variant::FIELDS, )* }
             }
             /// The two 64-bit words. Fields wider than their bit field are cut
-            /// (a decoded command never has any); see [`Command::encode_checked`].
+            /// (a decoded command never has any); see [`NativeCommand::validate`](iommu_inval_core::NativeCommand::validate).
             #[inline(always)]
             pub fn encode(&self) -> [u64; 2] {
                 match self { $( Command::$variant(c) => c.encode(), )* }
             }
             /// Field list of op `name`.
-            pub fn fields_of(name: &str) -> Option<(&'static [FieldDef], &'static [&'static str], u8, u64)> {
+            pub(crate) fn fields_of(name: &str) -> Option<(&'static [FieldDef], &'static [&'static str], u8, u64)> {
                 match name {
                     $( $name => Some(($variant::FIELDS, $variant::FIELD_NAMES, $opcode, $fixed1)), )*
                     _ => None,

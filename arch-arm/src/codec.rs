@@ -192,6 +192,19 @@ macro_rules! take {
     }};
 }
 
+/// [`take!`], refusing the ILLEGAL value 3 of the 2-bit field `$f` (bit
+/// field `$bf`): CMD_SYNC `cs` (IHI0070 §4.7.3), CMD_PRI_RESP `resp`
+/// (§4.5.2). A macro, not a function: the decoder's code stays as written.
+macro_rules! take_not3 {
+    ($t:ident, $w:expr, $f:ident, $bf:ident) => {{
+        let c = take!($t, $w);
+        if c.$f == 3 {
+            return Err(invalid(bits::$bf.word, bits::$bf.mask(), stringify!($f)));
+        }
+        c
+    }};
+}
+
 /// [`take!`] plus the TLBI range rules.
 macro_rules! take_range {
     ($t:ident, $w:expr) => {{
@@ -226,7 +239,7 @@ const fn range_bad(w: &[u64; 2]) -> bool {
     (tg0 & (any | ttl128)) | (!tg0 & (!any | (ttl128 & ttl0)))
 }
 
-/// Per opcode, everything [`Command::check_words`] tests, so that one
+/// Per opcode, everything [`Command::check_words`](iommu_inval_core::NativeCommand::check_words) tests, so that one
 /// table entry serves the whole test: the reserved bits `r0` / `r1` (as
 /// in [`RESERVED`]); the 2-bit fields of which the value 3 is ILLEGAL at
 /// `w0[13:12]` (`m0`: CMD_SYNC `cs`, IHI0070 §4.7.3) or `w1[13:12]` (`m1`:
@@ -288,7 +301,7 @@ const RANGE_OPS: [u8; 9] = [
 const PF_NS_RULE: &str = "ns with ssec=0";
 
 /// For CMD_PREFETCH_ADDR, the [`range_key`]s with `ns` (`w1[11]`, key bit
-/// 4) clear: [`Command::check_words`] passes those at once and sends the
+/// 4) clear: [`Command::check_words`](iommu_inval_core::NativeCommand::check_words) passes those at once and sends the
 /// rare `ns` = 1 words on to the decoder, which checks `ssec` (no test
 /// added on the path of the other ops).
 const PF_NS_CLEAR: u64 = {
@@ -333,7 +346,7 @@ const RULES: [Rule; 256] = {
     t
 };
 
-/// The error of words [`Command::check_words`]'s fast test refused: the
+/// The error of words [`Command::check_words`](iommu_inval_core::NativeCommand::check_words)'s fast test refused: the
 /// decoder's own (`Ok` for the rare words the test sends on to it).
 #[cold]
 #[inline(never)]
@@ -342,7 +355,7 @@ fn check_slow(w0: u64, w1: u64) -> Result<(), DecodeError> {
 }
 
 impl Command {
-    /// [`Command::decode`] of exactly two words.
+    /// [`Command::decode`](iommu_inval_core::NativeCommand::decode) of exactly two words.
     #[inline(always)]
     pub(crate) fn decode_words(w: &[u64; 2]) -> Result<Command, DecodeError> {
         // Opcode and reserved bits of every op: one table load, one test.
@@ -392,25 +405,36 @@ impl Command {
             0x60 => Command::TlbiSnhAll(take!(TlbiSnhAll, w)),
             0x70 => Command::DptiAll(take!(DptiAll, w)),
             0x40 => Command::AtcInv(take!(AtcInv, w)),
-            0x41 => {
-                let c = take!(PriResp, w);
-                if c.resp == 3 {
-                    return Err(invalid(1, bits::PRI_RESP.mask(), "resp"));
-                }
-                Command::PriResp(c)
-            }
+            0x41 => Command::PriResp(take_not3!(PriResp, w, resp, PRI_RESP)),
             0x44 => Command::Resume(take!(Resume, w)),
             0x45 => Command::StallTerm(take!(StallTerm, w)),
-            0x46 => {
-                let c = take!(CmdSync, w);
-                if c.cs == 3 {
-                    return Err(invalid(0, bits::CS.mask(), "cs"));
-                }
-                Command::CmdSync(c)
-            }
+            0x46 => Command::CmdSync(take_not3!(CmdSync, w, cs, CS)),
             op => return Err(unknown(op)),
         };
         Ok(c)
+    }
+
+    /// `(num, scale, ttl, ttl128, tg)` of a range TLBI (IHI0070 §4.4.1.1):
+    /// the one list of the ops that have them.
+    #[inline(always)]
+    pub(crate) const fn range_fields(&self) -> Option<(u8, u8, u8, bool, u8)> {
+        macro_rules! of {
+            ($x:expr) => {
+                Some(($x.num, $x.scale, $x.ttl, $x.ttl128, $x.tg))
+            };
+        }
+        match *self {
+            Command::TlbiNhVa(x) => of!(x),
+            Command::TlbiNhVaa(x) => of!(x),
+            Command::TlbiEl3Va(x) => of!(x),
+            Command::TlbiEl2Va(x) => of!(x),
+            Command::TlbiEl2Vaa(x) => of!(x),
+            Command::TlbiS2Ipa(x) => of!(x),
+            Command::TlbiSEl2Va(x) => of!(x),
+            Command::TlbiSEl2Vaa(x) => of!(x),
+            Command::TlbiSS2Ipa(x) => of!(x),
+            _ => None,
+        }
     }
 
     /// The field-value rules (the fields already fit their bits): TLBI
@@ -418,16 +442,10 @@ impl Command {
     /// (IHI0070 §4.4.1.1, §4.7.3, §4.5.2); CMD_CFGI_STE_RANGE `range` = 31
     /// is CMD_CFGI_ALL. (`NativeCommand::validate` checks the widths too.)
     pub fn check_values(&self) -> Result<(), DecodeError> {
+        if let Some((num, scale, ttl, ttl128, tg)) = self.range_fields() {
+            return check_range(num, scale, ttl, ttl128, tg);
+        }
         match *self {
-            Command::TlbiNhVa(c) => check_range(c.num, c.scale, c.ttl, c.ttl128, c.tg),
-            Command::TlbiNhVaa(c) => check_range(c.num, c.scale, c.ttl, c.ttl128, c.tg),
-            Command::TlbiEl3Va(c) => check_range(c.num, c.scale, c.ttl, c.ttl128, c.tg),
-            Command::TlbiEl2Va(c) => check_range(c.num, c.scale, c.ttl, c.ttl128, c.tg),
-            Command::TlbiEl2Vaa(c) => check_range(c.num, c.scale, c.ttl, c.ttl128, c.tg),
-            Command::TlbiS2Ipa(c) => check_range(c.num, c.scale, c.ttl, c.ttl128, c.tg),
-            Command::TlbiSEl2Va(c) => check_range(c.num, c.scale, c.ttl, c.ttl128, c.tg),
-            Command::TlbiSEl2Vaa(c) => check_range(c.num, c.scale, c.ttl, c.ttl128, c.tg),
-            Command::TlbiSS2Ipa(c) => check_range(c.num, c.scale, c.ttl, c.ttl128, c.tg),
             Command::PrefetchAddr(c) if c.ns && !c.ssec => {
                 Err(DecodeError::invalid(1, bits::PF_NS.mask(), PF_NS_RULE))
             }
@@ -442,19 +460,8 @@ impl Command {
         }
     }
 
-    /// Encode, refusing a command whose fields do not fit their bits or that
-    /// the decoder would refuse (so that the words decode back to `self`).
-    pub fn encode_checked(&self) -> Result<[u64; 2], DecodeError> {
-        let w = self.encode();
-        match Self::decode_words(&w) {
-            Ok(c) if c == *self => Ok(w),
-            Ok(_) => Err(DecodeError::invalid(0, 0, "field too wide")),
-            Err(e) => Err(e),
-        }
-    }
-
     /// Visit every field (name, value) in table order.
-    pub fn visit_fields(&self, f: &mut dyn FnMut(&'static str, FieldValue)) {
+    fn visit_fields(&self, f: &mut dyn FnMut(&'static str, FieldValue)) {
         let w = self.encode();
         for d in self.fields() {
             let v = d.bf.get(&w);
@@ -531,6 +538,7 @@ iommu_inval_core::native_command! {
     ///
     /// ```
     /// use iommu_inval_arm::{Command, TlbiNhVa};
+    /// use iommu_inval_core::NativeCommand;
     /// // CMD_TLBI_NH_VA, vmid 1, asid 5, 4 KiB granule, 32 pages (num 31) at 0x10_0000, leaf.
     /// let w = [0x0005_0001_0001_f012, 0x0000_0000_0010_0401];
     /// let c = Command::decode(&w).unwrap();
@@ -549,7 +557,7 @@ iommu_inval_core::native_command! {
     }
 
     /// Whether two words decode, without building the command: `Ok`
-    /// exactly when [`Command::decode`] is `Ok`, else the same error (the
+    /// exactly when [`Command::decode`](iommu_inval_core::NativeCommand::decode) is `Ok`, else the same error (the
     /// [`NativeCommand::check_words`](iommu_inval_core::NativeCommand::check_words) of SMMUv3). One table entry per
     /// opcode holds the whole test: the reserved bits and the `cs` / `resp`
     /// rule tested together, then, for the range TLBIs only, the range
@@ -559,6 +567,7 @@ iommu_inval_core::native_command! {
     /// ```
     /// use iommu_inval_arm::Command;
     /// use iommu_inval_core::copy_checked;
+    /// use iommu_inval_core::NativeCommand;
     /// // CMD_TLBI_NH_VA (vmid 1, asid 5, 32 pages at 0x10_0000), then a CMD_SYNC with cs = 3.
     /// let guest = [0x0005_0001_0001_f012, 0x0000_0000_0010_0401, 0x3046, 0];
     /// assert!(Command::check_words(&guest[..2]).is_ok());
@@ -631,6 +640,7 @@ impl core::fmt::Display for Command {
 mod tests {
     use super::*;
     use iommu_inval_core::arb::xorshift;
+    use iommu_inval_core::NativeCommand;
 
     /// `check_words` gives decode's verdict for every opcode byte, with
     /// the low 14 bits of `w1` (the range, `cs` / `resp` neighbourhood and

@@ -1,14 +1,14 @@
 //! What the emulated SMMU implements, for decoding: [`Features`].
 //!
-//! [`Command::decode`] accepts every command and field of the newest
+//! [`Command::decode`](iommu_inval_core::NativeCommand::decode) accepts every command and field of the newest
 //! revision of IHI0070, as issued to a Secure Command queue of an SMMU that
 //! implements every feature. An emulator of a particular SMMU decodes with
-//! [`Command::decode_with`] and its [`Features`]: a command that SMMU
+//! [`Command::decode_with`](iommu_inval_core::NativeCommand::decode_with) and its [`Features`]: a command that SMMU
 //! refuses is a CERROR_ILL ([`DecodeError`] of kind `invalid_field` for an
 //! ILLEGAL command or parameter, `reserved_bits` for a field that is RES0
 //! on that SMMU), as the hardware reports it in `SMMU_CMDQ_CONS.ERR`.
 //!
-//! The same type describes a *host* SMMU to [`lower`](crate::lower()): it
+//! The same type describes a *host* SMMU to `Arch::lower`: it
 //! sends only what the host implements (`ril`, `s1p`, `s2p`, `ats`) and
 //! keeps ids within `asid_bits`, `vmid_bits`, `ssid_bits`.
 //!
@@ -84,7 +84,7 @@ pub struct Features {
 
 impl Features {
     /// Every feature of the newest revision, Secure Command queue: what
-    /// [`Command::decode`] accepts.
+    /// [`Command::decode`](iommu_inval_core::NativeCommand::decode) accepts.
     pub const LATEST: Features = Features {
         s1p: true,
         s2p: true,
@@ -110,12 +110,6 @@ impl Features {
     /// The Non-secure Command queue of an SMMUv3.0 with both stages, EL2,
     /// ATS, PRI and stalls.
     pub const SMMUV3_0: Features = Features {
-        s1p: true,
-        s2p: true,
-        hyp: true,
-        ats: true,
-        pri: true,
-        stall: true,
         ril: false,
         ds: false,
         d128: false,
@@ -125,10 +119,7 @@ impl Features {
         stride: false,
         secure_queue: false,
         sel2: false,
-        rme_impl: false,
-        asid_bits: 16,
-        vmid_bits: 16,
-        ssid_bits: 20,
+        ..Features::LATEST
     };
 
     /// [`Features::SMMUV3_0`] plus SMMUv3.1: 52-bit physical addresses and
@@ -172,16 +163,17 @@ impl Features {
         ..Features::LATEST
     };
 
-    /// Whether this SMMU accepts `c` (decoded with [`Command::decode`]).
+    /// Whether this SMMU accepts `c` (decoded with [`Command::decode`](iommu_inval_core::NativeCommand::decode)).
     ///
     /// ```
     /// use iommu_inval_arm::{Command, Features};
+    /// use iommu_inval_core::NativeCommand;
     /// // CMD_TLBI_NH_VA with a range: ILLEGAL (RES0 fields) without RIL.
     /// let w = [0x0005_0001_0001_f012, 0x0000_0000_0010_0401];
     /// assert!(Command::decode_with(&w, &Features::SMMUV3_2).is_ok());
     /// assert!(Command::decode_with(&w, &Features::SMMUV3_0).is_err());
     /// ```
-    pub fn check(&self, c: &Command) -> Result<(), DecodeError> {
+    pub(crate) fn check(&self, c: &Command) -> Result<(), DecodeError> {
         let need = |ok: bool, field: &'static str| {
             if ok {
                 Ok(())
@@ -189,25 +181,88 @@ impl Features {
                 Err(DecodeError::invalid(0, bits::OPCODE.mask(), field))
             }
         };
-        let ssec = |s: bool| {
-            if s && !self.secure_queue {
-                Err(DecodeError::invalid(
-                    0,
-                    bits::SSEC.mask(),
-                    "ssec (1 is ILLEGAL on the Non-secure Command queue)",
-                ))
-            } else {
-                Ok(())
-            }
+        // In order: `ssec` (the ops that have it), the features the op
+        // needs, then its fields on this SMMU.
+        let ssec = match *c {
+            Command::PrefetchConfig(x) => x.ssec,
+            Command::PrefetchAddr(x) => x.ssec,
+            Command::CfgiSte(x) => x.ssec,
+            Command::CfgiSteRange(x) => x.ssec,
+            Command::CfgiAll(x) => x.ssec,
+            Command::CfgiCd(x) => x.ssec,
+            Command::CfgiCdAll(x) => x.ssec,
+            Command::CfgiVmsPidm(x) => x.ssec,
+            Command::Resume(x) => x.ssec,
+            Command::StallTerm(x) => x.ssec,
+            _ => false,
         };
-        let secure_only = || {
-            need(self.secure_queue, "opcode (Secure Command queue only)")?;
-            need(self.sel2, "opcode (needs Secure EL2, SMMU_S_IDR1.SEL2)")
+        if ssec && !self.secure_queue {
+            return Err(DecodeError::invalid(
+                0,
+                bits::SSEC.mask(),
+                "ssec (1 is ILLEGAL on the Non-secure Command queue)",
+            ));
+        }
+        let none = (true, "");
+        let s1 = (self.s1p, "opcode (needs stage 1, SMMU_IDR0.S1P)");
+        let s2 = (self.s2p, "opcode (needs stage 2, SMMU_IDR0.S2P)");
+        let hyp = (self.hyp, "opcode (needs EL2, SMMU_IDR0.Hyp)");
+        let secure = (self.secure_queue, "opcode (Secure Command queue only)");
+        let sel2 = (self.sel2, "opcode (needs Secure EL2, SMMU_S_IDR1.SEL2)");
+        let no_rme = (
+            !self.rme_impl,
+            "opcode (no EL3 StreamWorld with SMMU_IDR0.RME_IMPL)",
+        );
+        let stall = (
+            self.stall,
+            "opcode (needs the stall model, SMMU_IDR0.STALL_MODEL)",
+        );
+        // S-EL2 translations are stage 1; SNH_ALL covers every stage.
+        let gates = match *c {
+            Command::PrefetchConfig(_)
+            | Command::PrefetchAddr(_)
+            | Command::CfgiSte(_)
+            | Command::CfgiSteRange(_)
+            | Command::CfgiAll(_)
+            | Command::TlbiNsnhAll(_)
+            | Command::CmdSync(_) => [none; 3],
+            Command::CfgiCd(_)
+            | Command::CfgiCdAll(_)
+            | Command::TlbiNhAll(_)
+            | Command::TlbiNhAsid(_)
+            | Command::TlbiNhVa(_)
+            | Command::TlbiNhVaa(_) => [s1, none, none],
+            Command::CfgiVmsPidm(_) => [
+                (self.mpam, "opcode (needs MPAM, SMMU_IDR3.MPAM)"),
+                none,
+                none,
+            ],
+            Command::TlbiEl3All(_) | Command::TlbiEl3Va(_) => [s1, secure, no_rme],
+            Command::TlbiEl2All(_)
+            | Command::TlbiEl2Asid(_)
+            | Command::TlbiEl2Va(_)
+            | Command::TlbiEl2Vaa(_) => [s1, hyp, none],
+            Command::TlbiS12Vmall(_) | Command::TlbiS2Ipa(_) => [s2, none, none],
+            Command::AtcInv(_) => [(self.ats, "opcode (needs ATS, SMMU_IDR0.ATS)"), none, none],
+            Command::PriResp(_) => [(self.pri, "opcode (needs PRI, SMMU_IDR0.PRI)"), none, none],
+            Command::Resume(_) | Command::StallTerm(_) => [stall, none, none],
+            Command::TlbiSEl2All(_)
+            | Command::TlbiSEl2Asid(_)
+            | Command::TlbiSEl2Va(_)
+            | Command::TlbiSEl2Vaa(_) => [s1, secure, sel2],
+            Command::TlbiSnhAll(_) => [(self.s1p || self.s2p, s1.1), secure, sel2],
+            Command::TlbiSS12Vmall(_) | Command::TlbiSS2Ipa(_) => [s2, secure, sel2],
+            Command::DptiAll(_) => [
+                (self.dpt, "opcode (needs the DPT, SMMU_IDR3.DPT)"),
+                none,
+                none,
+            ],
         };
+        for (ok, field) in gates {
+            need(ok, field)?;
+        }
         match *c {
-            Command::PrefetchConfig(x) => ssec(x.ssec),
             Command::PrefetchAddr(x) => {
-                ssec(x.ssec)?;
                 if x.stride != 0 && !self.stride {
                     return Err(DecodeError::reserved(1, bits::PF_STRIDE.mask()));
                 }
@@ -219,155 +274,14 @@ impl Features {
                 }
                 Ok(())
             }
-            Command::CfgiSte(x) => ssec(x.ssec),
-            Command::CfgiSteRange(x) => ssec(x.ssec),
-            Command::CfgiAll(x) => ssec(x.ssec),
-            Command::CfgiCd(x) => {
-                ssec(x.ssec)?;
-                need(self.s1p, "opcode (needs stage 1, SMMU_IDR0.S1P)")
-            }
-            Command::CfgiCdAll(x) => {
-                ssec(x.ssec)?;
-                need(self.s1p, "opcode (needs stage 1, SMMU_IDR0.S1P)")
-            }
-            Command::CfgiVmsPidm(x) => {
-                ssec(x.ssec)?;
-                need(self.mpam, "opcode (needs MPAM, SMMU_IDR3.MPAM)")
-            }
-            Command::TlbiNhAll(_) | Command::TlbiNhAsid(_) => self.s1(),
-            Command::TlbiNhVa(x) => {
-                self.s1()?;
-                self.range(x.num, x.scale, x.ttl, x.ttl128, x.tg)
-            }
-            Command::TlbiNhVaa(x) => {
-                self.s1()?;
-                self.range(x.num, x.scale, x.ttl, x.ttl128, x.tg)
-            }
-            Command::TlbiEl3All(_) => {
-                self.s1()?;
-                need(self.secure_queue, "opcode (Secure Command queue only)")?;
-                need(
-                    !self.rme_impl,
-                    "opcode (no EL3 StreamWorld with SMMU_IDR0.RME_IMPL)",
-                )
-            }
-            Command::TlbiEl3Va(x) => {
-                self.s1()?;
-                need(self.secure_queue, "opcode (Secure Command queue only)")?;
-                need(
-                    !self.rme_impl,
-                    "opcode (no EL3 StreamWorld with SMMU_IDR0.RME_IMPL)",
-                )?;
-                self.range(x.num, x.scale, x.ttl, x.ttl128, x.tg)
-            }
-            Command::TlbiEl2All(_) | Command::TlbiEl2Asid(_) => self.el2(),
-            Command::TlbiEl2Va(x) => {
-                self.el2()?;
-                self.range(x.num, x.scale, x.ttl, x.ttl128, x.tg)
-            }
-            Command::TlbiEl2Vaa(x) => {
-                self.el2()?;
-                self.range(x.num, x.scale, x.ttl, x.ttl128, x.tg)
-            }
-            Command::TlbiS12Vmall(_) => self.s2(),
-            Command::TlbiS2Ipa(x) => {
-                self.s2()?;
-                self.pa(x.address)?;
-                self.range(x.num, x.scale, x.ttl, x.ttl128, x.tg)
-            }
-            Command::TlbiNsnhAll(_) => Ok(()),
-            Command::AtcInv(_) => need(self.ats, "opcode (needs ATS, SMMU_IDR0.ATS)"),
-            Command::PriResp(_) => need(self.pri, "opcode (needs PRI, SMMU_IDR0.PRI)"),
-            Command::Resume(x) => {
-                ssec(x.ssec)?;
-                need(
-                    self.stall,
-                    "opcode (needs the stall model, SMMU_IDR0.STALL_MODEL)",
-                )
-            }
-            Command::StallTerm(x) => {
-                ssec(x.ssec)?;
-                need(
-                    self.stall,
-                    "opcode (needs the stall model, SMMU_IDR0.STALL_MODEL)",
-                )
-            }
+            Command::TlbiS2Ipa(x) => self.pa(x.address),
+            Command::TlbiSS2Ipa(x) => self.pa(x.address),
             Command::CmdSync(x) => self.pa(x.msi_address),
-            // S-EL2 translations are stage 1; SNH_ALL covers every stage.
-            Command::TlbiSEl2All(_) | Command::TlbiSEl2Asid(_) => {
-                self.s1()?;
-                secure_only()
-            }
-            Command::TlbiSnhAll(_) => {
-                self.s1_or_s2()?;
-                secure_only()
-            }
-            Command::TlbiSEl2Va(x) => {
-                self.s1()?;
-                secure_only()?;
-                self.range(x.num, x.scale, x.ttl, x.ttl128, x.tg)
-            }
-            Command::TlbiSEl2Vaa(x) => {
-                self.s1()?;
-                secure_only()?;
-                self.range(x.num, x.scale, x.ttl, x.ttl128, x.tg)
-            }
-            Command::TlbiSS12Vmall(_) => {
-                self.s2()?;
-                secure_only()
-            }
-            Command::TlbiSS2Ipa(x) => {
-                self.s2()?;
-                secure_only()?;
-                self.pa(x.address)?;
-                self.range(x.num, x.scale, x.ttl, x.ttl128, x.tg)
-            }
-            Command::DptiAll(_) => need(self.dpt, "opcode (needs the DPT, SMMU_IDR3.DPT)"),
-        }
-    }
-
-    fn s1(&self) -> Result<(), DecodeError> {
-        if self.s1p {
-            Ok(())
-        } else {
-            Err(DecodeError::invalid(
-                0,
-                bits::OPCODE.mask(),
-                "opcode (needs stage 1, SMMU_IDR0.S1P)",
-            ))
-        }
-    }
-
-    fn s2(&self) -> Result<(), DecodeError> {
-        if self.s2p {
-            Ok(())
-        } else {
-            Err(DecodeError::invalid(
-                0,
-                bits::OPCODE.mask(),
-                "opcode (needs stage 2, SMMU_IDR0.S2P)",
-            ))
-        }
-    }
-
-    fn s1_or_s2(&self) -> Result<(), DecodeError> {
-        if self.s1p || self.s2p {
-            Ok(())
-        } else {
-            self.s1()
-        }
-    }
-
-    fn el2(&self) -> Result<(), DecodeError> {
-        self.s1()?;
-        if self.hyp {
-            Ok(())
-        } else {
-            Err(DecodeError::invalid(
-                0,
-                bits::OPCODE.mask(),
-                "opcode (needs EL2, SMMU_IDR0.Hyp)",
-            ))
+            _ => Ok(()),
+        }?;
+        match c.range_fields() {
+            Some((num, scale, ttl, ttl128, tg)) => self.range(num, scale, ttl, ttl128, tg),
+            None => Ok(()),
         }
     }
 
@@ -438,6 +352,7 @@ mod tests {
     use super::*;
     use iommu_inval_core::error::ErrorKind;
     use iommu_inval_core::native::FeatureSet;
+    use iommu_inval_core::NativeCommand;
 
     fn kind(w: [u64; 2], f: &Features) -> Option<ErrorKind> {
         Command::decode_with(&w, f).err().map(|e| e.kind)

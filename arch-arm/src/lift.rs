@@ -117,15 +117,22 @@ pub(crate) fn prefetch_span(address: u64, size: u8, stride: u8) -> AddrRange {
 
 /// The StreamIDs of CMD_CFGI_STE_RANGE: `2^(range+1)` aligned (IHI0070 §4.3.2).
 #[inline]
-pub(crate) const fn ste_range(sid: u32, range: u8) -> DeviceSel {
-    let order = range as u32 + 1;
-    if order >= 32 {
-        return DeviceSel::All;
+pub(crate) fn ste_range(sid: u32, range: u8) -> DeviceSel {
+    let block = AddrRange::block(u64::from(sid), u32::from(range) + 1);
+    match (u32::try_from(block.first()), u32::try_from(block.last())) {
+        (Ok(first), Ok(last)) if range < 31 => DeviceSel::Range { first, last },
+        _ => DeviceSel::All,
     }
-    let mask = (1u32 << order) - 1;
-    DeviceSel::Range {
-        first: sid & !mask,
-        last: sid | mask,
+}
+
+/// Secure-stream stall commands have no generic form (the model's stall
+/// ops name no Security state).
+#[inline]
+fn non_secure(ssec: bool, why: &'static str) -> Result<(), LowerError> {
+    if ssec {
+        Err(LowerError::NoEquivalent(why))
+    } else {
+        Ok(())
     }
 }
 
@@ -216,22 +223,7 @@ macro_rules! ranged {
 /// ASID it does not know to every PASID, and the outcome reports it
 /// (`Widened::DOMAIN`, `Widened::PASID`). A Secure-stream CMD_RESUME or
 /// CMD_STALL_TERM has no generic form ([`LowerError::NoEquivalent`]).
-///
-/// ```
-/// use iommu_inval_arm::{lift, Command};
-/// use iommu_inval_core::{IdentityContext, model::*, sink::FixedBuf};
-/// let c = Command::decode(&[0x0005_0001_0001_f012, 0x0000_0000_0010_0401]).unwrap();
-/// let mut out: FixedBuf<Op, 4> = FixedBuf::new();
-/// lift(&c, &IdentityContext, &mut out).unwrap();
-/// match out.get(0) {
-///     Some(Op::Inval(i)) => {
-///         assert_eq!(i.pasid, PasidSel::One(5));
-///         assert_eq!(i.range, AddrRange::new(0x10_0000, 32 * 4096).unwrap());
-///     }
-///     other => panic!("{other:?}"),
-/// }
-/// ```
-pub fn lift<C: Context + ?Sized>(
+pub(crate) fn lift<C: Context + ?Sized>(
     cmd: &Command,
     ctx: &C,
     out: &mut dyn Sink<Op>,
@@ -398,11 +390,7 @@ pub fn lift<C: Context + ?Sized>(
             guest: false,
         }))?,
         Command::Resume(c) => {
-            if c.ssec {
-                return Err(LowerError::NoEquivalent(
-                    "CMD_RESUME of a Secure stream has no generic form",
-                ));
-            }
+            non_secure(c.ssec, "CMD_RESUME of a Secure stream has no generic form")?;
             e.push(Op::Resume {
                 device: c.sid,
                 stag: c.stag,
@@ -410,11 +398,7 @@ pub fn lift<C: Context + ?Sized>(
             })?
         }
         Command::StallTerm(c) => {
-            if c.ssec {
-                return Err(LowerError::NoEquivalent(
-                    "CMD_STALL_TERM of a Secure stream has no generic form",
-                ));
-            }
+            non_secure(c.ssec, "CMD_STALL_TERM of a Secure stream has no generic form")?;
             e.push(Op::StallTerminate { device: c.sid })?
         }
         Command::CmdSync(c) => e.push(Op::Sync(Barrier {
@@ -461,6 +445,7 @@ mod tests {
                 last: 0xffff_ffff
             }
         );
+        assert_eq!(ste_range(5, 31), DeviceSel::All);
         assert_eq!(resume_action(0), StallAction::Terminate);
         assert_eq!(resume_action(2), StallAction::Abort);
         assert_eq!(resume_action(1), StallAction::Retry);

@@ -18,7 +18,7 @@
 //!   domain are one `S12_VMALL`.
 //! * **Ranges**: with [`Features::ril`], the fewest
 //!   `(num + 1) * 2^scale`-granule commands (the greedy split of
-//!   [`SmmuChunks`](iommu_inval_core::range::SmmuChunks)) in the granule
+//!   `crate::range`) in the granule
 //!   of [`Hints::tg_shift`] (4 KiB when unknown: the host's own page tables
 //!   decide, and the VT-d/AMD-Vi tables every lift comes from are 4 KiB);
 //!   `ttl` from [`Hints::level`] when the granule matches. A one-granule
@@ -68,6 +68,7 @@
 use crate::cmd::*;
 use crate::codec::effective_ttl;
 use crate::features::Features;
+use crate::range::{ril_cost, ril_step};
 use iommu_inval_core::context::Context;
 use iommu_inval_core::error::LowerError;
 use iommu_inval_core::lower::{lacking, Budget, DeviceSet, Emitter, Lowering};
@@ -79,17 +80,14 @@ use iommu_inval_core::native::ArchId;
 use iommu_inval_core::range::{covering_block, page_count, pages, plan_aligned, AddrRange, Plan};
 use iommu_inval_core::sink::Sink;
 
-/// The default [`Budget`]: 64 commands per range, one Linux command batch.
-pub const DEFAULT_BUDGET: Budget = Budget::new(64);
-
-/// The most commands [`lower`] emits for one op within `budget`: the
+/// The most commands `Arch::lower` emits for one op within `budget`: the
 /// capacity of a [`FixedBuf`](iommu_inval_core::FixedBuf) that never fills.
 /// From the code below: an invalidation is at most three groups with a
 /// `CMD_SYNC` after each — configuration (`CFGI_CD` per stream, or
 /// STE-level commands, at most the cap), TLBIs (stage 1 and stage 2, each
 /// at most the cap before falling back to one command) and `CMD_ATC_INV`
 /// (one per device, refused above the cap); every other op is one command.
-pub const fn max_lowered(budget: Budget) -> usize {
+pub(crate) const fn max_lowered(budget: Budget) -> usize {
     // cap + 1 + 2 * cap + 1 + cap + 1, saturating (a cap near usize::MAX).
     budget.cap().saturating_mul(4).saturating_add(3)
 }
@@ -128,37 +126,15 @@ impl Features {
 /// of a multi-group invalidation.
 type Out<'a> = Emitter<'a, Command>;
 
-iommu_inval_core::lowering!(
-    /// Lower one generic operation to SMMUv3 commands, written to `out`.
-    ///
-    /// ```
-    /// use iommu_inval_arm::{lower, Command, Features, DEFAULT_BUDGET};
-    /// use iommu_inval_core::{IdentityContext, model::*, sink::FixedBuf};
-    /// // 2 MiB of PASID 5's stage-1 translations in domain 1: one range TLBI.
-    /// let op = Op::Inval(Inval::new(Caches::IOTLB).stage(Stages::S1)
-    ///     .domain(DomainSel::One(1)).pasid(PasidSel::One(5))
-    ///     .range(AddrRange::new(0x20_0000, 0x20_0000).unwrap()));
-    /// let mut out: FixedBuf<Command, 8> = FixedBuf::new();
-    /// let o = lower(&op, &Features::LATEST, DEFAULT_BUDGET, &IdentityContext, &mut out).unwrap();
-    /// assert!(o.is_exact());
-    /// match out.get(0) {
-    ///     Some(Command::TlbiNhVa(c)) => assert_eq!((c.num, c.scale, c.tg, c.asid), (15, 5, 1, 5)),
-    ///     other => panic!("{other:?}"),
-    /// }
-    /// ```
-    crate::Smmuv3,
-    lower_inval_out
-);
-
 /// An invalidation through the emitter (a `CMD_SYNC` between its groups).
-fn lower_inval_out<C: Context + ?Sized>(
+pub(crate) fn lower_inval<C: Context + ?Sized>(
     i: &Inval,
     caps: &Host<'_>,
     ctx: &C,
     out: &mut dyn Sink<Command>,
 ) -> Result<Outcome, LowerError> {
     let mut o = Out::new(out, fence);
-    lower_inval(i, caps, ctx, &mut o)?;
+    lower_groups(i, caps, ctx, &mut o)?;
     Ok(o.outcome())
 }
 
@@ -167,6 +143,7 @@ fn fence() -> Command {
     Command::CmdSync(CmdSync::default())
 }
 
+/// Lower one generic operation to SMMUv3 commands, written to `out`.
 impl Lowering for crate::Smmuv3 {
     const NO_DRAIN: Option<&'static str> =
         Some("CMD_SYNC does not drain page requests (IHI0070 §4.7.3)");
@@ -206,7 +183,7 @@ impl Lowering for crate::Smmuv3 {
     }
 }
 
-fn lower_inval<C: Context + ?Sized>(
+fn lower_groups<C: Context + ?Sized>(
     i: &Inval,
     caps: &Host<'_>,
     ctx: &C,
@@ -458,129 +435,24 @@ impl VaCmd {
 
     #[inline(always)]
     fn make(self, leaf: bool, address: u64, num: u8, scale: u8, ttl: u8, tg: u8) -> Command {
+        // The fields every address-based TLBI has, and its own ids.
+        macro_rules! tlbi {
+            ($t:ident { $($id:ident),* }) => {
+                Command::$t($t { num, scale, leaf, ttl128: false, ttl, tg, address, $($id),* })
+            };
+        }
         match self {
-            VaCmd::NhVa { vmid, asid } => Command::TlbiNhVa(TlbiNhVa {
-                num,
-                scale,
-                vmid,
-                asid,
-                leaf,
-                ttl128: false,
-                ttl,
-                tg,
-                address,
-            }),
-            VaCmd::NhVaa { vmid } => Command::TlbiNhVaa(TlbiNhVaa {
-                num,
-                scale,
-                vmid,
-                leaf,
-                ttl128: false,
-                ttl,
-                tg,
-                address,
-            }),
-            VaCmd::El3 => Command::TlbiEl3Va(TlbiEl3Va {
-                num,
-                scale,
-                leaf,
-                ttl128: false,
-                ttl,
-                tg,
-                address,
-            }),
-            VaCmd::El2Va { asid } => Command::TlbiEl2Va(TlbiEl2Va {
-                num,
-                scale,
-                asid,
-                leaf,
-                ttl128: false,
-                ttl,
-                tg,
-                address,
-            }),
-            VaCmd::El2Vaa => Command::TlbiEl2Vaa(TlbiEl2Vaa {
-                num,
-                scale,
-                leaf,
-                ttl128: false,
-                ttl,
-                tg,
-                address,
-            }),
-            VaCmd::S2Ipa { vmid } => Command::TlbiS2Ipa(TlbiS2Ipa {
-                num,
-                scale,
-                vmid,
-                leaf,
-                ttl128: false,
-                ttl,
-                tg,
-                address,
-            }),
-            VaCmd::SEl2Va { asid } => Command::TlbiSEl2Va(TlbiSEl2Va {
-                num,
-                scale,
-                asid,
-                leaf,
-                ttl128: false,
-                ttl,
-                tg,
-                address,
-            }),
-            VaCmd::SEl2Vaa => Command::TlbiSEl2Vaa(TlbiSEl2Vaa {
-                num,
-                scale,
-                leaf,
-                ttl128: false,
-                ttl,
-                tg,
-                address,
-            }),
-            VaCmd::SS2Ipa { vmid, ns } => Command::TlbiSS2Ipa(TlbiSS2Ipa {
-                num,
-                scale,
-                vmid,
-                leaf,
-                ns,
-                ttl128: false,
-                ttl,
-                tg,
-                address,
-            }),
+            VaCmd::NhVa { vmid, asid } => tlbi!(TlbiNhVa { vmid, asid }),
+            VaCmd::NhVaa { vmid } => tlbi!(TlbiNhVaa { vmid }),
+            VaCmd::El3 => tlbi!(TlbiEl3Va {}),
+            VaCmd::El2Va { asid } => tlbi!(TlbiEl2Va { asid }),
+            VaCmd::El2Vaa => tlbi!(TlbiEl2Vaa {}),
+            VaCmd::S2Ipa { vmid } => tlbi!(TlbiS2Ipa { vmid }),
+            VaCmd::SEl2Va { asid } => tlbi!(TlbiSEl2Va { asid }),
+            VaCmd::SEl2Vaa => tlbi!(TlbiSEl2Vaa {}),
+            VaCmd::SS2Ipa { vmid, ns } => tlbi!(TlbiSS2Ipa { vmid, ns }),
         }
     }
-}
-
-/// One step of the greedy `(num + 1) * 2^scale` decomposition of
-/// [`SmmuChunks`](iommu_inval_core::range::SmmuChunks) on a count of `n` (> 0) granules: `(k, s)` with
-/// `k = num + 1` in 1..=32 and `s = scale` in 0..=31 (IHI0070 §4.4.1.1).
-#[inline(always)]
-const fn ril_step(n: u64) -> (u64, u32) {
-    let bits = 64 - n.leading_zeros();
-    let s = if bits > 36 {
-        31
-    } else {
-        bits.saturating_sub(5)
-    };
-    let k = n >> s;
-    (if k > 32 { 32 } else { k }, s)
-}
-
-/// Commands the range lowering of `n` granules takes (a one-granule chunk
-/// costs `single`), counted without building any; `None` above `cap`.
-#[inline]
-fn ril_cost(mut n: u64, single: usize, cap: usize) -> Option<usize> {
-    let mut cost = 0usize;
-    while n != 0 {
-        let (k, s) = ril_step(n);
-        cost += if k == 1 && s == 0 { single } else { 1 };
-        if cost > cap {
-            return None;
-        }
-        n -= k << s;
-    }
-    Some(cost)
 }
 
 /// Cover `r` with address-based TLBIs of kind `va`, or fall back to
@@ -762,13 +634,7 @@ fn lower_tlb<C: Context + ?Sized>(
         }
         Some(0)
     } else {
-        match i.domain {
-            DomainSel::One(d) => match ctx.domain_to_native(ArchId::Smmuv3, d) {
-                Some(v) if caps.f.vmid_fits(v) => Some(v as u16),
-                _ => None,
-            },
-            DomainSel::All => None,
-        }
+        vmid_of(i.domain, caps, ctx)
     };
     let (s1, s2) = (
         s1 && {
@@ -789,38 +655,14 @@ fn lower_tlb<C: Context + ?Sized>(
     }
     let Some(vmid) = vmid else {
         // No VMID names the domain: every non-secure, non-hyp entry.
-        if matches!(i.domain, DomainSel::One(_)) {
-            o.widen(Widened::DOMAIN);
-        }
-        if span {
-            o.widen(Widened::RANGE);
-        }
-        if s1 && i.pasid != PasidSel::All {
-            o.widen(Widened::PASID);
-        }
-        if !(s1 && s2) {
-            o.widen(Widened::STAGE);
-        }
-        if leaf {
-            o.widen(Widened::LEAF);
-        }
+        widen_every_domain(i, s1, s2, o);
         return o.push(TlbiNsnhAll {});
     };
     // S12_VMALL removes both stages of every PASID: when stage 2 needs it
     // (all addresses, or IPAs beyond w1[51:12]) it is the only command.
     let vmall_only = s2 && (!span || i.range.last() >= IPA_LIMIT);
     if vmall_only {
-        if !s1 {
-            o.widen(Widened::STAGE);
-        } else if i.pasid != PasidSel::All {
-            o.widen(Widened::PASID);
-        }
-        if span {
-            o.widen(Widened::RANGE);
-        }
-        if leaf {
-            o.widen(Widened::LEAF);
-        }
+        widen_vmall(i, s1, o);
         return o.push(TlbiS12Vmall { vmid });
     }
     if s1 {
@@ -880,6 +722,61 @@ fn lower_tlb<C: Context + ?Sized>(
     Ok(())
 }
 
+/// The host VMID of `domain`, when the context names one that fits.
+#[inline(always)]
+fn vmid_of<C: Context + ?Sized>(domain: DomainSel, caps: &Host<'_>, ctx: &C) -> Option<u16> {
+    match domain {
+        DomainSel::One(d) => match ctx.domain_to_native(ArchId::Smmuv3, d) {
+            Some(v) if caps.f.vmid_fits(v) => Some(v as u16),
+            _ => None,
+        },
+        DomainSel::All => None,
+    }
+}
+
+/// What one command of every domain (`NSNH_ALL`, `SNH_ALL`: both stages,
+/// all addresses, every PASID) widens for stages `s1` / `s2` of `i`.
+#[cold]
+#[inline(never)]
+fn widen_every_domain(i: &Inval, s1: bool, s2: bool, o: &mut Out<'_>) {
+    if matches!(i.domain, DomainSel::One(_)) {
+        o.widen(Widened::DOMAIN);
+    }
+    if s1 && i.pasid != PasidSel::All {
+        o.widen(Widened::PASID);
+    }
+    if !(s1 && s2) {
+        o.widen(Widened::STAGE);
+    }
+    widen_whole(i, o);
+}
+
+/// What one `S12_VMALL` / `S_S12_VMALL` (both stages of one VMID, every
+/// PASID, all addresses) widens for `i`; `both`: `i` asks for both stages.
+#[cold]
+#[inline(never)]
+fn widen_vmall(i: &Inval, both: bool, o: &mut Out<'_>) {
+    if !both {
+        o.widen(Widened::STAGE);
+    } else if i.pasid != PasidSel::All {
+        o.widen(Widened::PASID);
+    }
+    widen_whole(i, o);
+}
+
+/// A command of all addresses and every level for `i`: `RANGE` for a
+/// span, `LEAF` for a leaf-only request.
+#[cold]
+#[inline(never)]
+fn widen_whole(i: &Inval, o: &mut Out<'_>) {
+    if !i.range.is_all() {
+        o.widen(Widened::RANGE);
+    }
+    if i.leaf_only() {
+        o.widen(Widened::LEAF);
+    }
+}
+
 /// The Secure EL1&0 regime under Secure stage 2 (module documentation).
 fn lower_secure_guest<C: Context + ?Sized>(
     i: &Inval,
@@ -897,43 +794,13 @@ fn lower_secure_guest<C: Context + ?Sized>(
     let s2 = i.stages.contains(Stages::S2);
     let leaf = i.leaf_only();
     let span = !i.range.is_all();
-    let vmid = match i.domain {
-        DomainSel::One(d) => match ctx.domain_to_native(ArchId::Smmuv3, d) {
-            Some(v) if caps.f.vmid_fits(v) => Some(v as u16),
-            _ => None,
-        },
-        DomainSel::All => None,
-    };
+    let vmid = vmid_of(i.domain, caps, ctx);
     let Some(vmid) = vmid else {
-        if matches!(i.domain, DomainSel::One(_)) {
-            o.widen(Widened::DOMAIN);
-        }
-        if span {
-            o.widen(Widened::RANGE);
-        }
-        if s1 && i.pasid != PasidSel::All {
-            o.widen(Widened::PASID);
-        }
-        if !(s1 && s2) {
-            o.widen(Widened::STAGE);
-        }
-        if leaf {
-            o.widen(Widened::LEAF);
-        }
+        widen_every_domain(i, s1, s2, o);
         return o.push(TlbiSnhAll {});
     };
     if s1 || !span || i.range.last() >= IPA_LIMIT {
-        if !s2 || !s1 {
-            o.widen(Widened::STAGE);
-        } else if i.pasid != PasidSel::All {
-            o.widen(Widened::PASID);
-        }
-        if span {
-            o.widen(Widened::RANGE);
-        }
-        if leaf {
-            o.widen(Widened::LEAF);
-        }
+        widen_vmall(i, s1 && s2, o);
         return o.push(TlbiSS12Vmall { vmid });
     }
     // Both IPA spaces of the Secure regime (IHI0070 §4.4.3.3).
@@ -1270,43 +1137,6 @@ mod tests {
         assert_eq!(atc_span(&span(0x5000, 0x6fff)), (2, 0x4000));
         assert_eq!(atc_span(&AddrRange::All), (52, 0));
         assert_eq!(atc_span(&span(0, u64::MAX >> 1)), (51, 0));
-    }
-
-    /// The arithmetic walk of `tlbi_span` is core's `SmmuChunks`: same
-    /// chunks, and `ril_cost` counts them (a one-granule chunk at `single`).
-    #[cfg(feature = "std")]
-    #[test]
-    fn ril_walk_is_smmu_chunks() {
-        use iommu_inval_core::range::SmmuChunks;
-        let mut counts: std::vec::Vec<u64> = (1..=300).collect();
-        for b in [5u32, 6, 12, 31, 35, 36, 37, 40, 51, 52] {
-            let p = 1u64 << b;
-            counts.extend([p - 1, p, p + 1, p + 33, (p - 1) | 0x21]);
-        }
-        for (i, n) in counts.into_iter().enumerate() {
-            let first = (i as u64 % 7) << 12;
-            let size = (u128::from(n) << 12).min(u128::from(u64::MAX - first) + 1);
-            let r = AddrRange::Span {
-                first,
-                last: (u128::from(first) + size - 1) as u64,
-            };
-            let n = u64::try_from(r.size() >> 12).unwrap_or(u64::MAX);
-            let want: std::vec::Vec<_> = SmmuChunks::new(&r, 12).collect();
-            let (mut left, mut addr, mut got) = (n, first, std::vec::Vec::new());
-            while left != 0 {
-                let (k, s) = ril_step(left);
-                got.push((addr, (k - 1) as u8, s as u8));
-                left -= k << s;
-                addr = addr.wrapping_add((k << s) << 12);
-            }
-            let want3: std::vec::Vec<_> = want.iter().map(|c| (c.addr, c.num, c.scale)).collect();
-            assert_eq!(got, want3, "{n} granules");
-            let ones = want.iter().filter(|c| c.num == 0 && c.scale == 0).count();
-            let cost = want.len() + 15 * ones;
-            assert_eq!(ril_cost(n, 16, usize::MAX), Some(cost), "{n}");
-            assert_eq!(ril_cost(n, 16, cost), Some(cost), "{n}");
-            assert_eq!(ril_cost(n, 16, cost - 1), None, "{n}");
-        }
     }
 
     #[test]

@@ -42,6 +42,7 @@ use iommu_inval_core::device::{
     BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
 };
 use iommu_inval_core::ring::{Ring, RingRegs};
+use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{Barrier, DecodeError, QueueMemory};
 
 iommu_inval_core::arch_error! {
@@ -145,47 +146,9 @@ impl Cmdq {
         Ring::new(self.effective_base(), self.log2_entries() as u8, 2, true)
     }
 
-    /// Number of entries.
-    pub const fn entries(&self) -> u32 {
-        1 << self.log2_entries()
-    }
-
     /// The RD/WR part of a PROD or CONS value: index and wrap bit.
     pub const fn ptr(&self, reg: u32) -> u32 {
         self.ring().pos(reg)
-    }
-
-    /// The entry index of a PROD or CONS value.
-    pub const fn index(&self, reg: u32) -> u32 {
-        self.ring().index(reg)
-    }
-
-    /// Number of commands between `cons` and `prod` (0 empty, `entries()`
-    /// full). A PROD that has overrun CONS (more than `entries()` ahead, a
-    /// software error) gives up to `2 * entries() - 1`: consumption goes on
-    /// until RD equals WR, as the index comparison does.
-    pub const fn pending(&self, prod: u32, cons: u32) -> u32 {
-        self.ring().pending(cons, prod)
-    }
-
-    /// True when no command is waiting.
-    pub const fn is_empty(&self, prod: u32, cons: u32) -> bool {
-        self.ptr(prod) == self.ptr(cons)
-    }
-
-    /// True when every entry holds a command (same index, different wrap).
-    pub const fn is_full(&self, prod: u32, cons: u32) -> bool {
-        self.ptr(prod) ^ self.ptr(cons) == self.entries()
-    }
-
-    /// The RD value after `ptr` (index + 1, the wrap bit toggling at the end).
-    pub const fn advance(&self, ptr: u32) -> u32 {
-        self.ring().next(ptr)
-    }
-
-    /// Guest address of the entry `ptr` points at.
-    pub const fn entry_addr(&self, ptr: u32) -> u64 {
-        self.ring().slot_addr(ptr)
     }
 }
 
@@ -244,7 +207,7 @@ pub struct CmdqDevice {
     /// SMMU_GERRORN (written by the guest: equal to GERROR acknowledges).
     pub gerrorn: u32,
     /// What the emulated SMMU implements: a command it refuses is a
-    /// CERROR_ILL ([`Command::decode_with`]). [`Features::LATEST`](crate::Features::LATEST) by default.
+    /// CERROR_ILL ([`Command::decode_with`](iommu_inval_core::NativeCommand::decode_with)). [`Features::LATEST`](crate::Features::LATEST) by default.
     pub features: crate::Features,
 }
 
@@ -260,11 +223,6 @@ impl CmdqDevice {
             gerrorn: 0,
             features: crate::Features::LATEST,
         }
-    }
-    /// Decode as an SMMU with `features` does ([`Features::check`](crate::Features::check)).
-    pub fn with_features(mut self, features: crate::Features) -> Self {
-        self.features = features;
-        self
     }
     /// The guest wrote SMMU_GERRORN: errors whose bits now equal GERROR's are
     /// acknowledged (a CMDQ_ERR acknowledged lets consumption resume at CONS).
@@ -405,6 +363,9 @@ impl CommandQueue for CmdqDevice {
     fn tail_register(&self) -> u64 {
         u64::from(self.prod)
     }
+    fn features_mut(&mut self) -> &mut crate::Features {
+        &mut self.features
+    }
 }
 
 impl QueueProducer for CmdqDevice {}
@@ -416,13 +377,13 @@ mod tests {
     #[test]
     fn pointer_arithmetic() {
         let q = Cmdq::new(0, 2); // 4 entries, wrap bit 2
-        assert_eq!(q.advance(0b011), 0b100);
-        assert_eq!(q.advance(0b111), 0b000);
-        assert_eq!(q.pending(0b100, 0b000), 4);
-        assert_eq!(q.pending(0b001, 0b110), 3);
-        assert_eq!(q.pending(0b110, 0b110), 0);
-        assert!(q.is_full(0b110, 0b010) && !q.is_full(0b110, 0b110));
-        assert_eq!(q.entry_addr(0b111), 0x30);
+        assert_eq!(q.ring().next(0b011), 0b100);
+        assert_eq!(q.ring().next(0b111), 0b000);
+        assert_eq!(q.ring().pending(0b000, 0b100), 4);
+        assert_eq!(q.ring().pending(0b110, 0b001), 3);
+        assert_eq!(q.ring().pending(0b110, 0b110), 0);
+        assert!(q.ring().free(0b010, 0b110) == 0 && q.ring().free(0b110, 0b110) != 0);
+        assert_eq!(q.ring().slot_addr(0b111), 0x30);
     }
 
     /// FINDINGS 5: struct literals out of the architected range read as the
@@ -434,13 +395,13 @@ mod tests {
                 base: 0,
                 log2size: lg,
             };
-            assert_eq!(q.entries(), 1 << 19, "{lg}");
+            assert_eq!(q.ring().entries(), 1 << 19, "{lg}");
             assert_eq!(q.ptr(u32::MAX), (1 << 20) - 1, "{lg}");
-            assert_eq!(q.index(u32::MAX), (1 << 19) - 1, "{lg}");
+            assert_eq!(q.ring().index(u32::MAX), (1 << 19) - 1, "{lg}");
             // Full: same index, other wrap bit.
-            assert_eq!(q.pending(1 << 19, 0), 1 << 19, "{lg}");
-            assert!(q.is_full(1 << 19, 0));
-            assert_eq!(q.advance((1 << 20) - 1), 0, "{lg}");
+            assert_eq!(q.ring().pending(0, 1 << 19), 1 << 19, "{lg}");
+            assert_eq!(q.ring().free(0, 1 << 19), 0);
+            assert_eq!(q.ring().next((1 << 20) - 1), 0, "{lg}");
         }
         // 16 entries (256 bytes): base aligned down to 0x100.
         let q = Cmdq {
@@ -448,23 +409,26 @@ mod tests {
             log2size: 4,
         };
         assert_eq!(q.effective_base(), 0xffff_ffff_ffff_ff00);
-        assert_eq!(q.entry_addr(1), 0xffff_ffff_ffff_ff10);
-        assert_eq!(q.entry_addr(15), 0xffff_ffff_ffff_fff0);
-        assert_eq!(q.entry_addr(16), 0xffff_ffff_ffff_ff00);
+        assert_eq!(q.ring().slot_addr(1), 0xffff_ffff_ffff_ff10);
+        assert_eq!(q.ring().slot_addr(15), 0xffff_ffff_ffff_fff0);
+        assert_eq!(q.ring().slot_addr(16), 0xffff_ffff_ffff_ff00);
         // One entry: 32-byte alignment, as SMMU_CMDQ_BASE.ADDR[4:0] are 0.
         let q = Cmdq {
             base: 0x1234_5678,
             log2size: 0,
         };
-        assert_eq!(q.entry_addr(1), 0x1234_5660);
-        assert_eq!(q.advance(0), 1);
-        assert_eq!(q.advance(1), 0);
+        assert_eq!(q.ring().slot_addr(1), 0x1234_5660);
+        assert_eq!(q.ring().next(0), 1);
+        assert_eq!(q.ring().next(1), 0);
         // A literal and `new` agree.
         assert_eq!(Cmdq::new(0x1234_5678, 40), Cmdq::new(0x1234_5678, 19));
         let lit = Cmdq {
             base: 0x1234_5678,
             log2size: 40,
         };
-        assert_eq!(lit.entry_addr(3), Cmdq::new(0x1234_5678, 40).entry_addr(3));
+        assert_eq!(
+            lit.ring().slot_addr(3),
+            Cmdq::new(0x1234_5678, 40).ring().slot_addr(3)
+        );
     }
 }

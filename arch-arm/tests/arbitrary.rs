@@ -5,6 +5,7 @@
 use arbitrary::{Arbitrary, Unstructured};
 use iommu_inval_arm::{arbitrary_words, Command};
 use iommu_inval_core::ErrorKind;
+use iommu_inval_core::NativeCommand;
 use std::collections::HashSet;
 
 /// Deterministic pseudo-random bytes.

@@ -11,6 +11,7 @@ use iommu_inval_core::device::{
     BackendError, CommandQueue, CountingBackend, FaultCause, QueueEngine, QueueProducer, Record,
     RecordingBackend, Signals, BATCH_OPS,
 };
+use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{CellMemory, IdentityContext, Op, QueueMemory};
 
 #[path = "../../core/tests/front_end/mod.rs"]
@@ -33,7 +34,7 @@ fn sync_cs(cs: u64) -> [u64; 2] {
 }
 
 fn put(mem: &CellMemory<'_>, q: &CmdqDevice, idx: u32, w: [u64; 2]) {
-    mem.write_words(q.cmdq.entry_addr(idx), &w).unwrap();
+    mem.write_words(q.cmdq.ring().slot_addr(idx), &w).unwrap();
 }
 
 /// log2size 2: four entries, wrap bit 2.

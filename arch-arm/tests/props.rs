@@ -2,57 +2,14 @@
 //! (same-architecture footprint) with the identity context and a topology,
 //! and R3-style coverage for generic invalidations.
 
-use iommu_inval_arm::cmd::{bits, FieldDef};
 use iommu_inval_arm::*;
+use iommu_inval_core::arch::Arch;
 use iommu_inval_core::arch::Target;
 use iommu_inval_core::context::Topology;
 use iommu_inval_core::footprint::Footprint;
 use iommu_inval_core::model::*;
 use iommu_inval_core::{Context, IdentityContext, NativeCommand};
 use proptest::prelude::*;
-
-/// Words of op `name` built from raw values: every field filled from `r`
-/// (cut to its width), then the field rules applied.
-fn valid_words(name: &str, r0: u64, r1: u64) -> [u64; 2] {
-    let (defs, _, opcode, fixed1) = Command::fields_of(name).unwrap();
-    let mut w = [u64::from(opcode), fixed1];
-    let m = valid_mask(defs, fixed1);
-    w[0] |= r0 & m[0] & !0xff;
-    w[1] |= r1 & m[1];
-    let clear = |w: &mut [u64; 2], bf: bits::Bf| w[usize::from(bf.word)] &= !bf.mask();
-    match opcode {
-        0x12 | 0x13 | 0x1a | 0x22 | 0x23 | 0x2a | 0x52 | 0x53 | 0x5a => {
-            if bits::TG.get(&w) == 0 {
-                clear(&mut w, bits::NUM);
-                clear(&mut w, bits::SCALE);
-                clear(&mut w, bits::TTL);
-            } else if bits::NUM.get(&w) == 0 && bits::SCALE.get(&w) == 0 {
-                clear(&mut w, bits::TTL);
-                bits::TTL.put(&mut w, 3);
-            }
-            if bits::TTL.get(&w) == 0 {
-                // TTL128 is RES0 without a level hint (IHI0070 §4.4.1.1).
-                clear(&mut w, bits::TTL128);
-            }
-        }
-        // PREFETCH_ADDR NS is RES0 with SSec = 0 (IHI0070 §4.2.2).
-        0x02 if bits::SSEC.get(&w) == 0 => clear(&mut w, bits::PF_NS),
-        0x46 if bits::CS.get(&w) == 3 => clear(&mut w, bits::CS),
-        0x41 if bits::PRI_RESP.get(&w) == 3 => clear(&mut w, bits::PRI_RESP),
-        0x04 if name == "CMD_CFGI_STE_RANGE" && bits::RANGE.get(&w) == 31 => w[1] &= !1,
-        _ => {}
-    }
-    w
-}
-
-/// The bits op `defs` may set: opcode, its fields and its fixed bits.
-fn valid_mask(defs: &[FieldDef], fixed1: u64) -> [u64; 2] {
-    let mut m = [bits::OPCODE.mask(), fixed1];
-    for d in defs {
-        m[usize::from(d.bf.word & 1)] |= d.bf.mask();
-    }
-    m
-}
 
 /// Raw values biased to edges.
 fn edgy() -> impl Strategy<Value = u64> {
@@ -67,7 +24,7 @@ fn edgy() -> impl Strategy<Value = u64> {
 fn valid_cmd() -> impl Strategy<Value = Command> {
     let names = Command::op_names();
     (0..names.len(), edgy(), edgy()).prop_map(move |(i, a, b)| {
-        let w = valid_words(names[i], a, b);
+        let w = valid_words(names[i], a, b).unwrap();
         Command::decode(&w).unwrap_or_else(|e| panic!("{} {w:#x?}: {e}", names[i]))
     })
 }
@@ -88,7 +45,7 @@ const TOPO: &str = r#"{
 
 fn lifted(c: &Command, ctx: &dyn Context) -> (Vec<Op>, Outcome) {
     let mut ops = Vec::new();
-    let o = lift(c, ctx, &mut ops).unwrap_or_default();
+    let o = Smmuv3::lift(c, ctx, &mut ops).unwrap_or_default();
     (ops, o)
 }
 
@@ -101,7 +58,13 @@ fn r2(c: &Command, ctx: &dyn Context) -> Result<(), TestCaseError> {
     let mut widened = Widened::empty();
     let mut dropped = false;
     for op in &ops {
-        match lower(op, &Features::LATEST, DEFAULT_BUDGET, ctx, &mut cmds) {
+        match Smmuv3::lower(
+            op,
+            &Features::LATEST,
+            Smmuv3::DEFAULT_BUDGET,
+            ctx,
+            &mut cmds,
+        ) {
             Ok(o) => {
                 widened |= o.widened;
                 dropped |= o.dropped.is_some();
@@ -137,7 +100,7 @@ proptest! {
     fn r1_valid_round_trip(c in valid_cmd()) {
         let w = c.encode();
         prop_assert_eq!(Command::decode(&w), Ok(c));
-        prop_assert_eq!(c.encode_checked(), Ok(w));
+        prop_assert_eq!(c.validate().map(|()| c.encode()), Ok(w));
         // Named fields round-trip too.
         let mut f = Vec::new();
         c.for_each_field(&mut |n, v| f.push((n, v)));
@@ -249,7 +212,7 @@ fn inval() -> impl Strategy<Value = Inval> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
 
-    /// R3 on SMMUv3's own regimes: lift(lower(g)) covers g; exact when
+    /// R3 on SMMUv3's own regimes: Smmuv3::lift(Smmuv3::lower(g)) covers g; exact when
     /// nothing was reported widened or dropped.
     #[test]
     fn r3_lower_then_lift_covers(i in inval(), range_inval in any::<bool>(), max_cmds in 1usize..80) {
@@ -257,7 +220,7 @@ proptest! {
         let t = Topology::from_json(TOPO).unwrap();
         for ctx in [&IdentityContext as &dyn Context, &t] {
             let mut cmds = Vec::new();
-            let o = match lower(&Op::Inval(i), &caps.features, caps.budget, ctx, &mut cmds) {
+            let o = match Smmuv3::lower(&Op::Inval(i), &caps.features, caps.budget, ctx, &mut cmds) {
                 Ok(o) => o,
                 // Device TLBs of unknown device sets have no SMMUv3 form.
                 Err(_) => continue,
@@ -271,17 +234,17 @@ proptest! {
             // guest and secure regimes (reported as dropped).
             let mut have = i;
             if i.regime != Regime::Guest && i.caches.contains(Caches::IOTLB) && i.stages.contains(Stages::S2) {
-                have.stages.remove(Stages::S2);
+                have.stages -= Stages::S2;
                 if have.stages.is_empty() {
-                    have.caches.remove(Caches::IOTLB);
+                    have.caches -= Caches::IOTLB;
                 }
             }
             if i.regime == Regime::Hyp {
-                have.caches.remove(Caches::CONFIG);
+                have.caches -= Caches::CONFIG;
             }
             // Device TLBs hold no Secure entries (IHI0070 §3.9): dropped.
             if i.regime == Regime::Secure {
-                have.caches.remove(Caches::DEV_TLB);
+                have.caches -= Caches::DEV_TLB;
             }
             if have != i {
                 prop_assert!(o.dropped.is_some(), "unreported drop {i:?} {o:?}");
@@ -292,7 +255,7 @@ proptest! {
                 None => true,
             };
             if no_ats {
-                have.caches.remove(Caches::DEV_TLB);
+                have.caches -= Caches::DEV_TLB;
             }
             let want = Footprint::of_inval(&have, ctx);
             let mut got = Footprint::of_ops(&ops, ctx);
@@ -433,10 +396,10 @@ proptest! {
         let ([range_inval, ats, stage1, stage2], [asid_bits, vmid_bits, ssid_bits], max_cmds) = caps;
         let caps = Target::<Smmuv3>::new(Features { ril: range_inval, ats, s1p: stage1, s2p: stage2, asid_bits, vmid_bits, ssid_bits, ..Features::LATEST }).max_cmds(max_cmds);
         let mut out = Vec::new();
-        if let Ok(o) = lower(&op, &caps.features, caps.budget, &IdentityContext, &mut out) {
+        if let Ok(o) = Smmuv3::lower(&op, &caps.features, caps.budget, &IdentityContext, &mut out) {
             prop_assert_eq!(o.emitted, out.len());
             for c in &out {
-                prop_assert_eq!(c.encode_checked().map(|_| ()), Ok(()), "{:?} from {:?}", c, op);
+                prop_assert_eq!(c.validate().map(|()| c.encode()).map(|_| ()), Ok(()), "{:?} from {:?}", c, op);
             }
             // Bounded: a range never takes more than the cap per stage, a
             // device set more than the cap per cache group (plus syncs).

@@ -5,8 +5,10 @@
 
 use iommu_inval_arm::queue::{CmdqDevice, CERROR_ILL};
 use iommu_inval_arm::*;
+use iommu_inval_core::arch::Arch;
 use iommu_inval_core::device::{CommandQueue, CountingBackend};
 use iommu_inval_core::model::{Caches, DomainSel, Op, Regime, Stages};
+use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{CellMemory, ErrorKind, IdentityContext, QueueMemory};
 
 fn dec(w: [u64; 2]) -> Command {
@@ -24,7 +26,7 @@ fn refused(w: [u64; 2], f: &Features) -> ErrorKind {
 
 fn lift_all(c: &Command) -> (Vec<Op>, Outcome) {
     let mut v = Vec::new();
-    let o = lift(c, &IdentityContext, &mut v).unwrap();
+    let o = Smmuv3::lift(c, &IdentityContext, &mut v).unwrap();
     (v, o)
 }
 
@@ -172,10 +174,10 @@ fn secure_stage2_tlbis() {
     // Lower: both IPA spaces, the same footprint again.
     let (ops, _) = lift_all(&dec(w));
     let mut back = Vec::new();
-    lower(
+    Smmuv3::lower(
         &ops[0],
         &Features::LATEST,
-        DEFAULT_BUDGET,
+        Smmuv3::DEFAULT_BUDGET,
         &IdentityContext,
         &mut back,
     )

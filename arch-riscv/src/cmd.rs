@@ -178,7 +178,7 @@ const SLOT_CHECK: [[u64; 3]; 8] = {
 };
 
 /// [`SLOT_CHECK`] of the slot of every `opcode | func3 << 7`: the masks
-/// of the legality test (decode and [`Command::check_words`]), looked up
+/// of the legality test (decode and [`Command::check_words`](iommu_inval_core::NativeCommand::check_words)), looked up
 /// beside the slot rather than after it.
 static CHECK_OF: [[u64; 3]; 1024] = {
     let mut t = [[0u64; 3]; 1024];
@@ -316,6 +316,7 @@ pub struct AtsPrgr {
 ///
 /// ```
 /// use iommu_inval_riscv::{Command, Iotinval};
+/// use iommu_inval_core::NativeCommand;
 /// // IOTINVAL.VMA, PSCID 5 (PSCV), one page at 0x4000_1000 (AV): what the
 /// // Linux driver sends per page of an unmapped range.
 /// let w = [0x0000_0001_0000_5401, 0x0000_0000_1000_0400];
@@ -464,7 +465,7 @@ const fn ats_w0(pid: u32, pv: bool, dsv: bool, rid: u16, dseg: u8) -> u64 {
 }
 
 impl Command {
-    /// [`Command::decode`] of two words.
+    /// [`Command::decode`](iommu_inval_core::NativeCommand::decode) of two words.
     ///
     /// Table-driven: `opcode`/`func3` (the low 10 bits of `w0`) index a slot
     /// whose three masks fold the opcode, reserved-bit and operand-rule
@@ -658,7 +659,7 @@ impl Command {
             .map_err(FieldError::Invalid)
     }
 
-    /// [`NativeCommand::check_features`](iommu_inval_core::NativeCommand::check_features):
+    /// [`NativeCommand::check_features`]:
     /// refuse a legal command that uses a part of the specification the
     /// IOMMU does not implement: such a command is "unsupported" and, like
     /// an illegal one, sets `cqcsr.cmd_ill` (§3.1). Without
@@ -748,7 +749,7 @@ impl Command {
     }
 }
 
-use iommu_inval_core::native::{want_addr, want_bool, want_uint};
+use iommu_inval_core::native::__macro::{want_addr, want_bool, want_uint};
 
 iommu_inval_core::native_command! {
     Command: ArchId::Riscv, crate::Features, |cmd, features| cmd.check_supported(features);
@@ -764,6 +765,7 @@ iommu_inval_core::native_command! {
     /// ```
     /// use iommu_inval_riscv::Command;
     /// use iommu_inval_core::ErrorKind;
+    /// use iommu_inval_core::NativeCommand;
     /// // IOTINVAL.GVMA with PSCV = 1 is illegal (§3.1.1).
     /// let e = Command::decode(&[0x0000_0001_0000_0081, 0]).unwrap_err();
     /// assert_eq!((e.kind, e.field), (ErrorKind::InvalidField, "pscv"));
@@ -777,7 +779,7 @@ iommu_inval_core::native_command! {
     }
 
     /// Whether two words decode, without building the command: `Ok`
-    /// exactly when [`Command::decode`] is `Ok`, else the same error (the
+    /// exactly when [`Command::decode`](iommu_inval_core::NativeCommand::decode) is `Ok`, else the same error (the
     /// [`NativeCommand::check_words`](iommu_inval_core::NativeCommand::check_words) of the RISC-V IOMMU): the decoder's
     /// own three-mask test, after which decoding cannot fail, with the
     /// masks looked up directly by `opcode | func3 << 7`. (Not
@@ -786,6 +788,7 @@ iommu_inval_core::native_command! {
     /// ```
     /// use iommu_inval_riscv::Command;
     /// use iommu_inval_core::copy_checked;
+    /// use iommu_inval_core::NativeCommand;
     /// // IOFENCE.C with AV (store 1 at 0x8000_0010), then IOTINVAL.GVMA with PSCV = 1 (illegal).
     /// let guest = [0x0000_0001_0000_0402, 0x2000_0004, 0x0000_0001_0000_0081, 0];
     /// let mut host = [0u64; 4];

@@ -1,9 +1,9 @@
 //! What the emulated RISC-V IOMMU implements, for decoding: [`Features`]
 //! (its `capabilities` and `fctl` registers, §5.3, §5.4).
 //!
-//! [`Command::decode`] accepts every command and operand of the ratified
+//! [`Command::decode`](iommu_inval_core::NativeCommand::decode) accepts every command and operand of the ratified
 //! specification with its extensions. An emulator of a particular IOMMU
-//! decodes with [`Command::decode_with`]: a command that IOMMU does not
+//! decodes with [`Command::decode_with`](iommu_inval_core::NativeCommand::decode_with): a command that IOMMU does not
 //! support sets `cqcsr.cmd_ill` (§3.1), and the [`DecodeError`] says which
 //! field ([`check_features`](iommu_inval_core::NativeCommand::check_features)). The `DID` width its
 //! `ddtp.iommu_mode` allows is queue state, checked apart
@@ -17,7 +17,7 @@
 //! | `wsi` | `fctl.WSI` | IOFENCE.C `WSI` = 1 (reserved, §3.1.2) |
 //! | `pid_bits` | `capabilities.PD8` / `PD17` / `PD20` | IODIR.INVAL_PDT `PID` wider (§3.1.3) |
 //!
-//! The same type describes a *host* IOMMU to [`lower`](crate::lower()): it
+//! The same type describes a *host* IOMMU to `Arch::lower`: it
 //! sends `S`, `NL`, ATS commands and wired-interrupt fences only when the
 //! host has them, and PIDs within `pid_bits`.
 
@@ -119,7 +119,7 @@ impl Features {
     /// supports both byte orders (`capabilities.END`), else keeps its value
     /// (WARL). `WSI` is not changed: whether it is writable depends on
     /// `capabilities.IGS`, which is the caller's to model ([`Features::wsi`]).
-    pub const fn write_fctl(self, fctl: u32) -> Features {
+    pub(crate) const fn write_fctl(self, fctl: u32) -> Features {
         let mut f = self;
         if f.end {
             f.be = fctl & FCTL_BE != 0;
@@ -137,9 +137,9 @@ const CAP_PD20: u32 = 40;
 const CAP_NL: u32 = 42;
 const CAP_S: u32 = 43;
 /// `fctl.BE`.
-pub const FCTL_BE: u32 = 1 << 0;
+pub(crate) const FCTL_BE: u32 = 1 << 0;
 /// `fctl.WSI`.
-pub const FCTL_WSI: u32 = 1 << 1;
+pub(crate) const FCTL_WSI: u32 = 1 << 1;
 
 iommu_inval_core::feature_set!(Features {
     latest: Features::ALL,

@@ -6,10 +6,11 @@
 //! Invalidation extensions of the 20250620 release, §9.2 and §9.3):
 //!
 //! * [`Command`]: every command of the command queue, with a bit-exact
-//!   codec ([`Command::decode`], [`Command::encode`]) and named-field
+//!   codec ([`Command::decode`](iommu_inval_core::NativeCommand::decode), [`Command::encode`]) and named-field
 //!   access ([`NativeCommand`]).
-//! * [`lift`]: native → generic ([`Op`]), footprint-exact.
-//! * [`lower()`]: generic → native for a host described by its
+//! * [`RiscV`], the crate's [`Arch`](iommu_inval_core::arch::Arch):
+//!   `RiscV::lift`, native → generic ([`Op`]), footprint-exact;
+//!   `RiscV::lower`, generic → native for a host described by its
 //!   [`Features`], within a [`Budget`](iommu_inval_core::Budget); never
 //!   under-invalidates, reports every widening.
 //! * [`queue`]: the command-queue consumer of an emulated IOMMU (`cqb`,
@@ -41,7 +42,7 @@
 //!   not: the IOMMU fills the destination from `RID`.)
 //! * `NL` (§9.2), `S` (§9.3), IOFENCE.C `WSI` (§3.1.2) and the ATS
 //!   commands exist only when the IOMMU implements them (`capabilities.NL`,
-//!   `.S`, `fctl.WSI`, `capabilities.ATS`). [`Command::decode`] accepts
+//!   `.S`, `fctl.WSI`, `capabilities.ATS`). [`Command::decode`](iommu_inval_core::NativeCommand::decode) accepts
 //!   them (the codec of the whole specification);
 //!   [`check_features`](iommu_inval_core::NativeCommand::check_features) and the queue front end refuse them with
 //!   `cmd_ill` on an IOMMU without the feature.
@@ -65,40 +66,49 @@
 //!   per device for its device context, i.e. requests without process_id).
 //!
 //! ```
-//! use iommu_inval_riscv::Command;
+//! use iommu_inval_riscv::prelude::*;
+//! use iommu_inval_core::model::*;
 //! // ATS.INVAL: RID 0x10, PASID 7 (PV), 8 KiB at 0x4000 (S = 1, bit 12 clear).
 //! let Ok(Command::AtsInval(c)) = Command::decode(&[0x0000_1001_0000_7004, 0x4800]) else {
 //!     panic!()
 //! };
 //! assert_eq!((c.rid, c.pv, c.pid, c.s, c.addr), (0x10, true, 7, true, 0x4000));
+//!
+//! // IOTINVAL.VMA, GV = 1 GSCID 3, PSCV = 1 PSCID 7, AV = 1, page 0x5000.
+//! let c = Command::decode(&[0x0000_3003_0000_7401, 0x1400]).unwrap();
+//! let mut out: FixedBuf<Op, 4> = FixedBuf::new();
+//! let o = RiscV::lift(&c, &IdentityContext, &mut out).unwrap();
+//! assert!(o.is_exact());
+//! let Some(Op::Inval(i)) = out.get(0) else { panic!() };
+//! assert_eq!(i.caches, Caches::IOTLB | Caches::LEAF);
+//! assert_eq!((i.stages, i.domain, i.pasid), (Stages::S1, DomainSel::One(3), PasidSel::One(7)));
+//! assert_eq!(i.range, AddrRange::new(0x5000, 0x1000).unwrap());
+//!
+//! // Leaf-only host (Regime::Hyp) first-stage invalidation of 2 MiB, PASID 5.
+//! let op = Op::Inval(Inval::new(Caches::IOTLB | Caches::LEAF).regime(Regime::Hyp)
+//!     .stage(Stages::S1).pasid(PasidSel::One(5))
+//!     .range(AddrRange::new(0x20_0000, 0x20_0000).unwrap()));
+//! let mut out: FixedBuf<Command, { RiscV::MAX_LOWERED }> = FixedBuf::new();
+//! let o = RiscV::lower(&op, &Features::ALL, RiscV::DEFAULT_BUDGET, &IdentityContext, &mut out).unwrap();
+//! assert!(o.is_exact());
+//! // IOTINVAL.VMA PSCV PSCID 5, AV, S = 1: ADDR bits 12..=19 set, bit 20 clear.
+//! assert_eq!(out.get(0).unwrap().encode(), [0x0000_0001_0000_5401, (0x2f_f000 >> 2) | 1 << 9]);
 //! ```
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-#[cfg(feature = "std")]
-extern crate std;
-
-#[cfg(feature = "arbitrary")]
-mod arb;
 mod cmd;
 mod features;
-mod lift;
-pub mod lower;
-pub mod prelude;
-pub mod queue;
 
-#[cfg(feature = "arbitrary")]
-pub use arb::arbitrary_words;
 pub use cmd::*;
-pub use features::{Features, FCTL_BE, FCTL_WSI};
-pub use lift::{lift, resp_code};
-pub use lower::{lower, max_lowered, DEFAULT_BUDGET, MAX_LOWERED};
+pub use features::Features;
 
 iommu_inval_core::arch_impl!(
     /// The RISC-V IOMMU: the [`Arch`](iommu_inval_core::arch::Arch) of this crate.
     RiscV,
-    queue::CqDevice
+    queue::CqDevice,
+    budget = 16
 );
 
 pub use iommu_inval_core::model::Op;

@@ -20,7 +20,7 @@
 //! DSV = 1 and `RID` otherwise.
 //!
 //! Not modelled (kept by the codec, ignored here): IOFENCE.C `PR` / `PW`
-//! (ordering of earlier device reads / writes; [`lower`](crate::lower())
+//! (ordering of earlier device reads / writes; `Arch::lower`
 //! always sets both, as the Linux driver does), and the global-mapping
 //! exception of PSCV = 1 (entries of global first-stage mappings stay,
 //! §3.1.1: the footprint counts them in, which is the safe side for a
@@ -52,7 +52,7 @@ pub(crate) const fn ats_device(rid: u16, dseg: u8, dsv: bool) -> u32 {
 }
 
 /// The generic PRG response code of a `resp_code`, `None` for PCIe-reserved values.
-pub const fn resp_code(code: u8) -> Option<RespCode> {
+pub(crate) const fn resp_code(code: u8) -> Option<RespCode> {
     match code {
         0x0 => Some(RespCode::Success),
         0x1 => Some(RespCode::Invalid),
@@ -79,21 +79,7 @@ const fn leaf(av: bool, nl: bool) -> Caches {
 /// not know to every PASID (reported as `Widened::DOMAIN` / `PASID`).
 /// ATS.PRGR with a PCIe-reserved response code has no generic response
 /// code: `Err(NoEquivalent)`. A full sink is `Err(BufferFull)`.
-///
-/// ```
-/// use iommu_inval_riscv::{lift, Command};
-/// use iommu_inval_core::{model::*, FixedBuf, IdentityContext};
-/// // IOTINVAL.VMA, GV = 1 GSCID 3, PSCV = 1 PSCID 7, AV = 1, page 0x5000.
-/// let c = Command::decode(&[0x0000_3003_0000_7401, 0x1400]).unwrap();
-/// let mut out: FixedBuf<Op, 4> = FixedBuf::new();
-/// let o = lift(&c, &IdentityContext, &mut out).unwrap();
-/// assert!(o.is_exact());
-/// let Some(Op::Inval(i)) = out.get(0) else { panic!() };
-/// assert_eq!(i.caches, Caches::IOTLB | Caches::LEAF);
-/// assert_eq!((i.stages, i.domain, i.pasid), (Stages::S1, DomainSel::One(3), PasidSel::One(7)));
-/// assert_eq!(i.range, AddrRange::new(0x5000, 0x1000).unwrap());
-/// ```
-pub fn lift<C: Context + ?Sized>(
+pub(crate) fn lift<C: Context + ?Sized>(
     cmd: &Command,
     ctx: &C,
     out: &mut dyn Sink<Op>,

@@ -46,23 +46,20 @@ use crate::cmd::*;
 use crate::features::Features;
 use iommu_inval_core::lower::{
     ats_devices, dropped, is_inverted, lacking, plan_napot, tag_shared, Budget, DeviceSet, Emitter,
-    Lowering, NapotPlan, NAPOT_SPLIT_FACTOR,
+    Lowering, NapotPlan,
 };
 use iommu_inval_core::model::*;
 use iommu_inval_core::range::{ats_encode_block, AlignedBlocks, PAGE_SHIFT};
 use iommu_inval_core::{ArchId, Context, LowerError, Sink};
 
-/// The default [`Budget`]: 16 commands.
-pub const DEFAULT_BUDGET: Budget = Budget::new(16);
-
-/// The most commands [`lower`] emits for one op within `budget`: the
+/// The most commands `Arch::lower` emits for one op within `budget`: the
 /// capacity of a [`FixedBuf`](iommu_inval_core::FixedBuf) that never fills.
 /// From `lower_inval`: directory commands (at most the cap, else one
 /// IODIR.INVAL_DDT `DV` = 0); a fence; IOTINVAL commands, at most the cap,
 /// or one per PSCID and one IOTINVAL.GVMA when they outnumber it (the
 /// PSCIDs are at most the cap); a fence; ATS.INVAL, devices × pieces within
 /// the cap. Every other op is one command.
-pub const fn max_lowered(budget: Budget) -> usize {
+pub(crate) const fn max_lowered(budget: Budget) -> usize {
     // cap + 1 + (cap + 1) + 1 + cap, saturating.
     budget.cap().saturating_mul(3).saturating_add(3)
 }
@@ -76,13 +73,9 @@ pub(crate) fn lacks(f: &Features) -> Caches {
     lacking(Caches::INTR_REMAP, &[(Caches::DEV_TLB, f.ats)])
 }
 
-/// The range rule of the NAPOT encodings
-/// ([`NAPOT_SPLIT_FACTOR`]).
-pub const SPLIT_FACTOR: u128 = NAPOT_SPLIT_FACTOR;
-
 /// How an address range is sent: the `(addr, s)` pairs of the commands.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AddrPlan {
+pub(crate) enum AddrPlan {
     /// No address (`AV` = 0): every address.
     All,
     /// One command with this (`addr`, `s`).
@@ -103,19 +96,19 @@ pub enum AddrPlan {
 
 /// An [`AddrPlan`] with its command count and what it widens.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RangePlan {
+pub(crate) struct RangePlan {
     /// The encoding.
-    pub plan: AddrPlan,
+    pub(crate) plan: AddrPlan,
     /// Number of commands.
-    pub count: usize,
+    pub(crate) count: usize,
     /// `RANGE` when the commands cover more than asked, plus `CAP` when the
     /// cap forced a wider encoding.
-    pub widened: Widened,
+    pub(crate) widened: Widened,
 }
 
 impl RangePlan {
     /// Call `f(av, addr, s)` for each command of the plan.
-    pub fn for_each(
+    pub(crate) fn for_each(
         &self,
         mut f: impl FnMut(bool, u64, bool) -> Result<(), LowerError>,
     ) -> Result<(), LowerError> {
@@ -147,18 +140,7 @@ impl RangePlan {
 /// `capabilities.S`, or ATS.INVAL), else 4 KiB pages; at most `cap`
 /// commands. `all` is the fallback (`AV` = 0 for IOTINVAL; for ATS.INVAL
 /// the all-pages NAPOT address).
-///
-/// ```
-/// use iommu_inval_riscv::lower::{plan_range, AddrPlan};
-/// use iommu_inval_core::{AddrRange, Widened};
-/// // 12 KiB at 0x1000 with NAPOT: one 16 KiB block at 0 (≤ 2 × 12 KiB).
-/// let p = plan_range(&AddrRange::new(0x1000, 0x3000).unwrap(), true, 16, AddrPlan::All);
-/// assert_eq!((p.plan, p.widened), (AddrPlan::Single(0x1000, true), Widened::RANGE));
-/// // Without NAPOT: three page commands, exact.
-/// let p = plan_range(&AddrRange::new(0x1000, 0x3000).unwrap(), false, 16, AddrPlan::All);
-/// assert_eq!((p.count, p.widened), (3, Widened::empty()));
-/// ```
-pub fn plan_range(r: &AddrRange, napot: bool, cap: usize, all: AddrPlan) -> RangePlan {
+pub(crate) fn plan_range(r: &AddrRange, napot: bool, cap: usize, all: AddrPlan) -> RangePlan {
     let cap = cap.max(1);
     let everything = |w: Widened| RangePlan {
         plan: all.clone(),
@@ -249,36 +231,17 @@ const FENCE: Command = Command::IofenceC(IofenceC {
     addr: 0,
 });
 
-iommu_inval_core::lowering!(
-    /// Lower one generic operation to RISC-V IOMMU commands written to `out`.
-    ///
-    /// * `Inval`: up to three phases (directory caches, IOATC, device TLBs; see
-    ///   the module docs) with an IOFENCE.C between two non-empty phases.
-    /// * `Sync` → one IOFENCE.C (`PR` = `PW` = 1; a store → `AV` with the
-    ///   32-bit `DATA`; an interrupt → `WSI`). `sev`, `drain_page_requests`, a
-    ///   store address not 4-byte aligned, data wider than 32 bits, or an
-    ///   interrupt without wired interrupts ([`Features::wsi`]) → `NoEquivalent`.
-    /// * `PageResponse` → ATS.PRGR (`NoEquivalent` for a PID wider than
-    ///   [`Features::pid_bits`]); `Prefetch` is dropped (a hint RISC-V lacks);
-    ///   `Resume`, `StallTerminate` → `NoEquivalent`.
-    ///
-    /// ```
-    /// use iommu_inval_riscv::{lower, Command, Features, DEFAULT_BUDGET};
-    /// use iommu_inval_core::{model::*, FixedBuf, IdentityContext};
-    /// // Leaf-only host (Regime::Hyp) first-stage invalidation of 2 MiB, PASID 5.
-    /// let op = Op::Inval(Inval::new(Caches::IOTLB | Caches::LEAF).regime(Regime::Hyp)
-    ///     .stage(Stages::S1).pasid(PasidSel::One(5))
-    ///     .range(AddrRange::new(0x20_0000, 0x20_0000).unwrap()));
-    /// let mut out: FixedBuf<Command, 8> = FixedBuf::new();
-    /// let o = lower(&op, &Features::ALL, DEFAULT_BUDGET, &IdentityContext, &mut out).unwrap();
-    /// assert!(o.is_exact());
-    /// // IOTINVAL.VMA PSCV PSCID 5, AV, S = 1: ADDR bits 12..=19 set, bit 20 clear.
-    /// assert_eq!(out.get(0).unwrap().encode(), [0x0000_0001_0000_5401, (0x2f_f000 >> 2) | 1 << 9]);
-    /// ```
-    crate::RiscV,
-    lower_inval
-);
-
+/// Lower one generic operation to RISC-V IOMMU commands written to `out`.
+///
+/// * `Inval`: up to three phases (directory caches, IOATC, device TLBs; see
+///   the module docs) with an IOFENCE.C between two non-empty phases.
+/// * `Sync` → one IOFENCE.C (`PR` = `PW` = 1; a store → `AV` with the
+///   32-bit `DATA`; an interrupt → `WSI`). `sev`, `drain_page_requests`, a
+///   store address not 4-byte aligned, data wider than 32 bits, or an
+///   interrupt without wired interrupts ([`Features::wsi`]) → `NoEquivalent`.
+/// * `PageResponse` → ATS.PRGR (`NoEquivalent` for a PID wider than
+///   [`Features::pid_bits`]); `Prefetch` is dropped (a hint RISC-V lacks);
+///   `Resume`, `StallTerminate` → `NoEquivalent`.
 impl Lowering for crate::RiscV {
     const NO_EVENT: Option<&'static str> = Some("IOFENCE.C cannot send an event (SEV)");
     const NO_DRAIN: Option<&'static str> = Some("IOFENCE.C cannot drain page requests");
@@ -399,7 +362,7 @@ enum DirPlan {
     Pdt(u32),
 }
 
-fn lower_inval<C: Context + ?Sized>(
+pub(crate) fn lower_inval<C: Context + ?Sized>(
     i: &Inval,
     caps: &Host<'_>,
     ctx: &C,
@@ -737,4 +700,25 @@ fn lower_inval<C: Context + ?Sized>(
     e.widen(widened);
     e.set_dropped(dropped_part);
     Ok(e.outcome())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iommu_inval_core::lower::NAPOT_SPLIT_FACTOR;
+
+    #[test]
+    fn napot_or_pages() {
+        assert_eq!(NAPOT_SPLIT_FACTOR, 2);
+        // 12 KiB at 0x1000 with NAPOT: one 16 KiB block at 0 (≤ 2 × 12 KiB).
+        let r = AddrRange::new(0x1000, 0x3000).unwrap();
+        let p = plan_range(&r, true, 16, AddrPlan::All);
+        assert_eq!(
+            (p.plan, p.widened),
+            (AddrPlan::Single(0x1000, true), Widened::RANGE)
+        );
+        // Without NAPOT: three page commands, exact.
+        let p = plan_range(&r, false, 16, AddrPlan::All);
+        assert_eq!((p.count, p.widened), (3, Widened::empty()));
+    }
 }

@@ -30,7 +30,7 @@
 //! command it sets `cqcsr.cmd_ill` and stops with `cqh` at that command; a
 //! fetch fault sets `cqcsr.cqmf`, likewise leaving `cqh` at the command
 //! (§3.1). While `cmd_ill` or `cqmf` is set nothing is processed; software
-//! clears them by writing 1 (the [`CmdQueue::clear_errors`] write).
+//! clears them by writing 1 ([`CqDevice::write_cqcsr`]).
 //!
 //! [`CqDevice`] is the [`CommandQueue`] front end of `core::device`:
 //! commands lifted and handed to a [`Backend`](iommu_inval_core::device::Backend)
@@ -48,6 +48,7 @@
 //! use iommu_inval_riscv::queue::{CqDevice, CQCSR_CMD_ILL};
 //! use iommu_inval_core::device::{CommandQueue, QueueEngine};
 //! use iommu_inval_core::SliceMemory;
+//! use iommu_inval_core::NativeCommand;
 //! // 4 KiB queue (256 entries: LOG2SZ-1 = 7) at 0x10000: IODIR.INVAL_DDT DV = 0,
 //! // then an IOFENCE.C, then an unknown opcode at entry 2.
 //! let mut bytes = vec![0u8; 4096];
@@ -68,6 +69,7 @@ use iommu_inval_core::device::{
     BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
 };
 use iommu_inval_core::ring::{Ring, RingRegs};
+use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{Barrier, DecodeError, QueueMemory};
 
 iommu_inval_core::arch_error! {
@@ -87,8 +89,6 @@ iommu_inval_core::arch_error! {
     pub const fn cqcsr_bit -> u32;
 }
 
-/// Bytes per command.
-pub const ENTRY_BYTES: u64 = 16;
 /// `cqb.PPN` bits `[53:10]`.
 pub const CQB_PPN_MASK: u64 = 0x003f_ffff_ffff_fc00;
 /// `cqb.LOG2SZ-1` bits `[4:0]`.
@@ -106,9 +106,7 @@ pub const CQCSR_CMD_ILL: u32 = 1 << 10;
 /// `cqcsr.fence_w_ip`: an IOFENCE.C with `WSI` completed.
 pub const CQCSR_FENCE_W_IP: u32 = 1 << 11;
 /// `cqcsr.cqon`: the queue is active.
-pub const CQCSR_CQON: u32 = 1 << 16;
-/// `cqcsr.busy`.
-pub const CQCSR_BUSY: u32 = 1 << 17;
+pub(crate) const CQCSR_CQON: u32 = 1 << 16;
 /// The error bits that stop processing.
 pub const CQCSR_STOP: u32 = CQCSR_CMD_ILL | CQCSR_CQMF;
 
@@ -126,17 +124,16 @@ pub struct CmdQueue {
 }
 
 impl CmdQueue {
-    /// From the values of `cqb`, `cqh`, `cqt` and `cqcsr`, with every
-    /// optional feature implemented ([`Features::default`], little-endian)
-    /// and `ddtp.iommu_mode` Off, which bounds no `DID` (until
-    /// [`CmdQueue::write_ddtp`]). Index bits
-    /// above the queue size are ignored (they are read-only zero). `cqon`
-    /// follows `cqen`.
-    pub fn from_registers(cqb: u64, cqh: u32, cqt: u32, cqcsr: u32) -> Option<Self> {
+    /// [`CmdQueue::with_features`] with every optional feature implemented
+    /// ([`Features::default`], little-endian).
+    pub(crate) fn from_registers(cqb: u64, cqh: u32, cqt: u32, cqcsr: u32) -> Option<Self> {
         Self::with_features(cqb, cqh, cqt, cqcsr, Features::default())
     }
 
-    /// [`CmdQueue::from_registers`] for an IOMMU with `features`. `None`
+    /// From the values of `cqb`, `cqh`, `cqt` and `cqcsr`, for an IOMMU
+    /// with `features`, and `ddtp.iommu_mode` Off, which bounds no `DID`
+    /// (until [`CmdQueue::write_ddtp`]). Index bits above the queue size are
+    /// ignored (they are read-only zero). `cqon` follows `cqen`. `None`
     /// when `LOG2SZ-1` = 31 (2^32 entries: more than this model's 32-bit
     /// index arithmetic holds).
     pub fn with_features(
@@ -167,10 +164,6 @@ impl CmdQueue {
         })
     }
 
-    /// The features the queue checks commands against.
-    pub const fn features(&self) -> Features {
-        self.features
-    }
     /// The device-directory mode the queue checks `DID`s against
     /// ([`DdtMode::Off`], which bounds nothing, until set).
     pub const fn ddt_mode(&self) -> DdtMode {
@@ -207,19 +200,15 @@ impl CmdQueue {
     }
 
     /// Number of entries (2^(LOG2SZ-1 + 1)).
-    pub const fn entries(&self) -> u32 {
+    pub(crate) const fn entries(&self) -> u32 {
         1 << self.log2sz
     }
-    /// Physical base address.
-    pub const fn base(&self) -> u64 {
-        self.base
-    }
     /// The `cqh` register value.
-    pub const fn cqh(&self) -> u32 {
+    pub(crate) const fn cqh(&self) -> u32 {
         self.head
     }
     /// The `cqt` register value.
-    pub const fn cqt(&self) -> u32 {
+    pub(crate) const fn cqt(&self) -> u32 {
         self.tail
     }
     /// The `cqcsr` register value.
@@ -228,15 +217,11 @@ impl CmdQueue {
     }
     /// The ring `cqb` describes: 2^(LOG2SZ-1 + 1) 16-byte entries, no wrap
     /// bit (`cqh` = `cqt` is empty), in the byte order of `fctl.BE`.
-    pub const fn ring(&self) -> Ring {
+    pub(crate) const fn ring(&self) -> Ring {
         Ring {
             big_endian: self.features.be,
             ..Ring::new(self.base, self.log2sz, 2, false)
         }
-    }
-    /// Commands waiting between head and tail.
-    pub const fn pending(&self) -> u32 {
-        self.ring().pending(self.head, self.tail)
     }
     /// Whether the command-queue interrupt is pending: an error bit or
     /// `fence_w_ip` set with `cie` (§3.1, `ipsr.cip`).
@@ -244,34 +229,23 @@ impl CmdQueue {
         self.csr & CQCSR_CIE != 0 && self.csr & (CQCSR_STOP | CQCSR_CMD_TO | CQCSR_FENCE_W_IP) != 0
     }
     /// Software wrote `cqt`.
-    pub fn set_tail(&mut self, cqt: u32) {
+    pub(crate) fn set_tail(&mut self, cqt: u32) {
         self.tail = cqt & (self.entries() - 1);
     }
     /// Software wrote 1s to `cqcsr`'s error / `fence_w_ip` bits: clear them.
-    pub fn clear_errors(&mut self, w1c: u32) {
+    pub(crate) fn clear_errors(&mut self, w1c: u32) {
         self.csr &= !(w1c & (CQCSR_STOP | CQCSR_CMD_TO | CQCSR_FENCE_W_IP));
     }
     /// An IOFENCE.C completed: with `wsi`, set `cqcsr.fence_w_ip` (§3.1.2).
-    pub fn complete_fence(&mut self, wsi: bool) {
+    pub(crate) fn complete_fence(&mut self, wsi: bool) {
         if wsi {
             self.csr |= CQCSR_FENCE_W_IP;
         }
     }
-    /// The IOFENCE.C `DATA` store faulted: set `cqcsr.cqmf` and move `cqh`
-    /// back to the fence, which did not complete (§3.1.2).
-    pub fn fence_store_fault(&mut self, index: u32) {
-        self.csr |= CQCSR_CQMF;
-        self.head = index & (self.entries() - 1);
-    }
-
-    /// Guest physical address of the command at `cqh`.
-    pub const fn command_address(&self) -> u64 {
-        self.base.wrapping_add(self.head as u64 * ENTRY_BYTES)
-    }
 
     /// Whether processing is stopped: the queue is off or an error bit
     /// (`cmd_ill`, `cqmf`, `cmd_to`) is still set.
-    pub const fn is_stopped(&self) -> bool {
+    pub(crate) const fn is_stopped(&self) -> bool {
         self.csr & CQCSR_CQON == 0 || self.csr & (CQCSR_STOP | CQCSR_CMD_TO) != 0
     }
 
@@ -327,21 +301,11 @@ pub struct CqDevice {
 }
 
 impl CqDevice {
-    /// A front end for an IOMMU with `features` (the default implements all).
-    pub fn with_features(mut self, features: Features) -> Self {
-        self.queue.features = features;
-        self
-    }
     /// A front end for an IOMMU whose `ddtp.iommu_mode` is `mode`: IODIR
     /// commands with `DV` = 1 and a wider `DID` than it allows are illegal
     /// (§3.1.3); the register write is [`CmdQueue::write_ddtp`].
     pub fn with_ddt_mode(mut self, mode: DdtMode) -> Self {
         self.queue.ddt_mode = mode;
-        self
-    }
-    /// Also raise interrupts (`cqcsr.cie` = 1).
-    pub fn with_interrupts(mut self) -> Self {
-        self.queue.csr |= CQCSR_CIE;
         self
     }
     /// The guest wrote `cqcsr`: error and `fence_w_ip` bits written as 1
@@ -416,18 +380,14 @@ impl QueueEngine for CqDevice {
         _mem: &M,
         cause: &FaultCause,
     ) -> FaultReport<HwError> {
-        let (bit, hw) = match cause {
+        let hw = match cause {
             FaultCause::Fetch(_) | FaultCause::CompletionStore(_) | FaultCause::BadPointer(_) => {
-                (CQCSR_CQMF, HwError::Cqmf)
+                HwError::Cqmf
             }
-            FaultCause::Backend(BackendError::DeviceTlbTimeout { .. }) => {
-                (CQCSR_CMD_TO, HwError::CmdTo)
-            }
-            FaultCause::Decode(_) | FaultCause::Lift(_) | FaultCause::Backend(_) => {
-                (CQCSR_CMD_ILL, HwError::CmdIll)
-            }
+            FaultCause::Backend(BackendError::DeviceTlbTimeout { .. }) => HwError::CmdTo,
+            FaultCause::Decode(_) | FaultCause::Lift(_) | FaultCause::Backend(_) => HwError::CmdIll,
         };
-        self.queue.csr |= bit;
+        self.queue.csr |= hw.cqcsr_bit();
         FaultReport {
             hw,
             stop: true,
@@ -458,30 +418,24 @@ impl CommandQueue for CqDevice {
     fn tail_register(&self) -> u64 {
         u64::from(self.queue.cqt())
     }
+    fn features_mut(&mut self) -> &mut crate::Features {
+        &mut self.queue.features
+    }
 }
 
 impl QueueProducer for CqDevice {}
 
 /// A register value the front end cannot take: no usable command queue,
 /// or a `ddtp` mode this model does not know.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// `cqb.LOG2SZ-1` names more than 2^31 entries (the value): indices
     /// would not fit the 32-bit `cqh` / `cqt`.
+    #[error("cqb LOG2SZ-1 = {0}: queue too large")]
     TooLarge(u8),
     /// `ddtp.iommu_mode` holds a reserved (5..=13) or custom (14, 15)
     /// encoding (the value).
+    #[error("ddtp.iommu_mode = {0}: reserved or custom mode")]
     DdtMode(u8),
 }
-
-impl core::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            ConfigError::TooLarge(l) => write!(f, "cqb LOG2SZ-1 = {l}: queue too large"),
-            ConfigError::DdtMode(m) => write!(f, "ddtp.iommu_mode = {m}: reserved or custom mode"),
-        }
-    }
-}
-
-impl core::error::Error for ConfigError {}

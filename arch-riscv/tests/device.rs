@@ -9,8 +9,8 @@ use iommu_inval_core::model::{Caches, Op};
 use iommu_inval_core::{CellMemory, IdentityContext, QueueMemory};
 use iommu_inval_riscv::queue::HwError;
 use iommu_inval_riscv::queue::{
-    CmdQueue, ConfigError, CqDevice, CQCSR_CMD_ILL, CQCSR_CMD_TO, CQCSR_CQEN, CQCSR_CQMF,
-    CQCSR_FENCE_W_IP,
+    CmdQueue, ConfigError, CqDevice, CQCSR_CIE, CQCSR_CMD_ILL, CQCSR_CMD_TO, CQCSR_CQEN,
+    CQCSR_CQMF, CQCSR_FENCE_W_IP,
 };
 use iommu_inval_riscv::{Command, DdtMode, Features, IodirInvalDdt};
 
@@ -34,10 +34,11 @@ fn fence(addr: u64, data: u32, wsi: bool) -> [u64; 2] {
     ]
 }
 
+/// A queue with interrupts on (the guest wrote `cqcsr.cie` = 1).
 fn device() -> CqDevice {
-    CqDevice::from_registers(CQB, 0, 0)
-        .unwrap()
-        .with_interrupts()
+    let mut q = CqDevice::from_registers(CQB, 0, 0).unwrap();
+    q.write_cqcsr(CQCSR_CIE);
+    q
 }
 
 #[test]

@@ -9,7 +9,7 @@ use iommu_inval_core::model::*;
 use iommu_inval_core::{
     AddrRange, ArchId, Context, FixedBuf, IdentityContext, LowerError, NativeCommand, Widened,
 };
-use iommu_inval_riscv::{lift, lower, Command, Features, IofenceC, Iotinval, RiscV};
+use iommu_inval_riscv::{Command, Features, IofenceC, Iotinval, RiscV};
 
 fn cmds_of(text: &str) -> Vec<[u64; 2]> {
     text.lines()
@@ -27,7 +27,7 @@ fn cmds_of(text: &str) -> Vec<[u64; 2]> {
 
 fn lift_all(c: &Command, ctx: &dyn Context) -> (Vec<Op>, Outcome) {
     let mut ops = Vec::new();
-    let o = lift(c, ctx, &mut ops).unwrap();
+    let o = RiscV::lift(c, ctx, &mut ops).unwrap();
     (ops, o)
 }
 
@@ -37,7 +37,7 @@ fn lower_all(
     ctx: &dyn Context,
 ) -> Result<(Vec<Command>, Outcome), LowerError> {
     let mut out = Vec::new();
-    let o = lower(op, &caps.features, caps.budget, ctx, &mut out)?;
+    let o = RiscV::lower(op, &caps.features, caps.budget, ctx, &mut out)?;
     Ok((out, o))
 }
 
@@ -274,7 +274,7 @@ fn every_command_lifts_to_at_most_a_few_ops() {
     for w in cmds_of(include_str!("../../examples/riscv.cmds")) {
         buf.clear();
         let c = Command::decode(&w).unwrap();
-        let o = lift(&c, &IdentityContext, &mut buf).unwrap();
+        let o = RiscV::lift(&c, &IdentityContext, &mut buf).unwrap();
         assert!(o.emitted <= 2);
         assert_eq!(<Command as NativeCommand>::ARCH, ArchId::Riscv);
     }

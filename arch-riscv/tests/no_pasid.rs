@@ -1,6 +1,7 @@
 //! Requests without process_id on the RISC-V IOMMU: the PSCID of the device
 //! context's `ta`, as the topology names it per device.
 
+use iommu_inval_core::arch::Arch;
 use iommu_inval_core::context::Topology;
 use iommu_inval_core::footprint::{Footprint, Relation};
 use iommu_inval_core::model::*;
@@ -23,7 +24,14 @@ fn no_pasid_is_the_device_context_pscid() {
         )
     };
     let mut out = Vec::new();
-    let o = lower(&none(1), &Features::ALL, DEFAULT_BUDGET, &t, &mut out).unwrap();
+    let o = RiscV::lower(
+        &none(1),
+        &Features::ALL,
+        RiscV::DEFAULT_BUDGET,
+        &t,
+        &mut out,
+    )
+    .unwrap();
     assert!(o.is_exact(), "{o:?}");
     let [Command::IotinvalVma(c)] = out[..] else {
         panic!("{out:?}")
@@ -33,18 +41,25 @@ fn no_pasid_is_the_device_context_pscid() {
         (true, 9, true, 12, false)
     );
     let mut back = Vec::new();
-    lift(&out[0], &t, &mut back).unwrap();
+    RiscV::lift(&out[0], &t, &mut back).unwrap();
     assert_eq!(back, [none(1)]);
     // Domain 2's device names no device-context PSCID: PSCV = 0, reported.
     let mut out = Vec::new();
-    let o = lower(&none(2), &Features::ALL, DEFAULT_BUDGET, &t, &mut out).unwrap();
+    let o = RiscV::lower(
+        &none(2),
+        &Features::ALL,
+        RiscV::DEFAULT_BUDGET,
+        &t,
+        &mut out,
+    )
+    .unwrap();
     assert_eq!(o.widened, Widened::PASID);
     let [Command::IotinvalVma(c)] = out[..] else {
         panic!("{out:?}")
     };
     assert!(!c.pscv);
     let mut back = Vec::new();
-    lift(&out[0], &t, &mut back).unwrap();
+    RiscV::lift(&out[0], &t, &mut back).unwrap();
     assert!(matches!(
         Footprint::of_ops(&back, &t).relation_to(&Footprint::of_op(&none(2), &t)),
         Relation::Superset(_)

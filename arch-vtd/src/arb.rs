@@ -182,6 +182,7 @@ pub fn arbitrary_words(u: &mut Unstructured<'_>) -> Result<[u64; 4]> {
 mod tests {
     use super::*;
     use iommu_inval_core::ErrorKind;
+    use iommu_inval_core::NativeCommand;
 
     /// Deterministic pseudo-random bytes.
     fn bytes(seed: u64, n: usize) -> std::vec::Vec<u8> {

@@ -263,6 +263,7 @@ pub struct PageGrpResp {
 ///
 /// ```
 /// use iommu_inval_vtd::{Command, IotlbInv};
+/// use iommu_inval_core::NativeCommand;
 /// // Page-selective IOTLB invalidation: domain 5, 2^1 pages at 0x20_0000, leaf only.
 /// let w = [0x0005_0032, 0x20_0000 | 1 | 1 << 6];
 /// let c = Command::decode(&w).unwrap();
@@ -296,7 +297,7 @@ pub enum Command {
 /// Another name for [`Command`].
 pub type Descriptor = Command;
 
-/// The reserved bits [`Command::check_words`] tests, `[w0, w1, w2 | w3]`,
+/// The reserved bits [`Command::check_words`](iommu_inval_core::NativeCommand::check_words) tests, `[w0, w1, w2 | w3]`,
 /// per descriptor type and granularity: indexed by `w0[5:0]` (the type's
 /// low bits and `g`) and `w0[11:9]` (its high bits) as [`legal_index`]
 /// builds it. `w2 | w3` are reserved except for the page group response.
@@ -342,7 +343,7 @@ const fn legal_index(w0: u64) -> usize {
     ((w0 & 0x3f) | ((w0 >> 3) & 0x1c0)) as usize
 }
 
-/// The error of words [`Command::check_words`]'s fast test refused: the
+/// The error of words [`Command::check_words`](iommu_inval_core::NativeCommand::check_words)'s fast test refused: the
 /// decoder's own.
 #[cold]
 #[inline(never)]
@@ -365,7 +366,7 @@ pub(crate) const OP_NAMES: [&str; 9] = [
 ];
 
 impl Command {
-    /// The hot path of [`Command::decode`]: one dispatch on the type, each
+    /// The hot path of [`Command::decode`](iommu_inval_core::NativeCommand::decode): one dispatch on the type, each
     /// arm checking its reserved bits and granularity with constant masks
     /// and building its variant in place. Anything it does not accept goes
     /// to [`Command::decode_checked`], which finds the error in the
@@ -514,7 +515,7 @@ impl Command {
     }
 
     /// The reference decoder of one 128-bit (`hi` = None) or 256-bit
-    /// descriptor, checking in the order documented on [`Command::decode`].
+    /// descriptor, checking in the order documented on [`Command::decode`](iommu_inval_core::NativeCommand::decode).
     /// Only reached through [`Command::refusal`] (out of line) and tests.
     #[inline]
     fn decode_checked(w0: u64, w1: u64, hi: Option<[u64; 2]>) -> Result<Command, DecodeError> {
@@ -654,7 +655,7 @@ impl Command {
     }
 
     /// Encode to four words; a 128-bit descriptor leaves `w2`, `w3` zero
-    /// (use [`Command::words`] for the count). Values wider than their field
+    /// (use [`Command::words`](iommu_inval_core::NativeCommand::words) for the count). Values wider than their field
     /// are masked to it (build with `from_fields` to have them refused).
     #[inline(always)]
     pub fn encode(&self) -> [u64; 4] {
@@ -1089,7 +1090,7 @@ iommu_inval_core::native_command! {
     }
 
     /// Whether 2 or 4 words decode, without building the descriptor: `Ok`
-    /// exactly when [`Command::decode`] is `Ok`, else the same error (the
+    /// exactly when [`Command::decode`](iommu_inval_core::NativeCommand::decode) is `Ok`, else the same error (the
     /// [`NativeCommand::check_words`](iommu_inval_core::NativeCommand::check_words) of VT-d): one table look-up by type
     /// and granularity gives the reserved bits of every word (all of them
     /// where the granularity is not allowed), one test.
@@ -1097,6 +1098,7 @@ iommu_inval_core::native_command! {
     /// ```
     /// use iommu_inval_vtd::Command;
     /// use iommu_inval_core::copy_checked;
+    /// use iommu_inval_core::NativeCommand;
     /// // 256-bit queue: an inv_wait_dsc (SW, status 1 at 0x1000), then an
     /// // iotlb_inv_dsc with g = 0 (reserved).
     /// let guest = [0x1_0000_0025, 0x1000, 0, 0, 0x2, 0, 0, 0];
@@ -1253,6 +1255,7 @@ fn leak_name(name: &str) -> &'static str {
 mod tests {
     use super::*;
     use iommu_inval_core::arb::xorshift;
+    use iommu_inval_core::NativeCommand;
 
     /// The layout that keeps decode + encode in registers (module docs).
     #[test]

@@ -1,8 +1,8 @@
 //! What the emulated VT-d remapping unit implements, for decoding:
 //! [`Features`] (CAP_REG / ECAP_REG bits).
 //!
-//! [`Command::decode`] accepts every descriptor of the command tables. An
-//! emulator of a particular unit decodes with [`Command::decode_with`]: a
+//! [`Command::decode`](iommu_inval_core::NativeCommand::decode) accepts every descriptor of the command tables. An
+//! emulator of a particular unit decodes with [`Command::decode_with`](iommu_inval_core::NativeCommand::decode_with): a
 //! descriptor that unit cannot process is an invalidation queue error (IQE,
 //! FSTS_REG.IQE with IQERCD.IQEI = 1, "invalid descriptor type or
 //! reserved field") and the returned [`DecodeError`] says which field.
@@ -27,7 +27,7 @@
 //! Not modeled: ECAP_REG.PASID / PSS (a PASID beyond the supported width is
 //! out of range, with no IQE the public material documents), CAP_REG.ND.
 //!
-//! The same type describes a *host* unit to [`lower`](crate::lower()),
+//! The same type describes a *host* unit to `Arch::lower`,
 //! with how it is set up: `smts` is scalable mode in use (RTADDR_REG.TTM),
 //! `dw` the descriptor width (IQA_REG.DW), `pasid_bits` the PASID width
 //! (ECAP_REG.PSS + 1); `mamv` and `dt` bound what it is sent. A unit without PSI is refused here rather than widened: the
@@ -70,7 +70,7 @@ pub struct Features {
 }
 
 impl Features {
-    /// Everything: what [`Command::decode`] accepts.
+    /// Everything: what [`Command::decode`](iommu_inval_core::NativeCommand::decode) accepts.
     pub const LATEST: Features = Features {
         psi: true,
         mamv: 63,
@@ -128,24 +128,19 @@ impl Features {
         }
     }
 
-    /// Whether this unit processes `c` (decoded with [`Command::decode`]).
+    /// Whether this unit processes `c` (decoded with [`Command::decode`](iommu_inval_core::NativeCommand::decode)).
     ///
     /// ```
     /// use iommu_inval_vtd::{Command, Features};
+    /// use iommu_inval_core::NativeCommand;
     /// // p_iotlb_inv_dsc (PASID-selective): scalable mode only.
     /// let w = [0x0000_0005_0001_0026, 0];
     /// assert!(Command::decode_with(&w, &Features::SCALABLE).is_ok());
     /// assert!(Command::decode_with(&w, &Features::LEGACY).is_err());
     /// ```
-    pub fn check(&self, c: &Command) -> Result<(), DecodeError> {
+    pub(crate) fn check(&self, c: &Command) -> Result<(), DecodeError> {
         let ty = |field: &'static str| DecodeError::invalid(0, 0xe0f, field);
         let need = |ok: bool, field: &'static str| if ok { Ok(()) } else { Err(ty(field)) };
-        let wide = |w: bool| {
-            need(
-                !w || self.smts,
-                "type (256-bit descriptors need ECAP_REG.SMTS)",
-            )
-        };
         let am = |g: u8, am: u8| {
             if g == 3 && am > self.mamv {
                 Err(DecodeError::invalid(1, 0x3f, "am (above CAP_REG.MAMV)"))
@@ -153,14 +148,36 @@ impl Features {
                 Ok(())
             }
         };
+        // Every type: 256-bit descriptors need scalable mode; then the
+        // capabilities the type needs, in order; then its field rules.
+        need(
+            !c.is_wide() || self.smts,
+            "type (256-bit descriptors need ECAP_REG.SMTS)",
+        )?;
+        const NONE: (bool, &str) = (true, "");
+        const PSI: &str = "type (page-selective needs CAP_REG.PSI)";
+        const DT: &str = "type (device-TLB invalidation needs ECAP_REG.DT)";
+        const IR: &str = "type (interrupt entry cache invalidation needs ECAP_REG.IR)";
+        const P_IOTLB: &str = "type (PASID-based IOTLB invalidation needs ECAP_REG.SMTS)";
+        const PC: &str = "type (PASID-cache invalidation needs ECAP_REG.SMTS)";
+        const P_DEVTLB: &str = "type (PASID-based device-TLB invalidation needs ECAP_REG.SMTS)";
+        const PRS: &str = "type (page group response needs ECAP_REG.PRS)";
+        let one = |ok: bool, field: &'static str| [(ok, field), NONE];
+        let gates = match *c {
+            Command::CcInv(_) | Command::InvWait(_) => [NONE; 2],
+            Command::IotlbInv(x) => one(x.g != 3 || self.psi, PSI),
+            Command::DevTlbInv(_) => one(self.dt, DT),
+            Command::IecInv(_) => one(self.ir, IR),
+            Command::PIotlbInv(_) => one(self.smts, P_IOTLB),
+            Command::PcInv(_) => one(self.smts, PC),
+            Command::PDevTlbInv(_) => [(self.smts, P_DEVTLB), (self.dt, DT)],
+            Command::PageGrpResp(_) => one(self.prs, PRS),
+        };
+        for (ok, field) in gates {
+            need(ok, field)?;
+        }
         match *c {
-            Command::CcInv(x) => wide(x.wide),
             Command::IotlbInv(x) => {
-                wide(x.wide)?;
-                need(
-                    x.g != 3 || self.psi,
-                    "type (page-selective needs CAP_REG.PSI)",
-                )?;
                 if x.dr && !self.drain_read {
                     return Err(DecodeError::reserved(0, 1 << 7));
                 }
@@ -169,62 +186,21 @@ impl Features {
                 }
                 am(x.g, x.am)
             }
-            Command::DevTlbInv(x) => {
-                wide(x.wide)?;
-                need(self.dt, "type (device-TLB invalidation needs ECAP_REG.DT)")
+            Command::PIotlbInv(x) => am(x.g, x.am),
+            Command::InvWait(x) if x.pd && !(self.prs && self.pds) => {
+                Err(DecodeError::reserved(0, 1 << 7))
             }
-            Command::IecInv(x) => {
-                wide(x.wide)?;
-                need(
-                    self.ir,
-                    "type (interrupt entry cache invalidation needs ECAP_REG.IR)",
-                )
-            }
-            Command::InvWait(x) => {
-                wide(x.wide)?;
-                if x.pd && !(self.prs && self.pds) {
-                    return Err(DecodeError::reserved(0, 1 << 7));
+            Command::PageGrpResp(x) if !self.priv_data => {
+                if x.priv_data_present {
+                    return Err(DecodeError::reserved(0, 1 << 5));
                 }
-                Ok(())
-            }
-            Command::PIotlbInv(x) => {
-                wide(x.wide)?;
-                need(
-                    self.smts,
-                    "type (PASID-based IOTLB invalidation needs ECAP_REG.SMTS)",
-                )?;
-                am(x.g, x.am)
-            }
-            Command::PcInv(x) => {
-                wide(x.wide)?;
-                need(
-                    self.smts,
-                    "type (PASID-cache invalidation needs ECAP_REG.SMTS)",
-                )
-            }
-            Command::PDevTlbInv(x) => {
-                wide(x.wide)?;
-                need(
-                    self.smts,
-                    "type (PASID-based device-TLB invalidation needs ECAP_REG.SMTS)",
-                )?;
-                need(self.dt, "type (device-TLB invalidation needs ECAP_REG.DT)")
-            }
-            Command::PageGrpResp(x) => {
-                wide(x.priv_data.is_some())?;
-                need(self.prs, "type (page group response needs ECAP_REG.PRS)")?;
-                if !self.priv_data {
-                    if x.priv_data_present {
-                        return Err(DecodeError::reserved(0, 1 << 5));
-                    }
-                    match x.priv_data {
-                        Some([w2, _]) if w2 != 0 => return Err(DecodeError::reserved(2, w2)),
-                        Some([_, w3]) if w3 != 0 => return Err(DecodeError::reserved(3, w3)),
-                        _ => {}
-                    }
+                match x.priv_data {
+                    Some([w2, _]) if w2 != 0 => Err(DecodeError::reserved(2, w2)),
+                    Some([_, w3]) if w3 != 0 => Err(DecodeError::reserved(3, w3)),
+                    _ => Ok(()),
                 }
-                Ok(())
             }
+            _ => Ok(()),
         }
     }
 }
@@ -237,7 +213,7 @@ iommu_inval_core::feature_set!(Features {
     host: Features::SCALABLE,
     /// `vtd-legacy`, `vtd-3` (scalable mode, 3.x), `vtd-5` (4.x/5.x),
     /// `latest` (every descriptor any revision defines: what
-    /// [`Command::decode`] accepts) — the CLI's `--caps`.
+    /// [`Command::decode`](iommu_inval_core::NativeCommand::decode) accepts) — the CLI's `--caps`.
     presets: ["vtd-legacy" => Features::LEGACY, "vtd-3" => Features::SCALABLE, "vtd-5" => Features::REV5],
 });
 
@@ -245,6 +221,7 @@ iommu_inval_core::feature_set!(Features {
 mod tests {
     use super::*;
     use iommu_inval_core::native::FeatureSet;
+    use iommu_inval_core::NativeCommand;
 
     #[test]
     fn gates() {

@@ -4,14 +4,15 @@
 //! architecture specification rev 3+/4, §6.5.2):
 //!
 //! * [`Command`]: every descriptor of the command tables (docs/SPEC.md), 128- or
-//!   256-bit, with a bit-exact [`Command::decode`] / [`Command::encode`];
-//! * [`lift`]: descriptors → generic operations ([`iommu_inval_core::Op`]);
-//! * [`lower`]: generic operations → descriptors for a host (its
+//!   256-bit, with a bit-exact [`Command::decode`](iommu_inval_core::NativeCommand::decode) / [`Command::encode`];
+//! * [`Vtd`], the crate's [`Arch`](iommu_inval_core::arch::Arch): `Vtd::lift`,
+//!   descriptors → generic operations ([`iommu_inval_core::Op`]);
+//!   `Vtd::lower`, generic operations → descriptors for a host (its
 //!   [`Features`], within a [`Budget`](iommu_inval_core::Budget));
 //! * [`queue`]: the invalidation queue consumer (IQA/IQH/IQT) for emulators;
 //! * [`Features`]: what an emulated unit implements (CAP_REG / ECAP_REG,
 //!   revision 3.x or 4.x/5.x page group responses);
-//!   [`Command::decode_with`] refuses, as an IQE, what that unit refuses.
+//!   [`Command::decode_with`](iommu_inval_core::NativeCommand::decode_with) refuses, as an IQE, what that unit refuses.
 //!
 //! Nothing here allocates on the decode, encode, lift, lower or queue paths.
 //!
@@ -46,11 +47,28 @@
 //! * Queue errors carry the IQERCD_REG.IQEI code (§11.4.9).
 //!
 //! ```
-//! use iommu_inval_core::NativeCommand;
-//! use iommu_inval_vtd::Command;
+//! use iommu_inval_vtd::prelude::*;
+//! use iommu_inval_core::model::*;
 //! // iotlb_inv_dsc, domain-selective (granularity 2) for DID 4, in a 256-bit slot.
 //! let c = Command::decode(&[0x0004_0022, 0, 0, 0]).unwrap();
 //! assert_eq!((c.op(), c.words()), ("iotlb_inv_dsc", 4));
+//!
+//! // p_iotlb_inv_dsc, page-selective within PASID 7 of domain 3: 2^2 pages at 0x10000.
+//! let c = Command::decode(&[0x0007_0003_0036, 0x10002]).unwrap();
+//! let mut out: FixedBuf<Op, 4> = FixedBuf::new();
+//! Vtd::lift(&c, &IdentityContext, &mut out).unwrap();
+//! let Some(Op::Inval(i)) = out.get(0) else { panic!() };
+//! assert_eq!((i.stages, i.domain, i.pasid), (Stages::S1, DomainSel::One(3), PasidSel::One(7)));
+//! assert_eq!(i.range, AddrRange::new(0x10000, 0x4000).unwrap());
+//!
+//! // 3 pages of PASID 1 in domain 2: blocks of 1 and 2 pages (aligned), exact.
+//! let op = Op::Inval(Inval::new(Caches::IOTLB).stage(Stages::S1).domain(DomainSel::One(2))
+//!     .pasid(PasidSel::One(1)).range(AddrRange::new(0x3000, 0x3000).unwrap()));
+//! let mut out: FixedBuf<Command, { Vtd::MAX_LOWERED }> = FixedBuf::new();
+//! let o = Vtd::lower(&op, &Features::SCALABLE, Vtd::DEFAULT_BUDGET, &IdentityContext, &mut out).unwrap();
+//! assert_eq!((o.emitted, o.is_exact()), (2, true));
+//! let Some(Command::PIotlbInv(d)) = out.get(1) else { panic!() };
+//! assert_eq!((d.g, d.did, d.pasid, d.address, d.am), (3, 2, 1, 0x4000, 1));
 //! ```
 #![no_std]
 #![forbid(unsafe_code)]
@@ -58,27 +76,18 @@
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
-#[cfg(feature = "arbitrary")]
-mod arb;
 mod desc;
 mod features;
-mod lift;
-mod lower;
-pub mod prelude;
-pub mod queue;
 
-#[cfg(feature = "arbitrary")]
-pub use arb::arbitrary_words;
 pub use desc::{
     CcInv, Command, Descriptor, DevTlbInv, IecInv, InvWait, IotlbInv, PDevTlbInv, PIotlbInv,
     PageGrpResp, PcInv,
 };
 pub use features::Features;
-pub use lift::lift;
-pub use lower::{lower, max_lowered, DEFAULT_BUDGET, MAX_LOWERED};
 
 iommu_inval_core::arch_impl!(
     /// Intel VT-d: the [`Arch`](iommu_inval_core::arch::Arch) of this crate.
     Vtd,
-    queue::InvQueue
+    queue::InvQueue,
+    budget = 16
 );

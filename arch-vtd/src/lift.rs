@@ -54,20 +54,22 @@ fn am_range(address: u64, am: u8) -> AddrRange {
     AddrRange::block(address, PAGE_SHIFT + u32::from(am))
 }
 
+/// The device-TLB invalidation of source-id `sid` (both descriptors): the
+/// ATS-encoded range, `pfsid` and `mip` as hints.
+#[inline]
+fn dev_tlb(sid: u16, pfsid: u16, mip: u8, address: u64, s: bool) -> Inval {
+    Inval::new(Caches::DEV_TLB)
+        .device(DeviceSel::One(u32::from(sid)))
+        .range(ats_decode(address & ADDR_BITS, s))
+        .hints(Hints {
+            pfsid,
+            max_pending: mip & MIP,
+            ..Hints::default()
+        })
+}
+
 /// Lift one descriptor to generic operations written to `out`.
-///
-/// ```
-/// use iommu_inval_core::{model::*, IdentityContext, FixedBuf};
-/// use iommu_inval_vtd::{lift, Command};
-/// // p_iotlb_inv_dsc, page-selective within PASID 7 of domain 3: 2^2 pages at 0x10000.
-/// let c = Command::decode(&[0x0007_0003_0036, 0x10002]).unwrap();
-/// let mut out: FixedBuf<Op, 4> = FixedBuf::new();
-/// lift(&c, &IdentityContext, &mut out).unwrap();
-/// let Some(Op::Inval(i)) = out.get(0) else { panic!() };
-/// assert_eq!((i.stages, i.domain, i.pasid), (Stages::S1, DomainSel::One(3), PasidSel::One(7)));
-/// assert_eq!(i.range, AddrRange::new(0x10000, 0x4000).unwrap());
-/// ```
-pub fn lift<C: Context + ?Sized>(
+pub(crate) fn lift<C: Context + ?Sized>(
     cmd: &Command,
     ctx: &C,
     out: &mut dyn Sink<Op>,
@@ -184,30 +186,13 @@ pub fn lift<C: Context + ?Sized>(
             emit(i.into(), out)?;
         }
         Command::DevTlbInv(d) => {
-            let hints = Hints {
-                pfsid: d.pfsid,
-                max_pending: d.mip & MIP,
-                ..Hints::default()
-            };
-            let i = Inval::new(Caches::DEV_TLB)
-                .device(DeviceSel::One(u32::from(d.sid)))
-                .pasid(PasidSel::All)
-                .range(ats_decode(d.address & ADDR_BITS, d.s))
-                .hints(hints);
+            let i = dev_tlb(d.sid, d.pfsid, d.mip, d.address, d.s).pasid(PasidSel::All);
             emit(i.into(), out)?;
         }
         Command::PDevTlbInv(d) => {
-            let hints = Hints {
-                pfsid: d.pfsid,
-                max_pending: d.mip & MIP,
-                ..Hints::default()
-            };
-            let i = Inval::new(Caches::DEV_TLB)
-                .device(DeviceSel::One(u32::from(d.sid)))
+            let i = dev_tlb(d.sid, d.pfsid, d.mip, d.address, d.s)
                 .pasid(PasidSel::One(d.pasid & PASID))
-                .global(d.g)
-                .range(ats_decode(d.address & ADDR_BITS, d.s))
-                .hints(hints);
+                .global(d.g);
             emit(i.into(), out)?;
         }
         Command::IecInv(d) => {

@@ -38,17 +38,14 @@ use iommu_inval_core::range::{
 };
 use iommu_inval_core::{ArchId, Context, LowerError, Outcome, Sink, Widened};
 
-/// The default [`Budget`]: 16 descriptors.
-pub const DEFAULT_BUDGET: Budget = Budget::new(16);
-
-/// The most descriptors [`lower`] emits for one op within `budget`: the
+/// The most descriptors `Arch::lower` emits for one op within `budget`: the
 /// capacity of a [`FixedBuf`](iommu_inval_core::FixedBuf) that never fills.
 /// From `lower_inval`: the configuration group (context cache at most the
 /// cap, one PASID-cache descriptor, interrupt entries at most the cap), a
 /// wait, the IOTLB group (second stage and first stage, each at most the
 /// cap), a wait, device TLBs (devices × pieces within the cap), and the
 /// closing fence. Every other op is one descriptor.
-pub const fn max_lowered(budget: Budget) -> usize {
+pub(crate) const fn max_lowered(budget: Budget) -> usize {
     // (2 * cap + 1) + 1 + 2 * cap + 1 + cap + 1, saturating.
     budget.cap().saturating_mul(5).saturating_add(4)
 }
@@ -127,25 +124,7 @@ fn did_for<C: Context + ?Sized>(ctx: &C, dom: DomainSel, lo: u32, hi: u32) -> Op
     }
 }
 
-iommu_inval_core::lowering!(
-    /// Lower one generic operation to VT-d descriptors written to `out`.
-    ///
-    /// ```
-    /// use iommu_inval_core::{model::*, IdentityContext, FixedBuf};
-    /// use iommu_inval_vtd::{lower, Command, Features, DEFAULT_BUDGET};
-    /// // 3 pages of PASID 1 in domain 2: blocks of 1 and 2 pages (aligned), exact.
-    /// let op = Op::Inval(Inval::new(Caches::IOTLB).stage(Stages::S1).domain(DomainSel::One(2))
-    ///     .pasid(PasidSel::One(1)).range(AddrRange::new(0x3000, 0x3000).unwrap()));
-    /// let mut out: FixedBuf<Command, 8> = FixedBuf::new();
-    /// let o = lower(&op, &Features::SCALABLE, DEFAULT_BUDGET, &IdentityContext, &mut out).unwrap();
-    /// assert_eq!((o.emitted, o.is_exact()), (2, true));
-    /// let Some(Command::PIotlbInv(d)) = out.get(1) else { panic!() };
-    /// assert_eq!((d.g, d.did, d.pasid, d.address, d.am), (3, 2, 1, 0x4000, 1));
-    /// ```
-    crate::Vtd,
-    lower_inval
-);
-
+/// Lower one generic operation to VT-d descriptors written to `out`.
 impl Lowering for crate::Vtd {
     const NO_EVENT: Option<&'static str> = Some("VT-d inv_wait cannot send an event (SEV)");
     const NO_PREFETCH: &'static str = "VT-d has no prefetch command";
@@ -221,7 +200,7 @@ impl Lowering for crate::Vtd {
     }
 }
 
-fn lower_inval<C: Context + ?Sized>(
+pub(crate) fn lower_inval<C: Context + ?Sized>(
     i: &Inval,
     caps: &Host<'_>,
     ctx: &C,

@@ -38,6 +38,7 @@ use iommu_inval_core::device::{
 };
 use iommu_inval_core::error::{DecodeError, ErrorKind};
 use iommu_inval_core::ring::{Ring, RingRegs};
+use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{Barrier, QueueMemory};
 
 iommu_inval_core::arch_error! {
@@ -86,11 +87,11 @@ impl Iqa {
         (self.base & !0xfff) | if self.dw { IQA_DW } else { 0 } | (self.qs as u64 & 7)
     }
     /// Queue size in bytes.
-    pub const fn size(&self) -> u64 {
+    pub(crate) const fn size(&self) -> u64 {
         4096 << (self.qs & 7)
     }
     /// Descriptor size in bytes (16 or 32).
-    pub const fn desc_bytes(&self) -> u64 {
+    pub(crate) const fn desc_bytes(&self) -> u64 {
         if self.dw {
             32
         } else {
@@ -112,10 +113,6 @@ impl Iqa {
         } else {
             2
         }
-    }
-    /// Number of descriptors the queue holds.
-    pub const fn entries(&self) -> u64 {
-        self.size() / self.desc_bytes()
     }
     /// The ring IQA_REG describes: 2^(8 + QS) 128-bit or 2^(7 + QS) 256-bit
     /// slots, no wrap bit (IQH = IQT is empty).
@@ -219,7 +216,7 @@ pub struct InvQueue {
     /// CAP_REG.MAMV when page-selective `am` is checked against it.
     pub mamv: Option<u8>,
     /// What the emulated unit implements (CAP/ECAP): a descriptor it cannot
-    /// process is an IQE ([`Command::decode_with`]).
+    /// process is an IQE ([`Command::decode_with`](iommu_inval_core::NativeCommand::decode_with)).
     /// [`Features::LATEST`](crate::Features::LATEST) by default.
     pub features: crate::Features,
 }
@@ -233,11 +230,6 @@ impl InvQueue {
     /// The guest wrote ICS_REG: IWC written as 1 is cleared (RW1C).
     pub fn write_ics(&mut self, value: u32) {
         self.ics &= !(value & ICS_IWC);
-    }
-    /// Decode as a unit with `features` does ([`Features::check`](crate::Features::check)).
-    pub fn with_features(mut self, features: crate::Features) -> Self {
-        self.features = features;
-        self
     }
     /// Also refuse page-selective invalidations with `am` above CAP.MAMV.
     pub fn with_mamv(mut self, mamv: u8) -> Self {
@@ -329,10 +321,10 @@ impl QueueEngine for InvQueue {
         _mem: &M,
         cause: &FaultCause,
     ) -> FaultReport<HwError> {
-        let (bit, hw) = match cause {
+        let hw = match cause {
             FaultCause::Backend(BackendError::DeviceTlbTimeout { device }) => {
                 self.iqercd = (self.iqercd & !(0xffff << 32)) | (u64::from(*device & 0xffff) << 32);
-                (FSTS_ITE, HwError::Ite)
+                HwError::Ite
             }
             other => {
                 let iqei = match other {
@@ -343,9 +335,10 @@ impl QueueEngine for InvQueue {
                     _ => 0,
                 };
                 self.iqercd = (self.iqercd & !0xf) | iqei;
-                (FSTS_IQE, HwError::Iqe)
+                HwError::Iqe
             }
         };
+        let bit = hw.fsts_bit();
         let new = self.fsts & bit == 0;
         self.fsts |= bit;
         FaultReport {
@@ -390,6 +383,9 @@ impl CommandQueue for InvQueue {
     fn tail_register(&self) -> u64 {
         self.iqt
     }
+    fn features_mut(&mut self) -> &mut crate::Features {
+        &mut self.features
+    }
 }
 
 impl QueueProducer for InvQueue {
@@ -410,7 +406,7 @@ impl QueueProducer for InvQueue {
         if self.bad(self.iqt) {
             0
         } else {
-            (self.iqa.entries() - 1).saturating_sub(self.pending())
+            (self.iqa.ring().entries() - 1).saturating_sub(self.pending())
         }
     }
 }

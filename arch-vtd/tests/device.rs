@@ -5,6 +5,7 @@ use iommu_inval_core::device::{
     BackendError, CommandQueue, CountingBackend, FaultCause, QueueEngine, QueueProducer, Record,
     RecordingBackend, Signals,
 };
+use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{IdentityContext, QueueMemory};
 use iommu_inval_vtd::queue::HwError;
 use iommu_inval_vtd::queue::{InvQueue, CTL_IM, CTL_IP, FSTS_IQE, FSTS_ITE, ICS_IWC, IQA_DW};

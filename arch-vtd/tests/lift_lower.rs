@@ -6,13 +6,14 @@ use iommu_inval_core::arch::{Arch, Target};
 use iommu_inval_core::context::Topology;
 use iommu_inval_core::footprint::Footprint;
 use iommu_inval_core::model::*;
+use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{Context, IdentityContext, LowerError};
 use iommu_inval_vtd::*;
 
 fn lift1(w: &[u64], ctx: &dyn Context) -> (Vec<Op>, Outcome) {
     let c = Command::decode(w).unwrap();
     let mut ops = Vec::new();
-    let o = lift(&c, ctx, &mut ops).unwrap();
+    let o = Vtd::lift(&c, ctx, &mut ops).unwrap();
     assert_eq!(o.emitted, ops.len());
     (ops, o)
 }
@@ -26,7 +27,7 @@ fn inval(op: &Op) -> Inval {
 
 fn lower_v(op: &Op, caps: &Target<Vtd>, ctx: &dyn Context) -> (Vec<Command>, Outcome) {
     let mut out = Vec::new();
-    let o = lower(op, &caps.features, caps.budget, ctx, &mut out).unwrap();
+    let o = Vtd::lower(op, &caps.features, caps.budget, ctx, &mut out).unwrap();
     assert_eq!(o.emitted, out.len());
     (out, o)
 }
@@ -185,7 +186,7 @@ fn reserved_response_codes_decode_but_do_not_lift() {
         let mut ops: Vec<Op> = Vec::new();
         assert!(
             matches!(
-                lift(&c, &IdentityContext, &mut ops),
+                Vtd::lift(&c, &IdentityContext, &mut ops),
                 Err(LowerError::NoEquivalent(r)) if r.contains("reserved response code")
             ),
             "resp_code {code}"
@@ -400,10 +401,10 @@ fn device_tlb_lowering() {
     let all = Inval::new(Caches::DEV_TLB | Caches::IOTLB);
     let mut out = Vec::new();
     assert!(matches!(
-        lower(
+        Vtd::lower(
             &Op::Inval(all),
             &Features::SCALABLE,
-            DEFAULT_BUDGET,
+            Vtd::DEFAULT_BUDGET,
             &IdentityContext,
             &mut out
         ),
@@ -451,7 +452,7 @@ fn non_invalidations() {
             action: StallAction::Retry,
         },
     ] {
-        let r = lower(&op, &caps.features, caps.budget, &ctx, &mut out);
+        let r = Vtd::lower(&op, &caps.features, caps.budget, &ctx, &mut out);
         assert!(
             matches!(r, Err(LowerError::NoEquivalent(_))),
             "{op:?}: {r:?}"
@@ -461,7 +462,7 @@ fn non_invalidations() {
         device: 1,
         ..Prefetch::default()
     };
-    let o = lower(
+    let o = Vtd::lower(
         &Op::Prefetch(pf),
         &caps.features,
         caps.budget,
@@ -471,7 +472,7 @@ fn non_invalidations() {
     .unwrap();
     assert_eq!((o.emitted, o.dropped.is_some()), (0, true));
     let sec = Inval::new(Caches::IOTLB).regime(Regime::Secure);
-    let o = lower(&Op::Inval(sec), &caps.features, caps.budget, &ctx, &mut out).unwrap();
+    let o = Vtd::lower(&Op::Inval(sec), &caps.features, caps.budget, &ctx, &mut out).unwrap();
     assert_eq!((o.emitted, o.dropped.is_some()), (0, true));
     assert!(out.is_empty());
     let (c, _) = lower_v(
@@ -493,7 +494,7 @@ fn non_invalidations() {
         guest: false,
     };
     assert!(matches!(
-        lower(
+        Vtd::lower(
             &Op::PageResponse(resp),
             &(Target::<Vtd>::new(Features::SCALABLE.in_legacy_mode())).features,
             (Target::<Vtd>::new(Features::SCALABLE.in_legacy_mode())).budget,
@@ -580,7 +581,7 @@ fn huge_device_ranges_are_bounded() {
     );
     // Device TLBs of ids beyond 16 bits cannot be named.
     let dev = Inval::new(Caches::DEV_TLB).device(DeviceSel::One(0x1_0000));
-    assert!(lower(
+    assert!(Vtd::lower(
         &Op::Inval(dev),
         &caps.features,
         caps.budget,
@@ -633,7 +634,14 @@ fn hyp_dev_tlb_of_an_empty_domain_emits_nothing() {
             .range(AddrRange::new(0, 16 << 20).unwrap()),
     );
     let mut out: Vec<Command> = Vec::new();
-    let o = lower(&op, &Features::SCALABLE, DEFAULT_BUDGET, &topo, &mut out).unwrap();
+    let o = Vtd::lower(
+        &op,
+        &Features::SCALABLE,
+        Vtd::DEFAULT_BUDGET,
+        &topo,
+        &mut out,
+    )
+    .unwrap();
     assert_eq!((o.emitted, o.dropped), (0, None));
     assert!(out.is_empty());
     // Domain 2 under Hyp: its one ATS device (rid 1), not every domain's.
@@ -642,7 +650,14 @@ fn hyp_dev_tlb_of_an_empty_domain_emits_nothing() {
             .regime(Regime::Hyp)
             .domain(DomainSel::One(2)),
     );
-    let o = lower(&op2, &Features::SCALABLE, DEFAULT_BUDGET, &topo, &mut out).unwrap();
+    let o = Vtd::lower(
+        &op2,
+        &Features::SCALABLE,
+        Vtd::DEFAULT_BUDGET,
+        &topo,
+        &mut out,
+    )
+    .unwrap();
     assert_eq!(o.emitted, 1);
     assert!(matches!(out[0], Command::DevTlbInv(d) if d.sid == 1));
     assert!(!o.widened.contains(Widened::REGIME));
@@ -660,7 +675,7 @@ fn dev_tlb_fan_out_is_capped() {
             .range(r),
     );
     let mut out: Vec<Command> = Vec::new();
-    let o = lower(
+    let o = Vtd::lower(
         &one,
         &caps.features,
         caps.budget,
@@ -677,7 +692,7 @@ fn dev_tlb_fan_out_is_capped() {
             .range(r),
     );
     out.clear();
-    let o = lower(
+    let o = Vtd::lower(
         &three,
         &caps.features,
         caps.budget,
@@ -699,7 +714,7 @@ fn dev_tlb_fan_out_is_capped() {
         Op::Inval(Inval::new(Caches::DEV_TLB).device(DeviceSel::Range { first: 0, last: 4 }));
     out.clear();
     assert!(matches!(
-        lower(
+        Vtd::lower(
             &five,
             &caps.features,
             caps.budget,
@@ -712,7 +727,7 @@ fn dev_tlb_fan_out_is_capped() {
     // A requester id above 16 bits has no VT-d form (as on AMD-Vi).
     let wide = Op::Inval(Inval::new(Caches::DEV_TLB).device(DeviceSel::One(0x1_0000)));
     assert!(matches!(
-        lower(
+        Vtd::lower(
             &wide,
             &caps.features,
             caps.budget,

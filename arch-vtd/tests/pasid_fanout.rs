@@ -6,6 +6,7 @@
 //! it reaches second-stage-only and pass-through entries (VT-d §6.5.2.4).
 #![cfg(feature = "std")]
 
+use iommu_inval_core::arch::Arch;
 use iommu_inval_core::arch::Target;
 use iommu_inval_core::context::Topology;
 use iommu_inval_core::footprint::{Footprint, Relation};
@@ -39,7 +40,7 @@ fn s1_all(domain: u32, range: AddrRange) -> Op {
 
 fn lower_v(op: &Op, caps: &Target<Vtd>, ctx: &dyn Context) -> (Vec<Command>, Outcome) {
     let mut out = Vec::new();
-    let o = lower(op, &caps.features, caps.budget, ctx, &mut out).unwrap();
+    let o = Vtd::lower(op, &caps.features, caps.budget, ctx, &mut out).unwrap();
     assert_eq!(o.emitted, out.len());
     (out, o)
 }
@@ -47,7 +48,7 @@ fn lower_v(op: &Op, caps: &Target<Vtd>, ctx: &dyn Context) -> (Vec<Command>, Out
 fn relation(op: &Op, out: &[Command], ctx: &dyn Context) -> Relation {
     let mut lifted = Vec::new();
     for c in out {
-        lift(c, ctx, &mut lifted).unwrap();
+        Vtd::lift(c, ctx, &mut lifted).unwrap();
     }
     Footprint::of_ops(&lifted, ctx).relation_to(&Footprint::of_op(op, ctx))
 }

@@ -2,6 +2,7 @@
 //! R1 (bytes) and R2 (same-architecture footprint round trip).
 #![cfg(feature = "std")]
 
+use iommu_inval_core::arch::Arch;
 use iommu_inval_core::arch::Target;
 use iommu_inval_core::context::Topology;
 use iommu_inval_core::footprint::Footprint;
@@ -206,11 +207,11 @@ fn topo() -> Topology {
     .unwrap()
 }
 
-/// R2: lift(lower(lift(d))) has the footprint of lift(d), or covers it when
+/// R2: Vtd::lift(Vtd::lower(Vtd::lift(d))) has the footprint of Vtd::lift(d), or covers it when
 /// the lowering reported widening.
 fn r2(c: &Command, ctx: &dyn Context, caps: &Target<Vtd>) -> Result<(), TestCaseError> {
     let mut ops: Vec<Op> = Vec::new();
-    match lift(c, ctx, &mut ops) {
+    match Vtd::lift(c, ctx, &mut ops) {
         // Reserved PRG response codes are valid descriptors without a generic form.
         Err(iommu_inval_core::LowerError::NoEquivalent(_)) if matches!(c, Command::PageGrpResp(p) if (2..=0xe).contains(&p.resp_code)) => {
             return Ok(())
@@ -221,7 +222,7 @@ fn r2(c: &Command, ctx: &dyn Context, caps: &Target<Vtd>) -> Result<(), TestCase
     let mut cmds = Vec::new();
     let mut widened = false;
     for op in &ops {
-        let o = lower(op, &caps.features, caps.budget, ctx, &mut cmds)
+        let o = Vtd::lower(op, &caps.features, caps.budget, ctx, &mut cmds)
             .map_err(|e| TestCaseError::fail(format!("lower {op:?}: {e}")))?;
         prop_assert!(o.dropped.is_none(), "dropped {:?}", o.dropped);
         widened |= !o.widened.is_empty();
@@ -229,7 +230,7 @@ fn r2(c: &Command, ctx: &dyn Context, caps: &Target<Vtd>) -> Result<(), TestCase
     let mut ops2: Vec<Op> = Vec::new();
     for d in &cmds {
         prop_assert_eq!(d.is_wide(), caps.features.dw);
-        lift(d, ctx, &mut ops2).map_err(|e| TestCaseError::fail(format!("relift: {e}")))?;
+        Vtd::lift(d, ctx, &mut ops2).map_err(|e| TestCaseError::fail(format!("relift: {e}")))?;
     }
     let f1 = Footprint::of_ops(ops2.iter(), ctx);
     prop_assert!(f1.covers(&f0), "under-invalidation: {c:?} -> {cmds:?}");
@@ -333,7 +334,7 @@ fn generic_inval() -> impl Strategy<Value = iommu_inval_core::model::Inval> {
         )
 }
 
-/// R3 for this crate's lowering: lift(lower(g)) covers g, and equals it
+/// R3 for this crate's lowering: Vtd::lift(Vtd::lower(g)) covers g, and equals it
 /// when no widening was reported.
 fn r3(
     i: &iommu_inval_core::model::Inval,
@@ -342,7 +343,7 @@ fn r3(
 ) -> Result<(), TestCaseError> {
     let op = Op::Inval(*i);
     let mut cmds = Vec::new();
-    let o = match lower(&op, &caps.features, caps.budget, ctx, &mut cmds) {
+    let o = match Vtd::lower(&op, &caps.features, caps.budget, ctx, &mut cmds) {
         Ok(o) => o,
         Err(iommu_inval_core::LowerError::NoEquivalent(_)) => return Ok(()),
         Err(e) => return Err(TestCaseError::fail(format!("{e}"))),
@@ -350,9 +351,9 @@ fn r3(
     prop_assert!(o.dropped.is_none());
     let mut ops2: Vec<Op> = Vec::new();
     for d in &cmds {
-        lift(d, ctx, &mut ops2).map_err(|e| TestCaseError::fail(format!("relift: {e}")))?;
+        Vtd::lift(d, ctx, &mut ops2).map_err(|e| TestCaseError::fail(format!("relift: {e}")))?;
     }
-    let mut f_in = Footprint::of_op(&op, ctx).project_single_regime();
+    let mut f_in = Footprint::of_op(&op, ctx).fold_regimes(false);
     // Devices without ATS have no device TLB: the lowering skips them when
     // it enumerates a domain's devices (brief: skip !ats_enabled), and the
     // core footprint drops them from single-device boxes only, so a device
@@ -382,7 +383,7 @@ fn r3(
                         })
                     })
                     .collect();
-                f_in = Footprint::of_ops(per_device.iter(), ctx).project_single_regime();
+                f_in = Footprint::of_ops(per_device.iter(), ctx).fold_regimes(false);
             }
             _ => {}
         }
@@ -392,10 +393,10 @@ fn r3(
                 device: iommu_inval_core::model::DeviceSel::One(r),
                 ..*i
             };
-            f_in = f_in.minus(&Footprint::of_inval(&gone, ctx).project_single_regime());
+            f_in = f_in.minus(&Footprint::of_inval(&gone, ctx).fold_regimes(false));
         }
     }
-    let f_out = Footprint::of_ops(ops2.iter(), ctx).project_single_regime();
+    let f_out = Footprint::of_ops(ops2.iter(), ctx).fold_regimes(false);
     prop_assert!(f_out.covers(&f_in), "under-invalidation: {i:?} -> {cmds:?}");
     if o.widened.is_empty() {
         prop_assert!(
@@ -536,11 +537,11 @@ proptest! {
     fn lift_reads_what_encode_writes(c in any_fields_cmd()) {
         let w = c.encode();
         let mut a: Vec<Op> = Vec::new();
-        let ra = lift(&c, &topo(), &mut a);
+        let ra = Vtd::lift(&c, &topo(), &mut a);
         match Command::decode(&w[..c.words()]) {
             Ok(d) => {
                 let mut b: Vec<Op> = Vec::new();
-                let rb = lift(&d, &topo(), &mut b);
+                let rb = Vtd::lift(&d, &topo(), &mut b);
                 prop_assert_eq!(ra, rb);
                 prop_assert_eq!(a, b);
             }

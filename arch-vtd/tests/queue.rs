@@ -1,6 +1,7 @@
 //! Invalidation queue consumer: walking, wrap-around, error stops.
 
 use iommu_inval_core::device::{CommandQueue, Fault, FaultCause, QueueEngine};
+use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{DecodeError, ErrorKind, MemError, SliceMemory};
 use iommu_inval_vtd::queue::HwError;
 use iommu_inval_vtd::queue::{InvQueue, Iqa};
@@ -123,11 +124,15 @@ fn iqa_register_fields() {
     let iqa = Iqa::from_reg(0x1234_5000 | 1 << 11 | 3);
     assert_eq!((iqa.base, iqa.dw, iqa.qs), (0x1234_5000, true, 3));
     assert_eq!(
-        (iqa.size(), iqa.desc_bytes(), iqa.entries()),
+        (
+            iqa.ring().size_bytes(),
+            iqa.ring().slot_bytes(),
+            iqa.ring().entries()
+        ),
         (8 * 4096, 32, 1024)
     );
     assert_eq!(iqa.to_reg(), 0x1234_5000 | 1 << 11 | 3);
-    assert_eq!(Iqa::from_reg(0).entries(), 256);
+    assert_eq!(Iqa::from_reg(0).ring().entries(), 256);
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! points at these tests.
 
 use iommu_inval_core::device::{CommandQueue, CountingBackend};
+use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{CellMemory, ErrorKind, IdentityContext, QueueMemory};
 use iommu_inval_vtd::queue::HwError;
 use iommu_inval_vtd::queue::{InvQueue, FSTS_IQE};

@@ -2,6 +2,7 @@
 //! operation for `coalesce` alone, and for `lower_batch` to each
 //! architecture against lowering the same requests one by one.
 
+use iommu_inval_core::arch::Arch;
 use std::hint::black_box;
 
 use divan::counter::ItemsCount;
@@ -51,7 +52,7 @@ macro_rules! batch_vs_single {
         #[divan::bench_group]
         mod $modname {
             use super::*;
-            use $t::{lower, Command, Host};
+            use $t::{Command, Host, A};
 
             #[divan::bench(args = STREAMS)]
             fn batched(b: Bencher, name: &str) {
@@ -61,7 +62,7 @@ macro_rules! batch_vs_single {
                 b.counter(ItemsCount::new(ops.len())).bench_local(|| {
                     let mut out = CountSink::default();
                     let f = |o: &Op, s: &mut dyn Sink<Command>| {
-                        lower(o, &caps.features, caps.budget, &IdentityContext, s)
+                        A::lower(o, &caps.features, caps.budget, &IdentityContext, s)
                     };
                     let _ = lower_batch(
                         black_box(&ops),
@@ -81,8 +82,9 @@ macro_rules! batch_vs_single {
                 b.counter(ItemsCount::new(ops.len())).bench_local(|| {
                     let mut out = CountSink::default();
                     for op in black_box(&ops) {
-                        let _ = lower(op, &caps.features, caps.budget, &IdentityContext, &mut out);
-                        let _ = lower(
+                        let _ =
+                            A::lower(op, &caps.features, caps.budget, &IdentityContext, &mut out);
+                        let _ = A::lower(
                             &Op::Sync(Default::default()),
                             &caps.features,
                             caps.budget,

@@ -3,6 +3,7 @@
 //! topology and every resulting operation lowered to the target with its
 //! default caps. ns per source command = time / N.
 
+use iommu_inval_core::arch::Arch;
 use std::hint::black_box;
 
 use divan::counter::ItemsCount;
@@ -31,13 +32,13 @@ macro_rules! convert {
                 let mut n = 0usize;
                 for c in black_box(&cmds) {
                     let mut lifted = SliceSink::new(&mut ops);
-                    if $from::lift(c, &topo, &mut lifted).is_err() {
+                    if $from::A::lift(c, &topo, &mut lifted).is_err() {
                         continue;
                     }
                     let k = lifted.len();
                     for op in ops.iter().take(k) {
                         let mut out = SliceSink::new(&mut out_buf);
-                        if let Ok(o) = $to::lower(op, &caps.features, caps.budget, &topo, &mut out)
+                        if let Ok(o) = $to::A::lower(op, &caps.features, caps.budget, &topo, &mut out)
                         {
                             n += o.emitted;
                         }

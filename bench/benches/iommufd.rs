@@ -8,6 +8,7 @@ use divan::counter::ItemsCount;
 use divan::Bencher;
 
 use iommu_inval_bench::targets::{self, arm};
+use iommu_inval_core::arch::Arch;
 use iommu_inval_core::model::Op;
 use iommu_inval_iommufd::smmuv3::{HostFeatures, Vsmmu};
 use iommu_inval_iommufd::vtd::{s1_entry, S1Options};
@@ -33,7 +34,7 @@ fn vtd_s1_entry(b: Bencher) {
     let ctx = targets::topology();
     let mut ops: Vec<Op> = Vec::new();
     for c in arm::commands(4096) {
-        let _ = iommu_inval_arm::lift(&c, &ctx, &mut ops);
+        let _ = arm::A::lift(&c, &ctx, &mut ops);
     }
     let o = S1Options::default();
     b.counter(ItemsCount::new(ops.len())).bench_local(|| {

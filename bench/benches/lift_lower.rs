@@ -10,6 +10,7 @@
 //!
 //! Outputs go to caller-owned slices (`SliceSink`), as an emulator would.
 
+use iommu_inval_core::arch::Arch;
 use std::hint::black_box;
 
 use divan::counter::ItemsCount;
@@ -32,7 +33,7 @@ macro_rules! lift_lower {
         #[divan::bench_group]
         mod $modname {
             use super::*;
-            use $t::{lift, lower, Command, Host};
+            use $t::{Command, Host, A};
 
             #[divan::bench]
             fn lift_examples(b: Bencher) {
@@ -43,7 +44,7 @@ macro_rules! lift_lower {
                     let mut n = 0usize;
                     for c in black_box(&cmds) {
                         let mut out = SliceSink::new(&mut buf);
-                        if let Ok(o) = lift(c, &topo, &mut out) {
+                        if let Ok(o) = A::lift(c, &topo, &mut out) {
                             n += o.emitted;
                         }
                     }
@@ -61,7 +62,7 @@ macro_rules! lift_lower {
                     let mut n = 0usize;
                     for op in black_box(&ops) {
                         let mut out = SliceSink::new(&mut buf);
-                        if let Ok(o) = lower(op, &caps.features, caps.budget, &topo, &mut out) {
+                        if let Ok(o) = A::lower(op, &caps.features, caps.budget, &topo, &mut out) {
                             n += o.emitted;
                         }
                     }
@@ -73,7 +74,7 @@ macro_rules! lift_lower {
             /// `cmds`; the number of commands written.
             fn lower_common(op: &Op, caps: &Host, cmds: &mut [Command]) -> usize {
                 let mut out = SliceSink::new(cmds);
-                let _ = lower(
+                let _ = A::lower(
                     black_box(op),
                     &caps.features,
                     caps.budget,
@@ -111,7 +112,7 @@ macro_rules! lift_lower {
                     let mut n = 0usize;
                     for c in cmds.iter().take(k) {
                         let mut back = SliceSink::new(&mut ops);
-                        if let Ok(o) = lift(c, &IdentityContext, &mut back) {
+                        if let Ok(o) = A::lift(c, &IdentityContext, &mut back) {
                             n += o.emitted;
                         }
                     }

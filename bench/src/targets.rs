@@ -3,6 +3,7 @@
 //! realistic native mixes, taken from the example streams in `examples/`.
 
 use crate::batching::lower_batch;
+use iommu_inval_core::arch::Arch;
 use iommu_inval_core::batch::{coalesce, BatchOptions, BatchStats};
 use iommu_inval_core::context::Topology;
 use iommu_inval_core::footprint::Footprint;
@@ -58,7 +59,7 @@ macro_rules! target {
         /// Wrappers over one architecture crate.
         pub mod $name {
             use super::*;
-            pub use $krate::{lift, lower, Command, Features};
+            pub use $krate::{Command, Features, $unit as A};
             /// The lowering target of this architecture.
             pub type Host = iommu_inval_core::arch::Target<$krate::$unit>;
             pub use $krate::queue as queue_mod;
@@ -120,7 +121,7 @@ macro_rules! target {
                 let mut ops = Vec::new();
                 for w in example_commands() {
                     if let Ok(c) = Command::decode(&w) {
-                        let _ = lift(&c, &topo, &mut ops);
+                        let _ = A::lift(&c, &topo, &mut ops);
                     }
                 }
                 ops
@@ -131,7 +132,7 @@ macro_rules! target {
                 let mut out = Vec::new();
                 for op in ops {
                     let mut one: Vec<Command> = Vec::new();
-                    if lower(op, &caps.features, caps.budget, &IdentityContext, &mut one).is_ok() {
+                    if A::lower(op, &caps.features, caps.budget, &IdentityContext, &mut one).is_ok() {
                         out.extend(one);
                     }
                 }
@@ -142,7 +143,7 @@ macro_rules! target {
             pub fn lib_lower(caps: Host) -> impl Fn(&Op) -> Result<(usize, Footprint), String> {
                 move |op: &Op| {
                     let mut out: Vec<Command> = Vec::new();
-                    lower(op, &caps.features, caps.budget, &IdentityContext, &mut out).map_err(|e| e.to_string())?;
+                    A::lower(op, &caps.features, caps.budget, &IdentityContext, &mut out).map_err(|e| e.to_string())?;
                     let mut fp = Footprint::new();
                     for c in &out {
                         fp.extend(&<$krate::$unit as iommu_inval_core::arch::Arch>::footprint(c, &IdentityContext));
@@ -164,7 +165,7 @@ macro_rules! target {
                 let caps = Host::default();
                 let opts = if requests { BatchOptions::default() } else { BatchOptions::QUEUE };
                 // Ops without an equivalent on the target are skipped on both sides.
-                let lower = |o: &Op, out: &mut dyn Sink<Command>| match lower(o, &caps.features, caps.budget, &IdentityContext, out) {
+                let lower = |o: &Op, out: &mut dyn Sink<Command>| match A::lower(o, &caps.features, caps.budget, &IdentityContext, out) {
                     Err(LowerError::NoEquivalent(_)) => Ok(Outcome::default()),
                     r => r,
                 };
@@ -191,7 +192,7 @@ macro_rules! target {
                     .map(|o| match o {
                         Op::Inval(i) => {
                             let mut i = *i;
-                            i.caches.remove(LACKS);
+                            i.caches -= LACKS;
                             Op::Inval(i)
                         }
                         other => *other,
@@ -442,17 +443,17 @@ fn riscv_cmd(form: &RefForm) -> Result<riscv::Command, String> {
 }
 
 fn riscv_fp(c: &riscv::Command, out: &mut Vec<Op>) {
-    let _ = riscv::lift(c, &IdentityContext, out);
+    let _ = riscv::A::lift(c, &IdentityContext, out);
 }
 
 fn arm_fp(c: &arm::Command, out: &mut Vec<Op>) {
-    let _ = arm::lift(c, &IdentityContext, out);
+    let _ = arm::A::lift(c, &IdentityContext, out);
 }
 fn vtd_fp(c: &vtd::Command, out: &mut Vec<Op>) {
-    let _ = vtd::lift(c, &IdentityContext, out);
+    let _ = vtd::A::lift(c, &IdentityContext, out);
 }
 fn amd_fp(c: &amd::Command, out: &mut Vec<Op>) {
-    let _ = amd::lift(c, &IdentityContext, out);
+    let _ = amd::A::lift(c, &IdentityContext, out);
 }
 
 /// The efficiency targets: `(label, flavor, library, Linux reference, note)`.
@@ -468,84 +469,75 @@ pub fn for_each_efficiency_target(
         ..scaps
     };
     let note = format!("cap {}", scaps.budget.max_cmds);
-    for (label, flavor, caps, ril) in [
-        ("smmuv3 RIL, stage 1 (NH_VA)", Flavor::S1, scaps, true),
-        ("smmuv3 RIL, stage 2 (S2_IPA)", Flavor::S2, scaps, true),
-        ("smmuv3 no RIL, stage 1 (NH_VA)", Flavor::S1, no_ril, false),
-    ] {
-        let linux = move |iova: u64, size: u64, g: u64| {
-            let l = linux::smmu_tlbi(iova, size, g, 12, ril, size != 0);
-            ref_footprint(&l, &|form| smmu_cmd(form, flavor), &arm_fp)
-        };
-        f(label, flavor, &arm::lib_lower(caps), &linux, &note);
-    }
-    let sva = |iova: u64, size: u64, _g: u64| {
-        let l = linux::smmu_sva_leaf(iova, size, false);
-        ref_footprint(&l, &|form| smmu_cmd(form, Flavor::S1), &arm_fp)
+    let rows = [
+        ("smmuv3 RIL, stage 1 (NH_VA)", Flavor::S1),
+        ("smmuv3 RIL, stage 2 (S2_IPA)", Flavor::S2),
+    ];
+    let tlbi = |ril| move |iova, size, g, _| linux::smmu_tlbi(iova, size, g, 12, ril, size != 0);
+    let smmu = Reference {
+        reference: &tlbi(true),
+        make: smmu_cmd,
+        lift: arm_fp,
     };
-    f(
-        "smmuv3 no RIL, stage 1, vs Linux SVA path",
-        Flavor::S1,
-        &arm::lib_lower(no_ril),
-        &sva,
-        &format!("{note}; Linux: ASID-wide from 512 pages, 4 KiB steps"),
-    );
-
-    for (label, flavor) in [
+    smmu.targets(f, &rows, &arm::lib_lower(scaps), &note);
+    let rows = [("smmuv3 no RIL, stage 1 (NH_VA)", Flavor::S1)];
+    let smmu_no_ril = Reference {
+        reference: &tlbi(false),
+        ..smmu
+    };
+    smmu_no_ril.targets(f, &rows, &arm::lib_lower(no_ril), &note);
+    let rows = [("smmuv3 no RIL, stage 1, vs Linux SVA path", Flavor::S1)];
+    let sva = Reference {
+        reference: &|iova, size, _, _| linux::smmu_sva_leaf(iova, size, false),
+        ..smmu
+    };
+    let sva_note = format!("{note}; Linux: ASID-wide from 512 pages, 4 KiB steps");
+    sva.targets(f, &rows, &arm::lib_lower(no_ril), &sva_note);
+    let rows = [
         ("smmuv3 ATC_INV (ssv=0)", Flavor::Ats),
         ("smmuv3 ATC_INV (ssv=1)", Flavor::AtsPasid),
-    ] {
-        let linux = move |iova: u64, size: u64, _g: u64| {
-            let l = linux::smmu_atc(iova, size);
-            ref_footprint(&l, &|form| smmu_cmd(form, flavor), &arm_fp)
-        };
-        f(
-            label,
-            flavor,
-            &arm::lib_lower(scaps),
-            &linux,
-            &format!("cap {}", scaps.budget.max_cmds),
-        );
-    }
+    ];
+    let atc = Reference {
+        reference: &|iova, size, _, _| linux::smmu_atc(iova, size),
+        ..smmu
+    };
+    atc.targets(f, &rows, &arm::lib_lower(scaps), &note);
 
     let vcaps = vtd::Host::default();
     let mamv = u32::from(vcaps.features.mamv);
     let note = format!("MAMV {mamv}, cap {}", vcaps.budget.max_cmds);
-    for (label, flavor) in [
+    let rows = [
         ("vtd device TLB (dev_tlb)", Flavor::Ats),
         ("vtd device TLB (p_dev_tlb)", Flavor::AtsPasid),
-    ] {
-        let linux = move |iova: u64, size: u64, _g: u64| {
-            let l = linux::vtd_dev_tlb(iova, size);
-            ref_footprint(&l, &|form| vtd_cmd(form, flavor), &vtd_fp)
-        };
-        f(label, flavor, &vtd::lib_lower(vcaps), &linux, &note);
-    }
-    for (label, flavor, first_level) in [
-        ("vtd first level (p_iotlb)", Flavor::S1, true),
-        ("vtd second level (iotlb)", Flavor::S2, false),
-    ] {
-        let linux = move |iova: u64, size: u64, _g: u64| {
-            let l = linux::vtd_iotlb(iova, size, mamv, first_level, size != 0);
-            ref_footprint(&l, &|form| vtd_cmd(form, flavor), &vtd_fp)
-        };
-        f(label, flavor, &vtd::lib_lower(vcaps), &linux, &note);
-    }
+        ("vtd first level (p_iotlb)", Flavor::S1),
+        ("vtd second level (iotlb)", Flavor::S2),
+    ];
+    let vtd_ref = Reference {
+        reference: &|iova, size, _, flavor| match flavor {
+            Flavor::Ats | Flavor::AtsPasid => linux::vtd_dev_tlb(iova, size),
+            Flavor::S1 | Flavor::S2 => {
+                linux::vtd_iotlb(iova, size, mamv, flavor == Flavor::S1, size != 0)
+            }
+        },
+        make: vtd_cmd,
+        lift: vtd_fp,
+    };
+    vtd_ref.targets(f, &rows, &vtd::lib_lower(vcaps), &note);
 
     let acaps = amd::Host::default();
     let note = format!("cap {}", acaps.budget.max_cmds);
-    for (label, flavor) in [
+    let rows = [
         ("amd host (gn=0)", Flavor::S2),
         ("amd guest (gn=1)", Flavor::S1),
         ("amd device TLB (IOTLB_PAGES gn=0)", Flavor::Ats),
         ("amd device TLB (IOTLB_PAGES gn=1)", Flavor::AtsPasid),
-    ] {
-        let linux = move |iova: u64, size: u64, _g: u64| {
-            let l = linux::amd_iommu_pages(iova, size);
-            ref_footprint(&l, &|form| amd_cmd(form, flavor), &amd_fp)
-        };
-        f(label, flavor, &amd::lib_lower(acaps), &linux, &note);
-    }
+    ];
+    let amd_ref = Reference {
+        reference: &|iova, size, _, _| linux::amd_iommu_pages(iova, size),
+        make: amd_cmd,
+        lift: amd_fp,
+    };
+    amd_ref.targets(f, &rows, &amd::lib_lower(acaps), &note);
 
     let rcaps = riscv::Host::default();
     let v10 = riscv::Host {
@@ -560,15 +552,51 @@ pub fn for_each_efficiency_target(
         "cap {}; Linux: per page below 2 MiB, PSCID-wide above",
         rcaps.budget.max_cmds
     );
+    let riscv_ref = Reference {
+        reference: &|iova, size, _, _| linux::riscv_iotinval(iova, size),
+        make: |form, _| riscv_cmd(form),
+        lift: riscv_fp,
+    };
     for (label, caps) in [
         ("riscv S+NL, stage 1 (IOTINVAL.VMA)", rcaps),
         ("riscv v1.0 (no S/NL), stage 1 (IOTINVAL.VMA)", v10),
     ] {
-        let linux = |iova: u64, size: u64, _g: u64| {
-            let l = linux::riscv_iotinval(iova, size);
-            ref_footprint(&l, &riscv_cmd, &riscv_fp)
-        };
-        f(label, Flavor::S1, &riscv::lib_lower(caps), &linux, &note);
+        riscv_ref.targets(f, &[(label, Flavor::S1)], &riscv::lib_lower(caps), &note);
+    }
+}
+
+/// Linux's lowering for one architecture: `reference(iova, size,
+/// granule, flavor)`, its commands built by `make` and lifted by `lift`.
+struct Reference<'a, C> {
+    reference: &'a dyn Fn(u64, u64, u64, Flavor) -> RefLowering,
+    make: fn(&RefForm, Flavor) -> Result<C, String>,
+    lift: fn(&C, &mut Vec<Op>),
+}
+
+impl<C> Clone for Reference<'_, C> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<C> Copy for Reference<'_, C> {}
+
+impl<C> Reference<'_, C> {
+    /// One target per `(label, flavor)`: the library's lowering `lib`
+    /// against this reference.
+    fn targets(
+        &self,
+        f: &mut dyn FnMut(&str, Flavor, &LibLower<'_>, &LinuxLower<'_>, &str),
+        rows: &[(&str, Flavor)],
+        lib: &LibLower<'_>,
+        note: &str,
+    ) {
+        for &(label, flavor) in rows {
+            let linux = |iova: u64, size: u64, g: u64| {
+                let l = (self.reference)(iova, size, g, flavor);
+                ref_footprint(&l, &|form| (self.make)(form, flavor), &self.lift)
+            };
+            f(label, flavor, lib, &linux, note);
+        }
     }
 }
 

@@ -10,6 +10,7 @@
 //! deallocation inside its region; a sanity check shows that the counter
 //! does see a `Vec` allocation.
 
+use iommu_inval_core::NativeCommand;
 use std::alloc::System;
 use std::hint::black_box;
 use std::process::ExitCode;
@@ -23,6 +24,7 @@ use iommu_inval_bench::cases::{CASES, GRANULES};
 use iommu_inval_bench::efficiency::{request, Flavor};
 use iommu_inval_bench::streams::{self, Rng};
 use iommu_inval_bench::targets::{self, amd, arm, riscv, vtd};
+use iommu_inval_core::arch::Arch;
 use iommu_inval_core::batch::{coalesce, BatchOptions};
 use iommu_inval_core::device::{
     BackendError, CommandQueue, CountingBackend, LowerToHost, QueueEngine,
@@ -91,23 +93,19 @@ fn core_checks(rep: &mut Report) {
     .filter_map(|&(a, s)| AddrRange::new(a, s).ok())
     .chain([AddrRange::All])
     .collect();
-    rep.none(
-        "core range math (aligned blocks, SMMU chunks, ATS encoding)",
-        || {
-            let mut n = 0;
-            for r in &ranges {
-                n += range::AlignedBlocks::new(r, 12, 63).count();
-                n += range::SmmuChunks::new(r, 12).take(64).count();
-                if let range::Plan::Pieces(p) = range::plan_aligned(r, 12, 18, 16) {
-                    n += p.count();
-                }
-                let (a, s) = range::ats_encode(r);
-                black_box(range::ats_decode(a, s));
-                n += 1;
+    rep.none("core range math (aligned blocks, ATS encoding)", || {
+        let mut n = 0;
+        for r in &ranges {
+            n += range::AlignedBlocks::new(r, 12, 63).count();
+            if let range::Plan::Pieces(p) = range::plan_aligned(r, 12, 18, 16) {
+                n += p.count();
             }
-            n
-        },
-    );
+            let (a, s) = range::ats_encode(r);
+            black_box(range::ats_decode(a, s));
+            n += 1;
+        }
+        n
+    });
 
     for (name, ops) in streams::named_streams() {
         let mut scratch = [Inval::new(Caches::empty()); 512];
@@ -222,11 +220,11 @@ macro_rules! codec_lift_lower_checks {
             let mut n = 0;
             for c in &cmds {
                 let mut out = SliceSink::new(&mut op_buf);
-                let _ = $t::lift(c, &IdentityContext, &mut out);
+                let _ = $t::A::lift(c, &IdentityContext, &mut out);
                 let mut out = SliceSink::new(&mut op_buf);
-                let _ = $t::lift(c, &topo, &mut out);
+                let _ = $t::A::lift(c, &topo, &mut out);
                 let mut fixed: FixedBuf<Op, 16> = FixedBuf::new();
-                let _ = $t::lift(c, &topo, &mut fixed);
+                let _ = $t::A::lift(c, &topo, &mut fixed);
                 n += 1;
             }
             n
@@ -238,11 +236,11 @@ macro_rules! codec_lift_lower_checks {
                 let mut n = 0;
                 for op in &generic {
                     let mut out = SliceSink::new(&mut cmd_buf);
-                    let _ = $t::lower(op, &caps.features, caps.budget, &IdentityContext, &mut out);
+                    let _ = $t::A::lower(op, &caps.features, caps.budget, &IdentityContext, &mut out);
                     let mut out = SliceSink::new(&mut cmd_buf);
-                    let _ = $t::lower(op, &caps.features, caps.budget, &topo, &mut out);
+                    let _ = $t::A::lower(op, &caps.features, caps.budget, &topo, &mut out);
                     let mut fixed: FixedBuf<$t::Command, 8> = FixedBuf::new();
-                    let _ = $t::lower(op, &caps.features, caps.budget, &topo, &mut fixed);
+                    let _ = $t::A::lower(op, &caps.features, caps.budget, &topo, &mut fixed);
                     n += 1;
                 }
                 n
@@ -254,7 +252,7 @@ macro_rules! codec_lift_lower_checks {
             let mut n = 0;
             for (_, s) in named {
                 let mut out = SliceSink::new(&mut cmd_buf);
-                let f = |o: &Op, sink: &mut dyn Sink<$t::Command>| $t::lower(o, &caps.features, caps.budget, &topo, sink);
+                let f = |o: &Op, sink: &mut dyn Sink<$t::Command>| $t::A::lower(o, &caps.features, caps.budget, &topo, sink);
                 if lower_batch(s, &mut scratch, BatchOptions::default(), f, &mut out).is_ok() {
                     n += 1;
                 }
@@ -502,6 +500,27 @@ fn iommufd_checks(rep: &mut Report) {
             Ok(())
         }
     }
+    /// The 255 guest commands of the ring at `base` through the SMMUv3
+    /// front end into `be`: how many were consumed, or 0 if the queue
+    /// stopped or `be` made no ioctl (`ioctls`).
+    fn forward<M: QueueMemory, B: iommu_inval_core::device::Backend>(
+        base: u64,
+        mem: &M,
+        ctx: &iommu_inval_core::context::Topology,
+        be: &mut B,
+        ioctls: fn(&B) -> usize,
+    ) -> usize {
+        let Some(mut q) = CmdqDevice::from_registers(base, 0, 0).ok() else {
+            return 0;
+        };
+        q.doorbell(255);
+        let p = q.process(mem, ctx, be);
+        if p.fault.is_some_and(|f| f.stopped) || ioctls(be) == 0 {
+            0
+        } else {
+            p.consumed as usize
+        }
+    }
     let ctx = targets::topology();
     let mut status = vec![0u8; 4096];
     let mut ring = image(&arm::queue(255, 2), 256, 2);
@@ -513,18 +532,9 @@ fn iommufd_checks(rep: &mut Report) {
     rep.none(
         "smmuv3 front end into the iommufd VT-d stage-1 back end (255 commands)",
         || {
-            let Some(mut q) = CmdqDevice::from_registers(base, 0, 0).ok() else {
-                return 0;
-            };
-            q.doorbell(255);
             let router = |_: &S1Scope, f: &mut dyn FnMut(u32)| f(1);
             let mut be = VtdS1Backend::new(router, Count(0), |_: &Op, _: VmmWork| Ok(()));
-            let p = q.process(&mem, &ctx, &mut be);
-            if p.fault.is_some_and(|f| f.stopped) || be.ioctl.0 == 0 {
-                0
-            } else {
-                p.consumed as usize
-            }
+            forward(base, &mem, &ctx, &mut be, |be| be.ioctl.0)
         },
     );
     let vdevs: Vec<(u32, u32)> = (0..64).map(|v| (v, v + 0x100)).collect();
@@ -532,22 +542,13 @@ fn iommufd_checks(rep: &mut Report) {
         "smmuv3 front end into the iommufd vSMMU back end (255 commands)",
         || {
             use iommu_inval_iommufd::backend::VsmmuBackend;
-            let Some(mut q) = CmdqDevice::from_registers(base, 0, 0).ok() else {
-                return 0;
-            };
-            q.doorbell(255);
             let fwd = Smmuv3Forwarder::new(
                 Vsmmu::new(3, HostFeatures::default()),
                 vdevs.as_slice(),
                 Count(0),
             );
             let mut be = VsmmuBackend::new(fwd, &ctx, |_: &Op, _| Ok(()));
-            let p = q.process(&mem, &ctx, &mut be);
-            if p.fault.is_some_and(|f| f.stopped) || be.fwd.ioctl.0 == 0 {
-                0
-            } else {
-                p.consumed as usize
-            }
+            forward(base, &mem, &ctx, &mut be, |be| be.fwd.ioctl.0)
         },
     );
     let cmds = arm::commands(255);

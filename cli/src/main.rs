@@ -184,19 +184,17 @@ enum Cmd {
         objects: Vec<String>,
     },
     /// Native commands to generic operations (JSON Lines)
-    #[command(after_help = help::LIFT)]
+    #[command(
+        after_help = help::LIFT,
+        mut_arg("explain", |a| a.help("Per input: the command, then what the lift widened (unknown ids)")),
+        mut_arg("json", |a| a.help("With --explain: one JSON object per input")),
+    )]
     Lift {
         /// Architecture of the commands
         #[arg(long, value_enum, ignore_case = true)]
         arch: ArchArg,
-        /// Per input: the command, then what the lift widened (unknown ids)
-        #[arg(long)]
-        explain: bool,
-        /// With --explain: one JSON object per input
-        #[arg(long)]
-        json: bool,
         #[command(flatten)]
-        ctx: Ctx,
+        out: Report,
         #[command(flatten)]
         input: NativeIn,
     },
@@ -206,16 +204,8 @@ enum Cmd {
         /// Target architecture
         #[arg(long, value_enum, ignore_case = true)]
         arch: ArchArg,
-        /// Per input: the output, then its footprint relation to the input (exact / superset) and the widening
-        #[arg(long)]
-        explain: bool,
-        /// Output commands as decode-shape JSON (with --explain: one object per input)
-        #[arg(long)]
-        json: bool,
         #[command(flatten)]
-        ctx: Ctx,
-        #[command(flatten)]
-        caps: CapsArgs,
+        out: Translate,
         /// Generic JSON objects (default: one per stdin line)
         #[arg(value_name = "OP")]
         ops: Vec<String>,
@@ -230,19 +220,34 @@ enum Cmd {
         /// iommufd-smmuv3 (vSMMU entries, from --from smmuv3), iommufd-vtd (VT-d stage-1 entries)
         #[arg(long, value_parser = parse_to)]
         to: ToArg,
-        /// Per input: the output, then its footprint relation to the input (exact / superset) and the widening
-        #[arg(long)]
-        explain: bool,
-        /// Output commands as decode-shape JSON (with --explain: one object per input)
-        #[arg(long)]
-        json: bool,
         #[command(flatten)]
-        ctx: Ctx,
-        #[command(flatten)]
-        caps: CapsArgs,
+        out: Translate,
         #[command(flatten)]
         input: NativeIn,
     },
+}
+
+/// What `lift`, `lower` and `convert` share: the output form and the
+/// topology (the help is `lower`'s and `convert`'s; `lift` words it anew).
+#[derive(Args, Debug)]
+struct Report {
+    /// Per input: the output, then its footprint relation to the input (exact / superset) and the widening
+    #[arg(long)]
+    explain: bool,
+    /// Output commands as decode-shape JSON (with --explain: one object per input)
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    ctx: Ctx,
+}
+
+/// What `lower` and `convert` share: the report and the host's capabilities.
+#[derive(Args, Debug)]
+struct Translate {
+    #[command(flatten)]
+    report: Report,
+    #[command(flatten)]
+    caps: CapsArgs,
 }
 
 /// `convert --to`: an architecture or an iommufd payload.
@@ -273,7 +278,7 @@ fn iommufd_host(c: &Ctx, caps: &CapsArgs) -> Result<to_iommufd::Host, Usage> {
             .map_err(|e| Usage(format!("cannot read topology {}: {e}", p.display())))?;
         let t = Topology::from_json(strip_bom(&text))
             .map_err(|e| Usage(format!("{}: {e}", p.display())))?;
-        if let Some(i) = t.iommufd() {
+        if let Some(i) = &t.file().iommufd {
             h.vsmmu.vmid = i.vsmmu_vmid;
             h.vdevices = i.vdevices.iter().map(|v| (v.vsid, v.psid)).collect();
             h.vsmmu.features = (&i.host).into();
@@ -591,6 +596,13 @@ fn native<'a>(
     Ok((n, c))
 }
 
+impl Report {
+    /// `(json, explain)`, as `native` takes them.
+    fn flags(&self) -> (bool, bool) {
+        (self.json, self.explain)
+    }
+}
+
 fn text_source<'a>(args: &'a [String], stdin: &'a mut dyn io::BufRead) -> Source<'a> {
     if args.is_empty() {
         Source::Lines(Box::new(stdin))
@@ -634,32 +646,20 @@ fn execute(
                 io,
             )
         }
-        Cmd::Lift {
-            arch,
-            explain,
-            json,
-            ctx,
-            input,
-        } => {
+        Cmd::Lift { arch, out, input } => {
             let a = Arch::new(arch.id());
-            let (n, c) = native(&a, ctx, input, (*json, *explain), stdin, io.err)?;
+            let (n, c) = native(&a, &out.ctx, input, out.flags(), stdin, io.err)?;
             run::lift(n, &*c, io)
         }
-        Cmd::Lower {
-            arch,
-            explain,
-            json,
-            ctx,
-            caps,
-            ops,
-        } => {
-            let a = target(*arch, caps)?;
-            let c = load_ctx(ctx)?;
+        Cmd::Lower { arch, out, ops } => {
+            let a = target(*arch, &out.caps)?;
+            let c = load_ctx(&out.report.ctx)?;
+            let (json, explain) = out.report.flags();
             run::lower(
                 &a,
                 Opts {
-                    json: *json,
-                    explain: *explain,
+                    json,
+                    explain,
                     ..Opts::default()
                 },
                 &*c,
@@ -670,12 +670,10 @@ fn execute(
         Cmd::Convert {
             from,
             to,
-            explain,
-            json,
-            ctx,
-            caps,
+            out: Translate { report, caps },
             input,
         } => {
+            let ctx = &report.ctx;
             let f = Arch::new(from.id());
             let to = match to {
                 ToArg::Arch(a) => *a,
@@ -686,12 +684,12 @@ fn execute(
                         ));
                     }
                     let host = iommufd_host(ctx, caps)?;
-                    let (n, c) = native(&f, ctx, input, (*json, *explain), stdin, io.err)?;
+                    let (n, c) = native(&f, ctx, input, report.flags(), stdin, io.err)?;
                     return Ok(to_iommufd::convert(n, *t, &host, &*c, io));
                 }
             };
             let t = target(to, caps)?;
-            let (n, c) = native(&f, ctx, input, (*json, *explain), stdin, io.err)?;
+            let (n, c) = native(&f, ctx, input, report.flags(), stdin, io.err)?;
             run::convert(n, &t, &*c, io)
         }
     })

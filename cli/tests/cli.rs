@@ -15,7 +15,7 @@ use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 
 mod common;
-use common::{cli, json_lines, le_bytes, read, root, run, run_bytes, TempFile};
+use common::{cli, json_lines, le_bytes, read, root, run, run_bytes};
 
 /// One valid command per op, hand-encoded from docs/SPEC.md.
 const SMMU_VECTORS: &[(&str, &str)] = &[
@@ -316,9 +316,11 @@ fn every_error_kind_in_the_error_shape() {
         let keys: Vec<&String> = o.as_object().unwrap().keys().collect();
         assert_eq!(keys, ["arch", "error"]);
         // Text mode reports it in place too.
-        let t = cli("decode --arch").arg(arch).run_arg(w);
-        t.code_is(1);
-        t.stdout_has(kind);
+        cli("decode --arch")
+            .arg(arch)
+            .run_arg(w)
+            .code_is(1)
+            .stdout_has(kind);
     }
 }
 
@@ -559,9 +561,10 @@ fn raw_dumps_hold_the_text_streams() {
     }
     // 256-bit VT-d descriptors are 32 bytes each.
     let stream = read("examples/vtd256.cmds");
-    let dump = TempFile::new("vtd256.bin", le_bytes(&stream));
     let t = cli("decode --arch vtd --desc-width 256 --json").run(&stream);
-    let r = cli("decode --arch vtd --desc-width 256 --json --raw").run_arg(dump.path());
+    let r = cli("decode --arch vtd --desc-width 256 --json --raw")
+        .file("vtd256.bin", le_bytes(&stream))
+        .run("");
     assert_eq!((t.code, r.code), (0, 0));
     assert_eq!(t.stdout, r.stdout);
     // --offset / --count select a window; a dump cut inside a command is exit 2.
@@ -575,8 +578,9 @@ fn raw_dumps_hold_the_text_streams() {
     let r = cli("decode --arch amd --raw examples/amd-cmdbuf.bin --offset 8").run("");
     assert_eq!(r.code, 2, "a misaligned offset is refused");
     r.stderr_has("not a multiple");
-    let cut = TempFile::new("cut.bin", [0u8; 24]);
-    let r = cli("decode --arch amd --raw").run_arg(cut.path());
+    let r = cli("decode --arch amd --raw")
+        .file("cut.bin", [0u8; 24])
+        .run("");
     r.code_is(2);
     r.stderr_has("ends 8 bytes into");
 }

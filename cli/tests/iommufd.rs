@@ -129,12 +129,11 @@ fn usage_errors_exit_2() {
     o.code_is(2);
     let o = cli("convert --from smmuv3 --to iommufd-nope 0,0").run("");
     o.code_is(2);
-    let bad = TempFile::new(
-        "topo.json",
-        r#"{"iommufd": {"vdevices": [{"vsid": 1, "psid": 2}, {"vsid": 1, "psid": 3}]}}"#,
-    );
     cli("convert --from smmuv3 --to iommufd-smmuv3 --topology")
-        .arg(bad.path())
+        .file(
+            "topo.json",
+            r#"{"iommufd": {"vdevices": [{"vsid": 1, "psid": 2}, {"vsid": 1, "psid": 3}]}}"#,
+        )
         .args("0x10,0")
         .run("")
         .code_is(2);
@@ -146,9 +145,10 @@ fn host_flags_reach_the_vsmmu_checks() {
     let w = "0x0005000100001012,0x0000000040000401";
     let ok = cli("convert --from smmuv3 --to iommufd-smmuv3").run_arg(w);
     ok.code_is(0);
-    let no = cli("convert --from smmuv3 --to iommufd-smmuv3 --no-range-inval").run_arg(w);
-    no.code_is(1);
-    no.stderr_has("ARM_SMMU_FEAT_RANGE_INV");
+    cli("convert --from smmuv3 --to iommufd-smmuv3 --no-range-inval")
+        .run_arg(w)
+        .code_is(1)
+        .stderr_has("ARM_SMMU_FEAT_RANGE_INV");
 }
 
 /// Issue 28 item 2: SCALE bit 5 (w0[25], SCALE >= 32) is RES0 on a host
@@ -166,9 +166,8 @@ fn scale_above_31_needs_ds() {
         "{}",
         no.stderr
     );
-    let ds = TempFile::new("ds.json", r#"{"iommufd": {"host": {"ds": true}}}"#);
     let yes = cli("convert --from smmuv3 --to iommufd-smmuv3 --topology")
-        .arg(ds.path())
+        .file("ds.json", r#"{"iommufd": {"host": {"ds": true}}}"#)
         .run_arg(w);
     yes.code_is(0);
     assert_eq!(yes.stdout.trim(), w);
@@ -209,16 +208,15 @@ fn topology_host_features_reach_the_vsmmu_checks() {
         assert_eq!(o.code, 1, "{w}: {}", o.stdout);
         assert!(o.stderr.contains(feature), "{w}: {}", o.stderr);
     }
-    let bad = TempFile::new(
-        "badhost.json",
-        r#"{"iommufd": {"host": {"asid_bits": 12}}}"#,
-    );
-    let o = cli("convert --from smmuv3 --to iommufd-smmuv3 --topology")
-        .arg(bad.path())
+    cli("convert --from smmuv3 --to iommufd-smmuv3 --topology")
+        .file(
+            "badhost.json",
+            r#"{"iommufd": {"host": {"asid_bits": 12}}}"#,
+        )
         .args("0x10,0")
-        .run("");
-    o.code_is(2);
-    o.stderr_has("asid_bits");
+        .run("")
+        .code_is(2)
+        .stderr_has("asid_bits");
 }
 
 /// Issue 28 item 3: an NH_ASID under a VMID the topology does not know can
@@ -304,9 +302,10 @@ fn every_target_reports_drops_in_the_same_words() {
     let ifd = conv("iommufd-vtd");
     assert!(ifd.stdout.is_empty(), "{}", ifd.stdout);
     // A prefetch is dropped too, in the same `dropped:` words.
-    let p = cli("convert --from smmuv3 --to iommufd-vtd 0x01,0").run("");
-    p.code_is(0);
-    p.stderr_has(": dropped: ");
+    cli("convert --from smmuv3 --to iommufd-vtd 0x01,0")
+        .run("")
+        .code_is(0)
+        .stderr_has(": dropped: ");
     // --explain and --explain --json carry the drop too.
     let mut a = vec![
         "convert",

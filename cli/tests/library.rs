@@ -1,5 +1,5 @@
-//! The library as an emulator uses it: inherent `op()` / `words()` without
-//! importing `NativeCommand`, the one-call `convert`, and `FixedBuf`s sized
+//! The library as an emulator uses it: `op()` / `words()` with
+//! `NativeCommand` in scope, the one-call `convert`, and `FixedBuf`s sized
 //! by each architecture's `MAX_LOWERED`.
 
 // The binary's private modules, compiled from source.
@@ -8,8 +8,9 @@
 mod app;
 
 #[test]
-fn op_and_words_need_no_trait_import() {
-    // No `use ...::NativeCommand` in this function or file.
+fn op_and_words_with_the_trait() {
+    // The command methods are `NativeCommand`'s (no inherent copies).
+    use iommu_inval::core::NativeCommand;
     let s = iommu_inval::arm::Command::decode(&[0x0006_0001_0000_0011, 0]).unwrap();
     assert_eq!((s.op(), s.words()), ("CMD_TLBI_NH_ASID", 2));
     let a = iommu_inval::amd::Command::decode(&[0x8000_0000_0000_0000, 0]).unwrap();
@@ -60,6 +61,7 @@ fn facade_convert_is_what_the_cli_prints() {
 
 #[test]
 fn max_lowered_buffers_take_a_whole_lowering() {
+    use iommu_inval::core::arch::Arch;
     use iommu_inval::core::model::{Caches, DeviceSel, DomainSel, Inval, Stages};
     use iommu_inval::core::range::AddrRange;
     use iommu_inval::core::{FixedBuf, IdentityContext, Op};
@@ -72,12 +74,18 @@ fn max_lowered_buffers_take_a_whole_lowering() {
             .device(DeviceSel::Range { first: 0, last: 7 })
             .range(AddrRange::new(0x1000, 0x7f_f000).unwrap()),
     );
-    let mut a: FixedBuf<iommu_inval::arm::Command, { iommu_inval::arm::MAX_LOWERED }> =
-        FixedBuf::new();
-    let mut v: FixedBuf<iommu_inval::vtd::Command, { iommu_inval::vtd::MAX_LOWERED }> =
-        FixedBuf::new();
-    let mut m: FixedBuf<iommu_inval::amd::Command, { iommu_inval::amd::MAX_LOWERED }> =
-        FixedBuf::new();
+    let mut a: FixedBuf<
+        iommu_inval::arm::Command,
+        { <iommu_inval::arm::Smmuv3 as Arch>::MAX_LOWERED },
+    > = FixedBuf::new();
+    let mut v: FixedBuf<
+        iommu_inval::vtd::Command,
+        { <iommu_inval::vtd::Vtd as Arch>::MAX_LOWERED },
+    > = FixedBuf::new();
+    let mut m: FixedBuf<
+        iommu_inval::amd::Command,
+        { <iommu_inval::amd::AmdVi as Arch>::MAX_LOWERED },
+    > = FixedBuf::new();
     let ctx = IdentityContext;
     assert!(Target::<iommu_inval::arm::Smmuv3>::default()
         .lower(&op, &ctx, &mut a)

@@ -79,9 +79,10 @@ fn item1_a_real_dmesg_decodes_and_counts_the_rest_in_one_line() {
     o.stdout_has("CMD_TLBI_NH_VA");
     assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
     // A log with no dump at all: nothing to show, the count, exit 0.
-    let o = cli("decode --arch amd").run(&usb_noise(50, 1));
-    o.code_is(0);
-    o.stderr_has("skipped 50 line(s)");
+    cli("decode --arch amd")
+        .run(&usb_noise(50, 1))
+        .code_is(0)
+        .stderr_has("skipped 50 line(s)");
     // Text that is no log is still refused line by line (exit 2).
     let o = cli("decode --arch amd").run("hello\n0x8000000000000000,0\n0x80000000000000zz,0\n");
     o.code_is(2);
@@ -110,8 +111,7 @@ fn item1_lines_that_accompany_dumps_are_context() {
     );
     let o = cli("decode --arch vtd --json").run(&log);
     assert_eq!(o.code, 1, "the head descriptor is invalid: {}", o.stderr);
-    let v = json_lines(&o.stdout);
-    assert_eq!(v.len(), 2, "{}", o.stdout);
+    let v = o.json_n(2);
     let ctx = v[0]["context"].to_string();
     assert!(ctx.contains("FSTS = 0x10 (IQE)"), "{ctx}");
     o.stderr_has("skipped 42 line(s)");
@@ -203,10 +203,10 @@ fn item2_dumps_without_command_words_are_explained_exit_0() {
     assert!(!o.stdout.contains('#'), "{}", o.stdout);
     o.stderr_has("line 1: CERROR_ATC_INV_SYNC");
     // A dump that should print a command and does not is still cut short.
-    let o = cli("decode --arch smmuv3")
-        .run("arm-smmu-v3 x: CMDQ error (cons 0x01000003): Illegal command\n");
-    o.code_is(2);
-    o.stderr_has("no command follows");
+    cli("decode --arch smmuv3")
+        .run("arm-smmu-v3 x: CMDQ error (cons 0x01000003): Illegal command\n")
+        .code_is(2)
+        .stderr_has("no command follows");
 }
 
 #[test]
@@ -230,19 +230,21 @@ fn item3_index_takes_cons_and_prod_as_the_kernel_prints_them() {
         o.stderr
     );
     // Errors name the option the user typed.
-    let o = cli("decode --arch amd --raw")
+    cli("decode --arch amd --raw")
         .arg(p)
         .args("--index 40")
-        .run("");
-    o.code_is(2);
-    o.stderr_has("--index 0x28 (byte 0x280) is past the end");
-    o.stderr_lacks("--offset");
-    let o = cli("decode --arch amd --raw - --index 32").run_bytes(&q);
-    o.code_is(2);
-    o.stderr_has("--index 0x20 (byte 0x200) is at the end");
-    let o = cli("decode --arch amd --raw - --index 33").run_bytes(&q);
-    o.code_is(2);
-    o.stderr_has("--index 0x21 (byte 0x210) is past the end");
+        .run("")
+        .code_is(2)
+        .stderr_has("--index 0x28 (byte 0x280) is past the end")
+        .stderr_lacks("--offset");
+    cli("decode --arch amd --raw - --index 32")
+        .run_bytes(&q)
+        .code_is(2)
+        .stderr_has("--index 0x20 (byte 0x200) is at the end");
+    cli("decode --arch amd --raw - --index 33")
+        .run_bytes(&q)
+        .code_is(2)
+        .stderr_has("--index 0x21 (byte 0x210) is past the end");
 }
 
 #[test]
@@ -281,9 +283,10 @@ fn item4_words_separated_by_spaces() {
     o.code_is(0);
     assert!(o.stdout.starts_with("p_iotlb_inv_dsc"), "{}", o.stdout);
     // A wrong count is still an error that says what is expected.
-    let o = cli("decode --arch amd").run("0000000 0000000000000012 0000000000001000\n");
-    o.code_is(2);
-    o.stderr_has("expected 2 64-bit words (separated by commas or spaces), got 3");
+    cli("decode --arch amd")
+        .run("0000000 0000000000000012 0000000000001000\n")
+        .code_is(2)
+        .stderr_has("expected 2 64-bit words (separated by commas or spaces), got 3");
 }
 
 #[test]
@@ -338,34 +341,34 @@ fn item5_messages_name_files_and_limits() {
     o.code_is(2);
     assert!(o.stderr.contains(dir.to_str().unwrap()), "{}", o.stderr);
     // A read error names the file (/proc/self/mem has no page at 0).
-    let o = cli("decode --arch amd --raw /proc/self/mem").run("");
-    o.code_is(2);
-    o.stderr_has("cannot read /proc/self/mem:");
+    cli("decode --arch amd --raw /proc/self/mem")
+        .run("")
+        .code_is(2)
+        .stderr_has("cannot read /proc/self/mem:");
     // An empty --raw file says so.
-    let empty = TempFile::new("empty.bin", b"");
-    let o = cli("decode --arch amd --raw").run_arg(empty.path());
-    o.code_is(2);
-    o.stderr_has("is empty (0 bytes)");
-    drop(empty);
+    cli("decode --arch amd --raw")
+        .file("empty.bin", b"")
+        .run("")
+        .code_is(2)
+        .stderr_has("is empty (0 bytes)");
     // A topology with a UTF-8 byte-order mark is read.
     let mut topo = b"\xef\xbb\xbf".to_vec();
     topo.extend_from_slice(&std::fs::read(root().join("examples/topology.json")).unwrap());
-    let bom = TempFile::new("bom.json", &topo);
     let o = cli("convert --from smmuv3 --to vtd --topology")
-        .arg(bom.path())
+        .file("bom.json", &topo)
         .args("0x0005000100900012,0x0000000040000701")
         .run("");
-    drop(bom);
     o.code_is(0);
     assert!(o.stdout.starts_with("0x0000000100010036"), "{}", o.stdout);
     // A cut-short AMD dump names the line where it ends.
-    let o = cli("decode --arch amd").run(
-        "[7.0] AMD-Vi: Event logged [ILLEGAL_COMMAND_ERROR address=0x1f0e00]\n\
+    cli("decode --arch amd")
+        .run(
+            "[7.0] AMD-Vi: Event logged [ILLEGAL_COMMAND_ERROR address=0x1f0e00]\n\
          [7.0] AMD-Vi: CMD[0]: 00000010\n\
          [7.0] AMD-Vi: CMD[1]: 30000005\n",
-    );
-    o.code_is(2);
-    o.stderr_has("line 2: the AMD-Vi CMD[] dump ends at line 3, after 2 of the 4");
+        )
+        .code_is(2)
+        .stderr_has("line 2: the AMD-Vi CMD[] dump ends at line 3, after 2 of the 4");
     // "does not fit" names the width.
     let o =
         cli("encode --arch smmuv3").run_arg(r#"{"op":"CMD_TLBI_NH_VA","fields":{"vmid":65536}}"#);

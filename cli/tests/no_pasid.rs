@@ -3,7 +3,7 @@
 //! built binary.
 
 mod common;
-use common::{cli, TempFile};
+use common::cli;
 
 const ISSUE: &str = r#"{"domains":[{"id":1,"smmuv3":{"vmid":1},"vtd":{"did":7}}],"devices":[{"rid":16,"domain":1,"pasids":[{"pasid":1,"asid":5},{"pasid":2,"asid":6}]}]}"#;
 
@@ -18,10 +18,9 @@ fn words(stdout: &str) -> Vec<String> {
 
 #[test]
 fn nh_all_to_vtd_includes_the_rid_pasid() {
-    let t = TempFile::new("nh-all.json", ISSUE);
     // CMD_TLBI_NH_ALL, VMID 1: every PASID of domain 1, and its DMA without PASID.
     let o = cli("convert --from smmuv3 --to vtd --explain --topology")
-        .arg(t.path())
+        .file("nh-all.json", ISSUE)
         .args("0x0000000100000010,0x0")
         .run("");
     o.code_is(0);
@@ -41,9 +40,8 @@ fn nh_all_to_vtd_includes_the_rid_pasid() {
 
 #[test]
 fn no_pasid_lowers_to_the_rid_pasid_not_a_global_flush() {
-    let t = TempFile::new("none.json", ISSUE);
     let o = cli("lower --arch vtd --topology")
-        .arg(t.path())
+        .file("none.json", ISSUE)
         .args("--explain")
         .run(r#"{"op":"inval","caches":["iotlb"],"stages":["s1"],"domain":1,"pasid":"none"}"#);
     o.code_is(0);

@@ -13,7 +13,7 @@
 //! syslog prefix in front as the kernel's printk adds it.
 
 mod common;
-use common::{cli, json_lines, root, strs, TempFile};
+use common::{cli, json_lines, root, strs};
 
 /// Real: the lines quoted in the issue.
 const SMMU_ISSUE: &str = "\
@@ -36,10 +36,10 @@ const SMMU_LIST: &str = "\
 
 #[test]
 fn smmuv3_cmdq_error_dump_decodes_with_its_cerror() {
-    let o = cli("decode --arch smmuv3 --json").run(SMMU_ISSUE);
-    o.code_is(0);
-    let v = json_lines(&o.stdout);
-    assert_eq!(v.len(), 1, "{}", o.stdout);
+    let v = cli("decode --arch smmuv3 --json")
+        .run(SMMU_ISSUE)
+        .code_is(0)
+        .json_n(1);
     assert_eq!(v[0]["op"], "CMD_TLBI_NH_VA");
     let ctx = v[0]["context"].as_array().unwrap();
     assert!(
@@ -97,10 +97,10 @@ const VTD_QI: &str = "\
 
 #[test]
 fn vtd_qi_fault_dump_names_the_refused_bit() {
-    let o = cli("decode --arch vtd --json").run(VTD_QI);
-    o.code_is(1);
-    let v = json_lines(&o.stdout);
-    assert_eq!(v.len(), 2, "{}", o.stdout);
+    let v = cli("decode --arch vtd --json")
+        .run(VTD_QI)
+        .code_is(1)
+        .json_n(2);
     assert_eq!(v[0]["error"]["kind"], "reserved_bits");
     assert!(v[0]["error"]["message"]
         .as_str()
@@ -131,9 +131,7 @@ fn vtd_older_invalid_descriptor_lines() {
 [  1.0] DMAR: VT-d detected invalid descriptor: qw0 = 2000000000012, qw1 = 0
 [  1.1] DMAR: VT-d detected invalid descriptor: low=12, high=0
 ";
-    let o = cli("decode --arch vtd --json").run(text);
-    let v = json_lines(&o.stdout);
-    assert_eq!(v.len(), 2, "{} {}", o.stdout, o.stderr);
+    let v = cli("decode --arch vtd --json").run(text).json_n(2);
     assert_eq!(v[0]["error"]["kind"], "reserved_bits");
     assert_eq!(v[1]["op"], "iotlb_inv_dsc");
     assert!(v[1]["verdict"]
@@ -153,10 +151,10 @@ const AMD_ILL: &str = "\
 
 #[test]
 fn amd_illegal_command_dwords_pair_little_endian() {
-    let o = cli("decode --arch amd --json").run(AMD_ILL);
-    o.code_is(0);
-    let v = json_lines(&o.stdout);
-    assert_eq!(v.len(), 1);
+    let v = cli("decode --arch amd --json")
+        .run(AMD_ILL)
+        .code_is(0)
+        .json_n(1);
     // w0 = CMD[1]:CMD[0] = 0x30000005_00000010, w1 = CMD[3]:CMD[2] = 0x1000.
     let w = cli("decode --arch amd --json").run("0x3000000500000010,0x0000000000001000\n");
     assert_eq!(json_lines(&w.stdout)[0], {
@@ -172,12 +170,14 @@ fn amd_illegal_command_dwords_pair_little_endian() {
         .unwrap()
         .contains("ILLEGAL_COMMAND_ERROR event (code 5): the command at 0x1f0e00"));
     // A dump cut short, and dwords out of order: exit 2, naming the line.
-    let cut = cli("decode --arch amd").run("AMD-Vi: CMD[0]: 00000010\nAMD-Vi: CMD[1]: 30000005\n");
-    cut.code_is(2);
-    cut.stderr_has("line 1: the AMD-Vi CMD[] dump ends at line 2, after 2 of the 4");
-    let order = cli("decode --arch amd").run("AMD-Vi: CMD[1]: 00000010\n");
-    order.code_is(2);
-    order.stderr_has("line 1: CMD[1] where CMD[0] was expected");
+    cli("decode --arch amd")
+        .run("AMD-Vi: CMD[0]: 00000010\nAMD-Vi: CMD[1]: 30000005\n")
+        .code_is(2)
+        .stderr_has("line 1: the AMD-Vi CMD[] dump ends at line 2, after 2 of the 4");
+    cli("decode --arch amd")
+        .run("AMD-Vi: CMD[1]: 00000010\n")
+        .code_is(2)
+        .stderr_has("line 1: CMD[1] where CMD[0] was expected");
 }
 
 #[test]
@@ -192,12 +192,12 @@ fn qemu_trace_lines_put_the_high_word_second() {
     assert_eq!(v[0]["fields"]["address"], 0x1000, "low word first: {v:?}");
     assert_eq!(v[0]["fields"]["did"], 1);
     // error_report_once lines, without and with 0x, and the 256-bit report.
-    let o = cli("decode --arch vtd").run("qemu-system-x86_64: vtd_process_inv_desc: invalid inv desc: hi=0, lo=ff (unknown type)\n\
-         qemu-system-x86_64: vtd_process_iotlb_desc: invalid iotlb inv desc: hi=0x0, lo=0x10000000000012 (reserved bits unzero)\n");
-    o.code_is(1);
-    o.stdout_has("unknown_opcode");
-    o.stdout_has("(unknown type)");
-    o.stdout_has("w0[52]");
+    cli("decode --arch vtd").run("qemu-system-x86_64: vtd_process_inv_desc: invalid inv desc: hi=0, lo=ff (unknown type)\n\
+         qemu-system-x86_64: vtd_process_iotlb_desc: invalid iotlb inv desc: hi=0x0, lo=0x10000000000012 (reserved bits unzero)\n")
+        .code_is(1)
+        .stdout_has("unknown_opcode")
+        .stdout_has("(unknown type)")
+        .stdout_has("w0[52]");
     let o = cli("decode --arch vtd --desc-width 256 --json").run("qemu-system-x86_64: vtd_inv_desc_reserved_check: invalid iotlb desc val[3]: 0x4 val[2]: 0x3 val[1]=0x1000 val[0]=0x10012 (reserved nonzero)\n");
     let v = json_lines(&o.stdout);
     assert_eq!(v[0]["error"]["kind"], "reserved_bits", "{v:?}");
@@ -224,13 +224,15 @@ fn forced_forms_and_other_architectures() {
         o.stderr
     );
     // --input kernel: word lines are refused.
-    let o = cli("decode --arch amd --input kernel").run("0x8000000000000000,0\n");
-    o.code_is(2);
-    o.stderr_has("line 1: a line of hex words, but --input is kernel");
+    cli("decode --arch amd --input kernel")
+        .run("0x8000000000000000,0\n")
+        .code_is(2)
+        .stderr_has("line 1: a line of hex words, but --input is kernel");
     // A dump of another architecture's driver.
-    let o = cli("decode --arch vtd").run(AMD_ILL);
-    o.code_is(2);
-    o.stderr_has("line 1: this is an AMD-Vi event, but the architecture is vtd");
+    cli("decode --arch vtd")
+        .run(AMD_ILL)
+        .code_is(2)
+        .stderr_has("line 1: this is an AMD-Vi event, but the architecture is vtd");
     // Unrelated lines are named; the commands around them still decode.
     let o = cli("decode --arch amd")
         .run("nvme nvme0: 72/0/0 default/read/poll queues\n0x8000000000000000,0\n");
@@ -238,14 +240,14 @@ fn forced_forms_and_other_architectures() {
     o.stderr_has("line 1:");
     assert!(o.stdout.starts_with("INVALIDATE_IOMMU_ALL"), "{}", o.stdout);
     // Context that announces a command, with no command after it.
-    let o = cli("decode --arch smmuv3")
-        .run("arm-smmu-v3: CMDQ error (cons 0x01000001): Illegal command\n");
-    o.code_is(2);
-    o.stderr_has("no command follows");
+    cli("decode --arch smmuv3")
+        .run("arm-smmu-v3: CMDQ error (cons 0x01000001): Illegal command\n")
+        .code_is(2)
+        .stderr_has("no command follows");
     // A CERROR_ABT prints no command: the event is complete (issue 30).
-    let o = cli("decode --arch smmuv3").run("arm-smmu-v3: CMDQ error (cons 0x02000001): Abort on command fetch\narm-smmu-v3: retrying command fetch\n");
-    o.code_is(0);
-    o.stdout_has("#   => CERROR_ABT");
+    cli("decode --arch smmuv3").run("arm-smmu-v3: CMDQ error (cons 0x02000001): Abort on command fetch\narm-smmu-v3: retrying command fetch\n")
+        .code_is(0)
+        .stdout_has("#   => CERROR_ABT");
     // Pasted lines as arguments work too.
     let o =
         cli("decode --arch vtd").run_arg("DMAR: QI HEAD: IOTLB Invalidation qw0 = 0x12, qw1 = 0x0");
@@ -298,21 +300,25 @@ fn raw_dumps_from_pipes_and_queue_indexes() {
     assert_eq!((idx.code, off.code), (0, 0));
     assert_eq!(idx.stdout, off.stdout);
     // 256-bit VT-d: --index counts 32-byte descriptors.
-    let o = cli("decode --arch vtd --desc-width 256 --raw - --offset 16").run("");
-    o.code_is(2);
-    o.stderr_has("not a multiple of the 32-byte command size");
+    cli("decode --arch vtd --desc-width 256 --raw - --offset 16")
+        .run("")
+        .code_is(2)
+        .stderr_has("not a multiple of the 32-byte command size");
     // Misaligned, past the end, at the end.
-    let o = cli("decode --arch amd --raw examples/amd-cmdbuf.bin --offset 8").run("");
-    o.code_is(2);
-    o.stderr_has("--offset 0x8 is not a multiple of the 16-byte command size");
+    cli("decode --arch amd --raw examples/amd-cmdbuf.bin --offset 8")
+        .run("")
+        .code_is(2)
+        .stderr_has("--offset 0x8 is not a multiple of the 16-byte command size");
     let past = format!("{:#x}", bin.len() + 16);
-    let o = cli("decode --arch amd --raw examples/amd-cmdbuf.bin --offset").run_arg(&past);
-    o.code_is(2);
-    o.stderr_has("is past the end of examples/amd-cmdbuf.bin");
+    cli("decode --arch amd --raw examples/amd-cmdbuf.bin --offset")
+        .run_arg(&past)
+        .code_is(2)
+        .stderr_has("is past the end of examples/amd-cmdbuf.bin");
     let end = format!("{:#x}", bin.len());
-    let o = cli("decode --arch amd --raw examples/amd-cmdbuf.bin --offset").run_arg(&end);
-    o.code_is(2);
-    o.stderr_has("--offset 0x120 is at the end");
+    cli("decode --arch amd --raw examples/amd-cmdbuf.bin --offset")
+        .run_arg(&end)
+        .code_is(2)
+        .stderr_has("--offset 0x120 is at the end");
     let o = cli("decode --arch amd --raw - --offset 0 --index 1").run("");
     assert_eq!(o.code, 2, "--offset and --index exclude each other");
 }
@@ -320,25 +326,24 @@ fn raw_dumps_from_pipes_and_queue_indexes() {
 #[test]
 fn duplicate_json_keys_are_refused_naming_the_key() {
     // Topology: the second "domains" would silently drop every domain.
-    let dup = TempFile::new(
-        "dup.json",
-        r#"{"domains":[{"id":1,"vtd":{"did":1}}],"domains":[],"devices":[]}"#,
-    );
-    let o = cli("decode --arch vtd --topology")
-        .arg(dup.path())
+    cli("decode --arch vtd --topology")
+        .file(
+            "dup.json",
+            r#"{"domains":[{"id":1,"vtd":{"did":1}}],"domains":[],"devices":[]}"#,
+        )
         .args("0x12,0")
-        .run("");
-    o.code_is(2);
-    o.stderr_has("duplicate key \"domains\"");
+        .run("")
+        .code_is(2)
+        .stderr_has("duplicate key \"domains\"");
     // Native JSON.
     let o = cli("encode --arch smmuv3").run(r#"{"op":"CMD_SYNC","op":"CMD_TLBI_NH_ALL"}"#);
     o.code_is(1);
     assert!(o.stdout.is_empty(), "{}", o.stdout);
     o.stderr_has("duplicate key \"op\"");
-    let o = cli("encode --arch amd --json")
-        .run(r#"{"op":"INVALIDATE_DEVTAB_ENTRY","fields":{"device_id":1,"device_id":2}}"#);
-    o.code_is(1);
-    o.stdout_has("duplicate key \\\"device_id\\\"");
+    cli("encode --arch amd --json")
+        .run(r#"{"op":"INVALIDATE_DEVTAB_ENTRY","fields":{"device_id":1,"device_id":2}}"#)
+        .code_is(1)
+        .stdout_has("duplicate key \\\"device_id\\\"");
     // Generic JSON.
     let o =
         cli("lower --arch vtd").run(r#"{"op":"inval","caches":["iotlb"],"domain":1,"domain":2}"#);

@@ -3,7 +3,9 @@
 //! and `convert --explain` for every ordered pair with RISC-V on one side.
 
 mod common;
-use common::{cli, command_lines, le_bytes, read, TempFile};
+use common::{cli, command_lines, le_bytes, read};
+use iommu_inval::core::ArchId;
+use iommu_inval::{Arch, ArchOps};
 
 fn stream() -> String {
     read("examples/riscv.cmds")
@@ -12,29 +14,18 @@ fn stream() -> String {
 #[test]
 fn decode_json_then_encode_gives_the_words_back() {
     let s = stream();
-    let d = cli("decode --arch riscv --json").run(&s);
-    d.code_is(0);
-    let ops: Vec<serde_json::Value> = d
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
     let lines = command_lines(&s);
-    assert_eq!(ops.len(), lines.len());
+    let d = cli("decode --arch riscv --json").run(&s);
+    let ops = d.code_is(0).json_n(lines.len());
     for op in &ops {
         assert_eq!(op["arch"], "riscv");
     }
-    for name in [
-        "iotinval_vma",
-        "iotinval_gvma",
-        "iofence_c",
-        "iodir_inval_ddt",
-        "iodir_inval_pdt",
-        "ats_inval",
-        "ats_prgr",
-    ] {
+    // Every command of the RISC-V IOMMU command queue.
+    let names = Arch::new(ArchId::Riscv).op_names();
+    assert_eq!(names.len(), 7, "{names:?}");
+    for name in names {
         assert!(
-            ops.iter().any(|o| o["op"] == name),
+            ops.iter().any(|o| o["op"] == *name),
             "no {name} in the example"
         );
     }
@@ -71,8 +62,9 @@ fn error_kinds_and_statuses() {
 #[test]
 fn raw_dump_decodes_like_the_text() {
     let s = stream();
-    let dump = TempFile::new("riscv-cq.bin", le_bytes(&s));
-    let raw = cli("decode --arch riscv --raw").run_arg(dump.path());
+    let raw = cli("decode --arch riscv --raw")
+        .file("riscv-cq.bin", le_bytes(&s))
+        .run("");
     let text = cli("decode --arch riscv").run(&s);
     raw.code_is(0);
     assert_eq!(raw.stdout, text.stdout);

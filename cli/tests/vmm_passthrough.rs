@@ -71,8 +71,8 @@ fn all_pairs_end_to_end() {
         let fout = Footprint::of_ops(&r.host_ops, &ctx);
         let fout = match h {
             ArchId::Smmuv3 => fout,
-            ArchId::Riscv => fout.project_riscv(),
-            _ => fout.project_single_regime(),
+            ArchId::Riscv => fout.fold_regimes(true),
+            _ => fout.fold_regimes(false),
         };
         assert!(fout.covers(&fin), "{what}: host under-invalidates");
     }

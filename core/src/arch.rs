@@ -44,6 +44,10 @@ pub trait Arch:
     const ID: ArchId = <Self::Command as NativeCommand>::ARCH;
     /// The lowering budget when none is chosen.
     const DEFAULT_BUDGET: Budget;
+    /// [`Arch::max_lowered`] of [`Arch::DEFAULT_BUDGET`], as a constant: the
+    /// capacity of a [`FixedBuf`](crate::FixedBuf) that one op's default
+    /// lowering never fills (`FixedBuf<Cmd, { <Smmuv3 as Arch>::MAX_LOWERED }>`).
+    const MAX_LOWERED: usize;
 
     /// Native command → generic ops, appended to `out` (never narrower
     /// than the command; widening reported).
@@ -126,23 +130,36 @@ impl<A: Arch> Target<A> {
     ) -> Result<Outcome, LowerError> {
         A::lower(op, &self.features, self.budget, ctx, out)
     }
-    /// [`Arch::max_lowered`] of this budget.
-    pub fn max_lowered(&self) -> usize {
-        A::max_lowered(self.budget)
-    }
 }
 
-/// Declares an architecture crate's unit type and its [`Arch`]
-/// implementation from the crate's conventional items: `crate::Command`,
-/// `crate::Features`, `crate::lift`, `crate::lower`, `crate::max_lowered`,
-/// `crate::DEFAULT_BUDGET` and `crate::lower::lacks` (the checklist of
-/// docs/ARCHITECTURE.md). Invoked once per architecture crate:
-/// `arch_impl!(/** doc */ Smmuv3, queue::CmdqDevice);`.
+/// Declares an architecture crate's conventional modules, its unit type and
+/// its [`Arch`] implementation, with `budget` commands as
+/// [`Arch::DEFAULT_BUDGET`]; invoked once, in the crate's `lib.rs`:
+/// `arch_impl!(/** doc */ Smmuv3, queue::CmdqDevice, budget = 64);`.
+///
+/// The modules (the checklist of docs/ARCHITECTURE.md): `lift` and `lower`
+/// (private), `prelude` and `queue` (public) and, with the crate's
+/// `arbitrary` feature, `arb` with its `arbitrary_words` re-exported. The
+/// implementation takes `crate::Command`, `crate::Features`,
+/// `crate::lift::lift`, `crate::lower::lower_inval` (invalidations; every
+/// other op goes through the unit type's [`Lowering`](crate::lower::Lowering)
+/// impl, through `core::lower::lower`),
+/// `crate::lower::max_lowered` (a `const fn`) and `crate::lower::lacks`,
+/// none of them public.
 // `crate::` names the invoking architecture crate's items, by design.
 #[allow(clippy::crate_in_macro_def)]
 #[macro_export]
 macro_rules! arch_impl {
-    ($(#[$m:meta])* $name:ident, $queue:ty) => {
+    ($(#[$m:meta])* $name:ident, $queue:ty, budget = $budget:expr) => {
+        mod lift;
+        mod lower;
+        pub mod prelude;
+        pub mod queue;
+        #[cfg(feature = "arbitrary")]
+        mod arb;
+        #[cfg(feature = "arbitrary")]
+        pub use arb::arbitrary_words;
+
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
         pub struct $name;
@@ -151,14 +168,15 @@ macro_rules! arch_impl {
             type Features = crate::Features;
             type Command = crate::Command;
             type Queue = $queue;
-            const DEFAULT_BUDGET: $crate::lower::Budget = crate::DEFAULT_BUDGET;
+            const DEFAULT_BUDGET: $crate::lower::Budget = $crate::lower::Budget::new($budget);
+            const MAX_LOWERED: usize = crate::lower::max_lowered(Self::DEFAULT_BUDGET);
             #[inline]
             fn lift<C: $crate::Context + ?Sized>(
                 cmd: &crate::Command,
                 ctx: &C,
                 out: &mut dyn $crate::Sink<$crate::Op>,
             ) -> Result<$crate::Outcome, $crate::LowerError> {
-                crate::lift(cmd, ctx, out)
+                crate::lift::lift(cmd, ctx, out)
             }
             #[inline]
             fn lower<C: $crate::Context + ?Sized>(
@@ -168,10 +186,17 @@ macro_rules! arch_impl {
                 ctx: &C,
                 out: &mut dyn $crate::Sink<crate::Command>,
             ) -> Result<$crate::Outcome, $crate::LowerError> {
-                crate::lower(op, features, budget, ctx, out)
+                $crate::lower::lower::<Self, C>(
+                    op,
+                    features,
+                    budget,
+                    ctx,
+                    out,
+                    crate::lower::lower_inval,
+                )
             }
             fn max_lowered(budget: $crate::lower::Budget) -> usize {
-                crate::max_lowered(budget)
+                crate::lower::max_lowered(budget)
             }
             fn lacks(features: &crate::Features) -> $crate::model::Caches {
                 crate::lower::lacks(features)

@@ -14,8 +14,8 @@
 //!   then `IOTLB`, then `DEV_TLB`. The run is emitted as config, sync, IOTLB,
 //!   sync, device TLB, sync: one sync per stage present, for the whole run.
 //!   The sync closing the last stage is the input sync that ends the run when
-//!   there is one (its signal is kept), else a plain [`Sync`] unless
-//!   [`BatchOptions::close_runs`] is off. Reordering inside a run is allowed:
+//!   there is one (its signal is kept), else a plain [`Sync`] (with the
+//!   default options; not with `QUEUE` or `HOST`). Reordering inside a run is allowed:
 //!   without a barrier between them the hardware gives no order either, and
 //!   the added syncs only strengthen it. For a queue lifted from native
 //!   commands, [`BatchOptions::QUEUE`] adds no sync at all (the stage order
@@ -77,23 +77,24 @@ use crate::model::{Barrier, Caches, DomainSel, Hints, Inval, Op, PasidSel};
 use crate::range::AddrRange;
 use crate::sink::{Full, Sink};
 
-/// Options of [`coalesce`].
+/// Options of [`coalesce`]: the default (seed requests), [`BatchOptions::QUEUE`]
+/// or [`BatchOptions::HOST`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchOptions {
     /// End a run that no input sync ends with a plain sync (the seed
     /// request semantic: the batch has completed when the call returns).
-    pub close_runs: bool,
+    close_runs: bool,
     /// Put a sync between the stages of a run (config, sync, IOTLB, sync,
     /// device TLB): the seed request order, where each stage must be
     /// complete before the next is invalidated. Off, a run is still emitted
     /// in stage order but only the input's own barriers separate anything
     /// (for a lifted queue, whose writer chose where to wait).
-    pub stage_syncs: bool,
+    stage_syncs: bool,
     /// Split each invalidation by stage (configuration, IOTLB, device TLB)
     /// and merge the parts. Off, invalidations are merged and dropped whole
     /// (same caches), so each keeps the phase fences its own lowering puts
     /// between its stages.
-    pub split_stages: bool,
+    split_stages: bool,
 }
 
 impl BatchOptions {

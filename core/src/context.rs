@@ -16,7 +16,7 @@ use crate::native::ArchId;
 /// The native tag of requests without PASID where no configuration says
 /// otherwise: Linux's `IOMMU_NO_PASID` (the VT-d RID_PASID it programs, the
 /// AMD-Vi GCR3 entry of such requests), SMMU CD 0.
-pub const NO_PASID_TAG: u32 = 0;
+pub(crate) const NO_PASID_TAG: u32 = 0;
 
 /// The largest native address-space tag of `arch`: 16-bit SMMU ASIDs,
 /// 20-bit PASIDs and PSCIDs elsewhere.
@@ -383,7 +383,8 @@ mod topology {
 
     impl IommufdTopology {
         /// The physical StreamID of virtual StreamID `vsid`.
-        pub fn psid_of_vsid(&self, vsid: u32) -> Option<u32> {
+        #[cfg(test)]
+        fn psid_of_vsid(&self, vsid: u32) -> Option<u32> {
             self.vdevices
                 .iter()
                 .find(|v| v.vsid == vsid)
@@ -394,7 +395,7 @@ mod topology {
         /// vDEVICE per virtual id, and one StreamID per device); host
         /// widths an SMMU can have (8- or 16-bit ASIDs, at most 20-bit
         /// SubstreamIDs).
-        pub fn validate(&self) -> Result<(), TopologyError> {
+        pub(crate) fn validate(&self) -> Result<(), TopologyError> {
             // The widths an SMMU can have (SMMU_IDR0.ASID16, SMMU_IDR1.SSIDSIZE).
             if !matches!(self.host.asid_bits, 8 | 16) {
                 return Err(TopologyError::Inconsistent(std::format!(
@@ -753,22 +754,9 @@ mod topology {
             Ok(Topology { file, index })
         }
 
-        /// The iommufd section, if the file has one.
-        pub fn iommufd(&self) -> Option<&IommufdTopology> {
-            self.file.iommufd.as_ref()
-        }
-
         /// The file it was built from.
         pub fn file(&self) -> &TopologyFile {
             &self.file
-        }
-        /// The domains, in file order.
-        pub fn domains(&self) -> &[DomainEntry] {
-            &self.file.domains
-        }
-        /// The devices, in file order.
-        pub fn devices(&self) -> &[DeviceEntry] {
-            &self.file.devices
         }
 
         fn domain(&self, id: u32) -> Option<&DomainEntry> {
@@ -1212,12 +1200,12 @@ mod topology {
                 r#"{"iommufd": {"vsmmu_vmid": 3, "vdevices": [{"vsid": 16, "psid": 256}]}}"#,
             )
             .unwrap();
-            let i = t.iommufd().unwrap();
+            let i = t.file().iommufd.as_ref().unwrap();
             assert_eq!(
                 (i.vsmmu_vmid, i.psid_of_vsid(16), i.psid_of_vsid(17)),
                 (3, Some(256), None)
             );
-            assert_eq!(Topology::from_json(SAMPLE).unwrap().iommufd(), None);
+            assert_eq!(Topology::from_json(SAMPLE).unwrap().file().iommufd, None);
             for bad in [
                 r#"{"iommufd": {"vdevices": [{"vsid": 1, "psid": 2}, {"vsid": 1, "psid": 3}]}}"#,
                 r#"{"iommufd": {"vdevices": [{"vsid": 1, "psid": 2}, {"vsid": 4, "psid": 2}]}}"#,
@@ -1230,13 +1218,16 @@ mod topology {
         #[test]
         fn iommufd_host_features() {
             let t = Topology::from_json(r#"{"iommufd": {}}"#).unwrap();
-            assert_eq!(t.iommufd().unwrap().host, IommufdHost::default());
+            assert_eq!(
+                t.file().iommufd.as_ref().unwrap().host,
+                IommufdHost::default()
+            );
             let t = Topology::from_json(
                 r#"{"iommufd": {"host": {"ds": true, "asid_bits": 8, "ssid_bits": 0}}}"#,
             )
             .unwrap();
             assert_eq!(
-                t.iommufd().unwrap().host,
+                t.file().iommufd.as_ref().unwrap().host,
                 IommufdHost {
                     ds: true,
                     asid_bits: 8,

@@ -412,28 +412,9 @@ pub trait QueueEngine: RingRegs {
     fn command_address(&self) -> u64 {
         self.ring().slot_addr(self.head())
     }
-    /// Fetch and decode the command at the head (without moving it).
-    #[inline(always)]
-    fn fetch<M: QueueMemory + ?Sized>(
-        &self,
-        mem: &M,
-    ) -> Result<<Self::Arch as Arch>::Command, FaultCause> {
-        let mut buf = [0u64; MAX_SLOT_WORDS];
-        let words = self
-            .ring()
-            .read(mem, self.head(), &mut buf)
-            .map_err(FaultCause::Fetch)?;
-        self.decode(words).map_err(FaultCause::Decode)
-    }
-    /// Move the head past the command it points at.
-    #[inline(always)]
-    fn advance(&mut self) {
-        let next = self.ring().next(self.head());
-        self.set_head(next);
-    }
     /// The pending commands, decoded, without lifting or executing them:
     /// each yielded item has moved the head past its command; the first
-    /// command that cannot be consumed is recorded as [`run`] records it
+    /// command that cannot be consumed is recorded as [`CommandQueue::process`] records it
     /// (head left at it, the architecture's error in its registers) and
     /// yielded as the last item. Nothing while the queue is stopped. A
     /// read-only walk of a queue image runs on a copy of the registers.
@@ -472,6 +453,27 @@ pub trait QueueEngine: RingRegs {
     }
 }
 
+/// Fetch and decode the command at the head of `q` (without moving it).
+#[inline(always)]
+fn fetch<Q: QueueEngine + ?Sized, M: QueueMemory + ?Sized>(
+    q: &Q,
+    mem: &M,
+) -> Result<<Q::Arch as Arch>::Command, FaultCause> {
+    let mut buf = [0u64; MAX_SLOT_WORDS];
+    let words = q
+        .ring()
+        .read(mem, q.head(), &mut buf)
+        .map_err(FaultCause::Fetch)?;
+    q.decode(words).map_err(FaultCause::Decode)
+}
+
+/// Move the head of `q` past the command it points at.
+#[inline(always)]
+fn advance<Q: QueueEngine + ?Sized>(q: &mut Q) {
+    let next = q.ring().next(q.head());
+    q.set_head(next);
+}
+
 /// A command [`QueueEngine::commands`] fetched and decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Fetched<C> {
@@ -492,13 +494,6 @@ pub struct Commands<'a, Q: ?Sized, M: ?Sized> {
     checked: bool,
 }
 
-impl<'a, Q: ?Sized, M: ?Sized> Commands<'a, Q, M> {
-    /// The queue's registers as the walk left them.
-    pub fn queue(&self) -> &Q {
-        self.q
-    }
-}
-
 impl<Q, M> Iterator for Commands<'_, Q, M>
 where
     Q: QueueEngine + ?Sized,
@@ -512,19 +507,19 @@ where
             self.checked = true;
             match self.q.check_pointers() {
                 Ok(()) if self.left == 0 => return None,
-                Ok(()) => self.q.fetch(self.mem),
+                Ok(()) => fetch(self.q, self.mem),
                 Err(cause) => Err(cause),
             }
         } else if self.left == 0 {
             return None;
         } else {
-            self.q.fetch(self.mem)
+            fetch(self.q, self.mem)
         };
         match r {
             Ok(command) => {
                 let position = self.q.position();
                 let address = self.q.command_address();
-                self.q.advance();
+                advance(self.q);
                 self.left -= 1;
                 Some(Ok(Fetched {
                     position,
@@ -568,6 +563,15 @@ pub trait CommandQueue: QueueEngine + Sized {
     fn head_register(&self) -> u64;
     /// The producer register as the guest reads it.
     fn tail_register(&self) -> u64;
+    /// What the emulated unit implements (its ID / capability registers):
+    /// a command they do not allow is the architecture's illegal-command
+    /// error. [`FeatureSet::LATEST`] unless set.
+    fn features_mut(&mut self) -> &mut <Self::Arch as Arch>::Features;
+    /// The same queue, decoding as a unit with `features` does.
+    fn with_features(mut self, features: <Self::Arch as Arch>::Features) -> Self {
+        *self.features_mut() = features;
+        self
+    }
     /// Consume every pending command (see the [module docs](self)).
     fn process<M, C, B>(&mut self, mem: &M, ctx: &C, backend: &mut B) -> Progress<Self::HwError>
     where
@@ -579,26 +583,20 @@ pub trait CommandQueue: QueueEngine + Sized {
     }
 }
 
-/// Why a producer could not add a command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Why a producer could not add a command; the source is the memory or
+/// encoding error (none for a full queue).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProduceError {
     /// Every slot holds a command the consumer has not taken.
+    #[error("queue full")]
     Full,
     /// Writing the command failed.
-    Memory(MemError),
+    #[error("{0}")]
+    Memory(#[source] MemError),
     /// The command does not encode.
-    Encode(DecodeError),
-}
-
-impl fmt::Display for ProduceError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ProduceError::Full => f.write_str("queue full"),
-            ProduceError::Memory(e) => write!(f, "{e}"),
-            ProduceError::Encode(e) => write!(f, "{e}"),
-        }
-    }
+    #[error("{0}")]
+    Encode(#[source] DecodeError),
 }
 
 /// The producer side of a queue: what a driver (or a VMM writing a host
@@ -717,7 +715,7 @@ fn fault<Q: QueueEngine + ?Sized, M: QueueMemory + ?Sized>(
 }
 
 /// The front end's loop, the body of [`CommandQueue::process`].
-pub fn run<Q, M, C, B>(q: &mut Q, mem: &M, ctx: &C, backend: &mut B) -> Progress<Q::HwError>
+fn run<Q, M, C, B>(q: &mut Q, mem: &M, ctx: &C, backend: &mut B) -> Progress<Q::HwError>
 where
     Q: QueueEngine + ?Sized,
     M: QueueMemory + ?Sized,
@@ -739,7 +737,7 @@ where
     };
     let mut left = q.pending();
     while left > 0 {
-        let cmd = match q.fetch(mem) {
+        let cmd = match fetch(q, mem) {
             Ok(c) => c,
             Err(cause) => {
                 // The commands before it were consumed: their ops go first.
@@ -790,7 +788,7 @@ where
             p.signals |= q.complete(&s);
             p.completions += 1;
         }
-        q.advance();
+        advance(q);
         p.consumed += 1;
     }
     p

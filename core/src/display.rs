@@ -84,17 +84,9 @@ impl Display for AddrRange {
     }
 }
 
-/// The caches in the order they are named, joined by ` + `.
-const CACHE_NAMES: [(Caches, &str); 5] = [
-    (Caches::CONFIG_DEVICE, "device config"),
-    (Caches::CONFIG_PASID, "PASID config"),
-    (Caches::IOTLB, "IOTLB"),
-    (Caches::DEV_TLB, "device TLB"),
-    (Caches::INTR_REMAP, "interrupt remapping"),
-];
-
 fn write_caches(f: &mut Formatter<'_>, i: &Inval) -> fmt::Result {
-    let named = CACHE_NAMES.iter().filter(|(c, _)| i.caches.contains(*c));
+    // The named caches in declaration order, joined by ` + `.
+    let named = Caches::NAMED.iter().filter(|(c, _)| i.caches.contains(*c));
     for (n, (c, name)) in named.enumerate() {
         if n > 0 {
             f.write_str(" + ")?;

@@ -13,12 +13,12 @@
 //! [`LowerError`], guest memory [`MemError`](crate::MemError), the back end
 //! [`BackendError`](crate::BackendError) (an errno, or with `std` an
 //! `io::Error`'s kind), a queue front end [`FaultCause`] (the architected
-//! error is the queue's `HwError`), a producer [`ProduceError`].
+//! error is the queue's `HwError`), a producer [`ProduceError`](crate::device::ProduceError).
 
 use core::error::Error;
 use core::fmt;
 
-use crate::device::{FaultCause, ProduceError};
+use crate::device::FaultCause;
 
 /// The class of a command error, as the CLI prints it in `error.kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -192,17 +192,6 @@ impl Error for FaultCause {
             FaultCause::Lift(e) => Some(e),
             FaultCause::Backend(e) => Some(e),
             FaultCause::BadPointer(_) => None,
-        }
-    }
-}
-
-/// The memory or encoding error (none for a full queue).
-impl Error for ProduceError {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        match self {
-            ProduceError::Full => None,
-            ProduceError::Memory(e) => Some(e),
-            ProduceError::Encode(e) => Some(e),
         }
     }
 }

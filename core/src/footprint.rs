@@ -476,23 +476,13 @@ impl Footprint {
         self.covers(other) && other.covers(self)
     }
 
-    /// The footprint with every regime folded into `Guest` and secure entries
-    /// removed: what a target with a single, non-secure regime (VT-d, AMD-Vi)
-    /// can be compared against.
-    pub fn project_single_regime(&self) -> Footprint {
-        self.project_regimes(false)
-    }
-
-    /// The footprint as the RISC-V IOMMU can remove it: secure entries
-    /// removed; IOTLB entries keep `Guest` (GSCID-tagged VM translations) and
-    /// `Hyp` (host translations, second stage Bare, no GSCID) apart; every
-    /// other cache is folded into `Guest` (the RISC-V directory caches are
-    /// not regime-tagged).
-    pub fn project_riscv(&self) -> Footprint {
-        self.project_regimes(true)
-    }
-
-    fn project_regimes(&self, keep_hyp_iotlb: bool) -> Footprint {
+    /// The footprint as a target without secure regimes can remove it:
+    /// secure entries removed, every other regime folded into `Guest`,
+    /// except, with `keep_hyp_iotlb`, IOTLB entries of `Hyp`, which stay
+    /// apart (a target whose host translations carry no domain tag while its
+    /// VMs' do, e.g. the RISC-V IOMMU: second stage Bare, no GSCID). With
+    /// `false`, what a single-regime target (VT-d, AMD-Vi) is compared against.
+    pub fn fold_regimes(&self, keep_hyp_iotlb: bool) -> Footprint {
         let mut f = Footprint::new();
         for b in &self.boxes {
             let (lo, hi) = b.get(Dim::Regime);
@@ -806,9 +796,9 @@ mod tests {
             .regime(Regime::Secure)
             .stage(Stages::S1);
         assert!(Footprint::of_inval(&sec, &IdentityContext)
-            .project_single_regime()
+            .fold_regimes(false)
             .is_empty());
-        let p = Footprint::of_inval(&hyp, &IdentityContext).project_single_regime();
+        let p = Footprint::of_inval(&hyp, &IdentityContext).fold_regimes(false);
         assert_eq!(p.boxes()[0].get(Dim::Regime), (0, 0));
     }
 }

@@ -31,6 +31,8 @@
 //!   the phased [`lower::Emitter`] and the enumeration of a domain's devices
 //!   and PASIDs.
 //! * [`sink`]: allocation-free output buffers for lift and lower.
+//! * [`flags!`]: how the model's flag sets ([`Caches`], [`Stages`],
+//!   [`Widened`]) are declared, with the name of each flag beside it.
 //! * [`queue`]: the guest-memory trait the queue front ends read and write
 //!   through (and, feature `vm-memory`, its adapter for rust-vmm memory).
 //! * [`device`]: the command-queue front end of an emulated IOMMU
@@ -39,7 +41,8 @@
 //! * [`display`]: the readable one-line meaning of an op (`Display` for
 //!   [`Op`] and its parts), as the CLI's `decode` prints it.
 //! * [`seed`]: the kernel SVA invalidate proposal this model starts from, and
-//!   its one-to-one mapping.
+//!   its one-to-one mapping (virtio-iommu's draft INVALIDATE request lifts
+//!   through it).
 //! * `strict_json` (feature `json`): JSON parsing that refuses duplicate keys.
 //!
 //! ```
@@ -72,6 +75,7 @@ pub mod context;
 pub mod device;
 pub mod display;
 pub mod error;
+mod flags;
 #[cfg(feature = "alloc")]
 pub mod footprint;
 pub mod lift;

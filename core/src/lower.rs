@@ -6,7 +6,7 @@
 //! (configuration, IOTLB, device TLB) fenced, counts what was written and
 //! collects the [`Outcome`]. [`DeviceSet`], [`one_tag`], [`tag_shared`] and
 //! [`ListedPasids`] answer "which devices / which native tags" through the
-//! [`Context`], with `None` / [`DeviceSet::is_enumerable`] = false meaning
+//! [`Context`], with `None` / a [`DeviceSet`] of every or unlisted devices meaning
 //! "unknown: widen".
 
 use crate::arch::Arch;
@@ -21,8 +21,8 @@ use crate::range::{covering_block, AddrRange, AlignedBlocks, Block, PAGE_SHIFT};
 use crate::sink::Sink;
 
 /// An architecture's lowering of every op but invalidations (its own
-/// function, named to [`lowering!`](crate::lowering)), and the barrier
-/// parts it cannot carry. Its `lower` ([`lower`]) refuses those parts and
+/// function, `crate::lower::lower_inval` for [`arch_impl!`](crate::arch_impl)), and the barrier
+/// parts it cannot carry. Its [`Arch::lower`] refuses those parts and
 /// emits the one command of a barrier, page response or stall op.
 pub trait Lowering: Arch {
     /// Why a barrier that sends an event (`sev`) is `NoEquivalent`; `None`:
@@ -76,8 +76,10 @@ pub trait Lowering: Arch {
 
 /// Lower `op` for a host with `features` within `budget`: invalidations
 /// through `inval` (the architecture's own), every other op through `A`'s
-/// [`Lowering`]. The body of the `lower` that [`lowering!`](crate::lowering)
-/// writes.
+/// [`Lowering`]. The body of the [`Arch::lower`] that
+/// [`arch_impl!`](crate::arch_impl) writes (hidden: it exists for that
+/// macro's expansion; callers use [`Arch::lower`]).
+#[doc(hidden)]
 #[inline]
 pub fn lower<A: Lowering, X: Context + ?Sized>(
     op: &Op,
@@ -123,35 +125,6 @@ fn lower_one<A: Lowering>(op: &Op, host: &Host<'_, A::Features>) -> Result<A::Co
     }
 }
 
-/// Writes an architecture crate's `lower` (generic op → native commands
-/// for a host with `crate::Features`, within a [`Budget`]) over its
-/// [`Lowering`] implementation `$arch`, and `MAX_LOWERED` (the capacity
-/// that one op's lowering within `crate::DEFAULT_BUDGET` never exceeds,
-/// from `crate::lower::max_lowered`); invalidations go to `$inval`.
-/// Invoked once, in the crate's `lower` module:
-/// `lowering!(/** doc */ Smmuv3, lower_inval);`.
-// `crate::` names the invoking architecture crate's items, by design.
-#[allow(clippy::crate_in_macro_def)]
-#[macro_export]
-macro_rules! lowering {
-    ($(#[$m:meta])* $arch:ty, $inval:path) => {
-        $(#[$m])*
-        #[inline]
-        pub fn lower<C: $crate::Context + ?Sized>(
-            op: &$crate::Op,
-            features: &crate::Features,
-            budget: $crate::lower::Budget,
-            ctx: &C,
-            out: &mut dyn $crate::Sink<crate::Command>,
-        ) -> Result<$crate::Outcome, $crate::LowerError> {
-            $crate::lower::lower::<$arch, C>(op, features, budget, ctx, out, $inval)
-        }
-
-        /// [`max_lowered`] of [`DEFAULT_BUDGET`](crate::DEFAULT_BUDGET).
-        pub const MAX_LOWERED: usize = crate::lower::max_lowered(crate::DEFAULT_BUDGET);
-    };
-}
-
 /// The host a lowering writes for: its features and the command cap of
 /// its [`Budget`].
 #[derive(Debug)]
@@ -165,7 +138,7 @@ pub struct Host<'a, F> {
 impl<'a, F> Host<'a, F> {
     /// The host with `features`, within `budget`.
     #[inline]
-    pub const fn new(features: &'a F, budget: Budget) -> Self {
+    pub(crate) const fn new(features: &'a F, budget: Budget) -> Self {
         Host {
             f: features,
             cap: budget.cap(),
@@ -335,7 +308,7 @@ impl<'a, C> Emitter<'a, C> {
 
 /// Write the one command `c` of a single-command operation.
 #[inline]
-pub fn emit_one<C>(out: &mut dyn Sink<C>, c: C) -> Result<Outcome, LowerError> {
+fn emit_one<C>(out: &mut dyn Sink<C>, c: C) -> Result<Outcome, LowerError> {
     out.push(c)?;
     Ok(Outcome {
         emitted: 1,
@@ -408,7 +381,7 @@ impl DeviceSet {
 
     /// True when the devices can be named one by one.
     #[inline]
-    pub const fn is_enumerable(&self) -> bool {
+    pub(crate) const fn is_enumerable(&self) -> bool {
         matches!(self, DeviceSet::Interval(..) | DeviceSet::Domain { .. })
     }
 
@@ -659,7 +632,7 @@ pub fn plan_napot(r: &AddrRange, cap: usize) -> (NapotPlan, usize, Widened) {
 /// `max_cmds` is the most commands one range, device list or tag list may
 /// become before one wider command replaces them (never under-invalidating;
 /// reported as widened). At least one is always allowed. Each architecture
-/// names its default (`DEFAULT_BUDGET`) and the capacity `max_lowered(budget)`
+/// names its default ([`Arch::DEFAULT_BUDGET`]) and the capacity [`Arch::max_lowered`]
 /// that one lowered op never exceeds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Budget {

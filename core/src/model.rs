@@ -31,24 +31,25 @@
 
 pub use crate::range::AddrRange;
 
-bitflags::bitflags! {
-    /// Which caches an invalidation targets, plus the `LEAF` modifier.
+crate::flags! {
+    /// Which caches an invalidation targets, plus the `LEAF` modifier. The
+    /// texts are the caches' names in an op's one-line description.
     ///
     /// Seed proposal flags map one to one: `CONFIG` → [`Caches::CONFIG_PASID`]
     /// (scope PASID) or [`Caches::CONFIG`] (scope DOMAIN), `TLB` →
     /// [`Caches::IOTLB`], `DEV_TLB` → [`Caches::DEV_TLB`], `LEAF` → [`Caches::LEAF`].
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
     pub struct Caches: u8 {
         /// Device configuration: SMMU STE, VT-d context entry, AMD DTE.
-        const CONFIG_DEVICE = 1 << 0;
+        const CONFIG_DEVICE = 1 << 0 => "device config";
         /// PASID configuration: SMMU CD, VT-d PASID-table entry (PASID cache).
-        const CONFIG_PASID = 1 << 1;
+        const CONFIG_PASID = 1 << 1 => "PASID config";
         /// IOMMU TLB (and, without `LEAF`, the paging-structure/walk caches).
-        const IOTLB = 1 << 2;
+        const IOTLB = 1 << 2 => "IOTLB";
         /// Device TLB (PCIe ATS address translation cache).
-        const DEV_TLB = 1 << 3;
+        const DEV_TLB = 1 << 3 => "device TLB";
         /// Interrupt remapping cache (VT-d IEC, AMD interrupt table).
-        const INTR_REMAP = 1 << 4;
+        const INTR_REMAP = 1 << 4 => "interrupt remapping";
         /// Only leaf entries need go; walk caches / L1 descriptors may stay.
         const LEAF = 1 << 5;
         /// Both configuration caches.
@@ -58,9 +59,9 @@ bitflags::bitflags! {
     }
 }
 
-bitflags::bitflags! {
+crate::flags! {
     /// Translation stages an IOTLB invalidation applies to.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
     pub struct Stages: u8 {
         /// Stage 1 / first level / guest (PASID-tagged) translations.
         const S1 = 1;
@@ -174,6 +175,20 @@ pub struct Hints {
     pub queue_id: u16,
 }
 
+/// Builder setters: `name: field: Type;` writes `const fn name(mut self,
+/// v: Type) -> Self`, which sets `field`.
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident: $field:ident: $T:ty;)*) => {
+        $(
+            $(#[$doc])*
+            pub const fn $name(mut self, v: $T) -> Self {
+                self.$field = v;
+                self
+            }
+        )*
+    };
+}
+
 /// An invalidation of some caches. Build with [`Inval::new`] and the setters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
@@ -224,45 +239,23 @@ impl Inval {
             },
         }
     }
-    /// Set the regime.
-    pub const fn regime(mut self, r: Regime) -> Self {
-        self.regime = r;
-        self
-    }
-    /// Set the stages.
-    pub const fn stage(mut self, s: Stages) -> Self {
-        self.stages = s;
-        self
-    }
-    /// Set the domain.
-    pub const fn domain(mut self, d: DomainSel) -> Self {
-        self.domain = d;
-        self
-    }
-    /// Set the PASID selection.
-    pub const fn pasid(mut self, p: PasidSel) -> Self {
-        self.pasid = p;
-        self
-    }
-    /// Set the device selection.
-    pub const fn device(mut self, d: DeviceSel) -> Self {
-        self.device = d;
-        self
-    }
-    /// Set the range.
-    pub const fn range(mut self, r: AddrRange) -> Self {
-        self.range = r;
-        self
-    }
-    /// Set the global flag.
-    pub const fn global(mut self, g: bool) -> Self {
-        self.global = g;
-        self
-    }
-    /// Set the hints.
-    pub const fn hints(mut self, h: Hints) -> Self {
-        self.hints = h;
-        self
+    setters! {
+        /// Set the regime.
+        regime: regime: Regime;
+        /// Set the stages.
+        stage: stages: Stages;
+        /// Set the domain.
+        domain: domain: DomainSel;
+        /// Set the PASID selection.
+        pasid: pasid: PasidSel;
+        /// Set the device selection.
+        device: device: DeviceSel;
+        /// Set the range.
+        range: range: AddrRange;
+        /// Set the global flag.
+        global: global: bool;
+        /// Set the hints.
+        hints: hints: Hints;
     }
     /// True when only leaf entries need go.
     pub const fn leaf_only(&self) -> bool {
@@ -449,59 +442,37 @@ impl From<Barrier> for Op {
     }
 }
 
-bitflags::bitflags! {
-    /// What a translation widened (rule 1 of docs/ARCHITECTURE.md: reported, never silent).
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-    pub struct Widened: u16 {
+crate::flags! {
+    /// What a translation widened (rule 1 of docs/ARCHITECTURE.md: reported,
+    /// never silent); `names` gives each flag's name for reports.
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct Widened: u16, names {
         /// Address range enlarged (alignment, encodable sizes, or all addresses).
-        const RANGE = 1 << 0;
+        const RANGE = 1 << 0 => "range";
         /// PASID selection enlarged (to all PASIDs).
-        const PASID = 1 << 1;
+        const PASID = 1 << 1 => "pasid";
         /// Domain enlarged (to all domains).
-        const DOMAIN = 1 << 2;
+        const DOMAIN = 1 << 2 => "domain";
         /// Device selection enlarged.
-        const DEVICE = 1 << 3;
+        const DEVICE = 1 << 3 => "device";
         /// Other caches invalidated too.
-        const CACHES = 1 << 4;
+        const CACHES = 1 << 4 => "caches";
         /// Non-leaf entries invalidated too.
-        const LEAF = 1 << 5;
+        const LEAF = 1 << 5 => "leaf";
         /// Another stage invalidated too.
-        const STAGE = 1 << 6;
+        const STAGE = 1 << 6 => "stage";
         /// The command cap was hit: fell back to a wider single command.
-        const CAP = 1 << 7;
+        const CAP = 1 << 7 => "cap";
         /// Global (all-PASID) device-TLB entries invalidated too.
-        const GLOBAL = 1 << 8;
+        const GLOBAL = 1 << 8 => "global";
         /// Another regime invalidated too.
-        const REGIME = 1 << 9;
+        const REGIME = 1 << 9 => "regime";
         /// Not a widening but an assumption, reported the same way: one
         /// address-based command was emitted per leaf of `Hints::leaf_shift`
         /// bytes (as the Linux drivers do without range invalidation), so the
         /// result is exact only if the range is mapped by leaves of that size,
         /// as the hint says. Check it with `Footprint::assuming_leaves`.
-        const LEAF_HINT = 1 << 10;
-    }
-}
-
-impl Widened {
-    /// Names of the set flags, for reports (`range`, `pasid`, ...).
-    pub fn names(self) -> impl Iterator<Item = &'static str> {
-        const NAMES: [(Widened, &str); 11] = [
-            (Widened::RANGE, "range"),
-            (Widened::PASID, "pasid"),
-            (Widened::DOMAIN, "domain"),
-            (Widened::DEVICE, "device"),
-            (Widened::CACHES, "caches"),
-            (Widened::LEAF, "leaf"),
-            (Widened::STAGE, "stage"),
-            (Widened::CAP, "cap"),
-            (Widened::GLOBAL, "global"),
-            (Widened::REGIME, "regime"),
-            (Widened::LEAF_HINT, "leaf_hint"),
-        ];
-        NAMES
-            .into_iter()
-            .filter(move |(f, _)| self.contains(*f))
-            .map(|(_, n)| n)
+        const LEAF_HINT = 1 << 10 => "leaf_hint";
     }
 }
 

@@ -58,68 +58,6 @@ pub enum FieldValue {
     Pair([u64; 2]),
 }
 
-/// A 1-bit field's value from a named-field input: `Bool`, or `Uint` 0 / 1.
-pub fn want_bool(name: &'static str, v: FieldValue) -> Result<bool, FieldError> {
-    match v {
-        FieldValue::Bool(b) => Ok(b),
-        FieldValue::Uint(0) => Ok(false),
-        FieldValue::Uint(1) => Ok(true),
-        _ => Err(FieldError::TooWide(name)),
-    }
-}
-
-/// A wider field's value, at most `max`.
-pub fn want_uint(name: &'static str, v: FieldValue, max: u64) -> Result<u64, FieldError> {
-    match v {
-        FieldValue::Uint(x) if x <= max => Ok(x),
-        _ => Err(FieldError::TooWide(name)),
-    }
-}
-
-/// An address field's value, with no bit outside `mask`.
-pub fn want_addr(name: &'static str, v: FieldValue, mask: u64) -> Result<u64, FieldError> {
-    match v {
-        FieldValue::Uint(x) if x & !mask == 0 => Ok(x),
-        _ => Err(FieldError::TooWide(name)),
-    }
-}
-
-/// `n` as the `'static` name of `names` that equals it (for errors that
-/// name a field).
-pub fn static_name(names: &'static [&'static str], n: &str) -> Option<&'static str> {
-    names.iter().copied().find(|x| *x == n)
-}
-
-/// [`NativeCommand::from_fields`] of an architecture whose commands are all
-/// 2 words: `UnknownOp` unless `C::field_names(op)`, `bad_length` unless
-/// `words` is 2; then `blank(op)` (fields 0 / false) gets each of `fields`,
-/// which must be one of the op's names (else `UnknownField`, named by its
-/// spelling in `all_names`, every field of the architecture), stored by
-/// `set`, which checks its width. A field given twice: the last value wins.
-pub fn from_fields_2<C: NativeCommand>(
-    op: &str,
-    fields: &mut dyn Iterator<Item = (&str, FieldValue)>,
-    words: usize,
-    all_names: &'static [&'static str],
-    blank: impl FnOnce(&str) -> C,
-    set: impl Fn(&mut C, &'static str, FieldValue) -> Result<(), FieldError>,
-) -> Result<C, FieldError> {
-    let names = C::field_names(op).ok_or(FieldError::UnknownOp)?;
-    if words != 2 {
-        return Err(FieldError::Invalid(DecodeError::bad_length(words)));
-    }
-    let mut cmd = blank(op);
-    for (name, v) in fields {
-        let Some(n) = static_name(names, name) else {
-            return Err(FieldError::UnknownField(
-                static_name(all_names, name).unwrap_or("(not a field of this op)"),
-            ));
-        };
-        set(&mut cmd, n, v)?;
-    }
-    Ok(cmd)
-}
-
 /// Why a set of named fields does not make a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -309,67 +247,8 @@ macro_rules! feature_set {
     };
 }
 
-/// Encode a 128-bit command's words `w` into `out[..2]`: the
-/// [`NativeCommand::encode_into`] of every architecture with 2-word commands.
-#[inline(always)]
-pub fn encode_pair(w: [u64; 2], out: &mut [u64]) -> Result<usize, DecodeError> {
-    match out {
-        [d0, d1, ..] => {
-            (*d0, *d1) = (w[0], w[1]);
-            Ok(2)
-        }
-        _ => Err(DecodeError::bad_length(out.len())),
-    }
-}
-
-/// Inherent shorthands of a [`NativeCommand`] type's trait methods, so that
-/// `Command::decode(..)`, `decode_with`, `check_words`, `c.op()`,
-/// `c.encode_into(..)` and `c.words()` need no trait import.
-/// [`native_command!`](crate::native_command) invokes it for each architecture's command type.
-#[macro_export]
-macro_rules! native_shorthands {
-    ($t:ty) => {
-        impl $t {
-            /// [`NativeCommand::decode`](iommu_inval_core::NativeCommand::decode).
-            #[inline(always)]
-            pub fn decode(words: &[u64]) -> Result<Self, $crate::DecodeError> {
-                <Self as $crate::NativeCommand>::decode(words)
-            }
-            /// [`NativeCommand::decode_with`](iommu_inval_core::NativeCommand::decode_with).
-            #[inline(always)]
-            pub fn decode_with(
-                words: &[u64],
-                features: &<Self as $crate::NativeCommand>::Features,
-            ) -> Result<Self, $crate::DecodeError> {
-                <Self as $crate::NativeCommand>::decode_with(words, features)
-            }
-            /// [`NativeCommand::check_words`](iommu_inval_core::NativeCommand::check_words).
-            #[inline(always)]
-            pub fn check_words(words: &[u64]) -> Result<(), $crate::DecodeError> {
-                <Self as $crate::NativeCommand>::check_words(words)
-            }
-            /// [`NativeCommand::op`](iommu_inval_core::NativeCommand::op).
-            #[inline]
-            pub fn op(&self) -> &'static str {
-                <Self as $crate::NativeCommand>::op(self)
-            }
-            /// [`NativeCommand::encode_into`](iommu_inval_core::NativeCommand::encode_into).
-            #[inline(always)]
-            pub fn encode_into(&self, out: &mut [u64]) -> Result<usize, $crate::DecodeError> {
-                <Self as $crate::NativeCommand>::encode_into(self, out)
-            }
-            /// [`NativeCommand::words`](iommu_inval_core::NativeCommand::words).
-            #[inline(always)]
-            pub fn words(&self) -> usize {
-                <Self as $crate::NativeCommand>::words(self)
-            }
-        }
-    };
-}
-
 /// The `impl NativeCommand` of an architecture's command type, with the
-/// items every architecture writes alike generated, and
-/// [`native_shorthands!`] for it:
+/// items every architecture writes alike generated:
 ///
 /// ```text
 /// native_command! {
@@ -382,8 +261,8 @@ macro_rules! native_shorthands {
 /// `ARCH`, `Features` and `check_features` (the closure's body, with the
 /// command and the features bound to the two names), `op_names`; with
 /// `op = m`, `op` is `self.m()`; with `encode = m` (2-word commands),
-/// `encode_into` is [`encode_pair`] of `self.m()`; with `from_fields =
-/// all, blank, set, finish`, `from_fields` is [`from_fields_2`] with the
+/// `encode_into` is `__macro::encode_pair` of `self.m()`; with `from_fields =
+/// all, blank, set, finish`, `from_fields` is `__macro::from_fields_2` with the
 /// first three, its command then passed through `finish` (a last check).
 #[macro_export]
 macro_rules! native_command {
@@ -393,8 +272,6 @@ macro_rules! native_command {
         $(, from_fields = $all:expr, $blank:expr, $set:expr, $finish:expr)?;
         $($item:tt)*
     ) => {
-        $crate::native_shorthands!($t);
-
         impl $crate::NativeCommand for $t {
             const ARCH: $crate::ArchId = $arch;
             type Features = $feat;
@@ -424,7 +301,7 @@ macro_rules! native_command {
                     &self,
                     out: &mut [u64],
                 ) -> ::core::result::Result<usize, $crate::DecodeError> {
-                    $crate::native::encode_pair(self.$enc(), out)
+                    $crate::native::__macro::encode_pair(self.$enc(), out)
                 }
             )?
 
@@ -434,7 +311,7 @@ macro_rules! native_command {
                     fields: &mut dyn Iterator<Item = (&str, $crate::FieldValue)>,
                     words: usize,
                 ) -> ::core::result::Result<Self, $crate::FieldError> {
-                    let cmd = $crate::native::from_fields_2(op, fields, words, $all, $blank, $set)?;
+                    let cmd = $crate::native::__macro::from_fields_2(op, fields, words, $all, $blank, $set)?;
                     ($finish)(cmd)
                 }
             )?
@@ -442,6 +319,92 @@ macro_rules! native_command {
             $($item)*
         }
     };
+}
+
+/// The helpers [`native_command!`](crate::native_command)'s expansion calls
+/// (`encode_pair`, `from_fields_2`), and the field-width checks (`want_*`)
+/// of the `set` function an architecture hands to its `from_fields =`
+/// clause. Hidden from the docs: they exist for that macro, not for users
+/// of the commands.
+#[doc(hidden)]
+pub mod __macro {
+    use super::{FieldError, FieldValue, NativeCommand};
+    use crate::error::DecodeError;
+
+    /// A 1-bit field's value from a named-field input: `Bool`, or `Uint` 0 / 1.
+    pub fn want_bool(name: &'static str, v: FieldValue) -> Result<bool, FieldError> {
+        match v {
+            FieldValue::Bool(b) => Ok(b),
+            FieldValue::Uint(0) => Ok(false),
+            FieldValue::Uint(1) => Ok(true),
+            _ => Err(FieldError::TooWide(name)),
+        }
+    }
+
+    /// A wider field's value, at most `max`.
+    pub fn want_uint(name: &'static str, v: FieldValue, max: u64) -> Result<u64, FieldError> {
+        match v {
+            FieldValue::Uint(x) if x <= max => Ok(x),
+            _ => Err(FieldError::TooWide(name)),
+        }
+    }
+
+    /// An address field's value, with no bit outside `mask`.
+    pub fn want_addr(name: &'static str, v: FieldValue, mask: u64) -> Result<u64, FieldError> {
+        match v {
+            FieldValue::Uint(x) if x & !mask == 0 => Ok(x),
+            _ => Err(FieldError::TooWide(name)),
+        }
+    }
+
+    /// `n` as the `'static` name of `names` that equals it (for errors that
+    /// name a field).
+    fn static_name(names: &'static [&'static str], n: &str) -> Option<&'static str> {
+        names.iter().copied().find(|x| *x == n)
+    }
+
+    /// [`NativeCommand::from_fields`] of an architecture whose commands are all
+    /// 2 words: `UnknownOp` unless `C::field_names(op)`, `bad_length` unless
+    /// `words` is 2; then `blank(op)` (fields 0 / false) gets each of `fields`,
+    /// which must be one of the op's names (else `UnknownField`, named by its
+    /// spelling in `all_names`, every field of the architecture), stored by
+    /// `set`, which checks its width. A field given twice: the last value wins.
+    pub fn from_fields_2<C: NativeCommand>(
+        op: &str,
+        fields: &mut dyn Iterator<Item = (&str, FieldValue)>,
+        words: usize,
+        all_names: &'static [&'static str],
+        blank: impl FnOnce(&str) -> C,
+        set: impl Fn(&mut C, &'static str, FieldValue) -> Result<(), FieldError>,
+    ) -> Result<C, FieldError> {
+        let names = C::field_names(op).ok_or(FieldError::UnknownOp)?;
+        if words != 2 {
+            return Err(FieldError::Invalid(DecodeError::bad_length(words)));
+        }
+        let mut cmd = blank(op);
+        for (name, v) in fields {
+            let Some(n) = static_name(names, name) else {
+                return Err(FieldError::UnknownField(
+                    static_name(all_names, name).unwrap_or("(not a field of this op)"),
+                ));
+            };
+            set(&mut cmd, n, v)?;
+        }
+        Ok(cmd)
+    }
+
+    /// Encode a 128-bit command's words `w` into `out[..2]`: the
+    /// [`NativeCommand::encode_into`] of every architecture with 2-word commands.
+    #[inline(always)]
+    pub fn encode_pair(w: [u64; 2], out: &mut [u64]) -> Result<usize, DecodeError> {
+        match out {
+            [d0, d1, ..] => {
+                (*d0, *d1) = (w[0], w[1]);
+                Ok(2)
+            }
+            _ => Err(DecodeError::bad_length(out.len())),
+        }
+    }
 }
 
 /// Bit-field access on a command's 64-bit words, the same for every codec:

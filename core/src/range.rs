@@ -5,12 +5,10 @@
 //!
 //! * [`AlignedBlocks`]: naturally aligned power-of-two blocks (VT-d `am`
 //!   page-selective invalidations, and AMD/ATS when splitting).
-//! * [`SmmuChunks`]: SMMUv3 range invalidation, `(num + 1) * 2^scale`
-//!   granules per command (IHI0070 §4.4.1, "Range-based invalidation").
 //! * [`ats_encode`] / [`ats_decode`]: the PCIe ATS "lowest zero bit" size
 //!   encoding (PCIe Base 6.0 §10.3.8; also VT-d device-TLB `s` and AMD `s`).
 //!
-//! Each decomposition is planned with a cap ([`plan_aligned`], [`plan_smmu`]);
+//! A decomposition is planned with a cap ([`plan_aligned`]);
 //! above the cap the plan falls back to a wider single block, or to "all".
 
 use crate::error::RangeError;
@@ -282,80 +280,6 @@ pub fn plan_aligned(
     }
 }
 
-/// One SMMUv3 range TLBI: `(num + 1) * 2^scale` granules from `addr`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SmmuChunk {
-    /// Start address (granule aligned).
-    pub addr: u64,
-    /// `num` field (0..=31).
-    pub num: u8,
-    /// `scale` field (0..=31).
-    pub scale: u8,
-}
-
-impl SmmuChunk {
-    /// Number of granules covered.
-    pub const fn granules(&self) -> u128 {
-        (self.num as u128 + 1) << self.scale
-    }
-}
-
-/// SMMUv3 range decomposition: the fewest `(num+1)*2^scale`-granule chunks
-/// that tile the range widened to whole granules. Greedy from the top: each
-/// chunk takes the largest multiple `k * 2^s` (k ≤ 32) of the remaining count.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SmmuChunks {
-    addr: u128,
-    remaining: u128, // granules
-    tg_shift: u32,
-}
-
-impl SmmuChunks {
-    /// Chunks for `r` in granules of `2^tg_shift` bytes.
-    pub const fn new(r: &AddrRange, tg_shift: u32) -> Self {
-        let r = r.align_out(tg_shift);
-        SmmuChunks {
-            addr: r.first() as u128,
-            remaining: r.size() >> tg_shift,
-            tg_shift,
-        }
-    }
-}
-
-impl Iterator for SmmuChunks {
-    type Item = SmmuChunk;
-    fn next(&mut self) -> Option<SmmuChunk> {
-        if self.remaining == 0 {
-            return None;
-        }
-        let bits = 128 - self.remaining.leading_zeros();
-        // k * 2^s with k in 1..=32 and s in 0..=31.
-        let s = bits.saturating_sub(5).min(31);
-        // Above 32 * 2^31 granules one command takes the maximum, 32 * 2^31.
-        let k = (self.remaining >> s).min(32);
-        let chunk = SmmuChunk {
-            addr: self.addr as u64,
-            num: (k - 1) as u8,
-            scale: s as u8,
-        };
-        let g = k << s;
-        self.remaining -= g;
-        self.addr += g << self.tg_shift;
-        Some(chunk)
-    }
-}
-
-/// Plan SMMU range chunks within `cap` commands, or [`Plan::All`] above it
-/// (the caller then emits an ASID-/VMID-wide command).
-pub fn plan_smmu(r: &AddrRange, tg_shift: u32, cap: usize) -> Plan<SmmuChunks> {
-    let it = SmmuChunks::new(r, tg_shift);
-    if it.clone().take(cap.saturating_add(1)).count() <= cap {
-        Plan::Pieces(it)
-    } else {
-        Plan::All
-    }
-}
-
 /// One command per `2^shift`-byte page of `r` (a driver without range
 /// support), as an iterator of page addresses.
 pub fn pages(r: &AddrRange, shift: u32) -> impl Iterator<Item = u64> + Clone {
@@ -444,10 +368,6 @@ mod tests {
         assert_eq!((r.first(), r.last(), r.size()), (0x1000, 0x2000, 0x1001));
         assert_eq!(r, AddrRange::inclusive(0x1000, 0x2000).unwrap());
         assert_eq!(AlignedBlocks::new(&r, 12, 63).count(), 2);
-        assert_eq!(
-            SmmuChunks::new(&r, 12).map(|c| c.granules()).sum::<u128>(),
-            2
-        );
     }
 
     #[test]
@@ -513,29 +433,6 @@ mod tests {
         }
         assert!(matches!(plan_aligned(&r, 12, 15, 3), Plan::All));
         assert!(matches!(plan_aligned(&r, 12, 63, 7), Plan::Pieces(_)));
-    }
-
-    #[test]
-    fn smmu_chunks_examples() {
-        // 37 pages: 32 + 5.
-        let r = AddrRange::new(0x1000, 37 * 4096).unwrap();
-        let c: Vec<_> = SmmuChunks::new(&r, 12).collect();
-        assert_eq!(c.len(), 2);
-        assert_eq!(c.iter().map(|c| c.granules()).sum::<u128>(), 37);
-        // 2 MiB = 512 pages: one chunk (num 15, scale 5 = 16*32).
-        let r = AddrRange::new(0x20_0000, 0x20_0000).unwrap();
-        let c: Vec<_> = SmmuChunks::new(&r, 12).collect();
-        assert_eq!(
-            c,
-            [SmmuChunk {
-                addr: 0x20_0000,
-                num: 15,
-                scale: 5
-            }]
-        );
-        // Whole space, 4K granules: 2^52 granules > 32 * 2^31: several chunks, all tiled.
-        let c: Vec<_> = SmmuChunks::new(&AddrRange::All, 12).collect();
-        assert_eq!(c.iter().map(|c| c.granules()).sum::<u128>(), 1u128 << 52);
     }
 
     #[test]

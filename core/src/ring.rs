@@ -17,7 +17,7 @@ use crate::queue::{MemError, QueueMemory};
 
 /// Most slots a ring has: `2^31` (RISC-V `cqb.LOG2SZ-1` = 30; larger rings
 /// are refused by the architecture, smaller bounds are the architectures').
-pub const MAX_LOG2_ENTRIES: u8 = 31;
+const MAX_LOG2_ENTRIES: u8 = 31;
 /// Most 64-bit words one slot holds (a 256-bit VT-d descriptor).
 pub const MAX_SLOT_WORDS: usize = 4;
 
@@ -26,7 +26,7 @@ pub const MAX_SLOT_WORDS: usize = 4;
 pub struct Ring {
     /// Guest physical address of slot 0.
     pub base: u64,
-    /// log2 of the number of slots (read as at most [`MAX_LOG2_ENTRIES`]).
+    /// log2 of the number of slots (read as at most 31).
     pub log2_entries: u8,
     /// 64-bit words per slot (read as 1..=[`MAX_SLOT_WORDS`]).
     pub slot_words: u8,
@@ -148,7 +148,7 @@ impl Ring {
     }
     /// Write `words` (at most a slot) at `pos`.
     #[inline(always)]
-    pub fn write<M: QueueMemory + ?Sized>(
+    pub(crate) fn write<M: QueueMemory + ?Sized>(
         &self,
         mem: &M,
         pos: u32,
@@ -164,7 +164,7 @@ impl Ring {
     /// Store `data`'s low `bytes` bytes at `addr` in the ring's byte order
     /// (a completion store).
     #[inline(always)]
-    pub fn store<M: QueueMemory + ?Sized>(
+    pub(crate) fn store<M: QueueMemory + ?Sized>(
         &self,
         mem: &M,
         addr: u64,

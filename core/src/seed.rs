@@ -1,5 +1,6 @@
 //! The kernel SVA invalidate proposal this model starts from, and its
-//! one-to-one mapping onto [`Inval`].
+//! one-to-one mapping onto [`Inval`]. The virtio-iommu drafts' INVALIDATE
+//! request carries this proposal on the wire, and lifts through it.
 //!
 //! | seed | generic |
 //! |---|---|
@@ -34,9 +35,9 @@ pub enum SeedScope {
     Va,
 }
 
-bitflags::bitflags! {
+crate::flags! {
     /// Seed flags.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[derive(Clone, Copy, PartialEq, Eq, Hash)]
     pub struct SeedFlags: u8 {
         /// Only leaf entries.
         const LEAF = 1;
@@ -98,7 +99,7 @@ impl SeedRequest {
 
     /// The request as a sequence: configuration, sync, TLB, sync, device TLB,
     /// sync — each step only if its flag is set. Returns the ops written.
-    pub fn to_ops(&self, out: &mut dyn Sink<Op>) -> Result<usize, LowerError> {
+    pub fn to_ops(self, out: &mut dyn Sink<Op>) -> Result<usize, LowerError> {
         let config = if self.scope == SeedScope::Domain {
             Caches::CONFIG
         } else {
@@ -118,7 +119,7 @@ impl SeedRequest {
                 if caches != Caches::IOTLB {
                     // Configuration and device TLBs have no walk caches: LEAF
                     // and stage only concern the IOTLB.
-                    i.caches.remove(Caches::LEAF);
+                    i.caches -= Caches::LEAF;
                 }
                 out.push(Op::Inval(i))?;
                 out.push(Op::Sync(Barrier::default()))?;
@@ -133,7 +134,8 @@ impl SeedRequest {
 mod tests {
     use super::*;
     use crate::footprint::Footprint;
-    use crate::range::{page_count, plan_smmu, Plan};
+    use crate::model::Regime;
+    use crate::range::{covering_block, page_count};
     use crate::sink::FixedBuf;
     use crate::IdentityContext;
 
@@ -256,9 +258,53 @@ mod tests {
         let n4 = page_count(&i4.range, u32::from(i4.hints.leaf_shift));
         assert_eq!((n2, n4), (32, 16384));
         assert!(n2 < n4);
-        // With SMMU range invalidation, the 2 MiB granule (TG 4K, scale set by
-        // the block size) still fits one command.
-        assert!(matches!(plan_smmu(&i2.range, 12, 1), Plan::Pieces(_)));
+        // The 2 MiB request is one naturally aligned block: one range command
+        // (SMMUv3's split of such a block is tested in iommu-inval-arm).
+        assert_eq!(covering_block(&i2.range, 12).range(), i2.range);
+    }
+
+    #[test]
+    fn va_request_is_config_tlb_device_tlb_each_synced() {
+        // The sequence arch-arm's `seed_request_order_config_tlb_atc` lowers.
+        let r = SeedRequest {
+            scope: SeedScope::Va,
+            flags: SeedFlags::CONFIG | SeedFlags::TLB | SeedFlags::DEV_TLB,
+            domain: 1,
+            pasid: 2,
+            iova: 0x4000,
+            size: 0x2000,
+            granule: 0x1000,
+        };
+        let mut b: FixedBuf<Op, 8> = FixedBuf::new();
+        assert_eq!(r.to_ops(&mut b).unwrap(), 6);
+        // Each step is the request's invalidation of one cache, then a sync.
+        let ops: alloc::vec::Vec<_> = b.iter().copied().collect();
+        let steps = [Caches::CONFIG_PASID, Caches::IOTLB, Caches::DEV_TLB];
+        for (k, caches) in steps.into_iter().enumerate() {
+            assert_eq!(ops[2 * k], Op::Inval(r.inval(caches).unwrap()));
+            assert_eq!(ops[2 * k + 1], Op::Sync(Barrier::default()));
+        }
+        // Every field of such an invalidation.
+        let i = r.inval(Caches::IOTLB).unwrap();
+        let hints = Hints {
+            leaf_shift: 12,
+            ..Hints::default()
+        };
+        let range = AddrRange::new(0x4000, 0x2000).unwrap();
+        assert_eq!(
+            (i.caches, i.regime, i.stages, i.domain, i.pasid),
+            (
+                Caches::IOTLB,
+                Regime::Guest,
+                Stages::S1,
+                DomainSel::One(1),
+                PasidSel::One(2)
+            )
+        );
+        assert_eq!(
+            (i.global, i.device, i.range, i.hints),
+            (false, DeviceSel::All, range, hints)
+        );
     }
 
     #[test]

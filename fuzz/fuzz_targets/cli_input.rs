@@ -149,22 +149,17 @@ fuzz_target!(|data: &[u8]| {
         status: Default::default(),
     };
     let lines = || Source::Lines(Box::new(rest));
-    let plain = Opts {
+    let opts = |json, explain| Opts {
+        json,
+        explain,
         input: form,
         ..Opts::default()
     };
-    let json = Opts {
-        json: true,
-        explain: false,
-        input: form,
-        ..Opts::default()
-    };
-    let explain = Opts {
-        json: sel & 1 == 0,
-        explain: true,
-        input: form,
-        ..Opts::default()
-    };
+    let (plain, json, explain) = (
+        opts(false, false),
+        opts(true, false),
+        opts(sel & 1 == 0, true),
+    );
     let native = |opts, src| Native {
         arch: &from,
         words,

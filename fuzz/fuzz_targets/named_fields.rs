@@ -1,7 +1,7 @@
 //! The named-field surface of every architecture (`from_fields` with real
 //! and unknown ops, fields and values of every type; `validate`,
 //! `encode_checked_into`, short buffers; SMMUv3 `check_values`,
-//! `encode_checked`, `Display`): typed errors, and every built command valid.
+//! `validate` then `encode`, `Display`): typed errors, and every built command valid.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 

@@ -10,8 +10,8 @@
 //! agrees with what the back end saw; a stopped queue consumes nothing until
 //! acknowledged; nothing is consumed beyond what was pending. The
 //! decode-only walks (core's `QueueEngine::commands` iterator and
-//! `consume`, VT-d with an arbitrary MAMV) and SMMUv3 `is_empty` /
-//! `is_full` agree with `pending`.
+//! `consume`, VT-d with an arbitrary MAMV) and SMMUv3 PROD / CONS empty and
+//! full agree with the ring's `pending`.
 //! The guest's register writes go in between: any GERRORN, FSTS / ICS,
 //! AMD-Vi status (and an event log the errors are written to), RISC-V
 //! `cqcsr`, `fctl` (`BE` changes only with `capabilities.END`), `ddtp` (a
@@ -28,11 +28,12 @@
 use arbitrary::{Result, Unstructured};
 use iommu_inval::core::arch::Arch;
 use iommu_inval::core::device::{
-    Backend, BackendError, CommandQueue, Fetched, QueueEngine, BATCH_OPS,
+    Backend, BackendError, CommandQueue, FaultCause, Fetched, QueueEngine, BATCH_OPS,
 };
 use iommu_inval::core::model::{Barrier, Op};
+use iommu_inval::core::ring::RingRegs;
 use iommu_inval::core::{
-    CellMemory, FeatureSet, IdentityContext, NativeCommand, QueueMemory, SliceMemory,
+    CellMemory, FeatureSet, IdentityContext, MemError, NativeCommand, QueueMemory, SliceMemory,
 };
 use iommu_inval::{amd, arm, riscv, vtd};
 use libfuzzer_sys::fuzz_target;
@@ -80,13 +81,12 @@ trait Fuzzed: Arch {
     fn base(r: u64, near: Near<'_>) -> u64 {
         near(r)
     }
-    /// The front end with the emulated features and its extras.
-    fn configure(
-        q: Self::Queue,
-        f: Self::Features,
-        u: &mut Unstructured<'_>,
-        near: Near<'_>,
-    ) -> Result<Self::Queue>;
+    /// The front end emulating an IOMMU with features `f`.
+    fn with_features(q: Self::Queue, f: Self::Features) -> Self::Queue;
+    /// The front end's extras beyond its features (none by default).
+    fn extras(q: Self::Queue, _: &mut Unstructured<'_>, _: Near<'_>) -> Result<Self::Queue> {
+        Ok(q)
+    }
     /// One guest register write (an acknowledgement, or any value) of `v`.
     fn write(q: &mut Self::Queue, v: u64);
     /// The decode-only walks of a queue image, with the architecture's
@@ -171,7 +171,7 @@ fn device<A: Fuzzed>(
     let Ok(q) = A::Queue::from_registers(A::base(regs.0, near), regs.1, regs.2) else {
         return Ok(());
     };
-    let mut q = A::configure(q, f, u, near)?;
+    let mut q = A::extras(A::with_features(q, f), u, near)?;
     for _ in 0..u.int_in_range(1u8..=4)? {
         if u.arbitrary()? {
             q.doorbell(u.arbitrary()?);
@@ -347,13 +347,8 @@ impl Fuzzed for arm::Smmuv3 {
     fn base(r: u64, near: Near<'_>) -> u64 {
         near(r) & !0x1f | r & 0x1f
     }
-    fn configure(
-        q: arm::queue::CmdqDevice,
-        f: arm::Features,
-        _: &mut Unstructured<'_>,
-        _: Near<'_>,
-    ) -> Result<arm::queue::CmdqDevice> {
-        Ok(q.with_features(f))
+    fn with_features(q: Self::Queue, f: Self::Features) -> Self::Queue {
+        q.with_features(f)
     }
     /// Acknowledge (GERRORN = GERROR) or write any GERRORN.
     fn write(q: &mut arm::queue::CmdqDevice, v: u64) {
@@ -374,16 +369,15 @@ impl Fuzzed for arm::Smmuv3 {
             arm::queue::Cmdq::new(i.qbase, i.size_param % 24)
         };
         let (prod, cons) = (i.h as u32, i.t as u32);
-        let pending = q.pending(prod, cons);
+        let pending = q.ring().pending(cons, prod);
+        // PROD / CONS as the SMMU compares them (IHI0070 §3.5.1): equal is
+        // empty, same index with the other wrap bit is full.
+        let (wr, rd) = (q.ptr(prod), q.ptr(cons));
+        assert_eq!(wr == rd, pending == 0, "empty with {pending} pending");
         assert_eq!(
-            q.is_empty(prod, cons),
-            pending == 0,
-            "is_empty with {pending} pending"
-        );
-        assert_eq!(
-            q.is_full(prod, cons),
-            pending == q.entries(),
-            "is_full with {pending} pending"
+            u64::from(wr ^ rd) == q.ring().entries(),
+            u64::from(pending) == q.ring().entries(),
+            "full with {pending} pending"
         );
         // The iterator form or the callback one: the same commands, at
         // most `pending`.
@@ -394,13 +388,11 @@ impl Fuzzed for arm::Smmuv3 {
 }
 
 impl Fuzzed for vtd::Vtd {
-    fn configure(
-        q: vtd::queue::InvQueue,
-        f: vtd::Features,
-        u: &mut Unstructured<'_>,
-        _: Near<'_>,
-    ) -> Result<vtd::queue::InvQueue> {
-        let q = q.with_features(f);
+    fn with_features(q: Self::Queue, f: Self::Features) -> Self::Queue {
+        q.with_features(f)
+    }
+    /// Any MAMV (CAP_REG), or the features' own.
+    fn extras(q: Self::Queue, u: &mut Unstructured<'_>, _: Near<'_>) -> Result<Self::Queue> {
         let mamv: Option<u8> = u.arbitrary()?;
         Ok(match mamv {
             Some(m) => q.with_mamv(m & 63),
@@ -440,22 +432,19 @@ impl Fuzzed for vtd::Vtd {
         assert!(q.iqercd & 0xf <= 4, "IQEI {}", q.iqercd & 0xf);
         let _ = (q.fsts, iqa.to_reg());
         assert!(
-            n <= iqa.entries(),
+            n <= iqa.ring().entries(),
             "walked {n} descriptors of a {}-entry queue",
-            iqa.entries()
+            iqa.ring().entries()
         );
         Ok(())
     }
 }
 
 impl Fuzzed for amd::AmdVi {
-    fn configure(
-        q: amd::queue::CmdBufDevice,
-        f: amd::Features,
-        u: &mut Unstructured<'_>,
-        near: Near<'_>,
-    ) -> Result<amd::queue::CmdBufDevice> {
-        let q = q.with_features(f);
+    fn with_features(q: Self::Queue, f: Self::Features) -> Self::Queue {
+        q.with_features(f)
+    }
+    fn extras(q: Self::Queue, u: &mut Unstructured<'_>, near: Near<'_>) -> Result<Self::Queue> {
         // Sometimes an event log (in the same memory), for the
         // ILLEGAL_COMMAND / COMMAND_HARDWARE entries.
         let ev: Option<(u64, u64, u64)> = u.arbitrary()?;
@@ -484,42 +473,26 @@ impl Fuzzed for amd::AmdVi {
     }
     fn image(i: &Image, mem: &SliceMemory<'_>) -> Result<()> {
         let (h, t, direct) = (i.h, i.t, i.direct);
-        let cb = if direct {
-            amd::queue::CmdBuf::new(i.qbase, i.size_param, h, t)
-        } else {
-            amd::queue::CmdBuf::from_registers(
-                i.qbase | (u64::from(i.size_param & 0xf) << 56),
-                h,
-                t,
-            )
-        };
-        let cb = match cb {
-            Ok(cb) => cb,
+        let base = i.qbase | (u64::from(i.size_param & 0xf) << 56);
+        let mut d = match amd::queue::CmdBufDevice::from_registers(base, h, t) {
+            Ok(d) => d,
             Err(e) => {
                 let _ = e.to_string();
                 return Ok(());
             }
         };
-        let Ok(mut d) = amd::queue::CmdBufDevice::from_registers(8 << 56, 0, 0) else {
-            return Ok(());
-        };
-        d.buf = cb;
-        d.tail_reg = cb.tail_register();
         walk(&mut d, mem, direct, false);
         // The guest moves the pointers (register writes) and re-enables
         // the buffer, which runs again.
-        let moved = if i.flag {
-            d.buf.set_head(t)
+        if i.flag {
+            if let Err(e) = d.write_head(t) {
+                let _ = e.to_string();
+            }
         } else {
-            d.buf.set_tail(h)
-        };
-        if let Err(e) = moved {
-            let _ = e.to_string();
+            d.doorbell(h);
         }
-        d.tail_reg = d.buf.tail_register();
         d.restart();
-        let cb = d.buf;
-        let _ = (cb.entries(), cb.head_register(), cb.tail_register());
+        let _ = (d.ring().entries(), d.head_register(), d.tail_register());
         walk(&mut d, mem, !direct, false);
         Ok(())
     }
@@ -529,35 +502,23 @@ impl Fuzzed for riscv::RiscV {
     /// Any capabilities / fctl (PID width, device-context format, byte
     /// order), not only the presets.
     fn features(u: &mut Unstructured<'_>) -> Result<riscv::Features> {
-        Ok(riscv::Features {
-            ats: u.arbitrary()?,
-            nl: u.arbitrary()?,
-            s: u.arbitrary()?,
-            wsi: u.arbitrary()?,
-            pid_bits: u.arbitrary()?,
-            msi_flat: u.arbitrary()?,
-            end: u.arbitrary()?,
-            be: u.arbitrary()?,
-        })
+        iommu_inval_props::bodies::riscv_features(u, 0..=u8::MAX)
     }
     /// cqb: PPN [53:10] of a base near the memory, small LOG2SZ-1.
     fn base(r: u64, near: Near<'_>) -> u64 {
         (near(r & !0xfff) >> 2 & riscv::queue::CQB_PPN_MASK) | ((r & 0x1f) % 10)
     }
+    fn with_features(q: Self::Queue, f: Self::Features) -> Self::Queue {
+        q.with_features(f)
+    }
     /// Any `ddtp.iommu_mode` (reserved ones refused), interrupts or not.
-    fn configure(
-        q: riscv::queue::CqDevice,
-        f: riscv::Features,
-        u: &mut Unstructured<'_>,
-        _: Near<'_>,
-    ) -> Result<riscv::queue::CqDevice> {
+    fn extras(q: Self::Queue, u: &mut Unstructured<'_>, _: Near<'_>) -> Result<Self::Queue> {
         let mode = riscv::DdtMode::from_ddtp(u.arbitrary()?).unwrap_or_default();
-        let q = q.with_features(f).with_ddt_mode(mode);
-        Ok(if u.arbitrary()? {
-            q.with_interrupts()
-        } else {
-            q
-        })
+        let mut q = q.with_ddt_mode(mode);
+        if u.arbitrary()? {
+            q.write_cqcsr(riscv::queue::CQCSR_CIE);
+        }
+        Ok(q)
     }
     /// The guest's writes: cqcsr (all ones or any value), fctl, ddtp.
     fn write(q: &mut riscv::queue::CqDevice, v: u64) {
@@ -567,7 +528,7 @@ impl Fuzzed for riscv::RiscV {
             2 => {
                 let be = q.queue.big_endian();
                 q.queue.write_fctl((v >> 2) as u32);
-                if !q.queue.features().end {
+                if !q.features_mut().end {
                     assert_eq!(q.queue.big_endian(), be, "fctl.BE changed without END");
                 }
             }
@@ -605,16 +566,19 @@ impl Fuzzed for riscv::RiscV {
         let mut d = riscv::queue::CqDevice { queue: q };
         let be = d.queue.big_endian();
         walk(&mut d, mem, direct, be);
-        let q = &mut d.queue;
-        let _ = (q.cqcsr(), q.interrupt_pending());
+        let _ = (d.queue.cqcsr(), d.queue.interrupt_pending());
         // The guest's register writes, then the queue again.
-        q.clear_errors(h as u32);
-        q.set_tail(t.rotate_left(32) as u32);
-        q.complete_fence(flag);
+        d.write_cqcsr(h as u32);
+        d.doorbell(t.rotate_left(32) & 0xffff_ffff);
+        let _ = d.complete(&Barrier {
+            interrupt: flag,
+            ..Barrier::default()
+        });
         if i.size_param & 1 == 1 {
-            // A fence store that faulted sets cqmf: nothing runs until
-            // software clears it.
-            q.fence_store_fault(h.rotate_left(32) as u32);
+            // A fence store that faulted sets cqmf, with cqh at the fence:
+            // nothing runs until software clears it.
+            d.set_head(h.rotate_left(32) as u32);
+            let _ = d.record_fault(mem, &FaultCause::CompletionStore(MemError::write(0)));
             let m = walk(&mut d, mem, direct, be);
             assert_eq!(m, 0, "a queue with cqcsr.cqmf set handed out commands");
         } else {

@@ -9,7 +9,7 @@
 //!   the guest's barrier, one `IOMMU_HWPT_INVALIDATE` per HWPT
 //!   ([`Invalidator`]). Before that, the entries of one HWPT whose pages
 //!   overlap or touch become one (exactly their union; never across a
-//!   barrier); [`PENDING`] full is coalesced so, and submitted early only
+//!   barrier); a full pending list (64 entries) is coalesced so, and submitted early only
 //!   when that frees nothing. What has no entry goes to the VMM's callback
 //!   with its [`VmmWork`].
 //! * **Raw SMMUv3 commands → vSMMU entries** ([`Smmuv3Forwarder`]): the
@@ -36,13 +36,14 @@
 use crate::smmuv3::{Refusal, VdevTable, Vsmmu};
 use crate::uapi::{HwptVtdS1Invalidate, ViommuArmSmmuv3Invalidate};
 use crate::vtd::{s1_entry, S1Options, S1Scope, VmmWork};
-use iommu_inval_arm::Command;
+use iommu_inval_arm::{Command, Smmuv3};
+use iommu_inval_core::arch::Arch;
 use iommu_inval_core::batch::{coalesce, BatchOptions};
 use iommu_inval_core::device::{Backend, BackendError, BATCH_OPS};
 use iommu_inval_core::model::{Barrier, Caches, Inval, Op, Widened};
 
 /// Entries a [`VtdS1Backend`] holds before it submits them.
-pub const PENDING: usize = 64;
+const PENDING: usize = 64;
 
 /// Entries per vSMMU ioctl: the kernel converts and issues at most
 /// `CMDQ_BATCH_ENTRIES - 1` = 63 per call (`arm_vsmmu_cache_invalidate`).
@@ -89,11 +90,11 @@ pub trait ViommuInvalidator {
 /// sees the architecture's error for it).
 pub struct VtdS1Backend<R, I, W> {
     /// HWPT routing.
-    pub router: R,
+    router: R,
     /// The ioctl.
     pub ioctl: I,
     /// The VMM's handler of what has no entry.
-    pub on_vmm_work: W,
+    on_vmm_work: W,
     /// Choices.
     pub opts: S1Options,
     /// What the entries widened so far (reported, never silent).
@@ -304,33 +305,17 @@ pub enum Forwarded {
     Synced,
 }
 
-/// Why [`Smmuv3Forwarder::command`] did not queue a command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why [`Smmuv3Forwarder::command`] did not queue a command; the source is
+/// the refusal or the ioctl's error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ForwardError {
     /// The kernel would refuse it: the reason and what to do instead.
-    Refused(Refusal),
+    #[error("refused: {0}")]
+    Refused(#[source] Refusal),
     /// The ioctl failed (at a sync, or when the batch was full).
-    Ioctl(BackendError),
-}
-
-impl core::fmt::Display for ForwardError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            ForwardError::Refused(r) => write!(f, "refused: {r}"),
-            ForwardError::Ioctl(e) => write!(f, "ioctl failed: {e}"),
-        }
-    }
-}
-
-/// The refusal or the ioctl's error.
-impl core::error::Error for ForwardError {
-    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
-        match self {
-            ForwardError::Refused(r) => Some(r),
-            ForwardError::Ioctl(e) => Some(e),
-        }
-    }
+    #[error("ioctl failed: {0}")]
+    Ioctl(#[source] BackendError),
 }
 
 /// Forwards a guest's raw SMMUv3 commands to a vSMMU. No allocation.
@@ -427,7 +412,7 @@ pub struct VsmmuBackend<C, V, I, W> {
     /// The lowering budget.
     pub budget: iommu_inval_core::Budget,
     /// The VMM's handler of what could not be forwarded.
-    pub on_work: W,
+    on_work: W,
     /// What lowering widened so far.
     pub widened: Widened,
 }
@@ -447,7 +432,7 @@ where
             fwd,
             ctx,
             features,
-            budget: iommu_inval_arm::DEFAULT_BUDGET,
+            budget: <Smmuv3 as Arch>::DEFAULT_BUDGET,
             on_work,
             widened: Widened::empty(),
         }
@@ -534,8 +519,7 @@ where
                 op,
                 err: None,
             };
-            let lowered =
-                iommu_inval_arm::lower(op, &this.features, this.budget, &this.ctx, &mut sink);
+            let lowered = Smmuv3::lower(op, &this.features, this.budget, &this.ctx, &mut sink);
             let mut err = sink.err.take();
             let work = match lowered {
                 Ok(o) => {

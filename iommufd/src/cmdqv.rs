@@ -56,7 +56,9 @@ pub const fn route(cmd: &Command) -> Route {
 }
 
 /// The route of raw guest words (`None` when they do not decode).
-pub fn route_words(words: &[u64]) -> Option<Route> {
+#[cfg(test)]
+fn route_words(words: &[u64]) -> Option<Route> {
+    use iommu_inval_core::NativeCommand;
     Command::decode(words).ok().map(|c| route(&c))
 }
 

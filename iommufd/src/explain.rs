@@ -9,13 +9,15 @@
 //! stage-2 entry", means that part on a vSMMU (stage 2 is the host's), and
 //! the kernel's NH_ALL of the vSMMU's VMID removes exactly it.
 
+use crate::smmuv3::field;
 use crate::smmuv3::{Refusal, VdevTable, Vsmmu};
 use crate::vtd::{footprint as vtd_fp, S1Entry, S1Options};
-use iommu_inval_arm::{bits, Command, Smmuv3};
+use iommu_inval_arm::{Command, Smmuv3};
 use iommu_inval_core::footprint::{
     Dim, FBox, Footprint, Relation, KIND_CONFIG_PASID, KIND_DEV_TLB, KIND_IOTLB,
 };
 use iommu_inval_core::model::{Caches, DomainSel, Inval, Op, Stages};
+use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{arch::Arch, ArchId, Context};
 
 /// The part of the cache a vSMMU guest owns: stage-1 IOTLB entries of the
@@ -65,13 +67,13 @@ pub fn smmuv3_request<V: VdevTable + ?Sized>(
         | Command::TlbiNhVaa(_)
         | Command::TlbiNhAll(_)
         | Command::TlbiNhAsid(_) => {
-            w[0] = (w[0] & !bits::VMID.mask()) | (u64::from(vsmmu.vmid) << 32);
+            w[0] = (w[0] & !field::vmid()) | (u64::from(vsmmu.vmid) << 32);
         }
         Command::AtcInv(_) | Command::CfgiCd(_) | Command::CfgiCdAll(_) => {
             let Some(p) = vdevs.psid((w[0] >> 32) as u32) else {
                 return Footprint::new();
             };
-            w[0] = (w[0] & !bits::SID.mask()) | (u64::from(p) << 32);
+            w[0] = (w[0] & !field::sid()) | (u64::from(p) << 32);
         }
         Command::TlbiNsnhAll(_) => {}
         _ => return Footprint::new(),

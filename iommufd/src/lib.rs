@@ -55,7 +55,7 @@
 //! };
 //! let mut backend = VtdS1Backend::new(router, Iommufd, |_op: &Op, work: VmmWork| {
 //!     // context / PASID-cache: re-read the guest entry, re-attach; ...
-//!     let _ = work.reason();
+//!     let _ = work.reasons().next();
 //!     Ok(())
 //! });
 //! # fn run<Q: CommandQueue, M: iommu_inval_core::QueueMemory>(q: &mut Q, mem: &M, b: &mut impl Backend) {

@@ -10,9 +10,9 @@
 //! copy entries into any byte buffer without `unsafe`.
 
 /// `IOMMUFD_TYPE` (`';'`), the ioctl type of every iommufd ioctl.
-pub const IOMMUFD_TYPE: u8 = b';';
+const IOMMUFD_TYPE: u8 = b';';
 /// `IOMMUFD_CMD_HWPT_INVALIDATE`: 0x8d in the command enum of the header.
-pub const IOMMUFD_CMD_HWPT_INVALIDATE: u8 = 0x8d;
+const IOMMUFD_CMD_HWPT_INVALIDATE: u8 = 0x8d;
 /// `IOMMU_HWPT_INVALIDATE` = `_IO(IOMMUFD_TYPE, IOMMUFD_CMD_HWPT_INVALIDATE)`:
 /// direction and size bits are zero (iommufd checks `size` itself).
 pub const IOMMU_HWPT_INVALIDATE: u32 =
@@ -261,32 +261,25 @@ mod tests {
     use super::*;
     use core::mem::{align_of, offset_of, size_of};
 
+    /// Size, alignment and field offsets of a `#[repr(C)]` payload.
+    macro_rules! assert_layout {
+        ($T:ty: $size:literal bytes, align $align:literal; $($field:ident @ $off:literal),*) => {
+            assert_eq!((size_of::<$T>(), align_of::<$T>()), ($size, $align), stringify!($T));
+            $(assert_eq!(offset_of!($T, $field), $off, stringify!($T.$field));)*
+        };
+    }
+
     // Sizes and offsets of include/uapi/linux/iommufd.h (all fields
     // naturally aligned; __aligned_u64 / __aligned_le64 are 8-aligned).
     #[test]
     fn layouts_match_the_header() {
-        assert_eq!(size_of::<ViommuArmSmmuv3Invalidate>(), 16);
-        assert_eq!(align_of::<ViommuArmSmmuv3Invalidate>(), 8);
-        assert_eq!(offset_of!(ViommuArmSmmuv3Invalidate, cmd), 0);
-
-        assert_eq!(size_of::<HwptVtdS1Invalidate>(), 24);
-        assert_eq!(align_of::<HwptVtdS1Invalidate>(), 8);
-        assert_eq!(offset_of!(HwptVtdS1Invalidate, addr), 0);
-        assert_eq!(offset_of!(HwptVtdS1Invalidate, npages), 8);
-        assert_eq!(offset_of!(HwptVtdS1Invalidate, flags), 16);
-        assert_eq!(offset_of!(HwptVtdS1Invalidate, reserved), 20);
-
-        assert_eq!(size_of::<HwptInvalidate>(), 32);
-        assert_eq!(offset_of!(HwptInvalidate, size), 0);
-        assert_eq!(offset_of!(HwptInvalidate, hwpt_id), 4);
-        assert_eq!(offset_of!(HwptInvalidate, data_uptr), 8);
-        assert_eq!(offset_of!(HwptInvalidate, data_type), 16);
-        assert_eq!(offset_of!(HwptInvalidate, entry_len), 20);
-        assert_eq!(offset_of!(HwptInvalidate, entry_num), 24);
-        assert_eq!(offset_of!(HwptInvalidate, reserved), 28);
-
-        assert_eq!(size_of::<HwptAmdGuest>(), 32);
-        assert_eq!(offset_of!(HwptAmdGuest, dte), 0);
+        assert_layout!(ViommuArmSmmuv3Invalidate: 16 bytes, align 8; cmd @ 0);
+        assert_layout!(HwptVtdS1Invalidate: 24 bytes, align 8;
+            addr @ 0, npages @ 8, flags @ 16, reserved @ 20);
+        assert_layout!(HwptInvalidate: 32 bytes, align 8;
+            size @ 0, hwpt_id @ 4, data_uptr @ 8, data_type @ 16, entry_len @ 20,
+            entry_num @ 24, reserved @ 28);
+        assert_layout!(HwptAmdGuest: 32 bytes, align 8; dte @ 0);
     }
 
     #[test]

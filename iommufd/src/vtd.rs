@@ -1,6 +1,5 @@
 //! VT-d stage-1 entries (`IOMMU_HWPT_INVALIDATE_DATA_VTD_S1`) from generic
-//! ops, of a VT-d guest (its descriptors lifted, [`s1_entries_of_descriptor`])
-//! or of any other architecture's lift.
+//! ops, of any architecture's lift (a VT-d guest's descriptors included).
 //!
 //! One entry per invalidation of the IOTLB (`struct iommu_hwpt_vtd_s1_invalidate`):
 //! the byte range aligned out to 4 KiB pages (`addr`, `npages`; every
@@ -23,59 +22,35 @@
 
 use crate::uapi::{HwptVtdS1Invalidate, IOMMU_VTD_INV_FLAGS_LEAF};
 use iommu_inval_core::model::{Caches, DomainSel, Op, PasidSel, Regime, Stages, Widened};
-use iommu_inval_core::sink::FixedBuf;
-use iommu_inval_core::{lift, AddrRange, ArchId, Context, LowerError, Outcome};
+use iommu_inval_core::{lift, AddrRange, ArchId, Context};
 
-bitflags::bitflags! {
-    /// What a generic op asks of the VMM beyond the HWPT entries.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-    pub struct VmmWork: u16 {
+iommu_inval_core::flags! {
+    /// What a generic op asks of the VMM beyond the HWPT entries;
+    /// `reasons` says why each set flag has no entry, and what the VMM does
+    /// instead.
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct VmmWork: u16, reasons {
         /// Device configuration (VT-d context entry, SMMU STE, AMD DTE).
-        const CONFIG_DEVICE = 1 << 0;
+        const CONFIG_DEVICE = 1 << 0 => "context-cache (device configuration) invalidation: the VMM's configuration handling re-reads the guest context entry and re-attaches the device's nested HWPT";
         /// PASID configuration (VT-d PASID-table entry, SMMU CD).
-        const CONFIG_PASID = 1 << 1;
+        const CONFIG_PASID = 1 << 1 => "PASID-cache invalidation: the VMM's configuration handling re-reads the guest PASID entry and replaces the nested HWPT of that PASID (IOMMU_HWPT_ALLOC with iommu_hwpt_vtd_s1, then attach)";
         /// Device TLB only: the kernel flushes device TLBs with the IOTLB entries.
-        const DEV_TLB = 1 << 2;
+        const DEV_TLB = 1 << 2 => "device-TLB invalidation: done by the kernel with the IOTLB entries (cache_tag_flush_range flushes the ATS device TLBs of the domain)";
         /// Interrupt remapping entries.
-        const INTR_REMAP = 1 << 3;
+        const INTR_REMAP = 1 << 3 => "interrupt-entry-cache invalidation: the VMM's interrupt remapping emulation";
         /// Second-stage (stage-2) translations: not nested.
-        const STAGE2 = 1 << 4;
+        const STAGE2 = 1 << 4 => "second-stage translations are not nested: the VMM updates its shadow mappings in the IOAS (IOMMU_IOAS_UNMAP / IOMMU_IOAS_MAP)";
         /// SMMU EL2 / Secure translations: no nested equivalent.
-        const OTHER_REGIME = 1 << 5;
+        const OTHER_REGIME = 1 << 5 => "EL2 / Secure translations of an SMMU guest have no nested stage-1 equivalent";
         /// A sync / wait: the ioctl completes synchronously.
-        const SYNC = 1 << 6;
+        const SYNC = 1 << 6 => "a wait descriptor: submit the entries (the ioctl returns when the flush is complete), then complete the guest's wait";
         /// A prefetch hint.
-        const PREFETCH = 1 << 7;
+        const PREFETCH = 1 << 7 => "a prefetch hint: nothing to do";
         /// A page-request response.
-        const PAGE_RESPONSE = 1 << 8;
+        const PAGE_RESPONSE = 1 << 8 => "a page response: answer through the iommufd fault queue (struct iommu_hwpt_page_response)";
         /// A stall resume / terminate: no equivalent on VT-d (rule 2 of the
         /// design: an error of kind `no_equivalent`).
-        const STALL = 1 << 9;
-    }
-}
-
-impl VmmWork {
-    /// Why each set flag has no entry, and what the VMM does instead.
-    pub fn reasons(self) -> impl Iterator<Item = &'static str> {
-        const R: [(VmmWork, &str); 10] = [
-            (VmmWork::CONFIG_DEVICE, "context-cache (device configuration) invalidation: the VMM's configuration handling re-reads the guest context entry and re-attaches the device's nested HWPT"),
-            (VmmWork::CONFIG_PASID, "PASID-cache invalidation: the VMM's configuration handling re-reads the guest PASID entry and replaces the nested HWPT of that PASID (IOMMU_HWPT_ALLOC with iommu_hwpt_vtd_s1, then attach)"),
-            (VmmWork::DEV_TLB, "device-TLB invalidation: done by the kernel with the IOTLB entries (cache_tag_flush_range flushes the ATS device TLBs of the domain)"),
-            (VmmWork::INTR_REMAP, "interrupt-entry-cache invalidation: the VMM's interrupt remapping emulation"),
-            (VmmWork::STAGE2, "second-stage translations are not nested: the VMM updates its shadow mappings in the IOAS (IOMMU_IOAS_UNMAP / IOMMU_IOAS_MAP)"),
-            (VmmWork::OTHER_REGIME, "EL2 / Secure translations of an SMMU guest have no nested stage-1 equivalent"),
-            (VmmWork::SYNC, "a wait descriptor: submit the entries (the ioctl returns when the flush is complete), then complete the guest's wait"),
-            (VmmWork::PREFETCH, "a prefetch hint: nothing to do"),
-            (VmmWork::PAGE_RESPONSE, "a page response: answer through the iommufd fault queue (struct iommu_hwpt_page_response)"),
-            (VmmWork::STALL, "stall resume/terminate has no equivalent on VT-d"),
-        ];
-        R.into_iter()
-            .filter(move |(f, _)| self.contains(*f))
-            .map(|(_, r)| r)
-    }
-    /// The first reason (for one-line reports).
-    pub fn reason(self) -> Option<&'static str> {
-        self.reasons().next()
+        const STALL = 1 << 9 => "stall resume/terminate has no equivalent on VT-d";
     }
 }
 
@@ -123,7 +98,7 @@ pub struct S1Options {
     /// The architecture of the guest IOMMU the ops are lifted from, if the
     /// VMM knows it. An SMMUv3 or RISC-V guest names an address space by a
     /// tag that means a PASID only within its domain (an ASID under a
-    /// VMID, a PSCID under a GSCID: [`tags_per_domain`]); when the lift
+    /// VMID, a PSCID under a GSCID); when the lift
     /// does not know the domain (`DomainSel::All`, reported as widened
     /// `domain`), the PASID it found through the tag in *other* domains
     /// is no bound, and the entry goes to every PASID. `None` is treated
@@ -136,7 +111,7 @@ pub struct S1Options {
 /// RISC-V PSCIDs under a GSCID; `None`, an unknown guest, counts as such),
 /// so that an op of an unknown domain cannot name its PASID
 /// ([`S1Options::guest`]). VT-d and AMD-Vi name the device's PASID itself.
-pub const fn tags_per_domain(arch: Option<ArchId>) -> bool {
+pub(crate) const fn tags_per_domain(arch: Option<ArchId>) -> bool {
     !matches!(arch, Some(ArchId::Vtd) | Some(ArchId::Amd))
 }
 
@@ -243,29 +218,9 @@ pub fn s1_entry(op: &Op, opts: &S1Options) -> S1Result {
     r
 }
 
-/// Lift a guest VT-d descriptor and call `f` with each op and its
-/// [`S1Result`], in order (with [`S1Options::guest`] VT-d). Allocation-free.
-pub fn s1_entries_of_descriptor<C: Context + ?Sized>(
-    desc: &iommu_inval_vtd::Command,
-    ctx: &C,
-    opts: &S1Options,
-    f: &mut dyn FnMut(&Op, S1Result),
-) -> Result<Outcome, LowerError> {
-    let mut ops: FixedBuf<Op, { iommu_inval_core::device::MAX_LIFT_OPS }> = FixedBuf::new();
-    let o = iommu_inval_vtd::lift(desc, ctx, &mut ops)?;
-    // A VT-d guest's PASIDs are its devices' own, whatever the domain.
-    let opts = S1Options {
-        guest: Some(ArchId::Vtd),
-        ..*opts
-    };
-    for op in ops.iter() {
-        f(op, s1_entry(op, &opts));
-    }
-    Ok(o)
-}
-
 /// True when `e` passes the kernel's checks; every entry this module makes does.
-pub fn kernel_accepts(e: &HwptVtdS1Invalidate) -> bool {
+#[cfg(test)]
+fn kernel_accepts(e: &HwptVtdS1Invalidate) -> bool {
     e.check().is_ok()
 }
 

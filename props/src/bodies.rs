@@ -144,7 +144,7 @@ where
     check_r2::<A>(&cmd, &IdentityContext)?;
     let ids = NamedIds::of(&NativeAny::from(cmd));
     if let Ok(topo) = arbitrary_topology(&mut u, &ids) {
-        check_r2::<A>(&cmd, &topo).map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))?;
+        check_r2::<A>(&cmd, &topo).map_err(in_topology(&topo))?;
     }
     Ok(())
 }
@@ -159,8 +159,7 @@ pub fn lower_lift(data: &[u8]) -> Result<(), String> {
     let caps = AllCaps::default();
     check_r3_all(&op, &caps, &IdentityContext)?;
     if let Ok(topo) = arbitrary_topology(&mut u, &NamedIds::default()) {
-        check_r3_all(&op, &caps, &topo)
-            .map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))?;
+        check_r3_all(&op, &caps, &topo).map_err(in_topology(&topo))?;
     }
     Ok(())
 }
@@ -193,7 +192,7 @@ pub fn lower_caps(data: &[u8]) -> Result<(), String> {
         None => &IdentityContext,
     };
     let with_topo = |e: String| match &topo {
-        Some(t) => format!("{e}\n  topology: {}", topo_json(t)),
+        Some(t) => in_topology(t)(e),
         None => e,
     };
     check_r3_caps::<Smmu>(&op, &caps.smmu, ctx, room, lift_room).map_err(with_topo)?;
@@ -237,18 +236,22 @@ pub fn convert(data: &[u8]) -> Result<(), String> {
     };
     let caps = AllCaps::default();
     for to in ArchId::ALL {
-        check_r4(to, &cmd, &caps, &topo)
-            .map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))?;
+        check_r4(to, &cmd, &caps, &topo).map_err(in_topology(&topo))?;
     }
     // The iommufd targets (vSMMU entries, VT-d stage-1 entries, CMDQV).
-    crate::iommufd::check_iommufd(&mut u, &cmd, &topo)
-        .map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))?;
+    crate::iommufd::check_iommufd(&mut u, &cmd, &topo).map_err(in_topology(&topo))?;
     Ok(())
 }
 
 /// The topology as JSON, for reproducers.
-pub fn topo_json(t: &iommu_inval_core::context::Topology) -> String {
+fn topo_json(t: &iommu_inval_core::context::Topology) -> String {
     serde_json::to_string(t).unwrap_or_else(|e| format!("<{e}>"))
+}
+
+/// An oracle's failure message with topology `t` after it (as JSON), so
+/// that the case can be reproduced: `.map_err(in_topology(&topo))`.
+pub fn in_topology(t: &iommu_inval_core::context::Topology) -> impl Fn(String) -> String + '_ {
+    move |e| format!("{e}\n  topology: {}", topo_json(t))
 }
 
 /// An SMMUv3 [`Features`](iommu_inval_arm::Features) drawn from `u`.
@@ -303,13 +306,18 @@ fn amd_features(u: &mut Unstructured<'_>) -> arbitrary::Result<iommu_inval_amd::
     })
 }
 
-fn riscv_features(u: &mut Unstructured<'_>) -> arbitrary::Result<iommu_inval_riscv::Features> {
+/// A RISC-V [`Features`](iommu_inval_riscv::Features) drawn from `u`: any
+/// capabilities and `fctl` bits, a process-id width in `pid_bits`.
+pub fn riscv_features(
+    u: &mut Unstructured<'_>,
+    pid_bits: core::ops::RangeInclusive<u8>,
+) -> arbitrary::Result<iommu_inval_riscv::Features> {
     Ok(iommu_inval_riscv::Features {
         ats: u.arbitrary()?,
         nl: u.arbitrary()?,
         s: u.arbitrary()?,
         wsi: u.arbitrary()?,
-        pid_bits: u.int_in_range(0..=24)?,
+        pid_bits: u.int_in_range(pid_bits)?,
         msi_flat: u.arbitrary()?,
         end: u.arbitrary()?,
         be: u.arbitrary()?,
@@ -392,7 +400,7 @@ pub fn decode_features(data: &[u8]) -> Result<(), String> {
             let Ok(v) = iommu_inval_riscv::arbitrary_words(&mut u) else {
                 return Ok(());
             };
-            let (Ok(f), Ok(m)) = (riscv_features(&mut u), u.int_in_range(0u64..=4)) else {
+            let (Ok(f), Ok(m)) = (riscv_features(&mut u, 0..=24), u.int_in_range(0u64..=4)) else {
                 return Ok(());
             };
             use iommu_inval_riscv::{Command, DdtMode, Features};
@@ -425,7 +433,7 @@ pub fn decode_features(data: &[u8]) -> Result<(), String> {
 /// through): `from_fields` of an op name (real or not) with fields (real
 /// names or not, edge-biased values of every type, repeated or missing),
 /// then `validate`, `encode_checked_into`, `encode_into` into too-short
-/// buffers and, for SMMUv3, `check_values`, `encode_checked` and `Display`.
+/// buffers and, for SMMUv3, `check_values`, `validate` + `encode` and `Display`.
 pub fn named_fields(data: &[u8]) -> Result<(), String> {
     let mut u = Unstructured::new(data);
     let r = match u.int_in_range(0u8..=6) {
@@ -482,9 +490,9 @@ fn check_agrees<A: Arch, T: core::fmt::Debug, E: core::fmt::Debug>(
 }
 
 /// A struct literal an emulator might build by hand: a valid SMMUv3
-/// command with one field set to a raw value. `encode_checked` accepts
+/// command with one field set to a raw value. `validate` then `encode` accepts
 /// exactly what decodes back to the command, and `check_values` never
-/// refuses what `encode_checked` accepts.
+/// refuses what that accepts.
 fn hand_built_smmu(u: &mut Unstructured<'_>) -> arbitrary::Result<Result<(), String>> {
     use iommu_inval_arm::Command as C;
     let mut c: C = u.arbitrary()?;
@@ -502,7 +510,7 @@ fn hand_built_smmu(u: &mut Unstructured<'_>) -> arbitrary::Result<Result<(), Str
         C::CfgiSteRange(t) => t.range = v as u8,
         _ => {}
     }
-    let checked = c.encode_checked();
+    let checked = c.validate().map(|()| c.encode());
     if let Err(e) = check_agrees::<Smmu, _, _>(&c, "encode_checked", &checked) {
         return Ok(Err(e));
     }
@@ -670,7 +678,7 @@ fn built_command_checks<A: Arch>(
     if let Some(s) = (c as &dyn core::any::Any).downcast_ref::<iommu_inval_arm::Command>() {
         s.check_values()
             .map_err(|e| format!("{}: check_values refuses: {e:?}", what()))?;
-        match s.encode_checked() {
+        match s.validate().map(|()| s.encode()) {
             Ok(w) if w == s.encode() => {}
             r => return Err(format!("{}: encode_checked gives {r:?}", what())),
         }

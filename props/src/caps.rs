@@ -1,6 +1,6 @@
 //! Hosts as fuzzer input: arbitrary lowering [`Target`]s (features and
 //! budget) of every architecture, the bound on one lowering
-//! ([`Target::max_lowered`]) and what a command sent to such a host must
+//! ([`Arch::max_lowered`](iommu_inval_core::arch::Arch::max_lowered) of its budget) and what a command sent to such a host must
 //! respect ([`HostCaps::conforms`]): no command of a feature the host lacks,
 //! no id wider than the host's (an ASID over `asid_bits`, a PASID over
 //! `pasid_bits`), the host's descriptor width.
@@ -19,8 +19,8 @@ use iommu_inval_core::sink::Full;
 use iommu_inval_core::{Context, FieldValue, LowerError, NativeCommand, Outcome, Sink};
 
 use crate::{
-    check_valid_cmd, describe, fields_of, lift_vec, lower_vec, project_for, required,
-    trusting_hint, AllCaps, Amd, Arch, Riscv, Smmu, Target, Vtd,
+    describe, fields_of, lower_vec, project_for, relift, required, trusting_hint, AllCaps, Amd,
+    Arch, Riscv, Smmu, Target, Vtd,
 };
 use iommu_inval_core::Budget;
 
@@ -290,7 +290,7 @@ pub fn check_r3_caps<A: HostCaps>(
         Err(LowerError::NoEquivalent(_) | LowerError::Invalid(_)) => return Ok(()),
         Err(e) => return Err(format!("lower to {}: unexpected error {e:?}", A::ID)),
     };
-    let bound = caps.max_lowered();
+    let bound = A::max_lowered(caps.budget);
     if cmds.len() > bound {
         return Err(format!(
             "lower to {} of {op:?} with {caps:?}: {} commands, max_lowered is {bound}",
@@ -300,16 +300,8 @@ pub fn check_r3_caps<A: HostCaps>(
     }
     let mut lifted = Vec::new();
     for c in &cmds {
-        check_valid_cmd::<A>(c, None)
-            .map_err(|e| format!("lower to {} of {op:?} emitted a bad command: {e}", A::ID))?;
+        let (ops, lift_out) = relift::<A>(op, c, ctx)?;
         A::conforms(c, &caps.features).map_err(|e| format!("lower to {} of {op:?}: {e}", A::ID))?;
-        let (ops, lift_out) = lift_vec::<A>(c, ctx).map_err(|e| {
-            format!(
-                "lift on {} of its own lowered {} fails: {e:?}",
-                A::ID,
-                describe(c)
-            )
-        })?;
         check_bounded_lift::<A>(c, ctx, &ops, lift_out, lift_room)?;
         lifted.extend(ops.into_iter().map(|o| A::host_view(o, &caps.features)));
     }

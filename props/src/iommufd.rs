@@ -15,11 +15,11 @@
 
 use arbitrary::Unstructured;
 use iommu_inval::{AnyCommand, NativeAny};
-use iommu_inval_arm::{bits, Command};
+use iommu_inval_arm::Command;
 use iommu_inval_core::context::{IommufdHost, Topology};
 use iommu_inval_core::footprint::Relation;
 use iommu_inval_core::model::{Caches, DomainSel, Op, PasidSel, Regime, Stages, Widened};
-use iommu_inval_core::{ArchId, Context};
+use iommu_inval_core::{ArchId, Context, FieldValue, NativeCommand};
 use iommu_inval_iommufd::cmdqv;
 use iommu_inval_iommufd::explain::{smmuv3_relation, vtd_relation};
 use iommu_inval_iommufd::smmuv3::{HostFeature, HostFeatures, Refusal, VdevTable, Vsmmu};
@@ -35,7 +35,8 @@ pub fn arbitrary_vsmmu(
     cmd: &Command,
 ) -> arbitrary::Result<(Vsmmu, Vec<(u32, u32)>)> {
     let vmids: Vec<u16> = topo
-        .domains()
+        .file()
+        .domains
         .iter()
         .filter_map(|d| d.smmuv3.map(|s| s.vmid))
         .collect();
@@ -58,7 +59,12 @@ pub fn arbitrary_vsmmu(
     let features = HostFeatures::from(&host);
     let mut vdevs = Vec::new();
     let vsid = (cmd.encode()[0] >> 32) as u32;
-    let mut psids = topo.devices().iter().map(|d| d.rid).collect::<Vec<_>>();
+    let mut psids = topo
+        .file()
+        .devices
+        .iter()
+        .map(|d| d.rid)
+        .collect::<Vec<_>>();
     psids.push(vsid);
     if full || u.arbitrary::<bool>()? {
         let p = *u.choose(&psids)?;
@@ -87,7 +93,27 @@ pub fn arbitrary_host(u: &mut Unstructured<'_>) -> arbitrary::Result<IommufdHost
     }
     let text = serde_json::json!({ "iommufd": { "host": v } }).to_string();
     let t = Topology::from_json(&text).map_err(|_| arbitrary::Error::IncorrectFormat)?;
-    Ok(t.iommufd().map(|i| i.host).unwrap_or_default())
+    Ok(t.file()
+        .iommufd
+        .as_ref()
+        .map(|i| i.host)
+        .unwrap_or_default())
+}
+
+/// The value of `cmd`'s field `name` (0 when its op has none): fields by
+/// name, as the command tables spell them.
+fn named(cmd: &Command, name: &str) -> u64 {
+    let mut v = 0;
+    NativeCommand::for_each_field(cmd, &mut |n, x| {
+        if n == name {
+            v = match x {
+                FieldValue::Bool(b) => u64::from(b),
+                FieldValue::Uint(u) => u,
+                FieldValue::Pair(_) => 0,
+            };
+        }
+    });
+    v
 }
 
 /// The fields of an accepted command that need a host feature are only
@@ -95,7 +121,7 @@ pub fn arbitrary_host(u: &mut Unstructured<'_>) -> arbitrary::Result<IommufdHost
 /// the whole batch with them, otherwise).
 fn check_features_used(cmd: &Command, f: &HostFeatures) -> Result<(), String> {
     let w = cmd.encode();
-    let name = cmd.op();
+    let name = NativeCommand::op(cmd);
     let op = cmd.opcode();
     let need = |used: bool, has: bool, what: &str| {
         if used && !has {
@@ -107,31 +133,31 @@ fn check_features_used(cmd: &Command, f: &HostFeatures) -> Result<(), String> {
         }
     };
     if matches!(op, 0x12 | 0x13) {
-        let scale = bits::SCALE.get(&w);
-        let ranged = bits::NUM.get(&w) | scale | bits::TG.get(&w) | bits::TTL.get(&w) != 0;
+        let scale = named(cmd, "scale");
+        let ranged = named(cmd, "num") | scale | named(cmd, "tg") | named(cmd, "ttl") != 0;
         need(ranged, f.range_inv, "range fields")?;
         need(scale >= 32, f.ds, "SCALE above 31 (DS)")?;
         need(
-            bits::TG.get(&w) == 2 && bits::TTL.get(&w) == 1,
+            named(cmd, "tg") == 2 && named(cmd, "ttl") == 1,
             f.ds,
             "TTL 1 with a 16 KiB granule (DS)",
         )?;
     }
     if matches!(op, 0x11 | 0x12) {
         need(
-            bits::ASID.get(&w) > 0xff,
+            named(cmd, "asid") > 0xff,
             f.asid_bits >= 16,
             "a 16-bit ASID",
         )?;
     }
     if op == 0x40 {
         need(true, f.ats, "ATC_INV (ATS)")?;
-        let sub = bits::SSV.get(&w) | bits::SSID.get(&w) | bits::GLOBAL.get(&w) != 0;
+        let sub = named(cmd, "ssv") | named(cmd, "ssid") | named(cmd, "global") != 0;
         need(sub, f.ssid_bits != 0, "SSV/SSID/Global (substreams)")?;
     }
     if op == 0x05 {
         need(
-            bits::SSID.get(&w) != 0,
+            named(cmd, "ssid") != 0,
             f.ssid_bits != 0,
             "an SSID (substreams)",
         )?;
@@ -149,7 +175,7 @@ pub fn check_vsmmu(
     let w = cmd.encode();
     let op = cmd.opcode();
     let permitted = PERMITTED.contains(&op);
-    let name = cmd.op();
+    let name = NativeCommand::op(cmd);
     match vsmmu.guest_entry(cmd, vdevs) {
         Ok(e) => {
             if !permitted {
@@ -171,7 +197,7 @@ pub fn check_vsmmu(
                 | Command::TlbiNhAsid(_)
                 | Command::TlbiNhVa(_)
                 | Command::TlbiNhVaa(_) => {
-                    if bits::VMID.get(&host) != u64::from(vsmmu.vmid) {
+                    if named(&hc, "vmid") != u64::from(vsmmu.vmid) {
                         return Err(format!("{name}: host VMID is not the vSMMU's"));
                     }
                 }
@@ -181,7 +207,7 @@ pub fn check_vsmmu(
                         return Err(format!("{name}: host SID is not the vDEVICE's pSID"));
                     }
                 }
-                other => return Err(format!("{name}: host runs {}", other.op())),
+                other => return Err(format!("{name}: host runs {}", NativeCommand::op(&other))),
             }
             check_features_used(cmd, &vsmmu.features)?;
             match smmuv3_relation(cmd, vsmmu, vdevs, ctx) {
@@ -216,8 +242,8 @@ pub fn check_vsmmu(
             // The kernel's masks have no TTL128 (w1[7], IHI0070 §4.4.1.1:
             // newer than the vSMMU rules), so a TLBI with it is refused.
             let ttl128 = matches!(op, 0x12 | 0x13) && w[1] & 0x80 != 0;
-            let clean = bits::SSEC.get(&w) == 0 && !ttl128;
-            let atc_ok = op != 0x40 || bits::ATC_SIZE.get(&w) <= 52;
+            let clean = named(cmd, "ssec") == 0 && !ttl128;
+            let atc_ok = op != 0x40 || named(cmd, "size") <= 52;
             let sid_ok =
                 !matches!(op, 0x40 | 0x05 | 0x06) || vdevs.psid((w[0] >> 32) as u32).is_some();
             if permitted && full && clean && atc_ok && sid_ok {
@@ -283,8 +309,8 @@ fn confirm_refusal(
             // TTL 1 with a 16 KiB granule: DS by arm_vsmmu_validate_range.
             let ttl_ds = *feature == HostFeature::Ds
                 && *word == 1
-                && bits::TG.get(&w) == 2
-                && bits::TTL.get(&w) == 1;
+                && named(cmd, "tg") == 2
+                && named(cmd, "ttl") == 1;
             holds_or(
                 permitted
                     && !vsmmu.features.has(*feature)
@@ -300,7 +326,7 @@ fn confirm_refusal(
         ),
         Refusal::NoAts => holds_or(op == 0x40 && !vsmmu.features.ats, "NoAts on an ATS host"),
         Refusal::AtcSize => holds_or(
-            op == 0x40 && bits::ATC_SIZE.get(&w) > 52,
+            op == 0x40 && named(cmd, "size") > 52,
             "AtcSize with size <= 52",
         ),
         Refusal::UnknownVsid(v) => holds_or(
@@ -317,7 +343,10 @@ fn confirm_refusal(
 pub fn check_cmdqv(cmd: &Command) -> Result<(), String> {
     let r = cmdqv::route(cmd);
     if r.is_vcmdq() && cmd.opcode() != 0x46 && !PERMITTED.contains(&cmd.opcode()) {
-        return Err(format!("{}: to a VCMDQ but not a vSMMU opcode", cmd.op()));
+        return Err(format!(
+            "{}: to a VCMDQ but not a vSMMU opcode",
+            NativeCommand::op(cmd)
+        ));
     }
     Ok(())
 }

@@ -92,7 +92,11 @@ fn host<A: CoreArch>(features: A::Features) -> Target<A> {
 macro_rules! inherent_codec {
     ($krate:ident) => {
         fn encode_fixed(cmd: &Self::Command) -> Vec<u64> {
-            cmd.encode().iter().take(cmd.words()).copied().collect()
+            cmd.encode()
+                .iter()
+                .take(NativeCommand::words(cmd))
+                .copied()
+                .collect()
         }
         fn decode_inherent(words: &[u64]) -> Result<Self::Command, DecodeError> {
             $krate::Command::decode(words)
@@ -136,7 +140,7 @@ impl Arch for Vtd {
         host(iommu_inval_vtd::Features {
             mamv: 63,
             pasid_bits: 20,
-            dw: cmd.words() == 4,
+            dw: NativeCommand::words(cmd) == 4,
             ..iommu_inval_vtd::Features::SCALABLE
         })
     }
@@ -424,6 +428,24 @@ pub fn lift_vec<A: Arch>(
     Ok((v, o))
 }
 
+/// A command that lowering `op` to `A` emitted: valid (it encodes and
+/// decodes back), and lifted back with `ctx` (the ops and the outcome).
+pub(crate) fn relift<A: Arch>(
+    op: &Op,
+    c: &A::Command,
+    ctx: &dyn Context,
+) -> Result<(Vec<Op>, Outcome), String> {
+    check_valid_cmd::<A>(c, None)
+        .map_err(|e| format!("lower to {} of {op:?} emitted a bad command: {e}", A::ID))?;
+    lift_vec::<A>(c, ctx).map_err(|e| {
+        format!(
+            "lift on {} of its own lowered {} fails: {e:?} (from {op:?})",
+            A::ID,
+            describe(c)
+        )
+    })
+}
+
 /// The result of one lowering: the commands and outcome, or the lowering's error.
 pub type Lowered<A> = Result<(Vec<<A as CoreArch>::Command>, Outcome), LowerError>;
 
@@ -454,7 +476,7 @@ pub fn lower_vec<A: Arch>(
 /// non-secure regime.
 pub fn project_for(target: ArchId, fp: &Footprint) -> Footprint {
     let smmu = match target {
-        ArchId::Vtd | ArchId::Amd => return fp.project_single_regime(),
+        ArchId::Vtd | ArchId::Amd => return fp.fold_regimes(false),
         ArchId::Smmuv3 => true,
         ArchId::Riscv => false,
     };
@@ -494,7 +516,7 @@ pub fn project_for(target: ArchId, fp: &Footprint) -> Footprint {
     if smmu {
         f
     } else {
-        f.project_riscv()
+        f.fold_regimes(true)
     }
 }
 
@@ -752,18 +774,7 @@ fn lower_and_check<B: Arch>(
     }
     let mut lifted = Vec::new();
     for c in &cmds {
-        check_valid_cmd::<B>(c, None)
-            .map_err(|e| format!("lower to {} of {op:?} emitted a bad command: {e}", B::ID))?;
-        match lift_vec::<B>(c, ctx) {
-            Ok((ops, _)) => lifted.extend(ops),
-            Err(e) => {
-                return Err(format!(
-                    "lift on {} of its own lowered {} fails: {e:?} (from {op:?})",
-                    B::ID,
-                    describe(c)
-                ))
-            }
-        }
+        lifted.extend(relift::<B>(op, c, ctx)?.0);
     }
     // Rule 3: one sync in, one sync out, last.
     if op.is_sync() {

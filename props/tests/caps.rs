@@ -2,6 +2,7 @@
 //! pseudo-random bytes: lowering to hosts of arbitrary capabilities into
 //! bounded sinks, and the named-field surface of every architecture.
 
+use iommu_inval_core::arch::Arch;
 use iommu_inval_core::arch::Target;
 use iommu_inval_core::Budget;
 use iommu_inval_props::{bodies, run_cases};
@@ -109,8 +110,7 @@ fn riscv_device_tlb_pid_wider_than_the_host_goes_without() {
         ..Inval::new(Caches::DEV_TLB)
     });
     let mut v = Vec::new();
-    let o = iommu_inval_riscv::lower(&op, &caps.features, caps.budget, &IdentityContext, &mut v)
-        .expect("lowers");
+    let o = caps.lower(&op, &IdentityContext, &mut v).expect("lowers");
     assert!(o.widened.contains(Widened::PASID), "{o:?}");
     assert!(
         v.iter().all(|c| match c {
@@ -136,8 +136,7 @@ fn smmu_secure_guest_on_a_stage1_only_host_is_dropped() {
             .stage(Stages::all()),
     );
     let mut v = Vec::new();
-    let o = iommu_inval_arm::lower(&op, &caps.features, caps.budget, &IdentityContext, &mut v)
-        .expect("lowers");
+    let o = caps.lower(&op, &IdentityContext, &mut v).expect("lowers");
     assert!(v.is_empty(), "{v:?}");
     assert!(o.dropped.is_some(), "{o:?}");
 }
@@ -158,10 +157,13 @@ fn passthrough_host_sees_exactly_the_lowered_guest_ops() {
 /// than overflow (a panic in a debug build), in every architecture.
 #[test]
 fn max_lowered_saturates() {
+    fn saturates<A: Arch>(cap: usize) -> bool {
+        A::max_lowered(Budget::new(cap)) == usize::MAX
+    }
     for cap in [usize::MAX, usize::MAX - 1, usize::MAX / 3] {
-        assert_eq!(iommu_inval_arm::max_lowered(Budget::new(cap)), usize::MAX);
-        assert_eq!(iommu_inval_vtd::max_lowered(Budget::new(cap)), usize::MAX);
-        assert_eq!(iommu_inval_amd::max_lowered(Budget::new(cap)), usize::MAX);
-        assert_eq!(iommu_inval_riscv::max_lowered(Budget::new(cap)), usize::MAX);
+        assert!(saturates::<iommu_inval_arm::Smmuv3>(cap), "arm {cap}");
+        assert!(saturates::<iommu_inval_vtd::Vtd>(cap), "vtd {cap}");
+        assert!(saturates::<iommu_inval_amd::AmdVi>(cap), "amd {cap}");
+        assert!(saturates::<iommu_inval_riscv::RiscV>(cap), "riscv {cap}");
     }
 }

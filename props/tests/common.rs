@@ -4,7 +4,7 @@
 use arbitrary::Unstructured;
 use iommu_inval_core::context::Topology;
 use iommu_inval_core::NativeCommand;
-use iommu_inval_props::{arbitrary_topology, NamedIds, NativeAny, Tally};
+use iommu_inval_props::{arbitrary_topology, run_cases, NamedIds, NativeAny, Tally};
 
 /// Scale factor for case counts: `PROPS_SCALE=10 cargo test -p iommu-inval-props`
 /// runs ten times as many cases (default 1).
@@ -31,12 +31,20 @@ pub fn assert_every_op<C: NativeCommand>(t: &Tally, min: usize, what: &str) {
     );
 }
 
-/// A command of any architecture, and a topology that often knows the ids
-/// it names.
-pub fn command_and_topology(u: &mut Unstructured<'_>) -> Result<(NativeAny, Topology), String> {
-    let cmd: NativeAny = u.arbitrary().map_err(|e| e.to_string())?;
-    let topo = arbitrary_topology(u, &NamedIds::of(&cmd)).map_err(|e| e.to_string())?;
-    Ok((cmd, topo))
+/// `cases` (times [`scale`]) runs of `f` on a command of any architecture
+/// and a topology that often knows the ids it names, drawn from 160 bytes
+/// of `seed`'s stream (the rest stays in `u` for `f`); the test fails
+/// with every distinct failure.
+pub fn on_commands(
+    seed: u64,
+    cases: usize,
+    mut f: impl FnMut(&mut Unstructured<'_>, NativeAny, Topology) -> Result<(), String>,
+) {
+    ok(run_cases(seed, cases * scale(), 160, |u| {
+        let cmd: NativeAny = u.arbitrary().map_err(|e| e.to_string())?;
+        let topo = arbitrary_topology(u, &NamedIds::of(&cmd)).map_err(|e| e.to_string())?;
+        f(u, cmd, topo)
+    }));
 }
 
 /// Run `body` and fail the test with its message.

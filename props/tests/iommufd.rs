@@ -5,9 +5,10 @@
 
 mod common;
 
-use common::{command_and_topology, ok, scale};
+use common::{ok, on_commands, scale};
 use iommu_inval_arm::Command;
 use iommu_inval_core::model::{Caches, Op, Regime, Stages};
+use iommu_inval_core::NativeCommand;
 use iommu_inval_iommufd::smmuv3::{HostFeatures, Vsmmu};
 use iommu_inval_iommufd::vtd::S1Options;
 use iommu_inval_props::iommufd::{
@@ -18,14 +19,13 @@ use iommu_inval_props::{arbitrary_topology, run_cases, AnyCommand, NamedIds, Nat
 #[test]
 fn iommufd_targets_on_native_commands() {
     let mut t = Tally::default();
-    ok(run_cases(0x1f0d, 30_000 * scale(), 160, |u| {
-        let (cmd, topo) = command_and_topology(u)?;
+    on_commands(0x1f0d, 30_000, |u, cmd, topo| {
         for s in check_iommufd(u, &cmd, &topo)? {
             t.add(format!("{} {s}", cmd.op()));
             t.add(s);
         }
         Ok(())
-    }));
+    });
     // Both outcomes of the vSMMU rules, and stage-1 entries, are exercised.
     for k in ["accepted", "refused", "vtd-s1"] {
         assert!(t.get(k) >= 1000 * scale(), "{k}: {} ({:?})", t.get(k), t.0);
@@ -90,15 +90,15 @@ fn vsmmu_host_features_on_permitted_commands() {
         let host = arbitrary_host(u).map_err(e)?;
         let vsmmu = Vsmmu::new(u.arbitrary().map_err(e)?, HostFeatures::from(&host));
         let vsid = (c.encode()[0] >> 32) as u32;
-        let vdevs = [(vsid, topo.devices().first().map_or(vsid, |d| d.rid))];
+        let vdevs = [(vsid, topo.file().devices.first().map_or(vsid, |d| d.rid))];
         let s = check_vsmmu(&c, &vsmmu, &vdevs, &topo)?;
-        t.add(format!("{} {s}", c.op()));
+        t.add(format!("{} {s}", NativeCommand::op(&c)));
         t.add(s);
         if let Err(r) = vsmmu.guest_entry(&c, &vdevs) {
             let d = format!("{r:?}");
             t.add(format!(
                 "{} {}",
-                c.op(),
+                NativeCommand::op(&c),
                 d.split([' ', '(', '{']).next().unwrap_or("")
             ));
         }

@@ -5,6 +5,7 @@
 
 use iommu_inval_amd::AmdVi;
 use iommu_inval_arm::Smmuv3;
+use iommu_inval_core::arch::Arch;
 use iommu_inval_core::arch::Target;
 use iommu_inval_core::sink::CountSink;
 use iommu_inval_core::{Budget, Context, IdentityContext, LowerError, Outcome};
@@ -22,15 +23,15 @@ fn count(f: impl FnOnce(&mut CountSink) -> Result<Outcome, LowerError>) -> usize
 fn no_op_lowers_to_more_than_max_lowered() {
     assert_eq!(
         Target::<Smmuv3>::default().budget.max_cmds,
-        iommu_inval_arm::DEFAULT_BUDGET.max_cmds
+        Smmuv3::DEFAULT_BUDGET.max_cmds
     );
     assert_eq!(
         Target::<Vtd>::default().budget.max_cmds,
-        iommu_inval_vtd::DEFAULT_BUDGET.max_cmds
+        Vtd::DEFAULT_BUDGET.max_cmds
     );
     assert_eq!(
         Target::<RiscV>::default().budget.max_cmds,
-        iommu_inval_riscv::DEFAULT_BUDGET.max_cmds
+        RiscV::DEFAULT_BUDGET.max_cmds
     );
     let mut max = [0usize; 4];
     let r = run_cases(0x5eed_f1c5, 20_000, 512, |u| {
@@ -40,15 +41,15 @@ fn no_op_lowers_to_more_than_max_lowered() {
             for cap in [None, Some(1usize), Some(2), Some(3)] {
                 let budget = |b: Budget| cap.map_or(b, Budget::new);
                 let arm = Target::<Smmuv3> {
-                    budget: budget(iommu_inval_arm::DEFAULT_BUDGET),
+                    budget: budget(Smmuv3::DEFAULT_BUDGET),
                     ..Target::default()
                 };
                 let vtd = Target::<Vtd> {
-                    budget: budget(iommu_inval_vtd::DEFAULT_BUDGET),
+                    budget: budget(Vtd::DEFAULT_BUDGET),
                     ..Target::default()
                 };
                 let amd = Target::<AmdVi> {
-                    budget: budget(iommu_inval_amd::DEFAULT_BUDGET),
+                    budget: budget(AmdVi::DEFAULT_BUDGET),
                     ..Target::default()
                 };
                 let riscv = Target::<RiscV> {
@@ -57,28 +58,28 @@ fn no_op_lowers_to_more_than_max_lowered() {
                         s: cap.is_some_and(|c| c != 2),
                         ..iommu_inval_riscv::Features::ALL
                     },
-                    budget: budget(iommu_inval_riscv::DEFAULT_BUDGET),
+                    budget: budget(RiscV::DEFAULT_BUDGET),
                 };
                 let n = [
-                    count(|s| iommu_inval_arm::lower(&op, &arm.features, arm.budget, ctx, s)),
-                    count(|s| iommu_inval_vtd::lower(&op, &vtd.features, vtd.budget, ctx, s)),
-                    count(|s| iommu_inval_amd::lower(&op, &amd.features, amd.budget, ctx, s)),
-                    count(|s| iommu_inval_riscv::lower(&op, &riscv.features, riscv.budget, ctx, s)),
+                    count(|s| Smmuv3::lower(&op, &arm.features, arm.budget, ctx, s)),
+                    count(|s| Vtd::lower(&op, &vtd.features, vtd.budget, ctx, s)),
+                    count(|s| AmdVi::lower(&op, &amd.features, amd.budget, ctx, s)),
+                    count(|s| RiscV::lower(&op, &riscv.features, riscv.budget, ctx, s)),
                 ];
                 let bound = [
-                    iommu_inval_arm::max_lowered(arm.budget),
-                    iommu_inval_vtd::max_lowered(vtd.budget),
-                    iommu_inval_amd::max_lowered(amd.budget),
-                    iommu_inval_riscv::max_lowered(riscv.budget),
+                    Smmuv3::max_lowered(arm.budget),
+                    Vtd::max_lowered(vtd.budget),
+                    AmdVi::max_lowered(amd.budget),
+                    RiscV::max_lowered(riscv.budget),
                 ];
                 if cap.is_none() {
                     assert_eq!(
                         bound,
                         [
-                            iommu_inval_arm::MAX_LOWERED,
-                            iommu_inval_vtd::MAX_LOWERED,
-                            iommu_inval_amd::MAX_LOWERED,
-                            iommu_inval_riscv::MAX_LOWERED
+                            Smmuv3::MAX_LOWERED,
+                            Vtd::MAX_LOWERED,
+                            AmdVi::MAX_LOWERED,
+                            RiscV::MAX_LOWERED
                         ]
                     );
                 }

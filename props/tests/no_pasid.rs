@@ -8,14 +8,14 @@
 mod common;
 
 use arbitrary::Unstructured;
-use common::{command_and_topology, ok, scale};
+use common::{ok, on_commands, scale};
 use iommu_inval_core::context::{
     AmdIds, DeviceEntry, DomainEntry, PasidEntry, RiscvIds, SmmuIds, Topology, TopologyFile, VtdIds,
 };
 use iommu_inval_core::model::{Caches, DomainSel, Inval, Op, PasidSel, Stages};
 use iommu_inval_core::{AddrRange, ArchId};
 use iommu_inval_props::{
-    bodies::topo_json, check_r2, check_r3_all, check_r4, run_cases, AllCaps, Amd, AnyCommand,
+    bodies::in_topology, check_r2, check_r3_all, check_r4, run_cases, AllCaps, Amd, AnyCommand,
     NativeAny, Riscv, Smmu, Tally, Verdict, Vtd,
 };
 
@@ -89,8 +89,7 @@ fn r3_no_pasid_and_every_pasid_are_exact_where_the_tags_are_named() {
                 .pasid(pasid)
                 .range(range),
         );
-        let v = check_r3_all(&op, &caps, &topo)
-            .map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))?;
+        let v = check_r3_all(&op, &caps, &topo).map_err(in_topology(&topo))?;
         let k = match (pasid, named) {
             (PasidSel::NoPasid, true) => "no-pasid named",
             (PasidSel::NoPasid, false) => "no-pasid unnamed",
@@ -149,27 +148,26 @@ fn lifts_no_pasid(cmd: &NativeAny, topo: &Topology) -> bool {
 fn r2_r4_commands_on_no_pasid_tags_every_pair() {
     let caps = AllCaps::default();
     let mut t = Tally::default();
-    ok(run_cases(0x4e0a, 60_000 * scale(), 160, |u| {
-        let (cmd, topo) = command_and_topology(u)?;
+    on_commands(0x4e0a, 60_000, |_, cmd, topo| {
         if !lifts_no_pasid(&cmd, &topo) {
             return Ok(());
         }
         let from = cmd.arch_id();
-        let with = |e: String| format!("{e}\n  topology: {}", topo_json(&topo));
+        let with = in_topology(&topo);
         let v = match cmd {
             NativeAny::Smmuv3(c) => check_r2::<Smmu>(&c, &topo),
             NativeAny::Vtd(c) => check_r2::<Vtd>(&c, &topo),
             NativeAny::Amd(c) => check_r2::<Amd>(&c, &topo),
             NativeAny::Riscv(c) => check_r2::<Riscv>(&c, &topo),
         }
-        .map_err(with)?;
+        .map_err(&with)?;
         t.add(format!("R2 {from} {v:?}"));
         for to in ArchId::ALL {
-            check_r4(to, &cmd, &caps, &topo).map_err(with)?;
+            check_r4(to, &cmd, &caps, &topo).map_err(&with)?;
             t.add(format!("R4 {from} -> {to}"));
         }
         Ok(())
-    }));
+    });
     for from in ArchId::ALL {
         let exact = t.get(&format!("R2 {from} {:?}", Verdict::Exact));
         assert!(exact >= 20 * scale(), "R2 {from}: {exact} exact: {:?}", t.0);

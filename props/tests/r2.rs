@@ -8,7 +8,7 @@ use common::{assert_every_op, ok, scale, tests};
 use iommu_inval_core::{IdentityContext, NativeCommand};
 use iommu_inval_props::gen::NativeGen;
 use iommu_inval_props::{
-    arbitrary_topology, bodies::topo_json, check_r2, run_cases, Amd, Arch, NamedIds, NativeAny,
+    arbitrary_topology, bodies::in_topology, check_r2, run_cases, Amd, Arch, NamedIds, NativeAny,
     Riscv, Smmu, Tally, Vtd,
 };
 
@@ -35,7 +35,7 @@ where
             arbitrary_topology(u, &NamedIds::of(&NativeAny::from(c))).map_err(|e| e.to_string())?;
         check_r2::<A>(&c, &topo)
             .map(|_| ())
-            .map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))
+            .map_err(in_topology(&topo))
     }));
     assert_every_op::<A::Command>(&t, min, "R2");
     eprintln!(

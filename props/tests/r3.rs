@@ -9,7 +9,7 @@ use iommu_inval_core::arch::Target;
 use iommu_inval_core::model::{Caches, DomainSel, Inval, Op, PasidSel, Stages};
 use iommu_inval_core::{AddrRange, IdentityContext};
 use iommu_inval_props::{
-    arbitrary_topology, bodies::topo_json, check_r3, check_r3_all, gen, run_cases, AllCaps,
+    arbitrary_topology, bodies::in_topology, check_r3, check_r3_all, gen, run_cases, AllCaps,
     NamedIds, Riscv, Tally, Verdict,
 };
 
@@ -29,7 +29,7 @@ fn r3_edge_ops_every_arch() {
         let topo = arbitrary_topology(u, &NamedIds::of_op(&op)).map_err(|e| e.to_string())?;
         check_r3_all(&op, &caps, &topo)
             .map(|_| ())
-            .map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))
+            .map_err(in_topology(&topo))
     }));
     for k in Op::KINDS {
         assert!(
@@ -128,7 +128,7 @@ fn r3_riscv_without_range_extension() {
         let topo = arbitrary_topology(u, &NamedIds::default()).map_err(|e| e.to_string())?;
         check_r3::<Riscv>(&op, &caps, &topo)
             .map(|_| ())
-            .map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))
+            .map_err(in_topology(&topo))
     }));
     assert!(t.get("inval Exact") > 100, "{:?}", t.0);
 }

@@ -4,19 +4,17 @@
 
 mod common;
 
-use common::{command_and_topology, ok, scale};
+use common::{on_commands, scale};
 use iommu_inval_core::ArchId;
-use iommu_inval_props::{bodies::topo_json, check_r4, run_cases, AllCaps, AnyCommand, Tally};
+use iommu_inval_props::{bodies::in_topology, check_r4, AllCaps, AnyCommand, Tally};
 
 #[test]
 fn r4_all_pairs() {
     let caps = AllCaps::default();
     let mut t = Tally::default();
-    ok(run_cases(0x4444, 60_000 * scale(), 160, |u| {
-        let (cmd, topo) = command_and_topology(u)?;
+    on_commands(0x4444, 60_000, |_, cmd, topo| {
         for to in ArchId::ALL {
-            let v = check_r4(to, &cmd, &caps, &topo)
-                .map_err(|e| format!("{e}\n  topology: {}", topo_json(&topo)))?;
+            let v = check_r4(to, &cmd, &caps, &topo).map_err(in_topology(&topo))?;
             t.add(format!("{} -> {to}", cmd.arch_id()));
             t.add(format!("{} -> {to} {}", cmd.arch_id(), cmd.op()));
             for v in v {
@@ -24,7 +22,7 @@ fn r4_all_pairs() {
             }
         }
         Ok(())
-    }));
+    });
     for from in ArchId::ALL {
         for to in ArchId::ALL {
             let n = t.get(&format!("{from} -> {to}"));

@@ -128,7 +128,7 @@ fn dev_tlb_of_an_empty_domain_is_not_refused() {
             "devices":[{"rid":13,"domain":2,"ats":false},{"rid":1,"domain":2,"ats":true}]}"#,
     )
     .unwrap_or_default();
-    assert_eq!(t.domains().len(), 2);
+    assert_eq!(t.file().domains.len(), 2);
     let op = page_op(
         Inval::new(Caches::DEV_TLB)
             .regime(Regime::Hyp)
@@ -161,7 +161,12 @@ fn smmu_cmdq_from_public_fields_does_not_panic() {
                 base: 0,
                 bytes: &[],
             };
-            let _ = (q.entries(), q.ptr(7), q.entry_addr(1), q.pending(3, 1));
+            let _ = (
+                q.ring().entries(),
+                q.ptr(7),
+                q.ring().slot_addr(1),
+                q.ring().pending(1, 3),
+            );
             let mut d = iommu_inval_arm::queue::CmdqDevice::new(q, 1, 3);
             let _ = iommu_inval_core::device::QueueEngine::consume(&mut d, &mem, |_| ());
         });

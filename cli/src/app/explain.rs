@@ -5,7 +5,7 @@
 //!   the caches the target host lacks (they are *dropped*, rule 2: interrupt
 //!   remapping on SMMUv3, device TLBs on a host without ATS, PASID
 //!   configuration on legacy-mode VT-d), projected onto a single regime when the target is
-//!   VT-d or AMD-Vi ([`Footprint::project_single_regime`]); device-TLB
+//!   VT-d or AMD-Vi ([`Footprint::fold_regimes`]); device-TLB
 //!   entries of a device the context says has no ATS do not exist and are
 //!   left out;
 //! * output footprint: the union of the footprints of the lifts of every
@@ -29,12 +29,12 @@ fn existing(ops: &[Op], lacking: Caches, ctx: &dyn Context, f: &mut Footprint) {
     for op in ops {
         if let Op::Inval(i) = op {
             let mut i = *i;
-            i.caches.remove(lacking);
+            i.caches -= lacking;
             if i.caches.contains(Caches::DEV_TLB) {
                 // A device without ATS has no device TLB: nothing of it to remove.
                 let mut dev = i;
                 dev.caches &= Caches::DEV_TLB | Caches::LEAF;
-                i.caches.remove(Caches::DEV_TLB);
+                i.caches -= Caches::DEV_TLB;
                 for_each_ats_piece(&dev, ctx, &mut |p| f.extend(&Footprint::of_inval(p, ctx)));
             }
             if !(i.caches - Caches::LEAF).is_empty() {
@@ -95,13 +95,13 @@ fn smmu_view(mut i: Inval) -> Inval {
         return i;
     }
     if i.regime == Regime::Hyp {
-        i.caches.remove(Caches::CONFIG);
+        i.caches -= Caches::CONFIG;
     }
     if i.regime != Regime::SecureGuest {
-        i.stages.remove(Stages::S2);
+        i.stages -= Stages::S2;
     }
     if i.stages.is_empty() {
-        i.caches.remove(Caches::IOTLB);
+        i.caches -= Caches::IOTLB;
         i.stages = Stages::S1;
     }
     i
@@ -113,8 +113,8 @@ fn smmu_view(mut i: Inval) -> Inval {
 fn on_target(target: ArchId, f: Footprint) -> Footprint {
     match target {
         ArchId::Smmuv3 => f,
-        ArchId::Vtd | ArchId::Amd => f.project_single_regime(),
-        ArchId::Riscv => f.project_riscv(),
+        ArchId::Vtd | ArchId::Amd => f.fold_regimes(false),
+        ArchId::Riscv => f.fold_regimes(true),
     }
 }
 
@@ -136,9 +136,9 @@ pub fn input_footprint(
             (ArchId::Riscv, Op::Inval(i)) if i.regime == Regime::Hyp => {
                 // Host address spaces have no second stage on RISC-V.
                 let mut i = *i;
-                i.stages.remove(Stages::S2);
+                i.stages -= Stages::S2;
                 if i.stages.is_empty() {
-                    i.caches.remove(Caches::IOTLB);
+                    i.caches -= Caches::IOTLB;
                     i.stages = Stages::S1;
                 }
                 Op::Inval(i)

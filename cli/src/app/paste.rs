@@ -68,6 +68,7 @@
 use super::text::{parse_hex_line, strip_comment, TextError};
 use iommu_inval::core::ArchId;
 use std::fmt;
+use std::ops::ControlFlow;
 
 /// Which input forms are accepted (`--input`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -230,44 +231,66 @@ impl std::error::Error for PasteError {}
 #[derive(Debug, Clone, Copy)]
 enum Block {
     None,
-    /// SMMUv3 `skipping command in error state:` seen; `got` words so far.
-    Smmu {
-        w: [u64; 2],
-        got: usize,
-        start: usize,
-        last: usize,
-    },
+    /// SMMUv3 `skipping command in error state:` seen; its words so far.
+    Smmu(Dump<u64, 2>),
     /// AMD-Vi `CMD[i]` dwords so far.
-    Amd {
-        d: [u32; 4],
-        got: usize,
-        start: usize,
-        last: usize,
-    },
+    Amd(Dump<u32, 4>),
+}
+
+/// The `N` values of a dump, one a line: `got` of them so far, from line
+/// `start`; `last` is the last line read.
+#[derive(Debug, Clone, Copy)]
+struct Dump<T, const N: usize> {
+    v: [T; N],
+    got: usize,
+    start: usize,
+    last: usize,
+}
+
+impl<T: Copy + Default, const N: usize> Dump<T, N> {
+    fn new(start: usize, last: usize) -> Self {
+        Dump {
+            v: [T::default(); N],
+            got: 0,
+            start,
+            last,
+        }
+    }
+    /// The next value `x`, on line `line_no`: the values once there are
+    /// `N`, else the dump still in progress.
+    fn push(mut self, x: T, line_no: usize) -> ControlFlow<[T; N], Self> {
+        if let Some(slot) = self.v.get_mut(self.got) {
+            *slot = x;
+        }
+        self.got += 1;
+        self.last = line_no;
+        if self.got < N {
+            ControlFlow::Continue(self)
+        } else {
+            ControlFlow::Break(self.v)
+        }
+    }
+    /// The dump, named `what`, as cut short: its first line and the error.
+    fn cut_short(self, what: &'static str) -> (usize, PasteError) {
+        let e = PasteError::Incomplete {
+            what,
+            got: self.got,
+            want: N,
+            end: self.last,
+        };
+        (self.start, e)
+    }
 }
 
 impl Block {
     /// The dump in progress as cut short (its first line and the error),
     /// `None` when no dump is in progress.
     fn cut_short(self) -> Option<(usize, PasteError)> {
-        let (what, want, got, start, last) = match self {
-            Block::None => return None,
-            Block::Smmu {
-                got, start, last, ..
-            } => ("the SMMUv3 command dump", 2, got, start, last),
-            Block::Amd {
-                got, start, last, ..
-            } => ("the AMD-Vi CMD[] dump", 4, got, start, last),
-        };
-        Some((
-            start,
-            PasteError::Incomplete {
-                what,
-                got,
-                want,
-                end: last,
-            },
-        ))
+        match self {
+            Block::None => None,
+            Block::Smmu(d) => Some(d.cut_short("the SMMUv3 command dump")),
+            Block::Amd(d) => Some(d.cut_short("the AMD-Vi CMD[] dump")),
+        }
     }
 }
 
@@ -405,31 +428,23 @@ impl Paste {
         let before = self.block;
         // A block in progress takes its own continuation lines first.
         match self.block {
-            Block::Smmu {
-                mut w, got, start, ..
-            } => {
+            Block::Smmu(d) => {
                 if let Some(v) = bare_word(strip_prefixes(line)) {
-                    if let Some(slot) = w.get_mut(got) {
-                        *slot = v;
-                    }
-                    if got + 1 < 2 {
-                        self.block = Block::Smmu {
-                            w,
-                            got: got + 1,
-                            start,
-                            last: line_no,
-                        };
-                        return (None, Ok(None));
-                    }
-                    self.block = Block::None;
-                    let mut out = [0u64; 4];
-                    out[..2].copy_from_slice(&w);
-                    return (None, Ok(Some(self.emit(out, 2, start))));
+                    return match d.push(v, line_no) {
+                        ControlFlow::Continue(d) => {
+                            self.block = Block::Smmu(d);
+                            (None, Ok(None))
+                        }
+                        ControlFlow::Break([w0, w1]) => {
+                            self.block = Block::None;
+                            (None, Ok(Some(self.emit([w0, w1, 0, 0], 2, d.start))))
+                        }
+                    };
                 }
                 self.block = Block::None;
                 cut = before.cut_short();
             }
-            Block::Amd { .. } => {
+            Block::Amd(_) => {
                 if amd_dword(strip_prefixes(line)).is_none() {
                     self.block = Block::None;
                     cut = before.cut_short();
@@ -470,7 +485,7 @@ impl Paste {
     pub fn finish(&mut self) -> Option<(usize, PasteError)> {
         let b = std::mem::replace(&mut self.block, Block::None);
         let r = match b {
-            Block::Smmu { .. } | Block::Amd { .. } => b.cut_short(),
+            Block::Smmu(_) | Block::Amd(_) => b.cut_short(),
             Block::None => {
                 if self.flush_event() {
                     None
@@ -674,32 +689,30 @@ impl Paste {
     ) -> Result<Option<Pasted>, PasteError> {
         self.want(ArchId::Amd, "an AMD-Vi command dword (CMD[i])")?;
         let (i, v) = r?;
-        let (mut d, got, start) = match self.block {
-            Block::Amd { d, got, start, .. } => (d, got, start),
-            _ => ([0u32; 4], 0, line_no),
+        let dump = match self.block {
+            Block::Amd(d) => d,
+            _ => Dump::new(line_no, line_no),
         };
-        if i != got as u64 {
+        if i != dump.got as u64 {
             self.block = Block::None;
-            return Err(PasteError::DwordOrder { got: i, want: got });
+            return Err(PasteError::DwordOrder {
+                got: i,
+                want: dump.got,
+            });
         }
-        if let Some(slot) = d.get_mut(got) {
-            *slot = v;
-        }
-        if got + 1 < 4 {
-            self.block = Block::Amd {
-                d,
-                got: got + 1,
-                start,
-                last: line_no,
-            };
-            return Ok(None);
-        }
+        let d = match dump.push(v, line_no) {
+            ControlFlow::Continue(dump) => {
+                self.block = Block::Amd(dump);
+                return Ok(None);
+            }
+            ControlFlow::Break(d) => d,
+        };
         self.block = Block::None;
         // dump_command prints the command's u32 data[] in memory order: the
         // command buffer is little-endian, so w0 = data[1]:data[0].
         let w0 = u64::from(d[0]) | u64::from(d[1]) << 32;
         let w1 = u64::from(d[2]) | u64::from(d[3]) << 32;
-        Ok(Some(self.emit([w0, w1, 0, 0], 2, start)))
+        Ok(Some(self.emit([w0, w1, 0, 0], 2, dump.start)))
     }
 
     fn kernel_other(
@@ -722,12 +735,7 @@ impl Paste {
                                 .into(),
                         );
                         self.needs_command = true;
-                        self.block = Block::Smmu {
-                            w: [0; 2],
-                            got: 0,
-                            start: line_no + 1,
-                            last: line_no,
-                        };
+                        self.block = Block::Smmu(Dump::new(line_no + 1, line_no));
                         None
                     }),
             );

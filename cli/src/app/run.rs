@@ -580,24 +580,36 @@ pub fn encode(
                 let (w, n) = cmd.to_words();
                 writeln!(io.out, "{}", format_words(w.get(..n).unwrap_or(&[])))
             }
-            Err(e) => json_failure(arch, opts, io, loc, &e),
+            Err(e) => failure(arch, opts, io, loc, Failure::Json(&e)),
         }
     })
 }
 
-fn json_failure(
-    arch: &Arch,
-    opts: Opts,
-    io: &mut Io<'_>,
-    loc: Loc,
-    e: &JsonError,
-) -> io::Result<()> {
-    io.refuse(
-        opts,
-        loc,
-        || error_json(arch.id(), json_error_kind(e), &format!("{loc}: {e}")),
-        || e.to_string(),
-    )
+/// An input that could not be read as JSON or lowered.
+#[derive(Clone, Copy)]
+enum Failure<'e> {
+    Json(&'e JsonError),
+    Lower(&'e LowerError),
+}
+
+/// `e` refused at `loc` (status 1): with `--json` its error object for
+/// `arch` on stdout (a JSON error's message names the place), else on
+/// stderr (a lowering error's with its kind in front).
+fn failure(arch: &Arch, opts: Opts, io: &mut Io<'_>, loc: Loc, e: Failure<'_>) -> io::Result<()> {
+    match e {
+        Failure::Json(e) => io.refuse(
+            opts,
+            loc,
+            || error_json(arch.id(), json_error_kind(e), &format!("{loc}: {e}")),
+            || e.to_string(),
+        ),
+        Failure::Lower(e) => io.refuse(
+            opts,
+            loc,
+            || lift_error_json(arch, e),
+            || format!("{}: {e}", e.kind().as_str()),
+        ),
+    }
 }
 
 /// `lift`: native commands to generic JSON Lines.
@@ -608,7 +620,7 @@ pub fn lift(n: Native<'_>, ctx: &dyn Context, io: &mut Io<'_>) -> io::Result<()>
         ops.clear();
         let outcome = match cmd.lift(ctx, &mut ops) {
             Ok(o) => o,
-            Err(e) => return lower_failure(arch, opts, io, loc, &e),
+            Err(e) => return failure(arch, opts, io, loc, Failure::Lower(&e)),
         };
         if opts.explain && opts.json {
             let mut m = Map::new();
@@ -709,21 +721,6 @@ pub(crate) fn decode_failure(
                 format_words(w)
             )
         },
-    )
-}
-
-fn lower_failure(
-    arch: &Arch,
-    opts: Opts,
-    io: &mut Io<'_>,
-    loc: Loc,
-    e: &LowerError,
-) -> io::Result<()> {
-    io.refuse(
-        opts,
-        loc,
-        || lift_error_json(arch, e),
-        || format!("{}: {e}", e.kind().as_str()),
     )
 }
 
@@ -889,7 +886,7 @@ pub fn lower(
     for_each_text(src, io, |io, loc, line| {
         let op = match parse_line(line).and_then(|v| parse_op_value(&v)) {
             Ok(op) => op,
-            Err(e) => return json_failure(to, opts, io, loc, &e),
+            Err(e) => return failure(to, opts, io, loc, Failure::Json(&e)),
         };
         t.clear();
         t.lower_all(to, std::slice::from_ref(&op), ctx);
@@ -919,7 +916,7 @@ pub fn convert(from: Native<'_>, to: &Arch, ctx: &dyn Context, io: &mut Io<'_>) 
         t.clear();
         let c = match iommu_inval::convert(&cmd, to, ctx, &mut t.outputs) {
             Ok(c) => c,
-            Err(e) => return lower_failure(arch, opts, io, loc, &e),
+            Err(e) => return failure(arch, opts, io, loc, Failure::Lower(&e)),
         };
         t.outcome = c.lowered;
         t.errors = c.errors;

@@ -274,7 +274,7 @@ fn to_vtd(from: Native<'_>, host: &Host, ctx: &dyn Context, io: &mut Io<'_>) -> 
         // the rest is the VMM's work (`no entry:`).
         let dropped = lifted.dropped.or_else(|| {
             work.contains(VmmWork::PREFETCH)
-                .then(|| VmmWork::PREFETCH.reason())
+                .then(|| VmmWork::PREFETCH.reasons().next())
                 .flatten()
         });
         let notes: Vec<&str> = (work - VmmWork::STALL - VmmWork::PREFETCH)
@@ -300,7 +300,7 @@ fn to_vtd(from: Native<'_>, host: &Host, ctx: &dyn Context, io: &mut Io<'_>) -> 
                 io.status.note(1);
                 m.insert(
                     "error".into(),
-                    json!({"kind": "no_equivalent", "message": VmmWork::STALL.reason()}),
+                    json!({"kind": "no_equivalent", "message": VmmWork::STALL.reasons().next()}),
                 );
             }
             writeln!(io.out, "{}", Value::Object(m))?;
@@ -320,7 +320,7 @@ fn to_vtd(from: Native<'_>, host: &Host, ctx: &dyn Context, io: &mut Io<'_>) -> 
                     opts,
                     io,
                     loc,
-                    VmmWork::STALL.reason().unwrap_or("stall"),
+                    VmmWork::STALL.reasons().next().unwrap_or("stall"),
                 )?;
             }
             if opts.explain {

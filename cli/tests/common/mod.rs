@@ -64,36 +64,60 @@ impl Out {
     pub fn json(&self) -> Vec<Value> {
         json_lines(&self.stdout)
     }
+    /// Stdout as exactly `n` JSON values, one per line.
+    #[track_caller]
+    pub fn json_n(&self, n: usize) -> Vec<Value> {
+        let v = self.json();
+        self.check(v.len() == n, "JSON lines on stdout: not", &n.to_string());
+        v
+    }
 }
 
 /// A command line: `cli("decode --arch amd").arg(path).run("")`.
-pub struct Cli(Vec<String>);
+pub struct Cli {
+    args: Vec<String>,
+    /// The temporary files its arguments name, removed when it is dropped.
+    files: Vec<TempFile>,
+}
 
 /// The words of `line` (split at whitespace) as the first arguments.
 pub fn cli(line: &str) -> Cli {
-    Cli(Vec::new()).args(line)
+    Cli {
+        args: Vec::new(),
+        files: Vec::new(),
+    }
+    .args(line)
 }
 
 impl Cli {
     /// One argument as it is (a path, an empty or spaced string).
     pub fn arg(mut self, a: impl AsRef<str>) -> Self {
-        self.0.push(a.as_ref().to_string());
+        self.args.push(a.as_ref().to_string());
         self
     }
     /// The words of `line`, split at whitespace.
     pub fn args(mut self, line: &str) -> Self {
-        self.0.extend(line.split_whitespace().map(str::to_string));
+        self.args
+            .extend(line.split_whitespace().map(str::to_string));
+        self
+    }
+    /// The path of a temporary file `name` holding `contents` as the next
+    /// argument (`--topology`, `--raw`); the file lives as long as `self`.
+    pub fn file(mut self, name: &str, contents: impl AsRef<[u8]>) -> Self {
+        let f = TempFile::new(name, contents);
+        self.args.push(f.path().to_string());
+        self.files.push(f);
         self
     }
     pub fn run(&self, stdin: &str) -> Out {
-        run_bytes(&self.0, stdin.as_bytes())
+        run_bytes(&self.args, stdin.as_bytes())
     }
     /// Run with one more argument `a` as it is, and no input.
     pub fn run_arg(self, a: impl AsRef<str>) -> Out {
         self.arg(a).run("")
     }
     pub fn run_bytes(&self, stdin: &[u8]) -> Out {
-        run_bytes(&self.0, stdin)
+        run_bytes(&self.args, stdin)
     }
 }
 
