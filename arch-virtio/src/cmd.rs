@@ -1427,6 +1427,60 @@ fn set_field(c: &mut Command, n: &'static str, v: FieldValue) -> Result<(), Fiel
     Ok(())
 }
 
+// ---- the contract: NativeCommand ----------------------------------------
+
+/// The word form and named fields of the contract. `decode` reads type 7
+/// as the 2021 RFC's INVALIDATE (the newest draft, as `Features::LATEST`
+/// does); `decode_with` reads it with the features' draft.
+impl iommu_inval_core::NativeCommand for Command {
+    const ARCH: iommu_inval_core::ArchId = iommu_inval_core::ArchId::VirtioIommu;
+    const MAX_WORDS: usize = MAX_WORDS;
+    type Features = Features;
+
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        Self::decode_words(words, Draft::Rfc2021)
+    }
+    fn check_features(&self, features: &Features) -> Result<(), DecodeError> {
+        self.check_with(features)
+    }
+    fn decode_with(words: &[u64], features: &Features) -> Result<Self, DecodeError> {
+        let c = Self::decode_words(words, parse_draft(features.draft))?;
+        c.check_with(features)?;
+        Ok(c)
+    }
+    fn words(&self) -> usize {
+        self.word_count()
+    }
+    fn encode_into(&self, out: &mut [u64]) -> Result<usize, DecodeError> {
+        self.encode_words(out)
+    }
+    /// The provided `validate` re-decodes with `decode`, which reads type 7
+    /// as the 2021 RFC's: a 2018-draft request reads back with its own
+    /// draft's layout instead (the buffer is `MAX_WORDS` either way).
+    fn validate(&self) -> Result<(), DecodeError> {
+        self.check_valid()
+    }
+    fn op(&self) -> &'static str {
+        self.name()
+    }
+    fn for_each_field(&self, f: &mut dyn FnMut(&'static str, FieldValue)) {
+        self.visit_fields(f)
+    }
+    fn field_names(op: &str) -> Option<&'static [&'static str]> {
+        Command::names_of(op)
+    }
+    fn from_fields(
+        op: &str,
+        fields: &mut dyn Iterator<Item = (&str, FieldValue)>,
+        words: usize,
+    ) -> Result<Self, FieldError> {
+        Command::build(op, fields, words)
+    }
+    fn op_names() -> &'static [&'static str] {
+        &OP_NAMES
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

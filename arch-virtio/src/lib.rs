@@ -85,18 +85,8 @@
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
-#[cfg(feature = "arbitrary")]
-mod arb;
-// The word form and named fields, the lift and the lowering are wired into
-// `core::arch::Arch` once the contract has a virtio-iommu architecture
-// (`arch_impl!`); until then only the tests call them.
-#[allow(dead_code)]
 mod cmd;
 mod features;
-#[allow(dead_code)]
-mod lift;
-#[allow(dead_code)]
-mod lower;
 pub mod status;
 
 #[cfg(feature = "arbitrary")]
@@ -113,3 +103,14 @@ pub use features::{
     Draft, Features, CONFIG_LEN, F_ALL, F_BYPASS, F_BYPASS_CONFIG, F_DOMAIN_RANGE, F_INPUT_RANGE,
     F_MAP_UNMAP, F_MMIO, F_PROBE,
 };
+
+iommu_inval_core::arch_impl!(
+    /// virtio-iommu: the [`Arch`](iommu_inval_core::arch::Arch) of this
+    /// crate. It has no ring ([`RingArch`](iommu_inval_core::arch::RingArch)):
+    /// its requests are virtqueue descriptor chains. One op lowers to at
+    /// most two requests whatever the budget.
+    VirtioIommu,
+    budget = 2
+);
+
+pub use iommu_inval_core::{Context, NativeCommand};

@@ -36,7 +36,7 @@
 
 use crate::cmd::*;
 use crate::features::{Draft, Features};
-use iommu_inval_core::lower::{dropped, is_inverted, lacking, Budget};
+use iommu_inval_core::lower::{dropped, is_inverted, lacking, Budget, Lowering};
 use iommu_inval_core::model::*;
 use iommu_inval_core::{Context, LowerError, Sink};
 
@@ -308,6 +308,41 @@ fn req_2018(scope: Scope, domain: u32, flags: u16) -> Command {
         }
     }
     Command::Invalidate2018(r)
+}
+
+/// Every op but invalidations: a sync emits nothing (exact), the rest has
+/// no request.
+impl Lowering for crate::VirtioIommu {
+    const NO_PREFETCH: &'static str = "virtio-iommu has no prefetch request";
+    const NO_STALL: [&'static str; 2] = [
+        "virtio-iommu has no stall resume request",
+        "virtio-iommu has no stall terminate request",
+    ];
+
+    /// No request: virtio-iommu has no sync. Each request completes on its
+    /// own and the driver waits for its completion, so the completion of
+    /// the requests before a sync is the barrier: nothing to emit, exact.
+    /// A signal at completion (an interrupt, a store, an event) is the
+    /// virtqueue's used-buffer notification, not a request's, and draining
+    /// page requests has no request either: `NoEquivalent`.
+    fn lower_sync(
+        b: &Barrier,
+        _host: &Host<'_>,
+        _out: &mut dyn Sink<Command>,
+    ) -> Result<Outcome, LowerError> {
+        if b.store.is_some() || b.interrupt || b.sev || b.drain_page_requests {
+            return Err(LowerError::NoEquivalent(
+                "virtio-iommu has no sync request: its completion signal is the virtqueue's",
+            ));
+        }
+        Ok(Outcome::default())
+    }
+
+    fn lower_page_response(_r: &PageResponse, _host: &Host<'_>) -> Result<Command, LowerError> {
+        Err(LowerError::NoEquivalent(
+            "virtio-iommu has no page-request response (the drafts' PAGE_RESP is not implemented)",
+        ))
+    }
 }
 
 #[cfg(test)]

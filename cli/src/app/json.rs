@@ -58,6 +58,7 @@ pub const fn opcode_bits(arch: ArchId) -> &'static str {
         ArchId::Vtd => "type = w0[3:0] | w0[11:9] << 4",
         ArchId::Amd => "w0[63:60]",
         ArchId::Riscv => "opcode w0[6:0] | func3 w0[9:7] << 7",
+        ArchId::VirtioIommu => "type = byte 0 (w0[7:0])",
     }
 }
 
