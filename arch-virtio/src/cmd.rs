@@ -795,6 +795,13 @@ impl Command {
         }
     }
 
+    /// The word count of op `op`'s requests (its type's readable length in
+    /// 64-bit words), which the contract's `from_fields` takes: a tool that
+    /// builds a request from named fields needs no width of its own.
+    pub fn words_of_op(op: &str) -> Option<usize> {
+        blank(op).map(|c| c.word_count())
+    }
+
     /// The draft whose layout the request has (`None`: a ratified request).
     pub const fn draft(&self) -> Draft {
         match self {

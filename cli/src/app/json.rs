@@ -191,6 +191,11 @@ pub fn parse_native_value(arch: &Arch, v: &Value, words: usize) -> Result<Native
         }
         vals.push((k.as_str(), to_field_value(k, v)?));
     }
+    // A virtio-iommu request's length is its type's, not a width the caller picks.
+    let words = match arch.id() {
+        ArchId::VirtioIommu => iommu_inval::virtio::Command::words_of_op(op).unwrap_or(words),
+        _ => words,
+    };
     match build(arch, op, &vals, words) {
         Err(FieldError::TooWide(f)) => {
             // A 1-bit field given as 0/1 (or a wide one as true/false): retry with the other type.
