@@ -14,10 +14,14 @@
 //!   the [`Draft`] a device implements (drafts are not feature bits).
 //! * [`status`]: the tail's status codes, the status of every refusal, and
 //!   the event queue's fault record.
-//! * The lift (requests to generic operations: UNMAP and DETACH are
-//!   invalidations in all but name; INVALIDATE is the seed proposal's
-//!   request) and the lowering (generic invalidations to INVALIDATE
-//!   requests of a draft; a ratified device has none).
+//! * [`VirtioIommu`]: the crate's [`Arch`](iommu_inval_core::arch::Arch)
+//!   (no ring: no `RingArch`), with the lift (requests to generic
+//!   operations: UNMAP and DETACH are invalidations in all but name;
+//!   INVALIDATE is the seed proposal's request, `core::seed`) and the
+//!   lowering (generic invalidations to INVALIDATE requests of a draft; a
+//!   ratified device has none, and no invalidation is ever lowered to
+//!   UNMAP; a sync lowers to nothing); [`prelude`] imports it all.
+//!   docs/VIRTIO_IOMMU.md gives the mapping request by request.
 //!
 //! ## The requests
 //!
