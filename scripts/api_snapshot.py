@@ -26,6 +26,7 @@ CRATES = [
     "iommu-inval-vtd",
     "iommu-inval-amd",
     "iommu-inval-riscv",
+    "iommu-inval-virtio",
     "iommu-inval-iommufd",
     "iommu-inval",
 ]

@@ -46,6 +46,9 @@ enum ArchArg {
     /// RISC-V IOMMU command queue (16-byte commands)
     #[value(alias = "risc-v", alias = "rv")]
     Riscv,
+    /// virtio-iommu requests (one request's readable bytes in hex per line)
+    #[value(name = "virtio-iommu", alias = "virtio")]
+    VirtioIommu,
 }
 
 impl ArchArg {
@@ -55,6 +58,7 @@ impl ArchArg {
             ArchArg::Vtd => ArchId::Vtd,
             ArchArg::Amd => ArchId::Amd,
             ArchArg::Riscv => ArchId::Riscv,
+            ArchArg::VirtioIommu => ArchId::VirtioIommu,
         }
     }
 }

@@ -92,7 +92,7 @@ proptest! {
             if let Ok(c) = arch.decode(&words[..n]) {
                 let j = command_to_json(&c).to_string();
                 let back = parse_native_json(id, &j, n).map(|d| d.to_words());
-                let mut want = [0u64; 4];
+                let mut want = [0u64; iommu_inval::core::native::MAX_WORDS];
                 want[..n].copy_from_slice(&words[..n]);
                 prop_assert_eq!(back, Ok((want, n)), "{}", j);
             }

@@ -109,6 +109,7 @@ fn bases(arch: &Arch) -> BTreeMap<&'static str, Vec<NativeAny>> {
         ArchId::Vtd => &["examples/vtd.cmds", "examples/vtd256.cmds"],
         ArchId::Amd => &["examples/amd.cmds"],
         ArchId::Riscv => &["examples/riscv.cmds"],
+        ArchId::VirtioIommu => &[],
     };
     for f in files {
         let text = std::fs::read_to_string(root().join(f)).unwrap();
@@ -243,6 +244,7 @@ fn opcode(a: ArchId, c: &NativeAny) -> u64 {
         ArchId::Vtd => (w[0] & 0xf) | ((w[0] >> 9) & 0x7) << 4,
         ArchId::Amd => w[0] >> 60,
         ArchId::Riscv => w[0] & 0x3ff,
+        ArchId::VirtioIommu => w[0] & 0xff,
     }
 }
 
@@ -317,12 +319,21 @@ fn markers(a: ArchId) -> (String, String) {
     )
 }
 
+/// The architectures whose command tables docs/SPEC.md renders as bit
+/// ranges of 64-bit words: virtio-iommu's requests are byte layouts, in
+/// docs/VIRTIO_IOMMU.md (checked by arch-virtio's offset tests).
+fn ring_arches() -> impl Iterator<Item = ArchId> {
+    ArchId::ALL
+        .into_iter()
+        .filter(|a| *a != ArchId::VirtioIommu)
+}
+
 #[test]
 fn spec_tables_match_the_codecs() {
     let path = root().join("docs/SPEC.md");
     let mut doc = std::fs::read_to_string(&path).unwrap();
     let update = std::env::var_os("UPDATE_SPEC").is_some();
-    for a in ArchId::ALL {
+    for a in ring_arches() {
         let (start, end) = markers(a);
         let i = doc
             .find(&start)
@@ -370,7 +381,7 @@ fn tables_name_every_op_and_field_in_order() {
     // Independent of the generator: the rows of the doc are op_names, and
     // each row's field names are field_names, in order.
     let doc = std::fs::read_to_string(root().join("docs/SPEC.md")).unwrap();
-    for a in ArchId::ALL {
+    for a in ring_arches() {
         let arch = Arch::new(a);
         let (start, end) = markers(a);
         let i = doc.find(&start).unwrap() + start.len();

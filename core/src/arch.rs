@@ -38,8 +38,6 @@ pub trait Arch:
     type Features: FeatureSet;
     /// Its native command.
     type Command: NativeCommand<Features = Self::Features>;
-    /// Its command queue front end (consumer and producer).
-    type Queue: QueueProducer<Arch = Self>;
     /// Which architecture ([`NativeCommand::ARCH`] of its command).
     const ID: ArchId = <Self::Command as NativeCommand>::ARCH;
     /// The lowering budget when none is chosen.
@@ -84,6 +82,15 @@ pub trait Arch:
         let _ = Self::lift(cmd, ctx, &mut ops);
         crate::footprint::Footprint::of_ops(ops.iter(), ctx)
     }
+}
+
+/// An architecture whose commands come through a ring of fixed-size slots
+/// with head and tail registers (SMMUv3, VT-d, AMD-Vi, RISC-V): its queue
+/// front end. virtio-iommu is an [`Arch`] without one: its requests are
+/// descriptor chains of a virtqueue, whose front end is apart.
+pub trait RingArch: Arch {
+    /// Its command queue front end (consumer and producer).
+    type Queue: QueueProducer<Arch = Self>;
 }
 
 /// Architecture `A` as a lowering target: the host's features and the
@@ -152,16 +159,7 @@ impl<A: Arch> Target<A> {
 #[allow(clippy::crate_in_macro_def)]
 #[macro_export]
 macro_rules! arch_impl {
-    ($(#[$m:meta])* $name:ident, $queue:ty, budget = $budget:expr) => {
-        mod lift;
-        mod lower;
-        pub mod prelude;
-        pub mod queue;
-        #[cfg(feature = "arbitrary")]
-        mod arb;
-        #[cfg(feature = "arbitrary")]
-        pub use arb::arbitrary_words;
-
+    (@arch $(#[$m:meta])* $name:ident, budget = $budget:expr) => {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
         pub struct $name;
@@ -169,7 +167,6 @@ macro_rules! arch_impl {
         impl $crate::arch::Arch for $name {
             type Features = crate::Features;
             type Command = crate::Command;
-            type Queue = $queue;
             const DEFAULT_BUDGET: $crate::lower::Budget = $crate::lower::Budget::new($budget);
             const MAX_LOWERED: usize = crate::lower::max_lowered(Self::DEFAULT_BUDGET);
             // One call holding the `Emit` in its own frame (the crate's
@@ -207,6 +204,32 @@ macro_rules! arch_impl {
             fn lacks(features: &crate::Features) -> $crate::model::Caches {
                 crate::lower::lacks(features)
             }
+        }
+    };
+    // An architecture without a ring (virtio-iommu): no `queue` module.
+    ($(#[$m:meta])* $name:ident, budget = $budget:expr) => {
+        mod lift;
+        mod lower;
+        pub mod prelude;
+        #[cfg(feature = "arbitrary")]
+        mod arb;
+
+        $crate::arch_impl!(@arch $(#[$m])* $name, budget = $budget);
+    };
+    ($(#[$m:meta])* $name:ident, $queue:ty, budget = $budget:expr) => {
+        mod lift;
+        mod lower;
+        pub mod prelude;
+        pub mod queue;
+        #[cfg(feature = "arbitrary")]
+        mod arb;
+        #[cfg(feature = "arbitrary")]
+        pub use arb::arbitrary_words;
+
+        $crate::arch_impl!(@arch $(#[$m])* $name, budget = $budget);
+
+        impl $crate::arch::RingArch for $name {
+            type Queue = $queue;
         }
     };
 }

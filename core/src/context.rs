@@ -23,7 +23,7 @@ pub(crate) const NO_PASID_TAG: u32 = 0;
 pub(crate) const fn tag_max(arch: ArchId) -> u32 {
     match arch {
         ArchId::Smmuv3 => 0xffff,
-        ArchId::Vtd | ArchId::Amd | ArchId::Riscv => 0xf_ffff,
+        ArchId::Vtd | ArchId::Amd | ArchId::Riscv | ArchId::VirtioIommu => 0xf_ffff,
     }
 }
 
@@ -527,7 +527,7 @@ mod topology {
         /// Domain id → its entry.
         domain: Vec<(u32, u32)>,
         /// Native domain id → generic domain id, per architecture.
-        native: [Vec<(u32, u32)>; 4],
+        native: [Vec<(u32, u32)>; 5],
         /// Device rid → (domain, ats).
         device: Vec<(u32, u32, bool)>,
         /// Domain → its devices' rids, in file order.
@@ -671,6 +671,7 @@ mod topology {
             ArchId::Vtd => 1,
             ArchId::Amd => 2,
             ArchId::Riscv => 3,
+            ArchId::VirtioIommu => 4,
         }
     }
 
@@ -785,6 +786,8 @@ mod topology {
             ArchId::Vtd => d.vtd.map(|x| u32::from(x.did)),
             ArchId::Amd => d.amd.map(|x| u32::from(x.domain_id)),
             ArchId::Riscv => d.riscv.map(|x| u32::from(x.gscid)),
+            // virtio-iommu domains are the topology's domains.
+            ArchId::VirtioIommu => Some(d.id),
         }
     }
 
@@ -966,6 +969,14 @@ mod topology {
                 ArchId::Smmuv3 => u16::try_from(tag)
                     .is_ok_and(|asid| self.index.asid.pasids_of_tag(domain, asid, f)),
                 ArchId::Riscv => self.index.pscid.pasids_of_tag(domain, tag, f),
+                // The vSVA drafts' INVALIDATE names the PASID itself, and has
+                // no tag for requests without PASID.
+                ArchId::VirtioIommu => {
+                    if tag <= tag_max(arch) {
+                        f(PasidSel::One(tag));
+                    }
+                    true
+                }
                 ArchId::Vtd | ArchId::Amd => {
                     // The tag is the PASID; the domain's no-PASID tag is
                     // shared with the PASID of that number unless the
@@ -1014,7 +1025,7 @@ mod topology {
                     self.index.asid.tags_of(domain, p, &mut |a| f(u32::from(a)))
                 }
                 (ArchId::Riscv, PasidSel::One(p)) => self.index.pscid.tags_of(domain, p, f),
-                (ArchId::Vtd | ArchId::Amd, PasidSel::One(p)) => {
+                (ArchId::Vtd | ArchId::Amd | ArchId::VirtioIommu, PasidSel::One(p)) => {
                     if p > tag_max(arch) {
                         return false;
                     }
@@ -1026,6 +1037,7 @@ mod topology {
                     .asid
                     .no_pasid_tags(domain, &mut |a| f(u32::from(a))),
                 (ArchId::Riscv, PasidSel::NoPasid) => self.index.pscid.no_pasid_tags(domain, f),
+                (ArchId::VirtioIommu, PasidSel::NoPasid) => false,
                 (ArchId::Vtd | ArchId::Amd, PasidSel::NoPasid) => {
                     match domain {
                         DomainSel::One(d) => f(self.no_pasid_tag(arch, d)),

@@ -41,9 +41,26 @@ pub trait Lowering: Arch {
     /// The one command of barrier `b` (without the parts `NO_EVENT` and
     /// `NO_DRAIN` refuse), or `NoEquivalent`.
     fn lower_barrier(
+        _b: &Barrier,
+        _host: &Host<'_, Self::Features>,
+    ) -> Result<Self::Command, LowerError> {
+        Err(LowerError::NoEquivalent("no sync command"))
+    }
+    /// A sync: the one command of [`lower_barrier`](Self::lower_barrier)
+    /// after the `NO_EVENT` and `NO_DRAIN` refusals, unless the
+    /// architecture has no sync command because each of its requests
+    /// completes on its own (virtio-iommu: nothing is emitted, exactly).
+    fn lower_sync(
         b: &Barrier,
         host: &Host<'_, Self::Features>,
-    ) -> Result<Self::Command, LowerError>;
+        out: &mut dyn Sink<Self::Command>,
+    ) -> Result<Outcome, LowerError> {
+        match (Self::NO_EVENT, Self::NO_DRAIN) {
+            (Some(why), _) if b.sev => Err(LowerError::NoEquivalent(why)),
+            (_, Some(why)) if b.drain_page_requests => Err(LowerError::NoEquivalent(why)),
+            _ => emit_one(out, Self::lower_barrier(b, host)?),
+        }
+    }
     /// The one command of a page response, or `NoEquivalent`.
     fn lower_page_response(
         r: &PageResponse,
@@ -122,6 +139,7 @@ pub fn lower<A: Lowering, X: Context + ?Sized>(
     match op {
         Op::Inval(i) => inval((i, host, ctx, out)),
         Op::Prefetch(p) => A::lower_prefetch(p, host, out),
+        Op::Sync(b) => A::lower_sync(b, host, out),
         _ => emit_one(out, lower_one::<A>(op, host)?),
     }
 }
@@ -131,11 +149,6 @@ pub fn lower<A: Lowering, X: Context + ?Sized>(
 #[inline(never)]
 fn lower_one<A: Lowering>(op: &Op, host: &Host<'_, A::Features>) -> Result<A::Command, LowerError> {
     match op {
-        Op::Sync(b) => match (A::NO_EVENT, A::NO_DRAIN) {
-            (Some(why), _) if b.sev => Err(LowerError::NoEquivalent(why)),
-            (_, Some(why)) if b.drain_page_requests => Err(LowerError::NoEquivalent(why)),
-            _ => A::lower_barrier(b, host),
-        },
         Op::PageResponse(r) => A::lower_page_response(r, host),
         Op::Resume {
             device,
@@ -143,8 +156,8 @@ fn lower_one<A: Lowering>(op: &Op, host: &Host<'_, A::Features>) -> Result<A::Co
             action,
         } => A::lower_stall(*device, Some((*stag, *action))),
         Op::StallTerminate { device } => A::lower_stall(*device, None),
-        Op::Inval(_) | Op::Prefetch(_) => Err(LowerError::Invalid(
-            "an invalidation or prefetch is not a one-command op",
+        Op::Inval(_) | Op::Prefetch(_) | Op::Sync(_) => Err(LowerError::Invalid(
+            "an invalidation, prefetch or sync is not a one-command op",
         )),
     }
 }

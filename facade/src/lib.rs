@@ -1,7 +1,7 @@
 //! # iommu-inval (the library a VMM depends on)
 //!
 //! Re-exports the crates of the project ([`core`], [`arm`], [`vtd`], [`amd`],
-//! [`riscv`], [`iommufd`]) and gives one architecture-neutral handle over
+//! [`riscv`], [`virtio`], [`iommufd`]) and gives one architecture-neutral handle over
 //! the four native command sets, with static dispatch (`enum_dispatch`):
 //!
 //! * [`Arch`]: an architecture with the host it lowers for ([`Target`]:
@@ -26,7 +26,8 @@
 //! // INVALIDATE_IOMMU_ALL: opcode 0x8 in w0[63:60].
 //! let cmd = amd.decode(&[0x8000_0000_0000_0000, 0]).unwrap();
 //! assert_eq!(cmd.op(), "INVALIDATE_IOMMU_ALL");
-//! assert_eq!(cmd.to_words(), ([0x8000_0000_0000_0000, 0, 0, 0], 2));
+//! let (w, n) = cmd.to_words();
+//! assert_eq!(&w[..n], [0x8000_0000_0000_0000, 0]);
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -36,6 +37,7 @@ pub use iommu_inval_arm as arm;
 pub use iommu_inval_core as core;
 pub use iommu_inval_iommufd as iommufd;
 pub use iommu_inval_riscv as riscv;
+pub use iommu_inval_virtio as virtio;
 pub use iommu_inval_vtd as vtd;
 
 pub use convert::{convert, Converted};
@@ -52,6 +54,7 @@ use iommu_inval_core::arch::Arch as ArchImpl;
 pub use iommu_inval_core::arch::Target;
 use iommu_inval_core::footprint::Footprint;
 use iommu_inval_core::model::Caches;
+use iommu_inval_core::native::MAX_WORDS;
 use iommu_inval_core::sink::Full;
 use iommu_inval_core::{
     ArchId, Context, DecodeError, FeatureSet, FieldError, FieldValue, LowerError, NativeCommand,
@@ -64,7 +67,7 @@ pub trait AnyCommand {
     /// Its architecture.
     fn arch_id(&self) -> ArchId;
     /// The encoded words (slots past the count are 0) and their count.
-    fn to_words(&self) -> ([u64; 4], usize);
+    fn to_words(&self) -> ([u64; MAX_WORDS], usize);
     /// Visit the fields in table order.
     fn visit_fields(&self, f: &mut dyn FnMut(&'static str, FieldValue));
     /// Lift to generic ops (appended to `out`).
@@ -181,8 +184,8 @@ where
 }
 
 /// The [`AnyCommand`] of a command of architecture `A`.
-fn to_words<A: ArchImpl>(c: &A::Command) -> ([u64; 4], usize) {
-    let mut w = [0u64; 4];
+fn to_words<A: ArchImpl>(c: &A::Command) -> ([u64; MAX_WORDS], usize) {
+    let mut w = [0u64; MAX_WORDS];
     let n = c.encode_into(&mut w).unwrap_or(0);
     (w, n)
 }
@@ -205,7 +208,7 @@ macro_rules! impl_arch {
             fn arch_id(&self) -> ArchId {
                 $krate::$a::ID
             }
-            fn to_words(&self) -> ([u64; 4], usize) {
+            fn to_words(&self) -> ([u64; MAX_WORDS], usize) {
                 to_words::<$krate::$a>(self)
             }
             fn visit_fields(&self, f: &mut dyn FnMut(&'static str, FieldValue)) {
@@ -302,6 +305,7 @@ architectures! {
     Vtd: vtd::Vtd, "Intel VT-d.", "CAP_REG / ECAP_REG.";
     Amd: amd::AmdVi, "AMD-Vi.", "The Extended Feature Register.";
     Riscv: riscv::RiscV, "RISC-V IOMMU.", "`capabilities` / `fctl` (ATS, NL, S, WSI).";
+    VirtioIommu: virtio::VirtioIommu, "virtio-iommu.", "Feature bits, configuration and vSVA draft.";
 }
 
 /// The README's code blocks, compiled and run as doc tests.

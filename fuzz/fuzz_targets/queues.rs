@@ -26,7 +26,7 @@
 //! register writes and queue images); [`ARCHES`] lists each architecture once.
 #![no_main]
 use arbitrary::{Result, Unstructured};
-use iommu_inval::core::arch::Arch;
+use iommu_inval::core::arch::RingArch;
 use iommu_inval::core::device::{
     Backend, BackendError, CommandQueue, FaultCause, Fetched, QueueEngine, BATCH_OPS,
 };
@@ -68,7 +68,7 @@ struct Image {
 
 /// What an architecture adds to the generic drivers: everything here is
 /// its own registers and front-end extras.
-trait Fuzzed: Arch {
+trait Fuzzed: RingArch {
     /// The emulated IOMMU: one of the architecture's presets (revisions).
     fn features(u: &mut Unstructured<'_>) -> Result<Self::Features> {
         let presets = <Self::Features as FeatureSet>::PRESETS;

@@ -463,11 +463,11 @@ fn raw(u: &mut Unstructured<'_>) -> arbitrary::Result<u64> {
 /// representable and legal.
 fn exact<A: Arch>(c: &A::Command) -> bool {
     use iommu_inval_core::NativeCommand;
-    let mut w = [0u64; 4];
+    let mut w = [0u64; iommu_inval_core::native::MAX_WORDS];
     match c.encode_into(&mut w) {
-        Ok(n) => w
-            .get(..n)
-            .is_some_and(|w| A::Command::decode(w).as_ref() == Ok(c)),
+        Ok(n) => w.get(..n).is_some_and(|w| {
+            A::Command::decode_with(w, &A::full_host(c).features).as_ref() == Ok(c)
+        }),
         Err(_) => false,
     }
 }
@@ -650,8 +650,8 @@ fn built_command_checks<A: Arch>(
     c.validate()
         .map_err(|e| format!("{}: built but validate refuses: {e:?}", what()))?;
     crate::check_valid_cmd::<A>(c, None).map_err(|e| format!("{}: {e}", what()))?;
-    let mut full = [0u64; 4];
-    let mut checked = [0u64; 4];
+    let mut full = [0u64; iommu_inval_core::native::MAX_WORDS];
+    let mut checked = [0u64; iommu_inval_core::native::MAX_WORDS];
     let n = c
         .encode_into(&mut full)
         .map_err(|e| format!("{}: encode_into: {e:?}", what()))?;
@@ -661,7 +661,7 @@ fn built_command_checks<A: Arch>(
         return Err(format!("{}: checked encode differs", what()));
     }
     for short in 0..n {
-        let mut buf = [0u64; 4];
+        let mut buf = [0u64; iommu_inval_core::native::MAX_WORDS];
         let slot = buf.get_mut(..short).unwrap_or(&mut []);
         for r in [c.encode_into(slot), c.encode_checked_into(slot)] {
             match r {

@@ -20,7 +20,7 @@ use iommu_inval_core::{Context, FieldValue, LowerError, NativeCommand, Outcome, 
 
 use crate::{
     describe, fields_of, lower_vec, project_for, relift, required, trusting_hint, AllCaps, Amd,
-    Arch, Riscv, Smmu, Target, Vtd,
+    Arch, Riscv, Smmu, Target, Virtio, Vtd,
 };
 use iommu_inval_core::Budget;
 
@@ -88,7 +88,7 @@ fn own_decoder<C: NativeCommand, K: core::fmt::Debug>(
     caps: &K,
     f: &C::Features,
 ) -> Result<(), String> {
-    let mut w = [0u64; 4];
+    let mut w = [0u64; iommu_inval_core::native::MAX_WORDS];
     c.encode_into(&mut w)
         .and_then(|n| C::decode_with(w.get(..n).unwrap_or(&w), f))
         .map(|_| ())
@@ -256,13 +256,31 @@ impl HostCaps for Riscv {
     }
 }
 
-/// Arbitrary host caps of all four architectures.
+impl HostCaps for Virtio {
+    fn arbitrary_caps(u: &mut Unstructured<'_>) -> arbitrary::Result<Target<Self>> {
+        use iommu_inval_virtio::{Draft, Features};
+        let features = Features {
+            bits: u.int_in_range(0..=iommu_inval_virtio::F_ALL)?,
+            // The granule: bytes, 4 KiB, 64 KiB, or 2 MiB and 4 KiB.
+            page_size_mask: *u.choose(&[1u64, 0x1000, 0x1_0000, 0x20_1000])?,
+            draft: *u.choose(&[Draft::None, Draft::Brucker2018, Draft::Rfc2021])?,
+            ..Features::ALL
+        };
+        with_budget(features, u)
+    }
+    fn conforms(c: &Self::Command, caps: &Self::Features) -> Result<(), String> {
+        own_decoder(c, caps, caps)
+    }
+}
+
+/// Arbitrary host caps of all five architectures.
 pub fn arbitrary_all_caps(u: &mut Unstructured<'_>) -> arbitrary::Result<AllCaps> {
     Ok(AllCaps {
         smmu: Smmu::arbitrary_caps(u)?,
         vtd: Vtd::arbitrary_caps(u)?,
         amd: Amd::arbitrary_caps(u)?,
         riscv: Riscv::arbitrary_caps(u)?,
+        virtio: Virtio::arbitrary_caps(u)?,
     })
 }
 

@@ -80,6 +80,8 @@ pub type Vtd = iommu_inval_vtd::Vtd;
 pub type Amd = iommu_inval_amd::AmdVi;
 /// RISC-V IOMMU.
 pub type Riscv = iommu_inval_riscv::RiscV;
+/// virtio-iommu.
+pub type Virtio = iommu_inval_virtio::VirtioIommu;
 
 /// `features` with the default budget of `A`.
 fn host<A: CoreArch>(features: A::Features) -> Target<A> {
@@ -124,6 +126,38 @@ two_word_arch!(Amd, iommu_inval_amd, iommu_inval_amd::Features::LATEST);
 // Every command the RISC-V codec accepts is one this host implements: the
 // range and non-leaf extensions, ATS, wired interrupts, 20-bit PIDs.
 two_word_arch!(Riscv, iommu_inval_riscv, iommu_inval_riscv::Features::ALL);
+
+// virtio-iommu: requests of 3 to 10 words; the host of a round trip is
+// a device of every feature with the request's own draft.
+impl Arch for Virtio {
+    const WIDTHS: &'static [usize] = &[3, 4, 5, 8, 9, 10];
+    fn arbitrary_words(u: &mut Unstructured<'_>) -> arbitrary::Result<Vec<u64>> {
+        let (b, n) = iommu_inval_virtio::arbitrary_bytes(u)?;
+        Ok(b.get(..n)
+            .unwrap_or(&[])
+            .chunks(8)
+            .map(|c| c.iter().rev().fold(0u64, |w, &x| w << 8 | u64::from(x)))
+            .collect())
+    }
+    fn encode_fixed(cmd: &Self::Command) -> Vec<u64> {
+        let mut w = [0u64; iommu_inval_virtio::MAX_WORDS];
+        let n = cmd.encode_into(&mut w).unwrap_or(0);
+        w.get(..n).unwrap_or(&[]).to_vec()
+    }
+    fn decode_inherent(words: &[u64]) -> Result<Self::Command, DecodeError> {
+        <Self::Command as NativeCommand>::decode(words)
+    }
+    fn full_host(cmd: &Self::Command) -> Target<Self> {
+        let draft = match cmd.draft() {
+            iommu_inval_virtio::Draft::None => iommu_inval_virtio::Draft::Rfc2021,
+            d => d,
+        };
+        host(iommu_inval_virtio::Features {
+            draft,
+            ..iommu_inval_virtio::Features::ALL
+        })
+    }
+}
 
 impl Arch for Vtd {
     const WIDTHS: &'static [usize] = &[2, 4];
@@ -179,10 +213,19 @@ pub(crate) fn describe<C: NativeCommand>(c: &C) -> String {
 /// Encode a command through the trait, checking the trait's own contract.
 pub fn encode_words<C: NativeCommand>(c: &C) -> Result<Vec<u64>, String> {
     let n = c.words();
-    let mut buf = [0u64; 4];
-    let Some(slot) = buf.get_mut(..n) else {
-        return Err(format!("{}: words() = {n}, more than 4", describe(c)));
+    let mut buf = [0u64; iommu_inval_core::native::MAX_WORDS];
+    let Some(slot) = buf.get_mut(..n.min(C::MAX_WORDS)) else {
+        return Err(format!(
+            "{}: words() = {n}, more than any command",
+            describe(c)
+        ));
     };
+    if slot.len() < n {
+        return Err(format!(
+            "{}: words() = {n}, more than its MAX_WORDS",
+            describe(c)
+        ));
+    }
     match c.encode_into(slot) {
         Ok(k) if k == n => Ok(slot.to_vec()),
         Ok(k) => Err(format!(
@@ -224,7 +267,14 @@ pub fn check_r1<A: Arch>(words: &[u64]) -> Result<(), String> {
 }
 
 fn check_decode_error<A: Arch>(words: &[u64], e: &DecodeError) -> Result<(), String> {
-    let good_len = A::WIDTHS.contains(&words.len());
+    let good_len = match A::ID {
+        // A virtio-iommu request's length is its type's; an unknown type
+        // is refused as such whatever the length.
+        ArchId::VirtioIommu => words.first().is_some_and(|w| {
+            iommu_inval_virtio::len_of_type(*w as u8).is_none_or(|b| b.div_ceil(8) == words.len())
+        }),
+        _ => A::WIDTHS.contains(&words.len()),
+    };
     match e.kind {
         ErrorKind::NoEquivalent => return Err("decode must not report no_equivalent".into()),
         ErrorKind::BadLength => {
@@ -342,7 +392,9 @@ pub fn check_valid_cmd<A: Arch>(c: &A::Command, words: Option<&[u64]>) -> Result
             hex(&enc)
         ));
     }
-    match <A::Command as NativeCommand>::decode(&enc) {
+    // Decoded as the host that could have issued it (a virtio-iommu
+    // request of the 2018 draft reads back with that draft's layout).
+    match <A::Command as NativeCommand>::decode_with(&enc, &A::full_host(c).features) {
         Ok(back) if back == *c => {}
         Ok(back) => {
             return Err(format!(
@@ -480,6 +532,7 @@ pub fn project_for(target: ArchId, fp: &Footprint) -> Footprint {
     );
     let smmu = match target {
         ArchId::Vtd | ArchId::Amd => return fp.fold_regimes(false),
+        ArchId::VirtioIommu => return project_virtio(fp),
         ArchId::Smmuv3 => true,
         ArchId::Riscv => false,
     };
@@ -521,6 +574,25 @@ pub fn project_for(target: ArchId, fp: &Footprint) -> Footprint {
     } else {
         f.fold_regimes(true)
     }
+}
+
+/// What a virtio-iommu of a draft can name: one non-secure guest regime
+/// (its requests name domains), no interrupt remapping.
+fn project_virtio(fp: &Footprint) -> Footprint {
+    const KIND_INTR_REMAP: u64 = kind(Caches::INTR_REMAP);
+    let mut f = Footprint::new();
+    for b in fp.fold_regimes(false).boxes() {
+        let (lo, hi) = b.get(Dim::Kind);
+        if lo == KIND_INTR_REMAP && hi == KIND_INTR_REMAP {
+            continue;
+        }
+        f.push(if hi == KIND_INTR_REMAP {
+            b.with(Dim::Kind, lo, KIND_INTR_REMAP - 1)
+        } else {
+            *b
+        });
+    }
+    f
 }
 
 /// The footprint without the device-TLB entries of devices that `ctx` says
@@ -595,7 +667,7 @@ pub fn may_drop(target: ArchId, op: &Op, ctx: &dyn Context) -> bool {
                         || (i.regime == Regime::Hyp && i.caches.intersects(Caches::CONFIG))
                 }
                 ArchId::Vtd | ArchId::Amd => i.regime.is_secure(),
-                ArchId::Riscv => {
+                ArchId::Riscv | ArchId::VirtioIommu => {
                     i.regime.is_secure()
                         || i.caches.contains(Caches::INTR_REMAP)
                         || (i.regime == Regime::Hyp
@@ -638,9 +710,41 @@ pub fn may_refuse(target: ArchId, op: &Op, ctx: &dyn Context) -> bool {
             }
         },
     };
-    (i.caches.contains(Caches::DEV_TLB) && many_devices)
+    (i.caches.contains(Caches::DEV_TLB) && many_devices && target != ArchId::VirtioIommu)
         || may_be_invalid(target, op)
+        || (target == ArchId::VirtioIommu && virtio_cannot_name(i, ctx))
         || (target == ArchId::Riscv && riscv_needs_gscid(i, ctx))
+}
+
+/// An invalidation the vSVA drafts' INVALIDATE cannot name (virtio
+/// `lower` docs): every domain (but one device's device-tagged caches
+/// when the context knows its domain), a hypervisor regime, stage-2 IOTLB
+/// entries.
+fn virtio_cannot_name(i: &iommu_inval_core::Inval, ctx: &dyn Context) -> bool {
+    let iotlb = i.caches.contains(Caches::IOTLB);
+    let no_domain = match (i.domain, i.device) {
+        (DomainSel::One(_), _) => false,
+        (DomainSel::All, DeviceSel::One(d)) if !iotlb => ctx.domain_of_device(d).is_none(),
+        (DomainSel::All, _) => true,
+    };
+    // Device-tagged caches of named devices: the domain's request reaches
+    // the devices the context lists in the domain (all when it lists none).
+    let dev_tagged = i.caches.intersects(Caches::CONFIG | Caches::DEV_TLB);
+    let unreached = dev_tagged
+        && match (i.domain, i.device.interval()) {
+            (_, None) => false,
+            (DomainSel::One(d), Some((a, b))) => {
+                let (lo, hi) = (a.min(b), a.max(b));
+                let mut n = 0u64;
+                ctx.devices_of_domain(d, &mut |r| n += u64::from((lo..=hi).contains(&r)))
+                    && n <= u64::from(hi - lo)
+            }
+            (DomainSel::All, Some(_)) => false,
+        };
+    no_domain
+        || unreached
+        || !matches!(i.regime, Regime::Guest) && !i.regime.is_secure()
+        || iotlb && i.stages.contains(iommu_inval_core::Stages::S2)
 }
 
 /// A first-stage invalidation of VM translations that RISC-V cannot name:
@@ -691,6 +795,8 @@ pub fn may_be_invalid(target: ArchId, op: &Op) -> bool {
         ArchId::Smmuv3 => false,
         // A RISC-V device_id is 24 bits (segment << 16 | requester id).
         ArchId::Riscv => d > 0xff_ffff,
+        // virtio-iommu endpoint ids are 32 bits.
+        ArchId::VirtioIommu => false,
         ArchId::Vtd | ArchId::Amd => d > 0xffff,
     };
     match op {
@@ -780,7 +886,11 @@ fn lower_and_check<B: Arch>(
     for c in &cmds {
         lifted.extend(relift::<B>(op, c, ctx)?.0);
     }
-    // Rule 3: one sync in, one sync out, last.
+    // Rule 3: one sync in, one sync out, last; virtio-iommu has no sync
+    // request (each request completes on its own): nothing out, exactly.
+    if op.is_sync() && B::ID == ArchId::VirtioIommu && cmds.is_empty() {
+        return Ok(Verdict::Exact);
+    }
     if op.is_sync() {
         let n = lifted.iter().filter(|o| o.is_sync()).count();
         if n != 1 || !lifted.last().is_some_and(Op::is_sync) {
@@ -862,6 +972,18 @@ pub fn check_r2<A: Arch>(cmd: &A::Command, ctx: &dyn Context) -> Result<Verdict,
     for op in &ops {
         let (cmds, out) = match lower_vec::<A>(op, caps, ctx)? {
             Ok(x) => x,
+            // virtio-iommu's ratified requests (UNMAP, DETACH, ATTACH) are
+            // invalidations in all but name, and no virtio-iommu request
+            // invalidates a cache but the drafts' INVALIDATE, which cannot
+            // name them all (a stage-2 or every-stage IOTLB, a device's
+            // configuration without a known domain): never lowered to
+            // UNMAP, they are refused.
+            Err(LowerError::NoEquivalent(_))
+                if A::ID == ArchId::VirtioIommu
+                    && !matches!(cmd.op(), "INVALIDATE" | "INVALIDATE_2018") =>
+            {
+                return Ok(Verdict::Refused)
+            }
             // A RISC-V IOTINVAL.VMA of a GSCID the context does not know
             // lifts to every domain (reported), which no RISC-V command
             // names: its own lower must refuse rather than under-do.
@@ -900,9 +1022,11 @@ pub fn check_r2<A: Arch>(cmd: &A::Command, ctx: &dyn Context) -> Result<Verdict,
             }
         }
     }
+    // virtio-iommu has no sync request: a lifted sync lowers to nothing.
     let orig_other: Vec<Op> = ops
         .iter()
         .filter(|o| !matches!(o, Op::Inval(_)))
+        .filter(|o| !(A::ID == ArchId::VirtioIommu && o.is_sync()))
         .copied()
         .collect();
     if orig_other != relifted_other {
@@ -960,8 +1084,8 @@ pub fn check_r4_pair<A: Arch, B: Arch>(
     Ok(verdicts)
 }
 
-/// Host capabilities for all four targets.
-#[derive(Debug, Clone, Default)]
+/// Host capabilities for all five targets.
+#[derive(Debug, Clone)]
 pub struct AllCaps {
     /// SMMUv3.
     pub smmu: Target<Smmu>,
@@ -971,6 +1095,21 @@ pub struct AllCaps {
     pub amd: Target<Amd>,
     /// RISC-V IOMMU.
     pub riscv: Target<Riscv>,
+    /// virtio-iommu: a device of the 2021 RFC (a ratified one has no
+    /// invalidation at all).
+    pub virtio: Target<Virtio>,
+}
+
+impl Default for AllCaps {
+    fn default() -> Self {
+        AllCaps {
+            smmu: Target::default(),
+            vtd: Target::default(),
+            amd: Target::default(),
+            riscv: Target::default(),
+            virtio: Target::new(iommu_inval_virtio::Features::VSVA_2021),
+        }
+    }
 }
 
 fn r4_from<A: Arch>(
@@ -984,6 +1123,7 @@ fn r4_from<A: Arch>(
         ArchId::Vtd => check_r4_pair::<A, Vtd>(cmd, &caps.vtd, topo),
         ArchId::Amd => check_r4_pair::<A, Amd>(cmd, &caps.amd, topo),
         ArchId::Riscv => check_r4_pair::<A, Riscv>(cmd, &caps.riscv, topo),
+        ArchId::VirtioIommu => check_r4_pair::<A, Virtio>(cmd, &caps.virtio, topo),
     }
 }
 
@@ -1001,16 +1141,18 @@ pub fn check_r4(
         NativeAny::Vtd(c) => r4_from::<Vtd>(c, to, caps, topo),
         NativeAny::Amd(c) => r4_from::<Amd>(c, to, caps, topo),
         NativeAny::Riscv(c) => r4_from::<Riscv>(c, to, caps, topo),
+        NativeAny::VirtioIommu(c) => r4_from::<Virtio>(c, to, caps, topo),
     }
 }
 
 /// R3 through every architecture.
-pub fn check_r3_all(op: &Op, caps: &AllCaps, ctx: &dyn Context) -> Result<[Verdict; 4], String> {
+pub fn check_r3_all(op: &Op, caps: &AllCaps, ctx: &dyn Context) -> Result<[Verdict; 5], String> {
     Ok([
         check_r3::<Smmu>(op, &caps.smmu, ctx)?,
         check_r3::<Vtd>(op, &caps.vtd, ctx)?,
         check_r3::<Amd>(op, &caps.amd, ctx)?,
         check_r3::<Riscv>(op, &caps.riscv, ctx)?,
+        check_r3::<Virtio>(op, &caps.virtio, ctx)?,
     ])
 }
 
@@ -1061,6 +1203,11 @@ impl NamedIds {
             match name {
                 // A RISC-V DID is a device id (IODIR), its GSCID the domain.
                 "did" if arch == ArchId::Riscv => ids.devices.push(x32),
+                // virtio-iommu domains are generic, endpoints devices, its
+                // archid / id the Arm ASID.
+                "domain" if arch == ArchId::VirtioIommu => ids.generic_domains.push(x32),
+                "endpoint" => ids.devices.push(x32),
+                "archid" | "id" => ids.asids.push(u16::try_from(x).unwrap_or(u16::MAX)),
                 "gscid" => ids.domains.push((arch, x32)),
                 "pscid" => ids.pscids.push(x32 & 0xf_ffff),
                 "pid" => ids.pasids.push(x32 & 0xf_ffff),

@@ -80,6 +80,8 @@ fn guest_ring(arch: iommu_inval_core::ArchId, u: &mut Unstructured<'_>) -> arbit
             base_reg: (b >> 12) << 10 | u64::from(u.int_in_range(5u8..=7)?),
             slot: 16,
         },
+        // No ring: its requests are virtqueue descriptor chains.
+        VirtioIommu => return Err(arbitrary::Error::IncorrectFormat),
     })
 }
 
@@ -99,6 +101,7 @@ fn host_ring(
         Vtd => b,
         Amd => 8 << 56 | b,
         Riscv => (b >> 12) << 10 | u64::from(u.int_in_range(0u8..=3)?),
+        VirtioIommu => return Err(arbitrary::Error::IncorrectFormat),
     })
 }
 
@@ -108,7 +111,8 @@ fn host_ring(
 fn tail(arch: iommu_inval_core::ArchId, n: usize, slot: u64) -> u64 {
     use iommu_inval_core::ArchId::*;
     match arch {
-        Smmuv3 | Riscv => n as u64,
+        // (virtio-iommu has no ring: `guest_ring` refuses it first.)
+        Smmuv3 | Riscv | VirtioIommu => n as u64,
         Vtd | Amd => slot * n as u64,
     }
 }

@@ -16,7 +16,7 @@ use iommu_inval_core::model::{Caches, DomainSel, Inval, Op, PasidSel, Stages};
 use iommu_inval_core::{AddrRange, ArchId};
 use iommu_inval_props::{
     bodies::in_topology, check_r2, check_r3_all, check_r4, run_cases, AllCaps, Amd, AnyCommand,
-    NativeAny, Riscv, Smmu, Tally, Verdict, Vtd,
+    NativeAny, Riscv, Smmu, Tally, Verdict, Virtio, Vtd,
 };
 
 /// Domain 1 on every architecture with 1–3 devices, each with 1–3 PASIDs
@@ -101,7 +101,13 @@ fn r3_no_pasid_and_every_pasid_are_exact_where_the_tags_are_named() {
         }
         Ok(())
     }));
-    for arch in ArchId::ALL {
+    // virtio-iommu's INVALIDATE names no PASID set but the whole domain:
+    // every-PASID and no-PASID requests widen (reported; coverage is
+    // checked by check_r3).
+    for arch in ArchId::ALL
+        .into_iter()
+        .filter(|a| *a != ArchId::VirtioIommu)
+    {
         // Every PASID of the domain: the listed PASIDs and the no-PASID tag
         // (SMMU and RISC-V name every ASID / PSCID of the domain at once).
         // Requests without PASID with their tags named: one command on it.
@@ -159,6 +165,7 @@ fn r2_r4_commands_on_no_pasid_tags_every_pair() {
             NativeAny::Vtd(c) => check_r2::<Vtd>(&c, &topo),
             NativeAny::Amd(c) => check_r2::<Amd>(&c, &topo),
             NativeAny::Riscv(c) => check_r2::<Riscv>(&c, &topo),
+            NativeAny::VirtioIommu(c) => check_r2::<Virtio>(&c, &topo),
         }
         .map_err(&with)?;
         t.add(format!("R2 {from} {v:?}"));
@@ -170,7 +177,11 @@ fn r2_r4_commands_on_no_pasid_tags_every_pair() {
     });
     for from in ArchId::ALL {
         let exact = t.get(&format!("R2 {from} {:?}", Verdict::Exact));
-        assert!(exact >= 20 * scale(), "R2 {from}: {exact} exact: {:?}", t.0);
+        // virtio-iommu's no-PASID requests are UNMAPs: no INVALIDATE
+        // names them (refused, never lowered to UNMAP).
+        if from != ArchId::VirtioIommu {
+            assert!(exact >= 20 * scale(), "R2 {from}: {exact} exact: {:?}", t.0);
+        }
         for to in ArchId::ALL {
             let n = t.get(&format!("R4 {from} -> {to}"));
             assert!(n >= 50 * scale(), "R4 {from} -> {to}: {n} cases: {:?}", t.0);

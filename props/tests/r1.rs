@@ -9,7 +9,7 @@ use common::{assert_every_op, ok, scale, tests};
 use iommu_inval_core::{ErrorKind, NativeCommand};
 use iommu_inval_props::gen::NativeGen;
 use iommu_inval_props::{
-    check_r1, check_r1_cmd, encode_words, run_cases, Amd, Arch, Riscv, Smmu, Tally, Vtd,
+    check_r1, check_r1_cmd, encode_words, run_cases, Amd, Arch, Riscv, Smmu, Tally, Virtio, Vtd,
 };
 
 /// Valid commands from the crate's `Arbitrary`: R1, and every op generated
@@ -105,6 +105,10 @@ tests! {
     r1_smmuv3_raw_words => raw_words::<Smmu>(0x5113, 20_000 * scale());
     r1_vtd_raw_words => raw_words::<Vtd>(0x7d73, 20_000 * scale());
     r1_amd_raw_words => raw_words::<Amd>(0xa3d3, 20_000 * scale());
+    // virtio-iommu: requests of every type and both drafts, and raw
+    // readable parts (a byte changed, one more or less, random).
+    r1_virtio_arbitrary_commands => arbitrary_commands::<Virtio>(0x7101, 25_000 * scale(), 500 * scale());
+    r1_virtio_raw_words => raw_words::<Virtio>(0x7103, 20_000 * scale());
 }
 
 /// Exhaustive over the opcode/type byte: every value either decodes (and
@@ -130,6 +134,8 @@ fn r1_every_opcode() {
     every_opcode::<Amd>(60, 4);
     // RISC-V opcode w0[6:0] and func3 w0[9:7].
     every_opcode::<Riscv>(0, 10);
+    // virtio-iommu's type byte, at every request length.
+    every_opcode::<Virtio>(0, 8);
     // VT-d type: w0[3:0] and w0[11:9]; iterate the low byte and bits 9..11 together.
     for t in 0..128u64 {
         let lo = t & 0xf;

@@ -9,7 +9,7 @@ use iommu_inval_core::{IdentityContext, NativeCommand};
 use iommu_inval_props::gen::NativeGen;
 use iommu_inval_props::{
     arbitrary_topology, bodies::in_topology, check_r2, run_cases, Amd, Arch, NamedIds, NativeAny,
-    Riscv, Smmu, Tally, Vtd,
+    Riscv, Smmu, Tally, Virtio, Vtd,
 };
 
 fn r2<A: Arch>(seed: u64, cases: usize, min: usize)
@@ -52,6 +52,7 @@ tests! {
     r2_vtd => r2::<Vtd>(0x7d22, 30_000 * scale(), 1000 * scale());
     r2_amd => r2::<Amd>(0xa322, 25_000 * scale(), 1000 * scale());
     r2_riscv => r2::<Riscv>(0x5c22, 25_000 * scale(), 1000 * scale());
+    r2_virtio => r2::<Virtio>(0x7122, 25_000 * scale(), 500 * scale());
 }
 
 // Exactness of the same-architecture round trip with the identity context
@@ -63,6 +64,7 @@ fn r2_op_names_are_distinct() {
         <Vtd as iommu_inval_core::arch::Arch>::Command::op_names(),
         <Amd as iommu_inval_core::arch::Arch>::Command::op_names(),
         <Riscv as iommu_inval_core::arch::Arch>::Command::op_names(),
+        <Virtio as iommu_inval_core::arch::Arch>::Command::op_names(),
     ] {
         let mut v = names.to_vec();
         v.sort_unstable();

@@ -32,12 +32,13 @@ fn r4_all_pairs() {
     // Every op of every source architecture, to every target.
     fn ops_of(a: ArchId) -> &'static [&'static str] {
         use iommu_inval_core::NativeCommand;
-        use iommu_inval_props::{Amd, Riscv, Smmu, Vtd};
+        use iommu_inval_props::{Amd, Riscv, Smmu, Virtio, Vtd};
         match a {
             ArchId::Smmuv3 => <Smmu as iommu_inval_core::arch::Arch>::Command::op_names(),
             ArchId::Vtd => <Vtd as iommu_inval_core::arch::Arch>::Command::op_names(),
             ArchId::Amd => <Amd as iommu_inval_core::arch::Arch>::Command::op_names(),
             ArchId::Riscv => <Riscv as iommu_inval_core::arch::Arch>::Command::op_names(),
+            ArchId::VirtioIommu => <Virtio as iommu_inval_core::arch::Arch>::Command::op_names(),
         }
     }
     for from in ArchId::ALL {

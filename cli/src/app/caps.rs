@@ -127,6 +127,7 @@ pub fn with_caps(id: ArchId, o: &CapsOpts) -> Result<Arch, String> {
             f.pid_bits = o.pasid_bits.unwrap_or(f.pid_bits);
             budget(&mut t.budget);
         }
+        Arch::VirtioIommu(t) => budget(&mut t.budget),
     }
     Ok(arch)
 }

@@ -115,6 +115,7 @@ fn on_target(target: ArchId, f: Footprint) -> Footprint {
         ArchId::Smmuv3 => f,
         ArchId::Vtd | ArchId::Amd => f.fold_regimes(false),
         ArchId::Riscv => f.fold_regimes(true),
+        ArchId::VirtioIommu => f.fold_regimes(false),
     }
 }
 

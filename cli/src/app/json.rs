@@ -58,6 +58,7 @@ pub const fn opcode_bits(arch: ArchId) -> &'static str {
         ArchId::Vtd => "type = w0[3:0] | w0[11:9] << 4",
         ArchId::Amd => "w0[63:60]",
         ArchId::Riscv => "opcode w0[6:0] | func3 w0[9:7] << 7",
+        ArchId::VirtioIommu => "type = byte 0 (w0[7:0])",
     }
 }
 
@@ -190,6 +191,11 @@ pub fn parse_native_value(arch: &Arch, v: &Value, words: usize) -> Result<Native
         }
         vals.push((k.as_str(), to_field_value(k, v)?));
     }
+    // A virtio-iommu request's length is its type's, not a width the caller picks.
+    let words = match arch.id() {
+        ArchId::VirtioIommu => iommu_inval::virtio::Command::words_of_op(op).unwrap_or(words),
+        _ => words,
+    };
     match build(arch, op, &vals, words) {
         Err(FieldError::TooWide(f)) => {
             // A 1-bit field given as 0/1 (or a wide one as true/false): retry with the other type.

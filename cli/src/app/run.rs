@@ -17,7 +17,7 @@ use super::json::{
 };
 use super::jsonval::{parse_line, JsonError};
 use super::paste::{InputForm, Item, Paste};
-use super::text::{format_words, is_skippable, LineReader};
+use super::text::{format_native, is_skippable, parse_hex_bytes, LineReader};
 use iommu_inval::core::{ArchId, Context, LowerError, Op, Outcome};
 use iommu_inval::{AnyCommand, Arch, ArchOps, DecodeCheck, NativeAny};
 use serde_json::{json, Map, Value};
@@ -281,6 +281,9 @@ pub(crate) fn for_each_native(
     io: &mut Io<'_>,
     mut f: impl FnMut(&mut Io<'_>, Loc, &[u64], Note<'_>) -> io::Result<()>,
 ) -> io::Result<()> {
+    if arch == ArchId::VirtioIommu {
+        return for_each_virtio(src, io, f);
+    }
     match src {
         Source::Raw {
             mut reader,
@@ -377,6 +380,76 @@ pub(crate) fn for_each_native(
             }
             Ok(())
         }
+    }
+}
+
+/// [`for_each_native`] of virtio-iommu requests: one request's readable
+/// bytes in hex per line, or (`--raw`) a buffer of requests back to back,
+/// each as long as its type says. A request of another length than its
+/// type's is refused as the device refuses it (`bad_length`, in bytes).
+fn for_each_virtio(
+    src: Source<'_>,
+    io: &mut Io<'_>,
+    mut f: impl FnMut(&mut Io<'_>, Loc, &[u64], Note<'_>) -> io::Result<()>,
+) -> io::Result<()> {
+    use iommu_inval::virtio::{len_of_type, MAX_BYTES, MAX_WORDS};
+    let words_of = |b: &[u8]| {
+        let mut w = [0u64; MAX_WORDS];
+        for (slot, c) in w.iter_mut().zip(b.chunks(8)) {
+            *slot = c.iter().rev().fold(0u64, |acc, &x| acc << 8 | u64::from(x));
+        }
+        (w, b.len().div_ceil(8))
+    };
+    match src {
+        Source::Raw {
+            mut reader,
+            offset,
+            count,
+        } => {
+            let (mut index, mut at) = (0u64, offset);
+            while count.is_none_or(|c| index < c) {
+                let loc = Loc::Raw { index, offset: at };
+                let mut buf = [0u8; MAX_BYTES];
+                let got = read_full(&mut reader, &mut buf[..1])?;
+                if got == 0 {
+                    break;
+                }
+                let Some(len) = len_of_type(buf[0]) else {
+                    let msg = format!("unknown virtio-iommu request type {}: the rest of the buffer has no framing", buf[0]);
+                    io.complain(2, loc, &msg)?;
+                    break;
+                };
+                let got = 1 + read_full(&mut reader, &mut buf[1..len])?;
+                if got < len {
+                    let msg = format!("buffer ends {got} bytes into a {len}-byte request");
+                    io.complain(2, loc, &msg)?;
+                    break;
+                }
+                let (w, n) = words_of(&buf[..len]);
+                f(io, loc, &w[..n], Note::default())?;
+                index += 1;
+                at = at.saturating_add(len as u64);
+            }
+            no_input(io, index > 0)
+        }
+        other => for_each_text(other, io, |io, loc, line| match parse_hex_bytes(line) {
+            Err(e) => io.complain(2, loc, &e),
+            Ok(b) => match b.first().and_then(|&t| len_of_type(t)) {
+                Some(len) if len == b.len() => {
+                    let (w, n) = words_of(&b);
+                    f(io, loc, &w[..n], Note::default())
+                }
+                Some(len) => {
+                    let msg = format!(
+                        "bad_length: a {}-byte request; type {} has {len} bytes",
+                        b.len(),
+                        b[0]
+                    );
+                    io.complain(2, loc, &msg)
+                }
+                None => io.complain(2, loc, &format!("unknown_opcode: request type {}", b[0])),
+            },
+        }),
     }
 }
 
@@ -498,7 +571,7 @@ pub fn decode(n: Native<'_>, ctx: &dyn Context, io: &mut Io<'_>) -> io::Result<(
                         io.out,
                         "{:<op_width$}  {:<FIELDS_WIDTH$}  # {}: {}",
                         "<invalid>",
-                        format_words(w),
+                        format_native(arch.id(), w),
                         e.kind.as_str(),
                         describe_decode_error_in(arch.id(), &e, w)
                     )?;
@@ -519,6 +592,10 @@ pub const fn illegal_command_error(arch: ArchId) -> &'static str {
         ArchId::Vtd => "an invalidation queue error (FSTS.IQE; IQH stays at the descriptor)",
         ArchId::Amd => "ILLEGAL_COMMAND_ERROR (event code 5; the command buffer stops)",
         ArchId::Riscv => "cqcsr.cmd_ill (the command queue stops with cqh at the command)",
+        ArchId::VirtioIommu => {
+            "the request's status (VIRTIO_IOMMU_S_INVAL, S_UNSUPP, ...; an unknown type or a \
+             short request: nothing written, used length 0)"
+        }
     }
 }
 
@@ -578,7 +655,11 @@ pub fn encode(
         match parse_line(line).and_then(|v| parse_native_value(arch, &v, words)) {
             Ok(cmd) => {
                 let (w, n) = cmd.to_words();
-                writeln!(io.out, "{}", format_words(w.get(..n).unwrap_or(&[])))
+                writeln!(
+                    io.out,
+                    "{}",
+                    format_native(arch.id(), w.get(..n).unwrap_or(&[]))
+                )
             }
             Err(e) => failure(arch, opts, io, loc, Failure::Json(&e)),
         }
@@ -635,7 +716,12 @@ pub fn lift(n: Native<'_>, ctx: &dyn Context, io: &mut Io<'_>) -> io::Result<()>
             return io.line(&Value::Object(m));
         }
         if opts.explain {
-            writeln!(io.out, "# {loc}: {} {}", cmd.op(), format_words(w))?;
+            writeln!(
+                io.out,
+                "# {loc}: {} {}",
+                cmd.op(),
+                format_native(cmd.arch_id(), w)
+            )?;
         }
         for op in &ops {
             io.line(&op_to_json(op))?;
@@ -718,7 +804,7 @@ pub(crate) fn decode_failure(
                 "{}: {} ({})",
                 e.kind.as_str(),
                 describe_decode_error_in(arch.id(), e, w),
-                format_words(w)
+                format_native(arch.id(), w)
             )
         },
     )
@@ -811,7 +897,11 @@ fn report(
                 io.line(&command_to_json(c))?;
             } else {
                 let (w, n) = c.to_words();
-                writeln!(io.out, "{}", format_words(w.get(..n).unwrap_or(&[])))?;
+                writeln!(
+                    io.out,
+                    "{}",
+                    format_native(c.arch_id(), w.get(..n).unwrap_or(&[]))
+                )?;
             }
         }
         for e in &t.errors {
@@ -920,7 +1010,7 @@ pub fn convert(from: Native<'_>, to: &Arch, ctx: &dyn Context, io: &mut Io<'_>) 
         };
         t.outcome = c.lowered;
         t.errors = c.errors;
-        let desc = format!("{} {}", cmd.op(), format_words(w));
+        let desc = format!("{} {}", cmd.op(), format_native(cmd.arch_id(), w));
         let mut input = command_to_json(&cmd);
         if opts.explain {
             context_json_into(&mut input, note, None);

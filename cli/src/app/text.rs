@@ -195,6 +195,51 @@ pub fn format_words(words: &[u64]) -> String {
     s
 }
 
+/// `words` as `arch` prints a command: virtio-iommu requests as the hex
+/// bytes of their readable part (its type's length, the form `--arch
+/// virtio-iommu` reads back), every other architecture as [`format_words`].
+pub fn format_native(arch: iommu_inval::core::ArchId, words: &[u64]) -> String {
+    if arch != iommu_inval::core::ArchId::VirtioIommu {
+        return format_words(words);
+    }
+    let len = words
+        .first()
+        .and_then(|w| iommu_inval::virtio::len_of_type(*w as u8))
+        .unwrap_or(words.len() * 8);
+    let mut s = String::with_capacity(len * 2);
+    for b in words.iter().flat_map(|w| w.to_le_bytes()).take(len) {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// The bytes of a virtio-iommu request written as hex: digit pairs,
+/// optionally separated by spaces, commas or colons (`0x` prefixes
+/// allowed on each group).
+pub fn parse_hex_bytes(line: &str) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    let line = line.split('#').next().unwrap_or("");
+    for group in line.split(|c: char| c.is_whitespace() || c == ',' || c == ':') {
+        let g = group.trim_start_matches("0x").trim_start_matches("0X");
+        if g.is_empty() {
+            continue;
+        }
+        if g.len() % 2 != 0 {
+            return Err(format!("odd number of hex digits in {group:?}"));
+        }
+        for k in (0..g.len()).step_by(2) {
+            let pair = g.get(k..k + 2).unwrap_or("");
+            let b = u8::from_str_radix(pair, 16)
+                .map_err(|_| format!("not a hex byte: {pair:?} in {group:?}"))?;
+            out.push(b);
+        }
+    }
+    if out.is_empty() {
+        return Err("no bytes on the line".into());
+    }
+    Ok(out)
+}
+
 /// Reads lines with a bounded buffer: a line longer than [`MAX_LINE`] is
 /// skipped (without being held in memory) and reported as
 /// [`TextError::TooLong`]; invalid UTF-8 is [`TextError::NotUtf8`].
