@@ -92,6 +92,8 @@ mod arb;
 // (`arch_impl!`); until then only the tests call them.
 #[allow(dead_code)]
 mod cmd;
+#[cfg(feature = "virtqueue")]
+pub mod device;
 mod features;
 #[allow(dead_code)]
 mod lift;
