@@ -400,6 +400,7 @@ pub struct VirtioIommuDevice {
     mappings: usize,
     /// Scratch: lifted ops, a chain's descriptors, the answer's bytes.
     ops: Vec<Op>,
+    narrowed: Vec<Op>,
     descs: Vec<Desc>,
 }
 
@@ -427,6 +428,7 @@ impl VirtioIommuDevice {
             domains: BTreeMap::new(),
             mappings: 0,
             ops: Vec::new(),
+            narrowed: Vec::new(),
             descs: Vec::new(),
             config,
         })
@@ -769,10 +771,54 @@ impl VirtioIommuDevice {
         if crate::lift::lift(cmd, ctx, &mut self.ops).is_err() {
             return Status::DevErr;
         }
+        self.narrow_dev_tlb();
         match hand_over(&self.ops, backend) {
             Ok(()) => status,
             Err(_) => Status::DevErr,
         }
+    }
+
+    /// A device-TLB invalidation of every device of domain `d` (the lift of
+    /// UNMAP, a draft INVALIDATE) becomes one per endpoint attached to `d`
+    /// now: only they can hold ATS entries of `d` (an endpoint that left
+    /// `d` had its entries removed then), and a host lowering cannot always
+    /// enumerate "every device" (SMMUv3's CMD_ATC_INV and VT-d's device-TLB
+    /// descriptor name one device each). A domain without endpoints keeps
+    /// no device-TLB invalidation.
+    fn narrow_dev_tlb(&mut self) {
+        let wide = |o: &Op| {
+            matches!(o, Op::Inval(i) if i.caches.contains(Caches::DEV_TLB)
+                && i.device == DeviceSel::All
+                && matches!(i.domain, DomainSel::One(_)))
+        };
+        if !self.ops.iter().any(wide) {
+            return;
+        }
+        let mut out = core::mem::take(&mut self.narrowed);
+        out.clear();
+        for o in &self.ops {
+            match o {
+                Op::Inval(i) if wide(o) => {
+                    let DomainSel::One(d) = i.domain else {
+                        continue;
+                    };
+                    let rest = i.caches.difference(Caches::DEV_TLB);
+                    if rest.intersects(Caches::ALL_KINDS) {
+                        out.push(Op::Inval(Inval { caches: rest, ..*i }));
+                    }
+                    let leaf = i.caches.intersection(Caches::LEAF);
+                    for ep in self.domains.get(&d).into_iter().flat_map(|x| &x.endpoints) {
+                        out.push(Op::Inval(Inval {
+                            caches: Caches::DEV_TLB | leaf,
+                            device: DeviceSel::One(*ep),
+                            ..*i
+                        }));
+                    }
+                }
+                _ => out.push(*o),
+            }
+        }
+        self.narrowed = core::mem::replace(&mut self.ops, out);
     }
 
     fn attach<D: DmaMapper + ?Sized>(&mut self, a: &Attach, mapper: &mut D) -> Status {
@@ -830,9 +876,7 @@ impl VirtioIommuDevice {
             self.endpoints.insert(a.endpoint, None);
             return Status::DevErr;
         }
-        if before != self.bypasses(a.endpoint)
-            && mapper.bypass(a.endpoint, !before).is_err()
-        {
+        if before != self.bypasses(a.endpoint) && mapper.bypass(a.endpoint, !before).is_err() {
             status = Status::DevErr;
         }
         status
@@ -893,9 +937,8 @@ impl VirtioIommuDevice {
                 let res = self.leave(r.endpoint, r.domain, mapper);
                 // The lift's DEV_TLB of the endpoint in `d` is the one
                 // `leave` queued: keep only the domain's IOTLB, if any.
-                self.ops.retain(|o| {
-                    matches!(o, Op::Inval(i) if i.caches == Caches::IOTLB)
-                });
+                self.ops
+                    .retain(|o| matches!(o, Op::Inval(i) if i.caches == Caches::IOTLB));
                 match res {
                     Ok(()) => Status::Ok,
                     Err(_) => Status::DevErr,
@@ -944,7 +987,10 @@ impl VirtioIommuDevice {
         let prot = Prot::from_flags(m.flags);
         let mut done: Vec<u32> = Vec::new();
         for &ep in &dom.endpoints {
-            if mapper.map(ep, m.virt_start, m.phys_start, size, prot).is_err() {
+            if mapper
+                .map(ep, m.virt_start, m.phys_start, size, prot)
+                .is_err()
+            {
                 for ep in done {
                     let _ = mapper.unmap(ep, m.virt_start, size);
                 }
