@@ -93,7 +93,7 @@ use crate::features::{F_INPUT_RANGE, F_PROBE};
 use crate::status::{refusal, Fault, Status, FAULT_F_ADDRESS, FAULT_F_READ, FAULT_F_WRITE};
 use core::fmt;
 use iommu_inval_core::device::{Backend, BackendError};
-use iommu_inval_core::model::{Caches, DeviceSel, DomainSel, Inval, Op, PasidSel};
+use iommu_inval_core::model::{Barrier, Caches, DeviceSel, DomainSel, Inval, Op, PasidSel};
 use iommu_inval_core::Context;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
@@ -541,10 +541,17 @@ impl VirtioIommuDevice {
 
     /// Reset (virtio device reset): every endpoint detached, every domain
     /// and mapping gone; `bypass` is kept (SPEC: SHOULD keep it over a
-    /// device reset). The host side is told through `mapper` (its first
-    /// error is returned, after everything was removed).
-    pub fn reset<D: DmaMapper + ?Sized>(&mut self, mapper: &mut D) -> Result<(), BackendError> {
+    /// device reset). The host side is told through `mapper`, and the
+    /// invalidations of the detaches (each endpoint's device-TLB entries,
+    /// each domain's IOTLB entries) go to `backend` with one barrier. The
+    /// first error is returned, after everything was removed.
+    pub fn reset<B, D>(&mut self, backend: &mut B, mapper: &mut D) -> Result<(), BackendError>
+    where
+        B: Backend + ?Sized,
+        D: DmaMapper + ?Sized,
+    {
         let mut first = Ok(());
+        self.ops.clear();
         let eps: Vec<u32> = self.endpoints.keys().copied().collect();
         for ep in eps {
             if let Some(d) = self.domain_of(ep) {
@@ -552,6 +559,13 @@ impl VirtioIommuDevice {
                 if first.is_ok() {
                     first = r;
                 }
+            }
+        }
+        if !self.ops.is_empty() {
+            self.ops.push(Op::Sync(Barrier::default()));
+            let r = hand_over(&self.ops, backend);
+            if first.is_ok() {
+                first = r;
             }
         }
         first

@@ -920,7 +920,7 @@ fn malformed_chains() {
     m.read_slice(&mut t, GuestAddress(r + 0x300)).unwrap();
     assert_eq!(t, Status::Ok.tail());
     assert_eq!(h.dev.domain_of(0x1_0000), Some(0));
-    h.dev.reset(&mut NoMapper).unwrap();
+    h.dev.reset(&mut h.be, &mut NoMapper).unwrap();
     // A loop (the tail's descriptor NEXT is itself): used length 0.
     let at = h.d.next_desc;
     m.write_slice(&a, GuestAddress(r)).unwrap();
@@ -1041,9 +1041,15 @@ fn bypass_config() {
     assert!(h.dev.bypasses(8));
     // Reset: nothing attached, bypass kept.
     assert_eq!(h.status(&attach(1, 9)), Some(Status::Ok));
-    h.dev.reset(&mut h.mp).unwrap();
+    h.records();
+    h.dev.reset(&mut h.be, &mut h.mp).unwrap();
     assert_eq!(h.dev.domain_count(), 0);
     assert!(h.dev.bypasses(9));
+    // The detach's invalidations reached the back end, with a barrier.
+    assert_eq!(
+        h.records(),
+        [Rec::B(vec![devtlb(1, 9), iotlb_of(1)]), Rec::Sync]
+    );
 }
 
 #[test]

@@ -7,7 +7,8 @@
 //! back end that fail at times. Checks: never a panic; one used entry per
 //! chain, of length 0 or the whole writable part; the device's tables stay
 //! consistent (each endpoint in the domain it names, domains never empty,
-//! mappings disjoint and never over a reserved region).
+//! mappings disjoint and never over a reserved region); a reset leaves
+//! nothing attached.
 #![no_main]
 use arbitrary::Arbitrary;
 use iommu_inval_core::device::{BackendError, RecordingBackend};
@@ -197,6 +198,10 @@ fuzz_target!(|inp: Input| {
     }
     for d in 0..64u32 {
         let maps: Vec<_> = dev.mappings_of(d).collect();
+        assert!(
+            maps.is_empty() || dev.endpoints_of(d).next().is_some(),
+            "domain {d} outlived its last endpoint"
+        );
         for w in maps.windows(2) {
             assert!(w[0].1 < w[1].0, "overlapping mappings {w:?}");
         }
@@ -208,4 +213,8 @@ fuzz_target!(|inp: Input| {
             );
         }
     }
+    // A device reset leaves nothing attached.
+    let _ = dev.reset(&mut be, &mut mapper);
+    assert_eq!(dev.domain_count(), 0, "a domain survived the reset");
+    assert!((0..8).all(|ep| dev.domain_of(ep).is_none()));
 });
