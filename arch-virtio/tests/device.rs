@@ -13,7 +13,7 @@ use iommu_inval_virtio::*;
 use proptest::prelude::*;
 use virtio_queue::desc::{split::Descriptor as SplitDescriptor, RawDescriptor};
 use virtio_queue::mock::MockSplitQueue;
-use virtio_queue::Queue;
+use virtio_queue::{Queue, QueueT};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
 const F_NEXT: u16 = 1;
@@ -37,7 +37,17 @@ enum Part {
     W(u32),
 }
 
-/// A guest driver of one virtqueue.
+/// The queue of `mock`, with its used ring at `used` (virtio-queue 0.18's
+/// mock places the used ring `len` bytes after the available ring's
+/// entries instead of `2 * len`, over the second half of them).
+fn queue_at(mock: &MockSplitQueue<'_, GuestMemoryMmap>, used: u64) -> Queue {
+    let mut q: Queue = mock.create_queue().unwrap();
+    q.set_used_ring_address(Some(used as u32), Some((used >> 32) as u32));
+    assert_eq!(q.used_ring(), used);
+    q
+}
+
+/// A guest driver of one virtqueue (its used ring 0x2000 past the table).
 struct Driver<'a> {
     mem: &'a GuestMemoryMmap,
     mock: MockSplitQueue<'a, GuestMemoryMmap>,
@@ -45,12 +55,13 @@ struct Driver<'a> {
     next_desc: u16,
     next_buf: u64,
     used: u16,
+    used_ring: u64,
 }
 
 impl<'a> Driver<'a> {
     fn new(mem: &'a GuestMemoryMmap, at: u64, bufs: u64) -> Self {
         let mock = MockSplitQueue::create(mem, GuestAddress(at), QSIZE);
-        let q = mock.create_queue::<Queue>().unwrap();
+        let q = queue_at(&mock, at + 0x2000);
         Driver {
             mem,
             mock,
@@ -58,6 +69,7 @@ impl<'a> Driver<'a> {
             next_desc: 0,
             next_buf: bufs,
             used: 0,
+            used_ring: at + 0x2000,
         }
     }
 
@@ -131,17 +143,13 @@ impl<'a> Driver<'a> {
 
     /// The used-ring entries since the last call: `(head, len)`.
     fn used(&mut self) -> Vec<(u32, u32)> {
-        let idx = self.mock.used().idx().load();
+        let idx: u16 = self.mem.read_obj(GuestAddress(self.used_ring + 2)).unwrap();
         let mut out = Vec::new();
         while self.used != idx {
-            let e = self
-                .mock
-                .used()
-                .ring()
-                .ref_at(usize::from(self.used % QSIZE))
-                .unwrap()
-                .load();
-            out.push((e.id(), e.len()));
+            let e = self.used_ring + 4 + 8 * u64::from(self.used % QSIZE);
+            let id: u32 = self.mem.read_obj(GuestAddress(e)).unwrap();
+            let len: u32 = self.mem.read_obj(GuestAddress(e + 4)).unwrap();
+            out.push((id, len));
             self.used = self.used.wrapping_add(1);
         }
         out
