@@ -816,11 +816,11 @@ impl VirtioIommuDevice {
                     let DomainSel::One(d) = i.domain else {
                         continue;
                     };
-                    let rest = i.caches.difference(Caches::DEV_TLB);
+                    let rest = i.caches - Caches::DEV_TLB;
                     if rest.intersects(Caches::ALL_KINDS) {
                         out.push(Op::Inval(Inval { caches: rest, ..*i }));
                     }
-                    let leaf = i.caches.intersection(Caches::LEAF);
+                    let leaf = i.caches & Caches::LEAF;
                     for ep in self.domains.get(&d).into_iter().flat_map(|x| &x.endpoints) {
                         out.push(Op::Inval(Inval {
                             caches: Caches::DEV_TLB | leaf,
