@@ -90,6 +90,8 @@
 extern crate std;
 
 mod cmd;
+#[cfg(feature = "virtqueue")]
+pub mod device;
 mod features;
 pub mod status;
 
