@@ -15,7 +15,7 @@ use std::hint::black_box;
 use divan::counter::ItemsCount;
 use divan::Bencher;
 
-use iommu_inval_core::device::{CountingBackend, RecordingBackend};
+use iommu_inval_core::device::{Backend, CountingBackend, RecordingBackend};
 use iommu_inval_core::IdentityContext;
 use iommu_inval_virtio::device::{DeviceConfig, NoMapper, VirtioIommuDevice};
 use iommu_inval_virtio::{Attach, Command, Map, Unmap, MAP_F_READ, MAP_F_WRITE, MAX_BYTES};
@@ -119,16 +119,15 @@ fn offer(m: &GuestMemoryMmap, avail: GuestAddress) {
         .unwrap();
 }
 
-/// The request queue end to end, a counting back end.
-#[divan::bench]
-fn requestq_counting(b: Bencher) {
+/// The request queue end to end into `be` (`reset` before each pass).
+fn requestq<B: Backend>(b: Bencher, mut be: B, reset: fn(&mut B)) {
     let m = GuestMemoryMmap::<()>::from_ranges(&[(GuestAddress(0), 0x10_0000)]).unwrap();
     let (mock, mut q, mut dev) = setup(&m);
     let avail = mock.avail_addr();
-    let mut be = CountingBackend::default();
     b.counter(ItemsCount::new(2 * PAIRS as usize))
         .bench_local(|| {
             offer(&m, avail);
+            reset(&mut be);
             let p = dev
                 .process_requestq(&mut q, &m, &IdentityContext, &mut be, &mut NoMapper)
                 .unwrap();
@@ -137,22 +136,16 @@ fn requestq_counting(b: Bencher) {
         });
 }
 
+/// The request queue end to end, a counting back end.
+#[divan::bench]
+fn requestq_counting(b: Bencher) {
+    requestq(b, CountingBackend::default(), |_| {});
+}
+
 /// The same with a recording back end (cleared each iteration).
 #[divan::bench]
 fn requestq_recording(b: Bencher) {
-    let m = GuestMemoryMmap::<()>::from_ranges(&[(GuestAddress(0), 0x10_0000)]).unwrap();
-    let (mock, mut q, mut dev) = setup(&m);
-    let avail = mock.avail_addr();
-    let mut be = RecordingBackend::default();
-    b.counter(ItemsCount::new(2 * PAIRS as usize))
-        .bench_local(|| {
-            offer(&m, avail);
-            be.clear();
-            black_box(
-                dev.process_requestq(&mut q, &m, &IdentityContext, &mut be, &mut NoMapper)
-                    .unwrap(),
-            )
-        });
+    requestq(b, RecordingBackend::default(), RecordingBackend::clear);
 }
 
 /// The floor: decoding the same 64 readable parts.
