@@ -98,6 +98,8 @@ mod features;
 pub use cmd::*;
 pub use features::Features;
 
+// Declares the modules `lift`, `lower`, `prelude`, `queue` and (feature `arbitrary`) `arb`, and
+// writes `impl Arch` for the unit type (docs/ARCHITECTURE.md, the contract).
 iommu_inval_core::arch_impl!(
     /// AMD-Vi: the [`Arch`](iommu_inval_core::arch::Arch) of this crate.
     AmdVi,

@@ -85,6 +85,8 @@ pub use arb::valid_words;
 pub use cmd::*;
 pub use features::Features;
 
+// Declares the modules `lift`, `lower`, `prelude`, `queue` and (feature `arbitrary`) `arb`, and
+// writes `impl Arch` for the unit type (docs/ARCHITECTURE.md, the contract).
 iommu_inval_core::arch_impl!(
     /// Arm SMMUv3 (IHI0070): the [`Arch`](iommu_inval_core::arch::Arch) of this crate.
     Smmuv3,

@@ -110,6 +110,8 @@ pub use features::{
     F_MAP_UNMAP, F_MMIO, F_PROBE,
 };
 
+// Declares the modules `lift`, `lower`, `prelude` and (feature `arbitrary`) `arb`, and
+// writes `impl Arch` for the unit type (docs/ARCHITECTURE.md, the contract).
 iommu_inval_core::arch_impl!(
     /// virtio-iommu: the [`Arch`](iommu_inval_core::arch::Arch) of this
     /// crate. It has no ring ([`RingArch`](iommu_inval_core::arch::RingArch)):

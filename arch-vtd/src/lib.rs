@@ -85,6 +85,8 @@ pub use desc::{
 };
 pub use features::Features;
 
+// Declares the modules `lift`, `lower`, `prelude`, `queue` and (feature `arbitrary`) `arb`, and
+// writes `impl Arch` for the unit type (docs/ARCHITECTURE.md, the contract).
 iommu_inval_core::arch_impl!(
     /// Intel VT-d: the [`Arch`](iommu_inval_core::arch::Arch) of this crate.
     Vtd,
