@@ -312,12 +312,8 @@ pub(crate) fn for_each_native(
                     break;
                 }
                 let mut w = [0u64; 4];
-                for (slot, b) in w.iter_mut().zip(chunk.chunks_exact(8)) {
-                    let mut a = [0u8; 8];
-                    a.copy_from_slice(b);
-                    *slot = u64::from_le_bytes(a);
-                }
-                f(io, loc, w.get(..words).unwrap_or(&[]), Note::default())?;
+                let n = le_words(chunk, &mut w);
+                f(io, loc, w.get(..n).unwrap_or(&[]), Note::default())?;
                 index += 1;
             }
             if index == 0 && offset > 0 && io.status.0 == 0 {
@@ -395,10 +391,8 @@ fn for_each_virtio(
     use iommu_inval::virtio::{len_of_type, MAX_BYTES, MAX_WORDS};
     let words_of = |b: &[u8]| {
         let mut w = [0u64; MAX_WORDS];
-        for (slot, c) in w.iter_mut().zip(b.chunks(8)) {
-            *slot = c.iter().rev().fold(0u64, |acc, &x| acc << 8 | u64::from(x));
-        }
-        (w, b.len().div_ceil(8))
+        let n = le_words(b, &mut w);
+        (w, n)
     };
     match src {
         Source::Raw {
@@ -451,6 +445,19 @@ fn for_each_virtio(
             },
         }),
     }
+}
+
+/// `b` as little-endian 64-bit words in `out` (a short last word
+/// zero-padded); returns the words written.
+fn le_words(b: &[u8], out: &mut [u64]) -> usize {
+    let mut n = 0;
+    for (slot, c) in out.iter_mut().zip(b.chunks(8)) {
+        let mut a = [0u8; 8];
+        a[..c.len()].copy_from_slice(c);
+        *slot = u64::from_le_bytes(a);
+        n += 1;
+    }
+    n
 }
 
 /// Read until `buf` is full or end of input; returns the bytes read.
