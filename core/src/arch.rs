@@ -25,6 +25,7 @@
 use crate::context::Context;
 use crate::device::QueueProducer;
 use crate::error::LowerError;
+use crate::event::{Event, PageRequest};
 use crate::lower::Budget;
 use crate::model::{Caches, Op, Outcome};
 use crate::native::{ArchId, FeatureSet, NativeCommand};
@@ -91,6 +92,48 @@ pub trait Arch:
 pub trait RingArch: Arch {
     /// Its command queue front end (consumer and producer).
     type Queue: QueueProducer<Arch = Self>;
+}
+
+/// An architecture whose IOMMU reports events and page requests to software
+/// through records (issue 32; docs/EVENTS.md): its record types and their
+/// lift and lower to the neutral [`Event`] / [`PageRequest`].
+///
+/// The records are codecs on [`NativeCommand`] (decode, encode, named
+/// fields; the op names are the record types' names in the architecture's
+/// specification), so the CLI, property and fuzz machinery serve them as
+/// they serve commands. `lift_*` reads a record as the host IOMMU wrote it:
+/// its device id becomes the guest's through [`Context::guest_device`] (a
+/// device the guest does not see is [`LowerError::NoEquivalent`]). `lower_*`
+/// writes a record for the guest from the model: what the record cannot
+/// hold is [`LowerError::NoEquivalent`], never dropped. On one
+/// architecture, `lower(lift(r)) == r` for every record that lifts (with
+/// the identity context).
+pub trait EventArch: Arch {
+    /// Its event (fault) record.
+    type EventRecord: NativeCommand;
+    /// Its page request record.
+    type PageRequestRecord: NativeCommand;
+
+    /// A host event record → the model.
+    fn lift_event<C: Context + ?Sized>(
+        rec: &Self::EventRecord,
+        ctx: &C,
+    ) -> Result<Event, LowerError>;
+    /// The model → an event record.
+    fn lower_event<C: Context + ?Sized>(
+        event: &Event,
+        ctx: &C,
+    ) -> Result<Self::EventRecord, LowerError>;
+    /// A host page request record → the model.
+    fn lift_page_request<C: Context + ?Sized>(
+        rec: &Self::PageRequestRecord,
+        ctx: &C,
+    ) -> Result<PageRequest, LowerError>;
+    /// The model → a page request record.
+    fn lower_page_request<C: Context + ?Sized>(
+        req: &PageRequest,
+        ctx: &C,
+    ) -> Result<Self::PageRequestRecord, LowerError>;
 }
 
 /// Architecture `A` as a lowering target: the host's features and the
