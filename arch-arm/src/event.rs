@@ -31,11 +31,13 @@
 
 use crate::{Features, Smmuv3};
 use iommu_inval_core::arch::EventArch;
+use iommu_inval_core::event::RecordQueue;
 use iommu_inval_core::event::{
     Access, ConfigFault, ConfigReason, During, Event, FaultReason, NativeCode, PageRequest,
     TranslationFault,
 };
 use iommu_inval_core::native::word;
+use iommu_inval_core::ring::Ring;
 use iommu_inval_core::{ArchId, Context, DecodeError, FieldError, FieldValue, LowerError, Stages};
 
 /// How a record field's value is read.
@@ -712,6 +714,97 @@ impl EventArch for Smmuv3 {
     }
 }
 
+/// A guest's SMMUv3 event queue (`GuestQueue<EventRecord>`) or PRI queue
+/// (`GuestQueue<PriRecord>`) as the VMM that produces into it sees its
+/// registers (IHI0070 §6.3.29 / §6.3.33 BASE, §6.3.95–98 PROD and CONS):
+/// `base` is SMMU_EVENTQ_BASE / SMMU_PRIQ_BASE (ADDR `[55:5]`, LOG2SIZE
+/// `[4:0]`, read as at most 19), `prod` the PROD register the VMM owns (WR
+/// with its wrap bit, OVFLG `[31]`), `cons` the CONS register the guest
+/// writes (RD, OVACKFLG `[31]`), `enabled` SMMU_CR0.EVENTQEN / PRIQEN.
+/// Records go in through [`RecordQueue::offer`]: an overflow toggles
+/// PROD.OVFLG, and is pending until the guest writes CONS.OVACKFLG equal
+/// to it; the event queue goes on delivering as space allows (§7.4), the
+/// PRI queue discards everything until then (§8.1).
+///
+/// [`RecordQueue::offer`]: iommu_inval_core::event::RecordQueue::offer
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct GuestQueue<R> {
+    /// SMMU_EVENTQ_BASE or SMMU_PRIQ_BASE.
+    pub base: u64,
+    /// SMMU_EVENTQ_PROD or SMMU_PRIQ_PROD (the VMM's).
+    pub prod: u32,
+    /// SMMU_EVENTQ_CONS or SMMU_PRIQ_CONS (the guest's).
+    pub cons: u32,
+    /// SMMU_CR0.EVENTQEN or PRIQEN.
+    pub enabled: bool,
+    record: core::marker::PhantomData<R>,
+}
+
+impl<R> GuestQueue<R> {
+    /// The queue of these register values.
+    pub const fn new(base: u64, prod: u32, cons: u32, enabled: bool) -> Self {
+        GuestQueue {
+            base,
+            prod,
+            cons,
+            enabled,
+            record: core::marker::PhantomData,
+        }
+    }
+}
+
+/// PROD.OVFLG / CONS.OVACKFLG, bit 31 (§6.3.95, §6.3.96).
+const OVFLG: u32 = 1 << 31;
+/// The largest LOG2SIZE of either queue (SMMU_IDR1.EVENTQS, PRIQS ≤ 19).
+const MAX_QS: u8 = 19;
+
+iommu_inval_core::ring_regs!(
+    GuestQueue<EventRecord>,
+    |q| ring = queue_ring(q.base, 4),
+    head = q.cons & queue_ring(q.base, 4).mask(),
+    tail = q.prod & queue_ring(q.base, 4).mask(),
+    |q, pos| set_head = q.cons = (q.cons & OVFLG) | pos,
+    set_tail = q.prod = (q.prod & OVFLG) | pos
+);
+iommu_inval_core::ring_regs!(
+    GuestQueue<crate::pri::PriRecord>,
+    |q| ring = queue_ring(q.base, 2),
+    head = q.cons & queue_ring(q.base, 2).mask(),
+    tail = q.prod & queue_ring(q.base, 2).mask(),
+    |q, pos| set_head = q.cons = (q.cons & OVFLG) | pos,
+    set_tail = q.prod = (q.prod & OVFLG) | pos
+);
+
+/// The ring of a queue BASE register with slots of `words` words.
+fn queue_ring(base: u64, words: u8) -> Ring {
+    let log2 = (base & 0x1f) as u8;
+    Ring::new(base & word::mask(55, 5), log2.min(MAX_QS), words, true)
+}
+
+/// `impl RecordQueue` for the event queue (`discard` = false) and the PRI
+/// queue (`discard` = true).
+macro_rules! smmu_record_queue {
+    ($rec:ty, $discard:expr) => {
+        impl RecordQueue for GuestQueue<$rec> {
+            type Record = $rec;
+            fn enabled(&self) -> bool {
+                self.enabled
+            }
+            fn overflow_pending(&self) -> bool {
+                (self.prod ^ self.cons) & OVFLG != 0
+            }
+            fn raise_overflow(&mut self) {
+                self.prod ^= OVFLG;
+            }
+            fn discards_while_overflowed(&self) -> bool {
+                $discard
+            }
+        }
+    };
+}
+smmu_record_queue!(EventRecord, false);
+smmu_record_queue!(crate::pri::PriRecord, true);
+
 #[cfg(feature = "arbitrary")]
 impl<'a> arbitrary::Arbitrary<'a> for EventRecord {
     /// A valid record of any type, its fields biased to their edges.
@@ -1039,5 +1132,59 @@ mod tests {
             ..t
         });
         assert!(Smmuv3::lower_event(&unaligned, &Guest).is_err());
+    }
+
+    /// The event queue: records in order, a full queue flags the overflow
+    /// once (PROD.OVFLG toggled) and goes on delivering after the guest
+    /// consumes; a stall record is kept, not discarded; a disabled queue
+    /// discards without overflow. The PRI queue discards everything while
+    /// the overflow is unacknowledged.
+    #[test]
+    fn guest_queues_produce_with_smmu_overflow_rules() {
+        use iommu_inval_core::event::Delivery::*;
+        use iommu_inval_core::device::ProduceError;
+        use iommu_inval_core::{CellMemory, QueueMemory};
+        let mut bytes = [0u8; 0x200];
+        let mem = CellMemory::new(0x1000, &mut bytes);
+        let rec = |sid: u64| EventRecord::decode(&[sid << 32 | 4, 0, 0, 0]).unwrap();
+        // Two slots of 32 bytes at 0x1000.
+        let mut q = GuestQueue::<EventRecord>::new(0x1000 | 1, 0, 0, true);
+        assert_eq!(q.offer(&mem, &rec(1), false), Ok(Written));
+        assert_eq!(q.offer(&mem, &rec(2), false), Ok(Written));
+        assert_eq!(q.prod, 0b10); // wrap bit set, index 0: full
+        assert_eq!(q.offer(&mem, &rec(3), true), Err(ProduceError::Full));
+        assert_eq!(q.prod & OVFLG, 0);
+        assert_eq!(q.offer(&mem, &rec(3), false), Ok(Discarded));
+        assert_eq!(q.prod, OVFLG | 0b10);
+        assert!(q.overflow_pending());
+        assert_eq!(q.offer(&mem, &rec(4), false), Ok(Discarded));
+        assert_eq!(q.prod, OVFLG | 0b10); // toggled once
+        let mut w = [0u64; 4];
+        mem.read_words(0x1020, &mut w).unwrap();
+        assert_eq!(w, [2 << 32 | 4, 0, 0, 0]);
+        // The guest consumes one slot without acknowledging: still delivered.
+        q.cons = 0b01;
+        assert_eq!(q.offer(&mem, &rec(5), false), Ok(Written));
+        mem.read_words(0x1000, &mut w).unwrap();
+        assert_eq!(w[0] >> 32, 5);
+        q.cons = OVFLG | 0b11;
+        assert!(!q.overflow_pending());
+        q.enabled = false;
+        assert_eq!(q.offer(&mem, &rec(6), false), Ok(Discarded));
+        assert_eq!(q.prod, OVFLG | 0b11);
+
+        // PRI queue: two 16-byte slots at 0x1100.
+        let ppr = |g: u64| crate::pri::PriRecord::decode(&[1 << 62 | 0x10, g]).unwrap();
+        let mut p = GuestQueue::<crate::pri::PriRecord>::new(0x1100 | 1, 0, 0, true);
+        assert_eq!(p.offer(&mem, &ppr(1), false), Ok(Written));
+        assert_eq!(p.offer(&mem, &ppr(2), false), Ok(Written));
+        assert_eq!(p.offer(&mem, &ppr(3), false), Ok(Discarded));
+        p.cons = 0b10; // consumed both, overflow not acknowledged
+        assert_eq!(p.offer(&mem, &ppr(4), false), Ok(Discarded));
+        p.cons = OVFLG | 0b10;
+        assert_eq!(p.offer(&mem, &ppr(5), false), Ok(Written));
+        let mut w2 = [0u64; 2];
+        mem.read_words(0x1100, &mut w2).unwrap();
+        assert_eq!(w2, [1 << 62 | 0x10, 5]);
     }
 }

@@ -91,7 +91,7 @@ pub use arb::valid_words;
 pub use cmd::*;
 #[cfg(feature = "arbitrary")]
 pub use event::arbitrary_event_words;
-pub use event::EventRecord;
+pub use event::{EventRecord, GuestQueue};
 pub use features::Features;
 pub use pri::PriRecord;
 

@@ -16,6 +16,9 @@
 //!   guest's [`PageResponse`] becomes the host's response for the same
 //!   group, each group answered once.
 //!
+//! * [`RecordQueue`]: the production rule of a guest's record queue (room,
+//!   overflow, its acknowledgement), over the command queues' ring.
+//!
 //! A page request links to its response by (device, PASID when the
 //! response must carry it, page request group index): the PCIe PRG
 //! Response of the group's last request (PCIe "Page Request Group
@@ -23,8 +26,11 @@
 //!
 //! [`Context::guest_device`]: crate::Context::guest_device
 
+use crate::device::ProduceError;
 use crate::model::{PageResponse, RespCode, Stages};
-use crate::native::ArchId;
+use crate::native::{ArchId, NativeCommand};
+use crate::queue::QueueMemory;
+use crate::ring::{RingRegs, MAX_SLOT_WORDS};
 
 /// The access a faulting transaction or a page request asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -424,6 +430,77 @@ impl<const N: usize> PageRequestGroups<N> {
         } else {
             GroupError::NotOutstanding
         })
+    }
+}
+
+/// What became of a record offered to a guest queue ([`RecordQueue::offer`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Delivery {
+    /// Written at the tail; the tail moved past it.
+    Written,
+    /// Not written: the queue is disabled, full (the overflow is now
+    /// flagged), or discarding while an overflow is unacknowledged. For a
+    /// discarded last page request the VMM owes the device the automatic
+    /// response its architecture specifies (SMMUv3 §8.1: Success).
+    Discarded,
+}
+
+/// A guest queue the VMM writes records into (an event, fault, PRI or PPR
+/// queue): the consumer register is the guest's (`head`), the producer
+/// register the VMM's (`tail`), through [`RingRegs`] as a command queue's
+/// (an architecture writes its `impl RingRegs` with
+/// [`ring_regs!`](crate::ring_regs)). The architecture says how its queue
+/// is enabled and how it flags and acknowledges an overflow; the
+/// production rule is written once, in [`RecordQueue::offer`].
+pub trait RecordQueue: RingRegs {
+    /// The record the queue holds.
+    type Record: NativeCommand;
+    /// Whether the queue takes records (a disabled queue discards them
+    /// without an overflow: SMMU_CR0.EVENTQEN = 0, IHI0070 §7.4).
+    fn enabled(&self) -> bool;
+    /// Whether an overflow is flagged and not yet acknowledged.
+    fn overflow_pending(&self) -> bool;
+    /// Flag an overflow (called when none is pending).
+    fn raise_overflow(&mut self);
+    /// Whether every record is discarded while an overflow is pending
+    /// (SMMUv3 PRI queue, §8.1) rather than delivered as space allows
+    /// (SMMUv3 event queue, §7.4).
+    fn discards_while_overflowed(&self) -> bool;
+
+    /// Offer `rec` to the guest: written at the tail when there is room.
+    /// On a full queue a record the producer must `keep` (an SMMUv3 stall
+    /// record, which is never discarded and never overflows the queue,
+    /// §7.4) is `Err(ProduceError::Full)`, to be offered again; any other
+    /// is discarded and the overflow flagged.
+    fn offer<M: QueueMemory + ?Sized>(
+        &mut self,
+        mem: &M,
+        rec: &Self::Record,
+        keep: bool,
+    ) -> Result<Delivery, ProduceError> {
+        if !self.enabled() || (self.discards_while_overflowed() && self.overflow_pending()) {
+            return Ok(Delivery::Discarded);
+        }
+        let ring = self.ring();
+        if ring.free(self.head(), self.tail()) == 0 {
+            if keep {
+                return Err(ProduceError::Full);
+            }
+            if !self.overflow_pending() {
+                self.raise_overflow();
+            }
+            return Ok(Delivery::Discarded);
+        }
+        let mut w = [0u64; MAX_SLOT_WORDS];
+        let n = rec.encode_into(&mut w).map_err(ProduceError::Encode)?;
+        if n > ring.words() {
+            return Err(ProduceError::Encode(crate::DecodeError::bad_length(n)));
+        }
+        let tail = self.tail();
+        ring.write(mem, tail, w.get(..ring.words()).unwrap_or(&w))
+            .map_err(ProduceError::Memory)?;
+        self.set_tail(ring.next(tail));
+        Ok(Delivery::Written)
     }
 }
 
