@@ -29,12 +29,13 @@
 //! §7.3); CLASS = 0b11 (Reserved) is `invalid_field`. Everything accepted
 //! re-encodes to the same words.
 
-use crate::{Features, Smmuv3};
+use crate::pri::PriRecord;
+use crate::Smmuv3;
 use iommu_inval_core::arch::EventArch;
 use iommu_inval_core::event::RecordQueue;
 use iommu_inval_core::event::{
-    Access, ConfigFault, ConfigReason, During, Event, FaultReason, NativeCode, PageRequest,
-    TranslationFault,
+    Access, ConfigReason, During, Event, Fault, FaultKind, FaultReason, NativeCode, Record,
+    Transaction, Translation,
 };
 use iommu_inval_core::native::word;
 use iommu_inval_core::ring::Ring;
@@ -210,6 +211,61 @@ macro_rules! layouts {
 }
 pub(crate) use layouts;
 
+/// The [`NativeCommand`](iommu_inval_core::NativeCommand) of a record type
+/// `$t` of `$n` words (a struct of validated words `w`, with
+/// `decode_words` and `layout`), whose layouts are `$table`: every
+/// record family of the crate is the same codec over its table.
+macro_rules! record_codec {
+    ($t:ident, $n:literal, $table:ident, $names:ident) => {
+        iommu_inval_core::native_command! {
+            $t: iommu_inval_core::ArchId::Smmuv3, crate::Features, |_rec, _features| Ok(());
+            op_names $names;
+
+            fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+                let w: [u64; $n] = words
+                    .try_into()
+                    .map_err(|_| DecodeError::bad_length(words.len()))?;
+                Self::decode_words(w)
+            }
+            fn words(&self) -> usize {
+                $n
+            }
+            fn encode_into(&self, out: &mut [u64]) -> Result<usize, DecodeError> {
+                let len = out.len();
+                let dst = out.get_mut(..$n).ok_or(DecodeError::bad_length(len))?;
+                dst.copy_from_slice(&self.w);
+                Ok($n)
+            }
+            fn op(&self) -> &'static str {
+                self.layout().map_or("", |l| l.name)
+            }
+            fn for_each_field(&self, f: &mut dyn FnMut(&'static str, FieldValue)) {
+                if let Some(l) = self.layout() {
+                    l.visit(&self.w, f);
+                }
+            }
+            fn field_names(op: &str) -> Option<&'static [&'static str]> {
+                $table.iter().find(|l| l.name == op).map(|l| l.names)
+            }
+            fn from_fields(
+                op: &str,
+                fields: &mut dyn Iterator<Item = (&str, FieldValue)>,
+                words: usize,
+            ) -> Result<Self, FieldError> {
+                let l = $table.iter().find(|l| l.name == op).ok_or(FieldError::UnknownOp)?;
+                if words != $n {
+                    return Err(FieldError::Invalid(DecodeError::bad_length(words)));
+                }
+                let mut w = [0; $n];
+                w[0] = u64::from(l.code);
+                l.set_fields(&mut w, fields)?;
+                Self::decode_words(w).map_err(FieldError::Invalid)
+            }
+        }
+    };
+}
+pub(crate) use record_codec;
+
 // The fields of the event records (IHI0070 §7.3; `w<n>[hi:lo]`).
 /// SSV `w0[11]`.
 const SSV: Fd = Fd::new("ssv", 0, 11, 1, Kind::Bool);
@@ -301,8 +357,8 @@ fn layout_of(id: u8) -> Option<&'static Layout> {
 
 /// One SMMUv3 event record (IHI0070 §7.3), as validated words: read and
 /// build it by field name ([`NativeCommand`](iommu_inval_core::NativeCommand)) or through the model
-/// ([`EventArch`]: [`Smmuv3::lift_event`](EventArch::lift_event) /
-/// [`lower_event`](EventArch::lower_event)).
+/// ([`EventArch`]: [`Smmuv3::lift_record`](EventArch::lift_record) /
+/// [`lower_record`](EventArch::lower_record)).
 ///
 /// ```
 /// use iommu_inval_arm::EventRecord;
@@ -341,50 +397,7 @@ impl EventRecord {
     }
 }
 
-iommu_inval_core::native_command! {
-    EventRecord: ArchId::Smmuv3, Features, |_rec, _features| Ok(());
-    op_names EVENT_NAMES;
-
-    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
-        match words {
-            [a, b, c, d] => Self::decode_words([*a, *b, *c, *d]),
-            _ => Err(DecodeError::bad_length(words.len())),
-        }
-    }
-    fn words(&self) -> usize {
-        4
-    }
-    fn encode_into(&self, out: &mut [u64]) -> Result<usize, DecodeError> {
-        let n = out.len();
-        let dst = out.get_mut(..4).ok_or(DecodeError::bad_length(n))?;
-        dst.copy_from_slice(&self.w);
-        Ok(4)
-    }
-    fn op(&self) -> &'static str {
-        self.layout().map_or("", |l| l.name)
-    }
-    fn for_each_field(&self, f: &mut dyn FnMut(&'static str, FieldValue)) {
-        if let Some(l) = self.layout() {
-            l.visit(&self.w, f);
-        }
-    }
-    fn field_names(op: &str) -> Option<&'static [&'static str]> {
-        EVENTS.iter().find(|l| l.name == op).map(|l| l.names)
-    }
-    fn from_fields(
-        op: &str,
-        fields: &mut dyn Iterator<Item = (&str, FieldValue)>,
-        words: usize,
-    ) -> Result<Self, FieldError> {
-        let l = EVENTS.iter().find(|l| l.name == op).ok_or(FieldError::UnknownOp)?;
-        if words != 4 {
-            return Err(FieldError::Invalid(DecodeError::bad_length(words)));
-        }
-        let mut w = [u64::from(l.code), 0, 0, 0];
-        l.set_fields(&mut w, fields)?;
-        Self::decode_words(w).map_err(FieldError::Invalid)
-    }
-}
+record_codec!(EventRecord, 4, EVENTS, EVENT_NAMES);
 
 /// The record's device as the guest's (`NoEquivalent` when the guest does
 /// not see it).
@@ -433,58 +446,30 @@ fn lift_event<C: Context + ?Sized>(r: &EventRecord, ctx: &C) -> Result<Event, Lo
     } else {
         None
     };
-    let native = NativeCode {
-        arch: ArchId::Smmuv3,
-        code: u16::from(l.code),
-        detail: detail_of(r, l),
-    };
-    let fault = |reason| {
+    let translation = |reason| {
         let s2 = r.get(S2) != 0;
-        let during = match r.get(CLASS) {
-            0 => During::ConfigFetch,
-            1 => During::TableWalk {
-                write: l.has(TTRNW) && r.get(TTRNW) == 0,
-            },
-            _ => During::Input,
-        };
-        let stall = r.get(STALL) != 0;
-        Event::Translation(TranslationFault {
-            device,
-            pasid,
-            addr: r.get(INPUT_ADDR),
-            access: access_of(r),
+        FaultKind::Translation(Translation {
             stage: if s2 { Stages::S2 } else { Stages::S1 },
             reason,
-            during,
+            during: match r.get(CLASS) {
+                0 => During::ConfigFetch,
+                1 => During::TableWalk {
+                    write: l.has(TTRNW) && r.get(TTRNW) == 0,
+                },
+                _ => During::Input,
+            },
             // UNKNOWN without S2, but kept when written, so that a record
             // lifted and lowered comes back the same.
             ipa: (l.has(IPA) && (s2 || r.get(IPA) != 0)).then_some(r.get(IPA)),
-            fetch_addr: l.has(FETCH_ADDR).then_some(r.get(FETCH_ADDR)),
-            stall: stall.then_some(r.get(STAG) as u16),
-            native,
+            stall: (r.get(STALL) != 0).then_some(r.get(STAG) as u16),
         })
     };
-    let config = |what| {
-        Event::Config(ConfigFault {
-            device,
-            pasid,
-            what,
-            addr: l.has(INPUT_ADDR).then_some(r.get(INPUT_ADDR)),
-            access: if l.has(RNW) {
-                access_of(r)
-            } else {
-                Access::default()
-            },
-            fetch_addr: l.has(FETCH_ADDR).then_some(r.get(FETCH_ADDR)),
-            native,
-        })
-    };
-    Ok(match l.code {
-        0x10 => fault(FaultReason::Translation),
-        0x11 => fault(FaultReason::AddressSize),
-        0x12 => fault(FaultReason::AccessFlag),
-        0x13 => fault(FaultReason::Permission),
-        0x0b => fault(FaultReason::WalkAbort),
+    let kind = match l.code {
+        0x10 => translation(FaultReason::Translation),
+        0x11 => translation(FaultReason::AddressSize),
+        0x12 => translation(FaultReason::AccessFlag),
+        0x13 => translation(FaultReason::Permission),
+        0x0b => translation(FaultReason::WalkAbort),
         0x05 | 0x20 => {
             return Err(LowerError::NoEquivalent(
                 "F_BAD_ATS_TREQ / F_TLB_CONFLICT: layout not verified, kept raw",
@@ -496,7 +481,7 @@ fn lift_event<C: Context + ?Sized>(r: &EventRecord, ctx: &C) -> Result<Event, Lo
             ))
         }
         0xe0 => return Err(LowerError::NoEquivalent("IMPDEF event")),
-        code => config(match code {
+        code => FaultKind::Config(match code {
             0x01 => ConfigReason::Unsupported,
             0x02 => ConfigReason::BadDevice,
             0x03 => ConfigReason::DeviceEntryFetch,
@@ -509,88 +494,90 @@ fn lift_event<C: Context + ?Sized>(r: &EventRecord, ctx: &C) -> Result<Event, Lo
             // F_CFG_CONFLICT, F_VMS_FETCH: named by their number.
             _ => ConfigReason::Other,
         }),
-    })
+    };
+    Ok(Event::Fault(Fault {
+        device,
+        pasid,
+        // Every event with InputAddr has RnW (F_UUT, F_TRANSL_FORBIDDEN,
+        // F_WALK_EABT, the translation faults).
+        transaction: l.has(INPUT_ADDR).then(|| Transaction {
+            addr: r.get(INPUT_ADDR),
+            access: access_of(r),
+        }),
+        kind,
+        fetch_addr: l.has(FETCH_ADDR).then_some(r.get(FETCH_ADDR)),
+        native: NativeCode {
+            arch: ArchId::Smmuv3,
+            code: u16::from(l.code),
+            detail: detail_of(r, l),
+        },
+    }))
 }
 
-/// The event number of a translation fault.
-fn fault_code(reason: FaultReason) -> Result<u8, LowerError> {
-    Ok(match reason {
-        FaultReason::Translation => 0x10,
-        FaultReason::AddressSize => 0x11,
-        FaultReason::AccessFlag => 0x12,
-        FaultReason::Permission => 0x13,
-        FaultReason::WalkAbort => 0x0b,
-        _ => {
-            return Err(LowerError::NoEquivalent(
-                "fault reason with no SMMUv3 event",
-            ))
-        }
-    })
-}
-
-/// The event number of a configuration fault (`Other`: its native
+/// The event number of a fault (a configuration fault `Other`: its native
 /// number, when it is SMMUv3's F_CFG_CONFLICT or F_VMS_FETCH).
-fn config_code(c: &ConfigFault) -> Result<u8, LowerError> {
-    Ok(match c.what {
-        ConfigReason::Unsupported => 0x01,
-        ConfigReason::BadDevice => 0x02,
-        ConfigReason::DeviceEntryFetch => 0x03,
-        ConfigReason::DeviceEntryInvalid => 0x04,
-        ConfigReason::NoPasidDisabled => 0x06,
-        ConfigReason::TranslatedForbidden => 0x07,
-        ConfigReason::BadPasid => 0x08,
-        ConfigReason::PasidEntryFetch => 0x09,
-        ConfigReason::PasidEntryInvalid => 0x0a,
-        _ if c.native.arch == ArchId::Smmuv3 && matches!(c.native.code, 0x21 | 0x25) => {
-            c.native.code as u8
-        }
-        _ => {
-            return Err(LowerError::NoEquivalent(
-                "configuration fault with no SMMUv3 event",
-            ))
-        }
+fn event_code(f: &Fault) -> Result<u8, LowerError> {
+    Ok(match f.kind {
+        FaultKind::Translation(t) => match t.reason {
+            FaultReason::Translation => 0x10,
+            FaultReason::AddressSize => 0x11,
+            FaultReason::AccessFlag => 0x12,
+            FaultReason::Permission => 0x13,
+            FaultReason::WalkAbort => 0x0b,
+            _ => {
+                return Err(LowerError::NoEquivalent(
+                    "fault reason with no SMMUv3 event",
+                ))
+            }
+        },
+        FaultKind::Config(c) => match c {
+            ConfigReason::Unsupported => 0x01,
+            ConfigReason::BadDevice => 0x02,
+            ConfigReason::DeviceEntryFetch => 0x03,
+            ConfigReason::DeviceEntryInvalid => 0x04,
+            ConfigReason::NoPasidDisabled => 0x06,
+            ConfigReason::TranslatedForbidden => 0x07,
+            ConfigReason::BadPasid => 0x08,
+            ConfigReason::PasidEntryFetch => 0x09,
+            ConfigReason::PasidEntryInvalid => 0x0a,
+            _ if f.native.arch == ArchId::Smmuv3 && matches!(f.native.code, 0x21 | 0x25) => {
+                f.native.code as u8
+            }
+            _ => {
+                return Err(LowerError::NoEquivalent(
+                    "configuration fault with no SMMUv3 event",
+                ))
+            }
+        },
     })
 }
 
-/// The fields every event shares, written for record type `l`: the
-/// device, the PASID, the access, the addresses and the native detail
-/// (kept only when it is this event's own).
-struct Common {
-    device: u32,
-    pasid: Option<u32>,
-    access: Access,
-    addr: Option<u64>,
-    fetch_addr: Option<u64>,
-    native: NativeCode,
-}
-
-fn lower_common(l: &Layout, w: &mut [u64; 4], c: &Common) -> Result<(), LowerError> {
+/// The fields every fault has, written for record type `l`: the device,
+/// the PASID, the transaction, the fetch address and the native detail (kept only
+/// when it is this event's own).
+fn lower_common(l: &Layout, w: &mut [u64; 4], c: &Fault) -> Result<(), LowerError> {
     SID.put(w, u64::from(c.device));
     let (ssv, ssid) = ssid_of(c.pasid)?;
     if l.has(SSV) {
         SSV.put(w, u64::from(ssv));
     }
     l.lower_field(w, SSID, ssid, "no SubstreamID in this event")?;
-    if l.has(RNW) {
-        RNW.put(w, u64::from(!c.access.write));
+    if let Some(t) = c.transaction {
+        if !l.has(INPUT_ADDR) {
+            return Err(LowerError::NoEquivalent(
+                "no InputAddr or access in this event",
+            ));
+        }
+        INPUT_ADDR.put(w, t.addr);
+        RNW.put(w, u64::from(!t.access.write));
         // Only F_TRANSL_FORBIDDEN lacks InD / PnU.
-        l.lower_field(w, IND, u64::from(c.access.exec), "no InD in this event")?;
+        l.lower_field(w, IND, u64::from(t.access.exec), "no InD in this event")?;
         l.lower_field(
             w,
             PNU,
-            u64::from(c.access.privileged),
+            u64::from(t.access.privileged),
             "no PnU in this event",
         )?;
-    } else if c.access != Access::default() {
-        return Err(LowerError::NoEquivalent(
-            "no access attributes in this event",
-        ));
-    }
-    if let Some(a) = c.addr {
-        l.lower_field(w, INPUT_ADDR, a, "no InputAddr in this event")?;
-        if !l.has(INPUT_ADDR) {
-            return Err(LowerError::NoEquivalent("no InputAddr in this event"));
-        }
     }
     if let Some(a) = c.fetch_addr {
         if !l.has(FETCH_ADDR) || !FETCH_ADDR.fits(a) {
@@ -612,105 +599,80 @@ fn lower_common(l: &Layout, w: &mut [u64; 4], c: &Common) -> Result<(), LowerErr
     Ok(())
 }
 
-/// The model → an event record (see [`EventArch`]).
-fn lower_event(ev: &Event) -> Result<EventRecord, LowerError> {
-    let (code, common) = match ev {
-        Event::Translation(t) => (
-            fault_code(t.reason)?,
-            Common {
-                device: t.device,
-                pasid: t.pasid,
-                access: t.access,
-                addr: Some(t.addr),
-                fetch_addr: t.fetch_addr,
-                native: t.native,
-            },
-        ),
-        Event::Config(c) => (
-            config_code(c)?,
-            Common {
-                device: c.device,
-                pasid: c.pasid,
-                access: c.access,
-                addr: c.addr,
-                fetch_addr: c.fetch_addr,
-                native: c.native,
-            },
-        ),
-        Event::PageRequest(_) => {
-            return Err(LowerError::NoEquivalent(
-                "page requests go to the PRI queue",
-            ))
-        }
-        _ => {
-            return Err(LowerError::NoEquivalent(
-                "lost records are EVENTQ_PROD.OVFLG, not a record",
-            ))
-        }
+/// A translation fault's own fields: S2, CLASS (TTRnW), the stall, the IPA.
+fn lower_translation(l: &Layout, w: &mut [u64; 4], t: &Translation) -> Result<(), LowerError> {
+    let s2 = match t.stage {
+        s if s == Stages::S1 => false,
+        s if s == Stages::S2 => true,
+        _ => return Err(LowerError::NoEquivalent("a fault of one stage")),
     };
-    let l = layout_of(code).ok_or(LowerError::Invalid("event number"))?;
-    let mut w = [u64::from(code), 0, 0, 0];
-    lower_common(l, &mut w, &common)?;
-    if let Event::Translation(t) = ev {
-        let s2 = match t.stage {
-            s if s == Stages::S1 => false,
-            s if s == Stages::S2 => true,
-            _ => return Err(LowerError::NoEquivalent("a fault of one stage")),
-        };
-        S2.put(&mut w, u64::from(s2));
-        let (class, walk_write) = match t.during {
-            During::ConfigFetch => (0, false),
-            During::TableWalk { write } => (1, write),
-            During::Input => (2, false),
-        };
-        CLASS.put(&mut w, class);
-        if l.has(TTRNW) {
-            TTRNW.put(&mut w, u64::from(class == 1 && !walk_write));
-        } else if walk_write {
+    S2.put(w, u64::from(s2));
+    let (class, walk_write) = match t.during {
+        During::ConfigFetch => (0, false),
+        During::TableWalk { write } => (1, write),
+        During::Input => (2, false),
+    };
+    CLASS.put(w, class);
+    if l.has(TTRNW) {
+        TTRNW.put(w, u64::from(class == 1 && !walk_write));
+    } else if walk_write {
+        return Err(LowerError::NoEquivalent(
+            "a table-walk write outside F_PERMISSION",
+        ));
+    }
+    if let Some(tag) = t.stall {
+        l.lower_field(w, STAG, u64::from(tag), "no stall in this event")?;
+        l.lower_field(w, STALL, 1, "no stall in this event")?;
+    }
+    if let Some(ipa) = t.ipa {
+        if !l.has(IPA) || !IPA.fits(ipa) {
             return Err(LowerError::NoEquivalent(
-                "a table-walk write outside F_PERMISSION",
+                "IPA: none in this event, or not a page below 2^56",
             ));
         }
-        if let Some(tag) = t.stall {
-            l.lower_field(&mut w, STAG, u64::from(tag), "no stall in this event")?;
-            l.lower_field(&mut w, STALL, 1, "no stall in this event")?;
-        }
-        if let Some(ipa) = t.ipa {
-            if !l.has(IPA) || !IPA.fits(ipa) {
-                return Err(LowerError::NoEquivalent(
-                    "IPA: none in this event, or not a page below 2^56",
-                ));
-            }
-            IPA.put(&mut w, ipa);
-        }
+        IPA.put(w, ipa);
+    }
+    Ok(())
+}
+
+/// The model → an event record (see [`EventArch`]).
+fn lower_event(ev: &Event) -> Result<EventRecord, LowerError> {
+    let Event::Fault(f) = ev else {
+        return Err(LowerError::NoEquivalent(
+            "lost records are EVENTQ_PROD.OVFLG, not a record",
+        ));
+    };
+    let code = event_code(f)?;
+    let l = layout_of(code).ok_or(LowerError::Invalid("event number"))?;
+    let mut w = [u64::from(code), 0, 0, 0];
+    lower_common(l, &mut w, f)?;
+    if let FaultKind::Translation(t) = &f.kind {
+        lower_translation(l, &mut w, t)?;
     }
     EventRecord::decode_words(w).map_err(|_| LowerError::Invalid("lowered record does not decode"))
 }
 
 impl EventArch for Smmuv3 {
     type EventRecord = EventRecord;
-    type PageRequestRecord = crate::pri::PriRecord;
+    type PageRequestRecord = PriRecord;
 
-    fn lift_event<C: Context + ?Sized>(rec: &EventRecord, ctx: &C) -> Result<Event, LowerError> {
-        lift_event(rec, ctx)
+    fn lift_record<C: Context + ?Sized>(
+        rec: &Record<EventRecord, PriRecord>,
+        ctx: &C,
+    ) -> Result<Event, LowerError> {
+        match rec {
+            Record::Event(r) => lift_event(r, ctx),
+            Record::PageRequest(r) => crate::pri::lift(r, ctx).map(Event::PageRequest),
+        }
     }
-    fn lower_event<C: Context + ?Sized>(
+    fn lower_record<C: Context + ?Sized>(
         event: &Event,
         _ctx: &C,
-    ) -> Result<EventRecord, LowerError> {
-        lower_event(event)
-    }
-    fn lift_page_request<C: Context + ?Sized>(
-        rec: &crate::pri::PriRecord,
-        ctx: &C,
-    ) -> Result<PageRequest, LowerError> {
-        crate::pri::lift(rec, ctx)
-    }
-    fn lower_page_request<C: Context + ?Sized>(
-        req: &PageRequest,
-        _ctx: &C,
-    ) -> Result<crate::pri::PriRecord, LowerError> {
-        crate::pri::lower(req)
+    ) -> Result<Record<EventRecord, PriRecord>, LowerError> {
+        match event {
+            Event::PageRequest(q) => crate::pri::lower(q).map(Record::PageRequest),
+            _ => lower_event(event).map(Record::Event),
+        }
     }
 }
 
@@ -1024,12 +986,12 @@ mod tests {
             let Ok(r) = EventRecord::decode(&w) else {
                 continue;
             };
-            match Smmuv3::lift_event(&r, &IdentityContext) {
+            match Smmuv3::lift_record(&Record::Event(r), &IdentityContext) {
                 Ok(ev) => {
                     lifted += 1;
-                    let back = Smmuv3::lower_event(&ev, &IdentityContext).unwrap();
-                    assert_eq!(back, canonical(r), "{}", r.op());
-                    assert_eq!(Smmuv3::lift_event(&back, &IdentityContext), Ok(ev));
+                    let back = Smmuv3::lower_record(&ev, &IdentityContext).unwrap();
+                    assert_eq!(back, Record::Event(canonical(r)), "{}", r.op());
+                    assert_eq!(Smmuv3::lift_record(&back, &IdentityContext), Ok(ev));
                 }
                 Err(_) => {
                     assert!(matches!(l.code, 0x05 | 0x20 | 0x24 | 0xe0), "{}", l.name);
@@ -1059,79 +1021,57 @@ mod tests {
 
     #[test]
     fn lift_maps_the_device_and_reports_what_cannot_be_lowered() {
-        struct Guest;
-        impl Context for Guest {
-            fn domain_from_native(&self, _: ArchId, n: u32) -> Option<u32> {
-                Some(n)
-            }
-            fn domain_to_native(&self, _: ArchId, d: u32) -> Option<u32> {
-                Some(d)
-            }
-            fn pasids_of_tag(
-                &self,
-                _: ArchId,
-                _: iommu_inval_core::DomainSel,
-                _: u32,
-                _: &mut dyn FnMut(iommu_inval_core::PasidSel),
-            ) -> bool {
-                false
-            }
-            fn tags_of_pasid(
-                &self,
-                _: ArchId,
-                _: iommu_inval_core::DomainSel,
-                _: iommu_inval_core::PasidSel,
-                _: &mut dyn FnMut(u32),
-            ) -> bool {
-                false
-            }
-            fn devices_of_domain(&self, _: u32, _: &mut dyn FnMut(u32)) -> bool {
-                false
-            }
-            fn domain_of_device(&self, _: u32) -> Option<u32> {
-                None
-            }
-            fn ats_enabled(&self, _: u32) -> bool {
-                true
-            }
-            fn guest_device(&self, host: u32) -> Option<u32> {
-                (host == 0x300).then_some(8)
-            }
-        }
+        // The guest sees pSID 0x300 as vSID 8, and nothing else.
+        let guest = iommu_inval_core::context::Topology::from_json(
+            r#"{"iommufd": {"vdevices": [{"vsid": 8, "psid": 768}]}}"#,
+        )
+        .unwrap();
         // F_TRANSLATION, sid 0x300, ssid 3, stage 2 write at 0x1000, IPA 0x5000, stalled with tag 9.
         let w = [0x0000_0300_0000_3810, 0x0000_0280_8000_0009, 0x1000, 0x5000];
         let r = EventRecord::decode(&w).unwrap();
-        let Ok(Event::Translation(t)) = Smmuv3::lift_event(&r, &Guest) else {
+        let Ok(Event::Fault(f)) = lift_event(&r, &guest) else {
+            panic!()
+        };
+        let FaultKind::Translation(t) = f.kind else {
             panic!()
         };
         assert_eq!(
-            (t.device, t.pasid, t.addr, t.ipa, t.stall, t.stage),
-            (8, Some(3), 0x1000, Some(0x5000), Some(9), Stages::S2)
+            (f.device, f.pasid, t.ipa, t.stall, t.stage),
+            (8, Some(3), Some(0x5000), Some(9), Stages::S2)
         );
-        assert!(t.access.write && !t.access.read);
+        let Some(x) = f.transaction else { panic!() };
+        assert_eq!(x.addr, 0x1000);
+        assert!(x.access.write && !x.access.read);
         assert_eq!(t.during, During::Input);
         let unknown = EventRecord::decode(&[0x0000_0301_0000_0004, 0, 0, 0]).unwrap();
         assert!(matches!(
-            Smmuv3::lift_event(&unknown, &Guest),
+            lift_event(&unknown, &guest),
             Err(LowerError::NoEquivalent(_))
         ));
-        // A PASID wider than 20 bits, a fault of no stage, a lost event.
-        let wide = Event::Translation(TranslationFault {
-            pasid: Some(1 << 20),
-            ..t
-        });
-        assert!(Smmuv3::lower_event(&wide, &Guest).is_err());
-        let nostage = Event::Translation(TranslationFault {
-            stage: Stages::empty(),
-            ..t
-        });
-        assert!(Smmuv3::lower_event(&nostage, &Guest).is_err());
-        assert!(Smmuv3::lower_event(&Event::Lost, &Guest).is_err());
-        let unaligned = Event::Translation(TranslationFault {
-            ipa: Some(0x5001),
-            ..t
-        });
-        assert!(Smmuv3::lower_event(&unaligned, &Guest).is_err());
+        // What the record cannot hold: a PASID wider than 20 bits, a fault
+        // of no stage, an unaligned IPA, a lost event.
+        let with = |t2: Translation| Fault {
+            kind: FaultKind::Translation(t2),
+            ..f
+        };
+        let bad = [
+            Fault {
+                pasid: Some(1 << 20),
+                ..f
+            },
+            with(Translation {
+                stage: Stages::empty(),
+                ..t
+            }),
+            with(Translation {
+                ipa: Some(0x5001),
+                ..t
+            }),
+        ];
+        for b in bad {
+            assert!(lower_event(&Event::Fault(b)).is_err(), "{b:?}");
+        }
+        assert!(lower_event(&Event::Lost).is_err());
     }
 
     /// The event queue: records in order, a full queue flags the overflow
@@ -1141,8 +1081,8 @@ mod tests {
     /// the overflow is unacknowledged.
     #[test]
     fn guest_queues_produce_with_smmu_overflow_rules() {
-        use iommu_inval_core::event::Delivery::*;
         use iommu_inval_core::device::ProduceError;
+        use iommu_inval_core::event::Delivery::*;
         use iommu_inval_core::{CellMemory, QueueMemory};
         let mut bytes = [0u8; 0x200];
         let mem = CellMemory::new(0x1000, &mut bytes);

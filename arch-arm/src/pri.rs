@@ -13,21 +13,25 @@
 //! bits between them are RES0. "If SSV == 0, ... X and Priv are 0" (§8):
 //! either set without SSV is `invalid_field`.
 
-use crate::event::{guest_device, layouts, ssid_of, Fd, Kind, Layout};
-use crate::Features;
+use crate::event::{guest_device, layouts, record_codec, ssid_of, Fd, Kind, Layout};
 use iommu_inval_core::event::{Access, PageRequest};
-use iommu_inval_core::{ArchId, Context, DecodeError, FieldError, FieldValue, LowerError};
+use iommu_inval_core::{Context, DecodeError, FieldError, FieldValue, LowerError};
 
 const SID: Fd = Fd::new("sid", 0, 0, 32, Kind::Uint);
 const SSID: Fd = Fd::new("ssid", 0, 32, 20, Kind::Uint);
-const PRIV: Fd = Fd::new("priv", 0, 58, 1, Kind::Bool);
-const EXEC: Fd = Fd::new("exec", 0, 59, 1, Kind::Bool);
-const READ: Fd = Fd::new("read", 0, 60, 1, Kind::Bool);
-const WRITE: Fd = Fd::new("write", 0, 61, 1, Kind::Bool);
-const LAST: Fd = Fd::new("last", 0, 62, 1, Kind::Bool);
-const SSV: Fd = Fd::new("ssv", 0, 63, 1, Kind::Bool);
 const PRG_INDEX: Fd = Fd::new("prg_index", 1, 0, 9, Kind::Uint);
 const ADDRESS: Fd = Fd::new("address", 1, 12, 52, Kind::Addr);
+
+/// A one-bit field of `w0`: the request's attributes are `w0[63:58]`.
+const fn flag(name: &'static str, bit: u8) -> Fd {
+    Fd::new(name, 0, bit, 1, Kind::Bool)
+}
+const PRIV: Fd = flag("priv", 58);
+const EXEC: Fd = flag("exec", 59);
+const READ: Fd = flag("read", 60);
+const WRITE: Fd = flag("write", 61);
+const LAST: Fd = flag("last", 62);
+const SSV: Fd = flag("ssv", 63);
 
 layouts! {
     /// The one PRI queue entry type.
@@ -57,6 +61,10 @@ pub struct PriRecord {
 }
 
 impl PriRecord {
+    /// The one layout.
+    const fn layout(&self) -> Option<&'static Layout> {
+        Some(LAYOUT)
+    }
     fn decode_words(w: [u64; 2]) -> Result<Self, DecodeError> {
         LAYOUT.check_reserved(&w, [0; 4])?;
         if SSV.get(&w) == 0 && (PRIV.get(&w) | EXEC.get(&w)) != 0 {
@@ -70,44 +78,7 @@ impl PriRecord {
     }
 }
 
-iommu_inval_core::native_command! {
-    PriRecord: ArchId::Smmuv3, Features, |_rec, _features| Ok(());
-    op_names PRI_NAMES;
-
-    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
-        match words {
-            [a, b] => Self::decode_words([*a, *b]),
-            _ => Err(DecodeError::bad_length(words.len())),
-        }
-    }
-    fn encode_into(&self, out: &mut [u64]) -> Result<usize, DecodeError> {
-        iommu_inval_core::native::__macro::encode_pair(self.w, out)
-    }
-    fn op(&self) -> &'static str {
-        LAYOUT.name
-    }
-    fn for_each_field(&self, f: &mut dyn FnMut(&'static str, FieldValue)) {
-        LAYOUT.visit(&self.w, f)
-    }
-    fn field_names(op: &str) -> Option<&'static [&'static str]> {
-        (op == LAYOUT.name).then_some(LAYOUT.names)
-    }
-    fn from_fields(
-        op: &str,
-        fields: &mut dyn Iterator<Item = (&str, FieldValue)>,
-        words: usize,
-    ) -> Result<Self, FieldError> {
-        if op != LAYOUT.name {
-            return Err(FieldError::UnknownOp);
-        }
-        if words != 2 {
-            return Err(FieldError::Invalid(DecodeError::bad_length(words)));
-        }
-        let mut w = [0; 2];
-        LAYOUT.set_fields(&mut w, fields)?;
-        Self::decode_words(w).map_err(FieldError::Invalid)
-    }
-}
+record_codec!(PriRecord, 2, PRI, PRI_NAMES);
 
 /// A host PRI entry → the model: the guest's device, the PASID when SSV;
 /// SMMUv3's CMD_PRI_RESP carries the request's SubstreamID, so the
@@ -186,9 +157,26 @@ mod tests {
     use super::*;
     use crate::Smmuv3;
     use iommu_inval_core::arch::EventArch;
+    use iommu_inval_core::event::{Event, Record};
     use iommu_inval_core::NativeCommand;
     use iommu_inval_core::{ErrorKind, IdentityContext};
     use std::vec;
+
+    /// The entry's lift, through the contract.
+    fn lift_q(r: &PriRecord) -> PageRequest {
+        match Smmuv3::lift_record(&Record::PageRequest(*r), &IdentityContext) {
+            Ok(Event::PageRequest(q)) => q,
+            e => panic!("{e:?}"),
+        }
+    }
+
+    /// A page request's lowering, through the contract.
+    fn lower_q(q: &PageRequest) -> Result<PriRecord, LowerError> {
+        match Smmuv3::lower_record(&Event::PageRequest(*q), &IdentityContext)? {
+            Record::PageRequest(p) => Ok(p),
+            Record::Event(e) => panic!("{e:?}"),
+        }
+    }
 
     /// The Linux `PRIQ_*` positions (IHI0070 §8's fields).
     #[test]
@@ -255,8 +243,8 @@ mod tests {
             let mut f = vec![];
             r.for_each_field(&mut |n, v| f.push((n, v)));
             assert_eq!(PriRecord::from_fields(r.op(), &mut f.into_iter(), 2), Ok(r));
-            let q = Smmuv3::lift_page_request(&r, &IdentityContext).unwrap();
-            let back = Smmuv3::lower_page_request(&q, &IdentityContext).unwrap();
+            let q = lift_q(&r);
+            let back = lower_q(&q).unwrap();
             let mut want = w;
             if SSV.get(&w) == 0 {
                 SSID.put(&mut want, 0);
@@ -270,7 +258,7 @@ mod tests {
     fn stop_marker_and_refusals() {
         // Last, no R/W, with a SubstreamID: a Stop Marker.
         let r = PriRecord::decode(&[1 << 63 | 1 << 62 | 7 << 32 | 0x10, 0x5]).unwrap();
-        let q = Smmuv3::lift_page_request(&r, &IdentityContext).unwrap();
+        let q = lift_q(&r);
         assert!(q.is_stop_marker());
         assert_eq!((q.pasid, q.prg_index, q.response_pasid), (Some(7), 5, true));
         let bad = [
@@ -298,10 +286,7 @@ mod tests {
         ];
         for b in bad {
             assert!(
-                matches!(
-                    Smmuv3::lower_page_request(&b, &IdentityContext),
-                    Err(LowerError::NoEquivalent(_))
-                ),
+                matches!(lower_q(&b), Err(LowerError::NoEquivalent(_))),
                 "{b:?}"
             );
         }

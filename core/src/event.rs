@@ -2,15 +2,15 @@
 //! records say, in architecture-neutral terms, and the bookkeeping that
 //! links a guest's page response to the host's page request it answers.
 //!
-//! * [`Event`]: a [`TranslationFault`], a [`ConfigFault`], a
-//!   [`PageRequest`], or [`Event::Lost`] (records dropped on overflow). Each
-//!   keeps its native reason ([`NativeCode`]) so that a record lifted and
-//!   lowered on the same architecture comes back exact.
+//! * [`Event`]: a [`Fault`] (of translation or of configuration,
+//!   [`FaultKind`]), a [`PageRequest`], or [`Event::Lost`] (records dropped
+//!   on overflow). A fault keeps its native reason ([`NativeCode`]) so that
+//!   a record lifted and lowered on the same architecture comes back exact.
 //! * The contract an architecture implements for its records is
 //!   [`EventArch`](crate::arch::EventArch): its record types (codecs on
-//!   [`NativeCommand`](crate::NativeCommand)), `lift_*` (host record →
-//!   model, device ids through [`Context::guest_device`]) and `lower_*`
-//!   (model → record; what the record cannot hold is
+//!   [`NativeCommand`](crate::NativeCommand)), `lift_record` (host
+//!   [`Record`] → model, device ids through [`Context::guest_device`]) and
+//!   `lower_record` (model → record; what the record cannot hold is
 //!   [`LowerError::NoEquivalent`](crate::LowerError), never dropped).
 //! * [`PageRequestGroups`]: the outstanding page request groups, so that a
 //!   guest's [`PageResponse`] becomes the host's response for the same
@@ -94,18 +94,51 @@ pub enum During {
     ConfigFetch,
 }
 
-/// A transaction that failed translation.
+/// A transaction the IOMMU refused: who, what it was, why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
-pub struct TranslationFault {
+pub struct Fault {
     /// Requester (the guest's id once lifted).
     pub device: u32,
-    /// PASID of the transaction, if it had one.
+    /// PASID of the transaction, if it had one (or the one the
+    /// configuration names).
     pub pasid: Option<u32>,
-    /// Input address of the transaction.
+    /// The transaction's address and access, when the record has them.
+    pub transaction: Option<Transaction>,
+    /// Why: translation or configuration.
+    pub kind: FaultKind,
+    /// The physical address of the descriptor or configuration entry
+    /// whose fetch aborted, when recorded.
+    pub fetch_addr: Option<u64>,
+    /// The native reason.
+    pub native: NativeCode,
+}
+
+/// What a faulting transaction was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct Transaction {
+    /// Its input address.
     pub addr: u64,
     /// Its access.
     pub access: Access,
+}
+
+/// Why a [`Fault`] happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum FaultKind {
+    /// Translation failed at one stage.
+    Translation(Translation),
+    /// The device's or PASID's configuration refused the transaction
+    /// before translation.
+    Config(ConfigReason),
+}
+
+/// A failed translation: the stage, the reason, what the stage was doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct Translation {
     /// The stage that faulted ([`Stages::S1`] or [`Stages::S2`]).
     pub stage: Stages,
     /// Why.
@@ -114,15 +147,10 @@ pub struct TranslationFault {
     pub during: During,
     /// The intermediate address (a stage-2 fault), when recorded.
     pub ipa: Option<u64>,
-    /// The physical address of the descriptor whose fetch aborted
-    /// ([`FaultReason::WalkAbort`]).
-    pub fetch_addr: Option<u64>,
     /// The stall tag when the transaction is stalled, waiting for a
     /// resume ([`Op::Resume`](crate::Op::Resume)); `None` when it was
     /// terminated.
     pub stall: Option<u16>,
-    /// The native reason.
-    pub native: NativeCode,
 }
 
 /// Why a device's or PASID's configuration refused a transaction.
@@ -153,26 +181,6 @@ pub enum ConfigReason {
     PasidEntryInvalid,
     /// Another configuration fault, named only by its [`NativeCode`].
     Other,
-}
-
-/// A transaction refused by the configuration before translation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
-pub struct ConfigFault {
-    /// Requester (the guest's id once lifted).
-    pub device: u32,
-    /// PASID, if the transaction had one (or the configuration names one).
-    pub pasid: Option<u32>,
-    /// Why.
-    pub what: ConfigReason,
-    /// The transaction's address, when recorded.
-    pub addr: Option<u64>,
-    /// The transaction's access, when recorded (else all false).
-    pub access: Access,
-    /// The address of the configuration entry whose fetch aborted.
-    pub fetch_addr: Option<u64>,
-    /// The native reason.
-    pub native: NativeCode,
 }
 
 /// A PCIe page request (PRI): a device asks for a page to be made present.
@@ -211,14 +219,22 @@ impl PageRequest {
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[non_exhaustive]
 pub enum Event {
-    /// A translation fault.
-    Translation(TranslationFault),
-    /// A configuration fault.
-    Config(ConfigFault),
+    /// A translation or configuration fault.
+    Fault(Fault),
     /// A page request.
     PageRequest(PageRequest),
     /// Records were lost (the producer's queue overflowed).
     Lost,
+}
+
+/// A record of an architecture ([`EventArch`](crate::arch::EventArch)):
+/// an event (fault) record, or a page request record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Record<E, P> {
+    /// An event queue, fault or event log record.
+    Event(E),
+    /// A page request queue record.
+    PageRequest(P),
 }
 
 /// One page request group: its requester, PASID and index.
@@ -561,22 +577,20 @@ mod tests {
         stop.access = Access::default();
         assert!(stop.is_stop_marker());
         assert_eq!(t.insert(&stop, &stop), Ok(false));
-        assert_eq!(
-            t.insert(&req(9, None, 3, true), &req(1, None, 3, true)),
-            Ok(true)
-        );
-        assert_eq!(
-            t.insert(&req(9, None, 3, true), &req(1, None, 3, true)),
-            Err(GroupError::AlreadyOutstanding)
-        );
-        assert_eq!(
-            t.insert(&req(9, None, 4, true), &req(1, None, 4, true)),
-            Ok(true)
-        );
-        assert_eq!(
-            t.insert(&req(9, None, 5, true), &req(1, None, 5, true)),
-            Err(GroupError::Full)
-        );
+        // Group index → the verdict on its last request, in order.
+        let inserts = [
+            (3, Ok(true)),
+            (3, Err(GroupError::AlreadyOutstanding)),
+            (4, Ok(true)),
+            (5, Err(GroupError::Full)),
+        ];
+        for (g, want) in inserts {
+            assert_eq!(
+                t.insert(&req(9, None, g, true), &req(1, None, g, true)),
+                want,
+                "{g}"
+            );
+        }
         let h = t.respond(&r).unwrap();
         assert_eq!((h.device, h.prg_index, h.code), (9, 3, RespCode::Invalid));
         assert_eq!(t.respond(&r), Err(GroupError::AnsweredTwice));

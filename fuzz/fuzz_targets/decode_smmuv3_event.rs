@@ -9,6 +9,7 @@
 use arbitrary::Unstructured;
 use iommu_inval_arm::{EventRecord, PriRecord, Smmuv3};
 use iommu_inval_core::arch::EventArch;
+use iommu_inval_core::event::Record;
 use iommu_inval_core::{ErrorKind, FieldValue, IdentityContext, NativeCommand};
 use libfuzzer_sys::fuzz_target;
 
@@ -52,16 +53,21 @@ fuzz_target!(|data: &[u8]| {
         .collect();
     r1::<EventRecord>(&words, 4);
     r1::<PriRecord>(&words, 2);
-    if let Some(r) = words.get(..4).and_then(|w| r1::<EventRecord>(w, 4)) {
-        if let Ok(ev) = Smmuv3::lift_event(&r, &IdentityContext) {
-            let back = Smmuv3::lower_event(&ev, &IdentityContext).expect("a lifted event lowers");
-            assert_eq!(Smmuv3::lift_event(&back, &IdentityContext), Ok(ev));
-        }
-    }
-    if let Some(r) = words.get(..2).and_then(|w| r1::<PriRecord>(w, 2)) {
-        let q = Smmuv3::lift_page_request(&r, &IdentityContext).expect("a PRI entry lifts");
-        let back = Smmuv3::lower_page_request(&q, &IdentityContext).expect("and lowers");
-        assert_eq!(Smmuv3::lift_page_request(&back, &IdentityContext), Ok(q));
+    let event = words.get(..4).and_then(|w| r1::<EventRecord>(w, 4));
+    let pri = words.get(..2).and_then(|w| r1::<PriRecord>(w, 2));
+    let records = [event.map(Record::Event), pri.map(Record::PageRequest)];
+    for rec in records.into_iter().flatten() {
+        let Ok(ev) = Smmuv3::lift_record(&rec, &IdentityContext) else {
+            assert!(matches!(rec, Record::Event(_)), "a PRI entry always lifts");
+            continue;
+        };
+        let back = Smmuv3::lower_record(&ev, &IdentityContext).expect("a lifted record lowers");
+        assert_eq!(
+            std::mem::discriminant(&back),
+            std::mem::discriminant(&rec),
+            "to the same queue"
+        );
+        assert_eq!(Smmuv3::lift_record(&back, &IdentityContext), Ok(ev));
     }
     let mut u = Unstructured::new(data);
     if let Ok(w) = iommu_inval_arm::arbitrary_event_words(&mut u) {
