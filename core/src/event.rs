@@ -8,7 +8,7 @@
 //!   a record lifted and lowered on the same architecture comes back exact.
 //! * The contract an architecture implements for its records is
 //!   [`EventArch`](crate::arch::EventArch): its record types (codecs on
-//!   [`NativeCommand`](crate::NativeCommand)), `lift_record` (host
+//!   [`NativeCommand`]), `lift_record` (host
 //!   [`Record`] → model, device ids through [`Context::guest_device`]) and
 //!   `lower_record` (model → record; what the record cannot hold is
 //!   [`LowerError::NoEquivalent`](crate::LowerError), never dropped).
