@@ -12,6 +12,10 @@
 //!   exact footprints (`Smmuv3::footprint`); `Smmuv3::lower`, generic ops →
 //!   commands for a host described by its [`Features`], within a
 //!   [`Budget`](iommu_inval_core::Budget).
+//! * [`EventRecord`] and [`PriRecord`]: the event queue records (IHI0070
+//!   §7.3) and PRI queue entries (§8) the SMMU writes, with their codec and
+//!   [`EventArch`](iommu_inval_core::arch::EventArch) (lift to and lower
+//!   from the neutral `Event` / `PageRequest`; docs/EVENTS.md).
 //! * [`queue`]: the CMDQ consumer an emulator runs on a PROD write.
 //! * [`Features`]: what an emulated SMMU implements (SMMU_IDR0..5, the
 //!   queue's Security state); [`Command::decode_with`](iommu_inval_core::NativeCommand::decode_with) refuses, as
@@ -76,14 +80,20 @@ extern crate std;
 
 mod cmd;
 mod codec;
+mod event;
 mod features;
+mod pri;
 mod range;
 
 #[cfg(feature = "arbitrary")]
 pub use arb::valid_words;
 
 pub use cmd::*;
+#[cfg(feature = "arbitrary")]
+pub use event::arbitrary_event_words;
+pub use event::{EventRecord, GuestQueue};
 pub use features::Features;
+pub use pri::PriRecord;
 
 // Declares the modules `lift`, `lower`, `prelude`, `queue` and (feature `arbitrary`) `arb`, and
 // writes `impl Arch` for the unit type (docs/ARCHITECTURE.md, the contract).

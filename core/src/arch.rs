@@ -25,6 +25,7 @@
 use crate::context::Context;
 use crate::device::QueueProducer;
 use crate::error::LowerError;
+use crate::event::{Event, Record};
 use crate::lower::Budget;
 use crate::model::{Caches, Op, Outcome};
 use crate::native::{ArchId, FeatureSet, NativeCommand};
@@ -91,6 +92,40 @@ pub trait Arch:
 pub trait RingArch: Arch {
     /// Its command queue front end (consumer and producer).
     type Queue: QueueProducer<Arch = Self>;
+}
+
+/// An architecture whose IOMMU reports events and page requests to software
+/// through records (issue 32; docs/EVENTS.md): its record types and their
+/// lift and lower to the neutral [`Event`].
+///
+/// The records are codecs on [`NativeCommand`] (decode, encode, named
+/// fields; the op names are the record types' names in the architecture's
+/// specification), so the CLI, property and fuzz machinery serve them as
+/// they serve commands. `lift_record` reads a record as the host IOMMU wrote it:
+/// its device id becomes the guest's through [`Context::guest_device`] (a
+/// device the guest does not see is [`LowerError::NoEquivalent`]).
+/// `lower_record` writes a record for the guest from the model: what the record cannot
+/// hold is [`LowerError::NoEquivalent`], never dropped. On one
+/// architecture, `lower(lift(r)) == r` for every record that lifts (with
+/// the identity context).
+pub trait EventArch: Arch {
+    /// Its event (fault) record.
+    type EventRecord: NativeCommand;
+    /// Its page request record.
+    type PageRequestRecord: NativeCommand;
+
+    /// A host record → the model (a page request record lifts to
+    /// [`Event::PageRequest`]).
+    fn lift_record<C: Context + ?Sized>(
+        rec: &Record<Self::EventRecord, Self::PageRequestRecord>,
+        ctx: &C,
+    ) -> Result<Event, LowerError>;
+    /// The model → a record: [`Event::PageRequest`] to a page request
+    /// record, the rest to event records.
+    fn lower_record<C: Context + ?Sized>(
+        event: &Event,
+        ctx: &C,
+    ) -> Result<Record<Self::EventRecord, Self::PageRequestRecord>, LowerError>;
 }
 
 /// Architecture `A` as a lowering target: the host's features and the

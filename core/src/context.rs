@@ -82,6 +82,13 @@ pub trait Context {
     /// Whether the device has ATS enabled (a device TLB). Unknown devices: `true`
     /// (assume a device TLB, so that nothing is under-invalidated).
     fn ats_enabled(&self, rid: u32) -> bool;
+    /// The guest's id of host device `host` (pSID → vSID, host RID → guest
+    /// RID), for the records that travel from the host to the guest
+    /// ([`EventArch`](crate::arch::EventArch)); `None` when the guest does
+    /// not see the device. The default is the same id.
+    fn guest_device(&self, host: u32) -> Option<u32> {
+        Some(host)
+    }
 }
 
 /// The context of an unconfigured system: every native domain id *is* the
@@ -184,6 +191,9 @@ impl<C: Context + ?Sized> Context for &C {
     }
     fn ats_enabled(&self, rid: u32) -> bool {
         (**self).ats_enabled(rid)
+    }
+    fn guest_device(&self, host: u32) -> Option<u32> {
+        (**self).guest_device(host)
     }
 }
 
@@ -1065,6 +1075,15 @@ mod topology {
             let d = &self.index.device;
             d.binary_search_by_key(&rid, |e| e.0)
                 .map_or(true, |i| d[i].2)
+        }
+        /// The vSID of the iommufd section's vDEVICE of pSID `host`
+        /// (`None` for a pSID it does not list); without the section, the
+        /// same id.
+        fn guest_device(&self, host: u32) -> Option<u32> {
+            match &self.file.iommufd {
+                Some(i) => i.vdevices.iter().find(|v| v.psid == host).map(|v| v.vsid),
+                None => Some(host),
+            }
         }
     }
 

@@ -19,6 +19,9 @@
 //! * [`arch`]: the umbrella trait an architecture implements once
 //!   ([`arch::Arch`]: command, features, queue, lift, lower), so code over
 //!   every architecture is written once.
+//! * [`event`]: what an IOMMU's event, fault and page-request records say
+//!   ([`event::Event`]), and the outstanding page request groups that link
+//!   a guest's page response to the host's request.
 //! * [`native`]: the trait every native command type implements
 //!   ([`NativeCommand`], with its decoding [`FeatureSet`]), used by the
 //!   CLI, the property tests and the fuzzers to handle every architecture
@@ -75,6 +78,7 @@ pub mod context;
 pub mod device;
 pub mod display;
 pub mod error;
+pub mod event;
 mod flags;
 #[cfg(feature = "alloc")]
 pub mod footprint;

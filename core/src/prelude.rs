@@ -31,6 +31,8 @@ pub use crate::device::{
     Backend, BackendError, CommandQueue, LowerToHost, ProduceError, Progress, QueueProducer,
 };
 pub use crate::queue::{MemError, QueueMemory};
+// Records travelling from the host to the guest (docs/EVENTS.md).
+pub use crate::event::{Event, PageRequest, PageRequestGroups};
 
 #[cfg(feature = "json")]
 pub use crate::context::Topology;

@@ -1,0 +1,685 @@
+//! The other direction: what an IOMMU's event, fault and page-request
+//! records say, in architecture-neutral terms, and the bookkeeping that
+//! links a guest's page response to the host's page request it answers.
+//!
+//! * [`Event`]: a [`Fault`] (of translation or of configuration,
+//!   [`FaultKind`]), a [`PageRequest`], or [`Event::Lost`] (records dropped
+//!   on overflow). A fault keeps its native reason ([`NativeCode`]) so that
+//!   a record lifted and lowered on the same architecture comes back exact.
+//! * The contract an architecture implements for its records is
+//!   [`EventArch`](crate::arch::EventArch): its record types (codecs on
+//!   [`NativeCommand`]), `lift_record` (host
+//!   [`Record`] → model, device ids through [`Context::guest_device`]) and
+//!   `lower_record` (model → record; what the record cannot hold is
+//!   [`LowerError::NoEquivalent`](crate::LowerError), never dropped).
+//! * [`PageRequestGroups`]: the outstanding page request groups, so that a
+//!   guest's [`PageResponse`] becomes the host's response for the same
+//!   group, each group answered once.
+//!
+//! * [`RecordQueue`]: the production rule of a guest's record queue (room,
+//!   overflow, its acknowledgement), over the command queues' ring.
+//!
+//! A page request links to its response by (device, PASID when the
+//! response must carry it, page request group index): the PCIe PRG
+//! Response of the group's last request (PCIe "Page Request Group
+//! Response"; docs/EVENTS.md).
+//!
+//! [`Context::guest_device`]: crate::Context::guest_device
+
+use crate::device::ProduceError;
+use crate::model::{PageResponse, RespCode, Stages};
+use crate::native::{ArchId, NativeCommand};
+use crate::queue::QueueMemory;
+use crate::ring::{RingRegs, MAX_SLOT_WORDS};
+
+/// The access a faulting transaction or a page request asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct Access {
+    /// A read (SMMU RnW = 1, PCIe R).
+    pub read: bool,
+    /// A write (SMMU RnW = 0, PCIe W).
+    pub write: bool,
+    /// An instruction fetch (SMMU InD, PCIe Execute Requested).
+    pub exec: bool,
+    /// Privileged (SMMU PnU, PCIe Privileged Mode Requested).
+    pub privileged: bool,
+}
+
+/// The native reason of a record, kept beside its neutral meaning: the
+/// event number, fault reason or cause of `arch`, and its implementation
+/// defined detail (SMMU `Reason`), 0 when it has none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct NativeCode {
+    /// The architecture whose code this is.
+    pub arch: ArchId,
+    /// Event number (SMMU), fault reason (VT-d FR), event code (AMD-Vi),
+    /// CAUSE (RISC-V).
+    pub code: u16,
+    /// Implementation defined detail (SMMU `Reason`), 0 if none.
+    pub detail: u32,
+}
+
+/// Why a translation failed, in neutral terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+#[non_exhaustive]
+pub enum FaultReason {
+    /// No valid translation (out of range, not present).
+    Translation,
+    /// An output address beyond the stage's address size.
+    AddressSize,
+    /// Access flag clear.
+    AccessFlag,
+    /// The permissions forbid the access.
+    Permission,
+    /// The table walk itself was aborted (external abort on a descriptor).
+    WalkAbort,
+}
+
+/// What the failing stage was doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum During {
+    /// Translating the transaction's address (SMMU CLASS = IN).
+    Input,
+    /// Walking the first stage's tables (SMMU CLASS = TT): `write` when a
+    /// descriptor write (an access-flag or dirty update) faulted.
+    TableWalk {
+        /// The walk's own access was a write (SMMU TTRnW = 0).
+        write: bool,
+    },
+    /// Fetching the PASID-level configuration (SMMU CLASS = CD).
+    ConfigFetch,
+}
+
+/// A transaction the IOMMU refused: who, what it was, why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct Fault {
+    /// Requester (the guest's id once lifted).
+    pub device: u32,
+    /// PASID of the transaction, if it had one (or the one the
+    /// configuration names).
+    pub pasid: Option<u32>,
+    /// The transaction's address and access, when the record has them.
+    pub transaction: Option<Transaction>,
+    /// Why: translation or configuration.
+    pub kind: FaultKind,
+    /// The physical address of the descriptor or configuration entry
+    /// whose fetch aborted, when recorded.
+    pub fetch_addr: Option<u64>,
+    /// The native reason.
+    pub native: NativeCode,
+}
+
+/// What a faulting transaction was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct Transaction {
+    /// Its input address.
+    pub addr: u64,
+    /// Its access.
+    pub access: Access,
+}
+
+/// Why a [`Fault`] happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum FaultKind {
+    /// Translation failed at one stage.
+    Translation(Translation),
+    /// The device's or PASID's configuration refused the transaction
+    /// before translation.
+    Config(ConfigReason),
+}
+
+/// A failed translation: the stage, the reason, what the stage was doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct Translation {
+    /// The stage that faulted ([`Stages::S1`] or [`Stages::S2`]).
+    pub stage: Stages,
+    /// Why.
+    pub reason: FaultReason,
+    /// What the stage was doing.
+    pub during: During,
+    /// The intermediate address (a stage-2 fault), when recorded.
+    pub ipa: Option<u64>,
+    /// The stall tag when the transaction is stalled, waiting for a
+    /// resume ([`Op::Resume`](crate::Op::Resume)); `None` when it was
+    /// terminated.
+    pub stall: Option<u16>,
+}
+
+/// Why a device's or PASID's configuration refused a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+#[non_exhaustive]
+pub enum ConfigReason {
+    /// An unsupported transaction type (SMMU F_UUT).
+    Unsupported,
+    /// The device id is out of range (SMMU C_BAD_STREAMID).
+    BadDevice,
+    /// Fetching the device's entry aborted (SMMU F_STE_FETCH).
+    DeviceEntryFetch,
+    /// The device's entry is invalid (SMMU C_BAD_STE).
+    DeviceEntryInvalid,
+    /// Transactions without PASID are disabled for the device (SMMU
+    /// F_STREAM_DISABLED).
+    NoPasidDisabled,
+    /// A translated (ATS) transaction is not allowed (SMMU
+    /// F_TRANSL_FORBIDDEN).
+    TranslatedForbidden,
+    /// The PASID is out of range or PASIDs are disabled (SMMU
+    /// C_BAD_SUBSTREAMID).
+    BadPasid,
+    /// Fetching the PASID's entry aborted (SMMU F_CD_FETCH).
+    PasidEntryFetch,
+    /// The PASID's entry is invalid (SMMU C_BAD_CD).
+    PasidEntryInvalid,
+    /// Another configuration fault, named only by its [`NativeCode`].
+    Other,
+}
+
+/// A PCIe page request (PRI): a device asks for a page to be made present.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct PageRequest {
+    /// Requester (the guest's id once lifted).
+    pub device: u32,
+    /// PASID of the request, if it had one.
+    pub pasid: Option<u32>,
+    /// Page address (4 KiB aligned).
+    pub addr: u64,
+    /// The access requested.
+    pub access: Access,
+    /// Page request group index (9 bits).
+    pub prg_index: u16,
+    /// Last request of its group: the group's response is due.
+    pub last: bool,
+    /// Whether the group's response must carry the PASID (PCIe PRG
+    /// Response PASID Required; SMMUv3 always echoes the request's).
+    pub response_pasid: bool,
+    /// Private data to echo in the response (VT-d), if any.
+    pub priv_data: Option<[u64; 2]>,
+}
+
+impl PageRequest {
+    /// A Stop Marker: last, neither read nor write, with a PASID (PCIe;
+    /// IHI0070 §8). It needs no response.
+    pub const fn is_stop_marker(&self) -> bool {
+        self.last && !self.access.read && !self.access.write && self.pasid.is_some()
+    }
+}
+
+/// What a host IOMMU reports, in neutral terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+#[non_exhaustive]
+pub enum Event {
+    /// A translation or configuration fault.
+    Fault(Fault),
+    /// A page request.
+    PageRequest(PageRequest),
+    /// Records were lost (the producer's queue overflowed).
+    Lost,
+}
+
+/// A record of an architecture ([`EventArch`](crate::arch::EventArch)):
+/// an event (fault) record, or a page request record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Record<E, P> {
+    /// An event queue, fault or event log record.
+    Event(E),
+    /// A page request queue record.
+    PageRequest(P),
+}
+
+/// One page request group: its requester, PASID and index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct GroupKey {
+    /// Requester.
+    pub device: u32,
+    /// PASID, if the group's requests had one.
+    pub pasid: Option<u32>,
+    /// Page request group index.
+    pub prg_index: u16,
+}
+
+impl GroupKey {
+    /// The group of `req`.
+    pub const fn of(req: &PageRequest) -> Self {
+        GroupKey {
+            device: req.device,
+            pasid: req.pasid,
+            prg_index: req.prg_index,
+        }
+    }
+}
+
+/// Why [`PageRequestGroups`] refused a request or a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum GroupError {
+    /// A response (or a time-out) for a group that was never outstanding.
+    #[error("page request group not outstanding")]
+    NotOutstanding,
+    /// A second response for a group already answered.
+    #[error("page request group answered twice")]
+    AnsweredTwice,
+    /// A last request for a group still outstanding (the device reused
+    /// its index before the response).
+    #[error("page request group already outstanding")]
+    AlreadyOutstanding,
+    /// Every slot holds an outstanding group.
+    #[error("page request group table full")]
+    Full,
+}
+
+/// A slot of [`PageRequestGroups`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Free,
+    /// Outstanding: the guest's key, the host's request.
+    Outstanding(GroupKey, PageRequest),
+    /// Answered (kept to report a second answer), with its age.
+    Answered(GroupKey, u64),
+}
+
+/// The outstanding page request groups of a VMM, at most `N`, without
+/// allocating: [`insert`](Self::insert) each forwarded request (the host's,
+/// and the guest's view of it), [`respond`](Self::respond) with the guest's
+/// response to get the host's, [`expire`](Self::expire) a group the guest
+/// does not answer.
+///
+/// Only the last request of a group is kept: the response is per group and
+/// due once its last request has arrived (requests before it need no
+/// entry). Stop markers need no response and are not kept.
+///
+/// ```
+/// use iommu_inval_core::event::{Access, GroupKey, PageRequest, PageRequestGroups};
+/// use iommu_inval_core::{PageResponse, RespCode};
+/// let host = PageRequest {
+///     device: 0x300, pasid: Some(4), addr: 0x1000, access: Access { read: true, ..Access::default() },
+///     prg_index: 7, last: true, response_pasid: true, priv_data: None,
+/// };
+/// let guest = PageRequest { device: 0x8, ..host };
+/// let mut t = PageRequestGroups::<16>::new();
+/// t.insert(&host, &guest).unwrap();
+/// let resp = PageResponse {
+///     device: 0x8, pasid: Some(4), prg_index: 7, code: RespCode::Success,
+///     last: true, priv_data: None, guest: true,
+/// };
+/// let h = t.respond(&resp).unwrap();
+/// assert_eq!((h.device, h.pasid, h.prg_index, h.code), (0x300, Some(4), 7, RespCode::Success));
+/// assert!(t.respond(&resp).is_err()); // answered twice
+/// ```
+#[derive(Debug, Clone)]
+pub struct PageRequestGroups<const N: usize> {
+    slots: [Slot; N],
+    age: u64,
+}
+
+impl<const N: usize> Default for PageRequestGroups<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> PageRequestGroups<N> {
+    /// An empty table.
+    pub const fn new() -> Self {
+        PageRequestGroups {
+            slots: [Slot::Free; N],
+            age: 0,
+        }
+    }
+
+    /// The number of outstanding groups.
+    pub fn outstanding(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| matches!(s, Slot::Outstanding(..)))
+            .count()
+    }
+
+    /// Whether `resp`, a guest's response, answers the group `key`: same
+    /// device and index, and the same PASID (a response without PASID
+    /// answers a group whose response need not carry it).
+    fn answers(key: &GroupKey, host: &PageRequest, resp: &PageResponse) -> bool {
+        key.device == resp.device
+            && key.prg_index == resp.prg_index
+            && (key.pasid == resp.pasid || (resp.pasid.is_none() && !host.response_pasid))
+    }
+
+    /// Record a forwarded request: `host` as the host reported it, `guest`
+    /// as it was written to the guest's queue (the guest's ids). `Ok(true)`
+    /// when the group is now outstanding, `Ok(false)` for a request that
+    /// needs no entry (not the last of its group, or a Stop Marker).
+    pub fn insert(&mut self, host: &PageRequest, guest: &PageRequest) -> Result<bool, GroupError> {
+        if !guest.last || guest.is_stop_marker() {
+            return Ok(false);
+        }
+        let key = GroupKey::of(guest);
+        let mut free = None;
+        let mut oldest: Option<(usize, u64)> = None;
+        for (i, s) in self.slots.iter().enumerate() {
+            match s {
+                Slot::Outstanding(k, _) if *k == key => return Err(GroupError::AlreadyOutstanding),
+                // A new group with the index of an answered one: its slot.
+                Slot::Answered(k, _) if *k == key => free = free.or(Some(i)),
+                Slot::Answered(_, age) if oldest.is_none_or(|(_, a)| *age < a) => {
+                    oldest = Some((i, *age))
+                }
+                Slot::Free if free.is_none() => free = Some(i),
+                _ => {}
+            }
+        }
+        let i = free.or(oldest.map(|(i, _)| i)).ok_or(GroupError::Full)?;
+        if let Some(s) = self.slots.get_mut(i) {
+            *s = Slot::Outstanding(key, *host);
+        }
+        Ok(true)
+    }
+
+    /// The host's response to the group `resp` (a guest's response)
+    /// answers: the host's device, PASID, index and private data, the
+    /// guest's code. The group is then answered; a second response is
+    /// [`GroupError::AnsweredTwice`], one for a group never outstanding
+    /// [`GroupError::NotOutstanding`].
+    pub fn respond(&mut self, resp: &PageResponse) -> Result<PageResponse, GroupError> {
+        self.close(|k, h| Self::answers(k, h, resp), resp.code, resp)
+    }
+
+    /// Time out the outstanding group `key` (the guest's ids) with `code`:
+    /// the host's response, as [`respond`](Self::respond) gives it.
+    pub fn expire(&mut self, key: &GroupKey, code: RespCode) -> Result<PageResponse, GroupError> {
+        let probe = PageResponse {
+            device: key.device,
+            pasid: key.pasid,
+            prg_index: key.prg_index,
+            code,
+            last: true,
+            priv_data: None,
+            guest: key.pasid.is_some(),
+        };
+        self.close(|k, _| k == key, code, &probe)
+    }
+
+    /// Close the first outstanding group `matches` selects.
+    fn close(
+        &mut self,
+        matches: impl Fn(&GroupKey, &PageRequest) -> bool,
+        code: RespCode,
+        resp: &PageResponse,
+    ) -> Result<PageResponse, GroupError> {
+        self.age += 1;
+        let age = self.age;
+        let mut answered = false;
+        for s in self.slots.iter_mut() {
+            match *s {
+                Slot::Outstanding(k, host) if matches(&k, &host) => {
+                    *s = Slot::Answered(k, age);
+                    return Ok(PageResponse {
+                        device: host.device,
+                        pasid: host.pasid,
+                        prg_index: host.prg_index,
+                        code,
+                        last: true,
+                        priv_data: host.priv_data,
+                        guest: host.pasid.is_some(),
+                    });
+                }
+                Slot::Answered(k, _)
+                    if k.device == resp.device && k.prg_index == resp.prg_index =>
+                {
+                    answered |= k.pasid == resp.pasid || resp.pasid.is_none();
+                }
+                _ => {}
+            }
+        }
+        Err(if answered {
+            GroupError::AnsweredTwice
+        } else {
+            GroupError::NotOutstanding
+        })
+    }
+}
+
+/// What became of a record offered to a guest queue ([`RecordQueue::offer`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Delivery {
+    /// Written at the tail; the tail moved past it.
+    Written,
+    /// Not written: the queue is disabled, full (the overflow is now
+    /// flagged), or discarding while an overflow is unacknowledged. For a
+    /// discarded last page request the VMM owes the device the automatic
+    /// response its architecture specifies (SMMUv3 §8.1: Success).
+    Discarded,
+}
+
+/// A guest queue the VMM writes records into (an event, fault, PRI or PPR
+/// queue): the consumer register is the guest's (`head`), the producer
+/// register the VMM's (`tail`), through [`RingRegs`] as a command queue's
+/// (an architecture writes its `impl RingRegs` with
+/// [`ring_regs!`](crate::ring_regs)). The architecture says how its queue
+/// is enabled and how it flags and acknowledges an overflow; the
+/// production rule is written once, in [`RecordQueue::offer`].
+pub trait RecordQueue: RingRegs {
+    /// The record the queue holds.
+    type Record: NativeCommand;
+    /// Whether the queue takes records (a disabled queue discards them
+    /// without an overflow: SMMU_CR0.EVENTQEN = 0, IHI0070 §7.4).
+    fn enabled(&self) -> bool;
+    /// Whether an overflow is flagged and not yet acknowledged.
+    fn overflow_pending(&self) -> bool;
+    /// Flag an overflow (called when none is pending).
+    fn raise_overflow(&mut self);
+    /// Whether every record is discarded while an overflow is pending
+    /// (SMMUv3 PRI queue, §8.1) rather than delivered as space allows
+    /// (SMMUv3 event queue, §7.4).
+    fn discards_while_overflowed(&self) -> bool;
+
+    /// Offer `rec` to the guest: written at the tail when there is room.
+    /// On a full queue a record the producer must `keep` (an SMMUv3 stall
+    /// record, which is never discarded and never overflows the queue,
+    /// §7.4) is `Err(ProduceError::Full)`, to be offered again; any other
+    /// is discarded and the overflow flagged.
+    fn offer<M: QueueMemory + ?Sized>(
+        &mut self,
+        mem: &M,
+        rec: &Self::Record,
+        keep: bool,
+    ) -> Result<Delivery, ProduceError> {
+        if !self.enabled() || (self.discards_while_overflowed() && self.overflow_pending()) {
+            return Ok(Delivery::Discarded);
+        }
+        let ring = self.ring();
+        if ring.free(self.head(), self.tail()) == 0 {
+            if keep {
+                return Err(ProduceError::Full);
+            }
+            if !self.overflow_pending() {
+                self.raise_overflow();
+            }
+            return Ok(Delivery::Discarded);
+        }
+        let mut w = [0u64; MAX_SLOT_WORDS];
+        let n = rec.encode_into(&mut w).map_err(ProduceError::Encode)?;
+        if n > ring.words() {
+            return Err(ProduceError::Encode(crate::DecodeError::bad_length(n)));
+        }
+        let tail = self.tail();
+        ring.write(mem, tail, w.get(..ring.words()).unwrap_or(&w))
+            .map_err(ProduceError::Memory)?;
+        self.set_tail(ring.next(tail));
+        Ok(Delivery::Written)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// xorshift64 (the generator of `arb::xorshift`, which needs the
+    /// `arbitrary` feature).
+    fn xorshift(mut x: u64) -> impl FnMut() -> u64 {
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+
+    fn req(device: u32, pasid: Option<u32>, prg_index: u16, last: bool) -> PageRequest {
+        PageRequest {
+            device,
+            pasid,
+            addr: 0x4000,
+            access: Access {
+                read: true,
+                ..Access::default()
+            },
+            prg_index,
+            last,
+            response_pasid: pasid.is_some(),
+            priv_data: None,
+        }
+    }
+
+    fn resp(device: u32, pasid: Option<u32>, prg_index: u16, code: RespCode) -> PageResponse {
+        PageResponse {
+            device,
+            pasid,
+            prg_index,
+            code,
+            last: true,
+            priv_data: None,
+            guest: pasid.is_some(),
+        }
+    }
+
+    #[test]
+    fn errors_are_typed() {
+        let mut t = PageRequestGroups::<2>::new();
+        let r = resp(1, None, 3, RespCode::Invalid);
+        assert_eq!(t.respond(&r), Err(GroupError::NotOutstanding));
+        // Not last, stop marker: nothing kept.
+        assert_eq!(
+            t.insert(&req(9, None, 3, false), &req(1, None, 3, false)),
+            Ok(false)
+        );
+        let mut stop = req(1, Some(2), 3, true);
+        stop.access = Access::default();
+        assert!(stop.is_stop_marker());
+        assert_eq!(t.insert(&stop, &stop), Ok(false));
+        // Group index → the verdict on its last request, in order.
+        let inserts = [
+            (3, Ok(true)),
+            (3, Err(GroupError::AlreadyOutstanding)),
+            (4, Ok(true)),
+            (5, Err(GroupError::Full)),
+        ];
+        for (g, want) in inserts {
+            assert_eq!(
+                t.insert(&req(9, None, g, true), &req(1, None, g, true)),
+                want,
+                "{g}"
+            );
+        }
+        let h = t.respond(&r).unwrap();
+        assert_eq!((h.device, h.prg_index, h.code), (9, 3, RespCode::Invalid));
+        assert_eq!(t.respond(&r), Err(GroupError::AnsweredTwice));
+        // The answered slot is reused; the group expired with a stated code.
+        assert_eq!(
+            t.insert(&req(9, None, 5, true), &req(1, None, 5, true)),
+            Ok(true)
+        );
+        let key = GroupKey::of(&req(1, None, 5, true));
+        assert_eq!(
+            t.expire(&key, RespCode::Failure).map(|h| h.code),
+            Ok(RespCode::Failure)
+        );
+        assert_eq!(
+            t.expire(&key, RespCode::Failure),
+            Err(GroupError::AnsweredTwice)
+        );
+        assert_eq!(t.outstanding(), 1);
+    }
+
+    /// Every forwarded request whose group the guest answers reaches the
+    /// host once, for the same group (host ids, index, private data), with
+    /// the guest's code; answering again, or a group never forwarded, is
+    /// an error and reaches the host nothing.
+    #[test]
+    fn every_answered_group_reaches_the_host_once() {
+        let mut rnd = xorshift(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..200 {
+            let mut t = PageRequestGroups::<32>::new();
+            // (guest key, host request, answered)
+            let mut sent: [(GroupKey, PageRequest, bool); 24] = [(
+                GroupKey::of(&req(0, None, 0, true)),
+                req(0, None, 0, true),
+                true,
+            ); 24];
+            let mut n = 0;
+            while n < sent.len() {
+                let x = rnd();
+                let pasid = (x & 1 == 1).then_some(((x >> 1) & 3) as u32);
+                let guest = req(
+                    ((x >> 3) & 3) as u32,
+                    pasid,
+                    ((x >> 5) & 0x1ff) as u16,
+                    true,
+                );
+                let mut host = req(
+                    0x100 + guest.device,
+                    pasid.map(|p| p + 10),
+                    guest.prg_index,
+                    true,
+                );
+                host.priv_data = Some([x, !x]);
+                let key = GroupKey::of(&guest);
+                if sent[..n].iter().any(|(k, _, _)| *k == key) {
+                    continue;
+                }
+                assert_eq!(t.insert(&host, &guest), Ok(true));
+                sent[n] = (key, host, false);
+                n += 1;
+            }
+            for _ in 0..80 {
+                let i = (rnd() % sent.len() as u64) as usize;
+                let (k, host, done) = sent[i];
+                let code =
+                    [RespCode::Success, RespCode::Invalid, RespCode::Failure][(rnd() % 3) as usize];
+                let got = t.respond(&resp(k.device, k.pasid, k.prg_index, code));
+                if done {
+                    assert_eq!(got, Err(GroupError::AnsweredTwice));
+                } else {
+                    let h = got.unwrap();
+                    assert_eq!(
+                        (h.device, h.pasid, h.prg_index, h.code, h.priv_data),
+                        (
+                            host.device,
+                            host.pasid,
+                            host.prg_index,
+                            code,
+                            host.priv_data
+                        )
+                    );
+                    sent[i].2 = true;
+                }
+            }
+            let open = sent.iter().filter(|s| !s.2).count();
+            assert_eq!(t.outstanding(), open);
+            assert_eq!(
+                t.respond(&resp(7, None, 0x1ff, RespCode::Success)),
+                Err(GroupError::NotOutstanding)
+            );
+        }
+    }
+}
