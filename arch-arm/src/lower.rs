@@ -128,6 +128,7 @@ impl Features {
 type Out<'a> = Emitter<'a, Command>;
 
 /// An invalidation through the emitter (a `CMD_SYNC` between its groups).
+#[inline]
 pub(crate) fn lower_inval<C: Context + ?Sized>(
     (i, caps, ctx, out): Job<'_, C>,
 ) -> Result<Outcome, LowerError> {
@@ -181,6 +182,7 @@ impl Lowering for crate::Smmuv3 {
     }
 }
 
+#[inline]
 fn lower_groups<C: Context + ?Sized>(
     i: &Inval,
     caps: &Host<'_>,
