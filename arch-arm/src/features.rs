@@ -420,36 +420,46 @@ mod tests {
 
     #[test]
     fn the_first_missing_gate_of_an_op_is_named_in_its_order() {
-        // CMD_TLBI_EL2_ALL needs stage 1, then EL2; CMD_TLBI_S_EL2_ALL
-        // stage 1, the Secure queue, then Secure EL2.
-        let field = |w: [u64; 2], f: Features| Command::decode_with(&w, &f).err().map(|e| e.field);
+        // CMD_TLBI_EL2_ALL (0x20) needs stage 1, then EL2;
+        // CMD_TLBI_S_EL2_ALL (0x50) stage 1, the Secure queue, then
+        // Secure EL2. Each case: the opcode, the features, the refusal.
         let l = Features::LATEST;
-        let el2 = [0x20, 0];
-        assert_eq!(field(el2, l), None);
-        let none = Features {
-            s1p: false,
-            hyp: false,
-            ..l
-        };
-        assert_eq!(
-            field(el2, none),
-            Some("opcode (needs stage 1, SMMU_IDR0.S1P)")
-        );
-        let s1 = Features { hyp: false, ..l };
-        assert_eq!(field(el2, s1), Some("opcode (needs EL2, SMMU_IDR0.Hyp)"));
-        let s_el2 = [0x50, 0];
-        assert_eq!(field(s_el2, l), None);
-        let ns = Features {
-            secure_queue: false,
-            sel2: false,
-            ..l
-        };
-        assert_eq!(field(s_el2, ns), Some("opcode (Secure Command queue only)"));
-        let no_sel2 = Features { sel2: false, ..l };
-        assert_eq!(
-            field(s_el2, no_sel2),
-            Some("opcode (needs Secure EL2, SMMU_S_IDR1.SEL2)")
-        );
+        let cases: [(u64, Features, Option<&str>); 6] = [
+            (0x20, l, None),
+            (
+                0x20,
+                Features {
+                    s1p: false,
+                    hyp: false,
+                    ..l
+                },
+                Some("opcode (needs stage 1, SMMU_IDR0.S1P)"),
+            ),
+            (
+                0x20,
+                Features { hyp: false, ..l },
+                Some("opcode (needs EL2, SMMU_IDR0.Hyp)"),
+            ),
+            (0x50, l, None),
+            (
+                0x50,
+                Features {
+                    secure_queue: false,
+                    sel2: false,
+                    ..l
+                },
+                Some("opcode (Secure Command queue only)"),
+            ),
+            (
+                0x50,
+                Features { sel2: false, ..l },
+                Some("opcode (needs Secure EL2, SMMU_S_IDR1.SEL2)"),
+            ),
+        ];
+        for (op, f, want) in cases {
+            let got = Command::decode_with(&[op, 0], &f).err().map(|e| e.field);
+            assert_eq!(got, want, "{op:#x} {f:?}");
+        }
     }
 
     #[test]
