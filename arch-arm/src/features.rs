@@ -174,13 +174,6 @@ impl Features {
     /// assert!(Command::decode_with(&w, &Features::SMMUV3_0).is_err());
     /// ```
     pub(crate) fn check(&self, c: &Command) -> Result<(), DecodeError> {
-        let need = |ok: bool, field: &'static str| {
-            if ok {
-                Ok(())
-            } else {
-                Err(DecodeError::invalid(0, bits::OPCODE.mask(), field))
-            }
-        };
         // In order: `ssec` (the ops that have it), the features the op
         // needs, then its fields on this SMMU.
         let ssec = match *c {
@@ -203,45 +196,42 @@ impl Features {
                 "ssec (1 is ILLEGAL on the Non-secure Command queue)",
             ));
         }
-        // S-EL2 translations are stage 1; SNH_ALL covers every stage. The
-        // gates are static slices: nothing is built per command.
+        // S-EL2 translations are stage 1; SNH_ALL covers every stage. Each
+        // arm walks its own constant list: inlined there, the walk is one
+        // test per gate.
         use Gate::*;
-        let gates: &[Gate] = match *c {
+        match *c {
             Command::PrefetchConfig(_)
             | Command::PrefetchAddr(_)
             | Command::CfgiSte(_)
             | Command::CfgiSteRange(_)
             | Command::CfgiAll(_)
             | Command::TlbiNsnhAll(_)
-            | Command::CmdSync(_) => &[],
+            | Command::CmdSync(_) => self.gates(&[]),
             Command::CfgiCd(_)
             | Command::CfgiCdAll(_)
             | Command::TlbiNhAll(_)
             | Command::TlbiNhAsid(_)
             | Command::TlbiNhVa(_)
-            | Command::TlbiNhVaa(_) => &[S1],
-            Command::CfgiVmsPidm(_) => &[Mpam],
-            Command::TlbiEl3All(_) | Command::TlbiEl3Va(_) => &[S1, Secure, NoRme],
+            | Command::TlbiNhVaa(_) => self.gates(&[S1]),
+            Command::CfgiVmsPidm(_) => self.gates(&[Mpam]),
+            Command::TlbiEl3All(_) | Command::TlbiEl3Va(_) => self.gates(&[S1, Secure, NoRme]),
             Command::TlbiEl2All(_)
             | Command::TlbiEl2Asid(_)
             | Command::TlbiEl2Va(_)
-            | Command::TlbiEl2Vaa(_) => &[S1, Hyp],
-            Command::TlbiS12Vmall(_) | Command::TlbiS2Ipa(_) => &[S2],
-            Command::AtcInv(_) => &[Ats],
-            Command::PriResp(_) => &[Pri],
-            Command::Resume(_) | Command::StallTerm(_) => &[Stall],
+            | Command::TlbiEl2Vaa(_) => self.gates(&[S1, Hyp]),
+            Command::TlbiS12Vmall(_) | Command::TlbiS2Ipa(_) => self.gates(&[S2]),
+            Command::AtcInv(_) => self.gates(&[Ats]),
+            Command::PriResp(_) => self.gates(&[Pri]),
+            Command::Resume(_) | Command::StallTerm(_) => self.gates(&[Stall]),
             Command::TlbiSEl2All(_)
             | Command::TlbiSEl2Asid(_)
             | Command::TlbiSEl2Va(_)
-            | Command::TlbiSEl2Vaa(_) => &[S1, Secure, Sel2],
-            Command::TlbiSnhAll(_) => &[S1OrS2, Secure, Sel2],
-            Command::TlbiSS12Vmall(_) | Command::TlbiSS2Ipa(_) => &[S2, Secure, Sel2],
-            Command::DptiAll(_) => &[Dpt],
-        };
-        for &g in gates {
-            let (ok, field) = self.gate(g);
-            need(ok, field)?;
-        }
+            | Command::TlbiSEl2Vaa(_) => self.gates(&[S1, Secure, Sel2]),
+            Command::TlbiSnhAll(_) => self.gates(&[S1OrS2, Secure, Sel2]),
+            Command::TlbiSS12Vmall(_) | Command::TlbiSS2Ipa(_) => self.gates(&[S2, Secure, Sel2]),
+            Command::DptiAll(_) => self.gates(&[Dpt]),
+        }?;
         match *c {
             Command::PrefetchAddr(x) => {
                 if x.stride != 0 && !self.stride {
@@ -266,7 +256,22 @@ impl Features {
         }
     }
 
+    /// Whether this SMMU has every gate of `gates`; the first it has not
+    /// is the error. Inlined into each arm of `check` with its constant
+    /// list, so that no feature it does not need is loaded.
+    #[inline(always)]
+    fn gates(&self, gates: &[Gate]) -> Result<(), DecodeError> {
+        for &g in gates {
+            let (ok, field) = self.gate(g);
+            if !ok {
+                return Err(DecodeError::invalid(0, bits::OPCODE.mask(), field));
+            }
+        }
+        Ok(())
+    }
+
     /// Whether this SMMU has what `g` names, and the refusal's text.
+    #[inline(always)]
     fn gate(&self, g: Gate) -> (bool, &'static str) {
         match g {
             Gate::S1 => (self.s1p, "opcode (needs stage 1, SMMU_IDR0.S1P)"),
@@ -411,6 +416,50 @@ mod tests {
         }
         assert_eq!(Features::preset("smmuv9"), None);
         assert_eq!(Features::default(), Features::LATEST);
+    }
+
+    #[test]
+    fn the_first_missing_gate_of_an_op_is_named_in_its_order() {
+        // CMD_TLBI_EL2_ALL (0x20) needs stage 1, then EL2;
+        // CMD_TLBI_S_EL2_ALL (0x50) stage 1, the Secure queue, then
+        // Secure EL2. Each case: the opcode, the features, the refusal.
+        let l = Features::LATEST;
+        let cases: [(u64, Features, Option<&str>); 6] = [
+            (0x20, l, None),
+            (
+                0x20,
+                Features {
+                    s1p: false,
+                    hyp: false,
+                    ..l
+                },
+                Some("opcode (needs stage 1, SMMU_IDR0.S1P)"),
+            ),
+            (
+                0x20,
+                Features { hyp: false, ..l },
+                Some("opcode (needs EL2, SMMU_IDR0.Hyp)"),
+            ),
+            (0x50, l, None),
+            (
+                0x50,
+                Features {
+                    secure_queue: false,
+                    sel2: false,
+                    ..l
+                },
+                Some("opcode (Secure Command queue only)"),
+            ),
+            (
+                0x50,
+                Features { sel2: false, ..l },
+                Some("opcode (needs Secure EL2, SMMU_S_IDR1.SEL2)"),
+            ),
+        ];
+        for (op, f, want) in cases {
+            let got = Command::decode_with(&[op, 0], &f).err().map(|e| e.field);
+            assert_eq!(got, want, "{op:#x} {f:?}");
+        }
     }
 
     #[test]

@@ -128,6 +128,7 @@ impl Features {
 type Out<'a> = Emitter<'a, Command>;
 
 /// An invalidation through the emitter (a `CMD_SYNC` between its groups).
+#[inline]
 pub(crate) fn lower_inval<C: Context + ?Sized>(
     (i, caps, ctx, out): Job<'_, C>,
 ) -> Result<Outcome, LowerError> {
@@ -181,6 +182,7 @@ impl Lowering for crate::Smmuv3 {
     }
 }
 
+#[inline]
 fn lower_groups<C: Context + ?Sized>(
     i: &Inval,
     caps: &Host<'_>,
@@ -231,6 +233,7 @@ fn devices<C: Context + ?Sized>(i: &Inval, ctx: &C, o: &mut Out<'_>) -> DeviceSe
     devs
 }
 
+#[inline(always)]
 fn lower_config<C: Context + ?Sized>(
     i: &Inval,
     caps: &Host<'_>,
@@ -562,6 +565,7 @@ fn tlbi_span(
 /// IPAs beyond `w1[51:12]` do not exist on SMMUv3 (IHI0070 §4.1.6).
 const IPA_LIMIT: u64 = 1 << 52;
 
+#[inline(always)]
 fn lower_tlb<C: Context + ?Sized>(
     i: &Inval,
     caps: &Host<'_>,

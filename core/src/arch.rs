@@ -204,9 +204,9 @@ macro_rules! arch_impl {
             type Command = crate::Command;
             const DEFAULT_BUDGET: $crate::lower::Budget = $crate::lower::Budget::new($budget);
             const MAX_LOWERED: usize = crate::lower::max_lowered(Self::DEFAULT_BUDGET);
-            // One call holding the `Emit` in its own frame (the crate's
-            // `lift` is inlined into it), as before the `Emit` moved here.
-            #[inline(never)]
+            // Inlined into its caller, so that a caller with a concrete
+            // sink (the facade's `Vec`) calls its `push` directly.
+            #[inline]
             fn lift<C: $crate::Context + ?Sized>(
                 cmd: &crate::Command,
                 ctx: &C,

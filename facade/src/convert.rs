@@ -21,6 +21,10 @@
 use crate::{AnyCommand, Arch, ArchOps, NativeAny};
 use iommu_inval_core::{Context, LowerError, Op, Outcome};
 
+/// The ops `convert` makes room for before lifting: what `Vec` would grow
+/// to at the first push (4 for elements of 1 KiB or less).
+const OPS: usize = 4;
+
 /// What one command became on the target.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Converted {
@@ -59,7 +63,13 @@ pub fn convert(
     ctx: &dyn Context,
     out: &mut Vec<NativeAny>,
 ) -> Result<Converted, LowerError> {
-    let mut c = Converted::default();
+    // The capacity `Vec` gives an op at its first push (4 for a 72-byte
+    // `Op`), allocated here without its growth path: every command lifts
+    // to one op or more but a few.
+    let mut c = Converted {
+        ops: Vec::with_capacity(OPS),
+        ..Converted::default()
+    };
     c.lifted = cmd.lift(ctx, &mut c.ops)?;
     let start = out.len();
     for op in &c.ops {

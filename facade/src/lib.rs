@@ -156,6 +156,9 @@ where
     fn op_names(&self) -> &'static [&'static str] {
         A::Command::op_names()
     }
+    // Out of line: inlined, each architecture's lowering setup is hoisted
+    // into `convert`, which pays all of it once per call.
+    #[inline(never)]
     fn lower(
         &self,
         op: &Op,
@@ -214,6 +217,9 @@ macro_rules! impl_arch {
             fn visit_fields(&self, f: &mut dyn FnMut(&'static str, FieldValue)) {
                 NativeCommand::for_each_field(self, f)
             }
+            // One frame per architecture holding the lift's `Emit`, whose
+            // pushes into the `Vec` are direct calls there.
+            #[inline(never)]
             fn lift(&self, ctx: &dyn Context, out: &mut Vec<Op>) -> Result<Outcome, LowerError> {
                 $krate::$a::lift(self, ctx, out)
             }
