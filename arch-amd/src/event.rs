@@ -28,142 +28,92 @@
 //! events are kept whole (their bits are not itemised in the sources).
 
 use iommu_inval_core::record::{Kind, RecordFormat};
-use iommu_inval_core::{record_kind, ArchId, DecodeError, FieldValue};
+use iommu_inval_core::{record_format, ArchId, FieldValue};
 
-/// The event log entry layout ([`EventRecord`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EventFormat;
-
-/// An AMD-Vi event log entry.
-///
-/// ```
-/// use iommu_inval_amd::event::EventRecord;
-/// use iommu_inval_core::NativeCommand;
-/// // IO_PAGE_FAULT, device 00:03.0, domain 5, PR and RW (a write to a present page), at 0xfffc8000.
-/// let r = EventRecord::decode(&[0x2 << 60 | 1 << 53 | 1 << 52 | 5 << 32 | 0x18, 0xfffc_8000]).unwrap();
-/// assert_eq!((r.op(), r.uint("device_id"), r.uint("domain_or_pasid")), ("IO_PAGE_FAULT", Some(0x18), Some(5)));
-/// assert_eq!((r.flag("pr"), r.flag("rw"), r.uint("address")), (Some(true), Some(true), Some(0xfffc_8000)));
-/// ```
-pub type EventRecord = iommu_inval_core::record::Record<EventFormat>;
-
-const CODE: u64 = 0xf << 60;
-
-/// The event codes of [`EventFormat::KINDS`], in order.
-const CODES: [u64; 12] = [0x1, 0x2, 0x3, 0x4, 0x5, 0x6, 0x7, 0x8, 0x9, 0xa, 0xd, 0xe];
-
-impl RecordFormat for EventFormat {
-    const ARCH: ArchId = ArchId::Amd;
-    type Features = crate::Features;
-    const WORDS: usize = 2;
-    const KINDS: &'static [Kind] = &[
-        record_kind!("ILLEGAL_DEV_TABLE_ENTRY", fixed [(0, CODE, 0x1 << 60)], {
-            "device_id": Uint [(0, 15, 0, 0)],
-            "pasid": Uint [(0, 47, 32, 0), (0, 19, 16, 16)],
-            "gn": Bool [(0, 48, 48, 0)],
-            "i": Bool [(0, 51, 51, 0)],
-            "rw": Bool [(0, 53, 53, 0)],
-            "rz": Bool [(0, 55, 55, 0)],
-            "tr": Bool [(0, 56, 56, 0)],
-            "address": Uint [(1, 63, 0, 0)],
-        }),
-        record_kind!("IO_PAGE_FAULT", fixed [(0, CODE, 0x2 << 60)], {
-            "device_id": Uint [(0, 15, 0, 0)],
-            "domain_or_pasid": Uint [(0, 47, 32, 0), (0, 19, 16, 16)],
-            "gn": Bool [(0, 48, 48, 0)],
-            "nx": Bool [(0, 49, 49, 0)],
-            "us": Bool [(0, 50, 50, 0)],
-            "i": Bool [(0, 51, 51, 0)],
-            "pr": Bool [(0, 52, 52, 0)],
-            "rw": Bool [(0, 53, 53, 0)],
-            "pe": Bool [(0, 54, 54, 0)],
-            "rz": Bool [(0, 55, 55, 0)],
-            "tr": Bool [(0, 56, 56, 0)],
-            "address": Uint [(1, 63, 0, 0)],
-        }),
-        record_kind!("DEV_TAB_HARDWARE_ERROR", fixed [(0, CODE, 0x3 << 60)], {
-            "device_id": Uint [(0, 15, 0, 0)],
-            "i": Bool [(0, 51, 51, 0)],
-            "rw": Bool [(0, 53, 53, 0)],
-            "tr": Bool [(0, 56, 56, 0)],
-            "type": Uint [(0, 58, 57, 0)],
-            "address": Uint [(1, 63, 0, 0)],
-        }),
-        record_kind!("PAGE_TAB_HARDWARE_ERROR", fixed [(0, CODE, 0x4 << 60)], {
-            "device_id": Uint [(0, 15, 0, 0)],
-            "domain_or_pasid": Uint [(0, 47, 32, 0), (0, 19, 16, 16)],
-            "gn": Bool [(0, 48, 48, 0)],
-            "i": Bool [(0, 51, 51, 0)],
-            "rw": Bool [(0, 53, 53, 0)],
-            "tr": Bool [(0, 56, 56, 0)],
-            "type": Uint [(0, 58, 57, 0)],
-            "address": Uint [(1, 63, 0, 0)],
-        }),
-        record_kind!("ILLEGAL_COMMAND_ERROR", fixed [(0, CODE, 0x5 << 60)], {
-            "address": Uint [(1, 63, 0, 0)],
-        }),
-        record_kind!("COMMAND_HARDWARE_ERROR", fixed [(0, CODE, 0x6 << 60)], {
-            "type": Uint [(0, 58, 57, 0)],
-            "address": Uint [(1, 63, 0, 0)],
-        }),
-        record_kind!("IOTLB_INV_TIMEOUT", fixed [(0, CODE, 0x7 << 60)], {
-            "device_id": Uint [(0, 15, 0, 0)],
-            "address": Uint [(1, 63, 4, 4)],
-        }),
-        record_kind!("INVALID_DEVICE_REQUEST", fixed [(0, CODE, 0x8 << 60)], {
-            "device_id": Uint [(0, 15, 0, 0)],
-            "pasid": Uint [(0, 47, 32, 0), (0, 19, 16, 16)],
-            "gn": Bool [(0, 48, 48, 0)],
-            "us": Bool [(0, 49, 49, 0)],
-            "tr": Bool [(0, 56, 56, 0)],
-            "type": Uint [(0, 59, 57, 0)],
-            "address": Uint [(1, 63, 0, 0)],
-        }),
-        record_kind!("INVALID_PPR_REQUEST", fixed [(0, CODE, 0x9 << 60)], {
-            "device_id": Uint [(0, 15, 0, 0)],
-            "pasid": Uint [(0, 31, 16, 0), (0, 45, 42, 16)],
-            "tag": Uint [(0, 41, 32, 0)],
-            "flags": Uint [(0, 59, 48, 0)],
-            "address": Uint [(1, 63, 0, 0)],
-        }),
-        record_kind!("EVENT_COUNTER_ZERO", fixed [(0, CODE, 0xa << 60)], {
-            "counter_note": Uint [(1, 63, 32, 0), (1, 19, 0, 32)],
-        }),
-        record_kind!("RMP_PAGE_FAULT", fixed [(0, CODE, 0xd << 60)], {
-            "device_id": Uint [(0, 15, 0, 0)],
-            "flags_rmp": Uint [(0, 23, 16, 0)],
-            "vmg_tag": Uint [(0, 47, 32, 0)],
-            "flags": Uint [(0, 59, 48, 0)],
-            "gpa": Uint [(1, 63, 0, 0)],
-        }),
-        record_kind!("RMP_HW_ERROR", fixed [(0, CODE, 0xe << 60)], {
-            "device_id": Uint [(0, 15, 0, 0)],
-            "vmg_tag": Uint [(0, 47, 32, 0)],
-            "flags": Uint [(0, 59, 48, 0)],
-            "spa": Uint [(1, 63, 0, 0)],
-        }),
-    ];
-    const OP_NAMES: &'static [&'static str] = &[
-        "ILLEGAL_DEV_TABLE_ENTRY",
-        "IO_PAGE_FAULT",
-        "DEV_TAB_HARDWARE_ERROR",
-        "PAGE_TAB_HARDWARE_ERROR",
-        "ILLEGAL_COMMAND_ERROR",
-        "COMMAND_HARDWARE_ERROR",
-        "IOTLB_INV_TIMEOUT",
-        "INVALID_DEVICE_REQUEST",
-        "INVALID_PPR_REQUEST",
-        "EVENT_COUNTER_ZERO",
-        "RMP_PAGE_FAULT",
-        "RMP_HW_ERROR",
-    ];
-    fn kind_of(w: &[u64]) -> Result<usize, DecodeError> {
-        let code = w.first().map_or(0, |x| x >> 60);
-        CODES
-            .iter()
-            .position(|c| *c == code)
-            .ok_or(DecodeError::unknown_opcode(code))
-    }
-}
+record_format!(
+    /// The event log entry layout ([`EventRecord`]).
+    EventFormat,
+    /// An AMD-Vi event log entry.
+    ///
+    /// ```
+    /// use iommu_inval_amd::event::EventRecord;
+    /// use iommu_inval_core::NativeCommand;
+    /// // IO_PAGE_FAULT, device 00:03.0, domain 5, PR and RW (a write to a present page), at 0xfffc8000.
+    /// let r = EventRecord::decode(&[0x2 << 60 | 1 << 53 | 1 << 52 | 5 << 32 | 0x18, 0xfffc_8000]).unwrap();
+    /// assert_eq!((r.op(), r.uint("device_id"), r.uint("domain_or_pasid")), ("IO_PAGE_FAULT", Some(0x18), Some(5)));
+    /// assert_eq!((r.flag("pr"), r.flag("rw"), r.uint("address")), (Some(true), Some(true), Some(0xfffc_8000)));
+    /// ```
+    EventRecord: ArchId::Amd, crate::Features, 2, code = (0, 0xf << 60),
+    [
+        Kind::new(
+            "ILLEGAL_DEV_TABLE_ENTRY",
+            0x1,
+            &["device_id", "pasid", "gn", "i", "rw", "rz", "tr", "address"],
+            &[(0, 0, 15, 0, 0), (1, 0, 47, 32, 0), (1, 0, 19, 16, 16), (2, 0, 48, 48, 0), (3, 0, 51, 51, 0), (4, 0, 53, 53, 0), (5, 0, 55, 55, 0), (6, 0, 56, 56, 0), (7, 1, 63, 0, 0)],
+        ),
+        Kind::new(
+            "IO_PAGE_FAULT",
+            0x2,
+            &["device_id", "domain_or_pasid", "gn", "nx", "us", "i", "pr", "rw", "pe", "rz", "tr", "address"],
+            &[(0, 0, 15, 0, 0), (1, 0, 47, 32, 0), (1, 0, 19, 16, 16), (2, 0, 48, 48, 0), (3, 0, 49, 49, 0), (4, 0, 50, 50, 0), (5, 0, 51, 51, 0), (6, 0, 52, 52, 0), (7, 0, 53, 53, 0), (8, 0, 54, 54, 0), (9, 0, 55, 55, 0), (10, 0, 56, 56, 0), (11, 1, 63, 0, 0)],
+        ),
+        Kind::new(
+            "DEV_TAB_HARDWARE_ERROR",
+            0x3,
+            &["device_id", "i", "rw", "tr", "type", "address"],
+            &[(0, 0, 15, 0, 0), (1, 0, 51, 51, 0), (2, 0, 53, 53, 0), (3, 0, 56, 56, 0), (4, 0, 58, 57, 0), (5, 1, 63, 0, 0)],
+        ),
+        Kind::new(
+            "PAGE_TAB_HARDWARE_ERROR",
+            0x4,
+            &["device_id", "domain_or_pasid", "gn", "i", "rw", "tr", "type", "address"],
+            &[(0, 0, 15, 0, 0), (1, 0, 47, 32, 0), (1, 0, 19, 16, 16), (2, 0, 48, 48, 0), (3, 0, 51, 51, 0), (4, 0, 53, 53, 0), (5, 0, 56, 56, 0), (6, 0, 58, 57, 0), (7, 1, 63, 0, 0)],
+        ),
+        Kind::new("ILLEGAL_COMMAND_ERROR", 0x5, &["address"], &[(0, 1, 63, 0, 0)]),
+        Kind::new(
+            "COMMAND_HARDWARE_ERROR",
+            0x6,
+            &["type", "address"],
+            &[(0, 0, 58, 57, 0), (1, 1, 63, 0, 0)],
+        ),
+        Kind::new(
+            "IOTLB_INV_TIMEOUT",
+            0x7,
+            &["device_id", "address"],
+            &[(0, 0, 15, 0, 0), (1, 1, 63, 4, 4)],
+        ),
+        Kind::new(
+            "INVALID_DEVICE_REQUEST",
+            0x8,
+            &["device_id", "pasid", "gn", "us", "tr", "type", "address"],
+            &[(0, 0, 15, 0, 0), (1, 0, 47, 32, 0), (1, 0, 19, 16, 16), (2, 0, 48, 48, 0), (3, 0, 49, 49, 0), (4, 0, 56, 56, 0), (5, 0, 59, 57, 0), (6, 1, 63, 0, 0)],
+        ),
+        Kind::new(
+            "INVALID_PPR_REQUEST",
+            0x9,
+            &["device_id", "pasid", "tag", "flags", "address"],
+            &[(0, 0, 15, 0, 0), (1, 0, 31, 16, 0), (1, 0, 45, 42, 16), (2, 0, 41, 32, 0), (3, 0, 59, 48, 0), (4, 1, 63, 0, 0)],
+        ),
+        Kind::new(
+            "EVENT_COUNTER_ZERO",
+            0xa,
+            &["counter_note"],
+            &[(0, 1, 63, 32, 0), (0, 1, 19, 0, 32)],
+        ),
+        Kind::new(
+            "RMP_PAGE_FAULT",
+            0xd,
+            &["device_id", "flags_rmp", "vmg_tag", "flags", "gpa"],
+            &[(0, 0, 15, 0, 0), (1, 0, 23, 16, 0), (2, 0, 47, 32, 0), (3, 0, 59, 48, 0), (4, 1, 63, 0, 0)],
+        ),
+        Kind::new(
+            "RMP_HW_ERROR",
+            0xe,
+            &["device_id", "vmg_tag", "flags", "spa"],
+            &[(0, 0, 15, 0, 0), (1, 0, 47, 32, 0), (2, 0, 59, 48, 0), (3, 1, 63, 0, 0)],
+        ),
+    ]
+);
 
 /// The event code of `r` (`w0[63:60]`).
 pub fn event_code(r: &EventRecord) -> u8 {
@@ -173,8 +123,8 @@ pub fn event_code(r: &EventRecord) -> u8 {
 /// The entry of event code `code` with `values` in its table order (the
 /// encode contract: values cut to their fields).
 fn entry(code: u64, values: &[FieldValue]) -> EventRecord {
-    let kind = CODES.iter().position(|c| *c == code).unwrap_or(0);
-    EventRecord::build(kind, values)
+    let kind = EventFormat::KINDS.iter().position(|k| k.code() == code);
+    EventRecord::build(kind.unwrap_or(0), values)
 }
 
 /// ILLEGAL_COMMAND_ERROR for the command at `cmd_addr`.
@@ -227,9 +177,9 @@ mod tests {
             let e = EventRecord::decode(&[0x2 << 60 | 1 << bit, 0]).unwrap_err();
             assert_eq!((e.kind, e.mask), (ErrorKind::ReservedBits, 1 << bit));
         }
-        for (i, code) in CODES.iter().enumerate() {
-            let r = EventRecord::decode(&[code << 60, 0]).unwrap();
-            assert_eq!((r.kind(), event_code(&r)), (i, *code as u8));
+        for (i, k) in EventFormat::KINDS.iter().enumerate() {
+            let r = EventRecord::decode(&[k.code() << 60, 0]).unwrap();
+            assert_eq!((r.kind(), u64::from(event_code(&r))), (i, k.code()));
         }
         for code in [0u64, 0xb, 0xc, 0xf] {
             let e = EventRecord::decode(&[code << 60, 0]).unwrap_err();

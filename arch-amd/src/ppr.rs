@@ -25,54 +25,30 @@
 //! group index `tag & 0x1ff`). The flag bits Linux does not name are taken
 //! as reserved; w0\[47:46\] likewise, by elimination.
 
-use iommu_inval_core::record::{Kind, RecordFormat};
-use iommu_inval_core::{record_kind, ArchId, DecodeError};
+use iommu_inval_core::record::Kind;
+use iommu_inval_core::{record_format, ArchId};
 
-/// The PPR log entry layout ([`PprRecord`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PprFormat;
-
-/// An AMD-Vi PPR log entry.
-///
-/// ```
-/// use iommu_inval_amd::ppr::PprRecord;
-/// use iommu_inval_core::NativeCommand;
-/// // Device 0x10, PASID 1 (gn), read, last, tag 2, at 0x4000.
-/// let r = PprRecord::decode(&[1 << 60 | 1 << 56 | 1 << 50 | 1 << 41 | 2 << 32 | 1 << 16 | 0x10, 0x4000]).unwrap();
-/// assert_eq!((r.uint("pasid"), r.uint("tag"), r.flag("last"), r.flag("read")), (Some(1), Some(2), Some(true), Some(true)));
-/// ```
-pub type PprRecord = iommu_inval_core::record::Record<PprFormat>;
-
-/// PAGE_SERVICE_REQUEST (Linux `PPR_REQ_FAULT`).
-const TYPE_PAGE_SERVICE: u64 = 0x1;
-
-impl RecordFormat for PprFormat {
-    const ARCH: ArchId = ArchId::Amd;
-    type Features = crate::Features;
-    const WORDS: usize = 2;
-    const KINDS: &'static [Kind] = &[
-        record_kind!("PAGE_SERVICE_REQUEST", fixed [(0, 0xf << 60, TYPE_PAGE_SERVICE << 60)], {
-            "device_id": Uint [(0, 15, 0, 0)],
-            "pasid": Uint [(0, 31, 16, 0), (0, 45, 42, 16)],
-            "tag": Uint [(0, 40, 32, 0)],
-            "last": Bool [(0, 41, 41, 0)],
-            "exec": Bool [(0, 49, 49, 0)],
-            "read": Bool [(0, 50, 50, 0)],
-            "write": Bool [(0, 53, 53, 0)],
-            "us": Bool [(0, 54, 54, 0)],
-            "rz": Bool [(0, 55, 55, 0)],
-            "gn": Bool [(0, 56, 56, 0)],
-            "address": Uint [(1, 63, 0, 0)],
-        }),
-    ];
-    const OP_NAMES: &'static [&'static str] = &["PAGE_SERVICE_REQUEST"];
-    fn kind_of(w: &[u64]) -> Result<usize, DecodeError> {
-        match w.first().map_or(0, |x| x >> 60) {
-            TYPE_PAGE_SERVICE => Ok(0),
-            t => Err(DecodeError::unknown_opcode(t)),
-        }
-    }
-}
+record_format!(
+    /// The PPR log entry layout ([`PprRecord`]).
+    PprFormat,
+    /// An AMD-Vi PPR log entry.
+    ///
+    /// ```
+    /// use iommu_inval_amd::ppr::PprRecord;
+    /// use iommu_inval_core::NativeCommand;
+    /// // Device 0x10, PASID 1 (gn), read, last, tag 2, at 0x4000.
+    /// let r = PprRecord::decode(&[1 << 60 | 1 << 56 | 1 << 50 | 1 << 41 | 2 << 32 | 1 << 16 | 0x10, 0x4000]).unwrap();
+    /// assert_eq!((r.uint("pasid"), r.uint("tag"), r.flag("last"), r.flag("read")), (Some(1), Some(2), Some(true), Some(true)));
+    /// ```
+    PprRecord: ArchId::Amd, crate::Features, 2, code = (0, 0xf << 60),
+    // PAGE_SERVICE_REQUEST is type 1 (Linux `PPR_REQ_FAULT`).
+    [Kind::new(
+        "PAGE_SERVICE_REQUEST",
+        0x1,
+        &["device_id", "pasid", "tag", "last", "exec", "read", "write", "us", "rz", "gn", "address"],
+        &[(0, 0, 15, 0, 0), (1, 0, 31, 16, 0), (1, 0, 45, 42, 16), (2, 0, 40, 32, 0), (3, 0, 41, 41, 0), (4, 0, 49, 49, 0), (5, 0, 50, 50, 0), (6, 0, 53, 53, 0), (7, 0, 54, 54, 0), (8, 0, 55, 55, 0), (9, 0, 56, 56, 0), (10, 1, 63, 0, 0)],
+    )]
+);
 
 #[cfg(test)]
 mod tests {

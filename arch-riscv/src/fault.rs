@@ -22,8 +22,8 @@
 //! PRIV are 0 if TTYP is 0") are left to the producer: the codec is exact on
 //! whatever record it is given.
 
-use iommu_inval_core::record::{CodeTable, Kind, RecordFormat};
-use iommu_inval_core::{record_kind, ArchId, DecodeError};
+use iommu_inval_core::record::{CodeTable, Kind};
+use iommu_inval_core::{record_format, ArchId};
 
 /// The `CAUSE` encodings (table "Fault record CAUSE field encodings");
 /// 2048–4095 are designated for custom use, every other value is reserved.
@@ -81,42 +81,28 @@ pub const TTYPS: CodeTable = CodeTable {
     custom: Some((32, 63)),
 };
 
-/// The fault-queue record layout ([`FaultRecord`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FaultFormat;
-
-/// A RISC-V IOMMU fault-queue record (one kind, `fault_record`).
-///
-/// ```
-/// use iommu_inval_riscv::fault::FaultRecord;
-/// use iommu_inval_core::NativeCommand;
-/// // CAUSE 13 (read page fault), TTYP 2 (untranslated read), device 0x10, IOVA 0x8000.
-/// let r = FaultRecord::decode(&[0x10 << 40 | 2 << 34 | 13, 0, 0x8000, 0]).unwrap();
-/// assert_eq!((r.uint("cause"), r.uint("did"), r.uint("iotval")), (Some(13), Some(0x10), Some(0x8000)));
-/// assert_eq!((r.code_name("cause"), r.code_name("ttyp")), (Some("Read page fault"), Some("Untranslated read transaction")));
-/// ```
-pub type FaultRecord = iommu_inval_core::record::Record<FaultFormat>;
-
-impl RecordFormat for FaultFormat {
-    const ARCH: ArchId = ArchId::Riscv;
-    type Features = crate::Features;
-    const WORDS: usize = 4;
-    const KINDS: &'static [Kind] = &[record_kind!("fault_record", fixed [], {
-        "cause": Uint [(0, 11, 0, 0)] (table &CAUSES),
-        "pid": Uint [(0, 31, 12, 0)],
-        "pv": Bool [(0, 32, 32, 0)],
-        "priv": Bool [(0, 33, 33, 0)],
-        "ttyp": Uint [(0, 39, 34, 0)] (table &TTYPS),
-        "did": Uint [(0, 63, 40, 0)],
-        "custom": Uint [(1, 31, 0, 0)],
-        "iotval": Uint [(2, 63, 0, 0)],
-        "iotval2": Uint [(3, 63, 0, 0)],
-    })];
-    const OP_NAMES: &'static [&'static str] = &["fault_record"];
-    fn kind_of(_: &[u64]) -> Result<usize, DecodeError> {
-        Ok(0)
-    }
-}
+record_format!(
+    /// The fault-queue record layout ([`FaultRecord`]).
+    FaultFormat,
+    /// A RISC-V IOMMU fault-queue record (one kind, `fault_record`).
+    ///
+    /// ```
+    /// use iommu_inval_riscv::fault::FaultRecord;
+    /// use iommu_inval_core::NativeCommand;
+    /// // CAUSE 13 (read page fault), TTYP 2 (untranslated read), device 0x10, IOVA 0x8000.
+    /// let r = FaultRecord::decode(&[0x10 << 40 | 2 << 34 | 13, 0, 0x8000, 0]).unwrap();
+    /// assert_eq!((r.uint("cause"), r.uint("did"), r.uint("iotval")), (Some(13), Some(0x10), Some(0x8000)));
+    /// assert_eq!((r.code_name("cause"), r.code_name("ttyp")), (Some("Read page fault"), Some("Untranslated read transaction")));
+    /// ```
+    FaultRecord: ArchId::Riscv, crate::Features, 4,
+    [Kind::new(
+        "fault_record",
+        0,
+        &["cause", "pid", "pv", "priv", "ttyp", "did", "custom", "iotval", "iotval2"],
+        &[(0, 0, 11, 0, 0), (1, 0, 31, 12, 0), (2, 0, 32, 32, 0), (3, 0, 33, 33, 0), (4, 0, 39, 34, 0), (5, 0, 63, 40, 0), (6, 1, 31, 0, 0), (7, 2, 63, 0, 0), (8, 3, 63, 0, 0)],
+    )
+    .with_tables(&[(0, &CAUSES), (4, &TTYPS)])]
+);
 
 #[cfg(test)]
 mod tests {

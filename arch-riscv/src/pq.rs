@@ -19,46 +19,30 @@
 //!
 //! `r` = `w` = 0 with `l` = 1 is a Stop Marker. One kind, `page_request`.
 
-use iommu_inval_core::record::{Kind, RecordFormat};
-use iommu_inval_core::{record_kind, ArchId, DecodeError};
+use iommu_inval_core::record::Kind;
+use iommu_inval_core::{record_format, ArchId};
 
-/// The page-request-queue record layout ([`PageRequest`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PageRequestFormat;
-
-/// A RISC-V IOMMU page-request-queue record.
-///
-/// ```
-/// use iommu_inval_riscv::pq::PageRequest;
-/// use iommu_inval_core::NativeCommand;
-/// // Device 0x10, PASID 3, write, last, PRGI 1, page 0x9000.
-/// let r = PageRequest::decode(&[0x10 << 40 | 1 << 32 | 3 << 12, 0x9000 | 1 << 3 | 0b110]).unwrap();
-/// assert_eq!((r.uint("did"), r.uint("pid"), r.flag("w"), r.flag("l"), r.uint("address")),
-///            (Some(0x10), Some(3), Some(true), Some(true), Some(0x9000)));
-/// ```
-pub type PageRequest = iommu_inval_core::record::Record<PageRequestFormat>;
-
-impl RecordFormat for PageRequestFormat {
-    const ARCH: ArchId = ArchId::Riscv;
-    type Features = crate::Features;
-    const WORDS: usize = 2;
-    const KINDS: &'static [Kind] = &[record_kind!("page_request", fixed [], {
-        "pid": Uint [(0, 31, 12, 0)],
-        "pv": Bool [(0, 32, 32, 0)],
-        "priv": Bool [(0, 33, 33, 0)],
-        "exec": Bool [(0, 34, 34, 0)],
-        "did": Uint [(0, 63, 40, 0)],
-        "r": Bool [(1, 0, 0, 0)],
-        "w": Bool [(1, 1, 1, 0)],
-        "l": Bool [(1, 2, 2, 0)],
-        "prgi": Uint [(1, 11, 3, 0)],
-        "address": Uint [(1, 63, 12, 12)],
-    })];
-    const OP_NAMES: &'static [&'static str] = &["page_request"];
-    fn kind_of(_: &[u64]) -> Result<usize, DecodeError> {
-        Ok(0)
-    }
-}
+record_format!(
+    /// The page-request-queue record layout ([`PageRequest`]).
+    PageRequestFormat,
+    /// A RISC-V IOMMU page-request-queue record.
+    ///
+    /// ```
+    /// use iommu_inval_riscv::pq::PageRequest;
+    /// use iommu_inval_core::NativeCommand;
+    /// // Device 0x10, PASID 3, write, last, PRGI 1, page 0x9000.
+    /// let r = PageRequest::decode(&[0x10 << 40 | 1 << 32 | 3 << 12, 0x9000 | 1 << 3 | 0b110]).unwrap();
+    /// assert_eq!((r.uint("did"), r.uint("pid"), r.flag("w"), r.flag("l"), r.uint("address")),
+    ///            (Some(0x10), Some(3), Some(true), Some(true), Some(0x9000)));
+    /// ```
+    PageRequest: ArchId::Riscv, crate::Features, 2,
+    [Kind::new(
+        "page_request",
+        0,
+        &["pid", "pv", "priv", "exec", "did", "r", "w", "l", "prgi", "address"],
+        &[(0, 0, 31, 12, 0), (1, 0, 32, 32, 0), (2, 0, 33, 33, 0), (3, 0, 34, 34, 0), (4, 0, 63, 40, 0), (5, 1, 0, 0, 0), (6, 1, 1, 1, 0), (7, 1, 2, 2, 0), (8, 1, 11, 3, 0), (9, 1, 63, 12, 12)],
+    )]
+);
 
 #[cfg(test)]
 mod tests {

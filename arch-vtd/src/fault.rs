@@ -32,8 +32,8 @@
 //! A reason neither table names is refused (`invalid_field` "fr"): VT-d
 //! reserves no fault reason for custom use.
 
-use iommu_inval_core::record::{CodeTable, Kind, RecordFormat};
-use iommu_inval_core::{record_kind, ArchId, DecodeError};
+use iommu_inval_core::record::{CodeTable, Kind};
+use iommu_inval_core::{record_format, ArchId};
 
 /// The DMA-remapping fault reasons (legacy 0x01–0x0D, scalable mode
 /// 0x30–0x90), with the descriptions Linux prints (`dma_remap_fault_reasons`,
@@ -179,68 +179,74 @@ pub const IR_FAULT_REASONS: CodeTable = CodeTable {
     custom: None,
 };
 
-/// The FRCD_REG layout ([`FaultRecord`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FaultFormat;
+/// The FRCD_REG fields after `fi` / `index`, the same in both kinds.
+const FRCD_FIELDS: [&str; 10] = [
+    "sid", "t2", "priv", "exe", "pp", "fr", "pv", "at", "t1", "f",
+];
 
-/// A VT-d fault record (FRCD_REG): kinds `dma_fault` and `ir_fault`.
-///
-/// ```
-/// use iommu_inval_vtd::fault::FaultRecord;
-/// use iommu_inval_core::NativeCommand;
-/// // F, T1 (read), FR 6 "PTE Read access is not set", SID 00:02.0, page 0xdead000.
-/// let r = FaultRecord::decode(&[0xdead_000, 1 << 63 | 1 << 62 | 6 << 32 | 0x10]).unwrap();
-/// assert_eq!((r.op(), r.uint("fi"), r.uint("sid"), r.flag("t1")), ("dma_fault", Some(0xdead_000), Some(0x10), Some(true)));
-/// assert_eq!(r.code_name("fr"), Some("PTE Read access is not set"));
-/// ```
-pub type FaultRecord = iommu_inval_core::record::Record<FaultFormat>;
+/// The ranges of [`FRCD_FIELDS`] (field indices from 1), after the first
+/// field's range `first`.
+const fn frcd_ranges(first: (u8, u8, u8, u8, u8)) -> [(u8, u8, u8, u8, u8); 11] {
+    [
+        first,
+        (1, 1, 15, 0, 0),
+        (2, 1, 28, 28, 0),
+        (3, 1, 29, 29, 0),
+        (4, 1, 30, 30, 0),
+        (5, 1, 31, 31, 0),
+        (6, 1, 39, 32, 0),
+        (7, 1, 59, 40, 0),
+        (8, 1, 61, 60, 0),
+        (9, 1, 62, 62, 0),
+        (10, 1, 63, 63, 0),
+    ]
+}
 
+const fn with_first(first: &'static str) -> [&'static str; 11] {
+    let mut n = [first; 11];
+    let mut i = 0;
+    while i < FRCD_FIELDS.len() {
+        n[i + 1] = FRCD_FIELDS[i];
+        i += 1;
+    }
+    n
+}
+
+const DMA_FIELDS: [&str; 11] = with_first("fi");
+const IR_FIELDS: [&str; 11] = with_first("index");
+const DMA_RANGES: [(u8, u8, u8, u8, u8); 11] = frcd_ranges((0, 0, 63, 12, 12));
+const IR_RANGES: [(u8, u8, u8, u8, u8); 11] = frcd_ranges((0, 0, 63, 48, 0));
 const FR_LO: u64 = 0x20;
 const FR_HI: u64 = 0x2f;
 
-impl RecordFormat for FaultFormat {
-    const ARCH: ArchId = ArchId::Vtd;
-    type Features = crate::Features;
-    const WORDS: usize = 2;
-    const KINDS: &'static [Kind] = &[
-        record_kind!("dma_fault", fixed [], {
-            "fi": Uint [(0, 63, 12, 12)],
-            "sid": Uint [(1, 15, 0, 0)],
-            "t2": Bool [(1, 28, 28, 0)],
-            "priv": Bool [(1, 29, 29, 0)],
-            "exe": Bool [(1, 30, 30, 0)],
-            "pp": Bool [(1, 31, 31, 0)],
-            "fr": Uint [(1, 39, 32, 0)] (table &FAULT_REASONS),
-            "pv": Uint [(1, 59, 40, 0)],
-            "at": Uint [(1, 61, 60, 0)],
-            "t1": Bool [(1, 62, 62, 0)],
-            "f": Bool [(1, 63, 63, 0)],
-        }),
-        record_kind!("ir_fault", fixed [], {
-            "index": Uint [(0, 63, 48, 0)],
-            "sid": Uint [(1, 15, 0, 0)],
-            "t2": Bool [(1, 28, 28, 0)],
-            "priv": Bool [(1, 29, 29, 0)],
-            "exe": Bool [(1, 30, 30, 0)],
-            "pp": Bool [(1, 31, 31, 0)],
-            "fr": Uint [(1, 39, 32, 0)] (table &IR_FAULT_REASONS),
-            "pv": Uint [(1, 59, 40, 0)],
-            "at": Uint [(1, 61, 60, 0)],
-            "t1": Bool [(1, 62, 62, 0)],
-            "f": Bool [(1, 63, 63, 0)],
-        }),
-    ];
-    const OP_NAMES: &'static [&'static str] = &["dma_fault", "ir_fault"];
-    fn kind_of(w: &[u64]) -> Result<usize, DecodeError> {
+record_format!(
+    /// The FRCD_REG layout ([`FaultRecord`]).
+    FaultFormat,
+    /// A VT-d fault record (FRCD_REG): kinds `dma_fault` and `ir_fault`.
+    ///
+    /// ```
+    /// use iommu_inval_vtd::fault::FaultRecord;
+    /// use iommu_inval_core::NativeCommand;
+    /// // F, T1 (read), FR 6 "PTE Read access is not set", SID 00:02.0, page 0xdead000.
+    /// let r = FaultRecord::decode(&[0xdead_000, 1 << 63 | 1 << 62 | 6 << 32 | 0x10]).unwrap();
+    /// assert_eq!((r.op(), r.uint("fi"), r.uint("sid"), r.flag("t1")), ("dma_fault", Some(0xdead_000), Some(0x10), Some(true)));
+    /// assert_eq!(r.code_name("fr"), Some("PTE Read access is not set"));
+    /// ```
+    FaultRecord: ArchId::Vtd, crate::Features, 2,
+    [
+        Kind::new("dma_fault", 0, &DMA_FIELDS, &DMA_RANGES).with_tables(&[(6, &FAULT_REASONS)]),
+        Kind::new("ir_fault", 0, &IR_FIELDS, &IR_RANGES).with_tables(&[(6, &IR_FAULT_REASONS)]),
+    ],
+    |w| {
         let fr = w.get(1).map_or(0, |x| (x >> 32) & 0xff);
         Ok(usize::from((FR_LO..=FR_HI).contains(&fr)))
     }
-}
+);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use iommu_inval_core::{ErrorKind, FieldValue, NativeCommand};
+    use iommu_inval_core::{ErrorKind, NativeCommand};
 
     /// Bit positions of every field (VT-d §11.4.14, FRCD_REG; VirtualBox
     /// `VTD_BF_1_FRCD_REG_*` shifts 0, 28, 29, 30, 31, 32, 40, 60, 62, 63).
@@ -248,22 +254,23 @@ mod tests {
     fn frcd_bit_positions() {
         let w1 = 1 << 63 | 0b10 << 60 | 0xabcde << 40 | 0x59 << 32 | 0xf << 28 | 0x0102;
         let r = FaultRecord::decode(&[0x1234_5678_9000, w1]).unwrap();
-        let want: &[(&str, FieldValue)] = &[
-            ("fi", FieldValue::Uint(0x1234_5678_9000)),
-            ("sid", FieldValue::Uint(0x0102)),
-            ("t2", FieldValue::Bool(true)),
-            ("priv", FieldValue::Bool(true)),
-            ("exe", FieldValue::Bool(true)),
-            ("pp", FieldValue::Bool(true)),
-            ("fr", FieldValue::Uint(0x59)),
-            ("pv", FieldValue::Uint(0xabcde)),
-            ("at", FieldValue::Uint(0b10)),
-            ("t1", FieldValue::Bool(false)),
-            ("f", FieldValue::Bool(true)),
+        let names = [
+            "fi", "sid", "t2", "priv", "exe", "pp", "fr", "pv", "at", "t1", "f",
         ];
-        for (n, v) in want {
-            assert_eq!(r.get(n), Some(*v), "{n}");
-        }
+        let want = [
+            0x1234_5678_9000,
+            0x0102,
+            1,
+            1,
+            1,
+            1,
+            0x59,
+            0xabcde,
+            0b10,
+            0,
+            1,
+        ];
+        assert_eq!(names.map(|n| r.uint(n)), want.map(Some));
         // Interrupt-remapping fault: the index in w0[63:48], w0[47:12] clear.
         let r = FaultRecord::decode(&[0x00ab << 48, 1 << 63 | 0x21 << 32 | 0x08]).unwrap();
         assert_eq!((r.op(), r.uint("index")), ("ir_fault", Some(0xab)));

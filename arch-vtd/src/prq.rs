@@ -26,59 +26,62 @@
 //! A stop marker is `lpig` = 1 with `rd_req` = `wr_req` = 0. Any type but 1
 //! is refused (`unknown_opcode`).
 
-use iommu_inval_core::record::{Kind, RecordFormat};
-use iommu_inval_core::{record_kind, ArchId, DecodeError};
+use iommu_inval_core::record::Kind;
+use iommu_inval_core::{record_format, ArchId};
 
-/// The `page_req_dsc` layout ([`PageRequest`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PageReqFormat;
-
-/// A VT-d page request descriptor (`page_req_dsc`).
-///
-/// ```
-/// use iommu_inval_vtd::prq::PageRequest;
-/// use iommu_inval_core::NativeCommand;
-/// // RID 0x0010, PASID 5 (pasid_present), read, last, PRG index 3, page 0x7000.
-/// let r = PageRequest::decode(&[5 << 32 | 0x10 << 16 | 1 << 8 | 1, 0x7000 | 3 << 3 | 0b101, 0, 0]).unwrap();
-/// assert_eq!((r.uint("rid"), r.uint("pasid"), r.uint("prg_index"), r.uint("address")), (Some(0x10), Some(5), Some(3), Some(0x7000)));
-/// ```
-pub type PageRequest = iommu_inval_core::record::Record<PageReqFormat>;
-
-/// `page_req_dsc` type (QEMU `VTD_PRD_TYPE`).
-const TYPE_PAGE_REQ: u64 = 0x01;
-
-impl RecordFormat for PageReqFormat {
-    const ARCH: ArchId = ArchId::Vtd;
-    type Features = crate::Features;
-    const WORDS: usize = 4;
-    const KINDS: &'static [Kind] = &[
-        record_kind!("page_req_dsc", fixed [(0, 0xff, TYPE_PAGE_REQ)], {
-            "pasid_present": Bool [(0, 8, 8, 0)],
-            "priv_data_present": Bool [(0, 9, 9, 0)],
-            "rid": Uint [(0, 31, 16, 0)],
-            "pasid": Uint [(0, 51, 32, 0)],
-            "exe_req": Bool [(0, 52, 52, 0)],
-            "pm_req": Bool [(0, 53, 53, 0)],
-            "rd_req": Bool [(1, 0, 0, 0)],
-            "wr_req": Bool [(1, 1, 1, 0)],
-            "lpig": Bool [(1, 2, 2, 0)],
-            "prg_index": Uint [(1, 11, 3, 0)],
-            "address": Uint [(1, 63, 12, 12)],
-            "priv_data": Pair [(2, 63, 0, 0), (3, 63, 0, 0)],
-        }),
-    ];
-    const OP_NAMES: &'static [&'static str] = &["page_req_dsc"];
-    fn kind_of(w: &[u64]) -> Result<usize, DecodeError> {
-        match w.first().map_or(0, |x| x & 0xff) {
-            TYPE_PAGE_REQ => Ok(0),
-            t => Err(DecodeError::unknown_opcode(t)),
-        }
-    }
-}
+record_format!(
+    /// The `page_req_dsc` layout ([`PageRequest`]).
+    PageReqFormat,
+    /// A VT-d page request descriptor (`page_req_dsc`).
+    ///
+    /// ```
+    /// use iommu_inval_vtd::prq::PageRequest;
+    /// use iommu_inval_core::NativeCommand;
+    /// // RID 0x0010, PASID 5 (pasid_present), read, last, PRG index 3, page 0x7000.
+    /// let r = PageRequest::decode(&[5 << 32 | 0x10 << 16 | 1 << 8 | 1, 0x7000 | 3 << 3 | 0b101, 0, 0]).unwrap();
+    /// assert_eq!((r.uint("rid"), r.uint("pasid"), r.uint("prg_index"), r.uint("address")), (Some(0x10), Some(5), Some(3), Some(0x7000)));
+    /// ```
+    PageRequest: ArchId::Vtd, crate::Features, 4, code = (0, 0xff),
+    // Type 0x01 (QEMU `VTD_PRD_TYPE`).
+    [Kind::new(
+        "page_req_dsc",
+        0x01,
+        &[
+            "pasid_present",
+            "priv_data_present",
+            "rid",
+            "pasid",
+            "exe_req",
+            "pm_req",
+            "rd_req",
+            "wr_req",
+            "lpig",
+            "prg_index",
+            "address",
+            "priv_data",
+        ],
+        &[
+            (0, 0, 8, 8, 0),
+            (1, 0, 9, 9, 0),
+            (2, 0, 31, 16, 0),
+            (3, 0, 51, 32, 0),
+            (4, 0, 52, 52, 0),
+            (5, 0, 53, 53, 0),
+            (6, 1, 0, 0, 0),
+            (7, 1, 1, 1, 0),
+            (8, 1, 2, 2, 0),
+            (9, 1, 11, 3, 0),
+            (10, 1, 63, 12, 12),
+            (11, 2, 63, 0, 0),
+            (11, 3, 63, 0, 0),
+        ],
+    )]
+);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use iommu_inval_core::record::RecordFormat;
     use iommu_inval_core::{ErrorKind, FieldValue, NativeCommand};
 
     /// Bit positions (VT-d §7.4.1.1; Linux `struct page_req_dsc`: type:8,
@@ -93,23 +96,23 @@ mod tests {
             9,
         ];
         let r = PageRequest::decode(&w).unwrap();
-        let want: &[(&str, FieldValue)] = &[
-            ("pasid_present", FieldValue::Bool(true)),
-            ("priv_data_present", FieldValue::Bool(true)),
-            ("rid", FieldValue::Uint(0xbeef)),
-            ("pasid", FieldValue::Uint(0xfedcb)),
-            ("exe_req", FieldValue::Bool(true)),
-            ("pm_req", FieldValue::Bool(true)),
-            ("rd_req", FieldValue::Bool(true)),
-            ("wr_req", FieldValue::Bool(true)),
-            ("lpig", FieldValue::Bool(true)),
-            ("prg_index", FieldValue::Uint(0x1ff)),
-            ("address", FieldValue::Uint(0xffff_ffff_ffff_f000)),
-            ("priv_data", FieldValue::Pair([7, 9])),
+        let want = [
+            1,
+            1,
+            0xbeef,
+            0xfedcb,
+            1,
+            1,
+            1,
+            1,
+            1,
+            0x1ff,
+            0xffff_ffff_ffff_f000,
         ];
-        for (n, v) in want {
-            assert_eq!(r.get(n), Some(*v), "{n}");
+        for (n, v) in PageReqFormat::KINDS[0].fields().iter().zip(want) {
+            assert_eq!(r.uint(n), Some(v), "{n}");
         }
+        assert_eq!(r.get("priv_data"), Some(FieldValue::Pair([7, 9])));
         // w0[15:10] and w0[63:54] are reserved; w1 and the private data have none.
         for bit in [10u32, 15, 54, 63] {
             let e = PageRequest::decode(&[1 | 1 << bit, 0, 0, 0]).unwrap_err();

@@ -2,11 +2,17 @@
 //! read (fault records, event-log entries, page requests): one piece of
 //! code for every layout, each layout a table.
 //!
-//! A record format ([`RecordFormat`]) is a list of record kinds
-//! ([`Kind`], the "ops" of [`NativeCommand`]); a kind is a name, the bits
-//! its selector fixes (an event code, a descriptor type) and its named
-//! fields ([`Field`]), each made of one or more bit spans ([`Span`]) of the
-//! record's 64-bit words. Every bit neither fixed nor in a field is
+//! A record format ([`RecordFormat`], declared with [`record_format!`]) is
+//! a list of record kinds ([`Kind`], the "ops" of [`NativeCommand`]); a
+//! kind is a name, its code (an event code, a descriptor type, in the
+//! format's code bits), its field names and the bit ranges that hold each
+//! field: `(field, word, hi, lo, at)` says bits `lo..=hi` of word `word`
+//! hold the field's value bits from `at` up (an address kept as a byte
+//! address has `at` = `lo`; a field of several ranges lists them lowest
+//! value bits first). A field of one 1-bit range is a
+//! [`FieldValue::Bool`]; one of several whole-word ranges all at 0 a
+//! [`FieldValue::Pair`] (VT-d private data); any other a
+//! [`FieldValue::Uint`]. Every bit neither code nor in a field is
 //! reserved: a record with one set is refused (`reserved_bits`). A field
 //! with a code table ([`CodeTable`]) holds only the table's codes or its
 //! custom range; any other value is refused (`invalid_field`, named by the
@@ -19,78 +25,30 @@
 //! architecture's, and no feature refuses a record.
 //!
 //! ```
-//! use iommu_inval_core::record::{CodeTable, Kind, RecordFormat, Record};
-//! use iommu_inval_core::{record_kind, ArchId, DecodeError, FieldValue, NativeCommand};
-//! // A made-up 2-word format: code 1 in w0[63:60], a 16-bit `id`, a flag and an address.
+//! use iommu_inval_core::record::{Kind, Record};
+//! use iommu_inval_core::{record_format, ArchId, NativeCommand};
 //! #[derive(Debug, Clone, Copy, PartialEq)]
 //! struct NoFeatures;
 //! iommu_inval_core::feature_set!(NoFeatures { latest: NoFeatures, host: NoFeatures, presets: [] });
-//! struct Demo;
-//! impl RecordFormat for Demo {
-//!     const ARCH: ArchId = ArchId::Amd;
-//!     type Features = NoFeatures;
-//!     const WORDS: usize = 2;
-//!     const KINDS: &'static [Kind] = &[record_kind!("DEMO", fixed [(0, 0xf << 60, 1 << 60)], {
-//!         "id": Uint [(0, 15, 0, 0)],
-//!         "flag": Bool [(0, 16, 16, 0)],
-//!         "address": Uint [(1, 63, 12, 12)],
-//!     })];
-//!     const OP_NAMES: &'static [&'static str] = &["DEMO"];
-//!     fn kind_of(w: &[u64]) -> Result<usize, DecodeError> {
-//!         match w[0] >> 60 {
-//!             1 => Ok(0),
-//!             c => Err(DecodeError::unknown_opcode(c)),
-//!         }
-//!     }
-//! }
-//! let r = Record::<Demo>::decode(&[1 << 60 | 1 << 16 | 0x42, 0x5000]).unwrap();
+//! // A made-up 2-word format: code 1 in w0[63:60], a 16-bit `id`, a flag and an address.
+//! record_format!(Demo, DemoRecord: ArchId::Amd, NoFeatures, 2, code = (0, 0xf << 60), [Kind::new(
+//!     "DEMO",
+//!     1,
+//!     &["id", "flag", "address"],
+//!     &[(0, 0, 15, 0, 0), (1, 0, 16, 16, 0), (2, 1, 63, 12, 12)],
+//! )]);
+//! let r = DemoRecord::decode(&[1 << 60 | 1 << 16 | 0x42, 0x5000]).unwrap();
 //! assert_eq!((r.op(), r.uint("id"), r.flag("flag"), r.uint("address")), ("DEMO", Some(0x42), Some(true), Some(0x5000)));
 //! assert_eq!(r.words(), &[1 << 60 | 1 << 16 | 0x42, 0x5000]);
 //! // w0[17] is reserved; code 2 is no kind.
-//! assert!(Record::<Demo>::decode(&[1 << 60 | 1 << 17, 0]).is_err());
-//! assert!(Record::<Demo>::decode(&[2 << 60, 0]).is_err());
+//! assert!(DemoRecord::decode(&[1 << 60 | 1 << 17, 0]).is_err());
+//! assert!(DemoRecord::decode(&[2 << 60, 0]).is_err());
 //! ```
 
 use crate::error::DecodeError;
 use crate::native::{word, ArchId, FeatureSet, FieldError, FieldValue, NativeCommand};
 use core::fmt;
 use core::marker::PhantomData;
-
-/// Bits `lo..=hi` of word `word` hold the value's bits from bit `at` up (an
-/// address kept as a byte address has `at` = `lo`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Span {
-    /// The 64-bit word (0 = lowest).
-    pub word: u8,
-    /// The highest bit in the word.
-    pub hi: u8,
-    /// The lowest bit in the word.
-    pub lo: u8,
-    /// The value bit that `lo` holds.
-    pub at: u8,
-}
-
-impl Span {
-    /// The value bits this span holds, in place in the value.
-    const fn value_mask(&self) -> u64 {
-        word::mask((self.hi - self.lo) as u32, 0) << self.at
-    }
-    /// The word bits this span covers.
-    const fn word_mask(&self) -> u64 {
-        word::mask(self.hi as u32, self.lo as u32)
-    }
-}
-
-/// How a field's value is typed in [`FieldValue`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FieldKind {
-    /// A 1-bit field: [`FieldValue::Bool`].
-    Bool,
-    /// A wider field: [`FieldValue::Uint`].
-    Uint,
-    /// Two whole words (the first two spans' words): [`FieldValue::Pair`].
-    Pair,
-}
 
 /// The named values of a code field, and the range the specification
 /// leaves for custom use (kept raw). Any other value is refused.
@@ -120,145 +78,177 @@ impl CodeTable {
     }
 }
 
-/// One named field of a record kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Field {
-    /// Its name (as the tables of docs/SPEC.md spell it).
-    pub name: &'static str,
-    /// Bool, Uint or Pair.
-    pub kind: FieldKind,
-    /// Where its bits are.
-    pub spans: &'static [Span],
-    /// The codes it may hold (`None`: any value).
-    pub table: Option<&'static CodeTable>,
+/// One bit range of a field: `(field index, word, hi, lo, at)`.
+type Range = (u8, u8, u8, u8, u8);
+
+/// The word bits a range covers.
+const fn word_mask(r: &Range) -> u64 {
+    word::mask(r.2 as u32, r.3 as u32)
 }
 
-impl Field {
-    /// The value bits of a `Uint` / `Bool` field.
-    fn value_mask(&self) -> u64 {
-        self.spans.iter().fold(0, |m, s| m | s.value_mask())
-    }
-    /// The field's value in `w` (a `Pair`: its two words).
-    fn read(&self, w: &[u64]) -> FieldValue {
-        let at = |i: usize| {
-            self.spans
-                .get(i)
-                .and_then(|s| w.get(usize::from(s.word)))
-                .copied()
-                .unwrap_or(0)
-        };
-        match self.kind {
-            FieldKind::Pair => FieldValue::Pair([at(0), at(1)]),
-            FieldKind::Bool => FieldValue::Bool(self.read_uint(w) != 0),
-            FieldKind::Uint => FieldValue::Uint(self.read_uint(w)),
+/// One kind of record (an op of [`NativeCommand`]): its name, the bits its
+/// selector fixes, its fields and where their bits are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kind {
+    name: &'static str,
+    code: u64,
+    fields: &'static [&'static str],
+    ranges: &'static [Range],
+    tables: &'static [(u8, &'static CodeTable)],
+}
+
+impl Kind {
+    /// Kind `name` of code `code` (the value of the format's
+    /// [`RecordFormat::CODE`] bits; 0 where the format has none), `fields`
+    /// in table order and their bit `ranges` `(field index, word, hi, lo,
+    /// at)`.
+    pub const fn new(
+        name: &'static str,
+        code: u64,
+        fields: &'static [&'static str],
+        ranges: &'static [Range],
+    ) -> Kind {
+        Kind {
+            name,
+            code,
+            fields,
+            ranges,
+            tables: &[],
         }
     }
-    fn read_uint(&self, w: &[u64]) -> u64 {
-        self.spans.iter().fold(0, |v, s| {
-            let x = w.get(usize::from(s.word)).copied().unwrap_or(0);
-            v | (word::get(x, s.hi.into(), s.lo.into()) << s.at)
+    /// The kind with the code `tables` of some fields `(field index,
+    /// table)`.
+    pub const fn with_tables(self, tables: &'static [(u8, &'static CodeTable)]) -> Kind {
+        Kind { tables, ..self }
+    }
+    /// The kind's name (the op).
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+    /// The field names, in table order.
+    pub const fn fields(&self) -> &'static [&'static str] {
+        self.fields
+    }
+    /// The bit ranges of field `i`, lowest value bits first, as `(word, hi,
+    /// lo)`.
+    pub fn ranges_of(&self, i: usize) -> impl Iterator<Item = (u8, u8, u8)> + '_ {
+        self.ranges
+            .iter()
+            .filter(move |r| usize::from(r.0) == i)
+            .map(|r| (r.1, r.2, r.3))
+    }
+    /// The kind's code.
+    pub const fn code(&self) -> u64 {
+        self.code
+    }
+    fn ranges(&self, i: usize) -> impl Iterator<Item = &'static Range> + Clone {
+        self.ranges.iter().filter(move |r| usize::from(r.0) == i)
+    }
+    fn table(&self, i: usize) -> Option<&'static CodeTable> {
+        self.tables
+            .iter()
+            .find(|t| usize::from(t.0) == i)
+            .map(|t| t.1)
+    }
+    /// Bool (one 1-bit range), Pair (several ranges, all at 0) or Uint.
+    fn kind_of_field(&self, i: usize) -> FieldKind {
+        let mut r = self.ranges(i);
+        match (r.next(), r.next()) {
+            (Some(a), None) if a.2 == a.3 => FieldKind::Bool,
+            (Some(_), Some(_)) if self.ranges(i).all(|r| r.4 == 0) => FieldKind::Pair,
+            _ => FieldKind::Uint,
+        }
+    }
+    /// The value bits of field `i`.
+    fn value_mask(&self, i: usize) -> u64 {
+        self.ranges(i)
+            .fold(0, |m, r| m | (word::mask((r.2 - r.3) as u32, 0) << r.4))
+    }
+    /// Field `i`'s value in `w` (a `Uint` view; a Pair's first word).
+    fn read_uint(&self, i: usize, w: &[u64]) -> u64 {
+        self.ranges(i).fold(0, |v, r| {
+            let x = w.get(usize::from(r.1)).copied().unwrap_or(0);
+            v | (word::get(x, r.2.into(), r.3.into()) << r.4)
         })
     }
-    /// Store `v` (its bits outside the field cut: the encode contract).
-    fn write(&self, w: &mut [u64], v: FieldValue) {
-        let [x, y] = match v {
+    /// Field `i`'s value in `w`.
+    fn read(&self, i: usize, w: &[u64]) -> FieldValue {
+        match self.kind_of_field(i) {
+            FieldKind::Bool => FieldValue::Bool(self.read_uint(i, w) != 0),
+            FieldKind::Uint => FieldValue::Uint(self.read_uint(i, w)),
+            FieldKind::Pair => {
+                let mut p = [0u64; 2];
+                for (d, r) in p.iter_mut().zip(self.ranges(i)) {
+                    *d = w.get(usize::from(r.1)).copied().unwrap_or(0);
+                }
+                FieldValue::Pair(p)
+            }
+        }
+    }
+    /// Store `v` in field `i` (its bits outside the field cut: the encode
+    /// contract).
+    fn write(&self, i: usize, w: &mut [u64], v: FieldValue) {
+        let p = match v {
             FieldValue::Bool(b) => [u64::from(b), 0],
             FieldValue::Uint(x) => [x, 0],
             FieldValue::Pair(p) => p,
         };
-        for (i, s) in self.spans.iter().enumerate() {
-            let Some(d) = w.get_mut(usize::from(s.word)) else {
+        let pair = self.kind_of_field(i) == FieldKind::Pair;
+        for (k, r) in self.ranges(i).enumerate() {
+            let Some(d) = w.get_mut(usize::from(r.1)) else {
                 continue;
             };
-            *d &= !s.word_mask();
-            *d |= match self.kind {
-                FieldKind::Pair if i == 0 => x,
-                FieldKind::Pair => y,
-                _ => word::put(x >> s.at, s.hi.into(), s.lo.into()),
+            *d &= !word_mask(r);
+            *d |= match pair {
+                true => p.get(k).copied().unwrap_or(0),
+                false => word::put(p[0] >> r.4, r.2.into(), r.3.into()),
             };
         }
     }
-    /// `Ok` when `v` fits the field (type and width).
-    fn check(&self, v: FieldValue) -> Result<(), FieldError> {
-        let ok = match (self.kind, v) {
-            (FieldKind::Pair, FieldValue::Pair(_)) => true,
-            (FieldKind::Bool, FieldValue::Bool(_)) => true,
-            (FieldKind::Bool | FieldKind::Uint, FieldValue::Uint(x)) => x & !self.value_mask() == 0,
+    /// `Ok` when `v` fits field `i` (type and width).
+    fn check(&self, i: usize, v: FieldValue) -> Result<(), FieldError> {
+        let ok = match (self.kind_of_field(i), v) {
+            (FieldKind::Pair, FieldValue::Pair(_)) | (FieldKind::Bool, FieldValue::Bool(_)) => true,
+            (FieldKind::Bool | FieldKind::Uint, FieldValue::Uint(x)) => {
+                x & !self.value_mask(i) == 0
+            }
             _ => false,
         };
-        if ok {
-            Ok(())
-        } else {
-            Err(FieldError::TooWide(self.name))
+        match (ok, self.fields.get(i)) {
+            (true, _) => Ok(()),
+            (false, n) => Err(FieldError::TooWide(n.copied().unwrap_or("field"))),
         }
     }
-}
-
-/// One kind of record (an op of [`NativeCommand`]): its name, the bits its
-/// selector fixes and its fields, in table order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Kind {
-    /// The record kind's name (an event name, `page_req_dsc`, ...).
-    pub name: &'static str,
-    /// `(word, mask, value)`: bits the kind fixes (its code).
-    pub fixed: &'static [(u8, u64, u64)],
-    /// The field names, in table order (the fields' own names).
-    pub names: &'static [&'static str],
-    /// The fields.
-    pub fields: &'static [Field],
-}
-
-impl Kind {
-    /// The bits of word `i` that the kind fixes or a field covers.
-    fn defined(&self, i: usize) -> u64 {
-        let fixed = self
-            .fixed
+    /// The bits of word `i` that the code (`(word, mask)`) or a field
+    /// covers.
+    fn defined(&self, i: usize, code: (u8, u64)) -> u64 {
+        let fixed = if usize::from(code.0) == i { code.1 } else { 0 };
+        self.ranges
             .iter()
-            .filter(|f| usize::from(f.0) == i)
-            .fold(0, |m, f| m | f.1);
-        self.fields
-            .iter()
-            .flat_map(|f| f.spans.iter())
-            .filter(|s| usize::from(s.word) == i)
-            .fold(fixed, |m, s| m | s.word_mask())
+            .filter(|r| usize::from(r.1) == i)
+            .fold(fixed, |m, r| m | word_mask(r))
     }
-    /// The words of this kind with every field 0.
-    fn blank<const N: usize>(&self) -> [u64; N] {
-        let mut w = [0u64; N];
-        for &(i, m, v) in self.fixed {
-            if let Some(x) = w.get_mut(usize::from(i)) {
-                *x = (*x & !m) | (v & m);
-            }
+    /// The words of this kind with every field 0 (the code in the bits
+    /// `(word, mask)`).
+    fn blank(&self, (word, mask): (u8, u64)) -> [u64; 4] {
+        let mut w = [0u64; 4];
+        if let Some(x) = w.get_mut(usize::from(word)) {
+            *x = self.code.wrapping_shl(mask.trailing_zeros()) & mask;
         }
         w
     }
 }
 
-/// Builds a [`Kind`] from one list: `record_kind!("NAME", fixed [(word,
-/// mask, value), ..], { "field": Bool|Uint|Pair [(word, hi, lo, at), ..]
-/// (table &TABLE)?, .. })`.
-#[macro_export]
-macro_rules! record_kind {
-    ($name:literal, fixed [$(($fw:expr, $fm:expr, $fv:expr)),* $(,)?],
-     { $($f:literal : $k:ident [$(($w:expr, $hi:expr, $lo:expr, $at:expr)),+ $(,)?] $((table $t:expr))?),* $(,)? }) => {
-        $crate::record::Kind {
-            name: $name,
-            fixed: &[$(($fw, $fm, $fv)),*],
-            names: &[$($f),*],
-            fields: &[$($crate::record::Field {
-                name: $f,
-                kind: $crate::record::FieldKind::$k,
-                spans: &[$($crate::record::Span { word: $w, hi: $hi, lo: $lo, at: $at }),+],
-                table: $crate::record_kind!(@table $($t)?),
-            }),*],
-        }
-    };
-    (@table) => { None };
-    (@table $t:expr) => { Some($t) };
+/// How a field's value is typed in [`FieldValue`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FieldKind {
+    Bool,
+    Uint,
+    Pair,
 }
 
 /// A record layout: its architecture, size and kinds, and how the words
-/// select a kind.
+/// select a kind. Declared with [`record_format!`].
 pub trait RecordFormat: 'static {
     /// The architecture that writes these records.
     const ARCH: ArchId;
@@ -268,12 +258,54 @@ pub trait RecordFormat: 'static {
     const WORDS: usize;
     /// The kinds, in table order.
     const KINDS: &'static [Kind];
-    /// Their names, in the same order (checked by the format's tests).
+    /// Their names, in the same order.
     const OP_NAMES: &'static [&'static str];
+    /// `(word, mask)`: the bits that hold a kind's code ([`Kind::code`]);
+    /// mask 0 (the default): the format has no code bits.
+    const CODE: (u8, u64) = (0, 0);
     /// The index in [`RecordFormat::KINDS`] of the kind `w` (exactly
-    /// [`RecordFormat::WORDS`] words) has, or why it has none (an unknown
-    /// code: `unknown_opcode`).
-    fn kind_of(w: &[u64]) -> Result<usize, DecodeError>;
+    /// [`RecordFormat::WORDS`] words) has, or why it has none. The default:
+    /// the kind whose code the [`RecordFormat::CODE`] bits hold (any other
+    /// code is `unknown_opcode`); the first kind without code bits.
+    fn kind_of(w: &[u64]) -> Result<usize, DecodeError> {
+        let (word, mask) = Self::CODE;
+        let code = (w.get(usize::from(word)).copied().unwrap_or(0) & mask)
+            .wrapping_shr(mask.trailing_zeros());
+        Self::KINDS
+            .iter()
+            .position(|k| k.code == code)
+            .ok_or(DecodeError::unknown_opcode(code))
+    }
+}
+
+/// Declares a record format: `record_format!(/// docs Format, /// docs
+/// Record: arch, Features, words, code = (word, mask), [Kind::new(..), ..])`
+/// writes the unit type `Format` implementing [`RecordFormat`] and the
+/// alias `Record = Record<Format>`. Without `code = ..` the format has no
+/// code bits; a trailing `|w| expr` is its own `kind_of` (`w`: the words).
+#[macro_export]
+macro_rules! record_format {
+    ($(#[$fm:meta])* $format:ident, $(#[$rm:meta])* $record:ident: $arch:expr, $feat:ty, $words:literal,
+     $(code = ($cw:literal, $cm:expr),)? [$($kind:expr),+ $(,)?] $(, |$w:ident| $kind_of:expr)?) => {
+        $(#[$fm])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct $format;
+
+        $(#[$rm])*
+        pub type $record = $crate::record::Record<$format>;
+
+        impl $crate::record::RecordFormat for $format {
+            const ARCH: $crate::ArchId = $arch;
+            type Features = $feat;
+            const WORDS: usize = $words;
+            const KINDS: &'static [$crate::record::Kind] = &[$($kind),+];
+            const OP_NAMES: &'static [&'static str] = &[$($kind.name()),+];
+            $(const CODE: (u8, u64) = ($cw, $cm);)?
+            $(fn kind_of($w: &[u64]) -> ::core::result::Result<usize, $crate::DecodeError> {
+                $kind_of
+            })?
+        }
+    };
 }
 
 /// One record of format `F`: its words (at most 4) and its kind.
@@ -303,9 +335,10 @@ impl<F> core::hash::Hash for Record<F> {
 
 impl<F: RecordFormat> fmt::Debug for Record<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct(self.op());
-        for fd in self.spec().fields {
-            d.field(fd.name, &fd.read(&self.words));
+        let k = self.spec();
+        let mut d = f.debug_struct(k.name);
+        for (i, n) in k.fields.iter().enumerate() {
+            d.field(n, &k.read(i, &self.words));
         }
         d.finish()
     }
@@ -314,6 +347,10 @@ impl<F: RecordFormat> fmt::Debug for Record<F> {
 impl<F: RecordFormat> Record<F> {
     fn spec(&self) -> &'static Kind {
         F::KINDS.get(usize::from(self.kind)).unwrap_or(&BLANK)
+    }
+    /// The index of field `name` of this record's kind.
+    fn field(&self, name: &str) -> Option<usize> {
+        self.spec().fields.iter().position(|n| *n == name)
     }
     /// The record of kind `kind` (index in [`RecordFormat::KINDS`]) with
     /// field `i` set to `values[i]` (fields without a value are 0), under the
@@ -324,9 +361,9 @@ impl<F: RecordFormat> Record<F> {
     pub fn build(kind: usize, values: &[FieldValue]) -> Self {
         let kind = if kind < F::KINDS.len() { kind } else { 0 };
         let spec = F::KINDS.get(kind).unwrap_or(&BLANK);
-        let mut words = spec.blank::<4>();
-        for (f, v) in spec.fields.iter().zip(values) {
-            f.write(&mut words, *v);
+        let mut words = spec.blank(F::CODE);
+        for (i, v) in values.iter().enumerate().take(spec.fields.len()) {
+            spec.write(i, &mut words, *v);
         }
         Record {
             kind: kind as u8,
@@ -344,11 +381,7 @@ impl<F: RecordFormat> Record<F> {
     }
     /// Field `name`'s value (`None`: not a field of this kind).
     pub fn get(&self, name: &str) -> Option<FieldValue> {
-        self.spec()
-            .fields
-            .iter()
-            .find(|f| f.name == name)
-            .map(|f| f.read(&self.words))
+        self.field(name).map(|i| self.spec().read(i, &self.words))
     }
     /// A `Uint` field's value (a `Bool` as 0 / 1).
     pub fn uint(&self, name: &str) -> Option<u64> {
@@ -368,17 +401,14 @@ impl<F: RecordFormat> Record<F> {
     /// The specification's name of a code field's value (`None`: not a
     /// code field, or a custom value).
     pub fn code_name(&self, name: &str) -> Option<&'static str> {
-        let f = self.spec().fields.iter().find(|f| f.name == name)?;
-        f.table?.name(f.read_uint(&self.words))
+        let i = self.field(name)?;
+        self.spec()
+            .table(i)?
+            .name(self.spec().read_uint(i, &self.words))
     }
 }
 
-const BLANK: Kind = Kind {
-    name: "",
-    fixed: &[],
-    names: &[],
-    fields: &[],
-};
+const BLANK: Kind = Kind::new("", 0, &[], &[]);
 
 /// The decode of `w` (length checked): kind, reserved bits (lowest word
 /// first), code tables (table order).
@@ -391,22 +421,20 @@ fn decode_words<F: RecordFormat>(w: &[u64]) -> Result<Record<F>, DecodeError> {
         .get(kind)
         .ok_or(DecodeError::unknown_opcode(kind as u64))?;
     for (i, &x) in w.iter().enumerate() {
-        let r = x & !spec.defined(i);
+        let r = x & !spec.defined(i, F::CODE);
         if r != 0 {
             return Err(DecodeError::reserved(i as u8, r));
         }
     }
-    for f in spec.fields {
-        if let Some(t) = f.table {
-            if !t.allows(f.read_uint(w)) {
-                let s = f.spans.first().copied().unwrap_or(Span {
-                    word: 0,
-                    hi: 0,
-                    lo: 0,
-                    at: 0,
-                });
-                return Err(DecodeError::invalid(s.word, s.word_mask(), f.name));
-            }
+    for &(i, t) in spec.tables {
+        let i = usize::from(i);
+        if !t.allows(spec.read_uint(i, w)) {
+            let (word, mask) = spec
+                .ranges(i)
+                .next()
+                .map_or((0, 0), |r| (r.1, word_mask(r)));
+            let name = spec.fields.get(i).copied().unwrap_or("code");
+            return Err(DecodeError::invalid(word, mask, name));
         }
     }
     let mut words = [0u64; 4];
@@ -452,14 +480,15 @@ impl<F: RecordFormat> NativeCommand for Record<F> {
         self.spec().name
     }
     fn for_each_field(&self, f: &mut dyn FnMut(&'static str, FieldValue)) {
-        for fd in self.spec().fields {
-            f(fd.name, fd.read(&self.words));
+        let k = self.spec();
+        for (i, n) in k.fields.iter().enumerate() {
+            f(n, k.read(i, &self.words));
         }
     }
     fn field_names(op: &str) -> Option<&'static [&'static str]> {
-        F::KINDS.iter().find(|k| k.name == op).map(|k| k.names)
+        F::KINDS.iter().find(|k| k.name == op).map(|k| k.fields)
     }
-    /// Fields not given are 0 / false; the fixed bits are the kind's. The
+    /// Fields not given are 0 / false; the code bits are the kind's. The
     /// words must decode to a record of `op` (else `Invalid`, with the
     /// decoder's error).
     fn from_fields(
@@ -475,19 +504,19 @@ impl<F: RecordFormat> NativeCommand for Record<F> {
             return Err(FieldError::Invalid(DecodeError::bad_length(words)));
         }
         let spec = F::KINDS.get(kind).unwrap_or(&BLANK);
-        let mut w = spec.blank::<4>();
+        let mut w = spec.blank(F::CODE);
         for (name, v) in fields {
-            let Some(f) = spec.fields.iter().find(|f| f.name == name) else {
+            let Some(i) = spec.fields.iter().position(|n| *n == name) else {
                 let known = F::KINDS
                     .iter()
-                    .flat_map(|k| k.names.iter())
+                    .flat_map(|k| k.fields.iter())
                     .find(|n| **n == name);
                 return Err(FieldError::UnknownField(
                     known.copied().unwrap_or("(not a field of this op)"),
                 ));
             };
-            f.check(v)?;
-            f.write(&mut w, v);
+            spec.check(i, v)?;
+            spec.write(i, &mut w, v);
         }
         let r = decode_words::<F>(w.get(..F::WORDS).unwrap_or(&w)).map_err(FieldError::Invalid)?;
         if r.kind() != kind {
@@ -514,22 +543,22 @@ mod arb {
             let kind = u.choose_index(F::KINDS.len().max(1))?;
             let mut v = [FieldValue::Uint(0); 24];
             if let Some(k) = F::KINDS.get(kind) {
-                for (f, slot) in k.fields.iter().zip(v.iter_mut()) {
-                    *slot = match (f.kind, f.table) {
+                for (i, slot) in v.iter_mut().enumerate().take(k.fields.len()) {
+                    let mask = k.value_mask(i);
+                    *slot = match (k.kind_of_field(i), k.table(i)) {
                         (FieldKind::Bool, _) => FieldValue::Bool(u.arbitrary()?),
                         (FieldKind::Pair, _) => FieldValue::Pair(u.arbitrary()?),
                         (FieldKind::Uint, Some(t)) => {
-                            let custom = t
-                                .custom
-                                .filter(|_| t.names.is_empty() || u.ratio(1, 8).unwrap_or(false));
+                            let custom = match t.custom {
+                                Some(c) if t.names.is_empty() || u.ratio(1, 8)? => Some(c),
+                                _ => None,
+                            };
                             FieldValue::Uint(match custom {
                                 Some((lo, hi)) => u.int_in_range(lo..=hi)?.into(),
                                 None => u.choose(t.names)?.0.into(),
                             })
                         }
-                        (FieldKind::Uint, None) => {
-                            FieldValue::Uint(edge(u, f.value_mask())? & f.value_mask())
-                        }
+                        (FieldKind::Uint, None) => FieldValue::Uint(edge(u, mask)? & mask),
                     };
                 }
             }
@@ -544,9 +573,9 @@ mod arb {
             let mut w = [0u64; 4];
             let valid: Record<F> = u.arbitrary()?;
             let n = NativeCommand::words(&valid);
-            w.get_mut(..n)
-                .unwrap_or(&mut [])
-                .copy_from_slice(valid.words());
+            for (d, s) in w.iter_mut().zip(valid.words()) {
+                *d = *s;
+            }
             match u.int_in_range(0u8..=3)? {
                 0 => {}
                 1 | 2 => {

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{ok, scale};
+use common::{ok, scale, tests};
 use iommu_inval_core::record::{Record, RecordFormat};
 use iommu_inval_core::NativeCommand;
 use iommu_inval_props::records::{check_record, check_record_words, decode_records};
@@ -34,33 +34,15 @@ fn every_kind<F: RecordFormat>(seed: u64, min: usize) {
             t.get(op)
         );
     }
-    let names: Vec<&str> = F::KINDS.iter().map(|k| k.name).collect();
-    assert_eq!(names, F::OP_NAMES, "OP_NAMES follow KINDS");
 }
 
-#[test]
-fn vtd_fault_records() {
-    every_kind::<iommu_inval_vtd::fault::FaultFormat>(0x7d01, 50);
-}
-#[test]
-fn vtd_page_requests() {
-    every_kind::<iommu_inval_vtd::prq::PageReqFormat>(0x7d02, 50);
-}
-#[test]
-fn amd_events() {
-    every_kind::<iommu_inval_amd::event::EventFormat>(0xa301, 20);
-}
-#[test]
-fn amd_ppr_entries() {
-    every_kind::<iommu_inval_amd::ppr::PprFormat>(0xa302, 50);
-}
-#[test]
-fn riscv_fault_records() {
-    every_kind::<iommu_inval_riscv::fault::FaultFormat>(0x5c01, 50);
-}
-#[test]
-fn riscv_page_requests() {
-    every_kind::<iommu_inval_riscv::pq::PageRequestFormat>(0x5c02, 50);
+tests! {
+    vtd_fault_records => every_kind::<iommu_inval_vtd::fault::FaultFormat>(0x7d01, 50);
+    vtd_page_requests => every_kind::<iommu_inval_vtd::prq::PageReqFormat>(0x7d02, 50);
+    amd_events => every_kind::<iommu_inval_amd::event::EventFormat>(0xa301, 20);
+    amd_ppr_entries => every_kind::<iommu_inval_amd::ppr::PprFormat>(0xa302, 50);
+    riscv_fault_records => every_kind::<iommu_inval_riscv::fault::FaultFormat>(0x5c01, 50);
+    riscv_page_requests => every_kind::<iommu_inval_riscv::pq::PageRequestFormat>(0x5c02, 50);
 }
 
 /// The fuzz target's body on random bytes and on the committed seeds.
