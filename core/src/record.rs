@@ -28,7 +28,7 @@
 //! use iommu_inval_core::record::{Kind, Record};
 //! use iommu_inval_core::{record_format, ArchId, NativeCommand};
 //! #[derive(Debug, Clone, Copy, PartialEq)]
-//! struct NoFeatures;
+//! pub struct NoFeatures;
 //! iommu_inval_core::feature_set!(NoFeatures { latest: NoFeatures, host: NoFeatures, presets: [] });
 //! // A made-up 2-word format: code 1 in w0[63:60], a 16-bit `id`, a flag and an address.
 //! record_format!(Demo, DemoRecord: ArchId::Amd, NoFeatures, 2, code = (0, 0xf << 60), [Kind::new(
@@ -70,7 +70,7 @@ impl CodeTable {
             .map(|(_, n)| *n)
     }
     /// Whether a field of this table may hold `code`.
-    pub fn allows(&self, code: u64) -> bool {
+    fn allows(&self, code: u64) -> bool {
         self.name(code).is_some()
             || self
                 .custom
@@ -81,9 +81,76 @@ impl CodeTable {
 /// One bit range of a field: `(field index, word, hi, lo, at)`.
 type Range = (u8, u8, u8, u8, u8);
 
-/// The word bits a range covers.
+/// The word bits a range covers (none for a range
+/// [`well_formed`] refuses).
 const fn word_mask(r: &Range) -> u64 {
-    word::mask(r.2 as u32, r.3 as u32)
+    if r.3 <= r.2 && r.2 <= 63 {
+        word::mask(r.2 as u32, r.3 as u32)
+    } else {
+        0
+    }
+}
+
+/// Whether a format's tables make sense: every range inside its word
+/// (`lo <= hi <= 63`, word below `words`), its value bits inside 64
+/// (`at + hi - lo <= 63`), for a field of its kind; no two ranges (or a
+/// range and the code bits) share a bit; each table names a field; each
+/// code fits the code bits. [`record_format!`] checks it at compile time,
+/// so a malformed table does not build:
+///
+/// ```compile_fail
+/// use iommu_inval_core::record::Kind;
+/// use iommu_inval_core::{record_format, ArchId};
+/// #[derive(Debug, Clone, Copy, PartialEq)]
+/// pub struct N;
+/// iommu_inval_core::feature_set!(N { latest: N, host: N, presets: [] });
+/// // Two fields share w0[7].
+/// record_format!(Bad, BadRecord: ArchId::Amd, N, 2, [Kind::new("A", 0, &["x", "y"], &[(0, 0, 7, 0, 0), (1, 0, 8, 7, 0)])]);
+/// ```
+#[doc(hidden)]
+pub const fn well_formed(kinds: &[Kind], words: usize, code: (u8, u64)) -> bool {
+    let mut k = 0;
+    while k < kinds.len() {
+        let kind = &kinds[k];
+        let mut used = [0u64; 4];
+        if code.1 != 0 {
+            if code.0 as usize >= words || words > 4 {
+                return false;
+            }
+            used[code.0 as usize] = code.1;
+            if kind.code.wrapping_shl(code.1.trailing_zeros()) & code.1
+                != kind.code.wrapping_shl(code.1.trailing_zeros())
+                || kind.code.wrapping_shl(code.1.trailing_zeros()) >> code.1.trailing_zeros()
+                    != kind.code
+            {
+                return false;
+            }
+        }
+        let mut i = 0;
+        while i < kind.ranges.len() {
+            let r = kind.ranges[i];
+            let ok = (r.0 as usize) < kind.fields.len()
+                && (r.1 as usize) < words
+                && words <= 4
+                && r.3 <= r.2
+                && r.2 <= 63
+                && r.4 as u32 + (r.2 - r.3) as u32 <= 63;
+            if !ok || used[r.1 as usize] & word_mask(&r) != 0 {
+                return false;
+            }
+            used[r.1 as usize] |= word_mask(&r);
+            i += 1;
+        }
+        let mut t = 0;
+        while t < kind.tables.len() {
+            if kind.tables[t].0 as usize >= kind.fields.len() {
+                return false;
+            }
+            t += 1;
+        }
+        k += 1;
+    }
+    true
 }
 
 /// One kind of record (an op of [`NativeCommand`]): its name, the bits its
@@ -161,14 +228,19 @@ impl Kind {
     }
     /// The value bits of field `i`.
     fn value_mask(&self, i: usize) -> u64 {
-        self.ranges(i)
-            .fold(0, |m, r| m | (word::mask((r.2 - r.3) as u32, 0) << r.4))
+        self.ranges(i).fold(0, |m, r| {
+            m | word_mask(r)
+                .wrapping_shr(r.3.into())
+                .wrapping_shl(r.4.into())
+        })
     }
     /// Field `i`'s value in `w` (a `Uint` view; a Pair's first word).
     fn read_uint(&self, i: usize, w: &[u64]) -> u64 {
         self.ranges(i).fold(0, |v, r| {
             let x = w.get(usize::from(r.1)).copied().unwrap_or(0);
-            v | (word::get(x, r.2.into(), r.3.into()) << r.4)
+            v | (x & word_mask(r))
+                .wrapping_shr(r.3.into())
+                .wrapping_shl(r.4.into())
         })
     }
     /// Field `i`'s value in `w`.
@@ -201,7 +273,7 @@ impl Kind {
             *d &= !word_mask(r);
             *d |= match pair {
                 true => p.get(k).copied().unwrap_or(0),
-                false => word::put(p[0] >> r.4, r.2.into(), r.3.into()),
+                false => p[0].wrapping_shr(r.4.into()).wrapping_shl(r.3.into()) & word_mask(r),
             };
         }
     }
@@ -305,6 +377,15 @@ macro_rules! record_format {
                 $kind_of
             })?
         }
+
+        const _: () = assert!(
+            $crate::record::well_formed(
+                <$format as $crate::record::RecordFormat>::KINDS,
+                <$format as $crate::record::RecordFormat>::WORDS,
+                <$format as $crate::record::RecordFormat>::CODE,
+            ),
+            "a record table is malformed (core::record::well_formed)"
+        );
     };
 }
 
@@ -376,7 +457,7 @@ impl<F: RecordFormat> Record<F> {
         self.words.get(..F::WORDS).unwrap_or(&self.words)
     }
     /// The index of its kind in [`RecordFormat::KINDS`].
-    pub fn kind(&self) -> usize {
+    fn kind(&self) -> usize {
         usize::from(self.kind)
     }
     /// Field `name`'s value (`None`: not a field of this kind).
@@ -592,6 +673,62 @@ mod arb {
                 }
             }
             Ok(w)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{well_formed, Kind};
+
+    /// The compile-time check of `record_format!` refuses each kind of
+    /// malformed table and accepts a sound one.
+    #[test]
+    fn malformed_tables_are_refused() {
+        const OK: &[Kind] = &[Kind::new(
+            "A",
+            1,
+            &["x", "y"],
+            &[(0, 0, 7, 0, 0), (1, 1, 63, 12, 12)],
+        )];
+        assert!(well_formed(OK, 2, (0, 0xf << 60)));
+        let bad: [(&[Kind], usize, (u8, u64)); 8] = [
+            // Two fields share w0[7].
+            (
+                &[Kind::new(
+                    "A",
+                    0,
+                    &["x", "y"],
+                    &[(0, 0, 7, 0, 0), (1, 0, 8, 7, 0)],
+                )],
+                2,
+                (0, 0),
+            ),
+            // A field over the code bits.
+            (
+                &[Kind::new("A", 1, &["x"], &[(0, 0, 63, 56, 0)])],
+                2,
+                (0, 0xf << 60),
+            ),
+            // hi < lo, hi > 63, a word past the record, a field index past the names.
+            (&[Kind::new("A", 0, &["x"], &[(0, 0, 3, 4, 0)])], 2, (0, 0)),
+            (&[Kind::new("A", 0, &["x"], &[(0, 0, 64, 4, 0)])], 2, (0, 0)),
+            (&[Kind::new("A", 0, &["x"], &[(0, 2, 3, 0, 0)])], 2, (0, 0)),
+            (&[Kind::new("A", 0, &["x"], &[(1, 0, 3, 0, 0)])], 2, (0, 0)),
+            // Value bits past 63; a code wider than its bits.
+            (
+                &[Kind::new("A", 0, &["x"], &[(0, 0, 15, 0, 60)])],
+                2,
+                (0, 0),
+            ),
+            (
+                &[Kind::new("A", 0x10, &["x"], &[(0, 0, 3, 0, 0)])],
+                2,
+                (0, 0xf << 60),
+            ),
+        ];
+        for (i, (k, w, c)) in bad.iter().enumerate() {
+            assert!(!well_formed(k, *w, *c), "case {i}");
         }
     }
 }
