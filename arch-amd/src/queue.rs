@@ -42,6 +42,7 @@
 //! assert_eq!(q.head_register(), 0x20);
 //! ```
 
+use iommu_inval_core::Flags;
 use crate::cmd::Command;
 use iommu_inval_core::device::{
     BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,

@@ -37,6 +37,7 @@
 //! assert_eq!(q.head_register(), u64::from(CERROR_ILL) << 24 | 1); // stopped at index 1
 //! ```
 
+use iommu_inval_core::Flags;
 use crate::cmd::Command;
 use iommu_inval_core::device::{
     BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,

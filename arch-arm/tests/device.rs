@@ -11,6 +11,7 @@ use iommu_inval_core::device::{
     BackendError, CommandQueue, CountingBackend, FaultCause, QueueEngine, QueueProducer, Record,
     RecordingBackend, Signals, BATCH_OPS,
 };
+use iommu_inval_core::Flags;
 use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{CellMemory, IdentityContext, Op, QueueMemory};
 

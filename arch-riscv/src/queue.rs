@@ -64,6 +64,7 @@
 //! assert!(q.queue.cqcsr() & CQCSR_CMD_ILL != 0);
 //! ```
 
+use iommu_inval_core::Flags;
 use crate::cmd::{Command, DdtMode, Features};
 use iommu_inval_core::device::{
     BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,

@@ -32,6 +32,7 @@
 //! assert_eq!((q.head_register(), seen, p.consumed), (0x10, 1, 1));
 //! ```
 
+use iommu_inval_core::Flags;
 use crate::desc::{Command, IotlbInv, PIotlbInv};
 use iommu_inval_core::device::{
     BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,

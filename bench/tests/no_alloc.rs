@@ -10,6 +10,7 @@
 //! deallocation inside its region; a sanity check shows that the counter
 //! does see a `Vec` allocation.
 
+use iommu_inval_core::Flags;
 use iommu_inval_core::NativeCommand;
 use std::alloc::System;
 use std::hint::black_box;

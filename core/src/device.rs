@@ -57,6 +57,7 @@ use crate::native::{ArchId, FeatureSet, NativeCommand};
 use crate::queue::{MemError, QueueMemory};
 use crate::ring::{RingRegs, MAX_SLOT_WORDS};
 use crate::sink::{Full, Sink};
+use crate::Flags;
 use core::fmt;
 
 /// Ops one batch holds.

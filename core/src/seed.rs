@@ -22,6 +22,7 @@ use crate::error::{LowerError, RangeError};
 use crate::model::{Barrier, Caches, DeviceSel, DomainSel, Hints, Inval, Op, PasidSel, Stages};
 use crate::range::AddrRange;
 use crate::sink::Sink;
+use crate::Flags;
 
 /// Seed scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -9,6 +9,7 @@ use iommu_inval_arm::Command;
 use iommu_inval_core::context::Topology;
 use iommu_inval_core::device::{BackendError, CommandQueue, QueueEngine};
 use iommu_inval_core::model::{Op, PasidSel};
+use iommu_inval_core::Flags;
 use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{CellMemory, SliceMemory};
 use iommu_inval_iommufd::backend::{

@@ -5,6 +5,7 @@ use iommu_inval_core::context::Topology;
 use iommu_inval_core::model::{
     Caches, DeviceSel, DomainSel, Inval, Op, PasidSel, Regime, Stages, Widened,
 };
+use iommu_inval_core::Flags;
 use iommu_inval_core::{AddrRange, IdentityContext};
 use iommu_inval_props::{check_r2, check_r3, lift_vec, lower_vec, Amd, Arch, Smmu, Vtd};
 
