@@ -72,7 +72,7 @@ pub struct SeedRequest {
 
 impl SeedRequest {
     /// The cache-independent part of the request as an [`Inval`] for `caches`.
-    pub fn inval(&self, caches: Caches) -> Result<Inval, RangeError> {
+    fn inval(&self, caches: Caches) -> Result<Inval, RangeError> {
         let mut i = Inval::new(caches)
             .domain(DomainSel::One(self.domain))
             .stage(Stages::S1);

@@ -165,10 +165,7 @@ fn vtd_guest_through_the_front_end() {
 fn smmuv3_guest_walked_raw_into_the_vsmmu() {
     let cmds = stream("smmuv3.cmds");
     let ram = ram_with(&cmds, 0x1000, 0, 16);
-    let mem = SliceMemory {
-        base: 0x10_0000,
-        bytes: &ram,
-    };
+    let mem = SliceMemory::new(0x10_0000, &ram);
     let mut q = CmdqDevice::new(Cmdq::new(0x10_0000, 8), 0, cmds.len() as u32);
     let kernel = RefCell::new(Kernel::default());
     let mut fwd = forwarder(&kernel);

@@ -158,10 +158,7 @@ fn smmu_cmdq_from_public_fields_does_not_panic() {
     for (base, log2size) in [(0u64, 32u8), (0, 31), (0, 255), (!0x1f, 4)] {
         let r = std::panic::catch_unwind(|| {
             let q = iommu_inval_arm::queue::Cmdq { base, log2size };
-            let mem = SliceMemory {
-                base: 0,
-                bytes: &[],
-            };
+            let mem = SliceMemory::new(0, &[]);
             let _ = (
                 q.ring().entries(),
                 q.ptr(7),
