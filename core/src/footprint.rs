@@ -119,7 +119,7 @@ impl FBox {
         (0..DIMS).all(|d| self.lo[d] <= o.hi[d] && o.lo[d] <= self.hi[d])
     }
     /// True when `o` lies inside `self`.
-    pub fn contains(&self, o: &FBox) -> bool {
+    pub(crate) fn contains(&self, o: &FBox) -> bool {
         (0..DIMS).all(|d| self.lo[d] <= o.lo[d] && o.hi[d] <= self.hi[d])
     }
     /// `self \ o` as disjoint boxes (at most 2 * DIMS), appended to `out`.
