@@ -115,7 +115,10 @@ fn registers() {
     let q =
         CmdBufDevice::from_registers(0x0800_0000_0004_0fff, 0x10, 0xffff_ffff_fff8_0030).unwrap();
     let r = q.ring();
-    assert_eq!((r.slot_addr(0), r.entries(), r.size_bytes()), (BASE, 256, 4096));
+    assert_eq!(
+        (r.slot_addr(0), r.entries(), r.size_bytes()),
+        (BASE, 256, 4096)
+    );
     assert_eq!(
         (q.head_register(), q.tail_register(), q.pending()),
         (0x10, 0x30, 2)
@@ -163,10 +166,7 @@ fn stops_at_the_first_illegal_command() {
     let mut q = Walker::new(BASE, 8, 254 * 16, 2 * 16).unwrap();
     let mut n = 0;
     let err = q
-        .process(
-            &SliceMemory::new(BASE, &bytes),
-            |_, _| n += 1,
-        )
+        .process(&SliceMemory::new(BASE, &bytes), |_, _| n += 1)
         .unwrap_err();
     assert_eq!(n, 2);
     assert_eq!(q.head_register(), 0, "head points at the illegal command");
@@ -185,21 +185,15 @@ fn stops_at_the_first_illegal_command() {
     assert_eq!((err.event.code(), err.event.address()), (5, BASE));
     // Retrying without a fix stops again at the same place.
     assert_eq!(
-        q.process(
-            &SliceMemory::new(BASE, &bytes),
-            |_, _| ()
-        )
-        .unwrap_err(),
+        q.process(&SliceMemory::new(BASE, &bytes), |_, _| ())
+            .unwrap_err(),
         err
     );
     // The guest fixes the command: processing resumes at head.
     bytes[..16].copy_from_slice(&image(&[(0, DTE)])[..16]);
     let mut seen = Vec::new();
     assert_eq!(
-        q.process(
-            &SliceMemory::new(BASE, &bytes),
-            |a, _| seen.push(a)
-        ),
+        q.process(&SliceMemory::new(BASE, &bytes), |a, _| seen.push(a)),
         Ok(2)
     );
     assert_eq!(seen, [BASE, BASE + 0x10]);
@@ -210,10 +204,7 @@ fn unknown_opcode_stops_too() {
     let bytes = image(&[(0, [0xb000_0000_0000_0000, 0])]);
     let mut q = Walker::new(BASE, 8, 0, 16).unwrap();
     let err = q
-        .process(
-            &SliceMemory::new(BASE, &bytes),
-            |_, _| (),
-        )
+        .process(&SliceMemory::new(BASE, &bytes), |_, _| ())
         .unwrap_err();
     assert!(matches!(err.cause, StopCause::Illegal(e) if e.kind == ErrorKind::UnknownOpcode));
     assert_eq!(q.head_register(), 0);

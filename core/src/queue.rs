@@ -254,7 +254,10 @@ mod tests {
             Err(MemError::read(u64::MAX))
         );
         // A read-only view refuses writes.
-        assert_eq!(m.write_bytes(0x1000, &1u32.to_le_bytes()), Err(MemError::write(0x1000)));
+        assert_eq!(
+            m.write_bytes(0x1000, &1u32.to_le_bytes()),
+            Err(MemError::write(0x1000))
+        );
     }
 
     #[test]
@@ -266,7 +269,10 @@ mod tests {
         m.read_words(0x2000, &mut w).unwrap();
         assert_eq!(w, [0, 0x1122_3344_5566_7788, 9]);
         assert_eq!(m.write_words(0x2014, &[0]), Err(MemError::write(0x2014)));
-        assert_eq!(m.write_bytes(0x1fff, &0u32.to_le_bytes()), Err(MemError::write(0x1fff)));
+        assert_eq!(
+            m.write_bytes(0x1fff, &0u32.to_le_bytes()),
+            Err(MemError::write(0x1fff))
+        );
         assert_eq!(
             m.write_bytes(u64::MAX - 1, &0u32.to_le_bytes()),
             Err(MemError::write(u64::MAX - 1))

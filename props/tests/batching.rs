@@ -161,7 +161,11 @@ fn check_host<Q: QueueProducer>(
     for (k, run) in runs.iter().enumerate() {
         let mut need = Footprint::new();
         for op in run {
-            need.extend(&required(<Q::Arch as iommu_inval_core::arch::Arch>::ID, op, ctx));
+            need.extend(&required(
+                <Q::Arch as iommu_inval_core::arch::Arch>::ID,
+                op,
+                ctx,
+            ));
         }
         let f_off = Footprint::of_ops(off.get(k).into_iter().flatten(), ctx);
         if !f_off.covers(&need) {
