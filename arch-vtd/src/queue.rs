@@ -180,7 +180,7 @@ pub const CTL_IP: u32 = 1 << 30;
 /// ```
 /// use iommu_inval_vtd::queue::{InvQueue, ICS_IWC};
 /// use iommu_inval_core::device::{CommandQueue, CountingBackend, Signals};
-/// use iommu_inval_core::{CellMemory, QueueMemory, IdentityContext};
+/// use iommu_inval_core::{CellMemory, Flags, QueueMemory, IdentityContext};
 /// let mut ram = vec![0u8; 0x2000];
 /// let mem = CellMemory::new(0x1000, &mut ram);
 /// // A one-page 128-bit queue at 0x1000: iotlb_inv_dsc (global), then
