@@ -29,6 +29,7 @@
 //! device-TLB invalidation whose devices cannot be enumerated (or number more
 //! than `max_cmds`) is refused with `NoEquivalent` rather than under-done.
 
+use iommu_inval_core::Flags;
 use crate::cmd::*;
 use crate::features::Features;
 use iommu_inval_core::lower::{InvalJob, 

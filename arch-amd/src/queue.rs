@@ -33,7 +33,7 @@
 //! let mut bytes = vec![0u8; 4096];
 //! bytes[7] = 0x80;                    // w0 of entry 0: opcode 8
 //! bytes[16 + 7] = 0x10;               // w0 of entry 1: opcode 1
-//! let mem = SliceMemory { base: 0x10000, bytes: &bytes };
+//! let mem = SliceMemory::new(0x10000, &bytes);
 //! let mut q = CmdBufDevice::from_registers(0x0800_0000_0001_0000, 0, 0x20).unwrap();
 //! let mut seen = Vec::new();
 //! let p = q.consume(&mem, |c| seen.push((c.address, c.command.op())));
@@ -42,6 +42,7 @@
 //! assert_eq!(q.head_register(), 0x20);
 //! ```
 
+use iommu_inval_core::Flags;
 use crate::cmd::Command;
 use iommu_inval_core::device::{
     BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
@@ -174,7 +175,7 @@ impl CmdBuf {
     /// The ring CmdBufBaseAddr describes: 2^ComLen 16-byte entries, no
     /// wrap bit (head = tail is empty).
     pub(crate) const fn ring(&self) -> Ring {
-        Ring::new(self.base, self.com_len, 2, false)
+        Ring::new(self.base, self.com_len, 2, false, false)
     }
     /// The guest wrote CmdBufTailPtr.
     pub(crate) fn set_tail(&mut self, tail_reg: u64) -> Result<(), ConfigError> {

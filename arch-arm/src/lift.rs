@@ -25,6 +25,7 @@
 //! generic level hint does not say which format, so it is left out (0,
 //! unknown), which a lowering may only widen.
 
+use iommu_inval_core::Flags;
 use crate::cmd::*;
 use crate::codec::effective_ttl;
 use iommu_inval_core::context::Context;

@@ -65,6 +65,7 @@
 //! * **Page responses**: `CMD_PRI_RESP`; a PASID wider than
 //!   [`Features::ssid_bits`] is `NoEquivalent` (the host took no such request).
 
+use iommu_inval_core::Flags;
 use crate::cmd::*;
 use crate::codec::effective_ttl;
 use crate::features::Features;

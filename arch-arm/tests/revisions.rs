@@ -8,6 +8,7 @@ use iommu_inval_arm::*;
 use iommu_inval_core::arch::Arch;
 use iommu_inval_core::device::{CommandQueue, CountingBackend};
 use iommu_inval_core::model::{Caches, DomainSel, Op, Regime, Stages};
+use iommu_inval_core::Flags;
 use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{CellMemory, ErrorKind, IdentityContext, QueueMemory};
 

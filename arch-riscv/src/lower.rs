@@ -42,6 +42,7 @@
 //! * No interrupt-remapping cache and no secure regime: those parts are
 //!   dropped and reported; prefetch (a hint) is dropped.
 
+use iommu_inval_core::Flags;
 use crate::cmd::*;
 use crate::features::Features;
 use iommu_inval_core::lower::{InvalJob, 

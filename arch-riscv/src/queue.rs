@@ -55,7 +55,7 @@
 //! bytes[0] = 0x03;
 //! bytes[16] = 0x02;
 //! bytes[32] = 0x05;
-//! let mem = SliceMemory { base: 0x10000, bytes: &bytes };
+//! let mem = SliceMemory::new(0x10000, &bytes);
 //! let mut q = CqDevice::from_registers((0x10 << 10) | 7, 0, 3).unwrap();
 //! let mut seen = Vec::new();
 //! let p = q.consume(&mem, |c| seen.push((c.address, c.command.op())));
@@ -64,6 +64,7 @@
 //! assert!(q.queue.cqcsr() & CQCSR_CMD_ILL != 0);
 //! ```
 
+use iommu_inval_core::Flags;
 use crate::cmd::{Command, DdtMode, Features};
 use iommu_inval_core::device::{
     BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
@@ -218,10 +219,7 @@ impl CmdQueue {
     /// The ring `cqb` describes: 2^(LOG2SZ-1 + 1) 16-byte entries, no wrap
     /// bit (`cqh` = `cqt` is empty), in the byte order of `fctl.BE`.
     pub(crate) const fn ring(&self) -> Ring {
-        Ring {
-            big_endian: self.features.be,
-            ..Ring::new(self.base, self.log2sz, 2, false)
-        }
+        Ring::new(self.base, self.log2sz, 2, false, self.features.be)
     }
     /// Whether the command-queue interrupt is pending: an error bit or
     /// `fence_w_ip` set with `cie` (§3.1, `ipsr.cip`).

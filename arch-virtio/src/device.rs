@@ -95,6 +95,7 @@ use core::fmt;
 use iommu_inval_core::device::{Backend, BackendError};
 use iommu_inval_core::model::{Barrier, Caches, DeviceSel, DomainSel, Inval, Op, PasidSel};
 use iommu_inval_core::Context;
+use iommu_inval_core::Flags;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::vec::Vec;

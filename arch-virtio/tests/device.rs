@@ -6,6 +6,7 @@
 
 use iommu_inval_core::device::{BackendError, Record, RecordingBackend};
 use iommu_inval_core::model::{Caches, DeviceSel, DomainSel, Inval, Op, PasidSel};
+use iommu_inval_core::Flags;
 use iommu_inval_core::{AddrRange, IdentityContext};
 use iommu_inval_virtio::device::*;
 use iommu_inval_virtio::status::{Fault, Status, FAULT_F_ADDRESS, FAULT_F_READ, FAULT_F_WRITE};

@@ -25,6 +25,7 @@
 //!   cannot have taken a request for (not scalable, or wider than
 //!   `Features::pasid_bits`) is `NoEquivalent`.
 
+use iommu_inval_core::Flags;
 use crate::desc::*;
 use crate::features::Features;
 use iommu_inval_core::lower::{InvalJob, 

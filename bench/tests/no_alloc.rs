@@ -10,6 +10,7 @@
 //! deallocation inside its region; a sanity check shows that the counter
 //! does see a `Vec` allocation.
 
+use iommu_inval_core::Flags;
 use iommu_inval_core::NativeCommand;
 use std::alloc::System;
 use std::hint::black_box;
@@ -276,7 +277,7 @@ fn consumer_checks<Q: QueueEngine>(
     (at, bad): (usize, u64),
 ) {
     let img = image(q, entries, words);
-    let mem = SliceMemory { base, bytes: &img };
+    let mem = SliceMemory::new(base, &img);
     rep.none(names[0], || {
         let Some(mut dev) = make() else {
             return 0;
@@ -292,10 +293,7 @@ fn consumer_checks<Q: QueueEngine>(
     let mut badq = q.to_vec();
     badq[at] = bad;
     let bad_img = image(&badq, entries, words);
-    let bad_mem = SliceMemory {
-        base,
-        bytes: &bad_img,
-    };
+    let bad_mem = SliceMemory::new(base, &bad_img);
     rep.none(names[1], || {
         let Some(mut dev) = make() else {
             return 0;
@@ -323,10 +321,7 @@ fn queue_checks(rep: &mut Report) {
         (2 * 100, 0xff),
     );
     let img = image(&q, 256, 2);
-    let short = SliceMemory {
-        base: 0x10_0000,
-        bytes: &img[..1024],
-    };
+    let short = SliceMemory::new(0x10_0000, &img[..1024]);
     rep.none("smmuv3 CMDQ iterator up to a fetch abort", || {
         let mut q = cmdq;
         q.commands(&short).take(100).count()
@@ -387,20 +382,23 @@ fn riscv_queue_checks(rep: &mut Report) {
     );
 }
 
+/// Where the status page of [`TwoRegions`] starts.
+const STATUS_PAGE: u64 = 0x7f00_0000;
+
 /// Guest memory of a ring and a status page (the VT-d and AMD-Vi example
 /// streams store their completion at 0x7f000000).
 struct TwoRegions<'a>(CellMemory<'a>, CellMemory<'a>);
 
 impl QueueMemory for TwoRegions<'_> {
     fn read_words(&self, addr: u64, out: &mut [u64]) -> Result<(), MemError> {
-        if addr >= self.1.base {
+        if addr >= STATUS_PAGE {
             self.1.read_words(addr, out)
         } else {
             self.0.read_words(addr, out)
         }
     }
     fn write_bytes(&self, addr: u64, bytes: &[u8]) -> Result<(), MemError> {
-        if addr >= self.1.base {
+        if addr >= STATUS_PAGE {
             self.1.write_bytes(addr, bytes)
         } else {
             self.0.write_bytes(addr, bytes)
@@ -421,7 +419,7 @@ fn device_checks(rep: &mut Report) {
             let mut ring = image(&$t::queue(255, 2), 256, 2);
             let mem = TwoRegions(
                 CellMemory::new($ring, &mut ring),
-                CellMemory::new(0x7f00_0000, &mut status),
+                CellMemory::new(STATUS_PAGE, &mut status),
             );
             rep.none(&format!("{} front end into the counting back end (255 commands)", $t::NAME), || {
                 let Some(mut q) = <$dev>::from_registers($base, 0, 0).ok() else { return 0 };
@@ -440,7 +438,7 @@ fn device_checks(rep: &mut Report) {
         }};
         (@host $t:ident, $mem:ident, $dev:ty, $base:expr, $tail:expr, $host:ty, $hbase:expr) => {{
             rep.none(
-                &format!("{} front end lowering to a {} host queue (255 commands)", $t::NAME, <$host as CommandQueue>::ARCH),
+                &format!("{} front end lowering to a {} host queue (255 commands)", $t::NAME, <<$host as QueueEngine>::Arch as Arch>::ID),
                 || {
                     let Some(mut q) = <$dev>::from_registers($base, 0, 0).ok() else { return 0 };
                     q.doorbell($tail);
@@ -527,7 +525,7 @@ fn iommufd_checks(rep: &mut Report) {
     let base = 0x10_0000 | 8;
     let mem = TwoRegions(
         CellMemory::new(base & 0xffff_ffff_f000, &mut ring),
-        CellMemory::new(0x7f00_0000, &mut status),
+        CellMemory::new(STATUS_PAGE, &mut status),
     );
     rep.none(
         "smmuv3 front end into the iommufd VT-d stage-1 back end (255 commands)",

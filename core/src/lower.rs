@@ -19,6 +19,7 @@ use crate::model::{
 use crate::native::ArchId;
 use crate::range::{covering_block, AddrRange, AlignedBlocks, Block, PAGE_SHIFT};
 use crate::sink::Sink;
+use crate::Flags;
 
 /// An architecture's lowering of every op but invalidations (its own
 /// function, `crate::lower::lower_inval` for [`arch_impl!`](crate::arch_impl)), and the barrier
@@ -369,7 +370,7 @@ fn emit_one<C>(out: &mut dyn Sink<C>, c: C) -> Result<Outcome, LowerError> {
 pub const fn dropped(reason: &'static str) -> Outcome {
     Outcome {
         emitted: 0,
-        widened: Widened::empty(),
+        widened: Widened::EMPTY,
         dropped: Some(reason),
     }
 }

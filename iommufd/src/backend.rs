@@ -41,6 +41,7 @@ use iommu_inval_core::arch::Arch;
 use iommu_inval_core::batch::{coalesce, BatchOptions};
 use iommu_inval_core::device::{Backend, BackendError, BATCH_OPS};
 use iommu_inval_core::model::{Barrier, Caches, Inval, Op, Widened};
+use iommu_inval_core::Flags;
 
 /// Entries a [`VtdS1Backend`] holds before it submits them.
 const PENDING: usize = 64;

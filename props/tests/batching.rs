@@ -152,7 +152,7 @@ fn check_host<Q: QueueProducer>(
         if matches!(lowered.first(), Some(Some(_))) {
             return Err(format!(
                 "{:?}: coalesced lowering fails on {runs:?}",
-                Q::ARCH
+                <Q::Arch as iommu_inval_core::arch::Arch>::ID
             ));
         }
         t.add("lowering fails op by op");
@@ -161,7 +161,11 @@ fn check_host<Q: QueueProducer>(
     for (k, run) in runs.iter().enumerate() {
         let mut need = Footprint::new();
         for op in run {
-            need.extend(&required(Q::ARCH, op, ctx));
+            need.extend(&required(
+                <Q::Arch as iommu_inval_core::arch::Arch>::ID,
+                op,
+                ctx,
+            ));
         }
         let f_off = Footprint::of_ops(off.get(k).into_iter().flatten(), ctx);
         if !f_off.covers(&need) {
@@ -173,7 +177,7 @@ fn check_host<Q: QueueProducer>(
         if !f_on.covers(&need) {
             return Err(format!(
                 "{:?}: barrier {k}: coalesced host ops {:?} do not cover {run:?} ({:?})",
-                Q::ARCH,
+                <Q::Arch as iommu_inval_core::arch::Arch>::ID,
                 on.get(k),
                 f_on.relation_to(&need)
             ));
