@@ -740,7 +740,13 @@ iommu_inval_core::ring_regs!(
 /// The ring of a queue BASE register with slots of `words` words.
 fn queue_ring(base: u64, words: u8) -> Ring {
     let log2 = (base & 0x1f) as u8;
-    Ring::new(base & word::mask(55, 5), log2.min(MAX_QS), words, true, false)
+    Ring::new(
+        base & word::mask(55, 5),
+        log2.min(MAX_QS),
+        words,
+        true,
+        false,
+    )
 }
 
 /// `impl RecordQueue` for the event queue (`discard` = false) and the PRI
@@ -810,8 +816,8 @@ pub fn arbitrary_event_words(u: &mut arbitrary::Unstructured<'_>) -> arbitrary::
 #[cfg(test)]
 mod tests {
     use super::*;
-    use iommu_inval_core::IdentityContext;
     use iommu_inval_core::Flags;
+    use iommu_inval_core::IdentityContext;
     use iommu_inval_core::NativeCommand;
 
     fn fields(r: &impl NativeCommand) -> std::vec::Vec<(&'static str, FieldValue)> {
