@@ -48,7 +48,9 @@ pub(crate) const ID20_MAX: u32 = (1 << 20) - 1;
 /// Largest 24-bit device id (IODIR `DID`).
 pub(crate) const DID_MAX: u32 = (1 << 24) - 1;
 /// The `S` = 1 page address meaning "the whole address space": the most
-/// significant bit of `ADDR[63:12]` clear, every other bit set (§9.3).
+/// significant bit of `ADDR[63:12]` clear, every other bit set (§9.3); the
+/// lowering's comes from `core::lower::RangePlan::whole`.
+#[cfg(feature = "arbitrary")]
 pub(crate) const ALL_PAGES_ADDR: u64 = 0x7fff_ffff_ffff_f000;
 
 const OPF_MASK: u64 = 0x3ff;
