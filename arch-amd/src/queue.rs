@@ -43,12 +43,7 @@
 //! ```
 
 use crate::cmd::Command;
-use iommu_inval_core::device::{
-    BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
-};
-use iommu_inval_core::ring::Ring;
-use iommu_inval_core::NativeCommand;
-use iommu_inval_core::{Barrier, DecodeError, MemError, QueueMemory};
+use iommu_inval_core::arch::prelude::*;
 
 iommu_inval_core::arch_error! {
     /// The architected error an AMD-Vi IOMMU raises for a command-buffer

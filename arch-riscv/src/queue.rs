@@ -65,12 +65,7 @@
 //! ```
 
 use crate::cmd::{Command, DdtMode, Features};
-use iommu_inval_core::device::{
-    BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
-};
-use iommu_inval_core::ring::Ring;
-use iommu_inval_core::NativeCommand;
-use iommu_inval_core::{Barrier, DecodeError, QueueMemory};
+use iommu_inval_core::arch::prelude::*;
 
 iommu_inval_core::arch_error! {
     /// The architected error a RISC-V IOMMU raises for a command-queue fault:

@@ -33,13 +33,7 @@
 //! ```
 
 use crate::desc::{Command, IotlbInv, PIotlbInv};
-use iommu_inval_core::device::{
-    BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
-};
-use iommu_inval_core::error::{DecodeError, ErrorKind};
-use iommu_inval_core::ring::Ring;
-use iommu_inval_core::NativeCommand;
-use iommu_inval_core::{Barrier, QueueMemory};
+use iommu_inval_core::arch::prelude::*;
 
 iommu_inval_core::arch_error! {
     /// The architected error a VT-d unit raises for an invalidation-queue
