@@ -32,7 +32,7 @@
 use crate::cmd::*;
 use crate::features::Features;
 use iommu_inval_core::lower::{
-    ats_devices, dropped, is_inverted, lacking, one_tag, tag_shared, Budget, DeviceSet, Emitter,
+    ats_devices, dropped, is_inverted, lacking, prg_response_code, one_tag, tag_shared, Budget, DeviceSet, Emitter,
     InvalJob, ListedPasids, Lowering, RangePlan,
 };
 use iommu_inval_core::model::*;
@@ -64,6 +64,17 @@ type Job<'a, C> = InvalJob<'a, crate::AmdVi, C>;
 /// The largest AMD-Vi DeviceID: requester ids wider than 16 bits have no
 /// device behind an AMD-Vi, and no command can name them.
 const DEVICE_ID_MAX: u32 = 0xffff;
+
+/// The DeviceID bound of INVALIDATE_IOTLB_PAGES and why a device-TLB
+/// invalidation it cannot send is refused ([`ats_devices`]).
+const ATS_IDS: (u32, [&str; 2]) = (
+    DEVICE_ID_MAX,
+    [
+        "device-TLB invalidation of devices the context cannot enumerate: \
+         AMD-Vi has no all-device INVALIDATE_IOTLB_PAGES",
+        "device-TLB invalidation of a requester id wider than the 16-bit AMD-Vi DeviceID",
+    ],
+);
 
 /// Call `f` with each device of `devs` as a DeviceID; nothing when the set
 /// is not enumerable or holds an id wider than 16 bits.
@@ -121,6 +132,14 @@ impl Lowering for crate::AmdVi {
     // COMPLETION_WAIT has no page-request drain (VT-d pd); dropping it
     // would let the caller believe in-flight page requests were drained.
     iommu_inval_core::refusals!(barrier = "COMPLETION_WAIT", event, drain; lacks = "AMD-Vi", stall);
+    // AMD-Vi has no secure regime: secure IOTLB and configuration entries
+    // do not exist, and device TLBs (ATS) and interrupt remapping serve
+    // non-secure requests only (PCIe ATS has no secure translation;
+    // IHI0070 §3.9 for the model's convention). Nothing to remove.
+    const NO_SECURE: Option<&'static str> = Some(
+        "AMD-Vi has no secure regime (no secure IOTLB, configuration, device TLB or interrupt entries)",
+    );
+    const REFUSES_INVERTED: bool = true;
 
     fn lower_prefetch(
         p: &Prefetch,
@@ -175,17 +194,12 @@ impl Lowering for crate::AmdVi {
                 "guest page response on a host without guest translation (EFR.GTSup)",
             ));
         }
-        let status = match r.code {
-            RespCode::Success => 0x0,
-            RespCode::Invalid => 0x1,
-            RespCode::Failure => 0xf,
-        };
         Ok(Command::CompletePprRequest(CompletePprRequest {
             device_id,
             pasid,
             gn,
             tag: r.prg_index,
-            status,
+            status: prg_response_code(r.code),
         }))
     }
 }
@@ -293,16 +307,6 @@ fn iommu_all_widening(i: &Inval) -> Widened {
 pub(crate) fn lower_inval<C: Context + ?Sized>(
     (i, caps, ctx, out): Job<'_, C>,
 ) -> Result<Outcome, LowerError> {
-    if is_inverted(&i.range) {
-        return Err(LowerError::Invalid("range with first > last"));
-    }
-    if i.regime.is_secure() {
-        // AMD-Vi has no secure regime: secure IOTLB and configuration entries
-        // do not exist, and device TLBs (ATS) and interrupt remapping serve
-        // non-secure requests only (PCIe ATS has no secure translation;
-        // IHI0070 §3.9 for the model's convention). Nothing to remove.
-        return Ok(dropped("AMD-Vi has no secure regime (no secure IOTLB, configuration, device TLB or interrupt entries)"));
-    }
     let mut dropped_part = None;
     let cap = caps.cap;
     let config = i.caches.intersects(Caches::CONFIG);
@@ -424,22 +428,7 @@ pub(crate) fn lower_inval<C: Context + ?Sized>(
     let mut dev_plan = None;
     let mut dev_gn = None;
     if dev_tlb {
-        if !caps.f.ats {
-            dropped_part = Some("host without ATS: no device TLBs");
-        } else {
-            ats_devs = ats_devices(
-                &devs,
-                ctx,
-                DEVICE_ID_MAX,
-                cap,
-                "device-TLB invalidation of devices the context cannot enumerate: \
-                 AMD-Vi has no all-device INVALIDATE_IOTLB_PAGES",
-                "device-TLB invalidation of a requester id wider than the 16-bit AMD-Vi DeviceID",
-            )?;
-            if ats_devs < devs.count() {
-                dropped_part = Some("devices without ATS have no device TLB");
-            }
-        }
+        ats_devs = ats_devices(&devs, ctx, caps.f.ats, cap, ATS_IDS, &mut dropped_part)?;
         // No ATS device reached (an empty domain, ATS disabled): nothing is
         // emitted, so nothing is widened.
         if ats_devs > 0 {
@@ -555,9 +544,7 @@ pub(crate) fn lower_inval<C: Context + ?Sized>(
             })
         })?;
     }
-    e.widen(widened);
-    e.set_dropped(dropped_part);
-    Ok(e.outcome())
+    Ok(e.finish(widened, dropped_part))
 }
 
 #[cfg(test)]
@@ -629,5 +616,44 @@ mod tests {
         );
         assert_eq!(single(&p), (ALL_PAGES_ADDRESS, true));
         assert!(p.widened.contains(Widened::RANGE));
+    }
+
+    /// A secure invalidation is dropped (no secure regime) and an inverted
+    /// range refused, before the lowering plans anything; an inverted
+    /// secure one is refused, as before either check moved to core's
+    /// dispatcher.
+    #[test]
+    fn secure_dropped_inverted_refused_first() {
+        use iommu_inval_core::arch::Arch;
+        use iommu_inval_core::{FixedBuf, IdentityContext};
+        let lower = |i: Inval| {
+            let mut out: FixedBuf<Command, 64> = FixedBuf::new();
+            let o = crate::AmdVi::lower(
+                &Op::Inval(i),
+                &Features::default(),
+                Budget::new(8),
+                &IdentityContext,
+                &mut out,
+            );
+            (o, out.len())
+        };
+        let secure = Inval {
+            regime: Regime::Secure,
+            ..Inval::new(Caches::IOTLB | Caches::DEV_TLB)
+        };
+        assert_eq!(lower(secure), (Ok(dropped("AMD-Vi has no secure regime (no secure IOTLB, configuration, device TLB or interrupt entries)")), 0));
+        let inverted = AddrRange::Span {
+            first: 0x5000,
+            last: 0x1000,
+        };
+        let bad = LowerError::Invalid("range with first > last");
+        for regime in [Regime::Secure, Regime::Guest] {
+            let i = Inval {
+                regime,
+                range: inverted,
+                ..Inval::new(Caches::IOTLB)
+            };
+            assert_eq!(lower(i), (Err(bad), 0));
+        }
     }
 }

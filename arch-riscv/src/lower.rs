@@ -45,7 +45,7 @@
 use crate::cmd::*;
 use crate::features::Features;
 use iommu_inval_core::lower::{
-    ats_devices, dropped, is_inverted, lacking, tag_shared, Budget, DeviceSet, Emitter, InvalJob,
+    ats_devices, lacking, prg_response_code, tag_shared, Budget, DeviceSet, Emitter, InvalJob,
     Lowering, RangePlan,
 };
 use iommu_inval_core::model::*;
@@ -117,6 +117,17 @@ fn plan_leaves(r: &AddrRange, shift: u8, cap: usize) -> Option<RangePlan> {
     Some(p)
 }
 
+/// The device-id bound of ATS.INVAL and why a device-TLB invalidation it
+/// cannot send is refused ([`ats_devices`]).
+const ATS_IDS: (u32, [&str; 2]) = (
+    DID_MAX,
+    [
+        "device-TLB invalidation of devices the context cannot enumerate: \
+         there is no all-device ATS.INVAL",
+        "device-TLB invalidation of a device id wider than 24 bits",
+    ],
+);
+
 /// The fence between two phases: IOFENCE.C `PR` = `PW` = 1.
 const FENCE: Command = Command::IofenceC(IofenceC {
     av: false,
@@ -140,8 +151,9 @@ const FENCE: Command = Command::IofenceC(IofenceC {
 ///   `Resume`, `StallTerminate` → `NoEquivalent`.
 impl Lowering for crate::RiscV {
     iommu_inval_core::refusals!(
-        barrier = "IOFENCE.C", event, drain; lacks = "the RISC-V IOMMU", prefetch, stall
+        barrier = "IOFENCE.C", event, drain; lacks = "the RISC-V IOMMU", prefetch, stall, secure
     );
+    const REFUSES_INVERTED: bool = true;
 
     fn lower_barrier(s: &Barrier, caps: &Host<'_>) -> Result<Command, LowerError> {
         if s.interrupt && !caps.f.wsi {
@@ -199,11 +211,6 @@ impl Lowering for crate::RiscV {
             ));
         }
         let (rid, dseg, dsv) = ats_target(r.device);
-        let resp_code = match r.code {
-            RespCode::Success => 0x0,
-            RespCode::Invalid => 0x1,
-            RespCode::Failure => 0xf,
-        };
         Ok(Command::AtsPrgr(AtsPrgr {
             pid,
             pv: r.pasid.is_some(),
@@ -211,7 +218,7 @@ impl Lowering for crate::RiscV {
             rid,
             dseg,
             prg_index: r.prg_index,
-            resp_code,
+            resp_code: prg_response_code(r.code),
         }))
     }
 }
@@ -258,12 +265,6 @@ enum DirPlan {
 pub(crate) fn lower_inval<C: Context + ?Sized>(
     (i, caps, ctx, out): Job<'_, C>,
 ) -> Result<Outcome, LowerError> {
-    if is_inverted(&i.range) {
-        return Err(LowerError::Invalid("range with first > last"));
-    }
-    if i.regime.is_secure() {
-        return Ok(dropped("the RISC-V IOMMU has no secure regime"));
-    }
     let mut dropped_part = None;
     let mut widened = Widened::empty();
     let cap = caps.cap;
@@ -450,25 +451,9 @@ pub(crate) fn lower_inval<C: Context + ?Sized>(
     }
 
     // Phase 3: device TLBs, checked before anything is written.
-    let mut ats_devs = 0usize;
     let mut dev_plan = None;
     if dev_tlb {
-        if !caps.f.ats {
-            dropped_part = Some("host without ATS: no device TLBs");
-        } else {
-            ats_devs = ats_devices(
-                &devs,
-                ctx,
-                DID_MAX,
-                caps.cap,
-                "device-TLB invalidation of devices the context cannot enumerate: \
-                 there is no all-device ATS.INVAL",
-                "device-TLB invalidation of a device id wider than 24 bits",
-            )?;
-            if ats_devs < devs.count() {
-                dropped_part = Some("devices without ATS have no device TLB");
-            }
-        }
+        let ats_devs = ats_devices(&devs, ctx, caps.f.ats, cap, ATS_IDS, &mut dropped_part)?;
         if ats_devs > 0 {
             let p = plan_range(&i.range, true, cap / ats_devs.max(1), true);
             widened |= p.widened;
@@ -579,9 +564,7 @@ pub(crate) fn lower_inval<C: Context + ?Sized>(
             })
         })?;
     }
-    e.widen(widened);
-    e.set_dropped(dropped_part);
-    Ok(e.outcome())
+    Ok(e.finish(widened, dropped_part))
 }
 
 #[cfg(test)]
@@ -607,5 +590,45 @@ mod tests {
         // Without NAPOT: three page commands, exact.
         let p = plan_range(&r, false, 16, false);
         assert_eq!((p.count(), p.widened), (3, Widened::empty()));
+    }
+
+    /// A secure invalidation is dropped (no secure regime) and an inverted
+    /// range refused, before the lowering plans anything; an inverted
+    /// secure one is refused, as before either check moved to core's
+    /// dispatcher.
+    #[test]
+    fn secure_dropped_inverted_refused_first() {
+        use iommu_inval_core::arch::Arch;
+        use iommu_inval_core::lower::dropped;
+        use iommu_inval_core::{FixedBuf, IdentityContext};
+        let lower = |i: Inval| {
+            let mut out: FixedBuf<Command, 64> = FixedBuf::new();
+            let o = crate::RiscV::lower(
+                &Op::Inval(i),
+                &Features::default(),
+                Budget::new(8),
+                &IdentityContext,
+                &mut out,
+            );
+            (o, out.len())
+        };
+        let secure = Inval {
+            regime: Regime::Secure,
+            ..Inval::new(Caches::IOTLB | Caches::DEV_TLB)
+        };
+        assert_eq!(lower(secure), (Ok(dropped("the RISC-V IOMMU has no secure regime")), 0));
+        let inverted = AddrRange::Span {
+            first: 0x5000,
+            last: 0x1000,
+        };
+        let bad = LowerError::Invalid("range with first > last");
+        for regime in [Regime::Secure, Regime::Guest] {
+            let i = Inval {
+                regime,
+                range: inverted,
+                ..Inval::new(Caches::IOTLB)
+            };
+            assert_eq!(lower(i), (Err(bad), 0));
+        }
     }
 }

@@ -14,7 +14,7 @@ use crate::context::Context;
 use crate::error::LowerError;
 use crate::model::{
     Barrier, Caches, DeviceSel, DomainSel, Inval, Op, Outcome, PageResponse, PasidSel, Prefetch,
-    StallAction, Widened,
+    RespCode, StallAction, Widened,
 };
 use crate::native::ArchId;
 use crate::range::{ats_encode_block, covering_block, AddrRange, AlignedBlocks, Block, PAGE_SHIFT};
@@ -37,6 +37,16 @@ pub trait Lowering: Arch {
     /// Why resume (first) and stall terminate (second) are `NoEquivalent`,
     /// where [`lower_stall`](Self::lower_stall) is not the architecture's own.
     const NO_STALL: [&'static str; 2] = ["no stall resume command", "no stall terminate command"];
+    /// Why a secure invalidation is dropped (an architecture without a
+    /// secure regime has nothing to remove); `None`: its `lower_inval`
+    /// takes it.
+    const NO_SECURE: Option<&'static str> = None;
+    /// Whether an invalidation of a hand-built inverted range (a `Span`
+    /// with `first > last`, [`is_inverted`]) is refused as
+    /// `LowerError::Invalid` before anything else; `false`: its
+    /// `lower_inval` reads it (as [`AddrRange::first`] and
+    /// [`AddrRange::last`] do).
+    const REFUSES_INVERTED: bool = false;
 
     /// The one command of barrier `b` (without the parts `NO_EVENT` and
     /// `NO_DRAIN` refuse), or `NoEquivalent`.
@@ -96,7 +106,8 @@ pub trait Lowering: Arch {
 /// `refusals!(barrier = "IOFENCE.C", event, drain; lacks = "the RISC-V IOMMU", prefetch, stall);`
 /// gives `NO_EVENT` "IOFENCE.C cannot send an event (SEV)", `NO_DRAIN`
 /// "… cannot drain page requests", `NO_PREFETCH` "the RISC-V IOMMU has no
-/// prefetch command" and `NO_STALL` "… has no stall resume / terminate command".
+/// prefetch command" and `NO_STALL` "… has no stall resume / terminate
+/// command"; `secure` gives `NO_SECURE` "… has no secure regime".
 #[macro_export]
 macro_rules! refusals {
     (barrier = $b:literal $(, $bf:ident)*; lacks = $a:literal $(, $af:ident)*) => {
@@ -111,6 +122,9 @@ macro_rules! refusals {
     };
     (@ $a:literal, prefetch) => {
         const NO_PREFETCH: &'static str = concat!($a, " has no prefetch command");
+    };
+    (@ $a:literal, secure) => {
+        const NO_SECURE: Option<&'static str> = Some(concat!($a, " has no secure regime"));
     };
     (@ $a:literal, stall) => {
         const NO_STALL: [&'static str; 2] = [
@@ -137,7 +151,15 @@ pub fn lower<A: Lowering, X: Context + ?Sized>(
 ) -> Result<Outcome, LowerError> {
     let host = &Host::new(features, budget);
     match op {
-        Op::Inval(i) => inval((i, host, ctx, out)),
+        Op::Inval(i) => {
+            if A::REFUSES_INVERTED && is_inverted(&i.range) {
+                return Err(LowerError::Invalid("range with first > last"));
+            }
+            match A::NO_SECURE {
+                Some(why) if i.regime.is_secure() => Ok(dropped(why)),
+                _ => inval((i, host, ctx, out)),
+            }
+        }
         Op::Prefetch(p) => A::lower_prefetch(p, host, out),
         Op::Sync(b) => A::lower_sync(b, host, out),
         _ => emit_one(out, lower_one::<A>(op, host)?),
@@ -336,10 +358,13 @@ impl<'a, C> Emitter<'a, C> {
         }
     }
 
-    /// Report a dropped part, replacing any earlier reason.
+    /// The outcome of a lowering whose planning widened `widened` and
+    /// dropped the part `dropped` (replacing any earlier reason).
     #[inline]
-    pub fn set_dropped(&mut self, reason: Option<&'static str>) {
-        self.dropped = reason;
+    pub fn finish(mut self, widened: Widened, dropped: Option<&'static str>) -> Outcome {
+        self.widened |= widened;
+        self.dropped = dropped;
+        self.outcome()
     }
 
     /// The outcome so far.
@@ -483,19 +508,27 @@ impl DeviceSet {
     }
 }
 
-/// How many devices of `devs` a device-TLB phase reaches: those whose ATS
-/// the context enables. Refused (`NoEquivalent`) when the devices cannot be
-/// enumerated (`unlisted`: the architecture has no all-device command),
-/// one id is above `max_id` (`too_wide`), or the ATS devices number more
-/// than `cap`.
+/// How many devices of `devs` the device-TLB phase of an invalidation
+/// reaches: none on a host without ATS (`host_ats` false), else those whose
+/// ATS the context enables; `dropped` is set to why the phase leaves a part
+/// out (the host has no ATS, or some devices have none). Refused
+/// (`NoEquivalent`) when the devices cannot be enumerated (`unlisted`: the
+/// architecture has no all-device command), one id is above `max_id`
+/// (`too_wide`), or the ATS devices number more than `cap`. `ids` is the
+/// architecture's `(max_id, [unlisted, too_wide])`.
 pub fn ats_devices<X: Context + ?Sized>(
     devs: &DeviceSet,
     ctx: &X,
-    max_id: u32,
+    host_ats: bool,
     cap: usize,
-    unlisted: &'static str,
-    too_wide: &'static str,
+    ids: (u32, [&'static str; 2]),
+    dropped: &mut Option<&'static str>,
 ) -> Result<usize, LowerError> {
+    let (max_id, [unlisted, too_wide]) = ids;
+    if !host_ats {
+        *dropped = Some("host without ATS: no device TLBs");
+        return Ok(0);
+    }
     if !devs.is_enumerable() {
         return Err(LowerError::NoEquivalent(unlisted));
     }
@@ -512,7 +545,23 @@ pub fn ats_devices<X: Context + ?Sized>(
             "device-TLB invalidation of more devices than max_cmds",
         ));
     }
+    if n < devs.count() {
+        *dropped = Some("devices without ATS have no device TLB");
+    }
     Ok(n)
+}
+
+/// The PCIe Page Request Group Response code of a page response (PCIe
+/// base specification, "Page Request Group Response Message": Success
+/// 0000b, Invalid Request 0001b, Response Failure 1111b), the code VT-d's
+/// `page_grp_resp_dsc`, AMD-Vi's COMPLETE_PPR_REQUEST and RISC-V's
+/// ATS.PRGR carry.
+pub const fn prg_response_code(code: RespCode) -> u8 {
+    match code {
+        RespCode::Success => 0x0,
+        RespCode::Invalid => 0x1,
+        RespCode::Failure => 0xf,
+    }
 }
 
 /// The one native tag (ASID, PSCID, PASID-table entry...) of PASID
