@@ -618,42 +618,4 @@ mod tests {
         assert!(p.widened.contains(Widened::RANGE));
     }
 
-    /// A secure invalidation is dropped (no secure regime) and an inverted
-    /// range refused, before the lowering plans anything; an inverted
-    /// secure one is refused, as before either check moved to core's
-    /// dispatcher.
-    #[test]
-    fn secure_dropped_inverted_refused_first() {
-        use iommu_inval_core::arch::Arch;
-        use iommu_inval_core::{FixedBuf, IdentityContext};
-        let lower = |i: Inval| {
-            let mut out: FixedBuf<Command, 64> = FixedBuf::new();
-            let o = crate::AmdVi::lower(
-                &Op::Inval(i),
-                &Features::default(),
-                Budget::new(8),
-                &IdentityContext,
-                &mut out,
-            );
-            (o, out.len())
-        };
-        let secure = Inval {
-            regime: Regime::Secure,
-            ..Inval::new(Caches::IOTLB | Caches::DEV_TLB)
-        };
-        assert_eq!(lower(secure), (Ok(dropped("AMD-Vi has no secure regime (no secure IOTLB, configuration, device TLB or interrupt entries)")), 0));
-        let inverted = AddrRange::Span {
-            first: 0x5000,
-            last: 0x1000,
-        };
-        let bad = LowerError::Invalid("range with first > last");
-        for regime in [Regime::Secure, Regime::Guest] {
-            let i = Inval {
-                regime,
-                range: inverted,
-                ..Inval::new(Caches::IOTLB)
-            };
-            assert_eq!(lower(i), (Err(bad), 0));
-        }
-    }
 }

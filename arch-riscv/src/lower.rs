@@ -592,43 +592,4 @@ mod tests {
         assert_eq!((p.count(), p.widened), (3, Widened::empty()));
     }
 
-    /// A secure invalidation is dropped (no secure regime) and an inverted
-    /// range refused, before the lowering plans anything; an inverted
-    /// secure one is refused, as before either check moved to core's
-    /// dispatcher.
-    #[test]
-    fn secure_dropped_inverted_refused_first() {
-        use iommu_inval_core::arch::Arch;
-        use iommu_inval_core::lower::dropped;
-        use iommu_inval_core::{FixedBuf, IdentityContext};
-        let lower = |i: Inval| {
-            let mut out: FixedBuf<Command, 64> = FixedBuf::new();
-            let o = crate::RiscV::lower(
-                &Op::Inval(i),
-                &Features::default(),
-                Budget::new(8),
-                &IdentityContext,
-                &mut out,
-            );
-            (o, out.len())
-        };
-        let secure = Inval {
-            regime: Regime::Secure,
-            ..Inval::new(Caches::IOTLB | Caches::DEV_TLB)
-        };
-        assert_eq!(lower(secure), (Ok(dropped("the RISC-V IOMMU has no secure regime")), 0));
-        let inverted = AddrRange::Span {
-            first: 0x5000,
-            last: 0x1000,
-        };
-        let bad = LowerError::Invalid("range with first > last");
-        for regime in [Regime::Secure, Regime::Guest] {
-            let i = Inval {
-                regime,
-                range: inverted,
-                ..Inval::new(Caches::IOTLB)
-            };
-            assert_eq!(lower(i), (Err(bad), 0));
-        }
-    }
 }
