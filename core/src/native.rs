@@ -426,7 +426,8 @@ pub mod __macro {
     /// fields in table order, `field as "name"` where the table's name is
     /// not the struct field's, and `kind` one of `bool`, `uint(max)` (an
     /// integer field of at most `max`), `addr(mask)` (a byte address with no
-    /// bit outside `mask`). It writes, in the invoking module: `OP_NAMES`
+    /// bit outside `mask`), `pair` (an optional `[u64; 2]`, visited only
+    /// when present). It writes, in the invoking module: `OP_NAMES`
     /// (every op, in table order), `ALL_FIELD_NAMES` (every field name),
     /// `Command::name` (the op of a command), `Command::names_of` (the
     /// field names of an op), `Command::visit_fields` (each field in table
@@ -505,9 +506,8 @@ pub mod __macro {
                 fn visit_fields(&self, f: &mut dyn FnMut(&'static str, $crate::FieldValue)) {
                     match *self {
                         $($cmd::$v(c) => {
-                            $(f(
-                                $crate::op_table!(@name $f $($fname)?),
-                                $crate::op_table!(@get $kind c.$f),
+                            $($crate::op_table!(
+                                @visit $kind f, $crate::op_table!(@name $f $($fname)?), c.$f
                             );)*
                         })+
                     }
@@ -545,15 +545,29 @@ pub mod __macro {
         (@fits bool $e:expr) => { true };
         (@fits uint $e:expr, $max:expr) => { u64::from($e) <= $max };
         (@fits addr $e:expr, $mask:expr) => { $e & !$mask == 0 };
-        (@get bool $e:expr) => { $crate::FieldValue::Bool($e) };
-        (@get uint $e:expr) => { $crate::FieldValue::Uint(u64::from($e)) };
-        (@get addr $e:expr) => { $crate::FieldValue::Uint($e) };
+        (@fits pair $e:expr) => { true };
+        (@visit bool $g:ident, $n:expr, $e:expr) => { $g($n, $crate::FieldValue::Bool($e)) };
+        (@visit uint $g:ident, $n:expr, $e:expr) => {
+            $g($n, $crate::FieldValue::Uint(u64::from($e)))
+        };
+        (@visit addr $g:ident, $n:expr, $e:expr) => { $g($n, $crate::FieldValue::Uint($e)) };
+        (@visit pair $g:ident, $n:expr, $e:expr) => {
+            if let Some(p) = $e {
+                $g($n, $crate::FieldValue::Pair(p))
+            }
+        };
         (@set bool $n:ident $v:ident) => { $crate::native::__macro::want_bool($n, $v)? };
         (@set uint $n:ident $v:ident $max:expr) => {
             $crate::native::__macro::narrow($n, $crate::native::__macro::want_uint($n, $v, $max)?)?
         };
         (@set addr $n:ident $v:ident $mask:expr) => {
             $crate::native::__macro::want_addr($n, $v, $mask)?
+        };
+        (@set pair $n:ident $v:ident) => {
+            match $v {
+                $crate::FieldValue::Pair(p) => Some(p),
+                _ => return Err($crate::FieldError::TooWide($n)),
+            }
         };
     }
 
