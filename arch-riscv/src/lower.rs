@@ -82,7 +82,7 @@ pub(crate) fn plan_range(r: &AddrRange, napot: bool, cap: usize, ats: bool) -> R
     let all = |w: Widened| {
         let w = if r.is_all() { Widened::empty() } else { w };
         if ats {
-            let mut p = RangePlan::whole();
+            let mut p = RangePlan::napot(&AddrRange::All, 1);
             p.widened = w;
             p
         } else {
@@ -413,7 +413,7 @@ pub(crate) fn lower_inval<C: Context + ?Sized>(
     let iot_plan = if iotlb && i.range.is_all() && leaf && caps.f.s {
         // Leaf entries of every address: AV = 1 with the whole-space NAPOT
         // address (§9.3) keeps the non-leaf entries, as asked.
-        RangePlan::whole()
+        RangePlan::napot(&AddrRange::All, 1)
     } else if iotlb && addr_ok {
         let per = cap / n_iot.max(1);
         if leaf && !caps.f.s {

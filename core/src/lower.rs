@@ -676,8 +676,8 @@ pub const NAPOT_SPLIT_FACTOR: u128 = 2;
 /// invalidations): how many, what they widen, and the `(address, s)` of
 /// each ([`RangePlan::for_each`]). Built by one rule: [`RangePlan::napot`]
 /// (the [`NAPOT_SPLIT_FACTOR`] rule), [`RangePlan::leaves`] (one `s` = 0
-/// command per leaf), [`RangePlan::no_address`] (the command's form
-/// without an address) or [`RangePlan::whole`].
+/// command per leaf) or [`RangePlan::no_address`] (the command's form
+/// without an address).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RangePlan {
     addrs: Addrs,
@@ -711,15 +711,6 @@ impl RangePlan {
         }
     }
 
-    /// One command for the whole space (`0x7fff_ffff_ffff_f000`, `s`), exact.
-    pub const fn whole() -> RangePlan {
-        RangePlan {
-            addrs: Addrs::Block(Block { addr: 0, order: 64 }),
-            count: 1,
-            widened: Widened::empty(),
-        }
-    }
-
     /// `r` under the [`NAPOT_SPLIT_FACTOR`] rule with at most `cap` commands
     /// (at least one): the one covering block (the whole space when `r` is
     /// everything or no block below 2^64 covers it), or its page-aligned
@@ -729,7 +720,11 @@ impl RangePlan {
     pub fn napot(r: &AddrRange, cap: usize) -> RangePlan {
         let cap = cap.max(1);
         if r.is_all() {
-            return RangePlan::whole();
+            return RangePlan {
+                addrs: Addrs::Block(Block { addr: 0, order: 64 }),
+                count: 1,
+                widened: Widened::empty(),
+            };
         }
         let exact = |covered: &AddrRange| {
             if covered == r {
@@ -798,7 +793,8 @@ impl RangePlan {
         !matches!(self.addrs, Addrs::None)
     }
 
-    /// Whether the plan is one command for the whole space ([`RangePlan::whole`]).
+    /// Whether the plan is one command for the whole space
+    /// (`0x7fff_ffff_ffff_f000`, `s`: [`RangePlan::napot`] of everything).
     pub const fn is_whole(&self) -> bool {
         matches!(self.addrs, Addrs::Block(Block { order: 64, .. }))
     }
@@ -942,7 +938,8 @@ mod tests {
             (1, (0x7000, true), Widened::RANGE | Widened::CAP)
         );
         // Everything, and a range no block below 2^64 covers: the whole space.
-        assert_eq!(RangePlan::napot(&AddrRange::All, 1), RangePlan::whole());
+        let p = RangePlan::napot(&AddrRange::All, 1);
+        assert!(p.is_whole() && p.widened.is_empty() && p.count() == 1);
         let p = RangePlan::napot(
             &AddrRange::inclusive((1 << 63) - 0x1000, 1 << 63).unwrap(),
             4,
@@ -970,6 +967,6 @@ mod tests {
             (commands(&p).1, p.has_address(), p.is_whole()),
             (1, false, false)
         );
-        assert!(RangePlan::whole().has_address());
+        assert!(RangePlan::napot(&AddrRange::All, 1).has_address());
     }
 }
