@@ -44,26 +44,20 @@
 
 use iommu_inval_core::Flags;
 use crate::cmd::Command;
-use iommu_inval_core::device::{
-    BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
-};
-use iommu_inval_core::ring::Ring;
-use iommu_inval_core::NativeCommand;
-use iommu_inval_core::{Barrier, DecodeError, MemError, QueueMemory};
+use iommu_inval_core::arch::prelude::*;
 
 iommu_inval_core::arch_error! {
     /// The architected error an AMD-Vi IOMMU raises for a command-buffer
-    /// fault: the event it logs (#48882 §2.5, "Event Logging").
+    /// fault: the event it logs (#48882 §2.5, "Event Logging"), whose
+    /// entry (`EventLogEntry`, with its code) the fault writes to the log.
     pub enum HwError {
         /// ILLEGAL_COMMAND_ERROR (event code 5).
-        IllegalCommand = "ILLEGAL_COMMAND_ERROR" => EVENT_ILLEGAL_COMMAND_ERROR,
+        IllegalCommand = "ILLEGAL_COMMAND_ERROR",
         /// COMMAND_HARDWARE_ERROR (event code 6): fetch or store abort.
-        CommandHardware = "COMMAND_HARDWARE_ERROR" => EVENT_COMMAND_HARDWARE_ERROR,
+        CommandHardware = "COMMAND_HARDWARE_ERROR",
         /// IOTLB_INV_TIMEOUT (event code 7).
-        IotlbInvTimeout = "IOTLB_INV_TIMEOUT" => EVENT_IOTLB_INV_TIMEOUT,
+        IotlbInvTimeout = "IOTLB_INV_TIMEOUT",
     }
-    /// The event code.
-    pub const fn event_code -> u8;
 }
 
 /// Bytes per command-buffer entry.

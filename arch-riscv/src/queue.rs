@@ -66,12 +66,7 @@
 
 use iommu_inval_core::Flags;
 use crate::cmd::{Command, DdtMode, Features};
-use iommu_inval_core::device::{
-    BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
-};
-use iommu_inval_core::ring::Ring;
-use iommu_inval_core::NativeCommand;
-use iommu_inval_core::{Barrier, DecodeError, QueueMemory};
+use iommu_inval_core::arch::prelude::*;
 
 iommu_inval_core::arch_error! {
     /// The architected error a RISC-V IOMMU raises for a command-queue fault:
@@ -93,7 +88,7 @@ iommu_inval_core::arch_error! {
 /// `cqb.PPN` bits `[53:10]`.
 pub const CQB_PPN_MASK: u64 = 0x003f_ffff_ffff_fc00;
 /// `cqb.LOG2SZ-1` bits `[4:0]`.
-pub const CQB_LOG2SZ_MASK: u64 = 0x1f;
+pub(crate) const CQB_LOG2SZ_MASK: u64 = 0x1f;
 /// `cqcsr.cqen`: command queue enable.
 pub const CQCSR_CQEN: u32 = 1 << 0;
 /// `cqcsr.cie`: command queue interrupt enable.
@@ -109,7 +104,7 @@ pub const CQCSR_FENCE_W_IP: u32 = 1 << 11;
 /// `cqcsr.cqon`: the queue is active.
 pub(crate) const CQCSR_CQON: u32 = 1 << 16;
 /// The error bits that stop processing.
-pub const CQCSR_STOP: u32 = CQCSR_CMD_ILL | CQCSR_CQMF;
+pub(crate) const CQCSR_STOP: u32 = CQCSR_CMD_ILL | CQCSR_CQMF;
 
 /// The command queue: base, size, head, tail, control/status, and the
 /// features that decide which commands are supported.

@@ -34,13 +34,7 @@
 
 use iommu_inval_core::Flags;
 use crate::desc::{Command, IotlbInv, PIotlbInv};
-use iommu_inval_core::device::{
-    BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
-};
-use iommu_inval_core::error::{DecodeError, ErrorKind};
-use iommu_inval_core::ring::Ring;
-use iommu_inval_core::NativeCommand;
-use iommu_inval_core::{Barrier, QueueMemory};
+use iommu_inval_core::arch::prelude::*;
 
 iommu_inval_core::arch_error! {
     /// The architected error a VT-d unit raises for an invalidation-queue
@@ -148,7 +142,7 @@ fn decode_checked(words: &[u64], mamv: Option<u8>) -> Result<Command, DecodeErro
 /// FSTS_REG.IQE (bit 4): invalidation queue error.
 pub const FSTS_IQE: u32 = 1 << 4;
 /// FSTS_REG.ICE (bit 5): invalidation completion error.
-pub const FSTS_ICE: u32 = 1 << 5;
+pub(crate) const FSTS_ICE: u32 = 1 << 5;
 /// FSTS_REG.ITE (bit 6): invalidation time-out error.
 pub const FSTS_ITE: u32 = 1 << 6;
 /// ICS_REG.IWC (bit 0): invalidation wait descriptor complete.
