@@ -212,7 +212,7 @@ impl Features {
             | Command::CfgiSte(_)
             | Command::CfgiSteRange(_)
             | Command::CfgiAll(_)
-            | Command::TlbiNsnhAll(_)
+            | Command::TlbiNsnhAll
             | Command::CmdSync(_) => &[],
             Command::CfgiCd(_)
             | Command::CfgiCdAll(_)
@@ -221,8 +221,8 @@ impl Features {
             | Command::TlbiNhVa(_)
             | Command::TlbiNhVaa(_) => &[S1],
             Command::CfgiVmsPidm(_) => &[Mpam],
-            Command::TlbiEl3All(_) | Command::TlbiEl3Va(_) => &[S1, Secure, NoRme],
-            Command::TlbiEl2All(_)
+            Command::TlbiEl3All | Command::TlbiEl3Va(_) => &[S1, Secure, NoRme],
+            Command::TlbiEl2All
             | Command::TlbiEl2Asid(_)
             | Command::TlbiEl2Va(_)
             | Command::TlbiEl2Vaa(_) => &[S1, Hyp],
@@ -230,13 +230,13 @@ impl Features {
             Command::AtcInv(_) => &[Ats],
             Command::PriResp(_) => &[Pri],
             Command::Resume(_) | Command::StallTerm(_) => &[Stall],
-            Command::TlbiSEl2All(_)
+            Command::TlbiSEl2All
             | Command::TlbiSEl2Asid(_)
             | Command::TlbiSEl2Va(_)
             | Command::TlbiSEl2Vaa(_) => &[S1, Secure, Sel2],
-            Command::TlbiSnhAll(_) => &[S1OrS2, Secure, Sel2],
+            Command::TlbiSnhAll => &[S1OrS2, Secure, Sel2],
             Command::TlbiSS12Vmall(_) | Command::TlbiSS2Ipa(_) => &[S2, Secure, Sel2],
-            Command::DptiAll(_) => &[Dpt],
+            Command::DptiAll => &[Dpt],
         };
         for &g in gates {
             let (ok, field) = self.gate(g);
@@ -261,7 +261,7 @@ impl Features {
             _ => Ok(()),
         }?;
         match c.range_fields() {
-            Some((num, scale, ttl, ttl128, tg)) => self.range(num, scale, ttl, ttl128, tg),
+            Some(x) => self.range(x.num, x.scale, x.ttl, x.ttl128, x.tg),
             None => Ok(()),
         }
     }

@@ -735,14 +735,14 @@ mod tests {
             [(0x10u32, 0x200u32)],
             VLog::default(),
         );
-        let tlbi: Command = TlbiNhAsid { vmid: 0, asid: 5 }.into();
-        let ste: Command = CfgiSte {
+        let tlbi: Command = Command::TlbiNhAsid(TlbiScope { vmid: 0, asid: 5 });
+        let ste: Command = Command::CfgiSte(Cfgi {
             ssec: false,
             sid: 0x10,
             leaf: true,
-        }
-        .into();
-        let sync: Command = CmdSync::default().into();
+            ..Default::default()
+        });
+        let sync: Command = Command::CmdSync(CmdSync::default());
         assert_eq!(f.command(&tlbi), Ok(Forwarded::Queued));
         assert_eq!(
             f.command(&ste),

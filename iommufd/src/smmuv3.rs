@@ -456,109 +456,109 @@ const OP: u64 = 0xff;
 /// maximum (the codec cuts a value to its field), opcode left out, so
 /// that the positions come from the arch crate's one table, by name.
 pub(crate) mod field {
-    use iommu_inval_arm::{AtcInv, CfgiCd, Command, TlbiNhAsid, TlbiNhVa};
+    use iommu_inval_arm::{AtcInv, Cfgi, Command, TlbiAddr, TlbiScope};
 
     /// `[w0, w1]` bits of `c`'s fields (its opcode cleared).
     #[inline(always)]
-    pub(crate) fn mask(c: impl Into<Command>) -> [u64; 2] {
-        let w = c.into().encode();
+    pub(crate) fn mask(c: Command) -> [u64; 2] {
+        let w = c.encode();
         [w[0] & !super::OP, w[1]]
     }
     /// TLBI range `num`, `w0`.
     #[inline(always)]
     pub(crate) fn num() -> u64 {
-        mask(TlbiNhVa {
+        mask(Command::TlbiNhVa(TlbiAddr {
             num: u8::MAX,
             ..Default::default()
-        })[0]
+        }))[0]
     }
     /// TLBI range `scale`, `w0`.
     #[inline(always)]
     pub(crate) fn scale() -> u64 {
-        mask(TlbiNhVa {
+        mask(Command::TlbiNhVa(TlbiAddr {
             scale: u8::MAX,
             ..Default::default()
-        })[0]
+        }))[0]
     }
     /// TLBI level hint `ttl`, `w1`.
     #[inline(always)]
     pub(crate) fn ttl() -> u64 {
-        mask(TlbiNhVa {
+        mask(Command::TlbiNhVa(TlbiAddr {
             ttl: u8::MAX,
             ..Default::default()
-        })[1]
+        }))[1]
     }
     /// TLBI granule `tg`, `w1`.
     #[inline(always)]
     pub(crate) fn tg() -> u64 {
-        mask(TlbiNhVa {
+        mask(Command::TlbiNhVa(TlbiAddr {
             tg: u8::MAX,
             ..Default::default()
-        })[1]
+        }))[1]
     }
     /// `vmid`, `w0`.
     #[inline(always)]
     pub(crate) fn vmid() -> u64 {
-        mask(TlbiNhAsid {
+        mask(Command::TlbiNhAsid(TlbiScope {
             vmid: u16::MAX,
             asid: 0,
-        })[0]
+        }))[0]
     }
     /// The low `bits` bits of `asid`, `w0`.
     #[inline(always)]
     pub(crate) fn asid(bits: u32) -> u64 {
         let asid = ((1u32 << bits.min(16)) - 1) as u16;
-        mask(TlbiNhAsid { vmid: 0, asid })[0]
+        mask(Command::TlbiNhAsid(TlbiScope { vmid: 0, asid }))[0]
     }
     /// StreamID `sid`, `w0`.
     #[inline(always)]
     pub(crate) fn sid() -> u64 {
-        mask(CfgiCd {
+        mask(Command::CfgiCd(Cfgi {
             sid: u32::MAX,
             ..Default::default()
-        })[0]
+        }))[0]
     }
     /// SubstreamID `ssid`, `w0`.
     #[inline(always)]
     pub(crate) fn ssid() -> u64 {
-        mask(CfgiCd {
+        mask(Command::CfgiCd(Cfgi {
             ssid: u32::MAX,
             ..Default::default()
-        })[0]
+        }))[0]
     }
     /// CMD_CFGI_CD `leaf`, `w1`.
     #[inline(always)]
     pub(crate) fn leaf() -> u64 {
-        mask(CfgiCd {
+        mask(Command::CfgiCd(Cfgi {
             leaf: true,
             ..Default::default()
-        })[1]
+        }))[1]
     }
     /// ATC_INV `ssv`, `ssid` and `global`, `w0`.
     #[inline(always)]
     pub(crate) fn substream() -> u64 {
-        mask(AtcInv {
+        mask(Command::AtcInv(AtcInv {
             ssv: true,
             ssid: u32::MAX,
             global: true,
             ..Default::default()
-        })[0]
+        }))[0]
     }
     /// ATC_INV `size`, `w1`.
     #[inline(always)]
     pub(crate) fn atc_size() -> u64 {
-        mask(AtcInv {
+        mask(Command::AtcInv(AtcInv {
             size: u8::MAX,
             ..Default::default()
-        })[1]
+        }))[1]
     }
     /// Virtual address, `w1`.
     #[inline(always)]
     pub(crate) fn va() -> u64 {
-        mask(TlbiNhVa {
+        mask(Command::TlbiNhVa(TlbiAddr {
             address: u64::MAX,
             ..Default::default()
-        })[1]
+        }))[1]
     }
     /// The value of the field of mask `m` in word `w`.
     #[inline(always)]
@@ -588,10 +588,10 @@ impl Vsmmu {
             field::scale()
         } else {
             field::scale()
-                & !field::mask(iommu_inval_arm::TlbiNhVa {
+                & !field::mask(Command::TlbiNhVa(iommu_inval_arm::TlbiAddr {
                     scale: 32,
                     ..Default::default()
-                })[0]
+                }))[0]
         };
         let range = if f.range_inv {
             [field::num() | scale, field::tg() | field::ttl()]
@@ -742,7 +742,7 @@ impl Vsmmu {
         let vmid = field::vmid();
         let sid = field::sid();
         match cmd {
-            Command::TlbiNsnhAll(_) => {
+            Command::TlbiNsnhAll => {
                 w = [0x10 | (u64::from(self.vmid) << 32), 0];
             }
             Command::TlbiNhVa(_)
@@ -813,7 +813,7 @@ mod tests {
     }
 
     fn nh_vaa(f: NhVaa) -> Command {
-        TlbiNhVaa {
+        Command::TlbiNhVaa(TlbiAddr {
             num: 1,
             scale: f.scale,
             vmid: f.vmid,
@@ -822,8 +822,8 @@ mod tests {
             ttl128: false,
             tg: f.tg,
             address: 0,
-        }
-        .into()
+            ..Default::default()
+        })
     }
 
     /// The vSMMU of VMID 7 on a host with the default features but `f`'s.
@@ -835,7 +835,7 @@ mod tests {
 
     #[test]
     fn nh_tlbis_get_the_vsmmu_vmid() {
-        let c: Command = TlbiNhVa {
+        let c: Command = Command::TlbiNhVa(TlbiAddr {
             num: 31,
             scale: 0,
             vmid: 1,
@@ -845,44 +845,46 @@ mod tests {
             ttl128: false,
             tg: 1,
             address: 0x10_0000,
-        }
-        .into();
+            ..Default::default()
+        });
         let h = v().host_command(&c, &VDEVS).unwrap();
         assert_eq!(h[0], (c.encode()[0] & !(0xffff << 32)) | (7 << 32));
         assert_eq!(h[1], c.encode()[1]);
         // The entry itself is the guest's command.
         assert_eq!(v().guest_entry(&c, &VDEVS).unwrap().cmd, c.encode());
-        let all: Command = TlbiNhAll { vmid: 3 }.into();
+        let all: Command = Command::TlbiNhAll(TlbiScope {
+            vmid: 3,
+            ..Default::default()
+        });
         assert_eq!(v().host_command(&all, &VDEVS).unwrap(), [0x10 | 7 << 32, 0]);
     }
 
     #[test]
     fn nsnh_all_becomes_nh_all() {
-        let c: Command = TlbiNsnhAll {}.into();
+        let c: Command = Command::TlbiNsnhAll;
         assert_eq!(v().host_command(&c, &VDEVS).unwrap(), [0x10 | 7 << 32, 0]);
     }
 
     #[test]
     fn stream_ids_go_through_the_vdevice_table() {
-        let c: Command = AtcInv {
+        let c: Command = Command::AtcInv(AtcInv {
             global: false,
             ssv: true,
             ssid: 3,
             sid: 0x18,
             size: 2,
             address: 0x4000,
-        }
-        .into();
+        });
         let h = v().host_command(&c, &VDEVS).unwrap();
         assert_eq!(h[0] >> 32, 0x208);
         assert_eq!(h[0] & 0xffff_ffff, c.encode()[0] & 0xffff_ffff);
-        let cd: Command = CfgiCd {
+        let cd: Command = Command::CfgiCd(Cfgi {
             ssec: false,
             ssid: 1,
             sid: 0x99,
             leaf: true,
-        }
-        .into();
+            ..Default::default()
+        });
         assert_eq!(
             v().host_command(&cd, &VDEVS),
             Err(Refusal::UnknownVsid(0x99))
@@ -892,20 +894,23 @@ mod tests {
 
     #[test]
     fn refused_opcodes_say_why_and_what_to_do() {
-        let sync: Command = CmdSync::default().into();
+        let sync: Command = Command::CmdSync(CmdSync::default());
         assert_eq!(v().guest_entry(&sync, &VDEVS), Err(Refusal::Sync));
         assert_eq!(Refusal::Sync.action(), VmmAction::CompleteSync);
-        let ste: Command = CfgiSte {
+        let ste: Command = Command::CfgiSte(Cfgi {
             ssec: false,
             sid: 0x10,
             leaf: true,
-        }
-        .into();
+            ..Default::default()
+        });
         assert_eq!(v().guest_entry(&ste, &VDEVS), Err(Refusal::SteConfig));
         assert_eq!(Refusal::SteConfig.action(), VmmAction::UpdateNestedSte);
-        let s2: Command = TlbiS12Vmall { vmid: 1 }.into();
+        let s2: Command = Command::TlbiS12Vmall(TlbiScope {
+            vmid: 1,
+            ..Default::default()
+        });
         assert_eq!(v().guest_entry(&s2, &VDEVS), Err(Refusal::Stage2));
-        let el2: Command = TlbiEl2All {}.into();
+        let el2: Command = Command::TlbiEl2All;
         assert_eq!(v().guest_entry(&el2, &VDEVS), Err(Refusal::OtherRegime));
         let msg = std::format!("{}", Refusal::SteConfig);
         assert!(msg.contains("arm_vsmmu_validate_user_cmd") && msg.contains("instead"));
@@ -922,13 +927,13 @@ mod tests {
     #[test]
     fn masks_follow_host_features() {
         // Secure CFGI_CD: the decoder accepts ssec, the kernel does not.
-        let cd: Command = CfgiCd {
+        let cd: Command = Command::CfgiCd(Cfgi {
             ssec: true,
             ssid: 0,
             sid: 0x10,
             leaf: false,
-        }
-        .into();
+            ..Default::default()
+        });
         assert_eq!(
             v().guest_entry(&cd, &VDEVS),
             Err(Refusal::DisallowedBits {
@@ -937,11 +942,10 @@ mod tests {
             })
         );
         // 8-bit ASIDs: the upper ASID bits are RES0.
-        let asid: Command = TlbiNhAsid {
+        let asid: Command = Command::TlbiNhAsid(TlbiScope {
             vmid: 0,
             asid: 0x1ff,
-        }
-        .into();
+        });
         let small = host(|h| h.asid_bits = 8);
         assert_eq!(
             lacks(&asid, small, v(), HostFeature::Asid16),
@@ -962,28 +966,26 @@ mod tests {
         let ds = host(|h| h.ds = true);
         assert_eq!(lacks(&vaa(1, 2), v(), ds, HostFeature::Ds), (1, 1 << 8));
         // ATC_INV: ATS needed, Size at most 52, SSV only with substreams.
-        let atc: Command = AtcInv {
+        let atc: Command = Command::AtcInv(AtcInv {
             global: false,
             ssv: true,
             ssid: 1,
             sid: 0x10,
             size: 53,
             address: 0,
-        }
-        .into();
+        });
         assert_eq!(v().guest_entry(&atc, &VDEVS), Err(Refusal::AtcSize));
         let noats = host(|h| h.ats = false);
         assert_eq!(noats.guest_entry(&atc, &VDEVS), Err(Refusal::NoAts));
         let nossid = host(|h| h.ssid_bits = 0);
-        let atc2: Command = AtcInv {
+        let atc2: Command = Command::AtcInv(AtcInv {
             global: false,
             ssv: true,
             ssid: 1,
             sid: 0x10,
             size: 1,
             address: 0,
-        }
-        .into();
+        });
         assert_eq!(lacks(&atc2, nossid, v(), HostFeature::Substreams).0, 0);
     }
 
@@ -1007,7 +1009,7 @@ mod tests {
     /// Issue 28 item 2: SCALE bit 5 (w0[25]) is allowed only with DS.
     #[test]
     fn scale_above_31_needs_ds() {
-        let c: Command = TlbiNhVa {
+        let c: Command = Command::TlbiNhVa(TlbiAddr {
             num: 1,
             scale: 32,
             vmid: 1,
@@ -1017,8 +1019,8 @@ mod tests {
             ttl128: false,
             tg: 1,
             address: 0,
-        }
-        .into();
+            ..Default::default()
+        });
         let r = v().guest_entry(&c, &VDEVS).unwrap_err();
         assert_eq!(
             r,
