@@ -101,8 +101,8 @@ pub struct VtdS1Backend<R, I, W> {
     pub widened: Widened,
     /// Entries submitted so far (after coalescing).
     pub entries: u64,
-    /// Ioctls issued so far.
-    pub ioctls: u64,
+    /// Ioctls issued so far (the unit tests read it).
+    pub(crate) ioctls: u64,
     pending: [(u32, HwptVtdS1Invalidate); PENDING],
     len: usize,
 }
@@ -321,7 +321,7 @@ pub enum ForwardError {
 /// Forwards a guest's raw SMMUv3 commands to a vSMMU. No allocation.
 pub struct Smmuv3Forwarder<V, I> {
     /// The vSMMU's VMID and the host features.
-    pub vsmmu: Vsmmu,
+    pub(crate) vsmmu: Vsmmu,
     /// The vDEVICE table.
     pub vdevs: V,
     /// The ioctl.

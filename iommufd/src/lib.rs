@@ -72,7 +72,7 @@
 //! use iommu_inval_arm::{Command, TlbiScope, CmdSync};
 //! use iommu_inval_core::device::BackendError;
 //! use iommu_inval_iommufd::backend::{ForwardError, Forwarded, Smmuv3Forwarder, ViommuInvalidator};
-//! use iommu_inval_iommufd::smmuv3::{HostFeatures, VmmAction, Vsmmu};
+//! use iommu_inval_iommufd::smmuv3::{HostFeatures, Refusal, Vsmmu};
 //! use iommu_inval_iommufd::uapi::ViommuArmSmmuv3Invalidate;
 //!
 //! struct Viommu(u32);
@@ -88,10 +88,11 @@
 //!     match fwd.command(&cmd) {
 //!         Ok(Forwarded::Queued) => {}
 //!         Ok(Forwarded::Synced) => { /* write the CMD_SYNC's MSI / raise its interrupt */ }
-//!         Err(ForwardError::Refused(r)) => match r.action() {
-//!             VmmAction::UpdateNestedSte => { /* re-read the STE, re-attach */ }
-//!             VmmAction::RaiseCerrorIll => { /* CMDQ_CONS.ERR = CERROR_ILL */ }
-//!             _ => {}
+//!         // What to do instead: `r.action()`.
+//!         Err(ForwardError::Refused(r)) => match r {
+//!             Refusal::SteConfig => { /* re-read the STE, re-attach */ }
+//!             Refusal::Sync | Refusal::Prefetch => {}
+//!             _ => { /* CMDQ_CONS.ERR = CERROR_ILL */ }
 //!         },
 //!         Err(_) => { /* the ioctl failed (ForwardError::Ioctl): CERROR_ILL */ }
 //!     }
