@@ -283,8 +283,10 @@ macro_rules! commands {
                     pub(crate) const MASK: [u64; 2] = valid_mask(Self::FIELDS, $fixed1);
 
                     /// The command of words whose reserved bits are clear.
+                    // The TLBI-by-address ops decode through the codec's
+                    // one `tlbi_addr` (this is its tests' reference).
                     #[inline(always)]
-                    #[allow(unused_variables, clippy::needless_update)]
+                    #[allow(dead_code, unused_variables, clippy::needless_update)]
                     pub(crate) fn decode(w: &[u64; 2]) -> Command {
                         commands!(@decode $variant [$($fmt)?] w { $( $field = $bf ),* })
                     }
@@ -359,6 +361,7 @@ macro_rules! formats {
 
         impl $name {
             /// Every field 0 (`Default`, in a constant).
+            #[allow(dead_code)]
             const ZERO: $name = $name { $( $field: <$ty as Raw>::ZERO, )* };
         }
     )*};
@@ -410,11 +413,11 @@ formats! {
     Cfgi {
         /// Secure stream.
         ssec: bool,
-        /// SubstreamID, the CD index (CFGI_CD).
-        ssid: u32,
         /// StreamID (CFGI_STE_RANGE: low `range + 1` bits ignored;
         /// CFGI_ALL: ignored by the hardware, kept so that bytes round-trip).
         sid: u32,
+        /// SubstreamID, the CD index (CFGI_CD).
+        ssid: u32,
         /// Only the STE / CD, not the L1 descriptor (CFGI_STE, CFGI_CD).
         leaf: bool,
         /// log2 of the number of STEs, minus one (CFGI_STE_RANGE, ≤ 30:
