@@ -422,37 +422,52 @@ pub(crate) mod field {
         let w = c.encode();
         [w[0] & !super::OP, w[1]]
     }
+    /// [`mask`] of a TLBI by address (CMD_TLBI_NH_VA: every field but `ns`).
+    #[inline(always)]
+    pub(crate) fn tlbi(a: TlbiAddr) -> [u64; 2] {
+        mask(Command::TlbiNhVa(a))
+    }
+    /// [`mask`] of a CMD_CFGI_CD.
+    #[inline(always)]
+    fn cd(c: Cfgi) -> [u64; 2] {
+        mask(Command::CfgiCd(c))
+    }
+    /// [`mask`] of a CMD_ATC_INV.
+    #[inline(always)]
+    fn atc(c: AtcInv) -> [u64; 2] {
+        mask(Command::AtcInv(c))
+    }
     /// TLBI range `num`, `w0`.
     #[inline(always)]
     pub(crate) fn num() -> u64 {
-        mask(Command::TlbiNhVa(TlbiAddr {
+        tlbi(TlbiAddr {
             num: u8::MAX,
             ..Default::default()
-        }))[0]
+        })[0]
     }
     /// TLBI range `scale`, `w0`.
     #[inline(always)]
     pub(crate) fn scale() -> u64 {
-        mask(Command::TlbiNhVa(TlbiAddr {
+        tlbi(TlbiAddr {
             scale: u8::MAX,
             ..Default::default()
-        }))[0]
+        })[0]
     }
     /// TLBI level hint `ttl`, `w1`.
     #[inline(always)]
     pub(crate) fn ttl() -> u64 {
-        mask(Command::TlbiNhVa(TlbiAddr {
+        tlbi(TlbiAddr {
             ttl: u8::MAX,
             ..Default::default()
-        }))[1]
+        })[1]
     }
     /// TLBI granule `tg`, `w1`.
     #[inline(always)]
     pub(crate) fn tg() -> u64 {
-        mask(Command::TlbiNhVa(TlbiAddr {
+        tlbi(TlbiAddr {
             tg: u8::MAX,
             ..Default::default()
-        }))[1]
+        })[1]
     }
     /// `vmid`, `w0`.
     #[inline(always)]
@@ -471,52 +486,52 @@ pub(crate) mod field {
     /// StreamID `sid`, `w0`.
     #[inline(always)]
     pub(crate) fn sid() -> u64 {
-        mask(Command::CfgiCd(Cfgi {
+        cd(Cfgi {
             sid: u32::MAX,
             ..Default::default()
-        }))[0]
+        })[0]
     }
     /// SubstreamID `ssid`, `w0`.
     #[inline(always)]
     pub(crate) fn ssid() -> u64 {
-        mask(Command::CfgiCd(Cfgi {
+        cd(Cfgi {
             ssid: u32::MAX,
             ..Default::default()
-        }))[0]
+        })[0]
     }
     /// CMD_CFGI_CD `leaf`, `w1`.
     #[inline(always)]
     pub(crate) fn leaf() -> u64 {
-        mask(Command::CfgiCd(Cfgi {
+        cd(Cfgi {
             leaf: true,
             ..Default::default()
-        }))[1]
+        })[1]
     }
     /// ATC_INV `ssv`, `ssid` and `global`, `w0`.
     #[inline(always)]
     pub(crate) fn substream() -> u64 {
-        mask(Command::AtcInv(AtcInv {
+        atc(AtcInv {
             ssv: true,
             ssid: u32::MAX,
             global: true,
             ..Default::default()
-        }))[0]
+        })[0]
     }
     /// ATC_INV `size`, `w1`.
     #[inline(always)]
     pub(crate) fn atc_size() -> u64 {
-        mask(Command::AtcInv(AtcInv {
+        atc(AtcInv {
             size: u8::MAX,
             ..Default::default()
-        }))[1]
+        })[1]
     }
     /// Virtual address, `w1`.
     #[inline(always)]
     pub(crate) fn va() -> u64 {
-        mask(Command::TlbiNhVa(TlbiAddr {
+        tlbi(TlbiAddr {
             address: u64::MAX,
             ..Default::default()
-        }))[1]
+        })[1]
     }
     /// The value of the field of mask `m` in word `w`.
     #[inline(always)]
@@ -546,10 +561,10 @@ impl Vsmmu {
             field::scale()
         } else {
             field::scale()
-                & !field::mask(Command::TlbiNhVa(iommu_inval_arm::TlbiAddr {
+                & !field::tlbi(iommu_inval_arm::TlbiAddr {
                     scale: 32,
                     ..Default::default()
-                }))[0]
+                })[0]
         };
         let range = if f.range_inv {
             [field::num() | scale, field::tg() | field::ttl()]
