@@ -220,7 +220,7 @@ pub fn check_vsmmu(
             }
         }
         Err(r) => {
-            if r.reason().is_empty() || r.action().text().is_empty() {
+            if r.reason().is_empty() || r.action().is_empty() {
                 return Err(format!("{name}: refusal without reason"));
             }
             confirm_refusal(cmd, vsmmu, vdevs, &r).map_err(|e| format!("{name}: {r:?}: {e}"))?;

@@ -12,7 +12,7 @@ mod common;
 use common::{ok, scale};
 use iommu_inval_amd::queue::CmdBufDevice;
 use iommu_inval_arm::queue::CmdqDevice;
-use iommu_inval_arm::{CmdSync, Command, TlbiNhVa};
+use iommu_inval_arm::{CmdSync, Command, TlbiAddr};
 use iommu_inval_core::device::{Backend, BackendError, CommandQueue, LowerToHost, QueueProducer};
 use iommu_inval_core::device::{CountingBackend, RecordingBackend};
 use iommu_inval_core::footprint::Footprint;
@@ -28,7 +28,7 @@ const HOST: u64 = 0x2000;
 
 /// CMD_TLBI_NH_VA of ASID 5, `pages` 4 KiB pages from page `first`.
 fn nh_va(first: u64, pages: u8) -> Command {
-    Command::TlbiNhVa(TlbiNhVa {
+    Command::TlbiNhVa(TlbiAddr {
         num: pages - 1,
         scale: 0,
         vmid: 0,
@@ -39,6 +39,7 @@ fn nh_va(first: u64, pages: u8) -> Command {
         ttl: 3,
         tg: 1,
         address: first << 12,
+        ..Default::default()
     })
 }
 
