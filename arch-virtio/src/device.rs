@@ -87,7 +87,12 @@
 //!   ignored (the spec's MAY S_INVAL not taken, as cloud-hypervisor and
 //!   crosvm).
 //! * PROBE: unknown endpoint `S_NOENT` (SHOULD); one `RESV_MEM` property per
-//!   [`ResvMem`] of the configuration, the rest zero.
+//!   [`ResvMem`] of the configuration, then, on a device of a draft, the
+//!   draft properties [`DeviceConfig::draft_probe`] asks for
+//!   ([`crate::probe`]: page-size mask, input range, output and PASID
+//!   sizes, table formats), the rest zero. Properties that do not fit
+//!   `probe_size` are a configuration error ([`ConfigError::ProbeTooSmall`]);
+//!   a buffer smaller than `probe_size` is `S_INVAL` (above).
 //! * INVALIDATE (a draft, when the device has it): unknown domain
 //!   `S_NOENT` (the drafts are silent), else the lifted seed request goes to
 //!   the back end.
@@ -95,6 +100,7 @@
 use crate::cmd::{Attach, Command, Detach, Map, Unmap, MAP_F_MMIO, MAP_F_READ, MAP_F_WRITE};
 use crate::features::{Features, CONFIG_LEN, F_BYPASS, F_BYPASS_CONFIG, F_DOMAIN_RANGE};
 use crate::features::{F_INPUT_RANGE, F_PROBE};
+use crate::probe::DraftProbe;
 use crate::status::{refusal, Fault, Status, FAULT_F_ADDRESS, FAULT_F_READ, FAULT_F_WRITE};
 use core::fmt;
 use iommu_inval_core::device::{Backend, BackendError};
@@ -164,6 +170,9 @@ pub struct DeviceConfig {
     /// The reserved regions PROBE reports (for every endpoint) and MAP
     /// refuses.
     pub resv_mem: Vec<ResvMem>,
+    /// The draft properties PROBE reports after them (for every endpoint;
+    /// only with a draft in `features`).
+    pub draft_probe: DraftProbe,
     /// The most domains at once (`S_NOMEM` past it).
     pub max_domains: usize,
     /// The most mappings at once, all domains together (`S_NOMEM` past it).
@@ -183,6 +192,7 @@ impl DeviceConfig {
                 start: 0xfee0_0000,
                 end: 0xfeef_ffff,
             }],
+            draft_probe: DraftProbe::default(),
             max_domains: 1 << 16,
             max_mappings: 1 << 20,
         }
@@ -195,8 +205,8 @@ impl DeviceConfig {
 pub enum ConfigError {
     /// `page_size_mask` is 0 (the device MUST set at least one bit).
     NoPageSize,
-    /// With `F_PROBE`, `probe_size` cannot hold the reserved regions'
-    /// properties (`needed` bytes).
+    /// With `F_PROBE`, `probe_size` cannot hold the properties (the
+    /// reserved regions' and the draft's: `needed` bytes).
     ProbeTooSmall {
         /// Bytes the properties need.
         needed: usize,
@@ -444,6 +454,11 @@ impl VirtioIommuDevice {
         let mut probe_props = Vec::with_capacity(config.resv_mem.len() * RESV_MEM_LEN);
         for r in &config.resv_mem {
             probe_props.extend_from_slice(&r.encode());
+        }
+        for p in config.draft_probe.properties(f) {
+            let mut b = [0u8; 24];
+            let n = p.encode_into(&mut b).unwrap_or(0);
+            probe_props.extend_from_slice(&b[..n]);
         }
         let needed = probe_props.len();
         if f.has(F_PROBE) && (f.probe_size as usize) < needed {

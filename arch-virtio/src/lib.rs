@@ -93,6 +93,7 @@ mod cmd;
 #[cfg(feature = "virtqueue")]
 pub mod device;
 mod features;
+pub mod probe;
 pub mod status;
 
 #[cfg(feature = "arbitrary")]
