@@ -98,9 +98,11 @@
 //!   the back end.
 
 use crate::cmd::{Attach, Command, Detach, Map, Unmap, MAP_F_MMIO, MAP_F_READ, MAP_F_WRITE};
+use crate::cmd::{FORMAT_PGTF_ARM_LPAE, FORMAT_PSTF_ARM_SMMU_V3};
+use crate::features::Draft;
 use crate::features::{Features, CONFIG_LEN, F_BYPASS, F_BYPASS_CONFIG, F_DOMAIN_RANGE};
 use crate::features::{F_INPUT_RANGE, F_PROBE};
-use crate::probe::DraftProbe;
+use crate::probe::DraftProperty;
 use crate::status::{refusal, Fault, Status, FAULT_F_ADDRESS, FAULT_F_READ, FAULT_F_WRITE};
 use core::fmt;
 use iommu_inval_core::device::{Backend, BackendError};
@@ -196,6 +198,88 @@ impl DeviceConfig {
             max_domains: 1 << 16,
             max_mappings: 1 << 20,
         }
+    }
+}
+
+/// Which draft properties a device reports in its PROBE answers (for every
+/// endpoint), beside the `RESV_MEM` regions; nothing by default. Only a
+/// device with a draft ([`Features::draft`]) reports any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct DraftProbe {
+    /// Report `PAGE_SIZE_MASK`: [`Features::page_size_mask`].
+    pub page_size_mask: bool,
+    /// Report `INPUT_RANGE`: [`Features::input_range`].
+    pub input_range: bool,
+    /// `OUTPUT_SIZE` bits (0: not reported).
+    pub output_bits: u8,
+    /// `PASID_SIZE` bits (0: not reported).
+    pub pasid_bits: u8,
+    /// Report the Arm LPAE page-table format (`PAGE_TABLE_FMT`; the 2018
+    /// draft's `pgtf_arm` with `asid_bits` and `pgtf_flags`).
+    pub page_table: bool,
+    /// Report the SMMUv3 PASID-table format (`PASID_TABLE_FMT`; the 2018
+    /// draft's `pstf_arm` with `pstf_flags`).
+    pub pasid_table: bool,
+    /// `pgtf_arm.asid_bits` (2018).
+    pub asid_bits: u8,
+    /// `pgtf_arm.flags` (2018).
+    pub pgtf_flags: u64,
+    /// `pstf_arm.flags` (2018).
+    pub pstf_flags: u64,
+}
+
+impl DraftProbe {
+    /// The properties a device with `features` reports, in type order:
+    /// none without a draft.
+    pub fn properties(&self, features: &Features) -> impl Iterator<Item = DraftProperty> {
+        let draft = features.draft;
+        let v2018 = draft == Draft::Brucker2018;
+        let on = |b: bool, p: DraftProperty| if b { Some(p) } else { None };
+        [
+            on(
+                self.page_size_mask,
+                DraftProperty::PageSizeMask(features.page_size_mask),
+            ),
+            on(
+                self.input_range,
+                DraftProperty::InputRange {
+                    start: features.input_range.0,
+                    end: features.input_range.1,
+                },
+            ),
+            on(
+                self.output_bits != 0,
+                DraftProperty::OutputSize(self.output_bits),
+            ),
+            on(
+                self.pasid_bits != 0,
+                DraftProperty::PasidSize(self.pasid_bits),
+            ),
+            on(
+                self.page_table,
+                if v2018 {
+                    DraftProperty::PgtfArm {
+                        asid_bits: self.asid_bits,
+                        flags: self.pgtf_flags,
+                    }
+                } else {
+                    DraftProperty::PageTableFormat(FORMAT_PGTF_ARM_LPAE)
+                },
+            ),
+            on(
+                self.pasid_table,
+                if v2018 {
+                    DraftProperty::PstfArm {
+                        flags: self.pstf_flags,
+                    }
+                } else {
+                    DraftProperty::PasidTableFormat(FORMAT_PSTF_ARM_SMMU_V3)
+                },
+            ),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(move |_| draft != Draft::None)
     }
 }
 
@@ -1347,5 +1431,31 @@ mod tests {
             clashes += usize::from(p);
         }
         assert!(clashes > 1000 && clashes < 19_000, "{clashes}");
+    }
+
+    #[test]
+    fn what_a_device_reports() {
+        let all = DraftProbe {
+            page_size_mask: true,
+            input_range: true,
+            output_bits: 48,
+            pasid_bits: 20,
+            page_table: true,
+            pasid_table: true,
+            asid_bits: 16,
+            pgtf_flags: 1,
+            pstf_flags: 4,
+        };
+        assert_eq!(all.properties(&Features::VIRTIO_1_2).count(), 0);
+        let mut n = 0;
+        for (k, p) in all.properties(&Features::VSVA_2021).enumerate() {
+            assert_eq!(p.kind() as usize, k + 2);
+            n += 1;
+        }
+        assert_eq!(n, 6);
+        assert!(all
+            .properties(&Features::VSVA_2018)
+            .any(|p| p == DraftProperty::PstfArm { flags: 4 }));
+        assert_eq!(DraftProbe::default().properties(&Features::ALL).count(), 0);
     }
 }

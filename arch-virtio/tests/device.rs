@@ -878,7 +878,7 @@ fn probe_statuses() {
 /// that do not fit `probe_size` are a configuration error.
 #[test]
 fn probe_draft_properties() {
-    use iommu_inval_virtio::probe::{DraftProbe, DraftProperty};
+    use iommu_inval_virtio::probe::DraftProperty;
     let m = mem();
     let ask = DraftProbe {
         page_size_mask: true,

@@ -1,10 +1,10 @@
 //! The virtio-iommu request queue end to end
 //! (`iommu_inval_virtio::device::VirtioIommuDevice::process_requestq`,
 //! feature `virtqueue`): descriptor chains popped from a split virtqueue in
-//! a `GuestMemoryMmap`, the readable part gathered with virtio-queue's
-//! `Reader`, decoded, executed (the device's mapping table and a mapper),
-//! lifted and handed to a back end, the tail written with `Writer`, the
-//! used ring updated. Each iteration makes 64 chains available — 32 pairs
+//! a `GuestMemoryMmap`, the chain walked and its readable part read into a
+//! stack buffer (no virtio-queue `Reader` / `Writer`: nothing allocated),
+//! decoded, executed (the device's mapping table and a mapper), lifted and
+//! handed to a back end, the tail written, the used ring updated. Each iteration makes 64 chains available — 32 pairs
 //! MAP / UNMAP of one 4 KiB page as Linux frames them (the readable part,
 //! then the 4-byte tail) — and processes them; ns per request = time / 64.
 //! Beside it, the codec alone on the same 64 readable parts
