@@ -15,10 +15,11 @@ use std::hint::black_box;
 use divan::counter::ItemsCount;
 use divan::Bencher;
 
+use iommu_inval_bench::virtio::page_map_unmap;
 use iommu_inval_core::device::{Backend, CountingBackend, RecordingBackend};
 use iommu_inval_core::IdentityContext;
 use iommu_inval_virtio::device::{DeviceConfig, NoMapper, VirtioIommuDevice};
-use iommu_inval_virtio::{Attach, Command, Map, Unmap, MAP_F_READ, MAP_F_WRITE, MAX_BYTES};
+use iommu_inval_virtio::{Attach, Command, MAX_BYTES};
 use virtio_queue::desc::{split::Descriptor as SplitDescriptor, RawDescriptor};
 use virtio_queue::mock::MockSplitQueue;
 use virtio_queue::{Queue, QueueT};
@@ -42,21 +43,9 @@ fn bytes(c: impl Into<Command>) -> Vec<u8> {
 fn requests() -> Vec<Vec<u8>> {
     let mut v = Vec::new();
     for k in 0..u64::from(PAIRS) {
-        let s = 0x10_0000 + k * 0x1000;
-        v.push(bytes(Map {
-            domain: 1,
-            virt_start: s,
-            virt_end: s + 0xfff,
-            phys_start: 0x4000_0000 + k * 0x1000,
-            flags: MAP_F_READ | MAP_F_WRITE,
-            ..Map::default()
-        }));
-        v.push(bytes(Unmap {
-            domain: 1,
-            virt_start: s,
-            virt_end: s + 0xfff,
-            ..Unmap::default()
-        }));
+        let (map, unmap) = page_map_unmap(k);
+        v.push(bytes(map));
+        v.push(bytes(unmap));
     }
     v
 }

@@ -584,10 +584,11 @@ fn iommufd_checks(rep: &mut Report) {
 /// every 11 or so live mappings and gives it back when they go, a new
 /// domain gets its tables, the last DETACH frees them.
 fn virtio_checks(rep: &mut Report) {
+    use iommu_inval_bench::virtio::page_map_unmap;
     use iommu_inval_virtio::device::{DeviceConfig, NoMapper, VirtioIommuDevice};
     use iommu_inval_virtio::{
-        Attach, Command, Detach, Features, Invalidate, Map, Probe, Unmap, INVAL_F_PASID,
-        INVAL_G_VA, INV_T_IOTLB, MAP_F_READ, MAP_F_WRITE, MAX_BYTES,
+        Attach, Command, Detach, Features, Invalidate, Probe, INVAL_G_DOMAIN, INV_T_DEV_IOTLB,
+        INV_T_IOTLB, MAX_BYTES,
     };
     use virtio_queue::desc::{split::Descriptor as SplitDescriptor, RawDescriptor};
     use virtio_queue::mock::MockSplitQueue;
@@ -608,45 +609,17 @@ fn virtio_checks(rep: &mut Report) {
         }
         .into(),
     ];
-    let page = |k: u64| 0x10_0000 + k * 0x1000;
-    for k in 0..8 {
-        cmds.push(
-            Map {
-                domain: 1,
-                virt_start: page(k),
-                virt_end: page(k) + 0xfff,
-                phys_start: 0x4000_0000 + k * 0x1000,
-                flags: MAP_F_READ | MAP_F_WRITE,
-                ..Map::default()
-            }
-            .into(),
-        );
-    }
-    for k in 0..8 {
-        cmds.push(
-            Unmap {
-                domain: 1,
-                virt_start: page(k),
-                virt_end: page(k) + 0xfff,
-                ..Unmap::default()
-            }
-            .into(),
-        );
-    }
-    cmds.push(
-        Invalidate {
-            inv_gran: INVAL_G_VA,
-            inv_type: INV_T_IOTLB,
-            flags: INVAL_F_PASID,
-            domain: 1,
-            pasid: 5,
-            virt_start: 0x4000,
-            nr_pages: 2,
-            granule: 12,
-            ..Invalidate::default()
-        }
-        .into(),
-    );
+    // 8 pages mapped, then unmapped (a scatter-gather list of Linux's).
+    let (maps, unmaps): (Vec<Command>, Vec<Command>) = (0..8).map(page_map_unmap).unzip();
+    cmds.extend(maps);
+    cmds.extend(unmaps);
+    // The domain's IOTLB and its endpoints' device TLBs (one per endpoint).
+    cmds.push(Command::from(Invalidate {
+        inv_gran: INVAL_G_DOMAIN,
+        inv_type: INV_T_IOTLB | INV_T_DEV_IOTLB,
+        domain: 1,
+        ..Invalidate::default()
+    }));
     cmds.push(
         Detach {
             domain: 1,
