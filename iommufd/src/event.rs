@@ -8,7 +8,7 @@
 //! * vEVENTQ: a `read()` returns a sequence of `struct
 //!   iommufd_vevent_header` {flags, sequence}, each followed by the
 //!   queue type's payload ([`VeventqType`]), except a header with
-//!   [`IOMMU_VEVENTQ_FLAG_LOST_EVENTS`], which has none. [`VeventReader`]
+//!   `IOMMU_VEVENTQ_FLAG_LOST_EVENTS`, which has none. [`VeventReader`]
 //!   decodes the bytes and reports sequence gaps (the header: "If two
 //!   adjacent sequence indexes has a delta larger than 1, it means that
 //!   delta - 1 number of vEVENTs has lost"); sequences run 0..=INT_MAX and
@@ -33,19 +33,19 @@ use iommu_inval_core::{
 
 /// `IOMMU_VEVENTQ_FLAG_LOST_EVENTS` (`enum iommu_veventq_flag`): the vEVENTQ
 /// lost events; no payload follows this header.
-pub const IOMMU_VEVENTQ_FLAG_LOST_EVENTS: u32 = 1 << 0;
+const IOMMU_VEVENTQ_FLAG_LOST_EVENTS: u32 = 1 << 0;
 /// `IOMMU_PGFAULT_FLAGS_PASID_VALID`: `pasid` is valid.
-pub const IOMMU_PGFAULT_FLAGS_PASID_VALID: u32 = 1 << 0;
+const IOMMU_PGFAULT_FLAGS_PASID_VALID: u32 = 1 << 0;
 /// `IOMMU_PGFAULT_FLAGS_LAST_PAGE`: the last fault of its group.
-pub const IOMMU_PGFAULT_FLAGS_LAST_PAGE: u32 = 1 << 1;
+const IOMMU_PGFAULT_FLAGS_LAST_PAGE: u32 = 1 << 1;
 /// `IOMMU_PGFAULT_PERM_READ`.
-pub const IOMMU_PGFAULT_PERM_READ: u32 = 1 << 0;
+const IOMMU_PGFAULT_PERM_READ: u32 = 1 << 0;
 /// `IOMMU_PGFAULT_PERM_WRITE`.
-pub const IOMMU_PGFAULT_PERM_WRITE: u32 = 1 << 1;
+const IOMMU_PGFAULT_PERM_WRITE: u32 = 1 << 1;
 /// `IOMMU_PGFAULT_PERM_EXEC` (PCIe Execute Requested).
-pub const IOMMU_PGFAULT_PERM_EXEC: u32 = 1 << 2;
+const IOMMU_PGFAULT_PERM_EXEC: u32 = 1 << 2;
 /// `IOMMU_PGFAULT_PERM_PRIV` (PCIe Privileged Mode Requested).
-pub const IOMMU_PGFAULT_PERM_PRIV: u32 = 1 << 3;
+const IOMMU_PGFAULT_PERM_PRIV: u32 = 1 << 3;
 /// `IOMMUFD_PAGE_RESP_SUCCESS` (PCIe "Success").
 pub const IOMMUFD_PAGE_RESP_SUCCESS: u32 = 0;
 /// `IOMMUFD_PAGE_RESP_INVALID` (PCIe "Invalid Request"). There is no
@@ -59,7 +59,7 @@ const SEQUENCE_MAX: u32 = i32::MAX as u32;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[repr(C)]
 pub struct VeventHeader {
-    /// [`IOMMU_VEVENTQ_FLAG_LOST_EVENTS`] or 0.
+    /// `IOMMU_VEVENTQ_FLAG_LOST_EVENTS` (1) or 0.
     pub flags: u32,
     /// Index of the vEVENT, 0..=INT_MAX, then 0 again.
     pub sequence: u32,
@@ -115,18 +115,8 @@ pub enum VeventqType {
 }
 
 impl VeventqType {
-    /// The type of the uAPI value (`None` for DEFAULT, which is reserved,
-    /// and unknown values).
-    pub const fn from_uapi(v: u32) -> Option<Self> {
-        match v {
-            1 => Some(VeventqType::ArmSmmuv3),
-            2 => Some(VeventqType::Tegra241Cmdqv),
-            _ => None,
-        }
-    }
-
     /// The payload's size in bytes.
-    pub const fn payload_len(self) -> usize {
+    const fn payload_len(self) -> usize {
         match self {
             VeventqType::ArmSmmuv3 => 32,
             VeventqType::Tegra241Cmdqv => 16,
@@ -342,15 +332,15 @@ impl Iterator for Vevents<'_, '_> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[repr(C)]
 pub struct HwptPgfault {
-    /// `IOMMU_PGFAULT_FLAGS_*`.
+    /// `IOMMU_PGFAULT_FLAGS_*`: PASID_VALID (1), LAST_PAGE (2).
     pub flags: u32,
     /// The iommufd device object the fault came from.
     pub dev_id: u32,
-    /// PASID, valid with [`IOMMU_PGFAULT_FLAGS_PASID_VALID`].
+    /// PASID, valid with `IOMMU_PGFAULT_FLAGS_PASID_VALID`.
     pub pasid: u32,
     /// Page Request Group Index.
     pub grpid: u32,
-    /// `IOMMU_PGFAULT_PERM_*`.
+    /// `IOMMU_PGFAULT_PERM_*`: READ (1), WRITE (2), EXEC (4), PRIV (8).
     pub perm: u32,
     /// `__reserved`: 0.
     pub reserved: u32,
@@ -369,7 +359,7 @@ impl HwptPgfault {
     /// The record at the start of `b`, checked: a short buffer, a flag or
     /// permission bit the uAPI does not define, or a non-zero `__reserved`
     /// is an [`EventError`] (`offset` 0).
-    pub fn decode(b: &[u8]) -> Result<Self, EventError> {
+    fn decode(b: &[u8]) -> Result<Self, EventError> {
         if b.len() < Self::SIZE {
             return Err(EventError::Truncated {
                 offset: 0,
@@ -429,8 +419,10 @@ impl HwptPgfault {
         b
     }
 
-    /// The records of `buf`, the bytes one `read()` returned; a record's
-    /// error names its byte offset, and the iterator ends after it.
+    /// The records of `buf`, the bytes one `read()` returned, checked: a
+    /// short record, a flag or permission bit the uAPI does not define, or
+    /// a non-zero `__reserved` is an [`EventError`] naming its byte offset,
+    /// and the iterator ends after it.
     pub fn read(buf: &[u8]) -> impl Iterator<Item = Result<HwptPgfault, EventError>> + '_ {
         let mut at = 0;
         core::iter::from_fn(move || {
@@ -549,9 +541,8 @@ pub struct Answer {
 /// ```
 /// use iommu_inval_core::{IdentityContext, PageResponse, RespCode};
 /// use iommu_inval_iommufd::event::*;
-/// let f = HwptPgfault {
-///     flags: IOMMU_PGFAULT_FLAGS_LAST_PAGE, dev_id: 5, grpid: 3,
-///     perm: IOMMU_PGFAULT_PERM_READ, addr: 0x4000, cookie: 77, ..Default::default()
+/// let f = HwptPgfault { // LAST_PAGE, a read
+///     flags: 2, dev_id: 5, grpid: 3, perm: 1, addr: 0x4000, cookie: 77, ..Default::default()
 /// };
 /// let mut g = PgfaultGroups::<8>::new();
 /// let guest = g.forward(&f, &IdentityContext).unwrap(); // into the guest's PRI queue
@@ -609,11 +600,6 @@ impl<const N: usize> PgfaultGroups<N> {
             }
         })
     }
-
-    /// The number of outstanding groups.
-    pub fn outstanding(&self) -> usize {
-        self.0.outstanding()
-    }
 }
 
 #[cfg(test)]
@@ -646,8 +632,7 @@ mod tests {
         assert_eq!(size_of::<HwptPageResponse>(), 8);
         assert_eq!(offset_of!(HwptPageResponse, code), 4);
         assert_eq!(VeventqType::ArmSmmuv3.payload_len(), 32);
-        assert_eq!(VeventqType::from_uapi(2), Some(VeventqType::Tegra241Cmdqv));
-        assert_eq!(VeventqType::from_uapi(0), None);
+        assert_eq!(VeventqType::Tegra241Cmdqv.payload_len(), 16);
     }
 
     fn header(b: &mut Vec<u8>, flags: u32, seq: u32) {
@@ -822,9 +807,12 @@ mod tests {
             11,
         );
         assert_eq!(g.forward(&first, &vdev).map(|r| r.device), Ok(0x40));
-        assert_eq!(g.outstanding(), 0);
         g.forward(&last, &vdev).unwrap();
-        assert_eq!(g.outstanding(), 1);
+        // The last fault's group is outstanding: a second one is refused.
+        assert_eq!(
+            g.forward(&last, &vdev),
+            Err(ForwardError::Group(GroupError::AlreadyOutstanding))
+        );
         let mut other = last;
         other.dev_id = 8;
         assert_eq!(

@@ -202,6 +202,11 @@ impl Records {
     }
 }
 
+/// The record of `words` in queue `q` of `rec`, by name.
+pub fn decode(rec: &Records, q: Queue, words: &[u64]) -> Result<Decoded, DecodeError> {
+    (rec.decode)(q, words)
+}
+
 /// What to do with each record read.
 pub enum Action<'a> {
     /// Print its fields (and, in text, what it says).
