@@ -18,7 +18,7 @@
 //! that is not a record.
 
 use super::json::{error_json, field_json};
-use super::run::{Io, Loc, Source};
+use super::run::{no_input, Io, Loc, Source};
 use super::text::{format_words, parse_hex_line, strip_comment, LineReader};
 use iommu_inval::arm::Smmuv3;
 use iommu_inval::core::arch::EventArch;
@@ -270,14 +270,7 @@ fn for_each_record(
                         }
                         continue;
                     }
-                    io.complain(
-                        1,
-                        at,
-                        &format!(
-                            "the kernel dump of event {id:#04x} ends after {} of its {n} words",
-                            w.len()
-                        ),
-                    )?;
+                    cut_dump(io, at, id, w.len(), n)?;
                 }
                 let body = strip_comment(line).trim();
                 if body.is_empty() {
@@ -299,14 +292,7 @@ fn for_each_record(
                 }
             }
             if let Some((at, id, w)) = dump {
-                io.complain(
-                    1,
-                    at,
-                    &format!(
-                        "the kernel dump of event {id:#04x} ends after {} of its {n} words",
-                        w.len()
-                    ),
-                )?;
+                cut_dump(io, at, id, w.len(), n)?;
             }
             if skipped > 0 {
                 writeln!(io.err, "iommu-inval: {skipped} other log line(s) skipped")?;
@@ -349,14 +335,14 @@ fn for_each_record(
             }
         }
     }
-    if !seen && io.status.0 == 0 {
-        io.status.note(2);
-        writeln!(
-            io.err,
-            "iommu-inval: no input: give records as arguments, on stdin, or with --raw"
-        )?;
-    }
-    Ok(())
+    no_input(io, seen)
+}
+
+/// A kernel dump of event `id` that ended after `got` of its `n` words
+/// (exit status 1).
+fn cut_dump(io: &mut Io<'_>, at: Loc, id: u64, got: usize, n: usize) -> io::Result<()> {
+    let msg = format!("the kernel dump of event {id:#04x} ends after {got} of its {n} words");
+    io.complain(1, at, &msg)
 }
 
 /// Fill `buf` from `r` (short only at the end of the input).
@@ -486,7 +472,7 @@ pub fn run(
                 io.complain(1, loc, &msg)
             }
         };
-        let d = match (rec.decode)(q, w) {
+        let d = match decode(rec, q, w) {
             Ok(d) => d,
             Err(e) => {
                 let msg = format!("{} {}: {e}", rec.name(q), format_words(w));
