@@ -191,7 +191,10 @@ macro_rules! take {
 /// (§4.5.2). A macro, not a function: the decoder's code stays as written.
 macro_rules! take_not3 {
     ($t:ident, $w:expr, $f:ident, $bf:ident) => {{
-        if bits::$bf.get($w) == 3 {
+        // Both bits of the field set, tested on the word: the field is
+        // then read once, by the decoder (an extracted value compared here
+        // is shifted back in by an inlined encode).
+        if $w[usize::from(bits::$bf.word)] & bits::$bf.mask() == bits::$bf.mask() {
             return Err(invalid(bits::$bf.word, bits::$bf.mask(), stringify!($f)));
         }
         take!($t, $w)
