@@ -93,7 +93,9 @@
 #![deny(missing_docs)]
 
 mod cmd;
+pub mod event;
 mod features;
+pub mod ppr;
 
 pub use cmd::*;
 pub use features::Features;

@@ -95,33 +95,13 @@ pub enum ConfigError {
     PointerOutOfRange(u64),
 }
 
-/// One 128-bit event log entry, as the IOMMU would write it to the event log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct EventLogEntry(pub [u64; 2]);
-
-impl EventLogEntry {
-    /// ILLEGAL_COMMAND_ERROR: event code 5 in `w0[63:60]`, the physical
-    /// address of the command in `w1`; every other bit reserved (zero).
-    pub(crate) const fn illegal_command(cmd_addr: u64) -> Self {
-        EventLogEntry([(EVENT_ILLEGAL_COMMAND_ERROR as u64) << 60, cmd_addr])
-    }
-    /// COMMAND_HARDWARE_ERROR: event code 6 in `w0[63:60]`, `Type` in
-    /// `w0[58:57]`, the physical address of the failed access in `w1`.
-    pub(crate) const fn command_hardware(addr: u64, ty: u8) -> Self {
-        EventLogEntry([
-            ((EVENT_COMMAND_HARDWARE_ERROR as u64) << 60) | (((ty & 3) as u64) << 57),
-            addr,
-        ])
-    }
-    /// The event code (`w0[63:60]`).
-    pub const fn code(&self) -> u8 {
-        (self.0[0] >> 60) as u8
-    }
-    /// The address operand (`w1`).
-    pub const fn address(&self) -> u64 {
-        self.0[1]
-    }
-}
+/// One 128-bit event log entry, as the IOMMU writes it to the event log:
+/// a record of the event-log codec ([`crate::event`]), the one encoding of
+/// the layout. The entries the command buffer writes are
+/// ILLEGAL_COMMAND_ERROR (the command's address in `w1`),
+/// COMMAND_HARDWARE_ERROR (`type` in `w0[58:57]`, the failed access's
+/// address in `w1`) and IOTLB_INV_TIMEOUT (DeviceID, the command's address).
+pub type EventLogEntry = crate::event::EventRecord;
 
 /// A command buffer: base, size, head and tail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -219,17 +199,6 @@ pub const STATUS_COM_WAIT_INT: u32 = 1 << 2;
 /// IOMMU Status Register CmdBufRun (bit 4).
 pub const STATUS_CMD_BUF_RUN: u32 = 1 << 4;
 
-impl EventLogEntry {
-    /// IOTLB_INV_TIMEOUT: DeviceID in `w0[15:0]`, event code 7 in
-    /// `w0[63:60]`, the address of the command in `w1`.
-    pub(crate) const fn iotlb_inv_timeout(device_id: u16, cmd_addr: u64) -> Self {
-        EventLogEntry([
-            ((EVENT_IOTLB_INV_TIMEOUT as u64) << 60) | device_id as u64,
-            cmd_addr & !0xf,
-        ])
-    }
-}
-
 /// The guest's event log (Event Log Base Address 0010h: EventBase `[51:12]`,
 /// EventLen `[59:56]`; Event Log Head / Tail Pointer 2010h / 2018h,
 /// offsets in `[18:4]`).
@@ -281,7 +250,7 @@ impl EventLog {
         if next == self.head & (self.size() - 1) {
             return Ok(false);
         }
-        mem.write_words(self.base.wrapping_add(u64::from(self.tail)), &e.0)?;
+        mem.write_words(self.base.wrapping_add(u64::from(self.tail)), e.words())?;
         self.tail = next;
         Ok(true)
     }
@@ -369,17 +338,17 @@ impl CmdBufDevice {
         let at = self.command_address();
         match cause {
             FaultCause::Fetch(_) => (
-                EventLogEntry::command_hardware(at, HW_ERROR_TYPE_MASTER_ABORT),
+                crate::event::command_hardware(at, HW_ERROR_TYPE_MASTER_ABORT),
                 HwError::CommandHardware,
                 true,
             ),
             FaultCause::CompletionStore(e) => (
-                EventLogEntry::command_hardware(e.addr, HW_ERROR_TYPE_MASTER_ABORT),
+                crate::event::command_hardware(e.addr, HW_ERROR_TYPE_MASTER_ABORT),
                 HwError::CommandHardware,
                 true,
             ),
             FaultCause::BadPointer(t) => (
-                EventLogEntry::command_hardware(
+                crate::event::command_hardware(
                     self.buf.base().wrapping_add(*t & PTR_MASK),
                     HW_ERROR_TYPE_MASTER_ABORT,
                 ),
@@ -387,12 +356,12 @@ impl CmdBufDevice {
                 true,
             ),
             FaultCause::Backend(BackendError::DeviceTlbTimeout { device }) => (
-                EventLogEntry::iotlb_inv_timeout(*device as u16, at),
+                crate::event::iotlb_inv_timeout(*device as u16, at),
                 HwError::IotlbInvTimeout,
                 false,
             ),
             FaultCause::Decode(_) | FaultCause::Lift(_) | FaultCause::Backend(_) => (
-                EventLogEntry::illegal_command(at),
+                crate::event::illegal_command(at),
                 HwError::IllegalCommand,
                 true,
             ),

@@ -99,7 +99,9 @@
 #![deny(missing_docs)]
 
 mod cmd;
+pub mod fault;
 mod features;
+pub mod pq;
 
 pub use cmd::*;
 pub use features::Features;

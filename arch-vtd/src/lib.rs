@@ -77,7 +77,9 @@
 extern crate std;
 
 mod desc;
+pub mod fault;
 mod features;
+pub mod prq;
 
 pub use desc::{
     CcInv, Command, Descriptor, DevTlbInv, IecInv, InvWait, IotlbInv, PDevTlbInv, PIotlbInv,

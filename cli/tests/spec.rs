@@ -6,6 +6,9 @@
 //! flipped at a time), or from the field mask of the decoder's error for a
 //! value the architecture forbids.
 //!
+//! The record tables (VT-d, AMD-Vi and RISC-V fault, event and page
+//! request records) are read from the record formats' own tables.
+//!
 //! Regenerate after a codec change with
 //! `UPDATE_SPEC=1 cargo test -p iommu-inval-cli --test spec`.
 
@@ -15,6 +18,7 @@
 mod app;
 
 use app::text::parse_hex_line;
+use iommu_inval::core::record::RecordFormat;
 use iommu_inval::core::{ArchId, FieldError, FieldValue};
 use iommu_inval::{AnyCommand, Arch, ArchOps, NativeAny};
 use std::collections::BTreeMap;
@@ -309,14 +313,81 @@ fn table(a: ArchId) -> String {
     s
 }
 
-fn markers(a: ArchId) -> (String, String) {
+fn markers(name: &str) -> (String, String) {
     (
-        format!(
-            "<!-- generated table {}: do not edit (cli/tests/spec.rs) -->\n",
-            a.name()
-        ),
-        format!("<!-- end of table {} -->\n", a.name()),
+        format!("<!-- generated table {name}: do not edit (cli/tests/spec.rs) -->\n"),
+        format!("<!-- end of table {name} -->\n"),
     )
+}
+
+/// The table of a record format (issue 32: the records an IOMMU writes):
+/// one row per kind, the code its format's code bits hold and each field's
+/// ranges, lowest value bits first, read from the format's table.
+fn record_table<F: RecordFormat>() -> String {
+    let mut s = String::from("| code | kind | fields |\n|---|---|---|\n");
+    let (word, mask) = F::CODE;
+    for k in F::KINDS {
+        let code = match mask {
+            0 => "(none)".to_owned(),
+            m => format!(
+                "w{word}[{}:{}] = {:#x}",
+                63 - m.leading_zeros(),
+                m.trailing_zeros(),
+                k.code()
+            ),
+        };
+        let fields: Vec<String> = (0..k.fields().len())
+            .map(|i| {
+                let ranges: Vec<String> = k
+                    .ranges_of(i)
+                    .map(|(w, hi, lo)| match hi == lo {
+                        true => format!("w{w}[{hi}]"),
+                        false => format!("w{w}[{hi}:{lo}]"),
+                    })
+                    .collect();
+                format!("{} {}", k.fields()[i], ranges.join("+"))
+            })
+            .collect();
+        s.push_str(&format!(
+            "| {code} | {} | {} |\n",
+            k.name(),
+            fields.join(", ")
+        ));
+    }
+    s
+}
+
+/// The generated blocks of docs/SPEC.md: `(marker name, table)`, the
+/// command tables and then the record tables.
+fn generated_tables() -> Vec<(String, String)> {
+    use iommu_inval::{amd, riscv, vtd};
+    let mut t: Vec<(String, String)> = ring_arches()
+        .map(|a| (a.name().to_owned(), table(a)))
+        .collect();
+    t.extend(
+        [
+            (
+                "records-vtd-fault",
+                record_table::<vtd::fault::FaultFormat>(),
+            ),
+            ("records-vtd-prq", record_table::<vtd::prq::PageReqFormat>()),
+            (
+                "records-amd-event",
+                record_table::<amd::event::EventFormat>(),
+            ),
+            ("records-amd-ppr", record_table::<amd::ppr::PprFormat>()),
+            (
+                "records-riscv-fault",
+                record_table::<riscv::fault::FaultFormat>(),
+            ),
+            (
+                "records-riscv-pq",
+                record_table::<riscv::pq::PageRequestFormat>(),
+            ),
+        ]
+        .map(|(n, t)| (n.to_owned(), t)),
+    );
+    t
 }
 
 /// The architectures whose command tables docs/SPEC.md renders as bit
@@ -333,21 +404,20 @@ fn spec_tables_match_the_codecs() {
     let path = root().join("docs/SPEC.md");
     let mut doc = std::fs::read_to_string(&path).unwrap();
     let update = std::env::var_os("UPDATE_SPEC").is_some();
-    for a in ring_arches() {
-        let (start, end) = markers(a);
+    for (name, want) in generated_tables() {
+        let (start, end) = markers(&name);
         let i = doc
             .find(&start)
             .unwrap_or_else(|| panic!("no {start:?} in SPEC.md"))
             + start.len();
         let j = i + doc[i..].find(&end).unwrap_or_else(|| panic!("no {end:?}"));
-        let want = table(a);
         if update {
             doc.replace_range(i..j, &want);
         } else {
             assert_eq!(
                 doc[i..j],
                 want,
-                "docs/SPEC.md's {a} table drifted from the codec; regenerate with UPDATE_SPEC=1"
+                "docs/SPEC.md's {name} table drifted from the codec; regenerate with UPDATE_SPEC=1"
             );
         }
     }
@@ -383,7 +453,7 @@ fn tables_name_every_op_and_field_in_order() {
     let doc = std::fs::read_to_string(root().join("docs/SPEC.md")).unwrap();
     for a in ring_arches() {
         let arch = Arch::new(a);
-        let (start, end) = markers(a);
+        let (start, end) = markers(a.name());
         let i = doc.find(&start).unwrap() + start.len();
         let j = i + doc[i..].find(&end).unwrap();
         let rows: Vec<(&str, Vec<&str>)> = doc[i..j]

@@ -89,6 +89,7 @@ pub mod native;
 pub mod prelude;
 pub mod queue;
 pub mod range;
+pub mod record;
 pub mod ring;
 pub mod seed;
 pub mod sink;

@@ -51,6 +51,7 @@ pub mod caps;
 pub mod gen;
 pub mod iommufd;
 pub mod passthrough;
+pub mod records;
 pub mod vectors;
 
 /// One architecture as the oracles see it: the architecture

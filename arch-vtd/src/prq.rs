@@ -1,0 +1,124 @@
+//! The VT-d page request descriptor `page_req_dsc`: what the IOMMU writes
+//! to the page request queue for a PCIe Page Request (VT-d specification
+//! §7.4.1.1 "Page Request Descriptor"), 256 bits as four little-endian words.
+//!
+//! | bits | field |
+//! |---|---|
+//! | w0\[7:0\] | type: 0x01 |
+//! | w0\[8\] | `pasid_present` |
+//! | w0\[9\] | `priv_data_present` (w2, w3 hold private data) |
+//! | w0\[15:10\] | reserved |
+//! | w0\[31:16\] | `rid`: requester id |
+//! | w0\[51:32\] | `pasid` |
+//! | w0\[52\] | `exe_req`: execute requested |
+//! | w0\[53\] | `pm_req`: privilege mode requested |
+//! | w0\[63:54\] | reserved |
+//! | w1\[0\] | `rd_req` |
+//! | w1\[1\] | `wr_req` |
+//! | w1\[2\] | `lpig`: last page in group |
+//! | w1\[11:3\] | `prg_index` |
+//! | w1\[63:12\] | `address` (byte address) |
+//! | w2, w3 | `priv_data` |
+//!
+//! Sources: Linux `drivers/iommu/intel/prq.c` (`struct page_req_dsc`) and
+//! `iommu.h` (`decode_prq_descriptor`: bit 9 = private data present), QEMU
+//! `hw/i386/intel_iommu_internal.h` (`VTD_PRD_*`, type `VTD_PRD_TYPE` = 1).
+//! A stop marker is `lpig` = 1 with `rd_req` = `wr_req` = 0. Any type but 1
+//! is refused (`unknown_opcode`).
+
+use iommu_inval_core::record::Kind;
+use iommu_inval_core::{record_format, ArchId};
+
+record_format!(
+    /// The `page_req_dsc` layout ([`PageRequest`]).
+    PageReqFormat,
+    /// A VT-d page request descriptor (`page_req_dsc`).
+    ///
+    /// ```
+    /// use iommu_inval_vtd::prq::PageRequest;
+    /// use iommu_inval_core::NativeCommand;
+    /// // RID 0x0010, PASID 5 (pasid_present), read, last, PRG index 3, page 0x7000.
+    /// let r = PageRequest::decode(&[5 << 32 | 0x10 << 16 | 1 << 8 | 1, 0x7000 | 3 << 3 | 0b101, 0, 0]).unwrap();
+    /// assert_eq!((r.uint("rid"), r.uint("pasid"), r.uint("prg_index"), r.uint("address")), (Some(0x10), Some(5), Some(3), Some(0x7000)));
+    /// ```
+    PageRequest: ArchId::Vtd, crate::Features, 4, code = (0, 0xff),
+    // Type 0x01 (QEMU `VTD_PRD_TYPE`).
+    [Kind::new(
+        "page_req_dsc",
+        0x01,
+        &[
+            "pasid_present",
+            "priv_data_present",
+            "rid",
+            "pasid",
+            "exe_req",
+            "pm_req",
+            "rd_req",
+            "wr_req",
+            "lpig",
+            "prg_index",
+            "address",
+            "priv_data",
+        ],
+        &[
+            (0, 0, 8, 8, 0),
+            (1, 0, 9, 9, 0),
+            (2, 0, 31, 16, 0),
+            (3, 0, 51, 32, 0),
+            (4, 0, 52, 52, 0),
+            (5, 0, 53, 53, 0),
+            (6, 1, 0, 0, 0),
+            (7, 1, 1, 1, 0),
+            (8, 1, 2, 2, 0),
+            (9, 1, 11, 3, 0),
+            (10, 1, 63, 12, 12),
+            (11, 2, 63, 0, 0),
+            (11, 3, 63, 0, 0),
+        ],
+    )]
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iommu_inval_core::record::RecordFormat;
+    use iommu_inval_core::{ErrorKind, FieldValue, NativeCommand};
+
+    /// Bit positions (VT-d §7.4.1.1; Linux `struct page_req_dsc`: type:8,
+    /// pasid_present:1, (pdp), rsvd, rid:16, pasid:20, exe_req:1, pm_req:1 |
+    /// rd_req:1, wr_req:1, lpig:1, prg_index:9, addr:52 | priv_data[2]).
+    #[test]
+    fn page_req_dsc_bit_positions() {
+        let w = [
+            1 << 53 | 1 << 52 | 0xfedcb << 32 | 0xbeef << 16 | 1 << 9 | 1 << 8 | 1,
+            0xffff_ffff_ffff_f000 | 0x1ff << 3 | 0b111,
+            7,
+            9,
+        ];
+        let r = PageRequest::decode(&w).unwrap();
+        let want = [
+            1,
+            1,
+            0xbeef,
+            0xfedcb,
+            1,
+            1,
+            1,
+            1,
+            1,
+            0x1ff,
+            0xffff_ffff_ffff_f000,
+        ];
+        for (n, v) in PageReqFormat::KINDS[0].fields().iter().zip(want) {
+            assert_eq!(r.uint(n), Some(v), "{n}");
+        }
+        assert_eq!(r.get("priv_data"), Some(FieldValue::Pair([7, 9])));
+        // w0[15:10] and w0[63:54] are reserved; w1 and the private data have none.
+        for bit in [10u32, 15, 54, 63] {
+            let e = PageRequest::decode(&[1 | 1 << bit, 0, 0, 0]).unwrap_err();
+            assert_eq!((e.kind, e.mask), (ErrorKind::ReservedBits, 1 << bit));
+        }
+        let e = PageRequest::decode(&[2, 0, 0, 0]).unwrap_err();
+        assert_eq!((e.kind, e.mask), (ErrorKind::UnknownOpcode, 2));
+    }
+}
