@@ -94,8 +94,10 @@
 
 mod cmd;
 pub mod event;
+mod events;
 mod features;
 pub mod ppr;
+pub use events::EVENT_CODES;
 
 pub use cmd::*;
 pub use features::Features;

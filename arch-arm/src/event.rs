@@ -34,8 +34,8 @@ use crate::Smmuv3;
 use iommu_inval_core::arch::EventArch;
 use iommu_inval_core::event::RecordQueue;
 use iommu_inval_core::event::{
-    Access, ConfigReason, During, Event, Fault, FaultKind, FaultReason, NativeCode, Record,
-    Transaction, Translation,
+    fault_code, Access, ConfigReason, During, Event, Fault, FaultCodes, FaultKind, FaultReason,
+    NativeCode, Record, Transaction, Translation,
 };
 use iommu_inval_core::native::word;
 use iommu_inval_core::record::{CodeTable, Kind};
@@ -207,7 +207,7 @@ fn has(op: &str, name: &str) -> bool {
 
 /// The neutral meaning of each event number (IHI0070 §7.3): a translation
 /// fault's reason or a configuration fault's; the others have none.
-const MEANINGS: &[(u8, Result<FaultReason, ConfigReason>)] = &[
+const MEANINGS: FaultCodes = &[
     (0x01, Err(ConfigReason::Unsupported)),
     (0x02, Err(ConfigReason::BadDevice)),
     (0x03, Err(ConfigReason::DeviceEntryFetch)),
@@ -217,11 +217,11 @@ const MEANINGS: &[(u8, Result<FaultReason, ConfigReason>)] = &[
     (0x08, Err(ConfigReason::BadPasid)),
     (0x09, Err(ConfigReason::PasidEntryFetch)),
     (0x0a, Err(ConfigReason::PasidEntryInvalid)),
-    (0x0b, Ok(FaultReason::WalkAbort)),
-    (0x10, Ok(FaultReason::Translation)),
-    (0x11, Ok(FaultReason::AddressSize)),
-    (0x12, Ok(FaultReason::AccessFlag)),
-    (0x13, Ok(FaultReason::Permission)),
+    (0x0b, Ok((FaultReason::WalkAbort, Stages::empty()))),
+    (0x10, Ok((FaultReason::Translation, Stages::empty()))),
+    (0x11, Ok((FaultReason::AddressSize, Stages::empty()))),
+    (0x12, Ok((FaultReason::AccessFlag, Stages::empty()))),
+    (0x13, Ok((FaultReason::Permission, Stages::empty()))),
     // F_CFG_CONFLICT, F_VMS_FETCH: named by their number.
     (0x21, Err(ConfigReason::Other)),
     (0x25, Err(ConfigReason::Other)),
@@ -233,7 +233,7 @@ fn lift_event<C: Context + ?Sized>(r: &EventRecord, ctx: &C) -> Result<Event, Lo
     let op = r.op();
     let g = |n: &str| r.uint(n).unwrap_or(0);
     let code = (r.words().first().copied().unwrap_or(0) & 0xff) as u8;
-    let meaning = match MEANINGS.iter().find(|m| m.0 == code) {
+    let meaning = match MEANINGS.iter().find(|m| m.0 == u16::from(code)) {
         Some(m) => m.1,
         None if matches!(code, 0x05 | 0x20) => {
             return Err(LowerError::NoEquivalent(
@@ -254,7 +254,7 @@ fn lift_event<C: Context + ?Sized>(r: &EventRecord, ctx: &C) -> Result<Event, Lo
         has(op, "ssid").then_some(g("ssid") as u32)
     };
     let kind = match meaning {
-        Ok(reason) => {
+        Ok((reason, _)) => {
             let s2 = g("s2") != 0;
             FaultKind::Translation(Translation {
                 stage: if s2 { Stages::S2 } else { Stages::S1 },
@@ -300,23 +300,6 @@ fn lift_event<C: Context + ?Sized>(r: &EventRecord, ctx: &C) -> Result<Event, Lo
     }))
 }
 
-/// The event number of a fault: its neutral meaning's (a configuration
-/// fault `Other` keeps its native number when it is SMMUv3's).
-fn event_code(f: &Fault) -> Result<u8, LowerError> {
-    let meaning = match f.kind {
-        FaultKind::Translation(t) => Ok(t.reason),
-        FaultKind::Config(c) => Err(c),
-    };
-    let native = (f.native.arch == ArchId::Smmuv3).then_some(f.native.code);
-    MEANINGS
-        .iter()
-        .find(|m| {
-            m.1 == meaning && (meaning != Err(ConfigReason::Other) || native == Some(m.0.into()))
-        })
-        .map(|m| m.0)
-        .ok_or(LowerError::NoEquivalent("fault with no SMMUv3 event"))
-}
-
 /// The model → an event record (see [`EventArch`]): the fields every
 /// fault has (device, PASID, transaction, fetch address, the native
 /// detail when it is this event's own), then a translation fault's (S2,
@@ -328,10 +311,10 @@ fn lower_event(ev: &Event) -> Result<EventRecord, LowerError> {
             "lost records are EVENTQ_PROD.OVFLG, not a record",
         ));
     };
-    let code = event_code(f)?;
+    let code = fault_code(f, ArchId::Smmuv3, MEANINGS)?;
     let op = EventFormat::KINDS
         .iter()
-        .find(|k| k.code() == u64::from(code))
+        .find(|k| k.code() == u64::from(code) && code < 0xe0)
         .map_or("", |k| k.name());
     let (u, b) = (FieldValue::Uint, FieldValue::Bool);
     let mut v = [("", b(false)); 16];
@@ -367,7 +350,7 @@ fn lower_event(ev: &Event) -> Result<EventRecord, LowerError> {
         }
         put("fetch_addr", u(a));
     }
-    if f.native.arch == ArchId::Smmuv3 && f.native.code == u16::from(code) {
+    if f.native.arch == ArchId::Smmuv3 && f.native.code == code {
         let d = u64::from(f.native.detail);
         if has(op, "gpcf") || !has(op, "reason") || d >> 16 == 0 {
             put("reason", u(d & 0xffff));

@@ -99,9 +99,11 @@
 #![deny(missing_docs)]
 
 mod cmd;
+mod events;
 pub mod fault;
 mod features;
 pub mod pq;
+pub use events::CAUSES_MEANING;
 
 pub use cmd::*;
 pub use features::Features;

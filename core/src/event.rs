@@ -449,6 +449,47 @@ impl<const N: usize> PageRequestGroups<N> {
     }
 }
 
+/// The neutral meaning of a native fault code: a translation fault's
+/// reason and stage (no stage: the record says which), or a configuration
+/// fault's reason.
+pub type Meaning = Result<(FaultReason, Stages), ConfigReason>;
+
+/// An architecture's table of native fault codes and their meanings, the
+/// entry a lowering from another architecture writes first for each
+/// meaning (docs/EVENTS.md). A code the table does not list means
+/// [`ConfigReason::Other`].
+pub type FaultCodes = &'static [(u16, Meaning)];
+
+/// The meaning of native code `code` in `codes`.
+pub fn meaning(codes: FaultCodes, code: u16) -> Meaning {
+    codes
+        .iter()
+        .find(|m| m.0 == code)
+        .map_or(Err(ConfigReason::Other), |m| m.1)
+}
+
+/// The native code of `arch` that `f` lowers to: its own native code when
+/// `f` comes from `arch` and the code still means what `f` says, else the
+/// first code of `codes` with `f`'s meaning; [`ConfigReason::Other`] only
+/// through its own code. None: [`LowerError::NoEquivalent`](crate::LowerError).
+pub fn fault_code(f: &Fault, arch: ArchId, codes: FaultCodes) -> Result<u16, crate::LowerError> {
+    let fits = |m: Meaning| match (m, f.kind) {
+        (Ok((r, s)), FaultKind::Translation(t)) => r == t.reason && (s.is_empty() || s == t.stage),
+        (Err(c), FaultKind::Config(k)) => c == k,
+        _ => false,
+    };
+    if f.native.arch == arch && fits(meaning(codes, f.native.code)) {
+        return Ok(f.native.code);
+    }
+    codes
+        .iter()
+        .find(|m| m.1 != Err(ConfigReason::Other) && fits(m.1))
+        .map(|m| m.0)
+        .ok_or(crate::LowerError::NoEquivalent(
+            "fault with no code of the target architecture",
+        ))
+}
+
 /// What became of a record offered to a guest queue ([`RecordQueue::offer`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Delivery {

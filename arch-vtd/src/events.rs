@@ -1,0 +1,228 @@
+//! [`EventArch`] for VT-d: the fault record (FRCD_REG, [`FaultRecord`]) and
+//! the page request descriptor ([`PageRequest`], `page_req_dsc`) lifted to
+//! and lowered from the neutral [`Event`] (docs/EVENTS.md).
+//!
+//! A fault record's reason (FR) means what [`FAULT_CODES`] says (a
+//! translation fault's reason and stage: second-level for the legacy
+//! reasons and the `SM: ... second-level` ones, first-level for the
+//! others; or a configuration fault's reason); a reason it does not list is
+//! [`ConfigReason::Other`], kept by its code. The request type (T1, T2)
+//! is the access: write 00, page request 01 (neither read nor write), read
+//! 10, AtomicOp 11 (read and write) (VirtualBox `VTDREQTYPE`; Linux prints
+//! "DMA Read" for T1). The native detail keeps what the model has no place
+//! for: the address type AT (bits 1:0) and the PASID value of a record
+//! without PP (bits 21:2), so that a record lifted and lowered comes back
+//! exact. Interrupt-remapping faults and records with F clear do not lift.
+
+use crate::fault::FaultRecord;
+use crate::prq::PageRequest;
+use crate::Vtd;
+use iommu_inval_core::arch::EventArch;
+use iommu_inval_core::event::{
+    fault_code, meaning, Access, ConfigReason, During, Event, Fault, FaultCodes, FaultKind,
+    FaultReason, NativeCode, Record, Transaction, Translation,
+};
+use iommu_inval_core::record::PageRequestFields;
+use iommu_inval_core::{ArchId, Context, FieldValue, LowerError, NativeCommand, Stages};
+
+/// The meaning of each fault reason (VT-d §7.1.3 table, the descriptions
+/// Linux prints: docs/EVENTS.md), the first of each meaning the one a
+/// lowering from another architecture writes.
+pub const FAULT_CODES: FaultCodes = {
+    use ConfigReason::*;
+    use FaultReason::*;
+    const S1: Stages = Stages::S1;
+    const S2: Stages = Stages::S2;
+    &[
+        (0x71, Ok((Translation, S1))),
+        (0x07, Ok((Translation, S2))),
+        (0x85, Ok((Permission, S1))),
+        (0x05, Ok((Permission, S2))),
+        (0x80, Ok((AddressSize, S1))),
+        (0x04, Ok((AddressSize, S2))),
+        (0x70, Ok((WalkAbort, S1))),
+        (0x78, Ok((WalkAbort, S2))),
+        (0x90, Ok((AccessFlag, S1))),
+        (0x7c, Ok((AccessFlag, S2))),
+        (0x06, Ok((Permission, S2))),
+        (0x0c, Ok((Translation, S2))),
+        (0x72, Ok((Translation, S1))),
+        (0x73, Ok((WalkAbort, S1))),
+        (0x74, Ok((AddressSize, S1))),
+        (0x75, Ok((Permission, S1))),
+        (0x76, Ok((Permission, S1))),
+        (0x77, Ok((Permission, S1))),
+        (0x79, Ok((Permission, S2))),
+        (0x7a, Ok((Translation, S2))),
+        (0x7b, Ok((Translation, S2))),
+        (0x81, Ok((Permission, S1))),
+        (0x82, Ok((Permission, S1))),
+        (0x83, Ok((AddressSize, S1))),
+        (0x84, Ok((AddressSize, S2))),
+        (0x86, Ok((Permission, S1))),
+        (0x02, Err(DeviceEntryInvalid)),
+        (0x09, Err(DeviceEntryFetch)),
+        (0x0d, Err(TranslatedForbidden)),
+        (0x31, Err(Unsupported)),
+        (0x46, Err(BadPasid)),
+        (0x58, Err(PasidEntryFetch)),
+        (0x59, Err(PasidEntryInvalid)),
+        (0x01, Err(DeviceEntryInvalid)),
+        (0x03, Err(DeviceEntryInvalid)),
+        (0x08, Err(DeviceEntryFetch)),
+        (0x0a, Err(DeviceEntryInvalid)),
+        (0x0b, Err(DeviceEntryInvalid)),
+        (0x30, Err(DeviceEntryFetch)),
+        (0x32, Err(Unsupported)),
+        (0x38, Err(DeviceEntryFetch)),
+        (0x39, Err(DeviceEntryInvalid)),
+        (0x3a, Err(DeviceEntryInvalid)),
+        (0x40, Err(DeviceEntryFetch)),
+        (0x41, Err(DeviceEntryInvalid)),
+        (0x42, Err(DeviceEntryInvalid)),
+        (0x43, Err(DeviceEntryInvalid)),
+        (0x44, Err(TranslatedForbidden)),
+        (0x45, Err(BadPasid)),
+        (0x47, Err(Unsupported)),
+        (0x50, Err(PasidEntryFetch)),
+        (0x51, Err(PasidEntryInvalid)),
+        (0x52, Err(PasidEntryInvalid)),
+        (0x5a, Err(PasidEntryInvalid)),
+        (0x5b, Err(PasidEntryInvalid)),
+    ]
+};
+
+/// `page_req_dsc` as a page request (the response, page_grp_resp_dsc,
+/// carries the PASID and the private data of the request).
+const PAGE_REQUEST: PageRequestFields = PageRequestFields::new(
+    "page_req_dsc",
+    [
+        "rid",
+        "pasid_present",
+        "pasid",
+        "rd_req",
+        "wr_req",
+        "exe_req",
+        "pm_req",
+        "lpig",
+        "prg_index",
+        "address",
+    ],
+)
+.with_priv_data("priv_data_present", "priv_data");
+
+/// A fault record → the model.
+fn lift_fault<C: Context + ?Sized>(r: &FaultRecord, ctx: &C) -> Result<Event, LowerError> {
+    if r.op() != "dma_fault" || r.flag("f") != Some(true) {
+        return Err(LowerError::NoEquivalent(
+            "an interrupt-remapping fault, or a record with F clear",
+        ));
+    }
+    let g = |n: &str| r.uint(n).unwrap_or(0);
+    let device = ctx
+        .guest_device(g("sid") as u32)
+        .ok_or(LowerError::NoEquivalent("device not seen by the guest"))?;
+    let pp = g("pp") != 0;
+    let (t1, t2) = (g("t1") != 0, g("t2") != 0);
+    let kind = match meaning(FAULT_CODES, g("fr") as u16) {
+        Ok((reason, stage)) => FaultKind::Translation(Translation {
+            stage,
+            reason,
+            during: During::Input,
+            ipa: None,
+            stall: None,
+        }),
+        Err(c) => FaultKind::Config(c),
+    };
+    Ok(Event::Fault(Fault {
+        device,
+        pasid: pp.then_some(g("pv") as u32),
+        transaction: Some(Transaction {
+            addr: g("fi"),
+            access: Access {
+                read: t1,
+                write: t1 == t2,
+                exec: g("exe") != 0,
+                privileged: g("priv") != 0,
+            },
+        }),
+        kind,
+        fetch_addr: None,
+        native: NativeCode {
+            arch: ArchId::Vtd,
+            code: g("fr") as u16,
+            detail: (g("at") | if pp { 0 } else { g("pv") << 2 }) as u32,
+        },
+    }))
+}
+
+/// The model → a fault record: what FRCD cannot hold (no request address,
+/// an address not a page, a table walk, an IPA, a stall, a fetch address)
+/// is `NoEquivalent`.
+fn lower_fault(f: &Fault) -> Result<FaultRecord, LowerError> {
+    let fr = fault_code(f, ArchId::Vtd, FAULT_CODES)?;
+    if let FaultKind::Translation(t) = f.kind {
+        if t.during != During::Input || t.ipa.is_some() || t.stall.is_some() {
+            return Err(LowerError::NoEquivalent(
+                "a VT-d fault record has no table walk class, IPA or stall",
+            ));
+        }
+    }
+    let (Some(t), None) = (f.transaction, f.fetch_addr) else {
+        return Err(LowerError::NoEquivalent(
+            "a VT-d fault record names the request's page, and no fetch address",
+        ));
+    };
+    let detail = match f.native.arch {
+        ArchId::Vtd => u64::from(f.native.detail),
+        _ => 0,
+    };
+    if f.pasid.is_some() && detail >> 2 != 0 {
+        return Err(LowerError::NoEquivalent("two PASID values"));
+    }
+    let (u, b) = (FieldValue::Uint, FieldValue::Bool);
+    let a = t.access;
+    FaultRecord::lower(
+        "dma_fault",
+        &[
+            ("fi", u(t.addr)),
+            ("sid", u(f.device.into())),
+            ("t1", b(a.read)),
+            ("t2", b(a.read == a.write)),
+            ("priv", b(a.privileged)),
+            ("exe", b(a.exec)),
+            ("pp", b(f.pasid.is_some())),
+            ("fr", u(fr.into())),
+            ("pv", u(f.pasid.map_or(detail >> 2, u64::from))),
+            ("at", u(detail & 3)),
+            ("f", b(true)),
+        ],
+    )
+}
+
+impl EventArch for Vtd {
+    type EventRecord = FaultRecord;
+    type PageRequestRecord = PageRequest;
+
+    fn lift_record<C: Context + ?Sized>(
+        rec: &Record<FaultRecord, PageRequest>,
+        ctx: &C,
+    ) -> Result<Event, LowerError> {
+        match rec {
+            Record::Event(r) => lift_fault(r, ctx),
+            Record::PageRequest(r) => PAGE_REQUEST.lift(r, ctx).map(Event::PageRequest),
+        }
+    }
+    fn lower_record<C: Context + ?Sized>(
+        event: &Event,
+        _ctx: &C,
+    ) -> Result<Record<FaultRecord, PageRequest>, LowerError> {
+        match event {
+            Event::PageRequest(q) => PAGE_REQUEST.lower(q).map(Record::PageRequest),
+            Event::Fault(f) => lower_fault(f).map(Record::Event),
+            _ => Err(LowerError::NoEquivalent(
+                "lost records are FSTS.PFO / PRS.PRO, not a record",
+            )),
+        }
+    }
+}
