@@ -1,4 +1,4 @@
-//! [`EventArch`] for AMD-Vi: the event log entry ([`EventRecord`]) and the
+//! [`EventArch`](iommu_inval_core::arch::EventArch) for AMD-Vi: the event log entry ([`EventRecord`]) and the
 //! PPR log entry ([`PprRecord`]) lifted to and lowered from the neutral
 //! [`Event`] (docs/EVENTS.md).
 //!
@@ -19,42 +19,22 @@
 use crate::event::EventRecord;
 use crate::ppr::PprRecord;
 use crate::AmdVi;
-use iommu_inval_core::arch::EventArch;
 use iommu_inval_core::event::{
     fault_code, meaning, Access, ConfigReason, During, Event, Fault, FaultCodes, FaultKind,
-    FaultReason, NativeCode, Record, Transaction, Translation,
+    FaultReason, NativeCode, Transaction, Translation,
 };
-use iommu_inval_core::record::PageRequestFields;
+use iommu_inval_core::event_arch;
 use iommu_inval_core::{ArchId, Context, FieldValue, LowerError, NativeCommand, Stages};
 
 /// The event codes with a neutral meaning (the stage of a translation
 /// fault is GN's).
 pub const EVENT_CODES: FaultCodes = &[
-    (0x2, Ok((FaultReason::Translation, Stages::empty()))),
-    (0x2, Ok((FaultReason::Permission, Stages::empty()))),
-    (0x4, Ok((FaultReason::WalkAbort, Stages::empty()))),
-    (0x1, Err(ConfigReason::DeviceEntryInvalid)),
-    (0x3, Err(ConfigReason::DeviceEntryFetch)),
+    (Ok((FaultReason::Translation, Stages::empty())), &[0x2]),
+    (Ok((FaultReason::Permission, Stages::empty())), &[0x2]),
+    (Ok((FaultReason::WalkAbort, Stages::empty())), &[0x4]),
+    (Err(ConfigReason::DeviceEntryInvalid), &[0x1]),
+    (Err(ConfigReason::DeviceEntryFetch), &[0x3]),
 ];
-
-/// The PPR log entry as a page request: `tag` is the group index, US the
-/// inverse of privileged, GN the PASID's valid flag.
-const PAGE_REQUEST: PageRequestFields = PageRequestFields::new(
-    "PAGE_SERVICE_REQUEST",
-    [
-        "device_id",
-        "gn",
-        "pasid",
-        "read",
-        "write",
-        "exec",
-        "us",
-        "last",
-        "tag",
-        "address",
-    ],
-)
-.user_flag();
 
 /// The detail's fields `(name, bit, width)`.
 const DETAIL: [(&str, u32, u32); 5] = [
@@ -83,7 +63,7 @@ fn id_field(op: &str) -> &'static str {
 fn lift_event<C: Context + ?Sized>(r: &EventRecord, ctx: &C) -> Result<Event, LowerError> {
     let op = r.op();
     let code = r.words().first().map_or(0, |w| (w >> 60) as u16);
-    if !EVENT_CODES.iter().any(|m| m.0 == code) {
+    if !EVENT_CODES.iter().any(|m| m.1.contains(&code)) {
         return Err(LowerError::NoEquivalent(
             "an AMD-Vi event with no neutral meaning",
         ));
@@ -167,10 +147,7 @@ fn lower_event(f: &Fault) -> Result<EventRecord, LowerError> {
         }
         pe = t.reason == FaultReason::Permission;
     }
-    let detail = match f.native.arch {
-        ArchId::Amd => u64::from(f.native.detail),
-        _ => 0,
-    };
+    let detail = f.own_detail(ArchId::Amd);
     if f.pasid.is_some() && detail >> 8 != 0 {
         return Err(LowerError::NoEquivalent("a PASID and a domain id"));
     }
@@ -207,32 +184,7 @@ fn lower_event(f: &Fault) -> Result<EventRecord, LowerError> {
     EventRecord::lower(op, &v)
 }
 
-impl EventArch for AmdVi {
-    type EventRecord = EventRecord;
-    type PageRequestRecord = PprRecord;
+/// Why [`Event::Lost`] has no record.
+const LOST: &str = "lost records are Status.EventOverflow / PprOverflow, not a record";
 
-    fn lift_record<C: Context + ?Sized>(
-        rec: &Record<EventRecord, PprRecord>,
-        ctx: &C,
-    ) -> Result<Event, LowerError> {
-        match rec {
-            Record::Event(r) => lift_event(r, ctx),
-            Record::PageRequest(r) if r.flag("rz") == Some(true) => Err(LowerError::NoEquivalent(
-                "a PPR entry with RZ (a reserved bit of the request was set)",
-            )),
-            Record::PageRequest(r) => PAGE_REQUEST.lift(r, ctx).map(Event::PageRequest),
-        }
-    }
-    fn lower_record<C: Context + ?Sized>(
-        event: &Event,
-        _ctx: &C,
-    ) -> Result<Record<EventRecord, PprRecord>, LowerError> {
-        match event {
-            Event::PageRequest(q) => PAGE_REQUEST.lower(q).map(Record::PageRequest),
-            Event::Fault(f) => lower_event(f).map(Record::Event),
-            _ => Err(LowerError::NoEquivalent(
-                "lost records are Status.EventOverflow / PprOverflow, not a record",
-            )),
-        }
-    }
-}
+event_arch! { AmdVi, EventRecord, PprRecord, crate::ppr::FIELDS, lift_event, lower_event, LOST }

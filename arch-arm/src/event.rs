@@ -2,7 +2,7 @@
 //! 64-bit words, the event number in `w0[7:0]`; their codec on
 //! [`NativeCommand`](iommu_inval_core::NativeCommand) (op names = the spec's event names, `F_TRANSLATION`,
 //! `C_BAD_STE`, `E_PAGE_REQUEST`, ...) and their lift and lower
-//! ([`EventArch`] for [`Smmuv3`], with the PRI queue's records of
+//! ([`EventArch`](iommu_inval_core::arch::EventArch) for [`Smmuv3`], with the PRI queue's records of
 //! [`pri`](crate::pri)).
 //!
 //! Layout sources (docs/EVENTS.md): the IHI0070 §7.3 text and the figures
@@ -31,12 +31,12 @@
 
 use crate::pri::PriRecord;
 use crate::Smmuv3;
-use iommu_inval_core::arch::EventArch;
 use iommu_inval_core::event::RecordQueue;
 use iommu_inval_core::event::{
     fault_code, Access, ConfigReason, During, Event, Fault, FaultCodes, FaultKind, FaultReason,
-    NativeCode, Record, Transaction, Translation,
+    NativeCode, Transaction, Translation,
 };
+use iommu_inval_core::event_arch;
 use iommu_inval_core::native::word;
 use iommu_inval_core::record::{CodeTable, Kind};
 use iommu_inval_core::ring::Ring;
@@ -149,8 +149,8 @@ record_format!(
     EventFormat,
     /// One SMMUv3 event record (IHI0070 §7.3): read and build it by field
     /// name ([`NativeCommand`](iommu_inval_core::NativeCommand)) or through
-    /// the model ([`EventArch`]: [`Smmuv3::lift_record`](EventArch::lift_record)
-    /// / [`lower_record`](EventArch::lower_record)).
+    /// the model ([`EventArch`](iommu_inval_core::arch::EventArch): [`Smmuv3::lift_record`](iommu_inval_core::arch::EventArch::lift_record)
+    /// / [`lower_record`](iommu_inval_core::arch::EventArch::lower_record)).
     ///
     /// ```
     /// use iommu_inval_arm::EventRecord;
@@ -208,33 +208,31 @@ fn has(op: &str, name: &str) -> bool {
 /// The neutral meaning of each event number (IHI0070 §7.3): a translation
 /// fault's reason or a configuration fault's; the others have none.
 const MEANINGS: FaultCodes = &[
-    (0x01, Err(ConfigReason::Unsupported)),
-    (0x02, Err(ConfigReason::BadDevice)),
-    (0x03, Err(ConfigReason::DeviceEntryFetch)),
-    (0x04, Err(ConfigReason::DeviceEntryInvalid)),
-    (0x06, Err(ConfigReason::NoPasidDisabled)),
-    (0x07, Err(ConfigReason::TranslatedForbidden)),
-    (0x08, Err(ConfigReason::BadPasid)),
-    (0x09, Err(ConfigReason::PasidEntryFetch)),
-    (0x0a, Err(ConfigReason::PasidEntryInvalid)),
-    (0x0b, Ok((FaultReason::WalkAbort, Stages::empty()))),
-    (0x10, Ok((FaultReason::Translation, Stages::empty()))),
-    (0x11, Ok((FaultReason::AddressSize, Stages::empty()))),
-    (0x12, Ok((FaultReason::AccessFlag, Stages::empty()))),
-    (0x13, Ok((FaultReason::Permission, Stages::empty()))),
-    // F_CFG_CONFLICT, F_VMS_FETCH: named by their number.
-    (0x21, Err(ConfigReason::Other)),
-    (0x25, Err(ConfigReason::Other)),
+    (Err(ConfigReason::Unsupported), &[0x01]),
+    (Err(ConfigReason::BadDevice), &[0x02]),
+    (Err(ConfigReason::DeviceEntryFetch), &[0x03]),
+    (Err(ConfigReason::DeviceEntryInvalid), &[0x04]),
+    (Err(ConfigReason::NoPasidDisabled), &[0x06]),
+    (Err(ConfigReason::TranslatedForbidden), &[0x07]),
+    (Err(ConfigReason::BadPasid), &[0x08]),
+    (Err(ConfigReason::PasidEntryFetch), &[0x09]),
+    (Err(ConfigReason::PasidEntryInvalid), &[0x0a]),
+    (Ok((FaultReason::WalkAbort, Stages::empty())), &[0x0b]),
+    (Ok((FaultReason::Translation, Stages::empty())), &[0x10]),
+    (Ok((FaultReason::AddressSize, Stages::empty())), &[0x11]),
+    (Ok((FaultReason::AccessFlag, Stages::empty())), &[0x12]),
+    (Ok((FaultReason::Permission, Stages::empty())), &[0x13]),
+    (Err(ConfigReason::Other), &[0x21, 0x25]),
 ];
 
-/// A host event record → the model (see [`EventArch`]).
+/// A host event record → the model (see [`EventArch`](iommu_inval_core::arch::EventArch)).
 fn lift_event<C: Context + ?Sized>(r: &EventRecord, ctx: &C) -> Result<Event, LowerError> {
     use iommu_inval_core::NativeCommand;
     let op = r.op();
     let g = |n: &str| r.uint(n).unwrap_or(0);
     let code = (r.words().first().copied().unwrap_or(0) & 0xff) as u8;
-    let meaning = match MEANINGS.iter().find(|m| m.0 == u16::from(code)) {
-        Some(m) => m.1,
+    let meaning = match MEANINGS.iter().find(|m| m.1.contains(&code.into())) {
+        Some(m) => m.0,
         None if matches!(code, 0x05 | 0x20) => {
             return Err(LowerError::NoEquivalent(
                 "F_BAD_ATS_TREQ / F_TLB_CONFLICT: layout not verified, kept raw",
@@ -300,17 +298,12 @@ fn lift_event<C: Context + ?Sized>(r: &EventRecord, ctx: &C) -> Result<Event, Lo
     }))
 }
 
-/// The model → an event record (see [`EventArch`]): the fields every
+/// The model → an event record (see [`EventArch`](iommu_inval_core::arch::EventArch)): the fields every
 /// fault has (device, PASID, transaction, fetch address, the native
 /// detail when it is this event's own), then a translation fault's (S2,
 /// CLASS and TTRnW, the stall, the IPA).
-fn lower_event(ev: &Event) -> Result<EventRecord, LowerError> {
+fn lower_event(f: &Fault) -> Result<EventRecord, LowerError> {
     use iommu_inval_core::record::RecordFormat;
-    let Event::Fault(f) = ev else {
-        return Err(LowerError::NoEquivalent(
-            "lost records are EVENTQ_PROD.OVFLG, not a record",
-        ));
-    };
     let code = fault_code(f, ArchId::Smmuv3, MEANINGS)?;
     let op = EventFormat::KINDS
         .iter()
@@ -394,29 +387,10 @@ fn lower_event(ev: &Event) -> Result<EventRecord, LowerError> {
     EventRecord::lower(op, v.get(..n).unwrap_or(&v))
 }
 
-impl EventArch for Smmuv3 {
-    type EventRecord = EventRecord;
-    type PageRequestRecord = PriRecord;
+/// Why [`Event::Lost`] has no record.
+const LOST: &str = "lost records are EVENTQ_PROD.OVFLG, not a record";
 
-    fn lift_record<C: Context + ?Sized>(
-        rec: &Record<EventRecord, PriRecord>,
-        ctx: &C,
-    ) -> Result<Event, LowerError> {
-        match rec {
-            Record::Event(r) => lift_event(r, ctx),
-            Record::PageRequest(r) => crate::pri::FIELDS.lift(r, ctx).map(Event::PageRequest),
-        }
-    }
-    fn lower_record<C: Context + ?Sized>(
-        event: &Event,
-        _ctx: &C,
-    ) -> Result<Record<EventRecord, PriRecord>, LowerError> {
-        match event {
-            Event::PageRequest(q) => crate::pri::FIELDS.lower(q).map(Record::PageRequest),
-            _ => lower_event(event).map(Record::Event),
-        }
-    }
-}
+event_arch! { Smmuv3, EventRecord, PriRecord, crate::pri::FIELDS, lift_event, lower_event, LOST }
 
 /// A guest's SMMUv3 event queue (`GuestQueue<EventRecord>`) or PRI queue
 /// (`GuestQueue<PriRecord>`) as the VMM that produces into it sees its
@@ -533,22 +507,34 @@ pub fn arbitrary_event_words(u: &mut arbitrary::Unstructured<'_>) -> arbitrary::
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use iommu_inval_core::arch::EventArch;
+    use iommu_inval_core::event::Record;
     use iommu_inval_core::IdentityContext;
     use iommu_inval_core::NativeCommand;
 
+    /// A neutral event's lowering to an event record, through the contract.
+    fn lower_event(ev: &Event) -> Result<Record<EventRecord, PriRecord>, LowerError> {
+        Smmuv3::lower_record(ev, &IdentityContext)
+    }
+
     /// A test view of one field: `(word, lo, width)` and its name.
     #[derive(Clone, Copy)]
-    struct Bits(&'static str, usize, u32, u32);
+    pub(crate) struct Bits(
+        pub(crate) &'static str,
+        pub(crate) usize,
+        pub(crate) u32,
+        pub(crate) u32,
+    );
     impl Bits {
         fn mask(&self) -> u64 {
             word::mask(self.2 + self.3 - 1, self.2)
         }
-        fn get(&self, w: &[u64]) -> u64 {
+        pub(crate) fn get(&self, w: &[u64]) -> u64 {
             (w[self.1] & self.mask()) >> self.2
         }
-        fn put(&self, w: &mut [u64], v: u64) {
+        pub(crate) fn put(&self, w: &mut [u64], v: u64) {
             w[self.1] = (w[self.1] & !self.mask()) | ((v << self.2) & self.mask());
         }
     }

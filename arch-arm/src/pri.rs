@@ -81,21 +81,9 @@ mod tests {
     use iommu_inval_core::NativeCommand;
     use iommu_inval_core::{ErrorKind, FieldValue, IdentityContext, LowerError};
 
-    /// A test view of one field: `(word, lo, width)`.
-    struct Bits(usize, u32, u32);
-    impl Bits {
-        fn mask(&self) -> u64 {
-            word::mask(self.1 + self.2 - 1, self.1)
-        }
-        fn get(&self, w: &[u64]) -> u64 {
-            (w[self.0] & self.mask()) >> self.1
-        }
-        fn put(&self, w: &mut [u64], v: u64) {
-            w[self.0] = (w[self.0] & !self.mask()) | ((v << self.1) & self.mask());
-        }
-    }
-    const SSV: Bits = Bits(0, 63, 1);
-    const SSID: Bits = Bits(0, 32, 20);
+    use crate::event::tests::Bits;
+    const SSV: Bits = Bits("ssv", 0, 63, 1);
+    const SSID: Bits = Bits("ssid", 0, 32, 20);
     /// A test view of the entry's table: the bits it may set per word.
     struct Layout;
     impl Layout {

@@ -1,4 +1,4 @@
-//! [`EventArch`] for the RISC-V IOMMU: the fault-queue record
+//! [`EventArch`](iommu_inval_core::arch::EventArch) for the RISC-V IOMMU: the fault-queue record
 //! ([`FaultRecord`]) and the page-request-queue record ([`PageRequest`])
 //! lifted to and lowered from the neutral [`Event`] (docs/EVENTS.md).
 //!
@@ -19,12 +19,11 @@
 use crate::fault::FaultRecord;
 use crate::pq::PageRequest;
 use crate::RiscV;
-use iommu_inval_core::arch::EventArch;
 use iommu_inval_core::event::{
     fault_code, meaning, Access, ConfigReason, During, Event, Fault, FaultCodes, FaultKind,
-    FaultReason, NativeCode, Record, Transaction, Translation,
+    FaultReason, NativeCode, Transaction, Translation,
 };
-use iommu_inval_core::record::PageRequestFields;
+use iommu_inval_core::event_arch;
 use iommu_inval_core::{ArchId, Context, FieldValue, LowerError, Stages};
 
 /// The causes with a neutral meaning, the first of each meaning the one a
@@ -33,31 +32,15 @@ pub const CAUSES_MEANING: FaultCodes = {
     use ConfigReason::*;
     use FaultReason::Translation as T;
     &[
-        (13, Ok((T, Stages::S1))),
-        (21, Ok((T, Stages::S2))),
-        (12, Ok((T, Stages::S1))),
-        (15, Ok((T, Stages::S1))),
-        (20, Ok((T, Stages::S2))),
-        (23, Ok((T, Stages::S2))),
-        (257, Err(DeviceEntryFetch)),
-        (258, Err(DeviceEntryInvalid)),
-        (260, Err(Unsupported)),
-        (265, Err(PasidEntryFetch)),
-        (266, Err(PasidEntryInvalid)),
-        (259, Err(DeviceEntryInvalid)),
-        (267, Err(PasidEntryInvalid)),
-        (268, Err(DeviceEntryFetch)),
-        (269, Err(PasidEntryFetch)),
+        (Ok((T, Stages::S1)), &[13, 12, 15]),
+        (Ok((T, Stages::S2)), &[21, 20, 23]),
+        (Err(DeviceEntryFetch), &[257, 268]),
+        (Err(DeviceEntryInvalid), &[258, 259]),
+        (Err(Unsupported), &[260]),
+        (Err(PasidEntryFetch), &[265, 269]),
+        (Err(PasidEntryInvalid), &[266, 267]),
     ]
 };
-
-/// The page-request-queue record as a page request.
-const PAGE_REQUEST: PageRequestFields = PageRequestFields::new(
-    "page_request",
-    [
-        "did", "pv", "pid", "r", "w", "exec", "priv", "l", "prgi", "address",
-    ],
-);
 
 /// A fault-queue record → the model.
 fn lift_fault<C: Context + ?Sized>(r: &FaultRecord, ctx: &C) -> Result<Event, LowerError> {
@@ -125,10 +108,7 @@ fn lift_fault<C: Context + ?Sized>(r: &FaultRecord, ctx: &C) -> Result<Event, Lo
 /// `NoEquivalent`.
 fn lower_fault(f: &Fault) -> Result<FaultRecord, LowerError> {
     let cause = fault_code(f, ArchId::Riscv, CAUSES_MEANING)?;
-    let detail = match f.native.arch {
-        ArchId::Riscv => u64::from(f.native.detail),
-        _ => 0,
-    };
+    let detail = f.own_detail(ArchId::Riscv);
     if f.pasid.is_some() && detail >> 6 & 0xf_ffff != 0 {
         return Err(LowerError::NoEquivalent("two PASID values"));
     }
@@ -195,29 +175,7 @@ fn lower_fault(f: &Fault) -> Result<FaultRecord, LowerError> {
     )
 }
 
-impl EventArch for RiscV {
-    type EventRecord = FaultRecord;
-    type PageRequestRecord = PageRequest;
+/// Why [`Event::Lost`] has no record.
+const LOST: &str = "lost records are fqcsr.fqof / pqcsr.pqof, not a record";
 
-    fn lift_record<C: Context + ?Sized>(
-        rec: &Record<FaultRecord, PageRequest>,
-        ctx: &C,
-    ) -> Result<Event, LowerError> {
-        match rec {
-            Record::Event(r) => lift_fault(r, ctx),
-            Record::PageRequest(r) => PAGE_REQUEST.lift(r, ctx).map(Event::PageRequest),
-        }
-    }
-    fn lower_record<C: Context + ?Sized>(
-        event: &Event,
-        _ctx: &C,
-    ) -> Result<Record<FaultRecord, PageRequest>, LowerError> {
-        match event {
-            Event::PageRequest(q) => PAGE_REQUEST.lower(q).map(Record::PageRequest),
-            Event::Fault(f) => lower_fault(f).map(Record::Event),
-            _ => Err(LowerError::NoEquivalent(
-                "lost records are fqcsr.fqof / pqcsr.pqof, not a record",
-            )),
-        }
-    }
-}
+event_arch! { RiscV, FaultRecord, PageRequest, crate::pq::FIELDS, lift_fault, lower_fault, LOST }

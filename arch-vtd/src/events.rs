@@ -1,4 +1,4 @@
-//! [`EventArch`] for VT-d: the fault record (FRCD_REG, [`FaultRecord`]) and
+//! [`EventArch`](iommu_inval_core::arch::EventArch) for VT-d: the fault record (FRCD_REG, [`FaultRecord`]) and
 //! the page request descriptor ([`PageRequest`], `page_req_dsc`) lifted to
 //! and lowered from the neutral [`Event`] (docs/EVENTS.md).
 //!
@@ -17,12 +17,11 @@
 use crate::fault::FaultRecord;
 use crate::prq::PageRequest;
 use crate::Vtd;
-use iommu_inval_core::arch::EventArch;
 use iommu_inval_core::event::{
     fault_code, meaning, Access, ConfigReason, During, Event, Fault, FaultCodes, FaultKind,
-    FaultReason, NativeCode, Record, Transaction, Translation,
+    FaultReason, NativeCode, Transaction, Translation,
 };
-use iommu_inval_core::record::PageRequestFields;
+use iommu_inval_core::event_arch;
 use iommu_inval_core::{ArchId, Context, FieldValue, LowerError, NativeCommand, Stages};
 
 /// The meaning of each fault reason (VT-d §7.1.3 table, the descriptions
@@ -34,82 +33,31 @@ pub const FAULT_CODES: FaultCodes = {
     const S1: Stages = Stages::S1;
     const S2: Stages = Stages::S2;
     &[
-        (0x71, Ok((Translation, S1))),
-        (0x07, Ok((Translation, S2))),
-        (0x85, Ok((Permission, S1))),
-        (0x05, Ok((Permission, S2))),
-        (0x80, Ok((AddressSize, S1))),
-        (0x04, Ok((AddressSize, S2))),
-        (0x70, Ok((WalkAbort, S1))),
-        (0x78, Ok((WalkAbort, S2))),
-        (0x90, Ok((AccessFlag, S1))),
-        (0x7c, Ok((AccessFlag, S2))),
-        (0x06, Ok((Permission, S2))),
-        (0x0c, Ok((Translation, S2))),
-        (0x72, Ok((Translation, S1))),
-        (0x73, Ok((WalkAbort, S1))),
-        (0x74, Ok((AddressSize, S1))),
-        (0x75, Ok((Permission, S1))),
-        (0x76, Ok((Permission, S1))),
-        (0x77, Ok((Permission, S1))),
-        (0x79, Ok((Permission, S2))),
-        (0x7a, Ok((Translation, S2))),
-        (0x7b, Ok((Translation, S2))),
-        (0x81, Ok((Permission, S1))),
-        (0x82, Ok((Permission, S1))),
-        (0x83, Ok((AddressSize, S1))),
-        (0x84, Ok((AddressSize, S2))),
-        (0x86, Ok((Permission, S1))),
-        (0x02, Err(DeviceEntryInvalid)),
-        (0x09, Err(DeviceEntryFetch)),
-        (0x0d, Err(TranslatedForbidden)),
-        (0x31, Err(Unsupported)),
-        (0x46, Err(BadPasid)),
-        (0x58, Err(PasidEntryFetch)),
-        (0x59, Err(PasidEntryInvalid)),
-        (0x01, Err(DeviceEntryInvalid)),
-        (0x03, Err(DeviceEntryInvalid)),
-        (0x08, Err(DeviceEntryFetch)),
-        (0x0a, Err(DeviceEntryInvalid)),
-        (0x0b, Err(DeviceEntryInvalid)),
-        (0x30, Err(DeviceEntryFetch)),
-        (0x32, Err(Unsupported)),
-        (0x38, Err(DeviceEntryFetch)),
-        (0x39, Err(DeviceEntryInvalid)),
-        (0x3a, Err(DeviceEntryInvalid)),
-        (0x40, Err(DeviceEntryFetch)),
-        (0x41, Err(DeviceEntryInvalid)),
-        (0x42, Err(DeviceEntryInvalid)),
-        (0x43, Err(DeviceEntryInvalid)),
-        (0x44, Err(TranslatedForbidden)),
-        (0x45, Err(BadPasid)),
-        (0x47, Err(Unsupported)),
-        (0x50, Err(PasidEntryFetch)),
-        (0x51, Err(PasidEntryInvalid)),
-        (0x52, Err(PasidEntryInvalid)),
-        (0x5a, Err(PasidEntryInvalid)),
-        (0x5b, Err(PasidEntryInvalid)),
+        (Ok((Translation, S1)), &[0x71, 0x72]),
+        (Ok((Translation, S2)), &[0x07, 0x0c, 0x7a, 0x7b]),
+        (
+            Ok((Permission, S1)),
+            &[0x85, 0x75, 0x76, 0x77, 0x81, 0x82, 0x86],
+        ),
+        (Ok((Permission, S2)), &[0x05, 0x06, 0x79]),
+        (Ok((AddressSize, S1)), &[0x80, 0x74, 0x83]),
+        (Ok((AddressSize, S2)), &[0x04, 0x84]),
+        (Ok((WalkAbort, S1)), &[0x70, 0x73]),
+        (Ok((WalkAbort, S2)), &[0x78]),
+        (Ok((AccessFlag, S1)), &[0x90]),
+        (Ok((AccessFlag, S2)), &[0x7c]),
+        (
+            Err(DeviceEntryInvalid),
+            &[0x02, 0x01, 0x03, 0x0a, 0x0b, 0x39, 0x3a, 0x41, 0x42, 0x43],
+        ),
+        (Err(DeviceEntryFetch), &[0x09, 0x08, 0x30, 0x38, 0x40]),
+        (Err(TranslatedForbidden), &[0x0d, 0x44]),
+        (Err(Unsupported), &[0x31, 0x32, 0x47]),
+        (Err(BadPasid), &[0x46, 0x45]),
+        (Err(PasidEntryFetch), &[0x58, 0x50]),
+        (Err(PasidEntryInvalid), &[0x59, 0x51, 0x52, 0x5a, 0x5b]),
     ]
 };
-
-/// `page_req_dsc` as a page request (the response, page_grp_resp_dsc,
-/// carries the PASID and the private data of the request).
-const PAGE_REQUEST: PageRequestFields = PageRequestFields::new(
-    "page_req_dsc",
-    [
-        "rid",
-        "pasid_present",
-        "pasid",
-        "rd_req",
-        "wr_req",
-        "exe_req",
-        "pm_req",
-        "lpig",
-        "prg_index",
-        "address",
-    ],
-)
-.with_priv_data("priv_data_present", "priv_data");
 
 /// A fault record → the model.
 fn lift_fault<C: Context + ?Sized>(r: &FaultRecord, ctx: &C) -> Result<Event, LowerError> {
@@ -173,10 +121,7 @@ fn lower_fault(f: &Fault) -> Result<FaultRecord, LowerError> {
             "a VT-d fault record names the request's page, and no fetch address",
         ));
     };
-    let detail = match f.native.arch {
-        ArchId::Vtd => u64::from(f.native.detail),
-        _ => 0,
-    };
+    let detail = f.own_detail(ArchId::Vtd);
     if f.pasid.is_some() && detail >> 2 != 0 {
         return Err(LowerError::NoEquivalent("two PASID values"));
     }
@@ -200,29 +145,7 @@ fn lower_fault(f: &Fault) -> Result<FaultRecord, LowerError> {
     )
 }
 
-impl EventArch for Vtd {
-    type EventRecord = FaultRecord;
-    type PageRequestRecord = PageRequest;
+/// Why [`Event::Lost`] has no record.
+const LOST: &str = "lost records are FSTS.PFO / PRS.PRO, not a record";
 
-    fn lift_record<C: Context + ?Sized>(
-        rec: &Record<FaultRecord, PageRequest>,
-        ctx: &C,
-    ) -> Result<Event, LowerError> {
-        match rec {
-            Record::Event(r) => lift_fault(r, ctx),
-            Record::PageRequest(r) => PAGE_REQUEST.lift(r, ctx).map(Event::PageRequest),
-        }
-    }
-    fn lower_record<C: Context + ?Sized>(
-        event: &Event,
-        _ctx: &C,
-    ) -> Result<Record<FaultRecord, PageRequest>, LowerError> {
-        match event {
-            Event::PageRequest(q) => PAGE_REQUEST.lower(q).map(Record::PageRequest),
-            Event::Fault(f) => lower_fault(f).map(Record::Event),
-            _ => Err(LowerError::NoEquivalent(
-                "lost records are FSTS.PFO / PRS.PRO, not a record",
-            )),
-        }
-    }
-}
+event_arch! { Vtd, FaultRecord, PageRequest, crate::prq::FIELDS, lift_fault, lower_fault, LOST }

@@ -625,6 +625,7 @@ pub struct PageRequestFields {
     names: [&'static str; 10],
     user: bool,
     priv_data: Option<(&'static str, &'static str)>,
+    refused: Option<&'static str>,
 }
 
 impl PageRequestFields {
@@ -636,6 +637,15 @@ impl PageRequestFields {
             names,
             user: false,
             priv_data: None,
+            refused: None,
+        }
+    }
+    /// A record with flag `flag` set does not lift (`NoEquivalent`: AMD-Vi
+    /// PPR `RZ`, a reserved bit of the request was set).
+    pub const fn refusing(self, flag: &'static str) -> Self {
+        PageRequestFields {
+            refused: Some(flag),
+            ..self
         }
     }
     /// The privileged field is a user flag, 1 = not privileged (AMD-Vi PPR
@@ -661,6 +671,9 @@ impl PageRequestFields {
     ) -> Result<PageRequest, LowerError> {
         let [device, valid, pasid, read, write, exec, privileged, last, index, addr] = self.names;
         let g = |n: &str| r.uint(n).unwrap_or(0);
+        if let Some(flag) = self.refused.filter(|f| g(f) != 0) {
+            return Err(LowerError::NoEquivalent(flag));
+        }
         let pasid = (g(valid) != 0).then_some(g(pasid) as u32);
         let priv_data = match self.priv_data.map(|(p, d)| (r.flag(p), r.get(d))) {
             Some((Some(true), Some(FieldValue::Pair(d)))) => Some(d),
