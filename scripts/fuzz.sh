@@ -5,7 +5,9 @@
 #   FUZZ_TARGETS="decode_vtd convert" bash scripts/fuzz.sh 60   (a subset)
 #   bash scripts/fuzz.sh --long    (the deep campaign: 10^8 executions of
 #                                   every decode and queue target, 10^7 of
-#                                   the others; reports the time each took)
+#                                   the others, on every core (libFuzzer's
+#                                   fork mode, FUZZ_JOBS=N to choose);
+#                                   reports the time each took)
 #   FUZZ_KEEP=1 bash scripts/fuzz.sh 120   (a timed run that, like --long,
 #                                   keeps what it finds in fuzz/corpus-long
 #                                   for --coverage)
@@ -59,6 +61,8 @@ if command -v rustup >/dev/null 2>&1 && rustup toolchain list 2>/dev/null | grep
   toolchain="+nightly"
 fi
 flags=(-s none -a)
+jobs="${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}"
+case "$jobs" in ''|*[!0-9]*|0) jobs=1 ;; esac
 if [ "$long" -eq 1 ]; then
   echo "== cargo fuzz, toolchain ${toolchain:-default (stable)}, flags ${flags[*]}, long campaign (10^8 decode/queue, 10^7 others)"
 else
@@ -89,7 +93,10 @@ for t in $targets; do
   log="$scratch/$t.log"
   if [ "$long" -eq 1 ]; then
     budget="-runs=$(long_runs "$t")"
-    echo "== $t ($(long_runs "$t") executions)"
+    # Every core: fork mode runs that many child fuzzers on one shared
+    # corpus and stops when their executions add up to -runs.
+    [ "$jobs" -gt 1 ] && budget="$budget -fork=$jobs"
+    echo "== $t ($(long_runs "$t") executions, $jobs jobs)"
   else
     budget="-max_total_time=$secs"
     echo "== $t (${secs}s)"
@@ -102,6 +109,11 @@ for t in $targets; do
   took=$(( $(date +%s) - t0 ))
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$')
   rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$')
+  if [ -z "$execs" ]; then
+    # Fork mode: the parent's status lines, `#<executions>: cov: ... exec/s <n> ...`.
+    execs=$(grep -o '^#[0-9]*: cov' "$log" | tail -1 | grep -o '[0-9]*')
+    rate=$(grep -o 'exec/s [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$')
+  fi
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$')
   line=$(printf '%-18s execs %10s  execs/s %7s  cov %6s  %5ss' "$t" "${execs:-?}" "${rate:-?}" "${cov:-?}" "$took")
   if [ "$rc" -ne 0 ]; then

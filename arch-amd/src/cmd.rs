@@ -273,62 +273,39 @@ const DEFINED: [[u64; 2]; 16] = {
 /// opcode (all bits for an unknown one).
 const RESERVED: [[u64; 2]; 16] = word::reserved(&DEFINED);
 
-const OP_NAMES: [&str; 10] = [
-    "COMPLETION_WAIT",
-    "INVALIDATE_DEVTAB_ENTRY",
-    "INVALIDATE_IOMMU_PAGES",
-    "INVALIDATE_IOTLB_PAGES",
-    "INVALIDATE_INTERRUPT_TABLE",
-    "PREFETCH_IOMMU_PAGES",
-    "COMPLETE_PPR_REQUEST",
-    "INVALIDATE_IOMMU_ALL",
-    "INSERT_GUEST_EVENT",
-    "RESET_VMMIO",
-];
+/// Widest values of the named fields.
+const U8: u64 = 0xff;
+const U16: u64 = 0xffff;
+const P20: u64 = PASID_MAX as u64;
 
-const F_COMPLETION_WAIT: &[&str] = &["s", "i", "f", "store_address", "store_data"];
-const F_DEVICE: &[&str] = &["device_id"];
-const F_IOMMU_PAGES: &[&str] = &["pasid", "domain_id", "s", "pde", "gn", "address"];
-const F_IOTLB_PAGES: &[&str] = &[
-    "device_id",
-    "pasid",
-    "maxpend",
-    "queue_id",
-    "s",
-    "gn",
-    "type",
-    "address",
-];
-const F_PREFETCH: &[&str] = &["device_id", "pfcount", "pasid", "s", "gn", "inv", "address"];
-const F_PPR: &[&str] = &["device_id", "pasid", "gn", "tag", "status"];
-const F_NONE: &[&str] = &[];
-const F_INSERT_GUEST_EVENT: &[&str] = &["guest_id"];
-const F_RESET_VMMIO: &[&str] = &["guest_id", "all", "vcmd"];
-
-/// Every field name of the table, to name an unknown field statically.
-const ALL_FIELD_NAMES: &[&str] = &[
-    "s",
-    "i",
-    "f",
-    "store_address",
-    "store_data",
-    "device_id",
-    "pasid",
-    "domain_id",
-    "pde",
-    "gn",
-    "address",
-    "maxpend",
-    "queue_id",
-    "pfcount",
-    "inv",
-    "tag",
-    "status",
-    "guest_id",
-    "all",
-    "vcmd",
-    "type",
-];
+// The named-field table (docs/SPEC.md): op names, field names and widths.
+iommu_inval_core::op_table! {
+    Command;
+    "COMPLETION_WAIT" => CompletionWait(CompletionWait) {
+        s: bool, i: bool, f: bool, store_address: addr(STORE_ADDR_MASK), store_data: uint(u64::MAX)
+    },
+    "INVALIDATE_DEVTAB_ENTRY" => InvalidateDevtabEntry(InvalidateDevtabEntry) { device_id: uint(U16) },
+    "INVALIDATE_IOMMU_PAGES" => InvalidateIommuPages(InvalidateIommuPages) {
+        pasid: uint(P20), domain_id: uint(U16), s: bool, pde: bool, gn: bool, address: addr(ADDR_MASK)
+    },
+    "INVALIDATE_IOTLB_PAGES" => InvalidateIotlbPages(InvalidateIotlbPages) {
+        device_id: uint(U16), pasid: uint(P20), maxpend: uint(U8), queue_id: uint(U16), s: bool,
+        gn: bool, inv_type as "type": uint(0b11), address: addr(ADDR_MASK)
+    },
+    "INVALIDATE_INTERRUPT_TABLE" => InvalidateInterruptTable(InvalidateInterruptTable) {
+        device_id: uint(U16)
+    },
+    "PREFETCH_IOMMU_PAGES" => PrefetchIommuPages(PrefetchIommuPages) {
+        device_id: uint(U16), pfcount: uint(U8), pasid: uint(P20), s: bool, gn: bool, inv: bool,
+        address: addr(ADDR_MASK)
+    },
+    "COMPLETE_PPR_REQUEST" => CompletePprRequest(CompletePprRequest) {
+        device_id: uint(U16), pasid: uint(P20), gn: bool, tag: uint(0x1ff), status: uint(0xf)
+    },
+    "INVALIDATE_IOMMU_ALL" => InvalidateIommuAll(InvalidateIommuAll) {},
+    "INSERT_GUEST_EVENT" => InsertGuestEvent(InsertGuestEvent) { guest_id: uint(U16) },
+    "RESET_VMMIO" => ResetVmmio(ResetVmmio) { guest_id: uint(U16), all: bool, vcmd: bool },
+}
 
 /// The error of words [`Command::check_words`](iommu_inval_core::NativeCommand::check_words)'s fast test refused: the
 /// decoder's own.
@@ -498,65 +475,13 @@ impl Command {
     /// `tag`, 4-bit `status`, page addresses with the low 12 bits clear, a
     /// store address 8-byte aligned below 2^52.
     pub fn check(&self) -> Result<(), FieldError> {
-        let bad = |ok: bool, name: &'static str| {
-            if ok {
-                Ok(())
-            } else {
-                Err(FieldError::TooWide(name))
-            }
-        };
-        match *self {
-            Command::CompletionWait(c) => {
-                bad(c.store_address & !STORE_ADDR_MASK == 0, "store_address")
-            }
-            Command::InvalidateIommuPages(c) => {
-                bad(c.pasid <= PASID_MAX, "pasid")?;
-                bad(c.address & !ADDR_MASK == 0, "address")
-            }
-            Command::InvalidateIotlbPages(c) => {
-                bad(c.pasid <= PASID_MAX, "pasid")?;
-                bad(c.inv_type <= 0b11, "type")?;
-                bad(c.address & !ADDR_MASK == 0, "address")
-            }
-            Command::PrefetchIommuPages(c) => {
-                bad(c.pasid <= PASID_MAX, "pasid")?;
-                bad(c.address & !ADDR_MASK == 0, "address")
-            }
-            Command::CompletePprRequest(c) => {
-                bad(c.pasid <= PASID_MAX, "pasid")?;
-                bad(c.tag <= 0x1ff, "tag")?;
-                bad(c.status <= 0xf, "status")
-            }
-            Command::InvalidateDevtabEntry(_)
-            | Command::InvalidateInterruptTable(_)
-            | Command::InvalidateIommuAll(_)
-            | Command::InsertGuestEvent(_)
-            | Command::ResetVmmio(_) => Ok(()),
-        }
-    }
-
-    /// The op name, as in the table (`INVALIDATE_IOMMU_PAGES`, ...).
-    pub(crate) const fn name(&self) -> &'static str {
-        match self {
-            Command::CompletionWait(_) => "COMPLETION_WAIT",
-            Command::InvalidateDevtabEntry(_) => "INVALIDATE_DEVTAB_ENTRY",
-            Command::InvalidateIommuPages(_) => "INVALIDATE_IOMMU_PAGES",
-            Command::InvalidateIotlbPages(_) => "INVALIDATE_IOTLB_PAGES",
-            Command::InvalidateInterruptTable(_) => "INVALIDATE_INTERRUPT_TABLE",
-            Command::PrefetchIommuPages(_) => "PREFETCH_IOMMU_PAGES",
-            Command::CompletePprRequest(_) => "COMPLETE_PPR_REQUEST",
-            Command::InvalidateIommuAll(_) => "INVALIDATE_IOMMU_ALL",
-            Command::InsertGuestEvent(_) => "INSERT_GUEST_EVENT",
-            Command::ResetVmmio(_) => "RESET_VMMIO",
-        }
+        self.check_fields()
     }
 }
 
-use iommu_inval_core::native::__macro::{want_addr, want_bool, want_uint};
-
 iommu_inval_core::native_command! {
     Command: ArchId::Amd, crate::Features, |cmd, features| features.check(cmd);
-    op_names &OP_NAMES, op = name, encode = encode,
+    op_names OP_NAMES, op = name, encode = encode,
     from_fields = ALL_FIELD_NAMES, blank, set_field, Ok;
 
     /// Decode one command from its two words (`w0`, `w1`).
@@ -621,152 +546,12 @@ iommu_inval_core::native_command! {
     }
 
     fn for_each_field(&self, f: &mut dyn FnMut(&'static str, FieldValue)) {
-        use FieldValue::{Bool, Uint};
-        match *self {
-            Command::CompletionWait(c) => {
-                f("s", Bool(c.s));
-                f("i", Bool(c.i));
-                f("f", Bool(c.f));
-                f("store_address", Uint(c.store_address));
-                f("store_data", Uint(c.store_data));
-            }
-            Command::InvalidateDevtabEntry(c) => f("device_id", Uint(c.device_id.into())),
-            Command::InvalidateIommuPages(c) => {
-                f("pasid", Uint(c.pasid.into()));
-                f("domain_id", Uint(c.domain_id.into()));
-                f("s", Bool(c.s));
-                f("pde", Bool(c.pde));
-                f("gn", Bool(c.gn));
-                f("address", Uint(c.address));
-            }
-            Command::InvalidateIotlbPages(c) => {
-                f("device_id", Uint(c.device_id.into()));
-                f("pasid", Uint(c.pasid.into()));
-                f("maxpend", Uint(c.maxpend.into()));
-                f("queue_id", Uint(c.queue_id.into()));
-                f("s", Bool(c.s));
-                f("gn", Bool(c.gn));
-                f("type", Uint(c.inv_type.into()));
-                f("address", Uint(c.address));
-            }
-            Command::InvalidateInterruptTable(c) => f("device_id", Uint(c.device_id.into())),
-            Command::PrefetchIommuPages(c) => {
-                f("device_id", Uint(c.device_id.into()));
-                f("pfcount", Uint(c.pfcount.into()));
-                f("pasid", Uint(c.pasid.into()));
-                f("s", Bool(c.s));
-                f("gn", Bool(c.gn));
-                f("inv", Bool(c.inv));
-                f("address", Uint(c.address));
-            }
-            Command::CompletePprRequest(c) => {
-                f("device_id", Uint(c.device_id.into()));
-                f("pasid", Uint(c.pasid.into()));
-                f("gn", Bool(c.gn));
-                f("tag", Uint(c.tag.into()));
-                f("status", Uint(c.status.into()));
-            }
-            Command::InvalidateIommuAll(_) => {}
-            Command::InsertGuestEvent(c) => f("guest_id", Uint(c.guest_id.into())),
-            Command::ResetVmmio(c) => {
-                f("guest_id", Uint(c.guest_id.into()));
-                f("all", Bool(c.all));
-                f("vcmd", Bool(c.vcmd));
-            }
-        }
+        self.visit_fields(f)
     }
 
     fn field_names(op: &str) -> Option<&'static [&'static str]> {
-        Some(match op {
-            "COMPLETION_WAIT" => F_COMPLETION_WAIT,
-            "INVALIDATE_DEVTAB_ENTRY" | "INVALIDATE_INTERRUPT_TABLE" => F_DEVICE,
-            "INVALIDATE_IOMMU_PAGES" => F_IOMMU_PAGES,
-            "INVALIDATE_IOTLB_PAGES" => F_IOTLB_PAGES,
-            "PREFETCH_IOMMU_PAGES" => F_PREFETCH,
-            "COMPLETE_PPR_REQUEST" => F_PPR,
-            "INVALIDATE_IOMMU_ALL" => F_NONE,
-            "INSERT_GUEST_EVENT" => F_INSERT_GUEST_EVENT,
-            "RESET_VMMIO" => F_RESET_VMMIO,
-            _ => return None,
-        })
+        Command::names_of(op)
     }
-}
-
-/// The command of op `op` (a name of [`OP_NAMES`]) with every field 0 / false.
-fn blank(op: &str) -> Command {
-    match op {
-        "COMPLETION_WAIT" => Command::CompletionWait(CompletionWait::default()),
-        "INVALIDATE_DEVTAB_ENTRY" => Command::InvalidateDevtabEntry(Default::default()),
-        "INVALIDATE_IOMMU_PAGES" => Command::InvalidateIommuPages(Default::default()),
-        "INVALIDATE_IOTLB_PAGES" => Command::InvalidateIotlbPages(Default::default()),
-        "INVALIDATE_INTERRUPT_TABLE" => Command::InvalidateInterruptTable(Default::default()),
-        "PREFETCH_IOMMU_PAGES" => Command::PrefetchIommuPages(Default::default()),
-        "COMPLETE_PPR_REQUEST" => Command::CompletePprRequest(Default::default()),
-        "INSERT_GUEST_EVENT" => Command::InsertGuestEvent(Default::default()),
-        "RESET_VMMIO" => Command::ResetVmmio(Default::default()),
-        _ => Command::InvalidateIommuAll(InvalidateIommuAll),
-    }
-}
-
-/// Set field `n` (a name of the command's op) to `v`, checking its width.
-fn set_field(cmd: &mut Command, n: &'static str, v: FieldValue) -> Result<(), FieldError> {
-    const U8: u64 = 0xff;
-    const U16: u64 = 0xffff;
-    const P20: u64 = PASID_MAX as u64;
-    // Narrowing casts below are exact: each value was range-checked first.
-    match cmd {
-        Command::CompletionWait(c) => match n {
-            "s" => c.s = want_bool(n, v)?,
-            "i" => c.i = want_bool(n, v)?,
-            "f" => c.f = want_bool(n, v)?,
-            "store_address" => c.store_address = want_addr(n, v, STORE_ADDR_MASK)?,
-            _ => c.store_data = want_uint(n, v, u64::MAX)?,
-        },
-        Command::InvalidateDevtabEntry(c) => c.device_id = want_uint(n, v, U16)? as u16,
-        Command::InvalidateInterruptTable(c) => c.device_id = want_uint(n, v, U16)? as u16,
-        Command::InvalidateIommuPages(c) => match n {
-            "pasid" => c.pasid = want_uint(n, v, P20)? as u32,
-            "domain_id" => c.domain_id = want_uint(n, v, U16)? as u16,
-            "s" => c.s = want_bool(n, v)?,
-            "pde" => c.pde = want_bool(n, v)?,
-            "gn" => c.gn = want_bool(n, v)?,
-            _ => c.address = want_addr(n, v, ADDR_MASK)?,
-        },
-        Command::InvalidateIotlbPages(c) => match n {
-            "device_id" => c.device_id = want_uint(n, v, U16)? as u16,
-            "pasid" => c.pasid = want_uint(n, v, P20)? as u32,
-            "maxpend" => c.maxpend = want_uint(n, v, U8)? as u8,
-            "queue_id" => c.queue_id = want_uint(n, v, U16)? as u16,
-            "s" => c.s = want_bool(n, v)?,
-            "gn" => c.gn = want_bool(n, v)?,
-            "type" => c.inv_type = want_uint(n, v, 0b11)? as u8,
-            _ => c.address = want_addr(n, v, ADDR_MASK)?,
-        },
-        Command::PrefetchIommuPages(c) => match n {
-            "device_id" => c.device_id = want_uint(n, v, U16)? as u16,
-            "pfcount" => c.pfcount = want_uint(n, v, U8)? as u8,
-            "pasid" => c.pasid = want_uint(n, v, P20)? as u32,
-            "s" => c.s = want_bool(n, v)?,
-            "gn" => c.gn = want_bool(n, v)?,
-            "inv" => c.inv = want_bool(n, v)?,
-            _ => c.address = want_addr(n, v, ADDR_MASK)?,
-        },
-        Command::CompletePprRequest(c) => match n {
-            "device_id" => c.device_id = want_uint(n, v, U16)? as u16,
-            "pasid" => c.pasid = want_uint(n, v, P20)? as u32,
-            "gn" => c.gn = want_bool(n, v)?,
-            "tag" => c.tag = want_uint(n, v, 0x1ff)? as u16,
-            _ => c.status = want_uint(n, v, 0xf)? as u8,
-        },
-        Command::InvalidateIommuAll(_) => return Err(FieldError::UnknownField(n)),
-        Command::InsertGuestEvent(c) => c.guest_id = want_uint(n, v, U16)? as u16,
-        Command::ResetVmmio(c) => match n {
-            "guest_id" => c.guest_id = want_uint(n, v, U16)? as u16,
-            "all" => c.all = want_bool(n, v)?,
-            _ => c.vcmd = want_bool(n, v)?,
-        },
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -29,9 +29,9 @@ use iommu_inval_core::{ArchId, Context, FieldValue, LowerError, NativeCommand, S
 /// The event codes with a neutral meaning (the stage of a translation
 /// fault is GN's).
 pub const EVENT_CODES: FaultCodes = &[
-    (Ok((FaultReason::Translation, Stages::empty())), &[0x2]),
-    (Ok((FaultReason::Permission, Stages::empty())), &[0x2]),
-    (Ok((FaultReason::WalkAbort, Stages::empty())), &[0x4]),
+    (Ok((FaultReason::Translation, None)), &[0x2]),
+    (Ok((FaultReason::Permission, None)), &[0x2]),
+    (Ok((FaultReason::WalkAbort, None)), &[0x4]),
     (Err(ConfigReason::DeviceEntryInvalid), &[0x1]),
     (Err(ConfigReason::DeviceEntryFetch), &[0x3]),
 ];

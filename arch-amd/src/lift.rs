@@ -19,6 +19,7 @@
 //! [`ALL_PAGES_ADDRESS`](crate::ALL_PAGES_ADDRESS) meaning every address
 //! (AMD #48882 §2.4.3, §2.4.4).
 
+use iommu_inval_core::Flags;
 use crate::cmd::*;
 use iommu_inval_core::lift::{self, Emit};
 use iommu_inval_core::model::*;

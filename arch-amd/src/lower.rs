@@ -29,14 +29,14 @@
 //! device-TLB invalidation whose devices cannot be enumerated (or number more
 //! than `max_cmds`) is refused with `NoEquivalent` rather than under-done.
 
+use iommu_inval_core::Flags;
 use crate::cmd::*;
 use crate::features::Features;
-use iommu_inval_core::lower::{InvalJob, 
-    ats_devices, dropped, is_inverted, lacking, one_tag, plan_napot, tag_shared, Budget, DeviceSet,
-    Emitter, ListedPasids, Lowering, NapotPlan,
+use iommu_inval_core::lower::{
+    ats_devices, dropped, is_inverted, lacking, prg_response_code, one_tag, tag_shared, Budget, DeviceSet, Emitter,
+    InvalJob, ListedPasids, Lowering, RangePlan,
 };
 use iommu_inval_core::model::*;
-use iommu_inval_core::range::{ats_encode_block, AlignedBlocks};
 use iommu_inval_core::{ArchId, Context, LowerError, Sink};
 
 /// The most commands `Arch::lower` emits for one op within `budget`: the
@@ -62,77 +62,20 @@ pub(crate) fn lacks(f: &Features) -> Caches {
 type Host<'a> = iommu_inval_core::lower::Host<'a, Features>;
 type Job<'a, C> = InvalJob<'a, crate::AmdVi, C>;
 
-/// How an address range is sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum PagePlan {
-    /// One command with this (`address`, `s`).
-    Single {
-        /// Encoded address.
-        address: u64,
-        /// Size bit.
-        s: bool,
-    },
-    /// One command per block.
-    Blocks(AlignedBlocks),
-}
-
-/// A [`PagePlan`] with its command count and what it widens.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RangePlan {
-    /// The encoding.
-    pub(crate) plan: PagePlan,
-    /// Number of commands.
-    pub(crate) count: usize,
-    /// `RANGE` when the commands cover more than asked, plus `CAP` when the
-    /// split was over `cap` and fell back to the single block.
-    pub(crate) widened: Widened,
-}
-
-impl RangePlan {
-    /// Call `f(address, s)` for each command of the plan.
-    pub(crate) fn for_each(
-        &self,
-        mut f: impl FnMut(u64, bool) -> Result<(), LowerError>,
-    ) -> Result<(), LowerError> {
-        match &self.plan {
-            PagePlan::Single { address, s } => f(*address, *s),
-            PagePlan::Blocks(it) => {
-                for b in it.clone() {
-                    let (a, s) = ats_encode_block(b);
-                    f(a, s)?;
-                }
-                Ok(())
-            }
-        }
-    }
-}
-
-/// Plan the `s`-bit commands for `r` under the [`NAPOT_SPLIT_FACTOR`](iommu_inval_core::lower::NAPOT_SPLIT_FACTOR) rule
-/// ([`plan_napot`]), with at most `cap` commands; every address is the
-/// all-pages address.
-pub(crate) fn plan_range(r: &AddrRange, cap: usize) -> RangePlan {
-    let (plan, count, widened) = plan_napot(r, cap);
-    let plan = match plan {
-        NapotPlan::All => PagePlan::Single {
-            address: ALL_PAGES_ADDRESS,
-            s: true,
-        },
-        NapotPlan::Single(b) => {
-            let (address, s) = ats_encode_block(b);
-            PagePlan::Single { address, s }
-        }
-        NapotPlan::Blocks(it) => PagePlan::Blocks(it),
-    };
-    RangePlan {
-        plan,
-        count,
-        widened,
-    }
-}
-
 /// The largest AMD-Vi DeviceID: requester ids wider than 16 bits have no
 /// device behind an AMD-Vi, and no command can name them.
 const DEVICE_ID_MAX: u32 = 0xffff;
+
+/// The DeviceID bound of INVALIDATE_IOTLB_PAGES and why a device-TLB
+/// invalidation it cannot send is refused ([`ats_devices`]).
+const ATS_IDS: (u32, [&str; 2]) = (
+    DEVICE_ID_MAX,
+    [
+        "device-TLB invalidation of devices the context cannot enumerate: \
+         AMD-Vi has no all-device INVALIDATE_IOTLB_PAGES",
+        "device-TLB invalidation of a requester id wider than the 16-bit AMD-Vi DeviceID",
+    ],
+);
 
 /// Call `f` with each device of `devs` as a DeviceID; nothing when the set
 /// is not enumerable or holds an id wider than 16 bits.
@@ -190,6 +133,14 @@ impl Lowering for crate::AmdVi {
     // COMPLETION_WAIT has no page-request drain (VT-d pd); dropping it
     // would let the caller believe in-flight page requests were drained.
     iommu_inval_core::refusals!(barrier = "COMPLETION_WAIT", event, drain; lacks = "AMD-Vi", stall);
+    // AMD-Vi has no secure regime: secure IOTLB and configuration entries
+    // do not exist, and device TLBs (ATS) and interrupt remapping serve
+    // non-secure requests only (PCIe ATS has no secure translation;
+    // IHI0070 §3.9 for the model's convention). Nothing to remove.
+    const NO_SECURE: Option<&'static str> = Some(
+        "AMD-Vi has no secure regime (no secure IOTLB, configuration, device TLB or interrupt entries)",
+    );
+    const REFUSES_INVERTED: bool = true;
 
     fn lower_prefetch(
         p: &Prefetch,
@@ -244,17 +195,12 @@ impl Lowering for crate::AmdVi {
                 "guest page response on a host without guest translation (EFR.GTSup)",
             ));
         }
-        let status = match r.code {
-            RespCode::Success => 0x0,
-            RespCode::Invalid => 0x1,
-            RespCode::Failure => 0xf,
-        };
         Ok(Command::CompletePprRequest(CompletePprRequest {
             device_id,
             pasid,
             gn,
             tag: r.prg_index,
-            status,
+            status: prg_response_code(r.code),
         }))
     }
 }
@@ -283,7 +229,7 @@ fn lower_prefetch(
         Some(_) => return drop("PASID not supported by the host"),
     };
     // A hint: one command, the smallest s-bit block covering the range.
-    let plan = plan_range(&range, 1);
+    let plan = RangePlan::napot(&range, 1);
     let mut o = Outcome {
         widened: plan.widened - Widened::CAP,
         ..Outcome::default()
@@ -362,16 +308,6 @@ fn iommu_all_widening(i: &Inval) -> Widened {
 pub(crate) fn lower_inval<C: Context + ?Sized>(
     (i, caps, ctx, out): Job<'_, C>,
 ) -> Result<Outcome, LowerError> {
-    if is_inverted(&i.range) {
-        return Err(LowerError::Invalid("range with first > last"));
-    }
-    if i.regime.is_secure() {
-        // AMD-Vi has no secure regime: secure IOTLB and configuration entries
-        // do not exist, and device TLBs (ATS) and interrupt remapping serve
-        // non-secure requests only (PCIe ATS has no secure translation;
-        // IHI0070 §3.9 for the model's convention). Nothing to remove.
-        return Ok(dropped("AMD-Vi has no secure regime (no secure IOTLB, configuration, device TLB or interrupt entries)"));
-    }
     let mut dropped_part = None;
     let cap = caps.cap;
     let config = i.caches.intersects(Caches::CONFIG);
@@ -493,22 +429,7 @@ pub(crate) fn lower_inval<C: Context + ?Sized>(
     let mut dev_plan = None;
     let mut dev_gn = None;
     if dev_tlb {
-        if !caps.f.ats {
-            dropped_part = Some("host without ATS: no device TLBs");
-        } else {
-            ats_devs = ats_devices(
-                &devs,
-                ctx,
-                DEVICE_ID_MAX,
-                cap,
-                "device-TLB invalidation of devices the context cannot enumerate: \
-                 AMD-Vi has no all-device INVALIDATE_IOTLB_PAGES",
-                "device-TLB invalidation of a requester id wider than the 16-bit AMD-Vi DeviceID",
-            )?;
-            if ats_devs < devs.count() {
-                dropped_part = Some("devices without ATS have no device TLB");
-            }
-        }
+        ats_devs = ats_devices(&devs, ctx, caps.f.ats, cap, ATS_IDS, &mut dropped_part)?;
         // No ATS device reached (an empty domain, ATS disabled): nothing is
         // emitted, so nothing is widened.
         if ats_devs > 0 {
@@ -527,7 +448,7 @@ pub(crate) fn lower_inval<C: Context + ?Sized>(
                 // gn = 0 reaches every PASID (an ATS request without PASID prefix).
                 widened |= Widened::PASID;
             }
-            let p = plan_range(&i.range, cap / ats_devs.max(1));
+            let p = RangePlan::napot(&i.range, cap / ats_devs.max(1));
             widened |= p.widened;
             dev_plan = Some(p);
         }
@@ -566,7 +487,7 @@ pub(crate) fn lower_inval<C: Context + ?Sized>(
         if iotlb {
             e.fence_now()?;
             let stages_n = usize::from(s1) + usize::from(s2);
-            let tlb_plan = plan_range(&i.range, cap / stages_n.max(1));
+            let tlb_plan = RangePlan::napot(&i.range, cap / stages_n.max(1));
             if s2 || s1_pasid.is_some() {
                 widened |= tlb_plan.widened;
             }
@@ -589,7 +510,7 @@ pub(crate) fn lower_inval<C: Context + ?Sized>(
             if let (true, Some(l)) = (s1, listed) {
                 // Every PASID of the domain: each listed one and GCR3
                 // entry 0 (requests without PASID), within the stage's share.
-                let plan = plan_range(&i.range, s1_budget / l.count());
+                let plan = RangePlan::napot(&i.range, s1_budget / l.count());
                 widened |= plan.widened;
                 l.for_each(ctx, &mut |p| each(&plan, true, p))?;
             }
@@ -624,9 +545,7 @@ pub(crate) fn lower_inval<C: Context + ?Sized>(
             })
         })?;
     }
-    e.widen(widened);
-    e.set_dropped(dropped_part);
-    Ok(e.outcome())
+    Ok(e.finish(widened, dropped_part))
 }
 
 #[cfg(test)]
@@ -639,26 +558,34 @@ mod tests {
         AddrRange::new(a, size).unwrap()
     }
 
-    fn single(address: u64, s: bool) -> PagePlan {
-        PagePlan::Single { address, s }
+    /// The one command of a one-command plan: its `(address, s)`.
+    fn single(p: &RangePlan) -> (u64, bool) {
+        assert_eq!(p.count(), 1);
+        let mut got = None;
+        p.for_each(|a, s| {
+            assert!(got.replace((a, s)).is_none());
+            Ok(())
+        })
+        .unwrap();
+        got.unwrap()
     }
 
     #[test]
     fn range_rule_split_factor_two() {
         assert_eq!(NAPOT_SPLIT_FACTOR, 2);
         // 12 KiB at 0x1000: the covering block is 16 KiB at 0 (≤ 2 × 12 KiB): one command.
-        let p = plan_range(&span(0x1000, 0x3000), 16);
-        assert_eq!(p.plan, single(0x1000, true));
+        let p = RangePlan::napot(&span(0x1000, 0x3000), 16);
+        assert_eq!(single(&p), (0x1000, true));
         assert_eq!(p.widened, Widened::RANGE);
         // Exactly double (8 KiB at 0x1000 → 16 KiB block at 0): one command, widened.
-        let p = plan_range(&span(0x1000, 0x2000), 16);
+        let p = RangePlan::napot(&span(0x1000, 0x2000), 16);
         assert_eq!(
-            (p.plan, p.count, p.widened),
-            (single(0x1000, true), 1, Widened::RANGE)
+            (single(&p), p.count(), p.widened),
+            ((0x1000, true), 1, Widened::RANGE)
         );
         // More than double (8 KiB at 0x3000 → 32 KiB block): two exact single pages.
-        let p = plan_range(&span(0x3000, 0x2000), 16);
-        assert_eq!((p.count, p.widened), (2, Widened::empty()));
+        let p = RangePlan::napot(&span(0x3000, 0x2000), 16);
+        assert_eq!((p.count(), p.widened), (2, Widened::empty()));
         let (mut got, mut n) = ([(0u64, true); 2], 0);
         p.for_each(|a, s| {
             got[n] = (a, s);
@@ -668,27 +595,28 @@ mod tests {
         .unwrap();
         assert_eq!((n, got), (2, [(0x3000, false), (0x4000, false)]));
         // Over the cap: the single covering block, reported with CAP.
-        let p = plan_range(&span(0x3000, 0x2000), 1);
-        assert_eq!(p.plan, single(0x3000, true)); // 32 KiB at 0: bits 12,13 set, 14 clear
+        let p = RangePlan::napot(&span(0x3000, 0x2000), 1);
+        assert_eq!(single(&p), (0x3000, true)); // 32 KiB at 0: bits 12,13 set, 14 clear
         assert_eq!(p.widened, Widened::RANGE | Widened::CAP);
         // An aligned block is one exact command; an unaligned byte range widens to pages.
-        let p = plan_range(&span(0x20_0000, 0x20_0000), 16);
+        let p = RangePlan::napot(&span(0x20_0000, 0x20_0000), 16);
         assert_eq!(
-            (p.plan, p.widened),
-            (single(0x2f_f000, true), Widened::empty())
+            (single(&p), p.widened),
+            ((0x2f_f000, true), Widened::empty())
         );
-        let p = plan_range(&span(0x1800, 0x10), 16);
-        assert_eq!((p.plan, p.widened), (single(0x1000, false), Widened::RANGE));
+        let p = RangePlan::napot(&span(0x1800, 0x10), 16);
+        assert_eq!((single(&p), p.widened), ((0x1000, false), Widened::RANGE));
         // Everything, and a range straddling 2^63: the all-pages address.
         assert_eq!(
-            plan_range(&AddrRange::All, 1).plan,
-            single(ALL_PAGES_ADDRESS, true)
+            single(&RangePlan::napot(&AddrRange::All, 1)),
+            (ALL_PAGES_ADDRESS, true)
         );
-        let p = plan_range(
+        let p = RangePlan::napot(
             &AddrRange::inclusive((1 << 63) - 0x1000, (1 << 63) + 0xfff).unwrap(),
             1,
         );
-        assert_eq!(p.plan, single(ALL_PAGES_ADDRESS, true));
+        assert_eq!(single(&p), (ALL_PAGES_ADDRESS, true));
         assert!(p.widened.contains(Widened::RANGE));
     }
+
 }

@@ -33,7 +33,7 @@
 //! let mut bytes = vec![0u8; 4096];
 //! bytes[7] = 0x80;                    // w0 of entry 0: opcode 8
 //! bytes[16 + 7] = 0x10;               // w0 of entry 1: opcode 1
-//! let mem = SliceMemory { base: 0x10000, bytes: &bytes };
+//! let mem = SliceMemory::new(0x10000, &bytes);
 //! let mut q = CmdBufDevice::from_registers(0x0800_0000_0001_0000, 0, 0x20).unwrap();
 //! let mut seen = Vec::new();
 //! let p = q.consume(&mem, |c| seen.push((c.address, c.command.op())));
@@ -42,27 +42,22 @@
 //! assert_eq!(q.head_register(), 0x20);
 //! ```
 
+use iommu_inval_core::Flags;
 use crate::cmd::Command;
-use iommu_inval_core::device::{
-    BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
-};
-use iommu_inval_core::ring::Ring;
-use iommu_inval_core::NativeCommand;
-use iommu_inval_core::{Barrier, DecodeError, MemError, QueueMemory};
+use iommu_inval_core::arch::prelude::*;
 
 iommu_inval_core::arch_error! {
     /// The architected error an AMD-Vi IOMMU raises for a command-buffer
-    /// fault: the event it logs (#48882 §2.5, "Event Logging").
+    /// fault: the event it logs (#48882 §2.5, "Event Logging"), whose
+    /// entry (`EventLogEntry`, with its code) the fault writes to the log.
     pub enum HwError {
         /// ILLEGAL_COMMAND_ERROR (event code 5).
-        IllegalCommand = "ILLEGAL_COMMAND_ERROR" => EVENT_ILLEGAL_COMMAND_ERROR,
+        IllegalCommand = "ILLEGAL_COMMAND_ERROR",
         /// COMMAND_HARDWARE_ERROR (event code 6): fetch or store abort.
-        CommandHardware = "COMMAND_HARDWARE_ERROR" => EVENT_COMMAND_HARDWARE_ERROR,
+        CommandHardware = "COMMAND_HARDWARE_ERROR",
         /// IOTLB_INV_TIMEOUT (event code 7).
-        IotlbInvTimeout = "IOTLB_INV_TIMEOUT" => EVENT_IOTLB_INV_TIMEOUT,
+        IotlbInvTimeout = "IOTLB_INV_TIMEOUT",
     }
-    /// The event code.
-    pub const fn event_code -> u8;
 }
 
 /// Bytes per command-buffer entry.
@@ -174,7 +169,7 @@ impl CmdBuf {
     /// The ring CmdBufBaseAddr describes: 2^ComLen 16-byte entries, no
     /// wrap bit (head = tail is empty).
     pub(crate) const fn ring(&self) -> Ring {
-        Ring::new(self.base, self.com_len, 2, false)
+        Ring::new(self.base, self.com_len, 2, false, false)
     }
     /// The guest wrote CmdBufTailPtr.
     pub(crate) fn set_tail(&mut self, tail_reg: u64) -> Result<(), ConfigError> {

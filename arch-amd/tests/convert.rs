@@ -6,6 +6,7 @@ use iommu_inval_core::arch::Target;
 use iommu_inval_core::context::Topology;
 use iommu_inval_core::footprint::{Footprint, Relation};
 use iommu_inval_core::model::*;
+use iommu_inval_core::Flags;
 use iommu_inval_core::{Context, IdentityContext, LowerError};
 
 fn lift1<C: Context>(w: [u64; 2], ctx: &C) -> (Vec<Op>, Outcome) {

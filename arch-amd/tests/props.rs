@@ -7,6 +7,7 @@ use iommu_inval_core::arch::Target;
 use iommu_inval_core::context::Topology;
 use iommu_inval_core::footprint::Footprint;
 use iommu_inval_core::model::*;
+use iommu_inval_core::Flags;
 use iommu_inval_core::{Context, ErrorKind, FieldValue, IdentityContext, LowerError};
 use proptest::prelude::*;
 

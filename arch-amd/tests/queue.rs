@@ -61,7 +61,7 @@ impl Walker {
     /// (checked as the registers are, by `from_registers`) and not written.
     fn set_tail(&mut self, tail: u64) -> Result<(), ConfigError> {
         let r = self.0.ring();
-        let base = r.base | u64::from(r.log2_entries) << 56;
+        let base = r.slot_addr(0) | u64::from(r.entries().trailing_zeros()) << 56;
         CmdBufDevice::from_registers(base, self.0.head_register(), tail)?;
         self.0.doorbell(tail);
         Ok(())
@@ -115,7 +115,10 @@ fn registers() {
     let q =
         CmdBufDevice::from_registers(0x0800_0000_0004_0fff, 0x10, 0xffff_ffff_fff8_0030).unwrap();
     let r = q.ring();
-    assert_eq!((r.base, r.entries(), r.size_bytes()), (BASE, 256, 4096));
+    assert_eq!(
+        (r.slot_addr(0), r.entries(), r.size_bytes()),
+        (BASE, 256, 4096)
+    );
     assert_eq!(
         (q.head_register(), q.tail_register(), q.pending()),
         (0x10, 0x30, 2)
@@ -135,10 +138,7 @@ fn registers() {
 #[test]
 fn wraps_from_the_last_entry_to_the_first() {
     let bytes = image(&[(254, DTE), (255, WAIT), (0, ALL), (1, DTE)]);
-    let mem = SliceMemory {
-        base: BASE,
-        bytes: &bytes,
-    };
+    let mem = SliceMemory::new(BASE, &bytes);
     let mut q = Walker::new(BASE, 8, 254 * 16, 2 * 16).unwrap();
     assert_eq!(q.pending(), 4);
     let mut seen = Vec::new();
@@ -166,13 +166,7 @@ fn stops_at_the_first_illegal_command() {
     let mut q = Walker::new(BASE, 8, 254 * 16, 2 * 16).unwrap();
     let mut n = 0;
     let err = q
-        .process(
-            &SliceMemory {
-                base: BASE,
-                bytes: &bytes,
-            },
-            |_, _| n += 1,
-        )
+        .process(&SliceMemory::new(BASE, &bytes), |_, _| n += 1)
         .unwrap_err();
     assert_eq!(n, 2);
     assert_eq!(q.head_register(), 0, "head points at the illegal command");
@@ -194,27 +188,15 @@ fn stops_at_the_first_illegal_command() {
     );
     // Retrying without a fix stops again at the same place.
     assert_eq!(
-        q.process(
-            &SliceMemory {
-                base: BASE,
-                bytes: &bytes
-            },
-            |_, _| ()
-        )
-        .unwrap_err(),
+        q.process(&SliceMemory::new(BASE, &bytes), |_, _| ())
+            .unwrap_err(),
         err
     );
     // The guest fixes the command: processing resumes at head.
     bytes[..16].copy_from_slice(&image(&[(0, DTE)])[..16]);
     let mut seen = Vec::new();
     assert_eq!(
-        q.process(
-            &SliceMemory {
-                base: BASE,
-                bytes: &bytes
-            },
-            |a, _| seen.push(a)
-        ),
+        q.process(&SliceMemory::new(BASE, &bytes), |a, _| seen.push(a)),
         Ok(2)
     );
     assert_eq!(seen, [BASE, BASE + 0x10]);
@@ -225,13 +207,7 @@ fn unknown_opcode_stops_too() {
     let bytes = image(&[(0, [0xb000_0000_0000_0000, 0])]);
     let mut q = Walker::new(BASE, 8, 0, 16).unwrap();
     let err = q
-        .process(
-            &SliceMemory {
-                base: BASE,
-                bytes: &bytes,
-            },
-            |_, _| (),
-        )
+        .process(&SliceMemory::new(BASE, &bytes), |_, _| ())
         .unwrap_err();
     assert!(matches!(err.cause, StopCause::Illegal(e) if e.kind == ErrorKind::UnknownOpcode));
     assert_eq!(q.head_register(), 0);
@@ -241,10 +217,7 @@ fn unknown_opcode_stops_too() {
 fn fetch_failure_is_a_command_hardware_error() {
     // Only the first 32 bytes of the buffer are backed.
     let bytes = image(&[(0, ALL), (1, ALL)]);
-    let mem = SliceMemory {
-        base: BASE,
-        bytes: &bytes[..32],
-    };
+    let mem = SliceMemory::new(BASE, &bytes[..32]);
     let mut q = Walker::new(BASE, 8, 0, 3 * 16).unwrap();
     let err = q.process(&mem, |_, _| ()).unwrap_err();
     assert_eq!(q.head_register(), 0x20);
@@ -257,10 +230,7 @@ fn fetch_failure_is_a_command_hardware_error() {
 #[test]
 fn next_command_and_set_tail() {
     let bytes = image(&[(0, WAIT), (1, DTE)]);
-    let mem = SliceMemory {
-        base: BASE,
-        bytes: &bytes,
-    };
+    let mem = SliceMemory::new(BASE, &bytes);
     let mut q = Walker::new(BASE, 8, 0, 0).unwrap();
     assert!(q.next_command(&mem).is_none());
     q.set_tail(0x10).unwrap();

@@ -9,6 +9,7 @@ use iommu_inval_core::arch::Arch;
 use iommu_inval_core::arch::Target;
 use iommu_inval_core::context::Topology;
 use iommu_inval_core::footprint::Footprint;
+use iommu_inval_core::Flags;
 use iommu_inval_core::{Context, IdentityContext, LowerError};
 use proptest::prelude::*;
 

@@ -217,11 +217,11 @@ const MEANINGS: FaultCodes = &[
     (Err(ConfigReason::BadPasid), &[0x08]),
     (Err(ConfigReason::PasidEntryFetch), &[0x09]),
     (Err(ConfigReason::PasidEntryInvalid), &[0x0a]),
-    (Ok((FaultReason::WalkAbort, Stages::empty())), &[0x0b]),
-    (Ok((FaultReason::Translation, Stages::empty())), &[0x10]),
-    (Ok((FaultReason::AddressSize, Stages::empty())), &[0x11]),
-    (Ok((FaultReason::AccessFlag, Stages::empty())), &[0x12]),
-    (Ok((FaultReason::Permission, Stages::empty())), &[0x13]),
+    (Ok((FaultReason::WalkAbort, None)), &[0x0b]),
+    (Ok((FaultReason::Translation, None)), &[0x10]),
+    (Ok((FaultReason::AddressSize, None)), &[0x11]),
+    (Ok((FaultReason::AccessFlag, None)), &[0x12]),
+    (Ok((FaultReason::Permission, None)), &[0x13]),
     (Err(ConfigReason::Other), &[0x21, 0x25]),
 ];
 
@@ -456,7 +456,13 @@ iommu_inval_core::ring_regs!(
 /// The ring of a queue BASE register with slots of `words` words.
 fn queue_ring(base: u64, words: u8) -> Ring {
     let log2 = (base & 0x1f) as u8;
-    Ring::new(base & word::mask(55, 5), log2.min(MAX_QS), words, true)
+    Ring::new(
+        base & word::mask(55, 5),
+        log2.min(MAX_QS),
+        words,
+        true,
+        false,
+    )
 }
 
 /// `impl RecordQueue` for the event queue (`discard` = false) and the PRI
@@ -511,6 +517,7 @@ pub(crate) mod tests {
     use super::*;
     use iommu_inval_core::arch::EventArch;
     use iommu_inval_core::event::Record;
+    use iommu_inval_core::Flags;
     use iommu_inval_core::IdentityContext;
     use iommu_inval_core::NativeCommand;
 

@@ -206,7 +206,7 @@ impl Features {
             | Command::CfgiSte(_)
             | Command::CfgiSteRange(_)
             | Command::CfgiAll(_)
-            | Command::TlbiNsnhAll(_)
+            | Command::TlbiNsnhAll
             | Command::CmdSync(_) => self.gates(&[]),
             Command::CfgiCd(_)
             | Command::CfgiCdAll(_)
@@ -215,8 +215,8 @@ impl Features {
             | Command::TlbiNhVa(_)
             | Command::TlbiNhVaa(_) => self.gates(&[S1]),
             Command::CfgiVmsPidm(_) => self.gates(&[Mpam]),
-            Command::TlbiEl3All(_) | Command::TlbiEl3Va(_) => self.gates(&[S1, Secure, NoRme]),
-            Command::TlbiEl2All(_)
+            Command::TlbiEl3All | Command::TlbiEl3Va(_) => self.gates(&[S1, Secure, NoRme]),
+            Command::TlbiEl2All
             | Command::TlbiEl2Asid(_)
             | Command::TlbiEl2Va(_)
             | Command::TlbiEl2Vaa(_) => self.gates(&[S1, Hyp]),
@@ -224,13 +224,13 @@ impl Features {
             Command::AtcInv(_) => self.gates(&[Ats]),
             Command::PriResp(_) => self.gates(&[Pri]),
             Command::Resume(_) | Command::StallTerm(_) => self.gates(&[Stall]),
-            Command::TlbiSEl2All(_)
+            Command::TlbiSEl2All
             | Command::TlbiSEl2Asid(_)
             | Command::TlbiSEl2Va(_)
             | Command::TlbiSEl2Vaa(_) => self.gates(&[S1, Secure, Sel2]),
-            Command::TlbiSnhAll(_) => self.gates(&[S1OrS2, Secure, Sel2]),
+            Command::TlbiSnhAll => self.gates(&[S1OrS2, Secure, Sel2]),
             Command::TlbiSS12Vmall(_) | Command::TlbiSS2Ipa(_) => self.gates(&[S2, Secure, Sel2]),
-            Command::DptiAll(_) => self.gates(&[Dpt]),
+            Command::DptiAll => self.gates(&[Dpt]),
         }?;
         match *c {
             Command::PrefetchAddr(x) => {
@@ -251,7 +251,7 @@ impl Features {
             _ => Ok(()),
         }?;
         match c.range_fields() {
-            Some((num, scale, ttl, ttl128, tg)) => self.range(num, scale, ttl, ttl128, tg),
+            Some(x) => self.range(x.num, x.scale, x.ttl, x.ttl128, x.tg),
             None => Ok(()),
         }
     }

@@ -3,8 +3,9 @@
 //! Arm SMMUv3 command queue commands (IHI0070 chapter 4) for
 //! `iommu-inval`:
 //!
-//! * [`Command`]: one variant per op of the SMMUv3 table of
-//!   the command tables (docs/SPEC.md), each a struct with the table's field names;
+//! * [`Command`]: one variant per op of the SMMUv3 table of the command
+//!   tables (docs/SPEC.md), its payload the struct of the op's command format
+//!   ([`TlbiAddr`], [`TlbiScope`], [`Cfgi`], ...) with the table's field names;
 //!   bit-exact [`Command::decode`](iommu_inval_core::NativeCommand::decode) / [`Command::encode`] and named-field
 //!   access through [`NativeCommand`](iommu_inval_core::NativeCommand).
 //! * [`Smmuv3`], the crate's [`Arch`](iommu_inval_core::arch::Arch):

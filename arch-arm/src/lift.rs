@@ -25,6 +25,7 @@
 //! generic level hint does not say which format, so it is left out (0,
 //! unknown), which a lowering may only widen.
 
+use iommu_inval_core::Flags;
 use crate::cmd::*;
 use crate::codec::effective_ttl;
 use iommu_inval_core::context::Context;
@@ -298,12 +299,12 @@ pub(crate) fn lift<C: Context + ?Sized>(cmd: &Command, ctx: &C, e: &mut Emit<'_>
             let i = ranged!(c, s1(Regime::Guest, d));
             e.push(Op::Inval(i))?
         }
-        Command::TlbiEl3All(_) => e.push(Op::Inval(s1(Regime::Secure, DomainSel::All)))?,
+        Command::TlbiEl3All => e.push(Op::Inval(s1(Regime::Secure, DomainSel::All)))?,
         Command::TlbiEl3Va(c) => {
             let i = ranged!(c, s1(Regime::Secure, DomainSel::All));
             e.push(Op::Inval(i))?
         }
-        Command::TlbiEl2All(_) => e.push(Op::Inval(s1(Regime::Hyp, DomainSel::All)))?,
+        Command::TlbiEl2All => e.push(Op::Inval(s1(Regime::Hyp, DomainSel::All)))?,
         Command::TlbiEl2Asid(c) => el2_asid(ctx, s1(Regime::Hyp, DomainSel::All), c.asid, e)?,
         Command::TlbiEl2Va(c) => {
             let base = ranged!(c, s1(Regime::Hyp, DomainSel::All));
@@ -322,14 +323,14 @@ pub(crate) fn lift<C: Context + ?Sized>(cmd: &Command, ctx: &C, e: &mut Emit<'_>
             let i = ranged!(c, Inval::new(Caches::IOTLB).stage(Stages::S2).domain(d));
             e.push(Op::Inval(i))?
         }
-        Command::TlbiNsnhAll(_) => e.push(Op::Inval(Inval::new(Caches::IOTLB)))?,
+        Command::TlbiNsnhAll => e.push(Op::Inval(Inval::new(Caches::IOTLB)))?,
         Command::CfgiVmsPidm(_) => {
             dropped = Some("CMD_CFGI_VMS_PIDM: the MPAM PARTID_MAP cache has no generic form")
         }
-        Command::DptiAll(_) => {
+        Command::DptiAll => {
             dropped = Some("CMD_DPTI_ALL: the Device Permission Table cache has no generic form")
         }
-        Command::TlbiSEl2All(_) => e.push(Op::Inval(s1(Regime::SecureHyp, DomainSel::All)))?,
+        Command::TlbiSEl2All => e.push(Op::Inval(s1(Regime::SecureHyp, DomainSel::All)))?,
         Command::TlbiSEl2Asid(c) => {
             el2_asid(ctx, s1(Regime::SecureHyp, DomainSel::All), c.asid, e)?
         }
@@ -360,7 +361,7 @@ pub(crate) fn lift<C: Context + ?Sized>(cmd: &Command, ctx: &C, e: &mut Emit<'_>
             );
             e.push(Op::Inval(i))?
         }
-        Command::TlbiSnhAll(_) => e.push(Op::Inval(
+        Command::TlbiSnhAll => e.push(Op::Inval(
             Inval::new(Caches::IOTLB).regime(Regime::SecureGuest),
         ))?,
         Command::AtcInv(c) => e.push(Op::Inval(

@@ -65,6 +65,7 @@
 //! * **Page responses**: `CMD_PRI_RESP`; a PASID wider than
 //!   [`Features::ssid_bits`] is `NoEquivalent` (the host took no such request).
 
+use iommu_inval_core::Flags;
 use crate::cmd::*;
 use crate::codec::effective_ttl;
 use crate::features::Features;
@@ -158,16 +159,16 @@ impl Lowering for crate::Smmuv3 {
     }
 
     fn lower_barrier(b: &Barrier, _: &Host<'_>) -> Result<Command, LowerError> {
-        lower_sync(b).map(Command::from)
+        lower_sync(b).map(Command::CmdSync)
     }
 
     fn lower_page_response(r: &PageResponse, host: &Host<'_>) -> Result<Command, LowerError> {
-        lower_page_response(r, host).map(Command::from)
+        lower_page_response(r, host).map(Command::PriResp)
     }
 
     fn lower_stall(sid: u32, resume: Option<(u16, StallAction)>) -> Result<Command, LowerError> {
         Ok(match resume {
-            Some((stag, action)) => Command::from(Resume {
+            Some((stag, action)) => Command::Resume(Resume {
                 ssec: false,
                 resp: match action {
                     StallAction::Terminate => 0,
@@ -177,7 +178,7 @@ impl Lowering for crate::Smmuv3 {
                 sid,
                 stag,
             }),
-            None => Command::from(StallTerm { ssec: false, sid }),
+            None => Command::StallTerm(StallTerm { ssec: false, sid }),
         })
     }
 }
@@ -277,12 +278,13 @@ fn lower_config<C: Context + ?Sized>(
     // PASID configuration only: CMD_CFGI_CD / CD_ALL per device.
     let cd = |sid: u32, o: &mut Out<'_>| -> Result<(), LowerError> {
         match i.pasid {
-            PasidSel::One(p) if caps.f.ssid_fits(p) => o.push(CfgiCd {
+            PasidSel::One(p) if caps.f.ssid_fits(p) => o.push(Command::CfgiCd(Cfgi {
                 ssec,
                 ssid: p,
                 sid,
                 leaf,
-            }),
+                ..Default::default()
+            })),
             sel => {
                 if sel != PasidSel::All {
                     o.widen(Widened::PASID);
@@ -290,7 +292,7 @@ fn lower_config<C: Context + ?Sized>(
                 if leaf {
                     o.widen(Widened::LEAF);
                 }
-                o.push(CfgiCdAll { ssec, sid })
+                o.push(Command::CfgiCdAll(Cfgi { ssec, sid, ..Default::default() }))
             }
         }
     };
@@ -335,24 +337,26 @@ fn ste_level<C: Context + ?Sized>(
         if leaf {
             o.widen(Widened::LEAF);
         }
-        o.push(CfgiAll { ssec, sid: 0 })
+        o.push(Command::CfgiAll(Cfgi { ssec, sid: 0, ..Default::default() }))
     };
     let block = |addr: u64, order: u32, o: &mut Out<'_>| -> Result<(), LowerError> {
         match order {
-            0 => o.push(CfgiSte {
+            0 => o.push(Command::CfgiSte(Cfgi {
                 ssec,
                 sid: addr as u32,
                 leaf,
-            }),
+                ..Default::default()
+            })),
             1..=31 => {
                 if leaf {
                     o.widen(Widened::LEAF);
                 }
-                o.push(CfgiSteRange {
+                o.push(Command::CfgiSteRange(Cfgi {
                     ssec,
                     sid: addr as u32,
                     range: (order - 1) as u8,
-                })
+                    ..Default::default()
+                }))
             }
             _ => all(o),
         }
@@ -385,7 +389,7 @@ fn ste_level<C: Context + ?Sized>(
                 o.widen(Widened::DEVICE | Widened::CAP);
                 return all(o);
             }
-            devs.for_each(ctx, &mut |sid| o.push(CfgiSte { ssec, sid, leaf }))
+            devs.for_each(ctx, &mut |sid| o.push(Command::CfgiSte(Cfgi { ssec, sid, leaf, ..Default::default() })))
         }
         DeviceSet::Every | DeviceSet::Unlisted => all(o),
     }
@@ -422,36 +426,43 @@ impl VaCmd {
     /// above the cap: NH_ASID, NH_ALL, EL3_ALL, EL2_ASID, EL2_ALL, S12_VMALL.
     fn wide(self) -> Command {
         match self {
-            VaCmd::NhVa { vmid, asid } => TlbiNhAsid { vmid, asid }.into(),
-            VaCmd::NhVaa { vmid } => TlbiNhAll { vmid }.into(),
-            VaCmd::El3 => TlbiEl3All {}.into(),
-            VaCmd::El2Va { asid } => TlbiEl2Asid { asid }.into(),
-            VaCmd::El2Vaa => TlbiEl2All {}.into(),
-            VaCmd::S2Ipa { vmid } => TlbiS12Vmall { vmid }.into(),
-            VaCmd::SEl2Va { asid } => TlbiSEl2Asid { asid }.into(),
-            VaCmd::SEl2Vaa => TlbiSEl2All {}.into(),
-            VaCmd::SS2Ipa { vmid, .. } => TlbiSS12Vmall { vmid }.into(),
+            VaCmd::NhVa { vmid, asid } => Command::TlbiNhAsid(TlbiScope { vmid, asid }),
+            VaCmd::NhVaa { vmid } => Command::TlbiNhAll(TlbiScope { vmid, ..Default::default() }),
+            VaCmd::El3 => Command::TlbiEl3All,
+            VaCmd::El2Va { asid } => Command::TlbiEl2Asid(TlbiScope { asid, ..Default::default() }),
+            VaCmd::El2Vaa => Command::TlbiEl2All,
+            VaCmd::S2Ipa { vmid } => Command::TlbiS12Vmall(TlbiScope { vmid, ..Default::default() }),
+            VaCmd::SEl2Va { asid } => Command::TlbiSEl2Asid(TlbiScope { asid, ..Default::default() }),
+            VaCmd::SEl2Vaa => Command::TlbiSEl2All,
+            VaCmd::SS2Ipa { vmid, .. } => Command::TlbiSS12Vmall(TlbiScope { vmid, ..Default::default() }),
         }
     }
 
     #[inline(always)]
     fn make(self, leaf: bool, address: u64, num: u8, scale: u8, ttl: u8, tg: u8) -> Command {
-        // The fields every address-based TLBI has, and its own ids.
-        macro_rules! tlbi {
-            ($t:ident { $($id:ident),* }) => {
-                Command::$t($t { num, scale, leaf, ttl128: false, ttl, tg, address, $($id),* })
-            };
-        }
+        // The fields every address-based TLBI has; each op adds its own ids.
+        let a = TlbiAddr {
+            num,
+            scale,
+            vmid: 0,
+            asid: 0,
+            leaf,
+            ns: false,
+            ttl128: false,
+            ttl,
+            tg,
+            address,
+        };
         match self {
-            VaCmd::NhVa { vmid, asid } => tlbi!(TlbiNhVa { vmid, asid }),
-            VaCmd::NhVaa { vmid } => tlbi!(TlbiNhVaa { vmid }),
-            VaCmd::El3 => tlbi!(TlbiEl3Va {}),
-            VaCmd::El2Va { asid } => tlbi!(TlbiEl2Va { asid }),
-            VaCmd::El2Vaa => tlbi!(TlbiEl2Vaa {}),
-            VaCmd::S2Ipa { vmid } => tlbi!(TlbiS2Ipa { vmid }),
-            VaCmd::SEl2Va { asid } => tlbi!(TlbiSEl2Va { asid }),
-            VaCmd::SEl2Vaa => tlbi!(TlbiSEl2Vaa {}),
-            VaCmd::SS2Ipa { vmid, ns } => tlbi!(TlbiSS2Ipa { vmid, ns }),
+            VaCmd::NhVa { vmid, asid } => Command::TlbiNhVa(TlbiAddr { vmid, asid, ..a }),
+            VaCmd::NhVaa { vmid } => Command::TlbiNhVaa(TlbiAddr { vmid, ..a }),
+            VaCmd::El3 => Command::TlbiEl3Va(a),
+            VaCmd::El2Va { asid } => Command::TlbiEl2Va(TlbiAddr { asid, ..a }),
+            VaCmd::El2Vaa => Command::TlbiEl2Vaa(a),
+            VaCmd::S2Ipa { vmid } => Command::TlbiS2Ipa(TlbiAddr { vmid, ..a }),
+            VaCmd::SEl2Va { asid } => Command::TlbiSEl2Va(TlbiAddr { asid, ..a }),
+            VaCmd::SEl2Vaa => Command::TlbiSEl2Vaa(a),
+            VaCmd::SS2Ipa { vmid, ns } => Command::TlbiSS2Ipa(TlbiAddr { vmid, ns, ..a }),
         }
     }
 }
@@ -606,7 +617,7 @@ fn lower_tlb<C: Context + ?Sized>(
                     if leaf {
                         o.widen(Widened::LEAF);
                     }
-                    return o.push(TlbiEl3All {});
+                    return o.push(Command::TlbiEl3All);
                 }
                 return tlbi_span(&i.range, &i.hints, leaf, caps, VaCmd::El3, o);
             }
@@ -658,14 +669,14 @@ fn lower_tlb<C: Context + ?Sized>(
     let Some(vmid) = vmid else {
         // No VMID names the domain: every non-secure, non-hyp entry.
         widen_every_domain(i, s1, s2, o);
-        return o.push(TlbiNsnhAll {});
+        return o.push(Command::TlbiNsnhAll);
     };
     // S12_VMALL removes both stages of every PASID: when stage 2 needs it
     // (all addresses, or IPAs beyond w1[51:12]) it is the only command.
     let vmall_only = s2 && (!span || i.range.last() >= IPA_LIMIT);
     if vmall_only {
         widen_vmall(i, s1, o);
-        return o.push(TlbiS12Vmall { vmid });
+        return o.push(Command::TlbiS12Vmall(TlbiScope { vmid, ..Default::default() }));
     }
     if s1 {
         let asids = s1_asids(i, i.domain, caps, ctx, o);
@@ -676,7 +687,7 @@ fn lower_tlb<C: Context + ?Sized>(
             Asids::All if span => {
                 tlbi_span(&i.range, &i.hints, leaf, caps, VaCmd::NhVaa { vmid }, o)?
             }
-            Asids::All => o.push(TlbiNhAll { vmid })?,
+            Asids::All => o.push(Command::TlbiNhAll(TlbiScope { vmid, ..Default::default() }))?,
             Asids::One(asid) if span => tlbi_span(
                 &i.range,
                 &i.hints,
@@ -685,7 +696,7 @@ fn lower_tlb<C: Context + ?Sized>(
                 VaCmd::NhVa { vmid, asid },
                 o,
             )?,
-            Asids::One(asid) => o.push(TlbiNhAsid { vmid, asid })?,
+            Asids::One(asid) => o.push(Command::TlbiNhAsid(TlbiScope { vmid, asid }))?,
             Asids::Several(n) => {
                 // Each ASID with its share of the cap (n <= cap).
                 let share = Host {
@@ -701,7 +712,7 @@ fn lower_tlb<C: Context + ?Sized>(
                             let va = VaCmd::NhVa { vmid, asid };
                             tlbi_span(&i.range, &i.hints, leaf, &share, va, o)
                         } else {
-                            o.push(TlbiNhAsid { vmid, asid })
+                            o.push(Command::TlbiNhAsid(TlbiScope { vmid, asid }))
                         };
                     }
                 });
@@ -799,11 +810,11 @@ fn lower_secure_guest<C: Context + ?Sized>(
     let vmid = vmid_of(i.domain, caps, ctx);
     let Some(vmid) = vmid else {
         widen_every_domain(i, s1, s2, o);
-        return o.push(TlbiSnhAll {});
+        return o.push(Command::TlbiSnhAll);
     };
     if s1 || !span || i.range.last() >= IPA_LIMIT {
         widen_vmall(i, s1 && s2, o);
-        return o.push(TlbiSS12Vmall { vmid });
+        return o.push(Command::TlbiSS12Vmall(TlbiScope { vmid, ..Default::default() }));
     }
     // Both IPA spaces of the Secure regime (IHI0070 §4.4.3.3).
     for ns in [false, true] {
@@ -955,14 +966,14 @@ fn lower_dev_tlb<C: Context + ?Sized>(
     // the interval, so skipping one there is reported as dropped.
     let one = |sid: u32, in_range: bool, o: &mut Out<'_>| -> Result<(), LowerError> {
         if ctx.ats_enabled(sid) {
-            o.push(AtcInv {
+            o.push(Command::AtcInv(AtcInv {
                 global,
                 ssv,
                 ssid,
                 sid,
                 size,
                 address,
-            })
+            }))
         } else {
             if in_range {
                 o.drop_part("device without ATS has no device TLB");
@@ -1057,12 +1068,12 @@ fn lower_prefetch(p: &Prefetch, caps: &Host<'_>, o: &mut Out<'_>) -> Result<(), 
         }
     };
     match p.range {
-        None => o.push(PrefetchConfig {
+        None => o.push(Command::PrefetchConfig(PrefetchConfig {
             ssec: p.secure,
             ssv,
             ssid,
             sid: p.device,
-        }),
+        })),
         Some(r) => {
             let address = r.first() & !0xfff;
             let (size, stride) = if p.size <= 31
@@ -1078,7 +1089,7 @@ fn lower_prefetch(p: &Prefetch, caps: &Host<'_>, o: &mut Out<'_>) -> Result<(), 
                 }
                 (s, 0)
             };
-            o.push(PrefetchAddr {
+            o.push(Command::PrefetchAddr(PrefetchAddr {
                 ssec: p.secure,
                 ssv,
                 ssid,
@@ -1087,7 +1098,7 @@ fn lower_prefetch(p: &Prefetch, caps: &Host<'_>, o: &mut Out<'_>) -> Result<(), 
                 stride,
                 ns: false,
                 address,
-            })
+            }))
         }
     }
 }

@@ -29,7 +29,7 @@
 //! bytes[0] = 0x30;
 //! bytes[16] = 0xff;
 //! bytes[32] = 0x46;
-//! let mem = SliceMemory { base: 0x1000, bytes: &bytes };
+//! let mem = SliceMemory::new(0x1000, &bytes);
 //! let mut q = CmdqDevice::from_registers(0x1000 | 2, 0, 3).unwrap();
 //! let mut seen = 0;
 //! let p = q.consume(&mem, |_| seen += 1);
@@ -37,6 +37,7 @@
 //! assert_eq!(q.head_register(), u64::from(CERROR_ILL) << 24 | 1); // stopped at index 1
 //! ```
 
+use iommu_inval_core::Flags;
 use crate::cmd::Command;
 use iommu_inval_core::device::{
     BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
@@ -143,7 +144,7 @@ impl Cmdq {
     /// The ring SMMU_CMDQ_BASE describes: 16-byte entries, PROD / CONS with
     /// a wrap bit at bit `log2size`.
     pub const fn ring(&self) -> Ring {
-        Ring::new(self.effective_base(), self.log2_entries() as u8, 2, true)
+        Ring::new(self.effective_base(), self.log2_entries() as u8, 2, true, false)
     }
 
     /// The RD/WR part of a PROD or CONS value: index and wrap bit.
@@ -185,7 +186,7 @@ pub const GERROR_MSI_CMDQ_ABT_ERR: u32 = 1 << 4;
 /// // 16-entry queue at 0x1000: TLBI_NH_ALL, then CMD_SYNC SIG_IRQ writing 0 to 0x1800.
 /// mem.write_words(0x1000, &[0x10, 0]).unwrap();
 /// mem.write_words(0x1010, &[0x46 | 1 << 12, 0x1800]).unwrap();
-/// mem.write_u32(0x1800, 0xffff_ffff).unwrap();
+/// mem.write_bytes(0x1800, &0xffff_ffffu32.to_le_bytes()).unwrap();
 /// let mut q = CmdqDevice::from_registers(0x1000 | 4, 0, 0).unwrap();
 /// q.doorbell(2);
 /// let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());

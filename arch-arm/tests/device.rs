@@ -11,6 +11,7 @@ use iommu_inval_core::device::{
     BackendError, CommandQueue, CountingBackend, FaultCause, QueueEngine, QueueProducer, Record,
     RecordingBackend, Signals, BATCH_OPS,
 };
+use iommu_inval_core::Flags;
 use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{CellMemory, IdentityContext, Op, QueueMemory};
 
@@ -50,7 +51,7 @@ fn ops_before_a_sync_are_executed_before_its_msi_write() {
     put(&mem, &q, 0, NH_ALL);
     put(&mem, &q, 1, nh_asid(5));
     put(&mem, &q, 2, sync_msi(STATUS, 0xabcd));
-    mem.write_u32(STATUS, 1).unwrap();
+    mem.write_bytes(STATUS, &1u32.to_le_bytes()).unwrap();
     q.doorbell(3);
     let mut b = RecordingBackend::default();
     let p = q.process(&mem, &IdentityContext, &mut b);
@@ -211,7 +212,7 @@ fn backend_failures_are_reported_at_the_closing_command() {
         let mut q = queue4();
         put(&mem, &q, 0, NH_ALL);
         put(&mem, &q, 1, sync_msi(STATUS, 7));
-        mem.write_u32(STATUS, 0).unwrap();
+        mem.write_bytes(STATUS, &0u32.to_le_bytes()).unwrap();
         q.doorbell(2);
         let mut b = RecordingBackend::failing(fail);
         let p = q.process(&mem, &IdentityContext, &mut b);

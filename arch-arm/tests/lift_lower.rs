@@ -6,6 +6,7 @@ use iommu_inval_core::arch::Target;
 use iommu_inval_core::context::Topology;
 use iommu_inval_core::model::*;
 use iommu_inval_core::Budget;
+use iommu_inval_core::Flags;
 use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{IdentityContext, LowerError};
 
@@ -33,7 +34,7 @@ fn low(
 
 /// A non-leaf CMD_TLBI_NH_VA without a 128-bit level hint.
 fn va(vmid: u16, asid: u16, [num, scale, ttl, tg]: [u8; 4], address: u64) -> Command {
-    Command::from(TlbiNhVa {
+    Command::TlbiNhVa(TlbiAddr {
         num,
         scale,
         vmid,
@@ -43,6 +44,7 @@ fn va(vmid: u16, asid: u16, [num, scale, ttl, tg]: [u8; 4], address: u64) -> Com
         ttl,
         tg,
         address,
+        ..Default::default()
     })
 }
 
@@ -72,7 +74,7 @@ fn s1(pasid: u32, first: u64, size: u64) -> Inval {
 #[test]
 fn lift_resolves_asid_and_vmid() {
     let t = topo();
-    let c: Command = TlbiNhVa {
+    let c: Command = Command::TlbiNhVa(TlbiAddr {
         num: 0,
         scale: 0,
         vmid: 3,
@@ -82,8 +84,8 @@ fn lift_resolves_asid_and_vmid() {
         ttl: 0,
         tg: 0,
         address: 0x1234_5678_9000,
-    }
-    .into();
+        ..Default::default()
+    });
     let mut ops = Vec::new();
     let o = Smmuv3::lift(&c, &t, &mut ops).unwrap();
     assert!(o.is_exact());
@@ -102,7 +104,7 @@ fn lift_resolves_asid_and_vmid() {
         .collect();
     assert_eq!(ops, want);
     // Unknown VMID and ASID: every domain, every PASID, reported.
-    let c: Command = TlbiNhAsid { vmid: 4, asid: 77 }.into();
+    let c: Command = Command::TlbiNhAsid(TlbiScope { vmid: 4, asid: 77 });
     let mut ops = Vec::new();
     let o = Smmuv3::lift(&c, &t, &mut ops).unwrap();
     assert_eq!(o.widened, Widened::DOMAIN | Widened::PASID);
@@ -119,7 +121,7 @@ fn lift_ranges() {
         other => panic!("{other:?}"),
     };
     // 64 KiB granule, (3+1) * 2^2 = 16 granules = 1 MiB from 0x10_0000, level 3.
-    let i = one(TlbiS2Ipa {
+    let i = one(Command::TlbiS2Ipa(TlbiAddr {
         num: 3,
         scale: 2,
         vmid: 1,
@@ -128,15 +130,15 @@ fn lift_ranges() {
         ttl: 3,
         tg: 3,
         address: 0x10_0000,
-    }
-    .into());
+        ..Default::default()
+    }));
     assert_eq!(i.range, AddrRange::new(0x10_0000, 0x10_0000).unwrap());
     assert_eq!(
         (i.stages, i.hints.tg_shift, i.hints.level),
         (Stages::S2, 16, 3)
     );
     // Unaligned start in a 16 KiB granule: whole granules.
-    let i = one(TlbiEl2Vaa {
+    let i = one(Command::TlbiEl2Vaa(TlbiAddr {
         num: 1,
         scale: 0,
         leaf: true,
@@ -144,13 +146,13 @@ fn lift_ranges() {
         ttl: 0,
         tg: 2,
         address: 0x5000,
-    }
-    .into());
+        ..Default::default()
+    }));
     // [0x5000, 0xd000) touches the granules at 0x4000, 0x8000 and 0xc000.
     assert_eq!(i.range, AddrRange::inclusive(0x4000, 0xffff).unwrap());
     assert_eq!(i.regime, Regime::Hyp);
     // The range stops at the top of the address space.
-    let i = one(TlbiEl3Va {
+    let i = one(Command::TlbiEl3Va(TlbiAddr {
         num: 31,
         scale: 31,
         leaf: false,
@@ -158,48 +160,46 @@ fn lift_ranges() {
         ttl: 0,
         tg: 1,
         address: 0xffff_ffff_ffff_f000,
-    }
-    .into());
+        ..Default::default()
+    }));
     assert_eq!(
         i.range,
         AddrRange::inclusive(0xffff_ffff_ffff_f000, u64::MAX).unwrap()
     );
     assert_eq!(i.regime, Regime::Secure);
     // ATC_INV: 2^4 pages aligned down; size 52 is everything.
-    let i = one(AtcInv {
+    let i = one(Command::AtcInv(AtcInv {
         global: true,
         ssv: true,
         ssid: 2,
         sid: 9,
         size: 4,
         address: 0x1_7000,
-    }
-    .into());
+    }));
     assert_eq!(i.range, AddrRange::new(0x1_0000, 0x1_0000).unwrap());
     assert_eq!(
         (i.device, i.pasid, i.global),
         (DeviceSel::One(9), PasidSel::One(2), true)
     );
-    let i = one(AtcInv {
+    let i = one(Command::AtcInv(AtcInv {
         global: true,
         ssv: false,
         ssid: 2,
         sid: 9,
         size: 52,
         address: 0,
-    }
-    .into());
+    }));
     assert_eq!(
         (i.range, i.pasid, i.global),
         (AddrRange::All, PasidSel::All, false)
     );
     // STE range: 2^(1+1) streams aligned.
-    let i = one(CfgiSteRange {
+    let i = one(Command::CfgiSteRange(Cfgi {
         ssec: true,
         sid: 0x45,
         range: 1,
-    }
-    .into());
+        ..Default::default()
+    }));
     assert_eq!(
         (i.device, i.regime, i.caches),
         (
@@ -215,7 +215,7 @@ fn lift_ranges() {
 
 #[test]
 fn lift_sync_signals() {
-    let sync = |c: CmdSync| match lift_one(c.into()) {
+    let sync = |c: CmdSync| match lift_one(Command::CmdSync(c)) {
         Op::Sync(s) => s,
         other => panic!("{other:?}"),
     };
@@ -299,7 +299,7 @@ fn without_range_support_one_command_per_page_then_asid_wide() {
     })
     .max_cmds(16);
     let (v, o) = low(Op::Inval(s1(5, 0x1000, 37 * 4096)), caps, &IdentityContext);
-    assert_eq!(v, [Command::from(TlbiNhAsid { vmid: 1, asid: 5 })]);
+    assert_eq!(v, [Command::TlbiNhAsid(TlbiScope { vmid: 1, asid: 5 })]);
     assert_eq!(o.widened, Widened::CAP | Widened::RANGE);
     // A 2 MiB leaf hint: one command per 2 MiB block, trusting the hint
     // (reported as LEAF_HINT: the footprint of a tg = 0 command is 4 KiB).
@@ -334,7 +334,7 @@ fn without_range_support_one_command_per_page_then_asid_wide() {
     let mut i = s1(5, 0x10_0000, 17 << 16);
     i.hints.leaf_shift = 16;
     let (v, o) = low(Op::Inval(i), caps, &IdentityContext);
-    assert_eq!(v, [Command::from(TlbiNhAsid { vmid: 1, asid: 5 })]);
+    assert_eq!(v, [Command::TlbiNhAsid(TlbiScope { vmid: 1, asid: 5 })]);
     assert_eq!(o.widened, Widened::CAP | Widened::RANGE);
 }
 
@@ -361,7 +361,7 @@ fn range_cap_is_counted_before_emitting() {
     ];
     assert_eq!(v.iter().map(Command::encode).collect::<Vec<_>>(), want);
     let (v, o) = low(Op::Inval(i), caps(3), &IdentityContext);
-    assert_eq!(v, [Command::from(TlbiNhAsid { vmid: 1, asid: 5 })]);
+    assert_eq!(v, [Command::TlbiNhAsid(TlbiScope { vmid: 1, asid: 5 })]);
     assert_eq!(o.widened, Widened::CAP | Widened::RANGE);
     // A 64 KiB granule without level: the one-granule chunk costs 16 tg = 0
     // commands (33 granules = 16 * 2^1 + 1): 17 commands fit a cap of 17,
@@ -376,12 +376,12 @@ fn range_cap_is_counted_before_emitting() {
     assert_eq!(v[1].encode(), [0x0005_0001_0000_0012, 0x60_0000]);
     assert_eq!(v[16].encode(), [0x0005_0001_0000_0012, 0x60_f000]);
     let (v, _) = low(Op::Inval(i), caps(16), &IdentityContext);
-    assert_eq!(v, [Command::from(TlbiNhAsid { vmid: 1, asid: 5 })]);
+    assert_eq!(v, [Command::TlbiNhAsid(TlbiScope { vmid: 1, asid: 5 })]);
     // Every address: 2^52 granules of 4 KiB, 2^52 / 2^36 = 2^16 maximal
     // commands: far above the cap.
     let i = s1(5, 0, 0x1000).range(AddrRange::All);
     let (v, _) = low(Op::Inval(i), caps(64), &IdentityContext);
-    assert_eq!(v, [Command::from(TlbiNhAsid { vmid: 1, asid: 5 })]);
+    assert_eq!(v, [Command::TlbiNhAsid(TlbiScope { vmid: 1, asid: 5 })]);
 }
 
 /// Device TLBs hold non-secure translations only (IHI0070 §3.9): a Secure
@@ -420,16 +420,17 @@ fn secure_device_tlb_is_dropped_hyp_is_not() {
     assert_eq!(
         v,
         [
-            Command::from(TlbiEl3Va {
+            Command::TlbiEl3Va(TlbiAddr {
                 num: 0,
                 scale: 0,
                 leaf: false,
                 ttl128: false,
                 ttl: 0,
                 tg: 0,
-                address: 0x4000
+                address: 0x4000,
+                ..Default::default()
             }),
-            Command::from(CmdSync::default())
+            Command::CmdSync(CmdSync::default())
         ]
     );
 }
@@ -440,7 +441,7 @@ fn unknown_ids_widen() {
     // Domain 2 has no VMID: every domain.
     let i = s1(1, 0x1000, 0x1000).domain(DomainSel::One(2));
     let (v, o) = low(Op::Inval(i), Target::<Smmuv3>::default(), &t);
-    assert_eq!(v, [Command::from(TlbiNsnhAll {})]);
+    assert_eq!(v, [Command::TlbiNsnhAll]);
     assert!(o
         .widened
         .contains(Widened::DOMAIN | Widened::RANGE | Widened::PASID | Widened::STAGE));
@@ -452,7 +453,7 @@ fn unknown_ids_widen() {
     );
     assert_eq!(
         v,
-        [Command::from(TlbiNhVaa {
+        [Command::TlbiNhVaa(TlbiAddr {
             num: 0,
             scale: 0,
             vmid: 3,
@@ -460,7 +461,8 @@ fn unknown_ids_widen() {
             ttl128: false,
             ttl: 0,
             tg: 0,
-            address: 0x1000
+            address: 0x1000,
+            ..Default::default()
         })]
     );
     assert_eq!(o.widened, Widened::PASID);
@@ -483,7 +485,7 @@ fn unknown_ids_widen() {
     let (v, o) = low(Op::Inval(i), caps, &IdentityContext);
     assert_eq!(
         v,
-        [Command::from(AtcInv {
+        [Command::AtcInv(AtcInv {
             global: false,
             ssv: false,
             ssid: 0,
@@ -505,7 +507,7 @@ fn stage2_and_vmall() {
     assert!(o.is_exact());
     assert_eq!(
         v,
-        [Command::from(TlbiS2Ipa {
+        [Command::TlbiS2Ipa(TlbiAddr {
             num: 15,
             scale: 5,
             vmid: 7,
@@ -513,20 +515,33 @@ fn stage2_and_vmall() {
             ttl128: false,
             ttl: 0,
             tg: 1,
-            address: 0x8000_0000
+            address: 0x8000_0000,
+            ..Default::default()
         })]
     );
     // Beyond w1[51:12]: S12_VMALL.
     let i = i.range(AddrRange::new(1 << 52, 0x1000).unwrap());
     let (v, o) = low(Op::Inval(i), Target::<Smmuv3>::default(), &IdentityContext);
-    assert_eq!(v, [Command::from(TlbiS12Vmall { vmid: 7 })]);
+    assert_eq!(
+        v,
+        [Command::TlbiS12Vmall(TlbiScope {
+            vmid: 7,
+            ..Default::default()
+        })]
+    );
     assert!(o.widened.contains(Widened::RANGE | Widened::STAGE));
     // Everything of a domain: one S12_VMALL.
     let i = Inval::new(Caches::IOTLB).domain(DomainSel::One(7));
     let (v, o) = low(Op::Inval(i), Target::<Smmuv3>::default(), &IdentityContext);
     assert_eq!(
         (v, o.is_exact()),
-        (vec![Command::from(TlbiS12Vmall { vmid: 7 })], true)
+        (
+            vec![Command::TlbiS12Vmall(TlbiScope {
+                vmid: 7,
+                ..Default::default()
+            })],
+            true
+        )
     );
 }
 
@@ -543,23 +558,31 @@ fn config_lowering() {
     assert_eq!(
         v,
         [
-            Command::from(CfgiSteRange {
+            Command::CfgiSteRange(Cfgi {
                 ssec: false,
                 sid: 0x10,
-                range: 3
+                range: 3,
+                ..Default::default()
             }),
-            CfgiSteRange {
+            Command::CfgiSteRange(Cfgi {
                 ssec: false,
                 sid: 0x20,
-                range: 3
-            }
-            .into(),
+                range: 3,
+                ..Default::default()
+            }),
         ]
     );
     // Every device, secure: CMD_CFGI_ALL with ssec.
     let i = Inval::new(Caches::CONFIG).regime(Regime::Secure);
     let (v, _) = low(Op::Inval(i), caps, &IdentityContext);
-    assert_eq!(v, [Command::from(CfgiAll { ssec: true, sid: 0 })]);
+    assert_eq!(
+        v,
+        [Command::CfgiAll(Cfgi {
+            ssec: true,
+            sid: 0,
+            ..Default::default()
+        })]
+    );
     // One CD.
     let i = Inval::new(Caches::CONFIG_PASID | Caches::LEAF)
         .device(DeviceSel::One(3))
@@ -568,11 +591,12 @@ fn config_lowering() {
     assert!(o.is_exact());
     assert_eq!(
         v,
-        [Command::from(CfgiCd {
+        [Command::CfgiCd(Cfgi {
             ssec: false,
             ssid: 4,
             sid: 3,
-            leaf: true
+            leaf: true,
+            ..Default::default()
         })]
     );
     // Only the STE asked: CFGI_STE removes the CDs too.
@@ -580,10 +604,11 @@ fn config_lowering() {
     let (v, o) = low(Op::Inval(i), caps, &IdentityContext);
     assert_eq!(
         v,
-        [Command::from(CfgiSte {
+        [Command::CfgiSte(Cfgi {
             ssec: false,
             sid: 3,
-            leaf: false
+            leaf: false,
+            ..Default::default()
         })]
     );
     assert_eq!(o.widened, Widened::CACHES);
@@ -592,9 +617,10 @@ fn config_lowering() {
     let (v, o) = low(Op::Inval(i), caps, &IdentityContext);
     assert_eq!(
         v,
-        [Command::from(CfgiAll {
+        [Command::CfgiAll(Cfgi {
             ssec: false,
-            sid: 0
+            sid: 0,
+            ..Default::default()
         })]
     );
     assert_eq!(o.widened, Widened::DEVICE);
@@ -609,37 +635,36 @@ fn seed_request_order_config_tlb_atc() {
         .pasid(PasidSel::One(2))
         .range(AddrRange::new(0x4000, 0x2000).unwrap());
     let (v, o) = low(Op::Inval(i), Target::<Smmuv3>::default(), &t);
-    let sync = Command::from(CmdSync::default());
+    let sync = Command::CmdSync(CmdSync::default());
     assert_eq!(
         v,
         [
-            CfgiCd {
+            Command::CfgiCd(Cfgi {
                 ssec: false,
                 ssid: 2,
                 sid: 16,
-                leaf: false
-            }
-            .into(),
-            CfgiCd {
+                leaf: false,
+                ..Default::default()
+            }),
+            Command::CfgiCd(Cfgi {
                 ssec: false,
                 ssid: 2,
                 sid: 17,
-                leaf: false
-            }
-            .into(),
+                leaf: false,
+                ..Default::default()
+            }),
             sync,
             va(3, 6, [1, 0, 0, 1], 0x4000),
             sync,
             // rid 17 has no ATS.
-            AtcInv {
+            Command::AtcInv(AtcInv {
                 global: false,
                 ssv: true,
                 ssid: 2,
                 sid: 16,
                 size: 1,
                 address: 0x4000
-            }
-            .into(),
+            }),
             sync,
         ]
     );
@@ -698,7 +723,7 @@ fn atc_span_is_the_smallest_aligned_cover() {
     let (v, o) = low(Op::Inval(i), Target::<Smmuv3>::default(), &IdentityContext);
     assert_eq!(
         v,
-        [Command::from(AtcInv {
+        [Command::AtcInv(AtcInv {
             global: false,
             ssv: false,
             ssid: 0,
@@ -765,7 +790,7 @@ fn sync_lowering() {
     .unwrap();
     assert_eq!(
         v,
-        [Command::from(CmdSync {
+        [Command::CmdSync(CmdSync {
             cs: 1,
             msh: 0,
             msi_attr: 0,
@@ -891,7 +916,7 @@ fn hyp_and_secure_regimes() {
     assert!(o.is_exact());
     assert_eq!(
         v,
-        [Command::from(TlbiEl2Va {
+        [Command::TlbiEl2Va(TlbiAddr {
             num: 0,
             scale: 0,
             asid: 9,
@@ -899,7 +924,8 @@ fn hyp_and_secure_regimes() {
             ttl128: false,
             ttl: 0,
             tg: 0,
-            address: 0x1000
+            address: 0x1000,
+            ..Default::default()
         })]
     );
     let i = Inval::new(Caches::IOTLB)
@@ -907,11 +933,11 @@ fn hyp_and_secure_regimes() {
         .stage(Stages::S1);
     let (v, o) = low(Op::Inval(i), Target::<Smmuv3>::default(), &IdentityContext);
     assert!(o.is_exact());
-    assert_eq!(v, [Command::from(TlbiEl3All {})]);
+    assert_eq!(v, [Command::TlbiEl3All]);
     // Stage 2 of the EL2 regime does not exist: dropped, reported.
     let i = Inval::new(Caches::IOTLB).regime(Regime::Hyp);
     let (v, o) = low(Op::Inval(i), Target::<Smmuv3>::default(), &IdentityContext);
-    assert_eq!(v, [Command::from(TlbiEl2All {})]);
+    assert_eq!(v, [Command::TlbiEl2All]);
     assert!(o.dropped.is_some());
 }
 
@@ -948,7 +974,7 @@ fn a_pasid_with_two_asids_gets_one_command_per_asid() {
     let (v, o) = low(Op::Inval(s1(7, 0x8000, 0x1000)), one, &t);
     assert_eq!(
         v,
-        [Command::from(TlbiNhVaa {
+        [Command::TlbiNhVaa(TlbiAddr {
             num: 0,
             scale: 0,
             vmid: 1,
@@ -956,7 +982,8 @@ fn a_pasid_with_two_asids_gets_one_command_per_asid() {
             ttl128: false,
             ttl: 0,
             tg: 0,
-            address: 0x8000
+            address: 0x8000,
+            ..Default::default()
         })]
     );
     assert_eq!(o.widened, Widened::PASID);
@@ -980,15 +1007,15 @@ fn requests_without_pasid_are_the_cd0_asids() {
     assert_eq!(
         v,
         [
-            Command::from(TlbiNhAsid { vmid: 1, asid: 3 }),
-            Command::from(TlbiNhAsid { vmid: 1, asid: 5 })
+            Command::TlbiNhAsid(TlbiScope { vmid: 1, asid: 3 }),
+            Command::TlbiNhAsid(TlbiScope { vmid: 1, asid: 5 })
         ]
     );
     assert!(o.is_exact(), "{o:?}");
     // The lift of NH_ASID 5 is requests without PASID of domain 1.
     let mut ops = Vec::new();
     Smmuv3::lift(
-        &Command::from(TlbiNhAsid { vmid: 1, asid: 5 }),
+        &Command::TlbiNhAsid(TlbiScope { vmid: 1, asid: 5 }),
         &t,
         &mut ops,
     )
@@ -996,7 +1023,13 @@ fn requests_without_pasid_are_the_cd0_asids() {
     assert_eq!(ops, [none(1)]);
     // Domain 2's device names no CD 0 ASID: the whole VMID, reported.
     let (v, o) = low(none(2), Target::<Smmuv3>::default(), &t);
-    assert_eq!(v, [Command::from(TlbiNhAll { vmid: 2 })]);
+    assert_eq!(
+        v,
+        [Command::TlbiNhAll(TlbiScope {
+            vmid: 2,
+            ..Default::default()
+        })]
+    );
     assert_eq!(o.widened, Widened::PASID);
 }
 
@@ -1005,7 +1038,7 @@ fn requests_without_pasid_are_the_cd0_asids() {
 #[test]
 fn lift_of_a_shared_asid_into_a_one_op_sink_is_buffer_full() {
     let t = topo();
-    let c: Command = TlbiNhAsid { vmid: 3, asid: 5 }.into();
+    let c: Command = Command::TlbiNhAsid(TlbiScope { vmid: 3, asid: 5 });
     let mut out: iommu_inval_core::sink::FixedBuf<Op, 1> = iommu_inval_core::sink::FixedBuf::new();
     assert_eq!(Smmuv3::lift(&c, &t, &mut out), Err(LowerError::BufferFull));
     match out.get(0) {
@@ -1013,7 +1046,7 @@ fn lift_of_a_shared_asid_into_a_one_op_sink_is_buffer_full() {
         other => panic!("{other:?}"),
     }
     // One PASID (6 is only PASID 2's ASID): exactly one op.
-    let c: Command = TlbiNhAsid { vmid: 3, asid: 6 }.into();
+    let c: Command = Command::TlbiNhAsid(TlbiScope { vmid: 3, asid: 6 });
     let mut out: iommu_inval_core::sink::FixedBuf<Op, 1> = iommu_inval_core::sink::FixedBuf::new();
     let o = Smmuv3::lift(&c, &t, &mut out).unwrap();
     assert_eq!(o.emitted, 1);
@@ -1066,9 +1099,10 @@ fn unlimited_cap_still_invalidates_every_cd() {
     let i = Inval::new(Caches::CONFIG_PASID);
     let (v, o) = low(Op::Inval(i), caps, &IdentityContext);
     assert!(
-        v.contains(&Command::from(CfgiAll {
+        v.contains(&Command::CfgiAll(Cfgi {
             ssec: false,
-            sid: 0
+            sid: 0,
+            ..Default::default()
         })),
         "{v:?}"
     );

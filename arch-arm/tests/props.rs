@@ -8,6 +8,7 @@ use iommu_inval_core::arch::Target;
 use iommu_inval_core::context::Topology;
 use iommu_inval_core::footprint::Footprint;
 use iommu_inval_core::model::*;
+use iommu_inval_core::Flags;
 use iommu_inval_core::{Context, IdentityContext, NativeCommand};
 use proptest::prelude::*;
 

@@ -78,7 +78,7 @@ fn consume(
 }
 
 fn walk(q: &Cmdq, bytes: &[u8], prod: u32, cons: u32) -> (Consumed, Vec<(u32, u16)>) {
-    let mem = SliceMemory { base: BASE, bytes };
+    let mem = SliceMemory::new(BASE, bytes);
     let mut seen = Vec::new();
     let r = consume(q, &mem, prod, cons, |rd, c| match c {
         Command::TlbiNhAll(x) => seen.push((rd, x.vmid)),
@@ -196,10 +196,7 @@ fn iterator_matches_consume() {
     let mut cmds: Vec<_> = (0..8).map(nh_all).collect();
     cmds[2] = [0, 0];
     let bytes = image(&cmds);
-    let mem = SliceMemory {
-        base: BASE,
-        bytes: &bytes,
-    };
+    let mem = SliceMemory::new(BASE, &bytes);
     let mut d = CmdqDevice::new(q, 0b0111, 0b1100);
     let items: Vec<_> = d.commands(&mem).map(|i| i.map_err(cmdq_error)).collect();
     assert_eq!(items.len(), 4); // 7, 0, 1, then the error at 2
@@ -213,10 +210,7 @@ fn iterator_matches_consume() {
 #[test]
 fn never_panics_on_any_registers() {
     let bytes = image(&(0..16).map(nh_all).collect::<Vec<_>>());
-    let mem = SliceMemory {
-        base: BASE,
-        bytes: &bytes,
-    };
+    let mem = SliceMemory::new(BASE, &bytes);
     for log2 in [0u8, 1, 4, 19, 31, 255] {
         let q = Cmdq::new(BASE, log2);
         for (p, c) in [
@@ -255,7 +249,7 @@ mod props {
                 .collect();
             let bytes = image(&cmds);
             let q = Cmdq::new(BASE, log2);
-            let mem = SliceMemory { base: BASE, bytes: &bytes };
+            let mem = SliceMemory::new(BASE, &bytes);
             let mut seen = Vec::new();
             let r = consume(&q, &mem, prod, cons, |rd, _| seen.push(rd));
             let mut rd = q.ptr(cons);

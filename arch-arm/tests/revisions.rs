@@ -8,6 +8,7 @@ use iommu_inval_arm::*;
 use iommu_inval_core::arch::Arch;
 use iommu_inval_core::device::{CommandQueue, CountingBackend};
 use iommu_inval_core::model::{Caches, DomainSel, Op, Regime, Stages};
+use iommu_inval_core::Flags;
 use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{CellMemory, ErrorKind, IdentityContext, QueueMemory};
 
@@ -39,11 +40,10 @@ fn cfgi_vms_pidm() {
     let w = [0x0000_0123_0000_0407, 0];
     assert_eq!(
         dec(w),
-        CfgiVmsPidm {
+        Command::CfgiVmsPidm(CfgiVmsPidm {
             ssec: true,
             vmid: 0x123
-        }
-        .into()
+        })
     );
     // Nothing else is defined: w0[31:11], w0[63:48], w1 are RES0.
     for bad in [[w[0] | 1 << 11, 0], [w[0] | 1 << 48, 0], [w[0], 1]] {
@@ -68,7 +68,7 @@ fn cfgi_vms_pidm() {
 /// is only in the figure, docs/REVISIONS.md).
 #[test]
 fn dpti_all() {
-    assert_eq!(dec([0x70, 0]), DptiAll {}.into());
+    assert_eq!(dec([0x70, 0]), Command::DptiAll);
     assert_eq!(
         Command::decode(&[0x70 | 1 << 8, 0]).unwrap_err().kind,
         ErrorKind::ReservedBits
@@ -90,16 +90,19 @@ fn dpti_all() {
 /// with opcodes 0x50–0x53; Secure Command queue with Secure EL2 only.
 #[test]
 fn secure_el2_tlbis() {
-    assert_eq!(dec([0x50, 0]), TlbiSEl2All {}.into());
+    assert_eq!(dec([0x50, 0]), Command::TlbiSEl2All);
     assert_eq!(
         dec([0x0007_0000_0000_0051, 0]),
-        TlbiSEl2Asid { asid: 7 }.into()
+        Command::TlbiSEl2Asid(TlbiScope {
+            asid: 7,
+            ..Default::default()
+        })
     );
     // S_EL2_VA: asid 7, 4 KiB granule, 2 pages (num 1), ttl 3, leaf.
     let w = [0x0007_0000_0000_1052, 0x0000_0000_4000_0701];
     assert_eq!(
         dec(w),
-        TlbiSEl2Va {
+        Command::TlbiSEl2Va(TlbiAddr {
             num: 1,
             scale: 0,
             asid: 7,
@@ -107,9 +110,9 @@ fn secure_el2_tlbis() {
             ttl128: false,
             ttl: 3,
             tg: 1,
-            address: 0x4000_0000
-        }
-        .into()
+            address: 0x4000_0000,
+            ..Default::default()
+        })
     );
     // The same fields as CMD_TLBI_EL2_VA, opcode aside.
     let el2 = Command::decode(&[w[0] & !0xff | 0x22, w[1]]).unwrap();
@@ -141,14 +144,17 @@ fn secure_el2_tlbis() {
 fn secure_stage2_tlbis() {
     assert_eq!(
         dec([0x0000_0009_0000_0058, 0]),
-        TlbiSS12Vmall { vmid: 9 }.into()
+        Command::TlbiSS12Vmall(TlbiScope {
+            vmid: 9,
+            ..Default::default()
+        })
     );
-    assert_eq!(dec([0x60, 0]), TlbiSnhAll {}.into());
+    assert_eq!(dec([0x60, 0]), Command::TlbiSnhAll);
     // S_S2_IPA vmid 9, ns, leaf, IPA 0x8000_0000 (tg = 0).
     let w = [0x0000_0009_0000_005a, 0x0000_0000_8000_0003];
     assert_eq!(
         dec(w),
-        TlbiSS2Ipa {
+        Command::TlbiSS2Ipa(TlbiAddr {
             num: 0,
             scale: 0,
             vmid: 9,
@@ -157,9 +163,9 @@ fn secure_stage2_tlbis() {
             ttl128: false,
             ttl: 0,
             tg: 0,
-            address: 0x8000_0000
-        }
-        .into()
+            address: 0x8000_0000,
+            ..Default::default()
+        })
     );
     assert_eq!(refused(w, &Features::LATEST_NS), ErrorKind::InvalidField);
     // Lift: stage 2 of the Secure EL1&0 regime, domain of the VMID.

@@ -59,16 +59,15 @@ fn resume_and_stall_term_have_ssec() {
     let r = Command::decode(&[0x0000_0005_0000_0444, 7]).unwrap();
     assert_eq!(
         r,
-        Resume {
+        Command::Resume(Resume {
             ssec: true,
             resp: 0,
             sid: 5,
             stag: 7
-        }
-        .into()
+        })
     );
     let s = Command::decode(&[0x0000_0005_0000_0445, 0]).unwrap();
-    assert_eq!(s, StallTerm { ssec: true, sid: 5 }.into());
+    assert_eq!(s, Command::StallTerm(StallTerm { ssec: true, sid: 5 }));
     // A Secure-stream stall command has no generic form.
     assert!(Smmuv3::lift(&r, &IdentityContext, &mut Vec::new()).is_err());
 }
@@ -110,14 +109,12 @@ fn pri_resp_codes_follow_the_specification() {
 /// Leaf; so its footprint includes the stream's PASID configuration.
 #[test]
 fn cfgi_ste_also_removes_the_cds() {
-    let ops = lift_all(
-        &CfgiSte {
-            ssec: false,
-            sid: 3,
-            leaf: false,
-        }
-        .into(),
-    );
+    let ops = lift_all(&Command::CfgiSte(Cfgi {
+        ssec: false,
+        sid: 3,
+        leaf: false,
+        ..Default::default()
+    }));
     match ops.as_slice() {
         [Op::Inval(i)] => {
             assert_eq!(i.caches, Caches::CONFIG);
@@ -125,14 +122,12 @@ fn cfgi_ste_also_removes_the_cds() {
         }
         other => panic!("{other:?}"),
     }
-    let ops = lift_all(
-        &CfgiSte {
-            ssec: false,
-            sid: 3,
-            leaf: true,
-        }
-        .into(),
-    );
+    let ops = lift_all(&Command::CfgiSte(Cfgi {
+        ssec: false,
+        sid: 3,
+        leaf: true,
+        ..Default::default()
+    }));
     match ops.as_slice() {
         [Op::Inval(a), Op::Inval(b)] => {
             assert_eq!(a.caches, Caches::CONFIG_DEVICE | Caches::LEAF);

@@ -48,7 +48,9 @@ pub(crate) const ID20_MAX: u32 = (1 << 20) - 1;
 /// Largest 24-bit device id (IODIR `DID`).
 pub(crate) const DID_MAX: u32 = (1 << 24) - 1;
 /// The `S` = 1 page address meaning "the whole address space": the most
-/// significant bit of `ADDR[63:12]` clear, every other bit set (§9.3).
+/// significant bit of `ADDR[63:12]` clear, every other bit set (§9.3); the
+/// lowering's comes from `core::lower::RangePlan::whole`.
+#[cfg(feature = "arbitrary")]
 pub(crate) const ALL_PAGES_ADDR: u64 = 0x7fff_ffff_ffff_f000;
 
 const OPF_MASK: u64 = 0x3ff;
@@ -397,49 +399,36 @@ impl DdtMode {
     }
 }
 
-const OP_NAMES: [&str; 7] = [
-    "iotinval_vma",
-    "iotinval_gvma",
-    "iofence_c",
-    "iodir_inval_ddt",
-    "iodir_inval_pdt",
-    "ats_inval",
-    "ats_prgr",
-];
+/// Widest values of the named fields.
+const ID20: u64 = ID20_MAX as u64;
+const DID24: u64 = DID_MAX as u64;
 
-const F_VMA: &[&str] = &["av", "pscid", "pscv", "gv", "nl", "gscid", "s", "addr"];
-const F_GVMA: &[&str] = &["av", "pscid", "gv", "nl", "gscid", "s", "addr"];
-const F_FENCE: &[&str] = &["av", "wsi", "pr", "pw", "data", "addr"];
-const F_DDT: &[&str] = &["dv", "did"];
-const F_PDT: &[&str] = &["pid", "dv", "did"];
-const F_ATS_INVAL: &[&str] = &["pid", "pv", "dsv", "rid", "dseg", "g", "s", "addr"];
-const F_ATS_PRGR: &[&str] = &["pid", "pv", "dsv", "rid", "dseg", "prg_index", "resp_code"];
-
-/// Every field name of the table, to name an unknown field statically.
-const ALL_FIELD_NAMES: &[&str] = &[
-    "av",
-    "pscid",
-    "pscv",
-    "gv",
-    "nl",
-    "gscid",
-    "s",
-    "addr",
-    "wsi",
-    "pr",
-    "pw",
-    "data",
-    "dv",
-    "did",
-    "pid",
-    "pv",
-    "dsv",
-    "rid",
-    "dseg",
-    "g",
-    "prg_index",
-    "resp_code",
-];
+// The named-field table (docs/SPEC.md): op names, field names and widths.
+iommu_inval_core::op_table! {
+    Command;
+    "iotinval_vma" => IotinvalVma(Iotinval) {
+        av: bool, pscid: uint(ID20), pscv: bool, gv: bool, nl: bool, gscid: uint(0xffff), s: bool,
+        addr: addr(PAGE_ADDR_MASK)
+    },
+    "iotinval_gvma" => IotinvalGvma(Iotinval) {
+        av: bool, pscid: uint(ID20), gv: bool, nl: bool, gscid: uint(0xffff), s: bool,
+        addr: addr(PAGE_ADDR_MASK)
+    },
+    "iofence_c" => IofenceC(IofenceC) {
+        av: bool, wsi: bool, pr: bool, pw: bool, data: uint(u32::MAX.into()),
+        addr: addr(FENCE_ADDR_MASK)
+    },
+    "iodir_inval_ddt" => IodirInvalDdt(IodirInvalDdt) { dv: bool, did: uint(DID24) },
+    "iodir_inval_pdt" => IodirInvalPdt(IodirInvalPdt) { pid: uint(ID20), dv: bool, did: uint(DID24) },
+    "ats_inval" => AtsInval(AtsInval) {
+        pid: uint(ID20), pv: bool, dsv: bool, rid: uint(0xffff), dseg: uint(0xff), g: bool, s: bool,
+        addr: addr(PAGE_ADDR_MASK)
+    },
+    "ats_prgr" => AtsPrgr(AtsPrgr) {
+        pid: uint(ID20), pv: bool, dsv: bool, rid: uint(0xffff), dseg: uint(0xff),
+        prg_index: uint(0x1ff), resp_code: uint(0xf)
+    },
+}
 
 #[inline(always)]
 const fn iotinval(w0: u64, w1: u64) -> Iotinval {
@@ -625,34 +614,7 @@ impl Command {
     /// and PIDs, 24-bit DIDs, 9-bit `prg_index`, 4-bit `resp_code`, page
     /// addresses with the low 12 bits clear, fence addresses 4-byte aligned.
     pub fn check(&self) -> Result<(), FieldError> {
-        let fit = |ok: bool, name: &'static str| {
-            if ok {
-                Ok(())
-            } else {
-                Err(FieldError::TooWide(name))
-            }
-        };
-        match *self {
-            Command::IotinvalVma(c) | Command::IotinvalGvma(c) => {
-                fit(c.pscid <= ID20_MAX, "pscid")?;
-                fit(c.addr & !PAGE_ADDR_MASK == 0, "addr")?;
-            }
-            Command::IofenceC(c) => fit(c.addr & !FENCE_ADDR_MASK == 0, "addr")?,
-            Command::IodirInvalDdt(c) => fit(c.did <= DID_MAX, "did")?,
-            Command::IodirInvalPdt(c) => {
-                fit(c.pid <= ID20_MAX, "pid")?;
-                fit(c.did <= DID_MAX, "did")?;
-            }
-            Command::AtsInval(c) => {
-                fit(c.pid <= ID20_MAX, "pid")?;
-                fit(c.addr & !PAGE_ADDR_MASK == 0, "addr")?;
-            }
-            Command::AtsPrgr(c) => {
-                fit(c.pid <= ID20_MAX, "pid")?;
-                fit(c.prg_index <= 0x1ff, "prg_index")?;
-                fit(c.resp_code <= 0xf, "resp_code")?;
-            }
-        }
+        self.check_fields()?;
         // Fields fit: the encoding is exact, so the decoder judges legality.
         Command::decode_words(self.encode()[0], self.encode()[1])
             .map(|_| ())
@@ -734,26 +696,11 @@ impl Command {
         }
         Ok(())
     }
-
-    /// The op name, as in the table (`iotinval_vma`, ...).
-    pub(crate) const fn name(&self) -> &'static str {
-        match self {
-            Command::IotinvalVma(_) => "iotinval_vma",
-            Command::IotinvalGvma(_) => "iotinval_gvma",
-            Command::IofenceC(_) => "iofence_c",
-            Command::IodirInvalDdt(_) => "iodir_inval_ddt",
-            Command::IodirInvalPdt(_) => "iodir_inval_pdt",
-            Command::AtsInval(_) => "ats_inval",
-            Command::AtsPrgr(_) => "ats_prgr",
-        }
-    }
 }
-
-use iommu_inval_core::native::__macro::{want_addr, want_bool, want_uint};
 
 iommu_inval_core::native_command! {
     Command: ArchId::Riscv, crate::Features, |cmd, features| cmd.check_supported(features);
-    op_names &OP_NAMES, op = name, encode = encode,
+    op_names OP_NAMES, op = name, encode = encode,
     from_fields = ALL_FIELD_NAMES, blank, set_field, legal;
 
     /// Decode one command from its two words. Errors: `bad_length` (not 2
@@ -806,84 +753,11 @@ iommu_inval_core::native_command! {
     }
 
     fn for_each_field(&self, f: &mut dyn FnMut(&'static str, FieldValue)) {
-        use FieldValue::{Bool, Uint};
-        match *self {
-            Command::IotinvalVma(c) | Command::IotinvalGvma(c) => {
-                let vma = matches!(self, Command::IotinvalVma(_));
-                f("av", Bool(c.av));
-                f("pscid", Uint(c.pscid.into()));
-                if vma {
-                    f("pscv", Bool(c.pscv));
-                }
-                f("gv", Bool(c.gv));
-                f("nl", Bool(c.nl));
-                f("gscid", Uint(c.gscid.into()));
-                f("s", Bool(c.s));
-                f("addr", Uint(c.addr));
-            }
-            Command::IofenceC(c) => {
-                f("av", Bool(c.av));
-                f("wsi", Bool(c.wsi));
-                f("pr", Bool(c.pr));
-                f("pw", Bool(c.pw));
-                f("data", Uint(c.data.into()));
-                f("addr", Uint(c.addr));
-            }
-            Command::IodirInvalDdt(c) => {
-                f("dv", Bool(c.dv));
-                f("did", Uint(c.did.into()));
-            }
-            Command::IodirInvalPdt(c) => {
-                f("pid", Uint(c.pid.into()));
-                f("dv", Bool(c.dv));
-                f("did", Uint(c.did.into()));
-            }
-            Command::AtsInval(c) => {
-                f("pid", Uint(c.pid.into()));
-                f("pv", Bool(c.pv));
-                f("dsv", Bool(c.dsv));
-                f("rid", Uint(c.rid.into()));
-                f("dseg", Uint(c.dseg.into()));
-                f("g", Bool(c.g));
-                f("s", Bool(c.s));
-                f("addr", Uint(c.addr));
-            }
-            Command::AtsPrgr(c) => {
-                f("pid", Uint(c.pid.into()));
-                f("pv", Bool(c.pv));
-                f("dsv", Bool(c.dsv));
-                f("rid", Uint(c.rid.into()));
-                f("dseg", Uint(c.dseg.into()));
-                f("prg_index", Uint(c.prg_index.into()));
-                f("resp_code", Uint(c.resp_code.into()));
-            }
-        }
+        self.visit_fields(f)
     }
 
     fn field_names(op: &str) -> Option<&'static [&'static str]> {
-        Some(match op {
-            "iotinval_vma" => F_VMA,
-            "iotinval_gvma" => F_GVMA,
-            "iofence_c" => F_FENCE,
-            "iodir_inval_ddt" => F_DDT,
-            "iodir_inval_pdt" => F_PDT,
-            "ats_inval" => F_ATS_INVAL,
-            "ats_prgr" => F_ATS_PRGR,
-            _ => return None,
-        })
-    }
-}
-
-/// The command of op `op` (a name of [`OP_NAMES`]) with every field 0 / false.
-fn blank(op: &str) -> Command {
-    match op {
-        "iotinval_vma" => Command::IotinvalVma(Iotinval::default()),
-        "iotinval_gvma" => Command::IotinvalGvma(Iotinval::default()),
-        "iofence_c" => Command::IofenceC(IofenceC::default()),
-        "iodir_inval_ddt" => Command::IodirInvalDdt(IodirInvalDdt::default()),
-        "iodir_inval_pdt" => Command::IodirInvalPdt(IodirInvalPdt::default()),
-        "ats_inval" => Command::AtsInval(AtsInval::default()),
-        _ => Command::AtsPrgr(AtsPrgr::default()),
+        Command::names_of(op)
     }
 }
 
@@ -891,61 +765,6 @@ fn blank(op: &str) -> Command {
 /// (`iodir_inval_pdt` needs `"dv": true`, §3.1.3).
 fn legal(cmd: Command) -> Result<Command, FieldError> {
     cmd.check().map(|()| cmd)
-}
-
-/// Set field `n` (a name of the command's op) to `v`, checking its width.
-fn set_field(cmd: &mut Command, n: &'static str, v: FieldValue) -> Result<(), FieldError> {
-    const ID20: u64 = ID20_MAX as u64;
-    // Narrowing casts below are exact: each value was range-checked first.
-    match cmd {
-        Command::IotinvalVma(c) | Command::IotinvalGvma(c) => match n {
-            "av" => c.av = want_bool(n, v)?,
-            "pscid" => c.pscid = want_uint(n, v, ID20)? as u32,
-            "pscv" => c.pscv = want_bool(n, v)?,
-            "gv" => c.gv = want_bool(n, v)?,
-            "nl" => c.nl = want_bool(n, v)?,
-            "gscid" => c.gscid = want_uint(n, v, 0xffff)? as u16,
-            "s" => c.s = want_bool(n, v)?,
-            _ => c.addr = want_addr(n, v, PAGE_ADDR_MASK)?,
-        },
-        Command::IofenceC(c) => match n {
-            "av" => c.av = want_bool(n, v)?,
-            "wsi" => c.wsi = want_bool(n, v)?,
-            "pr" => c.pr = want_bool(n, v)?,
-            "pw" => c.pw = want_bool(n, v)?,
-            "data" => c.data = want_uint(n, v, u32::MAX.into())? as u32,
-            _ => c.addr = want_addr(n, v, FENCE_ADDR_MASK)?,
-        },
-        Command::IodirInvalDdt(c) => match n {
-            "dv" => c.dv = want_bool(n, v)?,
-            _ => c.did = want_uint(n, v, DID_MAX.into())? as u32,
-        },
-        Command::IodirInvalPdt(c) => match n {
-            "pid" => c.pid = want_uint(n, v, ID20)? as u32,
-            "dv" => c.dv = want_bool(n, v)?,
-            _ => c.did = want_uint(n, v, DID_MAX.into())? as u32,
-        },
-        Command::AtsInval(c) => match n {
-            "pid" => c.pid = want_uint(n, v, ID20)? as u32,
-            "pv" => c.pv = want_bool(n, v)?,
-            "dsv" => c.dsv = want_bool(n, v)?,
-            "rid" => c.rid = want_uint(n, v, 0xffff)? as u16,
-            "dseg" => c.dseg = want_uint(n, v, 0xff)? as u8,
-            "g" => c.g = want_bool(n, v)?,
-            "s" => c.s = want_bool(n, v)?,
-            _ => c.addr = want_addr(n, v, PAGE_ADDR_MASK)?,
-        },
-        Command::AtsPrgr(c) => match n {
-            "pid" => c.pid = want_uint(n, v, ID20)? as u32,
-            "pv" => c.pv = want_bool(n, v)?,
-            "dsv" => c.dsv = want_bool(n, v)?,
-            "rid" => c.rid = want_uint(n, v, 0xffff)? as u16,
-            "dseg" => c.dseg = want_uint(n, v, 0xff)? as u8,
-            "prg_index" => c.prg_index = want_uint(n, v, 0x1ff)? as u16,
-            _ => c.resp_code = want_uint(n, v, 0xf)? as u8,
-        },
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -32,8 +32,8 @@ pub const CAUSES_MEANING: FaultCodes = {
     use ConfigReason::*;
     use FaultReason::Translation as T;
     &[
-        (Ok((T, Stages::S1)), &[13, 12, 15]),
-        (Ok((T, Stages::S2)), &[21, 20, 23]),
+        (Ok((T, Some(Stages::S1))), &[13, 12, 15]),
+        (Ok((T, Some(Stages::S2))), &[21, 20, 23]),
         (Err(DeviceEntryFetch), &[257, 268]),
         (Err(DeviceEntryInvalid), &[258, 259]),
         (Err(Unsupported), &[260]),
@@ -56,7 +56,8 @@ fn lift_fault<C: Context + ?Sized>(r: &FaultRecord, ctx: &C) -> Result<Event, Lo
     let cause = g("cause") as u16;
     let iotval2 = g("iotval2");
     let kind = match meaning(CAUSES_MEANING, cause) {
-        Ok((reason, stage)) => FaultKind::Translation(Translation {
+        // Every translation row of the table names its stage.
+        Ok((reason, Some(stage))) => FaultKind::Translation(Translation {
             stage,
             reason,
             during: match iotval2 & 1 {
@@ -68,11 +69,12 @@ fn lift_fault<C: Context + ?Sized>(r: &FaultRecord, ctx: &C) -> Result<Event, Lo
             ipa: (stage == Stages::S2 || iotval2 >> 2 != 0).then_some(iotval2 & !3),
             stall: None,
         }),
-        Err(_) if iotval2 != 0 => {
+        Ok((_, None)) | Err(_) if iotval2 != 0 => {
             return Err(LowerError::NoEquivalent(
                 "iotval2 of a cause that is no guest-page fault",
             ))
         }
+        Ok((_, None)) => FaultKind::Config(ConfigReason::Other),
         Err(c) => FaultKind::Config(c),
     };
     let pv = g("pv") != 0;

@@ -42,14 +42,15 @@
 //! * No interrupt-remapping cache and no secure regime: those parts are
 //!   dropped and reported; prefetch (a hint) is dropped.
 
+use iommu_inval_core::Flags;
 use crate::cmd::*;
 use crate::features::Features;
-use iommu_inval_core::lower::{InvalJob, 
-    ats_devices, dropped, is_inverted, lacking, plan_napot, tag_shared, Budget, DeviceSet, Emitter,
-    Lowering, NapotPlan,
+use iommu_inval_core::lower::{
+    ats_devices, lacking, prg_response_code, tag_shared, Budget, DeviceSet, Emitter, InvalJob,
+    Lowering, RangePlan,
 };
 use iommu_inval_core::model::*;
-use iommu_inval_core::range::{ats_encode_block, AlignedBlocks, PAGE_SHIFT};
+use iommu_inval_core::range::PAGE_SHIFT;
 use iommu_inval_core::{ArchId, Context, LowerError};
 
 /// The most commands `Arch::lower` emits for one op within `budget`: the
@@ -74,120 +75,30 @@ pub(crate) fn lacks(f: &Features) -> Caches {
     lacking(Caches::INTR_REMAP, &[(Caches::DEV_TLB, f.ats)])
 }
 
-/// How an address range is sent: the `(addr, s)` pairs of the commands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum AddrPlan {
-    /// No address (`AV` = 0): every address.
-    All,
-    /// One command with this (`addr`, `s`).
-    Single(u64, bool),
-    /// One NAPOT command per block.
-    Blocks(AlignedBlocks),
-    /// One `S` = 0 command per `2^shift`-byte leaf from `first` (`count`
-    /// of them; `shift` 12: every 4 KiB page).
-    Pages {
-        /// First page.
-        first: u64,
-        /// Number of commands.
-        count: usize,
-        /// log2 of the step between commands.
-        shift: u32,
-    },
-}
-
-/// An [`AddrPlan`] with its command count and what it widens.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RangePlan {
-    /// The encoding.
-    pub(crate) plan: AddrPlan,
-    /// Number of commands.
-    pub(crate) count: usize,
-    /// `RANGE` when the commands cover more than asked, plus `CAP` when the
-    /// cap forced a wider encoding.
-    pub(crate) widened: Widened,
-}
-
-impl RangePlan {
-    /// Call `f(av, addr, s)` for each command of the plan.
-    pub(crate) fn for_each(
-        &self,
-        mut f: impl FnMut(bool, u64, bool) -> Result<(), LowerError>,
-    ) -> Result<(), LowerError> {
-        match &self.plan {
-            AddrPlan::All => f(false, 0, false),
-            AddrPlan::Single(a, s) => f(true, *a, *s),
-            AddrPlan::Blocks(it) => {
-                for b in it.clone() {
-                    let (a, s) = ats_encode_block(b);
-                    f(true, a, s)?;
-                }
-                Ok(())
-            }
-            AddrPlan::Pages {
-                first,
-                count,
-                shift,
-            } => {
-                for k in 0..*count as u64 {
-                    f(true, first.wrapping_add(k << shift), false)?;
-                }
-                Ok(())
-            }
+/// The IOTINVAL (or, `ats`, ATS.INVAL) commands for `r`: NAPOT blocks when
+/// `napot` (IOTINVAL with `capabilities.S`, or ATS.INVAL), else 4 KiB pages;
+/// at most `cap` commands. Where the rule gives every address, IOTINVAL
+/// sends `AV` = 0 and ATS.INVAL the all-pages NAPOT address.
+pub(crate) fn plan_range(r: &AddrRange, napot: bool, cap: usize, ats: bool) -> RangePlan {
+    let all = |w: Widened| {
+        let w = if r.is_all() { Widened::empty() } else { w };
+        if ats {
+            let mut p = RangePlan::napot(&AddrRange::All, 1);
+            p.widened = w;
+            p
+        } else {
+            RangePlan::no_address(w)
         }
-    }
-}
-
-/// Plan the commands for `r`: NAPOT blocks when `napot` (IOTINVAL with
-/// `capabilities.S`, or ATS.INVAL), else 4 KiB pages; at most `cap`
-/// commands. `all` is the fallback (`AV` = 0 for IOTINVAL; for ATS.INVAL
-/// the all-pages NAPOT address).
-pub(crate) fn plan_range(r: &AddrRange, napot: bool, cap: usize, all: AddrPlan) -> RangePlan {
-    let cap = cap.max(1);
-    let everything = |w: Widened| RangePlan {
-        plan: all.clone(),
-        count: 1,
-        widened: if r.is_all() { Widened::empty() } else { w },
-    };
-    if r.is_all() {
-        return everything(Widened::empty());
-    }
-    let pages = r.align_out(PAGE_SHIFT);
-    let page_widen = if pages == *r {
-        Widened::empty()
-    } else {
-        Widened::RANGE
     };
     if !napot {
-        let n = pages.size() >> PAGE_SHIFT;
-        if n <= cap as u128 {
-            return RangePlan {
-                plan: AddrPlan::Pages {
-                    first: pages.first(),
-                    count: n as usize,
-                    shift: PAGE_SHIFT,
-                },
-                count: n as usize,
-                widened: page_widen,
-            };
-        }
-        return everything(Widened::RANGE | Widened::CAP);
+        return RangePlan::leaves(r, PAGE_SHIFT, cap)
+            .unwrap_or_else(|| all(Widened::RANGE | Widened::CAP));
     }
-    let (plan, count, widened) = plan_napot(r, cap);
-    match plan {
-        NapotPlan::All => everything(widened),
-        NapotPlan::Single(b) => {
-            let (a, s) = ats_encode_block(b);
-            RangePlan {
-                plan: AddrPlan::Single(a, s),
-                count,
-                widened,
-            }
-        }
-        NapotPlan::Blocks(it) => RangePlan {
-            plan: AddrPlan::Blocks(it),
-            count,
-            widened,
-        },
+    let p = RangePlan::napot(r, cap);
+    if p.is_whole() {
+        all(p.widened)
+    } else {
+        p
     }
 }
 
@@ -199,28 +110,24 @@ pub(crate) fn plan_range(r: &AddrRange, napot: bool, cap: usize, all: AddrPlan) 
 /// `Footprint::assuming_leaves`). `None` when the hint does not help.
 fn plan_leaves(r: &AddrRange, shift: u8, cap: usize) -> Option<RangePlan> {
     let shift = u32::from(shift);
-    if r.is_all() || !(13..64).contains(&shift) {
+    if shift <= PAGE_SHIFT {
         return None;
     }
-    let leaves = r.align_out(shift);
-    let n = leaves.size() >> shift;
-    if n > cap.max(1) as u128 {
-        return None;
-    }
-    let mut widened = Widened::LEAF_HINT;
-    if leaves != *r {
-        widened |= Widened::RANGE;
-    }
-    Some(RangePlan {
-        plan: AddrPlan::Pages {
-            first: leaves.first(),
-            count: n as usize,
-            shift,
-        },
-        count: n as usize,
-        widened,
-    })
+    let mut p = RangePlan::leaves(r, shift, cap)?;
+    p.widened |= Widened::LEAF_HINT;
+    Some(p)
 }
+
+/// The device-id bound of ATS.INVAL and why a device-TLB invalidation it
+/// cannot send is refused ([`ats_devices`]).
+const ATS_IDS: (u32, [&str; 2]) = (
+    DID_MAX,
+    [
+        "device-TLB invalidation of devices the context cannot enumerate: \
+         there is no all-device ATS.INVAL",
+        "device-TLB invalidation of a device id wider than 24 bits",
+    ],
+);
 
 /// The fence between two phases: IOFENCE.C `PR` = `PW` = 1.
 const FENCE: Command = Command::IofenceC(IofenceC {
@@ -245,8 +152,9 @@ const FENCE: Command = Command::IofenceC(IofenceC {
 ///   `Resume`, `StallTerminate` → `NoEquivalent`.
 impl Lowering for crate::RiscV {
     iommu_inval_core::refusals!(
-        barrier = "IOFENCE.C", event, drain; lacks = "the RISC-V IOMMU", prefetch, stall
+        barrier = "IOFENCE.C", event, drain; lacks = "the RISC-V IOMMU", prefetch, stall, secure
     );
+    const REFUSES_INVERTED: bool = true;
 
     fn lower_barrier(s: &Barrier, caps: &Host<'_>) -> Result<Command, LowerError> {
         if s.interrupt && !caps.f.wsi {
@@ -304,11 +212,6 @@ impl Lowering for crate::RiscV {
             ));
         }
         let (rid, dseg, dsv) = ats_target(r.device);
-        let resp_code = match r.code {
-            RespCode::Success => 0x0,
-            RespCode::Invalid => 0x1,
-            RespCode::Failure => 0xf,
-        };
         Ok(Command::AtsPrgr(AtsPrgr {
             pid,
             pv: r.pasid.is_some(),
@@ -316,7 +219,7 @@ impl Lowering for crate::RiscV {
             rid,
             dseg,
             prg_index: r.prg_index,
-            resp_code,
+            resp_code: prg_response_code(r.code),
         }))
     }
 }
@@ -363,12 +266,6 @@ enum DirPlan {
 pub(crate) fn lower_inval<C: Context + ?Sized>(
     (i, caps, ctx, out): Job<'_, C>,
 ) -> Result<Outcome, LowerError> {
-    if is_inverted(&i.range) {
-        return Err(LowerError::Invalid("range with first > last"));
-    }
-    if i.regime.is_secure() {
-        return Ok(dropped("the RISC-V IOMMU has no secure regime"));
-    }
     let mut dropped_part = None;
     let mut widened = Widened::empty();
     let cap = caps.cap;
@@ -517,37 +414,29 @@ pub(crate) fn lower_inval<C: Context + ?Sized>(
     let iot_plan = if iotlb && i.range.is_all() && leaf && caps.f.s {
         // Leaf entries of every address: AV = 1 with the whole-space NAPOT
         // address (§9.3) keeps the non-leaf entries, as asked.
-        RangePlan {
-            plan: AddrPlan::Single(ALL_PAGES_ADDR, true),
-            count: 1,
-            widened: Widened::empty(),
-        }
+        RangePlan::napot(&AddrRange::All, 1)
     } else if iotlb && addr_ok {
         let per = cap / n_iot.max(1);
         if leaf && !caps.f.s {
-            let pages = plan_range(&i.range, false, per, AddrPlan::All);
+            let pages = plan_range(&i.range, false, per, false);
             match plan_leaves(&i.range, i.hints.leaf_shift, per) {
                 // Fewer commands than per page, or per page hit the cap.
-                Some(l) if pages.plan == AddrPlan::All || l.count < pages.count => l,
+                Some(l) if !pages.has_address() || l.count() < pages.count() => l,
                 _ => pages,
             }
         } else {
-            plan_range(&i.range, caps.f.s, per, AddrPlan::All)
+            plan_range(&i.range, caps.f.s, per, false)
         }
     } else {
-        RangePlan {
-            plan: AddrPlan::All,
-            count: 1,
-            widened: if i.range.is_all() {
-                Widened::empty()
-            } else {
-                Widened::RANGE
-            },
-        }
+        RangePlan::no_address(if i.range.is_all() {
+            Widened::empty()
+        } else {
+            Widened::RANGE
+        })
     };
     if iotlb {
         widened |= iot_plan.widened;
-        if leaf && iot_plan.plan == AddrPlan::All {
+        if leaf && !iot_plan.has_address() {
             // AV = 0 removes every level.
             widened |= Widened::LEAF;
         }
@@ -563,28 +452,11 @@ pub(crate) fn lower_inval<C: Context + ?Sized>(
     }
 
     // Phase 3: device TLBs, checked before anything is written.
-    let mut ats_devs = 0usize;
     let mut dev_plan = None;
     if dev_tlb {
-        if !caps.f.ats {
-            dropped_part = Some("host without ATS: no device TLBs");
-        } else {
-            ats_devs = ats_devices(
-                &devs,
-                ctx,
-                DID_MAX,
-                caps.cap,
-                "device-TLB invalidation of devices the context cannot enumerate: \
-                 there is no all-device ATS.INVAL",
-                "device-TLB invalidation of a device id wider than 24 bits",
-            )?;
-            if ats_devs < devs.count() {
-                dropped_part = Some("devices without ATS have no device TLB");
-            }
-        }
+        let ats_devs = ats_devices(&devs, ctx, caps.f.ats, cap, ATS_IDS, &mut dropped_part)?;
         if ats_devs > 0 {
-            let all = AddrPlan::Single(ALL_PAGES_ADDR, true);
-            let p = plan_range(&i.range, true, cap / ats_devs.max(1), all);
+            let p = plan_range(&i.range, true, cap / ats_devs.max(1), true);
             widened |= p.widened;
             // A PID wider than the host's (capabilities.PD*) goes without
             // one: PV = 0 reaches every PASID of the range (PCIe ATS).
@@ -609,7 +481,8 @@ pub(crate) fn lower_inval<C: Context + ?Sized>(
             e.push(Command::IodirInvalPdt(IodirInvalPdt { pid, dv: true, did }))
         })?,
     }
-    // Phase 2.
+    // Phase 2 (`AV` = 1 unless the plan has no address).
+    let av = iot_plan.has_address();
     if s1 || gvma {
         e.fence_now()?;
     }
@@ -620,7 +493,7 @@ pub(crate) fn lower_inval<C: Context + ?Sized>(
             ..Default::default()
         };
         let mut each = |pscv: bool, pscid: u32| {
-            iot_plan.for_each(|av, addr, s| {
+            iot_plan.for_each(|addr, s| {
                 e.push(Command::IotinvalVma(Iotinval {
                     av,
                     pscv,
@@ -651,7 +524,7 @@ pub(crate) fn lower_inval<C: Context + ?Sized>(
     }
     if gvma {
         match gvma_gscid {
-            Some(gscid) => iot_plan.for_each(|av, addr, s| {
+            Some(gscid) => iot_plan.for_each(|addr, s| {
                 e.push(Command::IotinvalGvma(Iotinval {
                     av,
                     gv: true,
@@ -678,7 +551,7 @@ pub(crate) fn lower_inval<C: Context + ?Sized>(
                 return Ok(());
             }
             let (rid, dseg, dsv) = ats_target(d);
-            plan.for_each(|_, addr, s| {
+            plan.for_each(|addr, s| {
                 e.push(Command::AtsInval(AtsInval {
                     pid,
                     pv,
@@ -692,9 +565,7 @@ pub(crate) fn lower_inval<C: Context + ?Sized>(
             })
         })?;
     }
-    e.widen(widened);
-    e.set_dropped(dropped_part);
-    Ok(e.outcome())
+    Ok(e.finish(widened, dropped_part))
 }
 
 #[cfg(test)]
@@ -707,13 +578,19 @@ mod tests {
         assert_eq!(NAPOT_SPLIT_FACTOR, 2);
         // 12 KiB at 0x1000 with NAPOT: one 16 KiB block at 0 (≤ 2 × 12 KiB).
         let r = AddrRange::new(0x1000, 0x3000).unwrap();
-        let p = plan_range(&r, true, 16, AddrPlan::All);
-        assert_eq!(
-            (p.plan, p.widened),
-            (AddrPlan::Single(0x1000, true), Widened::RANGE)
-        );
+        let p = plan_range(&r, true, 16, false);
+        let mut got = [(0u64, false); 2];
+        let mut n = 0;
+        p.for_each(|a, s| {
+            got[n] = (a, s);
+            n += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!((n, got[0], p.widened), (1, (0x1000, true), Widened::RANGE));
         // Without NAPOT: three page commands, exact.
-        let p = plan_range(&r, false, 16, AddrPlan::All);
-        assert_eq!((p.count, p.widened), (3, Widened::empty()));
+        let p = plan_range(&r, false, 16, false);
+        assert_eq!((p.count(), p.widened), (3, Widened::empty()));
     }
+
 }

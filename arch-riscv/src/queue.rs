@@ -55,7 +55,7 @@
 //! bytes[0] = 0x03;
 //! bytes[16] = 0x02;
 //! bytes[32] = 0x05;
-//! let mem = SliceMemory { base: 0x10000, bytes: &bytes };
+//! let mem = SliceMemory::new(0x10000, &bytes);
 //! let mut q = CqDevice::from_registers((0x10 << 10) | 7, 0, 3).unwrap();
 //! let mut seen = Vec::new();
 //! let p = q.consume(&mem, |c| seen.push((c.address, c.command.op())));
@@ -64,13 +64,9 @@
 //! assert!(q.queue.cqcsr() & CQCSR_CMD_ILL != 0);
 //! ```
 
+use iommu_inval_core::Flags;
 use crate::cmd::{Command, DdtMode, Features};
-use iommu_inval_core::device::{
-    BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
-};
-use iommu_inval_core::ring::Ring;
-use iommu_inval_core::NativeCommand;
-use iommu_inval_core::{Barrier, DecodeError, QueueMemory};
+use iommu_inval_core::arch::prelude::*;
 
 iommu_inval_core::arch_error! {
     /// The architected error a RISC-V IOMMU raises for a command-queue fault:
@@ -92,7 +88,7 @@ iommu_inval_core::arch_error! {
 /// `cqb.PPN` bits `[53:10]`.
 pub const CQB_PPN_MASK: u64 = 0x003f_ffff_ffff_fc00;
 /// `cqb.LOG2SZ-1` bits `[4:0]`.
-pub const CQB_LOG2SZ_MASK: u64 = 0x1f;
+pub(crate) const CQB_LOG2SZ_MASK: u64 = 0x1f;
 /// `cqcsr.cqen`: command queue enable.
 pub const CQCSR_CQEN: u32 = 1 << 0;
 /// `cqcsr.cie`: command queue interrupt enable.
@@ -108,7 +104,7 @@ pub const CQCSR_FENCE_W_IP: u32 = 1 << 11;
 /// `cqcsr.cqon`: the queue is active.
 pub(crate) const CQCSR_CQON: u32 = 1 << 16;
 /// The error bits that stop processing.
-pub const CQCSR_STOP: u32 = CQCSR_CMD_ILL | CQCSR_CQMF;
+pub(crate) const CQCSR_STOP: u32 = CQCSR_CMD_ILL | CQCSR_CQMF;
 
 /// The command queue: base, size, head, tail, control/status, and the
 /// features that decide which commands are supported.
@@ -218,10 +214,7 @@ impl CmdQueue {
     /// The ring `cqb` describes: 2^(LOG2SZ-1 + 1) 16-byte entries, no wrap
     /// bit (`cqh` = `cqt` is empty), in the byte order of `fctl.BE`.
     pub(crate) const fn ring(&self) -> Ring {
-        Ring {
-            big_endian: self.features.be,
-            ..Ring::new(self.base, self.log2sz, 2, false)
-        }
+        Ring::new(self.base, self.log2sz, 2, false, self.features.be)
     }
     /// Whether the command-queue interrupt is pending: an error bit or
     /// `fence_w_ip` set with `cie` (§3.1, `ipsr.cip`).

@@ -6,6 +6,7 @@ use iommu_inval_core::device::{
     RecordingBackend, Signals,
 };
 use iommu_inval_core::model::{Caches, Op};
+use iommu_inval_core::Flags;
 use iommu_inval_core::{CellMemory, IdentityContext, QueueMemory};
 use iommu_inval_riscv::queue::HwError;
 use iommu_inval_riscv::queue::{

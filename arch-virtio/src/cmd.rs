@@ -7,19 +7,19 @@ use crate::features::{
 use iommu_inval_core::{DecodeError, FieldError, FieldValue};
 
 /// `VIRTIO_IOMMU_T_ATTACH`.
-pub const T_ATTACH: u8 = 1;
+pub(crate) const T_ATTACH: u8 = 1;
 /// `VIRTIO_IOMMU_T_DETACH`.
-pub const T_DETACH: u8 = 2;
+pub(crate) const T_DETACH: u8 = 2;
 /// `VIRTIO_IOMMU_T_MAP`.
-pub const T_MAP: u8 = 3;
+pub(crate) const T_MAP: u8 = 3;
 /// `VIRTIO_IOMMU_T_UNMAP`.
-pub const T_UNMAP: u8 = 4;
+pub(crate) const T_UNMAP: u8 = 4;
 /// `VIRTIO_IOMMU_T_PROBE`.
-pub const T_PROBE: u8 = 5;
+pub(crate) const T_PROBE: u8 = 5;
 /// `VIRTIO_IOMMU_T_ATTACH_TABLE` (both drafts).
-pub const T_ATTACH_TABLE: u8 = 6;
+pub(crate) const T_ATTACH_TABLE: u8 = 6;
 /// `VIRTIO_IOMMU_T_INVALIDATE` (both drafts).
-pub const T_INVALIDATE: u8 = 7;
+pub(crate) const T_INVALIDATE: u8 = 7;
 
 /// `VIRTIO_IOMMU_ATTACH_F_BYPASS`: the domain is a bypass domain.
 pub const ATTACH_F_BYPASS: u32 = 1 << 0;

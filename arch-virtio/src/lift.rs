@@ -33,6 +33,7 @@
 //! whose end passes 2^64 (`nr_pages << granule` overflowing) widens to
 //! every address (reported as `RANGE`).
 
+use iommu_inval_core::Flags;
 use crate::cmd::*;
 use iommu_inval_core::lift::{self, Emit};
 use iommu_inval_core::model::*;
@@ -108,7 +109,7 @@ const fn scope(v: u16, domain: u16, pasid: u16) -> SeedScope {
 }
 
 /// `flag` when `v & bit`.
-const fn when(v: u16, bit: u16, flag: SeedFlags) -> SeedFlags {
+fn when(v: u16, bit: u16, flag: SeedFlags) -> SeedFlags {
     if v & bit != 0 {
         flag
     } else {
@@ -119,9 +120,9 @@ const fn when(v: u16, bit: u16, flag: SeedFlags) -> SeedFlags {
 /// The seed request of an RFC 2021 INVALIDATE, field by field.
 pub(crate) fn seed_2021(i: &Invalidate) -> (SeedRequest, bool) {
     let flags = when(i.inv_type, INV_T_PASID, SeedFlags::CONFIG)
-        .union(when(i.inv_type, INV_T_IOTLB, SeedFlags::TLB))
-        .union(when(i.inv_type, INV_T_DEV_IOTLB, SeedFlags::DEV_TLB))
-        .union(when(i.flags, INVAL_F_LEAF, SeedFlags::LEAF));
+        | when(i.inv_type, INV_T_IOTLB, SeedFlags::TLB)
+        | when(i.inv_type, INV_T_DEV_IOTLB, SeedFlags::DEV_TLB)
+        | when(i.flags, INVAL_F_LEAF, SeedFlags::LEAF);
     seed(
         scope(i.inv_gran, INVAL_G_DOMAIN, INVAL_G_PASID),
         flags,
@@ -138,11 +139,11 @@ pub(crate) fn seed_2018(i: &Invalidate2018) -> (SeedRequest, bool) {
     let caches = if i.flags & INVAL_F_CONFIG_2018 != 0 {
         SeedFlags::CONFIG
     } else {
-        SeedFlags::TLB.union(SeedFlags::DEV_TLB)
+        SeedFlags::TLB | SeedFlags::DEV_TLB
     };
     seed(
         scope(i.scope, INVAL_S_DOMAIN, INVAL_S_PASID),
-        caches.union(when(i.flags, INVAL_F_LEAF_2018, SeedFlags::LEAF)),
+        caches | when(i.flags, INVAL_F_LEAF_2018, SeedFlags::LEAF),
         i.domain,
         i.pasid,
         i.virt_start,

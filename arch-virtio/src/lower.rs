@@ -34,6 +34,7 @@
 //! seed's configuration invalidation has no leaf-only form); secure regimes and the interrupt-remapping cache
 //! (which virtio-iommu has not) are dropped and reported.
 
+use iommu_inval_core::Flags;
 use crate::cmd::*;
 use crate::features::{Draft, Features};
 use iommu_inval_core::lower::{dropped, is_inverted, lacking, Budget, Lowering};

@@ -6,6 +6,7 @@
 
 use iommu_inval_core::device::{BackendError, Record, RecordingBackend};
 use iommu_inval_core::model::{Caches, DeviceSel, DomainSel, Inval, Op, PasidSel};
+use iommu_inval_core::Flags;
 use iommu_inval_core::{AddrRange, IdentityContext};
 use iommu_inval_virtio::device::*;
 use iommu_inval_virtio::status::{Fault, Status, FAULT_F_ADDRESS, FAULT_F_READ, FAULT_F_WRITE};
@@ -870,6 +871,65 @@ fn probe_statuses() {
     let (len, w) = h.send(&[Part::R(probe(8)), Part::W(28)]);
     assert_eq!(tail(len, &w), Some(Status::Ok));
     assert!(w[..24].iter().all(|&b| b == 0));
+}
+
+/// With a draft, PROBE reports the draft properties the configuration asks
+/// for after the RESV_MEM regions (RFC21 06/15, DRAFT18 layouts:
+/// `iommu_inval_virtio::probe`); without one, RESV_MEM only; properties
+/// that do not fit `probe_size` are a configuration error.
+#[test]
+fn probe_draft_properties() {
+    use iommu_inval_virtio::probe::DraftProperty;
+    let m = mem();
+    let ask = DraftProbe {
+        page_size_mask: true,
+        input_range: true,
+        output_bits: 48,
+        pasid_bits: 20,
+        page_table: true,
+        pasid_table: true,
+        asid_bits: 16,
+        pgtf_flags: 0b11,
+        pstf_flags: 0b100,
+    };
+    for (draft, want) in [
+        (Draft::Rfc2021, 24 + 16 + 24 + 8 + 8 + 8 + 8),
+        (Draft::Brucker2018, 24 + 16 + 24 + 8 + 8 + 16 + 16),
+        (Draft::None, 24),
+    ] {
+        let mut c = ch();
+        c.features.draft = draft;
+        c.draft_probe = ask;
+        // Too small a probe_size for them: refused when the device is built.
+        if draft != Draft::None {
+            assert_eq!(
+                VirtioIommuDevice::new(c.clone()).err(),
+                Some(ConfigError::ProbeTooSmall { needed: want })
+            );
+        }
+        c.features.probe_size = 128;
+        let mut h = H::new(&m, c);
+        let (len, w) = h.send(&[Part::R(probe(8)), Part::W(132)]);
+        assert_eq!(tail(len, &w), Some(Status::Ok), "{draft:?}");
+        assert_eq!(w[0..4], [1, 0, 20, 0], "{draft:?}: RESV_MEM first");
+        assert!(
+            w[want..128].iter().all(|&b| b == 0),
+            "{draft:?}: zeros after"
+        );
+        let mut at = 24;
+        let mut kinds = vec![];
+        while at < want {
+            let p = DraftProperty::decode(&w[at..128], draft).unwrap();
+            kinds.push(p.kind());
+            at += p.size();
+        }
+        assert_eq!(at, want);
+        if draft != Draft::None {
+            assert_eq!(kinds, [2, 3, 4, 5, 6, 7], "{draft:?}");
+            let p = DraftProperty::decode(&w[24..], draft).unwrap();
+            assert_eq!(p, DraftProperty::PageSizeMask(0x20_1000));
+        }
+    }
 }
 
 /// A writable part longer than the tail on a request that has only a tail:

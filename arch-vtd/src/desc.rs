@@ -352,18 +352,37 @@ fn check_error(w: [u64; 4], wide: bool) -> Result<(), DecodeError> {
     Command::decode_fast(w0, w1, wide.then_some([w2, w3])).map(|_| ())
 }
 
-/// Op names in table order.
-pub(crate) const OP_NAMES: [&str; 9] = [
-    "cc_inv_dsc",
-    "iotlb_inv_dsc",
-    "dev_tlb_inv_dsc",
-    "iec_inv_dsc",
-    "inv_wait_dsc",
-    "p_iotlb_inv_dsc",
-    "pc_inv_dsc",
-    "p_dev_tlb_inv_dsc",
-    "page_grp_resp_dsc",
-];
+// The named-field table (docs/SPEC.md): op names, field names and widths.
+iommu_inval_core::op_table! {
+    Command;
+    "cc_inv_dsc" => CcInv(CcInv) { g: uint(0b11), did: uint(0xffff), sid: uint(0xffff), fm: uint(0b11) },
+    "iotlb_inv_dsc" => IotlbInv(IotlbInv) {
+        g: uint(0b11), dw: bool, dr: bool, did: uint(0xffff), am: uint(0x3f), ih: bool, address: addr(ADDR)
+    },
+    "dev_tlb_inv_dsc" => DevTlbInv(DevTlbInv) {
+        pfsid: uint(0xffff), mip: uint(0x1f), sid: uint(0xffff), s: bool, address: addr(ADDR)
+    },
+    "iec_inv_dsc" => IecInv(IecInv) { g: bool, im: uint(0x1f), iidx: uint(0xffff) },
+    "inv_wait_dsc" => InvWait(InvWait) {
+        r#if as "if": bool, sw: bool, r#fn as "fn": bool, pd: bool, status_data: uint(u32::MAX.into()),
+        status_address: addr(!0b11)
+    },
+    "p_iotlb_inv_dsc" => PIotlbInv(PIotlbInv) {
+        g: uint(0b11), did: uint(0xffff), pasid: uint(PASID20), am: uint(0x3f), ih: bool, address: addr(ADDR)
+    },
+    "pc_inv_dsc" => PcInv(PcInv) { g: uint(0b11), did: uint(0xffff), pasid: uint(PASID20) },
+    "p_dev_tlb_inv_dsc" => PDevTlbInv(PDevTlbInv) {
+        mip: uint(0x1f), pfsid: uint(0xffff), sid: uint(0xffff), pasid: uint(PASID20), g: bool, s: bool,
+        address: addr(ADDR)
+    },
+    "page_grp_resp_dsc" => PageGrpResp(PageGrpResp) {
+        pasid_present: bool, priv_data_present: bool, resp_code: uint(0xf), rid: uint(0xffff),
+        pasid: uint(PASID20), lpig: bool, prg_index: uint(0x1ff), priv_data: pair
+    },
+}
+
+/// Widest PASID (20 bits).
+const PASID20: u64 = (1 << 20) - 1;
 
 impl Command {
     /// The hot path of [`Command::decode`](iommu_inval_core::NativeCommand::decode): one dispatch on the type, each
@@ -779,300 +798,9 @@ impl Command {
     }
 }
 
-/// How a named field is typed.
-#[derive(Clone, Copy)]
-enum Kind {
-    /// 1-bit field.
-    Bool,
-    /// Unsigned field of that many bits.
-    Uint(u32),
-    /// Byte address whose low `n` bits must be zero.
-    Addr(u32),
-    /// `priv_data` `[w2, w3]`.
-    Pair,
-}
-
-type Spec = &'static [(&'static str, Kind)];
-
-const CC_F: Spec = &[
-    ("g", Kind::Uint(2)),
-    ("did", Kind::Uint(16)),
-    ("sid", Kind::Uint(16)),
-    ("fm", Kind::Uint(2)),
-];
-const IOTLB_F: Spec = &[
-    ("g", Kind::Uint(2)),
-    ("dw", Kind::Bool),
-    ("dr", Kind::Bool),
-    ("did", Kind::Uint(16)),
-    ("am", Kind::Uint(6)),
-    ("ih", Kind::Bool),
-    ("address", Kind::Addr(12)),
-];
-const DEV_TLB_F: Spec = &[
-    ("pfsid", Kind::Uint(16)),
-    ("mip", Kind::Uint(5)),
-    ("sid", Kind::Uint(16)),
-    ("s", Kind::Bool),
-    ("address", Kind::Addr(12)),
-];
-const IEC_F: Spec = &[
-    ("g", Kind::Bool),
-    ("im", Kind::Uint(5)),
-    ("iidx", Kind::Uint(16)),
-];
-const WAIT_F: Spec = &[
-    ("if", Kind::Bool),
-    ("sw", Kind::Bool),
-    ("fn", Kind::Bool),
-    ("pd", Kind::Bool),
-    ("status_data", Kind::Uint(32)),
-    ("status_address", Kind::Addr(2)),
-];
-const P_IOTLB_F: Spec = &[
-    ("g", Kind::Uint(2)),
-    ("did", Kind::Uint(16)),
-    ("pasid", Kind::Uint(20)),
-    ("am", Kind::Uint(6)),
-    ("ih", Kind::Bool),
-    ("address", Kind::Addr(12)),
-];
-const PC_F: Spec = &[
-    ("g", Kind::Uint(2)),
-    ("did", Kind::Uint(16)),
-    ("pasid", Kind::Uint(20)),
-];
-const P_DEV_TLB_F: Spec = &[
-    ("mip", Kind::Uint(5)),
-    ("pfsid", Kind::Uint(16)),
-    ("sid", Kind::Uint(16)),
-    ("pasid", Kind::Uint(20)),
-    ("g", Kind::Bool),
-    ("s", Kind::Bool),
-    ("address", Kind::Addr(12)),
-];
-const PGR_F: Spec = &[
-    ("pasid_present", Kind::Bool),
-    ("priv_data_present", Kind::Bool),
-    ("resp_code", Kind::Uint(4)),
-    ("rid", Kind::Uint(16)),
-    ("pasid", Kind::Uint(20)),
-    ("lpig", Kind::Bool),
-    ("prg_index", Kind::Uint(9)),
-    ("priv_data", Kind::Pair),
-];
-
-const SPECS: [Spec; 9] = [
-    CC_F,
-    IOTLB_F,
-    DEV_TLB_F,
-    IEC_F,
-    WAIT_F,
-    P_IOTLB_F,
-    PC_F,
-    P_DEV_TLB_F,
-    PGR_F,
-];
-
-macro_rules! names {
-    ($($n:literal),*) => { &[$($n),*] };
-}
-const NAMES: [&[&str]; 9] = [
-    names!("g", "did", "sid", "fm"),
-    names!("g", "dw", "dr", "did", "am", "ih", "address"),
-    names!("pfsid", "mip", "sid", "s", "address"),
-    names!("g", "im", "iidx"),
-    names!("if", "sw", "fn", "pd", "status_data", "status_address"),
-    names!("g", "did", "pasid", "am", "ih", "address"),
-    names!("g", "did", "pasid"),
-    names!("mip", "pfsid", "sid", "pasid", "g", "s", "address"),
-    names!(
-        "pasid_present",
-        "priv_data_present",
-        "resp_code",
-        "rid",
-        "pasid",
-        "lpig",
-        "prg_index",
-        "priv_data"
-    ),
-];
-
-impl Command {
-    /// Field values in table order (`priv_data` excluded), as integers.
-    fn values(&self) -> [u64; 8] {
-        let u = |x: bool| x as u64;
-        match *self {
-            Command::CcInv(d) => [
-                d.g as u64,
-                d.did as u64,
-                d.sid as u64,
-                d.fm as u64,
-                0,
-                0,
-                0,
-                0,
-            ],
-            Command::IotlbInv(d) => [
-                d.g as u64,
-                u(d.dw),
-                u(d.dr),
-                d.did as u64,
-                d.am as u64,
-                u(d.ih),
-                d.address,
-                0,
-            ],
-            Command::DevTlbInv(d) => [
-                d.pfsid as u64,
-                d.mip as u64,
-                d.sid as u64,
-                u(d.s),
-                d.address,
-                0,
-                0,
-                0,
-            ],
-            Command::IecInv(d) => [u(d.g), d.im as u64, d.iidx as u64, 0, 0, 0, 0, 0],
-            Command::InvWait(d) => [
-                u(d.r#if),
-                u(d.sw),
-                u(d.r#fn),
-                u(d.pd),
-                d.status_data as u64,
-                d.status_address,
-                0,
-                0,
-            ],
-            Command::PIotlbInv(d) => [
-                d.g as u64,
-                d.did as u64,
-                d.pasid as u64,
-                d.am as u64,
-                u(d.ih),
-                d.address,
-                0,
-                0,
-            ],
-            Command::PcInv(d) => [d.g as u64, d.did as u64, d.pasid as u64, 0, 0, 0, 0, 0],
-            Command::PDevTlbInv(d) => [
-                d.mip as u64,
-                d.pfsid as u64,
-                d.sid as u64,
-                d.pasid as u64,
-                u(d.g),
-                u(d.s),
-                d.address,
-                0,
-            ],
-            Command::PageGrpResp(d) => [
-                u(d.pasid_present),
-                u(d.priv_data_present),
-                d.resp_code as u64,
-                d.rid as u64,
-                d.pasid as u64,
-                u(d.lpig),
-                d.prg_index as u64,
-                0,
-            ],
-        }
-    }
-
-    /// Build from values in table order (already range-checked).
-    fn from_values(op: usize, v: &[u64; 8], pair: Option<[u64; 2]>, wide: bool) -> Option<Command> {
-        let t = |x: u64| x != 0;
-        Some(match op {
-            0 => Command::CcInv(CcInv {
-                g: v[0] as u8,
-                did: v[1] as u16,
-                sid: v[2] as u16,
-                fm: v[3] as u8,
-                wide,
-            }),
-            1 => Command::IotlbInv(IotlbInv {
-                g: v[0] as u8,
-                dw: t(v[1]),
-                dr: t(v[2]),
-                did: v[3] as u16,
-                am: v[4] as u8,
-                ih: t(v[5]),
-                address: v[6],
-                wide,
-            }),
-            2 => Command::DevTlbInv(DevTlbInv {
-                pfsid: v[0] as u16,
-                mip: v[1] as u8,
-                sid: v[2] as u16,
-                s: t(v[3]),
-                address: v[4],
-                wide,
-            }),
-            3 => Command::IecInv(IecInv {
-                g: t(v[0]),
-                im: v[1] as u8,
-                iidx: v[2] as u16,
-                wide,
-            }),
-            4 => Command::InvWait(InvWait {
-                r#if: t(v[0]),
-                sw: t(v[1]),
-                r#fn: t(v[2]),
-                pd: t(v[3]),
-                status_data: v[4] as u32,
-                status_address: v[5],
-                wide,
-            }),
-            5 => Command::PIotlbInv(PIotlbInv {
-                g: v[0] as u8,
-                did: v[1] as u16,
-                pasid: v[2] as u32,
-                am: v[3] as u8,
-                ih: t(v[4]),
-                address: v[5],
-                wide,
-            }),
-            6 => Command::PcInv(PcInv {
-                g: v[0] as u8,
-                did: v[1] as u16,
-                pasid: v[2] as u32,
-                wide,
-            }),
-            7 => Command::PDevTlbInv(PDevTlbInv {
-                mip: v[0] as u8,
-                pfsid: v[1] as u16,
-                sid: v[2] as u16,
-                pasid: v[3] as u32,
-                g: t(v[4]),
-                s: t(v[5]),
-                address: v[6],
-                wide,
-            }),
-            8 => Command::PageGrpResp(PageGrpResp {
-                pasid_present: t(v[0]),
-                priv_data_present: t(v[1]),
-                resp_code: v[2] as u8,
-                rid: v[3] as u16,
-                pasid: v[4] as u32,
-                lpig: t(v[5]),
-                prg_index: v[6] as u16,
-                priv_data: if wide {
-                    Some(pair.unwrap_or([0, 0]))
-                } else {
-                    None
-                },
-            }),
-            _ => return None,
-        })
-    }
-
-    fn op_index(&self) -> usize {
-        (self.type_code() as usize).saturating_sub(1)
-    }
-}
-
 iommu_inval_core::native_command! {
     Command: ArchId::Vtd, crate::Features, |cmd, features| features.check(cmd);
-    op_names &OP_NAMES;
+    op_names OP_NAMES, op = name;
 
     /// Decode a descriptor from exactly 2 (128-bit) or 4 (256-bit) words.
     ///
@@ -1150,90 +878,43 @@ iommu_inval_core::native_command! {
         }
     }
 
-    /// The op name of the table (`iotlb_inv_dsc`, ...).
-    fn op(&self) -> &'static str {
-        match self {
-            Command::CcInv(_) => OP_NAMES[0],
-            Command::IotlbInv(_) => OP_NAMES[1],
-            Command::DevTlbInv(_) => OP_NAMES[2],
-            Command::IecInv(_) => OP_NAMES[3],
-            Command::InvWait(_) => OP_NAMES[4],
-            Command::PIotlbInv(_) => OP_NAMES[5],
-            Command::PcInv(_) => OP_NAMES[6],
-            Command::PDevTlbInv(_) => OP_NAMES[7],
-            Command::PageGrpResp(_) => OP_NAMES[8],
-        }
-    }
-
     fn for_each_field(&self, f: &mut dyn FnMut(&'static str, FieldValue)) {
-        let vals = self.values();
-        let spec = SPECS.get(self.op_index()).copied().unwrap_or(&[]);
-        for (&(name, kind), &v) in spec.iter().zip(vals.iter().chain(core::iter::repeat(&0))) {
-            match kind {
-                Kind::Bool => f(name, FieldValue::Bool(v != 0)),
-                Kind::Uint(_) | Kind::Addr(_) => f(name, FieldValue::Uint(v)),
-                Kind::Pair => {
-                    if let Command::PageGrpResp(PageGrpResp {
-                        priv_data: Some(p), ..
-                    }) = self
-                    {
-                        f(name, FieldValue::Pair(*p));
-                    }
-                }
-            }
-        }
+        self.visit_fields(f)
     }
 
     fn field_names(op: &str) -> Option<&'static [&'static str]> {
-        OP_NAMES
-            .iter()
-            .position(|&n| n == op)
-            .and_then(|i| NAMES.get(i).copied())
+        Command::names_of(op)
     }
 
+    /// The op's descriptor, `words` 2 (128-bit) or 4 (256-bit), with the
+    /// fields given (the others 0 / false; `priv_data` only in 256-bit
+    /// descriptors), refused where the decoder would refuse it (invalid
+    /// granularity, response code).
     fn from_fields(
         op: &str,
         fields: &mut dyn Iterator<Item = (&str, FieldValue)>,
         words: usize,
     ) -> Result<Self, FieldError> {
-        let idx = OP_NAMES
-            .iter()
-            .position(|&n| n == op)
-            .ok_or(FieldError::UnknownOp)?;
+        let blank = blank(op).ok_or(FieldError::UnknownOp)?;
         let wide = match words {
             2 => false,
             4 => true,
             n => return Err(FieldError::Invalid(DecodeError::bad_length(n))),
         };
-        let spec = SPECS.get(idx).copied().ok_or(FieldError::UnknownOp)?;
-        let mut vals = [0u64; 8];
-        let mut pair = None;
+        let names = Command::names_of(op).unwrap_or(&[]);
+        let mut cmd = blank.with_width(wide);
         for (name, value) in fields {
-            let (i, &(fname, kind)) = spec
+            let n = names
                 .iter()
-                .enumerate()
-                .find(|(_, (n, _))| *n == name)
+                .copied()
+                .find(|&n| n == name)
                 .ok_or(FieldError::UnknownField(leak_name(name)))?;
-            let v = match (kind, value) {
-                (Kind::Bool, FieldValue::Bool(x)) => x as u64,
-                (Kind::Bool, FieldValue::Uint(x)) if x <= 1 => x,
-                (Kind::Uint(bits), FieldValue::Uint(x)) if bits >= 64 || x >> bits == 0 => x,
-                (Kind::Addr(low), FieldValue::Uint(x)) if x & ((1u64 << low) - 1) == 0 => x,
-                (Kind::Pair, FieldValue::Pair(p)) => {
-                    if !wide {
-                        // 128-bit page group responses have no private data.
-                        return Err(FieldError::UnknownField(fname));
-                    }
-                    pair = Some(p);
-                    0
-                }
-                _ => return Err(FieldError::TooWide(fname)),
-            };
-            if let Some(slot) = vals.get_mut(i) {
-                *slot = v;
+            if !wide && n == "priv_data" && matches!(value, FieldValue::Pair(_)) {
+                // 128-bit page group responses have no private data.
+                return Err(FieldError::UnknownField(n));
             }
+            set_field(&mut cmd, n, value)?;
         }
-        let cmd = Command::from_values(idx, &vals, pair, wide).ok_or(FieldError::UnknownOp)?;
         // Refuse what the decoder refuses (invalid granularity, response code).
         let w = cmd.encode();
         Command::decode(w.get(..words).unwrap_or(&w)).map_err(FieldError::Invalid)
@@ -1243,9 +924,8 @@ iommu_inval_core::native_command! {
 /// The `'static` spelling of a field name of another op, else a marker
 /// (names given by the caller are not `'static`).
 fn leak_name(name: &str) -> &'static str {
-    NAMES
+    ALL_FIELD_NAMES
         .iter()
-        .flat_map(|n| n.iter())
         .find(|&&n| n == name)
         .copied()
         .unwrap_or("(not a VT-d field)")
@@ -1256,6 +936,52 @@ mod tests {
     use super::*;
     use iommu_inval_core::arb::xorshift;
     use iommu_inval_core::NativeCommand;
+
+    /// The named-field refusals the table-driven `from_fields` keeps: a
+    /// pair for a field that is none is too wide (whatever the width), a
+    /// field of another op is named by its own spelling, one of no op by a
+    /// marker, and `priv_data` takes only a pair.
+    #[test]
+    fn from_fields_names_and_kinds() {
+        let f = |op: &str, field: (&str, FieldValue), words: usize| {
+            Command::from_fields(op, &mut [field].into_iter(), words)
+        };
+        let pair = FieldValue::Pair([1, 2]);
+        for words in [2, 4] {
+            assert_eq!(
+                f("pc_inv_dsc", ("did", pair), words),
+                Err(FieldError::TooWide("did"))
+            );
+            assert_eq!(
+                f("pc_inv_dsc", ("sid", FieldValue::Uint(1)), words),
+                Err(FieldError::UnknownField("sid"))
+            );
+            assert_eq!(
+                f("pc_inv_dsc", ("nope", FieldValue::Uint(1)), words),
+                Err(FieldError::UnknownField("(not a VT-d field)"))
+            );
+            assert_eq!(
+                f(
+                    "page_grp_resp_dsc",
+                    ("priv_data", FieldValue::Uint(1)),
+                    words
+                ),
+                Err(FieldError::TooWide("priv_data"))
+            );
+            assert_eq!(
+                f("inv_wait_dsc", ("if", FieldValue::Uint(2)), words),
+                Err(FieldError::TooWide("if"))
+            );
+        }
+        let c = f("inv_wait_dsc", ("fn", FieldValue::Uint(1)), 2).unwrap();
+        assert_eq!(
+            c,
+            Command::InvWait(InvWait {
+                r#fn: true,
+                ..InvWait::default()
+            })
+        );
+    }
 
     /// The layout that keeps decode + encode in registers (module docs).
     #[test]

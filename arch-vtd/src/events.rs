@@ -30,8 +30,8 @@ use iommu_inval_core::{ArchId, Context, FieldValue, LowerError, NativeCommand, S
 pub const FAULT_CODES: FaultCodes = {
     use ConfigReason::*;
     use FaultReason::*;
-    const S1: Stages = Stages::S1;
-    const S2: Stages = Stages::S2;
+    const S1: Option<Stages> = Some(Stages::S1);
+    const S2: Option<Stages> = Some(Stages::S2);
     &[
         (Ok((Translation, S1)), &[0x71, 0x72]),
         (Ok((Translation, S2)), &[0x07, 0x0c, 0x7a, 0x7b]),
@@ -73,8 +73,9 @@ fn lift_fault<C: Context + ?Sized>(r: &FaultRecord, ctx: &C) -> Result<Event, Lo
     let pp = g("pp") != 0;
     let (t1, t2) = (g("t1") != 0, g("t2") != 0);
     let kind = match meaning(FAULT_CODES, g("fr") as u16) {
+        // Every translation row of the table names its stage.
         Ok((reason, stage)) => FaultKind::Translation(Translation {
-            stage,
+            stage: stage.unwrap_or(Stages::S2),
             reason,
             during: During::Input,
             ipa: None,

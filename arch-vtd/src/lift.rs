@@ -21,6 +21,7 @@
 //!   `PasidSel::NoPasid`, and also to that PASID unless the context lists
 //!   the domain's PASIDs without it ([`Context::pasids_of_tag`]).
 
+use iommu_inval_core::Flags;
 use crate::desc::*;
 use iommu_inval_core::lift::{self, Emit};
 use iommu_inval_core::model::{

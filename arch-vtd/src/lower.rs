@@ -25,13 +25,14 @@
 //!   cannot have taken a request for (not scalable, or wider than
 //!   `Features::pasid_bits`) is `NoEquivalent`.
 
+use iommu_inval_core::Flags;
 use crate::desc::*;
 use crate::features::Features;
 use iommu_inval_core::lower::{InvalJob, 
-    dropped, lacking, one_tag, tag_shared, Budget, Emitter, ListedPasids, Lowering,
+    lacking, one_tag, prg_response_code, tag_shared, Budget, Emitter, ListedPasids, Lowering,
 };
 use iommu_inval_core::model::{
-    Barrier, Caches, DeviceSel, DomainSel, Inval, PageResponse, PasidSel, Regime, RespCode, Stages,
+    Barrier, Caches, DeviceSel, DomainSel, Inval, PageResponse, PasidSel, Regime, Stages,
 };
 use iommu_inval_core::range::{
     ats_encode_block, plan_aligned, AddrRange, AlignedBlocks, Block, Plan, PAGE_SHIFT,
@@ -128,6 +129,11 @@ fn did_for<C: Context + ?Sized>(ctx: &C, dom: DomainSel, lo: u32, hi: u32) -> Op
 /// Lower one generic operation to VT-d descriptors written to `out`.
 impl Lowering for crate::Vtd {
     iommu_inval_core::refusals!(barrier = "VT-d inv_wait", event; lacks = "VT-d", prefetch, stall);
+    // IOTLB and configuration entries: no secure regime on VT-d; device-TLB
+    // and interrupt entries serve non-secure streams only (core footprint):
+    // a secure request has nothing VT-d can or must remove.
+    const NO_SECURE: Option<&'static str> =
+        Some("VT-d has no secure regime (and device-TLB/interrupt entries are non-secure only)");
 
     fn lower_barrier(s: &Barrier, caps: &Host<'_>) -> Result<Command, LowerError> {
         let (sw, status_data, status_address) = match s.store {
@@ -178,11 +184,7 @@ impl Lowering for crate::Vtd {
         Ok(Command::PageGrpResp(PageGrpResp {
             pasid_present: r.pasid.is_some(),
             priv_data_present: r.priv_data.is_some(),
-            resp_code: match r.code {
-                RespCode::Success => 0,
-                RespCode::Invalid => 1,
-                RespCode::Failure => 0xf,
-            },
+            resp_code: prg_response_code(r.code),
             rid,
             pasid: r.pasid.unwrap_or(0),
             lpig: r.last,
@@ -201,14 +203,6 @@ pub(crate) fn lower_inval<C: Context + ?Sized>(
     (i, caps, ctx, out): Job<'_, C>,
 ) -> Result<Outcome, LowerError> {
     let op_regime = i.regime;
-    if op_regime.is_secure() {
-        // IOTLB and configuration entries: no secure regime on VT-d; device-TLB
-        // and interrupt entries serve non-secure streams only (core footprint):
-        // a secure request has nothing VT-d can or must remove.
-        return Ok(dropped(
-            "VT-d has no secure regime (and device-TLB/interrupt entries are non-secure only)",
-        ));
-    }
     let mut o = Outcome::default();
     // Device-TLB and interrupt entries are not regime-tagged: `dev` keeps the
     // request's domain whatever its regime. (The regime is not read below.)

@@ -25,21 +25,16 @@
 //! // A 128-bit queue of one page at 0x1000 holding an inv_wait at offset 0.
 //! let mut bytes = [0u8; 4096];
 //! bytes[..8].copy_from_slice(&(0x5u64 | 1 << 6).to_le_bytes()); // inv_wait, fence
-//! let mem = SliceMemory { base: 0x1000, bytes: &bytes };
+//! let mem = SliceMemory::new(0x1000, &bytes);
 //! let mut q = InvQueue::from_registers(0x1000, 0, 0x10).unwrap();
 //! let mut seen = 0;
 //! let p = q.consume(&mem, |c| { assert!(matches!(c.command, Command::InvWait(_))); seen += 1; });
 //! assert_eq!((q.head_register(), seen, p.consumed), (0x10, 1, 1));
 //! ```
 
+use iommu_inval_core::Flags;
 use crate::desc::{Command, IotlbInv, PIotlbInv};
-use iommu_inval_core::device::{
-    BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
-};
-use iommu_inval_core::error::{DecodeError, ErrorKind};
-use iommu_inval_core::ring::Ring;
-use iommu_inval_core::NativeCommand;
-use iommu_inval_core::{Barrier, QueueMemory};
+use iommu_inval_core::arch::prelude::*;
 
 iommu_inval_core::arch_error! {
     /// The architected error a VT-d unit raises for an invalidation-queue
@@ -118,7 +113,7 @@ impl Iqa {
     /// slots, no wrap bit (IQH = IQT is empty).
     pub const fn ring(&self) -> Ring {
         let log2 = (self.qs & 7) + if self.dw { 7 } else { 8 };
-        Ring::new(self.base, log2, self.desc_words() as u8, false)
+        Ring::new(self.base, log2, self.desc_words() as u8, false, false)
     }
 }
 
@@ -147,7 +142,7 @@ fn decode_checked(words: &[u64], mamv: Option<u8>) -> Result<Command, DecodeErro
 /// FSTS_REG.IQE (bit 4): invalidation queue error.
 pub const FSTS_IQE: u32 = 1 << 4;
 /// FSTS_REG.ICE (bit 5): invalidation completion error.
-pub const FSTS_ICE: u32 = 1 << 5;
+pub(crate) const FSTS_ICE: u32 = 1 << 5;
 /// FSTS_REG.ITE (bit 6): invalidation time-out error.
 pub const FSTS_ITE: u32 = 1 << 6;
 /// ICS_REG.IWC (bit 0): invalidation wait descriptor complete.
@@ -179,7 +174,7 @@ pub const CTL_IP: u32 = 1 << 30;
 /// ```
 /// use iommu_inval_vtd::queue::{InvQueue, ICS_IWC};
 /// use iommu_inval_core::device::{CommandQueue, CountingBackend, Signals};
-/// use iommu_inval_core::{CellMemory, QueueMemory, IdentityContext};
+/// use iommu_inval_core::{CellMemory, Flags, QueueMemory, IdentityContext};
 /// let mut ram = vec![0u8; 0x2000];
 /// let mem = CellMemory::new(0x1000, &mut ram);
 /// // A one-page 128-bit queue at 0x1000: iotlb_inv_dsc (global), then

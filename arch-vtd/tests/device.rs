@@ -5,6 +5,7 @@ use iommu_inval_core::device::{
     BackendError, CommandQueue, CountingBackend, FaultCause, QueueEngine, QueueProducer, Record,
     RecordingBackend, Signals,
 };
+use iommu_inval_core::Flags;
 use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{IdentityContext, QueueMemory};
 use iommu_inval_vtd::queue::HwError;

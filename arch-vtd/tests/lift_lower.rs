@@ -6,6 +6,7 @@ use iommu_inval_core::arch::{Arch, Target};
 use iommu_inval_core::context::Topology;
 use iommu_inval_core::footprint::Footprint;
 use iommu_inval_core::model::*;
+use iommu_inval_core::Flags;
 use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{Context, IdentityContext, LowerError};
 use iommu_inval_vtd::*;

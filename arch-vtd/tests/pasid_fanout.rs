@@ -11,6 +11,7 @@ use iommu_inval_core::arch::Target;
 use iommu_inval_core::context::Topology;
 use iommu_inval_core::footprint::{Footprint, Relation};
 use iommu_inval_core::model::*;
+use iommu_inval_core::Flags;
 use iommu_inval_core::{Context, IdentityContext};
 use iommu_inval_vtd::*;
 

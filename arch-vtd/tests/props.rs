@@ -8,6 +8,7 @@ use iommu_inval_core::context::Topology;
 use iommu_inval_core::footprint::Footprint;
 use iommu_inval_core::model::Op;
 use iommu_inval_core::native::{FieldValue, NativeCommand};
+use iommu_inval_core::Flags;
 use iommu_inval_core::{Context, IdentityContext};
 use iommu_inval_vtd::*;
 use proptest::prelude::*;

@@ -138,10 +138,7 @@ fn iqa_register_fields() {
 #[test]
 fn walks_head_to_tail_128() {
     let bytes = queue(&[&IOTLB_GLOBAL, &WAIT], 0x20);
-    let mem = SliceMemory {
-        base: BASE,
-        bytes: &bytes,
-    };
+    let mem = SliceMemory::new(BASE, &bytes);
     let mut seen = Vec::new();
     let head = walk(&mem, Iqa::from_reg(BASE), 0x20, 0x40, |at, c| {
         seen.push((at, c.op()))
@@ -161,10 +158,7 @@ fn wraps_at_queue_end() {
     // 256-bit queue of one page: 128 descriptors; start at the last one.
     let last = 4096 - 32;
     let bytes = queue(&[&[0x12, 0, 0, 0], &[0x45, 0, 0, 0], &[0x9, 0, 7, 8]], last);
-    let mem = SliceMemory {
-        base: BASE,
-        bytes: &bytes,
-    };
+    let mem = SliceMemory::new(BASE, &bytes);
     let iqa = Iqa::from_reg(BASE | 1 << 11);
     let mut seen = Vec::new();
     let head = walk(&mem, iqa, last as u64, 0x40, |at, c| seen.push((at, *c))).unwrap();
@@ -178,10 +172,7 @@ fn wraps_at_queue_end() {
 #[test]
 fn stops_at_first_bad_descriptor_with_head_on_it() {
     let bytes = queue(&[&WAIT, &BAD_TYPE, &WAIT], 0);
-    let mem = SliceMemory {
-        base: BASE,
-        bytes: &bytes,
-    };
+    let mem = SliceMemory::new(BASE, &bytes);
     let mut n = 0;
     let e = walk(&mem, Iqa::from_reg(BASE), 0, 0x30, |_, _| n += 1).unwrap_err();
     assert_eq!(n, 1);
@@ -202,10 +193,7 @@ fn stops_at_first_bad_descriptor_with_head_on_it() {
 #[test]
 fn reserved_upper_words_in_256_bit_queue() {
     let bytes = queue(&[&[0x45, 0, 0, 1]], 0);
-    let mem = SliceMemory {
-        base: BASE,
-        bytes: &bytes,
-    };
+    let mem = SliceMemory::new(BASE, &bytes);
     let e = walk(&mem, Iqa::from_reg(BASE | 1 << 11), 0, 0x20, |_, _| {}).unwrap_err();
     assert_eq!(
         (e.head, e.reason),
@@ -220,10 +208,7 @@ fn reserved_upper_words_in_256_bit_queue() {
 #[test]
 fn misaligned_tail_with_256_bit_descriptors() {
     let bytes = queue(&[&[0x45, 0, 0, 0]], 0);
-    let mem = SliceMemory {
-        base: BASE,
-        bytes: &bytes,
-    };
+    let mem = SliceMemory::new(BASE, &bytes);
     let e = walk(&mem, Iqa::from_reg(BASE | 1 << 11), 0, 0x10, |_, _| {
         panic!("nothing fetched")
     })
@@ -242,10 +227,7 @@ fn misaligned_tail_with_256_bit_descriptors() {
 #[test]
 fn fetch_error_stops() {
     let bytes = vec![0u8; 16]; // only the first descriptor is backed
-    let mem = SliceMemory {
-        base: BASE,
-        bytes: &bytes,
-    };
+    let mem = SliceMemory::new(BASE, &bytes);
     let e = walk(&mem, Iqa::from_reg(BASE), 0, 0x20, |_, _| {});
     // The first slot is zero: type 0, invalid.
     assert!(matches!(e, Err(ref x) if x.head == 0));
@@ -259,19 +241,13 @@ fn fetch_error_stops() {
 #[test]
 fn iqei_codes() {
     let bytes = queue(&[&WAIT, &BAD_TYPE, &[0x131, 0], &[0x32, 0x7]], 0);
-    let mem = SliceMemory {
-        base: BASE,
-        bytes: &bytes,
-    };
+    let mem = SliceMemory::new(BASE, &bytes);
     let iqa = Iqa::from_reg(BASE);
     let code = |h: u64, t: u64| walk(&mem, iqa, h, t, |_, _| {}).unwrap_err().iqei();
     assert_eq!(code(0x10, 0x20), 3); // invalid type
     assert_eq!(code(0x20, 0x30), 4); // reserved bit of a valid type
     assert_eq!(code(0, 0x2000), 1); // tail outside the queue
-    let small = SliceMemory {
-        base: BASE,
-        bytes: &bytes[..16],
-    };
+    let small = SliceMemory::new(BASE, &bytes[..16]);
     assert_eq!(
         walk(&small, iqa, 0x10, 0x20, |_, _| {}).unwrap_err().iqei(),
         2

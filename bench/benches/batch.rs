@@ -3,6 +3,7 @@
 //! architecture against lowering the same requests one by one.
 
 use iommu_inval_core::arch::Arch;
+use iommu_inval_core::Flags;
 use std::hint::black_box;
 
 use divan::counter::ItemsCount;

@@ -35,7 +35,7 @@ macro_rules! convert {
                     if $from::A::lift(c, &topo, &mut lifted).is_err() {
                         continue;
                     }
-                    let k = lifted.len();
+                    let k = lifted.written().len();
                     for op in ops.iter().take(k) {
                         let mut out = SliceSink::new(&mut out_buf);
                         if let Ok(o) = $to::A::lower(op, &caps.features, caps.budget, &topo, &mut out)

@@ -81,7 +81,7 @@ macro_rules! lift_lower {
                     &IdentityContext,
                     &mut out,
                 );
-                out.len()
+                out.written().len()
             }
 
             /// The common case `case`, the default caps and a command buffer.

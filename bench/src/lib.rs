@@ -11,6 +11,8 @@
 //!   example-stream mixes (`examples/*.cmds`) and the efficiency targets.
 //! * [`batch_report`]: batch lowering against one-by-one lowering.
 //! * [`batching`]: coalescing and lowering in one pass (`lower_batch`).
+//! * [`virtio`]: the virtio-iommu requests of the `virtio` bench and the
+//!   allocation check.
 //!
 //! The benches (`benches/`: codec, lift_lower, convert, batch) use divan;
 //! `tests/no_alloc.rs` proves the hot paths allocate nothing;
@@ -32,3 +34,4 @@ pub mod efficiency;
 pub mod linux;
 pub mod streams;
 pub mod targets;
+pub mod virtio;

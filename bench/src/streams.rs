@@ -8,6 +8,7 @@
 
 use iommu_inval_core::model::{Barrier, Caches, DeviceSel, DomainSel, Inval, Op, PasidSel, Stages};
 use iommu_inval_core::range::AddrRange;
+use iommu_inval_core::Flags;
 
 /// The generic domain every stream uses.
 pub const DOMAIN: u32 = 1;

@@ -9,6 +9,7 @@ use iommu_inval_core::context::Topology;
 use iommu_inval_core::footprint::Footprint;
 use iommu_inval_core::model::{Caches, Inval, Op, Outcome};
 use iommu_inval_core::sink::Sink;
+use iommu_inval_core::Flags;
 use iommu_inval_core::IdentityContext;
 use iommu_inval_core::LowerError;
 
@@ -67,7 +68,9 @@ macro_rules! target {
             /// Architecture name as the CLI spells it.
             pub const NAME: &str = $label;
             /// Caches this architecture does not have (their invalidations are dropped).
-            pub const LACKS: Caches = $lacks;
+            pub fn lacks() -> Caches {
+                $lacks
+            }
 
             /// The example streams of this architecture: `(file text, words per command)`.
             pub const EXAMPLES: &[(&str, usize)] = &[$((include_str!(concat!("../../examples/", $file)), $words)),+];
@@ -192,7 +195,7 @@ macro_rules! target {
                     .map(|o| match o {
                         Op::Inval(i) => {
                             let mut i = *i;
-                            i.caches -= LACKS;
+                            i.caches -= lacks();
                             Op::Inval(i)
                         }
                         other => *other,

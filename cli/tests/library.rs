@@ -110,3 +110,4 @@ fn the_prelude_leaves_one_op_and_words_on_an_arch_command() {
     let any = Arch::new(ArchId::Vtd).decode(&[0x12, 0, 0, 0]).unwrap();
     assert_eq!((any.op(), any.to_words().1), ("iotlb_inv_dsc", 4));
 }
+use iommu_inval::core::Flags;

@@ -31,6 +31,27 @@ use crate::model::{Caches, Op, Outcome};
 use crate::native::{ArchId, FeatureSet, NativeCommand};
 use crate::sink::Sink;
 
+/// What an architecture crate's `queue.rs` implements and names, from one
+/// place (`use iommu_inval_core::arch::prelude::*;`): the queue traits
+/// ([`QueueEngine`](crate::device::QueueEngine),
+/// [`CommandQueue`](crate::device::CommandQueue),
+/// [`QueueProducer`]), what a completion and a fault return
+/// ([`Signals`](crate::device::Signals),
+/// [`FaultReport`](crate::device::FaultReport) of a
+/// [`FaultCause`](crate::device::FaultCause)), the [`Ring`](crate::ring::Ring)
+/// its registers address, the command trait, the sync it completes and
+/// the errors its steps return.
+pub mod prelude {
+    pub use crate::device::{
+        BackendError, CommandQueue, FaultCause, FaultReport, QueueEngine, QueueProducer, Signals,
+    };
+    pub use crate::error::{DecodeError, ErrorKind};
+    pub use crate::model::Barrier;
+    pub use crate::native::NativeCommand;
+    pub use crate::queue::{MemError, QueueMemory};
+    pub use crate::ring::Ring;
+}
+
 /// One architecture: its command set, capabilities, queue, lift and lower.
 pub trait Arch:
     Sized + Copy + Eq + core::hash::Hash + core::fmt::Debug + Default + 'static

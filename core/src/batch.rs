@@ -70,6 +70,7 @@
 //! assert!(matches!(out.get(1), Some(Op::Sync(_))));
 //! ```
 
+use crate::Flags;
 use core::cmp::Ordering;
 
 use crate::lower::Emitter;

@@ -53,10 +53,11 @@ use crate::context::Context;
 use crate::error::{DecodeError, LowerError};
 use crate::lower::Budget;
 use crate::model::{Barrier, Caches, Inval, Op, Widened};
-use crate::native::{ArchId, FeatureSet, NativeCommand};
+use crate::native::{FeatureSet, NativeCommand};
 use crate::queue::{MemError, QueueMemory};
 use crate::ring::{RingRegs, MAX_SLOT_WORDS};
 use crate::sink::{Full, Sink};
+use crate::Flags;
 use core::fmt;
 
 /// Ops one batch holds.
@@ -242,9 +243,8 @@ pub struct Progress<E> {
 }
 
 impl<E> Fault<E> {
-    /// The same fault with its architected error mapped (for example to its
-    /// name, for a report over several architectures).
-    pub fn map_hw<F>(self, f: impl FnOnce(E) -> F) -> Fault<F> {
+    /// The same fault with its architected error mapped.
+    fn map_hw<F>(self, f: impl FnOnce(E) -> F) -> Fault<F> {
         Fault {
             position: self.position,
             address: self.address,
@@ -549,8 +549,6 @@ where
 /// IQH_REG / IQT_REG, CmdBufBaseAddr / CmdBufHeadPtr / CmdBufTailPtr, and
 /// `cqb` / `cqh` / `cqt`.
 pub trait CommandQueue: QueueEngine + Sized {
-    /// The architecture's id.
-    const ARCH: ArchId = <Self::Arch as Arch>::ID;
     /// Why the registers describe no usable queue.
     type ConfigError: fmt::Debug + fmt::Display;
     /// From the base, head (consumer) and tail (producer) register values.
@@ -976,10 +974,10 @@ pub struct LowerToHost<'m, Q: QueueProducer, M: ?Sized, C: ?Sized, K> {
     /// The host queue (its tail is the producer's).
     pub queue: Q,
     /// Host memory the queue lives in.
-    pub mem: &'m M,
+    mem: &'m M,
     /// The host's ids (guest ops are already generic; lowering names the
     /// host's domains and PASIDs through it).
-    pub ctx: &'m C,
+    ctx: &'m C,
     /// The host IOMMU's features.
     pub features: <Q::Arch as Arch>::Features,
     /// The lowering budget.
@@ -987,7 +985,7 @@ pub struct LowerToHost<'m, Q: QueueProducer, M: ?Sized, C: ?Sized, K> {
     /// The sync added at each guest barrier.
     pub host_sync: Barrier,
     /// Makes the host consume its queue.
-    pub kick: K,
+    kick: K,
     /// What lowering widened, over all ops (reported, never silent).
     pub widened: Widened,
     /// Host commands written.

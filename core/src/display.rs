@@ -17,6 +17,7 @@
 //! );
 //! ```
 
+use crate::Flags;
 use core::fmt::{self, Display, Formatter};
 
 use crate::model::{

@@ -463,9 +463,9 @@ impl<const N: usize> PageRequestGroups<N> {
 }
 
 /// The neutral meaning of a native fault code: a translation fault's
-/// reason and stage (no stage: the record says which), or a configuration
+/// reason and stage (`None`: the record says which), or a configuration
 /// fault's reason.
-pub type Meaning = Result<(FaultReason, Stages), ConfigReason>;
+pub type Meaning = Result<(FaultReason, Option<Stages>), ConfigReason>;
 
 /// An architecture's table of neutral meanings and the native fault codes
 /// that have each, the first of them the one a lowering from another
@@ -487,7 +487,7 @@ pub fn meaning(codes: FaultCodes, code: u16) -> Meaning {
 /// through its own code. None: [`LowerError::NoEquivalent`](crate::LowerError).
 pub fn fault_code(f: &Fault, arch: ArchId, codes: FaultCodes) -> Result<u16, crate::LowerError> {
     let fits = |m: Meaning| match (m, f.kind) {
-        (Ok((r, s)), FaultKind::Translation(t)) => r == t.reason && (s.is_empty() || s == t.stage),
+        (Ok((r, s)), FaultKind::Translation(t)) => r == t.reason && s.is_none_or(|s| s == t.stage),
         (Err(c), FaultKind::Config(k)) => c == k,
         _ => false,
     };

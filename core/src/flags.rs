@@ -1,19 +1,44 @@
 //! [`flags!`](crate::flags): a set of one-bit flags with names, without the
-//! dozens of methods a general bit-flags type carries.
+//! dozens of methods a general bit-flags type carries; [`Flags`]: what
+//! every such set has.
+
+/// What every set declared with [`flags!`](crate::flags) has (`Caches`,
+/// `Stages`, `Widened`, `Signals`, `SeedFlags`, iommufd's `VmmWork`): the
+/// set operators are the types' own (`|`, `&`, `-`, `!`); these are the
+/// rest. In every prelude.
+pub trait Flags: Copy {
+    /// The unsigned integer holding the bits.
+    type Bits;
+    /// No flag.
+    fn empty() -> Self;
+    /// Every declared flag.
+    fn all() -> Self;
+    /// The bits.
+    fn bits(self) -> Self::Bits;
+    /// The declared flags among `bits` (the others are dropped).
+    fn from_bits_truncate(bits: Self::Bits) -> Self;
+    /// True when every flag of `other` is set.
+    fn contains(self, other: Self) -> bool;
+    /// True when a flag of `other` is set.
+    fn intersects(self, other: Self) -> bool;
+    /// True when no flag is set.
+    fn is_empty(self) -> bool;
+}
 
 /// Declares a flag set: a `Copy` newtype over an unsigned integer with one
-/// associated constant per flag (a flag may combine others), the set
-/// operators (`|`, `&`, `-`, `!` and their assignments; `!` stays within
-/// the declared flags), `Debug` (`Name(A | B)`) and the methods `empty`,
-/// `all`, `bits`, `from_bits_truncate`, `union` (`|` in a `const`),
-/// `contains`, `intersects`, `is_empty` (set with `|=`, clear with `-=`). A flag followed by `=> "text"` is named;
-/// with a method name after the integer type (`names` below), that method
-/// yields the texts of the named flags the set contains, in declaration
-/// order.
+/// associated constant per flag (a flag may combine others: `Self::A.0 |
+/// Self::B.0`), the set operators (`|`, `&`, `-`, `!` and their
+/// assignments; `!` stays within the declared flags), `Debug`
+/// (`Name(A | B)`) and [`Flags`] (set with `|=`, clear with `-=`); within
+/// the declaring crate, `EMPTY` and `union` serve a `const` context. A flag followed by
+/// `=> "text"` is named; with a method name after the integer type (`names`
+/// below), that method yields the texts of the named flags the set
+/// contains, in declaration order.
 ///
 /// The derives are the caller's (`Clone` and `Copy` are required).
 ///
 /// ```
+/// use iommu_inval_core::Flags;
 /// iommu_inval_core::flags! {
 ///     /// Colours.
 ///     #[derive(Clone, Copy, PartialEq, Eq)]
@@ -23,7 +48,7 @@
 ///         /// Green.
 ///         const G = 2 => "green";
 ///         /// Both.
-///         const RG = Self::R.bits() | Self::G.bits();
+///         const RG = Self::R.0 | Self::G.0;
 ///     }
 /// }
 /// let c = Rgb::R | Rgb::G;
@@ -58,47 +83,46 @@ macro_rules! flags {
             /// Every flag with its identifier, in declaration order (`Debug`).
             const IDENTS: &'static [(Self, &'static str)] = &[$((Self::$Flag, stringify!($Flag)),)*];
 
-            /// No flag.
-            pub const fn empty() -> Self {
-                Self(0)
-            }
-            /// Every declared flag.
-            pub const fn all() -> Self {
-                Self(0 $(| Self::$Flag.0)*)
-            }
-            /// The bits.
-            pub const fn bits(self) -> $T {
-                self.0
-            }
-            /// The declared flags among `bits` (the others are dropped).
-            pub const fn from_bits_truncate(bits: $T) -> Self {
-                Self(bits & Self::all().0)
-            }
-            /// `self | other`, in a `const` context.
-            pub const fn union(self, other: Self) -> Self {
+            /// No flag, in a `const` context of the declaring crate.
+            pub(crate) const EMPTY: Self = Self(0);
+            /// `self | other`, in a `const` context of the declaring crate.
+            pub(crate) const fn union(self, other: Self) -> Self {
                 Self(self.0 | other.0)
-            }
-            /// True when every flag of `other` is set.
-            pub const fn contains(self, other: Self) -> bool {
-                self.0 & other.0 == other.0
-            }
-            /// True when a flag of `other` is set.
-            pub const fn intersects(self, other: Self) -> bool {
-                self.0 & other.0 != 0
-            }
-            /// True when no flag is set.
-            pub const fn is_empty(self) -> bool {
-                self.0 == 0
             }
             $(
                 /// The texts of the named flags that are set, in declaration order.
                 pub fn $names(self) -> impl Iterator<Item = &'static str> {
                     Self::NAMED
                         .iter()
-                        .filter(move |(f, _)| self.contains(*f))
+                        .filter(move |(f, _)| $crate::Flags::contains(self, *f))
                         .map(|(_, t)| *t)
                 }
             )?
+        }
+
+        impl $crate::Flags for $Name {
+            type Bits = $T;
+            fn empty() -> Self {
+                Self(0)
+            }
+            fn all() -> Self {
+                Self(0 $(| Self::$Flag.0)*)
+            }
+            fn bits(self) -> $T {
+                self.0
+            }
+            fn from_bits_truncate(bits: $T) -> Self {
+                Self(bits & <Self as $crate::Flags>::all().0)
+            }
+            fn contains(self, other: Self) -> bool {
+                self.0 & other.0 == other.0
+            }
+            fn intersects(self, other: Self) -> bool {
+                self.0 & other.0 != 0
+            }
+            fn is_empty(self) -> bool {
+                self.0 == 0
+            }
         }
 
         impl ::core::ops::BitOr for $Name {
@@ -137,7 +161,7 @@ macro_rules! flags {
         impl ::core::ops::Not for $Name {
             type Output = Self;
             fn not(self) -> Self {
-                Self(!self.0 & Self::all().0)
+                Self(!self.0 & <Self as $crate::Flags>::all().0)
             }
         }
         impl ::core::fmt::Debug for $Name {
@@ -146,16 +170,16 @@ macro_rules! flags {
                 let mut left = *self;
                 let mut first = true;
                 for (flag, ident) in Self::IDENTS {
-                    if !flag.is_empty() && left.contains(*flag) && self.contains(*flag) {
+                    if flag.0 != 0 && left.0 & flag.0 == flag.0 && self.0 & flag.0 == flag.0 {
                         if !first {
                             f.write_str(" | ")?;
                         }
                         f.write_str(ident)?;
                         first = false;
-                        left -= *flag;
+                        left.0 &= !flag.0;
                     }
                 }
-                if !left.is_empty() || first {
+                if left.0 != 0 || first {
                     if !first {
                         f.write_str(" | ")?;
                     }
@@ -170,6 +194,7 @@ macro_rules! flags {
 #[cfg(test)]
 mod tests {
     extern crate alloc;
+    use crate::Flags;
     use alloc::{format, vec::Vec};
 
     crate::flags! {
@@ -183,7 +208,7 @@ mod tests {
             /// C.
             const C = 4 => "c";
             /// A and C.
-            const AC = Self::A.bits() | Self::C.bits();
+            const AC = Self::A.0 | Self::C.0;
         }
     }
 

@@ -28,6 +28,7 @@ use crate::context::Context;
 use crate::lower::DeviceSet;
 use crate::model::{Caches, DomainSel, Inval, Op, PasidSel, Regime, Stages, Widened};
 use crate::range::AddrRange;
+use crate::Flags;
 
 use alloc::vec::Vec;
 
@@ -61,7 +62,7 @@ pub enum Dim {
 /// `DEV_TLB` 3, `INTR_REMAP` 4 (`LEAF` is not a kind); past the last kind
 /// when `c` holds none.
 pub const fn kind(c: Caches) -> u64 {
-    (c.bits() & Caches::ALL_KINDS.bits()).trailing_zeros() as u64
+    c.lowest_kind() as u64
 }
 
 const KIND_CONFIG_DEVICE: u64 = kind(Caches::CONFIG_DEVICE);
@@ -118,7 +119,7 @@ impl FBox {
         (0..DIMS).all(|d| self.lo[d] <= o.hi[d] && o.lo[d] <= self.hi[d])
     }
     /// True when `o` lies inside `self`.
-    pub fn contains(&self, o: &FBox) -> bool {
+    pub(crate) fn contains(&self, o: &FBox) -> bool {
         (0..DIMS).all(|d| self.lo[d] <= o.lo[d] && o.hi[d] <= self.hi[d])
     }
     /// `self \ o` as disjoint boxes (at most 2 * DIMS), appended to `out`.
@@ -816,6 +817,7 @@ mod props {
     use crate::context::IdentityContext;
     use crate::model::*;
     use crate::range::AddrRange;
+    use crate::Flags;
     use alloc::vec;
     use alloc::vec::Vec;
     use proptest::prelude::*;

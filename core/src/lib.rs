@@ -35,7 +35,8 @@
 //!   and PASIDs.
 //! * [`sink`]: allocation-free output buffers for lift and lower.
 //! * [`flags!`]: how the model's flag sets ([`Caches`], [`Stages`],
-//!   [`Widened`]) are declared, with the name of each flag beside it.
+//!   [`Widened`]) are declared, with the name of each flag beside it, and
+//!   [`Flags`], what every such set has.
 //! * [`queue`]: the guest-memory trait the queue front ends read and write
 //!   through (and, feature `vm-memory`, its adapter for rust-vmm memory).
 //! * [`device`]: the command-queue front end of an emulated IOMMU
@@ -99,6 +100,7 @@ pub mod strict_json;
 pub use context::{Context, IdentityContext};
 pub use device::{Backend, BackendError, CommandQueue, Progress};
 pub use error::{DecodeError, ErrorKind, LowerError, RangeError};
+pub use flags::Flags;
 pub use lower::Budget;
 pub use model::{
     Barrier, Caches, DeviceSel, DomainSel, Hints, Inval, Op, PageResponse, PasidSel, Prefetch,

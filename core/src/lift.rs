@@ -66,7 +66,7 @@ pub const fn leaf_if(leaf: bool) -> Caches {
     if leaf {
         Caches::LEAF
     } else {
-        Caches::empty()
+        Caches::EMPTY
     }
 }
 
@@ -169,6 +169,7 @@ fn each_pasid<X: Context + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Flags;
 
     #[test]
     fn an_unknown_domain_unbounds_a_per_domain_tag() {

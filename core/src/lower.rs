@@ -14,11 +14,12 @@ use crate::context::Context;
 use crate::error::LowerError;
 use crate::model::{
     Barrier, Caches, DeviceSel, DomainSel, Inval, Op, Outcome, PageResponse, PasidSel, Prefetch,
-    StallAction, Widened,
+    RespCode, StallAction, Widened,
 };
 use crate::native::ArchId;
-use crate::range::{covering_block, AddrRange, AlignedBlocks, Block, PAGE_SHIFT};
+use crate::range::{ats_encode_block, covering_block, AddrRange, AlignedBlocks, Block, PAGE_SHIFT};
 use crate::sink::Sink;
+use crate::Flags;
 
 /// An architecture's lowering of every op but invalidations (its own
 /// function, `crate::lower::lower_inval` for [`arch_impl!`](crate::arch_impl)), and the barrier
@@ -37,6 +38,16 @@ pub trait Lowering: Arch {
     /// Why resume (first) and stall terminate (second) are `NoEquivalent`,
     /// where [`lower_stall`](Self::lower_stall) is not the architecture's own.
     const NO_STALL: [&'static str; 2] = ["no stall resume command", "no stall terminate command"];
+    /// Why a secure invalidation is dropped (an architecture without a
+    /// secure regime has nothing to remove); `None`: its `lower_inval`
+    /// takes it.
+    const NO_SECURE: Option<&'static str> = None;
+    /// Whether an invalidation of a hand-built inverted range (a `Span`
+    /// with `first > last`, [`is_inverted`]) is refused as
+    /// `LowerError::Invalid` before anything else; `false`: its
+    /// `lower_inval` reads it (as [`AddrRange::first`] and
+    /// [`AddrRange::last`] do).
+    const REFUSES_INVERTED: bool = false;
 
     /// The one command of barrier `b` (without the parts `NO_EVENT` and
     /// `NO_DRAIN` refuse), or `NoEquivalent`.
@@ -96,7 +107,8 @@ pub trait Lowering: Arch {
 /// `refusals!(barrier = "IOFENCE.C", event, drain; lacks = "the RISC-V IOMMU", prefetch, stall);`
 /// gives `NO_EVENT` "IOFENCE.C cannot send an event (SEV)", `NO_DRAIN`
 /// "… cannot drain page requests", `NO_PREFETCH` "the RISC-V IOMMU has no
-/// prefetch command" and `NO_STALL` "… has no stall resume / terminate command".
+/// prefetch command" and `NO_STALL` "… has no stall resume / terminate
+/// command"; `secure` gives `NO_SECURE` "… has no secure regime".
 #[macro_export]
 macro_rules! refusals {
     (barrier = $b:literal $(, $bf:ident)*; lacks = $a:literal $(, $af:ident)*) => {
@@ -111,6 +123,9 @@ macro_rules! refusals {
     };
     (@ $a:literal, prefetch) => {
         const NO_PREFETCH: &'static str = concat!($a, " has no prefetch command");
+    };
+    (@ $a:literal, secure) => {
+        const NO_SECURE: Option<&'static str> = Some(concat!($a, " has no secure regime"));
     };
     (@ $a:literal, stall) => {
         const NO_STALL: [&'static str; 2] = [
@@ -137,7 +152,15 @@ pub fn lower<A: Lowering, X: Context + ?Sized>(
 ) -> Result<Outcome, LowerError> {
     let host = &Host::new(features, budget);
     match op {
-        Op::Inval(i) => inval((i, host, ctx, out)),
+        Op::Inval(i) => {
+            if A::REFUSES_INVERTED && is_inverted(&i.range) {
+                return Err(LowerError::Invalid("range with first > last"));
+            }
+            match A::NO_SECURE {
+                Some(why) if i.regime.is_secure() => Ok(dropped(why)),
+                _ => inval((i, host, ctx, out)),
+            }
+        }
         Op::Prefetch(p) => A::lower_prefetch(p, host, out),
         Op::Sync(b) => A::lower_sync(b, host, out),
         _ => emit_one(out, lower_one::<A>(op, host)?),
@@ -336,10 +359,13 @@ impl<'a, C> Emitter<'a, C> {
         }
     }
 
-    /// Report a dropped part, replacing any earlier reason.
+    /// The outcome of a lowering whose planning widened `widened` and
+    /// dropped the part `dropped` (replacing any earlier reason).
     #[inline]
-    pub fn set_dropped(&mut self, reason: Option<&'static str>) {
-        self.dropped = reason;
+    pub fn finish(mut self, widened: Widened, dropped: Option<&'static str>) -> Outcome {
+        self.widened |= widened;
+        self.dropped = dropped;
+        self.outcome()
     }
 
     /// The outcome so far.
@@ -369,7 +395,7 @@ fn emit_one<C>(out: &mut dyn Sink<C>, c: C) -> Result<Outcome, LowerError> {
 pub const fn dropped(reason: &'static str) -> Outcome {
     Outcome {
         emitted: 0,
-        widened: Widened::empty(),
+        widened: Widened::EMPTY,
         dropped: Some(reason),
     }
 }
@@ -483,19 +509,27 @@ impl DeviceSet {
     }
 }
 
-/// How many devices of `devs` a device-TLB phase reaches: those whose ATS
-/// the context enables. Refused (`NoEquivalent`) when the devices cannot be
-/// enumerated (`unlisted`: the architecture has no all-device command),
-/// one id is above `max_id` (`too_wide`), or the ATS devices number more
-/// than `cap`.
+/// How many devices of `devs` the device-TLB phase of an invalidation
+/// reaches: none on a host without ATS (`host_ats` false), else those whose
+/// ATS the context enables; `dropped` is set to why the phase leaves a part
+/// out (the host has no ATS, or some devices have none). Refused
+/// (`NoEquivalent`) when the devices cannot be enumerated (`unlisted`: the
+/// architecture has no all-device command), one id is above `max_id`
+/// (`too_wide`), or the ATS devices number more than `cap`. `ids` is the
+/// architecture's `(max_id, [unlisted, too_wide])`.
 pub fn ats_devices<X: Context + ?Sized>(
     devs: &DeviceSet,
     ctx: &X,
-    max_id: u32,
+    host_ats: bool,
     cap: usize,
-    unlisted: &'static str,
-    too_wide: &'static str,
+    ids: (u32, [&'static str; 2]),
+    dropped: &mut Option<&'static str>,
 ) -> Result<usize, LowerError> {
+    let (max_id, [unlisted, too_wide]) = ids;
+    if !host_ats {
+        *dropped = Some("host without ATS: no device TLBs");
+        return Ok(0);
+    }
     if !devs.is_enumerable() {
         return Err(LowerError::NoEquivalent(unlisted));
     }
@@ -512,7 +546,23 @@ pub fn ats_devices<X: Context + ?Sized>(
             "device-TLB invalidation of more devices than max_cmds",
         ));
     }
+    if n < devs.count() {
+        *dropped = Some("devices without ATS have no device TLB");
+    }
     Ok(n)
+}
+
+/// The PCIe Page Request Group Response code of a page response (PCIe
+/// base specification, "Page Request Group Response Message": Success
+/// 0000b, Invalid Request 0001b, Response Failure 1111b), the code VT-d's
+/// `page_grp_resp_dsc`, AMD-Vi's COMPLETE_PPR_REQUEST and RISC-V's
+/// ATS.PRGR carry.
+pub const fn prg_response_code(code: RespCode) -> u8 {
+    match code {
+        RespCode::Success => 0x0,
+        RespCode::Invalid => 0x1,
+        RespCode::Failure => 0xf,
+    }
 }
 
 /// The one native tag (ASID, PSCID, PASID-table entry...) of PASID
@@ -622,54 +672,162 @@ impl ListedPasids {
 /// most the cap.
 pub const NAPOT_SPLIT_FACTOR: u128 = 2;
 
-/// How [`plan_napot`] sends a range.
+/// The commands that send one address range in the PCIe ATS size encoding
+/// ([`ats_encode_block`]: AMD-Vi's `s` bit, RISC-V's NAPOT `S`, ATS
+/// invalidations): how many, what they widen, and the `(address, s)` of
+/// each ([`RangePlan::for_each`]). Built by one rule: [`RangePlan::napot`]
+/// (the [`NAPOT_SPLIT_FACTOR`] rule), [`RangePlan::leaves`] (one `s` = 0
+/// command per leaf) or [`RangePlan::no_address`] (the command's form
+/// without an address).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NapotPlan {
-    /// Every address (the range is everything, or no block below 2^64 covers it).
-    All,
-    /// One block.
-    Single(Block),
-    /// One command per block.
-    Blocks(AlignedBlocks),
+pub struct RangePlan {
+    addrs: Addrs,
+    count: usize,
+    /// `RANGE` when the commands cover more than asked, plus `CAP` when the
+    /// cap forced a wider encoding (a caller may add its own reasons).
+    pub widened: Widened,
 }
 
-/// Plan `r` under the [`NAPOT_SPLIT_FACTOR`] rule with at most `cap`
-/// commands (at least one): the plan, its command count and what it widens
-/// (`RANGE` when it covers more than asked, plus `CAP` when the split was
-/// over the cap and fell back to the covering block).
-#[inline]
-pub fn plan_napot(r: &AddrRange, cap: usize) -> (NapotPlan, usize, Widened) {
-    let cap = cap.max(1);
-    if r.is_all() {
-        return (NapotPlan::All, 1, Widened::empty());
+/// The addresses of a [`RangePlan`]'s commands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Addrs {
+    /// One command without an address.
+    None,
+    /// One command for this block (order 64: the whole space).
+    Block(Block),
+    /// One command per block.
+    Blocks(AlignedBlocks),
+    /// One `s` = 0 command per `2^shift` bytes from `first`.
+    Leaves { first: u64, shift: u32 },
+}
+
+impl RangePlan {
+    /// One command without an address (RISC-V `AV` = 0: every address and
+    /// every level), widening by `widened`.
+    pub const fn no_address(widened: Widened) -> RangePlan {
+        RangePlan {
+            addrs: Addrs::None,
+            count: 1,
+            widened,
+        }
     }
-    let pages = r.align_out(PAGE_SHIFT);
-    let block = covering_block(r, PAGE_SHIFT);
-    if block.order >= 64 {
-        return (NapotPlan::All, 1, Widened::RANGE);
-    }
-    let single = |extra: Widened| {
-        let w = if block.range() == *r {
-            Widened::empty()
-        } else {
-            Widened::RANGE
+
+    /// `r` under the [`NAPOT_SPLIT_FACTOR`] rule with at most `cap` commands
+    /// (at least one): the one covering block (the whole space when `r` is
+    /// everything or no block below 2^64 covers it), or its page-aligned
+    /// blocks when the covering block is too wide and they fit the cap,
+    /// else the covering block with `CAP`.
+    #[inline]
+    pub fn napot(r: &AddrRange, cap: usize) -> RangePlan {
+        let cap = cap.max(1);
+        if r.is_all() {
+            return RangePlan {
+                addrs: Addrs::Block(Block { addr: 0, order: 64 }),
+                count: 1,
+                widened: Widened::empty(),
+            };
+        }
+        let exact = |covered: &AddrRange| {
+            if covered == r {
+                Widened::empty()
+            } else {
+                Widened::RANGE
+            }
         };
-        (NapotPlan::Single(block), 1, w | extra)
-    };
-    if (1u128 << block.order) <= NAPOT_SPLIT_FACTOR * pages.size() {
-        return single(Widened::empty());
-    }
-    let blocks = AlignedBlocks::new(&pages, PAGE_SHIFT, 63);
-    let n = blocks.clone().take(cap.saturating_add(1)).count();
-    if n <= cap {
-        let w = if pages == *r {
-            Widened::empty()
-        } else {
-            Widened::RANGE
+        let pages = r.align_out(PAGE_SHIFT);
+        let block = covering_block(r, PAGE_SHIFT);
+        let single = |extra: Widened| RangePlan {
+            addrs: Addrs::Block(block),
+            count: 1,
+            widened: exact(&block.range()) | extra,
         };
-        (NapotPlan::Blocks(blocks), n, w)
-    } else {
-        single(Widened::CAP)
+        if block.order >= 64 || (1u128 << block.order) <= NAPOT_SPLIT_FACTOR * pages.size() {
+            return single(Widened::empty());
+        }
+        let blocks = AlignedBlocks::new(&pages, PAGE_SHIFT, 63);
+        let count = blocks.clone().take(cap.saturating_add(1)).count();
+        if count <= cap {
+            RangePlan {
+                addrs: Addrs::Blocks(blocks),
+                count,
+                widened: exact(&pages),
+            }
+        } else {
+            single(Widened::CAP)
+        }
+    }
+
+    /// One `s` = 0 command per `2^shift`-byte leaf of `r` (`shift` 12: every
+    /// 4 KiB page), `RANGE` when the leaves cover more than `r`; `None` when
+    /// `r` is everything, `shift` is outside `12..64`, or the leaves number
+    /// more than `cap` (at least one).
+    pub fn leaves(r: &AddrRange, shift: u32, cap: usize) -> Option<RangePlan> {
+        if r.is_all() || !(PAGE_SHIFT..64).contains(&shift) {
+            return None;
+        }
+        let leaves = r.align_out(shift);
+        let n = leaves.size() >> shift;
+        if n > cap.max(1) as u128 {
+            return None;
+        }
+        Some(RangePlan {
+            addrs: Addrs::Leaves {
+                first: leaves.first(),
+                shift,
+            },
+            count: n as usize,
+            widened: if leaves == *r {
+                Widened::empty()
+            } else {
+                Widened::RANGE
+            },
+        })
+    }
+
+    /// Number of commands.
+    pub const fn count(&self) -> usize {
+        self.count
+    }
+
+    /// Whether the commands carry an address (all but [`RangePlan::no_address`]).
+    pub const fn has_address(&self) -> bool {
+        !matches!(self.addrs, Addrs::None)
+    }
+
+    /// Whether the plan is one command for the whole space
+    /// (`0x7fff_ffff_ffff_f000`, `s`: [`RangePlan::napot`] of everything).
+    pub const fn is_whole(&self) -> bool {
+        matches!(self.addrs, Addrs::Block(Block { order: 64, .. }))
+    }
+
+    /// Call `f(address, s)` for each command, in address order (`(0,
+    /// false)` for the one command of [`RangePlan::no_address`]); the first
+    /// error stops it.
+    #[inline]
+    pub fn for_each(
+        &self,
+        mut f: impl FnMut(u64, bool) -> Result<(), LowerError>,
+    ) -> Result<(), LowerError> {
+        match &self.addrs {
+            Addrs::None => f(0, false),
+            Addrs::Block(b) => {
+                let (a, s) = ats_encode_block(*b);
+                f(a, s)
+            }
+            Addrs::Blocks(it) => {
+                for b in it.clone() {
+                    let (a, s) = ats_encode_block(b);
+                    f(a, s)?;
+                }
+                Ok(())
+            }
+            Addrs::Leaves { first, shift } => {
+                for k in 0..self.count as u64 {
+                    f(first.wrapping_add(k << shift), false)?;
+                }
+                Ok(())
+            }
+        }
     }
 }
 
@@ -743,5 +901,73 @@ mod tests {
         assert_eq!((s.count(), s.fits(u32::MAX)), (usize::MAX, false));
         let s = DeviceSet::Interval(0, u32::MAX);
         assert!(s.count() >= 1 << 31);
+    }
+
+    /// The `(address, s)` of each command of `p` (at most 8), and how many.
+    fn commands(p: &RangePlan) -> ([(u64, bool); 8], usize) {
+        let (mut got, mut n) = ([(0, false); 8], 0);
+        p.for_each(|a, s| {
+            if let Some(slot) = got.get_mut(n) {
+                *slot = (a, s);
+            }
+            n += 1;
+            Ok(())
+        })
+        .unwrap();
+        (got, n)
+    }
+
+    #[test]
+    fn range_plans() {
+        let span = |a: u64, size: u64| AddrRange::new(a, size).unwrap();
+        // The NAPOT rule: the covering block when at most twice the pages ...
+        let p = RangePlan::napot(&span(0x1000, 0x3000), 16);
+        assert_eq!(
+            (commands(&p).0[0], p.count(), p.widened),
+            ((0x1000, true), 1, Widened::RANGE)
+        );
+        // ... else the aligned blocks within the cap (each as its ATS encoding) ...
+        let p = RangePlan::napot(&span(0x3000, 0x6000), 16);
+        let (got, n) = commands(&p);
+        assert_eq!((n, p.count(), p.widened), (3, 3, Widened::empty()));
+        assert_eq!(got[..3], [(0x3000, false), (0x5000, true), (0x8000, false)]);
+        // ... else the covering block (64 KiB at 0), with CAP.
+        let p = RangePlan::napot(&span(0x3000, 0x6000), 2);
+        let (got, n) = commands(&p);
+        assert_eq!(
+            (n, got[0], p.widened),
+            (1, (0x7000, true), Widened::RANGE | Widened::CAP)
+        );
+        // Everything, and a range no block below 2^64 covers: the whole space.
+        let p = RangePlan::napot(&AddrRange::All, 1);
+        assert!(p.is_whole() && p.widened.is_empty() && p.count() == 1);
+        let p = RangePlan::napot(
+            &AddrRange::inclusive((1 << 63) - 0x1000, 1 << 63).unwrap(),
+            4,
+        );
+        assert!(p.is_whole() && p.widened == Widened::RANGE);
+        assert_eq!(commands(&p).0[0], (0x7fff_ffff_ffff_f000, true));
+        // Leaves: one s = 0 command per 2^shift bytes, within the cap.
+        let p = RangePlan::leaves(&span(0x1800, 0x2000), 12, 3).unwrap();
+        let (got, n) = commands(&p);
+        assert_eq!((n, p.count(), p.widened), (3, 3, Widened::RANGE));
+        assert_eq!(
+            got[..3],
+            [(0x1000, false), (0x2000, false), (0x3000, false)]
+        );
+        assert_eq!(RangePlan::leaves(&span(0x1800, 0x2000), 12, 2), None);
+        assert_eq!(
+            RangePlan::leaves(&span(0, 0x20_0000), 21, 1).map(|p| p.count()),
+            Some(1)
+        );
+        assert_eq!(RangePlan::leaves(&AddrRange::All, 12, usize::MAX), None);
+        assert_eq!(RangePlan::leaves(&span(0, 0x1000), 11, 1), None);
+        // No address: one command, (0, false).
+        let p = RangePlan::no_address(Widened::RANGE);
+        assert_eq!(
+            (commands(&p).1, p.has_address(), p.is_whole()),
+            (1, false, false)
+        );
+        assert!(RangePlan::napot(&AddrRange::All, 1).has_address());
     }
 }

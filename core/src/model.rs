@@ -30,6 +30,8 @@
 //! source-id and AMD DeviceID).
 
 pub use crate::range::AddrRange;
+/// What every flag set has (in every prelude; here for `use model::*`).
+pub use crate::Flags;
 
 crate::flags! {
     /// Which caches an invalidation targets, plus the `LEAF` modifier. The
@@ -53,9 +55,17 @@ crate::flags! {
         /// Only leaf entries need go; walk caches / L1 descriptors may stay.
         const LEAF = 1 << 5;
         /// Both configuration caches.
-        const CONFIG = Self::CONFIG_DEVICE.bits() | Self::CONFIG_PASID.bits();
+        const CONFIG = Self::CONFIG_DEVICE.0 | Self::CONFIG_PASID.0;
         /// Every cache kind (not `LEAF`).
         const ALL_KINDS = 0x1f;
+    }
+}
+
+impl Caches {
+    /// The bit index of the lowest cache kind in `self` (`LEAF` is not a
+    /// kind); 8 when it holds none. `const` for footprint's kind numbers.
+    pub(crate) const fn lowest_kind(self) -> u32 {
+        (self.0 & Self::ALL_KINDS.0).trailing_zeros()
     }
 }
 
@@ -221,7 +231,7 @@ impl Inval {
         Inval {
             caches,
             regime: Regime::Guest,
-            stages: Stages::all(),
+            stages: Stages::S1.union(Stages::S2),
             domain: DomainSel::All,
             pasid: PasidSel::All,
             global: false,
@@ -259,7 +269,7 @@ impl Inval {
     }
     /// True when only leaf entries need go.
     pub const fn leaf_only(&self) -> bool {
-        self.caches.contains(Caches::LEAF)
+        self.caches.0 & Caches::LEAF.0 != 0
     }
 }
 

@@ -385,24 +385,25 @@ pub mod __macro {
     }
 
     /// [`NativeCommand::from_fields`] of an architecture whose commands are all
-    /// 2 words: `UnknownOp` unless `C::field_names(op)`, `bad_length` unless
-    /// `words` is 2; then `blank(op)` (fields 0 / false) gets each of `fields`,
-    /// which must be one of the op's names (else `UnknownField`, named by its
-    /// spelling in `all_names`, every field of the architecture), stored by
-    /// `set`, which checks its width. A field given twice: the last value wins.
+    /// 2 words: `UnknownOp` unless `C::field_names(op)` and `blank(op)` (the
+    /// op's command, fields 0 / false), `bad_length` unless `words` is 2;
+    /// then each of `fields`, which must be one of the op's names (else
+    /// `UnknownField`, named by its spelling in `all_names`, every field of
+    /// the architecture), is stored by `set`, which checks its width. A field
+    /// given twice: the last value wins.
     pub fn from_fields_2<C: NativeCommand>(
         op: &str,
         fields: &mut dyn Iterator<Item = (&str, FieldValue)>,
         words: usize,
         all_names: &'static [&'static str],
-        blank: impl FnOnce(&str) -> C,
+        blank: impl FnOnce(&str) -> Option<C>,
         set: impl Fn(&mut C, &'static str, FieldValue) -> Result<(), FieldError>,
     ) -> Result<C, FieldError> {
         let names = C::field_names(op).ok_or(FieldError::UnknownOp)?;
+        let mut cmd = blank(op).ok_or(FieldError::UnknownOp)?;
         if words != 2 {
             return Err(FieldError::Invalid(DecodeError::bad_length(words)));
         }
-        let mut cmd = blank(op);
         for (name, v) in fields {
             let Some(n) = static_name(names, name) else {
                 return Err(FieldError::UnknownField(
@@ -412,6 +413,162 @@ pub mod __macro {
             set(&mut cmd, n, v)?;
         }
         Ok(cmd)
+    }
+
+    /// A checked field value (at most the field's `max`, see [`want_uint`])
+    /// as the field's type: `TooWide` if it does not fit that type either.
+    pub fn narrow<T: TryFrom<u64>>(name: &'static str, x: u64) -> Result<T, FieldError> {
+        T::try_from(x).map_err(|_| FieldError::TooWide(name))
+    }
+
+    /// The named-field table of an architecture's command enum, written once
+    /// as one row per op: `"OP_NAME" => Variant(Type) { field: kind, .. }`,
+    /// fields in table order, `field as "name"` where the table's name is
+    /// not the struct field's, and `kind` one of `bool`, `uint(max)` (an
+    /// integer field of at most `max`), `addr(mask)` (a byte address with no
+    /// bit outside `mask`), `pair` (an optional `[u64; 2]`, visited only
+    /// when present). It writes, in the invoking module: `OP_NAMES`
+    /// (every op, in table order), `ALL_FIELD_NAMES` (every field name),
+    /// `Command::name` (the op of a command), `Command::names_of` (the
+    /// field names of an op), `Command::visit_fields` (each field in table
+    /// order), `Command::check_fields` (every field within its width), `blank` (an op's command with every field 0 / false) and
+    /// `set_field` (one field, width-checked) — what
+    /// [`native_command!`](crate::native_command)'s `op_names`, `op` and
+    /// `from_fields` clauses and `for_each_field` / `field_names` take.
+    ///
+    /// ```
+    /// use iommu_inval_core::{FieldError, FieldValue};
+    /// #[derive(Debug, Clone, Copy, PartialEq, Default)]
+    /// pub struct Inv { pub did: u16, pub ih: bool, pub address: u64 }
+    /// #[derive(Debug, Clone, Copy, PartialEq, Default)]
+    /// pub struct Wait { pub kind: u8 }
+    /// #[derive(Debug, Clone, Copy, PartialEq)]
+    /// pub enum Command { Inv(Inv), Wait(Wait) }
+    /// iommu_inval_core::op_table! {
+    ///     Command;
+    ///     "INV" => Inv(Inv) { did: uint(0xfff), ih: bool, address: addr(!0xfff) },
+    ///     "WAIT" => Wait(Wait) { kind as "type": uint(3) },
+    /// }
+    /// assert_eq!((OP_NAMES, Command::names_of("WAIT")), (&["INV", "WAIT"][..], Some(&["type"][..])));
+    /// let mut c = blank("INV").unwrap();
+    /// set_field(&mut c, "did", FieldValue::Uint(0x12)).unwrap();
+    /// assert_eq!(Command::Wait(Wait { kind: 4 }).check_fields(), Err(FieldError::TooWide("type")));
+    /// assert!(set_field(&mut c, "did", FieldValue::Uint(0x1000)).is_err());
+    /// assert_eq!((c.name(), c), ("INV", Command::Inv(Inv { did: 0x12, ..Inv::default() })));
+    /// let mut seen = Vec::new();
+    /// c.visit_fields(&mut |n, v| seen.push((n, v)));
+    /// assert_eq!(seen[..2], [("did", FieldValue::Uint(0x12)), ("ih", FieldValue::Bool(false))]);
+    /// ```
+    #[macro_export]
+    macro_rules! op_table {
+        (
+            $cmd:ident;
+            $($op:literal => $v:ident($ty:ident) {
+                $($f:ident $(as $fname:literal)?: $kind:ident $(($arg:expr))?),* $(,)?
+            }),+ $(,)?
+        ) => {
+            /// Every op name, in table order.
+            const OP_NAMES: &[&str] = &[$($op),+];
+            /// Every field name of the table, to name an unknown field statically.
+            const ALL_FIELD_NAMES: &[&str] = &[$($($crate::op_table!(@name $f $($fname)?),)*)+];
+
+            impl $cmd {
+                /// The op name, as in the table.
+                const fn name(&self) -> &'static str {
+                    match self {
+                        $($cmd::$v(_) => $op,)+
+                    }
+                }
+                /// The field names of op `op`, in table order (`None`: no such op).
+                fn names_of(op: &str) -> Option<&'static [&'static str]> {
+                    match op {
+                        $($op => Some(&[$($crate::op_table!(@name $f $($fname)?)),*]),)+
+                        _ => None,
+                    }
+                }
+                /// `Ok` when every field is within its width, else `TooWide`
+                /// naming the first (in table order) that is not.
+                #[allow(unused_variables)]
+                fn check_fields(&self) -> Result<(), $crate::FieldError> {
+                    match *self {
+                        $($cmd::$v(c) => {
+                            $(if !$crate::op_table!(@fits $kind c.$f $(, $arg)?) {
+                                return Err($crate::FieldError::TooWide(
+                                    $crate::op_table!(@name $f $($fname)?),
+                                ));
+                            })*
+                        })+
+                    }
+                    Ok(())
+                }
+                /// Visit every field in table order.
+                #[allow(unused_variables)]
+                fn visit_fields(&self, f: &mut dyn FnMut(&'static str, $crate::FieldValue)) {
+                    match *self {
+                        $($cmd::$v(c) => {
+                            $($crate::op_table!(
+                                @visit $kind f, $crate::op_table!(@name $f $($fname)?), c.$f
+                            );)*
+                        })+
+                    }
+                }
+            }
+
+            /// The command of op `op` with every field 0 / false (`None`: no such op).
+            fn blank(op: &str) -> Option<$cmd> {
+                match op {
+                    $($op => Some($cmd::$v($ty::default())),)+
+                    _ => None,
+                }
+            }
+
+            /// Set field `n` (a name of the command's op) to `v`, checking its width.
+            #[allow(unused_variables, clippy::match_single_binding)]
+            fn set_field(
+                cmd: &mut $cmd,
+                n: &'static str,
+                v: $crate::FieldValue,
+            ) -> Result<(), $crate::FieldError> {
+                match cmd {
+                    $($cmd::$v(c) => match n {
+                        $($crate::op_table!(@name $f $($fname)?) => {
+                            c.$f = $crate::op_table!(@set $kind n v $($arg)?)
+                        })*
+                        _ => return Err($crate::FieldError::UnknownField(n)),
+                    },)+
+                }
+                Ok(())
+            }
+        };
+        (@name $f:ident) => { stringify!($f) };
+        (@name $f:ident $fname:literal) => { $fname };
+        (@fits bool $e:expr) => { true };
+        (@fits uint $e:expr, $max:expr) => { u64::from($e) <= $max };
+        (@fits addr $e:expr, $mask:expr) => { $e & !$mask == 0 };
+        (@fits pair $e:expr) => { true };
+        (@visit bool $g:ident, $n:expr, $e:expr) => { $g($n, $crate::FieldValue::Bool($e)) };
+        (@visit uint $g:ident, $n:expr, $e:expr) => {
+            $g($n, $crate::FieldValue::Uint(u64::from($e)))
+        };
+        (@visit addr $g:ident, $n:expr, $e:expr) => { $g($n, $crate::FieldValue::Uint($e)) };
+        (@visit pair $g:ident, $n:expr, $e:expr) => {
+            if let Some(p) = $e {
+                $g($n, $crate::FieldValue::Pair(p))
+            }
+        };
+        (@set bool $n:ident $v:ident) => { $crate::native::__macro::want_bool($n, $v)? };
+        (@set uint $n:ident $v:ident $max:expr) => {
+            $crate::native::__macro::narrow($n, $crate::native::__macro::want_uint($n, $v, $max)?)?
+        };
+        (@set addr $n:ident $v:ident $mask:expr) => {
+            $crate::native::__macro::want_addr($n, $v, $mask)?
+        };
+        (@set pair $n:ident $v:ident) => {
+            match $v {
+                $crate::FieldValue::Pair(p) => Some(p),
+                _ => return Err($crate::FieldError::TooWide($n)),
+            }
+        };
     }
 
     /// Encode a 128-bit command's words `w` into `out[..2]`: the

@@ -23,8 +23,8 @@
 //! ```
 
 pub use crate::{
-    ArchId, Context, DecodeError, FeatureSet, FieldValue, FixedBuf, IdentityContext, LowerError,
-    NativeCommand, Op, Outcome, Sink,
+    ArchId, Context, DecodeError, FeatureSet, FieldValue, FixedBuf, Flags, IdentityContext,
+    LowerError, NativeCommand, Op, Outcome, Sink,
 };
 
 pub use crate::device::{

@@ -49,23 +49,13 @@ pub trait QueueMemory {
         Err(MemError::write(addr))
     }
 
-    /// Store a little-endian 32-bit value (SMMU MSI data, VT-d status data).
-    fn write_u32(&self, addr: u64, value: u32) -> Result<(), MemError> {
-        self.write_bytes(addr, &value.to_le_bytes())
-    }
-
-    /// Store a little-endian 64-bit value (AMD COMPLETION_WAIT store data).
-    fn write_u64(&self, addr: u64, value: u64) -> Result<(), MemError> {
-        self.write_bytes(addr, &value.to_le_bytes())
-    }
-
     /// Store little-endian 64-bit words at `addr`, `addr + 8`, ... (a command
     /// written by a producer, an event-log entry). Word by word: a failure
     /// may leave the first words written, as a bus error would.
     fn write_words(&self, addr: u64, words: &[u64]) -> Result<(), MemError> {
         let mut a = addr;
         for w in words {
-            self.write_u64(a, *w)?;
+            self.write_bytes(a, &w.to_le_bytes())?;
             a = a.checked_add(8).ok_or(MemError::write(a))?;
         }
         Ok(())
@@ -78,12 +68,6 @@ impl<M: QueueMemory + ?Sized> QueueMemory for &M {
     }
     fn write_bytes(&self, addr: u64, bytes: &[u8]) -> Result<(), MemError> {
         (**self).write_bytes(addr, bytes)
-    }
-    fn write_u32(&self, addr: u64, value: u32) -> Result<(), MemError> {
-        (**self).write_u32(addr, value)
-    }
-    fn write_u64(&self, addr: u64, value: u64) -> Result<(), MemError> {
-        (**self).write_u64(addr, value)
     }
     fn write_words(&self, addr: u64, words: &[u64]) -> Result<(), MemError> {
         (**self).write_words(addr, words)
@@ -101,10 +85,15 @@ fn span(base: u64, size: usize, addr: u64, len: usize) -> Option<core::ops::Rang
 /// `base`. Writes are refused.
 #[derive(Debug, Clone, Copy)]
 pub struct SliceMemory<'a> {
-    /// Guest physical address of `bytes[0]`.
-    pub base: u64,
-    /// The memory.
-    pub bytes: &'a [u8],
+    base: u64,
+    bytes: &'a [u8],
+}
+
+impl<'a> SliceMemory<'a> {
+    /// Guest memory over `bytes`, the first one at guest address `base`.
+    pub const fn new(base: u64, bytes: &'a [u8]) -> Self {
+        SliceMemory { base, bytes }
+    }
 }
 
 impl QueueMemory for SliceMemory<'_> {
@@ -131,18 +120,16 @@ impl QueueMemory for SliceMemory<'_> {
 /// use iommu_inval_core::queue::{CellMemory, QueueMemory};
 /// let mut bytes = [0u8; 32];
 /// let mem = CellMemory::new(0x1000, &mut bytes);
-/// mem.write_u32(0x1004, 0xdead_beef).unwrap();
+/// mem.write_bytes(0x1004, &0xdead_beef_u32.to_le_bytes()).unwrap();
 /// let mut w = [0u64; 1];
 /// mem.read_words(0x1000, &mut w).unwrap();
 /// assert_eq!(w[0], 0xdead_beef_0000_0000);
-/// assert!(mem.write_u64(0x1020, 1).is_err()); // past the end
+/// assert!(mem.write_words(0x1020, &[1]).is_err()); // past the end
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct CellMemory<'a> {
-    /// Guest physical address of the first byte.
-    pub base: u64,
-    /// The memory.
-    pub bytes: &'a [Cell<u8>],
+    base: u64,
+    bytes: &'a [Cell<u8>],
 }
 
 impl<'a> CellMemory<'a> {
@@ -195,7 +182,7 @@ impl QueueMemory for CellMemory<'_> {
 /// use vm_memory::{GuestAddress, GuestMemoryMmap};
 /// let gm = GuestMemoryMmap::<()>::from_ranges(&[(GuestAddress(0x1000), 0x1000)]).unwrap();
 /// let mem = VmMemory(&gm);
-/// mem.write_u64(0x1008, 0x1234).unwrap();
+/// mem.write_words(0x1008, &[0x1234]).unwrap();
 /// let mut w = [0u64; 2];
 /// mem.read_words(0x1000, &mut w).unwrap();
 /// assert_eq!(w, [0, 0x1234]);
@@ -256,10 +243,7 @@ mod tests {
     #[test]
     fn reads_little_endian_and_refuses_out_of_range() {
         let bytes = [1u8, 0, 0, 0, 0, 0, 0, 0x80, 2, 0, 0, 0, 0, 0, 0, 0];
-        let m = SliceMemory {
-            base: 0x1000,
-            bytes: &bytes,
-        };
+        let m = SliceMemory::new(0x1000, &bytes);
         let mut w = [0u64; 2];
         m.read_words(0x1000, &mut w).unwrap();
         assert_eq!(w, [0x8000_0000_0000_0001, 2]);
@@ -270,7 +254,10 @@ mod tests {
             Err(MemError::read(u64::MAX))
         );
         // A read-only view refuses writes.
-        assert_eq!(m.write_u32(0x1000, 1), Err(MemError::write(0x1000)));
+        assert_eq!(
+            m.write_bytes(0x1000, &1u32.to_le_bytes()),
+            Err(MemError::write(0x1000))
+        );
     }
 
     #[test]
@@ -281,10 +268,13 @@ mod tests {
         let mut w = [0u64; 3];
         m.read_words(0x2000, &mut w).unwrap();
         assert_eq!(w, [0, 0x1122_3344_5566_7788, 9]);
-        assert_eq!(m.write_u64(0x2014, 0), Err(MemError::write(0x2014)));
-        assert_eq!(m.write_u32(0x1fff, 0), Err(MemError::write(0x1fff)));
+        assert_eq!(m.write_words(0x2014, &[0]), Err(MemError::write(0x2014)));
         assert_eq!(
-            m.write_u32(u64::MAX - 1, 0),
+            m.write_bytes(0x1fff, &0u32.to_le_bytes()),
+            Err(MemError::write(0x1fff))
+        );
+        assert_eq!(
+            m.write_bytes(u64::MAX - 1, &0u32.to_le_bytes()),
             Err(MemError::write(u64::MAX - 1))
         );
         // A failed write leaves memory unchanged.

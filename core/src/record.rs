@@ -2,7 +2,7 @@
 //! read (fault records, event-log entries, page requests): one piece of
 //! code for every layout, each layout a table.
 //!
-//! A record format ([`RecordFormat`], declared with [`record_format!`]) is
+//! A record format ([`RecordFormat`], declared with [`record_format!`](crate::record_format)) is
 //! a list of record kinds ([`Kind`], the "ops" of [`NativeCommand`]); a
 //! kind is a name, its code (an event code, a descriptor type, in the
 //! format's code bits), its field names and the bit ranges that hold each
@@ -97,7 +97,7 @@ const fn word_mask(r: &Range) -> u64 {
 /// (`lo <= hi <= 63`, word below `words`), its value bits inside 64
 /// (`at + hi - lo <= 63`), for a field of its kind; no two ranges (or a
 /// range and the code bits) share a bit; each table names a field; each
-/// code fits the code bits. [`record_format!`] checks it at compile time,
+/// code fits the code bits. [`record_format!`](crate::record_format) checks it at compile time,
 /// so a malformed table does not build:
 ///
 /// ```compile_fail
@@ -405,7 +405,7 @@ enum FieldKind {
 }
 
 /// A record layout: its architecture, size and kinds, and how the words
-/// select a kind. Declared with [`record_format!`].
+/// select a kind. Declared with [`record_format!`](crate::record_format).
 pub trait RecordFormat: 'static {
     /// The architecture that writes these records.
     const ARCH: ArchId;

@@ -25,29 +25,38 @@ pub const MAX_SLOT_WORDS: usize = 4;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Ring {
     /// Guest physical address of slot 0.
-    pub base: u64,
+    base: u64,
     /// log2 of the number of slots (read as at most 31).
-    pub log2_entries: u8,
+    log2_entries: u8,
     /// 64-bit words per slot (read as 1..=[`MAX_SLOT_WORDS`]).
-    pub slot_words: u8,
+    slot_words: u8,
     /// Positions carry a wrap bit at bit `log2_entries`.
-    pub wrap_bit: bool,
+    wrap_bit: bool,
     /// Slots are stored most significant byte first (RISC-V `fctl.BE`,
     /// RISC-V IOMMU spec §3.1), and so are completion stores (§3.1.2).
-    pub big_endian: bool,
+    big_endian: bool,
 }
 
 impl Ring {
-    /// A little-endian ring of `2^log2_entries` slots of `slot_words` words
-    /// at `base`.
+    /// A ring of `2^log2_entries` slots (read as at most `2^31`) of
+    /// `slot_words` words (read as 1..=[`MAX_SLOT_WORDS`]) at `base`; with
+    /// `wrap_bit`, positions carry a wrap bit at bit `log2_entries`; with
+    /// `big_endian`, slots and completion stores are stored most significant
+    /// byte first (RISC-V `fctl.BE`, RISC-V IOMMU spec §3.1, §3.1.2).
     #[inline(always)]
-    pub const fn new(base: u64, log2_entries: u8, slot_words: u8, wrap_bit: bool) -> Self {
+    pub const fn new(
+        base: u64,
+        log2_entries: u8,
+        slot_words: u8,
+        wrap_bit: bool,
+        big_endian: bool,
+    ) -> Self {
         Ring {
             base,
             log2_entries,
             slot_words,
             wrap_bit,
-            big_endian: false,
+            big_endian,
         }
     }
     #[inline(always)]
@@ -248,14 +257,14 @@ mod tests {
 
     #[test]
     fn wrap_bit_and_plain_rings() {
-        let w = Ring::new(0, 2, 2, true); // SMMU-like: 4 slots, wrap bit 2
+        let w = Ring::new(0, 2, 2, true, false); // SMMU-like: 4 slots, wrap bit 2
         assert_eq!(w.next(0b011), 0b100);
         assert_eq!(w.next(0b111), 0b000);
         assert_eq!(w.pending(0b000, 0b100), 4);
         assert_eq!(w.pending(0b110, 0b001), 3);
         assert_eq!(w.free(0b010, 0b110), 0);
         assert_eq!(w.slot_addr(0b111), 0x30);
-        let p = Ring::new(0x1000, 2, 4, false); // 4 slots of 32 bytes, no wrap bit
+        let p = Ring::new(0x1000, 2, 4, false, false); // 4 slots of 32 bytes, no wrap bit
         assert_eq!(p.next(3), 0);
         assert_eq!(p.pending(3, 1), 2);
         assert_eq!(p.free(0, 3), 0);
@@ -266,30 +275,21 @@ mod tests {
     fn out_of_range_fields_are_total() {
         for lg in [31u8, 32, 255] {
             for wrap in [false, true] {
-                let r = Ring {
-                    base: u64::MAX,
-                    log2_entries: lg,
-                    slot_words: 200,
-                    wrap_bit: wrap,
-                    big_endian: false,
-                };
+                let r = Ring::new(u64::MAX, lg, 200, wrap, false);
                 assert_eq!(r.entries(), 1 << 31);
                 assert_eq!(r.words(), MAX_SLOT_WORDS);
                 let _ = (r.next(u32::MAX), r.slot_addr(u32::MAX), r.free(0, u32::MAX));
                 assert_eq!(r.pending(0, u32::MAX), r.mask());
             }
         }
-        assert_eq!(Ring::new(0, 0, 0, false).words(), 1);
+        assert_eq!(Ring::new(0, 0, 0, false, false).words(), 1);
     }
 
     #[test]
     fn big_endian_slots_and_stores() {
         let mut bytes = [0u8; 32];
         let mem = crate::queue::CellMemory::new(0, &mut bytes);
-        let r = Ring {
-            big_endian: true,
-            ..Ring::new(0, 1, 2, false)
-        };
+        let r = Ring::new(0, 1, 2, false, true);
         r.write(&mem, 1, &[0x0102, 3]).unwrap();
         let mut raw = [0u64; 2];
         mem.read_words(16, &mut raw).unwrap();

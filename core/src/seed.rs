@@ -22,6 +22,7 @@ use crate::error::{LowerError, RangeError};
 use crate::model::{Barrier, Caches, DeviceSel, DomainSel, Hints, Inval, Op, PasidSel, Stages};
 use crate::range::AddrRange;
 use crate::sink::Sink;
+use crate::Flags;
 
 /// Seed scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -71,7 +72,7 @@ pub struct SeedRequest {
 
 impl SeedRequest {
     /// The cache-independent part of the request as an [`Inval`] for `caches`.
-    pub fn inval(&self, caches: Caches) -> Result<Inval, RangeError> {
+    fn inval(&self, caches: Caches) -> Result<Inval, RangeError> {
         let mut i = Inval::new(caches)
             .domain(DomainSel::One(self.domain))
             .stage(Stages::S1);

@@ -98,14 +98,6 @@ impl<'a, T> SliceSink<'a, T> {
     pub fn new(buf: &'a mut [T]) -> Self {
         SliceSink { buf, len: 0 }
     }
-    /// Number of items written.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-    /// True when nothing was written.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
     /// The items written.
     pub fn written(&self) -> &[T] {
         &self.buf[..self.len]

@@ -158,7 +158,10 @@ fn tail(arch: ArchId, n: usize) -> u64 {
 
 /// Run the scenario for guest queue `G` and host queue `H`.
 pub fn run<G: CommandQueue, H: QueueProducer>() -> Result<Report, String> {
-    let (guest_arch, host_arch) = (G::ARCH, H::ARCH);
+    let (guest_arch, host_arch) = (
+        <G::Arch as iommu_inval::core::arch::Arch>::ID,
+        <H::Arch as iommu_inval::core::arch::Arch>::ID,
+    );
     let ctx = topology();
     // Guest RAM: the command queue, and the page the VT-d and AMD streams
     // store their completion status to (0x7f000000).

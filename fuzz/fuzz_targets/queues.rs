@@ -324,10 +324,7 @@ fn run(data: &[u8]) -> Result<()> {
     let flag: bool = u.arbitrary()?;
     let n = u.len();
     let bytes = u.bytes(n)?;
-    let mem = SliceMemory {
-        base: mem_base,
-        bytes,
-    };
+    let mem = SliceMemory::new(mem_base, bytes);
     let image = Image {
         qbase,
         h,

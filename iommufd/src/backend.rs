@@ -41,6 +41,7 @@ use iommu_inval_core::arch::Arch;
 use iommu_inval_core::batch::{coalesce, BatchOptions};
 use iommu_inval_core::device::{Backend, BackendError, BATCH_OPS};
 use iommu_inval_core::model::{Barrier, Caches, Inval, Op, Widened};
+use iommu_inval_core::Flags;
 
 /// Entries a [`VtdS1Backend`] holds before it submits them.
 const PENDING: usize = 64;
@@ -101,8 +102,8 @@ pub struct VtdS1Backend<R, I, W> {
     pub widened: Widened,
     /// Entries submitted so far (after coalescing).
     pub entries: u64,
-    /// Ioctls issued so far.
-    pub ioctls: u64,
+    /// Ioctls issued so far (the unit tests read it).
+    pub(crate) ioctls: u64,
     pending: [(u32, HwptVtdS1Invalidate); PENDING],
     len: usize,
 }
@@ -321,7 +322,7 @@ pub enum ForwardError {
 /// Forwards a guest's raw SMMUv3 commands to a vSMMU. No allocation.
 pub struct Smmuv3Forwarder<V, I> {
     /// The vSMMU's VMID and the host features.
-    pub vsmmu: Vsmmu,
+    pub(crate) vsmmu: Vsmmu,
     /// The vDEVICE table.
     pub vdevs: V,
     /// The ioctl.
@@ -735,14 +736,14 @@ mod tests {
             [(0x10u32, 0x200u32)],
             VLog::default(),
         );
-        let tlbi: Command = TlbiNhAsid { vmid: 0, asid: 5 }.into();
-        let ste: Command = CfgiSte {
+        let tlbi: Command = Command::TlbiNhAsid(TlbiScope { vmid: 0, asid: 5 });
+        let ste: Command = Command::CfgiSte(Cfgi {
             ssec: false,
             sid: 0x10,
             leaf: true,
-        }
-        .into();
-        let sync: Command = CmdSync::default().into();
+            ..Default::default()
+        });
+        let sync: Command = Command::CmdSync(CmdSync::default());
         assert_eq!(f.command(&tlbi), Ok(Forwarded::Queued));
         assert_eq!(
             f.command(&ste),

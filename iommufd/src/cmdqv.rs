@@ -43,7 +43,7 @@ pub const fn route(cmd: &Command) -> Route {
         Command::TlbiNhAsid(_) | Command::TlbiNhVa(_) | Command::AtcInv(_) | Command::CmdSync(_) => {
             Route::Vcmdq
         }
-        Command::TlbiNhVaa(_) | Command::TlbiNhAll(_) | Command::TlbiNsnhAll(_) => Route::Trap(
+        Command::TlbiNhVaa(_) | Command::TlbiNhAll(_) | Command::TlbiNsnhAll => Route::Trap(
             "a guest VCMDQ takes only TLBI_NH_ASID, TLBI_NH_VA and ATC_INV of the TLBIs (tegra241_guest_vcmdq_supports_cmd): trap it and forward it to the vSMMU",
         ),
         Command::CfgiCd(_) | Command::CfgiCdAll(_) => Route::Trap(
@@ -73,21 +73,24 @@ mod tests {
     #[test]
     fn the_vcmdq_subset() {
         let yes: [Command; 4] = [
-            TlbiNhAsid { vmid: 0, asid: 1 }.into(),
-            TlbiNhVa::default().into(),
-            AtcInv::default().into(),
-            CmdSync::default().into(),
+            Command::TlbiNhAsid(TlbiScope { vmid: 0, asid: 1 }),
+            Command::TlbiNhVa(TlbiAddr::default()),
+            Command::AtcInv(AtcInv::default()),
+            Command::CmdSync(CmdSync::default()),
         ];
         for c in yes {
             assert_eq!(route(&c), Route::Vcmdq, "{c:?}");
             assert!(VCMDQ_OPCODES.contains(&c.opcode()));
         }
         let no: [Command; 5] = [
-            TlbiNhVaa::default().into(),
-            TlbiNhAll { vmid: 0 }.into(),
-            TlbiNsnhAll {}.into(),
-            CfgiCd::default().into(),
-            CfgiSte::default().into(),
+            Command::TlbiNhVaa(TlbiAddr::default()),
+            Command::TlbiNhAll(TlbiScope {
+                vmid: 0,
+                ..Default::default()
+            }),
+            Command::TlbiNsnhAll,
+            Command::CfgiCd(Cfgi::default()),
+            Command::CfgiSte(Cfgi::default()),
         ];
         for c in no {
             assert!(!route(&c).is_vcmdq(), "{c:?}");

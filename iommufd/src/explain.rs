@@ -77,7 +77,7 @@ pub fn smmuv3_request<V: VdevTable + ?Sized>(
             };
             w[0] = (w[0] & !field::sid()) | (u64::from(p) << 32);
         }
-        Command::TlbiNsnhAll(_) => {}
+        Command::TlbiNsnhAll => {}
         _ => return Footprint::new(),
     }
     match Command::decode(&w) {
@@ -128,7 +128,7 @@ mod tests {
     #[test]
     fn nsnh_all_is_exact_on_the_guest_part() {
         let v = Vsmmu::new(3, HostFeatures::default());
-        let c: Command = TlbiNsnhAll {}.into();
+        let c: Command = Command::TlbiNsnhAll;
         let r = smmuv3_relation(&c, &v, &[(1u32, 2u32)], &IdentityContext).unwrap();
         assert_eq!(r, Relation::Exact);
         // Against the raw (all-domain, all-stage) request it would be under:
@@ -143,15 +143,14 @@ mod tests {
     #[test]
     fn atc_inv_is_exact_after_the_sid_translation() {
         let v = Vsmmu::new(3, HostFeatures::default());
-        let c: Command = AtcInv {
+        let c: Command = Command::AtcInv(AtcInv {
             global: false,
             ssv: false,
             ssid: 0,
             sid: 1,
             size: 3,
             address: 0x8000,
-        }
-        .into();
+        });
         let r = smmuv3_relation(&c, &v, &[(1u32, 0x40u32)], &IdentityContext).unwrap();
         assert_eq!(r, Relation::Exact);
     }

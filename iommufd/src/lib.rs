@@ -69,10 +69,10 @@
 //! the raw commands ([`backend::Smmuv3Forwarder`]):
 //!
 //! ```
-//! use iommu_inval_arm::{Command, TlbiNhAsid, CmdSync};
+//! use iommu_inval_arm::{Command, TlbiScope, CmdSync};
 //! use iommu_inval_core::device::BackendError;
 //! use iommu_inval_iommufd::backend::{ForwardError, Forwarded, Smmuv3Forwarder, ViommuInvalidator};
-//! use iommu_inval_iommufd::smmuv3::{HostFeatures, VmmAction, Vsmmu};
+//! use iommu_inval_iommufd::smmuv3::{HostFeatures, Refusal, Vsmmu};
 //! use iommu_inval_iommufd::uapi::ViommuArmSmmuv3Invalidate;
 //!
 //! struct Viommu(u32);
@@ -84,14 +84,15 @@
 //! }
 //! let vsmmu = Vsmmu::new(/* the S2 parent's VMID */ 3, HostFeatures::default());
 //! let mut fwd = Smmuv3Forwarder::new(vsmmu, [(0x10, 0x200)], Viommu(7));
-//! for cmd in [Command::from(TlbiNhAsid { vmid: 0, asid: 5 }), CmdSync::default().into()] {
+//! for cmd in [Command::TlbiNhAsid(TlbiScope { vmid: 0, asid: 5 }), Command::CmdSync(CmdSync::default())] {
 //!     match fwd.command(&cmd) {
 //!         Ok(Forwarded::Queued) => {}
 //!         Ok(Forwarded::Synced) => { /* write the CMD_SYNC's MSI / raise its interrupt */ }
-//!         Err(ForwardError::Refused(r)) => match r.action() {
-//!             VmmAction::UpdateNestedSte => { /* re-read the STE, re-attach */ }
-//!             VmmAction::RaiseCerrorIll => { /* CMDQ_CONS.ERR = CERROR_ILL */ }
-//!             _ => {}
+//!         // What to do instead: `r.action()`.
+//!         Err(ForwardError::Refused(r)) => match r {
+//!             Refusal::SteConfig => { /* re-read the STE, re-attach */ }
+//!             Refusal::Sync | Refusal::Prefetch => {}
+//!             _ => { /* CMDQ_CONS.ERR = CERROR_ILL */ }
 //!         },
 //!         Err(_) => { /* the ioctl failed (ForwardError::Ioctl): CERROR_ILL */ }
 //!     }

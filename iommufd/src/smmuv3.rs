@@ -246,63 +246,6 @@ impl<F: Fn(u32) -> Option<u32>> VdevTable for VdevFn<F> {
     }
 }
 
-/// What the VMM does with a guest command the kernel does not take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum VmmAction {
-    /// Submit the entries gathered so far (the ioctl returns when they are
-    /// complete), then complete the CMD_SYNC for the guest (its MSI write
-    /// or interrupt), as the queue front end does.
-    CompleteSync,
-    /// Stream-table configuration is the VMM's: re-read the guest STE(s) and
-    /// install them (IOMMU_HWPT_ALLOC of a nested HWPT with the vSTE,
-    /// `IOMMU_HWPT_DATA_ARM_SMMUV3`, then attach the device to it).
-    UpdateNestedSte,
-    /// A hint with no effect on correctness: nothing to do.
-    Ignore,
-    /// Answer the page request through the iommufd fault queue (write a
-    /// `struct iommu_hwpt_page_response` to the fault fd).
-    RespondViaFaultQueue,
-    /// The vSID has no vDEVICE: allocate one (`IOMMU_VDEVICE_ALLOC` with this
-    /// virtual id) before forwarding, or, if the guest named a device it does
-    /// not own, stop the guest queue with CERROR_ILL.
-    AllocVdevice,
-    /// The command is illegal for this vSMMU (a guest bug or an attack):
-    /// stop the guest queue with CERROR_ILL, as hardware would.
-    RaiseCerrorIll,
-    /// CMD_CFGI_VMS_PIDM / CMD_DPTI_ALL: the caches they invalidate (the
-    /// MPAM PARTID map of the VM structures, IHI0070 §4.3.5; the Device
-    /// Permission Table, §4.6.1) are the host's, which the kernel keeps:
-    /// nothing goes to the host; the VMM completes the command in its own
-    /// emulation (re-reading the guest's copy if its emulated SMMU offers
-    /// the feature, CERROR_ILL if it does not).
-    EmulateHostOwned,
-}
-
-impl VmmAction {
-    /// One-line description.
-    pub const fn text(self) -> &'static str {
-        match self {
-            VmmAction::CompleteSync => {
-                "submit the entries before it, then complete the CMD_SYNC for the guest"
-            }
-            VmmAction::UpdateNestedSte => {
-                "re-read the guest STE and install it: IOMMU_HWPT_ALLOC of a nested HWPT with the vSTE (IOMMU_HWPT_DATA_ARM_SMMUV3), then attach"
-            }
-            VmmAction::Ignore => "nothing: a prefetch is only a hint",
-            VmmAction::RespondViaFaultQueue => {
-                "answer through the iommufd fault queue (struct iommu_hwpt_page_response on the fault fd)"
-            }
-            VmmAction::AllocVdevice => {
-                "IOMMU_VDEVICE_ALLOC the device with this virtual StreamID first (or CERROR_ILL if the guest does not own it)"
-            }
-            VmmAction::RaiseCerrorIll => "stop the guest's command queue with CERROR_ILL",
-            VmmAction::EmulateHostOwned => {
-                "nothing to the host, whose VM structures (CMD_CFGI_VMS_PIDM: MPAM PARTID map) and DPT (CMD_DPTI_ALL) the kernel keeps: complete the command in the VMM's emulation (re-read the guest's copy if the emulated SMMU offers MPAM / the DPT, else CERROR_ILL)"
-            }
-        }
-    }
-}
-
 /// A guest command the kernel would refuse (-EIO), found before the ioctl.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -398,15 +341,33 @@ impl Refusal {
             Refusal::Illegal(_) => "not a valid SMMUv3 command",
         }
     }
-    /// What the VMM must do instead.
-    pub const fn action(&self) -> VmmAction {
+    /// What the VMM does instead: submit the entries gathered so far and
+    /// complete a CMD_SYNC ([`Refusal::Sync`]); install the guest's STE as
+    /// a nested HWPT ([`Refusal::SteConfig`]); nothing for a prefetch; answer
+    /// a page request through the iommufd fault queue; allocate the vDEVICE
+    /// of an unknown vSID; complete a command of host-owned state in its own
+    /// emulation ([`Refusal::HostState`]); else stop the guest queue with
+    /// CERROR_ILL, as hardware would.
+    pub const fn action(&self) -> &'static str {
         match self {
-            Refusal::Sync => VmmAction::CompleteSync,
-            Refusal::SteConfig => VmmAction::UpdateNestedSte,
-            Refusal::Prefetch => VmmAction::Ignore,
-            Refusal::PageResponse => VmmAction::RespondViaFaultQueue,
-            Refusal::UnknownVsid(_) => VmmAction::AllocVdevice,
-            Refusal::HostState => VmmAction::EmulateHostOwned,
+            Refusal::Sync => {
+                "submit the entries before it, then complete the CMD_SYNC for the guest"
+            }
+            Refusal::SteConfig => {
+                "re-read the guest STE and install it: IOMMU_HWPT_ALLOC of a nested HWPT with the vSTE (IOMMU_HWPT_DATA_ARM_SMMUV3), then attach"
+            }
+            Refusal::Prefetch => {
+                "nothing: a prefetch is only a hint"
+            }
+            Refusal::PageResponse => {
+                "answer through the iommufd fault queue (struct iommu_hwpt_page_response on the fault fd)"
+            }
+            Refusal::UnknownVsid(_) => {
+                "IOMMU_VDEVICE_ALLOC the device with this virtual StreamID first (or CERROR_ILL if the guest does not own it)"
+            }
+            Refusal::HostState => {
+                "nothing to the host, whose VM structures (CMD_CFGI_VMS_PIDM: MPAM PARTID map) and DPT (CMD_DPTI_ALL) the kernel keeps: complete the command in the VMM's emulation (re-read the guest's copy if the emulated SMMU offers MPAM / the DPT, else CERROR_ILL)"
+            }
             Refusal::Stall
             | Refusal::Stage2
             | Refusal::OtherRegime
@@ -415,13 +376,10 @@ impl Refusal {
             | Refusal::ReservedRange
             | Refusal::NoAts
             | Refusal::AtcSize
-            | Refusal::Illegal(_) => VmmAction::RaiseCerrorIll,
+            | Refusal::Illegal(_) => {
+                "stop the guest's command queue with CERROR_ILL"
+            }
         }
-    }
-    /// The errno the kernel returns for it: EIO (5) for every refusal
-    /// (`arm_vsmmu_convert_user_cmd`).
-    pub const fn errno(&self) -> i32 {
-        5
     }
 }
 
@@ -435,7 +393,7 @@ impl fmt::Display for Refusal {
             Refusal::Illegal(e) => write!(f, "{}: {e}", self.reason())?,
             _ => f.write_str(self.reason())?,
         }
-        write!(f, "; instead: {}", self.action().text())
+        write!(f, "; instead: {}", self.action())
     }
 }
 
@@ -456,18 +414,33 @@ const OP: u64 = 0xff;
 /// maximum (the codec cuts a value to its field), opcode left out, so
 /// that the positions come from the arch crate's one table, by name.
 pub(crate) mod field {
-    use iommu_inval_arm::{AtcInv, CfgiCd, Command, TlbiNhAsid, TlbiNhVa};
+    use iommu_inval_arm::{AtcInv, Cfgi, Command, TlbiAddr, TlbiScope};
 
     /// `[w0, w1]` bits of `c`'s fields (its opcode cleared).
     #[inline(always)]
-    pub(crate) fn mask(c: impl Into<Command>) -> [u64; 2] {
-        let w = c.into().encode();
+    pub(crate) fn mask(c: Command) -> [u64; 2] {
+        let w = c.encode();
         [w[0] & !super::OP, w[1]]
+    }
+    /// [`mask`] of a TLBI by address (CMD_TLBI_NH_VA: every field but `ns`).
+    #[inline(always)]
+    pub(crate) fn tlbi(a: TlbiAddr) -> [u64; 2] {
+        mask(Command::TlbiNhVa(a))
+    }
+    /// [`mask`] of a CMD_CFGI_CD.
+    #[inline(always)]
+    fn cd(c: Cfgi) -> [u64; 2] {
+        mask(Command::CfgiCd(c))
+    }
+    /// [`mask`] of a CMD_ATC_INV.
+    #[inline(always)]
+    fn atc(c: AtcInv) -> [u64; 2] {
+        mask(Command::AtcInv(c))
     }
     /// TLBI range `num`, `w0`.
     #[inline(always)]
     pub(crate) fn num() -> u64 {
-        mask(TlbiNhVa {
+        tlbi(TlbiAddr {
             num: u8::MAX,
             ..Default::default()
         })[0]
@@ -475,7 +448,7 @@ pub(crate) mod field {
     /// TLBI range `scale`, `w0`.
     #[inline(always)]
     pub(crate) fn scale() -> u64 {
-        mask(TlbiNhVa {
+        tlbi(TlbiAddr {
             scale: u8::MAX,
             ..Default::default()
         })[0]
@@ -483,7 +456,7 @@ pub(crate) mod field {
     /// TLBI level hint `ttl`, `w1`.
     #[inline(always)]
     pub(crate) fn ttl() -> u64 {
-        mask(TlbiNhVa {
+        tlbi(TlbiAddr {
             ttl: u8::MAX,
             ..Default::default()
         })[1]
@@ -491,7 +464,7 @@ pub(crate) mod field {
     /// TLBI granule `tg`, `w1`.
     #[inline(always)]
     pub(crate) fn tg() -> u64 {
-        mask(TlbiNhVa {
+        tlbi(TlbiAddr {
             tg: u8::MAX,
             ..Default::default()
         })[1]
@@ -499,21 +472,21 @@ pub(crate) mod field {
     /// `vmid`, `w0`.
     #[inline(always)]
     pub(crate) fn vmid() -> u64 {
-        mask(TlbiNhAsid {
+        mask(Command::TlbiNhAsid(TlbiScope {
             vmid: u16::MAX,
             asid: 0,
-        })[0]
+        }))[0]
     }
     /// The low `bits` bits of `asid`, `w0`.
     #[inline(always)]
     pub(crate) fn asid(bits: u32) -> u64 {
         let asid = ((1u32 << bits.min(16)) - 1) as u16;
-        mask(TlbiNhAsid { vmid: 0, asid })[0]
+        mask(Command::TlbiNhAsid(TlbiScope { vmid: 0, asid }))[0]
     }
     /// StreamID `sid`, `w0`.
     #[inline(always)]
     pub(crate) fn sid() -> u64 {
-        mask(CfgiCd {
+        cd(Cfgi {
             sid: u32::MAX,
             ..Default::default()
         })[0]
@@ -521,7 +494,7 @@ pub(crate) mod field {
     /// SubstreamID `ssid`, `w0`.
     #[inline(always)]
     pub(crate) fn ssid() -> u64 {
-        mask(CfgiCd {
+        cd(Cfgi {
             ssid: u32::MAX,
             ..Default::default()
         })[0]
@@ -529,7 +502,7 @@ pub(crate) mod field {
     /// CMD_CFGI_CD `leaf`, `w1`.
     #[inline(always)]
     pub(crate) fn leaf() -> u64 {
-        mask(CfgiCd {
+        cd(Cfgi {
             leaf: true,
             ..Default::default()
         })[1]
@@ -537,7 +510,7 @@ pub(crate) mod field {
     /// ATC_INV `ssv`, `ssid` and `global`, `w0`.
     #[inline(always)]
     pub(crate) fn substream() -> u64 {
-        mask(AtcInv {
+        atc(AtcInv {
             ssv: true,
             ssid: u32::MAX,
             global: true,
@@ -547,7 +520,7 @@ pub(crate) mod field {
     /// ATC_INV `size`, `w1`.
     #[inline(always)]
     pub(crate) fn atc_size() -> u64 {
-        mask(AtcInv {
+        atc(AtcInv {
             size: u8::MAX,
             ..Default::default()
         })[1]
@@ -555,7 +528,7 @@ pub(crate) mod field {
     /// Virtual address, `w1`.
     #[inline(always)]
     pub(crate) fn va() -> u64 {
-        mask(TlbiNhVa {
+        tlbi(TlbiAddr {
             address: u64::MAX,
             ..Default::default()
         })[1]
@@ -588,7 +561,7 @@ impl Vsmmu {
             field::scale()
         } else {
             field::scale()
-                & !field::mask(iommu_inval_arm::TlbiNhVa {
+                & !field::tlbi(iommu_inval_arm::TlbiAddr {
                     scale: 32,
                     ..Default::default()
                 })[0]
@@ -742,7 +715,7 @@ impl Vsmmu {
         let vmid = field::vmid();
         let sid = field::sid();
         match cmd {
-            Command::TlbiNsnhAll(_) => {
+            Command::TlbiNsnhAll => {
                 w = [0x10 | (u64::from(self.vmid) << 32), 0];
             }
             Command::TlbiNhVa(_)
@@ -813,7 +786,7 @@ mod tests {
     }
 
     fn nh_vaa(f: NhVaa) -> Command {
-        TlbiNhVaa {
+        Command::TlbiNhVaa(TlbiAddr {
             num: 1,
             scale: f.scale,
             vmid: f.vmid,
@@ -822,8 +795,8 @@ mod tests {
             ttl128: false,
             tg: f.tg,
             address: 0,
-        }
-        .into()
+            ..Default::default()
+        })
     }
 
     /// The vSMMU of VMID 7 on a host with the default features but `f`'s.
@@ -835,7 +808,7 @@ mod tests {
 
     #[test]
     fn nh_tlbis_get_the_vsmmu_vmid() {
-        let c: Command = TlbiNhVa {
+        let c: Command = Command::TlbiNhVa(TlbiAddr {
             num: 31,
             scale: 0,
             vmid: 1,
@@ -845,67 +818,78 @@ mod tests {
             ttl128: false,
             tg: 1,
             address: 0x10_0000,
-        }
-        .into();
+            ..Default::default()
+        });
         let h = v().host_command(&c, &VDEVS).unwrap();
         assert_eq!(h[0], (c.encode()[0] & !(0xffff << 32)) | (7 << 32));
         assert_eq!(h[1], c.encode()[1]);
         // The entry itself is the guest's command.
         assert_eq!(v().guest_entry(&c, &VDEVS).unwrap().cmd, c.encode());
-        let all: Command = TlbiNhAll { vmid: 3 }.into();
+        let all: Command = Command::TlbiNhAll(TlbiScope {
+            vmid: 3,
+            ..Default::default()
+        });
         assert_eq!(v().host_command(&all, &VDEVS).unwrap(), [0x10 | 7 << 32, 0]);
     }
 
     #[test]
     fn nsnh_all_becomes_nh_all() {
-        let c: Command = TlbiNsnhAll {}.into();
+        let c: Command = Command::TlbiNsnhAll;
         assert_eq!(v().host_command(&c, &VDEVS).unwrap(), [0x10 | 7 << 32, 0]);
     }
 
     #[test]
     fn stream_ids_go_through_the_vdevice_table() {
-        let c: Command = AtcInv {
+        let c: Command = Command::AtcInv(AtcInv {
             global: false,
             ssv: true,
             ssid: 3,
             sid: 0x18,
             size: 2,
             address: 0x4000,
-        }
-        .into();
+        });
         let h = v().host_command(&c, &VDEVS).unwrap();
         assert_eq!(h[0] >> 32, 0x208);
         assert_eq!(h[0] & 0xffff_ffff, c.encode()[0] & 0xffff_ffff);
-        let cd: Command = CfgiCd {
+        let cd: Command = Command::CfgiCd(Cfgi {
             ssec: false,
             ssid: 1,
             sid: 0x99,
             leaf: true,
-        }
-        .into();
+            ..Default::default()
+        });
         assert_eq!(
             v().host_command(&cd, &VDEVS),
             Err(Refusal::UnknownVsid(0x99))
         );
-        assert_eq!(Refusal::UnknownVsid(0x99).action(), VmmAction::AllocVdevice);
+        assert!(Refusal::UnknownVsid(0x99)
+            .action()
+            .starts_with("IOMMU_VDEVICE_ALLOC"));
     }
 
     #[test]
     fn refused_opcodes_say_why_and_what_to_do() {
-        let sync: Command = CmdSync::default().into();
+        let sync: Command = Command::CmdSync(CmdSync::default());
         assert_eq!(v().guest_entry(&sync, &VDEVS), Err(Refusal::Sync));
-        assert_eq!(Refusal::Sync.action(), VmmAction::CompleteSync);
-        let ste: Command = CfgiSte {
+        assert!(Refusal::Sync
+            .action()
+            .ends_with("complete the CMD_SYNC for the guest"));
+        let ste: Command = Command::CfgiSte(Cfgi {
             ssec: false,
             sid: 0x10,
             leaf: true,
-        }
-        .into();
+            ..Default::default()
+        });
         assert_eq!(v().guest_entry(&ste, &VDEVS), Err(Refusal::SteConfig));
-        assert_eq!(Refusal::SteConfig.action(), VmmAction::UpdateNestedSte);
-        let s2: Command = TlbiS12Vmall { vmid: 1 }.into();
+        assert!(Refusal::SteConfig
+            .action()
+            .starts_with("re-read the guest STE"));
+        let s2: Command = Command::TlbiS12Vmall(TlbiScope {
+            vmid: 1,
+            ..Default::default()
+        });
         assert_eq!(v().guest_entry(&s2, &VDEVS), Err(Refusal::Stage2));
-        let el2: Command = TlbiEl2All {}.into();
+        let el2: Command = Command::TlbiEl2All;
         assert_eq!(v().guest_entry(&el2, &VDEVS), Err(Refusal::OtherRegime));
         let msg = std::format!("{}", Refusal::SteConfig);
         assert!(msg.contains("arm_vsmmu_validate_user_cmd") && msg.contains("instead"));
@@ -913,7 +897,7 @@ mod tests {
         for op in [0x07u64, 0x70] {
             let r = v().guest_entry_words(&[op, 0], &VDEVS).unwrap_err();
             assert_eq!(r, Refusal::HostState);
-            let instead = r.action().text();
+            let instead = r.action();
             assert!(!instead.contains("prefetch"), "{instead}");
             assert!(instead.contains("CMD_CFGI_VMS_PIDM") && instead.contains("CMD_DPTI_ALL"));
         }
@@ -922,13 +906,13 @@ mod tests {
     #[test]
     fn masks_follow_host_features() {
         // Secure CFGI_CD: the decoder accepts ssec, the kernel does not.
-        let cd: Command = CfgiCd {
+        let cd: Command = Command::CfgiCd(Cfgi {
             ssec: true,
             ssid: 0,
             sid: 0x10,
             leaf: false,
-        }
-        .into();
+            ..Default::default()
+        });
         assert_eq!(
             v().guest_entry(&cd, &VDEVS),
             Err(Refusal::DisallowedBits {
@@ -937,11 +921,10 @@ mod tests {
             })
         );
         // 8-bit ASIDs: the upper ASID bits are RES0.
-        let asid: Command = TlbiNhAsid {
+        let asid: Command = Command::TlbiNhAsid(TlbiScope {
             vmid: 0,
             asid: 0x1ff,
-        }
-        .into();
+        });
         let small = host(|h| h.asid_bits = 8);
         assert_eq!(
             lacks(&asid, small, v(), HostFeature::Asid16),
@@ -962,28 +945,26 @@ mod tests {
         let ds = host(|h| h.ds = true);
         assert_eq!(lacks(&vaa(1, 2), v(), ds, HostFeature::Ds), (1, 1 << 8));
         // ATC_INV: ATS needed, Size at most 52, SSV only with substreams.
-        let atc: Command = AtcInv {
+        let atc: Command = Command::AtcInv(AtcInv {
             global: false,
             ssv: true,
             ssid: 1,
             sid: 0x10,
             size: 53,
             address: 0,
-        }
-        .into();
+        });
         assert_eq!(v().guest_entry(&atc, &VDEVS), Err(Refusal::AtcSize));
         let noats = host(|h| h.ats = false);
         assert_eq!(noats.guest_entry(&atc, &VDEVS), Err(Refusal::NoAts));
         let nossid = host(|h| h.ssid_bits = 0);
-        let atc2: Command = AtcInv {
+        let atc2: Command = Command::AtcInv(AtcInv {
             global: false,
             ssv: true,
             ssid: 1,
             sid: 0x10,
             size: 1,
             address: 0,
-        }
-        .into();
+        });
         assert_eq!(lacks(&atc2, nossid, v(), HostFeature::Substreams).0, 0);
     }
 
@@ -1007,7 +988,7 @@ mod tests {
     /// Issue 28 item 2: SCALE bit 5 (w0[25]) is allowed only with DS.
     #[test]
     fn scale_above_31_needs_ds() {
-        let c: Command = TlbiNhVa {
+        let c: Command = Command::TlbiNhVa(TlbiAddr {
             num: 1,
             scale: 32,
             vmid: 1,
@@ -1017,8 +998,8 @@ mod tests {
             ttl128: false,
             tg: 1,
             address: 0,
-        }
-        .into();
+            ..Default::default()
+        });
         let r = v().guest_entry(&c, &VDEVS).unwrap_err();
         assert_eq!(
             r,

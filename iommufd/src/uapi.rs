@@ -24,14 +24,14 @@ pub const IOMMU_HWPT_INVALIDATE_DATA_VTD_S1: u32 = 0;
 pub const IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3: u32 = 1;
 /// `IOMMU_VTD_INV_FLAGS_LEAF` (`enum iommu_hwpt_vtd_s1_invalidate_flags`):
 /// only leaf PTE caches; the paging-structure caches may be kept.
-pub const IOMMU_VTD_INV_FLAGS_LEAF: u32 = 1 << 0;
+pub(crate) const IOMMU_VTD_INV_FLAGS_LEAF: u32 = 1 << 0;
 /// `IOMMU_HWPT_DATA_AMD_GUEST` (`enum iommu_hwpt_data_type`): a guest DTE
 /// for allocating an AMD nested domain (not an invalidation type).
 pub const IOMMU_HWPT_DATA_AMD_GUEST: u32 = 3;
 /// `npages` meaning "every address" (the header: "Invalidating all the
 /// caches related to the page table by setting @addr to be 0 and @npages to
 /// be U64_MAX").
-pub const NPAGES_ALL: u64 = u64::MAX;
+pub(crate) const NPAGES_ALL: u64 = u64::MAX;
 
 /// `struct iommu_viommu_arm_smmuv3_invalidate { __aligned_le64 cmd[2]; }`:
 /// one raw SMMUv3 command for a vSMMU (`IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3`).
@@ -65,18 +65,19 @@ impl ViommuArmSmmuv3Invalidate {
 ///
 /// The kernel (`intel_nested_cache_invalidate_user`,
 /// drivers/iommu/intel/nested.c) refuses `flags` other than
-/// [`IOMMU_VTD_INV_FLAGS_LEAF`] and a non-zero `__reserved` (EOPNOTSUPP), an
-/// `addr` that is not 4 KiB aligned and `npages` = [`NPAGES_ALL`] with a
+/// `IOMMU_VTD_INV_FLAGS_LEAF` (1) and a non-zero `__reserved` (EOPNOTSUPP), an
+/// `addr` that is not 4 KiB aligned and `npages` = `u64::MAX` with a
 /// non-zero `addr` (EINVAL); it then flushes `[addr, addr + npages * 4 KiB)`
 /// of the nested domain's caches, device TLBs included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[repr(C)]
 pub struct HwptVtdS1Invalidate {
-    /// First byte, 4 KiB aligned (0 with `npages` = [`NPAGES_ALL`]).
+    /// First byte, 4 KiB aligned (0 with `npages` = `u64::MAX`).
     pub addr: u64,
-    /// Number of 4 KiB pages; [`NPAGES_ALL`] for every address.
+    /// Number of 4 KiB pages; `u64::MAX` for every address (with `addr` 0:
+    /// [`HwptVtdS1Invalidate::ALL`]).
     pub npages: u64,
-    /// [`IOMMU_VTD_INV_FLAGS_LEAF`] or 0.
+    /// `IOMMU_VTD_INV_FLAGS_LEAF` (1) or 0.
     pub flags: u32,
     /// `__reserved`: must be 0.
     pub reserved: u32,

@@ -22,6 +22,7 @@
 
 use crate::uapi::{HwptVtdS1Invalidate, IOMMU_VTD_INV_FLAGS_LEAF};
 use iommu_inval_core::model::{Caches, DomainSel, Op, PasidSel, Regime, Stages, Widened};
+use iommu_inval_core::Flags;
 use iommu_inval_core::{lift, AddrRange, ArchId, Context};
 
 iommu_inval_core::flags! {

@@ -9,6 +9,7 @@ use iommu_inval_arm::Command;
 use iommu_inval_core::context::Topology;
 use iommu_inval_core::device::{BackendError, CommandQueue, QueueEngine};
 use iommu_inval_core::model::{Op, PasidSel};
+use iommu_inval_core::Flags;
 use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{CellMemory, SliceMemory};
 use iommu_inval_iommufd::backend::{
@@ -164,10 +165,7 @@ fn vtd_guest_through_the_front_end() {
 fn smmuv3_guest_walked_raw_into_the_vsmmu() {
     let cmds = stream("smmuv3.cmds");
     let ram = ram_with(&cmds, 0x1000, 0, 16);
-    let mem = SliceMemory {
-        base: 0x10_0000,
-        bytes: &ram,
-    };
+    let mem = SliceMemory::new(0x10_0000, &ram);
     let mut q = CmdqDevice::new(Cmdq::new(0x10_0000, 8), 0, cmds.len() as u32);
     let kernel = RefCell::new(Kernel::default());
     let mut fwd = forwarder(&kernel);

@@ -12,6 +12,7 @@ use iommu_inval_core::model::{
     Regime, RespCode, Stages, StallAction, Store,
 };
 use iommu_inval_core::AddrRange;
+use iommu_inval_core::Flags;
 
 /// A value of at most `bits` bits (`bits` ≤ 64), biased to edges:
 /// 0, 1, max, max − 1, powers of two and their neighbours.

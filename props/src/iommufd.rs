@@ -19,6 +19,7 @@ use iommu_inval_arm::Command;
 use iommu_inval_core::context::{IommufdHost, Topology};
 use iommu_inval_core::footprint::Relation;
 use iommu_inval_core::model::{Caches, DomainSel, Op, PasidSel, Regime, Stages, Widened};
+use iommu_inval_core::Flags;
 use iommu_inval_core::{ArchId, Context, FieldValue, NativeCommand};
 use iommu_inval_iommufd::cmdqv;
 use iommu_inval_iommufd::explain::{smmuv3_relation, vtd_relation};
@@ -219,7 +220,7 @@ pub fn check_vsmmu(
             }
         }
         Err(r) => {
-            if r.reason().is_empty() || r.action().text().is_empty() {
+            if r.reason().is_empty() || r.action().is_empty() {
                 return Err(format!("{name}: refusal without reason"));
             }
             confirm_refusal(cmd, vsmmu, vdevs, &r).map_err(|e| format!("{name}: {r:?}: {e}"))?;

@@ -28,6 +28,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+use iommu_inval_core::Flags;
 use std::collections::BTreeMap;
 use std::fmt::{Debug, Write as _};
 

@@ -12,7 +12,7 @@ mod common;
 use common::{ok, scale};
 use iommu_inval_amd::queue::CmdBufDevice;
 use iommu_inval_arm::queue::CmdqDevice;
-use iommu_inval_arm::{CmdSync, Command, TlbiNhVa};
+use iommu_inval_arm::{CmdSync, Command, TlbiAddr};
 use iommu_inval_core::device::{Backend, BackendError, CommandQueue, LowerToHost, QueueProducer};
 use iommu_inval_core::device::{CountingBackend, RecordingBackend};
 use iommu_inval_core::footprint::Footprint;
@@ -28,7 +28,7 @@ const HOST: u64 = 0x2000;
 
 /// CMD_TLBI_NH_VA of ASID 5, `pages` 4 KiB pages from page `first`.
 fn nh_va(first: u64, pages: u8) -> Command {
-    Command::TlbiNhVa(TlbiNhVa {
+    Command::TlbiNhVa(TlbiAddr {
         num: pages - 1,
         scale: 0,
         vmid: 0,
@@ -39,6 +39,7 @@ fn nh_va(first: u64, pages: u8) -> Command {
         ttl: 3,
         tg: 1,
         address: first << 12,
+        ..Default::default()
     })
 }
 
@@ -152,7 +153,7 @@ fn check_host<Q: QueueProducer>(
         if matches!(lowered.first(), Some(Some(_))) {
             return Err(format!(
                 "{:?}: coalesced lowering fails on {runs:?}",
-                Q::ARCH
+                <Q::Arch as iommu_inval_core::arch::Arch>::ID
             ));
         }
         t.add("lowering fails op by op");
@@ -161,7 +162,11 @@ fn check_host<Q: QueueProducer>(
     for (k, run) in runs.iter().enumerate() {
         let mut need = Footprint::new();
         for op in run {
-            need.extend(&required(Q::ARCH, op, ctx));
+            need.extend(&required(
+                <Q::Arch as iommu_inval_core::arch::Arch>::ID,
+                op,
+                ctx,
+            ));
         }
         let f_off = Footprint::of_ops(off.get(k).into_iter().flatten(), ctx);
         if !f_off.covers(&need) {
@@ -173,7 +178,7 @@ fn check_host<Q: QueueProducer>(
         if !f_on.covers(&need) {
             return Err(format!(
                 "{:?}: barrier {k}: coalesced host ops {:?} do not cover {run:?} ({:?})",
-                Q::ARCH,
+                <Q::Arch as iommu_inval_core::arch::Arch>::ID,
                 on.get(k),
                 f_on.relation_to(&need)
             ));

@@ -5,6 +5,7 @@
 use iommu_inval_core::arch::Arch;
 use iommu_inval_core::arch::Target;
 use iommu_inval_core::Budget;
+use iommu_inval_core::Flags;
 use iommu_inval_props::{bodies, run_cases};
 
 fn bytes(u: &mut arbitrary::Unstructured<'_>, n: usize) -> Vec<u8> {

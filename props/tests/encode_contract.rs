@@ -40,17 +40,17 @@ fn decoded_commands_validate() {
 #[test]
 fn over_wide_struct_literals_truncate_and_do_not_validate() {
     use iommu_inval_amd::{Command as A, InvalidateDevtabEntry};
-    use iommu_inval_arm::{CfgiCd, Command as S};
+    use iommu_inval_arm::{Cfgi, Command as S};
     use iommu_inval_vtd::{Command as V, PIotlbInv};
     let mut out = [0u64; 4];
     // SMMUv3 CMD_CFGI_CD with a 21-bit SSID.
-    let s: S = CfgiCd {
+    let s: S = S::CfgiCd(Cfgi {
         ssec: false,
         ssid: 1 << 20,
         sid: 0,
         leaf: false,
-    }
-    .into();
+        ..Default::default()
+    });
     assert_eq!(s.encode_into(&mut out), Ok(2));
     assert!(s.validate().is_err() && s.encode_checked_into(&mut out).is_err());
     // VT-d p_iotlb_inv_dsc with a 21-bit PASID.

@@ -5,6 +5,7 @@ use iommu_inval_core::context::Topology;
 use iommu_inval_core::model::{
     Caches, DeviceSel, DomainSel, Inval, Op, PasidSel, Regime, Stages, Widened,
 };
+use iommu_inval_core::Flags;
 use iommu_inval_core::{AddrRange, IdentityContext};
 use iommu_inval_props::{check_r2, check_r3, lift_vec, lower_vec, Amd, Arch, Smmu, Vtd};
 
@@ -157,10 +158,7 @@ fn smmu_cmdq_from_public_fields_does_not_panic() {
     for (base, log2size) in [(0u64, 32u8), (0, 31), (0, 255), (!0x1f, 4)] {
         let r = std::panic::catch_unwind(|| {
             let q = iommu_inval_arm::queue::Cmdq { base, log2size };
-            let mem = SliceMemory {
-                base: 0,
-                bytes: &[],
-            };
+            let mem = SliceMemory::new(0, &[]);
             let _ = (
                 q.ring().entries(),
                 q.ptr(7),

@@ -20,13 +20,14 @@ use iommu_inval_vtd::queue::InvQueue;
 #[test]
 fn ring_arithmetic_is_total_and_consistent() {
     ok(run_cases(0x7269_6e67, 20_000 * scale(), 64, |u| {
-        let r = Ring {
-            base: u.arbitrary().map_err(|e| e.to_string())?,
-            log2_entries: u.arbitrary().map_err(|e| e.to_string())?,
-            slot_words: u.arbitrary().map_err(|e| e.to_string())?,
-            wrap_bit: u.arbitrary().map_err(|e| e.to_string())?,
-            big_endian: u.arbitrary().map_err(|e| e.to_string())?,
-        };
+        let base: u64 = u.arbitrary().map_err(|e| e.to_string())?;
+        let r = Ring::new(
+            base,
+            u.arbitrary().map_err(|e| e.to_string())?,
+            u.arbitrary().map_err(|e| e.to_string())?,
+            u.arbitrary().map_err(|e| e.to_string())?,
+            u.arbitrary().map_err(|e| e.to_string())?,
+        );
         let h: u32 = u.arbitrary().map_err(|e| e.to_string())?;
         let t: u32 = u.arbitrary().map_err(|e| e.to_string())?;
         let what = format!("{r:?} head {h:#x} tail {t:#x}");
@@ -43,7 +44,7 @@ fn ring_arithmetic_is_total_and_consistent() {
         if u64::from(pending) <= r.capacity() && r.free(h, t) + u64::from(pending) != r.capacity() {
             return Err(format!("{what}: free + pending is not the capacity"));
         }
-        if r.slot_addr(t) != r.base.wrapping_add(u64::from(r.index(t)) * r.slot_bytes()) {
+        if r.slot_addr(t) != base.wrapping_add(u64::from(r.index(t)) * r.slot_bytes()) {
             return Err(format!("{what}: slot address"));
         }
         if r.index(t) as u64 >= r.entries() || !(1..=MAX_SLOT_WORDS).contains(&r.words()) {

@@ -13,6 +13,7 @@ use common::{ok, scale};
 use iommu_inval_core::batch::{coalesce, BatchOptions};
 use iommu_inval_core::footprint::Footprint;
 use iommu_inval_core::model::{Caches, Inval, Op};
+use iommu_inval_core::Flags;
 use iommu_inval_core::IdentityContext;
 use iommu_inval_props::{arbitrary_topology, gen, run_cases, NamedIds, Tally};
 

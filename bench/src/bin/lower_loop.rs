@@ -19,7 +19,7 @@
 use std::hint::black_box;
 
 use iommu_inval_arm::queue::CmdqDevice;
-use iommu_inval_arm::{CmdSync, Command, TlbiNhVa};
+use iommu_inval_arm::{CmdSync, Command, TlbiAddr};
 use iommu_inval_bench::streams::common_case;
 use iommu_inval_core::arch::{Arch, Target};
 use iommu_inval_core::device::{BackendError, CommandQueue, CountingBackend, LowerToHost};
@@ -39,7 +39,7 @@ fn command(k: u64, distinct: bool) -> Command {
     } else {
         ((k / 16) * 8 + (k % 16) / 2, 5)
     };
-    Command::TlbiNhVa(TlbiNhVa {
+    Command::TlbiNhVa(TlbiAddr {
         num: (k % 3) as u8,
         scale: 0,
         vmid: 0,
@@ -49,6 +49,7 @@ fn command(k: u64, distinct: bool) -> Command {
         ttl: 3,
         tg: 1,
         address: page << 12,
+        ..Default::default()
     })
 }
 

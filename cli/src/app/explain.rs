@@ -16,6 +16,7 @@
 
 use iommu_inval::core::footprint::{Excess, Footprint, Relation};
 use iommu_inval::core::model::{Caches, DeviceSel, DomainSel, Inval, Op, Regime, Stages};
+use iommu_inval::core::Flags;
 use iommu_inval::core::{ArchId, Context, Widened};
 use iommu_inval::{AnyCommand, Arch, ArchOps, NativeAny};
 use serde_json::{json, Value};

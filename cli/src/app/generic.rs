@@ -16,6 +16,7 @@ use iommu_inval::core::model::{
     Regime, RespCode, Stages, StallAction, Store,
 };
 use iommu_inval::core::AddrRange;
+use iommu_inval::core::Flags;
 use serde_json::{json, Map, Value};
 
 /// Names of the cache flags, in bit order.
@@ -31,7 +32,7 @@ pub const CACHE_NAMES: [(Caches, &str); 6] = [
 /// Cache names accepted on input: [`CACHE_NAMES`] plus `config` (both
 /// configuration caches, the seed proposal's CONFIG flag) and `all` (every kind).
 pub const CACHE_INPUT_NAMES: [(Caches, &str); 8] = {
-    let mut names = [(Caches::empty(), ""); 8];
+    let mut names = [(Caches::LEAF, ""); 8]; // every slot is set below
     let mut i = 0;
     while i < CACHE_NAMES.len() {
         names[i] = CACHE_NAMES[i];

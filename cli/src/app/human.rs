@@ -8,6 +8,7 @@
 
 use core::fmt::Write as _;
 use iommu_inval::core::model::Op;
+use iommu_inval::core::Flags;
 use iommu_inval::core::{FieldValue, Outcome};
 use iommu_inval::AnyCommand;
 

@@ -18,6 +18,7 @@ use super::json::{
 use super::jsonval::{parse_line, JsonError};
 use super::paste::{InputForm, Item, Paste};
 use super::text::{format_native, is_skippable, parse_hex_bytes, LineReader};
+use iommu_inval::core::Flags;
 use iommu_inval::core::{ArchId, Context, LowerError, Op, Outcome};
 use iommu_inval::{AnyCommand, Arch, ArchOps, DecodeCheck, NativeAny};
 use serde_json::{json, Map, Value};

@@ -30,6 +30,7 @@ use super::text::format_words;
 use iommu_inval::core::footprint::Relation;
 use iommu_inval::core::model::{DomainSel, Op, PasidSel};
 use iommu_inval::core::Context;
+use iommu_inval::core::Flags;
 use iommu_inval::iommufd::explain::{smmuv3_relation, vtd_relation};
 use iommu_inval::iommufd::smmuv3::{Refusal, VdevFn, Vsmmu};
 use iommu_inval::iommufd::vtd::{s1_entry, S1Options, S1Scope, VmmWork};
