@@ -198,6 +198,23 @@ fn vtd_page_request_answered_through_a_guest_smmuv3() {
     }
 }
 
+/// The fault and its translation that `rec` of `A` lifts to (identity
+/// context).
+fn lifted_translation<A: EventArch>(
+    rec: &Record<A::EventRecord, A::PageRequestRecord>,
+) -> (
+    iommu_inval_core::event::Fault,
+    iommu_inval_core::event::Translation,
+) {
+    match A::lift_record(rec, &IdentityContext) {
+        Ok(Event::Fault(f)) => match f.kind {
+            iommu_inval_core::event::FaultKind::Translation(t) => (f, t),
+            k => panic!("{k:?}"),
+        },
+        e => panic!("{e:?}"),
+    }
+}
+
 /// The fault mapping tables (docs/EVENTS.md) on one record each, and a
 /// fault carried across architectures by its neutral meaning: an SMMUv3
 /// F_TRANSLATION (stage 1, a read at a page) becomes VT-d FR 0x71, AMD-Vi
@@ -212,12 +229,7 @@ fn faults_map_through_the_tables() {
     let vtd =
         iommu_inval_vtd::fault::FaultRecord::decode(&[0x5000, 1 << 63 | 1 << 62 | 6 << 32 | 0x10])
             .unwrap();
-    let Ok(Event::Fault(f)) = Vtd::lift_record(&Record::Event(vtd), &id) else {
-        panic!()
-    };
-    let FaultKind::Translation(t) = f.kind else {
-        panic!()
-    };
+    let (f, t) = lifted_translation::<Vtd>(&Record::Event(vtd));
     assert_eq!(
         (t.reason, t.stage, f.native.code, f.device),
         (FaultReason::Permission, Stages::S2, 6, 0x10)
@@ -333,12 +345,7 @@ fn faults_map_through_the_tables() {
         0x9000 | 3,
     ])
     .unwrap();
-    let Ok(Event::Fault(g)) = RiscV::lift_record(&Record::Event(gpf), &id) else {
-        panic!()
-    };
-    let FaultKind::Translation(t) = g.kind else {
-        panic!()
-    };
+    let (_, t) = lifted_translation::<RiscV>(&Record::Event(gpf));
     assert_eq!(
         (t.stage, t.ipa, t.during),
         (
