@@ -28,7 +28,7 @@ use iommu_inval_core::{ArchId, Context, FieldValue, LowerError, NativeCommand, S
 
 /// The event codes with a neutral meaning (the stage of a translation
 /// fault is GN's).
-pub const EVENT_CODES: FaultCodes = &[
+const EVENT_CODES: FaultCodes = &[
     (Ok((FaultReason::Translation, None)), &[0x2]),
     (Ok((FaultReason::Permission, None)), &[0x2]),
     (Ok((FaultReason::WalkAbort, None)), &[0x4]),

@@ -97,7 +97,6 @@ pub mod event;
 mod events;
 mod features;
 pub mod ppr;
-pub use events::EVENT_CODES;
 
 pub use cmd::*;
 pub use features::Features;

@@ -2,7 +2,7 @@
 //! ([`FaultRecord`]) and the page-request-queue record ([`PageRequest`])
 //! lifted to and lowered from the neutral [`Event`] (docs/EVENTS.md).
 //!
-//! CAUSE means what [`CAUSES_MEANING`] says (the page faults a
+//! CAUSE means what `CAUSES_MEANING` says (the page faults a
 //! first-stage translation fault, the guest-page faults a second-stage
 //! one, the DDT / PDT causes configuration faults); any other cause
 //! (access faults, misaligned, MSI, custom) is [`ConfigReason::Other`],
@@ -28,7 +28,7 @@ use iommu_inval_core::{ArchId, Context, FieldValue, LowerError, Stages};
 
 /// The causes with a neutral meaning, the first of each meaning the one a
 /// lowering from another architecture writes.
-pub const CAUSES_MEANING: FaultCodes = {
+const CAUSES_MEANING: FaultCodes = {
     use ConfigReason::*;
     use FaultReason::Translation as T;
     &[

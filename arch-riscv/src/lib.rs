@@ -103,7 +103,6 @@ mod events;
 pub mod fault;
 mod features;
 pub mod pq;
-pub use events::CAUSES_MEANING;
 
 pub use cmd::*;
 pub use features::Features;

@@ -2,7 +2,7 @@
 //! the page request descriptor ([`PageRequest`], `page_req_dsc`) lifted to
 //! and lowered from the neutral [`Event`] (docs/EVENTS.md).
 //!
-//! A fault record's reason (FR) means what [`FAULT_CODES`] says (a
+//! A fault record's reason (FR) means what `FAULT_CODES` says (a
 //! translation fault's reason and stage: second-level for the legacy
 //! reasons and the `SM: ... second-level` ones, first-level for the
 //! others; or a configuration fault's reason); a reason it does not list is
@@ -27,7 +27,7 @@ use iommu_inval_core::{ArchId, Context, FieldValue, LowerError, NativeCommand, S
 /// The meaning of each fault reason (VT-d §7.1.3 table, the descriptions
 /// Linux prints: docs/EVENTS.md), the first of each meaning the one a
 /// lowering from another architecture writes.
-pub const FAULT_CODES: FaultCodes = {
+const FAULT_CODES: FaultCodes = {
     use ConfigReason::*;
     use FaultReason::*;
     const S1: Option<Stages> = Some(Stages::S1);

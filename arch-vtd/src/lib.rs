@@ -81,7 +81,6 @@ mod events;
 pub mod fault;
 mod features;
 pub mod prq;
-pub use events::FAULT_CODES;
 
 pub use desc::{
     CcInv, Command, Descriptor, DevTlbInv, IecInv, InvWait, IotlbInv, PDevTlbInv, PIotlbInv,
