@@ -8,6 +8,7 @@ mod app;
 
 use app::caps::{self, CapsOpts};
 use app::paste::InputForm;
+use app::records::{self, Action, Queue, Records};
 use app::run::{self, Io, Native, Opts, Source, Status};
 use app::{help, progress, to_iommufd};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
@@ -166,6 +167,9 @@ enum Cmd {
         /// One JSON object per command: {"arch","op","fields"} or {"arch","error":{"kind","message"}}
         #[arg(long)]
         json: bool,
+        /// Decode records of this queue instead of commands: event or pri (smmuv3)
+        #[arg(long, value_name = "QUEUE")]
+        queue: Option<String>,
         #[command(flatten)]
         ctx: Ctx,
         #[command(flatten)]
@@ -224,6 +228,9 @@ enum Cmd {
         /// iommufd-smmuv3 (vSMMU entries, from --from smmuv3), iommufd-vtd (VT-d stage-1 entries)
         #[arg(long, value_parser = parse_to)]
         to: ToArg,
+        /// Convert records of this queue instead of commands (event or pri for smmuv3), device ids through --topology
+        #[arg(long, value_name = "QUEUE")]
+        queue: Option<String>,
         #[command(flatten)]
         out: Translate,
         #[command(flatten)]
@@ -621,6 +628,23 @@ fn text_source<'a>(args: &'a [String], stdin: &'a mut dyn io::BufRead) -> Source
     }
 }
 
+/// The record families of `arch` and its queue `name` (`--queue`).
+fn record_queue(arch: ArchArg, name: &str, input: &NativeIn) -> Result<(Records, Queue), Usage> {
+    let rec = records::records_of(arch.id()).ok_or_else(|| {
+        Usage(format!(
+            "--queue: no record codecs for {} yet (smmuv3 has event and pri)",
+            arch.id()
+        ))
+    })?;
+    let q = rec.queue(name).map_err(Usage)?;
+    if input.caps.is_some() || input.desc_width != "128" {
+        return Err(Usage(
+            "--caps and --desc-width are for commands, not --queue records".into(),
+        ));
+    }
+    Ok((rec, q))
+}
+
 fn execute(
     cli: &Cli,
     stdin: &mut dyn io::BufRead,
@@ -630,6 +654,19 @@ fn execute(
         Cmd::Decode {
             arch,
             json,
+            queue: Some(name),
+            ctx,
+            input,
+        } => {
+            let (rec, q) = record_queue(*arch, name, input)?;
+            let c = load_ctx(ctx)?;
+            let src = native_source(arch.id(), input, rec.words(q), stdin, io.err)?;
+            records::run(&rec, q, Action::Decode, *json, &*c, src, io)
+        }
+        Cmd::Decode {
+            arch,
+            json,
+            queue: None,
             ctx,
             input,
         } => {
@@ -680,6 +717,34 @@ fn execute(
         Cmd::Convert {
             from,
             to,
+            queue: Some(name),
+            out: Translate { report, .. },
+            input,
+        } => {
+            let ToArg::Arch(to) = to else {
+                return Err(Usage(
+                    "--queue converts records between architectures; iommufd targets take commands"
+                        .into(),
+                ));
+            };
+            if report.explain {
+                return Err(Usage(
+                    "--explain is for commands, not --queue records".into(),
+                ));
+            }
+            let (rec, q) = record_queue(*from, name, input)?;
+            // The model decides the target's queue (a page request to its
+            // page request queue).
+            let to_rec = records::records_of(to.id())
+                .ok_or_else(|| Usage(format!("--queue: no record codecs for {} yet", to.id())))?;
+            let c = load_ctx(&report.ctx)?;
+            let src = native_source(from.id(), input, rec.words(q), stdin, io.err)?;
+            records::run(&rec, q, Action::Convert(&to_rec), report.json, &*c, src, io)
+        }
+        Cmd::Convert {
+            from,
+            to,
+            queue: None,
             out: Translate { report, caps },
             input,
         } => {

@@ -294,10 +294,10 @@ pub enum GroupError {
 
 /// A slot of [`PageRequestGroups`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Slot {
+enum Slot<T> {
     Free,
-    /// Outstanding: the guest's key, the host's request.
-    Outstanding(GroupKey, PageRequest),
+    /// Outstanding: the guest's key, the host's request, its tag.
+    Outstanding(GroupKey, PageRequest, T),
     /// Answered (kept to report a second answer), with its age.
     Answered(GroupKey, u64),
 }
@@ -311,6 +311,12 @@ enum Slot {
 /// Only the last request of a group is kept: the response is per group and
 /// due once its last request has arrived (requests before it need no
 /// entry). Stop markers need no response and are not kept.
+///
+/// `T` is what the host needs beside the request to answer the group, kept
+/// with it: nothing (`()`, the default) when the host's response names the
+/// group by its ids, iommufd's `cookie` (a `u32`) when the host's response
+/// names it by the cookie of its last request (`insert_tagged` /
+/// `respond_tagged`).
 ///
 /// ```
 /// use iommu_inval_core::event::{Access, GroupKey, PageRequest, PageRequestGroups};
@@ -331,18 +337,43 @@ enum Slot {
 /// assert!(t.respond(&resp).is_err()); // answered twice
 /// ```
 #[derive(Debug, Clone)]
-pub struct PageRequestGroups<const N: usize> {
-    slots: [Slot; N],
+pub struct PageRequestGroups<const N: usize, T: Copy = ()> {
+    slots: [Slot<T>; N],
     age: u64,
 }
 
-impl<const N: usize> Default for PageRequestGroups<N> {
+impl<const N: usize, T: Copy> Default for PageRequestGroups<N, T> {
     fn default() -> Self {
         Self::new()
     }
 }
 
 impl<const N: usize> PageRequestGroups<N> {
+    /// Record a forwarded request: `host` as the host reported it, `guest`
+    /// as it was written to the guest's queue (the guest's ids). `Ok(true)`
+    /// when the group is now outstanding, `Ok(false)` for a request that
+    /// needs no entry (not the last of its group, or a Stop Marker).
+    pub fn insert(&mut self, host: &PageRequest, guest: &PageRequest) -> Result<bool, GroupError> {
+        self.insert_tagged(host, guest, ())
+    }
+
+    /// The host's response to the group `resp` (a guest's response)
+    /// answers: the host's device, PASID, index and private data, the
+    /// guest's code. The group is then answered; a second response is
+    /// [`GroupError::AnsweredTwice`], one for a group never outstanding
+    /// [`GroupError::NotOutstanding`].
+    pub fn respond(&mut self, resp: &PageResponse) -> Result<PageResponse, GroupError> {
+        self.respond_tagged(resp).map(|(r, ())| r)
+    }
+
+    /// Time out the outstanding group `key` (the guest's ids) with `code`:
+    /// the host's response, as [`respond`](Self::respond) gives it.
+    pub fn expire(&mut self, key: &GroupKey, code: RespCode) -> Result<PageResponse, GroupError> {
+        self.expire_tagged(key, code).map(|(r, ())| r)
+    }
+}
+
+impl<const N: usize, T: Copy> PageRequestGroups<N, T> {
     /// An empty table.
     pub const fn new() -> Self {
         PageRequestGroups {
@@ -368,11 +399,14 @@ impl<const N: usize> PageRequestGroups<N> {
             && (key.pasid == resp.pasid || (resp.pasid.is_none() && !host.response_pasid))
     }
 
-    /// Record a forwarded request: `host` as the host reported it, `guest`
-    /// as it was written to the guest's queue (the guest's ids). `Ok(true)`
-    /// when the group is now outstanding, `Ok(false)` for a request that
-    /// needs no entry (not the last of its group, or a Stop Marker).
-    pub fn insert(&mut self, host: &PageRequest, guest: &PageRequest) -> Result<bool, GroupError> {
+    /// [`insert`](PageRequestGroups::insert), keeping `tag` with the
+    /// group (given back by [`respond_tagged`](Self::respond_tagged)).
+    pub fn insert_tagged(
+        &mut self,
+        host: &PageRequest,
+        guest: &PageRequest,
+        tag: T,
+    ) -> Result<bool, GroupError> {
         if !guest.last || guest.is_stop_marker() {
             return Ok(false);
         }
@@ -381,7 +415,9 @@ impl<const N: usize> PageRequestGroups<N> {
         let mut oldest: Option<(usize, u64)> = None;
         for (i, s) in self.slots.iter().enumerate() {
             match s {
-                Slot::Outstanding(k, _) if *k == key => return Err(GroupError::AlreadyOutstanding),
+                Slot::Outstanding(k, ..) if *k == key => {
+                    return Err(GroupError::AlreadyOutstanding)
+                }
                 // A new group with the index of an answered one: its slot.
                 Slot::Answered(k, _) if *k == key => free = free.or(Some(i)),
                 Slot::Answered(_, age) if oldest.is_none_or(|(_, a)| *age < a) => {
@@ -393,23 +429,24 @@ impl<const N: usize> PageRequestGroups<N> {
         }
         let i = free.or(oldest.map(|(i, _)| i)).ok_or(GroupError::Full)?;
         if let Some(s) = self.slots.get_mut(i) {
-            *s = Slot::Outstanding(key, *host);
+            *s = Slot::Outstanding(key, *host, tag);
         }
         Ok(true)
     }
 
-    /// The host's response to the group `resp` (a guest's response)
-    /// answers: the host's device, PASID, index and private data, the
-    /// guest's code. The group is then answered; a second response is
-    /// [`GroupError::AnsweredTwice`], one for a group never outstanding
-    /// [`GroupError::NotOutstanding`].
-    pub fn respond(&mut self, resp: &PageResponse) -> Result<PageResponse, GroupError> {
+    /// [`respond`](PageRequestGroups::respond), with the tag the group was
+    /// inserted with.
+    pub fn respond_tagged(&mut self, resp: &PageResponse) -> Result<(PageResponse, T), GroupError> {
         self.close(|k, h| Self::answers(k, h, resp), resp.code, resp)
     }
 
-    /// Time out the outstanding group `key` (the guest's ids) with `code`:
-    /// the host's response, as [`respond`](Self::respond) gives it.
-    pub fn expire(&mut self, key: &GroupKey, code: RespCode) -> Result<PageResponse, GroupError> {
+    /// [`expire`](PageRequestGroups::expire), with the tag the group was
+    /// inserted with.
+    pub fn expire_tagged(
+        &mut self,
+        key: &GroupKey,
+        code: RespCode,
+    ) -> Result<(PageResponse, T), GroupError> {
         let probe = PageResponse {
             device: key.device,
             pasid: key.pasid,
@@ -428,15 +465,15 @@ impl<const N: usize> PageRequestGroups<N> {
         matches: impl Fn(&GroupKey, &PageRequest) -> bool,
         code: RespCode,
         resp: &PageResponse,
-    ) -> Result<PageResponse, GroupError> {
+    ) -> Result<(PageResponse, T), GroupError> {
         self.age += 1;
         let age = self.age;
         let mut answered = false;
         for s in self.slots.iter_mut() {
             match *s {
-                Slot::Outstanding(k, host) if matches(&k, &host) => {
+                Slot::Outstanding(k, host, tag) if matches(&k, &host) => {
                     *s = Slot::Answered(k, age);
-                    return Ok(PageResponse {
+                    let r = PageResponse {
                         device: host.device,
                         pasid: host.pasid,
                         prg_index: host.prg_index,
@@ -444,7 +481,8 @@ impl<const N: usize> PageRequestGroups<N> {
                         last: true,
                         priv_data: host.priv_data,
                         guest: host.pasid.is_some(),
-                    });
+                    };
+                    return Ok((r, tag));
                 }
                 Slot::Answered(k, _)
                     if k.device == resp.device && k.prg_index == resp.prg_index =>

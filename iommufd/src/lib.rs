@@ -108,6 +108,7 @@ extern crate std;
 pub mod amd;
 pub mod backend;
 pub mod cmdqv;
+pub mod event;
 #[cfg(feature = "std")]
 pub mod explain;
 pub mod smmuv3;

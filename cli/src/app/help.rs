@@ -38,6 +38,14 @@ Examples:
   # Decode as an SMMUv3.2 without the Device Permission Table (--caps PRESET)
   $ iommu-inval decode --arch smmuv3 --caps smmuv3.2 --json 0x70,0
   {\"arch\":\"smmuv3\",\"error\":{\"kind\":\"invalid_field\",\"message\":\"invalid value 112 in field opcode (needs the DPT, SMMU_IDR3.DPT) (w0[7:0])\"}}
+  # Records instead of commands (--queue event|pri): an SMMUv3 F_TRANSLATION event record
+  $ iommu-inval decode --arch smmuv3 --queue event --json 0x0000010000000010,0x0000020800000000,0x80001000,0
+  {\"arch\":\"smmuv3\",\"queue\":\"event\",\"op\":\"F_TRANSLATION\",\"fields\":{\"ssv\":false,\"ssid\":0,\"sid\":256,\"stag\":0,\"stall\":false,\"pnu\":false,\"ind\":false,\"rnw\":true,\"s2\":false,\"class\":2,\"input_addr\":2147487744,\"ipa\":0},\"words\":\"0x0000010000000010,0x0000020800000000,0x0000000080001000,0x0000000000000000\"}
+  # A PRI queue entry: StreamID 0x100 asks for read and write of 0x4000, group 3
+  $ iommu-inval decode --arch smmuv3 --queue pri 0x3000000000000100,0x0000000000004003
+  PRI_PAGE_REQUEST    sid=256 ssid=0 priv=0 exec=0 read=1 write=1 last=0 ssv=0 prg_index=3 address=0x4000  # page request, device 0x100, group 3 rw-- at 0x4000
+  # The kernel's own event dumps (\"event 0x10 received:\" and its four words) in a log
+  $ iommu-inval decode --arch smmuv3 --queue event < examples/smmuv3-events.txt
 
 Input: commands as arguments, else one per stdin line (blank and # lines
 skipped; a # starts a comment), else --raw FILE (little-endian words; for
@@ -52,7 +60,11 @@ Exit status: 0 every command decoded; 1 some command invalid (printed in
 place with its kind: unknown_opcode, reserved_bits, invalid_field,
 bad_length); 2 usage error, or text that is not hex words, a line over
 64 KiB, invalid UTF-8, a dump ending inside a command (message on stderr;
-the other commands are still decoded).";
+the other commands are still decoded).
+--queue decodes records (docs/EVENTS.md) the same way: hex words, one
+record per line (4 words for an SMMUv3 event, 2 for a PRI entry), --raw, or
+the Linux driver's event dumps; a dump cut short, or whose event number is
+not its word 0's, is exit status 1.";
 
 /// After `encode --help`.
 pub const ENCODE: &str = "\
@@ -124,6 +136,10 @@ Examples:
   $ iommu-inval convert --from vtd --to iommufd-vtd 0x0000000100010036,0x0000000040000049
   {\"addr\":1073741824,\"npages\":512,\"flags\":1}
   $ iommu-inval convert --from smmuv3 --to iommufd-smmuv3 --topology examples/iommufd-topology.json --explain < examples/smmuv3.cmds
+  # Records (--queue): a host event for the guest, pSID 0x100 as vSID 0x10 (the topology's vDEVICEs)
+  $ iommu-inval convert --from smmuv3 --to smmuv3 --queue event --topology examples/iommufd-topology.json 0x0000010000000010,0x0000020800000000,0x80001000,0
+  0x0000001000000010,0x0000020800000000,0x0000000080001000,0x0000000000000000
+  $ iommu-inval convert --from smmuv3 --to smmuv3 --queue event --topology examples/iommufd-topology.json < examples/smmuv3-events.txt
 
 Decodes each command, lifts it (--from) and lowers the ops (--to). Each
 input sync becomes one output sync, after everything before it. --explain

@@ -12,6 +12,7 @@ pub mod json;
 pub mod jsonval;
 pub mod paste;
 pub mod progress;
+pub mod records;
 pub mod run;
 pub mod text;
 pub mod to_iommufd;

@@ -169,7 +169,7 @@ fn for_each_text(
 
 /// An input without a single item (and no other error) is a usage error:
 /// there was nothing to translate.
-fn no_input(io: &mut Io<'_>, seen: bool) -> io::Result<()> {
+pub(crate) fn no_input(io: &mut Io<'_>, seen: bool) -> io::Result<()> {
     if !seen && io.status.0 == 0 {
         io.status.note(2);
         writeln!(
