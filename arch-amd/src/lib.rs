@@ -94,6 +94,7 @@
 
 mod cmd;
 pub mod event;
+mod events;
 mod features;
 pub mod ppr;
 

@@ -25,7 +25,7 @@
 //! group index `tag & 0x1ff`). The flag bits Linux does not name are taken
 //! as reserved; w0\[47:46\] likewise, by elimination.
 
-use iommu_inval_core::record::Kind;
+use iommu_inval_core::record::{Kind, PageRequestFields};
 use iommu_inval_core::{record_format, ArchId};
 
 record_format!(
@@ -49,6 +49,27 @@ record_format!(
         &[(0, 0, 15, 0, 0), (1, 0, 31, 16, 0), (1, 0, 45, 42, 16), (2, 0, 40, 32, 0), (3, 0, 41, 41, 0), (4, 0, 49, 49, 0), (5, 0, 50, 50, 0), (6, 0, 53, 53, 0), (7, 0, 54, 54, 0), (8, 0, 55, 55, 0), (9, 0, 56, 56, 0), (10, 1, 63, 0, 0)],
     )]
 );
+
+/// The PPR log entry as a page request: `tag` is the group index, US the
+/// inverse of privileged, GN the PASID's valid flag; an entry with RZ does
+/// not lift.
+pub(crate) const FIELDS: PageRequestFields = PageRequestFields::new(
+    "PAGE_SERVICE_REQUEST",
+    [
+        "device_id",
+        "gn",
+        "pasid",
+        "read",
+        "write",
+        "exec",
+        "us",
+        "last",
+        "tag",
+        "address",
+    ],
+)
+.user_flag()
+.refusing("rz");
 
 #[cfg(test)]
 mod tests {

@@ -2,7 +2,7 @@
 //! 64-bit words, the event number in `w0[7:0]`; their codec on
 //! [`NativeCommand`](iommu_inval_core::NativeCommand) (op names = the spec's event names, `F_TRANSLATION`,
 //! `C_BAD_STE`, `E_PAGE_REQUEST`, ...) and their lift and lower
-//! ([`EventArch`] for [`Smmuv3`], with the PRI queue's records of
+//! ([`EventArch`](iommu_inval_core::arch::EventArch) for [`Smmuv3`], with the PRI queue's records of
 //! [`pri`](crate::pri)).
 //!
 //! Layout sources (docs/EVENTS.md): the IHI0070 §7.3 text and the figures
@@ -31,650 +31,366 @@
 
 use crate::pri::PriRecord;
 use crate::Smmuv3;
-use iommu_inval_core::arch::EventArch;
 use iommu_inval_core::event::RecordQueue;
 use iommu_inval_core::event::{
-    Access, ConfigReason, During, Event, Fault, FaultKind, FaultReason, NativeCode, Record,
-    Transaction, Translation,
+    fault_code, Access, ConfigReason, During, Event, Fault, FaultCodes, FaultKind, FaultReason,
+    NativeCode, Transaction, Translation,
 };
+use iommu_inval_core::event_arch;
 use iommu_inval_core::native::word;
+use iommu_inval_core::record::{CodeTable, Kind};
 use iommu_inval_core::ring::Ring;
-use iommu_inval_core::{ArchId, Context, DecodeError, FieldError, FieldValue, LowerError, Stages};
+use iommu_inval_core::{record_format, ArchId, Context, FieldValue, LowerError, Stages};
 
-/// How a record field's value is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    /// An unsigned value (shifted down).
-    Uint,
-    /// One bit.
-    Bool,
-    /// A byte address: the word masked, not shifted.
-    Addr,
+/// One field of one bit range: `(name, word, hi, lo, at)` (`at` = `lo`
+/// for a field kept as a byte address).
+pub(crate) type Fd = (&'static str, u8, u8, u8, u8);
+
+/// The names of `f`, in order.
+pub(crate) const fn names<const N: usize>(f: [Fd; N]) -> [&'static str; N] {
+    let mut n = [""; N];
+    let mut i = 0;
+    while i < N {
+        n[i] = f[i].0;
+        i += 1;
+    }
+    n
 }
 
-/// One field of a record: `width` bits of word `word` from bit `lo`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Fd {
-    pub(crate) name: &'static str,
-    pub(crate) word: u8,
-    pub(crate) lo: u8,
-    pub(crate) width: u8,
-    pub(crate) kind: Kind,
+/// The ranges of `f` for [`Kind::new`], field `i` the `i`-th.
+pub(crate) const fn ranges<const N: usize>(f: [Fd; N]) -> [(u8, u8, u8, u8, u8); N] {
+    let mut r = [(0, 0, 0, 0, 0); N];
+    let mut i = 0;
+    while i < N {
+        r[i] = (i as u8, f[i].1, f[i].2, f[i].3, f[i].4);
+        i += 1;
+    }
+    r
 }
 
-impl Fd {
-    pub(crate) const fn new(name: &'static str, word: u8, lo: u8, width: u8, kind: Kind) -> Fd {
-        Fd {
-            name,
-            word,
-            lo,
-            width,
-            kind,
-        }
-    }
-    /// The field's bits in its word.
-    pub(crate) const fn mask(&self) -> u64 {
-        word::mask((self.lo + self.width - 1) as u32, self.lo as u32)
-    }
-    /// The field's value in `w` (0 when `w` has no such word).
-    pub(crate) fn get(&self, w: &[u64]) -> u64 {
-        let v = w.get(usize::from(self.word)).copied().unwrap_or(0) & self.mask();
-        match self.kind {
-            Kind::Addr => v,
-            _ => v >> self.lo,
-        }
-    }
-    /// Whether `v` fits the field.
-    pub(crate) const fn fits(&self, v: u64) -> bool {
-        match self.kind {
-            Kind::Addr => v & !self.mask() == 0,
-            _ => v <= self.mask() >> self.lo,
-        }
-    }
-    /// Write `v` into the field (its bits outside the field cut).
-    pub(crate) fn put(&self, w: &mut [u64], v: u64) {
-        if let Some(x) = w.get_mut(usize::from(self.word)) {
-            let bits = match self.kind {
-                Kind::Addr => v,
-                _ => v << self.lo,
-            };
-            *x = (*x & !self.mask()) | (bits & self.mask());
-        }
-    }
+/// A [`Kind`] whose fields are the [`Fd`]s listed, in order.
+macro_rules! kind {
+    ($name:literal, $code:expr, [$($f:ident),* $(,)?]) => {{
+        const F: [Fd; [$($f.0),*].len()] = [$($f),*];
+        const N: [&str; F.len()] = names(F);
+        const R: [(u8, u8, u8, u8, u8); F.len()] = ranges(F);
+        Kind::new($name, $code, &N, &R)
+    }};
 }
-
-/// One record type: its code (the event number; unused for a PRI entry),
-/// name and fields in table order.
-#[derive(Debug)]
-pub(crate) struct Layout {
-    pub(crate) code: u8,
-    pub(crate) name: &'static str,
-    pub(crate) fields: &'static [Fd],
-    pub(crate) names: &'static [&'static str],
-}
-
-impl Layout {
-    /// The bits the record may set in word `i` (`fixed`: bits every
-    /// record of the format sets, the event number).
-    pub(crate) fn valid(&self, i: usize, fixed: [u64; 4]) -> u64 {
-        self.fields
-            .iter()
-            .filter(|f| usize::from(f.word) == i)
-            .fold(fixed.get(i).copied().unwrap_or(0), |m, f| m | f.mask())
-    }
-    /// Whether the record type has field `f`.
-    pub(crate) fn has(&self, f: Fd) -> bool {
-        self.fields.contains(&f)
-    }
-    /// The first word with a bit no field covers: `reserved_bits`.
-    pub(crate) fn check_reserved(&self, w: &[u64], fixed: [u64; 4]) -> Result<(), DecodeError> {
-        for (i, x) in w.iter().enumerate() {
-            let r = x & !self.valid(i, fixed);
-            if r != 0 {
-                return Err(DecodeError::reserved(i as u8, r));
-            }
-        }
-        Ok(())
-    }
-    /// Visit each field's value.
-    pub(crate) fn visit(&self, w: &[u64], f: &mut dyn FnMut(&'static str, FieldValue)) {
-        for d in self.fields {
-            let v = d.get(w);
-            f(
-                d.name,
-                if d.kind == Kind::Bool {
-                    FieldValue::Bool(v != 0)
-                } else {
-                    FieldValue::Uint(v)
-                },
-            );
-        }
-    }
-    /// Write named `fields` into `w` (each one of this type's, within its
-    /// width).
-    pub(crate) fn set_fields(
-        &self,
-        w: &mut [u64],
-        fields: &mut dyn Iterator<Item = (&str, FieldValue)>,
-    ) -> Result<(), FieldError> {
-        for (name, value) in fields {
-            let d = self
-                .fields
-                .iter()
-                .find(|d| d.name == name)
-                .ok_or(FieldError::UnknownField(
-                    "(not a field of this record type)",
-                ))?;
-            let v = match (value, d.kind) {
-                (FieldValue::Bool(b), Kind::Bool) => u64::from(b),
-                (FieldValue::Uint(v), _) => v,
-                _ => return Err(FieldError::TooWide(d.name)),
-            };
-            if !d.fits(v) {
-                return Err(FieldError::TooWide(d.name));
-            }
-            d.put(w, v);
-        }
-        Ok(())
-    }
-    /// Lowering: write `v` into field `f` when the record type has it; a
-    /// non-zero value for a field it lacks, or one too wide, is
-    /// `NoEquivalent` (nothing dropped, nothing truncated).
-    pub(crate) fn lower_field(
-        &self,
-        w: &mut [u64],
-        f: Fd,
-        v: u64,
-        why: &'static str,
-    ) -> Result<(), LowerError> {
-        if self.has(f) && f.fits(v) {
-            f.put(w, v);
-            Ok(())
-        } else if v == 0 {
-            Ok(())
-        } else {
-            Err(LowerError::NoEquivalent(why))
-        }
-    }
-}
-
-/// Declares a table of [`Layout`]s and the list of their names.
-macro_rules! layouts {
-    ($(#[$m:meta])* $table:ident, $names:ident: $( $code:literal $name:literal [$($f:ident),* $(,)?] ),* $(,)?) => {
-        $(#[$m])*
-        pub(crate) const $table: &[Layout] = &[ $(
-            Layout { code: $code, name: $name, fields: &[$($f),*], names: &[$($f.name),*] },
-        )* ];
-        /// Every record type's name, in table order.
-        pub(crate) const $names: &[&str] = &[$($name),*];
-    };
-}
-pub(crate) use layouts;
-
-/// The [`NativeCommand`](iommu_inval_core::NativeCommand) of a record type
-/// `$t` of `$n` words (a struct of validated words `w`, with
-/// `decode_words` and `layout`), whose layouts are `$table`: every
-/// record family of the crate is the same codec over its table.
-macro_rules! record_codec {
-    ($t:ident, $n:literal, $table:ident, $names:ident) => {
-        iommu_inval_core::native_command! {
-            $t: iommu_inval_core::ArchId::Smmuv3, crate::Features, |_rec, _features| Ok(());
-            op_names $names;
-
-            fn decode(words: &[u64]) -> Result<Self, DecodeError> {
-                let w: [u64; $n] = words
-                    .try_into()
-                    .map_err(|_| DecodeError::bad_length(words.len()))?;
-                Self::decode_words(w)
-            }
-            fn words(&self) -> usize {
-                $n
-            }
-            fn encode_into(&self, out: &mut [u64]) -> Result<usize, DecodeError> {
-                let len = out.len();
-                let dst = out.get_mut(..$n).ok_or(DecodeError::bad_length(len))?;
-                dst.copy_from_slice(&self.w);
-                Ok($n)
-            }
-            fn op(&self) -> &'static str {
-                self.layout().map_or("", |l| l.name)
-            }
-            fn for_each_field(&self, f: &mut dyn FnMut(&'static str, FieldValue)) {
-                if let Some(l) = self.layout() {
-                    l.visit(&self.w, f);
-                }
-            }
-            fn field_names(op: &str) -> Option<&'static [&'static str]> {
-                $table.iter().find(|l| l.name == op).map(|l| l.names)
-            }
-            fn from_fields(
-                op: &str,
-                fields: &mut dyn Iterator<Item = (&str, FieldValue)>,
-                words: usize,
-            ) -> Result<Self, FieldError> {
-                let l = $table.iter().find(|l| l.name == op).ok_or(FieldError::UnknownOp)?;
-                if words != $n {
-                    return Err(FieldError::Invalid(DecodeError::bad_length(words)));
-                }
-                let mut w = [0; $n];
-                w[0] = u64::from(l.code);
-                l.set_fields(&mut w, fields)?;
-                Self::decode_words(w).map_err(FieldError::Invalid)
-            }
-        }
-    };
-}
-pub(crate) use record_codec;
+pub(crate) use kind;
 
 // The fields of the event records (IHI0070 §7.3; `w<n>[hi:lo]`).
 /// SSV `w0[11]`.
-const SSV: Fd = Fd::new("ssv", 0, 11, 1, Kind::Bool);
+const SSV: Fd = ("ssv", 0, 11, 11, 0);
 /// SubstreamID `w0[31:12]`.
-const SSID: Fd = Fd::new("ssid", 0, 12, 20, Kind::Uint);
+const SSID: Fd = ("ssid", 0, 31, 12, 0);
 /// StreamID `w0[63:32]`.
-const SID: Fd = Fd::new("sid", 0, 32, 32, Kind::Uint);
-/// IMPDEF events: `w0[63:8]` (the number's low nibble apart).
-const IMPDEF0: Fd = Fd::new("w0", 0, 8, 56, Kind::Uint);
+const SID: Fd = ("sid", 0, 63, 32, 0);
+/// IMPDEF events: `w0[63:8]`.
+const IMPDEF0: Fd = ("w0", 0, 63, 8, 0);
 /// IMPDEF events: `n` of IMPDEF_EVENTn, `w0[3:0]` (the number is 0xE0 + n).
-const IMPDEF_N: Fd = Fd::new("n", 0, 0, 4, Kind::Uint);
+const IMPDEF_N: Fd = ("n", 0, 3, 0, 0);
 /// STAG `w1[15:0]` (Linux `EVTQ_1_STAG`).
-const STAG: Fd = Fd::new("stag", 1, 0, 16, Kind::Uint);
+const STAG: Fd = ("stag", 1, 15, 0, 0);
 /// Reason (IMPLEMENTATION DEFINED) `[79:64]` of F_UUT and the fetch events.
-const REASON: Fd = Fd::new("reason", 1, 0, 16, Kind::Uint);
+const REASON: Fd = ("reason", 1, 15, 0, 0);
 /// GPCF `[80]` (the F_STE_FETCH / F_VMS_FETCH figures).
-const GPCF: Fd = Fd::new("gpcf", 1, 16, 1, Kind::Bool);
+const GPCF: Fd = ("gpcf", 1, 16, 16, 0);
 /// Reason (IMPLEMENTATION DEFINED) `[95:64]` of F_CFG_CONFLICT.
-const REASON32: Fd = Fd::new("reason", 1, 0, 32, Kind::Uint);
+const REASON32: Fd = ("reason", 1, 31, 0, 0);
 /// Stall `w1[31]` (Linux `EVTQ_1_STALL`).
-const STALL: Fd = Fd::new("stall", 1, 31, 1, Kind::Bool);
+const STALL: Fd = ("stall", 1, 31, 31, 0);
 /// PnU `[97]`.
-const PNU: Fd = Fd::new("pnu", 1, 33, 1, Kind::Bool);
+const PNU: Fd = ("pnu", 1, 33, 33, 0);
 /// InD `[98]`.
-const IND: Fd = Fd::new("ind", 1, 34, 1, Kind::Bool);
+const IND: Fd = ("ind", 1, 34, 34, 0);
 /// RnW `[99]` (1 = read).
-const RNW: Fd = Fd::new("rnw", 1, 35, 1, Kind::Bool);
+const RNW: Fd = ("rnw", 1, 35, 35, 0);
 /// S2 `[103]` (Linux `EVTQ_1_S2`).
-const S2: Fd = Fd::new("s2", 1, 39, 1, Kind::Bool);
-/// CLASS `[105:104]` (Linux `EVTQ_1_CLASS`).
-const CLASS: Fd = Fd::new("class", 1, 40, 2, Kind::Uint);
+const S2: Fd = ("s2", 1, 39, 39, 0);
+/// CLASS `[105:104]` (Linux `EVTQ_1_CLASS`): [`CLASSES`].
+const CLASS: Fd = ("class", 1, 41, 40, 0);
 /// TTRnW `[108]` of F_PERMISSION (Linux `EVTQ_1_TT_READ`).
-const TTRNW: Fd = Fd::new("ttrnw", 1, 44, 1, Kind::Bool);
+const TTRNW: Fd = ("ttrnw", 1, 44, 44, 0);
 /// E_PAGE_REQUEST uX `[97]`, uW `[98]`, uR `[99]`, pX `[101]`, pW `[102]`,
 /// pR `[103]`, Span `[115:108]` (§7.3.19).
-const UX: Fd = Fd::new("ux", 1, 33, 1, Kind::Bool);
-const UW: Fd = Fd::new("uw", 1, 34, 1, Kind::Bool);
-const UR: Fd = Fd::new("ur", 1, 35, 1, Kind::Bool);
-const PX: Fd = Fd::new("px", 1, 37, 1, Kind::Bool);
-const PW: Fd = Fd::new("pw", 1, 38, 1, Kind::Bool);
-const PR: Fd = Fd::new("pr", 1, 39, 1, Kind::Bool);
-const SPAN: Fd = Fd::new("span", 1, 44, 8, Kind::Uint);
+const UX: Fd = ("ux", 1, 33, 33, 0);
+const UW: Fd = ("uw", 1, 34, 34, 0);
+const UR: Fd = ("ur", 1, 35, 35, 0);
+const PX: Fd = ("px", 1, 37, 37, 0);
+const PW: Fd = ("pw", 1, 38, 38, 0);
+const PR: Fd = ("pr", 1, 39, 39, 0);
+const SPAN: Fd = ("span", 1, 51, 44, 0);
 /// InputAddr `[191:128]`.
-const INPUT_ADDR: Fd = Fd::new("input_addr", 2, 0, 64, Kind::Uint);
+const INPUT_ADDR: Fd = ("input_addr", 2, 63, 0, 0);
 /// E_PAGE_REQUEST InputAddr\[63:12\] `[191:140]`.
-const PAGE_ADDR: Fd = Fd::new("input_addr", 2, 12, 52, Kind::Addr);
+const PAGE_ADDR: Fd = ("input_addr", 2, 63, 12, 12);
 /// IPA\[55:12\] `[247:204]` (Linux `EVTQ_3_IPA`; "IPA bits \[55:OAS\] are RES0").
-const IPA: Fd = Fd::new("ipa", 3, 12, 44, Kind::Addr);
+const IPA: Fd = ("ipa", 3, 55, 12, 12);
 /// FetchAddr\[55:3\] `[247:195]` (the F_STE_FETCH figure).
-const FETCH_ADDR: Fd = Fd::new("fetch_addr", 3, 3, 53, Kind::Addr);
+const FETCH_ADDR: Fd = ("fetch_addr", 3, 55, 3, 3);
 /// Raw words of the events whose figure is lost.
-const RAW1: Fd = Fd::new("w1", 1, 0, 64, Kind::Uint);
-const RAW2: Fd = Fd::new("w2", 2, 0, 64, Kind::Uint);
-const RAW3: Fd = Fd::new("w3", 3, 0, 64, Kind::Uint);
+const RAW1: Fd = ("w1", 1, 63, 0, 0);
+const RAW2: Fd = ("w2", 2, 63, 0, 0);
+const RAW3: Fd = ("w3", 3, 63, 0, 0);
 
-layouts! {
-    /// The event types of IHI0070 §7.3, by number.
-    EVENTS, EVENT_NAMES:
-    0x01 "F_UUT" [SSV, SSID, SID, REASON, PNU, IND, RNW, INPUT_ADDR],
-    0x02 "C_BAD_STREAMID" [SSV, SSID, SID],
-    0x03 "F_STE_FETCH" [SSV, SSID, SID, REASON, GPCF, FETCH_ADDR],
-    0x04 "C_BAD_STE" [SSV, SSID, SID],
-    0x05 "F_BAD_ATS_TREQ" [SSV, SSID, SID, RAW1, RAW2, RAW3],
-    0x06 "F_STREAM_DISABLED" [SID],
-    0x07 "F_TRANSL_FORBIDDEN" [SID, RNW, INPUT_ADDR],
-    0x08 "C_BAD_SUBSTREAMID" [SSID, SID],
-    0x09 "F_CD_FETCH" [SSV, SSID, SID, REASON, GPCF, FETCH_ADDR],
-    0x0a "C_BAD_CD" [SSV, SSID, SID],
-    0x0b "F_WALK_EABT" [SSV, SSID, SID, REASON, GPCF, PNU, IND, RNW, S2, CLASS, INPUT_ADDR, FETCH_ADDR],
-    0x10 "F_TRANSLATION" [SSV, SSID, SID, STAG, STALL, PNU, IND, RNW, S2, CLASS, INPUT_ADDR, IPA],
-    0x11 "F_ADDR_SIZE" [SSV, SSID, SID, STAG, STALL, PNU, IND, RNW, S2, CLASS, INPUT_ADDR, IPA],
-    0x12 "F_ACCESS" [SSV, SSID, SID, STAG, STALL, PNU, IND, RNW, S2, CLASS, INPUT_ADDR, IPA],
-    0x13 "F_PERMISSION" [SSV, SSID, SID, STAG, STALL, PNU, IND, RNW, S2, CLASS, TTRNW, INPUT_ADDR, IPA],
-    0x20 "F_TLB_CONFLICT" [SSV, SSID, SID, RAW1, RAW2, RAW3],
-    0x21 "F_CFG_CONFLICT" [SSV, SSID, SID, REASON32],
-    0x24 "E_PAGE_REQUEST" [SSV, SSID, SID, UX, UW, UR, PX, PW, PR, SPAN, PAGE_ADDR],
-    0x25 "F_VMS_FETCH" [SSV, SSID, SID, REASON, GPCF, FETCH_ADDR],
-    0xe0 "IMPDEF_EVENT" [IMPDEF_N, IMPDEF0, RAW1, RAW2, RAW3],
-}
+/// CLASS (IHI0070 §7.3.13): 0b11 is Reserved, refused (`invalid_field`).
+const CLASSES: CodeTable = CodeTable {
+    names: &[(0, "CD"), (1, "TT"), (2, "IN")],
+    custom: None,
+};
 
-/// The event number `w0[7:0]`, set in every record.
-const NUMBER: [u64; 4] = [0xff, 0, 0, 0];
+/// CLASS is field 9 of every event that has one.
+const CLASS_TABLE: &[(u8, &CodeTable)] = &[(9, &CLASSES)];
 
-/// The layout of event number `id`: IMPDEF_EVENTn for 0xE0–0xEF.
-fn layout_of(id: u8) -> Option<&'static Layout> {
-    let code = if id & 0xf0 == 0xe0 { 0xe0 } else { id };
-    EVENTS.iter().find(|l| l.code == code)
-}
-
-/// One SMMUv3 event record (IHI0070 §7.3), as validated words: read and
-/// build it by field name ([`NativeCommand`](iommu_inval_core::NativeCommand)) or through the model
-/// ([`EventArch`]: [`Smmuv3::lift_record`](EventArch::lift_record) /
-/// [`lower_record`](EventArch::lower_record)).
-///
-/// ```
-/// use iommu_inval_arm::EventRecord;
-/// use iommu_inval_core::{FieldValue, NativeCommand};
-/// // F_TRANSLATION, StreamID 0x10, SubstreamID 3, a stage-1 read of 0x8000_1234.
-/// let w = [0x0000_0010_0000_3810, 0x0000_0208_0000_0000, 0x8000_1234, 0];
-/// let r = EventRecord::decode(&w).unwrap();
-/// assert_eq!(r.op(), "F_TRANSLATION");
-/// let mut sid = 0;
-/// r.for_each_field(&mut |n, v| if n == "sid" { if let FieldValue::Uint(x) = v { sid = x } });
-/// assert_eq!(sid, 0x10);
-/// let mut out = [0; 4];
-/// assert_eq!(r.encode_into(&mut out), Ok(4));
-/// assert_eq!(out, w);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct EventRecord {
-    w: [u64; 4],
-}
-
-impl EventRecord {
-    fn layout(&self) -> Option<&'static Layout> {
-        layout_of(self.w[0] as u8)
-    }
-    fn get(&self, f: Fd) -> u64 {
-        f.get(&self.w)
-    }
-    fn decode_words(w: [u64; 4]) -> Result<Self, DecodeError> {
-        let id = w[0] as u8;
-        let l = layout_of(id).ok_or(DecodeError::unknown_opcode(u64::from(id)))?;
-        l.check_reserved(&w, NUMBER)?;
-        if l.has(CLASS) && CLASS.get(&w) == 3 {
-            return Err(DecodeError::invalid(1, CLASS.mask(), "class"));
-        }
-        Ok(EventRecord { w })
-    }
-}
-
-record_codec!(EventRecord, 4, EVENTS, EVENT_NAMES);
+record_format!(
+    /// The event record layout ([`EventRecord`]): the event types of
+    /// IHI0070 §7.3, by number (`w0[7:0]`).
+    EventFormat,
+    /// One SMMUv3 event record (IHI0070 §7.3): read and build it by field
+    /// name ([`NativeCommand`](iommu_inval_core::NativeCommand)) or through
+    /// the model ([`EventArch`](iommu_inval_core::arch::EventArch): [`Smmuv3::lift_record`](iommu_inval_core::arch::EventArch::lift_record)
+    /// / [`lower_record`](iommu_inval_core::arch::EventArch::lower_record)).
+    ///
+    /// ```
+    /// use iommu_inval_arm::EventRecord;
+    /// use iommu_inval_core::{FieldValue, NativeCommand};
+    /// // F_TRANSLATION, StreamID 0x10, SubstreamID 3, a stage-1 read of 0x8000_1234.
+    /// let w = [0x0000_0010_0000_3810, 0x0000_0208_0000_0000, 0x8000_1234, 0];
+    /// let r = EventRecord::decode(&w).unwrap();
+    /// assert_eq!(r.op(), "F_TRANSLATION");
+    /// let mut sid = 0;
+    /// r.for_each_field(&mut |n, v| if n == "sid" { if let FieldValue::Uint(x) = v { sid = x } });
+    /// assert_eq!(sid, 0x10);
+    /// let mut out = [0; 4];
+    /// assert_eq!(r.encode_into(&mut out), Ok(4));
+    /// assert_eq!(out, w);
+    /// ```
+    EventRecord: ArchId::Smmuv3, crate::Features, 4, code = (0, 0xff),
+    [
+        kind!("F_UUT", 0x01, [SSV, SSID, SID, REASON, PNU, IND, RNW, INPUT_ADDR]),
+        kind!("C_BAD_STREAMID", 0x02, [SSV, SSID, SID]),
+        kind!("F_STE_FETCH", 0x03, [SSV, SSID, SID, REASON, GPCF, FETCH_ADDR]),
+        kind!("C_BAD_STE", 0x04, [SSV, SSID, SID]),
+        kind!("F_BAD_ATS_TREQ", 0x05, [SSV, SSID, SID, RAW1, RAW2, RAW3]),
+        kind!("F_STREAM_DISABLED", 0x06, [SID]),
+        kind!("F_TRANSL_FORBIDDEN", 0x07, [SID, RNW, INPUT_ADDR]),
+        kind!("C_BAD_SUBSTREAMID", 0x08, [SSID, SID]),
+        kind!("F_CD_FETCH", 0x09, [SSV, SSID, SID, REASON, GPCF, FETCH_ADDR]),
+        kind!("C_BAD_CD", 0x0a, [SSV, SSID, SID]),
+        kind!("F_WALK_EABT", 0x0b, [SSV, SSID, SID, REASON, GPCF, PNU, IND, RNW, S2, CLASS, INPUT_ADDR, FETCH_ADDR]).with_tables(CLASS_TABLE),
+        kind!("F_TRANSLATION", 0x10, [SSV, SSID, SID, STAG, STALL, PNU, IND, RNW, S2, CLASS, INPUT_ADDR, IPA]).with_tables(CLASS_TABLE),
+        kind!("F_ADDR_SIZE", 0x11, [SSV, SSID, SID, STAG, STALL, PNU, IND, RNW, S2, CLASS, INPUT_ADDR, IPA]).with_tables(CLASS_TABLE),
+        kind!("F_ACCESS", 0x12, [SSV, SSID, SID, STAG, STALL, PNU, IND, RNW, S2, CLASS, INPUT_ADDR, IPA]).with_tables(CLASS_TABLE),
+        kind!("F_PERMISSION", 0x13, [SSV, SSID, SID, STAG, STALL, PNU, IND, RNW, S2, CLASS, TTRNW, INPUT_ADDR, IPA]).with_tables(CLASS_TABLE),
+        kind!("F_TLB_CONFLICT", 0x20, [SSV, SSID, SID, RAW1, RAW2, RAW3]),
+        kind!("F_CFG_CONFLICT", 0x21, [SSV, SSID, SID, REASON32]),
+        kind!("E_PAGE_REQUEST", 0x24, [SSV, SSID, SID, UX, UW, UR, PX, PW, PR, SPAN, PAGE_ADDR]),
+        kind!("F_VMS_FETCH", 0x25, [SSV, SSID, SID, REASON, GPCF, FETCH_ADDR]),
+        // IMPDEF_EVENTn (§7.3.21): 0xE0 + n, n a field of the number's low nibble.
+        kind!("IMPDEF_EVENT", 0x0e, [IMPDEF_N, IMPDEF0, RAW1, RAW2, RAW3]).with_code_bits(0xf0),
+    ]
+);
 
 /// The record's device as the guest's (`NoEquivalent` when the guest does
 /// not see it).
-pub(crate) fn guest_device<C: Context + ?Sized>(ctx: &C, sid: u64) -> Result<u32, LowerError> {
+fn guest_device<C: Context + ?Sized>(ctx: &C, sid: u64) -> Result<u32, LowerError> {
     ctx.guest_device(sid as u32)
         .ok_or(LowerError::NoEquivalent("device not seen by the guest"))
 }
 
-/// The SubstreamID of a PASID (`NoEquivalent` beyond 20 bits).
-pub(crate) fn ssid_of(pasid: Option<u32>) -> Result<(bool, u64), LowerError> {
-    match pasid {
-        None => Ok((false, 0)),
-        Some(p) if p < 1 << 20 => Ok((true, u64::from(p))),
-        Some(_) => Err(LowerError::NoEquivalent("PASID wider than a SubstreamID")),
-    }
+/// Whether event `op` has field `name`.
+fn has(op: &str, name: &str) -> bool {
+    use iommu_inval_core::NativeCommand;
+    EventRecord::field_names(op).is_some_and(|f| f.contains(&name))
 }
 
-/// The access of RnW / InD / PnU: a read or a write, never both.
-fn access_of(r: &EventRecord) -> Access {
-    let read = r.get(RNW) != 0;
-    Access {
-        read,
-        write: !read,
-        exec: r.get(IND) != 0,
-        privileged: r.get(PNU) != 0,
-    }
-}
+/// The neutral meaning of each event number (IHI0070 §7.3): a translation
+/// fault's reason or a configuration fault's; the others have none.
+const MEANINGS: FaultCodes = &[
+    (Err(ConfigReason::Unsupported), &[0x01]),
+    (Err(ConfigReason::BadDevice), &[0x02]),
+    (Err(ConfigReason::DeviceEntryFetch), &[0x03]),
+    (Err(ConfigReason::DeviceEntryInvalid), &[0x04]),
+    (Err(ConfigReason::NoPasidDisabled), &[0x06]),
+    (Err(ConfigReason::TranslatedForbidden), &[0x07]),
+    (Err(ConfigReason::BadPasid), &[0x08]),
+    (Err(ConfigReason::PasidEntryFetch), &[0x09]),
+    (Err(ConfigReason::PasidEntryInvalid), &[0x0a]),
+    (Ok((FaultReason::WalkAbort, None)), &[0x0b]),
+    (Ok((FaultReason::Translation, None)), &[0x10]),
+    (Ok((FaultReason::AddressSize, None)), &[0x11]),
+    (Ok((FaultReason::AccessFlag, None)), &[0x12]),
+    (Ok((FaultReason::Permission, None)), &[0x13]),
+    (Err(ConfigReason::Other), &[0x21, 0x25]),
+];
 
-/// The native detail of an event: its Reason, with GPCF as bit 16 where
-/// the event has one.
-fn detail_of(r: &EventRecord, l: &Layout) -> u32 {
-    let field = |f: Fd| if l.has(f) { r.get(f) } else { 0 };
-    (field(REASON32) | field(REASON) | (field(GPCF) << 16)) as u32
-}
-
-/// A host event record → the model (see [`EventArch`]).
+/// A host event record → the model (see [`EventArch`](iommu_inval_core::arch::EventArch)).
 fn lift_event<C: Context + ?Sized>(r: &EventRecord, ctx: &C) -> Result<Event, LowerError> {
-    let l = r
-        .layout()
-        .ok_or(LowerError::Invalid("not a decoded event record"))?;
-    let device = guest_device(ctx, r.get(SID))?;
-    let pasid = if l.has(SSV) {
-        (r.get(SSV) != 0).then_some(r.get(SSID) as u32)
-    } else if l.has(SSID) {
-        Some(r.get(SSID) as u32)
-    } else {
-        None
-    };
-    let translation = |reason| {
-        let s2 = r.get(S2) != 0;
-        FaultKind::Translation(Translation {
-            stage: if s2 { Stages::S2 } else { Stages::S1 },
-            reason,
-            during: match r.get(CLASS) {
-                0 => During::ConfigFetch,
-                1 => During::TableWalk {
-                    write: l.has(TTRNW) && r.get(TTRNW) == 0,
-                },
-                _ => During::Input,
-            },
-            // UNKNOWN without S2, but kept when written, so that a record
-            // lifted and lowered comes back the same.
-            ipa: (l.has(IPA) && (s2 || r.get(IPA) != 0)).then_some(r.get(IPA)),
-            stall: (r.get(STALL) != 0).then_some(r.get(STAG) as u16),
-        })
-    };
-    let kind = match l.code {
-        0x10 => translation(FaultReason::Translation),
-        0x11 => translation(FaultReason::AddressSize),
-        0x12 => translation(FaultReason::AccessFlag),
-        0x13 => translation(FaultReason::Permission),
-        0x0b => translation(FaultReason::WalkAbort),
-        0x05 | 0x20 => {
+    use iommu_inval_core::NativeCommand;
+    let op = r.op();
+    let g = |n: &str| r.uint(n).unwrap_or(0);
+    let code = (r.words().first().copied().unwrap_or(0) & 0xff) as u8;
+    let meaning = match MEANINGS.iter().find(|m| m.1.contains(&code.into())) {
+        Some(m) => m.0,
+        None if matches!(code, 0x05 | 0x20) => {
             return Err(LowerError::NoEquivalent(
                 "F_BAD_ATS_TREQ / F_TLB_CONFLICT: layout not verified, kept raw",
             ))
         }
-        0x24 => {
+        None if code == 0x24 => {
             return Err(LowerError::NoEquivalent(
                 "E_PAGE_REQUEST: an informational event with no response",
             ))
         }
-        0xe0 => return Err(LowerError::NoEquivalent("IMPDEF event")),
-        code => FaultKind::Config(match code {
-            0x01 => ConfigReason::Unsupported,
-            0x02 => ConfigReason::BadDevice,
-            0x03 => ConfigReason::DeviceEntryFetch,
-            0x04 => ConfigReason::DeviceEntryInvalid,
-            0x06 => ConfigReason::NoPasidDisabled,
-            0x07 => ConfigReason::TranslatedForbidden,
-            0x08 => ConfigReason::BadPasid,
-            0x09 => ConfigReason::PasidEntryFetch,
-            0x0a => ConfigReason::PasidEntryInvalid,
-            // F_CFG_CONFLICT, F_VMS_FETCH: named by their number.
-            _ => ConfigReason::Other,
-        }),
+        None => return Err(LowerError::NoEquivalent("IMPDEF event")),
     };
+    let device = guest_device(ctx, g("sid"))?;
+    let pasid = if has(op, "ssv") {
+        (g("ssv") != 0).then_some(g("ssid") as u32)
+    } else {
+        has(op, "ssid").then_some(g("ssid") as u32)
+    };
+    let kind = match meaning {
+        Ok((reason, _)) => {
+            let s2 = g("s2") != 0;
+            FaultKind::Translation(Translation {
+                stage: if s2 { Stages::S2 } else { Stages::S1 },
+                reason,
+                during: match g("class") {
+                    0 => During::ConfigFetch,
+                    1 => During::TableWalk {
+                        write: has(op, "ttrnw") && g("ttrnw") == 0,
+                    },
+                    _ => During::Input,
+                },
+                // UNKNOWN without S2, but kept when written, so that a record
+                // lifted and lowered comes back the same.
+                ipa: (has(op, "ipa") && (s2 || g("ipa") != 0)).then_some(g("ipa")),
+                stall: (g("stall") != 0).then_some(g("stag") as u16),
+            })
+        }
+        Err(c) => FaultKind::Config(c),
+    };
+    let read = g("rnw") != 0;
     Ok(Event::Fault(Fault {
         device,
         pasid,
         // Every event with InputAddr has RnW (F_UUT, F_TRANSL_FORBIDDEN,
         // F_WALK_EABT, the translation faults).
-        transaction: l.has(INPUT_ADDR).then(|| Transaction {
-            addr: r.get(INPUT_ADDR),
-            access: access_of(r),
+        transaction: has(op, "input_addr").then(|| Transaction {
+            addr: g("input_addr"),
+            access: Access {
+                read,
+                write: !read,
+                exec: g("ind") != 0,
+                privileged: g("pnu") != 0,
+            },
         }),
         kind,
-        fetch_addr: l.has(FETCH_ADDR).then_some(r.get(FETCH_ADDR)),
+        fetch_addr: has(op, "fetch_addr").then_some(g("fetch_addr")),
         native: NativeCode {
             arch: ArchId::Smmuv3,
-            code: u16::from(l.code),
-            detail: detail_of(r, l),
+            code: code.into(),
+            // The Reason, with GPCF as bit 16 where the event has one.
+            detail: (g("reason") | g("gpcf") << 16) as u32,
         },
     }))
 }
 
-/// The event number of a fault (a configuration fault `Other`: its native
-/// number, when it is SMMUv3's F_CFG_CONFLICT or F_VMS_FETCH).
-fn event_code(f: &Fault) -> Result<u8, LowerError> {
-    Ok(match f.kind {
-        FaultKind::Translation(t) => match t.reason {
-            FaultReason::Translation => 0x10,
-            FaultReason::AddressSize => 0x11,
-            FaultReason::AccessFlag => 0x12,
-            FaultReason::Permission => 0x13,
-            FaultReason::WalkAbort => 0x0b,
-            _ => {
-                return Err(LowerError::NoEquivalent(
-                    "fault reason with no SMMUv3 event",
-                ))
-            }
-        },
-        FaultKind::Config(c) => match c {
-            ConfigReason::Unsupported => 0x01,
-            ConfigReason::BadDevice => 0x02,
-            ConfigReason::DeviceEntryFetch => 0x03,
-            ConfigReason::DeviceEntryInvalid => 0x04,
-            ConfigReason::NoPasidDisabled => 0x06,
-            ConfigReason::TranslatedForbidden => 0x07,
-            ConfigReason::BadPasid => 0x08,
-            ConfigReason::PasidEntryFetch => 0x09,
-            ConfigReason::PasidEntryInvalid => 0x0a,
-            _ if f.native.arch == ArchId::Smmuv3 && matches!(f.native.code, 0x21 | 0x25) => {
-                f.native.code as u8
-            }
-            _ => {
-                return Err(LowerError::NoEquivalent(
-                    "configuration fault with no SMMUv3 event",
-                ))
-            }
-        },
-    })
-}
-
-/// The fields every fault has, written for record type `l`: the device,
-/// the PASID, the transaction, the fetch address and the native detail (kept only
-/// when it is this event's own).
-fn lower_common(l: &Layout, w: &mut [u64; 4], c: &Fault) -> Result<(), LowerError> {
-    SID.put(w, u64::from(c.device));
-    let (ssv, ssid) = ssid_of(c.pasid)?;
-    if l.has(SSV) {
-        SSV.put(w, u64::from(ssv));
+/// The model → an event record (see [`EventArch`](iommu_inval_core::arch::EventArch)): the fields every
+/// fault has (device, PASID, transaction, fetch address, the native
+/// detail when it is this event's own), then a translation fault's (S2,
+/// CLASS and TTRnW, the stall, the IPA).
+fn lower_event(f: &Fault) -> Result<EventRecord, LowerError> {
+    use iommu_inval_core::record::RecordFormat;
+    let code = fault_code(f, ArchId::Smmuv3, MEANINGS)?;
+    let op = EventFormat::KINDS
+        .iter()
+        .find(|k| k.code() == u64::from(code) && code < 0xe0)
+        .map_or("", |k| k.name());
+    let (u, b) = (FieldValue::Uint, FieldValue::Bool);
+    let mut v = [("", b(false)); 16];
+    let mut n = 0;
+    let mut put = |name: &'static str, x: FieldValue| {
+        if let Some(s) = v.get_mut(n) {
+            *s = (name, x);
+            n += 1;
+        }
+    };
+    put("sid", u(f.device.into()));
+    if f.pasid.is_some() && !has(op, "ssid") {
+        return Err(LowerError::NoEquivalent("no SubstreamID in this event"));
     }
-    l.lower_field(w, SSID, ssid, "no SubstreamID in this event")?;
-    if let Some(t) = c.transaction {
-        if !l.has(INPUT_ADDR) {
+    if has(op, "ssv") {
+        put("ssv", b(f.pasid.is_some()));
+    }
+    put("ssid", u(f.pasid.unwrap_or(0).into()));
+    if let Some(t) = f.transaction {
+        if !has(op, "input_addr") || t.access.read == t.access.write {
             return Err(LowerError::NoEquivalent(
-                "no InputAddr or access in this event",
+                "no InputAddr in this event, or an access not one of read and write",
             ));
         }
-        INPUT_ADDR.put(w, t.addr);
-        RNW.put(w, u64::from(!t.access.write));
-        // Only F_TRANSL_FORBIDDEN lacks InD / PnU.
-        l.lower_field(w, IND, u64::from(t.access.exec), "no InD in this event")?;
-        l.lower_field(
-            w,
-            PNU,
-            u64::from(t.access.privileged),
-            "no PnU in this event",
-        )?;
+        put("input_addr", u(t.addr));
+        put("rnw", b(t.access.read));
+        put("ind", b(t.access.exec));
+        put("pnu", b(t.access.privileged));
     }
-    if let Some(a) = c.fetch_addr {
-        if !l.has(FETCH_ADDR) || !FETCH_ADDR.fits(a) {
-            return Err(LowerError::NoEquivalent(
-                "FetchAddr: none in this event, or not 8-byte aligned below 2^56",
-            ));
+    if let Some(a) = f.fetch_addr {
+        if !has(op, "fetch_addr") {
+            return Err(LowerError::NoEquivalent("no FetchAddr in this event"));
         }
-        FETCH_ADDR.put(w, a);
+        put("fetch_addr", u(a));
     }
-    if c.native.arch == ArchId::Smmuv3 && c.native.code == u16::from(l.code) {
-        let d = u64::from(c.native.detail);
-        if l.has(REASON32) {
-            REASON32.put(w, d);
+    if f.native.arch == ArchId::Smmuv3 && f.native.code == code {
+        let d = u64::from(f.native.detail);
+        if has(op, "gpcf") || !has(op, "reason") || d >> 16 == 0 {
+            put("reason", u(d & 0xffff));
+            put("gpcf", u(d >> 16));
         } else {
-            l.lower_field(w, REASON, d & 0xffff, "no Reason in this event")?;
-            l.lower_field(w, GPCF, d >> 16, "no GPCF in this event")?;
+            put("reason", u(d));
         }
     }
-    Ok(())
-}
-
-/// A translation fault's own fields: S2, CLASS (TTRnW), the stall, the IPA.
-fn lower_translation(l: &Layout, w: &mut [u64; 4], t: &Translation) -> Result<(), LowerError> {
-    let s2 = match t.stage {
-        s if s == Stages::S1 => false,
-        s if s == Stages::S2 => true,
-        _ => return Err(LowerError::NoEquivalent("a fault of one stage")),
-    };
-    S2.put(w, u64::from(s2));
-    let (class, walk_write) = match t.during {
-        During::ConfigFetch => (0, false),
-        During::TableWalk { write } => (1, write),
-        During::Input => (2, false),
-    };
-    CLASS.put(w, class);
-    if l.has(TTRNW) {
-        TTRNW.put(w, u64::from(class == 1 && !walk_write));
-    } else if walk_write {
-        return Err(LowerError::NoEquivalent(
-            "a table-walk write outside F_PERMISSION",
-        ));
-    }
-    if let Some(tag) = t.stall {
-        l.lower_field(w, STAG, u64::from(tag), "no stall in this event")?;
-        l.lower_field(w, STALL, 1, "no stall in this event")?;
-    }
-    if let Some(ipa) = t.ipa {
-        if !l.has(IPA) || !IPA.fits(ipa) {
+    if let FaultKind::Translation(t) = &f.kind {
+        let s2 = match t.stage {
+            s if s == Stages::S1 => false,
+            s if s == Stages::S2 => true,
+            _ => return Err(LowerError::NoEquivalent("a fault of one stage")),
+        };
+        let (class, walk_write) = match t.during {
+            During::ConfigFetch => (0, false),
+            During::TableWalk { write } => (1, write),
+            During::Input => (2, false),
+        };
+        put("s2", b(s2));
+        put("class", u(class));
+        if walk_write && !has(op, "ttrnw") {
             return Err(LowerError::NoEquivalent(
-                "IPA: none in this event, or not a page below 2^56",
+                "a table-walk write outside F_PERMISSION",
             ));
         }
-        IPA.put(w, ipa);
-    }
-    Ok(())
-}
-
-/// The model → an event record (see [`EventArch`]).
-fn lower_event(ev: &Event) -> Result<EventRecord, LowerError> {
-    let Event::Fault(f) = ev else {
-        return Err(LowerError::NoEquivalent(
-            "lost records are EVENTQ_PROD.OVFLG, not a record",
-        ));
-    };
-    let code = event_code(f)?;
-    let l = layout_of(code).ok_or(LowerError::Invalid("event number"))?;
-    let mut w = [u64::from(code), 0, 0, 0];
-    lower_common(l, &mut w, f)?;
-    if let FaultKind::Translation(t) = &f.kind {
-        lower_translation(l, &mut w, t)?;
-    }
-    EventRecord::decode_words(w).map_err(|_| LowerError::Invalid("lowered record does not decode"))
-}
-
-impl EventArch for Smmuv3 {
-    type EventRecord = EventRecord;
-    type PageRequestRecord = PriRecord;
-
-    fn lift_record<C: Context + ?Sized>(
-        rec: &Record<EventRecord, PriRecord>,
-        ctx: &C,
-    ) -> Result<Event, LowerError> {
-        match rec {
-            Record::Event(r) => lift_event(r, ctx),
-            Record::PageRequest(r) => crate::pri::lift(r, ctx).map(Event::PageRequest),
+        if has(op, "ttrnw") {
+            put("ttrnw", b(class == 1 && !walk_write));
+        }
+        if let Some(tag) = t.stall {
+            put("stag", u(tag.into()));
+            put("stall", b(true));
+        }
+        if let Some(ipa) = t.ipa {
+            if !has(op, "ipa") {
+                return Err(LowerError::NoEquivalent("no IPA in this event"));
+            }
+            put("ipa", u(ipa));
         }
     }
-    fn lower_record<C: Context + ?Sized>(
-        event: &Event,
-        _ctx: &C,
-    ) -> Result<Record<EventRecord, PriRecord>, LowerError> {
-        match event {
-            Event::PageRequest(q) => crate::pri::lower(q).map(Record::PageRequest),
-            _ => lower_event(event).map(Record::Event),
-        }
-    }
+    EventRecord::lower(op, v.get(..n).unwrap_or(&v))
 }
+
+/// Why [`Event::Lost`] has no record.
+const LOST: &str = "lost records are EVENTQ_PROD.OVFLG, not a record";
+
+event_arch! { Smmuv3, EventRecord, PriRecord, crate::pri::FIELDS, lift_event, lower_event, LOST }
 
 /// A guest's SMMUv3 event queue (`GuestQueue<EventRecord>`) or PRI queue
 /// (`GuestQueue<PriRecord>`) as the VMM that produces into it sees its
@@ -773,24 +489,6 @@ macro_rules! smmu_record_queue {
 smmu_record_queue!(EventRecord, false);
 smmu_record_queue!(crate::pri::PriRecord, true);
 
-#[cfg(feature = "arbitrary")]
-impl<'a> arbitrary::Arbitrary<'a> for EventRecord {
-    /// A valid record of any type, its fields biased to their edges.
-    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
-        let l = u.choose(EVENTS)?;
-        let mut w = [u64::from(l.code), 0, 0, 0];
-        for f in l.fields {
-            let max = f.mask() >> f.lo;
-            let v = iommu_inval_core::arb::edge(u, max)?;
-            f.put(&mut w, if f.kind == Kind::Addr { v << f.lo } else { v });
-        }
-        if l.has(CLASS) && CLASS.get(&w) == 3 {
-            CLASS.put(&mut w, 2);
-        }
-        Self::decode_words(w).map_err(|_| arbitrary::Error::IncorrectFormat)
-    }
-}
-
 /// Raw event words for fuzzing the decoder: a valid record, often with
 /// one defect (a reserved bit, another event number, CLASS = 0b11), or
 /// random words.
@@ -800,25 +498,98 @@ pub fn arbitrary_event_words(u: &mut arbitrary::Unstructured<'_>) -> arbitrary::
     if u.ratio(1u8, 8)? {
         return <[u64; 4]>::arbitrary(u);
     }
-    let mut w = EventRecord::arbitrary(u)?.w;
+    let mut w = [0u64; 4];
+    w.copy_from_slice(EventRecord::arbitrary(u)?.words());
     match u.int_in_range(0u8..=4)? {
         0 => {
             let i = u.int_in_range(0usize..=3)?;
             w[i] ^= 1 << u.int_in_range(0u32..=63)?;
         }
         1 => w[0] = (w[0] & !0xff) | u64::from(u8::arbitrary(u)?),
-        2 => CLASS.put(&mut w, 3),
+        2 => w[1] |= 3 << 40,
         _ => {}
     }
     Ok(w)
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use iommu_inval_core::arch::EventArch;
+    use iommu_inval_core::event::Record;
     use iommu_inval_core::Flags;
     use iommu_inval_core::IdentityContext;
     use iommu_inval_core::NativeCommand;
+
+    /// A neutral event's lowering to an event record, through the contract.
+    fn lower_event(ev: &Event) -> Result<Record<EventRecord, PriRecord>, LowerError> {
+        Smmuv3::lower_record(ev, &IdentityContext)
+    }
+
+    /// A test view of one field: `(word, lo, width)` and its name.
+    #[derive(Clone, Copy)]
+    pub(crate) struct Bits(
+        pub(crate) &'static str,
+        pub(crate) usize,
+        pub(crate) u32,
+        pub(crate) u32,
+    );
+    impl Bits {
+        fn mask(&self) -> u64 {
+            word::mask(self.2 + self.3 - 1, self.2)
+        }
+        pub(crate) fn get(&self, w: &[u64]) -> u64 {
+            (w[self.1] & self.mask()) >> self.2
+        }
+        pub(crate) fn put(&self, w: &mut [u64], v: u64) {
+            w[self.1] = (w[self.1] & !self.mask()) | ((v << self.2) & self.mask());
+        }
+    }
+    const SSV: Bits = Bits("ssv", 0, 11, 1);
+    const SSID: Bits = Bits("ssid", 0, 12, 20);
+    const STAG: Bits = Bits("stag", 1, 0, 16);
+    const STALL: Bits = Bits("stall", 1, 31, 1);
+    const CLASS: Bits = Bits("class", 1, 40, 2);
+    const TTRNW: Bits = Bits("ttrnw", 1, 44, 1);
+    /// The event number `w0[7:0]`, set in every record.
+    const NUMBER: [u64; 4] = [0xff, 0, 0, 0];
+
+    /// A test view of one event type of the table: its number, name, kind.
+    struct Layout {
+        code: u8,
+        name: &'static str,
+        kind: &'static Kind,
+    }
+    impl Layout {
+        fn of(kind: &'static Kind) -> Layout {
+            let code = if kind.name() == "IMPDEF_EVENT" {
+                0xe0
+            } else {
+                kind.code() as u8
+            };
+            Layout {
+                code,
+                name: kind.name(),
+                kind,
+            }
+        }
+        /// The bits the record may set in word `i`.
+        fn valid(&self, i: usize, fixed: [u64; 4]) -> u64 {
+            (0..self.kind.fields().len())
+                .flat_map(|f| self.kind.ranges_of(f))
+                .filter(|r| usize::from(r.0) == i)
+                .fold(fixed[i], |m, r| m | word::mask(r.1.into(), r.2.into()))
+        }
+        fn has(&self, f: Bits) -> bool {
+            self.kind.fields().contains(&f.0)
+        }
+    }
+    fn events() -> std::vec::Vec<Layout> {
+        <EventFormat as iommu_inval_core::record::RecordFormat>::KINDS
+            .iter()
+            .map(Layout::of)
+            .collect()
+    }
 
     fn fields(r: &impl NativeCommand) -> std::vec::Vec<(&'static str, FieldValue)> {
         let mut v = std::vec::Vec::new();
@@ -960,8 +731,9 @@ mod tests {
     fn r1_every_event_type() {
         let mut rnd = iommu_inval_core::arb::xorshift(0x2545_f491_4f6c_dd1d);
         let mut seen = [0u32; 256];
+        let evs = events();
         for i in 0..200_000u64 {
-            let l = &EVENTS[(i % EVENTS.len() as u64) as usize];
+            let l = &evs[(i % evs.len() as u64) as usize];
             let w = random_words(l, &mut rnd);
             let Ok(r) = EventRecord::decode(&w) else {
                 assert_eq!(CLASS.get(&w), 3);
@@ -974,7 +746,7 @@ mod tests {
             assert_eq!(rebuilt(&r), r);
             assert_eq!(r.validate(), Ok(()));
         }
-        for l in EVENTS {
+        for l in &evs {
             assert!(seen[usize::from(l.code)] > 1000, "{}", l.name);
         }
     }
@@ -986,8 +758,9 @@ mod tests {
     fn lift_and_lower_round_trip() {
         let mut rnd = iommu_inval_core::arb::xorshift(0x6a09_e667_f3bc_c909);
         let (mut lifted, mut refused) = (0, 0);
+        let evs = events();
         for i in 0..100_000u64 {
-            let l = &EVENTS[(i % EVENTS.len() as u64) as usize];
+            let l = &evs[(i % evs.len() as u64) as usize];
             let mut sparse = || rnd() & rnd();
             let w = random_words(l, &mut sparse);
             let Ok(r) = EventRecord::decode(&w) else {
@@ -1012,8 +785,9 @@ mod tests {
     /// `r` without its UNKNOWN fields (what a lift does not keep):
     /// SubstreamID without SSV, STAG without Stall, TTRnW outside CLASS = TT.
     fn canonical(r: EventRecord) -> EventRecord {
-        let mut w = r.w;
-        let l = r.layout().unwrap();
+        let mut w = [0u64; 4];
+        w.copy_from_slice(r.words());
+        let l = events().into_iter().find(|l| l.name == r.op()).unwrap();
         if l.has(SSV) && SSV.get(&w) == 0 {
             SSID.put(&mut w, 0);
         }
@@ -1023,7 +797,7 @@ mod tests {
         if l.has(TTRNW) && CLASS.get(&w) != 1 {
             TTRNW.put(&mut w, 0);
         }
-        EventRecord { w }
+        EventRecord::decode(&w).unwrap()
     }
 
     #[test]

@@ -92,9 +92,9 @@ pub use arb::valid_words;
 pub use cmd::*;
 #[cfg(feature = "arbitrary")]
 pub use event::arbitrary_event_words;
-pub use event::{EventRecord, GuestQueue};
+pub use event::{EventFormat, EventRecord, GuestQueue};
 pub use features::Features;
-pub use pri::PriRecord;
+pub use pri::{PriFormat, PriRecord};
 
 // Declares the modules `lift`, `lower`, `prelude`, `queue` and (feature `arbitrary`) `arb`, and
 // writes `impl Arch` for the unit type (docs/ARCHITECTURE.md, the contract).

@@ -13,153 +13,89 @@
 //! bits between them are RES0. "If SSV == 0, ... X and Priv are 0" (§8):
 //! either set without SSV is `invalid_field`.
 
-use crate::event::{guest_device, layouts, record_codec, ssid_of, Fd, Kind, Layout};
-use iommu_inval_core::event::{Access, PageRequest};
-use iommu_inval_core::{Context, DecodeError, FieldError, FieldValue, LowerError};
+use crate::event::{kind, names, ranges, Fd};
+use iommu_inval_core::record::{Kind, PageRequestFields};
+use iommu_inval_core::{record_format, ArchId};
 
-const SID: Fd = Fd::new("sid", 0, 0, 32, Kind::Uint);
-const SSID: Fd = Fd::new("ssid", 0, 32, 20, Kind::Uint);
-const PRG_INDEX: Fd = Fd::new("prg_index", 1, 0, 9, Kind::Uint);
-const ADDRESS: Fd = Fd::new("address", 1, 12, 52, Kind::Addr);
+const SID: Fd = ("sid", 0, 31, 0, 0);
+const SSID: Fd = ("ssid", 0, 51, 32, 0);
+const PRIV: Fd = ("priv", 0, 58, 58, 0);
+const EXEC: Fd = ("exec", 0, 59, 59, 0);
+const READ: Fd = ("read", 0, 60, 60, 0);
+const WRITE: Fd = ("write", 0, 61, 61, 0);
+const LAST: Fd = ("last", 0, 62, 62, 0);
+const SSV: Fd = ("ssv", 0, 63, 63, 0);
+const PRG_INDEX: Fd = ("prg_index", 1, 8, 0, 0);
+const ADDRESS: Fd = ("address", 1, 63, 12, 12);
 
-/// A one-bit field of `w0`: the request's attributes are `w0[63:58]`.
-const fn flag(name: &'static str, bit: u8) -> Fd {
-    Fd::new(name, 0, bit, 1, Kind::Bool)
-}
-const PRIV: Fd = flag("priv", 58);
-const EXEC: Fd = flag("exec", 59);
-const READ: Fd = flag("read", 60);
-const WRITE: Fd = flag("write", 61);
-const LAST: Fd = flag("last", 62);
-const SSV: Fd = flag("ssv", 63);
+record_format!(
+    /// The PRI queue entry layout ([`PriRecord`]).
+    PriFormat,
+    /// One SMMUv3 PRI queue entry (IHI0070 §8): read and build it by field
+    /// name ([`NativeCommand`](iommu_inval_core::NativeCommand)) or through
+    /// the model ([`EventArch`](iommu_inval_core::arch::EventArch)).
+    ///
+    /// ```
+    /// use iommu_inval_arm::PriRecord;
+    /// use iommu_inval_core::NativeCommand;
+    /// // StreamID 0x10, SubstreamID 5, a last read request, group 3, page 0x7000.
+    /// let w = [0xd000_0005_0000_0010, 0x7003];
+    /// let r = PriRecord::decode(&w).unwrap();
+    /// assert_eq!(r.op(), "PRI_PAGE_REQUEST");
+    /// assert_eq!(NativeCommand::words(&r), 2);
+    /// ```
+    PriRecord: ArchId::Smmuv3, crate::Features, 2,
+    // "If SSV == 0, ... X and Priv are 0" (§8): priv (2) and exec (3) need ssv (7).
+    [kind!("PRI_PAGE_REQUEST", 0, [SID, SSID, PRIV, EXEC, READ, WRITE, LAST, SSV, PRG_INDEX, ADDRESS])
+        .with_guard(7, &[2, 3], "exec/priv with ssv=0")]
+);
 
-layouts! {
-    /// The one PRI queue entry type.
-    PRI, PRI_NAMES:
-    0 "PRI_PAGE_REQUEST" [SID, SSID, PRIV, EXEC, READ, WRITE, LAST, SSV, PRG_INDEX, ADDRESS],
-}
-
-/// The entry's layout.
-const LAYOUT: &Layout = &PRI[0];
-
-/// One SMMUv3 PRI queue entry (IHI0070 §8), as validated words: read and
-/// build it by field name ([`NativeCommand`](iommu_inval_core::NativeCommand)) or through the model
-/// ([`EventArch`](iommu_inval_core::arch::EventArch)).
-///
-/// ```
-/// use iommu_inval_arm::PriRecord;
-/// use iommu_inval_core::NativeCommand;
-/// // StreamID 0x10, SubstreamID 5, a last read request, group 3, page 0x7000.
-/// let w = [0xd000_0005_0000_0010, 0x7003];
-/// let r = PriRecord::decode(&w).unwrap();
-/// assert_eq!(r.op(), "PRI_PAGE_REQUEST");
-/// assert_eq!(r.words(), 2);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct PriRecord {
-    w: [u64; 2],
-}
-
-impl PriRecord {
-    /// The one layout.
-    const fn layout(&self) -> Option<&'static Layout> {
-        Some(LAYOUT)
-    }
-    fn decode_words(w: [u64; 2]) -> Result<Self, DecodeError> {
-        LAYOUT.check_reserved(&w, [0; 4])?;
-        if SSV.get(&w) == 0 && (PRIV.get(&w) | EXEC.get(&w)) != 0 {
-            return Err(DecodeError::invalid(
-                0,
-                PRIV.mask() | EXEC.mask(),
-                "exec/priv with ssv=0",
-            ));
-        }
-        Ok(PriRecord { w })
-    }
-}
-
-record_codec!(PriRecord, 2, PRI, PRI_NAMES);
-
-/// A host PRI entry → the model: the guest's device, the PASID when SSV;
-/// SMMUv3's CMD_PRI_RESP carries the request's SubstreamID, so the
-/// response carries the PASID whenever the request had one.
-pub(crate) fn lift<C: Context + ?Sized>(r: &PriRecord, ctx: &C) -> Result<PageRequest, LowerError> {
-    let g = |f: Fd| f.get(&r.w);
-    let pasid = (g(SSV) != 0).then_some(g(SSID) as u32);
-    Ok(PageRequest {
-        device: guest_device(ctx, g(SID))?,
-        pasid,
-        addr: g(ADDRESS),
-        access: Access {
-            read: g(READ) != 0,
-            write: g(WRITE) != 0,
-            exec: g(EXEC) != 0,
-            privileged: g(PRIV) != 0,
-        },
-        prg_index: g(PRG_INDEX) as u16,
-        last: g(LAST) != 0,
-        response_pasid: pasid.is_some(),
-        priv_data: None,
-    })
-}
-
-/// The model → a PRI entry: what the entry cannot hold (private data, a
-/// PASID wider than 20 bits, an unaligned page, an index wider than 9
-/// bits, execute or privileged without a PASID) is `NoEquivalent`.
-pub(crate) fn lower(q: &PageRequest) -> Result<PriRecord, LowerError> {
-    if q.priv_data.is_some() {
-        return Err(LowerError::NoEquivalent("private data in a PRI entry"));
-    }
-    if !ADDRESS.fits(q.addr) || !PRG_INDEX.fits(u64::from(q.prg_index)) {
-        return Err(LowerError::NoEquivalent(
-            "page address not 4 KiB aligned, or group index wider than 9 bits",
-        ));
-    }
-    let (ssv, ssid) = ssid_of(q.pasid)?;
-    let mut w = [0; 2];
-    for (f, v) in [
-        (SID, u64::from(q.device)),
-        (SSID, ssid),
-        (PRIV, u64::from(q.access.privileged)),
-        (EXEC, u64::from(q.access.exec)),
-        (READ, u64::from(q.access.read)),
-        (WRITE, u64::from(q.access.write)),
-        (LAST, u64::from(q.last)),
-        (SSV, u64::from(ssv)),
-        (PRG_INDEX, u64::from(q.prg_index)),
-        (ADDRESS, q.addr),
-    ] {
-        f.put(&mut w, v);
-    }
-    PriRecord::decode_words(w)
-        .map_err(|_| LowerError::NoEquivalent("execute or privileged without a PASID"))
-}
-
-#[cfg(feature = "arbitrary")]
-impl<'a> arbitrary::Arbitrary<'a> for PriRecord {
-    /// A valid entry, its fields biased to their edges.
-    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
-        let mut w = [0; 2];
-        for f in LAYOUT.fields {
-            let v = iommu_inval_core::arb::edge(u, f.mask() >> f.lo)?;
-            f.put(&mut w, if f.kind == Kind::Addr { v << f.lo } else { v });
-        }
-        if SSV.get(&w) == 0 {
-            PRIV.put(&mut w, 0);
-            EXEC.put(&mut w, 0);
-        }
-        Self::decode_words(w).map_err(|_| arbitrary::Error::IncorrectFormat)
-    }
-}
+/// The entry's fields as a [`PageRequest`](iommu_inval_core::event::PageRequest)'s:
+/// SMMUv3's CMD_PRI_RESP carries the request's SubstreamID, so the response
+/// carries the PASID whenever the request had one.
+pub(crate) const FIELDS: PageRequestFields = PageRequestFields::new(
+    "PRI_PAGE_REQUEST",
+    [
+        "sid",
+        "ssv",
+        "ssid",
+        "read",
+        "write",
+        "exec",
+        "priv",
+        "last",
+        "prg_index",
+        "address",
+    ],
+);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::Smmuv3;
     use iommu_inval_core::arch::EventArch;
+    use iommu_inval_core::event::{Access, PageRequest};
     use iommu_inval_core::event::{Event, Record};
+    use iommu_inval_core::native::word;
+    use iommu_inval_core::record::RecordFormat;
     use iommu_inval_core::NativeCommand;
-    use iommu_inval_core::{ErrorKind, IdentityContext};
+    use iommu_inval_core::{ErrorKind, FieldValue, IdentityContext, LowerError};
+
+    use crate::event::tests::Bits;
+    const SSV: Bits = Bits("ssv", 0, 63, 1);
+    const SSID: Bits = Bits("ssid", 0, 32, 20);
+    /// A test view of the entry's table: the bits it may set per word.
+    struct Layout;
+    impl Layout {
+        fn valid(&self, i: usize, _fixed: [u64; 4]) -> u64 {
+            let k = &PriFormat::KINDS[0];
+            (0..k.fields().len())
+                .flat_map(|f| k.ranges_of(f))
+                .filter(|r| usize::from(r.0) == i)
+                .fold(0, |m, r| m | word::mask(r.1.into(), r.2.into()))
+        }
+    }
+    const LAYOUT: Layout = Layout;
     use std::vec;
 
     /// The entry's lift, through the contract.
@@ -249,7 +185,7 @@ mod tests {
             if SSV.get(&w) == 0 {
                 SSID.put(&mut want, 0);
             }
-            assert_eq!(back.w, want);
+            assert_eq!(back.words(), want);
         }
         assert!(ok > 20_000);
     }

@@ -99,6 +99,7 @@
 #![deny(missing_docs)]
 
 mod cmd;
+mod events;
 pub mod fault;
 mod features;
 pub mod pq;

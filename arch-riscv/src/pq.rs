@@ -19,7 +19,7 @@
 //!
 //! `r` = `w` = 0 with `l` = 1 is a Stop Marker. One kind, `page_request`.
 
-use iommu_inval_core::record::Kind;
+use iommu_inval_core::record::{Kind, PageRequestFields};
 use iommu_inval_core::{record_format, ArchId};
 
 record_format!(
@@ -42,6 +42,14 @@ record_format!(
         &["pid", "pv", "priv", "exec", "did", "r", "w", "l", "prgi", "address"],
         &[(0, 0, 31, 12, 0), (1, 0, 32, 32, 0), (2, 0, 33, 33, 0), (3, 0, 34, 34, 0), (4, 0, 63, 40, 0), (5, 1, 0, 0, 0), (6, 1, 1, 1, 0), (7, 1, 2, 2, 0), (8, 1, 11, 3, 0), (9, 1, 63, 12, 12)],
     )]
+);
+
+/// The page-request-queue record as a page request.
+pub(crate) const FIELDS: PageRequestFields = PageRequestFields::new(
+    "page_request",
+    [
+        "did", "pv", "pid", "r", "w", "exec", "priv", "l", "prgi", "address",
+    ],
 );
 
 #[cfg(test)]

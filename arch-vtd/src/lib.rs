@@ -77,6 +77,7 @@
 extern crate std;
 
 mod desc;
+mod events;
 pub mod fault;
 mod features;
 pub mod prq;

@@ -26,7 +26,7 @@
 //! A stop marker is `lpig` = 1 with `rd_req` = `wr_req` = 0. Any type but 1
 //! is refused (`unknown_opcode`).
 
-use iommu_inval_core::record::Kind;
+use iommu_inval_core::record::{Kind, PageRequestFields};
 use iommu_inval_core::{record_format, ArchId};
 
 record_format!(
@@ -77,6 +77,25 @@ record_format!(
         ],
     )]
 );
+
+/// `page_req_dsc` as a page request (the response, page_grp_resp_dsc,
+/// carries the PASID and the private data of the request).
+pub(crate) const FIELDS: PageRequestFields = PageRequestFields::new(
+    "page_req_dsc",
+    [
+        "rid",
+        "pasid_present",
+        "pasid",
+        "rd_req",
+        "wr_req",
+        "exe_req",
+        "pm_req",
+        "lpig",
+        "prg_index",
+        "address",
+    ],
+)
+.with_priv_data("priv_data_present", "priv_data");
 
 #[cfg(test)]
 mod tests {

@@ -114,6 +114,19 @@ pub struct Fault {
     pub native: NativeCode,
 }
 
+impl Fault {
+    /// The native detail when the fault is `arch`'s own (0 otherwise): what
+    /// that architecture's record keeps beyond the model, written back by
+    /// its lowering.
+    pub fn own_detail(&self, arch: ArchId) -> u64 {
+        if self.native.arch == arch {
+            u64::from(self.native.detail)
+        } else {
+            0
+        }
+    }
+}
+
 /// What a faulting transaction was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
@@ -485,6 +498,90 @@ impl<const N: usize, T: Copy> PageRequestGroups<N, T> {
             GroupError::NotOutstanding
         })
     }
+}
+
+/// The neutral meaning of a native fault code: a translation fault's
+/// reason and stage (`None`: the record says which), or a configuration
+/// fault's reason.
+pub type Meaning = Result<(FaultReason, Option<Stages>), ConfigReason>;
+
+/// An architecture's table of neutral meanings and the native fault codes
+/// that have each, the first of them the one a lowering from another
+/// architecture writes (docs/EVENTS.md). A code the table does not list
+/// means [`ConfigReason::Other`].
+pub type FaultCodes = &'static [(Meaning, &'static [u16])];
+
+/// The meaning of native code `code` in `codes`.
+pub fn meaning(codes: FaultCodes, code: u16) -> Meaning {
+    codes
+        .iter()
+        .find(|m| m.1.contains(&code))
+        .map_or(Err(ConfigReason::Other), |m| m.0)
+}
+
+/// The native code of `arch` that `f` lowers to: its own native code when
+/// `f` comes from `arch` and the code still means what `f` says, else the
+/// first code of `codes` with `f`'s meaning; [`ConfigReason::Other`] only
+/// through its own code. None: [`LowerError::NoEquivalent`](crate::LowerError).
+pub fn fault_code(f: &Fault, arch: ArchId, codes: FaultCodes) -> Result<u16, crate::LowerError> {
+    let fits = |m: Meaning| match (m, f.kind) {
+        (Ok((r, s)), FaultKind::Translation(t)) => r == t.reason && s.is_none_or(|s| s == t.stage),
+        (Err(c), FaultKind::Config(k)) => c == k,
+        _ => false,
+    };
+    if f.native.arch == arch && fits(meaning(codes, f.native.code)) {
+        return Ok(f.native.code);
+    }
+    codes
+        .iter()
+        .find(|m| m.0 != Err(ConfigReason::Other) && fits(m.0))
+        .and_then(|m| m.1.first().copied())
+        .ok_or(crate::LowerError::NoEquivalent(
+            "fault with no code of the target architecture",
+        ))
+}
+
+/// Writes `impl EventArch` for an architecture:
+/// `event_arch!(Arch, EventRecord, PageRequestRecord, FIELDS, lift, lower, LOST)`,
+/// from the lift and lower of its event record (`lift: fn(&EventRecord,
+/// &C) -> Result<Event, LowerError>`, `lower: fn(&Fault) ->
+/// Result<EventRecord, LowerError>`) and the
+/// [`PageRequestFields`](crate::record::PageRequestFields) of its page
+/// request record; [`Event::Lost`] lowers to `NoEquivalent(LOST)` (an
+/// overflow is a register flag, not a record).
+#[macro_export]
+macro_rules! event_arch {
+    ($arch:ty, $event:ty, $page:ty, $fields:expr, $lift:path, $lower:path, $lost:expr) => {
+        impl $crate::arch::EventArch for $arch {
+            type EventRecord = $event;
+            type PageRequestRecord = $page;
+
+            fn lift_record<C: $crate::Context + ?Sized>(
+                rec: &$crate::event::Record<$event, $page>,
+                ctx: &C,
+            ) -> ::core::result::Result<$crate::event::Event, $crate::LowerError> {
+                match rec {
+                    $crate::event::Record::Event(r) => $lift(r, ctx),
+                    $crate::event::Record::PageRequest(r) => {
+                        $fields.lift(r, ctx).map($crate::event::Event::PageRequest)
+                    }
+                }
+            }
+            fn lower_record<C: $crate::Context + ?Sized>(
+                event: &$crate::event::Event,
+                _ctx: &C,
+            ) -> ::core::result::Result<$crate::event::Record<$event, $page>, $crate::LowerError>
+            {
+                match event {
+                    $crate::event::Event::PageRequest(q) => {
+                        $fields.lower(q).map($crate::event::Record::PageRequest)
+                    }
+                    $crate::event::Event::Fault(f) => $lower(f).map($crate::event::Record::Event),
+                    _ => Err($crate::LowerError::NoEquivalent($lost)),
+                }
+            }
+        }
+    };
 }
 
 /// What became of a record offered to a guest queue ([`RecordQueue::offer`]).

@@ -45,7 +45,9 @@
 //! assert!(DemoRecord::decode(&[2 << 60, 0]).is_err());
 //! ```
 
-use crate::error::DecodeError;
+use crate::context::Context;
+use crate::error::{DecodeError, LowerError};
+use crate::event::{Access, PageRequest};
 use crate::native::{word, ArchId, FeatureSet, FieldError, FieldValue, NativeCommand};
 use core::fmt;
 use core::marker::PhantomData;
@@ -112,7 +114,20 @@ pub const fn well_formed(kinds: &[Kind], words: usize, code: (u8, u64)) -> bool 
     let mut k = 0;
     while k < kinds.len() {
         let kind = &kinds[k];
+        let code = kind.code_bits(code);
         let mut used = [0u64; 4];
+        if let Some((flag, fields, _)) = kind.guard {
+            let mut g = 0;
+            while g < fields.len() {
+                if fields[g] as usize >= kind.fields.len() {
+                    return false;
+                }
+                g += 1;
+            }
+            if flag as usize >= kind.fields.len() {
+                return false;
+            }
+        }
         if code.1 != 0 {
             if code.0 as usize >= words || words > 4 {
                 return false;
@@ -162,7 +177,13 @@ pub struct Kind {
     fields: &'static [&'static str],
     ranges: &'static [Range],
     tables: &'static [(u8, &'static CodeTable)],
+    code_mask: u64,
+    guard: Option<Guard>,
 }
+
+/// A rule between fields: fields `.1` are 0 unless the flag field `.0` is
+/// set; a record that breaks it is `invalid_field` `.2`.
+type Guard = (u8, &'static [u8], &'static str);
 
 impl Kind {
     /// Kind `name` of code `code` (the value of the format's
@@ -181,6 +202,68 @@ impl Kind {
             fields,
             ranges,
             tables: &[],
+            code_mask: 0,
+            guard: None,
+        }
+    }
+    /// The kind whose code takes only the bits `mask` of the format's code
+    /// word ([`RecordFormat::CODE`]): the code word's other bits are this
+    /// kind's fields (SMMUv3 IMPDEF_EVENTn, 0xE0 + n: code 0xE in `0xF0`,
+    /// `n` a field).
+    pub const fn with_code_bits(self, mask: u64) -> Kind {
+        Kind {
+            code_mask: mask,
+            ..self
+        }
+    }
+    /// The kind with a rule: fields `fields` (indices) are 0 unless the flag
+    /// field `flag` is set; a record that breaks it is refused as
+    /// `invalid_field` named `what` (SMMUv3 PRI: execute and privileged only
+    /// with a SubstreamID, IHI0070 §8).
+    pub const fn with_guard(self, flag: u8, fields: &'static [u8], what: &'static str) -> Kind {
+        Kind {
+            guard: Some((flag, fields, what)),
+            ..self
+        }
+    }
+    /// The `(word, mask)` of this kind's code, within the format's `code`.
+    const fn code_bits(&self, code: (u8, u64)) -> (u8, u64) {
+        if self.code_mask != 0 {
+            (code.0, self.code_mask)
+        } else {
+            code
+        }
+    }
+    /// The guard's verdict on `w`: `(word, mask)` of the guarded fields' bits
+    /// and the rule's name when `w` breaks it.
+    fn guard_broken(&self, w: &[u64]) -> Option<(u8, u64, &'static str)> {
+        let (flag, fields, what) = self.guard?;
+        if self.read_uint(usize::from(flag), w) != 0 {
+            return None;
+        }
+        let set = fields
+            .iter()
+            .any(|&i| self.read_uint(usize::from(i), w) != 0);
+        let first = fields
+            .first()
+            .and_then(|&i| self.ranges(usize::from(i)).next())?;
+        let mask = fields
+            .iter()
+            .flat_map(|&i| self.ranges(usize::from(i)))
+            .filter(|r| r.1 == first.1)
+            .fold(0, |m, r| m | word_mask(r));
+        set.then_some((first.1, mask, what))
+    }
+    /// `w` with the guard kept: the guarded fields cleared when the flag is
+    /// not set.
+    #[cfg(feature = "arbitrary")]
+    fn keep_guard(&self, w: &mut [u64]) {
+        if let Some((flag, fields, _)) = self.guard {
+            if self.read_uint(usize::from(flag), w) == 0 {
+                for &i in fields {
+                    self.write(usize::from(i), w, FieldValue::Uint(0));
+                }
+            }
         }
     }
     /// The kind with the code `tables` of some fields `(field index,
@@ -294,6 +377,7 @@ impl Kind {
     /// The bits of word `i` that the code (`(word, mask)`) or a field
     /// covers.
     fn defined(&self, i: usize, code: (u8, u64)) -> u64 {
+        let code = self.code_bits(code);
         let fixed = if usize::from(code.0) == i { code.1 } else { 0 };
         self.ranges
             .iter()
@@ -302,7 +386,8 @@ impl Kind {
     }
     /// The words of this kind with every field 0 (the code in the bits
     /// `(word, mask)`).
-    fn blank(&self, (word, mask): (u8, u64)) -> [u64; 4] {
+    fn blank(&self, code: (u8, u64)) -> [u64; 4] {
+        let (word, mask) = self.code_bits(code);
         let mut w = [0u64; 4];
         if let Some(x) = w.get_mut(usize::from(word)) {
             *x = self.code.wrapping_shl(mask.trailing_zeros()) & mask;
@@ -340,13 +425,14 @@ pub trait RecordFormat: 'static {
     /// the kind whose code the [`RecordFormat::CODE`] bits hold (any other
     /// code is `unknown_opcode`); the first kind without code bits.
     fn kind_of(w: &[u64]) -> Result<usize, DecodeError> {
-        let (word, mask) = Self::CODE;
-        let code = (w.get(usize::from(word)).copied().unwrap_or(0) & mask)
-            .wrapping_shr(mask.trailing_zeros());
+        let bits = |(word, mask): (u8, u64)| {
+            (w.get(usize::from(word)).copied().unwrap_or(0) & mask)
+                .wrapping_shr(mask.trailing_zeros())
+        };
         Self::KINDS
             .iter()
-            .position(|k| k.code == code)
-            .ok_or(DecodeError::unknown_opcode(code))
+            .position(|k| k.code == bits(k.code_bits(Self::CODE)))
+            .ok_or(DecodeError::unknown_opcode(bits(Self::CODE)))
     }
 }
 
@@ -491,6 +577,161 @@ impl<F: RecordFormat> Record<F> {
 
 const BLANK: Kind = Kind::new("", 0, &[], &[]);
 
+/// Whether `v` is a field's zero.
+fn is_zero(v: FieldValue) -> bool {
+    matches!(
+        v,
+        FieldValue::Uint(0) | FieldValue::Bool(false) | FieldValue::Pair([0, 0])
+    )
+}
+
+impl<F: RecordFormat> Record<F> {
+    /// For a lowering ([`EventArch`](crate::arch::EventArch)): the record
+    /// of kind `op` with `fields`. A field the kind lacks may only be given
+    /// its zero (skipped); what the record cannot hold (a value for a field
+    /// the kind lacks, a value wider than its field, fields that break a
+    /// rule of the format) is [`LowerError::NoEquivalent`] naming the field
+    /// or the rule: nothing dropped, nothing truncated.
+    pub fn lower(op: &str, fields: &[(&'static str, FieldValue)]) -> Result<Self, LowerError> {
+        let names = Self::field_names(op).ok_or(LowerError::Invalid("record kind"))?;
+        if let Some((n, _)) = fields
+            .iter()
+            .find(|(n, v)| !names.contains(n) && !is_zero(*v))
+        {
+            return Err(LowerError::NoEquivalent(n));
+        }
+        let mut given = fields.iter().copied().filter(|(n, _)| names.contains(n));
+        Self::from_fields(op, &mut given, F::WORDS).map_err(|e| match e {
+            FieldError::TooWide(n) | FieldError::UnknownField(n) => LowerError::NoEquivalent(n),
+            FieldError::Invalid(d) if !d.field.is_empty() => LowerError::NoEquivalent(d.field),
+            _ => LowerError::NoEquivalent("a rule of the record format"),
+        })
+    }
+}
+
+/// Where a page request record (one kind of a [`RecordFormat`]) keeps each
+/// field of a [`PageRequest`]: the same lift and lower for every
+/// architecture's page request record (SMMUv3 PRI, VT-d `page_req_dsc`,
+/// AMD-Vi PPR, RISC-V page-request queue), each a table of field names.
+///
+/// The lift reads the PASID only when its valid flag is set and the
+/// private data only when its present flag is set (otherwise they are
+/// UNKNOWN and not kept); the response carries the PASID when the request
+/// had one (SMMUv3 CMD_PRI_RESP, VT-d page_grp_resp_dsc, AMD-Vi
+/// COMPLETE_PPR_REQUEST and RISC-V ATS.PRGR all echo it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequestFields {
+    op: &'static str,
+    names: [&'static str; 10],
+    user: bool,
+    priv_data: Option<(&'static str, &'static str)>,
+    refused: Option<&'static str>,
+}
+
+impl PageRequestFields {
+    /// Kind `op` with the fields `[device, pasid valid, pasid, read, write,
+    /// exec, privileged, last, group index, page address]`.
+    pub const fn new(op: &'static str, names: [&'static str; 10]) -> Self {
+        PageRequestFields {
+            op,
+            names,
+            user: false,
+            priv_data: None,
+            refused: None,
+        }
+    }
+    /// A record with flag `flag` set does not lift (`NoEquivalent`: AMD-Vi
+    /// PPR `RZ`, a reserved bit of the request was set).
+    pub const fn refusing(self, flag: &'static str) -> Self {
+        PageRequestFields {
+            refused: Some(flag),
+            ..self
+        }
+    }
+    /// The privileged field is a user flag, 1 = not privileged (AMD-Vi PPR
+    /// `US`).
+    pub const fn user_flag(self) -> Self {
+        PageRequestFields { user: true, ..self }
+    }
+    /// The private data is field `pair`, present when flag `present` is set
+    /// (VT-d PDP).
+    pub const fn with_priv_data(self, present: &'static str, pair: &'static str) -> Self {
+        PageRequestFields {
+            priv_data: Some((present, pair)),
+            ..self
+        }
+    }
+
+    /// A host record → the model (its device through
+    /// [`Context::guest_device`]).
+    pub fn lift<F: RecordFormat, C: Context + ?Sized>(
+        &self,
+        r: &Record<F>,
+        ctx: &C,
+    ) -> Result<PageRequest, LowerError> {
+        let [device, valid, pasid, read, write, exec, privileged, last, index, addr] = self.names;
+        let g = |n: &str| r.uint(n).unwrap_or(0);
+        if let Some(flag) = self.refused.filter(|f| g(f) != 0) {
+            return Err(LowerError::NoEquivalent(flag));
+        }
+        let pasid = (g(valid) != 0).then_some(g(pasid) as u32);
+        let priv_data = match self.priv_data.map(|(p, d)| (r.flag(p), r.get(d))) {
+            Some((Some(true), Some(FieldValue::Pair(d)))) => Some(d),
+            _ => None,
+        };
+        Ok(PageRequest {
+            device: ctx
+                .guest_device(g(device) as u32)
+                .ok_or(LowerError::NoEquivalent("device not seen by the guest"))?,
+            pasid,
+            addr: g(addr),
+            access: Access {
+                read: g(read) != 0,
+                write: g(write) != 0,
+                exec: g(exec) != 0,
+                privileged: (g(privileged) != 0) != self.user,
+            },
+            prg_index: g(index) as u16,
+            last: g(last) != 0,
+            response_pasid: pasid.is_some(),
+            priv_data,
+        })
+    }
+
+    /// The model → a record of kind `op`: what it cannot hold (a device,
+    /// PASID, group index or address too wide or unaligned, private data
+    /// where the record has none, a rule of the format) is
+    /// [`LowerError::NoEquivalent`].
+    pub fn lower<F: RecordFormat>(&self, q: &PageRequest) -> Result<Record<F>, LowerError> {
+        let [device, valid, pasid, read, write, exec, privileged, last, index, addr] = self.names;
+        let u = |x: u64| FieldValue::Uint(x);
+        let b = FieldValue::Bool;
+        let mut f = [
+            (device, u(q.device.into())),
+            (valid, b(q.pasid.is_some())),
+            (pasid, u(q.pasid.unwrap_or(0).into())),
+            (read, b(q.access.read)),
+            (write, b(q.access.write)),
+            (exec, b(q.access.exec)),
+            (privileged, b(q.access.privileged != self.user)),
+            (last, b(q.last)),
+            (index, u(q.prg_index.into())),
+            (addr, u(q.addr)),
+            ("private data", b(false)),
+            ("private data", b(false)),
+        ];
+        match (q.priv_data, self.priv_data) {
+            (Some(d), Some((p, pair))) => {
+                f[10] = (p, b(true));
+                f[11] = (pair, FieldValue::Pair(d));
+            }
+            (Some(_), None) => return Err(LowerError::NoEquivalent("private data")),
+            _ => {}
+        }
+        Record::lower(self.op, &f)
+    }
+}
+
 /// The decode of `w` (length checked): kind, reserved bits (lowest word
 /// first), code tables (table order).
 fn decode_words<F: RecordFormat>(w: &[u64]) -> Result<Record<F>, DecodeError> {
@@ -517,6 +758,9 @@ fn decode_words<F: RecordFormat>(w: &[u64]) -> Result<Record<F>, DecodeError> {
             let name = spec.fields.get(i).copied().unwrap_or("code");
             return Err(DecodeError::invalid(word, mask, name));
         }
+    }
+    if let Some((word, mask, what)) = spec.guard_broken(w) {
+        return Err(DecodeError::invalid(word, mask, what));
     }
     let mut words = [0u64; 4];
     for (d, s) in words.iter_mut().zip(w) {
@@ -643,7 +887,11 @@ mod arb {
                     };
                 }
             }
-            Ok(Record::build(kind, &v))
+            let mut r: Record<F> = Record::build(kind, &v);
+            if let Some(k) = F::KINDS.get(kind) {
+                k.keep_guard(&mut r.words);
+            }
+            Ok(r)
         }
     }
 

@@ -49,6 +49,7 @@ use iommu_inval_core::arch::Arch as CoreArch;
 
 pub mod bodies;
 pub mod caps;
+pub mod events;
 pub mod gen;
 pub mod iommufd;
 pub mod passthrough;

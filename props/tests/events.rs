@@ -1,0 +1,363 @@
+//! EventArch laws (issue 32 item 2): lift and lower of every
+//! architecture's records round-trip, over the arbitrary generators; a
+//! VT-d page request forwarded to an SMMUv3 PRI queue, an AMD-Vi PPR log
+//! and a RISC-V page-request queue keeps its device (mapped), PASID,
+//! address, access, group index and last flag.
+
+mod common;
+
+use arbitrary::Arbitrary;
+use common::{ok, scale, tests};
+use iommu_inval_amd::AmdVi;
+use iommu_inval_arm::Smmuv3;
+use iommu_inval_core::arch::EventArch;
+use iommu_inval_core::context::Topology;
+use iommu_inval_core::event::{Event, Record};
+use iommu_inval_core::IdentityContext;
+use iommu_inval_props::events::{check_forward, check_round_trip, Unknown};
+use iommu_inval_props::run_cases;
+use iommu_inval_riscv::RiscV;
+use iommu_inval_vtd::Vtd;
+
+/// `lower(lift(r)) == r` (up to the UNKNOWN fields of the event records,
+/// `unknown.0`, and of the page request records, `unknown.1`) over
+/// arbitrary records of `A`; at least `min` of each queue's records lift.
+fn round_trip<A: EventArch>(seed: u64, unknown: (&[Unknown], &[Unknown]), min: usize)
+where
+    A::EventRecord: for<'a> Arbitrary<'a>,
+    A::PageRequestRecord: for<'a> Arbitrary<'a>,
+{
+    let (mut events, mut requests) = (0, 0);
+    ok(run_cases(seed, 3000 * scale(), 96, |u| {
+        let e: A::EventRecord = u.arbitrary().map_err(|e| e.to_string())?;
+        let p: A::PageRequestRecord = u.arbitrary().map_err(|e| e.to_string())?;
+        events += usize::from(check_round_trip::<A, _>(
+            &Record::Event(e),
+            unknown.0,
+            &IdentityContext,
+        )?);
+        requests += usize::from(check_round_trip::<A, _>(
+            &Record::PageRequest(p),
+            unknown.1,
+            &IdentityContext,
+        )?);
+        Ok(())
+    }));
+    assert!(
+        events >= min && requests >= min,
+        "{events} events, {requests} page requests lifted"
+    );
+}
+
+/// A VT-d `page_req_dsc` of a device the guest sees under another id,
+/// lifted and forwarded to every other architecture's page request queue.
+fn vtd_page_requests_forward() {
+    let mut n = [0usize; 3];
+    ok(run_cases(0xf0d1, 3000 * scale(), 96, |u| {
+        let r: iommu_inval_vtd::prq::PageRequest = u.arbitrary().map_err(|e| e.to_string())?;
+        let rid = r.uint("rid").unwrap_or(0);
+        let vsid = (rid ^ 0x5a5a) & 0xffff;
+        let topo = Topology::from_json(&format!(
+            r#"{{"iommufd": {{"vdevices": [{{"vsid": {vsid}, "psid": {rid}}}]}}}}"#
+        ))
+        .map_err(|e| e.to_string())?;
+        let Ok(Event::PageRequest(q)) = Vtd::lift_record(&Record::PageRequest(r), &topo) else {
+            return Err(format!("{r:?} does not lift"));
+        };
+        if u64::from(q.device) != vsid {
+            return Err(format!(
+                "{r:?}: device {:#x}, not the vSID {vsid:#x}",
+                q.device
+            ));
+        }
+        let arm = check_forward::<Smmuv3, _>(&q, &topo)?;
+        // SMMUv3 refuses only execute or privileged without a PASID (IHI0070 §8).
+        if !arm && !((q.access.exec || q.access.privileged) && q.pasid.is_none()) {
+            return Err(format!("{q:?} refused by SMMUv3"));
+        }
+        let amd = check_forward::<AmdVi, _>(&q, &topo)?;
+        let riscv = check_forward::<RiscV, _>(&q, &topo)?;
+        if !amd || !riscv {
+            return Err(format!("{q:?} refused: AMD-Vi {amd}, RISC-V {riscv}"));
+        }
+        for (c, k) in n.iter_mut().zip([arm, amd, riscv]) {
+            *c += usize::from(k);
+        }
+        Ok(())
+    }));
+    assert!(n.iter().all(|&k| k > 100), "{n:?}");
+}
+
+tests! {
+    smmuv3_round_trip => round_trip::<Smmuv3>(0xe501, (&[("ssv", 1, "ssid"), ("stall", 1, "stag"), ("class", 1, "ttrnw")], &[("ssv", 1, "ssid")]), 100);
+    vtd_round_trip => round_trip::<Vtd>(0xe502, (&[], &[("pasid_present", 1, "pasid"), ("priv_data_present", 1, "priv_data")]), 100);
+    amd_round_trip => round_trip::<AmdVi>(0xe503, (&[], &[("gn", 1, "pasid")]), 100);
+    riscv_round_trip => round_trip::<RiscV>(0xe504, (&[], &[("pv", 1, "pid")]), 100);
+    vtd_page_request_reaches_every_guest => vtd_page_requests_forward();
+}
+
+/// Issue 32 item 7's end-to-end path: a host VT-d page request reaches a
+/// guest's SMMUv3 PRI queue (with the guest's StreamID), the guest's
+/// CMD_PRI_RESP lifts to `Op::PageResponse`, the page request group table
+/// gives the host's response, and it lowers to the host's
+/// page_grp_resp_dsc for the same group (RID, PASID, index, private data)
+/// with the code translated (SMMUv3 InvalidRequest 0b01 → VT-d 0x1, Success
+/// 0b10 → 0x0, ResponseFailure 0b00 → 0xF).
+#[test]
+fn vtd_page_request_answered_through_a_guest_smmuv3() {
+    use iommu_inval_arm::{GuestQueue, PriRecord};
+    use iommu_inval_core::arch::{Arch, Target};
+    use iommu_inval_core::event::{Delivery, PageRequestGroups, RecordQueue};
+    use iommu_inval_core::{CellMemory, NativeCommand, Op, QueueMemory};
+    let guest =
+        Topology::from_json(r#"{"iommufd": {"vdevices": [{"vsid": 8, "psid": 768}]}}"#).unwrap();
+    for (resp, vtd_code) in [(1u8, 0x1u8), (2, 0x0), (0, 0xf)] {
+        // RID 0x0300, PASID 5, read and write, last, group 0x1a, page
+        // 0x7000_1000, private data [0xaa, 0xbb].
+        let host_rec = iommu_inval_vtd::prq::PageRequest::decode(&[
+            5 << 32 | 0x0300 << 16 | 1 << 9 | 1 << 8 | 1,
+            0x7000_1000 | 0x1a << 3 | 0b111,
+            0xaa,
+            0xbb,
+        ])
+        .unwrap();
+        let host_rec = Record::PageRequest(host_rec);
+        let Ok(Event::PageRequest(host)) = Vtd::lift_record(&host_rec, &IdentityContext) else {
+            panic!()
+        };
+        let Ok(Event::PageRequest(seen)) = Vtd::lift_record(&host_rec, &guest) else {
+            panic!()
+        };
+        // The private data stays with the host: the group table keeps it.
+        let fwd = iommu_inval_core::event::PageRequest {
+            priv_data: None,
+            ..seen
+        };
+        let Ok(Record::PageRequest(pri)) = Smmuv3::lower_record(&Event::PageRequest(fwd), &guest)
+        else {
+            panic!()
+        };
+        let mut groups = PageRequestGroups::<8>::new();
+        assert_eq!(groups.insert(&host, &fwd), Ok(true));
+
+        // The guest's PRI queue: 4 slots of 16 bytes at 0x1000, enabled.
+        let mut bytes = [0u8; 0x100];
+        let mem = CellMemory::new(0x1000, &mut bytes);
+        let mut q = GuestQueue::<PriRecord>::new(0x1000 | 2, 0, 0, true);
+        assert_eq!(q.offer(&mem, &pri, false), Ok(Delivery::Written));
+        let mut w = [0u64; 2];
+        mem.read_words(0x1000, &mut w).unwrap();
+        let read = PriRecord::decode(&w).unwrap();
+        assert_eq!((read.uint("sid"), read.uint("ssid")), (Some(8), Some(5)));
+        assert_eq!(
+            (read.uint("prg_index"), read.flag("last")),
+            (Some(0x1a), Some(true))
+        );
+        assert_eq!(read.uint("address"), Some(0x7000_1000));
+
+        // The guest answers with CMD_PRI_RESP.
+        let cmd = iommu_inval_arm::Command::PriResp(iommu_inval_arm::PriResp {
+            ssv: true,
+            ssid: 5,
+            sid: 8,
+            prg_index: 0x1a,
+            resp,
+        });
+        let mut ops = Vec::new();
+        Smmuv3::lift(&cmd, &guest, &mut ops).unwrap();
+        let [Op::PageResponse(r)] = ops.as_slice() else {
+            panic!("{ops:?}")
+        };
+        let h = groups.respond(r).unwrap();
+        assert_eq!(
+            (h.device, h.pasid, h.prg_index, h.priv_data),
+            (0x300, Some(5), 0x1a, Some([0xaa, 0xbb]))
+        );
+        assert!(groups.respond(r).is_err(), "answered twice");
+
+        // The host's page_grp_resp_dsc.
+        let mut out = Vec::new();
+        Target::<Vtd>::default()
+            .lower(&Op::PageResponse(h), &IdentityContext, &mut out)
+            .unwrap();
+        let [iommu_inval_vtd::Command::PageGrpResp(d)] = out.as_slice() else {
+            panic!("{out:?}")
+        };
+        assert_eq!(
+            (
+                d.rid,
+                d.pasid_present,
+                d.pasid,
+                d.prg_index,
+                d.lpig,
+                d.resp_code
+            ),
+            (0x300, true, 5, 0x1a, true, vtd_code)
+        );
+        assert_eq!(d.priv_data, Some([0xaa, 0xbb]));
+    }
+}
+
+/// The fault and its translation that `rec` of `A` lifts to (identity
+/// context).
+fn lifted_translation<A: EventArch>(
+    rec: &Record<A::EventRecord, A::PageRequestRecord>,
+) -> (
+    iommu_inval_core::event::Fault,
+    iommu_inval_core::event::Translation,
+) {
+    match A::lift_record(rec, &IdentityContext) {
+        Ok(Event::Fault(f)) => match f.kind {
+            iommu_inval_core::event::FaultKind::Translation(t) => (f, t),
+            k => panic!("{k:?}"),
+        },
+        e => panic!("{e:?}"),
+    }
+}
+
+/// The fault mapping tables (docs/EVENTS.md) on one record each, and a
+/// fault carried across architectures by its neutral meaning: an SMMUv3
+/// F_TRANSLATION (stage 1, a read at a page) becomes VT-d FR 0x71, AMD-Vi
+/// IO_PAGE_FAULT (with GN: a PASID) and RISC-V CAUSE 13 (read page fault,
+/// TTYP 2); what a record cannot hold is `NoEquivalent`.
+#[test]
+fn faults_map_through_the_tables() {
+    use iommu_inval_core::event::{FaultKind, FaultReason};
+    use iommu_inval_core::{LowerError, NativeCommand, Stages};
+    let id = IdentityContext;
+    // VT-d FR 0x06 "PTE Read access is not set": a second-level permission fault.
+    let vtd =
+        iommu_inval_vtd::fault::FaultRecord::decode(&[0x5000, 1 << 63 | 1 << 62 | 6 << 32 | 0x10])
+            .unwrap();
+    let (f, t) = lifted_translation::<Vtd>(&Record::Event(vtd));
+    assert_eq!(
+        (t.reason, t.stage, f.native.code, f.device),
+        (FaultReason::Permission, Stages::S2, 6, 0x10)
+    );
+    assert!(f
+        .transaction
+        .is_some_and(|x| x.access.read && !x.access.write && x.addr == 0x5000));
+    // An interrupt-remapping fault has no neutral meaning.
+    let ir = iommu_inval_vtd::fault::FaultRecord::decode(&[0, 1 << 63 | 0x21 << 32]).unwrap();
+    assert!(matches!(
+        Vtd::lift_record(&Record::Event(ir), &id),
+        Err(LowerError::NoEquivalent(_))
+    ));
+
+    // SMMUv3 F_TRANSLATION, sid 0x10, ssid 3, stage 1, a read of 0x8000_1000.
+    let smmu = iommu_inval_arm::EventRecord::decode(&[
+        0x0000_0010_0000_3810,
+        0x0000_0208_0000_0000,
+        0x8000_1000,
+        0,
+    ])
+    .unwrap();
+    let Ok(ev) = Smmuv3::lift_record(&Record::Event(smmu), &id) else {
+        panic!()
+    };
+    let Ok(Record::Event(v)) = Vtd::lower_record(&ev, &id) else {
+        panic!()
+    };
+    assert_eq!(
+        (
+            v.uint("fr"),
+            v.uint("fi"),
+            v.uint("pv"),
+            v.flag("pp"),
+            v.flag("t1")
+        ),
+        (
+            Some(0x71),
+            Some(0x8000_1000),
+            Some(3),
+            Some(true),
+            Some(true)
+        )
+    );
+    let Ok(Record::Event(a)) = AmdVi::lower_record(&ev, &id) else {
+        panic!()
+    };
+    assert_eq!(
+        (
+            a.op(),
+            a.flag("gn"),
+            a.uint("domain_or_pasid"),
+            a.flag("rw"),
+            a.flag("pe")
+        ),
+        (
+            "IO_PAGE_FAULT",
+            Some(true),
+            Some(3),
+            Some(false),
+            Some(false)
+        )
+    );
+    let Ok(Record::Event(r)) = RiscV::lower_record(&ev, &id) else {
+        panic!()
+    };
+    assert_eq!(
+        (
+            r.uint("cause"),
+            r.uint("ttyp"),
+            r.uint("pid"),
+            r.uint("iotval")
+        ),
+        (Some(13), Some(2), Some(3), Some(0x8000_1000))
+    );
+    // Each lifts back to the same meaning.
+    for back in [
+        Vtd::lift_record(&Record::Event(v), &id),
+        AmdVi::lift_record(&Record::Event(a), &id),
+        RiscV::lift_record(&Record::Event(r), &id),
+    ] {
+        let Ok(Event::Fault(g)) = back else {
+            panic!("{back:?}")
+        };
+        let FaultKind::Translation(t) = g.kind else {
+            panic!()
+        };
+        assert_eq!(
+            (g.device, g.pasid, t.reason, t.stage),
+            (0x10, Some(3), FaultReason::Translation, Stages::S1)
+        );
+    }
+    // An unaligned address: VT-d FRCD holds a page; AMD-Vi and RISC-V keep it.
+    let odd = iommu_inval_arm::EventRecord::decode(&[
+        0x0000_0010_0000_3810,
+        0x0000_0208_0000_0000,
+        0x8000_1234,
+        0,
+    ])
+    .unwrap();
+    let ev = Smmuv3::lift_record(&Record::Event(odd), &id).unwrap();
+    assert!(matches!(
+        Vtd::lower_record(&ev, &id),
+        Err(LowerError::NoEquivalent(_))
+    ));
+    assert!(AmdVi::lower_record(&ev, &id).is_ok() && RiscV::lower_record(&ev, &id).is_ok());
+    // RISC-V CAUSE 21 (read guest-page fault) of an implicit first-stage
+    // write: stage 2, the GPA, a table walk that wrote.
+    let gpf = iommu_inval_riscv::fault::FaultRecord::decode(&[
+        7 << 40 | 2 << 34 | 21,
+        0,
+        0x4000,
+        0x9000 | 3,
+    ])
+    .unwrap();
+    let (_, t) = lifted_translation::<RiscV>(&Record::Event(gpf));
+    assert_eq!(
+        (t.stage, t.ipa, t.during),
+        (
+            Stages::S2,
+            Some(0x9000),
+            iommu_inval_core::event::During::TableWalk { write: true }
+        )
+    );
+    // Lost records are a register flag on every architecture.
+    assert!(
+        Vtd::lower_record(&Event::Lost, &id).is_err()
+            && AmdVi::lower_record(&Event::Lost, &id).is_err()
+            && RiscV::lower_record(&Event::Lost, &id).is_err()
+    );
+}
