@@ -800,7 +800,7 @@ impl Command {
 
 iommu_inval_core::native_command! {
     Command: ArchId::Vtd, crate::Features, |cmd, features| features.check(cmd);
-    op_names OP_NAMES, op = name;
+    op_names OP_NAMES, op = name, fields = visit_fields, Command::names_of;
 
     /// Decode a descriptor from exactly 2 (128-bit) or 4 (256-bit) words.
     ///
@@ -876,14 +876,6 @@ iommu_inval_core::native_command! {
             }
             (_, out) => Err(DecodeError::bad_length(out.len())),
         }
-    }
-
-    fn for_each_field(&self, f: &mut dyn FnMut(&'static str, FieldValue)) {
-        self.visit_fields(f)
-    }
-
-    fn field_names(op: &str) -> Option<&'static [&'static str]> {
-        Command::names_of(op)
     }
 
     /// The op's descriptor, `words` 2 (128-bit) or 4 (256-bit), with the
