@@ -579,25 +579,19 @@ fn lower_iotlb<C: Context + ?Sized>(
             // and requests without PASID): both go.
             w |= Widened::PASID;
         }
-        w |= page_sel(i, caps, em, p_iotlb(did, pasid))?;
+        w |= page_sel(i, caps, em, |g, am, ih, address| {
+            Command::PIotlbInv(PIotlbInv {
+                g,
+                did,
+                pasid,
+                am,
+                ih,
+                address,
+                wide: false,
+            })
+        })?;
     }
     Ok(w)
-}
-
-/// [`page_sel`]'s builder of PASID-based IOTLB descriptors of `pasid` in
-/// `did` (128-bit form).
-fn p_iotlb(did: u16, pasid: u32) -> impl Fn(u8, u8, bool, u64) -> Command {
-    move |g, am, ih, address| {
-        Command::PIotlbInv(PIotlbInv {
-            g,
-            did,
-            pasid,
-            am,
-            ih,
-            address,
-            wide: false,
-        })
-    }
 }
 
 /// The one PASID that tags the entries of `sel` (one PASID, or requests
@@ -648,7 +642,17 @@ fn each_listed_pasid<C: Context + ?Sized>(
     }
     let mut one = |pasid: u32, em: &mut Em| -> Result<(), LowerError> {
         if ranged {
-            w |= page_sel(i, caps, em, p_iotlb(did, pasid))?;
+            w |= page_sel(i, caps, em, |g, am, ih, address| {
+                Command::PIotlbInv(PIotlbInv {
+                    g,
+                    did,
+                    pasid,
+                    am,
+                    ih,
+                    address,
+                    wide: false,
+                })
+            })?;
             Ok(())
         } else {
             em.push(Command::PIotlbInv(PIotlbInv {
