@@ -12,7 +12,7 @@
 //! encoded back unchanged.
 
 use iommu_inval_core::native::word::{self, bit, flag as b};
-use iommu_inval_core::native::{ArchId, FieldError, FieldValue};
+use iommu_inval_core::native::{ArchId, FieldError};
 use iommu_inval_core::DecodeError;
 
 /// Opcode of COMPLETION_WAIT.
@@ -482,7 +482,8 @@ impl Command {
 iommu_inval_core::native_command! {
     Command: ArchId::Amd, crate::Features, |cmd, features| features.check(cmd);
     op_names OP_NAMES, op = name, encode = encode,
-    from_fields = ALL_FIELD_NAMES, blank, set_field, Ok;
+    from_fields = ALL_FIELD_NAMES, blank, set_field, Ok,
+    fields = visit_fields, Command::names_of;
 
     /// Decode one command from its two words (`w0`, `w1`).
     ///
@@ -543,14 +544,6 @@ iommu_inval_core::native_command! {
             return check_error(w0, w1);
         }
         Ok(())
-    }
-
-    fn for_each_field(&self, f: &mut dyn FnMut(&'static str, FieldValue)) {
-        self.visit_fields(f)
-    }
-
-    fn field_names(op: &str) -> Option<&'static [&'static str]> {
-        Command::names_of(op)
     }
 }
 

@@ -417,10 +417,8 @@ impl QueueEngine for CmdBufDevice {
     fn complete(&mut self, sync: &Barrier) -> Signals {
         if sync.interrupt {
             self.status |= STATUS_COM_WAIT_INT;
-            Signals::COMPLETION_IRQ
-        } else {
-            Signals::empty()
         }
+        Signals::COMPLETION_IRQ.when(sync.interrupt)
     }
     fn record_fault<M: QueueMemory + ?Sized>(
         &mut self,

@@ -25,7 +25,7 @@
 //! decoded and encoded back unchanged.
 
 use iommu_inval_core::native::word::{bit, flag as b};
-use iommu_inval_core::native::{ArchId, FieldError, FieldValue};
+use iommu_inval_core::native::{ArchId, FieldError};
 use iommu_inval_core::DecodeError;
 
 pub use crate::features::Features;
@@ -701,7 +701,8 @@ impl Command {
 iommu_inval_core::native_command! {
     Command: ArchId::Riscv, crate::Features, |cmd, features| cmd.check_supported(features);
     op_names OP_NAMES, op = name, encode = encode,
-    from_fields = ALL_FIELD_NAMES, blank, set_field, legal;
+    from_fields = ALL_FIELD_NAMES, blank, set_field, legal,
+    fields = visit_fields, Command::names_of;
 
     /// Decode one command from its two words. Errors: `bad_length` (not 2
     /// words), `unknown_opcode` (an opcode/func3 pair not in §3.1; the
@@ -751,14 +752,6 @@ iommu_inval_core::native_command! {
             _ => Err(DecodeError::bad_length(words.len())),
         }
     }
-
-    fn for_each_field(&self, f: &mut dyn FnMut(&'static str, FieldValue)) {
-        self.visit_fields(f)
-    }
-
-    fn field_names(op: &str) -> Option<&'static [&'static str]> {
-        Command::names_of(op)
-    }
 }
 
 /// The last check of `from_fields`: the fields must make a legal command
@@ -770,7 +763,7 @@ fn legal(cmd: Command) -> Result<Command, FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use iommu_inval_core::{ErrorKind, NativeCommand};
+    use iommu_inval_core::{ErrorKind, FieldValue, NativeCommand};
 
     /// (word, low bit, high bit) of each field, hand-written from the
     /// §3.1 layouts (and §9.2 / §9.3), independent of the DEF_* masks.

@@ -346,11 +346,7 @@ impl QueueEngine for CqDevice {
     }
     fn complete(&mut self, sync: &Barrier) -> Signals {
         self.queue.complete_fence(sync.interrupt);
-        if sync.interrupt && self.queue.csr & CQCSR_CIE != 0 {
-            Signals::COMPLETION_IRQ
-        } else {
-            Signals::empty()
-        }
+        Signals::COMPLETION_IRQ.when(sync.interrupt && self.queue.csr & CQCSR_CIE != 0)
     }
     fn record_fault<M: QueueMemory + ?Sized>(
         &mut self,

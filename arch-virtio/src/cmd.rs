@@ -1436,19 +1436,17 @@ fn set_field(c: &mut Command, n: &'static str, v: FieldValue) -> Result<(), Fiel
 
 // ---- the contract: NativeCommand ----------------------------------------
 
-/// The word form and named fields of the contract. `decode` reads type 7
-/// as the 2021 RFC's INVALIDATE (the newest draft, as `Features::LATEST`
-/// does); `decode_with` reads it with the features' draft.
-impl iommu_inval_core::NativeCommand for Command {
-    const ARCH: iommu_inval_core::ArchId = iommu_inval_core::ArchId::VirtioIommu;
+// The word form and named fields of the contract. `decode` reads type 7
+// as the 2021 RFC's INVALIDATE (the newest draft, as `Features::LATEST`
+// does); `decode_with` reads it with the features' draft.
+iommu_inval_core::native_command! {
+    Command: iommu_inval_core::ArchId::VirtioIommu, Features, |cmd, features| cmd.check_with(features);
+    op_names &OP_NAMES, op = name, fields = visit_fields, Command::names_of;
+
     const MAX_WORDS: usize = MAX_WORDS;
-    type Features = Features;
 
     fn decode(words: &[u64]) -> Result<Self, DecodeError> {
         Self::decode_words(words, Draft::Rfc2021)
-    }
-    fn check_features(&self, features: &Features) -> Result<(), DecodeError> {
-        self.check_with(features)
     }
     fn decode_with(words: &[u64], features: &Features) -> Result<Self, DecodeError> {
         let c = Self::decode_words(words, parse_draft(features.draft))?;
@@ -1467,24 +1465,12 @@ impl iommu_inval_core::NativeCommand for Command {
     fn validate(&self) -> Result<(), DecodeError> {
         self.check_valid()
     }
-    fn op(&self) -> &'static str {
-        self.name()
-    }
-    fn for_each_field(&self, f: &mut dyn FnMut(&'static str, FieldValue)) {
-        self.visit_fields(f)
-    }
-    fn field_names(op: &str) -> Option<&'static [&'static str]> {
-        Command::names_of(op)
-    }
     fn from_fields(
         op: &str,
         fields: &mut dyn Iterator<Item = (&str, FieldValue)>,
         words: usize,
     ) -> Result<Self, FieldError> {
         Command::build(op, fields, words)
-    }
-    fn op_names() -> &'static [&'static str] {
-        &OP_NAMES
     }
 }
 

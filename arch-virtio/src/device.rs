@@ -103,7 +103,8 @@ use crate::features::Draft;
 use crate::features::{Features, CONFIG_LEN, F_BYPASS, F_BYPASS_CONFIG, F_DOMAIN_RANGE};
 use crate::features::{F_INPUT_RANGE, F_PROBE};
 use crate::probe::DraftProperty;
-use crate::status::{refusal, Fault, Status, FAULT_F_ADDRESS, FAULT_F_READ, FAULT_F_WRITE};
+use crate::status::{refusal, Fault, FaultReason, Status};
+use crate::status::{FAULT_F_ADDRESS, FAULT_F_READ, FAULT_F_WRITE};
 use core::fmt;
 use iommu_inval_core::device::{Backend, BackendError};
 use iommu_inval_core::model::{Barrier, Caches, DeviceSel, DomainSel, Inval, Op, PasidSel};
@@ -116,17 +117,9 @@ use virtio_queue::{DescriptorChain, QueueT, Writer};
 use vm_memory::{Bytes, GuestAddress, GuestMemory, Permissions};
 
 /// `VIRTIO_IOMMU_PROBE_T_RESV_MEM`: the reserved-memory property type.
-pub const PROBE_T_RESV_MEM: u16 = 1;
-/// `VIRTIO_IOMMU_RESV_MEM_T_RESERVED`: accesses fault.
-pub const RESV_MEM_T_RESERVED: u8 = 0;
-/// `VIRTIO_IOMMU_RESV_MEM_T_MSI`: a software-mapped MSI doorbell region.
-pub const RESV_MEM_T_MSI: u8 = 1;
+const PROBE_T_RESV_MEM: u16 = 1;
 /// Size of one `RESV_MEM` property (4-byte header + 20).
-pub const RESV_MEM_LEN: usize = 24;
-/// `VIRTIO_IOMMU_FAULT_R_DOMAIN`.
-pub const FAULT_R_DOMAIN: u8 = 1;
-/// `VIRTIO_IOMMU_FAULT_R_MAPPING`.
-pub const FAULT_R_MAPPING: u8 = 2;
+const RESV_MEM_LEN: usize = 24;
 
 /// Initial capacity of the device's scratch vectors (descriptors of a
 /// chain, lifted ops).
@@ -137,12 +130,23 @@ const SCRATCH: usize = 32;
 /// refuses MAPs over it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ResvMem {
-    /// [`RESV_MEM_T_RESERVED`] or [`RESV_MEM_T_MSI`].
-    pub subtype: u8,
+    /// What the region is.
+    pub subtype: ResvSubtype,
     /// First address.
     pub start: u64,
     /// Last address (inclusive).
     pub end: u64,
+}
+
+/// A reserved region's `subtype` (`VIRTIO_IOMMU_RESV_MEM_T_*`; its byte is
+/// `subtype as u8`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum ResvSubtype {
+    /// `VIRTIO_IOMMU_RESV_MEM_T_RESERVED`: accesses fault.
+    Reserved = 0,
+    /// `VIRTIO_IOMMU_RESV_MEM_T_MSI`: a software-mapped MSI doorbell region.
+    Msi = 1,
 }
 
 impl ResvMem {
@@ -152,7 +156,7 @@ impl ResvMem {
         let mut b = [0u8; RESV_MEM_LEN];
         b[0..2].copy_from_slice(&PROBE_T_RESV_MEM.to_le_bytes());
         b[2..4].copy_from_slice(&20u16.to_le_bytes());
-        b[4] = self.subtype;
+        b[4] = self.subtype as u8;
         b[8..16].copy_from_slice(&self.start.to_le_bytes());
         b[16..24].copy_from_slice(&self.end.to_le_bytes());
         b
@@ -191,7 +195,7 @@ impl DeviceConfig {
             features: Features::CLOUD_HYPERVISOR,
             endpoints,
             resv_mem: std::vec![ResvMem {
-                subtype: RESV_MEM_T_MSI,
+                subtype: ResvSubtype::Msi,
                 start: 0xfee0_0000,
                 end: 0xfeef_ffff,
             }],
@@ -361,25 +365,6 @@ pub trait DmaMapper {
     fn bypass(&mut self, endpoint: u32, identity: bool) -> Result<(), BackendError> {
         let _ = (endpoint, identity);
         Ok(())
-    }
-}
-
-impl<T: DmaMapper + ?Sized> DmaMapper for &mut T {
-    fn map(
-        &mut self,
-        endpoint: u32,
-        iova: u64,
-        gpa: u64,
-        size: u64,
-        prot: Prot,
-    ) -> Result<(), BackendError> {
-        (**self).map(endpoint, iova, gpa, size, prot)
-    }
-    fn unmap(&mut self, endpoint: u32, iova: u64, size: u64) -> Result<(), BackendError> {
-        (**self).unmap(endpoint, iova, size)
-    }
-    fn bypass(&mut self, endpoint: u32, identity: bool) -> Result<(), BackendError> {
-        (**self).bypass(endpoint, identity)
     }
 }
 
@@ -704,12 +689,12 @@ impl VirtioIommuDevice {
 
     /// The guest-physical address an access of `endpoint` to `iova`
     /// reaches, or the fault record to report ([`Self::report_fault`]):
-    /// `FAULT_R_DOMAIN` for an endpoint that is not attached and does not
-    /// bypass, `FAULT_R_MAPPING` for an unmapped address or a missing
+    /// [`FaultReason::Domain`] for an endpoint that is not attached and does not
+    /// bypass, [`FaultReason::Mapping`] for an unmapped address or a missing
     /// permission (a WRITE-only mapping may be read: SPEC "MAP request").
     pub fn translate(&self, endpoint: u32, iova: u64, access: Access) -> Result<u64, Fault> {
-        let fault = |reason| Fault {
-            reason,
+        let fault = |reason: FaultReason| Fault {
+            reason: reason as u8,
             flags: FAULT_F_ADDRESS
                 | match access {
                     Access::Read => FAULT_F_READ,
@@ -725,19 +710,19 @@ impl VirtioIommuDevice {
         let dom = self
             .domain_of(endpoint)
             .and_then(|d| self.domains.get(&d))
-            .ok_or(fault(FAULT_R_DOMAIN))?;
+            .ok_or(fault(FaultReason::Domain))?;
         let (start, m) = dom
             .mappings
             .range(..=iova)
             .next_back()
             .filter(|(_, m)| m.last >= iova)
-            .ok_or(fault(FAULT_R_MAPPING))?;
+            .ok_or(fault(FaultReason::Mapping))?;
         let allowed = match access {
             Access::Read => m.prot.read || m.prot.write,
             Access::Write => m.prot.write,
         };
         if !allowed {
-            return Err(fault(FAULT_R_MAPPING));
+            return Err(fault(FaultReason::Mapping));
         }
         Ok(m.phys.wrapping_add(iova - start))
     }

@@ -110,11 +110,7 @@ const fn scope(v: u16, domain: u16, pasid: u16) -> SeedScope {
 
 /// `flag` when `v & bit`.
 fn when(v: u16, bit: u16, flag: SeedFlags) -> SeedFlags {
-    if v & bit != 0 {
-        flag
-    } else {
-        SeedFlags::empty()
-    }
+    flag.when(v & bit != 0)
 }
 
 /// The seed request of an RFC 2021 INVALIDATE, field by field.

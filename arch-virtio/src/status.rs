@@ -131,17 +131,18 @@ pub const FAULT_F_WRITE: u32 = 1 << 1;
 /// `VIRTIO_IOMMU_FAULT_F_ADDRESS`: `address` is valid.
 pub const FAULT_F_ADDRESS: u32 = 1 << 8;
 
-/// The fault `reason`.
+/// The fault `reason` (`VIRTIO_IOMMU_FAULT_R_*`; its byte is `reason as u8`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
 pub enum FaultReason {
     /// `FAULT_R_UNKNOWN` (0), and every value the spec does not define
     /// (the driver SHOULD treat them so).
-    Unknown,
+    Unknown = 0,
     /// `FAULT_R_DOMAIN` (1): access while not attached to a domain.
-    Domain,
+    Domain = 1,
     /// `FAULT_R_MAPPING` (2): access to an unmapped address or without the
     /// mapping's permission.
-    Mapping,
+    Mapping = 2,
 }
 
 /// A fault report of the event queue (`struct virtio_iommu_fault`, 24

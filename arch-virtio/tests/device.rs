@@ -9,7 +9,8 @@ use iommu_inval_core::model::{Caches, DeviceSel, DomainSel, Inval, Op, PasidSel}
 use iommu_inval_core::Flags;
 use iommu_inval_core::{AddrRange, IdentityContext};
 use iommu_inval_virtio::device::*;
-use iommu_inval_virtio::status::{Fault, Status, FAULT_F_ADDRESS, FAULT_F_READ, FAULT_F_WRITE};
+use iommu_inval_virtio::status::{Fault, FaultReason, Status};
+use iommu_inval_virtio::status::{FAULT_F_ADDRESS, FAULT_F_READ, FAULT_F_WRITE};
 use iommu_inval_virtio::*;
 use proptest::prelude::*;
 use virtio_queue::desc::{split::Descriptor as SplitDescriptor, RawDescriptor};
@@ -410,14 +411,14 @@ fn linux_sequence_ends_in_the_backend_records() {
     let (len, w) = h.send(&[Part::R(probe(8)), Part::W(24 + 4)]);
     assert_eq!(tail(len, &w), Some(Status::Ok));
     let resv = ResvMem {
-        subtype: RESV_MEM_T_MSI,
+        subtype: ResvSubtype::Msi,
         start: 0xfee0_0000,
         end: 0xfeef_ffff,
     };
     assert_eq!(&w[..24], &resv.encode());
     assert_eq!(
         &w[..8],
-        &[1, 0, 20, 0, RESV_MEM_T_MSI, 0, 0, 0],
+        &[1, 0, 20, 0, ResvSubtype::Msi as u8, 0, 0, 0],
         "RESV_MEM header: type 1, length 20"
     );
     assert_eq!(h.records(), []);
@@ -1162,7 +1163,7 @@ fn faults_to_the_event_queue() {
     assert_eq!(
         f,
         Fault {
-            reason: FAULT_R_MAPPING,
+            reason: FaultReason::Mapping as u8,
             flags: FAULT_F_WRITE | FAULT_F_ADDRESS,
             endpoint: 8,
             reserved1: 0,
@@ -1172,7 +1173,7 @@ fn faults_to_the_event_queue() {
     let g = h.dev.translate(9, 0x1008, Access::Read).unwrap_err();
     assert_eq!(
         (g.reason, g.flags),
-        (FAULT_R_DOMAIN, FAULT_F_READ | FAULT_F_ADDRESS)
+        (FaultReason::Domain as u8, FAULT_F_READ | FAULT_F_ADDRESS)
     );
     // No buffer.
     assert!(matches!(

@@ -23,6 +23,15 @@ pub trait Flags: Copy {
     fn intersects(self, other: Self) -> bool;
     /// True when no flag is set.
     fn is_empty(self) -> bool;
+    /// `self` where `cond` holds, else no flag.
+    #[inline]
+    fn when(self, cond: bool) -> Self {
+        if cond {
+            self
+        } else {
+            Self::empty()
+        }
+    }
 }
 
 /// Declares a flag set: a `Copy` newtype over an unsigned integer with one

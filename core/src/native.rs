@@ -284,13 +284,16 @@ macro_rules! feature_set {
 /// `op = m`, `op` is `self.m()`; with `encode = m` (2-word commands),
 /// `encode_into` is `__macro::encode_pair` of `self.m()`; with `from_fields =
 /// all, blank, set, finish`, `from_fields` is `__macro::from_fields_2` with the
-/// first three, its command then passed through `finish` (a last check).
+/// first three, its command then passed through `finish` (a last check);
+/// with `fields = visit, names_of`, `for_each_field` is `self.visit(f)` and
+/// `field_names` is `names_of(op)`.
 #[macro_export]
 macro_rules! native_command {
     (
         $t:ty : $arch:expr, $feat:ty, |$c:ident, $f:ident| $check:expr;
         op_names $names:expr $(, op = $op:ident)? $(, encode = $enc:ident)?
-        $(, from_fields = $all:expr, $blank:expr, $set:expr, $finish:expr)?;
+        $(, from_fields = $all:expr, $blank:expr, $set:expr, $finish:expr)?
+        $(, fields = $visit:ident, $names_of:path)?;
         $($item:tt)*
     ) => {
         impl $crate::NativeCommand for $t {
@@ -334,6 +337,16 @@ macro_rules! native_command {
                 ) -> ::core::result::Result<Self, $crate::FieldError> {
                     let cmd = $crate::native::__macro::from_fields_2(op, fields, words, $all, $blank, $set)?;
                     ($finish)(cmd)
+                }
+            )?
+
+            $(
+                fn for_each_field(&self, f: &mut dyn FnMut(&'static str, $crate::FieldValue)) {
+                    self.$visit(f)
+                }
+
+                fn field_names(op: &str) -> ::core::option::Option<&'static [&'static str]> {
+                    $names_of(op)
                 }
             )?
 

@@ -81,6 +81,32 @@ fn span(base: u64, size: usize, addr: u64, len: usize) -> Option<core::ops::Rang
     (end <= size).then_some(start..end)
 }
 
+/// `out.len()` little-endian words at guest `addr` of the region `bytes`
+/// mapped at `base`, each byte read by `get`; `MemError::read(addr)` where
+/// any of them lies outside the region.
+#[inline]
+fn read_le_words<T>(
+    base: u64,
+    bytes: &[T],
+    addr: u64,
+    out: &mut [u64],
+    get: impl Fn(&T) -> u8,
+) -> Result<(), MemError> {
+    let err = MemError::read(addr);
+    let len = out.len().checked_mul(8).ok_or(err)?;
+    let src = span(base, bytes.len(), addr, len)
+        .and_then(|r| bytes.get(r))
+        .ok_or(err)?;
+    for (w, chunk) in out.iter_mut().zip(src.chunks_exact(8)) {
+        let mut b = [0u8; 8];
+        for (d, s) in b.iter_mut().zip(chunk) {
+            *d = get(s);
+        }
+        *w = u64::from_le_bytes(b);
+    }
+    Ok(())
+}
+
 /// Read-only guest memory backed by a byte slice mapped at guest address
 /// `base`. Writes are refused.
 #[derive(Debug, Clone, Copy)]
@@ -98,17 +124,7 @@ impl<'a> SliceMemory<'a> {
 
 impl QueueMemory for SliceMemory<'_> {
     fn read_words(&self, addr: u64, out: &mut [u64]) -> Result<(), MemError> {
-        let err = MemError::read(addr);
-        let len = out.len().checked_mul(8).ok_or(err)?;
-        let src = span(self.base, self.bytes.len(), addr, len)
-            .and_then(|r| self.bytes.get(r))
-            .ok_or(err)?;
-        for (w, chunk) in out.iter_mut().zip(src.chunks_exact(8)) {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(chunk);
-            *w = u64::from_le_bytes(b);
-        }
-        Ok(())
+        read_le_words(self.base, self.bytes, addr, out, |b| *b)
     }
 }
 
@@ -144,19 +160,7 @@ impl<'a> CellMemory<'a> {
 
 impl QueueMemory for CellMemory<'_> {
     fn read_words(&self, addr: u64, out: &mut [u64]) -> Result<(), MemError> {
-        let err = MemError::read(addr);
-        let len = out.len().checked_mul(8).ok_or(err)?;
-        let src = span(self.base, self.bytes.len(), addr, len)
-            .and_then(|r| self.bytes.get(r))
-            .ok_or(err)?;
-        for (w, chunk) in out.iter_mut().zip(src.chunks_exact(8)) {
-            let mut b = [0u8; 8];
-            for (d, s) in b.iter_mut().zip(chunk) {
-                *d = s.get();
-            }
-            *w = u64::from_le_bytes(b);
-        }
-        Ok(())
+        read_le_words(self.base, self.bytes, addr, out, Cell::get)
     }
     fn write_bytes(&self, addr: u64, bytes: &[u8]) -> Result<(), MemError> {
         let dst = span(self.base, self.bytes.len(), addr, bytes.len())
