@@ -40,7 +40,7 @@
 //! the command (`cmd_ill`, `cqmf`, `cmd_to`); core's
 //! [`QueueEngine::consume`] and [`QueueEngine::commands`] walk it decoding
 //! only. It is also the producer of a host queue ([`QueueProducer`]).
-//! [`CmdQueue`] holds its registers.
+//! It holds the registers ([`CqDevice::from_cq_registers`]).
 //!
 //! No allocation: each command is decoded into a stack value.
 //!
