@@ -44,12 +44,19 @@
 
 use iommu_inval_core::Flags;
 use crate::cmd::Command;
+// The event log entries the command buffer writes are records of the
+// event-log codec (`crate::event`, the one encoding of the layout and of the
+// event codes): ILLEGAL_COMMAND_ERROR (the command's address in `w1`),
+// COMMAND_HARDWARE_ERROR (`type` in `w0[58:57]`, the failed access's address
+// in `w1`) and IOTLB_INV_TIMEOUT (DeviceID, the command's address).
+use crate::event::EventRecord;
 use iommu_inval_core::arch::prelude::*;
 
 iommu_inval_core::arch_error! {
     /// The architected error an AMD-Vi IOMMU raises for a command-buffer
     /// fault: the event it logs (#48882 §2.5, "Event Logging"), whose
-    /// entry (`EventLogEntry`, with its code) the fault writes to the log.
+    /// entry (an [`EventRecord`](crate::event::EventRecord) of that kind)
+    /// the fault writes to the log.
     pub enum HwError {
         /// ILLEGAL_COMMAND_ERROR (event code 5).
         IllegalCommand = "ILLEGAL_COMMAND_ERROR",
@@ -71,10 +78,6 @@ pub(crate) const BASE_MASK: u64 = 0x000f_ffff_ffff_f000;
 /// Head/tail pointer bits `[18:4]`.
 pub(crate) const PTR_MASK: u64 = 0x7_fff0;
 
-/// Event code of ILLEGAL_COMMAND_ERROR.
-pub const EVENT_ILLEGAL_COMMAND_ERROR: u8 = 0x5;
-/// Event code of COMMAND_HARDWARE_ERROR.
-pub const EVENT_COMMAND_HARDWARE_ERROR: u8 = 0x6;
 /// COMMAND_HARDWARE_ERROR `Type` (bits `[58:57]`) used for a failed fetch: master abort.
 pub(crate) const HW_ERROR_TYPE_MASTER_ABORT: u8 = 0b01;
 
@@ -89,14 +92,6 @@ pub enum ConfigError {
     #[error("pointer {0:#x} past the end of the command buffer")]
     PointerOutOfRange(u64),
 }
-
-/// One 128-bit event log entry, as the IOMMU writes it to the event log:
-/// a record of the event-log codec ([`crate::event`]), the one encoding of
-/// the layout. The entries the command buffer writes are
-/// ILLEGAL_COMMAND_ERROR (the command's address in `w1`),
-/// COMMAND_HARDWARE_ERROR (`type` in `w0[58:57]`, the failed access's
-/// address in `w1`) and IOTLB_INV_TIMEOUT (DeviceID, the command's address).
-pub type EventLogEntry = crate::event::EventRecord;
 
 /// A command buffer: base, size, head and tail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -183,8 +178,6 @@ impl CmdBuf {
     }
 }
 
-/// Event code of IOTLB_INV_TIMEOUT.
-pub const EVENT_IOTLB_INV_TIMEOUT: u8 = 0x7;
 /// IOMMU Status Register (MMIO 2020h) EventOverflow (bit 0).
 pub const STATUS_EVENT_OVERFLOW: u32 = 1 << 0;
 /// IOMMU Status Register EventLogInt (bit 1).
@@ -239,7 +232,7 @@ impl EventLog {
     fn append<M: QueueMemory + ?Sized>(
         &mut self,
         mem: &M,
-        e: &EventLogEntry,
+        e: &EventRecord,
     ) -> Result<bool, MemError> {
         let next = (self.tail + ENTRY_BYTES) & (self.size() - 1);
         if next == self.head & (self.size() - 1) {
@@ -329,7 +322,7 @@ impl CmdBufDevice {
     }
     /// The event log entry a fault at the head writes, its error, and
     /// whether it stops the buffer (§2.5).
-    pub fn event(&self, cause: &FaultCause) -> (EventLogEntry, HwError, bool) {
+    pub fn event(&self, cause: &FaultCause) -> (EventRecord, HwError, bool) {
         let at = self.command_address();
         match cause {
             FaultCause::Fetch(_) => (
@@ -362,7 +355,7 @@ impl CmdBufDevice {
             ),
         }
     }
-    fn log(&mut self, mem: &(impl QueueMemory + ?Sized), e: EventLogEntry) -> Signals {
+    fn log(&mut self, mem: &(impl QueueMemory + ?Sized), e: EventRecord) -> Signals {
         let Some(log) = self.event_log.as_mut() else {
             return Signals::empty();
         };

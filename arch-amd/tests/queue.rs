@@ -33,7 +33,7 @@ struct CmdBufError {
     address: u64,
     offset: u32,
     /// The event log entry the front end writes for it.
-    event: EventLogEntry,
+    event: iommu_inval_amd::event::EventRecord,
     hw: HwError,
 }
 

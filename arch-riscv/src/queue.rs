@@ -13,7 +13,7 @@
 //!
 //! What the IOMMU is also decides what a command means and whether it is
 //! legal: its [`Features`] (`capabilities`, `fctl`) and its
-//! `ddtp.iommu_mode` ([`DdtMode`], [`CmdQueue::write_ddtp`]):
+//! `ddtp.iommu_mode` ([`DdtMode`], [`CqDevice::write_ddtp`]):
 //!
 //! * an IODIR.INVAL_PDT whose `PID` is wider than the IOMMU's
 //!   (`capabilities.PD8` / `PD17` / `PD20`: 8, 17, 20 bits), and an IODIR
@@ -24,7 +24,7 @@
 //!   doublewords are read most significant byte first (§3.1) and the
 //!   IOFENCE.C `DATA` is stored big-endian (§3.1.2, §5.4); `fctl.BE`
 //!   follows a write only with `capabilities.END` (WARL,
-//!   [`CmdQueue::write_fctl`]).
+//!   [`CqDevice::write_fctl`]).
 //!
 //! The IOMMU consumes from `cqh` to `cqt`. At an illegal or unsupported
 //! command it sets `cqcsr.cmd_ill` and stops with `cqh` at that command; a
@@ -40,7 +40,7 @@
 //! the command (`cmd_ill`, `cqmf`, `cmd_to`); core's
 //! [`QueueEngine::consume`] and [`QueueEngine::commands`] walk it decoding
 //! only. It is also the producer of a host queue ([`QueueProducer`]).
-//! [`CmdQueue`] holds its registers.
+//! It holds the registers ([`CqDevice::from_cq_registers`]).
 //!
 //! No allocation: each command is decoded into a stack value.
 //!
@@ -61,7 +61,7 @@
 //! let p = q.consume(&mem, |c| seen.push((c.address, c.command.op())));
 //! assert_eq!(seen, [(0x10000, "iodir_inval_ddt"), (0x10010, "iofence_c")]);
 //! assert_eq!((q.head_register(), p.fault.map(|f| f.position)), (2, Some(2)));
-//! assert!(q.queue.cqcsr() & CQCSR_CMD_ILL != 0);
+//! assert!(q.cqcsr() & CQCSR_CMD_ILL != 0);
 //! ```
 
 use iommu_inval_core::Flags;
@@ -107,9 +107,10 @@ pub(crate) const CQCSR_CQON: u32 = 1 << 16;
 pub(crate) const CQCSR_STOP: u32 = CQCSR_CMD_ILL | CQCSR_CQMF;
 
 /// The command queue: base, size, head, tail, control/status, and the
-/// features that decide which commands are supported.
+/// features that decide which commands are supported. A VMM reaches it
+/// through [`CqDevice`] (one consumer API per architecture).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct CmdQueue {
+pub(crate) struct CmdQueue {
     base: u64,
     log2sz: u8,
     head: u32,
@@ -120,19 +121,8 @@ pub struct CmdQueue {
 }
 
 impl CmdQueue {
-    /// [`CmdQueue::with_features`] with every optional feature implemented
-    /// ([`Features::default`], little-endian).
-    pub(crate) fn from_registers(cqb: u64, cqh: u32, cqt: u32, cqcsr: u32) -> Option<Self> {
-        Self::with_features(cqb, cqh, cqt, cqcsr, Features::default())
-    }
-
-    /// From the values of `cqb`, `cqh`, `cqt` and `cqcsr`, for an IOMMU
-    /// with `features`, and `ddtp.iommu_mode` Off, which bounds no `DID`
-    /// (until [`CmdQueue::write_ddtp`]). Index bits above the queue size are
-    /// ignored (they are read-only zero). `cqon` follows `cqen`. `None`
-    /// when `LOG2SZ-1` = 31 (2^32 entries: more than this model's 32-bit
-    /// index arithmetic holds).
-    pub fn with_features(
+    /// [`CqDevice::from_cq_registers`]; `None` when `LOG2SZ-1` = 31.
+    pub(crate) fn with_features(
         cqb: u64,
         cqh: u32,
         cqt: u32,
@@ -160,34 +150,26 @@ impl CmdQueue {
         })
     }
 
-    /// The device-directory mode the queue checks `DID`s against
-    /// ([`DdtMode::Off`], which bounds nothing, until set).
-    pub const fn ddt_mode(&self) -> DdtMode {
+    /// [`CqDevice::ddt_mode`].
+    pub(crate) const fn ddt_mode(&self) -> DdtMode {
         self.ddt_mode
     }
-    /// The guest wrote `ddtp` (§5.5): take its `iommu_mode`. A reserved or
-    /// custom mode is refused ([`ConfigError::DdtMode`]) and the mode kept
-    /// (the field is WARL: an IOMMU never holds a mode it lacks).
-    pub fn write_ddtp(&mut self, ddtp: u64) -> Result<(), ConfigError> {
+    /// [`CqDevice::write_ddtp`].
+    pub(crate) fn write_ddtp(&mut self, ddtp: u64) -> Result<(), ConfigError> {
         let mode = DdtMode::from_ddtp(ddtp).ok_or(ConfigError::DdtMode((ddtp & 0xf) as u8))?;
         self.ddt_mode = mode;
         Ok(())
     }
-    /// The guest wrote `fctl` (§5.4): `BE` follows the write when the IOMMU
-    /// has both byte orders (`capabilities.END`), else stays (WARL).
-    /// The specification leaves a change while the queue is on
-    /// `UNSPECIFIED`; the model applies it to the next access.
-    pub fn write_fctl(&mut self, fctl: u32) {
+    /// [`CqDevice::write_fctl`].
+    pub(crate) fn write_fctl(&mut self, fctl: u32) {
         self.features = self.features.write_fctl(fctl);
     }
-    /// Whether the queue's memory accesses are big-endian (`fctl.BE`).
-    pub const fn big_endian(&self) -> bool {
+    /// `fctl.BE`.
+    pub(crate) const fn big_endian(&self) -> bool {
         self.features.be
     }
-    /// The four bytes an IOFENCE.C stores for `data`, in the queue's byte
-    /// order (§3.1.2 with `fctl.BE`, §5.4): what a caller of the decode-only
-    /// walk ([`QueueEngine::consume`]) writes at `ADDR`.
-    pub const fn fence_data_bytes(&self, data: u32) -> [u8; 4] {
+    /// [`CqDevice::fence_data_bytes`].
+    pub(crate) const fn fence_data_bytes(&self, data: u32) -> [u8; 4] {
         if self.features.be {
             data.to_be_bytes()
         } else {
@@ -208,7 +190,7 @@ impl CmdQueue {
         self.tail
     }
     /// The `cqcsr` register value.
-    pub const fn cqcsr(&self) -> u32 {
+    pub(crate) const fn cqcsr(&self) -> u32 {
         self.csr
     }
     /// The ring `cqb` describes: 2^(LOG2SZ-1 + 1) 16-byte entries, no wrap
@@ -216,9 +198,8 @@ impl CmdQueue {
     pub(crate) const fn ring(&self) -> Ring {
         Ring::new(self.base, self.log2sz, 2, false, self.features.be)
     }
-    /// Whether the command-queue interrupt is pending: an error bit or
-    /// `fence_w_ip` set with `cie` (§3.1, `ipsr.cip`).
-    pub const fn interrupt_pending(&self) -> bool {
+    /// [`CqDevice::interrupt_pending`].
+    pub(crate) const fn interrupt_pending(&self) -> bool {
         self.csr & CQCSR_CIE != 0 && self.csr & (CQCSR_STOP | CQCSR_CMD_TO | CQCSR_FENCE_W_IP) != 0
     }
     /// Software wrote `cqt`.
@@ -282,7 +263,7 @@ impl CmdQueue {
 /// q.doorbell(2);
 /// let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
 /// assert_eq!((p.consumed, q.head_register()), (2, 2));
-/// assert!(q.queue.cqcsr() & CQCSR_FENCE_W_IP != 0);
+/// assert!(q.cqcsr() & CQCSR_FENCE_W_IP != 0);
 /// let mut w = [0u64; 1];
 /// mem.read_words(0x1f00, &mut w).unwrap();
 /// assert_eq!(w[0], 7);
@@ -290,13 +271,69 @@ impl CmdQueue {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CqDevice {
     /// The queue registers.
-    pub queue: CmdQueue,
+    queue: CmdQueue,
 }
 
 impl CqDevice {
+    /// From the values of `cqb`, `cqh`, `cqt` and `cqcsr`, for an IOMMU
+    /// with `features`, and `ddtp.iommu_mode` Off, which bounds no `DID`
+    /// (until [`CqDevice::write_ddtp`]). Index bits above the queue size are
+    /// ignored (they are read-only zero). `cqon` follows `cqen`.
+    /// [`ConfigError::TooLarge`] when `LOG2SZ-1` = 31 (2^32 entries: more
+    /// than this model's 32-bit index arithmetic holds).
+    /// [`CommandQueue::from_registers`] is this with `cqen` set and
+    /// [`Features::default`].
+    pub fn from_cq_registers(
+        cqb: u64,
+        cqh: u32,
+        cqt: u32,
+        cqcsr: u32,
+        features: Features,
+    ) -> Result<Self, ConfigError> {
+        let queue = CmdQueue::with_features(cqb, cqh, cqt, cqcsr, features)
+            .ok_or(ConfigError::TooLarge((cqb & CQB_LOG2SZ_MASK) as u8))?;
+        Ok(CqDevice { queue })
+    }
+    /// The `cqcsr` register value.
+    pub const fn cqcsr(&self) -> u32 {
+        self.queue.cqcsr()
+    }
+    /// Whether the command-queue interrupt is pending: an error bit or
+    /// `fence_w_ip` set with `cie` (§3.1, `ipsr.cip`).
+    pub const fn interrupt_pending(&self) -> bool {
+        self.queue.interrupt_pending()
+    }
+    /// The device-directory mode the queue checks `DID`s against
+    /// ([`DdtMode::Off`], which bounds nothing, until set).
+    pub const fn ddt_mode(&self) -> DdtMode {
+        self.queue.ddt_mode()
+    }
+    /// The guest wrote `ddtp` (§5.5): take its `iommu_mode`. A reserved or
+    /// custom mode is refused ([`ConfigError::DdtMode`]) and the mode kept
+    /// (the field is WARL: an IOMMU never holds a mode it lacks).
+    pub fn write_ddtp(&mut self, ddtp: u64) -> Result<(), ConfigError> {
+        self.queue.write_ddtp(ddtp)
+    }
+    /// The guest wrote `fctl` (§5.4): `BE` follows the write when the IOMMU
+    /// has both byte orders (`capabilities.END`), else stays (WARL).
+    /// The specification leaves a change while the queue is on
+    /// `UNSPECIFIED`; the model applies it to the next access.
+    pub fn write_fctl(&mut self, fctl: u32) {
+        self.queue.write_fctl(fctl);
+    }
+    /// Whether the queue's memory accesses are big-endian (`fctl.BE`).
+    pub const fn big_endian(&self) -> bool {
+        self.queue.big_endian()
+    }
+    /// The four bytes an IOFENCE.C stores for `data`, in the queue's byte
+    /// order (§3.1.2 with `fctl.BE`, §5.4): what a caller of the decode-only
+    /// walk ([`QueueEngine::consume`]) writes at `ADDR`.
+    pub const fn fence_data_bytes(&self, data: u32) -> [u8; 4] {
+        self.queue.fence_data_bytes(data)
+    }
     /// A front end for an IOMMU whose `ddtp.iommu_mode` is `mode`: IODIR
     /// commands with `DV` = 1 and a wider `DID` than it allows are illegal
-    /// (§3.1.3); the register write is [`CmdQueue::write_ddtp`].
+    /// (§3.1.3); the register write is [`CqDevice::write_ddtp`].
     pub fn with_ddt_mode(mut self, mode: DdtMode) -> Self {
         self.queue.ddt_mode = mode;
         self
@@ -375,9 +412,13 @@ impl CommandQueue for CqDevice {
     /// From `cqb`, `cqh` and `cqt`; the queue is taken as enabled
     /// (`cqen` = `cqon` = 1) with interrupts off.
     fn from_registers(base: u64, head: u64, tail: u64) -> Result<Self, ConfigError> {
-        let q = CmdQueue::from_registers(base, head as u32, tail as u32, CQCSR_CQEN)
-            .ok_or(ConfigError::TooLarge((base & CQB_LOG2SZ_MASK) as u8))?;
-        Ok(CqDevice { queue: q })
+        Self::from_cq_registers(
+            base,
+            head as u32,
+            tail as u32,
+            CQCSR_CQEN,
+            Features::default(),
+        )
     }
     /// The guest wrote `cqt`.
     fn doorbell(&mut self, tail: u64) {

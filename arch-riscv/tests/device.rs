@@ -10,8 +10,8 @@ use iommu_inval_core::Flags;
 use iommu_inval_core::{CellMemory, IdentityContext, QueueMemory};
 use iommu_inval_riscv::queue::HwError;
 use iommu_inval_riscv::queue::{
-    CmdQueue, ConfigError, CqDevice, CQCSR_CIE, CQCSR_CMD_ILL, CQCSR_CMD_TO, CQCSR_CQEN,
-    CQCSR_CQMF, CQCSR_FENCE_W_IP,
+    ConfigError, CqDevice, CQCSR_CIE, CQCSR_CMD_ILL, CQCSR_CMD_TO, CQCSR_CQEN, CQCSR_CQMF,
+    CQCSR_FENCE_W_IP,
 };
 use iommu_inval_riscv::{Command, DdtMode, Features, IodirInvalDdt};
 
@@ -60,7 +60,7 @@ fn iofence_store_and_wsi_after_the_batch() {
     assert_eq!(q.head_register(), 3);
     // A 4-byte store: the upper half of the doubleword is untouched.
     assert_eq!(read(&mem, STORE), 0xffff_ffff_1122_3344);
-    assert!(q.queue.cqcsr() & CQCSR_FENCE_W_IP != 0);
+    assert!(q.cqcsr() & CQCSR_FENCE_W_IP != 0);
     assert!(p.signals.contains(Signals::COMPLETION_IRQ));
     // Everything before the fence went to the back end, then the barrier.
     assert!(matches!(b.records().last(), Some(Record::Barrier(_))));
@@ -69,7 +69,7 @@ fn iofence_store_and_wsi_after_the_batch() {
     assert!(matches!(ops[2], Op::Inval(i) if i.caches.contains(Caches::IOTLB)));
     // fence_w_ip is RW1C.
     q.write_cqcsr(CQCSR_FENCE_W_IP | 1 << 1);
-    assert_eq!(q.queue.cqcsr() & CQCSR_FENCE_W_IP, 0);
+    assert_eq!(q.cqcsr() & CQCSR_FENCE_W_IP, 0);
 }
 
 #[test]
@@ -112,7 +112,7 @@ fn illegal_command_sets_cmd_ill_and_stops_at_it() {
     );
     assert!(matches!(f.cause, FaultCause::Decode(_)));
     assert_eq!((p.consumed, q.head_register()), (1, 1));
-    assert!(q.queue.cqcsr() & CQCSR_CMD_ILL != 0);
+    assert!(q.cqcsr() & CQCSR_CMD_ILL != 0);
     assert!(p.signals.contains(Signals::ERROR_IRQ));
     // Blocked until the guest clears cmd_ill (after fixing the command).
     q.doorbell(3);
@@ -164,7 +164,7 @@ fn unmapped_fetch_and_store_set_cqmf() {
     let f = p.fault.unwrap();
     assert_eq!((f.hw, f.position), (HwError::Cqmf, 1));
     assert!(matches!(f.cause, FaultCause::CompletionStore(_)));
-    assert!(q.queue.cqcsr() & CQCSR_CQMF != 0);
+    assert!(q.cqcsr() & CQCSR_CQMF != 0);
     assert_eq!(q.head_register(), 1);
     // A queue whose base is not guest memory: the fetch faults.
     let mut q = CqDevice::from_registers((0x8000_0000u64 >> 12) << 10 | 7, 0, 0).unwrap();
@@ -199,7 +199,7 @@ fn ats_timeout_at_a_fence_sets_cmd_to_with_cqh_at_the_fence() {
     let p = q.process(&mem, &IdentityContext, &mut Timeout);
     let f = p.fault.unwrap();
     assert_eq!((f.hw, f.position), (HwError::CmdTo, 1));
-    assert!(q.queue.cqcsr() & CQCSR_CMD_TO != 0);
+    assert!(q.cqcsr() & CQCSR_CMD_TO != 0);
     assert_eq!(read(&mem, STORE), 0, "the fence did not complete");
 }
 
@@ -228,7 +228,7 @@ fn one(q: CqDevice, w: [u64; 2]) -> Option<HwError> {
         Some(f) => {
             assert_eq!((p.consumed, q.head_register(), f.position), (0, 0, 0));
             assert!(matches!(f.cause, FaultCause::Decode(_)), "{:?}", f.cause);
-            assert!(q.queue.cqcsr() & CQCSR_CMD_ILL != 0);
+            assert!(q.cqcsr() & CQCSR_CMD_ILL != 0);
             Some(f.hw)
         }
     }
@@ -310,26 +310,23 @@ fn iodir_did_wider_than_the_ddt_mode_is_cmd_ill() {
 #[test]
 fn ddtp_register_sets_the_mode() {
     let mut q = device();
-    assert_eq!(q.queue.ddt_mode(), DdtMode::Off);
-    q.queue.write_ddtp(0x1234 << 10 | 2).unwrap();
-    assert_eq!(q.queue.ddt_mode(), DdtMode::OneLevel);
+    assert_eq!(q.ddt_mode(), DdtMode::Off);
+    q.write_ddtp(0x1234 << 10 | 2).unwrap();
+    assert_eq!(q.ddt_mode(), DdtMode::OneLevel);
     assert_eq!(one(q, iodir(false, 0x80, 0)), Some(HwError::CmdIll));
     // Reserved and custom modes are refused; the mode stays.
     for m in 5..16u8 {
-        assert_eq!(
-            q.queue.write_ddtp(u64::from(m)),
-            Err(ConfigError::DdtMode(m))
-        );
+        assert_eq!(q.write_ddtp(u64::from(m)), Err(ConfigError::DdtMode(m)));
     }
-    assert_eq!(q.queue.ddt_mode(), DdtMode::OneLevel);
+    assert_eq!(q.ddt_mode(), DdtMode::OneLevel);
     for (m, mode) in [
         (0, DdtMode::Off),
         (1, DdtMode::Bare),
         (3, DdtMode::TwoLevel),
         (4, DdtMode::ThreeLevel),
     ] {
-        q.queue.write_ddtp(m).unwrap();
-        assert_eq!((q.queue.ddt_mode(), mode.iommu_mode()), (mode, m as u8));
+        q.write_ddtp(m).unwrap();
+        assert_eq!((q.ddt_mode(), mode.iommu_mode()), (mode, m as u8));
     }
 }
 
@@ -383,17 +380,12 @@ fn fctl_be_makes_the_queue_and_the_fence_store_big_endian() {
     mem.read_words(BASE, &mut w).unwrap();
     assert_eq!([w[0].swap_bytes(), w[1].swap_bytes()], DDT);
     // The read-only consumer reads big-endian too, and says how to store.
-    let mut cq = CqDevice {
-        queue: CmdQueue::with_features(CQB, 0, 1, CQCSR_CQEN, be).unwrap(),
-    };
+    let mut cq = CqDevice::from_cq_registers(CQB, 0, 1, CQCSR_CQEN, be).unwrap();
     let mut seen = Vec::new();
     let p = cq.consume(&mem, |f| seen.push(f.command));
     assert!(p.fault.is_none());
     assert_eq!(seen, [c]);
-    assert_eq!(
-        cq.queue.fence_data_bytes(0x1122_3344),
-        [0x11, 0x22, 0x33, 0x44]
-    );
+    assert_eq!(cq.fence_data_bytes(0x1122_3344), [0x11, 0x22, 0x33, 0x44]);
 }
 
 /// fctl.BE is WARL: it follows a write only with capabilities.END (both
@@ -401,18 +393,18 @@ fn fctl_be_makes_the_queue_and_the_fence_store_big_endian() {
 #[test]
 fn fctl_be_is_writable_only_with_capabilities_end() {
     let mut q = device();
-    assert!(!q.queue.big_endian());
-    q.queue.write_fctl(1);
-    assert!(q.queue.big_endian());
-    q.queue.write_fctl(0);
-    assert!(!q.queue.big_endian());
+    assert!(!q.big_endian());
+    q.write_fctl(1);
+    assert!(q.big_endian());
+    q.write_fctl(0);
+    assert!(!q.big_endian());
     // One byte order (END = 0): little-endian stays, big-endian stays.
     for be in [false, true] {
         let one_order = Features::from_registers(0, u32::from(be));
         assert!(!one_order.end);
         let mut q = device().with_features(one_order);
-        q.queue.write_fctl(u32::from(!be));
-        assert_eq!(q.queue.big_endian(), be);
+        q.write_fctl(u32::from(!be));
+        assert_eq!(q.big_endian(), be);
     }
 }
 
@@ -497,7 +489,7 @@ fn big_endian_queue_is_the_little_endian_one_byte_reversed() {
                     }
                 })
                 .collect();
-            (p, q.head_register(), q.queue.cqcsr(), records, stores)
+            (p, q.head_register(), q.cqcsr(), records, stores)
         };
         let (le, be) = (run(false), run(true));
         assert_eq!(le, be, "{cmds:x?} {f:?} {mode:?}");

@@ -67,9 +67,10 @@ impl Ring {
             self.log2_entries as u32
         }
     }
-    /// Words per slot, 1..=[`MAX_SLOT_WORDS`].
+    /// Words per slot, 1..=[`MAX_SLOT_WORDS`] (outside core:
+    /// [`Ring::slot_bytes`]).
     #[inline(always)]
-    pub const fn words(&self) -> usize {
+    pub(crate) const fn words(&self) -> usize {
         match self.slot_words {
             0 => 1,
             w if w as usize > MAX_SLOT_WORDS => MAX_SLOT_WORDS,
@@ -283,6 +284,15 @@ mod tests {
             }
         }
         assert_eq!(Ring::new(0, 0, 0, false, false).words(), 1);
+    }
+
+    proptest::proptest! {
+        // Any geometry: the slot size is in range (from props/tests/ring.rs).
+        #[test]
+        fn slot_words_are_in_range(lg: u8, words: u8, wrap: bool, be: bool) {
+            let r = Ring::new(0, lg, words, wrap, be);
+            proptest::prop_assert!((1..=MAX_SLOT_WORDS).contains(&r.words()));
+        }
     }
 
     #[test]

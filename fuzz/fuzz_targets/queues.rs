@@ -523,18 +523,18 @@ impl Fuzzed for riscv::RiscV {
             0 => q.write_cqcsr(u32::MAX),
             1 => q.write_cqcsr((v >> 2) as u32),
             2 => {
-                let be = q.queue.big_endian();
-                q.queue.write_fctl((v >> 2) as u32);
+                let be = q.big_endian();
+                q.write_fctl((v >> 2) as u32);
                 if !q.features_mut().end {
-                    assert_eq!(q.queue.big_endian(), be, "fctl.BE changed without END");
+                    assert_eq!(q.big_endian(), be, "fctl.BE changed without END");
                 }
             }
             _ => {
-                let before = q.queue.ddt_mode();
-                if let Err(e) = q.queue.write_ddtp(v >> 2) {
+                let before = q.ddt_mode();
+                if let Err(e) = q.write_ddtp(v >> 2) {
                     let _ = e.to_string();
                     assert_eq!(
-                        q.queue.ddt_mode(),
+                        q.ddt_mode(),
                         before,
                         "a refused ddtp changed the mode"
                     );
@@ -546,7 +546,7 @@ impl Fuzzed for riscv::RiscV {
         let (h, t, flag, direct) = (i.h, i.t, i.flag, i.direct);
         // Little- or big-endian (fctl.BE), any PID width and ddtp mode.
         let f = riscv::Features::from_registers(h.rotate_left(17), (t >> 40) as u32);
-        let q = riscv::queue::CmdQueue::with_features(
+        let q = riscv::queue::CqDevice::from_cq_registers(
             i.qbase >> 2 & riscv::queue::CQB_PPN_MASK | u64::from(i.size_param % 24),
             h as u32,
             t as u32,
@@ -557,13 +557,12 @@ impl Fuzzed for riscv::RiscV {
             let _ = q.write_ddtp(h >> 60);
             q
         });
-        let Some(q) = q else {
+        let Ok(mut d) = q else {
             return Ok(());
         };
-        let mut d = riscv::queue::CqDevice { queue: q };
-        let be = d.queue.big_endian();
+        let be = d.big_endian();
         walk(&mut d, mem, direct, be);
-        let _ = (d.queue.cqcsr(), d.queue.interrupt_pending());
+        let _ = (d.cqcsr(), d.interrupt_pending());
         // The guest's register writes, then the queue again.
         d.write_cqcsr(h as u32);
         d.doorbell(t.rotate_left(32) & 0xffff_ffff);

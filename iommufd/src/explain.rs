@@ -57,7 +57,7 @@ fn intersect(a: &Footprint, b: &Footprint) -> Footprint {
 
 /// What a guest command asks for, in host ids, within the part it owns.
 /// Refused commands (no entry) ask nothing of the entries.
-pub fn smmuv3_request<V: VdevTable + ?Sized>(
+pub(crate) fn smmuv3_request<V: VdevTable + ?Sized>(
     cmd: &Command,
     vsmmu: &Vsmmu,
     vdevs: &V,
@@ -87,7 +87,7 @@ pub fn smmuv3_request<V: VdevTable + ?Sized>(
 }
 
 /// What the host removes for the command the kernel issues.
-pub fn smmuv3_host(host_words: &[u64; 2], ctx: &dyn Context) -> Footprint {
+pub(crate) fn smmuv3_host(host_words: &[u64; 2], ctx: &dyn Context) -> Footprint {
     match Command::decode(host_words) {
         Ok(c) => Smmuv3::footprint(&c, ctx),
         Err(_) => Footprint::new(),

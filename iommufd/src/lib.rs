@@ -114,3 +114,7 @@ pub mod explain;
 pub mod smmuv3;
 pub mod uapi;
 pub mod vtd;
+// The two VMM paths end to end; unit tests, as they read the footprints
+// `explain` keeps crate-private.
+#[cfg(all(test, feature = "std"))]
+mod vmm_tests;

@@ -4,6 +4,13 @@
 //! decoding only (`QueueEngine::consume`) into `Smmuv3Forwarder`. Every guest command ends up as an
 //! entry, a sync, or a report; entries reach the "kernel" only at barriers.
 
+use crate::backend::{
+    ForwardError, Forwarded, Invalidator, Smmuv3Forwarder, ViommuInvalidator, VtdS1Backend,
+};
+use crate::cmdqv;
+use crate::smmuv3::{HostFeatures, Refusal, Vsmmu};
+use crate::uapi::{HwptVtdS1Invalidate, ViommuArmSmmuv3Invalidate};
+use crate::vtd::{S1Scope, VmmWork};
 use iommu_inval_arm::queue::{Cmdq, CmdqDevice};
 use iommu_inval_arm::Command;
 use iommu_inval_core::context::Topology;
@@ -12,15 +19,10 @@ use iommu_inval_core::model::{Op, PasidSel};
 use iommu_inval_core::Flags;
 use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{CellMemory, SliceMemory};
-use iommu_inval_iommufd::backend::{
-    ForwardError, Forwarded, Invalidator, Smmuv3Forwarder, ViommuInvalidator, VtdS1Backend,
-};
-use iommu_inval_iommufd::cmdqv;
-use iommu_inval_iommufd::smmuv3::{HostFeatures, Refusal, Vsmmu};
-use iommu_inval_iommufd::uapi::{HwptVtdS1Invalidate, ViommuArmSmmuv3Invalidate};
-use iommu_inval_iommufd::vtd::{S1Scope, VmmWork};
 use iommu_inval_vtd::queue::InvQueue;
 use std::cell::RefCell;
+use std::vec::Vec;
+use std::{format, vec};
 
 fn stream(file: &str) -> Vec<Vec<u64>> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/");
@@ -204,7 +206,7 @@ fn smmuv3_guest_walked_raw_into_the_vsmmu() {
 
 #[test]
 fn smmuv3_guest_through_the_front_end_into_the_vsmmu() {
-    use iommu_inval_iommufd::backend::{VsmmuBackend, VsmmuWork};
+    use crate::backend::{VsmmuBackend, VsmmuWork};
     let cmds = stream("smmuv3.cmds");
     // The CMDQ at 0x7f01_0000 (256 entries), the MSI targets of the stream's
     // CMD_SYNCs (0x7f00_0000) in the same RAM.
@@ -243,13 +245,13 @@ fn smmuv3_guest_through_the_front_end_into_the_vsmmu() {
     // kernel writes the vSMMU's VMID over both.)
     let first = Command::decode(&cmds[0]).unwrap();
     let vd = [(0x10u32, 0x100u32)];
-    let want = iommu_inval_iommufd::explain::smmuv3_request(&first, &v, &vd, &ctx);
-    let got = iommu_inval_iommufd::explain::smmuv3_request(&submitted[0], &v, &vd, &ctx);
+    let want = crate::explain::smmuv3_request(&first, &v, &vd, &ctx);
+    let got = crate::explain::smmuv3_request(&submitted[0], &v, &vd, &ctx);
     assert!(!want.is_empty() && got.same_as(&want));
     // R4 over the stream: the host commands of the submitted entries remove
     // what every guest command asked of the vSMMU.
+    use crate::explain::{smmuv3_host, smmuv3_request};
     use iommu_inval_core::footprint::Footprint;
-    use iommu_inval_iommufd::explain::{smmuv3_host, smmuv3_request};
     let mut asked = Footprint::new();
     for w in &cmds {
         let c = Command::decode(w).unwrap();
