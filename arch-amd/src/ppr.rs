@@ -25,6 +25,8 @@
 //! group index `tag & 0x1ff`). The flag bits Linux does not name are taken
 //! as reserved; w0\[47:46\] likewise, by elimination.
 
+use iommu_inval_core::event::{auto_response, Fate};
+use iommu_inval_core::model::{PageResponse, RespCode};
 use iommu_inval_core::record::{Kind, PageRequestFields};
 use iommu_inval_core::{record_format, ArchId};
 
@@ -71,6 +73,17 @@ pub(crate) const FIELDS: PageRequestFields = PageRequestFields::new(
 .user_flag()
 .refusing("rz");
 
+impl crate::event::LogRecord for PprRecord {
+    const LOG_EN: u64 = 1 << 13;
+    const INT_EN: u64 = 1 << 14;
+    const OVERFLOW: u32 = 1 << 5;
+    const INT: u32 = 1 << 6;
+    fn response(&self, fate: &Fate) -> Option<PageResponse> {
+        let code = fate.response_code()?;
+        auto_response(&FIELDS, self, code, code == RespCode::Success)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,5 +122,45 @@ mod tests {
         }
         let e = PprRecord::decode(&[2 << 60, 0]).unwrap_err();
         assert_eq!((e.kind, e.mask), (ErrorKind::UnknownOpcode, 2));
+    }
+
+    /// The PPR log (PPRLogEn, PPRIntEn, PPROverflow, PPRInt) and the
+    /// response a dropped last request is owed: Success (PASID echoed) when
+    /// full or overflowed, Failure without a PASID when disabled.
+    #[test]
+    fn ppr_log_and_automatic_responses() {
+        use crate::event::GuestLog;
+        use iommu_inval_core::event::{Fate::*, RecordQueue};
+        use iommu_inval_core::model::RespCode;
+        use iommu_inval_core::CellMemory;
+        let mut ram = [0u8; 0x1000];
+        let mem = CellMemory::new(0x1000, &mut ram);
+        let mut log = GuestLog::<PprRecord>::new(8 << 56 | 0x1000, 1 << 13 | 1 << 14);
+        // Device 0x10, PASID 1 (gn), read, tag 2; `last`.
+        let ppr = |last: u64| {
+            PprRecord::decode(&[
+                1 << 60 | 1 << 56 | 1 << 50 | last << 41 | 2 << 32 | 1 << 16 | 0x10,
+                0x4000,
+            ])
+            .unwrap()
+        };
+        let go = |l: &mut GuestLog<PprRecord>, last| {
+            let d = l.offer(&mem, &ppr(last), false).unwrap();
+            (
+                d.fate,
+                d.interrupt,
+                d.response.map(|r| (r.device, r.pasid, r.prg_index, r.code)),
+            )
+        };
+        assert_eq!(go(&mut log, 1), (Written, true, None));
+        assert_eq!(log.status, 1 << 6);
+        log.head = 0x10;
+        log.tail = 0; // full: tail + 1 == head
+        let ok = Some((0x10, Some(1), 2, RespCode::Success));
+        assert_eq!(go(&mut log, 1), (Full { flagged: true }, true, ok));
+        assert_eq!(go(&mut log, 0), (Overflowed, false, None));
+        log.control = 0;
+        let failed = Some((0x10, None, 2, RespCode::Failure));
+        assert_eq!(go(&mut log, 1), (Disabled, false, failed));
     }
 }

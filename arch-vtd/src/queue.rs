@@ -236,12 +236,19 @@ impl InvQueue {
     }
     /// Raise an event whose control register is `ctl`: pending while masked.
     fn event(ctl: &mut u32, raised: Signals) -> Signals {
-        if *ctl & CTL_IM != 0 {
-            *ctl |= CTL_IP;
-            Signals::empty()
-        } else {
-            raised
-        }
+        raised.when(event_fires(ctl))
+    }
+}
+
+/// An interrupt condition of the event whose control register (FECTL,
+/// IECTL, PECTL) is `ctl`: the message is sent now, or held pending
+/// (`IP` set) while `IM` masks it (VT-d FECTL_REG.IP).
+pub(crate) fn event_fires(ctl: &mut u32) -> bool {
+    if *ctl & CTL_IM != 0 {
+        *ctl |= CTL_IP;
+        false
+    } else {
+        true
     }
 }
 

@@ -107,7 +107,7 @@ tests! {
 fn vtd_page_request_answered_through_a_guest_smmuv3() {
     use iommu_inval_arm::{GuestQueue, PriRecord};
     use iommu_inval_core::arch::{Arch, Target};
-    use iommu_inval_core::event::{Delivery, PageRequestGroups, RecordQueue};
+    use iommu_inval_core::event::{PageRequestGroups, RecordQueue};
     use iommu_inval_core::{CellMemory, NativeCommand, Op, QueueMemory};
     let guest =
         Topology::from_json(r#"{"iommufd": {"vdevices": [{"vsid": 8, "psid": 768}]}}"#).unwrap();
@@ -144,7 +144,7 @@ fn vtd_page_request_answered_through_a_guest_smmuv3() {
         let mut bytes = [0u8; 0x100];
         let mem = CellMemory::new(0x1000, &mut bytes);
         let mut q = GuestQueue::<PriRecord>::new(0x1000 | 2, 0, 0, true);
-        assert_eq!(q.offer(&mem, &pri, false), Ok(Delivery::Written));
+        assert!(q.offer(&mem, &pri, false).unwrap().written());
         let mut w = [0u64; 2];
         mem.read_words(0x1000, &mut w).unwrap();
         let read = PriRecord::decode(&w).unwrap();
