@@ -17,7 +17,9 @@
 //!   group, each group answered once.
 //!
 //! * [`RecordQueue`]: the production rule of a guest's record queue (room,
-//!   overflow, its acknowledgement), over the command queues' ring.
+//!   overflow, its acknowledgement, the interrupt, the automatic page
+//!   response), over the command queues' ring or other [`RecordSlots`];
+//!   [`RecordQueue::offer`] says what became of a record ([`Delivery`]).
 //!
 //! A page request links to its response by (device, PASID when the
 //! response must carry it, page request group index): the PCIe PRG
