@@ -26,7 +26,7 @@
 //! as reserved; w0\[47:46\] likewise, by elimination.
 
 use iommu_inval_core::event::{auto_response, Fate};
-use iommu_inval_core::model::{PageResponse, RespCode};
+use iommu_inval_core::model::PageResponse;
 use iommu_inval_core::record::{Kind, PageRequestFields};
 use iommu_inval_core::{record_format, ArchId};
 
@@ -79,8 +79,7 @@ impl crate::event::LogRecord for PprRecord {
     const OVERFLOW: u32 = 1 << 5;
     const INT: u32 = 1 << 6;
     fn response(&self, fate: &Fate) -> Option<PageResponse> {
-        let code = fate.response_code()?;
-        auto_response(&FIELDS, self, code, code == RespCode::Success)
+        auto_response(&FIELDS, self, fate.response_code(), false)
     }
 }
 
@@ -129,10 +128,11 @@ mod tests {
     /// full or overflowed, Failure without a PASID when disabled.
     #[test]
     fn ppr_log_and_automatic_responses() {
+        extern crate std;
         use crate::event::GuestLog;
-        use iommu_inval_core::event::{Fate::*, RecordQueue};
-        use iommu_inval_core::model::RespCode;
+        use iommu_inval_core::event::RecordQueue;
         use iommu_inval_core::CellMemory;
+        use std::string::ToString;
         let mut ram = [0u8; 0x1000];
         let mem = CellMemory::new(0x1000, &mut ram);
         let mut log = GuestLog::<PprRecord>::new(8 << 56 | 0x1000, 1 << 13 | 1 << 14);
@@ -145,22 +145,21 @@ mod tests {
             .unwrap()
         };
         let go = |l: &mut GuestLog<PprRecord>, last| {
-            let d = l.offer(&mem, &ppr(last), false).unwrap();
-            (
-                d.fate,
-                d.interrupt,
-                d.response.map(|r| (r.device, r.pasid, r.prg_index, r.code)),
-            )
+            l.offer(&mem, &ppr(last), false).unwrap().to_string()
         };
-        assert_eq!(go(&mut log, 1), (Written, true, None));
+        assert_eq!(go(&mut log, 1), "written, interrupt");
         assert_eq!(log.status, 1 << 6);
         log.head = 0x10;
         log.tail = 0; // full: tail + 1 == head
-        let ok = Some((0x10, Some(1), 2, RespCode::Success));
-        assert_eq!(go(&mut log, 1), (Full { flagged: true }, true, ok));
-        assert_eq!(go(&mut log, 0), (Overflowed, false, None));
+        assert_eq!(
+            go(&mut log, 1),
+            "dropped: queue full, overflow raised, interrupt, owed Success to device 0x10 PASID 1 group 2"
+        );
+        assert_eq!(go(&mut log, 0), "dropped: overflow pending");
         log.control = 0;
-        let failed = Some((0x10, None, 2, RespCode::Failure));
-        assert_eq!(go(&mut log, 1), (Disabled, false, failed));
+        assert_eq!(
+            go(&mut log, 1),
+            "dropped: queue disabled, owed Failure to device 0x10 group 2"
+        );
     }
 }

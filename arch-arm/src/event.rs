@@ -37,7 +37,7 @@ use iommu_inval_core::event::{
     NativeCode, Transaction, Translation,
 };
 use iommu_inval_core::event_arch;
-use iommu_inval_core::model::{PageResponse, RespCode};
+use iommu_inval_core::model::PageResponse;
 use iommu_inval_core::native::word;
 use iommu_inval_core::record::{CodeTable, Kind};
 use iommu_inval_core::ring::Ring;
@@ -535,10 +535,12 @@ smmu_record_queue!(
             _ => false,
         }
     },
-    |r: &crate::pri::PriRecord, o: &Fate| {
-        let code = o.response_code()?;
-        auto_response(&crate::pri::FIELDS, r, code, code == RespCode::Success)
-    }
+    |r: &crate::pri::PriRecord, o: &Fate| auto_response(
+        &crate::pri::FIELDS,
+        r,
+        o.response_code(),
+        false
+    )
 );
 
 /// Raw event words for fuzzing the decoder: a valid record, often with
@@ -979,8 +981,8 @@ pub(crate) mod tests {
     /// PASID); a Stop Marker and a request with Last = 0 get nothing.
     #[test]
     fn pri_queue_interrupts_and_automatic_responses() {
-        use iommu_inval_core::event::Fate::*;
         use iommu_inval_core::CellMemory;
+        use std::{format, string::ToString};
         let mut bytes = [0u8; 0x100];
         let mem = CellMemory::new(0x1000, &mut bytes);
         // SID 0x10, SSV, SSID 3; `lwr` = Last, Write, Read; group 5.
@@ -990,28 +992,28 @@ pub(crate) mod tests {
         };
         let mut p = GuestQueue::<crate::pri::PriRecord>::new(0x1000 | 1, 0, 0, true);
         (p.irqen, p.last_only) = (true, true);
-        let go = |p: &mut GuestQueue<_>, lwr| {
-            let d = p.offer(&mem, &pri(lwr), false).unwrap();
-            (
-                d.fate,
-                d.interrupt,
-                d.response.map(|r| (r.device, r.pasid, r.prg_index, r.code)),
-            )
-        };
-        assert_eq!(go(&mut p, 0b001), (Written, false, None));
-        assert_eq!(go(&mut p, 0b101), (Written, true, None));
-        let ok = Some((0x10, Some(3), 5, RespCode::Success));
-        assert_eq!(go(&mut p, 0b101), (Full { flagged: true }, true, ok));
-        assert_eq!(go(&mut p, 0b001), (Overflowed, false, None));
-        assert_eq!(go(&mut p, 0b100), (Overflowed, true, None)); // Stop Marker
-        assert_eq!(go(&mut p, 0b110), (Overflowed, true, ok));
+        let go = |p: &mut GuestQueue<_>, lwr| p.offer(&mem, &pri(lwr), false).unwrap().to_string();
+        assert_eq!(go(&mut p, 0b001), "written");
+        assert_eq!(go(&mut p, 0b101), "written, interrupt");
+        let ok = ", owed Success to device 0x10 PASID 3 group 5";
+        let full = "dropped: queue full, overflow raised, interrupt";
+        assert_eq!(go(&mut p, 0b101), format!("{full}{ok}"));
+        assert_eq!(go(&mut p, 0b001), "dropped: overflow pending");
+        // A Stop Marker: the interrupt (Last), no response.
+        assert_eq!(go(&mut p, 0b100), "dropped: overflow pending, interrupt");
+        assert_eq!(
+            go(&mut p, 0b110),
+            format!("dropped: overflow pending, interrupt{ok}")
+        );
         p.enabled = false;
-        let failed = Some((0x10, None, 5, RespCode::Failure));
-        assert_eq!(go(&mut p, 0b111), (Disabled, false, failed));
+        assert_eq!(
+            go(&mut p, 0b111),
+            "dropped: queue disabled, owed Failure to device 0x10 group 5"
+        );
         // LO = 0: the interrupt is the empty → non-empty transition.
         let mut e = GuestQueue::<crate::pri::PriRecord>::new(0x1000 | 1, 0, 0, true);
         e.irqen = true;
-        assert!(go(&mut e, 0b001).1);
-        assert!(!go(&mut e, 0b101).1);
+        assert_eq!(go(&mut e, 0b001), "written, interrupt");
+        assert_eq!(go(&mut e, 0b101), "written");
     }
 }

@@ -33,7 +33,8 @@
 //! reserves no fault reason for custom use.
 
 use crate::queue::event_fires;
-use iommu_inval_core::event::{Fate, RecordQueue, RecordSlots};
+use iommu_inval_core::event::{Fate, RecordSlots};
+use iommu_inval_core::model::PageResponse;
 use iommu_inval_core::record::{CodeTable, Kind};
 use iommu_inval_core::ring::Ring;
 use iommu_inval_core::{record_format, ArchId, MemError, QueueMemory};
@@ -350,31 +351,26 @@ impl RecordSlots for FaultRecording {
     }
 }
 
-impl RecordQueue for FaultRecording {
-    type Record = FaultRecord;
-    fn enabled(&self) -> bool {
-        true
+crate::queue::vtd_record_queue!(
+    FaultRecording,
+    FaultRecord,
+    fsts,
+    FSTS_PFO,
+    frcd_signal,
+    |_: &FaultRecord, _: &Fate| None
+);
+
+/// A fault recorded with PPF clear sets PPF and FRI, and is the fault
+/// event's condition when no FSTS status field was set. PFO is not an
+/// interrupt condition (FECTL_REG.IP lists PPF, APF, IQE, ICE, ITE).
+fn frcd_signal(q: &mut FaultRecording, fate: &Fate, _: &FaultRecord) -> bool {
+    if *fate != Fate::Written || q.fsts & FSTS_PPF != 0 {
+        return false;
     }
-    fn overflow_pending(&self) -> bool {
-        self.fsts & FSTS_PFO != 0
-    }
-    fn raise_overflow(&mut self) {
-        self.fsts |= FSTS_PFO;
-    }
-    fn discards_while_overflowed(&self) -> bool {
-        true
-    }
-    fn signal(&mut self, fate: &Fate, _: &FaultRecord) -> bool {
-        // PFO is not an interrupt condition (FECTL_REG.IP lists PPF, APF,
-        // IQE, ICE, ITE).
-        if *fate != Fate::Written || self.fsts & FSTS_PPF != 0 {
-            return false;
-        }
-        let fresh = self.fsts & FSTS_STATUS == 0;
-        let written = (self.index() + self.count() - 1) % self.count();
-        self.fsts = (self.fsts & !(0xff << FSTS_FRI_SHIFT)) | FSTS_PPF | written << FSTS_FRI_SHIFT;
-        fresh && event_fires(&mut self.fectl)
-    }
+    let fresh = q.fsts & FSTS_STATUS == 0;
+    let written = (q.index() + q.count() - 1) % q.count();
+    q.fsts = (q.fsts & !(0xff << FSTS_FRI_SHIFT)) | FSTS_PPF | written << FSTS_FRI_SHIFT;
+    fresh && event_fires(&mut q.fectl)
 }
 
 #[cfg(test)]

@@ -27,8 +27,8 @@
 //! is refused (`unknown_opcode`).
 
 use crate::queue::event_fires;
-use iommu_inval_core::event::{auto_response, Fate, RecordQueue};
-use iommu_inval_core::model::{PageResponse, RespCode};
+use iommu_inval_core::event::{auto_response, Fate};
+use iommu_inval_core::model::PageResponse;
 use iommu_inval_core::record::{Kind, PageRequestFields};
 use iommu_inval_core::ring::Ring;
 use iommu_inval_core::{record_format, ArchId};
@@ -156,31 +156,23 @@ iommu_inval_core::ring_regs!(
     set_tail = q.pqt = u64::from(q.ring().index(pos)) << 5,
 );
 
-impl RecordQueue for PageRequestQueue {
-    type Record = PageRequest;
-    fn enabled(&self) -> bool {
-        true
+crate::queue::vtd_record_queue!(
+    PageRequestQueue,
+    PageRequest,
+    prs,
+    PRS_PRO,
+    prq_signal,
+    |r: &PageRequest, f: &Fate| auto_response(&FIELDS, r, f.response_code(), false)
+);
+
+/// A request with LPIG written with PPR clear sets PPR: the page request
+/// event's condition.
+fn prq_signal(q: &mut PageRequestQueue, fate: &Fate, rec: &PageRequest) -> bool {
+    if *fate != Fate::Written || rec.flag("lpig") != Some(true) || q.prs & PRS_PPR != 0 {
+        return false;
     }
-    fn overflow_pending(&self) -> bool {
-        self.prs & PRS_PRO != 0
-    }
-    fn raise_overflow(&mut self) {
-        self.prs |= PRS_PRO;
-    }
-    fn discards_while_overflowed(&self) -> bool {
-        true
-    }
-    fn signal(&mut self, fate: &Fate, rec: &PageRequest) -> bool {
-        if *fate != Fate::Written || rec.flag("lpig") != Some(true) || self.prs & PRS_PPR != 0 {
-            return false;
-        }
-        self.prs |= PRS_PPR;
-        event_fires(&mut self.pectl)
-    }
-    fn auto_response(&self, rec: &PageRequest, fate: &Fate) -> Option<PageResponse> {
-        let code = fate.response_code()?;
-        auto_response(&FIELDS, rec, code, code == RespCode::Success)
-    }
+    q.prs |= PRS_PPR;
+    event_fires(&mut q.pectl)
 }
 
 #[cfg(test)]
@@ -233,8 +225,9 @@ mod tests {
     /// request written with PPR clear, held pending by PECTL.IM.
     #[test]
     fn page_request_queue_overflow_and_event() {
-        use iommu_inval_core::event::{Fate::*, RecordQueue};
+        use iommu_inval_core::event::RecordQueue;
         use iommu_inval_core::CellMemory;
+        use std::string::ToString;
         let mut ram = std::vec![0u8; 0x1000];
         let mem = CellMemory::new(0x1000, &mut ram);
         // 128 descriptors at 0x1000 (PQS 0): 127 fit.
@@ -252,30 +245,26 @@ mod tests {
             ])
             .unwrap()
         };
-        let go = |q: &mut PageRequestQueue, last| {
-            let d = q.offer(&mem, &req(last), false).unwrap();
-            (
-                d.fate,
-                d.interrupt,
-                d.response.map(|r| (r.device, r.pasid, r.prg_index, r.code)),
-            )
-        };
-        assert_eq!(go(&mut q, 0), (Written, false, None));
+        let go =
+            |q: &mut PageRequestQueue, last| q.offer(&mem, &req(last), false).unwrap().to_string();
+        assert_eq!(go(&mut q, 0), "written");
         assert_eq!(q.prs, 0);
-        assert_eq!(go(&mut q, 1), (Written, true, None));
+        assert_eq!(go(&mut q, 1), "written, interrupt");
         assert_eq!(q.prs, PRS_PPR);
         for _ in 2..127 {
-            assert_eq!(go(&mut q, 1), (Written, false, None));
+            assert_eq!(go(&mut q, 1), "written");
         }
         assert_eq!(q.pqt, 127 << 5);
-        let ok = Some((0x10, Some(5), 3, RespCode::Success));
-        assert_eq!(go(&mut q, 1), (Full { flagged: true }, false, ok));
+        assert_eq!(
+            go(&mut q, 1),
+            "dropped: queue full, overflow raised, owed Success to device 0x10 PASID 5 group 3"
+        );
         assert_eq!(q.prs, PRS_PPR | PRS_PRO);
         q.pqh = q.pqt; // the guest consumed everything, PRO still set
-        assert_eq!(go(&mut q, 0), (Overflowed, false, None));
+        assert_eq!(go(&mut q, 0), "dropped: overflow pending");
         // PRO and PPR cleared (RW1C), the event masked: held pending.
         (q.prs, q.pectl) = (0, crate::queue::CTL_IM);
-        assert_eq!(go(&mut q, 1), (Written, false, None));
+        assert_eq!(go(&mut q, 1), "written");
         assert_eq!(q.pectl, crate::queue::CTL_IM | crate::queue::CTL_IP);
         assert_eq!(q.pqt, 0);
     }

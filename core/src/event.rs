@@ -648,6 +648,41 @@ impl Delivery {
     }
 }
 
+/// `written`, `dropped: queue disabled`, `dropped: queue full, overflow
+/// raised`, `dropped: queue full`, `dropped: overflow pending`, `dropped:
+/// <memory error>`.
+impl core::fmt::Display for Fate {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Fate::Written => f.write_str("written"),
+            Fate::Disabled => f.write_str("dropped: queue disabled"),
+            Fate::Full { flagged: true } => f.write_str("dropped: queue full, overflow raised"),
+            Fate::Full { flagged: false } => f.write_str("dropped: queue full"),
+            Fate::Overflowed => f.write_str("dropped: overflow pending"),
+            Fate::Aborted(e) => write!(f, "dropped: {e}"),
+        }
+    }
+}
+
+/// The fate, `, interrupt` when one is raised, and the automatic response
+/// owed: `, owed Success to device 0x10 PASID 3 group 5`.
+impl core::fmt::Display for Delivery {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}", self.fate)?;
+        if self.interrupt {
+            f.write_str(", interrupt")?;
+        }
+        if let Some(r) = &self.response {
+            write!(f, ", owed {:?} to device {:#x}", r.code, r.device)?;
+            if let Some(p) = r.pasid {
+                write!(f, " PASID {p}")?;
+            }
+            write!(f, " group {}", r.prg_index)?;
+        }
+        Ok(())
+    }
+}
+
 impl PageRequest {
     /// The response an IOMMU sends by itself for this request when it
     /// discards it: `None` unless the request is last in its group and not
@@ -780,14 +815,19 @@ pub trait RecordQueue: RecordSlots {
 }
 
 /// The automatic response to a discarded page request record `rec` whose
-/// fields `fields` names, with `code` and the PASID when `pasid` (see
-/// [`PageRequest::auto_response`]); `None` for a record that does not lift.
+/// fields `fields` names (see [`PageRequest::auto_response`]), with `code`
+/// ([`Fate::response_code`] or the architecture's own rule): the PASID
+/// echoed on Success, and on Failure only with `failure_pasid` (RISC-V;
+/// SMMUv3 sends none, IHI0070 §8.2). `None` without a code, or for a
+/// record that does not lift.
 pub fn auto_response<F: crate::record::RecordFormat>(
     fields: &crate::record::PageRequestFields,
     rec: &crate::record::Record<F>,
-    code: RespCode,
-    pasid: bool,
+    code: Option<RespCode>,
+    failure_pasid: bool,
 ) -> Option<PageResponse> {
+    let code = code?;
+    let pasid = failure_pasid || code == RespCode::Success;
     fields
         .lift(rec, &crate::IdentityContext)
         .ok()

@@ -68,8 +68,9 @@ impl QueueMemory for Mem {
 
 /// What the checks need to know of one kind of queue.
 struct Spec<Q> {
-    /// The bytes `[start, end)` its slots occupy.
-    region: fn(&Q) -> (u128, u128),
+    /// Where its slots start and how many bytes they take (addresses
+    /// wrap at 2^64, as the ring's do).
+    region: fn(&Q) -> (u64, u64),
     /// Whether an interrupt may be raised (enabled, unmasked).
     irq: fn(&Q) -> bool,
     /// Records held and capacity, for a ring.
@@ -81,10 +82,9 @@ struct Spec<Q> {
 }
 
 /// The region of a ring.
-fn ring_region<Q: RingRegs>(q: &Q) -> (u128, u128) {
+fn ring_region<Q: RingRegs>(q: &Q) -> (u64, u64) {
     let r = q.ring();
-    let lo = u128::from(r.slot_addr(0));
-    (lo, lo + u128::from(r.size_bytes()))
+    (r.slot_addr(0), r.size_bytes())
 }
 
 fn ring_held<Q: RingRegs>(q: &Q) -> Option<(u64, u64)> {
@@ -114,7 +114,7 @@ where
                 let before = q.overflow_pending();
                 let admits = q.enabled() && !(q.discards_while_overflowed() && before);
                 let full = matches!(q.next_slot(mem), Ok(None));
-                let (irq, (lo, hi), held) = ((s.irq)(q), (s.region)(q), (s.held)(q));
+                let (irq, (lo, len), held) = ((s.irq)(q), (s.region)(q), (s.held)(q));
                 mem.writes.borrow_mut().clear();
                 let got = q.offer(mem, &rec, keep);
                 let writes = mem.writes.take();
@@ -146,8 +146,8 @@ where
                             _ => assert!(writes.is_empty()),
                         }
                         for (a, n) in writes {
-                            let a = u128::from(a);
-                            assert!(a >= lo && a + n as u128 <= hi, "{a:#x} outside");
+                            let off = u128::from(a.wrapping_sub(lo));
+                            assert!(off + n as u128 <= u128::from(len), "{a:#x} outside");
                         }
                     }
                 }
@@ -210,10 +210,7 @@ fn frcd(u: &mut Unstructured, mem: &Mem) -> Result<()> {
         fectl: u.arbitrary()?,
     };
     let spec = Spec {
-        region: |q: &FaultRecording| {
-            let lo = u128::from(q.base);
-            (lo, lo + 16 * (u128::from(q.nfr) + 1))
-        },
+        region: |q: &FaultRecording| (q.base, 16 * (u64::from(q.nfr) + 1)),
         irq: |q: &FaultRecording| q.fectl & 1 << 31 == 0,
         held: |_| None,
         consume: |q: &mut FaultRecording, mem, x| {
