@@ -590,7 +590,8 @@ macro_rules! event_arch {
 /// ([`RecordQueue::offer`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Fate {
-    /// Written at the tail; the tail moved past it.
+    /// Written in the next slot (a ring's tail); the producer moved past
+    /// it.
     Written,
     /// Discarded: the queue is disabled (no overflow).
     Disabled,
