@@ -44,7 +44,7 @@ esac
 # Executions per target in the long campaign.
 long_runs() {
   case "$1" in
-    decode_*|queues) echo 100000000 ;;
+    decode_*|queues|guest_queues) echo 100000000 ;;
     *) echo 10000000 ;;
   esac
 }

@@ -27,7 +27,10 @@
 //! event (`unknown_opcode`). The `flags` of INVALID_PPR_REQUEST and the RMP
 //! events are kept whole (their bits are not itemised in the sources).
 
+use iommu_inval_core::event::{Fate, RecordQueue};
+use iommu_inval_core::model::PageResponse;
 use iommu_inval_core::record::{Kind, RecordFormat};
+use iommu_inval_core::ring::{Ring, RingRegs};
 use iommu_inval_core::{record_format, ArchId, FieldValue};
 
 record_format!(
@@ -144,6 +147,135 @@ pub(crate) fn iotlb_inv_timeout(device_id: u16, cmd_addr: u64) -> EventRecord {
     )
 }
 
+/// A record an AMD-Vi log holds, with its log's control and status bits
+/// (IOMMU Control Register 0018h, IOMMU Status Register 2020h; Linux
+/// `amd_iommu_types.h` `CONTROL_*`, `MMIO_STATUS_*`) and the automatic
+/// response a dropped one is owed.
+pub trait LogRecord: iommu_inval_core::NativeCommand {
+    /// EventLogEn (bit 2) / PPRLogEn (bit 13).
+    const LOG_EN: u64;
+    /// EventIntEn (bit 3) / PPRIntEn (bit 14).
+    const INT_EN: u64;
+    /// EventOverflow (bit 0) / PPROverflow (bit 5).
+    const OVERFLOW: u32;
+    /// EventLogInt (bit 1) / PPRInt (bit 6).
+    const INT: u32;
+    /// The PRG response the IOMMU sends for a dropped record (none for an
+    /// event).
+    fn response(&self, fate: &Fate) -> Option<PageResponse> {
+        let _ = fate;
+        None
+    }
+}
+
+impl LogRecord for EventRecord {
+    const LOG_EN: u64 = 1 << 2;
+    const INT_EN: u64 = 1 << 3;
+    const OVERFLOW: u32 = crate::queue::STATUS_EVENT_OVERFLOW;
+    const INT: u32 = crate::queue::STATUS_EVENT_LOG_INT;
+}
+
+/// A guest's AMD-Vi event log (`GuestLog<EventRecord>`) or PPR log
+/// (`GuestLog<PprRecord>`) as the VMM that logs into it sees its registers
+/// (#48882 §2.5, §3.5; Linux `MMIO_*_OFFSET`): `base` is Event Log Base
+/// Address (0010h) or PPR Log Base Address (0038h) (base `[51:12]`, length
+/// `[59:56]`: 2^len 16-byte entries, read as 8..=15), `head` the head
+/// pointer the guest writes (2010h / 2030h), `tail` the VMM's (2018h /
+/// 2038h), byte offsets in `[18:4]`, head = tail empty; `control` the IOMMU
+/// Control Register, `status` the IOMMU Status Register.
+///
+/// * A full log sets the overflow bit and drops the record, and "no new
+///   event log entries are written while this bit is set" (EventOverflow,
+///   quoted in Linux commit "iommu/amd: Recover from event log
+///   overflow"); the PPR log likewise.
+/// * A record written sets EventLogInt / PPRInt; "an interrupt is
+///   generated when EventOverflow = 1b and ... EventIntEn = 1b", and as
+///   much for EventLogInt: the interrupt is raised when the status bit is
+///   set from 0 with the log's interrupt enable set.
+/// * A log whose enable bit is clear drops records without an overflow.
+/// * The automatic response to a dropped last PPR is an implementation
+///   choice (the specification text was not available): Success when the
+///   log is full or overflowed, Failure when it is disabled, as SMMUv3
+///   §8.1, §8.2 and RISC-V specify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct GuestLog<R> {
+    /// Event Log / PPR Log Base Address.
+    pub base: u64,
+    /// Event Log / PPR Log Head Pointer (the guest's).
+    pub head: u64,
+    /// Event Log / PPR Log Tail Pointer (the VMM's).
+    pub tail: u64,
+    /// IOMMU Control Register.
+    pub control: u64,
+    /// IOMMU Status Register (RW1C).
+    pub status: u32,
+    record: core::marker::PhantomData<R>,
+}
+
+impl<R> GuestLog<R> {
+    /// The log of these base and control register values, empty.
+    pub const fn new(base: u64, control: u64) -> Self {
+        GuestLog {
+            base,
+            head: 0,
+            tail: 0,
+            control,
+            status: 0,
+            record: core::marker::PhantomData,
+        }
+    }
+}
+
+impl<R> RingRegs for GuestLog<R> {
+    fn ring(&self) -> Ring {
+        let len = ((self.base >> 56) & 0xf) as u8;
+        let len = len.clamp(crate::queue::MIN_COM_LEN, crate::queue::MAX_COM_LEN);
+        Ring::new(self.base & crate::queue::BASE_MASK, len, 2, false, false)
+    }
+    fn head(&self) -> u32 {
+        ((self.head & crate::queue::PTR_MASK) >> 4) as u32
+    }
+    fn tail(&self) -> u32 {
+        ((self.tail & crate::queue::PTR_MASK) >> 4) as u32
+    }
+    fn set_head(&mut self, pos: u32) {
+        self.head = u64::from(self.ring().index(pos)) << 4;
+    }
+    fn set_tail(&mut self, pos: u32) {
+        self.tail = u64::from(self.ring().index(pos)) << 4;
+    }
+}
+
+impl<R: LogRecord> RecordQueue for GuestLog<R> {
+    type Record = R;
+    fn enabled(&self) -> bool {
+        self.control & R::LOG_EN != 0
+    }
+    fn overflow_pending(&self) -> bool {
+        self.status & R::OVERFLOW != 0
+    }
+    fn raise_overflow(&mut self) {
+        self.status |= R::OVERFLOW;
+    }
+    fn discards_while_overflowed(&self) -> bool {
+        true
+    }
+    fn signal(&mut self, fate: &Fate, _: &R) -> bool {
+        let fresh = match fate {
+            Fate::Written => self.status & R::INT == 0,
+            Fate::Full { flagged } => *flagged,
+            _ => false,
+        };
+        if *fate == Fate::Written {
+            self.status |= R::INT;
+        }
+        fresh && self.control & R::INT_EN != 0
+    }
+    fn auto_response(&self, rec: &R, fate: &Fate) -> Option<PageResponse> {
+        rec.response(fate)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,5 +342,43 @@ mod tests {
         ] {
             assert_eq!(r.validate(), Ok(()));
         }
+    }
+
+    /// The event log as a guest queue (EventLogEn, EventIntEn,
+    /// EventOverflow, EventLogInt): nothing while disabled, the interrupt
+    /// when a status bit is set from 0 with EventIntEn, overflow on a full
+    /// log and nothing written until the guest clears it.
+    #[test]
+    fn event_log_as_a_guest_queue() {
+        use iommu_inval_core::event::{Fate::*, RecordQueue};
+        use iommu_inval_core::CellMemory;
+        let mut ram = [0u8; 0x1000];
+        let mem = CellMemory::new(0x1000, &mut ram);
+        let mut log = GuestLog::<EventRecord>::new(8 << 56 | 0x1000, 0);
+        let e = illegal_command(0x40);
+        let go = |l: &mut GuestLog<EventRecord>| {
+            let d = l.offer(&mem, &e, false).unwrap();
+            assert_eq!(d.response, None);
+            (d.fate, d.interrupt)
+        };
+        assert_eq!(go(&mut log), (Disabled, false));
+        log.control = 1 << 2 | 1 << 3;
+        assert_eq!(go(&mut log), (Written, true));
+        assert_eq!(
+            (log.status, log.tail),
+            (crate::queue::STATUS_EVENT_LOG_INT, 0x10)
+        );
+        assert_eq!(go(&mut log), (Written, false));
+        log.status = 0; // the guest clears EventLogInt (RW1C)
+        assert_eq!(go(&mut log), (Written, true));
+        for _ in 3..255 {
+            assert_eq!(go(&mut log).0, Written);
+        }
+        assert_eq!(go(&mut log), (Full { flagged: true }, true));
+        log.head = log.tail; // consumed, EventOverflow still set
+        assert_eq!(go(&mut log), (Overflowed, false));
+        log.status = 0;
+        assert_eq!(go(&mut log), (Written, true));
+        assert_eq!(log.tail, 0);
     }
 }

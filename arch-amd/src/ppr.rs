@@ -25,6 +25,8 @@
 //! group index `tag & 0x1ff`). The flag bits Linux does not name are taken
 //! as reserved; w0\[47:46\] likewise, by elimination.
 
+use iommu_inval_core::event::{auto_response, Fate};
+use iommu_inval_core::model::PageResponse;
 use iommu_inval_core::record::{Kind, PageRequestFields};
 use iommu_inval_core::{record_format, ArchId};
 
@@ -71,6 +73,16 @@ pub(crate) const FIELDS: PageRequestFields = PageRequestFields::new(
 .user_flag()
 .refusing("rz");
 
+impl crate::event::LogRecord for PprRecord {
+    const LOG_EN: u64 = 1 << 13;
+    const INT_EN: u64 = 1 << 14;
+    const OVERFLOW: u32 = 1 << 5;
+    const INT: u32 = 1 << 6;
+    fn response(&self, fate: &Fate) -> Option<PageResponse> {
+        auto_response(&FIELDS, self, fate.response_code(), false)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,5 +121,45 @@ mod tests {
         }
         let e = PprRecord::decode(&[2 << 60, 0]).unwrap_err();
         assert_eq!((e.kind, e.mask), (ErrorKind::UnknownOpcode, 2));
+    }
+
+    /// The PPR log (PPRLogEn, PPRIntEn, PPROverflow, PPRInt) and the
+    /// response a dropped last request is owed: Success (PASID echoed) when
+    /// full or overflowed, Failure without a PASID when disabled.
+    #[test]
+    fn ppr_log_and_automatic_responses() {
+        extern crate std;
+        use crate::event::GuestLog;
+        use iommu_inval_core::event::RecordQueue;
+        use iommu_inval_core::CellMemory;
+        use std::string::ToString;
+        let mut ram = [0u8; 0x1000];
+        let mem = CellMemory::new(0x1000, &mut ram);
+        let mut log = GuestLog::<PprRecord>::new(8 << 56 | 0x1000, 1 << 13 | 1 << 14);
+        // Device 0x10, PASID 1 (gn), read, tag 2; `last`.
+        let ppr = |last: u64| {
+            PprRecord::decode(&[
+                1 << 60 | 1 << 56 | 1 << 50 | last << 41 | 2 << 32 | 1 << 16 | 0x10,
+                0x4000,
+            ])
+            .unwrap()
+        };
+        let go = |l: &mut GuestLog<PprRecord>, last| {
+            l.offer(&mem, &ppr(last), false).unwrap().to_string()
+        };
+        assert_eq!(go(&mut log, 1), "written, interrupt");
+        assert_eq!(log.status, 1 << 6);
+        log.head = 0x10;
+        log.tail = 0; // full: tail + 1 == head
+        assert_eq!(
+            go(&mut log, 1),
+            "dropped: queue full, overflow raised, interrupt, owed Success to device 0x10 PASID 1 group 2"
+        );
+        assert_eq!(go(&mut log, 0), "dropped: overflow pending");
+        log.control = 0;
+        assert_eq!(
+            go(&mut log, 1),
+            "dropped: queue disabled, owed Failure to device 0x10 group 2"
+        );
     }
 }

@@ -31,15 +31,17 @@
 
 use crate::pri::PriRecord;
 use crate::Smmuv3;
-use iommu_inval_core::event::RecordQueue;
+use iommu_inval_core::event::{auto_response, Fate, RecordQueue};
 use iommu_inval_core::event::{
     fault_code, Access, ConfigReason, During, Event, Fault, FaultCodes, FaultKind, FaultReason,
     NativeCode, Transaction, Translation,
 };
 use iommu_inval_core::event_arch;
+use iommu_inval_core::model::PageResponse;
 use iommu_inval_core::native::word;
 use iommu_inval_core::record::{CodeTable, Kind};
 use iommu_inval_core::ring::Ring;
+use iommu_inval_core::ring::RingRegs;
 use iommu_inval_core::{record_format, ArchId, Context, FieldValue, LowerError, Stages};
 
 /// One field of one bit range: `(name, word, hi, lo, at)` (`at` = `lo`
@@ -415,6 +417,11 @@ pub struct GuestQueue<R> {
     pub cons: u32,
     /// SMMU_CR0.EVENTQEN or PRIQEN.
     pub enabled: bool,
+    /// SMMU_IRQ_CTRL.EVENTQ_IRQEN or PRIQ_IRQEN (§6.3.16).
+    pub irqen: bool,
+    /// SMMU_PRIQ_IRQ_CFG2.LO (§6.3.36): the PRI queue interrupts only for a
+    /// message with Last set (unused by the event queue).
+    pub last_only: bool,
     record: core::marker::PhantomData<R>,
 }
 
@@ -426,6 +433,8 @@ impl<R> GuestQueue<R> {
             prod,
             cons,
             enabled,
+            irqen: false,
+            last_only: false,
             record: core::marker::PhantomData,
         }
     }
@@ -466,9 +475,10 @@ fn queue_ring(base: u64, words: u8) -> Ring {
 }
 
 /// `impl RecordQueue` for the event queue (`discard` = false) and the PRI
-/// queue (`discard` = true).
+/// queue (`discard` = true), with the queue's interrupt rule and automatic
+/// response.
 macro_rules! smmu_record_queue {
-    ($rec:ty, $discard:expr) => {
+    ($rec:ty, $discard:expr, $interrupt:expr, $response:expr) => {
         impl RecordQueue for GuestQueue<$rec> {
             type Record = $rec;
             fn enabled(&self) -> bool {
@@ -483,11 +493,55 @@ macro_rules! smmu_record_queue {
             fn discards_while_overflowed(&self) -> bool {
                 $discard
             }
+            fn signal(&mut self, fate: &Fate, rec: &$rec) -> bool {
+                // Written to an empty queue: it holds one record now.
+                let was_empty =
+                    *fate == Fate::Written && self.ring().pending(self.head(), self.tail()) == 1;
+                self.irqen && $interrupt(self.last_only, was_empty, fate, rec)
+            }
+            fn auto_response(&self, rec: &$rec, fate: &Fate) -> Option<PageResponse> {
+                $response(rec, fate)
+            }
         }
     };
 }
-smmu_record_queue!(EventRecord, false);
-smmu_record_queue!(crate::pri::PriRecord, true);
+// IHI0070 §3.18.2: the event queue interrupts when it goes from empty to
+// non-empty.
+smmu_record_queue!(
+    EventRecord,
+    false,
+    |_, was_empty, _, _| was_empty,
+    |_, _| None
+);
+// SMMU_PRIQ_IRQ_CFG2.LO (§6.3.36): 0, empty to non-empty; 1, a message with
+// Last written, or discarded because of an overflow. The automatic PRG
+// response (§8.1, §8.2): Success when the queue is full or overflowed (the
+// PASID echoed: SMMU_IDR3.PPS = 1 or STE.PPAR = 1 is assumed), Failure
+// without a PASID when PRIQEN = 0 or the write aborted.
+smmu_record_queue!(
+    crate::pri::PriRecord,
+    true,
+    |lo, was_empty, o: &Fate, r: &crate::pri::PriRecord| {
+        let last = r.flag("last") == Some(true);
+        match o {
+            Fate::Written => {
+                if lo {
+                    last
+                } else {
+                    was_empty
+                }
+            }
+            Fate::Full { .. } | Fate::Overflowed => lo && last,
+            _ => false,
+        }
+    },
+    |r: &crate::pri::PriRecord, o: &Fate| auto_response(
+        &crate::pri::FIELDS,
+        r,
+        o.response_code(),
+        false
+    )
+);
 
 /// Raw event words for fuzzing the decoder: a valid record, often with
 /// one defect (a reserved bit, another event number, CLASS = 0b11), or
@@ -859,53 +913,107 @@ pub(crate) mod tests {
     /// once (PROD.OVFLG toggled) and goes on delivering after the guest
     /// consumes; a stall record is kept, not discarded; a disabled queue
     /// discards without overflow. The PRI queue discards everything while
-    /// the overflow is unacknowledged.
+    /// the overflow is unacknowledged. Interrupts: the event queue on empty
+    /// to non-empty (§3.18.2), with EVENTQ_IRQEN.
     #[test]
     fn guest_queues_produce_with_smmu_overflow_rules() {
         use iommu_inval_core::device::ProduceError;
-        use iommu_inval_core::event::Delivery::*;
+        use iommu_inval_core::event::Fate::*;
         use iommu_inval_core::{CellMemory, QueueMemory};
         let mut bytes = [0u8; 0x200];
         let mem = CellMemory::new(0x1000, &mut bytes);
         let rec = |sid: u64| EventRecord::decode(&[sid << 32 | 4, 0, 0, 0]).unwrap();
         // Two slots of 32 bytes at 0x1000.
         let mut q = GuestQueue::<EventRecord>::new(0x1000 | 1, 0, 0, true);
-        assert_eq!(q.offer(&mem, &rec(1), false), Ok(Written));
-        assert_eq!(q.offer(&mem, &rec(2), false), Ok(Written));
+        q.irqen = true;
+        let offer = |q: &mut GuestQueue<EventRecord>, sid, keep| {
+            q.offer(&mem, &rec(sid), keep)
+                .map(|d| (d.fate, d.interrupt, d.response))
+        };
+        assert_eq!(offer(&mut q, 1, false), Ok((Written, true, None)));
+        assert_eq!(offer(&mut q, 2, false), Ok((Written, false, None)));
         assert_eq!(q.prod, 0b10); // wrap bit set, index 0: full
-        assert_eq!(q.offer(&mem, &rec(3), true), Err(ProduceError::Full));
+        assert_eq!(offer(&mut q, 3, true), Err(ProduceError::Full));
         assert_eq!(q.prod & OVFLG, 0);
-        assert_eq!(q.offer(&mem, &rec(3), false), Ok(Discarded));
+        let full = |flagged| Ok((Full { flagged }, false, None));
+        assert_eq!(offer(&mut q, 3, false), full(true));
         assert_eq!(q.prod, OVFLG | 0b10);
         assert!(q.overflow_pending());
-        assert_eq!(q.offer(&mem, &rec(4), false), Ok(Discarded));
+        assert_eq!(offer(&mut q, 4, false), full(false));
         assert_eq!(q.prod, OVFLG | 0b10); // toggled once
         let mut w = [0u64; 4];
         mem.read_words(0x1020, &mut w).unwrap();
         assert_eq!(w, [2 << 32 | 4, 0, 0, 0]);
         // The guest consumes one slot without acknowledging: still delivered.
         q.cons = 0b01;
-        assert_eq!(q.offer(&mem, &rec(5), false), Ok(Written));
+        assert_eq!(offer(&mut q, 5, false), Ok((Written, false, None)));
         mem.read_words(0x1000, &mut w).unwrap();
         assert_eq!(w[0] >> 32, 5);
         q.cons = OVFLG | 0b11;
         assert!(!q.overflow_pending());
         q.enabled = false;
-        assert_eq!(q.offer(&mem, &rec(6), false), Ok(Discarded));
+        assert_eq!(offer(&mut q, 6, false), Ok((Disabled, false, None)));
         assert_eq!(q.prod, OVFLG | 0b11);
+        // Empty again, interrupts disabled: written, no interrupt.
+        (q.enabled, q.irqen) = (true, false);
+        assert_eq!(offer(&mut q, 7, false), Ok((Written, false, None)));
 
         // PRI queue: two 16-byte slots at 0x1100.
         let ppr = |g: u64| crate::pri::PriRecord::decode(&[1 << 62 | 0x10, g]).unwrap();
         let mut p = GuestQueue::<crate::pri::PriRecord>::new(0x1100 | 1, 0, 0, true);
-        assert_eq!(p.offer(&mem, &ppr(1), false), Ok(Written));
-        assert_eq!(p.offer(&mem, &ppr(2), false), Ok(Written));
-        assert_eq!(p.offer(&mem, &ppr(3), false), Ok(Discarded));
+        let fate = |p: &mut GuestQueue<_>, g| p.offer(&mem, &ppr(g), false).unwrap().fate;
+        assert_eq!(fate(&mut p, 1), Written);
+        assert_eq!(fate(&mut p, 2), Written);
+        assert_eq!(fate(&mut p, 3), Full { flagged: true });
         p.cons = 0b10; // consumed both, overflow not acknowledged
-        assert_eq!(p.offer(&mem, &ppr(4), false), Ok(Discarded));
+        assert_eq!(fate(&mut p, 4), Overflowed);
         p.cons = OVFLG | 0b10;
-        assert_eq!(p.offer(&mem, &ppr(5), false), Ok(Written));
+        assert_eq!(fate(&mut p, 5), Written);
         let mut w2 = [0u64; 2];
         mem.read_words(0x1100, &mut w2).unwrap();
         assert_eq!(w2, [1 << 62 | 0x10, 5]);
+    }
+
+    /// SMMU_PRIQ_IRQ_CFG2.LO and the automatic PRG responses (§6.3.36,
+    /// §8.1, §8.2): with LO, only a message with Last interrupts, written
+    /// or discarded by an overflow; a discarded last request is answered
+    /// Success (full, overflowed; PASID echoed) or Failure (PRIQEN = 0; no
+    /// PASID); a Stop Marker and a request with Last = 0 get nothing.
+    #[test]
+    fn pri_queue_interrupts_and_automatic_responses() {
+        use iommu_inval_core::CellMemory;
+        use std::{format, string::ToString};
+        let mut bytes = [0u8; 0x100];
+        let mem = CellMemory::new(0x1000, &mut bytes);
+        // SID 0x10, SSV, SSID 3; `lwr` = Last, Write, Read; group 5.
+        let pri = |lwr: u64| {
+            crate::pri::PriRecord::decode(&[1 << 63 | lwr << 60 | 3 << 32 | 0x10, 0x4000 | 5])
+                .unwrap()
+        };
+        let mut p = GuestQueue::<crate::pri::PriRecord>::new(0x1000 | 1, 0, 0, true);
+        (p.irqen, p.last_only) = (true, true);
+        let go = |p: &mut GuestQueue<_>, lwr| p.offer(&mem, &pri(lwr), false).unwrap().to_string();
+        assert_eq!(go(&mut p, 0b001), "written");
+        assert_eq!(go(&mut p, 0b101), "written, interrupt");
+        let ok = ", owed Success to device 0x10 PASID 3 group 5";
+        let full = "dropped: queue full, overflow raised, interrupt";
+        assert_eq!(go(&mut p, 0b101), format!("{full}{ok}"));
+        assert_eq!(go(&mut p, 0b001), "dropped: overflow pending");
+        // A Stop Marker: the interrupt (Last), no response.
+        assert_eq!(go(&mut p, 0b100), "dropped: overflow pending, interrupt");
+        assert_eq!(
+            go(&mut p, 0b110),
+            format!("dropped: overflow pending, interrupt{ok}")
+        );
+        p.enabled = false;
+        assert_eq!(
+            go(&mut p, 0b111),
+            "dropped: queue disabled, owed Failure to device 0x10 group 5"
+        );
+        // LO = 0: the interrupt is the empty → non-empty transition.
+        let mut e = GuestQueue::<crate::pri::PriRecord>::new(0x1000 | 1, 0, 0, true);
+        e.irqen = true;
+        assert_eq!(go(&mut e, 0b001), "written, interrupt");
+        assert_eq!(go(&mut e, 0b101), "written");
     }
 }

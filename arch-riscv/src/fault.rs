@@ -22,7 +22,10 @@
 //! PRIV are 0 if TTYP is 0") are left to the producer: the codec is exact on
 //! whatever record it is given.
 
+use iommu_inval_core::event::{Fate, RecordQueue};
+use iommu_inval_core::model::{PageResponse, RespCode};
 use iommu_inval_core::record::{CodeTable, Kind};
+use iommu_inval_core::ring::{Ring, RingRegs};
 use iommu_inval_core::{record_format, ArchId};
 
 /// The `CAUSE` encodings (table "Fault record CAUSE field encodings");
@@ -104,6 +107,171 @@ record_format!(
     .with_tables(&[(0, &CAUSES), (4, &TTYPS)])]
 );
 
+/// `fqcsr.fqen` / `pqcsr.pqen` (bit 0).
+const CSR_EN: u32 = 1 << 0;
+/// `fqcsr.fie` / `pqcsr.pie` (bit 1).
+const CSR_IE: u32 = 1 << 1;
+/// `fqcsr.fqmf` / `pqcsr.pqmf` (bit 8, RW1C).
+const CSR_MF: u32 = 1 << 8;
+/// `fqcsr.fqof` / `pqcsr.pqof` (bit 9, RW1C).
+const CSR_OF: u32 = 1 << 9;
+/// `fqcsr.fqon` / `pqcsr.pqon` (bit 16, RO).
+const CSR_ON: u32 = 1 << 16;
+
+/// A record a RISC-V IOMMU output queue holds: its size, its interrupt
+/// pending bit in `ipsr` (`src/iommu_registers.adoc`) and the automatic
+/// response a dropped one is owed.
+pub trait QueueRecord: iommu_inval_core::NativeCommand {
+    /// Doublewords per record (fault queue 4, page-request queue 2).
+    const WORDS: u8;
+    /// `ipsr.fip` (bit 1) / `ipsr.pip` (bit 3).
+    const IPSR: u32;
+    /// The "Page Request Group Response" the IOMMU sends for a record
+    /// dropped with `fate` while the queue's control register is `csr`
+    /// (none for a fault record).
+    fn response(&self, fate: &Fate, csr: u32) -> Option<PageResponse> {
+        let _ = (fate, csr);
+        None
+    }
+}
+
+impl QueueRecord for FaultRecord {
+    const WORDS: u8 = 4;
+    const IPSR: u32 = 1 << 1;
+}
+
+/// A guest's RISC-V IOMMU fault queue (`GuestQueue<FaultRecord>`) or
+/// page-request queue (`GuestQueue<pq::PageRequest>`) as the VMM that
+/// produces into it sees its registers (`src/iommu_in_memory_queues.adoc`
+/// "Fault/Event-Queue", "Page-Request-Queue"; `src/iommu_registers.adoc`):
+/// `base` is `fqb` / `pqb` (PPN `[53:10]`, LOG2SZ-1 `[4:0]`), `head` the
+/// guest's `fqh` / `pqh`, `tail` the VMM's `fqt` / `pqt` (head = tail
+/// empty, tail = head - 1 full), `csr` `fqcsr` / `pqcsr`, `ipsr` the
+/// interrupt pending register, `be` `fctl.BE`.
+///
+/// * Records go in only while `en` and `on` are 1; a full queue sets `of`
+///   and a failed write `mf`, and "while either error bit is set ... the
+///   IOMMU discards the record that led to the fault and all further
+///   fault records".
+/// * "When an error bit ... is 1 or when a new fault record is produced
+///   ..., the fault interrupt pending (`fip`) bit is set in the `ipsr` if
+///   ... `fqcsr.fie` is 1" (`pip`, `pie` likewise); the interrupt is
+///   raised when the bit is set from 0.
+/// * A dropped last page request (not a Stop Marker) is answered
+///   (`src/iommu_data_structures.adoc` "PCIe ATS Page Request handling"):
+///   Success when the queue is full or `pqof` is set, Response Failure
+///   when it is off or `pqmf` is set; the PASID echoed when the request had
+///   one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct GuestQueue<R> {
+    /// `fqb` / `pqb`.
+    pub base: u64,
+    /// `fqh` / `pqh` (the guest's).
+    pub head: u32,
+    /// `fqt` / `pqt` (the VMM's).
+    pub tail: u32,
+    /// `fqcsr` / `pqcsr`.
+    pub csr: u32,
+    /// `ipsr`.
+    pub ipsr: u32,
+    /// `fctl.BE`: records are stored big-endian.
+    pub be: bool,
+    record: core::marker::PhantomData<R>,
+}
+
+impl<R> GuestQueue<R> {
+    /// The queue `base` describes, off and empty.
+    pub const fn new(base: u64, be: bool) -> Self {
+        GuestQueue {
+            base,
+            head: 0,
+            tail: 0,
+            csr: 0,
+            ipsr: 0,
+            be,
+            record: core::marker::PhantomData,
+        }
+    }
+    /// The guest wrote `fqcsr` / `pqcsr`: `en` and `ie` as written, `mf`
+    /// and `of` written as 1 cleared; `en` from 0 to 1 clears the tail,
+    /// `mf` and `of`; `on` follows `en` (at once: `busy` never reads 1 here).
+    pub fn write_csr(&mut self, value: u32) {
+        let enabling = value & CSR_EN != 0 && self.csr & CSR_EN == 0;
+        let mut csr = self.csr & !(value & (CSR_MF | CSR_OF)) & (CSR_MF | CSR_OF);
+        if enabling {
+            self.tail = 0;
+            csr = 0;
+        }
+        let on = if value & CSR_EN != 0 { CSR_ON } else { 0 };
+        self.csr = csr | value & (CSR_EN | CSR_IE) | on;
+    }
+}
+
+impl<R: QueueRecord> RingRegs for GuestQueue<R> {
+    fn ring(&self) -> Ring {
+        let log2 = (self.base & crate::queue::CQB_LOG2SZ_MASK) as u8 + 1;
+        let base = (self.base & crate::queue::CQB_PPN_MASK) << 2;
+        Ring::new(base, log2, R::WORDS, false, self.be)
+    }
+    fn head(&self) -> u32 {
+        self.head
+    }
+    fn tail(&self) -> u32 {
+        self.tail
+    }
+    fn set_head(&mut self, pos: u32) {
+        self.head = self.ring().index(pos);
+    }
+    fn set_tail(&mut self, pos: u32) {
+        self.tail = self.ring().index(pos);
+    }
+}
+
+impl<R: QueueRecord> RecordQueue for GuestQueue<R> {
+    type Record = R;
+    fn enabled(&self) -> bool {
+        self.csr & (CSR_EN | CSR_ON) == CSR_EN | CSR_ON
+    }
+    fn overflow_pending(&self) -> bool {
+        self.csr & (CSR_MF | CSR_OF) != 0
+    }
+    fn raise_overflow(&mut self) {
+        self.csr |= CSR_OF;
+    }
+    fn discards_while_overflowed(&self) -> bool {
+        true
+    }
+    fn signal(&mut self, fate: &Fate, _: &R) -> bool {
+        if let Fate::Aborted(_) = fate {
+            self.csr |= CSR_MF;
+        }
+        let raised = match fate {
+            Fate::Written => true,
+            Fate::Disabled => false,
+            _ => self.overflow_pending(),
+        };
+        let fresh = self.ipsr & R::IPSR == 0;
+        if !raised || self.csr & CSR_IE == 0 {
+            return false;
+        }
+        self.ipsr |= R::IPSR;
+        fresh
+    }
+    fn auto_response(&self, rec: &R, fate: &Fate) -> Option<PageResponse> {
+        rec.response(fate, self.csr)
+    }
+}
+
+/// The response code a page request dropped with `fate` under `csr` is
+/// answered with: Response Failure while `pqmf` is set, else
+/// [`Fate::response_code`].
+pub(crate) fn pq_response_code(fate: &Fate, csr: u32) -> Option<RespCode> {
+    match fate {
+        Fate::Overflowed if csr & CSR_MF != 0 => Some(RespCode::Failure),
+        _ => fate.response_code(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +318,50 @@ mod tests {
         let r = FaultRecord::decode(&[63 << 34 | 4095, 0, 0, 0]).unwrap();
         assert_eq!((r.uint("cause"), r.code_name("cause")), (Some(4095), None));
         assert_eq!((r.uint("ttyp"), r.code_name("ttyp")), (Some(63), None));
+    }
+
+    /// The fault queue (`fqb`, `fqh`, `fqt`, `fqcsr`, `ipsr.fip`): nothing
+    /// while off, `fip` set with `fie` on a record written or an error bit,
+    /// the interrupt when it is set from 0; `fqof` on a full queue and
+    /// `fqmf` on a failed write, nothing written while either is set;
+    /// records in the byte order of `fctl.BE`.
+    #[test]
+    fn fault_queue_as_a_guest_queue() {
+        use iommu_inval_core::event::Fate::*;
+        use iommu_inval_core::{CellMemory, QueueMemory};
+        let mut ram = [0u8; 0x80];
+        let mem = CellMemory::new(0x1000, &mut ram);
+        // Four 32-byte records at 0x1000 (LOG2SZ-1 = 1): three fit.
+        let mut q = GuestQueue::<FaultRecord>::new(1 << 10 | 1, true);
+        let rec = FaultRecord::decode(&[0x10 << 40 | 2 << 34 | 13, 0, 0x8000, 0]).unwrap();
+        let go = |q: &mut GuestQueue<FaultRecord>| {
+            let d = q.offer(&mem, &rec, false).unwrap();
+            assert_eq!(d.response, None);
+            (d.fate, d.interrupt)
+        };
+        assert_eq!(go(&mut q), (Disabled, false));
+        q.write_csr(CSR_EN | CSR_IE);
+        assert_eq!(q.csr, CSR_EN | CSR_IE | CSR_ON);
+        assert_eq!(go(&mut q), (Written, true));
+        assert_eq!((q.ipsr, q.tail), (1 << 1, 1));
+        let mut w = [0u64; 1];
+        mem.read_words(0x1000, &mut w).unwrap();
+        assert_eq!(w[0], (0x10 << 40 | 2 << 34 | 13u64).swap_bytes());
+        assert_eq!(go(&mut q), (Written, false));
+        q.ipsr = 0; // the guest clears fip (RW1C)
+        assert_eq!(go(&mut q), (Written, true));
+        q.ipsr = 0;
+        assert_eq!(go(&mut q), (Full { flagged: true }, true));
+        assert_eq!(q.csr & CSR_OF, CSR_OF);
+        q.head = q.tail;
+        assert_eq!(go(&mut q), (Overflowed, false));
+        q.write_csr(CSR_EN | CSR_IE | CSR_OF);
+        assert_eq!(go(&mut q), (Written, false));
+        // A queue outside guest memory: fqmf, then nothing.
+        let mut far = GuestQueue::<FaultRecord>::new(0x100 << 10 | 1, false);
+        far.write_csr(CSR_EN | CSR_IE);
+        assert!(matches!(go(&mut far), (Aborted(_), true)));
+        assert_eq!(far.csr & CSR_MF, CSR_MF);
+        assert_eq!(go(&mut far), (Overflowed, false));
     }
 }

@@ -19,6 +19,8 @@
 //!
 //! `r` = `w` = 0 with `l` = 1 is a Stop Marker. One kind, `page_request`.
 
+use iommu_inval_core::event::{auto_response, Fate};
+use iommu_inval_core::model::PageResponse;
 use iommu_inval_core::record::{Kind, PageRequestFields};
 use iommu_inval_core::{record_format, ArchId};
 
@@ -51,6 +53,19 @@ pub(crate) const FIELDS: PageRequestFields = PageRequestFields::new(
         "did", "pv", "pid", "r", "w", "exec", "priv", "l", "prgi", "address",
     ],
 );
+
+impl crate::fault::QueueRecord for PageRequest {
+    const WORDS: u8 = 2;
+    const IPSR: u32 = 1 << 3;
+    fn response(&self, fate: &Fate, csr: u32) -> Option<PageResponse> {
+        auto_response(
+            &FIELDS,
+            self,
+            crate::fault::pq_response_code(fate, csr),
+            true,
+        )
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -89,5 +104,58 @@ mod tests {
                 (ErrorKind::ReservedBits, 0, 1 << bit)
             );
         }
+    }
+
+    /// The page-request queue (`pqcsr`, `ipsr.pip`) and the responses the
+    /// IOMMU sends itself ("PCIe ATS Page Request handling"): Success when
+    /// full or `pqof`, Response Failure when off or `pqmf`, the PASID
+    /// echoed; nothing for Last = 0 or a Stop Marker.
+    #[test]
+    fn page_request_queue_and_automatic_responses() {
+        extern crate std;
+        use crate::fault::GuestQueue;
+        use iommu_inval_core::event::RecordQueue;
+        use iommu_inval_core::CellMemory;
+        use std::{format, string::ToString};
+        let mut ram = [0u8; 0x40];
+        let mem = CellMemory::new(0x1000, &mut ram);
+        // Four 16-byte records at 0x1000.
+        let mut q = GuestQueue::<PageRequest>::new(1 << 10 | 1, false);
+        q.write_csr(0b11);
+        // Device 0x10, PASID 3; `rwl` = R, W, L bits; group 1.
+        let req = |rwl: u64| {
+            PageRequest::decode(&[0x10 << 40 | 1 << 32 | 3 << 12, 0x9000 | 1 << 3 | rwl]).unwrap()
+        };
+        let go = |q: &mut GuestQueue<PageRequest>, rwl| {
+            q.offer(&mem, &req(rwl), false).unwrap().to_string()
+        };
+        assert_eq!(go(&mut q, 0b101), "written, interrupt");
+        assert_eq!(q.ipsr, 1 << 3);
+        assert_eq!(go(&mut q, 0b001), "written");
+        assert_eq!(go(&mut q, 0b001), "written");
+        let ok = ", owed Success to device 0x10 PASID 3 group 1";
+        let failed = ", owed Failure to device 0x10 PASID 3 group 1";
+        assert_eq!(
+            go(&mut q, 0b101),
+            format!("dropped: queue full, overflow raised{ok}")
+        );
+        assert_eq!(go(&mut q, 0b001), "dropped: overflow pending");
+        assert_eq!(go(&mut q, 0b100), "dropped: overflow pending"); // Stop Marker
+        q.write_csr(0); // off
+        assert_eq!(
+            go(&mut q, 0b101),
+            format!("dropped: queue disabled{failed}")
+        );
+        // A queue outside guest memory: pqmf, answered Response Failure.
+        let mut far = GuestQueue::<PageRequest>::new(0x100 << 10 | 1, false);
+        far.write_csr(0b01);
+        assert_eq!(
+            go(&mut far, 0b101),
+            format!("dropped: guest memory write failed at 0x100000{failed}")
+        );
+        assert_eq!(
+            go(&mut far, 0b111),
+            format!("dropped: overflow pending{failed}")
+        );
     }
 }

@@ -32,8 +32,12 @@
 //! A reason neither table names is refused (`invalid_field` "fr"): VT-d
 //! reserves no fault reason for custom use.
 
+use crate::queue::event_fires;
+use iommu_inval_core::event::{Fate, RecordSlots};
+use iommu_inval_core::model::PageResponse;
 use iommu_inval_core::record::{CodeTable, Kind};
-use iommu_inval_core::{record_format, ArchId};
+use iommu_inval_core::ring::Ring;
+use iommu_inval_core::{record_format, ArchId, MemError, QueueMemory};
 
 /// The DMA-remapping fault reasons (legacy 0x01–0x0D, scalable mode
 /// 0x30–0x90), with the descriptions Linux prints (`dma_remap_fault_reasons`,
@@ -243,6 +247,132 @@ record_format!(
     }
 );
 
+/// FSTS_REG.PFO (bit 0): primary fault overflow.
+const FSTS_PFO: u32 = 1 << 0;
+/// FSTS_REG.PPF (bit 1): primary pending fault.
+const FSTS_PPF: u32 = 1 << 1;
+/// FSTS_REG status fields PFO, PPF, AFO, APF, IQE, ICE, ITE (bits 6:0).
+const FSTS_STATUS: u32 = 0x7f;
+/// FSTS_REG.FRI (bits 15:8): the fault record index.
+const FSTS_FRI_SHIFT: u32 = 8;
+
+/// The fault recording registers of a guest's VT-d unit as the VMM that
+/// records faults into them sees them: not a ring but NFR + 1 FRCD_REGs
+/// whose `F` bits say which hold a fault (VT-d §7.2.1 "Primary Fault
+/// Logging", §11.4.14; QEMU `vtd_report_frcd_fault`, VirtualBox
+/// `dmarPrimaryFaultCanRecord`).
+///
+/// * The registers live in the VMM's register memory: `base` is the
+///   address of FRCD_REG 0 there (register base + 16 · CAP_REG.FRO); the
+///   guest clears a record's `F` by writing 1 to it (RW1C).
+/// * A fault goes to the register at `next` (the hardware's internal
+///   index, wrapping after NFR); when that register's `F` is still set the
+///   fault is dropped and FSTS.PFO set, and while PFO is set no fault is
+///   recorded ("When this field is Set, hardware does not record any new
+///   faults until software clears this field", FSTS_REG.PFO).
+/// * A fault recorded with PPF clear sets PPF and FRI (the index); it is an
+///   interrupt condition when no FSTS status field (PFO, PPF, AFO, APF,
+///   IQE, ICE, ITE) was set: FECTL.IP is set, and the fault event sent and
+///   IP cleared unless FECTL.IM masks it (FECTL_REG.IP). PPF is the OR of
+///   the `F` bits: [`FaultRecording::update_ppf`] after the guest clears
+///   some. `fsts` is the whole FSTS_REG: a VMM with an
+///   [`InvQueue`](crate::queue::InvQueue) keeps its IQE, ICE, ITE there too.
+///
+/// ```
+/// use iommu_inval_vtd::fault::{FaultRecording, FaultRecord};
+/// use iommu_inval_core::event::{Fate, RecordQueue};
+/// use iommu_inval_core::{CellMemory, NativeCommand};
+/// let mut regs = [0u8; 0x20];
+/// let mem = CellMemory::new(0x200, &mut regs);
+/// // Two FRCD_REGs at 0x200, FECTL.IM clear.
+/// let mut frcd = FaultRecording { base: 0x200, nfr: 1, ..Default::default() };
+/// let f = FaultRecord::decode(&[0xdead_000, 1 << 63 | 1 << 62 | 6 << 32 | 0x10]).unwrap();
+/// let d = frcd.offer(&mem, &f, false).unwrap();
+/// assert!(d.written() && d.interrupt);
+/// frcd.offer(&mem, &f, false).unwrap();
+/// assert_eq!(frcd.offer(&mem, &f, false).unwrap().fate, Fate::Full { flagged: true });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct FaultRecording {
+    /// Address of FRCD_REG 0 in the VMM's register memory.
+    pub base: u64,
+    /// CAP_REG.NFR: NFR + 1 fault recording registers.
+    pub nfr: u8,
+    /// The register the next fault goes to.
+    pub next: u8,
+    /// FSTS_REG.
+    pub fsts: u32,
+    /// FECTL_REG (IM, IP).
+    pub fectl: u32,
+}
+
+impl FaultRecording {
+    /// The number of registers.
+    fn count(&self) -> u32 {
+        u32::from(self.nfr) + 1
+    }
+    /// The index of the next register (`next` read modulo the count).
+    fn index(&self) -> u32 {
+        u32::from(self.next) % self.count()
+    }
+    /// The registers as a ring of 256 two-word slots (NFR is 8 bits), of
+    /// which the first NFR + 1 are used.
+    fn regs(&self) -> Ring {
+        Ring::new(self.base, 8, 2, false, false)
+    }
+    /// Whether register `i` holds a fault (its `F`, bit 127).
+    fn held<M: QueueMemory + ?Sized>(&self, mem: &M, i: u32) -> Result<bool, MemError> {
+        let mut w1 = [0u64];
+        mem.read_words(self.regs().slot_addr(i).wrapping_add(8), &mut w1)?;
+        Ok(w1[0] >> 63 != 0)
+    }
+    /// Recompute FSTS.PPF as the OR of the `F` bits (after the guest
+    /// cleared some).
+    pub fn update_ppf<M: QueueMemory + ?Sized>(&mut self, mem: &M) -> Result<(), MemError> {
+        let mut any = false;
+        for i in 0..self.count() {
+            any |= self.held(mem, i)?;
+        }
+        if !any {
+            self.fsts &= !FSTS_PPF;
+        }
+        Ok(())
+    }
+}
+
+impl RecordSlots for FaultRecording {
+    fn next_slot<M: QueueMemory + ?Sized>(&self, mem: &M) -> Result<Option<(Ring, u32)>, MemError> {
+        let i = self.index();
+        Ok((!self.held(mem, i)?).then_some((self.regs(), i)))
+    }
+    fn advance(&mut self) {
+        // Below 256: the index is at most NFR.
+        self.next = ((self.index() + 1) % self.count()) as u8;
+    }
+}
+
+crate::queue::vtd_record_queue!(
+    FaultRecording,
+    FaultRecord,
+    fsts,
+    FSTS_PFO,
+    frcd_signal,
+    |_: &FaultRecord, _: &Fate| None
+);
+
+/// A fault recorded with PPF clear sets PPF and FRI, and is the fault
+/// event's condition when no FSTS status field was set. PFO is not an
+/// interrupt condition (FECTL_REG.IP lists PPF, APF, IQE, ICE, ITE).
+fn frcd_signal(q: &mut FaultRecording, fate: &Fate, _: &FaultRecord) -> bool {
+    if *fate != Fate::Written || q.fsts & FSTS_PPF != 0 {
+        return false;
+    }
+    let fresh = q.fsts & FSTS_STATUS == 0;
+    let written = (q.index() + q.count() - 1) % q.count();
+    q.fsts = (q.fsts & !(0xff << FSTS_FRI_SHIFT)) | FSTS_PPF | written << FSTS_FRI_SHIFT;
+    fresh && event_fires(&mut q.fectl)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,5 +434,60 @@ mod tests {
             FaultRecord::decode(&[0]).unwrap_err().kind,
             ErrorKind::BadLength
         );
+    }
+
+    /// Primary fault logging (VT-d §7.2.1; FSTS_REG, FECTL_REG): the next
+    /// register in turn, PPF and FRI on the first fault, the fault event
+    /// only when no FSTS status field was set, PFO when the next register
+    /// still holds a fault, nothing recorded while PFO is set.
+    #[test]
+    fn fault_recording_registers() {
+        use iommu_inval_core::event::{Fate::*, RecordQueue};
+        use iommu_inval_core::{CellMemory, QueueMemory};
+        let mut regs = [0u8; 0x30];
+        let mem = CellMemory::new(0x200, &mut regs);
+        let mut q = FaultRecording {
+            base: 0x200,
+            nfr: 1,
+            ..Default::default()
+        };
+        let f = |sid: u64| FaultRecord::decode(&[0x5000, 1 << 63 | 6 << 32 | sid]).unwrap();
+        let go = |q: &mut FaultRecording, sid| {
+            let d = q.offer(&mem, &f(sid), false).unwrap();
+            assert_eq!(d.response, None);
+            (d.fate, d.interrupt)
+        };
+        assert_eq!(go(&mut q, 1), (Written, true));
+        assert_eq!((q.fsts, q.next, q.fectl), (FSTS_PPF, 1, 0));
+        assert_eq!(go(&mut q, 2), (Written, false));
+        let mut w = [0u64; 2];
+        mem.read_words(0x210, &mut w).unwrap();
+        assert_eq!(w, [0x5000, 1 << 63 | 6 << 32 | 2]);
+        // Register 0 still holds its fault: PFO, then nothing while it is set.
+        assert_eq!(go(&mut q, 3), (Full { flagged: true }, false));
+        assert_eq!(q.fsts, FSTS_PPF | FSTS_PFO);
+        mem.write_words(0x208, &[0]).unwrap(); // the guest clears F of register 0
+        assert_eq!(go(&mut q, 4), (Overflowed, false));
+        q.fsts &= !FSTS_PFO;
+        assert_eq!(go(&mut q, 5), (Written, false)); // PPF was set
+                                                     // Every F cleared: PPF clear; the next fault is held pending by IM.
+        mem.write_words(0x208, &[0]).unwrap();
+        mem.write_words(0x218, &[0]).unwrap();
+        q.update_ppf(&mem).unwrap();
+        assert_eq!(q.fsts, 0);
+        q.fectl = crate::queue::CTL_IM;
+        assert_eq!(go(&mut q, 6), (Written, false));
+        assert_eq!(q.fsts, FSTS_PPF | 1 << FSTS_FRI_SHIFT);
+        assert_eq!(q.fectl, crate::queue::CTL_IM | crate::queue::CTL_IP);
+        // A pending IQE: the fault sets PPF but is no new interrupt condition.
+        let mut r = FaultRecording {
+            base: 0x200,
+            nfr: 1,
+            fsts: crate::queue::FSTS_IQE,
+            ..Default::default()
+        };
+        mem.write_words(0x208, &[0]).unwrap();
+        assert_eq!(go(&mut r, 7), (Written, false));
+        assert_eq!(r.fsts, crate::queue::FSTS_IQE | FSTS_PPF);
     }
 }

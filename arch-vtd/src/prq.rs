@@ -26,7 +26,11 @@
 //! A stop marker is `lpig` = 1 with `rd_req` = `wr_req` = 0. Any type but 1
 //! is refused (`unknown_opcode`).
 
+use crate::queue::event_fires;
+use iommu_inval_core::event::{auto_response, Fate};
+use iommu_inval_core::model::PageResponse;
 use iommu_inval_core::record::{Kind, PageRequestFields};
+use iommu_inval_core::ring::Ring;
 use iommu_inval_core::{record_format, ArchId};
 
 record_format!(
@@ -97,6 +101,80 @@ pub(crate) const FIELDS: PageRequestFields = PageRequestFields::new(
 )
 .with_priv_data("priv_data_present", "priv_data");
 
+/// PRS_REG.PPR (bit 0): pending page request.
+const PRS_PPR: u32 = 1 << 0;
+/// PRS_REG.PRO (bit 1): page request overflow.
+const PRS_PRO: u32 = 1 << 1;
+/// PQH_REG / PQT_REG offset bits `[18:5]` (32-byte descriptors).
+const PQ_OFFSET: u64 = 0x7_ffe0;
+
+/// A guest's VT-d page request queue as the VMM that writes page requests
+/// into it sees its registers: PQA_REG (base `[63:12]`, PQS `[2:0]`: 2^PQS
+/// 4 KiB pages of 32-byte `page_req_dsc`, Linux `PRQ_RING_MASK`), PQH_REG
+/// (the guest's) and PQT_REG (the VMM's), offsets in `[18:5]`, head = tail
+/// empty; PRS_REG (PPR, PRO) and PECTL_REG (IM, IP).
+///
+/// * A full queue sets PRS.PRO and drops the request; while PRO is set
+///   every request is dropped (Linux `prq_event_thread` clears PRO only
+///   once the queue is empty).
+/// * A request with Last Page In Group written with PRS.PPR clear sets PPR:
+///   an interrupt condition (PECTL_REG.IP: "If the PPR field ... was
+///   already Set ..., it is not treated as a new interrupt condition"):
+///   PECTL.IP is set, and the page request event sent and IP cleared unless
+///   PECTL.IM masks it. PRO is not an interrupt condition.
+/// * The automatic response to a dropped last request is an implementation
+///   choice (the VT-d text was not available): Success, as SMMUv3 §8.1 and
+///   RISC-V specify for a full queue, so that the device retries; the PASID
+///   echoed, the private data kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct PageRequestQueue {
+    /// PQA_REG.
+    pub pqa: u64,
+    /// PQH_REG (the guest's).
+    pub pqh: u64,
+    /// PQT_REG (the VMM's).
+    pub pqt: u64,
+    /// PRS_REG (PPR, PRO; RW1C).
+    pub prs: u32,
+    /// PECTL_REG (IM, IP).
+    pub pectl: u32,
+}
+
+impl PageRequestQueue {
+    /// The ring PQA_REG describes.
+    fn ring(&self) -> Ring {
+        Ring::new(self.pqa & !0xfff, (self.pqa & 7) as u8 + 7, 4, false, false)
+    }
+}
+
+iommu_inval_core::ring_regs!(
+    PageRequestQueue,
+    |q| ring = q.ring(),
+    head = ((q.pqh & PQ_OFFSET) >> 5) as u32,
+    tail = ((q.pqt & PQ_OFFSET) >> 5) as u32,
+    |q, pos| set_head = q.pqh = u64::from(q.ring().index(pos)) << 5,
+    set_tail = q.pqt = u64::from(q.ring().index(pos)) << 5,
+);
+
+crate::queue::vtd_record_queue!(
+    PageRequestQueue,
+    PageRequest,
+    prs,
+    PRS_PRO,
+    prq_signal,
+    |r: &PageRequest, f: &Fate| auto_response(&FIELDS, r, f.response_code(), false)
+);
+
+/// A request with LPIG written with PPR clear sets PPR: the page request
+/// event's condition.
+fn prq_signal(q: &mut PageRequestQueue, fate: &Fate, rec: &PageRequest) -> bool {
+    if *fate != Fate::Written || rec.flag("lpig") != Some(true) || q.prs & PRS_PPR != 0 {
+        return false;
+    }
+    q.prs |= PRS_PPR;
+    event_fires(&mut q.pectl)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,5 +217,55 @@ mod tests {
         }
         let e = PageRequest::decode(&[2, 0, 0, 0]).unwrap_err();
         assert_eq!((e.kind, e.mask), (ErrorKind::UnknownOpcode, 2));
+    }
+
+    /// The page request queue (PQA/PQH/PQT, PRS, PECTL): a full queue sets
+    /// PRO and drops requests until the guest clears it, a dropped last
+    /// request is answered Success; the page request event on a last
+    /// request written with PPR clear, held pending by PECTL.IM.
+    #[test]
+    fn page_request_queue_overflow_and_event() {
+        use iommu_inval_core::event::RecordQueue;
+        use iommu_inval_core::CellMemory;
+        use std::string::ToString;
+        let mut ram = std::vec![0u8; 0x1000];
+        let mem = CellMemory::new(0x1000, &mut ram);
+        // 128 descriptors at 0x1000 (PQS 0): 127 fit.
+        let mut q = PageRequestQueue {
+            pqa: 0x1000,
+            ..Default::default()
+        };
+        // RID 0x10, PASID 5, read; `last` sets LPIG; group 3.
+        let req = |last: u64| {
+            PageRequest::decode(&[
+                5 << 32 | 0x10 << 16 | 1 << 8 | 1,
+                0x7000 | 3 << 3 | last << 2 | 1,
+                0,
+                0,
+            ])
+            .unwrap()
+        };
+        let go =
+            |q: &mut PageRequestQueue, last| q.offer(&mem, &req(last), false).unwrap().to_string();
+        assert_eq!(go(&mut q, 0), "written");
+        assert_eq!(q.prs, 0);
+        assert_eq!(go(&mut q, 1), "written, interrupt");
+        assert_eq!(q.prs, PRS_PPR);
+        for _ in 2..127 {
+            assert_eq!(go(&mut q, 1), "written");
+        }
+        assert_eq!(q.pqt, 127 << 5);
+        assert_eq!(
+            go(&mut q, 1),
+            "dropped: queue full, overflow raised, owed Success to device 0x10 PASID 5 group 3"
+        );
+        assert_eq!(q.prs, PRS_PPR | PRS_PRO);
+        q.pqh = q.pqt; // the guest consumed everything, PRO still set
+        assert_eq!(go(&mut q, 0), "dropped: overflow pending");
+        // PRO and PPR cleared (RW1C), the event masked: held pending.
+        (q.prs, q.pectl) = (0, crate::queue::CTL_IM);
+        assert_eq!(go(&mut q, 1), "written");
+        assert_eq!(q.pectl, crate::queue::CTL_IM | crate::queue::CTL_IP);
+        assert_eq!(q.pqt, 0);
     }
 }

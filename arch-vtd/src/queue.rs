@@ -236,12 +236,51 @@ impl InvQueue {
     }
     /// Raise an event whose control register is `ctl`: pending while masked.
     fn event(ctl: &mut u32, raised: Signals) -> Signals {
-        if *ctl & CTL_IM != 0 {
-            *ctl |= CTL_IP;
-            Signals::empty()
-        } else {
-            raised
+        raised.when(event_fires(ctl))
+    }
+}
+
+/// `impl RecordQueue` for a VT-d output (the fault recording registers,
+/// the page request queue): always enabled (VT-d has no enable bit for
+/// either), an overflow bit `$ov` of register `$reg` (FSTS.PFO, PRS.PRO)
+/// that stops recording until the guest clears it, the interrupt rule
+/// `$signal` and the automatic response `$response`.
+macro_rules! vtd_record_queue {
+    ($t:ty, $rec:ty, $reg:ident, $ov:expr, $signal:path, $response:expr) => {
+        impl iommu_inval_core::event::RecordQueue for $t {
+            type Record = $rec;
+            fn enabled(&self) -> bool {
+                true
+            }
+            fn overflow_pending(&self) -> bool {
+                self.$reg & $ov != 0
+            }
+            fn raise_overflow(&mut self) {
+                self.$reg |= $ov;
+            }
+            fn discards_while_overflowed(&self) -> bool {
+                true
+            }
+            fn signal(&mut self, fate: &Fate, rec: &$rec) -> bool {
+                $signal(self, fate, rec)
+            }
+            fn auto_response(&self, rec: &$rec, fate: &Fate) -> Option<PageResponse> {
+                $response(rec, fate)
+            }
         }
+    };
+}
+pub(crate) use vtd_record_queue;
+
+/// An interrupt condition of the event whose control register (FECTL,
+/// IECTL, PECTL) is `ctl`: the message is sent now, or held pending
+/// (`IP` set) while `IM` masks it (VT-d FECTL_REG.IP).
+pub(crate) fn event_fires(ctl: &mut u32) -> bool {
+    if *ctl & CTL_IM != 0 {
+        *ctl |= CTL_IP;
+        false
+    } else {
+        true
     }
 }
 

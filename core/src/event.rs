@@ -17,7 +17,9 @@
 //!   group, each group answered once.
 //!
 //! * [`RecordQueue`]: the production rule of a guest's record queue (room,
-//!   overflow, its acknowledgement), over the command queues' ring.
+//!   overflow, its acknowledgement, the interrupt, the automatic page
+//!   response), over the command queues' ring or other [`RecordSlots`];
+//!   [`RecordQueue::offer`] says what became of a record ([`Delivery`]).
 //!
 //! A page request links to its response by (device, PASID when the
 //! response must carry it, page request group index): the PCIe PRG
@@ -29,8 +31,8 @@
 use crate::device::ProduceError;
 use crate::model::{PageResponse, RespCode, Stages};
 use crate::native::{ArchId, NativeCommand};
-use crate::queue::QueueMemory;
-use crate::ring::{RingRegs, MAX_SLOT_WORDS};
+use crate::queue::{MemError, QueueMemory};
+use crate::ring::{Ring, RingRegs, MAX_SLOT_WORDS};
 
 /// The access a faulting transaction or a page request asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -584,32 +586,166 @@ macro_rules! event_arch {
     };
 }
 
-/// What became of a record offered to a guest queue ([`RecordQueue::offer`]).
+/// What the producer did with a record offered to a guest queue
+/// ([`RecordQueue::offer`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Delivery {
-    /// Written at the tail; the tail moved past it.
+pub enum Fate {
+    /// Written in the next slot (a ring's tail); the producer moved past
+    /// it.
     Written,
-    /// Not written: the queue is disabled, full (the overflow is now
-    /// flagged), or discarding while an overflow is unacknowledged. For a
-    /// discarded last page request the VMM owes the device the automatic
-    /// response its architecture specifies (SMMUv3 §8.1: Success).
-    Discarded,
+    /// Discarded: the queue is disabled (no overflow).
+    Disabled,
+    /// Discarded: the queue was full. `flagged`: this record raised the
+    /// overflow (none was pending).
+    Full {
+        /// The overflow was raised by this record.
+        flagged: bool,
+    },
+    /// Discarded: an overflow or error is pending and the queue takes no
+    /// record until the guest acknowledges it.
+    Overflowed,
+    /// Discarded: writing the slot failed.
+    Aborted(MemError),
+}
+
+/// What became of a record offered to a guest queue ([`RecordQueue::offer`]):
+/// what the producer did, whether the architecture's interrupt for the
+/// queue is raised now, and the automatic page response the device is owed
+/// when a last page request was discarded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Delivery {
+    /// What the producer did.
+    pub fate: Fate,
+    /// The queue's interrupt (or MSI) is raised now, by the architecture's
+    /// rule and its enable and mask bits.
+    pub interrupt: bool,
+    /// The PRG response the IOMMU itself sends for a discarded page request
+    /// (last in its group, not a Stop Marker), in the guest's ids: a VMM
+    /// answers the host with it (e.g. through
+    /// [`PageRequestGroups::respond`]).
+    pub response: Option<PageResponse>,
+}
+
+impl Fate {
+    /// The code of the PRG response an IOMMU sends by itself for a page
+    /// request discarded with this fate: Success when the queue was full
+    /// or overflowed, so that the device retries (IHI0070 §8.1; RISC-V
+    /// IOMMU "PCIe ATS Page Request handling"), Failure when the queue is
+    /// disabled or its write aborted (IHI0070 §8.2; RISC-V: `pqen`, `pqon`,
+    /// `pqmf`); `None` when written.
+    pub const fn response_code(&self) -> Option<RespCode> {
+        match self {
+            Fate::Written => None,
+            Fate::Full { .. } | Fate::Overflowed => Some(RespCode::Success),
+            Fate::Disabled | Fate::Aborted(_) => Some(RespCode::Failure),
+        }
+    }
+}
+
+impl Delivery {
+    /// Whether the record was written.
+    pub const fn written(&self) -> bool {
+        matches!(self.fate, Fate::Written)
+    }
+}
+
+/// `written`, `dropped: queue disabled`, `dropped: queue full, overflow
+/// raised`, `dropped: queue full`, `dropped: overflow pending`, `dropped:
+/// <memory error>`.
+impl core::fmt::Display for Fate {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Fate::Written => f.write_str("written"),
+            Fate::Disabled => f.write_str("dropped: queue disabled"),
+            Fate::Full { flagged: true } => f.write_str("dropped: queue full, overflow raised"),
+            Fate::Full { flagged: false } => f.write_str("dropped: queue full"),
+            Fate::Overflowed => f.write_str("dropped: overflow pending"),
+            Fate::Aborted(e) => write!(f, "dropped: {e}"),
+        }
+    }
+}
+
+/// The fate, `, interrupt` when one is raised, and the automatic response
+/// owed: `, owed Success to device 0x10 PASID 3 group 5`.
+impl core::fmt::Display for Delivery {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}", self.fate)?;
+        if self.interrupt {
+            f.write_str(", interrupt")?;
+        }
+        if let Some(r) = &self.response {
+            write!(f, ", owed {:?} to device {:#x}", r.code, r.device)?;
+            if let Some(p) = r.pasid {
+                write!(f, " PASID {p}")?;
+            }
+            write!(f, " group {}", r.prg_index)?;
+        }
+        Ok(())
+    }
+}
+
+impl PageRequest {
+    /// The response an IOMMU sends by itself for this request when it
+    /// discards it: `None` unless the request is last in its group and not
+    /// a Stop Marker (a Stop Marker and a request with Last = 0 are
+    /// discarded silently: IHI0070 §8.1, §8.2; RISC-V IOMMU "PCIe ATS Page
+    /// Request handling"). The PASID is echoed when `pasid` and the request
+    /// had one.
+    pub fn auto_response(&self, code: RespCode, pasid: bool) -> Option<PageResponse> {
+        let pasid = self.pasid.filter(|_| pasid);
+        (self.last && !self.is_stop_marker()).then_some(PageResponse {
+            device: self.device,
+            pasid,
+            prg_index: self.prg_index,
+            code,
+            last: true,
+            priv_data: self.priv_data,
+            guest: pasid.is_some(),
+        })
+    }
+}
+
+/// Where a producer writes the next record of a guest queue. Every ring
+/// ([`RingRegs`]) is one: the slot at its tail, none when the ring is full.
+/// A queue that is not a ring (the VT-d fault recording registers, whose
+/// `F` bits say which are taken) implements it itself.
+pub trait RecordSlots {
+    /// The ring the next slot is addressed in and its position, `None` when
+    /// no slot is free.
+    fn next_slot<M: QueueMemory + ?Sized>(&self, mem: &M) -> Result<Option<(Ring, u32)>, MemError>;
+    /// The record went into the slot [`next_slot`](RecordSlots::next_slot) gave.
+    fn advance(&mut self);
+}
+
+impl<T: RingRegs> RecordSlots for T {
+    fn next_slot<M: QueueMemory + ?Sized>(&self, _: &M) -> Result<Option<(Ring, u32)>, MemError> {
+        let ring = self.ring();
+        let tail = self.tail();
+        Ok((ring.free(self.head(), tail) != 0).then_some((ring, tail)))
+    }
+    fn advance(&mut self) {
+        let next = self.ring().next(self.tail());
+        self.set_tail(next);
+    }
 }
 
 /// A guest queue the VMM writes records into (an event, fault, PRI or PPR
 /// queue): the consumer register is the guest's (`head`), the producer
 /// register the VMM's (`tail`), through [`RingRegs`] as a command queue's
 /// (an architecture writes its `impl RingRegs` with
-/// [`ring_regs!`](crate::ring_regs)). The architecture says how its queue
-/// is enabled and how it flags and acknowledges an overflow; the
-/// production rule is written once, in [`RecordQueue::offer`].
-pub trait RecordQueue: RingRegs {
+/// [`ring_regs!`](crate::ring_regs)), or another [`RecordSlots`]. The
+/// architecture says how its queue is enabled, how it flags and
+/// acknowledges an overflow, which status bits and interrupt each
+/// [`Fate`] raises and which page response a discarded request is owed;
+/// the production rule is written once, in [`RecordQueue::offer`].
+pub trait RecordQueue: RecordSlots {
     /// The record the queue holds.
     type Record: NativeCommand;
     /// Whether the queue takes records (a disabled queue discards them
     /// without an overflow: SMMU_CR0.EVENTQEN = 0, IHI0070 §7.4).
     fn enabled(&self) -> bool;
-    /// Whether an overflow is flagged and not yet acknowledged.
+    /// Whether an overflow (or a memory fault that stops the queue) is
+    /// flagged and not yet acknowledged.
     fn overflow_pending(&self) -> bool;
     /// Flag an overflow (called when none is pending).
     fn raise_overflow(&mut self);
@@ -617,42 +753,86 @@ pub trait RecordQueue: RingRegs {
     /// (SMMUv3 PRI queue, §8.1) rather than delivered as space allows
     /// (SMMUv3 event queue, §7.4).
     fn discards_while_overflowed(&self) -> bool;
+    /// Set the status and pending bits `fate` sets (after the write, or
+    /// the overflow flag) and say whether the queue's interrupt is raised
+    /// now.
+    fn signal(&mut self, fate: &Fate, rec: &Self::Record) -> bool;
+    /// The page response the IOMMU sends by itself when `rec` is discarded
+    /// with `fate` (none: the queue holds no page requests, the default).
+    fn auto_response(&self, rec: &Self::Record, fate: &Fate) -> Option<PageResponse> {
+        let _ = (rec, fate);
+        None
+    }
 
-    /// Offer `rec` to the guest: written at the tail when there is room.
-    /// On a full queue a record the producer must `keep` (an SMMUv3 stall
-    /// record, which is never discarded and never overflows the queue,
-    /// §7.4) is `Err(ProduceError::Full)`, to be offered again; any other
-    /// is discarded and the overflow flagged.
+    /// Offer `rec` to the guest: written at the next slot when there is
+    /// one. On a full queue a record the producer must `keep` (an SMMUv3
+    /// stall record, which is never discarded and never overflows the
+    /// queue, §7.4) is `Err(ProduceError::Full)`, to be offered again; any
+    /// other is discarded and the overflow flagged. A record that does not
+    /// encode is `Err(ProduceError::Encode)` and changes nothing.
     fn offer<M: QueueMemory + ?Sized>(
         &mut self,
         mem: &M,
         rec: &Self::Record,
         keep: bool,
     ) -> Result<Delivery, ProduceError> {
-        if !self.enabled() || (self.discards_while_overflowed() && self.overflow_pending()) {
-            return Ok(Delivery::Discarded);
-        }
-        let ring = self.ring();
-        if ring.free(self.head(), self.tail()) == 0 {
-            if keep {
-                return Err(ProduceError::Full);
-            }
-            if !self.overflow_pending() {
-                self.raise_overflow();
-            }
-            return Ok(Delivery::Discarded);
-        }
         let mut w = [0u64; MAX_SLOT_WORDS];
         let n = rec.encode_into(&mut w).map_err(ProduceError::Encode)?;
-        if n > ring.words() {
-            return Err(ProduceError::Encode(crate::DecodeError::bad_length(n)));
-        }
-        let tail = self.tail();
-        ring.write(mem, tail, w.get(..ring.words()).unwrap_or(&w))
-            .map_err(ProduceError::Memory)?;
-        self.set_tail(ring.next(tail));
-        Ok(Delivery::Written)
+        let fate = if !self.enabled() {
+            Fate::Disabled
+        } else if self.discards_while_overflowed() && self.overflow_pending() {
+            Fate::Overflowed
+        } else {
+            match self.next_slot(mem) {
+                Err(e) => Fate::Aborted(e),
+                Ok(None) if keep => return Err(ProduceError::Full),
+                Ok(None) => {
+                    let flagged = !self.overflow_pending();
+                    if flagged {
+                        self.raise_overflow();
+                    }
+                    Fate::Full { flagged }
+                }
+                Ok(Some((ring, pos))) => {
+                    if n > ring.words() {
+                        return Err(ProduceError::Encode(crate::DecodeError::bad_length(n)));
+                    }
+                    match ring.write(mem, pos, w.get(..ring.words()).unwrap_or(&w)) {
+                        Ok(()) => {
+                            self.advance();
+                            Fate::Written
+                        }
+                        Err(e) => Fate::Aborted(e),
+                    }
+                }
+            }
+        };
+        Ok(Delivery {
+            fate,
+            interrupt: self.signal(&fate, rec),
+            response: self.auto_response(rec, &fate),
+        })
     }
+}
+
+/// The automatic response to a discarded page request record `rec` whose
+/// fields `fields` names (see [`PageRequest::auto_response`]), with `code`
+/// ([`Fate::response_code`] or the architecture's own rule): the PASID
+/// echoed on Success, and on Failure only with `failure_pasid` (RISC-V;
+/// SMMUv3 sends none, IHI0070 §8.2). `None` without a code, or for a
+/// record that does not lift.
+pub fn auto_response<F: crate::record::RecordFormat>(
+    fields: &crate::record::PageRequestFields,
+    rec: &crate::record::Record<F>,
+    code: Option<RespCode>,
+    failure_pasid: bool,
+) -> Option<PageResponse> {
+    let code = code?;
+    let pasid = failure_pasid || code == RespCode::Success;
+    fields
+        .lift(rec, &crate::IdentityContext)
+        .ok()
+        .and_then(|q| q.auto_response(code, pasid))
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! architecture's records round-trip, over the arbitrary generators; a
 //! VT-d page request forwarded to an SMMUv3 PRI queue, an AMD-Vi PPR log
 //! and a RISC-V page-request queue keeps its device (mapped), PASID,
-//! address, access, group index and last flag.
+//! address, access, group index and last flag; dropped by a full guest
+//! queue, the automatic response reaches the host for the same group.
 
 mod common;
 
@@ -96,6 +97,99 @@ tests! {
     vtd_page_request_reaches_every_guest => vtd_page_requests_forward();
 }
 
+/// Issue 32 items 3 and 4 together: a host VT-d page request (last in its
+/// group, not a Stop Marker) forwarded to a guest page request queue that
+/// is full is dropped, and the automatic response the guest's IOMMU owes
+/// (Success, the device retries) reaches the host through the group table
+/// for the same group: the host's RID, PASID, index and private data.
+fn auto_response_reaches_the_host<A: EventArch, Q>(seed: u64, full: fn() -> Q)
+where
+    Q: iommu_inval_core::event::RecordQueue<Record = A::PageRequestRecord>,
+{
+    use iommu_inval_core::event::{Fate, PageRequestGroups};
+    use iommu_inval_core::model::RespCode;
+    let mut bytes = [0u8; 0x40];
+    let mem = iommu_inval_core::CellMemory::new(0x1000, &mut bytes);
+    let mut answered = 0;
+    ok(run_cases(seed, 1000 * scale(), 96, |u| {
+        let r: iommu_inval_vtd::prq::PageRequest = u.arbitrary().map_err(|e| e.to_string())?;
+        let rid = r.uint("rid").unwrap_or(0);
+        let topo = Topology::from_json(&format!(
+            r#"{{"iommufd": {{"vdevices": [{{"vsid": {}, "psid": {rid}}}]}}}}"#,
+            rid ^ 0x5a5a
+        ))
+        .map_err(|e| e.to_string())?;
+        let rec = Record::PageRequest(r);
+        let (Ok(Event::PageRequest(host)), Ok(Event::PageRequest(seen))) = (
+            Vtd::lift_record(&rec, &IdentityContext),
+            Vtd::lift_record(&rec, &topo),
+        ) else {
+            return Err(format!("{r:?} does not lift"));
+        };
+        let fwd = iommu_inval_core::event::PageRequest {
+            priv_data: None,
+            ..seen
+        };
+        let Ok(Record::PageRequest(g)) = A::lower_record(&Event::PageRequest(fwd), &topo) else {
+            return Ok(()); // what the guest's record cannot hold
+        };
+        let mut groups = PageRequestGroups::<4>::new();
+        let kept = groups.insert(&host, &fwd).map_err(|e| e.to_string())?;
+        let mut q = full();
+        let d = q.offer(&mem, &g, false).map_err(|e| e.to_string())?;
+        if !matches!(d.fate, Fate::Full { flagged: true }) {
+            return Err(format!("{:?} on a full queue", d.fate));
+        }
+        let owed = fwd.last && !fwd.is_stop_marker();
+        match (d.response, owed) {
+            (None, false) => Ok(()),
+            (Some(resp), true) if kept => {
+                let h = groups
+                    .respond(&resp)
+                    .map_err(|e| format!("{resp:?}: {e}"))?;
+                let got = (h.device, h.pasid, h.prg_index, h.code, h.priv_data);
+                let want = (
+                    host.device,
+                    host.pasid,
+                    host.prg_index,
+                    RespCode::Success,
+                    host.priv_data,
+                );
+                answered += 1;
+                (got == want)
+                    .then_some(())
+                    .ok_or(format!("{got:?} != {want:?}"))
+            }
+            (resp, owed) => Err(format!(
+                "{fwd:?}: response {resp:?}, owed {owed}, kept {kept}"
+            )),
+        }
+    }));
+    assert!(answered > 100, "{answered}");
+}
+
+tests! {
+    smmuv3_pri_auto_response => auto_response_reaches_the_host::<Smmuv3, _>(0xa701, || {
+        // One slot (LOG2SIZE 0), PROD one lap ahead of CONS: full.
+        iommu_inval_arm::GuestQueue::<iommu_inval_arm::PriRecord>::new(0x1000, 1, 0, true)
+    });
+    vtd_prq_auto_response => auto_response_reaches_the_host::<Vtd, _>(0xa702, || {
+        iommu_inval_vtd::prq::PageRequestQueue { pqa: 0x1000, pqh: 0x20, ..Default::default() }
+    });
+    amd_ppr_auto_response => auto_response_reaches_the_host::<AmdVi, _>(0xa703, || {
+        let mut l = iommu_inval_amd::event::GuestLog::<iommu_inval_amd::ppr::PprRecord>::new(8 << 56 | 0x1000, 1 << 13);
+        l.head = 0x10;
+        l
+    });
+    riscv_pq_auto_response => auto_response_reaches_the_host::<RiscV, _>(0xa704, || {
+        // Two records (LOG2SZ-1 = 0), one usable; pqh = 1, pqt = 0: full.
+        let mut q = iommu_inval_riscv::fault::GuestQueue::<iommu_inval_riscv::pq::PageRequest>::new(1 << 10, false);
+        q.write_csr(1);
+        q.head = 1;
+        q
+    });
+}
+
 /// Issue 32 item 7's end-to-end path: a host VT-d page request reaches a
 /// guest's SMMUv3 PRI queue (with the guest's StreamID), the guest's
 /// CMD_PRI_RESP lifts to `Op::PageResponse`, the page request group table
@@ -107,7 +201,7 @@ tests! {
 fn vtd_page_request_answered_through_a_guest_smmuv3() {
     use iommu_inval_arm::{GuestQueue, PriRecord};
     use iommu_inval_core::arch::{Arch, Target};
-    use iommu_inval_core::event::{Delivery, PageRequestGroups, RecordQueue};
+    use iommu_inval_core::event::{PageRequestGroups, RecordQueue};
     use iommu_inval_core::{CellMemory, NativeCommand, Op, QueueMemory};
     let guest =
         Topology::from_json(r#"{"iommufd": {"vdevices": [{"vsid": 8, "psid": 768}]}}"#).unwrap();
@@ -144,7 +238,7 @@ fn vtd_page_request_answered_through_a_guest_smmuv3() {
         let mut bytes = [0u8; 0x100];
         let mem = CellMemory::new(0x1000, &mut bytes);
         let mut q = GuestQueue::<PriRecord>::new(0x1000 | 2, 0, 0, true);
-        assert_eq!(q.offer(&mem, &pri, false), Ok(Delivery::Written));
+        assert!(q.offer(&mem, &pri, false).unwrap().written());
         let mut w = [0u64; 2];
         mem.read_words(0x1000, &mut w).unwrap();
         let read = PriRecord::decode(&w).unwrap();
