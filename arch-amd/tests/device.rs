@@ -3,10 +3,7 @@
 
 use iommu_inval_amd::event::EventFormat;
 use iommu_inval_amd::queue::HwError;
-use iommu_inval_amd::queue::{
-    CmdBufDevice, EventLog, STATUS_CMD_BUF_RUN, STATUS_COM_WAIT_INT, STATUS_EVENT_LOG_INT,
-    STATUS_EVENT_OVERFLOW,
-};
+use iommu_inval_amd::queue::{CmdBufDevice, EventLog};
 use iommu_inval_core::device::{
     BackendError, CommandQueue, CountingBackend, FaultCause, QueueProducer, Record,
     RecordingBackend, Signals,
@@ -25,6 +22,12 @@ fn event_code(name: &str) -> u64 {
 #[path = "../../core/tests/front_end/mod.rs"]
 mod front_end;
 use front_end::{put, read, run, Guest, BASE};
+// IOMMU Status Register (MMIO 2020h) bits the front end owns; a VMM
+// returns `status` as it is and clears with `write_status`.
+const STATUS_EVENT_OVERFLOW: u32 = 1 << 0;
+const STATUS_EVENT_LOG_INT: u32 = 1 << 1;
+const STATUS_COM_WAIT_INT: u32 = 1 << 2;
+const STATUS_CMD_BUF_RUN: u32 = 1 << 4;
 const EVLOG: u64 = 0x10_2000;
 const STORE: u64 = 0x10_8000;
 /// 256 entries (ComLen 8) at BASE.

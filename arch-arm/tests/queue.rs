@@ -44,9 +44,11 @@ struct CmdqError {
     mem: Option<MemError>,
 }
 
-fn cmdq_error(f: Fault<HwError>) -> CmdqError {
+/// `f` with the CMDQ_CONS.ERR the front end wrote (`CERROR_NONE` for an
+/// MSI abort, which leaves CONS.ERR alone).
+fn cmdq_error(f: Fault<HwError>, code: u8) -> CmdqError {
     CmdqError {
-        code: f.hw.cerror().unwrap_or(CERROR_NONE),
+        code,
         rd: f.position as u32,
         hw: f.hw,
         decode: match f.cause {
@@ -73,7 +75,7 @@ fn consume(
     Consumed {
         cons: d.cons,
         count: p.consumed,
-        error: p.fault.map(cmdq_error),
+        error: p.fault.map(|f| cmdq_error(f, d.cons_err())),
     }
 }
 
@@ -141,7 +143,7 @@ fn stops_at_an_illegal_command_with_cerror_ill() {
         (CERROR_ILL, 0b1001, HwError::CerrorIll)
     );
     assert_eq!(e.decode.map(|d| d.kind), Some(ErrorKind::InvalidField));
-    assert_eq!(e.hw.cerror(), Some(CERROR_ILL));
+    assert_eq!((e.hw, e.code), (HwError::CerrorIll, CERROR_ILL));
     // Reserved bit and unknown opcode also stop with CERROR_ILL.
     for bad in [[0x10 | 1 << 10, 0], [0x99, 0]] {
         cmds[1] = bad;
@@ -198,7 +200,12 @@ fn iterator_matches_consume() {
     let bytes = image(&cmds);
     let mem = SliceMemory::new(BASE, &bytes);
     let mut d = CmdqDevice::new(q, 0b0111, 0b1100);
-    let items: Vec<_> = d.commands(&mem).map(|i| i.map_err(cmdq_error)).collect();
+    let items: Vec<_> = d.commands(&mem).collect();
+    let code = d.cons_err();
+    let items: Vec<_> = items
+        .into_iter()
+        .map(|i| i.map_err(|f| cmdq_error(f, code)))
+        .collect();
     assert_eq!(items.len(), 4); // 7, 0, 1, then the error at 2
     assert!(items[..3].iter().all(|i| i.is_ok()));
     match &items[3] {
@@ -252,7 +259,7 @@ mod props {
             let mem = SliceMemory::new(BASE, &bytes);
             let mut seen = Vec::new();
             let r = consume(&q, &mem, prod, cons, |rd, _| seen.push(rd));
-            let mut rd = q.ptr(cons);
+            let mut rd = q.ring().pos(cons);
             let mut expect = Vec::new();
             let mut stop = None;
             for _ in 0..q.ring().pending(cons, prod) {
@@ -271,7 +278,7 @@ mod props {
                     prop_assert_eq!(r.error.map(|e| e.rd), Some(bad));
                 }
                 None => {
-                    prop_assert_eq!(r.cons & 0xf_ffff, q.ptr(prod));
+                    prop_assert_eq!(r.cons & 0xf_ffff, q.ring().pos(prod));
                     prop_assert!(r.error.is_none());
                 }
             }

@@ -5,7 +5,7 @@ use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{DecodeError, ErrorKind, MemError, SliceMemory};
 use iommu_inval_vtd::queue::HwError;
 use iommu_inval_vtd::queue::{InvQueue, Iqa};
-use iommu_inval_vtd::Command;
+use iommu_inval_vtd::{Command, Features};
 
 /// Why the walk stopped with an invalidation queue error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +49,10 @@ impl<'m> Walker<'m> {
     }
     fn with_mamv(self, mamv: u8) -> Self {
         Walker {
-            q: self.q.with_mamv(mamv),
+            q: self.q.with_features(Features {
+                mamv,
+                ..Features::LATEST
+            }),
             mem: self.mem,
         }
     }
@@ -58,7 +61,7 @@ impl<'m> Walker<'m> {
     }
     fn error(&self, f: Fault<HwError>) -> IqError {
         let reason = match f.cause {
-            FaultCause::BadPointer(v) if v == self.q.iqt => IqeReason::BadTail,
+            FaultCause::BadPointer(v) if v == self.q.tail_register() => IqeReason::BadTail,
             FaultCause::BadPointer(_) => IqeReason::BadHead,
             FaultCause::Fetch(m) => IqeReason::Fetch(m),
             FaultCause::Decode(d) => IqeReason::Descriptor(d),
@@ -257,5 +260,5 @@ fn iqei_codes() {
     let mut w = Walker::new(&mem, iqa, 0x30, 0x40).with_mamv(6);
     let e = w.next().unwrap().unwrap_err();
     assert_eq!((e.head, e.iqei()), (0x30, 4));
-    assert!(matches!(e.reason, IqeReason::Descriptor(d) if d.field == "am"));
+    assert!(matches!(e.reason, IqeReason::Descriptor(d) if d.field == "am (above CAP_REG.MAMV)"));
 }

@@ -369,7 +369,7 @@ impl Fuzzed for arm::Smmuv3 {
         let pending = q.ring().pending(cons, prod);
         // PROD / CONS as the SMMU compares them (IHI0070 §3.5.1): equal is
         // empty, same index with the other wrap bit is full.
-        let (wr, rd) = (q.ptr(prod), q.ptr(cons));
+        let (wr, rd) = (q.ring().pos(prod), q.ring().pos(cons));
         assert_eq!(wr == rd, pending == 0, "empty with {pending} pending");
         assert_eq!(
             u64::from(wr ^ rd) == q.ring().entries(),
@@ -389,12 +389,12 @@ impl Fuzzed for vtd::Vtd {
         q.with_features(f)
     }
     /// Any MAMV (CAP_REG), or the features' own.
-    fn extras(q: Self::Queue, u: &mut Unstructured<'_>, _: Near<'_>) -> Result<Self::Queue> {
+    fn extras(mut q: Self::Queue, u: &mut Unstructured<'_>, _: Near<'_>) -> Result<Self::Queue> {
         let mamv: Option<u8> = u.arbitrary()?;
-        Ok(match mamv {
-            Some(m) => q.with_mamv(m & 63),
-            None => q,
-        })
+        if let Some(m) = mamv {
+            q.features_mut().mamv = m & 63;
+        }
+        Ok(q)
     }
     /// FSTS (all ones acknowledges) and ICS writes, both RW1C.
     fn write(q: &mut vtd::queue::InvQueue, v: u64) {
@@ -422,7 +422,7 @@ impl Fuzzed for vtd::Vtd {
         q.iqa = iqa;
         if i.direct && flag {
             // Refusing `am` above an arbitrary MAMV.
-            q = q.with_mamv(size_param & 63);
+            q.features_mut().mamv = size_param & 63;
         }
         let n = walk(&mut q, mem, i.direct, false);
         // IQERCD.IQEI: 0 to 4.
@@ -509,9 +509,9 @@ impl Fuzzed for riscv::RiscV {
         q.with_features(f)
     }
     /// Any `ddtp.iommu_mode` (reserved ones refused), interrupts or not.
-    fn extras(q: Self::Queue, u: &mut Unstructured<'_>, _: Near<'_>) -> Result<Self::Queue> {
-        let mode = riscv::DdtMode::from_ddtp(u.arbitrary()?).unwrap_or_default();
-        let mut q = q.with_ddt_mode(mode);
+    fn extras(mut q: Self::Queue, u: &mut Unstructured<'_>, _: Near<'_>) -> Result<Self::Queue> {
+        // A reserved or custom mode is refused and the mode (Off) kept.
+        let _ = q.write_ddtp(u.arbitrary()?);
         if u.arbitrary()? {
             q.write_cqcsr(riscv::queue::CQCSR_CIE);
         }
