@@ -301,11 +301,6 @@ pub struct CmdBufDevice {
 }
 
 impl CmdBufDevice {
-    /// Errors are written to this event log.
-    pub fn with_event_log(mut self, log: EventLog) -> Self {
-        self.event_log = Some(log);
-        self
-    }
     /// The guest re-enabled the command buffer (CmdBufEn 0 → 1): processing
     /// resumes at head.
     pub fn restart(&mut self) {

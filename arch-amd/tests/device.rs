@@ -41,10 +41,15 @@ fn wait(addr: u64, data: u64, irq: bool) -> [u64; 2] {
     [0x1 << 60 | addr | 1 | u64::from(irq) << 1, data]
 }
 
+/// `q` writing its errors to an event log at EVLOG whose head register is
+/// `head`.
+fn with_log(mut q: CmdBufDevice, head: u64) -> CmdBufDevice {
+    q.event_log = Some(EventLog::from_registers(8 << 56 | EVLOG, head, 0).unwrap());
+    q
+}
+
 fn device() -> CmdBufDevice {
-    CmdBufDevice::from_registers(BASE_REG, 0, 0)
-        .unwrap()
-        .with_event_log(EventLog::from_registers(8 << 56 | EVLOG, 0, 0).unwrap())
+    with_log(CmdBufDevice::from_registers(BASE_REG, 0, 0).unwrap(), 0)
 }
 
 #[test]
@@ -122,9 +127,10 @@ fn illegal_command_writes_the_event_and_stops_until_restart() {
 fn unmapped_fetch_and_store_are_command_hardware_errors() {
     let mut g = Guest::new();
     let mem = g.mem();
-    let mut q = CmdBufDevice::from_registers(8 << 56 | 0x4000_0000, 0, 0x10)
-        .unwrap()
-        .with_event_log(EventLog::from_registers(8 << 56 | EVLOG, 0, 0).unwrap());
+    let mut q = with_log(
+        CmdBufDevice::from_registers(8 << 56 | 0x4000_0000, 0, 0x10).unwrap(),
+        0,
+    );
     let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
     assert_eq!(p.fault.map(|f| f.hw), Some(HwError::CommandHardware));
     assert_eq!(
@@ -179,9 +185,7 @@ fn a_full_event_log_sets_event_overflow() {
     let mut g = Guest::new();
     let mem = g.mem();
     // Event log head one entry past the tail: full.
-    let mut q = CmdBufDevice::from_registers(BASE_REG, 0, 0)
-        .unwrap()
-        .with_event_log(EventLog::from_registers(8 << 56 | EVLOG, 0x10, 0).unwrap());
+    let mut q = with_log(CmdBufDevice::from_registers(BASE_REG, 0, 0).unwrap(), 0x10);
     put(&mem, 0, BAD);
     q.doorbell(0x10);
     q.process(&mem, &IdentityContext, &mut CountingBackend::default());

@@ -115,8 +115,9 @@ impl Cmdq {
         }
     }
 
-    /// From an SMMU_CMDQ_BASE register value: ADDR `[55:5]`, LOG2SIZE `[4:0]`.
-    pub const fn from_base_register(reg: u64) -> Self {
+    /// From an SMMU_CMDQ_BASE register value: ADDR `[55:5]`, LOG2SIZE `[4:0]`
+    /// ([`CommandQueue::from_registers`]).
+    pub(crate) const fn from_base_register(reg: u64) -> Self {
         Cmdq::new(reg & 0x00ff_ffff_ffff_ffe0, (reg & 0x1f) as u8)
     }
 

@@ -4,7 +4,7 @@
 use iommu_inval_arm::queue::HwError;
 use iommu_inval_arm::queue::*;
 use iommu_inval_arm::Command;
-use iommu_inval_core::device::{Fault, FaultCause, QueueEngine};
+use iommu_inval_core::device::{CommandQueue, Fault, FaultCause, QueueEngine};
 use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{DecodeError, ErrorKind, MemError, SliceMemory};
 
@@ -178,12 +178,13 @@ fn error_bits_of_cons_and_high_bits_of_prod() {
 #[test]
 fn base_register_and_limits() {
     // ADDR [55:5], LOG2SIZE [4:0]; RA (bit 62) and bits above 55 ignored.
-    let q = Cmdq::from_base_register(0x4000_0000_1234_0005 | 1 << 62);
+    let base = |reg: u64| CmdqDevice::from_registers(reg, 0, 0).unwrap().cmdq;
+    let q = base(0x4000_0000_1234_0005 | 1 << 62);
     assert_eq!(q.log2size, 5);
     assert_eq!(q.base, 0x1234_0000); // aligned to 32 entries * 16 bytes
     assert_eq!(q.ring().entries(), 32);
     // LOG2SIZE above 19 is taken as 19.
-    let q = Cmdq::from_base_register(0x1f);
+    let q = base(0x1f);
     assert_eq!(q.log2size, MAX_LOG2SIZE);
     // A one-entry queue: base aligned to 32 bytes.
     let q = Cmdq::new(0x1010, 0);

@@ -110,8 +110,9 @@ impl Iqa {
         }
     }
     /// The ring IQA_REG describes: 2^(8 + QS) 128-bit or 2^(7 + QS) 256-bit
-    /// slots, no wrap bit (IQH = IQT is empty).
-    pub const fn ring(&self) -> Ring {
+    /// slots, no wrap bit (IQH = IQT is empty); a queue's is
+    /// [`RingRegs::ring`](iommu_inval_core::ring::RingRegs::ring).
+    pub(crate) const fn ring(&self) -> Ring {
         let log2 = (self.qs & 7) + if self.dw { 7 } else { 8 };
         Ring::new(self.base, log2, self.desc_words() as u8, false, false)
     }

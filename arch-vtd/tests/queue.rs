@@ -1,6 +1,7 @@
 //! Invalidation queue consumer: walking, wrap-around, error stops.
 
 use iommu_inval_core::device::{CommandQueue, Fault, FaultCause, QueueEngine};
+use iommu_inval_core::ring::RingRegs;
 use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{DecodeError, ErrorKind, MemError, SliceMemory};
 use iommu_inval_vtd::queue::HwError;
@@ -126,16 +127,15 @@ const BAD_TYPE: [u64; 2] = [0xa, 0];
 fn iqa_register_fields() {
     let iqa = Iqa::from_reg(0x1234_5000 | 1 << 11 | 3);
     assert_eq!((iqa.base, iqa.dw, iqa.qs), (0x1234_5000, true, 3));
+    // The ring IQA_REG describes, as the queue reads it.
+    let ring = |reg: u64| InvQueue::from_registers(reg, 0, 0).unwrap().ring();
+    let r = ring(iqa.to_reg());
     assert_eq!(
-        (
-            iqa.ring().size_bytes(),
-            iqa.ring().slot_bytes(),
-            iqa.ring().entries()
-        ),
+        (r.size_bytes(), r.slot_bytes(), r.entries()),
         (8 * 4096, 32, 1024)
     );
     assert_eq!(iqa.to_reg(), 0x1234_5000 | 1 << 11 | 3);
-    assert_eq!(Iqa::from_reg(0).ring().entries(), 256);
+    assert_eq!(ring(Iqa::from_reg(0).to_reg()).entries(), 256);
 }
 
 #[test]

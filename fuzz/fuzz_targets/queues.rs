@@ -429,9 +429,9 @@ impl Fuzzed for vtd::Vtd {
         assert!(q.iqercd & 0xf <= 4, "IQEI {}", q.iqercd & 0xf);
         let _ = (q.fsts, iqa.to_reg());
         assert!(
-            n <= iqa.ring().entries(),
+            n <= q.ring().entries(),
             "walked {n} descriptors of a {}-entry queue",
-            iqa.ring().entries()
+            q.ring().entries()
         );
         Ok(())
     }
@@ -441,7 +441,7 @@ impl Fuzzed for amd::AmdVi {
     fn with_features(q: Self::Queue, f: Self::Features) -> Self::Queue {
         q.with_features(f)
     }
-    fn extras(q: Self::Queue, u: &mut Unstructured<'_>, near: Near<'_>) -> Result<Self::Queue> {
+    fn extras(mut q: Self::Queue, u: &mut Unstructured<'_>, near: Near<'_>) -> Result<Self::Queue> {
         // Sometimes an event log (in the same memory), for the
         // ILLEGAL_COMMAND / COMMAND_HARDWARE entries.
         let ev: Option<(u64, u64, u64)> = u.arbitrary()?;
@@ -455,10 +455,8 @@ impl Fuzzed for amd::AmdVi {
                     }
                 },
             );
-        Ok(match log {
-            Some(l) => q.with_event_log(l),
-            None => q,
-        })
+        q.event_log = log;
+        Ok(q)
     }
     /// Restart, or any write to the status register (RW1C bits).
     fn write(q: &mut amd::queue::CmdBufDevice, v: u64) {
