@@ -87,13 +87,13 @@ iommu_inval_core::arch_error! {
 }
 
 /// `cqb.PPN` bits `[53:10]`.
-pub const CQB_PPN_MASK: u64 = 0x003f_ffff_ffff_fc00;
+pub(crate) const CQB_PPN_MASK: u64 = 0x003f_ffff_ffff_fc00;
 /// `cqb.LOG2SZ-1` bits `[4:0]`.
 pub(crate) const CQB_LOG2SZ_MASK: u64 = 0x1f;
 /// `cqcsr.cqen`: command queue enable.
-pub const CQCSR_CQEN: u32 = 1 << 0;
+pub(crate) const CQCSR_CQEN: u32 = 1 << 0;
 /// `cqcsr.cie`: command queue interrupt enable.
-pub const CQCSR_CIE: u32 = 1 << 1;
+pub(crate) const CQCSR_CIE: u32 = 1 << 1;
 /// `cqcsr.cqmf`: memory fault on a command fetch or an IOFENCE.C store.
 pub(crate) const CQCSR_CQMF: u32 = 1 << 8;
 /// `cqcsr.cmd_to`: an IOFENCE.C timed out waiting for ATS.INVAL completions.

@@ -9,11 +9,13 @@ use iommu_inval_core::model::{Caches, Op};
 use iommu_inval_core::Flags;
 use iommu_inval_core::{CellMemory, IdentityContext, QueueMemory};
 use iommu_inval_riscv::queue::HwError;
-use iommu_inval_riscv::queue::{ConfigError, CqDevice, CQCSR_CIE, CQCSR_CQEN};
+use iommu_inval_riscv::queue::{ConfigError, CqDevice};
 use iommu_inval_riscv::{Command, DdtMode, Features, IodirInvalDdt};
 
 // The `cqcsr` bits the front end sets (RISC-V IOMMU spec §5.15); a VMM
 // reads the register with `CqDevice::cqcsr` and the error with `HwError`.
+const CQCSR_CQEN: u32 = 1 << 0;
+const CQCSR_CIE: u32 = 1 << 1;
 const CQCSR_CQMF: u32 = 1 << 8;
 const CQCSR_CMD_TO: u32 = 1 << 9;
 const CQCSR_CMD_ILL: u32 = 1 << 10;

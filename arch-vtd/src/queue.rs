@@ -53,7 +53,7 @@ iommu_inval_core::arch_error! {
 }
 
 /// IQA_REG.DW: 256-bit descriptors.
-pub const IQA_DW: u64 = 1 << 11;
+pub(crate) const IQA_DW: u64 = 1 << 11;
 /// Offset bits of IQH_REG / IQT_REG.
 pub(crate) const OFFSET_MASK: u64 = 0x7_fff0;
 

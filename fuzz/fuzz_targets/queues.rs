@@ -38,6 +38,9 @@ use iommu_inval::core::{
 use iommu_inval::{amd, arm, riscv, vtd};
 use libfuzzer_sys::fuzz_target;
 
+/// RISC-V `cqb.PPN`, bits `[53:10]` (RISC-V IOMMU spec §5.6).
+const CQB_PPN: u64 = 0x003f_ffff_ffff_fc00;
+
 /// Every architecture, once: its front-end driver and its image walker.
 const ARCHES: [(Drive, Walk); 4] = [
     entry::<arm::Smmuv3>(),
@@ -415,7 +418,7 @@ impl Fuzzed for vtd::Vtd {
             }
         } else {
             vtd::queue::Iqa::from_reg(
-                i.qbase | u64::from(size_param & 7) | if flag { vtd::queue::IQA_DW } else { 0 },
+                i.qbase | u64::from(size_param & 7) | if flag { 1 << 11 } else { 0 }, // IQA_REG.DW
             )
         };
         let Ok(mut q) = vtd::queue::InvQueue::from_registers(0, i.h, i.t);
@@ -501,7 +504,7 @@ impl Fuzzed for riscv::RiscV {
     }
     /// cqb: PPN [53:10] of a base near the memory, small LOG2SZ-1.
     fn base(r: u64, near: Near<'_>) -> u64 {
-        (near(r & !0xfff) >> 2 & riscv::queue::CQB_PPN_MASK) | ((r & 0x1f) % 10)
+        (near(r & !0xfff) >> 2 & CQB_PPN) | ((r & 0x1f) % 10)
     }
     fn with_features(q: Self::Queue, f: Self::Features) -> Self::Queue {
         q.with_features(f)
@@ -511,7 +514,7 @@ impl Fuzzed for riscv::RiscV {
         // A reserved or custom mode is refused and the mode (Off) kept.
         let _ = q.write_ddtp(u.arbitrary()?);
         if u.arbitrary()? {
-            q.write_cqcsr(riscv::queue::CQCSR_CIE);
+            q.write_cqcsr(1 << 1); // cqcsr.cie
         }
         Ok(q)
     }
@@ -545,10 +548,10 @@ impl Fuzzed for riscv::RiscV {
         // Little- or big-endian (fctl.BE), any PID width and ddtp mode.
         let f = riscv::Features::from_registers(h.rotate_left(17), (t >> 40) as u32);
         let q = riscv::queue::CqDevice::from_cq_registers(
-            i.qbase >> 2 & riscv::queue::CQB_PPN_MASK | u64::from(i.size_param % 24),
+            i.qbase >> 2 & CQB_PPN | u64::from(i.size_param % 24),
             h as u32,
             t as u32,
-            if flag { riscv::queue::CQCSR_CQEN } else { 0 },
+            u32::from(flag), // cqcsr.cqen
             f,
         )
         .map(|mut q| {
