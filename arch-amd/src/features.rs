@@ -21,7 +21,7 @@
 //! INVALIDATE_IOTLB_PAGES needs `ats`.
 
 use crate::cmd::*;
-use iommu_inval_core::error::DecodeError;
+use iommu_inval_core::DecodeError;
 
 /// EFR features of an emulated AMD IOMMU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -179,13 +179,13 @@ impl CmdBuf {
 }
 
 /// IOMMU Status Register (MMIO 2020h) EventOverflow (bit 0).
-pub const STATUS_EVENT_OVERFLOW: u32 = 1 << 0;
+pub(crate) const STATUS_EVENT_OVERFLOW: u32 = 1 << 0;
 /// IOMMU Status Register EventLogInt (bit 1).
-pub const STATUS_EVENT_LOG_INT: u32 = 1 << 1;
+pub(crate) const STATUS_EVENT_LOG_INT: u32 = 1 << 1;
 /// IOMMU Status Register ComWaitInt (bit 2).
-pub const STATUS_COM_WAIT_INT: u32 = 1 << 2;
+pub(crate) const STATUS_COM_WAIT_INT: u32 = 1 << 2;
 /// IOMMU Status Register CmdBufRun (bit 4).
-pub const STATUS_CMD_BUF_RUN: u32 = 1 << 4;
+pub(crate) const STATUS_CMD_BUF_RUN: u32 = 1 << 4;
 
 /// The guest's event log (Event Log Base Address 0010h: EventBase `[51:12]`,
 /// EventLen `[59:56]`; Event Log Head / Tail Pointer 2010h / 2018h,
@@ -264,7 +264,7 @@ impl EventLog {
 ///   an ILLEGAL_COMMAND_ERROR.
 ///
 /// ```
-/// use iommu_inval_amd::queue::{CmdBufDevice, STATUS_COM_WAIT_INT};
+/// use iommu_inval_amd::queue::CmdBufDevice;
 /// use iommu_inval_core::device::{CommandQueue, CountingBackend};
 /// use iommu_inval_core::{CellMemory, QueueMemory, IdentityContext};
 /// let mut ram = vec![0u8; 0x2000];
@@ -276,7 +276,7 @@ impl EventLog {
 /// q.doorbell(0x20);
 /// let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
 /// assert_eq!((p.consumed, q.head_register()), (2, 0x20));
-/// assert!(q.status & STATUS_COM_WAIT_INT != 0);
+/// assert!(q.status & 1 << 2 != 0); // Status Register ComWaitInt
 /// let mut w = [0u64; 1];
 /// mem.read_words(0x1f00, &mut w).unwrap();
 /// assert_eq!(w[0], 7);
@@ -285,8 +285,9 @@ impl EventLog {
 pub struct CmdBufDevice {
     /// The command buffer.
     pub(crate) buf: CmdBuf,
-    /// The CmdBufTailPtr value last written (checked at process time).
-    pub tail_reg: u64,
+    /// The CmdBufTailPtr value last written (checked at process time;
+    /// [`CommandQueue::tail_register`]).
+    tail_reg: u64,
     /// IOMMU Status Register (MMIO 2020h), the bits the command buffer owns.
     pub status: u32,
     /// The guest's event log, where errors are written (none: errors are
@@ -294,16 +295,12 @@ pub struct CmdBufDevice {
     pub event_log: Option<EventLog>,
     /// What the emulated IOMMU implements (EFR): a command it does not
     /// support is an ILLEGAL_COMMAND_ERROR ([`Command::decode_with`](iommu_inval_core::NativeCommand::decode_with)).
-    /// [`Features::LATEST`](crate::Features::LATEST) by default.
-    pub features: crate::Features,
+    /// [`Features::LATEST`](crate::Features::LATEST) by default; set with
+    /// [`CommandQueue::with_features`] / [`CommandQueue::features_mut`].
+    features: crate::Features,
 }
 
 impl CmdBufDevice {
-    /// Errors are written to this event log.
-    pub fn with_event_log(mut self, log: EventLog) -> Self {
-        self.event_log = Some(log);
-        self
-    }
     /// The guest re-enabled the command buffer (CmdBufEn 0 → 1): processing
     /// resumes at head.
     pub fn restart(&mut self) {

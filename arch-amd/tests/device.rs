@@ -3,10 +3,7 @@
 
 use iommu_inval_amd::event::EventFormat;
 use iommu_inval_amd::queue::HwError;
-use iommu_inval_amd::queue::{
-    CmdBufDevice, EventLog, STATUS_CMD_BUF_RUN, STATUS_COM_WAIT_INT, STATUS_EVENT_LOG_INT,
-    STATUS_EVENT_OVERFLOW,
-};
+use iommu_inval_amd::queue::{CmdBufDevice, EventLog};
 use iommu_inval_core::device::{
     BackendError, CommandQueue, CountingBackend, FaultCause, QueueProducer, Record,
     RecordingBackend, Signals,
@@ -25,6 +22,12 @@ fn event_code(name: &str) -> u64 {
 #[path = "../../core/tests/front_end/mod.rs"]
 mod front_end;
 use front_end::{put, read, run, Guest, BASE};
+// IOMMU Status Register (MMIO 2020h) bits the front end owns; a VMM
+// returns `status` as it is and clears with `write_status`.
+const STATUS_EVENT_OVERFLOW: u32 = 1 << 0;
+const STATUS_EVENT_LOG_INT: u32 = 1 << 1;
+const STATUS_COM_WAIT_INT: u32 = 1 << 2;
+const STATUS_CMD_BUF_RUN: u32 = 1 << 4;
 const EVLOG: u64 = 0x10_2000;
 const STORE: u64 = 0x10_8000;
 /// 256 entries (ComLen 8) at BASE.
@@ -38,10 +41,15 @@ fn wait(addr: u64, data: u64, irq: bool) -> [u64; 2] {
     [0x1 << 60 | addr | 1 | u64::from(irq) << 1, data]
 }
 
+/// `q` writing its errors to an event log at EVLOG whose head register is
+/// `head`.
+fn with_log(mut q: CmdBufDevice, head: u64) -> CmdBufDevice {
+    q.event_log = Some(EventLog::from_registers(8 << 56 | EVLOG, head, 0).unwrap());
+    q
+}
+
 fn device() -> CmdBufDevice {
-    CmdBufDevice::from_registers(BASE_REG, 0, 0)
-        .unwrap()
-        .with_event_log(EventLog::from_registers(8 << 56 | EVLOG, 0, 0).unwrap())
+    with_log(CmdBufDevice::from_registers(BASE_REG, 0, 0).unwrap(), 0)
 }
 
 #[test]
@@ -119,9 +127,10 @@ fn illegal_command_writes_the_event_and_stops_until_restart() {
 fn unmapped_fetch_and_store_are_command_hardware_errors() {
     let mut g = Guest::new();
     let mem = g.mem();
-    let mut q = CmdBufDevice::from_registers(8 << 56 | 0x4000_0000, 0, 0x10)
-        .unwrap()
-        .with_event_log(EventLog::from_registers(8 << 56 | EVLOG, 0, 0).unwrap());
+    let mut q = with_log(
+        CmdBufDevice::from_registers(8 << 56 | 0x4000_0000, 0, 0x10).unwrap(),
+        0,
+    );
     let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
     assert_eq!(p.fault.map(|f| f.hw), Some(HwError::CommandHardware));
     assert_eq!(
@@ -176,9 +185,7 @@ fn a_full_event_log_sets_event_overflow() {
     let mut g = Guest::new();
     let mem = g.mem();
     // Event log head one entry past the tail: full.
-    let mut q = CmdBufDevice::from_registers(BASE_REG, 0, 0)
-        .unwrap()
-        .with_event_log(EventLog::from_registers(8 << 56 | EVLOG, 0x10, 0).unwrap());
+    let mut q = with_log(CmdBufDevice::from_registers(BASE_REG, 0, 0).unwrap(), 0x10);
     put(&mem, 0, BAD);
     q.doorbell(0x10);
     q.process(&mem, &IdentityContext, &mut CountingBackend::default());

@@ -34,8 +34,8 @@
 //!   `tests/revisions.rs::prefetch_addr_ns`).
 
 use crate::cmd::*;
-use iommu_inval_core::error::DecodeError;
 use iommu_inval_core::native::{ArchId, FieldError, FieldValue};
+use iommu_inval_core::DecodeError;
 
 /// The bits each opcode may set (`[w0, w1]`), indexed by `w0[7:0]`; an
 /// unknown opcode has `[0, 0]` (a known one always has the opcode bits in
@@ -785,7 +785,7 @@ mod tests {
                                  // an unknown opcode.
         assert_eq!(
             Command::decode_words(&[0, 0]).map_err(|e| e.kind),
-            Err(iommu_inval_core::error::ErrorKind::UnknownOpcode)
+            Err(iommu_inval_core::ErrorKind::UnknownOpcode)
         );
     }
 }

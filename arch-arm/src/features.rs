@@ -32,7 +32,7 @@
 //! | `sel2` | SMMU_S_IDR1.SEL2 | CMD_TLBI_S_EL2_*, S_S12_VMALL, S_S2_IPA, SNH_ALL (§4.4.2.11–14, §4.4.3.3, §4.4.3.4, §4.4.4.2); CMD_PREFETCH_ADDR `ns` = 1 (RES0, §4.2.2) |
 
 use crate::cmd::*;
-use iommu_inval_core::error::DecodeError;
+use iommu_inval_core::DecodeError;
 
 /// The features of an emulated SMMU that decide which commands are legal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -363,8 +363,8 @@ iommu_inval_core::feature_set!(Features {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use iommu_inval_core::error::ErrorKind;
     use iommu_inval_core::native::FeatureSet;
+    use iommu_inval_core::ErrorKind;
     use iommu_inval_core::NativeCommand;
 
     fn kind(w: [u64; 2], f: &Features) -> Option<ErrorKind> {

@@ -29,7 +29,7 @@ use iommu_inval_core::Flags;
 use crate::cmd::*;
 use crate::codec::effective_ttl;
 use iommu_inval_core::context::Context;
-use iommu_inval_core::error::LowerError;
+use iommu_inval_core::LowerError;
 use iommu_inval_core::lift::{self, Emit};
 use iommu_inval_core::model::{
     Barrier, Caches, DeviceSel, DomainSel, Hints, Inval, Op, PageResponse, PasidSel,

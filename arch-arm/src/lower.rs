@@ -71,7 +71,7 @@ use crate::codec::effective_ttl;
 use crate::features::Features;
 use crate::range::{ril_cost, ril_step};
 use iommu_inval_core::context::Context;
-use iommu_inval_core::error::LowerError;
+use iommu_inval_core::LowerError;
 use iommu_inval_core::lower::{InvalJob, lacking, Budget, DeviceSet, Emitter, Lowering};
 use iommu_inval_core::model::{
     Barrier, Caches, DomainSel, Hints, Inval, Outcome, PageResponse, PasidSel, Prefetch, Regime,

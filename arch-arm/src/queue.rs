@@ -52,18 +52,16 @@ iommu_inval_core::arch_error! {
     pub enum HwError {
         /// CMDQ_CONS.ERR = 1 CERROR_ILL: illegal command (bad opcode, reserved
         /// bit, bad field).
-        CerrorIll = "CERROR_ILL" => Some(CERROR_ILL),
+        CerrorIll = "CERROR_ILL",
         /// CMDQ_CONS.ERR = 2 CERROR_ABT: abort on command fetch.
-        CerrorAbt = "CERROR_ABT" => Some(CERROR_ABT),
+        CerrorAbt = "CERROR_ABT",
         /// CMDQ_CONS.ERR = 3 CERROR_ATC_INV_SYNC: ATC invalidation timeout
         /// observed at a CMD_SYNC.
-        CerrorAtcInvSync = "CERROR_ATC_INV_SYNC" => Some(CERROR_ATC_INV_SYNC),
+        CerrorAtcInvSync = "CERROR_ATC_INV_SYNC",
         /// SMMU_GERROR.MSI_CMDQ_ABT_ERR (bit 4): the MSI write of a CMD_SYNC
         /// aborted (the CMD_SYNC still completes).
-        MsiCmdqAbt = "GERROR.MSI_CMDQ_ABT_ERR" => None,
+        MsiCmdqAbt = "GERROR.MSI_CMDQ_ABT_ERR",
     }
-    /// The CMDQ_CONS.ERR code, for a command error.
-    pub const fn cerror -> Option<u8>;
 }
 
 /// CMDQ_CONS.ERR: no error.
@@ -117,8 +115,9 @@ impl Cmdq {
         }
     }
 
-    /// From an SMMU_CMDQ_BASE register value: ADDR `[55:5]`, LOG2SIZE `[4:0]`.
-    pub const fn from_base_register(reg: u64) -> Self {
+    /// From an SMMU_CMDQ_BASE register value: ADDR `[55:5]`, LOG2SIZE `[4:0]`
+    /// ([`CommandQueue::from_registers`]).
+    pub(crate) const fn from_base_register(reg: u64) -> Self {
         Cmdq::new(reg & 0x00ff_ffff_ffff_ffe0, (reg & 0x1f) as u8)
     }
 
@@ -148,15 +147,15 @@ impl Cmdq {
     }
 
     /// The RD/WR part of a PROD or CONS value: index and wrap bit.
-    pub const fn ptr(&self, reg: u32) -> u32 {
+    pub(crate) const fn ptr(&self, reg: u32) -> u32 {
         self.ring().pos(reg)
     }
 }
 
 /// SMMU_GERROR.CMDQ_ERR (bit 0): a command-queue error is active.
-pub const GERROR_CMDQ_ERR: u32 = 1 << 0;
+pub(crate) const GERROR_CMDQ_ERR: u32 = 1 << 0;
 /// SMMU_GERROR.MSI_CMDQ_ABT_ERR (bit 4): a CMD_SYNC MSI write aborted.
-pub const GERROR_MSI_CMDQ_ABT_ERR: u32 = 1 << 4;
+pub(crate) const GERROR_MSI_CMDQ_ABT_ERR: u32 = 1 << 4;
 
 /// The command queue of an emulated SMMU as a [`CommandQueue`]: the queue
 /// geometry, SMMU_CMDQ_PROD, SMMU_CMDQ_CONS and the global error registers
@@ -199,8 +198,9 @@ pub const GERROR_MSI_CMDQ_ABT_ERR: u32 = 1 << 4;
 pub struct CmdqDevice {
     /// Queue base and size (SMMU_CMDQ_BASE).
     pub cmdq: Cmdq,
-    /// SMMU_CMDQ_PROD.WR: index and wrap bit.
-    pub prod: u32,
+    /// SMMU_CMDQ_PROD.WR: index and wrap bit ([`CommandQueue::doorbell`]
+    /// writes it, [`CommandQueue::tail_register`] reads it).
+    prod: u32,
     /// SMMU_CMDQ_CONS: RD (index and wrap bit) and ERR `[30:24]`.
     pub cons: u32,
     /// SMMU_GERROR (written by the SMMU: toggled to activate an error).
@@ -208,8 +208,9 @@ pub struct CmdqDevice {
     /// SMMU_GERRORN (written by the guest: equal to GERROR acknowledges).
     pub gerrorn: u32,
     /// What the emulated SMMU implements: a command it refuses is a
-    /// CERROR_ILL ([`Command::decode_with`](iommu_inval_core::NativeCommand::decode_with)). [`Features::LATEST`](crate::Features::LATEST) by default.
-    pub features: crate::Features,
+    /// CERROR_ILL ([`Command::decode_with`](iommu_inval_core::NativeCommand::decode_with)). [`Features::LATEST`](crate::Features::LATEST) by default;
+    /// set with [`CommandQueue::with_features`] / [`CommandQueue::features_mut`].
+    features: crate::Features,
 }
 
 impl CmdqDevice {
@@ -231,7 +232,7 @@ impl CmdqDevice {
         self.gerrorn = value;
     }
     /// GERROR bits that are active (GERROR ≠ GERRORN).
-    pub const fn active_errors(&self) -> u32 {
+    const fn active_errors(&self) -> u32 {
         self.gerror ^ self.gerrorn
     }
     /// Activate GERROR bit `bit` unless it is active already; true when it

@@ -276,7 +276,7 @@ proptest! {
                 }
             }
             // Each cache group stays within the cap (STE blocks: one command per block).
-            prop_assert!(n <= 3 * caps.budget.max_cmds.max(16) + 64, "{n} commands");
+            prop_assert!(n <= 3 * caps.budget.cap().max(16) + 64, "{n} commands");
         }
     }
 }
@@ -404,7 +404,7 @@ proptest! {
             }
             // Bounded: a range never takes more than the cap per stage, a
             // device set more than the cap per cache group (plus syncs).
-            prop_assert!(out.len() <= 4 * (caps.budget.max_cmds.max(1) * 16 + 3), "{} commands", out.len());
+            prop_assert!(out.len() <= 4 * (caps.budget.cap() * 16 + 3), "{} commands", out.len());
         }
     }
 }

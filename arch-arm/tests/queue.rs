@@ -4,7 +4,7 @@
 use iommu_inval_arm::queue::HwError;
 use iommu_inval_arm::queue::*;
 use iommu_inval_arm::Command;
-use iommu_inval_core::device::{Fault, FaultCause, QueueEngine};
+use iommu_inval_core::device::{CommandQueue, Fault, FaultCause, QueueEngine};
 use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{DecodeError, ErrorKind, MemError, SliceMemory};
 
@@ -44,9 +44,11 @@ struct CmdqError {
     mem: Option<MemError>,
 }
 
-fn cmdq_error(f: Fault<HwError>) -> CmdqError {
+/// `f` with the CMDQ_CONS.ERR the front end wrote (`CERROR_NONE` for an
+/// MSI abort, which leaves CONS.ERR alone).
+fn cmdq_error(f: Fault<HwError>, code: u8) -> CmdqError {
     CmdqError {
-        code: f.hw.cerror().unwrap_or(CERROR_NONE),
+        code,
         rd: f.position as u32,
         hw: f.hw,
         decode: match f.cause {
@@ -73,7 +75,7 @@ fn consume(
     Consumed {
         cons: d.cons,
         count: p.consumed,
-        error: p.fault.map(cmdq_error),
+        error: p.fault.map(|f| cmdq_error(f, d.cons_err())),
     }
 }
 
@@ -141,7 +143,7 @@ fn stops_at_an_illegal_command_with_cerror_ill() {
         (CERROR_ILL, 0b1001, HwError::CerrorIll)
     );
     assert_eq!(e.decode.map(|d| d.kind), Some(ErrorKind::InvalidField));
-    assert_eq!(e.hw.cerror(), Some(CERROR_ILL));
+    assert_eq!((e.hw, e.code), (HwError::CerrorIll, CERROR_ILL));
     // Reserved bit and unknown opcode also stop with CERROR_ILL.
     for bad in [[0x10 | 1 << 10, 0], [0x99, 0]] {
         cmds[1] = bad;
@@ -176,12 +178,13 @@ fn error_bits_of_cons_and_high_bits_of_prod() {
 #[test]
 fn base_register_and_limits() {
     // ADDR [55:5], LOG2SIZE [4:0]; RA (bit 62) and bits above 55 ignored.
-    let q = Cmdq::from_base_register(0x4000_0000_1234_0005 | 1 << 62);
+    let base = |reg: u64| CmdqDevice::from_registers(reg, 0, 0).unwrap().cmdq;
+    let q = base(0x4000_0000_1234_0005 | 1 << 62);
     assert_eq!(q.log2size, 5);
     assert_eq!(q.base, 0x1234_0000); // aligned to 32 entries * 16 bytes
     assert_eq!(q.ring().entries(), 32);
     // LOG2SIZE above 19 is taken as 19.
-    let q = Cmdq::from_base_register(0x1f);
+    let q = base(0x1f);
     assert_eq!(q.log2size, MAX_LOG2SIZE);
     // A one-entry queue: base aligned to 32 bytes.
     let q = Cmdq::new(0x1010, 0);
@@ -198,7 +201,12 @@ fn iterator_matches_consume() {
     let bytes = image(&cmds);
     let mem = SliceMemory::new(BASE, &bytes);
     let mut d = CmdqDevice::new(q, 0b0111, 0b1100);
-    let items: Vec<_> = d.commands(&mem).map(|i| i.map_err(cmdq_error)).collect();
+    let items: Vec<_> = d.commands(&mem).collect();
+    let code = d.cons_err();
+    let items: Vec<_> = items
+        .into_iter()
+        .map(|i| i.map_err(|f| cmdq_error(f, code)))
+        .collect();
     assert_eq!(items.len(), 4); // 7, 0, 1, then the error at 2
     assert!(items[..3].iter().all(|i| i.is_ok()));
     match &items[3] {
@@ -252,7 +260,7 @@ mod props {
             let mem = SliceMemory::new(BASE, &bytes);
             let mut seen = Vec::new();
             let r = consume(&q, &mem, prod, cons, |rd, _| seen.push(rd));
-            let mut rd = q.ptr(cons);
+            let mut rd = q.ring().pos(cons);
             let mut expect = Vec::new();
             let mut stop = None;
             for _ in 0..q.ring().pending(cons, prod) {
@@ -271,7 +279,7 @@ mod props {
                     prop_assert_eq!(r.error.map(|e| e.rd), Some(bad));
                 }
                 None => {
-                    prop_assert_eq!(r.cons & 0xf_ffff, q.ptr(prod));
+                    prop_assert_eq!(r.cons & 0xf_ffff, q.ring().pos(prod));
                     prop_assert!(r.error.is_none());
                 }
             }

@@ -45,7 +45,7 @@
 //! No allocation: each command is decoded into a stack value.
 //!
 //! ```
-//! use iommu_inval_riscv::queue::{CqDevice, CQCSR_CMD_ILL};
+//! use iommu_inval_riscv::queue::{CqDevice, HwError};
 //! use iommu_inval_core::device::{CommandQueue, QueueEngine};
 //! use iommu_inval_core::SliceMemory;
 //! use iommu_inval_core::NativeCommand;
@@ -61,7 +61,8 @@
 //! let p = q.consume(&mem, |c| seen.push((c.address, c.command.op())));
 //! assert_eq!(seen, [(0x10000, "iodir_inval_ddt"), (0x10010, "iofence_c")]);
 //! assert_eq!((q.head_register(), p.fault.map(|f| f.position)), (2, Some(2)));
-//! assert!(q.cqcsr() & CQCSR_CMD_ILL != 0);
+//! assert_eq!(p.fault.map(|f| f.hw), Some(HwError::CmdIll));
+//! assert!(q.cqcsr() & 1 << 10 != 0); // cqcsr.cmd_ill
 //! ```
 
 use iommu_inval_core::Flags;
@@ -82,25 +83,25 @@ iommu_inval_core::arch_error! {
         CmdTo = "cqcsr.cmd_to" => CQCSR_CMD_TO,
     }
     /// The `cqcsr` bit.
-    pub const fn cqcsr_bit -> u32;
+    pub(crate) const fn cqcsr_bit -> u32;
 }
 
 /// `cqb.PPN` bits `[53:10]`.
-pub const CQB_PPN_MASK: u64 = 0x003f_ffff_ffff_fc00;
+pub(crate) const CQB_PPN_MASK: u64 = 0x003f_ffff_ffff_fc00;
 /// `cqb.LOG2SZ-1` bits `[4:0]`.
 pub(crate) const CQB_LOG2SZ_MASK: u64 = 0x1f;
 /// `cqcsr.cqen`: command queue enable.
-pub const CQCSR_CQEN: u32 = 1 << 0;
+pub(crate) const CQCSR_CQEN: u32 = 1 << 0;
 /// `cqcsr.cie`: command queue interrupt enable.
-pub const CQCSR_CIE: u32 = 1 << 1;
+pub(crate) const CQCSR_CIE: u32 = 1 << 1;
 /// `cqcsr.cqmf`: memory fault on a command fetch or an IOFENCE.C store.
-pub const CQCSR_CQMF: u32 = 1 << 8;
+pub(crate) const CQCSR_CQMF: u32 = 1 << 8;
 /// `cqcsr.cmd_to`: an IOFENCE.C timed out waiting for ATS.INVAL completions.
-pub const CQCSR_CMD_TO: u32 = 1 << 9;
+pub(crate) const CQCSR_CMD_TO: u32 = 1 << 9;
 /// `cqcsr.cmd_ill`: illegal or unsupported command.
-pub const CQCSR_CMD_ILL: u32 = 1 << 10;
+pub(crate) const CQCSR_CMD_ILL: u32 = 1 << 10;
 /// `cqcsr.fence_w_ip`: an IOFENCE.C with `WSI` completed.
-pub const CQCSR_FENCE_W_IP: u32 = 1 << 11;
+pub(crate) const CQCSR_FENCE_W_IP: u32 = 1 << 11;
 /// `cqcsr.cqon`: the queue is active.
 pub(crate) const CQCSR_CQON: u32 = 1 << 16;
 /// The error bits that stop processing.
@@ -251,7 +252,7 @@ impl CmdQueue {
 ///   resumes by writing 1 to the bit ([`CqDevice::write_cqcsr`]).
 ///
 /// ```
-/// use iommu_inval_riscv::queue::{CqDevice, CQCSR_FENCE_W_IP};
+/// use iommu_inval_riscv::queue::CqDevice;
 /// use iommu_inval_core::device::{CommandQueue, CountingBackend};
 /// use iommu_inval_core::{CellMemory, QueueMemory, IdentityContext};
 /// let mut ram = vec![0u8; 0x2000];
@@ -263,7 +264,7 @@ impl CmdQueue {
 /// q.doorbell(2);
 /// let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
 /// assert_eq!((p.consumed, q.head_register()), (2, 2));
-/// assert!(q.cqcsr() & CQCSR_FENCE_W_IP != 0);
+/// assert!(q.cqcsr() & 1 << 11 != 0); // cqcsr.fence_w_ip
 /// let mut w = [0u64; 1];
 /// mem.read_words(0x1f00, &mut w).unwrap();
 /// assert_eq!(w[0], 7);
@@ -330,13 +331,6 @@ impl CqDevice {
     /// walk ([`QueueEngine::consume`]) writes at `ADDR`.
     pub const fn fence_data_bytes(&self, data: u32) -> [u8; 4] {
         self.queue.fence_data_bytes(data)
-    }
-    /// A front end for an IOMMU whose `ddtp.iommu_mode` is `mode`: IODIR
-    /// commands with `DV` = 1 and a wider `DID` than it allows are illegal
-    /// (§3.1.3); the register write is [`CqDevice::write_ddtp`].
-    pub fn with_ddt_mode(mut self, mode: DdtMode) -> Self {
-        self.queue.ddt_mode = mode;
-        self
     }
     /// The guest wrote `cqcsr`: error and `fence_w_ip` bits written as 1
     /// are cleared (RW1C); processing resumes once no error bit is set.

@@ -9,11 +9,23 @@ use iommu_inval_core::model::{Caches, Op};
 use iommu_inval_core::Flags;
 use iommu_inval_core::{CellMemory, IdentityContext, QueueMemory};
 use iommu_inval_riscv::queue::HwError;
-use iommu_inval_riscv::queue::{
-    ConfigError, CqDevice, CQCSR_CIE, CQCSR_CMD_ILL, CQCSR_CMD_TO, CQCSR_CQEN, CQCSR_CQMF,
-    CQCSR_FENCE_W_IP,
-};
+use iommu_inval_riscv::queue::{ConfigError, CqDevice};
 use iommu_inval_riscv::{Command, DdtMode, Features, IodirInvalDdt};
+
+// The `cqcsr` bits the front end sets (RISC-V IOMMU spec §5.15); a VMM
+// reads the register with `CqDevice::cqcsr` and the error with `HwError`.
+const CQCSR_CQEN: u32 = 1 << 0;
+const CQCSR_CIE: u32 = 1 << 1;
+const CQCSR_CQMF: u32 = 1 << 8;
+const CQCSR_CMD_TO: u32 = 1 << 9;
+const CQCSR_CMD_ILL: u32 = 1 << 10;
+const CQCSR_FENCE_W_IP: u32 = 1 << 11;
+
+/// `q` after the guest's `ddtp` write of `mode`.
+fn with_mode(mut q: CqDevice, mode: DdtMode) -> CqDevice {
+    q.write_ddtp(u64::from(mode.iommu_mode())).unwrap();
+    q
+}
 
 #[path = "../../core/tests/front_end/mod.rs"]
 mod front_end;
@@ -281,7 +293,7 @@ fn iodir_did_wider_than_the_ddt_mode_is_cmd_ill() {
             msi_flat,
             ..Features::default()
         };
-        let q = device().with_features(f).with_ddt_mode(mode);
+        let q = with_mode(device().with_features(f), mode);
         let max = ((1u64 << bits) - 1) as u32;
         for pdt in [false, true] {
             // The PID bits are reserved with INVAL_DDT.
@@ -468,9 +480,7 @@ fn big_endian_queue_is_the_little_endian_one_byte_reversed() {
                     put(&mem, k as u64, *w);
                 }
             }
-            let mut q = device()
-                .with_features(Features { be, ..f })
-                .with_ddt_mode(mode);
+            let mut q = with_mode(device().with_features(Features { be, ..f }), mode);
             q.doorbell(cmds.len() as u64);
             let mut b = RecordingBackend::default();
             let p = q.process(&mem, &IdentityContext, &mut b);

@@ -21,9 +21,9 @@
 //! `codec` benchmark measures it; with rustc's own field order decode +
 //! encode took four times as long). The `layout_slots` test pins it.
 
-use iommu_inval_core::error::DecodeError;
 use iommu_inval_core::native::word::{bit, flag as b, get, mask as m, put};
 use iommu_inval_core::native::{ArchId, FieldError, FieldValue};
+use iommu_inval_core::DecodeError;
 
 /// Descriptor type codes (`w0[3:0] | w0[11:9] << 4`).
 pub(crate) mod ty {
@@ -293,9 +293,6 @@ pub enum Command {
     /// `page_grp_resp_dsc`.
     PageGrpResp(PageGrpResp),
 }
-
-/// Another name for [`Command`].
-pub type Descriptor = Command;
 
 /// The reserved bits [`Command::check_words`](iommu_inval_core::NativeCommand::check_words) tests, `[w0, w1, w2 | w3]`,
 /// per descriptor type and granularity: indexed by `w0[5:0]` (the type's

@@ -35,7 +35,7 @@
 //! CAP_REG.PSI = 1, and an emulator that refuses shows a guest bug at once.
 
 use crate::desc::*;
-use iommu_inval_core::error::DecodeError;
+use iommu_inval_core::DecodeError;
 
 /// CAP_REG / ECAP_REG features of an emulated VT-d unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

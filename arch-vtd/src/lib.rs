@@ -83,8 +83,7 @@ mod features;
 pub mod prq;
 
 pub use desc::{
-    CcInv, Command, Descriptor, DevTlbInv, IecInv, InvWait, IotlbInv, PDevTlbInv, PIotlbInv,
-    PageGrpResp, PcInv,
+    CcInv, Command, DevTlbInv, IecInv, InvWait, IotlbInv, PDevTlbInv, PIotlbInv, PageGrpResp, PcInv,
 };
 pub use features::Features;
 

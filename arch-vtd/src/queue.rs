@@ -33,7 +33,7 @@
 //! ```
 
 use iommu_inval_core::Flags;
-use crate::desc::{Command, IotlbInv, PIotlbInv};
+use crate::desc::Command;
 use iommu_inval_core::arch::prelude::*;
 
 iommu_inval_core::arch_error! {
@@ -49,11 +49,11 @@ iommu_inval_core::arch_error! {
         Ice = "FSTS.ICE" => FSTS_ICE,
     }
     /// The FSTS_REG bit.
-    pub const fn fsts_bit -> u32;
+    pub(crate) const fn fsts_bit -> u32;
 }
 
 /// IQA_REG.DW: 256-bit descriptors.
-pub const IQA_DW: u64 = 1 << 11;
+pub(crate) const IQA_DW: u64 = 1 << 11;
 /// Offset bits of IQH_REG / IQT_REG.
 pub(crate) const OFFSET_MASK: u64 = 0x7_fff0;
 
@@ -110,8 +110,9 @@ impl Iqa {
         }
     }
     /// The ring IQA_REG describes: 2^(8 + QS) 128-bit or 2^(7 + QS) 256-bit
-    /// slots, no wrap bit (IQH = IQT is empty).
-    pub const fn ring(&self) -> Ring {
+    /// slots, no wrap bit (IQH = IQT is empty); a queue's is
+    /// [`RingRegs::ring`](iommu_inval_core::ring::RingRegs::ring).
+    pub(crate) const fn ring(&self) -> Ring {
         let log2 = (self.qs & 7) + if self.dw { 7 } else { 8 };
         Ring::new(self.base, log2, self.desc_words() as u8, false, false)
     }
@@ -123,30 +124,14 @@ fn bad_offset(iqa: Iqa, off: u64) -> bool {
     off >= iqa.size() || !off.is_multiple_of(iqa.desc_bytes())
 }
 
-/// Decode a descriptor, refusing with `mamv` page-selective invalidations
-/// with `am` above CAP.MAMV.
-#[inline(always)]
-fn decode_checked(words: &[u64], mamv: Option<u8>) -> Result<Command, DecodeError> {
-    let c = Command::decode(words)?;
-    match (mamv, c) {
-        (Some(mx), Command::IotlbInv(IotlbInv { g: 3, am, .. }))
-        | (Some(mx), Command::PIotlbInv(PIotlbInv { g: 3, am, .. }))
-            if am > mx =>
-        {
-            Err(DecodeError::invalid(1, 0x3f, "am"))
-        }
-        _ => Ok(c),
-    }
-}
-
 /// FSTS_REG.IQE (bit 4): invalidation queue error.
 pub const FSTS_IQE: u32 = 1 << 4;
 /// FSTS_REG.ICE (bit 5): invalidation completion error.
 pub(crate) const FSTS_ICE: u32 = 1 << 5;
 /// FSTS_REG.ITE (bit 6): invalidation time-out error.
-pub const FSTS_ITE: u32 = 1 << 6;
+pub(crate) const FSTS_ITE: u32 = 1 << 6;
 /// ICS_REG.IWC (bit 0): invalidation wait descriptor complete.
-pub const ICS_IWC: u32 = 1 << 0;
+pub(crate) const ICS_IWC: u32 = 1 << 0;
 /// IECTL_REG / FECTL_REG interrupt mask (bit 31).
 pub const CTL_IM: u32 = 1 << 31;
 /// IECTL_REG / FECTL_REG interrupt pending (bit 30).
@@ -172,7 +157,7 @@ pub const CTL_IP: u32 = 1 << 30;
 ///   status write is an IQE; a descriptor the back end fails is an IQE.
 ///
 /// ```
-/// use iommu_inval_vtd::queue::{InvQueue, ICS_IWC};
+/// use iommu_inval_vtd::queue::InvQueue;
 /// use iommu_inval_core::device::{CommandQueue, CountingBackend, Signals};
 /// use iommu_inval_core::{CellMemory, Flags, QueueMemory, IdentityContext};
 /// let mut ram = vec![0u8; 0x2000];
@@ -185,7 +170,7 @@ pub const CTL_IP: u32 = 1 << 30;
 /// q.doorbell(0x20);
 /// let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
 /// assert_eq!((p.consumed, q.head_register()), (2, 0x20));
-/// assert!(p.signals.contains(Signals::COMPLETION_IRQ) && q.ics & ICS_IWC != 0);
+/// assert!(p.signals.contains(Signals::COMPLETION_IRQ) && q.ics & 1 != 0); // ICS_REG.IWC
 /// let mut w = [0u64; 1];
 /// mem.read_words(0x1800, &mut w).unwrap();
 /// assert_eq!(w[0], 1);
@@ -196,8 +181,9 @@ pub struct InvQueue {
     pub iqa: Iqa,
     /// IQH_REG (offset bits `[18:4]`).
     pub iqh: u64,
-    /// IQT_REG (offset bits `[18:4]`).
-    pub iqt: u64,
+    /// IQT_REG (offset bits `[18:4]`): [`CommandQueue::doorbell`] writes
+    /// it, [`CommandQueue::tail_register`] reads it.
+    iqt: u64,
     /// FSTS_REG (IQE, ICE, ITE are the queue's).
     pub fsts: u32,
     /// IQERCD_REG: IQEI in `[3:0]`, ITESID in `[47:32]`.
@@ -208,12 +194,11 @@ pub struct InvQueue {
     pub iectl: u32,
     /// FECTL_REG (IM, IP).
     pub fectl: u32,
-    /// CAP_REG.MAMV when page-selective `am` is checked against it.
-    pub mamv: Option<u8>,
     /// What the emulated unit implements (CAP/ECAP): a descriptor it cannot
     /// process is an IQE ([`Command::decode_with`](iommu_inval_core::NativeCommand::decode_with)).
-    /// [`Features::LATEST`](crate::Features::LATEST) by default.
-    pub features: crate::Features,
+    /// [`Features::LATEST`](crate::Features::LATEST) by default; set with
+    /// [`CommandQueue::with_features`] / [`CommandQueue::features_mut`].
+    features: crate::Features,
 }
 
 impl InvQueue {
@@ -225,11 +210,6 @@ impl InvQueue {
     /// The guest wrote ICS_REG: IWC written as 1 is cleared (RW1C).
     pub fn write_ics(&mut self, value: u32) {
         self.ics &= !(value & ICS_IWC);
-    }
-    /// Also refuse page-selective invalidations with `am` above CAP.MAMV.
-    pub fn with_mamv(mut self, mamv: u8) -> Self {
-        self.mamv = Some(mamv);
-        self
     }
     fn bad(&self, off: u64) -> bool {
         bad_offset(self.iqa, off)
@@ -324,7 +304,7 @@ impl QueueEngine for InvQueue {
     }
     #[inline]
     fn decode(&self, words: &[u64]) -> Result<Command, DecodeError> {
-        let c = decode_checked(words, self.mamv)?;
+        let c = Command::decode(words)?;
         self.features.check(&c)?;
         Ok(c)
     }
@@ -387,7 +367,6 @@ impl CommandQueue for InvQueue {
             ics: 0,
             iectl: 0,
             fectl: 0,
-            mamv: None,
             features: crate::Features::LATEST,
         })
     }

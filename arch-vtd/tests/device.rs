@@ -9,7 +9,14 @@ use iommu_inval_core::Flags;
 use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{IdentityContext, QueueMemory};
 use iommu_inval_vtd::queue::HwError;
-use iommu_inval_vtd::queue::{InvQueue, CTL_IM, CTL_IP, FSTS_IQE, FSTS_ITE, ICS_IWC, IQA_DW};
+use iommu_inval_vtd::queue::{InvQueue, CTL_IM, CTL_IP, FSTS_IQE};
+
+// Register bits the front end sets (VT-d §11.4.4.1 FSTS_REG.ITE, §6.5.2.8
+// ICS_REG.IWC); a VMM returns the registers as they are.
+const FSTS_ITE: u32 = 1 << 6;
+const ICS_IWC: u32 = 1 << 0;
+// IQA_REG.DW (VT-d §11.4.9): 256-bit descriptors.
+const IQA_DW: u64 = 1 << 11;
 
 #[path = "../../core/tests/front_end/mod.rs"]
 mod front_end;

@@ -664,7 +664,7 @@ fn hyp_dev_tlb_of_an_empty_domain_emits_nothing() {
     assert!(!o.widened.contains(Widened::REGIME));
 }
 
-/// props/FINDINGS.md 4: device-TLB descriptors stay within caps.budget.max_cmds.
+/// props/FINDINGS.md 4: device-TLB descriptors stay within the budget (`Budget::cap`).
 #[test]
 fn dev_tlb_fan_out_is_capped() {
     let caps = Target::<Vtd>::new(Features::SCALABLE).max_cmds(4);

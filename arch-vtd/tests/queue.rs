@@ -1,11 +1,12 @@
 //! Invalidation queue consumer: walking, wrap-around, error stops.
 
 use iommu_inval_core::device::{CommandQueue, Fault, FaultCause, QueueEngine};
+use iommu_inval_core::ring::RingRegs;
 use iommu_inval_core::NativeCommand;
 use iommu_inval_core::{DecodeError, ErrorKind, MemError, SliceMemory};
 use iommu_inval_vtd::queue::HwError;
 use iommu_inval_vtd::queue::{InvQueue, Iqa};
-use iommu_inval_vtd::Command;
+use iommu_inval_vtd::{Command, Features};
 
 /// Why the walk stopped with an invalidation queue error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +50,10 @@ impl<'m> Walker<'m> {
     }
     fn with_mamv(self, mamv: u8) -> Self {
         Walker {
-            q: self.q.with_mamv(mamv),
+            q: self.q.with_features(Features {
+                mamv,
+                ..Features::LATEST
+            }),
             mem: self.mem,
         }
     }
@@ -58,7 +62,7 @@ impl<'m> Walker<'m> {
     }
     fn error(&self, f: Fault<HwError>) -> IqError {
         let reason = match f.cause {
-            FaultCause::BadPointer(v) if v == self.q.iqt => IqeReason::BadTail,
+            FaultCause::BadPointer(v) if v == self.q.tail_register() => IqeReason::BadTail,
             FaultCause::BadPointer(_) => IqeReason::BadHead,
             FaultCause::Fetch(m) => IqeReason::Fetch(m),
             FaultCause::Decode(d) => IqeReason::Descriptor(d),
@@ -123,16 +127,15 @@ const BAD_TYPE: [u64; 2] = [0xa, 0];
 fn iqa_register_fields() {
     let iqa = Iqa::from_reg(0x1234_5000 | 1 << 11 | 3);
     assert_eq!((iqa.base, iqa.dw, iqa.qs), (0x1234_5000, true, 3));
+    // The ring IQA_REG describes, as the queue reads it.
+    let ring = |reg: u64| InvQueue::from_registers(reg, 0, 0).unwrap().ring();
+    let r = ring(iqa.to_reg());
     assert_eq!(
-        (
-            iqa.ring().size_bytes(),
-            iqa.ring().slot_bytes(),
-            iqa.ring().entries()
-        ),
+        (r.size_bytes(), r.slot_bytes(), r.entries()),
         (8 * 4096, 32, 1024)
     );
     assert_eq!(iqa.to_reg(), 0x1234_5000 | 1 << 11 | 3);
-    assert_eq!(Iqa::from_reg(0).ring().entries(), 256);
+    assert_eq!(ring(Iqa::from_reg(0).to_reg()).entries(), 256);
 }
 
 #[test]
@@ -257,5 +260,5 @@ fn iqei_codes() {
     let mut w = Walker::new(&mem, iqa, 0x30, 0x40).with_mamv(6);
     let e = w.next().unwrap().unwrap_err();
     assert_eq!((e.head, e.iqei()), (0x30, 4));
-    assert!(matches!(e.reason, IqeReason::Descriptor(d) if d.field == "am"));
+    assert!(matches!(e.reason, IqeReason::Descriptor(d) if d.field == "am (above CAP_REG.MAMV)"));
 }

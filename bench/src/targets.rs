@@ -471,7 +471,7 @@ pub fn for_each_efficiency_target(
         },
         ..scaps
     };
-    let note = format!("cap {}", scaps.budget.max_cmds);
+    let note = format!("cap {}", scaps.budget.cap());
     let rows = [
         ("smmuv3 RIL, stage 1 (NH_VA)", Flavor::S1),
         ("smmuv3 RIL, stage 2 (S2_IPA)", Flavor::S2),
@@ -508,7 +508,7 @@ pub fn for_each_efficiency_target(
 
     let vcaps = vtd::Host::default();
     let mamv = u32::from(vcaps.features.mamv);
-    let note = format!("MAMV {mamv}, cap {}", vcaps.budget.max_cmds);
+    let note = format!("MAMV {mamv}, cap {}", vcaps.budget.cap());
     let rows = [
         ("vtd device TLB (dev_tlb)", Flavor::Ats),
         ("vtd device TLB (p_dev_tlb)", Flavor::AtsPasid),
@@ -528,7 +528,7 @@ pub fn for_each_efficiency_target(
     vtd_ref.targets(f, &rows, &vtd::lib_lower(vcaps), &note);
 
     let acaps = amd::Host::default();
-    let note = format!("cap {}", acaps.budget.max_cmds);
+    let note = format!("cap {}", acaps.budget.cap());
     let rows = [
         ("amd host (gn=0)", Flavor::S2),
         ("amd guest (gn=1)", Flavor::S1),
@@ -553,7 +553,7 @@ pub fn for_each_efficiency_target(
     };
     let note = format!(
         "cap {}; Linux: per page below 2 MiB, PSCID-wide above",
-        rcaps.budget.max_cmds
+        rcaps.budget.cap()
     );
     let riscv_ref = Reference {
         reference: &|iova, size, _, _| linux::riscv_iotinval(iova, size),

@@ -138,8 +138,8 @@ pub struct BatchStats {
     pub covered: usize,
     /// Invalidations with no cache kind at all (an empty footprint), dropped.
     pub empty: usize,
-    /// Syncs written that were not in the input.
-    pub syncs_added: usize,
+    /// Syncs written that were not in the input (read by the unit tests).
+    pub(crate) syncs_added: usize,
 }
 
 /// Why [`coalesce`] stopped.

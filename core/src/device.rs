@@ -307,7 +307,8 @@ pub trait ArchError: Copy + fmt::Debug + fmt::Display + PartialEq + Eq + core::h
 /// Define an architecture's [`ArchError`] enum: each variant with the
 /// architecture's name for it, which is also its `Display`, and optionally
 /// the register value it stands for (`=> value`, read by a `const fn`
-/// named after the register).
+/// named after the register, `pub(crate)` where only the crate writes the
+/// register).
 ///
 /// ```
 /// iommu_inval_core::arch_error! {
@@ -352,14 +353,14 @@ macro_rules! arch_error {
     };
     (
         $(#[$m:meta])* pub enum $name:ident { $($(#[$vm:meta])* $v:ident = $s:literal => $c:expr,)+ }
-        $(#[$fm:meta])* pub const fn $f:ident -> $t:ty;
+        $(#[$fm:meta])* $fv:vis const fn $f:ident -> $t:ty;
     ) => {
         $crate::arch_error! {
             $(#[$m])* pub enum $name { $($(#[$vm])* $v = $s,)+ }
         }
         impl $name {
             $(#[$fm])*
-            pub const fn $f(self) -> $t {
+            $fv const fn $f(self) -> $t {
                 match self {
                     $($name::$v => $c,)+
                 }

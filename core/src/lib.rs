@@ -15,7 +15,17 @@
 //!   removes, with `covers`, equality and an excess measure.
 //! * [`context`]: the [`Context`] trait resolving hardware ids, and (feature
 //!   `json`) the JSON [`Topology`](context::Topology).
-//! * [`error`]: typed errors, grouped by the architected error they raise.
+//! * Errors, one type per layer, each `#[non_exhaustive]` and a
+//!   [`core::error::Error`] (in `no_std` too) whose `source()` is the error
+//!   it wraps: decoding [`DecodeError`] (an [`ErrorKind`], the CLI's JSON
+//!   `kind`; the word and bit mask at fault; the name of the field or rule;
+//!   named fields: [`FieldError`], a checked copy: [`CopyError`]), ranges
+//!   [`RangeError`], lift and lower [`LowerError`], guest memory
+//!   [`MemError`], the back end [`BackendError`] (an errno, or with `std` an
+//!   `io::Error`'s kind), a queue front end [`device::FaultCause`], whose
+//!   architected error is the queue's
+//!   [`QueueEngine::HwError`](device::QueueEngine::HwError), a producer
+//!   [`device::ProduceError`]. They are at the crate root.
 //! * [`arch`]: the umbrella trait an architecture implements once
 //!   ([`arch::Arch`]: command, features, queue, lift, lower), so code over
 //!   every architecture is written once.
@@ -78,7 +88,7 @@ pub mod batch;
 pub mod context;
 pub mod device;
 pub mod display;
-pub mod error;
+mod error;
 pub mod event;
 mod flags;
 #[cfg(feature = "alloc")]

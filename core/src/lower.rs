@@ -841,8 +841,9 @@ impl RangePlan {
 /// that one lowered op never exceeds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Budget {
-    /// Most commands per range, device list or tag list (0 counts as 1).
-    pub max_cmds: usize,
+    /// Most commands per range, device list or tag list (0 counts as 1;
+    /// [`Budget::cap`]).
+    max_cmds: usize,
 }
 
 impl Budget {

@@ -38,6 +38,9 @@ use iommu_inval::core::{
 use iommu_inval::{amd, arm, riscv, vtd};
 use libfuzzer_sys::fuzz_target;
 
+/// RISC-V `cqb.PPN`, bits `[53:10]` (RISC-V IOMMU spec §5.6).
+const CQB_PPN: u64 = 0x003f_ffff_ffff_fc00;
+
 /// Every architecture, once: its front-end driver and its image walker.
 const ARCHES: [(Drive, Walk); 4] = [
     entry::<arm::Smmuv3>(),
@@ -369,7 +372,7 @@ impl Fuzzed for arm::Smmuv3 {
         let pending = q.ring().pending(cons, prod);
         // PROD / CONS as the SMMU compares them (IHI0070 §3.5.1): equal is
         // empty, same index with the other wrap bit is full.
-        let (wr, rd) = (q.ptr(prod), q.ptr(cons));
+        let (wr, rd) = (q.ring().pos(prod), q.ring().pos(cons));
         assert_eq!(wr == rd, pending == 0, "empty with {pending} pending");
         assert_eq!(
             u64::from(wr ^ rd) == q.ring().entries(),
@@ -389,12 +392,12 @@ impl Fuzzed for vtd::Vtd {
         q.with_features(f)
     }
     /// Any MAMV (CAP_REG), or the features' own.
-    fn extras(q: Self::Queue, u: &mut Unstructured<'_>, _: Near<'_>) -> Result<Self::Queue> {
+    fn extras(mut q: Self::Queue, u: &mut Unstructured<'_>, _: Near<'_>) -> Result<Self::Queue> {
         let mamv: Option<u8> = u.arbitrary()?;
-        Ok(match mamv {
-            Some(m) => q.with_mamv(m & 63),
-            None => q,
-        })
+        if let Some(m) = mamv {
+            q.features_mut().mamv = m & 63;
+        }
+        Ok(q)
     }
     /// FSTS (all ones acknowledges) and ICS writes, both RW1C.
     fn write(q: &mut vtd::queue::InvQueue, v: u64) {
@@ -415,23 +418,23 @@ impl Fuzzed for vtd::Vtd {
             }
         } else {
             vtd::queue::Iqa::from_reg(
-                i.qbase | u64::from(size_param & 7) | if flag { vtd::queue::IQA_DW } else { 0 },
+                i.qbase | u64::from(size_param & 7) | if flag { 1 << 11 } else { 0 }, // IQA_REG.DW
             )
         };
         let Ok(mut q) = vtd::queue::InvQueue::from_registers(0, i.h, i.t);
         q.iqa = iqa;
         if i.direct && flag {
             // Refusing `am` above an arbitrary MAMV.
-            q = q.with_mamv(size_param & 63);
+            q.features_mut().mamv = size_param & 63;
         }
         let n = walk(&mut q, mem, i.direct, false);
         // IQERCD.IQEI: 0 to 4.
         assert!(q.iqercd & 0xf <= 4, "IQEI {}", q.iqercd & 0xf);
         let _ = (q.fsts, iqa.to_reg());
         assert!(
-            n <= iqa.ring().entries(),
+            n <= q.ring().entries(),
             "walked {n} descriptors of a {}-entry queue",
-            iqa.ring().entries()
+            q.ring().entries()
         );
         Ok(())
     }
@@ -441,7 +444,7 @@ impl Fuzzed for amd::AmdVi {
     fn with_features(q: Self::Queue, f: Self::Features) -> Self::Queue {
         q.with_features(f)
     }
-    fn extras(q: Self::Queue, u: &mut Unstructured<'_>, near: Near<'_>) -> Result<Self::Queue> {
+    fn extras(mut q: Self::Queue, u: &mut Unstructured<'_>, near: Near<'_>) -> Result<Self::Queue> {
         // Sometimes an event log (in the same memory), for the
         // ILLEGAL_COMMAND / COMMAND_HARDWARE entries.
         let ev: Option<(u64, u64, u64)> = u.arbitrary()?;
@@ -455,10 +458,8 @@ impl Fuzzed for amd::AmdVi {
                     }
                 },
             );
-        Ok(match log {
-            Some(l) => q.with_event_log(l),
-            None => q,
-        })
+        q.event_log = log;
+        Ok(q)
     }
     /// Restart, or any write to the status register (RW1C bits).
     fn write(q: &mut amd::queue::CmdBufDevice, v: u64) {
@@ -503,17 +504,17 @@ impl Fuzzed for riscv::RiscV {
     }
     /// cqb: PPN [53:10] of a base near the memory, small LOG2SZ-1.
     fn base(r: u64, near: Near<'_>) -> u64 {
-        (near(r & !0xfff) >> 2 & riscv::queue::CQB_PPN_MASK) | ((r & 0x1f) % 10)
+        (near(r & !0xfff) >> 2 & CQB_PPN) | ((r & 0x1f) % 10)
     }
     fn with_features(q: Self::Queue, f: Self::Features) -> Self::Queue {
         q.with_features(f)
     }
     /// Any `ddtp.iommu_mode` (reserved ones refused), interrupts or not.
-    fn extras(q: Self::Queue, u: &mut Unstructured<'_>, _: Near<'_>) -> Result<Self::Queue> {
-        let mode = riscv::DdtMode::from_ddtp(u.arbitrary()?).unwrap_or_default();
-        let mut q = q.with_ddt_mode(mode);
+    fn extras(mut q: Self::Queue, u: &mut Unstructured<'_>, _: Near<'_>) -> Result<Self::Queue> {
+        // A reserved or custom mode is refused and the mode (Off) kept.
+        let _ = q.write_ddtp(u.arbitrary()?);
         if u.arbitrary()? {
-            q.write_cqcsr(riscv::queue::CQCSR_CIE);
+            q.write_cqcsr(1 << 1); // cqcsr.cie
         }
         Ok(q)
     }
@@ -547,10 +548,10 @@ impl Fuzzed for riscv::RiscV {
         // Little- or big-endian (fctl.BE), any PID width and ddtp mode.
         let f = riscv::Features::from_registers(h.rotate_left(17), (t >> 40) as u32);
         let q = riscv::queue::CqDevice::from_cq_registers(
-            i.qbase >> 2 & riscv::queue::CQB_PPN_MASK | u64::from(i.size_param % 24),
+            i.qbase >> 2 & CQB_PPN | u64::from(i.size_param % 24),
             h as u32,
             t as u32,
-            if flag { riscv::queue::CQCSR_CQEN } else { 0 },
+            u32::from(flag), // cqcsr.cqen
             f,
         )
         .map(|mut q| {

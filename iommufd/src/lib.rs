@@ -17,8 +17,16 @@
 //!   lift), with what has no entry reported ([`vtd::VmmWork`]).
 //! * [`cmdqv`]: the NVIDIA Tegra241 CMDQV filter: which guest commands a
 //!   hardware VCMDQ takes.
-//! * [`amd`]: AMD-Vi has no iommufd invalidation payload (the answer is the
-//!   host command buffer).
+//! * AMD-Vi has no iommufd invalidation payload, only the nested domain's
+//!   allocation payload ([`uapi::HwptAmdGuest`]): the AMD vIOMMU's ops
+//!   (`amd_viommu_ops`, drivers/iommu/amd/iommufd.c) have no
+//!   `cache_invalidate`, and `enum iommu_hwpt_invalidate_data_type` lists
+//!   only VT-d stage 1 and the SMMUv3 vIOMMU; the hardware vIOMMU consumes
+//!   the guest's command buffer itself (`IOMMU_HW_QUEUE_TYPE_AMD_CMD`, as
+//!   NVIDIA's VCMDQs do for SMMUv3, [`cmdqv`]). For an AMD-Vi host a VMM
+//!   lowers the guest's invalidations into the host command buffer itself:
+//!   core's `LowerToHost` into `iommu_inval_amd::queue::CmdBufDevice`
+//!   (docs/VMM.md).
 //! * [`backend`]: [`Backend`](iommu_inval_core::device::Backend)s for the
 //!   queue front ends (generic ops → VT-d stage-1 entries per HWPT; generic
 //!   ops → SMMUv3 commands → vSMMU entries), and a forwarder of raw SMMUv3
@@ -105,7 +113,6 @@
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
-pub mod amd;
 pub mod backend;
 pub mod cmdqv;
 pub mod event;

@@ -175,7 +175,7 @@ fn smmuv3_guest_walked_raw_into_the_vsmmu() {
     let mut on_vcmdq = 0;
     let done = q.consume(&mem, |f| {
         let c: &Command = &f.command;
-        if cmdqv::route(c).is_vcmdq() {
+        if cmdqv::route(c) == cmdqv::Route::Vcmdq {
             on_vcmdq += 1;
         }
         match fwd.command(c) {

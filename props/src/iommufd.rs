@@ -343,7 +343,7 @@ fn confirm_refusal(
 /// The CMDQV property: what goes to a VCMDQ is a sync or a permitted opcode.
 pub fn check_cmdqv(cmd: &Command) -> Result<(), String> {
     let r = cmdqv::route(cmd);
-    if r.is_vcmdq() && cmd.opcode() != 0x46 && !PERMITTED.contains(&cmd.opcode()) {
+    if r == cmdqv::Route::Vcmdq && cmd.opcode() != 0x46 && !PERMITTED.contains(&cmd.opcode()) {
         return Err(format!(
             "{}: to a VCMDQ but not a vSMMU opcode",
             NativeCommand::op(cmd)

@@ -21,18 +21,9 @@ fn count(f: impl FnOnce(&mut CountSink) -> Result<Outcome, LowerError>) -> usize
 
 #[test]
 fn no_op_lowers_to_more_than_max_lowered() {
-    assert_eq!(
-        Target::<Smmuv3>::default().budget.max_cmds,
-        Smmuv3::DEFAULT_BUDGET.max_cmds
-    );
-    assert_eq!(
-        Target::<Vtd>::default().budget.max_cmds,
-        Vtd::DEFAULT_BUDGET.max_cmds
-    );
-    assert_eq!(
-        Target::<RiscV>::default().budget.max_cmds,
-        RiscV::DEFAULT_BUDGET.max_cmds
-    );
+    assert_eq!(Target::<Smmuv3>::default().budget, Smmuv3::DEFAULT_BUDGET);
+    assert_eq!(Target::<Vtd>::default().budget, Vtd::DEFAULT_BUDGET);
+    assert_eq!(Target::<RiscV>::default().budget, RiscV::DEFAULT_BUDGET);
     let mut max = [0usize; 4];
     let r = run_cases(0x5eed_f1c5, 20_000, 512, |u| {
         let op = gen::any_op(u).map_err(|e| e.to_string())?;

@@ -161,7 +161,7 @@ fn smmu_cmdq_from_public_fields_does_not_panic() {
             let mem = SliceMemory::new(0, &[]);
             let _ = (
                 q.ring().entries(),
-                q.ptr(7),
+                q.ring().pos(7),
                 q.ring().slot_addr(1),
                 q.ring().pending(1, 3),
             );

@@ -91,7 +91,7 @@ pub fn with_caps(id: ArchId, o: &CapsOpts) -> Result<Arch, String> {
             )
         })?;
     }
-    let budget = |b: &mut Budget| b.max_cmds = o.max_cmds.unwrap_or(b.max_cmds);
+    let budget = |b: &mut Budget| *b = Budget::new(o.max_cmds.unwrap_or(b.cap()));
     match &mut arch {
         Arch::Smmuv3(t) => {
             let f = &mut t.features;
