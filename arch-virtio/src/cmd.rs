@@ -4,7 +4,7 @@
 use crate::features::{
     Draft, Features, F_BYPASS_CONFIG, F_DOMAIN_RANGE, F_INPUT_RANGE, F_MAP_UNMAP, F_MMIO, F_PROBE,
 };
-use crate::layout::{first, flatten, invalid_at, le, zero, Check, Layout, Le, Values, MAX_FIELDS};
+use crate::layout::{first, flatten, invalid_at, zero, Check, Layout, Le, Values, MAX_FIELDS};
 use iommu_inval_core::{DecodeError, FieldError, FieldValue};
 
 /// `VIRTIO_IOMMU_ATTACH_F_BYPASS`: the domain is a bypass domain.
@@ -59,14 +59,31 @@ pub const MAX_WORDS: usize = MAX_BYTES.div_ceil(8);
 
 /// The readable length of request type `ty`, `None` for an unknown type.
 pub const fn len_of_type(ty: u8) -> Option<usize> {
-    let mut i = 0;
-    while i < OPS.len() {
-        if OPS[i].ty == ty {
-            return Some(OPS[i].layout.len);
-        }
-        i += 1;
+    match first_of_type(ty) {
+        Some(r) => Some(OPS[r].layout.len),
+        None => None,
     }
-    None
+}
+
+/// The first row of type `ty` in [`OPS`].
+const fn first_of_type(ty: u8) -> Option<usize> {
+    /// The first row of each type below 8 (`OPS.len()`: none).
+    const FIRST: [usize; 8] = {
+        let mut f = [OPS.len(); 8];
+        let mut i = OPS.len();
+        while i > 0 {
+            i -= 1;
+            if (OPS[i].ty as usize) < f.len() {
+                f[OPS[i].ty as usize] = i;
+            }
+        }
+        f
+    };
+    if (ty as usize) < FIRST.len() && FIRST[ty as usize] < OPS.len() {
+        Some(FIRST[ty as usize])
+    } else {
+        None
+    }
 }
 
 /// Field names of [`DecodeError`]s whose status is not `S_INVAL` (see
@@ -82,21 +99,6 @@ pub(crate) mod why {
     pub const INPUT_RANGE: &str = "input_range";
     /// A domain outside `domain_range` (S_RANGE).
     pub const DOMAIN_RANGE: &str = "domain_range";
-}
-
-// ---- byte helpers -------------------------------------------------------
-
-#[inline(always)]
-pub(crate) fn le16<const B: usize>(b: &[u8; B], off: u8) -> u16 {
-    le(b, off, 2) as u16
-}
-#[inline(always)]
-pub(crate) fn le32<const B: usize>(b: &[u8; B], off: u8) -> u32 {
-    le(b, off, 4) as u32
-}
-#[inline(always)]
-pub(crate) fn le64<const B: usize>(b: &[u8; B], off: u8) -> u64 {
-    le(b, off, 8)
 }
 
 // ---- the requests -------------------------------------------------------
@@ -350,6 +352,16 @@ impl Table {
 
 // ---- the layouts --------------------------------------------------------
 
+/// The draft named, if any.
+macro_rules! also {
+    () => {
+        None
+    };
+    ($d:ident) => {
+        Some(Draft::$d)
+    };
+}
+
 /// The names of a field: its own, or (`as NAMES`) one per 8 bytes.
 macro_rules! field_names {
     ($f:ident) => {
@@ -365,10 +377,12 @@ macro_rules! field_names {
 /// width = value], N bytes, its draft[ | another draft that reads it]:
 /// Variant(Struct { field @ offset: type, .. }[, field: Enum::Variant {
 /// .. }])[, rules]`. Each field is little-endian, its width its type's;
-/// the bytes no field covers are reserved (refused when non-zero). It
-/// writes `Op`, `OPS` (each op's [`Layout`]), `OP_NAMES`, and
-/// `Command::op`, `Command::values` and `Command::from_values`, the
-/// typed request to and from its table's field values.
+/// the bytes no field or code covers are reserved (refused when
+/// non-zero). It writes `Op`, `OPS` (each op's row and [`Layout`]),
+/// `OP_NAMES`, and `Command::op` (a request's row), `Command::decode_op`
+/// (bytes to the typed request), `Command::values` and
+/// `Command::from_values` (the typed request to and from its field
+/// values, in table order).
 macro_rules! requests {
     ($(
         $id:ident $op:literal, type $ty:literal $(, code $cn:literal @ $coff:literal: $cw:literal = $cv:expr)?,
@@ -388,7 +402,7 @@ macro_rules! requests {
             op: Op::$id,
             ty: $ty,
             draft: Draft::$draft,
-            also: &[$(Draft::$also)?],
+            also: also!($($also)?),
             layout: {
                 const F: Flat = flatten(&[
                     $((field_names!($f $(, $parts)?), $off, size_of::<$t>()),)*
@@ -430,6 +444,29 @@ macro_rules! requests {
                 v
             }
 
+            /// Decode `b` (its codes matched) as op `op`: its length, the
+            /// rules and reserved bytes of its layout, then the request's
+            /// own checks ([`Command::verify`]). In each arm the row is a
+            /// constant, so that the table folds into straight code.
+            #[inline(always)]
+            fn decode_op(op: Op, b: &[u8]) -> Result<Command, DecodeError> {
+                match op {
+                    $(Op::$id => {
+                        const R: &Req = &OPS[Op::$id as usize];
+                        let Ok(b) = <&[u8; $len]>::try_from(b) else {
+                            return Err(DecodeError::bad_length(b.len()));
+                        };
+                        R.layout.check(b)?;
+                        let c = Command::$v($s {
+                            $($f: Le::read(b, $off),)*
+                            $($nf: $nt::$nv { $($g: Le::read(b, $goff)),* })?
+                        });
+                        c.verify()?;
+                        Ok(c)
+                    })+
+                }
+            }
+
             /// The request of op `op` with the field values `v`.
             #[inline(always)]
             fn from_values(op: Op, v: &Values) -> Command {
@@ -457,24 +494,13 @@ struct Req {
     /// The draft of its layout (`None`: ratified).
     draft: Draft,
     /// Another draft whose device reads it with this layout.
-    also: &'static [Draft],
+    also: Option<Draft>,
 }
 
 impl Req {
     /// Whether a device reading with the layouts of `draft` reads it.
     fn reads(&self, draft: Draft) -> bool {
-        self.draft == Draft::None || self.draft == draft || self.also.contains(&draft)
-    }
-
-    /// Decode `b` (exactly its length, its codes checked): the rules and
-    /// reserved bytes of its layout, then the request's own checks.
-    #[inline(always)]
-    fn decode(&self, b: &[u8]) -> Result<Command, DecodeError> {
-        let v = self.layout.read(b);
-        self.layout.check(b, &v)?;
-        let c = Command::from_values(self.op, &v);
-        c.verify()?;
-        Ok(c)
+        self.draft == Draft::None || self.draft == draft || self.also == Some(draft)
     }
 }
 
@@ -683,27 +709,27 @@ impl Command {
         let Some(&ty) = bytes.first() else {
             return Err(DecodeError::bad_length(0));
         };
-        let Some(len) = len_of_type(ty) else {
+        let rows = first_of_type(ty).and_then(|r| OPS.get(r..));
+        let Some(rows) = rows else {
             return Err(DecodeError::unknown_opcode(u64::from(ty)));
         };
-        if bytes.len() != len {
+        if Some(bytes.len()) != rows.first().map(|r| r.layout.len) {
             return Err(DecodeError::bad_length(bytes.len()));
         }
         // The first op of the type that `draft` reads and whose codes match;
         // else the first code that did not.
-        let mut refused = DecodeError::unknown_opcode(u64::from(ty));
-        for (k, r) in OPS
-            .iter()
-            .filter(|r| r.ty == ty && r.reads(draft))
-            .enumerate()
+        let mut ops = rows.iter().take_while(|r| r.ty == ty);
+        if let Some(r) = ops
+            .clone()
+            .find(|r| r.reads(draft) && r.layout.codes_match(bytes).is_ok())
         {
-            match r.layout.codes_match(bytes) {
-                Ok(()) => return r.decode(bytes),
-                Err(e) if k == 0 => refused = e,
-                Err(_) => {}
-            }
+            return Command::decode_op(r.op, bytes);
         }
-        Err(refused)
+        let unknown = DecodeError::unknown_opcode(u64::from(ty));
+        Err(ops
+            .find(|r| r.reads(draft))
+            .and_then(|r| r.layout.codes_match(bytes).err())
+            .unwrap_or(unknown))
     }
 
     /// Write the readable part into `out[..self.byte_len()]`; returns the

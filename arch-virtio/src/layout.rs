@@ -64,6 +64,23 @@ pub(crate) struct Layout {
     n_runs: usize,
 }
 
+/// A [`Layout`] of fields of 1 to 8 bytes: `layout!("NAME", length,
+/// [codes], { field @ offset: width, .. }[, [rules]])`.
+macro_rules! layout {
+    ($name:literal, $len:expr, [$($code:expr),* $(,)?],
+     { $($f:ident @ $off:literal: $w:literal),* $(,)? } $(, [$($rule:expr),* $(,)?])?) => {
+        $crate::layout::Layout::new(
+            $name,
+            $len,
+            &[$($code),*],
+            &[$(stringify!($f)),*],
+            &[$(($off, $w)),*],
+            &[$($($rule),*)?],
+        )
+    };
+}
+pub(crate) use layout;
+
 /// Whether two names are the same (in a `const fn`).
 const fn same(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
@@ -189,6 +206,14 @@ impl Layout {
         }
     }
 
+    /// The value of its first code (0: none).
+    pub(crate) const fn code(&self) -> u64 {
+        match self.codes.first() {
+            Some(c) => c.2,
+            None => 0,
+        }
+    }
+
     /// Whether `b` holds this layout's codes (the first, which selected
     /// it, aside); else `invalid_field` at the first code that differs.
     #[inline(always)]
@@ -211,14 +236,14 @@ impl Layout {
         v
     }
 
-    /// The rules on `v` (the values of `b`) in table order, then the
-    /// reserved bytes of `b`.
+    /// The rules on the field values of `b` in table order, then its
+    /// reserved bytes.
     #[inline(always)]
-    pub(crate) fn check(&self, b: &[u8], v: &Values) -> Result<(), DecodeError> {
-        for &(i, check) in first(&self.rules, self.n_rules) {
-            let (i, x) = (usize::from(i), v.get(usize::from(i)).copied().unwrap_or(0));
+    pub(crate) fn check(&self, b: &[u8]) -> Result<(), DecodeError> {
+        for &(i, check) in self.rules.get(..self.n_rules).unwrap_or(&[]) {
+            let i = usize::from(i);
             let (off, w) = self.places.get(i).copied().unwrap_or((0, 0));
-            let name = self.names.get(i).copied().unwrap_or("");
+            let (x, name) = (le(b, off, w), self.names.get(i).copied().unwrap_or(""));
             match check {
                 Check::Bits(mask) if x & !mask != 0 => {
                     return Err(DecodeError::reserved(
@@ -232,7 +257,7 @@ impl Layout {
                 _ => {}
             }
         }
-        for &(off, n) in first(&self.runs, self.n_runs) {
+        for &(off, n) in self.runs.get(..self.n_runs).unwrap_or(&[]) {
             zero(b, usize::from(off), usize::from(n))?;
         }
         Ok(())
@@ -348,6 +373,8 @@ pub(crate) fn zero(b: &[u8], off: usize, len: usize) -> Result<(), DecodeError> 
 /// A field type of the typed requests: an integer or a byte array, kept
 /// as one value (8 bytes or less) or as 8-byte parts (a longer array).
 pub(crate) trait Le: Copy {
+    /// It from `b[off..]` (zero past `b`).
+    fn read(b: &[u8], off: usize) -> Self;
     /// Its values, in order, into `out`.
     fn put(&self, out: &mut core::slice::IterMut<'_, u64>);
     /// It from the next values of `v` (bits beyond its width cut).
@@ -357,6 +384,14 @@ pub(crate) trait Le: Copy {
 macro_rules! le_int {
     ($($t:ty),*) => {$(
         impl Le for $t {
+            #[inline(always)]
+            fn read(b: &[u8], off: usize) -> Self {
+                let mut a = [0u8; size_of::<$t>()];
+                if let Some(s) = b.get(off..off + a.len()) {
+                    a.copy_from_slice(s);
+                }
+                <$t>::from_le_bytes(a)
+            }
             #[inline(always)]
             fn put(&self, out: &mut core::slice::IterMut<'_, u64>) {
                 if let Some(d) = out.next() {
@@ -373,6 +408,14 @@ macro_rules! le_int {
 le_int!(u8, u16, u32, u64);
 
 impl<const N: usize> Le for [u8; N] {
+    #[inline(always)]
+    fn read(b: &[u8], off: usize) -> Self {
+        let mut a = [0u8; N];
+        if let Some(s) = b.get(off..off + N) {
+            a.copy_from_slice(s);
+        }
+        a
+    }
     #[inline(always)]
     fn put(&self, out: &mut core::slice::IterMut<'_, u64>) {
         for (chunk, d) in self.chunks(8).zip(out) {
