@@ -39,6 +39,7 @@ use iommu_inval_core::DecodeError;
 /// `VIRTIO_IOMMU_PROBE_T_RESV_MEM` (SPEC "PROBE properties"): the ratified
 /// property, `struct virtio_iommu_probe_resv_mem` (u8 `subtype` 4, u8\[3\]
 /// 5, le64 `start` 8, le64 `end` 16).
+#[cfg(feature = "virtqueue")]
 pub(crate) const RESV_MEM: Layout = layout!(
     "RESV_MEM", 24, [(0, 2, 1, "type"), (2, 2, 20, "length")],
     { subtype @ 4: 1, start @ 8: 8, end @ 16: 8 }
