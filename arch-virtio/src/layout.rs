@@ -435,3 +435,104 @@ impl<const N: usize> Le for [u8; N] {
         a
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEMO: Layout = layout!(
+        "DEMO", 20, [(0, 1, 9, "type")],
+        { a @ 1: 3, b @ 8: 4, c @ 16: 2 },
+        [("b", Check::Bits(0xff)), ("c", Check::OneOf(&[1, 2, 4]))]
+    );
+
+    /// The reserved runs are the bytes no code or field covers; the rules
+    /// run in table order, then the runs, lowest first.
+    #[test]
+    fn reserved_runs_and_rules() {
+        assert_eq!(first(&DEMO.runs, DEMO.n_runs), &[(4, 4), (12, 4), (18, 2)]);
+        let mut b = [0u8; 20];
+        (b[0], b[1], b[8], b[16]) = (9, 0xaa, 0x12, 2);
+        assert_eq!(DEMO.check(&b), Ok(()));
+        assert_eq!(DEMO.read(&b)[..3], [0xaa, 0x12, 2]);
+        b[13] = 0x80;
+        assert_eq!(DEMO.check(&b), Err(DecodeError::reserved(1, 0x80 << 40)));
+        b[9] = 1;
+        assert_eq!(DEMO.check(&b), Err(DecodeError::reserved(1, 1 << 8)));
+        b[16] = 3;
+        assert_eq!(DEMO.check(&b), Err(DecodeError::reserved(1, 1 << 8)));
+        b[9] = 0;
+        assert_eq!(DEMO.check(&b), Err(DecodeError::invalid(2, 0xffff, "c")));
+        // Writing gives back the codes and fields, zero elsewhere.
+        let mut out = [0xffu8; 24];
+        assert_eq!(DEMO.write(&DEMO.read(&b), &mut out), 20);
+        assert_eq!(
+            out[..20],
+            [9, 0xaa, 0, 0, 0, 0, 0, 0, 0x12, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0]
+        );
+        assert_eq!(DEMO.write(&[0; MAX_FIELDS], &mut out[..19]), 0);
+    }
+
+    /// Named fields: widths from the table, `Bool` as 0 / 1.
+    #[test]
+    fn set_checks_widths() {
+        let mut v = [0u64; MAX_FIELDS];
+        assert_eq!(DEMO.set(&mut v, 0, FieldValue::Uint(0xff_ffff)), Ok(()));
+        assert_eq!(
+            DEMO.set(&mut v, 0, FieldValue::Uint(1 << 24)),
+            Err(FieldError::TooWide("a"))
+        );
+        assert_eq!(DEMO.set(&mut v, 2, FieldValue::Bool(true)), Ok(()));
+        assert_eq!(
+            DEMO.set(&mut v, 1, FieldValue::Pair([0, 0])),
+            Err(FieldError::TooWide("b"))
+        );
+        assert_eq!(v[..3], [0xff_ffff, 0, 1]);
+        assert_eq!(
+            DEMO.invalid("b", "b?"),
+            DecodeError::invalid(1, 0xffff_ffff, "b?")
+        );
+        assert_eq!(DEMO.reserved("c", 1), DecodeError::reserved(2, 1));
+    }
+
+    /// A field wider than 8 bytes is one value per 8 bytes, in order.
+    #[test]
+    fn long_arrays_are_parts() {
+        let a: [u8; 16] = core::array::from_fn(|k| k as u8);
+        let mut v = [0u64; MAX_FIELDS];
+        a.put(&mut v.iter_mut());
+        assert_eq!(v[..3], [0x0706_0504_0302_0100, 0x0f0e_0d0c_0b0a_0908, 0]);
+        assert_eq!(<[u8; 16]>::take(&mut v.iter()), a);
+        assert_eq!(
+            <[u8; 3]>::take(&mut [0x0a_0b0c0d].iter()),
+            [0x0d, 0x0c, 0x0b]
+        );
+        const F: ([&str; MAX_FIELDS], [(u8, u8); MAX_FIELDS], usize) =
+            flatten(&[(&["x"], 1, 3), (&["y0", "y1"], 8, 16)]);
+        assert_eq!(
+            (first(&F.0, F.2), first(&F.1, F.2)),
+            (&["x", "y0", "y1"][..], &[(1, 3), (8, 8), (16, 8)][..])
+        );
+    }
+
+    /// A malformed table does not build (the checks run at compile time
+    /// where a layout is a constant; here at run time).
+    #[test]
+    fn malformed_tables_are_refused() {
+        let bad: [fn() -> Layout; 5] = [
+            // Two fields share byte 2.
+            || Layout::new("X", 8, &[], &["a", "b"], &[(0, 4), (2, 4)], &[]),
+            // A field over the type code.
+            || Layout::new("X", 8, &[(0, 1, 1, "type")], &["a"], &[(0, 2)], &[]),
+            // Past the length; wider than 8 bytes.
+            || Layout::new("X", 8, &[], &["a"], &[(6, 4)], &[]),
+            || Layout::new("X", 16, &[], &["a"], &[(0, 9)], &[]),
+            // A rule naming no field.
+            || Layout::new("X", 8, &[], &["a"], &[(0, 4)], &[("b", Check::Max(1))]),
+        ];
+        for (i, f) in bad.into_iter().enumerate() {
+            assert!(std::panic::catch_unwind(f).is_err(), "case {i}");
+        }
+        let _ = Layout::new("X", 8, &[], &["a"], &[(0, 4)], &[("a", Check::Max(1))]);
+    }
+}
