@@ -100,9 +100,9 @@
 use crate::cmd::{Attach, Command, Detach, Map, Unmap, MAP_F_MMIO, MAP_F_READ, MAP_F_WRITE};
 use crate::cmd::{FORMAT_PGTF_ARM_LPAE, FORMAT_PSTF_ARM_SMMU_V3};
 use crate::features::Draft;
-use crate::features::{Features, CONFIG_LEN, F_BYPASS, F_BYPASS_CONFIG, F_DOMAIN_RANGE};
+use crate::features::{Features, CONFIG, CONFIG_LEN, F_BYPASS, F_BYPASS_CONFIG, F_DOMAIN_RANGE};
 use crate::features::{F_INPUT_RANGE, F_PROBE};
-use crate::probe::DraftProperty;
+use crate::probe::{DraftProperty, RESV_MEM};
 use crate::status::{refusal, Fault, FaultReason, Status};
 use crate::status::{FAULT_F_ADDRESS, FAULT_F_READ, FAULT_F_WRITE};
 use core::fmt;
@@ -116,10 +116,8 @@ use std::vec::Vec;
 use virtio_queue::{DescriptorChain, QueueT, Writer};
 use vm_memory::{Bytes, GuestAddress, GuestMemory, Permissions};
 
-/// `VIRTIO_IOMMU_PROBE_T_RESV_MEM`: the reserved-memory property type.
-const PROBE_T_RESV_MEM: u16 = 1;
 /// Size of one `RESV_MEM` property (4-byte header + 20).
-const RESV_MEM_LEN: usize = 24;
+const RESV_MEM_LEN: usize = RESV_MEM.len;
 
 /// Initial capacity of the device's scratch vectors (descriptors of a
 /// chain, lifted ops).
@@ -154,11 +152,19 @@ impl ResvMem {
     /// without the header), u8 subtype, u8\[3\] reserved, le64 start, le64 end.
     pub fn encode(&self) -> [u8; RESV_MEM_LEN] {
         let mut b = [0u8; RESV_MEM_LEN];
-        b[0..2].copy_from_slice(&PROBE_T_RESV_MEM.to_le_bytes());
-        b[2..4].copy_from_slice(&20u16.to_le_bytes());
-        b[4] = self.subtype as u8;
-        b[8..16].copy_from_slice(&self.start.to_le_bytes());
-        b[16..24].copy_from_slice(&self.end.to_le_bytes());
+        let v = [
+            self.subtype as u64,
+            self.start,
+            self.end,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ];
+        RESV_MEM.write(&v, &mut b);
         b
     }
 }
@@ -560,21 +566,21 @@ impl VirtioIommuDevice {
     pub fn config_space(&self) -> [u8; CONFIG_LEN] {
         let f = &self.config.features;
         let mut c = [0u8; CONFIG_LEN];
-        c[0..8].copy_from_slice(&f.page_size_mask.to_le_bytes());
-        if f.has(F_INPUT_RANGE) {
-            c[8..16].copy_from_slice(&f.input_range.0.to_le_bytes());
-            c[16..24].copy_from_slice(&f.input_range.1.to_le_bytes());
-        }
-        if f.has(F_DOMAIN_RANGE) {
-            c[24..28].copy_from_slice(&f.domain_range.0.to_le_bytes());
-            c[28..32].copy_from_slice(&f.domain_range.1.to_le_bytes());
-        }
-        if f.has(F_PROBE) {
-            c[32..36].copy_from_slice(&f.probe_size.to_le_bytes());
-        }
-        if f.has(F_BYPASS_CONFIG) {
-            c[36] = u8::from(self.bypass);
-        }
+        let on = |bit, x: u64| if f.has(bit) { x } else { 0 };
+        let (input, domain) = (f.input_range, f.domain_range);
+        let v = [
+            f.page_size_mask,
+            on(F_INPUT_RANGE, input.0),
+            on(F_INPUT_RANGE, input.1),
+            on(F_DOMAIN_RANGE, domain.0.into()),
+            on(F_DOMAIN_RANGE, domain.1.into()),
+            on(F_PROBE, f.probe_size.into()),
+            on(F_BYPASS_CONFIG, self.bypass.into()),
+            0,
+            0,
+            0,
+        ];
+        CONFIG.write(&v, &mut c);
         c
     }
 

@@ -21,6 +21,7 @@
 //! | `F_DOMAIN_RANGE` (bit 1) + `domain_range` | config | a `domain` outside it (S_RANGE; the spec names no code) |
 //! | [`Draft`] | device model | ATTACH_TABLE, INVALIDATE (S_UNSUPP) |
 
+use crate::layout::{layout, Layout};
 #[cfg(doc)]
 use crate::Command;
 use iommu_inval_core::DecodeError;
@@ -209,9 +210,11 @@ impl Features {
         let Some(c) = config.first_chunk::<CONFIG_LEN>() else {
             return Err(DecodeError::bad_length(config.len()));
         };
+        let [page_size_mask, input_start, input_end, domain_start, domain_end, probe_size, bypass, ..] =
+            CONFIG.read(c);
         let f = Features {
             bits: bits & F_ALL,
-            page_size_mask: crate::cmd::le64(c, 0),
+            page_size_mask,
             input_range: (0, u64::MAX),
             domain_range: (0, u32::MAX),
             probe_size: 0,
@@ -220,21 +223,17 @@ impl Features {
         };
         Ok(Features {
             input_range: if f.has(F_INPUT_RANGE) {
-                (crate::cmd::le64(c, 8), crate::cmd::le64(c, 16))
+                (input_start, input_end)
             } else {
                 f.input_range
             },
             domain_range: if f.has(F_DOMAIN_RANGE) {
-                (crate::cmd::le32(c, 24), crate::cmd::le32(c, 28))
+                (domain_start as u32, domain_end as u32)
             } else {
                 f.domain_range
             },
-            probe_size: if f.has(F_PROBE) {
-                crate::cmd::le32(c, 32)
-            } else {
-                0
-            },
-            bypass: f.has(F_BYPASS_CONFIG) && c[36] & 1 != 0,
+            probe_size: if f.has(F_PROBE) { probe_size as u32 } else { 0 },
+            bypass: f.has(F_BYPASS_CONFIG) && bypass & 1 != 0,
             ..f
         })
     }
@@ -242,6 +241,16 @@ impl Features {
 
 /// Size of `struct virtio_iommu_config` (SPEC §"Device configuration layout").
 pub const CONFIG_LEN: usize = 40;
+
+/// `struct virtio_iommu_config` (the table of [`Features::from_config`]):
+/// bytes 37 to 39 are padding.
+pub(crate) const CONFIG: Layout = layout!(
+    "virtio_iommu_config", CONFIG_LEN, [],
+    {
+        page_size_mask @ 0: 8, input_start @ 8: 8, input_end @ 16: 8, domain_start @ 24: 4,
+        domain_end @ 28: 4, probe_size @ 32: 4, bypass @ 36: 1,
+    }
+);
 
 iommu_inval_core::feature_set!(Features {
     latest: Features::ALL,

@@ -93,6 +93,7 @@ mod cmd;
 #[cfg(feature = "virtqueue")]
 pub mod device;
 mod features;
+mod layout;
 pub mod probe;
 pub mod status;
 

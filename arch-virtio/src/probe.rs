@@ -31,16 +31,69 @@
 //! a device reports is its configuration (`device::DraftProbe`, feature
 //! `virtqueue`).
 
-use crate::cmd::{le16, le64, FORMAT_PGTF_ARM_LPAE, FORMAT_PSTF_ARM_SMMU_V3};
+use crate::cmd::{FORMAT_PGTF_ARM_LPAE, FORMAT_PSTF_ARM_SMMU_V3};
 use crate::features::Draft;
+use crate::layout::{layout, le, Layout, Values, MAX_FIELDS};
 use iommu_inval_core::DecodeError;
 
-const T_PAGE_SIZE_MASK: u16 = 2;
-const T_INPUT_RANGE: u16 = 3;
-const T_OUTPUT_SIZE: u16 = 4;
-const T_PASID_SIZE: u16 = 5;
-const T_PAGE_TABLE_FMT: u16 = 6;
-const T_PASID_TABLE_FMT: u16 = 7;
+/// `VIRTIO_IOMMU_PROBE_T_RESV_MEM` (SPEC "PROBE properties"): the ratified
+/// property, `struct virtio_iommu_probe_resv_mem` (u8 `subtype` 4, u8\[3\]
+/// 5, le64 `start` 8, le64 `end` 16).
+#[cfg(feature = "virtqueue")]
+pub(crate) const RESV_MEM: Layout = layout!(
+    "RESV_MEM", 24, [(0, 2, 1, "type"), (2, 2, 20, "length")],
+    { subtype @ 4: 1, start @ 8: 8, end @ 16: 8 }
+);
+
+/// The drafts' properties (the [module docs](self)' table), in
+/// [`DraftProperty`] order, each with the draft whose driver reads it
+/// (`None`: both). The header is two codes: `type` and `length` (the size
+/// less the header).
+const DRAFT_PROPS: [(Layout, Option<Draft>); 8] = [
+    (
+        layout!("PAGE_SIZE_MASK", 16, [(0, 2, 2, "type"), (2, 2, 12, "length")], { mask @ 8: 8 }),
+        None,
+    ),
+    (
+        layout!(
+            "INPUT_RANGE", 24, [(0, 2, 3, "type"), (2, 2, 20, "length")],
+            { start @ 8: 8, end @ 16: 8 }
+        ),
+        None,
+    ),
+    (
+        layout!("OUTPUT_SIZE", 8, [(0, 2, 4, "type"), (2, 2, 4, "length")], { bits @ 4: 1 }),
+        None,
+    ),
+    (
+        layout!("PASID_SIZE", 8, [(0, 2, 5, "type"), (2, 2, 4, "length")], { bits @ 4: 1 }),
+        None,
+    ),
+    (
+        layout!("PAGE_TABLE_FMT", 8, [(0, 2, 6, "type"), (2, 2, 4, "length")], { format @ 4: 2 }),
+        Some(Draft::Rfc2021),
+    ),
+    (
+        layout!("PASID_TABLE_FMT", 8, [(0, 2, 7, "type"), (2, 2, 4, "length")], { format @ 4: 2 }),
+        Some(Draft::Rfc2021),
+    ),
+    (
+        layout!(
+            "PGTF_ARM", 16,
+            [(0, 2, 6, "type"), (2, 2, 12, "length"), (4, 2, FORMAT_PGTF_ARM_LPAE as u64, "format")],
+            { asid_bits @ 6: 1, flags @ 8: 8 }
+        ),
+        Some(Draft::Brucker2018),
+    ),
+    (
+        layout!(
+            "PSTF_ARM", 16,
+            [(0, 2, 7, "type"), (2, 2, 12, "length"), (4, 2, FORMAT_PSTF_ARM_SMMU_V3 as u64, "format")],
+            { flags @ 8: 8 }
+        ),
+        Some(Draft::Brucker2018),
+    ),
+];
 
 /// A PROBE property of a vSVA draft (layouts in the [module docs](self)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -80,60 +133,76 @@ pub enum DraftProperty {
 }
 
 impl DraftProperty {
+    /// Its row of [`DRAFT_PROPS`].
+    const fn row(&self) -> usize {
+        match self {
+            DraftProperty::PageSizeMask(_) => 0,
+            DraftProperty::InputRange { .. } => 1,
+            DraftProperty::OutputSize(_) => 2,
+            DraftProperty::PasidSize(_) => 3,
+            DraftProperty::PageTableFormat(_) => 4,
+            DraftProperty::PasidTableFormat(_) => 5,
+            DraftProperty::PgtfArm { .. } => 6,
+            DraftProperty::PstfArm { .. } => 7,
+        }
+    }
+
+    /// Its layout.
+    const fn layout(&self) -> &'static Layout {
+        &DRAFT_PROPS[self.row()].0
+    }
+
+    /// Its field values, in table order.
+    fn values(&self) -> Values {
+        let mut v = [0u64; MAX_FIELDS];
+        let (a, b) = match *self {
+            DraftProperty::PageSizeMask(x) => (x, 0),
+            DraftProperty::InputRange { start, end } => (start, end),
+            DraftProperty::OutputSize(x) | DraftProperty::PasidSize(x) => (x.into(), 0),
+            DraftProperty::PageTableFormat(x) | DraftProperty::PasidTableFormat(x) => (x.into(), 0),
+            DraftProperty::PgtfArm { asid_bits, flags } => (asid_bits.into(), flags),
+            DraftProperty::PstfArm { flags } => (flags, 0),
+        };
+        (v[0], v[1]) = (a, b);
+        v
+    }
+
+    /// The property of row `row` with the field values `v` (each within
+    /// its field's width).
+    fn from_values(row: usize, v: &Values) -> DraftProperty {
+        let (a, b) = (v[0], v[1]);
+        match row {
+            0 => DraftProperty::PageSizeMask(a),
+            1 => DraftProperty::InputRange { start: a, end: b },
+            2 => DraftProperty::OutputSize(a as u8),
+            3 => DraftProperty::PasidSize(a as u8),
+            4 => DraftProperty::PageTableFormat(a as u16),
+            5 => DraftProperty::PasidTableFormat(a as u16),
+            6 => DraftProperty::PgtfArm {
+                asid_bits: a as u8,
+                flags: b,
+            },
+            _ => DraftProperty::PstfArm { flags: a },
+        }
+    }
+
     /// The property `type`.
     pub const fn kind(&self) -> u16 {
-        match self {
-            DraftProperty::PageSizeMask(_) => T_PAGE_SIZE_MASK,
-            DraftProperty::InputRange { .. } => T_INPUT_RANGE,
-            DraftProperty::OutputSize(_) => T_OUTPUT_SIZE,
-            DraftProperty::PasidSize(_) => T_PASID_SIZE,
-            DraftProperty::PageTableFormat(_) | DraftProperty::PgtfArm { .. } => T_PAGE_TABLE_FMT,
-            DraftProperty::PasidTableFormat(_) | DraftProperty::PstfArm { .. } => T_PASID_TABLE_FMT,
-        }
+        self.layout().code() as u16
     }
 
     /// Its size in bytes, the 4-byte header included (`length` + 4).
     pub const fn size(&self) -> usize {
-        match self {
-            DraftProperty::InputRange { .. } => 24,
-            DraftProperty::PageSizeMask(_)
-            | DraftProperty::PgtfArm { .. }
-            | DraftProperty::PstfArm { .. } => 16,
-            _ => 8,
-        }
+        self.layout().len
     }
 
     /// Write the property at the start of `out` (reserved bytes zero);
     /// returns its size, or `bad_length` when `out` is shorter.
     pub fn encode_into(&self, out: &mut [u8]) -> Result<usize, DecodeError> {
-        let n = self.size();
-        let got = out.len();
-        let b = out.get_mut(..n).ok_or(DecodeError::bad_length(got))?;
-        b.fill(0);
-        b[0..2].copy_from_slice(&self.kind().to_le_bytes());
-        // n - 4 fits: at most 20.
-        b[2..4].copy_from_slice(&((n - 4) as u16).to_le_bytes());
-        match *self {
-            DraftProperty::PageSizeMask(m) => b[8..16].copy_from_slice(&m.to_le_bytes()),
-            DraftProperty::InputRange { start, end } => {
-                b[8..16].copy_from_slice(&start.to_le_bytes());
-                b[16..24].copy_from_slice(&end.to_le_bytes());
-            }
-            DraftProperty::OutputSize(bits) | DraftProperty::PasidSize(bits) => b[4] = bits,
-            DraftProperty::PageTableFormat(f) | DraftProperty::PasidTableFormat(f) => {
-                b[4..6].copy_from_slice(&f.to_le_bytes());
-            }
-            DraftProperty::PgtfArm { asid_bits, flags } => {
-                b[4..6].copy_from_slice(&FORMAT_PGTF_ARM_LPAE.to_le_bytes());
-                b[6] = asid_bits;
-                b[8..16].copy_from_slice(&flags.to_le_bytes());
-            }
-            DraftProperty::PstfArm { flags } => {
-                b[4..6].copy_from_slice(&FORMAT_PSTF_ARM_SMMU_V3.to_le_bytes());
-                b[8..16].copy_from_slice(&flags.to_le_bytes());
-            }
+        match self.layout().write(&self.values(), out) {
+            0 => Err(DecodeError::bad_length(out.len())),
+            n => Ok(n),
         }
-        Ok(n)
     }
 
     /// Decode the property at the start of `bytes` as a driver of `draft`
@@ -144,61 +213,30 @@ impl DraftProperty {
     /// (`unknown_opcode`), a 2018 table property of another format
     /// (`invalid`).
     pub fn decode(bytes: &[u8], draft: Draft) -> Result<DraftProperty, DecodeError> {
-        let h: &[u8; 4] = bytes
-            .get(..4)
-            .and_then(|h| h.try_into().ok())
-            .ok_or(DecodeError::bad_length(bytes.len()))?;
-        let word = le16(h, 0);
+        let h = bytes.get(..4).ok_or(DecodeError::bad_length(bytes.len()))?;
+        let word = le(h, 0, 2);
         if word & 0xf000 != 0 {
-            return Err(DecodeError::reserved(0, u64::from(word & 0xf000)));
+            return Err(DecodeError::reserved(0, word & 0xf000));
         }
         let kind = word & 0xfff;
-        let len = usize::from(le16(h, 2)) + 4;
-        let mut b = [0u8; 24];
+        let len = le(h, 2, 2) as usize + 4;
         let body = bytes
             .get(..len)
-            .filter(|_| len <= b.len())
+            .filter(|_| len <= 24)
             .ok_or(DecodeError::bad_length(bytes.len()))?;
-        b[..len].copy_from_slice(body);
-        let v2018 = draft == Draft::Brucker2018;
-        let p = match kind {
-            _ if draft == Draft::None => return Err(DecodeError::unknown_opcode(kind.into())),
-            T_PAGE_SIZE_MASK => DraftProperty::PageSizeMask(le64(&b, 8)),
-            T_INPUT_RANGE => DraftProperty::InputRange {
-                start: le64(&b, 8),
-                end: le64(&b, 16),
-            },
-            T_OUTPUT_SIZE => DraftProperty::OutputSize(b[4]),
-            T_PASID_SIZE => DraftProperty::PasidSize(b[4]),
-            T_PAGE_TABLE_FMT if v2018 => DraftProperty::PgtfArm {
-                asid_bits: b[6],
-                flags: le64(&b, 8),
-            },
-            T_PASID_TABLE_FMT if v2018 => DraftProperty::PstfArm { flags: le64(&b, 8) },
-            T_PAGE_TABLE_FMT => DraftProperty::PageTableFormat(le16(&b, 4)),
-            T_PASID_TABLE_FMT => DraftProperty::PasidTableFormat(le16(&b, 4)),
-            _ => return Err(DecodeError::unknown_opcode(kind.into())),
+        let row = DRAFT_PROPS.iter().position(|(l, d)| {
+            draft != Draft::None && l.code() == kind && d.is_none_or(|d| d == draft)
+        });
+        let Some((l, _)) = row.and_then(|r| DRAFT_PROPS.get(r)) else {
+            return Err(DecodeError::unknown_opcode(kind));
         };
-        if len != p.size() {
+        if len != l.len {
             return Err(DecodeError::bad_length(len));
         }
-        let format = le16(&b, 4);
-        match p {
-            DraftProperty::PgtfArm { .. } if format != FORMAT_PGTF_ARM_LPAE => {
-                return Err(DecodeError::invalid(0, format.into(), "format"));
-            }
-            DraftProperty::PstfArm { .. } if format != FORMAT_PSTF_ARM_SMMU_V3 => {
-                return Err(DecodeError::invalid(0, format.into(), "format"));
-            }
-            _ => {}
-        }
-        // Re-encoding gives back every byte unless a reserved one was set.
-        let mut again = [0u8; 24];
-        p.encode_into(&mut again)?;
-        if let Some(i) = (0..len).find(|&i| again[i] != b[i]) {
-            return Err(DecodeError::reserved((i / 8) as u8, u64::from(b[i])));
-        }
-        Ok(p)
+        l.codes_match(body)?;
+        l.check(body)?;
+        let v = l.read(body);
+        Ok(Self::from_values(row.unwrap_or(0), &v))
     }
 }
 
@@ -302,5 +340,28 @@ mod tests {
         .unwrap();
         b[4] = 2;
         assert_eq!(kind(&b, Draft::Brucker2018), Err(ErrorKind::InvalidField));
+    }
+
+    /// A refusal names its bits in their word, as every layout of the
+    /// crate does: the set bits of a reserved byte, the bytes of `format`
+    /// (they were the byte's value and the format's value, unshifted).
+    #[test]
+    fn refusals_name_their_bits() {
+        let out = [4u8, 0, 4, 0, 48, 0, 0x81, 0];
+        assert_eq!(
+            DraftProperty::decode(&out, Draft::Rfc2021),
+            Err(DecodeError::reserved(0, 0x81 << 48))
+        );
+        let mut range = [0u8; 24];
+        (range[0], range[2], range[5]) = (3, 20, 1);
+        assert_eq!(
+            DraftProperty::decode(&range, Draft::Brucker2018),
+            Err(DecodeError::reserved(0, 1 << 40))
+        );
+        let pgtf = [6u8, 0, 12, 0, 2, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(
+            DraftProperty::decode(&pgtf, Draft::Brucker2018),
+            Err(DecodeError::invalid(0, 0xffff << 32, "format"))
+        );
     }
 }

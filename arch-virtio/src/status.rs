@@ -3,6 +3,7 @@
 //! fault record of the event queue ([`Fault`], SPEC §"Fault reporting").
 
 use crate::cmd::{len_of_type, why};
+use crate::layout::{layout, Layout};
 use iommu_inval_core::{DecodeError, ErrorKind};
 
 /// `VIRTIO_IOMMU_S_*`: the `status` byte of a request's tail.
@@ -164,6 +165,13 @@ pub struct Fault {
     pub address: u64,
 }
 
+/// `struct virtio_iommu_fault`: bytes 1 to 3 (`reserved`) are the only
+/// reserved ones.
+const FAULT: Layout = layout!(
+    "FAULT", Fault::LEN, [],
+    { reason @ 0: 1, flags @ 4: 4, endpoint @ 8: 4, reserved1 @ 12: 4, address @ 16: 8 }
+);
+
 impl Fault {
     /// Size of the record.
     pub const LEN: usize = 24;
@@ -172,30 +180,38 @@ impl Fault {
     /// longer one), and `reserved` (bytes 1 to 3) zero — non-zero, the
     /// driver MUST ignore the whole report: `reserved`.
     pub fn decode(bytes: &[u8]) -> Result<Fault, DecodeError> {
-        let b: &[u8; 24] = bytes
-            .try_into()
-            .map_err(|_| DecodeError::bad_length(bytes.len()))?;
-        let rsv = crate::cmd::le32(b, 0) & 0xffff_ff00;
-        if rsv != 0 {
-            return Err(DecodeError::reserved(0, u64::from(rsv)));
+        if bytes.len() != Self::LEN {
+            return Err(DecodeError::bad_length(bytes.len()));
         }
+        FAULT.check(bytes)?;
+        let v = FAULT.read(bytes);
+        let [reason, flags, endpoint, reserved1, address, ..] = v;
         Ok(Fault {
-            reason: b[0],
-            flags: crate::cmd::le32(b, 4),
-            endpoint: crate::cmd::le32(b, 8),
-            reserved1: crate::cmd::le32(b, 12),
-            address: crate::cmd::le64(b, 16),
+            reason: reason as u8,
+            flags: flags as u32,
+            endpoint: endpoint as u32,
+            reserved1: reserved1 as u32,
+            address,
         })
     }
 
     /// The 24 bytes of the record (`reserved` zero).
     pub fn encode(&self) -> [u8; 24] {
-        let mut b = [0u8; 24];
-        b[0] = self.reason;
-        b[4..8].copy_from_slice(&self.flags.to_le_bytes());
-        b[8..12].copy_from_slice(&self.endpoint.to_le_bytes());
-        b[12..16].copy_from_slice(&self.reserved1.to_le_bytes());
-        b[16..24].copy_from_slice(&self.address.to_le_bytes());
+        let mut b = [0u8; Self::LEN];
+        let f = [self.reason.into(), self.flags.into(), self.endpoint.into()];
+        let v = [
+            f[0],
+            f[1],
+            f[2],
+            self.reserved1.into(),
+            self.address,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ];
+        FAULT.write(&v, &mut b);
         b
     }
 
