@@ -226,3 +226,49 @@ fn coalesced_host_commands_cover_each_barrier_on_every_host() {
     }));
     assert!(t.get("fewer host commands") > 100, "{:?}", t.0);
 }
+
+/// Issue 33 item 2: `LowerToHost` rings the host's doorbell (`kick`) once
+/// per guest barrier, however many batches of `BATCH_OPS` the barrier
+/// spans, and once more only when the host queue is full. A guest ring of
+/// 1000 single-page CMD_TLBI_NH_VA (pages apart: nothing coalesces), a
+/// CMD_SYNC after every 250 (five front-end batches each).
+#[test]
+fn one_kick_per_guest_barrier_unless_the_host_queue_is_full() {
+    let run = |host_log2: u64| {
+        let mut gbytes = vec![0u8; 0x1_0000];
+        let gmem = CellMemory::new(GUEST, &mut gbytes);
+        let mut guest = CmdqDevice::from_registers(GUEST | 12, 0, 0).unwrap();
+        for k in 0..1004u64 {
+            let cmd = if k % 251 == 250 {
+                Command::CmdSync(CmdSync::default())
+            } else {
+                nh_va(2 * k, 1)
+            };
+            gmem.write_words(GUEST + 16 * k, &cmd.encode()).unwrap();
+        }
+        guest.doorbell(1004);
+        let mut hbytes = vec![0u8; 0x2_0000];
+        let hmem = CellMemory::new(0, &mut hbytes);
+        let host = CmdqDevice::from_registers(HOST | host_log2, 0, 0).unwrap();
+        let mut kicks = 0u32;
+        let kick = |q: &mut CmdqDevice, m: &CellMemory<'_>| {
+            kicks += 1;
+            let p = q.process(m, &IdentityContext, &mut CountingBackend::default());
+            p.fault
+                .map_or(Ok(()), |_| Err(BackendError::Failed("host fault")))
+        };
+        let mut be = LowerToHost::new(host, &hmem, &IdentityContext, kick);
+        let p = guest.process(&gmem, &IdentityContext, &mut be);
+        assert!(p.fault.is_none(), "{p:?}");
+        assert_eq!((p.consumed, p.completions), (1004, 4));
+        assert!(p.batches >= 4 * 5, "{} batches", p.batches);
+        let commands = be.commands;
+        (kicks, commands)
+    };
+    // 4096 host slots: every barrier fits, one kick each.
+    assert_eq!(run(12), (4, 4 * 251));
+    // 64 host slots: 251 host commands per barrier fill it 3 times first.
+    let (kicks, commands) = run(6);
+    assert_eq!(commands, 4 * 251);
+    assert_eq!(kicks, 4 + 4 * (251 / 64), "{kicks}");
+}
