@@ -31,7 +31,10 @@
 //! A batch is closed after the command that ends it (a sync, the last
 //! command the doorbell made pending, or the command after which fewer than
 //! [`MAX_LIFT_OPS`] slots are left) and before the head moves past that
-//! command, so a back-end failure leaves the head at that command.
+//! command, so a back-end failure leaves the head at that command — or, when
+//! the back end names the first op it did not finish
+//! ([`Backend::unfinished`]: a host call that stopped part way), at that
+//! op's command, the commands before it consumed.
 //!
 //! Nothing allocates: the batch lives on the stack ([`BATCH_OPS`] ops).
 //!
