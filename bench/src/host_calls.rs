@@ -90,11 +90,15 @@ impl ViommuInvalidator for &Kernel {
     }
 }
 
-/// A back end with a barrier after every op: one call per op (and HWPT).
-struct PerOp<B>(B);
+/// A back end, with a barrier after every op when `.1` is set: one call
+/// per op (and HWPT).
+struct PerOp<B>(B, bool);
 
 impl<B: Backend> Backend for PerOp<B> {
     fn execute(&mut self, ops: &[Op]) -> Result<(), BackendError> {
+        if !self.1 {
+            return self.0.execute(ops);
+        }
         for op in ops {
             self.0.execute(core::slice::from_ref(op))?;
             self.0.barrier(&Barrier::default())?;
@@ -184,17 +188,19 @@ fn row(g: &Guest, back_end: &'static str, run: &dyn Fn(bool) -> (Counts, u64, u6
     }
 }
 
+/// Run guest `g` with `be`, or with a barrier after every op (`per_op`).
+fn drive<B: Backend>(g: &Guest, be: B, per_op: bool) -> (Counts, B) {
+    let mut be = PerOp(be, per_op);
+    let c = run_guest(g, &mut be);
+    (c, be.0)
+}
+
 /// Every back end on guest `g` (the vSMMU for an SMMUv3 guest only).
 fn measure_guest(g: &Guest, smmu_guest: bool, rows: &mut Vec<HostRow>) {
     rows.push(row(g, "VtdS1Backend", &|per_op| {
         let k = Kernel::default();
         let be = VtdS1Backend::new(route, &k, |_: &Op, _| Ok(()));
-        let c = if per_op {
-            run_guest(g, &mut PerOp(be))
-        } else {
-            let mut be = be;
-            run_guest(g, &mut be)
-        };
+        let (c, _) = drive(g, be, per_op);
         (c, k.calls.get(), k.entries.get())
     }));
     if smmu_guest {
@@ -204,12 +210,7 @@ fn measure_guest(g: &Guest, smmu_guest: bool, rows: &mut Vec<HostRow>) {
             let fwd = Smmuv3Forwarder::new(Vsmmu::new(3, HostFeatures::default()), vdevs, &k);
             let ctx = topology();
             let be = VsmmuBackend::new(fwd, &ctx, |_: &Op, _| Ok(()));
-            let c = if per_op {
-                run_guest(g, &mut PerOp(be))
-            } else {
-                let mut be = be;
-                run_guest(g, &mut be)
-            };
+            let (c, _) = drive(g, be, per_op);
             (c, k.calls.get(), k.entries.get())
         }));
     }
@@ -228,16 +229,8 @@ fn measure_guest(g: &Guest, smmu_guest: bool, rows: &mut Vec<HostRow>) {
                 .map_or(Ok(()), |_| Err(BackendError::Failed("host fault")))
         };
         let be = LowerToHost::new(host, &hmem, &ctx, kick);
-        let (c, commands) = if per_op {
-            let mut be = PerOp(be);
-            let c = run_guest(g, &mut be);
-            (c, be.0.commands)
-        } else {
-            let mut be = be;
-            let c = run_guest(g, &mut be);
-            (c, be.commands)
-        };
-        (c, kicks.get(), commands)
+        let (c, be) = drive(g, be, per_op);
+        (c, kicks.get(), be.commands)
     }));
 }
 

@@ -308,6 +308,14 @@ fn flush_pending<I: Invalidator>(
     result
 }
 
+/// Count `ops` as handed over since the last barrier: the number of the
+/// first.
+fn count_ops(seq: &mut u32, ops: &[Op]) -> u32 {
+    let base = *seq;
+    *seq = base.saturating_add(ops.len() as u32);
+    base
+}
+
 /// The smaller of two optional op numbers.
 fn opt_min(a: Option<u32>, b: Option<u32>) -> Option<u32> {
     match (a, b) {
@@ -323,8 +331,7 @@ where
     W: FnMut(&Op, VmmWork) -> Result<(), BackendError>,
 {
     fn execute(&mut self, ops: &[Op]) -> Result<(), BackendError> {
-        let base = self.seq;
-        self.seq = base.saturating_add(ops.len() as u32);
+        let base = count_ops(&mut self.seq, ops);
         for (origin, op) in (base..).zip(ops) {
             let r = s1_entry(op, &self.opts);
             self.widened |= r.widened;
@@ -629,8 +636,7 @@ where
     W: FnMut(&Op, VsmmuWork) -> Result<(), BackendError>,
 {
     fn execute(&mut self, ops: &[Op]) -> Result<(), BackendError> {
-        let base = self.seq;
-        self.seq = base.saturating_add(ops.len() as u32);
+        let base = count_ops(&mut self.seq, ops);
         self.fwd.origin = base;
         // Whole invalidations: one scratch slot each.
         let mut scratch = [Inval::new(Caches::empty()); BATCH_OPS];

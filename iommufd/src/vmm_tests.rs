@@ -278,6 +278,24 @@ struct StopsAt<'a> {
     calls: usize,
 }
 
+impl<'a> StopsAt<'a> {
+    fn new(kernel: &'a RefCell<Kernel>, call: usize, k: usize) -> Self {
+        StopsAt {
+            kernel,
+            call,
+            k,
+            calls: 0,
+        }
+    }
+}
+
+/// The guest CMDQ of [`page_storm`] (at 0x7f01_0000), its PROD written.
+fn storm_queue(cmds: &[Vec<u64>]) -> CmdqDevice {
+    let mut q = CmdqDevice::from_registers(0x7f01_0000 | 8, 0, 0).unwrap();
+    q.doorbell(cmds.len() as u64);
+    q
+}
+
 impl Invalidator for StopsAt<'_> {
     fn invalidate_vtd_s1(
         &mut self,
@@ -329,15 +347,9 @@ fn a_partial_vtd_s1_call_fails_the_guest_command_of_its_entry() {
     for k in 0..=n as usize {
         let mut ram = ram_with(&cmds, 0x2_0000, 0x1_0000, 16);
         let mem = CellMemory::new(0x7f00_0000, &mut ram);
-        let mut q = CmdqDevice::from_registers(0x7f01_0000 | 8, 0, 0).unwrap();
-        q.doorbell(cmds.len() as u64);
+        let mut q = storm_queue(&cmds);
         let kernel = RefCell::new(Kernel::default());
-        let ioctl = StopsAt {
-            kernel: &kernel,
-            call: if k == n as usize { 0 } else { 1 },
-            k,
-            calls: 0,
-        };
+        let ioctl = StopsAt::new(&kernel, if k == n as usize { 0 } else { 1 }, k);
         let router = |s: &S1Scope, f: &mut dyn FnMut(u32)| {
             if let PasidSel::One(p) = s.pasid {
                 f(0x100 + p)
@@ -407,15 +419,9 @@ fn a_failed_vsmmu_call_fails_the_guest_command_of_its_first_entry() {
     for (call, at) in [(0, None), (1, Some(0u32)), (2, Some(57))] {
         let mut ram = ram_with(&cmds, 0x2_0000, 0x1_0000, 16);
         let mem = CellMemory::new(0x7f00_0000, &mut ram);
-        let mut q = CmdqDevice::from_registers(0x7f01_0000 | 8, 0, 0).unwrap();
-        q.doorbell(cmds.len() as u64);
+        let mut q = storm_queue(&cmds);
         let kernel = RefCell::new(Kernel::default());
-        let ioctl = StopsAt {
-            kernel: &kernel,
-            call,
-            k: 0,
-            calls: 0,
-        };
+        let ioctl = StopsAt::new(&kernel, call, 0);
         let fwd = Smmuv3Forwarder::new(
             Vsmmu::new(3, HostFeatures::default()),
             [(0x10u32, 0x100u32)],
