@@ -97,8 +97,9 @@ pub trait ViommuInvalidator {
 /// A [`Backend`] turning lifted ops into VT-d stage-1 entries. No allocation.
 ///
 /// `W` is called with every op that asks for something without an entry
-/// ([`VmmWork`]), in queue order; its error fails the batch (the guest
-/// sees the architecture's error for it).
+/// ([`VmmWork`]), in queue order; its error fails that op (the guest sees
+/// the architecture's error at the op's command, [`Backend::unfinished`]),
+/// and the ops after it in the batch are not taken.
 pub struct VtdS1Backend<R, I, W> {
     /// HWPT routing.
     router: R,
@@ -537,7 +538,9 @@ pub enum VsmmuWork {
 /// lowering on one architecture keep the footprint (R2 of the design), so
 /// the entries remove what the guest's commands would (a widening is
 /// accumulated in `widened`). [`Smmuv3Forwarder`] alone passes the guest's
-/// words unchanged. No allocation.
+/// words unchanged. A failed call fails the guest command its first entry
+/// came from ([`Backend::unfinished`]; the entries of a batch count from
+/// the batch's first op, which coalescing may have merged). No allocation.
 pub struct VsmmuBackend<C, V, I, W> {
     /// The vSMMU forwarder (its rules, vDEVICE table and ioctl).
     pub fwd: Smmuv3Forwarder<V, I>,
