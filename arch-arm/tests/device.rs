@@ -269,3 +269,54 @@ fn the_producer_side_writes_what_the_consumer_reads() {
     assert_eq!(p.consumed, 4);
     assert_eq!(host.free_slots(), 4);
 }
+
+/// A back end whose barrier fails with the ops from number `k` on
+/// unfinished (as a kernel stopping at entry `k` of the barrier's array).
+struct StopsAt {
+    k: u32,
+    handed: u32,
+}
+
+impl iommu_inval_core::device::Backend for StopsAt {
+    fn execute(&mut self, ops: &[Op]) -> Result<(), BackendError> {
+        self.handed += ops.len() as u32;
+        Ok(())
+    }
+    fn barrier(&mut self, _: &iommu_inval_core::model::Barrier) -> Result<(), BackendError> {
+        Err(BackendError::Errno(22))
+    }
+    fn unfinished(&self) -> u32 {
+        self.handed - self.k
+    }
+}
+
+/// Issue 33 item 2: a partial host call maps back to the guest command of
+/// the first op not done: CERROR_ILL with CONS at that command, the
+/// commands before it consumed, the sync not completed.
+#[test]
+fn a_barrier_failing_at_op_k_stops_the_queue_at_its_command() {
+    let mut g = Guest::new();
+    let mem = g.mem();
+    for k in 0..4u32 {
+        // log2size 3: eight entries.
+        let mut q = CmdqDevice::from_registers(BASE | 3, 0, 0).unwrap();
+        for i in 0..4 {
+            put(&mem, &q, i, nh_asid(i as u16 + 1));
+        }
+        put(&mem, &q, 4, sync_msi(STATUS, 7));
+        mem.write_bytes(STATUS, &0u32.to_le_bytes()).unwrap();
+        q.doorbell(5);
+        let mut b = StopsAt { k, handed: 0 };
+        let p = q.process(&mem, &IdentityContext, &mut b);
+        let f = p.fault.unwrap();
+        assert_eq!(
+            (f.hw, f.position, p.consumed),
+            (HwError::CerrorIll, k as u64, k)
+        );
+        assert_eq!(f.address, q.cmdq.ring().slot_addr(k));
+        assert_eq!(q.cons_err(), CERROR_ILL);
+        assert_eq!(q.head_register() & 0xff, u64::from(k));
+        assert_eq!(read_u32(&mem, STATUS), 0, "the sync is not completed");
+        assert_eq!(p.completions, 0);
+    }
+}

@@ -11,6 +11,8 @@
 //!   example-stream mixes (`examples/*.cmds`) and the efficiency targets.
 //! * [`batch_report`]: batch lowering against one-by-one lowering.
 //! * [`batching`]: coalescing and lowering in one pass (`lower_batch`).
+//! * [`host_calls`]: host calls and host entries per guest barrier through
+//!   the front ends and the iommufd / host-queue back ends.
 //! * [`virtio`]: the virtio-iommu requests of the `virtio` bench and the
 //!   allocation check.
 //!
@@ -31,6 +33,7 @@ pub mod batch_report;
 pub mod batching;
 pub mod cases;
 pub mod efficiency;
+pub mod host_calls;
 pub mod linux;
 pub mod streams;
 pub mod targets;

@@ -484,7 +484,7 @@ fn iommufd_checks(rep: &mut Report) {
             &mut self,
             _: u32,
             e: &[HwptVtdS1Invalidate],
-        ) -> Result<(), BackendError> {
+        ) -> Result<(), (u32, BackendError)> {
             self.0 += e.len();
             Ok(())
         }

@@ -31,7 +31,10 @@
 //! A batch is closed after the command that ends it (a sync, the last
 //! command the doorbell made pending, or the command after which fewer than
 //! [`MAX_LIFT_OPS`] slots are left) and before the head moves past that
-//! command, so a back-end failure leaves the head at that command.
+//! command, so a back-end failure leaves the head at that command — or, when
+//! the back end names the first op it did not finish
+//! ([`Backend::unfinished`]: a host call that stopped part way), at that
+//! op's command, the commands before it consumed.
 //!
 //! Nothing allocates: the batch lives on the stack ([`BATCH_OPS`] ops).
 //!
@@ -156,6 +159,18 @@ pub trait Backend {
         let _ = sync;
         Ok(())
     }
+    /// Asked after [`Backend::execute`] or [`Backend::barrier`] returned
+    /// `Err`: how many of the ops handed to `execute` since the last
+    /// barrier are not known to be complete, counted back from the last
+    /// one handed over; the error is the first of them's (e.g. the entry at
+    /// which the kernel stopped an `IOMMU_HWPT_INVALIDATE` array, mapped
+    /// back to the op it came from). The front end reports the error at
+    /// that op's command and leaves the commands before it consumed. 0
+    /// (the default): every op handed over is complete and the error is
+    /// the current command's (the one that closed the batch, or the sync).
+    fn unfinished(&self) -> u32 {
+        0
+    }
 }
 
 impl<B: Backend + ?Sized> Backend for &mut B {
@@ -164,6 +179,9 @@ impl<B: Backend + ?Sized> Backend for &mut B {
     }
     fn barrier(&mut self, sync: &Barrier) -> Result<(), BackendError> {
         (**self).barrier(sync)
+    }
+    fn unfinished(&self) -> u32 {
+        (**self).unfinished()
     }
 }
 
@@ -735,16 +753,17 @@ where
         len: 0,
     };
     let mut left = q.pending();
+    // The first command after the last barrier, and the ops handed over before it.
+    let mut span = (q.head(), 0u32);
     while left > 0 {
         let cmd = match fetch(q, mem) {
             Ok(c) => c,
             Err(cause) => {
                 // The commands before it were consumed: their ops go first.
-                let cause = match flush(&mut batch, backend, &mut p) {
-                    Ok(()) => cause,
-                    Err(e) => FaultCause::Backend(e),
+                match flush(&mut batch, backend, &mut p) {
+                    Ok(()) => fault(q, mem, cause, &mut p),
+                    Err(e) => backend_fault(q, mem, ctx, backend, span, e, &mut p),
                 };
-                fault(q, mem, cause, &mut p);
                 return p;
             }
         };
@@ -753,11 +772,10 @@ where
             Ok(o) => p.widened |= o.widened,
             Err(e) => {
                 batch.len = start;
-                let cause = match flush(&mut batch, backend, &mut p) {
-                    Ok(()) => FaultCause::Lift(e),
-                    Err(e) => FaultCause::Backend(e),
+                match flush(&mut batch, backend, &mut p) {
+                    Ok(()) => fault(q, mem, FaultCause::Lift(e), &mut p),
+                    Err(e) => backend_fault(q, mem, ctx, backend, span, e, &mut p),
                 };
-                fault(q, mem, cause, &mut p);
                 return p;
             }
         }
@@ -765,14 +783,14 @@ where
         left -= 1;
         if sync.is_some() || left == 0 || BATCH_OPS - batch.len < MAX_LIFT_OPS {
             if let Err(e) = flush(&mut batch, backend, &mut p) {
-                if fault(q, mem, FaultCause::Backend(e), &mut p) {
+                if backend_fault(q, mem, ctx, backend, span, e, &mut p) {
                     return p;
                 }
             }
         }
         if let Some(s) = sync {
             if let Err(e) = backend.barrier(&s) {
-                if fault(q, mem, FaultCause::Backend(e), &mut p) {
+                if backend_fault(q, mem, ctx, backend, span, e, &mut p) {
                     return p;
                 }
             }
@@ -789,8 +807,77 @@ where
         }
         advance(q);
         p.consumed += 1;
+        if sync.is_some() {
+            span = (q.head(), p.ops);
+        }
     }
     p
+}
+
+/// Record a back end's failure: at the command of the first op it did not
+/// finish ([`Backend::unfinished`]), found by lifting again from the first
+/// command after the last barrier (`span`: its head and the ops handed over
+/// before it), so the commands before it stay consumed. An op handed over
+/// by an earlier `process` call (already consumed) puts the fault at the
+/// span's first command. True when the queue stops; a fault that does not
+/// stop it leaves the head where it was.
+fn backend_fault<Q, M, C, B>(
+    q: &mut Q,
+    mem: &M,
+    ctx: &C,
+    backend: &B,
+    span: (u32, u32),
+    e: BackendError,
+    p: &mut Progress<Q::HwError>,
+) -> bool
+where
+    Q: QueueEngine + ?Sized,
+    M: QueueMemory + ?Sized,
+    C: Context + ?Sized,
+    B: Backend + ?Sized,
+{
+    let here = q.head();
+    let unfinished = backend.unfinished();
+    if unfinished > 0 {
+        // The first unfinished op, counted from the span's first command.
+        let target = p.ops.saturating_sub(span.1).checked_sub(unfinished);
+        q.set_head(span.0);
+        let mut handed = 0u32;
+        while let Some(t) = target.filter(|_| q.head() != here) {
+            let Ok(cmd) = fetch(q, mem) else { break };
+            let mut n = Handed::default();
+            if <Q::Arch as Arch>::lift(&cmd, ctx, &mut n).is_err() {
+                break;
+            }
+            handed += n.count - u32::from(n.last_sync);
+            if handed > t {
+                break;
+            }
+            advance(q);
+        }
+        p.consumed = p.consumed.saturating_sub(q.ring().pending(q.head(), here));
+    }
+    let stop = fault(q, mem, FaultCause::Backend(e), p);
+    if !stop {
+        p.consumed += q.ring().pending(q.head(), here);
+        q.set_head(here);
+    }
+    stop
+}
+
+/// Counts the ops a command lifts to; a last sync is not handed over.
+#[derive(Default)]
+struct Handed {
+    count: u32,
+    last_sync: bool,
+}
+
+impl Sink<Op> for Handed {
+    fn push(&mut self, op: Op) -> Result<(), Full> {
+        self.count += 1;
+        self.last_sync = op.is_sync();
+        Ok(())
+    }
 }
 
 /// A back end that counts what it is given (no allocation).
@@ -993,6 +1080,10 @@ pub struct LowerToHost<'m, Q: QueueProducer, M: ?Sized, C: ?Sized, K> {
     pub commands: u64,
     /// Coalesce each batch before lowering it (on by default).
     pub coalesce: bool,
+    /// Ops handed to `execute` since the last barrier.
+    seq: u32,
+    /// After an error: [`Backend::unfinished`].
+    unfinished: u32,
 }
 
 impl<'m, Q, M, C, K> LowerToHost<'m, Q, M, C, K>
@@ -1020,6 +1111,8 @@ where
             widened: Widened::empty(),
             commands: 0,
             coalesce: true,
+            seq: 0,
+            unfinished: 0,
         }
     }
 
@@ -1138,11 +1231,22 @@ where
     C: Context + ?Sized,
     K: FnMut(&mut Q, &M) -> Result<(), BackendError>,
 {
+    /// An op's failure is its own (in order, ops after it are not
+    /// lowered); in a coalesced batch it counts from the batch's first op.
     fn execute(&mut self, ops: &[Op]) -> Result<(), BackendError> {
+        let n = ops.len() as u32;
+        self.seq = self.seq.saturating_add(n);
         // Nothing merges or covers: coalescing would hand the ops over as
         // they are, so lower them one by one without its scratch and sort.
         if !self.coalesce || nothing_to_coalesce(ops) {
-            return ops.iter().try_for_each(|op| self.lower_one(op));
+            for (i, op) in (0u32..).zip(ops) {
+                if let Err(e) = self.lower_one(op) {
+                    self.unfinished = n - i;
+                    self.seq = 0;
+                    return Err(e);
+                }
+            }
+            return Ok(());
         }
         // Whole invalidations: one scratch slot each.
         let mut scratch = [Inval::new(Caches::empty()); BATCH_OPS];
@@ -1152,14 +1256,22 @@ where
         };
         match coalesce_with(ops, &mut scratch, BatchOptions::HOST, &mut each, false) {
             Ok(_) => Ok(()),
-            Err(_) => Err(each
-                .error
-                .unwrap_or(BackendError::Failed("coalescing the batch failed"))),
+            Err(_) => {
+                let e = each.error;
+                (self.unfinished, self.seq) = (n, 0);
+                Err(e.unwrap_or(BackendError::Failed("coalescing the batch failed")))
+            }
         }
     }
+    /// One host sync and one kick (doorbell) per guest barrier; a failure
+    /// is the guest sync's.
     fn barrier(&mut self, _guest: &Barrier) -> Result<(), BackendError> {
+        (self.unfinished, self.seq) = (0, 0);
         let s = Op::Sync(self.host_sync);
         self.lower_one(&s)?;
         (self.kick)(&mut self.queue, self.mem)
+    }
+    fn unfinished(&self) -> u32 {
+        self.unfinished
     }
 }

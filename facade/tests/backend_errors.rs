@@ -2,7 +2,8 @@
 //! (the architecture's illegal-command error), on every architecture; and
 //! the error types chain their sources.
 
-use iommu_inval::core::device::{FaultCause, RecordingBackend};
+use iommu_inval::core::device::{FaultCause, Progress, RecordingBackend};
+use iommu_inval::core::model::Barrier;
 use iommu_inval::core::{CellMemory, CopyError, DecodeError, FieldError};
 use iommu_inval::prelude::*;
 
@@ -100,4 +101,78 @@ fn wrapping_errors_name_their_source() {
         Err(LowerError::BufferFull)?
     }
     assert!(boxed().is_err());
+}
+
+/// A back end whose barrier fails with the ops from number `k` (since the
+/// last barrier) unfinished, as a host call stopped at the entry of op `k`.
+struct StopsAt {
+    k: u32,
+    handed: u32,
+}
+
+impl Backend for StopsAt {
+    fn execute(&mut self, ops: &[Op]) -> Result<(), BackendError> {
+        self.handed += ops.len() as u32;
+        Ok(())
+    }
+    fn barrier(&mut self, _: &Barrier) -> Result<(), BackendError> {
+        Err(BackendError::Errno(22))
+    }
+    fn unfinished(&self) -> u32 {
+        self.handed - self.k
+    }
+}
+
+/// Issue 33 item 2 on every architecture: three invalidate-all commands
+/// (one op each) and a sync; a barrier failing at op `k` is the
+/// architecture's illegal-command error at command `k` (the head left
+/// there), the commands before it consumed.
+#[test]
+fn a_back_end_failing_at_op_k_faults_command_k_on_every_architecture() {
+    let mut ram = vec![0u8; 0x1000];
+    let mem = CellMemory::new(RING, &mut ram);
+    let at = |p: Progress<String>, k: u32| {
+        let f = p.fault.unwrap();
+        assert_eq!(
+            (f.address, p.consumed),
+            (RING + 16 * u64::from(k), k),
+            "{}",
+            f.hw
+        );
+        assert!(f.stopped && p.completions == 0);
+        f.hw
+    };
+    let fill = |all: [u64; 2], sync: [u64; 2]| {
+        for i in 0..3 {
+            mem.write_words(RING + 16 * i, &all).unwrap();
+        }
+        mem.write_words(RING + 48, &sync).unwrap();
+    };
+    for k in 0..3u32 {
+        let b = || StopsAt { k, handed: 0 };
+        // SMMUv3 CMD_TLBI_NSNH_ALL, CMD_SYNC.
+        fill([0x30, 0], [0x46, 0]);
+        let mut q = CmdqDevice::from_registers(RING | 4, 0, 0).unwrap();
+        q.doorbell(4);
+        let p = q.process(&mem, &IdentityContext, &mut b());
+        assert_eq!(at(p.map_hw(|e| e.to_string()), k), "CERROR_ILL");
+        // VT-d global IOTLB invalidation, inv_wait (no status write, no interrupt).
+        fill([0x12, 0], [0x5, 0]);
+        let mut q = InvQueue::from_registers(RING, 0, 0).unwrap();
+        q.doorbell(0x40);
+        let p = q.process(&mem, &IdentityContext, &mut b());
+        assert_eq!(at(p.map_hw(|e| e.to_string()), k), "FSTS.IQE");
+        // AMD-Vi INVALIDATE_IOMMU_ALL, COMPLETION_WAIT (no store, no interrupt).
+        fill([0x8 << 60, 0], [0x1 << 60, 0]);
+        let mut q = CmdBufDevice::from_registers(8 << 56 | RING, 0, 0).unwrap();
+        q.doorbell(0x40);
+        let p = q.process(&mem, &IdentityContext, &mut b());
+        assert_eq!(at(p.map_hw(|e| e.to_string()), k), "ILLEGAL_COMMAND_ERROR");
+        // RISC-V IOTINVAL.VMA of everything, IOFENCE.C.
+        fill([0x1, 0], [0x2, 0]);
+        let mut q = CqDevice::from_registers((RING >> 12) << 10 | 7, 0, 0).unwrap();
+        q.doorbell(4);
+        let p = q.process(&mem, &IdentityContext, &mut b());
+        assert_eq!(at(p.map_hw(|e| e.to_string()), k), "cqcsr.cmd_ill");
+    }
 }

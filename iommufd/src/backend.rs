@@ -10,8 +10,11 @@
 //!   ([`Invalidator`]). Before that, the entries of one HWPT whose pages
 //!   overlap or touch become one (exactly their union; never across a
 //!   barrier); a full pending list (64 entries) is coalesced so, and submitted early only
-//!   when that frees nothing. What has no entry goes to the VMM's callback
-//!   with its [`VmmWork`].
+//!   when that frees nothing (the one case of two calls for one HWPT in
+//!   one barrier). What has no entry goes to the VMM's callback
+//!   with its [`VmmWork`]. Each entry remembers the first op it came from,
+//!   so a call the kernel stops at entry `k` (`entry_num`) fails the guest
+//!   command of the first entry not handled ([`Backend::unfinished`]).
 //! * **Raw SMMUv3 commands → vSMMU entries** ([`Smmuv3Forwarder`]): the
 //!   kernel's vSMMU takes the guest's own commands, which lifting would
 //!   lose, so the VMM walks the guest CMDQ itself (`QueueEngine::consume` of
@@ -67,17 +70,24 @@ impl<F: Fn(&S1Scope, &mut dyn FnMut(u32))> HwptRouter for F {
 /// `IOMMU_HWPT_INVALIDATE` with VT-d stage-1 entries, implemented by the VMM.
 pub trait Invalidator {
     /// Invalidate `entries` in nested HWPT `hwpt_id`; `Ok` once the kernel
-    /// handled all of them (the ioctl is synchronous).
+    /// handled all of them (the ioctl is synchronous). On failure, the
+    /// number of entries the kernel handled (`entry_num` on return: it
+    /// flushes them in order and stops at the first it refuses,
+    /// `intel_nested_cache_invalidate_user`) and the error.
     fn invalidate_vtd_s1(
         &mut self,
         hwpt_id: u32,
         entries: &[HwptVtdS1Invalidate],
-    ) -> Result<(), BackendError>;
+    ) -> Result<(), (u32, BackendError)>;
 }
 
 /// `IOMMU_HWPT_INVALIDATE` on a vSMMU, implemented by the VMM.
 pub trait ViommuInvalidator {
-    /// Issue `entries` (at most [`VIOMMU_BATCH`]); `Ok` once complete.
+    /// Issue `entries` (at most [`VIOMMU_BATCH`]); `Ok` once complete. A
+    /// failed call counts as handling none of them: the kernel converts
+    /// and issues a call this short as one block, and its `entry_num`
+    /// counts entries of a failed block that it did not issue
+    /// (`arm_vsmmu_cache_invalidate`; the validation series reports 0).
     fn invalidate_smmuv3(
         &mut self,
         entries: &[ViommuArmSmmuv3Invalidate],
@@ -87,8 +97,9 @@ pub trait ViommuInvalidator {
 /// A [`Backend`] turning lifted ops into VT-d stage-1 entries. No allocation.
 ///
 /// `W` is called with every op that asks for something without an entry
-/// ([`VmmWork`]), in queue order; its error fails the batch (the guest
-/// sees the architecture's error for it).
+/// ([`VmmWork`]), in queue order; its error fails that op (the guest sees
+/// the architecture's error at the op's command, [`Backend::unfinished`]),
+/// and the ops after it in the batch are not taken.
 pub struct VtdS1Backend<R, I, W> {
     /// HWPT routing.
     router: R,
@@ -104,8 +115,21 @@ pub struct VtdS1Backend<R, I, W> {
     pub entries: u64,
     /// Ioctls issued so far (the unit tests read it).
     pub(crate) ioctls: u64,
-    pending: [(u32, HwptVtdS1Invalidate); PENDING],
+    pending: [Held; PENDING],
     len: usize,
+    /// Ops handed to `execute` since the last barrier.
+    seq: u32,
+    /// After an error: [`Backend::unfinished`].
+    unfinished: u32,
+}
+
+/// A pending entry: its HWPT, and the first op (of those since the last
+/// barrier) it came from.
+#[derive(Debug, Clone, Copy, Default)]
+struct Held {
+    hwpt: u32,
+    entry: HwptVtdS1Invalidate,
+    origin: u32,
 }
 
 impl<R, I, W> VtdS1Backend<R, I, W>
@@ -124,8 +148,10 @@ where
             widened: Widened::empty(),
             entries: 0,
             ioctls: 0,
-            pending: [(0, HwptVtdS1Invalidate::default()); PENDING],
+            pending: [Held::default(); PENDING],
             len: 0,
+            seq: 0,
+            unfinished: 0,
         }
     }
 
@@ -137,13 +163,39 @@ where
     /// Submit every pending entry: one ioctl per HWPT, in the order the
     /// HWPTs first appear, each with its entries in queue order.
     pub fn flush(&mut self) -> Result<(), BackendError> {
-        flush_pending(
+        let r = flush_pending(
             &mut self.pending,
             &mut self.len,
             &mut self.ioctl,
             &mut self.ioctls,
             &mut self.entries,
-        )
+        );
+        self.settle(r)
+    }
+
+    /// After a submission or an op's failure (`Err((f, e))`: op `f` of
+    /// those since the last barrier is the first not done): what
+    /// [`Backend::unfinished`] reports; pending entries of op `f` and later
+    /// are dropped (their commands run again once the guest restarts the
+    /// queue) and the count of ops starts again.
+    fn settle(&mut self, r: Result<(), (Option<u32>, BackendError)>) -> Result<(), BackendError> {
+        let Err((first, e)) = r else {
+            return Ok(());
+        };
+        self.unfinished = first.map_or(0, |f| self.seq.saturating_sub(f));
+        let cut = first.unwrap_or(u32::MAX);
+        let mut kept = 0;
+        for i in 0..self.len {
+            if let Some(h) = self.pending.get(i).copied().filter(|h| h.origin < cut) {
+                if let Some(slot) = self.pending.get_mut(kept) {
+                    *slot = Held { origin: 0, ..h };
+                    kept += 1;
+                }
+            }
+        }
+        self.len = kept;
+        self.seq = 0;
+        Err(e)
     }
 }
 
@@ -176,20 +228,24 @@ fn union(a: &HwptVtdS1Invalidate, b: &HwptVtdS1Invalidate) -> Option<HwptVtdS1In
 
 /// Coalesce the entries of each HWPT in place: entries of one HWPT whose
 /// pages overlap or touch become one (at the first one's place, the
-/// order otherwise kept). Returns how many are left. Nothing is widened.
-fn merge_entries(held: &mut [(u32, HwptVtdS1Invalidate)]) -> usize {
+/// order otherwise kept, from the first op of the two). Returns how many
+/// are left. Nothing is widened.
+fn merge_entries(held: &mut [Held]) -> usize {
     let mut live = held.len();
     let mut i = 0;
     while i < live {
         let mut j = i + 1;
         while j < live {
             let merged = match (held.get(i), held.get(j)) {
-                (Some((h, a)), Some((g, b))) if h == g => union(a, b),
+                (Some(a), Some(b)) if a.hwpt == b.hwpt => {
+                    union(&a.entry, &b.entry).map(|entry| (entry, a.origin.min(b.origin)))
+                }
                 _ => None,
             };
             match (merged, held.get_mut(i)) {
-                (Some(u), Some(slot)) => {
-                    slot.1 = u;
+                (Some((u, origin)), Some(slot)) => {
+                    slot.entry = u;
+                    slot.origin = origin;
                     held.copy_within(j + 1..live, j);
                     live -= 1;
                     // The union may now touch an entry passed over.
@@ -203,27 +259,34 @@ fn merge_entries(held: &mut [(u32, HwptVtdS1Invalidate)]) -> usize {
     live
 }
 
+/// Submit the pending entries, one call per HWPT. On failure: the first
+/// op (since the last barrier) of an entry the kernel did not handle, in
+/// any call (`None`: it reported every entry handled), and the first error.
 fn flush_pending<I: Invalidator>(
-    pending: &mut [(u32, HwptVtdS1Invalidate); PENDING],
+    pending: &mut [Held; PENDING],
     len: &mut usize,
     ioctl: &mut I,
     ioctls: &mut u64,
     entries: &mut u64,
-) -> Result<(), BackendError> {
+) -> Result<(), (Option<u32>, BackendError)> {
     let live = merge_entries(pending.get_mut(..*len).unwrap_or_default());
     let held = pending.get(..live).unwrap_or(&[]);
     let mut done = [false; PENDING];
-    let mut result = Ok(());
-    for (i, (hwpt, _)) in held.iter().enumerate() {
+    let mut result: Result<(), (Option<u32>, BackendError)> = Ok(());
+    for (i, first) in held.iter().enumerate() {
         if done.get(i).copied().unwrap_or(true) {
             continue;
         }
         let mut buf = [HwptVtdS1Invalidate::default(); PENDING];
+        let mut origins = [0u32; PENDING];
         let mut n = 0;
-        for (j, (h, e)) in held.iter().enumerate().skip(i) {
-            if *h == *hwpt && !done.get(j).copied().unwrap_or(true) {
-                if let (Some(slot), Some(d)) = (buf.get_mut(n), done.get_mut(j)) {
-                    *slot = *e;
+        for (j, h) in held.iter().enumerate().skip(i) {
+            if h.hwpt == first.hwpt && !done.get(j).copied().unwrap_or(true) {
+                if let (Some(slot), Some(o), Some(d)) =
+                    (buf.get_mut(n), origins.get_mut(n), done.get_mut(j))
+                {
+                    *slot = h.entry;
+                    *o = h.origin;
                     *d = true;
                     n += 1;
                 }
@@ -231,15 +294,35 @@ fn flush_pending<I: Invalidator>(
         }
         *ioctls += 1;
         *entries += n as u64;
-        if let Err(e) = ioctl.invalidate_vtd_s1(*hwpt, buf.get(..n).unwrap_or(&[])) {
+        if let Err((handled, e)) = ioctl.invalidate_vtd_s1(first.hwpt, buf.get(..n).unwrap_or(&[]))
+        {
             // The rest is still submitted: entries only remove cache entries.
-            if result.is_ok() {
-                result = Err(e);
-            }
+            let left = origins.get(handled as usize..n).unwrap_or(&[]);
+            let at = left.iter().copied().min();
+            result = match result {
+                Ok(()) => Err((at, e)),
+                Err((a, first_e)) => Err((opt_min(a, at), first_e)),
+            };
         }
     }
     *len = 0;
     result
+}
+
+/// Count `ops` as handed over since the last barrier: the number of the
+/// first.
+fn count_ops(seq: &mut u32, ops: &[Op]) -> u32 {
+    let base = *seq;
+    *seq = base.saturating_add(ops.len() as u32);
+    base
+}
+
+/// The smaller of two optional op numbers.
+fn opt_min(a: Option<u32>, b: Option<u32>) -> Option<u32> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 impl<R, I, W> Backend for VtdS1Backend<R, I, W>
@@ -249,18 +332,17 @@ where
     W: FnMut(&Op, VmmWork) -> Result<(), BackendError>,
 {
     fn execute(&mut self, ops: &[Op]) -> Result<(), BackendError> {
-        let mut result = Ok(());
-        for op in ops {
+        let base = count_ops(&mut self.seq, ops);
+        for (origin, op) in (base..).zip(ops) {
             let r = s1_entry(op, &self.opts);
             self.widened |= r.widened;
             if !r.vmm.is_empty() {
                 if let Err(e) = (self.on_vmm_work)(op, r.vmm) {
-                    if result.is_ok() {
-                        result = Err(e);
-                    }
+                    return self.settle(Err((Some(origin), e)));
                 }
             }
             let Some(e) = r.entry else { continue };
+            let mut result = Ok(());
             let VtdS1Backend {
                 router,
                 ioctl,
@@ -276,23 +358,37 @@ where
                     *len = merge_entries(pending.get_mut(..*len).unwrap_or_default());
                 }
                 if *len == PENDING {
-                    if let Err(err) = flush_pending(pending, len, ioctl, ioctls, entries) {
+                    if let Err((at, err)) = flush_pending(pending, len, ioctl, ioctls, entries) {
+                        // Every pending entry was sent: this op's are later.
                         if result.is_ok() {
-                            result = Err(err);
+                            result = Err((at.or(Some(origin)), err));
                         }
                     }
                 }
                 if let Some(slot) = pending.get_mut(*len) {
-                    *slot = (hwpt, e.entry);
+                    *slot = Held {
+                        hwpt,
+                        entry: e.entry,
+                        origin,
+                    };
                     *len += 1;
                 }
             });
+            if result.is_err() {
+                return self.settle(result);
+            }
         }
-        result
+        Ok(())
     }
 
     fn barrier(&mut self, _sync: &Barrier) -> Result<(), BackendError> {
-        self.flush()
+        let r = self.flush();
+        self.seq = 0;
+        r
+    }
+
+    fn unfinished(&self) -> u32 {
+        self.unfinished
     }
 }
 
@@ -329,6 +425,12 @@ pub struct Smmuv3Forwarder<V, I> {
     pub ioctl: I,
     buf: [ViommuArmSmmuv3Invalidate; VIOMMU_BATCH],
     len: usize,
+    /// For a [`VsmmuBackend`]: the op each queued entry came from
+    /// (counted from the last barrier), the op the next entries come
+    /// from, and the first op of a failed call.
+    origins: [u32; VIOMMU_BATCH],
+    origin: u32,
+    failed_from: Option<u32>,
 }
 
 impl<V: VdevTable, I: ViommuInvalidator> Smmuv3Forwarder<V, I> {
@@ -340,6 +442,9 @@ impl<V: VdevTable, I: ViommuInvalidator> Smmuv3Forwarder<V, I> {
             ioctl,
             buf: [ViommuArmSmmuv3Invalidate::default(); VIOMMU_BATCH],
             len: 0,
+            origins: [0; VIOMMU_BATCH],
+            origin: 0,
+            failed_from: None,
         }
     }
 
@@ -355,8 +460,11 @@ impl<V: VdevTable, I: ViommuInvalidator> Smmuv3Forwarder<V, I> {
                 if self.len == VIOMMU_BATCH {
                     self.flush().map_err(ForwardError::Ioctl)?;
                 }
-                if let Some(slot) = self.buf.get_mut(self.len) {
+                if let (Some(slot), Some(o)) =
+                    (self.buf.get_mut(self.len), self.origins.get_mut(self.len))
+                {
                     *slot = e;
+                    *o = self.origin;
                     self.len += 1;
                 }
                 Ok(Forwarded::Queued)
@@ -375,8 +483,36 @@ impl<V: VdevTable, I: ViommuInvalidator> Smmuv3Forwarder<V, I> {
         if n == 0 {
             return Ok(());
         }
-        self.ioctl
-            .invalidate_smmuv3(self.buf.get(..n).unwrap_or(&[]))
+        let r = self
+            .ioctl
+            .invalidate_smmuv3(self.buf.get(..n).unwrap_or(&[]));
+        if r.is_err() {
+            // None of the call's entries is known done.
+            let first = self.origins.get(..n).and_then(|o| o.iter().copied().min());
+            self.failed_from = opt_min(self.failed_from, first);
+        }
+        r
+    }
+
+    /// Keep the queued entries of ops before `cut`, renumbered to op 0
+    /// (the count of ops starts again after an error).
+    fn keep_before(&mut self, cut: u32) {
+        let mut kept = 0;
+        for i in 0..self.len {
+            let (Some(e), Some(o)) = (self.buf.get(i).copied(), self.origins.get(i).copied())
+            else {
+                break;
+            };
+            if o < cut {
+                if let (Some(slot), Some(so)) = (self.buf.get_mut(kept), self.origins.get_mut(kept))
+                {
+                    *slot = e;
+                    *so = 0;
+                    kept += 1;
+                }
+            }
+        }
+        self.len = kept;
     }
 }
 
@@ -402,7 +538,9 @@ pub enum VsmmuWork {
 /// lowering on one architecture keep the footprint (R2 of the design), so
 /// the entries remove what the guest's commands would (a widening is
 /// accumulated in `widened`). [`Smmuv3Forwarder`] alone passes the guest's
-/// words unchanged. No allocation.
+/// words unchanged. A failed call fails the guest command its first entry
+/// came from ([`Backend::unfinished`]; the entries of a batch count from
+/// the batch's first op, which coalescing may have merged). No allocation.
 pub struct VsmmuBackend<C, V, I, W> {
     /// The vSMMU forwarder (its rules, vDEVICE table and ioctl).
     pub fwd: Smmuv3Forwarder<V, I>,
@@ -416,6 +554,10 @@ pub struct VsmmuBackend<C, V, I, W> {
     on_work: W,
     /// What lowering widened so far.
     pub widened: Widened,
+    /// Ops handed to `execute` since the last barrier.
+    seq: u32,
+    /// After an error: [`Backend::unfinished`].
+    unfinished: u32,
 }
 
 impl<C, V, I, W> VsmmuBackend<C, V, I, W>
@@ -436,7 +578,26 @@ where
             budget: <Smmuv3 as Arch>::DEFAULT_BUDGET,
             on_work,
             widened: Widened::empty(),
+            seq: 0,
+            unfinished: 0,
         }
+    }
+
+    /// After `r`: on failure, what [`Backend::unfinished`] reports — from
+    /// the first op of a failed call, or else from `op` (an op's own
+    /// failure: a coalesced op counts from the first op of its batch) —
+    /// and the queued entries of that op and later are dropped (their
+    /// commands run again once the guest restarts the queue).
+    fn settle(&mut self, r: Result<(), BackendError>, op: Option<u32>) -> Result<(), BackendError> {
+        let failed = self.fwd.failed_from.take();
+        let Err(e) = r else {
+            return Ok(());
+        };
+        let first = opt_min(failed, op);
+        self.unfinished = first.map_or(0, |f| self.seq.saturating_sub(f));
+        self.fwd.keep_before(first.unwrap_or(u32::MAX));
+        self.seq = 0;
+        Err(e)
     }
 }
 
@@ -478,6 +639,8 @@ where
     W: FnMut(&Op, VsmmuWork) -> Result<(), BackendError>,
 {
     fn execute(&mut self, ops: &[Op]) -> Result<(), BackendError> {
+        let base = count_ops(&mut self.seq, ops);
+        self.fwd.origin = base;
         // Whole invalidations: one scratch slot each.
         let mut scratch = [Inval::new(Caches::empty()); BATCH_OPS];
         let mut each = ForwardEach {
@@ -487,11 +650,19 @@ where
         // `ForwardEach` takes every op, so only a full scratch could stop
         // it, and a full scratch is coalesced in pieces instead.
         let _ = coalesce(ops, &mut scratch, BatchOptions::HOST, &mut each);
-        each.result
+        let r = each.result;
+        self.settle(r, Some(base))
     }
 
     fn barrier(&mut self, _sync: &Barrier) -> Result<(), BackendError> {
-        self.fwd.flush()
+        let r = self.fwd.flush();
+        let r = self.settle(r, None);
+        self.seq = 0;
+        r
+    }
+
+    fn unfinished(&self) -> u32 {
+        self.unfinished
     }
 }
 
@@ -562,7 +733,7 @@ mod tests {
             &mut self,
             hwpt_id: u32,
             entries: &[HwptVtdS1Invalidate],
-        ) -> Result<(), BackendError> {
+        ) -> Result<(), (u32, BackendError)> {
             self.0.push((hwpt_id, entries.to_vec()));
             Ok(())
         }

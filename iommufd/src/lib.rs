@@ -50,9 +50,10 @@
 //!
 //! struct Iommufd; // the VMM's fd
 //! impl Invalidator for Iommufd {
-//!     fn invalidate_vtd_s1(&mut self, hwpt: u32, e: &[HwptVtdS1Invalidate]) -> Result<(), BackendError> {
+//!     fn invalidate_vtd_s1(&mut self, hwpt: u32, e: &[HwptVtdS1Invalidate]) -> Result<(), (u32, BackendError)> {
 //!         let arg = HwptInvalidate::vtd_s1(hwpt, e.as_ptr() as u64, e.len() as u32);
-//!         // ioctl(fd, IOMMU_HWPT_INVALIDATE, &arg) in the VMM's own (unsafe) wrapper
+//!         // ioctl(fd, IOMMU_HWPT_INVALIDATE, &arg) in the VMM's own (unsafe) wrapper;
+//!         // on failure: Err((arg.entry_num, BackendError::from(io::Error::last_os_error())))
 //!         let _ = arg;
 //!         Ok(())
 //!     }

@@ -18,7 +18,7 @@ use iommu_inval_core::device::{BackendError, CommandQueue, QueueEngine};
 use iommu_inval_core::model::{Op, PasidSel};
 use iommu_inval_core::Flags;
 use iommu_inval_core::NativeCommand;
-use iommu_inval_core::{CellMemory, SliceMemory};
+use iommu_inval_core::{CellMemory, QueueMemory, SliceMemory};
 use iommu_inval_vtd::queue::InvQueue;
 use std::cell::RefCell;
 use std::vec::Vec;
@@ -84,10 +84,10 @@ impl Invalidator for K<'_> {
         &mut self,
         hwpt: u32,
         e: &[HwptVtdS1Invalidate],
-    ) -> Result<(), BackendError> {
-        for x in e {
+    ) -> Result<(), (u32, BackendError)> {
+        for (i, x) in e.iter().enumerate() {
             x.check()
-                .map_err(|_| BackendError::Failed("kernel refused"))?;
+                .map_err(|_| (i as u32, BackendError::Failed("kernel refused")))?;
         }
         self.0.borrow_mut().vtd.push((hwpt, e.to_vec()));
         Ok(())
@@ -267,4 +267,187 @@ fn smmuv3_guest_through_the_front_end_into_the_vsmmu() {
         work.contains(&VsmmuWork::Refused(Refusal::SteConfig)),
         "{work:?}"
     );
+}
+
+/// A kernel that handles the first `k` entries of call number `call` and
+/// then fails (EINVAL), logging what it handled; every other call succeeds.
+struct StopsAt<'a> {
+    kernel: &'a RefCell<Kernel>,
+    call: usize,
+    k: usize,
+    calls: usize,
+}
+
+impl<'a> StopsAt<'a> {
+    fn new(kernel: &'a RefCell<Kernel>, call: usize, k: usize) -> Self {
+        StopsAt {
+            kernel,
+            call,
+            k,
+            calls: 0,
+        }
+    }
+}
+
+/// The guest CMDQ of [`page_storm`] (at 0x7f01_0000), its PROD written.
+fn storm_queue(cmds: &[Vec<u64>]) -> CmdqDevice {
+    let mut q = CmdqDevice::from_registers(0x7f01_0000 | 8, 0, 0).unwrap();
+    q.doorbell(cmds.len() as u64);
+    q
+}
+
+impl Invalidator for StopsAt<'_> {
+    fn invalidate_vtd_s1(
+        &mut self,
+        hwpt: u32,
+        e: &[HwptVtdS1Invalidate],
+    ) -> Result<(), (u32, BackendError)> {
+        self.calls += 1;
+        let stop = (self.calls == self.call).then_some(self.k.min(e.len()));
+        let handled = e.get(..stop.unwrap_or(e.len())).unwrap_or(e);
+        self.kernel.borrow_mut().vtd.push((hwpt, handled.to_vec()));
+        match stop {
+            Some(k) => Err((k as u32, BackendError::Errno(22))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl ViommuInvalidator for StopsAt<'_> {
+    fn invalidate_smmuv3(&mut self, e: &[ViommuArmSmmuv3Invalidate]) -> Result<(), BackendError> {
+        self.calls += 1;
+        if self.calls == self.call {
+            return Err(BackendError::Errno(22));
+        }
+        self.kernel.borrow_mut().smmu.push(e.to_vec());
+        Ok(())
+    }
+}
+
+/// An SMMUv3 guest's CMDQ (256 slots at 0x7f01_0000) with `n` single-page
+/// CMD_TLBI_NH_VA of ASID 5 (PASID 1 of device 0x10) two pages apart, then
+/// a CMD_SYNC writing MSI data 1 to 0x7f00_0000.
+fn page_storm(n: u64) -> Vec<Vec<u64>> {
+    let mut cmds: Vec<Vec<u64>> = (0..n)
+        .map(|i| vec![0x0005_0001_0000_0012, 0x4000_0000 + i * 0x2000 + 1])
+        .collect();
+    cmds.push(vec![0x46 | 1 << 12 | 1 << 32, 0x7f00_0000]);
+    cmds
+}
+
+/// Issue 33 item 2: the guest's unmap storm before one CMD_SYNC goes to the
+/// kernel as one array (one call per HWPT per barrier); a kernel that stops
+/// at entry `k` fails exactly guest command `k` with CERROR_ILL at its CONS,
+/// commands `0..k` consumed (their entries handled), the sync not completed.
+#[test]
+fn a_partial_vtd_s1_call_fails_the_guest_command_of_its_entry() {
+    use iommu_inval_arm::queue::{HwError, CERROR_ILL};
+    let n = 6u64;
+    let cmds = page_storm(n);
+    for k in 0..=n as usize {
+        let mut ram = ram_with(&cmds, 0x2_0000, 0x1_0000, 16);
+        let mem = CellMemory::new(0x7f00_0000, &mut ram);
+        let mut q = storm_queue(&cmds);
+        let kernel = RefCell::new(Kernel::default());
+        let ioctl = StopsAt::new(&kernel, if k == n as usize { 0 } else { 1 }, k);
+        let router = |s: &S1Scope, f: &mut dyn FnMut(u32)| {
+            if let PasidSel::One(p) = s.pasid {
+                f(0x100 + p)
+            }
+        };
+        let mut be = VtdS1Backend::new(router, ioctl, |_: &Op, _| Ok(()));
+        let p = q.process(&mem, &topo(), &mut be);
+        assert_eq!(be.ioctl.calls, 1, "one call for the barrier");
+        let handled: Vec<HwptVtdS1Invalidate> = kernel
+            .borrow()
+            .vtd
+            .iter()
+            .flat_map(|c| c.1.clone())
+            .collect();
+        if k == n as usize {
+            assert!(p.fault.is_none());
+            assert_eq!((p.consumed, p.completions), (n as u32 + 1, 1));
+            assert_eq!(handled.len(), n as usize);
+            continue;
+        }
+        let f = p.fault.unwrap();
+        assert_eq!(
+            (f.hw, f.position, p.consumed),
+            (HwError::CerrorIll, k as u64, k as u32)
+        );
+        assert_eq!(q.cons_err(), CERROR_ILL);
+        assert_eq!(q.head_register() & 0xff, k as u64);
+        assert_eq!(p.completions, 0, "the sync is not completed");
+        // The entries of the commands before it were handled, in order.
+        let want: Vec<u64> = (0..k as u64).map(|i| 0x4000_0000 + i * 0x2000).collect();
+        assert_eq!(handled.iter().map(|e| e.addr).collect::<Vec<_>>(), want);
+        assert_eq!(be.pending(), 0);
+        // The guest skips the command (Linux: a CMD_SYNC in its place) and
+        // acknowledges; the rest is one more call, counted afresh.
+        let at = 0x7f01_0000 + k as u64 * 16;
+        mem.write_words(at, &[0x46, 0]).unwrap();
+        q.write_gerrorn(q.gerror);
+        let p = q.process(&mem, &topo(), &mut be);
+        assert!(p.fault.is_none(), "{:?}", p.fault);
+        assert_eq!(p.completions, 2);
+        let calls = kernel.borrow().vtd.len();
+        let last = kernel.borrow().vtd[calls - 1].1.clone();
+        let want: Vec<u64> = (k as u64 + 1..n)
+            .map(|i| 0x4000_0000 + i * 0x2000)
+            .collect();
+        if want.is_empty() {
+            assert_eq!(be.ioctl.calls, 1, "nothing left to submit");
+        } else {
+            assert_eq!(last.iter().map(|e| e.addr).collect::<Vec<_>>(), want);
+        }
+    }
+}
+
+/// Issue 33 item 2 on a vSMMU: 70 pages before one CMD_SYNC are two calls
+/// (a call holds at most 63 entries: the second is unavoidable). A failed
+/// call counts as handling none of its entries (the kernel issues a call
+/// this short as one block), so the guest's CERROR_ILL is at the first
+/// command an entry of the call came from — a coalesced batch's entries
+/// count from the batch's first op (the front end's second batch starts at
+/// command 57).
+#[test]
+fn a_failed_vsmmu_call_fails_the_guest_command_of_its_first_entry() {
+    use crate::backend::VsmmuBackend;
+    use iommu_inval_arm::queue::{HwError, CERROR_ILL};
+    let n = 70u64;
+    let cmds = page_storm(n);
+    for (call, at) in [(0, None), (1, Some(0u32)), (2, Some(57))] {
+        let mut ram = ram_with(&cmds, 0x2_0000, 0x1_0000, 16);
+        let mem = CellMemory::new(0x7f00_0000, &mut ram);
+        let mut q = storm_queue(&cmds);
+        let kernel = RefCell::new(Kernel::default());
+        let ioctl = StopsAt::new(&kernel, call, 0);
+        let fwd = Smmuv3Forwarder::new(
+            Vsmmu::new(3, HostFeatures::default()),
+            [(0x10u32, 0x100u32)],
+            ioctl,
+        );
+        let ctx = topo();
+        let mut be = VsmmuBackend::new(fwd, &ctx, |_: &Op, _| Ok(()));
+        let p = q.process(&mem, &ctx, &mut be);
+        let Some(at) = at else {
+            assert!(p.fault.is_none(), "{:?}", p.fault);
+            assert_eq!(be.fwd.ioctl.calls, 2);
+            let sizes: Vec<usize> = kernel.borrow().smmu.iter().map(Vec::len).collect();
+            assert_eq!(sizes, [63, 7]);
+            continue;
+        };
+        let f = p.fault.unwrap();
+        assert_eq!(
+            (f.hw, f.position, p.consumed),
+            (HwError::CerrorIll, u64::from(at), at)
+        );
+        assert_eq!(q.cons_err(), CERROR_ILL);
+        assert_eq!(p.completions, 0);
+        assert_eq!(
+            be.fwd.pending(),
+            0,
+            "nothing of the failed commands is left queued"
+        );
+    }
 }

@@ -43,24 +43,39 @@ fn nh_va(first: u64, pages: u8) -> Command {
     })
 }
 
+/// An SMMUv3 guest ring of 4096 slots at [`GUEST`] with `n` commands, its
+/// PROD written: a CMD_SYNC after every `per_sync - 1` commands
+/// `inval(k)`.
+fn guest_ring(
+    gmem: &CellMemory<'_>,
+    n: u64,
+    per_sync: u64,
+    inval: impl Fn(u64) -> Command,
+) -> CmdqDevice {
+    // SMMU_CMDQ_BASE.LOG2SIZE = 12: 4096 entries.
+    let mut guest = CmdqDevice::from_registers(GUEST | 12, 0, 0).unwrap();
+    for k in 0..n {
+        let cmd = if k % per_sync == per_sync - 1 {
+            Command::CmdSync(CmdSync::default())
+        } else {
+            inval(k)
+        };
+        gmem.write_words(GUEST + 16 * k, &cmd.encode()).unwrap();
+    }
+    guest.doorbell(n);
+    guest
+}
+
 /// Host commands for a 4095-command SMMUv3 guest ring with a CMD_SYNC every
 /// 16 commands (15 invalidations of one 8-page window, overlapping and
 /// adjacent), lowered to an SMMUv3 host; with or without coalescing.
 fn smmu_ring_host_commands(coalesce: bool) -> (u64, u32) {
     let mut gbytes = vec![0u8; 0x1_0000];
     let gmem = CellMemory::new(GUEST, &mut gbytes);
-    // SMMU_CMDQ_BASE.LOG2SIZE = 12: 4096 entries.
-    let mut guest = CmdqDevice::from_registers(GUEST | 12, 0, 0).unwrap();
-    for k in 0..4095u64 {
-        let cmd = if k % 16 == 15 {
-            Command::CmdSync(CmdSync::default())
-        } else {
-            let window = (k / 16) * 8;
-            nh_va(window + (k % 16) / 2, 1 + (k % 3) as u8)
-        };
-        gmem.write_words(GUEST + 16 * k, &cmd.encode()).unwrap();
-    }
-    guest.doorbell(4095);
+    let mut guest = guest_ring(&gmem, 4095, 16, |k| {
+        let window = (k / 16) * 8;
+        nh_va(window + (k % 16) / 2, 1 + (k % 3) as u8)
+    });
     let mut hbytes = vec![0u8; 0x1_0000];
     let hmem = CellMemory::new(0, &mut hbytes);
     let host = CmdqDevice::from_registers(HOST | 8, 0, 0).unwrap();
@@ -225,4 +240,41 @@ fn coalesced_host_commands_cover_each_barrier_on_every_host() {
         Ok(())
     }));
     assert!(t.get("fewer host commands") > 100, "{:?}", t.0);
+}
+
+/// Issue 33 item 2: `LowerToHost` rings the host's doorbell (`kick`) once
+/// per guest barrier, however many batches of `BATCH_OPS` the barrier
+/// spans, and once more only when the host queue is full. A guest ring of
+/// 1000 single-page CMD_TLBI_NH_VA (pages apart: nothing coalesces), a
+/// CMD_SYNC after every 250 (five front-end batches each).
+#[test]
+fn one_kick_per_guest_barrier_unless_the_host_queue_is_full() {
+    let run = |host_log2: u64| {
+        let mut gbytes = vec![0u8; 0x1_0000];
+        let gmem = CellMemory::new(GUEST, &mut gbytes);
+        let mut guest = guest_ring(&gmem, 1004, 251, |k| nh_va(2 * k, 1));
+        let mut hbytes = vec![0u8; 0x2_0000];
+        let hmem = CellMemory::new(0, &mut hbytes);
+        let host = CmdqDevice::from_registers(HOST | host_log2, 0, 0).unwrap();
+        let mut kicks = 0u32;
+        let kick = |q: &mut CmdqDevice, m: &CellMemory<'_>| {
+            kicks += 1;
+            let p = q.process(m, &IdentityContext, &mut CountingBackend::default());
+            p.fault
+                .map_or(Ok(()), |_| Err(BackendError::Failed("host fault")))
+        };
+        let mut be = LowerToHost::new(host, &hmem, &IdentityContext, kick);
+        let p = guest.process(&gmem, &IdentityContext, &mut be);
+        assert!(p.fault.is_none(), "{p:?}");
+        assert_eq!((p.consumed, p.completions), (1004, 4));
+        assert!(p.batches >= 4 * 5, "{} batches", p.batches);
+        let commands = be.commands;
+        (kicks, commands)
+    };
+    // 4096 host slots: every barrier fits, one kick each.
+    assert_eq!(run(12), (4, 4 * 251));
+    // 64 host slots: 251 host commands per barrier fill it 3 times first.
+    let (kicks, commands) = run(6);
+    assert_eq!(commands, 4 * 251);
+    assert_eq!(kicks, 4 + 4 * (251 / 64), "{kicks}");
 }

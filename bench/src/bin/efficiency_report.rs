@@ -1,11 +1,16 @@
 //! Prints the lowering-efficiency and batch tables of docs/PERFORMANCE.md
-//! (markdown on stdout). Run by scripts/bench.sh.
+//! (markdown on stdout; one of them with `efficiency` or `batch`), or with
+//! `host-calls` the host-call table. Run by scripts/bench.sh.
 
 use iommu_inval_bench::efficiency::{self, Row};
-use iommu_inval_bench::{batch_report, targets};
+use iommu_inval_bench::{batch_report, host_calls, targets};
 
 fn main() {
     let only = std::env::args().nth(1).unwrap_or_default();
+    if only == "host-calls" {
+        println!("{}", host_calls::markdown(&host_calls::measure()));
+        return;
+    }
     if only != "batch" {
         efficiency_tables();
     }
