@@ -1,7 +1,9 @@
 //! `decode --queue` and `convert --queue`: records (events, page requests)
-//! through the built binary — hex words, raw dumps and the kernel's event
-//! dumps (examples/smmuv3-events.txt), pSID → vSID through the topology,
-//! typed errors, exit status 1 for bad records and 2 for usage.
+//! through the built binary — hex words, raw dumps and what the kernel
+//! prints (examples/smmuv3-events.txt, vtd-faults.txt, amd-events.txt,
+//! riscv-faults.txt), pSID → vSID through the topology, every pair of
+//! architectures, typed errors, exit status 1 for bad records and 2 for
+//! usage.
 
 use serde_json::Value;
 
@@ -155,9 +157,10 @@ fn usage_errors_exit_2() {
     for (args, msg) in [
         ("decode --arch smmuv3 --queue cmdq 0,0", "event and pri"),
         (
-            "decode --arch amd --queue ppr 0,0",
-            "no record codecs for amd",
+            "decode --arch virtio --queue event 0,0",
+            "no record codecs for virtio-iommu",
         ),
+        ("decode --arch vtd --queue cmdq 0,0", "fault and prq"),
         (
             "decode --arch smmuv3 --queue event --caps smmuv3.2 0,0,0,0",
             "--caps",
@@ -177,4 +180,277 @@ fn usage_errors_exit_2() {
         .run("")
         .code_is(2)
         .stderr_has("no input");
+}
+
+/// The ops of a decode's text output, one per record.
+fn ops(stdout: &str) -> Vec<&str> {
+    stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect()
+}
+
+#[test]
+fn vtd_kernel_faults_are_read_with_what_they_lack() {
+    let text = read("examples/vtd-faults.txt");
+    let o = cli("decode --arch vtd --queue fault").run(&text);
+    // The DRHD status lines, the vfio line and the page request are not fault records.
+    o.code_is(0).stderr_has("6 other log line(s) skipped");
+    assert_eq!(
+        ops(&o.stdout),
+        ["dma_fault", "dma_fault", "dma_fault", "ir_fault"]
+    );
+    o.stdout_has("permission fault at stage 2, device 0x100 read at 0x7ff00000")
+        .stdout_has("translation fault at stage 1, device 0x100 PASID 5 write at 0x80001000")
+        .stdout_has("not in the kernel message, read as 0: t2 priv exe pv at")
+        .stdout_has("no neutral meaning");
+    let v = cli("decode --arch vtd --queue fault --json")
+        .run(&text)
+        .json_n(4);
+    // FRCD: F, T1 (DMA Read), FR 6, SID 01:00.0; page 0x7ff00000.
+    assert_eq!(v[0]["words"], "0x000000007ff00000,0xc000000600000100");
+    assert_eq!(
+        v[0]["not_in_message"],
+        serde_json::json!(["t2", "priv", "exe", "pv", "at"])
+    );
+    assert_eq!(
+        (&v[1]["fields"]["pp"], &v[1]["fields"]["pv"]),
+        (&Value::from(true), &Value::from(5))
+    );
+    assert_eq!(
+        v[1]["not_in_message"],
+        serde_json::json!(["t2", "priv", "exe", "at"])
+    );
+    // The interrupt-remapping fault: the index in w0[63:48].
+    assert_eq!(
+        (&v[3]["op"], &v[3]["fields"]["index"]),
+        (&Value::from("ir_fault"), &Value::from(0x15))
+    );
+    // Converted, it has no equivalent (exit 1); the others reach the guest.
+    cli("convert --from vtd --to smmuv3 --queue fault --topology")
+        .arg(TOPO)
+        .run(&text)
+        .code_is(1)
+        .stderr_has("line 9: ir_fault")
+        .stderr_has("an interrupt-remapping fault")
+        .stderr_has("line 7: dma_fault")
+        .stderr_has("device not seen by the guest");
+    // The request line of a kernel log, read as the request.
+    let p = cli("decode --arch vtd --queue prq --json").run(&text);
+    p.code_is(0);
+    let v = p.json_n(1);
+    assert_eq!(
+        v[0]["words"],
+        "0x0000000501000101,0x000000000000700d,0x0000000000000000,0x0000000000000000"
+    );
+    assert_eq!(v[0]["not_in_message"], serde_json::json!(["priv_data"]));
+    // A form the parser recognises but cannot read is exit 1, named.
+    cli("decode --arch vtd --queue fault")
+        .run("DMAR: [DMA Read NO_PASID] Request device [00:40.0] fault addr 0x1000 [fault reason 0x06] x\n")
+        .code_is(1)
+        .stderr_has("DMAR fault: cannot read the device");
+    // A reason the codec does not know is the codec's error.
+    cli("decode --arch vtd --queue fault")
+        .run("DMAR: [DMA Read NO_PASID] Request device [00:02.0] fault addr 0x1000 [fault reason 0x0e] Unknown\n")
+        .code_is(1)
+        .stderr_has("fr");
+}
+
+#[test]
+fn amd_kernel_events_of_every_kind() {
+    let text = read("examples/amd-events.txt");
+    let o = cli("decode --arch amd --queue event").run(&text);
+    o.code_is(0).stderr_has("2 other log line(s) skipped");
+    assert_eq!(
+        ops(&o.stdout),
+        [
+            "IO_PAGE_FAULT",
+            "IO_PAGE_FAULT",
+            "ILLEGAL_DEV_TABLE_ENTRY",
+            "DEV_TAB_HARDWARE_ERROR",
+            "PAGE_TAB_HARDWARE_ERROR",
+            "ILLEGAL_COMMAND_ERROR",
+            "COMMAND_HARDWARE_ERROR",
+            "IOTLB_INV_TIMEOUT",
+            "INVALID_DEVICE_REQUEST",
+            "INVALID_PPR_REQUEST",
+            "RMP_PAGE_FAULT",
+            "RMP_HW_ERROR",
+            "EVENT_COUNTER_ZERO",
+        ]
+    );
+    let v = cli("decode --arch amd --queue event --json")
+        .run(&text)
+        .json_n(13);
+    // The pci_err form names the device in its prefix (0000:03:00.0); the
+    // domain is printed as 16 bits.
+    assert_eq!(v[0]["words"], "0x2000001000000300,0x0000000064a7f000");
+    assert_eq!(
+        v[0]["not_in_message"],
+        serde_json::json!(["domain_or_pasid[19:16]"])
+    );
+    // flags=0x0021: GN and RW (w0[59:48]).
+    assert_eq!(v[1]["words"], "0x2021000500000100,0x0000000080001000");
+    // INVALID_PPR_REQUEST: PASID in w0[45:42]:w0[31:16], tag in w0[41:32].
+    assert_eq!(v[9]["words"], "0x9000000300010100,0x0000000000007000");
+    // RMP_PAGE_FAULT: vmg_tag w0[47:32], flags_rmp w0[23:16].
+    assert_eq!(v[10]["words"], "0xd000000100010100,0x0000000080000000");
+    // UNKNOWN: the four 32-bit halves, lowest first.
+    assert_eq!(v[12]["words"], "0xa000000000000000,0x0000000000000010");
+    assert!(v.iter().skip(2).all(|r| r.get("not_in_message").is_none()));
+    // A value wider than the entry's field is refused, never cut.
+    cli("decode --arch amd --queue event")
+        .run("AMD-Vi: Event logged [IO_PAGE_FAULT device=0000:00:14.0 domain=0x0000 address=0x0 flags=0x1000]\n")
+        .code_is(1)
+        .stderr_has("cannot read flags");
+    // Reserved flag bits are the codec's error.
+    cli("decode --arch amd --queue event")
+        .run("AMD-Vi: Event logged [ILLEGAL_COMMAND_ERROR address=0x0 flags=0x0001]\n")
+        .code_is(1)
+        .stderr_has("reserved");
+}
+
+#[test]
+fn riscv_kernel_faults_lack_the_transaction() {
+    let text = read("examples/riscv-faults.txt");
+    let o = cli("decode --arch riscv --queue fault --json").run(&text);
+    o.code_is(0).stderr_has("1 other log line(s) skipped");
+    let v = o.json_n(4);
+    assert_eq!(
+        v[0]["words"],
+        "0x0001000000000102,0x0000000000000000,0x0000000000000000,0x0000000000000000"
+    );
+    assert_eq!(v[2]["fields"]["iotval"], 0x8000_1000u64);
+    assert_eq!(
+        v[2]["not_in_message"],
+        serde_json::json!(["pid", "pv", "priv", "ttyp", "custom"])
+    );
+    // Without TTYP the fault at 0x80001000 has no transaction: it does not lift.
+    cli("convert --from riscv --to vtd --queue fault")
+        .run(&text)
+        .code_is(1)
+        .stderr_has("line 4: fault_record")
+        .stderr_has("an iotval without a transaction");
+}
+
+#[test]
+fn smmuv3_pri_kernel_lines() {
+    let text = "[ 7.1] arm-smmu-v3 arm-smmu-v3.0.auto: unexpected PRI request received:\n\
+        [ 7.1] arm-smmu-v3 arm-smmu-v3.0.auto: \tsid 0x00000100.0x00005: [3L] privileged RWX access at iova 0x0000000000004000\n\
+        [ 7.2] arm-smmu-v3 arm-smmu-v3.0.auto: \tsid 0x00000100.0x00000: [1] unprivileged R access at iova 0x0000000000005000\n";
+    let o = cli("decode --arch smmuv3 --queue pri --json").run(text);
+    o.code_is(0).stderr_lacks("skipped");
+    let v = o.json_n(2);
+    // SSV, PRIV, EXEC, READ, WRITE, LAST; SSID 5, SID 0x100; group 3.
+    assert_eq!(v[0]["words"], "0xfc00000500000100,0x0000000000004003");
+    assert!(v[0].get("not_in_message").is_none());
+    // SSID 0 without priv / exec: SSV is not in the message.
+    assert_eq!(v[1]["words"], "0x1000000000000100,0x0000000000005001");
+    assert_eq!(v[1]["not_in_message"], serde_json::json!(["ssv", "ssid"]));
+}
+
+/// One stage-1 translation fault (device 0x10, PASID 5, a read of page
+/// 0x80001000) and one page request (device 0x10, PASID 5, read, last of
+/// group 1, page 0x7000) in each architecture's records.
+const PAIRS: [(&str, &str, &str, &str); 4] = [
+    (
+        "smmuv3",
+        "0x0000001000005810,0x0000020800000000,0x0000000080001000,0x0000000000000000",
+        "pri",
+        "0xd000000500000010,0x0000000000007001",
+    ),
+    (
+        "vtd",
+        "0x0000000080001000,0xc000057180000010",
+        "prq",
+        "0x0000000500100101,0x000000000000700d,0x0000000000000000,0x0000000000000000",
+    ),
+    (
+        "amd",
+        "0x2005000500000010,0x0000000080001000",
+        "ppr",
+        "0x1144020100050010,0x0000000000007000",
+    ),
+    (
+        "riscv",
+        "0x000010090000500d,0x0000000000000000,0x0000000080001000,0x0000000000000000",
+        "pq",
+        "0x0000100100005000,0x000000000000700d",
+    ),
+];
+
+#[test]
+fn convert_every_pair_on_a_fault_and_a_page_request() {
+    for (from, fault, pq, request) in PAIRS {
+        for (to, to_fault, to_pq, to_request) in PAIRS {
+            for (q, words, want, to_q) in [
+                ("fault", fault, to_fault, "event"),
+                (pq, request, to_request, to_pq),
+            ] {
+                let o = cli(&format!("convert --from {from} --to {to} --queue {q}"))
+                    .arg(words)
+                    .run("");
+                o.code_is(0);
+                // The same fault / request in the target's record.
+                assert_eq!(o.stdout.trim(), want, "{from} -> {to} --queue {q}");
+                let j = cli(&format!(
+                    "convert --from {from} --to {to} --queue {q} --json"
+                ))
+                .arg(words)
+                .run("");
+                let v = j.json_n(1);
+                assert_eq!(v[0]["arch"], to);
+                if to_q != "event" {
+                    assert_eq!(v[0]["queue"], to_q, "{from} -> {to}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn convert_refuses_what_the_target_cannot_carry() {
+    // F_PERMISSION at stage 2 with an IPA: a VT-d fault record has no IPA.
+    cli("convert --from smmuv3 --to vtd --queue event --json")
+        .arg("0x0000010000005813,0x0000028000000000,0x00000000ffff8000,0x0000000040000000")
+        .run("")
+        .code_is(1)
+        .stdout_has("\"kind\":\"no_equivalent\"")
+        .stdout_has("no table walk class, IPA or stall");
+    // A VT-d request with private data (PDP): no other record holds it (a
+    // VMM keeps it with the host's group, `PageRequestGroups`; a record
+    // converted alone has nowhere to keep it).
+    cli("convert --from vtd --to riscv --queue prq")
+        .arg("0x0000000500100301,0x000000000000700d,0x1,0x2")
+        .run("")
+        .code_is(1)
+        .stderr_has("no equivalent on the target: private data");
+    // An AMD-Vi command error has no neutral meaning.
+    cli("convert --from amd --to smmuv3 --queue event")
+        .arg("0x5000000000000000,0x4001230")
+        .run("")
+        .code_is(1)
+        .stderr_has("no neutral meaning");
+}
+
+#[test]
+fn queue_names_of_every_architecture() {
+    // Each architecture's own names, and the names of issue 32 for every one.
+    for (arch, own, words) in [
+        ("smmuv3", ["event", "pri"], ["0,0,0,0", "0,0"]),
+        ("vtd", ["fault", "prq"], ["0,0", "0,0,0,0"]),
+        ("amd", ["event", "ppr"], ["0,0", "0,0"]),
+        ("riscv", ["fault", "pq"], ["0,0,0,0", "0,0"]),
+    ] {
+        for (i, names) in [["event", "fault"], ["pri", "ppr"]].iter().enumerate() {
+            for name in names.iter().chain([&own[i]]) {
+                let o = cli(&format!("decode --arch {arch} --queue {name} --json"))
+                    .arg(words[i])
+                    .run("");
+                // Zero words: some codecs refuse them (exit 1), none is a usage error.
+                assert!(o.code <= 1, "{arch} {name}: {}", o.stderr);
+                assert_eq!(o.json_n(1)[0]["queue"], own[i], "{arch} {name}");
+            }
+        }
+    }
 }
