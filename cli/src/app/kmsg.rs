@@ -276,7 +276,9 @@ pub fn amd_event(line: &str) -> Option<Result<Kmsg, String>> {
     let form = "AMD-Vi event";
     if kind == "UNKNOWN" {
         let mut e = [0u64; 4];
+        let mut n = 0;
         for (i, t) in tokens.enumerate() {
+            n += 1;
             let v = t
                 .strip_prefix("event[")
                 .and_then(|t| t.split_once("]="))
@@ -286,6 +288,9 @@ pub fn amd_event(line: &str) -> Option<Result<Kmsg, String>> {
                 (Some(slot), Some(v)) if v <= u64::from(u32::MAX) => *slot = v,
                 _ => return bad(form, "event[0..3]"),
             }
+        }
+        if n != 4 {
+            return bad(form, "event[0..3]");
         }
         return Some(Ok(Kmsg::Words(
             vec![e[1] << 32 | e[0], e[3] << 32 | e[2]],
@@ -435,9 +440,14 @@ mod tests {
             ]
         );
         assert!(missing.is_empty());
-        // A value wider than its slice is refused, not cut.
+        // A value wider than its slice is refused, not cut; an UNKNOWN entry
+        // needs its four halves.
         assert!(matches!(
             amd_event("Event logged [IO_PAGE_FAULT device=00:02.0 domain=0x100000 address=0x0 flags=0x0000]"),
+            Some(Err(_))
+        ));
+        assert!(matches!(
+            amd_event("Event logged [UNKNOWN event[0]=0x00000000 event[1]=0xa0000000"),
             Some(Err(_))
         ));
     }
