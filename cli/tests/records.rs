@@ -244,16 +244,6 @@ fn vtd_kernel_faults_are_read_with_what_they_lack() {
         "0x0000000501000101,0x000000000000700d,0x0000000000000000,0x0000000000000000"
     );
     assert_eq!(v[0]["not_in_message"], serde_json::json!(["priv_data"]));
-    // A form the parser recognises but cannot read is exit 1, named.
-    cli("decode --arch vtd --queue fault")
-        .run("DMAR: [DMA Read NO_PASID] Request device [00:40.0] fault addr 0x1000 [fault reason 0x06] x\n")
-        .code_is(1)
-        .stderr_has("DMAR fault: cannot read the device");
-    // A reason the codec does not know is the codec's error.
-    cli("decode --arch vtd --queue fault")
-        .run("DMAR: [DMA Read NO_PASID] Request device [00:02.0] fault addr 0x1000 [fault reason 0x0e] Unknown\n")
-        .code_is(1)
-        .stderr_has("fr");
 }
 
 #[test]
@@ -298,16 +288,34 @@ fn amd_kernel_events_of_every_kind() {
     // UNKNOWN: the four 32-bit halves, lowest first.
     assert_eq!(v[12]["words"], "0xa000000000000000,0x0000000000000010");
     assert!(v.iter().skip(2).all(|r| r.get("not_in_message").is_none()));
-    // A value wider than the entry's field is refused, never cut.
-    cli("decode --arch amd --queue event")
-        .run("AMD-Vi: Event logged [IO_PAGE_FAULT device=0000:00:14.0 domain=0x0000 address=0x0 flags=0x1000]\n")
-        .code_is(1)
-        .stderr_has("cannot read flags");
-    // Reserved flag bits are the codec's error.
-    cli("decode --arch amd --queue event")
-        .run("AMD-Vi: Event logged [ILLEGAL_COMMAND_ERROR address=0x0 flags=0x0001]\n")
-        .code_is(1)
-        .stderr_has("reserved");
+}
+
+/// A line of a kernel form that does not read, or reads as a record the
+/// codec refuses, is exit status 1 with the form or the field named;
+/// nothing is cut or guessed.
+#[test]
+fn kernel_lines_that_do_not_read_are_exit_1() {
+    for (args, line, says) in [
+        // Device 00:40.0: no PCI device number above 0x1f.
+        ("vtd --queue fault", "DMAR: [DMA Read NO_PASID] Request device [00:40.0] fault addr 0x1000 [fault reason 0x06] x", "DMAR fault: cannot read the device"),
+        // A reason the codec does not know is the codec's error.
+        ("vtd --queue fault", "DMAR: [DMA Read NO_PASID] Request device [00:02.0] fault addr 0x1000 [fault reason 0x0e] Unknown", "fr"),
+        ("vtd --queue fault", "DMAR: [DMA Fetch NO_PASID] Request device [00:02.0] fault addr 0x1000 [fault reason 0x06] x", "the request type"),
+        ("vtd --queue prq", "DMAR: dmar0: Invalid page request: 0000000500100101", "its two words"),
+        // A value wider than the entry's field is refused, never cut.
+        ("amd --queue event", "AMD-Vi: Event logged [IO_PAGE_FAULT device=0000:00:14.0 domain=0x0000 address=0x0 flags=0x1000]", "cannot read flags"),
+        // Reserved flag bits are the codec's error.
+        ("amd --queue event", "AMD-Vi: Event logged [ILLEGAL_COMMAND_ERROR address=0x0 flags=0x0001]", "reserved"),
+        ("amd --queue event", "AMD-Vi: Event logged [UNKNOWN event[0]=0x00000000 event[1]=0xa0000000", "event[0..3]"),
+        ("amd --queue event", "AMD-Vi: Event logged [NO_SUCH_EVENT address=0x0]", "the event kind"),
+        ("riscv --queue fault", "riscv,iommu 10001000.iommu: Fault x13 devid: 0x10 iotval: 0 iotval2: 0", "its numbers"),
+        ("smmuv3 --queue pri", "arm-smmu-v3 x: \tsid 0x00000100.0x00000: [1] unprivileged Q access at iova 0x0000000000005000", "the permissions"),
+    ] {
+        cli(&format!("decode --arch {args}"))
+            .run(&format!("{line}\n"))
+            .code_is(1)
+            .stderr_has(says);
+    }
 }
 
 #[test]

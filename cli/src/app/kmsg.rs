@@ -10,8 +10,6 @@
 //! drivers/iommu/intel/dmar.c and prq.c, drivers/iommu/amd/iommu.c,
 //! drivers/iommu/riscv/iommu.c.
 
-use iommu_inval::core::FieldValue;
-
 /// What one line of a kernel log gives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kmsg {
@@ -24,13 +22,9 @@ pub enum Kmsg {
     Dump(u64),
     /// One record by its words, and the fields the message lacks (0).
     Words(Vec<u64>, Vec<&'static str>),
-    /// One record by op and named fields (the others 0), and the fields
-    /// the message lacks.
-    Fields(
-        &'static str,
-        Vec<(&'static str, FieldValue)>,
-        Vec<&'static str>,
-    ),
+    /// One record by op and named field values (the others 0; a flag is
+    /// 0 or 1), and the fields the message lacks.
+    Fields(&'static str, Vec<(&'static str, u64)>, Vec<&'static str>),
 }
 
 /// A parser of one form: `None` when the line is not of the form, an
@@ -75,6 +69,15 @@ fn after<'a>(line: &'a str, anchor: &str) -> Option<&'a str> {
 
 fn bad(form: &str, what: &str) -> Option<Result<Kmsg, String>> {
     Some(Err(format!("{form}: cannot read {what}")))
+}
+
+/// The record of kind `op` with `fields`, the message lacking `missing`.
+fn fields(
+    op: &'static str,
+    fields: &[(&'static str, u64)],
+    missing: &[&'static str],
+) -> Option<Result<Kmsg, String>> {
+    Some(Ok(Kmsg::Fields(op, fields.to_vec(), missing.to_vec())))
 }
 
 /// SMMUv3 event queue: `"event 0x%02x received:"` (`arm_smmu_evtq_thread`,
@@ -139,25 +142,24 @@ pub fn smmuv3_pri(line: &str) -> Option<Result<Kmsg, String>> {
     let Some(addr) = hex(iova) else {
         return bad(form, "the iova");
     };
-    let (read, write, exec) = (rwx.contains('R'), rwx.contains('W'), rwx.contains('X'));
-    let ssv = ssid != 0 || privileged || exec;
-    let (b, u) = (FieldValue::Bool, FieldValue::Uint);
-    Some(Ok(Kmsg::Fields(
+    let [read, write, exec] = ['R', 'W', 'X'].map(|c| u64::from(rwx.contains(c)));
+    let ssv = u64::from(ssid != 0 || privileged || exec == 1);
+    fields(
         "PRI_PAGE_REQUEST",
-        vec![
-            ("sid", u(sid)),
-            ("ssid", u(ssid)),
-            ("priv", b(privileged)),
-            ("exec", b(exec)),
-            ("read", b(read)),
-            ("write", b(write)),
-            ("last", b(last)),
-            ("ssv", b(ssv)),
-            ("prg_index", u(index)),
-            ("address", u(addr)),
+        &[
+            ("sid", sid),
+            ("ssid", ssid),
+            ("priv", u64::from(privileged)),
+            ("exec", exec),
+            ("read", read),
+            ("write", write),
+            ("last", u64::from(last)),
+            ("ssv", ssv),
+            ("prg_index", index),
+            ("address", addr),
         ],
-        if ssv { vec![] } else { vec!["ssv", "ssid"] },
-    )))
+        if ssv == 1 { &[] } else { &["ssv", "ssid"] },
+    )
 }
 
 /// VT-d fault recording (`dmar_fault_do_one`, Linux 5.15 and later):
@@ -185,7 +187,6 @@ pub fn vtd_fault(line: &str) -> Option<Result<Kmsg, String>> {
     let Some(fr) = hex(reason) else {
         return bad(form, "the fault reason");
     };
-    let (b, u) = (FieldValue::Bool, FieldValue::Uint);
     if kind == "INTR-REMAP" {
         let Some(index) = after(rest, "fault index ").and_then(|r| r.split(' ').next()) else {
             return bad(form, "the fault index");
@@ -193,20 +194,15 @@ pub fn vtd_fault(line: &str) -> Option<Result<Kmsg, String>> {
         let Some(index) = hex(index) else {
             return bad(form, "the fault index");
         };
-        return Some(Ok(Kmsg::Fields(
+        return fields(
             "ir_fault",
-            vec![
-                ("index", u(index)),
-                ("sid", u(sid)),
-                ("fr", u(fr)),
-                ("f", b(true)),
-            ],
-            vec!["t2", "priv", "exe", "pp", "pv", "at", "t1"],
-        )));
+            &[("index", index), ("sid", sid), ("fr", fr), ("f", 1)],
+            &["t2", "priv", "exe", "pp", "pv", "at", "t1"],
+        );
     }
     let (read, pasid) = match kind.split_once(' ').map(|(a, b)| (a, b.split_once(' '))) {
-        Some(("DMA", Some(("Read", p)))) => (true, p),
-        Some(("DMA", Some(("Write", p)))) => (false, p),
+        Some(("DMA", Some(("Read", p)))) => (1, p),
+        Some(("DMA", Some(("Write", p)))) => (0, p),
         _ => return bad(form, "the request type"),
     };
     let pasid = match pasid.strip_prefix("PASID ") {
@@ -223,22 +219,23 @@ pub fn vtd_fault(line: &str) -> Option<Result<Kmsg, String>> {
     else {
         return bad(form, "the fault address");
     };
-    Some(Ok(Kmsg::Fields(
+    let pp = u64::from(pasid.is_some());
+    fields(
         "dma_fault",
-        vec![
-            ("fi", u(addr)),
-            ("sid", u(sid)),
-            ("t1", b(read)),
-            ("pp", b(pasid.is_some())),
-            ("pv", u(pasid.unwrap_or(0))),
-            ("fr", u(fr)),
-            ("f", b(true)),
+        &[
+            ("fi", addr),
+            ("sid", sid),
+            ("t1", read),
+            ("pp", pp),
+            ("pv", pasid.unwrap_or(0)),
+            ("fr", fr),
+            ("f", 1),
         ],
         match pasid {
-            Some(_) => vec!["t2", "priv", "exe", "at"],
-            None => vec!["t2", "priv", "exe", "pv", "at"],
+            Some(_) => &["t2", "priv", "exe", "at"],
+            None => &["t2", "priv", "exe", "pv", "at"],
         },
-    )))
+    )
 }
 
 /// VT-d page requests: the driver prints the first two words of a request
@@ -400,17 +397,16 @@ pub fn riscv_fault(line: &str) -> Option<Result<Kmsg, String>> {
     else {
         return bad(form, "its numbers");
     };
-    let u = FieldValue::Uint;
-    Some(Ok(Kmsg::Fields(
+    fields(
         "fault_record",
-        vec![
-            ("cause", u(cause)),
-            ("did", u(did)),
-            ("iotval", u(v)),
-            ("iotval2", u(v2)),
+        &[
+            ("cause", cause),
+            ("did", did),
+            ("iotval", v),
+            ("iotval2", v2),
         ],
-        vec!["pid", "pv", "priv", "ttyp", "custom"],
-    )))
+        &["pid", "pv", "priv", "ttyp", "custom"],
+    )
 }
 
 #[cfg(test)]
@@ -419,11 +415,15 @@ mod tests {
 
     #[test]
     fn pci_addresses() {
-        assert_eq!(pci_rid("00:02.0"), Some(0x10));
-        assert_eq!(pci_rid("0000:03:00.1]"), Some(0x301));
-        assert_eq!(pci_rid("0x00:0x1e.3"), Some(0xf3));
-        assert_eq!(pci_rid("00:20.0"), None);
-        assert_eq!(pci_rid("00:02.8"), None);
+        for (s, rid) in [
+            ("00:02.0", Some(0x10)),
+            ("0000:03:00.1]", Some(0x301)),
+            ("0x00:0x1e.3", Some(0xf3)),
+            ("00:20.0", None),
+            ("00:02.8", None),
+        ] {
+            assert_eq!(pci_rid(s), rid, "{s}");
+        }
     }
 
     #[test]

@@ -341,6 +341,10 @@ fn for_each_record(
                     Some(Ok(Kmsg::Dump(id))) => dump = Some((loc, id, Vec::with_capacity(n))),
                     Some(Ok(Kmsg::Words(w, missing))) => f(io, loc, &w, &missing)?,
                     Some(Ok(Kmsg::Fields(op, fields, missing))) => {
+                        let fields: Vec<_> = fields
+                            .into_iter()
+                            .map(|(f, v)| (f, FieldValue::Uint(v)))
+                            .collect();
                         match (rec.build)(q, op, &fields, n) {
                             Ok(w) => f(io, loc, &w, &missing)?,
                             Err(e) => io.complain(1, loc, &format!("{op}: {e}"))?,
