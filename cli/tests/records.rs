@@ -182,45 +182,53 @@ fn usage_errors_exit_2() {
         .stderr_has("no input");
 }
 
-/// The ops of a decode's text output, one per record.
-fn ops(stdout: &str) -> Vec<&str> {
-    stdout
+/// Asserts a JSON record's words and the fields its kernel message did not
+/// print (`not_in_message`, absent when it printed every one).
+fn record_is(r: &Value, words: &str, missing: &[&str]) {
+    assert_eq!(r["words"], words, "{r}");
+    match missing {
+        [] => assert!(r.get("not_in_message").is_none(), "{r}"),
+        m => assert_eq!(r["not_in_message"], serde_json::json!(m), "{r}"),
+    }
+}
+
+/// A shipped kernel log decoded by `decode --arch ARGS`: its text, and the
+/// op of each record read, the other lines (`skipped`) counted.
+fn sample_ops(args: &str, file: &str, skipped: usize) -> (String, String, Vec<String>) {
+    let text = read(file);
+    let o = cli(&format!("decode --arch {args}")).run(&text);
+    o.code_is(0)
+        .stderr_has(&format!("{skipped} other log line(s) skipped"));
+    let ops = o
+        .stdout
         .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .collect()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .collect();
+    (text, o.stdout.clone(), ops)
 }
 
 #[test]
 fn vtd_kernel_faults_are_read_with_what_they_lack() {
-    let text = read("examples/vtd-faults.txt");
-    let o = cli("decode --arch vtd --queue fault").run(&text);
     // The DRHD status lines, the vfio line and the page request are not fault records.
-    o.code_is(0).stderr_has("6 other log line(s) skipped");
-    assert_eq!(
-        ops(&o.stdout),
-        ["dma_fault", "dma_fault", "dma_fault", "ir_fault"]
-    );
-    o.stdout_has("permission fault at stage 2, device 0x100 read at 0x7ff00000")
-        .stdout_has("translation fault at stage 1, device 0x100 PASID 5 write at 0x80001000")
-        .stdout_has("not in the kernel message, read as 0: t2 priv exe pv at")
-        .stdout_has("no neutral meaning");
+    let (text, out, ops) = sample_ops("vtd --queue fault", "examples/vtd-faults.txt", 6);
+    assert_eq!(ops, ["dma_fault", "dma_fault", "dma_fault", "ir_fault"]);
+    for says in [
+        "permission fault at stage 2, device 0x100 read at 0x7ff00000",
+        "translation fault at stage 1, device 0x100 PASID 5 write at 0x80001000",
+        "not in the kernel message, read as 0: t2 priv exe pv at",
+        "no neutral meaning",
+    ] {
+        assert!(out.contains(says), "{says}");
+    }
     let v = cli("decode --arch vtd --queue fault --json")
         .run(&text)
         .json_n(4);
     // FRCD: F, T1 (DMA Read), FR 6, SID 01:00.0; page 0x7ff00000.
-    assert_eq!(v[0]["words"], "0x000000007ff00000,0xc000000600000100");
-    assert_eq!(
-        v[0]["not_in_message"],
-        serde_json::json!(["t2", "priv", "exe", "pv", "at"])
-    );
-    assert_eq!(
-        (&v[1]["fields"]["pp"], &v[1]["fields"]["pv"]),
-        (&Value::from(true), &Value::from(5))
-    );
-    assert_eq!(
-        v[1]["not_in_message"],
-        serde_json::json!(["t2", "priv", "exe", "at"])
-    );
+    let no_pasid = ["t2", "priv", "exe", "pv", "at"];
+    record_is(&v[0], "0x000000007ff00000,0xc000000600000100", &no_pasid);
+    // F, PV 5, FR 0x71, PP (DMA Write: T1 clear).
+    let pasid = ["t2", "priv", "exe", "at"];
+    record_is(&v[1], "0x0000000080001000,0x8000057180000100", &pasid);
     // The interrupt-remapping fault: the index in w0[63:48].
     assert_eq!(
         (&v[3]["op"], &v[3]["fields"]["index"]),
@@ -237,22 +245,15 @@ fn vtd_kernel_faults_are_read_with_what_they_lack() {
         .stderr_has("device not seen by the guest");
     // The request line of a kernel log, read as the request.
     let p = cli("decode --arch vtd --queue prq --json").run(&text);
-    p.code_is(0);
-    let v = p.json_n(1);
-    assert_eq!(
-        v[0]["words"],
-        "0x0000000501000101,0x000000000000700d,0x0000000000000000,0x0000000000000000"
-    );
-    assert_eq!(v[0]["not_in_message"], serde_json::json!(["priv_data"]));
+    let w = "0x0000000501000101,0x000000000000700d,0x0000000000000000,0x0000000000000000";
+    record_is(&p.code_is(0).json_n(1)[0], w, &["priv_data"]);
 }
 
 #[test]
 fn amd_kernel_events_of_every_kind() {
-    let text = read("examples/amd-events.txt");
-    let o = cli("decode --arch amd --queue event").run(&text);
-    o.code_is(0).stderr_has("2 other log line(s) skipped");
+    let (text, _, ops) = sample_ops("amd --queue event", "examples/amd-events.txt", 2);
     assert_eq!(
-        ops(&o.stdout),
+        ops,
         [
             "IO_PAGE_FAULT",
             "IO_PAGE_FAULT",
@@ -274,19 +275,16 @@ fn amd_kernel_events_of_every_kind() {
         .json_n(13);
     // The pci_err form names the device in its prefix (0000:03:00.0); the
     // domain is printed as 16 bits.
-    assert_eq!(v[0]["words"], "0x2000001000000300,0x0000000064a7f000");
-    assert_eq!(
-        v[0]["not_in_message"],
-        serde_json::json!(["domain_or_pasid[19:16]"])
-    );
+    let domain = ["domain_or_pasid[19:16]"];
+    record_is(&v[0], "0x2000001000000300,0x0000000064a7f000", &domain);
     // flags=0x0021: GN and RW (w0[59:48]).
-    assert_eq!(v[1]["words"], "0x2021000500000100,0x0000000080001000");
+    record_is(&v[1], "0x2021000500000100,0x0000000080001000", &domain);
     // INVALID_PPR_REQUEST: PASID in w0[45:42]:w0[31:16], tag in w0[41:32].
-    assert_eq!(v[9]["words"], "0x9000000300010100,0x0000000000007000");
+    record_is(&v[9], "0x9000000300010100,0x0000000000007000", &[]);
     // RMP_PAGE_FAULT: vmg_tag w0[47:32], flags_rmp w0[23:16].
-    assert_eq!(v[10]["words"], "0xd000000100010100,0x0000000080000000");
+    record_is(&v[10], "0xd000000100010100,0x0000000080000000", &[]);
     // UNKNOWN: the four 32-bit halves, lowest first.
-    assert_eq!(v[12]["words"], "0xa000000000000000,0x0000000000000010");
+    record_is(&v[12], "0xa000000000000000,0x0000000000000010", &[]);
     assert!(v.iter().skip(2).all(|r| r.get("not_in_message").is_none()));
 }
 
@@ -295,26 +293,45 @@ fn amd_kernel_events_of_every_kind() {
 /// nothing is cut or guessed.
 #[test]
 fn kernel_lines_that_do_not_read_are_exit_1() {
-    for (args, line, says) in [
+    // Per form (`--arch --queue`): the line, and what the error names.
+    let vtd_fault: &[(&str, &str)] = &[
         // Device 00:40.0: no PCI device number above 0x1f.
-        ("vtd --queue fault", "DMAR: [DMA Read NO_PASID] Request device [00:40.0] fault addr 0x1000 [fault reason 0x06] x", "DMAR fault: cannot read the device"),
+        ("DMAR: [DMA Read NO_PASID] Request device [00:40.0] fault addr 0x1000 [fault reason 0x06] x", "DMAR fault: cannot read the device"),
         // A reason the codec does not know is the codec's error.
-        ("vtd --queue fault", "DMAR: [DMA Read NO_PASID] Request device [00:02.0] fault addr 0x1000 [fault reason 0x0e] Unknown", "fr"),
-        ("vtd --queue fault", "DMAR: [DMA Fetch NO_PASID] Request device [00:02.0] fault addr 0x1000 [fault reason 0x06] x", "the request type"),
-        ("vtd --queue prq", "DMAR: dmar0: Invalid page request: 0000000500100101", "its two words"),
+        ("DMAR: [DMA Read NO_PASID] Request device [00:02.0] fault addr 0x1000 [fault reason 0x0e] Unknown", "fr"),
+        ("DMAR: [DMA Fetch NO_PASID] Request device [00:02.0] fault addr 0x1000 [fault reason 0x06] x", "the request type"),
+    ];
+    let amd_event: &[(&str, &str)] = &[
         // A value wider than the entry's field is refused, never cut.
-        ("amd --queue event", "AMD-Vi: Event logged [IO_PAGE_FAULT device=0000:00:14.0 domain=0x0000 address=0x0 flags=0x1000]", "cannot read flags"),
+        ("AMD-Vi: Event logged [IO_PAGE_FAULT device=0000:00:14.0 domain=0x0000 address=0x0 flags=0x1000]", "cannot read flags"),
         // Reserved flag bits are the codec's error.
-        ("amd --queue event", "AMD-Vi: Event logged [ILLEGAL_COMMAND_ERROR address=0x0 flags=0x0001]", "reserved"),
-        ("amd --queue event", "AMD-Vi: Event logged [UNKNOWN event[0]=0x00000000 event[1]=0xa0000000", "event[0..3]"),
-        ("amd --queue event", "AMD-Vi: Event logged [NO_SUCH_EVENT address=0x0]", "the event kind"),
-        ("riscv --queue fault", "riscv,iommu 10001000.iommu: Fault x13 devid: 0x10 iotval: 0 iotval2: 0", "its numbers"),
-        ("smmuv3 --queue pri", "arm-smmu-v3 x: \tsid 0x00000100.0x00000: [1] unprivileged Q access at iova 0x0000000000005000", "the permissions"),
-    ] {
-        cli(&format!("decode --arch {args}"))
-            .run(&format!("{line}\n"))
-            .code_is(1)
-            .stderr_has(says);
+        ("AMD-Vi: Event logged [ILLEGAL_COMMAND_ERROR address=0x0 flags=0x0001]", "reserved"),
+        ("AMD-Vi: Event logged [UNKNOWN event[0]=0x00000000 event[1]=0xa0000000", "event[0..3]"),
+        ("AMD-Vi: Event logged [NO_SUCH_EVENT address=0x0]", "the event kind"),
+    ];
+    let vtd_prq: &[(&str, &str)] = &[(
+        "DMAR: dmar0: Invalid page request: 0000000500100101",
+        "its two words",
+    )];
+    let riscv_fault: &[(&str, &str)] = &[(
+        "riscv,iommu 10001000.iommu: Fault x13 devid: 0x10 iotval: 0 iotval2: 0",
+        "its numbers",
+    )];
+    let smmuv3_pri: &[(&str, &str)] = &[("arm-smmu-v3 x: \tsid 0x00000100.0x00000: [1] unprivileged Q access at iova 0x0000000000005000", "the permissions")];
+    let forms = [
+        ("vtd --queue fault", vtd_fault),
+        ("vtd --queue prq", vtd_prq),
+        ("amd --queue event", amd_event),
+        ("riscv --queue fault", riscv_fault),
+        ("smmuv3 --queue pri", smmuv3_pri),
+    ];
+    for (args, lines) in forms {
+        for (line, says) in lines {
+            cli(&format!("decode --arch {args}"))
+                .run(&format!("{line}\n"))
+                .code_is(1)
+                .stderr_has(says);
+        }
     }
 }
 
@@ -324,15 +341,11 @@ fn riscv_kernel_faults_lack_the_transaction() {
     let o = cli("decode --arch riscv --queue fault --json").run(&text);
     o.code_is(0).stderr_has("1 other log line(s) skipped");
     let v = o.json_n(4);
-    assert_eq!(
-        v[0]["words"],
-        "0x0001000000000102,0x0000000000000000,0x0000000000000000,0x0000000000000000"
-    );
-    assert_eq!(v[2]["fields"]["iotval"], 0x8000_1000u64);
-    assert_eq!(
-        v[2]["not_in_message"],
-        serde_json::json!(["pid", "pv", "priv", "ttyp", "custom"])
-    );
+    let unprinted = ["pid", "pv", "priv", "ttyp", "custom"];
+    let w = "0x0001000000000102,0x0000000000000000,0x0000000000000000,0x0000000000000000";
+    record_is(&v[0], w, &unprinted);
+    let w = "0x000100000000000d,0x0000000000000000,0x0000000080001000,0x0000000000000000";
+    record_is(&v[2], w, &unprinted);
     // Without TTYP the fault at 0x80001000 has no transaction: it does not lift.
     cli("convert --from riscv --to vtd --queue fault")
         .run(&text)
@@ -350,11 +363,13 @@ fn smmuv3_pri_kernel_lines() {
     o.code_is(0).stderr_lacks("skipped");
     let v = o.json_n(2);
     // SSV, PRIV, EXEC, READ, WRITE, LAST; SSID 5, SID 0x100; group 3.
-    assert_eq!(v[0]["words"], "0xfc00000500000100,0x0000000000004003");
-    assert!(v[0].get("not_in_message").is_none());
+    record_is(&v[0], "0xfc00000500000100,0x0000000000004003", &[]);
     // SSID 0 without priv / exec: SSV is not in the message.
-    assert_eq!(v[1]["words"], "0x1000000000000100,0x0000000000005001");
-    assert_eq!(v[1]["not_in_message"], serde_json::json!(["ssv", "ssid"]));
+    record_is(
+        &v[1],
+        "0x1000000000000100,0x0000000000005001",
+        &["ssv", "ssid"],
+    );
 }
 
 /// One stage-1 translation fault (device 0x10, PASID 5, a read of page
