@@ -81,7 +81,8 @@ fn fields(
 }
 
 /// SMMUv3 event queue: `"event 0x%02x received:"` (`arm_smmu_evtq_thread`,
-/// and `arm_smmu_dump_raw_event` in kernels with `arm_smmu_dump_event`),
+/// and `arm_smmu_dump_raw_event` in kernels with `arm_smmu_dump_event`,
+/// which the driver has by the iommufd vEVENTQ patches of March 2025),
 /// then one `"\t0x%016llx"` line per word. The decoded lines newer kernels
 /// print after the words (`event: %s client: %s sid: %#x ...`) carry
 /// nothing the words lack and are skipped.
