@@ -167,7 +167,8 @@ enum Cmd {
         /// One JSON object per command: {"arch","op","fields"} or {"arch","error":{"kind","message"}}
         #[arg(long)]
         json: bool,
-        /// Decode records of this queue instead of commands: event or pri (smmuv3)
+        /// Decode records of this queue instead of commands: the event or fault queue
+        /// (event, fault) or the page request queue (pri, prq, ppr, pq); see --help
         #[arg(long, value_name = "QUEUE")]
         queue: Option<String>,
         #[command(flatten)]
@@ -228,7 +229,7 @@ enum Cmd {
         /// iommufd-smmuv3 (vSMMU entries, from --from smmuv3), iommufd-vtd (VT-d stage-1 entries)
         #[arg(long, value_parser = parse_to)]
         to: ToArg,
-        /// Convert records of this queue instead of commands (event or pri for smmuv3), device ids through --topology
+        /// Convert records of this queue instead of commands (event / fault, or pri / prq / ppr / pq), device ids through --topology
         #[arg(long, value_name = "QUEUE")]
         queue: Option<String>,
         #[command(flatten)]
@@ -632,7 +633,7 @@ fn text_source<'a>(args: &'a [String], stdin: &'a mut dyn io::BufRead) -> Source
 fn record_queue(arch: ArchArg, name: &str, input: &NativeIn) -> Result<(Records, Queue), Usage> {
     let rec = records::records_of(arch.id()).ok_or_else(|| {
         Usage(format!(
-            "--queue: no record codecs for {} yet (smmuv3 has event and pri)",
+            "--queue: no record codecs for {} (smmuv3, vtd, amd and riscv have them)",
             arch.id()
         ))
     })?;
@@ -736,7 +737,7 @@ fn execute(
             // The model decides the target's queue (a page request to its
             // page request queue).
             let to_rec = records::records_of(to.id())
-                .ok_or_else(|| Usage(format!("--queue: no record codecs for {} yet", to.id())))?;
+                .ok_or_else(|| Usage(format!("--queue: no record codecs for {}", to.id())))?;
             let c = load_ctx(&report.ctx)?;
             let src = native_source(from.id(), input, rec.words(q), stdin, io.err)?;
             records::run(&rec, q, Action::Convert(&to_rec), report.json, &*c, src, io)

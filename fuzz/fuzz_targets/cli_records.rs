@@ -1,13 +1,17 @@
 //! The CLI's record input (`decode --queue`, `convert --queue`) on
-//! arbitrary text: hex words and the kernel's event dumps, mixed with any
-//! other lines.
+//! arbitrary text: hex words and the kernel's messages (SMMUv3 event dumps
+//! and PRI lines, VT-d DMAR fault and page request lines, AMD-Vi `Event
+//! logged [...]`, RISC-V `Fault ... devid: ...`), mixed with any other
+//! lines.
 //!
 //! Input: one selector byte, then the text (stdin). Selector: bit 0 the
-//! queue (event, pri), bit 1 convert instead of decode, bit 2 `--json`,
-//! bit 3 a topology with a vDEVICE (pSID 0x100 as vSID 0x10). The run ends
-//! with status 0, 1 or 2, never a panic; with `--json` every line of
-//! stdout is a JSON object, and a record's `words` decode again to the
-//! same op.
+//! queue (event / fault, page requests), bit 1 convert instead of decode,
+//! bit 2 `--json`, bit 3 a topology with a vDEVICE (pSID 0x100 as vSID
+//! 0x10), bits 5:4 the architecture and bits 7:6 the conversion's target
+//! (smmuv3, vtd, amd, riscv). The run ends with status 0, 1 or 2, never a
+//! panic; with `--json` every line of stdout is a JSON object, and a
+//! record's `words` decode again to the same op in its architecture's
+//! queue.
 #![no_main]
 
 // The binary's private modules, compiled from source.
@@ -28,7 +32,12 @@ fuzz_target!(|data: &[u8]| {
     let Some((&sel, text)) = data.split_first() else {
         return;
     };
-    let Some(rec) = records::records_of(ArchId::Smmuv3) else {
+    const ARCHES: [ArchId; 4] = [ArchId::Smmuv3, ArchId::Vtd, ArchId::Amd, ArchId::Riscv];
+    let arch = |bits: u8| ARCHES[usize::from(bits & 3)];
+    let (Some(rec), Some(to)) = (
+        records::records_of(arch(sel >> 4)),
+        records::records_of(arch(sel >> 6)),
+    ) else {
         return;
     };
     let q = if sel & 1 == 0 {
@@ -45,7 +54,7 @@ fuzz_target!(|data: &[u8]| {
     let action = if sel & 2 == 0 {
         Action::Decode
     } else {
-        Action::Convert(&rec)
+        Action::Convert(&to)
     };
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let mut io = Io {
@@ -62,8 +71,12 @@ fuzz_target!(|data: &[u8]| {
         for line in out.lines() {
             let v: serde_json::Value = serde_json::from_str(line).expect("JSON line");
             if let Some(w) = v.get("words").and_then(|w| w.as_str()) {
-                let (words, n) = parse_hex_line(w, rec.words(q)).expect("printed words parse");
-                let again = records::decode(&rec, q, &words[..n]).expect("printed words decode");
+                // The record is the output architecture's, in the queue it names.
+                let out = if sel & 2 == 0 { &rec } else { &to };
+                let name = v.get("queue").and_then(|n| n.as_str()).expect("queue");
+                let oq = out.queue(name).expect("a queue of the architecture");
+                let (words, n) = parse_hex_line(w, out.words(oq)).expect("printed words parse");
+                let again = records::decode(out, oq, &words[..n]).expect("printed words decode");
                 assert_eq!(Some(again.op), v.get("op").and_then(|o| o.as_str()));
             }
         }

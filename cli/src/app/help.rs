@@ -38,14 +38,21 @@ Examples:
   # Decode as an SMMUv3.2 without the Device Permission Table (--caps PRESET)
   $ iommu-inval decode --arch smmuv3 --caps smmuv3.2 --json 0x70,0
   {\"arch\":\"smmuv3\",\"error\":{\"kind\":\"invalid_field\",\"message\":\"invalid value 112 in field opcode (needs the DPT, SMMU_IDR3.DPT) (w0[7:0])\"}}
-  # Records instead of commands (--queue event|pri): an SMMUv3 F_TRANSLATION event record
+  # Records instead of commands (--queue: event or fault, pri / prq / ppr / pq; see below): an SMMUv3 F_TRANSLATION event record
   $ iommu-inval decode --arch smmuv3 --queue event --json 0x0000010000000010,0x0000020800000000,0x80001000,0
   {\"arch\":\"smmuv3\",\"queue\":\"event\",\"op\":\"F_TRANSLATION\",\"fields\":{\"ssv\":false,\"ssid\":0,\"sid\":256,\"stag\":0,\"stall\":false,\"pnu\":false,\"ind\":false,\"rnw\":true,\"s2\":false,\"class\":2,\"input_addr\":2147487744,\"ipa\":0},\"words\":\"0x0000010000000010,0x0000020800000000,0x0000000080001000,0x0000000000000000\"}
   # A PRI queue entry: StreamID 0x100 asks for read and write of 0x4000, group 3
   $ iommu-inval decode --arch smmuv3 --queue pri 0x3000000000000100,0x0000000000004003
   PRI_PAGE_REQUEST    sid=256 ssid=0 priv=0 exec=0 read=1 write=1 last=0 ssv=0 prg_index=3 address=0x4000  # page request, device 0x100, group 3 rw-- at 0x4000
+  # A VT-d page_req_dsc (--queue prq): RID 0x10 asks a read of 0x7000 for PASID 5, last of group 1
+  $ iommu-inval decode --arch vtd --queue prq 0x0000000500100101,0x000000000000700d,0,0
+  page_req_dsc        pasid_present=1 priv_data_present=0 rid=16 pasid=5 exe_req=0 pm_req=0 rd_req=1 wr_req=0 lpig=1 prg_index=1 address=0x7000 priv_data=[0x0,0x0]  # page request, device 0x10, group 1 (last) PASID 5 r--- at 0x7000
   # The kernel's own event dumps (\"event 0x10 received:\" and its four words) in a log
   $ iommu-inval decode --arch smmuv3 --queue event < examples/smmuv3-events.txt
+  # What the VT-d, AMD-Vi and RISC-V drivers print, read back (what a message lacks is 0, and named)
+  $ iommu-inval decode --arch vtd --queue fault < examples/vtd-faults.txt
+  $ iommu-inval decode --arch amd --queue event --json < examples/amd-events.txt
+  $ iommu-inval decode --arch riscv --queue fault < examples/riscv-faults.txt
 
 Input: commands as arguments, else one per stdin line (blank and # lines
 skipped; a # starts a comment), else --raw FILE (little-endian words; for
@@ -62,9 +69,18 @@ bad_length); 2 usage error, or text that is not hex words, a line over
 64 KiB, invalid UTF-8, a dump ending inside a command (message on stderr;
 the other commands are still decoded).
 --queue decodes records (docs/EVENTS.md) the same way: hex words, one
-record per line (4 words for an SMMUv3 event, 2 for a PRI entry), --raw, or
-the Linux driver's event dumps; a dump cut short, or whose event number is
-not its word 0's, is exit status 1.";
+record per line, --raw, or the lines the Linux driver prints for a record.
+Queues (each architecture's own names; event / fault and pri / prq / ppr /
+pq are accepted for every one): smmuv3 event (4 words), pri (2); vtd fault
+(2), prq (4); amd event (2), ppr (2); riscv fault (4), pq (2). Kernel lines:
+SMMUv3 \"event 0x%02x received:\" + its words and \"unexpected PRI request
+received:\" + its sid line; VT-d \"DMAR: [DMA Read NO_PASID] Request device
+[..] fault addr .. [fault reason ..]\" (PASID and INTR-REMAP forms too) and
+\"Invalid page request: w0 w1\"; AMD-Vi \"Event logged [KIND key=value ..]\"
+(every kind it prints, and UNKNOWN event[0..3]); RISC-V \"Fault CAUSE devid:
+.. iotval: .. iotval2: ..\". A field the message does not print is 0 and
+named (text: after the meaning; --json: \"not_in_message\"). A dump cut
+short, or whose event number is not its word 0's, is exit status 1.";
 
 /// After `encode --help`.
 pub const ENCODE: &str = "\
@@ -140,6 +156,10 @@ Examples:
   $ iommu-inval convert --from smmuv3 --to smmuv3 --queue event --topology examples/iommufd-topology.json 0x0000010000000010,0x0000020800000000,0x80001000,0
   0x0000001000000010,0x0000020800000000,0x0000000080001000,0x0000000000000000
   $ iommu-inval convert --from smmuv3 --to smmuv3 --queue event --topology examples/iommufd-topology.json < examples/smmuv3-events.txt
+  # Between architectures: a host VT-d page request for a guest SMMUv3's PRI queue (RID 0x100 as vSID 0x10)
+  $ iommu-inval convert --from vtd --to smmuv3 --queue prq --topology examples/iommufd-topology.json 0x0000000501000101,0x000000000000700d,0,0
+  0xd000000500000010,0x0000000000007001
+  $ iommu-inval convert --from vtd --to riscv --queue fault --topology examples/iommufd-topology.json < examples/vtd-faults.txt
 
 Decodes each command, lifts it (--from) and lowers the ops (--to). Each
 input sync becomes one output sync, after everything before it. --explain

@@ -10,6 +10,7 @@ pub mod help;
 pub mod human;
 pub mod json;
 pub mod jsonval;
+pub mod kmsg;
 pub mod paste;
 pub mod progress;
 pub mod records;

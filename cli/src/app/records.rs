@@ -5,12 +5,11 @@
 //! Everything is written once over `core::arch::EventArch` ([`Records`]):
 //! an architecture with record codecs is one line in [`records_of`],
 //! naming its two queues (the event or fault queue, then the page request
-//! queue). Input: hex words, one record per line (lowest word first), a
-//! raw dump, or, for the SMMUv3 event queue, the lines the Linux driver
-//! prints for an event it does not handle (`arm_smmu_evtq_thread`,
-//! drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c: `"event 0x%02x
-//! received:\n"`, then one `"\t0x%016llx\n"` per word), each behind the
-//! `dev_info` prefix ("arm-smmu-v3 arm-smmu-v3.0.auto: "). Other lines of a
+//! queue) and the kernel's message forms for each ([`kmsg`]). Input: hex
+//! words, one record per line (lowest word first), a raw dump, or the
+//! lines a Linux IOMMU driver prints when it reports a record, behind any
+//! log prefix; each such form gives the record's words or named fields,
+//! and what the message does not carry is 0 and said so. Other lines of a
 //! pasted log are skipped and counted.
 //!
 //! Exit status as for commands: 1 for a record the codec refuses (or a
@@ -18,14 +17,18 @@
 //! that is not a record.
 
 use super::json::{error_json, field_json};
+use super::kmsg::{self, Kmsg, Parser};
 use super::run::{no_input, Io, Loc, Source};
 use super::text::{format_words, parse_hex_line, strip_comment, LineReader};
+use iommu_inval::amd::AmdVi;
 use iommu_inval::arm::Smmuv3;
 use iommu_inval::core::arch::EventArch;
 use iommu_inval::core::event::{ConfigReason, Event, FaultKind, Record};
 use iommu_inval::core::{
     ArchId, Context, DecodeError, FieldValue, LowerError, NativeCommand, Stages,
 };
+use iommu_inval::riscv::RiscV;
+use iommu_inval::vtd::Vtd;
 use serde_json::{json, Map, Value};
 use std::io::{self, Read};
 
@@ -71,10 +74,19 @@ pub struct Records {
     decode: fn(Queue, &[u64]) -> Result<Decoded, DecodeError>,
     lift: fn(Queue, &[u64], &dyn Context) -> Result<Event, RecordError>,
     lower: fn(&Event, &dyn Context) -> Result<Decoded, LowerError>,
-    /// The kernel's event dump header (`Some(event number)`), if the
-    /// architecture's driver prints raw event words.
-    dump_header: Option<fn(&str) -> Option<u64>>,
+    build: Build,
+    /// The kernel's message forms of each queue's records.
+    kmsg: [Option<Parser>; 2],
 }
+
+/// The words of a record of a queue from its op and named fields (the
+/// others 0), and its word count: [`build_in`].
+type Build = fn(Queue, &str, &[(&'static str, FieldValue)], usize) -> Result<Vec<u64>, String>;
+
+/// The names every architecture accepts for its queues besides its own
+/// (issue 32's `--queue event|pri|fault|ppr`): an event or fault queue,
+/// and a page request queue under any architecture's name for one.
+const ALIASES: [&[&str]; 2] = [&["event", "fault"], &["pri", "prq", "ppr", "pq"]];
 
 /// The record of `A` in queue `q` from its words.
 fn record_of<A: EventArch>(
@@ -124,12 +136,34 @@ fn lower_in<A: EventArch>(e: &Event, ctx: &dyn Context) -> Result<Decoded, Lower
         .map_err(|_| LowerError::Invalid("the lowered record does not encode"))
 }
 
-/// The families of `A`: the CLI's names of its queues and their record
-/// sizes in words.
+/// The words of the record of kind `op` in queue `q` with `fields` (the
+/// others 0) of `words` words, as a kernel message gives them.
+fn build_in<A: EventArch>(
+    q: Queue,
+    op: &str,
+    fields: &[(&'static str, FieldValue)],
+    words: usize,
+) -> Result<Vec<u64>, String> {
+    let mut it = fields.iter().copied();
+    let mut w = [0u64; iommu_inval::core::native::MAX_WORDS];
+    let n = match q {
+        Queue::Event => A::EventRecord::from_fields(op, &mut it, words)
+            .map_err(|e| e.to_string())?
+            .encode_into(&mut w),
+        Queue::PageRequest => A::PageRequestRecord::from_fields(op, &mut it, words)
+            .map_err(|e| e.to_string())?
+            .encode_into(&mut w),
+    }
+    .map_err(|e| e.to_string())?;
+    Ok(w.get(..n).unwrap_or(&w).to_vec())
+}
+
+/// The families of `A`: the CLI's names of its queues, their record sizes
+/// in words and the kernel's message forms of each.
 fn records<A: EventArch>(
     arch: ArchId,
-    [(event, event_words), (pr, pr_words)]: [(&'static str, usize); 2],
-    dump_header: Option<fn(&str) -> Option<u64>>,
+    [(event, event_words, event_kmsg), (pr, pr_words, pr_kmsg)]: [(&'static str, usize, Option<Parser>);
+        2],
 ) -> Records {
     Records {
         arch,
@@ -138,30 +172,45 @@ fn records<A: EventArch>(
         decode: decode_in::<A>,
         lift: lift_in::<A>,
         lower: lower_in::<A>,
-        dump_header,
+        build: build_in::<A>,
+        kmsg: [event_kmsg, pr_kmsg],
     }
 }
 
-/// The architectures with record codecs: one line each.
+/// The architectures with record codecs: one line each (queue name,
+/// record words, the kernel's message form).
 pub fn records_of(arch: ArchId) -> Option<Records> {
-    match arch {
+    Some(match arch {
         // IHI0070 §7.3: 32-byte event records; §8: 16-byte PRI entries.
-        ArchId::Smmuv3 => Some(records::<Smmuv3>(
+        ArchId::Smmuv3 => records::<Smmuv3>(
             arch,
-            [("event", 4), ("pri", 2)],
-            Some(smmuv3_dump_header),
-        )),
-        _ => None,
-    }
-}
-
-/// `"event 0x%02x received:"` (arm-smmu-v3.c), after any log prefix.
-fn smmuv3_dump_header(line: &str) -> Option<u64> {
-    let rest = line.trim_end().strip_suffix("received:")?.trim_end();
-    let num = rest.rsplit_once("event 0x")?.1;
-    (num.len() == 2)
-        .then(|| u64::from_str_radix(num, 16).ok())
-        .flatten()
+            [
+                ("event", 4, Some(kmsg::smmuv3_event)),
+                ("pri", 2, Some(kmsg::smmuv3_pri)),
+            ],
+        ),
+        // VT-d §11.4.14 FRCD_REG (128 bits); §7.4.1.1 page_req_dsc (256 bits).
+        ArchId::Vtd => records::<Vtd>(
+            arch,
+            [
+                ("fault", 2, Some(kmsg::vtd_fault)),
+                ("prq", 4, Some(kmsg::vtd_prq)),
+            ],
+        ),
+        // AMD #48882 §2.5 event log and §3.5 PPR log entries (16 bytes);
+        // Linux prints no PPR log entry.
+        ArchId::Amd => records::<AmdVi>(
+            arch,
+            [("event", 2, Some(kmsg::amd_event)), ("ppr", 2, None)],
+        ),
+        // RISC-V IOMMU FQ records (32 bytes), PQ records (16 bytes); Linux
+        // prints no page request.
+        ArchId::Riscv => records::<RiscV>(
+            arch,
+            [("fault", 4, Some(kmsg::riscv_fault)), ("pq", 2, None)],
+        ),
+        _ => return None,
+    })
 }
 
 /// A word line of a kernel dump: its last token is `0x` and 16 hex digits
@@ -182,15 +231,24 @@ fn is_log_line(line: &str) -> bool {
 }
 
 impl Records {
-    /// The queue called `name` (usage error otherwise).
+    /// The queue called `name`: its own name or one of [`ALIASES`]
+    /// (usage error otherwise).
     pub fn queue(&self, name: &str) -> Result<Queue, String> {
-        match self.names.iter().position(|n| n.eq_ignore_ascii_case(name)) {
-            Some(0) => Ok(Queue::Event),
-            Some(_) => Ok(Queue::PageRequest),
-            None => Err(format!(
-                "--queue {name}: {} records are in the queues {} and {}",
+        let is = |i: usize| {
+            self.names.get(i) == Some(&name.to_ascii_lowercase().as_str())
+                || ALIASES
+                    .get(i)
+                    .is_some_and(|a| a.iter().any(|n| n.eq_ignore_ascii_case(name)))
+        };
+        if is(0) {
+            Ok(Queue::Event)
+        } else if is(1) {
+            Ok(Queue::PageRequest)
+        } else {
+            Err(format!(
+                "--queue {name}: {} records are in the queues {} and {} (also named: event or fault; pri, prq, ppr or pq)",
                 self.arch, self.names[0], self.names[1]
-            )),
+            ))
         }
     }
     fn name(&self, q: Queue) -> &'static str {
@@ -215,13 +273,14 @@ pub enum Action<'a> {
     Convert(&'a Records),
 }
 
-/// The input, record by record: words with their location.
+/// The input, record by record: words with their location, and the
+/// fields a kernel message did not carry (read as 0).
 fn for_each_record(
     rec: &Records,
     q: Queue,
     src: Source<'_>,
     io: &mut Io<'_>,
-    mut f: impl FnMut(&mut Io<'_>, Loc, &[u64]) -> io::Result<()>,
+    mut f: impl FnMut(&mut Io<'_>, Loc, &[u64], &[&'static str]) -> io::Result<()>,
 ) -> io::Result<()> {
     let n = rec.words(q);
     let mut seen = false;
@@ -231,14 +290,14 @@ fn for_each_record(
                 seen = true;
                 let loc = Loc::Arg(i + 1);
                 match parse_hex_line(a, n) {
-                    Ok((w, k)) => f(io, loc, &w[..k])?,
+                    Ok((w, k)) => f(io, loc, &w[..k], &[])?,
                     Err(e) => io.complain(2, loc, &e)?,
                 }
             }
         }
         Source::Lines(r) => {
             let mut lr = LineReader::new(r);
-            // A kernel dump being read: where it began, its event number, its words.
+            // A kernel dump being read: where it began, its record type, its words.
             let mut dump: Option<(Loc, u64, Vec<u64>)> = None;
             let mut skipped = 0usize;
             loop {
@@ -266,7 +325,7 @@ fn for_each_record(
                                 ),
                             )?;
                         } else {
-                            f(io, at, &w)?;
+                            f(io, at, &w, &[])?;
                         }
                         continue;
                     }
@@ -277,18 +336,26 @@ fn for_each_record(
                     continue;
                 }
                 seen = true;
-                if let Some(id) = rec
-                    .dump_header
-                    .filter(|_| q == Queue::Event)
-                    .and_then(|h| h(body))
-                {
-                    dump = Some((loc, id, Vec::with_capacity(n)));
-                    continue;
-                }
-                match parse_hex_line(body, n) {
-                    Ok((w, k)) => f(io, loc, &w[..k])?,
-                    Err(_) if is_log_line(body) => skipped += 1,
-                    Err(e) => io.complain(2, loc, &e)?,
+                match rec.kmsg[q as usize].and_then(|p| p(body)) {
+                    Some(Ok(Kmsg::Header)) => {}
+                    Some(Ok(Kmsg::Dump(id))) => dump = Some((loc, id, Vec::with_capacity(n))),
+                    Some(Ok(Kmsg::Words(w, missing))) => f(io, loc, &w, &missing)?,
+                    Some(Ok(Kmsg::Fields(op, fields, missing))) => {
+                        let fields: Vec<_> = fields
+                            .into_iter()
+                            .map(|(f, v)| (f, FieldValue::Uint(v)))
+                            .collect();
+                        match (rec.build)(q, op, &fields, n) {
+                            Ok(w) => f(io, loc, &w, &missing)?,
+                            Err(e) => io.complain(1, loc, &format!("{op}: {e}"))?,
+                        }
+                    }
+                    Some(Err(e)) => io.complain(1, loc, &e)?,
+                    None => match parse_hex_line(body, n) {
+                        Ok((w, k)) => f(io, loc, &w[..k], &[])?,
+                        Err(_) if is_log_line(body) => skipped += 1,
+                        Err(e) => io.complain(2, loc, &e)?,
+                    },
                 }
             }
             if let Some((at, id, w)) = dump {
@@ -330,7 +397,7 @@ fn for_each_record(
                         u64::from_le_bytes(b)
                     })
                     .collect();
-                f(io, loc, &w)?;
+                f(io, loc, &w, &[])?;
                 index += 1;
             }
         }
@@ -359,19 +426,32 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// `{"arch","queue","op","fields","words"}`.
-fn record_json(rec: &Records, d: &Decoded) -> Value {
+/// `{"arch","queue","op","fields","words"}`, and `"not_in_message"`: the
+/// fields a kernel message did not carry (read as 0), when there are any.
+fn record_json(rec: &Records, d: &Decoded, missing: &[&str]) -> Value {
     let mut fields = Map::new();
     for (n, v) in &d.fields {
         fields.insert((*n).to_owned(), field_json(*v));
     }
-    json!({
+    let mut v = json!({
         "arch": rec.arch.name(),
         "queue": rec.name(d.queue),
         "op": d.op,
         "fields": fields,
         "words": format_words(&d.words),
-    })
+    });
+    if let (false, Some(m)) = (missing.is_empty(), v.as_object_mut()) {
+        m.insert("not_in_message".into(), json!(missing));
+    }
+    v
+}
+
+/// The note of the fields a kernel message did not carry.
+fn missing_note(missing: &[&str]) -> String {
+    format!(
+        "not in the kernel message, read as 0: {}",
+        missing.join(" ")
+    )
 }
 
 /// `{"arch","queue","error":{"kind","message"}}`.
@@ -463,7 +543,7 @@ pub fn run(
     src: Source<'_>,
     io: &mut Io<'_>,
 ) -> io::Result<()> {
-    for_each_record(rec, q, src, io, |io, loc, w| {
+    for_each_record(rec, q, src, io, |io, loc, w, missing| {
         let refuse = |io: &mut Io<'_>, kind: &str, msg: String| {
             if json {
                 io.status.note(1);
@@ -482,21 +562,29 @@ pub fn run(
         match action {
             Action::Decode => {
                 if json {
-                    return writeln!(io.out, "{}", record_json(rec, &d));
+                    return writeln!(io.out, "{}", record_json(rec, &d, missing));
                 }
-                let says = match (rec.lift)(q, w, ctx) {
+                let mut says = match (rec.lift)(q, w, ctx) {
                     Ok(e) => meaning(&e),
                     Err(RecordError::Translate(e)) => format!("no neutral meaning: {e}"),
                     Err(RecordError::Decode(e)) => e.to_string(),
                 };
+                if !missing.is_empty() {
+                    says = format!("{says} ({})", missing_note(missing));
+                }
                 writeln!(io.out, "{:<18}  {:<72}  # {says}", d.op, fields_text(&d))
             }
             Action::Convert(to) => {
                 let lowered = (rec.lift)(q, w, ctx)
                     .and_then(|e| (to.lower)(&e, ctx).map_err(RecordError::Translate));
                 match lowered {
-                    Ok(out) if json => writeln!(io.out, "{}", record_json(to, &out)),
-                    Ok(out) => writeln!(io.out, "{}", format_words(&out.words)),
+                    Ok(out) if json => writeln!(io.out, "{}", record_json(to, &out, missing)),
+                    Ok(out) => {
+                        if !missing.is_empty() {
+                            writeln!(io.err, "iommu-inval: {loc}: {}", missing_note(missing))?;
+                        }
+                        writeln!(io.out, "{}", format_words(&out.words))
+                    }
                     Err(RecordError::Translate(e)) => refuse(
                         io,
                         e.kind().as_str(),
