@@ -27,7 +27,7 @@
 use iommu_inval::arm::{Command as SmmuCommand, GuestQueue, PriRecord, PriResp, Smmuv3};
 use iommu_inval::core::arch::{EventArch, Target};
 use iommu_inval::core::device::RecordingBackend;
-use iommu_inval::core::event::{Delivery, Event, PageRequestGroups, Record, RecordQueue};
+use iommu_inval::core::event::{Delivery, Event, Fate, PageRequestGroups, Record, RecordQueue};
 use iommu_inval::core::CellMemory;
 use iommu_inval::prelude::*;
 use iommu_inval::vtd::prq::PageRequest as PageReqDsc;
@@ -140,7 +140,10 @@ pub fn run(resp: u8, verbose: bool) -> Result<Report, String> {
     // SMMU_PRIQ_BASE: LOG2SIZE 2; PROD 0, CONS 0; SMMU_CR0.PRIQEN.
     let mut priq = GuestQueue::<PriRecord>::new(GUEST_PRIQ | 2, 0, 0, true);
     match priq.offer(&mem, &pri, false) {
-        Ok(Delivery::Written) => {}
+        Ok(Delivery {
+            fate: Fate::Written,
+            ..
+        }) => {}
         other => return Err(format!("the guest's PRI queue did not take it: {other:?}")),
     }
     say(format!(
