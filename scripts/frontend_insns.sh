@@ -8,15 +8,8 @@
 # unlike wall time on a shared machine. Needs valgrind.
 #
 #   bash scripts/frontend_insns.sh          (a Markdown table)
-set -euo pipefail
-cd "$(dirname "$0")/.."
-command -v valgrind >/dev/null || { echo "needs valgrind" >&2; exit 2; }
-cargo build -q --release -p iommu-inval-bench --bin frontend_loop
-bin="${CARGO_TARGET_DIR:-target}/release/frontend_loop"
-refs() {
-  valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null "$bin" "$@" 2>&1 \
-    | sed -n 's/.*I *refs: *\([0-9,]*\).*/\1/p' | tr -d ,
-}
+source "$(dirname "$0")/insns_lib.sh"
+insns_bin frontend_loop
 echo "| architecture | decode-only, CellMemory | decode-only, GuestMemoryMmap | end to end, CellMemory | end to end, GuestMemoryMmap |"
 echo "|---|---|---|---|---|"
 for a in smmuv3 vtd amd riscv; do
