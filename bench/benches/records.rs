@@ -115,23 +115,29 @@ fn words<E: NativeCommand, P: NativeCommand>(r: &Record<E, P>) -> [u64; 4] {
     w
 }
 
+/// Benches `f` over every item; the count of `Ok`s.
+fn bench_ok<T, R, E>(b: Bencher, items: &[T], f: impl Fn(&T) -> Result<R, E>) {
+    b.counter(ItemsCount::new(N)).bench_local(|| {
+        items
+            .iter()
+            .filter(|x| black_box(f(black_box(x))).is_ok())
+            .count()
+    });
+}
+
 fn bench_decode<A: EventArch>(b: Bencher, pri: bool) {
     let s = set::<A>(pri);
     let n = s.records.first().map_or(0, |r| match r {
         Record::Event(e) => e.words(),
         Record::PageRequest(p) => p.words(),
     });
-    b.counter(ItemsCount::new(N)).bench_local(|| {
-        let mut ok = 0usize;
-        for w in &s.words {
-            let w = black_box(&w[..n]);
-            ok += usize::from(if pri {
-                black_box(A::PageRequestRecord::decode(w)).is_ok()
-            } else {
-                black_box(A::EventRecord::decode(w)).is_ok()
-            });
+    bench_ok(b, &s.words, |w| {
+        let w = w.get(..n).unwrap_or(w);
+        if pri {
+            A::PageRequestRecord::decode(w).map(|_| ())
+        } else {
+            A::EventRecord::decode(w).map(|_| ())
         }
-        ok
     });
 }
 
@@ -149,50 +155,32 @@ fn bench_encode<A: EventArch>(b: Bencher, pri: bool) {
     });
 }
 
-fn bench_lift<A: EventArch>(b: Bencher, pri: bool) {
-    let s = set::<A>(pri);
-    b.counter(ItemsCount::new(N)).bench_local(|| {
-        let mut ok = 0usize;
-        for r in &s.records {
-            ok += usize::from(black_box(A::lift_record(black_box(r), &IdentityContext)).is_ok());
+/// `case` = what / queue: `decode`, `encode`, `lift` or `lower` of the
+/// `event` or `page_request` records of `A`.
+fn bench_case<A: EventArch>(b: Bencher, case: &str) {
+    let pri = case.ends_with("page_request");
+    match case.split('/').next() {
+        Some("decode") => bench_decode::<A>(b, pri),
+        Some("encode") => bench_encode::<A>(b, pri),
+        Some("lift") => {
+            let s = set::<A>(pri);
+            bench_ok(b, &s.records, |r| A::lift_record(r, &IdentityContext));
         }
-        ok
-    });
-}
-
-fn bench_lower<A: EventArch>(b: Bencher, pri: bool) {
-    let s = set::<A>(pri);
-    b.counter(ItemsCount::new(N)).bench_local(|| {
-        let mut ok = 0usize;
-        for e in &s.events {
-            ok += usize::from(black_box(A::lower_record(black_box(e), &IdentityContext)).is_ok());
+        _ => {
+            let s = set::<A>(pri);
+            bench_ok(b, &s.events, |e| A::lower_record(e, &IdentityContext));
         }
-        ok
-    });
+    }
 }
 
 macro_rules! records {
     ($modname:ident, $arch:ty) => {
-        #[divan::bench_group]
-        mod $modname {
-            use super::*;
-
-            #[divan::bench(args = ["event", "page_request"])]
-            fn decode(b: Bencher, q: &str) {
-                bench_decode::<$arch>(b, q == "page_request");
-            }
-            #[divan::bench(args = ["event", "page_request"])]
-            fn encode(b: Bencher, q: &str) {
-                bench_encode::<$arch>(b, q == "page_request");
-            }
-            #[divan::bench(args = ["event", "page_request"])]
-            fn lift(b: Bencher, q: &str) {
-                bench_lift::<$arch>(b, q == "page_request");
-            }
-            #[divan::bench(args = ["event", "page_request"])]
-            fn lower(b: Bencher, q: &str) {
-                bench_lower::<$arch>(b, q == "page_request");
-            }
+        #[divan::bench(args = [
+                    "decode/event", "decode/page_request", "encode/event", "encode/page_request",
+                    "lift/event", "lift/page_request", "lower/event", "lower/page_request",
+                ])]
+        fn $modname(b: Bencher, case: &str) {
+            bench_case::<$arch>(b, case);
         }
     };
 }
