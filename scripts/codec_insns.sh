@@ -7,15 +7,8 @@
 # machine. Needs valgrind.
 #
 #   bash scripts/codec_insns.sh            (all five queues)
-set -euo pipefail
-cd "$(dirname "$0")/.."
-command -v valgrind >/dev/null || { echo "needs valgrind" >&2; exit 2; }
-cargo build -q --release -p iommu-inval-bench --bin codec_loop
-bin="${CARGO_TARGET_DIR:-target}/release/codec_loop"
-refs() {
-  valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null "$bin" "$@" 2>&1 \
-    | sed -n 's/.*I *refs: *\([0-9,]*\).*/\1/p' | tr -d ,
-}
+source "$(dirname "$0")/insns_lib.sh"
+insns_bin codec_loop
 echo "| queue | instructions per command (decode + encode) | (checked copy) |"
 echo "|---|---|---|"
 for a in smmuv3 vtd vtd256 amd riscv; do

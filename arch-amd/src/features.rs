@@ -91,6 +91,7 @@ impl Features {
     /// assert!(Command::decode_with(&w, &Features::LATEST).is_ok());
     /// assert!(Command::decode_with(&w, &Features::HOST_ONLY).is_err());
     /// ```
+    #[inline]
     pub(crate) fn check(&self, c: &Command) -> Result<(), DecodeError> {
         let op = |ok: bool, field: &'static str| {
             if ok {

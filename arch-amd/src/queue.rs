@@ -163,6 +163,7 @@ impl CmdBuf {
     }
     /// The ring CmdBufBaseAddr describes: 2^ComLen 16-byte entries, no
     /// wrap bit (head = tail is empty).
+    #[inline]
     pub(crate) const fn ring(&self) -> Ring {
         Ring::new(self.base, self.com_len, 2, false, false)
     }
@@ -397,6 +398,7 @@ impl QueueEngine for CmdBufDevice {
             Ok(())
         }
     }
+    #[inline]
     fn position(&self) -> u64 {
         self.buf.head_register()
     }

@@ -123,6 +123,7 @@ impl Cmdq {
 
     /// The effective log2 of the number of entries: `log2size` clamped to
     /// [`MAX_LOG2SIZE`].
+    #[inline]
     pub(crate) const fn log2_entries(&self) -> u32 {
         if self.log2size > MAX_LOG2SIZE {
             MAX_LOG2SIZE as u32
@@ -133,6 +134,7 @@ impl Cmdq {
 
     /// The effective base: `base` aligned down to the queue size (at least
     /// 32 bytes), as [`Cmdq::new`] stores it.
+    #[inline]
     pub(crate) const fn effective_base(&self) -> u64 {
         // 16 << 19 at most: no overflow.
         let bytes = 16u64 << self.log2_entries();
@@ -142,11 +144,13 @@ impl Cmdq {
 
     /// The ring SMMU_CMDQ_BASE describes: 16-byte entries, PROD / CONS with
     /// a wrap bit at bit `log2size`.
+    #[inline]
     pub const fn ring(&self) -> Ring {
         Ring::new(self.effective_base(), self.log2_entries() as u8, 2, true, false)
     }
 
     /// The RD/WR part of a PROD or CONS value: index and wrap bit.
+    #[inline]
     pub(crate) const fn ptr(&self, reg: u32) -> u32 {
         self.ring().pos(reg)
     }
@@ -272,6 +276,7 @@ impl QueueEngine for CmdqDevice {
         // value is a slot (bits above are ignored, as SMMU_CMDQ_PROD's are).
         Ok(())
     }
+    #[inline]
     fn position(&self) -> u64 {
         u64::from(self.cmdq.ptr(self.cons))
     }

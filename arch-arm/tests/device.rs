@@ -142,6 +142,53 @@ fn unmapped_queue_is_cerror_abt_and_gerror() {
     assert_eq!(p.signals, Signals::ERROR_IRQ);
 }
 
+/// The front end reads the pending slots ahead, a run at a time: a
+/// CMD_SYNC whose MSI write lands in a later pending slot changes what is
+/// fetched there, as a fetch at the head would see it.
+#[test]
+fn a_completion_store_into_a_pending_slot_is_fetched_as_written() {
+    let mut g = Guest::new();
+    let mem = g.mem();
+    let mut q = queue4();
+    let slot2 = q.cmdq.ring().slot_addr(2);
+    // The MSI data is CMD_TLBI_NH_ALL's first word, written over BAD's.
+    put(&mem, &q, 0, sync_msi(slot2, NH_ALL[0] as u32));
+    put(&mem, &q, 1, NH_ALL);
+    put(&mem, &q, 2, BAD);
+    q.doorbell(3);
+    let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
+    assert!(p.fault.is_none(), "{:?}", p.fault);
+    assert_eq!((p.consumed, p.ops, p.completions), (3, 2, 1));
+}
+
+/// A run read ahead that reaches unmapped memory: the commands before the
+/// first slot that cannot be read are consumed, and the fetch abort is at
+/// that slot, as a fetch slot by slot reports it.
+#[test]
+fn a_fetch_abort_inside_a_run_is_at_the_first_unreadable_slot() {
+    let mut ram = vec![0u8; 5 * 16];
+    let mem = CellMemory::new(BASE, &mut ram);
+    // 16 entries at BASE: only slots 0..5 are memory.
+    let mut q = CmdqDevice::from_registers(BASE | 4, 0, 0).unwrap();
+    for i in 0..5 {
+        put(&mem, &q, i, NH_ALL);
+    }
+    q.doorbell(9);
+    let p = q.process(&mem, &IdentityContext, &mut CountingBackend::default());
+    assert_eq!((p.consumed, p.ops), (5, 5));
+    let f = p.fault.unwrap();
+    assert_eq!(
+        (f.hw, f.position, f.address),
+        (HwError::CerrorAbt, 5, BASE + 0x50)
+    );
+    assert!(matches!(f.cause, FaultCause::Fetch(e) if e.addr == BASE + 0x50 && !e.write));
+    // The decode-only walk stops at the same slot.
+    let mut r = CmdqDevice::from_registers(BASE | 4, 0, 9).unwrap();
+    let walk = r.consume(&mem, |_| {});
+    assert_eq!(walk.consumed, 5);
+    assert_eq!(walk.fault.map(|f| f.address), Some(BASE + 0x50));
+}
+
 #[test]
 fn aborted_msi_write_sets_msi_cmdq_abt_err_and_the_sync_completes() {
     let mut g = Guest::new();

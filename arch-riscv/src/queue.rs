@@ -196,6 +196,7 @@ impl CmdQueue {
     }
     /// The ring `cqb` describes: 2^(LOG2SZ-1 + 1) 16-byte entries, no wrap
     /// bit (`cqh` = `cqt` is empty), in the byte order of `fctl.BE`.
+    #[inline]
     pub(crate) const fn ring(&self) -> Ring {
         Ring::new(self.base, self.log2sz, 2, false, self.features.be)
     }
@@ -367,6 +368,7 @@ impl QueueEngine for CqDevice {
     fn check_pointers(&self) -> Result<(), FaultCause> {
         Ok(())
     }
+    #[inline]
     fn position(&self) -> u64 {
         u64::from(self.queue.cqh())
     }

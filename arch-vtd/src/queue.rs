@@ -102,6 +102,7 @@ impl Iqa {
         }
     }
     /// Descriptor size in 64-bit words (2 or 4).
+    #[inline]
     pub(crate) const fn desc_words(&self) -> usize {
         if self.dw {
             4
@@ -112,6 +113,7 @@ impl Iqa {
     /// The ring IQA_REG describes: 2^(8 + QS) 128-bit or 2^(7 + QS) 256-bit
     /// slots, no wrap bit (IQH = IQT is empty); a queue's is
     /// [`RingRegs::ring`](iommu_inval_core::ring::RingRegs::ring).
+    #[inline]
     pub(crate) const fn ring(&self) -> Ring {
         let log2 = (self.qs & 7) + if self.dw { 7 } else { 8 };
         Ring::new(self.base, log2, self.desc_words() as u8, false, false)
@@ -295,6 +297,7 @@ impl QueueEngine for InvQueue {
     fn pending(&self) -> u64 {
         (self.iqt.wrapping_sub(self.iqh) % self.iqa.size()) / self.iqa.desc_bytes()
     }
+    #[inline]
     fn position(&self) -> u64 {
         self.iqh
     }

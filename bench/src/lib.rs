@@ -9,6 +9,8 @@
 //! * [`streams`]: realistic generic operation streams (unmaps, SVA, teardown).
 //! * [`targets`]: one module per architecture with the same shape, the
 //!   example-stream mixes (`examples/*.cmds`) and the efficiency targets.
+//! * [`frontend`]: the guest memory and queue registers of the front-end
+//!   benches, over `CellMemory` and over rust-vmm's `GuestMemoryMmap`.
 //! * [`batch_report`]: batch lowering against one-by-one lowering.
 //! * [`batching`]: coalescing and lowering in one pass (`lower_batch`).
 //! * [`host_calls`]: host calls and host entries per guest barrier through
@@ -33,6 +35,7 @@ pub mod batch_report;
 pub mod batching;
 pub mod cases;
 pub mod efficiency;
+pub mod frontend;
 pub mod host_calls;
 pub mod linux;
 pub mod streams;

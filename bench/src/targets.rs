@@ -95,6 +95,35 @@ macro_rules! target {
                 ex.iter().cycle().take(n).flatten().copied().collect()
             }
 
+            /// A ring of `n` 2-word commands as the front-end benches walk
+            /// it: the example commands that lift to no sync, cycled, with
+            /// a sync after every 15 (the first example sync that writes a
+            /// completion, else the first sync). Empty if the examples
+            /// have no sync.
+            pub fn synced_queue(n: usize) -> Vec<u64> {
+                let lifted = |w: &[u64]| {
+                    let mut ops: Vec<Op> = Vec::new();
+                    if let Ok(c) = Command::decode(w) {
+                        let _ = A::lift(&c, &IdentityContext, &mut ops);
+                    }
+                    ops.iter().find_map(|o| match o {
+                        Op::Sync(s) => Some(s.store.is_some()),
+                        _ => None,
+                    })
+                };
+                let ex: Vec<Vec<u64>> = example_commands().into_iter().filter(|w| w.len() == 2).collect();
+                let sync = ex.iter().find(|w| lifted(w) == Some(true)).or_else(|| ex.iter().find(|w| lifted(w).is_some()));
+                let others: Vec<&Vec<u64>> = ex.iter().filter(|w| lifted(w).is_none()).collect();
+                let (Some(sync), false) = (sync, others.is_empty()) else {
+                    return Vec::new();
+                };
+                let mut it = others.iter().cycle();
+                (0..n)
+                    .flat_map(|k| if k % 16 == 15 { sync } else { it.next().copied().unwrap_or(sync) })
+                    .copied()
+                    .collect()
+            }
+
             /// Decode each `W`-word command of `q` and encode it into its
             /// slot of `host` (the codec benchmark's `decode_encode`, and
             /// the loop `scripts/codec_insns.sh` counts); returns how many

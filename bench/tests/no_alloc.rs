@@ -1,5 +1,6 @@
 //! Zero heap allocation on the hot paths (decode, encode, lift, lower, the
-//! queue consumers, the `CommandQueue` front ends with the counting and the
+//! queue consumers, the `CommandQueue` front ends (on `CellMemory` and on
+//! rust-vmm's `GuestMemoryMmap`) with the counting and the
 //! lower-to-host back ends, and batch coalescing), proven with a counting global
 //! allocator (`stats_alloc`; no `unsafe` here).
 //!
@@ -467,6 +468,43 @@ fn device_checks(rep: &mut Report) {
     front_end!(riscv, CqDevice, cqb, 0x40_0000, 255, CqDevice = host_cqb);
 }
 
+/// The four front ends over rust-vmm's `GuestMemoryMmap` (through
+/// `VmMemory`), the bench's 4095-command rings (`bench::frontend`): the
+/// run read ahead, decode, lift and completions, and the decode-only walk.
+fn mmap_checks(rep: &mut Report) {
+    use iommu_inval_bench::frontend::{decode_only, mmap_guest, process_all, regs, N};
+    use iommu_inval_core::queue::VmMemory;
+    let ctx = targets::topology();
+    macro_rules! mmap {
+        ($t:ident, $dev:ty, $regs:expr) => {{
+            let Some(gm) = mmap_guest(&$t::synced_queue(N)) else {
+                println!("FAILED  {}: the guest memory does not map", $t::NAME);
+                rep.failed += 1;
+                return;
+            };
+            let mem = VmMemory(&gm);
+            rep.none(
+                &format!("{} front end on GuestMemoryMmap ({N} commands)", $t::NAME),
+                || {
+                    process_all::<$dev, _, _, _>($regs, &mem, &ctx, &mut CountingBackend::default())
+                        as usize
+                },
+            );
+            rep.none(
+                &format!(
+                    "{} decode-only walk on GuestMemoryMmap ({N} commands)",
+                    $t::NAME
+                ),
+                || decode_only::<$dev, _>($regs, &mem) as usize,
+            );
+        }};
+    }
+    mmap!(arm, CmdqDevice, regs::SMMUV3);
+    mmap!(vtd, InvQueue, regs::VTD);
+    mmap!(amd, CmdBufDevice, regs::AMD);
+    mmap!(riscv, CqDevice, regs::RISCV);
+}
+
 /// The iommufd back ends: the SMMUv3 front end into the VT-d stage-1
 /// back end, and the vSMMU forwarder over decoded guest commands.
 fn iommufd_checks(rep: &mut Report) {
@@ -712,6 +750,7 @@ fn main() -> ExitCode {
     queue_checks(&mut rep);
     riscv_queue_checks(&mut rep);
     device_checks(&mut rep);
+    mmap_checks(&mut rep);
     iommufd_checks(&mut rep);
     virtio_checks(&mut rep);
     println!("{} passed, {} failed", rep.passed, rep.failed);

@@ -58,7 +58,7 @@ use crate::lower::Budget;
 use crate::model::{Barrier, Caches, Inval, Op, Widened};
 use crate::native::{FeatureSet, NativeCommand};
 use crate::queue::{MemError, QueueMemory};
-use crate::ring::{RingRegs, MAX_SLOT_WORDS};
+use crate::ring::{Ring, RingRegs, MAX_SLOT_WORDS};
 use crate::sink::{Full, Sink};
 use crate::Flags;
 use core::fmt;
@@ -442,6 +442,7 @@ pub trait QueueEngine: RingRegs {
         let stopped = self.is_stopped();
         Commands {
             left: if stopped { 0 } else { self.pending() },
+            pre: Prefetch::new(&self.ring()),
             q: self,
             mem,
             checked: stopped,
@@ -472,18 +473,117 @@ pub trait QueueEngine: RingRegs {
     }
 }
 
-/// Fetch and decode the command at the head of `q` (without moving it).
-#[inline(always)]
-fn fetch<Q: QueueEngine + ?Sized, M: QueueMemory + ?Sized>(
-    q: &Q,
-    mem: &M,
-) -> Result<<Q::Arch as Arch>::Command, FaultCause> {
-    let mut buf = [0u64; MAX_SLOT_WORDS];
-    let words = q
-        .ring()
-        .read(mem, q.head(), &mut buf)
-        .map_err(FaultCause::Fetch)?;
-    q.decode(words).map_err(FaultCause::Decode)
+/// Words of guest memory one fetch reads ahead: 64 16-byte slots or 32
+/// 32-byte ones (1 KiB, on the stack).
+const RUN_WORDS: usize = 128;
+
+/// The pending slots from the head on, fetched with one guest-memory read
+/// per run (up to the tail, the ring's end or [`RUN_WORDS`] words) and
+/// decoded from there, so that a command costs no memory access or bounds
+/// check of its own. The slots between head and tail are the device's
+/// (the guest rewrites a slot only after the head has passed it), so
+/// reading them early reads what a fetch at the head would; a completion
+/// store that lands in the run read ahead drops the rest of the run
+/// ([`Prefetch::written`]), as does a fault that does not stop the queue.
+#[derive(Clone)]
+struct Prefetch {
+    words: [u64; RUN_WORDS],
+    /// Guest address of `words[0]`.
+    addr: u64,
+    /// First word of the slot at the head.
+    next: usize,
+    /// Words read.
+    end: usize,
+    /// Words per slot.
+    slot: usize,
+}
+
+impl fmt::Debug for Prefetch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Prefetch")
+            .field("addr", &self.addr)
+            .field("next", &self.next)
+            .field("end", &self.end)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Prefetch {
+    /// Nothing read yet, for slots of `ring`.
+    #[inline(always)]
+    fn new(ring: &Ring) -> Self {
+        Prefetch {
+            words: [0; RUN_WORDS],
+            addr: 0,
+            next: 0,
+            end: 0,
+            slot: ring.words(),
+        }
+    }
+
+    /// Fetch and decode the command at the head of `q` (without moving the
+    /// head), `left` (at least 1) commands being pending.
+    #[inline(always)]
+    fn fetch<Q: QueueEngine + ?Sized, M: QueueMemory + ?Sized>(
+        &mut self,
+        q: &Q,
+        mem: &M,
+        left: u64,
+    ) -> Result<<Q::Arch as Arch>::Command, FaultCause> {
+        if self.end - self.next < self.slot {
+            self.refill(q, mem, left).map_err(FaultCause::Fetch)?;
+        }
+        let words = self.words.get(self.next..self.next + self.slot);
+        self.next += self.slot;
+        q.decode(words.unwrap_or(&[])).map_err(FaultCause::Decode)
+    }
+
+    /// Read the run from the head on. If the run's read fails, the head's
+    /// slot is read alone: its own error, as a fetch of that slot reports
+    /// it (the commands before a bad slot are consumed first).
+    #[inline(never)]
+    fn refill<Q: QueueEngine + ?Sized, M: QueueMemory + ?Sized>(
+        &mut self,
+        q: &Q,
+        mem: &M,
+        left: u64,
+    ) -> Result<(), MemError> {
+        let ring = q.ring();
+        let head = q.head();
+        let fit = (RUN_WORDS / self.slot) as u64;
+        // At least 1, at most `fit`: fits `usize`.
+        let slots = left.min(ring.slots_to_end(head)).clamp(1, fit) as usize;
+        self.addr = ring.slot_addr(head);
+        self.next = 0;
+        self.end = 0;
+        let run = self.words.get_mut(..slots * self.slot).unwrap_or(&mut []);
+        if ring.read_run(mem, head, run).is_ok() {
+            self.end = slots * self.slot;
+            return Ok(());
+        }
+        let one = self.words.get_mut(..self.slot).unwrap_or(&mut []);
+        ring.read_run(mem, head, one)?;
+        self.end = self.slot;
+        Ok(())
+    }
+
+    /// `len` bytes at guest `addr` were written: drop the slots read ahead
+    /// that the write may have changed.
+    #[inline(always)]
+    fn written(&mut self, addr: u64, len: u64) {
+        let start = self.addr.wrapping_add(self.next as u64 * 8);
+        let stop = self.addr.wrapping_add(self.end as u64 * 8);
+        // A run that wraps the address space is dropped whole.
+        if stop <= start || (addr < stop && addr.saturating_add(len) > start) {
+            self.clear();
+        }
+    }
+
+    /// Drop the slots read ahead: the next fetch reads guest memory again.
+    #[inline(always)]
+    fn clear(&mut self) {
+        self.end = self.next;
+    }
 }
 
 /// Move the head of `q` past the command it points at.
@@ -511,6 +611,7 @@ pub struct Commands<'a, Q: ?Sized, M: ?Sized> {
     mem: &'a M,
     left: u64,
     checked: bool,
+    pre: Prefetch,
 }
 
 impl<Q, M> Iterator for Commands<'_, Q, M>
@@ -526,13 +627,13 @@ where
             self.checked = true;
             match self.q.check_pointers() {
                 Ok(()) if self.left == 0 => return None,
-                Ok(()) => fetch(self.q, self.mem),
+                Ok(()) => self.pre.fetch(self.q, self.mem, self.left),
                 Err(cause) => Err(cause),
             }
         } else if self.left == 0 {
             return None;
         } else {
-            fetch(self.q, self.mem)
+            self.pre.fetch(self.q, self.mem, self.left)
         };
         match r {
             Ok(command) => {
@@ -678,6 +779,7 @@ impl Batch {
     }
     /// Take the sync a command lifted to (ops `start..`), if any. A command
     /// lifts either to one sync or to no sync at all.
+    #[inline(always)]
     fn take_sync(&mut self, start: usize) -> Option<Barrier> {
         let last = self.len.checked_sub(1).filter(|l| *l >= start)?;
         match self.ops.get(last) {
@@ -755,8 +857,9 @@ where
     let mut left = q.pending();
     // The first command after the last barrier, and the ops handed over before it.
     let mut span = (q.head(), 0u32);
+    let mut pre = Prefetch::new(&q.ring());
     while left > 0 {
-        let cmd = match fetch(q, mem) {
+        let cmd = match pre.fetch(q, mem, left) {
             Ok(c) => c,
             Err(cause) => {
                 // The commands before it were consumed: their ops go first.
@@ -786,6 +889,7 @@ where
                 if backend_fault(q, mem, ctx, backend, span, e, &mut p) {
                     return p;
                 }
+                pre.clear();
             }
         }
         if let Some(s) = sync {
@@ -793,6 +897,7 @@ where
                 if backend_fault(q, mem, ctx, backend, span, e, &mut p) {
                     return p;
                 }
+                pre.clear();
             }
             if let Some(st) = s.store {
                 let ring = q.ring();
@@ -800,7 +905,9 @@ where
                     if fault(q, mem, FaultCause::CompletionStore(e), &mut p) {
                         return p;
                     }
+                    pre.clear();
                 }
+                pre.written(st.address, Q::STORE_BYTES as u64);
             }
             p.signals |= q.complete(&s);
             p.completions += 1;
@@ -843,8 +950,12 @@ where
         let target = p.ops.saturating_sub(span.1).checked_sub(unfinished);
         q.set_head(span.0);
         let mut handed = 0u32;
+        let mut pre = Prefetch::new(&q.ring());
         while let Some(t) = target.filter(|_| q.head() != here) {
-            let Ok(cmd) = fetch(q, mem) else { break };
+            let left = q.ring().pending(q.head(), here);
+            let Ok(cmd) = pre.fetch(q, mem, u64::from(left)) else {
+                break;
+            };
             let mut n = Handed::default();
             if <Q::Arch as Arch>::lift(&cmd, ctx, &mut n).is_err() {
                 break;

@@ -202,23 +202,14 @@ where
     T: vm_memory::Bytes<vm_memory::GuestAddress> + ?Sized,
 {
     fn read_words(&self, addr: u64, out: &mut [u64]) -> Result<(), MemError> {
-        // One read of up to four words (a 256-bit VT-d descriptor) at a time,
-        // through a stack buffer: no allocation.
-        let mut a = addr;
-        for chunk in out.chunks_mut(4) {
-            let mut buf = [0u8; 32];
-            let bytes = buf.get_mut(..chunk.len() * 8).ok_or(MemError::read(a))?;
-            self.0
-                .read_slice(bytes, vm_memory::GuestAddress(a))
-                .map_err(|_| MemError::read(a))?;
-            for (w, b) in chunk.iter_mut().zip(bytes.chunks_exact(8)) {
-                let mut le = [0u8; 8];
-                le.copy_from_slice(b);
-                *w = u64::from_le_bytes(le);
-            }
-            a = a.wrapping_add(32);
+        // Through a stack buffer, no allocation: one rust-vmm read (one
+        // region look-up) per 32 bytes for a slot, per 1 KiB for a run of
+        // slots (the front ends' fetch).
+        if out.len() <= 4 {
+            vm_read::<_, 32>(self.0, addr, out)
+        } else {
+            vm_read::<_, 1024>(self.0, addr, out)
         }
-        Ok(())
     }
     fn write_bytes(&self, addr: u64, bytes: &[u8]) -> Result<(), MemError> {
         self.0
@@ -238,6 +229,29 @@ where
         }
         Ok(())
     }
+}
+
+/// `out` from guest `addr` of `mem`, `B` bytes per rust-vmm read.
+#[cfg(feature = "vm-memory")]
+#[inline(always)]
+fn vm_read<T, const B: usize>(mem: &T, addr: u64, out: &mut [u64]) -> Result<(), MemError>
+where
+    T: vm_memory::Bytes<vm_memory::GuestAddress> + ?Sized,
+{
+    let mut a = addr;
+    for chunk in out.chunks_mut(B / 8) {
+        let mut buf = [0u8; B];
+        let bytes = buf.get_mut(..chunk.len() * 8).ok_or(MemError::read(a))?;
+        mem.read_slice(bytes, vm_memory::GuestAddress(a))
+            .map_err(|_| MemError::read(a))?;
+        for (w, b) in chunk.iter_mut().zip(bytes.chunks_exact(8)) {
+            let mut le = [0u8; 8];
+            le.copy_from_slice(b);
+            *w = u64::from_le_bytes(le);
+        }
+        a = a.wrapping_add(B as u64);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

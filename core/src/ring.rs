@@ -150,11 +150,30 @@ impl Ring {
         buf: &'b mut [u64; MAX_SLOT_WORDS],
     ) -> Result<&'b [u64], MemError> {
         let (words, _) = buf.split_at_mut(self.words());
-        mem.read_words(self.slot_addr(pos), words)?;
-        if self.big_endian {
-            words.iter_mut().for_each(|w| *w = w.swap_bytes());
-        }
+        self.read_run(mem, pos, words)?;
         Ok(words)
+    }
+    /// Slots from `pos` to the ring's end (at least 1): the longest run one
+    /// read can fetch.
+    #[inline(always)]
+    pub(crate) const fn slots_to_end(&self, pos: u32) -> u64 {
+        self.entries() - self.index(pos) as u64
+    }
+    /// Fill `out` with the words of the slots from `pos` on, in one read of
+    /// guest memory (the caller keeps the run within
+    /// [`Ring::slots_to_end`]).
+    #[inline(always)]
+    pub(crate) fn read_run<M: QueueMemory + ?Sized>(
+        &self,
+        mem: &M,
+        pos: u32,
+        out: &mut [u64],
+    ) -> Result<(), MemError> {
+        mem.read_words(self.slot_addr(pos), out)?;
+        if self.big_endian {
+            out.iter_mut().for_each(|w| *w = w.swap_bytes());
+        }
+        Ok(())
     }
     /// Write `words` (at most a slot) at `pos`.
     #[inline(always)]
