@@ -79,6 +79,7 @@ pub(crate) fn lacks(f: &Features) -> Caches {
 /// `napot` (IOTINVAL with `capabilities.S`, or ATS.INVAL), else 4 KiB pages;
 /// at most `cap` commands. Where the rule gives every address, IOTINVAL
 /// sends `AV` = 0 and ATS.INVAL the all-pages NAPOT address.
+#[inline]
 pub(crate) fn plan_range(r: &AddrRange, napot: bool, cap: usize, ats: bool) -> RangePlan {
     let all = |w: Widened| {
         let w = if r.is_all() { Widened::empty() } else { w };
@@ -99,6 +100,18 @@ pub(crate) fn plan_range(r: &AddrRange, napot: bool, cap: usize, ats: bool) -> R
         all(p.widened)
     } else {
         p
+    }
+}
+
+/// The command cap shared among `n` IOTINVAL kinds or ATS devices:
+/// `cap / n`, without the divide for the common `n` ≤ 1 (a hardware divide
+/// costs more cycles than the rest of a one-page lowering).
+#[inline]
+const fn share(cap: usize, n: usize) -> usize {
+    if n <= 1 {
+        cap
+    } else {
+        cap / n
     }
 }
 
@@ -416,7 +429,7 @@ pub(crate) fn lower_inval<C: Context + ?Sized>(
         // address (§9.3) keeps the non-leaf entries, as asked.
         RangePlan::napot(&AddrRange::All, 1)
     } else if iotlb && addr_ok {
-        let per = cap / n_iot.max(1);
+        let per = share(cap, n_iot);
         if leaf && !caps.f.s {
             let pages = plan_range(&i.range, false, per, false);
             match plan_leaves(&i.range, i.hints.leaf_shift, per) {
@@ -456,7 +469,7 @@ pub(crate) fn lower_inval<C: Context + ?Sized>(
     if dev_tlb {
         let ats_devs = ats_devices(&devs, ctx, caps.f.ats, cap, ATS_IDS, &mut dropped_part)?;
         if ats_devs > 0 {
-            let p = plan_range(&i.range, true, cap / ats_devs.max(1), true);
+            let p = plan_range(&i.range, true, share(cap, ats_devs), true);
             widened |= p.widened;
             // A PID wider than the host's (capabilities.PD*) goes without
             // one: PV = 0 reaches every PASID of the range (PCIe ATS).

@@ -734,13 +734,17 @@ impl RangePlan {
                 Widened::RANGE
             }
         };
-        let pages = r.align_out(PAGE_SHIFT);
         let block = covering_block(r, PAGE_SHIFT);
         let single = |extra: Widened| RangePlan {
             addrs: Addrs::Block(block),
             count: 1,
             widened: exact(&block.range()) | extra,
         };
+        // One page (an unmap's common case) is its own block: no split to weigh.
+        if block.order == PAGE_SHIFT {
+            return single(Widened::empty());
+        }
+        let pages = r.align_out(PAGE_SHIFT);
         if block.order >= 64 || (1u128 << block.order) <= NAPOT_SPLIT_FACTOR * pages.size() {
             return single(Widened::empty());
         }

@@ -69,3 +69,24 @@ macro_rules! tests {
 }
 #[allow(unused_imports)]
 pub(crate) use tests;
+
+/// A sampled fuzz target's body on every seed of `fuzz/corpus/<target>`
+/// with each of its `cases` choices appended as the last byte (the byte
+/// that picks the check): over the seeds, every check runs, as every
+/// input ran all of them before the target was sampled.
+pub fn every_case_on_seeds(target: &str, cases: u8, body: fn(&[u8]) -> Result<(), String>) {
+    let dir = format!("{}/../fuzz/corpus/{target}", env!("CARGO_MANIFEST_DIR"));
+    let mut seeds = 0;
+    for e in std::fs::read_dir(dir).expect("seed corpus").flatten() {
+        let mut data = std::fs::read(e.path()).expect("seed");
+        data.push(0);
+        for k in 0..cases {
+            if let Some(last) = data.last_mut() {
+                *last = k;
+            }
+            ok(body(&data).map_err(|m| format!("{}, case {k}: {m}", e.path().display())));
+        }
+        seeds += 1;
+    }
+    assert!(seeds > 0, "no seeds for {target}");
+}

@@ -144,3 +144,9 @@ fn r3_riscv_without_range_extension() {
     }));
     assert!(t.get("inval Exact") > 100, "{:?}", t.0);
 }
+
+/// The lower_lift fuzz target's ten checks on every seed.
+#[test]
+fn lower_lift_body_every_case_on_seeds() {
+    common::every_case_on_seeds("lower_lift", 10, iommu_inval_props::bodies::lower_lift);
+}

@@ -50,3 +50,9 @@ fn r4_all_pairs() {
         }
     }
 }
+
+/// The convert fuzz target's six checks on every seed.
+#[test]
+fn convert_body_every_case_on_seeds() {
+    common::every_case_on_seeds("convert", 6, iommu_inval_props::bodies::convert);
+}

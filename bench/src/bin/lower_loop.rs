@@ -9,12 +9,14 @@
 //! (they coalesce); `distinct`: each names its own ASID (nothing merges,
 //! the cost of trying). `off` lowers op by op, as before coalescing.
 //!
-//!     lower_loop cases ARCH CASE N
+//!     lower_loop cases ARCH CASE N [lift]
 //!
 //! lowers [`common_case`] CASE (`single_page`, `aligned_2m`, `pasid_wide`)
 //! N times for ARCH (`arm`, `vtd`, `amd`, `riscv`) with its default
 //! [`Target`] into a counting sink: the instructions of one lowering are
-//! the difference of two N over their difference.
+//! the difference of two N over their difference. With `lift`, each
+//! command lowered is lifted back (IdentityContext), as the `common`
+//! benchmark of `lift_lower` does: lift + lower per op.
 
 use std::hint::black_box;
 
@@ -88,18 +90,36 @@ impl<T> Sink<T> for Count {
     }
 }
 
-/// Lower `op` `n` times for `A`'s default target; the commands written.
+/// Lower `op` `n` times for `A`'s default target; the commands written
+/// (with `lift`, the ops their lift gave back).
 #[inline(never)]
-fn cases<A: Arch>(op: &Op, n: usize) -> usize {
+fn cases<A: Arch>(op: &Op, n: usize, lift: bool) -> usize {
     let target = Target::<A>::default();
     let mut total = 0;
+    let mut cmds = Vec::with_capacity(64);
     for _ in 0..n {
-        let mut out = Count(0);
+        if !lift {
+            let mut out = Count(0);
+            if black_box(&target)
+                .lower(black_box(op), &IdentityContext, &mut out)
+                .is_ok()
+            {
+                total += out.0;
+            }
+            continue;
+        }
+        cmds.clear();
         if black_box(&target)
-            .lower(black_box(op), &IdentityContext, &mut out)
-            .is_ok()
+            .lower(black_box(op), &IdentityContext, &mut cmds)
+            .is_err()
         {
-            total += out.0;
+            continue;
+        }
+        for c in &cmds {
+            let mut back = Count(0);
+            if A::lift(c, &IdentityContext, &mut back).is_ok() {
+                total += back.0;
+            }
         }
     }
     total
@@ -112,11 +132,12 @@ fn main() {
             return;
         };
         let n = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(1);
+        let lift = args.get(5).is_some_and(|s| s == "lift");
         let total = match args.get(2).map(String::as_str) {
-            Some("arm") => cases::<iommu_inval_arm::Smmuv3>(&op, n),
-            Some("vtd") => cases::<iommu_inval_vtd::Vtd>(&op, n),
-            Some("amd") => cases::<iommu_inval_amd::AmdVi>(&op, n),
-            _ => cases::<iommu_inval_riscv::RiscV>(&op, n),
+            Some("arm") => cases::<iommu_inval_arm::Smmuv3>(&op, n, lift),
+            Some("vtd") => cases::<iommu_inval_vtd::Vtd>(&op, n, lift),
+            Some("amd") => cases::<iommu_inval_amd::AmdVi>(&op, n, lift),
+            _ => cases::<iommu_inval_riscv::RiscV>(&op, n, lift),
         };
         println!("{total} commands");
         return;
