@@ -160,7 +160,7 @@ fn sample(data: &[u8], n: u8) -> u8 {
 /// with the identity context or a generated topology (falling back to the
 /// identity context when the input has no bytes left for one).
 ///
-/// The last byte picks the pair ([`sample`] of 10: the architecture in
+/// The last byte picks the pair (`sample` of 10: the architecture in
 /// [`ArchId::ALL`] order, then the context). Before, every input ran all
 /// ten (five architectures with each context), at a tenth of the rate;
 /// the properties checked over a campaign are the same.
@@ -228,7 +228,7 @@ pub fn lower_caps(data: &[u8]) -> Result<(), String> {
 /// (which names, or does not, the tags of requests without PASID: device
 /// CD 0 ASIDs and device-context PSCIDs, VT-d RID_PASIDs, often the
 /// command's own, so that its lift is `PasidSel::NoPasid` on every source);
-/// then one check, picked by the last byte ([`sample`] of 6): R4 to one
+/// then one check, picked by the last byte (`sample` of 6): R4 to one
 /// architecture of [`ArchId::ALL`] (its own too, through the topology), or
 /// the iommufd targets (vSMMU entries, VT-d stage-1 entries, CMDQV).
 ///
