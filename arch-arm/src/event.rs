@@ -31,11 +31,11 @@
 
 use crate::pri::PriRecord;
 use crate::Smmuv3;
-use iommu_inval_core::event::{auto_response, Fate, RecordQueue};
 use iommu_inval_core::event::{
     fault_code, Access, ConfigReason, During, Event, Fault, FaultCodes, FaultKind, FaultReason,
     NativeCode, Transaction, Translation,
 };
+use iommu_inval_core::event::{Fate, RecordQueue};
 use iommu_inval_core::event_arch;
 use iommu_inval_core::model::PageResponse;
 use iommu_inval_core::native::word;
@@ -515,9 +515,7 @@ smmu_record_queue!(
 );
 // SMMU_PRIQ_IRQ_CFG2.LO (§6.3.36): 0, empty to non-empty; 1, a message with
 // Last written, or discarded because of an overflow. The automatic PRG
-// response (§8.1, §8.2): Success when the queue is full or overflowed (the
-// PASID echoed: SMMU_IDR3.PPS = 1 or STE.PPAR = 1 is assumed), Failure
-// without a PASID when PRIQEN = 0 or the write aborted.
+// response: `pri::auto_response` (§8.1, §8.2).
 smmu_record_queue!(
     crate::pri::PriRecord,
     true,
@@ -535,12 +533,7 @@ smmu_record_queue!(
             _ => false,
         }
     },
-    |r: &crate::pri::PriRecord, o: &Fate| auto_response(
-        &crate::pri::FIELDS,
-        r,
-        o.response_code(),
-        false
-    )
+    crate::pri::auto_response
 );
 
 /// Raw event words for fuzzing the decoder: a valid record, often with
@@ -976,9 +969,11 @@ pub(crate) mod tests {
 
     /// SMMU_PRIQ_IRQ_CFG2.LO and the automatic PRG responses (§6.3.36,
     /// §8.1, §8.2): with LO, only a message with Last interrupts, written
-    /// or discarded by an overflow; a discarded last request is answered
-    /// Success (full, overflowed; PASID echoed) or Failure (PRIQEN = 0; no
-    /// PASID); a Stop Marker and a request with Last = 0 get nothing.
+    /// or discarded by an overflow; a last request discarded by an overflow
+    /// is answered Success (PASID echoed), a request with Last = 0 gets
+    /// nothing (§8.1); with PRIQEN = 0 or a failed write every request,
+    /// Last or not, is answered Failure without a PASID (§8.2: "All
+    /// incoming PPRs"); a Stop Marker never gets a response.
     #[test]
     fn pri_queue_interrupts_and_automatic_responses() {
         use iommu_inval_core::CellMemory;
@@ -1006,10 +1001,21 @@ pub(crate) mod tests {
             format!("dropped: overflow pending, interrupt{ok}")
         );
         p.enabled = false;
-        assert_eq!(
-            go(&mut p, 0b111),
-            "dropped: queue disabled, owed Failure to device 0x10 group 5"
-        );
+        let failure = "dropped: queue disabled, owed Failure to device 0x10 group 5";
+        assert_eq!(go(&mut p, 0b111), failure);
+        assert_eq!(go(&mut p, 0b011), failure);
+        assert_eq!(go(&mut p, 0b100), "dropped: queue disabled");
+        // A write that aborts (the queue outside memory): Failure, Last or not.
+        let mut a = GuestQueue::<crate::pri::PriRecord>::new(0x9000 | 1, 0, 0, true);
+        for lwr in [0b001, 0b101] {
+            let d = a.offer(&mem, &pri(lwr), false).unwrap();
+            assert!(matches!(d.fate, iommu_inval_core::event::Fate::Aborted(_)));
+            let r = d.response.unwrap();
+            assert_eq!(
+                (r.device, r.pasid, r.prg_index, r.code),
+                (0x10, None, 5, iommu_inval_core::model::RespCode::Failure)
+            );
+        }
         // LO = 0: the interrupt is the empty → non-empty transition.
         let mut e = GuestQueue::<crate::pri::PriRecord>::new(0x1000 | 1, 0, 0, true);
         e.irqen = true;

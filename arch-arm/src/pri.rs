@@ -14,8 +14,10 @@
 //! either set without SSV is `invalid_field`.
 
 use crate::event::{kind, names, ranges, Fd};
+use iommu_inval_core::event::Fate;
+use iommu_inval_core::model::{PageResponse, RespCode};
 use iommu_inval_core::record::{Kind, PageRequestFields};
-use iommu_inval_core::{record_format, ArchId};
+use iommu_inval_core::{record_format, ArchId, IdentityContext};
 
 const SID: Fd = ("sid", 0, 31, 0, 0);
 const SSID: Fd = ("ssid", 0, 51, 32, 0);
@@ -68,6 +70,30 @@ pub(crate) const FIELDS: PageRequestFields = PageRequestFields::new(
         "address",
     ],
 );
+
+/// The PRG response the SMMU itself sends for entry `r` discarded with
+/// `fate` (IHI0070 §8.1, §8.2): on a full or overflowed queue a request
+/// with Last = 1 is answered Success with its PASID (SMMU_IDR3.PPS or
+/// STE.PPAR assumed) and one with Last = 0 is ignored (§8.1); with PRIQEN
+/// = 0 or a write that aborts, every request, Last or not, is answered
+/// Response Failure without a PASID (§8.2: "All incoming PPRs"); a Stop
+/// Marker never is.
+pub(crate) fn auto_response(r: &PriRecord, fate: &Fate) -> Option<PageResponse> {
+    let code = fate.response_code()?;
+    let q = FIELDS.lift(r, &IdentityContext).ok()?;
+    if code != RespCode::Failure {
+        return q.auto_response(code, true);
+    }
+    (!q.is_stop_marker()).then_some(PageResponse {
+        device: q.device,
+        pasid: None,
+        prg_index: q.prg_index,
+        code,
+        last: q.last,
+        priv_data: q.priv_data,
+        guest: false,
+    })
+}
 
 #[cfg(test)]
 mod tests {
