@@ -620,9 +620,9 @@ pub struct Delivery {
     /// rule and its enable and mask bits.
     pub interrupt: bool,
     /// The PRG response the IOMMU itself sends for a discarded page request
-    /// (last in its group, not a Stop Marker), in the guest's ids: a VMM
-    /// answers the host with it (e.g. through
-    /// [`PageRequestGroups::respond`]).
+    /// (last in its group, or any for SMMUv3's Response Failure; never a
+    /// Stop Marker), in the guest's ids: a VMM answers the host with it
+    /// (e.g. through [`PageRequestGroups::respond`]).
     pub response: Option<PageResponse>,
 }
 
