@@ -216,6 +216,53 @@ mod tests {
         assert!(ok > 20_000);
     }
 
+    /// The automatic response over random entries (IHI0070 §8.1, §8.2):
+    /// full or overflowed, Success with the PASID to a last request only;
+    /// disabled or aborted, Failure without a PASID to every request; never
+    /// to a Stop Marker; always to the entry's StreamID and group.
+    #[test]
+    fn automatic_response_rule() {
+        use iommu_inval_core::event::Fate;
+        use iommu_inval_core::MemError;
+        let mut rnd = iommu_inval_core::arb::xorshift(0x3c6e_f372_fe94_f82b);
+        let mut seen = [0; 2];
+        for _ in 0..20_000 {
+            let w = [
+                rnd() & LAYOUT.valid(0, [0; 4]),
+                rnd() & LAYOUT.valid(1, [0; 4]),
+            ];
+            let Ok(r) = PriRecord::decode(&w) else {
+                continue;
+            };
+            let q = lift_q(&r);
+            let abort = Fate::Aborted(MemError::write(0));
+            for fate in [
+                Fate::Full { flagged: true },
+                Fate::Overflowed,
+                Fate::Disabled,
+                abort,
+            ] {
+                let got = auto_response(&r, &fate);
+                let failure = fate.response_code() == Some(RespCode::Failure);
+                let owed = !q.is_stop_marker() && (failure || q.last);
+                assert_eq!(got.is_some(), owed, "{q:?} {fate:?}");
+                let Some(a) = got else { continue };
+                seen[usize::from(failure)] += 1;
+                let (code, pasid) = if failure {
+                    (RespCode::Failure, None)
+                } else {
+                    (RespCode::Success, q.pasid)
+                };
+                assert_eq!(
+                    (a.device, a.prg_index, a.code, a.pasid),
+                    (q.device, q.prg_index, code, pasid)
+                );
+            }
+            assert_eq!(auto_response(&r, &Fate::Written), None);
+        }
+        assert!(seen[0] > 1000 && seen[1] > 1000, "{seen:?}");
+    }
+
     #[test]
     fn stop_marker_and_refusals() {
         // Last, no R/W, with a SubstreamID: a Stop Marker.
