@@ -579,6 +579,18 @@ mod topology {
             IdMap { direct, sorted }
         }
 
+        /// The map of the ids of a list of entries to their positions;
+        /// `Err` with the first id listed twice. O(n log n).
+        fn unique(ids: impl Iterator<Item = u32>) -> Result<Self, u32> {
+            // Sorted with their positions, so that a repeat is found next
+            // to its first use.
+            let mut v: Vec<(u32, u32)> = ids.enumerate().map(|(i, x)| (x, i as u32)).collect();
+            match sort_find_repeat(&mut v, |e| e.0) {
+                Some((a, _)) => Err(a.0),
+                None => Ok(IdMap::new(v)),
+            }
+        }
+
         /// The position of `id`'s entry.
         #[inline]
         fn get(&self, id: u32) -> Option<usize> {
@@ -902,18 +914,10 @@ mod topology {
         fn build(f: &TopologyFile) -> Result<Index, TopologyError> {
             let bad = |m: String| Err(TopologyError::Inconsistent(m));
             let mut ix = Index::default();
-            // Domains: unique ids (sorted with their file position, so that
-            // a repeat is found next to its first use).
-            let mut dom: Vec<(u32, u32)> = f
-                .domains
-                .iter()
-                .enumerate()
-                .map(|(i, d)| (d.id, i as u32))
-                .collect();
-            if let Some((a, _)) = sort_find_repeat(&mut dom, |e| e.0) {
-                return bad(std::format!("domain {} listed twice", a.0));
-            }
-            ix.domain = IdMap::new(dom);
+            // Domains: unique ids.
+            ix.domain = IdMap::unique(f.domains.iter().map(|d| d.id)).map_err(|x| {
+                TopologyError::Inconsistent(std::format!("domain {x} listed twice"))
+            })?;
             for arch in ArchId::ALL {
                 let mut n: Vec<(u32, u32, u32)> = f
                     .domains
@@ -934,15 +938,9 @@ mod topology {
                     IdMap::new(n.into_iter().map(|(x, at, _)| (x, at)).collect());
             }
             // Devices: unique rids, known domains, 20-bit PASIDs.
-            let mut dev: Vec<(u32, u32)> = f
-                .devices
-                .iter()
-                .enumerate()
-                .map(|(i, d)| (d.rid, i as u32))
-                .collect();
-            if let Some((a, _)) = sort_find_repeat(&mut dev, |d| d.0) {
-                return bad(std::format!("device rid {} listed twice", a.0));
-            }
+            let dev = IdMap::unique(f.devices.iter().map(|d| d.rid)).map_err(|x| {
+                TopologyError::Inconsistent(std::format!("device rid {x} listed twice"))
+            })?;
             for d in &f.devices {
                 if ix.domain.get(d.domain).is_none() {
                     return bad(std::format!(
@@ -976,7 +974,7 @@ mod topology {
                     ));
                 }
             }
-            ix.device = IdMap::new(dev);
+            ix.device = dev;
             ix.devices_of = Groups::build(
                 f.devices
                     .iter()
@@ -1634,13 +1632,17 @@ mod topology {
             );
         }
 
-        #[test]
-        fn id_maps_answer_as_a_linear_scan() {
-            let mut seed = 11u64;
-            let mut next = |n: u64| {
+        /// A pseudo-random `next(n)` in `0..n` from `seed` (an LCG).
+        fn lcg(mut seed: u64) -> impl FnMut(u64) -> u64 {
+            move |n| {
                 seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
                 (seed >> 33) % n
-            };
+            }
+        }
+
+        #[test]
+        fn id_maps_answer_as_a_linear_scan() {
+            let mut next = lcg(11);
             for round in 0..40u32 {
                 // Small ids (the direct table), ids just past its bound,
                 // and ids anywhere up to u32::MAX.
@@ -1720,11 +1722,7 @@ mod topology {
         fn indexes_answer_as_the_linear_scans() {
             // A topology with many repeats: 40 devices over 5 domains, each
             // with up to 12 uses of few PASIDs and ASIDs (some unknown).
-            let mut seed = 7u64;
-            let mut next = |n: u64| {
-                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
-                (seed >> 33) % n
-            };
+            let mut next = lcg(7);
             let mut f = TopologyFile::default();
             for id in 0..5u32 {
                 f.domains.push(DomainEntry {
