@@ -913,11 +913,14 @@ mod topology {
     impl Index {
         fn build(f: &TopologyFile) -> Result<Index, TopologyError> {
             let bad = |m: String| Err(TopologyError::Inconsistent(m));
-            let mut ix = Index::default();
             // Domains: unique ids.
-            ix.domain = IdMap::unique(f.domains.iter().map(|d| d.id)).map_err(|x| {
+            let domain = IdMap::unique(f.domains.iter().map(|d| d.id)).map_err(|x| {
                 TopologyError::Inconsistent(std::format!("domain {x} listed twice"))
             })?;
+            let mut ix = Index {
+                domain,
+                ..Index::default()
+            };
             for arch in ArchId::ALL {
                 let mut n: Vec<(u32, u32, u32)> = f
                     .domains
