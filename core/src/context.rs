@@ -451,10 +451,19 @@ mod topology {
 
     /// Values grouped by key, each value once per key, in first-appearance
     /// order: a sorted key table over one flat value pool.
-    #[derive(Debug, Clone, Default)]
+    #[derive(Debug, Clone)]
     struct Groups<K, V> {
         keys: Vec<(K, u32, u32)>,
         vals: Vec<V>,
+    }
+
+    impl<K, V> Default for Groups<K, V> {
+        fn default() -> Self {
+            Groups {
+                keys: Vec::new(),
+                vals: Vec::new(),
+            }
+        }
     }
 
     impl<K: Ord + Copy, V: Ord + Copy> Groups<K, V> {
@@ -483,6 +492,7 @@ mod topology {
             }
             g
         }
+        #[inline]
         fn get(&self, key: &K) -> Option<&[V]> {
             let i = self.keys.binary_search_by(|e| e.0.cmp(key)).ok()?;
             let (_, start, len) = self.keys[i];
@@ -531,15 +541,96 @@ mod topology {
         v.truncate(k);
     }
 
-    /// The indexes of a checked topology (all lookups O(log n)).
+    /// u32 ids → their entries' positions: a direct table for the ids
+    /// below its length (one load), a sorted table of the others (binary
+    /// search). The direct table is at most [`DIRECT_SLACK`] words per id
+    /// plus [`DIRECT_MIN`], so it stays proportional to the entries, and
+    /// the answer is exact for any ids.
+    #[derive(Debug, Clone, Default)]
+    struct IdMap {
+        /// `direct[id]`: the position of `id` plus one; 0 when absent.
+        direct: Vec<u32>,
+        /// (id, position) of the ids past `direct`, sorted by id.
+        sorted: Vec<(u32, u32)>,
+    }
+
+    /// Direct-table words of an [`IdMap`] however few its ids.
+    const DIRECT_MIN: usize = 256;
+    /// Direct-table words an [`IdMap`] may spend per id.
+    const DIRECT_SLACK: usize = 8;
+
+    impl IdMap {
+        /// From (id, position) pairs of distinct ids, sorted by id.
+        fn new(sorted: Vec<(u32, u32)>) -> Self {
+            let cap = DIRECT_MIN + DIRECT_SLACK * sorted.len();
+            let len = sorted
+                .iter()
+                .map(|e| (e.0 as usize).saturating_add(1))
+                .take_while(|&l| l <= cap)
+                .last()
+                .unwrap_or(0);
+            let mut direct = std::vec![0u32; len];
+            for &(id, at) in &sorted {
+                if let Some(d) = direct.get_mut(id as usize) {
+                    *d = at + 1;
+                }
+            }
+            let sorted = sorted.into_iter().filter(|e| e.0 as usize >= len).collect();
+            IdMap { direct, sorted }
+        }
+
+        /// The map of the ids of a list of entries to their positions;
+        /// `Err` with the first id listed twice. O(n log n).
+        fn unique(ids: impl Iterator<Item = u32>) -> Result<Self, u32> {
+            // Sorted with their positions, so that a repeat is found next
+            // to its first use.
+            let mut v: Vec<(u32, u32)> = ids.enumerate().map(|(i, x)| (x, i as u32)).collect();
+            match sort_find_repeat(&mut v, |e| e.0) {
+                Some((a, _)) => Err(a.0),
+                None => Ok(IdMap::new(v)),
+            }
+        }
+
+        /// The position of `id`'s entry.
+        #[inline]
+        fn get(&self, id: u32) -> Option<usize> {
+            match self.direct.get(id as usize) {
+                Some(&at) => (at as usize).checked_sub(1),
+                None => {
+                    let s = &self.sorted;
+                    let i = s.binary_search_by_key(&id, |e| e.0).ok()?;
+                    s.get(i).map(|e| e.1 as usize)
+                }
+            }
+        }
+    }
+
+    /// What a domain's VT-d and AMD-Vi tag questions need
+    /// ([`Context::pasids_of_tag`] and `tags_of_pasid` for requests without
+    /// PASID), computed once.
+    #[derive(Debug, Clone, Copy, Default)]
+    struct NoPasidTags {
+        /// The VT-d RID_PASID (0 unless the file says).
+        vtd: u32,
+        /// Whether PASID `vtd` is also in use: the domain lists no PASIDs
+        /// (any may be), or lists that one.
+        vtd_shared: bool,
+        /// The same of AMD-Vi's GCR3 entry 0.
+        amd_shared: bool,
+    }
+
+    /// The indexes of a checked topology (all lookups O(log n), one load
+    /// for small ids).
     #[derive(Debug, Clone, Default)]
     struct Index {
-        /// Domain id → its entry.
-        domain: Vec<(u32, u32)>,
-        /// Native domain id → generic domain id, per architecture.
-        native: [Vec<(u32, u32)>; 5],
-        /// Device rid → (domain, ats).
-        device: Vec<(u32, u32, bool)>,
+        /// Domain id → its position in the file.
+        domain: IdMap,
+        /// Per domain (file order): its requests without PASID on VT-d and AMD-Vi.
+        no_pasid: Vec<NoPasidTags>,
+        /// Native domain id → the domain's position in the file, per architecture.
+        native: [IdMap; 5],
+        /// Device rid → its position in the file.
+        device: IdMap,
         /// Domain → its devices' rids, in file order.
         devices_of: Groups<u32, u32>,
         /// Domain → its PASIDs, in file order.
@@ -559,19 +650,28 @@ mod topology {
     /// domain's entries and, under [`ALL`], every domain's.
     #[derive(Debug, Clone, Default)]
     struct TagIndex<T> {
-        /// (tag, domain or ALL) → PASIDs whose uses name it.
-        pasids_of: Groups<(T, u64), u32>,
+        /// [`tag_key`] (tag, domain or ALL) → the answer of
+        /// [`Context::pasids_of_tag`]: `NoPasid` when a device names the tag
+        /// for its requests without PASID, then the PASIDs whose uses name
+        /// it, each once, in file order. One look-up per lift.
+        answers: Groups<u64, PasidSel>,
         /// (domain or ALL, PASID) → the tags its uses name (None: a use
         /// without a known tag).
         tags_of_pasid: Groups<(u64, u32), Option<T>>,
-        /// (tag, domain or ALL) → devices naming it for requests without PASID.
-        devices_of: Groups<(T, u64), u32>,
         /// (domain or ALL) → each device's tag for requests without PASID
         /// (None: unknown).
         device_tags: Groups<u64, Option<T>>,
     }
 
-    impl<T: Ord + Copy> TagIndex<T> {
+    /// The key of (tag, domain or ALL) in [`TagIndex::answers`]; `None` for
+    /// a tag wider than 20 bits, which no entry names (the build refuses
+    /// wider PSCIDs, and ASIDs are 16 bits).
+    #[inline(always)]
+    fn tag_key(domain: u64, tag: u32) -> Option<u64> {
+        (tag < 1 << 20).then_some(domain << 20 | u64::from(tag))
+    }
+
+    impl<T: Ord + Copy + Into<u32>> TagIndex<T> {
         /// From the tag each PASID use (`of_use`) and each device
         /// (`of_device`) names. O(n log n).
         fn build(
@@ -585,49 +685,51 @@ mod topology {
                     .flat_map(|d| d.pasids.iter().map(move |p| (d.domain, p)))
             };
             // One temporary table at a time keeps the peak memory down.
-            let mut by_tag = Vec::new();
-            for (i, (dom, p)) in uses().enumerate() {
-                if let Some(t) = of_use(p) {
-                    by_tag.push(((t, u64::from(dom)), i, p.pasid));
-                    by_tag.push(((t, ALL), i, p.pasid));
+            // Requests without PASID come first (order 0), then the PASIDs
+            // in file order.
+            let mut answers = Vec::new();
+            let mut tags = Vec::new();
+            for d in &f.devices {
+                let tag = of_device(d);
+                for k in [u64::from(d.domain), ALL] {
+                    if let Some(key) = tag.and_then(|t| tag_key(k, t.into())) {
+                        answers.push((key, 0, PasidSel::NoPasid));
+                    }
+                    tags.push((k, 0, tag));
                 }
             }
-            let pasids_of = Groups::build(by_tag);
+            for (i, (dom, p)) in uses().enumerate() {
+                for k in [u64::from(dom), ALL] {
+                    if let Some(key) = of_use(p).and_then(|t| tag_key(k, t.into())) {
+                        answers.push((key, i + 1, PasidSel::One(p.pasid)));
+                    }
+                }
+            }
+            let answers = Groups::build(answers);
             let mut by_pasid = Vec::new();
             for (i, (dom, p)) in uses().enumerate() {
                 by_pasid.push(((u64::from(dom), p.pasid), i, of_use(p)));
                 by_pasid.push(((ALL, p.pasid), i, of_use(p)));
             }
-            let tags_of_pasid = Groups::build(by_pasid);
-            let mut by_tag = Vec::new();
-            let mut tags = Vec::new();
-            for (i, d) in f.devices.iter().enumerate() {
-                let tag = of_device(d);
-                for k in [u64::from(d.domain), ALL] {
-                    if let Some(t) = tag {
-                        by_tag.push(((t, k), i, d.rid));
-                    }
-                    tags.push((k, i, tag));
-                }
-            }
             TagIndex {
-                pasids_of,
-                tags_of_pasid,
-                devices_of: Groups::build(by_tag),
+                answers,
+                tags_of_pasid: Groups::build(by_pasid),
                 device_tags: Groups::build(tags),
             }
         }
 
         /// Calls `f` with each PASID whose uses name `tag` in `domain`;
         /// `false` when none does.
+        #[cfg(test)]
         fn pasids(&self, domain: DomainSel, tag: T, f: &mut dyn FnMut(u32)) -> bool {
-            match self.pasids_of.get(&(tag, sel_key(domain))) {
-                Some(p) if !p.is_empty() => {
-                    p.iter().for_each(|&x| f(x));
-                    true
+            let mut any = false;
+            self.pasids_of_tag(domain, tag.into(), &mut |p| {
+                if let PasidSel::One(x) = p {
+                    any = true;
+                    f(x);
                 }
-                _ => false,
-            }
+            });
+            any
         }
 
         /// Calls `f` with each tag of `tags`; `false` when there is none or
@@ -650,13 +752,15 @@ mod topology {
 
         /// The PASIDs naming `tag`, and requests without PASID when a
         /// device names it ([`Context::pasids_of_tag`]).
-        fn pasids_of_tag(&self, domain: DomainSel, tag: T, f: &mut dyn FnMut(PasidSel)) -> bool {
-            let no_pasid = self.devices_of.get(&(tag, sel_key(domain))).is_some();
-            if no_pasid {
-                f(PasidSel::NoPasid);
+        #[inline]
+        fn pasids_of_tag(&self, domain: DomainSel, tag: u32, f: &mut dyn FnMut(PasidSel)) -> bool {
+            match tag_key(sel_key(domain), tag).and_then(|k| self.answers.get(&k)) {
+                Some(a) => {
+                    a.iter().for_each(|&p| f(p));
+                    true
+                }
+                None => false,
             }
-            let pasids = self.pasids(domain, tag, &mut |p| f(PasidSel::One(p)));
-            no_pasid || pasids
         }
 
         /// The devices' tags for requests without PASID in `domain`.
@@ -668,6 +772,7 @@ mod topology {
     /// Key of "every domain" in the (domain, ...) indexes (domain ids are u32).
     const ALL: u64 = 1 << 32;
 
+    #[inline(always)]
     fn sel_key(d: DomainSel) -> u64 {
         match d {
             DomainSel::All => ALL,
@@ -770,10 +875,14 @@ mod topology {
             &self.file
         }
 
+        #[inline]
         fn domain(&self, id: u32) -> Option<&DomainEntry> {
-            let d = &self.index.domain;
-            let i = d.binary_search_by_key(&id, |e| e.0).ok()?;
-            self.file.domains.get(d[i].1 as usize)
+            self.file.domains.get(self.index.domain.get(id)?)
+        }
+
+        #[inline]
+        fn device(&self, rid: u32) -> Option<&DeviceEntry> {
+            self.file.devices.get(self.index.device.get(rid)?)
         }
     }
 
@@ -804,19 +913,14 @@ mod topology {
     impl Index {
         fn build(f: &TopologyFile) -> Result<Index, TopologyError> {
             let bad = |m: String| Err(TopologyError::Inconsistent(m));
-            let mut ix = Index::default();
-            // Domains: unique ids (sorted with their file position, so that
-            // a repeat is found next to its first use).
-            let mut dom: Vec<(u32, u32)> = f
-                .domains
-                .iter()
-                .enumerate()
-                .map(|(i, d)| (d.id, i as u32))
-                .collect();
-            if let Some((a, _)) = sort_find_repeat(&mut dom, |e| e.0) {
-                return bad(std::format!("domain {} listed twice", a.0));
-            }
-            ix.domain = dom;
+            // Domains: unique ids.
+            let domain = IdMap::unique(f.domains.iter().map(|d| d.id)).map_err(|x| {
+                TopologyError::Inconsistent(std::format!("domain {x} listed twice"))
+            })?;
+            let mut ix = Index {
+                domain,
+                ..Index::default()
+            };
             for arch in ArchId::ALL {
                 let mut n: Vec<(u32, u32, u32)> = f
                     .domains
@@ -833,16 +937,15 @@ mod topology {
                         a.0
                     ));
                 }
-                ix.native[arch_slot(arch)] = n.into_iter().map(|(x, _, id)| (x, id)).collect();
+                ix.native[arch_slot(arch)] =
+                    IdMap::new(n.into_iter().map(|(x, at, _)| (x, at)).collect());
             }
             // Devices: unique rids, known domains, 20-bit PASIDs.
-            let mut dev: Vec<(u32, u32, bool)> =
-                f.devices.iter().map(|d| (d.rid, d.domain, d.ats)).collect();
-            if let Some((a, _)) = sort_find_repeat(&mut dev, |d| d.0) {
-                return bad(std::format!("device rid {} listed twice", a.0));
-            }
+            let dev = IdMap::unique(f.devices.iter().map(|d| d.rid)).map_err(|x| {
+                TopologyError::Inconsistent(std::format!("device rid {x} listed twice"))
+            })?;
             for d in &f.devices {
-                if ix.domain.binary_search_by_key(&d.domain, |e| e.0).is_err() {
+                if ix.domain.get(d.domain).is_none() {
                     return bad(std::format!(
                         "device rid {} names unknown domain {}",
                         d.rid,
@@ -912,6 +1015,24 @@ mod topology {
             rid.sort_unstable();
             rid.dedup();
             ix.rid_pasids = rid;
+            // A domain's no-PASID tag is shared with the PASID of that
+            // number unless the domain lists its PASIDs without it.
+            let shared = |d: u32, pasid: u32| {
+                let lists = ix.pasids_of.get(&d).is_some_and(|p| !p.is_empty());
+                !lists || ix.asid.tags_of_pasid.get(&(u64::from(d), pasid)).is_some()
+            };
+            ix.no_pasid = f
+                .domains
+                .iter()
+                .map(|d| {
+                    let vtd = d.vtd.map_or(NO_PASID_TAG, |v| v.rid_pasid);
+                    NoPasidTags {
+                        vtd,
+                        vtd_shared: shared(d.id, vtd),
+                        amd_shared: shared(d.id, NO_PASID_TAG),
+                    }
+                })
+                .collect();
             Ok(ix)
         }
     }
@@ -920,14 +1041,24 @@ mod topology {
     /// `tags_of_pasid` answer every tag question by architecture).
     impl Topology {
         /// The VT-d RID_PASID (or AMD-Vi GCR3 entry, always 0) that names
-        /// requests without PASID in domain `d`.
-        fn no_pasid_tag(&self, arch: ArchId, d: u32) -> u32 {
+        /// requests without PASID in domain `d`, and whether the PASID of
+        /// that number is in use too (an unknown domain: tag 0, shared).
+        #[inline]
+        fn no_pasid_tag(&self, arch: ArchId, d: u32) -> (u32, bool) {
+            let t = self
+                .index
+                .domain
+                .get(d)
+                .and_then(|i| self.index.no_pasid.get(i))
+                .copied()
+                .unwrap_or(NoPasidTags {
+                    vtd: NO_PASID_TAG,
+                    vtd_shared: true,
+                    amd_shared: true,
+                });
             match arch {
-                ArchId::Vtd => self
-                    .domain(d)
-                    .and_then(|e| e.vtd)
-                    .map_or(NO_PASID_TAG, |v| v.rid_pasid),
-                _ => NO_PASID_TAG,
+                ArchId::Vtd => (t.vtd, t.vtd_shared),
+                _ => (NO_PASID_TAG, t.amd_shared),
             }
         }
         /// Calls `f` with each value `group` lists for `domain`; `false`
@@ -959,15 +1090,15 @@ mod topology {
     }
 
     impl Context for Topology {
+        #[inline]
         fn domain_from_native(&self, arch: ArchId, native: u32) -> Option<u32> {
-            let n = &self.index.native[arch_slot(arch)];
-            n.binary_search_by_key(&native, |e| e.0)
-                .ok()
-                .map(|i| n[i].1)
+            let i = self.index.native[arch_slot(arch)].get(native)?;
+            self.file.domains.get(i).map(|d| d.id)
         }
         fn domain_to_native(&self, arch: ArchId, domain: u32) -> Option<u32> {
             self.domain(domain).and_then(|d| native_of(d, arch))
         }
+        #[inline]
         fn pasids_of_tag(
             &self,
             arch: ArchId,
@@ -976,8 +1107,9 @@ mod topology {
             f: &mut dyn FnMut(PasidSel),
         ) -> bool {
             match arch {
-                ArchId::Smmuv3 => u16::try_from(tag)
-                    .is_ok_and(|asid| self.index.asid.pasids_of_tag(domain, asid, f)),
+                ArchId::Smmuv3 => {
+                    tag <= tag_max(arch) && self.index.asid.pasids_of_tag(domain, tag, f)
+                }
                 ArchId::Riscv => self.index.pscid.pasids_of_tag(domain, tag, f),
                 // The vSVA drafts' INVALIDATE names the PASID itself, and has
                 // no tag for requests without PASID.
@@ -991,31 +1123,22 @@ mod topology {
                     // The tag is the PASID; the domain's no-PASID tag is
                     // shared with the PASID of that number unless the
                     // domain's PASIDs are listed without it.
-                    let no_pasid = match domain {
-                        DomainSel::One(d) => self.no_pasid_tag(arch, d) == tag,
-                        DomainSel::All => {
+                    let (no_pasid, shared) = match domain {
+                        DomainSel::One(d) => {
+                            let (t, shared) = self.no_pasid_tag(arch, d);
+                            (t == tag, shared)
+                        }
+                        DomainSel::All => (
                             arch == ArchId::Amd && tag == NO_PASID_TAG
                                 || arch == ArchId::Vtd
-                                    && self.index.rid_pasids.binary_search(&tag).is_ok()
-                        }
+                                    && self.index.rid_pasids.binary_search(&tag).is_ok(),
+                            true,
+                        ),
                     };
                     if no_pasid {
                         f(PasidSel::NoPasid);
                     }
-                    let listed_elsewhere = match domain {
-                        DomainSel::One(d) => {
-                            let lists = self.index.pasids_of.get(&d).is_some_and(|p| !p.is_empty());
-                            !lists
-                                || self
-                                    .index
-                                    .asid
-                                    .tags_of_pasid
-                                    .get(&(u64::from(d), tag))
-                                    .is_some()
-                        }
-                        DomainSel::All => true,
-                    };
-                    if !no_pasid || listed_elsewhere {
+                    if !no_pasid || shared {
                         f(PasidSel::One(tag));
                     }
                     true
@@ -1050,7 +1173,7 @@ mod topology {
                 (ArchId::VirtioIommu, PasidSel::NoPasid) => false,
                 (ArchId::Vtd | ArchId::Amd, PasidSel::NoPasid) => {
                     match domain {
-                        DomainSel::One(d) => f(self.no_pasid_tag(arch, d)),
+                        DomainSel::One(d) => f(self.no_pasid_tag(arch, d).0),
                         DomainSel::All if arch == ArchId::Vtd => {
                             self.index.rid_pasids.iter().for_each(|&x| f(x))
                         }
@@ -1066,15 +1189,14 @@ mod topology {
         fn pasids_of_domain(&self, domain: u32, f: &mut dyn FnMut(u32)) -> bool {
             self.each_in_domain(&self.index.pasids_of, domain, f)
         }
+        #[inline]
         fn domain_of_device(&self, rid: u32) -> Option<u32> {
-            let d = &self.index.device;
-            d.binary_search_by_key(&rid, |e| e.0).ok().map(|i| d[i].1)
+            self.device(rid).map(|d| d.domain)
         }
+        #[inline]
         fn ats_enabled(&self, rid: u32) -> bool {
             // Unknown devices are assumed to have a device TLB.
-            let d = &self.index.device;
-            d.binary_search_by_key(&rid, |e| e.0)
-                .map_or(true, |i| d[i].2)
+            self.device(rid).is_none_or(|d| d.ats)
         }
         /// The vSID of the iommufd section's vDEVICE of pSID `host`
         /// (`None` for a pSID it does not list); without the section, the
@@ -1388,31 +1510,33 @@ mod topology {
                         assert_eq!(got, first_each(devs.iter().filter_map(|x| dev_tag(x))));
                     }
                 }
-                // VT-d: the tag is the PASID, RID_PASID names no PASID.
+                // VT-d and AMD-Vi: the tag is the PASID, RID_PASID (GCR3
+                // entry 0) names no PASID.
                 if let DomainSel::One(id) = d {
-                    let rid = f
-                        .domains
-                        .iter()
-                        .find(|x| x.id == id)
-                        .and_then(|x| x.vtd)
-                        .map_or(0, |v| v.rid_pasid);
-                    let lists = !uses.is_empty();
-                    let listed = uses.iter().any(|p| p.pasid == tag);
-                    let mut want = Vec::new();
-                    if tag == rid {
-                        want.push(PasidSel::NoPasid);
+                    for arch in [ArchId::Vtd, ArchId::Amd] {
+                        let rid = f
+                            .domains
+                            .iter()
+                            .find(|x| x.id == id)
+                            .and_then(|x| x.vtd)
+                            .filter(|_| arch == ArchId::Vtd)
+                            .map_or(0, |v| v.rid_pasid);
+                        let lists = !uses.is_empty();
+                        let listed = uses.iter().any(|p| p.pasid == tag);
+                        let mut want = Vec::new();
+                        if tag == rid {
+                            want.push(PasidSel::NoPasid);
+                        }
+                        if tag != rid || !lists || listed {
+                            want.push(PasidSel::One(tag));
+                        }
+                        let mut got = Vec::new();
+                        assert!(t.pasids_of_tag(arch, d, tag, &mut |x| got.push(x)));
+                        assert_eq!(got, want, "{arch} {d:?} {tag}");
+                        let mut got = Vec::new();
+                        assert!(t.tags_of_pasid(arch, d, PasidSel::NoPasid, &mut |x| got.push(x)));
+                        assert_eq!(got, [rid]);
                     }
-                    if tag != rid || !lists || listed {
-                        want.push(PasidSel::One(tag));
-                    }
-                    let mut got = Vec::new();
-                    assert!(t.pasids_of_tag(ArchId::Vtd, d, tag, &mut |x| got.push(x)));
-                    assert_eq!(got, want, "vtd {d:?} {tag}");
-                    let mut got = Vec::new();
-                    assert!(
-                        t.tags_of_pasid(ArchId::Vtd, d, PasidSel::NoPasid, &mut |x| got.push(x))
-                    );
-                    assert_eq!(got, [rid]);
                 }
             }
         }
@@ -1511,15 +1635,97 @@ mod topology {
             );
         }
 
+        /// A pseudo-random `next(n)` in `0..n` from `seed` (an LCG).
+        fn lcg(mut seed: u64) -> impl FnMut(u64) -> u64 {
+            move |n| {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                (seed >> 33) % n
+            }
+        }
+
+        #[test]
+        fn id_maps_answer_as_a_linear_scan() {
+            let mut next = lcg(11);
+            for round in 0..40u32 {
+                // Small ids (the direct table), ids just past its bound,
+                // and ids anywhere up to u32::MAX.
+                let n = next(60) as usize;
+                let mut ids: Vec<u32> = (0..n)
+                    .map(|_| match next(3) {
+                        0 => next(300) as u32,
+                        1 => (DIRECT_MIN + DIRECT_SLACK * n) as u32 + next(8) as u32 - 4,
+                        _ => u32::MAX - next(1 << 32) as u32,
+                    })
+                    .collect();
+                if round % 5 == 0 {
+                    ids.push(u32::MAX);
+                }
+                ids.sort_unstable();
+                ids.dedup();
+                let pairs: Vec<(u32, u32)> = ids.iter().map(|&x| (x, x ^ round)).collect();
+                let m = IdMap::new(pairs.clone());
+                assert!(m.direct.len() <= DIRECT_MIN + DIRECT_SLACK * pairs.len());
+                let probe = ids
+                    .iter()
+                    .flat_map(|&x| [x, x.wrapping_add(1), x.wrapping_sub(1)])
+                    .chain((0..50).map(|_| next(1 << 32) as u32))
+                    .chain([0, u32::MAX]);
+                for x in probe {
+                    let want = pairs.iter().find(|e| e.0 == x).map(|e| e.1 as usize);
+                    assert_eq!(m.get(x), want, "round {round} id {x}");
+                }
+            }
+        }
+
+        #[test]
+        fn wide_ids_resolve() {
+            let t = Topology::from_json(
+                r#"{"domains":[{"id":4294967295,"smmuv3":{"vmid":65535},"vtd":{"did":65535,"rid_pasid":5}},
+                               {"id":0,"smmuv3":{"vmid":0},"amd":{"domain_id":65535}}],
+                    "devices":[{"rid":16777215,"domain":4294967295,"asid":65535,"pasids":[{"pasid":1048575,"asid":3}]},
+                               {"rid":0,"domain":0,"ats":true}]}"#,
+            )
+            .unwrap();
+            assert_eq!(t.domain_from_native(ArchId::Smmuv3, 65535), Some(u32::MAX));
+            assert_eq!(t.domain_from_native(ArchId::Smmuv3, 0), Some(0));
+            assert_eq!(t.domain_from_native(ArchId::Smmuv3, 1), None);
+            assert_eq!(t.domain_from_native(ArchId::Amd, 65535), Some(0));
+            assert_eq!(
+                t.domain_from_native(ArchId::VirtioIommu, u32::MAX),
+                Some(u32::MAX)
+            );
+            assert_eq!(t.domain_to_native(ArchId::Vtd, u32::MAX), Some(65535));
+            assert_eq!(t.domain_of_device(16777215), Some(u32::MAX));
+            assert!(!t.ats_enabled(16777215));
+            assert!(t.ats_enabled(0) && t.ats_enabled(16777214));
+            let pasids = |arch, d, tag| {
+                let mut v = Vec::new();
+                let known = t.pasids_of_tag(arch, d, tag, &mut |x| v.push(x));
+                (known, v)
+            };
+            let top = DomainSel::One(u32::MAX);
+            assert_eq!(
+                pasids(ArchId::Smmuv3, top, 65535),
+                (true, std::vec![PasidSel::NoPasid])
+            );
+            assert_eq!(
+                pasids(ArchId::Smmuv3, top, 3),
+                (true, std::vec![PasidSel::One(1048575)])
+            );
+            assert!(!pasids(ArchId::Smmuv3, top, 65536).0);
+            assert!(!pasids(ArchId::Smmuv3, DomainSel::One(0), 3).0);
+            // VT-d: RID_PASID 5 of the top domain, not among its PASIDs.
+            assert_eq!(
+                pasids(ArchId::Vtd, top, 5),
+                (true, std::vec![PasidSel::NoPasid])
+            );
+        }
+
         #[test]
         fn indexes_answer_as_the_linear_scans() {
             // A topology with many repeats: 40 devices over 5 domains, each
             // with up to 12 uses of few PASIDs and ASIDs (some unknown).
-            let mut seed = 7u64;
-            let mut next = |n: u64| {
-                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
-                (seed >> 33) % n
-            };
+            let mut next = lcg(7);
             let mut f = TopologyFile::default();
             for id in 0..5u32 {
                 f.domains.push(DomainEntry {

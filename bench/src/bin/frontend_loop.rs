@@ -6,7 +6,8 @@
 //! WHAT: `decode` (the decode-only walk, fetch + decode, on `CellMemory`),
 //! `decode-mmap` (the same on `GuestMemoryMmap`), `cell` (`process` into a
 //! `CountingBackend` with the example topology, on `CellMemory`), `mmap`
-//! (the same on `GuestMemoryMmap` through `VmMemory`). ARCH: smmuv3, vtd,
+//! (the same on `GuestMemoryMmap` through `VmMemory`), `mmap-id` (that
+//! with the identity context: what the topology's id look-ups cost). ARCH: smmuv3, vtd,
 //! amd, riscv. Each pass walks the 4095-command ring of the bench (a sync
 //! after every 15 commands); instructions per command are the difference
 //! of two PASSES over the commands between them, so setup does not count.
@@ -19,7 +20,7 @@ use iommu_inval_bench::frontend::{decode_only, mmap_guest, process_all, regs, wi
 use iommu_inval_bench::targets::{amd, arm, riscv, topology, vtd};
 use iommu_inval_core::device::{CommandQueue, CountingBackend};
 use iommu_inval_core::queue::VmMemory;
-use iommu_inval_core::{Context, QueueMemory};
+use iommu_inval_core::{Context, IdentityContext, QueueMemory};
 use iommu_inval_riscv::queue::CqDevice;
 use iommu_inval_vtd::queue::InvQueue;
 
@@ -47,19 +48,25 @@ fn passes<Q: CommandQueue, M: QueueMemory, C: Context>(
 /// `what` over the ring `words` for the queue `Q`, on the memory it names.
 fn run<Q: CommandQueue>(what: &str, words: &[u64], regs: (u64, u64), n: usize) -> u64 {
     let ctx = topology();
-    if what.ends_with("mmap") {
+    if what.contains("mmap") {
         let Some(gm) = mmap_guest(words) else {
             eprintln!("cannot map the guest");
             exit(1)
         };
-        passes::<Q, _, _>(what, regs, &VmMemory(&gm), &ctx, n)
+        let mem = VmMemory(&gm);
+        if what == "mmap-id" {
+            return passes::<Q, _, _>(what, regs, &mem, &IdentityContext, n);
+        }
+        passes::<Q, _, _>(what, regs, &mem, &ctx, n)
     } else {
         with_cell_guest(words, |mem| passes::<Q, _, _>(what, regs, mem, &ctx, n))
     }
 }
 
 fn usage() -> ! {
-    eprintln!("usage: frontend_loop decode|decode-mmap|cell|mmap smmuv3|vtd|amd|riscv PASSES");
+    eprintln!(
+        "usage: frontend_loop decode|decode-mmap|cell|mmap|mmap-id smmuv3|vtd|amd|riscv PASSES"
+    );
     exit(2)
 }
 
@@ -68,7 +75,10 @@ fn main() {
     let [what, arch, n] = args.as_slice() else {
         usage()
     };
-    if !matches!(what.as_str(), "decode" | "decode-mmap" | "cell" | "mmap") {
+    if !matches!(
+        what.as_str(),
+        "decode" | "decode-mmap" | "cell" | "mmap" | "mmap-id"
+    ) {
         usage();
     }
     let Ok(n) = n.parse::<usize>() else { usage() };
