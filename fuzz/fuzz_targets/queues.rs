@@ -5,8 +5,10 @@
 //! producer published.
 //!
 //! Half the inputs drive the `CommandQueue` front ends instead: arbitrary
-//! registers, doorbells, writable guest memory, a back end that fails when
-//! told, acknowledgements in between. Never a panic; what `process` reports
+//! registers, doorbells, writable guest memory (`CellMemory`, or at times
+//! rust-vmm's `GuestMemoryMmap` through `VmMemory`), a back end that fails
+//! when told (an `io::Error` among its failures), acknowledgements in
+//! between; the progress maps its hardware error (`map_hw`). Never a panic; what `process` reports
 //! agrees with what the back end saw; a stopped queue consumes nothing until
 //! acknowledged; nothing is consumed beyond what was pending. The
 //! decode-only walks (core's `QueueEngine::commands` iterator and
@@ -31,12 +33,14 @@ use iommu_inval::core::device::{
     Backend, BackendError, CommandQueue, FaultCause, Fetched, QueueEngine, BATCH_OPS,
 };
 use iommu_inval::core::model::{Barrier, Op};
+use iommu_inval::core::queue::VmMemory;
 use iommu_inval::core::ring::RingRegs;
 use iommu_inval::core::{
     CellMemory, FeatureSet, IdentityContext, MemError, NativeCommand, QueueMemory, SliceMemory,
 };
 use iommu_inval::{amd, arm, riscv, vtd};
 use libfuzzer_sys::fuzz_target;
+use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
 /// RISC-V `cqb.PPN`, bits `[53:10]` (RISC-V IOMMU spec §5.6).
 const CQB_PPN: u64 = 0x003f_ffff_ffff_fc00;
@@ -50,7 +54,7 @@ const ARCHES: [(Drive, Walk); 4] = [
 ];
 
 type Near<'a> = &'a dyn Fn(u64) -> u64;
-type Drive = fn(&mut Unstructured<'_>, &CellMemory<'_>, (u64, u64, u64), Near<'_>) -> Result<()>;
+type Drive = fn(&mut Unstructured<'_>, &dyn QueueMemory, (u64, u64, u64), Near<'_>) -> Result<()>;
 type Walk = fn(&Image, &SliceMemory<'_>) -> Result<()>;
 
 const fn entry<A: Fuzzed>() -> (Drive, Walk) {
@@ -129,12 +133,15 @@ struct Flaky<'a, 'b> {
 
 impl Flaky<'_, '_> {
     fn verdict(&mut self) -> core::result::Result<(), BackendError> {
-        match self.u.int_in_range(0u8..=15).unwrap_or(0) {
+        match self.u.int_in_range(0u8..=17).unwrap_or(0) {
             0 => Err(BackendError::Failed("fuzzed failure")),
             1 => Err(BackendError::DeviceTlbTimeout {
                 device: self.u.arbitrary().unwrap_or(0),
             }),
             2 => Err(BackendError::Errno(self.u.arbitrary().unwrap_or(0))),
+            // What an ioctl's `io::Error` becomes: its errno, else its kind.
+            3 => Err(std::io::Error::from_raw_os_error(self.u.arbitrary().unwrap_or(0)).into()),
+            4 => Err(std::io::Error::from(std::io::ErrorKind::TimedOut).into()),
             _ => Ok(()),
         }
     }
@@ -166,7 +173,7 @@ impl Backend for Flaky<'_, '_> {
 /// acknowledge rounds.
 fn device<A: Fuzzed>(
     u: &mut Unstructured<'_>,
-    mem: &CellMemory<'_>,
+    mem: &dyn QueueMemory,
     regs: (u64, u64, u64),
     near: Near<'_>,
 ) -> Result<()> {
@@ -223,6 +230,9 @@ fn device<A: Fuzzed>(
             "ops reported and ops executed differ"
         );
         assert!(u64::from(p.completions) <= b.barriers);
+        // A VMM names the architecture's error (`map_hw`).
+        let named = p.map_hw(|h| format!("{h:?}"));
+        assert_eq!(named.fault.is_some(), p.fault.is_some());
         if let Some(f) = p.fault {
             if f.stopped {
                 assert!(q.is_stopped(), "fault {f:?} but the queue runs on");
@@ -246,7 +256,6 @@ fn run_device(u: &mut Unstructured<'_>) -> Result<()> {
     let mut ram = vec![0u8; 0x4000];
     let n = u.int_in_range(0usize..=ram.len())?;
     u.fill_buffer(&mut ram[..n])?;
-    let mem = CellMemory::new(base, &mut ram);
     // Mostly queues inside the memory, sometimes anywhere.
     let near = |r: u64| {
         if r & 1 == 0 {
@@ -255,7 +264,17 @@ fn run_device(u: &mut Unstructured<'_>) -> Result<()> {
             r
         }
     };
-    drive(u, &mem, regs, &near)
+    // At times the memory a VMM has: rust-vmm's `GuestMemoryMmap` through
+    // `VmMemory` (where the region fits the address space).
+    if u.ratio(1, 4)? {
+        let at = GuestAddress(base);
+        if let Ok(gm) = GuestMemoryMmap::<()>::from_ranges(&[(at, ram.len())]) {
+            if gm.write_slice(&ram, at).is_ok() {
+                return drive(u, &VmMemory(&gm), regs, &near);
+            }
+        }
+    }
+    drive(u, &CellMemory::new(base, &mut ram), regs, &near)
 }
 
 /// One decode-only walk of a front end over read-only memory (the
@@ -391,11 +410,16 @@ impl Fuzzed for vtd::Vtd {
     fn with_features(q: Self::Queue, f: Self::Features) -> Self::Queue {
         q.with_features(f)
     }
-    /// Any MAMV (CAP_REG), or the features' own.
+    /// Any MAMV (CAP_REG), or the features' own; FECTL / IECTL at times.
     fn extras(mut q: Self::Queue, u: &mut Unstructured<'_>, _: Near<'_>) -> Result<Self::Queue> {
         let mamv: Option<u8> = u.arbitrary()?;
         if let Some(m) = mamv {
             q.features_mut().mamv = m & 63;
+        }
+        // At times any FECTL / IECTL: IM masks the interrupt, which is
+        // then held pending (IP).
+        if u.ratio(1, 4)? {
+            (q.fectl, q.iectl) = (u.arbitrary()?, u.arbitrary()?);
         }
         Ok(q)
     }
@@ -548,7 +572,13 @@ impl Fuzzed for riscv::RiscV {
         // Little- or big-endian (fctl.BE), any PID width and ddtp mode.
         let f = riscv::Features::from_registers(h.rotate_left(17), (t >> 40) as u32);
         let q = riscv::queue::CqDevice::from_cq_registers(
-            i.qbase >> 2 & CQB_PPN | u64::from(i.size_param % 24),
+            // LOG2SZ-1 small, or (size_param 255) the refused 31.
+            i.qbase >> 2 & CQB_PPN
+                | if i.size_param == u8::MAX {
+                    31
+                } else {
+                    u64::from(i.size_param % 24)
+                },
             h as u32,
             t as u32,
             u32::from(flag), // cqcsr.cqen
@@ -562,6 +592,13 @@ impl Fuzzed for riscv::RiscV {
             return Ok(());
         };
         let be = d.big_endian();
+        // An IOFENCE.C datum in the queue's byte order (fctl.BE).
+        let datum = d.fence_data_bytes(0x1122_3344);
+        assert_eq!(
+            u32::from_be_bytes(datum) == 0x1122_3344,
+            be,
+            "fence datum {datum:x?}"
+        );
         walk(&mut d, mem, direct, be);
         let _ = (d.cqcsr(), d.interrupt_pending());
         // The guest's register writes, then the queue again.

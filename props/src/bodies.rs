@@ -530,6 +530,8 @@ fn hand_built_smmu(u: &mut Unstructured<'_>) -> arbitrary::Result<Result<(), Str
         C::CmdSync(t) => t.cs = v as u8,
         C::PriResp(t) => t.resp = v as u8,
         C::CfgiSteRange(t) => t.range = v as u8,
+        // NS is RES0 with SSec = 0 (IHI0070 §4.2.2).
+        C::PrefetchAddr(t) => (t.ns, t.ssec) = (v & 1 == 1, v & 2 == 2),
         _ => {}
     }
     let checked = c.validate().map(|()| c.encode());

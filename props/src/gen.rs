@@ -251,13 +251,20 @@ fn maybe<T>(
     Ok(if u.arbitrary()? { Some(f(u)?) } else { None })
 }
 
+/// A device id: a 16-bit requester id, sometimes a 32-bit StreamID
+/// (wider than AMD-Vi's 16 and RISC-V's 24 bits).
+fn edge_rid(u: &mut Unstructured<'_>) -> Result<u32> {
+    let bits = if u.ratio(1, 8)? { 32 } else { 16 };
+    edge_u32(u, bits)
+}
+
 /// Any generic operation, invalidations most often.
 pub fn edge_op(u: &mut Unstructured<'_>) -> Result<Op> {
     Ok(match u.int_in_range(0u8..=15)? {
         0..=9 => Op::Inval(edge_inval(u)?),
         10 | 11 => Op::Sync(edge_sync(u)?),
         12 => Op::Prefetch(Prefetch {
-            device: edge_u32(u, 16)?,
+            device: edge_rid(u)?,
             pasid: maybe(u, |u| edge_u32(u, 20))?,
             secure: u.ratio(1, 4)?,
             range: maybe(u, edge_range)?,
@@ -266,7 +273,7 @@ pub fn edge_op(u: &mut Unstructured<'_>) -> Result<Op> {
             count: u.arbitrary()?,
         }),
         13 => Op::PageResponse(PageResponse {
-            device: edge_u32(u, 16)?,
+            device: edge_rid(u)?,
             pasid: maybe(u, |u| edge_u32(u, 20))?,
             prg_index: u16::try_from(edge_u32(u, 9)?).unwrap_or(0),
             code: *u.choose(&[RespCode::Success, RespCode::Invalid, RespCode::Failure])?,
