@@ -406,6 +406,18 @@ event_arch! { Smmuv3, EventRecord, PriRecord, crate::pri::FIELDS, lift_event, lo
 /// to it; the event queue goes on delivering as space allows (§7.4), the
 /// PRI queue discards everything until then (§8.1).
 ///
+/// A record write that guest memory refuses is an external abort on the
+/// queue (§7.2.2, §8.2): the record is lost, PROD does not move (the
+/// synchronous case), and GERROR.EVENTQ_ABT_ERR (bit 2) / PRIQ_ABT_ERR
+/// (bit 3) is toggled (§6.3.19: "The SMMU toggles SMMU_GERROR\[x\] when an
+/// error becomes active"); the GERROR interrupt is raised with
+/// `gerror_irqen` (§7.5.1). While the error is active (GERROR ≠ GERRORN in
+/// that bit) the queue is not writable and takes nothing (§7.2.1, §8.2);
+/// a discarded last page request is owed Response Failure without a
+/// PASID. The guest acknowledges by toggling the bit in GERRORN.
+/// `gerror` and `gerrorn` are the whole registers, shared with the other
+/// queue and CMDQ_ERR: a VMM with both queues keeps one value of each.
+///
 /// [`RecordQueue::offer`]: iommu_inval_core::event::RecordQueue::offer
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct GuestQueue<R> {
@@ -422,6 +434,13 @@ pub struct GuestQueue<R> {
     /// SMMU_PRIQ_IRQ_CFG2.LO (§6.3.36): the PRI queue interrupts only for a
     /// message with Last set (unused by the event queue).
     pub last_only: bool,
+    /// SMMU_GERROR (§6.3.19; the VMM's): EVENTQ_ABT_ERR / PRIQ_ABT_ERR
+    /// toggled on an aborted record write.
+    pub gerror: u32,
+    /// SMMU_GERRORN (§6.3.20; the guest's acknowledgement).
+    pub gerrorn: u32,
+    /// SMMU_IRQ_CTRL.GERROR_IRQEN (§6.3.16).
+    pub gerror_irqen: bool,
     record: core::marker::PhantomData<R>,
 }
 
@@ -435,6 +454,9 @@ impl<R> GuestQueue<R> {
             enabled,
             irqen: false,
             last_only: false,
+            gerror: 0,
+            gerrorn: 0,
+            gerror_irqen: false,
             record: core::marker::PhantomData,
         }
     }
@@ -474,11 +496,16 @@ fn queue_ring(base: u64, words: u8) -> Ring {
     )
 }
 
+/// SMMU_GERROR.EVENTQ_ABT_ERR (bit 2, §6.3.19).
+const EVENTQ_ABT_ERR: u32 = 1 << 2;
+/// SMMU_GERROR.PRIQ_ABT_ERR (bit 3, §6.3.19).
+const PRIQ_ABT_ERR: u32 = 1 << 3;
+
 /// `impl RecordQueue` for the event queue (`discard` = false) and the PRI
-/// queue (`discard` = true), with the queue's interrupt rule and automatic
-/// response.
+/// queue (`discard` = true), with its GERROR abort bit, the queue's
+/// interrupt rule and automatic response.
 macro_rules! smmu_record_queue {
-    ($rec:ty, $discard:expr, $interrupt:expr, $response:expr) => {
+    ($rec:ty, $discard:expr, $abt:expr, $interrupt:expr, $response:expr) => {
         impl RecordQueue for GuestQueue<$rec> {
             type Record = $rec;
             fn enabled(&self) -> bool {
@@ -493,7 +520,17 @@ macro_rules! smmu_record_queue {
             fn discards_while_overflowed(&self) -> bool {
                 $discard
             }
+            fn abort_pending(&self) -> bool {
+                (self.gerror ^ self.gerrorn) & $abt != 0
+            }
+            fn raise_abort(&mut self) {
+                self.gerror ^= $abt;
+            }
             fn signal(&mut self, fate: &Fate, rec: &$rec) -> bool {
+                if let Fate::Aborted(_) = fate {
+                    // The error activated: the GERROR interrupt (§7.5.1).
+                    return self.gerror_irqen;
+                }
                 // Written to an empty queue: it holds one record now.
                 let was_empty =
                     *fate == Fate::Written && self.ring().pending(self.head(), self.tail()) == 1;
@@ -510,6 +547,7 @@ macro_rules! smmu_record_queue {
 smmu_record_queue!(
     EventRecord,
     false,
+    EVENTQ_ABT_ERR,
     |_, was_empty, _, _| was_empty,
     |_, _| None
 );
@@ -517,10 +555,12 @@ smmu_record_queue!(
 // Last written, or discarded because of an overflow. The automatic PRG
 // response (§8.1, §8.2): Success when the queue is full or overflowed (the
 // PASID echoed: SMMU_IDR3.PPS = 1 or STE.PPAR = 1 is assumed), Failure
-// without a PASID when PRIQEN = 0 or the write aborted.
+// without a PASID when PRIQEN = 0, the write aborted (synchronously) or
+// PRIQ_ABT_ERR is active.
 smmu_record_queue!(
     crate::pri::PriRecord,
     true,
+    PRIQ_ABT_ERR,
     |lo, was_empty, o: &Fate, r: &crate::pri::PriRecord| {
         let last = r.flag("last") == Some(true);
         match o {
@@ -1015,5 +1055,65 @@ pub(crate) mod tests {
         e.irqen = true;
         assert_eq!(go(&mut e, 0b001), "written, interrupt");
         assert_eq!(go(&mut e, 0b101), "written");
+    }
+
+    /// A record write guest memory refuses (IHI0070 §7.2.2, §8.2): the
+    /// record lost, PROD unmoved, GERROR.EVENTQ_ABT_ERR / PRIQ_ABT_ERR
+    /// toggled (no other bit) with the GERROR interrupt (§7.5.1); nothing
+    /// taken while the error is active (§7.2.1: a stall record kept, §8.2:
+    /// a last page request owed Response Failure without a PASID); delivery
+    /// resumes once the guest toggles the bit in GERRORN.
+    #[test]
+    fn aborted_writes_toggle_gerror_and_stop_the_queue() {
+        use iommu_inval_core::device::ProduceError;
+        use iommu_inval_core::event::Fate::*;
+        use iommu_inval_core::{CellMemory, SliceMemory};
+        use std::string::ToString;
+        let ro = [0u8; 0x100];
+        let refusing = SliceMemory::new(0x1000, &ro);
+        let mut bytes = [0u8; 0x100];
+        let mem = CellMemory::new(0x1000, &mut bytes);
+        let rec = EventRecord::decode(&[1 << 32 | 4, 0, 0, 0]).unwrap();
+        let mut q = GuestQueue::<EventRecord>::new(0x1000 | 1, 0, 0, true);
+        (q.irqen, q.gerror_irqen, q.gerror) = (true, true, 1); // CMDQ_ERR active
+        let d = q.offer(&refusing, &rec, false).unwrap();
+        assert!(matches!(d.fate, Aborted(_)) && d.interrupt, "{d}");
+        assert_eq!((q.prod, q.gerror), (0, 1 | EVENTQ_ABT_ERR));
+        let d = q.offer(&mem, &rec, false).unwrap();
+        assert_eq!(d.to_string(), "dropped: write abort pending");
+        assert_eq!(q.offer(&mem, &rec, true), Err(ProduceError::Full));
+        assert_eq!((q.prod, q.gerror), (0, 1 | EVENTQ_ABT_ERR));
+        q.gerrorn ^= EVENTQ_ABT_ERR; // acknowledged
+        let d = q.offer(&mem, &rec, true).unwrap();
+        assert_eq!((d.fate, d.interrupt, q.prod), (Written, true, 1));
+        // Aborted again: the bit toggles back to 0, active again.
+        assert!(matches!(
+            q.offer(&refusing, &rec, false).unwrap().fate,
+            Aborted(_)
+        ));
+        assert_eq!((q.gerror, q.gerrorn, q.prod), (1, EVENTQ_ABT_ERR, 1));
+        assert_eq!(q.offer(&mem, &rec, false).unwrap().fate, Stopped);
+
+        // PRI queue: SID 0x10, SSV, SSID 3; `lwr` = Last, Write, Read; group 5.
+        let pri = |lwr: u64| {
+            crate::pri::PriRecord::decode(&[1 << 63 | lwr << 60 | 3 << 32 | 0x10, 0x4000 | 5])
+                .unwrap()
+        };
+        let mut p = GuestQueue::<crate::pri::PriRecord>::new(0x1080 | 1, 0, 0, true);
+        p.irqen = true;
+        let failure = ", owed Failure to device 0x10 group 5";
+        let d = p.offer(&refusing, &pri(0b101), false).unwrap();
+        assert!(matches!(d.fate, Aborted(_)) && !d.interrupt, "{d}");
+        assert!(d.to_string().ends_with(failure), "{d}");
+        assert_eq!((p.prod, p.gerror), (0, PRIQ_ABT_ERR));
+        let go = |p: &mut GuestQueue<_>, lwr| p.offer(&mem, &pri(lwr), false).unwrap().to_string();
+        assert_eq!(
+            go(&mut p, 0b101),
+            std::format!("dropped: write abort pending{failure}")
+        );
+        // A Stop Marker: no response.
+        assert_eq!(go(&mut p, 0b100), "dropped: write abort pending");
+        p.gerrorn = PRIQ_ABT_ERR;
+        assert_eq!(go(&mut p, 0b101), "written, interrupt");
     }
 }
