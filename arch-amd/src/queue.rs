@@ -201,7 +201,7 @@ pub(crate) const STATUS_CMD_BUF_RUN: u32 = 1 << 4;
 ///   buffer with head at it, clears CmdBufRun and writes ILLEGAL_COMMAND_ERROR
 ///   (bad command) or COMMAND_HARDWARE_ERROR (failed fetch or completion
 ///   store) to the event log, through its producer
-///   ([`GuestLog`](crate::event::GuestLog)'s
+///   ([`GuestLog`]'s
 ///   [`offer`](iommu_inval_core::event::RecordQueue::offer): EventLogEn,
 ///   EventLogInt, EventOverflow on a full log, the interrupt with
 ///   EventIntEn). A back end's device-TLB time-out writes IOTLB_INV_TIMEOUT
