@@ -381,38 +381,4 @@ mod tests {
         assert_eq!(go(&mut log), (Written, true));
         assert_eq!(log.tail, 0);
     }
-
-    /// A log write guest memory refuses. The AMD-Vi text available names
-    /// no status bit for it (EventOverflow is a full log), so the entry is
-    /// dropped and reported to the VMM ([`Fate::Aborted`]): no status bit,
-    /// no interrupt, the tail unmoved, and the next entry goes in. A
-    /// dropped last PPR is still answered.
-    #[test]
-    fn a_refused_log_write_is_reported_and_flags_nothing() {
-        use crate::ppr::PprRecord;
-        use iommu_inval_core::event::{Fate::*, RecordQueue};
-        use iommu_inval_core::{CellMemory, SliceMemory};
-        let ro = [0u8; 0x1000];
-        let refusing = SliceMemory::new(0x1000, &ro);
-        let mut ram = [0u8; 0x1000];
-        let mem = CellMemory::new(0x1000, &mut ram);
-        let mut log = GuestLog::<EventRecord>::new(8 << 56 | 0x1000, 1 << 2 | 1 << 3);
-        let e = illegal_command(0x40);
-        let d = log.offer(&refusing, &e, false).unwrap();
-        assert!(matches!(d.fate, Aborted(_)) && !d.interrupt && d.response.is_none());
-        assert_eq!((log.status, log.tail), (0, 0));
-        assert_eq!(log.offer(&mem, &e, false).unwrap().fate, Written);
-        // PPR log: device 0x10, PASID 1, read, last, tag 2.
-        let mut ppr = GuestLog::<PprRecord>::new(8 << 56 | 0x1000, 1 << 13 | 1 << 14);
-        let r = PprRecord::decode(&[
-            1 << 60 | 1 << 56 | 1 << 50 | 1 << 41 | 2 << 32 | 1 << 16 | 0x10,
-            0x4000,
-        ])
-        .unwrap();
-        let d = ppr.offer(&refusing, &r, false).unwrap();
-        assert!(matches!(d.fate, Aborted(_)) && !d.interrupt);
-        assert_eq!(d.response.map(|r| (r.device, r.prg_index)), Some((0x10, 2)));
-        assert_eq!((ppr.status, ppr.tail), (0, 0));
-        assert_eq!(ppr.offer(&mem, &r, false).unwrap().fate, Written);
-    }
 }

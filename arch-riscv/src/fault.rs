@@ -356,31 +356,4 @@ mod tests {
         assert_eq!(far.csr & CSR_MF, CSR_MF);
         assert_eq!(go(&mut far), (Stopped, false));
     }
-
-    /// `fqmf` ("an access fault when storing a fault record"): a guest
-    /// memory that refuses the store; the record discarded, `fqt` unmoved,
-    /// `fqmf` set and `fip` raised; "no more fault records are generated
-    /// until software clears the `fqmf` bit", even after `fqof` is cleared;
-    /// then records go in again.
-    #[test]
-    fn a_refused_store_sets_fqmf_and_stops_the_queue() {
-        use iommu_inval_core::event::Fate::*;
-        use iommu_inval_core::{CellMemory, SliceMemory};
-        let ro = [0u8; 0x80];
-        let refusing = SliceMemory::new(0x1000, &ro);
-        let mut ram = [0u8; 0x80];
-        let mem = CellMemory::new(0x1000, &mut ram);
-        let mut q = GuestQueue::<FaultRecord>::new(1 << 10 | 1, false);
-        q.write_csr(CSR_EN | CSR_IE);
-        let rec = FaultRecord::decode(&[0x10 << 40 | 2 << 34 | 13, 0, 0x8000, 0]).unwrap();
-        let d = q.offer(&refusing, &rec, false).unwrap();
-        assert!(matches!(d.fate, Aborted(_)) && d.interrupt, "{d:?}");
-        assert_eq!((q.tail, q.csr & CSR_MF, q.ipsr), (0, CSR_MF, 1 << 1));
-        assert_eq!(q.offer(&mem, &rec, false).unwrap().fate, Stopped);
-        q.write_csr(CSR_EN | CSR_IE | CSR_OF); // clears fqof only
-        assert_eq!(q.offer(&mem, &rec, false).unwrap().fate, Stopped);
-        q.write_csr(CSR_EN | CSR_IE | CSR_MF);
-        assert_eq!(q.offer(&mem, &rec, false).unwrap().fate, Written);
-        assert_eq!(q.tail, 1);
-    }
 }

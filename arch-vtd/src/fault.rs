@@ -490,30 +490,4 @@ mod tests {
         assert_eq!(go(&mut r, 7), (Written, false));
         assert_eq!(r.fsts, crate::queue::FSTS_IQE | FSTS_PPF);
     }
-
-    /// A fault recording register the VMM's register memory refuses to
-    /// store: VT-d records faults in registers, not in guest memory, and
-    /// names no error for it, so the fault is dropped and reported to the
-    /// VMM ([`Fate::Aborted`]): FSTS and FECTL unchanged, no interrupt,
-    /// the next index unmoved.
-    #[test]
-    fn a_refused_register_store_is_reported_and_flags_nothing() {
-        use iommu_inval_core::event::RecordQueue;
-        use iommu_inval_core::{CellMemory, SliceMemory};
-        let ro = [0u8; 0x20];
-        let refusing = SliceMemory::new(0x200, &ro);
-        let mut regs = [0u8; 0x20];
-        let mem = CellMemory::new(0x200, &mut regs);
-        let mut frcd = FaultRecording {
-            base: 0x200,
-            nfr: 1,
-            ..Default::default()
-        };
-        let f = FaultRecord::decode(&[0x0dea_d000, 1 << 63 | 1 << 62 | 6 << 32 | 0x10]).unwrap();
-        let d = frcd.offer(&refusing, &f, false).unwrap();
-        assert!(matches!(d.fate, Fate::Aborted(_)) && !d.interrupt);
-        assert_eq!((frcd.fsts, frcd.fectl, frcd.next), (0, 0, 0));
-        let d = frcd.offer(&mem, &f, false).unwrap();
-        assert!(d.written() && d.interrupt);
-    }
 }

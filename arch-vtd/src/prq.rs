@@ -268,37 +268,4 @@ mod tests {
         assert_eq!(q.pectl, crate::queue::CTL_IM | crate::queue::CTL_IP);
         assert_eq!(q.pqt, 0);
     }
-
-    /// A descriptor write guest memory refuses: the VT-d text available
-    /// names no PRS or FSTS bit for it, so the request is dropped and
-    /// reported to the VMM ([`Fate::Aborted`]): PRS unchanged, no page
-    /// request event, PQT unmoved; a dropped last request is still
-    /// answered; the next request goes in.
-    #[test]
-    fn a_refused_descriptor_write_is_reported_and_flags_nothing() {
-        use iommu_inval_core::event::RecordQueue;
-        use iommu_inval_core::{CellMemory, SliceMemory};
-        let ro = std::vec![0u8; 0x1000];
-        let refusing = SliceMemory::new(0x1000, &ro);
-        let mut ram = std::vec![0u8; 0x1000];
-        let mem = CellMemory::new(0x1000, &mut ram);
-        let mut q = PageRequestQueue {
-            pqa: 0x1000,
-            ..Default::default()
-        };
-        // RID 0x10, PASID 5, read, last; group 3.
-        let req = PageRequest::decode(&[
-            5 << 32 | 0x10 << 16 | 1 << 8 | 1,
-            0x7000 | 3 << 3 | 1 << 2 | 1,
-            0,
-            0,
-        ])
-        .unwrap();
-        let d = q.offer(&refusing, &req, false).unwrap();
-        assert!(matches!(d.fate, Fate::Aborted(_)) && !d.interrupt);
-        assert_eq!(d.response.map(|r| (r.device, r.prg_index)), Some((0x10, 3)));
-        assert_eq!((q.prs, q.pectl, q.pqt), (0, 0, 0));
-        let d = q.offer(&mem, &req, false).unwrap();
-        assert!(d.written() && d.interrupt);
-    }
 }
