@@ -193,10 +193,12 @@ impl LogRecord for EventRecord {
 ///   much for EventLogInt: the interrupt is raised when the status bit is
 ///   set from 0 with the log's interrupt enable set.
 /// * A log whose enable bit is clear drops records without an overflow.
-/// * The automatic response to a dropped last PPR is an implementation
-///   choice (the specification text was not available): Success when the
-///   log is full or overflowed, Failure when it is disabled, as SMMUv3
-///   §8.1, §8.2 and RISC-V specify.
+/// * The automatic response to a dropped last PPR: no AMD-Vi text found
+///   states one (docs/EVENTS.md lists what was searched), so the rule the
+///   other three specifications share is applied: Success when the log is
+///   full or overflowed (SMMUv3 §8.1, VT-d §7.4.1 Table 31, RISC-V "PCIe
+///   ATS Page Request handling"), Failure when it is disabled (SMMUv3
+///   §8.2, RISC-V `pqen`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct GuestLog<R> {
     /// Event Log / PPR Log Base Address.

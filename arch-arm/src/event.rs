@@ -15,9 +15,13 @@
 //! translation faults (STAG, Stall, PnU, InD, RnW, S2, CLASS, TTRnW,
 //! InputAddr, IPA). F_WALK_EABT's figure is lost and no driver names its
 //! Reason: it is read as the fetch events' (`Reason` `[79:64]`, GPCF
-//! `[80]`). The figures of F_BAD_ATS_TREQ and F_TLB_CONFLICT are lost and
-//! no driver writes them: their words 1 to 3 are kept raw (`w1`..`w3`),
-//! as are the IMPDEF events 0xE0–0xEF (§7.3.21). NSIPA (§7.3, figure
+//! `[80]`). F_BAD_ATS_TREQ's figure is lost in the text this crate cites,
+//! but its labels survive in the G.b edition's text: R `[95]`, W `[94]`,
+//! X `[93]`, PRIV `[92]`, Span `[67:64]`, InputAddr\[63:12\] `[191:140]`,
+//! the §7.3.6 field list (R/W/X/PRIV, Span); it lifts as a configuration
+//! fault named by its number. F_TLB_CONFLICT's figure survives in no text
+//! and no driver writes it: its words 1 to 3 are kept raw (`w1`..`w3`), as
+//! are the IMPDEF events 0xE0–0xEF (§7.3.21). NSIPA (§7.3, figure
 //! lost) is 0 except on the Secure queue: it is RES0 here. The F_PERMISSION
 //! bits of newer revisions (Overlay, AssuredOnly, DirtyBit, §7.3.16) are
 //! not placed (their figure is lost): a record with them set is refused as
@@ -31,11 +35,11 @@
 
 use crate::pri::PriRecord;
 use crate::Smmuv3;
-use iommu_inval_core::event::{auto_response, Fate, RecordQueue};
 use iommu_inval_core::event::{
     fault_code, Access, ConfigReason, During, Event, Fault, FaultCodes, FaultKind, FaultReason,
     NativeCode, Transaction, Translation,
 };
+use iommu_inval_core::event::{Fate, RecordQueue};
 use iommu_inval_core::event_arch;
 use iommu_inval_core::model::PageResponse;
 use iommu_inval_core::native::word;
@@ -131,6 +135,14 @@ const PAGE_ADDR: Fd = ("input_addr", 2, 63, 12, 12);
 const IPA: Fd = ("ipa", 3, 55, 12, 12);
 /// FetchAddr\[55:3\] `[247:195]` (the F_STE_FETCH figure).
 const FETCH_ADDR: Fd = ("fetch_addr", 3, 55, 3, 3);
+/// F_BAD_ATS_TREQ (§7.3.6): the ATS Translation Request's R `[95]`, W
+/// `[94]`, X `[93]`, PRIV `[92]` and Span `[67:64]` (its InputAddr\[63:12\]
+/// is [`PAGE_ADDR`]).
+const ATS_R: Fd = ("read", 1, 31, 31, 0);
+const ATS_W: Fd = ("write", 1, 30, 30, 0);
+const ATS_X: Fd = ("exec", 1, 29, 29, 0);
+const ATS_PRIV: Fd = ("priv", 1, 28, 28, 0);
+const ATS_SPAN: Fd = ("span", 1, 3, 0, 0);
 /// Raw words of the events whose figure is lost.
 const RAW1: Fd = ("w1", 1, 63, 0, 0);
 const RAW2: Fd = ("w2", 2, 63, 0, 0);
@@ -174,7 +186,7 @@ record_format!(
         kind!("C_BAD_STREAMID", 0x02, [SSV, SSID, SID]),
         kind!("F_STE_FETCH", 0x03, [SSV, SSID, SID, REASON, GPCF, FETCH_ADDR]),
         kind!("C_BAD_STE", 0x04, [SSV, SSID, SID]),
-        kind!("F_BAD_ATS_TREQ", 0x05, [SSV, SSID, SID, RAW1, RAW2, RAW3]),
+        kind!("F_BAD_ATS_TREQ", 0x05, [SSV, SSID, SID, ATS_SPAN, ATS_PRIV, ATS_X, ATS_W, ATS_R, PAGE_ADDR]),
         kind!("F_STREAM_DISABLED", 0x06, [SID]),
         kind!("F_TRANSL_FORBIDDEN", 0x07, [SID, RNW, INPUT_ADDR]),
         kind!("C_BAD_SUBSTREAMID", 0x08, [SSID, SID]),
@@ -224,7 +236,7 @@ const MEANINGS: FaultCodes = &[
     (Ok((FaultReason::AddressSize, None)), &[0x11]),
     (Ok((FaultReason::AccessFlag, None)), &[0x12]),
     (Ok((FaultReason::Permission, None)), &[0x13]),
-    (Err(ConfigReason::Other), &[0x21, 0x25]),
+    (Err(ConfigReason::Other), &[0x05, 0x21, 0x25]),
 ];
 
 /// A host event record → the model (see [`EventArch`](iommu_inval_core::arch::EventArch)).
@@ -235,9 +247,9 @@ fn lift_event<C: Context + ?Sized>(r: &EventRecord, ctx: &C) -> Result<Event, Lo
     let code = (r.words().first().copied().unwrap_or(0) & 0xff) as u8;
     let meaning = match MEANINGS.iter().find(|m| m.1.contains(&code.into())) {
         Some(m) => m.0,
-        None if matches!(code, 0x05 | 0x20) => {
+        None if code == 0x20 => {
             return Err(LowerError::NoEquivalent(
-                "F_BAD_ATS_TREQ / F_TLB_CONFLICT: layout not verified, kept raw",
+                "F_TLB_CONFLICT: layout not verified, kept raw",
             ))
         }
         None if code == 0x24 => {
@@ -275,27 +287,39 @@ fn lift_event<C: Context + ?Sized>(r: &EventRecord, ctx: &C) -> Result<Event, Lo
         Err(c) => FaultKind::Config(c),
     };
     let read = g("rnw") != 0;
+    // The events with InputAddr give RnW, InD and PnU (F_UUT,
+    // F_TRANSL_FORBIDDEN, F_WALK_EABT, the translation faults), except
+    // F_BAD_ATS_TREQ, which gives the permissions its request asked for.
+    let access = if has(op, "rnw") {
+        Access {
+            read,
+            write: !read,
+            exec: g("ind") != 0,
+            privileged: g("pnu") != 0,
+        }
+    } else {
+        Access {
+            read: g("read") != 0,
+            write: g("write") != 0,
+            exec: g("exec") != 0,
+            privileged: g("priv") != 0,
+        }
+    };
     Ok(Event::Fault(Fault {
         device,
         pasid,
-        // Every event with InputAddr has RnW (F_UUT, F_TRANSL_FORBIDDEN,
-        // F_WALK_EABT, the translation faults).
         transaction: has(op, "input_addr").then(|| Transaction {
             addr: g("input_addr"),
-            access: Access {
-                read,
-                write: !read,
-                exec: g("ind") != 0,
-                privileged: g("pnu") != 0,
-            },
+            access,
         }),
         kind,
         fetch_addr: has(op, "fetch_addr").then_some(g("fetch_addr")),
         native: NativeCode {
             arch: ArchId::Smmuv3,
             code: code.into(),
-            // The Reason, with GPCF as bit 16 where the event has one.
-            detail: (g("reason") | g("gpcf") << 16) as u32,
+            // The Reason, with GPCF as bit 16 where the event has one, or
+            // F_BAD_ATS_TREQ's Span.
+            detail: (g("reason") | g("span") | g("gpcf") << 16) as u32,
         },
     }))
 }
@@ -329,15 +353,24 @@ fn lower_event(f: &Fault) -> Result<EventRecord, LowerError> {
     }
     put("ssid", u(f.pasid.unwrap_or(0).into()));
     if let Some(t) = f.transaction {
-        if !has(op, "input_addr") || t.access.read == t.access.write {
+        let rnw = has(op, "rnw");
+        if !has(op, "input_addr") || (rnw && t.access.read == t.access.write) {
             return Err(LowerError::NoEquivalent(
                 "no InputAddr in this event, or an access not one of read and write",
             ));
         }
         put("input_addr", u(t.addr));
-        put("rnw", b(t.access.read));
-        put("ind", b(t.access.exec));
-        put("pnu", b(t.access.privileged));
+        let a = t.access;
+        if rnw {
+            put("rnw", b(a.read));
+            put("ind", b(a.exec));
+            put("pnu", b(a.privileged));
+        } else {
+            put("read", b(a.read));
+            put("write", b(a.write));
+            put("exec", b(a.exec));
+            put("priv", b(a.privileged));
+        }
     }
     if let Some(a) = f.fetch_addr {
         if !has(op, "fetch_addr") {
@@ -347,7 +380,9 @@ fn lower_event(f: &Fault) -> Result<EventRecord, LowerError> {
     }
     if f.native.arch == ArchId::Smmuv3 && f.native.code == code {
         let d = u64::from(f.native.detail);
-        if has(op, "gpcf") || !has(op, "reason") || d >> 16 == 0 {
+        if has(op, "span") {
+            put("span", u(d));
+        } else if has(op, "gpcf") || !has(op, "reason") || d >> 16 == 0 {
             put("reason", u(d & 0xffff));
             put("gpcf", u(d >> 16));
         } else {
@@ -553,10 +588,8 @@ smmu_record_queue!(
 );
 // SMMU_PRIQ_IRQ_CFG2.LO (§6.3.36): 0, empty to non-empty; 1, a message with
 // Last written, or discarded because of an overflow. The automatic PRG
-// response (§8.1, §8.2): Success when the queue is full or overflowed (the
-// PASID echoed: SMMU_IDR3.PPS = 1 or STE.PPAR = 1 is assumed), Failure
-// without a PASID when PRIQEN = 0, the write aborted (synchronously) or
-// PRIQ_ABT_ERR is active.
+// response: `pri::auto_response` (§8.1, §8.2; PRIQ_ABT_ERR active is
+// `Fate::Stopped`, answered as an aborted write).
 smmu_record_queue!(
     crate::pri::PriRecord,
     true,
@@ -575,12 +608,7 @@ smmu_record_queue!(
             _ => false,
         }
     },
-    |r: &crate::pri::PriRecord, o: &Fate| auto_response(
-        &crate::pri::FIELDS,
-        r,
-        o.response_code(),
-        false
-    )
+    crate::pri::auto_response
 );
 
 /// Raw event words for fuzzing the decoder: a valid record, often with
@@ -780,6 +808,21 @@ pub(crate) mod tests {
             at("E_PAGE_REQUEST", "input_addr", FieldValue::Uint(!0xfff))[2],
             !0xfff
         );
+        // §7.3.6 F_BAD_ATS_TREQ (the figure's text in the G.b edition): R [95],
+        // W [94], X [93], PRIV [92], Span [67:64], InputAddr[63:12] [191:140].
+        let w1 = |n| at("F_BAD_ATS_TREQ", n, t)[1];
+        assert_eq!(
+            [w1("read"), w1("write"), w1("exec"), w1("priv")],
+            [1 << 31, 1 << 30, 1 << 29, 1 << 28]
+        );
+        assert_eq!(
+            at("F_BAD_ATS_TREQ", "span", FieldValue::Uint(0xf)),
+            [5, 0xf, 0, 0]
+        );
+        assert_eq!(
+            at("F_BAD_ATS_TREQ", "input_addr", FieldValue::Uint(!0xfff)),
+            [5, 0, !0xfff, 0]
+        );
         // §7.3.8 F_TRANSL_FORBIDDEN RnW [99]; §7.3.9 C_BAD_SUBSTREAMID has no SSV.
         assert_eq!(at("F_TRANSL_FORBIDDEN", "rnw", t), [7, 1 << 35, 0, 0]);
         assert!(
@@ -804,6 +847,15 @@ pub(crate) mod tests {
         assert_eq!(kind(&[0x10, 1 << 63, 0, 0]), Err(ReservedBits));
         assert_eq!(kind(&[0x10, 0, 0, 1 << 63]), Err(ReservedBits));
         assert_eq!(kind(&[0x10, 3 << 40, 0, 0]), Err(InvalidField));
+        // F_BAD_ATS_TREQ: [91:68], [139:128] and words 3 are RES0.
+        for w in [
+            [5, 1 << 4, 0, 0],
+            [5, 1 << 27, 0, 0],
+            [5, 0, 0x800, 0],
+            [5, 0, 0, 1],
+        ] {
+            assert_eq!(kind(&w), Err(ReservedBits), "{w:x?}");
+        }
         assert_eq!(kind(&[0x10, 0, 0]), Err(BadLength));
         assert!(EventRecord::decode(&[0xffff_ffff_ffff_ffe7, !0, !0, !0]).is_ok());
     }
@@ -868,7 +920,7 @@ pub(crate) mod tests {
                     assert_eq!(Smmuv3::lift_record(&back, &IdentityContext), Ok(ev));
                 }
                 Err(_) => {
-                    assert!(matches!(l.code, 0x05 | 0x20 | 0x24 | 0xe0), "{}", l.name);
+                    assert!(matches!(l.code, 0x20 | 0x24 | 0xe0), "{}", l.name);
                     refused += 1;
                 }
             }
@@ -949,6 +1001,50 @@ pub(crate) mod tests {
         assert!(lower_event(&Event::Lost).is_err());
     }
 
+    /// F_BAD_ATS_TREQ (§7.3.6) lifts as a configuration fault named by its
+    /// number, the ATS Translation Request as the transaction (its R, W, X
+    /// and PRIV as the access, InputAddr the page) and Span as the detail;
+    /// it lowers back to the same words; another architecture's `Other`
+    /// fault does not become one.
+    #[test]
+    fn bad_ats_treq_lifts_and_lowers() {
+        // StreamID 0x10, SubstreamID 3, R W PRIV, Span 2, page 0x8000_1000.
+        let w = [0x0000_0010_0000_3805, 0xd000_0002, 0x8000_1000, 0];
+        let r = EventRecord::decode(&w).unwrap();
+        let ev = lift_event(&r, &IdentityContext).unwrap();
+        let Event::Fault(f) = ev else { panic!() };
+        assert_eq!(
+            (f.device, f.pasid, f.kind, f.fetch_addr),
+            (0x10, Some(3), FaultKind::Config(ConfigReason::Other), None)
+        );
+        let access = Access {
+            read: true,
+            write: true,
+            exec: false,
+            privileged: true,
+        };
+        assert_eq!(
+            f.transaction,
+            Some(Transaction {
+                addr: 0x8000_1000,
+                access
+            })
+        );
+        assert_eq!((f.native.code, f.native.detail), (5, 2));
+        let Ok(Record::Event(back)) = lower_event(&ev) else {
+            panic!()
+        };
+        assert_eq!(back.words(), &w);
+        let moved = Fault {
+            native: NativeCode {
+                arch: ArchId::Vtd,
+                ..f.native
+            },
+            ..f
+        };
+        assert!(lower_event(&Event::Fault(moved)).is_err());
+    }
+
     /// The event queue: records in order, a full queue flags the overflow
     /// once (PROD.OVFLG toggled) and goes on delivering after the guest
     /// consumes; a stall record is kept, not discarded; a disabled queue
@@ -1016,9 +1112,11 @@ pub(crate) mod tests {
 
     /// SMMU_PRIQ_IRQ_CFG2.LO and the automatic PRG responses (§6.3.36,
     /// §8.1, §8.2): with LO, only a message with Last interrupts, written
-    /// or discarded by an overflow; a discarded last request is answered
-    /// Success (full, overflowed; PASID echoed) or Failure (PRIQEN = 0; no
-    /// PASID); a Stop Marker and a request with Last = 0 get nothing.
+    /// or discarded by an overflow; a last request discarded by an overflow
+    /// is answered Success (PASID echoed), a request with Last = 0 gets
+    /// nothing (§8.1); with PRIQEN = 0 or a failed write every request,
+    /// Last or not, is answered Failure without a PASID (§8.2: "All
+    /// incoming PPRs"); a Stop Marker never gets a response.
     #[test]
     fn pri_queue_interrupts_and_automatic_responses() {
         use iommu_inval_core::CellMemory;
@@ -1046,10 +1144,23 @@ pub(crate) mod tests {
             format!("dropped: overflow pending, interrupt{ok}")
         );
         p.enabled = false;
-        assert_eq!(
-            go(&mut p, 0b111),
-            "dropped: queue disabled, owed Failure to device 0x10 group 5"
-        );
+        let failure = "dropped: queue disabled, owed Failure to device 0x10 group 5";
+        assert_eq!(go(&mut p, 0b111), failure);
+        assert_eq!(go(&mut p, 0b011), failure);
+        assert_eq!(go(&mut p, 0b100), "dropped: queue disabled");
+        // A write that aborts (the queue outside memory), then PRIQ_ABT_ERR
+        // active: Failure, Last or not.
+        let mut a = GuestQueue::<crate::pri::PriRecord>::new(0x9000 | 1, 0, 0, true);
+        for (lwr, aborts) in [(0b001, true), (0b101, false)] {
+            let d = a.offer(&mem, &pri(lwr), false).unwrap();
+            use iommu_inval_core::event::Fate::{Aborted, Stopped};
+            assert!(matches!(d.fate, Aborted(_)) == aborts && (aborts || d.fate == Stopped));
+            let r = d.response.unwrap();
+            assert_eq!(
+                (r.device, r.pasid, r.prg_index, r.code),
+                (0x10, None, 5, iommu_inval_core::model::RespCode::Failure)
+            );
+        }
         // LO = 0: the interrupt is the empty → non-empty transition.
         let mut e = GuestQueue::<crate::pri::PriRecord>::new(0x1000 | 1, 0, 0, true);
         e.irqen = true;

@@ -14,8 +14,10 @@
 //! either set without SSV is `invalid_field`.
 
 use crate::event::{kind, names, ranges, Fd};
+use iommu_inval_core::event::Fate;
+use iommu_inval_core::model::{PageResponse, RespCode};
 use iommu_inval_core::record::{Kind, PageRequestFields};
-use iommu_inval_core::{record_format, ArchId};
+use iommu_inval_core::{record_format, ArchId, IdentityContext};
 
 const SID: Fd = ("sid", 0, 31, 0, 0);
 const SSID: Fd = ("ssid", 0, 51, 32, 0);
@@ -68,6 +70,30 @@ pub(crate) const FIELDS: PageRequestFields = PageRequestFields::new(
         "address",
     ],
 );
+
+/// The PRG response the SMMU itself sends for entry `r` discarded with
+/// `fate` (IHI0070 §8.1, §8.2): on a full or overflowed queue a request
+/// with Last = 1 is answered Success with its PASID (SMMU_IDR3.PPS or
+/// STE.PPAR assumed) and one with Last = 0 is ignored (§8.1); with PRIQEN
+/// = 0 or a write that aborts, every request, Last or not, is answered
+/// Response Failure without a PASID (§8.2: "All incoming PPRs"); a Stop
+/// Marker never is.
+pub(crate) fn auto_response(r: &PriRecord, fate: &Fate) -> Option<PageResponse> {
+    let code = fate.response_code()?;
+    let q = FIELDS.lift(r, &IdentityContext).ok()?;
+    if code != RespCode::Failure {
+        return q.auto_response(code, true);
+    }
+    (!q.is_stop_marker()).then_some(PageResponse {
+        device: q.device,
+        pasid: None,
+        prg_index: q.prg_index,
+        code,
+        last: q.last,
+        priv_data: q.priv_data,
+        guest: false,
+    })
+}
 
 #[cfg(test)]
 mod tests {
@@ -157,21 +183,26 @@ mod tests {
         assert_eq!(kind(&[0]), Err(ErrorKind::BadLength));
     }
 
+    /// The entries that decode among `n` random words with no reserved bit
+    /// set, with their words.
+    fn random_entries(seed: u64, n: usize) -> impl Iterator<Item = ([u64; 2], PriRecord)> {
+        let mut rnd = iommu_inval_core::arb::xorshift(seed);
+        (0..n).filter_map(move |_| {
+            let w = [
+                rnd() & LAYOUT.valid(0, [0; 4]),
+                rnd() & LAYOUT.valid(1, [0; 4]),
+            ];
+            PriRecord::decode(&w).ok().map(|r| (w, r))
+        })
+    }
+
     /// R1, and lift ∘ lower: every valid entry re-encodes to its words,
     /// rebuilds from its named fields, and lowers back from its lift (up
     /// to the SubstreamID without SSV, which is UNKNOWN).
     #[test]
     fn r1_and_round_trip() {
-        let mut rnd = iommu_inval_core::arb::xorshift(0xbb67_ae85_84ca_a73b);
         let mut ok = 0;
-        for _ in 0..100_000 {
-            let w = [
-                rnd() & LAYOUT.valid(0, [0; 4]),
-                rnd() & LAYOUT.valid(1, [0; 4]),
-            ];
-            let Ok(r) = PriRecord::decode(&w) else {
-                continue;
-            };
+        for (w, r) in random_entries(0xbb67_ae85_84ca_a73b, 100_000) {
             ok += 1;
             let mut out = [0; 2];
             assert_eq!(r.encode_into(&mut out), Ok(2));
@@ -188,6 +219,45 @@ mod tests {
             assert_eq!(back.words(), want);
         }
         assert!(ok > 20_000);
+    }
+
+    /// The automatic response over random entries (IHI0070 §8.1, §8.2):
+    /// full or overflowed, Success with the PASID to a last request only;
+    /// disabled or aborted, Failure without a PASID to every request; never
+    /// to a Stop Marker; always to the entry's StreamID and group.
+    #[test]
+    fn automatic_response_rule() {
+        use iommu_inval_core::event::Fate;
+        use iommu_inval_core::MemError;
+        let mut seen = [0; 2];
+        for (_, r) in random_entries(0x3c6e_f372_fe94_f82b, 20_000) {
+            let q = lift_q(&r);
+            let abort = Fate::Aborted(MemError::write(0));
+            for fate in [
+                Fate::Full { flagged: true },
+                Fate::Overflowed,
+                Fate::Disabled,
+                abort,
+            ] {
+                let got = auto_response(&r, &fate);
+                let failure = fate.response_code() == Some(RespCode::Failure);
+                let owed = !q.is_stop_marker() && (failure || q.last);
+                assert_eq!(got.is_some(), owed, "{q:?} {fate:?}");
+                let Some(a) = got else { continue };
+                seen[usize::from(failure)] += 1;
+                let (code, pasid) = if failure {
+                    (RespCode::Failure, None)
+                } else {
+                    (RespCode::Success, q.pasid)
+                };
+                assert_eq!(
+                    (a.device, a.prg_index, a.code, a.pasid),
+                    (q.device, q.prg_index, code, pasid)
+                );
+            }
+            assert_eq!(auto_response(&r, &Fate::Written), None);
+        }
+        assert!(seen[0] > 1000 && seen[1] > 1000, "{seen:?}");
     }
 
     #[test]

@@ -157,6 +157,11 @@ impl<B: Backend> Backend for Tee<B> {
         self.barriers.push(std::mem::take(&mut self.current));
         self.inner.barrier(sync)
     }
+    // A wrapper forwards the partial-failure point, or a failure inside a
+    // batch would be reported at the batch's last command.
+    fn unfinished(&self) -> u32 {
+        self.inner.unfinished()
+    }
 }
 
 /// The readable bytes of `c` and the writable length Linux gives it.

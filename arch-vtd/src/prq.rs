@@ -122,10 +122,16 @@ const PQ_OFFSET: u64 = 0x7_ffe0;
 ///   already Set ..., it is not treated as a new interrupt condition"):
 ///   PECTL.IP is set, and the page request event sent and IP cleared unless
 ///   PECTL.IM masks it. PRO is not an interrupt condition.
-/// * The automatic response to a dropped last request is an implementation
-///   choice (the VT-d text was not available): Success, as SMMUv3 §8.1 and
-///   RISC-V specify for a full queue, so that the device retries; the PASID
-///   echoed, the private data kept.
+/// * The automatic response (VT-d §7.4.1, Table 31 "Page Request Error
+///   Conditions"): hardware answers a dropped request with LPIG set by a
+///   Page Group Response of Success when the queue is full (PRO then set)
+///   or PRO is already set, and never answers one with LPIG clear; the
+///   PASID echoed and the private data kept (Table 31 does not say). The
+///   third condition of Table 31, a remapping-table fault (e.g. PRE = 0 in
+///   the scalable-mode context entry, fault reason 47h), is answered
+///   Invalid Request: it is the VMM's to decide before it offers the
+///   request. VT-d defines no failed descriptor write: an `Aborted` offer
+///   gets [`Fate::response_code`]'s Failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct PageRequestQueue {
     /// PQA_REG.
@@ -220,8 +226,9 @@ mod tests {
     }
 
     /// The page request queue (PQA/PQH/PQT, PRS, PECTL): a full queue sets
-    /// PRO and drops requests until the guest clears it, a dropped last
-    /// request is answered Success; the page request event on a last
+    /// PRO and drops requests until the guest clears it, a dropped request
+    /// with LPIG is answered Success, one without is not (§7.4.1 Table
+    /// 31); the page request event on a last
     /// request written with PPR clear, held pending by PECTL.IM.
     #[test]
     fn page_request_queue_overflow_and_event() {
@@ -262,6 +269,11 @@ mod tests {
         assert_eq!(q.prs, PRS_PPR | PRS_PRO);
         q.pqh = q.pqt; // the guest consumed everything, PRO still set
         assert_eq!(go(&mut q, 0), "dropped: overflow pending");
+        // Table 31: PRQ Overflow, LPIG set: Success.
+        assert_eq!(
+            go(&mut q, 1),
+            "dropped: overflow pending, owed Success to device 0x10 PASID 5 group 3"
+        );
         // PRO and PPR cleared (RW1C), the event masked: held pending.
         (q.prs, q.pectl) = (0, crate::queue::CTL_IM);
         assert_eq!(go(&mut q, 1), "written");

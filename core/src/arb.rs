@@ -14,7 +14,7 @@ pub fn edge(u: &mut Unstructured<'_>, max: u64) -> Result<u64> {
         1 => max,
         2 => 1.min(max),
         3 => max >> 1,
-        4 => (max >> 1) + 1,
+        4 => ((max >> 1) + 1).min(max),
         _ => u.arbitrary::<u64>()? & max,
     })
 }
@@ -110,5 +110,24 @@ pub fn xorshift(mut seed: u64) -> impl FnMut() -> u64 + Clone {
         seed ^= seed >> 7;
         seed ^= seed << 17;
         seed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every choice of `edge` stays in `0..=max`, including `max` = 0 and 1,
+    /// where `(max >> 1) + 1` would step over it.
+    #[test]
+    fn edge_stays_within_max() {
+        for max in [0, 1, 2, 3, 0xff, u64::MAX - 1, u64::MAX] {
+            for choice in 0u8..=5 {
+                let bytes = [choice, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+                let mut u = Unstructured::new(&bytes);
+                let v = edge(&mut u, max).expect("enough bytes");
+                assert!(v <= max, "edge(max {max:#x}) choice {choice} gave {v:#x}");
+            }
+        }
     }
 }

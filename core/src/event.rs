@@ -629,20 +629,20 @@ pub struct Delivery {
     /// the GERROR interrupt (IHI0070 §7.5.1).
     pub interrupt: bool,
     /// The PRG response the IOMMU itself sends for a discarded page request
-    /// (last in its group, not a Stop Marker), in the guest's ids: a VMM
-    /// answers the host with it (e.g. through
-    /// [`PageRequestGroups::respond`]).
+    /// (last in its group, or any for SMMUv3's Response Failure; never a
+    /// Stop Marker), in the guest's ids: a VMM answers the host with it
+    /// (e.g. through [`PageRequestGroups::respond`]).
     pub response: Option<PageResponse>,
 }
 
 impl Fate {
     /// The code of the PRG response an IOMMU sends by itself for a page
     /// request discarded with this fate: Success when the queue was full
-    /// or overflowed, so that the device retries (IHI0070 §8.1; RISC-V
-    /// IOMMU "PCIe ATS Page Request handling"), Failure when the queue is
-    /// disabled, its write aborted or an abort is pending (IHI0070 §8.2:
-    /// PRIQEN = 0 or PRIQ_ABT_ERR active; RISC-V: `pqen`, `pqon`, `pqmf`);
-    /// `None` when written.
+    /// or overflowed, so that the device retries (IHI0070 §8.1; VT-d
+    /// §7.4.1 Table 31; RISC-V IOMMU "PCIe ATS Page Request handling"),
+    /// Failure when the queue is disabled, its write aborted or an abort is
+    /// pending (IHI0070 §8.2: PRIQEN = 0 or PRIQ_ABT_ERR active; RISC-V:
+    /// `pqen`, `pqon`, `pqmf`); `None` when written.
     pub const fn response_code(&self) -> Option<RespCode> {
         match self {
             Fate::Written => None,
@@ -699,9 +699,10 @@ impl PageRequest {
     /// The response an IOMMU sends by itself for this request when it
     /// discards it: `None` unless the request is last in its group and not
     /// a Stop Marker (a Stop Marker and a request with Last = 0 are
-    /// discarded silently: IHI0070 §8.1, §8.2; RISC-V IOMMU "PCIe ATS Page
-    /// Request handling"). The PASID is echoed when `pasid` and the request
-    /// had one.
+    /// discarded silently: IHI0070 §8.1; VT-d §7.4.1 Table 31; RISC-V
+    /// IOMMU "PCIe ATS Page Request handling"; SMMUv3's Response Failure
+    /// answers every request, §8.2, in arch-arm). The PASID is echoed when
+    /// `pasid` and the request had one.
     pub fn auto_response(&self, code: RespCode, pasid: bool) -> Option<PageResponse> {
         let pasid = self.pasid.filter(|_| pasid);
         (self.last && !self.is_stop_marker()).then_some(PageResponse {
