@@ -48,8 +48,10 @@ use crate::cmd::Command;
 // event-log codec (`crate::event`, the one encoding of the layout and of the
 // event codes): ILLEGAL_COMMAND_ERROR (the command's address in `w1`),
 // COMMAND_HARDWARE_ERROR (`type` in `w0[58:57]`, the failed access's address
-// in `w1`) and IOTLB_INV_TIMEOUT (DeviceID, the command's address).
-use crate::event::EventRecord;
+// in `w1`) and IOTLB_INV_TIMEOUT (DeviceID, the command's address); they go
+// in through the event log's one producer, `GuestLog<EventRecord>`.
+use crate::event::{EventRecord, GuestLog};
+use iommu_inval_core::event::RecordQueue;
 use iommu_inval_core::arch::prelude::*;
 
 iommu_inval_core::arch_error! {
@@ -188,63 +190,6 @@ pub(crate) const STATUS_COM_WAIT_INT: u32 = 1 << 2;
 /// IOMMU Status Register CmdBufRun (bit 4).
 pub(crate) const STATUS_CMD_BUF_RUN: u32 = 1 << 4;
 
-/// The guest's event log (Event Log Base Address 0010h: EventBase `[51:12]`,
-/// EventLen `[59:56]`; Event Log Head / Tail Pointer 2010h / 2018h,
-/// offsets in `[18:4]`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct EventLog {
-    /// Base address (4 KiB aligned).
-    pub base: u64,
-    /// EventLen: 2^len 16-byte entries (8..=15).
-    pub len: u8,
-    /// Head offset (the guest's: next entry it reads).
-    pub head: u32,
-    /// Tail offset (the IOMMU's: next entry it writes).
-    pub tail: u32,
-}
-
-impl EventLog {
-    /// From the three register values (EventLen below 8 is reserved).
-    pub fn from_registers(base_reg: u64, head: u64, tail: u64) -> Result<Self, ConfigError> {
-        let len = ((base_reg >> 56) & 0xf) as u8;
-        if !(MIN_COM_LEN..=MAX_COM_LEN).contains(&len) {
-            return Err(ConfigError::ReservedLength(len));
-        }
-        let size = u64::from(ENTRY_BYTES) << len;
-        let off = |p: u64| {
-            let p = p & PTR_MASK;
-            if p >= size {
-                Err(ConfigError::PointerOutOfRange(p))
-            } else {
-                Ok(p as u32)
-            }
-        };
-        Ok(EventLog {
-            base: base_reg & BASE_MASK,
-            len,
-            head: off(head)?,
-            tail: off(tail)?,
-        })
-    }
-    fn size(&self) -> u32 {
-        ENTRY_BYTES << self.len.clamp(MIN_COM_LEN, MAX_COM_LEN)
-    }
-    /// Append an entry; `Ok(false)` when the log is full (EventOverflow).
-    fn append<M: QueueMemory + ?Sized>(
-        &mut self,
-        mem: &M,
-        e: &EventRecord,
-    ) -> Result<bool, MemError> {
-        let next = (self.tail + ENTRY_BYTES) & (self.size() - 1);
-        if next == self.head & (self.size() - 1) {
-            return Ok(false);
-        }
-        mem.write_words(self.base.wrapping_add(u64::from(self.tail)), e.words())?;
-        self.tail = next;
-        Ok(true)
-    }
-}
-
 /// The command buffer of an emulated AMD-Vi as a [`CommandQueue`]: the
 /// buffer and its head / tail, the IOMMU Status Register and the event log.
 ///
@@ -255,9 +200,12 @@ impl EventLog {
 /// * **Errors** (§2.5): a command that cannot be carried out stops the
 ///   buffer with head at it, clears CmdBufRun and writes ILLEGAL_COMMAND_ERROR
 ///   (bad command) or COMMAND_HARDWARE_ERROR (failed fetch or completion
-///   store) to the event log (EventLogInt set; EventOverflow when the log is
-///   full). A back end's device-TLB time-out writes IOTLB_INV_TIMEOUT and the
-///   buffer goes on. The guest restarts a stopped buffer by re-enabling it
+///   store) to the event log, through its producer
+///   ([`GuestLog`]'s
+///   [`offer`](iommu_inval_core::event::RecordQueue::offer): EventLogEn,
+///   EventLogInt, EventOverflow on a full log, the interrupt with
+///   EventIntEn). A back end's device-TLB time-out writes IOTLB_INV_TIMEOUT
+///   and the buffer goes on. The guest restarts a stopped buffer by re-enabling it
 ///   ([`CmdBufDevice::restart`], the CmdBufEn 0 → 1 write).
 /// * **Implementation choices**: a tail past the end of the buffer (the
 ///   specification leaves it undefined) stops the buffer with
@@ -289,11 +237,15 @@ pub struct CmdBufDevice {
     /// The CmdBufTailPtr value last written (checked at process time;
     /// [`CommandQueue::tail_register`]).
     tail_reg: u64,
-    /// IOMMU Status Register (MMIO 2020h), the bits the command buffer owns.
+    /// IOMMU Status Register (MMIO 2020h): CmdBufRun, ComWaitInt, and the
+    /// event log's EventOverflow and EventLogInt.
     pub status: u32,
     /// The guest's event log, where errors are written (none: errors are
     /// only reported in [`Progress`](iommu_inval_core::device::Progress)).
-    pub event_log: Option<EventLog>,
+    /// Its `status` is this device's: loaded from
+    /// [`status`](Self::status) before an entry is offered and stored back
+    /// after, so the register has one value.
+    pub event_log: Option<GuestLog<EventRecord>>,
     /// What the emulated IOMMU implements (EFR): a command it does not
     /// support is an ILLEGAL_COMMAND_ERROR ([`Command::decode_with`](iommu_inval_core::NativeCommand::decode_with)).
     /// [`Features::LATEST`](crate::Features::LATEST) by default; set with
@@ -357,18 +309,12 @@ impl CmdBufDevice {
         let Some(log) = self.event_log.as_mut() else {
             return Signals::empty();
         };
-        match log.append(mem, &e) {
-            Ok(true) => {
-                self.status |= STATUS_EVENT_LOG_INT;
-                Signals::ERROR_IRQ
-            }
-            Ok(false) => {
-                self.status |= STATUS_EVENT_OVERFLOW;
-                Signals::ERROR_IRQ
-            }
-            // The event-log write itself failed: nothing is left to report it to.
-            Err(_) => Signals::empty(),
-        }
+        log.status = self.status;
+        let d = log.offer(mem, &e, false);
+        self.status = log.status;
+        // An entry that does not encode cannot happen (the constructors
+        // build valid entries); it would raise nothing.
+        Signals::ERROR_IRQ.when(d.is_ok_and(|d| d.interrupt))
     }
 }
 

@@ -2,8 +2,9 @@
 //! executed, event-log entries on errors, CmdBufRun, batching per barrier.
 
 use iommu_inval_amd::event::EventFormat;
+use iommu_inval_amd::event::GuestLog;
+use iommu_inval_amd::queue::CmdBufDevice;
 use iommu_inval_amd::queue::HwError;
-use iommu_inval_amd::queue::{CmdBufDevice, EventLog};
 use iommu_inval_core::device::{
     BackendError, CommandQueue, CountingBackend, FaultCause, QueueProducer, Record,
     RecordingBackend, Signals,
@@ -42,9 +43,11 @@ fn wait(addr: u64, data: u64, irq: bool) -> [u64; 2] {
 }
 
 /// `q` writing its errors to an event log at EVLOG whose head register is
-/// `head`.
+/// `head` (IOMMU Control Register EventLogEn, EventIntEn).
 fn with_log(mut q: CmdBufDevice, head: u64) -> CmdBufDevice {
-    q.event_log = Some(EventLog::from_registers(8 << 56 | EVLOG, head, 0).unwrap());
+    let mut log = GuestLog::new(8 << 56 | EVLOG, 1 << 2 | 1 << 3);
+    log.head = head;
+    q.event_log = Some(log);
     q
 }
 

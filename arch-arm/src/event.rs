@@ -441,6 +441,18 @@ event_arch! { Smmuv3, EventRecord, PriRecord, crate::pri::FIELDS, lift_event, lo
 /// to it; the event queue goes on delivering as space allows (§7.4), the
 /// PRI queue discards everything until then (§8.1).
 ///
+/// A record write that guest memory refuses is an external abort on the
+/// queue (§7.2.2, §8.2): the record is lost, PROD does not move (the
+/// synchronous case), and GERROR.EVENTQ_ABT_ERR (bit 2) / PRIQ_ABT_ERR
+/// (bit 3) is toggled (§6.3.19: "The SMMU toggles SMMU_GERROR\[x\] when an
+/// error becomes active"); the GERROR interrupt is raised with
+/// `gerror_irqen` (§7.5.1). While the error is active (GERROR ≠ GERRORN in
+/// that bit) the queue is not writable and takes nothing (§7.2.1, §8.2);
+/// a discarded last page request is owed Response Failure without a
+/// PASID. The guest acknowledges by toggling the bit in GERRORN.
+/// `gerror` and `gerrorn` are the whole registers, shared with the other
+/// queue and CMDQ_ERR: a VMM with both queues keeps one value of each.
+///
 /// [`RecordQueue::offer`]: iommu_inval_core::event::RecordQueue::offer
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct GuestQueue<R> {
@@ -457,6 +469,13 @@ pub struct GuestQueue<R> {
     /// SMMU_PRIQ_IRQ_CFG2.LO (§6.3.36): the PRI queue interrupts only for a
     /// message with Last set (unused by the event queue).
     pub last_only: bool,
+    /// SMMU_GERROR (§6.3.19; the VMM's): EVENTQ_ABT_ERR / PRIQ_ABT_ERR
+    /// toggled on an aborted record write.
+    pub gerror: u32,
+    /// SMMU_GERRORN (§6.3.20; the guest's acknowledgement).
+    pub gerrorn: u32,
+    /// SMMU_IRQ_CTRL.GERROR_IRQEN (§6.3.16).
+    pub gerror_irqen: bool,
     record: core::marker::PhantomData<R>,
 }
 
@@ -470,6 +489,9 @@ impl<R> GuestQueue<R> {
             enabled,
             irqen: false,
             last_only: false,
+            gerror: 0,
+            gerrorn: 0,
+            gerror_irqen: false,
             record: core::marker::PhantomData,
         }
     }
@@ -509,11 +531,16 @@ fn queue_ring(base: u64, words: u8) -> Ring {
     )
 }
 
+/// SMMU_GERROR.EVENTQ_ABT_ERR (bit 2, §6.3.19).
+const EVENTQ_ABT_ERR: u32 = 1 << 2;
+/// SMMU_GERROR.PRIQ_ABT_ERR (bit 3, §6.3.19).
+const PRIQ_ABT_ERR: u32 = 1 << 3;
+
 /// `impl RecordQueue` for the event queue (`discard` = false) and the PRI
-/// queue (`discard` = true), with the queue's interrupt rule and automatic
-/// response.
+/// queue (`discard` = true), with its GERROR abort bit, the queue's
+/// interrupt rule and automatic response.
 macro_rules! smmu_record_queue {
-    ($rec:ty, $discard:expr, $interrupt:expr, $response:expr) => {
+    ($rec:ty, $discard:expr, $abt:expr, $interrupt:expr, $response:expr) => {
         impl RecordQueue for GuestQueue<$rec> {
             type Record = $rec;
             fn enabled(&self) -> bool {
@@ -528,7 +555,17 @@ macro_rules! smmu_record_queue {
             fn discards_while_overflowed(&self) -> bool {
                 $discard
             }
+            fn abort_pending(&self) -> bool {
+                (self.gerror ^ self.gerrorn) & $abt != 0
+            }
+            fn raise_abort(&mut self) {
+                self.gerror ^= $abt;
+            }
             fn signal(&mut self, fate: &Fate, rec: &$rec) -> bool {
+                if let Fate::Aborted(_) = fate {
+                    // The error activated: the GERROR interrupt (§7.5.1).
+                    return self.gerror_irqen;
+                }
                 // Written to an empty queue: it holds one record now.
                 let was_empty =
                     *fate == Fate::Written && self.ring().pending(self.head(), self.tail()) == 1;
@@ -545,15 +582,18 @@ macro_rules! smmu_record_queue {
 smmu_record_queue!(
     EventRecord,
     false,
+    EVENTQ_ABT_ERR,
     |_, was_empty, _, _| was_empty,
     |_, _| None
 );
 // SMMU_PRIQ_IRQ_CFG2.LO (§6.3.36): 0, empty to non-empty; 1, a message with
 // Last written, or discarded because of an overflow. The automatic PRG
-// response: `pri::auto_response` (§8.1, §8.2).
+// response: `pri::auto_response` (§8.1, §8.2; PRIQ_ABT_ERR active is
+// `Fate::Stopped`, answered as an aborted write).
 smmu_record_queue!(
     crate::pri::PriRecord,
     true,
+    PRIQ_ABT_ERR,
     |lo, was_empty, o: &Fate, r: &crate::pri::PriRecord| {
         let last = r.flag("last") == Some(true);
         match o {
@@ -1108,11 +1148,13 @@ pub(crate) mod tests {
         assert_eq!(go(&mut p, 0b111), failure);
         assert_eq!(go(&mut p, 0b011), failure);
         assert_eq!(go(&mut p, 0b100), "dropped: queue disabled");
-        // A write that aborts (the queue outside memory): Failure, Last or not.
+        // A write that aborts (the queue outside memory), then PRIQ_ABT_ERR
+        // active: Failure, Last or not.
         let mut a = GuestQueue::<crate::pri::PriRecord>::new(0x9000 | 1, 0, 0, true);
-        for lwr in [0b001, 0b101] {
+        for (lwr, aborts) in [(0b001, true), (0b101, false)] {
             let d = a.offer(&mem, &pri(lwr), false).unwrap();
-            assert!(matches!(d.fate, iommu_inval_core::event::Fate::Aborted(_)));
+            use iommu_inval_core::event::Fate::{Aborted, Stopped};
+            assert!(matches!(d.fate, Aborted(_)) == aborts && (aborts || d.fate == Stopped));
             let r = d.response.unwrap();
             assert_eq!(
                 (r.device, r.pasid, r.prg_index, r.code),

@@ -23,7 +23,7 @@
 //! whatever record it is given.
 
 use iommu_inval_core::event::{Fate, RecordQueue};
-use iommu_inval_core::model::{PageResponse, RespCode};
+use iommu_inval_core::model::PageResponse;
 use iommu_inval_core::record::{CodeTable, Kind};
 use iommu_inval_core::ring::{Ring, RingRegs};
 use iommu_inval_core::{record_format, ArchId};
@@ -127,10 +127,9 @@ pub trait QueueRecord: iommu_inval_core::NativeCommand {
     /// `ipsr.fip` (bit 1) / `ipsr.pip` (bit 3).
     const IPSR: u32;
     /// The "Page Request Group Response" the IOMMU sends for a record
-    /// dropped with `fate` while the queue's control register is `csr`
-    /// (none for a fault record).
-    fn response(&self, fate: &Fate, csr: u32) -> Option<PageResponse> {
-        let _ = (fate, csr);
+    /// dropped with `fate` (none for a fault record).
+    fn response(&self, fate: &Fate) -> Option<PageResponse> {
+        let _ = fate;
         None
     }
 }
@@ -233,7 +232,7 @@ impl<R: QueueRecord> RecordQueue for GuestQueue<R> {
         self.csr & (CSR_EN | CSR_ON) == CSR_EN | CSR_ON
     }
     fn overflow_pending(&self) -> bool {
-        self.csr & (CSR_MF | CSR_OF) != 0
+        self.csr & CSR_OF != 0
     }
     fn raise_overflow(&mut self) {
         self.csr |= CSR_OF;
@@ -241,14 +240,17 @@ impl<R: QueueRecord> RecordQueue for GuestQueue<R> {
     fn discards_while_overflowed(&self) -> bool {
         true
     }
+    fn abort_pending(&self) -> bool {
+        self.csr & CSR_MF != 0
+    }
+    fn raise_abort(&mut self) {
+        self.csr |= CSR_MF;
+    }
     fn signal(&mut self, fate: &Fate, _: &R) -> bool {
-        if let Fate::Aborted(_) = fate {
-            self.csr |= CSR_MF;
-        }
         let raised = match fate {
             Fate::Written => true,
             Fate::Disabled => false,
-            _ => self.overflow_pending(),
+            _ => self.csr & (CSR_MF | CSR_OF) != 0,
         };
         let fresh = self.ipsr & R::IPSR == 0;
         if !raised || self.csr & CSR_IE == 0 {
@@ -258,17 +260,7 @@ impl<R: QueueRecord> RecordQueue for GuestQueue<R> {
         fresh
     }
     fn auto_response(&self, rec: &R, fate: &Fate) -> Option<PageResponse> {
-        rec.response(fate, self.csr)
-    }
-}
-
-/// The response code a page request dropped with `fate` under `csr` is
-/// answered with: Response Failure while `pqmf` is set, else
-/// [`Fate::response_code`].
-pub(crate) fn pq_response_code(fate: &Fate, csr: u32) -> Option<RespCode> {
-    match fate {
-        Fate::Overflowed if csr & CSR_MF != 0 => Some(RespCode::Failure),
-        _ => fate.response_code(),
+        rec.response(fate)
     }
 }
 
@@ -362,6 +354,6 @@ mod tests {
         far.write_csr(CSR_EN | CSR_IE);
         assert!(matches!(go(&mut far), (Aborted(_), true)));
         assert_eq!(far.csr & CSR_MF, CSR_MF);
-        assert_eq!(go(&mut far), (Overflowed, false));
+        assert_eq!(go(&mut far), (Stopped, false));
     }
 }

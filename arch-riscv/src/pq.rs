@@ -57,13 +57,8 @@ pub(crate) const FIELDS: PageRequestFields = PageRequestFields::new(
 impl crate::fault::QueueRecord for PageRequest {
     const WORDS: u8 = 2;
     const IPSR: u32 = 1 << 3;
-    fn response(&self, fate: &Fate, csr: u32) -> Option<PageResponse> {
-        auto_response(
-            &FIELDS,
-            self,
-            crate::fault::pq_response_code(fate, csr),
-            true,
-        )
+    fn response(&self, fate: &Fate) -> Option<PageResponse> {
+        auto_response(&FIELDS, self, fate.response_code(), true)
     }
 }
 
@@ -155,7 +150,22 @@ mod tests {
         );
         assert_eq!(
             go(&mut far, 0b111),
-            format!("dropped: overflow pending{failed}")
+            format!("dropped: write abort pending{failed}")
+        );
+        // The same with guest memory that refuses the store.
+        let ro = [0u8; 0x40];
+        let refusing = iommu_inval_core::SliceMemory::new(0x1000, &ro);
+        let mut q = GuestQueue::<PageRequest>::new(1 << 10 | 1, false);
+        q.write_csr(0b01);
+        let d = q.offer(&refusing, &req(0b101), false).unwrap();
+        assert_eq!(
+            d.to_string(),
+            format!("dropped: guest memory write failed at 0x1000{failed}")
+        );
+        assert_eq!(q.tail, 0);
+        assert_eq!(
+            go(&mut q, 0b101),
+            format!("dropped: write abort pending{failed}")
         );
     }
 }

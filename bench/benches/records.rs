@@ -1,7 +1,9 @@
 //! The records of the other direction (issue 32): decode, encode, lift and
 //! lower of each architecture's event (fault) and page-request records,
-//! and the SMMUv3 `GuestQueue` offer path (`RecordQueue::offer` into a
-//! guest event queue in `CellMemory`).
+//! and `offer`, each architecture's producers (`RecordQueue::offer` into a
+//! fresh guest queue in `CellMemory`: SMMUv3 event and PRI queues, VT-d
+//! fault recording registers and page request queue, AMD-Vi event and PPR
+//! logs, RISC-V fault and page-request queues).
 //!
 //! The records: one of every kind of each format (`NativeCommand::
 //! op_names`, built from no fields: every field 0), and the events those
@@ -14,7 +16,6 @@ use std::hint::black_box;
 use divan::counter::ItemsCount;
 use divan::Bencher;
 
-use iommu_inval_arm::{EventRecord, GuestQueue};
 use iommu_inval_core::arch::EventArch;
 use iommu_inval_core::event::{Event, Record, RecordQueue};
 use iommu_inval_core::{CellMemory, IdentityContext, NativeCommand};
@@ -155,13 +156,138 @@ fn bench_encode<A: EventArch>(b: Bencher, pri: bool) {
     });
 }
 
-/// `case` = what / queue: `decode`, `encode`, `lift` or `lower` of the
-/// `event` or `page_request` records of `A`.
-fn bench_case<A: EventArch>(b: Bencher, case: &str) {
+/// The producers of an architecture: its event (fault) queue and its
+/// page-request queue, fresh and enabled, at [`AT`] in guest memory, each
+/// with room for every record offered.
+trait Producers: EventArch {
+    /// The event queue.
+    type Events: RecordQueue<Record = Self::EventRecord> + Copy;
+    /// The page-request queue.
+    type Requests: RecordQueue<Record = Self::PageRequestRecord> + Copy;
+    /// The event queue, the records it takes per pass and the bytes of
+    /// guest memory it uses.
+    fn events() -> (Self::Events, usize, usize);
+    /// The page-request queue, as [`Producers::events`].
+    fn requests() -> (Self::Requests, usize, usize);
+}
+
+/// Where the guest queues are.
+const AT: u64 = 0x10_0000;
+
+impl Producers for iommu_inval_arm::Smmuv3 {
+    type Events = iommu_inval_arm::GuestQueue<iommu_inval_arm::EventRecord>;
+    type Requests = iommu_inval_arm::GuestQueue<iommu_inval_arm::PriRecord>;
+    /// SMMU_EVENTQ_BASE.LOG2SIZE = 10: 1024 entries (a wrap bit).
+    fn events() -> (Self::Events, usize, usize) {
+        (Self::Events::new(AT | 10, 0, 0, true), N, N * 32)
+    }
+    fn requests() -> (Self::Requests, usize, usize) {
+        (Self::Requests::new(AT | 10, 0, 0, true), N, N * 16)
+    }
+}
+
+impl Producers for iommu_inval_vtd::Vtd {
+    type Events = iommu_inval_vtd::fault::FaultRecording;
+    type Requests = iommu_inval_vtd::prq::PageRequestQueue;
+    /// 256 fault recording registers (NFR = 255): 256 faults per pass.
+    fn events() -> (Self::Events, usize, usize) {
+        let q = Self::Events {
+            base: AT,
+            nfr: 255,
+            ..Default::default()
+        };
+        (q, 256, 256 * 16)
+    }
+    /// PQS = 4: 2048 descriptors.
+    fn requests() -> (Self::Requests, usize, usize) {
+        let q = Self::Requests {
+            pqa: AT | 4,
+            ..Default::default()
+        };
+        (q, N, 2048 * 32)
+    }
+}
+
+impl Producers for iommu_inval_amd::AmdVi {
+    type Events = iommu_inval_amd::event::GuestLog<iommu_inval_amd::event::EventRecord>;
+    type Requests = iommu_inval_amd::event::GuestLog<iommu_inval_amd::ppr::PprRecord>;
+    /// EventLen = 11 (2048 entries), EventLogEn.
+    fn events() -> (Self::Events, usize, usize) {
+        (Self::Events::new(11 << 56 | AT, 1 << 2), N, 2048 * 16)
+    }
+    /// PPRLogLen = 11, PPRLogEn.
+    fn requests() -> (Self::Requests, usize, usize) {
+        (Self::Requests::new(11 << 56 | AT, 1 << 13), N, 2048 * 16)
+    }
+}
+
+impl Producers for iommu_inval_riscv::RiscV {
+    type Events = iommu_inval_riscv::fault::GuestQueue<iommu_inval_riscv::fault::FaultRecord>;
+    type Requests = iommu_inval_riscv::fault::GuestQueue<iommu_inval_riscv::pq::PageRequest>;
+    /// `fqb` LOG2SZ-1 = 10 (2048 records), `fqen`.
+    fn events() -> (Self::Events, usize, usize) {
+        let mut q = Self::Events::new(AT >> 2 | 10, false);
+        q.write_csr(1);
+        (q, N, 2048 * 32)
+    }
+    fn requests() -> (Self::Requests, usize, usize) {
+        let mut q = Self::Requests::new(AT >> 2 | 10, false);
+        q.write_csr(1);
+        (q, N, 2048 * 16)
+    }
+}
+
+/// `n` of `records` offered to a fresh `queue` over `bytes` of zeroed
+/// guest memory (made outside the timing), every one written.
+fn bench_offer<Q: RecordQueue + Copy>(
+    b: Bencher,
+    (queue, n, bytes): (Q, usize, usize),
+    records: &[Q::Record],
+) {
+    let records = records.get(..n).unwrap_or(records);
+    b.counter(ItemsCount::new(records.len()))
+        .with_inputs(|| vec![0u8; bytes])
+        .bench_local_values(|mut ram| {
+            let mem = CellMemory::new(AT, &mut ram);
+            let mut q = queue;
+            let mut written = 0usize;
+            for r in records {
+                written += usize::from(
+                    q.offer(black_box(&mem), r, false)
+                        .is_ok_and(|d| d.written()),
+                );
+            }
+            assert_eq!(written, records.len());
+            (q, ram)
+        });
+}
+
+/// `A`'s producers offered its `pri` records.
+fn bench_producer<A: Producers>(b: Bencher, pri: bool) {
+    let s = set::<A>(pri);
+    let mut events = Vec::new();
+    let mut requests = Vec::new();
+    for r in s.records {
+        match r {
+            Record::Event(e) => events.push(e),
+            Record::PageRequest(p) => requests.push(p),
+        }
+    }
+    if pri {
+        bench_offer(b, A::requests(), &requests);
+    } else {
+        bench_offer(b, A::events(), &events);
+    }
+}
+
+/// `case` = what / queue: `decode`, `encode`, `lift`, `lower` or `offer`
+/// of the `event` or `page_request` records of `A`.
+fn bench_case<A: Producers>(b: Bencher, case: &str) {
     let pri = case.ends_with("page_request");
     match case.split('/').next() {
         Some("decode") => bench_decode::<A>(b, pri),
         Some("encode") => bench_encode::<A>(b, pri),
+        Some("offer") => bench_producer::<A>(b, pri),
         Some("lift") => {
             let s = set::<A>(pri);
             bench_ok(b, &s.records, |r| A::lift_record(r, &IdentityContext));
@@ -178,6 +304,7 @@ macro_rules! records {
         #[divan::bench(args = [
                     "decode/event", "decode/page_request", "encode/event", "encode/page_request",
                     "lift/event", "lift/page_request", "lower/event", "lower/page_request",
+                    "offer/event", "offer/page_request",
                 ])]
         fn $modname(b: Bencher, case: &str) {
             bench_case::<$arch>(b, case);
@@ -189,30 +316,3 @@ records!(smmuv3, iommu_inval_arm::Smmuv3);
 records!(vtd, iommu_inval_vtd::Vtd);
 records!(amd_vi, iommu_inval_amd::AmdVi);
 records!(riscv_iommu, iommu_inval_riscv::RiscV);
-
-/// The SMMUv3 event queue's producer: `N` event records offered to a
-/// fresh 1024-entry guest event queue (SMMU_EVENTQ_BASE.LOG2SIZE = 10) in
-/// `CellMemory`, each written at the tail.
-#[divan::bench]
-fn smmuv3_guest_queue_offer(b: Bencher) {
-    let s = set::<iommu_inval_arm::Smmuv3>(false);
-    let recs: Vec<EventRecord> = s
-        .records
-        .iter()
-        .filter_map(|r| match r {
-            Record::Event(e) => Some(*e),
-            Record::PageRequest(_) => None,
-        })
-        .collect();
-    let mut ram = vec![0u8; N * 32];
-    let mem = CellMemory::new(0x10_0000, &mut ram);
-    b.counter(ItemsCount::new(N)).bench_local(|| {
-        let mut q = GuestQueue::<EventRecord>::new(0x10_0000 | 10, 0, 0, true);
-        let mut written = 0usize;
-        for r in &recs {
-            written += usize::from(q.offer(black_box(&mem), r, false).is_ok());
-        }
-        assert_eq!(written, N);
-        q.prod
-    });
-}

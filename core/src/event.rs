@@ -17,8 +17,8 @@
 //!   group, each group answered once.
 //!
 //! * [`RecordQueue`]: the production rule of a guest's record queue (room,
-//!   overflow, its acknowledgement, the interrupt, the automatic page
-//!   response), over the command queues' ring or other [`RecordSlots`];
+//!   overflow, its acknowledgement, a failed write and the abort it flags,
+//!   the interrupt, the automatic page response), over the command queues' ring or other [`RecordSlots`];
 //!   [`RecordQueue::offer`] says what became of a record ([`Delivery`]).
 //!
 //! A page request links to its response by (device, PASID when the
@@ -601,11 +601,19 @@ pub enum Fate {
         /// The overflow was raised by this record.
         flagged: bool,
     },
-    /// Discarded: an overflow or error is pending and the queue takes no
-    /// record until the guest acknowledges it.
+    /// Discarded: an overflow is pending and the queue takes no record
+    /// until the guest acknowledges it.
     Overflowed,
-    /// Discarded: writing the slot failed.
+    /// Discarded: writing the slot failed. The queue flags it where its
+    /// architecture names a flag ([`RecordQueue::raise_abort`]: SMMUv3
+    /// GERROR.EVENTQ_ABT_ERR / PRIQ_ABT_ERR, RISC-V `fqmf` / `pqmf`) and
+    /// then takes nothing until the guest acknowledges it ([`Fate::Stopped`]).
     Aborted(MemError),
+    /// Discarded: a failed write is flagged and not yet acknowledged
+    /// ([`RecordQueue::abort_pending`]): "Delivery into the Event queue
+    /// stops when an abort is flagged" (IHI0070 §7.5); RISC-V: "no more
+    /// fault records are generated until software clears the `fqmf` bit".
+    Stopped,
 }
 
 /// What became of a record offered to a guest queue ([`RecordQueue::offer`]):
@@ -617,7 +625,8 @@ pub struct Delivery {
     /// What the producer did.
     pub fate: Fate,
     /// The queue's interrupt (or MSI) is raised now, by the architecture's
-    /// rule and its enable and mask bits.
+    /// rule and its enable and mask bits; for an SMMUv3 [`Fate::Aborted`],
+    /// the GERROR interrupt (IHI0070 §7.5.1).
     pub interrupt: bool,
     /// The PRG response the IOMMU itself sends for a discarded page request
     /// (last in its group, or any for SMMUv3's Response Failure; never a
@@ -631,13 +640,14 @@ impl Fate {
     /// request discarded with this fate: Success when the queue was full
     /// or overflowed, so that the device retries (IHI0070 §8.1; VT-d
     /// §7.4.1 Table 31; RISC-V IOMMU "PCIe ATS Page Request handling"),
-    /// Failure when the queue is disabled or its write aborted (IHI0070
-    /// §8.2; RISC-V: `pqen`, `pqon`, `pqmf`); `None` when written.
+    /// Failure when the queue is disabled, its write aborted or an abort is
+    /// pending (IHI0070 §8.2: PRIQEN = 0 or PRIQ_ABT_ERR active; RISC-V:
+    /// `pqen`, `pqon`, `pqmf`); `None` when written.
     pub const fn response_code(&self) -> Option<RespCode> {
         match self {
             Fate::Written => None,
             Fate::Full { .. } | Fate::Overflowed => Some(RespCode::Success),
-            Fate::Disabled | Fate::Aborted(_) => Some(RespCode::Failure),
+            Fate::Disabled | Fate::Aborted(_) | Fate::Stopped => Some(RespCode::Failure),
         }
     }
 }
@@ -651,7 +661,7 @@ impl Delivery {
 
 /// `written`, `dropped: queue disabled`, `dropped: queue full, overflow
 /// raised`, `dropped: queue full`, `dropped: overflow pending`, `dropped:
-/// <memory error>`.
+/// <memory error>`, `dropped: write abort pending`.
 impl core::fmt::Display for Fate {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
@@ -661,6 +671,7 @@ impl core::fmt::Display for Fate {
             Fate::Full { flagged: false } => f.write_str("dropped: queue full"),
             Fate::Overflowed => f.write_str("dropped: overflow pending"),
             Fate::Aborted(e) => write!(f, "dropped: {e}"),
+            Fate::Stopped => f.write_str("dropped: write abort pending"),
         }
     }
 }
@@ -745,8 +756,7 @@ pub trait RecordQueue: RecordSlots {
     /// Whether the queue takes records (a disabled queue discards them
     /// without an overflow: SMMU_CR0.EVENTQEN = 0, IHI0070 §7.4).
     fn enabled(&self) -> bool;
-    /// Whether an overflow (or a memory fault that stops the queue) is
-    /// flagged and not yet acknowledged.
+    /// Whether an overflow is flagged and not yet acknowledged.
     fn overflow_pending(&self) -> bool;
     /// Flag an overflow (called when none is pending).
     fn raise_overflow(&mut self);
@@ -754,9 +764,21 @@ pub trait RecordQueue: RecordSlots {
     /// (SMMUv3 PRI queue, §8.1) rather than delivered as space allows
     /// (SMMUv3 event queue, §7.4).
     fn discards_while_overflowed(&self) -> bool;
+    /// Whether a failed write is flagged and not yet acknowledged: the
+    /// queue then takes nothing ([`Fate::Stopped`]). SMMUv3:
+    /// GERROR.EVENTQ_ABT_ERR / PRIQ_ABT_ERR active (GERROR ≠ GERRORN,
+    /// IHI0070 §7.2.1, §7.5, §8.2); RISC-V: `fqmf` / `pqmf`. The default is
+    /// for an architecture that names no such flag: never.
+    fn abort_pending(&self) -> bool {
+        false
+    }
+    /// Flag a failed write (called when none is pending). The default
+    /// flags nothing.
+    fn raise_abort(&mut self) {}
     /// Set the status and pending bits `fate` sets (after the write, or
-    /// the overflow flag) and say whether the queue's interrupt is raised
-    /// now.
+    /// the overflow or abort flag) and say whether an interrupt is raised
+    /// now: the queue's, or on SMMUv3 for [`Fate::Aborted`] the GERROR
+    /// interrupt.
     fn signal(&mut self, fate: &Fate, rec: &Self::Record) -> bool;
     /// The page response the IOMMU sends by itself when `rec` is discarded
     /// with `fate` (none: the queue holds no page requests, the default).
@@ -766,11 +788,14 @@ pub trait RecordQueue: RecordSlots {
     }
 
     /// Offer `rec` to the guest: written at the next slot when there is
-    /// one. On a full queue a record the producer must `keep` (an SMMUv3
-    /// stall record, which is never discarded and never overflows the
-    /// queue, §7.4) is `Err(ProduceError::Full)`, to be offered again; any
-    /// other is discarded and the overflow flagged. A record that does not
-    /// encode is `Err(ProduceError::Encode)` and changes nothing.
+    /// one. On a full queue, or one stopped by a pending abort, a record
+    /// the producer must `keep` (an SMMUv3 stall record, which is never
+    /// discarded and never overflows the queue, §7.2.1, §7.4) is
+    /// `Err(ProduceError::Full)`, to be offered again; any other is
+    /// discarded (on a full queue the overflow flagged). A failed write
+    /// discards the record and flags the abort ([`Fate::Aborted`]). A
+    /// record that does not encode is `Err(ProduceError::Encode)` and
+    /// changes nothing.
     fn offer<M: QueueMemory + ?Sized>(
         &mut self,
         mem: &M,
@@ -781,6 +806,11 @@ pub trait RecordQueue: RecordSlots {
         let n = rec.encode_into(&mut w).map_err(ProduceError::Encode)?;
         let fate = if !self.enabled() {
             Fate::Disabled
+        } else if self.abort_pending() {
+            if keep {
+                return Err(ProduceError::Full);
+            }
+            Fate::Stopped
         } else if self.discards_while_overflowed() && self.overflow_pending() {
             Fate::Overflowed
         } else {
@@ -808,6 +838,9 @@ pub trait RecordQueue: RecordSlots {
                 }
             }
         };
+        if let Fate::Aborted(_) = fate {
+            self.raise_abort();
+        }
         Ok(Delivery {
             fate,
             interrupt: self.signal(&fate, rec),

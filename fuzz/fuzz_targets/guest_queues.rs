@@ -3,8 +3,9 @@
 //! registers and page request queue, AMD-Vi event and PPR logs, RISC-V
 //! fault and page-request queues) from arbitrary register values, offered
 //! arbitrary valid records interleaved with what the guest does (consume
-//! records, acknowledge overflows, clear status bits, write its control
-//! registers).
+//! records, acknowledge overflows and aborts, clear status bits, write its
+//! control registers); the input also chooses which record writes guest
+//! memory refuses.
 //!
 //! Input: a selector byte (the queue), then the registers and the steps.
 //! Checks, on every offer:
@@ -16,6 +17,11 @@
 //!   record is not kept; the overflow is then flagged, `flagged` exactly
 //!   when none was pending; a record written, kept or dropped otherwise
 //!   changes no overflow flag;
+//! * a refused write is `Aborted` (never `Written`); it flags the abort
+//!   where the architecture names a flag (SMMUv3 GERROR, RISC-V `fqmf` /
+//!   `pqmf`) and nothing where it does not (VT-d, AMD-Vi); while the abort
+//!   is pending the queue is `Stopped` (a kept record `Err(Full)`), and no
+//!   other outcome changes the abort flag;
 //! * an interrupt only with the queue's interrupt enabled (or unmasked),
 //!   never for a disabled queue; an automatic response only for a record
 //!   not written.
@@ -31,10 +37,12 @@ use iommu_inval_core::{MemError, QueueMemory};
 use libfuzzer_sys::fuzz_target;
 use std::cell::RefCell;
 
-/// Guest memory at `BASE`, logging every write.
+/// Guest memory at `BASE`, logging every write, refusing every write
+/// while `refuse` is set.
 struct Mem {
     bytes: RefCell<Vec<u8>>,
     writes: RefCell<Vec<(u64, usize)>>,
+    refuse: core::cell::Cell<bool>,
 }
 
 const BASE: u64 = 0x1_0000;
@@ -60,6 +68,9 @@ impl QueueMemory for Mem {
     }
     fn write_bytes(&self, addr: u64, bytes: &[u8]) -> core::result::Result<(), MemError> {
         self.writes.borrow_mut().push((addr, bytes.len()));
+        if self.refuse.get() {
+            return Err(MemError::write(addr));
+        }
         let off = self.at(addr, bytes.len()).ok_or(MemError::write(addr))?;
         self.bytes.borrow_mut()[off..off + bytes.len()].copy_from_slice(bytes);
         Ok(())
@@ -71,8 +82,11 @@ struct Spec<Q> {
     /// Where its slots start and how many bytes they take (addresses
     /// wrap at 2^64, as the ring's do).
     region: fn(&Q) -> (u64, u64),
-    /// Whether an interrupt may be raised (enabled, unmasked).
-    irq: fn(&Q) -> bool,
+    /// Whether an interrupt may be raised for a record of this fate
+    /// (enabled, unmasked).
+    irq: fn(&Q, &Fate) -> bool,
+    /// Whether the queue flags a failed write (and then stops).
+    aborts: bool,
     /// Records held and capacity, for a ring.
     held: fn(&Q) -> Option<(u64, u64)>,
     /// The guest consumes (`x` says how much, or which register).
@@ -111,17 +125,24 @@ where
             0..=2 => {
                 let rec: Q::Record = u.arbitrary()?;
                 let keep = u.ratio(1u8, 8)?;
+                let refuse = u.ratio(1u8, 6)?;
                 let before = q.overflow_pending();
-                let admits = q.enabled() && !(q.discards_while_overflowed() && before);
+                let aborted_before = q.abort_pending();
+                let stopped = q.enabled() && aborted_before;
+                let admits =
+                    q.enabled() && !stopped && !(q.discards_while_overflowed() && before);
                 let full = matches!(q.next_slot(mem), Ok(None));
-                let (irq, (lo, len), held) = ((s.irq)(q), (s.region)(q), (s.held)(q));
+                let ((lo, len), held) = ((s.region)(q), (s.held)(q));
                 mem.writes.borrow_mut().clear();
+                mem.refuse.set(refuse);
                 let got = q.offer(mem, &rec, keep);
+                mem.refuse.set(false);
                 let writes = mem.writes.take();
                 match got {
                     Err(ProduceError::Full) => {
-                        assert!(keep && admits && full);
+                        assert!(keep && (stopped || (admits && full)));
                         assert_eq!(q.overflow_pending(), before);
+                        assert_eq!(q.abort_pending(), aborted_before);
                         assert!(writes.is_empty());
                     }
                     Err(_) => assert!(writes.is_empty()),
@@ -129,15 +150,20 @@ where
                         let is_full = matches!(d.fate, Fate::Full { .. });
                         assert_eq!(is_full, admits && full && !keep, "{:?}", d.fate);
                         assert_eq!(d.fate == Fate::Disabled, !q.enabled());
+                        assert_eq!(d.fate == Fate::Stopped, stopped && !keep);
+                        assert!(!(refuse && d.written()));
+                        match d.fate {
+                            Fate::Aborted(_) => assert_eq!(q.abort_pending(), s.aborts),
+                            _ => assert_eq!(q.abort_pending(), aborted_before),
+                        }
                         match d.fate {
                             Fate::Full { flagged } => {
                                 assert_eq!(flagged, !before);
                                 assert!(q.overflow_pending());
                             }
-                            Fate::Aborted(_) => {}
                             _ => assert_eq!(q.overflow_pending(), before),
                         }
-                        assert!(!d.interrupt || irq, "{:?}", d.fate);
+                        assert!(!d.interrupt || (s.irq)(q, &d.fate), "{:?}", d.fate);
                         assert!(!(d.interrupt && d.fate == Fate::Disabled));
                         assert!(d.response.is_none() || !d.written());
                         match d.fate {
@@ -184,17 +210,28 @@ where
         u.arbitrary()?,
     );
     (q.irqen, q.last_only) = (u.arbitrary()?, u.arbitrary()?);
+    (q.gerror, q.gerrorn, q.gerror_irqen) = (u.arbitrary()?, u.arbitrary()?, u.arbitrary()?);
     let spec = Spec {
         region: ring_region,
-        irq: |q: &GuestQueue<R>| q.irqen,
+        // GERROR_IRQEN for an aborted write (the GERROR interrupt).
+        irq: |q: &GuestQueue<R>, f| match f {
+            Fate::Aborted(_) => q.gerror_irqen,
+            _ => q.irqen,
+        },
+        aborts: true,
         held: ring_held,
         consume: ring_consume,
         write: |q: &mut GuestQueue<R>, _, x| {
-            // CONS.OVACKFLG acknowledges PROD.OVFLG; CR0 and IRQ_CTRL bits.
+            // CONS.OVACKFLG acknowledges PROD.OVFLG, GERRORN what x says of
+            // GERROR; CR0 and IRQ_CTRL bits.
             if x & 1 != 0 {
                 q.cons = (q.cons & !(1 << 31)) | (q.prod & (1 << 31));
             }
+            if x & 16 != 0 {
+                q.gerrorn ^= (q.gerror ^ q.gerrorn) & (x >> 8);
+            }
             (q.enabled, q.irqen, q.last_only) = (x & 2 != 0, x & 4 != 0, x & 8 != 0);
+            q.gerror_irqen = x & 32 != 0;
         },
     };
     drive(u, mem, &mut q, &spec)
@@ -211,7 +248,8 @@ fn frcd(u: &mut Unstructured, mem: &Mem) -> Result<()> {
     };
     let spec = Spec {
         region: |q: &FaultRecording| (q.base, 16 * (u64::from(q.nfr) + 1)),
-        irq: |q: &FaultRecording| q.fectl & 1 << 31 == 0,
+        irq: |q: &FaultRecording, _| q.fectl & 1 << 31 == 0,
+        aborts: false,
         held: |_| None,
         consume: |q: &mut FaultRecording, mem, x| {
             // The guest clears F of one register (RW1C), then PPF follows.
@@ -238,7 +276,8 @@ fn prq(u: &mut Unstructured, mem: &Mem) -> Result<()> {
     };
     let spec = Spec {
         region: ring_region,
-        irq: |q: &PageRequestQueue| q.pectl & 1 << 31 == 0,
+        irq: |q: &PageRequestQueue, _| q.pectl & 1 << 31 == 0,
+        aborts: false,
         held: ring_held,
         consume: ring_consume,
         write: |q: &mut PageRequestQueue, _, x| {
@@ -261,7 +300,8 @@ fn amd<R: iommu_inval_amd::event::LogRecord + for<'a> arbitrary::Arbitrary<'a>>(
     (q.head, q.tail, q.status) = (u.arbitrary()?, u.arbitrary()?, u.arbitrary()?);
     let spec = Spec {
         region: ring_region,
-        irq: |q: &GuestLog<R>| q.control & R::INT_EN != 0,
+        irq: |q: &GuestLog<R>, _| q.control & R::INT_EN != 0,
+        aborts: false,
         held: ring_held,
         consume: ring_consume,
         write: |q: &mut GuestLog<R>, _, x| {
@@ -284,7 +324,8 @@ fn riscv<R: iommu_inval_riscv::fault::QueueRecord + for<'a> arbitrary::Arbitrary
     q.write_csr(u.arbitrary()?);
     let spec = Spec {
         region: ring_region,
-        irq: |q: &GuestQueue<R>| q.csr & 2 != 0,
+        irq: |q: &GuestQueue<R>, _| q.csr & 2 != 0,
+        aborts: true,
         held: ring_held,
         consume: ring_consume,
         write: |q: &mut GuestQueue<R>, _, x| {
@@ -300,6 +341,7 @@ fuzz_target!(|data: &[u8]| {
     let mem = Mem {
         bytes: RefCell::new(vec![0; SIZE]),
         writes: RefCell::new(Vec::new()),
+        refuse: core::cell::Cell::new(false),
     };
     let Ok(sel) = u.arbitrary::<u8>() else { return };
     let _ = match sel % 8 {

@@ -471,18 +471,12 @@ impl Fuzzed for amd::AmdVi {
     fn extras(mut q: Self::Queue, u: &mut Unstructured<'_>, near: Near<'_>) -> Result<Self::Queue> {
         // Sometimes an event log (in the same memory), for the
         // ILLEGAL_COMMAND / COMMAND_HARDWARE entries.
-        let ev: Option<(u64, u64, u64)> = u.arbitrary()?;
-        let log =
-            ev.and_then(
-                |(b, h, t)| match amd::queue::EventLog::from_registers(near(b), h, t) {
-                    Ok(l) => Some(l),
-                    Err(e) => {
-                        let _ = e.to_string();
-                        None
-                    }
-                },
-            );
-        q.event_log = log;
+        let ev: Option<(u64, u64, u64, u64)> = u.arbitrary()?;
+        q.event_log = ev.map(|(b, h, t, control)| {
+            let mut log = amd::event::GuestLog::new(near(b), control);
+            (log.head, log.tail) = (h, t);
+            log
+        });
         Ok(q)
     }
     /// Restart, or any write to the status register (RW1C bits).

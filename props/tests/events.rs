@@ -13,7 +13,7 @@ use iommu_inval_amd::AmdVi;
 use iommu_inval_arm::Smmuv3;
 use iommu_inval_core::arch::EventArch;
 use iommu_inval_core::context::Topology;
-use iommu_inval_core::event::{Event, Record};
+use iommu_inval_core::event::{Event, Record, RecordQueue};
 use iommu_inval_core::IdentityContext;
 use iommu_inval_props::events::{check_forward, check_round_trip, Unknown};
 use iommu_inval_props::run_cases;
@@ -454,4 +454,131 @@ fn faults_map_through_the_tables() {
             && AmdVi::lower_record(&Event::Lost, &id).is_err()
             && RiscV::lower_record(&Event::Lost, &id).is_err()
     );
+}
+
+/// A record write guest memory refuses, on a fresh `q` at 0x10_0000
+/// (docs/EVENTS.md, "A write guest memory refuses"): `Aborted`, the slot
+/// unmoved, a dropped last page request (`request`) owed a response. Where
+/// the architecture names a flag (`stops`: SMMUv3 GERROR.*_ABT_ERR, RISC-V
+/// `fqmf` / `pqmf`) the queue is then `Stopped` (a kept record refused as
+/// `Full`) until the guest's `ack`; elsewhere the next record goes in.
+/// Returns the queue after a record written, and whether the abort raised
+/// an interrupt.
+fn refused_write<Q: RecordQueue + Copy>(
+    mut q: Q,
+    rec: &Q::Record,
+    stops: bool,
+    ack: fn(&mut Q),
+    request: bool,
+) -> (Q, bool) {
+    use iommu_inval_core::device::ProduceError;
+    use iommu_inval_core::event::Fate;
+    use iommu_inval_core::{CellMemory, SliceMemory};
+    let ro = vec![0u8; 0x1_0000];
+    let refusing = SliceMemory::new(0x10_0000, &ro);
+    let mut ram = vec![0u8; 0x1_0000];
+    let mem = CellMemory::new(0x10_0000, &mut ram);
+    let slot = q.next_slot(&mem);
+    let d = q.offer(&refusing, rec, false).unwrap();
+    assert!(matches!(d.fate, Fate::Aborted(_)), "{d}");
+    assert_eq!(d.response.is_some(), request, "{d}");
+    assert_eq!((q.abort_pending(), q.next_slot(&mem)), (stops, slot));
+    let interrupt = d.interrupt;
+    let d = q.offer(&mem, rec, false).unwrap();
+    if stops {
+        assert_eq!((d.fate, d.response.is_some()), (Fate::Stopped, request));
+        assert_eq!(q.offer(&mem, rec, true), Err(ProduceError::Full));
+        ack(&mut q);
+        let d = q.offer(&mem, rec, false).unwrap();
+        assert!(d.written(), "{d}");
+    } else {
+        assert!(d.written(), "{d}");
+    }
+    (q, interrupt)
+}
+
+/// Refused writes on the eight producers: SMMUv3 toggles only its queue's
+/// GERROR bit (IHI0070 §6.3.19, §7.2.2, §8.2) and raises the GERROR
+/// interrupt; RISC-V sets `fqmf` / `pqmf`; VT-d and AMD-Vi flag nothing
+/// (their texts name no flag).
+#[test]
+fn refused_writes_follow_each_architecture() {
+    use iommu_inval_amd::event::GuestLog;
+    use iommu_inval_arm::{EventRecord, GuestQueue, PriRecord};
+    use iommu_inval_core::NativeCommand;
+    use iommu_inval_riscv::fault::GuestQueue as RvQueue;
+    const AT: u64 = 0x10_0000;
+    // SMMUv3: CMDQ_ERR (bit 0) active beforehand stays as it is.
+    let mut q = GuestQueue::<EventRecord>::new(AT | 1, 0, 0, true);
+    (q.gerror, q.gerror_irqen) = (1, true);
+    let ev = EventRecord::decode(&[1 << 32 | 4, 0, 0, 0]).unwrap();
+    let (q, irq) = refused_write(q, &ev, true, |q| q.gerrorn ^= 1 << 2, false);
+    assert_eq!(
+        (q.gerror, q.gerrorn, q.prod, irq),
+        (1 | 1 << 2, 1 << 2, 1, true)
+    );
+    // SID 0x10, SSV, SSID 3, Last, Read; group 5.
+    let pri = PriRecord::decode(&[1 << 63 | 0b101 << 60 | 3 << 32 | 0x10, 0x4000 | 5]).unwrap();
+    let q = GuestQueue::<PriRecord>::new(AT | 1, 0, 0, true);
+    let (q, irq) = refused_write(q, &pri, true, |q| q.gerrorn ^= 1 << 3, true);
+    assert_eq!((q.gerror, q.gerrorn, irq), (1 << 3, 1 << 3, false));
+    // VT-d: two fault recording registers; the page request queue.
+    let frcd = iommu_inval_vtd::fault::FaultRecording {
+        base: AT,
+        nfr: 1,
+        ..Default::default()
+    };
+    let f = iommu_inval_vtd::fault::FaultRecord::decode(&[
+        0x0dea_d000,
+        1 << 63 | 1 << 62 | 6 << 32 | 0x10,
+    ])
+    .unwrap();
+    let (q, irq) = refused_write(frcd, &f, false, |_| {}, false);
+    assert_eq!((q.next, irq), (1, false));
+    let prq = iommu_inval_vtd::prq::PageRequestQueue {
+        pqa: AT,
+        ..Default::default()
+    };
+    let req = iommu_inval_vtd::prq::PageRequest::decode(&[
+        5 << 32 | 0x10 << 16 | 1 << 8 | 1,
+        0x7000 | 3 << 3 | 1 << 2 | 1,
+        0,
+        0,
+    ])
+    .unwrap();
+    let (q, irq) = refused_write(prq, &req, false, |_| {}, true);
+    assert_eq!((q.pqt, irq), (1 << 5, false));
+    // AMD-Vi: EventLogEn, EventIntEn; PPRLogEn, PPRIntEn.
+    let log = GuestLog::<iommu_inval_amd::event::EventRecord>::new(8 << 56 | AT, 1 << 2 | 1 << 3);
+    let ill = iommu_inval_amd::event::EventRecord::decode(&[0x5 << 60, 0x1230]).unwrap();
+    let (q, irq) = refused_write(log, &ill, false, |_| {}, false);
+    assert_eq!((q.status, q.tail, irq), (1 << 1, 0x10, false)); // EventLogInt only
+    let ppr = GuestLog::<iommu_inval_amd::ppr::PprRecord>::new(8 << 56 | AT, 1 << 13 | 1 << 14);
+    // Device 0x10, PASID 1, read, last, tag 2.
+    let r = iommu_inval_amd::ppr::PprRecord::decode(&[
+        1 << 60 | 1 << 56 | 1 << 50 | 1 << 41 | 2 << 32 | 1 << 16 | 0x10,
+        0x4000,
+    ])
+    .unwrap();
+    let (q, irq) = refused_write(ppr, &r, false, |_| {}, true);
+    assert_eq!((q.status, q.tail, irq), (1 << 6, 0x10, false));
+    // RISC-V: four records; `fqen` / `pqen` and the interrupt enable; the
+    // guest clears `fqmf` / `pqmf` (bit 8, RW1C).
+    let mut fq = RvQueue::<iommu_inval_riscv::fault::FaultRecord>::new(AT >> 2 | 1, false);
+    fq.write_csr(0b11);
+    let fault =
+        iommu_inval_riscv::fault::FaultRecord::decode(&[0x10 << 40 | 2 << 34 | 13, 0, 0x8000, 0])
+            .unwrap();
+    let (q, irq) = refused_write(fq, &fault, true, |q| q.write_csr(0b11 | 1 << 8), false);
+    assert_eq!((q.csr & 0x300, q.ipsr, q.tail, irq), (0, 1 << 1, 1, true));
+    let mut pq = RvQueue::<iommu_inval_riscv::pq::PageRequest>::new(AT >> 2 | 1, false);
+    pq.write_csr(0b11);
+    // Device 0x10, PASID 3, read, last; group 1.
+    let rq = iommu_inval_riscv::pq::PageRequest::decode(&[
+        0x10 << 40 | 1 << 32 | 3 << 12,
+        0x9000 | 1 << 3 | 0b101,
+    ])
+    .unwrap();
+    let (q, irq) = refused_write(pq, &rq, true, |q| q.write_csr(0b11 | 1 << 8), true);
+    assert_eq!((q.csr & 0x300, q.tail, irq), (0, 1, true));
 }
