@@ -22,6 +22,8 @@ bin="$repo/fuzz/target/$triple/release"
 for t in $(cargo fuzz list); do
   cp "$bin/$t" "$OUT/$t"
   printf '[libfuzzer]\nmax_len = 4096\ntimeout = 10\nrss_limit_mb = 2048\n' > "$OUT/$t.options"
+  # The slow targets without the Entropic schedule (scripts/fuzz.sh engine_opts).
+  case "$t" in cli_input|lower_lift|convert) echo 'entropic = 0' >> "$OUT/$t.options" ;; esac
   seeds="$repo/fuzz/corpus/$t"
   if [ -d "$seeds" ] && [ -n "$(ls -A "$seeds")" ]; then
     rm -f "$OUT/${t}_seed_corpus.zip"
