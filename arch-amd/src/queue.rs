@@ -402,7 +402,7 @@ impl QueueEngine for CmdBufDevice {
     fn position(&self) -> u64 {
         self.buf.head_register()
     }
-    #[inline]
+    #[inline(always)]
     fn decode(&self, words: &[u64]) -> Result<Command, DecodeError> {
         Command::decode_with(words, &self.features)
     }

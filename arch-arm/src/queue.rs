@@ -280,7 +280,7 @@ impl QueueEngine for CmdqDevice {
     fn position(&self) -> u64 {
         u64::from(self.cmdq.ptr(self.cons))
     }
-    #[inline]
+    #[inline(always)]
     fn decode(&self, words: &[u64]) -> Result<Command, DecodeError> {
         Command::decode_with(words, &self.features)
     }

@@ -373,7 +373,7 @@ impl QueueEngine for CqDevice {
         u64::from(self.queue.cqh())
     }
     /// Commands are fetched in the byte order of `fctl.BE` (the ring's).
-    #[inline]
+    #[inline(always)]
     fn decode(&self, words: &[u64]) -> Result<Command, DecodeError> {
         self.queue.decode_checked(words)
     }

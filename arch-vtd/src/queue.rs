@@ -305,7 +305,7 @@ impl QueueEngine for InvQueue {
     fn command_address(&self) -> u64 {
         self.iqa.base.wrapping_add(self.iqh)
     }
-    #[inline]
+    #[inline(always)]
     fn decode(&self, words: &[u64]) -> Result<Command, DecodeError> {
         let c = Command::decode(words)?;
         self.features.check(&c)?;
