@@ -305,11 +305,17 @@ impl QueueEngine for InvQueue {
     fn command_address(&self) -> u64 {
         self.iqa.base.wrapping_add(self.iqh)
     }
-    #[inline(always)]
-    fn decode(&self, words: &[u64]) -> Result<Command, DecodeError> {
-        let c = Command::decode(words)?;
-        self.features.check(&c)?;
-        Ok(c)
+    #[inline]
+    fn decoder(
+        &self,
+    ) -> impl Fn(&[u64]) -> Result<Command, DecodeError> + Copy + use<> {
+        let features = self.features;
+        #[inline(always)]
+        move |words: &[u64]| {
+            let c = Command::decode(words)?;
+            features.check(&c)?;
+            Ok(c)
+        }
     }
     fn complete(&mut self, sync: &Barrier) -> Signals {
         if !sync.interrupt || self.ics & ICS_IWC != 0 {

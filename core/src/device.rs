@@ -409,9 +409,13 @@ pub trait QueueEngine: RingRegs {
     fn check_pointers(&self) -> Result<(), FaultCause>;
     /// The head register value reported in a [`Fault`].
     fn position(&self) -> u64;
-    /// Decode the words of one slot as this queue's hardware does (its
-    /// features and checks included).
-    fn decode(&self, words: &[u64]) -> Result<<Self::Arch as Arch>::Command, DecodeError>;
+    /// The decoder of this queue's slots, as its hardware decodes them (its
+    /// features and checks included): what it reads of the queue (the
+    /// features, a mode register) is read here, once per walk, not per
+    /// command, so it holds no borrow of the queue.
+    fn decoder(
+        &self,
+    ) -> impl Fn(&[u64]) -> Result<<Self::Arch as Arch>::Command, DecodeError> + Copy + use<Self>;
     /// A sync completed (its store, if any, is written): set the completion
     /// status the architecture keeps and say what to raise.
     fn complete(&mut self, sync: &Barrier) -> Signals;
@@ -438,13 +442,18 @@ pub trait QueueEngine: RingRegs {
     /// yielded as the last item. Nothing while the queue is stopped. A
     /// read-only walk of a queue image runs on a copy of the registers.
     #[inline]
-    fn commands<'a, M: QueueMemory + ?Sized>(&'a mut self, mem: &'a M) -> Commands<'a, Self, M> {
+    fn commands<'a, M: QueueMemory + ?Sized>(
+        &'a mut self,
+        mem: &'a M,
+    ) -> impl Iterator<Item = Result<Fetched<<Self::Arch as Arch>::Command>, Fault<Self::HwError>>> + 'a
+    {
         let stopped = self.is_stopped();
         let ring = self.ring();
         Commands {
             left: if stopped { 0 } else { self.pending() },
             pre: Prefetch::new(&ring),
             ring,
+            decode: self.decoder(),
             q: self,
             mem,
             checked: stopped,
@@ -523,19 +532,20 @@ impl Prefetch {
         }
     }
 
-    /// Fetch and decode the command at `head` (a position of `ring`, the
-    /// ring of `q`, whose head register the caller may not have moved
-    /// there yet), `left` (at least 1) commands being pending. The decoder
-    /// is inlined here, into each architecture's loop: the command goes
-    /// from the words to the caller's value, and its error path is cold.
+    /// Fetch the command at `head` (a position of `ring`, whose head
+    /// register the caller may not have moved there yet) and decode it with
+    /// `decode` ([`QueueEngine::decoder`]), `left` (at least 1) commands
+    /// being pending. The decoder is inlined here, into each architecture's
+    /// loop: the command goes from the words to the caller's value, and its
+    /// error path is cold.
     #[inline(always)]
-    fn fetch<Q: QueueEngine + ?Sized, M: QueueMemory + ?Sized>(
+    fn fetch<C, M: QueueMemory + ?Sized>(
         &mut self,
-        q: &Q,
+        decode: &impl Fn(&[u64]) -> Result<C, DecodeError>,
         mem: &M,
         (ring, head): (&Ring, u32),
         left: u64,
-    ) -> Result<<Q::Arch as Arch>::Command, FaultCause> {
+    ) -> Result<C, FaultCause> {
         if self.end - self.next < self.slot {
             if let Err(e) = self.refill(mem, ring, head, left) {
                 return Err(fetch_fault(e));
@@ -543,7 +553,7 @@ impl Prefetch {
         }
         let words = self.words.get(self.next..self.next + self.slot);
         self.next += self.slot;
-        match q.decode(words.unwrap_or(&[])) {
+        match decode(words.unwrap_or(&[])) {
             Ok(c) => Ok(c),
             Err(e) => Err(decode_fault(e)),
         }
@@ -629,8 +639,7 @@ pub struct Fetched<C> {
 }
 
 /// The iterator of [`QueueEngine::commands`].
-#[derive(Debug)]
-pub struct Commands<'a, Q: ?Sized, M: ?Sized> {
+struct Commands<'a, Q: ?Sized, M: ?Sized, D> {
     q: &'a mut Q,
     mem: &'a M,
     left: u64,
@@ -638,24 +647,28 @@ pub struct Commands<'a, Q: ?Sized, M: ?Sized> {
     pre: Prefetch,
     /// The ring of `q` (fixed while the walk runs).
     ring: Ring,
+    /// The decoder of `q` ([`QueueEngine::decoder`]).
+    decode: D,
 }
 
-impl<Q, M> Commands<'_, Q, M>
+impl<Q, M, D> Commands<'_, Q, M, D>
 where
     Q: QueueEngine + ?Sized,
     M: QueueMemory + ?Sized,
+    D: Fn(&[u64]) -> Result<<Q::Arch as Arch>::Command, DecodeError>,
 {
     #[inline(always)]
     fn fetch(&mut self) -> Result<<Q::Arch as Arch>::Command, FaultCause> {
         let at = (&self.ring, self.q.head());
-        self.pre.fetch(self.q, self.mem, at, self.left)
+        self.pre.fetch(&self.decode, self.mem, at, self.left)
     }
 }
 
-impl<Q, M> Iterator for Commands<'_, Q, M>
+impl<Q, M, D> Iterator for Commands<'_, Q, M, D>
 where
     Q: QueueEngine + ?Sized,
     M: QueueMemory + ?Sized,
+    D: Fn(&[u64]) -> Result<<Q::Arch as Arch>::Command, DecodeError>,
 {
     type Item = Result<Fetched<<Q::Arch as Arch>::Command>, Fault<Q::HwError>>;
 
@@ -913,8 +926,9 @@ where
     // The first command after the last barrier, and the ops handed over before it.
     let mut span = (head, 0u32);
     let mut pre = Prefetch::new(&ring);
+    let decode = q.decoder();
     while left > 0 {
-        let cmd = match pre.fetch(q, mem, (&ring, head), left) {
+        let cmd = match pre.fetch(&decode, mem, (&ring, head), left) {
             Ok(c) => c,
             Err(cause) => {
                 put_head(q, head);
@@ -1013,9 +1027,10 @@ where
         let mut handed = 0u32;
         let ring = q.ring();
         let mut pre = Prefetch::new(&ring);
+        let decode = q.decoder();
         while let Some(t) = target.filter(|_| q.head() != here) {
             let left = ring.pending(q.head(), here);
-            let Ok(cmd) = pre.fetch(q, mem, (&ring, q.head()), u64::from(left)) else {
+            let Ok(cmd) = pre.fetch(&decode, mem, (&ring, q.head()), u64::from(left)) else {
                 break;
             };
             let mut n = Handed::default();
