@@ -548,14 +548,14 @@ impl Prefetch {
     ) -> Result<C, FaultCause> {
         if self.end - self.next < self.slot {
             if let Err(e) = self.refill(mem, ring, head, left) {
-                return Err(fetch_fault(e));
+                return Err(cold_fault(Ok(e)));
             }
         }
         let words = self.words.get(self.next..self.next + self.slot);
         self.next += self.slot;
         match decode(words.unwrap_or(&[])) {
             Ok(c) => Ok(c),
-            Err(e) => Err(decode_fault(e)),
+            Err(e) => Err(cold_fault(Err(e))),
         }
     }
 
@@ -613,18 +613,15 @@ fn advance<Q: QueueEngine + ?Sized>(q: &mut Q) {
     q.set_head(next);
 }
 
-/// The fault of a failed fetch (off the hot path).
+/// The fault of a fetch that failed (`Ok`: its memory error) or of words
+/// that do not decode (`Err`), built off the hot path.
 #[cold]
 #[inline(never)]
-fn fetch_fault(e: MemError) -> FaultCause {
-    FaultCause::Fetch(e)
-}
-
-/// The fault of a command that does not decode (off the hot path).
-#[cold]
-#[inline(never)]
-fn decode_fault(e: DecodeError) -> FaultCause {
-    FaultCause::Decode(e)
+fn cold_fault(e: Result<MemError, DecodeError>) -> FaultCause {
+    match e {
+        Ok(m) => FaultCause::Fetch(m),
+        Err(d) => FaultCause::Decode(d),
+    }
 }
 
 /// A command [`QueueEngine::commands`] fetched and decoded.
