@@ -232,6 +232,10 @@ macro_rules! raw_int {
 raw_int!(u8, u16, u32, u64);
 
 macro_rules! commands {
+    // Whether an op of format `$fmt` is a TLBI by address (the range
+    // rules of IHI0070 §4.4.1.1 apply to it).
+    (@range [TlbiAddr]) => { true };
+    (@range [$($fmt:ident)?]) => { false };
     // The fields of an op of format `$fmt` (none without a format); in
     // `op`, where `super::$fmt` is the format and `$fmt` may be an op.
     (@fields [] {}) => { &[] };
@@ -306,6 +310,12 @@ macro_rules! commands {
 
         /// Every op name, in table order.
         pub(crate) const OP_NAMES: &[&str] = &[ $( $name ),* ];
+
+        /// Every op's opcode, the bits it may set, and whether it is a TLBI
+        /// by address (format `TlbiAddr`), in table order: the codec's
+        /// tables are built from these.
+        pub(crate) const OPS: &[(u8, [u64; 2], bool)] =
+            &[ $( ($opcode, op::$variant::MASK, commands!(@range [$($fmt)?])) ),* ];
 
         impl Command {
             /// The op name (`CMD_TLBI_NH_VA`, ...).

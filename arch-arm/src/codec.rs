@@ -41,46 +41,12 @@ use iommu_inval_core::DecodeError;
 /// unknown opcode has `[0, 0]` (a known one always has the opcode bits in
 /// `w0`). One AND per word checks the reserved bits of any command
 /// (CMD_CFGI_STE_RANGE and CMD_CFGI_ALL share opcode 4 and their mask).
+/// Built from the `commands!` table ([`OPS`]).
 const VALID: [[u64; 2]; 256] = {
     let mut t = [[0u64; 2]; 256];
-    let ops: [(u8, [u64; 2]); 33] = [
-        (op::PrefetchConfig::OPCODE, op::PrefetchConfig::MASK),
-        (op::PrefetchAddr::OPCODE, op::PrefetchAddr::MASK),
-        (op::CfgiSte::OPCODE, op::CfgiSte::MASK),
-        (op::CfgiSteRange::OPCODE, op::CfgiSteRange::MASK),
-        (op::CfgiCd::OPCODE, op::CfgiCd::MASK),
-        (op::CfgiCdAll::OPCODE, op::CfgiCdAll::MASK),
-        (op::TlbiNhAll::OPCODE, op::TlbiNhAll::MASK),
-        (op::TlbiNhAsid::OPCODE, op::TlbiNhAsid::MASK),
-        (op::TlbiNhVa::OPCODE, op::TlbiNhVa::MASK),
-        (op::TlbiNhVaa::OPCODE, op::TlbiNhVaa::MASK),
-        (op::TlbiEl3All::OPCODE, op::TlbiEl3All::MASK),
-        (op::TlbiEl3Va::OPCODE, op::TlbiEl3Va::MASK),
-        (op::TlbiEl2All::OPCODE, op::TlbiEl2All::MASK),
-        (op::TlbiEl2Asid::OPCODE, op::TlbiEl2Asid::MASK),
-        (op::TlbiEl2Va::OPCODE, op::TlbiEl2Va::MASK),
-        (op::TlbiEl2Vaa::OPCODE, op::TlbiEl2Vaa::MASK),
-        (op::TlbiS12Vmall::OPCODE, op::TlbiS12Vmall::MASK),
-        (op::TlbiS2Ipa::OPCODE, op::TlbiS2Ipa::MASK),
-        (op::TlbiNsnhAll::OPCODE, op::TlbiNsnhAll::MASK),
-        (op::AtcInv::OPCODE, op::AtcInv::MASK),
-        (op::PriResp::OPCODE, op::PriResp::MASK),
-        (op::Resume::OPCODE, op::Resume::MASK),
-        (op::StallTerm::OPCODE, op::StallTerm::MASK),
-        (op::CmdSync::OPCODE, op::CmdSync::MASK),
-        (op::CfgiVmsPidm::OPCODE, op::CfgiVmsPidm::MASK),
-        (op::TlbiSEl2All::OPCODE, op::TlbiSEl2All::MASK),
-        (op::TlbiSEl2Asid::OPCODE, op::TlbiSEl2Asid::MASK),
-        (op::TlbiSEl2Va::OPCODE, op::TlbiSEl2Va::MASK),
-        (op::TlbiSEl2Vaa::OPCODE, op::TlbiSEl2Vaa::MASK),
-        (op::TlbiSS12Vmall::OPCODE, op::TlbiSS12Vmall::MASK),
-        (op::TlbiSS2Ipa::OPCODE, op::TlbiSS2Ipa::MASK),
-        (op::TlbiSnhAll::OPCODE, op::TlbiSnhAll::MASK),
-        (op::DptiAll::OPCODE, op::DptiAll::MASK),
-    ];
     let mut i = 0;
-    while i < ops.len() {
-        t[ops[i].0 as usize] = ops[i].1;
+    while i < OPS.len() {
+        t[OPS[i].0 as usize] = OPS[i].1;
         i += 1;
     }
     t
@@ -309,18 +275,30 @@ const RANGE_OK: u64 = {
     ok
 };
 
-/// The range TLBIs: the opcodes [`check_range`]'s rules apply to.
-const RANGE_OPS: [u8; 9] = [
-    op::TlbiNhVa::OPCODE,
-    op::TlbiNhVaa::OPCODE,
-    op::TlbiEl3Va::OPCODE,
-    op::TlbiEl2Va::OPCODE,
-    op::TlbiEl2Vaa::OPCODE,
-    op::TlbiS2Ipa::OPCODE,
-    op::TlbiSEl2Va::OPCODE,
-    op::TlbiSEl2Vaa::OPCODE,
-    op::TlbiSS2Ipa::OPCODE,
-];
+/// How many ops of the table are TLBIs by address.
+const RANGE_COUNT: usize = {
+    let (mut n, mut i) = (0, 0);
+    while i < OPS.len() {
+        n += OPS[i].2 as usize;
+        i += 1;
+    }
+    n
+};
+
+/// The range TLBIs: the opcodes [`check_range`]'s rules apply to (the
+/// table's ops of format `TlbiAddr`).
+const RANGE_OPS: [u8; RANGE_COUNT] = {
+    let mut r = [0u8; RANGE_COUNT];
+    let (mut n, mut i) = (0, 0);
+    while i < OPS.len() {
+        if OPS[i].2 {
+            r[n] = OPS[i].0;
+            n += 1;
+        }
+        i += 1;
+    }
+    r
+};
 
 /// CMD_PREFETCH_ADDR `ns` = 1 is RES0 with `ssec` = 0 (IHI0070 §4.2.2):
 /// the rule's name in the decoder's error.
