@@ -536,7 +536,12 @@ formats! {
     }
 }
 
-commands! {
+/// The SMMUv3 command table (docs/SPEC.md, IHI0070 chapter 4), one row
+/// per op, handed to the macro `$m`: `commands!` here (the command type,
+/// its ops and field lists), `decode_ops!` in the codec (the decoder's
+/// opcode match).
+macro_rules! command_table {
+    ($m:path) => { $m! {
     /// Prefetch the configuration of a stream (IHI0070 §4.2.1).
     PrefetchConfig = 0x01, "CMD_PREFETCH_CONFIG", fixed1 = 0,
         PrefetchConfig { ssec = SSEC, ssv = SSV, ssid = SSID, sid = SID }
@@ -651,7 +656,11 @@ commands! {
     /// Remove every cached Device Permission Table entry (IHI0070 §4.6.1):
     /// SMMU_IDR3.DPT only; no parameters.
     DptiAll = 0x70, "CMD_DPTI_ALL", fixed1 = 0, {}
+    } };
 }
+pub(crate) use command_table;
+
+command_table!(commands);
 
 #[cfg(test)]
 mod tests {
