@@ -226,7 +226,7 @@ macro_rules! decode_ops {
         #[inline(always)]
         // CMD_CFGI_ALL's arm (opcode 4, after CMD_CFGI_STE_RANGE's) is
         // never reached: CMD_CFGI_STE_RANGE's decodes it. Any other
-        // repeated opcode fails `valid_table_matches_the_ops`.
+        // repeated opcode with its own mask fails `valid_table_matches_the_ops`.
         #[allow(unreachable_patterns)]
         fn decode_op(w: &[u64; 2]) -> Result<Command, DecodeError> {
             Ok(match w[0] & 0xff {
