@@ -349,8 +349,13 @@ impl QueueEngine for CmdBufDevice {
         self.buf.head_register()
     }
     #[inline]
-    fn decode(&self, words: &[u64]) -> Result<Command, DecodeError> {
-        Command::decode_with(words, &self.features)
+    fn decoder(
+        &self,
+    ) -> impl Fn(&[u64]) -> Result<Command, DecodeError> + Copy + use<> {
+        let features = self.features;
+        // Not forced inline: out of the loop's body, the loop keeps its
+        // registers (288 against 314 instructions per command end to end).
+        move |words: &[u64]| Command::decode_with(words, &features)
     }
     fn complete(&mut self, sync: &Barrier) -> Signals {
         if sync.interrupt {

@@ -232,6 +232,10 @@ macro_rules! raw_int {
 raw_int!(u8, u16, u32, u64);
 
 macro_rules! commands {
+    // Whether an op of format `$fmt` is a TLBI by address (the range
+    // rules of IHI0070 §4.4.1.1 apply to it).
+    (@range [TlbiAddr]) => { true };
+    (@range [$($fmt:ident)?]) => { false };
     // The fields of an op of format `$fmt` (none without a format); in
     // `op`, where `super::$fmt` is the format and `$fmt` may be an op.
     (@fields [] {}) => { &[] };
@@ -306,6 +310,12 @@ macro_rules! commands {
 
         /// Every op name, in table order.
         pub(crate) const OP_NAMES: &[&str] = &[ $( $name ),* ];
+
+        /// Every op's opcode, the bits it may set, and whether it is a TLBI
+        /// by address (format `TlbiAddr`), in table order: the codec's
+        /// tables are built from these.
+        pub(crate) const OPS: &[(u8, [u64; 2], bool)] =
+            &[ $( ($opcode, op::$variant::MASK, commands!(@range [$($fmt)?])) ),* ];
 
         impl Command {
             /// The op name (`CMD_TLBI_NH_VA`, ...).
@@ -526,7 +536,12 @@ formats! {
     }
 }
 
-commands! {
+/// The SMMUv3 command table (docs/SPEC.md, IHI0070 chapter 4), one row
+/// per op, handed to the macro `$m`: `commands!` here (the command type,
+/// its ops and field lists), `decode_ops!` in the codec (the decoder's
+/// opcode match).
+macro_rules! command_table {
+    ($m:path) => { $m! {
     /// Prefetch the configuration of a stream (IHI0070 §4.2.1).
     PrefetchConfig = 0x01, "CMD_PREFETCH_CONFIG", fixed1 = 0,
         PrefetchConfig { ssec = SSEC, ssv = SSV, ssid = SSID, sid = SID }
@@ -641,7 +656,11 @@ commands! {
     /// Remove every cached Device Permission Table entry (IHI0070 §4.6.1):
     /// SMMU_IDR3.DPT only; no parameters.
     DptiAll = 0x70, "CMD_DPTI_ALL", fixed1 = 0, {}
+    } };
 }
+pub(crate) use command_table;
+
+command_table!(commands);
 
 #[cfg(test)]
 mod tests {

@@ -41,46 +41,12 @@ use iommu_inval_core::DecodeError;
 /// unknown opcode has `[0, 0]` (a known one always has the opcode bits in
 /// `w0`). One AND per word checks the reserved bits of any command
 /// (CMD_CFGI_STE_RANGE and CMD_CFGI_ALL share opcode 4 and their mask).
+/// Built from the `commands!` table ([`OPS`]).
 const VALID: [[u64; 2]; 256] = {
     let mut t = [[0u64; 2]; 256];
-    let ops: [(u8, [u64; 2]); 33] = [
-        (op::PrefetchConfig::OPCODE, op::PrefetchConfig::MASK),
-        (op::PrefetchAddr::OPCODE, op::PrefetchAddr::MASK),
-        (op::CfgiSte::OPCODE, op::CfgiSte::MASK),
-        (op::CfgiSteRange::OPCODE, op::CfgiSteRange::MASK),
-        (op::CfgiCd::OPCODE, op::CfgiCd::MASK),
-        (op::CfgiCdAll::OPCODE, op::CfgiCdAll::MASK),
-        (op::TlbiNhAll::OPCODE, op::TlbiNhAll::MASK),
-        (op::TlbiNhAsid::OPCODE, op::TlbiNhAsid::MASK),
-        (op::TlbiNhVa::OPCODE, op::TlbiNhVa::MASK),
-        (op::TlbiNhVaa::OPCODE, op::TlbiNhVaa::MASK),
-        (op::TlbiEl3All::OPCODE, op::TlbiEl3All::MASK),
-        (op::TlbiEl3Va::OPCODE, op::TlbiEl3Va::MASK),
-        (op::TlbiEl2All::OPCODE, op::TlbiEl2All::MASK),
-        (op::TlbiEl2Asid::OPCODE, op::TlbiEl2Asid::MASK),
-        (op::TlbiEl2Va::OPCODE, op::TlbiEl2Va::MASK),
-        (op::TlbiEl2Vaa::OPCODE, op::TlbiEl2Vaa::MASK),
-        (op::TlbiS12Vmall::OPCODE, op::TlbiS12Vmall::MASK),
-        (op::TlbiS2Ipa::OPCODE, op::TlbiS2Ipa::MASK),
-        (op::TlbiNsnhAll::OPCODE, op::TlbiNsnhAll::MASK),
-        (op::AtcInv::OPCODE, op::AtcInv::MASK),
-        (op::PriResp::OPCODE, op::PriResp::MASK),
-        (op::Resume::OPCODE, op::Resume::MASK),
-        (op::StallTerm::OPCODE, op::StallTerm::MASK),
-        (op::CmdSync::OPCODE, op::CmdSync::MASK),
-        (op::CfgiVmsPidm::OPCODE, op::CfgiVmsPidm::MASK),
-        (op::TlbiSEl2All::OPCODE, op::TlbiSEl2All::MASK),
-        (op::TlbiSEl2Asid::OPCODE, op::TlbiSEl2Asid::MASK),
-        (op::TlbiSEl2Va::OPCODE, op::TlbiSEl2Va::MASK),
-        (op::TlbiSEl2Vaa::OPCODE, op::TlbiSEl2Vaa::MASK),
-        (op::TlbiSS12Vmall::OPCODE, op::TlbiSS12Vmall::MASK),
-        (op::TlbiSS2Ipa::OPCODE, op::TlbiSS2Ipa::MASK),
-        (op::TlbiSnhAll::OPCODE, op::TlbiSnhAll::MASK),
-        (op::DptiAll::OPCODE, op::DptiAll::MASK),
-    ];
     let mut i = 0;
-    while i < ops.len() {
-        t[ops[i].0 as usize] = ops[i].1;
+    while i < OPS.len() {
+        t[OPS[i].0 as usize] = OPS[i].1;
         i += 1;
     }
     t
@@ -209,6 +175,69 @@ macro_rules! take_range {
     }};
 }
 
+/// The command of op `$v` (format `$fmt`) from words whose reserved bits
+/// are clear, with the op's value rules: the range rules for a TLBI by
+/// address, the ILLEGAL 3 of CMD_SYNC `cs` and CMD_PRI_RESP `resp`,
+/// CMD_PREFETCH_ADDR `ns` without `ssec`.
+macro_rules! take_op {
+    (PrefetchAddr, $f:tt, $w:ident) => {{
+        if bits::PF_NS.get($w) != 0 && bits::SSEC.get($w) == 0 {
+            return Err(invalid(1, bits::PF_NS.mask(), PF_NS_RULE));
+        }
+        take!(PrefetchAddr, $w)
+    }};
+    // CMD_CFGI_ALL is CMD_CFGI_STE_RANGE with `range` = 31 (IHI0070
+    // §4.3.6): one arm decodes both (the row of CMD_CFGI_ALL, on the same
+    // opcode, is never reached).
+    (CfgiSteRange, $f:tt, $w:ident) => {
+        if bits::RANGE.get($w) == 31 {
+            take!(CfgiAll, $w)
+        } else {
+            take!(CfgiSteRange, $w)
+        }
+    };
+    (CmdSync, $f:tt, $w:ident) => {
+        take_not3!(CmdSync, $w, cs, CS)
+    };
+    (PriResp, $f:tt, $w:ident) => {
+        take_not3!(PriResp, $w, resp, PRI_RESP)
+    };
+    ($v:ident, [TlbiAddr], $w:ident) => {
+        take_range!($v, $w)
+    };
+    ($v:ident, [TlbiScope], $w:ident) => {
+        Command::$v(tlbi_scope($w))
+    };
+    ($v:ident, $f:tt, $w:ident) => {
+        take!($v, $w)
+    };
+}
+
+/// `decode_op`, the decoder's opcode match, from the command table
+/// (`command_table!`): one arm per row.
+macro_rules! decode_ops {
+    ($(
+        $(#[$doc:meta])*
+        $variant:ident = $opcode:literal, $name:literal, fixed1 = $fixed1:expr,
+        $( $fmt:ident )? { $( $field:ident = $bf:expr ),* $(,)? }
+    )*) => {
+        /// The command of words whose reserved bits are clear (the opcode
+        /// known or not).
+        #[inline(always)]
+        // CMD_CFGI_ALL's arm (opcode 4, after CMD_CFGI_STE_RANGE's) is
+        // never reached: CMD_CFGI_STE_RANGE's decodes it. Any other
+        // repeated opcode with its own mask fails `valid_table_matches_the_ops`.
+        #[allow(unreachable_patterns)]
+        fn decode_op(w: &[u64; 2]) -> Result<Command, DecodeError> {
+            Ok(match w[0] & 0xff {
+                $( $opcode => take_op!($variant, [$($fmt)?], w), )*
+                op => return Err(unknown(op)),
+            })
+        }
+    };
+}
+command_table!(decode_ops);
+
 /// Both fields of [`TlbiScope`] from the words of an ASID / VMID TLBI whose
 /// reserved bits are clear (a field the op lacks reads 0).
 #[inline(always)]
@@ -309,18 +338,30 @@ const RANGE_OK: u64 = {
     ok
 };
 
-/// The range TLBIs: the opcodes [`check_range`]'s rules apply to.
-const RANGE_OPS: [u8; 9] = [
-    op::TlbiNhVa::OPCODE,
-    op::TlbiNhVaa::OPCODE,
-    op::TlbiEl3Va::OPCODE,
-    op::TlbiEl2Va::OPCODE,
-    op::TlbiEl2Vaa::OPCODE,
-    op::TlbiS2Ipa::OPCODE,
-    op::TlbiSEl2Va::OPCODE,
-    op::TlbiSEl2Vaa::OPCODE,
-    op::TlbiSS2Ipa::OPCODE,
-];
+/// How many ops of the table are TLBIs by address.
+const RANGE_COUNT: usize = {
+    let (mut n, mut i) = (0, 0);
+    while i < OPS.len() {
+        n += OPS[i].2 as usize;
+        i += 1;
+    }
+    n
+};
+
+/// The range TLBIs: the opcodes [`check_range`]'s rules apply to (the
+/// table's ops of format `TlbiAddr`).
+const RANGE_OPS: [u8; RANGE_COUNT] = {
+    let mut r = [0u8; RANGE_COUNT];
+    let (mut n, mut i) = (0, 0);
+    while i < OPS.len() {
+        if OPS[i].2 {
+            r[n] = OPS[i].0;
+            n += 1;
+        }
+        i += 1;
+    }
+    r
+};
 
 /// CMD_PREFETCH_ADDR `ns` = 1 is RES0 with `ssec` = 0 (IHI0070 §4.2.2):
 /// the rule's name in the decoder's error.
@@ -389,54 +430,7 @@ impl Command {
         if (w[0] & r[0]) | (w[1] & r[1]) != 0 {
             return Err(mask_error(w[0], w[1]));
         }
-        let c = match w[0] & 0xff {
-            0x01 => take!(PrefetchConfig, w),
-            0x02 => {
-                if bits::PF_NS.get(w) != 0 && bits::SSEC.get(w) == 0 {
-                    return Err(invalid(1, bits::PF_NS.mask(), PF_NS_RULE));
-                }
-                take!(PrefetchAddr, w)
-            }
-            0x03 => take!(CfgiSte, w),
-            0x04 => {
-                if bits::RANGE.get(w) == 31 {
-                    take!(CfgiAll, w)
-                } else {
-                    take!(CfgiSteRange, w)
-                }
-            }
-            0x05 => take!(CfgiCd, w),
-            0x06 => take!(CfgiCdAll, w),
-            0x07 => take!(CfgiVmsPidm, w),
-            0x10 => Command::TlbiNhAll(tlbi_scope(w)),
-            0x11 => Command::TlbiNhAsid(tlbi_scope(w)),
-            0x12 => take_range!(TlbiNhVa, w),
-            0x13 => take_range!(TlbiNhVaa, w),
-            0x18 => take!(TlbiEl3All, w),
-            0x1a => take_range!(TlbiEl3Va, w),
-            0x20 => take!(TlbiEl2All, w),
-            0x21 => Command::TlbiEl2Asid(tlbi_scope(w)),
-            0x22 => take_range!(TlbiEl2Va, w),
-            0x23 => take_range!(TlbiEl2Vaa, w),
-            0x28 => Command::TlbiS12Vmall(tlbi_scope(w)),
-            0x2a => take_range!(TlbiS2Ipa, w),
-            0x30 => take!(TlbiNsnhAll, w),
-            0x50 => take!(TlbiSEl2All, w),
-            0x51 => Command::TlbiSEl2Asid(tlbi_scope(w)),
-            0x52 => take_range!(TlbiSEl2Va, w),
-            0x53 => take_range!(TlbiSEl2Vaa, w),
-            0x58 => Command::TlbiSS12Vmall(tlbi_scope(w)),
-            0x5a => take_range!(TlbiSS2Ipa, w),
-            0x60 => take!(TlbiSnhAll, w),
-            0x70 => take!(DptiAll, w),
-            0x40 => take!(AtcInv, w),
-            0x41 => take_not3!(PriResp, w, resp, PRI_RESP),
-            0x44 => take!(Resume, w),
-            0x45 => take!(StallTerm, w),
-            0x46 => take_not3!(CmdSync, w, cs, CS),
-            op => return Err(unknown(op)),
-        };
-        Ok(c)
+        decode_op(w)
     }
 
     /// The payload of a TLBI by address (IHI0070 §4.4.1.1): the one list

@@ -280,9 +280,23 @@ impl QueueEngine for CmdqDevice {
     fn position(&self) -> u64 {
         u64::from(self.cmdq.ptr(self.cons))
     }
+    /// [`Features::LATEST`](crate::Features::LATEST) accepts every command
+    /// (`FeatureSet::LATEST`): the default queue decodes at the codec's
+    /// cost, without the check (an out-of-line call, and the command's trip
+    /// through memory for it); the test is made once per walk.
     #[inline]
-    fn decode(&self, words: &[u64]) -> Result<Command, DecodeError> {
-        Command::decode_with(words, &self.features)
+    fn decoder(
+        &self,
+    ) -> impl Fn(&[u64]) -> Result<Command, DecodeError> + Copy + use<> {
+        let (features, latest) = (self.features, self.features == crate::Features::LATEST);
+        #[inline(always)]
+        move |words: &[u64]| {
+            if latest {
+                Command::decode(words)
+            } else {
+                Command::decode_with(words, &features)
+            }
+        }
     }
     fn complete(&mut self, sync: &Barrier) -> Signals {
         let mut s = Signals::empty();

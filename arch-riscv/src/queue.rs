@@ -225,15 +225,6 @@ impl CmdQueue {
         self.csr & CQCSR_CQON == 0 || self.csr & (CQCSR_STOP | CQCSR_CMD_TO) != 0
     }
 
-    /// Decode a command (in host order) and check it against the IOMMU's
-    /// features and `ddtp.iommu_mode`.
-    #[inline(always)]
-    fn decode_checked(&self, w: &[u64]) -> Result<Command, DecodeError> {
-        let c = Command::decode(w)?;
-        c.check_supported(&self.features)?;
-        c.check_device_id(self.ddt_mode, &self.features)?;
-        Ok(c)
-    }
 }
 
 /// The command queue of an emulated RISC-V IOMMU as a [`CommandQueue`].
@@ -374,8 +365,17 @@ impl QueueEngine for CqDevice {
     }
     /// Commands are fetched in the byte order of `fctl.BE` (the ring's).
     #[inline]
-    fn decode(&self, words: &[u64]) -> Result<Command, DecodeError> {
-        self.queue.decode_checked(words)
+    fn decoder(
+        &self,
+    ) -> impl Fn(&[u64]) -> Result<Command, DecodeError> + Copy + use<> {
+        let (features, mode) = (self.queue.features, self.queue.ddt_mode);
+        #[inline(always)]
+        move |words: &[u64]| {
+            let c = Command::decode(words)?;
+            c.check_supported(&features)?;
+            c.check_device_id(mode, &features)?;
+            Ok(c)
+        }
     }
     fn complete(&mut self, sync: &Barrier) -> Signals {
         self.queue.complete_fence(sync.interrupt);

@@ -306,10 +306,16 @@ impl QueueEngine for InvQueue {
         self.iqa.base.wrapping_add(self.iqh)
     }
     #[inline]
-    fn decode(&self, words: &[u64]) -> Result<Command, DecodeError> {
-        let c = Command::decode(words)?;
-        self.features.check(&c)?;
-        Ok(c)
+    fn decoder(
+        &self,
+    ) -> impl Fn(&[u64]) -> Result<Command, DecodeError> + Copy + use<> {
+        let features = self.features;
+        #[inline(always)]
+        move |words: &[u64]| {
+            let c = Command::decode(words)?;
+            features.check(&c)?;
+            Ok(c)
+        }
     }
     fn complete(&mut self, sync: &Barrier) -> Signals {
         if !sync.interrupt || self.ics & ICS_IWC != 0 {

@@ -409,9 +409,13 @@ pub trait QueueEngine: RingRegs {
     fn check_pointers(&self) -> Result<(), FaultCause>;
     /// The head register value reported in a [`Fault`].
     fn position(&self) -> u64;
-    /// Decode the words of one slot as this queue's hardware does (its
-    /// features and checks included).
-    fn decode(&self, words: &[u64]) -> Result<<Self::Arch as Arch>::Command, DecodeError>;
+    /// The decoder of this queue's slots, as its hardware decodes them (its
+    /// features and checks included): what it reads of the queue (the
+    /// features, a mode register) is read here, once per walk, not per
+    /// command, so it holds no borrow of the queue.
+    fn decoder(
+        &self,
+    ) -> impl Fn(&[u64]) -> Result<<Self::Arch as Arch>::Command, DecodeError> + Copy + use<Self>;
     /// A sync completed (its store, if any, is written): set the completion
     /// status the architecture keeps and say what to raise.
     fn complete(&mut self, sync: &Barrier) -> Signals;
@@ -438,11 +442,18 @@ pub trait QueueEngine: RingRegs {
     /// yielded as the last item. Nothing while the queue is stopped. A
     /// read-only walk of a queue image runs on a copy of the registers.
     #[inline]
-    fn commands<'a, M: QueueMemory + ?Sized>(&'a mut self, mem: &'a M) -> Commands<'a, Self, M> {
+    fn commands<'a, M: QueueMemory + ?Sized>(
+        &'a mut self,
+        mem: &'a M,
+    ) -> impl Iterator<Item = Result<Fetched<<Self::Arch as Arch>::Command>, Fault<Self::HwError>>> + 'a
+    {
         let stopped = self.is_stopped();
+        let ring = self.ring();
         Commands {
             left: if stopped { 0 } else { self.pending() },
-            pre: Prefetch::new(&self.ring()),
+            pre: Prefetch::new(&ring),
+            ring,
+            decode: self.decoder(),
             q: self,
             mem,
             checked: stopped,
@@ -521,35 +532,44 @@ impl Prefetch {
         }
     }
 
-    /// Fetch and decode the command at the head of `q` (without moving the
-    /// head), `left` (at least 1) commands being pending.
+    /// Fetch the command at `head` (a position of `ring`, whose head
+    /// register the caller may not have moved there yet) and decode it with
+    /// `decode` ([`QueueEngine::decoder`]), `left` (at least 1) commands
+    /// being pending. The decoder is inlined here, into each architecture's
+    /// loop: the command goes from the words to the caller's value, and its
+    /// error path is cold.
     #[inline(always)]
-    fn fetch<Q: QueueEngine + ?Sized, M: QueueMemory + ?Sized>(
+    fn fetch<C, M: QueueMemory + ?Sized>(
         &mut self,
-        q: &Q,
+        decode: &impl Fn(&[u64]) -> Result<C, DecodeError>,
         mem: &M,
+        (ring, head): (&Ring, u32),
         left: u64,
-    ) -> Result<<Q::Arch as Arch>::Command, FaultCause> {
+    ) -> Result<C, FaultCause> {
         if self.end - self.next < self.slot {
-            self.refill(q, mem, left).map_err(FaultCause::Fetch)?;
+            if let Err(e) = self.refill(mem, ring, head, left) {
+                return Err(cold_fault(Ok(e)));
+            }
         }
         let words = self.words.get(self.next..self.next + self.slot);
         self.next += self.slot;
-        q.decode(words.unwrap_or(&[])).map_err(FaultCause::Decode)
+        match decode(words.unwrap_or(&[])) {
+            Ok(c) => Ok(c),
+            Err(e) => Err(cold_fault(Err(e))),
+        }
     }
 
-    /// Read the run from the head on. If the run's read fails, the head's
+    /// Read the run from `head` on. If the run's read fails, the head's
     /// slot is read alone: its own error, as a fetch of that slot reports
     /// it (the commands before a bad slot are consumed first).
     #[inline(never)]
-    fn refill<Q: QueueEngine + ?Sized, M: QueueMemory + ?Sized>(
+    fn refill<M: QueueMemory + ?Sized>(
         &mut self,
-        q: &Q,
         mem: &M,
+        ring: &Ring,
+        head: u32,
         left: u64,
     ) -> Result<(), MemError> {
-        let ring = q.ring();
-        let head = q.head();
         let fit = (RUN_WORDS / self.slot) as u64;
         // At least 1, at most `fit`: fits `usize`.
         let slots = left.min(ring.slots_to_end(head)).clamp(1, fit) as usize;
@@ -593,6 +613,17 @@ fn advance<Q: QueueEngine + ?Sized>(q: &mut Q) {
     q.set_head(next);
 }
 
+/// The fault of a fetch that failed (`Ok`: its memory error) or of words
+/// that do not decode (`Err`), built off the hot path.
+#[cold]
+#[inline(never)]
+fn cold_fault(e: Result<MemError, DecodeError>) -> FaultCause {
+    match e {
+        Ok(m) => FaultCause::Fetch(m),
+        Err(d) => FaultCause::Decode(d),
+    }
+}
+
 /// A command [`QueueEngine::commands`] fetched and decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Fetched<C> {
@@ -605,19 +636,36 @@ pub struct Fetched<C> {
 }
 
 /// The iterator of [`QueueEngine::commands`].
-#[derive(Debug)]
-pub struct Commands<'a, Q: ?Sized, M: ?Sized> {
+struct Commands<'a, Q: ?Sized, M: ?Sized, D> {
     q: &'a mut Q,
     mem: &'a M,
     left: u64,
     checked: bool,
     pre: Prefetch,
+    /// The ring of `q` (fixed while the walk runs).
+    ring: Ring,
+    /// The decoder of `q` ([`QueueEngine::decoder`]).
+    decode: D,
 }
 
-impl<Q, M> Iterator for Commands<'_, Q, M>
+impl<Q, M, D> Commands<'_, Q, M, D>
 where
     Q: QueueEngine + ?Sized,
     M: QueueMemory + ?Sized,
+    D: Fn(&[u64]) -> Result<<Q::Arch as Arch>::Command, DecodeError>,
+{
+    #[inline(always)]
+    fn fetch(&mut self) -> Result<<Q::Arch as Arch>::Command, FaultCause> {
+        let at = (&self.ring, self.q.head());
+        self.pre.fetch(&self.decode, self.mem, at, self.left)
+    }
+}
+
+impl<Q, M, D> Iterator for Commands<'_, Q, M, D>
+where
+    Q: QueueEngine + ?Sized,
+    M: QueueMemory + ?Sized,
+    D: Fn(&[u64]) -> Result<<Q::Arch as Arch>::Command, DecodeError>,
 {
     type Item = Result<Fetched<<Q::Arch as Arch>::Command>, Fault<Q::HwError>>;
 
@@ -627,19 +675,20 @@ where
             self.checked = true;
             match self.q.check_pointers() {
                 Ok(()) if self.left == 0 => return None,
-                Ok(()) => self.pre.fetch(self.q, self.mem, self.left),
+                Ok(()) => self.fetch(),
                 Err(cause) => Err(cause),
             }
         } else if self.left == 0 {
             return None;
         } else {
-            self.pre.fetch(self.q, self.mem, self.left)
+            self.fetch()
         };
         match r {
             Ok(command) => {
                 let position = self.q.position();
                 let address = self.q.command_address();
-                advance(self.q);
+                let head = self.q.head();
+                self.q.set_head(self.ring.next(head));
                 self.left -= 1;
                 Some(Ok(Fetched {
                     position,
@@ -833,7 +882,21 @@ fn fault<Q: QueueEngine + ?Sized, M: QueueMemory + ?Sized>(
     r.stop
 }
 
+/// Write `head` to the head register of `q` if it is not there yet.
+#[inline(always)]
+fn put_head<Q: QueueEngine + ?Sized>(q: &mut Q, head: u32) {
+    if q.head() != head {
+        q.set_head(head);
+    }
+}
+
 /// The front end's loop, the body of [`CommandQueue::process`].
+///
+/// The head moves in a local position, written to the head register
+/// before anything reads the register (a fault, a back end's failure, a
+/// completion) and at the end: the guest reads the register only after
+/// `process` returns, and sees the head every architecture's rule puts
+/// there (past the last command consumed, or at the failing one).
 fn run<Q, M, C, B>(q: &mut Q, mem: &M, ctx: &C, backend: &mut B) -> Progress<Q::HwError>
 where
     Q: QueueEngine + ?Sized,
@@ -854,14 +917,18 @@ where
         ops: [Op::StallTerminate { device: 0 }; BATCH_OPS],
         len: 0,
     };
+    let ring = q.ring();
     let mut left = q.pending();
+    let mut head = q.head();
     // The first command after the last barrier, and the ops handed over before it.
-    let mut span = (q.head(), 0u32);
-    let mut pre = Prefetch::new(&q.ring());
+    let mut span = (head, 0u32);
+    let mut pre = Prefetch::new(&ring);
+    let decode = q.decoder();
     while left > 0 {
-        let cmd = match pre.fetch(q, mem, left) {
+        let cmd = match pre.fetch(&decode, mem, (&ring, head), left) {
             Ok(c) => c,
             Err(cause) => {
+                put_head(q, head);
                 // The commands before it were consumed: their ops go first.
                 match flush(&mut batch, backend, &mut p) {
                     Ok(()) => fault(q, mem, cause, &mut p),
@@ -875,6 +942,7 @@ where
             Ok(o) => p.widened |= o.widened,
             Err(e) => {
                 batch.len = start;
+                put_head(q, head);
                 match flush(&mut batch, backend, &mut p) {
                     Ok(()) => fault(q, mem, FaultCause::Lift(e), &mut p),
                     Err(e) => backend_fault(q, mem, ctx, backend, span, e, &mut p),
@@ -886,13 +954,16 @@ where
         left -= 1;
         if sync.is_some() || left == 0 || BATCH_OPS - batch.len < MAX_LIFT_OPS {
             if let Err(e) = flush(&mut batch, backend, &mut p) {
+                put_head(q, head);
                 if backend_fault(q, mem, ctx, backend, span, e, &mut p) {
                     return p;
                 }
+                head = q.head();
                 pre.clear();
             }
         }
         if let Some(s) = sync {
+            put_head(q, head);
             if let Err(e) = backend.barrier(&s) {
                 if backend_fault(q, mem, ctx, backend, span, e, &mut p) {
                     return p;
@@ -900,7 +971,6 @@ where
                 pre.clear();
             }
             if let Some(st) = s.store {
-                let ring = q.ring();
                 if let Err(e) = ring.store(mem, st.address, st.data, Q::STORE_BYTES) {
                     if fault(q, mem, FaultCause::CompletionStore(e), &mut p) {
                         return p;
@@ -911,13 +981,15 @@ where
             }
             p.signals |= q.complete(&s);
             p.completions += 1;
+            head = q.head();
         }
-        advance(q);
+        head = ring.next(head);
         p.consumed += 1;
         if sync.is_some() {
-            span = (q.head(), p.ops);
+            span = (head, p.ops);
         }
     }
+    put_head(q, head);
     p
 }
 
@@ -950,10 +1022,12 @@ where
         let target = p.ops.saturating_sub(span.1).checked_sub(unfinished);
         q.set_head(span.0);
         let mut handed = 0u32;
-        let mut pre = Prefetch::new(&q.ring());
+        let ring = q.ring();
+        let mut pre = Prefetch::new(&ring);
+        let decode = q.decoder();
         while let Some(t) = target.filter(|_| q.head() != here) {
-            let left = q.ring().pending(q.head(), here);
-            let Ok(cmd) = pre.fetch(q, mem, u64::from(left)) else {
+            let left = ring.pending(q.head(), here);
+            let Ok(cmd) = pre.fetch(&decode, mem, (&ring, q.head()), u64::from(left)) else {
                 break;
             };
             let mut n = Handed::default();
