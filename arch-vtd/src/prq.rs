@@ -117,11 +117,12 @@ const PQ_OFFSET: u64 = 0x7_ffe0;
 /// * A full queue sets PRS.PRO and drops the request; while PRO is set
 ///   every request is dropped (Linux `prq_event_thread` clears PRO only
 ///   once the queue is empty).
-/// * A request with Last Page In Group written with PRS.PPR clear sets PPR:
-///   an interrupt condition (PECTL_REG.IP: "If the PPR field ... was
-///   already Set ..., it is not treated as a new interrupt condition"):
-///   PECTL.IP is set, and the page request event sent and IP cleared unless
-///   PECTL.IM masks it. PRO is not an interrupt condition.
+/// * Every descriptor written sets PRS.PPR, Last Page In Group or not, and
+///   a full queue sets PRO; either is an interrupt condition when PPR and
+///   PRO were both clear before (VT-d §7.5; the older PECTL_REG text of
+///   the pre-scalable-mode descriptors counted only a last request):
+///   PECTL.IP is set, and the page request event sent and IP cleared
+///   unless PECTL.IM masks it.
 /// * The automatic response (VT-d §7.4.1, Table 31 "Page Request Error
 ///   Conditions"): hardware answers a dropped request with LPIG set by a
 ///   Page Group Response of Success when the queue is full (PRO then set)
@@ -171,14 +172,20 @@ crate::queue::vtd_record_queue!(
     |r: &PageRequest, f: &Fate| auto_response(&FIELDS, r, f.response_code(), false)
 );
 
-/// A request with LPIG written with PPR clear sets PPR: the page request
-/// event's condition.
-fn prq_signal(q: &mut PageRequestQueue, fate: &Fate, rec: &PageRequest) -> bool {
-    if *fate != Fate::Written || rec.flag("lpig") != Some(true) || q.prs & PRS_PPR != 0 {
-        return false;
+/// Every descriptor written sets PPR, and PRO is set on a full queue; either
+/// is the page request event's condition when PPR and PRO were both clear
+/// before (VT-d §7.5; QEMU `vtd_generate_page_request_event` agrees). A
+/// `Full { flagged: true }` record found PRO clear: it raised it.
+fn prq_signal(q: &mut PageRequestQueue, fate: &Fate, _rec: &PageRequest) -> bool {
+    let fresh = q.prs & PRS_PPR == 0;
+    match fate {
+        Fate::Written => {
+            q.prs |= PRS_PPR;
+            fresh && event_fires(&mut q.pectl)
+        }
+        Fate::Full { flagged: true } => fresh && event_fires(&mut q.pectl),
+        _ => false,
     }
-    q.prs |= PRS_PPR;
-    event_fires(&mut q.pectl)
 }
 
 #[cfg(test)]
@@ -254,9 +261,11 @@ mod tests {
         };
         let go =
             |q: &mut PageRequestQueue, last| q.offer(&mem, &req(last), false).unwrap().to_string();
-        assert_eq!(go(&mut q, 0), "written");
-        assert_eq!(q.prs, 0);
-        assert_eq!(go(&mut q, 1), "written, interrupt");
+        // Every descriptor written sets PPR (§7.5), LPIG or not: the first
+        // one with PPR and PRO clear is the event's condition.
+        assert_eq!(go(&mut q, 0), "written, interrupt");
+        assert_eq!(q.prs, PRS_PPR);
+        assert_eq!(go(&mut q, 1), "written");
         assert_eq!(q.prs, PRS_PPR);
         for _ in 2..127 {
             assert_eq!(go(&mut q, 1), "written");
@@ -267,6 +276,16 @@ mod tests {
             "dropped: queue full, overflow raised, owed Success to device 0x10 PASID 5 group 3"
         );
         assert_eq!(q.prs, PRS_PPR | PRS_PRO);
+        // PRO set on a full queue with PPR clear is the event's condition too.
+        q.prs = 0;
+        q.pqt = 0x1000 - (1 << 5);
+        q.pqh = 0;
+        assert_eq!(
+            go(&mut q, 0),
+            "dropped: queue full, overflow raised, interrupt"
+        );
+        assert_eq!(q.prs, PRS_PRO);
+        q.pqt = 127 << 5;
         q.pqh = q.pqt; // the guest consumed everything, PRO still set
         assert_eq!(go(&mut q, 0), "dropped: overflow pending");
         // Table 31: PRQ Overflow, LPIG set: Success.
