@@ -28,7 +28,6 @@
 //! events are kept whole (their bits are not itemised in the sources).
 
 use iommu_inval_core::event::{Fate, RecordQueue};
-use iommu_inval_core::model::PageResponse;
 use iommu_inval_core::record::{Kind, RecordFormat};
 use iommu_inval_core::ring::{Ring, RingRegs};
 use iommu_inval_core::{record_format, ArchId, FieldValue};
@@ -149,9 +148,8 @@ pub(crate) fn iotlb_inv_timeout(device_id: u16, cmd_addr: u64) -> EventRecord {
 
 /// A record an AMD-Vi log holds, with its log's control and status bits
 /// (IOMMU Control Register 0018h, IOMMU Status Register 2020h; Linux
-/// `amd_iommu_types.h` `CONTROL_*`, `MMIO_STATUS_*`) and the automatic
-/// response a dropped one is owed.
-pub trait LogRecord: iommu_inval_core::NativeCommand {
+/// `amd_iommu_types.h` `CONTROL_*`, `MMIO_STATUS_*`).
+pub trait LogRecord: iommu_inval_core::record::FormatRecord {
     /// EventLogEn (bit 2) / PPRLogEn (bit 13).
     const LOG_EN: u64;
     /// EventIntEn (bit 3) / PPRIntEn (bit 14).
@@ -160,12 +158,6 @@ pub trait LogRecord: iommu_inval_core::NativeCommand {
     const OVERFLOW: u32;
     /// EventLogInt (bit 1) / PPRInt (bit 6).
     const INT: u32;
-    /// The PRG response the IOMMU sends for a dropped record (none for an
-    /// event).
-    fn response(&self, fate: &Fate) -> Option<PageResponse> {
-        let _ = fate;
-        None
-    }
 }
 
 impl LogRecord for EventRecord {
@@ -272,9 +264,6 @@ impl<R: LogRecord> RecordQueue for GuestLog<R> {
             self.status |= R::INT;
         }
         fresh && self.control & R::INT_EN != 0
-    }
-    fn auto_response(&self, rec: &R, fate: &Fate) -> Option<PageResponse> {
-        rec.response(fate)
     }
 }
 

@@ -41,7 +41,6 @@ use iommu_inval_core::event::{
 };
 use iommu_inval_core::event::{Fate, RecordQueue};
 use iommu_inval_core::event_arch;
-use iommu_inval_core::model::PageResponse;
 use iommu_inval_core::native::word;
 use iommu_inval_core::record::{CodeTable, Kind};
 use iommu_inval_core::ring::Ring;
@@ -537,10 +536,10 @@ const EVENTQ_ABT_ERR: u32 = 1 << 2;
 const PRIQ_ABT_ERR: u32 = 1 << 3;
 
 /// `impl RecordQueue` for the event queue (`discard` = false) and the PRI
-/// queue (`discard` = true), with its GERROR abort bit, the queue's
-/// interrupt rule and automatic response.
+/// queue (`discard` = true), with its GERROR abort bit and the queue's
+/// interrupt rule.
 macro_rules! smmu_record_queue {
-    ($rec:ty, $discard:expr, $abt:expr, $interrupt:expr, $response:expr) => {
+    ($rec:ty, $discard:expr, $abt:expr, $interrupt:expr) => {
         impl RecordQueue for GuestQueue<$rec> {
             type Record = $rec;
             fn enabled(&self) -> bool {
@@ -571,25 +570,18 @@ macro_rules! smmu_record_queue {
                     *fate == Fate::Written && self.ring().pending(self.head(), self.tail()) == 1;
                 self.irqen && $interrupt(self.last_only, was_empty, fate, rec)
             }
-            fn auto_response(&self, rec: &$rec, fate: &Fate) -> Option<PageResponse> {
-                $response(rec, fate)
-            }
         }
     };
 }
 // IHI0070 §3.18.2: the event queue interrupts when it goes from empty to
 // non-empty.
-smmu_record_queue!(
-    EventRecord,
-    false,
-    EVENTQ_ABT_ERR,
-    |_, was_empty, _, _| was_empty,
-    |_, _| None
-);
+smmu_record_queue!(EventRecord, false, EVENTQ_ABT_ERR, |_, was_empty, _, _| {
+    was_empty
+});
 // SMMU_PRIQ_IRQ_CFG2.LO (§6.3.36): 0, empty to non-empty; 1, a message with
 // Last written, or discarded because of an overflow. The automatic PRG
-// response: `pri::auto_response` (§8.1, §8.2; PRIQ_ABT_ERR active is
-// `Fate::Stopped`, answered as an aborted write).
+// response is the PRI entry format's (`pri::FIELDS`, §8.1, §8.2;
+// PRIQ_ABT_ERR active is `Fate::Stopped`, answered as an aborted write).
 smmu_record_queue!(
     crate::pri::PriRecord,
     true,
@@ -607,8 +599,7 @@ smmu_record_queue!(
             Fate::Full { .. } | Fate::Overflowed => lo && last,
             _ => false,
         }
-    },
-    crate::pri::auto_response
+    }
 );
 
 /// Raw event words for fuzzing the decoder: a valid record, often with

@@ -32,6 +32,7 @@ use crate::device::ProduceError;
 use crate::model::{PageResponse, RespCode, Stages};
 use crate::native::{ArchId, NativeCommand};
 use crate::queue::{MemError, QueueMemory};
+use crate::record::FormatRecord;
 use crate::ring::{Ring, RingRegs, MAX_SLOT_WORDS};
 
 /// The access a faulting transaction or a page request asked for.
@@ -695,28 +696,6 @@ impl core::fmt::Display for Delivery {
     }
 }
 
-impl PageRequest {
-    /// The response an IOMMU sends by itself for this request when it
-    /// discards it: `None` unless the request is last in its group and not
-    /// a Stop Marker (a Stop Marker and a request with Last = 0 are
-    /// discarded silently: IHI0070 §8.1; VT-d §7.4.1 Table 31; RISC-V
-    /// IOMMU "PCIe ATS Page Request handling"; SMMUv3's Response Failure
-    /// answers every request, §8.2, in arch-arm). The PASID is echoed when
-    /// `pasid` and the request had one.
-    pub fn auto_response(&self, code: RespCode, pasid: bool) -> Option<PageResponse> {
-        let pasid = self.pasid.filter(|_| pasid);
-        (self.last && !self.is_stop_marker()).then_some(PageResponse {
-            device: self.device,
-            pasid,
-            prg_index: self.prg_index,
-            code,
-            last: true,
-            priv_data: self.priv_data,
-            guest: pasid.is_some(),
-        })
-    }
-}
-
 /// Where a producer writes the next record of a guest queue. Every ring
 /// ([`RingRegs`]) is one: the slot at its tail, none when the ring is full.
 /// A queue that is not a ring (the VT-d fault recording registers, whose
@@ -747,12 +726,14 @@ impl<T: RingRegs> RecordSlots for T {
 /// (an architecture writes its `impl RingRegs` with
 /// [`ring_regs!`](crate::ring_regs)), or another [`RecordSlots`]. The
 /// architecture says how its queue is enabled, how it flags and
-/// acknowledges an overflow, which status bits and interrupt each
-/// [`Fate`] raises and which page response a discarded request is owed;
-/// the production rule is written once, in [`RecordQueue::offer`].
+/// acknowledges an overflow and which status bits and interrupt each
+/// [`Fate`] raises; the page response a discarded request is owed is its
+/// record format's ([`FormatRecord::owed_response`]); the production rule
+/// is written once, in [`RecordQueue::offer`].
 pub trait RecordQueue: RecordSlots {
-    /// The record the queue holds.
-    type Record: NativeCommand;
+    /// The record the queue holds (the automatic response a discarded one
+    /// is owed is its format's: [`FormatRecord::owed_response`]).
+    type Record: FormatRecord;
     /// Whether the queue takes records (a disabled queue discards them
     /// without an overflow: SMMU_CR0.EVENTQEN = 0, IHI0070 §7.4).
     fn enabled(&self) -> bool;
@@ -780,12 +761,6 @@ pub trait RecordQueue: RecordSlots {
     /// now: the queue's, or on SMMUv3 for [`Fate::Aborted`] the GERROR
     /// interrupt.
     fn signal(&mut self, fate: &Fate, rec: &Self::Record) -> bool;
-    /// The page response the IOMMU sends by itself when `rec` is discarded
-    /// with `fate` (none: the queue holds no page requests, the default).
-    fn auto_response(&self, rec: &Self::Record, fate: &Fate) -> Option<PageResponse> {
-        let _ = (rec, fate);
-        None
-    }
 
     /// Offer `rec` to the guest: written at the next slot when there is
     /// one. On a full queue, or one stopped by a pending abort, a record
@@ -844,29 +819,9 @@ pub trait RecordQueue: RecordSlots {
         Ok(Delivery {
             fate,
             interrupt: self.signal(&fate, rec),
-            response: self.auto_response(rec, &fate),
+            response: rec.owed_response(&fate),
         })
     }
-}
-
-/// The automatic response to a discarded page request record `rec` whose
-/// fields `fields` names (see [`PageRequest::auto_response`]), with `code`
-/// ([`Fate::response_code`] or the architecture's own rule): the PASID
-/// echoed on Success, and on Failure only with `failure_pasid` (RISC-V;
-/// SMMUv3 sends none, IHI0070 §8.2). `None` without a code, or for a
-/// record that does not lift.
-pub fn auto_response<F: crate::record::RecordFormat>(
-    fields: &crate::record::PageRequestFields,
-    rec: &crate::record::Record<F>,
-    code: Option<RespCode>,
-    failure_pasid: bool,
-) -> Option<PageResponse> {
-    let code = code?;
-    let pasid = failure_pasid || code == RespCode::Success;
-    fields
-        .lift(rec, &crate::IdentityContext)
-        .ok()
-        .and_then(|q| q.auto_response(code, pasid))
 }
 
 #[cfg(test)]
