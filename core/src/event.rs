@@ -299,8 +299,11 @@ pub enum GroupError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Slot<T> {
     Free,
-    /// Outstanding: the guest's key, the host's request, its tag.
-    Outstanding(GroupKey, PageRequest, T),
+    /// Outstanding: the guest's key, the host's request (its last, or,
+    /// until that arrives, a discarded one with Last = 0), its tag, and the
+    /// code the group owes whatever the guest answers
+    /// ([`PageRequestGroups::owe`]).
+    Outstanding(GroupKey, PageRequest, T, Option<RespCode>),
     /// Answered (kept to report a second answer), with its age.
     Answered(GroupKey, u64),
 }
@@ -313,7 +316,11 @@ enum Slot<T> {
 ///
 /// Only the last request of a group is kept: the response is per group and
 /// due once its last request has arrived (requests before it need no
-/// entry). Stop markers need no response and are not kept.
+/// entry). Stop markers need no response and are not kept. A request the
+/// guest's queue discarded and that owes its group a response although it
+/// is not the last ([`owe`](Self::owe): SMMUv3's Response Failure to every
+/// request, IHI0070 §8.2) keeps its group too, and the group is then closed
+/// with that code, once.
 ///
 /// `T` is what the host needs beside the request to answer the group, kept
 /// with it: nothing (`()`, the default) when the host's response names the
@@ -362,15 +369,16 @@ impl<const N: usize> PageRequestGroups<N> {
 
     /// The host's response to the group `resp` (a guest's response)
     /// answers: the host's device, PASID, index and private data, the
-    /// guest's code. The group is then answered; a second response is
+    /// guest's code (the code it owes, if [`owe`](PageRequestGroups::owe)d). The group is then answered; a second response is
     /// [`GroupError::AnsweredTwice`], one for a group never outstanding
     /// [`GroupError::NotOutstanding`].
     pub fn respond(&mut self, resp: &PageResponse) -> Result<PageResponse, GroupError> {
         self.respond_tagged(resp).map(|(r, ())| r)
     }
 
-    /// Time out the outstanding group `key` (the guest's ids) with `code`:
-    /// the host's response, as [`respond`](Self::respond) gives it.
+    /// Time out the outstanding group `key` (the guest's ids) with `code`
+    /// (the code it owes, if [`owe`](PageRequestGroups::owe)d): the host's
+    /// response, as [`respond`](Self::respond) gives it.
     pub fn expire(&mut self, key: &GroupKey, code: RespCode) -> Result<PageResponse, GroupError> {
         self.expire_tagged(key, code).map(|(r, ())| r)
     }
@@ -414,13 +422,84 @@ impl<const N: usize, T: Copy> PageRequestGroups<N, T> {
             return Ok(false);
         }
         let key = GroupKey::of(guest);
+        match self.outstanding_mut(&key) {
+            // The last request of a group kept owing: it is kept instead.
+            Some(Slot::Outstanding(_, h, t, _)) if !h.last => {
+                (*h, *t) = (*host, tag);
+                Ok(true)
+            }
+            Some(_) => Err(GroupError::AlreadyOutstanding),
+            None => self.keep(key, host, tag, None),
+        }
+    }
+
+    /// A request the guest's queue discarded and whose group its IOMMU
+    /// answers `code` by itself ([`Delivery::response`]): `host` as the
+    /// host reported it, `guest` as forwarded, `tag` as for
+    /// [`insert_tagged`](Self::insert_tagged).
+    ///
+    /// * The last request of its group: the group is due now; the host's
+    ///   response, as [`respond`](PageRequestGroups::respond) gives it
+    ///   (the group need not have been inserted).
+    /// * A request with Last = 0 (SMMUv3 answers every request Response
+    ///   Failure when its PRI queue is disabled or its write aborted,
+    ///   IHI0070 §8.2): `None`; the group is kept outstanding, owing
+    ///   `code`. Its last request is [`insert`](PageRequestGroups::insert)ed
+    ///   as usual when it arrives, and the host's response that
+    ///   [`respond`](PageRequestGroups::respond) or
+    ///   [`expire`](PageRequestGroups::expire) then gives carries `code`,
+    ///   whatever the guest answers, once.
+    ///
+    /// A group already owing keeps its first code. A Stop Marker is owed
+    /// nothing (`None`).
+    pub fn owe(
+        &mut self,
+        host: &PageRequest,
+        guest: &PageRequest,
+        code: RespCode,
+        tag: T,
+    ) -> Result<Option<(PageResponse, T)>, GroupError> {
+        if guest.is_stop_marker() {
+            return Ok(None);
+        }
+        let key = GroupKey::of(guest);
+        match self.outstanding_mut(&key) {
+            Some(Slot::Outstanding(_, h, t, owed)) => {
+                owed.get_or_insert(code);
+                if guest.last {
+                    (*h, *t) = (*host, tag);
+                }
+            }
+            _ => {
+                self.keep(key, host, tag, Some(code))?;
+            }
+        }
+        match guest.last {
+            true => self.expire_tagged(&key, code).map(Some),
+            false => Ok(None),
+        }
+    }
+
+    /// The outstanding slot of group `key`.
+    fn outstanding_mut(&mut self, key: &GroupKey) -> Option<&mut Slot<T>> {
+        self.slots
+            .iter_mut()
+            .find(|s| matches!(s, Slot::Outstanding(k, ..) if k == key))
+    }
+
+    /// Keep group `key` (not outstanding) in a free slot, or the oldest
+    /// answered one.
+    fn keep(
+        &mut self,
+        key: GroupKey,
+        host: &PageRequest,
+        tag: T,
+        owed: Option<RespCode>,
+    ) -> Result<bool, GroupError> {
         let mut free = None;
         let mut oldest: Option<(usize, u64)> = None;
         for (i, s) in self.slots.iter().enumerate() {
             match s {
-                Slot::Outstanding(k, ..) if *k == key => {
-                    return Err(GroupError::AlreadyOutstanding)
-                }
                 // A new group with the index of an answered one: its slot.
                 Slot::Answered(k, _) if *k == key => free = free.or(Some(i)),
                 Slot::Answered(_, age) if oldest.is_none_or(|(_, a)| *age < a) => {
@@ -432,7 +511,7 @@ impl<const N: usize, T: Copy> PageRequestGroups<N, T> {
         }
         let i = free.or(oldest.map(|(i, _)| i)).ok_or(GroupError::Full)?;
         if let Some(s) = self.slots.get_mut(i) {
-            *s = Slot::Outstanding(key, *host, tag);
+            *s = Slot::Outstanding(key, *host, tag, owed);
         }
         Ok(true)
     }
@@ -474,8 +553,9 @@ impl<const N: usize, T: Copy> PageRequestGroups<N, T> {
         let mut answered = false;
         for s in self.slots.iter_mut() {
             match *s {
-                Slot::Outstanding(k, host, tag) if matches(&k, &host) => {
+                Slot::Outstanding(k, host, tag, owed) if matches(&k, &host) => {
                     *s = Slot::Answered(k, age);
+                    let code = owed.unwrap_or(code);
                     let r = PageResponse {
                         device: host.device,
                         pasid: host.pasid,
@@ -632,7 +712,8 @@ pub struct Delivery {
     /// The PRG response the IOMMU itself sends for a discarded page request
     /// (last in its group, or any for SMMUv3's Response Failure; never a
     /// Stop Marker), in the guest's ids: a VMM answers the host with it
-    /// (e.g. through [`PageRequestGroups::respond`]).
+    /// through [`PageRequestGroups::owe`] (due at once for a last request;
+    /// kept with its group until its last request for one with Last = 0).
     pub response: Option<PageResponse>,
 }
 
@@ -985,5 +1066,74 @@ mod tests {
                 Err(GroupError::NotOutstanding)
             );
         }
+    }
+
+    /// A discarded request owing its group a code (SMMUv3's Response
+    /// Failure to every request, IHI0070 §8.2): the group is closed with
+    /// that code once, whether the guest answers it after its last request
+    /// or the VMM times it out; a discarded last request is due at once.
+    #[test]
+    fn owed_groups_close_once_with_their_code() {
+        use RespCode::{Failure, Success};
+        let mut t = PageRequestGroups::<4>::new();
+        let host = |g, last| req(9, Some(1), g, last);
+        let guest = |g, last| req(1, Some(1), g, last);
+        let seen = |r: Result<Option<(PageResponse, ())>, GroupError>| {
+            r.map(|o| o.map(|(h, ())| (h.device, h.pasid, h.prg_index, h.code)))
+        };
+        // Group 3: its first request discarded (Failure owed), the second
+        // one too (the first code stays), the last forwarded and answered
+        // Success by the guest: the host gets Failure, once.
+        assert_eq!(
+            t.owe(&host(3, false), &guest(3, false), Failure, ()),
+            Ok(None)
+        );
+        assert_eq!(
+            t.owe(&host(3, false), &guest(3, false), Success, ()),
+            Ok(None)
+        );
+        assert_eq!(t.outstanding(), 1);
+        assert_eq!(t.insert(&host(3, true), &guest(3, true)), Ok(true));
+        assert_eq!(
+            t.insert(&host(3, true), &guest(3, true)),
+            Err(GroupError::AlreadyOutstanding)
+        );
+        let answer = resp(1, Some(1), 3, Success);
+        let h = t.respond(&answer).unwrap();
+        assert_eq!(
+            (h.device, h.pasid, h.prg_index, h.code),
+            (9, Some(1), 3, Failure)
+        );
+        assert_eq!(t.respond(&answer), Err(GroupError::AnsweredTwice));
+        // Group 4: its last request never arrives; timed out: Failure, once.
+        assert_eq!(
+            t.owe(&host(4, false), &guest(4, false), Failure, ()),
+            Ok(None)
+        );
+        let key = GroupKey::of(&guest(4, false));
+        assert_eq!(t.expire(&key, Success).map(|h| h.code), Ok(Failure));
+        assert_eq!(t.expire(&key, Success), Err(GroupError::AnsweredTwice));
+        // Group 5: a last request discarded, never inserted: due at once.
+        let due = Ok(Some((9, Some(1), 5, Success)));
+        assert_eq!(
+            seen(t.owe(&host(5, true), &guest(5, true), Success, ())),
+            due
+        );
+        // Group 6: owing, then its last request discarded too: due at once,
+        // with the first code.
+        assert_eq!(
+            t.owe(&host(6, false), &guest(6, false), Failure, ()),
+            Ok(None)
+        );
+        let due = Ok(Some((9, Some(1), 6, Failure)));
+        assert_eq!(
+            seen(t.owe(&host(6, true), &guest(6, true), Success, ())),
+            due
+        );
+        // A Stop Marker is owed nothing.
+        let mut stop = guest(7, true);
+        stop.access = Access::default();
+        assert_eq!(t.owe(&stop, &stop, Failure, ()), Ok(None));
+        assert_eq!(t.outstanding(), 0);
     }
 }

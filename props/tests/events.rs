@@ -190,6 +190,128 @@ tests! {
     });
 }
 
+/// Issue 32 item 4 with a request the guest's queue drops although it is
+/// not the last of its group: a host VT-d group of two requests (the first
+/// with Last = 0) forwarded to a guest page request queue whose writes
+/// abort. The first request is dropped; the response the guest's IOMMU
+/// owes for it (`Delivery::response`: SMMUv3 Response Failure, IHI0070
+/// §8.2; VT-d none for LPIG clear, Table 31) goes to
+/// `PageRequestGroups::owe`. When the last request is then answered by the
+/// guest (Success), the host's group gets, once, the code owed (SMMUv3:
+/// Failure) or else the guest's; when it is never answered, the VMM's
+/// time-out gives the code owed once (nothing is kept when none is owed).
+fn dropped_request_owes_its_group<A: EventArch, Q>(seed: u64, queue: fn() -> Q, owes: bool)
+where
+    Q: iommu_inval_core::event::RecordQueue<Record = A::PageRequestRecord>,
+{
+    use iommu_inval_core::event::{Fate, GroupError, GroupKey, PageRequest, PageRequestGroups};
+    use iommu_inval_core::model::{PageResponse, RespCode};
+    let ro = [0u8; 0x40];
+    let refusing = iommu_inval_core::SliceMemory::new(0x1000, &ro);
+    let mut owed = 0;
+    ok(run_cases(seed, 1000 * scale(), 96, |u| {
+        let r: iommu_inval_vtd::prq::PageRequest = u.arbitrary().map_err(|e| e.to_string())?;
+        let rid = r.uint("rid").unwrap_or(0);
+        let topo = Topology::from_json(&format!(
+            r#"{{"iommufd": {{"vdevices": [{{"vsid": {}, "psid": {rid}}}]}}}}"#,
+            rid ^ 0x5a5a
+        ))
+        .map_err(|e| e.to_string())?;
+        let rec = Record::PageRequest(r);
+        let (Ok(Event::PageRequest(host)), Ok(Event::PageRequest(seen))) = (
+            Vtd::lift_record(&rec, &IdentityContext),
+            Vtd::lift_record(&rec, &topo),
+        ) else {
+            return Err(format!("{r:?} does not lift"));
+        };
+        // The group: a first request with Last = 0, then its last (a read).
+        let access = iommu_inval_core::event::Access {
+            read: true,
+            ..host.access
+        };
+        let (host0, host1) = (
+            PageRequest {
+                last: false,
+                ..host
+            },
+            PageRequest {
+                last: true,
+                access,
+                ..host
+            },
+        );
+        let fwd = |h: &PageRequest| PageRequest {
+            device: seen.device,
+            priv_data: None,
+            ..*h
+        };
+        let (fwd0, fwd1) = (fwd(&host0), fwd(&host1));
+        let Ok(Record::PageRequest(g0)) = A::lower_record(&Event::PageRequest(fwd0), &topo) else {
+            return Ok(()); // what the guest's record cannot hold
+        };
+        let d = queue()
+            .offer(&refusing, &g0, false)
+            .map_err(|e| e.to_string())?;
+        if !matches!(d.fate, Fate::Aborted(_)) || d.response.is_some() != owes {
+            return Err(format!("{fwd0:?}: {d}"));
+        }
+        let code = d.response.map(|r| r.code);
+        // Answered by the guest after its last request, or timed out.
+        let mut answered = PageRequestGroups::<4>::new();
+        let mut timed_out = PageRequestGroups::<4>::new();
+        for t in [&mut answered, &mut timed_out] {
+            if let Some(c) = code {
+                let due = t.owe(&host0, &fwd0, c, ()).map_err(|e| e.to_string())?;
+                if due.is_some() {
+                    return Err(format!("{fwd0:?}: due before its last request"));
+                }
+            }
+        }
+        answered.insert(&host1, &fwd1).map_err(|e| e.to_string())?;
+        let guest = PageResponse {
+            device: fwd1.device,
+            pasid: fwd1.pasid,
+            prg_index: fwd1.prg_index,
+            code: RespCode::Success,
+            last: true,
+            priv_data: None,
+            guest: fwd1.pasid.is_some(),
+        };
+        let h = answered.respond(&guest).map_err(|e| e.to_string())?;
+        let want = (
+            host.device,
+            host.pasid,
+            host.prg_index,
+            code.unwrap_or(RespCode::Success),
+        );
+        if (h.device, h.pasid, h.prg_index, h.code) != want {
+            return Err(format!("{h:?}, not {want:?}"));
+        }
+        if answered.respond(&guest) != Err(GroupError::AnsweredTwice) {
+            return Err("answered twice".into());
+        }
+        let key = GroupKey::of(&fwd0);
+        let expired = timed_out.expire(&key, RespCode::Success).map(|h| h.code);
+        let again = timed_out.expire(&key, RespCode::Success);
+        match code {
+            Some(c) if expired == Ok(c) && again == Err(GroupError::AnsweredTwice) => owed += 1,
+            None if expired == Err(GroupError::NotOutstanding) => {}
+            _ => return Err(format!("{fwd0:?}: timed out {expired:?}, then {again:?}")),
+        }
+        Ok(())
+    }));
+    assert!(owed > 100 || !owes, "{owed}");
+}
+
+tests! {
+    smmuv3_pri_failure_owed_to_its_group => dropped_request_owes_its_group::<Smmuv3, _>(0xa711, || {
+        iommu_inval_arm::GuestQueue::<iommu_inval_arm::PriRecord>::new(0x1000 | 1, 0, 0, true)
+    }, true);
+    vtd_prq_owes_nothing_for_lpig_clear => dropped_request_owes_its_group::<Vtd, _>(0xa712, || {
+        iommu_inval_vtd::prq::PageRequestQueue { pqa: 0x1000, ..Default::default() }
+    }, false);
+}
+
 /// Issue 32 item 7's end-to-end path: a host VT-d page request reaches a
 /// guest's SMMUv3 PRI queue (with the guest's StreamID), the guest's
 /// CMD_PRI_RESP lifts to `Op::PageResponse`, the page request group table
