@@ -62,6 +62,10 @@ pub struct NativeCode {
     pub code: u16,
     /// Implementation defined detail (SMMU `Reason`), 0 if none.
     pub detail: u32,
+    /// The record's words 1 to 3 where no text places their fields
+    /// (SMMUv3 F_TLB_CONFLICT, IHI0070 §7.3.17), kept so that the record
+    /// lowers back on its architecture; zero otherwise.
+    pub raw: [u64; 3],
 }
 
 /// Why a translation failed, in neutral terms.

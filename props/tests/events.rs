@@ -312,6 +312,25 @@ tests! {
     }, false);
 }
 
+/// SMMUv3 F_TLB_CONFLICT (IHI0070 §7.3.17) lifts with what every event
+/// places (device, PASID with SSV) and its words 1–3 kept, lowers back to
+/// SMMUv3 bit-exactly (the round trips above cover every arbitrary one);
+/// VT-d, AMD-Vi and RISC-V have no TLB-conflict record: a reported
+/// refusal, never a record that says something else.
+#[test]
+fn tlb_conflict_lowers_to_smmuv3_only() {
+    use iommu_inval_core::{LowerError, NativeCommand};
+    // StreamID 0x10, SSV, SubstreamID 3, words 1–3.
+    let w = [0x0000_0010_0000_3820, 0x1234, 0x8000_1000, 0x5000];
+    let rec = Record::Event(iommu_inval_arm::EventRecord::decode(&w).unwrap());
+    let ev = Smmuv3::lift_record(&rec, &IdentityContext).unwrap();
+    assert_eq!(Smmuv3::lower_record(&ev, &IdentityContext), Ok(rec));
+    let refused = |r: Result<(), LowerError>| matches!(r, Err(LowerError::NoEquivalent(_)));
+    assert!(refused(Vtd::lower_record(&ev, &IdentityContext).map(|_| ())));
+    assert!(refused(AmdVi::lower_record(&ev, &IdentityContext).map(|_| ())));
+    assert!(refused(RiscV::lower_record(&ev, &IdentityContext).map(|_| ())));
+}
+
 /// Issue 32 item 7's end-to-end path: a host VT-d page request reaches a
 /// guest's SMMUv3 PRI queue (with the guest's StreamID), the guest's
 /// CMD_PRI_RESP lifts to `Op::PageResponse`, the page request group table
