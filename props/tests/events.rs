@@ -326,9 +326,15 @@ fn tlb_conflict_lowers_to_smmuv3_only() {
     let ev = Smmuv3::lift_record(&rec, &IdentityContext).unwrap();
     assert_eq!(Smmuv3::lower_record(&ev, &IdentityContext), Ok(rec));
     let refused = |r: Result<(), LowerError>| matches!(r, Err(LowerError::NoEquivalent(_)));
-    assert!(refused(Vtd::lower_record(&ev, &IdentityContext).map(|_| ())));
-    assert!(refused(AmdVi::lower_record(&ev, &IdentityContext).map(|_| ())));
-    assert!(refused(RiscV::lower_record(&ev, &IdentityContext).map(|_| ())));
+    assert!(refused(
+        Vtd::lower_record(&ev, &IdentityContext).map(|_| ())
+    ));
+    assert!(refused(
+        AmdVi::lower_record(&ev, &IdentityContext).map(|_| ())
+    ));
+    assert!(refused(
+        RiscV::lower_record(&ev, &IdentityContext).map(|_| ())
+    ));
 }
 
 /// Issue 32 item 7's end-to-end path: a host VT-d page request reaches a
