@@ -13,7 +13,7 @@ use iommu_inval_amd::AmdVi;
 use iommu_inval_arm::Smmuv3;
 use iommu_inval_core::arch::EventArch;
 use iommu_inval_core::context::Topology;
-use iommu_inval_core::event::{Event, Record, RecordQueue};
+use iommu_inval_core::event::{Event, PageRequest, Record, RecordQueue};
 use iommu_inval_core::IdentityContext;
 use iommu_inval_props::events::{check_forward, check_round_trip, Unknown};
 use iommu_inval_props::run_cases;
@@ -190,6 +190,28 @@ tests! {
     });
 }
 
+/// An arbitrary host VT-d page request as the host reported it and as its
+/// guest sees it (the device mapped, RID ^ 0x5a5a), with that topology.
+fn host_request(
+    u: &mut arbitrary::Unstructured<'_>,
+) -> Result<(PageRequest, PageRequest, Topology), String> {
+    let r: iommu_inval_vtd::prq::PageRequest = u.arbitrary().map_err(|e| e.to_string())?;
+    let rid = r.uint("rid").unwrap_or(0);
+    let json = format!(
+        r#"{{"iommufd": {{"vdevices": [{{"vsid": {}, "psid": {rid}}}]}}}}"#,
+        rid ^ 0x5a5a
+    );
+    let topo = Topology::from_json(&json).map_err(|e| e.to_string())?;
+    let rec = Record::PageRequest(r);
+    match (
+        Vtd::lift_record(&rec, &IdentityContext),
+        Vtd::lift_record(&rec, &topo),
+    ) {
+        (Ok(Event::PageRequest(host)), Ok(Event::PageRequest(seen))) => Ok((host, seen, topo)),
+        _ => Err(format!("{r:?} does not lift")),
+    }
+}
+
 /// Issue 32 item 4 with a request the guest's queue drops although it is
 /// not the last of its group: a host VT-d group of two requests (the first
 /// with Last = 0) forwarded to a guest page request queue whose writes
@@ -204,26 +226,13 @@ fn dropped_request_owes_its_group<A: EventArch, Q>(seed: u64, queue: fn() -> Q, 
 where
     Q: iommu_inval_core::event::RecordQueue<Record = A::PageRequestRecord>,
 {
-    use iommu_inval_core::event::{Fate, GroupError, GroupKey, PageRequest, PageRequestGroups};
+    use iommu_inval_core::event::{Fate, GroupError, GroupKey, PageRequestGroups};
     use iommu_inval_core::model::{PageResponse, RespCode};
     let ro = [0u8; 0x40];
     let refusing = iommu_inval_core::SliceMemory::new(0x1000, &ro);
     let mut owed = 0;
     ok(run_cases(seed, 1000 * scale(), 96, |u| {
-        let r: iommu_inval_vtd::prq::PageRequest = u.arbitrary().map_err(|e| e.to_string())?;
-        let rid = r.uint("rid").unwrap_or(0);
-        let topo = Topology::from_json(&format!(
-            r#"{{"iommufd": {{"vdevices": [{{"vsid": {}, "psid": {rid}}}]}}}}"#,
-            rid ^ 0x5a5a
-        ))
-        .map_err(|e| e.to_string())?;
-        let rec = Record::PageRequest(r);
-        let (Ok(Event::PageRequest(host)), Ok(Event::PageRequest(seen))) = (
-            Vtd::lift_record(&rec, &IdentityContext),
-            Vtd::lift_record(&rec, &topo),
-        ) else {
-            return Err(format!("{r:?} does not lift"));
-        };
+        let (host, seen, topo) = host_request(u)?;
         // The group: a first request with Last = 0, then its last (a read).
         let access = iommu_inval_core::event::Access {
             read: true,
