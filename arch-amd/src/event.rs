@@ -28,7 +28,6 @@
 //! events are kept whole (their bits are not itemised in the sources).
 
 use iommu_inval_core::event::{Fate, RecordQueue};
-use iommu_inval_core::model::PageResponse;
 use iommu_inval_core::record::{Kind, RecordFormat};
 use iommu_inval_core::ring::{Ring, RingRegs};
 use iommu_inval_core::{record_format, ArchId, FieldValue};
@@ -149,9 +148,8 @@ pub(crate) fn iotlb_inv_timeout(device_id: u16, cmd_addr: u64) -> EventRecord {
 
 /// A record an AMD-Vi log holds, with its log's control and status bits
 /// (IOMMU Control Register 0018h, IOMMU Status Register 2020h; Linux
-/// `amd_iommu_types.h` `CONTROL_*`, `MMIO_STATUS_*`) and the automatic
-/// response a dropped one is owed.
-pub trait LogRecord: iommu_inval_core::NativeCommand {
+/// `amd_iommu_types.h` `CONTROL_*`, `MMIO_STATUS_*`).
+pub trait LogRecord: iommu_inval_core::record::FormatRecord {
     /// EventLogEn (bit 2) / PPRLogEn (bit 13).
     const LOG_EN: u64;
     /// EventIntEn (bit 3) / PPRIntEn (bit 14).
@@ -160,12 +158,6 @@ pub trait LogRecord: iommu_inval_core::NativeCommand {
     const OVERFLOW: u32;
     /// EventLogInt (bit 1) / PPRInt (bit 6).
     const INT: u32;
-    /// The PRG response the IOMMU sends for a dropped record (none for an
-    /// event).
-    fn response(&self, fate: &Fate) -> Option<PageResponse> {
-        let _ = fate;
-        None
-    }
 }
 
 impl LogRecord for EventRecord {
@@ -209,7 +201,9 @@ pub struct GuestLog<R> {
     pub tail: u64,
     /// IOMMU Control Register.
     pub control: u64,
-    /// IOMMU Status Register (RW1C).
+    /// IOMMU Status Register (RW1C). Not used in a
+    /// [`CmdBufDevice`](crate::queue::CmdBufDevice)'s log, which uses the
+    /// device's.
     pub status: u32,
     record: core::marker::PhantomData<R>,
 }
@@ -228,55 +222,87 @@ impl<R> GuestLog<R> {
     }
 }
 
-impl<R> RingRegs for GuestLog<R> {
-    fn ring(&self) -> Ring {
-        let len = ((self.base >> 56) & 0xf) as u8;
-        let len = len.clamp(crate::queue::MIN_COM_LEN, crate::queue::MAX_COM_LEN);
-        Ring::new(self.base & crate::queue::BASE_MASK, len, 2, false, false)
-    }
-    fn head(&self) -> u32 {
-        ((self.head & crate::queue::PTR_MASK) >> 4) as u32
-    }
-    fn tail(&self) -> u32 {
-        ((self.tail & crate::queue::PTR_MASK) >> 4) as u32
-    }
-    fn set_head(&mut self, pos: u32) {
-        self.head = u64::from(self.ring().index(pos)) << 4;
-    }
-    fn set_tail(&mut self, pos: u32) {
-        self.tail = u64::from(self.ring().index(pos)) << 4;
-    }
+/// `impl RingRegs` and `impl RecordQueue` for a log `$t` of records `$r`:
+/// `$log` its registers and `$status` its Status Register, from `$q`, the
+/// log (a [`GuestLog`], or a [`SharedLog`] whose Status Register is the
+/// command buffer's).
+macro_rules! log_queue {
+    ([$($g:tt)*] $t:ty, $r:ty, |$q:ident| $log:expr, $status:expr) => {
+        impl<$($g)*> RingRegs for $t {
+            fn ring(&self) -> Ring {
+                let $q = self;
+                let len = (($log.base >> 56) & 0xf) as u8;
+                let len = len.clamp(crate::queue::MIN_COM_LEN, crate::queue::MAX_COM_LEN);
+                Ring::new($log.base & crate::queue::BASE_MASK, len, 2, false, false)
+            }
+            fn head(&self) -> u32 {
+                let $q = self;
+                (($log.head & crate::queue::PTR_MASK) >> 4) as u32
+            }
+            fn tail(&self) -> u32 {
+                let $q = self;
+                (($log.tail & crate::queue::PTR_MASK) >> 4) as u32
+            }
+            fn set_head(&mut self, pos: u32) {
+                let at = u64::from(self.ring().index(pos)) << 4;
+                let $q = self;
+                $log.head = at;
+            }
+            fn set_tail(&mut self, pos: u32) {
+                let at = u64::from(self.ring().index(pos)) << 4;
+                let $q = self;
+                $log.tail = at;
+            }
+        }
+
+        impl<$($g)*> RecordQueue for $t {
+            type Record = $r;
+            fn enabled(&self) -> bool {
+                let $q = self;
+                $log.control & <$r>::LOG_EN != 0
+            }
+            fn overflow_pending(&self) -> bool {
+                let $q = self;
+                $status & <$r>::OVERFLOW != 0
+            }
+            fn raise_overflow(&mut self) {
+                let $q = self;
+                $status |= <$r>::OVERFLOW;
+            }
+            fn discards_while_overflowed(&self) -> bool {
+                true
+            }
+            fn signal(&mut self, fate: &Fate, _: &$r) -> bool {
+                let $q = self;
+                let fresh = match fate {
+                    Fate::Written => $status & <$r>::INT == 0,
+                    Fate::Full { flagged } => *flagged,
+                    _ => false,
+                };
+                if *fate == Fate::Written {
+                    $status |= <$r>::INT;
+                }
+                fresh && $log.control & <$r>::INT_EN != 0
+            }
+        }
+    };
 }
 
-impl<R: LogRecord> RecordQueue for GuestLog<R> {
-    type Record = R;
-    fn enabled(&self) -> bool {
-        self.control & R::LOG_EN != 0
-    }
-    fn overflow_pending(&self) -> bool {
-        self.status & R::OVERFLOW != 0
-    }
-    fn raise_overflow(&mut self) {
-        self.status |= R::OVERFLOW;
-    }
-    fn discards_while_overflowed(&self) -> bool {
-        true
-    }
-    fn signal(&mut self, fate: &Fate, _: &R) -> bool {
-        let fresh = match fate {
-            Fate::Written => self.status & R::INT == 0,
-            Fate::Full { flagged } => *flagged,
-            _ => false,
-        };
-        if *fate == Fate::Written {
-            self.status |= R::INT;
-        }
-        fresh && self.control & R::INT_EN != 0
-    }
-    fn auto_response(&self, rec: &R, fate: &Fate) -> Option<PageResponse> {
-        rec.response(fate)
-    }
+log_queue!([R: LogRecord] GuestLog<R>, R, |q| q, q.status);
+
+/// A command buffer's event log for one entry
+/// ([`CmdBufDevice`](crate::queue::CmdBufDevice)): the log's registers and
+/// the device's IOMMU Status Register, borrowed. The device and its log
+/// share that one register (CmdBufRun, ComWaitInt, EventOverflow,
+/// EventLogInt), so the log's own `status` is not used.
+pub(crate) struct SharedLog<'a> {
+    /// The log's registers.
+    pub(crate) log: &'a mut GuestLog<EventRecord>,
+    /// The device's Status Register.
+    pub(crate) status: &'a mut u32,
 }
+
+log_queue!(['a] SharedLog<'a>, EventRecord, |q| q.log, *q.status);
 
 #[cfg(test)]
 mod tests {

@@ -118,6 +118,7 @@ fn lift_event<C: Context + ?Sized>(r: &EventRecord, ctx: &C) -> Result<Event, Lo
             arch: ArchId::Amd,
             code,
             detail: detail as u32,
+            raw: [0; 3],
         },
     }))
 }

@@ -25,8 +25,6 @@
 //! group index `tag & 0x1ff`). The flag bits Linux does not name are taken
 //! as reserved; w0\[47:46\] likewise, by elimination.
 
-use iommu_inval_core::event::{auto_response, Fate};
-use iommu_inval_core::model::PageResponse;
 use iommu_inval_core::record::{Kind, PageRequestFields};
 use iommu_inval_core::{record_format, ArchId};
 
@@ -42,7 +40,7 @@ record_format!(
     /// let r = PprRecord::decode(&[1 << 60 | 1 << 56 | 1 << 50 | 1 << 41 | 2 << 32 | 1 << 16 | 0x10, 0x4000]).unwrap();
     /// assert_eq!((r.uint("pasid"), r.uint("tag"), r.flag("last"), r.flag("read")), (Some(1), Some(2), Some(true), Some(true)));
     /// ```
-    PprRecord: ArchId::Amd, crate::Features, 2, code = (0, 0xf << 60),
+    PprRecord: ArchId::Amd, crate::Features, 2, code = (0, 0xf << 60), page_request = FIELDS,
     // PAGE_SERVICE_REQUEST is type 1 (Linux `PPR_REQ_FAULT`).
     [Kind::new(
         "PAGE_SERVICE_REQUEST",
@@ -78,9 +76,6 @@ impl crate::event::LogRecord for PprRecord {
     const INT_EN: u64 = 1 << 14;
     const OVERFLOW: u32 = 1 << 5;
     const INT: u32 = 1 << 6;
-    fn response(&self, fate: &Fate) -> Option<PageResponse> {
-        auto_response(&FIELDS, self, fate.response_code(), false)
-    }
 }
 
 #[cfg(test)]

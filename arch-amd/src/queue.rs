@@ -50,7 +50,7 @@ use crate::cmd::Command;
 // COMMAND_HARDWARE_ERROR (`type` in `w0[58:57]`, the failed access's address
 // in `w1`) and IOTLB_INV_TIMEOUT (DeviceID, the command's address); they go
 // in through the event log's one producer, `GuestLog<EventRecord>`.
-use crate::event::{EventRecord, GuestLog};
+use crate::event::{EventRecord, GuestLog, SharedLog};
 use iommu_inval_core::event::RecordQueue;
 use iommu_inval_core::arch::prelude::*;
 
@@ -242,9 +242,9 @@ pub struct CmdBufDevice {
     pub status: u32,
     /// The guest's event log, where errors are written (none: errors are
     /// only reported in [`Progress`](iommu_inval_core::device::Progress)).
-    /// Its `status` is this device's: loaded from
-    /// [`status`](Self::status) before an entry is offered and stored back
-    /// after, so the register has one value.
+    /// Its Status Register is this device's [`status`](Self::status), which
+    /// the log's producer reads and sets in place: the log's own `status`
+    /// is not used.
     pub event_log: Option<GuestLog<EventRecord>>,
     /// What the emulated IOMMU implements (EFR): a command it does not
     /// support is an ILLEGAL_COMMAND_ERROR ([`Command::decode_with`](iommu_inval_core::NativeCommand::decode_with)).
@@ -309,9 +309,8 @@ impl CmdBufDevice {
         let Some(log) = self.event_log.as_mut() else {
             return Signals::empty();
         };
-        log.status = self.status;
-        let d = log.offer(mem, &e, false);
-        self.status = log.status;
+        let status = &mut self.status;
+        let d = SharedLog { log, status }.offer(mem, &e, false);
         // An entry that does not encode cannot happen (the constructors
         // build valid entries); it would raise nothing.
         Signals::ERROR_IRQ.when(d.is_ok_and(|d| d.interrupt))

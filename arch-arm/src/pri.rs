@@ -14,10 +14,8 @@
 //! either set without SSV is `invalid_field`.
 
 use crate::event::{kind, names, ranges, Fd};
-use iommu_inval_core::event::Fate;
-use iommu_inval_core::model::{PageResponse, RespCode};
 use iommu_inval_core::record::{Kind, PageRequestFields};
-use iommu_inval_core::{record_format, ArchId, IdentityContext};
+use iommu_inval_core::{record_format, ArchId};
 
 const SID: Fd = ("sid", 0, 31, 0, 0);
 const SSID: Fd = ("ssid", 0, 51, 32, 0);
@@ -46,7 +44,7 @@ record_format!(
     /// assert_eq!(r.op(), "PRI_PAGE_REQUEST");
     /// assert_eq!(NativeCommand::words(&r), 2);
     /// ```
-    PriRecord: ArchId::Smmuv3, crate::Features, 2,
+    PriRecord: ArchId::Smmuv3, crate::Features, 2, page_request = FIELDS,
     // "If SSV == 0, ... X and Priv are 0" (§8): priv (2) and exec (3) need ssv (7).
     [kind!("PRI_PAGE_REQUEST", 0, [SID, SSID, PRIV, EXEC, READ, WRITE, LAST, SSV, PRG_INDEX, ADDRESS])
         .with_guard(7, &[2, 3], "exec/priv with ssv=0")]
@@ -55,6 +53,13 @@ record_format!(
 /// The entry's fields as a [`PageRequest`](iommu_inval_core::event::PageRequest)'s:
 /// SMMUv3's CMD_PRI_RESP carries the request's SubstreamID, so the response
 /// carries the PASID whenever the request had one.
+///
+/// The PRG response the SMMU itself sends for a discarded entry (IHI0070
+/// §8.1, §8.2): on a full or overflowed queue a request with Last = 1 is
+/// answered Success with its PASID (SMMU_IDR3.PPS or STE.PPAR assumed) and
+/// one with Last = 0 is ignored (§8.1); with PRIQEN = 0 or a write that
+/// aborts, every request, Last or not, is answered Response Failure
+/// without a PASID (§8.2: "All incoming PPRs"); a Stop Marker never is.
 pub(crate) const FIELDS: PageRequestFields = PageRequestFields::new(
     "PRI_PAGE_REQUEST",
     [
@@ -69,31 +74,8 @@ pub(crate) const FIELDS: PageRequestFields = PageRequestFields::new(
         "prg_index",
         "address",
     ],
-);
-
-/// The PRG response the SMMU itself sends for entry `r` discarded with
-/// `fate` (IHI0070 §8.1, §8.2): on a full or overflowed queue a request
-/// with Last = 1 is answered Success with its PASID (SMMU_IDR3.PPS or
-/// STE.PPAR assumed) and one with Last = 0 is ignored (§8.1); with PRIQEN
-/// = 0 or a write that aborts, every request, Last or not, is answered
-/// Response Failure without a PASID (§8.2: "All incoming PPRs"); a Stop
-/// Marker never is.
-pub(crate) fn auto_response(r: &PriRecord, fate: &Fate) -> Option<PageResponse> {
-    let code = fate.response_code()?;
-    let q = FIELDS.lift(r, &IdentityContext).ok()?;
-    if code != RespCode::Failure {
-        return q.auto_response(code, true);
-    }
-    (!q.is_stop_marker()).then_some(PageResponse {
-        device: q.device,
-        pasid: None,
-        prg_index: q.prg_index,
-        code,
-        last: q.last,
-        priv_data: q.priv_data,
-        guest: false,
-    })
-}
+)
+.failure_answers_every_request();
 
 #[cfg(test)]
 mod tests {
@@ -102,7 +84,9 @@ mod tests {
     use iommu_inval_core::arch::EventArch;
     use iommu_inval_core::event::{Access, PageRequest};
     use iommu_inval_core::event::{Event, Record};
+    use iommu_inval_core::model::RespCode;
     use iommu_inval_core::native::word;
+    use iommu_inval_core::record::FormatRecord;
     use iommu_inval_core::record::RecordFormat;
     use iommu_inval_core::NativeCommand;
     use iommu_inval_core::{ErrorKind, FieldValue, IdentityContext, LowerError};
@@ -239,7 +223,7 @@ mod tests {
                 Fate::Disabled,
                 abort,
             ] {
-                let got = auto_response(&r, &fate);
+                let got = r.owed_response(&fate);
                 let failure = fate.response_code() == Some(RespCode::Failure);
                 let owed = !q.is_stop_marker() && (failure || q.last);
                 assert_eq!(got.is_some(), owed, "{q:?} {fate:?}");
@@ -255,7 +239,7 @@ mod tests {
                     (q.device, q.prg_index, code, pasid)
                 );
             }
-            assert_eq!(auto_response(&r, &Fate::Written), None);
+            assert_eq!(r.owed_response(&Fate::Written), None);
         }
         assert!(seen[0] > 1000 && seen[1] > 1000, "{seen:?}");
     }

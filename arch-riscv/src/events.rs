@@ -100,6 +100,7 @@ fn lift_fault<C: Context + ?Sized>(r: &FaultRecord, ctx: &C) -> Result<Event, Lo
             detail: (ttyp
                 | if pv { 0 } else { g("pid") << 6 }
                 | if transaction { 0 } else { g("priv") << 26 }) as u32,
+            raw: [0; 3],
         },
     }))
 }

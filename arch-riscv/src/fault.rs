@@ -23,8 +23,7 @@
 //! whatever record it is given.
 
 use iommu_inval_core::event::{Fate, RecordQueue};
-use iommu_inval_core::model::PageResponse;
-use iommu_inval_core::record::{CodeTable, Kind};
+use iommu_inval_core::record::{CodeTable, FormatRecord, Kind};
 use iommu_inval_core::ring::{Ring, RingRegs};
 use iommu_inval_core::{record_format, ArchId};
 
@@ -118,24 +117,14 @@ const CSR_OF: u32 = 1 << 9;
 /// `fqcsr.fqon` / `pqcsr.pqon` (bit 16, RO).
 const CSR_ON: u32 = 1 << 16;
 
-/// A record a RISC-V IOMMU output queue holds: its size, its interrupt
-/// pending bit in `ipsr` (`src/iommu_registers.adoc`) and the automatic
-/// response a dropped one is owed.
-pub trait QueueRecord: iommu_inval_core::NativeCommand {
-    /// Doublewords per record (fault queue 4, page-request queue 2).
-    const WORDS: u8;
+/// A record a RISC-V IOMMU output queue holds: its interrupt pending bit
+/// in `ipsr` (`src/iommu_registers.adoc`).
+pub trait QueueRecord: FormatRecord {
     /// `ipsr.fip` (bit 1) / `ipsr.pip` (bit 3).
     const IPSR: u32;
-    /// The "Page Request Group Response" the IOMMU sends for a record
-    /// dropped with `fate` (none for a fault record).
-    fn response(&self, fate: &Fate) -> Option<PageResponse> {
-        let _ = fate;
-        None
-    }
 }
 
 impl QueueRecord for FaultRecord {
-    const WORDS: u8 = 4;
     const IPSR: u32 = 1 << 1;
 }
 
@@ -210,7 +199,7 @@ impl<R: QueueRecord> RingRegs for GuestQueue<R> {
     fn ring(&self) -> Ring {
         let log2 = (self.base & crate::queue::CQB_LOG2SZ_MASK) as u8 + 1;
         let base = (self.base & crate::queue::CQB_PPN_MASK) << 2;
-        Ring::new(base, log2, R::WORDS, false, self.be)
+        Ring::new(base, log2, R::MAX_WORDS as u8, false, self.be)
     }
     fn head(&self) -> u32 {
         self.head
@@ -258,9 +247,6 @@ impl<R: QueueRecord> RecordQueue for GuestQueue<R> {
         }
         self.ipsr |= R::IPSR;
         fresh
-    }
-    fn auto_response(&self, rec: &R, fate: &Fate) -> Option<PageResponse> {
-        rec.response(fate)
     }
 }
 

@@ -19,8 +19,6 @@
 //!
 //! `r` = `w` = 0 with `l` = 1 is a Stop Marker. One kind, `page_request`.
 
-use iommu_inval_core::event::{auto_response, Fate};
-use iommu_inval_core::model::PageResponse;
 use iommu_inval_core::record::{Kind, PageRequestFields};
 use iommu_inval_core::{record_format, ArchId};
 
@@ -37,7 +35,7 @@ record_format!(
     /// assert_eq!((r.uint("did"), r.uint("pid"), r.flag("w"), r.flag("l"), r.uint("address")),
     ///            (Some(0x10), Some(3), Some(true), Some(true), Some(0x9000)));
     /// ```
-    PageRequest: ArchId::Riscv, crate::Features, 2,
+    PageRequest: ArchId::Riscv, crate::Features, 2, page_request = FIELDS,
     [Kind::new(
         "page_request",
         0,
@@ -46,20 +44,19 @@ record_format!(
     )]
 );
 
-/// The page-request-queue record as a page request.
+/// The page-request-queue record as a page request; a discarded one
+/// answered Response Failure carries its PASID ("PCIe ATS Page Request
+/// handling").
 pub(crate) const FIELDS: PageRequestFields = PageRequestFields::new(
     "page_request",
     [
         "did", "pv", "pid", "r", "w", "exec", "priv", "l", "prgi", "address",
     ],
-);
+)
+.failure_echoes_pasid();
 
 impl crate::fault::QueueRecord for PageRequest {
-    const WORDS: u8 = 2;
     const IPSR: u32 = 1 << 3;
-    fn response(&self, fate: &Fate) -> Option<PageResponse> {
-        auto_response(&FIELDS, self, fate.response_code(), true)
-    }
 }
 
 #[cfg(test)]

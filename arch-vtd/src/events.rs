@@ -101,6 +101,7 @@ fn lift_fault<C: Context + ?Sized>(r: &FaultRecord, ctx: &C) -> Result<Event, Lo
             arch: ArchId::Vtd,
             code: g("fr") as u16,
             detail: (g("at") | if pp { 0 } else { g("pv") << 2 }) as u32,
+            raw: [0; 3],
         },
     }))
 }

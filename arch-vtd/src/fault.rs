@@ -34,7 +34,6 @@
 
 use crate::queue::event_fires;
 use iommu_inval_core::event::{Fate, RecordSlots};
-use iommu_inval_core::model::PageResponse;
 use iommu_inval_core::record::{CodeTable, Kind};
 use iommu_inval_core::ring::Ring;
 use iommu_inval_core::{record_format, ArchId, MemError, QueueMemory};
@@ -351,14 +350,7 @@ impl RecordSlots for FaultRecording {
     }
 }
 
-crate::queue::vtd_record_queue!(
-    FaultRecording,
-    FaultRecord,
-    fsts,
-    FSTS_PFO,
-    frcd_signal,
-    |_: &FaultRecord, _: &Fate| None
-);
+crate::queue::vtd_record_queue!(FaultRecording, FaultRecord, fsts, FSTS_PFO, frcd_signal);
 
 /// A fault recorded with PPF clear sets PPF and FRI, and is the fault
 /// event's condition when no FSTS status field was set. PFO is not an

@@ -27,8 +27,7 @@
 //! is refused (`unknown_opcode`).
 
 use crate::queue::event_fires;
-use iommu_inval_core::event::{auto_response, Fate};
-use iommu_inval_core::model::PageResponse;
+use iommu_inval_core::event::Fate;
 use iommu_inval_core::record::{Kind, PageRequestFields};
 use iommu_inval_core::ring::Ring;
 use iommu_inval_core::{record_format, ArchId};
@@ -45,7 +44,7 @@ record_format!(
     /// let r = PageRequest::decode(&[5 << 32 | 0x10 << 16 | 1 << 8 | 1, 0x7000 | 3 << 3 | 0b101, 0, 0]).unwrap();
     /// assert_eq!((r.uint("rid"), r.uint("pasid"), r.uint("prg_index"), r.uint("address")), (Some(0x10), Some(5), Some(3), Some(0x7000)));
     /// ```
-    PageRequest: ArchId::Vtd, crate::Features, 4, code = (0, 0xff),
+    PageRequest: ArchId::Vtd, crate::Features, 4, code = (0, 0xff), page_request = FIELDS,
     // Type 0x01 (QEMU `VTD_PRD_TYPE`).
     [Kind::new(
         "page_req_dsc",
@@ -163,14 +162,7 @@ iommu_inval_core::ring_regs!(
     set_tail = q.pqt = u64::from(q.ring().index(pos)) << 5,
 );
 
-crate::queue::vtd_record_queue!(
-    PageRequestQueue,
-    PageRequest,
-    prs,
-    PRS_PRO,
-    prq_signal,
-    |r: &PageRequest, f: &Fate| auto_response(&FIELDS, r, f.response_code(), false)
-);
+crate::queue::vtd_record_queue!(PageRequestQueue, PageRequest, prs, PRS_PRO, prq_signal);
 
 /// Every descriptor written sets PPR, and PRO is set on a full queue; either
 /// is the page request event's condition when PPR and PRO were both clear

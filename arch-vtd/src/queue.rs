@@ -225,10 +225,10 @@ impl InvQueue {
 /// `impl RecordQueue` for a VT-d output (the fault recording registers,
 /// the page request queue): always enabled (VT-d has no enable bit for
 /// either), an overflow bit `$ov` of register `$reg` (FSTS.PFO, PRS.PRO)
-/// that stops recording until the guest clears it, the interrupt rule
-/// `$signal` and the automatic response `$response`.
+/// that stops recording until the guest clears it and the interrupt rule
+/// `$signal`.
 macro_rules! vtd_record_queue {
-    ($t:ty, $rec:ty, $reg:ident, $ov:expr, $signal:path, $response:expr) => {
+    ($t:ty, $rec:ty, $reg:ident, $ov:expr, $signal:path) => {
         impl iommu_inval_core::event::RecordQueue for $t {
             type Record = $rec;
             fn enabled(&self) -> bool {
@@ -245,9 +245,6 @@ macro_rules! vtd_record_queue {
             }
             fn signal(&mut self, fate: &Fate, rec: &$rec) -> bool {
                 $signal(self, fate, rec)
-            }
-            fn auto_response(&self, rec: &$rec, fate: &Fate) -> Option<PageResponse> {
-                $response(rec, fate)
             }
         }
     };

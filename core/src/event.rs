@@ -32,6 +32,7 @@ use crate::device::ProduceError;
 use crate::model::{PageResponse, RespCode, Stages};
 use crate::native::{ArchId, NativeCommand};
 use crate::queue::{MemError, QueueMemory};
+use crate::record::FormatRecord;
 use crate::ring::{Ring, RingRegs, MAX_SLOT_WORDS};
 
 /// The access a faulting transaction or a page request asked for.
@@ -61,6 +62,10 @@ pub struct NativeCode {
     pub code: u16,
     /// Implementation defined detail (SMMU `Reason`), 0 if none.
     pub detail: u32,
+    /// The record's words 1 to 3 where no text places their fields
+    /// (SMMUv3 F_TLB_CONFLICT, IHI0070 §7.3.17), kept so that the record
+    /// lowers back on its architecture; zero otherwise.
+    pub raw: [u64; 3],
 }
 
 /// Why a translation failed, in neutral terms.
@@ -298,8 +303,11 @@ pub enum GroupError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Slot<T> {
     Free,
-    /// Outstanding: the guest's key, the host's request, its tag.
-    Outstanding(GroupKey, PageRequest, T),
+    /// Outstanding: the guest's key, the host's request (its last, or,
+    /// until that arrives, a discarded one with Last = 0), its tag, and the
+    /// code the group owes whatever the guest answers
+    /// ([`PageRequestGroups::owe`]).
+    Outstanding(GroupKey, PageRequest, T, Option<RespCode>),
     /// Answered (kept to report a second answer), with its age.
     Answered(GroupKey, u64),
 }
@@ -312,7 +320,11 @@ enum Slot<T> {
 ///
 /// Only the last request of a group is kept: the response is per group and
 /// due once its last request has arrived (requests before it need no
-/// entry). Stop markers need no response and are not kept.
+/// entry). Stop markers need no response and are not kept. A request the
+/// guest's queue discarded and that owes its group a response although it
+/// is not the last ([`owe`](Self::owe): SMMUv3's Response Failure to every
+/// request, IHI0070 §8.2) keeps its group too, and the group is then closed
+/// with that code, once.
 ///
 /// `T` is what the host needs beside the request to answer the group, kept
 /// with it: nothing (`()`, the default) when the host's response names the
@@ -361,15 +373,16 @@ impl<const N: usize> PageRequestGroups<N> {
 
     /// The host's response to the group `resp` (a guest's response)
     /// answers: the host's device, PASID, index and private data, the
-    /// guest's code. The group is then answered; a second response is
+    /// guest's code (the code it owes, if [`owe`](PageRequestGroups::owe)d). The group is then answered; a second response is
     /// [`GroupError::AnsweredTwice`], one for a group never outstanding
     /// [`GroupError::NotOutstanding`].
     pub fn respond(&mut self, resp: &PageResponse) -> Result<PageResponse, GroupError> {
         self.respond_tagged(resp).map(|(r, ())| r)
     }
 
-    /// Time out the outstanding group `key` (the guest's ids) with `code`:
-    /// the host's response, as [`respond`](Self::respond) gives it.
+    /// Time out the outstanding group `key` (the guest's ids) with `code`
+    /// (the code it owes, if [`owe`](PageRequestGroups::owe)d): the host's
+    /// response, as [`respond`](Self::respond) gives it.
     pub fn expire(&mut self, key: &GroupKey, code: RespCode) -> Result<PageResponse, GroupError> {
         self.expire_tagged(key, code).map(|(r, ())| r)
     }
@@ -413,13 +426,84 @@ impl<const N: usize, T: Copy> PageRequestGroups<N, T> {
             return Ok(false);
         }
         let key = GroupKey::of(guest);
+        match self.outstanding_mut(&key) {
+            // The last request of a group kept owing: it is kept instead.
+            Some(Slot::Outstanding(_, h, t, _)) if !h.last => {
+                (*h, *t) = (*host, tag);
+                Ok(true)
+            }
+            Some(_) => Err(GroupError::AlreadyOutstanding),
+            None => self.keep(key, host, tag, None),
+        }
+    }
+
+    /// A request the guest's queue discarded and whose group its IOMMU
+    /// answers `code` by itself ([`Delivery::response`]): `host` as the
+    /// host reported it, `guest` as forwarded, `tag` as for
+    /// [`insert_tagged`](Self::insert_tagged).
+    ///
+    /// * The last request of its group: the group is due now; the host's
+    ///   response, as [`respond`](PageRequestGroups::respond) gives it
+    ///   (the group need not have been inserted).
+    /// * A request with Last = 0 (SMMUv3 answers every request Response
+    ///   Failure when its PRI queue is disabled or its write aborted,
+    ///   IHI0070 §8.2): `None`; the group is kept outstanding, owing
+    ///   `code`. Its last request is [`insert`](PageRequestGroups::insert)ed
+    ///   as usual when it arrives, and the host's response that
+    ///   [`respond`](PageRequestGroups::respond) or
+    ///   [`expire`](PageRequestGroups::expire) then gives carries `code`,
+    ///   whatever the guest answers, once.
+    ///
+    /// A group already owing keeps its first code. A Stop Marker is owed
+    /// nothing (`None`).
+    pub fn owe(
+        &mut self,
+        host: &PageRequest,
+        guest: &PageRequest,
+        code: RespCode,
+        tag: T,
+    ) -> Result<Option<(PageResponse, T)>, GroupError> {
+        if guest.is_stop_marker() {
+            return Ok(None);
+        }
+        let key = GroupKey::of(guest);
+        match self.outstanding_mut(&key) {
+            Some(Slot::Outstanding(_, h, t, owed)) => {
+                owed.get_or_insert(code);
+                if guest.last {
+                    (*h, *t) = (*host, tag);
+                }
+            }
+            _ => {
+                self.keep(key, host, tag, Some(code))?;
+            }
+        }
+        match guest.last {
+            true => self.expire_tagged(&key, code).map(Some),
+            false => Ok(None),
+        }
+    }
+
+    /// The outstanding slot of group `key`.
+    fn outstanding_mut(&mut self, key: &GroupKey) -> Option<&mut Slot<T>> {
+        self.slots
+            .iter_mut()
+            .find(|s| matches!(s, Slot::Outstanding(k, ..) if k == key))
+    }
+
+    /// Keep group `key` (not outstanding) in a free slot, or the oldest
+    /// answered one.
+    fn keep(
+        &mut self,
+        key: GroupKey,
+        host: &PageRequest,
+        tag: T,
+        owed: Option<RespCode>,
+    ) -> Result<bool, GroupError> {
         let mut free = None;
         let mut oldest: Option<(usize, u64)> = None;
         for (i, s) in self.slots.iter().enumerate() {
             match s {
-                Slot::Outstanding(k, ..) if *k == key => {
-                    return Err(GroupError::AlreadyOutstanding)
-                }
                 // A new group with the index of an answered one: its slot.
                 Slot::Answered(k, _) if *k == key => free = free.or(Some(i)),
                 Slot::Answered(_, age) if oldest.is_none_or(|(_, a)| *age < a) => {
@@ -431,7 +515,7 @@ impl<const N: usize, T: Copy> PageRequestGroups<N, T> {
         }
         let i = free.or(oldest.map(|(i, _)| i)).ok_or(GroupError::Full)?;
         if let Some(s) = self.slots.get_mut(i) {
-            *s = Slot::Outstanding(key, *host, tag);
+            *s = Slot::Outstanding(key, *host, tag, owed);
         }
         Ok(true)
     }
@@ -473,8 +557,9 @@ impl<const N: usize, T: Copy> PageRequestGroups<N, T> {
         let mut answered = false;
         for s in self.slots.iter_mut() {
             match *s {
-                Slot::Outstanding(k, host, tag) if matches(&k, &host) => {
+                Slot::Outstanding(k, host, tag, owed) if matches(&k, &host) => {
                     *s = Slot::Answered(k, age);
+                    let code = owed.unwrap_or(code);
                     let r = PageResponse {
                         device: host.device,
                         pasid: host.pasid,
@@ -631,7 +716,8 @@ pub struct Delivery {
     /// The PRG response the IOMMU itself sends for a discarded page request
     /// (last in its group, or any for SMMUv3's Response Failure; never a
     /// Stop Marker), in the guest's ids: a VMM answers the host with it
-    /// (e.g. through [`PageRequestGroups::respond`]).
+    /// through [`PageRequestGroups::owe`] (due at once for a last request;
+    /// kept with its group until its last request for one with Last = 0).
     pub response: Option<PageResponse>,
 }
 
@@ -695,28 +781,6 @@ impl core::fmt::Display for Delivery {
     }
 }
 
-impl PageRequest {
-    /// The response an IOMMU sends by itself for this request when it
-    /// discards it: `None` unless the request is last in its group and not
-    /// a Stop Marker (a Stop Marker and a request with Last = 0 are
-    /// discarded silently: IHI0070 §8.1; VT-d §7.4.1 Table 31; RISC-V
-    /// IOMMU "PCIe ATS Page Request handling"; SMMUv3's Response Failure
-    /// answers every request, §8.2, in arch-arm). The PASID is echoed when
-    /// `pasid` and the request had one.
-    pub fn auto_response(&self, code: RespCode, pasid: bool) -> Option<PageResponse> {
-        let pasid = self.pasid.filter(|_| pasid);
-        (self.last && !self.is_stop_marker()).then_some(PageResponse {
-            device: self.device,
-            pasid,
-            prg_index: self.prg_index,
-            code,
-            last: true,
-            priv_data: self.priv_data,
-            guest: pasid.is_some(),
-        })
-    }
-}
-
 /// Where a producer writes the next record of a guest queue. Every ring
 /// ([`RingRegs`]) is one: the slot at its tail, none when the ring is full.
 /// A queue that is not a ring (the VT-d fault recording registers, whose
@@ -747,12 +811,14 @@ impl<T: RingRegs> RecordSlots for T {
 /// (an architecture writes its `impl RingRegs` with
 /// [`ring_regs!`](crate::ring_regs)), or another [`RecordSlots`]. The
 /// architecture says how its queue is enabled, how it flags and
-/// acknowledges an overflow, which status bits and interrupt each
-/// [`Fate`] raises and which page response a discarded request is owed;
-/// the production rule is written once, in [`RecordQueue::offer`].
+/// acknowledges an overflow and which status bits and interrupt each
+/// [`Fate`] raises; the page response a discarded request is owed is its
+/// record format's ([`FormatRecord::owed_response`]); the production rule
+/// is written once, in [`RecordQueue::offer`].
 pub trait RecordQueue: RecordSlots {
-    /// The record the queue holds.
-    type Record: NativeCommand;
+    /// The record the queue holds (the automatic response a discarded one
+    /// is owed is its format's: [`FormatRecord::owed_response`]).
+    type Record: FormatRecord;
     /// Whether the queue takes records (a disabled queue discards them
     /// without an overflow: SMMU_CR0.EVENTQEN = 0, IHI0070 §7.4).
     fn enabled(&self) -> bool;
@@ -780,12 +846,6 @@ pub trait RecordQueue: RecordSlots {
     /// now: the queue's, or on SMMUv3 for [`Fate::Aborted`] the GERROR
     /// interrupt.
     fn signal(&mut self, fate: &Fate, rec: &Self::Record) -> bool;
-    /// The page response the IOMMU sends by itself when `rec` is discarded
-    /// with `fate` (none: the queue holds no page requests, the default).
-    fn auto_response(&self, rec: &Self::Record, fate: &Fate) -> Option<PageResponse> {
-        let _ = (rec, fate);
-        None
-    }
 
     /// Offer `rec` to the guest: written at the next slot when there is
     /// one. On a full queue, or one stopped by a pending abort, a record
@@ -844,29 +904,9 @@ pub trait RecordQueue: RecordSlots {
         Ok(Delivery {
             fate,
             interrupt: self.signal(&fate, rec),
-            response: self.auto_response(rec, &fate),
+            response: rec.owed_response(&fate),
         })
     }
-}
-
-/// The automatic response to a discarded page request record `rec` whose
-/// fields `fields` names (see [`PageRequest::auto_response`]), with `code`
-/// ([`Fate::response_code`] or the architecture's own rule): the PASID
-/// echoed on Success, and on Failure only with `failure_pasid` (RISC-V;
-/// SMMUv3 sends none, IHI0070 §8.2). `None` without a code, or for a
-/// record that does not lift.
-pub fn auto_response<F: crate::record::RecordFormat>(
-    fields: &crate::record::PageRequestFields,
-    rec: &crate::record::Record<F>,
-    code: Option<RespCode>,
-    failure_pasid: bool,
-) -> Option<PageResponse> {
-    let code = code?;
-    let pasid = failure_pasid || code == RespCode::Success;
-    fields
-        .lift(rec, &crate::IdentityContext)
-        .ok()
-        .and_then(|q| q.auto_response(code, pasid))
 }
 
 #[cfg(test)]
@@ -1030,5 +1070,74 @@ mod tests {
                 Err(GroupError::NotOutstanding)
             );
         }
+    }
+
+    /// A discarded request owing its group a code (SMMUv3's Response
+    /// Failure to every request, IHI0070 §8.2): the group is closed with
+    /// that code once, whether the guest answers it after its last request
+    /// or the VMM times it out; a discarded last request is due at once.
+    #[test]
+    fn owed_groups_close_once_with_their_code() {
+        use RespCode::{Failure, Success};
+        let mut t = PageRequestGroups::<4>::new();
+        let host = |g, last| req(9, Some(1), g, last);
+        let guest = |g, last| req(1, Some(1), g, last);
+        let seen = |r: Result<Option<(PageResponse, ())>, GroupError>| {
+            r.map(|o| o.map(|(h, ())| (h.device, h.pasid, h.prg_index, h.code)))
+        };
+        // Group 3: its first request discarded (Failure owed), the second
+        // one too (the first code stays), the last forwarded and answered
+        // Success by the guest: the host gets Failure, once.
+        assert_eq!(
+            t.owe(&host(3, false), &guest(3, false), Failure, ()),
+            Ok(None)
+        );
+        assert_eq!(
+            t.owe(&host(3, false), &guest(3, false), Success, ()),
+            Ok(None)
+        );
+        assert_eq!(t.outstanding(), 1);
+        assert_eq!(t.insert(&host(3, true), &guest(3, true)), Ok(true));
+        assert_eq!(
+            t.insert(&host(3, true), &guest(3, true)),
+            Err(GroupError::AlreadyOutstanding)
+        );
+        let answer = resp(1, Some(1), 3, Success);
+        let h = t.respond(&answer).unwrap();
+        assert_eq!(
+            (h.device, h.pasid, h.prg_index, h.code),
+            (9, Some(1), 3, Failure)
+        );
+        assert_eq!(t.respond(&answer), Err(GroupError::AnsweredTwice));
+        // Group 4: its last request never arrives; timed out: Failure, once.
+        assert_eq!(
+            t.owe(&host(4, false), &guest(4, false), Failure, ()),
+            Ok(None)
+        );
+        let key = GroupKey::of(&guest(4, false));
+        assert_eq!(t.expire(&key, Success).map(|h| h.code), Ok(Failure));
+        assert_eq!(t.expire(&key, Success), Err(GroupError::AnsweredTwice));
+        // Group 5: a last request discarded, never inserted: due at once.
+        let due = Ok(Some((9, Some(1), 5, Success)));
+        assert_eq!(
+            seen(t.owe(&host(5, true), &guest(5, true), Success, ())),
+            due
+        );
+        // Group 6: owing, then its last request discarded too: due at once,
+        // with the first code.
+        assert_eq!(
+            t.owe(&host(6, false), &guest(6, false), Failure, ()),
+            Ok(None)
+        );
+        let due = Ok(Some((9, Some(1), 6, Failure)));
+        assert_eq!(
+            seen(t.owe(&host(6, true), &guest(6, true), Success, ())),
+            due
+        );
+        // A Stop Marker is owed nothing.
+        let mut stop = guest(7, true);
+        stop.access = Access::default();
+        assert_eq!(t.owe(&stop, &stop, Failure, ()), Ok(None));
+        assert_eq!(t.outstanding(), 0);
     }
 }

@@ -47,7 +47,8 @@
 
 use crate::context::Context;
 use crate::error::{DecodeError, LowerError};
-use crate::event::{Access, PageRequest};
+use crate::event::{Access, Fate, PageRequest};
+use crate::model::{PageResponse, RespCode};
 use crate::native::{word, ArchId, FeatureSet, FieldError, FieldValue, NativeCommand};
 use core::fmt;
 use core::marker::PhantomData;
@@ -420,6 +421,11 @@ pub trait RecordFormat: 'static {
     /// `(word, mask)`: the bits that hold a kind's code ([`Kind::code`]);
     /// mask 0 (the default): the format has no code bits.
     const CODE: (u8, u64) = (0, 0);
+    /// Where the format's page request record keeps each field of a
+    /// [`PageRequest`], and the architecture's rule for the response a
+    /// discarded one is owed ([`FormatRecord::owed_response`]). `None` (the
+    /// default): the format holds no page requests.
+    const PAGE_REQUEST: Option<PageRequestFields> = None;
     /// The index in [`RecordFormat::KINDS`] of the kind `w` (exactly
     /// [`RecordFormat::WORDS`] words) has, or why it has none. The default:
     /// the kind whose code the [`RecordFormat::CODE`] bits hold (any other
@@ -440,11 +446,14 @@ pub trait RecordFormat: 'static {
 /// Record: arch, Features, words, code = (word, mask), [Kind::new(..), ..])`
 /// writes the unit type `Format` implementing [`RecordFormat`] and the
 /// alias `Record = Record<Format>`. Without `code = ..` the format has no
-/// code bits; a trailing `|w| expr` is its own `kind_of` (`w`: the words).
+/// code bits; `page_request = fields,` is its
+/// [`RecordFormat::PAGE_REQUEST`]; a trailing `|w| expr` is its own
+/// `kind_of` (`w`: the words).
 #[macro_export]
 macro_rules! record_format {
     ($(#[$fm:meta])* $format:ident, $(#[$rm:meta])* $record:ident: $arch:expr, $feat:ty, $words:literal,
-     $(code = ($cw:literal, $cm:expr),)? [$($kind:expr),+ $(,)?] $(, |$w:ident| $kind_of:expr)?) => {
+     $(code = ($cw:literal, $cm:expr),)? $(page_request = $pr:expr,)?
+     [$($kind:expr),+ $(,)?] $(, |$w:ident| $kind_of:expr)?) => {
         $(#[$fm])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub struct $format;
@@ -459,6 +468,8 @@ macro_rules! record_format {
             const KINDS: &'static [$crate::record::Kind] = &[$($kind),+];
             const OP_NAMES: &'static [&'static str] = &[$($kind.name()),+];
             $(const CODE: (u8, u64) = ($cw, $cm);)?
+            $(const PAGE_REQUEST: ::core::option::Option<$crate::record::PageRequestFields> =
+                ::core::option::Option::Some($pr);)?
             $(fn kind_of($w: &[u64]) -> ::core::result::Result<usize, $crate::DecodeError> {
                 $kind_of
             })?
@@ -619,6 +630,12 @@ impl<F: RecordFormat> Record<F> {
 /// UNKNOWN and not kept); the response carries the PASID when the request
 /// had one (SMMUv3 CMD_PRI_RESP, VT-d page_grp_resp_dsc, AMD-Vi
 /// COMPLETE_PPR_REQUEST and RISC-V ATS.PRGR all echo it).
+///
+/// It also holds the architecture's rule for the response an IOMMU sends
+/// by itself for a request it discards ([`FormatRecord::owed_response`]):
+/// the rule every architecture shares, and the two ways one departs from
+/// it ([`failure_echoes_pasid`](Self::failure_echoes_pasid),
+/// [`failure_answers_every_request`](Self::failure_answers_every_request)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRequestFields {
     op: &'static str,
@@ -626,6 +643,8 @@ pub struct PageRequestFields {
     user: bool,
     priv_data: Option<(&'static str, &'static str)>,
     refused: Option<&'static str>,
+    failure_pasid: bool,
+    failure_every: bool,
 }
 
 impl PageRequestFields {
@@ -638,6 +657,26 @@ impl PageRequestFields {
             user: false,
             priv_data: None,
             refused: None,
+            failure_pasid: false,
+            failure_every: false,
+        }
+    }
+    /// A discarded request answered Response Failure carries its PASID
+    /// (RISC-V "PCIe ATS Page Request handling"; elsewhere it is sent
+    /// without one, IHI0070 §8.2).
+    pub const fn failure_echoes_pasid(self) -> Self {
+        PageRequestFields {
+            failure_pasid: true,
+            ..self
+        }
+    }
+    /// Response Failure answers every discarded request, Last or not
+    /// (SMMUv3: "All incoming PPRs", IHI0070 §8.2); elsewhere, as Success,
+    /// only the last of its group.
+    pub const fn failure_answers_every_request(self) -> Self {
+        PageRequestFields {
+            failure_every: true,
+            ..self
         }
     }
     /// A record with flag `flag` set does not lift (`NoEquivalent`: AMD-Vi
@@ -730,6 +769,49 @@ impl PageRequestFields {
         }
         Record::lower(self.op, &f)
     }
+
+    /// The response owed for request `r` discarded with `fate`: see
+    /// [`FormatRecord::owed_response`].
+    fn owed<F: RecordFormat>(&self, r: &Record<F>, fate: &Fate) -> Option<PageResponse> {
+        let code = fate.response_code()?;
+        let q = self.lift(r, &crate::IdentityContext).ok()?;
+        let failure = code == RespCode::Failure;
+        let answered = q.last || (failure && self.failure_every);
+        let pasid = q.pasid.filter(|_| !failure || self.failure_pasid);
+        (answered && !q.is_stop_marker()).then_some(PageResponse {
+            device: q.device,
+            pasid,
+            prg_index: q.prg_index,
+            code,
+            last: q.last,
+            priv_data: q.priv_data,
+            guest: pasid.is_some(),
+        })
+    }
+}
+
+/// A record type of a [`RecordFormat`]: [`Record<F>`], its one
+/// implementation. What a guest record queue holds
+/// ([`RecordQueue::Record`](crate::event::RecordQueue::Record)).
+pub trait FormatRecord: NativeCommand {
+    /// The PRG response the IOMMU sends by itself when it discards this
+    /// record with `fate` ([`Delivery::response`](crate::event::Delivery::response)),
+    /// one rule for every architecture: none for a record of no page
+    /// request ([`RecordFormat::PAGE_REQUEST`] `None`), when written, for a
+    /// Stop Marker or a record that does not lift; else with
+    /// [`Fate::response_code`] (Success when the queue was full or
+    /// overflowed, Failure when disabled or aborted) to the last request
+    /// of a group (IHI0070 §8.1; VT-d §7.4.1 Table 31; RISC-V "PCIe ATS
+    /// Page Request handling"), and on Failure to every request where the
+    /// architecture says so (SMMUv3, §8.2). The PASID is echoed on Success,
+    /// and on Failure only where the architecture says so (RISC-V).
+    fn owed_response(&self, fate: &Fate) -> Option<PageResponse>;
+}
+
+impl<F: RecordFormat> FormatRecord for Record<F> {
+    fn owed_response(&self, fate: &Fate) -> Option<PageResponse> {
+        F::PAGE_REQUEST.and_then(|p| p.owed(self, fate))
+    }
 }
 
 /// The decode of `w` (length checked): kind, reserved bits (lowest word
@@ -776,6 +858,9 @@ fn decode_words<F: RecordFormat>(w: &[u64]) -> Result<Record<F>, DecodeError> {
 impl<F: RecordFormat> NativeCommand for Record<F> {
     const ARCH: ArchId = F::ARCH;
     type Features = F::Features;
+    /// Exactly [`RecordFormat::WORDS`]: every record of a format has its
+    /// size.
+    const MAX_WORDS: usize = F::WORDS;
 
     /// Decode one record. Errors: `bad_length` unless exactly
     /// [`RecordFormat::WORDS`] words; the format's error for words of no

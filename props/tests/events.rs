@@ -13,7 +13,7 @@ use iommu_inval_amd::AmdVi;
 use iommu_inval_arm::Smmuv3;
 use iommu_inval_core::arch::EventArch;
 use iommu_inval_core::context::Topology;
-use iommu_inval_core::event::{Event, Record, RecordQueue};
+use iommu_inval_core::event::{Event, PageRequest, Record, RecordQueue};
 use iommu_inval_core::IdentityContext;
 use iommu_inval_props::events::{check_forward, check_round_trip, Unknown};
 use iommu_inval_props::run_cases;
@@ -188,6 +188,162 @@ tests! {
         q.head = 1;
         q
     });
+}
+
+/// An arbitrary host VT-d page request as the host reported it and as its
+/// guest sees it (the device mapped, RID ^ 0x5a5a), with that topology.
+fn host_request(
+    u: &mut arbitrary::Unstructured<'_>,
+) -> Result<(PageRequest, PageRequest, Topology), String> {
+    let r: iommu_inval_vtd::prq::PageRequest = u.arbitrary().map_err(|e| e.to_string())?;
+    let rid = r.uint("rid").unwrap_or(0);
+    let json = format!(
+        r#"{{"iommufd": {{"vdevices": [{{"vsid": {}, "psid": {rid}}}]}}}}"#,
+        rid ^ 0x5a5a
+    );
+    let topo = Topology::from_json(&json).map_err(|e| e.to_string())?;
+    let rec = Record::PageRequest(r);
+    match (
+        Vtd::lift_record(&rec, &IdentityContext),
+        Vtd::lift_record(&rec, &topo),
+    ) {
+        (Ok(Event::PageRequest(host)), Ok(Event::PageRequest(seen))) => Ok((host, seen, topo)),
+        _ => Err(format!("{r:?} does not lift")),
+    }
+}
+
+/// Issue 32 item 4 with a request the guest's queue drops although it is
+/// not the last of its group: a host VT-d group of two requests (the first
+/// with Last = 0) forwarded to a guest page request queue whose writes
+/// abort. The first request is dropped; the response the guest's IOMMU
+/// owes for it (`Delivery::response`: SMMUv3 Response Failure, IHI0070
+/// §8.2; VT-d none for LPIG clear, Table 31) goes to
+/// `PageRequestGroups::owe`. When the last request is then answered by the
+/// guest (Success), the host's group gets, once, the code owed (SMMUv3:
+/// Failure) or else the guest's; when it is never answered, the VMM's
+/// time-out gives the code owed once (nothing is kept when none is owed).
+fn dropped_request_owes_its_group<A: EventArch, Q>(seed: u64, queue: fn() -> Q, owes: bool)
+where
+    Q: iommu_inval_core::event::RecordQueue<Record = A::PageRequestRecord>,
+{
+    use iommu_inval_core::event::{Fate, GroupError, GroupKey, PageRequestGroups};
+    use iommu_inval_core::model::{PageResponse, RespCode};
+    let ro = [0u8; 0x40];
+    let refusing = iommu_inval_core::SliceMemory::new(0x1000, &ro);
+    let mut owed = 0;
+    ok(run_cases(seed, 1000 * scale(), 96, |u| {
+        let (host, seen, topo) = host_request(u)?;
+        // The group: a first request with Last = 0, then its last (a read).
+        let access = iommu_inval_core::event::Access {
+            read: true,
+            ..host.access
+        };
+        let (host0, host1) = (
+            PageRequest {
+                last: false,
+                ..host
+            },
+            PageRequest {
+                last: true,
+                access,
+                ..host
+            },
+        );
+        let fwd = |h: &PageRequest| PageRequest {
+            device: seen.device,
+            priv_data: None,
+            ..*h
+        };
+        let (fwd0, fwd1) = (fwd(&host0), fwd(&host1));
+        let Ok(Record::PageRequest(g0)) = A::lower_record(&Event::PageRequest(fwd0), &topo) else {
+            return Ok(()); // what the guest's record cannot hold
+        };
+        let d = queue()
+            .offer(&refusing, &g0, false)
+            .map_err(|e| e.to_string())?;
+        if !matches!(d.fate, Fate::Aborted(_)) || d.response.is_some() != owes {
+            return Err(format!("{fwd0:?}: {d}"));
+        }
+        let code = d.response.map(|r| r.code);
+        // Answered by the guest after its last request, or timed out.
+        let mut answered = PageRequestGroups::<4>::new();
+        let mut timed_out = PageRequestGroups::<4>::new();
+        for t in [&mut answered, &mut timed_out] {
+            if let Some(c) = code {
+                let due = t.owe(&host0, &fwd0, c, ()).map_err(|e| e.to_string())?;
+                if due.is_some() {
+                    return Err(format!("{fwd0:?}: due before its last request"));
+                }
+            }
+        }
+        answered.insert(&host1, &fwd1).map_err(|e| e.to_string())?;
+        let guest = PageResponse {
+            device: fwd1.device,
+            pasid: fwd1.pasid,
+            prg_index: fwd1.prg_index,
+            code: RespCode::Success,
+            last: true,
+            priv_data: None,
+            guest: fwd1.pasid.is_some(),
+        };
+        let h = answered.respond(&guest).map_err(|e| e.to_string())?;
+        let want = (
+            host.device,
+            host.pasid,
+            host.prg_index,
+            code.unwrap_or(RespCode::Success),
+        );
+        if (h.device, h.pasid, h.prg_index, h.code) != want {
+            return Err(format!("{h:?}, not {want:?}"));
+        }
+        if answered.respond(&guest) != Err(GroupError::AnsweredTwice) {
+            return Err("answered twice".into());
+        }
+        let key = GroupKey::of(&fwd0);
+        let expired = timed_out.expire(&key, RespCode::Success).map(|h| h.code);
+        let again = timed_out.expire(&key, RespCode::Success);
+        match code {
+            Some(c) if expired == Ok(c) && again == Err(GroupError::AnsweredTwice) => owed += 1,
+            None if expired == Err(GroupError::NotOutstanding) => {}
+            _ => return Err(format!("{fwd0:?}: timed out {expired:?}, then {again:?}")),
+        }
+        Ok(())
+    }));
+    assert!(owed > 100 || !owes, "{owed}");
+}
+
+tests! {
+    smmuv3_pri_failure_owed_to_its_group => dropped_request_owes_its_group::<Smmuv3, _>(0xa711, || {
+        iommu_inval_arm::GuestQueue::<iommu_inval_arm::PriRecord>::new(0x1000 | 1, 0, 0, true)
+    }, true);
+    vtd_prq_owes_nothing_for_lpig_clear => dropped_request_owes_its_group::<Vtd, _>(0xa712, || {
+        iommu_inval_vtd::prq::PageRequestQueue { pqa: 0x1000, ..Default::default() }
+    }, false);
+}
+
+/// SMMUv3 F_TLB_CONFLICT (IHI0070 §7.3.17) lifts with what every event
+/// places (device, PASID with SSV) and its words 1–3 kept, lowers back to
+/// SMMUv3 bit-exactly (the round trips above cover every arbitrary one);
+/// VT-d, AMD-Vi and RISC-V have no TLB-conflict record: a reported
+/// refusal, never a record that says something else.
+#[test]
+fn tlb_conflict_lowers_to_smmuv3_only() {
+    use iommu_inval_core::{LowerError, NativeCommand};
+    // StreamID 0x10, SSV, SubstreamID 3, words 1–3.
+    let w = [0x0000_0010_0000_3820, 0x1234, 0x8000_1000, 0x5000];
+    let rec = Record::Event(iommu_inval_arm::EventRecord::decode(&w).unwrap());
+    let ev = Smmuv3::lift_record(&rec, &IdentityContext).unwrap();
+    assert_eq!(Smmuv3::lower_record(&ev, &IdentityContext), Ok(rec));
+    let refused = |r: Result<(), LowerError>| matches!(r, Err(LowerError::NoEquivalent(_)));
+    assert!(refused(
+        Vtd::lower_record(&ev, &IdentityContext).map(|_| ())
+    ));
+    assert!(refused(
+        AmdVi::lower_record(&ev, &IdentityContext).map(|_| ())
+    ));
+    assert!(refused(
+        RiscV::lower_record(&ev, &IdentityContext).map(|_| ())
+    ));
 }
 
 /// Issue 32 item 7's end-to-end path: a host VT-d page request reaches a
