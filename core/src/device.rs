@@ -866,7 +866,10 @@ impl Batch {
     /// lifts either to one sync or to no sync at all.
     #[inline(always)]
     fn take_sync(&mut self, start: usize) -> Option<Barrier> {
-        let last = self.len.checked_sub(1).filter(|l| *l >= start)?;
+        if self.len <= start {
+            return None;
+        }
+        let last = self.len - 1;
         match self.ops.get(last) {
             Some(Op::Sync(s)) => {
                 let s = *s;
