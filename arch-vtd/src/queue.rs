@@ -305,20 +305,15 @@ impl QueueEngine for InvQueue {
     fn command_address(&self) -> u64 {
         self.iqa.base.wrapping_add(self.iqh)
     }
-    /// [`Features::LATEST`](crate::Features::LATEST) accepts every
-    /// descriptor (`FeatureSet::LATEST`): the default queue skips the check
-    /// (tested once per walk).
     #[inline]
     fn decoder(
         &self,
     ) -> impl Fn(&[u64]) -> Result<Command, DecodeError> + Copy + use<> {
-        let (features, latest) = (self.features, self.features == crate::Features::LATEST);
+        let features = self.features;
         #[inline(always)]
         move |words: &[u64]| {
             let c = Command::decode(words)?;
-            if !latest {
-                features.check(&c)?;
-            }
+            features.check(&c)?;
             Ok(c)
         }
     }
