@@ -1089,11 +1089,9 @@ where
         }
     }
     if n == 0 {
-        // No whole slot (never: [`Prefetch::slots`] gives one): it fails
-        // as decoding no words does.
-        if let Err(e) = decode(&[]) {
-            return (0, Stop::Fault(cold_fault(Err(e))));
-        }
+        // No whole slot (never: [`Prefetch::slots`] gives one): a slot of
+        // no words, which does not decode.
+        return (0, Stop::Fault(cold_fault(Err(DecodeError::bad_length(0)))));
     }
     (n, Stop::End)
 }
