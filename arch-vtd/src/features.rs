@@ -138,7 +138,7 @@ impl Features {
     /// assert!(Command::decode_with(&w, &Features::SCALABLE).is_ok());
     /// assert!(Command::decode_with(&w, &Features::LEGACY).is_err());
     /// ```
-    #[inline]
+    #[inline(always)]
     pub(crate) fn check(&self, c: &Command) -> Result<(), DecodeError> {
         let ty = |field: &'static str| DecodeError::invalid(0, 0xe0f, field);
         let need = |ok: bool, field: &'static str| if ok { Ok(()) } else { Err(ty(field)) };

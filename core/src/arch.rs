@@ -226,8 +226,9 @@ macro_rules! arch_impl {
             const DEFAULT_BUDGET: $crate::lower::Budget = $crate::lower::Budget::new($budget);
             const MAX_LOWERED: usize = crate::lower::max_lowered(Self::DEFAULT_BUDGET);
             // Inlined into its caller, so that a caller with a concrete
-            // sink (the facade's `Vec`) calls its `push` directly.
-            #[inline]
+            // sink (the facade's `Vec`, the front end's batch) calls its
+            // `push` directly.
+            #[inline(always)]
             fn lift<C: $crate::Context + ?Sized>(
                 cmd: &crate::Command,
                 ctx: &C,

@@ -535,28 +535,64 @@ impl Prefetch {
     /// Fetch the command at `head` (a position of `ring`, whose head
     /// register the caller may not have moved there yet) and decode it with
     /// `decode` ([`QueueEngine::decoder`]), `left` (at least 1) commands
-    /// being pending. The decoder is inlined here, into each architecture's
-    /// loop: the command goes from the words to the caller's value, and its
-    /// error path is cold.
+    /// being pending: one command at a time, for [`QueueEngine::commands`]
+    /// and a back end's fault (`process` takes whole runs, [`lift_run`]).
+    /// The decoder is inlined here, and its error path is cold.
     #[inline(always)]
     fn fetch<C, M: QueueMemory + ?Sized>(
         &mut self,
         decode: &impl Fn(&[u64]) -> Result<C, DecodeError>,
         mem: &M,
-        (ring, head): (&Ring, u32),
+        at: (&Ring, u32),
         left: u64,
     ) -> Result<C, FaultCause> {
-        if self.end - self.next < self.slot {
-            if let Err(e) = self.refill(mem, ring, head, left) {
-                return Err(cold_fault(Ok(e)));
-            }
-        }
+        self.ready(mem, at, left)?;
         let words = self.words.get(self.next..self.next + self.slot);
         self.next += self.slot;
         match decode(words.unwrap_or(&[])) {
             Ok(c) => Ok(c),
             Err(e) => Err(cold_fault(Err(e))),
         }
+    }
+
+    /// Read the run from `head` on if no slot is left read ahead.
+    #[inline(always)]
+    fn ready<M: QueueMemory + ?Sized>(
+        &mut self,
+        mem: &M,
+        (ring, head): (&Ring, u32),
+        left: u64,
+    ) -> Result<(), FaultCause> {
+        if self.end - self.next < self.slot {
+            if let Err(e) = self.refill(mem, ring, head, left) {
+                return Err(cold_fault(Ok(e)));
+            }
+        }
+        Ok(())
+    }
+
+    /// The slots read ahead from the one at `head` on (reading a run
+    /// first if none is), at most `left` (at least 1) of them: whole slots,
+    /// not yet consumed ([`Prefetch::take`] consumes them).
+    #[inline(always)]
+    fn slots<M: QueueMemory + ?Sized>(
+        &mut self,
+        mem: &M,
+        at: (&Ring, u32),
+        left: u64,
+    ) -> Result<&[u64], FaultCause> {
+        self.ready(mem, at, left)?;
+        let most = usize::try_from(left).unwrap_or(usize::MAX);
+        let end = self
+            .end
+            .min(self.next.saturating_add(most.saturating_mul(self.slot)));
+        Ok(self.words.get(self.next..end).unwrap_or(&[]))
+    }
+
+    /// Consume `n` slots of [`Prefetch::slots`].
+    #[inline(always)]
+    fn take(&mut self, n: u32) {
+        self.next += n as usize * self.slot;
     }
 
     /// Read the run from `head` on. If the run's read fails, the head's
@@ -830,7 +866,10 @@ impl Batch {
     /// lifts either to one sync or to no sync at all.
     #[inline(always)]
     fn take_sync(&mut self, start: usize) -> Option<Barrier> {
-        let last = self.len.checked_sub(1).filter(|l| *l >= start)?;
+        if self.len <= start {
+            return None;
+        }
+        let last = self.len - 1;
         match self.ops.get(last) {
             Some(Op::Sync(s)) => {
                 let s = *s;
@@ -925,9 +964,25 @@ where
     let mut pre = Prefetch::new(&ring);
     let decode = q.decoder();
     while left > 0 {
-        let cmd = match pre.fetch(&decode, mem, (&ring, head), left) {
-            Ok(c) => c,
-            Err(cause) => {
+        let (n, stop) = match pre.slots(mem, (&ring, head), left) {
+            Ok(words) => lift_run::<Q::Arch, _, _>(
+                &decode,
+                (words, ring.words()),
+                ctx,
+                &mut batch,
+                &mut p.widened,
+            ),
+            Err(cause) => (0, Stop::Fault(cause)),
+        };
+        pre.take(n);
+        // The commands of the run before its last need nothing more: none
+        // lifted to a sync or left the batch short, and one follows them.
+        let before = n.saturating_sub(u32::from(!matches!(stop, Stop::Fault(_))));
+        head = ring.pos(ring.pos(head).wrapping_add(before));
+        left -= u64::from(before);
+        p.consumed += before;
+        let sync = match stop {
+            Stop::Fault(cause) => {
                 put_head(q, head);
                 // The commands before it were consumed: their ops go first.
                 match flush(&mut batch, backend, &mut p) {
@@ -936,21 +991,9 @@ where
                 };
                 return p;
             }
+            Stop::Flush(sync) => sync,
+            Stop::End => None,
         };
-        let start = batch.len;
-        match <Q::Arch as Arch>::lift(&cmd, ctx, &mut batch) {
-            Ok(o) => p.widened |= o.widened,
-            Err(e) => {
-                batch.len = start;
-                put_head(q, head);
-                match flush(&mut batch, backend, &mut p) {
-                    Ok(()) => fault(q, mem, FaultCause::Lift(e), &mut p),
-                    Err(e) => backend_fault(q, mem, ctx, backend, span, e, &mut p),
-                };
-                return p;
-            }
-        }
-        let sync = batch.take_sync(start);
         left -= 1;
         if sync.is_some() || left == 0 || BATCH_OPS - batch.len < MAX_LIFT_OPS {
             if let Err(e) = flush(&mut batch, backend, &mut p) {
@@ -991,6 +1034,66 @@ where
     }
     put_head(q, head);
     p
+}
+
+/// Where [`lift_run`] stopped.
+enum Stop {
+    /// At the end of its slots.
+    End,
+    /// After a command the loop must act on: one that lifted to a sync
+    /// (taken out of the batch), or after which the batch has fewer than
+    /// [`MAX_LIFT_OPS`] slots left.
+    Flush(Option<Barrier>),
+    /// At a command that does not decode or lift (the batch as before it).
+    Fault(FaultCause),
+}
+
+/// Decode the whole `slot`-word slots of `words` with `decode` ([`QueueEngine::decoder`])
+/// and lift their commands into `batch`, adding their widening to
+/// `widened`, until a [`Stop`]; the commands lifted (a faulting one not
+/// counted). One call per run of slots, out of line, with the decoder and
+/// the lift inlined into its loop: a command goes from the slot's words to
+/// its ops without a call or a trip through memory, and the bounds of the
+/// run and of the batch are tested once per command, here.
+#[inline(never)]
+fn lift_run<A, C, D>(
+    decode: &D,
+    (words, slot): (&[u64], usize),
+    ctx: &C,
+    batch: &mut Batch,
+    widened: &mut Widened,
+) -> (u32, Stop)
+where
+    A: Arch,
+    C: Context + ?Sized,
+    D: Fn(&[u64]) -> Result<A::Command, DecodeError>,
+{
+    let mut n = 0u32;
+    for w in words.chunks_exact(slot) {
+        let cmd = match decode(w) {
+            Ok(c) => c,
+            Err(e) => return (n, Stop::Fault(cold_fault(Err(e)))),
+        };
+        let start = batch.len;
+        match A::lift(&cmd, ctx, batch) {
+            Ok(o) => *widened |= o.widened,
+            Err(e) => {
+                batch.len = start;
+                return (n, Stop::Fault(FaultCause::Lift(e)));
+            }
+        }
+        n += 1;
+        let sync = batch.take_sync(start);
+        if sync.is_some() || BATCH_OPS - batch.len < MAX_LIFT_OPS {
+            return (n, Stop::Flush(sync));
+        }
+    }
+    if n == 0 {
+        // No whole slot (never: [`Prefetch::slots`] gives one): a slot of
+        // no words, which does not decode.
+        return (0, Stop::Fault(cold_fault(Err(DecodeError::bad_length(0)))));
+    }
+    (n, Stop::End)
 }
 
 /// Record a back end's failure: at the command of the first op it did not

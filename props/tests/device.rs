@@ -7,7 +7,8 @@
 //! Completion stores land in the test's RAM or miss it: a miss stops VT-d
 //! and AMD-Vi at the sync and is recorded by SMMUv3, which goes on. The
 //! decode-only walk (`QueueEngine::consume`) of the same ring hands out
-//! every command, in order, at its slot.
+//! every command, in order, at its slot. `process` leaves the head at the
+//! command that stopped the queue, or at the tail.
 
 mod common;
 
@@ -168,6 +169,16 @@ fn check<A: Arch, Q: CommandQueue<Arch = A> + Clone>(
             return Err(format!(
                 "consumed {} of {}, stop expected at {stop}: {p:?}",
                 p.consumed,
+                cmds.len()
+            ));
+        }
+        // The head is left at the command that stopped the queue (the
+        // commands before it consumed), or at the tail.
+        let head = first + stop as u64 * slot;
+        if q.command_address() != head {
+            return Err(format!(
+                "head at {:#x}, expected {head:#x} (command {stop} of {}): {p:?}",
+                q.command_address(),
                 cmds.len()
             ));
         }
