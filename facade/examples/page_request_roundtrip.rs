@@ -18,6 +18,12 @@
 //!    RID, PASID, index and private data, the guest's response code), and
 //!    VT-d lowers it to the host's `page_grp_resp_dsc`.
 //!
+//! And when the guest's PRI queue is disabled (SMMU_CR0.PRIQEN = 0), the
+//! guest's SMMUv3 answers the request Response Failure by itself (IHI0070
+//! §8.2): the producer's `Delivery::response` goes to the table
+//! (`PageRequestGroups::owe`), and the host gets Response Failure for its
+//! group ([`run_disabled`]).
+//!
 //! ```text
 //! cargo run -p iommu-inval --example page_request_roundtrip
 //! ```
@@ -28,7 +34,7 @@ use iommu_inval::arm::{Command as SmmuCommand, GuestQueue, PriRecord, PriResp, S
 use iommu_inval::core::arch::{EventArch, Target};
 use iommu_inval::core::device::RecordingBackend;
 use iommu_inval::core::event::{Delivery, Event, Fate, PageRequestGroups, Record, RecordQueue};
-use iommu_inval::core::CellMemory;
+use iommu_inval::core::{CellMemory, PageResponse};
 use iommu_inval::prelude::*;
 use iommu_inval::vtd::prq::PageRequest as PageReqDsc;
 use iommu_inval::vtd::Vtd;
@@ -82,15 +88,10 @@ fn fields<C: NativeCommand>(c: &C) -> String {
     s
 }
 
-/// The round trip for the guest's response code `resp` (SMMUv3
-/// CMD_PRI_RESP: 0b00 Denied / ResponseFailure, 0b01 InvalidRequest,
-/// 0b10 Success), printing each step when `verbose`.
-pub fn run(resp: u8, verbose: bool) -> Result<Report, String> {
-    let say = |s: String| {
-        if verbose {
-            println!("{s}");
-        }
-    };
+/// Steps 1 and 2: the host's request decoded and lifted in the host's ids
+/// and in the guest's (without the private data, which stays with the
+/// host's group), and the guest's topology.
+fn lifted(say: &dyn Fn(String)) -> Result<(PageRequest, PageRequest, Topology), String> {
     let guest_ctx = Topology::from_json(TOPOLOGY).map_err(|e| e.to_string())?;
 
     // 1. The host's page request.
@@ -115,6 +116,48 @@ pub fn run(resp: u8, verbose: bool) -> Result<Report, String> {
         priv_data: None,
         ..seen
     };
+    Ok((host, forwarded, guest_ctx))
+}
+
+/// Step 5: the host's response lowered to its `page_grp_resp_dsc`, and
+/// its words.
+fn host_descriptor(
+    h: PageResponse,
+    say: &dyn Fn(String),
+) -> Result<(iommu_inval::vtd::Command, [u64; 4]), String> {
+    let mut out = Vec::new();
+    Target::<Vtd>::default()
+        .lower(&Op::PageResponse(h), &IdentityContext, &mut out)
+        .map_err(|e| e.to_string())?;
+    let [host_response] = out.as_slice() else {
+        return Err(format!("expected one host descriptor, got {out:?}"));
+    };
+    let mut host_words = [0u64; 4];
+    host_response
+        .encode_into(&mut host_words)
+        .map_err(|e| e.to_string())?;
+    say(format!(
+        "5. host VT-d response ({}):{}\n   words {:#018x},{:#018x},{:#018x},{:#018x}",
+        host_response.op(),
+        fields(host_response),
+        host_words[0],
+        host_words[1],
+        host_words[2],
+        host_words[3]
+    ));
+    Ok((*host_response, host_words))
+}
+
+/// The round trip for the guest's response code `resp` (SMMUv3
+/// CMD_PRI_RESP: 0b00 Denied / ResponseFailure, 0b01 InvalidRequest,
+/// 0b10 Success), printing each step when `verbose`.
+pub fn run(resp: u8, verbose: bool) -> Result<Report, String> {
+    let say = |s: String| {
+        if verbose {
+            println!("{s}");
+        }
+    };
+    let (host, forwarded, guest_ctx) = lifted(&say)?;
     let mut groups = PageRequestGroups::<8>::new();
     groups
         .insert(&host, &forwarded)
@@ -192,34 +235,57 @@ pub fn run(resp: u8, verbose: bool) -> Result<Report, String> {
     // 5. The host's response for the same group.
     let h = groups.respond(&r).map_err(|e| format!("{e:?}"))?;
     let second_answer_refused = groups.respond(&r).is_err();
-    let mut out = Vec::new();
-    Target::<Vtd>::default()
-        .lower(&Op::PageResponse(h), &IdentityContext, &mut out)
-        .map_err(|e| e.to_string())?;
-    let [host_response] = out.as_slice() else {
-        return Err(format!("expected one host descriptor, got {out:?}"));
-    };
-    let mut host_words = [0u64; 4];
-    host_response
-        .encode_into(&mut host_words)
-        .map_err(|e| e.to_string())?;
-    say(format!(
-        "5. host VT-d response ({}):{}\n   words {:#018x},{:#018x},{:#018x},{:#018x}",
-        host_response.op(),
-        fields(host_response),
-        host_words[0],
-        host_words[1],
-        host_words[2],
-        host_words[3]
-    ));
+    let (host_response, host_words) = host_descriptor(h, &say)?;
     Ok(Report {
         pri_entry,
         priq_prod: priq.prod,
         guest_response,
-        host_response: *host_response,
+        host_response,
         host_words,
         second_answer_refused,
     })
+}
+
+/// The same request offered to a guest PRI queue that is disabled
+/// (SMMU_CR0.PRIQEN = 0): nothing is written, the guest's SMMUv3 answers
+/// Response Failure by itself (IHI0070 §8.2), and the table gives the
+/// host that answer for its group. Returns the guest queue's PROD (still
+/// 0) and the host's `page_grp_resp_dsc`.
+pub fn run_disabled(verbose: bool) -> Result<(u32, iommu_inval::vtd::Command), String> {
+    let say = |s: String| {
+        if verbose {
+            println!("{s}");
+        }
+    };
+    let (host, forwarded, guest_ctx) = lifted(&say)?;
+    let Ok(Record::PageRequest(pri)) =
+        Smmuv3::lower_record(&Event::PageRequest(forwarded), &guest_ctx)
+    else {
+        return Err("no SMMUv3 PRI entry for the request".into());
+    };
+    let mut ram = vec![0u8; 0x1000];
+    let mem = CellMemory::new(0x1000, &mut ram);
+    let mut priq = GuestQueue::<PriRecord>::new(GUEST_PRIQ | 2, 0, 0, false);
+    let d = priq
+        .offer(&mem, &pri, false)
+        .map_err(|e| format!("{e:?}"))?;
+    let Some(owed) = d.response else {
+        return Err(format!("no automatic response: {d:?}"));
+    };
+    say(format!(
+        "3. guest SMMUv3 PRI queue disabled: {}; it answers {}",
+        d.fate,
+        Op::PageResponse(owed)
+    ));
+    let mut groups = PageRequestGroups::<8>::new();
+    let Some((h, ())) = groups
+        .owe(&host, &forwarded, owed.code, ())
+        .map_err(|e| format!("{e:?}"))?
+    else {
+        return Err("the group is not due".into());
+    };
+    let (host_response, host_words) = host_descriptor(h, &say)?;
+    Ok((priq.prod, host_response))
 }
 
 fn main() {
@@ -233,5 +299,10 @@ fn main() {
             eprintln!("page_request_roundtrip: {e}");
             std::process::exit(1);
         }
+    }
+    println!("== the guest's PRI queue is disabled");
+    if let Err(e) = run_disabled(true) {
+        eprintln!("page_request_roundtrip: {e}");
+        std::process::exit(1);
     }
 }

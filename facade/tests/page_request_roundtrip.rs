@@ -47,3 +47,21 @@ fn a_host_vtd_page_request_answered_by_a_guest_smmuv3() {
         assert!(r.second_answer_refused);
     }
 }
+
+/// A disabled guest PRI queue (SMMU_CR0.PRIQEN = 0) writes nothing and
+/// answers Response Failure by itself (IHI0070 §8.2); the host gets
+/// Response Failure (0xF) for the same group, through
+/// `PageRequestGroups::owe`, with its own RID, PASID and private data.
+#[test]
+fn a_disabled_guest_pri_queue_fails_the_hosts_group() {
+    let (prod, host) = example::run_disabled(false).unwrap();
+    assert_eq!(prod, 0);
+    let Command::PageGrpResp(d) = host else {
+        panic!("{host:?}")
+    };
+    assert_eq!(
+        (d.rid, d.pasid_present, d.pasid, d.prg_index, d.lpig),
+        (0x300, true, 5, 0x1a, true)
+    );
+    assert_eq!((d.resp_code, d.priv_data), (0xf, Some([0xaa, 0xbb])));
+}
