@@ -250,8 +250,8 @@ pub fn run(resp: u8, verbose: bool) -> Result<Report, String> {
 /// (SMMU_CR0.PRIQEN = 0): nothing is written, the guest's SMMUv3 answers
 /// Response Failure by itself (IHI0070 §8.2), and the table gives the
 /// host that answer for its group. Returns the guest queue's PROD (still
-/// 0) and the host's `page_grp_resp_dsc`.
-pub fn run_disabled(verbose: bool) -> Result<(u32, iommu_inval::vtd::Command), String> {
+/// 0), the host's `page_grp_resp_dsc` and its words.
+pub fn run_disabled(verbose: bool) -> Result<(u32, iommu_inval::vtd::Command, [u64; 4]), String> {
     let say = |s: String| {
         if verbose {
             println!("{s}");
@@ -285,7 +285,7 @@ pub fn run_disabled(verbose: bool) -> Result<(u32, iommu_inval::vtd::Command), S
         return Err("the group is not due".into());
     };
     let (host_response, host_words) = host_descriptor(h, &say)?;
-    Ok((priq.prod, host_response))
+    Ok((priq.prod, host_response, host_words))
 }
 
 fn main() {

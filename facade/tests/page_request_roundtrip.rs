@@ -54,7 +54,7 @@ fn a_host_vtd_page_request_answered_by_a_guest_smmuv3() {
 /// `PageRequestGroups::owe`, with its own RID, PASID and private data.
 #[test]
 fn a_disabled_guest_pri_queue_fails_the_hosts_group() {
-    let (prod, host) = example::run_disabled(false).unwrap();
+    let (prod, host, words) = example::run_disabled(false).unwrap();
     assert_eq!(prod, 0);
     let Command::PageGrpResp(d) = host else {
         panic!("{host:?}")
@@ -64,4 +64,5 @@ fn a_disabled_guest_pri_queue_fails_the_hosts_group() {
         (0x300, true, 5, 0x1a, true)
     );
     assert_eq!((d.resp_code, d.priv_data), (0xf, Some([0xaa, 0xbb])));
+    assert_eq!(Command::decode(&words).unwrap(), host);
 }
