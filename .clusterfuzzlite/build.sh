@@ -16,6 +16,11 @@ if [ "${SANITIZER:-address}" = none ]; then
   flags+=(--sanitizer none)
 fi
 cargo fuzz build "${flags[@]}"
+# The slow targets again without comparison tracing (scripts/fuzz.sh
+# build_opts): the binaries copied below are these.
+for t in cli_input lower_lift convert; do
+  cargo fuzz build "${flags[@]}" --no-trace-compares "$t"
+done
 
 triple="$(rustc -vV | sed -n 's/^host: //p')"
 bin="$repo/fuzz/target/$triple/release"

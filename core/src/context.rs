@@ -472,8 +472,11 @@ mod topology {
             // Stable by key, then by appearance; duplicates of a value
             // within a key dropped (the later ones).
             pairs.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+            // Both tables allocated once, at their final size.
+            let n_keys = pairs.windows(2).filter(|w| w[0].0 != w[1].0).count()
+                + usize::from(!pairs.is_empty());
             let mut g = Groups {
-                keys: Vec::new(),
+                keys: Vec::with_capacity(n_keys),
                 vals: Vec::with_capacity(pairs.len()),
             };
             let mut i = 0;
@@ -684,11 +687,13 @@ mod topology {
                     .iter()
                     .flat_map(|d| d.pasids.iter().map(move |p| (d.domain, p)))
             };
-            // One temporary table at a time keeps the peak memory down.
+            // One temporary table at a time keeps the peak memory down;
+            // each is allocated once, at most at its final size.
             // Requests without PASID come first (order 0), then the PASIDs
             // in file order.
-            let mut answers = Vec::new();
-            let mut tags = Vec::new();
+            let (n_dev, n_use) = (f.devices.len(), uses().count());
+            let mut answers = Vec::with_capacity(2 * (n_dev + n_use));
+            let mut tags = Vec::with_capacity(2 * n_dev);
             for d in &f.devices {
                 let tag = of_device(d);
                 for k in [u64::from(d.domain), ALL] {
@@ -706,7 +711,7 @@ mod topology {
                 }
             }
             let answers = Groups::build(answers);
-            let mut by_pasid = Vec::new();
+            let mut by_pasid = Vec::with_capacity(2 * n_use);
             for (i, (dom, p)) in uses().enumerate() {
                 by_pasid.push(((u64::from(dom), p.pasid), i, of_use(p)));
                 by_pasid.push(((ALL, p.pasid), i, of_use(p)));
@@ -985,14 +990,15 @@ mod topology {
                     .map(|(i, d)| (d.domain, i, d.rid))
                     .collect(),
             );
-            ix.pasids_of = Groups::build(
+            let mut uses = Vec::with_capacity(f.devices.iter().map(|d| d.pasids.len()).sum());
+            uses.extend(
                 f.devices
                     .iter()
                     .flat_map(|d| d.pasids.iter().map(move |p| (d.domain, p.pasid)))
                     .enumerate()
-                    .map(|(i, (dom, pasid))| (dom, i, pasid))
-                    .collect(),
+                    .map(|(i, (dom, pasid))| (dom, i, pasid)),
             );
+            ix.pasids_of = Groups::build(uses);
             ix.asid = TagIndex::build(f, |p| p.asid, |d| d.asid);
             ix.pscid = TagIndex::build(f, |p| p.pscid, |d| d.pscid);
             for d in &f.domains {

@@ -698,7 +698,8 @@ pub fn may_drop(target: ArchId, op: &Op, ctx: &dyn Context) -> bool {
 /// command sequence can cover it: no architecture has an all-devices ATC
 /// invalidation (SMMUv3 ATC_INV, VT-d dev_tlb_inv_dsc and AMD
 /// INVALIDATE_IOTLB_PAGES each name one device), so device TLBs of a set of
-/// devices the context cannot list, or of more devices than the command cap,
+/// devices the context cannot list, of more devices than the command cap,
+/// or of a domain holding a device wider than the target's requester ids,
 /// cannot be named; and ids no op may hold ([`may_be_invalid`]).
 pub fn may_refuse(target: ArchId, op: &Op, ctx: &dyn Context) -> bool {
     let Op::Inval(i) = op else { return true };
@@ -713,7 +714,19 @@ pub fn may_refuse(target: ArchId, op: &Op, ctx: &dyn Context) -> bool {
             }
         },
     };
-    (i.caches.contains(Caches::DEV_TLB) && many_devices && target != ArchId::VirtioIommu)
+    // Every device of a domain that holds one the target cannot name (a
+    // requester id wider than its own): that device's TLB has no command.
+    let wide_member = match (i.device, i.domain) {
+        (DeviceSel::All, DomainSel::One(d)) => {
+            let mut wide = false;
+            ctx.devices_of_domain(d, &mut |r| wide |= wide_device(target, r));
+            wide
+        }
+        _ => false,
+    };
+    (i.caches.contains(Caches::DEV_TLB)
+        && (many_devices || wide_member)
+        && target != ArchId::VirtioIommu)
         || may_be_invalid(target, op)
         || (target == ArchId::VirtioIommu && virtio_cannot_name(i, ctx))
         || (target == ArchId::Riscv && riscv_needs_gscid(i, ctx))
@@ -794,14 +807,7 @@ fn rel_str(r: &Relation) -> String {
 /// bits, or (on VT-d and AMD-Vi, whose requester ids are PCI's 16 bits) a
 /// device id above 0xffff (an SMMU StreamID can be 32 bits).
 pub fn may_be_invalid(target: ArchId, op: &Op) -> bool {
-    let wide_dev = |d: u32| match target {
-        ArchId::Smmuv3 => false,
-        // A RISC-V device_id is 24 bits (segment << 16 | requester id).
-        ArchId::Riscv => d > 0xff_ffff,
-        // virtio-iommu endpoint ids are 32 bits.
-        ArchId::VirtioIommu => false,
-        ArchId::Vtd | ArchId::Amd => d > 0xffff,
-    };
+    let wide_dev = |d: u32| wide_device(target, d);
     match op {
         Op::Inval(i) => {
             matches!(i.pasid, iommu_inval_core::PasidSel::One(p) if p >= 1 << 20)
@@ -812,6 +818,18 @@ pub fn may_be_invalid(target: ArchId, op: &Op) -> bool {
                 }
         }
         _ => true,
+    }
+}
+
+/// A device id wider than `target`'s requester ids.
+fn wide_device(target: ArchId, d: u32) -> bool {
+    match target {
+        ArchId::Smmuv3 => false,
+        // A RISC-V device_id is 24 bits (segment << 16 | requester id).
+        ArchId::Riscv => d > 0xff_ffff,
+        // virtio-iommu endpoint ids are 32 bits.
+        ArchId::VirtioIommu => false,
+        ArchId::Vtd | ArchId::Amd => d > 0xffff,
     }
 }
 
@@ -1258,7 +1276,8 @@ fn hinted<T: Copy>(
 }
 
 /// A generated topology: a few domains with native ids on some or all
-/// architectures (a VT-d RID_PASID, 0 or not), devices with ATS, the tags
+/// architectures (a VT-d RID_PASID, 0 or not), devices (requester ids of
+/// 16 bits, or of 32 for every second fresh one) with ATS, the tags
 /// of their requests without PASID (CD 0 ASID, device-context PSCID; named
 /// or not) and PASIDs (with or without an ASID / PSCID).
 /// Ids are often taken from `hints`, so that the command under test names
@@ -1345,11 +1364,14 @@ pub fn arbitrary_topology(
         return Ok(checked(t));
     }
     let n_dev = u.int_in_range(0usize..=5)?;
-    for _ in 0..n_dev {
+    for i in 0..n_dev {
+        // Fresh requester ids: 16 bits (PCI, VT-d, AMD-Vi) for the even
+        // devices, 32 (SMMUv3 StreamIDs) for the odd ones, so that a domain
+        // may hold a device that a 16-bit source-id cannot name.
         let rid = if !hints.devices.is_empty() && u.ratio(2, 3)? {
             *u.choose(&hints.devices)?
         } else {
-            gen::edge_u32(u, 16)?
+            gen::edge_u32(u, if i % 2 == 0 { 16 } else { 32 })?
         };
         if t.devices.iter().any(|d| d.rid == rid) {
             continue;

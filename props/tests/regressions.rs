@@ -5,9 +5,12 @@ use iommu_inval_core::context::Topology;
 use iommu_inval_core::model::{
     Caches, DeviceSel, DomainSel, Inval, Op, PasidSel, Regime, Stages, Widened,
 };
+use iommu_inval_core::ArchId;
 use iommu_inval_core::Flags;
 use iommu_inval_core::{AddrRange, IdentityContext};
-use iommu_inval_props::{check_r2, check_r3, lift_vec, lower_vec, Amd, Arch, Smmu, Vtd};
+use iommu_inval_props::{
+    check_r2, check_r3, check_r3_to, lift_vec, lower_vec, AllCaps, Amd, Arch, Smmu, Verdict, Vtd,
+};
 
 /// `i` of one PASID of one domain over the bytes `first..first + size`.
 fn page_op(i: Inval, domain: u32, pasid: u32, (first, size): (u64, u64)) -> Op {
@@ -147,6 +150,38 @@ fn dev_tlb_of_an_empty_domain_is_not_refused() {
         ("amd", amd.map(|r| r.map(|x| x.0.len()))),
     ] {
         assert!(matches!(r, Ok(Ok(0))), "{name}: {r:?}");
+    }
+}
+
+/// The device TLBs of every device of a domain that holds one device with
+/// a 32-bit id (an SMMUv3 StreamID): VT-d and AMD-Vi name 16-bit
+/// requester ids, so their lowering refuses (`no_equivalent`), which R3
+/// allows; SMMUv3 names it. Found by `convert` once the topology generator
+/// named 32-bit requester ids (round 9).
+#[test]
+fn dev_tlb_of_a_domain_with_a_wide_device_may_be_refused() {
+    let t = Topology::from_json(
+        r#"{"domains":[{"id":7,"smmuv3":{"vmid":3},"vtd":{"did":0},"amd":{"domain_id":5}}],
+            "devices":[{"rid":4294967295,"domain":7,"ats":true}]}"#,
+    )
+    .unwrap_or_default();
+    assert_eq!(t.file().devices.len(), 1);
+    let op = Op::Inval(
+        Inval::new(Caches::IOTLB | Caches::DEV_TLB)
+            .stage(Stages::S1 | Stages::S2)
+            .domain(DomainSel::One(7))
+            .pasid(PasidSel::NoPasid)
+            .device(DeviceSel::All),
+    );
+    let caps = AllCaps::default();
+    for (to, refused) in [
+        (ArchId::Vtd, true),
+        (ArchId::Amd, true),
+        (ArchId::Smmuv3, false),
+    ] {
+        let v = check_r3_to(to, &op, &caps, &t);
+        assert!(v.is_ok(), "{to}: {v:?}");
+        assert_eq!(v == Ok(Verdict::Refused), refused, "{to}: {v:?}");
     }
 }
 
