@@ -212,8 +212,24 @@ where
         }
     }
     fn write_bytes(&self, addr: u64, bytes: &[u8]) -> Result<(), MemError> {
+        let at = vm_memory::GuestAddress(addr);
+        // A completion store (4 or 8 aligned bytes) as one store of a
+        // native-order integer holding the same bytes: rust-vmm's cheapest
+        // write (one region look-up, no byte copy). Anything else, or a store
+        // it refuses (unaligned, across regions, unmapped), as a slice.
+        let release = core::sync::atomic::Ordering::Release;
+        let stored = match bytes.len() {
+            4 if addr.is_multiple_of(4) => <[u8; 4]>::try_from(bytes)
+                .is_ok_and(|b| self.0.store(u32::from_ne_bytes(b), at, release).is_ok()),
+            8 if addr.is_multiple_of(8) => <[u8; 8]>::try_from(bytes)
+                .is_ok_and(|b| self.0.store(u64::from_ne_bytes(b), at, release).is_ok()),
+            _ => false,
+        };
+        if stored {
+            return Ok(());
+        }
         self.0
-            .write_slice(bytes, vm_memory::GuestAddress(addr))
+            .write_slice(bytes, at)
             .map_err(|_| MemError::write(addr))
     }
     fn write_words(&self, addr: u64, words: &[u64]) -> Result<(), MemError> {
@@ -300,5 +316,56 @@ mod tests {
         assert_eq!(w[2], 9);
         // A multi-word write that runs off the end stops at the first word that does not fit.
         assert_eq!(m.write_words(0x2010, &[7, 8]), Err(MemError::write(0x2018)));
+    }
+}
+
+#[cfg(all(test, feature = "vm-memory"))]
+mod vm_tests {
+    use super::*;
+    use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
+
+    /// Two regions, 0x1000..0x2000 and 0x2000..0x3000 (a hole after).
+    fn guest() -> GuestMemoryMmap<()> {
+        GuestMemoryMmap::from_ranges(&[
+            (GuestAddress(0x1000), 0x1000),
+            (GuestAddress(0x2000), 0x1000),
+        ])
+        .unwrap()
+    }
+
+    /// Every completion-store shape writes exactly the bytes given, at the
+    /// address given, whether rust-vmm takes it as one store (aligned 4 or
+    /// 8 bytes) or as a slice (unaligned, other sizes, across regions).
+    #[test]
+    fn vm_memory_writes_the_bytes_given() {
+        let gm = guest();
+        let mem = VmMemory(&gm);
+        let cases: [(u64, &[u8]); 7] = [
+            (0x1004, &[1, 2, 3, 4]),
+            (0x1008, &[1, 2, 3, 4, 5, 6, 7, 8]),
+            (0x1011, &[9, 8, 7, 6]),
+            (0x1024, &[9, 8, 7, 6, 5, 4, 3, 2]),
+            (0x1ffc, &[1, 2, 3, 4, 5, 6, 7, 8]),
+            (0x1ffe, &[0xa, 0xb, 0xc, 0xd]),
+            (0x1040, &[5, 6]),
+        ];
+        for (addr, bytes) in cases {
+            let mut around = [0xffu8; 12];
+            gm.write_slice(&around, GuestAddress(addr - 2)).unwrap();
+            mem.write_bytes(addr, bytes).unwrap();
+            gm.read_slice(&mut around, GuestAddress(addr - 2)).unwrap();
+            let mut want = [0xffu8; 12];
+            want[2..2 + bytes.len()].copy_from_slice(bytes);
+            assert_eq!(around, want, "store at {addr:#x}");
+        }
+        // Unmapped, or running into the hole: refused at the address given.
+        for addr in [0x3000, 0x2ffe, 0x800] {
+            assert_eq!(mem.write_bytes(addr, &[1; 4]), Err(MemError::write(addr)));
+        }
+        assert_eq!(mem.write_bytes(0x2ff8, &[1; 8]).ok(), Some(()));
+        assert_eq!(
+            mem.write_bytes(0x2ffc, &[1; 8]),
+            Err(MemError::write(0x2ffc))
+        );
     }
 }
