@@ -29,6 +29,8 @@ for t in $(cargo fuzz list); do
   printf '[libfuzzer]\nmax_len = 4096\ntimeout = 10\nrss_limit_mb = 2048\n' > "$OUT/$t.options"
   # The slow targets without the Entropic schedule (scripts/fuzz.sh engine_opts).
   case "$t" in cli_input|lower_lift|convert) echo 'entropic = 0' >> "$OUT/$t.options" ;; esac
+  # Two of them without hit-count buckets (scripts/fuzz.sh engine_opts).
+  case "$t" in cli_input|convert) echo 'use_counters = 0' >> "$OUT/$t.options" ;; esac
   seeds="$repo/fuzz/corpus/$t"
   if [ -d "$seeds" ] && [ -n "$(ls -A "$seeds")" ]; then
     rm -f "$OUT/${t}_seed_corpus.zip"

@@ -27,7 +27,8 @@
 //! engine runs it: `scripts/fuzz.sh` passes `-entropic=0` (fuzz/README.md).
 //!
 //! Round 9 changed no property either: `scripts/fuzz.sh` builds this target
-//! without comparison tracing (`--no-trace-compares`, fuzz/README.md).
+//! without comparison tracing (`--no-trace-compares`, fuzz/README.md)
+//! and runs it without hit-count buckets (`-use_counters=0`).
 #![no_main]
 
 // The binary's private modules, compiled from source.

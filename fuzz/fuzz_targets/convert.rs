@@ -11,7 +11,8 @@
 //! coordinate, and `scripts/fuzz.sh` runs this target with `-entropic=0` (fuzz/README.md).
 //!
 //! Round 9 changed no property either: `scripts/fuzz.sh` builds this target
-//! without comparison tracing (`--no-trace-compares`, fuzz/README.md).
+//! without comparison tracing (`--no-trace-compares`, fuzz/README.md)
+//! and runs it without hit-count buckets (`-use_counters=0`).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
