@@ -88,10 +88,20 @@ fn fields<C: NativeCommand>(c: &C) -> String {
     s
 }
 
-/// Steps 1 and 2: the host's request decoded and lifted in the host's ids
+/// What a run prints: each step when `verbose`.
+fn printer(verbose: bool) -> impl Fn(String) {
+    move |s| {
+        if verbose {
+            println!("{s}");
+        }
+    }
+}
+
+/// Steps 1 to 3: the host's request decoded and lifted in the host's ids
 /// and in the guest's (without the private data, which stays with the
-/// host's group), and the guest's topology.
-fn lifted(say: &dyn Fn(String)) -> Result<(PageRequest, PageRequest, Topology), String> {
+/// host's group), lowered to the guest's SMMUv3 PRI queue entry; and the
+/// guest's topology.
+fn lifted(say: &dyn Fn(String)) -> Result<(PageRequest, PageRequest, PriRecord, Topology), String> {
     let guest_ctx = Topology::from_json(TOPOLOGY).map_err(|e| e.to_string())?;
 
     // 1. The host's page request.
@@ -116,7 +126,12 @@ fn lifted(say: &dyn Fn(String)) -> Result<(PageRequest, PageRequest, Topology), 
         priv_data: None,
         ..seen
     };
-    Ok((host, forwarded, guest_ctx))
+    let Ok(Record::PageRequest(pri)) =
+        Smmuv3::lower_record(&Event::PageRequest(forwarded), &guest_ctx)
+    else {
+        return Err("no SMMUv3 PRI entry for the request".into());
+    };
+    Ok((host, forwarded, pri, guest_ctx))
 }
 
 /// Step 5: the host's response lowered to its `page_grp_resp_dsc`, and
@@ -152,12 +167,8 @@ fn host_descriptor(
 /// CMD_PRI_RESP: 0b00 Denied / ResponseFailure, 0b01 InvalidRequest,
 /// 0b10 Success), printing each step when `verbose`.
 pub fn run(resp: u8, verbose: bool) -> Result<Report, String> {
-    let say = |s: String| {
-        if verbose {
-            println!("{s}");
-        }
-    };
-    let (host, forwarded, guest_ctx) = lifted(&say)?;
+    let say = printer(verbose);
+    let (host, forwarded, pri, guest_ctx) = lifted(&say)?;
     let mut groups = PageRequestGroups::<8>::new();
     groups
         .insert(&host, &forwarded)
@@ -172,12 +183,7 @@ pub fn run(resp: u8, verbose: bool) -> Result<Report, String> {
         forwarded.addr
     ));
 
-    // 3. Lowered to an SMMUv3 PRI queue entry, produced into the guest's queue.
-    let Ok(Record::PageRequest(pri)) =
-        Smmuv3::lower_record(&Event::PageRequest(forwarded), &guest_ctx)
-    else {
-        return Err("no SMMUv3 PRI entry for the request".into());
-    };
+    // 3. The SMMUv3 PRI queue entry produced into the guest's queue.
     let mut ram = vec![0u8; 0x2000];
     let mem = CellMemory::new(0x1000, &mut ram);
     // SMMU_PRIQ_BASE: LOG2SIZE 2; PROD 0, CONS 0; SMMU_CR0.PRIQEN.
@@ -252,17 +258,8 @@ pub fn run(resp: u8, verbose: bool) -> Result<Report, String> {
 /// host that answer for its group. Returns the guest queue's PROD (still
 /// 0), the host's `page_grp_resp_dsc` and its words.
 pub fn run_disabled(verbose: bool) -> Result<(u32, iommu_inval::vtd::Command, [u64; 4]), String> {
-    let say = |s: String| {
-        if verbose {
-            println!("{s}");
-        }
-    };
-    let (host, forwarded, guest_ctx) = lifted(&say)?;
-    let Ok(Record::PageRequest(pri)) =
-        Smmuv3::lower_record(&Event::PageRequest(forwarded), &guest_ctx)
-    else {
-        return Err("no SMMUv3 PRI entry for the request".into());
-    };
+    let say = printer(verbose);
+    let (host, forwarded, pri, _) = lifted(&say)?;
     let mut ram = vec![0u8; 0x1000];
     let mem = CellMemory::new(0x1000, &mut ram);
     let mut priq = GuestQueue::<PriRecord>::new(GUEST_PRIQ | 2, 0, 0, false);
